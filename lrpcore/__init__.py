@@ -1,0 +1,29 @@
+"""lrpcore: the headless Layer-wise Relevance Propagation engine of LRP Explorer.
+
+Entry points: :func:`load_model`, :func:`predict`, :func:`explain`; richer objects are
+:class:`Explainer` (one cached forward pass, many explanations) and the rule/preset registries.
+This package never imports Qt.
+"""
+
+from .errors import (
+    BackendError,
+    DatasetError,
+    ExportError,
+    LRPError,
+    ModelFormatError,
+    RuleError,
+    ShapeError,
+)
+from .explain import Explainer, Forward, explain, predict, resolve_rules
+from .io import load_model, save_model
+from .model import Sequential
+from .presets import PRESETS
+from .rules import RULE_NAMES, parse_rule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError", "DatasetError", "ExportError", "LRPError", "ModelFormatError", "RuleError",
+    "ShapeError", "Explainer", "Forward", "explain", "predict", "resolve_rules", "load_model",
+    "save_model", "Sequential", "PRESETS", "RULE_NAMES", "parse_rule", "__version__",
+]

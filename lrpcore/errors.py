@@ -1,0 +1,34 @@
+"""Exception types of the project.
+
+Every error a user can cause (bad rule, bad file, bad shape) derives from :class:`LRPError`,
+so the command line and the GUI can tell them apart from internal faults and show the message
+as it is, without a traceback.
+"""
+
+
+class LRPError(Exception):
+    """Base of every error caused by user input (files, arguments, settings)."""
+
+
+class RuleError(LRPError, ValueError):
+    """Unknown rule, bad rule parameter, or a rule that cannot apply to a layer."""
+
+
+class ModelFormatError(LRPError, ValueError):
+    """A model file that cannot be read: malformed, truncated, unsafe or unsupported."""
+
+
+class ShapeError(LRPError, ValueError):
+    """An input whose shape or values do not fit the model."""
+
+
+class DatasetError(LRPError, ValueError):
+    """A dataset file that cannot be read or does not fit what was asked."""
+
+
+class ExportError(LRPError, OSError):
+    """An output file that could not be written (full disk, read-only folder, file exists)."""
+
+
+class BackendError(LRPError, RuntimeError):
+    """A requested array backend (e.g. cupy) or dtype that is not available."""

@@ -1,0 +1,268 @@
+"""Explaining: one cached forward pass, any number of (rules, target) backward passes.
+
+``Explainer(model).forward(x)`` runs the model once and keeps every layer's input on the
+device; ``Forward.relevance(rule, target)`` then propagates relevance without recomputing the
+forward pass, which is what the toolbox's ``lrp_aware`` mode buys, at the memory cost of the
+activations only (never a batch × inputs × outputs tensor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backend import Backend, get_backend, get_dtype
+from .errors import RuleError, ShapeError
+from .presets import preset_or_none
+from .rules import Rule, parse_rule
+
+DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule needs besides the layer: array module, dtype, input range of the model."""
+
+    xp: object
+    dtype: object
+    input_range: tuple | None
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """A rule for every layer index of a model (None = relevance passes through)."""
+
+    rules: tuple
+    description: str
+
+    def spec_of(self, i: int) -> str | None:
+        rule = self.rules[i]
+        return None if rule is None else rule.spec()
+
+
+def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
+    """Expand a rule spec or preset plus per-layer overrides into one rule per layer."""
+    rule = DEFAULT_RULE if rule is None else rule
+    preset = preset_or_none(rule)
+    if preset is not None:
+        chosen = preset.rules_for(layers)
+        base = preset.name
+    else:
+        r = parse_rule(rule)
+        chosen = {i: r for i, layer in enumerate(layers)
+                  if layer.linear_map or layer.kind == "MaxPool"}
+        base = r.spec()
+    overrides = []
+    for key, spec in (layer_rules or {}).items():
+        try:
+            i = int(key)
+        except (TypeError, ValueError):
+            raise RuleError(f"layer index {key!r} is not an integer") from None
+        if not 0 <= i < len(layers):
+            raise RuleError(f"layer {i} does not exist: the model has layers 0..{len(layers) - 1}")
+        layer = layers[i]
+        if not (layer.linear_map or layer.kind == "MaxPool"):
+            raise RuleError(f"layer {i} ({layer.describe()}) passes relevance through unchanged "
+                            "and takes no rule; choose a Linear, Convolution or pooling layer")
+        if preset_or_none(spec) is not None:
+            raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
+        chosen[i] = parse_rule(spec)
+        overrides.append(f"{i}={chosen[i].spec()}")
+    rules = tuple(chosen.get(i) for i in range(len(layers)))
+    desc = base + (" with " + ", ".join(overrides) if overrides else "")
+    return RuleConfig(rules, desc)
+
+
+def initial_relevance(y, target="pred", labels=None, xp=np):
+    """The relevance put on the output: ``pred`` (output × one-hot of the argmax, as in the
+    toolbox demo), ``true`` (needs labels), a class index, an array of per-sample classes, or
+    ``output`` (the whole output vector, like the toolbox's ``nn.lrp(y)``)."""
+    n, k = y.shape
+    if isinstance(target, str):
+        t = target.strip().lower()
+        if t in ("output", "all", "raw"):
+            return y.copy()
+        if t in ("pred", "predicted"):
+            classes = xp.argmax(y, axis=1)
+        elif t == "true":
+            if labels is None:
+                raise ShapeError("target 'true' needs the samples' labels")
+            classes = _class_array(labels, n, k, xp, "label")
+        else:
+            try:
+                classes = _class_array(int(t), n, k, xp, "target class")
+            except ValueError:
+                raise RuleError(f"unknown target {target!r}: use pred, true, output or a class "
+                                "index") from None
+    else:
+        classes = _class_array(target, n, k, xp, "target class")
+    onehot = xp.zeros_like(y)
+    onehot[xp.arange(n), classes] = 1
+    return y * onehot
+
+
+def _class_array(c, n, k, xp, what):
+    arr = np.asarray(c.get() if hasattr(c, "get") else c).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, n)
+    if arr.size != n:
+        raise ShapeError(f"{arr.size} {what}s given for {n} samples")
+    if not np.all(np.isfinite(arr.astype(np.float64))) or np.any(arr != np.round(arr)):
+        raise ShapeError(f"{what}s must be whole numbers")
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= k)]
+    if bad.size:
+        raise ShapeError(f"{what} {int(bad[0])} is out of range: the model has {k} outputs "
+                         f"(0..{k - 1})")
+    return xp.asarray(arr)
+
+
+class Forward:
+    """A forward pass kept for explaining: every layer's input and the output."""
+
+    def __init__(self, explainer, activations):
+        self.explainer = explainer
+        self.activations = activations  # [x, a1, ..., aL] on the device
+
+    @property
+    def backend(self) -> Backend:
+        return self.explainer.backend
+
+    @property
+    def output(self):
+        return self.activations[-1]
+
+    def outputs(self) -> np.ndarray:
+        return self.backend.to_numpy(self.output)
+
+    def predictions(self) -> np.ndarray:
+        return self.outputs().argmax(axis=1)
+
+    def relevance(self, rule=None, target="pred", layer_rules=None, labels=None,
+                  trace=False, to_numpy=True):
+        """Relevance at the model input (shape of the fed input).
+
+        With ``trace=True`` returns ``(R, layers)`` where ``layers[k]`` is the relevance at the
+        input of layer k and ``layers[-1]`` the initial relevance.
+        """
+        ex = self.explainer
+        config = rule if isinstance(rule, RuleConfig) else resolve_rules(
+            ex.layers, rule, layer_rules)
+        xp = self.backend.xp
+        R = initial_relevance(self.output, target, labels, xp)
+        return self.propagate(R, config, trace=trace, to_numpy=to_numpy)
+
+    def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True):
+        ex = self.explainer
+        xp = self.backend.xp
+        R = xp.asarray(R, dtype=ex.dtype)
+        ctx = Context(xp, ex.dtype, ex.input_range)
+        acts = self.activations
+        layer_relevance = [None] * (len(ex.layers) + 1)
+        layer_relevance[-1] = R
+        for i in range(len(ex.layers) - 1, -1, -1):
+            layer, x, y = ex.layers[i], acts[i], acts[i + 1]
+            rule = config.rules[i]
+            try:
+                if layer.linear_map:
+                    R = rule.linear(layer, x, y, R, ctx)
+                elif layer.kind == "MaxPool":
+                    R = rule.maxpool(layer, x, y, R, ctx)
+                elif layer.kind == "Flatten":
+                    R = R.reshape(x.shape)
+                # activations and SoftMax pass relevance through unchanged
+            except RuleError as exc:
+                raise RuleError(f"layer {i} ({layer.describe()}): {exc}") from None
+            if trace:
+                layer_relevance[i] = R
+        if not trace:
+            return self.backend.to_numpy(R) if to_numpy else R
+        if to_numpy:
+            layer_relevance = [self.backend.to_numpy(r) for r in layer_relevance]
+            R = layer_relevance[0]
+        return R, layer_relevance
+
+
+class Explainer:
+    """Explains one model on one backend and dtype; parameters are moved to the device once."""
+
+    def __init__(self, model, backend=None, dtype=None):
+        self.model = model
+        self.layers = model.analysis_layers()
+        self.backend = get_backend(backend)
+        self.dtype = get_dtype(dtype)
+        spec = model.input_spec
+        self.input_range = tuple(spec.value_range) if spec is not None else None
+
+    def prepare(self, x, raw=False) -> np.ndarray:
+        """Preprocess raw samples (unless ``raw``) and check the batch fits the model."""
+        if raw:
+            x = np.asarray(x) if not hasattr(x, "__cuda_array_interface__") else x
+            if x.ndim < 2:
+                raise ShapeError(f"expected a batch of samples, got an array of shape {x.shape}")
+        else:
+            if self.model.input_spec is None:
+                raise ShapeError("the model's input format is unknown: pass raw=True (--raw) "
+                                 "with inputs in the model's own layout")
+            x = self.model.input_spec.preprocess(x, dtype=self.dtype)
+        self.model.check_input(x)
+        return x
+
+    def forward(self, x, raw=False) -> Forward:
+        x = self.prepare(x, raw)
+        xp = self.backend.xp
+        a = xp.asarray(x, dtype=self.dtype)
+        if a.dtype.kind == "f" and not bool(xp.all(xp.isfinite(a))):
+            raise ShapeError("input contains NaN or infinite values")
+        acts = [a]
+        for layer in self.layers:
+            a = layer.forward(a, xp)
+            acts.append(a)
+        return Forward(self, acts)
+
+    def explain(self, x, rule=None, target="pred", layer_rules=None, labels=None, raw=False,
+                batch_size=None):
+        """Relevance for a batch, processed in chunks of ``batch_size`` samples."""
+        config = resolve_rules(self.layers, rule, layer_rules)
+        x = self.prepare(x, raw)
+        n = x.shape[0]
+        step = n if not batch_size else max(1, int(batch_size))
+        out = None
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            fwd = self.forward(x[start:stop], raw=True)
+            lab = None if labels is None else _slice_labels(labels, start, stop, n)
+            tgt = _slice_labels(target, start, stop, n) if _is_per_sample(target) else target
+            r = fwd.relevance(config, tgt, labels=lab)
+            if out is None:
+                out = np.empty((n,) + r.shape[1:], dtype=r.dtype)
+            out[start:stop] = r
+        return out
+
+
+def _is_per_sample(target) -> bool:
+    return not isinstance(target, (str, int, np.integer)) and np.ndim(target) == 1
+
+
+def _slice_labels(labels, start, stop, n):
+    arr = np.asarray(labels).reshape(-1)
+    if arr.size != n:
+        raise ShapeError(f"{arr.size} labels given for {n} samples")
+    return arr[start:stop]
+
+
+def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, backend=None,
+            dtype=None, labels=None, batch_size=None) -> np.ndarray:
+    """Relevance of ``x`` for ``model`` as a numpy array with the shape of the fed input."""
+    return Explainer(model, backend, dtype).explain(
+        x, rule=rule, target=target, layer_rules=layer_rules, labels=labels, raw=raw,
+        batch_size=batch_size)
+
+
+def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:
+    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array."""
+    ex = Explainer(model, backend, dtype)
+    x = ex.prepare(x, raw)
+    be = ex.backend
+    return be.to_numpy(model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype))

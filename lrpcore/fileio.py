@@ -1,0 +1,59 @@
+"""Atomic file writes: a temporary file in the target folder, then a rename.
+
+A failed write (full disk, read-only folder, interruption) leaves no partial file behind and
+never touches an existing file of the same name unless the write succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+
+import numpy as np
+
+from .errors import ExportError
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb", overwrite=True):
+    """Yield a file object for a temporary file that becomes ``path`` on success."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not overwrite and os.path.exists(path):
+        raise ExportError(f"{path}: file exists (allow overwriting to replace it)")
+    if not os.path.isdir(folder):
+        raise ExportError(f"{path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path)[-40:],
+                                   dir=folder)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+            raise ExportError(f"{path}: write failed: {exc.strerror or exc}") from None
+        raise
+
+
+def atomic_write_bytes(path, data: bytes, overwrite=True) -> None:
+    with atomic_open(path, "wb", overwrite) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path, text: str, overwrite=True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), overwrite)
+
+
+def atomic_save_npy(path, array, overwrite=True) -> None:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue(), overwrite)

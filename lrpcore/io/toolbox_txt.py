@@ -1,0 +1,172 @@
+"""The LRP Toolbox's plain-text model format (shared with its MATLAB version).
+
+One block per layer: a header line (``Linear m n``, ``Convolution h w d n s0 s1``,
+``SumPool h w s0 s1``, ``MaxPool h w s0 s1``, ``Rect``, ``Tanh``, ``SoftMax``, ``Flatten``),
+then for weighted layers the weights and the biases. The current toolbox writes all weights
+on one line; a legacy writer put one weight row per line. Both are read by collecting number
+tokens line by line until the expected count is reached.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
+from ..model import Sequential
+
+_PLAIN = {"Rect": Rect, "Tanh": Tanh, "SoftMax": SoftMax, "Flatten": Flatten}
+_MAX_ELEMENTS = 1 << 31
+
+
+class _Lines:
+    """Non-empty lines with their 1-based numbers, for error messages."""
+
+    def __init__(self, text, path):
+        self.path = path
+        self.items = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+                      if line.strip()]
+        self.pos = 0
+
+    def done(self):
+        return self.pos >= len(self.items)
+
+    def next(self, what):
+        if self.done():
+            raise self.error(None, f"file ends where {what} was expected (truncated?)")
+        item = self.items[self.pos]
+        self.pos += 1
+        return item
+
+    def error(self, lineno, problem):
+        where = f"{self.path}, line {lineno}" if lineno else f"{self.path}"
+        return ModelFormatError(f"{where}: {problem}")
+
+    def numbers(self, count, what):
+        """Read ``count`` numbers, spread over one or more lines."""
+        values, first = [], None
+        while len(values) < count:
+            lineno, line = self.next(what)
+            first = first or lineno
+            tokens = line.split()
+            if tokens[0] in _KNOWN:
+                raise self.error(lineno, f"{what}: expected {count} numbers, found {len(values)} "
+                                 f"before the next layer '{tokens[0]}'")
+            try:
+                values.extend(float(t) for t in tokens)
+            except ValueError:
+                bad = next(t for t in tokens if not _is_float(t))
+                raise self.error(lineno, f"{what}: {bad!r} is not a number") from None
+            if len(values) > count:
+                raise self.error(lineno, f"{what}: expected {count} numbers, found "
+                                 f"{len(values)} by the end of this line")
+        arr = np.array(values, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise self.error(first, f"{what} contain NaN or infinite values")
+        return arr
+
+
+def _is_float(t):
+    try:
+        float(t)
+        return True
+    except ValueError:
+        return False
+
+
+_KNOWN = {"Linear", "Convolution", "SumPool", "MaxPool", *_PLAIN}
+
+
+def _ints(lines, lineno, tokens, count, kind):
+    if len(tokens) != count + 1:
+        raise lines.error(lineno, f"'{kind}' needs {count} whole numbers, got "
+                          f"{' '.join(tokens[1:]) or 'none'}")
+    try:
+        vals = [int(t) for t in tokens[1:]]
+    except ValueError:
+        raise lines.error(lineno, f"'{kind}' sizes must be whole numbers, got "
+                          f"{' '.join(tokens[1:])}") from None
+    if any(v <= 0 for v in vals):
+        raise lines.error(lineno, f"'{kind}' sizes must be positive, got {vals}")
+    if math.prod(vals) > _MAX_ELEMENTS:
+        raise lines.error(lineno, f"'{kind}' sizes {vals} are implausibly large")
+    return vals
+
+
+def parse_toolbox_text(text: str, path: str = "<text>") -> list:
+    """Parse the text of a toolbox model file into a list of layers."""
+    lines = _Lines(text, path)
+    layers = []
+    while not lines.done():
+        lineno, line = lines.next("a layer")
+        tokens = line.split()
+        kind = tokens[0]
+        if kind in _PLAIN:
+            if len(tokens) != 1:
+                raise lines.error(lineno, f"'{kind}' takes no parameters, got {line!r}")
+            layers.append(_PLAIN[kind]())
+        elif kind == "Linear":
+            m, n = _ints(lines, lineno, tokens, 2, kind)
+            W = lines.numbers(m * n, f"weights of Linear {m} {n}").reshape(m, n)
+            B = lines.numbers(n, f"biases of Linear {m} {n}")
+            layers.append(Linear(W, B))
+        elif kind == "Convolution":
+            h, w, d, n, s0, s1 = _ints(lines, lineno, tokens, 6, kind)
+            W = lines.numbers(h * w * d * n, f"filters of Convolution (line {lineno})")
+            B = lines.numbers(n, f"biases of Convolution (line {lineno})")
+            layers.append(Convolution(W.reshape(h, w, d, n), B, (s0, s1)))
+        elif kind in ("SumPool", "MaxPool"):
+            h, w, s0, s1 = _ints(lines, lineno, tokens, 4, kind)
+            layers.append((SumPool if kind == "SumPool" else MaxPool)((h, w), (s0, s1)))
+        else:
+            raise lines.error(lineno, f"unknown layer type {kind[:40]!r} (known: "
+                              f"{', '.join(sorted(_KNOWN))})")
+    if not layers:
+        raise lines.error(None, "no layers found (empty file?)")
+    return layers
+
+
+def read_toolbox_txt(path) -> Sequential:
+    """Read a toolbox ``.txt`` model; errors name the file and line."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFormatError(f"{path}: not a text model file (byte {exc.start} is not "
+                               "UTF-8 text)") from None
+    if "\x00" in text:
+        raise ModelFormatError(f"{path}: not a text model file (contains NUL bytes)")
+    return Sequential(parse_toolbox_text(text, path), source=path)
+
+
+def _fmt(a) -> str:
+    # repr of a Python float is the shortest string that round-trips, as the toolbox writes it
+    return " ".join(repr(float(v)) for v in np.asarray(a, dtype=np.float64).ravel())
+
+
+def format_toolbox_text(model) -> str:
+    """The toolbox's text form of a model (round-trips bit-exactly through the reader)."""
+    out = []
+    for layer in model.layers:
+        k = layer.kind
+        if k == "Linear":
+            out += [f"Linear {layer.m} {layer.n}", _fmt(layer.W), _fmt(layer.B)]
+        elif k == "Convolution":
+            h, w, d, n = layer.W.shape
+            out += [f"Convolution {h} {w} {d} {n} {layer.stride[0]} {layer.stride[1]}",
+                    _fmt(layer.W), _fmt(layer.B)]
+        elif k in ("SumPool", "MaxPool"):
+            out.append(f"{k} {layer.pool[0]} {layer.pool[1]} {layer.stride[0]} {layer.stride[1]}")
+        elif k in _PLAIN:
+            out.append(k)
+        else:
+            raise ModelFormatError(f"layer type {k} has no toolbox text form")
+    return "\n".join(out) + "\n"

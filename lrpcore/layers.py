@@ -1,0 +1,400 @@
+"""Layers of a sequential model, with the forward passes of the LRP Toolbox 1.3.1.
+
+Parameters are stored as numpy arrays in the toolbox's layouts (Linear ``W``: inputs × outputs;
+Convolution ``W``: h × w × d × n, inputs NHWC). Device copies for a backend and dtype are made on
+first use and cached, so a model explains on numpy and cupy alike.
+
+Three layers are *linear maps* (Linear, Convolution, SumPool): LRP treats them alike through
+``fmap`` (the map applied to an input with some variant of the weights, bias excluded) and
+``tmap`` (its transpose, i.e. the gradient with respect to the input). Each LRP rule is then a
+few calls of these two; no batch × inputs × outputs tensor is ever built.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import ShapeError
+
+# Weight variants every linear map can provide; rules may add their own through ``variant``.
+VARIANTS = {
+    "w": lambda w: w,
+    "pos": lambda w: np.maximum(w, 0),
+    "neg": lambda w: np.minimum(w, 0),
+    "sq": lambda w: w * w,
+}
+
+
+class Layer:
+    """Base class: a named module with a forward pass and a per-sample output shape."""
+
+    kind = "Layer"
+    weighted = False  # True for Linear and Convolution (layers with trainable parameters)
+    linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
+
+    def __init__(self):
+        self._device_cache: dict = {}
+
+    def forward(self, x, xp):
+        raise NotImplementedError
+
+    def output_shape(self, in_shape: tuple) -> tuple:
+        return tuple(in_shape)
+
+    def describe(self) -> str:
+        return self.kind
+
+    def param_count(self) -> int:
+        return 0
+
+    def _cached(self, key, make):
+        value = self._device_cache.get(key)
+        if value is None:
+            value = make()
+            self._device_cache[key] = value
+        return value
+
+    def clear_cache(self) -> None:
+        self._device_cache.clear()
+
+    def __getstate__(self):  # device copies are never serialised
+        state = self.__dict__.copy()
+        state["_device_cache"] = {}
+        return state
+
+
+class Rect(Layer):
+    kind = "Rect"
+
+    def forward(self, x, xp):
+        return xp.maximum(0, x)
+
+
+class Tanh(Layer):
+    kind = "Tanh"
+
+    def forward(self, x, xp):
+        return xp.tanh(x)
+
+
+class SoftMax(Layer):
+    kind = "SoftMax"
+
+    def forward(self, x, xp):
+        # The toolbox exponentiates directly; shifting by the row maximum gives the same
+        # result without overflow for large logits.
+        e = xp.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+class Flatten(Layer):
+    kind = "Flatten"
+
+    def forward(self, x, xp):
+        return x.reshape(x.shape[0], -1)
+
+    def output_shape(self, in_shape):
+        return (int(np.prod(in_shape)),)
+
+
+# --------------------------------------------------------------------------------------------
+# Linear maps
+# --------------------------------------------------------------------------------------------
+
+
+class LinearMap(Layer):
+    """A layer computing z = map(x; W) + b. Subclasses define ``fmap`` and ``tmap``."""
+
+    linear_map = True
+    simple_stabilizer = 1e-16  # the toolbox's stabiliser of the 'simple' rule
+    beta_only_stabilizer = -1e-16  # the toolbox's stabiliser of the α = 0 branch
+    has_negative_weights = True
+
+    def weights(self):
+        raise NotImplementedError
+
+    def variant(self, key, xp, dtype, make=None):
+        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's)."""
+        make = make or VARIANTS[key]
+        return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
+                            lambda: xp.asarray(make(self.weights()), dtype=dtype))
+
+    def device_bias(self, xp, dtype):
+        return None
+
+    def lrp_base(self, z):
+        """The pre-activation the toolbox's rules divide by (bias included)."""
+        return z
+
+    def fan_in(self) -> int:
+        raise NotImplementedError
+
+    def colsum(self, w, xp):
+        """Σ_i w_ij for every output j (the ww rule's normaliser)."""
+        raise NotImplementedError
+
+    def fmap(self, x, w, xp):
+        raise NotImplementedError
+
+    def tmap(self, c, w, in_shape, xp):
+        raise NotImplementedError
+
+    def forward(self, x, xp):
+        dtype = x.dtype
+        z = self.fmap(x, self.variant("w", xp, dtype), xp)
+        b = self.device_bias(xp, dtype)
+        return z if b is None else z + b
+
+
+class Linear(LinearMap):
+    """Dense layer: Y = X·W + B with W of shape (m, n)."""
+
+    kind = "Linear"
+    weighted = True
+
+    def __init__(self, W, B):
+        super().__init__()
+        W = np.asarray(W)
+        B = np.asarray(B).reshape(-1)
+        if W.ndim != 2 or B.shape != (W.shape[1],):
+            raise ShapeError(f"Linear: weights {W.shape} and biases {B.shape} do not fit")
+        self.W, self.B = W, B
+
+    @property
+    def m(self):
+        return self.W.shape[0]
+
+    @property
+    def n(self):
+        return self.W.shape[1]
+
+    def weights(self):
+        return self.W
+
+    def device_bias(self, xp, dtype):
+        return self._cached(("b", xp.__name__, np.dtype(dtype).str),
+                            lambda: xp.asarray(self.B, dtype=dtype))
+
+    def output_shape(self, in_shape):
+        if tuple(in_shape) != (self.m,):
+            raise ShapeError(f"Linear {self.m}→{self.n} gets input of shape {tuple(in_shape)}, "
+                             f"expects ({self.m},)")
+        return (self.n,)
+
+    def describe(self):
+        return f"Linear {self.m}→{self.n}"
+
+    def param_count(self):
+        return self.W.size + self.B.size
+
+    def fan_in(self):
+        return self.m
+
+    def colsum(self, w, xp):
+        return w.sum(axis=0)
+
+    def fmap(self, x, w, xp):
+        return x @ w
+
+    def tmap(self, c, w, in_shape, xp):
+        return c @ w.T
+
+
+def _windows(x, h, w, s0, s1, xp):
+    """Strided view (N, Ho, Wo, h, w, D) of every pooling/convolution window of NHWC ``x``."""
+    N, H, W, D = x.shape
+    Ho, Wo = (H - h) // s0 + 1, (W - w) // s1 + 1
+    sN, sH, sW, sD = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x, shape=(N, Ho, Wo, h, w, D), strides=(sN, s0 * sH, s1 * sW, sH, sW, sD))
+
+
+def _scatter_windows(g, in_shape, s0, s1, xp):
+    """Transpose of ``_windows``: add every window's values (N, Ho, Wo, h, w, D) back in place."""
+    N, Ho, Wo, h, w, D = g.shape
+    out = xp.zeros((N,) + tuple(in_shape), dtype=g.dtype)
+    if (h, w) == (s0, s1):  # non-overlapping windows: one reshape, no additions
+        block = g.transpose(0, 1, 3, 2, 4, 5).reshape(N, Ho * h, Wo * w, D)
+        out[:, :Ho * h, :Wo * w, :] = block
+        return out
+    for a in range(h):
+        for b in range(w):
+            out[:, a:a + s0 * (Ho - 1) + 1:s0, b:b + s1 * (Wo - 1) + 1:s1, :] += g[:, :, :, a, b, :]
+    return out
+
+
+def _check_nhwc(layer, in_shape, h, w, depth=None):
+    if len(in_shape) != 3:
+        raise ShapeError(f"{layer.describe()} needs H×W×D inputs, gets shape {tuple(in_shape)}")
+    H, W, D = in_shape
+    if H < h or W < w:
+        raise ShapeError(f"{layer.describe()}: input {H}×{W} is smaller than the {h}×{w} window")
+    if depth is not None and D != depth:
+        raise ShapeError(f"{layer.describe()}: input has {D} channels, filters expect {depth}")
+
+
+class Convolution(LinearMap):
+    """Valid (unpadded), unflipped 2-D convolution; filters h × w × d × n, inputs NHWC."""
+
+    kind = "Convolution"
+    weighted = True
+    beta_only_stabilizer = +1e-16  # the toolbox's Convolution differs from its Linear here
+
+    def __init__(self, W, B, stride=(1, 1)):
+        super().__init__()
+        W = np.asarray(W)
+        B = np.asarray(B).reshape(-1)
+        if W.ndim != 4 or B.shape != (W.shape[3],):
+            raise ShapeError(f"Convolution: filters {W.shape} and biases {B.shape} do not fit")
+        self.W, self.B = W, B
+        self.stride = (int(stride[0]), int(stride[1]))
+
+    def weights(self):
+        return self.W
+
+    def variant(self, key, xp, dtype, make=None):
+        # im2col form: (h·w·d) × n
+        make = make or VARIANTS[key]
+        n = self.W.shape[3]
+        return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
+                            lambda: xp.asarray(make(self.W).reshape(-1, n), dtype=dtype))
+
+    def device_bias(self, xp, dtype):
+        return self._cached(("b", xp.__name__, np.dtype(dtype).str),
+                            lambda: xp.asarray(self.B, dtype=dtype))
+
+    def output_shape(self, in_shape):
+        h, w, d, n = self.W.shape
+        _check_nhwc(self, in_shape, h, w, d)
+        H, W, _ = in_shape
+        return ((H - h) // self.stride[0] + 1, (W - w) // self.stride[1] + 1, n)
+
+    def describe(self):
+        h, w, d, n = self.W.shape
+        s = self.stride
+        return f"Convolution {h}×{w}×{d}×{n} stride {s[0]},{s[1]}"
+
+    def param_count(self):
+        return self.W.size + self.B.size
+
+    def fan_in(self):
+        h, w, d, _ = self.W.shape
+        return h * w * d
+
+    def colsum(self, w, xp):
+        return w.sum(axis=0)
+
+    def fmap(self, x, w, xp):
+        h, ww, d, n = self.W.shape
+        cols = _windows(x, h, ww, *self.stride, xp)
+        N, Ho, Wo = cols.shape[:3]
+        return (cols.reshape(N * Ho * Wo, h * ww * d) @ w).reshape(N, Ho, Wo, n)
+
+    def tmap(self, c, w, in_shape, xp):
+        h, ww, d, n = self.W.shape
+        N, Ho, Wo, _ = c.shape
+        g = (c.reshape(-1, n) @ w.T).reshape(N, Ho, Wo, h, ww, d)
+        return _scatter_windows(g, in_shape, *self.stride, xp)
+
+
+class _Pool(Layer):
+    def __init__(self, pool=(2, 2), stride=(2, 2)):
+        super().__init__()
+        self.pool = (int(pool[0]), int(pool[1]))
+        self.stride = (int(stride[0]), int(stride[1]))
+
+    def output_shape(self, in_shape):
+        h, w = self.pool
+        _check_nhwc(self, in_shape, h, w)
+        H, W, D = in_shape
+        return ((H - h) // self.stride[0] + 1, (W - w) // self.stride[1] + 1, D)
+
+    def describe(self):
+        return f"{self.kind} {self.pool[0]}×{self.pool[1]} stride {self.stride[0]},{self.stride[1]}"
+
+    def windows(self, x, xp):
+        return _windows(x, *self.pool, *self.stride, xp)
+
+    def spread(self, c, in_shape, xp):
+        """Send every window's value c (N, Ho, Wo, D) to each of its positions, summed."""
+        N, Ho, Wo, D = c.shape
+        h, w = self.pool
+        g = xp.broadcast_to(c[:, :, :, None, None, :], (N, Ho, Wo, h, w, D))
+        return _scatter_windows(g, in_shape, *self.stride, xp)
+
+
+class SumPool(_Pool, LinearMap):
+    """Sum pooling scaled by 1/sqrt(h·w), as in the toolbox.
+
+    For LRP it is a linear map whose weights are all 1 (the raw window sum): the toolbox divides
+    the output by the normaliser before applying its rules, so the normaliser cancels.
+    The weight "tensor" is therefore the scalar 1, and weight variants are scalars too.
+    """
+
+    kind = "SumPool"
+    simple_stabilizer = 1e-12
+    beta_only_stabilizer = -1e-16
+    has_negative_weights = False
+
+    def __init__(self, pool=(2, 2), stride=(2, 2)):
+        _Pool.__init__(self, pool, stride)
+
+    @property
+    def norm(self):
+        return 1.0 / math.sqrt(self.pool[0] * self.pool[1])
+
+    def weights(self):
+        return np.float64(1.0)
+
+    def variant(self, key, xp, dtype, make=None):
+        make = make or VARIANTS[key]
+        return float(make(np.float64(1.0)))
+
+    def forward(self, x, xp):
+        return self.windows(x, xp).sum(axis=(3, 4)) * self.norm
+
+    def lrp_base(self, z):
+        return z / self.norm
+
+    def fan_in(self):
+        return self.pool[0] * self.pool[1]
+
+    def colsum(self, w, xp):
+        return w * self.fan_in()
+
+    def fmap(self, x, w, xp):
+        if w == 0:
+            N, (Ho, Wo, D) = x.shape[0], self.output_shape(x.shape[1:])
+            return xp.zeros((N, Ho, Wo, D), dtype=x.dtype)
+        s = self.windows(x, xp).sum(axis=(3, 4))
+        return s if w == 1 else s * w
+
+    def tmap(self, c, w, in_shape, xp):
+        if w == 0:
+            return xp.zeros((c.shape[0],) + tuple(in_shape), dtype=c.dtype)
+        out = self.spread(c, in_shape, xp)
+        return out if w == 1 else out * w
+
+
+class MaxPool(_Pool):
+    """Max pooling; LRP sends relevance to the window's maximum, splitting ties equally."""
+
+    kind = "MaxPool"
+
+    def forward(self, x, xp):
+        return self.windows(x, xp).max(axis=(3, 4))
+
+    def winner_relevance(self, x, y, R, xp):
+        mask = self.windows(x, xp) == y[:, :, :, None, None, :]
+        count = mask.sum(axis=(3, 4))
+        share = R / count
+        g = mask * share[:, :, :, None, None, :]
+        return _scatter_windows(g, x.shape[1:], *self.stride, xp)
+
+    def uniform_relevance(self, x, R, xp):
+        return self.spread(R / (self.pool[0] * self.pool[1]), x.shape[1:], xp)
+
+
+PASS_THROUGH = (Rect, Tanh, SoftMax, Flatten)

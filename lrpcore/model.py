@@ -1,0 +1,120 @@
+"""A sequential model: the toolbox's ``Sequential`` with metadata of this project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import get_backend, get_dtype
+from .errors import ShapeError
+from .spec import InputSpec, infer_input_spec
+
+
+@dataclass
+class Sequential:
+    """Layers applied in order, plus what the model expects and where it came from.
+
+    ``input_spec`` describes the input (see :mod:`lrpcore.spec`); ``meta`` holds class names,
+    provenance, accuracy and anything else a file carried.
+    """
+
+    layers: list
+    input_spec: InputSpec | None = None
+    meta: dict = field(default_factory=dict)
+    source: str | None = None
+
+    def __post_init__(self):
+        self.layers = list(self.layers)
+        if self.input_spec is None:
+            self.input_spec = infer_input_spec(self.layers)
+
+    # -- structure ---------------------------------------------------------------------------
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def ends_with_softmax(self) -> bool:
+        return bool(self.layers) and self.layers[-1].kind == "SoftMax"
+
+    def analysis_layers(self) -> list:
+        """The layers LRP explains: a trailing SoftMax is dropped, as the toolbox's
+        ``drop_softmax_output_layer`` does."""
+        return self.layers[:-1] if self.ends_with_softmax() else list(self.layers)
+
+    def drop_softmax_output_layer(self) -> Sequential:
+        return Sequential(self.analysis_layers(), self.input_spec, dict(self.meta), self.source)
+
+    def param_count(self) -> int:
+        return sum(layer.param_count() for layer in self.layers)
+
+    def shapes(self, in_shape=None) -> list:
+        """Per-sample output shape of every layer (raises ShapeError where it does not fit)."""
+        if in_shape is None:
+            if self.input_spec is None:
+                raise ShapeError("the model's input shape is unknown")
+            in_shape = self.input_spec.shape
+        shapes, shape = [], tuple(in_shape)
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ShapeError as exc:
+                raise ShapeError(f"layer {i} ({layer.describe()}): {exc}") from None
+            shapes.append(shape)
+        return shapes
+
+    @property
+    def n_classes(self) -> int | None:
+        try:
+            return int(np.prod(self.shapes()[-1]))
+        except ShapeError:
+            return None
+
+    @property
+    def class_names(self) -> list:
+        names = self.meta.get("class_names")
+        if names:
+            return list(names)
+        n = self.n_classes or 0
+        return [str(i) for i in range(n)]
+
+    def check_input(self, x) -> None:
+        """Raise ShapeError (one sentence) when a batch does not fit the model."""
+        x_shape = tuple(x.shape[1:])
+        if self.input_spec is not None and x_shape != tuple(self.input_spec.shape):
+            want = "×".join(map(str, self.input_spec.shape))
+            got = "×".join(map(str, x_shape))
+            raise ShapeError(f"input samples of shape {got} do not fit the model, "
+                             f"which takes {want}")
+        self.shapes(x_shape)
+
+    # -- computation -------------------------------------------------------------------------
+    def forward(self, x, backend=None, dtype=None, layers=None):
+        """Run the layers on a batch; returns the output on the same backend."""
+        be = get_backend(backend)
+        if dtype is None and getattr(x, "dtype", None) == np.float32:
+            dtype = "float32"
+        dt = get_dtype(dtype)
+        a = be.xp.asarray(x, dtype=dt)
+        for layer in (layers if layers is not None else self.layers):
+            a = layer.forward(a, be.xp)
+        return a
+
+    def summary(self) -> str:
+        lines = []
+        try:
+            shapes = self.shapes()
+        except ShapeError:
+            shapes = [None] * len(self.layers)
+        for i, (layer, shape) in enumerate(zip(self.layers, shapes, strict=True)):
+            out = "×".join(map(str, shape)) if shape else "?"
+            lines.append(f"{i:>3}  {layer.describe():<36} → {out:<12} {layer.param_count():>10,}")
+        head = f"{'#':>3}  {'layer':<36}   {'output':<12} {'params':>10}"
+        total = f"total parameters: {self.param_count():,}"
+        spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
+        return "\n".join([head, *lines, total, spec])

@@ -1,0 +1,365 @@
+"""LRP rules as small objects over one propagation routine.
+
+A rule acts on a *linear map* layer (Linear, Convolution, SumPool) through the layer's ``fmap``
+(forward with a weight variant) and ``tmap`` (its transpose). Max pooling sends relevance to
+the winners (or uniformly for ``flat`` and ``ww``); activations and reshapes pass it through.
+
+Numerics of the toolbox rules follow the LRP Toolbox 1.3.1 exactly (stabilisers, sign with
+s(0) = +1, the α·β ≠ 0 denominators). The rules from the current literature (``zplus``,
+``gamma``, ``zb``) follow Montavon et al. (2019), "Layer-wise relevance propagation: an
+overview", with zennit's stabiliser z + 1e-6·s(z).
+
+Invalid parameters raise :class:`~lrpcore.errors.RuleError` when the rule is built, never in
+the middle of a backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import RuleError
+
+LITERATURE_STABILIZER = 1e-6
+
+
+def sign0(z, xp):
+    """Sign with s(0) = +1, as the toolbox's stabilisers use it."""
+    return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype, copy=False)
+
+
+def stabilize(z, eps, xp):
+    return z + eps * sign0(z, xp)
+
+
+def _finite(name, value, minimum=None, strictly=False):
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as exc:
+        raise RuleError(f"{name} must be a number, got {value!r}") from exc
+    if not math.isfinite(value):
+        raise RuleError(f"{name} must be finite, got {value}")
+    if minimum is not None and (value < minimum or (strictly and value == minimum)):
+        op = ">" if strictly else "≥"
+        raise RuleError(f"{name} must be {op} {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Base rule. ``name`` is its spec keyword; subclasses carry their parameters."""
+
+    name: str = field(init=False, default="rule")
+
+    def spec(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.spec()
+
+    # -- linear maps -------------------------------------------------------------------------
+    def linear(self, layer, x, z, R, ctx):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- max pooling -------------------------------------------------------------------------
+    def maxpool(self, layer, x, y, R, ctx):
+        return layer.winner_relevance(x, y, R, ctx.xp)
+
+
+def _pos_neg(x, xp):
+    return xp.maximum(x, 0), xp.minimum(x, 0)
+
+
+def _bias_part(layer, ctx, part):
+    b = layer.device_bias(ctx.xp, ctx.dtype)
+    if b is None:
+        return 0.0
+    return ctx.xp.maximum(b, 0) if part == "pos" else ctx.xp.minimum(b, 0)
+
+
+@dataclass(frozen=True)
+class Epsilon(Rule):
+    """ε-rule: R_i = x_i Σ_j w_ij R_j / (z_j + ε·s(z_j)) (Bach et al., 2015)."""
+
+    epsilon: float = 0.01
+    name: str = field(init=False, default="epsilon")
+
+    def __post_init__(self):
+        object.__setattr__(self, "epsilon", _finite("epsilon", self.epsilon, minimum=0.0))
+
+    def spec(self):
+        return f"epsilon:{self.epsilon:g}"
+
+    def stabilizer(self, layer):
+        return self.epsilon
+
+    def linear(self, layer, x, z, R, ctx):
+        xp = ctx.xp
+        zs = layer.lrp_base(z)
+        c = R / stabilize(zs, self.stabilizer(layer), xp)
+        return x * layer.tmap(c, layer.variant("w", xp, ctx.dtype), x.shape[1:], xp)
+
+
+@dataclass(frozen=True)
+class Simple(Epsilon):
+    """z-rule: the ε-rule with the toolbox's tiny stabiliser (1e-16; 1e-12 in sum pooling)."""
+
+    epsilon: float = 0.0
+    name: str = field(init=False, default="simple")
+
+    def spec(self):
+        return "simple"
+
+    def stabilizer(self, layer):
+        return layer.simple_stabilizer
+
+
+@dataclass(frozen=True)
+class AlphaBeta(Rule):
+    """αβ-rule in the toolbox's convention β = 1 − α (so α = 2 is the literature's α2β1)."""
+
+    alpha: float = 1.0
+    name: str = field(init=False, default="alphabeta")
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", _finite("alpha", self.alpha, minimum=0.0))
+
+    @property
+    def beta(self):
+        return 1.0 - self.alpha
+
+    def spec(self):
+        return f"alphabeta:{self.alpha:g}"
+
+    def linear(self, layer, x, z, R, ctx):
+        xp, dt = ctx.xp, ctx.dtype
+        alpha, beta = self.alpha, self.beta
+        xpos, xneg = _pos_neg(x, xp)
+        wp, wn = layer.variant("pos", xp, dt), layer.variant("neg", xp, dt)
+        shape = x.shape[1:]
+
+        def positive_share(c):  # Σ_j z⁺_ij c_j with z⁺ = x⁺w⁺ + x⁻w⁻
+            out = xpos * layer.tmap(c, wp, shape, xp)
+            if layer.has_negative_weights:
+                out = out + xneg * layer.tmap(c, wn, shape, xp)
+            return out
+
+        def negative_share(c):  # Σ_j z⁻_ij c_j with z⁻ = x⁺w⁻ + x⁻w⁺
+            out = xneg * layer.tmap(c, wp, shape, xp)
+            if layer.has_negative_weights:
+                out = out + xpos * layer.tmap(c, wn, shape, xp)
+            return out
+
+        def positive_sum():
+            s = layer.fmap(xpos, wp, xp)
+            if layer.has_negative_weights:
+                s = s + layer.fmap(xneg, wn, xp)
+            return s
+
+        if beta == 0:
+            dpos = positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
+            return alpha * positive_share(R / dpos)
+        if alpha == 0:
+            nsum = layer.fmap(xneg, wp, xp)
+            if layer.has_negative_weights:
+                nsum = nsum + layer.fmap(xpos, wn, xp)
+            dneg = nsum + _bias_part(layer, ctx, "neg") + layer.beta_only_stabilizer
+            return beta * negative_share(R / dneg)
+        dpos = positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
+        dneg = layer.lrp_base(z) - dpos - 1e-16  # by subtraction, as the toolbox does
+        return alpha * positive_share(R / dpos) + beta * negative_share(R / dneg)
+
+
+@dataclass(frozen=True)
+class Flat(Rule):
+    """Flat rule: every input of a neuron's receptive field gets an equal share."""
+
+    name: str = field(init=False, default="flat")
+
+    def linear(self, layer, x, z, R, ctx):
+        xp = ctx.xp
+        ones = layer.variant("ones", xp, ctx.dtype, make=_ones_like)
+        return layer.tmap(R / layer.fan_in(), ones, x.shape[1:], xp)
+
+    def maxpool(self, layer, x, y, R, ctx):
+        return layer.uniform_relevance(x, R, ctx.xp)
+
+
+def _ones_like(w):
+    return np.ones_like(w)
+
+
+@dataclass(frozen=True)
+class WSquare(Rule):
+    """w²-rule: shares proportional to the squared weights, inputs ignored."""
+
+    name: str = field(init=False, default="ww")
+
+    def linear(self, layer, x, z, R, ctx):
+        xp = ctx.xp
+        sq = layer.variant("sq", xp, ctx.dtype)
+        return layer.tmap(R / layer.colsum(sq, xp), sq, x.shape[1:], xp)
+
+    def maxpool(self, layer, x, y, R, ctx):
+        return layer.uniform_relevance(x, R, ctx.xp)
+
+
+@dataclass(frozen=True)
+class ZPlus(Rule):
+    """z⁺-rule: only positive contributions x⁺w⁺ + x⁻w⁻ (and b⁺) take part."""
+
+    name: str = field(init=False, default="zplus")
+
+    def linear(self, layer, x, z, R, ctx):
+        xp, dt = ctx.xp, ctx.dtype
+        xpos, xneg = _pos_neg(x, xp)
+        wp = layer.variant("pos", xp, dt)
+        shape = x.shape[1:]
+        s = layer.fmap(xpos, wp, xp)
+        if layer.has_negative_weights:
+            wn = layer.variant("neg", xp, dt)
+            s = s + layer.fmap(xneg, wn, xp)
+        c = R / stabilize(s + _bias_part(layer, ctx, "pos"), LITERATURE_STABILIZER, xp)
+        out = xpos * layer.tmap(c, wp, shape, xp)
+        if layer.has_negative_weights:
+            out = out + xneg * layer.tmap(c, wn, shape, xp)
+        return out
+
+
+@dataclass(frozen=True)
+class Gamma(Rule):
+    """γ-rule: positive contributions boosted by γ, split by the sign of each neuron's z."""
+
+    gamma: float = 0.25
+    name: str = field(init=False, default="gamma")
+
+    def __post_init__(self):
+        object.__setattr__(self, "gamma", _finite("gamma", self.gamma, minimum=0.0))
+
+    def spec(self):
+        return f"gamma:{self.gamma:g}"
+
+    def linear(self, layer, x, z, R, ctx):
+        xp, dt, g = ctx.xp, ctx.dtype, self.gamma
+        xpos, xneg = _pos_neg(x, xp)
+        shape = x.shape[1:]
+        # weights favouring positive (wa) and negative (wb) contributions
+        wa = layer.variant(("gamma+", g), xp, dt, make=lambda w: w + g * np.maximum(w, 0))
+        wb = layer.variant(("gamma-", g), xp, dt, make=lambda w: w + g * np.minimum(w, 0))
+        b = layer.device_bias(xp, dt)
+        zs = layer.lrp_base(z)
+        up, down = zs > 0, zs < 0
+        if b is None:
+            bias_up = bias_down = 0.0
+        else:
+            bias_up, bias_down = b + g * xp.maximum(b, 0), b + g * xp.minimum(b, 0)
+        z_up = layer.fmap(xpos, wa, xp) + layer.fmap(xneg, wb, xp) + bias_up
+        z_down = layer.fmap(xpos, wb, xp) + layer.fmap(xneg, wa, xp) + bias_down
+        c_up = xp.where(up, R / stabilize(z_up, LITERATURE_STABILIZER, xp), 0)
+        c_down = xp.where(down, R / stabilize(z_down, LITERATURE_STABILIZER, xp), 0)
+        return (xpos * (layer.tmap(c_up, wa, shape, xp) + layer.tmap(c_down, wb, shape, xp))
+                + xneg * (layer.tmap(c_up, wb, shape, xp) + layer.tmap(c_down, wa, shape, xp)))
+
+
+@dataclass(frozen=True)
+class ZBox(Rule):
+    """zᴮ-rule for inputs bounded by [low, high] (Montavon et al., 2017).
+
+    ``low``/``high`` of ``None`` mean the model's input range, resolved when explaining.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    name: str = field(init=False, default="zb")
+
+    def __post_init__(self):
+        if (self.low is None) != (self.high is None):
+            raise RuleError("zb needs both bounds (zb:LOW:HIGH) or neither (zb)")
+        if self.low is not None:
+            low = _finite("zb low bound", self.low)
+            high = _finite("zb high bound", self.high)
+            if not low < high:
+                raise RuleError(f"zb bounds must satisfy low < high, got {low} and {high}")
+            object.__setattr__(self, "low", low)
+            object.__setattr__(self, "high", high)
+
+    def spec(self):
+        return "zb" if self.low is None else f"zb:{self.low:g}:{self.high:g}"
+
+    def bounds(self, ctx):
+        if self.low is not None:
+            return self.low, self.high
+        if ctx.input_range is None:
+            raise RuleError("zb without bounds needs a model whose input range is known; "
+                            "give the bounds as zb:LOW:HIGH")
+        return ctx.input_range
+
+    def linear(self, layer, x, z, R, ctx):
+        xp, dt = ctx.xp, ctx.dtype
+        low, high = self.bounds(ctx)
+        lo = xp.full(x.shape, low, dtype=x.dtype)
+        hi = xp.full(x.shape, high, dtype=x.dtype)
+        w = layer.variant("w", xp, dt)
+        wp, wn = layer.variant("pos", xp, dt), layer.variant("neg", xp, dt)
+        shape = x.shape[1:]
+        q = layer.fmap(x, w, xp) - layer.fmap(lo, wp, xp) - layer.fmap(hi, wn, xp)
+        c = R / stabilize(q, LITERATURE_STABILIZER, xp)
+        return (x * layer.tmap(c, w, shape, xp) - lo * layer.tmap(c, wp, shape, xp)
+                - hi * layer.tmap(c, wn, shape, xp))
+
+
+# --------------------------------------------------------------------------------------------
+# Spec parsing
+# --------------------------------------------------------------------------------------------
+
+RULE_NAMES = ("simple", "epsilon", "alphabeta", "flat", "ww", "zb", "gamma", "zplus")
+_ALIASES = {"alpha": "alphabeta", "w^2": "ww", "wsquare": "ww", "none": "simple", "z": "simple",
+            "zbox": "zb", "z+": "zplus", "eps": "epsilon"}
+
+
+def parse_rule(spec) -> Rule:
+    """Turn a spec such as ``"epsilon:0.01"`` into a :class:`Rule` (rules only, no presets)."""
+    if isinstance(spec, Rule):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise RuleError(f"a rule spec must be a non-empty string, got {spec!r}")
+    head, *args = spec.strip().split(":")
+    name = _ALIASES.get(head.lower(), head.lower())
+
+    def nargs(*allowed):
+        if len(args) not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise RuleError(f"rule {name!r} takes {want} parameter(s), got {spec!r}")
+
+    if name == "simple":
+        nargs(0)
+        return Simple()
+    if name == "epsilon":
+        if not args:
+            raise RuleError("rule 'epsilon' needs its ε, e.g. epsilon:0.01")
+        nargs(1)
+        return Epsilon(args[0])
+    if name == "alphabeta":
+        if not args:
+            raise RuleError("rule 'alphabeta' needs its α (β = 1 − α), e.g. alphabeta:2")
+        nargs(1)
+        return AlphaBeta(args[0])
+    if name == "flat":
+        nargs(0)
+        return Flat()
+    if name == "ww":
+        nargs(0)
+        return WSquare()
+    if name == "zplus":
+        nargs(0)
+        return ZPlus()
+    if name == "gamma":
+        nargs(0, 1)
+        return Gamma(args[0]) if args else Gamma()
+    if name == "zb":
+        nargs(0, 2)
+        return ZBox(*args) if args else ZBox()
+    raise RuleError(f"unknown rule {head!r}: choose one of {', '.join(RULE_NAMES)} "
+                    "or a preset (see 'lrp rules')")

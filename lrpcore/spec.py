@@ -1,0 +1,141 @@
+"""Input specification: what a model expects and how raw samples are mapped to it.
+
+The toolbox's MNIST models take pixels scaled x/127.5 − 1; its LeNet-5 also takes the 28×28
+digit padded by 2 pixels of −1 to 32×32×1. A spec records this so that users can feed raw
+uint8 images and so that rules such as zB know the input's value range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .errors import ShapeError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What one sample looks like, raw and as fed to the model.
+
+    ``raw_shape`` is the image as stored (H, W, C); ``shape`` the model's input per sample.
+    Preprocessing is ``x / divide + offset`` (division, as the toolbox computes it), then padding of ``pad`` pixels of ``pad_value`` on
+    each side of height and width, then a reshape to ``shape``.
+    """
+
+    shape: tuple
+    raw_shape: tuple
+    layout: str = "NHWC"  # or "flat"
+    divide: float = 127.5
+    offset: float = -1.0
+    pad: int = 0
+    pad_value: float = -1.0
+    value_range: tuple = (-1.0, 1.0)
+    raw_range: tuple = (0.0, 255.0)
+    source: str = "inferred"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("extra")
+        d.update(self.extra)
+        for k in ("shape", "raw_shape", "value_range", "raw_range"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "file") -> InputSpec:
+        known = {k: d[k] for k in ("shape", "raw_shape", "layout", "divide", "offset", "pad",
+                                   "pad_value", "value_range", "raw_range") if k in d}
+        for k in ("shape", "raw_shape", "value_range", "raw_range"):
+            if k in known:
+                known[k] = tuple(known[k])
+        if "shape" not in known:
+            raise ShapeError("an input specification needs at least 'shape'")
+        known.setdefault("raw_shape", known["shape"])
+        return cls(source=source, **known)
+
+    def describe(self) -> str:
+        raw = "×".join(map(str, self.raw_shape))
+        fed = "×".join(map(str, self.shape))
+        pad = f", padded by {self.pad} with {self.pad_value:g}" if self.pad else ""
+        lo, hi = self.value_range
+        return (f"raw {raw} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → x/{self.divide:g}"
+                f"{self.offset:+g}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
+
+    def raw_size(self) -> int:
+        return int(np.prod(self.raw_shape))
+
+    def preprocess(self, x, dtype=np.float64) -> np.ndarray:
+        """Map raw samples (N × raw size, any layout of it) to the model's input."""
+        x = np.asarray(x)
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ShapeError("no samples given")
+        n = x.shape[0]
+        if int(np.prod(x.shape[1:])) != self.raw_size():
+            raw = "×".join(map(str, self.raw_shape))
+            raise ShapeError(f"samples of shape {tuple(x.shape[1:])} do not fit the model, "
+                             f"which takes raw {raw} images ({self.raw_size()} values each)")
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
+        xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
+        if not np.all(np.isfinite(xf)):
+            raise ShapeError("samples contain NaN or infinite values")
+        xf = xf / self.divide + self.offset
+        if self.pad:
+            p = self.pad
+            xf = np.pad(xf, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=self.pad_value)
+        return np.ascontiguousarray(xf.reshape((n,) + tuple(self.shape)), dtype=dtype)
+
+    def unpad(self, r) -> np.ndarray:
+        """Crop a model-input-shaped array (e.g. relevance) back to the raw image's area."""
+        r = np.asarray(r)
+        n = r.shape[0]
+        if self.layout != "flat":
+            r = r.reshape((n,) + tuple(self.shape))
+            if self.pad:
+                p = self.pad
+                r = r[:, p:-p, p:-p, :]
+        return r.reshape((n,) + tuple(self.raw_shape))
+
+
+def side_for_unit_output(layers, channels: int, limit: int = 512):
+    """Smallest square input side for which a convolutional stack ends in a 1×1 map."""
+    for side in range(1, limit + 1):
+        shape = (side, side, channels)
+        try:
+            for layer in layers:
+                shape = layer.output_shape(shape)
+                if layer.kind == "Flatten":
+                    break
+        except ShapeError:
+            continue
+        if len(shape) == 1 or shape[:2] == (1, 1):
+            return side
+    return None
+
+
+def infer_input_spec(layers) -> InputSpec | None:
+    """Guess the input of a model from its first weighted layer (toolbox conventions)."""
+    first = next((layer for layer in layers if getattr(layer, "weighted", False)), None)
+    if first is None:
+        return None
+    if first.kind == "Linear":
+        m = first.m
+        side = int(round(m ** 0.5))
+        if side * side == m:
+            raw = (side, side, 1)
+        elif m % 3 == 0 and int(round((m // 3) ** 0.5)) ** 2 == m // 3:
+            s = int(round((m // 3) ** 0.5))
+            raw = (s, s, 3)
+        else:
+            raw = (m,)
+        return InputSpec(shape=(m,), raw_shape=raw, layout="flat")
+    channels = first.W.shape[2]
+    side = side_for_unit_output(layers, channels)
+    if side is None:
+        return None
+    pad = (side - 28) // 2 if channels == 1 and 28 <= side <= 36 and side % 2 == 0 else 0
+    raw_side = side - 2 * pad
+    return InputSpec(shape=(side, side, channels), raw_shape=(raw_side, raw_side, channels),
+                     layout="NHWC", pad=pad)
