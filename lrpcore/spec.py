@@ -32,7 +32,7 @@ class InputSpec:
     pad_value: float = -1.0
     value_range: tuple = (-1.0, 1.0)
     raw_range: tuple = (0.0, 255.0)
-    source: str = "inferred"
+    source: str = field(default="inferred", compare=False)
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:

@@ -6,10 +6,11 @@ import os
 
 from ..errors import ModelFormatError
 from ..model import Sequential
+from .native import read_native, save_native
 from .toolbox_txt import format_toolbox_text, read_toolbox_txt
 
-LOADERS = {".txt": read_toolbox_txt}
-WRITERS: dict = {}
+LOADERS = {".txt": read_toolbox_txt, ".npz": read_native}
+WRITERS: dict = {".npz": save_native}
 
 
 def load_model(path) -> Sequential:

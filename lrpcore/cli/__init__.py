@@ -1,0 +1,1 @@
+"""The ``lrp`` command line."""
