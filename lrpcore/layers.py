@@ -389,7 +389,7 @@ class MaxPool(_Pool):
     def winner_relevance(self, x, y, R, xp):
         mask = self.windows(x, xp) == y[:, :, :, None, None, :]
         count = mask.sum(axis=(3, 4))
-        share = R / count
+        share = R / count.astype(R.dtype)
         g = mask * share[:, :, :, None, None, :]
         return _scatter_windows(g, x.shape[1:], *self.stride, xp)
 

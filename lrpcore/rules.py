@@ -161,14 +161,22 @@ class AlphaBeta(Rule):
         if beta == 0:
             dpos = positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
             return alpha * positive_share(R / dpos)
-        if alpha == 0:
-            nsum = layer.fmap(xneg, wp, xp)
+        def negative_sum():
+            s = layer.fmap(xneg, wp, xp)
             if layer.has_negative_weights:
-                nsum = nsum + layer.fmap(xpos, wn, xp)
-            dneg = nsum + _bias_part(layer, ctx, "neg") + layer.beta_only_stabilizer
+                s = s + layer.fmap(xpos, wn, xp)
+            return s
+
+        if alpha == 0:
+            dneg = negative_sum() + _bias_part(layer, ctx, "neg") + layer.beta_only_stabilizer
             return beta * negative_share(R / dneg)
         dpos = positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
-        dneg = layer.lrp_base(z) - dpos - 1e-16  # by subtraction, as the toolbox does
+        if ctx.dtype == np.float64:
+            # by subtraction from the stored output, exactly as the toolbox does
+            dneg = layer.lrp_base(z) - dpos - 1e-16
+        else:
+            # in float32 that subtraction cancels catastrophically; sum the negative part
+            dneg = negative_sum() + _bias_part(layer, ctx, "neg") - 2e-16
         return alpha * positive_share(R / dpos) + beta * negative_share(R / dneg)
 
 
