@@ -15,7 +15,7 @@ import numpy as np
 from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
 from .presets import preset_or_none
-from .rules import Rule, parse_rule
+from .rules import parse_rule
 
 DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
 

@@ -77,7 +77,8 @@ def _epsilon_a2b1(i, layer, first, first_conv):
 
 
 @register_preset("EpsilonAlpha2Beta1Flat",
-                 "as EpsilonAlpha2Beta1, with the flat rule on the first dense or convolution layer")
+                 "as EpsilonAlpha2Beta1, with the flat rule on the first dense or "
+                 "convolution layer")
 def _epsilon_a2b1_flat(i, layer, first, first_conv):
     return Flat() if i == first else _base(layer, EPS, AlphaBeta(2.0))
 

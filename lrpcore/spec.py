@@ -19,8 +19,9 @@ class InputSpec:
     """What one sample looks like, raw and as fed to the model.
 
     ``raw_shape`` is the image as stored (H, W, C); ``shape`` the model's input per sample.
-    Preprocessing is ``x / divide + offset`` (division, as the toolbox computes it), then padding of ``pad`` pixels of ``pad_value`` on
-    each side of height and width, then a reshape to ``shape``.
+    Preprocessing is ``x / divide + offset`` (a division, as the toolbox computes it), then
+    padding of ``pad`` pixels of ``pad_value`` on each side of height and width, then a
+    reshape to ``shape``.
     """
 
     shape: tuple

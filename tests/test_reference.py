@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import shared_path
 
 import lrpcore
-from conftest import shared_path
 
 # configuration name in the reference file -> (rule spec or preset, target)
 CONFIGS = {
