@@ -1,20 +1,61 @@
-"""Open and save models by file extension; every loader is safe on untrusted files."""
+"""Open and save models by file extension; every loader is safe on untrusted files.
+
+``LOADERS`` and ``WRITERS`` map a lower-case extension to a function. After loading, a sidecar
+``MODEL.json`` beside the file (see :mod:`lrpcore.io.sidecar`) overrides the input
+specification and may add class names, whatever the format.
+"""
 
 from __future__ import annotations
 
 import os
 
-from ..errors import ModelFormatError
+from ..errors import ExportError, ModelFormatError
 from ..model import Sequential
 from .native import read_native, save_native
-from .toolbox_txt import format_toolbox_text, read_toolbox_txt
+from .sidecar import apply_sidecar, sidecar_path
+from .toolbox_nn import read_toolbox_nn
+from .toolbox_txt import read_toolbox_txt, write_toolbox_txt
 
-LOADERS = {".txt": read_toolbox_txt, ".npz": read_native}
-WRITERS: dict = {".npz": save_native}
+MATLAB_HEADER = b"MATLAB 5.0 MAT-file"
 
 
-def load_model(path) -> Sequential:
-    """Open a model file; the format is chosen by its extension."""
+def read_onnx(path) -> Sequential:
+    from .onnx_import import read_onnx as _read  # imports the optional onnx package
+
+    return _read(path)
+
+
+def refuse_mat(path) -> Sequential:
+    """MATLAB model files hold class objects that only MATLAB itself can read."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(128)
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    hint = ("open it in MATLAB and export the plain-text form with the toolbox's "
+            "model.save('file.txt'), then load the .txt file here")
+    if head.startswith(MATLAB_HEADER):
+        raise ModelFormatError(f"{path}: a MATLAB .mat model file; MATLAB class objects cannot "
+                               f"be read outside MATLAB: {hint}")
+    if head.startswith(b"\x89HDF") or head[512:516] == b"\x89HDF":
+        raise ModelFormatError(f"{path}: a MATLAB v7.3 (HDF5) file; MATLAB class objects cannot "
+                               f"be read outside MATLAB: {hint}")
+    raise ModelFormatError(f"{path}: not a MATLAB .mat file (no 'MATLAB 5.0 MAT-file' header); "
+                           "model files from the MATLAB toolbox can only be read as .txt "
+                           f"exports: {hint}")
+
+
+LOADERS = {".txt": read_toolbox_txt, ".npz": read_native, ".nn": read_toolbox_nn,
+           ".onnx": read_onnx, ".mat": refuse_mat}
+WRITERS: dict = {".npz": save_native, ".txt": write_toolbox_txt}
+
+
+def load_model(path, sidecar=True) -> Sequential:
+    """Open a model file; the format is chosen by its extension.
+
+    With ``sidecar`` (the default) a ``MODEL.json`` beside the file is applied.
+    """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if not os.path.exists(path):
@@ -26,19 +67,19 @@ def load_model(path) -> Sequential:
         known = ", ".join(sorted(LOADERS))
         raise ModelFormatError(f"{path}: unknown model format {ext or '(no extension)'!r}; "
                                f"known: {known}")
-    return loader(path)
+    model = loader(path)
+    side = sidecar_path(path)
+    if sidecar and os.path.isfile(side):
+        apply_sidecar(model, side)
+    return model
 
 
-def _write_txt(model, path):
-    from ..fileio import atomic_write_text
+def save_model(model, path, overwrite=False, dtype=None) -> None:
+    """Write a model; the format is chosen by the extension (``.npz`` native, ``.txt``).
 
-    atomic_write_text(path, format_toolbox_text(model))
-
-
-WRITERS[".txt"] = _write_txt
-
-
-def save_model(model, path, overwrite=False) -> None:
+    ``dtype`` (``"float32"``/``"float64"``) converts the parameters; the text format always
+    writes the shortest decimal form of each value.
+    """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     writer = WRITERS.get(ext)
@@ -46,7 +87,5 @@ def save_model(model, path, overwrite=False) -> None:
         raise ModelFormatError(f"{path}: cannot write models as {ext or '(no extension)'!r}; "
                                f"writable: {', '.join(sorted(WRITERS))}")
     if os.path.exists(path) and not overwrite:
-        from ..errors import ExportError
-
         raise ExportError(f"{path}: file exists (use overwrite to replace it)")
-    writer(model, path)
+    writer(model, path, dtype=dtype, overwrite=overwrite)

@@ -17,9 +17,11 @@ import numpy as np
 from ..errors import ModelFormatError
 from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from ..model import Sequential
+from .layer_check import check_layer_chain
 
 _PLAIN = {"Rect": Rect, "Tanh": Tanh, "SoftMax": SoftMax, "Flatten": Flatten}
 _MAX_ELEMENTS = 1 << 31
+MAX_LAYERS = 1000  # far above real networks; keeps shape inference on hostile files fast
 
 
 class _Lines:
@@ -27,8 +29,10 @@ class _Lines:
 
     def __init__(self, text, path):
         self.path = path
-        self.items = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+        # split on "\n" only, so that line numbers match what editors show
+        self.items = [(n, line.strip()) for n, line in enumerate(text.split("\n"), 1)
                       if line.strip()]
+        self.tokens_left = len(text.split())
         self.pos = 0
 
     def done(self):
@@ -36,7 +40,9 @@ class _Lines:
 
     def next(self, what):
         if self.done():
-            raise self.error(None, f"file ends where {what} was expected (truncated?)")
+            last = self.items[-1][0] if self.items else None
+            raise self.error(last, f"file ends after this line where {what} was expected "
+                             "(truncated?)")
         item = self.items[self.pos]
         self.pos += 1
         return item
@@ -48,10 +54,15 @@ class _Lines:
     def numbers(self, count, what):
         """Read ``count`` numbers, spread over one or more lines."""
         values, first = [], None
+        if count > self.tokens_left:  # fail fast on headers claiming huge sizes
+            lineno = self.items[self.pos - 1][0] if self.pos else None
+            raise self.error(lineno, f"{what}: expected {count} numbers, but the whole file "
+                             f"holds only {self.tokens_left} words (truncated or wrong sizes?)")
         while len(values) < count:
             lineno, line = self.next(what)
             first = first or lineno
             tokens = line.split()
+            self.tokens_left -= len(tokens)
             if tokens[0] in _KNOWN:
                 raise self.error(lineno, f"{what}: expected {count} numbers, found {len(values)} "
                                  f"before the next layer '{tokens[0]}'")
@@ -97,13 +108,22 @@ def _ints(lines, lineno, tokens, count, kind):
 
 
 def parse_toolbox_text(text: str, path: str = "<text>") -> list:
-    """Parse the text of a toolbox model file into a list of layers."""
+    """Parse the text of a toolbox model file into a list of layers.
+
+    Errors (ModelFormatError) name ``path`` and the line; layers that cannot fit together
+    (e.g. Linear 3→4 then Linear 5→2) are refused too.
+    """
     lines = _Lines(text, path)
-    layers = []
+    layers, linenos = [], []
     while not lines.done():
         lineno, line = lines.next("a layer")
         tokens = line.split()
+        lines.tokens_left -= len(tokens)
+        if len(layers) >= MAX_LAYERS:
+            raise lines.error(lineno, f"more than {MAX_LAYERS} layers; not a model this "
+                              "program can use")
         kind = tokens[0]
+        linenos.append(lineno)
         if kind in _PLAIN:
             if len(tokens) != 1:
                 raise lines.error(lineno, f"'{kind}' takes no parameters, got {line!r}")
@@ -126,6 +146,7 @@ def parse_toolbox_text(text: str, path: str = "<text>") -> list:
                               f"{', '.join(sorted(_KNOWN))})")
     if not layers:
         raise lines.error(None, "no layers found (empty file?)")
+    check_layer_chain(layers, lambda i: f"{path}, line {linenos[i]}")
     return layers
 
 
@@ -140,10 +161,13 @@ def read_toolbox_txt(path) -> Sequential:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ModelFormatError(f"{path}: not a text model file (byte {exc.start} is not "
-                               "UTF-8 text)") from None
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ModelFormatError(f"{path}, line {line}: not a text model file (byte {exc.start} "
+                               "is not UTF-8 text)") from None
     if "\x00" in text:
-        raise ModelFormatError(f"{path}: not a text model file (contains NUL bytes)")
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ModelFormatError(f"{path}, line {line}: not a text model file (contains NUL "
+                               "bytes)")
     return Sequential(parse_toolbox_text(text, path), source=path)
 
 
@@ -170,3 +194,27 @@ def format_toolbox_text(model) -> str:
         else:
             raise ModelFormatError(f"layer type {k} has no toolbox text form")
     return "\n".join(out) + "\n"
+
+
+def write_toolbox_txt(model, path, dtype=None, overwrite=True) -> None:
+    """Write a model in the toolbox's text form (atomically; ``dtype`` rounds parameters)."""
+    from ..fileio import atomic_write_text
+
+    if dtype is not None:
+        model = _with_dtype(model, dtype)
+    atomic_write_text(path, format_toolbox_text(model), overwrite=overwrite)
+
+
+def _with_dtype(model, dtype):
+    import copy
+
+    out = copy.copy(model)
+    out.layers = []
+    for layer in model.layers:
+        if getattr(layer, "weighted", False):
+            layer = copy.copy(layer)
+            layer._device_cache = {}
+            layer.W = np.asarray(layer.W, dtype=dtype)
+            layer.B = np.asarray(layer.B, dtype=dtype)
+        out.layers.append(layer)
+    return out

@@ -1,0 +1,94 @@
+"""Sidecar files: ``MODEL.json`` beside ``MODEL.txt`` (or ``.nn``, ``.npz``, ``.onnx``).
+
+Formats such as the toolbox's text files carry no input specification, and the one inferred
+from the layers is a guess (toolbox MNIST conventions). A sidecar states it explicitly and may
+name the classes::
+
+    {"input": {"shape": [32, 32, 1], "raw_shape": [28, 28, 1], "pad": 2,
+               "divide": 127.5, "offset": -1.0},
+     "class_names": ["zero", "one", ...]}
+
+Fields left out of ``input`` keep the value the model already had. The sidecar of a native
+``.npz`` overrides its header. Unknown keys are errors, so typos do not pass silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import ModelFormatError
+from .spec_json import class_names_from_json, spec_from_json
+
+SIDECAR_KEYS = ("input", "class_names", "provenance", "accuracy")
+_MAX_BYTES = 1 << 20
+
+
+def sidecar_path(model_path) -> str:
+    """Where the sidecar of a model file lives: the same name with ``.json``."""
+    return os.path.splitext(os.fspath(model_path))[0] + ".json"
+
+
+def read_sidecar(path) -> dict:
+    """The sidecar's JSON object (checked for its keys; values are checked when applied)."""
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > _MAX_BYTES:
+            raise ModelFormatError(f"{path}: sidecar is {size} bytes; more than a model "
+                                   "description needs (limit 1 MiB)")
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ModelFormatError(f"{path}: sidecar is not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ModelFormatError(f"{path}: sidecar is not valid JSON: {exc.msg} at line "
+                               f"{exc.lineno}, column {exc.colno}") from None
+    except (OSError, RecursionError) as exc:
+        raise ModelFormatError(f"{path}: cannot read sidecar: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{path}: sidecar must hold a JSON object {{...}}")
+    unknown = sorted(str(k)[:30] for k in data if k not in SIDECAR_KEYS)
+    if unknown:
+        raise ModelFormatError(f"{path}: unknown sidecar key(s) {', '.join(unknown)}; "
+                               f"known: {', '.join(SIDECAR_KEYS)}")
+    return data
+
+
+def apply_sidecar(model, path) -> None:
+    """Override the model's input spec and metadata with the sidecar at ``path``."""
+    path = os.fspath(path)
+    data = read_sidecar(path)
+    if "input" in data:
+        spec = spec_from_json(data["input"], f"{path}: 'input'", base=model.input_spec,
+                              source="sidecar")
+        try:
+            model.shapes(spec.shape)
+        except Exception as exc:  # noqa: BLE001 - ShapeError from the layers
+            raise ModelFormatError(f"{path}: input shape {list(spec.shape)} does not fit the "
+                                   f"model: {exc}") from None
+        model.input_spec = spec
+    if "class_names" in data:
+        model.meta["class_names"] = class_names_from_json(data["class_names"], path,
+                                                          model.n_classes)
+    if "provenance" in data:
+        if not isinstance(data["provenance"], str | dict):
+            raise ModelFormatError(f"{path}: 'provenance' must be a string or an object")
+        model.meta["provenance"] = data["provenance"]
+    if "accuracy" in data:
+        model.meta["accuracy"] = check_accuracy(data["accuracy"], path)
+
+
+def check_accuracy(value, where):
+    """Accuracy metadata: a fraction in [0, 1], or an object of such fractions and counts."""
+    def fraction(v):
+        return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
+
+    if fraction(value):
+        return float(value)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value) and all(
+            isinstance(v, int | float | str) and not isinstance(v, bool) for v in value.values()):
+        return dict(value)
+    raise ModelFormatError(f"{where}: 'accuracy' must be a number in [0, 1] or an object of "
+                           "numbers")

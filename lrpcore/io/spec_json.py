@@ -1,0 +1,114 @@
+"""Input specifications read from JSON (native headers, sidecar files), checked field by field.
+
+JSON from a file can hold anything; :class:`~lrpcore.spec.InputSpec` trusts its arguments. This
+module turns a JSON object into an InputSpec only when every field has the right type and the
+sizes agree, and otherwise raises ModelFormatError naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import ModelFormatError
+from ..spec import InputSpec
+
+SPEC_FIELDS = ("shape", "raw_shape", "layout", "divide", "offset", "pad", "pad_value",
+               "value_range", "raw_range")
+_MAX_SIZE = 1 << 31
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _shape(value, key, where):
+    if (not isinstance(value, list | tuple) or not 1 <= len(value) <= 3
+            or not all(_is_int(v) and 0 < v <= _MAX_SIZE for v in value)
+            or math.prod(value) > _MAX_SIZE):
+        raise ModelFormatError(f"{where}: input '{key}' must be a list of 1 to 3 positive "
+                               f"integers, got {str(value)[:60]}")
+    return tuple(int(v) for v in value)
+
+
+def _range(value, key, where):
+    if (not isinstance(value, list | tuple) or len(value) != 2
+            or not all(_is_number(v) for v in value) or value[0] > value[1]):
+        raise ModelFormatError(f"{where}: input '{key}' must be two finite numbers [low, high], "
+                               f"got {str(value)[:60]}")
+    return (float(value[0]), float(value[1]))
+
+
+def _number(value, key, where, nonzero=False):
+    if not _is_number(value) or (nonzero and value == 0):
+        need = "a finite non-zero number" if nonzero else "a finite number"
+        raise ModelFormatError(f"{where}: input '{key}' must be {need}, got {str(value)[:60]}")
+    return float(value)
+
+
+def spec_from_json(data, where: str, base: InputSpec | None = None,
+                   source: str = "file") -> InputSpec:
+    """Build an InputSpec from a JSON object; fields missing there are taken from ``base``."""
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{where}: the input specification must be a JSON object")
+    unknown = sorted(str(k)[:30] for k in data if k not in SPEC_FIELDS)
+    if unknown:
+        raise ModelFormatError(f"{where}: unknown input field(s) {', '.join(unknown)}; "
+                               f"known: {', '.join(SPEC_FIELDS)}")
+    merged = base.to_dict() if base is not None else {}
+    merged = {k: v for k, v in merged.items() if k in SPEC_FIELDS}
+    if "shape" in data and "raw_shape" not in data and "pad" not in data:
+        merged.pop("raw_shape", None)  # a new model shape makes the inferred raw shape stale
+    merged.update(data)
+    if "shape" not in merged:
+        raise ModelFormatError(f"{where}: the input specification needs 'shape'")
+    fields = {"shape": _shape(merged["shape"], "shape", where)}
+    fields["raw_shape"] = _shape(merged.get("raw_shape", merged["shape"]), "raw_shape", where)
+    layout = merged.get("layout", "NHWC" if len(fields["shape"]) == 3 else "flat")
+    if layout not in ("NHWC", "flat"):
+        raise ModelFormatError(f"{where}: input 'layout' must be \"NHWC\" or \"flat\", "
+                               f"got {str(layout)[:30]}")
+    fields["layout"] = layout
+    for key in ("divide",):
+        if key in merged:
+            fields[key] = _number(merged[key], key, where, nonzero=True)
+    for key in ("offset", "pad_value"):
+        if key in merged:
+            fields[key] = _number(merged[key], key, where)
+    pad = merged.get("pad", 0)
+    if not _is_int(pad) or not 0 <= pad <= 4096:
+        raise ModelFormatError(f"{where}: input 'pad' must be a whole number ≥ 0, got "
+                               f"{str(pad)[:30]}")
+    fields["pad"] = pad
+    for key in ("value_range", "raw_range"):
+        if key in merged:
+            fields[key] = _range(merged[key], key, where)
+    _check_sizes(fields, where)
+    return InputSpec(source=source, **fields)
+
+
+def _check_sizes(fields, where):
+    raw, shape, pad = fields["raw_shape"], fields["shape"], fields["pad"]
+    if pad:
+        if fields["layout"] != "NHWC" or len(raw) != 3:
+            raise ModelFormatError(f"{where}: input 'pad' needs an NHWC 'raw_shape' (H, W, C)")
+        padded = (raw[0] + 2 * pad) * (raw[1] + 2 * pad) * raw[2]
+    else:
+        padded = math.prod(raw)
+    if padded != math.prod(shape):
+        raise ModelFormatError(
+            f"{where}: input 'raw_shape' {list(raw)} with pad {pad} gives {padded} values, "
+            f"but 'shape' {list(shape)} holds {math.prod(shape)}")
+
+
+def class_names_from_json(value, where: str, n_classes: int | None = None) -> list:
+    """Check a JSON list of class names (strings; as many as the model has outputs)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ModelFormatError(f"{where}: 'class_names' must be a list of strings")
+    if n_classes is not None and len(value) != n_classes:
+        raise ModelFormatError(f"{where}: {len(value)} class names for a model with "
+                               f"{n_classes} outputs")
+    return list(value)
