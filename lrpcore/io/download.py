@@ -1,0 +1,218 @@
+"""Downloading full MNIST with pooch: mirrors, MD5 checks, progress and cancellation.
+
+The file names, MD5 sums and default mirrors come from the package's manifest
+(``lrpcore/data/mnist.json``; ``data/mnist.json`` in the repository is the documented copy).
+Mirrors are tried in order: the ``mirrors`` argument, else ``LRP_MNIST_MIRROR`` (comma- or
+space-separated), else the manifest's list. pooch streams each file to a temporary name beside
+the target and keeps it only when its checksum matches, so a truncated, corrupted or cancelled
+download leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from ..errors import DatasetError
+from .cache import cache_dir as default_cache_dir
+
+MIRROR_ENV = "LRP_MNIST_MIRROR"
+KINDS = ("train", "test")
+ROLES = ("images", "labels")
+_CHUNK = 1 << 16
+
+
+class DownloadCancelled(DatasetError):
+    """The user cancelled a download; partial files were removed."""
+
+
+class _Stop(Exception):
+    """Raised inside pooch's download loop to abort it (not a ValueError: pooch retries those)."""
+
+
+def load_manifest(path=None) -> dict:
+    """The MNIST manifest shipped in the package (or one read from ``path``)."""
+    try:
+        if path is None:
+            text = (resources.files("lrpcore") / "data" / "mnist.json").read_text("utf-8")
+            where = "lrpcore/data/mnist.json"
+        else:
+            text, where = Path(path).read_text("utf-8"), os.fspath(path)
+        manifest = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path or 'lrpcore/data/mnist.json'}: cannot read the MNIST "
+                           f"manifest: {exc}") from None
+    for kind in KINDS:
+        for role in ROLES:
+            entry = manifest.get("kinds", {}).get(kind, {}).get(role, {})
+            if not {"file", "md5"} <= set(entry):
+                raise DatasetError(f"{where}: no file name and md5 for MNIST {kind} {role}")
+    return manifest
+
+
+def mirror_list(mirrors=None, manifest=None) -> list[str]:
+    """Mirrors to try, in order (argument, then environment variable, then manifest)."""
+    if mirrors is None:
+        env = os.environ.get(MIRROR_ENV, "").replace(",", " ").split()
+        mirrors = env or (manifest or load_manifest())["mirrors"]
+    elif isinstance(mirrors, str):
+        mirrors = [mirrors]
+    mirrors = [m.strip() for m in mirrors if m and m.strip()]
+    if not mirrors:
+        raise DatasetError("no MNIST mirror given")
+    return mirrors
+
+
+def kinds_of(kind: str) -> tuple[str, ...]:
+    if kind == "all":
+        return KINDS
+    if kind not in KINDS:
+        raise DatasetError(f"unknown MNIST part '{kind}' (use train, test or all)")
+    return (kind,)
+
+
+def mnist_path(kind: str, role: str, cache_dir=None, manifest=None) -> Path:
+    """Where the downloaded ``.gz`` file of one MNIST part lives in the cache."""
+    manifest = manifest or load_manifest()
+    folder = Path(cache_dir) if cache_dir else default_cache_dir("mnist", create=False)
+    return folder / manifest["kinds"][kind][role]["file"]
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    if hasattr(cancel, "is_set"):
+        return bool(cancel.is_set())
+    return bool(cancel())
+
+
+class _ProgressAdapter:
+    """The tqdm-like object pooch drives (``total``, ``update``, ``reset``, ``close``)."""
+
+    def __init__(self, filename: str, progress, cancel):
+        self.filename, self.progress, self.cancel = filename, progress, cancel
+        self.total = 0
+        self.done = 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.total:
+            self.done = min(self.done, self.total)
+        if _is_cancelled(self.cancel):
+            raise _Stop()
+        if self.progress is not None:
+            self.progress(self.done, self.total, self.filename)
+
+    def reset(self) -> None:
+        self.done = 0
+
+    def close(self) -> None:
+        pass
+
+
+def _describe_failure(exc: BaseException, url: str) -> tuple[str, bool]:
+    """(message, whether the server could not be reached at all)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"{url}: the server answered HTTP {exc.response.status_code}", False
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        reason = str(exc.__context__ or exc).split("(Caused by")[-1].strip(" )")
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in str(
+                exc):
+            return f"{url}: the download broke off before the end (truncated)", False
+        return f"could not reach {url} ({reason[:160]})", True
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"{url}: the download broke off ({exc})", False
+    if isinstance(exc, ValueError):
+        return (f"{url}: MD5 checksum mismatch: the file is corrupted or truncated; "
+                "it was not kept"), False
+    return f"{url}: {exc}", False
+
+
+def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) -> Path:
+    import pooch
+
+    name, md5 = entry["file"], entry["md5"].lower()
+    target = folder / name
+    if target.exists():
+        if _md5(target) == md5:
+            size = target.stat().st_size
+            if progress is not None:
+                progress(size, size, name)
+            return target
+        target.unlink()  # a broken copy must not stay in the cache
+    failures, unreachable = [], True
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + "/" + name
+            bar = _ProgressAdapter(name, progress, cancel)
+            downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=_CHUNK,
+                                              timeout=timeout)
+            try:
+                path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name,
+                                      path=str(folder), downloader=downloader)
+                return Path(path)
+            except _Stop:
+                raise DownloadCancelled(f"download of {name} cancelled; partial files were "
+                                        "removed") from None
+            except Exception as exc:  # network, HTTP, checksum: try the next mirror
+                message, no_contact = _describe_failure(exc, url)
+                failures.append(message)
+                unreachable = unreachable and no_contact
+    finally:
+        logger.setLevel(level)
+    head = "could not reach any MNIST mirror" if unreachable else f"could not download {name}"
+    raise DatasetError(f"{head}: " + "; ".join(failures) +
+                       f" (set another mirror with --mirror or {MIRROR_ENV})")
+
+
+def download_mnist(kind: str = "all", mirrors=None, cache_dir=None,
+                   progress: Callable[[int, int, str], None] | None = None, cancel=None,
+                   manifest: dict | None = None, timeout: float = 30.0) -> dict[str, Path]:
+    """Download (or find in the cache) the MNIST IDX files; returns file name → path.
+
+    Parameters
+    ----------
+    kind : "train", "test" or "all"
+    mirrors : base URLs to try in order (str or list); default ``LRP_MNIST_MIRROR`` or the
+        manifest's mirrors.
+    cache_dir : folder for the files; default ``<user cache>/mnist`` (``LRP_CACHE_DIR``).
+    progress : called as ``progress(done_bytes, total_bytes, filename)``; total is 0 when the
+        server does not announce it.
+    cancel : a callable returning True, or a ``threading.Event``, to stop the download; raises
+        :class:`DownloadCancelled` after removing partial files.
+    manifest : file names and MD5 sums (default: the packaged ``mnist.json``).
+    """
+    manifest = manifest or load_manifest()
+    kinds = kinds_of(kind)
+    urls = mirror_list(mirrors, manifest)
+    folder = Path(cache_dir) if cache_dir else default_cache_dir("mnist")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot create the download folder: "
+                           f"{exc.strerror or exc}") from None
+    done = {}
+    for k in kinds:
+        for role in ROLES:
+            if _is_cancelled(cancel):
+                raise DownloadCancelled("MNIST download cancelled")
+            entry = manifest["kinds"][k][role]
+            done[entry["file"]] = _fetch_one(entry, folder, urls, progress, cancel, timeout)
+    return done

@@ -1,0 +1,158 @@
+"""MNIST's IDX format: a big-endian header, then one raw array (LeCun et al., MNIST page).
+
+Header: two zero bytes, a type byte (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+0x0D float32, 0x0E float64), the number of dimensions, then one big-endian uint32 per
+dimension. Images are 0x00000803 (N × H × W uint8), labels 0x00000801 (N uint8).
+
+Files are memory-mapped, never read whole. Gzipped files are decompressed once into the cache
+(with the size the header promises as a hard limit, so a gzip bomb cannot fill the disk) and the
+cached copy is mapped. Every malformed file raises :class:`DatasetError` naming the file and
+the byte position of the problem, after checking claimed sizes against the real file size and
+before allocating anything.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+from ..fileio import atomic_open
+from .cache import cache_dir
+
+IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+GZIP_MAGIC = b"\x1f\x8b"
+_MAX_NDIM = 4
+_CHUNK = 1 << 20
+
+
+def looks_like_idx(head: bytes) -> bool:
+    """True when the first bytes could start an IDX file."""
+    return len(head) >= 4 and head[:2] == b"\0\0" and head[2] in IDX_TYPES and head[3] >= 1
+
+
+def parse_header(head: bytes, name) -> tuple[np.dtype, tuple, int]:
+    """Decode an IDX header; returns (dtype, shape, header length). ``head`` may be longer."""
+    if len(head) < 4:
+        raise DatasetError(f"{name}: byte {len(head)}: file ends inside the 4-byte IDX magic "
+                           "number (truncated?)")
+    if head[:2] != b"\0\0":
+        raise DatasetError(f"{name}: byte 0: not an IDX file (magic number "
+                           f"0x{head[:4].hex()} does not start with two zero bytes)")
+    if head[2] not in IDX_TYPES:
+        raise DatasetError(f"{name}: byte 2: unknown IDX data type 0x{head[2]:02x}")
+    ndim = head[3]
+    if not 1 <= ndim <= _MAX_NDIM:
+        raise DatasetError(f"{name}: byte 3: IDX files here have 1 to {_MAX_NDIM} dimensions, "
+                           f"this one claims {ndim}")
+    length = 4 + 4 * ndim
+    if len(head) < length:
+        raise DatasetError(f"{name}: byte {len(head)}: file ends inside the IDX header, which "
+                           f"needs {length} bytes for {ndim} dimensions (truncated?)")
+    shape = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.dtype(IDX_TYPES[head[2]]), shape, length
+
+
+def _expected_size(dtype, shape) -> int:
+    count = 1
+    for d in shape:
+        count *= d  # Python ints: a huge claim cannot overflow
+    return count * dtype.itemsize
+
+
+def map_idx(path, name=None) -> np.ndarray:
+    """Memory-map an uncompressed IDX file after checking its header against its size."""
+    path = os.fspath(path)
+    name = name or path
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(4 + 4 * _MAX_NDIM)
+    except OSError as exc:
+        raise DatasetError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    dtype, shape, offset = parse_header(head, name)
+    need = _expected_size(dtype, shape)
+    have = size - offset
+    if have < need:
+        raise DatasetError(f"{name}: byte {size}: file ends early: the header claims shape "
+                           f"{'×'.join(map(str, shape))} ({need} data bytes after byte "
+                           f"{offset}), the file has {have} (truncated?)")
+    if have > need:
+        raise DatasetError(f"{name}: byte {offset + need}: {have - need} unexpected bytes after "
+                           f"the {'×'.join(map(str, shape))} data the header announces")
+    if need == 0:
+        return np.zeros(shape, dtype=dtype.newbyteorder("="))
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
+def _cached_name(path: str) -> Path:
+    st = os.stat(path)
+    key = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}".encode()
+    stem = os.path.basename(path)
+    if stem.endswith(".gz"):
+        stem = stem[:-3]
+    digest = hashlib.sha256(key).hexdigest()[:16]
+    return cache_dir("idx") / f"{stem}-{digest}.idx"
+
+
+def _gunzip_checked(path: str, target: Path, name) -> None:
+    """Decompress ``path`` into ``target`` atomically, stopping at the size the header claims."""
+    try:
+        with gzip.open(path, "rb") as src:
+            head = src.read(4 + 4 * _MAX_NDIM)
+            dtype, shape, offset = parse_header(head, f"{name} (decompressed)")
+            total = offset + _expected_size(dtype, shape)
+            with atomic_open(target, "wb") as out:
+                out.write(head[:total])
+                done = min(len(head), total)
+                while True:
+                    chunk = src.read(min(_CHUNK, total + 1 - done))
+                    if not chunk:
+                        break
+                    done += len(chunk)
+                    if done > total:
+                        raise DatasetError(
+                            f"{name}: decompressed byte {total}: unexpected data after the "
+                            f"{'×'.join(map(str, shape))} array the header announces")
+                    out.write(chunk)
+                if done < total:
+                    raise DatasetError(
+                        f"{name}: decompressed byte {done}: data ends early: the header claims "
+                        f"shape {'×'.join(map(str, shape))} ({total} bytes in all) (truncated?)")
+                # Read to the end so that the gzip trailer (CRC, length) is checked.
+                if src.read(1):
+                    raise DatasetError(f"{name}: decompressed byte {total}: unexpected data "
+                                       "after the announced array")
+    except EOFError:
+        raise DatasetError(f"{name}: compressed stream ends early (truncated download?)") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise DatasetError(f"{name}: corrupt gzip data: {exc}") from None
+    except OSError as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{name}: cannot decompress: {exc.strerror or exc}") from None
+
+
+def open_idx(path) -> np.ndarray:
+    """Open an IDX file, gzipped or not, as a read-only memory-mapped array."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if magic != GZIP_MAGIC:
+        return map_idx(path)
+    target = _cached_name(path)
+    if target.exists():
+        try:
+            return map_idx(target, name=f"{path} (cached copy {target})")
+        except DatasetError:
+            target.unlink(missing_ok=True)  # damaged cache entry: decompress again
+    _gunzip_checked(path, target, path)
+    return map_idx(target, name=f"{path} (cached copy {target})")
