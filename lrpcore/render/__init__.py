@@ -1,0 +1,25 @@
+"""Rendering of relevance maps as images, headless (numpy and scikit-image only).
+
+Pure functions: :func:`heatmap` (colour + outline), :func:`digit` (the input),
+:func:`compose` (the toolbox's side-by-side layout), :func:`save_png`; a colormap registry
+(:func:`colormap_names`, :func:`get_colormap`) and 256-entry palettes for fast display
+(:func:`palette`).
+"""
+
+from .colormaps import (
+    COLORMAPS,
+    TOOLBOX_COLORMAPS,
+    Colormap,
+    ColormapError,
+    colormap_names,
+    get_colormap,
+    palette,
+)
+from .compose import compose, digit, encode_png, heatmap, save_png, to_uint8
+from .outline import as_map, enlarge, outline_mask
+
+__all__ = [
+    "COLORMAPS", "TOOLBOX_COLORMAPS", "Colormap", "ColormapError", "colormap_names",
+    "get_colormap", "palette", "compose", "digit", "encode_png", "heatmap", "save_png",
+    "to_uint8", "as_map", "enlarge", "outline_mask",
+]

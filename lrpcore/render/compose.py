@@ -1,0 +1,128 @@
+"""Heatmap and input images, the toolbox's side-by-side layout, PNG writing.
+
+``heatmap`` and ``digit`` reproduce the toolbox's ``hm_to_rgb`` and ``digit_to_rgb``
+(reference README §9): maps are enlarged before colouring and edge detection, the outline is
+drawn in black. ``compose`` is its ``save_image`` layout (2-pixel black gaps, ×255 truncated)
+but clips, so out-of-range values cannot wrap around.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+
+from ..errors import ExportError, ShapeError
+from ..fileio import atomic_write_bytes
+from . import luts
+from .colormaps import get_colormap, lookup
+from .outline import as_map, enlarge, outline_mask
+
+_BINARY = lookup(luts.table("binary"))
+
+
+def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=2.0) -> np.ndarray:
+    """Colour a relevance map: an (H·s) × (W·s) × 3 float image in [0, 1].
+
+    Parameters
+    ----------
+    R : array, H×W, H×W×C (summed over channels) or a flat vector of square size.
+    x : array or None, the input scaled to [0, 1], same layout; when given, its Canny outline
+        (computed on the enlarged input with ``sigma``) is drawn in black.
+    cmap : str, a name from :func:`colormap_names` (or a matplotlib map name).
+    """
+    cm = get_colormap(cmap)
+    R = enlarge(as_map(R), scaling)
+    rgb = np.clip(cm(R), 0.0, 1.0)
+    if x is not None:
+        xe = enlarge(_gray(x), scaling)
+        if xe.shape != R.shape:
+            raise ShapeError(f"input of shape {xe.shape[:2]} (enlarged) does not match the "
+                             f"relevance map of shape {R.shape[:2]}")
+        rgb[outline_mask(xe, sigma)] = 0.0
+    return rgb
+
+
+def _gray(x) -> np.ndarray:
+    """Input intensity for the outline: the channel mean keeps it in [0, 1]."""
+    x = np.asarray(x)
+    if x.ndim == 3 and x.shape[2] > 1:
+        return as_map(x, "input") / x.shape[2]
+    return as_map(x, "input")
+
+
+def digit(x, scaling=3) -> np.ndarray:
+    """The input as an RGB image: gray levels with 0 white and 1 black (matplotlib 'binary').
+
+    RGB inputs (H×W×3 in [0, 1]) are shown as they are.
+    """
+    x = np.asarray(x)
+    if x.ndim == 3 and x.shape[2] == 3:
+        rgb = np.clip(np.stack([as_map(x[..., k], "input") for k in range(3)], -1), 0.0, 1.0)
+        return enlarge(rgb, scaling)
+    v = enlarge(_gray(x), scaling)
+    return np.array(_BINARY(2.0 * v - 1.0))
+
+
+def to_uint8(image) -> np.ndarray:
+    """Float [0, 1] → uint8 as the toolbox does (×255, truncated), clipped; uint8 unchanged."""
+    a = np.asarray(image)
+    if a.dtype == np.uint8:
+        return a
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or a.dtype.kind == "c":
+        raise ShapeError(f"image must be real numbers, got dtype {a.dtype}")
+    a = a.astype(np.float64) * 255.0
+    if not np.all(np.isfinite(a)):
+        raise ShapeError("image contains NaN or infinite values")
+    return np.clip(a, 0.0, 255.0).astype(np.uint8)
+
+
+def _rgb(image, i) -> np.ndarray:
+    a = to_uint8(image)
+    if a.ndim == 2:
+        a = np.stack([a] * 3, axis=-1)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ShapeError(f"image {i}: expected H×W×3, got shape {a.shape}")
+    return a[..., :3]
+
+
+def compose(images, gap=2) -> np.ndarray:
+    """Images side by side with ``gap`` black columns between them, as one uint8 image."""
+    images = [images] if isinstance(images, np.ndarray) else list(images)
+    if not images:
+        raise ShapeError("nothing to compose: no images given")
+    parts = [_rgb(im, i) for i, im in enumerate(images)]
+    h = parts[0].shape[0]
+    for i, p in enumerate(parts):
+        if p.shape[0] != h:
+            raise ShapeError(f"image {i} has height {p.shape[0]}, image 0 has {h}: "
+                             "images side by side need the same height")
+    black = np.zeros((h, int(gap), 3), dtype=np.uint8)
+    row = [parts[0]]
+    for p in parts[1:]:
+        row += [black, p]
+    return np.ascontiguousarray(np.concatenate(row, axis=1))
+
+
+def encode_png(image) -> bytes:
+    """PNG bytes of an image (uint8, or float in [0, 1] converted by :func:`to_uint8`)."""
+    from skimage import io as skio  # noqa: PLC0415 (imports imageio; only needed here)
+
+    a = to_uint8(image)
+    if a.ndim not in (2, 3) or a.size == 0:
+        raise ShapeError(f"cannot write an image of shape {a.shape} as PNG")
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        skio.imsave(buf, a, check_contrast=False, extension=".png")
+    return buf.getvalue()
+
+
+def save_png(path, image, overwrite=False) -> None:
+    """Write a PNG atomically (no partial file on failure); never replaces unless asked."""
+    try:
+        data = encode_png(image)
+    except ShapeError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    atomic_write_bytes(path, data, overwrite=overwrite)

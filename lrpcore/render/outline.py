@@ -1,0 +1,45 @@
+"""Shape handling shared by the renderers: maps as 2-D arrays, enlarging, the input outline."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.feature import canny
+
+from ..errors import ShapeError
+
+
+def as_map(a, what="relevance") -> np.ndarray:
+    """A float64 H×W view of ``a``: H×W, H×W×C (summed over channels) or a square vector."""
+    a = np.asarray(a)
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or a.dtype.kind == "c":
+        raise ShapeError(f"{what} must be real numbers, got dtype {a.dtype}")
+    if a.ndim == 1:
+        side = int(round(a.size ** 0.5))
+        if side * side != a.size or a.size == 0:
+            raise ShapeError(f"{what}: a flat vector of {a.size} values is not a square image")
+        a = a.reshape(side, side)
+    elif a.ndim == 3:
+        a = a.sum(axis=2, dtype=np.float64)
+    elif a.ndim != 2:
+        raise ShapeError(f"{what}: expected H×W, H×W×C or a square vector, got shape {a.shape}")
+    a = a.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(a)):
+        raise ShapeError(f"{what} contains NaN or infinite values")
+    return a
+
+
+def enlarge(a: np.ndarray, scaling: int) -> np.ndarray:
+    """Replicate every pixel into a scaling × scaling block (nearest neighbour), as a copy."""
+    s = int(scaling)
+    if s < 1:
+        raise ShapeError(f"scaling must be a positive integer, got {scaling}")
+    if s == 1:
+        return np.array(a)
+    return np.repeat(np.repeat(a, s, axis=0), s, axis=1)
+
+
+def outline_mask(x01_enlarged: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """Canny edges of the enlarged input (scikit-image, default thresholds): the outline."""
+    if sigma < 0 or not np.isfinite(sigma):
+        raise ShapeError(f"outline sigma must be a finite number ≥ 0, got {sigma}")
+    return canny(x01_enlarged, sigma=sigma)
