@@ -128,11 +128,10 @@ def _describe_failure(exc: BaseException, url: str) -> tuple[str, bool]:
 
     if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
         return f"{url}: the server answered HTTP {exc.response.status_code}", False
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in str(exc):
+        return f"{url}: the download broke off before the end (truncated)", False
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-        reason = str(exc.__context__ or exc).split("(Caused by")[-1].strip(" )")
-        if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in str(
-                exc):
-            return f"{url}: the download broke off before the end (truncated)", False
+        reason = str(exc).split("(Caused by")[-1].strip(" )")
         return f"could not reach {url} ({reason[:160]})", True
     if isinstance(exc, requests.exceptions.RequestException):
         return f"{url}: the download broke off ({exc})", False
