@@ -3,7 +3,7 @@
 Pure functions: :func:`heatmap` (colour + outline), :func:`digit` (the input),
 :func:`compose` (the toolbox's side-by-side layout), :func:`save_png`; a colormap registry
 (:func:`colormap_names`, :func:`get_colormap`) and 256-entry palettes for fast display
-(:func:`palette`).
+(:func:`palette`); :func:`grid` lays out titled figures.
 """
 
 from .colormaps import (
@@ -16,10 +16,12 @@ from .colormaps import (
     palette,
 )
 from .compose import compose, digit, encode_png, heatmap, save_png, to_uint8
+from .font import draw_text, text_mask
+from .grid import grid
 from .outline import as_map, enlarge, outline_mask
 
 __all__ = [
     "COLORMAPS", "TOOLBOX_COLORMAPS", "Colormap", "ColormapError", "colormap_names",
     "get_colormap", "palette", "compose", "digit", "encode_png", "heatmap", "save_png",
-    "to_uint8", "as_map", "enlarge", "outline_mask",
+    "to_uint8", "draw_text", "text_mask", "grid", "as_map", "enlarge", "outline_mask",
 ]

@@ -1,0 +1,331 @@
+"""Writing explanations to disk: PNGs in the toolbox's layouts, ``.npy`` relevance, figures.
+
+Every file gets a JSON sidecar ``<file>.json`` recording how it was made (model file and its
+SHA-256, rules, target, backend, dtype, software version, time), so an exported picture can
+be traced back. Writes are atomic (:mod:`lrpcore.fileio`); an existing file is kept unless
+``overwrite=True``; on failure or cancellation a call removes the files it wrote itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ExportError, ShapeError
+from .fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
+from .render import TOOLBOX_COLORMAPS, compose, digit, encode_png, get_colormap, grid, heatmap
+
+SIDECAR_SUFFIX = ".json"
+
+
+# --- provenance --------------------------------------------------------------------------
+def sha256_file(path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot read the model file for its checksum: "
+                          f"{exc.strerror or exc}") from None
+    return h.hexdigest()
+
+
+def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict:
+    """The provenance every export records; ``model_path`` may be None for in-memory models."""
+    info = {
+        "model": None if model_path is None else str(model_path),
+        "model_sha256": None if model_path is None else sha256_file(model_path),
+        "rules": rule_desc,
+        "target": target,
+        "backend": backend,
+        "dtype": None if dtype is None else str(np.dtype(dtype)),
+        "software": "lrp-explorer",
+        "version": __version__,
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    info.update(extra)
+    return _jsonable(info)
+
+
+def _jsonable(value):
+    """Plain JSON types from numpy scalars/arrays, paths, tuples and backends."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return getattr(value, "name", None) or str(value)
+
+
+def sidecar_path(path) -> Path:
+    return Path(os.fspath(path) + SIDECAR_SUFFIX)
+
+
+# --- one file + its sidecar --------------------------------------------------------------
+class _Writer:
+    """Writes files with sidecars, remembers what it wrote, and can remove it again."""
+
+    def __init__(self, info, overwrite):
+        self.info = dict(info or {})
+        self.overwrite = overwrite
+        self.written: list[Path] = []  # every file, sidecars included (for clean-up)
+        self.outputs: list[Path] = []  # the images and arrays (what callers asked for)
+
+    def _check_free(self, *paths):
+        if self.overwrite:
+            return
+        for p in paths:
+            if p.exists():
+                raise ExportError(f"{p}: file exists (pass overwrite=True / --overwrite to "
+                                  "replace it)")
+
+    def write(self, path, write_main, **fields) -> Path:
+        path = Path(path)
+        side = sidecar_path(path)
+        self._check_free(path, side)
+        write_main(path)
+        self.written.append(path)
+        self.outputs.append(path)
+        meta = _jsonable({"file": path.name, **fields, **self.info})
+        atomic_write_text(side, json.dumps(meta, indent=2) + "\n", overwrite=self.overwrite)
+        self.written.append(side)
+        return path
+
+    def png(self, path, image, **fields) -> Path:
+        data = encode_png(image)
+        return self.write(path, lambda p: atomic_write_bytes(p, data, self.overwrite),
+                          format="png", **fields)
+
+    def npy(self, path, array, **fields) -> Path:
+        array = np.asarray(array)
+        return self.write(path, lambda p: atomic_save_npy(p, array, self.overwrite),
+                          format="npy", shape=list(array.shape), dtype_saved=str(array.dtype),
+                          **fields)
+
+    def remove_all(self):
+        for p in self.written:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        self.written.clear()
+        self.outputs.clear()
+
+
+@contextlib.contextmanager
+def _writing(info, overwrite):
+    w = _Writer(info, overwrite)
+    try:
+        yield w
+    except BaseException:
+        w.remove_all()
+        raise
+
+
+def _ensure_dir(out_dir) -> Path:
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot create the output folder: "
+                          f"{exc.strerror or exc}") from None
+    if not out.is_dir():
+        raise ExportError(f"{out}: not a folder")
+    return out
+
+
+# --- single-sample exports ---------------------------------------------------------------
+def render_fields(cmap, outline, scaling, sigma) -> dict:
+    return {"colormap": get_colormap(cmap).name, "outline": bool(outline),
+            "scaling": int(scaling), "sigma": float(sigma)}
+
+
+def input_heatmap_image(R, x01, cmap, outline=True, scaling=3, sigma=2.0) -> np.ndarray:
+    """The toolbox's PNG content: input | 2-px black gap | heatmap (heatmap alone if no x)."""
+    hm = heatmap(R, x01 if outline else None, cmap=cmap, scaling=scaling, sigma=sigma)
+    if x01 is None:
+        return compose([hm])
+    return compose([digit(x01, scaling), hm])
+
+
+def export_input_heatmap(path, R, x01, cmap="bwr", outline=True, scaling=3, sigma=2.0,
+                         info=None, overwrite=False) -> Path:
+    """PNG of input | heatmap (the toolbox demo's ``heatmap.png``) with its sidecar."""
+    image = input_heatmap_image(R, x01, cmap, outline and x01 is not None, scaling, sigma)
+    with _writing(info, overwrite) as w:
+        return w.png(path, image, layout="input|heatmap" if x01 is not None else "heatmap",
+                     **render_fields(cmap, outline and x01 is not None, scaling, sigma))
+
+
+def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=3, sigma=2.0,
+                   info=None, overwrite=False) -> Path:
+    """PNG of the heatmap alone (outlined when ``x01`` is given and ``outline``)."""
+    use_x = x01 if outline else None
+    image = heatmap(R, use_x, cmap=cmap, scaling=scaling, sigma=sigma)
+    with _writing(info, overwrite) as w:
+        return w.png(path, image, layout="heatmap",
+                     **render_fields(cmap, use_x is not None, scaling, sigma))
+
+
+def colormap_file_name(index, cmap) -> str:
+    return f"heatmap_{int(index)}_{get_colormap(cmap).name}.png"
+
+
+def export_colormaps(out_dir, R, x01, index, cmaps=TOOLBOX_COLORMAPS, outline=True,
+                     scaling=3, sigma=2.0, info=None, overwrite=False) -> list[Path]:
+    """One sample in every colormap: ``heatmap_{index}_{cmap}.png`` (input | heatmap)."""
+    out = _ensure_dir(out_dir)
+    images = {c: input_heatmap_image(R, x01, c, outline, scaling, sigma) for c in cmaps}
+    with _writing(info, overwrite) as w:
+        for c, image in images.items():
+            w.png(out / colormap_file_name(index, c), image, sample=int(index),
+                  layout="input|heatmap" if x01 is not None else "heatmap",
+                  **render_fields(c, outline and x01 is not None, scaling, sigma))
+        return list(w.outputs)
+
+
+def export_relevance(path, R, info=None, overwrite=False, **fields) -> Path:
+    """The relevance as ``.npy`` (in the input's shape, as given) with its sidecar."""
+    R = _finite(R, "relevance")
+    with _writing(info, overwrite) as w:
+        return w.npy(path, R, **fields)
+
+
+def export_relevance_batch(path, R, info=None, overwrite=False, per_sample=False,
+                           indices=None) -> list[Path]:
+    """A batch as one N×… ``.npy``; with ``per_sample`` also ``relevance_{i}.npy`` beside it."""
+    R = _finite(R, "relevance")
+    if R.ndim < 2:
+        raise ShapeError(f"a batch of relevance maps needs a sample axis, got shape {R.shape}")
+    indices = _indices(indices, R.shape[0])
+    path = Path(path)
+    _ensure_dir(path.parent)
+    with _writing(info, overwrite) as w:
+        w.npy(path, R, samples=indices)
+        if per_sample:
+            for k, i in enumerate(indices):
+                w.npy(path.parent / f"relevance_{i}.npy", R[k], sample=i)
+        return list(w.outputs)
+
+
+# --- figures -----------------------------------------------------------------------------
+def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0,
+                 row_titles=None) -> np.ndarray:
+    """A grid: one row per sample (input first when given), one column per colormap."""
+    R = np.asarray(R)
+    n = R.shape[0] if R.ndim >= 2 else 0
+    if n == 0:
+        raise ShapeError(f"a figure needs a batch of relevance maps, got shape {R.shape}")
+    if x01 is not None and np.shape(x01)[0] != n:
+        raise ShapeError(f"{np.shape(x01)[0]} inputs for {n} relevance maps")
+    cmaps = [get_colormap(c).name for c in cmaps]
+    if not cmaps:
+        raise ShapeError("a figure needs at least one colormap")
+    indices = _indices(indices, n)
+    cells = []
+    for k in range(n):
+        x = None if x01 is None else x01[k]
+        row = [digit(x, scaling)] if x is not None else []
+        row += [heatmap(R[k], x if outline else None, cmap=c, scaling=scaling, sigma=sigma)
+                for c in cmaps]
+        cells.append(row)
+    titles = (["input"] if x01 is not None else []) + cmaps
+    rows = row_titles if row_titles is not None else [f"#{i}" for i in indices]
+    return grid(cells, col_titles=titles, row_titles=rows)
+
+
+def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0,
+                  info=None, overwrite=False, row_titles=None) -> Path:
+    """The figure grid as one PNG with its sidecar."""
+    image = figure_image(R, x01, cmaps, indices, outline, scaling, sigma, row_titles)
+    n = np.shape(R)[0]
+    with _writing(info, overwrite) as w:
+        return w.png(path, image, layout="figure grid", samples=_indices(indices, n),
+                     colormaps=[get_colormap(c).name for c in cmaps], outline=bool(outline),
+                     scaling=int(scaling), sigma=float(sigma))
+
+
+# --- batch export with progress and cancellation ------------------------------------------
+def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3, info=None,
+                        overwrite=False, progress=None, cancel=None, *, sigma=2.0,
+                        npy=False) -> list[Path]:
+    """Write ``heatmap_{i}_{cmap}.png`` for every sample and colormap (and, with ``npy``,
+    ``relevance_{i}.npy``), each with a sidecar.
+
+    ``R`` is (N, H, W[, C]) or (N, D) relevance in the model-input layout, ``x01`` the inputs
+    scaled to [0, 1] in the same layout (or None: heatmaps alone), ``indices`` the sample
+    numbers used in file names. ``progress(done, total)`` is called after every sample;
+    when ``cancel()`` returns True the call stops and removes the files it wrote, returning
+    an empty list. On an error it removes them too and raises (ExportError for I/O).
+    Returns the paths of the images and arrays written (sidecars not listed).
+    """
+    R = np.asarray(R)
+    if R.ndim < 2 or R.shape[0] == 0:
+        raise ShapeError(f"expected a batch of relevance maps (N, ...), got shape {R.shape}")
+    n = R.shape[0]
+    if x01 is not None:
+        x01 = np.asarray(x01)
+        if x01.shape[0] != n or x01[0].size != R[0].size:
+            raise ShapeError(f"inputs of shape {x01.shape} do not match relevance of shape "
+                             f"{R.shape}")
+    indices = _indices(indices, n)
+    cmaps = [get_colormap(c).name for c in cmaps]
+    out = _ensure_dir(out_dir)
+    use_outline = bool(outline) and x01 is not None
+    with _writing(info, overwrite) as w:
+        for k, i in enumerate(indices):
+            if cancel is not None and cancel():
+                w.remove_all()
+                return []
+            x = None if x01 is None else x01[k]
+            for c in cmaps:
+                image = input_heatmap_image(R[k], x, c, use_outline, scaling, sigma)
+                w.png(out / colormap_file_name(i, c), image, sample=i,
+                      layout="input|heatmap" if x is not None else "heatmap",
+                      **render_fields(c, use_outline, scaling, sigma))
+            if npy:
+                w.npy(out / f"relevance_{i}.npy", _finite(R[k], "relevance"), sample=i)
+            if progress is not None:
+                progress(k + 1, n)
+        return list(w.outputs)
+
+
+# --- helpers -----------------------------------------------------------------------------
+def _indices(indices, n) -> list[int]:
+    if indices is None:
+        return list(range(n))
+    out = [int(i) for i in np.asarray(indices).reshape(-1)]
+    if len(out) != n:
+        raise ShapeError(f"{len(out)} sample indices for {n} samples")
+    return out
+
+
+def _finite(R, what) -> np.ndarray:
+    R = np.asarray(R)
+    if not np.issubdtype(R.dtype, np.floating) and not np.issubdtype(R.dtype, np.integer):
+        raise ShapeError(f"{what} must be real numbers, got dtype {R.dtype}")
+    if not np.all(np.isfinite(R)):
+        raise ShapeError(f"{what} contains NaN or infinite values")
+    return R
+
+
+__all__ = [
+    "sha256_file", "sidecar_info", "sidecar_path", "input_heatmap_image",
+    "export_input_heatmap", "export_heatmap", "export_colormaps", "colormap_file_name",
+    "export_relevance", "export_relevance_batch", "figure_image", "export_figure",
+    "export_explanations",
+]
