@@ -50,19 +50,29 @@ def _number(value, key, where, nonzero=False):
 
 
 def spec_from_json(data, where: str, base: InputSpec | None = None,
-                   source: str = "file") -> InputSpec:
-    """Build an InputSpec from a JSON object; fields missing there are taken from ``base``."""
+                   source: str = "file", strict: bool = True) -> InputSpec:
+    """Build an InputSpec from a JSON object; fields missing there are taken from ``base``.
+
+    ``strict`` refuses unknown fields (hand-written sidecars: catches typos); otherwise
+    unknown fields with plain JSON values are kept in ``extra`` (files written by newer
+    versions).
+    """
     if not isinstance(data, dict):
         raise ModelFormatError(f"{where}: the input specification must be a JSON object")
-    unknown = sorted(str(k)[:30] for k in data if k not in SPEC_FIELDS)
-    if unknown:
+    unknown = sorted(str(k)[:30] for k in data if k not in SPEC_FIELDS and k != "source")
+    extra = {}
+    if unknown and strict:
         raise ModelFormatError(f"{where}: unknown input field(s) {', '.join(unknown)}; "
                                f"known: {', '.join(SPEC_FIELDS)}")
+    if unknown:
+        extra = {k: v for k, v in data.items() if k not in SPEC_FIELDS and k != "source"
+                 and isinstance(k, str) and isinstance(v, str | int | float | bool | None)}
+        data = {k: v for k, v in data.items() if k in SPEC_FIELDS}
     merged = base.to_dict() if base is not None else {}
     merged = {k: v for k, v in merged.items() if k in SPEC_FIELDS}
     if "shape" in data and "raw_shape" not in data and "pad" not in data:
         merged.pop("raw_shape", None)  # a new model shape makes the inferred raw shape stale
-    merged.update(data)
+    merged.update({k: v for k, v in data.items() if k in SPEC_FIELDS})
     if "shape" not in merged:
         raise ModelFormatError(f"{where}: the input specification needs 'shape'")
     fields = {"shape": _shape(merged["shape"], "shape", where)}
@@ -87,7 +97,7 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
         if key in merged:
             fields[key] = _range(merged[key], key, where)
     _check_sizes(fields, where)
-    return InputSpec(source=source, **fields)
+    return InputSpec(source=source, extra=extra, **fields)
 
 
 def _check_sizes(fields, where):

@@ -31,6 +31,7 @@ class _ToolboxObject:
     """Inert stand-in for a toolbox module: it keeps its pickled ``__dict__`` and nothing else."""
 
     toolbox_class = "?"
+    state: dict = {}  # replaced, never mutated: objects made by NEWOBJ skip __init__
 
     def __init__(self, *args):
         if args:
@@ -135,6 +136,33 @@ def _frombuffer(buf, dtype, shape, order):
     return np.frombuffer(bytes(buf), dtype=dt).reshape(shape, order=order).copy()
 
 
+class _ObjectToken:
+    """Placeholder for ``object``: only accepted as ``copyreg._reconstructor``'s base."""
+
+
+def _reconstructor(cls, base, state):
+    """``copyreg._reconstructor`` (protocols 0 and 1) limited to toolbox stand-ins."""
+    if (not isinstance(cls, type) or not issubclass(cls, _ToolboxObject)
+            or base is not _ObjectToken or state is not None):
+        raise pickle.UnpicklingError("copyreg _reconstructor called with unexpected arguments")
+    return cls()
+
+
+def _encode(text, encoding="utf-8"):
+    """``_codecs.encode``, which Python 3 uses to write bytes at protocol 2: latin-1 only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode called with unexpected arguments")
+    return text.encode("latin1")
+
+
+_PICKLE_GLOBALS = {
+    ("_codecs", "encode"): _encode,
+    ("copy_reg", "_reconstructor"): _reconstructor,  # Python 2 name
+    ("copyreg", "_reconstructor"): _reconstructor,
+    ("__builtin__", "object"): _ObjectToken,
+    ("builtins", "object"): _ObjectToken,
+}
+
 _NUMPY_GLOBALS = {}
 for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _NUMPY_GLOBALS[(_core, "_reconstruct")] = _reconstruct
@@ -148,6 +176,7 @@ ALLOWED_GLOBALS = {
     **{(f"modules.{name.lower()}", name): cls for name, cls in STAND_INS.items()},
     **{("modules", name): cls for name, cls in STAND_INS.items()},
     **_NUMPY_GLOBALS,
+    **_PICKLE_GLOBALS,
 }
 
 
