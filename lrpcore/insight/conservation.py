@@ -1,0 +1,128 @@
+"""Relevance conservation, layer by layer.
+
+LRP should pass on, at every layer, the relevance it received (Bach et al., 2015). Rules do
+not always: biases and stabilisers (simple, ε) absorb relevance, alpha-beta with α ≠ 1 and the
+toolbox's SumPool rule multiply it (each SumPool by α), flat and w² redistribute it. For each
+layer k this module reports the relevance sum arriving at its output (``sum_out``, what the
+layer above sent back) and leaving at its input (``sum_in``), their difference
+(``created`` > 0: created, < 0: absorbed), their ratio, and ``sum_in`` relative to the explained
+output (the sum of the initial relevance).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..explain import Forward
+
+
+@dataclass(frozen=True)
+class ConservationRow:
+    """Relevance sums of one sample around one layer (relevance flows from output to input)."""
+
+    sample: int
+    layer: int
+    description: str
+    sum_out: float  # relevance arriving at the layer's output
+    sum_in: float  # relevance leaving at the layer's input
+    explained: float  # the sample's explained output (sum of the initial relevance)
+
+    @property
+    def created(self) -> float:
+        """Relevance created (> 0) or absorbed (< 0) by this layer."""
+        return self.sum_in - self.sum_out
+
+    @property
+    def ratio(self) -> float:
+        """sum_in / sum_out (nan when nothing arrived)."""
+        return self.sum_in / self.sum_out if self.sum_out != 0 else math.nan
+
+    @property
+    def of_output(self) -> float:
+        """sum_in / explained output (1 when everything up to here conserved)."""
+        return self.sum_in / self.explained if self.explained != 0 else math.nan
+
+
+def _per_sample_sums(r) -> np.ndarray:
+    r = np.asarray(r)
+    return r.reshape(r.shape[0], -1).sum(axis=1)
+
+
+def conservation_from_trace(per_layer, layers, samples=None) -> list[ConservationRow]:
+    """Rows for a relevance trace (``Forward.relevance(..., trace=True)[1]``).
+
+    ``per_layer[k]`` is the relevance at the input of layer k, ``per_layer[-1]`` the initial
+    relevance; ``samples`` numbers the batch's samples in the rows (default 0..N−1).
+    """
+    if len(per_layer) != len(layers) + 1:
+        raise ShapeError(f"a trace of {len(per_layer)} arrays does not fit {len(layers)} layers")
+    sums = [_per_sample_sums(r) for r in per_layer]
+    n = sums[0].shape[0]
+    samples = list(range(n)) if samples is None else [int(s) for s in samples]
+    if len(samples) != n:
+        raise ShapeError(f"{len(samples)} sample numbers given for a batch of {n}")
+    explained = sums[-1]
+    rows = []
+    for s in range(n):
+        for k in range(len(layers) - 1, -1, -1):
+            rows.append(ConservationRow(samples[s], k, layers[k].describe(),
+                                        float(sums[k + 1][s]), float(sums[k][s]),
+                                        float(explained[s])))
+    return rows
+
+
+def conservation(forward: Forward, rule=None, target="pred", labels=None, layer_rules=None,
+                 samples=None) -> list[ConservationRow]:
+    """Per-layer conservation rows of every sample of ``forward`` for one rule configuration."""
+    _, per_layer = forward.relevance(rule, target, layer_rules=layer_rules, labels=labels,
+                                     trace=True)
+    return conservation_from_trace(per_layer, forward.explainer.layers, samples)
+
+
+def layer_relevance_map(forward: Forward, layer: int, rule=None, target="pred", labels=None,
+                        layer_rules=None, channel_sum=True, trace=None) -> np.ndarray:
+    """Relevance at the input of layer ``layer`` (``len(layers)``: the initial relevance).
+
+    Convolutional (N, H, W, C) maps are summed over channels to (N, H, W) unless
+    ``channel_sum`` is False. Pass a ``trace`` (the per-layer list) to skip the backward pass.
+    """
+    n_layers = len(forward.explainer.layers)
+    try:
+        k = int(layer)
+    except (TypeError, ValueError):
+        raise ShapeError(f"layer {layer!r} is not an integer") from None
+    if not 0 <= k <= n_layers:
+        raise ShapeError(f"layer {k} does not exist: choose 0..{n_layers} "
+                         f"({n_layers} = the initial relevance)")
+    if trace is None:
+        _, trace = forward.relevance(rule, target, layer_rules=layer_rules, labels=labels,
+                                     trace=True)
+    r = np.asarray(trace[k])
+    return r.sum(axis=-1) if channel_sum and r.ndim == 4 else r
+
+
+def _num(v: float) -> str:
+    return "—" if not math.isfinite(v) else f"{v:.6g}"
+
+
+def format_conservation(rows) -> str:
+    """A plain-text table of conservation rows, one block per sample."""
+    head = (f"{'layer':>5}  {'':<34} {'R at output':>12} {'R at input':>12} "
+            f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}")
+    lines = []
+    current = None
+    for row in rows:
+        if row.sample != current:
+            current = row.sample
+            if lines:
+                lines.append("")
+            lines.append(f"sample {row.sample}: explained output f(x) = {_num(row.explained)}")
+            lines.append(head)
+        lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
+                     f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "
+                     f"{_num(row.of_output):>9}")
+    return "\n".join(lines)

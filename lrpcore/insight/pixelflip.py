@@ -1,0 +1,362 @@
+"""Pixel-flipping / region perturbation (Samek et al., 2017, "Evaluating the visualization of
+what a deep neural network has learned", IEEE TNNLS 28(11)).
+
+Flipping *units* (single pixels or k×k patches of a non-overlapping grid, all channels at
+once) in order of decreasing relevance (a patch's relevance is the sum over its pixels and
+channels) and replacing them by a baseline value should make the explained class's output
+drop quickly when the explanation is good. After step k, ``k·per_step`` units are flipped; the
+area over the perturbation curve is
+
+    AOPC = 1/(L+1) · Σ_{k=0..L} (f(x) − f(x_k))      (Samek et al., eq. 12; f(x_0) = f(x))
+
+averaged over samples. Random ordering is the reference every method must beat.
+
+Speed: the perturbed inputs of many (sample, step) pairs are built at once from a per-pixel
+rank map (a pixel is flipped at step k when its unit's rank < k·per_step) and pushed through
+the model in large batches; nothing is recomputed per pixel. Noise and random orders are
+drawn from a generator seeded by (seed, sample number), so results do not depend on batching.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RuleError, ShapeError
+from ..explain import Explainer
+from .baselines import attribute, baseline_name, output_seed
+from .tasks import check_cancel, report
+
+BASELINE_VALUES = ("zero", "background", "noise")
+ORDERS = ("relevance", "least", "random")
+REGIONS = ("input", "raw")
+
+
+@dataclass(frozen=True)
+class FlipResult:
+    """Perturbation curves of one method.
+
+    ``outputs[n, k]`` is the explained output of sample n after step k (k = 0: unperturbed);
+    ``flipped[k]`` the number of units flipped after step k; ``unit`` the patch side.
+    """
+
+    label: str
+    outputs: np.ndarray
+    flipped: np.ndarray
+    unit: int
+
+    @property
+    def mean_curve(self) -> np.ndarray:
+        return self.outputs.mean(axis=0)
+
+    @property
+    def aopc_per_sample(self) -> np.ndarray:
+        return (self.outputs[:, :1] - self.outputs).mean(axis=1)
+
+    @property
+    def aopc(self) -> float:
+        return float(self.aopc_per_sample.mean())
+
+    def running_aopc(self) -> np.ndarray:
+        """AOPC over steps 0..k for every k (its last entry is :attr:`aopc`)."""
+        drop = (self.outputs[:, :1] - self.outputs).mean(axis=0)
+        return np.cumsum(drop) / np.arange(1, drop.size + 1)
+
+
+@dataclass(frozen=True)
+class UnitGrid:
+    """How the model input is cut into flip units.
+
+    ``image`` is the input per sample seen as (H, W, C); ``unit_of_pixel`` (H·W,) gives every
+    pixel's unit, or −1 for pixels never flipped (padding when ``region="raw"``).
+    """
+
+    image: tuple
+    unit_of_pixel: np.ndarray
+    n_units: int
+    patch: int = 1
+
+
+def image_shape(spec, in_shape) -> tuple:
+    """The per-sample model input seen as an image (H, W, C)."""
+    in_shape = tuple(int(s) for s in in_shape)
+    if len(in_shape) == 3:
+        return in_shape
+    size = int(np.prod(in_shape))
+    raw = tuple(spec.raw_shape) if spec is not None else ()
+    if len(raw) == 3 and int(np.prod(raw)) == size:
+        return raw
+    if len(raw) == 2 and int(np.prod(raw)) == size:
+        return raw + (1,)
+    return (1, size, 1)
+
+
+def unit_grid(spec, in_shape, patch=1, region="input") -> UnitGrid:
+    """Cut the input into a non-overlapping grid of ``patch``×``patch`` units (smaller at the
+    right/bottom edges); ``region="raw"`` keeps padding pixels out of every unit."""
+    patch = _positive_int(patch, "patch size")
+    if region not in REGIONS:
+        raise ShapeError(f"region must be one of {', '.join(REGIONS)}, got {region!r}")
+    H, W, C = image_shape(spec, in_shape)
+    r0 = c0 = 0
+    r1, c1 = H, W
+    pad = int(getattr(spec, "pad", 0) or 0) if spec is not None else 0
+    if region == "raw" and pad and len(tuple(in_shape)) == 3:
+        r0, c0, r1, c1 = pad, pad, H - pad, W - pad
+    rows, cols = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
+    inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+    per_row = -(-(c1 - c0) // patch)
+    uid = ((rows - r0) // patch) * per_row + (cols - c0) // patch
+    uid = np.where(inside, uid, -1).reshape(-1)
+    n_units = int(uid.max()) + 1 if inside.any() else 0
+    if n_units == 0:
+        raise ShapeError("the input has no pixels to flip")
+    return UnitGrid((H, W, C), uid.astype(np.int64), n_units, patch)
+
+
+def _positive_int(value, what) -> int:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ShapeError(f"{what} must be a whole number, got {value!r}") from None
+    if v < 1 or v != value:
+        raise ShapeError(f"{what} must be a whole number ≥ 1, got {value!r}")
+    return v
+
+
+def unit_relevance(relevance, grid: UnitGrid) -> np.ndarray:
+    """Relevance per unit (N, U): the sum over each unit's pixels and channels."""
+    r = np.asarray(relevance, dtype=np.float64)
+    n = r.shape[0]
+    H, W, C = grid.image
+    if r.size == n * H * W * C:
+        pix = r.reshape(n, H * W, C).sum(axis=2)
+    elif r.size == n * H * W:
+        pix = r.reshape(n, H * W)
+    else:
+        raise ShapeError(f"relevance of shape {r.shape} does not fit inputs of {H}×{W}×{C}")
+    if not np.all(np.isfinite(pix)):
+        raise ShapeError("relevance contains NaN or infinite values")
+    keep = grid.unit_of_pixel >= 0
+    out = np.zeros((n, grid.n_units))
+    np.add.at(out.T, grid.unit_of_pixel[keep], pix[:, keep].T)
+    return out
+
+
+def _sample_rng(seed, sample, stream):
+    return np.random.default_rng([int(seed), int(sample), stream])
+
+
+def unit_ranks(unit_rel, order="relevance", seed=0, sample_ids=None) -> np.ndarray:
+    """Rank of every unit (0 = flipped first) per sample; ties keep the grid order."""
+    if order not in ORDERS:
+        raise ShapeError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+    n, u = unit_rel.shape
+    if order == "relevance":
+        perm = np.argsort(-unit_rel, axis=1, kind="stable")
+    elif order == "least":
+        perm = np.argsort(unit_rel, axis=1, kind="stable")
+    else:
+        ids = range(n) if sample_ids is None else sample_ids
+        perm = np.stack([_sample_rng(seed, s, 1).permutation(u) for s in ids]) if n else \
+            np.zeros((0, u), dtype=np.int64)
+    ranks = np.empty_like(perm)
+    np.put_along_axis(ranks, perm, np.arange(u)[None, :].repeat(n, axis=0), axis=1)
+    return ranks
+
+
+def baseline_value(spec, kind="zero"):
+    """The replacement value of a flipped pixel in model-input units (noise: its range)."""
+    if kind == "zero":
+        return 0.0
+    if kind == "background":  # what the model sees for a raw 0 pixel
+        return 0.0 if spec is None else 0.0 / float(spec.divide) + float(spec.offset)
+    if kind == "noise":
+        lo, hi = (-1.0, 1.0) if spec is None else (float(v) for v in spec.value_range)
+        return (lo, hi)
+    raise ShapeError(f"baseline must be one of {', '.join(BASELINE_VALUES)}, got {kind!r}")
+
+
+def _replacements(spec, kind, grid, sample_ids, seed):
+    H, W, C = grid.image
+    value = baseline_value(spec, kind)
+    if kind != "noise":
+        return np.full((len(sample_ids), H * W, C), value)
+    lo, hi = value
+    return np.stack([_sample_rng(seed, s, 2).uniform(lo, hi, (H * W, C)) for s in sample_ids])
+
+
+def _as_explainer(model_or_explainer, backend=None, dtype=None) -> Explainer:
+    if isinstance(model_or_explainer, Explainer):
+        return model_or_explainer
+    return Explainer(model_or_explainer, backend, dtype)
+
+
+def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, baseline="zero",
+                region="input", order="relevance", seed=0, batch_size=1024, label=None,
+                sample_ids=None, backend=None, dtype=None, progress=None,
+                cancel=None) -> FlipResult:
+    """Perturbation curves for inputs ``x`` (model layout, N × input shape).
+
+    ``model`` is a Sequential or an :class:`Explainer` (its backend and dtype are used);
+    ``relevance`` orders the units (ignored for ``order="random"``; may be None then);
+    ``targets`` the explained class per sample (int or N ints). The explained output is the
+    analysis output (trailing SoftMax dropped), as LRP explains it.
+    """
+    ex = _as_explainer(model, backend, dtype)
+    spec = ex.model.input_spec
+    x = np.asarray(x)
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ShapeError(f"expected a batch of inputs, got shape {x.shape}")
+    ex.model.check_input(x)
+    n = x.shape[0]
+    steps = _positive_int(steps, "number of steps")
+    per_step = _positive_int(per_step, "units per step")
+    batch_size = _positive_int(batch_size, "batch size")
+    grid = unit_grid(spec, x.shape[1:], patch, region)
+    ids = np.arange(n) if sample_ids is None else np.asarray(sample_ids).reshape(-1)
+    if ids.size != n:
+        raise ShapeError(f"{ids.size} sample numbers given for {n} samples")
+    tgt = np.broadcast_to(np.asarray(targets).reshape(-1), (n,)) if np.size(targets) in (1, n) \
+        else None
+    if tgt is None:
+        raise ShapeError(f"{np.size(targets)} targets given for {n} samples")
+    if relevance is None:
+        if order != "random":
+            raise ShapeError("ordering by relevance needs a relevance map")
+        unit_rel = np.zeros((n, grid.n_units))
+    else:
+        unit_rel = unit_relevance(relevance, grid)
+        if unit_rel.shape[0] != n:
+            raise ShapeError(f"relevance for {unit_rel.shape[0]} samples given for {n} inputs")
+    return _curves(ex, x, unit_rel, tgt.astype(np.int64), grid, steps, per_step, baseline,
+                   order, seed, batch_size, order if label is None else label, ids, progress,
+                   cancel)
+
+
+def _curves(ex, x, unit_rel, targets, grid, steps, per_step, baseline, order, seed, batch_size,
+            label, ids, progress, cancel) -> FlipResult:
+    """The curves once the units and their relevance are known."""
+    n = x.shape[0]
+    ranks = unit_ranks(unit_rel, order, seed, ids)
+    never = grid.n_units + 1
+    rank_pix = np.where(grid.unit_of_pixel[None, :] >= 0,
+                        ranks[:, np.maximum(grid.unit_of_pixel, 0)], never)
+    n_steps = min(steps, math.ceil(grid.n_units / per_step))
+    flipped = np.minimum(np.arange(n_steps + 1) * per_step, grid.n_units)
+    H, W, C = grid.image
+    x_pix = x.reshape(n, H * W, C)
+    repl = _replacements(ex.model.input_spec, baseline, grid, ids, seed)
+    outputs = _run_perturbed(ex, x.shape[1:], x_pix, repl, rank_pix, flipped, targets,
+                             batch_size, progress, cancel)
+    return FlipResult(label, outputs, flipped, grid.patch)
+
+
+def _run_perturbed(ex, in_shape, x_pix, repl, rank_pix, flipped, targets, batch_size,
+                   progress, cancel):
+    """Outputs (N, S+1) for all (sample, step) pairs, ``batch_size`` rows per forward pass."""
+    xp = ex.backend.xp
+    n = x_pix.shape[0]
+    s1 = flipped.size
+    total = n * s1
+    out = np.empty(total)
+    k_out = None
+    for start in range(0, total, batch_size):
+        check_cancel(cancel)
+        rows = np.arange(start, min(total, start + batch_size))
+        ns, ks = rows // s1, rows % s1
+        mask = rank_pix[ns] < flipped[ks][:, None]
+        batch = np.where(mask[:, :, None], repl[ns], x_pix[ns])
+        a = xp.asarray(batch.reshape((rows.size,) + tuple(in_shape)), dtype=ex.dtype)
+        for layer in ex.layers:
+            a = layer.forward(a, xp)
+        y = ex.backend.to_numpy(a).reshape(rows.size, -1)
+        if k_out is None:
+            k_out = y.shape[1]
+            bad = targets[(targets < 0) | (targets >= k_out)]
+            if bad.size:
+                raise ShapeError(f"target class {int(bad[0])} is out of range: the model has "
+                                 f"{k_out} outputs (0..{k_out - 1})")
+        out[start:start + rows.size] = y[np.arange(rows.size), targets[ns]]
+        report(progress, start + rows.size, total)
+    return out.reshape(n, s1)
+
+
+def method_label(layers, method) -> str:
+    from ..explain import resolve_rules  # noqa: PLC0415 (keeps the import list short)
+
+    name = baseline_name(method)
+    return name if name is not None else resolve_rules(layers, method).description
+
+
+def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False, random=True,
+                     steps=100, patch=1, per_step=1, baseline="zero", region="input", seed=0,
+                     batch_size=1024, explain_batch=256, backend=None, dtype=None,
+                     progress=None, cancel=None) -> list[FlipResult]:
+    """Pixel-flipping curves of several methods (LRP rules, presets, ``sensitivity``,
+    ``gradxinput``) on the same samples, plus random ordering when ``random``.
+
+    ``x`` holds raw samples (preprocessed with the model's input spec) unless ``raw``.
+    ``progress(done, total)`` counts explained samples and perturbed forward rows.
+    """
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    if not methods and not random:
+        raise RuleError("nothing to evaluate: give at least one rule or ask for random order")
+    ex = _as_explainer(model, backend, dtype)
+    labels_ = [method_label(ex.layers, m) for m in methods]  # bad specs fail before any work
+    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
+        raise ShapeError("pixel-flipping follows one class per sample: use pred, true or a class")
+    steps = _positive_int(steps, "number of steps")
+    per_step = _positive_int(per_step, "units per step")
+    batch_size = _positive_int(batch_size, "batch size")
+    explain_batch = _positive_int(explain_batch, "explanation batch size")
+    baseline_value(ex.model.input_spec, baseline)
+    X = ex.prepare(x, raw)
+    n = X.shape[0]
+    grid = unit_grid(ex.model.input_spec, X.shape[1:], patch, region)
+    s1 = min(steps, math.ceil(grid.n_units / per_step)) + 1
+    curves = len(methods) + bool(random)
+    total = n * len(methods) + curves * n * s1
+    done = 0
+    rel = [np.zeros((n, grid.n_units)) for _ in methods]
+    targets = np.empty(n, dtype=np.int64)
+    for start in range(0, n, explain_batch):
+        check_cancel(cancel)
+        stop = min(n, start + explain_batch)
+        fwd = ex.forward(X[start:stop], raw=True)
+        lab = None if labels is None else _slice(labels, start, stop, n)
+        tgt = _slice(target, start, stop, n) if _per_sample(target) else target
+        seed_ = output_seed(fwd.output, tgt, lab, ex.backend.xp)
+        classes = ex.backend.to_numpy(seed_).argmax(axis=1)
+        targets[start:stop] = classes
+        for i, method in enumerate(methods):
+            rel[i][start:stop] = unit_relevance(attribute(fwd, method, classes), grid)
+            done += stop - start
+            report(progress, done, total)
+
+    def sub(base):
+        return None if progress is None else (lambda d, t: progress(base + d, total))
+
+    results = []
+    ids = np.arange(n)
+    runs = [(r, lab, "relevance") for r, lab in zip(rel, labels_, strict=True)]
+    if random:
+        runs.append((np.zeros((n, grid.n_units)), "random", "random"))
+    for unit_rel, label, order in runs:
+        results.append(_curves(ex, X, unit_rel, targets, grid, steps, per_step, baseline, order,
+                               seed, batch_size, label, ids, sub(done), cancel))
+        done += n * s1
+    return results
+
+
+def _per_sample(target) -> bool:
+    return not isinstance(target, (str, int, np.integer)) and np.ndim(target) == 1
+
+
+def _slice(arr, start, stop, n):
+    a = np.asarray(arr).reshape(-1)
+    if a.size != n:
+        raise ShapeError(f"{a.size} labels or targets given for {n} samples")
+    return a[start:stop]
