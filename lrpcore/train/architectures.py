@@ -1,0 +1,180 @@
+"""Named network architectures (the LRP Toolbox's MNIST models) and a layer mini-syntax.
+
+Mini-syntax (``--layers``): comma-separated tokens, applied in order.
+
+==================  =======================================================================
+``linear:N``        dense layer with N outputs (inputs: whatever the previous layer gives)
+``conv:HxWxN[/S]``  valid convolution with N filters of H×W (depth from the input), stride S
+``sumpool:P[/S]``   sum pooling P×P (or ``PxQ``), stride S (default: the pool size), scaled
+                    by 1/sqrt(P·Q) as in the toolbox
+``maxpool:P[/S]``   max pooling, same arguments
+``rect`` ``relu``   rectifier
+``tanh``            hyperbolic tangent
+``flatten``         H×W×D → H·W·D
+``softmax``         output SoftMax (only last; training fuses it into the loss)
+==================  =======================================================================
+
+Example: ``conv:5x5x10,rect,sumpool:2,conv:5x5x25,rect,sumpool:2,flatten,linear:10``.
+A stack whose first weighted layer is a convolution takes the raw 28×28×1 image padded by
+``pad`` pixels of −1 (toolbox convention); a dense stack takes the flat image.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
+from ..model import Sequential
+from ..spec import InputSpec
+
+_LENET = ("conv:5x5x10,rect,{pool}:2,conv:5x5x25,rect,{pool}:2,conv:4x4x100,rect,{pool}:2,"
+          "conv:1x1x10,flatten")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    layers: str
+    description: str
+
+
+ARCHITECTURES = {
+    "long-rect": Architecture(
+        "linear:1296,rect,linear:1296,rect,linear:1296,rect,linear:10,softmax",
+        "the toolbox's long-rect: 784-1296-1296-1296-10, ReLU, SoftMax output (11 MB float32)"),
+    "long-tanh": Architecture(
+        "linear:1296,tanh,linear:1296,tanh,linear:1296,tanh,linear:10,softmax",
+        "the toolbox's long-tanh: 784-1296-1296-1296-10, tanh, SoftMax output"),
+    "short-rect": Architecture(
+        "linear:300,rect,linear:100,rect,linear:10,softmax",
+        "a small dense net 784-300-100-10 (LeCun's LeNet-300-100 sizes), ReLU, SoftMax output"),
+    "short-tanh": Architecture(
+        "linear:300,tanh,linear:100,tanh,linear:10,softmax",
+        "a small dense net 784-300-100-10, tanh, SoftMax output"),
+    "lenet5": Architecture(
+        _LENET.format(pool="sumpool"),
+        "the toolbox's LeNet-5: convolutions 5×5×1×10, 5×5×10×25, 4×4×25×100, 1×1×100×10 with "
+        "ReLU and 2×2 sum pooling, on 32×32×1 padded input, raw scores out"),
+    "maxnet": Architecture(
+        _LENET.format(pool="maxpool"),
+        "LeNet-5 with 2×2 max pooling instead of sum pooling"),
+}
+
+_PAIR = re.compile(r"^(\d+)(?:x(\d+))?(?:/(\d+))?$")
+_CONV = re.compile(r"^(\d+)x(\d+)x(\d+)(?:/(\d+))?$")
+
+
+@dataclass(frozen=True)
+class LayerToken:
+    """One parsed token of the mini-syntax: kind and integer arguments."""
+
+    kind: str
+    args: tuple = ()
+    text: str = ""
+
+
+def _bad(i, tok, why):
+    return ShapeError(f"--layers token {i + 1} {tok!r}: {why}")
+
+
+def parse_layers(text: str) -> list[LayerToken]:
+    """Parse the mini-syntax into tokens; errors name the token and its position."""
+    if not isinstance(text, str) or not text.strip():
+        raise ShapeError("--layers is empty; example: conv:5x5x10,rect,sumpool:2,flatten,"
+                         "linear:10")
+    tokens = []
+    parts = [p.strip().lower() for p in text.split(",")]
+    for i, tok in enumerate(parts):
+        name, _, arg = tok.partition(":")
+        if name in ("rect", "relu", "tanh", "flatten", "softmax"):
+            if arg:
+                raise _bad(i, tok, f"{name} takes no argument")
+            tokens.append(LayerToken("rect" if name == "relu" else name, (), tok))
+        elif name in ("linear", "dense"):
+            if not arg.isdigit() or int(arg) < 1:
+                raise _bad(i, tok, "expected linear:N with N ≥ 1 outputs")
+            tokens.append(LayerToken("linear", (int(arg),), tok))
+        elif name == "conv":
+            m = _CONV.match(arg)
+            if not m or min(int(g) for g in m.groups() if g) < 1:
+                raise _bad(i, tok, "expected conv:HxWxN or conv:HxWxN/S (positive integers)")
+            h, w, n, s = m.groups()
+            tokens.append(LayerToken("conv", (int(h), int(w), int(n), int(s or 1)), tok))
+        elif name in ("sumpool", "maxpool"):
+            m = _PAIR.match(arg)
+            if not m or min(int(g) for g in m.groups() if g) < 1:
+                raise _bad(i, tok, f"expected {name}:P, {name}:PxQ or {name}:P/S")
+            p, q, s = m.groups()
+            p, q = int(p), int(q or p)
+            tokens.append(LayerToken(name, (p, q, int(s) if s else None), tok))
+        else:
+            raise _bad(i, tok, "unknown layer; known: linear, conv, sumpool, maxpool, rect, "
+                       "tanh, flatten, softmax")
+    if any(t.kind == "softmax" for t in tokens[:-1]):
+        raise ShapeError("--layers: softmax may only be the last layer")
+    return tokens
+
+
+def _init_std(fan_in: int, next_kind: str | None) -> float:
+    # He initialisation before a rectifier, LeCun's 1/fan_in otherwise (tanh, outputs).
+    return float(np.sqrt((2.0 if next_kind == "rect" else 1.0) / fan_in))
+
+
+def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28, 1),
+                pad: int = 2, dtype=np.float64) -> Sequential:
+    """Build a freshly initialised model from an architecture name, a spec string or tokens.
+
+    Convolutional stacks get the toolbox input convention (x/127.5 − 1, padded by ``pad``
+    pixels of −1); dense stacks take the flattened image.
+    """
+    if isinstance(layers, str):
+        text = ARCHITECTURES[layers].layers if layers in ARCHITECTURES else layers
+        tokens = parse_layers(text)
+    else:
+        tokens = list(layers)
+    first_weighted = next((t.kind for t in tokens if t.kind in ("linear", "conv")), None)
+    if first_weighted is None:
+        raise ShapeError("--layers has no linear or conv layer to train")
+    raw_shape = tuple(int(v) for v in raw_shape)
+    if first_weighted == "conv":
+        if len(raw_shape) != 3:
+            raise ShapeError(f"convolutions need H×W×C images; the data are {raw_shape}")
+        H, W, C = raw_shape
+        spec = InputSpec(shape=(H + 2 * pad, W + 2 * pad, C), raw_shape=raw_shape,
+                         layout="NHWC", pad=int(pad), source="lrp train")
+    else:
+        spec = InputSpec(shape=(int(np.prod(raw_shape)),), raw_shape=raw_shape, layout="flat",
+                         source="lrp train")
+    shape = spec.shape
+    built = []
+    for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1].kind if i + 1 < len(tokens) else None
+        if tok.kind == "linear":
+            if len(shape) != 1:
+                raise _bad(i, tok.text, f"linear needs flat input, gets {shape}; add flatten")
+            m, n = shape[0], tok.args[0]
+            layer = Linear(rng.normal(0, _init_std(m, nxt), (m, n)).astype(dtype),
+                           np.zeros(n, dtype))
+        elif tok.kind == "conv":
+            if len(shape) != 3:
+                raise _bad(i, tok.text, f"conv needs H×W×D input, gets {shape}")
+            h, w, n, s = tok.args
+            d = shape[2]
+            layer = Convolution(rng.normal(0, _init_std(h * w * d, nxt), (h, w, d, n))
+                                .astype(dtype), np.zeros(n, dtype), (s, s))
+        elif tok.kind in ("sumpool", "maxpool"):
+            p, q, s = tok.args
+            cls = SumPool if tok.kind == "sumpool" else MaxPool
+            layer = cls((p, q), (s, s) if s else (p, q))
+        else:
+            layer = {"rect": Rect, "tanh": Tanh, "flatten": Flatten, "softmax": SoftMax}[
+                tok.kind]()
+        try:
+            shape = layer.output_shape(shape)
+        except ShapeError as exc:
+            raise _bad(i, tok.text, str(exc)) from None
+        built.append(layer)
+    return Sequential(built, spec, {})

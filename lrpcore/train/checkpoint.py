@@ -1,0 +1,71 @@
+"""Resumable training checkpoints: parameters, optimiser state and loop state in one ``.npz``.
+
+Nothing is pickled: arrays are plain, the loop state (epoch, random-generator state, history,
+configuration) is a JSON string. Written atomically, so an interrupted write never leaves a
+broken checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from ..errors import LRPError, ModelFormatError
+from ..fileio import atomic_write_bytes
+
+FORMAT = "lrp-explorer-checkpoint"
+VERSION = 1
+
+
+def checkpoint_path(model_path) -> str:
+    """Where the checkpoint of ``MODEL.npz`` lives: ``MODEL.ckpt.npz`` beside it."""
+    root, _ = os.path.splitext(os.fspath(model_path))
+    return root + ".ckpt.npz"
+
+
+def save_checkpoint(path, state: dict, params, optimizer_arrays: dict, to_numpy) -> None:
+    arrays = {"state": np.array(json.dumps({"format": FORMAT, "version": VERSION, **state}))}
+    for i, p in enumerate(params):
+        if p is not None:
+            for key in ("W", "B"):
+                arrays[f"param.{i}.{key}"] = to_numpy(p[key])
+    for name, arr in optimizer_arrays.items():
+        arrays[f"opt.{name}"] = to_numpy(arr)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path):
+    """``(state, params_by_slot, optimizer_arrays)``; errors name the file and the problem."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise LRPError(f"{path}: no such checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not hasattr(npz, "files") or "state" not in npz.files:
+                raise ModelFormatError(f"{path}: not a training checkpoint (no 'state' entry)")
+            state = json.loads(str(npz["state"].item()))
+            params, opt = {}, {}
+            for key in npz.files:
+                if key.startswith("param."):
+                    params[key[len("param."):]] = npz[key]
+                elif key.startswith("opt."):
+                    opt[key[len("opt."):]] = npz[key]
+    except ModelFormatError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ModelFormatError(f"{path}: not an LRP Explorer training checkpoint")
+    if state.get("version") != VERSION:
+        raise ModelFormatError(f"{path}: checkpoint version {state.get('version')!r} is not "
+                               f"supported (this program reads version {VERSION})")
+    for name, arr in list(params.items()) + list(opt.items()):
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
+            raise ModelFormatError(f"{path}: array {name!r} is not finite floating point")
+    return state, params, opt
