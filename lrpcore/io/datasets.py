@@ -32,6 +32,7 @@ DATASET_NAMES = (SAMPLE_NAME, "mnist-train", "mnist-test")
 DATA_KEYS = ("data", "images", "x", "X")
 LABEL_KEYS = ("labels", "label", "y", "Y")
 MNIST_CLASSES = [str(d) for d in range(10)]
+_TEXT_EXTENSIONS = (".txt", ".csv", ".dat")
 
 
 def _shape_text(shape) -> str:
@@ -83,6 +84,15 @@ class Dataset:
     def dtype(self) -> np.dtype:
         return np.dtype(self._data.dtype).newbyteorder("=")
 
+    @property
+    def storage(self) -> str:
+        """How samples are held: memory-mapped file, in memory, or image files."""
+        if isinstance(self._data, ImageFolder):
+            return "image files (decoded on demand)"
+        if isinstance(self._data, np.memmap):
+            return "memory-mapped"
+        return "in memory"
+
     def images(self, indices=None) -> np.ndarray:
         """Raw samples ``indices`` (int, slice, sequence; None = all) as a new numpy array."""
         n = len(self)
@@ -132,7 +142,7 @@ class Dataset:
         """Facts for display: count, sample shape, dtype, labels, classes, source."""
         info = {"name": self.name, "count": len(self), "sample_shape": self.sample_shape,
                 "dtype": str(self.dtype), "labels": self.labels is not None,
-                "source": self.source}
+                "source": self.source, "storage": self.storage}
         if self.labels is not None and len(self.labels):
             info["classes"] = int(self.labels.max()) + 1
             info["class_counts"] = np.bincount(self.labels).tolist()
@@ -159,6 +169,7 @@ class Dataset:
             f"dtype:   {self.dtype}",
             f"labels:  {labels}",
             f"source:  {self.source}",
+            f"storage: {self.storage}",
         ])
 
     def __repr__(self) -> str:
@@ -270,11 +281,36 @@ def _read_mat(path: str, for_labels=False):
     return arr, None
 
 
+def _text_problem(path: str) -> str:
+    """Find the first bad line of a text matrix (only called after numpy gave up)."""
+    columns = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            tokens = line.split("#", 1)[0].split()
+            if not tokens:
+                continue
+            for col, token in enumerate(tokens, 1):
+                try:
+                    float(token)
+                except ValueError:
+                    return f"line {lineno}, column {col}: '{token[:20]}' is not a number"
+            if columns is None:
+                columns = len(tokens)
+            elif len(tokens) != columns:
+                return (f"line {lineno}: {len(tokens)} numbers where the lines above have "
+                        f"{columns}")
+    return "not a whitespace-separated number matrix"
+
+
 def _read_txt(path: str):
+    import warnings
+
     try:
-        arr = np.loadtxt(path, dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        raise DatasetError(f"{path}: not a whitespace-separated number matrix: {exc}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an empty file is reported below
+            arr = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError:
+        raise DatasetError(f"{path}: {_text_problem(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read text: {exc}") from None
     if arr.size == 0:
@@ -294,11 +330,12 @@ def _read_array(path: str, for_labels=False):
         return _read_npz(path, for_labels)
     if head.startswith(b"MATLAB") or ext == ".mat":
         return _read_mat(path, for_labels)
-    if head.startswith(GZIP_MAGIC) or looks_like_idx(head) or "idx" in Path(path).name:
+    named_idx = "idx" in Path(path).name.lower() and ext not in _TEXT_EXTENSIONS
+    if head.startswith(GZIP_MAGIC) or looks_like_idx(head) or named_idx:
         return open_idx(path), None
     if ext in (".npy", ".npz"):
         raise DatasetError(f"{path}: not a {ext} file (wrong magic number; truncated?)")
-    if ext in (".txt", ".csv", ".dat", "") or all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+    if ext in _TEXT_EXTENSIONS or all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return _read_txt(path), None
     raise DatasetError(f"{path}: unknown dataset format (expected .npy, .npz, .mat, .txt, "
                        "MNIST IDX or a folder of images)")

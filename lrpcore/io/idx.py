@@ -102,40 +102,42 @@ def _cached_name(path: str) -> Path:
 
 def _gunzip_checked(path: str, target: Path, name) -> None:
     """Decompress ``path`` into ``target`` atomically, stopping at the size the header claims."""
+    done = 0  # decompressed bytes so far, for error positions
     try:
         with gzip.open(path, "rb") as src:
             head = src.read(4 + 4 * _MAX_NDIM)
+            done = len(head)
             dtype, shape, offset = parse_header(head, f"{name} (decompressed)")
             total = offset + _expected_size(dtype, shape)
             with atomic_open(target, "wb") as out:
                 out.write(head[:total])
-                done = min(len(head), total)
                 while True:
                     chunk = src.read(min(_CHUNK, total + 1 - done))
                     if not chunk:
                         break
                     done += len(chunk)
                     if done > total:
-                        raise DatasetError(
-                            f"{name}: decompressed byte {total}: unexpected data after the "
-                            f"{'×'.join(map(str, shape))} array the header announces")
+                        break
                     out.write(chunk)
+                if done > total:
+                    raise DatasetError(
+                        f"{name}: decompressed byte {total}: unexpected data after the "
+                        f"{'×'.join(map(str, shape))} array the header announces")
                 if done < total:
                     raise DatasetError(
                         f"{name}: decompressed byte {done}: data ends early: the header claims "
                         f"shape {'×'.join(map(str, shape))} ({total} bytes in all) (truncated?)")
-                # Read to the end so that the gzip trailer (CRC, length) is checked.
-                if src.read(1):
-                    raise DatasetError(f"{name}: decompressed byte {total}: unexpected data "
-                                       "after the announced array")
+                src.read(1)  # reach the end so that the gzip trailer (CRC, length) is checked
     except EOFError:
-        raise DatasetError(f"{name}: compressed stream ends early (truncated download?)") from None
+        raise DatasetError(f"{name}: decompressed byte {done}: compressed stream ends early "
+                           "(truncated download?)") from None
     except (gzip.BadGzipFile, zlib.error) as exc:
-        raise DatasetError(f"{name}: corrupt gzip data: {exc}") from None
+        raise DatasetError(f"{name}: decompressed byte {done}: corrupt gzip data: {exc}") from None
     except OSError as exc:
         if isinstance(exc, DatasetError):
             raise
-        raise DatasetError(f"{name}: cannot decompress: {exc.strerror or exc}") from None
+        raise DatasetError(f"{name}: decompressed byte {done}: cannot decompress: "
+                           f"{exc.strerror or exc}") from None
 
 
 def open_idx(path) -> np.ndarray:
