@@ -1,0 +1,62 @@
+"""``lrp figure``: a titled grid of saved relevance maps (samples × colormaps) as one PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..export import export_figure
+from ..render import TOOLBOX_COLORMAPS
+from .cmd_render import add_render_options, fit_input, load_batch, pick, provenance, to_unit
+from .common import add_command
+
+EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
+           "gray-red --index 0 --index 1 --out figure.png")
+
+
+def register(sub):
+    p = add_command(sub, "figure", "Draw a titled grid of heatmaps (samples × colormaps).",
+                    EXAMPLE, description=(
+                        "Draw saved relevance maps as one PNG figure: one row per sample "
+                        "(the input first, with --input), one column per colormap, with "
+                        "titles. Without --colormap, the LRP Toolbox's five maps are used."))
+    add_render_options(p)
+    p.add_argument("--colormap", action="append", metavar="NAME",
+                   help="a column's colormap (repeatable; default: the toolbox's five)")
+    p.add_argument("--index", action="append", type=int, metavar="I",
+                   help="a sample to show (repeatable; default: the first --max-rows)")
+    p.add_argument("--max-rows", type=int, default=8, metavar="N",
+                   help="rows shown when no --index is given (default 8)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    R = load_batch(args.relevance, "relevance")
+    if args.index:
+        indices = list(args.index)
+    else:
+        if args.max_rows < 1:
+            raise ShapeError(f"--max-rows must be at least 1, got {args.max_rows}")
+        indices = list(range(min(R.shape[0], args.max_rows)))
+    maps = [pick(R, i, args.relevance) for i in indices]
+    xs = None
+    if args.input:
+        X = to_unit(load_batch(args.input, "input"))
+        xs = [fit_input(pick(X, i, args.input), m, args.input, args.relevance)
+              for i, m in zip(indices, maps, strict=True)]
+    cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
+    info = {**provenance(args.relevance, args.input)}
+    path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),
+                         cmaps, indices=indices, outline=args.outline, scaling=args.scaling,
+                         sigma=args.sigma, info=info, overwrite=args.overwrite)
+    print(f"wrote {path} ({len(indices)} samples × {len(cmaps)} colormaps)")
+    return 0
+
+
+def _stack(items, path):
+    if items is None:
+        return None
+    shapes = {a.shape for a in items}
+    if len(shapes) != 1:
+        raise ShapeError(f"{path}: the chosen samples have different shapes {sorted(shapes)}")
+    return np.stack(items)

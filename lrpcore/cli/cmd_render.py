@@ -1,0 +1,170 @@
+"""``lrp render``: re-render a saved relevance map as a PNG, no model needed.
+
+Also holds the helpers ``lrp figure`` shares: reading relevance and input arrays of any
+common layout, scaling inputs to [0, 1] and fitting raw images to padded model inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from ..errors import DatasetError, ShapeError
+from ..export import export_heatmap, export_input_heatmap, sha256_file
+from ..render import colormap_names
+from .common import add_command, load_array
+
+EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
+           "--out heatmap3.png")
+
+
+def add_render_options(p):
+    """Options shared by render and figure."""
+    p.add_argument("relevance", help="relevance .npy: one map (H×W[×C] or a square vector) or "
+                   "a batch (N×H×W×C, N×H×W, N×D)")
+    p.add_argument("--input", metavar="X.npy",
+                   help="the inputs (raw uint8 images, or floats in [0, 1] or [-1, 1]); "
+                   "shown beside the heatmap and outlined on it")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
+    p.add_argument("--scaling", type=int, default=3, metavar="K",
+                   help="each pixel becomes a K×K block (default 3)")
+    p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the input's edges (Canny) in black on the heatmap (default: on, "
+                   "needs --input)")
+    p.add_argument("--sigma", type=float, default=2.0, metavar="S",
+                   help="smoothing of the edge detector, in enlarged pixels (default 2)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def register(sub):
+    p = add_command(sub, "render", "Render a saved relevance map as a PNG heatmap.", EXAMPLE,
+                    description=(
+                        "Render a relevance map saved by 'lrp explain' (or any .npy) as a PNG "
+                        "heatmap, without recomputing it: pick the colormap, the enlargement "
+                        "and the outline of the input. With --side-by-side the PNG shows the "
+                        "input, a 2-pixel black gap and the heatmap, as the LRP Toolbox does. "
+                        "A JSON sidecar FILE.png.json records where it came from. Colormaps: "
+                        + ", ".join(colormap_names()) + " (and matplotlib's, if installed)."))
+    add_render_options(p)
+    p.add_argument("--colormap", default="black-firered", metavar="NAME",
+                   help="colormap (default black-firered)")
+    p.add_argument("--index", type=int, default=0, metavar="I",
+                   help="which sample of a batch to render (default 0)")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="put the input left of the heatmap (toolbox layout; needs --input)")
+    p.set_defaults(func=run)
+
+
+# --- reading arrays ----------------------------------------------------------------------
+def as_batch(a: np.ndarray, path) -> np.ndarray:
+    """Samples along axis 0, whatever layout a relevance or input file has.
+
+    One sample: a square vector, H×W, or H×W×C with C ≤ 4. Batches: N×D (D a square, N ≠ D),
+    N×H×W (last axis > 4), N×H×W×C.
+    """
+    if a.ndim == 0 or a.size == 0:
+        raise ShapeError(f"{path}: empty or scalar array (shape {a.shape})")
+    if a.ndim == 1:
+        return a[None]
+    if a.ndim == 2:
+        side = int(round(a.shape[1] ** 0.5))
+        flat_batch = side * side == a.shape[1] and a.shape[0] != a.shape[1] and side > 1
+        return a if flat_batch else a[None]
+    if a.ndim == 3:
+        return a[None] if a.shape[2] <= 4 else a
+    if a.ndim == 4:
+        return a
+    raise ShapeError(f"{path}: cannot read maps from an array of shape {a.shape}")
+
+
+def load_batch(path, what) -> np.ndarray:
+    a = load_array(path, what)
+    if a.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: {what} must be numbers, got dtype {a.dtype}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise DatasetError(f"{path}: {what} contains NaN or infinite values")
+    return as_batch(a, path)
+
+
+def to_unit(x: np.ndarray) -> np.ndarray:
+    """Inputs scaled to [0, 1]: uint8 (or 0..255 values) / 255, [-1, 1] → (x + 1)/2."""
+    xf = x.astype(np.float64)
+    lo, hi = (float(xf.min()), float(xf.max())) if xf.size else (0.0, 1.0)
+    if x.dtype == np.uint8 or (hi > 1.0 and lo >= 0.0 and hi <= 255.0):
+        return xf / 255.0
+    if lo < 0.0 and lo >= -1.0 and hi <= 1.0:
+        return (xf + 1.0) / 2.0
+    if lo < 0.0 or hi > 1.0:
+        return (xf - lo) / (hi - lo) if hi > lo else np.zeros_like(xf)
+    return xf
+
+
+def _hw(sample: np.ndarray) -> tuple[int, int]:
+    if sample.ndim == 1:
+        side = int(round(sample.size ** 0.5))
+        return side, side
+    return sample.shape[0], sample.shape[1]
+
+
+def fit_input(x: np.ndarray, r: np.ndarray, x_path, r_path) -> np.ndarray:
+    """One input sample in the relevance map's H×W: a raw image smaller by an even margin is
+    centred on a zero (background) border, as the toolbox pads MNIST digits for LeNet-5."""
+    if x.ndim == 1:
+        side = int(round(x.size ** 0.5))
+        if side * side != x.size:
+            raise ShapeError(f"{x_path}: an input of {x.size} values is not a square image")
+        x = x.reshape(side, side)
+    (xh, xw), (rh, rw) = _hw(x), _hw(r)
+    if (xh, xw) == (rh, rw):
+        return x
+    dh, dw = rh - xh, rw - xw
+    if dh >= 0 and dw >= 0 and dh % 2 == 0 and dw % 2 == 0:
+        pad = [(dh // 2, dh // 2), (dw // 2, dw // 2)] + [(0, 0)] * (x.ndim - 2)
+        return np.pad(x, pad)
+    raise ShapeError(f"{x_path}: inputs of {xh}×{xw} pixels do not fit the {rh}×{rw} maps "
+                     f"of {r_path}")
+
+
+def pick(batch: np.ndarray, index: int, path) -> np.ndarray:
+    n = batch.shape[0]
+    if not -n <= index < n:
+        raise ShapeError(f"{path}: sample index {index} out of range ({n} samples)")
+    return batch[index]
+
+
+def provenance(r_path, x_path) -> dict:
+    """Sidecar facts of a re-render: the source files, and the relevance's own sidecar."""
+    info = {"relevance_file": os.path.abspath(r_path), "relevance_sha256": sha256_file(r_path),
+            "input_file": None if x_path is None else os.path.abspath(x_path)}
+    side = os.fspath(r_path) + ".json"
+    if os.path.isfile(side):
+        try:
+            with open(side, encoding="utf-8") as fh:
+                info["relevance_sidecar"] = json.load(fh)
+        except (OSError, ValueError) as exc:
+            info["relevance_sidecar_error"] = f"{side}: unreadable ({exc})"
+    return info
+
+
+def run(args) -> int:
+    R = load_batch(args.relevance, "relevance")
+    r = pick(R, args.index, args.relevance)
+    x = None
+    if args.input:
+        X = to_unit(load_batch(args.input, "input"))
+        x = fit_input(pick(X, args.index if X.shape[0] > 1 else 0, args.input), r,
+                      args.input, args.relevance)
+    elif args.side_by_side:
+        raise ShapeError("--side-by-side needs --input")
+    info = {**provenance(args.relevance, args.input), "sample": args.index}
+    common = dict(cmap=args.colormap, outline=args.outline, scaling=args.scaling,
+                  sigma=args.sigma, info=info, overwrite=args.overwrite)
+    if args.side_by_side:
+        path = export_input_heatmap(args.out, r, x, **common)
+    else:
+        path = export_heatmap(args.out, r, x, **common)
+    print(f"wrote {path}")
+    return 0
