@@ -60,7 +60,7 @@ def model_header(model) -> dict:
     meta = {k: v for k, v in model.meta.items()
             if k not in ("class_names", "provenance", "accuracy")}
     spec = None
-    if model.input_spec is not None:
+    if model.input_spec is not None and _spec_fits(model):
         spec = {k: v for k, v in model.input_spec.to_dict().items() if k != "source"}
     return {
         "format": FORMAT,
@@ -72,6 +72,16 @@ def model_header(model) -> dict:
         "accuracy": model.meta.get("accuracy"),
         "meta": meta,
     }
+
+
+def _spec_fits(model) -> bool:
+    """A spec that does not fit the layers (a wrong guess) is not stored: it would make the
+    file unreadable."""
+    try:
+        model.shapes()
+    except Exception:  # noqa: BLE001 - ShapeError from a layer
+        return False
+    return True
 
 
 def _resolve_dtype(dtype):
