@@ -288,15 +288,49 @@ class Convolution(LinearMap):
 
     def fmap(self, x, w, xp):
         h, ww, d, n = self.W.shape
-        cols = _windows(x, h, ww, *self.stride, xp)
-        N, Ho, Wo = cols.shape[:3]
-        return (cols.reshape(N * Ho * Wo, h * ww * d) @ w).reshape(N, Ho, Wo, n)
+        N = x.shape[0]
+        Ho, Wo, _ = self.output_shape(x.shape[1:])
+        if (h, ww) == (1, 1) and self.stride == (1, 1):
+            return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
+        cols = _planar_windows(x, h, ww, *self.stride, xp)  # (h·w·d) × (N·Ho·Wo)
+        return (cols.T @ w).reshape(N, Ho, Wo, n)  # BLAS reads the transposed view directly
 
     def tmap(self, c, w, in_shape, xp):
         h, ww, d, n = self.W.shape
         N, Ho, Wo, _ = c.shape
-        g = (c.reshape(-1, n) @ w.T).reshape(N, Ho, Wo, h, ww, d)
-        return _scatter_windows(g, in_shape, *self.stride, xp)
+        if (h, ww) == (1, 1) and self.stride == (1, 1):
+            return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
+        g = w @ c.reshape(-1, n).T  # (h·w·d) × (N·Ho·Wo), rows contiguous
+        return _planar_scatter(g.reshape(h, ww, d, N, Ho, Wo), in_shape, *self.stride, xp)
+
+
+def _planar_windows(x, h, w, s0, s1, xp):
+    """im2col in planar layout: row (a, b, c) holds x[:, a + s0·i, b + s1·j, c] for all n, i, j.
+
+    Copying whole shifted planes keeps memory access contiguous, which is several times faster
+    than gathering window after window when channels are few (a digit's first layer has one).
+    """
+    N, H, W, D = x.shape
+    Ho, Wo = (H - h) // s0 + 1, (W - w) // s1 + 1
+    planes = x.transpose(3, 0, 1, 2)  # D × N × H × W
+    if D > 1:
+        planes = xp.ascontiguousarray(planes)  # one cheap copy makes every slice contiguous
+    cols = xp.empty((h, w, D, N, Ho, Wo), dtype=x.dtype)
+    for a in range(h):
+        for b in range(w):
+            cols[a, b] = planes[:, :, a:a + s0 * (Ho - 1) + 1:s0, b:b + s1 * (Wo - 1) + 1:s1]
+    return cols.reshape(h * w * D, N * Ho * Wo)
+
+
+def _planar_scatter(g, in_shape, s0, s1, xp):
+    """Transpose of ``_planar_windows``: g (h, w, D, N, Ho, Wo) added back into N × H × W × D."""
+    h, w, D, N, Ho, Wo = g.shape
+    H, W, _ = in_shape
+    out = xp.zeros((D, N, H, W), dtype=g.dtype)
+    for a in range(h):
+        for b in range(w):
+            out[:, :, a:a + s0 * (Ho - 1) + 1:s0, b:b + s1 * (Wo - 1) + 1:s1] += g[a, b]
+    return xp.ascontiguousarray(out.transpose(1, 2, 3, 0))
 
 
 class _Pool(Layer):

@@ -1,0 +1,62 @@
+"""``lrp bench``: how fast the engine explains, against the machine's arithmetic floor."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import RuleError
+from .common import add_command
+
+
+def _csv(text, cast=str):
+    try:
+        return tuple(cast(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise RuleError(f"cannot parse list {text!r}") from None
+
+
+def register(sub):
+    p = add_command(sub, "bench", "Benchmark forward and LRP speed on LeNet-5 and long-rect.",
+                    "lrp bench --batch-sizes 1,256 --dtypes float32",
+                    description="Times the forward pass and each LRP rule for the toolbox's "
+                    "LeNet-5 and its 784-1296-1296-1296-10 'long-rect' network (random "
+                    "weights), reports heatmaps per second, peak extra memory, and the "
+                    "arithmetic floor: forward + one backward multiply-adds divided by the "
+                    "matrix-multiply rate measured in the same run. '×floor' is (forward + "
+                    "first rule) / floor.")
+    p.add_argument("--models", default="lenet5,long-rect")
+    p.add_argument("--batch-sizes", default="1,16,64,256")
+    p.add_argument("--dtypes", default="float64,float32")
+    p.add_argument("--rules", default="epsilon:0.01,alphabeta:2,EpsilonPlus,EpsilonGammaBox")
+    p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
+    p.add_argument("--repeat", type=int, default=7, help="timings per figure (median)")
+    p.add_argument("--quick", action="store_true", help="batch sizes 1 and 16, 3 repeats")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..bench import BENCH_MODELS, format_header, format_row, run_benchmark
+    from ..fileio import atomic_write_text
+    from ..presets import preset_or_none
+    from ..rules import parse_rule
+
+    models = _csv(args.models)
+    for m in models:
+        if m not in BENCH_MODELS:
+            raise RuleError(f"unknown benchmark model {m!r}: choose {', '.join(BENCH_MODELS)}")
+    rules = _csv(args.rules)
+    for r in rules:
+        if preset_or_none(r) is None:
+            parse_rule(r)
+    batches = (1, 16) if args.quick else _csv(args.batch_sizes, int)
+    repeat = 3 if args.quick else max(1, args.repeat)
+    print(format_header(rules))
+    rows, rates = run_benchmark(models, batches, _csv(args.dtypes), rules, args.backend, repeat,
+                                report=lambda row: print(format_row(row), flush=True))
+    for dtype, rate in rates.items():
+        print(f"matmul rate ({dtype}): {rate / 1e9:.1f} G multiply-adds/s")
+    if args.json:
+        data = {"rates": rates, "rows": [dict(vars(r), times_floor=r.times_floor) for r in rows]}
+        atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=True)
+    return 0

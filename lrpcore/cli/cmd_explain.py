@@ -1,0 +1,200 @@
+"""``lrp explain``: relevance of a batch of samples, written as ``.npy`` (and optionally PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from ..errors import DatasetError, ExportError, RuleError
+from ..explain import Explainer, resolve_rules
+from ..fileio import atomic_save_npy
+from .common import add_command, load_array
+from .progress import ProgressBar
+
+EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
+           "--layer-rule 0=flat --target pred --png heatmaps/ --colormap black-firered")
+
+
+def register(sub):
+    p = add_command(sub, "explain", "Explain samples with LRP and save the relevance.", EXAMPLE,
+                    description=(
+                        "Explain the samples of INPUT (.npy) with Layer-wise Relevance "
+                        "Propagation. Without --raw, INPUT holds raw images (e.g. uint8 MNIST "
+                        "digits, N×784 or N×28×28) that the model's preprocessing turns into its "
+                        "input; with --raw, INPUT is fed exactly as stored. The relevance is "
+                        "saved with the shape of the fed input. A SoftMax output layer is "
+                        "dropped before explaining."))
+    p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx)")
+    p.add_argument("input", help=".npy array of samples")
+    p.add_argument("--out", required=True, help="where to write the relevance (.npy)")
+    p.add_argument("--rule", default=None,
+                   help="rule spec or preset: simple, epsilon:EPS, alphabeta:ALPHA, flat, ww, "
+                   "zb, zb:LOW:HIGH, gamma:G, zplus, or a preset name (see 'lrp rules'); "
+                   "default: simple")
+    p.add_argument("--layer-rule", action="append", default=[], metavar="I=SPEC",
+                   help="rule for layer I (counted from 0 over all layers of the model file); "
+                   "repeatable")
+    p.add_argument("--target", default="pred",
+                   help="pred (predicted class, default), true (needs --labels), a class index, "
+                   "or output (the whole output vector)")
+    p.add_argument("--labels", help="labels of the samples (.npy, N or N×1), for --target true")
+    p.add_argument("--raw", action="store_true", help="feed INPUT as stored, no preprocessing")
+    p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
+    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
+                   help="array backend (default: cupy when a GPU is available, else numpy)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--batch-size", type=int, default=256, metavar="N",
+                   help="samples per forward/backward pass (default 256)")
+    p.add_argument("--png", metavar="DIR", help="also write heatmap PNGs into DIR")
+    p.add_argument("--colormap", action="append", metavar="NAME",
+                   help="colormap of the PNGs (repeatable; default black-firered)")
+    p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the input's edges on the heatmap PNGs (default: on)")
+    p.add_argument("--scaling", type=int, default=3, metavar="K",
+                   help="pixel replication factor of the PNGs (default 3)")
+    p.add_argument("--trace", action="store_true",
+                   help="print the relevance sum at every layer (conservation check)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="show a progress bar even when stderr is not a terminal")
+    p.set_defaults(func=run)
+
+
+def parse_layer_rules(items) -> dict:
+    rules = {}
+    for item in items:
+        index, sep, spec = item.partition("=")
+        if not sep or not spec:
+            raise RuleError(f"--layer-rule {item!r}: expected I=SPEC, e.g. 0=flat")
+        try:
+            rules[int(index)] = spec
+        except ValueError:
+            raise RuleError(f"--layer-rule {item!r}: layer index {index!r} is not an "
+                            "integer") from None
+    return rules
+
+
+def parse_target(text):
+    t = text.strip().lower()
+    if t in ("pred", "true", "output"):
+        return t
+    try:
+        return int(t)
+    except ValueError:
+        raise RuleError(f"--target {text!r}: use pred, true, output or a class index") from None
+
+
+def load_labels(path, n):
+    labels = load_array(path, "labels")
+    labels = np.asarray(labels).reshape(-1) if labels.ndim == 1 or labels.shape[-1] == 1 \
+        else labels.argmax(axis=1)  # one-hot rows
+    if labels.size != n:
+        raise DatasetError(f"{path}: {labels.size} labels for {n} samples")
+    if not np.all(np.isfinite(labels.astype(np.float64))) or np.any(labels != np.round(labels)):
+        raise DatasetError(f"{path}: labels must be whole numbers")
+    return labels.astype(np.int64)
+
+
+def _check_outputs_free(paths, overwrite):
+    for path in paths:
+        if path and os.path.exists(path) and not overwrite:
+            raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise ExportError(f"{path}: folder {folder} does not exist")
+
+
+def run(args) -> int:
+    from ..io import load_model
+
+    _check_outputs_free([args.out, args.outputs], args.overwrite)
+    model = load_model(args.model)
+    x = load_array(args.input)
+    layer_rules = parse_layer_rules(args.layer_rule)
+    target = parse_target(args.target)
+    if target == "true" and not args.labels:
+        raise RuleError("--target true needs --labels FILE")
+    if args.batch_size < 1:
+        raise RuleError("--batch-size must be at least 1")
+    explainer = Explainer(model, args.backend, args.dtype)
+    config = resolve_rules(explainer.layers, args.rule, layer_rules)  # fail fast on bad rules
+    fed = explainer.prepare(x, raw=args.raw)  # fail fast on shapes, before any output
+    n = fed.shape[0]
+    labels = load_labels(args.labels, n) if args.labels else None
+
+    R = np.empty(fed.shape, dtype=explainer.dtype)
+    Y = None
+    bar = ProgressBar(n, "explaining", enabled=args.progress)
+    traces = []
+    t0 = time.perf_counter()
+    for start in range(0, n, args.batch_size):
+        stop = min(n, start + args.batch_size)
+        fwd = explainer.forward(fed[start:stop], raw=True)
+        lab = labels[start:stop] if labels is not None else None
+        if args.trace:
+            r, layers = fwd.relevance(config, target, labels=lab, trace=True)
+            traces.append([lr.reshape(lr.shape[0], -1).sum(1) for lr in layers])
+        else:
+            r = fwd.relevance(config, target, labels=lab)
+        R[start:stop] = r
+        y = fwd.outputs()
+        if Y is None:
+            Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
+        Y[start:stop] = y
+        bar(stop, n)
+    elapsed = time.perf_counter() - t0
+
+    written = []
+    try:
+        atomic_save_npy(args.out, R, overwrite=args.overwrite)
+        written.append(args.out)
+        if args.outputs:
+            atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
+            written.append(args.outputs)
+        if args.png:
+            _write_pngs(args, model, explainer, config, fed, R)
+    except BaseException:
+        for path in written:
+            _remove_quietly(path)
+        raise
+    if args.trace:
+        _print_trace(explainer, traces)
+    print(f"explained {n} samples with {config.description} (target {args.target}) using "
+          f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
+    return 0
+
+
+def _remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_pngs(args, model, explainer, config, fed, R):
+    from .. import export
+
+    os.makedirs(args.png, exist_ok=True)
+    lo, hi = model.input_spec.value_range if model.input_spec else (fed.min(), fed.max())
+    x01 = np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
+    info = export.sidecar_info(args.model, config.description, args.target,
+                               explainer.backend.name, explainer.dtype.name)
+    export.export_explanations(
+        args.png, R, x01, np.arange(R.shape[0]), args.colormap or ["black-firered"],
+        outline=args.outline, scaling=args.scaling, info=info, overwrite=args.overwrite,
+        progress=ProgressBar(R.shape[0], "rendering", enabled=args.progress))
+
+
+def _print_trace(explainer, traces):
+    sums = [np.concatenate([t[k] for t in traces]) for k in range(len(traces[0]))]
+    total = sums[-1]
+    print(f"{'layer':>5}  {'type':<36} {'Σ relevance (mean)':>20} {'ratio to output':>16}")
+    print(f"{'out':>5}  {'initial relevance':<36} {total.mean():>20.6g} {1.0:>16.6f}")
+    for k in range(len(explainer.layers) - 1, -1, -1):
+        ratio = np.median(sums[k] / np.where(total == 0, np.nan, total))
+        print(f"{k:>5}  {explainer.layers[k].describe():<36} {sums[k].mean():>20.6g} "
+              f"{ratio:>16.6f}")

@@ -1,0 +1,165 @@
+"""The `lrp explain` command-line contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+
+
+@pytest.fixture()
+def files(tmp_path, reference):
+    x_raw = tmp_path / "x_raw.npy"
+    x_fed = tmp_path / "x_fed.npy"
+    labels = tmp_path / "labels.npy"
+    np.save(x_raw, reference["X_uint8"])
+    np.save(x_fed, reference["X"])
+    np.save(labels, reference["labels"].astype(np.float64).reshape(-1, 1))  # toolbox layout
+    return {"raw": x_raw, "fed": x_fed, "labels": labels, "dir": tmp_path}
+
+
+def rel(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_raw_input_reproduces_toolbox(files, lenet_txt, reference, capsys):
+    out = files["dir"] / "R.npy"
+    ys = files["dir"] / "Y.npy"
+    code, _, _ = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out,
+                      "--rule", "alphabeta:2", "--outputs", ys], capsys)
+    assert code == 0
+    assert rel(np.load(out), reference["R__alphabeta_2"]) < 1e-8
+    assert rel(np.load(ys), reference["Y"]) < 1e-12
+
+
+def test_raw_uint8_images_are_preprocessed(files, lenet_txt, reference, capsys):
+    out = files["dir"] / "R.npy"
+    code, _, _ = run(["explain", lenet_txt, files["raw"], "--out", out, "--rule",
+                      "epsilon:0.01", "--batch-size", "5"], capsys)
+    assert code == 0
+    R = np.load(out)
+    assert R.shape == (16, 32, 32, 1)
+    assert rel(R, reference["R__epsilon_0p01"]) < 1e-8
+
+
+@pytest.mark.parametrize("target, key", [("3", "epsilon_0p01_class3"), ("pred", "epsilon_0p01")])
+def test_targets(files, lenet_txt, reference, capsys, target, key):
+    out = files["dir"] / "R.npy"
+    code, _, _ = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out, "--rule",
+                      "epsilon:0.01", "--target", target], capsys)
+    assert code == 0
+    assert rel(np.load(out), reference[f"R__{key}"]) < 1e-8
+
+
+def test_output_target_and_true_labels(files, lenet_txt, reference, capsys):
+    out = files["dir"] / "R.npy"
+    assert run(["explain", lenet_txt, files["fed"], "--raw", "--out", out, "--target", "output"],
+               capsys)[0] == 0
+    assert rel(np.load(out), reference["R__simple_allout"]) < 1e-8
+    out2 = files["dir"] / "R2.npy"
+    assert run(["explain", lenet_txt, files["fed"], "--raw", "--out", out2, "--target", "true",
+                "--labels", files["labels"]], capsys)[0] == 0
+    assert rel(np.load(out2), reference["R__simple"]) < 1e-8
+
+
+def test_layer_rules_reproduce_toolbox_composite(files, lenet_txt, reference, capsys):
+    out = files["dir"] / "R.npy"
+    code, _, _ = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out,
+                      "--rule", "alphabeta:1", "--layer-rule", "0=ww"], capsys)
+    assert code == 0
+    assert rel(np.load(out), reference["R__composite_alpha1_ww"]) < 1e-8
+
+
+def test_float32(files, lenet_txt, reference, capsys):
+    out = files["dir"] / "R.npy"
+    assert run(["explain", lenet_txt, files["fed"], "--raw", "--out", out, "--dtype", "float32",
+                "--rule", "epsilon:0.01"], capsys)[0] == 0
+    R = np.load(out)
+    assert R.dtype == np.float32
+    assert rel(R, reference["R__epsilon_0p01"]) < 1e-4
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--rule", "bogus"], "unknown rule"),
+    (["--rule", "epsilon:-3"], "epsilon"),
+    (["--layer-rule", "1=flat"], "layer 1 (Rect)"),
+    (["--layer-rule", "42=flat"], "layer 42 does not exist"),
+    (["--layer-rule", "x=flat"], "not an integer"),
+    (["--target", "11"], "out of range"),
+    (["--target", "true"], "--labels"),
+    (["--backend", "cupy"], "cupy"),
+])
+def test_bad_arguments_exit_2_without_output(files, lenet_txt, capsys, extra, message):
+    out = files["dir"] / "R.npy"
+    code, _, err = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out, *extra],
+                       capsys)
+    if extra == ["--backend", "cupy"]:
+        from lrpcore.backend import gpu_available
+
+        if gpu_available():
+            pytest.skip("a GPU is present")
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_files_exit_2(files, lenet_txt, tmp_path, capsys):
+    out = tmp_path / "R.npy"
+    broken = tmp_path / "broken.txt"
+    broken.write_text("Linear 3 2\n1 2 3\n")
+    for model, data, raw, needle in [
+        (tmp_path / "missing.txt", files["fed"], True, "no such file"),
+        (broken, files["fed"], True, "broken.txt"),
+        (lenet_txt, files["raw"], True, "do not fit"),  # raw flag with 784-vectors
+        (lenet_txt, files["fed"], False, "do not fit"),  # preprocessing 32×32 images
+        (lenet_txt, tmp_path / "nothing.npy", False, "nothing.npy"),
+    ]:
+        code, _, err = run(["explain", model, data, "--out", out] + (["--raw"] if raw else []),
+                           capsys)
+        assert code == 2, err
+        assert needle in err
+        assert not out.exists()
+
+
+def test_nan_input_is_refused(tmp_path, lenet_txt, reference, capsys):
+    x = reference["X"].copy()
+    x[0, 5, 5, 0] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    code, _, err = run(["explain", lenet_txt, tmp_path / "x.npy", "--raw", "--out",
+                        tmp_path / "R.npy"], capsys)
+    assert code == 2 and "NaN" in err and not (tmp_path / "R.npy").exists()
+
+
+def test_existing_output_is_kept_unless_overwrite(files, lenet_txt, capsys):
+    out = files["dir"] / "R.npy"
+    out.write_bytes(b"precious")
+    code, _, err = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out], capsys)
+    assert code == 2 and "exists" in err and out.read_bytes() == b"precious"
+    code, _, _ = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out, "--overwrite"],
+                     capsys)
+    assert code == 0 and np.load(out).shape == (16, 32, 32, 1)
+
+
+def test_help_has_example(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", "--help"])
+    assert exc.value.code == 0
+    assert "example:" in capsys.readouterr().out
+
+
+def test_console_script_exit_status(files, lenet_txt, tmp_path):
+    cmd = [sys.executable, "-m", "lrpcore.cli.main", "explain", str(lenet_txt),
+           str(files["fed"]), "--raw", "--out", str(tmp_path / "R.npy"), "--rule", "nope"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "unknown rule" in proc.stderr
