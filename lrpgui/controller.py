@@ -1,0 +1,196 @@
+"""The controller: owns the worker threads and drops stale results.
+
+Two workers, each a ``QObject`` living in its own ``QThread``:
+
+* ``interactive`` keeps only the newest pending job (clicking through samples computes only the
+  sample the user stopped at);
+* ``batch`` runs long, cancellable jobs (accuracy, exports, downloads) in order.
+
+Every job has an id and a key ("explain", "predict", ...). A newer job with the same key
+supersedes an older one: the older one is cancelled and its result, if it still arrives, is
+dropped. Results reach the GUI thread through queued signals.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from .services import Cancelled, Token
+
+
+@dataclass
+class Job:
+    id: int
+    key: str
+    fn: object  # callable(token) -> result
+    token: Token
+    on_done: object = None
+    on_error: object = None
+    on_progress: object = None
+    meta: dict = field(default_factory=dict)
+
+
+class Worker(QObject):
+    """Runs jobs on its thread; ``latest_only`` keeps just the newest pending job."""
+
+    finished = Signal(int, object)
+    failed = Signal(int, object)
+    progressed = Signal(int, int, int, object)
+    _wake = Signal()
+
+    def __init__(self, latest_only: bool):
+        super().__init__()
+        self.latest_only = latest_only
+        self._lock = threading.Lock()
+        self._pending: deque[Job] = deque()
+        self.current: Job | None = None
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            if self.latest_only:
+                for old in self._pending:
+                    old.token.cancel()
+                self._pending.clear()
+            self._pending.append(job)
+        self._wake.emit()
+
+    def cancel_key(self, key: str) -> None:
+        with self._lock:
+            for job in self._pending:
+                if job.key == key:
+                    job.token.cancel()
+            current = self.current
+        if current is not None and current.key == key:
+            current.token.cancel()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            for job in self._pending:
+                job.token.cancel()
+            self._pending.clear()
+            current = self.current
+        if current is not None:
+            current.token.cancel()
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self.current = None
+                    return
+                job = self._pending.popleft()
+                self.current = job
+            if job.token.cancelled():
+                continue
+            try:
+                result = job.fn(job.token)
+            except Cancelled as exc:
+                self.failed.emit(job.id, exc)
+            except BaseException as exc:  # delivered to the GUI as an error dialog
+                self.failed.emit(job.id, exc)
+            else:
+                self.finished.emit(job.id, result)
+
+
+class Controller(QObject):
+    """Submits jobs, tracks the newest id per key, and delivers only current results."""
+
+    busy_changed = Signal(bool)
+
+    _ids = itertools.count(1)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._jobs: dict[int, Job] = {}
+        self._latest: dict[str, int] = {}
+        self.workers: dict[str, Worker] = {}
+        self.threads: dict[str, QThread] = {}
+        for name, latest in (("interactive", True), ("batch", False)):
+            thread = QThread()
+            thread.setObjectName(f"lrp-{name}")
+            worker = Worker(latest)  # no parent: moveToThread needs a parentless object
+            worker.moveToThread(thread)
+            worker.finished.connect(self._on_finished)
+            worker.failed.connect(self._on_failed)
+            worker.progressed.connect(self._on_progress)
+            thread.start()
+            self.workers[name] = worker
+            self.threads[name] = thread
+        self._closed = False
+
+    def submit(self, key, fn, on_done=None, on_error=None, on_progress=None,
+               worker="interactive") -> int:
+        """Run ``fn(token)`` on a worker; returns the job id."""
+        if self._closed:
+            return 0
+        job_id = next(self._ids)
+        previous = self._latest.get(key)
+        if previous is not None and previous in self._jobs:
+            self._jobs.pop(previous).token.cancel()  # its result, if any, is now dropped
+        target = self.workers[worker]
+        token = Token(lambda d, t, p, _id=job_id, _w=target: _w.progressed.emit(_id, d, t, p))
+        job = Job(job_id, key, fn, token, on_done, on_error, on_progress)
+        self._jobs[job_id] = job
+        self._latest[key] = job_id
+        target.submit(job)
+        return job_id
+
+    def is_current(self, job_id: int) -> bool:
+        job = self._jobs.get(job_id)
+        return job is not None and self._latest.get(job.key) == job_id
+
+    def cancel(self, key: str) -> None:
+        job_id = self._latest.get(key)
+        if job_id in self._jobs:
+            self._jobs[job_id].token.cancel()
+
+    def pending(self, key: str) -> bool:
+        return self._latest.get(key) in self._jobs
+
+    @Slot(int, object)
+    def _on_finished(self, job_id, result):
+        job = self._jobs.pop(job_id, None)
+        if job is None or self._latest.get(job.key) != job_id:
+            return  # stale: a newer request of the same kind exists
+        if job.token.cancelled():
+            if job.on_error is not None:
+                job.on_error(Cancelled())
+            return
+        if job.on_done is not None:
+            job.on_done(result)
+
+    @Slot(int, object)
+    def _on_failed(self, job_id, exc):
+        job = self._jobs.pop(job_id, None)
+        if job is None or self._latest.get(job.key) != job_id:
+            return
+        if job.on_error is not None:
+            job.on_error(exc)
+
+    @Slot(int, int, int, object)
+    def _on_progress(self, job_id, done, total, payload):
+        job = self._jobs.get(job_id)
+        if job is None or self._latest.get(job.key) != job_id or job.token.cancelled():
+            return
+        if job.on_progress is not None:
+            job.on_progress(done, total, payload)
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Cancel everything and stop the threads (called when the window closes)."""
+        if self._closed:
+            return
+        self._closed = True
+        for worker in self.workers.values():
+            worker.cancel_all()
+        for thread in self.threads.values():
+            thread.quit()
+        for thread in self.threads.values():
+            thread.wait(timeout_ms)
+        self._jobs.clear()

@@ -1,0 +1,176 @@
+"""The sample grid's item model: dataset indices, filtered, with lazily drawn thumbnails.
+
+Only the rows the view asks for are drawn (``data()`` for DecorationRole), and the last few
+thousand thumbnails are kept in an LRU cache, so a 60,000-image dataset scrolls smoothly. The
+numpy → QImage conversion happens here, on the GUI thread, at the Qt boundary.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
+
+THUMB = 56
+DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
+MISCLASSIFIED_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def gray_qimage(img) -> QImage:
+    """uint8 H×W (or H×W×1) or H×W×3 → QImage that owns its pixels."""
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        lo, hi = float(a.min()), float(a.max())
+        a = np.clip((a - lo) / ((hi - lo) or 1.0) * 255, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    a = np.ascontiguousarray(a)
+    if a.ndim == 2:
+        h, w = a.shape
+        return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    h, w, _ = a.shape
+    a = np.ascontiguousarray(a[..., :3])
+    return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class SampleListModel(QAbstractListModel):
+    """Rows are dataset indices passing the filters; text shows true label and prediction."""
+
+    def __init__(self, parent=None, cache_size=4000):
+        super().__init__(parent)
+        self._dataset = None
+        self._labels = None
+        self._predictions = None
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._filters = (None, None, False)
+        self._cache: OrderedDict[int, QPixmap] = OrderedDict()
+        self._cache_size = cache_size
+        self.renders = 0  # thumbnails drawn so far (tests check laziness)
+
+    # -- content ----------------------------------------------------------------------------
+    def set_dataset(self, dataset) -> None:
+        self.beginResetModel()
+        self._dataset = dataset
+        labels = getattr(dataset, "labels", None) if dataset is not None else None
+        self._labels = None if labels is None else np.asarray(labels)
+        self._predictions = None
+        self._cache.clear()
+        self._rows = self._filtered()
+        self.endResetModel()
+
+    def set_predictions(self, predictions) -> None:
+        """New (possibly partial, −1 = unknown) predictions; refilter only when filters use
+        them, else repaint the rows in place."""
+        self._predictions = None if predictions is None else np.asarray(predictions).copy()
+        if self._filters[1] is not None or self._filters[2]:
+            self._refilter()
+        elif self.rowCount():
+            self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1),
+                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                                   Qt.ItemDataRole.BackgroundRole, MISCLASSIFIED_ROLE])
+
+    def set_filters(self, true_class=None, pred_class=None, misclassified_only=False) -> None:
+        filters = (true_class, pred_class, bool(misclassified_only))
+        if filters != self._filters:
+            self._filters = filters
+            self._refilter()
+
+    def _refilter(self) -> None:
+        rows = self._filtered()
+        if np.array_equal(rows, self._rows):
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def _filtered(self) -> np.ndarray:
+        if self._dataset is None:
+            return np.zeros(0, dtype=np.int64)
+        keep = np.ones(len(self._dataset), dtype=bool)
+        true_class, pred_class, mis = self._filters
+        if true_class is not None:
+            keep &= (self._labels == true_class) if self._labels is not None else False
+        if pred_class is not None:
+            keep &= (self._predictions == pred_class) if self._predictions is not None else False
+        if mis:
+            if self._labels is None or self._predictions is None:
+                keep &= False
+            else:
+                keep &= (self._predictions >= 0) & (self._predictions != self._labels)
+        return np.flatnonzero(keep).astype(np.int64)
+
+    # -- lookup -----------------------------------------------------------------------------
+    def dataset_indices(self) -> np.ndarray:
+        return self._rows.copy()
+
+    def row_of(self, dataset_index: int) -> int | None:
+        pos = int(np.searchsorted(self._rows, dataset_index))
+        if pos < len(self._rows) and self._rows[pos] == dataset_index:
+            return pos
+        return None
+
+    def dataset_index(self, row: int) -> int:
+        return int(self._rows[row])
+
+    def misclassified(self, i: int) -> bool:
+        if self._labels is None or self._predictions is None:
+            return False
+        p = int(self._predictions[i])
+        return p >= 0 and p != int(self._labels[i])
+
+    # -- Qt interface -----------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()):  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        i = int(self._rows[index.row()])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(i)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnail(i)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"sample {i}: {self._text(i)}"
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(255, 205, 205)) if self.misclassified(i) else None
+        if role == DATASET_INDEX_ROLE:
+            return i
+        if role == MISCLASSIFIED_ROLE:
+            return self.misclassified(i)
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(THUMB + 16, THUMB + 22)
+        return None
+
+    def _text(self, i: int) -> str:
+        t = "?" if self._labels is None else str(int(self._labels[i]))
+        p = "…"
+        if self._predictions is not None and self._predictions[i] >= 0:
+            p = str(int(self._predictions[i]))
+        mark = " ✗" if self.misclassified(i) else ""
+        return f"{t}→{p}{mark}"
+
+    def _thumbnail(self, i: int) -> QPixmap:
+        pix = self._cache.get(i)
+        if pix is not None:
+            self._cache.move_to_end(i)
+            return pix
+        img = self._dataset.images(np.array([i]))[0]
+        pix = QPixmap.fromImage(gray_qimage(_invert_if_ink(img))).scaled(
+            THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation)
+        self.renders += 1
+        self._cache[i] = pix
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return pix
+
+
+def _invert_if_ink(img):
+    """Single-channel uint8 digits are shown dark on white, as in the heatmap figures."""
+    a = np.asarray(img)
+    if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[-1] == 1):
+        return 255 - a
+    return a

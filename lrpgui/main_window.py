@@ -1,0 +1,590 @@
+"""The main window: wires AppState, the widgets and the controller together.
+
+``MainWindow(model=PATH, dataset=PATH)`` opens both synchronously (file reading is quick) and
+asks the worker for the first explanation; ``open_model``/``open_dataset`` do what the menu
+actions do. Errors become non-blocking dialogs and leave the previous model, dataset and
+results in place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+import lrpcore
+from lrpcore.errors import LRPError
+
+from . import dialogs, rendering, services, sources
+from .controller import Controller
+from .services import Cancelled, ExplainRequest, ExplainService
+from .settings import Settings
+from .state import AppState
+from .widgets.batch_dialog import BatchExportDialog
+from .widgets.browser import Browser
+from .widgets.rule_panel import RulePanel
+from .widgets.sample_grid import SampleGrid
+from .widgets.views import ImagePair, ScoresPlot
+
+MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
+DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte);;All files (*)")
+REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")
+
+
+class MainWindow(QMainWindow):
+    """LRP Explorer's window. ``window.state`` is the single application state."""
+
+    explanation_shown = Signal(int)  # dataset index of the sample on display
+    predictions_done = Signal()
+    export_finished = Signal(object)  # list of written paths
+    export_cancelled = Signal()
+    error_shown = Signal(str)
+
+    def __init__(self, model=None, dataset=None, settings: Settings | None = None):
+        super().__init__()
+        self.setWindowTitle("LRP Explorer")
+        self.state = AppState(colormap=rendering.default_colormap())
+        self.settings = settings or Settings()
+        self.controller = Controller(self)
+        self.service = ExplainService()
+        self.errors: list[str] = []
+        self.last_error: str | None = None
+        self.last_result = None
+        self._progress_dialog = None
+        self._build()
+        self._restore_settings()
+        self._open_initial(model, dataset)
+
+    # -- construction -----------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.state
+        self.views = ImagePair(s)
+        self.scores = ScoresPlot(s)
+        self.message = QLabel(objectName="emptyMessage")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self.export_png_button = QPushButton("Export PNG…", objectName="exportPngButton")
+        self.export_npy_button = QPushButton("Export .npy…", objectName="exportNpyButton")
+        self.export_all_button = QPushButton("All colormaps…", objectName="exportAllButton")
+        self.batch_button = QPushButton("Batch export…", objectName="batchExportButton")
+        self.export_png_button.clicked.connect(lambda: self.export_png())
+        self.export_npy_button.clicked.connect(lambda: self.export_npy())
+        self.export_all_button.clicked.connect(lambda: self.export_all_colormaps())
+        self.batch_button.clicked.connect(lambda: self.batch_export())
+        buttons = QHBoxLayout()
+        for b in (self.export_png_button, self.export_npy_button, self.export_all_button,
+                  self.batch_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.message)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.views)
+        split.addWidget(self.scores)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout.addWidget(split, 1)
+        layout.addLayout(buttons)
+        self.setCentralWidget(central)
+
+        self.browser = Browser(s, self.settings)
+        self.rules = RulePanel(s)
+        self.grid = SampleGrid(s)
+        self._dock("Browser", "browserDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Explanation", "ruleDock", self.rules, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Samples", "sampleDock", self.grid, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.browser.model_chosen.connect(self._model_chosen)
+        self.browser.dataset_chosen.connect(self._dataset_chosen)
+        self.browser.open_model_requested.connect(lambda: self.open_model())
+        self.browser.open_dataset_requested.connect(lambda: self.open_dataset())
+        self.browser.download_requested.connect(self.download_mnist)
+        self.rules.error.connect(lambda msg: self.show_error("Invalid setting", msg))
+        self.views.hovered.connect(lambda text: self.hover_label.setText(text))
+
+        bar = self.statusBar()
+        self.hover_label = QLabel(objectName="hoverLabel")
+        self.backend_label = QLabel(objectName="backendLabel")
+        self.time_label = QLabel(objectName="timeLabel")
+        self.conservation_label = QLabel(objectName="conservationLabel")
+        bar.addWidget(self.hover_label, 1)
+        for w in (self.backend_label, self.time_label, self.conservation_label):
+            bar.addPermanentWidget(w)
+        self._menus()
+
+        for name in ("sample_index", "rule", "layer_rules", "target", "dtype", "backend"):
+            getattr(s.events, name).connect(lambda _v: self.request_explanation())
+        s.events.changed.connect(self._remember)
+        s.events.status.connect(lambda text: bar.showMessage(text, 8000))
+        self.resize(1400, 900)
+
+    def _dock(self, title, name, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self, objectName=name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        view_menu = self.menuBar().addMenu("&View")
+
+        def action(menu, text, slot, shortcut=None, name=None):
+            act = QAction(text, self)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            if name:
+                act.setObjectName(name)
+            act.triggered.connect(lambda _checked=False: slot())
+            menu.addAction(act)
+            return act
+
+        self.open_model_action = action(file_menu, "Open model…", self.open_model, "Ctrl+O",
+                                        "openModelAction")
+        action(file_menu, "Open dataset…", self.open_dataset, "Ctrl+Shift+O")
+        action(file_menu, "Download MNIST…", self.download_mnist)
+        file_menu.addSeparator()
+        self.export_action = action(file_menu, "Export PNG (input | heatmap)…", self.export_png,
+                                    "Ctrl+E", "exportAction")
+        action(file_menu, "Export relevance (.npy)…", self.export_npy)
+        action(file_menu, "Export all colormaps…", self.export_all_colormaps)
+        self.batch_action = action(file_menu, "Batch export…", self.batch_export,
+                                   "Ctrl+Shift+E", "batchExportAction")
+        file_menu.addSeparator()
+        action(file_menu, "Quit", self.close, "Ctrl+Q")
+        for dock in self.findChildren(QDockWidget):
+            view_menu.addAction(dock.toggleViewAction())
+
+    # -- settings ---------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        st = self.settings
+        geometry = st.get("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        layout = st.get("window/state")
+        if isinstance(layout, QByteArray):
+            self.restoreState(layout)
+        for name in REMEMBERED:
+            value = st.get(f"state/{name}")
+            if value is None:
+                continue
+            if name == "outline":
+                value = st.get_bool("state/outline", True)
+            if name == "colormap" and value not in rendering.colormap_names():
+                continue
+            try:
+                setattr(self.state, name, value)
+            except (LRPError, ValueError, TypeError):
+                pass  # a stale or edited setting is ignored
+
+    def _remember(self, name, value) -> None:
+        if name in REMEMBERED:
+            self.settings.set(f"state/{name}", value)
+
+    def save_settings(self) -> None:
+        st = self.settings
+        st.set("window/geometry", self.saveGeometry())
+        st.set("window/state", self.saveState())
+        for name in REMEMBERED:
+            st.set(f"state/{name}", getattr(self.state, name))
+        if self.state.model_path:
+            st.set("last/model", self.state.model_path)
+        if self.state.dataset_name:
+            st.set("last/dataset", self.state.dataset_name)
+        st.sync()
+
+    def _open_initial(self, model, dataset) -> None:
+        if model is None:
+            last = self.settings.get_str("last/model")
+            if last and Path(last).exists():
+                model = last
+            elif sources.DEFAULT_MODEL.exists():
+                model = str(sources.DEFAULT_MODEL)
+            else:
+                bundled = sources.bundled_models()
+                model = str(bundled[0]) if bundled else None
+        if dataset is None:
+            dataset = self.settings.get_str("last/dataset") or sources.DEFAULT_DATASET
+        if model is not None:
+            self.open_model(model, quiet=True)
+        if dataset is not None and self.state.model is not None:
+            self.open_dataset(dataset, quiet=True)
+        self._update_message()
+
+    def _update_message(self) -> None:
+        s = self.state
+        if s.model is None:
+            text = ("No model is open. Use “Open model…” (Ctrl+O) or pick one in the browser; "
+                    f"bundled models live in {sources.MODELS_DIR}.")
+        elif s.dataset is None:
+            text = "No dataset is open. Use “Open dataset…” or pick one in the browser."
+        else:
+            text = ""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # -- opening ----------------------------------------------------------------------------
+    def _model_chosen(self, path) -> None:
+        if path != self.state.model_path:
+            self.open_model(path)
+
+    def _dataset_chosen(self, name) -> None:
+        if name != self.state.dataset_name:
+            self.open_dataset(name)
+
+    def open_model(self, path=None, quiet=False) -> bool:
+        """Open a model file (asks for one when ``path`` is None). True on success."""
+        if path is None:
+            path = dialogs.ask_open_file(self, "Open model", self.settings.last_dir("models"),
+                                         MODEL_FILTER)
+            if not path:
+                return False
+            self.settings.set_last_dir("models", os.path.dirname(path))
+        path = os.fspath(path)
+        try:
+            model = lrpcore.load_model(path)
+            if self.state.dataset is not None:
+                sources.check_fits(model, self.state.dataset)
+        except Exception as exc:  # any failure keeps the previous model
+            self.show_error("Cannot open model", _message(exc, path), quiet=quiet)
+            return False
+        self._reset_results()
+        with self.state.batch():
+            self.state.model = model
+            self.state.model_path = path
+            self.state.layer_rules = {}
+        self.settings.add_recent("models", path)
+        self.settings.set("last/model", path)
+        self.browser.refresh()
+        self._update_message()
+        self.start_predictions()
+        self.request_explanation()
+        return True
+
+    def open_dataset(self, path=None, quiet=False) -> bool:
+        """Open a dataset file or name (asks when ``path`` is None). True on success."""
+        if path is None:
+            path = dialogs.ask_open_file(self, "Open dataset",
+                                         self.settings.last_dir("datasets"), DATASET_FILTER)
+            if not path:
+                return False
+            self.settings.set_last_dir("datasets", os.path.dirname(path))
+        name = os.fspath(path)
+        try:
+            dataset = sources.open_dataset(name)
+            if len(dataset) == 0:
+                raise lrpcore.DatasetError(f"{name}: the dataset has no samples")
+            if self.state.model is not None:
+                sources.check_fits(self.state.model, dataset)
+        except Exception as exc:
+            self.show_error("Cannot open dataset", _message(exc, name), quiet=quiet)
+            return False
+        self._reset_results()
+        with self.state.batch():
+            self.state.dataset = dataset
+            self.state.dataset_name = name
+            self.state.sample_index = 0
+            self.state.filter_true = None
+            self.state.filter_pred = None
+            self.state.misclassified_only = False
+        self.settings.add_recent("datasets", name)
+        self.settings.set("last/dataset", name)
+        self.browser.refresh()
+        self._update_message()
+        self.start_predictions()
+        self.request_explanation()
+        return True
+
+    def _reset_results(self) -> None:
+        self.controller.cancel("predict")
+        with self.state.batch():
+            self.state.predictions = None
+            self.state.accuracy = None
+
+    # -- errors -----------------------------------------------------------------------------
+    def show_error(self, title: str, message: str, quiet=False) -> None:
+        """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
+        self.errors.append(message)
+        self.last_error = message
+        self.state.status = f"{title}: {message}"
+        if not quiet:
+            dialogs.show_error(self, title, message)
+        self.error_shown.emit(message)
+
+    # -- explanation ------------------------------------------------------------------------
+    def request_explanation(self) -> int:
+        """Ask the interactive worker to explain the current sample; returns the job id."""
+        s = self.state
+        if s.model is None or s.dataset is None:
+            return 0
+        index = s.sample_index
+        req = ExplainRequest(
+            model=s.model, dataset_key=id(s.dataset), index=index,
+            raw=np.asarray(s.dataset.images(np.array([index]))[0]).copy(),
+            label=s.label_of(index), rule=s.rule,
+            layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
+            backend=s.backend, dtype=s.dtype)
+        service = self.service
+        return self.controller.submit(
+            "explain", lambda token: service.run(req, token),
+            on_done=self._explained, on_error=self._explain_failed)
+
+    def _explained(self, result) -> None:
+        s = self.state
+        if result.request.model is not s.model or result.index != s.sample_index:
+            return  # the selection moved on; a newer request is on its way
+        self.last_result = result
+        with s.batch():
+            s.relevance = result.relevance
+            s.relevance_full = result.relevance_full
+            s.scores = result.scores
+            s.explanation = result
+        self.backend_label.setText(f"{result.backend} · {result.device} · "
+                                   f"{result.request.dtype}")
+        self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
+                                + (" (forward cached)" if result.forward_reused else ""))
+        self.conservation_label.setText(f"ΣR = {result.relevance_sum:.5g} vs explained output "
+                                        f"{result.explained_output:.5g}")
+        self.explanation_shown.emit(result.index)
+
+    def _explain_failed(self, exc) -> None:
+        if isinstance(exc, Cancelled):
+            return
+        self.show_error("Explanation failed", _message(exc))
+
+    # -- predictions and accuracy -----------------------------------------------------------
+    def start_predictions(self) -> int:
+        s = self.state
+        if s.model is None or s.dataset is None:
+            return 0
+        model, dataset = s.model, s.dataset
+        self.browser.show_progress(0, len(dataset))
+        return self.controller.submit(
+            "predict", lambda token: services.predict_dataset(model, dataset, token),
+            on_done=self._predicted, on_error=self._predict_failed,
+            on_progress=self._predict_progress, worker="batch")
+
+    def _predict_progress(self, done, total, partial) -> None:
+        self.browser.show_progress(done, total)
+        if partial is not None:
+            self.state.predictions = partial
+
+    def _predicted(self, predictions) -> None:
+        self.browser.show_progress(1, 1)
+        with self.state.batch():
+            self.state.predictions = predictions
+            self.state.accuracy = services.accuracy(predictions, self.state.labels)
+        self.predictions_done.emit()
+
+    def _predict_failed(self, exc) -> None:
+        self.browser.show_progress(1, 1)
+        if not isinstance(exc, Cancelled):
+            self.show_error("Accuracy failed", _message(exc))
+
+    # -- exports ----------------------------------------------------------------------------
+    def _info(self, **extra) -> dict:
+        s = self.state
+        return services.sidecar(s.model_path, self._rule_description(), s.target, s.backend,
+                                s.dtype, dataset=s.dataset_name, **extra)
+
+    def _rule_description(self) -> str:
+        s = self.state
+        try:
+            return lrpcore.resolve_rules(s.model.analysis_layers(), s.rule,
+                                         s.layer_rules).description
+        except LRPError:
+            return s.rule
+
+    def _current_result(self):
+        result = self.last_result
+        if result is None or self.state.explanation is None:
+            self.show_error("Nothing to export", "no explanation is on display yet")
+            return None
+        return result
+
+    def _ask_path(self, title, suggestion, filters) -> str | None:
+        folder = self.settings.last_dir("export")
+        path = dialogs.ask_save_file(self, title, os.path.join(folder, suggestion), filters)
+        if not path:
+            return None
+        self.settings.set_last_dir("export", os.path.dirname(path))
+        return path
+
+    def export_png(self, path=None) -> list:
+        """Write input | heatmap as PNG (+ JSON sidecar); returns the written paths."""
+        result = self._current_result()
+        if result is None:
+            return []
+        if path is None:
+            path = self._ask_path("Export PNG", f"heatmap_{result.index}.png", "PNG (*.png)")
+            if path is None:
+                return []
+        return self._export(lambda: services.export_single_png(
+            path, result, self.state.colormap, self.state.outline,
+            self._info(sample=result.index, colormap=self.state.colormap)))
+
+    def export_npy(self, path=None) -> list:
+        """Write the relevance (model input layout) as .npy (+ JSON sidecar)."""
+        result = self._current_result()
+        if result is None:
+            return []
+        if path is None:
+            path = self._ask_path("Export relevance", f"relevance_{result.index}.npy",
+                                  "NumPy (*.npy)")
+            if path is None:
+                return []
+        return self._export(lambda: services.export_single_npy(
+            path, result, self._info(sample=result.index)))
+
+    def export_all_colormaps(self, folder=None) -> list:
+        result = self._current_result()
+        if result is None:
+            return []
+        if folder is None:
+            folder = dialogs.ask_folder(self, "Export all colormaps",
+                                        self.settings.last_dir("export"))
+            if not folder:
+                return []
+            self.settings.set_last_dir("export", folder)
+        return self._export(lambda: services.export_all_colormaps(
+            folder, result, self.state.outline, self._info(sample=result.index)))
+
+    def _export(self, write) -> list:
+        try:
+            paths = write()
+        except Exception as exc:
+            self.show_error("Export failed", _message(exc))
+            return []
+        self.state.status = f"wrote {paths[0]}" + (f" and {len(paths) - 1} more"
+                                                    if len(paths) > 1 else "")
+        return paths
+
+    def batch_export(self, folder=None, scope=None, formats=None) -> int:
+        """Explain and export the selection or the filtered set on the batch worker."""
+        s = self.state
+        if s.model is None or s.dataset is None:
+            self.show_error("Nothing to export", "open a model and a dataset first")
+            return 0
+        selected = self.grid.selected_indices()
+        filtered = self.grid.model.dataset_indices()
+        if folder is None or scope is None or formats is None:
+            dlg = BatchExportDialog(self, len(selected), len(filtered),
+                                    folder or self.settings.last_dir("export"))
+            if dlg.exec() != BatchExportDialog.DialogCode.Accepted:
+                return 0
+            folder, scope, formats = dlg.values()
+            self.settings.set_last_dir("export", folder)
+        indices = np.asarray(selected if scope == "selection" else filtered, dtype=np.int64)
+        if indices.size == 0:
+            self.show_error("Nothing to export", f"the {scope} is empty")
+            return 0
+        req = services.BatchExportRequest(
+            model=s.model, dataset=s.dataset, indices=indices, out_dir=os.fspath(folder),
+            formats=tuple(formats), rule=s.rule, layer_rules=tuple(sorted(s.layer_rules.items())),
+            target=s.target, backend=s.backend, dtype=s.dtype, cmap=s.colormap,
+            outline=s.outline, info=self._info(colormap=s.colormap))
+        dlg = QProgressDialog(f"Exporting {indices.size:,} samples…", "Cancel", 0,
+                              int(indices.size), self)
+        dlg.setObjectName("exportProgress")
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(0)
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.canceled.connect(lambda: self.controller.cancel("export"))
+        dlg.show()
+        self._progress_dialog = dlg
+        return self.controller.submit(
+            "export", lambda token: services.batch_export(req, token),
+            on_done=self._batch_done, on_error=self._batch_failed,
+            on_progress=lambda d, t, _p: dlg.setValue(d), worker="batch")
+
+    def _close_progress(self) -> None:
+        if self._progress_dialog is not None:
+            self._progress_dialog.blockSignals(True)
+            self._progress_dialog.close()
+            self._progress_dialog.deleteLater()
+            self._progress_dialog = None
+
+    def _batch_done(self, paths) -> None:
+        self._close_progress()
+        self.state.status = f"batch export wrote {len(paths):,} files"
+        self.export_finished.emit(paths)
+
+    def _batch_failed(self, exc) -> None:
+        self._close_progress()
+        if isinstance(exc, Cancelled):
+            self.state.status = "batch export cancelled; no files were kept"
+            self.export_cancelled.emit()
+            return
+        self.show_error("Batch export failed", _message(exc))
+
+    # -- download ---------------------------------------------------------------------------
+    def download_mnist(self, kind="all") -> int:
+        dlg = QProgressDialog("Downloading MNIST…", "Cancel", 0, 100, self)
+        dlg.setObjectName("downloadProgress")
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(0)
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.canceled.connect(lambda: self.controller.cancel("download"))
+        dlg.show()
+        self._progress_dialog = dlg
+
+        def run(token):
+            return sources.download_mnist(
+                kind, progress=lambda done, total, name: token.progress(done, total, name),
+                cancel=token.cancelled)
+
+        def progress(done, total, name):
+            dlg.setMaximum(max(int(total or 0), 1))
+            dlg.setValue(int(done))
+            dlg.setLabelText(f"Downloading {name}…")
+
+        def done(_result):
+            self._close_progress()
+            self.state.status = "MNIST downloaded: choose mnist-train or mnist-test"
+            self.browser.refresh()
+
+        def failed(exc):
+            self._close_progress()
+            if not isinstance(exc, Cancelled):
+                self.show_error("Download failed", _message(exc))
+
+        return self.controller.submit("download", run, on_done=done, on_error=failed,
+                                      on_progress=progress, worker="batch")
+
+    # -- closing ----------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        self._close_progress()
+        self.controller.shutdown()
+        super().closeEvent(event)
+
+
+def _message(exc, path=None) -> str:
+    """The loader's message for user errors; a short report for internal faults."""
+    if isinstance(exc, LRPError):
+        return str(exc)
+    where = f"{path}: " if path else ""
+    name = type(exc).__name__
+    if "OutOfMemory" in name:
+        return f"{where}the GPU ran out of memory ({exc}); try float32 or the CPU"
+    return f"{where}{name}: {exc}"

@@ -1,0 +1,142 @@
+"""AppState: the single source of truth of the explorer (no Qt).
+
+Widgets write user choices here and re-draw from the events; the controller reads a frozen
+copy of the relevant fields to build a request and writes results back. Validation happens at
+assignment, so an invalid rule or index never reaches the worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrpcore.errors import RuleError, ShapeError
+from lrpcore.presets import preset_or_none
+from lrpcore.rules import parse_rule
+
+from .evented import EventedModel, Field
+
+TARGET_WORDS = ("pred", "true", "output")
+DTYPES = ("float64", "float32")
+BACKENDS = ("numpy", "cupy")
+
+
+def _optional_str(value, _obj):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string or None, got {type(value).__name__}")
+    return value
+
+
+def _str(value, _obj):
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(value, _obj):
+    return bool(value)
+
+
+def _sample_index(value, obj):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"sample index must be an integer, got {value!r}")
+    value = int(value)
+    n = len(obj.dataset) if obj.dataset is not None else None
+    if value < 0 or (n is not None and value >= n):
+        raise ShapeError(f"sample {value} does not exist"
+                         + (f": the dataset has samples 0..{n - 1}" if n else ""))
+    return value
+
+
+def _rule(value, _obj):
+    value = _str(value, _obj).strip()
+    if preset_or_none(value) is not None:
+        return preset_or_none(value).name
+    return parse_rule(value).spec()
+
+
+def _layer_rules(value, _obj):
+    out = {}
+    for key, spec in dict(value or {}).items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise RuleError(f"layer index {key!r} is not an integer")
+        if preset_or_none(spec) is not None:
+            raise RuleError(f"layer {key}: a preset ({spec}) cannot be assigned to one layer")
+        out[int(key)] = parse_rule(spec).spec()
+    return out
+
+
+def _target(value, _obj):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = str(int(value))
+    value = _str(value, _obj).strip().lower()
+    if value in TARGET_WORDS or (value.isdigit()):
+        return value
+    raise RuleError(f"unknown target {value!r}: use pred, true, output or a class index")
+
+
+def _choice(options):
+    def check(value, _obj):
+        if value not in options:
+            raise ValueError(f"{value!r} is not one of {', '.join(options)}")
+        return value
+    return check
+
+
+def _optional_array(value, _obj):
+    if value is None:
+        return None
+    return np.asarray(value)
+
+
+def _optional_int(value, _obj):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"expected an integer or None, got {value!r}")
+    return int(value)
+
+
+def _optional_float(value, _obj):
+    return None if value is None else float(value)
+
+
+class AppState(EventedModel):
+    """Everything the window shows and every choice the user made."""
+
+    # what is open
+    model_path = Field(None, _optional_str, "file of the open model")
+    model = Field(None, None, "the open lrpcore.model.Sequential")
+    dataset_name = Field(None, _optional_str, "name or path of the open dataset")
+    dataset = Field(None, None, "the open dataset (len, images(), labels, sample_shape)")
+    # the selection and the explanation settings
+    sample_index = Field(0, _sample_index, "index of the explained sample in the dataset")
+    rule = Field("epsilon:0.01", _rule, "rule spec or preset name")
+    layer_rules = Field(dict, _layer_rules, "per-layer overrides {layer index: rule spec}")
+    target = Field("pred", _target, "pred, true, output or a class index as text")
+    dtype = Field("float64", _choice(DTYPES))
+    backend = Field("numpy", _choice(BACKENDS))
+    # display
+    colormap = Field("bwr", _str)
+    outline = Field(True, _bool)
+    # filters of the sample grid
+    filter_true = Field(None, _optional_int)
+    filter_pred = Field(None, _optional_int)
+    misclassified_only = Field(False, _bool)
+    # results (written by the controller)
+    relevance = Field(None, _optional_array, "relevance shown (raw image layout, H×W×C)")
+    relevance_full = Field(None, _optional_array, "relevance in the model's input layout")
+    scores = Field(None, _optional_array, "model outputs of the explained sample")
+    explanation = Field(None, None, "the ExplainResult on display")
+    predictions = Field(None, _optional_array, "predicted class per dataset sample (-1 unknown)")
+    accuracy = Field(None, _optional_float, "accuracy of the model on the dataset")
+    status = Field("", _str, "one-line message for the status bar")
+
+    @property
+    def labels(self):
+        return None if self.dataset is None else getattr(self.dataset, "labels", None)
+
+    def label_of(self, index: int) -> int | None:
+        labels = self.labels
+        return None if labels is None else int(labels[index])

@@ -1,0 +1,56 @@
+"""Options of a batch export: which samples, which formats, which folder."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+)
+
+from .. import dialogs
+
+
+class BatchExportDialog(QDialog):
+    def __init__(self, parent, n_selected: int, n_filtered: int, folder: str):
+        super().__init__(parent)
+        self.setWindowTitle("Batch export")
+        self.selection = QRadioButton(f"selected samples ({n_selected:,})")
+        self.filtered = QRadioButton(f"all samples shown in the grid ({n_filtered:,})")
+        (self.selection if n_selected > 1 else self.filtered).setChecked(True)
+        self.selection.setEnabled(n_selected > 0)
+        self.png = QCheckBox("PNG heatmaps (current colormap)")
+        self.npy = QCheckBox(".npy relevance")
+        self.png.setChecked(True)
+        self.npy.setChecked(True)
+        self.folder = QLineEdit(folder)
+        browse = QPushButton("Folder…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        for w in (self.selection, self.filtered, self.png, self.npy):
+            layout.addWidget(w)
+        layout.addLayout(row)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = dialogs.ask_folder(self, "Export to", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+
+    def values(self):
+        scope = "selection" if self.selection.isChecked() else "filtered"
+        formats = tuple(f for f, box in (("png", self.png), ("npy", self.npy))
+                        if box.isChecked())
+        return self.folder.text(), scope, formats

@@ -1,0 +1,156 @@
+"""The model/dataset browser dock: bundled entries, recent files, open and download actions,
+and the summary of the open model (layers, shapes, parameters, input, accuracy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import sources
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class Browser(QWidget):
+    """Lists what can be opened; emits the chosen path or name."""
+
+    model_chosen = Signal(str)
+    dataset_chosen = Signal(str)
+    open_model_requested = Signal()
+    open_dataset_requested = Signal()
+    download_requested = Signal()
+
+    def __init__(self, state, settings, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.settings = settings
+        self.models = QListWidget(objectName="modelBrowser")
+        self.datasets = QListWidget(objectName="datasetBrowser")
+        for widget in (self.models, self.datasets):
+            widget.setMaximumHeight(130)
+        open_model = QPushButton("Open model…", objectName="openModelButton")
+        open_data = QPushButton("Open dataset…", objectName="openDatasetButton")
+        download = QPushButton("Download MNIST…", objectName="downloadButton")
+        open_model.clicked.connect(self.open_model_requested)
+        open_data.clicked.connect(self.open_dataset_requested)
+        download.clicked.connect(self.download_requested)
+        self.summary = QPlainTextEdit(objectName="modelSummary")
+        self.summary.setReadOnly(True)
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPointSize(8)
+        self.summary.setFont(font)
+        self.summary.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.accuracy_label = QLabel("accuracy: —", objectName="accuracyLabel")
+        self.progress = QProgressBar(objectName="accuracyProgress")
+        self.progress.setMaximumHeight(12)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>Models</b>"))
+        layout.addWidget(self.models)
+        layout.addWidget(open_model)
+        layout.addWidget(QLabel("<b>Datasets</b>"))
+        layout.addWidget(self.datasets)
+        row = QHBoxLayout()
+        row.addWidget(open_data)
+        row.addWidget(download)
+        layout.addLayout(row)
+        layout.addWidget(QLabel("<b>Model summary</b>"))
+        layout.addWidget(self.accuracy_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.summary, 1)
+
+        self.models.itemActivated.connect(lambda it: self._chosen(it, self.model_chosen))
+        self.models.itemClicked.connect(lambda it: self._chosen(it, self.model_chosen))
+        self.datasets.itemActivated.connect(lambda it: self._chosen(it, self.dataset_chosen))
+        self.datasets.itemClicked.connect(lambda it: self._chosen(it, self.dataset_chosen))
+        state.events.model.connect(lambda _m: self._on_model())
+        state.events.model_path.connect(lambda _m: self.refresh())
+        state.events.dataset_name.connect(lambda _m: self.refresh())
+        state.events.accuracy.connect(lambda _a: self._on_accuracy())
+        self.refresh()
+        self._on_model()
+
+    def _chosen(self, item, signal) -> None:
+        value = item.data(PATH_ROLE)
+        if value:
+            signal.emit(value)
+
+    def refresh(self) -> None:
+        """Rebuild both lists: bundled entries first, then recent files."""
+        self._fill(self.models, [(p.name, str(p), "bundled") for p in sources.bundled_models()],
+                   self.settings.recent("models"), self.state.model_path)
+        self._fill(self.datasets, [(n, n, "built in / download cache")
+                                   for n in sources.DATASET_NAMES],
+                   self.settings.recent("datasets"), self.state.dataset_name)
+
+    @staticmethod
+    def _fill(widget, bundled, recent, current) -> None:
+        widget.blockSignals(True)
+        widget.clear()
+        seen = set()
+        for label, value, tip in bundled:
+            item = QListWidgetItem(label)
+            item.setData(PATH_ROLE, value)
+            item.setToolTip(f"{value} ({tip})")
+            widget.addItem(item)
+            seen.add(value)
+        for value in recent:
+            if value in seen:
+                continue
+            item = QListWidgetItem(f"{Path(value).name}  (recent)")
+            item.setData(PATH_ROLE, value)
+            item.setToolTip(value)
+            widget.addItem(item)
+            seen.add(value)
+        for row in range(widget.count()):
+            if current and _same_entry(widget.item(row).data(PATH_ROLE), current):
+                widget.setCurrentRow(row)
+                f = widget.item(row).font()
+                f.setBold(True)
+                widget.item(row).setFont(f)
+        widget.blockSignals(False)
+
+    def _on_model(self) -> None:
+        model = self.state.model
+        self.summary.setPlainText("(no model open)" if model is None else model.summary())
+        self._on_accuracy()
+
+    def _on_accuracy(self) -> None:
+        acc = self.state.accuracy
+        name = self.state.dataset_name or "dataset"
+        if acc is None:
+            self.accuracy_label.setText(f"accuracy on {Path(name).name}: —")
+        else:
+            self.accuracy_label.setText(f"accuracy on {Path(name).name}: {100 * acc:.2f} %")
+
+    def show_progress(self, done: int, total: int) -> None:
+        self.progress.setVisible(done < total)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        if done < total:
+            self.accuracy_label.setText(f"accuracy: computing… {done:,}/{total:,}")
+
+
+def _same_entry(a, b) -> bool:
+    if a == b:
+        return True
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, ValueError):
+        return False

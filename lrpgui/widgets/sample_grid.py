@@ -1,0 +1,132 @@
+"""The sample grid: thumbnails with true label and prediction, plus its filters."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QSize
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..item_models import THUMB, SampleListModel
+from .rule_panel import signals_blocked
+
+
+class SampleGrid(QWidget):
+    """A QListView in icon mode over :class:`SampleListModel`; selection → state."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.model = SampleListModel(self)
+        self.view = QListView(objectName="sampleGrid")
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setFlow(QListView.Flow.LeftToRight)
+        self.view.setWrapping(True)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setUniformItemSizes(True)
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(500)
+        self.view.setIconSize(QSize(THUMB, THUMB))
+        self.view.setGridSize(QSize(THUMB + 14, THUMB + 24))
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setModel(self.model)
+
+        self.true_filter = QComboBox(objectName="trueClassFilter")
+        self.pred_filter = QComboBox(objectName="predClassFilter")
+        self.mis_only = QCheckBox("misclassified only", objectName="misclassifiedOnly")
+        self.count_label = QLabel(objectName="sampleCount")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("true class"))
+        bar.addWidget(self.true_filter)
+        bar.addWidget(QLabel("predicted"))
+        bar.addWidget(self.pred_filter)
+        bar.addWidget(self.mis_only)
+        bar.addStretch(1)
+        bar.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.true_filter.currentIndexChanged.connect(
+            lambda _i: setattr(state, "filter_true", self.true_filter.currentData()))
+        self.pred_filter.currentIndexChanged.connect(
+            lambda _i: setattr(state, "filter_pred", self.pred_filter.currentData()))
+        self.mis_only.toggled.connect(lambda on: setattr(state, "misclassified_only", on))
+        state.events.dataset.connect(self._on_dataset)
+        state.events.model.connect(lambda _m: self._fill_filters())
+        state.events.predictions.connect(self._on_predictions)
+        for name in ("filter_true", "filter_pred", "misclassified_only"):
+            getattr(state.events, name).connect(lambda _v: self._apply_filters())
+        state.events.sample_index.connect(self.select_sample)
+        self._on_dataset(state.dataset)
+
+    # -- state → view -----------------------------------------------------------------------
+    def _on_dataset(self, dataset) -> None:
+        self.model.set_dataset(dataset)
+        self._fill_filters()
+        self._apply_filters()
+
+    def _fill_filters(self) -> None:
+        model = self.state.model
+        n = model.n_classes if model is not None else None
+        n = n or 10
+        for combo, value in ((self.true_filter, self.state.filter_true),
+                             (self.pred_filter, self.state.filter_pred)):
+            with signals_blocked(combo):
+                combo.clear()
+                combo.addItem("any", None)
+                for k in range(n):
+                    combo.addItem(str(k), k)
+                i = combo.findData(value)
+                combo.setCurrentIndex(max(i, 0))
+        self.true_filter.setEnabled(self.state.labels is not None)
+        self.mis_only.setEnabled(self.state.labels is not None)
+
+    def _on_predictions(self, predictions) -> None:
+        self.model.set_predictions(predictions)
+        self._after_refilter()
+
+    def _apply_filters(self) -> None:
+        s = self.state
+        self.model.set_filters(s.filter_true, s.filter_pred, s.misclassified_only)
+        with signals_blocked(self.mis_only):
+            self.mis_only.setChecked(s.misclassified_only)
+        self._after_refilter()
+
+    def _after_refilter(self) -> None:
+        n = self.model.rowCount()
+        total = len(self.state.dataset) if self.state.dataset is not None else 0
+        self.count_label.setText(f"{n:,} of {total:,} samples")
+        self.select_sample(self.state.sample_index)
+
+    def select_sample(self, dataset_index) -> None:
+        row = self.model.row_of(int(dataset_index))
+        if row is None:
+            return
+        index = self.model.index(row)
+        if self.view.currentIndex() == index:
+            return
+        with signals_blocked(self.view.selectionModel()):
+            self.view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(index)
+        self.view.viewport().update()
+
+    # -- view → state -----------------------------------------------------------------------
+    def _current_changed(self, current, _previous) -> None:
+        if current.isValid():
+            self.state.sample_index = self.model.dataset_index(current.row())
+
+    def selected_indices(self) -> list[int]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        return [self.model.dataset_index(r) for r in rows]

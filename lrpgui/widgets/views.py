@@ -1,0 +1,167 @@
+"""Input and heatmap side by side in linked view boxes, a zero-centred colour bar, and the
+class-score bar chart. Views re-draw from AppState; a colormap change re-renders the cached
+relevance and never asks for a new explanation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from .. import rendering
+from ..services import raw_to_unit
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def _image_view(name: str) -> tuple[pg.GraphicsLayoutWidget, pg.ViewBox, pg.ImageItem]:
+    widget = pg.GraphicsLayoutWidget()
+    widget.setObjectName(name)
+    widget.setBackground("w")
+    box = widget.addViewBox(row=0, col=0)
+    box.setAspectLocked(True)
+    box.invertY(True)
+    box.setMenuEnabled(False)
+    item = pg.ImageItem()
+    box.addItem(item)
+    widget.setMinimumSize(220, 220)
+    return widget, box, item
+
+
+class ImagePair(QWidget):
+    """The input and its heatmap; zoom and pan are linked; hover reports pixel values."""
+
+    hovered = Signal(str)
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.input_widget, self.input_box, self.input_item = _image_view("inputView")
+        self.heat_widget, self.heat_box, self.heat_item = _image_view("heatmapView")
+        self.heat_box.setXLink(self.input_box)
+        self.heat_box.setYLink(self.input_box)
+        self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=14,
+                                        colorMap=self._colormap(state.colormap))
+        self.heat_widget.addItem(self.colorbar, row=0, col=1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.input_widget)
+        layout.addWidget(self.heat_widget)
+        self.rendered_rgb = None  # last heatmap image on display (tests read it)
+        self.render_count = 0
+        self._shape = None
+        for widget, box in ((self.input_widget, self.input_box),
+                            (self.heat_widget, self.heat_box)):
+            widget.scene().sigMouseMoved.connect(
+                lambda pos, b=box: self._on_mouse(b, pos))
+        state.events.explanation.connect(self._on_explanation)
+        state.events.colormap.connect(self._on_colormap)
+        state.events.outline.connect(lambda _v: self.redraw_heatmap())
+
+    @staticmethod
+    def _colormap(name):
+        lut = rendering.bar_lut(name)
+        return pg.ColorMap(pos=np.linspace(0.0, 1.0, len(lut)), color=lut, name=name)
+
+    # -- state events -----------------------------------------------------------------------
+    def _on_explanation(self, result) -> None:
+        if result is None:
+            self.input_item.clear()
+            self.heat_item.clear()
+            self.rendered_rgb = None
+            return
+        model = result.request.model
+        x01 = raw_to_unit(model, result.request.raw)
+        img = rendering.digit(x01)
+        h, w = result.relevance.shape[:2] if result.relevance.ndim >= 2 else img.shape[:2]
+        first = self._shape != (h, w)
+        self._shape = (h, w)
+        self.input_item.setImage(np.ascontiguousarray(img, dtype=np.float32),
+                                 autoLevels=False, levels=(0.0, 1.0))
+        self.input_item.setRect(QRectF(0, 0, w, h))
+        self.redraw_heatmap()
+        if first:
+            self.input_box.autoRange(padding=0.02)
+
+    def _on_colormap(self, name) -> None:
+        self.colorbar.setColorMap(self._colormap(name))
+        self.redraw_heatmap()
+
+    def redraw_heatmap(self) -> None:
+        result = self.state.explanation
+        if result is None:
+            return
+        x01 = raw_to_unit(result.request.model, result.request.raw)
+        rgb = rendering.heatmap(result.relevance, x01 if self.state.outline else None,
+                                cmap=self.state.colormap)
+        self.rendered_rgb = rgb
+        self.render_count += 1
+        h, w = self._shape
+        self.heat_item.setImage(np.ascontiguousarray(rgb, dtype=np.float32), autoLevels=False,
+                                levels=(0.0, 1.0))
+        self.heat_item.setRect(QRectF(0, 0, w, h))
+        vmax = float(np.max(np.abs(result.relevance))) or 1.0
+        self.colorbar.setLevels((-vmax, vmax))
+
+    # -- hover ------------------------------------------------------------------------------
+    def _on_mouse(self, box, scene_pos) -> None:
+        text = self.describe_point(box.mapSceneToView(scene_pos))
+        if text:
+            self.hovered.emit(text)
+
+    def describe_point(self, point) -> str:
+        """'row r, col c: input v, relevance R' for a point in image coordinates."""
+        result = self.state.explanation
+        if result is None or self._shape is None:
+            return ""
+        row, col = int(np.floor(point.y())), int(np.floor(point.x()))
+        h, w = self._shape
+        if not (0 <= row < h and 0 <= col < w):
+            return ""
+        raw = np.asarray(result.request.raw)
+        raw = raw.reshape(h, w, -1) if raw.size % (h * w) == 0 else None
+        rel = np.asarray(result.relevance).reshape(h, w, -1).sum(axis=2)
+        value = "?" if raw is None else ", ".join(f"{v:g}" for v in raw[row, col])
+        return f"row {row}, col {col}: input {value}, relevance {rel[row, col]:+.4g}"
+
+
+class ScoresPlot(pg.PlotWidget):
+    """Bar chart of the class scores; the predicted class in red, the true class outlined."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.setObjectName("scoresPlot")
+        self.state = state
+        self.setBackground("w")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(False, False)
+        self.setLabel("left", "score")
+        self.setLabel("bottom", "class")
+        self.setMinimumHeight(150)
+        self.bars = None
+        self.heights = None
+        state.events.explanation.connect(self._on_explanation)
+
+    def _on_explanation(self, result) -> None:
+        if self.bars is not None:
+            self.removeItem(self.bars)
+            self.bars = None
+        if result is None:
+            self.heights = None
+            return
+        scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
+        self.heights = scores
+        brushes = [pg.mkBrush(200, 40, 40) if k == result.prediction else pg.mkBrush(120, 140, 200)
+                   for k in range(scores.size)]
+        label = result.request.label
+        pens = [pg.mkPen("k", width=2.5) if k == label else pg.mkPen(None)
+                for k in range(scores.size)]
+        self.bars = pg.BarGraphItem(x=np.arange(scores.size), height=scores, width=0.7,
+                                    brushes=brushes, pens=pens)
+        self.addItem(self.bars)
+        names = result.request.model.class_names
+        axis = self.getAxis("bottom")
+        axis.setTicks([[(k, str(names[k]) if k < len(names) else str(k))
+                        for k in range(scores.size)]])
+        self.enableAutoRange()
