@@ -111,7 +111,7 @@ def _gunzip_checked(path: str, target: Path, name) -> None:
             total = offset + _expected_size(dtype, shape)
             with atomic_open(target, "wb") as out:
                 out.write(head[:total])
-                while True:
+                while done <= total:
                     chunk = src.read(min(_CHUNK, total + 1 - done))
                     if not chunk:
                         break
