@@ -56,8 +56,9 @@ class _Lines:
         values, first = [], None
         if count > self.tokens_left:  # fail fast on headers claiming huge sizes
             lineno = self.items[self.pos - 1][0] if self.pos else None
-            raise self.error(lineno, f"{what}: expected {count} numbers, but the whole file "
-                             f"holds only {self.tokens_left} words (truncated or wrong sizes?)")
+            raise self.error(lineno, f"{what}: expected {count} numbers, but only "
+                             f"{self.tokens_left} words are left in the file (truncated or "
+                             "wrong sizes?)")
         while len(values) < count:
             lineno, line = self.next(what)
             first = first or lineno
