@@ -191,7 +191,8 @@ def download_mnist(kind: str = "all", mirrors=None, cache_dir=None,
     kind : "train", "test" or "all"
     mirrors : base URLs to try in order (str or list); default ``LRP_MNIST_MIRROR`` or the
         manifest's mirrors.
-    cache_dir : folder for the files; default ``<user cache>/mnist`` (``LRP_CACHE_DIR``).
+    cache_dir : folder for the files; default ``<user cache>/mnist`` (``LRP_CACHE_DIR``), the
+        folder where ``open_dataset("mnist-train" | "mnist-test")`` looks.
     progress : called as ``progress(done_bytes, total_bytes, filename)``; total is 0 when the
         server does not announce it.
     cancel : a callable returning True, or a ``threading.Event``, to stop the download; raises
