@@ -15,7 +15,7 @@ from .errors import (
     ShapeError,
 )
 from .explain import Explainer, Forward, explain, predict, resolve_rules
-from .io import load_model, save_model
+from .io import Dataset, check_fits, load_labels, load_model, open_dataset, save_model
 from .model import Sequential
 from .presets import PRESETS
 from .rules import RULE_NAMES, parse_rule
@@ -25,5 +25,6 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError", "DatasetError", "ExportError", "LRPError", "ModelFormatError", "RuleError",
     "ShapeError", "Explainer", "Forward", "explain", "predict", "resolve_rules", "load_model",
-    "save_model", "Sequential", "PRESETS", "RULE_NAMES", "parse_rule", "__version__",
+    "save_model", "Sequential", "Dataset", "check_fits", "load_labels", "open_dataset",
+    "PRESETS", "RULE_NAMES", "parse_rule", "__version__",
 ]

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ..errors import DatasetError, ExportError, RuleError
+from ..errors import ExportError, RuleError
 from ..explain import Explainer, resolve_rules
 from ..fileio import atomic_save_npy
 from .common import add_command, load_array
@@ -88,14 +88,10 @@ def parse_target(text):
 
 
 def load_labels(path, n):
-    labels = load_array(path, "labels")
-    labels = np.asarray(labels).reshape(-1) if labels.ndim == 1 or labels.shape[-1] == 1 \
-        else labels.argmax(axis=1)  # one-hot rows
-    if labels.size != n:
-        raise DatasetError(f"{path}: {labels.size} labels for {n} samples")
-    if not np.all(np.isfinite(labels.astype(np.float64))) or np.any(labels != np.round(labels)):
-        raise DatasetError(f"{path}: labels must be whole numbers")
-    return labels.astype(np.int64)
+    from ..io.datasets import load_labels as read_labels
+    from ..io.datasets import normalize_labels
+
+    return normalize_labels(read_labels(path), n, name=path)
 
 
 def _check_outputs_free(paths, overwrite):
