@@ -1,0 +1,216 @@
+"""``lrp render``, ``lrp figure`` and ``lrp demo`` run in-process: files, exit codes, messages,
+and no partial files after a failure."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import io as skio
+
+from lrpcore.cli.main import main
+from lrpcore.render import TOOLBOX_COLORMAPS, compose, digit, heatmap
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared(*parts) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ref():
+    with np.load(shared("reference", "render_dev.npz")) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture
+def files(tmp_path, ref):
+    """A saved batch of relevance (N×32×32×1, as lrp explain writes it) and raw uint8 digits."""
+    r = tmp_path / "R.npy"
+    np.save(r, ref["R"][..., None])
+    x = tmp_path / "X.npy"
+    raw = np.rint(ref["xs"][:, 2:-2, 2:-2] * 255).astype(np.uint8).reshape(4, 784)
+    np.save(x, raw)
+    return r, x
+
+
+def test_help_of_every_command_has_an_example(capsys):
+    for cmd in ("render", "figure", "demo"):
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert "example:" in out and f"lrp {cmd}" in out
+
+
+def test_render_side_by_side_matches_toolbox(files, ref, tmp_path, capsys):
+    r, x = files
+    out = tmp_path / "one.png"
+    rc = main(["render", str(r), "--input", str(x), "--index", "0", "--colormap", "jet",
+               "--side-by-side", "--out", str(out)])
+    assert rc == 0 and "wrote" in capsys.readouterr().out
+    np.testing.assert_array_equal(skio.imread(out)[..., :3], ref["save_image_uint8"])
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["relevance_file"] == str(r) and side["sample"] == 0
+
+
+def test_render_heatmap_alone_options(files, ref, tmp_path):
+    r, x = files
+    out = tmp_path / "alone.png"
+    rc = main(["render", str(r), "--input", str(x), "--index", "2", "--colormap", "gray-red",
+               "--no-outline", "--scaling", "2", "--out", str(out)])
+    assert rc == 0
+    want = compose([heatmap(ref["R"][2], cmap="gray-red", scaling=2)])
+    np.testing.assert_array_equal(skio.imread(out)[..., :3], want)
+
+
+def test_render_refuses_overwrite_then_obeys(files, tmp_path, capsys):
+    r, _ = files
+    out = tmp_path / "o.png"
+    assert main(["render", str(r), "--out", str(out)]) == 0
+    before = out.read_bytes()
+    assert main(["render", str(r), "--colormap", "jet", "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(["render", str(r), "--colormap", "jet", "--out", str(out), "--overwrite"]) == 0
+    assert out.read_bytes() != before
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"\x93NUMPY garbage"), "R.npy"),
+    (lambda p: np.save(p, np.array([[np.nan, 1.0], [1.0, 1.0]])), "NaN"),
+    (lambda p: np.save(p, np.ones(10)), "square"),
+])
+def test_render_bad_relevance_exits_2_without_output(tmp_path, capsys, make, message):
+    bad = tmp_path / "R.npy"
+    make(bad)
+    out = tmp_path / "never.png"
+    assert main(["render", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrp render: error:") and message in err
+    assert not out.exists() and not Path(str(out) + ".json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["R.npy"]
+
+
+def test_render_mismatched_input_and_bad_index(files, tmp_path, capsys):
+    r, _ = files
+    wrong = tmp_path / "W.npy"
+    np.save(wrong, np.zeros((4, 25, 25), dtype=np.uint8))
+    assert main(["render", str(r), "--input", str(wrong), "--out", str(tmp_path / "a.png")]) == 2
+    assert "W.npy" in capsys.readouterr().err
+    assert main(["render", str(r), "--index", "9", "--out", str(tmp_path / "b.png")]) == 2
+    assert "out of range" in capsys.readouterr().err
+    assert main(["render", str(r), "--colormap", "nope", "--out", str(tmp_path / "c.png")]) == 2
+    assert "unknown colormap" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.npy", "W.npy", "X.npy"]
+
+
+def test_render_into_missing_folder_is_an_export_error(files, tmp_path, capsys):
+    r, _ = files
+    assert main(["render", str(r), "--out", str(tmp_path / "no" / "dir" / "a.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_figure_grid(files, ref, tmp_path, capsys):
+    r, x = files
+    out = tmp_path / "fig.png"
+    rc = main(["figure", str(r), "--input", str(x), "--colormap", "jet", "--colormap",
+               "black-firered", "--index", "1", "--index", "3", "--out", str(out)])
+    assert rc == 0 and "2 samples × 2 colormaps" in capsys.readouterr().out
+    img = skio.imread(out)[..., :3]
+    assert img.shape[0] > 2 * 96 and img.shape[1] > 3 * 96
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["samples"] == [1, 3] and side["colormaps"] == ["jet", "black-firered"]
+    # the digit of sample 3 is in the first image column of the second row
+    d = compose([digit(ref["xs"][3])])
+    top = img.shape[0] // 2  # the second row lies in the lower half
+    assert any(np.array_equal(img[r0:r0 + 96, c0:c0 + 96], d)
+               for r0 in range(top, img.shape[0] - 95) for c0 in range(0, 60)
+               if img[r0, c0, 0] == d[0, 0, 0])
+
+
+def test_figure_defaults_to_toolbox_maps(files, tmp_path):
+    r, _ = files
+    out = tmp_path / "f.png"
+    assert main(["figure", str(r), "--max-rows", "2", "--out", str(out)]) == 0
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["colormaps"] == list(TOOLBOX_COLORMAPS) and side["samples"] == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    """The first 300 MNIST test digits and labels, and the toolbox's LeNet-5."""
+    images = np.load(shared("data", "mnist_test_images.npy"), mmap_mode="r")[:300]
+    labels = np.load(shared("data", "mnist_test_labels.npy"))[:300]
+    folder = tmp_path_factory.mktemp("demo-data")
+    np.save(folder / "x.npy", np.array(images))
+    np.save(folder / "y.npy", labels)
+    return shared("models", "lrp_toolbox", "LeNet-5.txt"), folder / "x.npy", folder / "y.npy"
+
+
+def test_demo_reproduces_toolbox_demo(demo_data, tmp_path, capsys):
+    model, x, y = demo_data
+    out = tmp_path / "demo"
+    rc = main(["demo", "--model", str(model), "--dataset", str(x), "--labels", str(y),
+               "--out", str(out), "--backend", "numpy"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    labels = np.load(y)
+    acc = re.search(r"accuracy: ([\d.]+) % \((\d+)/300\)", text)
+    assert acc and int(acc.group(2)) >= 295  # LeNet-5 gets 99.24 % on the test set
+    for i in range(10):
+        m = re.search(rf"sample {i}: true class (\d), predicted class (\d)", text)
+        assert m and int(m.group(1)) == labels[i]
+    assert re.search(r"^Computation of 256 heatmaps using numpy in [\d.]+ s$", text, re.M)
+    names = {p.name for p in out.iterdir()}
+    for i in range(10):
+        assert f"relevance_{i}.npy" in names
+        for c in TOOLBOX_COLORMAPS:
+            assert f"heatmap_{i}_{c}.png" in names and f"heatmap_{i}_{c}.png.json" in names
+    batch = np.load(out / "relevance_simple_output_256.npy")
+    assert batch.shape == (256, 32, 32, 1)
+    # sample 0 equals the toolbox's epsilon-0.01 relevance and its rendering
+    ref = np.load(shared("reference", "lenet5_dev.npz"))
+    r0 = np.load(out / "relevance_0.npy")
+    np.testing.assert_allclose(r0, ref["R__epsilon_0p01"][0], atol=1e-10 * np.abs(r0).max())
+    with np.load(shared("reference", "render_dev.npz")) as rd:
+        want = compose([rd["digit"][0], rd["hm_gray_red"][0]])
+        edges = rd["edges"][0]
+    got = skio.imread(out / "heatmap_0_gray-red.png")[..., :3]
+    np.testing.assert_array_equal(got[:, :96], want[:, :96])
+    np.testing.assert_array_equal(got[:, 98:][~edges], want[:, 98:][~edges])
+    side = json.loads((out / "heatmap_0_gray-red.png.json").read_text())
+    assert side["rules"] == "epsilon:0.01" and side["model_sha256"]
+    # the timed batch is the toolbox's 'simple' rule on all logits (config simple_allout)
+    want = ref["R__simple_allout"]
+    np.testing.assert_allclose(batch[:16], want, atol=1e-10 * np.abs(want).max())
+
+
+def test_demo_bad_dataset_exits_2(demo_data, tmp_path, capsys):
+    model, _, _ = demo_data
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not an array")
+    rc = main(["demo", "--model", str(model), "--dataset", str(bad), "--out",
+               str(tmp_path / "o")])
+    assert rc == 2 and "bad.npy" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_demo_default_hooks():
+    from lrpcore.cli import cmd_demo
+    from lrpcore.errors import LRPError
+
+    assert cmd_demo.default_dataset() == "mnist-sample"
+    try:
+        path = cmd_demo.default_model_path()
+    except LRPError as exc:
+        assert "--model" in str(exc)
+    else:
+        assert path.is_file() and path.name == "mnist-lenet5.npz"
