@@ -214,3 +214,14 @@ def test_demo_default_hooks():
         assert "--model" in str(exc)
     else:
         assert path.is_file() and path.name == "mnist-lenet5.npz"
+
+
+def test_demo_failing_late_removes_its_files(demo_data, tmp_path, capsys):
+    model, x, y = demo_data
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "relevance_simple_output_256.npy").write_bytes(b"older result")
+    rc = main(["demo", "--model", str(model), "--dataset", str(x), "--labels", str(y),
+               "--out", str(out), "--backend", "numpy", "--count", "2"])
+    assert rc == 2 and "exists" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["relevance_simple_output_256.npy"]

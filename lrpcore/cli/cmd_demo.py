@@ -7,6 +7,7 @@ class (writing PNGs in the toolbox's five colormaps and the relevance), then tim
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -14,7 +15,12 @@ import numpy as np
 
 from ..errors import LRPError
 from ..explain import Explainer
-from ..export import export_explanations, export_relevance_batch, sidecar_info
+from ..export import (
+    export_explanations,
+    export_relevance_batch,
+    sidecar_info,
+    sidecar_path,
+)
 from ..io import load_model
 from ..render import TOOLBOX_COLORMAPS
 from .common import add_command
@@ -89,6 +95,13 @@ def unit_inputs(explainer: Explainer, x_raw) -> np.ndarray:
     return (x - lo) / (hi - lo) if hi > lo else x
 
 
+def remove_with_sidecars(paths) -> None:
+    for p in paths:
+        for q in (Path(p), sidecar_path(p)):
+            with contextlib.suppress(OSError):
+                q.unlink()
+
+
 def run(args) -> int:
     if args.count < 1 or args.batch < 1:
         raise LRPError("--count and --batch must be at least 1")
@@ -130,7 +143,11 @@ def run(args) -> int:
     print(f"Computation of {m} heatmaps using {backend} in {seconds:.3f} s")
     info_b = sidecar_info(model_path, "simple", "output", backend, ex.dtype, dataset=ds.name,
                           seconds=round(seconds, 4))
-    written += export_relevance_batch(out / f"relevance_simple_output_{m}.npy", Rb,
-                                      info=info_b, overwrite=args.overwrite)
+    try:
+        written += export_relevance_batch(out / f"relevance_simple_output_{m}.npy", Rb,
+                                          info=info_b, overwrite=args.overwrite)
+    except BaseException:
+        remove_with_sidecars(written)  # a failed demo leaves no half set of files
+        raise
     print(f"wrote {len(written)} files to {out}")
     return 0
