@@ -1,0 +1,317 @@
+"""ONNX import: small graphs built with onnx.helper, checked against a numpy ONNX evaluator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrpcore import ModelFormatError, explain, load_model
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+RNG = np.random.default_rng(42)
+
+
+# --- a tiny numpy evaluator of ONNX graphs (NCHW), written from the ONNX operator docs -----------
+
+def _windows(x, kh, kw, sh, sw):
+    N, C, H, W = x.shape
+    Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
+    out = np.empty((N, C, Ho, Wo, kh, kw))
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+    return out
+
+
+def _run(op, ins, attrs, opset):
+    if op == "Gemm":
+        a, b = ins[0], ins[1]
+        a = a.T if attrs.get("transA") else a
+        b = b.T if attrs.get("transB") else b
+        y = attrs.get("alpha", 1.0) * a @ b
+        return y + attrs.get("beta", 1.0) * ins[2] if len(ins) > 2 else y
+    if op == "MatMul":
+        return ins[0] @ ins[1]
+    if op == "Add":
+        return ins[0] + ins[1]
+    if op == "Conv":
+        x, w = ins[0], ins[1]
+        sh, sw = attrs.get("strides", [1, 1])
+        win = _windows(x, w.shape[2], w.shape[3], sh, sw)  # N, C, Ho, Wo, kh, kw
+        y = np.einsum("ncijab,ocab->noij", win, w)
+        return y + ins[2][None, :, None, None] if len(ins) > 2 else y
+    if op == "BatchNormalization":
+        x, g, b, m, v = ins
+        eps = attrs.get("epsilon", 1e-5)
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return (x - m.reshape(shape)) / np.sqrt(v.reshape(shape) + eps) * g.reshape(shape) \
+            + b.reshape(shape)
+    if op == "Relu":
+        return np.maximum(ins[0], 0)
+    if op == "Tanh":
+        return np.tanh(ins[0])
+    if op == "Softmax":
+        e = np.exp(ins[0] - ins[0].max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if op in ("MaxPool", "AveragePool"):
+        kh, kw = attrs["kernel_shape"]
+        sh, sw = attrs.get("strides", [1, 1])
+        win = _windows(ins[0], kh, kw, sh, sw)
+        return win.max(axis=(4, 5)) if op == "MaxPool" else win.mean(axis=(4, 5))
+    if op == "GlobalAveragePool":
+        return ins[0].mean(axis=(2, 3), keepdims=True)
+    if op == "Flatten":
+        return ins[0].reshape(ins[0].shape[0], -1)
+    if op == "Reshape":
+        shape = [ins[0].shape[i] if s == 0 else s for i, s in enumerate(ins[1].tolist())]
+        return ins[0].reshape(shape)
+    if op in ("Dropout", "Identity"):
+        return ins[0]
+    raise NotImplementedError(op)
+
+
+def evaluate(model, x):
+    env = {t.name: numpy_helper.to_array(t).astype(np.float64)
+           if numpy_helper.to_array(t).dtype.kind == "f" else numpy_helper.to_array(t)
+           for t in model.graph.initializer}
+    env[model.graph.input[0].name] = x
+    for node in model.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Constant":
+            env[node.output[0]] = numpy_helper.to_array(attrs["value"])
+            continue
+        env[node.output[0]] = _run(node.op_type, [env[i] for i in node.input if i], attrs, 13)
+    return env[model.graph.output[0].name]
+
+
+# --- graph building --------------------------------------------------------------------------
+
+class Graph:
+    """Builds a chain of nodes; ``node`` returns the output name, ``init`` adds constants."""
+
+    def __init__(self, in_shape):
+        self.nodes, self.inits, self.current, self.in_shape = [], [], "x", in_shape
+        self.count = 0
+
+    def init(self, value, dtype=np.float32):
+        name = f"c{len(self.inits)}"
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def node(self, op, *consts, **attrs):
+        self.count += 1
+        out = f"t{self.count}"
+        self.nodes.append(helper.make_node(op, [self.current, *consts], [out],
+                                           name=f"{op.lower()}_{self.count}", **attrs))
+        self.current = out
+        return self
+
+    def model(self):
+        graph = helper.make_graph(
+            self.nodes, "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *self.in_shape])],
+            [helper.make_tensor_value_info(self.current, TensorProto.FLOAT, None)],
+            self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                                  producer_name="lrp-explorer-tests")
+        model.ir_version = 8
+        return model
+
+    def save(self, tmp_path, name="m.onnx"):
+        model = self.model()
+        path = tmp_path / name
+        path.write_bytes(model.SerializeToString())
+        return model, path
+
+
+def _w(*shape):
+    return RNG.standard_normal(shape).astype(np.float32) * 0.5
+
+
+def _check(tmp_path, g, x_nchw, rtol=1e-9):
+    proto, path = g.save(tmp_path)
+    model = load_model(path)
+    want = evaluate(proto, x_nchw.astype(np.float64))
+    x = x_nchw.transpose(0, 2, 3, 1) if x_nchw.ndim == 4 else x_nchw
+    got = model.forward(x.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
+    return model
+
+
+# --- conversions -------------------------------------------------------------------------------
+
+def test_mlp_gemm_variants_matmul_add_softmax(tmp_path):
+    g = Graph([6])
+    g.node("Gemm", g.init(_w(5, 6)), g.init(_w(5)), transB=1, alpha=0.5, beta=2.0)
+    g.node("Relu")
+    g.node("MatMul", g.init(_w(5, 4))).node("Add", g.init(_w(4)))
+    g.node("Tanh")
+    g.node("Gemm", g.init(_w(4, 3)), g.init(_w(1, 3)))
+    g.node("Dropout").node("Identity").node("Softmax", axis=-1)
+    model = _check(tmp_path, g, RNG.standard_normal((7, 6)))
+    assert [layer.kind for layer in model.layers] == ["Linear", "Rect", "Linear", "Tanh",
+                                                      "Linear", "SoftMax"]
+    assert model.input_spec.shape == (6,) and model.input_spec.source == "onnx"
+    assert model.meta["provenance"]["imported_from"] == "onnx"
+
+
+def test_cnn_with_batchnorm_pools_and_flatten_permutation(tmp_path):
+    """Conv → BN → Relu → MaxPool → Conv → Relu → AvgPool → Flatten (2×2×4 map) → Gemm."""
+    g = Graph([2, 13, 11])
+    g.node("Conv", g.init(_w(3, 2, 3, 3)), g.init(_w(3)), strides=[2, 1], kernel_shape=[3, 3])
+    g.node("BatchNormalization", g.init(1 + _w(3)), g.init(_w(3)), g.init(_w(3)),
+           g.init(0.5 + np.abs(_w(3))), epsilon=1e-3)
+    g.node("Relu").node("MaxPool", kernel_shape=[2, 2], strides=[1, 1])
+    g.node("Conv", g.init(_w(4, 3, 2, 2)), g.init(_w(4)))
+    g.node("Relu").node("AveragePool", kernel_shape=[2, 2], strides=[2, 3])
+    g.node("Flatten", axis=1)
+    g.node("Gemm", g.init(_w(5, 16)), g.init(_w(5)), transB=1).node("Softmax")
+    model = _check(tmp_path, g, RNG.standard_normal((4, 2, 13, 11)))
+    assert [layer.kind for layer in model.layers] == [
+        "Convolution", "Rect", "MaxPool", "Convolution", "Rect", "SumPool", "Flatten", "Linear",
+        "SoftMax"]
+    assert model.input_spec.shape == (13, 11, 2) and model.input_spec.layout == "NHWC"
+
+
+def test_reshape_flatten_global_average_pool_and_conv_bias_by_add(tmp_path):
+    g = Graph([3, 6, 6])
+    g.node("Conv", g.init(_w(4, 3, 3, 3))).node("Add", g.init(_w(1, 4, 1, 1)))
+    g.node("AveragePool", kernel_shape=[2, 2], strides=[2, 2])
+    g.node("Conv", g.init(_w(5, 4, 1, 1)), g.init(_w(5)))
+    g.node("GlobalAveragePool")
+    g.node("Reshape", g.init([0, -1], np.int64))
+    g.node("Gemm", g.init(_w(5, 2)))
+    _check(tmp_path, g, RNG.standard_normal((3, 3, 6, 6)))
+
+
+def test_flatten_without_permutation_issue_on_1x1_maps(tmp_path):
+    g = Graph([1, 4, 4])
+    g.node("Conv", g.init(_w(6, 1, 4, 4)), g.init(_w(6))).node("Flatten").node("Softmax")
+    _check(tmp_path, g, RNG.standard_normal((2, 1, 4, 4)))
+
+
+def test_imported_model_explains(tmp_path):
+    g = Graph([2, 6, 6])
+    g.node("Conv", g.init(_w(3, 2, 3, 3)), g.init(np.zeros(3))).node("Relu")
+    g.node("Flatten").node("Gemm", g.init(_w(48, 4)), g.init(np.zeros(4)))
+    _, path = g.save(tmp_path)
+    model = load_model(path)
+    x = RNG.standard_normal((2, 6, 6, 2))
+    R = explain(model, x, rule="epsilon:1e-12", target="pred")
+    logits = model.forward(x)
+    # zero biases, ReLU network: relevance is conserved from the predicted logit to the input
+    assert R.shape == x.shape
+    np.testing.assert_allclose(R.reshape(2, -1).sum(axis=1), logits.max(axis=1), rtol=1e-6)
+
+
+def test_float32_weights_are_kept_exactly(tmp_path):
+    W = _w(3, 2)
+    g = Graph([3])
+    g.node("MatMul", g.init(W))
+    _, path = g.save(tmp_path)
+    np.testing.assert_array_equal(load_model(path).layers[0].W, W.astype(np.float64))
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+def _refused(tmp_path, g, *patterns):
+    _, path = g.save(tmp_path)
+    with pytest.raises(ModelFormatError) as err:
+        load_model(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    for p in patterns:
+        assert p in msg, msg
+    return msg
+
+
+def test_unsupported_operator_names_operator_and_node(tmp_path):
+    g = Graph([4])
+    g.node("MatMul", g.init(_w(4, 3))).node("Sigmoid")
+    _refused(tmp_path, g, "Sigmoid", "sigmoid_2", "unsupported operator")
+
+
+def test_conv_padding_refused(tmp_path):
+    g = Graph([1, 5, 5])
+    g.node("Conv", g.init(_w(2, 1, 3, 3)), pads=[1, 1, 1, 1])
+    _refused(tmp_path, g, "padding", "conv_1")
+
+
+@pytest.mark.parametrize("attrs, text", [({"group": 2}, "grouped"),
+                                         ({"dilations": [2, 2]}, "dilated"),
+                                         ({"auto_pad": "SAME_UPPER"}, "padding")])
+def test_other_conv_variants_refused(tmp_path, attrs, text):
+    g = Graph([2, 6, 6])
+    g.node("Conv", g.init(_w(2, 1 if "group" in attrs else 2, 3, 3)), **attrs)
+    _refused(tmp_path, g, text)
+
+
+def test_average_pool_at_the_end_refused(tmp_path):
+    g = Graph([1, 4, 4])
+    g.node("Conv", g.init(_w(2, 1, 1, 1))).node("AveragePool", kernel_shape=[2, 2],
+                                                strides=[2, 2])
+    _refused(tmp_path, g, "average pooling factor", "averagepool_2")
+
+
+def test_average_pool_before_tanh_refused(tmp_path):
+    g = Graph([1, 4, 4])
+    g.node("AveragePool", kernel_shape=[2, 2], strides=[2, 2]).node("Tanh")
+    _refused(tmp_path, g, "average pooling factor")
+
+
+def test_transA_and_batchnorm_after_relu_refused(tmp_path):
+    g = Graph([4])
+    g.node("Gemm", g.init(_w(4, 3)), transA=1)
+    _refused(tmp_path, g, "transA")
+    g = Graph([4])
+    g.node("MatMul", g.init(_w(4, 3))).node("Relu")
+    g.node("BatchNormalization", *(g.init(np.ones(3)) for _ in range(4)))
+    _refused(tmp_path, g, "BatchNormalization")
+
+
+def test_non_flatten_reshape_refused(tmp_path):
+    g = Graph([2, 4, 4])
+    g.node("Reshape", g.init([0, 4, 8], np.int64))
+    _refused(tmp_path, g, "Reshape", "not a flatten")
+
+
+def test_branching_graph_refused(tmp_path):
+    g = Graph([4])
+    g.node("MatMul", g.init(_w(4, 4)))
+    g.nodes.append(helper.make_node("Add", ["t1", "x"], ["t2"], name="skip"))
+    g.current = "t2"
+    _refused(tmp_path, g, "Add")
+
+
+def test_dynamic_input_shape_refused(tmp_path):
+    g = Graph(["C", 4, 4])
+    g.node("Relu")
+    _refused(tmp_path, g, "fixed shape")
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00\x01\x02garbage" * 10, bytes(range(256))])
+def test_damaged_files(tmp_path, data):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data)
+    with pytest.raises(ModelFormatError, match="bad.onnx"):
+        load_model(path)
+
+
+def test_truncated_file(tmp_path):
+    g = Graph([6])
+    g.node("Gemm", g.init(_w(6, 5)), g.init(_w(5)))
+    _, path = g.save(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ModelFormatError, match="m.onnx"):
+        load_model(path)
+
+
+def test_nan_weights_refused(tmp_path):
+    W = _w(3, 2)
+    W[0, 0] = np.nan
+    g = Graph([3])
+    g.node("MatMul", g.init(W))
+    _refused(tmp_path, g, "NaN")
