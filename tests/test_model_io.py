@@ -394,3 +394,58 @@ def test_bad_sidecar_names_the_sidecar(lenet_copy, text, message):
     with pytest.raises(ModelFormatError, match=message) as err:
         load_model(lenet_copy)
     assert str(side) in str(err.value)
+
+
+# --- lrp info / lrp convert ---------------------------------------------------------------------
+
+def _lrp(*argv):
+    from lrpcore.cli.main import main
+
+    return main([str(a) for a in argv])
+
+
+def test_cli_info(capsys, lenet_copy):
+    lenet_copy.with_suffix(".json").write_text(json.dumps(
+        {"class_names": list("abcdefghij"), "accuracy": 0.9924, "provenance": "LRP Toolbox"}))
+    assert _lrp("info", lenet_copy) == 0
+    out = capsys.readouterr().out
+    assert "Convolution 5×5×10×25" in out and "→ 1×1×10" in out
+    assert "47,645" in out and "padded by 2" in out
+    assert "a, b, c, d, e, f, g, h, i, j" in out
+    assert "0.9924" in out and "LRP Toolbox" in out
+    assert _lrp("info", lenet_copy, "--no-sidecar") == 0
+    assert "10 outputs, unnamed" in capsys.readouterr().out
+
+
+def test_cli_info_bad_file(capsys, tmp_path):
+    path = tmp_path / "m.txt"
+    path.write_text("Linear 2 2\n1 2\n")
+    assert _lrp("info", path) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "line" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_convert_chain_keeps_everything(capsys, tmp_path):
+    src = shared_path("models", "lrp_toolbox", "LeNet-5.nn")
+    nn = tmp_path / "LeNet-5.nn"
+    shutil.copyfile(src, nn)
+    nn.with_suffix(".json").write_text(json.dumps(
+        {"input": {"divide": 255.0, "offset": 0.0}, "class_names": list("0123456789")}))
+    assert _lrp("convert", nn, tmp_path / "a.npz") == 0
+    assert _lrp("convert", tmp_path / "a.npz", tmp_path / "b.txt") == 0
+    out = capsys.readouterr().out
+    assert "b.json" in out  # metadata went to a sidecar
+    original, final = load_model(nn), load_model(tmp_path / "b.txt")
+    _same_layers(original, final)
+    assert final.input_spec.divide == 255.0 and final.class_names == list("0123456789")
+    # existing output: refused without --overwrite, replaced with it
+    assert _lrp("convert", nn, tmp_path / "a.npz") == 2
+    assert "exists" in capsys.readouterr().err
+    assert _lrp("convert", nn, tmp_path / "a.npz", "--overwrite", "--dtype", "float32") == 0
+    assert load_model(tmp_path / "a.npz").layers[0].W.dtype == np.float32
+
+
+def test_cli_convert_refuses_unwritable_formats(capsys, tmp_path, lenet_copy):
+    assert _lrp("convert", lenet_copy, tmp_path / "x.onnx") == 2
+    assert "choose .npz or .txt" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()

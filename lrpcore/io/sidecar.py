@@ -92,3 +92,31 @@ def check_accuracy(value, where):
         return dict(value)
     raise ModelFormatError(f"{where}: 'accuracy' must be a number in [0, 1] or an object of "
                            "numbers")
+
+
+def sidecar_data(model) -> dict:
+    """What a sidecar must say so that a format without metadata (``.txt``) loses nothing:
+    the input spec when it differs from the inferred one, and class names."""
+    from ..spec import infer_input_spec
+    from .spec_json import SPEC_FIELDS
+
+    data = {}
+    spec = model.input_spec
+    if spec is not None and spec != infer_input_spec(model.layers):
+        data["input"] = {k: v for k, v in spec.to_dict().items() if k in SPEC_FIELDS}
+    for key in ("class_names", "provenance", "accuracy"):
+        if model.meta.get(key) is not None:
+            data[key] = model.meta[key]
+    return data
+
+
+def write_sidecar(model, model_path, overwrite=False) -> str | None:
+    """Write ``MODEL.json`` beside ``model_path`` when needed; returns its path or None."""
+    from ..fileio import atomic_write_text
+
+    data = sidecar_data(model)
+    if not data:
+        return None
+    path = sidecar_path(model_path)
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n", overwrite=overwrite)
+    return path

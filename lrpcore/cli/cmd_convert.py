@@ -1,0 +1,48 @@
+"""``lrp convert``: rewrite a model in another format (toolbox .txt or native .npz)."""
+
+from __future__ import annotations
+
+import os
+
+from .common import add_command
+
+
+def register(sub):
+    p = add_command(sub, "convert", "Convert a model between formats (.txt, .nn, .onnx → "
+                    ".npz, .txt).", "lrp convert LeNet-5.nn LeNet-5.npz --dtype float32",
+                    description="Reads any model format this program reads (.txt, .nn, .npz, "
+                    ".onnx, with a MODEL.json sidecar applied) and writes the native .npz "
+                    "(architecture, parameters, input specification, class names) or the "
+                    "toolbox's .txt. The .txt format has no room for metadata: when the model "
+                    "has any, OUT.json is written beside it as a sidecar.")
+    p.add_argument("input", help="model to read")
+    p.add_argument("output", help="file to write: .npz (native) or .txt (toolbox text)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--dtype", choices=["float32", "float64"],
+                   help="store parameters in this precision (default: as read)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import ExportError
+    from ..io.models import WRITERS, load_model, save_model
+    from ..io.sidecar import sidecar_path, write_sidecar
+
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext not in WRITERS:
+        raise ExportError(f"{args.output}: cannot write {ext or 'files without extension'}; "
+                          f"choose {' or '.join(sorted(WRITERS))}")
+    if os.path.abspath(args.input) == os.path.abspath(args.output):
+        raise ExportError(f"{args.output}: input and output are the same file")
+    side = sidecar_path(args.output)
+    if ext == ".txt" and os.path.exists(side) and not args.overwrite:
+        raise ExportError(f"{side}: sidecar file exists (use --overwrite to replace it)")
+    model = load_model(args.input)
+    save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
+    print(f"wrote {args.output}: {len(model.layers)} layers, {model.param_count():,} "
+          f"parameters" + (f" as {args.dtype}" if args.dtype else ""))
+    if ext == ".txt":
+        written = write_sidecar(model, args.output, overwrite=True)
+        if written:
+            print(f"wrote {written}: input specification and metadata (.txt cannot hold them)")
+    return 0
