@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self.last_result = None
         self._progress_dialog = None
+        self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         self._restore_settings()
         self._open_initial(model, dataset)
@@ -131,7 +132,6 @@ class MainWindow(QMainWindow):
 
         for name in ("sample_index", "rule", "layer_rules", "target", "dtype", "backend"):
             getattr(s.events, name).connect(lambda _v: self.request_explanation())
-        s.events.changed.connect(self._remember)
         s.events.status.connect(lambda text: bar.showMessage(text, 8000))
         self.resize(1400, 900)
 
@@ -194,10 +194,6 @@ class MainWindow(QMainWindow):
                 setattr(self.state, name, value)
             except (LRPError, ValueError, TypeError):
                 pass  # a stale or edited setting is ignored
-
-    def _remember(self, name, value) -> None:
-        if name in REMEMBERED:
-            self.settings.set(f"state/{name}", value)
 
     def save_settings(self) -> None:
         st = self.settings
@@ -500,7 +496,7 @@ class MainWindow(QMainWindow):
             model=s.model, dataset=s.dataset, indices=indices, out_dir=os.fspath(folder),
             formats=tuple(formats), rule=s.rule, layer_rules=tuple(sorted(s.layer_rules.items())),
             target=s.target, backend=s.backend, dtype=s.dtype, cmap=s.colormap,
-            outline=s.outline, info=self._info(colormap=s.colormap))
+            outline=s.outline, info=self._info(colormap=s.colormap), chunk=self.batch_chunk)
         dlg = QProgressDialog(f"Exporting {indices.size:,} samples…", "Cancel", 0,
                               int(indices.size), self)
         dlg.setObjectName("exportProgress")

@@ -58,10 +58,25 @@ def heatmap(R, x01=None, cmap=FALLBACK_MAP, scaling=DISPLAY_SCALING, sigma=2.0) 
     rgb = lut[idx].astype(np.float64) / 255.0
     rgb = np.kron(rgb, np.ones((scaling, scaling, 1)))
     if x01 is not None:
-        from skimage.feature import canny
+        rgb[outline_mask(x01, scaling, sigma)] = 0.0
+    return rgb
 
-        x = np.kron(as_image2d(x01), np.ones((scaling, scaling)))
-        rgb[canny(x, sigma=sigma)] = 0.0
+
+def outline_mask(x01, scaling=DISPLAY_SCALING, sigma=2.0) -> np.ndarray:
+    """Canny edges of the enlarged input (the outline ``heatmap`` draws), as a bool mask."""
+    from skimage.feature import canny
+
+    x = np.kron(as_image2d(x01), np.ones((scaling, scaling)))
+    return canny(x, sigma=sigma)
+
+
+def heatmap_with_mask(R, mask, cmap, scaling=DISPLAY_SCALING) -> np.ndarray:
+    """``heatmap`` without its own edge detection: the (cached) outline mask is drawn black.
+
+    The views use this so a colormap switch does not repeat the Canny filter."""
+    rgb = np.array(heatmap(R, None, cmap=cmap, scaling=scaling), dtype=np.float32)
+    if mask is not None and mask.shape == rgb.shape[:2]:
+        rgb[mask] = 0.0
     return rgb
 
 

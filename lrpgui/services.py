@@ -208,6 +208,9 @@ def write_sidecar(path, info, overwrite=True) -> Path:
 
 
 def save_png(path, image_uint8, overwrite=True) -> None:
+    if rendering._render is not None and hasattr(rendering._render, "save_png"):
+        rendering._render.save_png(path, image_uint8, overwrite=overwrite)
+        return
     import io
 
     from skimage.io import imsave
@@ -299,15 +302,15 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
             fwd = ex.forward(raw)
             target = int(req.target) if req.target.isdigit() else req.target
             R = fwd.relevance(config, target, labels=labels)
-            if "npy" in req.formats:
+            if "png" in req.formats:
+                written.extend(_write_pngs(module, out, R, req, raw, idx, token, start, n))
+            elif "npy" in req.formats:
                 for k, i in enumerate(idx):
                     token.check()
                     path = out / f"relevance_{int(i)}.npy"
                     atomic_save_npy(path, R[k])
                     written.append(path)
                     written.append(write_sidecar(path, {**req.info, "sample": int(i)}))
-            if "png" in req.formats:
-                written.extend(_write_pngs(module, out, R, req, raw, idx, token, start, n))
             token.check()
             token.progress(min(n, start + len(idx)), n)
     except BaseException:
@@ -317,22 +320,30 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
 
 
 def _write_pngs(module, out, R, req, raw, idx, token, done, total):
-    x01 = model_input_unit(req.model, raw) if req.outline else None
+    """PNG input | heatmap per sample (and .npy when asked), through ``lrpcore.export``."""
+    x01 = model_input_unit(req.model, raw)
+    with_npy = "npy" in req.formats
     if module is not None and hasattr(module, "export_explanations"):
-        return [Path(p) for p in module.export_explanations(
+        paths = [Path(p) for p in module.export_explanations(
             out, R, x01, [int(i) for i in idx], [req.cmap], outline=req.outline,
-            info=req.info, overwrite=True,
+            info=req.info, overwrite=True, npy=with_npy,
             progress=lambda d, t: token.progress(done + d, total),
             cancel=token.cancelled)]
+        return paths + [Path(str(p) + ".json") for p in paths]
     written = []
     try:
         for k, i in enumerate(idx):
             token.check()
             path = out / f"heatmap_{int(i)}_{req.cmap}.png"
-            hm = rendering.heatmap(R[k], None if x01 is None else x01[k], cmap=req.cmap)
-            save_png(path, rendering.to_uint8(hm))
+            hm = rendering.heatmap(R[k], x01[k] if req.outline else None, cmap=req.cmap)
+            save_png(path, rendering.compose([rendering.digit(x01[k]), hm]))
             written.append(path)
             written.append(write_sidecar(path, {**req.info, "sample": int(i)}))
+            if with_npy:
+                path = out / f"relevance_{int(i)}.npy"
+                atomic_save_npy(path, R[k])
+                written.append(path)
+                written.append(write_sidecar(path, {**req.info, "sample": int(i)}))
     except BaseException:
         _remove(written)
         raise

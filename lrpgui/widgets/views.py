@@ -51,6 +51,7 @@ class ImagePair(QWidget):
         self.rendered_rgb = None  # last heatmap image on display (tests read it)
         self.render_count = 0
         self._shape = None
+        self._mask_for = None  # (result, mask): the outline of the input on display
         for widget, box in ((self.input_widget, self.input_box),
                             (self.heat_widget, self.heat_box)):
             widget.scene().sigMouseMoved.connect(
@@ -92,9 +93,8 @@ class ImagePair(QWidget):
         result = self.state.explanation
         if result is None:
             return
-        x01 = raw_to_unit(result.request.model, result.request.raw)
-        rgb = rendering.heatmap(result.relevance, x01 if self.state.outline else None,
-                                cmap=self.state.colormap)
+        mask = self._outline(result) if self.state.outline else None
+        rgb = rendering.heatmap_with_mask(result.relevance, mask, self.state.colormap)
         self.rendered_rgb = rgb
         self.render_count += 1
         h, w = self._shape
@@ -103,6 +103,12 @@ class ImagePair(QWidget):
         self.heat_item.setRect(QRectF(0, 0, w, h))
         vmax = float(np.max(np.abs(result.relevance))) or 1.0
         self.colorbar.setLevels((-vmax, vmax))
+
+    def _outline(self, result):
+        if self._mask_for is None or self._mask_for[0] is not result:
+            x01 = raw_to_unit(result.request.model, result.request.raw)
+            self._mask_for = (result, rendering.outline_mask(x01))
+        return self._mask_for[1]
 
     # -- hover ------------------------------------------------------------------------------
     def _on_mouse(self, box, scene_pos) -> None:

@@ -1,0 +1,247 @@
+"""The main window: launching, selecting, rules, targets, overrides, colormaps, threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+import lrpcore
+from lrpgui.sources import open_dataset
+
+OBJECT_NAMES = ("modelBrowser", "datasetBrowser", "sampleGrid", "ruleSelector", "ruleParameter",
+                "layerRuleTable", "targetSelector", "colormapSelector", "inputView",
+                "heatmapView", "scoresPlot", "exportPngButton", "exportNpyButton",
+                "batchExportButton")
+
+
+def expected(window, index, **kwargs):
+    s = window.state
+    raw = s.dataset.images([index])
+    kwargs.setdefault("rule", s.rule)
+    kwargs.setdefault("target", int(s.target) if s.target.isdigit() else s.target)
+    kwargs.setdefault("layer_rules", dict(s.layer_rules))
+    return lrpcore.explain(s.model, raw, labels=s.labels[[index]], **kwargs)[0]
+
+
+def wait_shown(qtbot, window, index):
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.index == index, timeout=20000)
+
+
+def wait_new(qtbot, window, before):
+    qtbot.waitUntil(lambda: window.state.explanation is not before, timeout=20000)
+
+
+def test_launch_shows_sample_zero_explained(make_window, toy_files):
+    window = make_window()
+    for name in OBJECT_NAMES:
+        assert window.findChild(QWidget, name) is not None, name
+    s = window.state
+    assert s.sample_index == 0 and s.explanation.index == 0
+    np.testing.assert_allclose(s.relevance_full, expected(window, 0), rtol=1e-12, atol=1e-15)
+    assert s.relevance.shape == (28, 28, 1)
+    assert s.accuracy == pytest.approx(np.mean(s.predictions == s.labels))
+    assert "ΣR" in window.conservation_label.text()
+    assert window.grid.model.rowCount() == 120
+
+
+def test_clicking_the_grid_and_arrow_keys_select_samples(make_window, qtbot):
+    window = make_window()
+    view = window.grid.view
+    rect = view.visualRect(window.grid.model.index(5))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.state.sample_index == 5
+    wait_shown(qtbot, window, 5)
+    np.testing.assert_allclose(window.state.relevance_full, expected(window, 5), rtol=1e-12,
+                               atol=1e-15)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert window.state.sample_index == 6
+    wait_shown(qtbot, window, 6)
+
+
+def test_rule_parameter_and_forward_cache(make_window, qtbot):
+    window = make_window()
+    selector = window.findChild(QWidget, "ruleSelector")
+    before = window.state.explanation
+    selector.setCurrentIndex(selector.findData("alphabeta"))
+    assert window.state.rule == "alphabeta:2"
+    wait_new(qtbot, window, before)
+    assert window.state.explanation.forward_reused
+    np.testing.assert_allclose(window.state.relevance_full, expected(window, 0), rtol=1e-12,
+                               atol=1e-15)
+    param = window.findChild(QWidget, "ruleParameter")
+    assert param.isVisibleTo(window)
+    before = window.state.explanation
+    param.setValue(1.0)
+    assert window.state.rule == "alphabeta:1"
+    wait_new(qtbot, window, before)
+    np.testing.assert_allclose(window.state.relevance_full,
+                               expected(window, 0, rule="alphabeta:1"), rtol=1e-12, atol=1e-15)
+    before = window.state.explanation
+    selector.setCurrentIndex(selector.findData("EpsilonGammaBox"))
+    assert window.state.rule == "EpsilonGammaBox" and not param.isVisibleTo(window)
+    wait_new(qtbot, window, before)
+    np.testing.assert_allclose(window.state.relevance_full,
+                               expected(window, 0, rule="EpsilonGammaBox"), rtol=1e-12,
+                               atol=1e-15)
+
+
+def test_state_changes_update_the_widgets(make_window):
+    window = make_window()
+    window.state.rule = "epsilon:0.5"
+    assert window.rules.rule_selector.currentData() == "epsilon"
+    assert window.rules.rule_parameter.value() == pytest.approx(0.5)
+    window.state.rule = "zb:-2:3"
+    assert window.rules.zb_low.value() == -2 and window.rules.zb_high.value() == 3
+
+
+def test_target_selector(make_window, qtbot):
+    window = make_window()
+    combo = window.findChild(QWidget, "targetSelector")
+    for data, target in (("3", 3), ("true", "true"), ("output", "output")):
+        before = window.state.explanation
+        combo.setCurrentIndex(combo.findData(data))
+        wait_new(qtbot, window, before)
+        np.testing.assert_allclose(window.state.relevance_full,
+                                   expected(window, 0, target=target), rtol=1e-12, atol=1e-15)
+    assert window.state.explanation.explained_output == pytest.approx(
+        float(window.state.scores.sum()))
+
+
+def test_layer_override_in_the_table(make_window, qtbot):
+    window = make_window()
+    table = window.findChild(QWidget, "layerRuleTable")
+    assert table.rowCount() == len(window.state.model.analysis_layers())
+    assert table.item(1, 1).text() == "Rect"
+    before = window.state.explanation
+    table.item(0, 3).setText("flat")
+    assert window.state.layer_rules == {0: "flat"}
+    wait_new(qtbot, window, before)
+    np.testing.assert_allclose(window.state.relevance_full,
+                               expected(window, 0, layer_rules={0: "flat"}), rtol=1e-12,
+                               atol=1e-15)
+    assert table.item(0, 3).font().bold()
+    table.item(0, 3).setText("")  # back to the rule of the panel
+    assert window.state.layer_rules == {}
+
+
+def test_bad_layer_override_is_reported_not_applied(make_window, monkeypatch):
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append(m))
+    window = make_window()
+    window.rules.layer_table.item(0, 3).setText("epsilon:-3")
+    assert window.state.layer_rules == {}
+    assert shown and "layer 0" in shown[0]
+
+
+def test_colormap_change_never_recomputes(make_window, qtbot):
+    window = make_window()
+    calls = []
+    original = window.service.run
+    window.service.run = lambda req, token=None: calls.append(req) or original(req, token)
+    combo = window.findChild(QWidget, "colormapSelector")
+    assert combo.count() >= 5
+    before, renders = window.state.explanation, window.views.render_count
+    pictures = set()
+    for k in range(min(combo.count(), 4)):
+        combo.setCurrentIndex(k)
+        pictures.add(window.views.rendered_rgb.tobytes())
+    window.state.outline = not window.state.outline
+    qtbot.wait(50)
+    assert calls == [] and window.state.explanation is before
+    assert window.views.render_count > renders and len(pictures) == min(combo.count(), 4)
+    assert window.state.colormap == combo.itemData(min(combo.count(), 4) - 1)
+
+
+def test_hover_reports_row_column_input_and_relevance(make_window):
+    window = make_window()
+    text = window.views.describe_point(QPointF(10.5, 7.5))
+    raw = window.state.dataset.images([0])[0]
+    assert text.startswith("row 7, col 10: input ")
+    assert f"input {raw[7, 10, 0]}" in text
+    assert f"{window.state.relevance[7, 10, 0]:+.4g}" in text
+    assert window.views.describe_point(QPointF(-3, 2)) == ""
+    # the two views are linked
+    # the two views are linked (aspect locking may widen one of them around the same centre)
+    window.views.input_box.setXRange(3, 9, padding=0)
+    (lo, hi), _ = window.views.heat_box.viewRange()
+    assert (lo + hi) / 2 == pytest.approx(6.0, abs=1e-6) and hi - lo < 10
+
+
+def test_explanations_run_off_the_gui_thread(make_window, qtbot):
+    window = make_window()
+    threads = []
+    original = window.service.run
+    window.service.run = (lambda req, token=None:
+                          threads.append(threading.current_thread()) or original(req, token))
+    window.state.sample_index = 3
+    wait_shown(qtbot, window, 3)
+    assert threads and all(t is not threading.main_thread() for t in threads)
+
+
+def test_fast_clicking_ends_on_the_last_sample(make_window, qtbot):
+    window = make_window()
+    shown = []
+    window.explanation_shown.connect(
+        lambda i: shown.append((i, window.state.sample_index)))
+    view, model = window.grid.view, window.grid.model
+    for row in range(100):
+        view.setCurrentIndex(model.index(row))
+        QApplication.processEvents()
+    assert window.state.sample_index == 99
+    wait_shown(qtbot, window, 99)
+    qtbot.wait(100)
+    assert shown[-1] == (99, 99)
+    assert all(i == current for i, current in shown)  # nothing stale was ever displayed
+    assert len(shown) < 100
+    window.close()
+    assert not any(t.isRunning() for t in window.controller.threads.values())
+
+
+def test_filters_of_the_grid(make_window, qtbot):
+    window = make_window()
+    s = window.state
+    window.grid.true_filter.setCurrentIndex(window.grid.true_filter.findData(4))
+    rows = window.grid.model.dataset_indices()
+    np.testing.assert_array_equal(rows, np.flatnonzero(s.labels == 4))
+    window.grid.true_filter.setCurrentIndex(0)
+    window.grid.mis_only.setChecked(True)
+    rows = window.grid.model.dataset_indices()
+    np.testing.assert_array_equal(rows, np.flatnonzero(s.predictions != s.labels))
+    idx = window.grid.model.index(0)
+    assert "✗" in idx.data()
+    s.misclassified_only = False
+    s.filter_pred = 2
+    np.testing.assert_array_equal(window.grid.model.dataset_indices(),
+                                  np.flatnonzero(s.predictions == 2))
+
+
+def test_thumbnails_are_drawn_lazily(qtbot, tmp_path, toy_files):
+    from lrpgui.item_models import SampleListModel
+
+    big = tmp_path / "big_images.npy"
+    np.save(big, np.random.default_rng(0).integers(0, 255, (60000, 784), dtype=np.uint8))
+    model = SampleListModel(cache_size=100)
+    model.set_dataset(open_dataset(big))
+    assert model.rowCount() == 60000 and model.renders == 0
+    for row in (0, 1, 59999, 0):
+        assert not model.index(row).data(Qt.ItemDataRole.DecorationRole).isNull()
+    assert model.renders == 3  # the second request of row 0 came from the cache
+    assert model.index(59999).data() == "?→…"
+
+
+def test_browser_lists_and_opens(make_window, qtbot, toy_files):
+    window = make_window()
+    browser = window.findChild(QWidget, "modelBrowser")
+    values = [browser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(browser.count())]
+    assert str(toy_files[0]) in values
+    datasets = window.findChild(QWidget, "datasetBrowser")
+    names = [datasets.item(i).data(Qt.ItemDataRole.UserRole) for i in range(datasets.count())]
+    assert "mnist-sample" in names and str(toy_files[1]) in names
+    assert "Linear 576→10" in window.browser.summary.toPlainText()
+    assert "%" in window.browser.accuracy_label.text()
