@@ -183,7 +183,7 @@ def _replacements(spec, kind, grid, sample_ids, seed):
     H, W, C = grid.image
     value = baseline_value(spec, kind)
     if kind != "noise":
-        return np.full((len(sample_ids), H * W, C), value)
+        return float(value)  # one value for every pixel: no per-sample copy
     lo, hi = value
     return np.stack([_sample_rng(seed, s, 2).uniform(lo, hi, (H * W, C)) for s in sample_ids])
 
@@ -268,7 +268,8 @@ def _run_perturbed(ex, in_shape, x_pix, repl, rank_pix, flipped, targets, batch_
         rows = np.arange(start, min(total, start + batch_size))
         ns, ks = rows // s1, rows % s1
         mask = rank_pix[ns] < flipped[ks][:, None]
-        batch = np.where(mask[:, :, None], repl[ns], x_pix[ns])
+        fill = repl if np.ndim(repl) == 0 else repl[ns]
+        batch = np.where(mask[:, :, None], fill, x_pix[ns])
         a = xp.asarray(batch.reshape((rows.size,) + tuple(in_shape)), dtype=ex.dtype)
         for layer in ex.layers:
             a = layer.forward(a, xp)
