@@ -101,14 +101,13 @@ class InputSpec:
 
 
 def side_for_unit_output(layers, channels: int, limit: int = 512):
-    """Smallest square input side for which a convolutional stack ends in a 1×1 map."""
+    """Smallest square input side for which the whole stack fits and ends in a vector or a
+    1×1 map."""
     for side in range(1, limit + 1):
         shape = (side, side, channels)
         try:
-            for layer in layers:
+            for layer in layers:  # every layer must fit, a Linear after a Flatten included
                 shape = layer.output_shape(shape)
-                if layer.kind == "Flatten":
-                    break
         except ShapeError:
             continue
         if len(shape) == 1 or shape[:2] == (1, 1):
