@@ -1,0 +1,99 @@
+"""Errors keep the window and the previous work; settings persist between sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from lrpgui import MainWindow, rendering
+
+
+@pytest.fixture
+def dialogs_shown(monkeypatch):
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error",
+                        lambda parent, title, message: shown.append((title, message)))
+    return shown
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"\x00" * 64,
+                                     b"not a model at all\n"])
+def test_broken_model_file_keeps_the_previous_model(make_window, tmp_path, dialogs_shown,
+                                                     content):
+    window = make_window()
+    model, result = window.state.model, window.state.explanation
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(content)
+    assert window.open_model(str(bad)) is False
+    assert window.state.model is model and window.state.explanation is result
+    title, message = dialogs_shown[-1]
+    assert "broken.npz" in message and title == "Cannot open model"
+    assert window.isVisible()
+
+
+def test_malicious_text_model_is_refused(make_window, tmp_path, dialogs_shown):
+    window = make_window()
+    bad = tmp_path / "evil.txt"
+    bad.write_text("Linear 784 10\n" + "nan " * 7840 + "\n" + "1e999 " * 10 + "\n")
+    before = window.state.model_path
+    assert window.open_model(str(bad)) is False
+    assert window.state.model_path == before
+    assert "evil.txt" in dialogs_shown[-1][1]
+
+
+def test_error_dialog_is_a_real_non_blocking_message_box(make_window, tmp_path, qtbot):
+    window = make_window()
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"junk")
+    assert window.open_model(str(bad)) is False  # returns at once: the box is not modal
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "broken.npz" in boxes[0].text()
+    assert window.last_error == boxes[0].text()
+    for box in boxes:
+        box.close()
+
+
+def test_dataset_that_does_not_fit_is_refused(make_window, tmp_path, dialogs_shown):
+    window = make_window()
+    colour = tmp_path / "colour_images.npy"
+    np.save(colour, np.zeros((5, 32, 32, 3), dtype=np.uint8))
+    dataset = window.state.dataset
+    assert window.open_dataset(str(colour)) is False
+    assert window.state.dataset is dataset
+    assert "32" in dialogs_shown[-1][1]
+    assert window.open_dataset(str(tmp_path / "nothing.npy")) is False
+    assert "nothing.npy" in dialogs_shown[-1][1]
+
+
+def test_missing_model_gives_an_empty_window_with_a_message(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr("lrpgui.sources.DEFAULT_MODEL", tmp_path / "absent.npz")
+    monkeypatch.setattr("lrpgui.sources.MODELS_DIR", tmp_path / "no-models")
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    assert window.state.model is None
+    assert window.message.isVisible() and "No model" in window.message.text()
+    assert window.export_png() == []  # nothing to export: reported, no crash
+
+
+def test_settings_persist(make_window, qtbot, toy_files, settings_file):
+    window = make_window()
+    names = rendering.colormap_names()
+    cmap = names[-1] if names[-1] != window.state.colormap else names[0]
+    window.state.rule = "EpsilonPlusFlat"
+    window.state.colormap = cmap
+    window.state.outline = False
+    window.state.dtype = "float32"
+    window.close()
+    assert settings_file.exists()
+    again = MainWindow()  # no arguments: model and dataset come from the settings
+    qtbot.addWidget(again)
+    s = again.state
+    assert s.model_path == str(toy_files[0]) and s.dataset_name == str(toy_files[1])
+    assert (s.rule, s.colormap, s.outline, s.dtype) == ("EpsilonPlusFlat", cmap, False,
+                                                         "float32")
+    assert again.rules.colormap_selector.currentData() == cmap
+    assert str(toy_files[0]) in again.settings.recent("models")
+    qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
+    assert s.explanation.relevance_full.dtype == np.float32

@@ -1,0 +1,55 @@
+"""The real program in a subprocess: exit status 0 (PySide6 6.12 + pyqtgraph 0.14 aborted at
+exit after an image view was shown; this catches such regressions), screenshot, --profile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(args, settings, timeout=120):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LRP_EXPLORER_SETTINGS=str(settings))
+    return subprocess.run([sys.executable, "-m", "lrpgui", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_launch_and_quit_after_load(toy_files, tmp_path):
+    model, data = toy_files
+    shot = tmp_path / "shot.png"
+    proc = run(["--model", str(model), "--dataset", str(data), "--quit-after-load",
+                "--screenshot", str(shot)], tmp_path / "s.ini")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from skimage.io import imread
+
+    image = imread(shot)
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    assert image[..., :3].std() > 10  # not a blank picture
+
+
+def test_launch_with_the_defaults(tmp_path):
+    proc = run(["--quit-after-load"], tmp_path / "s.ini")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_profile_prints_both_medians(toy_files, tmp_path):
+    model, data = toy_files
+    proc = run(["--model", str(model), "--dataset", str(data), "--profile"], tmp_path / "s.ini")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "click-to-heatmap: median" in proc.stdout
+    assert "colormap switch: median" in proc.stdout
+
+
+def test_help_shows_an_example():
+    proc = subprocess.run([sys.executable, "-m", "lrpgui", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "example:" in proc.stdout and "--model" in proc.stdout
+
+
+@pytest.mark.parametrize("bad", [["--model"], ["--timeout", "x"]])
+def test_bad_arguments_exit_with_usage(bad):
+    proc = subprocess.run([sys.executable, "-m", "lrpgui", *bad], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "usage" in proc.stderr
