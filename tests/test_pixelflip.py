@@ -163,6 +163,10 @@ def test_bad_arguments_raise_project_errors(rng):
         flip_curves(model, x[:, :5], R, 0)
     with pytest.raises(ShapeError, match="relevance"):
         flip_curves(model, x, None, 0)
+    with pytest.raises(ShapeError, match="NaN"):
+        flip_curves(model, np.where(x > 0.9, np.nan, x), R, 0)
+    with pytest.raises(ShapeError, match="integers"):
+        flip_curves(model, x, R, 0.5)
     with pytest.raises(ShapeError, match="one class"):
         evaluate_methods(model, x, ["simple"], raw=True, target="output")
     with pytest.raises(RuleError):

@@ -211,6 +211,8 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
     if x.ndim < 2 or x.shape[0] == 0:
         raise ShapeError(f"expected a batch of inputs, got shape {x.shape}")
     ex.model.check_input(x)
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+        raise ShapeError("inputs contain NaN, infinite or non-numeric values")
     n = x.shape[0]
     steps = _positive_int(steps, "number of steps")
     per_step = _positive_int(per_step, "units per step")
@@ -223,6 +225,8 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
         else None
     if tgt is None:
         raise ShapeError(f"{np.size(targets)} targets given for {n} samples")
+    if not np.issubdtype(tgt.dtype, np.integer):
+        raise ShapeError(f"targets must be class indices (integers), got dtype {tgt.dtype}")
     if relevance is None:
         if order != "random":
             raise ShapeError("ordering by relevance needs a relevance map")
