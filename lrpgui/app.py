@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+
+STARTED = time.perf_counter()
 
 
 def parse_args(argv=None):
@@ -14,6 +17,11 @@ def parse_args(argv=None):
         epilog="example: lrp-explorer --model models/mnist-lenet5.npz --dataset mnist-sample")
     p.add_argument("--model", help="model file (.npz native, .txt toolbox, ...)")
     p.add_argument("--dataset", help="dataset file or name (mnist-sample, mnist-test, ...)")
+    p.add_argument("--rule", help="rule spec or preset to start with, e.g. epsilon:0.1")
+    p.add_argument("--colormap", help="colormap to start with")
+    p.add_argument("--sample", type=int, help="dataset index of the sample to explain first")
+    p.add_argument("--misclassified", action="store_true",
+                   help="show only misclassified samples in the grid")
     p.add_argument("--quit-after-load", action="store_true",
                    help="quit once the first explanation is on display (smoke test)")
     p.add_argument("--screenshot", metavar="PNG",
@@ -39,6 +47,11 @@ def main(argv=None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=args.model, dataset=args.dataset)
+    try:
+        _apply_options(window, args)
+    except Exception as exc:  # a bad option is reported, the window still opens
+        window.show_error("Invalid option", str(exc), quiet=True)
+        print(f"lrp-explorer: {exc}", file=sys.stderr)
     window.show()
     if args.profile:
         from .profiling import run_profile
@@ -54,15 +67,43 @@ def main(argv=None) -> int:
     return int(code)
 
 
+def _apply_options(window, args) -> None:
+    s = window.state
+    if args.rule:
+        s.rule = args.rule
+    if args.colormap:
+        s.colormap = args.colormap
+    if args.sample is not None:
+        s.sample_index = args.sample
+    if args.misclassified:
+        s.misclassified_only = True
+        window.predictions_done.connect(_select_first_misclassified(window))
+
+
+def _select_first_misclassified(window):
+    def select():
+        rows = window.grid.model.dataset_indices()
+        if rows.size and window.state.sample_index not in rows:
+            window.state.sample_index = int(rows[0])
+    return select
+
+
 def _load_then(app, window, args) -> int:
     from .profiling import wait_for_explanation
 
     ok = wait_for_explanation(app, window, args.timeout)
+    if ok:
+        print(f"first explanation on display {time.perf_counter() - STARTED:.2f} s after start")
     if window.state.model is not None and not ok:
         print("lrp-explorer: no explanation within the timeout", file=sys.stderr)
         return 1
     if args.screenshot:
         from PySide6.QtCore import QCoreApplication, QEventLoop
+
+        deadline = time.perf_counter() + args.timeout
+        while window.controller.pending("predict") and time.perf_counter() < deadline:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        wait_for_explanation(app, window, args.timeout, index=window.state.sample_index)
 
         for _ in range(5):
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)

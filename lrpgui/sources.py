@@ -27,7 +27,8 @@ def bundled_models() -> list[Path]:
     """Model files shipped in ``models/`` (native format first)."""
     if not MODELS_DIR.is_dir():
         return []
-    files = [p for p in MODELS_DIR.iterdir() if p.suffix.lower() in MODEL_EXTENSIONS]
+    files = [p for p in MODELS_DIR.iterdir()
+             if p.suffix.lower() in MODEL_EXTENSIONS and ".ckpt" not in p.name]
     return sorted(files, key=lambda p: (p.suffix != ".npz", p.name))
 
 

@@ -1,0 +1,78 @@
+"""How the insight tools reach the worker: one extra worker thread on the app's controller.
+
+The insight jobs get their own worker (named ``insight``) so that a long batch export or the
+dataset's accuracy pass never delays them, and an insight job never cancels a pending
+explanation of the main view (the ``interactive`` worker keeps only its newest job of any
+kind). The controller's per-key rule still applies: a newer job of the same key (e.g.
+``insight-compare``) supersedes the older one and its result is dropped. The worker is
+registered in the controller's ``workers``/``threads``, so ``Controller.shutdown`` (called
+when the window closes) stops it with the others.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QThread
+
+from ..controller import Worker
+from ..services import Cancelled as TaskCancelled
+from .worker_tasks import ForwardCache
+
+WORKER = "insight"
+
+
+def ensure_worker(controller, name: str = WORKER) -> str:
+    """Add a FIFO worker thread called ``name`` to ``controller`` (once); returns the name."""
+    if name in controller.workers:
+        return name
+    add = getattr(controller, "add_worker", None)
+    if add is not None:  # a controller that knows how to do it itself
+        add(name, latest_only=False)
+        return name
+    thread = QThread()
+    thread.setObjectName(f"lrp-{name}")
+    worker = Worker(False)  # no parent: moveToThread needs a parentless object
+    worker.moveToThread(thread)
+    worker.finished.connect(controller._on_finished)
+    worker.failed.connect(controller._on_failed)
+    worker.progressed.connect(controller._on_progress)
+    thread.start()
+    controller.workers[name] = worker
+    controller.threads[name] = thread
+    return name
+
+
+def is_cancellation(exc) -> bool:
+    """The controller's and lrpcore's cancellations both mean: the user stopped it."""
+    from lrpcore.insight import Cancelled
+
+    return isinstance(exc, (TaskCancelled, Cancelled))
+
+
+def app_forward(service):
+    """A callable giving the explain service's cached forward pass (or None)."""
+    def get():
+        getter = getattr(service, "cached_forward", None)
+        if callable(getter):
+            return getter()
+        return getattr(service, "_forward", None)
+    return get
+
+
+class Runner:
+    """Submits insight jobs to the ``insight`` worker and holds the shared forward cache."""
+
+    def __init__(self, state, controller, service=None):
+        self.state = state
+        self.controller = controller
+        self.cache = ForwardCache(app_forward(service) if service is not None else None)
+        ensure_worker(controller)
+
+    def submit(self, key, fn, on_done=None, on_error=None, on_progress=None) -> int:
+        return self.controller.submit(key, fn, on_done=on_done, on_error=on_error,
+                                      on_progress=on_progress, worker=WORKER)
+
+    def cancel(self, key) -> None:
+        self.controller.cancel(key)
+
+    def pending(self, key) -> bool:
+        return self.controller.pending(key)

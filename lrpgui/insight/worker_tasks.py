@@ -1,0 +1,300 @@
+"""The insight tools' work, run on the controller's worker thread (no Qt here).
+
+Each task takes a frozen :class:`SampleRequest` (copied from the AppState on the GUI thread),
+a :class:`ForwardCache` and the controller's token (``check()``, ``cancelled()``,
+``progress(done, total, payload)``), and returns a plain result object. All tools looking at
+the same sample share one forward pass through the cache; when the app's explain service
+already holds the forward pass of that sample, it is reused.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lrpcore.backend import get_dtype
+from lrpcore.errors import RuleError, ShapeError
+from lrpcore.explain import Explainer, Forward, resolve_rules
+from lrpcore.insight import compare, conservation_from_trace, flip_curves, layer_relevance_map
+from lrpcore.insight.baselines import attribute, output_seed
+from lrpcore.insight.compare import MAX_RULES
+from lrpcore.insight.pixelflip import method_label
+
+from .digit_prep import mnist_like
+
+
+@dataclass(frozen=True, eq=False)
+class SampleRequest:
+    """One sample and the explanation settings, frozen on the GUI thread."""
+
+    model: object
+    raw: np.ndarray = field(repr=False)  # one raw sample (no batch axis)
+    label: int | None = None
+    rule: str = "epsilon:0.01"
+    layer_rules: tuple = ()
+    target: str = "pred"
+    backend: str = "numpy"
+    dtype: str = "float64"
+
+    @property
+    def labels(self):
+        return None if self.label is None else np.array([self.label])
+
+    @property
+    def target_value(self):
+        """The target as lrpcore takes it: a class index or one of pred/true/output."""
+        t = str(self.target).strip().lower()
+        return int(t) if t.isdigit() else t
+
+
+def request_from_state(state, raw=None, index=None) -> SampleRequest | None:
+    """A request for the selected sample (or ``raw``), or None when nothing is open."""
+    if state.model is None:
+        return None
+    label = None
+    if raw is None:
+        if state.dataset is None:
+            return None
+        index = state.sample_index if index is None else int(index)
+        raw = np.asarray(state.dataset.images(np.array([index]))[0]).copy()
+        label = state.label_of(index)
+    return SampleRequest(model=state.model, raw=np.asarray(raw), label=label, rule=state.rule,
+                         layer_rules=tuple(sorted(state.layer_rules.items())),
+                         target=state.target, backend=state.backend, dtype=state.dtype)
+
+
+class ForwardCache:
+    """The forward pass of the last sample seen by any insight tool (thread-safe).
+
+    ``external`` is a callable returning the app's cached :class:`Forward` (or None); it is
+    used only after checking that it belongs to the same model, backend, dtype and input.
+    ``computed`` counts the forward passes this cache ran (tests read it).
+    """
+
+    def __init__(self, external=None):
+        self._external = external
+        self._lock = threading.Lock()
+        self._explainer = None
+        self._forward = None
+        self.computed = 0
+
+    def explainer(self, req: SampleRequest) -> Explainer:
+        with self._lock:
+            ex = self._explainer
+            if (ex is None or ex.model is not req.model or ex.backend.name != req.backend
+                    or ex.dtype != get_dtype(req.dtype)):
+                ex = self._explainer = Explainer(req.model, req.backend, req.dtype)
+                self._forward = None
+            return ex
+
+    def forward(self, req: SampleRequest) -> Forward:
+        ex = self.explainer(req)
+        x = ex.prepare(np.asarray(req.raw)[None])
+        with self._lock:
+            cached = self._forward
+        if _fits(cached, ex, x):
+            return cached
+        outside = self._external() if self._external is not None else None
+        if _fits(outside, ex, x):
+            with self._lock:
+                self._forward = outside
+            return outside
+        fwd = ex.forward(x, raw=True)
+        with self._lock:
+            self._forward = fwd
+            self.computed += 1
+        return fwd
+
+
+def _fits(fwd, ex: Explainer, x: np.ndarray) -> bool:
+    """Whether ``fwd`` is the forward pass of input ``x`` for the same model/backend/dtype."""
+    if not isinstance(fwd, Forward):
+        return False
+    other = fwd.explainer
+    if other.model is not ex.model or other.backend.name != ex.backend.name \
+            or other.dtype != ex.dtype:
+        return False
+    a = fwd.activations[0]
+    if tuple(a.shape) != (1,) + tuple(x.shape[1:]):
+        return False
+    return bool(np.array_equal(fwd.backend.to_numpy(a), np.asarray(x, dtype=ex.dtype)))
+
+
+def input_image(model, raw) -> np.ndarray:
+    """The raw sample scaled to [0, 1] (for display and outlines)."""
+    lo, hi = (0.0, 255.0)
+    if model.input_spec is not None:
+        lo, hi = model.input_spec.raw_range
+    x = (np.asarray(raw, dtype=np.float64) - lo) / ((hi - lo) or 1.0)
+    return np.clip(x, 0.0, 1.0)
+
+
+def to_raw_layout(model, maps) -> np.ndarray:
+    """Maps in the model's input layout (K, *input) cropped/reshaped to the raw layout."""
+    spec = model.input_spec
+    maps = np.asarray(maps)
+    return maps if spec is None else spec.unpad(maps)
+
+
+# -- compare --------------------------------------------------------------------------------
+MODES = ("target", "all", "contrast")
+
+
+@dataclass(frozen=True, eq=False)
+class CompareResult:
+    request: SampleRequest
+    comparison: object  # lrpcore.insight.Comparison (maps in the model input layout)
+    maps_raw: tuple  # per row: (K, *raw shape) maps for display
+    mode: str
+
+
+def run_compare(req: SampleRequest, cache: ForwardCache, rules, mode="target", pair=(0, 1),
+                positive=False, token=None) -> CompareResult:
+    """Up to six rules (LRP specs, presets, ``sensitivity``, ``gradxinput``) side by side."""
+    rules = [r for r in rules if r]
+    if not rules:
+        raise RuleError("choose at least one rule to compare")
+    if len(rules) > MAX_RULES:
+        raise RuleError(f"{len(rules)} rules chosen; compare shows at most {MAX_RULES}")
+    if mode not in MODES:
+        raise RuleError(f"unknown compare mode {mode!r}: use one of {', '.join(MODES)}")
+    fwd = cache.forward(req)
+    cancel = None if token is None else token.cancelled
+    if mode == "contrast":
+        a, b = (int(c) for c in pair)
+        comp = compare(fwd, rules, classes=[a, b], contrast=(a, b), positive=positive,
+                       cancel=cancel)
+    else:
+        comp = compare(fwd, rules, classes=mode, target=req.target_value, labels=req.labels,
+                       cancel=cancel)
+    maps_raw = tuple(to_raw_layout(req.model, row.maps) for row in comp.rows)
+    return CompareResult(req, comp, maps_raw, mode)
+
+
+# -- conservation ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ConservationResult:
+    request: SampleRequest
+    rows: list  # ConservationRow, from the output layer down to the input
+    layer_maps: list  # [k] relevance at the input of layer k (k = L: the initial relevance)
+    description: str
+
+
+def run_conservation(req: SampleRequest, cache: ForwardCache, token=None) -> ConservationResult:
+    """Relevance sums at every layer and the map at every layer's input (one backward pass)."""
+    fwd = cache.forward(req)
+    ex = fwd.explainer
+    config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
+    if token is not None:
+        token.check()
+    _, trace = fwd.relevance(config, req.target_value, labels=req.labels, trace=True)
+    rows = conservation_from_trace(trace, ex.layers)
+    maps = []
+    for k in range(len(trace)):
+        r = np.asarray(trace[k])
+        if r.ndim == 4 and r.shape[1] * r.shape[2] > 1:
+            maps.append(layer_relevance_map(fwd, k, trace=trace)[0])
+        else:
+            maps.append(r[0].reshape(1, -1))
+    return ConservationResult(req, rows, maps, config.description)
+
+
+# -- pixel-flipping -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlipSettings:
+    methods: tuple
+    steps: int = 50
+    patch: int = 1
+    per_step: int = 16
+    baseline: str = "background"
+    region: str = "raw"
+    random: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class FlipOutcome:
+    request: SampleRequest
+    settings: FlipSettings
+    target: int
+    results: tuple  # lrpcore.insight.FlipResult per method (random last)
+
+
+def explained_class(fwd: Forward, req: SampleRequest) -> int:
+    """The class pixel-flipping follows: the request's target (``output`` means ``pred``)."""
+    target = req.target_value
+    if isinstance(target, str) and target in ("output", "all", "raw"):
+        target = "pred"
+    seed = output_seed(fwd.output, target, req.labels, fwd.backend.xp)
+    return int(fwd.backend.to_numpy(seed)[0].argmax())
+
+
+def run_pixelflip(req: SampleRequest, cache: ForwardCache, settings: FlipSettings,
+                  token=None) -> FlipOutcome:
+    """Perturbation curves of each method and of a random order on the request's sample.
+
+    After each method the token's progress carries the results so far, so the plot grows
+    while the work goes on; ``token.cancelled`` stops it between forward batches."""
+    if not settings.methods and not settings.random:
+        raise RuleError("choose at least one method or the random order")
+    fwd = cache.forward(req)
+    ex = fwd.explainer
+    labels = [method_label(ex.layers, m) for m in settings.methods]  # bad specs fail first
+    cls = explained_class(fwd, req)
+    x = fwd.backend.to_numpy(fwd.activations[0])
+    cancel = None if token is None else token.cancelled
+    runs = [(m, lab) for m, lab in zip(settings.methods, labels, strict=True)]
+    if settings.random:
+        runs.append((None, "random"))
+    results = []
+    for done, (method, label) in enumerate(runs):
+        if token is not None:
+            token.check()
+        rel = None if method is None else attribute(fwd, method, cls)
+        results.append(flip_curves(
+            ex, x, rel, cls, steps=settings.steps, patch=settings.patch,
+            per_step=settings.per_step, baseline=settings.baseline, region=settings.region,
+            order="relevance" if method is not None else "random", seed=settings.seed,
+            label=label, cancel=cancel))
+        if token is not None:
+            token.progress(done + 1, len(runs), tuple(results))
+    return FlipOutcome(req, settings, cls, tuple(results))
+
+
+# -- drawing --------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class DrawResult:
+    digit: np.ndarray  # 28×28 uint8, ink bright on dark
+    scores: np.ndarray
+    prediction: int
+    relevance: np.ndarray  # raw layout (28×28×C)
+    rule_description: str
+
+
+def digit_fits(model) -> bool:
+    """Whether the model takes 28×28 single-channel raw images (what the pad draws)."""
+    spec = getattr(model, "input_spec", None)
+    return spec is not None and int(np.prod(spec.raw_shape)) == 784 and (
+        len(spec.raw_shape) < 3 or spec.raw_shape[-1] == 1)
+
+
+def run_draw(req: SampleRequest, cache: ForwardCache, ink: np.ndarray, centre=True,
+             token=None) -> DrawResult:
+    """Turn the pad's ink (float, any square size) into an MNIST-like digit and explain it."""
+    if not digit_fits(req.model):
+        raise ShapeError("the open model does not take 28×28 grayscale digits")
+    digit = mnist_like(ink, centre=centre)
+    if token is not None:
+        token.check()
+    raw = digit.reshape(req.model.input_spec.raw_shape)
+    sample = SampleRequest(req.model, raw, None, req.rule, req.layer_rules,
+                           "pred" if req.target in ("true",) else req.target,
+                           req.backend, req.dtype)
+    fwd = cache.forward(sample)
+    config = resolve_rules(fwd.explainer.layers, sample.rule, dict(sample.layer_rules))
+    R = fwd.relevance(config, sample.target_value)
+    scores = fwd.outputs()[0]
+    return DrawResult(digit, scores, int(scores.argmax()), to_raw_layout(req.model, R)[0],
+                      config.description)
