@@ -147,13 +147,14 @@ class ScoresPlot(pg.PlotWidget):
         self.setMinimumHeight(150)
         self.bars = None
         self.heights = None
+        self._model = None
         state.events.explanation.connect(self._on_explanation)
 
     def _on_explanation(self, result) -> None:
-        if self.bars is not None:
-            self.removeItem(self.bars)
-            self.bars = None
         if result is None:
+            if self.bars is not None:
+                self.removeItem(self.bars)
+                self.bars = None
             self.heights = None
             return
         scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
@@ -163,11 +164,19 @@ class ScoresPlot(pg.PlotWidget):
         label = result.request.label
         pens = [pg.mkPen("k", width=2.5) if k == label else pg.mkPen(None)
                 for k in range(scores.size)]
-        self.bars = pg.BarGraphItem(x=np.arange(scores.size), height=scores, width=0.7,
-                                    brushes=brushes, pens=pens)
-        self.addItem(self.bars)
-        names = result.request.model.class_names
-        axis = self.getAxis("bottom")
-        axis.setTicks([[(k, str(names[k]) if k < len(names) else str(k))
-                        for k in range(scores.size)]])
-        self.enableAutoRange()
+        model = result.request.model
+        if self.bars is None or self._model is not model:
+            if self.bars is not None:
+                self.removeItem(self.bars)
+            self.bars = pg.BarGraphItem(x=np.arange(scores.size), height=scores, width=0.7,
+                                        brushes=brushes, pens=pens)
+            self.addItem(self.bars)
+            names = model.class_names
+            self.getAxis("bottom").setTicks(
+                [[(k, str(names[k]) if k < len(names) else str(k)) for k in range(scores.size)]])
+            self._model = model
+        else:  # same model: update the bars in place (cheaper than a new item)
+            self.bars.setOpts(height=scores, brushes=brushes, pens=pens)
+        lo, hi = min(0.0, float(scores.min())), max(0.0, float(scores.max()))
+        pad = 0.08 * ((hi - lo) or 1.0)
+        self.setRange(xRange=(-0.6, scores.size - 0.4), yRange=(lo - pad, hi + pad), padding=0)

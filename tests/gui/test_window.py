@@ -47,6 +47,9 @@ def test_launch_shows_sample_zero_explained(make_window, toy_files):
     assert s.accuracy == pytest.approx(np.mean(s.predictions == s.labels))
     assert "ΣR" in window.conservation_label.text()
     assert window.grid.model.rowCount() == 120
+    raw = s.dataset.images([0])
+    np.testing.assert_allclose(window.scores.heights, lrpcore.predict(s.model, raw)[0],
+                               rtol=1e-12)
 
 
 def test_clicking_the_grid_and_arrow_keys_select_samples(make_window, qtbot):

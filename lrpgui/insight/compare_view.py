@@ -1,0 +1,244 @@
+"""Compare: up to six rule configurations (and the gradient baselines) side by side for the
+selected sample, as rows; columns are the explained class, all classes, or "A versus B".
+
+One forward pass serves the whole view (the insight worker's forward cache, or the one the
+explain service already holds); every map is a backward pass over it. Each row has its own
+colour scale (max |R| of the row) unless "one scale for all rows" is ticked; a colormap
+change or a scale toggle re-colours the cached maps without any new computation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from lrpcore.insight.compare import MAX_RULES
+from lrpcore.presets import PRESETS
+
+from . import imaging
+from .panel import ToolPanel
+from .worker_tasks import input_image, request_from_state, run_compare
+
+COMMON_RULES = ("simple", "epsilon:0.01", "epsilon:0.25", "alphabeta:1", "alphabeta:2", "flat",
+                "ww", "zb", "gamma:0.25", "zplus")
+BASELINES = ("sensitivity", "gradxinput")
+MODE_LABELS = (("target", "explained class"), ("all", "all classes"),
+               ("contrast", "class A versus class B"))
+DEFAULT_RULES = ("epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "sensitivity", "gradxinput")
+CELL = 84  # minimum side of a map cell in pixels
+
+
+def rule_choices() -> list[str]:
+    """What the rule boxes offer: nothing, rule specs, presets, baselines."""
+    return ["", *COMMON_RULES, *PRESETS, *BASELINES]
+
+
+class CompareView(ToolPanel):
+    """Rows of relevance maps for several rules; the columns depend on the mode."""
+
+    key = "insight-compare"
+
+    def __init__(self, runner, parent=None):
+        super().__init__(runner, parent)
+        self.setObjectName("compareView")
+        self.result = None  # the CompareResult on display
+        self.cell_maps: dict = {}  # (row, col) → 2-D map shown
+        self.cell_levels: dict = {}  # (row, col) → vmax of its colour scale
+        self._grid_shape = None
+        self._cells: dict = {}
+        self._titles: list = []
+        self._row_labels: list = []
+        self._scale_labels: list = []
+        self._build()
+        self.state.events.colormap.connect(lambda _c: self.render())
+
+    # -- construction -----------------------------------------------------------------------
+    def _build(self) -> None:
+        controls = QGridLayout()
+        self.rule_boxes = []
+        first = self.state.rule
+        defaults = [first] + [r for r in DEFAULT_RULES if r != first]
+        for i in range(MAX_RULES):
+            box = QComboBox(objectName=f"compareRule{i}")
+            box.setEditable(True)
+            box.addItems(rule_choices())
+            box.setCurrentText(defaults[i] if i < len(defaults) else "")
+            box.setMinimumContentsLength(12)
+            box.activated.connect(lambda _i: self.refresh())
+            box.lineEdit().editingFinished.connect(self.refresh)
+            self.rule_boxes.append(box)
+            controls.addWidget(box, i // 3, i % 3)
+        self.mode_box = QComboBox(objectName="compareMode")
+        for key, text in MODE_LABELS:
+            self.mode_box.addItem(text, key)
+        self.class_a = QSpinBox(objectName="compareClassA")
+        self.class_b = QSpinBox(objectName="compareClassB")
+        self.class_b.setValue(1)
+        self.positive = QCheckBox("positive part only", objectName="comparePositive")
+        self.shared = QCheckBox("one scale for all rows", objectName="compareSharedScale")
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        for w in (self.class_a, self.class_b):
+            w.valueChanged.connect(lambda _v: self.refresh())
+        self.positive.toggled.connect(lambda _v: self.refresh())
+        self.shared.toggled.connect(lambda _v: self.render())
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Columns:"))
+        row.addWidget(self.mode_box)
+        row.addWidget(QLabel("A"))
+        row.addWidget(self.class_a)
+        row.addWidget(QLabel("B"))
+        row.addWidget(self.class_b)
+        row.addWidget(self.positive)
+        row.addStretch(1)
+        row.addWidget(self.shared)
+        self.info = QLabel(objectName="compareInfo")
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("compareCanvas")
+        self.canvas.setBackground("w")
+        self.layout_item = self.canvas.ci
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addLayout(row)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.info)
+        layout.addWidget(self.canvas, 1)
+        self._mode_changed()
+
+    def _mode_changed(self) -> None:
+        contrast = self.mode() == "contrast"
+        for w in (self.class_a, self.class_b, self.positive):
+            w.setEnabled(contrast)
+        self.refresh()
+
+    # -- settings (also used by tests and scripts) ------------------------------------------
+    def rules(self) -> list[str]:
+        return [b.currentText().strip() for b in self.rule_boxes if b.currentText().strip()]
+
+    def set_rules(self, rules) -> None:
+        rules = list(rules)
+        for i, box in enumerate(self.rule_boxes):
+            box.setCurrentText(rules[i] if i < len(rules) else "")
+        self.refresh()
+
+    def mode(self) -> str:
+        return self.mode_box.currentData()
+
+    def set_mode(self, mode: str, pair=None, positive=None) -> None:
+        if pair is not None:
+            self.class_a.setValue(int(pair[0]))
+            self.class_b.setValue(int(pair[1]))
+        if positive is not None:
+            self.positive.setChecked(bool(positive))
+        self.mode_box.setCurrentIndex([k for k, _ in MODE_LABELS].index(mode))
+        self.refresh()
+
+    # -- work -------------------------------------------------------------------------------
+    def start(self) -> int:
+        req = request_from_state(self.state)
+        if req is None:
+            return 0
+        k = req.model.n_classes or 10
+        for w in (self.class_a, self.class_b):
+            w.setMaximum(max(0, k - 1))
+        rules, mode = self.rules(), self.mode()
+        pair = (self.class_a.value(), self.class_b.value())
+        positive = self.positive.isChecked()
+        cache = self.runner.cache
+        self.info.setText("computing…")
+        return self.submit(lambda token: run_compare(req, cache, rules, mode, pair, positive,
+                                                     token), self._show)
+
+    def _show(self, result) -> None:
+        if result.request.model is not self.state.model:
+            return
+        self.clear_error()
+        self.result = result
+        self.render()
+        self.updated.emit()
+
+    def cancelled(self) -> None:
+        self.info.setText("")
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _ensure_grid(self, n_rows, n_cols) -> bool:
+        if self._grid_shape == (n_rows, n_cols):
+            return False
+        self.canvas.clear()
+        ci = self.canvas.ci
+        ci.setSpacing(4)
+        self._cells = {}
+        self._titles = []
+        self._row_labels = []
+        self._scale_labels = []
+        self.input_box, self.input_item = imaging.image_cell(ci, 0, 0, CELL)
+        for c in range(n_cols):
+            label = pg.LabelItem("", size="9pt", color="k")
+            ci.addItem(label, row=0, col=c + 1)
+            self._titles.append(label)
+        for r in range(n_rows):
+            name = pg.LabelItem("", size="9pt", color="k", justify="right")
+            ci.addItem(name, row=r + 1, col=0)
+            self._row_labels.append(name)
+            for c in range(n_cols):
+                self._cells[(r, c)] = imaging.image_cell(ci, r + 1, c + 1, CELL)
+            scale = pg.LabelItem("", size="8pt", color="#555")
+            ci.addItem(scale, row=r + 1, col=n_cols + 1)
+            self._scale_labels.append(scale)
+        self._grid_shape = (n_rows, n_cols)
+        return True
+
+    def render(self) -> None:
+        """(Re)colour the cached maps with the current colormap and scale choice."""
+        result = self.result
+        if result is None:
+            return
+        comp = result.comparison
+        rows = comp.rows
+        n_cols = max(row.maps.shape[0] for row in rows)
+        new = self._ensure_grid(len(rows), n_cols)
+        cmap = self.state.colormap
+        model = result.request.model
+        x01 = input_image(model, result.request.raw)
+        imaging.show_input(self.input_item, x01)
+        maps = [np.stack([imaging.map2d(m) for m in raw]) for raw in result.maps_raw]
+        row_vmax = [imaging.max_abs(m) for m in maps]
+        shared = max(row_vmax) if row_vmax else 0.0
+        self.cell_maps, self.cell_levels = {}, {}
+        for r, row in enumerate(rows):
+            self._row_labels[r].setText(row.label)
+            vmax = shared if self.shared.isChecked() else row_vmax[r]
+            self._scale_labels[r].setText(f"±{vmax:.3g}")
+            for c in range(n_cols):
+                box, item = self._cells[(r, c)]
+                if c >= maps[r].shape[0]:
+                    item.clear()
+                    continue
+                imaging.show_relevance(item, maps[r][c], vmax, cmap)
+                self.cell_maps[(r, c)] = maps[r][c]
+                self.cell_levels[(r, c)] = vmax
+                if new:
+                    imaging.fit(box, maps[r][c].shape)
+        for c, title in enumerate(self._titles):
+            title.setText(rows[0].titles[c] if c < len(rows[0].titles) else "")
+        if new:
+            imaging.fit(self.input_box, x01.shape)
+        out = comp.outputs
+        self.info.setText(f"sample {self.state.sample_index}: predicted "
+                          f"{_name(model, int(np.argmax(out)))} (output {np.max(out):.4g}); "
+                          f"one forward pass, {sum(m.shape[0] for m in maps)} maps")
+        self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)
+
+
+def _name(model, c: int) -> str:
+    names = list(model.class_names)
+    return str(names[c]) if c < len(names) else str(c)

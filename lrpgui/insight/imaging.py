@@ -1,0 +1,66 @@
+"""Small pyqtgraph image cells for the insight tools: relevance maps with a fixed scale.
+
+The fast path of pyqtgraph: C-contiguous float32 data, explicit levels (−v, v) and the
+colormap's 256-entry palette as lookup table, so the same scale can be given to a whole row
+(or to every map) and a colormap switch re-colours without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from .. import rendering
+
+
+def map2d(r) -> np.ndarray:
+    """A relevance map as one 2-D float array: H×W×C summed over channels, H×W kept,
+    vectors as a one-row strip."""
+    r = np.asarray(r, dtype=np.float64)
+    if r.ndim == 3:
+        return r.sum(axis=2)
+    if r.ndim == 2:
+        return r
+    return r.reshape(1, -1)
+
+
+def max_abs(a) -> float:
+    return float(np.max(np.abs(a))) if np.size(a) else 0.0
+
+
+def image_cell(layout: pg.GraphicsLayout, row: int, col: int, size=None):
+    """A ViewBox with an ImageItem (row-major, aspect locked, no mouse) at (row, col)."""
+    box = layout.addViewBox(row=row, col=col)
+    box.setAspectLocked(True)
+    box.invertY(True)
+    box.setMenuEnabled(False)
+    box.setMouseEnabled(False, False)
+    if size is not None:
+        box.setMinimumSize(size, size)
+    item = pg.ImageItem(axisOrder="row-major")
+    box.addItem(item)
+    return box, item
+
+
+def show_relevance(item: pg.ImageItem, r2d, vmax: float, cmap: str) -> None:
+    """Colour ``r2d`` on the scale [−vmax, vmax] with the colormap's palette."""
+    v = float(vmax) if vmax and np.isfinite(vmax) and vmax > 0 else 1.0
+    item.setImage(np.ascontiguousarray(r2d, dtype=np.float32), autoLevels=False,
+                  levels=(-v, v), lut=rendering.bar_lut(cmap))
+
+
+def show_input(item: pg.ImageItem, x01) -> None:
+    """The input as gray levels, ink dark on white (as the main view draws it)."""
+    x = np.asarray(x01, dtype=np.float64)
+    if x.ndim == 3 and x.shape[2] == 3:
+        img = x
+    else:
+        img = 1.0 - map2d(x) / (x.shape[2] if x.ndim == 3 else 1)
+    item.setImage(np.ascontiguousarray(img, dtype=np.float32), autoLevels=False,
+                  levels=(0.0, 1.0))
+
+
+def fit(box: pg.ViewBox, shape) -> None:
+    """Show the whole image (shape H×W…) with a small margin."""
+    h, w = int(shape[0]), int(shape[1])
+    box.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
