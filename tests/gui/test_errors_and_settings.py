@@ -97,3 +97,89 @@ def test_settings_persist(make_window, qtbot, toy_files, settings_file):
     assert str(toy_files[0]) in again.settings.recent("models")
     qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
     assert s.explanation.relevance_full.dtype == np.float32
+
+
+def test_failed_explanation_keeps_the_previous_result(make_window, qtbot, dialogs_shown):
+    window = make_window()
+    shown = window.state.explanation
+
+    class OutOfMemoryError(MemoryError):  # the name cupy gives its allocation failures
+        pass
+
+    def fail(req, token=None):
+        raise OutOfMemoryError("out of memory allocating 1,024 bytes")
+
+    window.service.run = fail
+    window.state.sample_index = 4
+    qtbot.waitUntil(lambda: bool(dialogs_shown), timeout=20000)
+    assert "ran out of memory" in dialogs_shown[-1][1]
+    assert window.state.explanation is shown and window.isVisible()
+
+
+def test_download_progress_and_cancel(make_window, qtbot, monkeypatch):
+    import time
+
+    calls = []
+
+    def fake_download(kind, progress=None, cancel=None):
+        for k in range(200):
+            if cancel():
+                calls.append(("cancelled", k))
+                from lrpcore.errors import DatasetError
+
+                raise DatasetError("download cancelled")
+            progress(k, 200, "train-images-idx3-ubyte.gz")
+            time.sleep(0.01)
+        calls.append(("done", 200))
+
+    monkeypatch.setattr("lrpgui.sources.download_mnist", fake_download)
+    window = make_window()
+    window.download_mnist("train")
+    from PySide6.QtWidgets import QProgressDialog, QPushButton
+
+    dialog = window.findChild(QProgressDialog, "downloadProgress")
+    qtbot.waitUntil(lambda: dialog.value() > 3, timeout=20000)
+    assert "train-images" in dialog.labelText()
+    dialog.findChild(QPushButton).click()
+    qtbot.waitUntil(lambda: bool(calls), timeout=20000)
+    assert calls[0][0] == "cancelled" and calls[0][1] < 200
+    qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "downloadProgress") is None,
+                    timeout=20000)
+
+
+def test_window_layout_persists(make_window, qtbot):
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtWidgets import QDockWidget
+
+    window = make_window(wait=False)
+    window.findChild(QDockWidget, "sampleDock").hide()
+    window.close()
+    geometry = window.settings.get("window/geometry")
+    assert isinstance(geometry, QByteArray) and geometry.size() > 0
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.findChild(QDockWidget, "sampleDock").isVisible()
+    assert again.findChild(QDockWidget, "ruleDock").isVisible()
+    assert again.restoreGeometry(geometry)
+
+
+def test_batch_export_button_asks_with_a_dialog(make_window, qtbot, tmp_path, monkeypatch):
+    from lrpgui.widgets import batch_dialog
+
+    window = make_window()
+    out = tmp_path / "via-button"
+    out.mkdir()
+
+    def accept(dialog):
+        dialog.folder.setText(str(out))
+        dialog.png.setChecked(False)
+        return batch_dialog.BatchExportDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(batch_dialog.BatchExportDialog, "exec", accept)
+    window.state.filter_true = 3
+    with qtbot.waitSignal(window.export_finished, timeout=30000):
+        window.findChild(type(window.batch_button), "batchExportButton").click()
+    expected = {f"relevance_{i}.npy" for i in np.flatnonzero(window.state.labels == 3)}
+    assert {p.name for p in out.glob("*.npy")} == expected
+    assert window.settings.last_dir("export") == str(out)
