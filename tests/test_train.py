@@ -411,3 +411,22 @@ def test_shared_test_images_train_a_dense_net_quickly(tmp_path):
                             lr=0.005),
                 data, tmp_path / "d.npz", backend="numpy", log=lambda s: None)
     assert res.history[-1]["train_acc"] > 0.6
+
+
+def test_lrp_train_resume_and_validation_split(tmp_path, capsys):
+    from lrpcore.cli.main import main
+
+    data = _toy_data()
+    np.savez(tmp_path / "toy.npz", images=data.images.reshape(-1, 8, 8, 1), labels=data.labels)
+    out = tmp_path / "v.npz"
+    base = ["train", "--layers", TINY, "--dataset", str(tmp_path / "toy.npz"), "--pad", "1",
+            "--lr", "0.01", "--val-split", "0.2", "--out", str(out)]
+    assert main(base + ["--epochs", "1"]) == 0
+    first = capsys.readouterr().out
+    assert "val acc" in first and "epoch   1/1" in first
+    assert main(base + ["--epochs", "2", "--resume", checkpoint_path(out)]) == 0
+    second = capsys.readouterr().out
+    assert "epoch   2/2" in second and "epoch   1/2" not in second
+    assert lrpcore.load_model(out).meta["validation"]["n"] == 48
+    assert main(base + ["--epochs", "2", "--resume", checkpoint_path(out)]) == 2
+    assert "already has 2 epochs" in capsys.readouterr().err
