@@ -31,6 +31,7 @@ from lrpcore.errors import LRPError
 
 from . import dialogs, rendering, services, sources
 from .controller import Controller
+from .insight import install_insight_tools
 from .services import Cancelled, ExplainRequest, ExplainService
 from .settings import Settings
 from .state import AppState
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self._progress_dialog = None
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
+        install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
         self._restore_settings()
         self._open_initial(model, dataset)
 
@@ -257,10 +259,15 @@ class MainWindow(QMainWindow):
         path = os.fspath(path)
         try:
             model = lrpcore.load_model(path)
-            if self.state.dataset is not None:
-                sources.check_fits(model, self.state.dataset)
         except Exception as exc:  # any failure keeps the previous model
             self.show_error("Cannot open model", _message(exc, path), quiet=quiet)
+            return False
+        try:
+            if self.state.dataset is not None:
+                sources.check_fits(model, self.state.dataset)
+        except Exception as exc:
+            self.show_error("Model does not fit the dataset", f"{path}: {_message(exc)}",
+                            quiet=quiet)
             return False
         self._reset_results()
         with self.state.batch():
@@ -288,10 +295,15 @@ class MainWindow(QMainWindow):
             dataset = sources.open_dataset(name)
             if len(dataset) == 0:
                 raise lrpcore.DatasetError(f"{name}: the dataset has no samples")
+        except Exception as exc:
+            self.show_error("Cannot open dataset", _message(exc, name), quiet=quiet)
+            return False
+        try:
             if self.state.model is not None:
                 sources.check_fits(self.state.model, dataset)
         except Exception as exc:
-            self.show_error("Cannot open dataset", _message(exc, name), quiet=quiet)
+            self.show_error("Dataset does not fit the model", f"{name}: {_message(exc)}",
+                            quiet=quiet)
             return False
         self._reset_results()
         with self.state.batch():

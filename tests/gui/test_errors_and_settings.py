@@ -183,3 +183,18 @@ def test_batch_export_button_asks_with_a_dialog(make_window, qtbot, tmp_path, mo
     expected = {f"relevance_{i}.npy" for i in np.flatnonzero(window.state.labels == 3)}
     assert {p.name for p in out.glob("*.npy")} == expected
     assert window.settings.last_dir("export") == str(out)
+
+
+def test_model_that_does_not_fit_the_dataset_is_refused(make_window, tmp_path, dialogs_shown):
+    import lrpcore
+    from lrpcore.layers import Linear
+
+    small = lrpcore.Sequential([Linear(np.ones((2, 2)), np.zeros(2))])
+    path = tmp_path / "tiny-xor.npz"
+    lrpcore.save_model(small, path)
+    window = make_window()
+    before = window.state.model
+    assert window.open_model(str(path)) is False
+    assert window.state.model is before
+    title, message = dialogs_shown[-1]
+    assert title == "Model does not fit the dataset" and "tiny-xor.npz" in message

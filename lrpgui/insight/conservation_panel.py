@@ -1,0 +1,172 @@
+"""Conservation, layer by layer, for the explanation on display.
+
+A table gives, for every layer (output at the top), the relevance sum arriving at its output,
+the sum leaving at its input, what the layer created (+) or absorbed (−) and the sum relative
+to the explained output f(x); a plot shows the sums against f(x). Clicking a row shows the
+relevance at that layer's input (convolutional maps summed over channels, vectors and 1×1
+maps as a strip of their values). One backward pass with a trace gives all of it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from . import imaging
+from .panel import ToolPanel
+from .worker_tasks import request_from_state, run_conservation
+
+COLUMNS = ("layer", "type", "R at output", "R at input", "created (+) / absorbed (−)",
+           "in / out", "in / f(x)")
+TOLERANCE = 1e-6  # relative change below which a layer counts as conserving
+
+
+def _num(v: float) -> str:
+    return "—" if not math.isfinite(v) else f"{v:.6g}"
+
+
+class ConservationPanel(ToolPanel):
+    """Per-layer relevance sums of the current explanation and the map at a chosen layer."""
+
+    key = "insight-conservation"
+
+    def __init__(self, runner, parent=None):
+        super().__init__(runner, parent)
+        self.setObjectName("conservationPanel")
+        self.result = None
+        self.shown_layer: int | None = None
+        self.shown_map = None
+        self._build()
+        self.state.events.colormap.connect(lambda _c: self._draw_map())
+
+    def _build(self) -> None:
+        self.summary = QLabel(objectName="conservationSummary")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS), objectName="conservationTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.plot = pg.PlotWidget(objectName="conservationPlot")
+        self.plot.setBackground("w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setLabel("bottom", "layer (relevance at its input; rightmost: f(x))")
+        self.plot.setLabel("left", "ΣR")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setMinimumHeight(140)
+        self.sum_curve = self.plot.plot([], [], pen=pg.mkPen((0, 90, 200), width=2),
+                                        symbol="o", symbolSize=7, symbolBrush=(0, 90, 200))
+        self.target_line = pg.InfiniteLine(angle=0, pen=pg.mkPen((200, 30, 30), width=1,
+                                                                 style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.target_line)
+        self.map_widget = pg.GraphicsLayoutWidget()
+        self.map_widget.setObjectName("layerMapView")
+        self.map_widget.setBackground("w")
+        self.map_title = pg.LabelItem("", size="9pt", color="k")
+        self.map_widget.ci.addItem(self.map_title, row=0, col=0)
+        self.map_box, self.map_item = imaging.image_cell(self.map_widget.ci, 1, 0)
+        self.map_widget.setMinimumHeight(160)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.plot)
+        split.addWidget(self.map_widget)
+        split.setStretchFactor(0, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.error_label)
+        layout.addWidget(split, 1)
+
+    # -- work -------------------------------------------------------------------------------
+    def start(self) -> int:
+        req = request_from_state(self.state)
+        if req is None:
+            return 0
+        cache = self.runner.cache
+        return self.submit(lambda token: run_conservation(req, cache, token), self._show)
+
+    def _show(self, result) -> None:
+        if result.request.model is not self.state.model:
+            return
+        self.clear_error()
+        self.result = result
+        rows = result.rows
+        explained = rows[0].explained if rows else float("nan")
+        bottom = rows[-1].sum_in if rows else float("nan")
+        self.summary.setText(f"{result.description}: explained output f(x) = {_num(explained)},"
+                             f" ΣR at the input = {_num(bottom)} "
+                             f"({_num(bottom / explained if explained else math.nan)} of f(x))")
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            values = (str(row.layer), row.description, _num(row.sum_out), _num(row.sum_in),
+                      _num(row.created), _num(row.ratio), _num(row.of_output))
+            for j, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if j != 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, j, item)
+            scale = max(abs(row.sum_out), abs(row.explained), 1e-300)
+            if abs(row.created) > TOLERANCE * scale:
+                colour = QColor(255, 220, 215) if row.created > 0 else QColor(215, 230, 255)
+                self.table.item(i, 4).setBackground(QBrush(colour))
+        layers = [row.layer for row in rows]
+        xs = np.array(layers[::-1] + [len(layers)], dtype=float)
+        ys = np.array([row.sum_in for row in rows][::-1] + [explained], dtype=float)
+        self.sum_curve.setData(xs, ys)
+        self.target_line.setValue(explained)
+        keep = self.shown_layer if self.shown_layer is not None else 0
+        self.select_layer(min(keep, len(result.layer_maps) - 1))
+        self.updated.emit()
+
+    # -- the layer map ----------------------------------------------------------------------
+    def layer_sums(self) -> dict:
+        """{layer k: ΣR at the input of layer k} as shown in the table (tests read it)."""
+        return {row.layer: row.sum_in for row in self.result.rows} if self.result else {}
+
+    def select_layer(self, k: int) -> None:
+        """Show the relevance at the input of layer ``k`` (and select its table row)."""
+        if self.result is None:
+            return
+        self.shown_layer = int(k)
+        for i, row in enumerate(self.result.rows):
+            if row.layer == k and self.table.currentRow() != i:
+                self.table.blockSignals(True)
+                self.table.selectRow(i)
+                self.table.blockSignals(False)
+        self._draw_map()
+
+    def _selection_changed(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and self.result is not None:
+            self.select_layer(self.result.rows[rows[0].row()].layer)
+
+    def _draw_map(self) -> None:
+        if self.result is None or self.shown_layer is None:
+            return
+        k = self.shown_layer
+        r = np.asarray(self.result.layer_maps[k])
+        self.shown_map = r
+        vmax = imaging.max_abs(r)
+        imaging.show_relevance(self.map_item, r, vmax, self.state.colormap)
+        imaging.fit(self.map_box, r.shape)
+        layers = self.result.rows
+        what = next((row.description for row in layers if row.layer == k), "initial relevance")
+        self.map_title.setText(f"relevance at the input of layer {k} ({what}): "
+                               f"ΣR = {r.sum():.5g}, shown ±{vmax:.3g}")

@@ -1,0 +1,216 @@
+"""Pixel-flipping for the selected sample: rules and a random order compared live.
+
+Units (pixels or patches) are replaced in order of decreasing relevance and the explained
+class's output is recorded (Samek et al., 2017); a good explanation makes it fall fast and
+has a large AOPC. The curves are computed on the insight worker, one method after the other;
+each finished curve is plotted at once; "Cancel" stops the work between forward batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from lrpcore.insight.pixelflip import BASELINE_VALUES
+
+from .panel import ToolPanel
+from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
+
+DEFAULT_METHODS = ("alphabeta:2", "sensitivity", "gradxinput")
+COLOURS = [(0, 90, 200), (230, 120, 0), (0, 150, 60), (200, 30, 30), (130, 60, 170),
+           (140, 90, 40), (0, 150, 150), (200, 0, 150)]
+RANDOM_COLOUR = (128, 128, 128)
+
+
+def parse_methods(text: str) -> tuple:
+    """Comma- or semicolon-separated rule specs, presets or baselines (duplicates dropped)."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",")]
+    return tuple(dict.fromkeys(p for p in parts if p))
+
+
+class PixelFlipPanel(ToolPanel):
+    """Perturbation curves and AOPC of several methods on the current sample."""
+
+    key = "insight-pixelflip"
+
+    def __init__(self, runner, parent=None):
+        super().__init__(runner, parent)
+        self.setObjectName("pixelFlipPanel")
+        self.outcome = None  # the last complete FlipOutcome
+        self.results: tuple = ()  # the curves on display (complete or partial)
+        self.curves: dict = {}  # label → PlotDataItem
+        self._build()
+
+    def _build(self) -> None:
+        first = self.state.rule
+        methods = [first] + [m for m in DEFAULT_METHODS if m != first]
+        self.methods_edit = QLineEdit(", ".join(methods), objectName="flipMethods")
+        self.methods_edit.setToolTip("rule specs, presets, sensitivity or gradxinput, "
+                                     "separated by commas")
+        self.steps = _spin(1, 1000, 50, "flipSteps")
+        self.per_step = _spin(1, 10000, 16, "flipPerStep")
+        self.patch = _spin(1, 64, 1, "flipPatch")
+        self.baseline = QComboBox(objectName="flipBaseline")
+        self.baseline.addItems(BASELINE_VALUES)
+        self.baseline.setCurrentText("background")
+        self.random = QCheckBox("random order", objectName="flipRandom")
+        self.random.setChecked(True)
+        self.live = QCheckBox("follow the selection", objectName="flipLive")
+        self.live.setChecked(True)
+        self.run_button = QPushButton("Run", objectName="flipRun")
+        self.cancel_button = QPushButton("Cancel", objectName="flipCancel")
+        self.cancel_button.setEnabled(False)
+        self.run_button.clicked.connect(self.refresh)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar(objectName="flipProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        form = QFormLayout()
+        form.addRow("Methods", self.methods_edit)
+        numbers = QHBoxLayout()
+        for text, w in (("steps", self.steps), ("units per step", self.per_step),
+                        ("patch", self.patch), ("baseline", self.baseline)):
+            numbers.addWidget(QLabel(text))
+            numbers.addWidget(w)
+        numbers.addStretch(1)
+        form.addRow(numbers)
+        buttons = QHBoxLayout()
+        for w in (self.random, self.live):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(self.progress)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        form.addRow(buttons)
+
+        self.plot = pg.PlotWidget(objectName="pixelFlipPlot")
+        self.plot.setBackground("w")
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setLabel("left", "output of the explained class")
+        self.plot.setLabel("bottom", "units flipped")
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
+        self.table = QTableWidget(0, 2, objectName="aopcTable")
+        self.table.setHorizontalHeaderLabels(("method", "AOPC"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setMaximumHeight(170)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.plot)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(split, 1)
+
+    # -- settings ---------------------------------------------------------------------------
+    def settings(self) -> FlipSettings:
+        return FlipSettings(methods=parse_methods(self.methods_edit.text()),
+                            steps=self.steps.value(), patch=self.patch.value(),
+                            per_step=self.per_step.value(),
+                            baseline=self.baseline.currentText(),
+                            random=self.random.isChecked())
+
+    def mark_stale(self) -> None:
+        if self.live.isChecked():
+            super().mark_stale()
+
+    # -- work -------------------------------------------------------------------------------
+    def start(self) -> int:
+        req = request_from_state(self.state)
+        if req is None:
+            return 0
+        settings = self.settings()
+        cache = self.runner.cache
+        n = len(settings.methods) + bool(settings.random)
+        self.progress.setRange(0, max(n, 1))
+        self.progress.setValue(0)
+        self._clear_plot()
+        self.cancel_button.setEnabled(True)
+        return self.submit(lambda token: run_pixelflip(req, cache, settings, token), self._done,
+                           on_progress=self._partial)
+
+    def _partial(self, done, total, results) -> None:
+        self.progress.setRange(0, max(int(total), 1))
+        self.progress.setValue(int(done))
+        if results:
+            self._plot(results)
+
+    def _done(self, outcome) -> None:
+        self.cancel_button.setEnabled(False)
+        if outcome.request.model is not self.state.model:
+            return
+        self.clear_error()
+        self.outcome = outcome
+        self.progress.setValue(self.progress.maximum())
+        self._plot(outcome.results)
+        self.updated.emit()
+
+    def cancelled(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.progress.setValue(0)
+
+    def _on_error(self, exc) -> None:
+        self.cancel_button.setEnabled(False)
+        super()._on_error(exc)
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _clear_plot(self) -> None:
+        for item in self.curves.values():
+            self.plot.removeItem(item)
+        self.legend.clear()
+        self.curves = {}
+        self.results = ()
+        self.table.setRowCount(0)
+
+    def _plot(self, results) -> None:
+        self.results = tuple(results)
+        self.table.setRowCount(len(results))
+        for i, res in enumerate(results):
+            colour = RANDOM_COLOUR if res.label == "random" else COLOURS[i % len(COLOURS)]
+            name = f"{res.label}  (AOPC {res.aopc:.4g})"
+            item = self.curves.get(res.label)
+            x = np.asarray(res.flipped, dtype=float)
+            y = np.asarray(res.mean_curve, dtype=float)
+            if item is None:
+                style = Qt.PenStyle.DashLine if res.label == "random" else Qt.PenStyle.SolidLine
+                item = self.plot.plot(x, y, pen=pg.mkPen(colour, width=2, style=style),
+                                      name=name)
+                self.curves[res.label] = item
+            else:
+                item.setData(x, y)
+            self.table.setItem(i, 0, QTableWidgetItem(res.label))
+            aopc = QTableWidgetItem(f"{res.aopc:.5g}")
+            aopc.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(i, 1, aopc)
+
+    def aopc(self) -> dict:
+        """{method label: AOPC} of the curves on display."""
+        return {res.label: res.aopc for res in self.results}
+
+
+def _spin(lo, hi, value, name) -> QSpinBox:
+    box = QSpinBox(objectName=name)
+    box.setRange(lo, hi)
+    box.setValue(value)
+    return box
+

@@ -1,0 +1,77 @@
+"""Hooks the insight tools into the main window: four docks and a "Tools" menu.
+
+``install_insight_tools(window)`` is the one call the main window makes. The docks start
+hidden; a tool computes only while it is visible (and catches up when it is shown again).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget
+
+from .compare_view import CompareView
+from .conservation_panel import ConservationPanel
+from .draw_pad import DrawPanel
+from .pixelflip_panel import PixelFlipPanel
+from .runner import Runner
+
+# (attribute, menu text, dock title, dock object name, class, area, floating size, shortcut)
+TOOLS = (
+    ("compare", "Compare…", "Compare", "compareDock", CompareView,
+     Qt.DockWidgetArea.BottomDockWidgetArea, (1100, 720), "Ctrl+Shift+C"),
+    ("conservation", "Conservation", "Conservation per layer", "conservationDock",
+     ConservationPanel, Qt.DockWidgetArea.RightDockWidgetArea, None, "Ctrl+Shift+L"),
+    ("pixelflip", "Pixel-flipping…", "Pixel-flipping", "pixelFlipDock", PixelFlipPanel,
+     Qt.DockWidgetArea.RightDockWidgetArea, None, "Ctrl+Shift+P"),
+    ("draw", "Draw a digit…", "Draw a digit", "drawDock", DrawPanel,
+     Qt.DockWidgetArea.BottomDockWidgetArea, (960, 420), "Ctrl+Shift+D"),
+)
+
+
+class InsightTools:
+    """The insight panels of one window, their docks and menu actions."""
+
+    def __init__(self, window):
+        self.window = window
+        self.runner = Runner(window.state, window.controller, getattr(window, "service", None))
+        self.panels: dict = {}
+        self.docks: dict = {}
+        self.actions: dict = {}
+        menu = window.menuBar().addMenu("&Tools")
+        menu.setObjectName("toolsMenu")
+        self.menu = menu
+        for attr, text, title, name, cls, area, size, shortcut in TOOLS:
+            panel = cls(self.runner)
+            dock = QDockWidget(title, window, objectName=name)
+            dock.setWidget(panel)
+            window.addDockWidget(area, dock)
+            dock.hide()
+            action = QAction(text, window)
+            action.setObjectName(f"{attr}Action")
+            action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(lambda _c=False, a=attr, s=size: self.show(a, s))
+            menu.addAction(action)
+            self.panels[attr] = panel
+            self.docks[attr] = dock
+            self.actions[attr] = action
+
+    def show(self, name: str, floating_size=None):
+        """Show a tool's dock (floating at a useful size for the big ones); returns the panel."""
+        dock = self.docks[name]
+        if not dock.isVisible() and floating_size is not None and not dock.isFloating():
+            dock.setFloating(True)
+            dock.resize(*floating_size)
+        dock.show()
+        dock.raise_()
+        return self.panels[name]
+
+    def __getitem__(self, name):
+        return self.panels[name]
+
+
+def install_insight_tools(window) -> InsightTools:
+    """Create the insight docks and the Tools menu of ``window`` (kept as ``window.insight``)."""
+    tools = InsightTools(window)
+    window.insight = tools
+    return tools
