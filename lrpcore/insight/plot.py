@@ -14,7 +14,8 @@ from skimage.draw import line_aa
 from ..render.font import draw_text, text_size
 
 COLOURS = [(0, 90, 200), (230, 120, 0), (0, 150, 60), (200, 30, 30), (130, 60, 170),
-           (140, 90, 40), (0, 150, 150), (200, 0, 150)]
+           (140, 90, 40), (0, 150, 150), (200, 0, 150), (120, 130, 0), (240, 110, 170),
+           (0, 0, 110), (200, 170, 0)]
 RANDOM_COLOUR = (128, 128, 128)
 TEXT = 2  # font scale: 10×14-pixel glyphs
 
