@@ -35,6 +35,7 @@ def atomic_open(path, mode="wb", overwrite=True):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _default_mode(path))
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -42,6 +43,19 @@ def atomic_open(path, mode="wb", overwrite=True):
         if isinstance(exc, OSError) and not isinstance(exc, ExportError):
             raise ExportError(f"{path}: write failed: {exc.strerror or exc}") from None
         raise
+
+
+def _default_mode(path) -> int:
+    """The mode a plain ``open(path, "w")`` would give: an existing file's, else 0666 − umask.
+
+    (mkstemp creates its file readable by the owner only, which is wrong for exports.)
+    """
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_bytes(path, data: bytes, overwrite=True) -> None:

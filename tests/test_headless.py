@@ -21,3 +21,16 @@ def test_lrpcore_never_imports_qt_or_gpu_libraries():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+
+    from lrpcore.fileio import atomic_write_text
+
+    target = tmp_path / "out.txt"
+    atomic_write_text(target, "hello")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text() == "hello"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
