@@ -43,7 +43,7 @@ def as_image2d(a, shape=None) -> np.ndarray:
         side = int(round(a.size ** 0.5))
         a = a.reshape(side, side)
     if a.ndim == 3:
-        a = a.sum(axis=2) if a.shape[2] != 3 else a.sum(axis=2)
+        a = a.sum(axis=2)
     return a
 
 

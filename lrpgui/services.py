@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import lrpcore
-from lrpcore.errors import ExportError, LRPError
+from lrpcore.errors import ExportError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
 
@@ -356,7 +356,3 @@ def _remove(paths) -> None:
             Path(p).unlink()
         except OSError:
             pass
-
-
-def is_user_error(exc) -> bool:
-    return isinstance(exc, LRPError)

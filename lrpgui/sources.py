@@ -133,10 +133,3 @@ def download_mnist(kind, progress=None, cancel=None):
     if module is None or not hasattr(module, "download_mnist"):
         raise DatasetError("downloading MNIST needs lrpcore.io.datasets, missing in this build")
     return module.download_mnist(kind, progress=progress, cancel=cancel)
-
-
-def dataset_label(dataset) -> str:
-    name = getattr(dataset, "name", None) or "dataset"
-    shape = "×".join(map(str, getattr(dataset, "sample_shape", ())))
-    labels = "labels" if getattr(dataset, "labels", None) is not None else "no labels"
-    return f"{name}: {len(dataset):,} samples of {shape}, {labels}"

@@ -115,3 +115,14 @@ def test_token_is_thread_safe_to_cancel():
     assert token.cancelled()
     with pytest.raises(Cancelled):
         token.check()
+
+
+def test_state_and_services_do_not_import_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, lrpgui.state, lrpgui.services, lrpgui.evented; "
+            "print(any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

@@ -236,6 +236,20 @@ def test_thumbnails_are_drawn_lazily(qtbot, tmp_path, toy_files):
         assert not model.index(row).data(Qt.ItemDataRole.DecorationRole).isNull()
     assert model.renders == 3  # the second request of row 0 came from the cache
     assert model.index(59999).data() == "?→…"
+    # in a view, scrolling to the end draws only what becomes visible
+    from PySide6.QtWidgets import QListView
+
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setViewMode(QListView.ViewMode.IconMode)
+    view.setUniformItemSizes(True)
+    view.setModel(model)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.scrollToBottom()
+    QApplication.processEvents()
+    assert 3 < model.renders < 600
 
 
 def test_browser_lists_and_opens(make_window, qtbot, toy_files):
