@@ -27,12 +27,20 @@ LITERATURE_STABILIZER = 1e-6
 
 def sign0(z, xp):
     """Sign with s(0) = +1, as the toolbox's stabilisers use it."""
-    return xp.where(z >= 0, 1.0, -1.0).astype(z.dtype, copy=False)
+    s = (z >= 0).astype(z.dtype)
+    s *= 2
+    s -= 1
+    return s
 
 
 def stabilize(z, eps, xp):
-    """z + eps·s(z), in one pass over z."""
-    return xp.where(z >= 0, z + eps, z - eps)
+    """z + eps·s(z). Arithmetic on the comparison, not ``where``: several times faster, and
+    exact, since 2·eps·b − eps is exactly ±eps."""
+    s = (z >= 0).astype(z.dtype)
+    s *= 2 * eps
+    s -= eps
+    s += z
+    return s
 
 
 def _finite(name, value, minimum=None, strictly=False):
@@ -266,8 +274,9 @@ class Gamma(Rule):
             bias_up, bias_down = b + g * xp.maximum(b, 0), b + g * xp.minimum(b, 0)
         z_up = layer.fmap(xpos, wa, xp) + layer.fmap(xneg, wb, xp) + bias_up
         z_down = layer.fmap(xpos, wb, xp) + layer.fmap(xneg, wa, xp) + bias_down
-        c_up = xp.where(up, R / stabilize(z_up, LITERATURE_STABILIZER, xp), 0)
-        c_down = xp.where(down, R / stabilize(z_down, LITERATURE_STABILIZER, xp), 0)
+        # the stabilised denominators are never 0, so masking by multiplication is safe
+        c_up = R / stabilize(z_up, LITERATURE_STABILIZER, xp) * up
+        c_down = R / stabilize(z_down, LITERATURE_STABILIZER, xp) * down
         return (xpos * (layer.tmap(c_up, wa, shape, xp) + layer.tmap(c_down, wb, shape, xp))
                 + xneg * (layer.tmap(c_up, wb, shape, xp) + layer.tmap(c_down, wa, shape, xp)))
 
