@@ -163,3 +163,15 @@ def test_console_script_exit_status(files, lenet_txt, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "unknown rule" in proc.stderr
+
+
+def test_trace_prints_per_layer_sums(files, lenet_txt, capsys):
+    out = files["dir"] / "R.npy"
+    code, text, _ = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out, "--rule",
+                         "alphabeta:2", "--trace"], capsys)
+    assert code == 0
+    lines = [line.split() for line in text.splitlines() if "SumPool" in line]
+    # the toolbox's alpha-beta rule multiplies relevance by alpha at every sum pooling
+    ratios = [float(parts[-2]) for parts in lines]
+    assert ratios and all(abs(r - 2.0) < 0.05 for r in ratios)
+    assert "first 10 of 16 samples" in text

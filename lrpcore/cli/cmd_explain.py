@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import ExportError, RuleError
 from ..explain import Explainer, resolve_rules
 from ..fileio import atomic_save_npy
+from ..insight.conservation import conservation_from_trace, format_conservation
 from .common import add_command, load_array
 from .progress import ProgressBar
 
@@ -133,7 +134,7 @@ def run(args) -> int:
         lab = labels[start:stop] if labels is not None else None
         if args.trace:
             r, layers = fwd.relevance(config, target, labels=lab, trace=True)
-            traces.append([lr.reshape(lr.shape[0], -1).sum(1) for lr in layers])
+            traces += conservation_from_trace(layers, explainer.layers, range(start, stop))
         else:
             r = fwd.relevance(config, target, labels=lab)
         R[start:stop] = r
@@ -158,7 +159,7 @@ def run(args) -> int:
             _remove_quietly(path)
         raise
     if args.trace:
-        _print_trace(explainer, traces)
+        _print_trace(traces)
     print(f"explained {n} samples with {config.description} (target {args.target}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0
@@ -185,12 +186,13 @@ def _write_pngs(args, model, explainer, config, fed, R):
         progress=ProgressBar(R.shape[0], "rendering", enabled=args.progress))
 
 
-def _print_trace(explainer, traces):
-    sums = [np.concatenate([t[k] for t in traces]) for k in range(len(traces[0]))]
-    total = sums[-1]
-    print(f"{'layer':>5}  {'type':<36} {'Σ relevance (mean)':>20} {'ratio to output':>16}")
-    print(f"{'out':>5}  {'initial relevance':<36} {total.mean():>20.6g} {1.0:>16.6f}")
-    for k in range(len(explainer.layers) - 1, -1, -1):
-        ratio = np.median(sums[k] / np.where(total == 0, np.nan, total))
-        print(f"{k:>5}  {explainer.layers[k].describe():<36} {sums[k].mean():>20.6g} "
-              f"{ratio:>16.6f}")
+TRACE_SAMPLES = 10
+
+
+def _print_trace(rows):
+    """Per-layer relevance sums of the first samples (conservation check)."""
+    shown = [row for row in rows if row.sample < TRACE_SAMPLES]
+    print(format_conservation(shown))
+    n = 1 + max(row.sample for row in rows)
+    if n > TRACE_SAMPLES:
+        print(f"(trace shown for the first {TRACE_SAMPLES} of {n} samples)")
