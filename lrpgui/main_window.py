@@ -512,7 +512,9 @@ class MainWindow(QMainWindow):
         dlg = QProgressDialog(f"Exporting {indices.size:,} samples…", "Cancel", 0,
                               int(indices.size), self)
         dlg.setObjectName("exportProgress")
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        # Non-modal on purpose: a modal QProgressDialog runs processEvents() inside setValue(),
+        # which could deliver "finished" and delete the dialog under its own feet.
+        dlg.setWindowModality(Qt.WindowModality.NonModal)
         dlg.setMinimumDuration(0)
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
@@ -522,7 +524,16 @@ class MainWindow(QMainWindow):
         return self.controller.submit(
             "export", lambda token: services.batch_export(req, token),
             on_done=self._batch_done, on_error=self._batch_failed,
-            on_progress=lambda d, t, _p: dlg.setValue(d), worker="batch")
+            on_progress=lambda d, t, _p: self._set_progress(dlg, d), worker="batch")
+
+    def _set_progress(self, dlg, value, maximum=None, label=None) -> None:
+        if self._progress_dialog is not dlg:
+            return  # the dialog was closed already
+        if maximum is not None:
+            dlg.setMaximum(maximum)
+        if label is not None:
+            dlg.setLabelText(label)
+        dlg.setValue(int(value))
 
     def _close_progress(self) -> None:
         if self._progress_dialog is not None:
@@ -548,7 +559,9 @@ class MainWindow(QMainWindow):
     def download_mnist(self, kind="all") -> int:
         dlg = QProgressDialog("Downloading MNIST…", "Cancel", 0, 100, self)
         dlg.setObjectName("downloadProgress")
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        # Non-modal on purpose: a modal QProgressDialog runs processEvents() inside setValue(),
+        # which could deliver "finished" and delete the dialog under its own feet.
+        dlg.setWindowModality(Qt.WindowModality.NonModal)
         dlg.setMinimumDuration(0)
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
@@ -562,9 +575,7 @@ class MainWindow(QMainWindow):
                 cancel=token.cancelled)
 
         def progress(done, total, name):
-            dlg.setMaximum(max(int(total or 0), 1))
-            dlg.setValue(int(done))
-            dlg.setLabelText(f"Downloading {name}…")
+            self._set_progress(dlg, done, max(int(total or 0), 1), f"Downloading {name}…")
 
         def done(_result):
             self._close_progress()

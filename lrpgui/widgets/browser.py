@@ -47,6 +47,7 @@ class Browser(QWidget):
         open_model.clicked.connect(self.open_model_requested)
         open_data.clicked.connect(self.open_dataset_requested)
         download.clicked.connect(self.download_requested)
+        self.setMinimumWidth(300)
         self.summary = QPlainTextEdit(objectName="modelSummary")
         self.summary.setReadOnly(True)
         font = QFont("monospace")
@@ -128,7 +129,18 @@ class Browser(QWidget):
 
     def _on_model(self) -> None:
         model = self.state.model
-        self.summary.setPlainText("(no model open)" if model is None else model.summary())
+        if model is None:
+            self.summary.setPlainText("(no model open)")
+        else:
+            head = [Path(self.state.model_path or "").name]
+            spec = model.input_spec
+            if spec is not None:
+                head.append("input: " + spec.describe())
+            head.append(f"classes: {', '.join(model.class_names)}")
+            acc = model.meta.get("accuracy")
+            if acc is not None:
+                head.append(f"accuracy recorded in the file: {acc}")
+            self.summary.setPlainText("\n".join(head) + "\n\n" + model.summary())
         self._on_accuracy()
 
     def _on_accuracy(self) -> None:

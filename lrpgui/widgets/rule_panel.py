@@ -110,6 +110,8 @@ class RulePanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        self.layer_table.setWordWrap(True)
+        self.layer_table.setMinimumWidth(330)
         self.layer_table.setToolTip("Type a rule spec (e.g. epsilon:0.1, flat, zb) in the rule "
                                     "column to override one layer; clear it to go back.")
 
@@ -302,6 +304,7 @@ class RulePanel(QWidget):
                     font.setBold(True)
                     item.setFont(font)
                 table.setItem(i, 3, item)
+            table.resizeRowsToContents()
 
     def _sync_targets(self) -> None:
         combo = self.target_selector
