@@ -203,15 +203,22 @@ def test_demo_bad_dataset_exits_2(demo_data, tmp_path, capsys):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
-def test_demo_default_hooks():
-    from lrpcore.cli import cmd_demo
+def test_demo_default_hooks(tmp_path, monkeypatch):
+    from lrpcore.bundled import default_dataset, default_model_path
     from lrpcore.errors import LRPError
+    from lrpcore.io.download import mnist_path
 
-    assert cmd_demo.default_dataset() == "mnist-sample"
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    assert default_dataset() == "mnist-sample"  # nothing downloaded: the offline sample
+    for role in ("images", "labels"):
+        path = mnist_path("test", role)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert default_dataset() == "mnist-test"
     try:
-        path = cmd_demo.default_model_path()
+        path = default_model_path()
     except LRPError as exc:
-        assert "--model" in str(exc)
+        assert "model" in str(exc)
     else:
         assert path.is_file() and path.name == "mnist-lenet5.npz"
 

