@@ -35,7 +35,7 @@ BASELINES = ("sensitivity", "gradxinput")
 MODE_LABELS = (("target", "explained class"), ("all", "all classes"),
                ("contrast", "class A versus class B"))
 DEFAULT_RULES = ("epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "sensitivity", "gradxinput")
-CELL = 84  # minimum side of a map cell in pixels
+CELL = 72  # minimum side of a map cell in pixels
 
 
 def rule_choices() -> list[str]:
@@ -187,12 +187,17 @@ class CompareView(ToolPanel):
             self._titles.append(label)
         for r in range(n_rows):
             name = pg.LabelItem("", size="9pt", color="k", justify="right")
+            name.setMaximumHeight(28)
             ci.addItem(name, row=r + 1, col=0)
+            ci.layout.setAlignment(name, Qt.AlignmentFlag.AlignRight
+                                   | Qt.AlignmentFlag.AlignVCenter)
             self._row_labels.append(name)
             for c in range(n_cols):
                 self._cells[(r, c)] = imaging.image_cell(ci, r + 1, c + 1, CELL)
             scale = pg.LabelItem("", size="8pt", color="#555")
+            scale.setMaximumHeight(28)
             ci.addItem(scale, row=r + 1, col=n_cols + 1)
+            ci.layout.setAlignment(scale, Qt.AlignmentFlag.AlignVCenter)
             self._scale_labels.append(scale)
         self._grid_shape = (n_rows, n_cols)
         return True

@@ -38,6 +38,7 @@ def image_cell(layout: pg.GraphicsLayout, row: int, col: int, size=None):
     if size is not None:
         box.setMinimumSize(size, size)
     item = pg.ImageItem(axisOrder="row-major")
+    item.setBorder(pg.mkPen(190, 190, 190))
     box.addItem(item)
     return box, item
 
