@@ -284,6 +284,7 @@ class RulePanel(QWidget):
                 cells = [str(i), layer.describe(), "×".join(map(str, shapes[i]))]
                 for col, text in enumerate(cells):
                     item = QTableWidgetItem(text)
+                    item.setToolTip(text)
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                     table.setItem(i, col, item)
                 default = base.spec_of(i)
