@@ -61,9 +61,11 @@ class ConservationPanel(ToolPanel):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.setMinimumHeight(150)
         self.plot = pg.PlotWidget(objectName="conservationPlot")
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)

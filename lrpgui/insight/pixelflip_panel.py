@@ -111,6 +111,7 @@ class PixelFlipPanel(ToolPanel):
         self.table.setHorizontalHeaderLabels(("method", "AOPC"))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMaximumHeight(170)
         split = QSplitter(Qt.Orientation.Vertical)

@@ -21,9 +21,9 @@ TOOLS = (
     ("compare", "Compare…", "Compare", "compareDock", CompareView,
      Qt.DockWidgetArea.BottomDockWidgetArea, (1100, 720), "Ctrl+Shift+C"),
     ("conservation", "Conservation", "Conservation per layer", "conservationDock",
-     ConservationPanel, Qt.DockWidgetArea.RightDockWidgetArea, None, "Ctrl+Shift+L"),
+     ConservationPanel, Qt.DockWidgetArea.RightDockWidgetArea, (760, 780), "Ctrl+Shift+L"),
     ("pixelflip", "Pixel-flipping…", "Pixel-flipping", "pixelFlipDock", PixelFlipPanel,
-     Qt.DockWidgetArea.RightDockWidgetArea, None, "Ctrl+Shift+P"),
+     Qt.DockWidgetArea.RightDockWidgetArea, (820, 620), "Ctrl+Shift+P"),
     ("draw", "Draw a digit…", "Draw a digit", "drawDock", DrawPanel,
      Qt.DockWidgetArea.BottomDockWidgetArea, (960, 420), "Ctrl+Shift+D"),
 )
