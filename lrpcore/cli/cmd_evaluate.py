@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from ..errors import ExportError, ShapeError
 from ..fileio import atomic_write_text
 from .common import add_command, load_array
+from .progress import ProgressBar
 
 
 def register(sub):
@@ -51,33 +51,6 @@ def register(sub):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn only when the percentage changes."""
-
-    def __init__(self, stream=sys.stderr, width=30, enabled=True):
-        self.stream, self.width, self.enabled = stream, width, enabled
-        self.last = -1
-        self.start = time.perf_counter()
-
-    def __call__(self, done, total):
-        if not self.enabled or total <= 0:
-            return
-        pct = int(100 * done / total)
-        if pct == self.last:
-            return
-        self.last = pct
-        fill = self.width * done // total
-        elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r[{'#' * fill}{'.' * (self.width - fill)}] {pct:3d}% "
-                          f"{elapsed:6.1f} s")
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled and self.last >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _target(text):
@@ -121,7 +94,7 @@ def run(args) -> int:
     target = _target(args.target)
     if target == "true" and labels is None:
         raise ShapeError("--target true needs --labels")
-    bar = ProgressBar(enabled=not args.quiet)
+    bar = ProgressBar(len(x), "evaluating", enabled=not args.quiet)
     start = time.perf_counter()
     try:
         results = evaluate_methods(

@@ -16,6 +16,7 @@ class ProgressBar:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.start = time.perf_counter()
         self._last = 0.0
+        self._open = False  # a line is drawn and not yet ended
 
     def __call__(self, done: int, total: int | None = None, *_):
         if not self.enabled:
@@ -28,7 +29,16 @@ class ProgressBar:
         frac = min(done / total, 1.0)
         bar = "#" * int(30 * frac)
         rate = done / max(now - self.start, 1e-9)
-        self.stream.write(f"\r{self.label} [{bar:<30}] {done}/{total} ({rate:,.0f}/s)")
-        if done >= total:
+        self.stream.write(f"\r{self.label} [{bar:<30}] {100 * frac:3.0f}% {done}/{total} "
+                          f"({rate:,.0f}/s)")
+        self._open = done < total
+        if not self._open:
             self.stream.write("\n")
         self.stream.flush()
+
+    def close(self):
+        """End the line if the job stopped before reaching its total."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
