@@ -11,6 +11,21 @@ from .errors import ShapeError
 from .spec import InputSpec, infer_input_spec
 
 
+def format_accuracy(acc) -> str:
+    """A model file's recorded accuracy as text: a fraction, or a record such as
+    ``{"top1": 0.9834, "correct": 9834, "n": 10000, "dataset": "…"}``."""
+    if isinstance(acc, (int, float)) and not isinstance(acc, bool):
+        return f"{100.0 * acc:.2f} %"
+    if isinstance(acc, dict) and isinstance(acc.get("top1"), (int, float)):
+        text = f"{100.0 * acc['top1']:.2f} %"
+        if "correct" in acc and "n" in acc:
+            text += f" ({acc['correct']}/{acc['n']})"
+        if acc.get("dataset"):
+            text += f" on {acc['dataset']}"
+        return text
+    return str(acc)
+
+
 @dataclass
 class Sequential:
     """Layers applied in order, plus what the model expects and where it came from.

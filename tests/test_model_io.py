@@ -412,7 +412,7 @@ def test_cli_info(capsys, lenet_copy):
     assert "Convolution 5×5×10×25" in out and "→ 1×1×10" in out
     assert "47,645" in out and "padded by 2" in out
     assert "a, b, c, d, e, f, g, h, i, j" in out
-    assert "0.9924" in out and "LRP Toolbox" in out
+    assert "99.24 %" in out and "LRP Toolbox" in out
     assert _lrp("info", lenet_copy, "--no-sidecar") == 0
     assert "10 outputs, unnamed" in capsys.readouterr().out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..model import format_accuracy
 from .common import add_command
 
 
@@ -46,8 +47,7 @@ def describe_model(model, path) -> str:
                                if model.ends_with_softmax() else "raw scores"))
     if model.meta.get("accuracy") is not None:
         acc = model.meta["accuracy"]
-        lines.append(f"accuracy: {acc:.4f}" if isinstance(acc, float) else
-                     f"accuracy: {_text(acc)}")
+        lines.append(f"accuracy: {format_accuracy(acc)}")
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)

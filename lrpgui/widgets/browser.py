@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrpcore.model import format_accuracy
+
 from .. import sources
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -139,7 +141,7 @@ class Browser(QWidget):
             head.append(f"classes: {', '.join(model.class_names)}")
             acc = model.meta.get("accuracy")
             if acc is not None:
-                head.append(f"accuracy recorded in the file: {acc}")
+                head.append(f"recorded accuracy: {format_accuracy(acc)}")
             self.summary.setPlainText("\n".join(head) + "\n\n" + model.summary())
         self._on_accuracy()
 
