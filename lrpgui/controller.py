@@ -87,7 +87,8 @@ class Worker(QObject):
                     return
                 job = self._pending.popleft()
                 self.current = job
-            if job.token.cancelled():
+            if job.token.cancelled():  # cancelled while waiting: still say so
+                self.failed.emit(job.id, Cancelled())
                 continue
             try:
                 result = job.fn(job.token)
@@ -113,17 +114,24 @@ class Controller(QObject):
         self.workers: dict[str, Worker] = {}
         self.threads: dict[str, QThread] = {}
         for name, latest in (("interactive", True), ("batch", False)):
-            thread = QThread()
-            thread.setObjectName(f"lrp-{name}")
-            worker = Worker(latest)  # no parent: moveToThread needs a parentless object
-            worker.moveToThread(thread)
-            worker.finished.connect(self._on_finished)
-            worker.failed.connect(self._on_failed)
-            worker.progressed.connect(self._on_progress)
-            thread.start()
-            self.workers[name] = worker
-            self.threads[name] = thread
+            self.add_worker(name, latest)
         self._closed = False
+
+    def add_worker(self, name: str, latest_only: bool = False) -> Worker:
+        """Start another worker thread (once per name); ``shutdown`` stops it too."""
+        if name in self.workers:
+            return self.workers[name]
+        thread = QThread()
+        thread.setObjectName(f"lrp-{name}")
+        worker = Worker(latest_only)  # no parent: moveToThread needs a parentless object
+        worker.moveToThread(thread)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.progressed.connect(self._on_progress)
+        thread.start()
+        self.workers[name] = worker
+        self.threads[name] = thread
+        return worker
 
     def submit(self, key, fn, on_done=None, on_error=None, on_progress=None,
                worker="interactive") -> int:

@@ -111,6 +111,10 @@ class ExplainService:
         self._forward = None
         self._explainers: dict = {}
 
+    def cached_forward(self):
+        """The forward pass of the last explained sample (None before the first)."""
+        return self._forward
+
     def explainer(self, model, backend, dtype) -> Explainer:
         key = (id(model), backend, dtype)
         cached = self._explainers.get(key)

@@ -11,34 +11,10 @@ when the window closes) stops it with the others.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QThread
-
-from ..controller import Worker
 from ..services import Cancelled as TaskCancelled
 from .worker_tasks import ForwardCache
 
 WORKER = "insight"
-
-
-def ensure_worker(controller, name: str = WORKER) -> str:
-    """Add a FIFO worker thread called ``name`` to ``controller`` (once); returns the name."""
-    if name in controller.workers:
-        return name
-    add = getattr(controller, "add_worker", None)
-    if add is not None:  # a controller that knows how to do it itself
-        add(name, latest_only=False)
-        return name
-    thread = QThread()
-    thread.setObjectName(f"lrp-{name}")
-    worker = Worker(False)  # no parent: moveToThread needs a parentless object
-    worker.moveToThread(thread)
-    worker.finished.connect(controller._on_finished)
-    worker.failed.connect(controller._on_failed)
-    worker.progressed.connect(controller._on_progress)
-    thread.start()
-    controller.workers[name] = worker
-    controller.threads[name] = thread
-    return name
 
 
 def is_cancellation(exc) -> bool:
@@ -48,24 +24,14 @@ def is_cancellation(exc) -> bool:
     return isinstance(exc, (TaskCancelled, Cancelled))
 
 
-def app_forward(service):
-    """A callable giving the explain service's cached forward pass (or None)."""
-    def get():
-        getter = getattr(service, "cached_forward", None)
-        if callable(getter):
-            return getter()
-        return getattr(service, "_forward", None)
-    return get
-
-
 class Runner:
     """Submits insight jobs to the ``insight`` worker and holds the shared forward cache."""
 
     def __init__(self, state, controller, service=None):
         self.state = state
         self.controller = controller
-        self.cache = ForwardCache(app_forward(service) if service is not None else None)
-        ensure_worker(controller)
+        self.cache = ForwardCache(service.cached_forward if service is not None else None)
+        controller.add_worker(WORKER, latest_only=False)
 
     def submit(self, key, fn, on_done=None, on_error=None, on_progress=None) -> int:
         return self.controller.submit(key, fn, on_done=on_done, on_error=on_error,

@@ -1,0 +1,59 @@
+"""The controller: newest request wins, cancelled jobs always report, threads stop."""
+
+from __future__ import annotations
+
+import threading
+
+from lrpgui.controller import Controller
+from lrpgui.services import Cancelled
+
+
+def test_job_cancelled_before_it_starts_reports_and_is_no_longer_pending(qtbot):
+    controller = Controller()
+    gate = threading.Event()
+    errors, done = [], []
+    try:
+        # occupy the batch worker so that the second job waits in its queue
+        controller.submit("slow", lambda token: gate.wait(5), worker="batch")
+        controller.submit("queued", lambda token: 42, on_done=done.append,
+                          on_error=errors.append, worker="batch")
+        controller.cancel("queued")
+        gate.set()
+        qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+        assert isinstance(errors[0], Cancelled) and not done
+        assert not controller.pending("queued")
+    finally:
+        gate.set()
+        controller.shutdown()
+
+
+def test_newer_request_supersedes_older_result(qtbot):
+    controller = Controller()
+    gate = threading.Event()
+    results = []
+    try:
+        controller.submit("explain", lambda token: (gate.wait(5), "old")[1],
+                          on_done=results.append)
+        controller.submit("explain", lambda token: "new", on_done=results.append)
+        gate.set()
+        qtbot.waitUntil(lambda: bool(results), timeout=5000)
+        qtbot.wait(50)
+        assert results == ["new"]
+    finally:
+        gate.set()
+        controller.shutdown()
+
+
+def test_added_worker_runs_jobs_and_stops_with_the_others(qtbot):
+    controller = Controller()
+    try:
+        worker = controller.add_worker("extra")
+        assert controller.add_worker("extra") is worker  # once per name
+        out = []
+        controller.submit("x", lambda token: threading.current_thread().name,
+                          on_done=out.append, worker="extra")
+        qtbot.waitUntil(lambda: bool(out), timeout=5000)
+        assert out[0] != threading.main_thread().name
+    finally:
+        controller.shutdown()
+    assert all(not t.isRunning() for t in controller.threads.values())
