@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 import lrpcore
+from lrpcore import render as _render
 from lrpcore.errors import ExportError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
-from lrpcore.fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
+from lrpcore.fileio import atomic_save_npy, atomic_write_text
 
 from . import rendering
 
@@ -212,19 +213,7 @@ def write_sidecar(path, info, overwrite=True) -> Path:
 
 
 def save_png(path, image_uint8, overwrite=True) -> None:
-    if rendering._render is not None and hasattr(rendering._render, "save_png"):
-        rendering._render.save_png(path, image_uint8, overwrite=overwrite)
-        return
-    import io
-
-    from skimage.io import imsave
-
-    buf = io.BytesIO()
-    try:
-        imsave(buf, np.asarray(image_uint8), extension=".png", check_contrast=False)
-    except TypeError:  # older scikit-image without the extension argument
-        imsave(buf, np.asarray(image_uint8), format="png", check_contrast=False)
-    atomic_write_bytes(path, buf.getvalue(), overwrite)
+    _render.save_png(path, image_uint8, overwrite=overwrite)
 
 
 def input_and_heatmap_png(result: ExplainResult, cmap, outline) -> np.ndarray:
