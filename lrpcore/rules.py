@@ -77,10 +77,6 @@ class Rule:
         return layer.winner_relevance(x, y, R, ctx.xp)
 
 
-def _pos_neg(x, xp):
-    return xp.maximum(x, 0), xp.minimum(x, 0)
-
-
 def _bias_part(layer, ctx, part):
     b = layer.device_bias(ctx.xp, ctx.dtype)
     if b is None:
@@ -143,50 +139,71 @@ class AlphaBeta(Rule):
         return f"alphabeta:{self.alpha:g}"
 
     def linear(self, layer, x, z, R, ctx):
-        xp, dt = ctx.xp, ctx.dtype
         alpha, beta = self.alpha, self.beta
-        xpos, xneg = _pos_neg(x, xp)
-        wp, wn = layer.variant("pos", xp, dt), layer.variant("neg", xp, dt)
-        shape = x.shape[1:]
-
-        def positive_share(c):  # Σ_j z⁺_ij c_j with z⁺ = x⁺w⁺ + x⁻w⁻
-            out = xpos * layer.tmap(c, wp, shape, xp)
-            if layer.has_negative_weights:
-                out = out + xneg * layer.tmap(c, wn, shape, xp)
-            return out
-
-        def negative_share(c):  # Σ_j z⁻_ij c_j with z⁻ = x⁺w⁻ + x⁻w⁺
-            out = xneg * layer.tmap(c, wp, shape, xp)
-            if layer.has_negative_weights:
-                out = out + xpos * layer.tmap(c, wn, shape, xp)
-            return out
-
-        def positive_sum():
-            s = layer.fmap(xpos, wp, xp)
-            if layer.has_negative_weights:
-                s = s + layer.fmap(xneg, wn, xp)
-            return s
-
+        split = SignSplit(layer, x, ctx)
         if beta == 0:
-            dpos = positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
-            return alpha * positive_share(R / dpos)
-        def negative_sum():
-            s = layer.fmap(xneg, wp, xp)
-            if layer.has_negative_weights:
-                s = s + layer.fmap(xpos, wn, xp)
-            return s
-
+            dpos = split.positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
+            return alpha * split.positive_share(R / dpos)
         if alpha == 0:
-            dneg = negative_sum() + _bias_part(layer, ctx, "neg") + layer.beta_only_stabilizer
-            return beta * negative_share(R / dneg)
-        dpos = positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
+            dneg = (split.negative_sum() + _bias_part(layer, ctx, "neg")
+                    + layer.beta_only_stabilizer)
+            return beta * split.negative_share(R / dneg)
+        dpos = split.positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
         if ctx.dtype == np.float64:
             # by subtraction from the stored output, exactly as the toolbox does
             dneg = layer.lrp_base(z) - dpos - 1e-16
         else:
             # in float32 that subtraction cancels catastrophically; sum the negative part
-            dneg = negative_sum() + _bias_part(layer, ctx, "neg") - 2e-16
-        return alpha * positive_share(R / dpos) + beta * negative_share(R / dneg)
+            dneg = split.negative_sum() + _bias_part(layer, ctx, "neg") - 2e-16
+        return alpha * split.positive_share(R / dpos) + beta * split.negative_share(R / dneg)
+
+
+class SignSplit:
+    """A layer's contributions z_ij = x_i w_ij split by sign, without forming them.
+
+    z⁺ = x⁺w⁺ + x⁻w⁻ and z⁻ = x⁺w⁻ + x⁻w⁺. Terms that are zero are skipped: inputs after a
+    ReLU have no negative part (halving the work of every hidden layer), and sum pooling has
+    no negative weights. Skipping adds nothing but exact zeros, so results are unchanged.
+    """
+
+    def __init__(self, layer, x, ctx):
+        xp = ctx.xp
+        self.layer, self.xp, self.shape = layer, xp, x.shape[1:]
+        self.xpos = xp.maximum(x, 0)
+        self.xneg = xp.minimum(x, 0) if bool((x < 0).any()) else None
+        self.wp = layer.variant("pos", xp, ctx.dtype)
+        self.wn = layer.variant("neg", xp, ctx.dtype) if layer.has_negative_weights else None
+
+    def sum(self, w_for_pos, w_for_neg):
+        """Σ_i (x⁺_i w_for_pos_ij + x⁻_i w_for_neg_ij), a zero-free forward map."""
+        layer, xp = self.layer, self.xp
+        s = layer.fmap(self.xpos, w_for_pos, xp) if w_for_pos is not None else 0.0
+        if self.xneg is not None and w_for_neg is not None:
+            s = s + layer.fmap(self.xneg, w_for_neg, xp)
+        return s
+
+    def share(self, c, w_for_pos, w_for_neg):
+        """x⁺_i Σ_j w_for_pos_ij c_j + x⁻_i Σ_j w_for_neg_ij c_j."""
+        layer, xp, shape = self.layer, self.xp, self.shape
+        out = (self.xpos * layer.tmap(c, w_for_pos, shape, xp) if w_for_pos is not None
+               else 0.0)
+        if self.xneg is not None and w_for_neg is not None:
+            out = out + self.xneg * layer.tmap(c, w_for_neg, shape, xp)
+        return out
+
+    def positive_sum(self):
+        return self.sum(self.wp, self.wn)
+
+    def negative_sum(self):
+        return self.sum(self.wn, self.wp)
+
+    def positive_share(self, c):
+        """Σ_j z⁺_ij c_j."""
+        return self.share(c, self.wp, self.wn)
+
+    def negative_share(self, c):
+        """Σ_j z⁻_ij c_j."""
+        return self.share(c, self.wn, self.wp)
 
 
 @dataclass(frozen=True)
@@ -230,19 +247,9 @@ class ZPlus(Rule):
     name: str = field(init=False, default="zplus")
 
     def linear(self, layer, x, z, R, ctx):
-        xp, dt = ctx.xp, ctx.dtype
-        xpos, xneg = _pos_neg(x, xp)
-        wp = layer.variant("pos", xp, dt)
-        shape = x.shape[1:]
-        s = layer.fmap(xpos, wp, xp)
-        if layer.has_negative_weights:
-            wn = layer.variant("neg", xp, dt)
-            s = s + layer.fmap(xneg, wn, xp)
-        c = R / stabilize(s + _bias_part(layer, ctx, "pos"), LITERATURE_STABILIZER, xp)
-        out = xpos * layer.tmap(c, wp, shape, xp)
-        if layer.has_negative_weights:
-            out = out + xneg * layer.tmap(c, wn, shape, xp)
-        return out
+        split = SignSplit(layer, x, ctx)
+        denominator = split.positive_sum() + _bias_part(layer, ctx, "pos")
+        return split.positive_share(R / stabilize(denominator, LITERATURE_STABILIZER, ctx.xp))
 
 
 @dataclass(frozen=True)
@@ -260,25 +267,22 @@ class Gamma(Rule):
 
     def linear(self, layer, x, z, R, ctx):
         xp, dt, g = ctx.xp, ctx.dtype, self.gamma
-        xpos, xneg = _pos_neg(x, xp)
-        shape = x.shape[1:]
+        split = SignSplit(layer, x, ctx)
         # weights favouring positive (wa) and negative (wb) contributions
         wa = layer.variant(("gamma+", g), xp, dt, make=lambda w: w + g * np.maximum(w, 0))
         wb = layer.variant(("gamma-", g), xp, dt, make=lambda w: w + g * np.minimum(w, 0))
         b = layer.device_bias(xp, dt)
         zs = layer.lrp_base(z)
-        up, down = zs > 0, zs < 0
         if b is None:
             bias_up = bias_down = 0.0
         else:
             bias_up, bias_down = b + g * xp.maximum(b, 0), b + g * xp.minimum(b, 0)
-        z_up = layer.fmap(xpos, wa, xp) + layer.fmap(xneg, wb, xp) + bias_up
-        z_down = layer.fmap(xpos, wb, xp) + layer.fmap(xneg, wa, xp) + bias_down
+        z_up = split.sum(wa, wb) + bias_up  # neurons with z > 0 favour positive parts
+        z_down = split.sum(wb, wa) + bias_down  # neurons with z < 0 favour negative ones
         # the stabilised denominators are never 0, so masking by multiplication is safe
-        c_up = R / stabilize(z_up, LITERATURE_STABILIZER, xp) * up
-        c_down = R / stabilize(z_down, LITERATURE_STABILIZER, xp) * down
-        return (xpos * (layer.tmap(c_up, wa, shape, xp) + layer.tmap(c_down, wb, shape, xp))
-                + xneg * (layer.tmap(c_up, wb, shape, xp) + layer.tmap(c_down, wa, shape, xp)))
+        c_up = R / stabilize(z_up, LITERATURE_STABILIZER, xp) * (zs > 0)
+        c_down = R / stabilize(z_down, LITERATURE_STABILIZER, xp) * (zs < 0)
+        return split.share(c_up, wa, wb) + split.share(c_down, wb, wa)
 
 
 @dataclass(frozen=True)
