@@ -145,7 +145,9 @@ class LinearMap(Layer):
         dtype = x.dtype
         z = self.fmap(x, self.variant("w", xp, dtype), xp)
         b = self.device_bias(xp, dtype)
-        return z if b is None else z + b
+        if b is not None:
+            z += b  # z is a fresh array: add in place, saving one large temporary
+        return z
 
 
 class Linear(LinearMap):

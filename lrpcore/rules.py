@@ -102,9 +102,11 @@ class Epsilon(Rule):
 
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
-        zs = layer.lrp_base(z)
-        c = R / stabilize(zs, self.stabilizer(layer), xp)
-        return x * layer.tmap(c, layer.variant("w", xp, ctx.dtype), x.shape[1:], xp)
+        c = stabilize(layer.lrp_base(z), self.stabilizer(layer), xp)
+        xp.divide(R, c, out=c)  # in place: these arrays are the largest of the pass
+        out = layer.tmap(c, layer.variant("w", xp, ctx.dtype), x.shape[1:], xp)
+        out *= x
+        return out
 
 
 @dataclass(frozen=True)
