@@ -14,6 +14,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
+from .parallel import cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
 
@@ -119,19 +120,37 @@ def _class_array(c, n, k, xp, what):
 
 
 class Forward:
-    """A forward pass kept for explaining: every layer's input and the output."""
+    """A forward pass kept for explaining: every layer's input and the output.
 
-    def __init__(self, explainer, activations):
+    On the CPU a large batch is kept as shards (consecutive slices of the batch, one per core)
+    that the backward passes process in parallel; ``activations`` joins them on demand.
+    """
+
+    def __init__(self, explainer, activations=None, shards=None):
         self.explainer = explainer
-        self.activations = activations  # [x, a1, ..., aL] on the device
+        self.shards = shards if shards is not None else [activations]
+        self._joined = activations if shards is None else None
+        self._output = None
 
     @property
     def backend(self) -> Backend:
         return self.explainer.backend
 
     @property
+    def activations(self) -> list:
+        """[x, a1, ..., aL] on the device, for the whole batch."""
+        if self._joined is None:
+            xp = self.backend.xp
+            self._joined = [xp.concatenate([shard[k] for shard in self.shards])
+                            for k in range(len(self.shards[0]))]
+        return self._joined
+
+    @property
     def output(self):
-        return self.activations[-1]
+        if self._output is None:
+            outs = [shard[-1] for shard in self.shards]
+            self._output = outs[0] if len(outs) == 1 else self.backend.xp.concatenate(outs)
+        return self._output
 
     def outputs(self) -> np.ndarray:
         return self.backend.to_numpy(self.output)
@@ -154,11 +173,28 @@ class Forward:
         return self.propagate(R, config, trace=trace, to_numpy=to_numpy)
 
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True):
+        """Send the relevance R put on the output back to the input, shard by shard."""
         ex = self.explainer
         xp = self.backend.xp
         R = xp.asarray(R, dtype=ex.dtype)
-        ctx = Context(xp, ex.dtype, ex.input_range)
-        acts = self.activations
+        bounds, start = [], 0
+        for shard in self.shards:
+            bounds.append((start, start + shard[0].shape[0]))
+            start += shard[0].shape[0]
+        jobs = [(shard, a, b) for shard, (a, b) in zip(self.shards, bounds, strict=True)]
+        parts = run_sharded(
+            lambda job: self._propagate_shard(job[0], R[job[1]:job[2]], config, trace), jobs)
+        per_layer = [None if p[0] is None else p[0] if len(parts) == 1 else xp.concatenate(p)
+                     for p in zip(*parts, strict=True)]
+        if to_numpy:
+            per_layer = [None if r is None else self.backend.to_numpy(r) for r in per_layer]
+        return (per_layer[0], per_layer) if trace else per_layer[0]
+
+    def _propagate_shard(self, acts, R, config, trace):
+        """Relevance at every layer's input for one shard (with ``trace``; else only at the
+        model input); the last entry is R itself."""
+        ex = self.explainer
+        ctx = Context(self.backend.xp, ex.dtype, ex.input_range)
         layer_relevance = [None] * (len(ex.layers) + 1)
         layer_relevance[-1] = R
         for i in range(len(ex.layers) - 1, -1, -1):
@@ -176,24 +212,22 @@ class Forward:
                 raise RuleError(f"layer {i} ({layer.describe()}): {exc}") from None
             if trace:
                 layer_relevance[i] = R
-        if not trace:
-            return self.backend.to_numpy(R) if to_numpy else R
-        if to_numpy:
-            layer_relevance = [self.backend.to_numpy(r) for r in layer_relevance]
-            R = layer_relevance[0]
-        return R, layer_relevance
+        layer_relevance[0] = R
+        return layer_relevance
 
 
 class Explainer:
     """Explains one model on one backend and dtype; parameters are moved to the device once."""
 
-    def __init__(self, model, backend=None, dtype=None):
+    def __init__(self, model, backend=None, dtype=None, threads=None):
         self.model = model
         self.layers = model.analysis_layers()
         self.backend = get_backend(backend)
         self.dtype = get_dtype(dtype)
         spec = model.input_spec
         self.input_range = tuple(spec.value_range) if spec is not None else None
+        # CPU threads a batch is spread over (see lrpcore.parallel); a GPU runs it whole
+        self.threads = 1 if self.backend.name != "numpy" else int(threads or cpu_count())
 
     def prepare(self, x, raw=False) -> np.ndarray:
         """Preprocess raw samples (unless ``raw``) and check the batch fits the model."""
@@ -215,11 +249,20 @@ class Explainer:
         a = xp.asarray(x, dtype=self.dtype)
         if a.dtype.kind == "f" and not bool(xp.all(xp.isfinite(a))):
             raise ShapeError("input contains NaN or infinite values")
+        n = a.shape[0]
+        bounds = shard_bounds(n, shard_count(n, self.threads))
+        shards = run_sharded(lambda ab: self._forward_shard(a[ab[0]:ab[1]]), bounds)
+        if len(shards) == 1:
+            return Forward(self, shards[0])
+        return Forward(self, shards=shards)
+
+    def _forward_shard(self, a) -> list:
+        xp = self.backend.xp
         acts = [a]
         for layer in self.layers:
             a = layer.forward(a, xp)
             acts.append(a)
-        return Forward(self, acts)
+        return acts
 
     def explain(self, x, rule=None, target="pred", layer_rules=None, labels=None, raw=False,
                 batch_size=None):

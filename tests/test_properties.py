@@ -93,3 +93,25 @@ def test_float32_close_to_float64(m, rule):
     assert r32.dtype == np.float32
     scale = np.abs(r64).max()
     assert np.abs(r32 - r64).max() <= 1e-4 * scale
+
+
+@settings(max_examples=10, deadline=None)
+@given(models, st.sampled_from(["epsilon:0.1", "alphabeta:2", "EpsilonGammaBox", "flat"]),
+       st.integers(2, 4))
+def test_cpu_shards_change_nothing(m, rule, threads):
+    """A batch split into parallel shards gives the single-threaded result."""
+    seed, kind, zero_bias = m
+    rng, model, shape = build(seed, kind, zero_bias)
+    x = rng.normal(size=(70,) + shape)
+    whole = lrpcore.Explainer(model, "numpy", threads=1).forward(x, raw=True)
+    sharded = lrpcore.Explainer(model, "numpy", threads=threads).forward(x, raw=True)
+    assert len(whole.shards) == 1 and len(sharded.shards) > 1
+    R1, layers1 = whole.relevance(rule, "pred", trace=True)
+    R2, layers2 = sharded.relevance(rule, "pred", trace=True)
+    scale = np.abs(R1).max() + 1e-300
+    assert np.abs(R1 - R2).max() <= 1e-12 * scale
+    for a, b in zip(layers1, layers2, strict=True):
+        assert a.shape == b.shape and np.allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
+    for a, b in zip(whole.activations, sharded.activations, strict=True):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert np.array_equal(whole.predictions(), sharded.predictions())

@@ -1,0 +1,67 @@
+"""Running a batch as parallel shards on the CPU.
+
+numpy releases the GIL in its element-wise operations and copies, which dominate convolutional
+LRP (im2col, scatter, stabilisers). Splitting a batch into one shard per core and running the
+shards in threads, with BLAS limited to one thread meanwhile, roughly halves the time of a
+LeNet-5 batch on two cores; matrix-bound dense networks run as fast as before. Results do not
+change: every sample is computed independently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def shard_count(n: int, threads: int) -> int:
+    return max(1, min(threads, n // MIN_SHARD))
+
+
+def shard_bounds(n: int, k: int) -> list[tuple[int, int]]:
+    edges = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(2, cpu_count()), thread_name_prefix="lrp-shard")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415 (optional)
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread while shards run in parallel (no oversubscription)."""
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def run_sharded(fn, items) -> list:
+    """``[fn(item) for item in items]``, the items in parallel threads."""
+    items = list(items)
+    if len(items) == 1:
+        return [fn(items[0])]
+    with single_threaded_blas():
+        return list(_pool().map(fn, items))
