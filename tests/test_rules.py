@@ -22,6 +22,8 @@ def make_layers(rng):
         "linear": (Linear(rng.normal(size=(7, 5)), rng.normal(size=5)), (7,)),
         "conv": (Convolution(rng.normal(size=(3, 2, 2, 4)), rng.normal(size=4), (2, 1)),
                  (7, 5, 2)),
+        "conv_1ch": (Convolution(rng.normal(size=(2, 3, 1, 3)), rng.normal(size=3), (1, 2)),
+                     (5, 7, 1)),
         "sumpool": (SumPool((2, 2), (2, 2)), (6, 4, 3)),
         "sumpool_overlap": (SumPool((3, 2), (1, 2)), (5, 4, 2)),
     }
@@ -51,7 +53,7 @@ def slow(layer, in_shape, spec, x, R):
 
 @pytest.mark.parametrize("inputs", ["mixed", "nonnegative"])
 @pytest.mark.parametrize("spec", RULES)
-@pytest.mark.parametrize("which", ["linear", "conv", "sumpool", "sumpool_overlap"])
+@pytest.mark.parametrize("which", ["linear", "conv", "conv_1ch", "sumpool", "sumpool_overlap"])
 def test_rule_equals_slow_formulation(which, spec, inputs):
     rng = np.random.default_rng(zlib.crc32(f"{which}/{spec}".encode()))
     layer, in_shape = make_layers(rng)[which]
