@@ -179,6 +179,8 @@ class Controller(QObject):
         job = self._jobs.pop(job_id, None)
         if job is None or self._latest.get(job.key) != job_id:
             return
+        if job.token.cancelled() and not isinstance(exc, Cancelled):
+            exc = Cancelled()  # e.g. a download that stops with its own error when cancelled
         if job.on_error is not None:
             job.on_error(exc)
 

@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 import lrpcore
+from lrpcore import bundled
 from lrpcore.errors import LRPError
+from lrpcore.io import download
 
 from . import dialogs, rendering, services, sources
 from .controller import Controller
@@ -210,32 +212,34 @@ class MainWindow(QMainWindow):
         st.sync()
 
     def _open_initial(self, model, dataset) -> None:
+        """Open what was asked for; else the last session's files; else the bundled ones.
+
+        Files named by the caller that cannot be opened get an error dialog (non-modal) and
+        the reason stays in the window's message; remembered or default files fail quietly.
+        """
+        asked_model, asked_dataset = model is not None, dataset is not None
         if model is None:
             last = self.settings.get_str("last/model")
-            if last and Path(last).exists():
-                model = last
-            elif sources.DEFAULT_MODEL.exists():
-                model = str(sources.DEFAULT_MODEL)
-            else:
-                bundled = sources.bundled_models()
-                model = str(bundled[0]) if bundled else None
+            model = last if last and Path(last).exists() else _default_model()
         if dataset is None:
-            dataset = self.settings.get_str("last/dataset") or sources.DEFAULT_DATASET
+            dataset = self.settings.get_str("last/dataset") or bundled.default_dataset()
         if model is not None:
-            self.open_model(model, quiet=True)
+            self.open_model(model, quiet=not asked_model)
         if dataset is not None and self.state.model is not None:
-            self.open_dataset(dataset, quiet=True)
+            self.open_dataset(dataset, quiet=not asked_dataset)
         self._update_message()
 
     def _update_message(self) -> None:
         s = self.state
         if s.model is None:
             text = ("No model is open. Use “Open model…” (Ctrl+O) or pick one in the browser; "
-                    f"bundled models live in {sources.MODELS_DIR}.")
+                    f"bundled models live in {bundled.MODELS_DIR}.")
         elif s.dataset is None:
             text = "No dataset is open. Use “Open dataset…” or pick one in the browser."
         else:
             text = ""
+        if text and self.last_error:
+            text += f"\n\nLast error: {self.last_error}"
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
@@ -264,7 +268,7 @@ class MainWindow(QMainWindow):
             return False
         try:
             if self.state.dataset is not None:
-                sources.check_fits(model, self.state.dataset)
+                lrpcore.check_fits(model, self.state.dataset)
         except Exception as exc:
             self.show_error("Model does not fit the dataset", f"{path}: {_message(exc)}",
                             quiet=quiet)
@@ -300,7 +304,7 @@ class MainWindow(QMainWindow):
             return False
         try:
             if self.state.model is not None:
-                sources.check_fits(self.state.model, dataset)
+                lrpcore.check_fits(self.state.model, dataset)
         except Exception as exc:
             self.show_error("Dataset does not fit the model", f"{name}: {_message(exc)}",
                             quiet=quiet)
@@ -335,6 +339,7 @@ class MainWindow(QMainWindow):
         self.state.status = f"{title}: {message}"
         if not quiet:
             dialogs.show_error(self, title, message)
+        self._update_message()
         self.error_shown.emit(message)
 
     # -- explanation ------------------------------------------------------------------------
@@ -570,7 +575,7 @@ class MainWindow(QMainWindow):
         self._progress_dialog = dlg
 
         def run(token):
-            return sources.download_mnist(
+            return download.download_mnist(
                 kind, progress=lambda done, total, name: token.progress(done, total, name),
                 cancel=token.cancelled)
 
@@ -596,6 +601,15 @@ class MainWindow(QMainWindow):
         self._close_progress()
         self.controller.shutdown()
         super().closeEvent(event)
+
+
+def _default_model() -> str | None:
+    """The bundled LeNet-5, else the first bundled model, else None (an empty window)."""
+    try:
+        return str(bundled.default_model_path())
+    except LRPError:
+        models = bundled.bundled_models()
+        return str(models[0]) if models else None
 
 
 def _message(exc, path=None) -> str:

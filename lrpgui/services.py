@@ -6,7 +6,6 @@ learns about cancellation, so it can be tested without a window and run on any t
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,11 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-import lrpcore
-from lrpcore import render as _render
+from lrpcore import export as _export
 from lrpcore.errors import ExportError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
-from lrpcore.fileio import atomic_save_npy, atomic_write_text
 
 from . import rendering
 
@@ -181,79 +178,43 @@ def accuracy(predictions, labels) -> float | None:
     return float(np.mean(predictions[known] == np.asarray(labels)[known]))
 
 
-# -- exports --------------------------------------------------------------------------------
-def _export_module():
-    try:
-        from lrpcore import export  # noqa: PLC0415 (written by a sibling task)
-    except ImportError:
-        return None
-    return export
-
-
+# -- exports (all through lrpcore.export: atomic files, JSON sidecars, clean-up) -------------
 def sidecar(model_path, rule_description, target, backend, dtype, **extra) -> dict:
-    module = _export_module()
-    if module is not None and hasattr(module, "sidecar_info"):
-        return dict(module.sidecar_info(model_path, rule_description, target, backend, dtype,
-                                        **extra))
-    import hashlib
-
-    digest = None
-    if model_path and Path(model_path).is_file():
-        digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
-    return {"model": str(model_path) if model_path else None, "model_sha256": digest,
-            "rules": rule_description, "target": target, "backend": backend, "dtype": dtype,
-            "version": lrpcore.__version__, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            **extra}
-
-
-def write_sidecar(path, info, overwrite=True) -> Path:
-    side = Path(str(path) + ".json")
-    atomic_write_text(side, json.dumps(info, indent=2, default=str) + "\n", overwrite)
-    return side
-
-
-def save_png(path, image_uint8, overwrite=True) -> None:
-    _render.save_png(path, image_uint8, overwrite=overwrite)
+    """The provenance every exported file records (see :func:`lrpcore.export.sidecar_info`)."""
+    return dict(_export.sidecar_info(model_path, rule_description, target, backend, dtype,
+                                     **extra))
 
 
 def input_and_heatmap_png(result: ExplainResult, cmap, outline) -> np.ndarray:
-    """The toolbox figure: input | heatmap, uint8."""
-    model = result.request.model
-    x01 = raw_to_unit(model, result.request.raw)
-    hm = rendering.heatmap(result.relevance, x01 if outline else None, cmap=cmap)
-    return rendering.compose([rendering.digit(x01), hm])
+    """The toolbox figure of the displayed sample: input | heatmap, uint8."""
+    x01 = raw_to_unit(result.request.model, result.request.raw)
+    return _export.input_heatmap_image(result.relevance, x01, cmap, outline)
 
 
 def export_single_png(path, result, cmap, outline, info) -> list[Path]:
-    path = Path(path)
-    save_png(path, input_and_heatmap_png(result, cmap, outline))
-    return [path, write_sidecar(path, info)]
+    """Input | heatmap of the displayed sample (raw image layout) and its sidecar."""
+    x01 = raw_to_unit(result.request.model, result.request.raw)
+    path = _export.export_input_heatmap(path, result.relevance, x01, cmap, outline, info=info,
+                                        overwrite=True)
+    return [path, _export.sidecar_path(path)]
 
 
 def export_single_npy(path, result, info) -> list[Path]:
-    path = Path(path)
-    atomic_save_npy(path, result.relevance_full)
-    return [path, write_sidecar(path, info)]
+    """The relevance in the model's input layout (what ``lrp explain`` writes) + sidecar."""
+    path = _export.export_relevance(path, result.relevance_full, info=info, overwrite=True)
+    return [path, _export.sidecar_path(path)]
 
 
 def export_all_colormaps(folder, result, outline, info) -> list[Path]:
+    """``heatmap_{i}_{cmap}.png`` for every colormap, each with its sidecar."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: folder does not exist")
-    model = result.request.model
-    x01 = raw_to_unit(model, result.request.raw)
-    written = []
-    try:
-        for cmap in rendering.colormap_names():
-            path = folder / f"heatmap_{result.index}_{cmap}.png"
-            hm = rendering.heatmap(result.relevance, x01 if outline else None, cmap=cmap)
-            save_png(path, rendering.to_uint8(hm))
-            written.append(path)
-        written.append(write_sidecar(folder / f"heatmap_{result.index}", info))
-    except BaseException:
-        _remove(written)
-        raise
-    return written
+    x01 = raw_to_unit(result.request.model, result.request.raw)
+    paths = _export.export_colormaps(folder, result.relevance, x01, result.index,
+                                     cmaps=rendering.colormap_names(), outline=outline,
+                                     info=info, overwrite=True)
+    return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,13 +236,16 @@ class BatchExportRequest:
 
 
 def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
-    """Explain and write the chosen samples; on cancel or error, no file of this call stays."""
+    """Explain and write the chosen samples; on cancel or error, no file of this call stays.
+
+    Returns every path written, sidecars included.
+    """
     out = Path(req.out_dir)
     if not out.is_dir():
         raise ExportError(f"{out}: folder does not exist")
-    module = _export_module()
     ex = Explainer(req.model, req.backend, req.dtype)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
+    target = int(req.target) if req.target.isdigit() else req.target
     labels_all = getattr(req.dataset, "labels", None)
     indices = np.asarray(req.indices, dtype=np.int64)
     n = len(indices)
@@ -292,51 +256,17 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
             idx = indices[start:start + req.chunk]
             raw = req.dataset.images(idx)
             labels = None if labels_all is None else np.asarray(labels_all)[idx]
-            fwd = ex.forward(raw)
-            target = int(req.target) if req.target.isdigit() else req.target
-            R = fwd.relevance(config, target, labels=labels)
-            if "png" in req.formats:
-                written.extend(_write_pngs(module, out, R, req, raw, idx, token, start, n))
-            elif "npy" in req.formats:
-                for k, i in enumerate(idx):
-                    token.check()
-                    path = out / f"relevance_{int(i)}.npy"
-                    atomic_save_npy(path, R[k])
-                    written.append(path)
-                    written.append(write_sidecar(path, {**req.info, "sample": int(i)}))
+            R = ex.forward(raw).relevance(config, target, labels=labels)
+            x01 = model_input_unit(req.model, raw) if "png" in req.formats else None
+            paths = _export.export_explanations(
+                out, R, x01, [int(i) for i in idx], [req.cmap] if x01 is not None else [],
+                outline=req.outline, info=req.info, overwrite=True,
+                npy="npy" in req.formats,
+                progress=lambda d, _t, s=start: token.progress(s + d, n),
+                cancel=token.cancelled)
+            written.extend(q for p in paths for q in (Path(p), _export.sidecar_path(p)))
             token.check()
             token.progress(min(n, start + len(idx)), n)
-    except BaseException:
-        _remove(written)
-        raise
-    return written
-
-
-def _write_pngs(module, out, R, req, raw, idx, token, done, total):
-    """PNG input | heatmap per sample (and .npy when asked), through ``lrpcore.export``."""
-    x01 = model_input_unit(req.model, raw)
-    with_npy = "npy" in req.formats
-    if module is not None and hasattr(module, "export_explanations"):
-        paths = [Path(p) for p in module.export_explanations(
-            out, R, x01, [int(i) for i in idx], [req.cmap], outline=req.outline,
-            info=req.info, overwrite=True, npy=with_npy,
-            progress=lambda d, t: token.progress(done + d, total),
-            cancel=token.cancelled)]
-        return paths + [Path(str(p) + ".json") for p in paths]
-    written = []
-    try:
-        for k, i in enumerate(idx):
-            token.check()
-            path = out / f"heatmap_{int(i)}_{req.cmap}.png"
-            hm = rendering.heatmap(R[k], x01[k] if req.outline else None, cmap=req.cmap)
-            save_png(path, rendering.compose([rendering.digit(x01[k]), hm]))
-            written.append(path)
-            written.append(write_sidecar(path, {**req.info, "sample": int(i)}))
-            if with_npy:
-                path = out / f"relevance_{int(i)}.npy"
-                atomic_save_npy(path, R[k])
-                written.append(path)
-                written.append(write_sidecar(path, {**req.info, "sample": int(i)}))
     except BaseException:
         _remove(written)
         raise

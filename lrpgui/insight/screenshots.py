@@ -66,11 +66,12 @@ def main(argv=None) -> int:
                           str(Path(tempfile.mkdtemp()) / "lrp-explorer.ini"))
     from PySide6.QtWidgets import QApplication
 
+    from lrpcore.bundled import default_model_path
+
     from ..main_window import MainWindow
-    from ..sources import DEFAULT_MODEL
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(model=str(DEFAULT_MODEL), dataset="mnist-sample")
+    window = MainWindow(model=str(default_model_path()), dataset="mnist-sample")
     window.show()
     if not _wait(app, lambda: window.state.explanation is not None):
         print("no explanation", file=sys.stderr)

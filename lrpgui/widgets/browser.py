@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrpcore import bundled
+from lrpcore.io.datasets import DATASET_NAMES
 from lrpcore.model import format_accuracy
-
-from .. import sources
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -96,10 +96,10 @@ class Browser(QWidget):
 
     def refresh(self) -> None:
         """Rebuild both lists: bundled entries first, then recent files."""
-        self._fill(self.models, [(p.name, str(p), "bundled") for p in sources.bundled_models()],
+        self._fill(self.models, [(p.name, str(p), "bundled") for p in bundled.bundled_models()],
                    self.settings.recent("models"), self.state.model_path)
         self._fill(self.datasets, [(n, n, "built in / download cache")
-                                   for n in sources.DATASET_NAMES],
+                                   for n in DATASET_NAMES],
                    self.settings.recent("datasets"), self.state.dataset_name)
 
     @staticmethod

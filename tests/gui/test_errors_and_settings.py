@@ -67,8 +67,7 @@ def test_dataset_that_does_not_fit_is_refused(make_window, tmp_path, dialogs_sho
 
 
 def test_missing_model_gives_an_empty_window_with_a_message(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr("lrpgui.sources.DEFAULT_MODEL", tmp_path / "absent.npz")
-    monkeypatch.setattr("lrpgui.sources.MODELS_DIR", tmp_path / "no-models")
+    monkeypatch.setattr("lrpcore.bundled.MODELS_DIR", tmp_path / "no-models")
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
@@ -116,7 +115,7 @@ def test_failed_explanation_keeps_the_previous_result(make_window, qtbot, dialog
     assert window.state.explanation is shown and window.isVisible()
 
 
-def test_download_progress_and_cancel(make_window, qtbot, monkeypatch):
+def test_download_progress_and_cancel(make_window, qtbot, monkeypatch, dialogs_shown):
     import time
 
     calls = []
@@ -132,7 +131,7 @@ def test_download_progress_and_cancel(make_window, qtbot, monkeypatch):
             time.sleep(0.01)
         calls.append(("done", 200))
 
-    monkeypatch.setattr("lrpgui.sources.download_mnist", fake_download)
+    monkeypatch.setattr("lrpcore.io.download.download_mnist", fake_download)
     window = make_window()
     window.download_mnist("train")
     from PySide6.QtWidgets import QProgressDialog, QPushButton
@@ -145,6 +144,7 @@ def test_download_progress_and_cancel(make_window, qtbot, monkeypatch):
     assert calls[0][0] == "cancelled" and calls[0][1] < 200
     qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "downloadProgress") is None,
                     timeout=20000)
+    assert dialogs_shown == []  # a cancel the user asked for is not reported as a failure
 
 
 def test_window_layout_persists(make_window, qtbot):
@@ -198,3 +198,15 @@ def test_model_that_does_not_fit_the_dataset_is_refused(make_window, tmp_path, d
     assert window.state.model is before
     title, message = dialogs_shown[-1]
     assert title == "Model does not fit the dataset" and "tiny-xor.npz" in message
+
+
+def test_a_model_named_at_start_that_cannot_open_is_reported(qtbot, tmp_path, dialogs_shown,
+                                                             toy_files):
+    bad = tmp_path / "truncated.txt"
+    bad.write_text("Linear 3 3\n1 2\n")
+    window = MainWindow(model=str(bad), dataset=str(toy_files[1]))
+    qtbot.addWidget(window)
+    window.show()
+    assert window.state.model is None
+    assert dialogs_shown and "truncated.txt" in dialogs_shown[-1][1]
+    assert "truncated.txt" in window.message.text()  # the reason stays in the window
