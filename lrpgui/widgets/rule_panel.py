@@ -2,6 +2,9 @@
 
 The panel reads the rule registry (``lrpcore.rules.RULE_NAMES``) and the preset registry
 (``lrpcore.presets.PRESETS``), so a newly registered preset appears here without changes.
+Entries show the names of the registries (``epsilon``, ``EpsilonPlus``), so
+``ruleSelector.setCurrentText("EpsilonPlus")`` works; the target selector also accepts its
+values (``"pred"``, ``"true"``, ``"output"``, ``"3"``) in ``setCurrentText``.
 Edits go to AppState; AppState events update the widgets with their signals blocked.
 """
 
@@ -15,7 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
     QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -34,6 +36,7 @@ from lrpcore.presets import PRESETS, preset_or_none
 from lrpcore.rules import RULE_NAMES
 
 from .. import rendering
+from .choice_box import ChoiceBox
 
 # rule → (parameter label, default, minimum, maximum)
 PARAMETERS = {
@@ -67,12 +70,12 @@ class RulePanel(QWidget):
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
-        self.rule_selector = QComboBox(objectName="ruleSelector")
+        self.rule_selector = ChoiceBox(objectName="ruleSelector")
         for name in RULE_NAMES:
             self.rule_selector.addItem(name, name)
         self.rule_selector.insertSeparator(self.rule_selector.count())
         for name, preset in PRESETS.items():
-            self.rule_selector.addItem(f"{name} (preset)", name)
+            self.rule_selector.addItem(name, name)  # the name users type, e.g. in --rule
             self.rule_selector.setItemData(self.rule_selector.count() - 1, preset.description,
                                            Qt.ItemDataRole.ToolTipRole)
         self.param_label = QLabel("ε")
@@ -87,16 +90,16 @@ class RulePanel(QWidget):
         zb_layout.addWidget(QLabel("high"))
         zb_layout.addWidget(self.zb_high)
 
-        self.target_selector = QComboBox(objectName="targetSelector")
-        self.dtype_selector = QComboBox(objectName="dtypeSelector")
+        self.target_selector = ChoiceBox(objectName="targetSelector")
+        self.dtype_selector = ChoiceBox(objectName="dtypeSelector")
         for name in ("float64", "float32"):
             self.dtype_selector.addItem(name, name)
-        self.backend_selector = QComboBox(objectName="backendSelector")
+        self.backend_selector = ChoiceBox(objectName="backendSelector")
         self.backend_selector.addItem("CPU (numpy)", "numpy")
         if gpu_available():
             self.backend_selector.addItem("GPU (cupy)", "cupy")
         self.backend_selector.setEnabled(self.backend_selector.count() > 1)
-        self.colormap_selector = QComboBox(objectName="colormapSelector")
+        self.colormap_selector = ChoiceBox(objectName="colormapSelector")
         for name in rendering.colormap_names():
             self.colormap_selector.addItem(name, name)
         self.outline_box = QCheckBox("outline", objectName="outlineCheck")

@@ -262,3 +262,26 @@ def test_browser_lists_and_opens(make_window, qtbot, toy_files):
     assert "mnist-sample" in names and str(toy_files[1]) in names
     assert "Linear 576→10" in window.browser.summary.toPlainText()
     assert "%" in window.browser.accuracy_label.text()
+
+
+def test_selectors_accept_the_names_a_script_knows(make_window, qtbot):
+    """``setCurrentText`` with a preset name, a target value or a colormap name selects it."""
+    window = make_window()
+    rules = window.findChild(QWidget, "ruleSelector")
+    before = window.state.explanation
+    rules.setCurrentText("EpsilonPlus")
+    assert window.state.rule == "EpsilonPlus" and rules.currentText() == "EpsilonPlus"
+    wait_new(qtbot, window, before)
+    np.testing.assert_allclose(window.state.relevance_full,
+                               expected(window, 0, rule="EpsilonPlus"), rtol=1e-12, atol=1e-15)
+    targets = window.findChild(QWidget, "targetSelector")
+    for text, target in (("3", "3"), ("true", "true"), ("predicted class", "pred")):
+        targets.setCurrentText(text)
+        assert window.state.target == target, text
+    targets.setCurrentText("no such target")  # ignored, as by any read-only combo box
+    assert window.state.target == "pred"
+    assert targets.findText("7") == targets.findData("7") > 0
+    colormaps = window.findChild(QWidget, "colormapSelector")
+    name = colormaps.itemText(colormaps.count() - 1)
+    colormaps.setCurrentText(name)
+    assert window.state.colormap == name
