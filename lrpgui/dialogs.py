@@ -1,4 +1,17 @@
-"""Dialog helpers the tests can replace: file choosers and the non-blocking error box."""
+"""Every question the explorer asks the user, as module-level functions tests can replace.
+
+The window calls these through the module (``dialogs.ask_save_file(...)``), so a test answers
+a dialog with ``monkeypatch.setattr("lrpgui.dialogs.ask_save_file", lambda *a: path)``;
+patching ``QFileDialog.getSaveFileName`` works too. Nothing else in the window blocks: error
+boxes are non-modal.
+
+- ``ask_open_file(parent, title, folder, filters) -> str`` ("" = cancelled): Open model/dataset
+- ``ask_save_file(parent, title, path, filters) -> str``: Export PNG, Export .npy
+- ``ask_folder(parent, title, folder) -> str``: Export all colormaps
+- ``ask_batch_export(parent, n_selected, n_filtered, folder) -> (folder, scope, formats) |
+  None``: Batch export (scope "selection" or "filtered", formats a subset of ("png", "npy"))
+- ``show_error(parent, title, message)``: every error
+"""
 
 from __future__ import annotations
 
@@ -29,3 +42,16 @@ def ask_save_file(parent, title, path, filters) -> str:
 
 def ask_folder(parent, title, folder) -> str:
     return QFileDialog.getExistingDirectory(parent, title, folder)
+
+
+def ask_batch_export(parent, n_selected: int, n_filtered: int, folder: str):
+    """Which samples, formats and folder: ``(folder, scope, formats)``, or None if cancelled."""
+    from .widgets.batch_dialog import BatchExportDialog  # noqa: PLC0415 (avoids a cycle)
+
+    dlg = BatchExportDialog(parent, n_selected, n_filtered, folder)
+    try:
+        if dlg.exec() != BatchExportDialog.DialogCode.Accepted:
+            return None
+        return dlg.values()
+    finally:
+        dlg.deleteLater()

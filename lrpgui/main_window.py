@@ -37,7 +37,6 @@ from .insight import install_insight_tools
 from .services import Cancelled, ExplainRequest, ExplainService
 from .settings import Settings
 from .state import AppState
-from .widgets.batch_dialog import BatchExportDialog
 from .widgets.browser import Browser
 from .widgets.rule_panel import RulePanel
 from .widgets.sample_grid import SampleGrid
@@ -499,21 +498,29 @@ class MainWindow(QMainWindow):
         selected = self.grid.selected_indices()
         filtered = self.grid.model.dataset_indices()
         if folder is None or scope is None or formats is None:
-            dlg = BatchExportDialog(self, len(selected), len(filtered),
-                                    folder or self.settings.last_dir("export"))
-            if dlg.exec() != BatchExportDialog.DialogCode.Accepted:
+            answer = dialogs.ask_batch_export(self, len(selected), len(filtered),
+                                              folder or self.settings.last_dir("export"))
+            if not answer:
                 return 0
-            folder, scope, formats = dlg.values()
+            folder, scope, formats = answer
             self.settings.set_last_dir("export", folder)
+        if not formats:
+            self.show_error("Nothing to export", "choose PNG, .npy or both")
+            return 0
         indices = np.asarray(selected if scope == "selection" else filtered, dtype=np.int64)
         if indices.size == 0:
             self.show_error("Nothing to export", f"the {scope} is empty")
+            return 0
+        try:
+            info = self._info(colormap=s.colormap)
+        except LRPError as exc:  # e.g. the model file was removed since it was opened
+            self.show_error("Batch export failed", _message(exc))
             return 0
         req = services.BatchExportRequest(
             model=s.model, dataset=s.dataset, indices=indices, out_dir=os.fspath(folder),
             formats=tuple(formats), rule=s.rule, layer_rules=tuple(sorted(s.layer_rules.items())),
             target=s.target, backend=s.backend, dtype=s.dtype, cmap=s.colormap,
-            outline=s.outline, info=self._info(colormap=s.colormap), chunk=self.batch_chunk)
+            outline=s.outline, info=info, chunk=self.batch_chunk)
         dlg = QProgressDialog(f"Exporting {indices.size:,} samples…", "Cancel", 0,
                               int(indices.size), self)
         dlg.setObjectName("exportProgress")

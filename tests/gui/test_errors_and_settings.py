@@ -164,25 +164,48 @@ def test_window_layout_persists(make_window, qtbot):
     assert again.restoreGeometry(geometry)
 
 
-def test_batch_export_button_asks_with_a_dialog(make_window, qtbot, tmp_path, monkeypatch):
-    from lrpgui.widgets import batch_dialog
-
+def test_batch_export_button_asks_through_one_patchable_function(make_window, qtbot, tmp_path,
+                                                                 monkeypatch):
     window = make_window()
     out = tmp_path / "via-button"
     out.mkdir()
+    asked = []
 
-    def accept(dialog):
-        dialog.folder.setText(str(out))
-        dialog.png.setChecked(False)
-        return batch_dialog.BatchExportDialog.DialogCode.Accepted
+    def answer(parent, n_selected, n_filtered, folder):
+        asked.append((n_selected, n_filtered))
+        return str(out), "filtered", ("npy",)
 
-    monkeypatch.setattr(batch_dialog.BatchExportDialog, "exec", accept)
+    monkeypatch.setattr("lrpgui.dialogs.ask_batch_export", answer)
     window.state.filter_true = 3
     with qtbot.waitSignal(window.export_finished, timeout=30000):
         window.findChild(type(window.batch_button), "batchExportButton").click()
-    expected = {f"relevance_{i}.npy" for i in np.flatnonzero(window.state.labels == 3)}
-    assert {p.name for p in out.glob("*.npy")} == expected
+    wanted = np.flatnonzero(window.state.labels == 3)
+    assert asked == [(len(window.grid.selected_indices()), wanted.size)]
+    assert {p.name for p in out.glob("*.npy")} == {f"relevance_{i}.npy" for i in wanted}
     assert window.settings.last_dir("export") == str(out)
+
+
+def test_batch_export_dialog_answers(make_window, qtbot, tmp_path, monkeypatch):
+    """The real dialog behind ``ask_batch_export``: its choices come back as the answer."""
+    from lrpgui import dialogs
+    from lrpgui.widgets import batch_dialog
+
+    def accept(dialog):
+        dialog.folder.setText(str(tmp_path))
+        dialog.png.setChecked(False)
+        return batch_dialog.BatchExportDialog.DialogCode.Accepted
+
+    window = make_window(wait=False)
+    monkeypatch.setattr(batch_dialog.BatchExportDialog, "exec", accept)
+    assert dialogs.ask_batch_export(window, 3, 40, "") == (str(tmp_path), "selection", ("npy",))
+    monkeypatch.setattr(batch_dialog.BatchExportDialog, "exec",
+                        lambda d: batch_dialog.BatchExportDialog.DialogCode.Rejected)
+    assert dialogs.ask_batch_export(window, 0, 40, "") is None
+    monkeypatch.setattr("lrpgui.dialogs.ask_batch_export", lambda *a: (str(tmp_path),
+                                                                       "filtered", ()))
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append(m))
+    assert window.batch_export() == 0 and "PNG" in shown[-1]
 
 
 def test_model_that_does_not_fit_the_dataset_is_refused(make_window, tmp_path, dialogs_shown):
