@@ -13,8 +13,10 @@ dropped. Results reach the GUI thread through queued signals.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import threading
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -100,6 +102,20 @@ class Worker(QObject):
                 self.finished.emit(job.id, result)
 
 
+_LIVE: weakref.WeakSet = weakref.WeakSet()  # controllers whose threads may still run
+
+
+@atexit.register
+def _shutdown_live_controllers() -> None:
+    """Stop the workers of windows nobody closed (a script or test that just returns):
+    Qt aborts the process when a running QThread is destroyed at interpreter exit."""
+    for controller in list(_LIVE):
+        try:
+            controller.shutdown(2000)
+        except RuntimeError:  # its Qt objects are gone already
+            pass
+
+
 class Controller(QObject):
     """Submits jobs, tracks the newest id per key, and delivers only current results."""
 
@@ -116,6 +132,7 @@ class Controller(QObject):
         for name, latest in (("interactive", True), ("batch", False)):
             self.add_worker(name, latest)
         self._closed = False
+        _LIVE.add(self)
 
     def add_worker(self, name: str, latest_only: bool = False) -> Worker:
         """Start another worker thread (once per name); ``shutdown`` stops it too."""

@@ -53,3 +53,24 @@ def test_bad_arguments_exit_with_usage(bad):
     proc = subprocess.run([sys.executable, "-m", "lrpgui", *bad], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_a_script_that_never_closes_the_window_exits_cleanly(toy_files, tmp_path):
+    """Qt aborts a process that ends while a QThread runs; the workers stop at exit."""
+    model, data = toy_files
+    script = (
+        "import time\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from lrpgui import MainWindow\n"
+        "app = QApplication([])\n"
+        f"w = MainWindow(model={str(model)!r}, dataset={str(data)!r})\n"
+        "deadline = time.time() + 60\n"
+        "while w.state.relevance is None and time.time() < deadline:\n"
+        "    app.processEvents()\n"
+        "print('explained', w.state.relevance is not None)\n")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               LRP_EXPLORER_SETTINGS=str(tmp_path / "s.ini"))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "explained True" in proc.stdout
