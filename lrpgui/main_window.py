@@ -4,6 +4,13 @@
 asks the worker for the first explanation; ``open_model``/``open_dataset`` do what the menu
 actions do. Errors become non-blocking dialogs and leave the previous model, dataset and
 results in place.
+
+Driving it from a test: change a widget or ``window.state`` (sample_index, rule, target,
+layer_rules, ...); every change that needs a new explanation sets ``state.relevance`` (and
+``relevance_full``, ``scores``) to None at once, and the worker's answer fills them in, so
+``qtbot.waitUntil(lambda: window.state.relevance is not None)`` waits for exactly that
+answer. ``explanation_shown`` is emitted with the sample index when it is on display.
+Questions to the user go through :mod:`lrpgui.dialogs`, whose functions tests replace.
 """
 
 from __future__ import annotations
@@ -355,9 +362,17 @@ class MainWindow(QMainWindow):
             layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
             backend=s.backend, dtype=s.dtype)
         service = self.service
-        return self.controller.submit(
+        job = self.controller.submit(
             "explain", lambda token: service.run(req, token),
             on_done=self._explained, on_error=self._explain_failed)
+        # Until the answer arrives the results of the previous settings are not the answer:
+        # tests (and scripts) wait for ``state.relevance is not None``. The views keep the
+        # last picture (``state.explanation``) on display meanwhile, so nothing flickers.
+        with s.batch():
+            s.relevance = None
+            s.relevance_full = None
+            s.scores = None
+        return job
 
     def _explained(self, result) -> None:
         s = self.state
@@ -380,6 +395,12 @@ class MainWindow(QMainWindow):
     def _explain_failed(self, exc) -> None:
         if isinstance(exc, Cancelled):
             return
+        shown = self.state.explanation
+        if shown is not None and shown.request.model is self.state.model:
+            with self.state.batch():  # the previous results stay, as the dialog says
+                self.state.relevance = shown.relevance
+                self.state.relevance_full = shown.relevance_full
+                self.state.scores = shown.scores
         self.show_error("Explanation failed", _message(exc))
 
     # -- predictions and accuracy -----------------------------------------------------------
