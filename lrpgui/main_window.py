@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.open_model_action = action(file_menu, "Open model…", self.open_model, "Ctrl+O",
                                         "openModelAction")
         action(file_menu, "Open dataset…", self.open_dataset, "Ctrl+Shift+O")
+        action(file_menu, "Close dataset", self.close_dataset, None, "closeDatasetAction")
         action(file_menu, "Download MNIST…", self.download_mnist)
         file_menu.addSeparator()
         self.export_action = action(file_menu, "Export PNG (input | heatmap)…", self.export_png,
@@ -276,8 +277,9 @@ class MainWindow(QMainWindow):
             if self.state.dataset is not None:
                 lrpcore.check_fits(model, self.state.dataset)
         except Exception as exc:
-            self.show_error("Model does not fit the dataset", f"{path}: {_message(exc)}",
-                            quiet=quiet)
+            self.show_error("Model does not fit the dataset",
+                            f"{path}: {_message(exc)} To switch to a model for other data, "
+                            "close the dataset first (File → Close dataset).", quiet=quiet)
             return False
         self._reset_results()
         with self.state.batch():
@@ -330,6 +332,26 @@ class MainWindow(QMainWindow):
         self.start_predictions()
         self.request_explanation()
         return True
+
+    def close_dataset(self) -> None:
+        """Close the open dataset (the model stays), e.g. to open a model for other data."""
+        self._reset_results()
+        self.controller.cancel("explain")
+        self.last_result = None
+        with self.state.batch():
+            self.state.explanation = None
+            self.state.relevance = None
+            self.state.relevance_full = None
+            self.state.scores = None
+            self.state.dataset = None
+            self.state.dataset_name = None
+            self.state.sample_index = 0
+            self.state.filter_true = None
+            self.state.filter_pred = None
+            self.state.misclassified_only = False
+        self.settings.remove("last/dataset")
+        self.browser.refresh()
+        self._update_message()
 
     def _reset_results(self) -> None:
         self.controller.cancel("predict")

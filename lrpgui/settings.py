@@ -45,6 +45,9 @@ class Settings:
     def set(self, key, value) -> None:
         self.q.setValue(key, value)
 
+    def remove(self, key) -> None:
+        self.q.remove(key)
+
     def recent(self, kind: str) -> list[str]:
         value = self.q.value(f"recent/{kind}", [])
         if isinstance(value, str):

@@ -233,3 +233,35 @@ def test_a_model_named_at_start_that_cannot_open_is_reported(qtbot, tmp_path, di
     assert window.state.model is None
     assert dialogs_shown and "truncated.txt" in dialogs_shown[-1][1]
     assert "truncated.txt" in window.message.text()  # the reason stays in the window
+
+
+def test_switching_to_a_model_for_other_data(make_window, tmp_path, dialogs_shown, qtbot):
+    """A model that does not fit the open dataset is refused with the way out in the message;
+    after File → Close dataset it opens, and then its own dataset does."""
+    from PySide6.QtGui import QAction
+
+    import lrpcore
+    from lrpcore.layers import Flatten, Linear
+    from lrpcore.spec import InputSpec
+
+    rng = np.random.default_rng(0)
+    colour = lrpcore.Sequential([Flatten(), Linear(rng.normal(0, 0.01, (48, 3)), np.zeros(3))],
+                                InputSpec(shape=(4, 4, 3), raw_shape=(4, 4, 3)))
+    model_path = tmp_path / "colour-model.npz"
+    lrpcore.save_model(colour, model_path)
+    data_path = tmp_path / "colour_images.npy"
+    np.save(data_path, rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8))
+
+    window = make_window()
+    assert window.open_model(str(model_path)) is False
+    assert "Close dataset" in dialogs_shown[-1][1]
+    window.findChild(QAction, "closeDatasetAction").trigger()
+    assert window.state.dataset is None and window.state.explanation is None
+    assert window.grid.model.rowCount() == 0 and "No dataset" in window.message.text()
+    assert window.open_model(str(model_path)) is True
+    assert window.open_dataset(str(data_path)) is True
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    want = lrpcore.explain(colour, window.state.dataset.images([0]), rule=window.state.rule)
+    np.testing.assert_allclose(window.state.relevance_full, want[0], rtol=1e-12, atol=1e-15)
+    window.close()
+    assert window.settings.get_str("last/dataset") == str(data_path)
