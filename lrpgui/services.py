@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lrpcore import export as _export
-from lrpcore.errors import ExportError
+from lrpcore.errors import ExportError, RuleError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 
 from . import rendering
@@ -137,6 +137,9 @@ class ExplainService:
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
         target = req.target if not req.target.isdigit() else int(req.target)
         R = fwd.relevance(config, target, labels=labels)
+        if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
+            raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
+                            "relevance (a zero denominator: use a larger ε or another rule)")
         out = fwd.outputs()
         R0 = initial_relevance(out, target, labels)
         ex.backend.synchronize()

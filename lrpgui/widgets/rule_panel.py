@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
@@ -55,6 +55,38 @@ def signals_blocked(*widgets):
     finally:
         for w, p in zip(widgets, previous, strict=True):
             w.blockSignals(p)
+
+
+class ParameterSpinBox(QDoubleSpinBox):
+    """A rule parameter: up to 12 decimals (ε = 1e-9 stays 1e-9, not 0), shown compactly."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setDecimals(12)
+
+    def textFromValue(self, value) -> str:  # noqa: N802 (Qt's name)
+        return f"{value:.10g}"
+
+    def valueFromText(self, text) -> float:  # noqa: N802 (Qt's name)
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text, pos):
+        """Plain and scientific notation (``1e-9``); half-typed numbers are intermediate."""
+        try:
+            value = float(text)
+        except ValueError:
+            partial = text.strip().lower().rstrip("e+-.") or "0"
+            try:
+                float(partial.lstrip("+-"))
+            except ValueError:
+                return QValidator.State.Invalid, text, pos
+            return QValidator.State.Intermediate, text, pos
+        inside = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate,
+                text, pos)
 
 
 def split_spec(spec: str) -> tuple[str, list[str]]:
@@ -157,17 +189,11 @@ class RulePanel(QWidget):
         state.events.backend.connect(lambda v: self._select(self.backend_selector, v))
         state.events.colormap.connect(lambda v: self._select(self.colormap_selector, v))
         state.events.outline.connect(self._sync_outline)
-        self._sync_rule()
-        self._sync_targets()
-        self._select(self.dtype_selector, state.dtype)
-        self._select(self.backend_selector, state.backend)
-        self._select(self.colormap_selector, state.colormap)
-        self._sync_outline(state.outline)
+        self._sync_all()
 
     @staticmethod
     def _spin(name, value, minimum=0.0):
-        spin = QDoubleSpinBox(objectName=name)
-        spin.setDecimals(6)
+        spin = ParameterSpinBox(objectName=name)
         spin.setRange(minimum, 1e6)
         spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         spin.setKeyboardTracking(False)
@@ -181,7 +207,16 @@ class RulePanel(QWidget):
         try:
             setattr(self.state, field, value)
         except (LRPError, ValueError, TypeError) as exc:
+            self._sync_all()  # the widgets show the state again, not the refused value
             self.error.emit(str(exc))
+
+    def _sync_all(self) -> None:
+        self._sync_rule()
+        self._sync_targets()
+        self._select(self.dtype_selector, self.state.dtype)
+        self._select(self.backend_selector, self.state.backend)
+        self._select(self.colormap_selector, self.state.colormap)
+        self._sync_outline(self.state.outline)
 
     def _rule_chosen(self, _index=None) -> None:
         name = self.rule_selector.currentData()

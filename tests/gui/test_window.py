@@ -285,3 +285,36 @@ def test_selectors_accept_the_names_a_script_knows(make_window, qtbot):
     name = colormaps.itemText(colormaps.count() - 1)
     colormaps.setCurrentText(name)
     assert window.state.colormap == name
+
+
+def test_small_epsilon_and_refused_values(make_window, qtbot, monkeypatch):
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append(m))
+    window = make_window()
+    param = window.findChild(QWidget, "ruleParameter")
+    param.setValue(1e-9)  # six decimals used to round this to ε = 0
+    assert window.state.rule == "epsilon:1e-09"
+    param.clear()
+    qtbot.keyClicks(param, "2.5e-7")
+    qtbot.keyClick(param, Qt.Key.Key_Return)
+    assert window.state.rule == "epsilon:2.5e-07"
+    # refused bounds: the widgets go back to what the state holds
+    window.state.rule = "zb:-1:1"
+    window.rules.zb_high.setValue(-5.0)
+    assert shown and "low < high" in shown[-1]
+    assert window.state.rule == "zb:-1:1" and window.rules.zb_high.value() == 1.0
+
+
+def test_nan_relevance_is_an_error_not_a_crash(make_window, qtbot, monkeypatch):
+    """ε = 0 on a sample with a zero pre-activation: a dialog, the previous map stays."""
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append(m))
+    window = make_window()
+    previous = window.state.explanation
+    monkeypatch.setattr(lrpcore.Forward, "relevance",
+                        lambda *a, **k: np.full((1, 28, 28, 1), np.nan))
+    window.state.rule = "epsilon:0"
+    qtbot.waitUntil(lambda: bool(shown), timeout=20000)
+    assert "NaN" in shown[-1] and "sample 0" in shown[-1]
+    assert window.state.explanation is previous
+    assert window.state.relevance is previous.relevance
