@@ -70,15 +70,18 @@ class InputSpec:
     def preprocess(self, x, dtype=np.float64) -> np.ndarray:
         """Map raw samples (N × raw size, any layout of it) to the model's input."""
         x = np.asarray(x)
-        if x.ndim == 0 or x.shape[0] == 0:
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
+        raw = "×".join(map(str, self.raw_shape))
+        if x.ndim < 2:
+            raise ShapeError(f"expected a batch of samples (N × {raw}), got an array of shape "
+                             f"{x.shape}; put one sample as a batch of one")
+        if x.shape[0] == 0:
             raise ShapeError("no samples given")
         n = x.shape[0]
         if int(np.prod(x.shape[1:])) != self.raw_size():
-            raw = "×".join(map(str, self.raw_shape))
             raise ShapeError(f"samples of shape {tuple(x.shape[1:])} do not fit the model, "
                              f"which takes raw {raw} images ({self.raw_size()} values each)")
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
         xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
         if not np.all(np.isfinite(xf)):
             raise ShapeError("samples contain NaN or infinite values")

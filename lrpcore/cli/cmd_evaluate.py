@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 
-import numpy as np
-
-from ..errors import ExportError, ShapeError
+from ..errors import ShapeError
 from ..fileio import atomic_write_text
-from .common import add_command, load_array
+from .common import add_command, check_outputs_free, load_array, load_labels, remove_quietly
 from .progress import ProgressBar
 
 
@@ -20,7 +17,8 @@ def register(sub):
         "--n 1000 --csv flip.csv --plot flip.png")
     p.add_argument("model", help="model file (.txt toolbox text, .npz native, ...)")
     p.add_argument("input", help=".npy samples (raw images unless --raw)")
-    p.add_argument("--labels", help=".npy labels (needed for --target true)")
+    p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
+                   "needed for --target true")
     p.add_argument("--raw", action="store_true",
                    help="samples are already in the model's input layout (no preprocessing)")
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
@@ -73,24 +71,35 @@ def csv_text(results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_outputs(args, results) -> None:
+    """The CSV and the plot, both or neither."""
+    atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
+    try:
+        if args.plot:
+            from ..insight.plot import curve_plot  # noqa: PLC0415
+            from ..render.compose import save_png  # noqa: PLC0415
+
+            save_png(args.plot, curve_plot(results), overwrite=args.overwrite)
+    except BaseException:
+        remove_quietly([args.csv])
+        raise
+
+
 def run(args) -> int:
     from .. import load_model  # noqa: PLC0415 (keep `lrp --help` fast)
     from ..insight.pixelflip import evaluate_methods  # noqa: PLC0415
 
     if not args.rule and not args.random:
         raise ShapeError("give at least one --rule (or --random)")
-    outputs = [args.csv] + ([args.plot] if args.plot else [])
-    for path in outputs:
-        if os.path.exists(path) and not args.overwrite:
-            raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
+    check_outputs_free([args.csv, args.plot], args.overwrite)
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)
     x = load_array(args.input)
-    labels = load_array(args.labels, "labels") if args.labels else None
+    labels = load_labels(args.labels, len(x)) if args.labels else None
     if args.n is not None:
         x = x[:args.n]
-        labels = None if labels is None else np.asarray(labels).reshape(-1)[:args.n]
+        labels = None if labels is None else labels[:args.n]
     target = _target(args.target)
     if target == "true" and labels is None:
         raise ShapeError("--target true needs --labels")
@@ -102,15 +111,12 @@ def run(args) -> int:
             steps=args.steps, patch=args.patch, per_step=args.per_step, baseline=args.baseline,
             region=args.region, seed=args.seed, batch_size=args.batch_size,
             backend=args.backend, dtype=args.dtype, progress=bar)
+    except ShapeError as exc:
+        raise ShapeError(f"{args.input}: {exc}") from None
     finally:
         bar.close()
     seconds = time.perf_counter() - start
-    atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
-    if args.plot:
-        from ..insight.plot import curve_plot  # noqa: PLC0415
-        from ..render.compose import save_png  # noqa: PLC0415
-
-        save_png(args.plot, curve_plot(results), overwrite=args.overwrite)
+    _write_outputs(args, results)
     n = results[0].outputs.shape[0]
     steps = results[0].flipped.size - 1
     print(f"{n} samples × {steps} steps, {len(results)} curves in {seconds:.1f} s")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
 import numpy as np
 
-from ..errors import ExportError, RuleError
+from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, resolve_rules
 from ..fileio import atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
-from .common import add_command, load_array
+from ..render import check_scaling, get_colormap
+from .common import add_command, check_outputs_free, load_array, load_labels, remove_quietly
 from .progress import ProgressBar
 
 EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
@@ -88,27 +90,22 @@ def parse_target(text):
         raise RuleError(f"--target {text!r}: use pred, true, output or a class index") from None
 
 
-def load_labels(path, n):
-    from ..io.datasets import load_labels as read_labels
-    from ..io.datasets import normalize_labels
-
-    return normalize_labels(read_labels(path), n, name=path)
-
-
-def _check_outputs_free(paths, overwrite):
-    for path in paths:
-        if path and os.path.exists(path) and not overwrite:
-            raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
-        if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise ExportError(f"{path}: folder {folder} does not exist")
+def check_png_options(args) -> None:
+    """Bad colormaps, scaling or PNG folder fail before anything is computed."""
+    if not args.png:
+        return
+    for name in args.colormap or []:
+        get_colormap(name)
+    check_scaling(args.scaling)
+    if os.path.exists(args.png) and not os.path.isdir(args.png):
+        raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
 
 
 def run(args) -> int:
     from ..io import load_model
 
-    _check_outputs_free([args.out, args.outputs], args.overwrite)
+    check_outputs_free([args.out, args.outputs], args.overwrite)
+    check_png_options(args)
     model = load_model(args.model)
     x = load_array(args.input)
     layer_rules = parse_layer_rules(args.layer_rule)
@@ -119,7 +116,10 @@ def run(args) -> int:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)
     config = resolve_rules(explainer.layers, args.rule, layer_rules)  # fail fast on bad rules
-    fed = explainer.prepare(x, raw=args.raw)  # fail fast on shapes, before any output
+    try:  # fail fast on shapes, before any output
+        fed = explainer.prepare(x, raw=args.raw)
+    except ShapeError as exc:
+        raise ShapeError(f"{args.input}: {exc}") from None
     n = fed.shape[0]
     labels = load_labels(args.labels, n) if args.labels else None
 
@@ -146,6 +146,7 @@ def run(args) -> int:
     elapsed = time.perf_counter() - t0
 
     written = []
+    png_dir_existed = bool(args.png) and os.path.isdir(args.png)
     try:
         atomic_save_npy(args.out, R, overwrite=args.overwrite)
         written.append(args.out)
@@ -155,8 +156,10 @@ def run(args) -> int:
         if args.png:
             _write_pngs(args, model, explainer, config, fed, R)
     except BaseException:
-        for path in written:
-            _remove_quietly(path)
+        remove_quietly(written)
+        if args.png and not png_dir_existed:
+            with contextlib.suppress(OSError):
+                os.rmdir(args.png)  # only when empty: the export removed its own files
         raise
     if args.trace:
         _print_trace(traces)
@@ -165,17 +168,9 @@ def run(args) -> int:
     return 0
 
 
-def _remove_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _write_pngs(args, model, explainer, config, fed, R):
     from .. import export
 
-    os.makedirs(args.png, exist_ok=True)
     lo, hi = model.input_spec.value_range if model.input_spec else (fed.min(), fed.max())
     x01 = np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
     info = export.sidecar_info(args.model, config.description, args.target,

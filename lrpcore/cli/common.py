@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, ExportError
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -34,3 +34,33 @@ def load_array(path, what="input") -> np.ndarray:
             raise DatasetError(f"{path}: an .npz with {len(keys)} arrays; pass a single .npy")
         arr = arr[keys[0]]
     return arr
+
+
+def load_labels(path, n) -> np.ndarray:
+    """Labels of ``n`` samples from any label file (N or the toolbox's N×1 floats)."""
+    from ..io.datasets import load_labels as read_labels
+    from ..io.datasets import normalize_labels
+
+    return normalize_labels(read_labels(path), n, name=path)
+
+
+def check_outputs_free(paths, overwrite) -> None:
+    """Fail before any computation when an output exists (without --overwrite) or its folder
+    is missing; ``None`` entries (options not given) are skipped."""
+    for path in paths:
+        if not path:
+            continue
+        if os.path.exists(path) and not overwrite:
+            raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ExportError(f"{path}: folder {folder} does not exist")
+
+
+def remove_quietly(paths) -> None:
+    """Delete files this command wrote before it failed (missing ones are fine)."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

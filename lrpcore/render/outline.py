@@ -28,11 +28,23 @@ def as_map(a, what="relevance") -> np.ndarray:
     return a
 
 
-def enlarge(a: np.ndarray, scaling: int) -> np.ndarray:
-    """Replicate every pixel into a scaling × scaling block (nearest neighbour), as a copy."""
+MAX_PIXELS = 1 << 26  # 8192 × 8192: far above any figure, far below exhausting memory
+
+
+def check_scaling(scaling, height=1, width=1) -> int:
+    """``scaling`` as an int ≥ 1 that keeps an enlarged height × width map under MAX_PIXELS."""
     s = int(scaling)
     if s < 1:
         raise ShapeError(f"scaling must be a positive integer, got {scaling}")
+    if height * width * s * s > MAX_PIXELS:
+        raise ShapeError(f"scaling {s} would make a {height * s}×{width * s} image; at most "
+                         f"{MAX_PIXELS:,} pixels are drawn")
+    return s
+
+
+def enlarge(a: np.ndarray, scaling: int) -> np.ndarray:
+    """Replicate every pixel into a scaling × scaling block (nearest neighbour), as a copy."""
+    s = check_scaling(scaling, *a.shape[:2])
     if s == 1:
         return np.array(a)
     return np.repeat(np.repeat(a, s, axis=0), s, axis=1)

@@ -1,0 +1,195 @@
+"""Acceptance regressions for the headless contracts: every failure of the `lrp` commands is a
+one-line error with exit status 2 (or 130 on Ctrl-C) and leaves no output file behind.
+
+The model is a small random dense network built here, so these tests need nothing from
+../shared.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore.cli.main import main
+from lrpcore.errors import ShapeError
+from lrpcore.layers import Linear, Rect
+from lrpcore.model import Sequential
+from lrpcore.render import heatmap
+
+
+@pytest.fixture()
+def work(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    model = Sequential([Linear(rng.normal(size=(784, 16)) * 0.05, np.zeros(16)), Rect(),
+                        Linear(rng.normal(size=(16, 10)) * 0.3, np.zeros(10))])
+    lrpcore.save_model(model, tmp_path / "m.npz")
+    x = rng.integers(0, 256, size=(6, 784), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "labels.npy", (np.arange(6) % 10).astype(np.float64)[:, None])
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def lrp(*args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files_in(folder):
+    return sorted(p.name for p in folder.rglob("*"))
+
+
+def assert_one_line_error(code, err, *words):
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for w in words:
+        assert w in err
+
+
+# --- lrp explain --png: bad options fail before computing, without leftovers -----------------
+def test_png_folder_that_is_a_file_is_a_user_error(work, capsys):
+    (work / "taken").write_text("")
+    before = files_in(work)
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--png", "taken",
+                       capsys=capsys)
+    assert_one_line_error(code, err, "taken", "not a folder")
+    assert files_in(work) == before
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--colormap", "no-such-map"], ["no-such-map"]),
+    (["--scaling", "100000"], ["scaling 100000"]),
+    (["--scaling", "0"], ["scaling"]),
+])
+def test_bad_png_options_leave_no_folder_and_no_relevance(work, capsys, extra, words):
+    before = files_in(work)
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--png", "pngs", *extra,
+                       capsys=capsys)
+    assert_one_line_error(code, err, *words)
+    assert files_in(work) == before
+
+
+def test_ctrl_c_inside_the_png_export_leaves_nothing(work, capsys, monkeypatch):
+    import lrpcore.export as export
+
+    real, calls = export.encode_png, []
+
+    def interrupted(image):
+        calls.append(1)
+        if len(calls) == 4:  # a few PNGs are on disk by now
+            raise KeyboardInterrupt
+        return real(image)
+
+    monkeypatch.setattr(export, "encode_png", interrupted)
+    before = files_in(work)
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--outputs", "Y.npy",
+                       "--png", "pngs", "--colormap", "gray-red", "--colormap", "jet",
+                       capsys=capsys)
+    assert code == 130 and "interrupted" in err
+    assert len(calls) == 4
+    assert files_in(work) == before
+
+
+def test_full_disk_during_the_export_is_one_line_and_leaves_nothing(work, capsys, monkeypatch):
+    real, calls = os.fsync, []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == 3:  # R.npy and one PNG written, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    before = files_in(work)
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--png", "pngs",
+                       capsys=capsys)
+    assert_one_line_error(code, err, os.strerror(errno.ENOSPC))
+    assert files_in(work) == before
+
+
+def test_read_only_folder_is_one_line_and_leaves_nothing(work, capsys, monkeypatch):
+    def denied(*args, **kwargs):  # what a read-only folder does to a non-root user
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    before = files_in(work)
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", capsys=capsys)
+    assert_one_line_error(code, err, "R.npy", os.strerror(errno.EACCES))
+    assert files_in(work) == before
+
+
+# --- input shape errors name the file and say what is wrong -------------------------------
+def test_single_unbatched_sample_is_explained_as_such(work, capsys):
+    np.save(work / "one.npy", np.zeros(784, np.uint8))
+    code, _, err = lrp("explain", "m.npz", "one.npy", "--out", "R.npy", capsys=capsys)
+    assert_one_line_error(code, err, "one.npy", "(784,)", "batch")
+    assert not (work / "R.npy").exists()
+
+
+def test_text_samples_are_refused_for_their_type(work, capsys):
+    np.save(work / "s.npy", np.array([["a"] * 784]))
+    code, _, err = lrp("explain", "m.npz", "s.npy", "--out", "R.npy", capsys=capsys)
+    assert_one_line_error(code, err, "s.npy", "real numbers")
+
+
+def test_mismatched_images_name_the_input_file(work, capsys):
+    np.save(work / "rgb.npy", np.zeros((2, 32, 32, 3), np.uint8))
+    code, _, err = lrp("explain", "m.npz", "rgb.npy", "--out", "R.npy", capsys=capsys)
+    assert_one_line_error(code, err, "rgb.npy", "(32, 32, 3)", "28×28×1")
+
+
+# --- lrp evaluate: both outputs or neither; toolbox label layout ---------------------------
+def test_evaluate_plot_failure_leaves_no_csv(work, capsys):
+    before = files_in(work)
+    code, _, err = lrp("evaluate", "m.npz", "x.npy", "--rule", "simple", "--steps", "3",
+                       "--csv", "flip.csv", "--plot", "missing/flip.png", "--quiet",
+                       capsys=capsys)
+    assert_one_line_error(code, err, "missing")
+    assert files_in(work) == before
+
+
+def test_evaluate_plot_write_error_removes_the_csv(work, capsys, monkeypatch):
+    compose = sys.modules["lrpcore.render.compose"]  # the package re-exports a function of
+    # the same name, so `import lrpcore.render.compose as compose` would give that function
+
+    def broken(*args, **kwargs):
+        raise lrpcore.ExportError("flip.png: write failed: No space left on device")
+
+    monkeypatch.setattr(compose, "save_png", broken)
+    before = files_in(work)
+    code, _, err = lrp("evaluate", "m.npz", "x.npy", "--rule", "simple", "--steps", "3",
+                       "--csv", "flip.csv", "--plot", "flip.png", "--quiet", capsys=capsys)
+    assert_one_line_error(code, err, "flip.png")
+    assert files_in(work) == before
+
+
+def test_evaluate_reads_toolbox_label_layout(work, capsys):
+    code, out, err = lrp("evaluate", "m.npz", "x.npy", "--labels", "labels.npy", "--target",
+                         "true", "--rule", "simple", "--steps", "3", "--csv", "flip.csv",
+                         "--quiet", capsys=capsys)
+    assert code == 0, err
+    assert "6 samples" in out
+    rows = (work / "flip.csv").read_text().splitlines()
+    assert rows[0].startswith("rule,step") and len(rows) == 1 + 4
+
+
+def test_evaluate_mismatched_input_names_the_file(work, capsys):
+    np.save(work / "rgb.npy", np.zeros((2, 32, 32, 3), np.uint8))
+    code, _, err = lrp("evaluate", "m.npz", "rgb.npy", "--rule", "simple", "--csv", "f.csv",
+                       "--quiet", capsys=capsys)
+    assert_one_line_error(code, err, "rgb.npy", "(32, 32, 3)")
+    assert not (work / "f.csv").exists()
+
+
+# --- rendering refuses sizes that would exhaust memory ------------------------------------
+def test_heatmap_refuses_a_scaling_that_cannot_fit_in_memory():
+    with pytest.raises(ShapeError, match="scaling"):
+        heatmap(np.ones((28, 28)), scaling=10_000)
+    assert heatmap(np.ones((2, 2)), scaling=5).shape == (10, 10, 3)
