@@ -193,3 +193,15 @@ def test_heatmap_refuses_a_scaling_that_cannot_fit_in_memory():
     with pytest.raises(ShapeError, match="scaling"):
         heatmap(np.ones((28, 28)), scaling=10_000)
     assert heatmap(np.ones((2, 2)), scaling=5).shape == (10, 10, 3)
+
+
+# --- lrp bench: bad settings fail before any timing -----------------------------------------
+@pytest.mark.parametrize("extra, words", [
+    (["--batch-sizes", "0"], ["--batch-sizes"]),
+    (["--dtypes", "float32,float16"], ["float16"]),
+    (["--json", "missing/bench.json"], ["missing", "does not exist"]),
+])
+def test_bench_settings_fail_before_timing(work, capsys, extra, words):
+    code, out, err = lrp("bench", "--models", "lenet5", "--repeat", "1", *extra, capsys=capsys)
+    assert_one_line_error(code, err, *words)
+    assert out == ""  # not even the table header: nothing was timed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..errors import RuleError
-from .common import add_command
+from .common import add_command, check_outputs_free
 
 
 def _csv(text, cast=str):
@@ -36,6 +36,7 @@ def register(sub):
 
 
 def run(args) -> int:
+    from ..backend import get_dtype
     from ..bench import BENCH_MODELS, format_header, format_row, run_benchmark
     from ..fileio import atomic_write_text
     from ..presets import preset_or_none
@@ -50,6 +51,12 @@ def run(args) -> int:
         if preset_or_none(r) is None:
             parse_rule(r)
     batches = (1, 16) if args.quick else _csv(args.batch_sizes, int)
+    if not batches or min(batches) < 1:
+        raise RuleError(f"--batch-sizes {args.batch_sizes!r}: give whole numbers ≥ 1")
+    for dtype in _csv(args.dtypes):
+        get_dtype(dtype)
+    if args.json:
+        check_outputs_free([args.json], overwrite=True)  # fail before minutes of timing
     repeat = 3 if args.quick else max(1, args.repeat)
     print(format_header(rules))
     rows, rates = run_benchmark(models, batches, _csv(args.dtypes), rules, args.backend, repeat,
