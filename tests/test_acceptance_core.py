@@ -205,3 +205,29 @@ def test_bench_settings_fail_before_timing(work, capsys, extra, words):
     code, out, err = lrp("bench", "--models", "lenet5", "--repeat", "1", *extra, capsys=capsys)
     assert_one_line_error(code, err, *words)
     assert out == ""  # not even the table header: nothing was timed
+
+
+# --- sidecars and label files: messages say what is wrong ---------------------------------
+def test_sidecar_with_a_new_shape_drops_the_inferred_padding(tmp_path):
+    from lrpcore.layers import Convolution, Flatten
+
+    rng = np.random.default_rng(1)
+    conv = Sequential([Convolution(rng.normal(size=(32, 32, 1, 3)), np.zeros(3), (1, 1)),
+                       Flatten()])
+    assert conv.input_spec.pad == 2  # inferred like the toolbox's LeNet-5: 28×28 padded by 2
+    lrpcore.save_model(conv, tmp_path / "c.txt")
+    # a sidecar that gives a 36×36 input and no padding means no padding
+    (tmp_path / "c.json").write_text('{"input": {"shape": [36, 36, 1]}}')
+    spec = lrpcore.load_model(tmp_path / "c.txt").input_spec
+    assert spec.shape == (36, 36, 1) and spec.pad == 0 and spec.raw_shape == (36, 36, 1)
+    (tmp_path / "c.json").write_text('{"input": {"shape": [1024]}}')
+    with pytest.raises(lrpcore.ModelFormatError, match=r"c\.json: input shape \[1024\] does "
+                       "not fit the model"):
+        lrpcore.load_model(tmp_path / "c.txt")
+
+
+def test_non_integer_label_message_shows_the_value(work, capsys):
+    np.save(work / "half.npy", np.full(6, 1.5))
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--target", "true",
+                       "--labels", "half.npy", capsys=capsys)
+    assert_one_line_error(code, err, "half.npy", "label 0 is 1.5")

@@ -196,7 +196,7 @@ def normalize_labels(labels, n=None, name="labels") -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             k = int(np.argmax(bad))
-            raise DatasetError(f"{name}: label {k} is {arr[k]!r}, not a whole number")
+            raise DatasetError(f"{name}: label {k} is {float(arr[k])!r}, not a whole number")
     elif arr.dtype.kind not in "iub":
         raise DatasetError(f"{name}: labels of dtype {arr.dtype} are not numbers")
     arr = arr.astype(np.int64)

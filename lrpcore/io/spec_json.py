@@ -71,7 +71,8 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     merged = base.to_dict() if base is not None else {}
     merged = {k: v for k, v in merged.items() if k in SPEC_FIELDS}
     if "shape" in data and "raw_shape" not in data and "pad" not in data:
-        merged.pop("raw_shape", None)  # a new model shape makes the inferred raw shape stale
+        for stale in ("raw_shape", "pad", "layout"):  # inferred for the old shape
+            merged.pop(stale, None)
     merged.update({k: v for k, v in data.items() if k in SPEC_FIELDS})
     if "shape" not in merged:
         raise ModelFormatError(f"{where}: the input specification needs 'shape'")
