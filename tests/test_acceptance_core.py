@@ -231,3 +231,18 @@ def test_non_integer_label_message_shows_the_value(work, capsys):
     code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--target", "true",
                        "--labels", "half.npy", capsys=capsys)
     assert_one_line_error(code, err, "half.npy", "label 0 is 1.5")
+
+
+# --- lrp train: a toolbox-style dataset with its labels in a separate file ------------------
+def test_train_takes_labels_from_a_separate_file(work, capsys):
+    code, out, err = lrp("train", "--layers", "linear:10", "--dataset", "x.npy", "--labels",
+                         "labels.npy", "--epochs", "1", "--batch-size", "3", "--out", "t.npz",
+                         capsys=capsys)
+    assert code == 0, err
+    assert "6 samples" in out
+    model = lrpcore.load_model(work / "t.npz")
+    assert model.n_classes == 10
+    assert "--labels labels.npy" in model.meta["provenance"]["command"]
+    code, _, err = lrp("train", "--layers", "linear:10", "--dataset", "x.npy", "--epochs", "1",
+                       "--out", "u.npz", capsys=capsys)
+    assert_one_line_error(code, err, "x.npy", "no labels")

