@@ -7,7 +7,7 @@ results in place.
 
 Driving it from a test: change a widget or ``window.state`` (sample_index, rule, target,
 layer_rules, ...); every change that needs a new explanation sets ``state.relevance`` (and
-``relevance_full``, ``scores``) to None at once, and the worker's answer fills them in, so
+``scores``) to None at once, and the worker's answer fills them in, so
 ``qtbot.waitUntil(lambda: window.state.relevance is not None)`` waits for exactly that
 answer. ``explanation_shown`` is emitted with the sample index when it is on display.
 Questions to the user go through :mod:`lrpgui.dialogs`, whose functions tests replace.
@@ -341,7 +341,6 @@ class MainWindow(QMainWindow):
         with self.state.batch():
             self.state.explanation = None
             self.state.relevance = None
-            self.state.relevance_full = None
             self.state.scores = None
             self.state.dataset = None
             self.state.dataset_name = None
@@ -392,7 +391,6 @@ class MainWindow(QMainWindow):
         # last picture (``state.explanation``) on display meanwhile, so nothing flickers.
         with s.batch():
             s.relevance = None
-            s.relevance_full = None
             s.scores = None
         return job
 
@@ -403,7 +401,6 @@ class MainWindow(QMainWindow):
         self.last_result = result
         with s.batch():
             s.relevance = result.relevance
-            s.relevance_full = result.relevance_full
             s.scores = result.scores
             s.explanation = result
         self.backend_label.setText(f"{result.backend} · {result.device} · "
@@ -421,7 +418,6 @@ class MainWindow(QMainWindow):
         if shown is not None and shown.request.model is self.state.model:
             with self.state.batch():  # the previous results stay, as the dialog says
                 self.state.relevance = shown.relevance
-                self.state.relevance_full = shown.relevance_full
                 self.state.scores = shown.scores
         self.show_error("Explanation failed", _message(exc))
 

@@ -29,9 +29,16 @@ def as_image2d(a, shape=None) -> np.ndarray:
     return _render.as_map(a)
 
 
+def outline_gray(x01) -> np.ndarray:
+    """The input intensity ``lrpcore.render.heatmap`` outlines: H×W, channel mean in [0, 1]."""
+    x = np.asarray(x01)
+    gray = as_image2d(x)
+    return gray / x.shape[2] if x.ndim == 3 and x.shape[2] > 1 else gray
+
+
 def outline_mask(x01, scaling=DISPLAY_SCALING, sigma=2.0) -> np.ndarray:
     """Canny edges of the enlarged input (the outline ``heatmap`` draws), as a bool mask."""
-    return _render.outline_mask(_render.enlarge(as_image2d(x01), scaling), sigma)
+    return _render.outline_mask(_render.enlarge(outline_gray(x01), scaling), sigma)
 
 
 def heatmap_with_mask(R, mask, cmap, scaling=DISPLAY_SCALING) -> np.ndarray:

@@ -47,21 +47,30 @@ class Token:
 
 
 # -- inputs ---------------------------------------------------------------------------------
-def raw_to_unit(model, raw) -> np.ndarray:
-    """Raw samples scaled to [0, 1] by the model's raw value range (for drawing)."""
-    lo, hi = (0.0, 255.0)
-    if model is not None and model.input_spec is not None:
-        lo, hi = model.input_spec.raw_range
-    x = (np.asarray(raw, dtype=np.float64) - lo) / ((hi - lo) or 1.0)
-    return np.clip(x, 0.0, 1.0)
-
-
-def model_input_unit(model, raw) -> np.ndarray:
-    """Preprocessed samples in the model's input layout, scaled to [0, 1] by its value range."""
+def model_input(model, raw, dtype=np.float64) -> np.ndarray:
+    """Raw samples (a batch) preprocessed into the model's input layout, as the engine feeds
+    them (``Explainer.prepare``): e.g. N×32×32×1 for the padded LeNet-5, N×784 for a dense net.
+    Without an input specification the samples are taken as already fed (``--raw``)."""
     spec = model.input_spec
-    x = spec.preprocess(raw)
-    lo, hi = spec.value_range
-    return np.clip((x - lo) / ((hi - lo) or 1.0), 0.0, 1.0)
+    if spec is None:
+        return np.asarray(raw, dtype=dtype)
+    return spec.preprocess(raw, dtype=dtype)
+
+
+def unit_input(model, fed) -> np.ndarray:
+    """Model inputs scaled to [0, 1] by the spec's value range, for drawing and outlines.
+
+    The same formula ``lrp explain --png`` applies to what it fed, so a GUI export and a CLI
+    export of one sample are the same picture.
+    """
+    fed = np.asarray(fed)
+    lo, hi = model.input_spec.value_range if model.input_spec else (fed.min(), fed.max())
+    return np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
+
+
+def model_input_unit(model, raw, dtype=np.float64) -> np.ndarray:
+    """Preprocessed samples in the model's input layout, scaled to [0, 1] by its value range."""
+    return unit_input(model, model_input(model, raw, dtype))
 
 
 # -- one explanation ------------------------------------------------------------------------
@@ -84,8 +93,9 @@ class ExplainRequest:
 @dataclass(frozen=True, eq=False)
 class ExplainResult:
     request: ExplainRequest
-    relevance_full: np.ndarray  # one sample, model input layout
-    relevance: np.ndarray  # one sample, raw image layout (padding cropped)
+    relevance: np.ndarray  # one sample, model input layout (what lrpcore.explain returns)
+    model_input: np.ndarray  # the fed sample, same layout (preprocessed, padded)
+    input_unit: np.ndarray  # model_input scaled to [0, 1]: what the views and PNGs draw
     scores: np.ndarray
     prediction: int
     rule_description: str
@@ -144,10 +154,10 @@ class ExplainService:
         R0 = initial_relevance(out, target, labels)
         ex.backend.synchronize()
         seconds = time.perf_counter() - start
-        spec = req.model.input_spec
-        raw_r = spec.unpad(R)[0] if spec is not None else R[0]
+        fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
         return ExplainResult(
-            request=req, relevance_full=R[0], relevance=raw_r, scores=out[0],
+            request=req, relevance=R[0], model_input=fed[0],
+            input_unit=unit_input(req.model, fed)[0], scores=out[0],
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
@@ -189,22 +199,21 @@ def sidecar(model_path, rule_description, target, backend, dtype, **extra) -> di
 
 
 def input_and_heatmap_png(result: ExplainResult, cmap, outline) -> np.ndarray:
-    """The toolbox figure of the displayed sample: input | heatmap, uint8."""
-    x01 = raw_to_unit(result.request.model, result.request.raw)
-    return _export.input_heatmap_image(result.relevance, x01, cmap, outline)
+    """The toolbox figure of the displayed sample: input | heatmap, uint8, model input layout."""
+    return _export.input_heatmap_image(result.relevance, result.input_unit, cmap, outline)
 
 
 def export_single_png(path, result, cmap, outline, info) -> list[Path]:
-    """Input | heatmap of the displayed sample (raw image layout) and its sidecar."""
-    x01 = raw_to_unit(result.request.model, result.request.raw)
-    path = _export.export_input_heatmap(path, result.relevance, x01, cmap, outline, info=info,
-                                        overwrite=True)
+    """Input | heatmap of the displayed sample (model input layout, the picture ``lrp explain
+    --png`` draws) and its sidecar."""
+    path = _export.export_input_heatmap(path, result.relevance, result.input_unit, cmap,
+                                        outline, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
 
 def export_single_npy(path, result, info) -> list[Path]:
     """The relevance in the model's input layout (what ``lrp explain`` writes) + sidecar."""
-    path = _export.export_relevance(path, result.relevance_full, info=info, overwrite=True)
+    path = _export.export_relevance(path, result.relevance, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
 
@@ -213,8 +222,7 @@ def export_all_colormaps(folder, result, outline, info) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: folder does not exist")
-    x01 = raw_to_unit(result.request.model, result.request.raw)
-    paths = _export.export_colormaps(folder, result.relevance, x01, result.index,
+    paths = _export.export_colormaps(folder, result.relevance, result.input_unit, result.index,
                                      cmaps=rendering.colormap_names(), outline=outline,
                                      info=info, overwrite=True)
     return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
@@ -260,7 +268,8 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
             raw = req.dataset.images(idx)
             labels = None if labels_all is None else np.asarray(labels_all)[idx]
             R = ex.forward(raw).relevance(config, target, labels=labels)
-            x01 = model_input_unit(req.model, raw) if "png" in req.formats else None
+            x01 = (model_input_unit(req.model, raw, ex.dtype) if "png" in req.formats
+                   else None)
             paths = _export.export_explanations(
                 out, R, x01, [int(i) for i in idx], [req.cmap] if x01 is not None else [],
                 outline=req.outline, info=req.info, overwrite=True,

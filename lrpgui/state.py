@@ -105,10 +105,10 @@ def _optional_float(value, _obj):
 class AppState(EventedModel):
     """Everything the window shows and every choice the user made.
 
-    Tests read results here: ``relevance`` (the displayed map, raw image layout),
-    ``relevance_full`` (model input layout, as ``lrpcore.explain`` returns it),
-    ``sample_index``, ``scores`` and ``explanation`` (the ExplainResult on display, with the
-    request it answers). ``relevance``, ``relevance_full`` and ``scores`` are None while the
+    Tests read results here: ``relevance`` (the displayed map, in the model's input layout,
+    exactly what ``lrpcore.explain`` returns for the sample), ``sample_index``, ``scores`` and
+    ``explanation`` (the ExplainResult on display, with the request it answers and the model
+    input it was drawn beside). ``relevance`` and ``scores`` are None while the
     explanation of the current settings is being computed (the views keep showing
     ``explanation`` meanwhile); a failed explanation puts the previous ones back.
     """
@@ -133,16 +133,11 @@ class AppState(EventedModel):
     filter_pred = Field(None, _optional_int)
     misclassified_only = Field(False, _bool)
     # results (written by the controller)
-    # ``relevance`` is what the heatmap view shows: one sample in the raw image layout
-    # (``input_spec.raw_shape``, e.g. 28×28×1), padding cropped, i.e.
-    # ``model.input_spec.unpad(lrpcore.explain(model, raw[None], ...))[0]``.
-    # ``relevance_full`` is the same explanation in the model's input layout (e.g. 32×32×1
-    # for the padded LeNet-5, 784 for a dense network): ``lrpcore.explain(...)[0]``, the array
-    # "Export .npy" and ``lrp explain`` write.
+    # ``relevance`` is what the heatmap view shows and every export writes: one sample in the
+    # model's input layout (e.g. 32×32×1 for the padded LeNet-5, 784 for a dense network),
+    # i.e. ``lrpcore.explain(model, raw[None], ...)[0]``, the array ``lrp explain`` writes.
     relevance = Field(None, _optional_array,
-                      "displayed relevance, raw image layout (H×W×C, padding cropped)")
-    relevance_full = Field(None, _optional_array,
-                           "the same relevance in the model's input layout (lrpcore.explain)")
+                      "displayed relevance, model input layout (as lrpcore.explain returns)")
     scores = Field(None, _optional_array, "model outputs of the explained sample")
     explanation = Field(None, None, "the ExplainResult on display")
     predictions = Field(None, _optional_array, "predicted class per dataset sample (-1 unknown)")

@@ -1,6 +1,10 @@
 """Input and heatmap side by side in linked view boxes, a zero-centred colour bar, and the
 class-score bar chart. Views re-draw from AppState; a colormap change re-renders the cached
-relevance and never asks for a new explanation."""
+relevance and never asks for a new explanation.
+
+Both images are in the model's input layout (e.g. the 32×32 padded digit of LeNet-5; a flat
+784-vector as 28×28), the layout of ``state.relevance`` and of ``lrp explain --png``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .. import rendering
-from ..services import raw_to_unit
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -72,10 +75,8 @@ class ImagePair(QWidget):
             self.heat_item.clear()
             self.rendered_rgb = None
             return
-        model = result.request.model
-        x01 = raw_to_unit(model, result.request.raw)
-        img = rendering.digit(x01)
-        h, w = result.relevance.shape[:2] if result.relevance.ndim >= 2 else img.shape[:2]
+        img = rendering.digit(result.input_unit)
+        h, w = rendering.as_image2d(result.relevance).shape
         first = self._shape != (h, w)
         self._shape = (h, w)
         self.input_item.setImage(np.ascontiguousarray(img, dtype=np.float32),
@@ -106,8 +107,7 @@ class ImagePair(QWidget):
 
     def _outline(self, result):
         if self._mask_for is None or self._mask_for[0] is not result:
-            x01 = raw_to_unit(result.request.model, result.request.raw)
-            self._mask_for = (result, rendering.outline_mask(x01))
+            self._mask_for = (result, rendering.outline_mask(result.input_unit))
         return self._mask_for[1]
 
     # -- hover ------------------------------------------------------------------------------
@@ -117,7 +117,11 @@ class ImagePair(QWidget):
             self.hovered.emit(text)
 
     def describe_point(self, point) -> str:
-        """'row r, col c: input v, relevance R' for a point in image coordinates."""
+        """'row r, col c: input v, relevance R' for a point in image coordinates.
+
+        The input is the model's input value there (preprocessed, one per channel), the
+        relevance the sum over channels, both in the model's input layout.
+        """
         result = self.state.explanation
         if result is None or self._shape is None:
             return ""
@@ -125,10 +129,9 @@ class ImagePair(QWidget):
         h, w = self._shape
         if not (0 <= row < h and 0 <= col < w):
             return ""
-        raw = np.asarray(result.request.raw)
-        raw = raw.reshape(h, w, -1) if raw.size % (h * w) == 0 else None
+        x = np.asarray(result.model_input).reshape(h, w, -1)
         rel = np.asarray(result.relevance).reshape(h, w, -1).sum(axis=2)
-        value = "?" if raw is None else ", ".join(f"{v:g}" for v in raw[row, col])
+        value = ", ".join(f"{v:.4g}" for v in x[row, col])
         return f"row {row}, col {col}: input {value}, relevance {rel[row, col]:+.4g}"
 
 

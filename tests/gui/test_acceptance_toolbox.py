@@ -46,7 +46,7 @@ def test_toolbox_lenet5_and_mnist_npy(toolbox_window, qtbot, tmp_path, monkeypat
     s = window.state
     labels = np.load(shared_file("data", "mnist_test_labels.npy"))
     assert s.labels is not None and np.array_equal(s.labels[:50], labels[:50].reshape(-1))
-    assert s.relevance.shape == (28, 28, 1) and s.relevance_full.shape == (32, 32, 1)
+    assert s.relevance.shape == (32, 32, 1)  # the model's input: the digit padded by 2
 
     grid = window.findChild(QWidget, "sampleGrid")
     rect = grid.visualRect(grid.model().index(7))
@@ -54,15 +54,13 @@ def test_toolbox_lenet5_and_mnist_npy(toolbox_window, qtbot, tmp_path, monkeypat
     assert s.sample_index == 7
     fresh(qtbot, window)
     R = engine(window, 7, s.rule)
-    np.testing.assert_allclose(s.relevance_full, R[0], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(s.relevance, s.model.input_spec.unpad(R)[0], rtol=1e-10,
-                               atol=1e-12)
+    np.testing.assert_allclose(s.relevance, R[0], rtol=1e-10, atol=1e-12)
 
     window.findChild(QWidget, "ruleSelector").setCurrentText("alphabeta")
     param = window.findChild(QWidget, "ruleParameter")
     param.setValue(1.0)
     fresh(qtbot, window)
-    np.testing.assert_allclose(s.relevance_full, engine(window, 7, "alphabeta:1")[0],
+    np.testing.assert_allclose(s.relevance, engine(window, 7, "alphabeta:1")[0],
                                rtol=1e-10, atol=1e-12)
 
     table = window.findChild(QWidget, "layerRuleTable")
@@ -71,7 +69,7 @@ def test_toolbox_lenet5_and_mnist_npy(toolbox_window, qtbot, tmp_path, monkeypat
     targets.setCurrentIndex(targets.findData("3"))
     fresh(qtbot, window)
     want = engine(window, 7, "alphabeta:1", target=3, layer_rules={0: "zb"})[0]
-    np.testing.assert_allclose(s.relevance_full, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(s.relevance, want, rtol=1e-10, atol=1e-12)
 
     out = tmp_path / "r7.npy"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
@@ -93,8 +91,8 @@ def test_a_stale_result_is_never_the_answer(toolbox_window, qtbot):
     window = toolbox_window
     s = window.state
     s.rule = "epsilon:1"
-    assert s.relevance is None and s.relevance_full is None and s.scores is None
+    assert s.relevance is None and s.scores is None
     assert s.explanation is not None  # the views keep the last picture meanwhile
     fresh(qtbot, window)
-    np.testing.assert_allclose(s.relevance_full, engine(window, 0, "epsilon:1")[0],
+    np.testing.assert_allclose(s.relevance, engine(window, 0, "epsilon:1")[0],
                                rtol=1e-10, atol=1e-12)

@@ -95,7 +95,7 @@ def test_settings_persist(make_window, qtbot, toy_files, settings_file):
     assert again.rules.colormap_selector.currentData() == cmap
     assert str(toy_files[0]) in again.settings.recent("models")
     qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
-    assert s.explanation.relevance_full.dtype == np.float32
+    assert s.explanation.relevance.dtype == np.float32
 
 
 def test_failed_explanation_keeps_the_previous_result(make_window, qtbot, dialogs_shown):
@@ -262,6 +262,6 @@ def test_switching_to_a_model_for_other_data(make_window, tmp_path, dialogs_show
     assert window.open_dataset(str(data_path)) is True
     qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
     want = lrpcore.explain(colour, window.state.dataset.images([0]), rule=window.state.rule)
-    np.testing.assert_allclose(window.state.relevance_full, want[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(window.state.relevance, want[0], rtol=1e-12, atol=1e-15)
     window.close()
     assert window.settings.get_str("last/dataset") == str(data_path)

@@ -44,7 +44,9 @@ def test_export_npy_and_png_buttons(make_window, qtbot, tmp_path, monkeypatch):
     window.findChild(QWidget, "exportPngButton").click()
     png = read_png(tmp_path / "fig.png")
     R = explain_current(window, [0])[0]
-    x01 = window.state.dataset.images([0])[0] / 255.0
+    spec = window.state.model.input_spec
+    lo, hi = spec.value_range
+    x01 = np.clip((spec.preprocess(window.state.dataset.images([0]))[0] - lo) / (hi - lo), 0, 1)
     want = rendering.compose([rendering.digit(x01),
                               rendering.heatmap(R, x01, cmap=window.state.colormap)])
     assert png.shape[:2] == want.shape[:2]
@@ -101,11 +103,11 @@ def test_batch_export_cancel_leaves_no_files(make_window, qtbot, tmp_path, monke
     window.batch_chunk = 10
     slow = services.model_input_unit
 
-    def slowed(model, raw):  # make the export long enough to cancel in the middle
+    def slowed(*args, **kwargs):  # make the export long enough to cancel in the middle
         import time
 
         time.sleep(0.05)
-        return slow(model, raw)
+        return slow(*args, **kwargs)
 
     monkeypatch.setattr(services, "model_input_unit", slowed)
     progress = []

@@ -88,7 +88,7 @@ def test_service_matches_explain_and_reuses_the_forward_pass(toy_files):
                                   layer_rules=((0, "flat"),)))
     assert not first.forward_reused and second.forward_reused
     want = lrpcore.explain(model, raw, rule="alphabeta:2", target=7, layer_rules={0: "flat"})
-    np.testing.assert_allclose(second.relevance_full, want[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(second.relevance, want[0], rtol=1e-12, atol=1e-15)
     assert second.explained_output == pytest.approx(second.scores[7])
     assert first.prediction == int(np.argmax(lrpcore.predict(model, raw)[0]))
 

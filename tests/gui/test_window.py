@@ -42,8 +42,8 @@ def test_launch_shows_sample_zero_explained(make_window, toy_files):
         assert window.findChild(QWidget, name) is not None, name
     s = window.state
     assert s.sample_index == 0 and s.explanation.index == 0
-    np.testing.assert_allclose(s.relevance_full, expected(window, 0), rtol=1e-12, atol=1e-15)
-    assert s.relevance.shape == (28, 28, 1)
+    np.testing.assert_allclose(s.relevance, expected(window, 0), rtol=1e-12, atol=1e-15)
+    assert s.relevance.shape == s.model.input_spec.shape == (28, 28, 1)
     assert s.accuracy == pytest.approx(np.mean(s.predictions == s.labels))
     assert "ΣR" in window.conservation_label.text()
     assert window.grid.model.rowCount() == 120
@@ -59,7 +59,7 @@ def test_clicking_the_grid_and_arrow_keys_select_samples(make_window, qtbot):
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.state.sample_index == 5
     wait_shown(qtbot, window, 5)
-    np.testing.assert_allclose(window.state.relevance_full, expected(window, 5), rtol=1e-12,
+    np.testing.assert_allclose(window.state.relevance, expected(window, 5), rtol=1e-12,
                                atol=1e-15)
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Right)
@@ -75,7 +75,7 @@ def test_rule_parameter_and_forward_cache(make_window, qtbot):
     assert window.state.rule == "alphabeta:2"
     wait_new(qtbot, window, before)
     assert window.state.explanation.forward_reused
-    np.testing.assert_allclose(window.state.relevance_full, expected(window, 0), rtol=1e-12,
+    np.testing.assert_allclose(window.state.relevance, expected(window, 0), rtol=1e-12,
                                atol=1e-15)
     param = window.findChild(QWidget, "ruleParameter")
     assert param.isVisibleTo(window)
@@ -83,13 +83,13 @@ def test_rule_parameter_and_forward_cache(make_window, qtbot):
     param.setValue(1.0)
     assert window.state.rule == "alphabeta:1"
     wait_new(qtbot, window, before)
-    np.testing.assert_allclose(window.state.relevance_full,
+    np.testing.assert_allclose(window.state.relevance,
                                expected(window, 0, rule="alphabeta:1"), rtol=1e-12, atol=1e-15)
     before = window.state.explanation
     selector.setCurrentIndex(selector.findData("EpsilonGammaBox"))
     assert window.state.rule == "EpsilonGammaBox" and not param.isVisibleTo(window)
     wait_new(qtbot, window, before)
-    np.testing.assert_allclose(window.state.relevance_full,
+    np.testing.assert_allclose(window.state.relevance,
                                expected(window, 0, rule="EpsilonGammaBox"), rtol=1e-12,
                                atol=1e-15)
 
@@ -110,7 +110,7 @@ def test_target_selector(make_window, qtbot):
         before = window.state.explanation
         combo.setCurrentIndex(combo.findData(data))
         wait_new(qtbot, window, before)
-        np.testing.assert_allclose(window.state.relevance_full,
+        np.testing.assert_allclose(window.state.relevance,
                                    expected(window, 0, target=target), rtol=1e-12, atol=1e-15)
     assert window.state.explanation.explained_output == pytest.approx(
         float(window.state.scores.sum()))
@@ -125,7 +125,7 @@ def test_layer_override_in_the_table(make_window, qtbot):
     table.item(0, 3).setText("flat")
     assert window.state.layer_rules == {0: "flat"}
     wait_new(qtbot, window, before)
-    np.testing.assert_allclose(window.state.relevance_full,
+    np.testing.assert_allclose(window.state.relevance,
                                expected(window, 0, layer_rules={0: "flat"}), rtol=1e-12,
                                atol=1e-15)
     assert table.item(0, 3).font().bold()
@@ -164,10 +164,11 @@ def test_colormap_change_never_recomputes(make_window, qtbot):
 def test_hover_reports_row_column_input_and_relevance(make_window):
     window = make_window()
     text = window.views.describe_point(QPointF(10.5, 7.5))
-    raw = window.state.dataset.images([0])[0]
+    s = window.state
+    fed = s.model.input_spec.preprocess(s.dataset.images([0]))[0]  # the model's input
     assert text.startswith("row 7, col 10: input ")
-    assert f"input {raw[7, 10, 0]}" in text
-    assert f"{window.state.relevance[7, 10, 0]:+.4g}" in text
+    assert f"input {fed[7, 10, 0]:.4g}," in text
+    assert f"relevance {s.relevance[7, 10, 0]:+.4g}" in text
     assert window.views.describe_point(QPointF(-3, 2)) == ""
     # the two views are linked
     # the two views are linked (aspect locking may widen one of them around the same centre)
@@ -272,7 +273,7 @@ def test_selectors_accept_the_names_a_script_knows(make_window, qtbot):
     rules.setCurrentText("EpsilonPlus")
     assert window.state.rule == "EpsilonPlus" and rules.currentText() == "EpsilonPlus"
     wait_new(qtbot, window, before)
-    np.testing.assert_allclose(window.state.relevance_full,
+    np.testing.assert_allclose(window.state.relevance,
                                expected(window, 0, rule="EpsilonPlus"), rtol=1e-12, atol=1e-15)
     targets = window.findChild(QWidget, "targetSelector")
     for text, target in (("3", "3"), ("true", "true"), ("predicted class", "pred")):
