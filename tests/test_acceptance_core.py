@@ -246,3 +246,24 @@ def test_train_takes_labels_from_a_separate_file(work, capsys):
     code, _, err = lrp("train", "--layers", "linear:10", "--dataset", "x.npy", "--epochs", "1",
                        "--out", "u.npz", capsys=capsys)
     assert_one_line_error(code, err, "x.npy", "no labels")
+
+
+# --- lrp convert: the CLI's own words, and no model without its sidecar ---------------------
+def test_convert_refuses_existing_output_with_the_cli_option_name(work, capsys):
+    (work / "out.txt").write_text("keep me")
+    code, _, err = lrp("convert", "m.npz", "out.txt", capsys=capsys)
+    assert_one_line_error(code, err, "out.txt", "--overwrite")
+    assert (work / "out.txt").read_text() == "keep me"
+
+
+def test_convert_sidecar_failure_removes_the_written_model(work, capsys, monkeypatch):
+    import lrpcore.io.sidecar as sidecar
+
+    def broken(*args, **kwargs):
+        raise lrpcore.ExportError("out.json: write failed: No space left on device")
+
+    monkeypatch.setattr(sidecar, "write_sidecar", broken)
+    before = files_in(work)
+    code, out, err = lrp("convert", "m.npz", "out.txt", capsys=capsys)
+    assert_one_line_error(code, err, "out.json")
+    assert files_in(work) == before and "wrote" not in out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .common import add_command
+from .common import add_command, check_outputs_free, remove_quietly
 
 
 def register(sub):
@@ -35,14 +35,18 @@ def run(args) -> int:
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         raise ExportError(f"{args.output}: input and output are the same file")
     side = sidecar_path(args.output)
-    if ext == ".txt" and os.path.exists(side) and not args.overwrite:
-        raise ExportError(f"{side}: sidecar file exists (use --overwrite to replace it)")
+    check_outputs_free([args.output] + ([side] if ext == ".txt" else []), args.overwrite)
     model = load_model(args.input)
     save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
+    written = None
+    if ext == ".txt":
+        try:
+            written = write_sidecar(model, args.output, overwrite=True)
+        except BaseException:  # the model without its input specification is half a result
+            remove_quietly([args.output])
+            raise
     print(f"wrote {args.output}: {len(model.layers)} layers, {model.param_count():,} "
           f"parameters" + (f" as {args.dtype}" if args.dtype else ""))
-    if ext == ".txt":
-        written = write_sidecar(model, args.output, overwrite=True)
-        if written:
-            print(f"wrote {written}: input specification and metadata (.txt cannot hold them)")
+    if written:
+        print(f"wrote {written}: input specification and metadata (.txt cannot hold them)")
     return 0
