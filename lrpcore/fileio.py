@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file in the target folder, then a rename.
+"""Atomic file writes: a temporary file in the target folder, then a rename (and one
+reader that turns OS errors into the project's own).
 
 A failed write (full disk, read-only folder, interruption) leaves no partial file behind and
 never touches an existing file of the same name unless the write succeeds.
@@ -56,6 +57,16 @@ def _default_mode(path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def read_bytes(path, error=ExportError, limit=None) -> bytes:
+    """The file's bytes (the first ``limit`` only, if given); an unreadable file raises
+    ``error`` (an LRPError subclass) naming it, never a bare OSError."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() if limit is None else fh.read(limit)
+    except OSError as exc:
+        raise error(f"{os.fspath(path)}: cannot read: {exc.strerror or exc}") from None
 
 
 def atomic_write_bytes(path, data: bytes, overwrite=True) -> None:

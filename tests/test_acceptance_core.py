@@ -267,3 +267,19 @@ def test_convert_sidecar_failure_removes_the_written_model(work, capsys, monkeyp
     code, out, err = lrp("convert", "m.npz", "out.txt", capsys=capsys)
     assert_one_line_error(code, err, "out.json")
     assert files_in(work) == before and "wrote" not in out
+
+
+# --- MATLAB v7.3 model files (HDF5 with a 512-byte user block) are recognised --------------
+def test_matlab_v73_model_is_refused_as_such(tmp_path):
+    path = tmp_path / "net.mat"
+    path.write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512, b" ")
+                     + b"\x89HDF\r\n\x1a\n" + bytes(64))
+    with pytest.raises(lrpcore.ModelFormatError, match=r"net\.mat: a MATLAB v7\.3 \(HDF5\)"):
+        lrpcore.load_model(path)
+
+
+def test_unreadable_model_file_is_a_model_format_error(tmp_path):
+    folder_named_txt = tmp_path / "dir.txt"
+    folder_named_txt.mkdir()
+    with pytest.raises(lrpcore.ModelFormatError, match="dir.txt"):
+        lrpcore.load_model(folder_named_txt)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError, ShapeError
+from ..fileio import read_bytes
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder
@@ -218,11 +219,7 @@ def load_labels(path) -> np.ndarray:
 # -- readers -----------------------------------------------------------------------------
 
 def _head(path: str, n: int = 32) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(n)
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return read_bytes(path, DatasetError, limit=n)
 
 
 def _read_npy(path: str):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_open
+from ..fileio import atomic_open, read_bytes
 from .cache import cache_dir
 
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -143,11 +143,7 @@ def _gunzip_checked(path: str, target: Path, name) -> None:
 def open_idx(path) -> np.ndarray:
     """Open an IDX file, gzipped or not, as a read-only memory-mapped array."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    magic = read_bytes(path, DatasetError, limit=2)
     if magic != GZIP_MAGIC:
         return map_idx(path)
     target = _cached_name(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ExportError, ModelFormatError
+from ..fileio import read_bytes
 from ..model import Sequential
 from .native import read_native, save_native
 from .sidecar import apply_sidecar, sidecar_path
@@ -28,11 +29,7 @@ def read_onnx(path) -> Sequential:
 def refuse_mat(path) -> Sequential:
     """MATLAB model files hold class objects that only MATLAB itself can read."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(128)
-    except OSError as exc:
-        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    head = read_bytes(path, ModelFormatError, limit=1024)
     hint = ("open it in MATLAB and export the plain-text form with the toolbox's "
             "model.save('file.txt'), then load the .txt file here")
     if head.startswith(MATLAB_HEADER):

@@ -18,6 +18,7 @@ import pickle
 import numpy as np
 
 from ..errors import ModelFormatError
+from ..fileio import read_bytes
 from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from ..model import Sequential
 from .layer_check import check_layer_chain
@@ -288,11 +289,7 @@ def layers_from_toolbox(root, path="<bytes>") -> list:
 def read_toolbox_nn(path) -> Sequential:
     """Read a toolbox ``.nn`` pickle safely (nothing in the file is ever executed)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    data = read_bytes(path, ModelFormatError)
     if data[:1] not in (b"\x80", b"(", b"c", b"]", b"}"):
         raise ModelFormatError(f"{path}: not a pickled toolbox model (does not start like a "
                                "Python pickle)")

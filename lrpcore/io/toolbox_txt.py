@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from ..errors import ModelFormatError
+from ..fileio import read_bytes
 from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from ..model import Sequential
 from .layer_check import check_layer_chain
@@ -154,11 +155,7 @@ def parse_toolbox_text(text: str, path: str = "<text>") -> list:
 def read_toolbox_txt(path) -> Sequential:
     """Read a toolbox ``.txt`` model; errors name the file and line."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    raw = read_bytes(path, ModelFormatError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
