@@ -6,7 +6,14 @@ import time
 
 from ..errors import ShapeError
 from ..fileio import atomic_write_text
-from .common import add_command, check_outputs_free, load_array, load_labels, remove_quietly
+from .common import (
+    add_command,
+    check_outputs_free,
+    load_array,
+    load_labels,
+    parse_target,
+    remove_quietly,
+)
 from .progress import ProgressBar
 
 
@@ -51,16 +58,6 @@ def register(sub):
     return p
 
 
-def _target(text):
-    t = text.strip().lower()
-    if t in ("pred", "predicted", "true"):
-        return t
-    try:
-        return int(t)
-    except ValueError:
-        raise ShapeError(f"--target must be pred, true or a class index, got {text!r}") from None
-
-
 def csv_text(results) -> str:
     lines = ["rule,step,flipped,mean_output,aopc"]
     for res in results:
@@ -100,7 +97,7 @@ def run(args) -> int:
     if args.n is not None:
         x = x[:args.n]
         labels = None if labels is None else labels[:args.n]
-    target = _target(args.target)
+    target = parse_target(args.target, words=("pred", "true"))
     if target == "true" and labels is None:
         raise ShapeError("--target true needs --labels")
     bar = ProgressBar(len(x), "evaluating", enabled=not args.quiet)

@@ -14,7 +14,14 @@ from ..explain import Explainer, resolve_rules
 from ..fileio import atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..render import check_scaling, get_colormap
-from .common import add_command, check_outputs_free, load_array, load_labels, remove_quietly
+from .common import (
+    add_command,
+    check_outputs_free,
+    load_array,
+    load_labels,
+    parse_target,
+    remove_quietly,
+)
 from .progress import ProgressBar
 
 EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
@@ -78,16 +85,6 @@ def parse_layer_rules(items) -> dict:
             raise RuleError(f"--layer-rule {item!r}: layer index {index!r} is not an "
                             "integer") from None
     return rules
-
-
-def parse_target(text):
-    t = text.strip().lower()
-    if t in ("pred", "true", "output"):
-        return t
-    try:
-        return int(t)
-    except ValueError:
-        raise RuleError(f"--target {text!r}: use pred, true, output or a class index") from None
 
 
 def check_png_options(args) -> None:

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import DatasetError, ExportError
+from ..errors import DatasetError, ExportError, RuleError
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -42,6 +42,17 @@ def load_labels(path, n) -> np.ndarray:
     from ..io.datasets import normalize_labels
 
     return normalize_labels(read_labels(path), n, name=path)
+
+
+def parse_target(text, words=("pred", "true", "output")):
+    """``--target``: one of ``words`` or a class index (checked against the model later)."""
+    t = text.strip().lower()
+    if t in words:
+        return t
+    try:
+        return int(t)
+    except ValueError:
+        raise RuleError(f"--target {text!r}: use {', '.join(words)} or a class index") from None
 
 
 def check_outputs_free(paths, overwrite) -> None:
