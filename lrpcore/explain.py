@@ -250,11 +250,22 @@ class Explainer:
         if a.dtype.kind == "f" and not bool(xp.all(xp.isfinite(a))):
             raise ShapeError("input contains NaN or infinite values")
         n = a.shape[0]
-        bounds = shard_bounds(n, shard_count(n, self.threads))
+        bounds = shard_bounds(n, shard_count(n, self.threads, self._sample_bytes(a)))
         shards = run_sharded(lambda ab: self._forward_shard(a[ab[0]:ab[1]]), bounds)
         if len(shards) == 1:
             return Forward(self, shards[0])
         return Forward(self, shards=shards)
+
+    def _sample_bytes(self, a) -> int:
+        """Bytes of the activations one sample keeps through the forward pass."""
+        shape, total = tuple(a.shape[1:]), int(np.prod(a.shape[1:]))
+        try:
+            for layer in self.layers:
+                shape = layer.output_shape(shape)
+                total += int(np.prod(shape))
+        except ShapeError:  # check_input reports it; the forward pass needs no budget then
+            return 0
+        return total * a.dtype.itemsize
 
     def _forward_shard(self, a) -> list:
         xp = self.backend.xp

@@ -9,6 +9,8 @@ import time
 
 STARTED = time.perf_counter()
 
+from lrpcore.allocator import keep_freed_memory  # noqa: E402 - after STARTED: startup time counts it
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
@@ -39,6 +41,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.settings:
         os.environ["LRP_EXPLORER_SETTINGS"] = args.settings
+    keep_freed_memory()
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

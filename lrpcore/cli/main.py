@@ -14,6 +14,7 @@ import signal
 import sys
 
 from .. import __version__
+from ..allocator import keep_freed_memory
 from ..errors import LRPError
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
