@@ -119,7 +119,11 @@ def side_for_unit_output(layers, channels: int, limit: int = 512):
 
 
 def infer_input_spec(layers) -> InputSpec | None:
-    """Guess the input of a model from its first weighted layer (toolbox conventions)."""
+    """Guess the input of a model from its first weighted layer (toolbox conventions).
+
+    Image-sized inputs get the toolbox's pixel scaling x/127.5 − 1; any other dense input is a
+    feature vector taken as it is, assumed to lie in [0, 1] (the toolbox's XOR data) until a
+    sidecar ``MODEL.json`` says otherwise."""
     first = next((layer for layer in layers if getattr(layer, "weighted", False)), None)
     if first is None:
         return None
@@ -131,8 +135,9 @@ def infer_input_spec(layers) -> InputSpec | None:
         elif m % 3 == 0 and int(round((m // 3) ** 0.5)) ** 2 == m // 3:
             s = int(round((m // 3) ** 0.5))
             raw = (s, s, 3)
-        else:
-            raw = (m,)
+        else:  # not an image (e.g. the toolbox's XOR net): features are fed as given
+            return InputSpec(shape=(m,), raw_shape=(m,), layout="flat", divide=1.0, offset=0.0,
+                             value_range=(0.0, 1.0), raw_range=(0.0, 1.0))
         return InputSpec(shape=(m,), raw_shape=raw, layout="flat")
     channels = first.W.shape[2]
     side = side_for_unit_output(layers, channels)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
+import lrpcore
 from lrpcore import ExportError, ModelFormatError, load_model, save_model
 from lrpcore.io.native import native_bytes, read_native
 from lrpcore.io.toolbox_txt import format_toolbox_text, parse_toolbox_text
@@ -89,6 +90,11 @@ def test_xor_net_reads(tmp_path):
     assert [layer.kind for layer in model.layers] == ["Linear", "Tanh", "Linear", "Tanh",
                                                       "Linear", "SoftMax"]
     assert model.shapes((2,))[-1] == (2,)
+    # two features are no image: fed as given, not scaled like pixels
+    spec = model.input_spec
+    assert (spec.divide, spec.offset, spec.raw_shape) == (1.0, 0.0, (2,))
+    x = np.array([[0.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(lrpcore.predict(model, x), lrpcore.predict(model, x, raw=True))
 
 
 def test_txt_write_float32(tmp_path):
