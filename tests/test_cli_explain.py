@@ -131,6 +131,23 @@ def test_bad_files_exit_2(files, lenet_txt, tmp_path, capsys):
         assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["explain", "evaluate"])
+def test_out_of_range_label_names_the_label_file(files, lenet_txt, reference, tmp_path, capsys,
+                                                command):
+    labels = reference["labels"].astype(np.int64).copy()
+    labels[1] = 12
+    bad = tmp_path / "bad_labels.npy"
+    np.save(bad, labels)
+    out = tmp_path / ("R.npy" if command == "explain" else "flip.csv")
+    args = ([command, lenet_txt, files["raw"], "--target", "true", "--labels", bad]
+            + (["--out", out] if command == "explain" else ["--rule", "simple", "--steps", "2",
+                                                            "--csv", out, "--quiet"]))
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert "bad_labels.npy" in err and "label 12 of sample 1" in err
+    assert not out.exists()
+
+
 def test_nan_input_is_refused(tmp_path, lenet_txt, reference, capsys):
     x = reference["X"].copy()
     x[0, 5, 5, 0] = np.nan

@@ -369,3 +369,52 @@ def test_cli_data_info(tmp_path, capsys, digits):
     assert os.fspath(tmp_path / "d.npz") in out
     assert main(["data", "info", str(tmp_path / "missing.npy")]) == 2
     assert "missing.npy" in capsys.readouterr().err
+
+
+# -- labels stored beside the images ---------------------------------------------------------
+
+@pytest.mark.parametrize(("images_name", "labels_name"), [
+    ("mnist_test_images.npy", "mnist_test_labels.npy"),
+    ("x_train.npy", "y_train.npy"),
+    ("Test-Images.npy", "Test-Labels.npy"),
+    ("train_data.mat", "train_labels.mat"),
+])
+def test_labels_beside_an_image_file_are_found(tmp_path, digits, images_name, labels_name):
+    images, labels = digits
+    path = tmp_path / images_name
+    if path.suffix == ".mat":
+        scipy_io = pytest.importorskip("scipy.io")
+        scipy_io.savemat(path, {"data": images.reshape(len(images), -1).astype(float)})
+        scipy_io.savemat(tmp_path / labels_name, {"data": labels[:, None].astype(float)})
+    else:
+        np.save(path, images)
+        np.save(tmp_path / labels_name, labels[:, None].astype(float))  # toolbox's N×1 floats
+    ds = open_dataset(path)
+    assert ds.labels is not None and ds.labels.tolist() == labels.tolist()
+
+
+def test_no_label_file_is_guessed_from_inside_a_word(tmp_path, digits):
+    images, labels = digits
+    np.save(tmp_path / "xor.npy", images)
+    np.save(tmp_path / "yor.npy", labels)  # "x" inside a word is not the toolbox's x → y
+    np.save(tmp_path / "boxes.npy", images)
+    np.save(tmp_path / "boyes.npy", labels)
+    assert open_dataset(tmp_path / "xor.npy").labels is None
+    assert open_dataset(tmp_path / "boxes.npy").labels is None
+
+
+def test_labels_given_explicitly_win_over_the_file_beside(tmp_path, digits):
+    images, labels = digits
+    np.save(tmp_path / "a_images.npy", images)
+    np.save(tmp_path / "a_labels.npy", labels)
+    np.save(tmp_path / "other.npy", labels[::-1])
+    ds = open_dataset(tmp_path / "a_images.npy", labels=tmp_path / "other.npy")
+    assert ds.labels.tolist() == labels[::-1].tolist()
+
+
+def test_a_mismatched_label_file_beside_the_images_names_it(tmp_path, digits):
+    images, labels = digits
+    np.save(tmp_path / "b_images.npy", images)
+    np.save(tmp_path / "b_labels.npy", labels[:3])
+    with pytest.raises(DatasetError, match="b_labels.npy"):
+        open_dataset(tmp_path / "b_images.npy")

@@ -93,7 +93,8 @@ def run(args) -> int:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)
     x = load_array(args.input)
-    labels = load_labels(args.labels, len(x)) if args.labels else None
+    labels = (load_labels(args.labels, len(x), model.n_classes) if args.labels
+              else None)
     if args.n is not None:
         x = x[:args.n]
         labels = None if labels is None else labels[:args.n]

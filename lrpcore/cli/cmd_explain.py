@@ -118,7 +118,7 @@ def run(args) -> int:
     except ShapeError as exc:
         raise ShapeError(f"{args.input}: {exc}") from None
     n = fed.shape[0]
-    labels = load_labels(args.labels, n) if args.labels else None
+    labels = load_labels(args.labels, n, model.n_classes) if args.labels else None
 
     R = np.empty(fed.shape, dtype=explainer.dtype)
     Y = None

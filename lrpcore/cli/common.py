@@ -36,12 +36,20 @@ def load_array(path, what="input") -> np.ndarray:
     return arr
 
 
-def load_labels(path, n) -> np.ndarray:
-    """Labels of ``n`` samples from any label file (N or the toolbox's N×1 floats)."""
+def load_labels(path, n, classes=None) -> np.ndarray:
+    """Labels of ``n`` samples from any label file (N or the toolbox's N×1 floats), checked
+    against the model's ``classes`` outputs when given, so that an error names the file."""
     from ..io.datasets import load_labels as read_labels
     from ..io.datasets import normalize_labels
 
-    return normalize_labels(read_labels(path), n, name=path)
+    labels = normalize_labels(read_labels(path), n, name=path)
+    if classes:
+        bad = np.flatnonzero((labels < 0) | (labels >= classes))
+        if bad.size:
+            i = int(bad[0])
+            raise DatasetError(f"{path}: label {int(labels[i])} of sample {i} is out of range: "
+                               f"the model has {classes} outputs (0..{classes - 1})")
+    return labels
 
 
 def parse_target(text, words=("pred", "true", "output")):

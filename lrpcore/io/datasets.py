@@ -14,6 +14,7 @@ size (N × 784) are seen as N × 28 × 28 × 1 images. Nothing is preprocessed h
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -338,15 +339,33 @@ def _read_array(path: str, for_labels=False):
                        "MNIST IDX or a folder of images)")
 
 
+# words of an image file's name → of its label file's (``mnist_test_images.npy`` →
+# ``mnist_test_labels.npy``, the LRP Toolbox's layout; ``x_train.npy`` → ``y_train.npy``)
+_LABEL_WORDS = {"images": "labels", "x": "y", "data": "labels"}
+
+
+def _label_word(word: str) -> str:
+    label = _LABEL_WORDS.get(word.lower())
+    if label is None:
+        return word
+    return label.upper() if word.isupper() and len(word) > 1 else (
+        label.capitalize() if word[0].isupper() else label)
+
+
 def _sibling_labels(path: str):
-    """``…-images-idx3-ubyte[.gz]`` → the matching ``…-labels-idx1-ubyte[.gz]`` if present."""
-    name = os.path.basename(path)
-    if "images-idx3" not in name:
-        return None
-    stem = name.replace("images-idx3", "labels-idx1").removesuffix(".gz")
-    for candidate in (stem, stem + ".gz"):
-        full = os.path.join(os.path.dirname(path), candidate)
-        if os.path.exists(full):
+    """The label file stored beside an image file, if there is one: MNIST's
+    ``…-images-idx3-ubyte[.gz]`` → ``…-labels-idx1-ubyte[.gz]``, and the toolbox's naming,
+    word by word (``…_images.npy`` → ``…_labels.npy``)."""
+    folder, name = os.path.split(path)
+    if "images-idx3" in name:
+        stem = name.replace("images-idx3", "labels-idx1").removesuffix(".gz")
+        candidates = [stem, stem + ".gz"]
+    else:
+        parts = re.split(r"([_.\-])", name)
+        candidates = ["".join(_label_word(p) for p in parts)]
+    for candidate in candidates:
+        full = os.path.join(folder, candidate)
+        if candidate != name and os.path.isfile(full):
             return full
     return None
 
