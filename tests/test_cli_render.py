@@ -203,6 +203,39 @@ def test_demo_bad_dataset_exits_2(demo_data, tmp_path, capsys):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
+def test_demo_refuses_existing_outputs_before_computing(demo_data, tmp_path, capsys,
+                                                      monkeypatch):
+    model, x, y = demo_data
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "relevance_simple_output_20.npy").write_bytes(b"keep me")
+    from lrpcore.cli import cmd_demo
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("the demo computed before checking its outputs")
+
+    monkeypatch.setattr(cmd_demo, "accuracy", no_computing)
+    rc = main(["demo", "--model", str(model), "--dataset", str(x), "--labels", str(y),
+               "--out", str(out), "--count", "2", "--batch", "20"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "relevance_simple_output_20.npy" in err and "--overwrite" in err
+    assert sorted(p.name for p in out.iterdir()) == ["relevance_simple_output_20.npy"]
+    assert (out / "relevance_simple_output_20.npy").read_bytes() == b"keep me"
+
+
+def test_demo_finds_the_labels_beside_the_images(demo_data, tmp_path, capsys):
+    model, x, y = demo_data
+    data = tmp_path / "data"
+    data.mkdir()
+    np.save(data / "digits_images.npy", np.load(x)[:40])
+    np.save(data / "digits_labels.npy", np.load(y)[:40].reshape(-1, 1).astype(float))
+    rc = main(["demo", "--model", str(model), "--dataset", str(data / "digits_images.npy"),
+               "--out", str(tmp_path / "o"), "--count", "2", "--batch", "20"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert re.search(r"accuracy: [\d.]+ % \(\d+/40\)", text)
+
+
 def test_demo_default_hooks(tmp_path, monkeypatch):
     from lrpcore.bundled import default_dataset, default_model_path
     from lrpcore.errors import LRPError

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from ..bundled import DEFAULT_MODEL_NAME, default_dataset, default_model_path
-from ..errors import LRPError
+from ..errors import ExportError, LRPError
 from ..explain import Explainer
 from ..export import (
+    colormap_file_name,
     export_explanations,
     export_relevance_batch,
     sidecar_info,
@@ -85,6 +86,24 @@ def remove_with_sidecars(paths) -> None:
                 q.unlink()
 
 
+def planned_outputs(out: Path, n: int, m: int) -> list[Path]:
+    """Every file the demo writes for ``n`` explained samples and a batch of ``m``."""
+    paths = [out / colormap_file_name(i, c) for i in range(n) for c in TOOLBOX_COLORMAPS]
+    paths += [out / f"relevance_{i}.npy" for i in range(n)]
+    return paths + [out / f"relevance_simple_output_{m}.npy"]
+
+
+def check_outputs_free(paths, overwrite: bool) -> None:
+    """Refuse before any computation when the demo would replace files (without --overwrite)."""
+    if overwrite:
+        return
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise ExportError(f"{existing[0]}{more}: file exists (use --overwrite to replace the "
+                          "demo's earlier output)")
+
+
 def _note_training_data(model, ds) -> None:
     """Say so when the accuracy was measured on the digits the model was trained on."""
     trained_on = str((model.meta.get("provenance") or {}).get("dataset", ""))
@@ -102,10 +121,12 @@ def run(args) -> int:
     model_path = Path(args.model) if args.model else default_model_path()
     model = load_model(model_path)
     ds = open_demo_dataset(args.dataset or default_dataset(), args.labels)
+    out = Path(args.out)
+    n, m = min(args.count, len(ds)), min(args.batch, len(ds))
+    check_outputs_free(planned_outputs(out, n, m), args.overwrite)
     ex = Explainer(model, backend=None if args.backend == "auto" else args.backend,
                    dtype=args.dtype)
     backend = ex.backend.name
-    out = Path(args.out)
     print(f"model: {model_path}")
     print(f"dataset: {ds.name} ({len(ds)} samples)")
     if ds.labels is not None:
@@ -115,7 +136,6 @@ def run(args) -> int:
     else:
         print("accuracy: not computed (the dataset has no labels)")
 
-    n = min(args.count, len(ds))
     x_raw = ds.images(slice(0, n))
     fwd = ex.forward(x_raw)
     pred = fwd.predictions()
@@ -129,7 +149,6 @@ def run(args) -> int:
                                   TOOLBOX_COLORMAPS, info=info, overwrite=args.overwrite,
                                   npy=True)
 
-    m = min(args.batch, len(ds))
     xb = ex.prepare(ds.images(slice(0, m)))
     start = time.perf_counter()
     Rb = ex.forward(xb, raw=True).relevance("simple", "output")
