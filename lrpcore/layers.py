@@ -395,8 +395,12 @@ class _Pool(Layer):
 
     def spread(self, c, in_shape, xp):
         """Send every window's value c (N, Ho, Wo, D) to each of its positions, summed."""
-        out = xp.zeros((c.shape[0],) + tuple(in_shape), dtype=c.dtype)
         overlapping = self.stride[0] < self.pool[0] or self.stride[1] < self.pool[1]
+        Ho, Wo, _ = c.shape[1:]
+        tiled = (not overlapping and self.stride == self.pool
+                 and (Ho * self.pool[0], Wo * self.pool[1]) == tuple(in_shape[:2]))
+        # windows that tile the input write every position exactly once: no zeroing needed
+        out = (xp.empty if tiled else xp.zeros)((c.shape[0],) + tuple(in_shape), dtype=c.dtype)
         for index in self.slices(in_shape):
             if overlapping:
                 out[index] += c
@@ -440,7 +444,9 @@ class SumPool(_Pool, LinearMap):
         return out
 
     def forward(self, x, xp):
-        return self.window_sum(x, xp) * self.norm
+        out = self.window_sum(x, xp)
+        out *= self.norm
+        return out
 
     def lrp_base(self, z):
         return z / self.norm
