@@ -1,4 +1,8 @@
-"""Speed benchmarks (pytest-benchmark; run with --benchmark-enable). Never timing asserts."""
+"""Speed benchmarks (pytest-benchmark; run with --benchmark-enable). Never timing asserts.
+
+These time the library as a script imports it; ``lrp bench`` times what the ``lrp`` and
+``lrp-explorer`` applications run, with ``lrpcore.allocator.keep_freed_memory`` applied.
+"""
 
 from __future__ import annotations
 
