@@ -207,6 +207,8 @@ class Forward:
                     R = rule.maxpool(layer, x, y, R, ctx)
                 elif layer.kind == "Flatten":
                     R = R.reshape(x.shape)
+                elif layer.kind == "Pad":
+                    R = layer.crop(R)  # the constant border holds no input
                 # activations and SoftMax pass relevance through unchanged
             except RuleError as exc:
                 raise RuleError(f"layer {i} ({layer.describe()}): {exc}") from None

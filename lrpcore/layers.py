@@ -366,6 +366,51 @@ def _planar_scatter(g, in_shape, s0, s1, xp):
     return xp.ascontiguousarray(out.transpose(1, 2, 3, 0))
 
 
+class Pad(Layer):
+    """Constant padding of an NHWC image (the padding of a convolution, as a layer of its own).
+
+    Relevance (and gradient) of the padded border is dropped on the way back: the border is a
+    constant, not part of the input. ``pads`` are (top, bottom, left, right).
+    """
+
+    kind = "Pad"
+
+    def __init__(self, pads=(1, 1, 1, 1), value=0.0):
+        super().__init__()
+        pads = tuple(int(p) for p in pads)
+        if len(pads) != 4 or any(p < 0 for p in pads):
+            raise ShapeError(f"Pad: pads must be four whole numbers ≥ 0, got {pads}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ShapeError(f"Pad: the padding value must be finite, got {value}")
+        self.pads, self.value = pads, value
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ShapeError(f"{self.describe()} needs H×W×D inputs, gets shape "
+                             f"{tuple(in_shape)}")
+        t, b, left, r = self.pads
+        H, W, D = in_shape
+        return (H + t + b, W + left + r, D)
+
+    def describe(self):
+        t, b, left, r = self.pads
+        return f"Pad {t},{b},{left},{r} with {self.value:g}"
+
+    def forward(self, x, xp):
+        t, b, left, r = self.pads
+        N, H, W, D = x.shape
+        out = xp.full((N, H + t + b, W + left + r, D), self.value, dtype=x.dtype)
+        out[:, t:t + H, left:left + W, :] = x
+        return out
+
+    def crop(self, R):
+        """The part of R (shaped like this layer's output) that lies over the input."""
+        t, b, left, r = self.pads
+        H, W = R.shape[1] - t - b, R.shape[2] - left - r
+        return R[:, t:t + H, left:left + W, :].copy()
+
+
 class _Pool(Layer):
     def __init__(self, pool=(2, 2), stride=(2, 2)):
         super().__init__()

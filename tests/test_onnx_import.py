@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrpcore import ModelFormatError, explain, load_model
+import lrpcore
+from lrpcore import ModelFormatError, explain, load_model, save_model
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -39,6 +40,8 @@ def _run(op, ins, attrs, opset):
     if op == "Conv":
         x, w = ins[0], ins[1]
         sh, sw = attrs.get("strides", [1, 1])
+        x = np.pad(x, [(0, 0), (0, 0)] + _conv_padding(x.shape[2:], w.shape[2:], (sh, sw),
+                                                         attrs))
         win = _windows(x, w.shape[2], w.shape[3], sh, sw)  # N, C, Ho, Wo, kh, kw
         y = np.einsum("ncijab,ocab->noij", win, w)
         return y + ins[2][None, :, None, None] if len(ins) > 2 else y
@@ -69,7 +72,28 @@ def _run(op, ins, attrs, opset):
         return ins[0].reshape(shape)
     if op in ("Dropout", "Identity"):
         return ins[0]
+    if op == "Pad":
+        p = ins[1].tolist()
+        half = len(p) // 2
+        value = float(ins[2].ravel()[0]) if len(ins) > 2 else 0.0
+        return np.pad(ins[0], list(zip(p[:half], p[half:], strict=True)), constant_values=value)
     raise NotImplementedError(op)
+
+
+def _conv_padding(size, kernel, strides, attrs):
+    """[(begin, end)] for H and W: explicit 'pads', or SAME_* (output = ceil(input/stride))."""
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto.startswith("SAME"):
+        out = []
+        for n, k, s in zip(size, kernel, strides, strict=True):
+            total = max(0, (-(-n // s) - 1) * s + k - n)
+            extra_at_end = auto == "SAME_UPPER"
+            begin = total // 2 if extra_at_end else total - total // 2
+            out.append((begin, total - begin))
+        return out
+    p = attrs.get("pads", [0, 0, 0, 0])
+    return [(p[0], p[2]), (p[1], p[3])]
 
 
 def evaluate(model, x):
@@ -136,6 +160,8 @@ def _check(tmp_path, g, x_nchw, rtol=1e-9):
     want = evaluate(proto, x_nchw.astype(np.float64))
     x = x_nchw.transpose(0, 2, 3, 1) if x_nchw.ndim == 4 else x_nchw
     got = model.forward(x.astype(np.float64))
+    if got.ndim == 4:  # an image output: NHWC here, NCHW in ONNX
+        got = got.transpose(0, 3, 1, 2)
     np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
     return model
 
@@ -206,6 +232,69 @@ def test_imported_model_explains(tmp_path):
     np.testing.assert_allclose(R.reshape(2, -1).sum(axis=1), logits.max(axis=1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("attrs", [
+    {"pads": [1, 1, 1, 1]},
+    {"pads": [2, 0, 1, 3], "strides": [2, 1]},  # asymmetric: top, left, bottom, right
+    {"auto_pad": "SAME_UPPER", "strides": [2, 2]},
+    {"auto_pad": "SAME_LOWER", "strides": [2, 2]},
+    {"auto_pad": "VALID"},
+])
+def test_padded_convolutions_become_pad_and_conv(tmp_path, attrs):
+    g = Graph([2, 7, 6])
+    g.node("Conv", g.init(_w(3, 2, 3, 3)), g.init(_w(3)), **attrs).node("Relu")
+    g.node("Conv", g.init(_w(2, 3, 2, 2)), g.init(_w(2)), pads=[1, 0, 0, 1])
+    model = _check(tmp_path, g, RNG.standard_normal((3, 2, 7, 6)))
+    kinds = [layer.kind for layer in model.layers]
+    assert kinds.count("Pad") == (1 if attrs.get("auto_pad") == "VALID" else 2)
+    if attrs.get("auto_pad", "").startswith("SAME"):
+        assert model.shapes()[2] == (4, 3, 3)  # ceil(7/2) × ceil(6/2)
+
+
+def test_pad_node_with_a_value_and_a_pending_average_pool(tmp_path):
+    g = Graph([1, 6, 6])
+    g.node("Pad", g.init([0, 0, 1, 2, 0, 0, 0, 1], np.int64), g.init(0.5))
+    g.node("Conv", g.init(_w(2, 1, 3, 3)), g.init(_w(2))).node("Relu")
+    g.node("AveragePool", kernel_shape=[2, 2], strides=[2, 2])
+    g.node("Pad", g.init([0, 0, 1, 1, 0, 0, 1, 1], np.int64))  # zeros: the factor passes
+    g.node("Conv", g.init(_w(3, 2, 2, 2)))
+    model = _check(tmp_path, g, RNG.standard_normal((2, 1, 6, 6)))
+    assert [layer.kind for layer in model.layers][:2] == ["Pad", "Convolution"]
+    assert model.layers[0].value == 0.5 and model.layers[0].pads == (1, 0, 2, 1)
+
+
+def test_relevance_is_conserved_through_zero_padding(tmp_path):
+    """Zero biases, ReLU, z-rule: the zero border gets no relevance, so the input keeps all."""
+    g = Graph([1, 6, 6])
+    g.node("Conv", g.init(_w(3, 1, 3, 3)), g.init(np.zeros(3)), pads=[1, 1, 1, 1]).node("Relu")
+    g.node("Conv", g.init(_w(2, 3, 3, 3)), g.init(np.zeros(2)), auto_pad="SAME_UPPER")
+    g.node("Relu").node("Flatten").node("Gemm", g.init(_w(72, 4)), g.init(np.zeros(4)))
+    _, path = g.save(tmp_path)
+    model = load_model(path)
+    x = RNG.standard_normal((3, 6, 6, 1))
+    fwd = lrpcore.Explainer(model, "numpy").forward(x, raw=True)
+    R, layers = fwd.relevance("epsilon:1e-12", "pred", trace=True)
+    assert R.shape == x.shape
+    np.testing.assert_allclose(R.reshape(3, -1).sum(axis=1), fwd.outputs().max(axis=1),
+                               rtol=1e-6)
+    assert layers[1].shape == (3, 8, 8, 1)  # the padded input of the first convolution
+
+
+def test_padded_model_round_trips_natively_and_refuses_the_toolbox_format(tmp_path):
+    g = Graph([1, 5, 5])
+    g.node("Pad", g.init([0, 0, 1, 0, 0, 0, 2, 1], np.int64), g.init(-1.0))
+    g.node("Conv", g.init(_w(2, 1, 3, 3)), g.init(_w(2)))
+    _, path = g.save(tmp_path)
+    model = load_model(path)
+    save_model(model, tmp_path / "m.npz")
+    again = load_model(tmp_path / "m.npz")
+    assert again.layers[0].pads == (1, 2, 0, 1) and again.layers[0].value == -1.0
+    x = RNG.standard_normal((2, 5, 5, 1))
+    np.testing.assert_array_equal(again.forward(x), model.forward(x))
+    with pytest.raises(ModelFormatError, match="Pad"):
+        save_model(model, tmp_path / "m.txt")
+    assert not (tmp_path / "m.txt").exists()
+
+
 def test_float32_weights_are_kept_exactly(tmp_path):
     W = _w(3, 2)
     g = Graph([3])
@@ -233,15 +322,27 @@ def test_unsupported_operator_names_operator_and_node(tmp_path):
     _refused(tmp_path, g, "Sigmoid", "sigmoid_2", "unsupported operator")
 
 
-def test_conv_padding_refused(tmp_path):
+def test_padded_pooling_refused(tmp_path):
     g = Graph([1, 5, 5])
-    g.node("Conv", g.init(_w(2, 1, 3, 3)), pads=[1, 1, 1, 1])
-    _refused(tmp_path, g, "padding", "conv_1")
+    g.node("MaxPool", kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])
+    _refused(tmp_path, g, "padded pooling", "maxpool_1")
+
+
+def test_non_constant_pad_refused(tmp_path):
+    g = Graph([1, 5, 5])
+    g.node("Pad", g.init([0, 0, 1, 1, 0, 0, 1, 1], np.int64), mode="reflect")
+    _refused(tmp_path, g, "constant padding", "pad_1")
+
+
+def test_padding_channels_refused(tmp_path):
+    g = Graph([1, 5, 5])
+    g.node("Pad", g.init([0, 1, 0, 0, 0, 0, 0, 0], np.int64))
+    _refused(tmp_path, g, "height and width")
 
 
 @pytest.mark.parametrize("attrs, text", [({"group": 2}, "grouped"),
                                          ({"dilations": [2, 2]}, "dilated"),
-                                         ({"auto_pad": "SAME_UPPER"}, "padding")])
+                                         ({"auto_pad": "SAME_SIDEWAYS"}, "auto_pad")])
 def test_other_conv_variants_refused(tmp_path, attrs, text):
     g = Graph([2, 6, 6])
     g.node("Conv", g.init(_w(2, 1 if "group" in attrs else 2, 3, 3)), **attrs)

@@ -11,7 +11,7 @@ from conftest import shared_path
 import lrpcore
 from lrpcore.backend import gpu_available
 from lrpcore.errors import DatasetError, LRPError, ModelFormatError, ShapeError
-from lrpcore.layers import Convolution, Flatten, Linear, MaxPool, Rect, SumPool, Tanh
+from lrpcore.layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SumPool, Tanh
 from lrpcore.train.architectures import ARCHITECTURES, build_model, parse_layers
 from lrpcore.train.backprop import backward, forward_trace, input_gradient, trainable_layers
 from lrpcore.train.checkpoint import checkpoint_path
@@ -94,8 +94,10 @@ def _conv(rng, h, w, d, n, s=1):
     (lambda r: [_lin(r, 5, 6), Rect(), _lin(r, 6, 3)], (5,)),
     (lambda r: [_lin(r, 5, 6), Tanh(), _lin(r, 6, 3)], (5,)),
     (lambda r: [_conv(r, 3, 3, 1, 2), Rect(), Flatten(), _lin(r, 32, 3)], (6, 6, 1)),
+    (lambda r: [Pad((1, 0, 2, 1), 0.5), _conv(r, 3, 3, 2, 3), Pad((1, 1, 1, 1)),
+                _conv(r, 2, 2, 3, 2)], (5, 5, 2)),
 ], ids=["linear", "conv", "conv-stride", "sumpool", "sumpool-overlap", "maxpool",
-        "maxpool-overlap", "rect", "tanh", "flatten"])
+        "maxpool-overlap", "rect", "tanh", "flatten", "pad"])
 def test_layer_gradients_match_finite_differences(make, in_shape):
     layers = make(np.random.default_rng(3))
     assert _check_grads(layers, in_shape) >= 2
@@ -110,6 +112,14 @@ def test_small_lenet_gradients_match_finite_differences():
         if ly.weighted:
             ly.B = rng.normal(size=ly.B.shape)
     assert _check_grads(layers, model.input_spec.shape, seed=1) == 6
+
+
+def test_pad_token_builds_same_convolutions():
+    model = build_model("pad:1,conv:3x3x4,rect,pad:1,conv:3x3x2,flatten,linear:3",
+                        np.random.default_rng(0), raw_shape=(8, 8, 1), pad=0)
+    assert model.shapes()[:2] == [(10, 10, 1), (8, 8, 4)]  # each layer's output
+    assert [ly.kind for ly in model.layers].count("Pad") == 2
+    assert model.input_spec.shape == (8, 8, 1)  # the convolutional input convention
 
 
 def test_fused_softmax_cross_entropy_gradient():

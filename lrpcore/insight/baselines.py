@@ -61,6 +61,8 @@ def _layer_gradient(layer, x, y, g, xp, dtype, index):
         return layer.winner_relevance(x, y, g, xp)
     if kind == "Flatten":
         return g.reshape(x.shape)
+    if kind == "Pad":
+        return layer.crop(g)
     if kind == "SoftMax":
         return y * (g - (g * y).sum(axis=1, keepdims=True))
     raise RuleError(f"layer {index} ({layer.describe()}): no gradient is defined for it")

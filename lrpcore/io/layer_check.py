@@ -37,7 +37,7 @@ def check_layer_chain(layers, where=lambda i: f"layer {i}") -> None:
                 raise ModelFormatError(f"{where(i)}: Convolution filters take {d} channels, "
                                        f"the previous layer gives {size}")
             flat, size = False, n
-        elif k in ("SumPool", "MaxPool"):
+        elif k in ("SumPool", "MaxPool", "Pad"):
             if flat:
                 raise ModelFormatError(f"{where(i)}: {k} needs image input; the previous "
                                        "layer gives a flat vector")

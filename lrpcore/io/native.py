@@ -23,7 +23,17 @@ import zipfile
 import numpy as np
 
 from ..errors import ExportError, ModelFormatError
-from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
+from ..layers import (
+    Convolution,
+    Flatten,
+    Linear,
+    MaxPool,
+    Pad,
+    Rect,
+    SoftMax,
+    SumPool,
+    Tanh,
+)
 from ..model import Sequential
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
@@ -53,6 +63,8 @@ def _layer_header(layer) -> dict:
         return {"type": k, "filters": list(layer.W.shape), "stride": list(layer.stride)}
     if k in ("SumPool", "MaxPool"):
         return {"type": k, "pool": list(layer.pool), "stride": list(layer.stride)}
+    if k == "Pad":
+        return {"type": k, "pads": list(layer.pads), "value": layer.value}
     raise ExportError(f"layer type {k} cannot be stored in the native format")
 
 
@@ -246,6 +258,18 @@ def _finite(arr, key, path):
     return arr
 
 
+def _pad_layer(spec, where):
+    pads, value = spec.get("pads"), spec.get("value", 0.0)
+    if (not isinstance(pads, list) or len(pads) != 4
+            or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 4096
+                       for p in pads)):
+        raise ModelFormatError(f"{where}: Pad needs 'pads': four whole numbers from 0 to 4096")
+    if (not isinstance(value, int | float) or isinstance(value, bool)
+            or not math.isfinite(value)):
+        raise ModelFormatError(f"{where}: Pad 'value' must be a finite number")
+    return Pad(pads, value)
+
+
 def _build_layer(i, spec, archive):
     path = archive.path
     where = f"{path}: header layer {i}"
@@ -272,6 +296,8 @@ def _build_layer(i, spec, archive):
         p = _ints(spec, "pool", 2, where)
         s = _ints(spec, "stride", 2, where)
         return (SumPool if k == "SumPool" else MaxPool)(p, s)
+    if k == "Pad":
+        return _pad_layer(spec, where)
     raise ModelFormatError(f"{where}: unknown layer type {k[:40]!r}")
 
 

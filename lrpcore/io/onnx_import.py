@@ -17,9 +17,11 @@ importer walks the graph as one chain of nodes and converts each into this proje
   and LRP is unaffected at the pool itself: the toolbox's SumPool rules divide the normaliser
   out and distribute relevance in proportion to the window's values, as for a mean. A factor
   that cannot be folded (no linear layer follows; a Tanh or Softmax comes first) is refused.
-* Padding: the engine has no padding layer, so ``Conv``/pooling nodes with non-zero ``pads``
-  (or ``auto_pad`` SAME) are refused with a message saying so; export with ``padding=0``.
-  Grouped or dilated convolutions and ``ceil_mode`` pooling are refused as well.
+* Padding: a ``Conv`` with ``pads`` (or ``auto_pad`` SAME_UPPER/SAME_LOWER) becomes a Pad
+  layer of zeros followed by an unpadded Convolution; a constant-mode ``Pad`` node on the
+  height and width becomes a Pad layer. LRP drops the relevance that reaches the padded border
+  (it is a constant, not input). Padded pooling, grouped or dilated convolutions and
+  ``ceil_mode`` pooling are refused.
 
 Any other operator raises ModelFormatError naming the operator and the node. The ONNX file
 carries no preprocessing: the input specification maps raw values unchanged (``divide`` 1,
@@ -28,12 +30,23 @@ carries no preprocessing: the input specification maps raw values unchanged (``d
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 
 from ..errors import ModelFormatError
-from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
+from ..layers import (
+    Convolution,
+    Flatten,
+    Linear,
+    MaxPool,
+    Pad,
+    Rect,
+    SoftMax,
+    SumPool,
+    Tanh,
+)
 from ..model import Sequential
 from ..spec import InputSpec
 
@@ -87,14 +100,77 @@ def _pair(values, key, where, default=(1, 1)):
     return (int(values[0]), int(values[1]))
 
 
+def _text(value, default):
+    value = default if value is None else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _no_padding(attrs, where):
     pads = list(attrs.get("pads", []))
-    auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    auto = _text(attrs.get("auto_pad"), "NOTSET")
     if any(int(p) != 0 for p in pads) or auto not in ("NOTSET", "VALID"):
         raise ModelFormatError(
-            f"{where}: zero padding (pads={pads}, auto_pad={auto}) is not supported: the engine "
-            "has no padding layer; export the model without padding (padding=0) instead")
+            f"{where}: padded pooling (pads={pads}, auto_pad={auto}) is not supported; export "
+            "the pooling layer with padding=0")
+
+
+def _conv_pads(attrs, in_shape, kernel, stride, where) -> tuple:
+    """(top, bottom, left, right) zero padding of a Conv node, from 'pads' or 'auto_pad'."""
+    auto = _text(attrs.get("auto_pad"), "NOTSET")
+    if auto == "VALID":
+        return (0, 0, 0, 0)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        sides = []
+        for size, k, s in zip(in_shape[:2], kernel, stride, strict=True):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            low, high = total // 2, total - total // 2  # SAME_UPPER: the odd pixel at the end
+            sides += [low, high] if auto == "SAME_UPPER" else [high, low]
+        return tuple(sides)
+    if auto != "NOTSET":
+        raise ModelFormatError(f"{where}: unknown auto_pad '{auto}'")
+    pads = [int(p) for p in attrs.get("pads", [0, 0, 0, 0])]
+    if len(pads) != 4 or any(p < 0 for p in pads):
+        raise ModelFormatError(f"{where}: 'pads' must be four numbers ≥ 0 (H and W begin, then "
+                               f"end), got {pads}")
+    top, left, bottom, right = pads
+    return (top, bottom, left, right)
+
+
+def _add_pad(chain, pads, value, where):
+    if not any(pads):
+        return
+    if value != 0.0:
+        _check_no_pending(chain, where)  # a pending pooling factor would scale the border too
+    chain.add(Pad(pads, value), where)
+
+
+def _pad_node(chain, node, attrs, consts, where):
+    mode = _text(attrs.get("mode"), "constant")
+    if mode != "constant":
+        raise ModelFormatError(f"{where}: only constant padding is supported, not '{mode}'")
+    if len(chain.shape) != 3:
+        raise ModelFormatError(f"{where}: Pad is supported on images (N, C, H, W) only")
+    if "pads" in attrs:  # opset < 11: attributes
+        pads, value = list(attrs["pads"]), float(attrs.get("value", 0.0))
+    else:
+        pads = _constant(chain, consts, node.input[1], where, "pads").astype(np.int64).ravel()
+        value = 0.0
+        if len(node.input) > 2 and node.input[2]:
+            v = _constant(chain, consts, node.input[2], where, "constant_value").ravel()
+            value = float(v[0]) if v.size else 0.0
+        if len(node.input) > 3 and node.input[3]:
+            raise ModelFormatError(f"{where}: Pad with 'axes' is not supported")
+    pads = [int(p) for p in pads]
+    if len(pads) != 8:
+        raise ModelFormatError(f"{where}: 'pads' must have 8 entries for an N, C, H, W tensor")
+    n0, c0, h0, w0, n1, c1, h1, w1 = pads
+    if n0 or c0 or n1 or c1:
+        raise ModelFormatError(f"{where}: only height and width can be padded")
+    if min(h0, w0, h1, w1) < 0:
+        raise ModelFormatError(f"{where}: negative pads (cropping) are not supported")
+    if not math.isfinite(value):
+        raise ModelFormatError(f"{where}: the padding value must be finite, got {value}")
+    _add_pad(chain, (h0, h1, w0, w1), value, where)
 
 
 def _take_scale(chain, where):
@@ -146,7 +222,6 @@ def _conv(chain, node, attrs, consts, where):
                                "not supported")
     if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):
         raise ModelFormatError(f"{where}: dilated convolutions are not supported")
-    _no_padding(attrs, where)
     if len(chain.shape) != 3:
         raise ModelFormatError(f"{where}: Conv needs an image input (N, C, H, W)")
     if chain.perm is not None:
@@ -161,6 +236,7 @@ def _conv(chain, node, attrs, consts, where):
     stride = _pair(attrs.get("strides"), "strides", where)
     if "kernel_shape" in attrs and tuple(attrs["kernel_shape"]) != W.shape[:2]:
         raise ModelFormatError(f"{where}: kernel_shape does not match the filters")
+    _add_pad(chain, _conv_pads(attrs, chain.shape, W.shape[:2], stride, where), 0.0, where)
     try:
         layer = Convolution(np.ascontiguousarray(W), bias, stride)
     except Exception as exc:  # noqa: BLE001 - ShapeError
@@ -302,6 +378,8 @@ def _node(chain, i, node, consts, onnx, opset):
         if len(node.output) > 1 and node.output[1]:
             raise ModelFormatError(f"{where}: pooling indices output is not supported")
         _pool(chain, node, attrs, where, average="Average" in op)
+    elif op == "Pad":
+        _pad_node(chain, node, attrs, consts, where)
     elif op == "Flatten":
         if int(attrs.get("axis", 1)) != 1:
             raise ModelFormatError(f"{where}: only Flatten with axis=1 is supported")
@@ -315,9 +393,9 @@ def _node(chain, i, node, consts, onnx, opset):
                 raise ModelFormatError(f"{where}: Dropout in training mode is not supported")
     else:
         raise ModelFormatError(f"{where}: unsupported operator '{op}' (supported: Gemm, MatMul, "
-                               "Add, Conv, BatchNormalization, Relu, Tanh, Softmax, MaxPool, "
-                               "AveragePool, GlobalAveragePool, Flatten, Reshape, Dropout, "
-                               "Identity)")
+                               "Add, Conv, Pad, BatchNormalization, Relu, Tanh, Softmax, "
+                               "MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape, "
+                               "Dropout, Identity)")
     chain.current = node.output[0]
 
 

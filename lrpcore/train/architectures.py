@@ -8,6 +8,7 @@ Mini-syntax (``--layers``): comma-separated tokens, applied in order.
 ``sumpool:P[/S]``   sum pooling P×P (or ``PxQ``), stride S (default: the pool size), scaled
                     by 1/sqrt(P·Q) as in the toolbox
 ``maxpool:P[/S]``   max pooling, same arguments
+``pad:P``           P pixels of zeros around the image (e.g. before a "same" convolution)
 ``rect`` ``relu``   rectifier
 ``tanh``            hyperbolic tangent
 ``flatten``         H×W×D → H·W·D
@@ -27,7 +28,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError
-from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
+from ..layers import (
+    Convolution,
+    Flatten,
+    Linear,
+    MaxPool,
+    Pad,
+    Rect,
+    SoftMax,
+    SumPool,
+    Tanh,
+)
 from ..model import Sequential
 from ..spec import InputSpec
 
@@ -110,9 +121,13 @@ def parse_layers(text: str) -> list[LayerToken]:
             p, q, s = m.groups()
             p, q = int(p), int(q or p)
             tokens.append(LayerToken(name, (p, q, int(s) if s else None), tok))
+        elif name == "pad":
+            if not arg.isdigit() or int(arg) < 1:
+                raise _bad(i, tok, "expected pad:P with P ≥ 1 pixels")
+            tokens.append(LayerToken("pad", (int(arg),), tok))
         else:
-            raise _bad(i, tok, "unknown layer; known: linear, conv, sumpool, maxpool, rect, "
-                       "tanh, flatten, softmax")
+            raise _bad(i, tok, "unknown layer; known: linear, conv, sumpool, maxpool, pad, "
+                       "rect, tanh, flatten, softmax")
     if any(t.kind == "softmax" for t in tokens[:-1]):
         raise ShapeError("--layers: softmax may only be the last layer")
     return tokens
@@ -135,7 +150,9 @@ def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28,
         tokens = parse_layers(text)
     else:
         tokens = list(layers)
-    first_weighted = next((t.kind for t in tokens if t.kind in ("linear", "conv")), None)
+    first_weighted = next((t.kind for t in tokens if t.kind in ("linear", "conv", "pad")),
+                          None)
+    first_weighted = "conv" if first_weighted == "pad" else first_weighted
     if first_weighted is None:
         raise ShapeError("--layers has no linear or conv layer to train")
     raw_shape = tuple(int(v) for v in raw_shape)
@@ -169,6 +186,8 @@ def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28,
             p, q, s = tok.args
             cls = SumPool if tok.kind == "sumpool" else MaxPool
             layer = cls((p, q), (s, s) if s else (p, q))
+        elif tok.kind == "pad":
+            layer = Pad((tok.args[0],) * 4, 0.0)
         else:
             layer = {"rect": Rect, "tanh": Tanh, "flatten": Flatten, "softmax": SoftMax}[
                 tok.kind]()

@@ -72,6 +72,8 @@ def layer_backward(layer, x, y, dy, p, xp, need_dx=True):
         dx = dy * (1 - y * y)
     elif k == "Flatten":
         dx = dy.reshape(x.shape)
+    elif k == "Pad":
+        dx = layer.crop(dy)
     else:
         raise ShapeError(f"no gradient for layer type {k}; SoftMax is only trained as the "
                          "final layer, fused with the cross-entropy loss")

@@ -139,3 +139,28 @@ def test_all_colormaps_and_batch_pngs_equal_the_lrp_explain_pngs(make_window, qt
                                       read_png(cli / f"heatmap_{i}_{cmaps[0]}.png"))
         np.testing.assert_allclose(np.load(batch / f"relevance_{i}.npy"), cli_R[i],
                                    rtol=1e-10, atol=1e-15)
+
+
+def test_a_model_with_padding_layers_opens_and_explains(make_window, qtbot, tmp_path, toy_files):
+    """A "same"-padded network (as PyTorch exports them) shows its Pad layers in the layer
+    table, takes no rule there, and explains like the engine."""
+    from lrpcore.layers import Convolution, Flatten, Linear, Pad, Rect
+    from lrpcore.spec import InputSpec
+
+    rng = np.random.default_rng(11)
+    layers = [Pad((2, 2, 2, 2)), Convolution(rng.normal(0, 0.2, (5, 5, 1, 3)), np.zeros(3)),
+              Rect(), Flatten(), Linear(rng.normal(0, 0.05, (28 * 28 * 3, 10)), np.zeros(10))]
+    spec = InputSpec(shape=(28, 28, 1), raw_shape=(28, 28, 1))
+    path = tmp_path / "padded.npz"
+    lrpcore.save_model(lrpcore.Sequential(layers, spec), path)
+    window = make_window(model=path)
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    from PySide6.QtWidgets import QTableWidget
+
+    table = window.findChild(QTableWidget, "layerRuleTable")
+    kinds = [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert any(k.startswith("Pad") for k in kinds), kinds
+    R = window.state.relevance
+    assert R.shape == (28, 28, 1)
+    np.testing.assert_allclose(R, engine(window, window.state.sample_index), rtol=1e-12,
+                               atol=1e-15)
