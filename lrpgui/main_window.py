@@ -560,22 +560,27 @@ class MainWindow(QMainWindow):
             formats=tuple(formats), rule=s.rule, layer_rules=tuple(sorted(s.layer_rules.items())),
             target=s.target, backend=s.backend, dtype=s.dtype, cmap=s.colormap,
             outline=s.outline, info=info, chunk=self.batch_chunk)
-        dlg = QProgressDialog(f"Exporting {indices.size:,} samples…", "Cancel", 0,
-                              int(indices.size), self)
-        dlg.setObjectName("exportProgress")
+        dlg = self._open_progress(f"Exporting {indices.size:,} samples…", int(indices.size),
+                                  "exportProgress", "export")
+        return self.controller.submit(
+            "export", lambda token: services.batch_export(req, token),
+            on_done=self._batch_done, on_error=self._batch_failed,
+            on_progress=lambda d, t, _p: self._set_progress(dlg, d), worker="batch")
+
+    def _open_progress(self, text, maximum, name, job) -> QProgressDialog:
+        """A progress dialog whose Cancel cancels the controller's ``job``."""
+        dlg = QProgressDialog(text, "Cancel", 0, maximum, self)
+        dlg.setObjectName(name)
         # Non-modal on purpose: a modal QProgressDialog runs processEvents() inside setValue(),
         # which could deliver "finished" and delete the dialog under its own feet.
         dlg.setWindowModality(Qt.WindowModality.NonModal)
         dlg.setMinimumDuration(0)
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
-        dlg.canceled.connect(lambda: self.controller.cancel("export"))
+        dlg.canceled.connect(lambda: self.controller.cancel(job))
         dlg.show()
         self._progress_dialog = dlg
-        return self.controller.submit(
-            "export", lambda token: services.batch_export(req, token),
-            on_done=self._batch_done, on_error=self._batch_failed,
-            on_progress=lambda d, t, _p: self._set_progress(dlg, d), worker="batch")
+        return dlg
 
     def _set_progress(self, dlg, value, maximum=None, label=None) -> None:
         if self._progress_dialog is not dlg:
@@ -608,17 +613,7 @@ class MainWindow(QMainWindow):
 
     # -- download ---------------------------------------------------------------------------
     def download_mnist(self, kind="all") -> int:
-        dlg = QProgressDialog("Downloading MNIST…", "Cancel", 0, 100, self)
-        dlg.setObjectName("downloadProgress")
-        # Non-modal on purpose: a modal QProgressDialog runs processEvents() inside setValue(),
-        # which could deliver "finished" and delete the dialog under its own feet.
-        dlg.setWindowModality(Qt.WindowModality.NonModal)
-        dlg.setMinimumDuration(0)
-        dlg.setAutoClose(False)
-        dlg.setAutoReset(False)
-        dlg.canceled.connect(lambda: self.controller.cancel("download"))
-        dlg.show()
-        self._progress_dialog = dlg
+        dlg = self._open_progress("Downloading MNIST…", 100, "downloadProgress", "download")
 
         def run(token):
             return download.download_mnist(
