@@ -8,6 +8,7 @@ never touches an existing file of the same name unless the write succeeds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import tempfile
@@ -76,6 +77,50 @@ def atomic_write_bytes(path, data: bytes, overwrite=True) -> None:
 
 def atomic_write_text(path, text: str, overwrite=True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), overwrite)
+
+
+@contextlib.contextmanager
+def atomic_npy_memmap(path, shape, dtype, overwrite=True):
+    """Yield a writable array of ``shape`` backed by a temporary ``.npy`` file that becomes
+    ``path`` on success, so that results larger than memory can be written batch by batch.
+
+    The file's disk space is reserved before anything is computed: a full disk is an
+    ExportError here, never a crash (SIGBUS) on a later write into a sparse mapping.
+    """
+    shape = tuple(int(s) for s in shape)
+    dtype = np.dtype(dtype)
+    with atomic_open(path, "w+b", overwrite) as fh:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                  "shape": shape}
+        try:
+            np.lib.format.write_array_header_1_0(fh, header)
+        except ValueError:  # a header too long for format 1.0
+            np.lib.format.write_array_header_2_0(fh, header)
+        fh.flush()
+        offset = fh.tell()
+        size = int(np.prod(shape)) * dtype.itemsize
+        if size:
+            _reserve(fh, offset, size, path)
+            array = np.memmap(fh, dtype=dtype, mode="r+", offset=offset, shape=shape)
+        else:
+            array = np.empty(shape, dtype)
+        yield array
+        if size:
+            array.flush()
+        del array
+
+
+def _reserve(fh, offset, size, path) -> None:
+    try:
+        os.posix_fallocate(fh.fileno(), offset, size)
+    except AttributeError:  # no posix_fallocate on this platform: a sparse file
+        fh.truncate(offset + size)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            fh.truncate(offset + size)  # a file system without fallocate
+        else:
+            raise ExportError(f"{path}: cannot reserve {size / 2**20:.0f} MB: "
+                              f"{exc.strerror or exc}") from None
 
 
 def atomic_save_npy(path, array, overwrite=True) -> None:

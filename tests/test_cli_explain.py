@@ -157,6 +157,62 @@ def test_nan_input_is_refused(tmp_path, lenet_txt, reference, capsys):
     assert code == 2 and "NaN" in err and not (tmp_path / "R.npy").exists()
 
 
+def test_a_bad_later_batch_leaves_no_file_of_the_earlier_ones(tmp_path, lenet_txt, reference,
+                                                               capsys):
+    x = reference["X"].copy()
+    x[-1, 5, 5, 0] = np.nan  # in the last batch: earlier batches were written already
+    np.save(tmp_path / "x.npy", x)
+    png = tmp_path / "png"
+    code, _, err = run(["explain", lenet_txt, tmp_path / "x.npy", "--raw", "--out",
+                        tmp_path / "R.npy", "--outputs", tmp_path / "Y.npy", "--batch-size", "4",
+                        "--png", png], capsys)
+    assert code == 2 and "x.npy" in err and "NaN" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]  # no R, Y, PNGs, temp files
+
+
+def test_existing_pngs_are_refused_before_computing(files, lenet_txt, capsys, monkeypatch):
+    png = files["dir"] / "png"
+    png.mkdir()
+    (png / "heatmap_3_gray-red.png").write_bytes(b"mine")
+    import lrpcore.explain as explain_module  # noqa: F401 - the module, not the function
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("computed before checking the PNG outputs")
+
+    explainer_cls = sys.modules["lrpcore.explain"].Explainer
+    monkeypatch.setattr(explainer_cls, "forward", no_computing)
+    code, _, err = run(["explain", lenet_txt, files["fed"], "--raw", "--out",
+                        files["dir"] / "R.npy", "--png", png, "--colormap", "gray-red"], capsys)
+    assert code == 2 and "heatmap_3_gray-red.png" in err and "--overwrite" in err
+    assert sorted(p.name for p in png.iterdir()) == ["heatmap_3_gray-red.png"]
+    assert not (files["dir"] / "R.npy").exists()
+
+
+def test_full_disk_is_found_before_computing(files, lenet_txt, capsys, monkeypatch):
+    import errno
+    import os
+
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    out = files["dir"] / "R.npy"
+    code, _, err = run(["explain", lenet_txt, files["fed"], "--raw", "--out", out], capsys)
+    assert code == 2 and "R.npy" in err and "No space left" in err
+    assert not out.exists() and not [p for p in files["dir"].iterdir() if p.name.startswith(".")]
+
+
+def test_explained_in_batches_equals_one_batch(files, lenet_txt, capsys):
+    one, many = files["dir"] / "one.npy", files["dir"] / "many.npy"
+    assert run(["explain", lenet_txt, files["raw"], "--out", one, "--rule", "alphabeta:2"],
+               capsys)[0] == 0
+    assert run(["explain", lenet_txt, files["raw"], "--out", many, "--rule", "alphabeta:2",
+                "--batch-size", "3"], capsys)[0] == 0
+    a, b = np.load(one), np.load(many)
+    assert a.shape == (16, 32, 32, 1)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-12 * np.abs(a).max())
+
+
 def test_existing_output_is_kept_unless_overwrite(files, lenet_txt, capsys):
     out = files["dir"] / "R.npy"
     out.write_bytes(b"precious")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, resolve_rules
-from ..fileio import atomic_save_npy
+from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..render import check_scaling, get_colormap
 from .common import (
@@ -104,7 +104,7 @@ def run(args) -> int:
     check_outputs_free([args.out, args.outputs], args.overwrite)
     check_png_options(args)
     model = load_model(args.model)
-    x = load_array(args.input)
+    x = load_array(args.input, mmap=True)  # samples are read batch by batch
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target)
     if target == "true" and not args.labels:
@@ -113,51 +113,46 @@ def run(args) -> int:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)
     config = resolve_rules(explainer.layers, args.rule, layer_rules)  # fail fast on bad rules
-    try:  # fail fast on shapes, before any output
-        fed = explainer.prepare(x, raw=args.raw)
-    except ShapeError as exc:
-        raise ShapeError(f"{args.input}: {exc}") from None
-    n = fed.shape[0]
+    fed_shape = _fed_shape(explainer, x, args)  # fail fast on shapes, before any output
+    n = fed_shape[0]
     labels = load_labels(args.labels, n, model.n_classes) if args.labels else None
+    pngs = PngWriter(args, model, explainer, config, n)
 
-    R = np.empty(fed.shape, dtype=explainer.dtype)
     Y = None
     bar = ProgressBar(n, "explaining", enabled=args.progress)
     traces = []
     t0 = time.perf_counter()
-    for start in range(0, n, args.batch_size):
-        stop = min(n, start + args.batch_size)
-        fwd = explainer.forward(fed[start:stop], raw=True)
-        lab = labels[start:stop] if labels is not None else None
-        if args.trace:
-            r, layers = fwd.relevance(config, target, labels=lab, trace=True)
-            traces += conservation_from_trace(layers, explainer.layers, range(start, stop))
-        else:
-            r = fwd.relevance(config, target, labels=lab)
-        R[start:stop] = r
-        y = fwd.outputs()
-        if Y is None:
-            Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
-        Y[start:stop] = y
-        bar(stop, n)
-    elapsed = time.perf_counter() - t0
-
-    written = []
-    png_dir_existed = bool(args.png) and os.path.isdir(args.png)
+    outputs = []
     try:
-        atomic_save_npy(args.out, R, overwrite=args.overwrite)
-        written.append(args.out)
+        with atomic_npy_memmap(args.out, fed_shape, explainer.dtype, args.overwrite) as R:
+            for start in range(0, n, args.batch_size):
+                stop = min(n, start + args.batch_size)
+                with _naming_input(args, start, stop):  # e.g. NaN in a later batch
+                    fed = explainer.prepare(x[start:stop], raw=args.raw)
+                    fwd = explainer.forward(fed, raw=True)
+                lab = labels[start:stop] if labels is not None else None
+                if args.trace:
+                    r, layers = fwd.relevance(config, target, labels=lab, trace=True)
+                    traces += conservation_from_trace(layers, explainer.layers,
+                                                      range(start, stop))
+                else:
+                    r = fwd.relevance(config, target, labels=lab)
+                R[start:stop] = r
+                y = fwd.outputs()
+                if Y is None:
+                    Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
+                Y[start:stop] = y
+                pngs.write(r, fed, start)
+                bar(stop, n)
+        outputs.append(args.out)
         if args.outputs:
             atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
-            written.append(args.outputs)
-        if args.png:
-            _write_pngs(args, model, explainer, config, fed, R)
+            outputs.append(args.outputs)
     except BaseException:
-        remove_quietly(written)
-        if args.png and not png_dir_existed:
-            with contextlib.suppress(OSError):
-                os.rmdir(args.png)  # only when empty: the export removed its own files
+        remove_quietly(outputs)
+        pngs.remove()
         raise
+    elapsed = time.perf_counter() - t0
     if args.trace:
         _print_trace(traces)
     print(f"explained {n} samples with {config.description} (target {args.target}) using "
@@ -165,17 +160,75 @@ def run(args) -> int:
     return 0
 
 
-def _write_pngs(args, model, explainer, config, fed, R):
-    from .. import export
+def _fed_shape(explainer, x, args) -> tuple:
+    """Shape of the whole fed batch, from the first sample (the rest is checked per batch)."""
+    if x.ndim >= 1 and x.shape[0] == 0:
+        raise ShapeError(f"{args.input}: no samples (array of shape {x.shape})")
+    with _naming_input(args, 0, 1):
+        first = explainer.prepare(x[:1] if x.ndim >= 2 else x, raw=args.raw)  # 1-d: refused
+    return (x.shape[0],) + first.shape[1:]
 
-    lo, hi = model.input_spec.value_range if model.input_spec else (fed.min(), fed.max())
-    x01 = np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
-    info = export.sidecar_info(args.model, config.description, args.target,
-                               explainer.backend.name, explainer.dtype.name)
-    export.export_explanations(
-        args.png, R, x01, np.arange(R.shape[0]), args.colormap or ["black-firered"],
-        outline=args.outline, scaling=args.scaling, info=info, overwrite=args.overwrite,
-        progress=ProgressBar(R.shape[0], "rendering", enabled=args.progress))
+
+@contextlib.contextmanager
+def _naming_input(args, start, stop):
+    """Shape and value errors of samples ``start..stop-1`` name the input file and them."""
+    try:
+        yield
+    except ShapeError as exc:
+        where = "" if (start, stop) == (0, 1) else f" (samples {start}..{stop - 1})"
+        raise ShapeError(f"{args.input}{where}: {exc}") from None
+
+
+class PngWriter:
+    """Heatmap PNGs of ``--png``, written batch by batch; existing files are refused before
+    anything is computed, and ``remove`` takes back every file (and sidecar) written."""
+
+    def __init__(self, args, model, explainer, config, n):
+        from .. import export
+
+        self.export, self.args, self.model = export, args, model
+        self.written = []
+        self.created_dir = False
+        if not args.png:
+            return
+        self.cmaps = args.colormap or ["black-firered"]
+        if not args.overwrite:
+            for i in range(n):
+                for c in self.cmaps:
+                    path = os.path.join(args.png, export.colormap_file_name(i, c))
+                    if os.path.exists(path):
+                        raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
+        self.info = export.sidecar_info(args.model, config.description, args.target,
+                                        explainer.backend.name, explainer.dtype.name)
+        self.created_dir = not os.path.isdir(args.png)
+
+    def write(self, R, fed, start) -> None:
+        if not self.args.png:
+            return
+        args = self.args
+        self.written += self.export.export_explanations(
+            args.png, R, self._unit(fed), np.arange(start, start + R.shape[0]), self.cmaps,
+            outline=args.outline, scaling=args.scaling, info=self.info, overwrite=args.overwrite)
+
+    def _unit(self, fed) -> np.ndarray:
+        """Inputs scaled to [0, 1] by the model's value range (per sample without one), as the
+        desktop app draws them."""
+        fed = np.asarray(fed, dtype=np.float64)
+        spec = self.model.input_spec
+        if spec is not None:
+            lo, hi = spec.value_range
+            return np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
+        axes = tuple(range(1, fed.ndim))
+        lo, hi = fed.min(axis=axes, keepdims=True), fed.max(axis=axes, keepdims=True)
+        return np.where(hi > lo, (fed - lo) / np.where(hi > lo, hi - lo, 1), 0.0)
+
+    def remove(self) -> None:
+        for path in self.written:
+            remove_quietly([path, self.export.sidecar_path(path)])
+        self.written = []
+        if self.created_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.args.png)  # only when empty
 
 
 TRACE_SAMPLES = 10

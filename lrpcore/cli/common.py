@@ -17,13 +17,14 @@ def add_command(sub, name, help_text, example, description=None):
         epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def load_array(path, what="input") -> np.ndarray:
-    """Load a ``.npy`` array without pickle; errors name the file."""
+def load_array(path, what="input", mmap=False) -> np.ndarray:
+    """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
+    mapped read-only instead of read (samples are then read as they are used)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DatasetError(f"{path}: no such file")
     try:
-        arr = np.load(path, allow_pickle=False, mmap_mode=None)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
