@@ -378,6 +378,8 @@ def test_cli_data_info(tmp_path, capsys, digits):
     ("x_train.npy", "y_train.npy"),
     ("Test-Images.npy", "Test-Labels.npy"),
     ("train_data.mat", "train_labels.mat"),
+    ("x_images.npy", "x_labels.npy"),  # one word is replaced, not every known one
+    ("data_X.npy", "data_Y.npy"),
 ])
 def test_labels_beside_an_image_file_are_found(tmp_path, digits, images_name, labels_name):
     images, labels = digits

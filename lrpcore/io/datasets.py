@@ -361,8 +361,12 @@ def _sibling_labels(path: str):
         stem = name.replace("images-idx3", "labels-idx1").removesuffix(".gz")
         candidates = [stem, stem + ".gz"]
     else:
+        # one word is the images' (``x_images`` → ``x_labels``, not ``y_labels``); the last
+        # such word is tried first
         parts = re.split(r"([_.\-])", name)
-        candidates = ["".join(_label_word(p) for p in parts)]
+        candidates = [
+            "".join(parts[:k] + [_label_word(parts[k])] + parts[k + 1:])
+            for k in range(len(parts) - 1, -1, -1) if _label_word(parts[k]) != parts[k]]
     for candidate in candidates:
         full = os.path.join(folder, candidate)
         if candidate != name and os.path.isfile(full):
