@@ -92,7 +92,8 @@ def _epsilon_gamma_box(i, layer, first, first_conv):
 @register_preset("Alpha1WW",
                  "the LRP Toolbox demo: α = 1 (z⁺) on every layer, w² on the first layer")
 def _alpha1_ww(i, layer, first, first_conv):
-    return WSquare() if i == 0 and layer.linear_map else AlphaBeta(1.0)
+    # the toolbox's first layer is its first weighted one (a Pad or Flatten may come before)
+    return WSquare() if i == first else AlphaBeta(1.0)
 
 
 def preset_or_none(spec) -> Preset | None:

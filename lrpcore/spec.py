@@ -118,6 +118,11 @@ def side_for_unit_output(layers, channels: int, limit: int = 512):
     return None
 
 
+# A dense input of side² (or 3·side²) values is taken for a flattened image only from this side
+# on (8×8: scikit-learn's digits); 4, 9 or 12 inputs are feature vectors, not 2×2 images.
+MIN_IMAGE_SIDE = 8
+
+
 def infer_input_spec(layers) -> InputSpec | None:
     """Guess the input of a model from its first weighted layer (toolbox conventions).
 
@@ -130,12 +135,12 @@ def infer_input_spec(layers) -> InputSpec | None:
     if first.kind == "Linear":
         m = first.m
         side = int(round(m ** 0.5))
-        if side * side == m:
+        s = int(round((m // 3) ** 0.5))
+        if side * side == m and side >= MIN_IMAGE_SIDE:
             raw = (side, side, 1)
-        elif m % 3 == 0 and int(round((m // 3) ** 0.5)) ** 2 == m // 3:
-            s = int(round((m // 3) ** 0.5))
+        elif m % 3 == 0 and s * s == m // 3 and s >= MIN_IMAGE_SIDE:
             raw = (s, s, 3)
-        else:  # not an image (e.g. the toolbox's XOR net): features are fed as given
+        else:  # not an image (the toolbox's XOR net, 4 or 9 features): fed as given
             return InputSpec(shape=(m,), raw_shape=(m,), layout="flat", divide=1.0, offset=0.0,
                              value_range=(0.0, 1.0), raw_range=(0.0, 1.0))
         return InputSpec(shape=(m,), raw_shape=raw, layout="flat")
