@@ -8,7 +8,7 @@ activations only (never a batch × inputs × outputs tensor).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,8 @@ class Context:
     xp: object
     dtype: object
     input_range: tuple | None
+    # 1 over real inputs, 0 over a Pad's constant border, when the layer's input is padded
+    inside: object = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,9 @@ class Forward:
             rule = config.rules[i]
             try:
                 if layer.linear_map:
-                    R = rule.linear(layer, x, y, R, ctx)
+                    inside = ex.inside_mask(i, acts)
+                    R = rule.linear(layer, x, y, R,
+                                    ctx if inside is None else replace(ctx, inside=inside))
                 elif layer.kind == "MaxPool":
                     R = rule.maxpool(layer, x, y, R, ctx)
                 elif layer.kind == "Flatten":
@@ -230,6 +234,23 @@ class Explainer:
         self.input_range = tuple(spec.value_range) if spec is not None else None
         # CPU threads a batch is spread over (see lrpcore.parallel); a GPU runs it whole
         self.threads = 1 if self.backend.name != "numpy" else int(threads or cpu_count())
+        self._inside = {}  # border masks of padded inputs, see inside_mask
+
+    def inside_mask(self, i, acts):
+        """For a layer whose input is a Pad's output (through Rect, Tanh or Flatten): 1 over
+        the real input, 0 over the padded border, shaped (1, input of layer i); else None."""
+        j = i - 1
+        while j >= 0 and self.layers[j].kind in ("Rect", "Tanh", "Flatten"):
+            j -= 1
+        if j < 0 or self.layers[j].kind != "Pad":
+            return None
+        key = (i, tuple(acts[j].shape[1:]))
+        mask = self._inside.get(key)
+        if mask is None:
+            mask = self.layers[j].inside(acts[j].shape[1:], self.backend.xp, self.dtype)
+            mask = mask.reshape((1,) + tuple(acts[i].shape[1:]))
+            self._inside[key] = mask
+        return mask
 
     def prepare(self, x, raw=False) -> np.ndarray:
         """Preprocess raw samples (unless ``raw``) and check the batch fits the model."""

@@ -404,6 +404,18 @@ class Pad(Layer):
         out[:, t:t + H, left:left + W, :] = x
         return out
 
+    def inside(self, in_shape, xp, dtype):
+        """1 over the input, 0 over the border: a (1, H', W', D) mask of this layer's output.
+
+        Rules that replace inputs by ones (flat, w²) or by bounds (zB) use it so that the
+        border, a constant, takes no share: as in a convolution with its own zero padding.
+        """
+        t, b, left, r = self.pads
+        H, W, D = in_shape
+        mask = xp.zeros((1, H + t + b, W + left + r, D), dtype=dtype)
+        mask[:, t:t + H, left:left + W, :] = 1
+        return mask
+
     def crop(self, R):
         """The part of R (shaped like this layer's output) that lies over the input."""
         t, b, left, r = self.pads

@@ -217,7 +217,10 @@ class Flat(Rule):
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
         ones = layer.variant("ones", xp, ctx.dtype, make=_ones_like)
-        return layer.tmap(R / layer.fan_in(), ones, x.shape[1:], xp)
+        if ctx.inside is None:
+            return layer.tmap(R / layer.fan_in(), ones, x.shape[1:], xp)
+        # a padded input: only the real inputs of each receptive field share
+        return _masked_share(layer, ones, R, x, ctx)
 
     def maxpool(self, layer, x, y, R, ctx):
         return layer.uniform_relevance(x, R, ctx.xp)
@@ -225,6 +228,16 @@ class Flat(Rule):
 
 def _ones_like(w):
     return np.ones_like(w)
+
+
+def _masked_share(layer, w, R, x, ctx):
+    """R spread in proportion to ``w`` over the real inputs (``ctx.inside``) of each neuron;
+    a neuron that sees only the padded border keeps its relevance there (it is dropped)."""
+    xp = ctx.xp
+    total = layer.fmap(ctx.inside, w, xp)
+    out = layer.tmap(R / xp.where(total > 0, total, 1), w, x.shape[1:], xp)
+    out *= ctx.inside
+    return out
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,9 @@ class WSquare(Rule):
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
         sq = layer.variant("sq", xp, ctx.dtype)
-        return layer.tmap(R / layer.colsum(sq, xp), sq, x.shape[1:], xp)
+        if ctx.inside is None:
+            return layer.tmap(R / layer.colsum(sq, xp), sq, x.shape[1:], xp)
+        return _masked_share(layer, sq, R, x, ctx)  # a padded input: real inputs only
 
     def maxpool(self, layer, x, y, R, ctx):
         return layer.uniform_relevance(x, R, ctx.xp)
@@ -325,6 +340,9 @@ class ZBox(Rule):
         low, high = self.bounds(ctx)
         lo = xp.full(x.shape, low, dtype=x.dtype)
         hi = xp.full(x.shape, high, dtype=x.dtype)
+        if ctx.inside is not None:  # a padded border is a constant: its bounds are its value
+            lo = xp.where(ctx.inside > 0, lo, x)
+            hi = xp.where(ctx.inside > 0, hi, x)
         w = layer.variant("w", xp, dt)
         wp, wn = layer.variant("pos", xp, dt), layer.variant("neg", xp, dt)
         shape = x.shape[1:]

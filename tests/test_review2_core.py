@@ -51,3 +51,72 @@ def test_image_sized_dense_inputs_are_still_pixels():
     assert model.input_spec.raw_shape == (28, 28, 1) and model.input_spec.divide == 127.5
     model = Sequential([Linear(np.ones((3 * 32 * 32, 2)), np.zeros(2))])
     assert model.input_spec.raw_shape == (32, 32, 3)
+
+
+# -- padded convolutions (ONNX pads, pad:P): rules that replace the inputs --------------------
+
+
+def _padded_conv(rng, pads, stride):
+    W = rng.normal(size=(3, 3, 2, 4))
+    layers = [Pad(pads, 0.0), Convolution(W, rng.normal(size=4) * 0.1, stride), Flatten()]
+    spec = lrpcore.spec.InputSpec(shape=(5, 6, 2), raw_shape=(5, 6, 2), divide=1.0, offset=0.0,
+                                  value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0))
+    return Sequential(layers, spec)
+
+
+@pytest.mark.parametrize("spec", ["flat", "ww", "zb:-1:1"])
+@pytest.mark.parametrize(("pads", "stride"), [((1, 1, 1, 1), (1, 1)), ((0, 1, 1, 2), (2, 2))])
+def test_padded_convolution_rules_share_among_real_inputs_only(spec, pads, stride):
+    """A Pad + Convolution is a padded convolution: flat, w² and zB must treat the zero border
+    as zennit treats a convolution's own padding (no input there), i.e. equal the textbook
+    rule on the map from the real inputs alone, and lose no relevance to the border."""
+    from slow_lrp import dense_matrix, flat_lrp, linear_lrp
+
+    rng = np.random.default_rng(7)
+    model = _padded_conv(rng, pads, stride)
+    pad, conv, _ = model.layers
+    x = rng.uniform(-1, 1, size=(3, 5, 6, 2))
+    R = lrpcore.explain(model, x, rule=spec, target="output", raw=True)
+
+    M, b = dense_matrix(conv, pad.output_shape((5, 6, 2)))
+    real = pad.inside((5, 6, 2), np, np.float64).ravel() > 0
+    M = M[real]  # the padded convolution as a map from the real inputs
+    xf = x.reshape(3, -1)
+    y = xf @ M + b
+    if spec == "flat":
+        want = flat_lrp(M, y)
+    else:
+        want = linear_lrp(spec.split(":")[0], None, xf, M, b, y, bounds=(-1.0, 1.0))
+    np.testing.assert_allclose(R.reshape(3, -1), want, rtol=1e-9, atol=1e-12)
+    if spec != "zb:-1:1":  # flat and w² conserve exactly
+        np.testing.assert_allclose(R.reshape(3, -1).sum(1), y.sum(1), rtol=1e-10)
+
+
+def test_padded_dense_input_after_flatten_shares_among_real_inputs():
+    rng = np.random.default_rng(3)
+    model = Sequential([Pad((1, 1, 1, 1), 0.5), Flatten(),
+                        Linear(rng.normal(size=(4 * 5 * 1, 3)), np.zeros(3))],
+                       lrpcore.spec.InputSpec(shape=(2, 3, 1), raw_shape=(2, 3, 1), divide=1.0,
+                                              offset=0.0))
+    x = rng.uniform(size=(2, 2, 3, 1))
+    y = lrpcore.predict(model, x, raw=True)
+    R = lrpcore.explain(model, x, rule="flat", target="output", raw=True)
+    np.testing.assert_allclose(R.reshape(2, -1).sum(1), y.sum(1), rtol=1e-12)
+    # every real input of a dense layer sees every output: equal shares of the total
+    np.testing.assert_allclose(R.reshape(2, -1), np.repeat(y.sum(1, keepdims=True) / 6, 6, 1),
+                               rtol=1e-12)
+
+
+def test_unpadded_models_keep_the_toolbox_flat_and_ww():
+    """Without a Pad the rules are untouched (the toolbox's fan-in and column sums)."""
+    from slow_lrp import dense_matrix, flat_lrp
+
+    rng = np.random.default_rng(5)
+    conv = Convolution(rng.normal(size=(3, 3, 1, 2)), np.zeros(2))
+    spec = lrpcore.spec.InputSpec(shape=(5, 5, 1), raw_shape=(5, 5, 1))
+    model = Sequential([conv, Flatten()], spec)
+    x = rng.uniform(-1, 1, size=(2, 5, 5, 1))
+    M, _ = dense_matrix(conv, (5, 5, 1))
+    y = x.reshape(2, -1) @ M
+    R = lrpcore.explain(model, x, rule="flat", target="output", raw=True)
+    np.testing.assert_allclose(R.reshape(2, -1), flat_lrp(M, y), rtol=1e-12)
