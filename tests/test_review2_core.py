@@ -120,3 +120,52 @@ def test_unpadded_models_keep_the_toolbox_flat_and_ww():
     y = x.reshape(2, -1) @ M
     R = lrpcore.explain(model, x, rule="flat", target="output", raw=True)
     np.testing.assert_allclose(R.reshape(2, -1), flat_lrp(M, y), rtol=1e-12)
+
+
+# -- native format: a zip bomb is refused before it is inflated -------------------------------
+
+
+def test_native_zip_bomb_is_refused_before_inflating(tmp_path):
+    """A tiny .npz whose deflated member claims 32 MB of weights (zeros, ~32 kB compressed) is
+    refused from its zip entry sizes, without allocating the array."""
+    import io
+    import json
+    import zipfile
+
+    from lrpcore.errors import ModelFormatError
+    from lrpcore.io.native import FORMAT, VERSION
+
+    n = 2048  # 2048 × 2048 float64 = 32 MB
+    header = {"format": FORMAT, "version": VERSION,
+              "layers": [{"type": "Linear", "inputs": n, "outputs": n}]}
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        buf = io.BytesIO()
+        np.save(buf, np.array(json.dumps(header)))
+        zf.writestr("header.npy", buf.getvalue())
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "<f8", "fortran_order": False, "shape": (n, n)})
+        with zf.open("layer0.W.npy", "w", force_zip64=True) as member:
+            member.write(buf.getvalue())
+            zeros = bytes(1 << 20)
+            for _ in range(n * n * 8 >> 20):
+                member.write(zeros)
+        buf = io.BytesIO()
+        np.save(buf, np.zeros(n))
+        zf.writestr("layer0.B.npy", buf.getvalue())
+    assert path.stat().st_size < 200_000
+    with pytest.raises(ModelFormatError, match=r"bomb\.npz: array 'layer0\.W' would inflate"):
+        lrpcore.load_model(path)
+
+
+def test_native_compressed_real_weights_still_load(tmp_path):
+    from lrpcore.io.native import native_bytes
+
+    rng = np.random.default_rng(0)
+    # 18 MB (above the size from which the ratio is checked) of toolbox-like weights with
+    # three decimals, which deflate packs better than most
+    model = Sequential([Linear(np.round(rng.normal(size=(1500, 1500)), 3), np.zeros(1500))])
+    path = tmp_path / "c.npz"
+    path.write_bytes(native_bytes(model, compress=True))
+    np.testing.assert_array_equal(lrpcore.load_model(path).layers[0].W, model.layers[0].W)

@@ -45,6 +45,11 @@ VERSION = 1
 _PLAIN = {"Rect": Rect, "Tanh": Tanh, "SoftMax": SoftMax, "Flatten": Flatten}
 _MAX_ELEMENTS = 1 << 31
 _MAX_HEADER_BYTES = 16 << 20
+# Deflate packs up to ~1000:1, so a small file may claim gigabytes of zeros. Real parameters
+# hardly compress (even pruned ones stay far below this ratio): a large compressed member that
+# would inflate more than this is refused before it is read.
+_MAX_INFLATION = 100
+_INFLATION_FLOOR = 16 << 20  # members up to this size are read whatever their ratio
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -167,6 +172,14 @@ class _Archive:
             raise ModelFormatError(f"{self.path}: array {key!r} is missing")
         return self.zf.open(key + ".npy")
 
+    def _check_inflation(self, key, need):
+        info = self.zf.getinfo(key + ".npy")
+        if (info.compress_type != zipfile.ZIP_STORED and need > _INFLATION_FLOOR
+                and need > _MAX_INFLATION * max(info.compress_size, 1)):
+            raise ModelFormatError(f"{self.path}: array {key!r} would inflate "
+                                   f"{info.compress_size} compressed bytes to {need}; not a "
+                                   "plausible model file (a zip bomb?)")
+
     def read(self, key, shape=None, kinds="f", max_elements=_MAX_ELEMENTS) -> np.ndarray:
         """Read one array; its dtype kind must be in ``kinds`` and its shape ``shape``."""
         try:
@@ -192,6 +205,7 @@ class _Archive:
                     raise ModelFormatError(f"{self.path}: array {key!r} is too large "
                                            f"({count} elements)")
                 need = count * dtype.itemsize
+                self._check_inflation(key, need)
                 data = fh.read(need)
         except ModelFormatError:
             raise
