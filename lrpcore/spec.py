@@ -64,6 +64,14 @@ class InputSpec:
         return (f"raw {raw} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → x/{self.divide:g}"
                 f"{self.offset:+g}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
 
+    def mapped_range(self) -> tuple:
+        """Where ``raw_range`` lands after preprocessing (padding value included)."""
+        a, b = (v / self.divide + self.offset for v in self.raw_range)
+        lo, hi = min(a, b), max(a, b)
+        if self.pad:
+            lo, hi = min(lo, self.pad_value), max(hi, self.pad_value)
+        return (float(lo), float(hi))
+
     def raw_size(self) -> int:
         return int(np.prod(self.raw_shape))
 

@@ -169,3 +169,25 @@ def test_native_compressed_real_weights_still_load(tmp_path):
     path = tmp_path / "c.npz"
     path.write_bytes(native_bytes(model, compress=True))
     np.testing.assert_array_equal(lrpcore.load_model(path).layers[0].W, model.layers[0].W)
+
+
+# -- sidecar: a new scaling moves the input range (zB's default bounds) ------------------------
+
+
+def test_sidecar_scaling_moves_the_input_range(tmp_path):
+    """README's sidecar example {"input": {"divide": 255, "offset": 0}} feeds inputs in [0, 1];
+    the model's input range, zB's default bounds, must say so (it stayed [−1, 1])."""
+    rng = np.random.default_rng(2)
+    model = Sequential([Linear(rng.normal(size=(784, 8)) * 0.05, np.zeros(8)), Rect(),
+                        Linear(rng.normal(size=(8, 3)), np.zeros(3))])
+    lrpcore.save_model(model, tmp_path / "m.npz")
+    (tmp_path / "m.json").write_text('{"input": {"divide": 255, "offset": 0}}')
+    loaded = lrpcore.load_model(tmp_path / "m.npz")
+    assert loaded.input_spec.value_range == (0.0, 1.0)
+    x = rng.integers(0, 256, size=(2, 784)).astype(np.uint8)
+    np.testing.assert_array_equal(lrpcore.explain(loaded, x, rule="zb"),
+                                  lrpcore.explain(loaded, x, rule="zb:0:1"))
+    # a range given explicitly is kept
+    (tmp_path / "m.json").write_text('{"input": {"divide": 255, "offset": 0, '
+                                     '"value_range": [-0.5, 1.5]}}')
+    assert lrpcore.load_model(tmp_path / "m.npz").input_spec.value_range == (-0.5, 1.5)

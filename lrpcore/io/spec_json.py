@@ -7,6 +7,7 @@ sizes agree, and otherwise raises ModelFormatError naming the file and the field
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ..errors import ModelFormatError
@@ -15,6 +16,7 @@ from ..spec import InputSpec
 SPEC_FIELDS = ("shape", "raw_shape", "layout", "divide", "offset", "pad", "pad_value",
                "value_range", "raw_range")
 _MAX_SIZE = 1 << 31
+_MAPPING_FIELDS = ("divide", "offset", "raw_range", "pad", "pad_value")
 
 
 def _is_int(v) -> bool:
@@ -98,7 +100,11 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
         if key in merged:
             fields[key] = _range(merged[key], key, where)
     _check_sizes(fields, where)
-    return InputSpec(source=source, extra=extra, **fields)
+    spec = InputSpec(source=source, extra=extra, **fields)
+    if "value_range" not in data and any(k in data for k in _MAPPING_FIELDS):
+        # a new scaling moves the input's range (zB's default bounds) with it
+        spec = dataclasses.replace(spec, value_range=spec.mapped_range())
+    return spec
 
 
 def _check_sizes(fields, where):
