@@ -191,3 +191,24 @@ def test_sidecar_scaling_moves_the_input_range(tmp_path):
     (tmp_path / "m.json").write_text('{"input": {"divide": 255, "offset": 0, '
                                      '"value_range": [-0.5, 1.5]}}')
     assert lrpcore.load_model(tmp_path / "m.npz").input_spec.value_range == (-0.5, 1.5)
+
+
+# -- command line: an input that is no .npy ---------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate"])
+def test_text_input_is_not_called_pickled_data(tmp_path, capsys, command):
+    """A toolbox .txt matrix given where a .npy is expected: one line saying it is no .npy
+    file (numpy's own message claimed the text file "contains pickled (object) data")."""
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    lrpcore.save_model(Sequential([Linear(rng.normal(size=(784, 3)), np.zeros(3))]),
+                       tmp_path / "m.npz")
+    np.savetxt(tmp_path / "x.txt", rng.integers(0, 255, size=(2, 784)), fmt="%d")
+    out = ["--out", str(tmp_path / "R.npy")] if command == "explain" else [
+        "--rule", "simple", "--csv", str(tmp_path / "f.csv")]
+    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "x.txt"), *out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "x.txt: not a .npy file" in err and "pickled" not in err and "\n" not in err
+    assert not (tmp_path / "R.npy").exists() and not (tmp_path / "f.csv").exists()

@@ -23,6 +23,15 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DatasetError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DatasetError(f"{path}: a folder; {what} must be a .npy file")
+    from ..fileio import read_bytes
+
+    head = read_bytes(path, DatasetError, limit=6)
+    if not head.startswith((b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")):
+        # numpy would try it as a pickle and say it "contains pickled (object) data"
+        raise DatasetError(f"{path}: not a .npy file (no .npy header); {what} must be an "
+                           "array saved with numpy.save")
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except ValueError as exc:
