@@ -212,3 +212,33 @@ def test_text_input_is_not_called_pickled_data(tmp_path, capsys, command):
     err = capsys.readouterr().err.strip()
     assert "x.txt: not a .npy file" in err and "pickled" not in err and "\n" not in err
     assert not (tmp_path / "R.npy").exists() and not (tmp_path / "f.csv").exists()
+
+
+# -- lrp demo: a failed demo leaves no folder it made ------------------------------------------
+
+
+@pytest.mark.parametrize("fail_at", [1, 23])  # the first PNG; the batch .npy after 22 files
+def test_failed_demo_leaves_no_folder_it_created(tmp_path, capsys, monkeypatch, fail_at):
+    import errno
+    import os
+
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    lrpcore.save_model(Sequential([Linear(rng.normal(size=(784, 10)) * 0.05, np.zeros(10))]),
+                       tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8))
+    calls, real = [], os.fsync
+
+    def full_disk(fd):
+        calls.append(fd)
+        if len(calls) == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    out = tmp_path / "demo"
+    rc = main(["demo", "--model", str(tmp_path / "m.npz"), "--dataset", str(tmp_path / "x.npy"),
+               "--out", str(out), "--count", "2", "--backend", "numpy"])
+    assert rc == 2 and "No space left" in capsys.readouterr().err
+    assert len(calls) == fail_at and not out.exists()

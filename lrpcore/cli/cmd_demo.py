@@ -145,10 +145,25 @@ def run(args) -> int:
         print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[i]))}")
     info = sidecar_info(model_path, "epsilon:0.01", "pred", backend, ex.dtype,
                         dataset=ds.name)
-    written = export_explanations(out, R, unit_inputs(ex, x_raw), list(range(n)),
-                                  TOOLBOX_COLORMAPS, info=info, overwrite=args.overwrite,
-                                  npy=True)
+    created, written = not out.exists(), []
+    try:
+        written = export_explanations(out, R, unit_inputs(ex, x_raw), list(range(n)),
+                                      TOOLBOX_COLORMAPS, info=info, overwrite=args.overwrite,
+                                      npy=True)
+        written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)
+    except BaseException:
+        remove_with_sidecars(written)  # a failed demo leaves no half set of files
+        if created:  # nor the folder it made for them
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    print(f"wrote {len(written)} files to {out}")
+    return 0
 
+
+def _time_and_save_batch(ex: Explainer, ds, model_path, out: Path, m: int, overwrite: bool):
+    """The toolbox demo's timed batch: ``m`` heatmaps with 'simple' for the whole output."""
+    backend = ex.backend.name
     xb = ex.prepare(ds.images(slice(0, m)))
     start = time.perf_counter()
     Rb = ex.forward(xb, raw=True).relevance("simple", "output")
@@ -157,11 +172,5 @@ def run(args) -> int:
     print(f"Computation of {m} heatmaps using {backend} in {seconds:.3f} s")
     info_b = sidecar_info(model_path, "simple", "output", backend, ex.dtype, dataset=ds.name,
                           seconds=round(seconds, 4))
-    try:
-        written += export_relevance_batch(out / f"relevance_simple_output_{m}.npy", Rb,
-                                          info=info_b, overwrite=args.overwrite)
-    except BaseException:
-        remove_with_sidecars(written)  # a failed demo leaves no half set of files
-        raise
-    print(f"wrote {len(written)} files to {out}")
-    return 0
+    return export_relevance_batch(out / f"relevance_simple_output_{m}.npy", Rb, info=info_b,
+                                  overwrite=overwrite)
