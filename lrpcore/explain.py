@@ -258,6 +258,8 @@ class Explainer:
             x = np.asarray(x) if not hasattr(x, "__cuda_array_interface__") else x
             if x.ndim < 2:
                 raise ShapeError(f"expected a batch of samples, got an array of shape {x.shape}")
+            if x.shape[0] == 0:
+                raise ShapeError("no samples given")
         else:
             if self.model.input_spec is None:
                 raise ShapeError("the model's input format is unknown: pass raw=True (--raw) "

@@ -242,3 +242,12 @@ def test_failed_demo_leaves_no_folder_it_created(tmp_path, capsys, monkeypatch, 
                "--out", str(out), "--count", "2", "--backend", "numpy"])
     assert rc == 2 and "No space left" in capsys.readouterr().err
     assert len(calls) == fail_at and not out.exists()
+
+
+def test_an_empty_raw_batch_is_a_shape_error():
+    from lrpcore.errors import ShapeError
+
+    model = Sequential([Linear(np.ones((784, 2)), np.zeros(2))])
+    for fn in (lrpcore.explain, lrpcore.predict):
+        with pytest.raises(ShapeError, match="no samples"):
+            fn(model, np.zeros((0, 784)), raw=True)
