@@ -13,17 +13,35 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
+from lrpcore.errors import LRPError
+
 THUMB = 56
 DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 MISCLASSIFIED_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-def gray_qimage(img) -> QImage:
-    """uint8 H×W (or H×W×1) or H×W×3 → QImage that owns its pixels."""
+def pixels(img) -> np.ndarray:
+    """One sample as uint8 pixels (H×W or H×W×C).
+
+    A vector (a sample of a dense model that is no image, e.g. XOR's two features) becomes a
+    one-row strip. Float samples already in [0, 1] keep their values, so that different
+    samples do not look alike; others are stretched to their own range.
+    """
     a = np.asarray(img)
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
     if a.dtype != np.uint8:
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         lo, hi = float(a.min()), float(a.max())
+        if lo >= 0.0 and hi <= 1.0:
+            lo, hi = 0.0, 1.0
         a = np.clip((a - lo) / ((hi - lo) or 1.0) * 255, 0, 255).astype(np.uint8)
+    return a
+
+
+def gray_qimage(img) -> QImage:
+    """uint8 H×W (or H×W×1) or H×W×3 → QImage that owns its pixels (see :func:`pixels`)."""
+    a = pixels(img)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     a = np.ascontiguousarray(a)
@@ -133,7 +151,7 @@ class SampleListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(i)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"sample {i}: {self._text(i)}"
+            return self._tooltip(i)
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(QColor(255, 205, 205)) if self.misclassified(i) else None
         if role == DATASET_INDEX_ROLE:
@@ -152,15 +170,29 @@ class SampleListModel(QAbstractListModel):
         mark = " ✗" if self.misclassified(i) else ""
         return f"{t}→{p}{mark}"
 
+    def _tooltip(self, i: int) -> str:
+        """The tile's "t→p" in words."""
+        t = "unknown" if self._labels is None else str(int(self._labels[i]))
+        p = "not yet computed"
+        if self._predictions is not None and self._predictions[i] >= 0:
+            p = str(int(self._predictions[i]))
+        mark = " (misclassified)" if self.misclassified(i) else ""
+        return f"sample {i}: true class {t}, predicted {p}{mark}"
+
     def _thumbnail(self, i: int) -> QPixmap:
         pix = self._cache.get(i)
         if pix is not None:
             self._cache.move_to_end(i)
             return pix
-        img = self._dataset.images(np.array([i]))[0]
-        pix = QPixmap.fromImage(gray_qimage(_invert_if_ink(img))).scaled(
-            THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.FastTransformation)
+        try:
+            img = self._dataset.images(np.array([i]))[0]
+        except LRPError:  # a broken sample (NaN, unreadable file): an empty tile, no traceback
+            pix = QPixmap(THUMB, THUMB)
+            pix.fill(QColor(230, 230, 230))
+        else:
+            pix = QPixmap.fromImage(gray_qimage(_invert_if_ink(pixels(img)))).scaled(
+                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation)
         self.renders += 1
         self._cache[i] = pix
         if len(self._cache) > self._cache_size:
@@ -169,7 +201,7 @@ class SampleListModel(QAbstractListModel):
 
 
 def _invert_if_ink(img):
-    """Single-channel uint8 digits are shown dark on white, as in the heatmap figures."""
+    """Single-channel samples are shown dark on white, as the input view draws them."""
     a = np.asarray(img)
     if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[-1] == 1):
         return 255 - a

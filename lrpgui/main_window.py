@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self.last_result = None
         self._progress_dialog = None
+        self._progress_job = None
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
@@ -286,6 +287,9 @@ class MainWindow(QMainWindow):
             self.state.model = model
             self.state.model_path = path
             self.state.layer_rules = {}
+            n = model.n_classes
+            if self.state.target.isdigit() and n is not None and int(self.state.target) >= n:
+                self.state.target = "pred"  # the new model has no such class
         self.settings.add_recent("models", path)
         self.settings.set("last/model", path)
         self.browser.refresh()
@@ -307,6 +311,7 @@ class MainWindow(QMainWindow):
             dataset = sources.open_dataset(name)
             if len(dataset) == 0:
                 raise lrpcore.DatasetError(f"{name}: the dataset has no samples")
+            dataset.images(np.array([0]))  # sample 0 is explained next: unreadable → refused
         except Exception as exc:
             self.show_error("Cannot open dataset", _message(exc, name), quiet=quiet)
             return False
@@ -322,6 +327,8 @@ class MainWindow(QMainWindow):
             self.state.dataset = dataset
             self.state.dataset_name = name
             self.state.sample_index = 0
+            if dataset.labels is None and self.state.target == "true":
+                self.state.target = "pred"  # no labels: the selector offers no "true class"
             self.state.filter_true = None
             self.state.filter_pred = None
             self.state.misclassified_only = False
@@ -376,9 +383,14 @@ class MainWindow(QMainWindow):
         if s.model is None or s.dataset is None:
             return 0
         index = s.sample_index
+        try:  # a lazily read sample can be broken (NaN, unreadable file in a folder)
+            raw = np.asarray(s.dataset.images(np.array([index]))[0]).copy()
+        except Exception as exc:
+            self.controller.cancel("explain")  # an older request is no answer either
+            self._explain_failed(exc)
+            return 0
         req = ExplainRequest(
-            model=s.model, dataset_key=id(s.dataset), index=index,
-            raw=np.asarray(s.dataset.images(np.array([index]))[0]).copy(),
+            model=s.model, dataset_key=id(s.dataset), index=index, raw=raw,
             label=s.label_of(index), rule=s.rule,
             layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
             backend=s.backend, dtype=s.dtype)
@@ -415,10 +427,14 @@ class MainWindow(QMainWindow):
         if isinstance(exc, Cancelled):
             return
         shown = self.state.explanation
-        if shown is not None and shown.request.model is self.state.model:
+        if (shown is not None and shown.request.model is self.state.model
+                and shown.request.dataset_key == id(self.state.dataset)):
             with self.state.batch():  # the previous results stay, as the dialog says
                 self.state.relevance = shown.relevance
                 self.state.scores = shown.scores
+        elif shown is not None:  # a picture of another model or dataset is no result here
+            self.last_result = None
+            self.state.explanation = None
         self.show_error("Explanation failed", _message(exc))
 
     # -- predictions and accuracy -----------------------------------------------------------
@@ -580,11 +596,15 @@ class MainWindow(QMainWindow):
         dlg.canceled.connect(lambda: self.controller.cancel(job))
         dlg.show()
         self._progress_dialog = dlg
+        self._progress_job = job
         return dlg
 
     def _set_progress(self, dlg, value, maximum=None, label=None) -> None:
         if self._progress_dialog is not dlg:
             return  # the dialog was closed already
+        if dlg.wasCanceled():  # QProgressDialog.cancel() called directly emits no ``canceled``
+            self.controller.cancel(self._progress_job)
+            return
         if maximum is not None:
             dlg.setMaximum(maximum)
         if label is not None:
