@@ -21,6 +21,15 @@ def default_colormap() -> str:
     return "bwr" if "bwr" in names else names[0]
 
 
+def displayable(a) -> np.ndarray:
+    """What the views draw for one sample: images as they are; a flat vector that is no
+    square image (the toolbox's 2-input XOR net) as a one-row strip, one cell per feature."""
+    a = np.asarray(a)
+    if a.ndim == 1 and a.size and round(a.size ** 0.5) ** 2 != a.size:
+        return a.reshape(1, -1)
+    return a
+
+
 def as_image2d(a, shape=None) -> np.ndarray:
     """H×W[×C] or flat square → H×W (channels summed), float."""
     a = np.asarray(a, dtype=np.float64)

@@ -62,6 +62,7 @@ def show_input(item: pg.ImageItem, x01) -> None:
 
 
 def fit(box: pg.ViewBox, shape) -> None:
-    """Show the whole image (shape H×W…) with a small margin."""
-    h, w = int(shape[0]), int(shape[1])
+    """Show the whole image (shape H×W…, or N for a vector drawn as a strip) with a margin."""
+    shape = tuple(shape)
+    h, w = (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
     box.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)

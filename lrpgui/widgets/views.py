@@ -8,6 +8,8 @@ Both images are in the model's input layout (e.g. the 32×32 padded digit of LeN
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
@@ -18,18 +20,41 @@ from .. import rendering
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
-def _image_view(name: str) -> tuple[pg.GraphicsLayoutWidget, pg.ViewBox, pg.ImageItem]:
+def _image_view(name: str, columns=1):
+    """(widget, title, view box, image item): a titled, aspect-locked image view; the title
+    spans ``columns`` (the heatmap has its colour bar beside the image)."""
     widget = pg.GraphicsLayoutWidget()
     widget.setObjectName(name)
     widget.setBackground("w")
-    box = widget.addViewBox(row=0, col=0)
+    title = pg.LabelItem("", size="9pt", color="k")
+    widget.addItem(title, row=0, col=0, colspan=columns)
+    box = widget.addViewBox(row=1, col=0)
     box.setAspectLocked(True)
     box.invertY(True)
     box.setMenuEnabled(False)
     item = pg.ImageItem()
     box.addItem(item)
     widget.setMinimumSize(220, 220)
-    return widget, box, item
+    return widget, title, box, item
+
+
+def target_text(result) -> str:
+    """Which output the relevance explains, in words (the views' title says it)."""
+    target = result.request.target
+    if target == "output":
+        return "all outputs"
+    if target == "true":
+        k, what = result.request.label, "true class"
+    elif target == "pred":
+        k, what = result.prediction, "predicted class"
+    else:
+        k, what = int(target), "class"
+    return f"{what} {class_name(result.request.model, k)}"
+
+
+def class_name(model, k) -> str:
+    names = list(model.class_names)
+    return str(names[k]) if k is not None and 0 <= k < len(names) else str(k)
 
 
 class ImagePair(QWidget):
@@ -40,13 +65,15 @@ class ImagePair(QWidget):
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
-        self.input_widget, self.input_box, self.input_item = _image_view("inputView")
-        self.heat_widget, self.heat_box, self.heat_item = _image_view("heatmapView")
+        self.input_widget, self.input_title, self.input_box, self.input_item = \
+            _image_view("inputView")
+        self.heat_widget, self.heat_title, self.heat_box, self.heat_item = \
+            _image_view("heatmapView", columns=2)
         self.heat_box.setXLink(self.input_box)
         self.heat_box.setYLink(self.input_box)
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=14,
                                         colorMap=self._colormap(state.colormap))
-        self.heat_widget.addItem(self.colorbar, row=0, col=1)
+        self.heat_widget.addItem(self.colorbar, row=1, col=1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.input_widget)
@@ -73,10 +100,17 @@ class ImagePair(QWidget):
         if result is None:
             self.input_item.clear()
             self.heat_item.clear()
+            self.input_title.setText("")
+            self.heat_title.setText("")
             self.rendered_rgb = None
             return
-        img = rendering.digit(result.input_unit)
-        h, w = rendering.as_image2d(result.relevance).shape
+        label = result.request.label
+        self.input_title.setText(f"input<br>sample {result.index}" + (
+            "" if label is None else f", true class {class_name(result.request.model, label)}"))
+        self.heat_title.setText(f"relevance for {target_text(result)}<br>"
+                                f"{html.escape(result.rule_description)}")
+        img = rendering.digit(rendering.displayable(result.input_unit))
+        h, w = rendering.as_image2d(rendering.displayable(result.relevance)).shape
         first = self._shape != (h, w)
         self._shape = (h, w)
         self.input_item.setImage(np.ascontiguousarray(img, dtype=np.float32),
@@ -95,7 +129,8 @@ class ImagePair(QWidget):
         if result is None:
             return
         mask = self._outline(result) if self.state.outline else None
-        rgb = rendering.heatmap_with_mask(result.relevance, mask, self.state.colormap)
+        rgb = rendering.heatmap_with_mask(rendering.displayable(result.relevance), mask,
+                                          self.state.colormap)
         self.rendered_rgb = rgb
         self.render_count += 1
         h, w = self._shape
@@ -107,7 +142,8 @@ class ImagePair(QWidget):
 
     def _outline(self, result):
         if self._mask_for is None or self._mask_for[0] is not result:
-            self._mask_for = (result, rendering.outline_mask(result.input_unit))
+            x01 = rendering.displayable(result.input_unit)
+            self._mask_for = (result, rendering.outline_mask(x01))
         return self._mask_for[1]
 
     # -- hover ------------------------------------------------------------------------------
@@ -147,6 +183,8 @@ class ScoresPlot(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.setLabel("left", "score")
         self.setLabel("bottom", "class")
+        self.setTitle("class scores: predicted class red, true class outlined", size="9pt",
+                      color="k")
         self.setMinimumHeight(150)
         self.bars = None
         self.heights = None

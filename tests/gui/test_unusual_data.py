@@ -1,0 +1,231 @@
+"""The window with data that is not a tidy MNIST set: a 2-feature model (the toolbox's XOR
+net), datasets with NaN samples, labels missing, a model with fewer classes than the target;
+and the cancel and labelling details a user meets on the way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel, QWidget
+
+import lrpcore
+from lrpgui import services
+from lrpgui.item_models import DATASET_INDEX_ROLE
+
+XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 3, dtype=np.float64)
+
+
+@pytest.fixture
+def dialogs_shown(monkeypatch):
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error",
+                        lambda parent, title, message: shown.append((title, message)))
+    return shown
+
+
+@pytest.fixture
+def xor_files(tmp_path):
+    """A 2-3-3-2 tanh net in the toolbox's text format (as ``xor_net_small.txt``) and a float
+    N×2 dataset with its labels beside it."""
+    from lrpcore.layers import Linear, SoftMax, Tanh
+
+    rng = np.random.default_rng(5)
+    layers = [Linear(rng.normal(0, 1.5, (2, 3)), rng.normal(0, 0.5, 3)), Tanh(),
+              Linear(rng.normal(0, 1.5, (3, 3)), rng.normal(0, 0.5, 3)), Tanh(),
+              Linear(rng.normal(0, 1.5, (3, 2)), rng.normal(0, 0.5, 2)), SoftMax()]
+    model = tmp_path / "xor_net.txt"
+    lrpcore.save_model(lrpcore.Sequential(layers), model)
+    data = tmp_path / "xor_data.npy"
+    np.save(data, XOR_INPUTS)
+    np.save(tmp_path / "xor_labels.npy", (XOR_INPUTS[:, 0] != XOR_INPUTS[:, 1]).astype(int))
+    return model, data
+
+
+def click_row(qtbot, window, row):
+    grid = window.findChild(QWidget, "sampleGrid")
+    rect = grid.visualRect(grid.model().index(row))
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def tile(window, row) -> QImage:
+    grid = window.findChild(QWidget, "sampleGrid")
+    return grid.model().data(grid.model().index(row), Qt.ItemDataRole.DecorationRole).toImage()
+
+
+# -- a model whose input is no image ----------------------------------------------------------
+def test_two_feature_model_explains_draws_and_hovers(make_window, qtbot, xor_files,
+                                                      dialogs_shown):
+    """Before: the views raised "a flat vector of 2 values is not a square image" and the
+    grid "not enough values to unpack" (exceptions in Qt's event loop, nothing drawn)."""
+    window = make_window(*xor_files)
+    s = window.state
+    assert s.model.input_spec.shape == (2,) and not dialogs_shown
+    click_row(qtbot, window, 1)  # sample 1 = (0, 1)
+    qtbot.waitUntil(lambda: s.relevance is not None and s.sample_index == 1, timeout=20000)
+    want = lrpcore.explain(s.model, XOR_INPUTS[1:2], rule=s.rule)[0]
+    np.testing.assert_allclose(s.relevance, want, rtol=1e-12, atol=1e-15)
+    qtbot.waitUntil(lambda: window.state.explanation.index == 1, timeout=20000)
+    # one cell per feature, in one row, in both views
+    scaling = window.views.rendered_rgb.shape[0]
+    assert window.views.rendered_rgb.shape[:2] == (scaling, 2 * scaling)
+    assert window.views.input_item.image.shape[:2] == (scaling, 2 * scaling)
+    text = window.views.describe_point(QPointF(1.5, 0.5))
+    assert text == f"row 0, col 1: input 1, relevance {want[1]:+.4g}"
+    assert window.views.describe_point(QPointF(2.5, 0.5)) == ""
+    # thumbnails are strips drawn like the input view: (0, 1) and (1, 0) differ
+    a, b = tile(window, 1), tile(window, 2)
+    assert a.width() == 2 * a.height()
+    assert a.pixelColor(0, 0) != a.pixelColor(a.width() - 1, 0)
+    assert a.pixelColor(0, 0) == b.pixelColor(b.width() - 1, 0)
+
+
+def test_two_feature_model_in_the_compare_view(make_window, qtbot, xor_files):
+    """Before: ``imaging.fit`` indexed shape[1] of the 2-vector (IndexError on display)."""
+    window = make_window(*xor_files)
+    panel = window.insight.show("compare")
+    panel.set_rules(["epsilon:0.01", "gradxinput"])
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.busy(), timeout=20000)
+    assert panel.last_error is None
+    assert panel.cell_maps[(0, 0)].shape == (1, 2)
+    raw = window.state.dataset.images([window.state.sample_index])
+    want = lrpcore.explain(window.state.model, raw, rule="epsilon:0.01")[0]
+    np.testing.assert_allclose(panel.cell_maps[(0, 0)][0], want, rtol=1e-10, atol=1e-15)
+
+
+# -- broken samples ---------------------------------------------------------------------------
+def test_dataset_whose_first_sample_is_nan_is_refused(make_window, tmp_path, dialogs_shown):
+    """Before: the dataset was taken and the DatasetError escaped from ``open_dataset``."""
+    window = make_window()
+    s = window.state
+    before = (s.model, s.dataset, s.dataset_name, s.explanation)
+    bad = np.zeros((5, 28, 28))
+    bad[0, 4, 4] = np.nan
+    np.save(tmp_path / "nan_images.npy", bad)
+    assert window.open_dataset(str(tmp_path / "nan_images.npy")) is False
+    assert (s.model, s.dataset, s.dataset_name, s.explanation) == before
+    assert dialogs_shown[-1][0] == "Cannot open dataset"
+    assert "sample 0" in dialogs_shown[-1][1] and "NaN" in dialogs_shown[-1][1]
+
+
+def test_a_nan_sample_later_in_the_dataset(make_window, qtbot, tmp_path, dialogs_shown):
+    """Before: its thumbnail raised inside the item model and clicking it raised from
+    ``request_explanation``; now a blank tile and a dialog, the previous picture stays."""
+    images = np.random.default_rng(1).random((12, 28, 28))
+    images[3, 10, 10] = np.nan
+    path = tmp_path / "part_images.npy"
+    np.save(path, images)
+    window = make_window(dataset=path)
+    blank = tile(window, 3)
+    assert blank.width() > 0 and len({blank.pixelColor(x, y).name() for x in range(0, 50, 7)
+                                      for y in range(0, 50, 7)}) == 1
+    shown = window.state.explanation
+    click_row(qtbot, window, 3)
+    assert window.state.sample_index == 3
+    qtbot.waitUntil(lambda: any(t == "Explanation failed" for t, _ in dialogs_shown),
+                    timeout=20000)
+    assert "sample 3" in dialogs_shown[-1][1]
+    assert window.state.explanation is shown and window.state.relevance is shown.relevance
+    click_row(qtbot, window, 4)  # the next good sample explains as usual
+    qtbot.waitUntil(lambda: window.state.relevance is not None
+                    and window.state.explanation.index == 4, timeout=20000)
+
+
+# -- settings that no longer apply ------------------------------------------------------------
+def test_target_true_without_labels_falls_back_to_the_prediction(make_window, qtbot, tmp_path,
+                                                                  toy_files, dialogs_shown):
+    """Before: the selector showed "predicted class", the state kept "true" and every
+    explanation of the new dataset failed ("target 'true' needs the samples' labels")."""
+    window = make_window()
+    window.findChild(QWidget, "targetSelector").setCurrentText("true")
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    np.save(tmp_path / "unlabelled.npy", np.load(toy_files[1])[:8])
+    assert window.open_dataset(str(tmp_path / "unlabelled.npy"))
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    assert window.state.target == "pred" and not dialogs_shown
+    assert window.findChild(QWidget, "targetSelector").currentData() == "pred"
+
+
+def test_class_target_beyond_a_new_models_outputs_falls_back(make_window, qtbot, xor_files,
+                                                             dialogs_shown):
+    """Class 7 chosen on a 10-class model, then a 2-class model: before, the explanation
+    failed ("target class 7 is out of range") while the selector showed "predicted class"."""
+    window = make_window()
+    window.findChild(QWidget, "targetSelector").setCurrentText("7")
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    window.close_dataset()
+    assert window.open_model(str(xor_files[0])) and window.open_dataset(str(xor_files[1]))
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    assert window.state.target == "pred" and not dialogs_shown
+
+
+def test_failed_first_explanation_of_a_new_dataset_shows_no_old_picture(
+        make_window, qtbot, tmp_path, toy_files, dialogs_shown, monkeypatch):
+    """Before: the previous dataset's sample came back as ``state.relevance`` and stayed
+    on display, as if it belonged to the new dataset."""
+    window = make_window()
+    assert window.state.explanation is not None
+    np.save(tmp_path / "other_images.npy", np.load(toy_files[1])[:6])
+
+    def fail(*_args, **_kwargs):
+        raise lrpcore.RuleError("no explanation today")
+
+    monkeypatch.setattr(window.service, "run", fail)
+    assert window.open_dataset(str(tmp_path / "other_images.npy"))
+    qtbot.waitUntil(lambda: bool(dialogs_shown), timeout=20000)
+    assert dialogs_shown[-1] == ("Explanation failed", "no explanation today")
+    assert window.state.explanation is None and window.state.relevance is None
+    assert window.views.rendered_rgb is None
+
+
+# -- cancel and labels ------------------------------------------------------------------------
+def test_progress_dialog_cancel_slot_stops_the_batch_export(make_window, qtbot, tmp_path,
+                                                            monkeypatch):
+    """``QProgressDialog.cancel()`` emits no ``canceled``: before, the dialog vanished and
+    the export went on writing every file."""
+    window = make_window()
+    window.batch_chunk = 5
+    slow = services.model_input_unit
+
+    def slowed(*args, **kwargs):
+        import time
+
+        time.sleep(0.05)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(services, "model_input_unit", slowed)
+    out = tmp_path / "out"
+    out.mkdir()
+    ends = []
+    window.export_finished.connect(lambda _paths: ends.append("finished"))
+    window.export_cancelled.connect(lambda: ends.append("cancelled"))
+    window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
+    dialog = window.findChild(QWidget, "exportProgress")
+    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=20000)
+    dialog.cancel()
+    qtbot.waitUntil(lambda: bool(ends), timeout=30000)
+    assert ends == ["cancelled"] and list(out.iterdir()) == []
+
+
+def test_views_and_scores_say_what_they_show(make_window, qtbot):
+    """Before: no titles: which sample, rule and class a heatmap explains was nowhere on
+    screen, nor what red bars and outlines mean; grid tooltips read "sample 5: 3→8"."""
+    window = make_window()
+    s = window.state
+    s.rule = "EpsilonPlus"
+    s.target = "3"
+    s.sample_index = 5
+    qtbot.waitUntil(lambda: s.relevance is not None and s.explanation.index == 5,
+                    timeout=20000)
+    heat, inp = window.views.heat_title.text, window.views.input_title.text
+    assert "class 3" in heat and "EpsilonPlus" in heat
+    assert "sample 5" in inp and f"true class {s.labels[5]}" in inp
+    assert "predicted" in window.findChild(QWidget, "scoresPlot").plotItem.titleLabel.text
+    grid = window.findChild(QWidget, "sampleGrid")
+    index = grid.model().index(5)
+    assert grid.model().data(index, DATASET_INDEX_ROLE) == 5
+    tip = grid.model().data(index, Qt.ItemDataRole.ToolTipRole)
+    pred = int(s.predictions[5])
+    assert tip.startswith(f"sample 5: true class {s.labels[5]}, predicted {pred}")
+    assert isinstance(window.findChild(QLabel, "hoverLabel"), QLabel)
