@@ -393,7 +393,8 @@ class MainWindow(QMainWindow):
             model=s.model, dataset_key=id(s.dataset), index=index, raw=raw,
             label=s.label_of(index), rule=s.rule,
             layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
-            backend=s.backend, dtype=s.dtype)
+            backend=s.backend, dtype=s.dtype, model_path=s.model_path,
+            dataset_name=s.dataset_name)
         service = self.service
         job = self.controller.submit(
             "explain", lambda token: service.run(req, token),
@@ -472,6 +473,15 @@ class MainWindow(QMainWindow):
         return services.sidecar(s.model_path, self._rule_description(), s.target, s.backend,
                                 s.dtype, dataset=s.dataset_name, **extra)
 
+    @staticmethod
+    def _result_info(result, **extra) -> dict:
+        """The sidecar of an export of ``result``: the settings that made it, which differ
+        from the state's while a newer explanation is computed or after one failed."""
+        req = result.request
+        return services.sidecar(req.model_path, result.rule_description, req.target,
+                                result.backend, req.dtype, dataset=req.dataset_name,
+                                sample=result.index, **extra)
+
     def _rule_description(self) -> str:
         s = self.state
         try:
@@ -506,7 +516,7 @@ class MainWindow(QMainWindow):
                 return []
         return self._export(lambda: services.export_single_png(
             path, result, self.state.colormap, self.state.outline,
-            self._info(sample=result.index, colormap=self.state.colormap)))
+            self._result_info(result, colormap=self.state.colormap)))
 
     def export_npy(self, path=None) -> list:
         """Write the relevance (model input layout) as .npy (+ JSON sidecar)."""
@@ -519,7 +529,7 @@ class MainWindow(QMainWindow):
             if path is None:
                 return []
         return self._export(lambda: services.export_single_npy(
-            path, result, self._info(sample=result.index)))
+            path, result, self._result_info(result)))
 
     def export_all_colormaps(self, folder=None) -> list:
         result = self._current_result()
@@ -532,7 +542,7 @@ class MainWindow(QMainWindow):
                 return []
             self.settings.set_last_dir("export", folder)
         return self._export(lambda: services.export_all_colormaps(
-            folder, result, self.state.outline, self._info(sample=result.index)))
+            folder, result, self.state.outline, self._result_info(result)))
 
     def _export(self, write) -> list:
         try:

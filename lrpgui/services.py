@@ -88,6 +88,8 @@ class ExplainRequest:
     target: str
     backend: str
     dtype: str
+    model_path: str | None = None  # recorded in the sidecars of exports of the result
+    dataset_name: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
