@@ -90,6 +90,7 @@ class InputSpec:
         if int(np.prod(x.shape[1:])) != self.raw_size():
             raise ShapeError(f"samples of shape {tuple(x.shape[1:])} do not fit the model, "
                              f"which takes raw {raw} images ({self.raw_size()} values each)")
+        self._check_layout(x.shape[1:])
         xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
         if not np.all(np.isfinite(xf)):
             raise ShapeError("samples contain NaN or infinite values")
@@ -98,6 +99,22 @@ class InputSpec:
             p = self.pad
             xf = np.pad(xf, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=self.pad_value)
         return np.ascontiguousarray(xf.reshape((n,) + tuple(self.shape)), dtype=dtype)
+
+    def _check_layout(self, shape) -> None:
+        """Samples may come flat or with size-1 axes added or dropped (N×784, N×28×28 for
+        28×28×1), but an image of the right size in another layout (C×H×W for H×W×C) would be
+        silently scrambled by the reshape: refuse it."""
+        def core(dims):
+            return tuple(int(d) for d in dims if d != 1)
+
+        have, want = core(shape), core(self.raw_shape)
+        if len(have) >= 2 and len(want) >= 2 and have != want:
+            got = "×".join(map(str, shape))
+            raw = "×".join(map(str, self.raw_shape))
+            hint = (" (channels first? give H×W×C images)"
+                    if sorted(have) == sorted(want) else "")
+            raise ShapeError(f"samples of shape {got} do not fit the model, which takes raw "
+                             f"{raw} images{hint}")
 
     def unpad(self, r) -> np.ndarray:
         """Crop a model-input-shaped array (e.g. relevance) back to the raw image's area."""

@@ -251,3 +251,35 @@ def test_an_empty_raw_batch_is_a_shape_error():
     for fn in (lrpcore.explain, lrpcore.predict):
         with pytest.raises(ShapeError, match="no samples"):
             fn(model, np.zeros((0, 784)), raw=True)
+
+
+# -- preprocessing: an image in another layout is refused, not scrambled ----------------------
+
+
+def test_channels_first_images_are_refused_not_reshaped():
+    """3×32×32 samples for a model taking 32×32×3 images have the right size, but reshaping
+    them would scramble pixels and channels silently."""
+    from lrpcore.errors import ShapeError
+
+    rng = np.random.default_rng(0)
+    model = Sequential([Convolution(rng.normal(size=(3, 3, 3, 2)), np.zeros(2)), Flatten(),
+                        Linear(rng.normal(size=(30 * 30 * 2, 2)), np.zeros(2))],
+                       lrpcore.spec.InputSpec(shape=(32, 32, 3), raw_shape=(32, 32, 3),
+                                              divide=255.0, offset=0.0))
+    x = rng.integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(ShapeError, match=r"3×32×32 .*channels first"):
+        lrpcore.predict(model, x.transpose(0, 3, 1, 2))
+    with pytest.raises(ShapeError, match="16×64"):
+        lrpcore.explain(model, x.reshape(2, 16, 64, 3))
+    # the layouts that hold the same pixel order still work
+    want = lrpcore.predict(model, x)
+    np.testing.assert_array_equal(lrpcore.predict(model, x.reshape(2, -1)), want)
+    np.testing.assert_array_equal(lrpcore.predict(model, x[:, None]), want)
+
+
+def test_digits_keep_every_accepted_layout():
+    model = Sequential([Linear(np.random.default_rng(0).normal(size=(784, 3)), np.zeros(3))])
+    x = np.random.default_rng(1).integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
+    want = lrpcore.predict(model, x)
+    for view in (x.reshape(2, 784), x[..., None], x[:, None], x.reshape(2, 1, 784)):
+        np.testing.assert_array_equal(lrpcore.predict(model, view), want)
