@@ -283,3 +283,23 @@ def test_digits_keep_every_accepted_layout():
     want = lrpcore.predict(model, x)
     for view in (x.reshape(2, 784), x[..., None], x[:, None], x.reshape(2, 1, 784)):
         np.testing.assert_array_equal(lrpcore.predict(model, view), want)
+
+
+# -- lrp convert: a stale OUT.json would be applied to the converted model --------------------
+
+
+@pytest.mark.parametrize("ext", [".txt", ".npz"])
+def test_convert_replaces_or_refuses_a_stale_sidecar(tmp_path, capsys, ext):
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "m.npz"
+    lrpcore.save_model(Sequential([Linear(rng.normal(size=(784, 3)), np.zeros(3))]), src)
+    out = tmp_path / f"out{ext}"
+    stale = tmp_path / "out.json"
+    stale.write_text('{"class_names": ["cat", "dog", "cow"]}')  # of another model
+    assert main(["convert", str(src), str(out)]) == 2
+    assert "out.json: file exists" in capsys.readouterr().err and not out.exists()
+    assert main(["convert", str(src), str(out), "--overwrite"]) == 0
+    assert lrpcore.load_model(out).class_names == ["0", "1", "2"]
+    assert not stale.exists()

@@ -17,7 +17,8 @@ def register(sub):
                     "has any, OUT.json is written beside it as a sidecar.")
     p.add_argument("input", help="model to read")
     p.add_argument("output", help="file to write: .npz (native) or .txt (toolbox text)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT (and the OUT.json sidecar beside it) if they exist")
     p.add_argument("--dtype", choices=["float32", "float64"],
                    help="store parameters in this precision (default: as read)")
     p.set_defaults(func=run)
@@ -34,17 +35,25 @@ def run(args) -> int:
                           f"choose {' or '.join(sorted(WRITERS))}")
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         raise ExportError(f"{args.output}: input and output are the same file")
+    # a MODEL.json beside the output would be applied to it when it is read (for .npz too):
+    # it is part of the output, refused without --overwrite, replaced or removed with it
     side = sidecar_path(args.output)
-    check_outputs_free([args.output] + ([side] if ext == ".txt" else []), args.overwrite)
+    check_outputs_free([args.output, side], args.overwrite)
     model = load_model(args.input)
     save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
     written = None
-    if ext == ".txt":
-        try:
+    try:
+        if ext == ".txt":
             written = write_sidecar(model, args.output, overwrite=True)
-        except BaseException:  # the model without its input specification is half a result
-            remove_quietly([args.output])
-            raise
+        if written is None and os.path.exists(side):
+            try:
+                os.unlink(side)  # a stale sidecar would override the converted metadata
+            except OSError as exc:
+                raise ExportError(f"{side}: cannot remove the old sidecar: "
+                                  f"{exc.strerror or exc}") from None
+    except BaseException:  # the model without its input specification is half a result
+        remove_quietly([args.output])
+        raise
     print(f"wrote {args.output}: {len(model.layers)} layers, {model.param_count():,} "
           f"parameters" + (f" as {args.dtype}" if args.dtype else ""))
     if written:
