@@ -303,3 +303,27 @@ def test_convert_replaces_or_refuses_a_stale_sidecar(tmp_path, capsys, ext):
     assert main(["convert", str(src), str(out), "--overwrite"]) == 0
     assert lrpcore.load_model(out).class_names == ["0", "1", "2"]
     assert not stale.exists()
+
+
+# -- lrp train: a MODEL.json beside the output belongs to another model -----------------------
+
+
+def test_train_refuses_or_removes_a_stale_sidecar(tmp_path, capsys):
+    """'lrp convert X model.txt' leaves model.json; a later 'lrp train --out model.npz' must
+    not have it applied to the new model (it failed after training, or mislabelled it)."""
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8))
+    np.save(tmp_path / "y.npy", np.arange(40) % 10)
+    stale = tmp_path / "model.json"
+    stale.write_text('{"class_names": ["a", "b", "c"]}')
+    args = ["train", "--layers", "linear:10,softmax", "--dataset", str(tmp_path / "x.npy"),
+            "--labels", str(tmp_path / "y.npy"), "--epochs", "1",
+            "--out", str(tmp_path / "model.npz")]
+    assert main(args) == 2
+    assert "model.json: file exists" in capsys.readouterr().err
+    assert not (tmp_path / "model.npz").exists()
+    assert main(args + ["--overwrite"]) == 0
+    assert not stale.exists()
+    assert lrpcore.load_model(tmp_path / "model.npz").class_names == [str(i) for i in range(10)]

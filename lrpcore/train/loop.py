@@ -23,6 +23,7 @@ from ..backend import get_backend, get_dtype
 from ..errors import LRPError
 from ..explain import predict
 from ..io import save_model
+from ..io.sidecar import sidecar_path
 from .architectures import ARCHITECTURES, build_model
 from .backprop import backward, forward_trace, trainable_layers
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
@@ -113,6 +114,13 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
         raise LRPError(f"{out}: the trained model is saved in the native format; use .npz")
     if os.path.exists(out) and not overwrite and resume is None:
         raise LRPError(f"{out}: file exists (use --overwrite to replace it)")
+    # a MODEL.json beside the output (e.g. from 'lrp convert X model.txt') would be applied to
+    # the trained model whenever it is read: refused, or with --overwrite replaced by nothing
+    stale_sidecar = sidecar_path(out) if resume is None and os.path.exists(
+        sidecar_path(out)) else None
+    if stale_sidecar and not overwrite:
+        raise LRPError(f"{stale_sidecar}: file exists beside {out} and would override the "
+                       "trained model's metadata (use --overwrite to remove it)")
     be = get_backend(backend)
     xp = be.xp
     dtype = get_dtype(config.dtype)
@@ -153,6 +161,14 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                       "accuracy": metrics.get("test"),
                       "validation": metrics.get("val")}
         save_model(model, out, overwrite=True)
+        nonlocal stale_sidecar
+        if stale_sidecar:
+            try:
+                os.unlink(stale_sidecar)
+            except OSError as exc:
+                raise LRPError(f"{stale_sidecar}: cannot remove the old sidecar: "
+                               f"{exc.strerror or exc}") from None
+            stale_sidecar = None
 
     interrupted = False
     epoch = start_epoch
@@ -209,7 +225,7 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
         return TrainResult(model, history, interrupted, None, None)
     from ..io import load_model  # noqa: PLC0415
 
-    final = load_model(out)
+    final = load_model(out, sidecar=False)  # the model as trained and saved
     # measured on the saved float32 model, with the same function the tests use
     accuracy = final.meta.get("accuracy")
     return TrainResult(final, history, interrupted, saved_epoch, accuracy)
