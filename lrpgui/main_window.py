@@ -624,6 +624,7 @@ class MainWindow(QMainWindow):
     def _close_progress(self) -> None:
         if self._progress_dialog is not None:
             self._progress_dialog.blockSignals(True)
+            self._progress_dialog.setObjectName("")  # findChild finds the next one, not this
             self._progress_dialog.close()
             self._progress_dialog.deleteLater()
             self._progress_dialog = None

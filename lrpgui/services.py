@@ -6,6 +6,7 @@ learns about cancellation, so it can be tested without a window and run on any t
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -219,14 +220,41 @@ def export_single_npy(path, result, info) -> list[Path]:
     return [path, _export.sidecar_path(path)]
 
 
+def planned_files(indices, formats, cmaps) -> list[str]:
+    """The names (sidecars included) an export of samples ``indices`` writes: PNGs per
+    colormap with "png" in ``formats``, ``relevance_{i}.npy`` with "npy"."""
+    names = []
+    for i in indices:
+        if "png" in formats:
+            names += [_export.colormap_file_name(i, c) for c in cmaps]
+        if "npy" in formats:
+            names.append(f"relevance_{int(i)}.npy")
+    return names + [str(_export.sidecar_path(n)) for n in names]
+
+
+def refuse_existing(folder, names) -> None:
+    """ExportError when ``folder`` already holds any of ``names``: exports never replace
+    files in a folder (and a cancelled or failed one removes only what it wrote)."""
+    try:
+        present = set(os.listdir(folder))
+    except OSError:
+        return  # a missing folder is reported by the export itself
+    clash = [n for n in names if n in present]
+    if clash:
+        more = f" and {len(clash) - 1} more of its files" if len(clash) > 1 else ""
+        raise ExportError(f"{Path(folder) / clash[0]}{more} already exist: nothing was "
+                          "written; choose an empty folder or remove them first")
+
+
 def export_all_colormaps(folder, result, outline, info) -> list[Path]:
     """``heatmap_{i}_{cmap}.png`` for every colormap, each with its sidecar."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: folder does not exist")
+    cmaps = rendering.colormap_names()
+    refuse_existing(folder, planned_files([result.index], ("png",), cmaps))
     paths = _export.export_colormaps(folder, result.relevance, result.input_unit, result.index,
-                                     cmaps=rendering.colormap_names(), outline=outline,
-                                     info=info, overwrite=True)
+                                     cmaps=cmaps, outline=outline, info=info)
     return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
 
 
@@ -250,12 +278,14 @@ class BatchExportRequest:
 
 def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
     """Explain and write the chosen samples; on cancel or error, no file of this call stays.
+    Existing files are never replaced (refused before anything is computed).
 
     Returns every path written, sidecars included.
     """
     out = Path(req.out_dir)
     if not out.is_dir():
         raise ExportError(f"{out}: folder does not exist")
+    refuse_existing(out, planned_files(req.indices, req.formats, [req.cmap]))
     ex = Explainer(req.model, req.backend, req.dtype)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
     target = int(req.target) if req.target.isdigit() else req.target
@@ -274,8 +304,7 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
                    else None)
             paths = _export.export_explanations(
                 out, R, x01, [int(i) for i in idx], [req.cmap] if x01 is not None else [],
-                outline=req.outline, info=req.info, overwrite=True,
-                npy="npy" in req.formats,
+                outline=req.outline, info=req.info, npy="npy" in req.formats,
                 progress=lambda d, _t, s=start: token.progress(s + d, n),
                 cancel=token.cancelled)
             written.extend(q for p in paths for q in (Path(p), _export.sidecar_path(p)))

@@ -53,3 +53,81 @@ def test_export_after_a_failed_explanation(make_window, qtbot, tmp_path, monkeyp
     for path in sidecars:
         info = json.loads(path.read_text())
         assert info["rules"] == "epsilon:0.01" and info["target"] == "4"
+
+
+# -- exports never replace files --------------------------------------------------------------
+def slow_exports(monkeypatch):
+    from lrpgui import services
+
+    real = services.model_input_unit
+
+    def slowed(*args, **kwargs):
+        import time
+
+        time.sleep(0.05)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "model_input_unit", slowed)
+
+
+def test_a_second_batch_export_into_the_same_folder_keeps_the_first(make_window, qtbot,
+                                                                     tmp_path, monkeypatch):
+    """Before: the second export overwrote the first one's files and, cancelled, deleted
+    them; now it is refused before anything is computed and the first export stays whole."""
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append((t, m)))
+    window = make_window()
+    out = tmp_path / "out"
+    out.mkdir()
+    with qtbot.waitSignal(window.export_finished, timeout=30000):
+        window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(first) == 4 * 120
+    slow_exports(monkeypatch)
+    window.batch_chunk = 5
+    window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert shown[-1][0] == "Batch export failed"
+    assert "already exist" in shown[-1][1] and str(out) in shown[-1][1]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+def test_batch_export_never_replaces_a_users_file(make_window, qtbot, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append((t, m)))
+    window = make_window()
+    mine = tmp_path / f"heatmap_7_{window.state.colormap}.png"
+    mine.write_bytes(b"my figure")
+    window.batch_export(str(tmp_path), scope="filtered", formats=("png",))
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert mine.name in shown[-1][1]
+    assert mine.read_bytes() == b"my figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, "settings"])
+
+
+def test_all_colormaps_never_replace_files(make_window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append((t, m)))
+    window = make_window()
+    assert window.export_all_colormaps(str(tmp_path / "a")) == [] and shown  # no such folder
+    (tmp_path / "a").mkdir()
+    written = window.export_all_colormaps(str(tmp_path / "a"))
+    assert written and all(p.exists() for p in written)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    assert window.export_all_colormaps(str(tmp_path / "a")) == []
+    assert shown[-1][0] == "Export failed" and "already exist" in shown[-1][1]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
+
+
+def test_the_progress_dialog_found_by_name_is_the_current_one(make_window, qtbot, tmp_path):
+    """Before: a finished export's dialog (closed, deleted later) kept its name, so
+    ``findChild(QWidget, "exportProgress")`` could return it instead of the running one."""
+    from PySide6.QtWidgets import QWidget
+
+    window = make_window()
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        with qtbot.waitSignal(window.export_finished, timeout=30000):
+            window.batch_export(str(tmp_path / name), scope="filtered", formats=("npy",))
+            found = window.findChild(QWidget, "exportProgress")
+            assert found is window._progress_dialog and found.isVisible()
