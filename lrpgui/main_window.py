@@ -231,10 +231,13 @@ class MainWindow(QMainWindow):
             model = last if last and Path(last).exists() else _default_model()
         if dataset is None:
             dataset = self.settings.get_str("last/dataset") or bundled.default_dataset()
-        if model is not None:
-            self.open_model(model, quiet=not asked_model)
-        if dataset is not None and self.state.model is not None:
-            self.open_dataset(dataset, quiet=not asked_dataset)
+        if model is not None and not self.open_model(model, quiet=not asked_model) \
+                and not asked_model and _default_model() not in (None, model):
+            self.open_model(_default_model(), quiet=True)  # a remembered file went bad
+        if dataset is not None and self.state.model is not None \
+                and not self.open_dataset(dataset, quiet=not asked_dataset) \
+                and not asked_dataset and bundled.default_dataset() != dataset:
+            self.open_dataset(bundled.default_dataset(), quiet=True)  # e.g. deleted since
         self._update_message()
 
     def _update_message(self) -> None:

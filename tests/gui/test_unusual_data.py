@@ -179,6 +179,45 @@ def test_failed_first_explanation_of_a_new_dataset_shows_no_old_picture(
     assert window.views.rendered_rgb is None
 
 
+def test_remembered_files_that_went_bad_give_way_to_the_defaults(qtbot, tmp_path, toy_files,
+                                                                  dialogs_shown):
+    """Before: a remembered dataset deleted since the last session left the window without
+    a dataset (a remembered model that no longer loads, without a model), while a missing
+    remembered model file already fell back to the bundled one."""
+    from lrpcore import bundled
+    from lrpgui import MainWindow
+
+    data = tmp_path / "gone_images.npy"
+    np.save(data, np.load(toy_files[1])[:5])
+    first = MainWindow(model=str(toy_files[0]), dataset=str(data))
+    qtbot.addWidget(first)
+    qtbot.waitUntil(lambda: first.state.relevance is not None, timeout=20000)
+    first.close()
+    data.unlink()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.state.model_path == str(toy_files[0])
+    assert second.state.dataset_name == bundled.default_dataset()
+    qtbot.waitUntil(lambda: second.state.relevance is not None, timeout=20000)
+    assert "gone_images.npy" in second.last_error and not dialogs_shown  # reported quietly
+    second.close()
+
+    try:
+        default_model = str(bundled.default_model_path())
+    except lrpcore.LRPError:
+        pytest.skip("no bundled model to fall back to")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not a model any more")
+    second.settings.set("last/model", str(broken))
+    second.settings.sync()
+    third = MainWindow()
+    qtbot.addWidget(third)
+    assert third.state.model_path == default_model and third.state.dataset is not None
+    assert "broken.npz" in third.errors[0] and not dialogs_shown
+    qtbot.waitUntil(lambda: third.state.relevance is not None, timeout=20000)
+    third.close()
+
+
 # -- cancel and labels ------------------------------------------------------------------------
 def test_progress_dialog_cancel_slot_stops_the_batch_export(make_window, qtbot, tmp_path,
                                                             monkeypatch):
