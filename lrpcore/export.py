@@ -77,6 +77,14 @@ def sidecar_path(path) -> Path:
     return Path(os.fspath(path) + SIDECAR_SUFFIX)
 
 
+def write_sidecar(path, info, overwrite=False, **fields) -> Path:
+    """The sidecar of a file written elsewhere (e.g. streamed by ``lrp explain``)."""
+    side = sidecar_path(path)
+    meta = _jsonable({"file": Path(path).name, **fields, **dict(info or {})})
+    atomic_write_text(side, json.dumps(meta, indent=2) + "\n", overwrite=overwrite)
+    return side
+
+
 # --- one file + its sidecar --------------------------------------------------------------
 class _Writer:
     """Writes files with sidecars, remembers what it wrote, and can remove it again."""
@@ -102,9 +110,7 @@ class _Writer:
         write_main(path)
         self.written.append(path)
         self.outputs.append(path)
-        meta = _jsonable({"file": path.name, **fields, **self.info})
-        atomic_write_text(side, json.dumps(meta, indent=2) + "\n", overwrite=self.overwrite)
-        self.written.append(side)
+        self.written.append(write_sidecar(path, self.info, self.overwrite, **fields))
         return path
 
     def png(self, path, image, **fields) -> Path:

@@ -174,8 +174,6 @@ def test_existing_pngs_are_refused_before_computing(files, lenet_txt, capsys, mo
     png = files["dir"] / "png"
     png.mkdir()
     (png / "heatmap_3_gray-red.png").write_bytes(b"mine")
-    import lrpcore.explain as explain_module  # noqa: F401 - the module, not the function
-
     def no_computing(*args, **kwargs):
         raise AssertionError("computed before checking the PNG outputs")
 
@@ -211,6 +209,43 @@ def test_explained_in_batches_equals_one_batch(files, lenet_txt, capsys):
     a, b = np.load(one), np.load(many)
     assert a.shape == (16, 32, 32, 1)
     np.testing.assert_allclose(b, a, rtol=0, atol=1e-12 * np.abs(a).max())
+
+
+def test_relevance_and_outputs_get_json_sidecars(files, lenet_txt, capsys):
+    import json
+
+    out, outputs = files["dir"] / "R.npy", files["dir"] / "Y.npy"
+    assert run(["explain", lenet_txt, files["raw"], "--out", out, "--outputs", outputs,
+                "--rule", "epsilon:0.01", "--dtype", "float32"], capsys)[0] == 0
+    side = json.loads((files["dir"] / "R.npy.json").read_text())
+    assert side["file"] == "R.npy" and side["shape"] == list(np.load(out).shape)
+    assert side["rules"] == "epsilon:0.01" and side["dtype"] == "float32"
+    assert len(side["model_sha256"]) == 64 and side["input"].endswith("x_raw.npy")
+    side_y = json.loads((files["dir"] / "Y.npy.json").read_text())
+    assert side_y["shape"] == [16, 10] and side_y["content"] == "model outputs"
+
+
+def test_an_existing_sidecar_is_not_overwritten(files, lenet_txt, capsys):
+    side = files["dir"] / "R.npy.json"
+    side.write_text("mine")
+    code, _, err = run(["explain", lenet_txt, files["raw"], "--out", files["dir"] / "R.npy"],
+                       capsys)
+    assert code == 2 and "R.npy.json" in err and side.read_text() == "mine"
+    assert not (files["dir"] / "R.npy").exists()
+
+
+def test_png_of_a_model_input_that_is_no_image_fails_before_computing(tmp_path, capsys,
+                                                                       monkeypatch):
+    from conftest import shared_path
+
+    xor = shared_path("models", "lrp_toolbox", "xor_net_small.txt")
+    np.save(tmp_path / "x.npy", np.array([[0.0, 1.0], [1.0, 1.0]]))
+    explainer_cls = sys.modules["lrpcore.explain"].Explainer
+    monkeypatch.setattr(explainer_cls, "forward", lambda *a, **k: pytest.fail("computed"))
+    code, _, err = run(["explain", xor, tmp_path / "x.npy", "--out", tmp_path / "R.npy",
+                        "--png", tmp_path / "png"], capsys)
+    assert code == 2 and "--png" in err and "square image" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
 def test_existing_output_is_kept_unless_overwrite(files, lenet_txt, capsys):

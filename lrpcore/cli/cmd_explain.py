@@ -101,7 +101,7 @@ def check_png_options(args) -> None:
 def run(args) -> int:
     from ..io import load_model
 
-    check_outputs_free([args.out, args.outputs], args.overwrite)
+    check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
     check_png_options(args)
     model = load_model(args.model)
     x = load_array(args.input, mmap=True)  # samples are read batch by batch
@@ -116,7 +116,7 @@ def run(args) -> int:
     fed_shape = _fed_shape(explainer, x, args)  # fail fast on shapes, before any output
     n = fed_shape[0]
     labels = load_labels(args.labels, n, model.n_classes) if args.labels else None
-    pngs = PngWriter(args, model, explainer, config, n)
+    pngs = PngWriter(args, model, explainer, config, fed_shape)
 
     Y = None
     bar = ProgressBar(n, "explaining", enabled=args.progress)
@@ -148,6 +148,10 @@ def run(args) -> int:
         if args.outputs:
             atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
             outputs.append(args.outputs)
+        record = _record(args, config, explainer, round(time.perf_counter() - t0, 4))
+        outputs.append(record(args.out, "relevance", fed_shape))
+        if args.outputs:
+            outputs.append(record(args.outputs, "model outputs", Y.shape))
     except BaseException:
         remove_quietly(outputs)
         pngs.remove()
@@ -158,6 +162,28 @@ def run(args) -> int:
     print(f"explained {n} samples with {config.description} (target {args.target}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0
+
+
+def _with_sidecars(paths) -> list:
+    from ..export import sidecar_path
+
+    return [q for p in paths if p for q in (p, sidecar_path(p))]
+
+
+def _record(args, config, explainer, seconds):
+    """``record(path, content, shape)`` writes the JSON sidecar of an output array (as every
+    export of the project has one) and returns its path."""
+    from .. import export
+
+    info = export.sidecar_info(args.model, config.description, args.target,
+                               explainer.backend.name, explainer.dtype.name,
+                               input=str(args.input), raw=bool(args.raw), seconds=seconds)
+
+    def record(path, content, shape):
+        return export.write_sidecar(path, info, args.overwrite, format="npy", content=content,
+                                    shape=list(shape), dtype_saved=explainer.dtype.name)
+
+    return record
 
 
 def _fed_shape(explainer, x, args) -> tuple:
@@ -183,7 +209,7 @@ class PngWriter:
     """Heatmap PNGs of ``--png``, written batch by batch; existing files are refused before
     anything is computed, and ``remove`` takes back every file (and sidecar) written."""
 
-    def __init__(self, args, model, explainer, config, n):
+    def __init__(self, args, model, explainer, config, fed_shape):
         from .. import export
 
         self.export, self.args, self.model = export, args, model
@@ -192,8 +218,14 @@ class PngWriter:
         if not args.png:
             return
         self.cmaps = args.colormap or ["black-firered"]
+        blank = np.zeros((1,) + tuple(fed_shape[1:]))
+        try:  # a model input that cannot be drawn (e.g. 2 features) fails before computing
+            export.input_heatmap_image(blank[0], self._unit(blank)[0], self.cmaps[0],
+                                       args.outline, args.scaling)
+        except ShapeError as exc:
+            raise ShapeError(f"--png: {exc}") from None
         if not args.overwrite:
-            for i in range(n):
+            for i in range(fed_shape[0]):
                 for c in self.cmaps:
                     path = os.path.join(args.png, export.colormap_file_name(i, c))
                     if os.path.exists(path):
