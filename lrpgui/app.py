@@ -50,11 +50,9 @@ def main(argv=None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=args.model, dataset=args.dataset)
-    try:
-        _apply_options(window, args)
-    except Exception as exc:  # a bad option is reported, the window still opens
-        window.show_error("Invalid option", str(exc), quiet=True)
-        print(f"lrp-explorer: {exc}", file=sys.stderr)
+    for problem in _apply_options(window, args):  # bad options are reported, the window opens
+        window.show_error("Invalid option", problem, quiet=True)
+        print(f"lrp-explorer: {problem}", file=sys.stderr)
     window.show()
     if args.profile:
         from .profiling import run_profile
@@ -70,17 +68,22 @@ def main(argv=None) -> int:
     return int(code)
 
 
-def _apply_options(window, args) -> None:
+def _apply_options(window, args) -> list[str]:
+    """Set the start view; returns one message per option that was refused."""
     s = window.state
-    if args.rule:
-        s.rule = args.rule
-    if args.colormap:
-        s.colormap = args.colormap
-    if args.sample is not None:
-        s.sample_index = args.sample
+    problems = []
+    for field, value in (("rule", args.rule), ("colormap", args.colormap),
+                         ("sample_index", args.sample)):
+        if value is None or value == "":
+            continue
+        try:
+            setattr(s, field, value)
+        except Exception as exc:
+            problems.append(f"--{field.split('_')[0]} {value}: {exc}")
     if args.misclassified:
         s.misclassified_only = True
         window.predictions_done.connect(_select_first_misclassified(window))
+    return problems
 
 
 def _select_first_misclassified(window):
@@ -97,8 +100,11 @@ def _load_then(app, window, args) -> int:
     ok = wait_for_explanation(app, window, args.timeout)
     if ok:
         print(f"first explanation on display {time.perf_counter() - STARTED:.2f} s after start")
-    if window.state.model is not None and not ok:
-        print("lrp-explorer: no explanation within the timeout", file=sys.stderr)
+    elif window.state.model is not None or args.model or args.dataset:
+        # a file named on the command line that did not open is a failure too, not only
+        # a timeout; an empty window (no model anywhere) is what was asked for
+        print(f"lrp-explorer: no explanation on display: "
+              f"{window.last_error or 'none within the timeout'}", file=sys.stderr)
         return 1
     if args.screenshot:
         from PySide6.QtCore import QCoreApplication, QEventLoop

@@ -11,6 +11,7 @@ import numpy as np
 
 from lrpcore.errors import RuleError, ShapeError
 from lrpcore.presets import preset_or_none
+from lrpcore.render.colormaps import get_colormap
 from lrpcore.rules import parse_rule
 
 from .evented import EventedModel, Field
@@ -54,6 +55,12 @@ def _rule(value, _obj):
     if preset_or_none(value) is not None:
         return preset_or_none(value).name
     return parse_rule(value).spec()
+
+
+def _colormap(value, _obj):
+    """A colormap the renderer knows, by its registered name (unknown names fail here, not
+    in every later redraw)."""
+    return get_colormap(_str(value, _obj)).name
 
 
 def _layer_rules(value, _obj):
@@ -126,7 +133,7 @@ class AppState(EventedModel):
     dtype = Field("float64", _choice(DTYPES))
     backend = Field("numpy", _choice(BACKENDS))
     # display
-    colormap = Field("bwr", _str)
+    colormap = Field("bwr", _colormap)
     outline = Field(True, _bool)
     # filters of the sample grid
     filter_true = Field(None, _optional_int)

@@ -74,3 +74,24 @@ def test_a_script_that_never_closes_the_window_exits_cleanly(toy_files, tmp_path
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "explained True" in proc.stdout
+
+
+def test_a_named_model_that_does_not_open_fails_the_smoke_test(tmp_path):
+    """Before: exit status 0 and not a word, although no explanation was ever shown."""
+    broken = tmp_path / "broken.txt"
+    broken.write_text("junk\n")
+    proc = run(["--model", str(broken), "--quit-after-load"], tmp_path / "s.ini")
+    assert proc.returncode == 1
+    assert "broken.txt" in proc.stderr and "unknown layer type" in proc.stderr
+
+
+def test_every_bad_start_option_is_reported_and_none_breaks_the_views(toy_files, tmp_path):
+    """Before: ``--colormap nope`` was stored, every redraw raised (tracebacks), and the
+    options after the first bad one were never looked at."""
+    model, data = toy_files
+    proc = run(["--model", str(model), "--dataset", str(data), "--colormap", "nope",
+                "--sample", "99999", "--rule", "bogus", "--quit-after-load"], tmp_path / "s.ini")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for text in ("--colormap nope", "--sample 99999", "--rule bogus"):
+        assert text in proc.stderr

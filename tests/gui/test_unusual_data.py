@@ -268,3 +268,14 @@ def test_views_and_scores_say_what_they_show(make_window, qtbot):
     pred = int(s.predictions[5])
     assert tip.startswith(f"sample 5: true class {s.labels[5]}, predicted {pred}")
     assert isinstance(window.findChild(QLabel, "hoverLabel"), QLabel)
+
+
+def test_unknown_colormap_is_refused_at_assignment(make_window):
+    """Before: ``state.colormap = "nope"`` was stored and every later redraw raised."""
+    window = make_window()
+    with pytest.raises(lrpcore.LRPError, match="nope"):
+        window.state.colormap = "nope"
+    assert window.state.colormap in window.findChild(QWidget, "colormapSelector").currentText()
+    window.state.colormap = "gray-red"
+    window.state.outline = False  # redraws with the valid map
+    assert window.views.rendered_rgb is not None
