@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         for name in ("sample_index", "rule", "layer_rules", "target", "dtype", "backend"):
             getattr(s.events, name).connect(lambda _v: self.request_explanation())
         s.events.status.connect(lambda text: bar.showMessage(text, 8000))
-        self.resize(1400, 900)
+        self.resize(_initial_size(self))
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
@@ -676,6 +676,18 @@ class MainWindow(QMainWindow):
         self._close_progress()
         self.controller.shutdown()
         super().closeEvent(event)
+
+
+def _initial_size(window, wanted=(1400, 900)) -> QSize:
+    """The first-run size, shrunk to the screen's free area (a 1366×768 laptop shows the
+    whole window, status bar and sample grid included); never below the layout's minimum."""
+    w, h = wanted
+    screen = window.screen()
+    if screen is not None:
+        free = screen.availableGeometry()
+        w, h = min(w, free.width()), min(h, free.height())
+    least = window.minimumSizeHint()
+    return QSize(max(w, least.width()), max(h, least.height()))
 
 
 def _default_model() -> str | None:

@@ -279,3 +279,13 @@ def test_unknown_colormap_is_refused_at_assignment(make_window):
     window.state.colormap = "gray-red"
     window.state.outline = False  # redraws with the valid map
     assert window.views.rendered_rgb is not None
+
+
+def test_first_window_fits_the_screen(make_window):
+    """Before: always 1400×900, so on a 1366×768 laptop the status bar and the sample grid
+    lay below the screen's edge. (Offscreen, the screen is 800×800.)"""
+    window = make_window()
+    free = window.screen().availableGeometry()
+    least = window.minimumSizeHint()
+    assert window.height() <= max(free.height(), least.height())
+    assert window.width() <= max(free.width(), least.width())
