@@ -39,6 +39,9 @@ def run_profile(app, window, timeout=60.0, clicks=40, switches=40) -> int:
         _pump(20)  # measure the steady state, not while the accuracy job competes
     grid = window.grid
     n = grid.model.rowCount()
+    if n < 2:
+        print(f"profile: the grid shows {n} sample(s); clicking needs at least two")
+        return 1
     click_ms = []
     for k in range(1, min(clicks, n - 1) + 1):
         target = grid.model.dataset_index(k)

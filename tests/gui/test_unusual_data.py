@@ -317,3 +317,16 @@ def test_first_window_fits_the_screen(make_window):
     least = window.minimumSizeHint()
     assert window.height() <= max(free.height(), least.height())
     assert window.width() <= max(free.width(), least.width())
+
+
+def test_profile_of_a_one_sample_dataset_says_why_it_cannot_measure(make_window, tmp_path,
+                                                                    capsys):
+    """Before: ``lrp-explorer --profile`` died with "no median for empty data"."""
+    from PySide6.QtWidgets import QApplication
+
+    from lrpgui.profiling import run_profile
+
+    np.save(tmp_path / "one_images.npy", np.zeros((1, 28, 28), dtype=np.uint8))
+    window = make_window(dataset=tmp_path / "one_images.npy")
+    assert run_profile(QApplication.instance(), window, timeout=20) == 1
+    assert "at least two" in capsys.readouterr().out
