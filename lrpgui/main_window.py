@@ -465,6 +465,10 @@ class MainWindow(QMainWindow):
         with self.state.batch():
             self.state.predictions = predictions
             self.state.accuracy = services.accuracy(predictions, self.state.labels)
+        unread = int(np.count_nonzero(predictions < 0))
+        if unread:
+            self.state.status = (f"{unread:,} of {predictions.size:,} samples could not be "
+                                 "read; the accuracy counts the others")
         self.predictions_done.emit()
 
     def _predict_failed(self, exc) -> None:

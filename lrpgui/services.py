@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lrpcore import export as _export
-from lrpcore.errors import ExportError, RuleError
+from lrpcore.errors import ExportError, LRPError, RuleError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 
 from . import rendering
@@ -170,7 +170,10 @@ class ExplainService:
 # -- the whole dataset ----------------------------------------------------------------------
 def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
                     dtype="float32") -> np.ndarray:
-    """Predicted class of every sample, in batches; progress payload = predictions so far."""
+    """Predicted class of every sample, in batches; progress payload = predictions so far.
+
+    A sample that cannot be read (NaN, an undecodable file in an image folder) keeps −1
+    (unknown), so one broken file does not cost the predictions of all the others."""
     n = len(dataset)
     preds = np.full(n, -1, dtype=np.int64)
     ex = Explainer(model, backend, dtype)
@@ -178,11 +181,32 @@ def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
     for start in range(0, n, batch):
         token.check()
         stop = min(n, start + batch)
-        x = ex.prepare(dataset.images(np.arange(start, stop)))
-        y = model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype)
-        preds[start:stop] = be.to_numpy(y).argmax(axis=1)
+        idx, raw = readable_samples(dataset, np.arange(start, stop))
+        if idx.size:
+            x = ex.prepare(raw)
+            y = model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype)
+            preds[idx] = be.to_numpy(y).argmax(axis=1)
         token.progress(stop, n, preds.copy())
     return preds
+
+
+def readable_samples(dataset, indices) -> tuple[np.ndarray, np.ndarray]:
+    """(indices that could be read, their raw samples): the whole batch at once, else one by
+    one, skipping the samples the dataset refuses."""
+    try:
+        return indices, dataset.images(indices)
+    except LRPError:
+        pass
+    good, raws = [], []
+    for i in indices:
+        try:
+            raws.append(dataset.images(np.array([i]))[0])
+        except LRPError:
+            continue
+        good.append(i)
+    if not good:
+        return np.zeros(0, dtype=np.int64), None
+    return np.asarray(good, dtype=np.int64), np.stack(raws)
 
 
 def accuracy(predictions, labels) -> float | None:

@@ -110,13 +110,19 @@ def test_dataset_whose_first_sample_is_nan_is_refused(make_window, tmp_path, dia
 
 
 def test_a_nan_sample_later_in_the_dataset(make_window, qtbot, tmp_path, dialogs_shown):
-    """Before: its thumbnail raised inside the item model and clicking it raised from
-    ``request_explanation``; now a blank tile and a dialog, the previous picture stays."""
+    """Before: its thumbnail raised inside the item model, clicking it raised from
+    ``request_explanation`` and the accuracy pass failed as a whole; now a blank tile, a
+    dialog on click (the previous picture stays), predictions for all other samples."""
     images = np.random.default_rng(1).random((12, 28, 28))
     images[3, 10, 10] = np.nan
     path = tmp_path / "part_images.npy"
     np.save(path, images)
+    np.save(tmp_path / "part_labels.npy", np.arange(12) % 10)
     window = make_window(dataset=path)
+    # the broken sample costs only its own prediction (before: "Accuracy failed", none at all)
+    predictions = window.state.predictions
+    assert predictions[3] == -1 and np.count_nonzero(predictions >= 0) == 11
+    assert window.state.accuracy is not None and not dialogs_shown
     blank = tile(window, 3)
     assert blank.width() > 0 and len({blank.pixelColor(x, y).name() for x in range(0, 50, 7)
                                       for y in range(0, 50, 7)}) == 1
