@@ -317,7 +317,10 @@ class MainWindow(QMainWindow):
                 raise lrpcore.DatasetError(f"{name}: the dataset has no samples")
             dataset.images(np.array([0]))  # sample 0 is explained next: unreadable → refused
         except Exception as exc:
-            self.show_error("Cannot open dataset", _message(exc, name), quiet=quiet)
+            message = _message(exc, name)
+            if "not downloaded yet" in message:  # the engine names the CLI; here: a button
+                message += " — here: “Download MNIST…” in the Browser (File menu)"
+            self.show_error("Cannot open dataset", message, quiet=quiet)
             return False
         try:
             if self.state.model is not None:

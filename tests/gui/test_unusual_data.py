@@ -336,3 +336,18 @@ def test_profile_of_a_one_sample_dataset_says_why_it_cannot_measure(make_window,
     window = make_window(dataset=tmp_path / "one_images.npy")
     assert run_profile(QApplication.instance(), window, timeout=20) == 1
     assert "at least two" in capsys.readouterr().out
+
+
+def test_missing_mnist_download_points_to_the_button(make_window, monkeypatch, dialogs_shown):
+    """Before: the explorer only told its user to run ``lrp data download`` in a shell."""
+    import lrpgui.sources
+
+    window = make_window()
+
+    def not_there(name):
+        raise lrpcore.DatasetError(f"{name}: MNIST train files are not downloaded yet "
+                                   "(missing x.gz); run 'lrp data download --kind train'")
+
+    monkeypatch.setattr(lrpgui.sources, "open_dataset", not_there)
+    assert window.open_dataset("mnist-train") is False
+    assert "Download MNIST…" in dialogs_shown[-1][1]
