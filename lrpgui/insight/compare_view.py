@@ -118,7 +118,7 @@ class CompareView(ToolPanel):
         contrast = self.mode() == "contrast"
         for w in (self.class_a, self.class_b, self.positive):
             w.setEnabled(contrast)
-        self.refresh()
+        self.mark_stale()  # computes now only when visible (else when shown)
 
     # -- settings (also used by tests and scripts) ------------------------------------------
     def rules(self) -> list[str]:
@@ -238,7 +238,7 @@ class CompareView(ToolPanel):
         if new:
             imaging.fit(self.input_box, x01.shape)
         out = comp.outputs
-        self.info.setText(f"sample {self.state.sample_index}: predicted "
+        self.info.setText(f"sample {result.request.index}: predicted "
                           f"{_name(model, int(np.argmax(out)))} (output {np.max(out):.4g}); "
                           f"one forward pass, {sum(m.shape[0] for m in maps)} maps")
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)

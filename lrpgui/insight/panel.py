@@ -62,7 +62,10 @@ class ToolPanel(QWidget):
 
     def _refresh_now(self) -> None:
         self._stale = False
-        self.start()
+        try:
+            self.start()
+        except LRPError as exc:  # e.g. the selected sample cannot be read (NaN, bad file)
+            self.show_error(str(exc))
 
     def start(self) -> int:
         raise NotImplementedError

@@ -37,6 +37,7 @@ class SampleRequest:
     target: str = "pred"
     backend: str = "numpy"
     dtype: str = "float64"
+    index: int | None = None  # dataset index of the sample (None: a drawing)
 
     @property
     def labels(self):
@@ -62,7 +63,8 @@ def request_from_state(state, raw=None, index=None) -> SampleRequest | None:
         label = state.label_of(index)
     return SampleRequest(model=state.model, raw=np.asarray(raw), label=label, rule=state.rule,
                          layer_rules=tuple(sorted(state.layer_rules.items())),
-                         target=state.target, backend=state.backend, dtype=state.dtype)
+                         target=state.target, backend=state.backend, dtype=state.dtype,
+                         index=index)
 
 
 class ForwardCache:

@@ -351,3 +351,32 @@ def test_missing_mnist_download_points_to_the_button(make_window, monkeypatch, d
     monkeypatch.setattr(lrpgui.sources, "open_dataset", not_there)
     assert window.open_dataset("mnist-train") is False
     assert "Download MNIST…" in dialogs_shown[-1][1]
+
+
+def test_insight_tools_on_an_unreadable_sample_say_so_inline(make_window, qtbot, tmp_path,
+                                                             dialogs_shown):
+    """Before: showing a tool while a NaN sample was selected raised DatasetError from its
+    refresh timer (a traceback, nothing on screen)."""
+    images = np.random.default_rng(1).random((6, 28, 28))
+    images[3, 10, 10] = np.nan
+    np.save(tmp_path / "part_images.npy", images)
+    window = make_window(dataset=tmp_path / "part_images.npy")
+    window.state.sample_index = 3
+    for name in ("conservation", "pixelflip"):
+        panel = window.insight[name]
+        window.insight.actions[name].trigger()
+        qtbot.waitUntil(lambda p=panel: p.last_error is not None, timeout=5000)
+        assert "sample 3" in panel.last_error and panel.error_label.isVisible()
+
+
+def test_hidden_compare_view_computes_nothing(make_window, qtbot):
+    """Before: the compare view ran a 5-rule comparison at every start although hidden."""
+    window = make_window()
+    panel = window.insight["compare"]
+    qtbot.wait(200)  # longer than the panels' 60 ms debounce
+    assert panel.result is None and not panel.busy() and not panel.isVisible()
+    window.state.sample_index = 2
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    window.insight.actions["compare"].trigger()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20000)
+    assert panel.result.request.index == 2
