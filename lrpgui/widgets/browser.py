@@ -151,7 +151,19 @@ class Browser(QWidget):
         if acc is None:
             self.accuracy_label.setText(f"accuracy on {Path(name).name}: —")
         else:
-            self.accuracy_label.setText(f"accuracy on {Path(name).name}: {100 * acc:.2f} %")
+            seen = " (its training data)" if self._trained_on(name) else ""
+            self.accuracy_label.setText(f"accuracy on {Path(name).name}: {100 * acc:.2f} %"
+                                        + seen)
+
+    def _trained_on(self, dataset_name) -> bool:
+        """Whether the model's provenance names this dataset as its training data: an
+        accuracy measured there says little about new samples."""
+        model = self.state.model
+        prov = model.meta.get("provenance") if model is not None else None
+        trained = prov.get("dataset") if isinstance(prov, dict) else None
+        if not isinstance(trained, str) or not trained.strip():
+            return False
+        return trained.split(" (")[0].strip() in (dataset_name, Path(dataset_name).name)
 
     def show_progress(self, done: int, total: int) -> None:
         self.progress.setVisible(done < total)

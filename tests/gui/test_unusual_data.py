@@ -380,3 +380,23 @@ def test_hidden_compare_view_computes_nothing(make_window, qtbot):
     window.insight.actions["compare"].trigger()
     qtbot.waitUntil(lambda: panel.result is not None, timeout=20000)
     assert panel.result.request.index == 2
+
+
+def test_accuracy_on_the_training_data_says_so(make_window, toy_files):
+    """Before: the bundled LeNet-5 showed "accuracy on mnist-sample: 99.90 %" beside its
+    recorded 98.34 % test accuracy, with nothing saying these were its training digits."""
+    from lrpcore import bundled
+
+    try:
+        path = bundled.default_model_path()
+    except lrpcore.LRPError:
+        pytest.skip("no bundled model")
+    trained = lrpcore.load_model(path).meta.get("provenance", {}).get("dataset", "")
+    if not trained.startswith("mnist-sample"):
+        pytest.skip(f"the bundled model was trained on {trained!r}")
+    window = make_window(model=path, dataset="mnist-sample")
+    label = window.browser.accuracy_label.text()
+    assert label.startswith("accuracy on mnist-sample:") and "training data" in label
+    window.open_dataset(str(toy_files[1]))
+    window.state.accuracy = 0.5
+    assert "training data" not in window.browser.accuracy_label.text()
