@@ -137,8 +137,9 @@ def test_nan_samples_raise_when_read(tmp_path):
     np.save(tmp_path / "nan.npy", x)
     ds = open_dataset(tmp_path / "nan.npy")
     np.testing.assert_array_equal(ds.images([0, 1]), x[:2])
-    with pytest.raises(DatasetError, match="sample 2 contains NaN"):
+    with pytest.raises(DatasetError, match="sample 2 contains NaN") as err:
         ds.images([1, 2])
+    assert str(tmp_path / "nan.npy") in str(err.value)  # the full path, not only the name
 
 
 def test_broken_files_raise_dataset_error_naming_them(tmp_path):
@@ -251,8 +252,9 @@ def test_image_folder_problems_name_the_file(tmp_path):
     assert ds.sample_shape == (8, 8, 1)
     with pytest.raises(DatasetError, match=r"1\.png.*same size"):
         ds.images([1])
-    with pytest.raises(DatasetError, match=r"2\.png"):
+    with pytest.raises(DatasetError, match=r"2\.png") as err:
         ds.images([2])
+    assert "not a valid PNG or JPEG" in str(err.value) and "pip" not in str(err.value)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no PNG or JPEG"):
         open_dataset(tmp_path / "empty")
@@ -331,6 +333,9 @@ def test_check_fits_accepts_matching_and_rejects_mismatched(tmp_path):
     with pytest.raises(ShapeError, match=r"32×32×3.*3072.*28×28×1.*784") as info:
         check_fits(model, open_dataset(tmp_path / "rgb.npy"))
     assert str(info.value).count(".") >= 1 and "\n" not in str(info.value)
+    np.save(tmp_path / "one.npy", np.zeros((2, 1), dtype=np.uint8))
+    with pytest.raises(ShapeError, match=r"\(1 value\)"):
+        check_fits(model, open_dataset(tmp_path / "one.npy"))
 
 
 def test_check_fits_with_the_toolbox_lenet(lenet):

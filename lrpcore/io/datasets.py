@@ -120,7 +120,7 @@ class Dataset:
         out = out.astype(out.dtype.newbyteorder("="), copy=False)
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
             k = int(np.argwhere(~np.isfinite(out.reshape(len(out), -1)))[0][0])
-            raise DatasetError(f"{self.name}: sample {int(flat[k])} contains NaN or infinite "
+            raise DatasetError(f"{self.source}: sample {int(flat[k])} contains NaN or infinite "
                                "values")
         if out.dtype.kind not in "biuf":
             raise DatasetError(f"{self.name}: samples of dtype {out.dtype} are not numbers")
@@ -427,6 +427,10 @@ def open_dataset(path_or_name, labels=None) -> Dataset:
     return ds
 
 
+def _values(n: int) -> str:
+    return "1 value" if n == 1 else f"{n} values"
+
+
 def check_fits(model, dataset) -> None:
     """Raise ShapeError (one sentence) when ``dataset``'s samples cannot feed ``model``."""
     spec = getattr(model, "input_spec", None)
@@ -436,5 +440,5 @@ def check_fits(model, dataset) -> None:
     size_have, size_want = int(np.prod(have)), int(np.prod(want))
     if size_have != size_want or (len(have) == 3 and len(want) == 3 and have != want):
         raise ShapeError(f"dataset {dataset.name} has samples of shape {_shape_text(have)} "
-                         f"({size_have} values), but the model takes raw {_shape_text(want)} "
-                         f"samples ({size_want} values).")
+                         f"({_values(size_have)}), but the model takes raw {_shape_text(want)} "
+                         f"samples ({_values(size_want)}).")

@@ -28,8 +28,9 @@ def read_image(path: str) -> np.ndarray:
 
     try:
         img = np.asarray(skio.imread(path))
-    except Exception as exc:  # decoders raise many types for broken files
-        raise DatasetError(f"{path}: cannot decode image: {exc}") from None
+    except Exception:  # decoders raise many types (and suggest plugins) for broken files
+        raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
+                           "file") from None
     if img.dtype != np.uint8:
         raise DatasetError(f"{path}: {img.dtype} pixels; only 8-bit images are supported")
     if img.ndim == 2:
