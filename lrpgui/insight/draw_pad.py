@@ -387,11 +387,15 @@ class DrawPanel(ToolPanel):
             self.show_error("the scratch set is empty: add drawings first")
             return None
         if path is None:
+            settings = getattr(self, "settings", None)
+            folder = settings.last_dir("export") if settings is not None else os.getcwd()
             path = dialogs.ask_save_file(self, "Export drawn digits",
-                                         os.path.join(os.getcwd(), "drawn_digits.npy"),
+                                         os.path.join(folder, "drawn_digits.npy"),
                                          "NumPy (*.npy)")
             if not path:
                 return None
+            if settings is not None:
+                settings.set_last_dir("export", os.path.dirname(path))
         path = os.fspath(path)
         try:
             if not path.endswith(".npy"):

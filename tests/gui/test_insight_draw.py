@@ -173,3 +173,25 @@ def test_window_close_stops_the_insight_thread(draw_window, qtbot):
     thread = window.controller.threads["insight"]
     window.close()
     assert not thread.isRunning()
+
+
+def test_scratch_export_dialog_remembers_the_export_folder(draw_window, qtbot, tmp_path,
+                                                          monkeypatch):
+    window, panel = draw_window
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    window.settings.set_last_dir("export", str(first))
+    stroke(qtbot, panel.pad, line((0.5, 0.15), (0.5, 0.85)))
+    wait_result_for_ink(qtbot, panel)
+    panel.add_to_scratch()
+    offered = []
+
+    def answer(parent, title, path, filters):
+        offered.append(path)
+        return str(second / "mine.npy")
+
+    monkeypatch.setattr("lrpgui.dialogs.ask_save_file", answer)
+    assert panel.export_scratch() == str(second / "mine.npy")
+    assert offered == [str(first / "drawn_digits.npy")]
+    assert window.settings.last_dir("export") == str(second)  # Export PNG starts there next
