@@ -29,8 +29,15 @@ class Emitter:
             self._callbacks.remove(callback)
 
     def emit(self, *args) -> None:
+        """Call every listener, even when one fails; then raise the first failure."""
+        failure = None
         for callback in list(self._callbacks):
-            callback(*args)
+            try:
+                callback(*args)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others ran
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 class Events:

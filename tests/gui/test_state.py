@@ -126,3 +126,17 @@ def test_state_and_services_do_not_import_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_a_failing_listener_does_not_keep_the_event_from_the_others():
+    state = AppState()
+    seen = []
+
+    def broken(value):
+        raise RuntimeError("listener bug")
+
+    state.events.colormap.connect(broken)
+    state.events.colormap.connect(seen.append)
+    with pytest.raises(RuntimeError, match="listener bug"):
+        state.colormap = "gray-red"
+    assert seen == ["gray-red"] and state.colormap == "gray-red"
