@@ -387,7 +387,7 @@ class DrawPanel(ToolPanel):
             self.show_error("the scratch set is empty: add drawings first")
             return None
         if path is None:
-            settings = getattr(self, "settings", None)
+            settings = self.app_settings
             folder = settings.last_dir("export") if settings is not None else os.getcwd()
             path = dialogs.ask_save_file(self, "Export drawn digits",
                                          os.path.join(folder, "drawn_digits.npy"),

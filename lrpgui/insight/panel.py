@@ -19,6 +19,7 @@ class ToolPanel(QWidget):
 
     key = "insight"
     follows_selection = True
+    app_settings = None  # the window's Settings (last folders), set by install_insight_tools
 
     def __init__(self, runner, parent=None):
         super().__init__(parent)

@@ -43,7 +43,7 @@ class InsightTools:
         self.menu = menu
         for attr, text, title, name, cls, area, size, shortcut in TOOLS:
             panel = cls(self.runner)
-            panel.settings = getattr(window, "settings", None)  # e.g. the last export folder
+            panel.app_settings = getattr(window, "settings", None)  # e.g. the last export folder
             dock = QDockWidget(title, window, objectName=name)
             dock.setWidget(panel)
             window.addDockWidget(area, dock)
