@@ -1,4 +1,5 @@
-"""Defects found by the second acceptance review of the engine, I/O and command line."""
+"""Edge cases across the engine, I/O and command line: presets on padded models, small dense
+inputs, padded-convolution rules, zip bombs, stale sidecars, foreign array layouts."""
 
 from __future__ import annotations
 
