@@ -57,7 +57,8 @@ def register(sub):
                    help="array backend (default: cupy when a GPU is available, else numpy)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
-                   help="samples per forward/backward pass (default 256)")
+                   help="samples per forward/backward pass (default 256; much larger batches "
+                   "are slower: their activations no longer fit the cache)")
     p.add_argument("--png", metavar="DIR", help="also write heatmap PNGs into DIR")
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help="colormap of the PNGs (repeatable; default black-firered)")
