@@ -280,7 +280,6 @@ class MainWindow(QMainWindow):
         try:
             if self.state.dataset is not None:
                 lrpcore.check_fits(model, self.state.dataset)
-                sources.check_labels_fit(model, self.state.dataset)
         except Exception as exc:
             self.show_error("Model does not fit the dataset",
                             f"{path}: {_message(exc)} To switch to a model for other data, "
@@ -325,7 +324,6 @@ class MainWindow(QMainWindow):
         try:
             if self.state.model is not None:
                 lrpcore.check_fits(self.state.model, dataset)
-                sources.check_labels_fit(self.state.model, dataset)
         except Exception as exc:
             self.show_error("Dataset does not fit the model", f"{name}: {_message(exc)}",
                             quiet=quiet)

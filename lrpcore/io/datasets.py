@@ -27,8 +27,8 @@ from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder
 from .mnist_sample import SAMPLE_NAME, builtin_sample
 
-__all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "builtin_sample",
-           "download_mnist", "DATASET_NAMES"]
+__all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "check_labels_fit",
+           "builtin_sample", "download_mnist", "DATASET_NAMES"]
 
 DATASET_NAMES = (SAMPLE_NAME, "mnist-train", "mnist-test")
 DATA_KEYS = ("data", "images", "x", "X")
@@ -431,8 +431,25 @@ def _values(n: int) -> str:
     return "1 value" if n == 1 else f"{n} values"
 
 
+def check_labels_fit(labels, n_classes, where) -> None:
+    """Raise DatasetError naming ``where`` when a label names a class the model does not output
+    (labels of another task: true-class targets and accuracy would be wrong)."""
+    if labels is None or not n_classes or len(labels) == 0:
+        return
+    labels = np.asarray(labels)
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if bad.size:
+        i, top = int(bad[0]), int(labels.max())
+        beyond = f"; labels go up to {top}" if top != int(labels[i]) else ""
+        raise DatasetError(f"{where}: label {int(labels[i])} of sample {i} is out of range: the "
+                           f"model has {n_classes} outputs (0..{n_classes - 1}){beyond}")
+
+
 def check_fits(model, dataset) -> None:
-    """Raise ShapeError (one sentence) when ``dataset``'s samples cannot feed ``model``."""
+    """Raise ShapeError (one sentence) when ``dataset``'s samples cannot feed ``model``, and
+    DatasetError when its labels name classes the model lacks."""
+    check_labels_fit(getattr(dataset, "labels", None), getattr(model, "n_classes", None),
+                     f"labels of {dataset.name}")
     spec = getattr(model, "input_spec", None)
     if spec is None:
         return

@@ -23,6 +23,7 @@ from ..backend import get_backend, get_dtype
 from ..errors import LRPError
 from ..explain import predict
 from ..io import save_model
+from ..io.datasets import check_labels_fit
 from ..io.sidecar import sidecar_path
 from .architectures import ARCHITECTURES, build_model
 from .backprop import backward, forward_trace, trainable_layers
@@ -127,9 +128,7 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
     rng = np.random.default_rng(config.seed)
     model = build_model(config.architecture(), rng, raw_shape=data.raw_shape, pad=config.pad)
     n_classes = model.n_classes
-    if int(data.labels.max()) >= n_classes:
-        raise LRPError(f"{data.name}: label {int(data.labels.max())} does not fit a model with "
-                       f"{n_classes} outputs")
+    check_labels_fit(data.labels, n_classes, data.name)
     train_data, val_data = data, None
     if config.val_split:
         train_data, val_data = split(data, config.val_split, rng)
