@@ -128,6 +128,19 @@ class InputSpec:
         return r.reshape((n,) + tuple(self.raw_shape))
 
 
+def unit_inputs(spec, fed) -> np.ndarray:
+    """A batch of model inputs scaled to [0, 1] for drawing digits and outlines: by the spec's
+    value range (clipped), or without a spec each sample by its own range. The one formula of
+    every PNG (``lrp explain --png``, ``lrp demo``, the desktop app), so they agree."""
+    fed = np.asarray(fed, dtype=np.float64)
+    if spec is not None:
+        lo, hi = spec.value_range
+        return np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
+    axes = tuple(range(1, fed.ndim))
+    lo, hi = fed.min(axis=axes, keepdims=True), fed.max(axis=axes, keepdims=True)
+    return np.where(hi > lo, (fed - lo) / np.where(hi > lo, hi - lo, 1), 0.0)
+
+
 def side_for_unit_output(layers, channels: int, limit: int = 512):
     """Smallest square input side for which the whole stack fits and ends in a vector or a
     1×1 map."""

@@ -17,6 +17,7 @@ import numpy as np
 from lrpcore import export as _export
 from lrpcore.errors import ExportError, LRPError, RuleError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
+from lrpcore.spec import unit_inputs
 
 from . import rendering
 
@@ -58,20 +59,10 @@ def model_input(model, raw, dtype=np.float64) -> np.ndarray:
     return spec.preprocess(raw, dtype=dtype)
 
 
-def unit_input(model, fed) -> np.ndarray:
-    """Model inputs scaled to [0, 1] by the spec's value range, for drawing and outlines.
-
-    The same formula ``lrp explain --png`` applies to what it fed, so a GUI export and a CLI
-    export of one sample are the same picture.
-    """
-    fed = np.asarray(fed)
-    lo, hi = model.input_spec.value_range if model.input_spec else (fed.min(), fed.max())
-    return np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
-
-
 def model_input_unit(model, raw, dtype=np.float64) -> np.ndarray:
-    """Preprocessed samples in the model's input layout, scaled to [0, 1] by its value range."""
-    return unit_input(model, model_input(model, raw, dtype))
+    """Preprocessed samples in the model's input layout, scaled to [0, 1] by its value range
+    (``lrpcore.spec.unit_inputs``, the formula of ``lrp explain --png``)."""
+    return unit_inputs(model.input_spec, model_input(model, raw, dtype))
 
 
 # -- one explanation ------------------------------------------------------------------------
@@ -160,7 +151,7 @@ class ExplainService:
         fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
         return ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
-            input_unit=unit_input(req.model, fed)[0], scores=out[0],
+            input_unit=unit_inputs(req.model.input_spec, fed)[0], scores=out[0],
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),

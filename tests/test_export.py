@@ -202,3 +202,13 @@ def test_mismatched_inputs_raise(batch, tmp_path):
     with pytest.raises(lrpcore.RuleError, match="unknown colormap"):
         E.export_explanations(tmp_path, R, x, [0, 1, 2], ["nope-map"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unit_inputs_scale_by_the_spec_or_per_sample():
+    from lrpcore.spec import InputSpec, unit_inputs
+
+    spec = InputSpec(shape=(2, 2, 1), raw_shape=(2, 2, 1))  # value range [-1, 1]
+    fed = np.array([[[[-1.0], [0.0]], [[1.0], [3.0]]]])
+    np.testing.assert_allclose(unit_inputs(spec, fed).ravel(), [0, 0.5, 1, 1])  # clipped
+    no_spec = unit_inputs(None, np.array([[0.0, 2.0, 4.0], [5.0, 5.0, 5.0]]))
+    np.testing.assert_allclose(no_spec, [[0, 0.5, 1], [0, 0, 0]])  # each sample its own range

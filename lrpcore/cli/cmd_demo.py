@@ -14,18 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from ..bundled import DEFAULT_MODEL_NAME, default_dataset, default_model_path
-from ..errors import ExportError, LRPError
+from ..errors import LRPError
 from ..explain import Explainer
 from ..export import (
     colormap_file_name,
     export_explanations,
     export_relevance_batch,
     sidecar_info,
-    sidecar_path,
 )
 from ..io import load_model
 from ..render import TOOLBOX_COLORMAPS
-from .common import add_command
+from ..spec import unit_inputs
+from .common import add_command, check_outputs_free, remove_with_sidecars
 
 EXAMPLE = "lrp demo --out demo-output/"
 
@@ -72,36 +72,11 @@ def accuracy(explainer: Explainer, ds, chunk=1000) -> tuple[int, int]:
     return correct, len(ds)
 
 
-def unit_inputs(explainer: Explainer, x_raw) -> np.ndarray:
-    """Model inputs scaled to [0, 1] from the spec's value range (for digits and outlines)."""
-    x = explainer.prepare(x_raw).astype(np.float64)
-    lo, hi = explainer.model.input_spec.value_range
-    return (x - lo) / (hi - lo) if hi > lo else x
-
-
-def remove_with_sidecars(paths) -> None:
-    for p in paths:
-        for q in (Path(p), sidecar_path(p)):
-            with contextlib.suppress(OSError):
-                q.unlink()
-
-
 def planned_outputs(out: Path, n: int, m: int) -> list[Path]:
     """Every file the demo writes for ``n`` explained samples and a batch of ``m``."""
     paths = [out / colormap_file_name(i, c) for i in range(n) for c in TOOLBOX_COLORMAPS]
     paths += [out / f"relevance_{i}.npy" for i in range(n)]
     return paths + [out / f"relevance_simple_output_{m}.npy"]
-
-
-def check_outputs_free(paths, overwrite: bool) -> None:
-    """Refuse before any computation when the demo would replace files (without --overwrite)."""
-    if overwrite:
-        return
-    existing = [p for p in paths if p.exists()]
-    if existing:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise ExportError(f"{existing[0]}{more}: file exists (use --overwrite to replace the "
-                          "demo's earlier output)")
 
 
 def _note_training_data(model, ds) -> None:
@@ -123,7 +98,7 @@ def run(args) -> int:
     ds = open_demo_dataset(args.dataset or default_dataset(), args.labels)
     out = Path(args.out)
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))
-    check_outputs_free(planned_outputs(out, n, m), args.overwrite)
+    check_outputs_free(planned_outputs(out, n, m), args.overwrite, folders_must_exist=False)
     ex = Explainer(model, backend=None if args.backend == "auto" else args.backend,
                    dtype=args.dtype)
     backend = ex.backend.name
@@ -147,7 +122,8 @@ def run(args) -> int:
                         dataset=ds.name)
     created, written = not out.exists(), []
     try:
-        written = export_explanations(out, R, unit_inputs(ex, x_raw), list(range(n)),
+        written = export_explanations(out, R, unit_inputs(model.input_spec, ex.prepare(x_raw)),
+                                      list(range(n)),
                                       TOOLBOX_COLORMAPS, info=info, overwrite=args.overwrite,
                                       npy=True)
         written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)

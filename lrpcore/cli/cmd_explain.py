@@ -14,6 +14,7 @@ from ..explain import Explainer, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..render import check_scaling, get_colormap
+from ..spec import unit_inputs
 from .common import (
     add_command,
     check_outputs_free,
@@ -21,6 +22,7 @@ from .common import (
     load_labels,
     parse_target,
     remove_quietly,
+    remove_with_sidecars,
 )
 from .progress import ProgressBar
 
@@ -221,7 +223,8 @@ class PngWriter:
         self.cmaps = args.colormap or ["black-firered"]
         blank = np.zeros((1,) + tuple(fed_shape[1:]))
         try:  # a model input that cannot be drawn (e.g. 2 features) fails before computing
-            export.input_heatmap_image(blank[0], self._unit(blank)[0], self.cmaps[0],
+            export.input_heatmap_image(blank[0], unit_inputs(model.input_spec, blank)[0],
+                                       self.cmaps[0],
                                        args.outline, args.scaling)
         except ShapeError as exc:
             raise ShapeError(f"--png: {exc}") from None
@@ -240,24 +243,12 @@ class PngWriter:
             return
         args = self.args
         self.written += self.export.export_explanations(
-            args.png, R, self._unit(fed), np.arange(start, start + R.shape[0]), self.cmaps,
+            args.png, R, unit_inputs(self.model.input_spec, fed),
+            np.arange(start, start + R.shape[0]), self.cmaps,
             outline=args.outline, scaling=args.scaling, info=self.info, overwrite=args.overwrite)
 
-    def _unit(self, fed) -> np.ndarray:
-        """Inputs scaled to [0, 1] by the model's value range (per sample without one), as the
-        desktop app draws them."""
-        fed = np.asarray(fed, dtype=np.float64)
-        spec = self.model.input_spec
-        if spec is not None:
-            lo, hi = spec.value_range
-            return np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
-        axes = tuple(range(1, fed.ndim))
-        lo, hi = fed.min(axis=axes, keepdims=True), fed.max(axis=axes, keepdims=True)
-        return np.where(hi > lo, (fed - lo) / np.where(hi > lo, hi - lo, 1), 0.0)
-
     def remove(self) -> None:
-        for path in self.written:
-            remove_quietly([path, self.export.sidecar_path(path)])
+        remove_with_sidecars(self.written)
         self.written = []
         if self.created_dir:
             with contextlib.suppress(OSError):

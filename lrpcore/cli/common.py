@@ -68,17 +68,25 @@ def parse_target(text, words=("pred", "true", "output")):
         raise RuleError(f"--target {text!r}: use {', '.join(words)} or a class index") from None
 
 
-def check_outputs_free(paths, overwrite) -> None:
+def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
-    is missing; ``None`` entries (options not given) are skipped."""
+    is missing (unless the command makes it); ``None`` entries (options not given) are
+    skipped."""
     for path in paths:
         if not path:
             continue
         if os.path.exists(path) and not overwrite:
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
+        if folders_must_exist and not os.path.isdir(folder):
             raise ExportError(f"{path}: folder {folder} does not exist")
+
+
+def remove_with_sidecars(paths) -> None:
+    """Delete exported files and their JSON sidecars (after a failure or Ctrl-C)."""
+    from ..export import sidecar_path
+
+    remove_quietly(q for p in paths for q in (p, sidecar_path(p)))
 
 
 def remove_quietly(paths) -> None:
