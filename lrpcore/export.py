@@ -191,6 +191,35 @@ def colormap_file_name(index, cmap) -> str:
     return f"heatmap_{int(index)}_{get_colormap(cmap).name}.png"
 
 
+def relevance_file_name(index) -> str:
+    return f"relevance_{int(index)}.npy"
+
+
+def explanation_file_names(indices, cmaps, npy=False) -> list[str]:
+    """The names ``export_explanations`` writes for samples ``indices`` (PNGs per colormap,
+    ``relevance_{i}.npy`` with ``npy``), sidecars included: to refuse them before computing."""
+    names = []
+    for i in indices:
+        names += [colormap_file_name(i, c) for c in cmaps]
+        if npy:
+            names.append(relevance_file_name(i))
+    return names + [sidecar_path(n).name for n in names]
+
+
+def refuse_existing(folder, names, hint="choose an empty folder or remove them first") -> None:
+    """ExportError when ``folder`` already holds any of ``names`` (one listing of the folder,
+    however many names); a missing folder holds none."""
+    try:
+        present = set(os.listdir(folder))
+    except OSError:
+        return
+    clash = [n for n in names if n in present]
+    if clash:
+        more = f" and {len(clash) - 1} more of its files" if len(clash) > 1 else ""
+        raise ExportError(f"{Path(folder) / clash[0]}{more} already exist: nothing was "
+                          f"written; {hint}")
+
+
 def export_colormaps(out_dir, R, x01, index, cmaps=TOOLBOX_COLORMAPS, outline=True,
                      scaling=3, sigma=2.0, info=None, overwrite=False) -> list[Path]:
     """One sample in every colormap: ``heatmap_{index}_{cmap}.png`` (input | heatmap)."""
@@ -224,7 +253,7 @@ def export_relevance_batch(path, R, info=None, overwrite=False, per_sample=False
         w.npy(path, R, samples=indices)
         if per_sample:
             for k, i in enumerate(indices):
-                w.npy(path.parent / f"relevance_{i}.npy", R[k], sample=i)
+                w.npy(path.parent / relevance_file_name(i), R[k], sample=i)
         return list(w.outputs)
 
 
@@ -304,7 +333,7 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
                       layout="input|heatmap" if x is not None else "heatmap",
                       **render_fields(c, use_outline, scaling, sigma))
             if npy:
-                w.npy(out / f"relevance_{i}.npy", _finite(R[k], "relevance"), sample=i)
+                w.npy(out / relevance_file_name(i), _finite(R[k], "relevance"), sample=i)
             if progress is not None:
                 progress(k + 1, n)
         return list(w.outputs)

@@ -6,7 +6,6 @@ learns about cancellation, so it can be tested without a window and run on any t
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -238,27 +237,8 @@ def export_single_npy(path, result, info) -> list[Path]:
 def planned_files(indices, formats, cmaps) -> list[str]:
     """The names (sidecars included) an export of samples ``indices`` writes: PNGs per
     colormap with "png" in ``formats``, ``relevance_{i}.npy`` with "npy"."""
-    names = []
-    for i in indices:
-        if "png" in formats:
-            names += [_export.colormap_file_name(i, c) for c in cmaps]
-        if "npy" in formats:
-            names.append(f"relevance_{int(i)}.npy")
-    return names + [str(_export.sidecar_path(n)) for n in names]
-
-
-def refuse_existing(folder, names) -> None:
-    """ExportError when ``folder`` already holds any of ``names``: exports never replace
-    files in a folder (and a cancelled or failed one removes only what it wrote)."""
-    try:
-        present = set(os.listdir(folder))
-    except OSError:
-        return  # a missing folder is reported by the export itself
-    clash = [n for n in names if n in present]
-    if clash:
-        more = f" and {len(clash) - 1} more of its files" if len(clash) > 1 else ""
-        raise ExportError(f"{Path(folder) / clash[0]}{more} already exist: nothing was "
-                          "written; choose an empty folder or remove them first")
+    return _export.explanation_file_names(indices, cmaps if "png" in formats else [],
+                                          npy="npy" in formats)
 
 
 def export_all_colormaps(folder, result, outline, info) -> list[Path]:
@@ -267,7 +247,7 @@ def export_all_colormaps(folder, result, outline, info) -> list[Path]:
     if not folder.is_dir():
         raise ExportError(f"{folder}: folder does not exist")
     cmaps = rendering.colormap_names()
-    refuse_existing(folder, planned_files([result.index], ("png",), cmaps))
+    _export.refuse_existing(folder, planned_files([result.index], ("png",), cmaps))
     paths = _export.export_colormaps(folder, result.relevance, result.input_unit, result.index,
                                      cmaps=cmaps, outline=outline, info=info)
     return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
@@ -300,7 +280,7 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
     out = Path(req.out_dir)
     if not out.is_dir():
         raise ExportError(f"{out}: folder does not exist")
-    refuse_existing(out, planned_files(req.indices, req.formats, [req.cmap]))
+    _export.refuse_existing(out, planned_files(req.indices, req.formats, [req.cmap]))
     ex = Explainer(req.model, req.backend, req.dtype)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
     target = int(req.target) if req.target.isdigit() else req.target

@@ -125,6 +125,11 @@ def test_export_explanations_files_progress_and_sidecars(batch, tmp_path):
                            + [f"relevance_{i}.npy" for i in (10, 11, 12)])
     for p in paths:
         assert Path(str(p) + ".json").is_file()
+    planned = E.explanation_file_names([10, 11, 12], ["jet", "bwr"], npy=True)
+    assert sorted(planned) == sorted(p.name for p in (tmp_path / "png").iterdir())
+    with pytest.raises(ExportError, match=r"already exist.*--overwrite"):
+        E.refuse_existing(tmp_path / "png", planned, hint="use --overwrite")
+    E.refuse_existing(tmp_path / "nowhere", planned)  # a missing folder holds nothing
     side = json.loads((tmp_path / "png" / "heatmap_11_bwr.png.json").read_text())
     assert side["sample"] == 11 and side["colormap"] == "bwr" and side["rules"] == "epsilon:0.01"
     np.testing.assert_array_equal(skio.imread(tmp_path / "png" / "heatmap_11_bwr.png")[..., :3],

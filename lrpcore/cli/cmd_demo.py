@@ -17,10 +17,11 @@ from ..bundled import DEFAULT_MODEL_NAME, default_dataset, default_model_path
 from ..errors import LRPError
 from ..explain import Explainer
 from ..export import (
-    colormap_file_name,
+    explanation_file_names,
     export_explanations,
     export_relevance_batch,
     sidecar_info,
+    sidecar_path,
 )
 from ..io import load_model
 from ..render import TOOLBOX_COLORMAPS
@@ -73,10 +74,10 @@ def accuracy(explainer: Explainer, ds, chunk=1000) -> tuple[int, int]:
 
 
 def planned_outputs(out: Path, n: int, m: int) -> list[Path]:
-    """Every file the demo writes for ``n`` explained samples and a batch of ``m``."""
-    paths = [out / colormap_file_name(i, c) for i in range(n) for c in TOOLBOX_COLORMAPS]
-    paths += [out / f"relevance_{i}.npy" for i in range(n)]
-    return paths + [out / f"relevance_simple_output_{m}.npy"]
+    """Every file the demo writes (sidecars included) for ``n`` samples and a batch of ``m``."""
+    batch = f"relevance_simple_output_{m}.npy"
+    names = explanation_file_names(range(n), TOOLBOX_COLORMAPS, npy=True)
+    return [out / name for name in names + [batch, sidecar_path(batch).name]]
 
 
 def _note_training_data(model, ds) -> None:

@@ -229,11 +229,9 @@ class PngWriter:
         except ShapeError as exc:
             raise ShapeError(f"--png: {exc}") from None
         if not args.overwrite:
-            for i in range(fed_shape[0]):
-                for c in self.cmaps:
-                    path = os.path.join(args.png, export.colormap_file_name(i, c))
-                    if os.path.exists(path):
-                        raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
+            export.refuse_existing(args.png,
+                                   export.explanation_file_names(range(fed_shape[0]), self.cmaps),
+                                   hint="use --overwrite to replace them")
         self.info = export.sidecar_info(args.model, config.description, args.target,
                                         explainer.backend.name, explainer.dtype.name)
         self.created_dir = not os.path.isdir(args.png)
