@@ -162,22 +162,25 @@ class SampleListModel(QAbstractListModel):
             return QSize(THUMB + 16, THUMB + 22)
         return None
 
-    def _text(self, i: int) -> str:
-        t = "?" if self._labels is None else str(int(self._labels[i]))
-        p = "…"
+    def _classes(self, i: int) -> tuple[str | None, str | None]:
+        """(true class, predicted class) of sample ``i`` as text; None where unknown."""
+        t = None if self._labels is None else str(int(self._labels[i]))
+        p = None
         if self._predictions is not None and self._predictions[i] >= 0:
             p = str(int(self._predictions[i]))
+        return t, p
+
+    def _text(self, i: int) -> str:
+        t, p = self._classes(i)
         mark = " ✗" if self.misclassified(i) else ""
-        return f"{t}→{p}{mark}"
+        return f"{t or '?'}→{p or '…'}{mark}"
 
     def _tooltip(self, i: int) -> str:
         """The tile's "t→p" in words."""
-        t = "unknown" if self._labels is None else str(int(self._labels[i]))
-        p = "not yet computed"
-        if self._predictions is not None and self._predictions[i] >= 0:
-            p = str(int(self._predictions[i]))
+        t, p = self._classes(i)
         mark = " (misclassified)" if self.misclassified(i) else ""
-        return f"sample {i}: true class {t}, predicted {p}{mark}"
+        return (f"sample {i}: true class {t or 'unknown'}, predicted "
+                f"{p or 'not yet computed'}{mark}")
 
     def _thumbnail(self, i: int) -> QPixmap:
         pix = self._cache.get(i)
