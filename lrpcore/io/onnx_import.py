@@ -19,8 +19,9 @@ importer walks the graph as one chain of nodes and converts each into this proje
   that cannot be folded (no linear layer follows; a Tanh or Softmax comes first) is refused.
 * Padding: a ``Conv`` with ``pads`` (or ``auto_pad`` SAME_UPPER/SAME_LOWER) becomes a Pad
   layer of zeros followed by an unpadded Convolution; a constant-mode ``Pad`` node on the
-  height and width becomes a Pad layer. LRP drops the relevance that reaches the padded border
-  (it is a constant, not input). Padded pooling, grouped or dilated convolutions and
+  height and width becomes a Pad layer. The border is a constant, not input: flat, w² and zB
+  share among the real inputs only, and relevance that reaches a non-zero border is dropped
+  (``lrpcore.layers.Pad``). Padded pooling, grouped or dilated convolutions and
   ``ceil_mode`` pooling are refused.
 
 Any other operator raises ModelFormatError naming the operator and the node. The ONNX file
