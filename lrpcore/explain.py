@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
-from .parallel import cpu_count, run_sharded, shard_bounds, shard_count
+from .parallel import MIN_SHARD, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
 
@@ -275,7 +275,9 @@ class Explainer:
         if a.dtype.kind == "f" and not bool(xp.all(xp.isfinite(a))):
             raise ShapeError("input contains NaN or infinite values")
         n = a.shape[0]
-        bounds = shard_bounds(n, shard_count(n, self.threads, self._sample_bytes(a)))
+        several = self.threads > 1 and n >= 2 * MIN_SHARD  # else one shard, no budget needed
+        bounds = shard_bounds(n, shard_count(n, self.threads,
+                                             self._sample_bytes(a) if several else 0))
         shards = run_sharded(lambda ab: self._forward_shard(a[ab[0]:ab[1]]), bounds)
         if len(shards) == 1:
             return Forward(self, shards[0])
