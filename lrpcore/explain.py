@@ -14,7 +14,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
-from .parallel import MIN_SHARD, cpu_count, run_sharded, shard_bounds, shard_count
+from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
 
@@ -276,23 +276,36 @@ class Explainer:
             raise ShapeError("input contains NaN or infinite values")
         n = a.shape[0]
         several = self.threads > 1 and n >= 2 * MIN_SHARD  # else one shard, no budget needed
-        bounds = shard_bounds(n, shard_count(n, self.threads,
-                                             self._sample_bytes(a) if several else 0))
+        sample_bytes = self.sample_bytes(a.shape[1:]) if several else 0
+        bounds = shard_bounds(n, shard_count(n, self.threads, sample_bytes))
         shards = run_sharded(lambda ab: self._forward_shard(a[ab[0]:ab[1]]), bounds)
         if len(shards) == 1:
             return Forward(self, shards[0])
         return Forward(self, shards=shards)
 
-    def _sample_bytes(self, a) -> int:
-        """Bytes of the activations one sample keeps through the forward pass."""
-        shape, total = tuple(a.shape[1:]), int(np.prod(a.shape[1:]))
+    def sample_bytes(self, sample_shape) -> int:
+        """Bytes of the activations one sample of the fed shape keeps through the forward
+        pass (0 when the shape does not fit the model: the input check reports that)."""
+        shape, total = tuple(sample_shape), int(np.prod(sample_shape))
         try:
             for layer in self.layers:
                 shape = layer.output_shape(shape)
                 total += int(np.prod(shape))
-        except ShapeError:  # check_input reports it; the forward pass needs no budget then
+        except ShapeError:
             return 0
-        return total * a.dtype.itemsize
+        return total * self.dtype.itemsize
+
+    def passes(self, fed_shape, batch_size=None) -> list[tuple[int, int]]:
+        """(start, stop) of the forward passes that explain a batch of ``fed_shape``:
+        ``batch_size`` samples each (the whole batch when None), and on the CPU no more than
+        fit PASS_BYTES of activations. A GPU takes the batch as given."""
+        n = int(fed_shape[0])
+        step = n if not batch_size else max(1, int(batch_size))
+        if self.backend.name == "numpy":
+            per_sample = self.sample_bytes(fed_shape[1:])
+            if per_sample:
+                step = min(step, max(1, PASS_BYTES // per_sample))
+        return [(start, min(n, start + step)) for start in range(0, n, max(1, step))]
 
     def _forward_shard(self, a) -> list:
         xp = self.backend.xp
@@ -304,14 +317,12 @@ class Explainer:
 
     def explain(self, x, rule=None, target="pred", layer_rules=None, labels=None, raw=False,
                 batch_size=None):
-        """Relevance for a batch, processed in chunks of ``batch_size`` samples."""
+        """Relevance for a batch, in passes of at most ``batch_size`` samples (see ``passes``)."""
         config = resolve_rules(self.layers, rule, layer_rules)
         x = self.prepare(x, raw)
         n = x.shape[0]
-        step = n if not batch_size else max(1, int(batch_size))
         out = None
-        for start in range(0, n, step):
-            stop = min(n, start + step)
+        for start, stop in self.passes(x.shape, batch_size):
             fwd = self.forward(x[start:stop], raw=True)
             lab = None if labels is None else _slice_labels(labels, start, stop, n)
             tgt = _slice_labels(target, start, stop, n) if _is_per_sample(target) else target

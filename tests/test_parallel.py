@@ -8,7 +8,7 @@ import pytest
 import lrpcore
 from lrpcore.allocator import keep_freed_memory
 from lrpcore.bench import lenet5, long_rect
-from lrpcore.parallel import MIN_SHARD, SHARD_BYTES, shard_bounds, shard_count
+from lrpcore.parallel import MIN_SHARD, PASS_BYTES, SHARD_BYTES, shard_bounds, shard_count
 
 explain_module = sys.modules["lrpcore.explain"]
 
@@ -57,6 +57,34 @@ def test_budgeted_shards_give_the_single_threaded_relevance():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_cpu_passes_hold_at_most_the_pass_budget_whatever_the_batch_size():
+    ex = lrpcore.Explainer(lenet5(), "numpy", "float64", threads=2)
+    per_sample = ex.sample_bytes((32, 32, 1))
+    # input, conv + ReLU (28·28·10 each), pool, conv + ReLU (10·10·25), pool, ..., output
+    kept = 32 * 32 + 2 * 7840 + 1960 + 2 * 2500 + 625 + 2 * 400 + 100 + 10 + 10
+    assert per_sample == 8 * kept
+    cap = PASS_BYTES // per_sample
+    for batch_size in (None, 5000):
+        passes = ex.passes((5000, 32, 32, 1), batch_size)
+        assert passes[0] == (0, cap) and passes[-1][1] == 5000
+        assert all(b - a <= cap for a, b in passes)
+        assert all(b == a2 for (_, b), (a2, _) in zip(passes[:-1], passes[1:], strict=True))
+    assert ex.passes((1000, 32, 32, 1), 100)[:2] == [(0, 100), (100, 200)]
+    assert ex.passes((3, 32, 32, 1)) == [(0, 3)]
+    assert ex.passes((5, 7, 7, 1)) == [(0, 5)]  # a shape the model refuses: no budget
+
+
+def test_explaining_in_passes_gives_the_one_pass_relevance(monkeypatch):
+    x = np.random.default_rng(3).uniform(-1, 1, (40, 32, 32, 1))
+    model = lenet5()
+    whole = lrpcore.explain(model, x, rule="alphabeta:2", raw=True, backend="numpy")
+    per_sample = lrpcore.Explainer(model, "numpy", "float64").sample_bytes((32, 32, 1))
+    monkeypatch.setattr(explain_module, "PASS_BYTES", 7 * per_sample)  # passes of 7
+    assert lrpcore.Explainer(model, "numpy").passes(x.shape)[1] == (7, 14)
+    split = lrpcore.explain(model, x, rule="alphabeta:2", raw=True, backend="numpy")
+    assert np.allclose(split, whole, rtol=0, atol=1e-12 * np.abs(whole).max())
+
+
 def test_keep_freed_memory_applies_on_linux_and_is_idempotent():
     assert keep_freed_memory() is True
     assert keep_freed_memory() is True

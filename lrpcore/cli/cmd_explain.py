@@ -59,8 +59,8 @@ def register(sub):
                    help="array backend (default: cupy when a GPU is available, else numpy)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
-                   help="samples per forward/backward pass (default 256; much larger batches "
-                   "are slower: their activations no longer fit the cache)")
+                   help="samples per forward/backward pass (default 256; on the CPU a pass "
+                   "holds at most 64 MB of activations, so larger values change nothing)")
     p.add_argument("--png", metavar="DIR", help="also write heatmap PNGs into DIR")
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help="colormap of the PNGs (repeatable; default black-firered)")
@@ -128,8 +128,7 @@ def run(args) -> int:
     outputs = []
     try:
         with atomic_npy_memmap(args.out, fed_shape, explainer.dtype, args.overwrite) as R:
-            for start in range(0, n, args.batch_size):
-                stop = min(n, start + args.batch_size)
+            for start, stop in explainer.passes(fed_shape, args.batch_size):
                 with _naming_input(args, start, stop):  # e.g. NaN in a later batch
                     fed = explainer.prepare(x[start:stop], raw=args.raw)
                     fwd = explainer.forward(fed, raw=True)
