@@ -203,12 +203,13 @@ class Forward:
             layer, x, y = ex.layers[i], acts[i], acts[i + 1]
             rule = config.rules[i]
             try:
-                if layer.linear_map:
+                if layer.linear_map or layer.kind == "MaxPool":
                     inside = ex.inside_mask(i, acts)
-                    R = rule.linear(layer, x, y, R,
-                                    ctx if inside is None else replace(ctx, inside=inside))
-                elif layer.kind == "MaxPool":
-                    R = rule.maxpool(layer, x, y, R, ctx)
+                    layer_ctx = ctx if inside is None else replace(ctx, inside=inside)
+                    if layer.linear_map:
+                        R = rule.linear(layer, x, y, R, layer_ctx)
+                    else:
+                        R = rule.maxpool(layer, x, y, R, layer_ctx)
                 elif layer.kind == "Flatten":
                     R = R.reshape(x.shape)
                 elif layer.kind == "Pad":

@@ -481,6 +481,14 @@ class _Pool(Layer):
         return [(slice(None), slice(a, a + s0 * (Ho - 1) + 1, s0),
                  slice(b, b + s1 * (Wo - 1) + 1, s1)) for a in range(h) for b in range(w)]
 
+    def window_sum(self, x, xp):
+        """Σ over each window (N, Ho, Wo, D), in the order the toolbox sums: row by row."""
+        first, *rest = self.slices(x.shape[1:])
+        out = x[first].copy()
+        for index in rest:
+            out += x[index]
+        return out
+
     def spread(self, c, in_shape, xp):
         """Send every window's value c (N, Ho, Wo, D) to each of its positions, summed."""
         overlapping = self.stride[0] < self.pool[0] or self.stride[1] < self.pool[1]
@@ -540,13 +548,6 @@ class SumPool(_Pool, LinearMap):
         make = make or VARIANTS[key]
         return float(make(np.float64(1.0)))
 
-    def window_sum(self, x, xp):
-        first, *rest = self.slices(x.shape[1:])
-        out = x[first].copy()
-        for index in rest:  # in the order the toolbox sums a window: row by row
-            out += x[index]
-        return out
-
     def forward(self, x, xp):
         out = self.window_sum(x, xp)
         out *= self.norm
@@ -599,8 +600,16 @@ class MaxPool(_Pool):
             out[index] += mask * share
         return out
 
-    def uniform_relevance(self, x, R, xp):
-        return self.spread(R / (self.pool[0] * self.pool[1]), x.shape[1:], xp)
+    def uniform_relevance(self, x, R, xp, inside=None):
+        """R shared equally by the positions of each window; with ``inside`` (a mask of the
+        real inputs when this pool follows a Pad) by its real positions only, as the flat
+        rule does for a padded convolution."""
+        if inside is None:
+            return self.spread(R / (self.pool[0] * self.pool[1]), x.shape[1:], xp)
+        count = self.window_sum(inside, xp)
+        out = self.spread(R / xp.where(count > 0, count, 1), x.shape[1:], xp)
+        out *= inside
+        return out
 
 
 PASS_THROUGH = (Rect, Tanh, SoftMax, Flatten)

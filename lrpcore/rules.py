@@ -223,7 +223,7 @@ class Flat(Rule):
         return _masked_share(layer, ones, R, x, ctx)
 
     def maxpool(self, layer, x, y, R, ctx):
-        return layer.uniform_relevance(x, R, ctx.xp)
+        return layer.uniform_relevance(x, R, ctx.xp, ctx.inside)
 
 
 def _ones_like(w):
@@ -254,7 +254,7 @@ class WSquare(Rule):
         return _masked_share(layer, sq, R, x, ctx)  # a padded input: real inputs only
 
     def maxpool(self, layer, x, y, R, ctx):
-        return layer.uniform_relevance(x, R, ctx.xp)
+        return layer.uniform_relevance(x, R, ctx.xp, ctx.inside)
 
 
 @dataclass(frozen=True)

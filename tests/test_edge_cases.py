@@ -8,7 +8,7 @@ import pytest
 
 import lrpcore
 from lrpcore.explain import resolve_rules
-from lrpcore.layers import Convolution, Flatten, Linear, Pad, Rect, Tanh
+from lrpcore.layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh
 from lrpcore.model import Sequential
 from lrpcore.rules import AlphaBeta, WSquare
 
@@ -106,6 +106,33 @@ def test_padded_dense_input_after_flatten_shares_among_real_inputs():
     # every real input of a dense layer sees every output: equal shares of the total
     np.testing.assert_allclose(R.reshape(2, -1), np.repeat(y.sum(1, keepdims=True) / 6, 6, 1),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("spec", ["flat", "ww"])
+@pytest.mark.parametrize(("pads", "pool"), [((1, 1, 1, 1), (2, 2)), ((0, 2, 1, 0), (3, 2))])
+def test_padded_max_pooling_shares_uniformly_among_real_inputs(spec, pads, pool):
+    """flat and w² on a MaxPool right after a Pad: each window's relevance goes in equal
+    shares to its real inputs only; none is lost to the border."""
+    rng = np.random.default_rng(11)
+    layers = [Pad(pads, 0.0), MaxPool(pool, pool), Flatten()]
+    model = Sequential(layers, lrpcore.spec.InputSpec(shape=(4, 4, 2), raw_shape=(4, 4, 2)))
+    x = rng.uniform(-1, 1, size=(2, 4, 4, 2))
+    y = lrpcore.predict(model, x, raw=True)
+    R = lrpcore.explain(model, x, rule=spec, target="output", raw=True)
+    np.testing.assert_allclose(R.reshape(2, -1).sum(1), y.sum(1), rtol=1e-12)
+    # brute force: every window splits its output equally among the real inputs it covers
+    pad, maxpool, _ = model.layers
+    padded_shape = pad.output_shape((4, 4, 2))
+    real = pad.inside((4, 4, 2), np, np.float64)[0]
+    want = np.zeros((2,) + padded_shape)
+    Y = y.reshape((2,) + maxpool.output_shape(padded_shape))
+    for i in range(Y.shape[1]):
+        for j in range(Y.shape[2]):
+            rows = slice(i * pool[0], (i + 1) * pool[0])
+            cols = slice(j * pool[1], (j + 1) * pool[1])
+            count = real[rows, cols].sum(axis=(0, 1))
+            want[:, rows, cols] += real[rows, cols] * (Y[:, i, j] / count)[:, None, None]
+    np.testing.assert_allclose(R, pad.crop(want), rtol=1e-12, atol=1e-15)
 
 
 def test_unpadded_models_keep_the_toolbox_flat_and_ww():
