@@ -505,7 +505,6 @@ class _Pool(Layer):
                 out[index] = c
         return out
 
-
     def _tile(self, c, xp):
         """Each window's value copied to all its positions, for windows that tile the input.
 
