@@ -1,0 +1,126 @@
+"""The cupy code path, run on a strict CPU stand-in for the GPU (see ``fake_device``).
+
+Every rule, preset and target, traces, float32, padded and max-pooling models, the insight
+tools and training go through the engine with backend "cupy" semantics: a host array meeting a
+device array fails as it would on a GPU, and results must equal the numpy backend's. The real
+GPU check (speed, and cupy's own kernels) is ``tools/gpu_check.py`` on a device machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fake_device import FAKE_GPU, DeviceArray, MixedArraysError, fake_cupy
+
+import lrpcore
+from lrpcore.bench import lenet5
+from lrpcore.bundled import bundled_models
+from lrpcore.insight.pixelflip import evaluate_methods
+from lrpcore.layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh
+from lrpcore.model import Sequential
+from lrpcore.presets import PRESETS
+from lrpcore.spec import InputSpec
+
+RULES = ["simple", "epsilon:0.01", "alphabeta:2", "alphabeta:1", "alphabeta:0", "flat", "ww",
+         "zb", "gamma:0.25", "zplus", *PRESETS]
+
+
+def _padded_maxnet(seed=0) -> Sequential:
+    """Pad, convolution, tanh, max pooling (after a Pad too), dense: every special case."""
+    rng = np.random.default_rng(seed)
+    layers = [Pad((1, 1, 1, 1), 0.0), Convolution(rng.normal(size=(3, 3, 1, 4)) / 3,
+                                                    rng.normal(size=4) * 0.1),
+              Tanh(), Pad((0, 1, 0, 1), 0.0), MaxPool((2, 2), (2, 2)), Rect(), Flatten(),
+              Linear(rng.normal(size=(4 * 4 * 4, 3)) / 8, rng.normal(size=3) * 0.1)]
+    return Sequential(layers, InputSpec(shape=(7, 7, 1), raw_shape=(7, 7, 1),
+                                        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+
+
+MODELS = {"lenet5": (lenet5, (32, 32, 1)), "padded": (_padded_maxnet, (7, 7, 1))}
+
+
+def test_the_stand_in_refuses_host_arrays_like_cupy():
+    d = fake_cupy.asarray(np.ones(3))
+    assert isinstance(d, DeviceArray) and isinstance(d * 2 + d, DeviceArray)
+    for mixed in (lambda: d + np.ones(3), lambda: np.ones((2, 3)) @ d,
+                  lambda: fake_cupy.maximum(np.ones(3), 0), lambda: np.concatenate([d, np.ones(1)]),
+                  lambda: fake_cupy.zeros_like(np.ones(2))):
+        with pytest.raises(MixedArraysError, match="host numpy array"):
+            mixed()
+    assert type(fake_cupy.asnumpy(d)) is np.ndarray and type(d.get()) is np.ndarray
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("rule", RULES)
+def test_every_rule_on_the_device_path_equals_numpy(name, rule):
+    make, shape = MODELS[name]
+    model = make()
+    x = np.random.default_rng(1).uniform(-1, 1, (5,) + shape)
+    want = lrpcore.explain(model, x, rule=rule, raw=True, backend="numpy")
+    got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
+    assert type(got) is np.ndarray
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("target", ["pred", "output", 2, "true", "per-sample"])
+def test_targets_traces_and_layer_rules_on_the_device_path(target):
+    model = lenet5()
+    x = np.random.default_rng(2).uniform(-1, 1, (4, 32, 32, 1))
+    labels = np.array([3, 1, 4, 1])
+    kw = {"labels": labels} if target == "true" else {}
+    tgt = labels[::-1].copy() if target == "per-sample" else target
+    results = []
+    for backend in ("numpy", FAKE_GPU):
+        fwd = lrpcore.Explainer(model, backend).forward(x, raw=True)
+        R, per_layer = fwd.relevance("alphabeta:2", tgt, layer_rules={0: "zb", 3: "ww"},
+                                     trace=True, **kw)
+        results.append((R, per_layer, fwd.outputs(), fwd.predictions()))
+    (R0, L0, Y0, P0), (R1, L1, Y1, P1) = results
+    np.testing.assert_allclose(R1, R0, rtol=0, atol=1e-12 * np.abs(R0).max())
+    for a, b in zip(L0, L1, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert type(b) is np.ndarray
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-12 * max(np.abs(a).max(), 1))
+    np.testing.assert_allclose(Y1, Y0, rtol=1e-12)
+    assert np.array_equal(P0, P1)
+
+
+def test_float32_and_bundled_models_on_the_device_path():
+    digits = np.random.default_rng(3).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    for path in bundled_models():
+        model = lrpcore.load_model(path)
+        for dtype in ("float64", "float32"):
+            want = lrpcore.explain(model, digits, rule="EpsilonPlusFlat", backend="numpy",
+                                   dtype=dtype)
+            got = lrpcore.explain(model, digits, rule="EpsilonPlusFlat", backend=FAKE_GPU,
+                                  dtype=dtype)
+            assert got.dtype == want.dtype
+            tol = 1e-12 if dtype == "float64" else 1e-5
+            np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
+        np.testing.assert_allclose(lrpcore.predict(model, digits, backend=FAKE_GPU),
+                                   lrpcore.predict(model, digits, backend="numpy"), rtol=1e-12)
+
+
+def test_pixel_flipping_and_baselines_on_the_device_path():
+    model = lenet5()
+    x = np.random.default_rng(4).uniform(-1, 1, (3, 32, 32, 1))
+    methods = ["epsilon:0.01", "sensitivity", "gradxinput"]
+    kw = {"steps": 4, "raw": True, "patch": 4}
+    want = evaluate_methods(model, x, methods, backend="numpy", **kw)
+    got = evaluate_methods(model, x, methods, backend=FAKE_GPU, **kw)
+    for a, b in zip(want, got, strict=True):
+        assert a.label == b.label and type(b.outputs) is np.ndarray
+        np.testing.assert_allclose(b.outputs, a.outputs, rtol=1e-12, atol=1e-12)
+
+
+def test_training_on_the_device_path(tmp_path):
+    from test_train import _cfg, _toy_data, _weights
+
+    from lrpcore.train.loop import train
+
+    kw = {"log": lambda s: None}
+    a = train(_cfg(epochs=1), _toy_data(), tmp_path / "a.npz", backend="numpy", **kw)
+    b = train(_cfg(epochs=1), _toy_data(), tmp_path / "b.npz", backend=FAKE_GPU, **kw)
+    for wa, wb in zip(_weights(a.model), _weights(b.model), strict=True):
+        np.testing.assert_allclose(wb, wa, rtol=1e-10, atol=1e-12)
