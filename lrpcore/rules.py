@@ -187,10 +187,14 @@ class SignSplit:
     def share(self, c, w_for_pos, w_for_neg):
         """x⁺_i Σ_j w_for_pos_ij c_j + x⁻_i Σ_j w_for_neg_ij c_j."""
         layer, xp, shape = self.layer, self.xp, self.shape
-        out = (self.xpos * layer.tmap(c, w_for_pos, shape, xp) if w_for_pos is not None
-               else 0.0)
+        out = None
+        if w_for_pos is not None:
+            out = self.xpos * layer.tmap(c, w_for_pos, shape, xp)
         if self.xneg is not None and w_for_neg is not None:
-            out = out + self.xneg * layer.tmap(c, w_for_neg, shape, xp)
+            part = self.xneg * layer.tmap(c, w_for_neg, shape, xp)
+            out = part if out is None else out + part
+        if out is None:  # no contribution has this sign (e.g. z⁻ of sum pooling after a ReLU)
+            out = xp.zeros((c.shape[0],) + tuple(shape), dtype=c.dtype)
         return out
 
     def positive_sum(self):

@@ -65,6 +65,7 @@ def test_rule_equals_slow_formulation(which, spec, inputs):
     ctx = Context(np, np.float64, (-1.0, 2.0))
     fast = parse_rule(spec).linear(layer, x, y, R, ctx)
     expected = slow(layer, in_shape, spec, x, R)
+    assert fast.shape == x.shape and fast.dtype == x.dtype  # also where all of it vanishes
     scale = np.abs(expected).max()
     assert np.abs(fast - expected).max() <= 1e-9 * scale
 
