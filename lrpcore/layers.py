@@ -280,6 +280,8 @@ class Convolution(LinearMap):
         Ho, Wo, _ = self.output_shape(x.shape[1:])
         if (h, ww) == (1, 1) and self.stride == (1, 1):
             return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
+        if few_launches(xp):
+            return _window_conv(x, w, h, ww, *self.stride, xp)
         if d > 1:
             return _row_conv(x, w.reshape(h, ww * d, n), h, ww, *self.stride, xp)
         cols = _planar_windows(x, h, ww, *self.stride, xp)  # (h·w·d) × (N·Ho·Wo)
@@ -290,6 +292,8 @@ class Convolution(LinearMap):
         N, Ho, Wo, _ = c.shape
         if (h, ww) == (1, 1) and self.stride == (1, 1):
             return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
+        if few_launches(xp):
+            return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
         if d > 1:
             return _row_conv_transpose(c, w.reshape(h, ww * d, n), in_shape, h, ww, *self.stride,
                                        xp)
@@ -297,11 +301,57 @@ class Convolution(LinearMap):
         return _planar_scatter(g.reshape(h, ww, d, N, Ho, Wo), in_shape, *self.stride, xp)
 
 
-# Two im2col layouts serve convolutions. With one input channel (a digit's first layer) whole
-# shifted planes are copied ("planar"). With several channels, only the w windows along each
-# row are unrolled ("row": w× the input instead of h·w×) and the h kernel rows become h matrix
-# products on contiguous slices; both were measured faster than the textbook N×Ho×Wo×(h·w·d)
-# matrix, whose size makes these small layers memory-bound.
+def few_launches(xp) -> bool:
+    """Whether array operations are kernel launches (a GPU): each costs microseconds however
+    small, so one large copy beats many small ones. numpy pays for memory traffic instead."""
+    return xp is not np
+
+
+# On a GPU a convolution is one window copy and one matrix product each way; the memory the
+# window matrix takes is bounded by cutting the batch (WINDOW_BYTES).
+WINDOW_BYTES = 512 * 2**20
+
+
+def _window_conv(x, w, h, ww, s0, s1, xp):
+    """Textbook im2col: the (N·Ho·Wo) × (h·w·d) window matrix times the filters."""
+    N, H, W, _ = x.shape
+    Ho, Wo = (H - h) // s0 + 1, (W - ww) // s1 + 1
+    parts = []
+    for a, b in _sample_chunks(N, Ho * Wo * w.size * x.itemsize // w.shape[1]):
+        win = _windows(x[a:b], h, ww, s0, s1, xp)  # (b − a) × Ho × Wo × h × w × d
+        parts.append((xp.ascontiguousarray(win).reshape(-1, w.shape[0]) @ w)
+                     .reshape(b - a, Ho, Wo, w.shape[1]))
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _window_conv_transpose(c, w, in_shape, h, ww, s0, s1, xp):
+    """Transpose of ``_window_conv`` as a correlation: spread c by the stride, pad it by the
+    kernel size − 1, and correlate with the flipped filters, channels swapped."""
+    N, Ho, Wo, n = c.shape
+    H, W, D = in_shape
+    flipped = w.reshape(h, ww, D, n)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(h * ww * n, D)
+    parts = []
+    for a, b in _sample_chunks(N, H * W * h * ww * n * c.itemsize):
+        spread = xp.zeros((b - a, H + h - 1, W + ww - 1, n), dtype=c.dtype)
+        spread[:, h - 1:h - 1 + s0 * (Ho - 1) + 1:s0, ww - 1:ww - 1 + s1 * (Wo - 1) + 1:s1] = \
+            c[a:b]
+        win = _windows(spread, h, ww, 1, 1, xp)  # (b − a) × H × W × h × w × n
+        parts.append((xp.ascontiguousarray(win).reshape(-1, h * ww * n) @ flipped)
+                     .reshape(b - a, H, W, D))
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _sample_chunks(n, bytes_per_sample):
+    """(start, stop) slices of a batch whose window matrices stay within WINDOW_BYTES."""
+    step = max(1, WINDOW_BYTES // max(1, bytes_per_sample))
+    return [(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+# Two im2col layouts serve convolutions on the CPU. With one input channel (a digit's first
+# layer) whole shifted planes are copied ("planar"). With several channels, only the w windows
+# along each row are unrolled ("row": w× the input instead of h·w×) and the h kernel rows become
+# h matrix products on contiguous slices; both were measured faster than the textbook
+# N×Ho×Wo×(h·w·d) matrix, whose size makes these small layers memory-bound on the CPU.
 
 
 def _row_conv(x, w_rows, h, w, s0, s1, xp):
@@ -482,8 +532,32 @@ class _Pool(Layer):
         return [(slice(None), slice(a, a + s0 * (Ho - 1) + 1, s0),
                  slice(b, b + s1 * (Wo - 1) + 1, s1)) for a in range(h) for b in range(w)]
 
+    def tiles(self, x, xp):
+        """On a GPU, for windows that do not overlap (stride = pool): the windowed part of x as
+        (N, Ho, h, Wo, w, D), a window's positions on axes 2 and 4, so that one reduction or
+        one broadcast serves all positions; else None (the CPU works slice by slice)."""
+        if not few_launches(xp) or self.stride != self.pool:
+            return None
+        (h, w), (N, H, W, D) = self.pool, x.shape
+        Ho, Wo = H // h, W // w
+        return x[:, :Ho * h, :Wo * w].reshape(N, Ho, h, Wo, w, D)
+
+    def untile(self, t, in_shape, xp):
+        """(N, Ho, h, Wo, w, D) values back in the layout of the input (zeros outside the
+        windows, where the input does not divide by the pool)."""
+        N, Ho, h, Wo, w, D = t.shape
+        t = t.reshape(N, Ho * h, Wo * w, D)
+        if (Ho * h, Wo * w) == tuple(in_shape[:2]):
+            return t
+        out = xp.zeros((N,) + tuple(in_shape), dtype=t.dtype)
+        out[:, :Ho * h, :Wo * w] = t
+        return out
+
     def window_sum(self, x, xp):
         """Σ over each window (N, Ho, Wo, D), in the order the toolbox sums: row by row."""
+        t = self.tiles(x, xp)
+        if t is not None:
+            return t.sum(axis=(2, 4))
         first, *rest = self.slices(x.shape[1:])
         out = x[first].copy()
         for index in rest:
@@ -498,6 +572,9 @@ class _Pool(Layer):
                  and (Ho * self.pool[0], Wo * self.pool[1]) == tuple(in_shape[:2]))
         if tiled:  # every input position lies in exactly one window
             return self._tile(c, xp)
+        if few_launches(xp) and self.stride == self.pool:
+            return self.untile(self._tile(c, xp).reshape(c.shape[0], Ho, self.pool[0], Wo,
+                                                         self.pool[1], -1), in_shape, xp)
         out = xp.zeros((c.shape[0],) + tuple(in_shape), dtype=c.dtype)
         for index in self.slices(in_shape):
             if overlapping:
@@ -582,6 +659,9 @@ class MaxPool(_Pool):
     kind = "MaxPool"
 
     def forward(self, x, xp):
+        t = self.tiles(x, xp)
+        if t is not None:
+            return t.max(axis=(2, 4))
         first, *rest = self.slices(x.shape[1:])
         out = x[first].copy()
         for index in rest:
@@ -590,6 +670,11 @@ class MaxPool(_Pool):
 
     def winner_relevance(self, x, y, R, xp):
         in_shape = x.shape[1:]
+        t = self.tiles(x, xp)
+        if t is not None:
+            mask = t == y[:, :, None, :, None, :]
+            share = R / mask.sum(axis=(2, 4), dtype=R.dtype)  # ≥ 1 winner per window
+            return self.untile(mask * share[:, :, None, :, None, :], in_shape, xp)
         masks = [x[index] == y for index in self.slices(in_shape)]
         count = xp.zeros(y.shape, dtype=R.dtype)
         for mask in masks:

@@ -16,7 +16,7 @@ import lrpcore
 from lrpcore.bench import lenet5
 from lrpcore.bundled import bundled_models
 from lrpcore.insight.pixelflip import evaluate_methods
-from lrpcore.layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh
+from lrpcore.layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SumPool, Tanh
 from lrpcore.model import Sequential
 from lrpcore.presets import PRESETS
 from lrpcore.spec import InputSpec
@@ -36,7 +36,25 @@ def _padded_maxnet(seed=0) -> Sequential:
                                         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
 
 
-MODELS = {"lenet5": (lenet5, (32, 32, 1)), "padded": (_padded_maxnet, (7, 7, 1))}
+def _uneven_pools(seed=0) -> Sequential:
+    """Pools whose windows leave input rows and columns over, and overlapping windows."""
+    rng = np.random.default_rng(seed)
+    layers = [MaxPool((2, 2), (2, 2)), Convolution(rng.normal(size=(2, 2, 1, 3)), np.zeros(3)),
+              Rect(), SumPool((2, 2), (2, 2)), MaxPool((1, 1), (1, 1)), Flatten(),
+              Linear(rng.normal(size=(3, 4)), rng.normal(size=4) * 0.1)]
+    return Sequential(layers, InputSpec(shape=(9, 9, 1), raw_shape=(9, 9, 1)))
+
+
+def _overlapping_pools(seed=0) -> Sequential:
+    rng = np.random.default_rng(seed)
+    layers = [Convolution(rng.normal(size=(3, 3, 1, 2)), rng.normal(size=2) * 0.1), Rect(),
+              MaxPool((3, 3), (2, 2)), SumPool((2, 1), (1, 1)), Flatten(),
+              Linear(rng.normal(size=(4, 3)), np.zeros(3))]
+    return Sequential(layers, InputSpec(shape=(8, 8, 1), raw_shape=(8, 8, 1)))
+
+
+MODELS = {"lenet5": (lenet5, (32, 32, 1)), "padded": (_padded_maxnet, (7, 7, 1)),
+          "uneven": (_uneven_pools, (9, 9, 1)), "overlapping": (_overlapping_pools, (8, 8, 1))}
 
 
 def test_the_stand_in_refuses_host_arrays_like_cupy():

@@ -59,3 +59,26 @@ def test_pool_spread_equals_the_matrix_transpose(pool, in_shape):
     mp = MaxPool(pool, pool)
     uniform = mp.uniform_relevance(np.zeros((2,) + in_shape), c, np)
     assert np.allclose(uniform, expected / (pool[0] * pool[1]), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (2, 1), (1, 3), (3, 2)])
+@pytest.mark.parametrize("window_bytes", [None, 1])
+def test_gpu_window_convolution_and_its_transpose_equal_the_matrix(monkeypatch, stride,
+                                                                   window_bytes):
+    """The GPU's strategy (one window copy, one product; the transpose as a correlation of the
+    stride-spread, padded gradient with flipped filters), run here with numpy, also when the
+    window budget cuts the batch into single samples."""
+    if window_bytes is not None:
+        monkeypatch.setattr(layers, "WINDOW_BYTES", window_bytes)
+    rng = np.random.default_rng(stride[0] * 7 + stride[1])
+    conv = Convolution(rng.normal(size=(3, 2, 2, 4)), np.zeros(4), stride)
+    in_shape = (8, 9, 2)
+    x = rng.normal(size=(3,) + in_shape)
+    w = conv.variant("w", np, np.float64)
+    M, _ = dense_matrix(conv, in_shape)
+    out_shape = conv.output_shape(in_shape)
+    z = layers._window_conv(x, w, 3, 2, *stride, np)
+    np.testing.assert_allclose(z, (x.reshape(3, -1) @ M).reshape((3,) + out_shape), atol=1e-12)
+    c = rng.normal(size=(3,) + out_shape)
+    g = layers._window_conv_transpose(c, w, in_shape, 3, 2, *stride, np)
+    np.testing.assert_allclose(g, (c.reshape(3, -1) @ M.T).reshape((3,) + in_shape), atol=1e-12)
