@@ -18,6 +18,13 @@ import numpy as np
 from lrpcore.backend import Backend
 
 
+class OperationCounter:
+    """Array operations run on the stand-in: each would be (at least) one kernel launch on a
+    GPU, whose fixed cost (microseconds) dominates small batches such as one GUI click."""
+
+    count = 0
+
+
 class MixedArraysError(TypeError):
     """A host numpy array was used where cupy only accepts device arrays."""
 
@@ -55,6 +62,7 @@ class DeviceArray(np.ndarray):
     """An array that 'lives on the device': it never mixes with host arrays."""
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        OperationCounter.count += 1
         _refuse_host(inputs, f"ufunc {ufunc.__name__}")
         if out is not None:
             _refuse_host(out, f"ufunc {ufunc.__name__} (out=)")
@@ -65,11 +73,25 @@ class DeviceArray(np.ndarray):
         return _to_device(result)
 
     def __array_function__(self, func, types_, args, kwargs):
+        OperationCounter.count += 1
         _refuse_host(args, func.__name__)
         _refuse_host(kwargs.values(), func.__name__)
         host_args = _to_host_view(args)
         host_kwargs = {k: _to_host_view(v) for k, v in kwargs.items()}
         return _to_device(func(*host_args, **host_kwargs))
+
+    def __setitem__(self, index, value):
+        OperationCounter.count += 1
+        _refuse_host([value], "setitem")
+        super().__setitem__(index, value)
+
+    def copy(self, *args, **kwargs):
+        OperationCounter.count += 1
+        return super().copy(*args, **kwargs)
+
+    def astype(self, *args, **kwargs):
+        OperationCounter.count += 1
+        return super().astype(*args, **kwargs)
 
     @property
     def __cuda_array_interface__(self):  # how callers recognise a device array
@@ -86,6 +108,7 @@ _TRANSFERS = {"asarray", "array", "ascontiguousarray", "asanyarray"}
 
 def _device_function(name, func):
     def call(*args, **kwargs):
+        OperationCounter.count += 1
         if name not in _TRANSFERS:
             _refuse_host(args, f"fake_cupy.{name}")
             _refuse_host(kwargs.values(), f"fake_cupy.{name}")

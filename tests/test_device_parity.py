@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_device import FAKE_GPU, DeviceArray, MixedArraysError, fake_cupy
+from fake_device import FAKE_GPU, DeviceArray, MixedArraysError, OperationCounter, fake_cupy
 
 import lrpcore
 from lrpcore.bench import lenet5
@@ -78,6 +78,19 @@ def test_every_rule_on_the_device_path_equals_numpy(name, rule):
     got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
     assert type(got) is np.ndarray
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+@pytest.mark.parametrize(("rule", "most"), [("epsilon:0.01", 120), ("EpsilonPlusFlat", 130)])
+def test_one_lenet5_click_takes_few_device_operations(rule, most):
+    """A GPU pays microseconds per operation however small: one sample's forward pass and
+    explanation must stay a few dozen launches per layer (convolutions as one window copy and
+    one product, pools as one reduction), not hundreds of slice copies."""
+    ex = lrpcore.Explainer(lenet5(), FAKE_GPU, "float32")
+    x = np.random.default_rng(5).uniform(-1, 1, (1, 32, 32, 1))
+    ex.forward(x, raw=True).relevance(rule)  # weight variants are made on first use
+    before = OperationCounter.count
+    ex.forward(x, raw=True).relevance(rule, to_numpy=False)
+    assert 0 < OperationCounter.count - before <= most
 
 
 @pytest.mark.parametrize("target", ["pred", "output", 2, "true", "per-sample"])
