@@ -399,15 +399,14 @@ def _scatter_row_windows(g, W, D, s1, xp, by_window=None):
 
     Window j covers the input columns j·s1 … j·s1 + w − 1, i.e. the w·D contiguous values
     from j·s1·D. Adding window by window moves runs of w·D values; adding kernel column by
-    kernel column moves runs of D. On the CPU numpy's cost per operation and per run
-    (measured here) picks the order unless ``by_window`` does; on a GPU every operation is a
-    kernel launch (microseconds) and runs cost next to nothing, so the fewer operations win.
+    kernel column moves runs of D. numpy's cost per operation and per run (measured here)
+    picks the order unless ``by_window`` does. (A GPU takes ``_window_conv_transpose``.)
     """
     H, N, Wo, wD = g.shape
     w = wD // D
     out = xp.zeros((H, N, W * D), dtype=g.dtype)
     if by_window is None:
-        by_window = _scatter_by_window(H * N, Wo, w) if xp is np else Wo <= w
+        by_window = _scatter_by_window(H * N, Wo, w)
     if by_window:
         for j in range(Wo):
             out[:, :, j * s1 * D:j * s1 * D + wD] += g[:, :, j, :]
