@@ -99,14 +99,27 @@ class Sequential:
         return [str(i) for i in range(n)]
 
     def check_input(self, x) -> None:
-        """Raise ShapeError (one sentence) when a batch does not fit the model."""
+        """Raise ShapeError (one sentence) when a batch does not fit the model.
+
+        An input shape guessed from the layers (a toolbox file records none) is only the
+        smallest square one: any other shape the layers take is the model's input too.
+        """
         x_shape = tuple(x.shape[1:])
-        if self.input_spec is not None and x_shape != tuple(self.input_spec.shape):
+        spec = self.input_spec
+        if spec is not None and x_shape != tuple(spec.shape) and not (
+                spec.source == "inferred" and self._takes(x_shape)):
             want = "×".join(map(str, self.input_spec.shape))
             got = "×".join(map(str, x_shape))
             raise ShapeError(f"input samples of shape {got} do not fit the model, "
                              f"which takes {want}")
         self.shapes(x_shape)
+
+    def _takes(self, in_shape) -> bool:
+        try:
+            self.shapes(in_shape)
+        except ShapeError:
+            return False
+        return True
 
     # -- computation -------------------------------------------------------------------------
     def forward(self, x, backend=None, dtype=None, layers=None):

@@ -156,6 +156,16 @@ def side_for_unit_output(layers, channels: int, limit: int = 512):
     return None
 
 
+def _fits(layers, shape) -> bool:
+    """Whether every layer takes what the previous one gives, from ``shape`` on."""
+    try:
+        for layer in layers:
+            shape = layer.output_shape(shape)
+    except ShapeError:
+        return False
+    return True
+
+
 # A dense input of side² (or 3·side²) values is taken for a flattened image only from this side
 # on (8×8: scikit-learn's digits); 4, 9 or 12 inputs are feature vectors, not 2×2 images.
 MIN_IMAGE_SIDE = 8
@@ -166,11 +176,14 @@ def infer_input_spec(layers) -> InputSpec | None:
 
     Image-sized inputs get the toolbox's pixel scaling x/127.5 − 1; any other dense input is a
     feature vector taken as it is, assumed to lie in [0, 1] (the toolbox's XOR data) until a
-    sidecar ``MODEL.json`` says otherwise."""
+    sidecar ``MODEL.json`` says otherwise. A guess the layers cannot take (a pooling layer
+    before the first dense one needs images of unknown channels) is no guess: None."""
     first = next((layer for layer in layers if getattr(layer, "weighted", False)), None)
     if first is None:
         return None
     if first.kind == "Linear":
+        if not _fits(layers, (first.m,)):
+            return None
         m = first.m
         side = int(round(m ** 0.5))
         s = int(round((m // 3) ** 0.5))
