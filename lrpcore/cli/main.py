@@ -26,9 +26,9 @@ class UsageError(LRPError):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse exits with 2 too; keep its one-line style
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    def error(self, message):
+        # exit status 2 as argparse, but one line (its usage block would add several)
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
