@@ -171,7 +171,8 @@ class Forward:
         config = rule if isinstance(rule, RuleConfig) else resolve_rules(
             ex.layers, rule, layer_rules)
         xp = self.backend.xp
-        R = initial_relevance(self.output, target, labels, xp)
+        with np.errstate(all="ignore"):  # outputs that overflowed: reported after propagating
+            R = initial_relevance(self.output, target, labels, xp)
         return self.propagate(R, config, trace=trace, to_numpy=to_numpy)
 
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True):
@@ -190,7 +191,18 @@ class Forward:
                      for p in zip(*parts, strict=True)]
         if to_numpy:
             per_layer = [None if r is None else self.backend.to_numpy(r) for r in per_layer]
+            self.check_finite(per_layer[0], config)
         return (per_layer[0], per_layer) if trace else per_layer[0]
+
+    def check_finite(self, R, config: RuleConfig) -> None:
+        """NaN or infinite relevance is no explanation: say why instead of returning it."""
+        if np.isfinite(R).all():
+            return
+        check_finite_outputs(self.outputs(), self.explainer.dtype)
+        bad = int((~np.isfinite(R.reshape(R.shape[0], -1))).any(axis=1).sum())
+        raise RuleError(f"{config.description} gives relevance that is not finite for {bad} "
+                        f"of {R.shape[0]} samples: a division by zero (e.g. epsilon:0 where a "
+                        "layer's outputs are 0); choose a rule with a stabiliser > 0")
 
     def _propagate_shard(self, acts, R, config, trace):
         """Relevance at every layer's input for one shard (with ``trace``; else only at the
@@ -199,28 +211,32 @@ class Forward:
         ctx = Context(self.backend.xp, ex.dtype, ex.input_range)
         layer_relevance = [None] * (len(ex.layers) + 1)
         layer_relevance[-1] = R
-        for i in range(len(ex.layers) - 1, -1, -1):
-            layer, x, y = ex.layers[i], acts[i], acts[i + 1]
-            rule = config.rules[i]
-            try:
-                if layer.linear_map or layer.kind == "MaxPool":
-                    inside = ex.inside_mask(i, acts)
-                    layer_ctx = ctx if inside is None else replace(ctx, inside=inside)
-                    if layer.linear_map:
-                        R = rule.linear(layer, x, y, R, layer_ctx)
-                    else:
-                        R = rule.maxpool(layer, x, y, R, layer_ctx)
-                elif layer.kind == "Flatten":
-                    R = R.reshape(x.shape)
-                elif layer.kind == "Pad":
-                    R = layer.crop(R)  # the constant border holds no input
-                # activations and SoftMax pass relevance through unchanged
-            except RuleError as exc:
-                raise RuleError(f"layer {i} ({layer.describe()}): {exc}") from None
-            if trace:
-                layer_relevance[i] = R
+        with np.errstate(all="ignore"):  # a division by zero is reported by check_finite
+            for i in range(len(ex.layers) - 1, -1, -1):
+                layer = ex.layers[i]
+                try:
+                    R = self._layer_relevance(i, layer, config.rules[i], acts, R, ctx)
+                except RuleError as exc:
+                    raise RuleError(f"layer {i} ({layer.describe()}): {exc}") from None
+                if trace:
+                    layer_relevance[i] = R
         layer_relevance[0] = R
         return layer_relevance
+
+    def _layer_relevance(self, i, layer, rule, acts, R, ctx):
+        """Relevance at the input of layer i, given R at its output."""
+        x, y = acts[i], acts[i + 1]
+        if layer.linear_map or layer.kind == "MaxPool":
+            inside = self.explainer.inside_mask(i, acts)
+            layer_ctx = ctx if inside is None else replace(ctx, inside=inside)
+            if layer.linear_map:
+                return rule.linear(layer, x, y, R, layer_ctx)
+            return rule.maxpool(layer, x, y, R, layer_ctx)
+        if layer.kind == "Flatten":
+            return R.reshape(x.shape)
+        if layer.kind == "Pad":
+            return layer.crop(R)  # the constant border holds no input
+        return R  # activations and SoftMax pass relevance through unchanged
 
 
 class Explainer:
@@ -311,9 +327,10 @@ class Explainer:
     def _forward_shard(self, a) -> list:
         xp = self.backend.xp
         acts = [a]
-        for layer in self.layers:
-            a = layer.forward(a, xp)
-            acts.append(a)
+        with np.errstate(all="ignore"):  # an overflow is reported by Forward.check_finite
+            for layer in self.layers:
+                a = layer.forward(a, xp)
+                acts.append(a)
         return acts
 
     def explain(self, x, rule=None, target="pred", layer_rules=None, labels=None, raw=False,
@@ -332,6 +349,15 @@ class Explainer:
                 out = np.empty((n,) + r.shape[1:], dtype=r.dtype)
             out[start:stop] = r
         return out
+
+
+def check_finite_outputs(y, dtype) -> None:
+    """Raise ShapeError when model outputs overflowed (inputs too large for the dtype)."""
+    y = np.asarray(y)
+    bad = int((~np.isfinite(y.reshape(y.shape[0], -1))).any(axis=1).sum())
+    if bad:
+        raise ShapeError(f"the model's outputs are not finite for {bad} of {y.shape[0]} samples "
+                         f"(input values too large for {np.dtype(dtype).name}?)")
 
 
 def _is_per_sample(target) -> bool:

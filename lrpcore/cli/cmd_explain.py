@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from ..errors import ExportError, RuleError, ShapeError
-from ..explain import Explainer, resolve_rules
+from ..explain import Explainer, check_finite_outputs, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..render import check_scaling, get_colormap
@@ -132,6 +132,8 @@ def run(args) -> int:
                 with _naming_input(args, start, stop):  # e.g. NaN in a later batch
                     fed = explainer.prepare(x[start:stop], raw=args.raw)
                     fwd = explainer.forward(fed, raw=True)
+                    y = fwd.outputs()
+                    check_finite_outputs(y, explainer.dtype)  # values that overflow
                 lab = labels[start:stop] if labels is not None else None
                 if args.trace:
                     r, layers = fwd.relevance(config, target, labels=lab, trace=True)
@@ -140,7 +142,6 @@ def run(args) -> int:
                 else:
                     r = fwd.relevance(config, target, labels=lab)
                 R[start:stop] = r
-                y = fwd.outputs()
                 if Y is None:
                     Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
                 Y[start:stop] = y
