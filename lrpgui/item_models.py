@@ -129,6 +129,11 @@ class SampleListModel(QAbstractListModel):
             return pos
         return None
 
+    def first_row_after(self, dataset_index: int) -> int:
+        """The row of the first listed sample after ``dataset_index`` (rowCount() if none):
+        where a sample hidden by the filters would stand."""
+        return int(np.searchsorted(self._rows, dataset_index, side="right"))
+
     def dataset_index(self, row: int) -> int:
         return int(self._rows[row])
 

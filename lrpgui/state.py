@@ -139,6 +139,8 @@ class AppState(EventedModel):
     filter_true = Field(None, _optional_int)
     filter_pred = Field(None, _optional_int)
     misclassified_only = Field(False, _bool)
+    sample_hidden = Field(False, _bool, "the explained sample is hidden by the grid's filters "
+                          "(it stays on display; the grid selects it again once it shows it)")
     # results (written by the controller)
     # ``relevance`` is what the heatmap view shows and every export writes: one sample in the
     # model's input layout (e.g. 32×32×1 for the padded LeNet-5, 784 for a dense network),

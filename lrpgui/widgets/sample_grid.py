@@ -1,8 +1,14 @@
-"""The sample grid: thumbnails with true label and prediction, plus its filters."""
+"""The sample grid: thumbnails with true label and prediction, plus its filters.
+
+A filter that hides the sample on display takes nothing away: the views keep showing it, the
+count label (and the input view's title, through ``state.sample_hidden``) say that it is
+hidden, the arrow keys move on from where it would stand, and the grid selects it again as
+soon as a filter lets it through.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSize
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -17,6 +23,42 @@ from PySide6.QtWidgets import (
 from ..item_models import THUMB, SampleListModel
 from .rule_panel import signals_blocked
 
+_Move = QAbstractItemView.CursorAction
+FORWARD = (_Move.MoveRight, _Move.MoveDown, _Move.MoveNext, _Move.MovePageDown)
+BACKWARD = (_Move.MoveLeft, _Move.MoveUp, _Move.MovePrevious, _Move.MovePageUp)
+
+
+class GridView(QListView):
+    """A QListView whose arrow keys, while nothing is current (the sample on display is
+    hidden by the filters), go to the listed neighbour of that sample, not to the first tile.
+
+    ``hidden_row()`` answers the row where the hidden sample would stand, or None.
+    """
+
+    def __init__(self, hidden_row, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_row = hidden_row
+        self._focusing = False
+
+    def focusInEvent(self, event):  # noqa: N802 (Qt's name)
+        """Qt makes the first tile current on focus when none is: that would replace the
+        hidden sample on display by another one merely by clicking into the grid."""
+        self._focusing = True
+        try:
+            super().focusInEvent(event)
+        finally:
+            self._focusing = False
+
+    def moveCursor(self, action, modifiers):  # noqa: N802 (Qt's name)
+        row = None if self.currentIndex().isValid() else self.hidden_row()
+        n = self.model().rowCount() if self.model() is not None else 0
+        if row is not None and self._focusing:
+            return QModelIndex()
+        if row is None or n == 0 or action not in FORWARD + BACKWARD:
+            return super().moveCursor(action, modifiers)
+        row = row if action in FORWARD else row - 1
+        return self.model().index(min(max(row, 0), n - 1), 0, QModelIndex())
+
 
 class SampleGrid(QWidget):
     """A QListView in icon mode over :class:`SampleListModel`; selection → state."""
@@ -25,7 +67,7 @@ class SampleGrid(QWidget):
         super().__init__(parent)
         self.state = state
         self.model = SampleListModel(self)
-        self.view = QListView(objectName="sampleGrid")
+        self.view = GridView(self._hidden_row, objectName="sampleGrid")
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setFlow(QListView.Flow.LeftToRight)
         self.view.setWrapping(True)
@@ -104,23 +146,45 @@ class SampleGrid(QWidget):
         self._after_refilter()
 
     def _after_refilter(self) -> None:
-        n = self.model.rowCount()
-        total = len(self.state.dataset) if self.state.dataset is not None else 0
-        self.count_label.setText(f"{n:,} of {total:,} samples")
         self.select_sample(self.state.sample_index)
 
+    def _show_count(self) -> None:
+        s = self.state
+        n = self.model.rowCount()
+        total = len(s.dataset) if s.dataset is not None else 0
+        text = f"{n:,} of {total:,} samples"
+        if s.sample_hidden:
+            text += f" · sample {s.sample_index} (on display) is hidden by the filter"
+        self.count_label.setText(text)
+
     def select_sample(self, dataset_index) -> None:
+        """Make the sample current in the grid; if the filters hide it, select nothing."""
         row = self.model.row_of(int(dataset_index))
+        hidden = row is None and self.state.dataset is not None
+        self.state.sample_hidden = hidden
+        self._show_count()
+        selection = self.view.selectionModel()
         if row is None:
+            if self.view.currentIndex().isValid() or selection.hasSelection():
+                with signals_blocked(selection):
+                    selection.clearSelection()
+                    selection.setCurrentIndex(QModelIndex(),
+                                              QItemSelectionModel.SelectionFlag.NoUpdate)
+                self.view.viewport().update()
             return
         index = self.model.index(row)
         if self.view.currentIndex() == index:
             return
-        with signals_blocked(self.view.selectionModel()):
-            self.view.selectionModel().setCurrentIndex(
-                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        with signals_blocked(selection):
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.view.scrollTo(index)
         self.view.viewport().update()
+
+    def _hidden_row(self) -> int | None:
+        """Where the hidden sample on display would stand in the grid (None: not hidden)."""
+        if not self.state.sample_hidden:
+            return None
+        return self.model.first_row_after(self.state.sample_index)
 
     # -- view → state -----------------------------------------------------------------------
     def _current_changed(self, current, _previous) -> None:

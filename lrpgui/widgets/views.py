@@ -88,6 +88,7 @@ class ImagePair(QWidget):
                 lambda pos, b=box: self._on_mouse(b, pos))
         state.events.explanation.connect(self._on_explanation)
         state.events.colormap.connect(self._on_colormap)
+        state.events.sample_hidden.connect(self._title_input)
         state.events.outline.connect(lambda _v: self.redraw_heatmap())
 
     @staticmethod
@@ -104,9 +105,7 @@ class ImagePair(QWidget):
             self.heat_title.setText("")
             self.rendered_rgb = None
             return
-        label = result.request.label
-        self.input_title.setText(f"input<br>sample {result.index}" + (
-            "" if label is None else f", true class {class_name(result.request.model, label)}"))
+        self._title_input()
         self.heat_title.setText(f"relevance for {target_text(result)}<br>"
                                 f"{html.escape(result.rule_description)}")
         img = rendering.digit(rendering.displayable(result.input_unit))
@@ -119,6 +118,18 @@ class ImagePair(QWidget):
         self.redraw_heatmap()
         if first:
             self.input_box.autoRange(padding=0.02)
+
+    def _title_input(self, _value=None) -> None:
+        """'input / sample i, true class c', and a note when the grid's filters hide it."""
+        result = self.state.explanation
+        if result is None:
+            return
+        label = result.request.label
+        text = f"input<br>sample {result.index}" + (
+            "" if label is None else f", true class {class_name(result.request.model, label)}")
+        if self.state.sample_hidden and result.index == self.state.sample_index:
+            text += " <i>(hidden by the grid filter)</i>"
+        self.input_title.setText(text)
 
     def _on_colormap(self, name) -> None:
         self.colorbar.setColorMap(self._colormap(name))

@@ -1,0 +1,69 @@
+"""Rough edges a demanding user meets: a filter hiding the sample on display, hover text that
+outlives the mouse, a sideways-scrolling model summary, abbreviated layer names, and a window
+too wide for a 1024×700 screen."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+
+def wait_shown(qtbot, window, index):
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.index == index, timeout=20000)
+
+
+def _class_around(labels, index):
+    """A class other than sample ``index``'s with samples both before and after it."""
+    for k in range(10):
+        hits = np.flatnonzero(labels == k)
+        if k != labels[index] and hits.size and hits[0] < index < hits[-1]:
+            return k
+    raise AssertionError("the toy labels have no such class")
+
+
+def test_a_filter_hiding_the_displayed_sample_keeps_it_and_says_so(make_window, qtbot):
+    window = make_window()
+    s, grid = window.state, window.grid
+    shown = 40
+    s.sample_index = shown
+    wait_shown(qtbot, window, shown)
+    other = _class_around(s.labels, shown)
+    grid.true_filter.setCurrentIndex(grid.true_filter.findData(other))
+    rows = grid.model.dataset_indices()
+    assert shown not in rows and rows.size > 0
+    # still on display, nothing selected in the grid, and both grid and view say why
+    assert s.sample_index == shown and s.explanation.index == shown
+    assert not grid.view.currentIndex().isValid() and grid.selected_indices() == []
+    assert s.sample_hidden
+    assert f"sample {shown}" in grid.count_label.text() and "hidden" in grid.count_label.text()
+    assert "hidden" in window.views.input_title.text
+
+    # clearing the filter selects it again, and the notes go away
+    grid.true_filter.setCurrentIndex(0)
+    assert grid.view.currentIndex().row() == grid.model.row_of(shown)
+    assert grid.selected_indices() == [shown]
+    assert not s.sample_hidden and "hidden" not in grid.count_label.text()
+    assert "hidden" not in window.views.input_title.text
+
+    # the arrow keys go on from where the hidden sample would stand
+    grid.true_filter.setCurrentIndex(grid.true_filter.findData(other))
+    grid.view.setFocus()
+    qtbot.wait(10)
+    assert s.sample_index == shown and not grid.view.currentIndex().isValid()  # focus alone
+    qtbot.keyClick(grid.view, Qt.Key.Key_Right)
+    after = int(rows[rows > shown][0])
+    assert s.sample_index == after and grid.selected_indices() == [after]
+    wait_shown(qtbot, window, after)
+    assert not s.sample_hidden
+
+    s.sample_index = shown  # chosen elsewhere (e.g. --sample): the grid drops its selection
+    assert not grid.view.currentIndex().isValid() and s.sample_hidden
+    qtbot.keyClick(grid.view, Qt.Key.Key_Left)
+    before = int(rows[rows < shown][-1])
+    assert s.sample_index == before and grid.selected_indices() == [before]
+
+    # a filter changed so that it shows the sample again selects it
+    s.sample_index = shown
+    grid.true_filter.setCurrentIndex(grid.true_filter.findData(int(s.labels[shown])))
+    assert grid.selected_indices() == [shown] and not s.sample_hidden
