@@ -257,3 +257,15 @@ def test_errors_are_the_projects_own(written):
                    {"layer_rules": {42: "flat"}}, {"target": 3}, {"target": "true"}):
         with pytest.raises(LRPError):
             lrpcore.explain(model, x, raw=True, **kwargs)
+
+
+def test_bench_columns_stay_apart_when_far_above_the_floor():
+    """On a GPU one sample ran 15,399× its floor of 0.0015 ms: the two columns ran together
+    ("0.0015399.40") in the table."""
+    from lrpcore.bench import BenchRow, format_row
+
+    row = BenchRow("lenet5", "cupy", "float32", 1, forward_ms=1.3, lrp_ms={"eps": 2.6},
+                   heatmaps_per_s=254, peak_mb=20.2, floor_ms=0.000253)
+    cells = format_row(row).split()
+    assert len(cells) == 10
+    assert float(cells[-2]) == pytest.approx(0.0003) and float(cells[-1]) > 15000
