@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QEvent, QRectF, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .. import rendering
@@ -86,6 +86,8 @@ class ImagePair(QWidget):
                             (self.heat_widget, self.heat_box)):
             widget.scene().sigMouseMoved.connect(
                 lambda pos, b=box: self._on_mouse(b, pos))
+            widget.installEventFilter(self)
+            widget.viewport().installEventFilter(self)
         state.events.explanation.connect(self._on_explanation)
         state.events.colormap.connect(self._on_colormap)
         state.events.sample_hidden.connect(self._title_input)
@@ -159,9 +161,14 @@ class ImagePair(QWidget):
 
     # -- hover ------------------------------------------------------------------------------
     def _on_mouse(self, box, scene_pos) -> None:
-        text = self.describe_point(box.mapSceneToView(scene_pos))
-        if text:
-            self.hovered.emit(text)
+        """Describe the pixel under the mouse; off the image the text is cleared."""
+        self.hovered.emit(self.describe_point(box.mapSceneToView(scene_pos)))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        """The mouse left a view: its pixel text would describe a pixel no longer pointed at."""
+        if event.type() == QEvent.Type.Leave:
+            self.hovered.emit("")
+        return super().eventFilter(watched, event)
 
     def describe_point(self, point) -> str:
         """'row r, col c: input v, relevance R' for a point in image coordinates.

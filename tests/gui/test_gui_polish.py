@@ -5,7 +5,7 @@ too wide for a 1024×700 screen."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 
 def wait_shown(qtbot, window, index):
@@ -67,3 +67,20 @@ def test_a_filter_hiding_the_displayed_sample_keeps_it_and_says_so(make_window, 
     s.sample_index = shown
     grid.true_filter.setCurrentIndex(grid.true_filter.findData(int(s.labels[shown])))
     assert grid.selected_indices() == [shown] and not s.sample_hidden
+
+
+def test_hover_text_is_cleared_when_the_mouse_leaves_the_views(make_window, qtbot):
+    window = make_window()
+    views, label = window.views, window.hover_label
+    backend, timing = window.backend_label.text(), window.time_label.text()
+    assert backend and timing
+    for widget, box in ((views.input_widget, views.input_box),
+                        (views.heat_widget, views.heat_box)):
+        inside = widget.mapFromScene(box.mapViewToScene(QPointF(10.5, 7.5)))
+        qtbot.mouseMove(widget.viewport(), inside)
+        qtbot.waitUntil(lambda: label.text().startswith("row 7, col 10: input "), timeout=5000)
+        qtbot.mouseMove(window.grid.view.viewport(), QPoint(5, 5))  # off the views
+        qtbot.waitUntil(lambda: label.text() == "", timeout=5000)
+    # only the hover part goes: the permanent status widgets keep their text
+    assert window.backend_label.text() == backend and window.time_label.text() == timing
+    assert window.backend_label.isVisible()
