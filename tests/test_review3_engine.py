@@ -269,3 +269,14 @@ def test_bench_columns_stay_apart_when_far_above_the_floor():
     cells = format_row(row).split()
     assert len(cells) == 10
     assert float(cells[-2]) == pytest.approx(0.0003) and float(cells[-1]) > 15000
+
+
+def test_a_nan_in_a_legacy_weight_row_names_its_own_line(tmp_path):
+    layers = [_linear(4, 3), ("tanh",), _linear(3, 2)]
+    lines = to_toolbox_text(layers, legacy=True).splitlines()
+    assert lines[0] == "Linear 4 3" and lines[3].count(" ") == 2  # rows on lines 2..5
+    lines[3] = "1.0 nan 2.0"
+    path = tmp_path / "legacy.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(lrpcore.ModelFormatError, match=r"legacy\.txt, line 4: .*'nan'"):
+        lrpcore.load_model(path)

@@ -54,7 +54,7 @@ class _Lines:
 
     def numbers(self, count, what):
         """Read ``count`` numbers, spread over one or more lines."""
-        values, first = [], None
+        values = []
         if count > self.tokens_left:  # fail fast on headers claiming huge sizes
             lineno = self.items[self.pos - 1][0] if self.pos else None
             raise self.error(lineno, f"{what}: expected {count} numbers, but only "
@@ -62,24 +62,24 @@ class _Lines:
                              "wrong sizes?)")
         while len(values) < count:
             lineno, line = self.next(what)
-            first = first or lineno
             tokens = line.split()
             self.tokens_left -= len(tokens)
             if tokens[0] in _KNOWN:
                 raise self.error(lineno, f"{what}: expected {count} numbers, found {len(values)} "
                                  f"before the next layer '{tokens[0]}'")
             try:
-                values.extend(float(t) for t in tokens)
+                row = [float(t) for t in tokens]
             except ValueError:
                 bad = next(t for t in tokens if not _is_float(t))
                 raise self.error(lineno, f"{what}: {bad!r} is not a number") from None
+            if not all(math.isfinite(v) for v in row):  # name the line, also in the legacy form
+                bad = next(t for t, v in zip(tokens, row, strict=True) if not math.isfinite(v))
+                raise self.error(lineno, f"{what} contain NaN or infinite values ({bad!r})")
+            values.extend(row)
             if len(values) > count:
                 raise self.error(lineno, f"{what}: expected {count} numbers, found "
                                  f"{len(values)} by the end of this line")
-        arr = np.array(values, dtype=np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise self.error(first, f"{what} contain NaN or infinite values")
-        return arr
+        return np.array(values, dtype=np.float64)
 
 
 def _is_float(t):
