@@ -277,6 +277,8 @@ class Explainer:
                 raise ShapeError(f"expected a batch of samples, got an array of shape {x.shape}")
             if x.shape[0] == 0:
                 raise ShapeError("no samples given")
+            if x.dtype.kind not in "biuf":  # text would fail deep inside, complex lose a part
+                raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
         else:
             if self.model.input_spec is None:
                 raise ShapeError("the model's input format is unknown: pass raw=True (--raw) "

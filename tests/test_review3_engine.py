@@ -280,3 +280,18 @@ def test_a_nan_in_a_legacy_weight_row_names_its_own_line(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(lrpcore.ModelFormatError, match=r"legacy\.txt, line 4: .*'nan'"):
         lrpcore.load_model(path)
+
+
+@pytest.mark.parametrize("bad", [np.array([["a"] * 6] * 2), np.zeros((2, 6), complex)],
+                         ids=["text", "complex"])
+def test_raw_samples_that_are_not_real_numbers_are_refused(written, tmp_path, capsys, bad):
+    """With --raw, text samples were an internal error (exit 1) and complex ones lost their
+    imaginary part silently (exit 0)."""
+    path, model, _ = written["dense"]
+    with pytest.raises(ShapeError, match="real numbers"):
+        lrpcore.explain(model, bad, raw=True)
+    np.save(tmp_path / "x.npy", bad)
+    out = tmp_path / "R.npy"
+    code, _, err = _cli(["explain", path, tmp_path / "x.npy", "--raw", "--out", out], capsys)
+    assert code == 2 and "x.npy" in err and "real numbers" in err, err
+    assert not out.exists()
