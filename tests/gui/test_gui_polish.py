@@ -4,8 +4,13 @@ too wide for a 1024×700 screen."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication
+
+MODELS = Path(__file__).resolve().parents[2] / "models"  # the bundled models of the checkout
 
 
 def wait_shown(qtbot, window, index):
@@ -74,13 +79,36 @@ def test_hover_text_is_cleared_when_the_mouse_leaves_the_views(make_window, qtbo
     views, label = window.views, window.hover_label
     backend, timing = window.backend_label.text(), window.time_label.text()
     assert backend and timing
+    tries = []
     for widget, box in ((views.input_widget, views.input_box),
                         (views.heat_widget, views.heat_box)):
-        inside = widget.mapFromScene(box.mapViewToScene(QPointF(10.5, 7.5)))
-        qtbot.mouseMove(widget.viewport(), inside)
-        qtbot.waitUntil(lambda: label.text().startswith("row 7, col 10: input "), timeout=5000)
+        def point_at_row_7_col_10(widget=widget, box=box):
+            # the layout may still settle after show(): aim anew on every try, one pixel
+            # apart (Qt drops a move to the same place), slower than pyqtgraph's rate limit
+            qtbot.wait(30)
+            tries.append(1)
+            aim = widget.mapFromScene(box.mapViewToScene(QPointF(10.5, 7.5)))
+            qtbot.mouseMove(widget.viewport(), aim + QPoint(len(tries) % 2, 0))
+            return label.text().startswith("row 7, col 10: input ")
+
+        qtbot.waitUntil(point_at_row_7_col_10, timeout=5000)
         qtbot.mouseMove(window.grid.view.viewport(), QPoint(5, 5))  # off the views
         qtbot.waitUntil(lambda: label.text() == "", timeout=5000)
     # only the hover part goes: the permanent status widgets keep their text
     assert window.backend_label.text() == backend and window.time_label.text() == timing
     assert window.backend_label.isVisible()
+
+
+def test_model_summary_wraps_instead_of_scrolling_sideways(make_window, qtbot):
+    window = make_window(model=MODELS / "mnist-lenet5.npz")
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.browser.summary.width() > 0, timeout=5000)
+    QApplication.processEvents()
+    summary = window.browser.summary
+    assert summary.horizontalScrollBar().maximum() == 0, "the summary scrolls sideways"
+    text = summary.toPlainText()
+    model = window.state.model
+    for layer, shape in zip(model.layers, model.shapes(), strict=True):  # nothing is lost
+        assert layer.describe() in text
+        assert "×".join(map(str, shape)) in text
+    assert f"{model.param_count():,}" in text and model.input_spec.describe() in text
