@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -21,7 +19,8 @@ from PySide6.QtWidgets import (
 
 from lrpcore import bundled
 from lrpcore.io.datasets import DATASET_NAMES
-from lrpcore.model import format_accuracy
+
+from .model_summary import ModelSummary
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -50,13 +49,7 @@ class Browser(QWidget):
         open_data.clicked.connect(self.open_dataset_requested)
         download.clicked.connect(self.download_requested)
         self.setMinimumWidth(300)
-        self.summary = QPlainTextEdit(objectName="modelSummary")
-        self.summary.setReadOnly(True)
-        font = QFont("monospace")
-        font.setStyleHint(QFont.StyleHint.Monospace)
-        font.setPointSize(8)
-        self.summary.setFont(font)
-        self.summary.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.summary = ModelSummary(objectName="modelSummary")
         self.accuracy_label = QLabel("accuracy: —", objectName="accuracyLabel")
         self.progress = QProgressBar(objectName="accuracyProgress")
         self.progress.setMaximumHeight(12)
@@ -130,19 +123,7 @@ class Browser(QWidget):
         widget.blockSignals(False)
 
     def _on_model(self) -> None:
-        model = self.state.model
-        if model is None:
-            self.summary.setPlainText("(no model open)")
-        else:
-            head = [Path(self.state.model_path or "").name]
-            spec = model.input_spec
-            if spec is not None:
-                head.append("input: " + spec.describe())
-            head.append(f"classes: {', '.join(model.class_names)}")
-            acc = model.meta.get("accuracy")
-            if acc is not None:
-                head.append(f"recorded accuracy: {format_accuracy(acc)}")
-            self.summary.setPlainText("\n".join(head) + "\n\n" + model.summary())
+        self.summary.show_model(self.state.model, self.state.model_path)
         self._on_accuracy()
 
     def _on_accuracy(self) -> None:

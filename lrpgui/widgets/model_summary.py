@@ -1,0 +1,63 @@
+"""The model summary of the browser dock as rich text that wraps to the dock's width.
+
+A fixed-width text table (``Sequential.summary()``) needs ~450 px and made the narrow dock
+scroll sideways; an HTML table lets the layer column wrap while the columns stay aligned, so
+every layer, shape and parameter count stays readable without a horizontal scrollbar.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtGui import QTextOption
+from PySide6.QtWidgets import QTextBrowser
+
+from lrpcore.errors import ShapeError
+from lrpcore.model import format_accuracy
+
+
+def summary_html(model, path: str | None) -> str:
+    """File, input, classes, recorded accuracy, then one table row per layer."""
+    esc = html.escape
+    head = [f"<b>{esc(Path(path or '').name)}</b>"]
+    spec = model.input_spec
+    head.append("input: " + (esc(spec.describe()) if spec is not None else "unknown"))
+    head.append("classes: " + esc(", ".join(map(str, model.class_names))))
+    acc = model.meta.get("accuracy")
+    if acc is not None:
+        head.append("recorded accuracy: " + esc(format_accuracy(acc)))
+    try:
+        shapes = model.shapes()
+    except ShapeError:
+        shapes = [None] * len(model.layers)
+    rows = ["<tr><th align='right'>#</th><th align='left'>layer</th>"
+            "<th align='left'>output</th><th align='right'>params</th></tr>"]
+    for i, (layer, shape) in enumerate(zip(model.layers, shapes, strict=True)):
+        out = "×".join(map(str, shape)) if shape else "?"
+        rows.append(f"<tr><td align='right'>{i}</td><td>{esc(layer.describe())}</td>"
+                    f"<td>{out}</td><td align='right'>{layer.param_count():,}</td></tr>")
+    table = ("<table cellspacing='0' cellpadding='2' width='100%'>" + "".join(rows)
+             + "</table>")
+    total = f"total parameters: {model.param_count():,}"
+    return "<br>".join(head) + "<br>" + table + total
+
+
+class ModelSummary(QTextBrowser):
+    """Read-only rich text that wraps at the widget's width and never scrolls sideways."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.setOpenLinks(False)
+        self.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.document().setDocumentMargin(3)
+        font = self.font()
+        font.setPointSizeF(max(font.pointSizeF() - 1.0, 7.0))
+        self.setFont(font)
+
+    def show_model(self, model, path: str | None) -> None:
+        if model is None:
+            self.setPlainText("(no model open)")
+        else:
+            self.setHtml(summary_html(model, path))
