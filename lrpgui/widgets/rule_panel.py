@@ -15,15 +15,12 @@ import contextlib
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QValidator
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QAbstractSpinBox,
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -37,6 +34,7 @@ from lrpcore.rules import RULE_NAMES
 
 from .. import rendering
 from .choice_box import ChoiceBox
+from .layer_table import LayerRuleTable
 
 # rule → (parameter label, default, minimum, maximum)
 PARAMETERS = {
@@ -136,17 +134,7 @@ class RulePanel(QWidget):
             self.colormap_selector.addItem(name, name)
         self.outline_box = QCheckBox("outline", objectName="outlineCheck")
 
-        self.layer_table = QTableWidget(0, 4, objectName="layerRuleTable")
-        self.layer_table.setHorizontalHeaderLabels(["#", "layer", "output", "rule"])
-        self.layer_table.verticalHeader().setVisible(False)
-        self.layer_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.layer_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.layer_table.setWordWrap(True)
-        self.layer_table.setMinimumWidth(330)
+        self.layer_table = LayerRuleTable(objectName="layerRuleTable")
         self.layer_table.setToolTip("Type a rule spec (e.g. epsilon:0.1, flat, zb) in the rule "
                                     "column to override one layer; clear it to go back.")
 
@@ -344,6 +332,7 @@ class RulePanel(QWidget):
                     item.setFont(font)
                 table.setItem(i, 3, item)
             table.resizeRowsToContents()
+        table.updateGeometry()  # its size hint follows the descriptions of the new model
 
     def _sync_targets(self) -> None:
         combo = self.target_selector

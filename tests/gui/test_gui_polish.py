@@ -112,3 +112,39 @@ def test_model_summary_wraps_instead_of_scrolling_sideways(make_window, qtbot):
         assert layer.describe() in text
         assert "×".join(map(str, shape)) in text
     assert f"{model.param_count():,}" in text and model.input_spec.describe() in text
+
+
+def window_sized(qtbot, toy_files, width, height):
+    """A fresh window laid out at ``width``×``height`` from its first show (as on a screen of
+    that size), with the bundled LeNet-5, whose layer descriptions are long."""
+    from lrpgui import MainWindow
+
+    window = MainWindow(model=str(MODELS / "mnist-lenet5.npz"), dataset=str(toy_files[1]))
+    qtbot.addWidget(window)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.explanation is not None, timeout=20000)
+    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)
+    QApplication.processEvents()
+    return window
+
+
+def test_layer_column_shows_full_descriptions_where_there_is_room(qtbot, toy_files):
+    wide = window_sized(qtbot, toy_files, 1400, 900)
+    table = wide.rules.layer_table
+    assert table.objectName() == "layerRuleTable"
+    texts = [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert any("stride" in t for t in texts)  # long ones, e.g. "Convolution 5×5×1×10 ..."
+    assert table.columnWidth(1) >= table.sizeHintForColumn(1), "descriptions are cut"
+    wide.close()
+
+    narrow = window_sized(qtbot, toy_files, 1024, 700)
+    table = narrow.rules.layer_table
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle and not table.wordWrap()
+    # all four columns are on screen; the layer column is the one that gives way
+    header = table.horizontalHeader()
+    assert header.length() <= table.viewport().width()
+    assert table.horizontalScrollBar().maximum() == 0
+    assert table.columnWidth(1) >= 60
+    for r in range(table.rowCount()):  # the full description stays in the tooltip
+        assert table.item(r, 1).toolTip() == narrow.state.model.analysis_layers()[r].describe()
