@@ -7,7 +7,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -42,15 +41,21 @@ class Browser(QWidget):
         self.datasets = QListWidget(objectName="datasetBrowser")
         for widget in (self.models, self.datasets):
             widget.setMaximumHeight(130)
+            widget.setMinimumHeight(4 * widget.fontMetrics().height() + 8)  # four entries
+            # a narrow dock shortens long names in the middle (the tooltip has the path)
+            widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            widget.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+            widget.setUniformItemSizes(True)
+            widget.setResizeMode(QListWidget.ResizeMode.Adjust)
         open_model = QPushButton("Open model…", objectName="openModelButton")
         open_data = QPushButton("Open dataset…", objectName="openDatasetButton")
         download = QPushButton("Download MNIST…", objectName="downloadButton")
         open_model.clicked.connect(self.open_model_requested)
         open_data.clicked.connect(self.open_dataset_requested)
         download.clicked.connect(self.download_requested)
-        self.setMinimumWidth(300)
         self.summary = ModelSummary(objectName="modelSummary")
         self.accuracy_label = QLabel("accuracy: —", objectName="accuracyLabel")
+        self.accuracy_label.setWordWrap(True)  # a long dataset name must not widen the dock
         self.progress = QProgressBar(objectName="accuracyProgress")
         self.progress.setMaximumHeight(12)
         self.progress.setTextVisible(False)
@@ -62,10 +67,8 @@ class Browser(QWidget):
         layout.addWidget(open_model)
         layout.addWidget(QLabel("<b>Datasets</b>"))
         layout.addWidget(self.datasets)
-        row = QHBoxLayout()
-        row.addWidget(open_data)
-        row.addWidget(download)
-        layout.addLayout(row)
+        layout.addWidget(open_data)  # one under the other: a side by side pair would keep
+        layout.addWidget(download)   # the dock too wide for a 1024-pixel screen
         layout.addWidget(QLabel("<b>Model summary</b>"))
         layout.addWidget(self.accuracy_label)
         layout.addWidget(self.progress)

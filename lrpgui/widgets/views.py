@@ -34,7 +34,7 @@ def _image_view(name: str, columns=1):
     box.setMenuEnabled(False)
     item = pg.ImageItem()
     box.addItem(item)
-    widget.setMinimumSize(220, 220)
+    widget.setMinimumSize(160, 180)
     return widget, title, box, item
 
 

@@ -148,3 +148,25 @@ def test_layer_column_shows_full_descriptions_where_there_is_room(qtbot, toy_fil
     assert table.columnWidth(1) >= 60
     for r in range(table.rowCount()):  # the full description stays in the tooltip
         assert table.item(r, 1).toolTip() == narrow.state.model.analysis_layers()[r].describe()
+
+
+def test_the_window_fits_1024_by_700_without_clipping_controls(qtbot, toy_files):
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QDockWidget
+
+    window = window_sized(qtbot, toy_files, 1024, 700)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 700, hint
+    assert (window.width(), window.height()) == (1024, 700)
+    frame = window.rect()
+    controls = [w for w in window.findChildren(QAbstractButton) + window.findChildren(QComboBox)
+                if w.isVisible() and w.window() is window
+                and w.parent() is not None and not isinstance(w.parent(), QDockWidget)]
+    assert len(controls) > 15  # the export buttons, rule panel, filters, browser buttons
+    for w in controls:
+        where = w.objectName() or w.text() if hasattr(w, "text") else w.objectName()
+        assert w.width() >= w.minimumSizeHint().width(), f"{where} is squeezed"
+        box = w.rect().translated(w.mapTo(window, w.rect().topLeft()))
+        assert frame.contains(box), f"{where} is cut off by the window edge"
+    for dock in ("browserDock", "ruleDock", "sampleDock"):
+        d = window.findChild(QDockWidget, dock)
+        assert d.width() >= d.minimumSizeHint().width() and frame.contains(d.geometry())
