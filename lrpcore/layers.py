@@ -124,9 +124,11 @@ class LinearMap(Layer):
     def device_bias(self, xp, dtype):
         return None
 
+    lrp_divisor = 1.0  # what the toolbox divides a layer's output by before its rules
+
     def lrp_base(self, z):
         """The pre-activation the toolbox's rules divide by (bias included)."""
-        return z
+        return z if self.lrp_divisor == 1 else z / self.lrp_divisor
 
     def fan_in(self) -> int:
         raise NotImplementedError
@@ -140,6 +142,13 @@ class LinearMap(Layer):
 
     def tmap(self, c, w, in_shape, xp):
         raise NotImplementedError
+
+    def input_share(self, c, w, x, xp):
+        """x ⊙ tmap(c): each input's share of what goes back through weights ``w``, the last
+        step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
+        out = self.tmap(c, w, x.shape[1:], xp)
+        out *= x
+        return out
 
     def forward(self, x, xp):
         dtype = x.dtype
@@ -629,8 +638,9 @@ class SumPool(_Pool, LinearMap):
         out *= self.norm
         return out
 
-    def lrp_base(self, z):
-        return z / self.norm
+    @property
+    def lrp_divisor(self):
+        return self.norm
 
     def fan_in(self):
         return self.pool[0] * self.pool[1]
@@ -650,6 +660,16 @@ class SumPool(_Pool, LinearMap):
             return xp.zeros((c.shape[0],) + tuple(in_shape), dtype=c.dtype)
         out = self.spread(c, in_shape, xp)
         return out if w == 1 else out * w
+
+    def input_share(self, c, w, x, xp):
+        t = self.tiles(x, xp)
+        if t is None or t.size != x.size:  # the CPU, or windows that leave inputs over
+            return super().input_share(c, w, x, xp)
+        # on a GPU one broadcast product, instead of spreading c and multiplying
+        share = t * c[:, :, None, :, None, :]
+        if w != 1:
+            share *= w
+        return share.reshape(x.shape)
 
 
 class MaxPool(_Pool):
