@@ -69,8 +69,15 @@ class ImagePair(QWidget):
             _image_view("inputView")
         self.heat_widget, self.heat_title, self.heat_box, self.heat_item = \
             _image_view("heatmapView", columns=2)
-        self.heat_box.setXLink(self.input_box)
-        self.heat_box.setYLink(self.input_box)
+        # Zoom and pan are shared by handing over the region asked for (the target range),
+        # not pyqtgraph's X/Y links: two aspect-locked boxes of different shapes (the
+        # heatmap has its colour bar beside it) widened each other's ranges through the
+        # links until the digits were drawn small. Both views fit the image whenever their
+        # size changes (first layout, a dragged splitter) until the user zooms or pans.
+        self._syncing = False
+        for box, other in ((self.input_box, self.heat_box), (self.heat_box, self.input_box)):
+            box.setDefaultPadding(0.02)
+            box.sigRangeChanged.connect(lambda *_a, a=box, b=other: self._follow(a, b))
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=14,
                                         colorMap=self._colormap(state.colormap))
         self.heat_widget.addItem(self.colorbar, row=1, col=1)
@@ -118,8 +125,9 @@ class ImagePair(QWidget):
                                  autoLevels=False, levels=(0.0, 1.0))
         self.input_item.setRect(QRectF(0, 0, w, h))
         self.redraw_heatmap()
-        if first:
-            self.input_box.autoRange(padding=0.02)
+        if first:  # a new image size: fit it again, also while the window is laid out
+            self.input_box.enableAutoRange()
+            self.heat_box.enableAutoRange()
 
     def _title_input(self, _value=None) -> None:
         """'input / sample i, true class c', and a note when the grid's filters hide it."""
@@ -130,8 +138,20 @@ class ImagePair(QWidget):
         text = f"input<br>sample {result.index}" + (
             "" if label is None else f", true class {class_name(result.request.model, label)}")
         if self.state.sample_hidden and result.index == self.state.sample_index:
-            text += " <i>(hidden by the grid filter)</i>"
+            text += "<br><i>hidden by the grid filter</i>"
         self.input_title.setText(text)
+
+    def _follow(self, source, box) -> None:
+        """``source`` was zoomed or panned: show the same region in ``box``. A mere resize
+        keeps the region asked for and hands nothing over (that would end ``box``'s fit)."""
+        wanted = source.targetRect()
+        if self._syncing or _same_rect(wanted, box.targetRect()):
+            return
+        self._syncing = True
+        try:
+            box.setRange(rect=wanted, padding=0)
+        finally:
+            self._syncing = False
 
     def _on_colormap(self, name) -> None:
         self.colorbar.setColorMap(self._colormap(name))
@@ -187,6 +207,13 @@ class ImagePair(QWidget):
         rel = np.asarray(result.relevance).reshape(h, w, -1).sum(axis=2)
         value = ", ".join(f"{v:.4g}" for v in x[row, col])
         return f"row {row}, col {col}: input {value}, relevance {rel[row, col]:+.4g}"
+
+
+def _same_rect(a, b, tol=1e-9) -> bool:
+    scale = max(abs(a.width()), abs(a.height()), 1.0)
+    return all(abs(p - q) <= tol * scale for p, q in zip(
+        (a.left(), a.top(), a.width(), a.height()),
+        (b.left(), b.top(), b.width(), b.height()), strict=True))
 
 
 class ScoresPlot(pg.PlotWidget):

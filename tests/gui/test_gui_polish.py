@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -170,3 +171,23 @@ def test_the_window_fits_1024_by_700_without_clipping_controls(qtbot, toy_files)
     for dock in ("browserDock", "ruleDock", "sampleDock"):
         d = window.findChild(QDockWidget, dock)
         assert d.width() >= d.minimumSizeHint().width() and frame.contains(d.geometry())
+
+
+def test_digits_fill_their_views_at_1024_by_700(qtbot, toy_files):
+    window = window_sized(qtbot, toy_files, 1024, 700)
+    views = window.views
+    h, w = views._shape
+
+    def filled(box):  # the share of the view's tighter side that the image spans
+        (lo, hi), (top, bottom) = box.viewRange()
+        return max(w / (hi - lo), h / (bottom - top))
+
+    qtbot.waitUntil(lambda: min(filled(views.input_box), filled(views.heat_box)) >= 0.85,
+                    timeout=5000)
+    # zooming one view shows the same region in the other, and the fit then stays off
+    views.heat_box.scaleBy((0.5, 0.5))
+    (lo, hi), (top, bottom) = views.input_box.viewRange()
+    (hlo, hhi), (htop, hbottom) = views.heat_box.viewRange()
+    assert (lo + hi) / 2 == pytest.approx((hlo + hhi) / 2)
+    assert (top + bottom) / 2 == pytest.approx((htop + hbottom) / 2)
+    assert min(hi - lo, bottom - top) < max(w, h)

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 import lrpcore
@@ -170,11 +170,11 @@ def test_hover_reports_row_column_input_and_relevance(make_window):
     assert f"input {fed[7, 10, 0]:.4g}," in text
     assert f"relevance {s.relevance[7, 10, 0]:+.4g}" in text
     assert window.views.describe_point(QPointF(-3, 2)) == ""
-    # the two views are linked
     # the two views are linked (aspect locking may widen one of them around the same centre)
-    window.views.input_box.setXRange(3, 9, padding=0)
-    (lo, hi), _ = window.views.heat_box.viewRange()
+    window.views.input_box.setRange(QRectF(3, 5, 6, 6), padding=0)
+    (lo, hi), (top, bottom) = window.views.heat_box.viewRange()
     assert (lo + hi) / 2 == pytest.approx(6.0, abs=1e-6) and hi - lo < 10
+    assert (top + bottom) / 2 == pytest.approx(8.0, abs=1e-6) and bottom - top < 16
 
 
 def test_explanations_run_off_the_gui_thread(make_window, qtbot):
