@@ -63,7 +63,8 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
         except (TypeError, ValueError):
             raise RuleError(f"layer index {key!r} is not an integer") from None
         if not 0 <= i < len(layers):
-            raise RuleError(f"layer {i} does not exist: the model has layers 0..{len(layers) - 1}")
+            raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
+                            f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
         layer = layers[i]
         if not (layer.linear_map or layer.kind == "MaxPool"):
             raise RuleError(f"layer {i} ({layer.describe()}) passes relevance through unchanged "

@@ -207,6 +207,15 @@ def test_bench_settings_fail_before_timing(work, capsys, extra, words):
     assert out == ""  # not even the table header: nothing was timed
 
 
+def test_bench_json_is_not_replaced_without_overwrite(work, capsys):
+    old = work / "bench.json"
+    old.write_text("{}")
+    code, out, err = lrp("bench", "--models", "lenet5", "--repeat", "1", "--json", str(old),
+                         capsys=capsys)
+    assert_one_line_error(code, err, "exists", "--overwrite")
+    assert out == "" and old.read_text() == "{}"
+
+
 # --- sidecars and label files: messages say what is wrong ---------------------------------
 def test_sidecar_with_a_new_shape_drops_the_inferred_padding(tmp_path):
     from lrpcore.layers import Convolution, Flatten

@@ -355,3 +355,15 @@ def test_train_refuses_or_removes_a_stale_sidecar(tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0
     assert not stale.exists()
     assert lrpcore.load_model(tmp_path / "model.npz").class_names == [str(i) for i in range(10)]
+
+
+def test_a_layer_rule_on_the_dropped_softmax_says_why_it_is_refused():
+    from lrpcore.errors import RuleError
+    from lrpcore.layers import SoftMax
+
+    rng = np.random.default_rng(2)
+    model = Sequential([Linear(rng.normal(size=(4, 3)), np.zeros(3)), Tanh(),
+                        Linear(rng.normal(size=(3, 2)), np.zeros(2)), SoftMax()],
+                       lrpcore.spec.InputSpec(shape=(4,), raw_shape=(4,)))
+    with pytest.raises(RuleError, match=r"layer 3 .*0\.\.2.*SoftMax.*dropped"):
+        lrpcore.explain(model, rng.normal(size=(2, 4)), layer_rules={3: "flat"}, raw=True)

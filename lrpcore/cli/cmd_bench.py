@@ -32,6 +32,7 @@ def register(sub):
     p.add_argument("--repeat", type=int, default=7, help="timings per figure (median)")
     p.add_argument("--quick", action="store_true", help="batch sizes 1 and 16, 3 repeats")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=run)
 
 
@@ -56,7 +57,7 @@ def run(args) -> int:
     for dtype in _csv(args.dtypes):
         get_dtype(dtype)
     if args.json:
-        check_outputs_free([args.json], overwrite=True)  # fail before minutes of timing
+        check_outputs_free([args.json], args.overwrite)  # fail before minutes of timing
     repeat = 3 if args.quick else max(1, args.repeat)
     print(format_header(rules))
     rows, rates = run_benchmark(models, batches, _csv(args.dtypes), rules, args.backend, repeat,
@@ -65,5 +66,5 @@ def run(args) -> int:
         print(f"matmul rate ({dtype}): {rate / 1e9:.1f} G multiply-adds/s")
     if args.json:
         data = {"rates": rates, "rows": [dict(vars(r), times_floor=r.times_floor) for r in rows]}
-        atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=True)
+        atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=args.overwrite)
     return 0
