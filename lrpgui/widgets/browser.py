@@ -110,8 +110,8 @@ class Browser(QWidget):
             widget.addItem(item)
             seen.add(value)
         for value in recent:
-            if value in seen:
-                continue
+            if any(_same_entry(value, known) for known in seen):  # e.g. a bundled model by a
+                continue  # relative path
             item = QListWidgetItem(f"{Path(value).name}  (recent)")
             item.setData(PATH_ROLE, value)
             item.setToolTip(value)

@@ -191,3 +191,17 @@ def test_digits_fill_their_views_at_1024_by_700(qtbot, toy_files):
     assert (lo + hi) / 2 == pytest.approx((hlo + hhi) / 2)
     assert (top + bottom) / 2 == pytest.approx((htop + hbottom) / 2)
     assert min(hi - lo, bottom - top) < max(w, h)
+
+
+def test_a_bundled_model_opened_by_a_relative_path_is_listed_once(make_window, qtbot,
+                                                                 monkeypatch, toy_files):
+    from PySide6.QtWidgets import QListWidget
+
+    monkeypatch.chdir(MODELS.parent)
+    window = make_window(model="models/mnist-lenet5.npz", dataset=toy_files[1], wait=False)
+    qtbot.waitUntil(lambda: window.state.model is not None, timeout=20000)
+    models = window.findChild(QListWidget, "modelBrowser")
+    window.browser.refresh()
+    labels = [models.item(i).text() for i in range(models.count())]
+    assert sum("mnist-lenet5.npz" in label for label in labels) == 1, labels
+    assert not any("(recent)" in label and "mnist-lenet5" in label for label in labels)
