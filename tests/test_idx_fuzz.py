@@ -48,7 +48,11 @@ def valid_size(data: bytes) -> int | None:
     if len(data) < 4 + 4 * ndim:
         return None
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    need = int(np.prod(dims, dtype=object)) * np.dtype(IDX_TYPES[data[2]]).itemsize
+    itemsize = np.dtype(IDX_TYPES[data[2]]).itemsize
+    nonzero = int(np.prod([d for d in dims if d], dtype=object)) * itemsize
+    if nonzero > np.iinfo(np.intp).max:  # no array has such a shape, even an empty one
+        return None
+    need = int(np.prod(dims, dtype=object)) * itemsize
     return need if len(data) == 4 + 4 * ndim + need else None
 
 
@@ -143,3 +147,10 @@ def test_gzip_bomb_is_cut_at_the_claimed_size(tmp_path):
     cache = os.environ["LRP_CACHE_DIR"]
     sizes = [os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(cache) for f in fs]
     assert all(s < 1 << 20 for s in sizes)
+
+
+def test_an_empty_shape_with_huge_other_dimensions_is_a_dataset_error():
+    """0 × 3e9 × 3e9 announces no data bytes, yet numpy cannot make such an array."""
+    data = header(8, [0, 3036988439, 3037012561])
+    assert check(data) is None
+    assert check(data, compress=True) is None

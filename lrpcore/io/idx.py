@@ -85,9 +85,13 @@ def map_idx(path, name=None) -> np.ndarray:
     if have > need:
         raise DatasetError(f"{name}: byte {offset + need}: {have - need} unexpected bytes after "
                            f"the {'×'.join(map(str, shape))} data the header announces")
-    if need == 0:
-        return np.zeros(shape, dtype=dtype.newbyteorder("="))
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    try:
+        if need == 0:
+            return np.zeros(shape, dtype=dtype.newbyteorder("="))
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    except (ValueError, OverflowError):  # e.g. 0 × 3e9 × 3e9: empty, yet no array can say it
+        raise DatasetError(f"{name}: byte 4: the header's shape {'×'.join(map(str, shape))} "
+                           "is too large for an array") from None
 
 
 def _cached_name(path: str) -> Path:
