@@ -14,6 +14,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
+from .kernels import class_relevance
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
@@ -101,9 +102,7 @@ def initial_relevance(y, target="pred", labels=None, xp=np):
                                 "index") from None
     else:
         classes = _class_array(target, n, k, xp, "target class")
-    # y where the column is the sample's class, else 0: a comparison, not an indexed write
-    # (which costs a GPU several times more)
-    return y * (xp.arange(k) == classes.reshape(-1, 1))
+    return class_relevance(y, classes, xp)
 
 
 def _class_array(c, n, k, xp, what):

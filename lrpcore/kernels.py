@@ -40,3 +40,104 @@ def epsilon_share(R, z, eps, xp, divisor=1.0):
     c = stabilize(z / divisor if divisor != 1 else z, eps, xp)
     xp.divide(R, c, out=c)  # in place: these arrays are the largest of the pass
     return c
+
+
+# Direct convolution kernels for small convolutions on a GPU: one launch each way, where the
+# window route takes a copy, a product and (back) a spread, a flip and a copy. Each thread sums
+# one output over its window, so large layers stay on the window route and cuBLAS.
+DIRECT_CONV_MACS = 1 << 28
+
+_CONV_FORWARD = """
+int k = i % K; long long t = i / K;
+int col = t % Wo; t /= Wo;
+int row = t % Ho; long long n = t / Ho;
+T acc = has_bias ? bias[k] : (T)0;
+for (int a = 0; a < h; ++a) {
+  for (int b = 0; b < ww; ++b) {
+    const long long xo = ((n * H + row * s0 + a) * W + col * s1 + b) * D;
+    const long long wo = (long long)((a * ww + b) * D) * K + k;
+    for (int d = 0; d < D; ++d) acc += x[xo + d] * w[wo + (long long)d * K];
+  }
+}
+y = acc;
+"""
+
+_CONV_TRANSPOSE = """
+int d = i % D; long long t = i / D;
+int col = t % W; t /= W;
+int row = t % H; long long n = t / H;
+T acc = 0;
+for (int a = 0; a < h; ++a) {
+  int r = row - a;
+  if (r < 0 || r % s0 != 0 || r / s0 >= Ho) continue;
+  r /= s0;
+  for (int b = 0; b < ww; ++b) {
+    int q = col - b;
+    if (q < 0 || q % s1 != 0 || q / s1 >= Wo) continue;
+    q /= s1;
+    const long long co = ((n * Ho + r) * Wo + q) * K;
+    const long long wo = (long long)((a * ww + b) * D + d) * K;
+    for (int k = 0; k < K; ++k) acc += c[co + k] * w[wo + k];
+  }
+}
+g = acc;
+"""
+
+_SIZES = "int32 H, int32 W, int32 D, int32 Ho, int32 Wo, int32 K, int32 h, int32 ww, " \
+         "int32 s0, int32 s1"
+
+
+@functools.lru_cache(maxsize=4)
+def _conv_kernels(xp):
+    forward = xp.ElementwiseKernel(f"raw T x, raw T w, raw T bias, int32 has_bias, {_SIZES}",
+                                   "T y", _CONV_FORWARD, "lrp_conv_forward")
+    transpose = xp.ElementwiseKernel(f"raw T c, raw T w, {_SIZES}", "T g", _CONV_TRANSPOSE,
+                                     "lrp_conv_transpose")
+    return forward, transpose
+
+
+def direct_conv_fits(xp, macs) -> bool:
+    """Whether a convolution of ``macs`` multiply-adds takes the direct kernels (cupy only)."""
+    return getattr(xp, "ElementwiseKernel", None) is not None and macs <= DIRECT_CONV_MACS
+
+
+def conv_direct(x, w, h, ww, s0, s1, xp, bias=None):
+    """Valid convolution of NHWC ``x`` with im2col-form filters ``w`` ((h·w·d) × n), plus
+    ``bias`` when given (the bias starts each sum: one launch for the whole layer)."""
+    N, H, W, D = x.shape
+    K = w.shape[1]
+    Ho, Wo = (H - h) // s0 + 1, (W - ww) // s1 + 1
+    y = xp.empty((N, Ho, Wo, K), dtype=x.dtype)
+    forward, _ = _conv_kernels(xp)
+    w = xp.ascontiguousarray(w)
+    forward(xp.ascontiguousarray(x), w, w if bias is None else bias, int(bias is not None), H,
+            W, D, Ho, Wo, K, h, ww, s0, s1, y)
+    return y
+
+
+def conv_transpose_direct(c, w, in_shape, h, ww, s0, s1, xp):
+    """Transpose of ``conv_direct``: the input gradient for output gradient ``c``."""
+    N, Ho, Wo, K = c.shape
+    H, W, D = in_shape
+    g = xp.empty((N, H, W, D), dtype=c.dtype)
+    _, transpose = _conv_kernels(xp)
+    transpose(xp.ascontiguousarray(c), xp.ascontiguousarray(w), H, W, D, Ho, Wo, K, h, ww, s0,
+              s1, g)
+    return g
+
+
+@functools.lru_cache(maxsize=4)
+def _class_relevance_kernel(xp):
+    return xp.ElementwiseKernel(
+        "T y, raw int64 classes, int32 k", "T r",
+        "r = (i % k == classes[i / k]) ? y : (T)0;", "lrp_class_relevance")
+
+
+def class_relevance(y, classes, xp):
+    """y where the column is the sample's class, else 0 (the initial relevance of one class
+    per sample): a comparison, not an indexed write, and one launch on a GPU."""
+    k = y.shape[1]
+    if getattr(xp, "ElementwiseKernel", None) is not None:
+        y = xp.ascontiguousarray(y)
+        return _class_relevance_kernel(xp)(y, classes.astype(xp.int64, copy=False), k)
+    return y * (xp.arange(k) == classes.reshape(-1, 1))

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .errors import ShapeError
+from .kernels import conv_direct, conv_transpose_direct, direct_conv_fits
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
 VARIANTS = {
@@ -283,12 +284,22 @@ class Convolution(LinearMap):
     def colsum(self, w, xp):
         return w.sum(axis=0)
 
+    def forward(self, x, xp):
+        h, ww, d, n = self.W.shape
+        Ho, Wo, _ = self.output_shape(x.shape[1:])
+        if (h, ww) != (1, 1) and direct_conv_fits(xp, x.shape[0] * Ho * Wo * n * h * ww * d):
+            return conv_direct(x, self.variant("w", xp, x.dtype), h, ww, *self.stride, xp,
+                               bias=self.device_bias(xp, x.dtype))  # the bias in the same launch
+        return super().forward(x, xp)
+
     def fmap(self, x, w, xp):
         h, ww, d, n = self.W.shape
         N = x.shape[0]
         Ho, Wo, _ = self.output_shape(x.shape[1:])
         if (h, ww) == (1, 1) and self.stride == (1, 1):
             return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
+        if direct_conv_fits(xp, N * Ho * Wo * n * h * ww * d):
+            return conv_direct(x, w, h, ww, *self.stride, xp)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
         if d > 1:
@@ -301,6 +312,8 @@ class Convolution(LinearMap):
         N, Ho, Wo, _ = c.shape
         if (h, ww) == (1, 1) and self.stride == (1, 1):
             return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
+        if direct_conv_fits(xp, N * Ho * Wo * n * h * ww * d):
+            return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
         if d > 1:
