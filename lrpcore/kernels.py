@@ -1,11 +1,11 @@
-"""Fused element-wise steps of the rules, as one CUDA kernel on a GPU.
+"""The engine's own CUDA kernels (cupy), each replacing several array operations on a GPU.
 
-On a GPU every array operation costs a launch of a few microseconds, however small the array;
-the ε-rule's share ``R / (z + ε·s(z))`` is six numpy-style operations per layer (compare,
-convert, scale, shift, add, divide) and one explanation of a small network is mostly such
-launches. With cupy it is one kernel here. On numpy (and on the CPU stand-in the tests use for
-cupy) the same arithmetic runs as array operations: results are identical, since both add
-exactly ±ε and divide once.
+On a GPU every array operation costs a launch of 15–40 µs however small the array, and one
+explanation of a small network is mostly such launches. Here, each as one launch: the ε-rule's
+share ``R / (z + ε·s(z))`` (six numpy-style operations: compare, convert, scale, shift, add,
+divide), the one-class initial relevance, and small convolutions each way (bias included).
+On numpy (and on the CPU stand-in the tests use for cupy) the same arithmetic runs as array
+operations. CI has no GPU: ``tools/gpu_check.py`` on a device is the test of these kernels.
 """
 
 from __future__ import annotations
