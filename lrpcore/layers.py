@@ -287,7 +287,7 @@ class Convolution(LinearMap):
     def forward(self, x, xp):
         h, ww, d, n = self.W.shape
         Ho, Wo, _ = self.output_shape(x.shape[1:])
-        if (h, ww) != (1, 1) and direct_conv_fits(xp, x.shape[0] * Ho * Wo * n * h * ww * d):
+        if direct_conv_fits(xp, x.shape[0] * Ho * Wo * n * h * ww * d):
             return conv_direct(x, self.variant("w", xp, x.dtype), h, ww, *self.stride, xp,
                                bias=self.device_bias(xp, x.dtype))  # the bias in the same launch
         return super().forward(x, xp)
@@ -296,10 +296,10 @@ class Convolution(LinearMap):
         h, ww, d, n = self.W.shape
         N = x.shape[0]
         Ho, Wo, _ = self.output_shape(x.shape[1:])
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
-            return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
         if direct_conv_fits(xp, N * Ho * Wo * n * h * ww * d):
             return conv_direct(x, w, h, ww, *self.stride, xp)
+        if (h, ww) == (1, 1) and self.stride == (1, 1):
+            return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
         if d > 1:
@@ -310,10 +310,10 @@ class Convolution(LinearMap):
     def tmap(self, c, w, in_shape, xp):
         h, ww, d, n = self.W.shape
         N, Ho, Wo, _ = c.shape
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
-            return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
         if direct_conv_fits(xp, N * Ho * Wo * n * h * ww * d):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
+        if (h, ww) == (1, 1) and self.stride == (1, 1):
+            return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
         if d > 1:
