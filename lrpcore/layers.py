@@ -284,10 +284,14 @@ class Convolution(LinearMap):
     def colsum(self, w, xp):
         return w.sum(axis=0)
 
+    def _direct(self, N, Ho, Wo, xp) -> bool:
+        """Whether this convolution of N samples runs as the GPU's direct kernels."""
+        return direct_conv_fits(xp, N * Ho * Wo * int(np.prod(self.W.shape)))
+
     def forward(self, x, xp):
         h, ww, d, n = self.W.shape
         Ho, Wo, _ = self.output_shape(x.shape[1:])
-        if direct_conv_fits(xp, x.shape[0] * Ho * Wo * n * h * ww * d):
+        if self._direct(x.shape[0], Ho, Wo, xp):
             return conv_direct(x, self.variant("w", xp, x.dtype), h, ww, *self.stride, xp,
                                bias=self.device_bias(xp, x.dtype))  # the bias in the same launch
         return super().forward(x, xp)
@@ -296,7 +300,7 @@ class Convolution(LinearMap):
         h, ww, d, n = self.W.shape
         N = x.shape[0]
         Ho, Wo, _ = self.output_shape(x.shape[1:])
-        if direct_conv_fits(xp, N * Ho * Wo * n * h * ww * d):
+        if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
         if (h, ww) == (1, 1) and self.stride == (1, 1):
             return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
@@ -310,7 +314,7 @@ class Convolution(LinearMap):
     def tmap(self, c, w, in_shape, xp):
         h, ww, d, n = self.W.shape
         N, Ho, Wo, _ = c.shape
-        if direct_conv_fits(xp, N * Ho * Wo * n * h * ww * d):
+        if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
         if (h, ww) == (1, 1) and self.stride == (1, 1):
             return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
@@ -564,26 +568,31 @@ class _Pool(Layer):
         return x[:, :Ho * h, :Wo * w].reshape(N, Ho, h, Wo, w, D)
 
     def untile(self, t, in_shape, xp):
-        """(N, Ho, h, Wo, w, D) values back in the layout of the input (zeros outside the
-        windows, where the input does not divide by the pool)."""
-        N, Ho, h, Wo, w, D = t.shape
-        t = t.reshape(N, Ho * h, Wo * w, D)
-        if (Ho * h, Wo * w) == tuple(in_shape[:2]):
+        """Values over the windowed part (N, Ho·h, Wo·w, D) in the layout of the whole input
+        (zeros where the input does not divide by the pool)."""
+        N, Hw, Ww, _ = t.shape
+        if (Hw, Ww) == tuple(in_shape[:2]):
             return t
         out = xp.zeros((N,) + tuple(in_shape), dtype=t.dtype)
-        out[:, :Ho * h, :Wo * w] = t
+        out[:, :Hw, :Ww] = t
         return out
 
-    def window_sum(self, x, xp):
-        """Σ over each window (N, Ho, Wo, D), in the order the toolbox sums: row by row."""
+    def reduce_windows(self, x, xp, how):
+        """Each window (N, Ho, Wo, D) reduced by ``how`` ("sum" or "max"): one reduction of the
+        tiles on a GPU, else position by position, in the toolbox's order (row by row)."""
         t = self.tiles(x, xp)
         if t is not None:
-            return t.sum(axis=(2, 4))
+            return getattr(t, how)(axis=(2, 4))
+        combine = xp.add if how == "sum" else xp.maximum
         first, *rest = self.slices(x.shape[1:])
         out = x[first].copy()
         for index in rest:
-            out += x[index]
+            combine(out, x[index], out=out)
         return out
+
+    def window_sum(self, x, xp):
+        """Σ over each window (N, Ho, Wo, D)."""
+        return self.reduce_windows(x, xp, "sum")
 
     def spread(self, c, in_shape, xp):
         """Send every window's value c (N, Ho, Wo, D) to each of its positions, summed."""
@@ -594,8 +603,7 @@ class _Pool(Layer):
         if tiled:  # every input position lies in exactly one window
             return self._tile(c, xp)
         if few_launches(xp) and self.stride == self.pool:
-            return self.untile(self._tile(c, xp).reshape(c.shape[0], Ho, self.pool[0], Wo,
-                                                         self.pool[1], -1), in_shape, xp)
+            return self.untile(self._tile(c, xp), in_shape, xp)
         out = xp.zeros((c.shape[0],) + tuple(in_shape), dtype=c.dtype)
         for index in self.slices(in_shape):
             if overlapping:
@@ -691,14 +699,7 @@ class MaxPool(_Pool):
     kind = "MaxPool"
 
     def forward(self, x, xp):
-        t = self.tiles(x, xp)
-        if t is not None:
-            return t.max(axis=(2, 4))
-        first, *rest = self.slices(x.shape[1:])
-        out = x[first].copy()
-        for index in rest:
-            xp.maximum(out, x[index], out=out)
-        return out
+        return self.reduce_windows(x, xp, "max")
 
     def winner_relevance(self, x, y, R, xp):
         in_shape = x.shape[1:]
@@ -706,7 +707,9 @@ class MaxPool(_Pool):
         if t is not None:
             mask = t == y[:, :, None, :, None, :]
             share = R / mask.sum(axis=(2, 4), dtype=R.dtype)  # ≥ 1 winner per window
-            return self.untile(mask * share[:, :, None, :, None, :], in_shape, xp)
+            spread = mask * share[:, :, None, :, None, :]
+            N, Ho, h, Wo, w, D = spread.shape
+            return self.untile(spread.reshape(N, Ho * h, Wo * w, D), in_shape, xp)
         masks = [x[index] == y for index in self.slices(in_shape)]
         count = xp.zeros(y.shape, dtype=R.dtype)
         for mask in masks:

@@ -22,6 +22,15 @@ def shared_file(*parts) -> Path:
     return path
 
 
+@pytest.fixture
+def dialogs_shown(monkeypatch):
+    """The error dialogs a test caused, as (title, message), instead of modal boxes."""
+    shown = []
+    monkeypatch.setattr("lrpgui.dialogs.show_error",
+                        lambda parent, title, message: shown.append((title, message)))
+    return shown
+
+
 @pytest.fixture(autouse=True)
 def settings_file(tmp_path, monkeypatch):
     """Every test gets its own settings ini; the user's settings are never touched."""

@@ -9,14 +9,6 @@ from PySide6.QtWidgets import QMessageBox
 from lrpgui import MainWindow, rendering
 
 
-@pytest.fixture
-def dialogs_shown(monkeypatch):
-    shown = []
-    monkeypatch.setattr("lrpgui.dialogs.show_error",
-                        lambda parent, title, message: shown.append((title, message)))
-    return shown
-
-
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"\x00" * 64,
                                      b"not a model at all\n"])
 def test_broken_model_file_keeps_the_previous_model(make_window, tmp_path, dialogs_shown,

@@ -18,14 +18,6 @@ XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 3, dtype=np.float64)
 
 
 @pytest.fixture
-def dialogs_shown(monkeypatch):
-    shown = []
-    monkeypatch.setattr("lrpgui.dialogs.show_error",
-                        lambda parent, title, message: shown.append((title, message)))
-    return shown
-
-
-@pytest.fixture
 def xor_files(tmp_path):
     """A 2-3-3-2 tanh net in the toolbox's text format (as ``xor_net_small.txt``) and a float
     N×2 dataset with its labels beside it."""
