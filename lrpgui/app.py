@@ -41,6 +41,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.settings:
         os.environ["LRP_EXPLORER_SETTINGS"] = args.settings
+    from .display_check import display_problem
+
+    problem = display_problem()
+    if problem:  # say it in one sentence instead of Qt's abort
+        print(f"lrp-explorer: {problem}", file=sys.stderr)
+        return 1
     keep_freed_memory()
     from PySide6.QtWidgets import QApplication
 

@@ -14,10 +14,17 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from lrpcore.errors import LRPError
+from lrpcore.io.datasets import mixed_order
 
 THUMB = 56
 DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 MISCLASSIFIED_ROLE = Qt.ItemDataRole.UserRole + 2
+ORDERS = {  # name → (label shown, tooltip)
+    "mixed": ("classes mixed", "one sample of each class in turn: variety from the first row"),
+    "dataset": ("dataset order", "the order of the samples in the dataset file"),
+    "class": ("by true class", "all samples of class 0, then class 1, ... (dataset order "
+              "within a class)"),
+}
 
 
 def pixels(img) -> np.ndarray:
@@ -62,6 +69,10 @@ class SampleListModel(QAbstractListModel):
         self._labels = None
         self._predictions = None
         self._rows = np.zeros(0, dtype=np.int64)
+        self._order_name = "mixed"
+        self._order = np.zeros(0, dtype=np.int64)  # every dataset index, in display order
+        self._rank = np.zeros(0, dtype=np.int64)  # position of each dataset index in _order
+        self._row_ranks = np.zeros(0, dtype=np.int64)  # _rank[_rows], increasing
         self._filters = (None, None, False)
         self._cache: OrderedDict[int, QPixmap] = OrderedDict()
         self._cache_size = cache_size
@@ -75,8 +86,39 @@ class SampleListModel(QAbstractListModel):
         self._labels = None if labels is None else np.asarray(labels)
         self._predictions = None
         self._cache.clear()
+        self._set_order_arrays()
         self._rows = self._filtered()
+        self._row_ranks = self._rank[self._rows]
         self.endResetModel()
+
+    @property
+    def order(self) -> str:
+        return self._order_name
+
+    def set_order(self, name: str) -> None:
+        """Show the rows in one of :data:`ORDERS` ("mixed": the classes in turn)."""
+        if name not in ORDERS:
+            raise ValueError(f"unknown order {name!r}: use {', '.join(ORDERS)}")
+        if name == self._order_name:
+            return
+        self._order_name = name
+        self.beginResetModel()
+        self._set_order_arrays()
+        self._rows = self._filtered()
+        self._row_ranks = self._rank[self._rows]
+        self.endResetModel()
+
+    def _set_order_arrays(self) -> None:
+        n = 0 if self._dataset is None else len(self._dataset)
+        if self._labels is None or self._order_name == "dataset":
+            order = np.arange(n, dtype=np.int64)
+        elif self._order_name == "class":
+            order = np.argsort(self._labels, kind="stable").astype(np.int64)
+        else:
+            order = mixed_order(self._labels, n)
+        self._order = order
+        self._rank = np.empty(n, dtype=np.int64)
+        self._rank[order] = np.arange(n, dtype=np.int64)
 
     def set_predictions(self, predictions) -> None:
         """New (possibly partial, −1 = unknown) predictions; refilter only when filters use
@@ -101,6 +143,7 @@ class SampleListModel(QAbstractListModel):
             return
         self.beginResetModel()
         self._rows = rows
+        self._row_ranks = self._rank[rows]
         self.endResetModel()
 
     def _filtered(self) -> np.ndarray:
@@ -117,22 +160,26 @@ class SampleListModel(QAbstractListModel):
                 keep &= False
             else:
                 keep &= (self._predictions >= 0) & (self._predictions != self._labels)
-        return np.flatnonzero(keep).astype(np.int64)
+        return self._order[keep[self._order]]
 
     # -- lookup -----------------------------------------------------------------------------
     def dataset_indices(self) -> np.ndarray:
         return self._rows.copy()
 
     def row_of(self, dataset_index: int) -> int | None:
-        pos = int(np.searchsorted(self._rows, dataset_index))
+        if not 0 <= dataset_index < len(self._rank):
+            return None
+        pos = int(np.searchsorted(self._row_ranks, self._rank[dataset_index]))
         if pos < len(self._rows) and self._rows[pos] == dataset_index:
             return pos
         return None
 
     def first_row_after(self, dataset_index: int) -> int:
-        """The row of the first listed sample after ``dataset_index`` (rowCount() if none):
-        where a sample hidden by the filters would stand."""
-        return int(np.searchsorted(self._rows, dataset_index, side="right"))
+        """The row of the first listed sample after ``dataset_index`` in the grid's order
+        (rowCount() if none): where a sample hidden by the filters would stand."""
+        if not 0 <= dataset_index < len(self._rank):
+            return len(self._rows)
+        return int(np.searchsorted(self._row_ranks, self._rank[dataset_index], side="right"))
 
     def dataset_index(self, row: int) -> int:
         return int(self._rows[row])

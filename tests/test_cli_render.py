@@ -165,12 +165,16 @@ def test_demo_reproduces_toolbox_demo(demo_data, tmp_path, capsys):
     labels = np.load(y)
     acc = re.search(r"accuracy: ([\d.]+) % \((\d+)/300\)", text)
     assert acc and int(acc.group(2)) >= 295  # LeNet-5 gets 99.24 % on the test set
-    for i in range(10):
+    shown = [int(i) for i in re.findall(r"^sample (\d+): true class", text, re.M)]
+    # one digit of each class, the first of its class in the dataset (samples 3, 2, 1, ...)
+    assert sorted(labels[shown]) == list(range(10)) and 0 in shown
+    assert shown == [int(np.flatnonzero(labels == k)[0]) for k in range(10)]
+    for i in shown:
         m = re.search(rf"sample {i}: true class (\d), predicted class (\d)", text)
         assert m and int(m.group(1)) == labels[i]
     assert re.search(r"^Computation of 256 heatmaps using numpy in [\d.]+ s$", text, re.M)
     names = {p.name for p in out.iterdir()}
-    for i in range(10):
+    for i in shown:
         assert f"relevance_{i}.npy" in names
         for c in TOOLBOX_COLORMAPS:
             assert f"heatmap_{i}_{c}.png" in names and f"heatmap_{i}_{c}.png.json" in names
@@ -223,6 +227,21 @@ def test_demo_refuses_existing_outputs_before_computing(demo_data, tmp_path, cap
     assert (out / "relevance_simple_output_20.npy").read_bytes() == b"keep me"
 
 
+def test_demo_run_twice_writes_a_fresh_folder(demo_data, tmp_path, capsys, monkeypatch):
+    """Without --out every run gets a folder of its own; with --out the refusal says how."""
+    model, x, y = demo_data
+    monkeypatch.chdir(tmp_path)
+    args = ["demo", "--model", str(model), "--dataset", str(x), "--labels", str(y),
+            "--count", "2", "--batch", "4"]
+    assert main(args) == 0 and main(args) == 0
+    text = capsys.readouterr().out
+    assert "wrote" in text and "lrp-demo-2" in text
+    assert (tmp_path / "lrp-demo").is_dir() and (tmp_path / "lrp-demo-2").is_dir()
+    assert main(args + ["--out", "lrp-demo"]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "leave out --out" in err
+
+
 def test_demo_finds_the_labels_beside_the_images(demo_data, tmp_path, capsys):
     model, x, y = demo_data
     data = tmp_path / "data"
@@ -242,7 +261,9 @@ def test_demo_default_hooks(tmp_path, monkeypatch):
     from lrpcore.io.download import mnist_path
 
     monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
-    assert default_dataset() == "mnist-sample"  # nothing downloaded: the offline sample
+    assert default_dataset() == "mnist-test"  # the bundled, held-out test set
+    monkeypatch.setattr("lrpcore.io.datasets.BUNDLED_DIR", tmp_path / "trimmed")
+    assert default_dataset() == "mnist-sample"  # neither bundled nor downloaded: the sample
     for role in ("images", "labels"):
         path = mnist_path("test", role)
         path.parent.mkdir(parents=True, exist_ok=True)

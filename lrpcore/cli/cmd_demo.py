@@ -1,7 +1,8 @@
 """``lrp demo``: the LRP Toolbox's MNIST demo, headless.
 
-Prints the model's accuracy, explains the first samples with epsilon = 0.01 for the predicted
-class (writing PNGs in the toolbox's five colormaps and the relevance), then times a batch of
+Prints the model's accuracy, explains one digit of each class (the classes taken in turn, so
+that ten samples show ten classes even on a dataset sorted by class) with epsilon = 0.01 for
+the predicted class (writing PNGs in the toolbox's five colormaps and the relevance), then times a batch of
 256 explanations with the ``simple`` rule for the whole output, as the toolbox's demo does.
 """
 
@@ -35,8 +36,8 @@ def register(sub):
     p = add_command(sub, "demo", "Run the LRP Toolbox's MNIST demo headless.", EXAMPLE,
                     description=(
                         "Reproduce the LRP Toolbox's MNIST demo without a window: print the "
-                        "model's accuracy on the dataset, explain the first samples with "
-                        "epsilon 0.01 for the predicted class (PNGs heatmap_I_CMAP.png in the "
+                        "model's accuracy on the dataset, explain one digit of each class (the "
+                        "classes in turn) with epsilon 0.01 for the predicted class (PNGs heatmap_I_CMAP.png in the "
                         "toolbox's five colormaps and relevance_I.npy, each with a JSON "
                         "sidecar), then time 256 explanations with the 'simple' rule for the "
                         "whole output and save them as one .npy."))
@@ -44,8 +45,9 @@ def register(sub):
     p.add_argument("--dataset", help="dataset file or name (default: mnist-test when "
                    "downloaded, else mnist-sample, the built-in offline MNIST sample)")
     p.add_argument("--labels", help="labels of the dataset (.npy), if not found beside it")
-    p.add_argument("--out", default="lrp-demo", metavar="DIR",
-                   help="folder for the PNG and .npy files (default ./lrp-demo)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for the PNG and .npy files (default: a new folder ./lrp-demo, "
+                   "./lrp-demo-2, ... so that a second run never meets the first one's files)")
     p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
                    help="array backend (default: cupy when a GPU is available, else numpy)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
@@ -73,10 +75,13 @@ def accuracy(explainer: Explainer, ds, chunk=1000) -> tuple[int, int]:
     return correct, len(ds)
 
 
-def planned_outputs(out: Path, n: int, m: int) -> list[Path]:
-    """Every file the demo writes (sidecars included) for ``n`` samples and a batch of ``m``."""
+def planned_outputs(out: Path, indices, m: int) -> list[Path]:
+    """Every file the demo writes (sidecars included) for samples ``indices`` (or the first
+    ``indices`` samples, when a count) and a batch of ``m``."""
     batch = f"relevance_simple_output_{m}.npy"
-    names = explanation_file_names(range(n), TOOLBOX_COLORMAPS, npy=True)
+    if isinstance(indices, int):
+        indices = range(indices)
+    names = explanation_file_names(list(indices), TOOLBOX_COLORMAPS, npy=True)
     return [out / name for name in names + [batch, sidecar_path(batch).name]]
 
 
@@ -91,15 +96,36 @@ def _note_training_data(model, ds) -> None:
               "(run 'lrp data download --kind test' to use the MNIST test set)")
 
 
+def fresh_folder(base="lrp-demo") -> Path:
+    """``base``, or ``base-2``, ``base-3``, ...: the first name not taken yet."""
+    k, path = 1, Path(base)
+    while path.exists():
+        k += 1
+        path = Path(f"{base}-{k}")
+    return path
+
+
+def demo_indices(ds, n: int) -> list[int]:
+    """The samples the demo draws: the classes in turn (one digit of each class first)."""
+    from ..io.datasets import mixed_order  # noqa: PLC0415
+
+    return [int(i) for i in mixed_order(ds.labels, len(ds))[:n]]
+
+
 def run(args) -> int:
     if args.count < 1 or args.batch < 1:
         raise LRPError("--count and --batch must be at least 1")
     model_path = Path(args.model) if args.model else default_model_path()
     model = load_model(model_path)
     ds = open_demo_dataset(args.dataset or default_dataset(), args.labels)
-    out = Path(args.out)
+    out = Path(args.out) if args.out else fresh_folder()
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))
-    check_outputs_free(planned_outputs(out, n, m), args.overwrite, folders_must_exist=False)
+    chosen = demo_indices(ds, n)
+    try:
+        check_outputs_free(planned_outputs(out, chosen, m), args.overwrite,
+                           folders_must_exist=False)
+    except LRPError as exc:
+        raise LRPError(f"{exc}; or leave out --out to write into a new folder") from None
     ex = Explainer(model, backend=None if args.backend == "auto" else args.backend,
                    dtype=args.dtype)
     backend = ex.backend.name
@@ -112,19 +138,19 @@ def run(args) -> int:
     else:
         print("accuracy: not computed (the dataset has no labels)")
 
-    x_raw = ds.images(slice(0, n))
+    x_raw = ds.images(np.asarray(chosen, dtype=np.int64))
     fwd = ex.forward(x_raw)
     pred = fwd.predictions()
     R = fwd.relevance("epsilon:0.01", "pred")
-    for i in range(n):
+    for k, i in enumerate(chosen):
         true = "?" if ds.labels is None else ds.label_name(int(ds.labels[i]))
-        print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[i]))}")
+        print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[k]))}")
     info = sidecar_info(model_path, "epsilon:0.01", "pred", backend, ex.dtype,
                         dataset=ds.name)
     created, written = not out.exists(), []
     try:
         written = export_explanations(out, R, unit_inputs(model.input_spec, ex.prepare(x_raw)),
-                                      list(range(n)),
+                                      chosen,
                                       TOOLBOX_COLORMAPS, info=info, overwrite=args.overwrite,
                                       npy=True)
         written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)

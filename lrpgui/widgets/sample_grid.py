@@ -8,7 +8,7 @@ soon as a filter lets it through.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..item_models import THUMB, SampleListModel
+from ..item_models import ORDERS, THUMB, SampleListModel
 from .rule_panel import signals_blocked
 
 _Move = QAbstractItemView.CursorAction
@@ -85,7 +85,23 @@ class SampleGrid(QWidget):
         self.pred_filter = QComboBox(objectName="predClassFilter")
         self.mis_only = QCheckBox("misclassified only", objectName="misclassifiedOnly")
         self.count_label = QLabel(objectName="sampleCount")
+        self.order_box = QComboBox(objectName="gridOrder")
+        for name, (text, tip) in ORDERS.items():
+            self.order_box.addItem(text, name)
+            self.order_box.setItemData(self.order_box.count() - 1, tip,
+                                       Qt.ItemDataRole.ToolTipRole)
+        self.order_box.setToolTip("Order of the tiles: classes mixed (one of each class in "
+                                  "turn), dataset order, or sorted by true class")
+        self.true_filter.setToolTip("Show only samples of this true class")
+        self.pred_filter.setToolTip("Show only samples the model assigns to this class")
+        self.mis_only.setToolTip("Show only samples whose predicted class differs from the "
+                                 "true class")
+        self.count_label.setToolTip("Samples listed by the filters, of all samples")
+        self.view.setToolTip("Click a sample to explain it; arrow keys move; Shift/Ctrl-click "
+                             "select several for a batch export")
         bar = QHBoxLayout()
+        bar.addWidget(QLabel("order"))
+        bar.addWidget(self.order_box)
         bar.addWidget(QLabel("true class"))
         bar.addWidget(self.true_filter)
         bar.addWidget(QLabel("predicted"))
@@ -104,6 +120,8 @@ class SampleGrid(QWidget):
         self.pred_filter.currentIndexChanged.connect(
             lambda _i: setattr(state, "filter_pred", self.pred_filter.currentData()))
         self.mis_only.toggled.connect(lambda on: setattr(state, "misclassified_only", on))
+        self.order_box.currentIndexChanged.connect(
+            lambda _i: self.set_order(self.order_box.currentData()))
         state.events.dataset.connect(self._on_dataset)
         state.events.model.connect(lambda _m: self._fill_filters())
         state.events.predictions.connect(self._on_predictions)
@@ -179,6 +197,15 @@ class SampleGrid(QWidget):
             selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.view.scrollTo(index)
         self.view.viewport().update()
+
+    def set_order(self, name: str) -> None:
+        """Show the tiles in another order (see ``item_models.ORDERS``); the sample on
+        display stays selected and in sight."""
+        self.model.set_order(name)
+        self.view.doItemsLayout()  # tiles have their places at once (clicks, scripts)
+        with signals_blocked(self.order_box):
+            self.order_box.setCurrentIndex(max(self.order_box.findData(name), 0))
+        self._after_refilter()
 
     def _hidden_row(self) -> int | None:
         """Where the hidden sample on display would stand in the grid (None: not hidden)."""

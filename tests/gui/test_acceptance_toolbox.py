@@ -43,12 +43,14 @@ def engine(window, index, rule, target="pred", layer_rules=None):
 
 def test_toolbox_lenet5_and_mnist_npy(toolbox_window, qtbot, tmp_path, monkeypatch):
     window = toolbox_window
+    window.grid.set_order("dataset")  # row r is sample r
     s = window.state
     labels = np.load(shared_file("data", "mnist_test_labels.npy"))
     assert s.labels is not None and np.array_equal(s.labels[:50], labels[:50].reshape(-1))
     assert s.relevance.shape == (32, 32, 1)  # the model's input: the digit padded by 2
 
     grid = window.findChild(QWidget, "sampleGrid")
+    qtbot.waitUntil(lambda: grid.visualRect(grid.model().index(7)).isValid())  # laid out
     rect = grid.visualRect(grid.model().index(7))
     qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert s.sample_index == 7

@@ -79,6 +79,7 @@ def test_batch_export_of_the_selection(make_window, qtbot, tmp_path):
 
 def test_batch_export_of_selected_samples_as_png_and_npy(make_window, qtbot, tmp_path):
     window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
     view, model = window.grid.view, window.grid.model
     sel = view.selectionModel()
     from PySide6.QtCore import QItemSelectionModel

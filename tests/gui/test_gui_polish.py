@@ -30,6 +30,7 @@ def _class_around(labels, index):
 
 def test_a_filter_hiding_the_displayed_sample_keeps_it_and_says_so(make_window, qtbot):
     window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
     s, grid = window.state, window.grid
     shown = 40
     s.sample_index = shown

@@ -52,6 +52,7 @@ def test_two_feature_model_explains_draws_and_hovers(make_window, qtbot, xor_fil
     """Before: the views raised "a flat vector of 2 values is not a square image" and the
     grid "not enough values to unpack" (exceptions in Qt's event loop, nothing drawn)."""
     window = make_window(*xor_files)
+    window.grid.set_order("dataset")  # row r is sample r
     s = window.state
     assert s.model.input_spec.shape == (2,) and not dialogs_shown
     click_row(qtbot, window, 1)  # sample 1 = (0, 1)
@@ -277,6 +278,7 @@ def test_views_and_scores_say_what_they_show(make_window, qtbot):
     """Before: no titles: which sample, rule and class a heatmap explains was nowhere on
     screen, nor what red bars and outlines mean; grid tooltips read "sample 5: 3→8"."""
     window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
     s = window.state
     s.rule = "EpsilonPlus"
     s.target = "3"

@@ -54,6 +54,7 @@ def test_launch_shows_sample_zero_explained(make_window, toy_files):
 
 def test_clicking_the_grid_and_arrow_keys_select_samples(make_window, qtbot):
     window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
     view = window.grid.view
     rect = view.visualRect(window.grid.model.index(5))
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -190,6 +191,7 @@ def test_explanations_run_off_the_gui_thread(make_window, qtbot):
 
 def test_fast_clicking_ends_on_the_last_sample(make_window, qtbot):
     window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
     shown = []
     window.explanation_shown.connect(
         lambda i: shown.append((i, window.state.sample_index)))
@@ -209,6 +211,7 @@ def test_fast_clicking_ends_on_the_last_sample(make_window, qtbot):
 
 def test_filters_of_the_grid(make_window, qtbot):
     window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
     s = window.state
     window.grid.true_filter.setCurrentIndex(window.grid.true_filter.findData(4))
     rows = window.grid.model.dataset_indices()
