@@ -2,8 +2,9 @@
 
 Prints the model's accuracy, explains one digit of each class (the classes taken in turn, so
 that ten samples show ten classes even on a dataset sorted by class) with epsilon = 0.01 for
-the predicted class (writing PNGs in the toolbox's five colormaps and the relevance), then times a batch of
-256 explanations with the ``simple`` rule for the whole output, as the toolbox's demo does.
+the predicted class (writing PNGs in the toolbox's five colormaps and the relevance), then
+times a batch of 256 explanations with the ``simple`` rule for the whole output, as the
+toolbox's demo does.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def register(sub):
                     description=(
                         "Reproduce the LRP Toolbox's MNIST demo without a window: print the "
                         "model's accuracy on the dataset, explain one digit of each class (the "
-                        "classes in turn) with epsilon 0.01 for the predicted class (PNGs heatmap_I_CMAP.png in the "
+                        "classes in turn) with epsilon 0.01 for the predicted class (PNGs "
+                        "heatmap_I_CMAP.png in the "
                         "toolbox's five colormaps and relevance_I.npy, each with a JSON "
                         "sidecar), then time 256 explanations with the 'simple' rule for the "
                         "whole output and save them as one .npy."))
