@@ -47,6 +47,7 @@ from .state import AppState
 from .widgets.browser import Browser
 from .widgets.rule_panel import RulePanel
 from .widgets.sample_grid import SampleGrid
+from .tooltips import fill_tooltips
 from .widgets.views import ImagePair, ScoresPlot
 
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
+        fill_tooltips(self)
         self._restore_settings()
         self._open_initial(model, dataset)
 
@@ -167,8 +169,10 @@ class MainWindow(QMainWindow):
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
         dock.setWidget(widget)
+        # closable: Qt disables the View menu's toggle of a dock that cannot be closed
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
 

@@ -32,6 +32,14 @@ class BatchExportDialog(QDialog):
         self.npy.setChecked(True)
         self.folder = QLineEdit(folder)
         browse = QPushButton("Folder…")
+        for widget, tip in (
+                (self.selection, "Export the samples selected in the grid"),
+                (self.filtered, "Export every sample the grid's filters list"),
+                (self.png, "input | heatmap PNGs in the current colormap, with JSON sidecars"),
+                (self.npy, "The relevance arrays (model input layout), with JSON sidecars"),
+                (self.folder, "The folder the files go to (refused if it holds any of them)"),
+                (browse, "Choose the folder")):
+            widget.setToolTip(tip)
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)

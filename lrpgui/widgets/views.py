@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .. import rendering
@@ -27,7 +27,7 @@ def _image_view(name: str, columns=1):
     widget = pg.GraphicsLayoutWidget()
     widget.setObjectName(name)
     widget.setBackground("w")
-    title = pg.LabelItem("", size="9pt", color="k")
+    title = _Title("", size="9pt", color="k")
     widget.addItem(title, row=0, col=0, colspan=columns)
     box = widget.addViewBox(row=1, col=0)
     box.setAspectLocked(True)
@@ -37,6 +37,23 @@ def _image_view(name: str, columns=1):
     box.addItem(item)
     widget.setMinimumSize(160, 180)
     return widget, title, box, item
+
+
+class _Title(pg.LabelItem):
+    """A view title that never widens its column (a long title would draw its image larger
+    than the other's) and can be given the height of its neighbour's title."""
+
+    even_height = 0.0
+
+    def updateMin(self):  # noqa: N802 (pyqtgraph's name)
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (
+            0, self._sizeHint[Qt.SizeHint.PreferredSize][1])
+        if self.even_height:
+            self.setMinimumHeight(self.even_height)
+            self.setMaximumHeight(self.even_height)
 
 
 def target_text(result) -> str:
@@ -69,7 +86,7 @@ class ImagePair(QWidget):
         self.input_widget, self.input_title, self.input_box, self.input_item = \
             _image_view("inputView")
         self.heat_widget, self.heat_title, self.heat_box, self.heat_item = \
-            _image_view("heatmapView", columns=2)
+            _image_view("heatmapView")
         # Zoom and pan are shared by handing over the region asked for (the target range),
         # not pyqtgraph's X/Y links: two aspect-locked boxes of different shapes (the
         # heatmap has its colour bar beside it) widened each other's ranges through the
@@ -146,6 +163,7 @@ class ImagePair(QWidget):
         self._title_input()
         self.heat_title.setText(f"relevance for {target_text(result)}<br>"
                                 f"{html.escape(result.rule_description)}")
+        self._even_titles()
         img = rendering.digit(rendering.displayable(result.input_unit))
         h, w = rendering.as_image2d(rendering.displayable(result.relevance)).shape
         first = self._shape != (h, w)
@@ -169,6 +187,17 @@ class ImagePair(QWidget):
         if self.state.sample_hidden and result.index == self.state.sample_index:
             text += "<br><i>hidden by the grid filter</i>"
         self.input_title.setText(text)
+        self._even_titles()
+
+    def _even_titles(self) -> None:
+        """Both titles as tall as the taller one: the images below then get the same height
+        and, aspect locked, the same scale."""
+        titles = (self.input_title, self.heat_title)
+        tallest = max(t.item.boundingRect().height() for t in titles)
+        for t in titles:
+            t.even_height = tallest
+            t.updateMin()
+            t.updateGeometry()
 
     def _follow(self, source, box) -> None:
         """``source`` was zoomed or panned: show the same region in ``box``. A mere resize
