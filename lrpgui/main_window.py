@@ -44,10 +44,10 @@ from .insight import install_insight_tools
 from .services import Cancelled, ExplainRequest, ExplainService
 from .settings import Settings
 from .state import AppState
+from .tooltips import fill_tooltips
 from .widgets.browser import Browser
 from .widgets.rule_panel import RulePanel
 from .widgets.sample_grid import SampleGrid
-from .tooltips import fill_tooltips
 from .widgets.views import ImagePair, ScoresPlot
 
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not

@@ -160,7 +160,7 @@ def test_tool_windows_fit_the_screen_and_docking_keeps_the_views_usable(make_win
         assert dock.width() <= free.width() and dock.height() <= free.height()
         assert panel is window.insight.panels[name]
         dock.setFloating(False)  # docked into the window
-        qtbot.waitUntil(lambda: not dock.isFloating())
+        qtbot.waitUntil(lambda d=dock: not d.isFloating())
     window.resize(1024, 700)
     qtbot.waitUntil(lambda: window.views.width() >= MIN_VIEWS[0])
     assert window.views.width() >= MIN_VIEWS[0] and window.views.height() >= MIN_VIEWS[1]
