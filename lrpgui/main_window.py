@@ -94,18 +94,18 @@ class MainWindow(QMainWindow):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.hide()
-        self.export_png_button = QPushButton("Export PNG…", objectName="exportPngButton")
-        self.export_figure_button = QPushButton("Export figure…",
+        self.export_png_button = QPushButton("PNG…", objectName="exportPngButton")
+        self.export_figure_button = QPushButton("figure…",
                                                 objectName="exportFigureButton")
         self.export_figure_button.clicked.connect(lambda: self.export_figure())
-        self.export_npy_button = QPushButton("Export .npy…", objectName="exportNpyButton")
-        self.export_all_button = QPushButton("All colormaps…", objectName="exportAllButton")
-        self.batch_button = QPushButton("Batch export…", objectName="batchExportButton")
+        self.export_npy_button = QPushButton(".npy…", objectName="exportNpyButton")
+        self.export_all_button = QPushButton("all colormaps…", objectName="exportAllButton")
+        self.batch_button = QPushButton("batch…", objectName="batchExportButton")
         self.export_png_button.clicked.connect(lambda: self.export_png())
         self.export_npy_button.clicked.connect(lambda: self.export_npy())
         self.export_all_button.clicked.connect(lambda: self.export_all_colormaps())
         self.batch_button.clicked.connect(lambda: self.batch_export())
-        self.reset_zoom_button = QPushButton("Fit view", objectName="resetZoomButton")
+        self.reset_zoom_button = QPushButton("fit", objectName="resetZoomButton")
         self.reset_zoom_button.clicked.connect(lambda: self.views.reset_zoom())
         for button, tip in (
                 (self.export_png_button, "Save input | heatmap as PNG in the LRP Toolbox's "
@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
                  "double-click a view)")):
             button.setToolTip(tip)
         buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Export:"))
         for b in (self.export_png_button, self.export_figure_button, self.export_npy_button,
                   self.export_all_button, self.batch_button):
             buttons.addWidget(b)

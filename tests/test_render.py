@@ -3,10 +3,9 @@ toolbox's PNG layout byte for byte, robustness (no NaN, caller's arrays untouche
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from shared_data import SHARED  # noqa: E402
 
 from lrpcore.errors import ExportError, ShapeError
 from lrpcore.render import (
@@ -31,7 +30,6 @@ from lrpcore.render.font import (
     text_size,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 TOL = 1.0 / 255.0
 
 
