@@ -15,15 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from lrpcore import export as _export
-from lrpcore.errors import ExportError, LRPError, RuleError
+from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.spec import unit_inputs
 
 from . import rendering
-
-
-class Cancelled(Exception):
-    """Raised inside a task when its token was cancelled."""
 
 
 class Token:
