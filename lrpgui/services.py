@@ -18,6 +18,7 @@ from lrpcore import export as _export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.spec import unit_inputs
+from lrpcore.targets import parse_target
 
 from . import rendering
 
@@ -135,7 +136,7 @@ class ExplainService:
         fwd = self._forward
         labels = None if req.label is None else np.array([req.label])
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
-        target = req.target if not req.target.isdigit() else int(req.target)
+        target = parse_target(req.target)
         R = fwd.relevance(config, target, labels=labels)
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
@@ -297,7 +298,7 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
     _export.refuse_existing(out, planned_files(req.indices, req.formats, [req.cmap]))
     ex = Explainer(req.model, req.backend, req.dtype)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
-    target = int(req.target) if req.target.isdigit() else req.target
+    target = parse_target(req.target)
     labels_all = getattr(req.dataset, "labels", None)
     indices = np.asarray(req.indices, dtype=np.int64)
     n = len(indices)

@@ -22,6 +22,7 @@ from lrpcore.insight.baselines import attribute, output_seed
 from lrpcore.insight.compare import MAX_RULES
 from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
+from lrpcore.targets import parse_target
 
 from .digit_prep import mnist_like
 
@@ -47,8 +48,7 @@ class SampleRequest:
     @property
     def target_value(self):
         """The target as lrpcore takes it: a class index or one of pred/true/output."""
-        t = str(self.target).strip().lower()
-        return int(t) if t.isdigit() else t
+        return parse_target(self.target)
 
 
 def request_from_state(state, raw=None, index=None) -> SampleRequest | None:
