@@ -16,6 +16,7 @@ import numpy as np
 from lrpcore import export as _export
 from lrpcore.errors import ExportError, LRPError, RuleError
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
+from lrpcore.insight.diagnose import diagnose_trace
 from lrpcore.spec import unit_inputs
 
 from . import rendering
@@ -98,6 +99,7 @@ class ExplainResult:
     relevance_sum: float
     explained_output: float
     forward_reused: bool
+    diagnosis: object = None  # lrpcore.insight.diagnose.Diagnosis of this explanation
 
     @property
     def index(self) -> int:
@@ -139,7 +141,10 @@ class ExplainService:
         labels = None if req.label is None else np.array([req.label])
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
         target = req.target if not req.target.isdigit() else int(req.target)
-        R = fwd.relevance(config, target, labels=labels)
+        R, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
+        diagnosis = diagnose_trace(trace, ex.layers, config, fwd.activations, ex.backend.xp)
+        R = ex.backend.to_numpy(R)
+        fwd.check_finite(R, config)  # as relevance() does when it returns numpy arrays
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
                             "relevance (a zero denominator: use a larger ε or another rule)")
@@ -154,7 +159,7 @@ class ExplainService:
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
-            forward_reused=reused)
+            forward_reused=reused, diagnosis=diagnosis)
 
 
 # -- the whole dataset ----------------------------------------------------------------------
