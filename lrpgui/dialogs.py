@@ -18,6 +18,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from .widgets.batch_dialog import BatchExportDialog
+
 
 def show_error(parent, title: str, message: str) -> QMessageBox:
     """A non-modal message box: the event loop (and the tests) keep running."""
@@ -46,9 +48,9 @@ def ask_folder(parent, title, folder) -> str:
 
 def ask_batch_export(parent, n_selected: int, n_filtered: int, folder: str):
     """Which samples, formats and folder: ``(folder, scope, formats)``, or None if cancelled."""
-    from .widgets.batch_dialog import BatchExportDialog  # noqa: PLC0415 (avoids a cycle)
-
-    dlg = BatchExportDialog(parent, n_selected, n_filtered, folder)
+    # ``ask_folder`` looked up when called, so a test's replacement answers the browse button
+    dlg = BatchExportDialog(parent, n_selected, n_filtered, folder,
+                            ask_folder=lambda *a: ask_folder(*a))
     try:
         if dlg.exec() != BatchExportDialog.DialogCode.Accepted:
             return None

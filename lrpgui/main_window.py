@@ -38,17 +38,19 @@ from lrpcore import bundled
 from lrpcore.errors import LRPError
 from lrpcore.io import download
 
-from . import dialogs, rendering, services, sources
+from . import dialogs, help_dialogs, rendering, services, sources
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainRequest, ExplainService
 from .settings import Settings
 from .state import AppState
+from .tooltips import fill_tooltips
 from .widgets.browser import Browser
 from .widgets.rule_panel import RulePanel
 from .widgets.sample_grid import SampleGrid
 from .widgets.views import ImagePair, ScoresPlot
 
+MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
 DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte);;All files (*)")
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
     def __init__(self, model=None, dataset=None, settings: Settings | None = None):
         super().__init__()
         self.setWindowTitle("LRP Explorer")
+        apply_look(self)
         self.state = AppState(colormap=rendering.default_colormap())
         self.settings = settings or Settings()
         self.controller = Controller(self)
@@ -78,6 +81,7 @@ class MainWindow(QMainWindow):
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
+        fill_tooltips(self)
         self._restore_settings()
         self._open_initial(model, dataset)
 
@@ -98,11 +102,27 @@ class MainWindow(QMainWindow):
         self.export_npy_button.clicked.connect(lambda: self.export_npy())
         self.export_all_button.clicked.connect(lambda: self.export_all_colormaps())
         self.batch_button.clicked.connect(lambda: self.batch_export())
+        self.reset_zoom_button = QPushButton("Fit view", objectName="resetZoomButton")
+        self.reset_zoom_button.clicked.connect(lambda: self.views.reset_zoom())
+        for button, tip in (
+                (self.export_png_button, "Save input | heatmap as PNG, with colour bar and "
+                 "title at a chosen scale, plus a JSON sidecar (Ctrl+E)"),
+                (self.export_npy_button, "Save the relevance array (model input layout) as "
+                 ".npy, plus a JSON sidecar"),
+                (self.export_all_button, "Save the heatmap in every colormap into a folder"),
+                (self.batch_button, "Explain and export the selected or all listed samples "
+                 "(Ctrl+Shift+E)"),
+                (self.reset_zoom_button, "Fit both images into their views again (Home, or "
+                 "double-click a view)")):
+            button.setToolTip(tip)
         buttons = QHBoxLayout()
         for b in (self.export_png_button, self.export_npy_button, self.export_all_button,
                   self.batch_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.reset_zoom_button)
+        # docking a tool never squeezes the images below a readable size
+        self.views.setMinimumSize(*MIN_VIEWS)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -149,14 +169,18 @@ class MainWindow(QMainWindow):
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
         dock.setWidget(widget)
+        # closable: Qt disables the View menu's toggle of a dock that cannot be closed
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.menuBar().addMenu("&View")
+        view_menu.setObjectName("viewMenu")
+        self.view_menu = view_menu
 
         def action(menu, text, slot, shortcut=None, name=None):
             act = QAction(text, self)
@@ -182,8 +206,29 @@ class MainWindow(QMainWindow):
                                    "Ctrl+Shift+E", "batchExportAction")
         file_menu.addSeparator()
         action(file_menu, "Quit", self.close, "Ctrl+Q")
+        self.reset_zoom_action = action(view_menu, "Fit view (reset zoom)",
+                                        lambda: self.views.reset_zoom(), "Home",
+                                        "resetZoomAction")
+        view_menu.addSeparator()
+        view_menu.aboutToShow.connect(self.fill_view_menu)
+        self.fill_view_menu()
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.setObjectName("helpMenu")
+        action(help_menu, "Keyboard shortcuts", lambda: help_dialogs.show_shortcuts(self),
+               "F1", "shortcutsAction")
+        action(help_menu, "About LRP Explorer", lambda: help_dialogs.show_about(self), None,
+               "aboutAction")
+
+    def fill_view_menu(self) -> None:
+        """The View menu lists every dock, the insight tools' included (they are made after
+        the menus), each with a check mark that shows and hides it."""
+        menu = self.view_menu
+        for act in menu.actions()[2:]:
+            menu.removeAction(act)
         for dock in self.findChildren(QDockWidget):
-            view_menu.addAction(dock.toggleViewAction())
+            act = dock.toggleViewAction()
+            act.setText(dock.windowTitle())
+            menu.addAction(act)
 
     # -- settings ---------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -426,8 +471,8 @@ class MainWindow(QMainWindow):
                                    f"{result.request.dtype}")
         self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
                                 + (" (forward cached)" if result.forward_reused else ""))
-        self.conservation_label.setText(f"ΣR = {result.relevance_sum:.5g} vs explained output "
-                                        f"{result.explained_output:.5g}")
+        self.conservation_label.setText(_conservation_text(result.relevance_sum,
+                                                           result.explained_output))
         self.explanation_shown.emit(result.index)
 
     def _explain_failed(self, exc) -> None:
@@ -685,6 +730,22 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def apply_look(window) -> None:
+    """The icon on the window and (through the application) on its dialogs, and the style
+    sheet of ``resources/`` once per application."""
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from .resource_files import app_icon, style_sheet  # noqa: PLC0415
+
+    icon = app_icon()
+    window.setWindowIcon(icon)
+    app = QApplication.instance()
+    if app is not None and app.property("lrpLookApplied") is None:
+        app.setWindowIcon(icon)
+        app.setStyleSheet(app.styleSheet() + style_sheet())
+        app.setProperty("lrpLookApplied", True)
+
+
 def _initial_size(window, wanted=(1400, 900)) -> QSize:
     """The first-run size, shrunk to the screen's free area (a 1366×768 laptop shows the
     whole window, status bar and sample grid included); never below the layout's minimum."""
@@ -695,6 +756,13 @@ def _initial_size(window, wanted=(1400, 900)) -> QSize:
         w, h = min(w, free.width()), min(h, free.height())
     least = window.minimumSizeHint()
     return QSize(max(w, least.width()), max(h, least.height()))
+
+
+def _conservation_text(total, output) -> str:
+    """'ΣR / f(x) = 1.000 (ΣR = …, f(x) = …)': how much of the explained output the
+    relevance keeps (1 for a conserving rule without biases)."""
+    ratio = f"{total / output:.4g}" if output else "—"
+    return f"ΣR / f(x) = {ratio}  (ΣR = {total:.5g}, f(x) = {output:.5g})"
 
 
 def _default_model() -> str | None:

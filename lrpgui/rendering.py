@@ -16,6 +16,14 @@ from lrpcore.render import colormap_names, compose, digit, heatmap, to_uint8  # 
 DISPLAY_SCALING = 3
 
 
+def colormap_description(name: str) -> str:
+    """The registry's one-line description of a colormap (the GUI list's tooltip)."""
+    try:
+        return str(_render.get_colormap(name).description)
+    except Exception:
+        return name
+
+
 def default_colormap() -> str:
     names = colormap_names()
     return "bwr" if "bwr" in names else names[0]
@@ -67,3 +75,23 @@ def bar_lut(cmap: str) -> np.ndarray:
         ramp = np.linspace(-1.0, 1.0, 256).reshape(1, 256)
         rgb = np.asarray(heatmap(ramp, None, cmap=cmap, scaling=1))
         return np.clip(np.round(rgb.reshape(256, 3) * 255), 0, 255).astype(np.uint8)
+
+
+GRAY_RED2_NOTE = ("gray-red2 (toolbox) clears R > 10·var(R) before colouring, so the strongest "
+                  "relevance shows as neutral grey; exact for toolbox figures, misleading for "
+                  "reading a map — the colour bar marks the cleared range")
+
+
+def gray_red2_bar(R, vmax, n=256) -> tuple[np.ndarray, float]:
+    """(n × 3 uint8 colours from −vmax to +vmax, the cut 10·var(R)) of the toolbox's
+    gray-red2 for the map ``R``: every value the map clears is drawn with the colour of
+    zero, as it is in the heatmap."""
+    from lrpcore.render.colormaps import gray_red2_ramp
+
+    R = np.asarray(R, dtype=np.float64)
+    cut = 10.0 * float(np.var(R))
+    kept = R[(R > 0) & (R <= cut)]
+    top = float(kept.max()) if kept.size else 1.0
+    values = np.linspace(-vmax, vmax, n)
+    rgb = gray_red2_ramp(np.where((values > 0) & (values <= cut), values / top, 0.0))
+    return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8), cut

@@ -129,7 +129,13 @@ def gray_red2(R):
     R[R > 10.0 * np.var(R)] = 0.0
     R[R < 0.0] = 0.0
     top = float(np.max(R)) if R.size else 0.0
-    x = R / top if top > 0 else R
+    return gray_red2_ramp(R / top if top > 0 else R)
+
+
+def gray_red2_ramp(x):
+    """gray-red2's colours of ``x`` in [0, 1] (the kept relevance over its maximum); the GUI's
+    colour bar draws them beside what the map cleared."""
+    x = np.asarray(x, dtype=np.float64)
     hi = np.clip(x - 0.3, 0.0, 0.7) / 0.7
     gb = 0.9 - 0.5 * np.clip(x, 0.0, 0.3) / 0.3 - 0.4 * hi
     return np.stack([0.9 - 0.5 * hi, gb, gb], axis=-1)

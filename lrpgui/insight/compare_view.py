@@ -56,11 +56,13 @@ class CompareView(ToolPanel):
         self.cell_levels: dict = {}  # (row, col) → vmax of its colour scale
         self._grid_shape = None
         self._cells: dict = {}
+        self._outlines: dict = {}
         self._titles: list = []
         self._row_labels: list = []
         self._scale_labels: list = []
         self._build()
         self.state.events.colormap.connect(lambda _c: self.render())
+        self.state.events.outline.connect(lambda _c: self.render())
 
     # -- construction -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -177,6 +179,7 @@ class CompareView(ToolPanel):
         ci = self.canvas.ci
         ci.setSpacing(4)
         self._cells = {}
+        self._outlines = {}
         self._titles = []
         self._row_labels = []
         self._scale_labels = []
@@ -193,7 +196,9 @@ class CompareView(ToolPanel):
                                    | Qt.AlignmentFlag.AlignVCenter)
             self._row_labels.append(name)
             for c in range(n_cols):
-                self._cells[(r, c)] = imaging.image_cell(ci, r + 1, c + 1, CELL)
+                box, item = imaging.image_cell(ci, r + 1, c + 1, CELL)
+                self._cells[(r, c)] = (box, item)
+                self._outlines[(r, c)] = imaging.outline_overlay(box)
             scale = pg.LabelItem("", size="8pt", color="#555")
             scale.setMaximumHeight(28)
             ci.addItem(scale, row=r + 1, col=n_cols + 1)
@@ -201,6 +206,19 @@ class CompareView(ToolPanel):
             self._scale_labels.append(scale)
         self._grid_shape = (n_rows, n_cols)
         return True
+
+    def _comparable(self, rows) -> bool:
+        """One colour scale makes sense only between maps in the same units: relevance
+        (every LRP rule, gradient × input) but not sensitivity (squared gradients)."""
+        kinds = {_units(getattr(row, "rule", None) or row.label) for row in rows}
+        ok = len(kinds) <= 1
+        self.shared.setEnabled(ok)
+        self.shared.setToolTip(
+            "One colour scale (the largest |R| of all rows) for every row, so that rows can "
+            "be compared by brightness" if ok else
+            "Not offered: sensitivity (squared gradients) is not in the units of relevance, "
+            "so one scale would mislead; each row keeps its own scale")
+        return ok
 
     def render(self) -> None:
         """(Re)colour the cached maps with the current colormap and scale choice."""
@@ -218,10 +236,12 @@ class CompareView(ToolPanel):
         maps = [np.stack([imaging.map2d(m) for m in raw]) for raw in result.maps_raw]
         row_vmax = [imaging.max_abs(m) for m in maps]
         shared = max(row_vmax) if row_vmax else 0.0
+        comparable = self._comparable(rows)
+        use_shared = self.shared.isChecked() and comparable
         self.cell_maps, self.cell_levels = {}, {}
         for r, row in enumerate(rows):
             self._row_labels[r].setText(row.label)
-            vmax = shared if self.shared.isChecked() else row_vmax[r]
+            vmax = shared if use_shared else row_vmax[r]
             self._scale_labels[r].setText(f"±{vmax:.3g}")
             for c in range(n_cols):
                 box, item = self._cells[(r, c)]
@@ -229,6 +249,8 @@ class CompareView(ToolPanel):
                     item.clear()
                     continue
                 imaging.show_relevance(item, maps[r][c], vmax, cmap)
+                imaging.show_outline(self._outlines[(r, c)], x01, maps[r][c].shape,
+                                     self.state.outline)
                 self.cell_maps[(r, c)] = maps[r][c]
                 self.cell_levels[(r, c)] = vmax
                 if new:
@@ -242,6 +264,11 @@ class CompareView(ToolPanel):
                           f"{_name(model, int(np.argmax(out)))} (output {np.max(out):.4g}); "
                           f"one forward pass, {sum(m.shape[0] for m in maps)} maps")
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)
+
+
+def _units(rule: str) -> str:
+    return "squared gradient" if str(rule).strip().lower().startswith("sensitivity") \
+        else "relevance"
 
 
 def _name(model, c: int) -> str:

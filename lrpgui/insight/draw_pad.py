@@ -180,6 +180,7 @@ class DrawPanel(ToolPanel):
         for name in ("model", "rule", "layer_rules", "target", "dtype", "backend"):
             getattr(self.state.events, name).connect(lambda _v: self._settings_changed())
         self.state.events.colormap.connect(lambda _c: self._draw_heatmap())
+        self.state.events.outline.connect(lambda _c: self._draw_heatmap())
 
     def _build(self) -> None:
         self.pad = DrawPad()
@@ -217,9 +218,11 @@ class DrawPanel(ToolPanel):
         self.views.setBackground("w")
         ci = self.views.ci
         ci.addItem(pg.LabelItem("model input", size="9pt", color="k"), row=0, col=0)
-        ci.addItem(pg.LabelItem("relevance", size="9pt", color="k"), row=0, col=1)
+        self.heat_title = pg.LabelItem("relevance", size="9pt", color="k")
+        ci.addItem(self.heat_title, row=0, col=1)
         self.input_box, self.input_item = imaging.image_cell(ci, 1, 0, 120)
         self.heat_box, self.heat_item = imaging.image_cell(ci, 1, 1, 120)
+        self.heat_outline = imaging.outline_overlay(self.heat_box)
         for box in (self.input_box, self.heat_box):
             imaging.fit(box, (SIDE, SIDE))
         self.scores = pg.PlotWidget(objectName="drawScores")
@@ -285,13 +288,16 @@ class DrawPanel(ToolPanel):
         ink, centre, version = self.pad.ink(), self.centre.isChecked(), self.pad.version
         cache = self.runner.cache
 
+        rule = _rule_text(self.state)
+
         def run(token):
-            return version, run_draw(req, cache, ink, centre, token)
+            return version, run_draw(req, cache, ink, centre, token), rule
 
         return self.submit(run, self._show)
 
     def _show(self, versioned) -> None:
-        version, result = versioned
+        version, result, rule = versioned
+        self.heat_title.setText(f"relevance: {rule}")
         self.clear_error()
         self.result = result
         self.result_version = version
@@ -308,6 +314,8 @@ class DrawPanel(ToolPanel):
         self.prediction.setText("draw a digit")
         self.input_item.clear()
         self.heat_item.clear()
+        self.heat_outline.clear()
+        self.heat_title.setText("relevance")
         if self.bars is not None:
             self.scores.removeItem(self.bars)
             self.bars = None
@@ -317,6 +325,9 @@ class DrawPanel(ToolPanel):
             return
         r = imaging.map2d(self.result.relevance)
         imaging.show_relevance(self.heat_item, r, imaging.max_abs(r), self.state.colormap)
+        x01 = np.asarray(self.result.digit, dtype=np.float64) / 255.0
+        imaging.show_outline(self.heat_outline, x01.reshape(r.shape), r.shape,
+                             self.state.outline and x01.size == r.size)
 
     def _draw_scores(self, scores, best) -> None:
         if self.bars is not None:
@@ -407,3 +418,13 @@ class DrawPanel(ToolPanel):
         self.clear_error()
         self.state.status = f"wrote {len(self.scratch)} drawn digits to {path}"
         return path
+
+
+def _rule_text(state) -> str:
+    """The rule the drawing is explained with, as the views name it (layer overrides too)."""
+    rule = state.rule
+    target = {"pred": "predicted class", "true": "true class", "output": "all outputs"}.get(
+        state.target, f"class {state.target}")
+    if state.layer_rules:
+        rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in sorted(state.layer_rules.items()))
+    return f"{rule}, {target}"

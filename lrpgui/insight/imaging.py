@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF
 
 from .. import rendering
 
@@ -66,3 +67,33 @@ def fit(box: pg.ViewBox, shape) -> None:
     shape = tuple(shape)
     h, w = (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
     box.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+
+def outline_overlay(box: pg.ViewBox) -> pg.ImageItem:
+    """An image item above a map cell that draws the input's outline (black, transparent
+    elsewhere), as the main heatmap view does."""
+    item = pg.ImageItem(axisOrder="row-major")
+    item.setZValue(5)
+    box.addItem(item)
+    return item
+
+
+def show_outline(overlay: pg.ImageItem, x01, shape, on=True) -> bool:
+    """Draw the Canny outline of input ``x01`` over a map of ``shape`` (H×W…); cleared when
+    ``on`` is False or the map is not in the input's layout (e.g. a hidden layer's map).
+    Returns whether an outline is drawn."""
+    shape = tuple(shape)
+    if not on or x01 is None or len(shape) < 2:
+        overlay.clear()
+        return False
+    x = np.asarray(x01)
+    if x.shape[:2] != shape[:2] or x.ndim not in (2, 3):
+        overlay.clear()
+        return False
+    mask = rendering.outline_mask(x)
+    h, w = shape[:2]
+    rgba = np.zeros(mask.shape + (4,), dtype=np.float32)
+    rgba[mask, 3] = 1.0
+    overlay.setImage(rgba, autoLevels=False, levels=(0.0, 1.0))
+    overlay.setRect(QRectF(0, 0, w, h))
+    return True

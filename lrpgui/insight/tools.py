@@ -6,7 +6,7 @@ hidden; a tool computes only while it is visible (and catches up when it is show
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
@@ -74,13 +74,24 @@ class InsightTools:
         dock = self.docks[name]
         if not dock.isVisible() and floating_size is not None and not dock.isFloating():
             dock.setFloating(True)
-            dock.resize(*floating_size)
+            dock.resize(fit_screen(self.window, floating_size))
         dock.show()
         dock.raise_()
         return self.panels[name]
 
     def __getitem__(self, name):
         return self.panels[name]
+
+
+def fit_screen(window, size, margin=40) -> QSize:
+    """``size`` shrunk to the free area of the window's screen (a 1366×768 laptop shows a
+    whole tool window, title bar included)."""
+    w, h = size
+    screen = window.screen()
+    if screen is not None:
+        free = screen.availableGeometry()
+        w, h = min(w, free.width() - margin), min(h, free.height() - margin)
+    return QSize(max(w, 200), max(h, 150))
 
 
 def install_insight_tools(window) -> InsightTools:

@@ -1,4 +1,7 @@
-"""Options of a batch export: which samples, which formats, which folder."""
+"""Options of a batch export: which samples, which formats, which folder.
+
+It asks for a folder through the ``ask_folder`` it is given (``lrpgui.dialogs`` passes its
+own, which tests replace), so this module does not import ``lrpgui.dialogs`` (no cycle)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from .. import dialogs
-
 
 class BatchExportDialog(QDialog):
-    def __init__(self, parent, n_selected: int, n_filtered: int, folder: str):
+    def __init__(self, parent, n_selected: int, n_filtered: int, folder: str, ask_folder=None):
         super().__init__(parent)
+        self._ask_folder = ask_folder
         self.setWindowTitle("Batch export")
         self.selection = QRadioButton(f"selected samples ({n_selected:,})")
         self.filtered = QRadioButton(f"all samples shown in the grid ({n_filtered:,})")
@@ -30,6 +32,14 @@ class BatchExportDialog(QDialog):
         self.npy.setChecked(True)
         self.folder = QLineEdit(folder)
         browse = QPushButton("Folder…")
+        for widget, tip in (
+                (self.selection, "Export the samples selected in the grid"),
+                (self.filtered, "Export every sample the grid's filters list"),
+                (self.png, "input | heatmap PNGs in the current colormap, with JSON sidecars"),
+                (self.npy, "The relevance arrays (model input layout), with JSON sidecars"),
+                (self.folder, "The folder the files go to (refused if it holds any of them)"),
+                (browse, "Choose the folder")):
+            widget.setToolTip(tip)
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
@@ -45,7 +55,12 @@ class BatchExportDialog(QDialog):
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
-        folder = dialogs.ask_folder(self, "Export to", self.folder.text())
+        if self._ask_folder is None:
+            from PySide6.QtWidgets import QFileDialog  # noqa: PLC0415
+
+            folder = QFileDialog.getExistingDirectory(self, "Export to", self.folder.text())
+        else:
+            folder = self._ask_folder(self, "Export to", self.folder.text())
         if folder:
             self.folder.setText(folder)
 

@@ -132,7 +132,9 @@ class Browser(QWidget):
     def _on_accuracy(self) -> None:
         acc = self.state.accuracy
         name = self.state.dataset_name or "dataset"
-        if acc is None:
+        if acc is None and self.state.dataset is not None and self.state.labels is None:
+            self.accuracy_label.setText(f"accuracy on {Path(name).name}: no labels")
+        elif acc is None:
             self.accuracy_label.setText(f"accuracy on {Path(name).name}: —")
         else:
             seen = " (its training data)" if self._trained_on(name) else ""
@@ -153,8 +155,12 @@ class Browser(QWidget):
         self.progress.setVisible(done < total)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        if done < total:
+        if done < total and self.state.labels is None:  # predictions only (grid, filters)
+            self.accuracy_label.setText(f"accuracy: no labels (predicting {done:,}/{total:,})")
+        elif done < total:
             self.accuracy_label.setText(f"accuracy: computing… {done:,}/{total:,}")
+        else:
+            self._on_accuracy()
 
 
 def _same_entry(a, b) -> bool:

@@ -131,7 +131,14 @@ class RulePanel(QWidget):
         self.backend_selector.setEnabled(self.backend_selector.count() > 1)
         self.colormap_selector = ChoiceBox(objectName="colormapSelector")
         for name in rendering.colormap_names():
-            self.colormap_selector.addItem(name, name)
+            marked = name == "gray-red2"  # honest display: it hides the strongest relevance
+            self.colormap_selector.addItem(f"{name} ⚠ clears top" if marked else name, name)
+            self.colormap_selector.setItemData(
+                self.colormap_selector.count() - 1,
+                rendering.GRAY_RED2_NOTE if marked else rendering.colormap_description(name),
+                Qt.ItemDataRole.ToolTipRole)
+        self.colormap_selector.setToolTip("Colormap of the heatmap (re-colours the cached "
+                                          "relevance; nothing is recomputed)")
         self.outline_box = QCheckBox("outline", objectName="outlineCheck")
 
         self.layer_table = LayerRuleTable(objectName="layerRuleTable")

@@ -39,6 +39,34 @@ class GridView(QListView):
         super().__init__(**kwargs)
         self.hidden_row = hidden_row
         self._focusing = False
+        self._scroll_wanted = None  # a row to bring into sight once the layout reaches it
+
+    def scroll_to_row(self, row: int) -> None:
+        """Bring ``row`` into sight now, or as soon as the batched layout has placed it (a
+        sample chosen at start, by a script or with ``--sample`` lies beyond the first
+        batch of a large dataset)."""
+        index = self.model().index(row, 0, QModelIndex())
+        if self.visualRect(index).isValid():
+            self._scroll_wanted = None
+            self.scrollTo(index)
+        else:
+            self._scroll_wanted = row
+
+    def _scroll_if_pending(self) -> None:
+        row = self._scroll_wanted
+        if row is not None and self.model() is not None and row < self.model().rowCount():
+            index = self.model().index(row, 0, QModelIndex())
+            if self.visualRect(index).isValid():
+                self._scroll_wanted = None
+                self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def updateGeometries(self):  # noqa: N802 (Qt's name; called after each layout batch)
+        super().updateGeometries()
+        self._scroll_if_pending()
+
+    def timerEvent(self, event):  # noqa: N802 (Qt's name; drives the batched layout)
+        super().timerEvent(event)
+        self._scroll_if_pending()
 
     def focusInEvent(self, event):  # noqa: N802 (Qt's name)
         """Qt makes the first tile current on focus when none is: that would replace the
@@ -192,10 +220,11 @@ class SampleGrid(QWidget):
             return
         index = self.model.index(row)
         if self.view.currentIndex() == index:
+            self.view.scroll_to_row(row)  # e.g. after a new order: still in sight
             return
         with signals_blocked(selection):
             selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.view.scrollTo(index)
+        self.view.scroll_to_row(row)
         self.view.viewport().update()
 
     def set_order(self, name: str) -> None:

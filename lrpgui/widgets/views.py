@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .. import rendering
@@ -21,12 +21,13 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
 def _image_view(name: str, columns=1):
-    """(widget, title, view box, image item): a titled, aspect-locked image view; the title
-    spans ``columns`` (the heatmap has its colour bar beside the image)."""
+    """(widget, title, view box, image item): a titled, aspect-locked image view. Input and
+    heatmap views are alike (the colour bar has a widget of its own), so both draw the
+    image at the same scale."""
     widget = pg.GraphicsLayoutWidget()
     widget.setObjectName(name)
     widget.setBackground("w")
-    title = pg.LabelItem("", size="9pt", color="k")
+    title = _Title("", size="9pt", color="k")
     widget.addItem(title, row=0, col=0, colspan=columns)
     box = widget.addViewBox(row=1, col=0)
     box.setAspectLocked(True)
@@ -36,6 +37,23 @@ def _image_view(name: str, columns=1):
     box.addItem(item)
     widget.setMinimumSize(160, 180)
     return widget, title, box, item
+
+
+class _Title(pg.LabelItem):
+    """A view title that never widens its column (a long title would draw its image larger
+    than the other's) and can be given the height of its neighbour's title."""
+
+    even_height = 0.0
+
+    def updateMin(self):  # noqa: N802 (pyqtgraph's name)
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (
+            0, self._sizeHint[Qt.SizeHint.PreferredSize][1])
+        if self.even_height:
+            self.setMinimumHeight(self.even_height)
+            self.setMaximumHeight(self.even_height)
 
 
 def target_text(result) -> str:
@@ -68,7 +86,7 @@ class ImagePair(QWidget):
         self.input_widget, self.input_title, self.input_box, self.input_item = \
             _image_view("inputView")
         self.heat_widget, self.heat_title, self.heat_box, self.heat_item = \
-            _image_view("heatmapView", columns=2)
+            _image_view("heatmapView")
         # Zoom and pan are shared by handing over the region asked for (the target range),
         # not pyqtgraph's X/Y links: two aspect-locked boxes of different shapes (the
         # heatmap has its colour bar beside it) widened each other's ranges through the
@@ -80,11 +98,26 @@ class ImagePair(QWidget):
             box.sigRangeChanged.connect(lambda *_a, a=box, b=other: self._follow(a, b))
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=14,
                                         colorMap=self._colormap(state.colormap))
-        self.heat_widget.addItem(self.colorbar, row=1, col=1)
+        # the colour bar in a widget of its own, beside the heatmap: inside the heatmap's
+        # widget it took width from the heatmap, which was then drawn smaller than the input
+        self.bar_widget = pg.GraphicsLayoutWidget()
+        self.bar_widget.setObjectName("colorBar")
+        self.bar_widget.setBackground("w")
+        self.bar_title = pg.LabelItem("", size="8pt", color="k")
+        self.bar_widget.addItem(self.bar_title, row=0, col=0)
+        self.bar_widget.addItem(self.colorbar, row=1, col=0)
+        self.bar_widget.setFixedWidth(78)
+        self.bar_widget.setToolTip("Colour bar: relevance from −max to +max of the map on "
+                                   "display, zero in the middle")
+        self.input_widget.setToolTip("The model's input (drag to pan, wheel to zoom, "
+                                     "double-click or Home to fit)")
+        self.heat_widget.setToolTip("The relevance heatmap (zoom and pan are linked with the "
+                                    "input; double-click or Home to fit)")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.input_widget)
-        layout.addWidget(self.heat_widget)
+        layout.addWidget(self.input_widget, 1)
+        layout.addWidget(self.heat_widget, 1)
+        layout.addWidget(self.bar_widget)
         self.rendered_rgb = None  # last heatmap image on display (tests read it)
         self.render_count = 0
         self._shape = None
@@ -95,10 +128,23 @@ class ImagePair(QWidget):
                 lambda pos, b=box: self._on_mouse(b, pos))
             widget.installEventFilter(self)
             widget.viewport().installEventFilter(self)
+            widget.scene().sigMouseClicked.connect(self._on_click)
         state.events.explanation.connect(self._on_explanation)
         state.events.colormap.connect(self._on_colormap)
         state.events.sample_hidden.connect(self._title_input)
         state.events.outline.connect(lambda _v: self.redraw_heatmap())
+
+    def reset_zoom(self) -> None:
+        """Fit both images again (the zoom-reset button, a double-click, the Home key)."""
+        self.input_box.enableAutoRange()
+        self.heat_box.enableAutoRange()
+        self.input_box.autoRange(padding=0.02)
+        self.heat_box.autoRange(padding=0.02)
+
+    def _on_click(self, event) -> None:
+        if event.double():
+            self.reset_zoom()
+            event.accept()
 
     @staticmethod
     def _colormap(name):
@@ -117,6 +163,7 @@ class ImagePair(QWidget):
         self._title_input()
         self.heat_title.setText(f"relevance for {target_text(result)}<br>"
                                 f"{html.escape(result.rule_description)}")
+        self._even_titles()
         img = rendering.digit(rendering.displayable(result.input_unit))
         h, w = rendering.as_image2d(rendering.displayable(result.relevance)).shape
         first = self._shape != (h, w)
@@ -140,6 +187,17 @@ class ImagePair(QWidget):
         if self.state.sample_hidden and result.index == self.state.sample_index:
             text += "<br><i>hidden by the grid filter</i>"
         self.input_title.setText(text)
+        self._even_titles()
+
+    def _even_titles(self) -> None:
+        """Both titles as tall as the taller one: the images below then get the same height
+        and, aspect locked, the same scale."""
+        titles = (self.input_title, self.heat_title)
+        tallest = max(t.item.boundingRect().height() for t in titles)
+        for t in titles:
+            t.even_height = tallest
+            t.updateMin()
+            t.updateGeometry()
 
     def _follow(self, source, box) -> None:
         """``source`` was zoomed or panned: show the same region in ``box``. A mere resize
@@ -172,6 +230,22 @@ class ImagePair(QWidget):
         self.heat_item.setRect(QRectF(0, 0, w, h))
         vmax = float(np.max(np.abs(result.relevance))) or 1.0
         self.colorbar.setLevels((-vmax, vmax))
+        self._bar_for(result, vmax)
+
+    def _bar_for(self, result, vmax) -> None:
+        """gray-red2 is no lookup: what it clears (R > 10·var(R), and all negative R) is
+        drawn grey, so the bar is made from this map and says where the cut lies."""
+        name = self.state.colormap
+        if name != "gray-red2":
+            if self.bar_title.text:
+                self.colorbar.setColorMap(self._colormap(name))
+                self.bar_title.setText("")
+            return
+        R = rendering.as_image2d(rendering.displayable(result.relevance))
+        lut, cut = rendering.gray_red2_bar(R, vmax)
+        self.colorbar.setColorMap(pg.ColorMap(pos=np.linspace(0.0, 1.0, len(lut)), color=lut,
+                                              name="gray-red2"))
+        self.bar_title.setText(f"grey above<br>{cut:.3g}<br>(cleared)")
 
     def _outline(self, result):
         if self._mask_for is None or self._mask_for[0] is not result:
@@ -228,9 +302,16 @@ class ScoresPlot(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.setLabel("left", "score")
         self.setLabel("bottom", "class")
-        self.setTitle("class scores: predicted class red, true class outlined", size="9pt",
-                      color="k")
+        self.setTitle("class scores: predicted class red, true class outlined, "
+                      "▼ explained class", size="9pt", color="k")
+        self.setToolTip("The model's output for every class; ▼ marks the class whose "
+                        "relevance is on display")
         self.setMinimumHeight(150)
+        self.marker = pg.ScatterPlotItem(symbol="t", size=13, brush=pg.mkBrush(230, 150, 0),
+                                         pen=pg.mkPen("k", width=1))
+        self.marker.setZValue(10)
+        self.addItem(self.marker)
+        self.explained = None  # classes marked as explained (all of them for "output")
         self.bars = None
         self.heights = None
         self._model = None
@@ -242,6 +323,8 @@ class ScoresPlot(pg.PlotWidget):
                 self.removeItem(self.bars)
                 self.bars = None
             self.heights = None
+            self.explained = None
+            self.marker.setData([], [])
             return
         scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
         self.heights = scores
@@ -265,4 +348,20 @@ class ScoresPlot(pg.PlotWidget):
             self.bars.setOpts(height=scores, brushes=brushes, pens=pens)
         lo, hi = min(0.0, float(scores.min())), max(0.0, float(scores.max()))
         pad = 0.08 * ((hi - lo) or 1.0)
-        self.setRange(xRange=(-0.6, scores.size - 0.4), yRange=(lo - pad, hi + pad), padding=0)
+        self.explained = _explained_classes(result, scores.size)
+        tops = [max(float(scores[k]), 0.0) + 0.6 * pad for k in self.explained]
+        self.marker.setData(list(self.explained), tops)
+        self.setRange(xRange=(-0.6, scores.size - 0.4), yRange=(lo - pad, hi + 2 * pad),
+                      padding=0)
+
+
+def _explained_classes(result, n) -> list[int]:
+    """The classes whose relevance is on display: the target class, or every class for
+    "output" (the relevance of all outputs together)."""
+    target = result.request.target
+    if target == "output":
+        return list(range(n))
+    k = {"pred": result.prediction, "true": result.request.label}.get(target)
+    if k is None and target not in ("pred", "true"):
+        k = int(target)
+    return [int(k)] if k is not None and 0 <= int(k) < n else []

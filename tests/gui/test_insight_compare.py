@@ -74,20 +74,51 @@ def test_all_classes_and_contrast_columns(make_window, qtbot):
 def test_shared_scale_and_colormap_recolour_without_recomputing(make_window, qtbot):
     window = make_window()
     view = open_tool(qtbot, window, "compare")
-    rerun(qtbot, view, lambda: view.set_rules(["epsilon:0.01", "sensitivity"]))
+    rerun(qtbot, view, lambda: view.set_rules(["epsilon:0.01", "alphabeta:2"]))
     result = view.result
     per_row = [view.cell_levels[(r, 0)] for r in range(2)]
     assert per_row[0] != pytest.approx(per_row[1])
+    assert view.shared.isEnabled()
     view.shared.setChecked(True)
     assert view.cell_levels[(0, 0)] == view.cell_levels[(1, 0)] == pytest.approx(max(per_row))
     other = next(n for n in ("gray-red", "black-firered", "seismic") if n != window.state.colormap)
-    window.state.colormap = other
-    qtbot.wait(200)
+    window.state.colormap = other  # re-coloured at once, on the GUI thread
     assert view.result is result and not view.busy()
     lut = view._cells[(0, 0)][1].lut
     from lrpgui import rendering
 
     np.testing.assert_array_equal(np.asarray(lut), rendering.bar_lut(other))
+
+
+def test_one_scale_only_between_comparable_maps_and_outlines_everywhere(make_window, qtbot):
+    """Sensitivity (squared gradients) is not in relevance units: no shared scale with it."""
+    window = make_window()
+    view = open_tool(qtbot, window, "compare")
+    view.shared.setChecked(True)
+    rerun(qtbot, view, lambda: view.set_rules(["epsilon:0.01", "sensitivity"]))
+    assert not view.shared.isEnabled() and "sensitivity" in view.shared.toolTip()
+    per_row = [view.cell_levels[(r, 0)] for r in range(2)]
+    assert per_row[0] != pytest.approx(per_row[1])  # each row keeps its own scale
+    # every map cell carries the input's outline, and the outline switch removes it
+    assert all(view._outlines[key].image is not None for key in view.cell_maps)
+    window.state.outline = False
+    assert all(view._outlines[key].image is None for key in view.cell_maps)
+
+
+def test_compare_cells_grow_with_the_window(make_window, qtbot):
+    window = make_window()
+    view = open_tool(qtbot, window, "compare")
+    rerun(qtbot, view, lambda: view.set_rules(["epsilon:0.01", "alphabeta:2"]))
+    dock = window.insight.docks["compare"]
+
+    def cell_side():
+        return view._cells[(0, 0)][0].sceneBoundingRect().width()
+
+    dock.resize(700, 450)
+    qtbot.waitUntil(lambda: view.canvas.width() < 720)
+    small = cell_side()
+    dock.resize(1300, 900)
+    qtbot.waitUntil(lambda: cell_side() > 1.4 * small, timeout=5000)
 
 
 def test_follows_the_selection_and_reports_bad_rules(make_window, qtbot):
