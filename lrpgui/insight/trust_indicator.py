@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QPushButton
 STYLE = ("QPushButton { color: #8a4b00; background: #fff3d6; border: 1px solid #e0b050; "
          "border-radius: 3px; padding: 0 6px; }")
 MAX_CHARS = 110
+IDLE_TIP = ("Conservation check of the explanation on display: a warning appears here when a "
+            "layer creates, absorbs or blows up relevance")
 
 
 class TrustIndicator(QPushButton):
@@ -27,6 +29,7 @@ class TrustIndicator(QPushButton):
         self.setStyleSheet(STYLE)
         self.setFlat(True)
         self.diagnosis = None
+        self.setToolTip(IDLE_TIP)
         self.hide()
         state.events.explanation.connect(self._on_explanation)
         self.clicked.connect(self._clicked)
@@ -41,7 +44,7 @@ class TrustIndicator(QPushButton):
         self.diagnosis = diagnosis
         if diagnosis is None or diagnosis.ok:
             self.setText("")
-            self.setToolTip("")
+            self.setToolTip(IDLE_TIP)
             self.hide()
             return
         text = diagnosis.summary()
