@@ -187,6 +187,19 @@ def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=3, sigma
                      **render_fields(cmap, use_x is not None, scaling, sigma))
 
 
+def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=8, title=(),
+                              info=None, overwrite=False) -> Path:
+    """A figure for papers (:func:`lrpcore.render.figure.figure`: chosen scale, colour bar,
+    title) as PNG with its sidecar."""
+    from .render.figure import figure  # noqa: PLC0415
+
+    image = figure(R, x01, cmap=cmap, scale=scale, outline=outline, title=title)
+    with _writing(info, overwrite) as w:
+        return w.png(path, image, layout="figure: input|heatmap|colour bar",
+                     title=list(title), **render_fields(cmap, outline and x01 is not None,
+                                                        int(scale), 2.0 * int(scale) / 3.0))
+
+
 def colormap_file_name(index, cmap) -> str:
     return f"heatmap_{int(index)}_{get_colormap(cmap).name}.png"
 

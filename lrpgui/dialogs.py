@@ -10,6 +10,9 @@ boxes are non-modal.
 - ``ask_folder(parent, title, folder) -> str``: Export all colormaps
 - ``ask_batch_export(parent, n_selected, n_filtered, folder) -> (folder, scope, formats) |
   None``: Batch export (scope "selection" or "filtered", formats a subset of ("png", "npy"))
+- ``ask_figure_scale(parent, scale) -> int`` (0 = cancelled): Export figure's pixels per
+  input pixel
+- ``ask_download(parent, what) -> bool``: Download MNIST asks before fetching
 - ``show_error(parent, title, message)``: every error
 """
 
@@ -44,6 +47,25 @@ def ask_save_file(parent, title, path, filters) -> str:
 
 def ask_folder(parent, title, folder) -> str:
     return QFileDialog.getExistingDirectory(parent, title, folder)
+
+
+def ask_figure_scale(parent, scale: int) -> int:
+    """Pixels per input pixel of a figure (1–64); 0 when cancelled."""
+    from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
+
+    value, ok = QInputDialog.getInt(parent, "Export figure",
+                                    "Scale (screen pixels per input pixel; 8 makes a 28×28 "
+                                    "digit 224 pixels wide):", int(scale), 1, 64)
+    return int(value) if ok else 0
+
+
+def ask_download(parent, what: str) -> bool:
+    """Whether to download ``what`` now (the internet is used only after a yes)."""
+    answer = QMessageBox.question(
+        parent, "Download MNIST", f"Download {what} from the internet now?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def ask_batch_export(parent, n_selected: int, n_filtered: int, folder: str):

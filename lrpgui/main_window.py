@@ -94,19 +94,25 @@ class MainWindow(QMainWindow):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.hide()
-        self.export_png_button = QPushButton("Export PNG…", objectName="exportPngButton")
-        self.export_npy_button = QPushButton("Export .npy…", objectName="exportNpyButton")
-        self.export_all_button = QPushButton("All colormaps…", objectName="exportAllButton")
-        self.batch_button = QPushButton("Batch export…", objectName="batchExportButton")
+        self.export_png_button = QPushButton("PNG…", objectName="exportPngButton")
+        self.export_figure_button = QPushButton("figure…",
+                                                objectName="exportFigureButton")
+        self.export_figure_button.clicked.connect(lambda: self.export_figure())
+        self.export_npy_button = QPushButton(".npy…", objectName="exportNpyButton")
+        self.export_all_button = QPushButton("all colormaps…", objectName="exportAllButton")
+        self.batch_button = QPushButton("batch…", objectName="batchExportButton")
         self.export_png_button.clicked.connect(lambda: self.export_png())
         self.export_npy_button.clicked.connect(lambda: self.export_npy())
         self.export_all_button.clicked.connect(lambda: self.export_all_colormaps())
         self.batch_button.clicked.connect(lambda: self.batch_export())
-        self.reset_zoom_button = QPushButton("Fit view", objectName="resetZoomButton")
+        self.reset_zoom_button = QPushButton("fit", objectName="resetZoomButton")
         self.reset_zoom_button.clicked.connect(lambda: self.views.reset_zoom())
         for button, tip in (
-                (self.export_png_button, "Save input | heatmap as PNG, with colour bar and "
-                 "title at a chosen scale, plus a JSON sidecar (Ctrl+E)"),
+                (self.export_png_button, "Save input | heatmap as PNG in the LRP Toolbox's "
+                 "layout (what 'lrp explain --png' writes), plus a JSON sidecar (Ctrl+E)"),
+                (self.export_figure_button, "Save a figure for a paper: input | heatmap | "
+                 "colour bar at a chosen scale, titled with rule, class and score "
+                 "(Ctrl+Shift+F)"),
                 (self.export_npy_button, "Save the relevance array (model input layout) as "
                  ".npy, plus a JSON sidecar"),
                 (self.export_all_button, "Save the heatmap in every colormap into a folder"),
@@ -116,8 +122,9 @@ class MainWindow(QMainWindow):
                  "double-click a view)")):
             button.setToolTip(tip)
         buttons = QHBoxLayout()
-        for b in (self.export_png_button, self.export_npy_button, self.export_all_button,
-                  self.batch_button):
+        buttons.addWidget(QLabel("Export:"))
+        for b in (self.export_png_button, self.export_figure_button, self.export_npy_button,
+                  self.export_all_button, self.batch_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.reset_zoom_button)
@@ -200,6 +207,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.export_action = action(file_menu, "Export PNG (input | heatmap)…", self.export_png,
                                     "Ctrl+E", "exportAction")
+        self.export_figure_action = action(file_menu, "Export figure (scale, colour bar, "
+                                           "title)…", self.export_figure, "Ctrl+Shift+F",
+                                           "exportFigureAction")
         action(file_menu, "Export relevance (.npy)…", self.export_npy)
         action(file_menu, "Export all colormaps…", self.export_all_colormaps)
         self.batch_action = action(file_menu, "Batch export…", self.batch_export,
@@ -573,6 +583,26 @@ class MainWindow(QMainWindow):
             path, result, self.state.colormap, self.state.outline,
             self._result_info(result, colormap=self.state.colormap)))
 
+    def export_figure(self, path=None, scale=None) -> list:
+        """Write the paper figure of the explanation on display (+ JSON sidecar)."""
+        result = self._current_result()
+        if result is None:
+            return []
+        if scale is None:
+            remembered = self.settings.get_str("export/figure_scale") or "8"
+            scale = dialogs.ask_figure_scale(self, int(remembered) if remembered.isdigit()
+                                             else 8)
+            if not scale:
+                return []
+            self.settings.set("export/figure_scale", str(scale))
+        if path is None:
+            path = self._ask_path("Export figure", f"figure_{result.index}.png", "PNG (*.png)")
+            if path is None:
+                return []
+        return self._export(lambda: services.export_figure(
+            path, result, self.state.colormap, self.state.outline, int(scale),
+            self._result_info(result, colormap=self.state.colormap)))
+
     def export_npy(self, path=None) -> list:
         """Write the relevance (model input layout) as .npy (+ JSON sidecar)."""
         result = self._current_result()
@@ -698,7 +728,15 @@ class MainWindow(QMainWindow):
         self.show_error("Batch export failed", _message(exc))
 
     # -- download ---------------------------------------------------------------------------
-    def download_mnist(self, kind="all") -> int:
+    def download_mnist(self, kind="all", confirmed=False) -> int:
+        """Download MNIST on the batch worker, after the user said yes (``confirmed``
+        skips the question, for scripts)."""
+        what = {"all": "the MNIST training and test sets (about 11 MB)",
+                "train": "the MNIST training set (about 10 MB)",
+                "test": "the MNIST test set (about 2 MB)"}.get(kind, f"MNIST {kind}")
+        if not confirmed and not dialogs.ask_download(self, what):
+            self.state.status = "download not started"
+            return 0
         dlg = self._open_progress("Downloading MNIST…", 100, "downloadProgress", "download")
 
         def run(token):

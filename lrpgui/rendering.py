@@ -12,6 +12,7 @@ import numpy as np
 
 from lrpcore import render as _render
 from lrpcore.render import colormap_names, compose, digit, heatmap, to_uint8  # noqa: F401
+from lrpcore.render.colormaps import gray_red2_bar  # noqa: F401 (the views' colour bar)
 
 DISPLAY_SCALING = 3
 
@@ -81,17 +82,3 @@ GRAY_RED2_NOTE = ("gray-red2 (toolbox) clears R > 10·var(R) before colouring, s
                   "relevance shows as neutral grey; exact for toolbox figures, misleading for "
                   "reading a map — the colour bar marks the cleared range")
 
-
-def gray_red2_bar(R, vmax, n=256) -> tuple[np.ndarray, float]:
-    """(n × 3 uint8 colours from −vmax to +vmax, the cut 10·var(R)) of the toolbox's
-    gray-red2 for the map ``R``: every value the map clears is drawn with the colour of
-    zero, as it is in the heatmap."""
-    from lrpcore.render.colormaps import gray_red2_ramp
-
-    R = np.asarray(R, dtype=np.float64)
-    cut = 10.0 * float(np.var(R))
-    kept = R[(R > 0) & (R <= cut)]
-    top = float(kept.max()) if kept.size else 1.0
-    values = np.linspace(-vmax, vmax, n)
-    rgb = gray_red2_ramp(np.where((values > 0) & (values <= cut), values / top, 0.0))
-    return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8), cut

@@ -6,6 +6,7 @@ learns about cancellation, so it can be tested without a window and run on any t
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -230,6 +231,23 @@ def export_single_png(path, result, cmap, outline, info) -> list[Path]:
     --png`` draws) and its sidecar."""
     path = _export.export_input_heatmap(path, result.relevance, result.input_unit, cmap,
                                         outline, info=info, overwrite=True)
+    return [path, _export.sidecar_path(path)]
+
+
+def export_figure(path, result, cmap, outline, scale, info) -> list[Path]:
+    """The paper figure of the displayed explanation: input | heatmap | colour bar at
+    ``scale`` pixels per input pixel, titled with rule, explained class and its score."""
+    from lrpcore.render.figure import figure_title  # noqa: PLC0415
+
+    from .widgets.views import explained_class, target_text  # noqa: PLC0415
+
+    k = explained_class(result)
+    score = float(np.asarray(result.scores).reshape(-1)[k]) if k is not None else None
+    model = os.path.basename(result.request.model_path or "") or None
+    title = figure_title(result.rule_description, target_text(result), score,
+                         result.index, model)
+    path = _export.export_explanation_figure(path, result.relevance, result.input_unit, cmap,
+                                             outline, scale, title, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
 

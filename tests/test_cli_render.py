@@ -9,19 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import shared_path as shared
 from skimage import io as skio
 
 from lrpcore.cli.main import main
 from lrpcore.render import TOOLBOX_COLORMAPS, compose, digit, heatmap
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def shared(*parts) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED  # noqa: E402
 
 from lrpcore.errors import DatasetError, ShapeError
 from lrpcore.io.datasets import check_fits, load_labels, open_dataset
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED  # noqa: E402
 from skimage import io as skio
 
 import lrpcore
 from lrpcore import export as E
 from lrpcore.errors import ExportError, ShapeError
 from lrpcore.render import TOOLBOX_COLORMAPS, compose, digit, heatmap
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="module")

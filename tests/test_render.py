@@ -3,10 +3,9 @@ toolbox's PNG layout byte for byte, robustness (no NaN, caller's arrays untouche
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from shared_data import SHARED  # noqa: E402
 
 from lrpcore.errors import ExportError, ShapeError
 from lrpcore.render import (
@@ -25,8 +24,12 @@ from lrpcore.render import (
     save_png,
     text_mask,
 )
+from lrpcore.render.font import (
+    draw_text,
+    line_height,
+    text_size,
+)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 TOL = 1.0 / 255.0
 
 
@@ -242,9 +245,15 @@ def test_save_png_under_a_regular_file_raises_export_error(tmp_path):
 
 def test_text_and_grid_layout():
     m = text_mask("AB")
-    assert m.shape == (7, 11) and m[:, 5].sum() == 0  # one blank column between glyphs
+    h, w = text_size("AB")
+    assert m.shape == (h, w) == (line_height(), w) and m.any() and w > h / 2
     assert not np.array_equal(text_mask("A"), text_mask("B"))
-    assert np.array_equal(text_mask("a"), text_mask("A"))
+    assert not np.array_equal(text_mask("a"), text_mask("A"))  # a real font: lower case
+    assert text_size("AB", 2)[0] >= 2 * h - 2  # scalable
+    img = np.full((h, w, 3), 255, dtype=np.uint8)
+    draw_text(img, "AB", 0, 0)
+    grays = np.unique(img)
+    assert grays.min() < 64 and ((grays > 0) & (grays < 255)).any()  # anti-aliased ink
     cells = [[np.zeros((10, 10, 3)), np.ones((10, 10, 3))]] * 2
     out = grid(cells, col_titles=["one", "two"], row_titles=["#0", "#1"], gap=2)
     assert out.dtype == np.uint8 and out.ndim == 3

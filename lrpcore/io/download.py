@@ -176,8 +176,15 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
                 unreachable = unreachable and no_contact
     finally:
         logger.setLevel(level)
-    head = "could not reach any MNIST mirror" if unreachable else f"could not download {name}"
-    raise DatasetError(f"{head}: " + "; ".join(failures) +
+    if unreachable:  # offline: one readable sentence, not one socket error per mirror
+        from urllib.parse import urlparse  # noqa: PLC0415
+
+        hosts = ", ".join(dict.fromkeys(urlparse(m).netloc or m for m in mirrors))
+        raise DatasetError(f"could not reach the MNIST servers ({hosts}): no internet "
+                           "connection? The bundled mnist-test and mnist-sample need no "
+                           f"download; another mirror can be set with --mirror or "
+                           f"{MIRROR_ENV}.")
+    raise DatasetError(f"could not download {name}: " + "; ".join(failures) +
                        f" (set another mirror with --mirror or {MIRROR_ENV})")
 
 

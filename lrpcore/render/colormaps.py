@@ -141,6 +141,19 @@ def gray_red2_ramp(x):
     return np.stack([0.9 - 0.5 * hi, gb, gb], axis=-1)
 
 
+def gray_red2_bar(R, vmax, n=256) -> tuple[np.ndarray, float]:
+    """(n × 3 uint8 colours from −vmax to +vmax, the cut 10·var(R)) of gray-red2 for the map
+    ``R``: every value the map clears (above the cut, and all negative relevance) gets the
+    colour of zero, as in the heatmap, so a colour bar shows what was cleared."""
+    R = np.asarray(R, dtype=np.float64)
+    cut = 10.0 * float(np.var(R))
+    kept = R[(R > 0) & (R <= cut)]
+    top = float(kept.max()) if kept.size else 1.0
+    values = np.linspace(-vmax, vmax, n)
+    rgb = gray_red2_ramp(np.where((values > 0) & (values <= cut), values / top, 0.0))
+    return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8), cut
+
+
 def _table_map(name, description):
     lut = luts.table(name)
     return Colormap(name, description, of_t=lookup(lut), lut=lut)

@@ -1,7 +1,9 @@
-"""A tiny 5×7 bitmap font, so figures can carry titles without matplotlib or font files.
+"""Text for figures, headless: a real, anti-aliased font without Qt or matplotlib.
 
-Upper-case letters, digits and common punctuation; lower-case text is drawn in capitals and
-unknown characters as a box. Glyphs are drawn here, one string per row ('#' = ink).
+Pillow (already installed with scikit-image) carries a scalable FreeType font
+(``ImageFont.load_default(size=...)``, no font files needed); text is drawn with it in
+:func:`draw_text`. Where Pillow has no FreeType, a tiny 5×7 bitmap font drawn here (capitals,
+digits, punctuation; one string per row, '#' = ink) is used instead.
 """
 
 from __future__ import annotations
@@ -77,15 +79,62 @@ def glyph(ch: str) -> np.ndarray:
     return np.array([[c == "#" for c in row] for row in rows], dtype=bool)
 
 
+FONT_PX = 12  # pixel size of the scalable font at scale 1
+
+
+@functools.lru_cache(maxsize=16)
+def _font(px: int):
+    """Pillow's built-in scalable font at ``px`` pixels, or None without FreeType."""
+    try:
+        from PIL import ImageFont, features  # noqa: PLC0415 (only when text is drawn)
+
+        if not features.check("freetype2"):
+            return None
+        font = ImageFont.load_default(size=px)
+    except (ImportError, OSError, TypeError):
+        return None
+    return font if hasattr(font, "getbbox") and hasattr(font, "size") else None
+
+
+def line_height(scale: int = 1) -> int:
+    """Height in pixels of one line of text (ascent + descent), the same for every text."""
+    font = _font(FONT_PX * scale)
+    if font is None:
+        return GLYPH_H * scale
+    ascent, descent = font.getmetrics()
+    return int(ascent + descent)
+
+
+def text_coverage(text: str, scale: int = 1) -> np.ndarray:
+    """Ink coverage in [0, 1] of one line of ``text``: H×W float, H = :func:`line_height`."""
+    font = _font(FONT_PX * scale)
+    if font is None:
+        return _bitmap_mask(text, scale).astype(np.float64)
+    from PIL import Image, ImageDraw  # noqa: PLC0415
+
+    h = line_height(scale)
+    w = int(np.ceil(font.getlength(text))) if text else 0
+    canvas = Image.new("L", (max(w, 1), h), 0)
+    ImageDraw.Draw(canvas).text((0, 0), text, fill=255, font=font)
+    return np.asarray(canvas, dtype=np.float64)[:, :w] / 255.0
+
+
 def text_size(text: str, scale: int = 1) -> tuple[int, int]:
-    """(height, width) in pixels of ``text`` drawn with one blank column between glyphs."""
-    n = len(text)
-    return GLYPH_H * scale, max(0, n * (GLYPH_W + 1) - 1) * scale
+    """(height, width) in pixels of ``text`` drawn on one line."""
+    font = _font(FONT_PX * scale)
+    if font is None:
+        return GLYPH_H * scale, max(0, len(text) * (GLYPH_W + 1) - 1) * scale
+    return line_height(scale), int(np.ceil(font.getlength(text))) if text else 0
 
 
 def text_mask(text: str, scale: int = 1) -> np.ndarray:
     """Boolean ink mask of ``text`` (one line)."""
-    h, w = text_size(text, 1)
+    return text_coverage(text, scale) >= 0.5
+
+
+def _bitmap_mask(text: str, scale: int = 1) -> np.ndarray:
+    """The 5×7 bitmap font's ink of ``text`` (capitals; one blank column between glyphs)."""
+    h, w = GLYPH_H, max(0, len(text) * (GLYPH_W + 1) - 1)
     mask = np.zeros((h, max(w, 0)), dtype=bool)
     for i, ch in enumerate(text):
         x0 = i * (GLYPH_W + 1)
@@ -97,12 +146,16 @@ def text_mask(text: str, scale: int = 1) -> np.ndarray:
 
 def draw_text(image: np.ndarray, text: str, top: int, left: int, colour=(0, 0, 0),
               scale: int = 1) -> None:
-    """Draw ``text`` into an H×W×3 uint8 image in place, clipped at the image's border."""
-    mask = text_mask(text, scale)
-    h, w = mask.shape
+    """Draw ``text`` into an H×W×3 uint8 image in place (anti-aliased: the ink is blended
+    with the background by its coverage), clipped at the image's border."""
+    cover = text_coverage(text, scale)
+    h, w = cover.shape
     y0, x0 = max(top, 0), max(left, 0)
     y1, x1 = min(top + h, image.shape[0]), min(left + w, image.shape[1])
     if y1 <= y0 or x1 <= x0:
         return
-    sub = mask[y0 - top:y1 - top, x0 - left:x1 - left]
-    image[y0:y1, x0:x1][sub] = colour
+    a = cover[y0 - top:y1 - top, x0 - left:x1 - left, None]
+    region = image[y0:y1, x0:x1].astype(np.float64)
+    ink = np.asarray(colour, dtype=np.float64).reshape(1, 1, -1)
+    image[y0:y1, x0:x1] = np.clip(np.round(region * (1 - a) + ink * a), 0, 255).astype(
+        image.dtype)

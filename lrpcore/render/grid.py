@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .compose import _rgb
-from .font import GLYPH_H, draw_text, text_size
+from .font import draw_text, line_height, text_size
 
 PAD = 3  # pixels around a title
 
@@ -15,8 +15,8 @@ def grid(cells, col_titles=None, row_titles=None, gap=2, background=255, scale=1
     """Lay out ``cells`` (a list of rows, each a list of images) on a plain background.
 
     Columns are as wide as their widest image or title, rows as tall as their tallest image;
-    images are centred in their cell. Titles are drawn with the built-in bitmap font (text in
-    capitals), column titles above, row titles to the left.
+    images are centred in their cell. Titles are drawn with the headless font of
+    :mod:`lrpcore.render.font`, column titles above, row titles to the left.
     """
     rows = [[_rgb(im, f"{r},{c}") for c, im in enumerate(row)] for r, row in enumerate(cells)]
     if not rows or not rows[0]:
@@ -33,7 +33,7 @@ def grid(cells, col_titles=None, row_titles=None, gap=2, background=255, scale=1
         widths = [max(w, text_size(str(t), scale)[1])
                   for w, t in zip(widths, col_titles, strict=True)]
     heights = [max(im.shape[0] for im in row) for row in rows]
-    top = GLYPH_H * scale + 2 * PAD if col_titles is not None else 0
+    top = line_height(scale) + 2 * PAD if col_titles is not None else 0
     left = (max(text_size(str(t), scale)[1] for t in row_titles) + 2 * PAD
             if row_titles is not None else 0)
     H = top + sum(heights) + gap * (len(rows) + 1)
@@ -47,7 +47,7 @@ def grid(cells, col_titles=None, row_titles=None, gap=2, background=255, scale=1
             x = xs[c] + (widths[c] - im.shape[1]) // 2
             out[y:y + im.shape[0], x:x + im.shape[1]] = im
         if row_titles is not None:
-            th = GLYPH_H * scale
+            th = line_height(scale)
             draw_text(out, str(row_titles[r]), ys[r] + (heights[r] - th) // 2, PAD, ink, scale)
     if col_titles is not None:
         for c, t in enumerate(col_titles):

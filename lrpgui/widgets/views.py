@@ -355,6 +355,13 @@ class ScoresPlot(pg.PlotWidget):
                       padding=0)
 
 
+def explained_class(result) -> int | None:
+    """The one class whose relevance is on display (None for "output": all of them)."""
+    n = np.asarray(result.scores).size
+    classes = _explained_classes(result, n)
+    return classes[0] if len(classes) == 1 and result.request.target != "output" else None
+
+
 def _explained_classes(result, n) -> list[int]:
     """The classes whose relevance is on display: the target class, or every class for
     "output" (the relevance of all outputs together)."""

@@ -5,21 +5,14 @@ leaving a QThread running (as napari's ``_dangling_qthreads``)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from shared_data import SHARED, shared_path  # noqa: E402,F401 (the one finder of ../shared)
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"  # ../shared beside the checkout
-
-
-def shared_file(*parts) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    return path
+shared_file = shared_path  # the name the GUI tests use
 
 
 @pytest.fixture

@@ -107,10 +107,11 @@ def test_failed_explanation_keeps_the_previous_result(make_window, qtbot, dialog
     assert window.state.explanation is shown and window.isVisible()
 
 
-def test_download_progress_and_cancel(make_window, qtbot, monkeypatch, dialogs_shown):
-    import time
+def test_download_asks_first_shows_progress_and_cancels(make_window, qtbot, monkeypatch,
+                                                       dialogs_shown):
+    import threading
 
-    calls = []
+    calls, clicked = [], threading.Event()
 
     def fake_download(kind, progress=None, cancel=None):
         for k in range(200):
@@ -120,18 +121,25 @@ def test_download_progress_and_cancel(make_window, qtbot, monkeypatch, dialogs_s
 
                 raise DatasetError("download cancelled")
             progress(k, 200, "train-images-idx3-ubyte.gz")
-            time.sleep(0.01)
+            if k == 5:  # the rest waits until the test has pressed Cancel (no fixed sleep)
+                clicked.wait(20)
         calls.append(("done", 200))
 
     monkeypatch.setattr("lrpcore.io.download.download_mnist", fake_download)
+    asked = []
+    monkeypatch.setattr("lrpgui.dialogs.ask_download", lambda parent, what: asked.append(what))
     window = make_window()
+    assert window.download_mnist("train") == 0  # the user said no: nothing fetched
+    assert "training set" in asked[0] and calls == []
+    monkeypatch.setattr("lrpgui.dialogs.ask_download", lambda parent, what: True)
     window.download_mnist("train")
     from PySide6.QtWidgets import QProgressDialog, QPushButton
 
     dialog = window.findChild(QProgressDialog, "downloadProgress")
-    qtbot.waitUntil(lambda: dialog.value() > 3, timeout=20000)
+    qtbot.waitUntil(lambda: dialog.value() >= 5, timeout=20000)
     assert "train-images" in dialog.labelText()
     dialog.findChild(QPushButton).click()
+    clicked.set()
     qtbot.waitUntil(lambda: bool(calls), timeout=20000)
     assert calls[0][0] == "cancelled" and calls[0][1] < 200
     qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "downloadProgress") is None,

@@ -55,3 +55,42 @@ def test_resources_are_found_and_the_window_shows_the_icon(make_window):
     assert not window.windowIcon().isNull()
     assert not QApplication.instance().windowIcon().isNull()  # dialogs inherit it
     assert "QToolTip" in QApplication.instance().styleSheet()
+
+
+def test_figure_export_has_scale_colour_bar_and_title(make_window, qtbot, tmp_path,
+                                                      monkeypatch):
+    import json
+
+    import numpy as np
+    from skimage import io as skio
+
+    window = make_window()
+    result = window.state.explanation
+    monkeypatch.setattr("lrpgui.dialogs.ask_figure_scale", lambda parent, scale: 6)
+    path = tmp_path / "fig.png"
+    written = window.export_figure(path=str(path))
+    assert written and path.exists()
+    image = skio.imread(path)
+    h, w = result.relevance.shape[:2]
+    assert image.shape[0] > 6 * h and image.shape[1] > 2 * 6 * w  # input, heatmap, bar
+    side = json.loads((tmp_path / "fig.png.json").read_text())
+    title = " ".join(side["title"])
+    assert result.rule_description in title and "predicted class" in title
+    assert f"score {float(np.max(result.scores)):.4g}" in title
+    assert side["scaling"] == 6 and "colour bar" in side["layout"]
+    assert window.settings.get_str("export/figure_scale") == "6"
+
+
+def test_figure_text_uses_a_real_font():
+    import numpy as np
+
+    from lrpcore.render.figure import figure, figure_title
+
+    R = np.random.default_rng(0).normal(size=(28, 28))
+    x = np.random.default_rng(1).random((28, 28))
+    small = figure(R, x, "bwr", 2, title=figure_title("epsilon:0.01", "class 3", 1.5))
+    big = figure(R, x, "gray-red2", 8, title=figure_title("epsilon:0.01", "class 3", 1.5))
+    assert big.shape[0] > 3 * small.shape[0] // 2 and big.dtype == np.uint8
+    top = big[:30]
+    shades = np.unique(top)
+    assert ((shades > 30) & (shades < 225)).sum() > 5  # anti-aliased text, not a pixel font

@@ -1,0 +1,19 @@
+"""The one place tests find ``../shared`` (read-only reference material beside the checkout:
+toolbox outputs, the MNIST test set, toolbox and ONNX models). Tests that need a file skip
+when it is absent, so the suite also runs on a bare clone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_path(*parts) -> Path:
+    """``../shared/<parts>``; skips the calling test when that file is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
