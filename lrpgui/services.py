@@ -142,10 +142,7 @@ class ExplainService:
         labels = None if req.label is None else np.array([req.label])
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
         target = req.target if not req.target.isdigit() else int(req.target)
-        R, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
-        diagnosis = diagnose_trace(trace, ex.layers, config, fwd.activations, ex.backend.xp)
-        R = ex.backend.to_numpy(R)
-        fwd.check_finite(R, config)  # as relevance() does when it returns numpy arrays
+        R = fwd.relevance(config, target, labels=labels)
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
                             "relevance (a zero denominator: use a larger ε or another rule)")
@@ -153,6 +150,7 @@ class ExplainService:
         R0 = initial_relevance(out, target, labels)
         ex.backend.synchronize()
         seconds = time.perf_counter() - start
+        diagnosis = _diagnosis(fwd, config, target, labels)  # after the timing: a check
         fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
         return ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
@@ -161,6 +159,14 @@ class ExplainService:
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
             forward_reused=reused, diagnosis=diagnosis)
+
+
+def _diagnosis(fwd, config, target, labels):
+    """Conservation warnings of an explanation (lrpcore.insight.diagnose), from a second
+    backward pass with a trace: one sample, a millisecond or two."""
+    _, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
+    return diagnose_trace(trace, fwd.explainer.layers, config, fwd.activations,
+                          fwd.backend.xp)
 
 
 # -- the whole dataset ----------------------------------------------------------------------

@@ -15,6 +15,8 @@ from .conservation_panel import ConservationPanel
 from .draw_pad import DrawPanel
 from .pixelflip_panel import PixelFlipPanel
 from .runner import Runner
+from .sanity_window import SanityPanel
+from .sweep_window import SweepPanel
 from .trust_indicator import TrustIndicator
 
 # (attribute, menu text, dock title, dock object name, class, area, floating size, shortcut)
@@ -27,6 +29,10 @@ TOOLS = (
      Qt.DockWidgetArea.RightDockWidgetArea, (820, 620), "Ctrl+Shift+P"),
     ("draw", "Draw a digit…", "Draw a digit", "drawDock", DrawPanel,
      Qt.DockWidgetArea.BottomDockWidgetArea, (960, 420), "Ctrl+Shift+D"),
+    ("sweep", "Sweep parameters…", "Parameter sweep (faithfulness)", "sweepDock", SweepPanel,
+     Qt.DockWidgetArea.RightDockWidgetArea, (1100, 780), "Ctrl+Shift+W"),
+    ("sanity", "Sanity check…", "Sanity check (model randomisation)", "sanityDock",
+     SanityPanel, Qt.DockWidgetArea.BottomDockWidgetArea, (1000, 640), "Ctrl+Shift+Y"),
 )
 
 
