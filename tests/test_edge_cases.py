@@ -225,9 +225,11 @@ def test_sidecar_scaling_moves_the_input_range(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["explain", "evaluate"])
-def test_text_input_is_not_called_pickled_data(tmp_path, capsys, command):
-    """A toolbox .txt matrix given where a .npy is expected: one line saying it is no .npy
-    file (numpy's own message claimed the text file "contains pickled (object) data")."""
+def test_text_input_is_read_and_a_broken_npy_is_not_called_pickled_data(tmp_path, capsys,
+                                                                        command):
+    """A toolbox .txt matrix is a dataset like any other (it used to be refused); a text
+    file named .npy gets one line saying it is no .npy file (numpy's own message claimed
+    it "contains pickled (object) data")."""
     from lrpcore.cli.main import main
 
     rng = np.random.default_rng(0)
@@ -236,9 +238,14 @@ def test_text_input_is_not_called_pickled_data(tmp_path, capsys, command):
     np.savetxt(tmp_path / "x.txt", rng.integers(0, 255, size=(2, 784)), fmt="%d")
     out = ["--out", str(tmp_path / "R.npy")] if command == "explain" else [
         "--rule", "simple", "--csv", str(tmp_path / "f.csv")]
-    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "x.txt"), *out]) == 2
+    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "x.txt"), *out]) == 0
+    for name in ("R.npy", "R.npy.json", "f.csv"):
+        (tmp_path / name).unlink(missing_ok=True)
+    capsys.readouterr()
+    (tmp_path / "x.npy").write_bytes((tmp_path / "x.txt").read_bytes())
+    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), *out]) == 2
     err = capsys.readouterr().err.strip()
-    assert "x.txt: not a .npy file" in err and "pickled" not in err and "\n" not in err
+    assert "x.npy: not a .npy file" in err and "pickled" not in err and "\n" not in err
     assert not (tmp_path / "R.npy").exists() and not (tmp_path / "f.csv").exists()
 
 

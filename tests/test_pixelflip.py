@@ -234,7 +234,8 @@ def test_cli_evaluate_writes_csv_and_plot(lenet_txt, mnist_small, tmp_path, caps
     out_csv, out_png = tmp_path / "flip.csv", tmp_path / "flip.png"
     rc = main(["evaluate", str(lenet_txt), str(xi), "--labels", str(yl), "--target", "true",
                "--rule", "epsilon:0.01", "--rule", "alphabeta:2", "--random", "--steps", "8",
-               "--patch", "2", "--region", "raw", "--baseline", "noise", "--csv", str(out_csv),
+               "--per-step", "1", "--patch", "2", "--region", "raw", "--baseline", "noise",
+               "--csv", str(out_csv),
                "--plot", str(out_png)])
     assert rc == 0
     captured = capsys.readouterr()
@@ -246,7 +247,7 @@ def test_cli_evaluate_writes_csv_and_plot(lenet_txt, mnist_small, tmp_path, caps
     for rule, value in last.items():
         assert rule in captured.out and f"{value:.6g}" in captured.out
     assert [int(r["flipped"]) for r in rows[:9]] == list(range(9))
-    assert "100%" in captured.err  # the progress bar
+    assert "100%" not in captured.err  # stderr is no terminal here: no progress bar
     img = skio.imread(out_png)
     assert img.ndim == 3 and img.shape[2] in (3, 4) and img.shape[0] > 300
     colours = {tuple(c) for c in img[..., :3].reshape(-1, 3)[::7]}
@@ -269,3 +270,32 @@ def test_cli_evaluate_errors(lenet_txt, mnist_small, tmp_path, capsys):
     rc = main(["evaluate", str(lenet_txt), str(xi), "--target", "true", "--rule", "simple",
                "--csv", str(tmp_path / "new.csv")])
     assert rc == 2 and "labels" in capsys.readouterr().err
+
+
+def test_cli_and_gui_panel_start_from_the_same_pixelflip_settings():
+    """Before: 'lrp evaluate' flipped 100 × 1 pixels anywhere with zeros and no random
+    reference, the panel 50 × 16 inside the image with the background and random order."""
+    from lrpcore.cli.main import build_parser
+    from lrpcore.insight.pixelflip import DEFAULTS
+    from lrpgui.insight.worker_tasks import FlipSettings
+
+    args = build_parser().parse_args(["evaluate", "m.npz", "x.npy", "--csv", "f.csv"])
+    panel = FlipSettings(methods=())
+    for name, value in DEFAULTS.items():
+        assert getattr(args, name) == value == getattr(panel, name), name
+
+
+def test_evaluate_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from lrpcore.cli.progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Terminal(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = ProgressBar(10, "evaluating", stream=stream)
+        bar(10, 10)
+    assert "100%" in tty.getvalue() and pipe.getvalue() == ""

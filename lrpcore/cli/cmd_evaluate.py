@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from ..errors import ShapeError
 from ..fileio import atomic_write_text
+from ..insight.pixelflip import DEFAULTS
 from .common import (
     add_command,
     check_outputs_free,
-    load_array,
     load_labels,
+    load_samples,
     parse_target,
     remove_quietly,
 )
@@ -23,22 +25,29 @@ def register(sub):
         "lrp evaluate LeNet-5.txt images.npy --rule epsilon:0.01 --rule alphabeta:2 --random "
         "--n 1000 --csv flip.csv --plot flip.png")
     p.add_argument("model", help="model file (.txt toolbox text, .npz native, ...)")
-    p.add_argument("input", help=".npy samples (raw images unless --raw)")
+    p.add_argument("input", help=".npy samples (raw images unless --raw), any dataset file "
+                   "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
                    "needed for --target true")
     p.add_argument("--raw", action="store_true",
                    help="samples are already in the model's input layout (no preprocessing)")
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
                    help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable)")
-    p.add_argument("--random", action="store_true", help="add random ordering as a reference")
+    p.add_argument("--random", action=argparse.BooleanOptionalAction,
+                   default=DEFAULTS["random"],
+                   help="add random ordering as a reference (default: on, as in the GUI)")
     p.add_argument("--target", default="pred", help="pred (default), true or a class index")
-    p.add_argument("--steps", type=int, default=100, help="perturbation steps (default 100)")
-    p.add_argument("--patch", type=int, default=1, help="side of the flipped patches (default 1)")
-    p.add_argument("--per-step", type=int, default=1, help="patches flipped per step (default 1)")
-    p.add_argument("--baseline", choices=["zero", "background", "noise"], default="zero",
+    d = DEFAULTS  # the GUI panel's defaults too
+    p.add_argument("--steps", type=int, default=d["steps"],
+                   help=f"perturbation steps (default {d['steps']})")
+    p.add_argument("--patch", type=int, default=d["patch"],
+                   help=f"side of the flipped patches (default {d['patch']})")
+    p.add_argument("--per-step", type=int, default=d["per_step"],
+                   help=f"patches flipped per step (default {d['per_step']})")
+    p.add_argument("--baseline", choices=["zero", "background", "noise"], default=d["baseline"],
                    help="replacement value: 0 in model units, the model's value of a 0 pixel, "
-                        "or uniform noise over the input range (default zero)")
-    p.add_argument("--region", choices=["input", "raw"], default="input",
+                        f"or uniform noise over the input range (default {d['baseline']})")
+    p.add_argument("--region", choices=["input", "raw"], default=d["region"],
                    help="flip anywhere in the model input, or only in the raw image area "
                         "(padding excluded)")
     p.add_argument("--seed", type=int, default=0, help="seed of noise and random order")
@@ -53,7 +62,8 @@ def register(sub):
                                                  "AOPC up to that step")
     p.add_argument("--plot", help="output PNG with the mean curves")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (it is shown only when stderr is a terminal)")
     p.set_defaults(func=run)
     return p
 
@@ -92,16 +102,16 @@ def run(args) -> int:
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)
-    x = load_array(args.input)
-    labels = (load_labels(args.labels, len(x), model.n_classes) if args.labels
-              else None)
+    x, labels = load_samples(args.input)
+    if args.labels:
+        labels = load_labels(args.labels, len(x), model.n_classes)
     if args.n is not None:
         x = x[:args.n]
         labels = None if labels is None else labels[:args.n]
     target = parse_target(args.target, words=("pred", "true"))
     if target == "true" and labels is None:
         raise ShapeError("--target true needs --labels")
-    bar = ProgressBar(len(x), "evaluating", enabled=not args.quiet)
+    bar = ProgressBar(len(x), "evaluating", enabled=False if args.quiet else None)  # tty only
     start = time.perf_counter()
     try:
         results = evaluate_methods(

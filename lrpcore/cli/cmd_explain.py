@@ -20,8 +20,8 @@ from ..spec import unit_inputs
 from .common import (
     add_command,
     check_outputs_free,
-    load_array,
     load_labels,
+    load_samples,
     parse_target,
     remove_quietly,
     remove_with_sidecars,
@@ -42,7 +42,9 @@ def register(sub):
                         "saved with the shape of the fed input. A SoftMax output layer is "
                         "dropped before explaining."))
     p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx)")
-    p.add_argument("input", help=".npy array of samples")
+    p.add_argument("input", help=".npy array of samples, any dataset file lrp opens (IDX, "
+                   ".mat, .npz, image folder) or a built-in dataset name (mnist-test, "
+                   "mnist-sample)")
     p.add_argument("--out", required=True, help="where to write the relevance (.npy)")
     p.add_argument("--rule", default=None,
                    help="rule spec or preset: simple, epsilon:EPS, alphabeta:ALPHA, flat, ww, "
@@ -109,11 +111,11 @@ def run(args) -> int:
     check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
     check_png_options(args)
     model = load_model(args.model)
-    x = load_array(args.input, mmap=True)  # samples are read batch by batch
+    x, found_labels = load_samples(args.input, mmap=True)  # read batch by batch
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target)
-    if target == "true" and not args.labels:
-        raise RuleError("--target true needs --labels FILE")
+    if target == "true" and not args.labels and found_labels is None:
+        raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
     if args.batch_size < 1:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)
@@ -121,6 +123,11 @@ def run(args) -> int:
     fed_shape = _fed_shape(explainer, x, args)  # fail fast on shapes, before any output
     n = fed_shape[0]
     labels = load_labels(args.labels, n, model.n_classes) if args.labels else None
+    if labels is None and found_labels is not None:  # e.g. mnist-test carries its labels
+        from ..io.datasets import check_labels_fit  # noqa: PLC0415
+
+        check_labels_fit(found_labels, model.n_classes, args.input)
+        labels = np.asarray(found_labels)
     pngs = PngWriter(args, model, explainer, config, fed_shape)
 
     Y = None

@@ -46,6 +46,41 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
     return arr
 
 
+class DatasetArray:
+    """A dataset (a built-in name, IDX, .mat, .npz, an image folder, ...) seen as the array
+    of its samples, read slice by slice: what the commands index like a memory-mapped .npy."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.shape = (len(dataset),) + tuple(dataset.sample_shape)
+        self.ndim = len(self.shape)
+        self.dtype = dataset.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        return self.dataset.images(index)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.dataset.images(None)
+        return a if dtype is None else a.astype(dtype)
+
+
+def load_samples(path, what="input", mmap=False):
+    """(samples, labels or None) of a ``.npy`` file (as :func:`load_array`) or of anything
+    :func:`lrpcore.open_dataset` opens — a built-in name such as ``mnist-sample`` or
+    ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries."""
+    from ..io.datasets import DATASET_NAMES, open_dataset  # noqa: PLC0415
+
+    path = os.fspath(path)
+    is_npy = os.path.isfile(path) and path.lower().endswith(".npy")
+    if is_npy or (not os.path.exists(path) and path not in DATASET_NAMES):
+        return load_array(path, what, mmap=mmap), None
+    ds = open_dataset(path)
+    return DatasetArray(ds), ds.labels
+
+
 def load_labels(path, n, classes=None) -> np.ndarray:
     """Labels of ``n`` samples from any label file (N or the toolbox's N×1 floats), checked
     against the model's ``classes`` outputs when given, so that an error names the file."""

@@ -32,6 +32,12 @@ from .tasks import check_cancel, report
 BASELINE_VALUES = ("zero", "background", "noise")
 ORDERS = ("relevance", "least", "random")
 REGIONS = ("input", "raw")
+# What ``lrp evaluate`` and the GUI's pixel-flipping panel start with (one source, so that
+# both draw the same curves): 50 steps of 16 pixels flip most of a 32×32 input, erased to the
+# background (a 0 pixel) inside the raw image (padding excluded), with random order as the
+# reference a good explanation must beat.
+DEFAULTS = {"steps": 50, "per_step": 16, "patch": 1, "baseline": "background",
+            "region": "raw", "random": True}
 
 
 @dataclass(frozen=True)

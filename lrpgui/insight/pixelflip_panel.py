@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from lrpcore.insight.pixelflip import BASELINE_VALUES
+from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS
 
 from .panel import ToolPanel
 from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
@@ -64,14 +64,14 @@ class PixelFlipPanel(ToolPanel):
         self.methods_edit = QLineEdit(", ".join(methods), objectName="flipMethods")
         self.methods_edit.setToolTip("rule specs, presets, sensitivity or gradxinput, "
                                      "separated by commas")
-        self.steps = _spin(1, 1000, 50, "flipSteps")
-        self.per_step = _spin(1, 10000, 16, "flipPerStep")
-        self.patch = _spin(1, 64, 1, "flipPatch")
+        self.steps = _spin(1, 1000, DEFAULTS["steps"], "flipSteps")  # as 'lrp evaluate'
+        self.per_step = _spin(1, 10000, DEFAULTS["per_step"], "flipPerStep")
+        self.patch = _spin(1, 64, DEFAULTS["patch"], "flipPatch")
         self.baseline = QComboBox(objectName="flipBaseline")
         self.baseline.addItems(BASELINE_VALUES)
-        self.baseline.setCurrentText("background")
+        self.baseline.setCurrentText(DEFAULTS["baseline"])
         self.random = QCheckBox("random order", objectName="flipRandom")
-        self.random.setChecked(True)
+        self.random.setChecked(DEFAULTS["random"])
         self.live = QCheckBox("follow the selection", objectName="flipLive")
         self.live.setChecked(True)
         self.run_button = QPushButton("Run", objectName="flipRun")

@@ -21,6 +21,7 @@ from lrpcore.insight import compare, conservation_from_trace, flip_curves, layer
 from lrpcore.insight.baselines import attribute, output_seed
 from lrpcore.insight.compare import MAX_RULES
 from lrpcore.insight.diagnose import diagnose_trace
+from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
 
 from .digit_prep import mnist_like
@@ -210,12 +211,12 @@ def run_conservation(req: SampleRequest, cache: ForwardCache, token=None) -> Con
 @dataclass(frozen=True)
 class FlipSettings:
     methods: tuple
-    steps: int = 50
-    patch: int = 1
-    per_step: int = 16
-    baseline: str = "background"
-    region: str = "raw"
-    random: bool = True
+    steps: int = PIXELFLIP_DEFAULTS["steps"]  # the defaults of 'lrp evaluate' too
+    patch: int = PIXELFLIP_DEFAULTS["patch"]
+    per_step: int = PIXELFLIP_DEFAULTS["per_step"]
+    baseline: str = PIXELFLIP_DEFAULTS["baseline"]
+    region: str = PIXELFLIP_DEFAULTS["region"]
+    random: bool = PIXELFLIP_DEFAULTS["random"]
     seed: int = 0
 
 

@@ -7,6 +7,8 @@ import threading
 from lrpgui.controller import Controller
 from lrpgui.services import Cancelled
 
+from .waiting import settle
+
 
 def test_job_cancelled_before_it_starts_reports_and_is_no_longer_pending(qtbot):
     controller = Controller()
@@ -37,7 +39,7 @@ def test_newer_request_supersedes_older_result(qtbot):
         controller.submit("explain", lambda token: "new", on_done=results.append)
         gate.set()
         qtbot.waitUntil(lambda: bool(results), timeout=5000)
-        qtbot.wait(50)
+        settle(qtbot, controller)  # the old job has finished and anything it sent arrived
         assert results == ["new"]
     finally:
         gate.set()

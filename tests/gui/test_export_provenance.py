@@ -57,17 +57,15 @@ def test_export_after_a_failed_explanation(make_window, qtbot, tmp_path, monkeyp
 
 # -- exports never replace files --------------------------------------------------------------
 def slow_exports(monkeypatch):
+    """Hold a batch export after its first chunk (released at once: the export must be
+    refused before its first chunk anyway)."""
     from lrpgui import services
 
-    real = services.model_input_unit
+    from .waiting import HeldAfterFirst
 
-    def slowed(*args, **kwargs):
-        import time
-
-        time.sleep(0.05)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(services, "model_input_unit", slowed)
+    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")
+    gate.release()
+    return gate
 
 
 def test_a_second_batch_export_into_the_same_folder_keeps_the_first(make_window, qtbot,
@@ -83,10 +81,11 @@ def test_a_second_batch_export_into_the_same_folder_keeps_the_first(make_window,
         window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert len(first) == 4 * 120
-    slow_exports(monkeypatch)
+    gate = slow_exports(monkeypatch)
     window.batch_chunk = 5
     window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
     qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert gate.calls == 0  # refused before anything was computed
     assert shown[-1][0] == "Batch export failed"
     assert "already exist" in shown[-1][1] and str(out) in shown[-1][1]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QWidget
 import lrpcore
 from lrpgui import rendering, services
 
+from .waiting import HeldAfterFirst
+
 
 def explain_current(window, indices, **kw):
     s = window.state
@@ -102,15 +104,8 @@ def test_batch_export_of_selected_samples_as_png_and_npy(make_window, qtbot, tmp
 def test_batch_export_cancel_leaves_no_files(make_window, qtbot, tmp_path, monkeypatch):
     window = make_window()
     window.batch_chunk = 10
-    slow = services.model_input_unit
-
-    def slowed(*args, **kwargs):  # make the export long enough to cancel in the middle
-        import time
-
-        time.sleep(0.05)
-        return slow(*args, **kwargs)
-
-    monkeypatch.setattr(services, "model_input_unit", slowed)
+    # the export stands still after its first chunk until the test has pressed Cancel
+    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")
     progress = []
     out = tmp_path / "out"
     out.mkdir()
@@ -123,6 +118,7 @@ def test_batch_export_cancel_leaves_no_files(make_window, qtbot, tmp_path, monke
         from PySide6.QtWidgets import QPushButton
 
         dialog.findChild(QPushButton).click()  # the dialog's Cancel button
+        gate.release()
     assert 0 < progress[0] < 120
     assert list(out.iterdir()) == []
     assert window.findChild(QWidget, "exportProgress") is None or \

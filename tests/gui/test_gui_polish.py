@@ -56,7 +56,7 @@ def test_a_filter_hiding_the_displayed_sample_keeps_it_and_says_so(make_window, 
     # the arrow keys go on from where the hidden sample would stand
     grid.true_filter.setCurrentIndex(grid.true_filter.findData(other))
     grid.view.setFocus()
-    qtbot.wait(10)
+    QApplication.processEvents()  # the focus-in event is handled
     assert s.sample_index == shown and not grid.view.currentIndex().isValid()  # focus alone
     qtbot.keyClick(grid.view, Qt.Key.Key_Right)
     after = int(rows[rows > shown][0])
@@ -86,8 +86,8 @@ def test_hover_text_is_cleared_when_the_mouse_leaves_the_views(make_window, qtbo
                         (views.heat_widget, views.heat_box)):
         def point_at_row_7_col_10(widget=widget, box=box):
             # the layout may still settle after show(): aim anew on every try, one pixel
-            # apart (Qt drops a move to the same place), slower than pyqtgraph's rate limit
-            qtbot.wait(30)
+            # apart (Qt drops a move to the same place); waitUntil's own polling interval
+            # spaces the tries beyond pyqtgraph's rate limit
             tries.append(1)
             aim = widget.mapFromScene(box.mapViewToScene(QPointF(10.5, 7.5)))
             qtbot.mouseMove(widget.viewport(), aim + QPoint(len(tries) % 2, 0))

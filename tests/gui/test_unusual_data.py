@@ -14,6 +14,8 @@ import lrpcore
 from lrpgui import services
 from lrpgui.item_models import DATASET_INDEX_ROLE
 
+from .waiting import HeldAfterFirst, settle
+
 XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 3, dtype=np.float64)
 
 
@@ -252,15 +254,7 @@ def test_progress_dialog_cancel_slot_stops_the_batch_export(make_window, qtbot, 
     the export went on writing every file."""
     window = make_window()
     window.batch_chunk = 5
-    slow = services.model_input_unit
-
-    def slowed(*args, **kwargs):
-        import time
-
-        time.sleep(0.05)
-        return slow(*args, **kwargs)
-
-    monkeypatch.setattr(services, "model_input_unit", slowed)
+    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")  # stops after chunk 1
     out = tmp_path / "out"
     out.mkdir()
     ends = []
@@ -270,6 +264,7 @@ def test_progress_dialog_cancel_slot_stops_the_batch_export(make_window, qtbot, 
     dialog = window.findChild(QWidget, "exportProgress")
     qtbot.waitUntil(lambda: dialog.value() > 0, timeout=20000)
     dialog.cancel()
+    gate.release()
     qtbot.waitUntil(lambda: bool(ends), timeout=30000)
     assert ends == ["cancelled"] and list(out.iterdir()) == []
 
@@ -367,7 +362,8 @@ def test_hidden_compare_view_computes_nothing(make_window, qtbot):
     """Before: the compare view ran a 5-rule comparison at every start although hidden."""
     window = make_window()
     panel = window.insight["compare"]
-    qtbot.wait(200)  # longer than the panels' 60 ms debounce
+    qtbot.waitUntil(lambda: not panel._debounce.isActive())  # nothing pending to start
+    settle(qtbot, window.controller)
     assert panel.result is None and not panel.busy() and not panel.isVisible()
     window.state.sample_index = 2
     qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)

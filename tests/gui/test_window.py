@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 import lrpcore
 from lrpgui.sources import open_dataset
 
+from .waiting import settle
+
 OBJECT_NAMES = ("modelBrowser", "datasetBrowser", "sampleGrid", "ruleSelector", "ruleParameter",
                 "layerRuleTable", "targetSelector", "colormapSelector", "inputView",
                 "heatmapView", "scoresPlot", "exportPngButton", "exportNpyButton",
@@ -155,8 +157,7 @@ def test_colormap_change_never_recomputes(make_window, qtbot):
     for k in range(min(combo.count(), 4)):
         combo.setCurrentIndex(k)
         pictures.add(window.views.rendered_rgb.tobytes())
-    window.state.outline = not window.state.outline
-    qtbot.wait(50)
+    window.state.outline = not window.state.outline  # re-drawn at once, on the GUI thread
     assert calls == [] and window.state.explanation is before
     assert window.views.render_count > renders and len(pictures) == min(combo.count(), 4)
     assert window.state.colormap == combo.itemData(min(combo.count(), 4) - 1)
@@ -201,7 +202,7 @@ def test_fast_clicking_ends_on_the_last_sample(make_window, qtbot):
         QApplication.processEvents()
     assert window.state.sample_index == 99
     wait_shown(qtbot, window, 99)
-    qtbot.wait(100)
+    settle(qtbot, window.controller)  # no older answer can still arrive
     assert shown[-1] == (99, 99)
     assert all(i == current for i, current in shown)  # nothing stale was ever displayed
     assert window.state.explanation.index == 99

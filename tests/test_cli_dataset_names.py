@@ -1,0 +1,46 @@
+"""Dataset names (and every dataset format) wherever a command takes samples:
+``lrp explain MODEL mnist-sample``, ``lrp evaluate MODEL mnist-test --n 5``."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+
+import lrpcore
+from lrpcore.bundled import default_model_path
+from lrpcore.cli.common import DatasetArray, load_samples
+from lrpcore.cli.main import main
+
+
+def test_names_open_as_sample_arrays_with_their_labels():
+    x, labels = load_samples("mnist-sample")
+    assert isinstance(x, DatasetArray) and x.shape == (5000, 28, 28, 1)
+    assert labels is not None and labels.shape == (5000,)
+    np.testing.assert_array_equal(x[3:5], lrpcore.open_dataset("mnist-sample").images([3, 4]))
+    x, labels = load_samples("mnist-test")
+    assert x.shape[0] == 10000 and labels[0] == 7
+
+
+def test_explain_reads_an_idx_file_and_uses_its_labels(tmp_path, capsys):
+    images = lrpcore.open_dataset("mnist-test").images(slice(0, 6))[..., 0]
+    path = tmp_path / "six-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">BBBB", 0, 0, 8, 3) + struct.pack(">III", 6, 28, 28)
+                + images.tobytes())
+    model = default_model_path()
+    rc = main(["explain", str(model), str(path), "--out", str(tmp_path / "R.npy"),
+               "--rule", "epsilon:0.01"])
+    assert rc == 0, capsys.readouterr().err
+    R = np.load(tmp_path / "R.npy")
+    want = lrpcore.explain(lrpcore.load_model(model), images[..., None], rule="epsilon:0.01")
+    np.testing.assert_allclose(R, want, rtol=1e-10, atol=1e-12)
+
+
+def test_evaluate_takes_a_dataset_name(tmp_path, capsys):
+    rc = main(["evaluate", str(default_model_path()), "mnist-test", "--n", "4", "--rule",
+               "epsilon:0.01", "--target", "true", "--steps", "3", "--csv",
+               str(tmp_path / "f.csv")])
+    assert rc == 0, capsys.readouterr().err
+    assert "4 samples" in capsys.readouterr().out
