@@ -18,6 +18,7 @@ from lrpcore import export as _export
 from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
+from lrpcore.insight.diagnose import diagnose_trace
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
 
@@ -80,6 +81,7 @@ class ExplainResult:
     relevance_sum: float
     explained_output: float
     forward_reused: bool
+    diagnosis: object = None  # lrpcore.insight.diagnose.Diagnosis of this explanation
 
     @property
     def index(self) -> int:
@@ -129,6 +131,7 @@ class ExplainService:
         R0 = initial_relevance(out, target, labels)
         ex.backend.synchronize()
         seconds = time.perf_counter() - start
+        diagnosis = _diagnosis(fwd, config, target, labels)  # after the timing: a check
         fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
         return ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
@@ -136,7 +139,15 @@ class ExplainService:
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
-            forward_reused=reused)
+            forward_reused=reused, diagnosis=diagnosis)
+
+
+def _diagnosis(fwd, config, target, labels):
+    """Conservation warnings of an explanation (lrpcore.insight.diagnose), from a second
+    backward pass with a trace: one sample, a millisecond or two."""
+    _, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
+    return diagnose_trace(trace, fwd.explainer.layers, config, fwd.activations,
+                          fwd.backend.xp)
 
 
 # -- the whole dataset ----------------------------------------------------------------------

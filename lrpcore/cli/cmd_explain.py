@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import time
 
 import numpy as np
@@ -14,6 +15,7 @@ from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
+from ..insight.diagnose import Accumulator
 from ..render import check_scaling, get_colormap
 from ..spec import unit_inputs
 from .common import (
@@ -132,6 +134,7 @@ def run(args) -> int:
     Y = None
     bar = ProgressBar(n, "explaining", enabled=args.progress)
     traces = []
+    checks = Accumulator(explainer.layers, config)  # conservation, layer by layer
     t0 = time.perf_counter()
     outputs = []
     try:
@@ -143,12 +146,8 @@ def run(args) -> int:
                     y = fwd.outputs()
                     check_finite_outputs(y, explainer.dtype)  # values that overflow
                 lab = labels[start:stop] if labels is not None else None
-                if args.trace:
-                    r, layers = fwd.relevance(config, target, labels=lab, trace=True)
-                    traces += conservation_from_trace(layers, explainer.layers,
-                                                      range(start, stop))
-                else:
-                    r = fwd.relevance(config, target, labels=lab)
+                r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
+                                     else None, range(start, stop))
                 R[start:stop] = r
                 if Y is None:
                     Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
@@ -159,7 +158,9 @@ def run(args) -> int:
         if args.outputs:
             atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
             outputs.append(args.outputs)
-        record = _record(args, config, explainer, round(time.perf_counter() - t0, 4))
+        diagnosis = checks.result()
+        record = _record(args, config, explainer, round(time.perf_counter() - t0, 4),
+                         diagnosis=diagnosis.to_dict())
         outputs.append(record(args.out, "relevance", fed_shape))
         if args.outputs:
             outputs.append(record(args.outputs, "model outputs", Y.shape))
@@ -170,6 +171,8 @@ def run(args) -> int:
     elapsed = time.perf_counter() - t0
     if args.trace:
         _print_trace(traces)
+    for line in diagnosis.warnings():
+        print(f"lrp explain: warning: {line}", file=sys.stderr)
     print(f"explained {n} samples with {config.description} (target {args.target}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0
@@ -181,14 +184,30 @@ def _with_sidecars(paths) -> list:
     return [q for p in paths if p for q in (p, sidecar_path(p))]
 
 
-def _record(args, config, explainer, seconds):
+def _explain_checked(fwd, config, target, labels, checks, traces, samples):
+    """Relevance of one batch; its trace feeds the conservation diagnosis (``checks``) and,
+    with ``--trace``, the printed table (``traces``). The trace stays on the device: only a
+    few sums per sample and layer come back."""
+    backend = fwd.backend
+    r, layers = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
+    r = backend.to_numpy(r)
+    fwd.check_finite(r, config)
+    checks.add(layers, fwd.activations, backend.xp)
+    if traces is not None:
+        traces += conservation_from_trace([backend.to_numpy(a) for a in layers],
+                                          fwd.explainer.layers, samples)
+    return r
+
+
+def _record(args, config, explainer, seconds, **extra):
     """``record(path, content, shape)`` writes the JSON sidecar of an output array (as every
     export of the project has one) and returns its path."""
     from .. import export
 
     info = export.sidecar_info(args.model, config.description, args.target,
                                explainer.backend.name, explainer.dtype.name,
-                               input=str(args.input), raw=bool(args.raw), seconds=seconds)
+                               input=str(args.input), raw=bool(args.raw), seconds=seconds,
+                               **extra)
 
     def record(path, content, shape):
         return export.write_sidecar(path, info, args.overwrite, format="npy", content=content,

@@ -38,6 +38,12 @@ def _num(v: float) -> str:
     return "—" if not math.isfinite(v) else f"{v:.6g}"
 
 
+def _warning_text(diagnosis) -> str:
+    if diagnosis is None or diagnosis.ok:
+        return ""
+    return "\n⚠ " + "\n⚠ ".join(diagnosis.warnings()[1:] or diagnosis.warnings())
+
+
 class ConservationPanel(ToolPanel):
     """Per-layer relevance sums of the current explanation and the map at a chosen layer."""
 
@@ -113,7 +119,10 @@ class ConservationPanel(ToolPanel):
         bottom = rows[-1].sum_in if rows else float("nan")
         self.summary.setText(f"{result.description}: explained output f(x) = {_num(explained)},"
                              f" ΣR at the input = {_num(bottom)} "
-                             f"({_num(bottom / explained if explained else math.nan)} of f(x))")
+                             f"({_num(bottom / explained if explained else math.nan)} of f(x))"
+                             + _warning_text(result.diagnosis))
+        flagged = set() if result.diagnosis is None else \
+            {f.layer for f in result.diagnosis.findings}
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             values = (str(row.layer), row.description, _num(row.sum_out), _num(row.sum_in),
@@ -128,6 +137,9 @@ class ConservationPanel(ToolPanel):
             if abs(row.created) > TOLERANCE * scale:
                 colour = QColor(255, 220, 215) if row.created > 0 else QColor(215, 230, 255)
                 self.table.item(i, 4).setBackground(QBrush(colour))
+            if row.layer in flagged:  # a layer the diagnosis blames
+                for j in (0, 1):
+                    self.table.item(i, j).setBackground(QBrush(QColor(255, 236, 190)))
         layers = [row.layer for row in rows]
         xs = np.array(layers[::-1] + [len(layers)], dtype=float)
         ys = np.array([row.sum_in for row in rows][::-1] + [explained], dtype=float)
@@ -136,6 +148,11 @@ class ConservationPanel(ToolPanel):
         keep = self.shown_layer if self.shown_layer is not None else 0
         self.select_layer(min(keep, len(result.layer_maps) - 1))
         self.updated.emit()
+
+    def flagged_layers(self) -> list:
+        """Layers the diagnosis of the shown result blames (output first)."""
+        d = None if self.result is None else self.result.diagnosis
+        return [] if d is None else [f.layer for f in d.findings]
 
     # -- the layer map ----------------------------------------------------------------------
     def layer_sums(self) -> dict:

@@ -15,6 +15,9 @@ from .conservation_panel import ConservationPanel
 from .draw_pad import DrawPanel
 from .pixelflip_panel import PixelFlipPanel
 from .runner import Runner
+from .sanity_window import SanityPanel
+from .sweep_window import SweepPanel
+from .trust_indicator import TrustIndicator
 
 # (attribute, menu text, dock title, dock object name, class, area, floating size, shortcut)
 TOOLS = (
@@ -26,6 +29,10 @@ TOOLS = (
      Qt.DockWidgetArea.RightDockWidgetArea, (820, 620), "Ctrl+Shift+P"),
     ("draw", "Draw a digit…", "Draw a digit", "drawDock", DrawPanel,
      Qt.DockWidgetArea.BottomDockWidgetArea, (960, 420), "Ctrl+Shift+D"),
+    ("sweep", "Sweep parameters…", "Parameter sweep (faithfulness)", "sweepDock", SweepPanel,
+     Qt.DockWidgetArea.RightDockWidgetArea, (1100, 780), "Ctrl+Shift+W"),
+    ("sanity", "Sanity check…", "Sanity check (model randomisation)", "sanityDock",
+     SanityPanel, Qt.DockWidgetArea.BottomDockWidgetArea, (1000, 640), "Ctrl+Shift+Y"),
 )
 
 
@@ -56,6 +63,17 @@ class InsightTools:
             self.panels[attr] = panel
             self.docks[attr] = dock
             self.actions[attr] = action
+        self.trust = TrustIndicator(window.state)  # conservation warnings in the status bar
+        window.statusBar().addPermanentWidget(self.trust)
+        self.trust.open_layer.connect(self.open_conservation_at)
+
+    def open_conservation_at(self, layer: int):
+        """Show the Conservation panel with the relevance at the input of ``layer``."""
+        panel = self.panels["conservation"]
+        panel.shown_layer = int(layer)  # kept when the panel's next result arrives
+        self.show("conservation", next(t[6] for t in TOOLS if t[0] == "conservation"))
+        panel.select_layer(int(layer))
+        return panel
 
     def show(self, name: str, floating_size=None):
         """Show a tool's dock (floating at a useful size for the big ones); returns the panel."""

@@ -1,0 +1,74 @@
+"""What ``lrp sweep`` and ``lrp sanity`` share: MODEL and DATA arguments (a file or a bundled
+or built-in name), the first N samples, and ``--csv``/``--plot`` that take an optional path."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import ModelFormatError, ShapeError
+from ..fileio import atomic_write_text
+
+
+def add_model_data(p) -> None:
+    p.add_argument("model", help="model file (.npz, .txt, .nn, .onnx) or a bundled model's "
+                   "name (e.g. mnist-lenet5)")
+    p.add_argument("data", help="samples: a dataset file or folder, or a built-in dataset "
+                   "(e.g. mnist-sample)")
+    p.add_argument("--n", type=int, default=None, help="use the first N samples")
+    p.add_argument("--target", default="pred", help="pred (default), true or a class index")
+    p.add_argument("--backend", default=None, help="numpy or cupy (default: GPU if available)")
+    p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
+                   help="precision (default float32)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def model_path(text: str) -> str:
+    """A model file, or the file of a bundled model named without its extension."""
+    if os.path.exists(text):
+        return text
+    from ..bundled import MODEL_EXTENSIONS, MODELS_DIR  # noqa: PLC0415
+
+    for ext in MODEL_EXTENSIONS:
+        candidate = MODELS_DIR / f"{text}{ext}"
+        if candidate.is_file():
+            return str(candidate)
+    raise ModelFormatError(f"{text}: no such model file or bundled model")
+
+
+def load_inputs(args, n_default):
+    """(model, raw samples, labels or None) of the first ``--n`` samples of DATA."""
+    import numpy as np  # noqa: PLC0415
+
+    from .. import load_model, open_dataset  # noqa: PLC0415
+
+    model = load_model(model_path(args.model))
+    ds = open_dataset(args.data)
+    n = n_default if args.n is None else args.n
+    if n < 1:
+        raise ShapeError(f"--n must be ≥ 1, got {n}")
+    n = min(n, len(ds))
+    idx = np.arange(n)
+    x = ds.images(idx)
+    labels = None if ds.labels is None else np.asarray(ds.labels)[:n]
+    return model, x, labels
+
+
+def target_of(args, labels):
+    from .common import parse_target  # noqa: PLC0415
+
+    target = parse_target(args.target, words=("pred", "true"))
+    if target == "true" and labels is None:
+        raise ShapeError(f"{args.data}: --target true needs labels, and the data has none")
+    return target
+
+
+def write_csv(path, text, overwrite) -> str:
+    """CSV to ``path``, or to stdout when ``path`` is '-' (``--csv`` without a path)."""
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return "stdout"
+    atomic_write_text(path, text, overwrite=overwrite)
+    return path

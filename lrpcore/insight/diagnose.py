@@ -1,0 +1,369 @@
+"""Can I trust this heatmap? A diagnosis of relevance conservation, layer by layer.
+
+LRP is built to pass on, at every layer, the relevance it receives (Bach et al., 2015;
+Montavon et al., 2019, "Layer-wise relevance propagation: an overview", sec. 10.2). When a
+layer creates or destroys a noticeable part of it, or the magnitudes explode, the heatmap
+says more about the rule than about the model. This module finds the layer where that happens
+and names the likely cause from a registry (:data:`CAUSES`, filled by :func:`register_cause`),
+so that a warning points at what to change (e.g. "αβ at a sum pool after a ReLU multiplies
+relevance by α").
+
+It reads a relevance trace (``Forward.relevance(..., trace=True)``: ``per_layer[k]`` is the
+relevance at the input of layer/node k, ``per_layer[-1]`` the initial relevance) and works in
+batches: :class:`Accumulator` collects per-sample sums (a few numbers per layer, on the host),
+so that ``lrp explain`` over a whole dataset keeps nothing else. For graph models the nodes are
+in topological order and the relevance leaving node k+1 is taken as what arrives at node k,
+as in :mod:`.conservation`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rules import AlphaBeta, Epsilon, Simple
+
+# A layer is flagged when its ΣR changes by more than CHANGE_TOL of what arrived (or of the
+# explained output, whichever is larger: small sums do not make ratios explode) ...
+CHANGE_TOL = 0.10
+# ... or when Σ|R| at its input exceeds BLOWUP times |f(x)| and the layer itself grew it
+# by more than BLOWUP_STEP: "|R| far above the output".
+BLOWUP = 25.0
+BLOWUP_STEP = 2.0
+# In a batch, a layer is reported when at least this fraction of the samples (and at least one)
+# shows the problem, so one odd sample among thousands does not alarm anybody.
+MIN_FRACTION = 0.05
+
+KINDS = ("nonfinite", "blowup", "created", "absorbed")
+
+
+@dataclass(frozen=True)
+class Site:
+    """What a cause may look at: one flagged layer of one rule configuration."""
+
+    layer_index: int
+    layer: object
+    rule: object  # the rule of this layer (None: relevance passes through)
+    kind: str  # one of KINDS
+    factor: float  # median ΣR at the input / ΣR at the output over the flagged samples
+    input_nonnegative: bool | None  # whether the layer's input was ≥ 0 (after a ReLU)
+    z_scale: float | None  # median |output| of the layer (its pre-activations), if known
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A known reason for a conservation problem: when it applies and what to say."""
+
+    key: str
+    applies: Callable[[Site], bool]
+    text: Callable[[Site], str]
+
+
+CAUSES: list[Cause] = []
+
+
+def register_cause(key: str, text: Callable[[Site], str]):
+    """Decorator: register ``applies(site) -> bool`` as a cause; earlier ones win."""
+    def deco(fn):
+        CAUSES.append(Cause(key, fn, text))
+        return fn
+    return deco
+
+
+def _alpha(rule) -> float | None:
+    return rule.alpha if isinstance(rule, AlphaBeta) else None
+
+
+def _eps(rule) -> float | None:
+    if isinstance(rule, Simple):
+        return 0.0
+    return rule.epsilon if isinstance(rule, Epsilon) else None
+
+
+@register_cause("zero-denominator", lambda s: (
+    f"a zero denominator: {s.rule.spec() if s.rule else 'the rule'} divides by z = 0; use a "
+    "stabiliser ε > 0 (e.g. epsilon:0.01) or z⁺"))
+def _zero_denominator(s: Site) -> bool:
+    return s.kind == "nonfinite"
+
+
+@register_cause("alphabeta-sumpool", lambda s: (
+    f"αβ (α = {s.rule.alpha:g}) at a sum pool after a ReLU multiplies relevance by α: every "
+    "contribution is positive, β has nothing to take; use ε or z⁺ for pooling (as the "
+    "EpsilonAlpha2Beta1 preset does)"))
+def _alphabeta_sumpool(s: Site) -> bool:
+    a = _alpha(s.rule)
+    return (a is not None and a != 1 and s.kind in ("created", "absorbed", "blowup")
+            and not getattr(s.layer, "has_negative_weights", True)
+            and s.input_nonnegative is not False)
+
+
+@register_cause("alphabeta-one-sign", lambda s: (
+    f"αβ (α = {s.rule.alpha:g}, β = {s.rule.beta:g}) conserves only where a neuron has both "
+    "positive and negative contributions; here many have one sign only; use alphabeta:1 (z⁺) "
+    "or γ"))
+def _alphabeta_one_sign(s: Site) -> bool:
+    a = _alpha(s.rule)
+    return a is not None and a != 1 and s.kind in ("created", "absorbed", "blowup")
+
+
+@register_cause("tiny-epsilon", lambda s: (
+    f"a tiny ε ({_eps(s.rule):g}) on near-zero denominators: relevance divided by almost 0 "
+    "explodes; use a larger ε (e.g. epsilon:0.1), z⁺ or γ"))
+def _tiny_epsilon(s: Site) -> bool:
+    eps = _eps(s.rule)
+    if eps is None or s.kind != "blowup":
+        return False
+    return s.z_scale is None or eps < 0.01 * max(s.z_scale, 1e-300)
+
+
+@register_cause("large-epsilon", lambda s: (
+    f"ε = {_eps(s.rule):g} is large against this layer's outputs (median |z| ≈ "
+    f"{s.z_scale:.3g}): the stabiliser absorbs relevance; use a smaller ε"))
+def _large_epsilon(s: Site) -> bool:
+    eps = _eps(s.rule)
+    return (eps is not None and s.kind == "absorbed" and s.z_scale is not None
+            and eps > 0.1 * s.z_scale)
+
+
+@register_cause("tiny-outputs", lambda s: (
+    f"this layer's outputs (median |z| ≈ {s.z_scale:.2g}) are as small as the rule's "
+    "stabiliser (1e-6 for z⁺, γ and the presets), which absorbs the relevance: the explained "
+    "output is almost 0"))
+def _tiny_outputs(s: Site) -> bool:
+    return s.kind == "absorbed" and s.z_scale is not None and s.z_scale < 1e-4
+
+
+@register_cause("bias", lambda s: (
+    f"the layer's biases {'give' if s.kind == 'created' else 'take'} relevance "
+    f"({s.rule.spec() if s.rule else 'this rule'} conserves only without bias); z⁺, γ or "
+    "αβ ignore negative biases"))
+def _bias(s: Site) -> bool:
+    b = getattr(s.layer, "B", None)
+    return (s.kind in ("created", "absorbed") and b is not None
+            and bool(np.any(np.asarray(b) != 0)))
+
+
+@register_cause("unknown", lambda s: (
+    "cause not recognised; look at the layer's rule in the Conservation panel"))
+def _unknown(s: Site) -> bool:
+    return True
+
+
+def find_cause(site: Site) -> Cause:
+    return next(c for c in CAUSES if c.applies(site))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A layer that breaks conservation in ``samples`` of ``n`` samples."""
+
+    layer: int
+    description: str
+    kind: str
+    factor: float  # median ΣR in / ΣR out over the flagged samples
+    magnitude: float  # median Σ|R| at the layer's input / |f(x)| over the flagged samples
+    samples: int
+    n: int
+    cause: str
+    reason: str
+
+    def text(self) -> str:
+        what = {"nonfinite": "relevance becomes NaN/infinite",
+                "blowup": f"|R| blows up to {self.magnitude:.3g}× the output",
+                "created": f"ΣR ×{self.factor:.3g} (created)",
+                "absorbed": f"ΣR ×{self.factor:.3g} (absorbed)"}[self.kind]
+        share = "" if self.n == 1 else f" in {self.samples}/{self.n} samples"
+        return f"layer {self.layer} ({self.description}): {what}{share}"
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "layer_description": self.description, "kind": self.kind,
+                "factor": _json_float(self.factor), "magnitude": _json_float(self.magnitude),
+                "samples": self.samples, "n": self.n, "cause": self.cause,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Findings of one rule configuration over ``n`` samples (empty: relevance conserved)."""
+
+    rule: str
+    n: int
+    total_ratio: float  # median ΣR at the input / explained output
+    findings: tuple = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def layer(self) -> int | None:
+        """The layer to look at first (the flagged layer nearest the output)."""
+        return self.findings[0].layer if self.findings else None
+
+    def groups(self) -> list[tuple[str, list[Finding]]]:
+        """Findings grouped by cause, in flow order (output first), each with the reason given
+        for its first layer."""
+        out: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            out.setdefault(f.cause, []).append(f)
+        return [(found[0].reason, found) for found in out.values()]
+
+    def warnings(self) -> list[str]:
+        """The overall sum, then one line per cause: where, what, why."""
+        if self.ok:
+            return []
+        lines = []
+        if math.isfinite(self.total_ratio):
+            lines.append(f"{self.rule}: relevance is not conserved: ΣR at the input is "
+                         f"{self.total_ratio:.3g}× the explained output (median of {self.n})")
+        for reason, found in self.groups():
+            where = "; ".join(f.text() for f in found)
+            lines.append(f"{where} — {reason}")
+        return lines
+
+    def summary(self) -> str:
+        """A short line for a status bar ('' when nothing is wrong)."""
+        if self.ok:
+            return ""
+        reason, found = self.groups()[0]
+        layers = ", ".join(str(f.layer) for f in found)
+        total = ("" if not math.isfinite(self.total_ratio)
+                 else f"ΣR = {self.total_ratio:.3g}× f(x); ")
+        more = "" if len(self.groups()) == 1 else f" (+{len(self.groups()) - 1} more)"
+        return (f"⚠ {total}layer{'s' if len(found) > 1 else ''} {layers}: "
+                f"{reason.split(';')[0]}{more}")
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "rule": self.rule, "samples": self.n,
+                "sum_ratio": _json_float(self.total_ratio),
+                "thresholds": {"change": CHANGE_TOL, "blowup": BLOWUP,
+                               "min_fraction": MIN_FRACTION},
+                "warnings": self.warnings(),
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+def _json_float(v: float):
+    return float(v) if math.isfinite(v) else None
+
+
+class Accumulator:
+    """Per-sample relevance sums of a rule configuration, batch after batch.
+
+    ``layers`` are the explained layers (``Explainer.layers``), ``config`` the
+    :class:`~lrpcore.explain.RuleConfig`. ``add(per_layer, activations)`` takes a trace (numpy
+    or cupy) and, optionally, the forward pass's activations (they tell whether a layer's input
+    was non-negative and how large its outputs are).
+    """
+
+    def __init__(self, layers, config):
+        self.layers = list(layers)
+        self.config = config
+        self._sums: list[np.ndarray] = []
+        self._abs: list[np.ndarray] = []
+        self._finite: list[np.ndarray] = []
+        self._nonneg = [True] * len(self.layers)
+        self._zs: list[list[float]] = [[] for _ in self.layers]
+        self._have_acts = False
+
+    def add(self, per_layer, activations=None, xp=np) -> None:
+        if len(per_layer) != len(self.layers) + 1:
+            raise ValueError(f"a trace of {len(per_layer)} arrays for {len(self.layers)} layers")
+        s, a, f = [], [], []
+        for r in per_layer:
+            flat = r.reshape(r.shape[0], -1)
+            fin = xp.isfinite(flat).all(axis=1)
+            clean = xp.where(xp.isfinite(flat), flat, 0)
+            s.append(_host(clean.sum(axis=1)))
+            a.append(_host(xp.abs(clean).sum(axis=1)))
+            f.append(_host(fin))
+        self._sums.append(np.stack(s, axis=1).astype(np.float64))
+        self._abs.append(np.stack(a, axis=1).astype(np.float64))
+        self._finite.append(np.stack(f, axis=1))
+        if activations is not None:
+            self._have_acts = True
+            for k in range(len(self.layers)):
+                x, z = activations[k], activations[k + 1]
+                self._nonneg[k] = self._nonneg[k] and bool(_host((x >= 0).all()))
+                if self.layers[k].linear_map:
+                    self._zs[k].append(float(_host(xp.median(xp.abs(z)))))
+
+    def result(self) -> Diagnosis:
+        if not self._sums:
+            return Diagnosis(self.config.description, 0, math.nan)
+        sums = np.concatenate(self._sums)
+        mags = np.concatenate(self._abs)
+        fin = np.concatenate(self._finite)
+        return _diagnose(sums, mags, fin, self.layers, self.config,
+                         self._nonneg if self._have_acts else None,
+                         [float(np.median(z)) if z else None for z in self._zs])
+
+
+def _host(a):
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+def _diagnose(sums, mags, fin, layers, config, nonneg, zs) -> Diagnosis:
+    n, L = sums.shape[0], len(layers)
+    f = sums[:, L]
+    absf = np.abs(f)
+    tiny = 1e-12 * np.maximum(absf.max(initial=0.0), 1e-300)
+    with np.errstate(all="ignore"):
+        total = np.median(sums[:, 0] / np.where(absf > tiny, f, np.nan)) if n else math.nan
+    need = max(1, math.ceil(MIN_FRACTION * n))
+    seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
+    findings = []
+    for k in range(L - 1, -1, -1):
+        out_s, in_s = sums[:, k + 1], sums[:, k]
+        scale = np.maximum(np.maximum(np.abs(out_s), absf), tiny)
+        change = (in_s - out_s) / scale
+        with np.errstate(all="ignore"):
+            grow = mags[:, k] / np.maximum(mags[:, k + 1], tiny)
+            mag = mags[:, k] / np.maximum(absf, tiny)
+        flags = {
+            "nonfinite": fin[:, k + 1] & ~fin[:, k],
+            "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
+            "created": fin[:, k] & (change > CHANGE_TOL),
+            "absorbed": fin[:, k] & (change < -CHANGE_TOL),
+        }
+        for kind in KINDS:
+            hit = flags[kind]
+            count = int(hit.sum())
+            if count < need:
+                continue
+            if kind in ("created", "absorbed") and flags["blowup"].sum() >= need:
+                continue  # the blow-up is the story; its sum change is a consequence
+            with np.errstate(all="ignore"):
+                factor = float(np.median(in_s[hit] / np.where(out_s[hit] != 0, out_s[hit],
+                                                               np.nan)))
+                magnitude = float(np.median(mag[hit]))
+            layer = layers[k]
+            site = Site(k, layer, config.rules[k], kind, factor,
+                        None if nonneg is None else nonneg[k], zs[k])
+            cause = find_cause(site)
+            findings.append(Finding(k, layer.describe(), kind, factor, magnitude, count, n,
+                                    cause.key, cause.text(site)))
+            if kind == "blowup":
+                seen |= hit
+            break  # one finding per layer: the most severe kind
+    return Diagnosis(config.description, n, float(total), tuple(findings))
+
+
+def diagnose_trace(per_layer, layers, config, activations=None, xp=np) -> Diagnosis:
+    """The diagnosis of one trace (``Forward.relevance(..., trace=True)[1]``)."""
+    acc = Accumulator(layers, config)
+    acc.add(per_layer, activations, xp)
+    return acc.result()
+
+
+def diagnose(forward, rule=None, target="pred", labels=None, layer_rules=None) -> Diagnosis:
+    """Explain the samples of ``forward`` with a trace and diagnose it."""
+    from ..explain import resolve_rules  # noqa: PLC0415 (explain imports rules; keep it light)
+
+    ex = forward.explainer
+    config = rule if hasattr(rule, "rules") else resolve_rules(ex.layers, rule, layer_rules)
+    _, trace = forward.relevance(config, target, labels=labels, trace=True, to_numpy=False)
+    return diagnose_trace(trace, ex.layers, config, forward.activations, forward.backend.xp)

@@ -1,0 +1,286 @@
+"""Sanity checks for explanations: cascading model-parameter randomisation.
+
+Adebayo et al. (2018), "Sanity checks for saliency maps", NeurIPS: an explanation of a
+model's decision must depend on the model. Re-initialise the weighted layers with random
+weights, from the output towards the input, one more at each step, and compare the heatmaps
+with the original ones: Spearman rank correlation and SSIM (scikit-image) per sample. A method
+whose heatmaps stay similar while the model is destroyed explains the input, not the model,
+and fails the check (Sixt et al., 2020, "When explanations lie", show why z⁺/αβ can).
+
+The randomised models are copies: the loaded model and its cached device weights are never
+touched. Random weights are drawn from a normal distribution with the mean and standard
+deviation of the layer's own weights (and biases), seeded, so a run can be repeated.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import RuleError, ShapeError
+from ..explain import Explainer, resolve_rules
+from ..model import Sequential
+from .baselines import attribute, baseline_name, output_seed
+from .tasks import check_cancel, report
+
+# The check fails when, with at least half of the weighted layers randomised (from the top),
+# the heatmaps still correlate with the original ones this much (|median| over samples of
+# Spearman's ρ or of SSIM: a map that only changed its sign is the same map).
+SIMILAR = 0.5
+
+
+def weighted_layers(model) -> list[int]:
+    """Indices (in ``model.layers``) of the layers with weights, input first."""
+    return [i for i, layer in enumerate(model.layers) if getattr(layer, "weighted", False)]
+
+
+def randomised_copy(model, layers, seed=0) -> Sequential:
+    """A copy of ``model`` whose ``layers`` (indices) have fresh random weights and biases.
+
+    The other layers are shared with ``model`` (they are not modified); the randomised ones
+    are new objects with an empty device cache.
+    """
+    rng = np.random.default_rng(seed)
+    new = list(model.layers)
+    for i in sorted(layers):
+        old = model.layers[i]
+        if not getattr(old, "weighted", False):
+            raise ShapeError(f"layer {i} ({old.describe()}) has no weights to randomise")
+        layer = copy.copy(old)
+        layer._device_cache = {}
+        layer.W = _like(old.W, rng)
+        if getattr(old, "B", None) is not None:
+            layer.B = _like(old.B, rng)
+        new[i] = layer
+    return Sequential(new, model.input_spec, dict(model.meta), model.source)
+
+
+def _like(a, rng) -> np.ndarray:
+    a = np.asarray(a)
+    sd = float(a.std()) or 1e-2
+    return rng.normal(float(a.mean()), sd, a.shape).astype(a.dtype)
+
+
+def spearman_rows(a, b) -> np.ndarray:
+    """Spearman rank correlation of every row pair (ties get their mean rank; constant rows
+    correlate 0)."""
+    from scipy.stats import rankdata  # noqa: PLC0415
+
+    ra = rankdata(a, axis=1)
+    rb = rankdata(b, axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    den = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
+    with np.errstate(all="ignore"):
+        return np.where(den > 0, (ra * rb).sum(axis=1) / np.where(den > 0, den, 1), 0.0)
+
+
+def ssim_rows(a, b) -> np.ndarray:
+    """SSIM (scikit-image) of every pair of 2-D maps, each scaled by its largest |value|."""
+    from skimage.metrics import structural_similarity  # noqa: PLC0415
+
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        x, y = _unit(a[i]), _unit(b[i])
+        win = min(7, *x.shape)
+        win -= (win + 1) % 2  # odd
+        out[i] = structural_similarity(x, y, data_range=2.0, win_size=max(win, 3)) \
+            if min(x.shape) >= 3 else float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
+    return out
+
+
+def _unit(m) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    v = np.abs(m).max()
+    return m / v if v > 0 else m
+
+
+def as_maps(R, spec) -> np.ndarray:
+    """Relevance (N, *model input) as 2-D maps (N, H, W): channels summed, padding cropped."""
+    R = np.asarray(R, dtype=np.float64)
+    if spec is not None:
+        try:
+            R = spec.unpad(R)
+        except Exception:  # a layout unpad does not know: use the model layout
+            pass
+    if R.ndim == 4:
+        return R.sum(axis=3)
+    if R.ndim == 3:
+        return R
+    flat = R.reshape(R.shape[0], -1)
+    raw = tuple(getattr(spec, "raw_shape", ()) or ())
+    if len(raw) >= 2 and int(np.prod(raw[:2])) == flat.shape[1]:
+        return flat.reshape(flat.shape[0], raw[0], raw[1])
+    side = int(round(flat.shape[1] ** 0.5))
+    if side * side == flat.shape[1]:
+        return flat.reshape(-1, side, side)
+    return flat.reshape(flat.shape[0], 1, -1)
+
+
+@dataclass(frozen=True)
+class SanityStep:
+    """The heatmaps after randomising ``randomised`` (layer indices, top first)."""
+
+    randomised: tuple
+    descriptions: tuple
+    spearman: np.ndarray = field(repr=False)  # per sample, against step 0
+    ssim: np.ndarray = field(repr=False)
+    maps: np.ndarray = field(repr=False)  # (keep, H, W) of the first samples
+
+    @property
+    def label(self) -> str:
+        if not self.randomised:
+            return "original"
+        return f"top {len(self.randomised)} random (to layer {self.randomised[-1]})"
+
+    @property
+    def spearman_median(self) -> float:
+        return float(np.median(self.spearman))
+
+    @property
+    def ssim_median(self) -> float:
+        return float(np.median(self.ssim))
+
+    def similar(self, threshold=None) -> bool:
+        """Whether the heatmaps still look like the original ones: |ρ| or |SSIM| (medians)
+        at or above the threshold (a map that only flipped its sign is the same map)."""
+        t = SIMILAR if threshold is None else threshold
+        return abs(self.spearman_median) >= t or abs(self.ssim_median) >= t
+
+
+@dataclass(frozen=True)
+class SanityResult:
+    rule: str
+    n: int
+    steps: tuple  # SanityStep, step 0 = the original model
+    inputs: np.ndarray = field(repr=False)  # (keep, H, W) in [0, 1]
+    seconds: float
+    threshold: float = SIMILAR
+
+    @property
+    def weighted(self) -> int:
+        return len(self.steps) - 1
+
+    @property
+    def judged_from(self) -> int:
+        """The first step counted: half of the weighted layers randomised (at least one)."""
+        return max(1, -(-self.weighted // 2))
+
+    @property
+    def failing_steps(self) -> list[int]:
+        """Steps (from ``judged_from`` on) whose heatmaps stay similar to the original."""
+        return [k for k in range(self.judged_from, len(self.steps))
+                if self.steps[k].similar(self.threshold)]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failing_steps
+
+    def verdict(self) -> str:
+        if self.passed:
+            return (f"PASS: {self.rule} changes as the model is randomised (median Spearman "
+                    f"ρ {self.steps[-1].spearman_median:.2f}, SSIM "
+                    f"{self.steps[-1].ssim_median:.2f} with every layer random)")
+        k = self.failing_steps[0]
+        s = self.steps[k]
+        return (f"FAIL: {self.rule} stays similar to the original with {s.label} (median "
+                f"Spearman ρ {s.spearman_median:.2f}, SSIM {s.ssim_median:.2f}; |·| ≥ "
+                f"{self.threshold:g}): it explains the input more than the model")
+
+
+def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=False, seed=0,
+                            keep_maps=4, backend=None, dtype="float32", batch_size=256,
+                            progress=None, cancel=None, on_step=None) -> SanityResult:
+    """Heatmaps of ``rule`` (a rule spec, preset, ``sensitivity`` or ``gradxinput``) on the
+    samples ``x`` as the weighted layers are randomised from the output down, one per step.
+
+    The explained class of each sample is the original model's (target ``pred`` means the
+    prediction before randomising), so every step explains the same output unit.
+    ``on_step(step, done, total)`` is called after each step.
+    """
+    t0 = time.perf_counter()
+    base = Explainer(model, backend, dtype)
+    if baseline_name(rule) is None:
+        resolve_rules(base.layers, rule)  # a bad spec fails before any work
+    elif not isinstance(rule, str):
+        raise RuleError(f"unknown method {rule!r}")
+    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
+        raise ShapeError("the sanity check follows one class per sample: use pred, true or a "
+                         "class")
+    X = base.prepare(x, raw)
+    n = X.shape[0]
+    order = [i for i in reversed(weighted_layers(model))
+             if i < len(base.layers)]  # a final SoftMax has no weights anyway
+    if not order:
+        raise ShapeError("the model has no weighted layers to randomise")
+    targets = np.empty(n, dtype=np.int64)
+    for a in range(0, n, batch_size):
+        fwd = base.forward(X[a:a + batch_size], raw=True)
+        lab = None if labels is None else np.asarray(labels).reshape(-1)[a:a + batch_size]
+        targets[a:a + batch_size] = base.backend.to_numpy(
+            output_seed(fwd.output, target, lab, base.backend.xp)).argmax(axis=1)
+    spec = model.input_spec
+    total = (len(order) + 1) * n
+    steps, original = [], None
+    for k in range(len(order) + 1):
+        check_cancel(cancel)
+        chosen = tuple(order[:k])
+        m = model if k == 0 else randomised_copy(model, chosen, seed=seed + k)
+        ex = base if k == 0 else Explainer(m, base.backend.name, base.dtype)
+        R = np.empty(X.shape, dtype=np.float64)
+        for a in range(0, n, batch_size):
+            check_cancel(cancel)
+            fwd = ex.forward(X[a:a + batch_size], raw=True)
+            with np.errstate(all="ignore"):
+                R[a:a + batch_size] = attribute(fwd, rule, targets[a:a + batch_size])
+            report(progress, k * n + min(n, a + batch_size), total)
+        maps = np.nan_to_num(as_maps(R, spec))
+        if original is None:
+            original = maps
+        flat_o = original.reshape(n, -1)
+        flat = maps.reshape(n, -1)
+        step = SanityStep(chosen, tuple(model.layers[i].describe() for i in chosen),
+                          spearman_rows(flat_o, flat), ssim_rows(original, maps),
+                          maps[:keep_maps].copy())
+        steps.append(step)
+        if on_step is not None:
+            on_step(step, k + 1, len(order) + 1)
+    x01 = as_maps(_unit_inputs(spec, X[:keep_maps]), spec)
+    return SanityResult(str(rule), n, tuple(steps), x01, time.perf_counter() - t0)
+
+
+def _unit_inputs(spec, X):
+    from ..spec import unit_inputs  # noqa: PLC0415
+
+    return unit_inputs(spec, X)
+
+
+def csv_text(result: SanityResult) -> str:
+    lines = ["step,randomised_layers,n_random,spearman_median,spearman_mean,ssim_median,"
+             "ssim_mean,similar"]
+    for k, s in enumerate(result.steps):
+        similar = "yes" if s.similar(result.threshold) else "no"
+        layers = " ".join(str(i) for i in s.randomised)
+        lines.append(f"{k},\"{layers}\",{len(s.randomised)},{s.spearman_median:.6g},"
+                     f"{float(np.mean(s.spearman)):.6g},{s.ssim_median:.6g},"
+                     f"{float(np.mean(s.ssim)):.6g},{similar}")
+    return "\n".join(lines) + "\n"
+
+
+def figure(result: SanityResult, cmap="bwr", scaling=3) -> np.ndarray:
+    """Heatmaps of the first samples (rows) at every step (columns), RGB uint8."""
+    from ..render.compose import heatmap, to_uint8  # noqa: PLC0415
+    from ..render.grid import grid  # noqa: PLC0415
+
+    rows = []
+    for i in range(result.inputs.shape[0]):
+        row = [np.repeat(np.repeat(result.inputs[i], scaling, 0), scaling, 1)]
+        for s in result.steps:
+            row.append(to_uint8(heatmap(_unit(s.maps[i]), None, cmap, scaling)))
+        rows.append(row)
+    titles = ["input"] + ["orig" if k == 0 else f"-{k} rho {s.spearman_median:.2f}"
+                          for k, s in enumerate(result.steps)]
+    return grid(rows, col_titles=titles)

@@ -1,0 +1,143 @@
+"""Rule-parameter sweeps ranked by faithfulness.
+
+Which ε, γ or α should I use? Each setting of a grid (see :mod:`.params`) explains the same
+batch of samples, and pixel-flipping scores it (MoRF minus LeRF area, :mod:`.faithfulness`);
+the settings come back sorted best first, with the heatmaps of the first samples for a
+side-by-side view and the conservation diagnosis of each (a setting that creates relevance is
+marked, whatever its score). One forward pass per batch serves every setting.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..explain import Explainer
+from .baselines import output_seed
+from .diagnose import Accumulator
+from .faithfulness import Faithfulness, FlipScorer
+from .params import Setting, grid
+from .tasks import check_cancel, report
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One scored setting."""
+
+    setting: Setting
+    faithfulness: Faithfulness
+    maps: np.ndarray = field(repr=False)  # relevance of the first samples (model layout)
+    diagnosis: object  # lrpcore.insight.diagnose.Diagnosis
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        return self.faithfulness.score
+
+    @property
+    def label(self) -> str:
+        return self.setting.label
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Rows sorted by score (best first); ``inputs`` are the first samples in [0, 1]."""
+
+    base: str
+    rows: tuple
+    n: int
+    steps: int
+    per_step: int
+    targets: np.ndarray = field(repr=False)
+    inputs: np.ndarray = field(repr=False)
+    seconds: float
+
+    @property
+    def best(self) -> SweepRow:
+        return self.rows[0]
+
+
+def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, target="pred",
+              labels=None, raw=False, steps=100, per_step=None, patch=1,
+              baseline="background", region="raw", seed=0, keep_maps=4, explain_batch=256,
+              backend=None, dtype="float32", progress=None, cancel=None,
+              on_row=None) -> SweepResult:
+    """Score every setting of ``rule``'s parameter grid on the samples ``x``.
+
+    ``params`` maps parameter names to values (None: the default grids of the parameters the
+    rule uses); ``groups`` are layer groups (``all``, ``first``, ``middle``, ``last``).
+    ``progress(done, total)`` counts settings × samples; ``on_row(row, done, total)`` is called
+    after each setting (a GUI shows the ranking grow); ``cancel()`` stops between batches.
+    """
+    t_start = time.perf_counter()
+    ex = model if isinstance(model, Explainer) else Explainer(model, backend, dtype)
+    settings = grid(ex.layers, rule, params, groups, layer_rules)  # bad specs fail first
+    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
+        raise ShapeError("a sweep follows one class per sample: use pred, true or a class")
+    X = ex.prepare(x, raw)
+    n = X.shape[0]
+    forwards, targets = [], np.empty(n, dtype=np.int64)
+    for start in range(0, n, explain_batch):
+        check_cancel(cancel)
+        stop = min(n, start + explain_batch)
+        fwd = ex.forward(X[start:stop], raw=True)
+        lab = None if labels is None else np.asarray(labels).reshape(-1)[start:stop]
+        seed_ = output_seed(fwd.output, target, lab, ex.backend.xp)
+        targets[start:stop] = ex.backend.to_numpy(seed_).argmax(axis=1)
+        forwards.append((start, stop, fwd))
+    scorer = FlipScorer(ex, X, targets, steps=steps, per_step=per_step, patch=patch,
+                        baseline=baseline, region=region, seed=seed)
+    total = len(settings) * 3 * n  # per setting: explain n, two curves over n
+    rows = []
+    for k, setting in enumerate(settings):
+        t0 = time.perf_counter()
+        config = setting.config(ex.layers)
+        R = np.empty(X.shape, dtype=ex.dtype)
+        checks = Accumulator(ex.layers, config)
+        for start, stop, fwd in forwards:
+            check_cancel(cancel)
+            r, trace = fwd.relevance(config, targets[start:stop], trace=True, to_numpy=False)
+            checks.add(trace, fwd.activations, ex.backend.xp)
+            R[start:stop] = ex.backend.to_numpy(r)
+        base = 3 * n * k
+        report(progress, base + n, total)
+        sub = None if progress is None else (lambda d, t, b=base: progress(b + n + d, total))
+        faith = scorer.score(np.nan_to_num(R), setting.label, cancel, sub)
+        row = SweepRow(setting, faith, R[:keep_maps].copy(), checks.result(),
+                       time.perf_counter() - t0)
+        rows.append(row)
+        report(progress, base + 3 * n, total)
+        if on_row is not None:
+            on_row(row, k + 1, len(settings))
+    rows.sort(key=lambda r: -r.score)
+    from ..spec import unit_inputs  # noqa: PLC0415
+
+    shown = unit_inputs(ex.model.input_spec, X[:keep_maps])
+    return SweepResult(settings[0].base, tuple(rows), n, scorer.n_steps, scorer.per_step,
+                       targets, shown, time.perf_counter() - t_start)
+
+
+CSV_HEAD = ("rank", "setting", "rule", "layer_rules", "group", "epsilon", "gamma", "alpha",
+            "faithfulness", "morf_aopc", "lerf_aopc", "conserves", "seconds")
+
+
+def csv_text(result: SweepResult) -> str:
+    """One line per setting, best first."""
+    lines = [",".join(CSV_HEAD)]
+    for rank, row in enumerate(result.rows, 1):
+        s = row.setting
+        lr = " ".join(f"{i}={spec}" for i, spec in sorted(s.layer_rules.items()))
+        vals = [f"{s.values[p]:g}" if p in s.values else "" for p in ("epsilon", "gamma",
+                                                                       "alpha")]
+        f = row.faithfulness
+        lines.append(",".join([str(rank), _q(s.label), _q(s.rule), _q(lr), s.group, *vals,
+                               f"{f.score:.6g}", f"{f.morf_aopc:.6g}", f"{f.lerf_aopc:.6g}",
+                               "yes" if row.diagnosis.ok else "no", f"{row.seconds:.3f}"]))
+    return "\n".join(lines) + "\n"
+
+
+def _q(text: str) -> str:
+    return '"' + str(text).replace('"', "'") + '"'

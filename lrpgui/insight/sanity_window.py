@@ -1,0 +1,137 @@
+"""The Sanity window: cascading model-parameter randomisation (Adebayo et al., 2018).
+
+The weighted layers are randomised from the output towards the input, one more per step (on a
+copy of the model); the table gives the median Spearman ρ and SSIM of the heatmaps against
+the original ones per step; the grid shows the first samples' heatmaps per step; the verdict
+says whether the rule's explanation depends on the model (PASS) or stays the same while the
+model is destroyed (FAIL).
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from lrpcore.errors import RuleError
+
+from . import imaging
+from .trust_panels import BatchPanel
+from .trust_tasks import request_from_state, sanity_task
+
+COLUMNS = ("step", "randomised", "Spearman ρ", "SSIM", "similar")
+
+
+class SanityPanel(BatchPanel):
+    key = "insight-sanity"
+
+    def __init__(self, runner, parent=None):
+        super().__init__(runner, parent)
+        self.setObjectName("sanityPanel")
+        self.steps: list = []
+        self._build()
+        self.state.events.rule.connect(lambda r: self.rule_edit.setPlaceholderText(r))
+        self.state.events.colormap.connect(lambda _c: self._draw_maps())
+
+    def _build(self) -> None:
+        self.rule_edit = QLineEdit(objectName="sanityRule")
+        self.rule_edit.setPlaceholderText(self.state.rule)
+        self.rule_edit.setToolTip("rule, preset, sensitivity or gradxinput (empty: the current "
+                                  "rule)")
+        self.verdict = QLabel(objectName="sanityVerdict")
+        self.verdict.setToolTip("PASS: the heatmaps change once half of the layers are random;"
+                                " FAIL: they stay similar (Adebayo et al., 2018)")
+        self.verdict.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Rule", self.rule_edit)
+        form.addRow(self.batch_controls(64, "sanity"))
+        self.table = QTableWidget(0, len(COLUMNS), objectName="sanityTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setToolTip("similarity of the heatmaps to the original ones (medians over "
+                              "the samples) as more layers are randomised from the top")
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.maps = pg.GraphicsLayoutWidget()
+        self.maps.setObjectName("sanityMaps")
+        self.maps.setBackground("w")
+        self.cells: list = []
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.maps)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.error_label)
+        layout.addWidget(split, 1)
+
+    def start(self) -> int:
+        req = request_from_state(self.state, self.n_spin.value())
+        if req is None:
+            raise RuleError("open a model and a dataset first")
+        rule = self.rule_edit.text().strip() or self.state.rule
+        self.clear_error()
+        self.steps = []
+        self.verdict.clear()
+        self._fill()
+        self.started(1)
+        return self.submit(lambda token: sanity_task(req, rule, token=token), self._done,
+                           on_progress=self._partial)
+
+    def _partial(self, done, total, step) -> None:
+        self.step_done(done, total)
+        if step is not None:
+            self.steps.append(step)
+            self._fill()
+
+    def _done(self, result) -> None:
+        self.stopped()
+        self.result = result
+        self.steps = list(result.steps)
+        self.progress.setValue(self.progress.maximum())
+        colour = "#1b7f3b" if result.passed else "#b00020"
+        self.verdict.setText(f"<b style='color:{colour}'>{result.verdict()}</b>")
+        self._fill()
+        self.updated.emit()
+
+    def clear_results(self) -> None:
+        super().clear_results()
+        self.steps = []
+        self.verdict.clear()
+        self._fill()
+
+    def _fill(self) -> None:
+        self.table.setRowCount(len(self.steps))
+        for i, s in enumerate(self.steps):
+            values = (str(i), s.label, f"{s.spearman_median:.3f}", f"{s.ssim_median:.3f}",
+                      "" if i == 0 else ("yes" if s.similar() else "no"))
+            for j, text in enumerate(values):
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self._draw_maps()
+
+    def _draw_maps(self) -> None:
+        self.maps.clear()
+        self.cells = []
+        if not self.steps:
+            return
+        samples = self.steps[0].maps.shape[0]
+        for k, s in enumerate(self.steps):
+            self.maps.ci.addItem(pg.LabelItem("original" if k == 0 else f"top {k} random",
+                                              size="8pt", color="k"), row=0, col=k)
+            for i in range(samples):
+                m = s.maps[i]
+                box, item = imaging.image_cell(self.maps.ci, i + 1, k)
+                imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)
+                imaging.fit(box, m.shape)
+                self.cells.append(item)

@@ -1,0 +1,58 @@
+"""The status bar's conservation warning: one short line naming the layer and the likely cause
+of a heatmap that created, destroyed or blew up relevance; a click opens the Conservation
+panel at that layer. Hidden while the explanation on display is healthy.
+
+The diagnosis itself is ``lrpcore.insight.diagnose``'s, computed by the explain service with
+every explanation (``ExplainResult.diagnosis``); this widget only shows it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QPushButton
+
+STYLE = ("QPushButton { color: #8a4b00; background: #fff3d6; border: 1px solid #e0b050; "
+         "border-radius: 3px; padding: 0 6px; }")
+MAX_CHARS = 110
+IDLE_TIP = ("Conservation check of the explanation on display: a warning appears here when a "
+            "layer creates, absorbs or blows up relevance")
+
+
+class TrustIndicator(QPushButton):
+    """A flat button in the status bar; ``open_layer(k)`` is emitted when clicked."""
+
+    open_layer = Signal(int)
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trustWarning")
+        self.setStyleSheet(STYLE)
+        self.setFlat(True)
+        self.diagnosis = None
+        self.setToolTip(IDLE_TIP)
+        self.hide()
+        state.events.explanation.connect(self._on_explanation)
+        self.clicked.connect(self._clicked)
+
+    def _on_explanation(self, result) -> None:
+        if result is None:  # nothing on display (e.g. the model was closed)
+            self.show_diagnosis(None)
+            return
+        self.show_diagnosis(getattr(result, "diagnosis", None))
+
+    def show_diagnosis(self, diagnosis) -> None:
+        self.diagnosis = diagnosis
+        if diagnosis is None or diagnosis.ok:
+            self.setText("")
+            self.setToolTip(IDLE_TIP)
+            self.hide()
+            return
+        text = diagnosis.summary()
+        self.setText(text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…")
+        self.setToolTip("\n".join(diagnosis.warnings())
+                        + "\n\nClick to open the Conservation panel at that layer.")
+        self.show()
+
+    def _clicked(self) -> None:
+        if self.diagnosis is not None and self.diagnosis.layer is not None:
+            self.open_layer.emit(int(self.diagnosis.layer))

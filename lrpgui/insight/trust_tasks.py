@@ -1,0 +1,86 @@
+"""The work of the Sweep and Sanity tools, run on the ``trust`` worker (no Qt here).
+
+Both take a frozen :class:`BatchRequest` (the open model, the dataset and the explanation
+settings, copied on the GUI thread) and the controller's token; the samples are read on the
+worker. Progress payloads carry each finished sweep setting or randomisation step, so the
+windows fill while the work goes on; ``token.cancelled`` stops it between batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lrpcore.errors import ShapeError
+from lrpcore.insight.sanity import cascading_randomisation
+from lrpcore.insight.sweep import run_sweep
+
+WORKER = "trust"
+
+
+@dataclass(frozen=True, eq=False)
+class BatchRequest:
+    """The first ``n`` samples of the open dataset and the settings to judge them with."""
+
+    model: object
+    dataset: object = field(repr=False)
+    n: int
+    rule: str
+    layer_rules: tuple = ()
+    target: str = "pred"
+    backend: str = "numpy"
+
+    def samples(self):
+        """(raw samples, labels or None) of the request, read on the worker."""
+        n = min(int(self.n), len(self.dataset))
+        if n < 1:
+            raise ShapeError("the dataset has no samples")
+        idx = np.arange(n)
+        x = np.asarray(self.dataset.images(idx))
+        labels = getattr(self.dataset, "labels", None)
+        return x, None if labels is None else np.asarray(labels)[:n]
+
+    @property
+    def target_value(self):
+        t = str(self.target).strip().lower()
+        if t.isdigit():
+            return int(t)
+        return "pred" if t == "output" else t
+
+
+def request_from_state(state, n) -> BatchRequest | None:
+    if state.model is None or state.dataset is None:
+        return None
+    return BatchRequest(state.model, state.dataset, int(n), state.rule,
+                        tuple(sorted(state.layer_rules.items())), state.target, state.backend)
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    rule: str
+    params: dict | None = None  # {name: values}; None: the rule's default grids
+    groups: tuple = ("all",)
+    steps: int = 100
+    keep_maps: int = 1
+
+
+def sweep_task(req: BatchRequest, settings: SweepSettings, token=None):
+    """A ranked sweep; after each setting the token's progress carries the row."""
+    x, labels = req.samples()
+    layer_rules = dict(req.layer_rules) if settings.rule == req.rule else None
+    return run_sweep(
+        req.model, x, settings.rule, params=settings.params, groups=settings.groups,
+        layer_rules=layer_rules, target=req.target_value, labels=labels, steps=settings.steps,
+        keep_maps=settings.keep_maps, backend=req.backend, dtype="float32",
+        cancel=None if token is None else token.cancelled,
+        on_row=None if token is None else (lambda row, d, t: token.progress(d, t, row)))
+
+
+def sanity_task(req: BatchRequest, rule: str, seed=0, token=None):
+    """A cascading randomisation; after each step the token's progress carries the step."""
+    x, labels = req.samples()
+    return cascading_randomisation(
+        req.model, x, rule, target=req.target_value, labels=labels, seed=seed,
+        backend=req.backend, dtype="float32", cancel=None if token is None else token.cancelled,
+        on_step=None if token is None else (lambda step, d, t: token.progress(d, t, step)))

@@ -1,0 +1,39 @@
+"""The status bar's conservation warning (issue 17): shown for α2β1 on LeNet-5's sum pools,
+hidden for a healthy preset; a click opens the Conservation panel at the blamed layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _explained_with(qtbot, window, rule):
+    window.state.rule = rule
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.rule_description == rule, timeout=20000)
+
+
+def test_warning_names_the_pools_and_opens_conservation(make_window, qtbot, toy_files):
+    window = make_window(model=MODELS / "mnist-lenet5.npz", dataset=toy_files[1])
+    indicator = window.insight.trust
+    _explained_with(qtbot, window, "alphabeta:2")
+    qtbot.waitUntil(indicator.isVisible, timeout=5000)
+    assert "8, 5, 2" in indicator.text() and "sum pool" in indicator.text()
+    assert "layer 8" in indicator.toolTip()
+
+    panel = window.insight.panels["conservation"]
+    with qtbot.waitSignal(panel.updated, timeout=20000):
+        qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton)
+    assert window.insight.docks["conservation"].isVisible()
+    assert panel.shown_layer == 8
+    assert panel.flagged_layers() == [8, 5, 2]
+    selected = panel.table.selectionModel().selectedRows()
+    assert [panel.result.rows[i.row()].layer for i in selected] == [8]
+    assert "sum pool" in panel.summary.text()
+
+    _explained_with(qtbot, window, "EpsilonPlus")
+    qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=5000)
+    assert window.state.explanation.diagnosis.ok

@@ -1,0 +1,84 @@
+"""Cascading model-parameter randomisation (Adebayo et al., 2018; issue 17)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore.insight import sanity as S
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return lrpcore.open_dataset("mnist-sample").images(np.arange(0, 5000, 200))  # 25 samples
+
+
+@pytest.fixture
+def lenet():
+    return lrpcore.load_model(MODELS / "mnist-lenet5.npz")
+
+
+def test_randomising_never_touches_the_loaded_model(lenet, digits):
+    before = [np.array(layer.W, copy=True) for layer in lenet.layers if layer.weighted]
+    R0 = lrpcore.explain(lenet, digits[:4], "epsilon:0.01")
+    copy = S.randomised_copy(lenet, [9, 6], seed=1)
+    assert copy.layers[9] is not lenet.layers[9] and copy.layers[0] is lenet.layers[0]
+    assert not np.allclose(copy.layers[9].W, lenet.layers[9].W)
+    S.cascading_randomisation(lenet, digits[:4], "epsilon:0.01")
+    after = [layer.W for layer in lenet.layers if layer.weighted]
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(lrpcore.explain(lenet, digits[:4], "epsilon:0.01"), R0)
+
+
+def test_spearman_and_ssim_by_hand():
+    a = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]])
+    b = np.array([[10.0, 20.0, 30.0, 40.0], [4.0, 3.0, 2.0, 1.0]])
+    np.testing.assert_allclose(S.spearman_rows(a, b), [1.0, -1.0])
+    m = np.random.default_rng(0).normal(size=(2, 12, 12))
+    np.testing.assert_allclose(S.ssim_rows(m, 3 * m), [1.0, 1.0])
+    assert np.all(S.ssim_rows(m, m[::-1]) < 0.5)
+
+
+def test_epsilon_passes_and_zplus_fails_on_lenet(lenet, digits):
+    """ε depends on the model; z⁺ keeps its picture while the top layers are random (as
+    Sixt et al. 2020 explain)."""
+    steps = []
+    eps = S.cascading_randomisation(lenet, digits, "epsilon:0.01",
+                                    on_step=lambda s, d, t: steps.append((d, t)))
+    assert steps == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert eps.steps[0].spearman_median == pytest.approx(1.0)
+    assert eps.passed, eps.verdict()
+    assert eps.steps[-1].spearman_median < 0.3
+    zplus = S.cascading_randomisation(lenet, digits, "zplus")
+    assert not zplus.passed
+    assert zplus.verdict().startswith("FAIL")
+    assert zplus.steps[2].similar()
+
+
+def test_flat_fails_everywhere(digits):
+    model = lrpcore.load_model(MODELS / "mnist-dense-rect.npz")
+    assert not S.cascading_randomisation(model, digits[:8], "flat").passed
+
+
+def test_lrp_sanity_cli(tmp_path, capsys, monkeypatch):
+    from lrpcore.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sanity", "mnist-lenet5", "mnist-sample", "--rule", "epsilon:0.01", "--n", "8",
+                 "--csv", "--plot"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].startswith("step,randomised_layers")
+    assert len(out.strip().splitlines()) == 6
+    assert "PASS" in err or "FAIL" in err
+    png = tmp_path / "mnist-lenet5-sanity-epsilon_0.01.png"
+    assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["sanity", "mnist-lenet5", "mnist-sample", "--rule", "epsilon:0.01", "--n", "8",
+                 "--plot"]) == 2  # exists
+    assert "exists" in capsys.readouterr().err
+    assert main(["sanity", "mnist-lenet5", "mnist-sample", "--rule", "bogus"]) == 2
