@@ -173,7 +173,8 @@ class FlipScorer:
         run[:, 0] = True
         rows = np.flatnonzero(run.reshape(-1))  # (sample, step) rows to compute
         if self._route is not None:
-            z = self._route.increments(self.delta[a:b], steps, s1 + 1)  # (n, s1+1, *out)
+            z = self._route.increments(self.delta[a:b], steps, s1 + 1,
+                                       self._moves[a:b])  # (n, s1+1, *out)
             z[:, 0] = self._z0[a:b]  # step 0 flips nothing: its increment bin is empty
             for k in range(1, s1):  # a running sum, step by step (np.cumsum over a middle
                 np.add(z[:, k - 1], z[:, k], out=z[:, k])  # axis is several times slower)
@@ -229,16 +230,17 @@ class _ConvIncrements:
                      for a in range(h) for b in range(w) for r in (rows,)]
         self.tap_w = [(a, b) for a in range(h) for b in range(w)]
 
-    def increments(self, delta, steps, n_bins):
+    def increments(self, delta, steps, n_bins, moves):
         n, O, K = delta.shape[0], self.Ho * self.Wo, self.W.shape[3]
         dtype = delta.dtype
         inc = np.zeros((n * n_bins * O, K), dtype=dtype)
         base = (np.arange(n) * n_bins)[:, None]
         pos = np.arange(O)[None, :]
         for pix, (a, b) in zip(self.taps, self.tap_w, strict=True):
-            idx = ((base + steps[:, pix]) * O + pos).reshape(-1)
+            live = moves[:, pix]  # pixels already at the baseline add nothing: skipped
+            idx = ((base + steps[:, pix]) * O + pos)[live]
             wk = self.W[a, b].astype(dtype)  # (C, K)
-            inc[idx] += delta[:, pix, :].reshape(-1, delta.shape[2]) @ wk
+            inc[idx] += delta[:, pix, :][live] @ wk
         return inc.reshape(n, n_bins, self.Ho, self.Wo, K)
 
 
@@ -252,14 +254,14 @@ class _LinearIncrements:
             raise ShapeError("the dense layer does not read the flipped image")
         self.W = np.asarray(layer.W)
 
-    def increments(self, delta, steps, n_bins):
+    def increments(self, delta, steps, n_bins, moves):
         from scipy.sparse import csr_matrix  # noqa: PLC0415 (only this route needs it)
 
         n, P, C = delta.shape
         rows = (np.arange(n)[:, None] * n_bins + steps)[:, :, None].repeat(C, axis=2)
         cols = (np.arange(P)[:, None] * C + np.arange(C)[None, :])[None].repeat(n, axis=0)
-        a = csr_matrix((delta.reshape(-1), (rows.reshape(-1), cols.reshape(-1))),
-                       shape=(n * n_bins, P * C))
+        live = moves[:, :, None].repeat(C, axis=2)  # zeros need no entries
+        a = csr_matrix((delta[live], (rows[live], cols[live])), shape=(n * n_bins, P * C))
         inc = np.asarray(a @ self.W.astype(delta.dtype), dtype=delta.dtype)
         return inc.reshape(n, n_bins, -1)
 
