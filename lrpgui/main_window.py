@@ -41,7 +41,8 @@ from lrpcore.io import download
 from . import dialogs, help_dialogs, rendering, services, sources
 from .controller import Controller
 from .insight import install_insight_tools
-from .services import Cancelled, ExplainRequest, ExplainService
+from .requests import ExplainRequest
+from .services import Cancelled, ExplainService
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -443,19 +444,12 @@ class MainWindow(QMainWindow):
         s = self.state
         if s.model is None or s.dataset is None:
             return 0
-        index = s.sample_index
         try:  # a lazily read sample can be broken (NaN, unreadable file in a folder)
-            raw = np.asarray(s.dataset.images(np.array([index]))[0]).copy()
+            req = ExplainRequest.from_state(s)
         except Exception as exc:
             self.controller.cancel("explain")  # an older request is no answer either
             self._explain_failed(exc)
             return 0
-        req = ExplainRequest(
-            model=s.model, dataset_key=id(s.dataset), index=index, raw=raw,
-            label=s.label_of(index), rule=s.rule,
-            layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
-            backend=s.backend, dtype=s.dtype, model_path=s.model_path,
-            dataset_name=s.dataset_name)
         service = self.service
         job = self.controller.submit(
             "explain", lambda token: service.run(req, token),
@@ -666,11 +660,10 @@ class MainWindow(QMainWindow):
         except LRPError as exc:  # e.g. the model file was removed since it was opened
             self.show_error("Batch export failed", _message(exc))
             return 0
-        req = services.BatchExportRequest(
-            model=s.model, dataset=s.dataset, indices=indices, out_dir=os.fspath(folder),
-            formats=tuple(formats), rule=s.rule, layer_rules=tuple(sorted(s.layer_rules.items())),
-            target=s.target, backend=s.backend, dtype=s.dtype, cmap=s.colormap,
-            outline=s.outline, info=info, chunk=self.batch_chunk)
+        req = services.BatchExport(
+            request=ExplainRequest.from_state(s, raw=np.zeros(0)), dataset=s.dataset,
+            indices=indices, out_dir=os.fspath(folder), formats=tuple(formats),
+            cmap=s.colormap, outline=s.outline, info=info, chunk=self.batch_chunk)
         dlg = self._open_progress(f"Exporting {indices.size:,} samples…", int(indices.size),
                                   "exportProgress", "export")
         return self.controller.submit(

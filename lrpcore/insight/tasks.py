@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import LRPError
-
-
-class Cancelled(LRPError):
-    """The caller's ``cancel()`` returned True; the computation stopped and returned nothing."""
+from ..errors import Cancelled  # noqa: F401 (re-exported: the project's one cancellation)
 
 
 def check_cancel(cancel) -> None:

@@ -254,7 +254,7 @@ def test_progress_dialog_cancel_slot_stops_the_batch_export(make_window, qtbot, 
     the export went on writing every file."""
     window = make_window()
     window.batch_chunk = 5
-    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")  # stops after chunk 1
+    gate = HeldAfterFirst(monkeypatch, services, "model_read")  # stops after chunk 1
     out = tmp_path / "out"
     out.mkdir()
     ends = []
