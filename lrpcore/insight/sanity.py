@@ -229,7 +229,7 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         check_cancel(cancel)
         chosen = tuple(order[:k])
         m = model if k == 0 else randomised_copy(model, chosen, seed=seed + k)
-        ex = base if k == 0 else Explainer(m, base.backend.name, base.dtype)
+        ex = base if k == 0 else Explainer(m, base.backend, base.dtype)
         R = np.empty(X.shape, dtype=np.float64)
         for a in range(0, n, batch_size):
             check_cancel(cancel)
