@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
+        self._help_menu()
         fill_tooltips(self)
         self._restore_settings()
         self._open_initial(model, dataset)
@@ -223,12 +224,21 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.aboutToShow.connect(self.fill_view_menu)
         self.fill_view_menu()
+
+    def _help_menu(self) -> None:
+        """Help comes last in the menu bar, after the insight tools' menu."""
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.setObjectName("helpMenu")
-        action(help_menu, "Keyboard shortcuts", lambda: help_dialogs.show_shortcuts(self),
-               "F1", "shortcutsAction")
-        action(help_menu, "About LRP Explorer", lambda: help_dialogs.show_about(self), None,
-               "aboutAction")
+        for text, slot, keys, name in (
+                ("Keyboard shortcuts", lambda: help_dialogs.show_shortcuts(self), "F1",
+                 "shortcutsAction"),
+                ("About LRP Explorer", lambda: help_dialogs.show_about(self), None,
+                 "aboutAction")):
+            act = QAction(text, self, objectName=name)
+            if keys:
+                act.setShortcut(QKeySequence(keys))
+            act.triggered.connect(lambda _c=False, f=slot: f())
+            help_menu.addAction(act)
 
     def fill_view_menu(self) -> None:
         """The View menu lists every dock, the insight tools' included (they are made after
