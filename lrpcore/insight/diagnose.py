@@ -272,8 +272,12 @@ class Accumulator:
     def add(self, per_layer, activations=None, xp=np) -> None:
         if len(per_layer) != len(self.layers) + 1:
             raise ValueError(f"a trace of {len(per_layer)} arrays for {len(self.layers)} layers")
+        # what each layer received at its output: the next entry of a chain's trace; a graph's
+        # trace lists it (a tensor read by several nodes collects from all of them)
+        received = getattr(per_layer, "outputs", None)
+        arrays = list(per_layer) + (list(received) if received is not None else [])
         s, a, f = [], [], []
-        for r in per_layer:
+        for r in arrays:
             flat = r.reshape(r.shape[0], -1)
             fin = xp.isfinite(flat).all(axis=1)
             clean = xp.where(xp.isfinite(flat), flat, 0)
@@ -285,8 +289,10 @@ class Accumulator:
         self._finite.append(np.stack(f, axis=1))
         if activations is not None:
             self._have_acts = True
+            inputs = getattr(activations, "inputs", None)
             for k in range(len(self.layers)):
-                x, z = activations[k], activations[k + 1]
+                x = activations[k] if inputs is None else inputs[k]
+                z = activations[k + 1]
                 self._nonneg[k] = self._nonneg[k] and bool(_host((x >= 0).all()))
                 if self.layers[k].linear_map:
                     self._zs[k].append(float(_host(xp.median(xp.abs(z)))))
@@ -316,15 +322,17 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs) -> Diagnosis:
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
     findings = []
+    graph = sums.shape[1] > L + 1  # outputs listed after the trace (see Accumulator.add)
     for k in range(L - 1, -1, -1):
-        out_s, in_s = sums[:, k + 1], sums[:, k]
+        o = L + 1 + k if graph else k + 1
+        out_s, in_s = sums[:, o], sums[:, k]
         scale = np.maximum(np.maximum(np.abs(out_s), absf), tiny)
         change = (in_s - out_s) / scale
         with np.errstate(all="ignore"):
-            grow = mags[:, k] / np.maximum(mags[:, k + 1], tiny)
+            grow = mags[:, k] / np.maximum(mags[:, o], tiny)
             mag = mags[:, k] / np.maximum(absf, tiny)
         flags = {
-            "nonfinite": fin[:, k + 1] & ~fin[:, k],
+            "nonfinite": fin[:, o] & ~fin[:, k],
             "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
             "created": fin[:, k] & (change > CHANGE_TOL),
             "absorbed": fin[:, k] & (change < -CHANGE_TOL),
