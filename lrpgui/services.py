@@ -18,7 +18,7 @@ from lrpcore import export as _export
 from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
-from lrpcore.insight.diagnose import diagnose_trace
+from lrpcore.insight.diagnose import diagnose_trace, sample_activations
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
 
@@ -146,7 +146,7 @@ def _diagnosis(fwd, config, target, labels):
     """Conservation warnings of an explanation (lrpcore.insight.diagnose), from a second
     backward pass with a trace: one sample, a millisecond or two."""
     _, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
-    return diagnose_trace(trace, fwd.explainer.layers, config, fwd.activations,
+    return diagnose_trace(trace, fwd.explainer.layers, config, sample_activations(fwd),
                           fwd.backend.xp)
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import lrpcore
 from lrpcore.insight.sanity import cascading_randomisation
 from lrpcore.insight.sweep import run_sweep
+from lrpcore.insight.tasks import spread_indices
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -26,13 +26,19 @@ def lenet():
     return lrpcore.load_model(MODELS / "mnist-lenet5.npz")
 
 
+def _digits(n):
+    """``n`` digits spread over the MNIST sample (it is sorted by class)."""
+    ds = lrpcore.open_dataset("mnist-sample")
+    return ds.images(spread_indices(len(ds), n))
+
+
 def _size(benchmark, full, small):
     return small if benchmark.disabled else full
 
 
 def test_benchmark_sweep_5x3_lenet(lenet, benchmark):
     n = _size(benchmark, 256, 8)
-    x = lrpcore.open_dataset("mnist-sample").images(np.arange(n))
+    x = _digits(n)
 
     def run():
         return run_sweep(lenet, x, "EpsilonGammaBox", steps=100, dtype="float32")
@@ -45,7 +51,7 @@ def test_benchmark_sweep_5x3_lenet(lenet, benchmark):
 
 def test_benchmark_cascading_randomisation_lenet(lenet, benchmark):
     n = _size(benchmark, 64, 8)
-    x = lrpcore.open_dataset("mnist-sample").images(np.arange(n))
+    x = _digits(n)
 
     def run():
         return cascading_randomisation(lenet, x, "EpsilonGammaBox", dtype="float32")

@@ -15,7 +15,7 @@ from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
-from ..insight.diagnose import Accumulator
+from ..insight.diagnose import Accumulator, sample_activations
 from ..render import check_scaling, get_colormap
 from ..spec import unit_inputs
 from .common import (
@@ -191,7 +191,7 @@ def _explain_checked(fwd, config, target, labels, checks, traces, samples):
     r, layers = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
     r = backend.to_numpy(r)
     fwd.check_finite(r, config)
-    checks.add(layers, fwd.activations, backend.xp)
+    checks.add(layers, sample_activations(fwd), backend.xp)
     if traces is not None:
         traces += conservation_from_trace(host_trace(layers, backend),
                                           fwd.explainer.layers, samples)

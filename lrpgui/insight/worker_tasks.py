@@ -20,7 +20,7 @@ from lrpcore.explain import Explainer, Forward, resolve_rules
 from lrpcore.insight import compare, conservation_from_trace, flip_curves, layer_relevance_map
 from lrpcore.insight.baselines import attribute, output_seed
 from lrpcore.insight.compare import MAX_RULES
-from lrpcore.insight.diagnose import diagnose_trace
+from lrpcore.insight.diagnose import diagnose_trace, sample_activations
 from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
 
@@ -167,7 +167,8 @@ def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> Co
             maps.append(layer_relevance_map(fwd, k, trace=trace)[0])
         else:
             maps.append(r[0].reshape(1, -1))
-    diagnosis = diagnose_trace(trace, ex.layers, config, fwd.activations, fwd.backend.xp)
+    diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
+                               fwd.backend.xp)
     return ConservationResult(req, rows, maps, config.description, diagnosis)
 
 
