@@ -23,10 +23,10 @@ class GraphForward(Forward):
         self.explainer = explainer
         self.tensors = tensors
         nodes = explainer.nodes
-        self.shards = None
         self._joined = NodeActivations(
             [tensors[explainer.model.input_name]] + [tensors[n.output] for n in nodes],
             [tensors[n.inputs[0]] for n in nodes])
+        self.shards = [self._joined]  # one shard: graphs are not split over CPU threads
         self._output = tensors[nodes[-1].output]
 
     @property

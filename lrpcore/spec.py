@@ -120,6 +120,13 @@ class InputSpec:
             xf = xf.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(xf.reshape((n,) + tuple(self.shape)), dtype=dtype)
 
+    def image_layout(self, batch) -> np.ndarray:
+        """A batch in the model's layout as images (N×H×W×C): what views and PNGs draw."""
+        batch = np.asarray(batch)
+        if self.layout == "NCHW" and batch.ndim == 4:
+            return np.ascontiguousarray(batch.transpose(0, 2, 3, 1))
+        return batch
+
     def channel_range(self):
         """(low, high) per channel of the preprocessed input when a per-channel mean/std
         applies (zB's bounds for colour models), else None."""
