@@ -43,8 +43,24 @@ def refuse_mat(path) -> Sequential:
                            f"exports: {hint}")
 
 
+def _efficientnet_lite0():
+    from .imagenet import efficientnet_lite0_imagenet  # noqa: PLC0415
+
+    return efficientnet_lite0_imagenet()
+
+
+# models opened by name, as the app lists them (``lrpcore.load_model("efficientnet-lite0")``)
+NAMED_MODELS = {"efficientnet-lite0": _efficientnet_lite0}
+
+
+def read_pth(path):
+    raise ModelFormatError(f"{path}: a PyTorch checkpoint holds weights, not an architecture: "
+                           "convert it with 'lrp convert FILE.pth OUT.npz --arch "
+                           "efficientnet-lite0' ('lrp info FILE.pth' lists its tensors)")
+
+
 LOADERS = {".txt": read_toolbox_txt, ".npz": read_native, ".nn": read_toolbox_nn,
-           ".onnx": read_onnx, ".mat": refuse_mat}
+           ".onnx": read_onnx, ".mat": refuse_mat, ".pth": read_pth, ".pt": read_pth}
 WRITERS: dict = {".npz": save_native, ".txt": write_toolbox_txt}
 
 
@@ -55,6 +71,8 @@ def load_model(path, sidecar=True) -> Sequential:
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if not os.path.exists(path) and path in NAMED_MODELS:
+        return NAMED_MODELS[path]()
     if not os.path.exists(path):
         raise ModelFormatError(f"{path}: no such file")
     if os.path.isdir(path):
