@@ -234,3 +234,12 @@ def test_a_checkpoint_alone_is_not_a_model(tmp_path, fake_torch):
 def test_class_names_ship_with_the_package():
     names = imagenet.imagenet_class_names()
     assert len(names) == 1000 and names[285] == "Egyptian cat" and names[967] == "espresso"
+
+
+@needs_weights
+def test_exports_of_a_named_model_record_its_weights_checksum():
+    from lrpcore.export import sha256_file, sidecar_info
+
+    info = sidecar_info("efficientnet-lite0", "EpsilonPlus", "pred", "numpy", "float32")
+    assert info["model"] == "efficientnet-lite0"
+    assert info["model_sha256"] == sha256_file(imagenet.checkpoint_path())

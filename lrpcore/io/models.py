@@ -49,8 +49,36 @@ def _efficientnet_lite0():
     return efficientnet_lite0_imagenet()
 
 
-# models opened by name, as the app lists them (``lrpcore.load_model("efficientnet-lite0")``)
+def _efficientnet_lite0_file():
+    from .imagenet import checkpoint_path  # noqa: PLC0415
+
+    return checkpoint_path()
+
+
+# models opened by name, as the app lists them (``lrpcore.load_model("efficientnet-lite0")``):
+# name → (builder, the file its weights come from: what provenance checksums)
 NAMED_MODELS = {"efficientnet-lite0": _efficientnet_lite0}
+NAMED_MODEL_FILES = {"efficientnet-lite0": _efficientnet_lite0_file}
+
+
+def bundled_model(name):
+    """The bundled model file named ``name`` (without its extension), or None."""
+    from ..bundled import MODELS_DIR  # noqa: PLC0415
+
+    if not isinstance(name, str) or os.sep in name or "/" in name:
+        return None
+    path = MODELS_DIR / f"{name}.npz"
+    return path if path.is_file() else None
+
+
+def model_file(path_or_name):
+    """The file a model comes from: the path itself, or a named model's weights file."""
+    path = os.fspath(path_or_name)
+    if not os.path.exists(path) and path in NAMED_MODEL_FILES:
+        return NAMED_MODEL_FILES[path]() or path
+    if not os.path.exists(path) and bundled_model(path) is not None:
+        return bundled_model(path)
+    return path
 
 
 def read_pth(path):
@@ -73,6 +101,9 @@ def load_model(path, sidecar=True) -> Sequential:
     ext = os.path.splitext(path)[1].lower()
     if not os.path.exists(path) and path in NAMED_MODELS:
         return NAMED_MODELS[path]()
+    if not os.path.exists(path) and bundled_model(path) is not None:
+        path = os.fspath(bundled_model(path))  # a bundled model by name: "mnist-lenet5"
+        ext = ".npz"
     if not os.path.exists(path):
         raise ModelFormatError(f"{path}: no such file")
     if os.path.isdir(path):
