@@ -49,8 +49,8 @@ def linear_lrp(rule, params, x, M, b, R, stab_simple=1e-16, beta_only_stab=-1e-1
         eps = stab_simple if rule == "simple" else params
         return (Z * (R / (z + eps * s(z)))[:, None, :]).sum(2)
     if rule == "alphabeta":
-        alpha = params
-        beta = 1 - alpha
+        # params: α (the toolbox's β' = 1 − α) or (α, β) in the literature's sign, β' = −β
+        alpha, beta = (params, 1 - params) if np.isscalar(params) else (params[0], -params[1])
         Zp, Zn = np.maximum(Z, 0), np.minimum(Z, 0)
         if beta == 0:
             Dp = Zp.sum(1) + np.maximum(b, 0) + 1e-16
