@@ -28,7 +28,7 @@ from .kernels import epsilon_share
 LITERATURE_STABILIZER = 1e-6
 
 
-def _number(text: str) -> str:
+def format_number(text: float) -> str:
     """A parameter as a spec writes it: short (``0.01``) unless that would lose digits."""
     short = f"{text:g}"
     return short if float(short) == text else repr(float(text))
@@ -114,7 +114,7 @@ class Rule:
         counts = sorted(cls.allowed_arities())
         text = ":".join([cls.name, *names[:counts[0]]])
         opened = 0
-        for before, after in zip(counts, counts[1:]):
+        for before, after in zip(counts, counts[1:], strict=False):
             text += "[:" + ":".join(names[before:after])
             opened += 1
         return text + "]" * opened
@@ -129,15 +129,16 @@ class Rule:
                             f"got {spec or len(args)!r}")
         return cls(*(p.check(cls.name, a) for p, a in zip(cls.params, args, strict=False)))
 
-    def value(self, name):
-        """A parameter's value as the rule uses it (a derived one resolved where it can be)."""
+    def value(self, name, input_range=None):
+        """A parameter's value as the rule uses it; a derived one resolved where it can be
+        (``input_range``: the model's (low, high), for rules whose defaults follow it)."""
         return getattr(self, name)
 
     def spec(self) -> str:
         values = [getattr(self, p.name) for p in self.params]
         while values and values[-1] is None:
             values.pop()
-        return ":".join([self.name, *(_number(v) for v in values)])
+        return ":".join([self.name, *(format_number(v) for v in values)])
 
     def __str__(self) -> str:
         return self.spec()
@@ -231,7 +232,7 @@ class AlphaBeta(Rule):
         if self.beta is not None and self.beta == self.alpha - 1.0:
             object.__setattr__(self, "beta", None)  # the toolbox form: one spec, one rule
 
-    def value(self, name):
+    def value(self, name, input_range=None):
         if name == "beta" and self.beta is None:
             return self.alpha - 1.0
         return getattr(self, name)
@@ -452,6 +453,12 @@ class ZBox(Rule):
     formula: ClassVar[str] = "R_i = Σ_j (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij) R_j / " \
         "Σ_i (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij)"
     reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
+
+    def value(self, name, input_range=None):
+        value = getattr(self, name)
+        if value is None and input_range is not None:
+            return float(input_range[0] if name == "low" else input_range[1])
+        return value
 
     def validate(self):
         if (self.low is None) != (self.high is None):
