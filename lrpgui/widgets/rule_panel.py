@@ -128,6 +128,7 @@ class RulePanel(QWidget):
         self.param_spins = [self._spin(ROW_NAMES[k] if k < len(ROW_NAMES)
                                        else f"ruleParameter{k + 1}") for k in range(count)]
         self._derived: set[int] = set()
+        self._table_model = None  # the model whose layers the table's rows show
         self.rule_parameter = self.param_spins[0]  # the first row (ε, α, γ, zᴮ low)
         self.param_label = self.param_labels[0]
 
@@ -322,46 +323,60 @@ class RulePanel(QWidget):
         self._sync_table()
 
     def _sync_table(self) -> None:
+        """Show each layer's rule. The rows are updated in place while the model stays, so an
+        editor that has just committed still belongs to its cell (rebuilding the rows under
+        it made Qt warn "commitData called with an editor that does not belong to this view")."""
         table = self.layer_table
         model = self.state.model
         with signals_blocked(table):
-            table.setRowCount(0)
-            if model is None:
-                return
-            layers = model.analysis_layers()
+            layers = model.analysis_layers() if model is not None else []
             try:
-                base = resolve_rules(layers, self.state.rule)
-                shapes = model.shapes()
+                base = resolve_rules(layers, self.state.rule) if layers else None
+                shapes = model.shapes() if layers else []
             except LRPError:
+                base = None
+            if base is None:
+                table.setRowCount(0)
+                self._table_model = None
                 return
-            table.setRowCount(len(layers))
-            for i, layer in enumerate(layers):
-                cells = [str(i), layer.describe(), "×".join(map(str, shapes[i]))]
-                for col, text in enumerate(cells):
-                    item = QTableWidgetItem(text)
-                    item.setToolTip(text)
-                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    table.setItem(i, col, item)
-                default = base.spec_of(i)
-                override = self.state.layer_rules.get(i)
-                item = QTableWidgetItem(override or default or "pass")
-                item.setData(Qt.ItemDataRole.UserRole, i)
-                item.setData(Qt.ItemDataRole.UserRole + 1, default)
-                if default is None:
-                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    item.setForeground(QBrush(QColor(150, 150, 150)))
-                elif override is None:
-                    font = QFont()
-                    font.setItalic(True)
-                    item.setFont(font)
-                    item.setForeground(QBrush(QColor(90, 90, 90)))
-                else:
-                    font = QFont()
-                    font.setBold(True)
-                    item.setFont(font)
-                table.setItem(i, 3, item)
+            if self._table_model is not model or table.rowCount() != len(layers):
+                table.setRowCount(0)
+                table.setRowCount(len(layers))
+                for i, layer in enumerate(layers):
+                    cells = [str(i), layer.describe(), "×".join(map(str, shapes[i]))]
+                    for col, text in enumerate(cells):
+                        item = QTableWidgetItem(text)
+                        item.setToolTip(text)
+                        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                        table.setItem(i, col, item)
+                    table.setItem(i, 3, QTableWidgetItem())
+                self._table_model = model
+            for i in range(len(layers)):
+                self._show_layer_rule(table.item(i, 3), i, base.spec_of(i))
             table.resizeRowsToContents()
         table.updateGeometry()  # its size hint follows the descriptions of the new model
+
+    def _show_layer_rule(self, item, i, default) -> None:
+        override = self.state.layer_rules.get(i)
+        item.setText(override or default or "pass")
+        item.setData(Qt.ItemDataRole.UserRole, i)
+        item.setData(Qt.ItemDataRole.UserRole + 1, default)
+        font = QFont()
+        if default is None:
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            item.setForeground(QBrush(QColor(150, 150, 150)))
+        else:
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            if override is None:
+                font.setItalic(True)
+                item.setForeground(QBrush(QColor(90, 90, 90)))
+            else:
+                font.setBold(True)
+                item.setForeground(QBrush(self.layer_table.palette().text().color()))
+        item.setFont(font)
+        item.setToolTip(f"layer {i}: {'override' if override else 'from the rule'} "
+                        f"{override or default or 'pass'} (type a rule spec; clear it to go "
+                        "back)")
 
     def _sync_targets(self) -> None:
         combo = self.target_selector
