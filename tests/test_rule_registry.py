@@ -121,3 +121,14 @@ def test_adding_a_rule_is_one_class_and_one_registration(monkeypatch):
         parse_rule("halve:2")
     with pytest.raises(ValueError, match="registered already"):
         register_rule(Halve)
+
+
+def test_readme_rules_table_matches_the_registry():
+    from pathlib import Path
+
+    from lrpcore.cli.cmd_rules import markdown_table
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    begin, end = "<!-- rules-table:begin -->\n", "\n<!-- rules-table:end -->"
+    table = text[text.index(begin) + len(begin):text.index(end)]
+    assert table == markdown_table(), "run `lrp rules --markdown` and paste it into the README"

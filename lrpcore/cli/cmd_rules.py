@@ -10,7 +10,22 @@ from .common import add_command
 def register(sub):
     p = add_command(sub, "rules", "List LRP rules (spec forms, parameters with defaults and "
                     "ranges, formula, reference) and presets.", "lrp rules")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the rules as the README's Markdown table")
     p.set_defaults(func=run)
+
+
+def markdown_table() -> str:
+    """The README's rules table, made from the registry (a test keeps the README equal)."""
+    rows = ["| spec | rule | formula | parameters | reference |", "|---|---|---|---|---|"]
+    for cls in RULES.values():
+        params = "; ".join(
+            f"{p.label} {p.range_text()}, default "
+            f"{f'{p.default:g}' if p.default is not None else p.derived}"
+            for p in cls.params) or "—"
+        rows.append(f"| `{cls.usage()}` | {cls.summary} | {cls.formula} | {params} | "
+                    f"{cls.reference} |")
+    return "\n".join(rows)
 
 
 def rule_lines(cls) -> list[str]:
@@ -25,6 +40,9 @@ def rule_lines(cls) -> list[str]:
 
 
 def run(args) -> int:
+    if getattr(args, "markdown", False):
+        print(markdown_table())
+        return 0
     print("rules (a bare name takes the defaults):")
     for cls in RULES.values():
         print("\n".join(rule_lines(cls)))
