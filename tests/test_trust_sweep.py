@@ -72,6 +72,8 @@ def test_grids_of_rules_and_presets(lenet):
     assert s.rule == "EpsilonGammaBox" and s.layer_rules == {3: "gamma:0.1", 6: "gamma:0.1",
                                                               9: "gamma:0.1"}
     assert "gamma:0.1" in s.config(layers).description
+    same = P.make_setting(layers, "EpsilonGammaBox", {"gamma": 0.25, "epsilon": 1e-6})
+    assert same.layer_rules == {} and same.label == "EpsilonGammaBox γ=0.25, ε=1e-06"
     assert [s.rule for s in P.grid(layers, "alphabeta:2")] == [
         "alphabeta:1", "alphabeta:2", "alphabeta:3"]
     first = P.make_setting(layers, "EpsilonGammaBox", {"gamma": 0.5}, group="first")
@@ -123,7 +125,8 @@ def test_lrp_sweep_cli(tmp_path, capsys):
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     assert lines[0].startswith("rank,") and len(lines) == 3
-    assert "best: --rule EpsilonGammaBox --layer-rule 3=gamma:" in err
+    assert "best: --rule EpsilonGammaBox" in err
+    assert "EpsilonGammaBox γ=0 " in err and "EpsilonGammaBox γ=0.25 " in err
     path = tmp_path / "s.csv"
     assert main(["sweep", "mnist-lenet5", "mnist-sample", "--rule", "alphabeta:1", "--n", "4",
                  "--steps", "4", "--csv", str(path), "--quiet"]) == 0
