@@ -133,9 +133,13 @@ class ExplainService:
         seconds = time.perf_counter() - start
         diagnosis = _diagnosis(fwd, config, target, labels)  # after the timing: a check
         fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
+        unit = unit_inputs(req.model.input_spec, fed)
+        spec = req.model.input_spec
+        if spec is not None:  # the views draw images: a C×H×W model's arrays as H×W×C
+            R, fed, unit = (spec.image_layout(a) for a in (R, fed, unit))
         return ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
-            input_unit=unit_inputs(req.model.input_spec, fed)[0], scores=out[0],
+            input_unit=unit[0], scores=out[0],
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),

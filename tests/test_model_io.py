@@ -387,7 +387,7 @@ def test_sidecar_for_nn(tmp_path):
     ('{"input": {"shape": [31, 31, 1], "pad": 0}}', "holds 961"),
     ('{"input": {"shape": [32, 32, 1], "raw_shape": [30, 30, 1], "pad": 2}}', "holds 1024"),
     ('{"input": {"shap": [32, 32, 1]}}', "unknown input field"),
-    ('{"input": {"layout": "NCHW"}}', "layout"),
+    ('{"input": {"layout": "CHWN"}}', "layout"),
     ('{"input": {"pad": -1}}', "pad"),
     ('{"class_names": ["a", "b"]}', "2 class names for a model with 10 outputs"),
     ('{"class_names": [1, 2]}', "list of strings"),

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..batch_export import export_explained
 from ..errors import ExportError, RuleError, ShapeError
-from ..explain import Explainer, check_finite_outputs, resolve_rules
+from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
@@ -82,16 +82,15 @@ def register(sub):
 
 
 def parse_layer_rules(items) -> dict:
+    """``I=SPEC`` items: I is a layer index, or for graph models a node name or glob
+    (``'layer1.*=zplus'``); which layers it names is resolved against the model."""
     rules = {}
     for item in items:
-        index, sep, spec = item.partition("=")
-        if not sep or not spec:
+        index, sep, spec = item.rpartition("=")
+        if not sep or not spec or not index:
             raise RuleError(f"--layer-rule {item!r}: expected I=SPEC, e.g. 0=flat")
-        try:
-            rules[int(index)] = spec
-        except ValueError:
-            raise RuleError(f"--layer-rule {item!r}: layer index {index!r} is not an "
-                            "integer") from None
+        index = index.strip()
+        rules[int(index) if index.lstrip("-").isdigit() else index] = spec
     return rules
 
 
@@ -194,7 +193,7 @@ def _explain_checked(fwd, config, target, labels, checks, traces, samples):
     fwd.check_finite(r, config)
     checks.add(layers, sample_activations(fwd), backend.xp)
     if traces is not None:
-        traces += conservation_from_trace([backend.to_numpy(a) for a in layers],
+        traces += conservation_from_trace(host_trace(layers, backend),
                                           fwd.explainer.layers, samples)
     return r
 

@@ -273,10 +273,14 @@ class Accumulator:
     def add(self, per_layer, activations=None, xp=np) -> None:
         if len(per_layer) != len(self.layers) + 1:
             raise ValueError(f"a trace of {len(per_layer)} arrays for {len(self.layers)} layers")
+        # what each layer received at its output: the next entry of a chain's trace; a graph's
+        # trace lists it (a tensor read by several nodes collects from all of them)
+        received = getattr(per_layer, "outputs", None)
+        arrays = list(per_layer) + (list(received) if received is not None else [])
         s, a = [], []
         prev = None
         with np.errstate(all="ignore"):
-            for r in per_layer:  # two passes per layer: this runs after every batch
+            for r in arrays:  # two passes per layer: this runs after every batch
                 if r is prev:  # an activation passed the same array on: same sums
                     s.append(s[-1])
                     a.append(a[-1])
@@ -292,8 +296,10 @@ class Accumulator:
         self._finite.append(fin)
         if activations is not None:
             self._have_acts = True
+            inputs = getattr(activations, "inputs", None)
             for k in range(len(self.layers)):
-                x, z = activations[k], activations[k + 1]
+                x = activations[k] if inputs is None else inputs[k]
+                z = activations[k + 1]
                 if self._nonneg[k]:
                     self._nonneg[k] = bool(_host(x.min()) >= 0)
                 if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
@@ -334,15 +340,17 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs) -> Diagnosis:
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
     findings = []
+    graph = sums.shape[1] > L + 1  # outputs listed after the trace (see Accumulator.add)
     for k in range(L - 1, -1, -1):
-        out_s, in_s = sums[:, k + 1], sums[:, k]
+        o = L + 1 + k if graph else k + 1
+        out_s, in_s = sums[:, o], sums[:, k]
         scale = np.maximum(np.maximum(np.abs(out_s), absf), tiny)
         change = (in_s - out_s) / scale
         with np.errstate(all="ignore"):
-            grow = mags[:, k] / np.maximum(mags[:, k + 1], tiny)
+            grow = mags[:, k] / np.maximum(mags[:, o], tiny)
             mag = mags[:, k] / np.maximum(absf, tiny)
         flags = {
-            "nonfinite": fin[:, k + 1] & ~fin[:, k],
+            "nonfinite": fin[:, o] & ~fin[:, k],
             "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
             "created": fin[:, k] & (change > CHANGE_TOL),
             "absorbed": fin[:, k] & (change < -CHANGE_TOL),
