@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import lrpcore
 from lrpcore import bundled
 from lrpcore.errors import LRPError
 from lrpcore.io import download
@@ -41,7 +40,6 @@ from lrpcore.io import download
 from . import dialogs, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
-from .requests import ExplainRequest
 from .services import Cancelled, ExplainService
 from .session import OpenError, Session, message
 from .settings import Settings
@@ -428,13 +426,12 @@ class MainWindow(QMainWindow):
 
     # -- predictions and accuracy -----------------------------------------------------------
     def start_predictions(self) -> int:
-        s = self.state
-        if s.model is None or s.dataset is None:
+        job = self.session.predict_job()
+        if job is None:
             return 0
-        model, dataset = s.model, s.dataset
-        self.browser.show_progress(0, len(dataset))
+        self.browser.show_progress(0, len(self.state.dataset))
         return self.controller.submit(
-            "predict", lambda token: services.predict_dataset(model, dataset, token),
+            "predict", job,
             on_done=self._predicted, on_error=self._predict_failed,
             on_progress=self._predict_progress, worker="batch")
 
@@ -457,27 +454,8 @@ class MainWindow(QMainWindow):
             self.show_error("Accuracy failed", message(exc))
 
     # -- exports ----------------------------------------------------------------------------
-    def _info(self, **extra) -> dict:
-        s = self.state
-        return services.sidecar(s.model_path, self._rule_description(), s.target, s.backend,
-                                s.dtype, dataset=s.dataset_name, **extra)
-
-    @staticmethod
-    def _result_info(result, **extra) -> dict:
-        """The sidecar of an export of ``result``: the settings that made it, which differ
-        from the state's while a newer explanation is computed or after one failed."""
-        req = result.request
-        return services.sidecar(req.model_path, result.rule_description, req.target,
-                                result.backend, req.dtype, dataset=req.dataset_name,
-                                sample=result.index, **extra)
-
-    def _rule_description(self) -> str:
-        s = self.state
-        try:
-            return lrpcore.resolve_rules(s.model.analysis_layers(), s.rule,
-                                         s.layer_rules).description
-        except LRPError:
-            return s.rule
+    def _result_info(self, result, **extra) -> dict:
+        return self.session.result_info(result, **extra)
 
     def _current_result(self):
         result = self.last_result
@@ -586,14 +564,10 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to export", f"the {scope} is empty")
             return 0
         try:
-            info = self._info(colormap=s.colormap)
+            req = self.session.batch_export_job(folder, indices, formats, self.batch_chunk)
         except LRPError as exc:  # e.g. the model file was removed since it was opened
             self.show_error("Batch export failed", message(exc))
             return 0
-        req = services.BatchExport(
-            request=ExplainRequest.from_state(s, raw=np.zeros(0)), dataset=s.dataset,
-            indices=indices, out_dir=os.fspath(folder), formats=tuple(formats),
-            cmap=s.colormap, outline=s.outline, info=info, chunk=self.batch_chunk)
         dlg = self._open_progress(f"Exporting {indices.size:,} samples…", int(indices.size),
                                   "exportProgress", "export")
         return self.controller.submit(

@@ -167,6 +167,47 @@ class Session:
             self.last_result = None
             s.explanation = None
 
+    # -- jobs for the workers and what exports record ---------------------------------------
+    def predict_job(self):
+        """``fn(token)`` predicting every sample of the open dataset (None: nothing open)."""
+        model, dataset = self.state.model, self.state.dataset
+        if model is None or dataset is None:
+            return None
+        return lambda token: services.predict_dataset(model, dataset, token)
+
+    def rule_description(self) -> str:
+        s = self.state
+        try:
+            return lrpcore.resolve_rules(s.model.analysis_layers(), s.rule,
+                                         s.layer_rules).description
+        except LRPError:
+            return s.rule
+
+    def export_info(self, **extra) -> dict:
+        """The sidecar fields of an export made with the current settings."""
+        s = self.state
+        return services.sidecar(s.model_path, self.rule_description(), s.target, s.backend,
+                                s.dtype, dataset=s.dataset_name, **extra)
+
+    @staticmethod
+    def result_info(result, **extra) -> dict:
+        """The sidecar of an export of ``result``: the settings that made it, which differ
+        from the state's while a newer explanation is computed or after one failed."""
+        req = result.request
+        return services.sidecar(req.model_path, result.rule_description, req.target,
+                                result.backend, req.dtype, dataset=req.dataset_name,
+                                sample=result.index, **extra)
+
+    def batch_export_job(self, folder, indices, formats, chunk=256) -> services.BatchExport:
+        """The batch export of samples ``indices`` with the current settings and colormap
+        (LRPError when, e.g., the model file is gone and its sidecar cannot be written)."""
+        s = self.state
+        return services.BatchExport(
+            request=ExplainRequest.from_state(s, raw=np.zeros(0)), dataset=s.dataset,
+            indices=np.asarray(indices, dtype=np.int64), out_dir=os.fspath(folder),
+            formats=tuple(formats), cmap=s.colormap, outline=s.outline,
+            info=self.export_info(colormap=s.colormap), chunk=int(chunk))
+
     # -- predictions and accuracy -----------------------------------------------------------
     def accept_predictions(self, predictions) -> int:
         """Store the dataset's predictions and accuracy; returns how many samples could

@@ -80,3 +80,31 @@ def test_requests_results_and_staleness(session):
     predictions[:10] = st.labels[:10]
     assert session.accept_predictions(predictions) == len(st.dataset) - 10
     assert st.accuracy == pytest.approx(1.0)
+
+
+def test_jobs_and_sidecars_come_from_the_session(session, tmp_path):
+    st = session.state
+    assert session.predict_job() is None
+    session.open_model(default_model_path())
+    session.open_dataset("mnist-test")
+    st.rule = "alphabeta:2"
+    info = session.export_info(colormap="bwr")
+    assert info["rules"] == session.rule_description() and info["dataset"] == "mnist-test"
+    job = session.batch_export_job(tmp_path, [3, 1], ("npy",), chunk=1)
+    assert job.request.rule == "alphabeta:2" and list(job.indices) == [3, 1]
+
+    class Token:  # what the worker hands to a job
+        def check(self):
+            pass
+
+        def cancelled(self):
+            return False
+
+        def progress(self, *args):
+            pass
+
+    from lrpgui import services
+
+    paths = services.batch_export(job, Token())
+    assert sorted(p.name for p in paths) == ["relevance_1.npy", "relevance_1.npy.json",
+                                             "relevance_3.npy", "relevance_3.npy.json"]
