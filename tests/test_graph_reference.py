@@ -123,3 +123,16 @@ def test_convert_to_native_keeps_relevance(resnet, resnet_forward, tmp_path):
     R = lrpcore.Explainer(again, dtype="float64").forward(
         ref["x"].astype(np.float64), raw=True).relevance("EpsilonPlus")
     np.testing.assert_array_equal(R, resnet_forward.relevance("EpsilonPlus"))
+
+
+@pytest.mark.parametrize("name, build", [("mnist_resnet.onnx", "mnist_resnet"),
+                                         ("efficientnet_lite0.onnx", "efficientnet_lite0")])
+def test_zoo_architectures_have_the_shape_of_the_exports(name, build):
+    """The benchmark's (and the state-dict builder's) architectures are the exported ones."""
+    from lrpcore import zoo
+
+    exported = lrpcore.load_model(shared_path("models", "torch_onnx", name))
+    built = getattr(zoo, build)()
+    assert [n.layer.kind for n in built.nodes] == [n.layer.kind for n in exported.nodes]
+    assert built.param_count() == exported.param_count()
+    assert built.shapes() == exported.shapes()
