@@ -15,8 +15,8 @@ import numpy as np
 
 from .backend import get_backend, get_dtype
 from .explain import Explainer, resolve_rules
-from .layers import Convolution, Flatten, Linear, Rect, SumPool
 from .graph_layers import GroupedConvolution
+from .layers import Convolution, Flatten, Linear, Rect, SumPool
 from .model import Sequential
 from .zoo import efficientnet_lite0, mnist_resnet
 
