@@ -136,3 +136,30 @@ def test_lrp_sweep_cli(tmp_path, capsys):
     assert "not a number" in capsys.readouterr().err
     assert main(["sweep", "no-such-model", "mnist-sample", "--rule", "zplus"]) == 2
     assert "no-such-model: no such model" in capsys.readouterr().err
+
+
+def test_channels_first_graph_flipping_equals_plain_flipping():
+    """A channels-first graph model flips the same pixels as a channels-last one would."""
+    from lrpcore.zoo import mnist_resnet
+
+    model = mnist_resnet()
+    ex = Explainer(model, "numpy", "float64")
+    x = lrpcore.open_dataset("mnist-sample").images(np.arange(0, 5000, 1700))
+    X = ex.prepare(x)
+    assert X.shape[1:] == (1, 28, 28)
+    fwd = ex.forward(X, raw=True)
+    R = fwd.relevance("epsilon:0.01")
+    t = fwd.predictions()
+    scorer = FlipScorer(ex, X, t, steps=6)
+    assert scorer.grid.image == (28, 28, 1)
+    curves = scorer.curves(R).outputs
+    # by hand: flip the ranked pixels in image layout, feed channels-first
+    rank = np.argsort(-R.reshape(len(x), -1), axis=1, kind="stable")
+    img = X.transpose(0, 2, 3, 1).reshape(len(x), -1).copy()
+    for k in range(1, 7):
+        flipped = img.copy()
+        for i in range(len(x)):
+            flipped[i, rank[i, :k * scorer.per_step]] = 0.0  # the background value here
+        y = ex.forward(flipped.reshape(len(x), 28, 28, 1).transpose(0, 3, 1, 2), raw=True)
+        np.testing.assert_allclose(curves[:, k], y.outputs()[np.arange(len(x)), t],
+                                   rtol=1e-9, atol=1e-9)
