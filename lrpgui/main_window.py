@@ -16,7 +16,6 @@ Questions to the user go through :mod:`lrpgui.dialogs`, whose functions tests re
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
@@ -33,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrpcore import bundled
 from lrpcore.errors import LRPError
 from lrpcore.io import download
 
@@ -290,19 +288,16 @@ class MainWindow(QMainWindow):
         Files named by the caller that cannot be opened get an error dialog (non-modal) and
         the reason stays in the window's message; remembered or default files fail quietly.
         """
-        asked_model, asked_dataset = model is not None, dataset is not None
-        if model is None:
-            last = self.settings.get_str("last/model")
-            model = last if last and Path(last).exists() else _default_model()
-        if dataset is None:
-            dataset = self.settings.get_str("last/dataset") or bundled.default_dataset()
-        if model is not None and not self.open_model(model, quiet=not asked_model) \
-                and not asked_model and _default_model() not in (None, model):
-            self.open_model(_default_model(), quiet=True)  # a remembered file went bad
-        if dataset is not None and self.state.model is not None \
-                and not self.open_dataset(dataset, quiet=not asked_dataset) \
-                and not asked_dataset and bundled.default_dataset() != dataset:
-            self.open_dataset(bundled.default_dataset(), quiet=True)  # e.g. deleted since
+        problems = self.session.open_initial(model, dataset,
+                                             self.settings.get_str("last/model"),
+                                             self.settings.get_str("last/dataset"))
+        for exc, quiet in problems:
+            self.show_error(exc.title, str(exc), quiet=quiet)
+        s = self.state
+        if s.model is not None:
+            self._opened("models", "last/model", s.model_path)
+        if s.dataset is not None:
+            self._opened("datasets", "last/dataset", s.dataset_name)
         self._update_message()
 
     @property
@@ -340,13 +335,17 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        self.settings.add_recent("models", path)
-        self.settings.set("last/model", path)
+        self._opened("models", "last/model", path)
+        return True
+
+    def _opened(self, recent, last, path) -> None:
+        """After a model or dataset opened: remember it, show it, and start computing."""
+        self.settings.add_recent(recent, path)
+        self.settings.set(last, path)
         self.browser.refresh()
         self._update_message()
         self.start_predictions()
         self.request_explanation()
-        return True
 
     def open_dataset(self, path=None, quiet=False) -> bool:
         """Open a dataset file or name (asks when ``path`` is None). True on success."""
@@ -362,12 +361,7 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        self.settings.add_recent("datasets", name)
-        self.settings.set("last/dataset", name)
-        self.browser.refresh()
-        self._update_message()
-        self.start_predictions()
-        self.request_explanation()
+        self._opened("datasets", "last/dataset", name)
         return True
 
     def close_dataset(self) -> None:
@@ -698,12 +692,3 @@ def _conservation_text(total, output) -> str:
     relevance keeps (1 for a conserving rule without biases)."""
     ratio = f"{total / output:.4g}" if output else "—"
     return f"ΣR / f(x) = {ratio}  (ΣR = {total:.5g}, f(x) = {output:.5g})"
-
-
-def _default_model() -> str | None:
-    """The bundled LeNet-5, else the first bundled model, else None (an empty window)."""
-    try:
-        return str(bundled.default_model_path())
-    except LRPError:
-        models = bundled.bundled_models()
-        return str(models[0]) if models else None

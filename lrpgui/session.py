@@ -95,6 +95,38 @@ class Session:
             s.filter_pred = None
             s.misclassified_only = False
 
+    def open_initial(self, model=None, dataset=None, last_model=None,
+                     last_dataset=None) -> list[tuple[OpenError, bool]]:
+        """Open what was asked for; else the last session's files; else the bundled ones.
+
+        Returns the refusals, each with ``quiet``: files the caller named are reported
+        loudly (a dialog), remembered or default ones quietly (they fall back silently).
+        """
+        problems = []
+
+        def attempt(open_, target, quiet) -> bool:
+            try:
+                open_(target)
+            except OpenError as exc:
+                problems.append((exc, quiet))
+                return False
+            return True
+
+        asked_model, asked_dataset = model is not None, dataset is not None
+        fallback_model = default_model()
+        if model is None:
+            model = last_model if last_model and os.path.exists(last_model) else fallback_model
+        if dataset is None:
+            dataset = last_dataset or bundled.default_dataset()
+        if model is not None and not attempt(self.open_model, model, not asked_model) \
+                and not asked_model and fallback_model not in (None, model):
+            attempt(self.open_model, fallback_model, True)  # a remembered file went bad
+        if dataset is not None and self.state.model is not None \
+                and not attempt(self.open_dataset, dataset, not asked_dataset) \
+                and not asked_dataset and bundled.default_dataset() != dataset:
+            attempt(self.open_dataset, bundled.default_dataset(), True)  # deleted since
+        return problems
+
     def close_dataset(self) -> None:
         """Close the dataset (the model stays), e.g. to open a model for other data."""
         self._reset_results()
@@ -216,6 +248,15 @@ class Session:
             self.state.predictions = predictions
             self.state.accuracy = services.accuracy(predictions, self.state.labels)
         return int(np.count_nonzero(np.asarray(predictions) < 0))
+
+
+def default_model() -> str | None:
+    """The bundled LeNet-5, else the first bundled model, else None (an empty window)."""
+    try:
+        return str(bundled.default_model_path())
+    except LRPError:
+        models = bundled.bundled_models()
+        return str(models[0]) if models else None
 
 
 def message(exc, path=None) -> str:

@@ -108,3 +108,16 @@ def test_jobs_and_sidecars_come_from_the_session(session, tmp_path):
     paths = services.batch_export(job, Token())
     assert sorted(p.name for p in paths) == ["relevance_1.npy", "relevance_1.npy.json",
                                              "relevance_3.npy", "relevance_3.npy.json"]
+
+
+def test_start_opens_asked_then_remembered_then_bundled_files(session, tmp_path):
+    st = session.state
+    gone = tmp_path / "deleted-model.npz"
+    problems = session.open_initial(last_model=str(gone), last_dataset="no-such-dataset")
+    # a remembered file that went away falls back quietly to the bundled model and data
+    assert st.model_path == str(default_model_path()) and st.dataset_name == "mnist-test"
+    assert [quiet for _exc, quiet in problems] == [True]
+    fresh = Session(AppState())
+    problems = fresh.open_initial(model=str(gone))
+    assert fresh.state.model is None  # a file the user named is not replaced by another
+    assert problems[0][0].title == "Cannot open model" and problems[0][1] is False
