@@ -138,14 +138,17 @@ def _class_array(c, n, k, xp, what):
         arr = np.repeat(arr, n)
     if arr.size != n:
         raise ShapeError(f"{arr.size} {what}s given for {n} samples")
-    if not np.all(np.isfinite(arr.astype(np.float64))) or np.any(arr != np.round(arr)):
+    try:  # as floats first: a class such as 10**20 fits no integer type
+        f = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ShapeError(f"{what}s must be whole numbers") from None
+    if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
         raise ShapeError(f"{what}s must be whole numbers")
-    arr = arr.astype(np.int64)
-    bad = arr[(arr < 0) | (arr >= k)]
+    bad = f[(f < 0) | (f >= k)]
     if bad.size:
-        raise ShapeError(f"{what} {int(bad[0])} is out of range: the model has {k} outputs "
+        raise ShapeError(f"{what} {bad[0]:.0f} is out of range: the model has {k} outputs "
                          f"(0..{k - 1})")
-    return xp.asarray(arr)
+    return xp.asarray(f.astype(np.int64))
 
 
 class Forward:

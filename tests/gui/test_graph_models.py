@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 import lrpcore
 
@@ -30,3 +31,33 @@ def test_window_explains_a_pytorch_graph_model(make_window, qtbot, tmp_path, nam
                            if not s.target.isdigit() else int(s.target))[0]
     np.testing.assert_allclose(s.relevance, want.transpose(1, 2, 0), rtol=1e-6, atol=1e-9)
     assert "ΣR" in window.conservation_label.text()
+
+
+def test_browser_lists_efficientnet_and_the_app_explains_photographs(make_window):
+    """lrp-explorer --model efficientnet-lite0 --dataset natural-images: offline, by name."""
+    from lrpcore.io import imagenet
+
+    if not imagenet.available():
+        pytest.skip("the [imagenet] extra is not installed")
+    window = make_window(model="efficientnet-lite0", dataset="natural-images")
+    models = window.browser.models
+    entries = {models.item(r).text(): models.item(r).data(Qt.ItemDataRole.UserRole)
+               for r in range(models.count())}
+    assert entries["EfficientNet-Lite0 (ImageNet)"] == "efficientnet-lite0"
+    s = window.state
+    assert s.relevance.shape == (224, 224, 3)
+    assert s.model.class_names[s.explanation.prediction] == "Egyptian cat"  # chelsea
+
+
+def test_browser_says_how_to_get_efficientnet_when_missing(make_window, monkeypatch):
+    from lrpcore.io import imagenet
+
+    monkeypatch.setattr(imagenet, "checkpoint_path", lambda: None)
+    window = make_window()
+    window.browser.refresh()
+    models = window.browser.models
+    notes = [models.item(r) for r in range(models.count())
+             if "not installed" in models.item(r).text()]
+    assert len(notes) == 1
+    assert "pip install" in notes[0].toolTip()
+    assert not notes[0].flags() & Qt.ItemFlag.ItemIsEnabled
