@@ -5,7 +5,11 @@ Used only by tests to check the fast engine (which never builds batch × inputs 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from lrpcore.rules import Epsilon
 
 
 def s(z):
@@ -98,3 +102,15 @@ def flat_lrp(M, R):
     A = (M != 0).astype(float)
     fan = A.sum(0)
     return (A[None] * (R / fan)[:, None, :]).sum(2)
+
+
+@dataclass(frozen=True)
+class Unstabilised(Epsilon):
+    """The ε-rule with ε = 0, which the parser refuses (it divides by zero where z = 0):
+    built directly (no declared parameters, so no range check) to provoke NaN in tests."""
+
+    epsilon: float = 0.0
+    params = ()
+
+    def spec(self):
+        return "epsilon:0"
