@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from lrpcore.cli.main import main
 from lrpcore.errors import RuleError
 from lrpcore.rules import RULES, AlphaBeta, Parameter, Rule, parse_rule, register_rule, rule_class
 
@@ -132,3 +133,21 @@ def test_readme_rules_table_matches_the_registry():
     begin, end = "<!-- rules-table:begin -->\n", "\n<!-- rules-table:end -->"
     table = text[text.index(begin) + len(begin):text.index(end)]
     assert table == markdown_table(), "run `lrp rules --markdown` and paste it into the README"
+
+
+def test_cli_refuses_epsilon_zero_and_takes_bare_alphabeta(capsys, tmp_path):
+    out = str(tmp_path / "R.npy")
+    assert main(["explain", "mnist-lenet5", "mnist-sample", "--rule", "epsilon:0",
+                 "--out", out]) != 0
+    err = capsys.readouterr().err
+    assert "> 0" in err and "'simple'" in err and "Traceback" not in err
+    assert not (tmp_path / "R.npy").exists()
+    assert main(["explain", "mnist-lenet5", "mnist-sample", "--rule", "alphabeta",
+                 "--out", out]) == 0
+
+
+def test_lrp_rules_prints_the_registry(capsys):
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    for cls in CLASSES:
+        assert cls.usage() in out and cls.formula in out and cls.reference in out

@@ -49,4 +49,6 @@ def run(args) -> int:
     print("presets:")
     for name, preset in PRESETS.items():
         print(f"  {name:<24} {preset.description}")
+        if preset.reference:
+            print(f"  {'':<24} ref: {preset.reference}")
     return 0

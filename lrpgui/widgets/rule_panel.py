@@ -47,6 +47,11 @@ def rule_tooltip(cls) -> str:
     return f"{cls.usage()}: {cls.summary}\n{cls.formula}\n{cls.reference}"
 
 
+def preset_tooltip(preset) -> str:
+    text = f"{preset.name}: {preset.description}"
+    return f"{text}\n{preset.reference}" if preset.reference else text
+
+
 def parameter_tooltip(cls, p) -> str:
     default = f"{p.default:g}" if p.default is not None else p.derived
     return f"{cls.name} {p.label}: {p.help} (range {p.range_text()}; default {default})"
@@ -119,8 +124,8 @@ class RulePanel(QWidget):
         self.rule_selector.insertSeparator(self.rule_selector.count())
         for name, preset in PRESETS.items():
             self.rule_selector.addItem(name, name)  # the name users type, e.g. in --rule
-            self.rule_selector.setItemData(self.rule_selector.count() - 1, preset.description,
-                                           Qt.ItemDataRole.ToolTipRole)
+            self.rule_selector.setItemData(self.rule_selector.count() - 1,
+                                           preset_tooltip(preset), Qt.ItemDataRole.ToolTipRole)
         # one row per parameter of the chosen rule; rows showing a derived value (β = α − 1,
         # zᴮ bounds from the model) stay derived until edited
         count = max([len(cls.params) for cls in RULES.values()] + [1])
@@ -319,7 +324,7 @@ class RulePanel(QWidget):
         if rule is not None:
             self.rule_selector.setToolTip(rule_tooltip(type(rule)))
         else:
-            self.rule_selector.setToolTip(f"{preset.name}: {preset.description}")
+            self.rule_selector.setToolTip(preset_tooltip(preset))
         self._sync_table()
 
     def _sync_table(self) -> None:

@@ -7,7 +7,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 
-from lrpcore.cli.main import main
 from lrpcore.rules import RULES, parse_rule
 
 CLASSES = list(RULES.values())
@@ -49,6 +48,18 @@ def test_gui_and_cli_make_the_same_spec_for_the_same_settings(panel, cls):
     assert window.state.rule == cli == rules.current_spec()
 
 
+def test_presets_show_description_and_reference(panel):
+    from lrpcore.presets import PRESETS
+
+    window, rules = panel
+    for name, preset in PRESETS.items():
+        rules.rule_selector.setCurrentIndex(rules.rule_selector.findData(name))
+        assert window.state.rule == name
+        assert not any(s.isVisibleTo(window) for s in rules.param_spins)
+        tip = rules.rule_selector.toolTip()
+        assert preset.description in tip and preset.reference and preset.reference in tip
+
+
 def test_alphabeta_independent_beta_and_the_toolbox_form(panel):
     window, rules = panel
     rules.rule_selector.setCurrentIndex(rules.rule_selector.findData("alphabeta"))
@@ -71,24 +82,6 @@ def test_epsilon_box_cannot_reach_zero(panel):
     rules.rule_parameter.setValue(0.0)  # clamped to the box's minimum, which is > 0
     assert rules.rule_parameter.value() > 0
     assert parse_rule(window.state.rule).epsilon > 0
-
-
-def test_cli_refuses_epsilon_zero_and_takes_bare_alphabeta(capsys, tmp_path):
-    out = str(tmp_path / "R.npy")
-    assert main(["explain", "mnist-lenet5", "mnist-sample", "--rule", "epsilon:0",
-                 "--out", out]) != 0
-    err = capsys.readouterr().err
-    assert "> 0" in err and "'simple'" in err and "Traceback" not in err
-    assert not (tmp_path / "R.npy").exists()
-    assert main(["explain", "mnist-lenet5", "mnist-sample", "--rule", "alphabeta",
-                 "--out", out]) == 0
-
-
-def test_lrp_rules_prints_the_registry(capsys):
-    assert main(["rules"]) == 0
-    out = capsys.readouterr().out
-    for cls in CLASSES:
-        assert cls.usage() in out and cls.formula in out and cls.reference in out
 
 
 def test_editing_a_layer_rule_gives_no_qt_warning(panel, qtbot, qtlog):
