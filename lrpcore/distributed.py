@@ -240,11 +240,6 @@ def connect(scheduler=None, workers=None):
             return distributed.Client(scheduler, timeout="30s"), None
         except OSError as exc:
             raise LRPError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    try:
-        import bokeh  # noqa: F401, PLC0415
-        dashboard = ":0"
-    except ImportError:  # the dashboard needs bokeh; without it the cluster runs the same
-        dashboard = None
     import dask  # noqa: PLC0415
 
     # Dask pins BLAS to one thread in worker processes; a pass of few samples then rounds
@@ -254,7 +249,7 @@ def connect(scheduler=None, workers=None):
     environ.update({k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ})
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = distributed.LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                           processes=True, dashboard_address=dashboard,
+                                           processes=True, dashboard_address=":0",
                                            silence_logs=40)
     return distributed.Client(cluster), cluster
 
@@ -343,12 +338,21 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
 
 
 def dashboard_link(client):
-    """The scheduler's dashboard address, or None when it serves none (no bokeh)."""
+    """The scheduler's dashboard address, or None when it serves none. A local cluster
+    without bokeh still announces one that only answers 404, so it is not shown."""
+    if getattr(client, "cluster", None) is not None and not _has_bokeh():
+        return None
     try:
         has = "dashboard" in client.scheduler_info().get("services", {})
         return client.dashboard_link if has else None
     except Exception:  # noqa: BLE001 - only a hint
         return None
+
+
+def _has_bokeh() -> bool:
+    import importlib.util  # noqa: PLC0415
+
+    return importlib.util.find_spec("bokeh") is not None
 
 
 def _progress_thread(futures, progress):
