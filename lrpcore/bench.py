@@ -15,8 +15,10 @@ import numpy as np
 
 from .backend import get_backend, get_dtype
 from .explain import Explainer, resolve_rules
+from .graph_layers import GroupedConvolution
 from .layers import Convolution, Flatten, Linear, Rect, SumPool
 from .model import Sequential
+from .zoo import efficientnet_lite0, mnist_resnet
 
 DEFAULT_RULES = ("epsilon:0.01", "alphabeta:2", "EpsilonPlus", "EpsilonGammaBox")
 
@@ -46,20 +48,20 @@ def long_rect(seed=0) -> Sequential:
     return Sequential(layers)
 
 
-BENCH_MODELS = {"lenet5": lenet5, "long-rect": long_rect}
+# graph models: the shapes of the shared MNIST ResNet and of EfficientNet-Lite0 (lrpcore.zoo)
+BENCH_MODELS = {"lenet5": lenet5, "long-rect": long_rect, "resnet": mnist_resnet,
+                "efficientnet-lite0": efficientnet_lite0}
 
 
 def multiply_adds(model) -> int:
     """Multiply-adds of one forward pass for one sample."""
-    total, shape = 0, tuple(model.input_spec.shape)
-    for layer in model.analysis_layers():
-        out = layer.output_shape(shape)
+    total = 0
+    for layer, out in zip(model.layers, model.shapes(), strict=True):
         if isinstance(layer, Linear):
             total += layer.m * layer.n
-        elif isinstance(layer, Convolution):
-            h, w, d, n = layer.W.shape
+        elif isinstance(layer, Convolution | GroupedConvolution):
+            h, w, d, n = layer.W.shape  # d: input channels per group
             total += out[0] * out[1] * n * h * w * d
-        shape = out
     return total
 
 
@@ -177,12 +179,12 @@ def run_benchmark(models=("lenet5", "long-rect"), batch_sizes=(1, 16, 64, 256),
 
 def format_header(rules) -> str:
     cols = "".join(f"{r[:16]:>17}" for r in rules)
-    return (f"{'model':<10}{'backend':<8}{'dtype':<8}{'batch':>6}{'fwd ms':>9}{cols}"
+    return (f"{'model':<19}{'backend':<8}{'dtype':<8}{'batch':>6}{'fwd ms':>9}{cols}"
             f"{'maps/s':>10}{'peak MB':>9}{'floor ms':>10}{'×floor':>10}")
 
 
 def format_row(row: BenchRow) -> str:
     cols = "".join(f"{v:>17.3f}" for v in row.lrp_ms.values())
-    return (f"{row.model:<10}{row.backend:<8}{row.dtype:<8}{row.batch:>6}{row.forward_ms:>9.3f}"
+    return (f"{row.model:<18} {row.backend:<8}{row.dtype:<8}{row.batch:>6}{row.forward_ms:>9.3f}"
             f"{cols}{row.heatmaps_per_s:>10.0f}{row.peak_mb:>9.1f} {row.floor_ms:>9.4f}"
             f" {row.times_floor:>9.2f}")  # a GPU's ×floor runs to 5 digits: keep a space

@@ -32,3 +32,9 @@ class ExportError(LRPError, OSError):
 
 class BackendError(LRPError, RuntimeError):
     """A requested array backend (e.g. cupy) or dtype that is not available."""
+
+
+class Cancelled(LRPError):
+    """The user stopped a long job (export, insight computation, download, a GUI task); it
+    removed what it had written and returned nothing. The one cancellation type of the
+    project: the GUI tells a stop the user asked for from a failure by this class alone."""

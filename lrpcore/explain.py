@@ -14,6 +14,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
+from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
@@ -45,9 +46,33 @@ class RuleConfig:
         return None if rule is None else rule.spec()
 
 
+def _takes_rule(layer) -> bool:
+    return layer.linear_map or layer.kind == "MaxPool" or getattr(layer, "merge", False)
+
+
+def _layer_indices(layers, key) -> list[int]:
+    """Layers a per-layer rule key names: an index, or for graph models a node name or glob."""
+    names = getattr(layers, "names", None)
+    if names is not None:
+        hits = match_layer_key(key, names)
+        if len(hits) > 1 or names[hits[0]] != key:  # a glob: the layers of it that take rules
+            hits = [i for i in hits if layers[i].linear_map or layers[i].kind == "MaxPool"]
+            if not hits:
+                raise RuleError(f"no layer that takes a rule matches {key!r}")
+        return hits
+    try:
+        return [int(key)]
+    except (TypeError, ValueError):
+        raise RuleError(f"layer index {key!r} is not an integer") from None
+
+
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
-    """Expand a rule spec or preset plus per-layer overrides into one rule per layer."""
+    """Expand a rule spec or preset plus per-layer overrides into one rule per layer.
+
+    Graph models (whose ``layers`` carry node names and a convention) keep zennit's Norm at
+    merges and mean pools under a plain rule spec, and compute αβ with its stabiliser."""
     rule = DEFAULT_RULE if rule is None else rule
+    convention = getattr(layers, "convention", TOOLBOX)
     preset = preset_or_none(rule)
     if preset is not None:
         chosen = preset.rules_for(layers)
@@ -56,25 +81,27 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
         r = parse_rule(rule)
         chosen = {i: r for i, layer in enumerate(layers)
                   if layer.linear_map or layer.kind == "MaxPool"}
+        if convention.norm is not None:
+            chosen.update({i: convention.norm for i, layer in enumerate(layers)
+                           if getattr(layer, "norm_role", False)})
         base = r.spec()
     overrides = []
     for key, spec in (layer_rules or {}).items():
-        try:
-            i = int(key)
-        except (TypeError, ValueError):
-            raise RuleError(f"layer index {key!r} is not an integer") from None
-        if not 0 <= i < len(layers):
-            raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
-                            f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
-        layer = layers[i]
-        if not (layer.linear_map or layer.kind == "MaxPool"):
-            raise RuleError(f"layer {i} ({layer.describe()}) passes relevance through unchanged "
-                            "and takes no rule; choose a Linear, Convolution or pooling layer")
-        if preset_or_none(spec) is not None:
-            raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
-        chosen[i] = parse_rule(spec)
-        overrides.append(f"{i}={chosen[i].spec()}")
-    rules = tuple(chosen.get(i) for i in range(len(layers)))
+        for i in _layer_indices(layers, key):
+            if not 0 <= i < len(layers):
+                raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
+                                f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
+            layer = layers[i]
+            if not _takes_rule(layer):
+                raise RuleError(f"layer {i} ({layer.describe()}) passes relevance through "
+                                "unchanged and takes no rule; choose a Linear, Convolution or "
+                                "pooling layer")
+            if preset_or_none(spec) is not None:
+                raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
+            chosen[i] = parse_rule(spec)
+            overrides.append(f"{i}={chosen[i].spec()}")
+    rules = tuple(None if chosen.get(i) is None else convention.adapt(chosen.get(i))
+                  for i in range(len(layers)))
     desc = base + (" with " + ", ".join(overrides) if overrides else "")
     return RuleConfig(rules, desc)
 
@@ -111,14 +138,17 @@ def _class_array(c, n, k, xp, what):
         arr = np.repeat(arr, n)
     if arr.size != n:
         raise ShapeError(f"{arr.size} {what}s given for {n} samples")
-    if not np.all(np.isfinite(arr.astype(np.float64))) or np.any(arr != np.round(arr)):
+    try:  # as floats first: a class such as 10**20 fits no integer type
+        f = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ShapeError(f"{what}s must be whole numbers") from None
+    if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
         raise ShapeError(f"{what}s must be whole numbers")
-    arr = arr.astype(np.int64)
-    bad = arr[(arr < 0) | (arr >= k)]
+    bad = f[(f < 0) | (f >= k)]
     if bad.size:
-        raise ShapeError(f"{what} {int(bad[0])} is out of range: the model has {k} outputs "
+        raise ShapeError(f"{what} {bad[0]:.0f} is out of range: the model has {k} outputs "
                          f"(0..{k - 1})")
-    return xp.asarray(arr)
+    return xp.asarray(f.astype(np.int64))
 
 
 class Forward:
@@ -161,11 +191,15 @@ class Forward:
         return self.outputs().argmax(axis=1)
 
     def relevance(self, rule=None, target="pred", layer_rules=None, labels=None,
-                  trace=False, to_numpy=True):
+                  trace=False, to_numpy=True, condition=None):
         """Relevance at the model input (shape of the fed input).
 
         With ``trace=True`` returns ``(R, layers)`` where ``layers[k]`` is the relevance at the
         input of layer k and ``layers[-1]`` the initial relevance.
+
+        ``condition`` ({layer index or node name: mask}) multiplies the relevance arriving at
+        that layer's output by the mask (per-sample shape) before the layer's own step: what
+        concept relevance (CRP) conditions on.
         """
         ex = self.explainer
         config = rule if isinstance(rule, RuleConfig) else resolve_rules(
@@ -173,9 +207,9 @@ class Forward:
         xp = self.backend.xp
         with np.errstate(all="ignore"):  # outputs that overflowed: reported after propagating
             R = initial_relevance(self.output, target, labels, xp)
-        return self.propagate(R, config, trace=trace, to_numpy=to_numpy)
+        return self.propagate(R, config, trace=trace, to_numpy=to_numpy, condition=condition)
 
-    def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True):
+    def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):
         """Send the relevance R put on the output back to the input, shard by shard."""
         ex = self.explainer
         xp = self.backend.xp
@@ -185,8 +219,10 @@ class Forward:
             bounds.append((start, start + shard[0].shape[0]))
             start += shard[0].shape[0]
         jobs = [(shard, a, b) for shard, (a, b) in zip(self.shards, bounds, strict=True)]
+        masks = self.explainer.condition_masks(condition, xp)
         parts = run_sharded(
-            lambda job: self._propagate_shard(job[0], R[job[1]:job[2]], config, trace), jobs)
+            lambda job: self._propagate_shard(job[0], R[job[1]:job[2]], config, trace, masks),
+            jobs)
         per_layer = [None if p[0] is None else p[0] if len(parts) == 1 else xp.concatenate(p)
                      for p in zip(*parts, strict=True)]
         if to_numpy:
@@ -204,7 +240,7 @@ class Forward:
                         f"of {R.shape[0]} samples: a division by zero (e.g. epsilon:0 where a "
                         "layer's outputs are 0); choose a rule with a stabiliser > 0")
 
-    def _propagate_shard(self, acts, R, config, trace):
+    def _propagate_shard(self, acts, R, config, trace, masks=None):
         """Relevance at every layer's input for one shard (with ``trace``; else only at the
         model input); the last entry is R itself."""
         ex = self.explainer
@@ -214,6 +250,8 @@ class Forward:
         with np.errstate(all="ignore"):  # a division by zero is reported by check_finite
             for i in range(len(ex.layers) - 1, -1, -1):
                 layer = ex.layers[i]
+                if masks and i in masks:
+                    R = R * masks[i]
                 try:
                     R = self._layer_relevance(i, layer, config.rules[i], acts, R, ctx)
                 except RuleError as exc:
@@ -240,7 +278,29 @@ class Forward:
 
 
 class Explainer:
-    """Explains one model on one backend and dtype; parameters are moved to the device once."""
+    """Explains one model on one backend and dtype; parameters are moved to the device once.
+
+    A graph model gets a :class:`lrpcore.graph_explain.GraphExplainer` (same interface)."""
+
+    def __new__(cls, model=None, *args, **kwargs):
+        if cls is Explainer and getattr(model, "is_graph", False):
+            from .graph_explain import GraphExplainer
+
+            return super().__new__(GraphExplainer)
+        return super().__new__(cls)
+
+    def condition_masks(self, condition, xp) -> dict:
+        """{layer index: mask on the device} for ``Forward.relevance(condition=...)``."""
+        out = {}
+        for key, mask in (condition or {}).items():
+            try:
+                k = int(key)
+            except (TypeError, ValueError):
+                raise RuleError(f"layer index {key!r} is not an integer") from None
+            if not 0 <= k < len(self.layers):
+                raise RuleError(f"layer {k} does not exist (0..{len(self.layers) - 1})")
+            out[k] = xp.asarray(mask, dtype=self.dtype)
+        return out
 
     def __init__(self, model, backend=None, dtype=None, threads=None):
         self.model = model
@@ -357,6 +417,14 @@ class Explainer:
                 out = np.empty((n,) + r.shape[1:], dtype=r.dtype)
             out[start:stop] = r
         return out
+
+
+def host_trace(trace, backend):
+    """A trace (``relevance(..., trace=True)[1]``) copied to the host, keeping what a graph's
+    trace carries besides the list (the relevance each node received)."""
+    if hasattr(trace, "map"):
+        return trace.map(backend.to_numpy)
+    return [None if r is None else backend.to_numpy(r) for r in trace]
 
 
 def check_finite_outputs(y, dtype) -> None:

@@ -39,11 +39,17 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
+def _model_file(model_path):
+    from .io.models import model_file  # noqa: PLC0415 (io imports export's neighbours)
+
+    return model_file(model_path)
+
+
 def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict:
     """The provenance every export records; ``model_path`` may be None for in-memory models."""
     info = {
         "model": None if model_path is None else str(model_path),
-        "model_sha256": None if model_path is None else sha256_file(model_path),
+        "model_sha256": None if model_path is None else sha256_file(_model_file(model_path)),
         "rules": rule_desc,
         "target": target,
         "backend": backend,

@@ -68,6 +68,7 @@ class Layer:
 
 class Rect(Layer):
     kind = "Rect"
+    pass_through = True
 
     def forward(self, x, xp):
         return xp.maximum(x, 0)  # array first: numpy's faster loop (~30 % here)
@@ -75,6 +76,7 @@ class Rect(Layer):
 
 class Tanh(Layer):
     kind = "Tanh"
+    pass_through = True
 
     def forward(self, x, xp):
         return xp.tanh(x)
@@ -82,6 +84,7 @@ class Tanh(Layer):
 
 class SoftMax(Layer):
     kind = "SoftMax"
+    pass_through = True
 
     def forward(self, x, xp):
         # The toolbox exponentiates directly; shifting by the row maximum gives the same
@@ -98,6 +101,9 @@ class Flatten(Layer):
 
     def output_shape(self, in_shape):
         return (int(np.prod(in_shape)),)
+
+    def relevance_back(self, R, x, xp):
+        return R.reshape(x.shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,6 +244,7 @@ class Convolution(LinearMap):
 
     kind = "Convolution"
     weighted = True
+    convolution = True
     beta_only_stabilizer = +1e-16  # the toolbox's Convolution differs from its Linear here
 
     def __init__(self, W, B, stride=(1, 1)):
@@ -522,6 +529,9 @@ class Pad(Layer):
         mask = xp.zeros((1, H + t + b, W + left + r, D), dtype=dtype)
         mask[:, t:t + H, left:left + W, :] = 1
         return mask
+
+    def relevance_back(self, R, x, xp):
+        return self.crop(R)  # the constant border holds no input
 
     def crop(self, R):
         """The part of R (shaped like this layer's output) that lies over the input."""

@@ -26,8 +26,8 @@ class Preset:
 
     def rules_for(self, layers) -> dict[int, Rule]:
         first_weighted = next((i for i, layer in enumerate(layers) if layer.weighted), None)
-        first_conv = next((i for i, layer in enumerate(layers) if layer.kind == "Convolution"),
-                          None)
+        first_conv = next((i for i, layer in enumerate(layers)
+                           if getattr(layer, "convolution", False)), None)
         out = {}
         for i, layer in enumerate(layers):
             if layer.linear_map or layer.kind == "MaxPool":
@@ -55,7 +55,7 @@ WINNER = Epsilon(1e-6)  # max pooling: any non-flat rule sends relevance to the 
 def _base(layer, dense_rule, conv_rule):
     if layer.kind == "Linear":
         return dense_rule
-    if layer.kind == "Convolution":
+    if getattr(layer, "convolution", False):  # grouped and depthwise ones too
         return conv_rule
     return EPS  # SumPool (z-rule, stabiliser 1e-6) and MaxPool (winner)
 

@@ -108,6 +108,8 @@ class AlphaBeta(Rule):
     """αβ-rule in the toolbox's convention β = 1 − α (so α = 2 is the literature's α2β1)."""
 
     alpha: float = 1.0
+    # zennit's numerics (graph models): both denominators summed and stabilised by 1e-6·s(z)
+    literature: bool = field(default=False, compare=False)
     name: str = field(init=False, default="alphabeta")
 
     def __post_init__(self):
@@ -123,6 +125,18 @@ class AlphaBeta(Rule):
     def linear(self, layer, x, z, R, ctx):
         alpha, beta = self.alpha, self.beta
         split = SignSplit(layer, x, ctx)
+        if self.literature:
+            xp = ctx.xp
+            out = 0.0
+            if alpha:
+                dpos = split.positive_sum() + _bias_part(layer, ctx, "pos")
+                out = alpha * split.positive_share(
+                    epsilon_share(R, dpos, LITERATURE_STABILIZER, xp))
+            if beta:
+                dneg = split.negative_sum() + _bias_part(layer, ctx, "neg")
+                out = out + beta * split.negative_share(
+                    epsilon_share(R, dneg, LITERATURE_STABILIZER, xp))
+            return out
         if beta == 0:
             dpos = split.positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
             return alpha * split.positive_share(R / dpos)
@@ -322,8 +336,9 @@ class ZBox(Rule):
     def linear(self, layer, x, z, R, ctx):
         xp, dt = ctx.xp, ctx.dtype
         low, high = self.bounds(ctx)
-        lo = xp.full(x.shape, low, dtype=x.dtype)
-        hi = xp.full(x.shape, high, dtype=x.dtype)
+        # bounds are numbers, or per-channel arrays (the last axis) for normalised colour inputs
+        lo = xp.zeros(x.shape, dtype=x.dtype) + xp.asarray(low, dtype=x.dtype)
+        hi = xp.zeros(x.shape, dtype=x.dtype) + xp.asarray(high, dtype=x.dtype)
         if ctx.inside is not None:  # a padded border is a constant: its bounds are its value
             lo = xp.where(ctx.inside > 0, lo, x)
             hi = xp.where(ctx.inside > 0, hi, x)

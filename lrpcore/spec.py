@@ -33,6 +33,9 @@ class InputSpec:
     pad_value: float = -1.0
     value_range: tuple = (-1.0, 1.0)
     raw_range: tuple = (0.0, 255.0)
+    # per-channel normalisation after the division: (x / divide − mean) / std (colour models)
+    mean: tuple | None = None
+    std: tuple | None = None
     source: str = field(default="inferred", compare=False)
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -42,14 +45,20 @@ class InputSpec:
         d.update(self.extra)
         for k in ("shape", "raw_shape", "value_range", "raw_range"):
             d[k] = list(d[k])
+        for k in ("mean", "std"):
+            if d[k] is None:
+                d.pop(k)
+            else:
+                d[k] = list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "file") -> InputSpec:
         known = {k: d[k] for k in ("shape", "raw_shape", "layout", "divide", "offset", "pad",
-                                   "pad_value", "value_range", "raw_range") if k in d}
-        for k in ("shape", "raw_shape", "value_range", "raw_range"):
-            if k in known:
+                                   "pad_value", "value_range", "raw_range", "mean", "std")
+                 if k in d}
+        for k in ("shape", "raw_shape", "value_range", "raw_range", "mean", "std"):
+            if known.get(k) is not None:
                 known[k] = tuple(known[k])
         if "shape" not in known:
             raise ShapeError("an input specification needs at least 'shape'")
@@ -61,13 +70,20 @@ class InputSpec:
         fed = "×".join(map(str, self.shape))
         pad = f", padded by {self.pad} with {self.pad_value:g}" if self.pad else ""
         lo, hi = self.value_range
+        norm = ""
+        if self.mean is not None:
+            norm = (f", (x − mean)/std per channel, mean {_numbers(self.mean)}, "
+                    f"std {_numbers(self.std)}")
         return (f"raw {raw} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → x/{self.divide:g}"
-                f"{self.offset:+g}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
+                f"{self.offset:+g}{norm}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
 
     def mapped_range(self) -> tuple:
         """Where ``raw_range`` lands after preprocessing (padding value included)."""
         a, b = (v / self.divide + self.offset for v in self.raw_range)
         lo, hi = min(a, b), max(a, b)
+        if self.mean is not None:
+            low, high = self.channel_range()
+            lo, hi = float(low.min()), float(high.max())
         if self.pad:
             lo, hi = min(lo, self.pad_value), max(hi, self.pad_value)
         return (float(lo), float(hi))
@@ -95,10 +111,31 @@ class InputSpec:
         if not np.all(np.isfinite(xf)):
             raise ShapeError("samples contain NaN or infinite values")
         xf = xf / self.divide + self.offset
+        if self.mean is not None:
+            xf = (xf - np.asarray(self.mean)) / np.asarray(self.std)
         if self.pad:
             p = self.pad
             xf = np.pad(xf, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=self.pad_value)
+        if self.layout == "NCHW":  # images come H×W×C; the model takes C×H×W
+            xf = xf.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(xf.reshape((n,) + tuple(self.shape)), dtype=dtype)
+
+    def image_layout(self, batch) -> np.ndarray:
+        """A batch in the model's layout as images (N×H×W×C): what views and PNGs draw."""
+        batch = np.asarray(batch)
+        if self.layout == "NCHW" and batch.ndim == 4:
+            return np.ascontiguousarray(batch.transpose(0, 2, 3, 1))
+        return batch
+
+    def channel_range(self):
+        """(low, high) per channel of the preprocessed input when a per-channel mean/std
+        applies (zB's bounds for colour models), else None."""
+        if self.mean is None:
+            return None
+        a, b = (v / self.divide + self.offset for v in self.raw_range)
+        mean, std = np.asarray(self.mean, dtype=float), np.asarray(self.std, dtype=float)
+        lo, hi = (min(a, b) - mean) / std, (max(a, b) - mean) / std
+        return np.minimum(lo, hi), np.maximum(lo, hi)
 
     def _check_layout(self, shape) -> None:
         """Samples may come flat or with size-1 axes added or dropped (N×784, N×28×28 for
@@ -122,10 +159,16 @@ class InputSpec:
         n = r.shape[0]
         if self.layout != "flat":
             r = r.reshape((n,) + tuple(self.shape))
+            if self.layout == "NCHW":
+                r = r.transpose(0, 2, 3, 1)
             if self.pad:
                 p = self.pad
                 r = r[:, p:-p, p:-p, :]
         return r.reshape((n,) + tuple(self.raw_shape))
+
+
+def _numbers(values) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def unit_inputs(spec, fed) -> np.ndarray:

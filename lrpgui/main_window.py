@@ -16,7 +16,6 @@ Questions to the user go through :mod:`lrpgui.dialogs`, whose functions tests re
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
@@ -33,15 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import lrpcore
-from lrpcore import bundled
 from lrpcore.errors import LRPError
 from lrpcore.io import download
 
-from . import dialogs, help_dialogs, rendering, services, sources
+from . import dialogs, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
-from .services import Cancelled, ExplainRequest, ExplainService
+from .services import Cancelled, ExplainService
+from .session import OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -72,15 +70,16 @@ class MainWindow(QMainWindow):
         self.state = AppState(colormap=rendering.default_colormap())
         self.settings = settings or Settings()
         self.controller = Controller(self)
+        self.session = Session(self.state, cancel=self.controller.cancel)  # the Qt-free logic
         self.service = ExplainService()
         self.errors: list[str] = []
         self.last_error: str | None = None
-        self.last_result = None
         self._progress_dialog = None
         self._progress_job = None
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
+        self._help_menu()
         fill_tooltips(self)
         self._restore_settings()
         self._open_initial(model, dataset)
@@ -222,12 +221,21 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.aboutToShow.connect(self.fill_view_menu)
         self.fill_view_menu()
+
+    def _help_menu(self) -> None:
+        """Help comes last in the menu bar, after the insight tools' menu."""
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.setObjectName("helpMenu")
-        action(help_menu, "Keyboard shortcuts", lambda: help_dialogs.show_shortcuts(self),
-               "F1", "shortcutsAction")
-        action(help_menu, "About LRP Explorer", lambda: help_dialogs.show_about(self), None,
-               "aboutAction")
+        for text, slot, keys, name in (
+                ("Keyboard shortcuts", lambda: help_dialogs.show_shortcuts(self), "F1",
+                 "shortcutsAction"),
+                ("About LRP Explorer", lambda: help_dialogs.show_about(self), None,
+                 "aboutAction")):
+            act = QAction(text, self, objectName=name)
+            if keys:
+                act.setShortcut(QKeySequence(keys))
+            act.triggered.connect(lambda _c=False, f=slot: f())
+            help_menu.addAction(act)
 
     def fill_view_menu(self) -> None:
         """The View menu lists every dock, the insight tools' included (they are made after
@@ -280,30 +288,25 @@ class MainWindow(QMainWindow):
         Files named by the caller that cannot be opened get an error dialog (non-modal) and
         the reason stays in the window's message; remembered or default files fail quietly.
         """
-        asked_model, asked_dataset = model is not None, dataset is not None
-        if model is None:
-            last = self.settings.get_str("last/model")
-            model = last if last and Path(last).exists() else _default_model()
-        if dataset is None:
-            dataset = self.settings.get_str("last/dataset") or bundled.default_dataset()
-        if model is not None and not self.open_model(model, quiet=not asked_model) \
-                and not asked_model and _default_model() not in (None, model):
-            self.open_model(_default_model(), quiet=True)  # a remembered file went bad
-        if dataset is not None and self.state.model is not None \
-                and not self.open_dataset(dataset, quiet=not asked_dataset) \
-                and not asked_dataset and bundled.default_dataset() != dataset:
-            self.open_dataset(bundled.default_dataset(), quiet=True)  # e.g. deleted since
+        problems = self.session.open_initial(model, dataset,
+                                             self.settings.get_str("last/model"),
+                                             self.settings.get_str("last/dataset"))
+        for exc, quiet in problems:
+            self.show_error(exc.title, str(exc), quiet=quiet)
+        s = self.state
+        if s.model is not None:
+            self._opened("models", "last/model", s.model_path)
+        if s.dataset is not None:
+            self._opened("datasets", "last/dataset", s.dataset_name)
         self._update_message()
 
+    @property
+    def last_result(self):
+        """The ExplainResult on display (the session's)."""
+        return self.session.last_result
+
     def _update_message(self) -> None:
-        s = self.state
-        if s.model is None:
-            text = ("No model is open. Use “Open model…” (Ctrl+O) or pick one in the browser; "
-                    f"bundled models live in {bundled.MODELS_DIR}.")
-        elif s.dataset is None:
-            text = "No dataset is open. Use “Open dataset…” or pick one in the browser."
-        else:
-            text = ""
+        text = self.session.missing()
         if text and self.last_error:
             text += f"\n\nLast error: {self.last_error}"
         self.message.setText(text)
@@ -328,33 +331,21 @@ class MainWindow(QMainWindow):
             self.settings.set_last_dir("models", os.path.dirname(path))
         path = os.fspath(path)
         try:
-            model = lrpcore.load_model(path)
-        except Exception as exc:  # any failure keeps the previous model
-            self.show_error("Cannot open model", _message(exc, path), quiet=quiet)
+            self.session.open_model(path)
+        except OpenError as exc:
+            self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        try:
-            if self.state.dataset is not None:
-                lrpcore.check_fits(model, self.state.dataset)
-        except Exception as exc:
-            self.show_error("Model does not fit the dataset",
-                            f"{path}: {_message(exc)} To switch to a model for other data, "
-                            "close the dataset first (File → Close dataset).", quiet=quiet)
-            return False
-        self._reset_results()
-        with self.state.batch():
-            self.state.model = model
-            self.state.model_path = path
-            self.state.layer_rules = {}
-            n = model.n_classes
-            if self.state.target.isdigit() and n is not None and int(self.state.target) >= n:
-                self.state.target = "pred"  # the new model has no such class
-        self.settings.add_recent("models", path)
-        self.settings.set("last/model", path)
+        self._opened("models", "last/model", path)
+        return True
+
+    def _opened(self, recent, last, path) -> None:
+        """After a model or dataset opened: remember it, show it, and start computing."""
+        self.settings.add_recent(recent, path)
+        self.settings.set(last, path)
         self.browser.refresh()
         self._update_message()
         self.start_predictions()
         self.request_explanation()
-        return True
 
     def open_dataset(self, path=None, quiet=False) -> bool:
         """Open a dataset file or name (asks when ``path`` is None). True on success."""
@@ -366,65 +357,19 @@ class MainWindow(QMainWindow):
             self.settings.set_last_dir("datasets", os.path.dirname(path))
         name = os.fspath(path)
         try:
-            dataset = sources.open_dataset(name)
-            if len(dataset) == 0:
-                raise lrpcore.DatasetError(f"{name}: the dataset has no samples")
-            dataset.images(np.array([0]))  # sample 0 is explained next: unreadable → refused
-        except Exception as exc:
-            message = _message(exc, name)
-            if "not downloaded yet" in message:  # the engine names the CLI; here: a button
-                message += " — here: “Download MNIST…” in the Browser (File menu)"
-            self.show_error("Cannot open dataset", message, quiet=quiet)
+            self.session.open_dataset(name)
+        except OpenError as exc:
+            self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        try:
-            if self.state.model is not None:
-                lrpcore.check_fits(self.state.model, dataset)
-        except Exception as exc:
-            self.show_error("Dataset does not fit the model", f"{name}: {_message(exc)}",
-                            quiet=quiet)
-            return False
-        self._reset_results()
-        with self.state.batch():
-            self.state.dataset = dataset
-            self.state.dataset_name = name
-            self.state.sample_index = 0
-            if dataset.labels is None and self.state.target == "true":
-                self.state.target = "pred"  # no labels: the selector offers no "true class"
-            self.state.filter_true = None
-            self.state.filter_pred = None
-            self.state.misclassified_only = False
-        self.settings.add_recent("datasets", name)
-        self.settings.set("last/dataset", name)
-        self.browser.refresh()
-        self._update_message()
-        self.start_predictions()
-        self.request_explanation()
+        self._opened("datasets", "last/dataset", name)
         return True
 
     def close_dataset(self) -> None:
         """Close the open dataset (the model stays), e.g. to open a model for other data."""
-        self._reset_results()
-        self.controller.cancel("explain")
-        self.last_result = None
-        with self.state.batch():
-            self.state.explanation = None
-            self.state.relevance = None
-            self.state.scores = None
-            self.state.dataset = None
-            self.state.dataset_name = None
-            self.state.sample_index = 0
-            self.state.filter_true = None
-            self.state.filter_pred = None
-            self.state.misclassified_only = False
+        self.session.close_dataset()
         self.settings.remove("last/dataset")
         self.browser.refresh()
         self._update_message()
-
-    def _reset_results(self) -> None:
-        self.controller.cancel("predict")
-        with self.state.batch():
-            self.state.predictions = None
-            self.state.accuracy = None
 
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
@@ -440,43 +385,25 @@ class MainWindow(QMainWindow):
     # -- explanation ------------------------------------------------------------------------
     def request_explanation(self) -> int:
         """Ask the interactive worker to explain the current sample; returns the job id."""
-        s = self.state
-        if s.model is None or s.dataset is None:
-            return 0
-        index = s.sample_index
         try:  # a lazily read sample can be broken (NaN, unreadable file in a folder)
-            raw = np.asarray(s.dataset.images(np.array([index]))[0]).copy()
+            req = self.session.explain_request()
         except Exception as exc:
             self.controller.cancel("explain")  # an older request is no answer either
             self._explain_failed(exc)
             return 0
-        req = ExplainRequest(
-            model=s.model, dataset_key=id(s.dataset), index=index, raw=raw,
-            label=s.label_of(index), rule=s.rule,
-            layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
-            backend=s.backend, dtype=s.dtype, model_path=s.model_path,
-            dataset_name=s.dataset_name)
+        if req is None:
+            return 0
         service = self.service
+        # Until the answer arrives the results of the previous settings are not the answer
+        # (the session set them to None): tests and scripts wait for ``state.relevance``.
         job = self.controller.submit(
             "explain", lambda token: service.run(req, token),
             on_done=self._explained, on_error=self._explain_failed)
-        # Until the answer arrives the results of the previous settings are not the answer:
-        # tests (and scripts) wait for ``state.relevance is not None``. The views keep the
-        # last picture (``state.explanation``) on display meanwhile, so nothing flickers.
-        with s.batch():
-            s.relevance = None
-            s.scores = None
         return job
 
     def _explained(self, result) -> None:
-        s = self.state
-        if result.request.model is not s.model or result.index != s.sample_index:
-            return  # the selection moved on; a newer request is on its way
-        self.last_result = result
-        with s.batch():
-            s.relevance = result.relevance
-            s.scores = result.scores
-            s.explanation = result
+        if not self.session.accept_explanation(result):
+            return  # stale: the selection moved on; a newer request is on its way
         self.backend_label.setText(f"{result.backend} · {result.device} · "
                                    f"{result.request.dtype}")
         self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
@@ -488,26 +415,17 @@ class MainWindow(QMainWindow):
     def _explain_failed(self, exc) -> None:
         if isinstance(exc, Cancelled):
             return
-        shown = self.state.explanation
-        if (shown is not None and shown.request.model is self.state.model
-                and shown.request.dataset_key == id(self.state.dataset)):
-            with self.state.batch():  # the previous results stay, as the dialog says
-                self.state.relevance = shown.relevance
-                self.state.scores = shown.scores
-        elif shown is not None:  # a picture of another model or dataset is no result here
-            self.last_result = None
-            self.state.explanation = None
-        self.show_error("Explanation failed", _message(exc))
+        self.session.explanation_failed()  # the previous results stay, as the dialog says
+        self.show_error("Explanation failed", message(exc))
 
     # -- predictions and accuracy -----------------------------------------------------------
     def start_predictions(self) -> int:
-        s = self.state
-        if s.model is None or s.dataset is None:
+        job = self.session.predict_job()
+        if job is None:
             return 0
-        model, dataset = s.model, s.dataset
-        self.browser.show_progress(0, len(dataset))
+        self.browser.show_progress(0, len(self.state.dataset))
         return self.controller.submit(
-            "predict", lambda token: services.predict_dataset(model, dataset, token),
+            "predict", job,
             on_done=self._predicted, on_error=self._predict_failed,
             on_progress=self._predict_progress, worker="batch")
 
@@ -518,10 +436,7 @@ class MainWindow(QMainWindow):
 
     def _predicted(self, predictions) -> None:
         self.browser.show_progress(1, 1)
-        with self.state.batch():
-            self.state.predictions = predictions
-            self.state.accuracy = services.accuracy(predictions, self.state.labels)
-        unread = int(np.count_nonzero(predictions < 0))
+        unread = self.session.accept_predictions(predictions)
         if unread:
             self.state.status = (f"{unread:,} of {predictions.size:,} samples could not be "
                                  "read; the accuracy counts the others")
@@ -530,30 +445,11 @@ class MainWindow(QMainWindow):
     def _predict_failed(self, exc) -> None:
         self.browser.show_progress(1, 1)
         if not isinstance(exc, Cancelled):
-            self.show_error("Accuracy failed", _message(exc))
+            self.show_error("Accuracy failed", message(exc))
 
     # -- exports ----------------------------------------------------------------------------
-    def _info(self, **extra) -> dict:
-        s = self.state
-        return services.sidecar(s.model_path, self._rule_description(), s.target, s.backend,
-                                s.dtype, dataset=s.dataset_name, **extra)
-
-    @staticmethod
-    def _result_info(result, **extra) -> dict:
-        """The sidecar of an export of ``result``: the settings that made it, which differ
-        from the state's while a newer explanation is computed or after one failed."""
-        req = result.request
-        return services.sidecar(req.model_path, result.rule_description, req.target,
-                                result.backend, req.dtype, dataset=req.dataset_name,
-                                sample=result.index, **extra)
-
-    def _rule_description(self) -> str:
-        s = self.state
-        try:
-            return lrpcore.resolve_rules(s.model.analysis_layers(), s.rule,
-                                         s.layer_rules).description
-        except LRPError:
-            return s.rule
+    def _result_info(self, result, **extra) -> dict:
+        return self.session.result_info(result, **extra)
 
     def _current_result(self):
         result = self.last_result
@@ -633,7 +529,7 @@ class MainWindow(QMainWindow):
         try:
             paths = write()
         except Exception as exc:
-            self.show_error("Export failed", _message(exc))
+            self.show_error("Export failed", message(exc))
             return []
         self.state.status = f"wrote {paths[0]}" + (f" and {len(paths) - 1} more"
                                                     if len(paths) > 1 else "")
@@ -662,15 +558,10 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to export", f"the {scope} is empty")
             return 0
         try:
-            info = self._info(colormap=s.colormap)
+            req = self.session.batch_export_job(folder, indices, formats, self.batch_chunk)
         except LRPError as exc:  # e.g. the model file was removed since it was opened
-            self.show_error("Batch export failed", _message(exc))
+            self.show_error("Batch export failed", message(exc))
             return 0
-        req = services.BatchExportRequest(
-            model=s.model, dataset=s.dataset, indices=indices, out_dir=os.fspath(folder),
-            formats=tuple(formats), rule=s.rule, layer_rules=tuple(sorted(s.layer_rules.items())),
-            target=s.target, backend=s.backend, dtype=s.dtype, cmap=s.colormap,
-            outline=s.outline, info=info, chunk=self.batch_chunk)
         dlg = self._open_progress(f"Exporting {indices.size:,} samples…", int(indices.size),
                                   "exportProgress", "export")
         return self.controller.submit(
@@ -725,7 +616,7 @@ class MainWindow(QMainWindow):
             self.state.status = "batch export cancelled; no files were kept"
             self.export_cancelled.emit()
             return
-        self.show_error("Batch export failed", _message(exc))
+        self.show_error("Batch export failed", message(exc))
 
     # -- download ---------------------------------------------------------------------------
     def download_mnist(self, kind="all", confirmed=False) -> int:
@@ -755,7 +646,7 @@ class MainWindow(QMainWindow):
         def failed(exc):
             self._close_progress()
             if not isinstance(exc, Cancelled):
-                self.show_error("Download failed", _message(exc))
+                self.show_error("Download failed", message(exc))
 
         return self.controller.submit("download", run, on_done=done, on_error=failed,
                                       on_progress=progress, worker="batch")
@@ -801,23 +692,3 @@ def _conservation_text(total, output) -> str:
     relevance keeps (1 for a conserving rule without biases)."""
     ratio = f"{total / output:.4g}" if output else "—"
     return f"ΣR / f(x) = {ratio}  (ΣR = {total:.5g}, f(x) = {output:.5g})"
-
-
-def _default_model() -> str | None:
-    """The bundled LeNet-5, else the first bundled model, else None (an empty window)."""
-    try:
-        return str(bundled.default_model_path())
-    except LRPError:
-        models = bundled.bundled_models()
-        return str(models[0]) if models else None
-
-
-def _message(exc, path=None) -> str:
-    """The loader's message for user errors; a short report for internal faults."""
-    if isinstance(exc, LRPError):
-        return str(exc)
-    where = f"{path}: " if path else ""
-    name = type(exc).__name__
-    if "OutOfMemory" in name:
-        return f"{where}the GPU ran out of memory ({exc}); try float32 or the CPU"
-    return f"{where}{name}: {exc}"

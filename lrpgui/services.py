@@ -9,22 +9,21 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lrpcore import export as _export
-from lrpcore.errors import ExportError, LRPError, RuleError
+from lrpcore.batch_export import explain_and_export
+from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
-from lrpcore.insight.diagnose import diagnose_trace
+from lrpcore.insight.diagnose import diagnose_trace, sample_activations
 from lrpcore.spec import unit_inputs
+from lrpcore.targets import parse_target
 
 from . import rendering
-
-
-class Cancelled(Exception):
-    """Raised inside a task when its token was cancelled."""
+from .requests import ExplainRequest
 
 
 class Token:
@@ -67,24 +66,6 @@ def model_input_unit(model, raw, dtype=np.float64) -> np.ndarray:
 
 
 # -- one explanation ------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class ExplainRequest:
-    """Everything one explanation depends on, frozen on the GUI thread."""
-
-    model: object
-    dataset_key: object
-    index: int
-    raw: np.ndarray = field(repr=False)
-    label: int | None
-    rule: str
-    layer_rules: tuple
-    target: str
-    backend: str
-    dtype: str
-    model_path: str | None = None  # recorded in the sidecars of exports of the result
-    dataset_name: str | None = None
-
-
 @dataclass(frozen=True, eq=False)
 class ExplainResult:
     request: ExplainRequest
@@ -141,7 +122,7 @@ class ExplainService:
         fwd = self._forward
         labels = None if req.label is None else np.array([req.label])
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
-        target = req.target if not req.target.isdigit() else int(req.target)
+        target = parse_target(req.target)
         R = fwd.relevance(config, target, labels=labels)
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
@@ -152,9 +133,13 @@ class ExplainService:
         seconds = time.perf_counter() - start
         diagnosis = _diagnosis(fwd, config, target, labels)  # after the timing: a check
         fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
+        unit = unit_inputs(req.model.input_spec, fed)
+        spec = req.model.input_spec
+        if spec is not None:  # the views draw images: a C×H×W model's arrays as H×W×C
+            R, fed, unit = (spec.image_layout(a) for a in (R, fed, unit))
         return ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
-            input_unit=unit_inputs(req.model.input_spec, fed)[0], scores=out[0],
+            input_unit=unit[0], scores=out[0],
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
@@ -165,7 +150,7 @@ def _diagnosis(fwd, config, target, labels):
     """Conservation warnings of an explanation (lrpcore.insight.diagnose), from a second
     backward pass with a trace: one sample, a millisecond or two."""
     _, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
-    return diagnose_trace(trace, fwd.explainer.layers, config, fwd.activations,
+    return diagnose_trace(trace, fwd.explainer.layers, config, sample_activations(fwd),
                           fwd.backend.xp)
 
 
@@ -283,24 +268,22 @@ def export_all_colormaps(folder, result, outline, info) -> list[Path]:
 
 
 @dataclass(frozen=True, eq=False)
-class BatchExportRequest:
-    model: object
+class BatchExport:
+    """A batch export job: the explanation settings (the explorer's one
+    :class:`~lrpgui.requests.ExplainRequest`, without a sample) and where and how to write."""
+
+    request: ExplainRequest
     dataset: object
     indices: np.ndarray
     out_dir: str
     formats: tuple  # subset of ("png", "npy")
-    rule: str
-    layer_rules: tuple
-    target: str
-    backend: str
-    dtype: str
     cmap: str
     outline: bool
     info: dict
     chunk: int = 256
 
 
-def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
+def batch_export(req: BatchExport, token: Token) -> list[Path]:
     """Explain and write the chosen samples; on cancel or error, no file of this call stays.
     Existing files are never replaced (refused before anything is computed).
 
@@ -310,39 +293,18 @@ def batch_export(req: BatchExportRequest, token: Token) -> list[Path]:
     if not out.is_dir():
         raise ExportError(f"{out}: folder does not exist")
     _export.refuse_existing(out, planned_files(req.indices, req.formats, [req.cmap]))
-    ex = Explainer(req.model, req.backend, req.dtype)
-    config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
-    target = int(req.target) if req.target.isdigit() else req.target
-    labels_all = getattr(req.dataset, "labels", None)
-    indices = np.asarray(req.indices, dtype=np.int64)
-    n = len(indices)
-    written: list[Path] = []
-    try:
-        for start in range(0, n, req.chunk):
-            token.check()
-            idx = indices[start:start + req.chunk]
-            raw = req.dataset.images(idx)
-            labels = None if labels_all is None else np.asarray(labels_all)[idx]
-            R = ex.forward(raw).relevance(config, target, labels=labels)
-            x01 = (model_input_unit(req.model, raw, ex.dtype) if "png" in req.formats
-                   else None)
-            paths = _export.export_explanations(
-                out, R, x01, [int(i) for i in idx], [req.cmap] if x01 is not None else [],
-                outline=req.outline, info=req.info, npy="npy" in req.formats,
-                progress=lambda d, _t, s=start: token.progress(s + d, n),
-                cancel=token.cancelled)
-            written.extend(q for p in paths for q in (Path(p), _export.sidecar_path(p)))
-            token.check()
-            token.progress(min(n, start + len(idx)), n)
-    except BaseException:
-        _remove(written)
-        raise
-    return written
+    settings = req.request
+    ex = Explainer(settings.model, settings.backend, settings.dtype)
+    config = resolve_rules(ex.layers, settings.rule, dict(settings.layer_rules))
+    paths = explain_and_export(  # the routine of 'lrp demo' and 'lrp explain --png' too
+        out, ex, lambda idx: model_read(req.dataset, idx), req.indices, config,
+        settings.target_value, getattr(req.dataset, "labels", None),
+        cmaps=[req.cmap] if "png" in req.formats else [], npy="npy" in req.formats,
+        outline=req.outline, info=req.info, chunk=req.chunk,
+        progress=lambda d, t: token.progress(d, t), cancel=token.cancelled)
+    return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
 
 
-def _remove(paths) -> None:
-    for p in paths:
-        try:
-            Path(p).unlink()
-        except OSError:
-            pass
+def model_read(dataset, idx):
+    """Raw samples ``idx`` of ``dataset`` (the batch export reads through here)."""
+    return dataset.images(idx)

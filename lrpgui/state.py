@@ -13,10 +13,10 @@ from lrpcore.errors import RuleError, ShapeError
 from lrpcore.presets import preset_or_none
 from lrpcore.render.colormaps import get_colormap
 from lrpcore.rules import parse_rule
+from lrpcore.targets import TARGET_WORDS, target_spec  # noqa: F401 (TARGET_WORDS re-exported)
 
 from .evented import EventedModel, Field
 
-TARGET_WORDS = ("pred", "true", "output")
 DTYPES = ("float64", "float32")
 BACKENDS = ("numpy", "cupy")
 
@@ -75,12 +75,8 @@ def _layer_rules(value, _obj):
 
 
 def _target(value, _obj):
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = str(int(value))
-    value = _str(value, _obj).strip().lower()
-    if value in TARGET_WORDS or (value.isdigit()):
-        return value
-    raise RuleError(f"unknown target {value!r}: use pred, true, output or a class index")
+    """Stored as text ("pred", "3"): lrpcore.targets parses it, as for the command line."""
+    return target_spec(value)
 
 
 def _choice(options):

@@ -43,3 +43,13 @@ def test_bench_command_prints_rows(capsys):
     assert code == 0
     rows = [line for line in out.splitlines() if line.startswith("lenet5")]
     assert len(rows) == 2 and "matmul rate (float32)" in out
+
+
+def test_graph_models_are_benchmarked():
+    from lrpcore.bench import BENCH_MODELS, multiply_adds, run_benchmark
+
+    rows, _ = run_benchmark(["resnet"], [2], ["float32"], ["EpsilonPlus"], "numpy", repeat=1)
+    assert rows[0].model == "resnet" and rows[0].batch == 2
+    assert rows[0].lrp_ms["EpsilonPlus"] > 0 and rows[0].floor_ms > 0
+    # EfficientNet-Lite0 is about 0.4 G multiply-adds per 224×224 image
+    assert 3.5e8 < multiply_adds(BENCH_MODELS["efficientnet-lite0"]()) < 4.5e8

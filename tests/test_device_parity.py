@@ -155,3 +155,55 @@ def test_training_on_the_device_path(tmp_path):
     b = train(_cfg(epochs=1), _toy_data(), tmp_path / "b.npz", backend=FAKE_GPU, **kw)
     for wa, wb in zip(_weights(a.model), _weights(b.model), strict=True):
         np.testing.assert_allclose(wb, wa, rtol=1e-10, atol=1e-12)
+
+
+def _small_graph(seed=0):
+    """Every graph operator on a small input: a depthwise block with ReLU6 and a residual Add,
+    a concatenation, mean pooling, channels-first input and flatten."""
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_layers import (
+        Add,
+        Clip,
+        Concat,
+        FlattenChannelsFirst,
+        GroupedConvolution,
+        LeakyReLU,
+        MeanPool,
+        ToChannelsLast,
+    )
+
+    rng = np.random.default_rng(seed)
+
+    def conv(h, d, n):
+        return Convolution(rng.normal(size=(h, h, d, n)) / h, rng.normal(size=n) * 0.1)
+
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),
+        Node("stem/pad", Pad((1, 1, 1, 1)), ("a",), "ap"),
+        Node("stem", conv(3, 2, 4), ("ap",), "b"),
+        Node("relu6", Clip(0.0, 6.0), ("b",), "c"),
+        Node("dw/pad", Pad((0, 1, 0, 1)), ("c",), "cp"),
+        Node("dw", GroupedConvolution(rng.normal(size=(2, 2, 1, 4)), rng.normal(size=4) * 0.1,
+                                      (1, 1), groups=4), ("cp",), "d"),
+        Node("leaky", LeakyReLU(0.1), ("d",), "e"),
+        Node("add", Add(), ("e", "c"), "f"),
+        Node("pw", conv(1, 4, 2), ("f",), "g"),
+        Node("cat", Concat(), ("f", "g"), "h"),
+        Node("pool", MeanPool((2, 2), (2, 2)), ("h",), "i"),
+        Node("flat", FlattenChannelsFirst(), ("i",), "j"),
+        Node("fc", Linear(rng.normal(size=(6 * 3 * 3, 3)) / 4, rng.normal(size=3) * 0.1),
+             ("j",), "y"),
+    ]
+    spec = InputSpec(shape=(2, 6, 6), raw_shape=(6, 6, 2), layout="NCHW", divide=1.0,
+                     offset=0.0, value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0))
+    return GraphModel(nodes, "x", "y", spec)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_graph_operators_on_the_device_path_equal_numpy(rule):
+    model = _small_graph()
+    x = np.random.default_rng(6).uniform(-1, 1, (4, 2, 6, 6))
+    want = lrpcore.explain(model, x, rule=rule, raw=True, backend="numpy")
+    got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
+    assert type(got) is np.ndarray and got.shape == x.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())

@@ -283,3 +283,14 @@ def test_cli_download_unreachable_exits_2(cache, capsys):
     rc = main(["data", "download", "--kind", "test", "--quiet", "--mirror", closed_port_url()])
     assert rc == 2
     assert "could not reach" in capsys.readouterr().err
+
+
+def test_one_cancellation_type_for_every_job():
+    """Export, insight, download and the GUI's tasks stop with the same exception type."""
+    from lrpcore.errors import Cancelled, LRPError
+    from lrpcore.insight import Cancelled as InsightCancelled
+    from lrpcore.io.download import DownloadCancelled
+    from lrpgui.services import Cancelled as GuiCancelled
+
+    assert InsightCancelled is Cancelled and GuiCancelled is Cancelled
+    assert issubclass(DownloadCancelled, Cancelled) and issubclass(Cancelled, LRPError)

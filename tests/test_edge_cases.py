@@ -374,3 +374,24 @@ def test_a_layer_rule_on_the_dropped_softmax_says_why_it_is_refused():
                        lrpcore.spec.InputSpec(shape=(4,), raw_shape=(4,)))
     with pytest.raises(RuleError, match=r"layer 3 .*0\.\.2.*SoftMax.*dropped"):
         lrpcore.explain(model, rng.normal(size=(2, 4)), layer_rules={3: "flat"}, raw=True)
+
+
+def test_a_target_beyond_every_integer_type_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    """--target 99999999999999999999 was an internal error (numpy object array)."""
+    from lrpcore.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", "mnist-lenet5", "mnist-sample", "--target",
+                 "99999999999999999999", "--out", "unused.npy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "out of range" in err[0] and "internal" not in err[0]
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_bundled_models_open_by_name():
+    import lrpcore
+
+    model = lrpcore.load_model("mnist-lenet5")
+    assert model.source.endswith("mnist-lenet5.npz")
+    with pytest.raises(lrpcore.ModelFormatError, match="no such file"):
+        lrpcore.load_model("mnist-lenet6")

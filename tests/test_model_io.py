@@ -387,7 +387,7 @@ def test_sidecar_for_nn(tmp_path):
     ('{"input": {"shape": [31, 31, 1], "pad": 0}}', "holds 961"),
     ('{"input": {"shape": [32, 32, 1], "raw_shape": [30, 30, 1], "pad": 2}}', "holds 1024"),
     ('{"input": {"shap": [32, 32, 1]}}', "unknown input field"),
-    ('{"input": {"layout": "NCHW"}}', "layout"),
+    ('{"input": {"layout": "CHWN"}}', "layout"),
     ('{"input": {"pad": -1}}', "pad"),
     ('{"class_names": ["a", "b"]}', "2 class names for a model with 10 outputs"),
     ('{"class_names": [1, 2]}', "list of strings"),
@@ -455,3 +455,23 @@ def test_cli_convert_refuses_unwritable_formats(capsys, tmp_path, lenet_copy):
     assert _lrp("convert", lenet_copy, tmp_path / "x.onnx") == 2
     assert "choose .npz or .txt" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_toolbox_text_written_on_numpy_2_loads(tmp_path, lenet_txt):
+    """The toolbox's writer on numpy ≥ 2 writes every number as np.float64(…): such files
+    load to the same weights; other wrappers (code) are still refused, nothing is evaluated."""
+    import re
+
+    src = lenet_txt.read_text()
+    wrapped = re.sub(r"(-?\d+\.\d+(?:e-?\d+)?)", r"np.float64(\1)", src)
+    path = tmp_path / "lenet-np2.txt"
+    path.write_text(wrapped)
+    a, b = load_model(path), load_model(lenet_txt)
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        if hasattr(la, "W"):
+            np.testing.assert_array_equal(la.W, lb.W)
+            np.testing.assert_array_equal(la.B, lb.B)
+    evil = tmp_path / "evil.txt"
+    evil.write_text(wrapped.replace("np.float64(", "__import__(", 1))
+    with pytest.raises(ModelFormatError, match="is not a number"):
+        load_model(evil)

@@ -340,13 +340,20 @@ def test_padding_channels_refused(tmp_path):
     _refused(tmp_path, g, "height and width")
 
 
-@pytest.mark.parametrize("attrs, text", [({"group": 2}, "grouped"),
-                                         ({"dilations": [2, 2]}, "dilated"),
+@pytest.mark.parametrize("attrs, text", [({"dilations": [2, 2]}, "dilated"),
                                          ({"auto_pad": "SAME_SIDEWAYS"}, "auto_pad")])
 def test_other_conv_variants_refused(tmp_path, attrs, text):
     g = Graph([2, 6, 6])
-    g.node("Conv", g.init(_w(2, 1 if "group" in attrs else 2, 3, 3)), **attrs)
+    g.node("Conv", g.init(_w(2, 2, 3, 3)), **attrs)
     _refused(tmp_path, g, text)
+
+
+def test_grouped_convolution_loads_as_a_graph(tmp_path):
+    """Grouped convolutions were refused by the chain importer; the graph engine takes them."""
+    g = Graph([2, 6, 6])
+    g.node("Conv", g.init(_w(2, 1, 3, 3)), group=2)
+    _, path = g.save(tmp_path)
+    assert load_model(path).layers[-1].kind == "GroupedConvolution"
 
 
 def test_average_pool_at_the_end_refused(tmp_path):
@@ -378,12 +385,19 @@ def test_non_flatten_reshape_refused(tmp_path):
     _refused(tmp_path, g, "Reshape", "not a flatten")
 
 
-def test_branching_graph_refused(tmp_path):
+def test_branching_graph_is_a_graph_model(tmp_path):
+    """A skip connection (refused while only chains were explained) loads as a graph."""
     g = Graph([4])
-    g.node("MatMul", g.init(_w(4, 4)))
+    W = _w(4, 4)
+    g.node("MatMul", g.init(W))
     g.nodes.append(helper.make_node("Add", ["t1", "x"], ["t2"], name="skip"))
     g.current = "t2"
-    _refused(tmp_path, g, "Add")
+    _, path = g.save(tmp_path)
+    model = load_model(path)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    want = x @ W.astype(np.float64) + x
+    np.testing.assert_allclose(lrpcore.predict(model, x, raw=True, dtype="float64"), want,
+                               rtol=1e-6)
 
 
 def test_dynamic_input_shape_refused(tmp_path):

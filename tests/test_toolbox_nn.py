@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import pickletools
+import subprocess
 import sys
 import types
 
@@ -270,3 +271,94 @@ def test_random_bytes(tmp_path, seed):
 def test_empty_file(tmp_path):
     with pytest.raises(ModelFormatError, match="model.nn"):
         read_toolbox_nn(_write(tmp_path, b""))
+
+
+# --- memory safety and bounded work (issue 14) -----------------------------------------------
+
+class _ArrayFromBlob:
+    """Pickles like an ndarray whose data is a given bytes object (shared through the memo)."""
+
+    def __init__(self, blob, shape):
+        self.blob, self.shape = blob, shape
+
+    def __reduce__(self):
+        from numpy._core.multiarray import _reconstruct
+
+        return (_reconstruct, (np.ndarray, (0,), b"b"),
+                (1, self.shape, np.dtype("f8"), False, self.blob))
+
+
+def _dtype_memo_slot(data):
+    """Memo index the first numpy dtype of a protocol-2 pickle is stored at."""
+    ops = list(pickletools.genops(data))
+    for k, (op, arg, _) in enumerate(ops):
+        if op.name == "GLOBAL" and arg == "numpy dtype":
+            seen_reduce = False
+            for op3, arg3, _ in ops[k + 1:]:
+                if op3.name == "REDUCE":
+                    seen_reduce = True
+                elif seen_reduce and op3.name in ("BINPUT", "LONG_BINPUT"):
+                    return arg3
+    raise AssertionError("no numpy dtype in the pickle")
+
+
+def test_a_dtype_rewritten_after_its_array_was_checked_is_refused(tmp_path, fake_toolbox):
+    """numpy's dtype __setstate__ rewrites a dtype in place: a BUILD on the memoised dtype after
+    an array used it made that array big-endian (or structured) behind the checks."""
+    tb = fake_toolbox
+    net = tb["Sequential"](modules=[tb["Linear"](W=np.ones((2, 3)), B=np.zeros(3))])
+    data = pickle.dumps(net, protocol=2)
+    slot = _dtype_memo_slot(data)
+    state = pickle.dumps((3, ">", None, None, None, -1, -1, 0), protocol=2)[2:-1]
+    # push the memoised dtype, its new state, BUILD, drop it; then STOP with the model on top
+    rewrite = b"h" + bytes([slot]) + state + b"b0."
+    assert data.endswith(b".")
+    path = _write(tmp_path, data[:-1] + rewrite)
+    with pytest.raises(ModelFormatError, match="dtype"):
+        read_toolbox_nn(path)
+
+
+def test_arrays_are_native_float_even_from_big_endian_files(tmp_path, fake_toolbox):
+    tb = fake_toolbox
+    W = np.arange(6, dtype=">f8").reshape(2, 3)
+    net = tb["Sequential"](modules=[tb["Linear"](W=W, B=np.zeros(3, dtype=">f4"))])
+    model = read_toolbox_nn(_write(tmp_path, pickle.dumps(net, protocol=2)))
+    layer = model.layers[0]
+    assert layer.W.dtype == np.float64 and layer.W.dtype.isnative
+    assert layer.B.dtype == np.float32 and layer.B.dtype.isnative
+    np.testing.assert_array_equal(layer.W, np.arange(6).reshape(2, 3))
+
+
+def test_one_data_block_reused_for_many_arrays_is_refused_before_copying(tmp_path,
+                                                                         fake_toolbox):
+    """The memo lets a file name one blob for thousands of arrays (gigabytes from 1.8 MB)."""
+    tb = fake_toolbox
+    blob = np.ones(64 * 1024 // 8).tobytes()  # 64 KiB, stored once in the file
+    extras = [_ArrayFromBlob(blob, (len(blob) // 8,)) for _ in range(200)]  # 12.5 MiB claimed
+    net = tb["Sequential"](modules=[tb["Linear"](W=np.ones((2, 3)), B=np.zeros(3), X=extras)])
+    data = pickle.dumps(net, protocol=2)
+    assert len(data) < 200 * 1024
+    with pytest.raises(ModelFormatError, match="more data than the file"):
+        read_toolbox_nn(_write(tmp_path, data))
+
+
+def test_shared_nested_lists_are_refused_without_formatting_them(tmp_path, fake_toolbox):
+    """A few hundred bytes of lists that reference each other stand for 2^40 items: the error
+    message must not format them (the loader hung for minutes at gigabytes). Run in a
+    subprocess so that a regression fails the test instead of hanging the suite."""
+    tb = fake_toolbox
+    nested = []
+    for _ in range(40):
+        nested = [nested, nested]
+    net = tb["Sequential"](modules=[tb["MaxPool"](pool=nested, stride=(2, 2))])
+    path = _write(tmp_path, pickle.dumps(net, protocol=2))
+    assert path.stat().st_size < 1000
+    script = ("import sys; from lrpcore import ModelFormatError\n"
+              "from lrpcore.io.toolbox_nn import read_toolbox_nn\n"
+              "try:\n    read_toolbox_nn(sys.argv[1])\nexcept ModelFormatError as e:\n"
+              "    print(e); sys.exit(0)\nsys.exit(1)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "'pool' must be two positive integers, got list of 2 items" in proc.stdout
+    assert len(proc.stdout) < 400

@@ -407,6 +407,13 @@ def test_lrp_train_command(tmp_path, capsys):
     assert main(argv) == 2  # refuses to overwrite
     assert "file exists" in capsys.readouterr().err
     assert main(argv[:-4] + ["--test-set", str(tmp_path / "tx.npy")]) == 2
+    # a test set that carries its labels (a built-in name such as mnist-test, an .npz, IDX)
+    # needs no --test-labels
+    np.savez(tmp_path / "test.npz", images=test.images, labels=test.labels)
+    capsys.readouterr()
+    assert main(argv[:-6] + ["--out", str(tmp_path / "m2.npz"),
+                             "--test-set", str(tmp_path / "test.npz")]) == 0
+    assert "test accuracy" in capsys.readouterr().out
     assert main(["train", "--arch", "lenet5", "--dataset", str(tmp_path / "nope.npy"),
                  "--epochs", "1", "--out", str(tmp_path / "n.npz")]) == 2
     assert "nope.npy" in capsys.readouterr().err

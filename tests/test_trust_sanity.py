@@ -82,3 +82,13 @@ def test_lrp_sanity_cli(tmp_path, capsys, monkeypatch):
                  "--plot"]) == 2  # exists
     assert "exists" in capsys.readouterr().err
     assert main(["sanity", "mnist-lenet5", "mnist-sample", "--rule", "bogus"]) == 2
+
+
+def test_samples_are_spread_over_a_sorted_dataset():
+    from lrpcore.insight.tasks import spread_indices
+
+    assert spread_indices(10, 3).tolist() == [0, 4, 9]  # 4.5 rounds to even
+    assert spread_indices(3, 10).tolist() == [0, 1, 2]
+    assert spread_indices(0, 5).size == 0
+    labels = lrpcore.open_dataset("mnist-sample").labels  # sorted by class
+    assert len(set(labels[spread_indices(len(labels), 64)])) == 10

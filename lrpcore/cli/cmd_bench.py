@@ -16,14 +16,17 @@ def _csv(text, cast=str):
 
 
 def register(sub):
-    p = add_command(sub, "bench", "Benchmark forward and LRP speed on LeNet-5 and long-rect.",
+    p = add_command(sub, "bench", "Benchmark forward and LRP speed (LeNet-5, long-rect; "
+                    "graph models: resnet, efficientnet-lite0).",
                     "lrp bench --batch-sizes 1,256 --dtypes float32",
                     description="Times the forward pass and each LRP rule for the toolbox's "
                     "LeNet-5 and its 784-1296-1296-1296-10 'long-rect' network (random "
                     "weights), reports heatmaps per second, peak extra memory, and the "
                     "arithmetic floor: forward + one backward multiply-adds divided by the "
                     "matrix-multiply rate measured in the same run. '×floor' is (forward + "
-                    "first rule) / floor.")
+                    "first rule) / floor. --models resnet,efficientnet-lite0 time the graph "
+                    "engine on those architectures (random weights; e.g. --batch-sizes 1,16 "
+                    "--rules EpsilonPlus).")
     p.add_argument("--models", default="lenet5,long-rect")
     p.add_argument("--batch-sizes", default="1,16,64,256")
     p.add_argument("--dtypes", default="float64,float32")

@@ -19,9 +19,17 @@ def register(sub):
     p.add_argument("output", help="file to write: .npz (native) or .txt (toolbox text)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT (and the OUT.json sidecar beside it) if they exist")
+    p.add_argument("--arch", choices=sorted(_architectures()),
+                   help="architecture of a PyTorch state-dict checkpoint (.pth/.pt) to build")
     p.add_argument("--dtype", choices=["float32", "float64"],
                    help="store parameters in this precision (default: as read)")
     p.set_defaults(func=run)
+
+
+def _architectures():
+    from ..zoo import ARCHITECTURES  # noqa: PLC0415
+
+    return ARCHITECTURES
 
 
 def run(args) -> int:
@@ -39,7 +47,12 @@ def run(args) -> int:
     # it is part of the output, refused without --overwrite, replaced or removed with it
     side = sidecar_path(args.output)
     check_outputs_free([args.output, side], args.overwrite)
-    model = load_model(args.input)
+    if args.input.lower().endswith((".pth", ".pt")) and args.arch:
+        from ..io.imagenet import build_from_checkpoint  # noqa: PLC0415
+
+        model = build_from_checkpoint(args.input, args.arch)
+    else:
+        model = load_model(args.input)
     save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
     written = None
     try:

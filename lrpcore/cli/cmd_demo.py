@@ -15,19 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..batch_export import explain_and_export
 from ..bundled import DEFAULT_MODEL_NAME, default_dataset, default_model_path
 from ..errors import LRPError
 from ..explain import Explainer
 from ..export import (
     explanation_file_names,
-    export_explanations,
     export_relevance_batch,
     sidecar_info,
     sidecar_path,
 )
 from ..io import load_model
 from ..render import TOOLBOX_COLORMAPS
-from ..spec import unit_inputs
 from .common import add_command, check_outputs_free, remove_with_sidecars
 
 EXAMPLE = "lrp demo --out demo-output/"
@@ -140,10 +139,7 @@ def run(args) -> int:
     else:
         print("accuracy: not computed (the dataset has no labels)")
 
-    x_raw = ds.images(np.asarray(chosen, dtype=np.int64))
-    fwd = ex.forward(x_raw)
-    pred = fwd.predictions()
-    R = fwd.relevance("epsilon:0.01", "pred")
+    pred = ex.forward(ds.images(np.asarray(chosen, dtype=np.int64))).predictions()
     for k, i in enumerate(chosen):
         true = "?" if ds.labels is None else ds.label_name(int(ds.labels[i]))
         print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[k]))}")
@@ -151,10 +147,9 @@ def run(args) -> int:
                         dataset=ds.name)
     created, written = not out.exists(), []
     try:
-        written = export_explanations(out, R, unit_inputs(model.input_spec, ex.prepare(x_raw)),
-                                      chosen,
-                                      TOOLBOX_COLORMAPS, info=info, overwrite=args.overwrite,
-                                      npy=True)
+        written = explain_and_export(out, ex, ds.images, chosen, "epsilon:0.01", "pred",
+                                     cmaps=TOOLBOX_COLORMAPS, npy=True, info=info,
+                                     overwrite=args.overwrite)  # the GUI's batch export too
         written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)
     except BaseException:
         remove_with_sidecars(written)  # a failed demo leaves no half set of files

@@ -10,11 +10,12 @@ import time
 
 import numpy as np
 
+from ..batch_export import export_explained
 from ..errors import ExportError, RuleError, ShapeError
-from ..explain import Explainer, check_finite_outputs, resolve_rules
+from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy
 from ..insight.conservation import conservation_from_trace, format_conservation
-from ..insight.diagnose import Accumulator
+from ..insight.diagnose import Accumulator, sample_activations
 from ..render import check_scaling, get_colormap
 from ..spec import unit_inputs
 from .common import (
@@ -84,16 +85,15 @@ def register(sub):
 
 
 def parse_layer_rules(items) -> dict:
+    """``I=SPEC`` items: I is a layer index, or for graph models a node name or glob
+    (``'layer1.*=zplus'``); which layers it names is resolved against the model."""
     rules = {}
     for item in items:
-        index, sep, spec = item.partition("=")
-        if not sep or not spec:
+        index, sep, spec = item.rpartition("=")
+        if not sep or not spec or not index:
             raise RuleError(f"--layer-rule {item!r}: expected I=SPEC, e.g. 0=flat")
-        try:
-            rules[int(index)] = spec
-        except ValueError:
-            raise RuleError(f"--layer-rule {item!r}: layer index {index!r} is not an "
-                            "integer") from None
+        index = index.strip()
+        rules[int(index) if index.lstrip("-").isdigit() else index] = spec
     return rules
 
 
@@ -160,7 +160,7 @@ def run(args) -> int:
                 if Y is None:
                     Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
                 Y[start:stop] = y
-                pngs.write(r, fed, start)
+                pngs.write(explainer, r, fed, start)
                 bar(stop, n)
         outputs.append(args.out)
         if args.outputs:
@@ -200,9 +200,9 @@ def _explain_checked(fwd, config, target, labels, checks, traces, samples):
     r, layers = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
     r = backend.to_numpy(r)
     fwd.check_finite(r, config)
-    checks.add(layers, fwd.activations, backend.xp)
+    checks.add(layers, sample_activations(fwd), backend.xp)
     if traces is not None:
-        traces += conservation_from_trace([backend.to_numpy(a) for a in layers],
+        traces += conservation_from_trace(host_trace(layers, backend),
                                           fwd.explainer.layers, samples)
     return r
 
@@ -271,14 +271,14 @@ class PngWriter:
                                         explainer.backend.name, explainer.dtype.name)
         self.created_dir = not os.path.isdir(args.png)
 
-    def write(self, R, fed, start) -> None:
+    def write(self, explainer, R, fed, start) -> None:
         if not self.args.png:
             return
         args = self.args
-        self.written += self.export.export_explanations(
-            args.png, R, unit_inputs(self.model.input_spec, fed),
-            np.arange(start, start + R.shape[0]), self.cmaps,
-            outline=args.outline, scaling=args.scaling, info=self.info, overwrite=args.overwrite)
+        self.written += export_explained(  # the writer of 'lrp demo' and the GUI's batch
+            args.png, explainer, R, fed, np.arange(start, start + R.shape[0]), self.cmaps,
+            npy=False, outline=args.outline, scaling=args.scaling, info=self.info,
+            overwrite=args.overwrite)
 
     def remove(self) -> None:
         remove_with_sidecars(self.written)

@@ -6,6 +6,7 @@ import json
 import os
 
 from ..model import format_accuracy
+from ..text import printable
 from .common import add_command
 
 
@@ -40,7 +41,9 @@ def describe_model(model, path) -> str:
     n = model.n_classes
     names = model.meta.get("class_names")
     if names:
-        lines.append(f"classes ({len(names)}): {', '.join(names)}")
+        shown = ", ".join(printable(n) for n in names[:CLASSES_SHOWN])
+        more = f", … ({len(names) - CLASSES_SHOWN} more)" if len(names) > CLASSES_SHOWN else ""
+        lines.append(f"classes ({len(names)}): {shown}{more}")
     elif n:
         lines.append(f"classes: {n} outputs, unnamed")
     lines.append("output: " + ("SoftMax probabilities (LRP explains the scores before it)"
@@ -53,9 +56,30 @@ def describe_model(model, path) -> str:
     return "\n".join(lines)
 
 
+CLASSES_SHOWN = 20  # ImageNet's 1000 names would fill the terminal
+
+
 def run(args) -> int:
     from ..io.models import load_model
 
+    if os.fspath(args.model).lower().endswith((".pth", ".pt")):
+        print(describe_state_dict(os.fspath(args.model)))
+        return 0
     model = load_model(args.model, sidecar=not args.no_sidecar)
     print(describe_model(model, os.fspath(args.model)))
     return 0
+
+
+def describe_state_dict(path) -> str:
+    """The tensors of a PyTorch state dict (read safely, never run), one line each."""
+    from ..io.torch_pth import read_state_dict  # noqa: PLC0415
+
+    tensors = read_state_dict(path)
+    width = min(48, max(len(k) for k in tensors))
+    lines = [f"{printable(path)}: PyTorch state dict, {len(tensors)} tensors, "
+             f"{sum(t.size for t in tensors.values()):,} values"]
+    for name, t in tensors.items():
+        shape = "×".join(map(str, t.shape)) or "scalar"
+        lines.append(f"  {printable(name):<{width}}  {shape:<18} {t.dtype}")
+    lines.append("build a model from it: lrp convert FILE.pth OUT.npz --arch efficientnet-lite0")
+    return "\n".join(lines)

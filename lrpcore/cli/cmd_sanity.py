@@ -17,8 +17,8 @@ def register(sub):
         sub, "sanity", "cascading model randomisation: does the heatmap depend on the model?",
         EXAMPLE, description=(
             "Randomise the model's weighted layers from the output towards the input, one more "
-            "at each step (a copy: the model file is not touched), explain the first N samples "
-            "of DATA at every step and compare the heatmaps with the original ones (Spearman "
+            "at each step (a copy: the model file is not touched), explain N samples spread "
+            "over DATA at every step and compare the heatmaps with the original ones (Spearman "
             "rank correlation and SSIM, medians over the samples). A rule whose heatmaps stay "
             "similar once half of the layers are random fails the check (exit status 0 "
             "either way; the verdict is printed)."))

@@ -16,7 +16,7 @@ def register(sub):
     p = add_command(
         sub, "sweep", "rank a rule's parameter settings by faithfulness (pixel-flipping)",
         EXAMPLE, description=(
-            "Explain the first N samples of DATA with every setting of the rule's parameters "
+            "Explain N samples spread over DATA with every setting of the rule's parameters "
             "(ε, γ, α; default grids when no --param is given), score each by pixel-flipping "
             "(area between the least- and most-relevant-first curves: higher is better) and "
             "list them best first. Presets vary the parameter on all layers or on a layer "

@@ -51,9 +51,11 @@ def register(sub):
     held = p.add_mutually_exclusive_group()
     held.add_argument("--val-split", type=float, metavar="F",
                       help="hold out a fraction F for validation; the best epoch on it is kept")
-    held.add_argument("--test-set", metavar="X.npy", help="raw test images (reported every "
-                      "evaluation, stored as the model's accuracy; never used to pick an epoch)")
-    p.add_argument("--test-labels", metavar="Y.npy", help="labels of --test-set")
+    held.add_argument("--test-set", metavar="X.npy", help="raw test images, any dataset file or "
+                      "a built-in name such as mnist-test (reported every evaluation, stored "
+                      "as the model's accuracy; never used to pick an epoch)")
+    p.add_argument("--test-labels", metavar="Y.npy",
+                   help="labels of --test-set, if not found with it")
     p.add_argument("--eval-every", type=int, default=1, metavar="N",
                    help="evaluate every N epochs (default 1; the last epoch always)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (same settings)")
@@ -81,7 +83,9 @@ def canonical_command(args) -> str:
     if args.val_split is not None:
         parts += ["--val-split", repr(args.val_split)]
     if args.test_set:
-        parts += ["--test-set", args.test_set, "--test-labels", args.test_labels]
+        parts += ["--test-set", args.test_set]
+        if args.test_labels:
+            parts += ["--test-labels", args.test_labels]
     parts += ["--dtype", args.dtype, "--out", args.out]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -91,8 +95,8 @@ def run(args) -> int:
     from ..train.data import open_training_data  # noqa: PLC0415
     from ..train.loop import TrainConfig, train  # noqa: PLC0415
 
-    if bool(args.test_set) != bool(args.test_labels):
-        raise LRPError("--test-set and --test-labels go together")
+    if args.test_labels and not args.test_set:
+        raise LRPError("--test-labels needs --test-set")
     config = TrainConfig(arch=args.arch, layers=args.layers, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          weight_decay=args.weight_decay, schedule=args.lr_schedule,

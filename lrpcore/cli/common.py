@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..errors import DatasetError, ExportError, RuleError
+from ..errors import DatasetError, ExportError
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -93,14 +93,11 @@ def load_labels(path, n, classes=None) -> np.ndarray:
 
 
 def parse_target(text, words=("pred", "true", "output")):
-    """``--target``: one of ``words`` or a class index (checked against the model later)."""
-    t = text.strip().lower()
-    if t in words:
-        return t
-    try:
-        return int(t)
-    except ValueError:
-        raise RuleError(f"--target {text!r}: use {', '.join(words)} or a class index") from None
+    """``--target``: one of ``words`` or a class index (checked against the model later);
+    :func:`lrpcore.targets.parse_target`, the parser the GUI uses too."""
+    from ..targets import parse_target as parse  # noqa: PLC0415
+
+    return parse(text, words, what="--target")
 
 
 def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:

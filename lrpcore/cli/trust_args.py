@@ -1,5 +1,6 @@
 """What ``lrp sweep`` and ``lrp sanity`` share: MODEL and DATA arguments (a file or a bundled
-or built-in name), the first N samples, and ``--csv``/``--plot`` that take an optional path."""
+or built-in name), N samples spread over DATA, and ``--csv``/``--plot`` that take an optional
+path."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ def add_model_data(p) -> None:
                    "name (e.g. mnist-lenet5)")
     p.add_argument("data", help="samples: a dataset file or folder, or a built-in dataset "
                    "(e.g. mnist-sample)")
-    p.add_argument("--n", type=int, default=None, help="use the first N samples")
+    p.add_argument("--n", type=int, default=None,
+                   help="use N samples spread evenly over DATA (datasets are often sorted by "
+                   "class)")
     p.add_argument("--target", default="pred", help="pred (default), true or a class index")
     p.add_argument("--backend", default=None, help="numpy or cupy (default: GPU if available)")
     p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
@@ -38,20 +41,20 @@ def model_path(text: str) -> str:
 
 
 def load_inputs(args, n_default):
-    """(model, raw samples, labels or None) of the first ``--n`` samples of DATA."""
+    """(model, raw samples, labels or None) of ``--n`` samples spread evenly over DATA."""
     import numpy as np  # noqa: PLC0415
 
     from .. import load_model, open_dataset  # noqa: PLC0415
+    from ..insight.tasks import spread_indices  # noqa: PLC0415
 
     model = load_model(model_path(args.model))
     ds = open_dataset(args.data)
     n = n_default if args.n is None else args.n
     if n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {n}")
-    n = min(n, len(ds))
-    idx = np.arange(n)
+    idx = spread_indices(len(ds), n)
     x = ds.images(idx)
-    labels = None if ds.labels is None else np.asarray(ds.labels)[:n]
+    labels = None if ds.labels is None else np.asarray(ds.labels)[idx]
     return model, x, labels
 
 

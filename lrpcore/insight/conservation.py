@@ -61,6 +61,9 @@ def conservation_from_trace(per_layer, layers, samples=None) -> list[Conservatio
     if len(per_layer) != len(layers) + 1:
         raise ShapeError(f"a trace of {len(per_layer)} arrays does not fit {len(layers)} layers")
     sums = [_per_sample_sums(r) for r in per_layer]
+    received = getattr(per_layer, "outputs", None)  # a graph's: what each node received
+    out_sums = ([_per_sample_sums(r) for r in received] if received is not None
+                else sums[1:])
     n = sums[0].shape[0]
     samples = list(range(n)) if samples is None else [int(s) for s in samples]
     if len(samples) != n:
@@ -70,7 +73,7 @@ def conservation_from_trace(per_layer, layers, samples=None) -> list[Conservatio
     for s in range(n):
         for k in range(len(layers) - 1, -1, -1):
             rows.append(ConservationRow(samples[s], k, layers[k].describe(),
-                                        float(sums[k + 1][s]), float(sums[k][s]),
+                                        float(out_sums[k][s]), float(sums[k][s]),
                                         float(explained[s])))
     return rows
 

@@ -255,8 +255,9 @@ class Accumulator:
 
     ``layers`` are the explained layers (``Explainer.layers``), ``config`` the
     :class:`~lrpcore.explain.RuleConfig`. ``add(per_layer, activations)`` takes a trace (numpy
-    or cupy) and, optionally, the forward pass's activations (they tell whether a layer's input
-    was non-negative and how large its outputs are).
+    or cupy) and, optionally, layer inputs of the forward pass (:func:`sample_activations`:
+    they tell whether a layer's input was non-negative and how large its outputs are; a part
+    of the batch is enough).
     """
 
     def __init__(self, layers, config):
@@ -272,24 +273,37 @@ class Accumulator:
     def add(self, per_layer, activations=None, xp=np) -> None:
         if len(per_layer) != len(self.layers) + 1:
             raise ValueError(f"a trace of {len(per_layer)} arrays for {len(self.layers)} layers")
-        s, a, f = [], [], []
-        for r in per_layer:
-            flat = r.reshape(r.shape[0], -1)
-            fin = xp.isfinite(flat).all(axis=1)
-            clean = xp.where(xp.isfinite(flat), flat, 0)
-            s.append(_host(clean.sum(axis=1)))
-            a.append(_host(xp.abs(clean).sum(axis=1)))
-            f.append(_host(fin))
-        self._sums.append(np.stack(s, axis=1).astype(np.float64))
-        self._abs.append(np.stack(a, axis=1).astype(np.float64))
-        self._finite.append(np.stack(f, axis=1))
+        # what each layer received at its output: the next entry of a chain's trace; a graph's
+        # trace lists it (a tensor read by several nodes collects from all of them)
+        received = getattr(per_layer, "outputs", None)
+        arrays = list(per_layer) + (list(received) if received is not None else [])
+        s, a = [], []
+        prev = None
+        with np.errstate(all="ignore"):
+            for r in arrays:  # two passes per layer: this runs after every batch
+                if r is prev:  # an activation passed the same array on: same sums
+                    s.append(s[-1])
+                    a.append(a[-1])
+                    continue
+                prev = r
+                flat = r.reshape(r.shape[0], -1)
+                s.append(_host(flat.sum(axis=1, dtype=np.float64)))
+                a.append(_host(xp.abs(flat).sum(axis=1, dtype=np.float64)))
+        sums, mags = np.stack(s, axis=1), np.stack(a, axis=1)
+        fin = np.isfinite(mags)  # Σ|R| is finite exactly when every value is
+        self._sums.append(np.where(fin, sums, 0.0))
+        self._abs.append(np.where(fin, mags, 0.0))
+        self._finite.append(fin)
         if activations is not None:
             self._have_acts = True
+            inputs = getattr(activations, "inputs", None)
             for k in range(len(self.layers)):
-                x, z = activations[k], activations[k + 1]
-                self._nonneg[k] = self._nonneg[k] and bool(_host((x >= 0).all()))
-                if self.layers[k].linear_map:
-                    self._zs[k].append(float(_host(xp.median(xp.abs(z)))))
+                x = activations[k] if inputs is None else inputs[k]
+                z = activations[k + 1]
+                if self._nonneg[k]:
+                    self._nonneg[k] = bool(_host(x.min()) >= 0)
+                if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
+                    self._zs[k].append(_median_abs(z, xp))
 
     def result(self) -> Diagnosis:
         if not self._sums:
@@ -300,6 +314,16 @@ class Accumulator:
         return _diagnose(sums, mags, fin, self.layers, self.config,
                          self._nonneg if self._have_acts else None,
                          [float(np.median(z)) if z else None for z in self._zs])
+
+
+Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
+Z_VALUES = 65536  # values per batch the median is taken over (an even subsample)
+
+
+def _median_abs(z, xp) -> float:
+    flat = z.reshape(-1)
+    step = max(1, flat.size // Z_VALUES)
+    return float(_host(xp.median(xp.abs(flat[::step]))))
 
 
 def _host(a):
@@ -316,15 +340,17 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs) -> Diagnosis:
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
     findings = []
+    graph = sums.shape[1] > L + 1  # outputs listed after the trace (see Accumulator.add)
     for k in range(L - 1, -1, -1):
-        out_s, in_s = sums[:, k + 1], sums[:, k]
+        o = L + 1 + k if graph else k + 1
+        out_s, in_s = sums[:, o], sums[:, k]
         scale = np.maximum(np.maximum(np.abs(out_s), absf), tiny)
         change = (in_s - out_s) / scale
         with np.errstate(all="ignore"):
-            grow = mags[:, k] / np.maximum(mags[:, k + 1], tiny)
+            grow = mags[:, k] / np.maximum(mags[:, o], tiny)
             mag = mags[:, k] / np.maximum(absf, tiny)
         flags = {
-            "nonfinite": fin[:, k + 1] & ~fin[:, k],
+            "nonfinite": fin[:, o] & ~fin[:, k],
             "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
             "created": fin[:, k] & (change > CHANGE_TOL),
             "absorbed": fin[:, k] & (change < -CHANGE_TOL),
@@ -352,6 +378,12 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs) -> Diagnosis:
     return Diagnosis(config.description, n, float(total), tuple(findings))
 
 
+def sample_activations(forward) -> list:
+    """Layer inputs of a part of a forward pass's batch (its first shard), without joining the
+    shards: the causes only need their signs and typical sizes."""
+    return forward.shards[0]
+
+
 def diagnose_trace(per_layer, layers, config, activations=None, xp=np) -> Diagnosis:
     """The diagnosis of one trace (``Forward.relevance(..., trace=True)[1]``)."""
     acc = Accumulator(layers, config)
@@ -366,4 +398,5 @@ def diagnose(forward, rule=None, target="pred", labels=None, layer_rules=None) -
     ex = forward.explainer
     config = rule if hasattr(rule, "rules") else resolve_rules(ex.layers, rule, layer_rules)
     _, trace = forward.relevance(config, target, labels=labels, trace=True, to_numpy=False)
-    return diagnose_trace(trace, ex.layers, config, forward.activations, forward.backend.xp)
+    return diagnose_trace(trace, ex.layers, config, sample_activations(forward),
+                          forward.backend.xp)

@@ -16,8 +16,9 @@ the perturbed input after step k is ``x + D_k`` with ``D_k`` the flipped pixels'
 first-layer output is ``z(x) + Σ_{j≤k} L(δ_j)``. Each flipped pixel is added once, by the taps it
 touches, and a cumulative sum over the steps gives every step's first-layer output: the cost of
 one convolution per curve instead of one per step. A first dense layer does the same with a
-sparse product. The remaining layers run on all (sample, step) rows in large batches, in
-parallel threads. Other first layers (and GPUs) take the plain route of
+sparse product. A step that flips only pixels already at the baseline value changes nothing
+and takes the previous step's output. The remaining layers run on the other (sample, step)
+rows in large batches, in parallel threads. Other first layers (and GPUs) take the plain route of
 :mod:`.pixelflip`: every perturbed input built and run whole.
 """
 
@@ -105,6 +106,7 @@ class FlipScorer:
         repl = _replacements(spec, baseline, self.grid, np.arange(self.n), seed)
         x_pix = self.x.reshape(self.n, H * W, C)
         self.delta = (repl - x_pix).astype(explainer.dtype)  # what flipping a pixel adds
+        self._moves = np.any(self.delta != 0, axis=2)  # (N, H·W) flipping it changes x
         self.rows_per_pass = _positive_int(rows_per_pass, "rows per pass")
         first = explainer.layers[0] if explainer.layers else None
         route = _ROUTES.get(getattr(first, "kind", None))
@@ -161,27 +163,42 @@ class FlipScorer:
 
     # -- one chunk of samples -------------------------------------------------------------------
     def _chunk(self, a, b, steps) -> np.ndarray:
-        s1 = self.n_steps + 1
+        n, s1 = b - a, self.n_steps + 1
+        # A step that flips only pixels already at the baseline (black digit background with
+        # the background baseline) leaves the input as it was: its output is the previous
+        # step's, and its row is not run (exact; a third or more of MNIST's rows).
+        moved = np.bincount((np.arange(n)[:, None] * (s1 + 1) + steps).reshape(-1),
+                            weights=self._moves[a:b].reshape(-1), minlength=n * (s1 + 1))
+        run = moved.reshape(n, s1 + 1)[:, :s1] > 0
+        run[:, 0] = True
+        rows = np.flatnonzero(run.reshape(-1))  # (sample, step) rows to compute
         if self._route is not None:
-            z = self._route.increments(self.delta[a:b], steps, s1 + 1)  # (n, s1+1, *out)
+            z = self._route.increments(self.delta[a:b], steps, s1 + 1,
+                                       self._moves[a:b])  # (n, s1+1, *out)
             z[:, 0] = self._z0[a:b]  # step 0 flips nothing: its increment bin is empty
             for k in range(1, s1):  # a running sum, step by step (np.cumsum over a middle
                 np.add(z[:, k - 1], z[:, k], out=z[:, k])  # axis is several times slower)
-            y = self._forward(z[:, :s1].reshape((-1,) + z.shape[2:]), 1, None)
+            z = z[:, :s1].reshape((n * s1,) + z.shape[2:])
+            y = self._forward(z[rows], 1, None)
         else:
-            flipped = steps[:, None, :] <= np.arange(s1)[None, :, None]  # (n, s1, H·W)
+            ns, ks = np.divmod(rows, s1)
+            flipped = steps[ns] <= ks[:, None]  # (rows, H·W)
             H, W, C = self.grid.image
-            x_pix = self.x[a:b].reshape(b - a, 1, H * W, C)
-            batch = x_pix + flipped[..., None] * self.delta[a:b, None]
+            x_pix = self.x[a:b].reshape(n, H * W, C)
+            batch = x_pix[ns] + flipped[..., None] * self.delta[a + ns]
             y = self._forward(batch.reshape((-1,) + self.x.shape[1:]), 0, None)
-        y = y.reshape((b - a) * s1, -1)
+        y = y.reshape(rows.size, -1)
         k = y.shape[1]
         bad = self.targets[(self.targets < 0) | (self.targets >= k)]
         if bad.size:
             raise ShapeError(f"target class {int(bad[0])} is out of range: the model has "
                              f"{k} outputs (0..{k - 1})")
-        rows = np.repeat(self.targets[a:b], s1)
-        return y[np.arange(y.shape[0]), rows].reshape(b - a, s1)
+        out = np.empty(n * s1)
+        out[rows] = y[np.arange(rows.size), self.targets[a + rows // s1]]
+        # every step takes the output of the last step that was run (itself or before)
+        last = np.where(run, np.arange(s1)[None, :], 0)
+        np.maximum.accumulate(last, axis=1, out=last)
+        return out.reshape(n, s1)[np.arange(n)[:, None], last]
 
     def _forward(self, a, start, stop):
         ex = self.ex
@@ -213,16 +230,17 @@ class _ConvIncrements:
                      for a in range(h) for b in range(w) for r in (rows,)]
         self.tap_w = [(a, b) for a in range(h) for b in range(w)]
 
-    def increments(self, delta, steps, n_bins):
+    def increments(self, delta, steps, n_bins, moves):
         n, O, K = delta.shape[0], self.Ho * self.Wo, self.W.shape[3]
         dtype = delta.dtype
         inc = np.zeros((n * n_bins * O, K), dtype=dtype)
         base = (np.arange(n) * n_bins)[:, None]
         pos = np.arange(O)[None, :]
         for pix, (a, b) in zip(self.taps, self.tap_w, strict=True):
-            idx = ((base + steps[:, pix]) * O + pos).reshape(-1)
+            live = moves[:, pix]  # pixels already at the baseline add nothing: skipped
+            idx = ((base + steps[:, pix]) * O + pos)[live]
             wk = self.W[a, b].astype(dtype)  # (C, K)
-            inc[idx] += delta[:, pix, :].reshape(-1, delta.shape[2]) @ wk
+            inc[idx] += delta[:, pix, :][live] @ wk
         return inc.reshape(n, n_bins, self.Ho, self.Wo, K)
 
 
@@ -236,14 +254,14 @@ class _LinearIncrements:
             raise ShapeError("the dense layer does not read the flipped image")
         self.W = np.asarray(layer.W)
 
-    def increments(self, delta, steps, n_bins):
+    def increments(self, delta, steps, n_bins, moves):
         from scipy.sparse import csr_matrix  # noqa: PLC0415 (only this route needs it)
 
         n, P, C = delta.shape
         rows = (np.arange(n)[:, None] * n_bins + steps)[:, :, None].repeat(C, axis=2)
         cols = (np.arange(P)[:, None] * C + np.arange(C)[None, :])[None].repeat(n, axis=0)
-        a = csr_matrix((delta.reshape(-1), (rows.reshape(-1), cols.reshape(-1))),
-                       shape=(n * n_bins, P * C))
+        live = moves[:, :, None].repeat(C, axis=2)  # zeros need no entries
+        a = csr_matrix((delta[live], (rows[live], cols[live])), shape=(n * n_bins, P * C))
         inc = np.asarray(a @ self.W.astype(delta.dtype), dtype=delta.dtype)
         return inc.reshape(n, n_bins, -1)
 

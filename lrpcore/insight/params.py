@@ -117,9 +117,16 @@ class Setting:
     def label(self) -> str:
         if not self.layer_rules and self.group == "all":
             return self.rule  # a plain rule: its spec says it all
+        return f"{self.base} {self.short_label}"
+
+    @property
+    def short_label(self) -> str:
+        """The values (and layer group) without the rule's name."""
+        if not self.layer_rules and self.group == "all":
+            return self.rule
         vals = ", ".join(f"{_BY_NAME[k].symbol}={v:g}" for k, v in self.values.items())
         where = "" if self.group == "all" else f" [{self.group}]"
-        return f"{self.base} {vals}{where}".strip()
+        return f"{vals}{where}"
 
     def config(self, layers) -> RuleConfig:
         return resolve_rules(layers, self.rule, self.layer_rules)

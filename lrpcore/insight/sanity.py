@@ -24,7 +24,7 @@ from ..errors import RuleError, ShapeError
 from ..explain import Explainer, resolve_rules
 from ..model import Sequential
 from .baselines import attribute, baseline_name, output_seed
-from .tasks import check_cancel, report
+from .tasks import check_cancel, report, spread_indices
 
 # The check fails when, with at least half of the weighted layers randomised (from the top),
 # the heatmaps still correlate with the original ones this much (|median| over samples of
@@ -128,7 +128,7 @@ class SanityStep:
     descriptions: tuple
     spearman: np.ndarray = field(repr=False)  # per sample, against step 0
     ssim: np.ndarray = field(repr=False)
-    maps: np.ndarray = field(repr=False)  # (keep, H, W) of the first samples
+    maps: np.ndarray = field(repr=False)  # (keep, H, W) of samples spread over the batch
 
     @property
     def label(self) -> str:
@@ -156,7 +156,7 @@ class SanityResult:
     rule: str
     n: int
     steps: tuple  # SanityStep, step 0 = the original model
-    inputs: np.ndarray = field(repr=False)  # (keep, H, W) in [0, 1]
+    inputs: np.ndarray = field(repr=False)  # (keep, H, W) in [0, 1], the samples drawn
     seconds: float
     threshold: float = SIMILAR
 
@@ -223,13 +223,14 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         targets[a:a + batch_size] = base.backend.to_numpy(
             output_seed(fwd.output, target, lab, base.backend.xp)).argmax(axis=1)
     spec = model.input_spec
+    shown = spread_indices(n, keep_maps)  # the samples drawn: spread over the batch
     total = (len(order) + 1) * n
     steps, original = [], None
     for k in range(len(order) + 1):
         check_cancel(cancel)
         chosen = tuple(order[:k])
         m = model if k == 0 else randomised_copy(model, chosen, seed=seed + k)
-        ex = base if k == 0 else Explainer(m, base.backend.name, base.dtype)
+        ex = base if k == 0 else Explainer(m, base.backend, base.dtype)
         R = np.empty(X.shape, dtype=np.float64)
         for a in range(0, n, batch_size):
             check_cancel(cancel)
@@ -244,11 +245,11 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         flat = maps.reshape(n, -1)
         step = SanityStep(chosen, tuple(model.layers[i].describe() for i in chosen),
                           spearman_rows(flat_o, flat), ssim_rows(original, maps),
-                          maps[:keep_maps].copy())
+                          maps[shown].copy())
         steps.append(step)
         if on_step is not None:
             on_step(step, k + 1, len(order) + 1)
-    x01 = as_maps(_unit_inputs(spec, X[:keep_maps]), spec)
+    x01 = as_maps(_unit_inputs(spec, X[shown]), spec)
     return SanityResult(str(rule), n, tuple(steps), x01, time.perf_counter() - t0)
 
 
@@ -271,7 +272,7 @@ def csv_text(result: SanityResult) -> str:
 
 
 def figure(result: SanityResult, cmap="bwr", scaling=3) -> np.ndarray:
-    """Heatmaps of the first samples (rows) at every step (columns), RGB uint8."""
+    """Heatmaps of the drawn samples (rows) at every step (columns), RGB uint8."""
     from ..render.compose import heatmap, to_uint8  # noqa: PLC0415
     from ..render.grid import grid  # noqa: PLC0415
 

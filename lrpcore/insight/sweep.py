@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..explain import Explainer
 from .baselines import output_seed
-from .diagnose import Accumulator
+from .diagnose import Accumulator, sample_activations
 from .faithfulness import Faithfulness, FlipScorer
 from .params import Setting, grid
 from .tasks import check_cancel, report
@@ -100,7 +100,7 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
         for start, stop, fwd in forwards:
             check_cancel(cancel)
             r, trace = fwd.relevance(config, targets[start:stop], trace=True, to_numpy=False)
-            checks.add(trace, fwd.activations, ex.backend.xp)
+            checks.add(trace, sample_activations(fwd), ex.backend.xp)
             R[start:stop] = ex.backend.to_numpy(r)
         base = 3 * n * k
         report(progress, base + n, total)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import LRPError
-
-
-class Cancelled(LRPError):
-    """The caller's ``cancel()`` returned True; the computation stopped and returned nothing."""
+from ..errors import Cancelled  # noqa: F401 (re-exported: the project's one cancellation)
 
 
 def check_cancel(cancel) -> None:
@@ -17,3 +13,14 @@ def check_cancel(cancel) -> None:
 def report(progress, done, total) -> None:
     if progress is not None:
         progress(int(done), int(total))
+
+
+def spread_indices(total: int, n: int):
+    """``n`` sample indices spread evenly over ``0..total-1`` (all of them when n ≥ total):
+    a batch that sees every part of a dataset sorted by class, as the MNIST sample is."""
+    import numpy as np  # noqa: PLC0415
+
+    n = min(int(n), int(total))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))

@@ -32,7 +32,7 @@ __all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "check_labels
            "builtin_sample", "download_mnist", "DATASET_NAMES", "mixed_order",
            "bundled_test_set"]
 
-DATASET_NAMES = (SAMPLE_NAME, "mnist-train", "mnist-test")
+DATASET_NAMES = (SAMPLE_NAME, "mnist-train", "mnist-test", "natural-images")
 DATA_KEYS = ("data", "images", "x", "X")
 LABEL_KEYS = ("labels", "label", "y", "Y")
 MNIST_CLASSES = [str(d) for d in range(10)]
@@ -389,6 +389,12 @@ def bundled_test_set() -> tuple[Path, Path] | None:
 
 
 def _named(name: str) -> Dataset:
+    if name == "natural-images":
+        from .natural_images import natural_images  # noqa: PLC0415
+
+        images, names = natural_images()
+        return Dataset(images, name=name, source="scikit-image's bundled photographs ("
+                       + ", ".join(names) + "), centre-cropped to 224×224")
     if name == SAMPLE_NAME:
         images, labels, source = builtin_sample()
         return Dataset(images, name=name, source=source, labels=labels,

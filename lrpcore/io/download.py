@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from ..errors import DatasetError
+from ..errors import Cancelled, DatasetError
 from .cache import cache_dir as default_cache_dir
 
 MIRROR_ENV = "LRP_MNIST_MIRROR"
@@ -26,8 +26,8 @@ ROLES = ("images", "labels")
 _CHUNK = 1 << 16
 
 
-class DownloadCancelled(DatasetError):
-    """The user cancelled a download; partial files were removed."""
+class DownloadCancelled(Cancelled, DatasetError):
+    """The user cancelled a download; partial files were removed (a :class:`Cancelled`)."""
 
 
 class _Stop(Exception):

@@ -43,8 +43,52 @@ def refuse_mat(path) -> Sequential:
                            f"exports: {hint}")
 
 
+def _efficientnet_lite0():
+    from .imagenet import efficientnet_lite0_imagenet  # noqa: PLC0415
+
+    return efficientnet_lite0_imagenet()
+
+
+def _efficientnet_lite0_file():
+    from .imagenet import checkpoint_path  # noqa: PLC0415
+
+    return checkpoint_path()
+
+
+# models opened by name, as the app lists them (``lrpcore.load_model("efficientnet-lite0")``):
+# name → (builder, the file its weights come from: what provenance checksums)
+NAMED_MODELS = {"efficientnet-lite0": _efficientnet_lite0}
+NAMED_MODEL_FILES = {"efficientnet-lite0": _efficientnet_lite0_file}
+
+
+def bundled_model(name):
+    """The bundled model file named ``name`` (without its extension), or None."""
+    from ..bundled import MODELS_DIR  # noqa: PLC0415
+
+    if not isinstance(name, str) or os.sep in name or "/" in name:
+        return None
+    path = MODELS_DIR / f"{name}.npz"
+    return path if path.is_file() else None
+
+
+def model_file(path_or_name):
+    """The file a model comes from: the path itself, or a named model's weights file."""
+    path = os.fspath(path_or_name)
+    if not os.path.exists(path) and path in NAMED_MODEL_FILES:
+        return NAMED_MODEL_FILES[path]() or path
+    if not os.path.exists(path) and bundled_model(path) is not None:
+        return bundled_model(path)
+    return path
+
+
+def read_pth(path):
+    raise ModelFormatError(f"{path}: a PyTorch checkpoint holds weights, not an architecture: "
+                           "convert it with 'lrp convert FILE.pth OUT.npz --arch "
+                           "efficientnet-lite0' ('lrp info FILE.pth' lists its tensors)")
+
+
 LOADERS = {".txt": read_toolbox_txt, ".npz": read_native, ".nn": read_toolbox_nn,
-           ".onnx": read_onnx, ".mat": refuse_mat}
+           ".onnx": read_onnx, ".mat": refuse_mat, ".pth": read_pth, ".pt": read_pth}
 WRITERS: dict = {".npz": save_native, ".txt": write_toolbox_txt}
 
 
@@ -55,6 +99,11 @@ def load_model(path, sidecar=True) -> Sequential:
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if not os.path.exists(path) and path in NAMED_MODELS:
+        return NAMED_MODELS[path]()
+    if not os.path.exists(path) and bundled_model(path) is not None:
+        path = os.fspath(bundled_model(path))  # a bundled model by name: "mnist-lenet5"
+        ext = ".npz"
     if not os.path.exists(path):
         raise ModelFormatError(f"{path}: no such file")
     if os.path.isdir(path):

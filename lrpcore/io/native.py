@@ -22,7 +22,19 @@ import zipfile
 
 import numpy as np
 
-from ..errors import ExportError, ModelFormatError
+from ..errors import ExportError, ModelFormatError, ShapeError
+from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
+from ..graph_layers import (
+    Add,
+    Clip,
+    Concat,
+    FlattenChannelsFirst,
+    GroupedConvolution,
+    LeakyReLU,
+    Mean,
+    MeanPool,
+    ToChannelsLast,
+)
 from ..layers import (
     Convolution,
     Flatten,
@@ -62,6 +74,8 @@ def _layer_header(layer) -> dict:
     k = layer.kind
     if k in _PLAIN:
         return {"type": k}
+    if k in GRAPH_LAYERS:
+        return {"type": k, **GRAPH_LAYERS[k][0](layer)}
     if k == "Linear":
         return {"type": k, "inputs": layer.m, "outputs": layer.n}
     if k == "Convolution":
@@ -79,9 +93,16 @@ def model_header(model) -> dict:
     spec = None
     if model.input_spec is not None and _spec_fits(model):
         spec = {k: v for k, v in model.input_spec.to_dict().items() if k != "source"}
+    graph = None
+    if getattr(model, "is_graph", False):
+        graph = {"input": model.input_name, "output": model.output_name,
+                 "convention": model.convention.name,
+                 "nodes": [{"name": n.name, "inputs": list(n.inputs), "output": n.output}
+                           for n in model.nodes]}
     return {
         "format": FORMAT,
         "version": VERSION,
+        "graph": graph,
         "layers": [_layer_header(layer) for layer in model.layers],
         "input": spec,
         "class_names": model.meta.get("class_names"),
@@ -312,7 +333,80 @@ def _build_layer(i, spec, archive):
         return (SumPool if k == "SumPool" else MaxPool)(p, s)
     if k == "Pad":
         return _pad_layer(spec, where)
+    if k in GRAPH_LAYERS:
+        try:
+            return GRAPH_LAYERS[k][1](spec, param, where)
+        except ShapeError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from None
     raise ModelFormatError(f"{where}: unknown layer type {k[:40]!r}")
+
+
+def _number(spec, key, where, default=None):
+    v = spec.get(key, default)
+    if v is None and default is None and key in spec:
+        return None
+    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        raise ModelFormatError(f"{where}: '{key}' must be a finite number")
+    return float(v)
+
+
+def _grouped_conv(spec, param, where):
+    f = _ints(spec, "filters", 4, where)
+    s = _ints(spec, "stride", 2, where)
+    groups = spec.get("groups")
+    if not _is_size(groups) or f[3] % groups:
+        raise ModelFormatError(f"{where}: 'groups' must divide the {f[3]} filters")
+    return GroupedConvolution(param("W", f), param("B", (f[3],)), s, groups)
+
+
+def _mean_pool(spec, param, where):
+    return MeanPool(_ints(spec, "pool", 2, where), _ints(spec, "stride", 2, where))
+
+
+# graph layer kinds: (header fields of a layer, layer from its header fields)
+GRAPH_LAYERS = {
+    "GroupedConvolution": (lambda L: {"filters": list(L.W.shape), "stride": list(L.stride),
+                                      "groups": L.groups}, _grouped_conv),
+    "MeanPool": (lambda L: {"pool": list(L.pool), "stride": list(L.stride)}, _mean_pool),
+    "Add": (lambda L: {}, lambda spec, param, where: Add()),
+    "Mean": (lambda L: {}, lambda spec, param, where: Mean()),
+    "Concat": (lambda L: {}, lambda spec, param, where: Concat()),
+    "ToChannelsLast": (lambda L: {}, lambda spec, param, where: ToChannelsLast()),
+    "FlattenChannelsFirst": (lambda L: {}, lambda spec, param, where: FlattenChannelsFirst()),
+    "Clip": (lambda L: {"low": L.low, "high": L.high},
+             lambda spec, param, where: Clip(_number(spec, "low", where),
+                                             _number(spec, "high", where))),
+    "LeakyReLU": (lambda L: {"slope": L.slope},
+                  lambda spec, param, where: LeakyReLU(_number(spec, "slope", where, 0.01))),
+}
+
+
+def _graph_model(header, layers, spec, path):
+    """A GraphModel from the header's 'graph' entry (node names, inputs, outputs)."""
+    graph = header["graph"]
+    nodes_json = graph.get("nodes") if isinstance(graph, dict) else None
+    if not isinstance(nodes_json, list) or len(nodes_json) != len(layers):
+        raise ModelFormatError(f"{path}: header 'graph' must list one node per layer")
+    nodes = []
+    for i, (entry, layer) in enumerate(zip(nodes_json, layers, strict=True)):
+        ok = (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+              and isinstance(entry.get("output"), str) and isinstance(entry.get("inputs"), list)
+              and entry["inputs"] and all(isinstance(t, str) for t in entry["inputs"]))
+        if not ok:
+            raise ModelFormatError(f"{path}: header graph node {i} needs 'name', 'inputs' "
+                                   "and 'output'")
+        nodes.append(Node(entry["name"], layer, tuple(entry["inputs"]), entry["output"]))
+    conventions = {"zennit": ZENNIT, "toolbox": TOOLBOX}
+    convention = conventions.get(graph.get("convention", "zennit"))
+    if convention is None or not isinstance(graph.get("input"), str) \
+            or not isinstance(graph.get("output"), str):
+        raise ModelFormatError(f"{path}: header 'graph' needs 'input', 'output' and a known "
+                               "'convention'")
+    try:
+        return GraphModel(nodes, graph["input"], graph["output"], spec, source=path,
+                          convention=convention)
+    except ShapeError as exc:
+        raise ModelFormatError(f"{path}: header graph: {exc}") from None
 
 
 def _meta(header, path, n_classes) -> dict:
@@ -341,12 +435,17 @@ def read_native(path) -> Sequential:
     with _Archive(path) as archive:
         header = _header(archive)
         layers = [_build_layer(i, spec, archive) for i, spec in enumerate(header["layers"])]
-    check_layer_chain(layers, lambda i: f"{path}: header layer {i}")
+    is_graph = header.get("graph") is not None
+    if not is_graph:
+        check_layer_chain(layers, lambda i: f"{path}: header layer {i}")
     spec = None
     if header.get("input") is not None:
         spec = spec_from_json(header["input"], f"{path}: header 'input'", source="file",
                               strict=False)
-    model = Sequential(layers, spec, source=path)
+    if is_graph:
+        model = _graph_model(header, layers, spec, path)
+    else:
+        model = Sequential(layers, spec, source=path)
     if spec is not None:
         try:
             model.shapes()

@@ -433,7 +433,48 @@ def _input_shape(graph, consts, path):
     return inputs[0].name, (sample[0],)
 
 
-def read_onnx(path) -> Sequential:
+_GRAPH_OPS = {"Shape", "Constant", "ConstantOfShape", "Gather", "Slice", "Concat", "Cast",
+              "Unsqueeze", "Squeeze", "Transpose", "Clip", "LeakyRelu", "Sum", "Mean",
+              "ReduceMean"}
+
+
+def needs_graph(proto) -> bool:
+    """Whether an ONNX graph is more than a chain of layers: a tensor read twice, a merge of
+    two tensors, a grouped convolution or shape arithmetic."""
+    onnx, _ = _onnx()
+    consts = {t.name for t in proto.graph.initializer}
+    reads: dict = {}
+    for node in proto.graph.node:
+        if node.op_type in _GRAPH_OPS:
+            return True
+        if node.op_type == "Conv" and int(_attrs(onnx, node).get("group", 1)) != 1:
+            return True
+        if node.op_type == "Add" and sum(n not in consts for n in node.input) > 1:
+            return True
+        for n in node.input:
+            if n and n not in consts:
+                reads[n] = reads.get(n, 0) + 1
+    return any(v > 1 for v in reads.values())
+
+
+def read_onnx(path):
+    """Read an ONNX network: a chain of layers as a Sequential (in NHWC, as before), anything
+    else as a graph model (lrpcore.io.onnx_graph)."""
+    path = os.fspath(path)
+    onnx, _ = _onnx()
+    try:
+        proto = onnx.load(path, load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
+        raise ModelFormatError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
+                               f"{str(exc)[:200]})") from None
+    if proto.graph.node and needs_graph(proto):
+        from .onnx_graph import read_onnx_graph
+
+        return read_onnx_graph(path, proto)
+    return read_onnx_chain(path)
+
+
+def read_onnx_chain(path) -> Sequential:
     """Read a sequential ONNX network as this project's layers (see the module docstring)."""
     path = os.fspath(path)
     onnx, _ = _onnx()

@@ -14,9 +14,11 @@ from ..errors import ModelFormatError
 from ..spec import InputSpec
 
 SPEC_FIELDS = ("shape", "raw_shape", "layout", "divide", "offset", "pad", "pad_value",
-               "value_range", "raw_range")
+               "value_range", "raw_range", "mean", "std")
+_LAYOUTS = ("NHWC", "NCHW", "flat")
+_MAX_CHANNELS = 4096
 _MAX_SIZE = 1 << 31
-_MAPPING_FIELDS = ("divide", "offset", "raw_range", "pad", "pad_value")
+_MAPPING_FIELDS = ("divide", "offset", "raw_range", "pad", "pad_value", "mean", "std")
 
 
 def _is_int(v) -> bool:
@@ -42,6 +44,15 @@ def _range(value, key, where):
         raise ModelFormatError(f"{where}: input '{key}' must be two finite numbers [low, high], "
                                f"got {str(value)[:60]}")
     return (float(value[0]), float(value[1]))
+
+
+def _per_channel(value, key, where, positive=False):
+    if (not isinstance(value, list | tuple) or not 1 <= len(value) <= _MAX_CHANNELS
+            or not all(_is_number(v) and (v > 0 or not positive) for v in value)):
+        need = "positive" if positive else "finite"
+        raise ModelFormatError(f"{where}: input '{key}' must be a list of {need} numbers, one "
+                               "per channel")
+    return tuple(float(v) for v in value)
 
 
 def _number(value, key, where, nonzero=False):
@@ -81,10 +92,17 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     fields = {"shape": _shape(merged["shape"], "shape", where)}
     fields["raw_shape"] = _shape(merged.get("raw_shape", merged["shape"]), "raw_shape", where)
     layout = merged.get("layout", "NHWC" if len(fields["shape"]) == 3 else "flat")
-    if layout not in ("NHWC", "flat"):
-        raise ModelFormatError(f"{where}: input 'layout' must be \"NHWC\" or \"flat\", "
-                               f"got {str(layout)[:30]}")
+    if layout not in _LAYOUTS:
+        raise ModelFormatError(f"{where}: input 'layout' must be one of "
+                               f"{', '.join(_LAYOUTS)}, got {str(layout)[:30]}")
     fields["layout"] = layout
+    for key in ("mean", "std"):
+        if merged.get(key) is not None:
+            fields[key] = _per_channel(merged[key], key, where, positive=key == "std")
+    if ("mean" in fields) != ("std" in fields):
+        raise ModelFormatError(f"{where}: input 'mean' and 'std' come together")
+    if "mean" in fields and len(fields["mean"]) != len(fields["std"]):
+        raise ModelFormatError(f"{where}: input 'mean' and 'std' need one value per channel")
     for key in ("divide",):
         if key in merged:
             fields[key] = _number(merged[key], key, where, nonzero=True)

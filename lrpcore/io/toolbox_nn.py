@@ -60,81 +60,177 @@ class _NdarrayToken:
     """Placeholder for ``numpy.ndarray``: only accepted as ``_reconstruct``'s first argument."""
 
 
-def _check_dtype(dtype):
-    dt = dtype if isinstance(dtype, np.dtype) else None
-    if dt is None or dt.kind not in _NUMERIC_KINDS or dt.fields is not None or dt.subdtype:
-        raise pickle.UnpicklingError(f"array dtype {dtype!r} is not a plain number type")
-    return dt
+def describe(value) -> str:
+    """A short description of a value from the pickle that never formats its contents (a
+    few hundred bytes of shared list references can stand for a structure of 2^40 items)."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)[:40]
+    if isinstance(value, str):
+        return repr(value[:40])
+    size = len(value) if isinstance(value, (tuple, list, dict, bytes, bytearray)) else None
+    return type(value).__name__ + ("" if size is None else f" of {size} items")
+
+
+class _Budget:
+    """Bytes of array data one file may still declare. Array data lies in the file itself, so a
+    valid file never declares more than its own size; reusing one blob for many arrays (via
+    the pickle's memo) is refused before anything is copied."""
+
+    def __init__(self, file_size: int):
+        self.left = int(file_size)
+
+    def charge(self, nbytes: int) -> None:
+        self.left -= nbytes
+        if self.left < 0:
+            raise pickle.UnpicklingError("the arrays declare more data than the file holds "
+                                         "(one data block reused for many arrays?)")
+
+
+class _DtypeToken:
+    """What the pickle gets for ``numpy.dtype(code)``: a record of a plain number type, never a
+    numpy dtype. numpy's own dtype can be rewritten in place by a later BUILD after it was
+    checked (structured or object dtypes reaching the engine); this record only keeps a kind,
+    a size and a byte order, and :meth:`resolve` builds a fresh dtype from them."""
+
+    def __init__(self, kind: str, itemsize: int):
+        self.kind, self.itemsize, self.byteorder = kind, itemsize, "="
+        self.used = False  # set once an array or scalar took this type: it may not change
+
+    def __setstate__(self, state):
+        if self.used:
+            raise pickle.UnpicklingError("numpy dtype changed after an array used it")
+        # numpy writes (version, byteorder, subdescr, names, fields, elsize, alignment, flags[,
+        # metadata]); only the byte order may be set, everything else must be empty
+        if (not isinstance(state, tuple) or len(state) not in (8, 9)
+                or state[1] not in ("<", ">", "|", "=")
+                or any(part is not None for part in state[2:5])
+                or (len(state) == 9 and state[8] is not None)):
+            raise pickle.UnpicklingError("numpy dtype state is not that of a plain number type")
+        self.byteorder = state[1]
+
+    def resolve(self) -> np.dtype:
+        dt = np.dtype(f"{self.kind}{self.itemsize}")  # a fresh object nobody else holds
+        return dt if self.byteorder in ("=", "|") else dt.newbyteorder(self.byteorder)
+
+
+def _dtype_token(value) -> _DtypeToken:
+    if not isinstance(value, _DtypeToken):
+        raise pickle.UnpicklingError(f"array dtype ({describe(value)}) is not a plain number type")
+    value.used = True
+    return value
 
 
 def _check_shape(shape):
+    if isinstance(shape, list):
+        shape = tuple(shape)
     if (not isinstance(shape, tuple) or len(shape) > 8
             or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s for s in shape)
             or math.prod(shape) > _MAX_ELEMENTS):
-        raise pickle.UnpicklingError(f"array shape {shape!r} is not acceptable")
+        shown = shape if isinstance(shape, tuple) and len(shape) <= 8 and all(
+            isinstance(s, int) for s in shape) else describe(shape)
+        raise pickle.UnpicklingError(f"array shape {shown} is not acceptable")
     return shape
 
 
-def _reconstruct(subtype, shape, dtype_code):
-    """``numpy.core.multiarray._reconstruct`` limited to an empty plain ndarray."""
-    if subtype is not _NdarrayToken or shape != (0,) or dtype_code not in (b"b", "b"):
-        raise pickle.UnpicklingError("numpy _reconstruct called with unexpected arguments")
-    return _GuardedArray()
+def _data_bytes(data):
+    if isinstance(data, str):  # Python 2 pickles read with encoding="latin1"
+        data = data.encode("latin1")
+    if isinstance(data, pickle.PickleBuffer):
+        data = bytes(data.raw())
+    if not isinstance(data, bytes | bytearray):
+        raise pickle.UnpicklingError("ndarray data is not a byte string")
+    return bytes(data)  # immutable: the pickle cannot change it after the checks
 
 
 class _GuardedArray:
-    """Receives an ndarray's pickled state and builds the array only if it is plain numbers."""
+    """Receives an ndarray's pickled state; the array itself is built only at the end, from
+    the reader's own copies of shape, type and data (:attr:`array`)."""
+
+    def __init__(self, budget: _Budget):
+        self._budget = budget
+        self._parts = None
 
     def __setstate__(self, state):
         if not isinstance(state, tuple) or len(state) != 5:
             raise pickle.UnpicklingError("ndarray state has an unexpected form")
         _version, shape, dtype, fortran, data = state
-        shape = _check_shape(tuple(shape) if isinstance(shape, list) else shape)
-        dt = _check_dtype(dtype)
-        if isinstance(data, str):  # Python 2 pickles read with encoding="latin1"
-            data = data.encode("latin1")
-        if not isinstance(data, bytes | bytearray):
-            raise pickle.UnpicklingError("ndarray data is not a byte string")
-        need = math.prod(shape) * dt.itemsize
+        self._take(shape, dtype, "F" if fortran else "C", data)
+
+    def _take(self, shape, dtype, order, data):
+        if self._parts is not None:
+            raise pickle.UnpicklingError("ndarray state given twice")
+        shape = _check_shape(shape)
+        token = _dtype_token(dtype)
+        data = _data_bytes(data)
+        need = math.prod(shape) * token.itemsize
         if len(data) != need:
             raise pickle.UnpicklingError(f"ndarray data has {len(data)} bytes, shape {shape} "
-                                         f"of {dt} needs {need}")
-        arr = np.frombuffer(bytes(data), dtype=dt).reshape(shape, order="F" if fortran else "C")
-        self.array = arr.copy()
+                                         f"of {token.kind}{token.itemsize} needs {need}")
+        self._budget.charge(need)
+        self._parts = (shape, token, order, data)
+
+    @property
+    def array(self) -> np.ndarray | None:
+        """A fresh native-endian array (None when no state was given)."""
+        if self._parts is None:
+            return None
+        shape, token, order, data = self._parts
+        dt = token.resolve()
+        arr = np.frombuffer(data, dtype=dt).reshape(shape, order=order)
+        return arr.astype(dt.newbyteorder("="), order="C", copy=True)
+
+
+def _loader_globals(budget: _Budget) -> dict:
+    """The numpy reconstruction functions, bound to one load's data budget."""
+
+    def reconstruct(subtype, shape, dtype_code):
+        """``numpy.core.multiarray._reconstruct`` limited to an empty plain ndarray."""
+        if subtype is not _NdarrayToken or shape != (0,) or dtype_code not in (b"b", "b"):
+            raise pickle.UnpicklingError("numpy _reconstruct called with unexpected arguments")
+        return _GuardedArray(budget)
+
+    def frombuffer(buf, dtype, shape, order):
+        """``numpy._core.numeric._frombuffer`` (pickle protocol 5) limited to numbers."""
+        if order not in ("C", "F"):
+            raise pickle.UnpicklingError(f"array order {describe(order)} is not allowed")
+        arr = _GuardedArray(budget)
+        arr._take(shape, dtype, order, buf)
+        return arr
+
+    table = {}
+    for core in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        table[(core, "_reconstruct")] = reconstruct
+        table[(core, "scalar")] = _scalar
+    for numeric in ("numpy.core.numeric", "numpy._core.numeric"):
+        table[(numeric, "_frombuffer")] = frombuffer
+    table[("numpy", "ndarray")] = _NdarrayToken
+    table[("numpy", "dtype")] = _dtype
+    return table
 
 
 def _dtype(code, align=False, copy=True):
     """``numpy.dtype`` limited to plain number types (``f8``, ``<f4``, ``i8``, ...)."""
     if not isinstance(code, str) or len(code) > 4:
-        raise pickle.UnpicklingError(f"numpy dtype {code!r} is not allowed")
+        raise pickle.UnpicklingError(f"numpy dtype ({describe(code)}) is not allowed")
     try:
         dt = np.dtype(code)
     except TypeError:
         raise pickle.UnpicklingError(f"numpy dtype {code!r} is not understood") from None
-    return _check_dtype(dt)
+    if dt.kind not in _NUMERIC_KINDS or dt.fields is not None or dt.subdtype or dt.hasobject:
+        raise pickle.UnpicklingError(f"array dtype {code!r} is not a plain number type")
+    token = _DtypeToken(dt.kind, dt.itemsize)
+    if dt.byteorder in ("<", ">"):
+        token.byteorder = dt.byteorder
+    return token
 
 
 def _scalar(dtype, data=None):
-    """``numpy.core.multiarray.scalar`` limited to plain numbers."""
-    dt = _check_dtype(dtype)
-    if isinstance(data, str):
-        data = data.encode("latin1")
-    if not isinstance(data, bytes) or len(data) != dt.itemsize:
+    """``numpy.core.multiarray.scalar`` limited to plain numbers: a Python number."""
+    token = _dtype_token(dtype)
+    data = _data_bytes(data)
+    if len(data) != token.itemsize:
         raise pickle.UnpicklingError("numpy scalar data has the wrong size")
-    return np.frombuffer(data, dtype=dt)[0]
-
-
-def _frombuffer(buf, dtype, shape, order):
-    """``numpy._core.numeric._frombuffer`` (pickle protocol 5) limited to numeric arrays."""
-    dt = _check_dtype(dtype)
-    shape = _check_shape(shape)
-    if isinstance(buf, pickle.PickleBuffer):
-        buf = bytes(buf.raw())
-    if not isinstance(buf, bytes | bytearray) or len(buf) != math.prod(shape) * dt.itemsize:
-        raise pickle.UnpicklingError("numpy buffer has the wrong size")
-    if order not in ("C", "F"):
-        raise pickle.UnpicklingError(f"array order {order!r} is not allowed")
-    return np.frombuffer(bytes(buf), dtype=dt).reshape(shape, order=order).copy()
+    return np.frombuffer(data, dtype=token.resolve())[0].item()
 
 
 class _ObjectToken:
@@ -164,32 +260,24 @@ _PICKLE_GLOBALS = {
     ("builtins", "object"): _ObjectToken,
 }
 
-_NUMPY_GLOBALS = {}
-for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _NUMPY_GLOBALS[(_core, "_reconstruct")] = _reconstruct
-    _NUMPY_GLOBALS[(_core, "scalar")] = _scalar
-for _numeric in ("numpy.core.numeric", "numpy._core.numeric"):
-    _NUMPY_GLOBALS[(_numeric, "_frombuffer")] = _frombuffer
-_NUMPY_GLOBALS[("numpy", "ndarray")] = _NdarrayToken
-_NUMPY_GLOBALS[("numpy", "dtype")] = _dtype
-
-ALLOWED_GLOBALS = {
+_TOOLBOX_GLOBALS = {
     **{(f"modules.{name.lower()}", name): cls for name, cls in STAND_INS.items()},
     **{("modules", name): cls for name, cls in STAND_INS.items()},
-    **_NUMPY_GLOBALS,
     **_PICKLE_GLOBALS,
 }
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals in :data:`ALLOWED_GLOBALS`."""
+    """An unpickler that resolves only the toolbox stand-ins, a few pickle helpers and numpy's
+    reconstruction functions (bound to this load's data budget, see :class:`_Budget`)."""
 
-    def __init__(self, file, path):
+    def __init__(self, file, path, file_size):
         super().__init__(file, encoding="latin1")
         self.path = path
+        self.allowed = {**_TOOLBOX_GLOBALS, **_loader_globals(_Budget(file_size))}
 
     def find_class(self, module, name):
-        target = ALLOWED_GLOBALS.get((module, name))
+        target = self.allowed.get((module, name))
         if target is None:
             raise ModelFormatError(
                 f"{self.path}: refused to load: the file asks for '{module}.{name}', which is "
@@ -204,7 +292,7 @@ class SafeUnpickler(pickle.Unpickler):
 def unpickle_toolbox(data: bytes, path: str = "<bytes>"):
     """Unpickle a toolbox model with the restricted unpickler; returns stand-in objects."""
     try:
-        return SafeUnpickler(io.BytesIO(data), path).load()
+        return SafeUnpickler(io.BytesIO(data), path, len(data)).load()
     except ModelFormatError:
         raise
     except RecursionError:
@@ -227,7 +315,7 @@ def unpickle_toolbox(data: bytes, path: str = "<bytes>"):
 def _array(state, key, ndim, path, where):
     value = state.get(key)
     if isinstance(value, _GuardedArray):
-        value = getattr(value, "array", None)
+        value = value.array
     if not isinstance(value, np.ndarray) or value.ndim != ndim:
         raise ModelFormatError(f"{path}: {where}: '{key}' is not a {ndim}-d array")
     if value.dtype.kind != "f":
@@ -243,7 +331,7 @@ def _pair(state, key, path, where):
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
         return (int(value[0]), int(value[1]))
     raise ModelFormatError(f"{path}: {where}: '{key}' must be two positive integers, "
-                           f"got {str(value)[:60]}")
+                           f"got {describe(value)}")
 
 
 def _layer(obj, i, path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 import numpy as np
 
@@ -68,9 +69,9 @@ class _Lines:
                 raise self.error(lineno, f"{what}: expected {count} numbers, found {len(values)} "
                                  f"before the next layer '{tokens[0]}'")
             try:
-                row = [float(t) for t in tokens]
+                row = [float(_unwrap(t)) for t in tokens]
             except ValueError:
-                bad = next(t for t in tokens if not _is_float(t))
+                bad = next(t for t in tokens if not _is_float(_unwrap(t)))
                 raise self.error(lineno, f"{what}: {bad!r} is not a number") from None
             if not all(math.isfinite(v) for v in row):  # name the line, also in the legacy form
                 bad = next(t for t, v in zip(tokens, row, strict=True) if not math.isfinite(v))
@@ -80,6 +81,16 @@ class _Lines:
                 raise self.error(lineno, f"{what}: expected {count} numbers, found "
                                  f"{len(values)} by the end of this line")
         return np.array(values, dtype=np.float64)
+
+
+_NUMPY_SCALAR = re.compile(r"np\.float(?:16|32|64)\(([^()]*)\)\Z")
+
+
+def _unwrap(token: str) -> str:
+    """The number inside ``np.float64(0.066)``: how the toolbox's own writer, run on numpy ≥ 2
+    (scalar repr changed), writes numbers. Only that exact form is read; nothing is evaluated."""
+    m = _NUMPY_SCALAR.match(token)
+    return m.group(1) if m else token
 
 
 def _is_float(t):

@@ -57,6 +57,7 @@ class ConservationPanel(ToolPanel):
         self.shown_map = None
         self._build()
         self.state.events.colormap.connect(lambda _c: self._draw_map())
+        self.state.events.outline.connect(lambda _c: self._draw_map())
 
     def _build(self) -> None:
         self.summary = QLabel(objectName="conservationSummary")
@@ -90,6 +91,7 @@ class ConservationPanel(ToolPanel):
         self.map_title = pg.LabelItem("", size="9pt", color="k")
         self.map_widget.ci.addItem(self.map_title, row=0, col=0)
         self.map_box, self.map_item = imaging.image_cell(self.map_widget.ci, 1, 0)
+        self.map_outline = imaging.outline_overlay(self.map_box)
         self.map_widget.setMinimumHeight(160)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -176,6 +178,21 @@ class ConservationPanel(ToolPanel):
         if rows and self.result is not None:
             self.select_layer(self.result.rows[rows[0].row()].layer)
 
+    def _input_unit(self, shape):
+        """The explained input in [0, 1], in the model's input layout, or None when ``shape``
+        is not that layout."""
+        req = self.result.request
+        if req.raw is None:
+            return None
+        from ..services import model_input_unit  # noqa: PLC0415
+
+        try:
+            x = model_input_unit(req.model, np.asarray(req.raw)[None], np.float64)[0]
+        except Exception:  # e.g. a vector model: no picture, no outline
+            return None
+        x = x.reshape(x.shape[:2] + (-1,)) if x.ndim >= 2 else x
+        return x if x.shape[:2] == tuple(shape[:2]) else None
+
     def _draw_map(self) -> None:
         if self.result is None or self.shown_layer is None:
             return
@@ -184,6 +201,10 @@ class ConservationPanel(ToolPanel):
         self.shown_map = r
         vmax = imaging.max_abs(r)
         imaging.show_relevance(self.map_item, r, vmax, self.state.colormap)
+        # the input's outline where the map is in the input's layout (layer 0: the model
+        # input, e.g. the padded 32×32 digit); a hidden layer's map has none
+        imaging.show_outline(self.map_outline, self._input_unit(r.shape), r.shape,
+                             self.state.outline)
         imaging.fit(self.map_box, r.shape)
         layers = self.result.rows
         what = next((row.description for row in layers if row.layer == k), "initial relevance")

@@ -11,17 +11,16 @@ when the window closes) stops it with the others.
 
 from __future__ import annotations
 
-from ..services import Cancelled as TaskCancelled
+from lrpcore.errors import Cancelled
+
 from .worker_tasks import ForwardCache
 
 WORKER = "insight"
 
 
 def is_cancellation(exc) -> bool:
-    """The controller's and lrpcore's cancellations both mean: the user stopped it."""
-    from lrpcore.insight import Cancelled
-
-    return isinstance(exc, (TaskCancelled, Cancelled))
+    """The user stopped it (lrpcore.errors.Cancelled, used by every job)."""
+    return isinstance(exc, Cancelled)
 
 
 class Runner:

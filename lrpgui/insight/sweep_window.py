@@ -2,9 +2,10 @@
 
 Every setting explains the same batch of samples; pixel-flipping (most minus least relevant
 first) scores it in the background; the table fills as settings finish and is sorted best
-first; the heatmaps of the first sample are shown side by side with their scores. Selecting a
-row and "Apply" (or a double click) makes that setting the app's rule (a preset's setting
-becomes per-layer rules). A ⚠ marks settings that do not conserve relevance.
+first; the heatmaps of the first sample are shown side by side with their scores. One click
+on a heatmap (or a row and "Apply", or a double click on the row) makes that setting the app's
+rule (a preset's setting becomes per-layer rules). A ⚠ marks settings that do not conserve
+relevance.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ GROUP_CHOICES = {"all layers": ("all",), "first / middle / last": ("first", "mid
                  "first layer": ("first",), "middle layers": ("middle",),
                  "last layer": ("last",)}
 MAX_CELLS = 24
-PER_ROW = 6
+PER_ROW = 5
 
 
 def parse_params(text: str) -> dict | None:
@@ -104,8 +105,12 @@ class SweepPanel(BatchPanel):
         self.table.cellDoubleClicked.connect(lambda r, _c: self.apply_row(r))
         self.maps = pg.GraphicsLayoutWidget()
         self.maps.setObjectName("sweepMaps")
+        self.maps.setToolTip("the first sample's heatmap under each setting, best first; "
+                             "click one to apply its setting")
+        self.maps.scene().sigMouseClicked.connect(self._map_clicked)
         self.maps.setBackground("w")
         self.cells: list = []
+        self.boxes: list = []  # the ViewBox of each heatmap, in ranking order
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.maps)
@@ -172,6 +177,7 @@ class SweepPanel(BatchPanel):
     def _draw_maps(self) -> None:
         self.maps.clear()
         self.cells = []
+        self.boxes = []
         shown = self.rows[:MAX_CELLS]
         if not shown:
             return
@@ -179,13 +185,23 @@ class SweepPanel(BatchPanel):
         vmax = max(imaging.max_abs(m) for m in r2d)
         for i, (row, m) in enumerate(zip(shown, r2d, strict=True)):
             r, c = divmod(i, PER_ROW)
-            title = pg.LabelItem(f"{i + 1}. {row.label}<br>{row.score:.4g}", size="8pt",
-                                 color="k")
+            title = pg.LabelItem(f"{i + 1}. {row.setting.short_label}<br>{row.score:.4g}",
+                                 size="8pt", color="k")
             self.maps.ci.addItem(title, row=2 * r, col=c)
             box, item = imaging.image_cell(self.maps.ci, 2 * r + 1, c)
             imaging.show_relevance(item, m, vmax, self.state.colormap)
             imaging.fit(box, m.shape)
             self.cells.append(item)
+            self.boxes.append(box)
+
+    def _map_clicked(self, event) -> None:
+        """One click on a heatmap applies its setting."""
+        pos = event.scenePos()
+        for i, box in enumerate(self.boxes):
+            if box.sceneBoundingRect().contains(pos):
+                self.table.selectRow(i)
+                self.apply_row(i)
+                return
 
     # -- applying ---------------------------------------------------------------------------
     def selected_row(self) -> int | None:

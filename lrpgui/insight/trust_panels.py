@@ -46,7 +46,7 @@ class BatchPanel(ToolPanel):
         self.n_spin = QSpinBox(objectName=f"{prefix}Samples")
         self.n_spin.setRange(1, 100000)
         self.n_spin.setValue(n_default)
-        self.n_spin.setToolTip("how many samples of the dataset (the first N) are judged")
+        self.n_spin.setToolTip("how many samples of the dataset are judged (spread evenly over it)")
         self.run_button = QPushButton("Run", objectName=f"{prefix}Run")
         self.run_button.setToolTip("start in the background (the window stays usable)")
         self.cancel_button = QPushButton("Cancel", objectName=f"{prefix}Cancel")

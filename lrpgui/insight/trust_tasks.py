@@ -15,13 +15,14 @@ import numpy as np
 from lrpcore.errors import ShapeError
 from lrpcore.insight.sanity import cascading_randomisation
 from lrpcore.insight.sweep import run_sweep
+from lrpcore.insight.tasks import spread_indices
 
 WORKER = "trust"
 
 
 @dataclass(frozen=True, eq=False)
 class BatchRequest:
-    """The first ``n`` samples of the open dataset and the settings to judge them with."""
+    """``n`` samples spread over the open dataset and the settings to judge them with."""
 
     model: object
     dataset: object = field(repr=False)
@@ -33,13 +34,12 @@ class BatchRequest:
 
     def samples(self):
         """(raw samples, labels or None) of the request, read on the worker."""
-        n = min(int(self.n), len(self.dataset))
-        if n < 1:
+        idx = spread_indices(len(self.dataset), self.n)
+        if idx.size < 1:
             raise ShapeError("the dataset has no samples")
-        idx = np.arange(n)
         x = np.asarray(self.dataset.images(idx))
         labels = getattr(self.dataset, "labels", None)
-        return x, None if labels is None else np.asarray(labels)[:n]
+        return x, None if labels is None else np.asarray(labels)[idx]
 
     @property
     def target_value(self):

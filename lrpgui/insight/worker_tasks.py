@@ -1,6 +1,6 @@
 """The insight tools' work, run on the controller's worker thread (no Qt here).
 
-Each task takes a frozen :class:`SampleRequest` (copied from the AppState on the GUI thread),
+Each task takes a frozen :class:`ExplainRequest` (copied from the AppState on the GUI thread),
 a :class:`ForwardCache` and the controller's token (``check()``, ``cancelled()``,
 ``progress(done, total, payload)``), and returns a plain result object. All tools looking at
 the same sample share one forward pass through the cache; when the app's explain service
@@ -10,7 +10,7 @@ already holds the forward pass of that sample, it is reused.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,53 +20,17 @@ from lrpcore.explain import Explainer, Forward, resolve_rules
 from lrpcore.insight import compare, conservation_from_trace, flip_curves, layer_relevance_map
 from lrpcore.insight.baselines import attribute, output_seed
 from lrpcore.insight.compare import MAX_RULES
-from lrpcore.insight.diagnose import diagnose_trace
+from lrpcore.insight.diagnose import diagnose_trace, sample_activations
 from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
 
+from ..requests import ExplainRequest
 from .digit_prep import mnist_like
 
 
-@dataclass(frozen=True, eq=False)
-class SampleRequest:
-    """One sample and the explanation settings, frozen on the GUI thread."""
-
-    model: object
-    raw: np.ndarray = field(repr=False)  # one raw sample (no batch axis)
-    label: int | None = None
-    rule: str = "epsilon:0.01"
-    layer_rules: tuple = ()
-    target: str = "pred"
-    backend: str = "numpy"
-    dtype: str = "float64"
-    index: int | None = None  # dataset index of the sample (None: a drawing)
-
-    @property
-    def labels(self):
-        return None if self.label is None else np.array([self.label])
-
-    @property
-    def target_value(self):
-        """The target as lrpcore takes it: a class index or one of pred/true/output."""
-        t = str(self.target).strip().lower()
-        return int(t) if t.isdigit() else t
-
-
-def request_from_state(state, raw=None, index=None) -> SampleRequest | None:
+def request_from_state(state, raw=None, index=None) -> ExplainRequest | None:
     """A request for the selected sample (or ``raw``), or None when nothing is open."""
-    if state.model is None:
-        return None
-    label = None
-    if raw is None:
-        if state.dataset is None:
-            return None
-        index = state.sample_index if index is None else int(index)
-        raw = np.asarray(state.dataset.images(np.array([index]))[0]).copy()
-        label = state.label_of(index)
-    return SampleRequest(model=state.model, raw=np.asarray(raw), label=label, rule=state.rule,
-                         layer_rules=tuple(sorted(state.layer_rules.items())),
-                         target=state.target, backend=state.backend, dtype=state.dtype,
-                         index=index)
+    return ExplainRequest.from_state(state, raw=raw, index=index)
 
 
 class ForwardCache:
@@ -84,7 +48,7 @@ class ForwardCache:
         self._forward = None
         self.computed = 0
 
-    def explainer(self, req: SampleRequest) -> Explainer:
+    def explainer(self, req: ExplainRequest) -> Explainer:
         with self._lock:
             ex = self._explainer
             if (ex is None or ex.model is not req.model or ex.backend.name != req.backend
@@ -93,7 +57,7 @@ class ForwardCache:
                 self._forward = None
             return ex
 
-    def forward(self, req: SampleRequest) -> Forward:
+    def forward(self, req: ExplainRequest) -> Forward:
         ex = self.explainer(req)
         x = ex.prepare(np.asarray(req.raw)[None])
         with self._lock:
@@ -148,13 +112,13 @@ MODES = ("target", "all", "contrast")
 
 @dataclass(frozen=True, eq=False)
 class CompareResult:
-    request: SampleRequest
+    request: ExplainRequest
     comparison: object  # lrpcore.insight.Comparison (maps in the model input layout)
     maps_raw: tuple  # per row: (K, *raw shape) maps for display
     mode: str
 
 
-def run_compare(req: SampleRequest, cache: ForwardCache, rules, mode="target", pair=(0, 1),
+def run_compare(req: ExplainRequest, cache: ForwardCache, rules, mode="target", pair=(0, 1),
                 positive=False, token=None) -> CompareResult:
     """Up to six rules (LRP specs, presets, ``sensitivity``, ``gradxinput``) side by side."""
     rules = [r for r in rules if r]
@@ -180,14 +144,14 @@ def run_compare(req: SampleRequest, cache: ForwardCache, rules, mode="target", p
 # -- conservation ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class ConservationResult:
-    request: SampleRequest
+    request: ExplainRequest
     rows: list  # ConservationRow, from the output layer down to the input
     layer_maps: list  # [k] relevance at the input of layer k (k = L: the initial relevance)
     description: str
     diagnosis: object = None  # lrpcore.insight.diagnose.Diagnosis of the trace
 
 
-def run_conservation(req: SampleRequest, cache: ForwardCache, token=None) -> ConservationResult:
+def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> ConservationResult:
     """Relevance sums at every layer and the map at every layer's input (one backward pass)."""
     fwd = cache.forward(req)
     ex = fwd.explainer
@@ -203,7 +167,8 @@ def run_conservation(req: SampleRequest, cache: ForwardCache, token=None) -> Con
             maps.append(layer_relevance_map(fwd, k, trace=trace)[0])
         else:
             maps.append(r[0].reshape(1, -1))
-    diagnosis = diagnose_trace(trace, ex.layers, config, fwd.activations, fwd.backend.xp)
+    diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
+                               fwd.backend.xp)
     return ConservationResult(req, rows, maps, config.description, diagnosis)
 
 
@@ -222,13 +187,13 @@ class FlipSettings:
 
 @dataclass(frozen=True, eq=False)
 class FlipOutcome:
-    request: SampleRequest
+    request: ExplainRequest
     settings: FlipSettings
     target: int
     results: tuple  # lrpcore.insight.FlipResult per method (random last)
 
 
-def explained_class(fwd: Forward, req: SampleRequest) -> int:
+def explained_class(fwd: Forward, req: ExplainRequest) -> int:
     """The class pixel-flipping follows: the request's target (``output`` means ``pred``)."""
     target = req.target_value
     if isinstance(target, str) and target in ("output", "all", "raw"):
@@ -237,7 +202,7 @@ def explained_class(fwd: Forward, req: SampleRequest) -> int:
     return int(fwd.backend.to_numpy(seed)[0].argmax())
 
 
-def run_pixelflip(req: SampleRequest, cache: ForwardCache, settings: FlipSettings,
+def run_pixelflip(req: ExplainRequest, cache: ForwardCache, settings: FlipSettings,
                   token=None) -> FlipOutcome:
     """Perturbation curves of each method and of a random order on the request's sample.
 
@@ -286,7 +251,7 @@ def digit_fits(model) -> bool:
         len(spec.raw_shape) < 3 or spec.raw_shape[-1] == 1)
 
 
-def run_draw(req: SampleRequest, cache: ForwardCache, ink: np.ndarray, centre=True,
+def run_draw(req: ExplainRequest, cache: ForwardCache, ink: np.ndarray, centre=True,
              token=None) -> DrawResult:
     """Turn the pad's ink (float, any square size) into an MNIST-like digit and explain it."""
     if not digit_fits(req.model):
@@ -295,9 +260,8 @@ def run_draw(req: SampleRequest, cache: ForwardCache, ink: np.ndarray, centre=Tr
     if token is not None:
         token.check()
     raw = digit.reshape(req.model.input_spec.raw_shape)
-    sample = SampleRequest(req.model, raw, None, req.rule, req.layer_rules,
-                           "pred" if req.target in ("true",) else req.target,
-                           req.backend, req.dtype)
+    sample = replace(req.with_sample(raw),  # a drawing has no label: "true" means "pred"
+                     target="pred" if req.target == "true" else req.target)
     fwd = cache.forward(sample)
     config = resolve_rules(fwd.explainer.layers, sample.rule, dict(sample.layer_rules))
     R = fwd.relevance(config, sample.target_value)

@@ -92,8 +92,9 @@ class Browser(QWidget):
 
     def refresh(self) -> None:
         """Rebuild both lists: bundled entries first, then recent files."""
-        self._fill(self.models, [(p.name, str(p), "bundled") for p in bundled.bundled_models()],
-                   self.settings.recent("models"), self.state.model_path)
+        entries = [(p.name, str(p), "bundled") for p in bundled.bundled_models()]
+        entries.append(_imagenet_entry())
+        self._fill(self.models, entries, self.settings.recent("models"), self.state.model_path)
         self._fill(self.datasets, [(n, n, "built in / download cache")
                                    for n in DATASET_NAMES],
                    self.settings.recent("datasets"), self.state.dataset_name)
@@ -105,6 +106,11 @@ class Browser(QWidget):
         seen = set()
         for label, value, tip in bundled:
             item = QListWidgetItem(label)
+            if value is None:  # a note (how to get a model), not something to open
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
+                item.setToolTip(tip)
+                widget.addItem(item)
+                continue
             item.setData(PATH_ROLE, value)
             item.setToolTip(f"{value} ({tip})")
             widget.addItem(item)
@@ -118,7 +124,8 @@ class Browser(QWidget):
             widget.addItem(item)
             seen.add(value)
         for row in range(widget.count()):
-            if current and _same_entry(widget.item(row).data(PATH_ROLE), current):
+            value = widget.item(row).data(PATH_ROLE)
+            if current and value is not None and _same_entry(value, current):
                 widget.setCurrentRow(row)
                 f = widget.item(row).font()
                 f.setBold(True)
@@ -161,6 +168,16 @@ class Browser(QWidget):
             self.accuracy_label.setText(f"accuracy: computing… {done:,}/{total:,}")
         else:
             self._on_accuracy()
+
+
+def _imagenet_entry() -> tuple:
+    """EfficientNet-Lite0 by name when its weights are installed, else how to get them."""
+    from lrpcore.io import imagenet  # noqa: PLC0415
+
+    if imagenet.available():
+        return ("EfficientNet-Lite0 (ImageNet)", "efficientnet-lite0",
+                "real ImageNet weights, 1000 classes; try the natural-images dataset")
+    return ("EfficientNet-Lite0 (ImageNet): not installed", None, imagenet.INSTALL_HINT)
 
 
 def _same_entry(a, b) -> bool:

@@ -63,7 +63,7 @@ def slow_exports(monkeypatch):
 
     from .waiting import HeldAfterFirst
 
-    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")
+    gate = HeldAfterFirst(monkeypatch, services, "model_read")
     gate.release()
     return gate
 

@@ -105,7 +105,7 @@ def test_batch_export_cancel_leaves_no_files(make_window, qtbot, tmp_path, monke
     window = make_window()
     window.batch_chunk = 10
     # the export stands still after its first chunk until the test has pressed Cancel
-    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")
+    gate = HeldAfterFirst(monkeypatch, services, "model_read")
     progress = []
     out = tmp_path / "out"
     out.mkdir()

@@ -94,3 +94,9 @@ def test_figure_text_uses_a_real_font():
     top = big[:30]
     shades = np.unique(top)
     assert ((shades > 30) & (shades < 225)).sum() > 5  # anti-aliased text, not a pixel font
+
+
+def test_help_is_the_last_menu(make_window):
+    window = make_window()
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles[-1] == "Help" and "Tools" in titles and "View" in titles

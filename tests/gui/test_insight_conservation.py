@@ -16,6 +16,8 @@ from .insight_helpers import open_tool, predicted_class, sample_raw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import slow_lrp  # noqa: E402  (tests/slow_lrp.py: textbook LRP with explicit matrices)
 
+BUNDLED_LENET = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+
 
 @pytest.fixture(scope="module")
 def dense_model_file(tmp_path_factory):
@@ -104,3 +106,21 @@ def test_clicking_a_layer_shows_its_map(make_window, qtbot):
     np.testing.assert_allclose(ys[:-1], [trace[k].sum() for k in range(len(rows))],
                                rtol=1e-9)
     assert ys[-1] == pytest.approx(rows[0].explained)
+
+
+def test_the_input_layer_map_carries_the_outline(qtbot):
+    """Every map view outlines the input, as the main heatmap does (layer 0's map is in the
+    padded input layout of LeNet-5)."""
+    from lrpgui import MainWindow
+
+    window = MainWindow(model=str(BUNDLED_LENET), dataset="mnist-test")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.explanation is not None, timeout=20000)
+    panel = window.insight.show("conservation")
+    qtbot.waitUntil(lambda: panel.shown_map is not None, timeout=20000)
+    panel.select_layer(0)
+    assert panel.shown_map.shape[:2] == (32, 32) and panel.map_outline.image is not None
+    window.state.outline = False
+    assert panel.map_outline.image is None
+    window.close()

@@ -140,3 +140,25 @@ def test_a_failing_listener_does_not_keep_the_event_from_the_others():
     with pytest.raises(RuntimeError, match="listener bug"):
         state.colormap = "gray-red"
     assert seen == ["gray-red"] and state.colormap == "gray-red"
+
+
+def test_one_request_type_for_explain_service_insight_tools_and_batch_export(toy_files):
+    """The explain service, the insight tools and the batch export take the same frozen
+    request (three classes before)."""
+    from lrpgui import services
+    from lrpgui.insight import worker_tasks
+    from lrpgui.requests import ExplainRequest as OneRequest
+
+    assert services.ExplainRequest is OneRequest and worker_tasks.ExplainRequest is OneRequest
+    assert services.BatchExport.__dataclass_fields__["request"].type in (OneRequest,
+                                                                         "ExplainRequest")
+    from lrpgui.state import AppState
+
+    state = AppState()
+    state.model = toy_model()
+    state.dataset = open_dataset(toy_files[1])
+    state.sample_index = 4
+    state.target = "3"
+    req = OneRequest.from_state(state)
+    assert req.index == 4 and req.label == int(state.labels[4]) and req.target_value == 3
+    assert worker_tasks.request_from_state(state).raw.shape == req.raw.shape

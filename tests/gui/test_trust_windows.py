@@ -39,6 +39,13 @@ def test_sweep_ranks_and_applies(lenet_window, qtbot):
     qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     assert window.state.rule == best
     qtbot.waitUntil(lambda: window.state.explanation.rule_description == best, timeout=20000)
+    # one click on the third heatmap applies the third setting
+    third = panel.rows[2].setting.rule
+    box = panel.boxes[2]
+    qtbot.waitUntil(lambda: box.sceneBoundingRect().width() > 0, timeout=5000)
+    where = panel.maps.mapFromScene(box.sceneBoundingRect().center())
+    qtbot.mouseClick(panel.maps.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert window.state.rule == third
 
 
 def test_preset_sweep_applies_layer_rules(lenet_window, qtbot):

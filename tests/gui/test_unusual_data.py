@@ -254,17 +254,18 @@ def test_progress_dialog_cancel_slot_stops_the_batch_export(make_window, qtbot, 
     the export went on writing every file."""
     window = make_window()
     window.batch_chunk = 5
-    gate = HeldAfterFirst(monkeypatch, services, "model_input_unit")  # stops after chunk 1
+    gate = HeldAfterFirst(monkeypatch, services, "model_read")  # stops after chunk 1
     out = tmp_path / "out"
     out.mkdir()
     ends = []
     window.export_finished.connect(lambda _paths: ends.append("finished"))
     window.export_cancelled.connect(lambda: ends.append("cancelled"))
-    window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
+    job = window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
+    token = window.controller._jobs[job].token
     dialog = window.findChild(QWidget, "exportProgress")
-    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=20000)
-    dialog.cancel()
-    gate.release()
+    dialog.cancel()  # at once: the first chunk's progress carries it to the job
+    qtbot.waitUntil(token.cancelled, timeout=20000)
+    gate.release()  # the second chunk may start now, and stops at once
     qtbot.waitUntil(lambda: bool(ends), timeout=30000)
     assert ends == ["cancelled"] and list(out.iterdir()) == []
 

@@ -1,0 +1,77 @@
+"""Explain a batch and export it: the routine behind ``lrp demo``, ``lrp explain --png`` and
+the GUI's batch export (three copies before).
+
+``export_explained`` writes one explained chunk (heatmap PNGs in each colormap, input beside
+it, and the relevance as ``.npy``, each with its sidecar); ``explain_and_export`` reads,
+explains and writes samples chunk by chunk, refuses existing files before computing, and
+leaves no file of its own behind when it is cancelled or fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import Cancelled
+from .export import (
+    explanation_file_names,
+    export_explanations,
+    refuse_existing,
+    sidecar_path,
+)
+from .spec import unit_inputs
+
+
+def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, outline=True,
+                     scaling=3, info=None, overwrite=False, progress=None,
+                     cancel=None) -> list[Path]:
+    """Write the explained chunk (``R`` for the model inputs ``fed``, samples ``indices``):
+    PNGs draw the input scaled as ``lrp explain --png`` does. Returns images and arrays."""
+    cmaps = list(cmaps)
+    x01 = unit_inputs(explainer.model.input_spec, fed) if cmaps else None
+    return export_explanations(out_dir, R, x01, indices, cmaps, outline=outline,
+                               scaling=scaling, info=info, overwrite=overwrite,
+                               progress=progress, cancel=cancel, npy=npy)
+
+
+def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
+                       cmaps=(), npy=True, outline=True, scaling=3, info=None,
+                       overwrite=False, chunk=256, progress=None, cancel=None) -> list[Path]:
+    """Explain samples ``indices`` and write them into ``out_dir``.
+
+    ``read(idx)`` returns the raw samples of an index array (``Dataset.images``);
+    ``labels`` are all labels of the dataset (indexed like it) or None. ``progress(done,
+    total)`` counts samples; when ``cancel()`` turns True the call raises
+    :class:`~lrpcore.errors.Cancelled`. Returns the images and arrays written (sidecars
+    beside each).
+    """
+    indices = [int(i) for i in np.asarray(indices).reshape(-1)]
+    cmaps = list(cmaps)
+    if not overwrite:
+        refuse_existing(out_dir, explanation_file_names(indices, cmaps, npy=npy),
+                        hint="choose an empty folder, or overwrite")
+    n = len(indices)
+    written: list[Path] = []
+    try:
+        for start in range(0, n, max(int(chunk), 1)):
+            if cancel is not None and cancel():
+                raise Cancelled("export cancelled; no files were kept")
+            idx = np.asarray(indices[start:start + chunk], dtype=np.int64)
+            fed = explainer.prepare(read(idx))
+            lab = None if labels is None else np.asarray(labels)[idx]
+            R = explainer.forward(fed, raw=True).relevance(rules, target, labels=lab)
+            step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
+            paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
+                                     scaling, info, overwrite, step, cancel)
+            if cancel is not None and cancel():  # the chunk took its own files back
+                raise Cancelled("export cancelled; no files were kept")
+            written += [Path(p) for p in paths]
+    except BaseException:
+        for p in written:
+            for q in (p, sidecar_path(p)):
+                with contextlib.suppress(OSError):
+                    q.unlink()
+        raise
+    return written

@@ -1,0 +1,267 @@
+"""Graph models: a directed acyclic graph of named nodes, and how relevance flows through it.
+
+A node applies one layer to one or more named tensors and writes one tensor. The forward pass
+visits nodes in topological order; the backward pass visits them in reverse and, where a tensor
+is read by several nodes (a residual connection), sums the relevance each returns. Each layer's
+LRP role comes from the layer class (a linear map takes a rule, a merge splits, a reshape moves
+relevance back, an activation passes it on), so an unknown kind is an error, never a silent
+pass-through. A toolbox network is a chain and keeps its own, faster path (lrpcore.explain).
+
+Graph models come from ONNX exports and follow zennit's numerics (:data:`ZENNIT`); toolbox
+models keep the toolbox's (:data:`TOOLBOX`). See the README's "Graph models" section.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .backend import get_backend, get_dtype
+from .errors import RuleError, ShapeError
+from .layers import MaxPool
+from .model import Sequential
+from .rules import AlphaBeta, Epsilon, Rule
+
+LITERATURE_STABILIZER = 1e-6
+
+
+@dataclass(frozen=True)
+class Convention:
+    """The numerics a model's explanations follow: where rules of the literature and the
+    toolbox differ (αβ's stabiliser, the rule of merges and mean pools)."""
+
+    name: str
+    norm: Rule | None  # rule of merges and mean pools unless a layer rule names them
+
+    def adapt(self, rule):
+        """The rule as this convention computes it."""
+        if self.name == "zennit" and isinstance(rule, AlphaBeta) and not rule.literature:
+            return replace(rule, literature=True)
+        return rule
+
+
+TOOLBOX = Convention("toolbox", None)
+ZENNIT = Convention("zennit", Epsilon(LITERATURE_STABILIZER))  # zennit's Norm rule
+
+
+class LayerList(list):
+    """The layers of a model in topological order, with their node names and convention (what
+    rule resolution needs to address nodes by name or glob)."""
+
+    def __init__(self, layers, names, convention):
+        super().__init__(layers)
+        self.names = list(names)
+        self.convention = convention
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    layer: object
+    inputs: tuple
+    output: str
+
+
+class GraphTrace(list):
+    """A trace as chains have it (relevance at each node's input, the initial relevance last)
+    plus ``outputs[k]``: the relevance node k received at its output. In a chain that is the
+    next entry; in a graph a tensor read by several nodes collects from all of them."""
+
+    def __init__(self, per_node, outputs):
+        super().__init__(per_node)
+        self.outputs = list(outputs)
+
+    def map(self, fn):
+        """The same trace with ``fn`` applied to every array (e.g. to copy it to the host)."""
+        return GraphTrace([None if r is None else fn(r) for r in self],
+                          [None if r is None else fn(r) for r in self.outputs])
+
+
+class NodeActivations(list):
+    """[x, output of node 0, ...] plus ``inputs[k]``, the (first) input of node k."""
+
+    def __init__(self, values, inputs):
+        super().__init__(values)
+        self.inputs = list(inputs)
+
+
+def role(layer) -> str:
+    """How relevance passes a layer: 'merge', 'linear', 'maxpool', 'reshape' or 'pass'."""
+    if getattr(layer, "merge", False):
+        return "merge"
+    if layer.linear_map:
+        return "linear"
+    if isinstance(layer, MaxPool):
+        return "maxpool"
+    if hasattr(layer, "relevance_back"):
+        return "reshape"
+    if getattr(layer, "pass_through", False):
+        return "pass"
+    raise RuleError(f"layer {layer.describe()} has no LRP role")
+
+
+class GraphModel(Sequential):
+    """A model whose layers form a DAG of :class:`Node` s (topologically ordered)."""
+
+    is_graph = True
+
+    def __init__(self, nodes, input_name, output_name, input_spec=None, meta=None,
+                 source=None, convention=ZENNIT):
+        self.nodes = list(nodes)
+        self.input_name, self.output_name = input_name, output_name
+        self.convention = convention
+        _check_order(self.nodes, input_name, output_name)
+        super().__init__([n.layer for n in self.nodes], input_spec, dict(meta or {}), source)
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def node_names(self) -> list:
+        return [n.name for n in self.nodes]
+
+    def analysis_nodes(self) -> list:
+        """Nodes LRP explains: a final SoftMax is dropped."""
+        if self.nodes and self.nodes[-1].layer.kind == "SoftMax":
+            return self.nodes[:-1]
+        return list(self.nodes)
+
+    def analysis_layers(self) -> LayerList:
+        nodes = self.analysis_nodes()
+        return LayerList([n.layer for n in nodes], [n.name for n in nodes], self.convention)
+
+    def drop_softmax_output_layer(self):
+        nodes = self.analysis_nodes()
+        return GraphModel(nodes, self.input_name, nodes[-1].output, self.input_spec,
+                          self.meta, self.source, self.convention)
+
+    def shapes(self, in_shape=None) -> list:
+        """Per-sample output shape of every node (ShapeError naming the node)."""
+        if in_shape is None:
+            if self.input_spec is None:
+                raise ShapeError("the model's input shape is unknown")
+            in_shape = self.input_spec.shape
+        known = {self.input_name: tuple(in_shape)}
+        out = []
+        for node in self.nodes:
+            ins = [known[t] for t in node.inputs]
+            try:
+                if getattr(node.layer, "merge", False):
+                    shape = node.layer.output_shape_many(ins)
+                else:
+                    shape = node.layer.output_shape(ins[0])
+            except ShapeError as exc:
+                raise ShapeError(f"node {node.name!r} ({node.layer.describe()}): {exc}") from None
+            known[node.output] = tuple(shape)
+            out.append(tuple(shape))
+        return out
+
+    # -- computation -------------------------------------------------------------------------
+    def run(self, a, xp, nodes=None, keep=False):
+        """Forward pass from the input array ``a``; returns the output, or with ``keep`` the
+        dict of every tensor."""
+        nodes = self.nodes if nodes is None else nodes
+        tensors = {self.input_name: a}
+        last_use = _last_use(nodes)
+        for k, node in enumerate(nodes):
+            ins = [tensors[t] for t in node.inputs]
+            layer = node.layer
+            y = layer.forward_many(ins, xp) if getattr(layer, "merge", False) else \
+                layer.forward(ins[0], xp)
+            tensors[node.output] = y
+            if not keep:  # free what no later node reads
+                for t in node.inputs:
+                    if last_use.get(t) == k and t != node.output:
+                        tensors.pop(t, None)
+        return tensors if keep else tensors[nodes[-1].output]
+
+    def forward(self, x, backend=None, dtype=None, layers=None):
+        be = get_backend(backend)
+        if dtype is None and getattr(x, "dtype", None) == np.float32:
+            dtype = "float32"
+        a = be.xp.asarray(x, dtype=get_dtype(dtype))
+        return self.run(a, be.xp)
+
+    def summary(self) -> str:
+        try:
+            shapes = self.shapes()
+        except ShapeError:
+            shapes = [None] * len(self.nodes)
+        lines = []
+        for i, (node, shape) in enumerate(zip(self.nodes, shapes, strict=True)):
+            out = "×".join(map(str, shape)) if shape else "?"
+            lines.append(f"{i:>3}  {node.layer.describe():<44} → {out:<12} "
+                         f"{node.layer.param_count():>10,}  {node.name}")
+        head = f"{'#':>3}  {'layer':<44}   {'output':<12} {'params':>10}  node"
+        total = f"total parameters: {self.param_count():,}"
+        spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
+        conv = f"numerics: {self.convention.name} (graph model, {len(self.nodes)} nodes)"
+        return "\n".join([head, *lines, total, spec, conv])
+
+
+def _check_order(nodes, input_name, output_name):
+    known = {input_name}
+    names = set()
+    for node in nodes:
+        if node.name in names:
+            raise ShapeError(f"two nodes are named {node.name!r}")
+        names.add(node.name)
+        missing = [t for t in node.inputs if t not in known]
+        if missing:
+            raise ShapeError(f"node {node.name!r} reads {missing[0]!r} before it is computed")
+        if node.output in known:
+            raise ShapeError(f"node {node.name!r} writes {node.output!r} a second time")
+        known.add(node.output)
+    if not nodes or nodes[-1].output != output_name:
+        raise ShapeError("the last node must compute the model's output")
+
+
+def _last_use(nodes) -> dict:
+    last = {}
+    for k, node in enumerate(nodes):
+        for t in node.inputs:
+            last[t] = k
+    return last
+
+
+def module_path(name: str) -> str:
+    """PyTorch's module path of an exported node name: '/layer1/conv1/Conv' → 'layer1.conv1'
+    (the exporter names nodes by module path plus operator)."""
+    parts = [p for p in name.split("/") if p]
+    if len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def match_layer_key(key, names) -> list[int]:
+    """Indices a per-layer rule key addresses: an index, a node name, or a glob of node names
+    or of their module paths (``layer1.*`` for PyTorch's '/layer1/conv1/Conv')."""
+    if isinstance(key, (int, np.integer)) or (isinstance(key, str) and key.strip().isdigit()):
+        return [int(key)]
+    hits = [i for i, name in enumerate(names) if name == key]
+    if not hits:
+        hits = [i for i, name in enumerate(names)
+                if fnmatch.fnmatchcase(name, str(key))
+                or fnmatch.fnmatchcase(module_path(name), str(key))]
+    if not hits:
+        raise RuleError(f"no node is named or matches {key!r}")
+    return hits
+
+
+def inside_mask(nodes, k, producers, tensors, xp, dtype, cache):
+    """For node k whose input comes from a Pad (through activations): 1 over the real input,
+    0 over the padded border; else None (see lrpcore.layers.Pad.inside)."""
+    t = nodes[k].inputs[0]
+    while t in producers:
+        layer = nodes[producers[t]].layer
+        if getattr(layer, "pass_through", False) and len(nodes[producers[t]].inputs) == 1:
+            t = nodes[producers[t]].inputs[0]
+            continue
+        if layer.kind != "Pad":
+            return None
+        key = (k, tuple(tensors[nodes[producers[t]].inputs[0]].shape[1:]))
+        if key not in cache:
+            x_in = tensors[nodes[producers[t]].inputs[0]]
+            cache[key] = layer.inside(x_in.shape[1:], xp, dtype)
+        return cache[key]
+    return None

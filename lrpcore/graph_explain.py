@@ -1,0 +1,176 @@
+"""Explaining graph models: the chain engine's API (lrpcore.explain) over a DAG of nodes.
+
+``Explainer(graph_model)`` returns a :class:`GraphExplainer`; its forward pass keeps every
+tensor a later backward step needs, and :meth:`GraphForward.propagate` visits the nodes in
+reverse topological order, summing the relevance of tensors read by several nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .errors import RuleError, ShapeError
+from .explain import Context, Explainer, Forward, RuleConfig
+from .graph import GraphTrace, NodeActivations, inside_mask, role
+
+
+class GraphForward(Forward):
+    """A forward pass of a graph model: every tensor by name."""
+
+    def __init__(self, explainer, tensors):
+        self.explainer = explainer
+        self.tensors = tensors
+        nodes = explainer.nodes
+        self._joined = NodeActivations(
+            [tensors[explainer.model.input_name]] + [tensors[n.output] for n in nodes],
+            [tensors[n.inputs[0]] for n in nodes])
+        self.shards = [self._joined]  # one shard: graphs are not split over CPU threads
+        self._output = tensors[nodes[-1].output]
+
+    @property
+    def activations(self) -> list:
+        """[x, output of node 0, ..., output of the last node]."""
+        return self._joined
+
+    @property
+    def output(self):
+        return self._output
+
+    def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):
+        ex = self.explainer
+        xp = self.backend.xp
+        nodes, tensors = ex.nodes, self.tensors
+        ctx = Context(xp, ex.dtype, ex.input_range)
+        conditions = ex.condition_masks(condition, xp)
+        relevance = {nodes[-1].output: xp.asarray(R, dtype=ex.dtype)}
+        per_node = [None] * (len(nodes) + 1)
+        per_node[-1] = relevance[nodes[-1].output]
+        received = [None] * len(nodes)
+        with np.errstate(all="ignore"):  # a division by zero is reported by check_finite
+            for k in range(len(nodes) - 1, -1, -1):
+                node = nodes[k]
+                Rk = relevance.pop(node.output, None)
+                ins = [tensors[t] for t in node.inputs]
+                if Rk is None:  # nothing flows back through this node
+                    if trace:
+                        per_node[k] = xp.zeros_like(ins[0])
+                        received[k] = xp.zeros_like(tensors[node.output])
+                    continue
+                if k in conditions:
+                    Rk = Rk * conditions[k]
+                if trace:
+                    received[k] = Rk
+                try:
+                    parts = self._node_relevance(k, node, config.rules[k], ins,
+                                                 tensors[node.output], Rk, ctx)
+                except RuleError as exc:
+                    raise RuleError(f"node {k} {node.name!r} ({node.layer.describe()}): "
+                                    f"{exc}") from None
+                for t, r in zip(node.inputs, parts, strict=True):
+                    if t in relevance:
+                        relevance[t] = relevance[t] + r
+                    else:
+                        relevance[t] = r
+                if trace:
+                    per_node[k] = parts[0] if len(parts) == 1 else _joined(parts, xp)
+        R_in = relevance.get(ex.model.input_name)
+        if R_in is None:
+            R_in = xp.zeros_like(tensors[ex.model.input_name])
+        if to_numpy:
+            per_node = [None if r is None else self.backend.to_numpy(r) for r in per_node]
+            received = [None if r is None else self.backend.to_numpy(r) for r in received]
+            R_in = self.backend.to_numpy(R_in)
+            self.check_finite(R_in, config)
+        return (R_in, GraphTrace(per_node, received)) if trace else R_in
+
+    def _node_relevance(self, k, node, rule, ins, y, R, ctx):
+        ex = self.explainer
+        layer = node.layer
+        kind = role(layer)
+        if kind == "merge":
+            eps = getattr(rule, "epsilon", None)
+            if eps is None:
+                eps = ex.convention.norm.epsilon if ex.convention.norm is not None else 1e-6
+            return layer.split(ins, y, R, eps, ctx.xp)
+        x = ins[0]
+        if kind in ("linear", "maxpool"):
+            if rule is None:
+                raise RuleError("no rule was chosen for this layer")
+            inside = inside_mask(ex.nodes, k, ex.producers, self.tensors, ctx.xp, ex.dtype,
+                                 ex._inside)
+            if inside is not None:
+                ctx = replace(ctx, inside=inside)
+            if kind == "linear":
+                return [rule.linear(layer, x, y, R, ctx)]
+            return [rule.maxpool(layer, x, y, R, ctx)]
+        if kind == "reshape":
+            return [layer.relevance_back(R, x, ctx.xp)]
+        return [R]
+
+
+def _joined(parts, xp):
+    """Relevance at a merge's inputs as one array for traces: summed where the shapes agree
+    (Add), concatenated along channels otherwise (Concat)."""
+    if all(p.shape == parts[0].shape for p in parts):
+        out = parts[0].copy()
+        for p in parts[1:]:
+            out += p
+        return out
+    return xp.concatenate(parts, axis=-1)
+
+
+class GraphExplainer(Explainer):
+    """Explains a graph model on one backend and dtype (see lrpcore.explain.Explainer)."""
+
+    def __init__(self, model, backend=None, dtype=None, threads=None):
+        super().__init__(model, backend, dtype, threads=1)
+        self.nodes = model.analysis_nodes()
+        self.convention = model.convention
+        self.producers = {n.output: k for k, n in enumerate(self.nodes)}
+        for node in self.nodes:
+            role(node.layer)  # an unknown layer kind fails here, not mid-explanation
+        bounds = None if model.input_spec is None else model.input_spec.channel_range()
+        if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
+            self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
+
+    def condition_masks(self, condition, xp):
+        """{node index: mask on the device} from keys that are indices or node names."""
+        out = {}
+        for key, mask in (condition or {}).items():
+            names = [n.name for n in self.nodes]
+            if isinstance(key, str) and not key.isdigit():
+                if key not in names:
+                    raise RuleError(f"no node is named {key!r}")
+                k = names.index(key)
+            else:
+                k = int(key)
+                if not 0 <= k < len(self.nodes):
+                    raise RuleError(f"node {k} does not exist (0..{len(self.nodes) - 1})")
+            out[k] = xp.asarray(mask, dtype=self.dtype)
+        return out
+
+    def sample_bytes(self, sample_shape) -> int:
+        try:
+            shapes = self.model.shapes(tuple(sample_shape))
+        except ShapeError:
+            return 0
+        total = int(np.prod(sample_shape)) + sum(int(np.prod(s)) for s in shapes)
+        return total * self.dtype.itemsize
+
+    def forward(self, x, raw=False) -> GraphForward:
+        x = self.prepare(x, raw)
+        xp = self.backend.xp
+        if isinstance(x, np.ndarray):
+            x = np.asarray(x, dtype=self.dtype)
+            finite = bool(np.isfinite(x).all())
+            a = xp.asarray(x)
+        else:
+            a = xp.asarray(x, dtype=self.dtype)
+            finite = bool(xp.all(xp.isfinite(a)))
+        if not finite:
+            raise ShapeError("input contains NaN or infinite values")
+        with np.errstate(all="ignore"):
+            tensors = self.model.run(a, xp, nodes=self.nodes, keep=True)
+        return GraphForward(self, tensors)

@@ -1,0 +1,304 @@
+"""Layers that only graph models have: merges, layout changes, mean pooling, grouped
+convolutions and bounded activations (computing in NHWC like every layer of this engine).
+
+Each layer declares its LRP role through its class (``linear_map``, ``merge``, ``pass_through``
+or a ``relevance_back`` that reshapes relevance), so the graph engine never switches on names.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import ShapeError
+from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc
+
+
+class Merge(Layer):
+    """Base of layers with several inputs; relevance is split among them by ``split``."""
+
+    merge = True
+
+    def forward_many(self, xs, xp):
+        raise NotImplementedError
+
+    def output_shape_many(self, shapes):
+        raise NotImplementedError
+
+    def split(self, xs, y, R, eps, xp):
+        """Relevance of each input, given R at the output (``eps``: the Norm stabiliser)."""
+        raise NotImplementedError
+
+
+def _stabilize(z, eps, xp):
+    """z + eps·s(z) with s(0) = +1, as zennit's stabiliser (and the toolbox's) does."""
+    return z + eps * xp.where(z >= 0, 1, -1).astype(z.dtype)
+
+
+class Add(Merge):
+    """Sum of tensors of one shape (a residual connection). LRP: zennit's Norm rule, each
+    summand takes its proportional share R·x_k / (Σx + ε·s(Σx)) with ε = 1e-6."""
+
+    kind = "Add"
+
+    def forward_many(self, xs, xp):
+        out = xs[0] + xs[1]
+        for x in xs[2:]:
+            out += x
+        return out
+
+    def output_shape_many(self, shapes):
+        first = tuple(shapes[0])
+        for s in shapes[1:]:
+            if tuple(s) != first:
+                raise ShapeError(f"Add of tensors of shapes {first} and {tuple(s)}")
+        return first
+
+    def split(self, xs, y, R, eps, xp):
+        c = R / _stabilize(y, eps, xp)
+        return [x * c for x in xs]
+
+
+class Mean(Add):
+    """Mean of tensors of one shape (ONNX ``Mean``): the same shares as Add."""
+
+    kind = "Mean"
+
+    def forward_many(self, xs, xp):
+        out = super().forward_many(xs, xp)
+        out /= len(xs)
+        return out
+
+    def split(self, xs, y, R, eps, xp):
+        c = R / _stabilize(y * len(xs), eps, xp)
+        return [x * c for x in xs]
+
+
+class Concat(Merge):
+    """Concatenation along the channel (last) axis: relevance splits exactly by slices."""
+
+    kind = "Concat"
+
+    def forward_many(self, xs, xp):
+        return xp.concatenate(xs, axis=-1)
+
+    def output_shape_many(self, shapes):
+        rest = tuple(shapes[0][:-1])
+        for s in shapes[1:]:
+            if tuple(s[:-1]) != rest:
+                raise ShapeError(f"Concat of tensors of shapes {tuple(shapes[0])} and {tuple(s)}")
+        return rest + (sum(int(s[-1]) for s in shapes),)
+
+    def split(self, xs, y, R, eps, xp):
+        out, start = [], 0
+        for x in xs:
+            stop = start + x.shape[-1]
+            out.append(R[..., start:stop].copy())
+            start = stop
+        return out
+
+
+class ToChannelsLast(Layer):
+    """C×H×W samples (PyTorch's layout) to the engine's H×W×C; relevance goes back to C×H×W,
+    so a model takes and explains arrays in its own declared layout."""
+
+    kind = "ToChannelsLast"
+
+    def forward(self, x, xp):
+        return xp.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ShapeError(f"channels-first input must be C×H×W, got {tuple(in_shape)}")
+        C, H, W = in_shape
+        return (H, W, C)
+
+    def relevance_back(self, R, x, xp):
+        return xp.ascontiguousarray(R.transpose(0, 3, 1, 2))
+
+
+class FlattenChannelsFirst(Layer):
+    """Flatten an H×W×C map in C, H, W order, as a flatten of PyTorch's C×H×W tensor does."""
+
+    kind = "FlattenChannelsFirst"
+
+    def forward(self, x, xp):
+        return xp.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1)
+
+    def output_shape(self, in_shape):
+        return (int(np.prod(in_shape)),)
+
+    def relevance_back(self, R, x, xp):
+        N, H, W, C = x.shape
+        return xp.ascontiguousarray(R.reshape(N, C, H, W).transpose(0, 2, 3, 1))
+
+
+class Clip(Layer):
+    """min(max(x, low), high), e.g. ReLU6: an activation, relevance passes through."""
+
+    kind = "Clip"
+    pass_through = True
+
+    def __init__(self, low=0.0, high=6.0):
+        super().__init__()
+        self.low = None if low is None else float(low)
+        self.high = None if high is None else float(high)
+
+    def forward(self, x, xp):
+        return xp.clip(x, self.low, self.high)
+
+    def describe(self):
+        return f"Clip [{self.low:g}, {self.high:g}]"
+
+
+class LeakyReLU(Layer):
+    """max(x, 0) + slope·min(x, 0): an activation, relevance passes through."""
+
+    kind = "LeakyReLU"
+    pass_through = True
+
+    def __init__(self, slope=0.01):
+        super().__init__()
+        self.slope = float(slope)
+
+    def forward(self, x, xp):
+        return xp.where(x >= 0, x, self.slope * x)
+
+    def describe(self):
+        return f"LeakyReLU {self.slope:g}"
+
+
+class MeanPool(SumPool):
+    """Average pooling (ONNX AveragePool, GlobalAveragePool, ReduceMean over H and W): a linear
+    map whose weights are all 1/(h·w). Graph models explain it with zennit's Norm rule (ε-rule
+    with ε = 1e-6 on the window mean); the toolbox's SumPool stays as it is."""
+
+    kind = "MeanPool"
+    simple_stabilizer = 1e-16
+    norm_role = True  # a plain rule spec leaves it to Norm, like zennit's composites
+
+    @property
+    def norm(self):
+        return 1.0 / (self.pool[0] * self.pool[1])
+
+    def weights(self):
+        return np.float64(self.norm)
+
+    def variant(self, key, xp, dtype, make=None):
+        make = make or VARIANTS[key]
+        return float(make(np.float64(self.norm)))
+
+    lrp_divisor = 1.0
+
+
+class GroupedConvolution(LinearMap):
+    """Convolution with ``groups`` groups (depthwise when every channel is its own group).
+
+    Filters are h × w × (C/g) × n with output channel o in group o // (n/g). The map is
+    computed offset by offset: for each of the h·w filter positions one strided slice of the
+    input meets a small per-group matrix, which keeps depthwise layers to h·w broadcast
+    products instead of a dense block-diagonal weight of C × n.
+    """
+
+    kind = "GroupedConvolution"
+    weighted = True
+    convolution = True
+    beta_only_stabilizer = +1e-16
+
+    def __init__(self, W, B, stride=(1, 1), groups=1):
+        super().__init__()
+        W = np.asarray(W)
+        B = np.asarray(B).reshape(-1)
+        groups = int(groups)
+        if W.ndim != 4 or B.shape != (W.shape[3],) or groups < 1 or W.shape[3] % groups:
+            raise ShapeError(f"GroupedConvolution: filters {W.shape}, biases {B.shape} and "
+                             f"{groups} groups do not fit")
+        self.W, self.B, self.groups = W, B, groups
+        self.stride = (int(stride[0]), int(stride[1]))
+
+    def weights(self):
+        return self.W
+
+    def device_bias(self, xp, dtype):
+        return self._cached(("b", xp.__name__, np.dtype(dtype).str),
+                            lambda: xp.asarray(self.B, dtype=dtype))
+
+    @property
+    def in_channels(self):
+        return self.W.shape[2] * self.groups
+
+    def output_shape(self, in_shape):
+        h, w, _, n = self.W.shape
+        _check_nhwc(self, in_shape, h, w, self.in_channels)
+        H, W_, _ = in_shape
+        return ((H - h) // self.stride[0] + 1, (W_ - w) // self.stride[1] + 1, n)
+
+    def describe(self):
+        h, w, d, n = self.W.shape
+        what = "Depthwise convolution" if d == 1 and n == self.groups else "Grouped convolution"
+        return (f"{what} {h}×{w}×{self.in_channels}×{n} groups {self.groups} "
+                f"stride {self.stride[0]},{self.stride[1]}")
+
+    def param_count(self):
+        return self.W.size + self.B.size
+
+    def fan_in(self):
+        h, w, d, _ = self.W.shape
+        return h * w * d
+
+    def colsum(self, w, xp):
+        return w.sum(axis=(0, 1, 2))
+
+    def _offsets(self, in_shape):
+        h, w = self.W.shape[:2]
+        s0, s1 = self.stride
+        Ho, Wo, _ = self.output_shape(in_shape)
+        for a in range(h):
+            for b in range(w):
+                yield a, b, (slice(None), slice(a, a + s0 * (Ho - 1) + 1, s0),
+                             slice(b, b + s1 * (Wo - 1) + 1, s1))
+
+    def _per_group(self, w):
+        h, ww, d, n = w.shape
+        return w.reshape(h, ww, d, self.groups, n // self.groups)  # (h, w, Cg, g, m)
+
+    def fmap(self, x, w, xp):
+        N = x.shape[0]
+        Ho, Wo, n = self.output_shape(x.shape[1:])
+        g, m, d = self.groups, n // self.groups, w.shape[2]
+        wg = self._per_group(w)
+        out = xp.zeros((N, Ho, Wo, n), dtype=x.dtype)
+        for a, b, index in self._offsets(x.shape[1:]):
+            xs = x[index]
+            if d == 1 and m == 1:  # depthwise: one broadcast product per offset
+                out += xs * wg[a, b, 0, :, 0]
+            else:
+                part = xp.einsum("nijgc,cgm->nijgm", xs.reshape(N, Ho, Wo, g, d), wg[a, b])
+                out += part.reshape(N, Ho, Wo, n)
+        return out
+
+    def tmap(self, c, w, in_shape, xp):
+        N, Ho, Wo, n = c.shape
+        g, m, d = self.groups, n // self.groups, w.shape[2]
+        wg = self._per_group(w)
+        out = xp.zeros((N,) + tuple(in_shape), dtype=c.dtype)
+        cg = c.reshape(N, Ho, Wo, g, m)
+        for a, b, index in self._offsets(in_shape):
+            if d == 1 and m == 1:
+                out[index] += c * wg[a, b, 0, :, 0]
+            else:
+                part = xp.einsum("nijgm,cgm->nijgc", cg, wg[a, b])
+                out[index] += part.reshape(N, Ho, Wo, g * d)
+        return out
+
+
+def check_finite_params(name, *arrays):
+    """Weights from a file must be finite numbers (inf/NaN would later blame the input)."""
+    for a in arrays:
+        if a is not None and not np.all(np.isfinite(a)):
+            raise ShapeError(f"{name}: parameters contain NaN or infinite values")
+
+
+def window_count(pool) -> int:
+    return int(math.prod(pool))

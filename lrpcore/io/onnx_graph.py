@@ -1,0 +1,594 @@
+"""Import ONNX graphs (residual, concatenating, depthwise networks) as graph models.
+
+The engine computes in NHWC; ONNX in NCHW. Every tensor is tracked with its ONNX (logical)
+per-sample shape and how it is stored: ``cl`` (a C×H×W tensor stored H×W×C) or ``same``
+(stored as ONNX has it). A channels-first model input is turned to channels-last by one
+:class:`~lrpcore.graph_layers.ToChannelsLast` node, so the model takes, and explains, arrays in
+its own declared layout (N×C×H×W for PyTorch; a Keras export's N×H×W×C input followed by a
+Transpose to NCHW is used as it is). Flattening a C×H×W map keeps PyTorch's C, H, W order.
+
+Shape arithmetic (Shape, Gather, Slice, Concat, ConstantOfShape, Cast, Unsqueeze, Squeeze,
+Constant, Transpose, Reshape of constants) is evaluated at import; the batch size is unknown
+then and stands as 0, which ONNX's Reshape reads as "keep this dimension". Every size a file
+declares is bounded before anything of that size is made.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from ..graph import GraphModel, Node
+from ..graph_layers import (
+    Add,
+    Clip,
+    Concat,
+    FlattenChannelsFirst,
+    GroupedConvolution,
+    LeakyReLU,
+    Mean,
+    MeanPool,
+    ToChannelsLast,
+)
+from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
+from ..spec import InputSpec
+from .onnx_import import _onnx, _tensor
+
+MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
+MAX_SAMPLE_ELEMENTS = 1 << 26  # per-sample input values (64 M: 4,096² × 4)
+MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
+MAX_PAD = 1024
+MAX_SCALE = 1e30
+
+_ONNX_TYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64, 9: np.bool_,
+               10: np.float16, 11: np.float64}
+
+
+class _Tensor:
+    """A data tensor of the graph: the engine's tensor name, logical shape, storage."""
+
+    def __init__(self, name, shape, storage):
+        self.name, self.shape, self.storage = name, tuple(int(s) for s in shape), storage
+
+
+class _Builder:
+    def __init__(self, path, opset):
+        self.path, self.opset = path, opset
+        self.nodes: list[Node] = []
+        self.data: dict[str, _Tensor] = {}
+        self.consts: dict[str, np.ndarray] = {}
+        self.readers: dict[str, int] = {}
+        self._cl: dict[str, str] = {}
+
+    def fail(self, where, text):
+        raise ModelFormatError(f"{self.path}: {where}: {text}")
+
+    def add(self, name, layer, inputs, output):
+        self.nodes.append(Node(name, layer, tuple(inputs), output))
+        return output
+
+    def const(self, name, where, what):
+        if name not in self.consts:
+            self.fail(where, f"{what} must be a constant")
+        return self.consts[name]
+
+    def channels_last(self, t: _Tensor, where) -> _Tensor:
+        """The tensor stored channels-last (a ToChannelsLast node for a C×H×W input)."""
+        if t.storage == "cl":
+            return t
+        if len(t.shape) != 3:
+            self.fail(where, f"needs a C×H×W tensor, gets shape {t.shape}")
+        if t.name not in self._cl:
+            out = f"{t.name}/channels_last"
+            self.add(f"{t.name}/to_channels_last", ToChannelsLast(), [t.name], out)
+            self._cl[t.name] = out
+        return _Tensor(self._cl[t.name], t.shape, "cl")
+
+
+def _attrs(onnx, node) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _ints(values, where, b, what):
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        b.fail(where, f"{what} must be whole numbers")
+
+
+def _optional_input(node, k):
+    return node.input[k] if len(node.input) > k and node.input[k] else None
+
+
+def _bounded(arr, b, where):
+    if np.size(arr) > MAX_CONSTANT_ELEMENTS:
+        b.fail(where, f"a constant of {np.size(arr)} values is larger than shape arithmetic "
+                      "needs")
+    return arr
+
+
+# -- constant folding --------------------------------------------------------------------------
+
+def _fold(b, node, attrs, where, onnx):
+    """Evaluate a node whose inputs are all constants; returns True when it was folded."""
+    op = node.op_type
+    ins = [None if not n else b.consts.get(n) for n in node.input]
+    if op == "Constant":
+        if "value" in attrs:
+            value = _tensor(onnx, attrs["value"], where)
+        elif "value_ints" in attrs:
+            value = np.asarray(attrs["value_ints"], dtype=np.int64)
+        elif "value_int" in attrs:
+            value = np.asarray(attrs["value_int"], dtype=np.int64)
+        elif "value_floats" in attrs:
+            value = np.asarray(attrs["value_floats"], dtype=np.float64)
+        elif "value_float" in attrs:
+            value = np.asarray(attrs["value_float"], dtype=np.float64)
+        else:
+            b.fail(where, "Constant without a supported value")
+        b.consts[node.output[0]] = value
+        return True
+    if op == "Shape" and node.input[0] in b.data:
+        t = b.data[node.input[0]]
+        b.consts[node.output[0]] = np.asarray((0,) + t.shape, dtype=np.int64)  # 0: the batch
+        return True
+    if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
+        return False
+    x = ins[0]
+    if op == "Shape":
+        value = np.asarray(np.shape(x), dtype=np.int64)
+    elif op == "Gather":
+        value = np.take(x, ins[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
+    elif op == "Unsqueeze":
+        axes = attrs.get("axes") if "axes" in attrs else ins[1]
+        value = x
+        for ax in sorted(int(a) % (np.ndim(x) + len(axes)) for a in axes):
+            value = np.expand_dims(value, ax)
+    elif op == "Squeeze":
+        axes = attrs.get("axes") if "axes" in attrs else (ins[1] if len(ins) > 1 else None)
+        value = np.squeeze(x, axis=None if axes is None else tuple(int(a) for a in axes))
+    elif op == "Concat":
+        value = np.concatenate([np.atleast_1d(v) for v in ins], axis=int(attrs["axis"]))
+    elif op == "ConstantOfShape":
+        shape = _ints(np.atleast_1d(x), where, b, "ConstantOfShape's shape")
+        if any(s < 0 for s in shape) or int(np.prod(shape)) > MAX_CONSTANT_ELEMENTS:
+            b.fail(where, f"ConstantOfShape of shape {shape} is not shape arithmetic")
+        fill = _tensor(onnx, attrs["value"], where).reshape(-1)[0] if "value" in attrs else 0.0
+        value = np.full(shape, fill)
+    elif op == "Cast":
+        to = _ONNX_TYPES.get(int(attrs.get("to", 0)))
+        if to is None:
+            b.fail(where, f"Cast to ONNX type {attrs.get('to')} is not supported")
+        value = np.asarray(x).astype(to)
+    elif op == "Slice":
+        if b.opset < 10:
+            starts, ends = attrs["starts"], attrs["ends"]
+            axes, steps = attrs.get("axes"), None
+        else:
+            starts, ends = ins[1], ins[2]
+            axes = ins[3] if len(ins) > 3 and ins[3] is not None else None
+            steps = ins[4] if len(ins) > 4 and ins[4] is not None else None
+        axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
+        steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
+        index = [slice(None)] * np.ndim(x)
+        for ax, st, en, sp in zip(axes, starts, ends, steps, strict=True):
+            if sp == 0:
+                b.fail(where, "Slice with step 0")
+            big = np.iinfo(np.int64).max // 2
+            index[ax] = slice(int(max(min(st, big), -big)), int(max(min(en, big), -big)), sp)
+        value = np.asarray(x)[tuple(index)]
+    elif op == "Transpose":
+        perm = attrs.get("perm")
+        value = np.transpose(x, None if perm is None else [int(p) for p in perm])
+    elif op == "Reshape":
+        value = _reshape_const(x, ins[1], b, where)
+    elif op in ("Add", "Sub", "Mul", "Div"):
+        fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
+        with np.errstate(all="ignore"):
+            value = fn(x, ins[1])
+    elif op in ("Identity", "Dropout"):
+        value = x
+    else:
+        return False
+    b.consts[node.output[0]] = _bounded(np.asarray(value), b, where)
+    return True
+
+
+def _reshape_const(x, target, b, where):
+    target = _ints(np.atleast_1d(target), where, b, "Reshape's shape")
+    shape = [np.shape(x)[k] if t == 0 and k < np.ndim(x) else t for k, t in enumerate(target)]
+    try:
+        return np.reshape(x, shape)
+    except ValueError:
+        b.fail(where, f"cannot reshape a constant of shape {np.shape(x)} to {target}")
+
+
+# -- layers ------------------------------------------------------------------------------------
+
+def _conv(b, node, attrs, where, t):
+    W = b.const(node.input[1], where, "the filters")
+    B = b.consts.get(_optional_input(node, 2)) if _optional_input(node, 2) else None
+    if W.ndim != 4:
+        b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
+    n, cg, kh, kw = W.shape
+    if B is None:
+        B = np.zeros(n)
+    groups = int(attrs.get("group", 1))
+    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):
+        b.fail(where, "dilated convolutions are not supported")
+    strides = _ints(attrs.get("strides", [1, 1]), where, b, "strides")
+    t = b.channels_last(t, where)
+    C, H, Wd = t.shape
+    if cg * groups != C:
+        b.fail(where, f"filters take {cg * groups} channels, the input has {C}")
+    x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
+    Wt = np.ascontiguousarray(W.transpose(2, 3, 1, 0))  # OIHW → HWCN
+    layer = (Convolution(Wt, B, strides) if groups == 1
+             else GroupedConvolution(Wt, B, strides, groups))
+    out = b.add(node.name, layer, [x.name], node.output[0])
+    _, _, oc = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
+    Ho, Wo, _ = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
+    b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl")
+
+
+def _pad_for(b, node, attrs, where, t, kernel, strides, value):
+    """A Pad node for a Conv's or pool's own ``pads`` / ``auto_pad``; returns its output."""
+    C, H, W = t.shape
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s in ((H, kernel[0], strides[0]), (W, kernel[1], strides[1])):
+            total = max(0, (-(-size // s) - 1) * s + k - size)
+            small, large = total // 2, total - total // 2
+            pads.append((small, large) if auto == "SAME_UPPER" else (large, small))
+        top, bottom, left, right = pads[0][0], pads[0][1], pads[1][0], pads[1][1]
+    elif auto in ("NOTSET", "VALID"):
+        p = _ints(attrs.get("pads", [0, 0, 0, 0]), where, b, "pads") if auto == "NOTSET" \
+            else [0, 0, 0, 0]
+        if len(p) != 4:
+            b.fail(where, f"pads {p} are not those of a 2-D operator")
+        top, left, bottom, right = p
+    else:
+        b.fail(where, f"auto_pad {auto!r} is not supported")
+    return _pad_node(b, f"{node.name}/pad", t, (top, bottom, left, right), value, where)
+
+
+def _pad_node(b, name, t, pads, value, where):
+    if not any(pads):
+        return t
+    C, H, W = t.shape
+    if any(p < 0 for p in pads) or any(p > min(MAX_PAD, max(H, W) + 16) for p in pads):
+        b.fail(where, f"pads {list(pads)} are negative or far larger than the {H}×{W} input")
+    out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
+    top, bottom, left, right = pads
+    b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl")
+    return b.data[out]
+
+
+def _pad(b, node, attrs, where, t):
+    mode = attrs.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if mode != "constant":
+        b.fail(where, f"Pad mode {mode!r} is not supported (only constant)")
+    if b.opset < 11:
+        pads, value = attrs.get("pads"), float(attrs.get("value", 0.0))
+    else:
+        pads = b.const(node.input[1], where, "Pad's pads")
+        v = _optional_input(node, 2)
+        value = float(np.asarray(b.const(v, where, "Pad's value")).reshape(-1)[0]) if v else 0.0
+    pads = _ints(np.atleast_1d(pads), where, b, "pads")
+    if len(pads) != 8 or any(pads[k] for k in (0, 1, 4, 5)):
+        b.fail(where, f"pads {pads}: only the height and width of an N×C×H×W tensor")
+    if not np.isfinite(value):
+        b.fail(where, "the padding value must be finite")
+    t = b.channels_last(t, where)
+    out = _pad_node(b, node.name, t, (pads[2], pads[6], pads[3], pads[7]), value, where)
+    b.data[node.output[0]] = out
+
+
+def _alias(b, node, t):
+    b.data[node.output[0]] = t
+
+
+def _pool(b, node, attrs, where, t, cls):
+    t = b.channels_last(t, where)
+    kernel = _ints(attrs["kernel_shape"], where, b, "kernel_shape")
+    strides = _ints(attrs.get("strides", kernel), where, b, "strides")
+    if int(attrs.get("ceil_mode", 0)):
+        b.fail(where, "ceil_mode pooling is not supported")
+    if cls is MeanPool and any(attrs.get("pads", [0])) and not attrs.get("count_include_pad", 0):
+        b.fail(where, "padded average pooling that excludes the border from the count is not "
+                      "supported")
+    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0)
+    layer = cls(kernel, strides)
+    Ho, Wo, C = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
+    out = b.add(node.name, layer, [x.name], node.output[0])
+    b.data[out] = _Tensor(out, (C, Ho, Wo), "cl")
+
+
+def _global_mean(b, name, t, output, where):
+    t = b.channels_last(t, where)
+    C, H, W = t.shape
+    out = b.add(name, MeanPool((H, W), (H, W)), [t.name], output)
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
+    return b.data[out]
+
+
+def _flatten(b, name, t, output):
+    if t.storage == "cl" and t.shape[1:] != (1, 1):
+        layer = FlattenChannelsFirst()
+    else:
+        layer = Flatten()
+    out = b.add(name, layer, [t.name], output)
+    b.data[out] = _Tensor(out, (int(np.prod(t.shape)),), "same")
+
+
+def _linear_from(b, node, where, t, W, bias):
+    if len(t.shape) != 1:
+        b.fail(where, f"a dense layer needs flat input, gets shape {t.shape}")
+    if W.shape[0] != t.shape[0]:
+        b.fail(where, f"weights take {W.shape[0]} inputs, the previous layer gives {t.shape[0]}")
+    out = b.add(node.name, Linear(W, bias), [t.name], node.output[0])
+    b.data[out] = _Tensor(out, (W.shape[1],), "same")
+
+
+def _gemm(b, node, attrs, where, t):
+    if int(attrs.get("transA", 0)):
+        b.fail(where, "Gemm with transA is not supported")
+    alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
+    for label, v in (("alpha", alpha), ("beta", beta)):
+        if not np.isfinite(v) or abs(v) > MAX_SCALE:
+            b.fail(where, f"Gemm {label} = {v} is not a usable scale")
+    B = b.const(node.input[1], where, "Gemm's weights")
+    W = alpha * (B.T if int(attrs.get("transB", 0)) else B)
+    c = _optional_input(node, 2)
+    bias = np.zeros(W.shape[1]) if c is None else \
+        beta * np.broadcast_to(b.const(c, where, "Gemm's bias").reshape(-1), (W.shape[1],))
+    _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.array(bias))
+
+
+def _fold_bias(b, node, where, t, c):
+    """Add of a constant right after a Linear or Convolution: it is that layer's bias."""
+    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
+    layer = None if k is None else b.nodes[k].layer
+    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+        b.fail(where, "Add of a constant is supported only as the bias of the Linear or "
+                      "Convolution right before it")
+    n = layer.B.shape[0]
+    c = np.asarray(c, dtype=np.float64)
+    if c.size == 1:
+        c = np.full(n, float(c.reshape(-1)[0]))
+    elif c.size == n:
+        c = c.reshape(-1)
+    else:
+        b.fail(where, f"a bias of {c.size} values does not fit {n} outputs")
+    layer.B = layer.B + c
+    layer.clear_cache()
+    _alias(b, node, t)
+
+
+def _batchnorm(b, node, attrs, where, t):
+    scale, shift, mean, var = (b.const(n, where, "BatchNormalization's parameters")
+                               for n in node.input[1:5])
+    eps = float(attrs.get("epsilon", 1e-5))
+    s = scale / np.sqrt(var + eps)
+    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
+    layer = None if k is None else b.nodes[k].layer
+    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+        b.fail(where, "BatchNormalization is supported right after a Convolution or Linear "
+                      "(folded into it)")
+    layer.W = layer.W * s  # the last axis of HWCN filters and of Linear's W is the output
+    layer.B = (layer.B - mean) * s + shift
+    layer.clear_cache()
+    _alias(b, node, t)
+
+
+_ACTIVATIONS = {"Relu": Rect, "Tanh": Tanh}
+
+
+def _node(b, node, where, onnx):
+    attrs = _attrs(onnx, node)
+    if _fold(b, node, attrs, where, onnx):
+        return
+    op = node.op_type
+    data_in = [b.data.get(n) for n in node.input if n]
+    t = data_in[0] if data_in else None
+    if t is None:
+        b.fail(where, f"operator {op} on inputs that are neither data nor constants")
+    out = node.output[0]
+    if op == "Conv":
+        _conv(b, node, attrs, where, t)
+    elif op in _ACTIVATIONS:
+        b.data[b.add(node.name, _ACTIVATIONS[op](), [t.name], out)] = _Tensor(out, t.shape,
+                                                                            t.storage)
+    elif op == "Clip":
+        if b.opset < 11:
+            low, high = attrs.get("min"), attrs.get("max")
+        else:
+            lo_n, hi_n = _optional_input(node, 1), _optional_input(node, 2)
+            low = float(np.asarray(b.const(lo_n, where, "Clip's min")).reshape(-1)[0]) \
+                if lo_n else None
+            high = float(np.asarray(b.const(hi_n, where, "Clip's max")).reshape(-1)[0]) \
+                if hi_n else None
+        b.data[b.add(node.name, Clip(low, high), [t.name], out)] = _Tensor(out, t.shape,
+                                                                           t.storage)
+    elif op == "LeakyRelu":
+        layer = LeakyReLU(attrs.get("alpha", 0.01))
+        b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage)
+    elif op in ("Identity", "Dropout"):
+        _alias(b, node, t)
+    elif op == "Pad":
+        _pad(b, node, attrs, where, t)
+    elif op == "MaxPool":
+        _pool(b, node, attrs, where, t, MaxPool)
+    elif op == "AveragePool":
+        _pool(b, node, attrs, where, t, MeanPool)
+    elif op == "GlobalAveragePool":
+        _global_mean(b, node.name, t, out, where)
+    elif op == "ReduceMean":
+        axes = attrs.get("axes")
+        if axes is None and _optional_input(node, 1):
+            axes = b.const(node.input[1], where, "ReduceMean's axes")
+        axes = sorted(int(a) % 4 for a in np.atleast_1d(axes)) if axes is not None else None
+        if t.storage != "cl" or axes != [2, 3]:
+            b.fail(where, "ReduceMean is supported over the height and width of an image")
+        if int(attrs.get("keepdims", 1)):
+            _global_mean(b, node.name, t, out, where)
+        else:
+            pooled = _global_mean(b, node.name, t, f"{out}/pooled", where)
+            _flatten(b, f"{node.name}/flatten", pooled, out)
+    elif op == "Flatten":
+        if int(attrs.get("axis", 1)) != 1:
+            b.fail(where, "Flatten is supported with axis 1")
+        _flatten(b, node.name, t, out)
+    elif op == "Reshape":
+        target = _ints(np.atleast_1d(b.const(node.input[1], where, "Reshape's shape")), where,
+                       b, "Reshape's shape")
+        size = int(np.prod(t.shape))
+        if len(target) == 2 and target[0] in (0, -1) and target[1] in (-1, size):
+            _flatten(b, node.name, t, out)
+        elif [int(s) for s in target[1:]] == list(t.shape):
+            _alias(b, node, t)
+        else:
+            b.fail(where, f"Reshape of a {t.shape} tensor to {target}: only flattening is "
+                          "supported")
+    elif op == "Transpose":
+        perm = [int(p) for p in attrs.get("perm", [])]
+        if t.storage == "same" and len(t.shape) == 3 and perm == [0, 3, 1, 2]:
+            H, W, C = t.shape
+            b.data[out] = _Tensor(t.name, (C, H, W), "cl")  # the same array, read as NCHW
+        elif t.storage == "cl" and perm == [0, 2, 3, 1]:
+            C, H, W = t.shape
+            b.data[out] = _Tensor(t.name, (H, W, C), "same")
+        else:
+            b.fail(where, f"Transpose {perm} of data is supported only between NHWC and NCHW")
+    elif op == "Gemm":
+        _gemm(b, node, attrs, where, t)
+    elif op == "MatMul":
+        W = b.const(node.input[1], where, "MatMul's second operand")
+        if W.ndim != 2:
+            b.fail(where, f"MatMul with a {W.ndim}-d constant is not supported")
+        _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.zeros(W.shape[1]))
+    elif op in ("Add", "Sum", "Mean") and len(data_in) >= 2 and all(d is not None
+                                                                     for d in data_in):
+        if len(data_in) != len([n for n in node.input if n]):
+            b.fail(where, f"{op} of data and constants is not supported")
+        if len({d.storage for d in data_in}) > 1:
+            data_in = [b.channels_last(d, where) for d in data_in]
+        layer = Mean() if op == "Mean" else Add()
+        shapes = {d.shape for d in data_in}
+        if len(shapes) != 1:
+            b.fail(where, f"{op} of tensors of different shapes {sorted(shapes)}")
+        b.data[b.add(node.name, layer, [d.name for d in data_in], out)] = _Tensor(
+            out, data_in[0].shape, data_in[0].storage)
+    elif op == "Add":
+        other = [n for n in node.input if n and n not in b.data]
+        _fold_bias(b, node, where, t, b.const(other[0], where, "the other summand"))
+    elif op == "Concat":
+        if len(data_in) != len([n for n in node.input if n]):
+            b.fail(where, "Concat of data and constants is not supported")
+        axis = int(attrs.get("axis", 1))
+        rank = len(t.shape) + 1
+        if axis % rank != 1:
+            b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
+        if len(t.shape) == 3:
+            data_in = [b.channels_last(d, where) for d in data_in]
+        shape = (sum(d.shape[0] for d in data_in),) + tuple(t.shape[1:])
+        b.data[b.add(node.name, Concat(), [d.name for d in data_in], out)] = _Tensor(
+            out, shape, data_in[0].storage if len(t.shape) == 3 else "same")
+    elif op == "BatchNormalization":
+        _batchnorm(b, node, attrs, where, t)
+    elif op == "Softmax":
+        b.data[b.add(node.name, SoftMax(), [t.name], out)] = _Tensor(out, t.shape, t.storage)
+    elif op in ("Mul", "Div", "Sub", "MatMul") and len(data_in) >= 2:
+        b.fail(where, f"{op} of two tensors is not supported: LRP here has no rule for a "
+                      "product of two signals (e.g. attention or gating); only sums, "
+                      "concatenations and linear layers")
+    else:
+        b.fail(where, f"operator {op} is not supported")
+
+
+def _prune(nodes, output):
+    """Drop nodes whose results nothing reads (e.g. a Shape branch that was folded)."""
+    needed, keep = {output}, []
+    for node in reversed(nodes):
+        if node.output in needed:
+            keep.append(node)
+            needed.update(node.inputs)
+    return list(reversed(keep))
+
+
+def read_onnx_graph(path, proto=None) -> GraphModel:
+    """Read any supported ONNX graph as a :class:`~lrpcore.graph.GraphModel`."""
+    path = os.fspath(path)
+    onnx, _ = _onnx()
+    if proto is None:
+        try:
+            proto = onnx.load(path, load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
+            raise ModelFormatError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
+                                   f"{str(exc)[:200]})") from None
+    graph = proto.graph
+    if not graph.node:
+        raise ModelFormatError(f"{path}: the ONNX graph has no nodes")
+    if len(graph.node) > MAX_NODES:
+        raise ModelFormatError(f"{path}: {len(graph.node)} nodes; more than {MAX_NODES} is not "
+                               "a model this program reads")
+    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                default=13)
+    b = _Builder(path, opset)
+    b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer") for t in graph.initializer})
+    inputs = [v for v in graph.input if v.name not in b.consts]
+    if len(inputs) != 1:
+        raise ModelFormatError(f"{path}: the graph needs exactly one input, has {len(inputs)}")
+    inp = inputs[0]
+    dims = list(inp.type.tensor_type.shape.dim)
+    sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
+    if len(sample) not in (1, 3) or any(d <= 0 for d in sample):
+        raise ModelFormatError(f"{path}: input '{inp.name}' must have a fixed shape "
+                               "(N, features), (N, C, H, W) or (N, H, W, C); got "
+                               f"{[d.dim_param or d.dim_value for d in dims]}")
+    if int(np.prod(sample)) > MAX_SAMPLE_ELEMENTS:
+        raise ModelFormatError(f"{path}: input '{inp.name}' declares {int(np.prod(sample)):,} "
+                               f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")
+    for node in graph.node:
+        for n in node.input:
+            b.readers[n] = b.readers.get(n, 0) + 1
+    first = next((n for n in graph.node if inp.name in n.input), None)
+    nhwc = (len(sample) == 3 and first is not None and first.op_type == "Transpose"
+            and [int(p) for p in _attrs(onnx, first).get("perm", [])] == [0, 3, 1, 2])
+    b.data[inp.name] = _Tensor(inp.name, sample, "same")
+    for i, node in enumerate(graph.node):
+        name = node.name or f"{node.op_type}_{i}"
+        if not node.name:
+            node.name = name
+        where = f"node {i} '{name}' ({node.op_type})"
+        if node.domain not in ("", "ai.onnx"):
+            raise ModelFormatError(f"{path}: {where}: operator '{node.domain}.{node.op_type}' "
+                                   "is not supported")
+        _node(b, node, where, onnx)
+    out_name = graph.output[0].name
+    if out_name not in b.data:
+        raise ModelFormatError(f"{path}: the graph output '{out_name}' is not computed from "
+                               "the input")
+    final = b.data[out_name]
+    if final.name != out_name:  # an alias (Identity, folded bias) of a node's output
+        out_name = final.name
+    nodes = _prune(b.nodes, out_name)
+    if not nodes:
+        raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
+    if len(sample) == 3:
+        if nhwc:
+            layout, raw = "NHWC", tuple(sample)
+        else:
+            layout, raw = "NCHW", (sample[1], sample[2], sample[0])
+    else:
+        layout, raw = "flat", tuple(sample)
+    spec = InputSpec(shape=tuple(sample), raw_shape=raw, layout=layout, divide=1.0, offset=0.0,
+                     pad=0, value_range=(0.0, 1.0), raw_range=(0.0, 1.0), source="onnx")
+    meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
+                           "opset": int(opset)}}
+    return GraphModel(nodes, inp.name, out_name, spec, meta, source=path)

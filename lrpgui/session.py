@@ -1,0 +1,270 @@
+"""The explorer's session without Qt (napari's ViewerModel is the model): what is open, the
+rules for opening and closing models and datasets, the requests it hands to the workers and
+which results are still current. :class:`~lrpgui.main_window.MainWindow` binds widgets,
+dialogs and worker threads to it; tests drive it without any window.
+
+Every refusal is an :class:`OpenError` with a title and a one-line message; the state is
+left as it was. ``cancel(key)`` (the controller's, or nothing) is called to drop work whose
+answer would no longer fit, e.g. the accuracy of a dataset that is being replaced.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+import lrpcore
+from lrpcore import bundled
+from lrpcore.errors import DatasetError, LRPError
+
+from . import services, sources
+from .requests import ExplainRequest
+
+
+class OpenError(LRPError):
+    """A model or dataset that was not opened: ``title`` for a dialog, the message for text."""
+
+    def __init__(self, title: str, message: str):
+        super().__init__(message)
+        self.title = title
+
+
+class Session:
+    """Owns the open model and dataset (in ``state``), requests and the result on display."""
+
+    def __init__(self, state, cancel=None):
+        self.state = state
+        self._cancel = cancel or (lambda _key: None)
+        self.last_result = None  # the ExplainResult on display (what exports write)
+
+    # -- opening and closing ----------------------------------------------------------------
+    def open_model(self, path) -> None:
+        """Open a model file; it must fit the open dataset (close that first otherwise)."""
+        path = os.fspath(path)
+        try:
+            model = lrpcore.load_model(path)
+        except Exception as exc:  # any failure keeps the previous model
+            raise OpenError("Cannot open model", message(exc, path)) from None
+        if self.state.dataset is not None:
+            try:
+                lrpcore.check_fits(model, self.state.dataset)
+            except Exception as exc:
+                raise OpenError("Model does not fit the dataset",
+                                f"{path}: {message(exc)} To switch to a model for other data, "
+                                "close the dataset first (File → Close dataset).") from None
+        self._reset_results()
+        s = self.state
+        with s.batch():
+            s.model = model
+            s.model_path = path
+            s.layer_rules = {}
+            n = model.n_classes
+            if s.target.isdigit() and n is not None and int(s.target) >= n:
+                s.target = "pred"  # the new model has no such class
+
+    def open_dataset(self, name) -> None:
+        """Open a dataset file or built-in name; sample 0 must be readable (it is explained
+        next) and the data must fit the open model."""
+        name = os.fspath(name)
+        try:
+            dataset = sources.open_dataset(name)
+            if len(dataset) == 0:
+                raise DatasetError(f"{name}: the dataset has no samples")
+            dataset.images(np.array([0]))
+        except Exception as exc:
+            text = message(exc, name)
+            if "not downloaded yet" in text:  # the engine names the CLI; here: a button
+                text += " — here: “Download MNIST…” in the Browser (File menu)"
+            raise OpenError("Cannot open dataset", text) from None
+        if self.state.model is not None:
+            try:
+                lrpcore.check_fits(self.state.model, dataset)
+            except Exception as exc:
+                raise OpenError("Dataset does not fit the model",
+                                f"{name}: {message(exc)}") from None
+        self._reset_results()
+        s = self.state
+        with s.batch():
+            s.dataset = dataset
+            s.dataset_name = name
+            s.sample_index = 0
+            if dataset.labels is None and s.target == "true":
+                s.target = "pred"  # no labels: the selector offers no "true class"
+            s.filter_true = None
+            s.filter_pred = None
+            s.misclassified_only = False
+
+    def open_initial(self, model=None, dataset=None, last_model=None,
+                     last_dataset=None) -> list[tuple[OpenError, bool]]:
+        """Open what was asked for; else the last session's files; else the bundled ones.
+
+        Returns the refusals, each with ``quiet``: files the caller named are reported
+        loudly (a dialog), remembered or default ones quietly (they fall back silently).
+        """
+        problems = []
+
+        def attempt(open_, target, quiet) -> bool:
+            try:
+                open_(target)
+            except OpenError as exc:
+                problems.append((exc, quiet))
+                return False
+            return True
+
+        asked_model, asked_dataset = model is not None, dataset is not None
+        fallback_model = default_model()
+        if model is None:
+            model = last_model if last_model and os.path.exists(last_model) else fallback_model
+        if dataset is None:
+            dataset = last_dataset or bundled.default_dataset()
+        if model is not None and not attempt(self.open_model, model, not asked_model) \
+                and not asked_model and fallback_model not in (None, model):
+            attempt(self.open_model, fallback_model, True)  # a remembered file went bad
+        if dataset is not None and self.state.model is not None \
+                and not attempt(self.open_dataset, dataset, not asked_dataset) \
+                and not asked_dataset and bundled.default_dataset() != dataset:
+            attempt(self.open_dataset, bundled.default_dataset(), True)  # deleted since
+        return problems
+
+    def close_dataset(self) -> None:
+        """Close the dataset (the model stays), e.g. to open a model for other data."""
+        self._reset_results()
+        self._cancel("explain")
+        self.last_result = None
+        s = self.state
+        with s.batch():
+            s.explanation = None
+            s.relevance = None
+            s.scores = None
+            s.dataset = None
+            s.dataset_name = None
+            s.sample_index = 0
+            s.filter_true = None
+            s.filter_pred = None
+            s.misclassified_only = False
+
+    def _reset_results(self) -> None:
+        self._cancel("predict")
+        with self.state.batch():
+            self.state.predictions = None
+            self.state.accuracy = None
+
+    def missing(self) -> str:
+        """What the empty window says ('' when a model and a dataset are open)."""
+        if self.state.model is None:
+            return ("No model is open. Use “Open model…” (Ctrl+O) or pick one in the browser; "
+                    f"bundled models live in {bundled.MODELS_DIR}.")
+        if self.state.dataset is None:
+            return "No dataset is open. Use “Open dataset…” or pick one in the browser."
+        return ""
+
+    # -- the explanation on display ---------------------------------------------------------
+    def explain_request(self) -> ExplainRequest | None:
+        """The request for the sample on display (None when nothing is open); from now on
+        ``relevance`` and ``scores`` are None until its answer arrives (the views keep the
+        last picture meanwhile). Reading the sample may raise (a broken file)."""
+        s = self.state
+        if s.model is None or s.dataset is None:
+            return None
+        req = ExplainRequest.from_state(s)
+        with s.batch():
+            s.relevance = None
+            s.scores = None
+        return req
+
+    def accept_explanation(self, result) -> bool:
+        """Show ``result`` if it answers the current selection; a stale one is dropped."""
+        s = self.state
+        if result.request.model is not s.model or result.index != s.sample_index:
+            return False  # the selection moved on; a newer request is on its way
+        self.last_result = result
+        with s.batch():
+            s.relevance = result.relevance
+            s.scores = result.scores
+            s.explanation = result
+        return True
+
+    def explanation_failed(self) -> None:
+        """Put the previous results back when they belong to the open model and dataset;
+        a picture of another model or dataset is no result here."""
+        s = self.state
+        shown = s.explanation
+        if (shown is not None and shown.request.model is s.model
+                and shown.request.dataset_key == id(s.dataset)):
+            with s.batch():
+                s.relevance = shown.relevance
+                s.scores = shown.scores
+        elif shown is not None:
+            self.last_result = None
+            s.explanation = None
+
+    # -- jobs for the workers and what exports record ---------------------------------------
+    def predict_job(self):
+        """``fn(token)`` predicting every sample of the open dataset (None: nothing open)."""
+        model, dataset = self.state.model, self.state.dataset
+        if model is None or dataset is None:
+            return None
+        return lambda token: services.predict_dataset(model, dataset, token)
+
+    def rule_description(self) -> str:
+        s = self.state
+        try:
+            return lrpcore.resolve_rules(s.model.analysis_layers(), s.rule,
+                                         s.layer_rules).description
+        except LRPError:
+            return s.rule
+
+    def export_info(self, **extra) -> dict:
+        """The sidecar fields of an export made with the current settings."""
+        s = self.state
+        return services.sidecar(s.model_path, self.rule_description(), s.target, s.backend,
+                                s.dtype, dataset=s.dataset_name, **extra)
+
+    @staticmethod
+    def result_info(result, **extra) -> dict:
+        """The sidecar of an export of ``result``: the settings that made it, which differ
+        from the state's while a newer explanation is computed or after one failed."""
+        req = result.request
+        return services.sidecar(req.model_path, result.rule_description, req.target,
+                                result.backend, req.dtype, dataset=req.dataset_name,
+                                sample=result.index, **extra)
+
+    def batch_export_job(self, folder, indices, formats, chunk=256) -> services.BatchExport:
+        """The batch export of samples ``indices`` with the current settings and colormap
+        (LRPError when, e.g., the model file is gone and its sidecar cannot be written)."""
+        s = self.state
+        return services.BatchExport(
+            request=ExplainRequest.from_state(s, raw=np.zeros(0)), dataset=s.dataset,
+            indices=np.asarray(indices, dtype=np.int64), out_dir=os.fspath(folder),
+            formats=tuple(formats), cmap=s.colormap, outline=s.outline,
+            info=self.export_info(colormap=s.colormap), chunk=int(chunk))
+
+    # -- predictions and accuracy -----------------------------------------------------------
+    def accept_predictions(self, predictions) -> int:
+        """Store the dataset's predictions and accuracy; returns how many samples could
+        not be read (predicted as -1)."""
+        with self.state.batch():
+            self.state.predictions = predictions
+            self.state.accuracy = services.accuracy(predictions, self.state.labels)
+        return int(np.count_nonzero(np.asarray(predictions) < 0))
+
+
+def default_model() -> str | None:
+    """The bundled LeNet-5, else the first bundled model, else None (an empty window)."""
+    try:
+        return str(bundled.default_model_path())
+    except LRPError:
+        models = bundled.bundled_models()
+        return str(models[0]) if models else None
+
+
+def message(exc, path=None) -> str:
+    """The loader's message for user errors; a short report for internal faults."""
+    if isinstance(exc, LRPError):
+        return str(exc)
+    where = f"{path}: " if path else ""
+    name = type(exc).__name__
+    if "OutOfMemory" in name:
+        return f"{where}the GPU ran out of memory ({exc}); try float32 or the CPU"
+    return f"{where}{name}: {exc}"

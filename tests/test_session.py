@@ -1,0 +1,123 @@
+"""lrpgui.session without Qt: the open/close rules, requests and staleness that the window
+only binds to widgets (napari's ViewerModel idea). No QApplication is created here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore.bundled import default_model_path
+from lrpgui.services import ExplainService
+from lrpgui.session import OpenError, Session
+from lrpgui.state import AppState
+
+
+@pytest.fixture
+def session(tmp_path):
+    cancelled = []
+    s = Session(AppState(), cancel=cancelled.append)
+    s.cancelled = cancelled
+    return s
+
+
+def test_importing_the_session_loads_no_qt():
+    code = ("import sys, lrpgui.session; "
+            "print(any(m.startswith(('PySide6', 'pyqtgraph')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_open_rules_and_the_empty_message(session, tmp_path):
+    st = session.state
+    assert "No model is open" in session.missing()
+    session.open_model(default_model_path())
+    assert "No dataset is open" in session.missing()
+    session.open_dataset("mnist-test")
+    assert session.missing() == "" and len(st.dataset) == 10000 and st.sample_index == 0
+    assert "predict" in session.cancelled  # the old accuracy is no answer for new data
+    # refusals leave everything as it was, with a title and a one-line message
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(OpenError) as info:
+        session.open_model(bad)
+    assert info.value.title == "Cannot open model" and str(bad) in str(info.value)
+    np.save(tmp_path / "wide.npy", np.zeros((3, 40, 40), dtype=np.uint8))
+    with pytest.raises(OpenError, match="wide.npy") as info:
+        session.open_dataset(tmp_path / "wide.npy")
+    assert info.value.title == "Dataset does not fit the model"
+    assert st.dataset_name == "mnist-test"
+    st.target = "true"
+    np.save(tmp_path / "nolabels.npy", np.zeros((3, 28, 28), dtype=np.uint8))
+    session.open_dataset(tmp_path / "nolabels.npy")
+    assert st.target == "pred"  # no labels: no "true class"
+    session.close_dataset()
+    assert st.dataset is None and st.explanation is None and "explain" in session.cancelled
+
+
+def test_requests_results_and_staleness(session):
+    st = session.state
+    session.open_model(default_model_path())
+    session.open_dataset("mnist-test")
+    st.sample_index = 4
+    req = session.explain_request()
+    assert req.index == 4 and req.label == int(st.labels[4]) and st.relevance is None
+    result = ExplainService().run(req)
+    st.sample_index = 5  # the user moved on before the answer came
+    assert not session.accept_explanation(result) and st.relevance is None
+    st.sample_index = 4
+    assert session.accept_explanation(result) and session.last_result is result
+    np.testing.assert_allclose(st.relevance, lrpcore.explain(
+        st.model, st.dataset.images([4]), rule=st.rule)[0], rtol=1e-10, atol=1e-12)
+    session.explain_request()  # a new request; its answer fails:
+    session.explanation_failed()
+    assert st.relevance is result.relevance  # the previous results come back
+    predictions = np.full(len(st.dataset), -1)
+    predictions[:10] = st.labels[:10]
+    assert session.accept_predictions(predictions) == len(st.dataset) - 10
+    assert st.accuracy == pytest.approx(1.0)
+
+
+def test_jobs_and_sidecars_come_from_the_session(session, tmp_path):
+    st = session.state
+    assert session.predict_job() is None
+    session.open_model(default_model_path())
+    session.open_dataset("mnist-test")
+    st.rule = "alphabeta:2"
+    info = session.export_info(colormap="bwr")
+    assert info["rules"] == session.rule_description() and info["dataset"] == "mnist-test"
+    job = session.batch_export_job(tmp_path, [3, 1], ("npy",), chunk=1)
+    assert job.request.rule == "alphabeta:2" and list(job.indices) == [3, 1]
+
+    class Token:  # what the worker hands to a job
+        def check(self):
+            pass
+
+        def cancelled(self):
+            return False
+
+        def progress(self, *args):
+            pass
+
+    from lrpgui import services
+
+    paths = services.batch_export(job, Token())
+    assert sorted(p.name for p in paths) == ["relevance_1.npy", "relevance_1.npy.json",
+                                             "relevance_3.npy", "relevance_3.npy.json"]
+
+
+def test_start_opens_asked_then_remembered_then_bundled_files(session, tmp_path):
+    st = session.state
+    gone = tmp_path / "deleted-model.npz"
+    problems = session.open_initial(last_model=str(gone), last_dataset="no-such-dataset")
+    # a remembered file that went away falls back quietly to the bundled model and data
+    assert st.model_path == str(default_model_path()) and st.dataset_name == "mnist-test"
+    assert [quiet for _exc, quiet in problems] == [True]
+    fresh = Session(AppState())
+    problems = fresh.open_initial(model=str(gone))
+    assert fresh.state.model is None  # a file the user named is not replaced by another
+    assert problems[0][0].title == "Cannot open model" and problems[0][1] is False
