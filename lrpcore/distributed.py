@@ -265,9 +265,10 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     from . import export  # noqa: PLC0415
     from .explain import Explainer, resolve_rules  # noqa: PLC0415
     from .io import load_model  # noqa: PLC0415
+    from .io.models import model_file  # noqa: PLC0415
 
     distributed = import_distributed()
-    model_path = os.path.abspath(job_args["model"])
+    model_path = os.path.abspath(model_file(job_args["model"]))  # a bundled name: its file
     source = job_args["source"]
     model = load_model(model_path)
     # the client checks rules and shapes (fast failure) with a CPU explainer; its passes are
