@@ -183,9 +183,9 @@ def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
 def explain_samples(explainer, images, indices, rule=None, target="pred", labels=None,
                     batch_size=256, progress=None, cancelled=None) -> np.ndarray:
     """(n, H, W) input relevance of ``images[indices]``, batch by batch."""
-    from .explain import resolve_rules  # noqa: PLC0415
+    from .concepts import _config  # noqa: PLC0415
 
-    config = resolve_rules(explainer.layers, rule)
+    config = _config(explainer, rule)
     out = []
     n = len(indices)
     for a in range(0, n, batch_size):
@@ -220,7 +220,8 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
                         progress, cancelled)
     res = analyse(R, k, neighbours, size, embed, seed, cancelled)
     lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
-    meta = {"class": None if cls is None else int(cls), "rule": str(rule), "target": target,
+    desc = getattr(rule, "description", rule)
+    meta = {"class": None if cls is None else int(cls), "rule": str(desc), "target": target,
             "neighbours": neighbours, "size": size, "embedding": embed, "seed": seed}
     return SprayResult(indices, lab, R, **res, meta=meta)
 
