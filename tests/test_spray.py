@@ -126,3 +126,17 @@ def test_cli_spray(clever_hans, tmp_path, capsys):
                  str(tmp_path / "t.npz")]) == 2
     assert "--class 12" in capsys.readouterr().err
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_bench_concepts_rows(monkeypatch):
+    """lrp bench --concepts reports each job with its stages (on a small slice here: the
+    timings themselves are benchmarks, never asserted)."""
+    from lrpcore import bench_concepts
+
+    row = bench_concepts._spray_row(
+        Explainer(lrpcore.load_model("mnist-lenet5"), "numpy"),
+        Digits(lrpcore.open_dataset("mnist-sample").images(slice(0, 120)),
+               np.asarray(lrpcore.open_dataset("mnist-sample").labels[:120])), None,
+        "epsilon:0.01")
+    assert row.samples == 120 and set(row.seconds) == {"explain", "cluster", "t-SNE"}
+    assert "SpRAy all classes" in bench_concepts.format_concepts_row(row)
