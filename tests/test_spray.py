@@ -32,20 +32,10 @@ class Digits:
 def clever_hans(tmp_path_factory):
     """MNIST digits where half of one class carry a 4×4 corner watermark, and a small model
     trained on them (seconds): the watermark alone identifies those samples' class."""
-    from lrpcore.train import TrainConfig, train
-    from lrpcore.train.data import make_data
+    from lrpcore.watermark import train_watermark_model, watermarked_digits
 
-    ds = lrpcore.open_dataset("mnist-sample")
-    x = ds.images(None).copy()
-    y = np.asarray(ds.labels)
-    rng = np.random.default_rng(0)
-    idx = np.flatnonzero(y == WATERMARKED_CLASS)
-    marked = rng.choice(idx, idx.size // 2, replace=False)
-    x[marked, 1:5, 1:5] = 255
-    path = tmp_path_factory.mktemp("ch") / "watermark.npz"
-    train(TrainConfig(layers="linear:64,rect,linear:10,softmax", epochs=3, seed=0, lr=0.003,
-                      pad=0), make_data(x, y, "watermark"), path, backend="numpy",
-          log=lambda s: None)
+    x, y, marked = watermarked_digits(WATERMARKED_CLASS)
+    path = train_watermark_model(x, y, tmp_path_factory.mktemp("ch") / "watermark.npz")
     return lrpcore.load_model(path), Digits(x, y), marked, path
 
 

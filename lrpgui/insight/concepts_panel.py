@@ -102,9 +102,11 @@ class ConceptsPanel(ToolPanel):
         self.refs_button.clicked.connect(self.find_references)
         self.refs_cancel = QPushButton("Cancel", objectName="conceptsCancelRefs")
         self.refs_cancel.setEnabled(False)
+        self.refs_cancel.setToolTip("stop finding reference samples")
         self.refs_cancel.clicked.connect(lambda: self.runner.cancel(REFS_KEY))
         self.refs_progress = QProgressBar(objectName="conceptsRefsProgress")
         self.refs_progress.setRange(0, 1)
+        self.refs_progress.setToolTip("samples of the dataset scanned for references")
         top = QHBoxLayout()
         for w in (QLabel("layer"), self.layer_box, QLabel("top"), self.top_spin):
             top.addWidget(w)

@@ -73,14 +73,20 @@ class SprayPanel(BatchPanel):
         self.run_button = QPushButton("Run", objectName="sprayRun")
         self.cancel_button = QPushButton("Cancel", objectName="sprayCancel")
         self.cancel_button.setEnabled(False)
+        self.run_button.setToolTip("explain every sample of the class and cluster the "
+                                   "heatmaps, in the background")
+        self.cancel_button.setToolTip("stop the running analysis")
         self.save_button = QPushButton("Save…", objectName="spraySave")
         self.open_button = QPushButton("Open…", objectName="sprayOpen")
+        self.save_button.setToolTip("save the result (.npz, as 'lrp spray' writes)")
+        self.open_button.setToolTip("open a saved SpRAy result (made on the open dataset)")
         self.clear_button = QPushButton("Show all samples", objectName="sprayClearSelection")
         self.clear_button.setToolTip("stop filtering the sample grid by the box")
         from PySide6.QtWidgets import QProgressBar
 
         self.progress = QProgressBar(objectName="sprayProgress")
         self.progress.setRange(0, 1)
+        self.progress.setToolTip("samples explained so far")
         self.run_button.clicked.connect(self.refresh)
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(lambda: self.save())
