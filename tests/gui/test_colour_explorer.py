@@ -138,15 +138,17 @@ def test_efficientnet_on_natural_images_names_classes_and_exports(make_window, q
 
     if not imagenet.available():
         pytest.skip("the [imagenet] extra is not installed")
-    window = make_window(model="efficientnet-lite0", dataset="natural-images")
+    window = make_window(model="efficientnet-lite0", dataset="natural-images", wait=False)
     s = window.state
-    s.dtype = "float32"
-    qtbot.waitUntil(lambda: s.relevance is not None, timeout=60000)
+    s.dtype = "float32"  # supersedes the first (float64) request
+    qtbot.waitUntil(lambda: s.relevance is not None and
+                    s.explanation.request.dtype == "float32", timeout=180000)
+    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=180000)
     names = s.model.class_names
     for index, want in ((0, 285), (1, 967), (2, 657)):
         s.sample_index = index
         qtbot.waitUntil(lambda i=index: s.relevance is not None and
-                        s.explanation.index == i, timeout=60000)
+                        s.explanation.index == i, timeout=120000)
         assert s.explanation.prediction == want
         ticks = dict(window.scores.getAxis("bottom")._tickLevels[0])
         assert ticks[0] == names[want].split(",")[0][:16]
