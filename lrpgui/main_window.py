@@ -151,8 +151,10 @@ class MainWindow(QMainWindow):
         self._dock("Samples", "sampleDock", self.grid, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.colour = ColourPanel(s)
         self.colour.export_requested.connect(lambda: self.export_overlay())
-        self._dock("Colour and overlay", "colourDock", self.colour,
-                   Qt.DockWidgetArea.RightDockWidgetArea)
+        self.colour_dock = self._dock("Colour and overlay", "colourDock", self.colour,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.colour_dock.hide()  # shown when a model of colour images opens
+        self.colour.follow(s, self.colour_dock)
 
         self.browser.model_chosen.connect(self._model_chosen)
         self.browser.dataset_chosen.connect(self._dataset_chosen)

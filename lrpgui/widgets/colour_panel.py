@@ -71,7 +71,7 @@ class ColourPanel(QWidget):
         self.box.setMenuEnabled(False)
         self.item = pg.ImageItem()
         self.box.addItem(self.item)
-        self.widget.setMinimumSize(160, 160)
+        self.widget.setMinimumSize(120, 120)
         self.note = QLabel(objectName="overlayNote")
         self.note.setWordWrap(True)
         row = QHBoxLayout()
@@ -90,6 +90,23 @@ class ColourPanel(QWidget):
         for name in ("explanation", "channels", "overlay_opacity", "colormap"):
             getattr(state.events, name).connect(lambda _v: self.redraw())
         state.events.channels.connect(self._sync_choice)
+
+    def follow(self, state, dock) -> None:
+        """Show ``dock`` with the first explanation of a colour model, hide it with the first
+        of a greyscale one (the user's choice stays until the model changes): the panel
+        would only take space from digits."""
+        pending = [True]
+
+        def model_changed(_model):
+            pending[0] = True
+
+        def explained(result):
+            if pending[0] and result is not None:
+                pending[0] = False
+                dock.setVisible(is_colour(result))
+
+        state.events.model.connect(model_changed)
+        state.events.explanation.connect(explained)
 
     def _sync_choice(self, value) -> None:
         i = self.channels.findData(value)

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 N_CLASSES = 30
 NAMES = [f"thing {k}" for k in range(N_CLASSES)]
@@ -58,6 +59,7 @@ def test_photographs_in_the_explorer(make_window, colour_files, qtbot, tmp_path)
     want = lrpcore.explain(model, ds.images([0]), rule=s.rule)[0]
     np.testing.assert_allclose(s.relevance, want, rtol=1e-6, atol=1e-12)
 
+    assert window.colour_dock.isVisibleTo(window)  # shown for a colour model
     # colour input drawn in colour
     img = window.views.input_item.image
     assert img.ndim == 3 and img.shape[2] == 3
@@ -159,6 +161,11 @@ def test_efficientnet_on_natural_images_names_classes_and_exports(make_window, q
     assert all(p.exists() for p in written) and len(written) == 8
     assert np.load(tmp_path / "o.npy").shape == (224, 224, 3)
     assert window.colour.rendered.shape == (224, 224, 3)
+    grid = window.grid.model
+    tiles = [grid.data(grid.index(r)) for r in range(3)]
+    assert tiles[0].endswith("→Egyptian cat") and tiles[1].endswith("→espresso")
+    thumb = grid.data(grid.index(0), Qt.ItemDataRole.DecorationRole).toImage()
+    assert not thumb.isGrayscale()  # colour thumbnails
     combo = window.rules.target_selector
     assert combo.isEditable()
     completer = combo.completer()
