@@ -93,6 +93,7 @@ def test_photographs_in_the_explorer(make_window, colour_files, qtbot, tmp_path)
     np.testing.assert_allclose(np.load(tmp_path / "ov.npy"), panel.rendered, atol=1e-6)
     side = json.loads(paths[3].read_text())
     assert side["layout"] == "overlay" and side["opacity"] == 1.0
+    assert side["predicted_name"] == NAMES[s.explanation.prediction]
 
     # hover reports relevance and the pixel's RGB
     from PySide6.QtCore import QPointF
@@ -160,6 +161,8 @@ def test_efficientnet_on_natural_images_names_classes_and_exports(make_window, q
                + window.export_overlay(tmp_path / "o.png"))
     assert all(p.exists() for p in written) and len(written) == 8
     assert np.load(tmp_path / "o.npy").shape == (224, 224, 3)
+    side = json.loads(written[1].read_text())
+    assert side["predicted_name"] == "missile" and side["explained_name"] == "missile"
     assert window.colour.rendered.shape == (224, 224, 3)
     grid = window.grid.model
     tiles = [grid.data(grid.index(r)) for r in range(3)]
