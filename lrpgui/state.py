@@ -101,6 +101,14 @@ def _optional_int(value, _obj):
     return int(value)
 
 
+def _optional_subset(value, _obj):
+    """Dataset indices as a sorted tuple (comparable, so setting the same subset is no
+    change), or None."""
+    if value is None:
+        return None
+    return tuple(sorted({int(i) for i in value}))
+
+
 def _optional_float(value, _obj):
     return None if value is None else float(value)
 
@@ -131,10 +139,16 @@ class AppState(EventedModel):
     # display
     colormap = Field("bwr", _colormap)
     outline = Field(True, _bool)
+    channels = Field("sum", _choice(("sum", "max-abs", "red", "green", "blue")),
+                     "how a colour image's relevance becomes one map (lrpcore.render.overlay)")
+    overlay_opacity = Field(0.6, lambda v, _o: min(max(float(v), 0.0), 1.0),
+                            "opacity of the heatmap over the greyscale photograph")
     # filters of the sample grid
     filter_true = Field(None, _optional_int)
     filter_pred = Field(None, _optional_int)
     misclassified_only = Field(False, _bool)
+    filter_subset = Field(None, _optional_subset, "only these dataset indices (e.g. the "
+                          "points selected in the SpRAy window), or None")
     sample_hidden = Field(False, _bool, "the explained sample is hidden by the grid's filters "
                           "(it stays on display; the grid selects it again once it shows it)")
     # results (written by the controller)

@@ -35,6 +35,7 @@ from lrpcore.rules import RULES, format_number, parse_rule
 
 from .. import rendering
 from .choice_box import ChoiceBox
+from .colour_panel import make_searchable
 from .layer_table import LayerRuleTable
 
 SPIN_LIMIT = 1e6  # the spin boxes' range where a parameter has no bound
@@ -396,5 +397,6 @@ class RulePanel(QWidget):
             combo.addItem("all outputs", "output")
             for k, name in enumerate(names):
                 combo.addItem(f"class {name}" if name != str(k) else f"class {k}", str(k))
+            make_searchable(combo)  # type part of a class name (1000 ImageNet classes)
             i = combo.findData(self.state.target)
             combo.setCurrentIndex(max(i, 0))

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..item_models import ORDERS, THUMB, SampleListModel
+from .colour_panel import make_searchable
 from .rule_panel import signals_blocked
 
 _Move = QAbstractItemView.CursorAction
@@ -153,19 +154,22 @@ class SampleGrid(QWidget):
         state.events.dataset.connect(self._on_dataset)
         state.events.model.connect(lambda _m: self._fill_filters())
         state.events.predictions.connect(self._on_predictions)
-        for name in ("filter_true", "filter_pred", "misclassified_only"):
+        for name in ("filter_true", "filter_pred", "misclassified_only", "filter_subset"):
             getattr(state.events, name).connect(lambda _v: self._apply_filters())
         state.events.sample_index.connect(self.select_sample)
         self._on_dataset(state.dataset)
 
     # -- state → view -----------------------------------------------------------------------
     def _on_dataset(self, dataset) -> None:
+        model = self.state.model
+        self.model.class_names = list(model.class_names) if model is not None else None
         self.model.set_dataset(dataset)
         self._fill_filters()
         self._apply_filters()
 
     def _fill_filters(self) -> None:
         model = self.state.model
+        self.model.class_names = list(model.class_names) if model is not None else None
         n = model.n_classes if model is not None else None
         n = n or 10
         for combo, value in ((self.true_filter, self.state.filter_true),
@@ -173,8 +177,11 @@ class SampleGrid(QWidget):
             with signals_blocked(combo):
                 combo.clear()
                 combo.addItem("any", None)
+                names = list(model.class_names) if model is not None else []
                 for k in range(n):
-                    combo.addItem(str(k), k)
+                    name = str(names[k]) if k < len(names) else str(k)
+                    combo.addItem(name if name == str(k) else f"{k} {name}", k)
+                make_searchable(combo)
                 i = combo.findData(value)
                 combo.setCurrentIndex(max(i, 0))
         self.true_filter.setEnabled(self.state.labels is not None)
@@ -186,7 +193,8 @@ class SampleGrid(QWidget):
 
     def _apply_filters(self) -> None:
         s = self.state
-        self.model.set_filters(s.filter_true, s.filter_pred, s.misclassified_only)
+        self.model.set_filters(s.filter_true, s.filter_pred, s.misclassified_only,
+                               s.filter_subset)
         with signals_blocked(self.mis_only):
             self.mis_only.setChecked(s.misclassified_only)
         self._after_refilter()
