@@ -7,10 +7,10 @@ import http.server
 import threading
 
 import pytest
+from test_download import fake_mnist, leftovers, manifest_for
 
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.io.download import download_mnist
-from test_download import fake_mnist, leftovers, manifest_for
 
 
 class EndlessServer:
