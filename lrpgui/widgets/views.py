@@ -48,9 +48,11 @@ class _Title(pg.LabelItem):
     def updateMin(self):  # noqa: N802 (pyqtgraph's name)
         super().updateMin()
         self.setMinimumWidth(0)
-        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
-        self._sizeHint[Qt.SizeHint.PreferredSize] = (
-            0, self._sizeHint[Qt.SizeHint.PreferredSize][1])
+        hints = getattr(self, "_sizeHint", None)  # pyqtgraph's cache of the text's size
+        if isinstance(hints, dict):
+            for which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
+                if which in hints:
+                    hints[which] = (0, hints[which][1])
         if self.even_height:
             self.setMinimumHeight(self.even_height)
             self.setMaximumHeight(self.even_height)
