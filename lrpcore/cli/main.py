@@ -9,9 +9,11 @@ anything else is an internal error: exit 1 with a hint to report it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import signal
 import sys
+import threading
 
 from .. import __version__
 from ..allocator import keep_freed_memory
@@ -19,6 +21,27 @@ from ..errors import LRPError
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
             "evaluate", "data", "sweep", "sanity"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it cleans up exactly as after Ctrl-C."""
+
+
+@contextlib.contextmanager
+def terminate_like_interrupt():
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class UsageError(LRPError):
@@ -57,7 +80,11 @@ def main(argv=None) -> int:
         return 2
     keep_freed_memory()
     try:
-        return int(args.func(args) or 0)
+        with terminate_like_interrupt():
+            return int(args.func(args) or 0)
+    except Terminated:
+        print("lrp: terminated; no partial output files were left", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("lrp: interrupted; no partial output files were left", file=sys.stderr)
         return 128 + signal.SIGINT
