@@ -20,7 +20,6 @@ import numpy as np
 
 from .errors import ExportError
 
-
 TEMP_PREFIX = ".tmp-lrp"  # + "<pid>-": the next run in the folder removes a dead run's files
 _cleaned: set[str] = set()
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
@@ -28,8 +27,8 @@ _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=Non
 
 def _identity(path):
     """What is at ``path`` now: None, or the identity (device, inode, size, times) of a regular
-    file; anything else (a
-    symbolic link, a device such as /dev/null, a pipe, a folder) is refused, never replaced."""
+    file; anything else (a symbolic link, a device such as /dev/null, a pipe, a folder) is
+    refused, never replaced."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
