@@ -8,11 +8,11 @@ import json
 
 import numpy as np
 import pytest
+from test_train import _cfg, _toy_data
 
 from lrpcore.errors import LRPError
 from lrpcore.train.checkpoint import checkpoint_path
 from lrpcore.train.loop import train
-from test_train import _cfg, _toy_data
 
 KW = {"backend": "numpy", "log": lambda s: None}
 
