@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import ExportError
 
-TEMP_PREFIX = ".tmp-lrp"  # + "<pid>-": the next run in the folder removes a dead run's files
+TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-": the next write in the folder removes a dead run's files
 _cleaned: set[str] = set()
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
 
@@ -41,6 +41,11 @@ def _identity(path):
         raise ExportError(f"{path}: is {kind}; refusing to replace it (write to a regular "
                           "file instead)")
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def remove_stale_temporaries(folder, suffix="") -> None:
+    """Remove temporary files (ending in ``suffix``) that killed runs left in ``folder``."""
+    clean_stale_temporaries(folder)
 
 
 def clean_stale_temporaries(folder) -> None:

@@ -9,11 +9,9 @@ anything else is an internal error: exit 1 with a hint to report it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import signal
 import sys
-import threading
 
 from .. import __version__
 from ..allocator import keep_freed_memory
@@ -21,27 +19,6 @@ from ..errors import LRPError
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
             "evaluate", "data", "sweep", "sanity"]
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so that it cleans up exactly as after Ctrl-C."""
-
-
-@contextlib.contextmanager
-def terminate_like_interrupt():
-    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class UsageError(LRPError):
@@ -72,6 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Flag(list):
+    def __bool__(self):
+        return bool(len(self))
+
+
+def _terminate_like_ctrl_c():
+    """SIGTERM (a job scheduler's stop, ``kill``) runs the same clean-up as Ctrl-C: every
+    writer removes what it wrote. Returns a flag that is true once SIGTERM arrived."""
+    flag = _Flag()
+
+    def on_term(signum, frame):
+        flag.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (e.g. called from a test's worker)
+        previous = None
+    return flag, previous
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -79,15 +77,13 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     keep_freed_memory()
+    terminated, previous = _terminate_like_ctrl_c()
     try:
-        with terminate_like_interrupt():
-            return int(args.func(args) or 0)
-    except Terminated:
-        print("lrp: terminated; no partial output files were left", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("lrp: interrupted; no partial output files were left", file=sys.stderr)
-        return 128 + signal.SIGINT
+        how = "terminated" if terminated else "interrupted"
+        print(f"lrp: {how}; no partial output files were left", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except LRPError as exc:
         print(f"lrp {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -98,6 +94,9 @@ def main(argv=None) -> int:
               "This is a bug in LRP Explorer; please report it with the command you ran.",
               file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
