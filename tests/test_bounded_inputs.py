@@ -69,3 +69,16 @@ def test_data_info_on_huge_label_values_is_bounded(tmp_path, capsys, top):
     rc = main(["data", "info", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")])
     out = capsys.readouterr().out
     assert rc == 0 and "3 classes" in out
+
+
+def test_stacked_pad_layers_are_bounded_together(tmp_path):
+    from lrpcore.io.native import save_native
+    from lrpcore.layers import Flatten, Pad
+
+    path = tmp_path / "pads.npz"
+    save_native(Sequential([Pad((4096,) * 4) for _ in range(3)] + [Flatten()]), path)
+    with pytest.raises(ModelFormatError, match=r"pads\.npz: header layer 1: Pad layers together"):
+        lrpcore.load_model(path)
+    ok = tmp_path / "one.npz"  # one Pad of the largest size a file may declare still loads
+    save_native(Sequential([Pad((4096,) * 4), Flatten()]), ok)
+    assert lrpcore.load_model(ok).layers[0].pads == (4096,) * 4
