@@ -56,7 +56,10 @@ class _BoundedDownloader:
         start = time.monotonic()
         with requests.get(url, stream=True, timeout=(self.stall_s, self.stall_s)) as response:
             response.raise_for_status()
-            announced = int(response.headers.get("content-length") or 0)
+            try:
+                announced = max(0, int(response.headers.get("content-length") or 0))
+            except ValueError:  # a malformed header announces nothing
+                announced = 0
             if announced > self.max_bytes:
                 raise _OverLimit(f"{url}: the server announces {announced / 2**20:.1f} MB, more "
                                  f"than the {self.max_bytes / 2**20:g} MB download cap "
