@@ -82,3 +82,20 @@ def test_stacked_pad_layers_are_bounded_together(tmp_path):
     ok = tmp_path / "one.npz"  # one Pad of the largest size a file may declare still loads
     save_native(Sequential([Pad((4096,) * 4), Flatten()]), ok)
     assert lrpcore.load_model(ok).layers[0].pads == (4096,) * 4
+
+
+def test_dataset_npz_member_claiming_more_than_the_file_is_refused(tmp_path):
+    # a stored member whose zip entry (local and central) claims 4 GB: numpy would allocate it
+    import struct
+
+    path = tmp_path / "stored.npz"
+    _npz_with_member(path, "x", (2**32 - 16,), b"\0" * 16, compress=False)
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("x.npy")
+    real = struct.pack("<II", info.compress_size, info.file_size)
+    assert raw.count(real) == 2  # local header and central directory
+    raw = raw.replace(real, struct.pack("<II", 2**32 - 1 - 64, 2**32 - 1 - 64))
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match=r"stored\.npz: array 'x'.*more than the whole file"):
+        lrpcore.open_dataset(path)

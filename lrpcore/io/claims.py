@@ -35,6 +35,9 @@ def check_npz_member(path: str, key: str) -> None:
         raise DatasetError(f"{path}: array {key!r} is not a readable .npy member ({exc})") from None
     need = math.prod(shape) * dtype.itemsize
     shown = "×".join(map(str, shape))
+    if info.compress_size > os.path.getsize(path):
+        raise DatasetError(f"{path}: array {key!r}: its zip entry claims {info.compress_size} "
+                           f"stored bytes, more than the whole file holds")
     if need > info.file_size:
         raise DatasetError(f"{path}: array {key!r}: its header claims shape {shown} "
                            f"({need} bytes), the archive holds {info.file_size}")
