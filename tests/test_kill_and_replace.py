@@ -116,3 +116,21 @@ def test_overwrite_never_replaces_a_device_node(tmp_path, capsys):
     assert rc == 2 and "/dev/null: is not a regular file" in err
     after = os.stat("/dev/null")
     assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_lrp_train_keeps_a_file_created_at_out_during_training(tmp_path):
+    from lrpcore.errors import LRPError
+    from lrpcore.train.loop import train
+    from test_train import _cfg, _toy_data
+
+    out = tmp_path / "m.npz"
+    lines = []
+
+    def log(line):  # runs after each epoch: a file appears at --out between saves
+        lines.append(line)
+        if len(lines) == 1:
+            out.write_bytes(b"someone else's file")
+
+    with pytest.raises(LRPError, match="created or replaced by something else"):
+        train(_cfg(epochs=3), _toy_data(), out, backend="numpy", log=log)
+    assert out.read_bytes() == b"someone else's file"

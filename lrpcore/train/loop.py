@@ -22,6 +22,7 @@ from .. import __version__
 from ..backend import get_backend, get_dtype
 from ..errors import LRPError
 from ..explain import predict
+from ..fileio import identity
 from ..io import save_model
 from ..io.datasets import check_labels_fit
 from ..io.sidecar import sidecar_path
@@ -156,7 +157,12 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                   "dataset": f"{data.name} ({len(data)} samples)",
                   "config": asdict(config), "backend": be.name}
 
+    expected = [identity(out)]  # what may be at `out` when the model is saved next
+
     def save_model_file(epoch, metrics):
+        if identity(out) != expected[0]:
+            raise LRPError(f"{out}: was created or replaced by something else during training; "
+                           "left it alone (the checkpoint holds the run)")
         _copy_params_into(model, params, be.to_numpy)
         model.meta = {"class_names": class_names,
                       "provenance": {**provenance, "epochs_trained": epoch,
@@ -165,6 +171,7 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                       "accuracy": metrics.get("test"),
                       "validation": metrics.get("val")}
         save_model(model, out, overwrite=True)
+        expected[0] = identity(out)
         nonlocal stale_sidecar
         if stale_sidecar:
             try:
