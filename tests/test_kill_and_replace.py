@@ -119,9 +119,10 @@ def test_overwrite_never_replaces_a_device_node(tmp_path, capsys):
 
 
 def test_lrp_train_keeps_a_file_created_at_out_during_training(tmp_path):
+    from test_train import _cfg, _toy_data
+
     from lrpcore.errors import LRPError
     from lrpcore.train.loop import train
-    from test_train import _cfg, _toy_data
 
     out = tmp_path / "m.npz"
     lines = []
