@@ -23,6 +23,7 @@ from ..errors import ModelFormatError
 from ..graph import GraphModel, Node
 from ..graph_layers import (
     Add,
+    Affine,
     Clip,
     Concat,
     FlattenChannelsFirst,
@@ -378,8 +379,15 @@ def _batchnorm(b, node, attrs, where, t):
     k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
     layer = None if k is None else b.nodes[k].layer
     if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
-        b.fail(where, "BatchNormalization is supported right after a Convolution or Linear "
-                      "(folded into it)")
+        # nothing to fold into (or its output is read elsewhere): an affine layer of its own
+        if t.storage == "same" and len(t.shape) == 3:
+            t = b.channels_last(t, where)
+        channels = t.shape[0] if len(t.shape) == 3 else t.shape[-1]
+        if s.size != channels:
+            b.fail(where, f"{s.size} BatchNormalization channels for {channels}")
+        out = b.add(node.name, Affine(s, shift - mean * s), [t.name], node.output[0])
+        b.data[out] = _Tensor(out, t.shape, t.storage)
+        return
     layer.W = layer.W * s  # the last axis of HWCN filters and of Linear's W is the output
     layer.B = (layer.B - mean) * s + shift
     layer.clear_cache()
