@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import LRPError
 from lrpcore.io import download
 
-from . import dialogs, help_dialogs, rendering, services
+from . import dialogs, help_dialogs, rendering, services, sources
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
@@ -202,6 +202,8 @@ class MainWindow(QMainWindow):
                                         "openModelAction")
         action(file_menu, "Open dataset…", self.open_dataset, "Ctrl+Shift+O")
         action(file_menu, "Close dataset", self.close_dataset, None, "closeDatasetAction")
+        action(file_menu, "Open relevance store (.zarr)…", self.open_relevance_store, None,
+               "openRelevanceStoreAction")
         action(file_menu, "Download MNIST…", self.download_mnist)
         file_menu.addSeparator()
         self.export_action = action(file_menu, "Export PNG (input | heatmap)…", self.export_png,
@@ -364,6 +366,32 @@ class MainWindow(QMainWindow):
         self._opened("datasets", "last/dataset", name)
         return True
 
+    def open_relevance_store(self, path=None, quiet=False) -> bool:
+        """Open an ``R.zarr`` of ``lrp explain`` (e.g. computed on a cluster): its model,
+        dataset and settings, with heatmaps read from the store instead of computed."""
+        if path is None:
+            path = dialogs.ask_folder(self, "Open relevance store (.zarr)",
+                                      self.settings.last_dir("datasets"))
+            if not path:
+                return False
+        try:
+            source = sources.PrecomputedRelevance(path)
+        except Exception as exc:  # not a store, zarr missing: one line naming the path
+            self.show_error("Cannot open relevance store", message(exc, path), quiet=quiet)
+            return False
+        if not (self.state.model_path and os.path.abspath(self.state.model_path)
+                == os.path.abspath(source.model_path)) \
+                and not self.open_model(source.model_path, quiet=quiet):
+            return False
+        if not self.open_dataset(source.dataset_path, quiet=quiet):
+            return False
+        self.service.precomputed = source
+        with self.state.batch():
+            for name, value in source.settings.items():
+                setattr(self.state, name, value)
+        self.request_explanation()
+        return True
+
     def close_dataset(self) -> None:
         """Close the open dataset (the model stays), e.g. to open a model for other data."""
         self.session.close_dataset()
@@ -407,7 +435,8 @@ class MainWindow(QMainWindow):
         self.backend_label.setText(f"{result.backend} · {result.device} · "
                                    f"{result.request.dtype}")
         self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
-                                + (" (forward cached)" if result.forward_reused else ""))
+                                + (" (forward cached)" if result.forward_reused else "")
+                                + (" (precomputed relevance)" if result.precomputed else ""))
         self.conservation_label.setText(_conservation_text(result.relevance_sum,
                                                            result.explained_output))
         self.explanation_shown.emit(result.index)

@@ -19,7 +19,7 @@ from ..errors import LRPError
 from ..text import printable
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
-            "evaluate", "data", "sweep", "sanity"]
+            "evaluate", "data", "sweep", "sanity", "concepts", "spray"]
 
 
 class UsageError(LRPError):
