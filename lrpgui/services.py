@@ -248,6 +248,12 @@ def export_figure(path, result, cmap, outline, scale, info) -> list[Path]:
     return [path, _export.sidecar_path(path)]
 
 
+def export_overlay(path, result, cmap, opacity, channels, info) -> list[Path]:
+    """The overlay on display (heatmap over the greyscale input): PNG, .npy and sidecars."""
+    return _export.export_overlay(path, result.relevance, result.input_unit, cmap, opacity,
+                                  channels, info=info, overwrite=True)
+
+
 def export_single_npy(path, result, info) -> list[Path]:
     """The relevance in the model's input layout (what ``lrp explain`` writes) + sidecar."""
     path = _export.export_relevance(path, result.relevance, info=info, overwrite=True)
