@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 def _start(tmp_path):
     out = tmp_path / "R.npy"
     cmd = [sys.executable, "-m", "lrpcore.cli.main", "explain", "mnist-lenet5", "mnist-test",
-           "--rule", "EpsilonGammaBox", "--batch-size", "64", "--out", str(out)]
+           "--rule", "EpsilonGammaBox", "--batch-size", "8", "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1],
                             stderr=subprocess.PIPE, text=True)
     return proc, out

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Flag(list):
+    closing = False
+
     def __bool__(self):
         return bool(len(self))
 
@@ -62,7 +64,8 @@ def _terminate_like_ctrl_c():
 
     def on_term(signum, frame):
         flag.append(signum)
-        raise KeyboardInterrupt
+        if not flag.closing:  # once the command has returned, its outputs are complete
+            raise KeyboardInterrupt
 
     try:
         previous = signal.signal(signal.SIGTERM, on_term)
@@ -97,6 +100,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     finally:
+        terminated.closing = True  # a SIGTERM from here on must not escape as an exception
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
