@@ -23,6 +23,7 @@ class Preset:
     name: str
     description: str
     choose: Callable
+    reference: str = ""
 
     def rules_for(self, layers) -> dict[int, Rule]:
         first_weighted = next((i for i, layer in enumerate(layers) if layer.weighted), None)
@@ -35,9 +36,14 @@ class Preset:
         return out
 
 
-def register_preset(name: str, description: str):
+ZENNIT_REFERENCE = ("Montavon et al. (2019), LRP: an overview, LNCS 11700: 193–209; "
+                    "zennit 0.5.1 composites")
+TOOLBOX_REFERENCE = "Lapuschkin et al. (2016), The LRP Toolbox, JMLR 17(114): 1–5"
+
+
+def register_preset(name: str, description: str, reference: str = ZENNIT_REFERENCE):
     def deco(fn):
-        PRESETS[name] = Preset(name, description, fn)
+        PRESETS[name] = Preset(name, description, fn, reference)
         return fn
 
     return deco
@@ -90,7 +96,8 @@ def _epsilon_gamma_box(i, layer, first, first_conv):
 
 
 @register_preset("Alpha1WW",
-                 "the LRP Toolbox demo: α = 1 (z⁺) on every layer, w² on the first layer")
+                 "the LRP Toolbox demo: α = 1 (z⁺) on every layer, w² on the first layer",
+                 TOOLBOX_REFERENCE)
 def _alpha1_ww(i, layer, first, first_conv):
     # the toolbox's first layer is its first weighted one (a Pad or Flatten may come before)
     return WSquare() if i == first else AlphaBeta(1.0)

@@ -15,8 +15,10 @@ the middle of a backward pass.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,27 +28,117 @@ from .kernels import epsilon_share
 LITERATURE_STABILIZER = 1e-6
 
 
-def _finite(name, value, minimum=None, strictly=False):
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise RuleError(f"{name} must be a number, got {value!r}") from exc
-    if not math.isfinite(value):
-        raise RuleError(f"{name} must be finite, got {value}")
-    if minimum is not None and (value < minimum or (strictly and value == minimum)):
-        op = ">" if strictly else "≥"
-        raise RuleError(f"{name} must be {op} {minimum}, got {value}")
-    return value
+def format_number(text: float) -> str:
+    """A parameter as a spec writes it: short (``0.01``) unless that would lose digits."""
+    short = f"{text:g}"
+    return short if float(short) == text else repr(float(text))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a rule: what the parser checks, ``lrp rules`` lists and the GUI shows
+    (a row with ``label``, a spin box limited to the range, ``help`` as its tooltip).
+
+    ``default`` None means "derived" (``derived`` says from what, e.g. β = α − 1); ``above``
+    makes the minimum exclusive (ε > 0); ``hint`` ends a range error (e.g. use ``simple``).
+    """
+
+    name: str
+    label: str
+    default: float | None
+    minimum: float | None = None
+    maximum: float | None = None
+    above: bool = False
+    help: str = ""
+    derived: str = ""
+    hint: str = ""
+
+    def range_text(self) -> str:
+        lo = None if self.minimum is None else f"{'>' if self.above else '≥'} {self.minimum:g}"
+        hi = None if self.maximum is None else f"≤ {self.maximum:g}"
+        return ", ".join(t for t in (lo, hi) if t) or "any number"
+
+    def check(self, rule: str, value) -> float:
+        """``value`` as a float, or a one-line RuleError naming the rule and this parameter."""
+        what = f"{rule} parameter {self.name} ({self.label})"
+        try:
+            value = float(value)
+        except (TypeError, ValueError) as exc:
+            raise RuleError(f"{what} must be a number, got {value!r}") from exc
+        if not math.isfinite(value):
+            raise RuleError(f"{what} must be finite, got {value}")
+        low_bad = self.minimum is not None and (
+            value < self.minimum or (self.above and value == self.minimum))
+        if low_bad or (self.maximum is not None and value > self.maximum):
+            hint = f"; {self.hint}" if self.hint else ""
+            raise RuleError(f"{what} must be {self.range_text()}, got {value:g}{hint}")
+        return value
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Base rule. ``name`` is its spec keyword; subclasses carry their parameters."""
+    """Base rule. A subclass declares, once, what the parser, ``lrp rules``, the GUI and the
+    tests read: ``name`` (its spec keyword) and ``aliases``; ``params`` (one
+    :class:`Parameter` per dataclass field, in spec order); ``arities`` (the accepted numbers
+    of spec parameters; default: any leading part); a one-line ``summary``, its ``formula``
+    and a ``reference``. Register it with :func:`register_rule`.
+    """
 
-    name: str = field(init=False, default="rule")
+    name: ClassVar[str] = "rule"
+    aliases: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[tuple[Parameter, ...]] = ()
+    arities: ClassVar[tuple[int, ...] | None] = None
+    summary: ClassVar[str] = ""
+    formula: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
+
+    def __post_init__(self):
+        for p in self.params:
+            value = getattr(self, p.name)
+            if value is None and p.default is None:
+                continue  # derived when explaining (e.g. zᴮ bounds from the input range)
+            object.__setattr__(self, p.name, p.check(self.name, value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks across parameters (e.g. low < high); RuleError when they fail."""
+
+    @classmethod
+    def allowed_arities(cls) -> tuple[int, ...]:
+        return cls.arities if cls.arities is not None else tuple(range(len(cls.params) + 1))
+
+    @classmethod
+    def usage(cls) -> str:
+        """The spec forms, e.g. ``alphabeta[:ALPHA[:BETA]]`` or ``zb[:LOW:HIGH]``."""
+        names = [p.name.upper() for p in cls.params]
+        counts = sorted(cls.allowed_arities())
+        text = ":".join([cls.name, *names[:counts[0]]])
+        opened = 0
+        for before, after in zip(counts, counts[1:], strict=False):
+            text += "[:" + ":".join(names[before:after])
+            opened += 1
+        return text + "]" * opened
+
+    @classmethod
+    def from_args(cls, args, spec="") -> Rule:
+        """The rule for the spec's parameters (strings or numbers), checked one by one."""
+        allowed = cls.allowed_arities()
+        if len(args) not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise RuleError(f"rule {cls.name!r} takes {want} parameter(s) ({cls.usage()}), "
+                            f"got {spec or len(args)!r}")
+        return cls(*(p.check(cls.name, a) for p, a in zip(cls.params, args, strict=False)))
+
+    def value(self, name, input_range=None):
+        """A parameter's value as the rule uses it; a derived one resolved where it can be
+        (``input_range``: the model's (low, high), for rules whose defaults follow it)."""
+        return getattr(self, name)
 
     def spec(self) -> str:
-        return self.name
+        values = [getattr(self, p.name) for p in self.params]
+        while values and values[-1] is None:
+            values.pop()
+        return ":".join([self.name, *(format_number(v) for v in values)])
 
     def __str__(self) -> str:
         return self.spec()
@@ -72,13 +164,15 @@ class Epsilon(Rule):
     """ε-rule: R_i = x_i Σ_j w_ij R_j / (z_j + ε·s(z_j)) (Bach et al., 2015)."""
 
     epsilon: float = 0.01
-    name: str = field(init=False, default="epsilon")
-
-    def __post_init__(self):
-        object.__setattr__(self, "epsilon", _finite("epsilon", self.epsilon, minimum=0.0))
-
-    def spec(self):
-        return f"epsilon:{self.epsilon:g}"
+    name: ClassVar[str] = "epsilon"
+    aliases: ClassVar[tuple[str, ...]] = ("eps",)
+    params: ClassVar[tuple[Parameter, ...]] = (Parameter(
+        "epsilon", "ε", 0.01, minimum=0.0, above=True,
+        help="stabiliser added to each denominator: larger ε absorbs weak, noisy relevance",
+        hint="for the z-rule (ε = 0) use 'simple'"),)
+    summary: ClassVar[str] = "ε-rule: a stabiliser absorbs weak or contradictory relevance"
+    formula: ClassVar[str] = "R_i = Σ_j x_i w_ij R_j / (z_j + ε·sign(z_j))"
+    reference: ClassVar[str] = "Bach et al. (2015), PLoS ONE 10(7): e0130140"
 
     def stabilizer(self, layer):
         return self.epsilon
@@ -94,10 +188,13 @@ class Simple(Epsilon):
     """z-rule: the ε-rule with the toolbox's tiny stabiliser (1e-16; 1e-12 in sum pooling)."""
 
     epsilon: float = 0.0
-    name: str = field(init=False, default="simple")
-
-    def spec(self):
-        return "simple"
+    name: ClassVar[str] = "simple"
+    aliases: ClassVar[tuple[str, ...]] = ("z", "none")
+    params: ClassVar[tuple[Parameter, ...]] = ()
+    summary: ClassVar[str] = "z-rule: the toolbox's basic rule (stabiliser 1e-16, 1e-12 in " \
+        "sum pooling)"
+    formula: ClassVar[str] = "R_i = Σ_j x_i w_ij R_j / z_j"
+    reference: ClassVar[str] = "Bach et al. (2015), PLoS ONE 10(7): e0130140"
 
     def stabilizer(self, layer):
         return layer.simple_stabilizer
@@ -105,25 +202,48 @@ class Simple(Epsilon):
 
 @dataclass(frozen=True)
 class AlphaBeta(Rule):
-    """αβ-rule in the toolbox's convention β = 1 − α (so α = 2 is the literature's α2β1)."""
+    """αβ-rule, R = α·z⁺/Σz⁺ − β·z⁻/Σz⁻ (the literature's sign of β).
 
-    alpha: float = 1.0
+    ``alphabeta:ALPHA`` is the LRP Toolbox's form: β = α − 1 (the toolbox writes it as
+    β' = 1 − α on z⁻/Σz⁻), so ``alphabeta:2`` is α2β1 and ``alphabeta:0.5`` gives β = −0.5,
+    as in the toolbox. ``alphabeta:ALPHA:BETA`` sets β independently; a β equal to α − 1 is
+    stored as derived (None), so both forms make equal rules and the same spec.
+    """
+
+    alpha: float = 2.0
+    beta: float | None = None
     # zennit's numerics (graph models): both denominators summed and stabilised by 1e-6·s(z)
     literature: bool = field(default=False, compare=False)
-    name: str = field(init=False, default="alphabeta")
+    name: ClassVar[str] = "alphabeta"
+    aliases: ClassVar[tuple[str, ...]] = ("alpha",)
+    params: ClassVar[tuple[Parameter, ...]] = (
+        Parameter("alpha", "α", 2.0, minimum=0.0,
+                  help="weight of the positive contributions z⁺"),
+        Parameter("beta", "β", None, minimum=-1.0, derived="α − 1 (the toolbox's β = 1 − α)",
+                  help="weight of the negative contributions z⁻ (subtracted); α − β = 1 "
+                       "conserves relevance"),
+    )
+    summary: ClassVar[str] = "αβ-rule: positive and negative contributions weighted apart " \
+        "(alphabeta:2 is α2β1)"
+    formula: ClassVar[str] = "R_i = Σ_j (α·z⁺_ij/Σ_i z⁺_ij − β·z⁻_ij/Σ_i z⁻_ij)·R_j"
+    reference: ClassVar[str] = "Bach et al. (2015), PLoS ONE 10(7): e0130140"
 
-    def __post_init__(self):
-        object.__setattr__(self, "alpha", _finite("alpha", self.alpha, minimum=0.0))
+    def validate(self):
+        if self.beta is not None and self.beta == self.alpha - 1.0:
+            object.__setattr__(self, "beta", None)  # the toolbox form: one spec, one rule
+
+    def value(self, name, input_range=None):
+        if name == "beta" and self.beta is None:
+            return self.alpha - 1.0
+        return getattr(self, name)
 
     @property
-    def beta(self):
-        return 1.0 - self.alpha
-
-    def spec(self):
-        return f"alphabeta:{self.alpha:g}"
+    def toolbox_beta(self) -> float:
+        """β as the toolbox writes it, on z⁻/Σz⁻ (whose ratio is positive): 1 − α."""
+        return 1.0 - self.alpha if self.beta is None else -self.beta
 
     def linear(self, layer, x, z, R, ctx):
-        alpha, beta = self.alpha, self.beta
+        alpha, beta = self.alpha, self.toolbox_beta
         split = SignSplit(layer, x, ctx)
         if self.literature:
             xp = ctx.xp
@@ -210,7 +330,10 @@ class SignSplit:
 class Flat(Rule):
     """Flat rule: every input of a neuron's receptive field gets an equal share."""
 
-    name: str = field(init=False, default="flat")
+    name: ClassVar[str] = "flat"
+    summary: ClassVar[str] = "flat rule: equal shares over each neuron's receptive field"
+    formula: ClassVar[str] = "R_i = Σ_j R_j / (number of inputs of j)"
+    reference: ClassVar[str] = "Lapuschkin et al. (2019), Nat. Commun. 10: 1096"
 
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
@@ -242,7 +365,11 @@ def _masked_share(layer, w, R, x, ctx):
 class WSquare(Rule):
     """w²-rule: shares proportional to the squared weights, inputs ignored."""
 
-    name: str = field(init=False, default="ww")
+    name: ClassVar[str] = "ww"
+    aliases: ClassVar[tuple[str, ...]] = ("w^2", "wsquare")
+    summary: ClassVar[str] = "w²-rule: shares by the squared weights, inputs ignored"
+    formula: ClassVar[str] = "R_i = Σ_j w_ij² R_j / Σ_i w_ij²"
+    reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
 
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
@@ -259,7 +386,11 @@ class WSquare(Rule):
 class ZPlus(Rule):
     """z⁺-rule: only positive contributions x⁺w⁺ + x⁻w⁻ (and b⁺) take part."""
 
-    name: str = field(init=False, default="zplus")
+    name: ClassVar[str] = "zplus"
+    aliases: ClassVar[tuple[str, ...]] = ("z+",)
+    summary: ClassVar[str] = "z⁺-rule: positive contributions only (stabiliser 1e-6)"
+    formula: ClassVar[str] = "R_i = Σ_j z⁺_ij R_j / (Σ_i z⁺_ij + b⁺_j)"
+    reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
 
     def linear(self, layer, x, z, R, ctx):
         split = SignSplit(layer, x, ctx)
@@ -272,13 +403,13 @@ class Gamma(Rule):
     """γ-rule: positive contributions boosted by γ, split by the sign of each neuron's z."""
 
     gamma: float = 0.25
-    name: str = field(init=False, default="gamma")
-
-    def __post_init__(self):
-        object.__setattr__(self, "gamma", _finite("gamma", self.gamma, minimum=0.0))
-
-    def spec(self):
-        return f"gamma:{self.gamma:g}"
+    name: ClassVar[str] = "gamma"
+    params: ClassVar[tuple[Parameter, ...]] = (Parameter(
+        "gamma", "γ", 0.25, minimum=0.0,
+        help="boost of the positive contributions (0: the z-rule with stabiliser 1e-6)"),)
+    summary: ClassVar[str] = "γ-rule: positive contributions boosted by γ (stabiliser 1e-6)"
+    formula: ClassVar[str] = "R_i = Σ_j x_i (w_ij + γ·w⁺_ij) R_j / Σ_i x_i (w_ij + γ·w⁺_ij)"
+    reference: ClassVar[str] = "Montavon et al. (2019), LRP: an overview, LNCS 11700: 193–209"
 
     def linear(self, layer, x, z, R, ctx):
         xp, dt, g = ctx.xp, ctx.dtype, self.gamma
@@ -309,21 +440,32 @@ class ZBox(Rule):
 
     low: float | None = None
     high: float | None = None
-    name: str = field(init=False, default="zb")
+    name: ClassVar[str] = "zb"
+    aliases: ClassVar[tuple[str, ...]] = ("zbox",)
+    params: ClassVar[tuple[Parameter, ...]] = (
+        Parameter("low", "low", None, derived="the model's input range",
+                  help="lowest input value (default: the model's input range)"),
+        Parameter("high", "high", None, derived="the model's input range",
+                  help="highest input value (default: the model's input range)"),
+    )
+    arities: ClassVar[tuple[int, ...]] = (0, 2)
+    summary: ClassVar[str] = "zᴮ-rule for inputs bounded by [low, high] (first layer)"
+    formula: ClassVar[str] = "R_i = Σ_j (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij) R_j / " \
+        "Σ_i (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij)"
+    reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
 
-    def __post_init__(self):
+    def value(self, name, input_range=None):
+        value = getattr(self, name)
+        if value is None and input_range is not None:
+            return float(input_range[0] if name == "low" else input_range[1])
+        return value
+
+    def validate(self):
         if (self.low is None) != (self.high is None):
             raise RuleError("zb needs both bounds (zb:LOW:HIGH) or neither (zb)")
-        if self.low is not None:
-            low = _finite("zb low bound", self.low)
-            high = _finite("zb high bound", self.high)
-            if not low < high:
-                raise RuleError(f"zb bounds must satisfy low < high, got {low} and {high}")
-            object.__setattr__(self, "low", low)
-            object.__setattr__(self, "high", high)
-
-    def spec(self):
-        return "zb" if self.low is None else f"zb:{self.low:g}:{self.high:g}"
+        if self.low is not None and not self.low < self.high:
+            raise RuleError(f"zb bounds must satisfy low < high, got {self.low:g} and "
+                            f"{self.high:g}")
 
     def bounds(self, ctx):
         if self.low is not None:
@@ -354,52 +496,48 @@ class ZBox(Rule):
 # Spec parsing
 # --------------------------------------------------------------------------------------------
 
-RULE_NAMES = ("simple", "epsilon", "alphabeta", "flat", "ww", "zb", "gamma", "zplus")
-_ALIASES = {"alpha": "alphabeta", "w^2": "ww", "wsquare": "ww", "none": "simple", "z": "simple",
-            "zbox": "zb", "z+": "zplus", "eps": "epsilon"}
+RULES: dict[str, type[Rule]] = {}
+_ALIASES: dict[str, str] = {}
+RULE_NAMES = RULES.keys()  # a live view: rules registered later (e.g. by plug-ins) appear
+
+
+def register_rule(cls: type[Rule]) -> type[Rule]:
+    """Add a rule class to the registry under its name and aliases (a class decorator)."""
+    keys = [cls.name, *cls.aliases]
+    taken = [k for k in keys if k.lower() in RULES or k.lower() in _ALIASES]
+    if taken:
+        raise ValueError(f"rule name {taken[0]!r} is registered already")
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    if [p.name for p in cls.params] != fields[:len(cls.params)]:
+        raise ValueError(f"{cls.__name__}.params must name its first fields in order")
+    RULES[cls.name.lower()] = cls
+    _ALIASES.update({a.lower(): cls.name.lower() for a in cls.aliases})
+    return cls
+
+
+for _cls in (Simple, Epsilon, AlphaBeta, Flat, WSquare, ZBox, Gamma, ZPlus):
+    register_rule(_cls)  # in the order menus and ``lrp rules`` list them
+
+
+def rule_class(name: str) -> type[Rule]:
+    """The registered rule class for a name or alias (case-insensitive)."""
+    key = str(name).strip().lower()
+    cls = RULES.get(_ALIASES.get(key, key))
+    if cls is None:
+        raise RuleError(f"unknown rule {name!r}: choose one of {', '.join(RULE_NAMES)} "
+                        "or a preset (see 'lrp rules')")
+    return cls
 
 
 def parse_rule(spec) -> Rule:
-    """Turn a spec such as ``"epsilon:0.01"`` into a :class:`Rule` (rules only, no presets)."""
+    """Turn a spec such as ``"epsilon:0.01"`` into a :class:`Rule` (rules only, no presets).
+
+    A bare name takes the defaults (``alphabeta`` is α = 2, β = 1); each parameter is checked
+    against its :class:`Parameter` range, with a one-line RuleError naming it.
+    """
     if isinstance(spec, Rule):
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise RuleError(f"a rule spec must be a non-empty string, got {spec!r}")
     head, *args = spec.strip().split(":")
-    name = _ALIASES.get(head.lower(), head.lower())
-
-    def nargs(*allowed):
-        if len(args) not in allowed:
-            want = " or ".join(str(a) for a in allowed)
-            raise RuleError(f"rule {name!r} takes {want} parameter(s), got {spec!r}")
-
-    if name == "simple":
-        nargs(0)
-        return Simple()
-    if name == "epsilon":
-        if not args:
-            raise RuleError("rule 'epsilon' needs its ε, e.g. epsilon:0.01")
-        nargs(1)
-        return Epsilon(args[0])
-    if name == "alphabeta":
-        if not args:
-            raise RuleError("rule 'alphabeta' needs its α (β = 1 − α), e.g. alphabeta:2")
-        nargs(1)
-        return AlphaBeta(args[0])
-    if name == "flat":
-        nargs(0)
-        return Flat()
-    if name == "ww":
-        nargs(0)
-        return WSquare()
-    if name == "zplus":
-        nargs(0)
-        return ZPlus()
-    if name == "gamma":
-        nargs(0, 1)
-        return Gamma(args[0]) if args else Gamma()
-    if name == "zb":
-        nargs(0, 2)
-        return ZBox(*args) if args else ZBox()
-    raise RuleError(f"unknown rule {head!r}: choose one of {', '.join(RULE_NAMES)} "
-                    "or a preset (see 'lrp rules')")
+    return rule_class(head).from_args(args, spec.strip())

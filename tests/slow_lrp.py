@@ -5,7 +5,11 @@ Used only by tests to check the fast engine (which never builds batch × inputs 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from lrpcore.rules import Epsilon
 
 
 def s(z):
@@ -49,8 +53,8 @@ def linear_lrp(rule, params, x, M, b, R, stab_simple=1e-16, beta_only_stab=-1e-1
         eps = stab_simple if rule == "simple" else params
         return (Z * (R / (z + eps * s(z)))[:, None, :]).sum(2)
     if rule == "alphabeta":
-        alpha = params
-        beta = 1 - alpha
+        # params: α (the toolbox's β' = 1 − α) or (α, β) in the literature's sign, β' = −β
+        alpha, beta = (params, 1 - params) if np.isscalar(params) else (params[0], -params[1])
         Zp, Zn = np.maximum(Z, 0), np.minimum(Z, 0)
         if beta == 0:
             Dp = Zp.sum(1) + np.maximum(b, 0) + 1e-16
@@ -98,3 +102,15 @@ def flat_lrp(M, R):
     A = (M != 0).astype(float)
     fan = A.sum(0)
     return (A[None] * (R / fan)[:, None, :]).sum(2)
+
+
+@dataclass(frozen=True)
+class Unstabilised(Epsilon):
+    """The ε-rule with ε = 0, which the parser refuses (it divides by zero where z = 0):
+    built directly (no declared parameters, so no range check) to provoke NaN in tests."""
+
+    epsilon: float = 0.0
+    params = ()
+
+    def spec(self):
+        return "epsilon:0"

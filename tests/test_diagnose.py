@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from slow_lrp import Unstabilised
 
 import lrpcore
 from lrpcore.explain import Explainer, resolve_rules
@@ -88,7 +89,7 @@ def test_zero_denominator_is_reported_not_raised():
     model = Sequential([Linear(np.array([[1.0], [-1.0]]), np.array([0.0])),
                         Linear(np.array([[1.0]]), np.array([1.0]))])
     fwd = Explainer(model).forward(np.array([[1.0, 1.0]]), raw=True)
-    d = dg.diagnose(fwd, "epsilon:0")
+    d = dg.diagnose(fwd, Unstabilised())  # ε = 0: the parser refuses it
     found = {f.layer: (f.kind, f.cause) for f in d.findings}
     assert found[0] == ("nonfinite", "zero-denominator")
     assert found[1] == ("absorbed", "bias")  # z = 0 + bias 1: the bias takes everything

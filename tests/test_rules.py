@@ -14,6 +14,7 @@ from lrpcore.layers import Convolution, Linear, MaxPool, SumPool
 from lrpcore.rules import parse_rule
 
 RULES = ["simple", "epsilon:0.3", "alphabeta:2", "alphabeta:1", "alphabeta:0", "alphabeta:1.5",
+         "alphabeta:2:0.5", "alphabeta:1:0.25", "alphabeta:0.5",
          "flat", "ww", "zplus", "gamma:0.25", "gamma:0", "zb:-1:2"]
 
 
@@ -44,8 +45,11 @@ def slow(layer, in_shape, spec, x, R):
     if name == "flat":
         out = flat_lrp(M, Rf)
     else:
-        param = {"epsilon": getattr(rule, "epsilon", None), "alphabeta": getattr(rule, "alpha", 0),
-                 "gamma": getattr(rule, "gamma", 0)}.get(name)
+        if name == "alphabeta":
+            param = (rule.alpha, rule.value("beta"))
+        else:
+            param = {"epsilon": getattr(rule, "epsilon", None),
+                     "gamma": getattr(rule, "gamma", 0)}.get(name)
         bounds = (rule.low, rule.high) if name == "zb" else None
         out = linear_lrp(name, param, xf, M, b, Rf, bounds=bounds, **kwargs)
     return out.reshape(x.shape)
@@ -100,11 +104,12 @@ def test_maxpool_flat_and_ww_split_uniformly(spec):
 
 @pytest.mark.parametrize("spec, message", [
     ("nonsense", "unknown rule"),
-    ("epsilon", "needs its ε"),
-    ("epsilon:-1", "≥ 0"),
+    ("epsilon:-1", "epsilon .* > 0"),
+    ("epsilon:0", "use 'simple'"),
     ("epsilon:nan", "finite"),
     ("epsilon:abc", "number"),
-    ("alphabeta", "needs its α"),
+    ("alphabeta:1:2:3", "parameter"),
+    ("alphabeta:2:-1.5", "beta .* ≥ -1"),
     ("alphabeta:-2", "≥ 0"),
     ("gamma:-0.5", "≥ 0"),
     ("zb:1:-1", "low < high"),

@@ -17,6 +17,7 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
 from ..render import check_scaling, get_colormap
+from ..rules import RULES
 from ..spec import unit_inputs
 from .common import (
     add_command,
@@ -48,9 +49,9 @@ def register(sub):
                    "mnist-sample)")
     p.add_argument("--out", required=True, help="where to write the relevance (.npy)")
     p.add_argument("--rule", default=None,
-                   help="rule spec or preset: simple, epsilon:EPS, alphabeta:ALPHA, flat, ww, "
-                   "zb, zb:LOW:HIGH, gamma:G, zplus, or a preset name (see 'lrp rules'); "
-                   "default: simple")
+                   help="rule spec or preset: "
+                   + ", ".join(cls.usage() for cls in RULES.values())
+                   + ", or a preset name (see 'lrp rules'); default: simple")
     p.add_argument("--layer-rule", action="append", default=[], metavar="I=SPEC",
                    help="rule for layer I (counted from 0 over all layers of the model file); "
                    "repeatable")

@@ -1,32 +1,54 @@
-"""``lrp rules``: list the rules and presets the engine knows."""
+"""``lrp rules``: list the rules and presets the engine knows, from their registries."""
 
 from __future__ import annotations
 
 from ..presets import PRESETS
+from ..rules import RULES
 from .common import add_command
-
-RULE_HELP = {
-    "simple": "z-rule (toolbox stabiliser 1e-16, 1e-12 in sum pooling)",
-    "epsilon:EPS": "ε-rule, e.g. epsilon:0.01",
-    "alphabeta:ALPHA": "αβ-rule with β = 1 − α (toolbox convention; alphabeta:2 is α2β1)",
-    "flat": "equal shares over each neuron's receptive field",
-    "ww": "shares proportional to squared weights",
-    "zb / zb:LOW:HIGH": "box rule for bounded inputs (default bounds: the model's input range)",
-    "gamma:G": "γ-rule favouring positive contributions (default 0.25)",
-    "zplus": "z⁺-rule: positive contributions only",
-}
 
 
 def register(sub):
-    p = add_command(sub, "rules", "List LRP rules and presets.", "lrp rules")
+    p = add_command(sub, "rules", "List LRP rules (spec forms, parameters with defaults and "
+                    "ranges, formula, reference) and presets.", "lrp rules")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the rules as the README's Markdown table")
     p.set_defaults(func=run)
 
 
+def markdown_table() -> str:
+    """The README's rules table, made from the registry (a test keeps the README equal)."""
+    rows = ["| spec | rule | formula | parameters | reference |", "|---|---|---|---|---|"]
+    for cls in RULES.values():
+        params = "; ".join(
+            f"{p.label} {p.range_text()}, default "
+            f"{f'{p.default:g}' if p.default is not None else p.derived}"
+            for p in cls.params) or "—"
+        rows.append(f"| `{cls.usage()}` | {cls.summary} | {cls.formula} | {params} | "
+                    f"{cls.reference} |")
+    return "\n".join(rows)
+
+
+def rule_lines(cls) -> list[str]:
+    """One rule as ``lrp rules`` prints it: usage and summary, formula, parameters, reference."""
+    aliases = f" (also {', '.join(cls.aliases)})" if cls.aliases else ""
+    lines = [f"  {cls.usage()}{aliases}", f"      {cls.summary}", f"      {cls.formula}"]
+    for p in cls.params:
+        default = f"default {p.default:g}" if p.default is not None else f"default {p.derived}"
+        lines.append(f"      {p.name.upper()} = {p.label}: {p.range_text()}, {default}")
+    lines.append(f"      ref: {cls.reference}")
+    return lines
+
+
 def run(args) -> int:
-    print("rules:")
-    for spec, text in RULE_HELP.items():
-        print(f"  {spec:<18} {text}")
+    if getattr(args, "markdown", False):
+        print(markdown_table())
+        return 0
+    print("rules (a bare name takes the defaults):")
+    for cls in RULES.values():
+        print("\n".join(rule_lines(cls)))
     print("presets:")
     for name, preset in PRESETS.items():
         print(f"  {name:<24} {preset.description}")
+        if preset.reference:
+            print(f"  {'':<24} ref: {preset.reference}")
     return 0

@@ -102,9 +102,9 @@ def _alphabeta_sumpool(s: Site) -> bool:
 
 
 @register_cause("alphabeta-one-sign", lambda s: (
-    f"αβ (α = {s.rule.alpha:g}, β = {s.rule.beta:g}) conserves only where a neuron has both "
-    "positive and negative contributions; here many have one sign only; use alphabeta:1 (z⁺) "
-    "or γ"))
+    f"αβ (α = {s.rule.alpha:g}, β = {s.rule.value('beta'):g}) conserves only where a neuron "
+    "has both positive and negative contributions; here many have one sign only; use "
+    "alphabeta:1 (z⁺) or γ"))
 def _alphabeta_one_sign(s: Site) -> bool:
     a = _alpha(s.rule)
     return a is not None and a != 1 and s.kind in ("created", "absorbed", "blowup")

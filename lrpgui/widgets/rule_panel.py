@@ -1,7 +1,9 @@
 """Rule, parameters, per-layer overrides, target, precision and device.
 
-The panel reads the rule registry (``lrpcore.rules.RULE_NAMES``) and the preset registry
-(``lrpcore.presets.PRESETS``), so a newly registered preset appears here without changes.
+The panel reads the rule registry (``lrpcore.rules.RULES``: one parameter row per declared
+parameter, with its label, range and help; tooltips with the rule's formula and reference)
+and the preset registry (``lrpcore.presets.PRESETS``), so a newly registered rule or preset
+appears here without changes. The spec the rows describe is the one the CLI takes.
 Entries show the names of the registries (``epsilon``, ``EpsilonPlus``), so
 ``ruleSelector.setCurrentText("EpsilonPlus")`` works; the target selector also accepts its
 values (``"pred"``, ``"true"``, ``"output"``, ``"3"``) in ``setCurrentText``.
@@ -19,7 +21,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QTableWidgetItem,
     QVBoxLayout,
@@ -30,19 +31,39 @@ from lrpcore.backend import gpu_available
 from lrpcore.errors import LRPError
 from lrpcore.explain import resolve_rules
 from lrpcore.presets import PRESETS, preset_or_none
-from lrpcore.rules import RULE_NAMES
+from lrpcore.rules import RULES, format_number, parse_rule
 
 from .. import rendering
 from .choice_box import ChoiceBox
 from .colour_panel import make_searchable
 from .layer_table import LayerRuleTable
 
-# rule → (parameter label, default, minimum, maximum)
-PARAMETERS = {
-    "epsilon": ("ε", 0.01, 0.0, 1e6),
-    "alphabeta": ("α (β = 1 − α)", 2.0, 1.0, 100.0),
-    "gamma": ("γ", 0.25, 0.0, 1e3),
-}
+SPIN_LIMIT = 1e6  # the spin boxes' range where a parameter has no bound
+SPIN_DECIMALS = 12
+ROW_NAMES = ("ruleParameter", "ruleParameter2", "ruleParameter3", "ruleParameter4")
+
+
+def rule_tooltip(cls) -> str:
+    """A rule's one-line description, formula and reference (from the registry)."""
+    return f"{cls.usage()}: {cls.summary}\n{cls.formula}\n{cls.reference}"
+
+
+def preset_tooltip(preset) -> str:
+    text = f"{preset.name}: {preset.description}"
+    return f"{text}\n{preset.reference}" if preset.reference else text
+
+
+def parameter_tooltip(cls, p) -> str:
+    default = f"{p.default:g}" if p.default is not None else p.derived
+    return f"{cls.name} {p.label}: {p.help} (range {p.range_text()}; default {default})"
+
+
+def spin_range(p) -> tuple[float, float]:
+    """The registry's range as spin-box limits (an exclusive minimum, ε > 0, stays above)."""
+    lo = -SPIN_LIMIT if p.minimum is None else p.minimum + (10.0 ** -SPIN_DECIMALS
+                                                             if p.above else 0.0)
+    hi = SPIN_LIMIT if p.maximum is None else p.maximum
+    return lo, hi
 
 
 @contextlib.contextmanager
@@ -61,7 +82,7 @@ class ParameterSpinBox(QDoubleSpinBox):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.setDecimals(12)
+        self.setDecimals(SPIN_DECIMALS)
 
     def textFromValue(self, value) -> str:  # noqa: N802 (Qt's name)
         return f"{value:.10g}"
@@ -88,11 +109,6 @@ class ParameterSpinBox(QDoubleSpinBox):
                 text, pos)
 
 
-def split_spec(spec: str) -> tuple[str, list[str]]:
-    head, *args = spec.split(":")
-    return head, args
-
-
 class RulePanel(QWidget):
     """Everything that decides which explanation is computed."""
 
@@ -102,24 +118,25 @@ class RulePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.rule_selector = ChoiceBox(objectName="ruleSelector")
-        for name in RULE_NAMES:
+        for name, cls in RULES.items():
             self.rule_selector.addItem(name, name)
+            self.rule_selector.setItemData(self.rule_selector.count() - 1, rule_tooltip(cls),
+                                           Qt.ItemDataRole.ToolTipRole)
         self.rule_selector.insertSeparator(self.rule_selector.count())
         for name, preset in PRESETS.items():
             self.rule_selector.addItem(name, name)  # the name users type, e.g. in --rule
-            self.rule_selector.setItemData(self.rule_selector.count() - 1, preset.description,
-                                           Qt.ItemDataRole.ToolTipRole)
-        self.param_label = QLabel("ε")
-        self.rule_parameter = self._spin("ruleParameter", 0.01)
-        self.zb_low = self._spin("zbLow", -1.0, minimum=-1e6)
-        self.zb_high = self._spin("zbHigh", 1.0, minimum=-1e6)
-        self.zb_row = QWidget()
-        zb_layout = QHBoxLayout(self.zb_row)
-        zb_layout.setContentsMargins(0, 0, 0, 0)
-        zb_layout.addWidget(QLabel("low"))
-        zb_layout.addWidget(self.zb_low)
-        zb_layout.addWidget(QLabel("high"))
-        zb_layout.addWidget(self.zb_high)
+            self.rule_selector.setItemData(self.rule_selector.count() - 1,
+                                           preset_tooltip(preset), Qt.ItemDataRole.ToolTipRole)
+        # one row per parameter of the chosen rule; rows showing a derived value (β = α − 1,
+        # zᴮ bounds from the model) stay derived until edited
+        count = max([len(cls.params) for cls in RULES.values()] + [1])
+        self.param_labels = [QLabel() for _ in range(count)]
+        self.param_spins = [self._spin(ROW_NAMES[k] if k < len(ROW_NAMES)
+                                       else f"ruleParameter{k + 1}") for k in range(count)]
+        self._derived: set[int] = set()
+        self._table_model = None  # the model whose layers the table's rows show
+        self.rule_parameter = self.param_spins[0]  # the first row (ε, α, γ, zᴮ low)
+        self.param_label = self.param_labels[0]
 
         self.target_selector = ChoiceBox(objectName="targetSelector")
         self.dtype_selector = ChoiceBox(objectName="dtypeSelector")
@@ -148,9 +165,8 @@ class RulePanel(QWidget):
 
         form = QFormLayout()
         form.addRow("rule", self.rule_selector)
-        form.addRow(self.param_label, self.rule_parameter)
-        form.addRow("zᴮ bounds", self.zb_row)
-        self.zb_label = form.labelForField(self.zb_row)
+        for label, spin in zip(self.param_labels, self.param_spins, strict=True):
+            form.addRow(label, spin)
         form.addRow("target", self.target_selector)
         form.addRow("precision", self.dtype_selector)
         form.addRow("device", self.backend_selector)
@@ -162,9 +178,8 @@ class RulePanel(QWidget):
         layout.addWidget(self.layer_table, 1)
 
         self.rule_selector.currentIndexChanged.connect(self._rule_chosen)
-        self.rule_parameter.valueChanged.connect(self._parameter_changed)
-        self.zb_low.valueChanged.connect(self._parameter_changed)
-        self.zb_high.valueChanged.connect(self._parameter_changed)
+        for k, spin in enumerate(self.param_spins):
+            spin.valueChanged.connect(lambda _v, k=k: self._parameter_changed(k))
         self.target_selector.currentIndexChanged.connect(
             lambda _i: self._set("target", self.target_selector.currentData()))
         self.dtype_selector.currentIndexChanged.connect(
@@ -187,13 +202,22 @@ class RulePanel(QWidget):
         state.events.outline.connect(self._sync_outline)
         self._sync_all()
 
+    @property
+    def zb_low(self):
+        return self.param_spins[0]
+
+    @property
+    def zb_high(self):
+        return self.param_spins[1]
+
     @staticmethod
-    def _spin(name, value, minimum=0.0):
+    def _spin(name):
         spin = ParameterSpinBox(objectName=name)
-        spin.setRange(minimum, 1e6)
+        spin.setRange(-SPIN_LIMIT, SPIN_LIMIT)
         spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         spin.setKeyboardTracking(False)
-        spin.setValue(value)
+        spin.setToolTip("A parameter of the chosen rule (its range and default in the tooltip "
+                        "once a rule with parameters is chosen)")
         return spin
 
     # -- widget → state ---------------------------------------------------------------------
@@ -218,29 +242,28 @@ class RulePanel(QWidget):
         name = self.rule_selector.currentData()
         if name is None:
             return
-        if name in PARAMETERS:
-            label, default, lo, hi = PARAMETERS[name]
-            with signals_blocked(self.rule_parameter):
-                self.rule_parameter.setRange(lo, hi)
-                self.rule_parameter.setValue(default)
-        self._set("rule", self.current_spec())
+        self._set("rule", name)  # a bare rule name takes the registry's defaults
 
-    def _parameter_changed(self, _value=None) -> None:
+    def _parameter_changed(self, row: int) -> None:
+        self._derived.discard(row)  # an edited row now holds a value of its own
         self._set("rule", self.current_spec())
 
     def current_spec(self) -> str:
-        """The spec the widgets describe, e.g. ``epsilon:0.01`` or ``EpsilonPlus``."""
+        """The spec the widgets describe, e.g. ``epsilon:0.01``, ``alphabeta:2:0.5`` or
+        ``EpsilonPlus``; the same text ``--rule`` takes for the same settings."""
         name = self.rule_selector.currentData()
-        if name in PARAMETERS:
-            return f"{name}:{self.rule_parameter.value():g}"
-        if name == "zb":
-            lo, hi = self.zb_low.value(), self.zb_high.value()
-            if (lo, hi) == self._default_bounds():
-                return "zb"
-            return f"zb:{lo:g}:{hi:g}"
-        return name
+        cls = RULES.get(name)
+        if cls is None or not cls.params:
+            return name
+        shown = [spin.value() for spin in self.param_spins[:len(cls.params)]]
+        values = [None if k in self._derived else v for k, v in enumerate(shown)]
+        while values and values[-1] is None:
+            values.pop()  # derived trailing parameters: the spec leaves them out
+        if None in values or len(values) not in cls.allowed_arities():
+            values = shown[:min(a for a in cls.allowed_arities() if a >= len(values))]
+        return ":".join([cls.name, *(format_number(v) for v in values)])
 
-    def _default_bounds(self):
+    def _input_range(self):
         model = self.state.model
         if model is not None and model.input_spec is not None:
             lo, hi = model.input_spec.value_range
@@ -279,68 +302,87 @@ class RulePanel(QWidget):
     def _sync_rule(self) -> None:
         spec = self.state.rule
         preset = preset_or_none(spec)
-        name, args = (preset.name, []) if preset is not None else split_spec(spec)
-        self._select(self.rule_selector, name)
-        has_param = name in PARAMETERS
-        with signals_blocked(self.rule_parameter, self.zb_low, self.zb_high):
-            if has_param:
-                label, default, lo, hi = PARAMETERS[name]
-                self.param_label.setText(label)
-                self.rule_parameter.setRange(lo, hi)
-                self.rule_parameter.setValue(float(args[0]) if args else default)
-            if name == "zb":
-                lo, hi = (float(args[0]), float(args[1])) if len(args) == 2 else \
-                    self._default_bounds()
-                self.zb_low.setValue(lo)
-                self.zb_high.setValue(hi)
-        self.param_label.setVisible(has_param)
-        self.rule_parameter.setVisible(has_param)
-        self.zb_row.setVisible(name == "zb")
-        if self.zb_label is not None:
-            self.zb_label.setVisible(name == "zb")
+        rule = None if preset is not None else parse_rule(spec)
+        self._select(self.rule_selector, preset.name if preset is not None else rule.name)
+        params = () if rule is None else rule.params
+        self._derived = {k for k, p in enumerate(params) if getattr(rule, p.name) is None}
+        with signals_blocked(*self.param_spins):
+            for k, (label, spin) in enumerate(zip(self.param_labels, self.param_spins,
+                                                  strict=True)):
+                shown = k < len(params)
+                label.setVisible(shown)
+                spin.setVisible(shown)
+                if not shown:
+                    continue
+                p = params[k]
+                label.setText(p.label)
+                tip = parameter_tooltip(type(rule), p)
+                label.setToolTip(tip)
+                spin.setToolTip(tip)
+                spin.setRange(*spin_range(p))
+                value = rule.value(p.name, self._input_range())
+                spin.setValue(p.default if value is None else value)
+        if rule is not None:
+            self.rule_selector.setToolTip(rule_tooltip(type(rule)))
+        else:
+            self.rule_selector.setToolTip(preset_tooltip(preset))
         self._sync_table()
 
     def _sync_table(self) -> None:
+        """Show each layer's rule. The rows are updated in place while the model stays, so an
+        editor that has just committed still belongs to its cell (rebuilding the rows under
+        it made Qt warn "commitData called with an editor that does not belong to this view")."""
         table = self.layer_table
         model = self.state.model
         with signals_blocked(table):
-            table.setRowCount(0)
-            if model is None:
-                return
-            layers = model.analysis_layers()
+            layers = model.analysis_layers() if model is not None else []
             try:
-                base = resolve_rules(layers, self.state.rule)
-                shapes = model.shapes()
+                base = resolve_rules(layers, self.state.rule) if layers else None
+                shapes = model.shapes() if layers else []
             except LRPError:
+                base = None
+            if base is None:
+                table.setRowCount(0)
+                self._table_model = None
                 return
-            table.setRowCount(len(layers))
-            for i, layer in enumerate(layers):
-                cells = [str(i), layer.describe(), "×".join(map(str, shapes[i]))]
-                for col, text in enumerate(cells):
-                    item = QTableWidgetItem(text)
-                    item.setToolTip(text)
-                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    table.setItem(i, col, item)
-                default = base.spec_of(i)
-                override = self.state.layer_rules.get(i)
-                item = QTableWidgetItem(override or default or "pass")
-                item.setData(Qt.ItemDataRole.UserRole, i)
-                item.setData(Qt.ItemDataRole.UserRole + 1, default)
-                if default is None:
-                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    item.setForeground(QBrush(QColor(150, 150, 150)))
-                elif override is None:
-                    font = QFont()
-                    font.setItalic(True)
-                    item.setFont(font)
-                    item.setForeground(QBrush(QColor(90, 90, 90)))
-                else:
-                    font = QFont()
-                    font.setBold(True)
-                    item.setFont(font)
-                table.setItem(i, 3, item)
+            if self._table_model is not model or table.rowCount() != len(layers):
+                table.setRowCount(0)
+                table.setRowCount(len(layers))
+                for i, layer in enumerate(layers):
+                    cells = [str(i), layer.describe(), "×".join(map(str, shapes[i]))]
+                    for col, text in enumerate(cells):
+                        item = QTableWidgetItem(text)
+                        item.setToolTip(text)
+                        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                        table.setItem(i, col, item)
+                    table.setItem(i, 3, QTableWidgetItem())
+                self._table_model = model
+            for i in range(len(layers)):
+                self._show_layer_rule(table.item(i, 3), i, base.spec_of(i))
             table.resizeRowsToContents()
         table.updateGeometry()  # its size hint follows the descriptions of the new model
+
+    def _show_layer_rule(self, item, i, default) -> None:
+        override = self.state.layer_rules.get(i)
+        item.setText(override or default or "pass")
+        item.setData(Qt.ItemDataRole.UserRole, i)
+        item.setData(Qt.ItemDataRole.UserRole + 1, default)
+        font = QFont()
+        if default is None:
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            item.setForeground(QBrush(QColor(150, 150, 150)))
+        else:
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            if override is None:
+                font.setItalic(True)
+                item.setForeground(QBrush(QColor(90, 90, 90)))
+            else:
+                font.setBold(True)
+                item.setForeground(QBrush(self.layer_table.palette().text().color()))
+        item.setFont(font)
+        item.setToolTip(f"layer {i}: {'override' if override else 'from the rule'} "
+                        f"{override or default or 'pass'} (type a rule spec; clear it to go "
+                        "back)")
 
     def _sync_targets(self) -> None:
         combo = self.target_selector

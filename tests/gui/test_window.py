@@ -311,14 +311,15 @@ def test_small_epsilon_and_refused_values(make_window, qtbot, monkeypatch):
 
 
 def test_nan_relevance_is_an_error_not_a_crash(make_window, qtbot, monkeypatch):
-    """ε = 0 on a sample with a zero pre-activation: a dialog, the previous map stays."""
+    """NaN relevance (faked here; ε = 0 is refused when parsed): a dialog, the previous map
+    stays."""
     shown = []
     monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append(m))
     window = make_window()
     previous = window.state.explanation
     monkeypatch.setattr(lrpcore.Forward, "relevance",
                         lambda *a, **k: np.full((1, 28, 28, 1), np.nan))
-    window.state.rule = "epsilon:0"
+    window.state.rule = "simple"
     qtbot.waitUntil(lambda: bool(shown), timeout=20000)
     assert "NaN" in shown[-1] and "sample 0" in shown[-1]
     assert window.state.explanation is previous
