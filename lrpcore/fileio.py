@@ -27,8 +27,10 @@ def atomic_open(path, mode="wb", overwrite=True):
         raise ExportError(f"{path}: file exists (allow overwriting to replace it)")
     if not os.path.isdir(folder):
         raise ExportError(f"{path}: folder {folder} does not exist")
+    suffix = os.path.basename(path)[-40:]
+    remove_stale_temporaries(folder, suffix)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path)[-40:],
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix,
                                    dir=folder)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
@@ -45,6 +47,36 @@ def atomic_open(path, mode="wb", overwrite=True):
         if isinstance(exc, OSError) and not isinstance(exc, ExportError):
             raise ExportError(f"{path}: write failed: {exc.strerror or exc}") from None
         raise
+
+
+TEMP_PREFIX = ".tmp-lrp-"  # + the writer's process id: a killed run's leftover is recognisable
+
+
+def remove_stale_temporaries(folder, suffix) -> None:
+    """Remove temporary files for ``suffix`` left by runs that were killed (SIGKILL, power
+    loss): their writer's process no longer exists. A live writer's files are left alone."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(suffix)):
+            continue
+        pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _default_mode(path) -> int:

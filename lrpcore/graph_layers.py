@@ -192,6 +192,51 @@ class MeanPool(SumPool):
     lrp_divisor = 1.0
 
 
+class Affine(LinearMap):
+    """y = x·scale + shift per channel (the last axis): a BatchNormalization that no linear
+    layer precedes, so it cannot be folded. LRP treats it as a diagonal linear map; presets give
+    it the ε-rule (1e-6) as they do other parameter-light maps."""
+
+    kind = "Affine"
+
+    def __init__(self, scale, shift):
+        super().__init__()
+        scale, shift = np.asarray(scale).reshape(-1), np.asarray(shift).reshape(-1)
+        if scale.shape != shift.shape:
+            raise ShapeError(f"Affine: scale {scale.shape} and shift {shift.shape} differ")
+        self.scale, self.shift = scale, shift
+
+    def weights(self):
+        return self.scale
+
+    def device_bias(self, xp, dtype):
+        return self._cached(("b", xp.__name__, np.dtype(dtype).str),
+                            lambda: xp.asarray(self.shift, dtype=dtype))
+
+    def output_shape(self, in_shape):
+        if not in_shape or in_shape[-1] != self.scale.size:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+        return tuple(in_shape)
+
+    def describe(self):
+        return f"Affine ({self.scale.size} channels)"
+
+    def param_count(self):
+        return self.scale.size + self.shift.size
+
+    def fan_in(self):
+        return 1
+
+    def colsum(self, w, xp):
+        return w
+
+    def fmap(self, x, w, xp):
+        return x * w
+
+    def tmap(self, c, w, in_shape, xp):
+        return c * w
+
+
 class GroupedConvolution(LinearMap):
     """Convolution with ``groups`` groups (depthwise when every channel is its own group).
 

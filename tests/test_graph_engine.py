@@ -317,3 +317,53 @@ def test_file_declared_sizes_are_bounded(tmp_path, case):
     with pytest.raises(ModelFormatError, match=match) as err:
         lrpcore.load_model(path)
     assert str(path) in str(err.value)
+
+
+def test_a_batchnorm_with_nothing_to_fold_into_is_an_affine_layer(tmp_path):
+    """BatchNormalization right after the input (or after a merge) cannot be folded: it is a
+    per-channel affine map with a rule of its own, saved and reloaded like any layer."""
+    g, b, mean, var = (np.array([1.5, 0.5]), np.array([0.1, -0.2]), np.array([0.3, -0.1]),
+                       np.array([2.0, 0.5]))
+    W = RNG.standard_normal((3, 2, 1, 1))
+    nodes = [helper.make_node("BatchNormalization", ["input", "g", "b", "m", "v"], ["n"],
+                              name="bn", epsilon=1e-5),
+             helper.make_node("Conv", ["n", "w"], ["c"], name="conv"),
+             helper.make_node("Add", ["c", "c"], ["s"], name="twice"),
+             helper.make_node("GlobalAveragePool", ["s"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["logits"], name="flatten")]
+    inits = [_init("g", g), _init("b", b), _init("m", mean), _init("v", var), _init("w", W)]
+    path = _save(tmp_path, nodes, inits, ["N", 2, 4, 4], 3)
+    model = lrpcore.load_model(path)
+    assert model.nodes[1].layer.kind == "Affine"
+    x = RNG.standard_normal((2, 2, 4, 4))
+    g32, b32, m32, v32, W32 = (a.astype(np.float32).astype(np.float64)
+                               for a in (g, b, mean, var, W))
+    n = (x - m32[:, None, None]) / np.sqrt(v32[:, None, None] + 1e-5) * g32[:, None, None] \
+        + b32[:, None, None]
+    want = 2 * conv_nchw(n, W32, np.zeros(3)).mean(axis=(2, 3))
+    np.testing.assert_allclose(lrpcore.predict(model, x, raw=True, dtype="float64"), want,
+                               atol=1e-6)
+    R = lrpcore.explain(model, x, rule="EpsilonPlus", raw=True, dtype="float64")
+    assert R.shape == x.shape and np.isfinite(R).all()
+    lrpcore.save_model(model, tmp_path / "m.npz")
+    again = lrpcore.load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(
+        lrpcore.explain(again, x, rule="EpsilonPlus", raw=True, dtype="float64"), R)
+
+
+def test_more_nodes_than_any_model_has_is_refused(tmp_path, monkeypatch):
+    from lrpcore.io import onnx_graph
+
+    monkeypatch.setattr(onnx_graph, "MAX_NODES", 3)
+    path, _ = _branchy(tmp_path)
+    with pytest.raises(ModelFormatError, match="13 nodes; more than 3"):
+        lrpcore.load_model(path)
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), 1e39])
+def test_gemm_scales_that_are_no_numbers_are_refused(tmp_path, alpha):
+    nodes = [helper.make_node("Add", ["input", "input"], ["s"], name="add"),
+             helper.make_node("Gemm", ["s", "w"], ["logits"], name="fc", alpha=alpha)]
+    path = _save(tmp_path, nodes, [_init("w", np.ones((3, 2)))], ["N", 3], 2)
+    with pytest.raises(ModelFormatError, match=r"node 1 'fc' \(Gemm\): Gemm alpha"):
+        lrpcore.load_model(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -447,3 +448,15 @@ def test_lrp_train_resume_and_validation_split(tmp_path, capsys):
     assert lrpcore.load_model(out).meta["validation"]["n"] == 48
     assert main(base + ["--epochs", "2", "--resume", checkpoint_path(out)]) == 2
     assert "already has 2 epochs" in capsys.readouterr().err
+
+
+def test_an_earlier_runs_checkpoint_is_never_replaced_silently(tmp_path):
+    """lrp train --out m.npz used to overwrite another run's m.ckpt.npz without a word."""
+    out = tmp_path / "m.npz"
+    ckpt = tmp_path / os.path.basename(checkpoint_path(out))
+    ckpt.write_bytes(b"another run's state")
+    with pytest.raises(LRPError, match="checkpoint of an earlier run"):
+        train(_cfg(epochs=1), _toy_data(), out, log=lambda s: None)
+    assert ckpt.read_bytes() == b"another run's state" and not out.exists()
+    train(_cfg(epochs=1), _toy_data(), out, overwrite=True, log=lambda s: None)
+    assert out.exists()

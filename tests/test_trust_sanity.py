@@ -92,3 +92,27 @@ def test_samples_are_spread_over_a_sorted_dataset():
     assert spread_indices(0, 5).size == 0
     labels = lrpcore.open_dataset("mnist-sample").labels  # sorted by class
     assert len(set(labels[spread_indices(len(labels), 64)])) == 10
+
+
+def test_graph_models_are_randomised_as_graphs():
+    """A residual graph (NCHW, merges) keeps its nodes when randomised; the check and the
+    sweep run on it."""
+    from lrpcore.graph import GraphModel
+    from lrpcore.insight.diagnose import diagnose
+    from lrpcore.insight.sweep import run_sweep
+    from lrpcore.zoo import mnist_resnet
+
+    model = mnist_resnet()
+    x = lrpcore.open_dataset("mnist-sample").images(np.arange(0, 5000, 1250))
+    weighted = S.weighted_layers(model)
+    copy = S.randomised_copy(model, weighted[-2:], seed=3)
+    assert isinstance(copy, GraphModel) and copy.node_names == model.node_names
+    assert copy.nodes[weighted[-1]].layer is not model.nodes[weighted[-1]].layer
+    res = S.cascading_randomisation(model, x, "epsilon:0.01", dtype="float64")
+    assert len(res.steps) == len(weighted) + 1
+    assert res.steps[0].maps.shape[1:] == (28, 28)
+    fwd = lrpcore.Explainer(model).forward(x)
+    assert diagnose(fwd, "EpsilonPlus").ok
+    sweep = run_sweep(model, x, "EpsilonGammaBox", params={"gamma": [0, 0.25]}, steps=4,
+                      dtype="float64")
+    assert len(sweep.rows) == 2 and all(np.isfinite(r.score) for r in sweep.rows)

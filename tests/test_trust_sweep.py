@@ -72,6 +72,8 @@ def test_grids_of_rules_and_presets(lenet):
     assert s.rule == "EpsilonGammaBox" and s.layer_rules == {3: "gamma:0.1", 6: "gamma:0.1",
                                                               9: "gamma:0.1"}
     assert "gamma:0.1" in s.config(layers).description
+    same = P.make_setting(layers, "EpsilonGammaBox", {"gamma": 0.25, "epsilon": 1e-6})
+    assert same.layer_rules == {} and same.label == "EpsilonGammaBox γ=0.25, ε=1e-06"
     assert [s.rule for s in P.grid(layers, "alphabeta:2")] == [
         "alphabeta:1", "alphabeta:2", "alphabeta:3"]
     first = P.make_setting(layers, "EpsilonGammaBox", {"gamma": 0.5}, group="first")
@@ -123,7 +125,8 @@ def test_lrp_sweep_cli(tmp_path, capsys):
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     assert lines[0].startswith("rank,") and len(lines) == 3
-    assert "best: --rule EpsilonGammaBox --layer-rule 3=gamma:" in err
+    assert "best: --rule EpsilonGammaBox" in err
+    assert "EpsilonGammaBox γ=0 " in err and "EpsilonGammaBox γ=0.25 " in err
     path = tmp_path / "s.csv"
     assert main(["sweep", "mnist-lenet5", "mnist-sample", "--rule", "alphabeta:1", "--n", "4",
                  "--steps", "4", "--csv", str(path), "--quiet"]) == 0
@@ -133,3 +136,30 @@ def test_lrp_sweep_cli(tmp_path, capsys):
     assert "not a number" in capsys.readouterr().err
     assert main(["sweep", "no-such-model", "mnist-sample", "--rule", "zplus"]) == 2
     assert "no-such-model: no such model" in capsys.readouterr().err
+
+
+def test_channels_first_graph_flipping_equals_plain_flipping():
+    """A channels-first graph model flips the same pixels as a channels-last one would."""
+    from lrpcore.zoo import mnist_resnet
+
+    model = mnist_resnet()
+    ex = Explainer(model, "numpy", "float64")
+    x = lrpcore.open_dataset("mnist-sample").images(np.arange(0, 5000, 1700))
+    X = ex.prepare(x)
+    assert X.shape[1:] == (1, 28, 28)
+    fwd = ex.forward(X, raw=True)
+    R = fwd.relevance("epsilon:0.01")
+    t = fwd.predictions()
+    scorer = FlipScorer(ex, X, t, steps=6)
+    assert scorer.grid.image == (28, 28, 1)
+    curves = scorer.curves(R).outputs
+    # by hand: flip the ranked pixels in image layout, feed channels-first
+    rank = np.argsort(-R.reshape(len(x), -1), axis=1, kind="stable")
+    img = X.transpose(0, 2, 3, 1).reshape(len(x), -1).copy()
+    for k in range(1, 7):
+        flipped = img.copy()
+        for i in range(len(x)):
+            flipped[i, rank[i, :k * scorer.per_step]] = 0.0  # the background value here
+        y = ex.forward(flipped.reshape(len(x), 28, 28, 1).transpose(0, 3, 1, 2), raw=True)
+        np.testing.assert_allclose(curves[:, k], y.outputs()[np.arange(len(x)), t],
+                                   rtol=1e-9, atol=1e-9)

@@ -49,6 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Flag(list):
+    def __bool__(self):
+        return bool(len(self))
+
+
+def _terminate_like_ctrl_c():
+    """SIGTERM (a job scheduler's stop, ``kill``) runs the same clean-up as Ctrl-C: every
+    writer removes what it wrote. Returns a flag that is true once SIGTERM arrived."""
+    flag = _Flag()
+
+    def on_term(signum, frame):
+        flag.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (e.g. called from a test's worker)
+        previous = None
+    return flag, previous
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -56,11 +77,13 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     keep_freed_memory()
+    terminated, previous = _terminate_like_ctrl_c()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("lrp: interrupted; no partial output files were left", file=sys.stderr)
-        return 128 + signal.SIGINT
+        how = "terminated" if terminated else "interrupted"
+        print(f"lrp: {how}; no partial output files were left", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except LRPError as exc:
         print(f"lrp {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -71,6 +94,9 @@ def main(argv=None) -> int:
               "This is a bug in LRP Explorer; please report it with the command you ran.",
               file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -88,11 +88,16 @@ class FlipScorer:
         if x.ndim < 2 or x.shape[0] == 0:
             raise ShapeError(f"expected a batch of inputs, got shape {x.shape}")
         explainer.model.check_input(x)
-        self.x = x.astype(explainer.dtype, copy=False)
+        self.model_shape = x.shape[1:]
+        spec = explainer.model.input_spec
+        # flipping works on images (N×H×W×C); a channels-first model is fed transposed rows
+        self._nchw = x.ndim == 4 and getattr(spec, "layout", "NHWC") == "NCHW"
+        if self._nchw:
+            x = x.transpose(0, 2, 3, 1)
+        self.x = np.ascontiguousarray(x, dtype=explainer.dtype)
         self.n = x.shape[0]
         self.targets = np.broadcast_to(np.asarray(targets, dtype=np.int64).reshape(-1),
                                        (self.n,)).copy()
-        spec = explainer.model.input_spec
         self.grid = unit_grid(spec, x.shape[1:], patch, region)
         self.steps = _positive_int(steps, "number of steps")
         per_step = math.ceil(self.grid.n_units / self.steps) if per_step is None else per_step
@@ -110,8 +115,10 @@ class FlipScorer:
         self.rows_per_pass = _positive_int(rows_per_pass, "rows per pass")
         first = explainer.layers[0] if explainer.layers else None
         route = _ROUTES.get(getattr(first, "kind", None))
-        if incremental is False or explainer.backend.name != "numpy":
-            route = None
+        self._graph = getattr(explainer.model, "is_graph", False)
+        if incremental is False or explainer.backend.name != "numpy" or self._graph \
+                or self._nchw:
+            route = None  # the plain route: every perturbed input run whole
         self._route = route(first, x.shape[1:], self.grid.image) if route else None
         if self._route is not None:
             self._z0 = self._forward(self.x, 0, 1)  # the first layer's output, unperturbed
@@ -131,6 +138,9 @@ class FlipScorer:
         if relevance is None:
             unit_rel = np.zeros((self.n, self.grid.n_units))
         else:
+            relevance = np.asarray(relevance)
+            if self._nchw and relevance.ndim == 4:
+                relevance = relevance.transpose(0, 2, 3, 1)
             unit_rel = unit_relevance(relevance, self.grid)
             if unit_rel.shape[0] != self.n:
                 raise ShapeError(f"relevance for {unit_rel.shape[0]} samples given for "
@@ -185,8 +195,11 @@ class FlipScorer:
             flipped = steps[ns] <= ks[:, None]  # (rows, H·W)
             H, W, C = self.grid.image
             x_pix = self.x[a:b].reshape(n, H * W, C)
-            batch = x_pix[ns] + flipped[..., None] * self.delta[a + ns]
-            y = self._forward(batch.reshape((-1,) + self.x.shape[1:]), 0, None)
+            batch = (x_pix[ns] + flipped[..., None] * self.delta[a + ns]).reshape(
+                (-1,) + self.x.shape[1:])
+            if self._nchw:
+                batch = batch.transpose(0, 3, 1, 2)
+            y = self._forward(batch, 0, None)
         y = y.reshape(rows.size, -1)
         k = y.shape[1]
         bad = self.targets[(self.targets < 0) | (self.targets >= k)]
@@ -205,6 +218,8 @@ class FlipScorer:
         xp = ex.backend.xp
         a = xp.asarray(a, dtype=ex.dtype)
         with np.errstate(all="ignore"):
+            if self._graph:  # a DAG runs as a whole (the plain route starts at the input)
+                return ex.backend.to_numpy(ex.model.run(a, xp, nodes=ex.nodes))
             for layer in ex.layers[start:stop]:
                 a = layer.forward(a, xp)
         return ex.backend.to_numpy(a)

@@ -114,15 +114,19 @@ class Setting:
     layer_rules: dict = field(default_factory=dict)
 
     @property
+    def plain(self) -> bool:
+        """A rule (not a preset) varied on every layer: its spec says it all."""
+        return preset_or_none(self.base) is None and self.group == "all" \
+            and not self.layer_rules
+
+    @property
     def label(self) -> str:
-        if not self.layer_rules and self.group == "all":
-            return self.rule  # a plain rule: its spec says it all
-        return f"{self.base} {self.short_label}"
+        return self.rule if self.plain else f"{self.base} {self.short_label}"
 
     @property
     def short_label(self) -> str:
         """The values (and layer group) without the rule's name."""
-        if not self.layer_rules and self.group == "all":
+        if self.plain:
             return self.rule
         vals = ", ".join(f"{_BY_NAME[k].symbol}={v:g}" for k, v in self.values.items())
         where = "" if self.group == "all" else f" [{self.group}]"
@@ -156,8 +160,10 @@ def make_setting(layers, base, values: dict, group="all", layer_rules=None) -> S
         rule = config.rules[i]
         changes = {p.field: float(values[p.name]) for p in params if _holds(rule, p)}
         if changes:
-            overrides[i] = dataclasses.replace(rule, **changes).spec()
             touched = True
+            new = dataclasses.replace(rule, **changes)
+            if new != rule:  # a value the preset already has needs no override
+                overrides[i] = new.spec()
     if not touched:
         return None
     name = preset_or_none(base).name if preset_or_none(base) else parse_rule(base).spec()

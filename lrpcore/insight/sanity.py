@@ -15,6 +15,7 @@ deviation of the layer's own weights (and biases), seeded, so a run can be repea
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -55,6 +56,13 @@ def randomised_copy(model, layers, seed=0) -> Sequential:
         if getattr(old, "B", None) is not None:
             layer.B = _like(old.B, rng)
         new[i] = layer
+    if getattr(model, "is_graph", False):  # the same graph, nodes holding the new layers
+        from ..graph import GraphModel  # noqa: PLC0415
+
+        nodes = [dataclasses.replace(node, layer=layer)
+                 for node, layer in zip(model.nodes, new, strict=True)]
+        return GraphModel(nodes, model.input_name, model.output_name, model.input_spec,
+                          dict(model.meta), model.source, model.convention)
     return Sequential(new, model.input_spec, dict(model.meta), model.source)
 
 
@@ -105,7 +113,8 @@ def as_maps(R, spec) -> np.ndarray:
         try:
             R = spec.unpad(R)
         except Exception:  # a layout unpad does not know: use the model layout
-            pass
+            if R.ndim == 4 and getattr(spec, "layout", "NHWC") == "NCHW":
+                return R.sum(axis=1)
     if R.ndim == 4:
         return R.sum(axis=3)
     if R.ndim == 3:

@@ -26,6 +26,7 @@ from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
 from ..graph_layers import (
     Add,
+    Affine,
     Clip,
     Concat,
     FlattenChannelsFirst,
@@ -139,10 +140,21 @@ def _arrays(model, dtype=None) -> dict:
         raise ExportError(f"model metadata cannot be stored as JSON: {exc}") from None
     arrays = {"header": np.array(header)}
     for i, layer in enumerate(model.layers):
-        if layer.weighted:
-            arrays[f"layer{i}.W"] = np.asarray(layer.W, dtype=dt or layer.W.dtype)
-            arrays[f"layer{i}.B"] = np.asarray(layer.B, dtype=dt or layer.B.dtype)
+        params = _stored_params(layer)
+        if params is not None:
+            W, B = params
+            arrays[f"layer{i}.W"] = np.asarray(W, dtype=dt or W.dtype)
+            arrays[f"layer{i}.B"] = np.asarray(B, dtype=dt or B.dtype)
     return arrays
+
+
+def _stored_params(layer):
+    """(W, B) arrays a layer stores as ``layer{i}.W``/``.B``, or None."""
+    if layer.weighted:
+        return layer.W, layer.B
+    if isinstance(layer, Affine):
+        return layer.scale, layer.shift
+    return None
 
 
 def native_bytes(model, dtype=None, compress=False) -> bytes:
@@ -359,6 +371,13 @@ def _grouped_conv(spec, param, where):
     return GroupedConvolution(param("W", f), param("B", (f[3],)), s, groups)
 
 
+def _affine(spec, param, where):
+    channels = spec.get("channels")
+    if not _is_size(channels):
+        raise ModelFormatError(f"{where}: Affine needs a positive 'channels'")
+    return Affine(param("W", (channels,)), param("B", (channels,)))
+
+
 def _mean_pool(spec, param, where):
     return MeanPool(_ints(spec, "pool", 2, where), _ints(spec, "stride", 2, where))
 
@@ -368,6 +387,7 @@ GRAPH_LAYERS = {
     "GroupedConvolution": (lambda L: {"filters": list(L.W.shape), "stride": list(L.stride),
                                       "groups": L.groups}, _grouped_conv),
     "MeanPool": (lambda L: {"pool": list(L.pool), "stride": list(L.stride)}, _mean_pool),
+    "Affine": (lambda L: {"channels": int(L.scale.size)}, _affine),
     "Add": (lambda L: {}, lambda spec, param, where: Add()),
     "Mean": (lambda L: {}, lambda spec, param, where: Mean()),
     "Concat": (lambda L: {}, lambda spec, param, where: Concat()),

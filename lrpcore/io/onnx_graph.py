@@ -24,6 +24,7 @@ from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
 from ..graph_layers import (
     Add,
+    Affine,
     Clip,
     Concat,
     FlattenChannelsFirst,
@@ -400,21 +401,29 @@ def _fold_bias(b, node, where, t, c):
 
 
 def _batchnorm(b, node, attrs, where, t):
-    scale, shift, mean, var = (b.const(n, where, "BatchNormalization's parameters")
+    scale, shift, mean, var = (np.asarray(b.const(n, where, "BatchNormalization's parameters"),
+                                          dtype=np.float64).reshape(-1)
                                for n in node.input[1:5])
     eps = _finite(float(attrs.get("epsilon", 1e-5)), where, b, "epsilon")
-    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
-    layer = None if k is None else b.nodes[k].layer
-    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
-        b.fail(where, "BatchNormalization is supported right after a Convolution or Linear "
-                      "(folded into it)")
-    n = layer.B.shape[0]
-    if not all(np.size(a) == n for a in (scale, shift, mean, var)):
-        b.fail(where, f"BatchNormalization's parameters do not have {n} channels")
-    scale, shift, mean, var = (np.reshape(a, n) for a in (scale, shift, mean, var))
+    if len({a.size for a in (scale, shift, mean, var)}) != 1:
+        b.fail(where, "BatchNormalization's parameters differ in their number of channels")
     if np.any(var + eps <= 0):
         b.fail(where, "variance + epsilon must be positive")
     s = scale / np.sqrt(var + eps)
+    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
+    layer = None if k is None else b.nodes[k].layer
+    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+        # nothing to fold into (or its output is read elsewhere): an affine layer of its own
+        if t.storage == "same" and len(t.shape) == 3:
+            t = b.channels_last(t, where)
+        channels = t.shape[0] if len(t.shape) == 3 else t.shape[-1]
+        if s.size != channels:
+            b.fail(where, f"{s.size} BatchNormalization channels for {channels}")
+        out = b.add(node.name, Affine(s, shift - mean * s), [t.name], node.output[0])
+        b.data[out] = _Tensor(out, t.shape, t.storage)
+        return
+    if s.size != layer.B.shape[0]:
+        b.fail(where, f"{s.size} BatchNormalization channels for {layer.B.shape[0]} outputs")
     layer.W = layer.W * s  # the last axis of HWCN filters and of Linear's W is the output
     layer.B = (layer.B - mean) * s + shift
     layer.clear_cache()

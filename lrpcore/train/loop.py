@@ -115,6 +115,11 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
         raise LRPError(f"{out}: the trained model is saved in the native format; use .npz")
     if os.path.exists(out) and not overwrite and resume is None:
         raise LRPError(f"{out}: file exists (use --overwrite to replace it)")
+    ckpt_file = checkpoint_path(out)
+    if (os.path.exists(ckpt_file) and not overwrite and resume is None):
+        # another run's resumable state: replacing it silently would lose that run
+        raise LRPError(f"{ckpt_file}: a checkpoint of an earlier run exists (resume it with "
+                       f"--resume {ckpt_file}, or use --overwrite to replace it)")
     # a MODEL.json beside the output (e.g. from 'lrp convert X model.txt') would be applied to
     # the trained model whenever it is read: refused, or with --overwrite replaced by nothing
     stale_sidecar = sidecar_path(out) if resume is None and os.path.exists(

@@ -1,0 +1,63 @@
+"""A killed `lrp explain` leaves nothing that looks like a result: SIGTERM cleans up like
+Ctrl-C; after SIGKILL the next run removes the dead writer's temporary file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+def _start(tmp_path):
+    out = tmp_path / "R.npy"
+    cmd = [sys.executable, "-m", "lrpcore.cli.main", "explain", "mnist-lenet5", "mnist-test",
+           "--rule", "EpsilonGammaBox", "--batch-size", "64", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1],
+                            stderr=subprocess.PIPE, text=True)
+    return proc, out
+
+
+def _wait_for_temporary(tmp_path, proc, timeout=120):
+    """Wait until the run has reserved its output (the event), not for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-lrp-")]
+        if temps:
+            return temps
+        if proc.poll() is not None:
+            pytest.fail(f"lrp explain ended before writing: {proc.stderr.read()}")
+        time.sleep(0.02)  # polling interval of the wait, not a fixed delay
+    proc.kill()
+    pytest.fail("no temporary output appeared")
+
+
+def test_sigterm_removes_everything_it_wrote(tmp_path):
+    proc, out = _start(tmp_path)
+    _wait_for_temporary(tmp_path, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "terminated" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_after_sigkill_the_next_run_removes_the_dead_runs_leftover(tmp_path):
+    proc, out = _start(tmp_path)
+    temps = _wait_for_temporary(tmp_path, proc)
+    proc.kill()
+    proc.wait(timeout=60)
+    assert temps[0].exists() and not out.exists()  # never at the result's name
+    assert temps[0].name.startswith(f".tmp-lrp-{proc.pid}-")
+    from lrpcore.fileio import atomic_write_bytes
+
+    atomic_write_bytes(out, np.zeros(3).tobytes())  # any later write into that name
+    assert not temps[0].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.npy"]
