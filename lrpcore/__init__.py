@@ -16,6 +16,7 @@ from .errors import (
 )
 from .explain import Explainer, Forward, explain, predict, resolve_rules
 from .io import Dataset, check_fits, load_labels, load_model, open_dataset, save_model
+from .io.relevance_store import RelevanceStore, open_relevance_store  # zarr imported on use
 from .model import Sequential
 from .presets import PRESETS
 from .rules import RULE_NAMES, parse_rule
@@ -26,5 +27,6 @@ __all__ = [
     "BackendError", "DatasetError", "ExportError", "LRPError", "ModelFormatError", "RuleError",
     "ShapeError", "Explainer", "Forward", "explain", "predict", "resolve_rules", "load_model",
     "save_model", "Sequential", "Dataset", "check_fits", "load_labels", "open_dataset",
-    "PRESETS", "RULE_NAMES", "parse_rule", "__version__",
+    "PRESETS", "RULE_NAMES", "parse_rule", "__version__", "RelevanceStore",
+    "open_relevance_store",
 ]

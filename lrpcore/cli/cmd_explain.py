@@ -78,6 +78,9 @@ def register(sub):
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--progress", action="store_true", default=None,
                    help="show a progress bar even when stderr is not a terminal")
+    from .explain_cluster import add_cluster_arguments  # noqa: PLC0415
+
+    add_cluster_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -107,6 +110,12 @@ def check_png_options(args) -> None:
 
 def run(args) -> int:
     from ..io import load_model
+    from .explain_cluster import wants_cluster
+
+    if wants_cluster(args):  # --out *.zarr, --workers or --scheduler: lrpcore.distributed
+        from .explain_cluster import run_cluster
+
+        return run_cluster(args)
 
     check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
     check_png_options(args)

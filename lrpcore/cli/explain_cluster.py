@@ -1,0 +1,85 @@
+"""``lrp explain ... --out R.zarr [--workers N | --scheduler ADDR]``: the Dask path.
+
+Kept apart from cmd_explain so that the default single-process path imports neither dask nor
+zarr; this module only turns the command line into a :mod:`lrpcore.distributed` run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import RuleError
+from .common import parse_target
+
+UNSUPPORTED = (("png", "--png"), ("outputs", "--outputs"), ("trace", "--trace"))
+
+
+def add_cluster_arguments(p) -> None:
+    g = p.add_argument_group(
+        "cluster (Dask)", "with --out R.zarr the samples are explained in chunks on a Dask "
+        "cluster into a Zarr store (relevance, outputs, predictions, provenance); rerunning "
+        "the same command continues an interrupted run")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="start a local Dask cluster of N worker processes (default 1 with "
+                   "--out *.zarr)")
+    g.add_argument("--scheduler", metavar="ADDR",
+                   help="run on an existing Dask cluster, e.g. tcp://HOST:8786")
+
+
+def wants_cluster(args) -> bool:
+    return bool(getattr(args, "workers", None) or getattr(args, "scheduler", None)
+                or str(args.out).rstrip("/").lower().endswith(".zarr"))
+
+
+def run_cluster(args) -> int:
+    from .. import distributed
+
+    if not str(args.out).rstrip("/").lower().endswith(".zarr"):
+        raise RuleError("--workers/--scheduler write a Zarr store: give --out NAME.zarr")
+    if args.workers is not None and args.scheduler:
+        raise RuleError("give either --workers N (a local cluster) or --scheduler ADDR")
+    if args.workers is not None and args.workers < 1:
+        raise RuleError("--workers must be at least 1")
+    for attr, flag in UNSUPPORTED:
+        if getattr(args, attr, None):
+            raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "
+                            "outputs; render heatmaps from it with the explorer)")
+    from .cmd_explain import parse_layer_rules
+
+    target = parse_target(args.target)
+    source, found_labels = distributed.open_source(args.input)
+    labels = _labels(args, target, source, found_labels)
+    job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,
+                "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
+                "target": target, "raw": bool(args.raw), "batch_size": args.batch_size,
+                "source": source}
+    client, cluster = distributed.connect(args.scheduler, args.workers)
+    try:
+        result = distributed.explain_to_store(
+            job_args, args.out, client=client, labels=labels, overwrite=args.overwrite,
+            progress=args.progress, log=lambda text: print(text, file=sys.stderr, flush=True))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    for f in result.failed:
+        print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}..{f['samples'][1]}) "
+              f"failed: {f['error']}", file=sys.stderr)
+    print(f"explained {result.computed} chunks of {result.chunks} ({result.skipped} already "
+          f"done, {len(result.failed)} failed) in {result.seconds:.3f} s → {args.out}")
+    return 1 if result.failed else 0
+
+
+def _labels(args, target, source, found_labels):
+    import numpy as np
+
+    from .common import load_labels
+
+    n = source.shape[0]
+    if args.labels:
+        return load_labels(args.labels, n)
+    if target == "true":
+        if found_labels is None:
+            raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
+        return np.asarray(found_labels)
+    return None

@@ -1,0 +1,375 @@
+"""``lrp explain ... --out R.zarr`` on a Dask cluster: a dataset explained chunk by chunk.
+
+Why Dask and Zarr: a cluster already has a scheduler that reschedules the tasks of a dead
+worker and reports progress; Zarr lets every worker write its own chunk of one array without
+a coordinator. The client lists the input once and submits one task per chunk; each worker
+loads the model once (cached by the model's SHA-256) and explains its chunks with the same
+:class:`lrpcore.Explainer` passes as the single-process path, so float64 results are equal
+bit for bit (a pass of another size may round differently in BLAS, so chunks are whole passes).
+The client marks a chunk done in the store's manifest only after its data is written: a rerun
+of the same command computes only the chunks not marked, and a rerun with other settings is
+refused. dask and zarr are imported here only, never by the default path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+from .errors import DatasetError, ExportError, LRPError, RuleError, ShapeError
+from .io import relevance_store as layout
+
+# --- the input: listed on the client, read by the workers ---------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where the samples are and how a worker reads samples ``start..stop-1``: a ``.npy``
+    (memory-mapped), a Zarr array, or image files (the folder is listed once, here)."""
+
+    kind: str  # "npy" | "zarr" | "images"
+    path: str
+    shape: tuple
+    files: tuple = ()
+
+    def read(self, start, stop) -> np.ndarray:
+        if self.kind == "npy":
+            from .cli.common import load_array  # noqa: PLC0415
+
+            return np.array(load_array(self.path, mmap=True)[start:stop])
+        if self.kind == "zarr":
+            zarr = layout.import_zarr()
+            return np.asarray(zarr.open_array(self.path, mode="r")[start:stop])
+        from .io.image_folder import read_image  # noqa: PLC0415
+
+        out = np.empty((stop - start,) + tuple(self.shape[1:]), dtype=np.uint8)
+        for k, path in enumerate(self.files[start:stop]):
+            img = read_image(path)
+            if img.shape != tuple(self.shape[1:]):
+                raise DatasetError(f"{path}: image of shape {img.shape}, but the folder's first "
+                                   f"image is {tuple(self.shape[1:])}")
+            out[k] = img
+        return out
+
+
+def open_source(path):
+    """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder."""
+    path = os.fspath(path)
+    full = os.path.abspath(path)
+    if layout.is_zarr_path(path):
+        zarr = layout.import_zarr()
+        try:
+            arr = zarr.open_array(full, mode="r")
+        except Exception as exc:  # a group, a missing or foreign store
+            raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: {exc})") from None
+        return Source("zarr", full, tuple(arr.shape)), None
+    if os.path.isdir(path):
+        from .io.image_folder import ImageFolder  # noqa: PLC0415
+
+        folder = ImageFolder(path)
+        return Source("images", full, tuple(folder.shape), tuple(folder.files)), folder.labels
+    if path.lower().endswith(".npy"):
+        from .cli.common import load_array  # noqa: PLC0415
+
+        return Source("npy", full, tuple(load_array(path, mmap=True).shape)), None
+    raise DatasetError(f"{path}: a distributed run reads a .npy file, a Zarr array or an image "
+                       "folder (convert other datasets to .npy first)")
+
+
+# --- what one task needs, and the worker side ---------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to explain a chunk (small: sent with every task)."""
+
+    model: str
+    model_sha256: str
+    backend: str
+    dtype: str
+    rule: str | None
+    layer_rules: tuple
+    target: object
+    raw: bool
+    source: Source
+    store: str
+    step: int  # samples per forward pass = samples per chunk
+
+
+_CACHE: dict = {}  # per worker process: (sha, backend, dtype) -> (Explainer, RuleConfig)
+_CACHE_LOCK = threading.Lock()
+MODEL_LOADS = [0]  # how often this process loaded a model (tests check "once per worker")
+
+
+def _explainer(job: Job):
+    """The worker's Explainer for the job's model, loaded once per process and checked
+    against the client's SHA-256 (a worker seeing another file at that path is refused)."""
+    key = (job.model_sha256, job.backend, job.dtype, job.rule, job.layer_rules)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            from .explain import Explainer, resolve_rules  # noqa: PLC0415
+            from .export import sha256_file  # noqa: PLC0415
+            from .io import load_model  # noqa: PLC0415
+
+            if sha256_file(job.model) != job.model_sha256:
+                raise ExportError(f"{job.model}: this worker sees another file than the client "
+                                  "(SHA-256 differs); workers need the same model file")
+            explainer = Explainer(load_model(job.model), job.backend, job.dtype)
+            MODEL_LOADS[0] += 1
+            _CACHE[key] = (explainer, resolve_rules(explainer.layers, job.rule,
+                                                    dict(job.layer_rules)))
+        return _CACHE[key]
+
+
+def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> dict:
+    """Explain samples ``start..stop-1`` (one pass) and write them into the store."""
+    from .explain import check_finite_outputs  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    explainer, config = _explainer(job)
+    x = job.source.read(start, stop)
+    read_s = time.perf_counter() - t0
+    try:
+        fed = explainer.prepare(x, raw=job.raw)
+        fwd = explainer.forward(fed, raw=True)
+        y = fwd.outputs()
+        check_finite_outputs(y, explainer.dtype)
+        r = fwd.relevance(config, job.target, labels=labels)
+        fwd.check_finite(r, config)
+    except ShapeError as exc:
+        raise ShapeError(f"{job.source.path} (samples {start}..{stop - 1}): {exc}") from None
+    zarr = layout.import_zarr()
+    group = zarr.open_group(job.store, mode="r+")
+    group[layout.RELEVANCE][start:stop] = r
+    group[layout.OUTPUTS][start:stop] = y
+    group[layout.PREDICTIONS][start:stop] = np.argmax(y.reshape(len(y), -1), axis=1)
+    return {"index": index, "seconds": time.perf_counter() - t0, "read_seconds": read_s,
+            "backend": explainer.backend.name}
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Result:
+    chunks: int
+    computed: int
+    skipped: int
+    failed: list
+    seconds: float
+    chunk_seconds: list
+
+
+def import_distributed():
+    try:
+        import distributed  # noqa: PLC0415
+    except ImportError:
+        raise LRPError("--workers/--scheduler/--out *.zarr need dask.distributed and zarr: pip "
+                       "install 'lrp-explorer[cluster]'") from None
+    return distributed
+
+
+def run_key(job: Job, n, fed_shape, labels_sha) -> dict:
+    """What a rerun must match to continue a store (anything else changes the numbers)."""
+    return {"model_sha256": job.model_sha256, "rule": job.rule,
+            "layer_rules": [list(p) for p in job.layer_rules], "target": str(job.target),
+            "backend": job.backend, "dtype": job.dtype, "raw": job.raw,
+            "input": job.source.path, "n": int(n), "fed_shape": [int(d) for d in fed_shape],
+            "chunk": job.step, "labels_sha256": labels_sha}
+
+
+def _labels_sha(labels) -> str | None:
+    if labels is None:
+        return None
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).tobytes()).hexdigest()
+
+
+def prepare_store(path, key, fed_shape, n_out, dtype, provenance, overwrite):
+    """Open the store to continue it, or create it; a store of another run is refused."""
+    zarr = layout.import_zarr()
+    n, chunk = key["n"], key["chunk"]
+    if os.path.exists(path) and not overwrite:
+        try:
+            group = zarr.open_group(path, mode="r+")
+            stored = dict(group.attrs).get(layout.RUN)
+        except Exception:
+            stored = None
+        if stored is None:
+            raise ExportError(f"{path}: exists and is not a relevance store of lrp explain; "
+                              "use --overwrite to replace it")
+        diff = [k for k in key if stored.get(k) != key[k]]
+        if diff:
+            what = "; ".join(f"{k}: stored {stored.get(k)!r}, now {key[k]!r}" for k in diff)
+            raise ExportError(f"{path}: holds a run with other settings ({what}); rerun the "
+                              "same command to resume it, or use --overwrite or another --out")
+        return group
+    if os.path.exists(path):
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+    n_chunks = -(-n // chunk)
+    group = zarr.open_group(path, mode="w")
+    group.create_array(layout.RELEVANCE, shape=tuple(fed_shape), dtype=dtype,
+                       chunks=(chunk,) + tuple(fed_shape[1:]), fill_value=0)
+    group.create_array(layout.OUTPUTS, shape=(n, n_out), dtype=dtype, chunks=(chunk, n_out),
+                       fill_value=0)
+    group.create_array(layout.PREDICTIONS, shape=(n,), dtype="int64", chunks=(chunk,),
+                       fill_value=-1)
+    group.create_array(layout.DONE, shape=(n_chunks,), dtype="uint8", chunks=(1,),
+                       fill_value=0)
+    group.attrs.update({layout.PROVENANCE: provenance, layout.RUN: key, layout.FAILED: []})
+    return group
+
+
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def connect(scheduler=None, workers=None):
+    """(client, cluster or None): a client of ``scheduler`` or of a new LocalCluster with
+    ``workers`` worker processes (one thread each: the Explainer spreads a pass over cores)."""
+    distributed = import_distributed()
+    if scheduler:
+        try:
+            return distributed.Client(scheduler, timeout="30s"), None
+        except OSError as exc:
+            raise LRPError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    import dask  # noqa: PLC0415
+
+    # Dask pins BLAS to one thread in worker processes; a pass of few samples then rounds
+    # differently from the single-process run, so local workers keep this process's setting.
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if k not in BLAS_THREAD_VARS}
+    environ.update({k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ})
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = distributed.LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                                           processes=True, dashboard_address=":0",
+                                           silence_logs=40)
+    return distributed.Client(cluster), cluster
+
+
+def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=False,
+                     progress=None, log=None, on_chunk=None) -> Result:
+    """Explain ``job_args['source']`` into the Zarr store ``out`` on ``client``'s cluster.
+
+    ``job_args``: model (path), backend, dtype, rule, layer_rules (dict), target, raw,
+    batch_size, source (a :class:`Source`). Chunks already done are skipped; chunks failing
+    for bad input are reported in the result (and the store), the rest completes.
+    """
+    from . import export  # noqa: PLC0415
+    from .explain import Explainer, resolve_rules  # noqa: PLC0415
+    from .io import load_model  # noqa: PLC0415
+    from .io.models import model_file  # noqa: PLC0415
+
+    distributed = import_distributed()
+    model_path = os.path.abspath(model_file(job_args["model"]))  # a bundled name: its file
+    source = job_args["source"]
+    model = load_model(model_path)
+    # the client checks rules and shapes (fast failure) with a CPU explainer; its passes are
+    # the chunks, the same as a single-process numpy run of this batch size
+    probe = Explainer(model, "numpy", job_args["dtype"])
+    config = resolve_rules(probe.layers, job_args["rule"], job_args["layer_rules"])
+    n = source.shape[0]
+    if n == 0:
+        raise ShapeError(f"{source.path}: no samples")
+    if job_args["batch_size"] < 1:
+        raise RuleError("--batch-size must be at least 1")
+    first = probe.prepare(source.read(0, 1), raw=job_args["raw"])
+    fed_shape = (n,) + first.shape[1:]
+    n_out = int(np.prod(probe.forward(first, raw=True).outputs().shape[1:]))
+    step = probe.passes(fed_shape, job_args["batch_size"])[0][1]
+    job = Job(model=model_path, model_sha256=export.sha256_file(model_path),
+              backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
+              layer_rules=tuple(sorted(job_args["layer_rules"].items())),
+              target=job_args["target"], raw=bool(job_args["raw"]), source=source,
+              store=os.path.abspath(out), step=step)
+    key = run_key(job, n, fed_shape, _labels_sha(labels))
+    provenance = export.sidecar_info(model_path, config.description, str(job.target),
+                                     job.backend, job.dtype, input=source.path, raw=job.raw,
+                                     format="zarr", content="relevance",
+                                     shape=list(fed_shape), dtype_saved=job.dtype)
+    group = prepare_store(out, key, fed_shape, n_out, job.dtype, provenance, overwrite)
+    done = group[layout.DONE]
+    finished = np.asarray(done[:]).astype(bool)
+    bounds = [(i, a, min(n, a + step)) for i, a in enumerate(range(0, n, step))]
+    todo = [b for b in bounds if not finished[b[0]]]
+    say = log or (lambda text: None)
+    if finished.any():
+        say(f"resuming {out}: {int(finished.sum())} of {len(bounds)} chunks already done, "
+            f"computing {len(todo)}")
+    link = dashboard_link(client)
+    if link:
+        say(f"Dask dashboard: {link}")
+    t0 = time.perf_counter()
+    futures = {}
+    for i, a, b in todo:
+        lab = None if labels is None else np.asarray(labels[a:b])
+        futures[client.submit(explain_chunk, job, i, a, b, lab, pure=False,
+                              key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
+    bar = _progress_thread(list(futures), progress)
+    failed, seconds = [], []
+    try:
+        for fut in distributed.as_completed(list(futures)):
+            i, a, b = futures[fut]
+            if fut.status == "finished":
+                seconds.append(fut.result()["seconds"])
+                done[i] = 1  # after the worker wrote the data: the manifest never lies
+                if on_chunk is not None:
+                    on_chunk(i, a, b)
+                if bar is None:
+                    say(f"chunk {i + 1}/{len(bounds)} done (samples {a}..{b - 1})")
+            else:
+                exc = fut.exception()
+                failed.append({"chunk": i, "samples": [a, b - 1],
+                               "error": f"{type(exc).__name__}: {exc}"})
+            fut.release()
+    finally:
+        if bar is not None:
+            bar.join(timeout=5)
+    group.attrs[layout.FAILED] = sorted(failed, key=lambda f: f["chunk"])
+    return Result(chunks=len(bounds), computed=len(todo) - len(failed),
+                  skipped=len(bounds) - len(todo), failed=failed,
+                  seconds=time.perf_counter() - t0, chunk_seconds=seconds)
+
+
+def dashboard_link(client):
+    """The scheduler's dashboard address, or None when it serves none. A local cluster
+    without bokeh still announces one that only answers 404, so it is not shown."""
+    if getattr(client, "cluster", None) is not None and not _has_bokeh():
+        return None
+    try:
+        has = "dashboard" in client.scheduler_info().get("services", {})
+        return client.dashboard_link if has else None
+    except Exception:  # noqa: BLE001 - only a hint
+        return None
+
+
+def _has_bokeh() -> bool:
+    import importlib.util  # noqa: PLC0415
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _progress_thread(futures, progress):
+    """Dask's own console progress bar (on a terminal, or when asked), in a thread beside the
+    loop that records finished chunks; None when off."""
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if not show or not futures:
+        return None
+    distributed = import_distributed()
+
+    def draw():
+        try:
+            distributed.progress(futures, notebook=False, multi=False, complete=True)
+        except Exception:  # noqa: BLE001 - a bar that cannot draw must not stop the run
+            pass
+
+    thread = threading.Thread(target=draw, name="lrp-dask-progress", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,164 @@
+"""``lrp explain --out R.zarr`` on a Dask LocalCluster of 2 worker processes (issue 18):
+bit-equal to the single-process run, resumable after the client is killed, unchanged by a
+killed worker, and a corrupt image fails only its own chunk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shared_data import shared_path
+
+pytest.importorskip("distributed")
+pytest.importorskip("zarr")
+
+from lrpcore import distributed as dist  # noqa: E402
+from lrpcore import open_relevance_store  # noqa: E402
+from lrpcore.cli.main import main  # noqa: E402
+from lrpcore.errors import DatasetError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "mnist-dense-rect.npz"
+BATCH = 64  # 157 chunks of the 10,000 digits: enough to interrupt a run in its middle
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return shared_path("data", "mnist_test_images.npy")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    client, cluster = dist.connect(workers=2)
+    yield client, cluster
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def reference(mnist, tmp_path_factory):
+    """The single-process run of the same command (relevance and outputs)."""
+    d = tmp_path_factory.mktemp("ref")
+    assert main(["explain", str(MODEL), str(mnist), "--out", str(d / "R.npy"), "--outputs",
+                 str(d / "Y.npy"), "--batch-size", str(BATCH)]) == 0
+    return np.load(d / "R.npy"), np.load(d / "Y.npy")
+
+
+def job_args(source, **kw):
+    args = {"model": str(MODEL), "backend": "numpy", "dtype": "float64", "rule": None,
+            "layer_rules": {}, "target": "pred", "raw": False, "batch_size": BATCH,
+            "source": source}
+    args.update(kw)
+    return args
+
+
+def assert_equal_to(reference, path):
+    store = open_relevance_store(path)
+    R, Y = reference
+    assert store.complete and not store.failed
+    assert np.array_equal(store.relevance[:], R)  # bit for bit
+    assert np.array_equal(store.outputs[:], Y)
+    assert np.array_equal(store.predictions[:], Y.argmax(1))
+    return store
+
+
+def test_two_workers_equal_the_single_process_run(cluster, mnist, reference, tmp_path):
+    client, _ = cluster
+    source, _ = dist.open_source(mnist)
+    out = tmp_path / "R.zarr"
+    result = dist.explain_to_store(job_args(source), out, client=client, progress=False)
+    assert (result.chunks, result.computed, result.failed) == (157, 157, [])
+    store = assert_equal_to(reference, out)
+    prov = store.provenance
+    assert len(prov["model_sha256"]) == 64 and prov["rules"] == "simple"
+    assert prov["target"] == "pred" and prov["version"] and prov["dtype"] == "float64"
+    assert store.relevance.chunks[0] == BATCH  # chunked by samples
+    assert np.array_equal(store.heatmaps([3, 9000]), reference[0][[3, 9000]])
+    loads = client.run(lambda: dist.MODEL_LOADS[0])
+    assert max(loads.values()) == 1  # once per worker, not per task
+
+
+def test_a_worker_killed_mid_run_changes_nothing(cluster, mnist, reference, tmp_path):
+    client, _ = cluster
+    source, _ = dist.open_source(mnist)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_a_busy_worker(i, a, b):
+        if killed:
+            return
+        busy = [w for w, keys in client.processing().items() if keys and w in pids]
+        assert busy, "no task in flight: the run ended before a worker could be killed"
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        killed.append(pids[busy[0]])
+
+    result = dist.explain_to_store(job_args(source), tmp_path / "R.zarr", client=client,
+                                   progress=False, on_chunk=kill_a_busy_worker)
+    assert killed and result.failed == []
+    assert_equal_to(reference, tmp_path / "R.zarr")
+    client.wait_for_workers(2)  # the nanny restarts it, for the tests that follow
+
+
+def test_resume_after_the_client_is_killed(cluster, mnist, reference, tmp_path, capsys):
+    _, cluster_ = cluster
+    out = tmp_path / "R.zarr"
+    cmd = ["explain", str(MODEL), str(mnist), "--out", str(out), "--batch-size", str(BATCH),
+           "--scheduler", cluster_.scheduler_address]
+    proc = subprocess.Popen([sys.executable, "-m", "lrpcore.cli.main", *cmd], cwd=ROOT,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for line in proc.stderr:  # one line per finished chunk when stderr is no terminal
+        if line.startswith("chunk "):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    proc.stderr.close()
+    done = int(open_relevance_store(out).done.sum())
+    assert 0 < done < 157
+    assert main(cmd) == 0
+    captured = capsys.readouterr()
+    assert f"{done} of 157 chunks already done, computing {157 - done}" in captured.err
+    assert f"explained {157 - done} chunks of 157 ({done} already done, 0 failed)" \
+        in captured.out
+    assert_equal_to(reference, out)
+    # a rerun with another rule is refused, naming what differs; the store is untouched
+    assert main(cmd + ["--rule", "epsilon:0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and "rule: stored None, now 'epsilon:0.01'" in err
+    assert_equal_to(reference, out)
+
+
+def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
+    from skimage import io as skio
+
+    import lrpcore
+
+    _, cluster_ = cluster
+    digits = np.load(mnist, mmap_mode="r")[:40].reshape(40, 28, 28)
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, img in enumerate(digits):
+        skio.imsave(folder / f"{i:03d}.png", np.asarray(img, dtype=np.uint8),
+                    check_contrast=False)
+    (folder / "025.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
+    out = tmp_path / "R.zarr"
+    assert main(["explain", str(MODEL), str(folder), "--out", str(out), "--batch-size", "8",
+                 "--scheduler", cluster_.scheduler_address]) == 1
+    err = capsys.readouterr().err
+    assert "chunk 3 (samples 24..31) failed" in err and "025.png" in err
+    store = open_relevance_store(out)
+    assert store.done.tolist() == [True, True, True, False, True]
+    assert store.failed[0]["samples"] == [24, 31]
+    with pytest.raises(DatasetError, match="sample 25 has no relevance"):
+        store.heatmaps(25)
+    good = np.r_[0:24, 32:40]
+    ex = lrpcore.Explainer(lrpcore.load_model(MODEL), "numpy", "float64")
+    for a in range(0, 40, 8):
+        if a != 24:
+            fwd = ex.forward(digits[a:a + 8][..., None])
+            assert np.array_equal(store.heatmaps(slice(a, a + 8)), fwd.relevance())
+    assert store.available()[good].all()
