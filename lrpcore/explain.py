@@ -291,6 +291,13 @@ class Explainer:
             return super().__new__(GraphExplainer)
         return super().__new__(cls)
 
+    def run_layers(self, a):
+        """The explained layers applied to a device array (no checks, nothing kept)."""
+        xp = self.backend.xp
+        for layer in self.layers:
+            a = layer.forward(a, xp)
+        return a
+
     def condition_masks(self, condition, xp) -> dict:
         """{layer index: mask on the device} for ``Forward.relevance(condition=...)``."""
         out = {}

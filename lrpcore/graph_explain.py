@@ -136,6 +136,10 @@ class GraphExplainer(Explainer):
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
 
+    def run_layers(self, a):
+        """The explained nodes applied to a device array (no checks, nothing kept)."""
+        return self.model.run(a, self.backend.xp, nodes=self.nodes)
+
     def condition_masks(self, condition, xp):
         """{node index: mask on the device} from keys that are indices or node names."""
         out = {}

@@ -73,7 +73,7 @@ class SampleListModel(QAbstractListModel):
         self._order = np.zeros(0, dtype=np.int64)  # every dataset index, in display order
         self._rank = np.zeros(0, dtype=np.int64)  # position of each dataset index in _order
         self._row_ranks = np.zeros(0, dtype=np.int64)  # _rank[_rows], increasing
-        self._filters = (None, None, False)
+        self._filters = (None, None, False, None)
         self._cache: OrderedDict[int, QPixmap] = OrderedDict()
         self._cache_size = cache_size
         self.renders = 0  # thumbnails drawn so far (tests check laziness)
@@ -131,8 +131,9 @@ class SampleListModel(QAbstractListModel):
                                   [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
                                    Qt.ItemDataRole.BackgroundRole, MISCLASSIFIED_ROLE])
 
-    def set_filters(self, true_class=None, pred_class=None, misclassified_only=False) -> None:
-        filters = (true_class, pred_class, bool(misclassified_only))
+    def set_filters(self, true_class=None, pred_class=None, misclassified_only=False,
+                    subset=None) -> None:
+        filters = (true_class, pred_class, bool(misclassified_only), subset)
         if filters != self._filters:
             self._filters = filters
             self._refilter()
@@ -150,7 +151,12 @@ class SampleListModel(QAbstractListModel):
         if self._dataset is None:
             return np.zeros(0, dtype=np.int64)
         keep = np.ones(len(self._dataset), dtype=bool)
-        true_class, pred_class, mis = self._filters
+        true_class, pred_class, mis, subset = self._filters
+        if subset is not None:
+            only = np.zeros(len(self._dataset), dtype=bool)
+            idx = np.asarray(subset, dtype=np.int64)
+            only[idx[(idx >= 0) & (idx < len(only))]] = True
+            keep &= only
         if true_class is not None:
             keep &= (self._labels == true_class) if self._labels is not None else False
         if pred_class is not None:

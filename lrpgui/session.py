@@ -94,6 +94,7 @@ class Session:
             s.filter_true = None
             s.filter_pred = None
             s.misclassified_only = False
+            s.filter_subset = None
 
     def open_initial(self, model=None, dataset=None, last_model=None,
                      last_dataset=None) -> list[tuple[OpenError, bool]]:
@@ -143,6 +144,7 @@ class Session:
             s.filter_true = None
             s.filter_pred = None
             s.misclassified_only = False
+            s.filter_subset = None
 
     def _reset_results(self) -> None:
         self._cancel("predict")

@@ -101,6 +101,14 @@ def _optional_int(value, _obj):
     return int(value)
 
 
+def _optional_subset(value, _obj):
+    """Dataset indices as a sorted tuple (comparable, so setting the same subset is no
+    change), or None."""
+    if value is None:
+        return None
+    return tuple(sorted({int(i) for i in value}))
+
+
 def _optional_float(value, _obj):
     return None if value is None else float(value)
 
@@ -135,6 +143,8 @@ class AppState(EventedModel):
     filter_true = Field(None, _optional_int)
     filter_pred = Field(None, _optional_int)
     misclassified_only = Field(False, _bool)
+    filter_subset = Field(None, _optional_subset, "only these dataset indices (e.g. the "
+                          "points selected in the SpRAy window), or None")
     sample_hidden = Field(False, _bool, "the explained sample is hidden by the grid's filters "
                           "(it stays on display; the grid selects it again once it shows it)")
     # results (written by the controller)

@@ -367,3 +367,24 @@ def test_gemm_scales_that_are_no_numbers_are_refused(tmp_path, alpha):
     path = _save(tmp_path, nodes, [_init("w", np.ones((3, 2)))], ["N", 3], 2)
     with pytest.raises(ModelFormatError, match=r"node 1 'fc' \(Gemm\): Gemm alpha"):
         lrpcore.load_model(path)
+
+
+def test_pixel_flipping_on_a_channels_first_graph_model(tmp_path):
+    """Units are pixels of the C×H×W input (all channels of one pixel flip together), the
+    perturbed batches go through the graph, and the first step equals the model's output."""
+    from lrpcore.insight.pixelflip import flip_curves, unit_grid
+
+    path, reference = _branchy(tmp_path)
+    model = lrpcore.load_model(path)
+    x = RNG.standard_normal((2, 2, 6, 6))
+    grid = unit_grid(model.input_spec, x.shape[1:])
+    assert grid.image == (6, 6, 2) and grid.n_units == 36
+    R = lrpcore.explain(model, x, rule="EpsilonPlus", raw=True, dtype="float64")
+    targets = reference(x).argmax(axis=1)
+    result = flip_curves(model, x, R, targets, steps=36, dtype="float64")
+    np.testing.assert_allclose(result.outputs[:, 0], reference(x)[np.arange(2), targets],
+                               atol=1e-9)
+    x_flat = x.copy()
+    x_flat[:] = 0.0  # every unit flipped to the zero baseline
+    np.testing.assert_allclose(result.outputs[:, -1],
+                               reference(x_flat)[np.arange(2), targets], atol=1e-9)

@@ -34,6 +34,9 @@ def register(sub):
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     p.add_argument("--repeat", type=int, default=7, help="timings per figure (median)")
     p.add_argument("--quick", action="store_true", help="batch sizes 1 and 16, 3 repeats")
+    p.add_argument("--concepts", action="store_true",
+                   help="instead: time SpRAy (one class, all 5,000 digits) and RelMax "
+                   "references over the MNIST sample on the bundled LeNet-5")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=run)
@@ -46,6 +49,8 @@ def run(args) -> int:
     from ..presets import preset_or_none
     from ..rules import parse_rule
 
+    if args.concepts:
+        return _run_concepts(args)
     models = _csv(args.models)
     for m in models:
         if m not in BENCH_MODELS:
@@ -69,5 +74,19 @@ def run(args) -> int:
         print(f"matmul rate ({dtype}): {rate / 1e9:.1f} G multiply-adds/s")
     if args.json:
         data = {"rates": rates, "rows": [dict(vars(r), times_floor=r.times_floor) for r in rows]}
+        atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=args.overwrite)
+    return 0
+
+
+def _run_concepts(args) -> int:
+    from ..bench_concepts import format_concepts_row, run_concepts_benchmark
+    from ..fileio import atomic_write_text
+
+    if args.json:
+        check_outputs_free([args.json], args.overwrite)
+    rows = run_concepts_benchmark(args.backend,
+                                  report=lambda row: print(format_concepts_row(row), flush=True))
+    if args.json:
+        data = [dict(vars(r), total=r.total) for r in rows]
         atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=args.overwrite)
     return 0

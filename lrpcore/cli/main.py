@@ -18,7 +18,7 @@ from ..allocator import keep_freed_memory
 from ..errors import LRPError
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
-            "evaluate", "data", "sweep", "sanity"]
+            "evaluate", "data", "sweep", "sanity", "concepts", "spray"]
 
 
 class UsageError(LRPError):

@@ -98,7 +98,7 @@ class FlipScorer:
         self.n = x.shape[0]
         self.targets = np.broadcast_to(np.asarray(targets, dtype=np.int64).reshape(-1),
                                        (self.n,)).copy()
-        self.grid = unit_grid(spec, x.shape[1:], patch, region)
+        self.grid = unit_grid(spec, self.model_shape, patch, region)
         self.steps = _positive_int(steps, "number of steps")
         per_step = math.ceil(self.grid.n_units / self.steps) if per_step is None else per_step
         self.per_step = _positive_int(per_step, "units per step")

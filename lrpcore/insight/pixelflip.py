@@ -83,11 +83,32 @@ class UnitGrid:
     unit_of_pixel: np.ndarray
     n_units: int
     patch: int = 1
+    channels_first: bool = False  # the model takes C×H×W (graph models from PyTorch)
+
+    def as_image(self, a) -> np.ndarray:
+        """Model-layout samples (N × input) as N × H·W × C."""
+        a = np.asarray(a)
+        n = a.shape[0]
+        if self.channels_first:
+            H, W, C = self.image
+            a = a.reshape(n, C, H, W).transpose(0, 2, 3, 1)
+        return a.reshape(n, self.image[0] * self.image[1], self.image[2])
+
+    def as_model(self, a, in_shape) -> np.ndarray:
+        """N × H·W × C back to the model's layout."""
+        n = a.shape[0]
+        H, W, C = self.image
+        if self.channels_first:
+            a = a.reshape(n, H, W, C).transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(a).reshape((n,) + tuple(in_shape))
 
 
 def image_shape(spec, in_shape) -> tuple:
     """The per-sample model input seen as an image (H, W, C)."""
     in_shape = tuple(int(s) for s in in_shape)
+    if len(in_shape) == 3 and _channels_first(spec, in_shape):
+        C, H, W = in_shape
+        return (H, W, C)
     if len(in_shape) == 3:
         return in_shape
     size = int(np.prod(in_shape))
@@ -97,6 +118,10 @@ def image_shape(spec, in_shape) -> tuple:
     if len(raw) == 2 and int(np.prod(raw)) == size:
         return raw + (1,)
     return (1, size, 1)
+
+
+def _channels_first(spec, in_shape) -> bool:
+    return spec is not None and spec.layout == "NCHW" and len(tuple(in_shape)) == 3
 
 
 def unit_grid(spec, in_shape, patch=1, region="input") -> UnitGrid:
@@ -119,7 +144,8 @@ def unit_grid(spec, in_shape, patch=1, region="input") -> UnitGrid:
     n_units = int(uid.max()) + 1 if inside.any() else 0
     if n_units == 0:
         raise ShapeError("the input has no pixels to flip")
-    return UnitGrid((H, W, C), uid.astype(np.int64), n_units, patch)
+    return UnitGrid((H, W, C), uid.astype(np.int64), n_units, patch,
+                    _channels_first(spec, in_shape))
 
 
 def _positive_int(value, what) -> int:
@@ -138,7 +164,7 @@ def unit_relevance(relevance, grid: UnitGrid) -> np.ndarray:
     n = r.shape[0]
     H, W, C = grid.image
     if r.size == n * H * W * C:
-        pix = r.reshape(n, H * W, C).sum(axis=2)
+        pix = grid.as_image(r).sum(axis=2)
     elif r.size == n * H * W:
         pix = r.reshape(n, H * W)
     else:
@@ -249,7 +275,6 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
 def _curves(ex, x, unit_rel, targets, grid, steps, per_step, baseline, order, seed, batch_size,
             label, ids, progress, cancel) -> FlipResult:
     """The curves once the units and their relevance are known."""
-    n = x.shape[0]
     ranks = unit_ranks(unit_rel, order, seed, ids)
     never = grid.n_units + 1
     rank_pix = np.where(grid.unit_of_pixel[None, :] >= 0,
@@ -257,15 +282,15 @@ def _curves(ex, x, unit_rel, targets, grid, steps, per_step, baseline, order, se
     n_steps = min(steps, math.ceil(grid.n_units / per_step))
     flipped = np.minimum(np.arange(n_steps + 1) * per_step, grid.n_units)
     H, W, C = grid.image
-    x_pix = x.reshape(n, H * W, C)
+    x_pix = grid.as_image(x)
     repl = _replacements(ex.model.input_spec, baseline, grid, ids, seed)
     outputs = _run_perturbed(ex, x.shape[1:], x_pix, repl, rank_pix, flipped, targets,
-                             batch_size, progress, cancel)
+                             batch_size, progress, cancel, grid)
     return FlipResult(label, outputs, flipped, grid.patch)
 
 
 def _run_perturbed(ex, in_shape, x_pix, repl, rank_pix, flipped, targets, batch_size,
-                   progress, cancel):
+                   progress, cancel, grid):
     """Outputs (N, S+1) for all (sample, step) pairs, ``batch_size`` rows per forward pass."""
     xp = ex.backend.xp
     n = x_pix.shape[0]
@@ -280,10 +305,8 @@ def _run_perturbed(ex, in_shape, x_pix, repl, rank_pix, flipped, targets, batch_
         mask = rank_pix[ns] < flipped[ks][:, None]
         fill = repl if np.ndim(repl) == 0 else repl[ns]
         batch = np.where(mask[:, :, None], fill, x_pix[ns])
-        a = xp.asarray(batch.reshape((rows.size,) + tuple(in_shape)), dtype=ex.dtype)
-        for layer in ex.layers:
-            a = layer.forward(a, xp)
-        y = ex.backend.to_numpy(a).reshape(rows.size, -1)
+        a = xp.asarray(grid.as_model(batch, in_shape), dtype=ex.dtype)
+        y = ex.backend.to_numpy(ex.run_layers(a)).reshape(rows.size, -1)
         if k_out is None:
             k_out = y.shape[1]
             bad = targets[(targets < 0) | (targets >= k_out)]

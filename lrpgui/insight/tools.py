@@ -1,4 +1,4 @@
-"""Hooks the insight tools into the main window: four docks and a "Tools" menu.
+"""Hooks the insight tools into the main window: its docks and a "Tools" menu.
 
 ``install_insight_tools(window)`` is the one call the main window makes. The docks start
 hidden; a tool computes only while it is visible (and catches up when it is shown again).
@@ -11,11 +11,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
 from .compare_view import CompareView
+from .concepts_panel import ConceptsPanel
 from .conservation_panel import ConservationPanel
 from .draw_pad import DrawPanel
 from .pixelflip_panel import PixelFlipPanel
 from .runner import Runner
 from .sanity_window import SanityPanel
+from .spray_window import SprayPanel
 from .sweep_window import SweepPanel
 from .trust_indicator import TrustIndicator
 
@@ -33,6 +35,10 @@ TOOLS = (
      Qt.DockWidgetArea.RightDockWidgetArea, (1100, 780), "Ctrl+Shift+W"),
     ("sanity", "Sanity check…", "Sanity check (model randomisation)", "sanityDock",
      SanityPanel, Qt.DockWidgetArea.BottomDockWidgetArea, (1000, 640), "Ctrl+Shift+Y"),
+    ("concepts", "Concepts (CRP)…", "Concepts (CRP)", "conceptsDock", ConceptsPanel,
+     Qt.DockWidgetArea.RightDockWidgetArea, (1100, 760), "Ctrl+Shift+K"),
+    ("spray", "Strategies (SpRAy)…", "Strategies (SpRAy)", "sprayDock", SprayPanel,
+     Qt.DockWidgetArea.BottomDockWidgetArea, (1200, 820), "Ctrl+Shift+R"),
 )
 
 

@@ -153,7 +153,7 @@ class SampleGrid(QWidget):
         state.events.dataset.connect(self._on_dataset)
         state.events.model.connect(lambda _m: self._fill_filters())
         state.events.predictions.connect(self._on_predictions)
-        for name in ("filter_true", "filter_pred", "misclassified_only"):
+        for name in ("filter_true", "filter_pred", "misclassified_only", "filter_subset"):
             getattr(state.events, name).connect(lambda _v: self._apply_filters())
         state.events.sample_index.connect(self.select_sample)
         self._on_dataset(state.dataset)
@@ -186,7 +186,8 @@ class SampleGrid(QWidget):
 
     def _apply_filters(self) -> None:
         s = self.state
-        self.model.set_filters(s.filter_true, s.filter_pred, s.misclassified_only)
+        self.model.set_filters(s.filter_true, s.filter_pred, s.misclassified_only,
+                               s.filter_subset)
         with signals_blocked(self.mis_only):
             self.mis_only.setChecked(s.misclassified_only)
         self._after_refilter()

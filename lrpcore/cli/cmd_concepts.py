@@ -1,0 +1,121 @@
+"""``lrp concepts``: which channels of a layer a decision used (CRP), written to a folder."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import RuleError
+from .common import add_command, load_samples, parse_target
+
+EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
+           "--out concepts/ --rule epsilon:0.01")
+
+
+def register(sub):
+    p = add_command(sub, "concepts", "Concept relevance (CRP) of one sample at one layer.",
+                    EXAMPLE, description=(
+                        "Rank the channels of LAYER by their relevance for sample I of DATA, "
+                        "and write for the top K the conditional heatmaps (input relevance "
+                        "when only that channel passes relevance at LAYER) and RelMax "
+                        "reference samples over DATA (cached on disk). OUT gets ranking.csv "
+                        "(channel,relevance,share; best first), conditional.npy (K × input "
+                        "shape, ranking order), PNGs and references/, each with a JSON "
+                        "sidecar."))
+    p.add_argument("model", help="model file or bundled model name")
+    p.add_argument("data", help="dataset: .npy, any format lrp opens, or a name (mnist-sample)")
+    p.add_argument("--layer", required=True,
+                   help="layer index or name (chain: convolution1, rect0, ...; graph: the "
+                   "ONNX node name, e.g. /layer3/Add)")
+    p.add_argument("--sample", type=int, default=0, metavar="I", help="sample index (default 0)")
+    p.add_argument("--top", default="5", metavar="K",
+                   help="how many channels get conditional heatmaps (a number or 'all')")
+    p.add_argument("--out", required=True, help="output folder (created; must not exist "
+                   "unless empty or --overwrite)")
+    p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain')")
+    p.add_argument("--layer-rule", action="append", default=[], metavar="I=SPEC",
+                   help="rule for one layer (as 'lrp explain'); repeatable")
+    p.add_argument("--target", default="pred", help="pred, true, a class index, or output")
+    p.add_argument("--references", type=int, default=8, metavar="N",
+                   help="RelMax reference samples per channel over DATA (default 8; 0: none)")
+    p.add_argument("--colormap", default="bwr", help="colormap of the PNGs (default bwr)")
+    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    p.set_defaults(func=run)
+
+
+def parse_top(text, n_channels) -> int:
+    if str(text).strip().lower() == "all":
+        return n_channels
+    try:
+        k = int(text)
+    except ValueError:
+        raise RuleError(f"--top {text!r}: expected a number or 'all'") from None
+    if k < 1:
+        raise RuleError("--top must be at least 1")
+    return min(k, n_channels)
+
+
+def run(args) -> int:
+    from .. import concepts, export, relmax
+    from ..concepts_export import image01, output_folder, write_concepts
+    from ..explain import Explainer, resolve_rules
+    from ..io import load_model
+    from ..render import get_colormap
+    from .cmd_explain import parse_layer_rules
+
+    get_colormap(args.colormap)
+    model = load_model(args.model)
+    x, labels = load_samples(args.data)
+    n = len(x)
+    if not 0 <= args.sample < n:
+        raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")
+    if args.references < 0:
+        raise RuleError("--references must not be negative")
+    target = parse_target(args.target)
+    if target == "true" and labels is None:
+        raise RuleError("--target true needs a dataset that has labels")
+    ex = Explainer(model, args.backend)
+    k = concepts.resolve_layer(ex, args.layer)
+    config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
+    lab = None if labels is None else np.asarray(labels)
+    fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]))
+    fwd = ex.forward(fed, raw=True)
+    one_label = None if lab is None else lab[args.sample:args.sample + 1]
+    ranking = concepts.rank_channels(fwd, k, config, target, one_label)
+    top = parse_top(args.top, len(ranking.channels))
+    conditional = concepts.conditional_heatmaps(fwd, k, ranking.channels[:top], config, target,
+                                                one_label)
+    model_path = args.model if _is_file(args.model) else None
+    info = export.sidecar_info(model_path, config.description, args.target, ex.backend.name,
+                               ex.dtype.name, model_name=str(args.model), data=str(args.data),
+                               sample=args.sample, layer=k, layer_name=ranking.name)
+    x01 = image01(ex, x, model.input_spec)(args.sample)
+    refs = gallery = None
+    if args.references:
+        data = getattr(x, "dataset", x)
+        refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
+                                 dataset_id=_dataset_id(args.data, n))
+        gallery = image01(ex, data, model.input_spec)
+    with output_folder(args.out, args.overwrite) as tmp:
+        write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap)
+    print(f"layer {k} ({ranking.name}): {len(ranking.channels)} channels; top "
+          f"{', '.join(f'{c} ({s:.1%})' for c, _, s in list(ranking.rows())[:min(top, 5)])} "
+          f"→ {args.out}")
+    return 0
+
+
+def _is_file(path) -> bool:
+    import os
+
+    return os.path.exists(path)
+
+
+def _dataset_id(data, n) -> str:
+    """What the reference cache is keyed by: the dataset's name or file, its size and, for a
+    file, its modification time."""
+    import os
+
+    if os.path.exists(data):
+        st = os.stat(data)
+        return f"{os.path.abspath(data)}|{n}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{data}|{n}"

@@ -1,0 +1,249 @@
+"""Concept Relevance Propagation (CRP, Achtibat et al. 2023): *what* a decision used.
+
+A layer's channels are its concepts. Their relevance (summed over positions) ranks them; a
+*conditional heatmap* is the input relevance when only one channel passes relevance at that
+layer (``Forward.relevance(condition=...)``); the *composition* of a channel is how its
+relevance divides among the channels of the layer below. Relevance is linear in what passes a
+layer, so the conditional heatmaps of all channels sum to the unconditioned heatmap: the
+identity the tests check. Chain and graph models alike: every engine keeps activations
+channels-last, so a channel is an index of the last axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import Cancelled, RuleError
+from .explain import Explainer, RuleConfig, resolve_rules
+
+CHUNK = 64  # conditional heatmaps computed per backward pass
+
+
+def _is_graph(ex) -> bool:
+    return hasattr(ex, "nodes")
+
+
+def layer_names(ex) -> list[str]:
+    """A stable name per layer: a graph node's ONNX name; for a chain, the layer kind in lower
+    case numbered among its kind (``convolution0``, ``rect1``, ...)."""
+    if _is_graph(ex):
+        return [n.name for n in ex.nodes]
+    seen: dict[str, int] = {}
+    names = []
+    for layer in ex.layers:
+        kind = layer.kind.lower()
+        names.append(f"{kind}{seen.get(kind, 0)}")
+        seen[kind] = seen.get(kind, 0) + 1
+    return names
+
+
+def concept_layers(ex) -> list[int]:
+    """Layers whose output every path from the input to the output passes: only there does
+    conditioning one channel isolate it (in a graph, a node bypassed by a skip connection
+    would still let the skip's relevance through). Every layer of a chain; a graph's block
+    outputs (Add, the ReLU after it, pooling, ...)."""
+    if not _is_graph(ex):
+        return list(range(len(ex.layers)))
+    nodes = ex.nodes
+    last_read = {ex.model.input_name: -1}
+    for j, node in enumerate(nodes):
+        for t in node.inputs:
+            last_read[t] = j
+    cuts = []
+    live = {ex.model.input_name}  # tensors made so far that a later node still reads
+    for k, node in enumerate(nodes):
+        live = {t for t in live if last_read.get(t, -1) > k}
+        if not live:
+            cuts.append(k)
+        live.add(node.output)
+    return cuts
+
+
+def resolve_layer(ex, key) -> int:
+    """The layer index that ``key`` names: an index (negative counts from the end), a name
+    from :func:`layer_names`, or a chain layer's exact description when unique; it must be
+    one of :func:`concept_layers`."""
+    k = _resolve(ex, key)
+    if k not in concept_layers(ex):
+        names = layer_names(ex)
+        cuts = [names[i] for i in concept_layers(ex) if ex.layers[i].kind != "Pad"]
+        raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
+                        "channels cannot be isolated; choose a block output such as "
+                        f"{', '.join(cuts[-4:])}")
+    return k
+
+
+def _resolve(ex, key) -> int:
+    n = len(ex.layers)
+    text = str(key).strip()
+    if text.lstrip("-").isdigit():
+        k = int(text)
+        k = k + n if k < 0 else k
+        if not 0 <= k < n:
+            raise RuleError(f"layer {key} does not exist (0..{n - 1})")
+        return k
+    names = layer_names(ex)
+    if text in names:
+        return names.index(text)
+    described = [i for i, layer in enumerate(ex.layers) if layer.describe() == text]
+    if len(described) == 1:
+        return described[0]
+    raise RuleError(f"no layer is named {text!r} (names: {', '.join(names[:8])}"
+                    f"{', ...' if len(names) > 8 else ''}; or give an index)")
+
+
+def lower_layer(ex, k) -> int | None:
+    """The nearest layer below k that makes channels (a linear map or a merge) and that all
+    relevance passes (:func:`concept_layers`); None when the input comes first."""
+    for j in sorted(concept_layers(ex), reverse=True):
+        layer = ex.layers[j]
+        if j < k and (getattr(layer, "merge", False) or layer.kind in ("Convolution",
+                                                                         "Linear")):
+            return j
+    return None
+
+
+def output_relevance(ex, trace, k):
+    """Relevance arriving at layer k's output, from a ``trace=True`` result."""
+    if _is_graph(ex):
+        return trace.outputs[k]
+    return trace[k + 1]
+
+
+def channel_mask(out_shape, channel, dtype=np.float64, position=None) -> np.ndarray:
+    """The per-sample mask letting one channel (optionally at one position) pass."""
+    m = np.zeros(out_shape, dtype=dtype)
+    if position is None:
+        m[..., channel] = 1
+    else:
+        m[tuple(position) + (channel,)] = 1
+    return m
+
+
+def _config(ex, rule, layer_rules=None) -> RuleConfig:
+    return rule if isinstance(rule, RuleConfig) else resolve_rules(ex.layers, rule, layer_rules)
+
+
+def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None):
+    """(N, C): the relevance of every channel of layer k, summed over positions, per sample;
+    and the input relevance (the unconditioned heatmap)."""
+    config = _config(fwd.explainer, rule, layer_rules)
+    R, trace = fwd.relevance(config, target, labels=labels, trace=True)
+    r = np.asarray(output_relevance(fwd.explainer, trace, k))
+    return r.reshape(r.shape[0], -1, r.shape[-1]).sum(axis=1), R
+
+
+@dataclass
+class Ranking:
+    """The channels of one layer for one sample, best first."""
+
+    layer: int
+    name: str
+    channels: np.ndarray   # channel indices, most relevant first
+    relevance: np.ndarray  # their relevance (sum over positions)
+    share: np.ndarray      # relevance / total relevance of the layer
+    heatmap: np.ndarray    # the unconditioned input relevance (fed input's shape)
+
+    def rows(self):
+        return zip(self.channels.tolist(), self.relevance.tolist(), self.share.tolist(),
+                   strict=True)
+
+
+def rank_channels(fwd, k, rule=None, target="pred", labels=None, layer_rules=None) -> Ranking:
+    """Channels of layer k ranked by their relevance for the first sample of ``fwd``."""
+    rel, R = channel_relevance(fwd, k, rule, target, labels, layer_rules)
+    rel = rel[0]
+    order = np.argsort(-rel, kind="stable")
+    total = rel.sum()
+    share = rel / total if total != 0 else np.zeros_like(rel)
+    return Ranking(k, layer_names(fwd.explainer)[k], order, rel[order], share[order], R[0])
+
+
+def output_shape(fwd, k) -> tuple:
+    """Per-sample shape of layer k's output."""
+    return tuple(fwd.activations[k + 1].shape[1:])
+
+
+def single_pass(ex) -> Explainer:
+    """An explainer of the same model that keeps a batch in one piece, so that a condition
+    mask may carry one mask per sample (shape batch × output) instead of one for all."""
+    if _is_graph(ex) or ex.threads == 1:
+        return ex
+    return Explainer(ex.model, ex.backend.name, ex.dtype.name, threads=1)
+
+
+def conditional_batch(ex, x, k, masks, rule=None, target="pred", labels=None,
+                      layer_rules=None) -> np.ndarray:
+    """Input relevance of samples ``x`` (fed input, batch B) when layer k's output relevance
+    is multiplied by ``masks`` (B × output shape), one mask per sample."""
+    one = single_pass(ex)
+    config = _config(one, rule, layer_rules)
+    fwd = one.forward(x, raw=True)
+    return fwd.relevance(config, target, labels=labels, condition={k: masks})
+
+
+def conditional_heatmaps(fwd, k, channels, rule=None, target="pred", labels=None,
+                         layer_rules=None, cancelled=None) -> np.ndarray:
+    """(len(channels), *fed input shape): the input relevance of the first sample of ``fwd``
+    when only each channel of layer k passes relevance."""
+    ex = fwd.explainer
+    x = ex.backend.to_numpy(fwd.activations[0][:1])
+    shape = output_shape(fwd, k)
+    lab = None if labels is None else np.asarray(labels)[:1]
+    channels = [int(c) for c in channels]
+    out = np.empty((len(channels),) + x.shape[1:], dtype=ex.dtype)
+    for a in range(0, len(channels), CHUNK):
+        if cancelled is not None and cancelled():
+            raise Cancelled("conditional heatmaps stopped")
+        part = channels[a:a + CHUNK]
+        masks = np.stack([channel_mask(shape, c) for c in part])
+        xs = np.repeat(x, len(part), axis=0)
+        labs = None if lab is None else np.repeat(lab, len(part))
+        out[a:a + len(part)] = conditional_batch(ex, xs, k, masks, rule, target, labs,
+                                                 layer_rules)
+    return out
+
+
+@dataclass
+class Composition:
+    """How one channel's relevance divides among the channels of the layer below."""
+
+    layer: int
+    channel: int
+    lower: int | None          # the layer below (None: the input comes next)
+    channels: np.ndarray       # lower channels, largest share first
+    relevance: np.ndarray
+    share: np.ndarray
+
+    def top(self, n=5):
+        return list(zip(self.channels[:n].tolist(), self.share[:n].tolist(), strict=True))
+
+
+def composition(fwd, k, channel, rule=None, target="pred", labels=None,
+                layer_rules=None) -> Composition:
+    """The relevance of channel ``channel`` of layer k (first sample of ``fwd``), as it
+    arrives at the channels of the layer below (:func:`lower_layer`)."""
+    ex = fwd.explainer
+    j = lower_layer(ex, k)
+    if j is None:
+        empty = np.zeros(0)
+        return Composition(k, int(channel), None, empty.astype(int), empty, empty)
+    config = _config(ex, rule, layer_rules)
+    mask = channel_mask(output_shape(fwd, k), int(channel))
+    one = ex.forward(ex.backend.to_numpy(fwd.activations[0][:1]), raw=True)
+    lab = None if labels is None else np.asarray(labels)[:1]
+    _, trace = one.relevance(config, target, labels=lab, trace=True, condition={k: mask})
+    r = np.asarray(output_relevance(ex, trace, j))[0]
+    rel = r.reshape(-1, r.shape[-1]).sum(axis=0)
+    order = np.argsort(-np.abs(rel), kind="stable")
+    total = np.abs(rel).sum()
+    share = rel / total if total != 0 else np.zeros_like(rel)
+    return Composition(k, int(channel), j, order, rel[order], share[order])
+
+
+__all__ = ["Composition", "Ranking", "channel_mask", "channel_relevance", "composition",
+           "concept_layers",
+           "conditional_batch", "conditional_heatmaps", "layer_names", "lower_layer",
+           "output_relevance", "rank_channels", "resolve_layer"]

@@ -1,0 +1,140 @@
+"""Writing a concept analysis to a folder (``lrp concepts``): ranking, conditional heatmaps,
+PNGs, reference galleries, each with its JSON sidecar.
+
+Everything is written into a fresh temporary folder beside the destination, which is renamed
+into place at the end: an error or Ctrl-C leaves no partial output, and ``--overwrite``
+replaces an old folder only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from .errors import ExportError
+from .export import export_input_heatmap, write_sidecar
+from .fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
+from .relmax import _spatial
+from .render.compose import compose, digit, encode_png, heatmap
+
+TILE = 28  # reference crops are shown at this side (nearest neighbour), before scaling
+
+
+def ranking_csv(ranking) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["channel", "relevance", "share"])
+    for c, r, s in ranking.rows():
+        w.writerow([c, repr(float(r)), repr(float(s))])
+    return buf.getvalue()
+
+
+def _nearest(a, side=TILE) -> np.ndarray:
+    a = np.asarray(a)
+    if a.size == 0:
+        return np.zeros((side, side) + a.shape[2:])
+    ys = (np.arange(side) * a.shape[0] // side).clip(0, a.shape[0] - 1)
+    xs = (np.arange(side) * a.shape[1] // side).clip(0, a.shape[1] - 1)
+    return a[ys][:, xs]
+
+
+def gallery_image(crops, cmap="bwr", scaling=3) -> np.ndarray:
+    """One row per reference sample: the input crop above its conditional heatmap crop."""
+    columns = []
+    for _, image, heat in crops:
+        top = digit(_nearest(image), scaling)
+        bottom = heatmap(_nearest(heat), None, cmap=cmap, scaling=scaling)
+        gap = np.zeros((2,) + top.shape[1:])
+        columns.append(np.concatenate([top, gap, bottom], axis=0))
+    return compose(columns)
+
+
+def image01(explainer, images, spec):
+    """dataset index → the fed input as an (H, W) or (H, W, 3) image in [0, 1]."""
+    from .relmax import take  # noqa: PLC0415
+    from .spec import unit_inputs  # noqa: PLC0415
+
+    def get(i):
+        fed = explainer.prepare(take(images, [i]))
+        x = unit_inputs(spec, fed)[0]
+        if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
+            x = np.moveaxis(x, 0, -1)
+        return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
+    return get
+
+
+@contextlib.contextmanager
+def output_folder(out, overwrite):
+    """A temporary folder that becomes ``out`` when the block succeeds."""
+    out = os.path.abspath(os.fspath(out))
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        raise ExportError(f"{out}: folder {parent} does not exist")
+    if os.path.exists(out) and not (os.path.isdir(out) and not os.listdir(out)) \
+            and not overwrite:
+        raise ExportError(f"{out}: exists (use --overwrite to replace it)")
+    tmp = tempfile.mkdtemp(prefix=".tmp-concepts-", dir=parent)
+    try:
+        yield tmp
+        if os.path.exists(out):
+            old = tempfile.mkdtemp(prefix=".old-concepts-", dir=parent)
+            os.rename(out, os.path.join(old, "x"))
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=None,
+                   cmap="bwr", scaling=3) -> list[str]:
+    """Write ranking.csv, conditional.npy, heatmap.png, conditional_<rank>_ch<c>.png and the
+    reference galleries into ``folder`` (a fresh folder); returns the names written."""
+    names = []
+
+    def side(name, **fields):
+        write_sidecar(os.path.join(folder, name), info, **fields)
+        names.append(name)
+
+    atomic_write_text(os.path.join(folder, "ranking.csv"), ranking_csv(ranking))
+    side("ranking.csv", format="csv", content="channels ranked by relevance",
+         layer=ranking.layer, layer_name=ranking.name)
+    atomic_save_npy(os.path.join(folder, "conditional.npy"), conditional)
+    side("conditional.npy", format="npy", content="conditional heatmaps, ranking order",
+         channels=ranking.channels[:len(conditional)].tolist(), shape=list(conditional.shape))
+    flat = _spatial(np.asarray(ranking.heatmap)[None])[0]
+    export_input_heatmap(os.path.join(folder, "heatmap.png"), flat, x01, cmap,
+                         scaling=scaling, info=info)
+    names.append("heatmap.png")
+    for rank, (c, R) in enumerate(zip(ranking.channels, conditional, strict=False)):
+        name = f"conditional_{rank:03d}_ch{int(c)}.png"
+        export_input_heatmap(os.path.join(folder, name), _spatial(R[None])[0], x01, cmap,
+                             scaling=scaling, info={**info, "channel": int(c), "rank": rank})
+        names.append(name)
+    if refs is not None:
+        ref_dir = os.path.join(folder, "references")
+        os.mkdir(ref_dir)
+        np.savez(os.path.join(ref_dir, "references.npz"), samples=refs.samples,
+                 relevance=refs.relevance, boxes=refs.boxes)
+        write_sidecar(os.path.join(ref_dir, "references.npz"), info, format="npz",
+                      content="RelMax reference samples: dataset indices (channel × rank), "
+                      "their channel relevance, crop boxes y0,y1,x0,x1 in the fed input")
+        for c in ranking.channels[:len(conditional)]:
+            name = os.path.join("references", f"channel_{int(c)}.png")
+            image = gallery_image(refs.crops(int(c), gallery), cmap, scaling)
+            atomic_write_bytes(os.path.join(folder, name), encode_png(image))
+            side(name, format="png", channel=int(c),
+                 samples=refs.samples[int(c)].tolist(), layout="input crop over its "
+                 "conditional heatmap, one column per reference sample")
+    return names
+
+
+__all__ = ["gallery_image", "image01", "output_folder", "ranking_csv", "write_concepts"]

@@ -1,0 +1,212 @@
+"""RelMax reference samples of a layer's channels (CRP): over a dataset, the samples in which a
+channel receives the most relevance, each cropped to the channel's receptive field where it is
+most relevant, with its own conditional heatmap.
+
+The receptive field is found without knowing the architecture: the flat rule sends one unit of
+relevance from the channel's most relevant position back to the input, spreading it evenly over
+every pixel that position sees, so the nonzero pixels are exactly its receptive field. Results
+are cached on disk (one ``.npz`` per model parameters, rule, target, layer and dataset) and
+reused across sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .concepts import (
+    _config,
+    channel_mask,
+    channel_relevance,
+    conditional_batch,
+    output_relevance,
+    output_shape,
+    single_pass,
+)
+from .errors import Cancelled
+
+CACHE_SUB = "relmax"
+FORMAT = 1
+
+
+@dataclass
+class References:
+    """Per channel: the top samples, their relevance, crop boxes and conditional heatmaps."""
+
+    layer: int
+    samples: np.ndarray    # (C, n) dataset indices, most relevant first
+    relevance: np.ndarray  # (C, n) the channel's relevance in those samples
+    boxes: np.ndarray      # (C, n, 4) y0, y1, x0, x1 in the fed input's spatial grid
+    heatmaps: np.ndarray   # (C, n, H, W) conditional heatmaps (summed over colour)
+    channel_relevance: np.ndarray  # (N, C) every sample's channel relevance
+
+    @property
+    def n_channels(self) -> int:
+        return self.samples.shape[0]
+
+    def crops(self, channel, images01):
+        """[(sample, image crop, heatmap crop)] of one channel; ``images01`` maps a dataset
+        index to the fed input as an (H, W) or (H, W, 3) image."""
+        out = []
+        for i, s in enumerate(self.samples[channel]):
+            y0, y1, x0, x1 = self.boxes[channel, i]
+            out.append((int(s), images01(int(s))[y0:y1, x0:x1],
+                        self.heatmaps[channel, i, y0:y1, x0:x1]))
+        return out
+
+    def save(self, path) -> None:
+        from .fileio import atomic_open  # noqa: PLC0415
+
+        with atomic_open(path) as fh:
+            np.savez(fh, format=FORMAT, layer=self.layer, samples=self.samples,
+                     relevance=self.relevance, boxes=self.boxes, heatmaps=self.heatmaps,
+                     channel_relevance=self.channel_relevance)
+
+    @classmethod
+    def load(cls, path) -> References:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format"]) != FORMAT:
+                raise ValueError("old cache format")
+            return cls(int(z["layer"]), z["samples"], z["relevance"], z["boxes"],
+                       z["heatmaps"], z["channel_relevance"])
+
+
+def model_hash(model) -> str:
+    """SHA-256 of a model's layers and parameters: the same weights give the same key
+    whatever file they were read from."""
+    h = hashlib.sha256()
+    layers = model.analysis_layers()
+    for layer in layers:
+        h.update(layer.describe().encode())
+        for name in sorted(vars(layer)):
+            value = getattr(layer, name)
+            if isinstance(value, np.ndarray):
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(value).tobytes())
+    for name in getattr(layers, "names", []):
+        h.update(name.encode())
+    return h.hexdigest()
+
+
+def cache_key(model, config, target, layer, dataset_id, n) -> str:
+    text = "|".join(str(p) for p in (FORMAT, model_hash(model), config.description, target,
+                                     layer, dataset_id, n))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _spatial(R) -> np.ndarray:
+    """(B, H, W) of input relevance in the fed layout (channels-last or channels-first)."""
+    R = np.asarray(R)
+    if R.ndim == 4:
+        return R.sum(axis=1) if R.shape[1] in (1, 3) and R.shape[-1] not in (1, 3) \
+            else R.sum(axis=-1)
+    if R.ndim == 3:
+        return R
+    side = int(round(np.sqrt(R[0].size)))
+    return R.reshape(R.shape[0], side, -1)
+
+
+def _box(support) -> tuple:
+    ys, xs = np.nonzero(support)
+    if ys.size == 0:
+        return 0, support.shape[0], 0, support.shape[1]
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+
+def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
+                       n=8, batch_size=256, progress=None, cancelled=None) -> References:
+    """RelMax references of every channel of layer k over ``images`` (raw samples, indexable
+    by slices, e.g. a dataset's ``images``); ``progress(done, total)`` and ``cancelled()`` let
+    a background job report and stop (raising :class:`Cancelled`)."""
+    ex = explainer
+    config = _config(ex, rule)
+    N = len(images)
+    rels = []
+    steps = N + 1
+    for a in range(0, N, batch_size):
+        _check(cancelled)
+        fwd = ex.forward(ex.prepare(take(images, slice(a, a + batch_size))), raw=True)
+        lab = None if labels is None else np.asarray(labels)[a:a + batch_size]
+        rel, _ = channel_relevance(fwd, k, config, target, lab)
+        rels.append(rel)
+        if progress:
+            progress(min(a + batch_size, N), steps)
+    R = np.concatenate(rels)
+    C = R.shape[1]
+    n = min(n, N)
+    top = np.argsort(-R, axis=0, kind="stable")[:n].T  # (C, n)
+    pairs = [(c, int(s)) for c in range(C) for s in top[c]]
+    heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled)
+    if progress:
+        progress(steps, steps)
+    H, W = heat.shape[1:]
+    return References(k, top, np.take_along_axis(R.T, top, axis=1),
+                      boxes.reshape(C, n, 4), heat.reshape(C, n, H, W), R)
+
+
+def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled):
+    """Conditional heatmaps and receptive-field boxes of (channel, sample) pairs."""
+    one = single_pass(ex)
+    flat = _config(one, "flat")
+    heats, boxes = [], []
+    for a in range(0, len(pairs), 64):
+        _check(cancelled)
+        part = pairs[a:a + 64]
+        idx = [s for _, s in part]
+        x = one.prepare(take(images, idx))
+        lab = None if labels is None else np.asarray(labels)[idx]
+        fwd = one.forward(x, raw=True)
+        _, trace = fwd.relevance(config, target, labels=lab, trace=True)
+        out = np.asarray(output_relevance(one, trace, k))
+        shape = output_shape(fwd, k)
+        masks = np.stack([channel_mask(shape, c) for c, _ in part])
+        heats.append(_spatial(conditional_batch(one, x, k, masks, config, target, lab)))
+        spots = []
+        for i, (c, _) in enumerate(part):
+            m = out[i][..., c]
+            pos = np.unravel_index(int(np.argmax(m)), m.shape) if m.ndim else ()
+            spots.append(channel_mask(shape, c, position=pos))
+        field = _spatial(fwd.propagate(np.ones_like(fwd.outputs()), flat,
+                                       condition={k: np.stack(spots)}))
+        boxes += [_box(np.abs(f) > 0) for f in field]
+    return np.concatenate(heats).astype(np.float32), np.asarray(boxes, dtype=np.int32)
+
+
+def take(images, index) -> np.ndarray:
+    """Samples ``index`` of a dataset (its ``images``) or of an array."""
+    if hasattr(images, "images"):
+        return images.images(index)
+    return np.asarray(images[index])
+
+
+def _check(cancelled):
+    if cancelled is not None and cancelled():
+        raise Cancelled("reference samples stopped")
+
+
+def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
+               dataset_id="", progress=None, cancelled=None, use_cache=True) -> References:
+    """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
+    hash, rule, target, layer, ``dataset_id`` and n)."""
+    path = None
+    if use_cache and dataset_id:
+        from .io.cache import cache_dir  # noqa: PLC0415
+
+        key = cache_key(explainer.model, _config(explainer, rule), target, k, dataset_id, n)
+        path = cache_dir(CACHE_SUB) / f"{key}.npz"
+        if path.exists():
+            try:
+                return References.load(path)
+            except (OSError, ValueError, KeyError):
+                os.unlink(path)  # damaged or old: compute again
+    refs = compute_references(explainer, images, k, rule, target, labels, n,
+                              progress=progress, cancelled=cancelled)
+    if path is not None:
+        refs.save(path)
+    return refs
+
+
+__all__ = ["References", "cache_key", "compute_references", "model_hash", "references"]

@@ -1,0 +1,235 @@
+"""Spectral Relevance Analysis (SpRAy, Lapuschkin et al. 2019): which strategies a model follows.
+
+Explain every sample of a class, shrink the heatmaps, and cluster them: spectral clustering on
+a k-nearest-neighbour affinity (scikit-learn), the eigengap of the affinity's normalised
+Laplacian to suggest the number of clusters, and a 2-D embedding (t-SNE; UMAP when installed)
+to look at. A cluster of heatmaps that look alike but unlike the rest is a strategy; a small
+one focused off the object is a Clever Hans suspect. Results save to one pickle-free ``.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import Cancelled, DatasetError
+from .relmax import _spatial, take
+
+FORMAT = 1
+EMBEDDINGS = {}  # name -> fn(features, seed) -> (n, 2); a registry the GUI and CLI list
+
+
+def embedding(name):
+    def register(fn):
+        EMBEDDINGS[name] = fn
+        return fn
+    return register
+
+
+@embedding("tsne")
+def _tsne(features, seed):
+    from sklearn.manifold import TSNE  # noqa: PLC0415
+
+    n = features.shape[0]
+    if n < 4:
+        return np.zeros((n, 2))
+    perplexity = float(min(30.0, max(2.0, (n - 1) / 3.0)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                learning_rate="auto").fit_transform(features)
+
+
+@embedding("umap")
+def _umap(features, seed):
+    try:
+        import umap  # noqa: PLC0415
+    except ImportError:
+        raise DatasetError("the umap embedding needs umap-learn (pip install umap-learn)") \
+            from None
+    return umap.UMAP(n_components=2, random_state=seed).fit_transform(features)
+
+
+@dataclass
+class SprayResult:
+    """One analysis: which samples, their heatmaps, the clusters and the embedding."""
+
+    indices: np.ndarray     # dataset indices analysed
+    labels: np.ndarray      # their true labels (-1 when unknown)
+    heatmaps: np.ndarray    # (n, H, W) input relevance summed over colour, full size
+    features: np.ndarray    # (n, h*w) the downsampled, normalised heatmaps clustered
+    clusters: np.ndarray    # (n,) cluster of each sample
+    eigenvalues: np.ndarray  # smallest eigenvalues of the normalised Laplacian
+    embedding: np.ndarray   # (n, 2)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return int(self.clusters.max()) + 1 if self.clusters.size else 0
+
+    def prototypes(self) -> np.ndarray:
+        """(k, H, W): each cluster's mean heatmap."""
+        return np.stack([self.heatmaps[self.clusters == c].mean(axis=0)
+                         for c in range(self.k)])
+
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.clusters, minlength=self.k)
+
+    def save(self, path, overwrite=False) -> None:
+        from .fileio import atomic_open  # noqa: PLC0415
+
+        with atomic_open(path, overwrite=overwrite) as fh:
+            np.savez_compressed(fh, format=FORMAT, indices=self.indices, labels=self.labels,
+                                heatmaps=self.heatmaps.astype(np.float32),
+                                features=self.features.astype(np.float32),
+                                clusters=self.clusters, eigenvalues=self.eigenvalues,
+                                embedding=self.embedding, meta=json.dumps(self.meta))
+
+    @classmethod
+    def load(cls, path) -> SprayResult:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if int(z["format"]) != FORMAT:
+                    raise DatasetError(f"{path}: SpRAy format {int(z['format'])} is not "
+                                       f"{FORMAT}")
+                return cls(z["indices"], z["labels"], z["heatmaps"], z["features"],
+                           z["clusters"], z["eigenvalues"], z["embedding"],
+                           json.loads(str(z["meta"])))
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise DatasetError(f"{path}: not a SpRAy result ({exc})") from None
+
+
+def downsample(maps, size=8) -> np.ndarray:
+    """(n, H, W) → (n, size, size) by averaging blocks (uneven blocks where H or W do not
+    divide): the coarse layout of relevance, blind to single-pixel noise."""
+    maps = np.asarray(maps, dtype=np.float64)
+    n, H, W = maps.shape
+    ry = np.linspace(0, H, min(size, H) + 1).astype(int)
+    rx = np.linspace(0, W, min(size, W) + 1).astype(int)
+    rows = np.add.reduceat(maps, ry[:-1], axis=1) / np.diff(ry)[None, :, None]
+    return np.add.reduceat(rows, rx[:-1], axis=2) / np.diff(rx)[None, None, :]
+
+
+def features_of(heatmaps, size=8) -> np.ndarray:
+    """Downsampled heatmaps, each scaled to unit length (the strategy, not its strength)."""
+    f = downsample(heatmaps, size).reshape(len(heatmaps), -1)
+    norm = np.linalg.norm(f, axis=1, keepdims=True)
+    return f / np.where(norm > 0, norm, 1)
+
+
+def affinity(features, neighbours=10):
+    """Symmetric k-nearest-neighbour connectivity (sparse)."""
+    from sklearn.neighbors import kneighbors_graph  # noqa: PLC0415
+
+    n = features.shape[0]
+    A = kneighbors_graph(features, n_neighbors=max(1, min(neighbours, n - 1)),
+                         include_self=False)
+    return 0.5 * (A + A.T)
+
+
+def eigengap(A, count=10) -> np.ndarray:
+    """The smallest eigenvalues of A's normalised Laplacian (scipy's Lanczos solver); the
+    largest gap after the k-th suggests k clusters."""
+    from scipy.sparse import csgraph  # noqa: PLC0415
+    from scipy.sparse.linalg import eigsh  # noqa: PLC0415
+
+    L = csgraph.laplacian(A, normed=True)
+    n = A.shape[0]
+    count = max(1, min(count, n - 2))
+    if n <= 40:
+        vals = np.linalg.eigvalsh(L.toarray())[:count]
+    else:
+        vals = eigsh(L, k=count, sigma=-1e-3, which="LM", return_eigenvectors=False)
+    return np.sort(np.real(vals))
+
+
+def suggest_k(eigenvalues, k_min=2) -> int:
+    """The k (≥ k_min) after which the relative eigengap (λ[k+1] − λ[k]) / λ[k+1] is largest:
+    k nearly disconnected groups give k eigenvalues near 0, however small the next one."""
+    vals = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0, None)
+    if vals.size <= k_min:
+        return max(1, vals.size - 1)
+    nxt = vals[k_min:]
+    rel = (nxt - vals[k_min - 1:-1]) / np.where(nxt > 0, nxt, 1)
+    return int(np.argmax(rel) + k_min)
+
+
+def cluster(A, k, seed=0) -> np.ndarray:
+    from sklearn.cluster import SpectralClustering  # noqa: PLC0415
+
+    if k <= 1 or A.shape[0] <= k:
+        return np.zeros(A.shape[0], dtype=np.int64)
+    sc = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=seed,
+                            assign_labels="cluster_qr")
+    with warnings.catch_warnings():  # a disconnected graph is what a Clever Hans looks like
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        return sc.fit_predict(A).astype(np.int64)
+
+
+def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
+            cancelled=None) -> dict:
+    """Clustering and embedding of (n, H, W) heatmaps; ``k=None`` takes the eigengap's."""
+    feats = features_of(heatmaps, size)
+    A = affinity(feats, neighbours)
+    vals = eigengap(A)
+    k = suggest_k(vals) if k is None else int(k)
+    clusters = cluster(A, k, seed)
+    _check(cancelled)
+    emb = EMBEDDINGS[embed](feats, seed) if embed else np.zeros((len(feats), 2))
+    return {"features": feats, "clusters": clusters, "eigenvalues": vals, "embedding": emb}
+
+
+def explain_samples(explainer, images, indices, rule=None, target="pred", labels=None,
+                    batch_size=256, progress=None, cancelled=None) -> np.ndarray:
+    """(n, H, W) input relevance of ``images[indices]``, batch by batch."""
+    from .concepts import _config  # noqa: PLC0415
+
+    config = _config(explainer, rule)
+    out = []
+    n = len(indices)
+    for a in range(0, n, batch_size):
+        _check(cancelled)
+        idx = indices[a:a + batch_size]
+        fwd = explainer.forward(explainer.prepare(take(images, idx)), raw=True)
+        lab = None if labels is None else np.asarray(labels)[idx]
+        out.append(_spatial(fwd.relevance(config, target, labels=lab)).astype(np.float32))
+        if progress:
+            progress(min(a + batch_size, n), n)
+    return np.concatenate(out) if out else np.zeros((0, 1, 1), np.float32)
+
+
+def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighbours=10,
+          size=8, embed="tsne", seed=0, batch_size=256, progress=None,
+          cancelled=None) -> SprayResult:
+    """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
+    ``images(index)`` and ``labels``, or an array)."""
+    labels = getattr(dataset, "labels", None)
+    n = len(dataset)
+    if cls is None:
+        indices = np.arange(n)
+    else:
+        if labels is None:
+            raise DatasetError("--class needs a dataset with labels")
+        indices = np.flatnonzero(np.asarray(labels) == int(cls))
+        if indices.size == 0:
+            raise DatasetError(f"no sample of class {cls} in the dataset")
+    if target == "true" and labels is None:
+        target = "pred"
+    R = explain_samples(explainer, dataset, indices, rule, target, labels, batch_size,
+                        progress, cancelled)
+    res = analyse(R, k, neighbours, size, embed, seed, cancelled)
+    lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
+    desc = getattr(rule, "description", rule)
+    meta = {"class": None if cls is None else int(cls), "rule": str(desc), "target": target,
+            "neighbours": neighbours, "size": size, "embedding": embed, "seed": seed}
+    return SprayResult(indices, lab, R, **res, meta=meta)
+
+
+def _check(cancelled):
+    if cancelled is not None and cancelled():
+        raise Cancelled("SpRAy stopped")
+
+
+__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "cluster", "downsample",
+           "eigengap", "explain_samples", "features_of", "spray", "suggest_k"]

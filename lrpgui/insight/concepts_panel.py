@@ -1,0 +1,376 @@
+"""The Concepts panel (CRP): which channels of a layer the explained decision used.
+
+For the sample on display and the chosen layer: the channels ranked by relevance, the
+conditional heatmaps of the top k (only that channel passes relevance at the layer), the
+composition of the selected channel (its relevance among the channels of the layer below;
+double-click a row to descend there) and, on request, its RelMax reference samples over the
+open dataset (computed in the background with progress and cancel, cached on disk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from lrpcore.errors import RuleError
+
+from . import imaging
+from .panel import ToolPanel
+from .runner import is_cancellation
+
+REFS_KEY = "insight-relmax"
+
+
+@dataclass
+class ConceptsResult:
+    layer: int
+    ranking: object
+    conditional: np.ndarray  # (k, H, W)
+    composition: object | None
+
+
+def _explainer(model, backend):
+    from lrpcore.explain import Explainer
+
+    return Explainer(model, backend)
+
+
+def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label, token=None):
+    """Ranking, top-k conditional heatmaps and the composition of ``channel`` (None: the
+    best) for one raw sample."""
+    from lrpcore import concepts
+    from lrpcore.explain import resolve_rules
+    from lrpcore.relmax import _spatial
+    from lrpcore.targets import parse_target
+
+    config = resolve_rules(ex.layers, rule, layer_rules)
+    target = parse_target(target)
+    labels = None if label is None else np.array([label])
+    fwd = ex.forward(ex.prepare(raw[None]), raw=True)
+    ranking = concepts.rank_channels(fwd, layer, config, target, labels)
+    chans = ranking.channels[:top]
+    cond = concepts.conditional_heatmaps(fwd, layer, chans, config, target, labels,
+                                         cancelled=None if token is None else token.cancelled)
+    c = int(ranking.channels[0]) if channel is None else int(channel)
+    comp = concepts.composition(fwd, layer, c, config, target, labels)
+    return ConceptsResult(layer, ranking, _spatial(cond), comp)
+
+
+class ConceptsPanel(ToolPanel):
+    key = "insight-concepts"
+
+    def __init__(self, runner, parent=None):
+        super().__init__(runner, parent)
+        self.setObjectName("conceptsPanel")
+        self.result: ConceptsResult | None = None
+        self.references = None
+        self.channel: int | None = None
+        self._ex = (None, None)
+        self._build()
+        self.state.events.model.connect(lambda _m: self._fill_layers())
+        self._fill_layers()
+
+    def _build(self) -> None:
+        self.layer_box = QComboBox(objectName="conceptsLayer")
+        self.layer_box.setToolTip("the layer whose channels are the concepts (graph models: "
+                                  "the nodes every path passes, e.g. block outputs)")
+        self.layer_box.currentIndexChanged.connect(lambda _i: self._layer_changed())
+        self.top_spin = QSpinBox(objectName="conceptsTop")
+        self.top_spin.setRange(1, 64)
+        self.top_spin.setValue(6)
+        self.top_spin.setToolTip("how many channels get a conditional heatmap")
+        self.top_spin.valueChanged.connect(lambda _v: self.mark_stale())
+        self.refs_button = QPushButton("Find references", objectName="conceptsFindRefs")
+        self.refs_button.setToolTip("RelMax: the samples of the open dataset in which each "
+                                    "channel gets the most relevance (background, cached)")
+        self.refs_button.clicked.connect(self.find_references)
+        self.refs_cancel = QPushButton("Cancel", objectName="conceptsCancelRefs")
+        self.refs_cancel.setEnabled(False)
+        self.refs_cancel.setToolTip("stop finding reference samples")
+        self.refs_cancel.clicked.connect(lambda: self.runner.cancel(REFS_KEY))
+        self.refs_progress = QProgressBar(objectName="conceptsRefsProgress")
+        self.refs_progress.setRange(0, 1)
+        self.refs_progress.setToolTip("samples of the dataset scanned for references")
+        top = QHBoxLayout()
+        for w in (QLabel("layer"), self.layer_box, QLabel("top"), self.top_spin):
+            top.addWidget(w)
+        top.addStretch(1)
+        for w in (self.refs_progress, self.refs_button, self.refs_cancel):
+            top.addWidget(w)
+
+        self.ranking_table = self._table("conceptsRanking", ("channel", "relevance", "share"))
+        self.ranking_table.setToolTip("channels by relevance; select one for its composition "
+                                      "and references")
+        self.ranking_table.itemSelectionChanged.connect(self._ranking_selected)
+        self.composition_table = self._table("conceptsComposition",
+                                             ("lower channel", "relevance", "share"))
+        self.composition_table.setToolTip("how the selected channel's relevance divides among "
+                                          "the channels of the layer below; double-click to "
+                                          "descend")
+        self.composition_table.cellDoubleClicked.connect(lambda r, _c: self.descend(r))
+        self.composition_label = QLabel(objectName="conceptsCompositionLabel")
+        self.maps = pg.GraphicsLayoutWidget()
+        self.maps.setObjectName("conceptsMaps")
+        self.maps.setBackground("w")
+        self.gallery = pg.GraphicsLayoutWidget()
+        self.gallery.setObjectName("conceptsGallery")
+        self.gallery.setBackground("w")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.ranking_table)
+        comp = QSplitter(Qt.Orientation.Vertical)
+        comp.addWidget(self.composition_label)
+        comp.addWidget(self.composition_table)
+        left.addWidget(comp)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.maps)
+        right.addWidget(self.gallery)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.error_label)
+        layout.addWidget(split, 1)
+
+    @staticmethod
+    def _table(name, columns):
+        t = QTableWidget(0, len(columns), objectName=name)
+        t.setHorizontalHeaderLabels(columns)
+        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        t.verticalHeader().hide()
+        t.horizontalHeader().setStretchLastSection(True)
+        return t
+
+    # -- layers -----------------------------------------------------------------------------
+    def explainer(self):
+        """One explainer per open model and backend (parameters go to the device once)."""
+        key = (id(self.state.model), self.state.backend)
+        if self._ex[0] != key:
+            model = self.state.model
+            self._ex = (key, None if model is None else _explainer(model, self.state.backend))
+        return self._ex[1]
+
+    def _fill_layers(self) -> None:
+        from lrpcore import concepts
+
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        ex = self.explainer()
+        if ex is not None:
+            names = concepts.layer_names(ex)
+            for k in concepts.concept_layers(ex):
+                if ex.layers[k].kind in ("Convolution", "Linear") or getattr(
+                        ex.layers[k], "merge", False) or ex.layers[k].kind == "Rect":
+                    self.layer_box.addItem(f"{k}: {names[k]}", k)
+            linear = [i for i in range(self.layer_box.count())
+                      if ex.layers[self.layer_box.itemData(i)].kind != "Rect"]
+            # a middle layer is a good start: neither pixels nor classes
+            if linear:
+                self.layer_box.setCurrentIndex(linear[len(linear) // 2])
+        self.layer_box.blockSignals(False)
+        self.references = None
+        self.channel = None
+        self.mark_stale()
+
+    def layer(self) -> int | None:
+        return self.layer_box.currentData()
+
+    def set_layer(self, k) -> None:
+        i = self.layer_box.findData(int(k))
+        if i < 0:
+            raise RuleError(f"layer {k} is not offered for concepts")
+        self.layer_box.setCurrentIndex(i)
+
+    def _layer_changed(self) -> None:
+        self.references = None
+        self.channel = None
+        self.mark_stale()
+
+    # -- work -------------------------------------------------------------------------------
+    def start(self) -> int:
+        s = self.state
+        ex = self.explainer()
+        if ex is None or s.dataset is None or self.layer() is None:
+            raise RuleError("open a model and a dataset first")
+        raw = s.dataset.images([s.sample_index])[0]
+        label = s.label_of(s.sample_index) if s.labels is not None else None
+        target = s.target if s.target != "true" or label is not None else "pred"
+        args = (ex, raw, self.layer(), self.top_spin.value(), self.channel, s.rule,
+                dict(s.layer_rules), target, label)
+        self.clear_error()
+        return self.submit(lambda token: concepts_task(*args, token=token), self._done)
+
+    def _done(self, result) -> None:
+        self.result = result
+        if self.channel is None:
+            self.channel = int(result.composition.channel)
+        self._fill()
+        self.updated.emit()
+
+    # -- interaction ------------------------------------------------------------------------
+    def select_channel(self, c) -> None:
+        self.channel = int(c)
+        self.mark_stale()
+        self._draw_gallery()
+
+    def _ranking_selected(self) -> None:
+        rows = self.ranking_table.selectionModel().selectedRows()
+        if rows and self.result is not None:
+            c = int(self.result.ranking.channels[rows[0].row()])
+            if c != self.channel:
+                self.select_channel(c)
+
+    def descend(self, row) -> None:
+        """Go to the layer below with the clicked lower channel selected."""
+        comp = self.result.composition if self.result is not None else None
+        if comp is None or comp.lower is None or row >= len(comp.channels):
+            return
+        c = int(comp.channels[row])
+        self.set_layer(comp.lower)
+        self.select_channel(c)
+
+    def find_references(self) -> int:
+        from lrpcore import relmax
+        from lrpcore.explain import resolve_rules
+        from lrpcore.targets import parse_target
+
+        s = self.state
+        ex = self.explainer()
+        if ex is None or s.dataset is None or self.layer() is None:
+            self.show_error("open a model and a dataset first")
+            return 0
+        labels = s.labels
+        target = parse_target(s.target if s.target != "true" or labels is not None else "pred")
+        config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
+        layer, ds, name = self.layer(), s.dataset, f"{s.dataset_name}|{len(s.dataset)}"
+
+        def job(token):
+            return relmax.references(ex, ds, layer, config, target, labels, n=8,
+                                     dataset_id=name,
+                                     progress=lambda d, t: token.progress(d, t, None),
+                                     cancelled=token.cancelled)
+
+        self.refs_button.setEnabled(False)
+        self.refs_cancel.setEnabled(True)
+        self.refs_progress.setValue(0)
+        return self.runner.submit(REFS_KEY, job, on_done=self._refs_done,
+                                  on_error=self._refs_failed,
+                                  on_progress=lambda d, t, _p: self._refs_step(d, t))
+
+    def _refs_step(self, done, total) -> None:
+        self.refs_progress.setRange(0, max(int(total), 1))
+        self.refs_progress.setValue(int(done))
+
+    def _refs_done(self, refs) -> None:
+        self.refs_button.setEnabled(True)
+        self.refs_cancel.setEnabled(False)
+        self.refs_progress.setValue(self.refs_progress.maximum())
+        self.references = refs
+        self._draw_gallery()
+        self.updated.emit()
+
+    def _refs_failed(self, exc) -> None:
+        self.refs_button.setEnabled(True)
+        self.refs_cancel.setEnabled(False)
+        self.refs_progress.setValue(0)
+        if not is_cancellation(exc):
+            self.show_error(str(exc))
+
+    # -- display ----------------------------------------------------------------------------
+    def _fill(self) -> None:
+        r = self.result
+        rk = r.ranking
+        t = self.ranking_table
+        t.blockSignals(True)
+        t.setRowCount(len(rk.channels))
+        for i, (c, rel, share) in enumerate(rk.rows()):
+            for j, text in enumerate((str(c), f"{rel:.4g}", f"{share:.1%}")):
+                t.setItem(i, j, QTableWidgetItem(text))
+            if c == self.channel:
+                t.selectRow(i)
+        t.blockSignals(False)
+        comp = r.composition
+        ct = self.composition_table
+        if comp is None or comp.lower is None:
+            self.composition_label.setText("the input comes next: no layer below")
+            ct.setRowCount(0)
+        else:
+            from lrpcore.concepts import layer_names
+
+            name = layer_names(self.explainer())[comp.lower]
+            self.composition_label.setText(f"channel {comp.channel} from layer {comp.lower} "
+                                           f"({name}):")
+            n = min(10, len(comp.channels))
+            ct.setRowCount(n)
+            for i in range(n):
+                values = (str(int(comp.channels[i])), f"{comp.relevance[i]:.4g}",
+                          f"{comp.share[i]:.1%}")
+                for j, text in enumerate(values):
+                    ct.setItem(i, j, QTableWidgetItem(text))
+        self._draw_maps()
+
+    def _draw_maps(self) -> None:
+        self.maps.clear()
+        r = self.result
+        if r is None:
+            return
+        vmax = max((imaging.max_abs(m) for m in r.conditional), default=1.0)
+        per_row = 6
+        for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):
+            row, col = divmod(i, per_row)
+            share = r.ranking.share[i]
+            self.maps.ci.addItem(pg.LabelItem(f"ch {int(c)} · {share:.0%}", size="8pt",
+                                              color="k"), row=2 * row, col=col)
+            box, item = imaging.image_cell(self.maps.ci, 2 * row + 1, col)
+            imaging.show_relevance(item, m, vmax, self.state.colormap)
+            imaging.fit(box, m.shape)
+
+    def _draw_gallery(self) -> None:
+        self.gallery.clear()
+        refs, c = self.references, self.channel
+        if refs is None or c is None or c >= refs.n_channels:
+            return
+        from lrpcore.concepts_export import _nearest
+
+        self.gallery.ci.addItem(pg.LabelItem(f"channel {c}: reference samples", size="8pt",
+                                             color="k"), row=0, col=0, colspan=8)
+        from .worker_tasks import input_image
+
+        for i, s in enumerate(refs.samples[c]):
+            y0, y1, x0, x1 = refs.boxes[c, i]
+            heat = refs.heatmaps[c, i]
+            raw = input_image(self.state.model, self.state.dataset.images([int(s)])[0])
+            from .spray_window import _like
+
+            x = _like(raw, heat.shape)
+            bx, ix = imaging.image_cell(self.gallery.ci, 1, i)
+            crop = _nearest(x[y0:y1, x0:x1])
+            imaging.show_input(ix, crop)
+            imaging.fit(bx, crop.shape)
+            bh, ih = imaging.image_cell(self.gallery.ci, 2, i)
+            hc = _nearest(heat[y0:y1, x0:x1])
+            imaging.show_relevance(ih, hc, imaging.max_abs(hc), self.state.colormap)
+            imaging.fit(bh, hc.shape)
+        self.gallery_samples = [int(s) for s in refs.samples[c]]
+
+
+__all__ = ["ConceptsPanel", "concepts_task"]

@@ -1,0 +1,361 @@
+"""The SpRAy window: which strategies the model follows across a class.
+
+Run explains every sample of the chosen class in the background (progress, cancel) and
+clusters the heatmaps (lrpcore.spray). The embedding is a scatter coloured by cluster; hovering
+a point previews its input and heatmap; the box (drag it, resize it) selects the points inside
+and the sample grid then lists only those samples; each cluster's mean heatmap is its
+prototype (click one to select that cluster); the eigengap plot shows why k was chosen.
+Results save to the same ``.npz`` as ``lrp spray`` and reopen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+)
+
+from lrpcore.errors import RuleError
+
+from . import imaging
+from .trust_panels import BatchPanel
+from .worker_tasks import input_image
+
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def colour(c: int):
+    return PALETTE[int(c) % len(PALETTE)]
+
+
+def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token):
+    """The background job: lrpcore.spray with the token's progress and cancellation."""
+    from lrpcore.explain import Explainer, resolve_rules
+    from lrpcore.spray import spray
+    from lrpcore.targets import parse_target
+
+    ex = Explainer(model, backend)
+    config = resolve_rules(ex.layers, rule, layer_rules)
+    return spray(ex, dataset, cls, config, parse_target(target), k=k,
+                 progress=lambda d, t: token.progress(d, t, None), cancelled=token.cancelled)
+
+
+class SprayPanel(BatchPanel):
+    key = "insight-spray"
+
+    def __init__(self, runner, parent=None):
+        super().__init__(runner, parent)
+        self.setObjectName("sprayPanel")
+        self.selected = np.zeros(0, dtype=np.int64)  # dataset indices in the box
+        self._build()
+        self.state.events.model.connect(lambda _m: self._fill_classes())
+        self.state.events.dataset.connect(lambda _d: self.clear_results())
+        self._fill_classes()
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.class_box = QComboBox(objectName="sprayClass")
+        self.class_box.setToolTip("the class whose samples are clustered (true labels)")
+        self.k_spin = QSpinBox(objectName="sprayK")
+        self.k_spin.setRange(0, 20)
+        self.k_spin.setSpecialValueText("auto")
+        self.k_spin.setToolTip("number of clusters (auto: the largest relative eigengap)")
+        self.run_button = QPushButton("Run", objectName="sprayRun")
+        self.cancel_button = QPushButton("Cancel", objectName="sprayCancel")
+        self.cancel_button.setEnabled(False)
+        self.run_button.setToolTip("explain every sample of the class and cluster the "
+                                   "heatmaps, in the background")
+        self.cancel_button.setToolTip("stop the running analysis")
+        self.save_button = QPushButton("Save…", objectName="spraySave")
+        self.open_button = QPushButton("Open…", objectName="sprayOpen")
+        self.save_button.setToolTip("save the result (.npz, as 'lrp spray' writes)")
+        self.open_button.setToolTip("open a saved SpRAy result (made on the open dataset)")
+        self.clear_button = QPushButton("Show all samples", objectName="sprayClearSelection")
+        self.clear_button.setToolTip("stop filtering the sample grid by the box")
+        from PySide6.QtWidgets import QProgressBar
+
+        self.progress = QProgressBar(objectName="sprayProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setToolTip("samples explained so far")
+        self.run_button.clicked.connect(self.refresh)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(lambda: self.save())
+        self.open_button.clicked.connect(lambda: self.open())
+        self.clear_button.clicked.connect(self.clear_selection)
+        top = QHBoxLayout()
+        for w in (QLabel("class"), self.class_box, QLabel("clusters"), self.k_spin):
+            top.addWidget(w)
+        top.addStretch(1)
+        for w in (self.progress, self.run_button, self.cancel_button, self.open_button,
+                  self.save_button):
+            top.addWidget(w)
+        self.summary = QLabel(objectName="spraySummary")
+
+        self.scatter_plot = pg.PlotWidget()
+
+        self.scatter_plot.setObjectName("sprayScatter")
+        self.scatter_plot.setBackground("w")
+        self.scatter_plot.setToolTip("the samples embedded in 2-D (t-SNE), coloured by "
+                                     "cluster; drag the box to filter the sample grid")
+        self.scatter = pg.ScatterPlotItem(size=7, hoverable=True)
+        self.scatter_plot.addItem(self.scatter)
+        self.scatter.sigHovered.connect(self._hovered)
+        self.box = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen("k", width=2))
+        self.box.hide()
+        self.scatter_plot.addItem(self.box)
+        self.box.sigRegionChangeFinished.connect(lambda _r: self._box_changed())
+
+        self.preview = pg.GraphicsLayoutWidget()
+
+        self.preview.setObjectName("sprayPreview")
+        self.preview.setBackground("w")
+        self.preview_label = pg.LabelItem("hover a point", size="8pt", color="k")
+        self.preview.ci.addItem(self.preview_label, row=0, col=0, colspan=2)
+        self.preview_boxes = [imaging.image_cell(self.preview.ci, 1, c) for c in range(2)]
+        self.eigen_plot = pg.PlotWidget()
+        self.eigen_plot.setObjectName("sprayEigengap")
+        self.eigen_plot.setBackground("w")
+        self.eigen_plot.setLabel("bottom", "index")
+        self.eigen_plot.setLabel("left", "Laplacian eigenvalue")
+        self.eigen_plot.setTitle("eigengap", color="k", size="9pt")
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.preview)
+        side.addWidget(self.eigen_plot)
+        middle = QSplitter(Qt.Orientation.Horizontal)
+        middle.addWidget(self.scatter_plot)
+        middle.addWidget(side)
+        middle.setStretchFactor(0, 3)
+        self.prototypes = pg.GraphicsLayoutWidget()
+        self.prototypes.setObjectName("sprayPrototypes")
+        self.prototypes.setBackground("w")
+        self.prototypes.setToolTip("each cluster's mean heatmap; click one to select it")
+        self.prototypes.scene().sigMouseClicked.connect(self._prototype_clicked)
+        self.proto_boxes: list = []
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(middle)
+        split.addWidget(self.prototypes)
+        split.setStretchFactor(0, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.summary, 1)
+        bottom.addWidget(self.clear_button)
+        layout.addLayout(bottom)
+        layout.addWidget(self.error_label)
+        layout.addWidget(split, 1)
+
+    def _fill_classes(self) -> None:
+        n = getattr(self.state.model, "n_classes", None) or 10
+        current = self.class_box.currentData()
+        self.class_box.clear()
+        self.class_box.addItem("all", None)
+        for k in range(n):
+            self.class_box.addItem(str(k), k)
+        i = self.class_box.findData(current)
+        self.class_box.setCurrentIndex(max(i, 0))
+
+    # -- work -------------------------------------------------------------------------------
+    def start(self) -> int:
+        s = self.state
+        if s.model is None or s.dataset is None:
+            raise RuleError("open a model and a dataset first")
+        cls = self.class_box.currentData()
+        if cls is not None and s.labels is None:
+            raise RuleError("choosing a class needs a dataset with labels")
+        target = s.target if s.target != "true" or s.labels is not None else "pred"
+        args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend,
+                self.k_spin.value() or None)
+        self.clear_error()
+        self.started(1)
+        return self.submit(lambda token: spray_task(*args, token), self._done,
+                           on_progress=lambda d, t, _p: self.step_done(d, t))
+
+    def _done(self, result) -> None:
+        self.stopped()
+        self.progress.setValue(self.progress.maximum())
+        self.show_result(result)
+
+    def show_result(self, result) -> None:
+        self.result = result
+        self._draw()
+        self.updated.emit()
+
+    def clear_results(self) -> None:
+        super().clear_results()
+        self.clear_selection()
+        self._draw()
+
+    # -- save / open ------------------------------------------------------------------------
+    def save(self, path=None):
+        if self.result is None:
+            self.show_error("nothing to save yet: run SpRAy first")
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save SpRAy result", "spray.npz",
+                                                  "SpRAy result (*.npz)")
+            if not path:
+                return None
+        self.result.save(path, overwrite=True)
+        return path
+
+    def open(self, path=None):
+        from lrpcore.errors import LRPError
+        from lrpcore.spray import SprayResult
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open SpRAy result", "",
+                                                  "SpRAy result (*.npz)")
+            if not path:
+                return None
+        try:
+            result = SprayResult.load(path)
+        except LRPError as exc:
+            self.show_error(str(exc))
+            return None
+        n = len(self.state.dataset) if self.state.dataset is not None else 0
+        if result.indices.size and int(result.indices.max()) >= n:
+            self.show_error(f"{path}: made for a dataset of more than {n} samples; open "
+                            "that dataset first")
+            return None
+        self.clear_error()
+        self.show_result(result)
+        return result
+
+    # -- selection --------------------------------------------------------------------------
+    def select(self, dataset_indices) -> None:
+        """Filter the sample grid to these samples (None: no filter)."""
+        if dataset_indices is None:
+            self.selected = np.zeros(0, dtype=np.int64)
+            self.state.filter_subset = None
+        else:
+            self.selected = np.asarray(sorted(int(i) for i in dataset_indices), np.int64)
+            self.state.filter_subset = tuple(self.selected.tolist())
+        self._show_summary()
+
+    def clear_selection(self) -> None:
+        self.box.hide()
+        self.select(None)
+
+    def select_rect(self, x0, y0, x1, y1) -> None:
+        """Place the box over [x0, x1] × [y0, y1] of the embedding and select inside it."""
+        self.box.setPos((min(x0, x1), min(y0, y1)), finish=False)
+        self.box.setSize((abs(x1 - x0), abs(y1 - y0)), finish=False)
+        self.box.show()
+        self._box_changed()
+
+    def _box_changed(self) -> None:
+        if self.result is None or not self.box.isVisible():
+            return
+        (x0, y0), (w, h) = self.box.pos(), self.box.size()
+        e = self.result.embedding
+        inside = (e[:, 0] >= x0) & (e[:, 0] <= x0 + w) & (e[:, 1] >= y0) & (e[:, 1] <= y0 + h)
+        self.select(self.result.indices[inside])
+
+    def select_cluster(self, c) -> None:
+        if self.result is not None:
+            self.box.hide()
+            self.select(self.result.indices[self.result.clusters == int(c)])
+
+    def _prototype_clicked(self, event) -> None:
+        pos = event.scenePos()
+        for c, box in enumerate(self.proto_boxes):
+            if box.sceneBoundingRect().contains(pos):
+                self.select_cluster(c)
+                return
+
+    # -- display ----------------------------------------------------------------------------
+    def _draw(self) -> None:
+        self.scatter.clear()
+        self.eigen_plot.clear()
+        self.prototypes.clear()
+        self.proto_boxes = []
+        r = self.result
+        if r is None:
+            self._show_summary()
+            return
+        brushes = [pg.mkBrush(*colour(c), 200) for c in r.clusters]
+        self.scatter.setData(pos=r.embedding, brush=brushes, data=np.arange(len(r.indices)),
+                             pen=None)
+        self.eigen_plot.plot(np.arange(1, len(r.eigenvalues) + 1), r.eigenvalues,
+                             pen=pg.mkPen("k"), symbol="o", symbolSize=6)
+        dash = pg.mkPen("r", style=Qt.PenStyle.DashLine)
+        self.eigen_plot.addItem(pg.InfiniteLine(r.k + 0.5, pen=dash))
+        protos = r.prototypes()
+        sizes = r.sizes()
+        vmax = max((imaging.max_abs(p) for p in protos), default=1.0)
+        for c, p in enumerate(protos):
+            label = pg.LabelItem(f"cluster {c} ({sizes[c]})", size="8pt",
+                                 color=pg.mkColor(*colour(c)))
+            self.prototypes.ci.addItem(label, row=0, col=c)
+            box, item = imaging.image_cell(self.prototypes.ci, 1, c)
+            imaging.show_relevance(item, p, vmax, self.state.colormap)
+            imaging.fit(box, p.shape)
+            self.proto_boxes.append(box)
+        e = r.embedding
+        if len(e):
+            lo, hi = e.min(axis=0), e.max(axis=0)
+            if not self.box.isVisible():
+                self.box.setPos(tuple(lo), finish=False)
+                self.box.setSize(tuple(np.maximum((hi - lo) / 3, 1e-6)), finish=False)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        r = self.result
+        if r is None:
+            self.summary.setText("Run clusters the heatmaps of a class (or Open a saved "
+                                 "result).")
+            return
+        cls = r.meta.get("class")
+        text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
+                f" → {r.k} clusters (sizes {', '.join(map(str, r.sizes()))})")
+        if self.selected.size:
+            text += f"; {self.selected.size} selected (the sample grid lists only them)"
+        self.summary.setText(text)
+
+    def _hovered(self, _item, points, _event=None) -> None:
+        if self.result is None or points is None or len(points) == 0:
+            return
+        self.preview_sample(int(points[0].data()))
+
+    def preview_sample(self, i) -> None:
+        """Show point i's input and heatmap beside the scatter."""
+        r = self.result
+        s = int(r.indices[i])
+        self.preview_label.setText(f"sample {s}, cluster {int(r.clusters[i])}")
+        (box_x, item_x), (box_r, item_r) = self.preview_boxes
+        ds = self.state.dataset
+        if ds is not None and s < len(ds) and self.state.model is not None:
+            x = _like(input_image(self.state.model, ds.images([s])[0]), r.heatmaps[i].shape)
+            imaging.show_input(item_x, x)
+            imaging.fit(box_x, np.shape(x))
+        m = r.heatmaps[i]
+        imaging.show_relevance(item_r, m, imaging.max_abs(m), self.state.colormap)
+        imaging.fit(box_r, m.shape)
+        self.previewed = s
+
+
+def _like(x, shape) -> np.ndarray:
+    """The raw input drawn on the heatmap's grid: a flat vector folded, a smaller image
+    centred (e.g. a 28×28 digit in LeNet-5's 32×32 padded input)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim == 1 and x.size == int(np.prod(shape)):
+        return x.reshape(shape)
+    if x.ndim == 2 and all(a <= b for a, b in zip(x.shape, shape, strict=True)):
+        py, px = shape[0] - x.shape[0], shape[1] - x.shape[1]
+        return np.pad(x, ((py // 2, py - py // 2), (px // 2, px - px // 2)))
+    return x
+
+
+__all__ = ["SprayPanel", "spray_task"]

@@ -1,0 +1,170 @@
+"""Concepts (CRP): ranking, conditional heatmaps, composition, RelMax references, lrp concepts."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import shared_path
+
+import lrpcore
+from lrpcore import concepts, relmax
+from lrpcore.cli.main import main
+from lrpcore.errors import RuleError
+from lrpcore.explain import Explainer
+
+RULE = "epsilon:0.01"
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    return Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return lrpcore.open_dataset("mnist-sample")
+
+
+def _forward(ex, digits, i=7):
+    return ex.forward(ex.prepare(digits.images(slice(i, i + 1))), raw=True)
+
+
+@pytest.mark.parametrize("layer", [0, 3, 6, 9])
+@pytest.mark.parametrize("rule", [RULE, "alphabeta:2"])
+def test_conditional_heatmaps_sum_to_the_heatmap(lenet, digits, layer, rule):
+    """Relevance is linear in what passes a layer: all channels together give the plain
+    heatmap, and each channel's heatmap carries exactly that channel's relevance."""
+    fwd = _forward(lenet, digits)
+    ranking = concepts.rank_channels(fwd, layer, rule)
+    H = concepts.conditional_heatmaps(fwd, layer, ranking.channels, rule)
+    plain = fwd.relevance(rule)[0]
+    assert H.shape == (len(ranking.channels),) + plain.shape
+    np.testing.assert_allclose(H.sum(axis=0), plain, atol=1e-10 * np.abs(plain).max() + 1e-12)
+    if layer != 9:  # at the output only the explained class has relevance
+        assert not np.allclose(H[0], plain)  # one channel is not the whole
+    else:
+        np.testing.assert_allclose(H[0], plain)
+    assert ranking.share.sum() == pytest.approx(1.0)
+    assert np.all(np.diff(ranking.relevance) <= 0)  # best first
+
+
+def test_a_channel_with_zero_mask_gives_zero(lenet, digits):
+    fwd = _forward(lenet, digits)
+    shape = concepts.output_shape(fwd, 3)
+    R = fwd.relevance(RULE, condition={3: np.zeros(shape)})
+    assert np.abs(R).max() == 0
+
+
+def test_composition_divides_a_channel_among_the_layer_below(lenet, digits):
+    fwd = _forward(lenet, digits)
+    top = concepts.rank_channels(fwd, 6, RULE).channels[0]
+    comp = concepts.composition(fwd, 6, top, RULE)
+    assert comp.lower == 3
+    assert len(comp.channels) == 25
+    assert np.abs(comp.share).sum() == pytest.approx(1.0)
+    # the parts add up to the channel's relevance (the ε-rule absorbs a little)
+    whole = concepts.channel_relevance(fwd, 6, RULE)[0][0, top]
+    assert comp.relevance.sum() == pytest.approx(whole, rel=0.05)
+    assert concepts.composition(fwd, 0, 0, RULE).lower is None  # the input comes next
+
+
+def test_layers_by_index_and_name(lenet):
+    assert concepts.resolve_layer(lenet, "convolution1") == 3
+    assert concepts.resolve_layer(lenet, "3") == 3
+    assert concepts.resolve_layer(lenet, -2) == 9
+    with pytest.raises(RuleError, match="no layer is named 'conv9'"):
+        concepts.resolve_layer(lenet, "conv9")
+    with pytest.raises(RuleError, match="does not exist"):
+        concepts.resolve_layer(lenet, 11)
+
+
+def test_graph_model_block_outputs():
+    """On the ResNet the identity holds at a block output; a node a skip connection
+    bypasses is refused (its channels cannot be isolated)."""
+    model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    ex = Explainer(model, "numpy")
+    fwd = ex.forward(ex.prepare(lrpcore.open_dataset("mnist-sample").images(slice(3, 4))),
+                     raw=True)
+    k = concepts.resolve_layer(ex, "/layer2/relu_1/Relu")
+    ranking = concepts.rank_channels(fwd, k, RULE)
+    H = concepts.conditional_heatmaps(fwd, k, ranking.channels, RULE)
+    np.testing.assert_allclose(H.sum(axis=0), ranking.heatmap,
+                               atol=1e-9 * np.abs(ranking.heatmap).max())
+    with pytest.raises(RuleError, match="bypassed by a skip connection"):
+        concepts.resolve_layer(ex, "/layer2/conv1/Conv")
+    comp = concepts.composition(fwd, k, ranking.channels[0], RULE)
+    assert ex.nodes[comp.lower].name == "/layer2/Add"
+
+
+def test_relmax_references_are_the_most_relevant_and_cached(lenet, digits, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    x = digits.images(slice(0, 200))
+    steps = []
+    refs = relmax.references(lenet, x, 3, RULE, n=4, dataset_id="first200",
+                             progress=lambda d, t: steps.append((d, t)))
+    assert refs.samples.shape == (25, 4) and steps[-1][0] == steps[-1][1]
+    # the references of channel c are the samples where c has the most relevance
+    c = 5
+    rel = refs.channel_relevance[:, c]
+    assert set(refs.samples[c]) == set(np.argsort(-rel)[:4])
+    fwd = lenet.forward(lenet.prepare(x[refs.samples[c][:1]]), raw=True)
+    assert concepts.channel_relevance(fwd, 3, RULE)[0][0, c] == pytest.approx(rel.max())
+    # layer 3 sees 14×14 pixels (5×5 conv, 2×2 pool, 5×5 conv)
+    y0, y1, x0, x1 = refs.boxes[c, 0]
+    assert (y1 - y0, x1 - x0) == (14, 14)
+    assert list((tmp_path / "relmax").glob("*.npz"))
+    again = relmax.references(lenet, None, 3, RULE, n=4, dataset_id="first200")  # from disk
+    np.testing.assert_array_equal(again.samples, refs.samples)
+    other = relmax.cache_key(lenet.model, concepts._config(lenet, "alphabeta:2"), "pred", 3,
+                             "first200", 4)
+    assert other != relmax.cache_key(lenet.model, concepts._config(lenet, RULE), "pred", 3,
+                                     "first200", 4)
+
+
+def test_relmax_stops_when_cancelled(lenet, digits):
+    from lrpcore.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        relmax.compute_references(lenet, digits.images(slice(0, 50)), 3, RULE,
+                                  cancelled=lambda: True)
+
+
+def test_cli_concepts_writes_the_contract(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "digits.npy"
+    np.save(data, lrpcore.open_dataset("mnist-sample").images(slice(0, 60)))
+    out = tmp_path / "c"
+    args = ["concepts", "mnist-lenet5", str(data), "--layer", "convolution1", "--sample", "7",
+            "--top", "3", "--out", str(out), "--rule", RULE, "--references", "3"]
+    assert main(args) == 0
+    rows = list(csv.DictReader(open(out / "ranking.csv")))
+    assert [list(r) for r in rows[:1]] == [["channel", "relevance", "share"]]
+    assert len(rows) == 25
+    cond = np.load(out / "conditional.npy")
+    assert cond.shape == (3, 32, 32, 1)
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    fwd = ex.forward(ex.prepare(np.load(data)[7:8]), raw=True)
+    want = concepts.conditional_heatmaps(fwd, 3, [int(r["channel"]) for r in rows[:3]], RULE)
+    np.testing.assert_allclose(cond, want)
+    side = json.loads((out / "conditional.npy.json").read_text())
+    assert side["layer"] == 3 and side["rules"].startswith("epsilon")
+    assert (out / "references" / f"channel_{rows[0]['channel']}.png").exists()
+    # never over an existing folder without --overwrite; --top all takes every channel
+    assert main(args) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(args[:7] + ["--top", "all"] + args[9:] + ["--overwrite"]) == 0
+    assert np.load(out / "conditional.npy").shape[0] == 25
+
+
+def test_cli_concepts_errors_leave_nothing(tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "nope", "--out",
+                 str(out), "--references", "0"]) == 2
+    assert "no layer is named 'nope'" in capsys.readouterr().err
+    assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "3", "--sample",
+                 "99999", "--out", str(out)]) == 2
+    assert not out.exists() and list(tmp_path.iterdir()) == []

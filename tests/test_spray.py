@@ -1,0 +1,132 @@
+"""SpRAy: clustering heatmaps finds a Clever Hans; results save and reopen; lrp spray."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+import lrpcore
+from lrpcore import spray
+from lrpcore.cli.main import main
+from lrpcore.errors import Cancelled, DatasetError
+from lrpcore.explain import Explainer
+
+WATERMARKED_CLASS = 3
+
+
+class Digits:
+    """Images with labels, as a dataset."""
+
+    def __init__(self, x, labels):
+        self.x, self.labels = x, labels
+
+    def __len__(self):
+        return len(self.x)
+
+    def images(self, index):
+        return self.x[index]
+
+
+@pytest.fixture(scope="module")
+def clever_hans(tmp_path_factory):
+    """MNIST digits where half of one class carry a 4×4 corner watermark, and a small model
+    trained on them (seconds): the watermark alone identifies those samples' class."""
+    from lrpcore.watermark import train_watermark_model, watermarked_digits
+
+    x, y, marked = watermarked_digits(WATERMARKED_CLASS)
+    path = train_watermark_model(x, y, tmp_path_factory.mktemp("ch") / "watermark.npz")
+    return lrpcore.load_model(path), Digits(x, y), marked, path
+
+
+def test_spray_separates_the_watermarked_samples(clever_hans):
+    model, data, marked, _ = clever_hans
+    ex = Explainer(model, "numpy")
+    # the model uses the watermark: it alone, on a blank image, votes for the class
+    blank = np.zeros((1, 28, 28), np.uint8)
+    blank[0, 1:5, 1:5] = 255
+    assert ex.forward(ex.prepare(blank), raw=True).predictions()[0] == WATERMARKED_CLASS
+    res = spray.spray(ex, data, WATERMARKED_CLASS, rule="epsilon:0.01", embed=None)
+    truth = np.isin(res.indices, marked)
+    assert res.k == 2  # chosen by the eigengap, not given
+    assert adjusted_rand_score(truth, res.clusters) >= 0.8
+    # the watermark cluster's prototype finds evidence for the class in the corner; the
+    # other's finds the missing mark (the corner's dark pixels) speaking against it
+    proto = res.prototypes()
+    wm = np.bincount(res.clusters[truth]).argmax()
+    corner = proto[:, :6, :6].sum(axis=(1, 2)) / np.abs(proto).sum(axis=(1, 2))
+    assert corner[wm] > 0.05 and corner[1 - wm] < 0, corner
+
+
+def test_spray_on_all_classes_and_without_a_shortcut(clever_hans):
+    """The bundled LeNet-5 has no watermark shortcut: no cluster of class 3 is the marked
+    half (the clustering is not simply finding the marks in the pixels)."""
+    _, data, marked, _ = clever_hans
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    res = spray.spray(ex, data, WATERMARKED_CLASS, rule="epsilon:0.01", k=2, embed=None)
+    assert adjusted_rand_score(np.isin(res.indices, marked), res.clusters) < 0.5
+
+
+def test_result_saves_and_reopens(clever_hans, tmp_path):
+    model, data, _, _ = clever_hans
+    ex = Explainer(model, "numpy")
+    small = Digits(data.x[:300], data.labels[:300])
+    res = spray.spray(ex, small, None, rule="epsilon:0.01", k=3)
+    assert res.embedding.shape == (300, 2) and res.heatmaps.shape == (300, 28, 28)
+    assert res.prototypes().shape == (3, 28, 28)
+    path = tmp_path / "r.npz"
+    res.save(path)
+    back = spray.SprayResult.load(path)
+    np.testing.assert_array_equal(back.clusters, res.clusters)
+    np.testing.assert_allclose(back.embedding, res.embedding)
+    assert back.meta["class"] is None and back.k == 3
+    with pytest.raises(Exception, match="exists"):
+        res.save(path)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DatasetError, match="bad.npz: not a SpRAy result"):
+        spray.SprayResult.load(tmp_path / "bad.npz")
+
+
+def test_downsample_and_eigengap():
+    maps = np.arange(2 * 32 * 32, dtype=float).reshape(2, 32, 32)
+    d = spray.downsample(maps, 8)
+    assert d.shape == (2, 8, 8)
+    assert d[0, 0, 0] == pytest.approx(maps[0, :4, :4].mean())
+    assert spray.suggest_k(np.array([0, 0, 0, 0.5, 0.6, 0.7])) == 3
+    assert spray.suggest_k(np.array([0, 0.01, 0.3, 0.31, 0.35])) == 2
+
+
+def test_cancel_stops_explaining(clever_hans):
+    model, data, _, _ = clever_hans
+    with pytest.raises(Cancelled):
+        spray.spray(Explainer(model, "numpy"), data, 3, cancelled=lambda: True)
+
+
+def test_cli_spray(clever_hans, tmp_path, capsys):
+    _, data, _, model_path = clever_hans
+    out = tmp_path / "s.npz"
+    assert main(["spray", str(model_path), "mnist-sample", "--class", "3", "--out", str(out),
+                 "--embedding", "none"]) == 0
+    res = spray.SprayResult.load(out)
+    assert res.meta["class"] == 3 and len(res.indices) == int(np.sum(data.labels == 3))
+    assert "clusters" in capsys.readouterr().out
+    assert main(["spray", str(model_path), "mnist-sample", "--class", "3", "--out",
+                 str(out)]) == 2
+    assert main(["spray", str(model_path), "mnist-sample", "--class", "12", "--out",
+                 str(tmp_path / "t.npz")]) == 2
+    assert "--class 12" in capsys.readouterr().err
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_bench_concepts_rows(monkeypatch):
+    """lrp bench --concepts reports each job with its stages (on a small slice here: the
+    timings themselves are benchmarks, never asserted)."""
+    from lrpcore import bench_concepts
+
+    row = bench_concepts._spray_row(
+        Explainer(lrpcore.load_model("mnist-lenet5"), "numpy"),
+        Digits(lrpcore.open_dataset("mnist-sample").images(slice(0, 120)),
+               np.asarray(lrpcore.open_dataset("mnist-sample").labels[:120])), None,
+        "epsilon:0.01")
+    assert row.samples == 120 and set(row.seconds) == {"explain", "cluster", "t-SNE"}
+    assert "SpRAy all classes" in bench_concepts.format_concepts_row(row)
