@@ -59,7 +59,7 @@ class GraphForward(Forward):
                         received[k] = xp.zeros_like(tensors[node.output])
                     continue
                 if k in conditions:
-                    Rk = Rk * _fit_mask(conditions[k], Rk.shape[1:], k, node,
+                    Rk = Rk * _fit_mask(conditions[k], Rk.shape, k, node,
                                         ex.model.input_spec)
                 if trace:
                     received[k] = Rk
@@ -185,9 +185,9 @@ class GraphExplainer(Explainer):
 
 
 def _fit_mask(mask, shape, k, node, spec):
-    """A condition mask shaped like the node's output: as the engine stores it (H×W×C), or, for
-    a channels-first model, C×H×W as its users see it; anything else is a one-line ShapeError
-    (was numpy's broadcast error)."""
+    """A condition mask that fits the node's output (batch shape ``shape``, with or without the
+    batch axis): as the engine stores it (H×W×C), or, for a channels-first model, C×H×W as its
+    users see it; anything else is a one-line ShapeError (was numpy's broadcast error)."""
     def fits(m):
         try:
             return np.broadcast_shapes(m.shape, shape) == tuple(shape)
@@ -196,12 +196,13 @@ def _fit_mask(mask, shape, k, node, spec):
 
     if fits(mask):
         return mask
-    if spec is not None and spec.layout == "NCHW" and mask.ndim == 3:
-        moved = mask.transpose(1, 2, 0)
+    nchw = spec is not None and spec.layout == "NCHW" and len(shape) == 4
+    if nchw and mask.ndim in (3, 4):
+        moved = mask.transpose((1, 2, 0) if mask.ndim == 3 else (0, 2, 3, 1))
         if fits(moved):
             return moved
-    want = "×".join(map(str, shape))
-    if spec is not None and spec.layout == "NCHW" and len(shape) == 3:
-        want += f" (or {shape[2]}×{shape[0]}×{shape[1]}, channels first)"
+    want = "×".join(map(str, shape[1:]))
+    if nchw:
+        want += f" (or {shape[3]}×{shape[1]}×{shape[2]}, channels first)"
     raise ShapeError(f"condition on node {k} {node.name!r}: a mask of shape "
                      f"{'×'.join(map(str, mask.shape))} does not fit its output {want}")
