@@ -30,6 +30,7 @@ def _spray_row(ex, ds, cls, rule):
         eigengap,
         explain_samples,
         features_of,
+        one_thread,
         suggest_k,
     )
 
@@ -40,15 +41,16 @@ def _spray_row(ex, ds, cls, rule):
     t0 = time.perf_counter()
     R = explain_samples(ex, ds, idx, config, "true", labels)
     t["explain"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    feats = features_of(R)
-    A = affinity(feats)
-    k = suggest_k(eigengap(A))
-    cluster(A, k)
-    t["cluster"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    EMBEDDINGS["tsne"](feats, 0)
-    t["t-SNE"] = time.perf_counter() - t0
+    with one_thread():  # as lrpcore.spray.analyse
+        t0 = time.perf_counter()
+        feats = features_of(R)
+        A = affinity(feats)
+        k = suggest_k(eigengap(A))
+        cluster(A, k)
+        t["cluster"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        EMBEDDINGS["tsne"](feats, 0)
+        t["t-SNE"] = time.perf_counter() - t0
     name = "SpRAy all classes" if cls is None else f"SpRAy class {cls}"
     return ConceptsBenchRow(name, len(idx), t)
 

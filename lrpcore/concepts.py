@@ -94,13 +94,19 @@ def _resolve(ex, key) -> int:
                     f"{', ...' if len(names) > 8 else ''}; or give an index)")
 
 
+def _mixes(layer) -> bool:
+    return layer.kind in ("Convolution", "Linear")
+
+
 def lower_layer(ex, k) -> int | None:
-    """The nearest layer below k that makes channels (a linear map or a merge) and that all
-    relevance passes (:func:`concept_layers`); None when the input comes first."""
+    """The nearest layer below k that makes channels (a linear map or a merge), that all
+    relevance passes (:func:`concept_layers`) and from which some linear map leads to k (a
+    residual block's Add right under its ReLU would only hand each channel to itself);
+    None when the input comes first."""
     for j in sorted(concept_layers(ex), reverse=True):
         layer = ex.layers[j]
-        if j < k and (getattr(layer, "merge", False) or layer.kind in ("Convolution",
-                                                                         "Linear")):
+        if j < k and (getattr(layer, "merge", False) or _mixes(layer)) and any(
+                _mixes(ex.layers[i]) for i in range(j + 1, k + 1)):
             return j
     return None
 

@@ -193,6 +193,22 @@ def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=3, sigma
                      **render_fields(cmap, use_x is not None, scaling, sigma))
 
 
+def export_overlay(path, R, x01, cmap="bwr", opacity=0.6, channels="sum", scaling=1,
+                   info=None, overwrite=False) -> list[Path]:
+    """The heatmap blended over the greyscale photograph: ``path`` (PNG) and the same image
+    as float ``.npy`` next to it, each with its sidecar."""
+    from .render.overlay import channel_map, overlay  # noqa: PLC0415
+
+    image = overlay(channel_map(R, channels), x01, opacity, cmap, scaling)
+    fields = dict(render_fields(cmap, False, scaling, 2.0), opacity=float(opacity),
+                  channels=channels)
+    with _writing(info, overwrite) as w:
+        png = w.png(path, image, layout="overlay", **fields)
+        npy = w.npy(Path(path).with_suffix(".npy"), image.astype(np.float32),
+                    layout="overlay", **fields)
+    return [png, sidecar_path(png), npy, sidecar_path(npy)]
+
+
 def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=8, title=(),
                               info=None, overwrite=False) -> Path:
     """A figure for papers (:func:`lrpcore.render.figure.figure`: chosen scale, colour bar,

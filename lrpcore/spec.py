@@ -63,7 +63,8 @@ class InputSpec:
         if "shape" not in known:
             raise ShapeError("an input specification needs at least 'shape'")
         known.setdefault("raw_shape", known["shape"])
-        return cls(source=source, **known)
+        extra = {k: int(d[k]) for k in ("resize", "crop") if d.get(k) is not None}
+        return cls(source=source, extra=extra, **known)
 
     def describe(self) -> str:
         raw = "×".join(map(str, self.raw_shape))

@@ -113,7 +113,8 @@ def efficientnet_lite0(weights=None, seed=0, size=224, bn_eps=1e-3) -> GraphMode
     g.add("_fc", Linear(fc_w.T.copy(), fc_b))
     spec = InputSpec(shape=(3, size, size), raw_shape=(size, size, 3), layout="NCHW",
                      divide=255.0, offset=0.0, value_range=(-1.0, 1.0), raw_range=(0.0, 255.0),
-                     mean=IMAGENET_MEAN, std=IMAGENET_STD, source="architecture")
+                     mean=IMAGENET_MEAN, std=IMAGENET_STD, source="architecture",
+                     extra={"resize": 256, "crop": size})
     spec = _with_range(spec)
     return GraphModel(g.nodes, "input", g.current, spec,
                       {"architecture": "efficientnet-lite0"})

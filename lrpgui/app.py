@@ -21,6 +21,8 @@ def parse_args(argv=None):
     p.add_argument("--dataset", help="dataset file or name (mnist-sample, mnist-test, ...)")
     p.add_argument("--rule", help="rule spec or preset to start with, e.g. epsilon:0.1")
     p.add_argument("--colormap", help="colormap to start with")
+    p.add_argument("--dtype", choices=("float32", "float64"),
+                   help="precision to start with (float32 is about twice as fast)")
     p.add_argument("--sample", type=int, help="dataset index of the sample to explain first")
     p.add_argument("--misclassified", action="store_true",
                    help="show only misclassified samples in the grid")
@@ -79,7 +81,7 @@ def _apply_options(window, args) -> list[str]:
     s = window.state
     problems = []
     for field, value in (("rule", args.rule), ("colormap", args.colormap),
-                         ("sample_index", args.sample)):
+                         ("sample_index", args.sample), ("dtype", args.dtype)):
         if value is None or value == "":
             continue
         try:

@@ -68,6 +68,7 @@ class SampleListModel(QAbstractListModel):
         self._dataset = None
         self._labels = None
         self._predictions = None
+        self.class_names = None  # the model's class names (tiles name classes by them)
         self._rows = np.zeros(0, dtype=np.int64)
         self._order_name = "mixed"
         self._order = np.zeros(0, dtype=np.int64)  # every dataset index, in display order
@@ -222,11 +223,18 @@ class SampleListModel(QAbstractListModel):
 
     def _classes(self, i: int) -> tuple[str | None, str | None]:
         """(true class, predicted class) of sample ``i`` as text; None where unknown."""
-        t = None if self._labels is None else str(int(self._labels[i]))
+        t = None if self._labels is None else self._name(int(self._labels[i]))
         p = None
         if self._predictions is not None and self._predictions[i] >= 0:
-            p = str(int(self._predictions[i]))
+            p = self._name(int(self._predictions[i]))
         return t, p
+
+    def _name(self, k: int) -> str:
+        """Class ``k`` by its name (the first of ImageNet's synonyms), else its number."""
+        names = self.class_names
+        if names is None or not 0 <= k < len(names):
+            return str(k)
+        return str(names[k]).split(",")[0].strip() or str(k)
 
     def _text(self, i: int) -> str:
         t, p = self._classes(i)

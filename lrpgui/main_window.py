@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import LRPError
 from lrpcore.io import download
 
-from . import dialogs, help_dialogs, rendering, services
+from . import dialogs, help_dialogs, rendering, services, sources
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
@@ -44,6 +44,7 @@ from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
 from .widgets.browser import Browser
+from .widgets.colour_panel import BusyIndicator, ColourPanel
 from .widgets.rule_panel import RulePanel
 from .widgets.sample_grid import SampleGrid
 from .widgets.views import ImagePair, ScoresPlot
@@ -148,6 +149,12 @@ class MainWindow(QMainWindow):
         self._dock("Browser", "browserDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Explanation", "ruleDock", self.rules, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Samples", "sampleDock", self.grid, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.colour = ColourPanel(s)
+        self.colour.export_requested.connect(lambda: self.export_overlay())
+        self.colour_dock = self._dock("Colour and overlay", "colourDock", self.colour,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.colour_dock.hide()  # shown when a model of colour images opens
+        self.colour.follow(s, self.colour_dock)
 
         self.browser.model_chosen.connect(self._model_chosen)
         self.browser.dataset_chosen.connect(self._dataset_chosen)
@@ -163,6 +170,8 @@ class MainWindow(QMainWindow):
         self.time_label = QLabel(objectName="timeLabel")
         self.conservation_label = QLabel(objectName="conservationLabel")
         bar.addWidget(self.hover_label, 1)
+        self.busy = BusyIndicator()
+        bar.addPermanentWidget(self.busy)
         for w in (self.backend_label, self.time_label, self.conservation_label):
             bar.addPermanentWidget(w)
         self._menus()
@@ -202,6 +211,8 @@ class MainWindow(QMainWindow):
                                         "openModelAction")
         action(file_menu, "Open dataset…", self.open_dataset, "Ctrl+Shift+O")
         action(file_menu, "Close dataset", self.close_dataset, None, "closeDatasetAction")
+        action(file_menu, "Open relevance store (.zarr)…", self.open_relevance_store, None,
+               "openRelevanceStoreAction")
         action(file_menu, "Download MNIST…", self.download_mnist)
         file_menu.addSeparator()
         self.export_action = action(file_menu, "Export PNG (input | heatmap)…", self.export_png,
@@ -364,6 +375,32 @@ class MainWindow(QMainWindow):
         self._opened("datasets", "last/dataset", name)
         return True
 
+    def open_relevance_store(self, path=None, quiet=False) -> bool:
+        """Open an ``R.zarr`` of ``lrp explain`` (e.g. computed on a cluster): its model,
+        dataset and settings, with heatmaps read from the store instead of computed."""
+        if path is None:
+            path = dialogs.ask_folder(self, "Open relevance store (.zarr)",
+                                      self.settings.last_dir("datasets"))
+            if not path:
+                return False
+        try:
+            source = sources.PrecomputedRelevance(path)
+        except Exception as exc:  # not a store, zarr missing: one line naming the path
+            self.show_error("Cannot open relevance store", message(exc, path), quiet=quiet)
+            return False
+        if not (self.state.model_path and os.path.abspath(self.state.model_path)
+                == os.path.abspath(source.model_path)) \
+                and not self.open_model(source.model_path, quiet=quiet):
+            return False
+        if not self.open_dataset(source.dataset_path, quiet=quiet):
+            return False
+        self.service.precomputed = source
+        with self.state.batch():
+            for name, value in source.settings.items():
+                setattr(self.state, name, value)
+        self.request_explanation()
+        return True
+
     def close_dataset(self) -> None:
         """Close the open dataset (the model stays), e.g. to open a model for other data."""
         self.session.close_dataset()
@@ -399,20 +436,24 @@ class MainWindow(QMainWindow):
         job = self.controller.submit(
             "explain", lambda token: service.run(req, token),
             on_done=self._explained, on_error=self._explain_failed)
+        self.busy.set_busy(True)
         return job
 
     def _explained(self, result) -> None:
+        self.busy.set_busy(self.controller.pending("explain"))
         if not self.session.accept_explanation(result):
             return  # stale: the selection moved on; a newer request is on its way
         self.backend_label.setText(f"{result.backend} · {result.device} · "
                                    f"{result.request.dtype}")
         self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
-                                + (" (forward cached)" if result.forward_reused else ""))
+                                + (" (forward cached)" if result.forward_reused else "")
+                                + (" (precomputed relevance)" if result.precomputed else ""))
         self.conservation_label.setText(_conservation_text(result.relevance_sum,
                                                            result.explained_output))
         self.explanation_shown.emit(result.index)
 
     def _explain_failed(self, exc) -> None:
+        self.busy.set_busy(self.controller.pending("explain"))
         if isinstance(exc, Cancelled):
             return
         self.session.explanation_failed()  # the previous results stay, as the dialog says
@@ -511,6 +552,21 @@ class MainWindow(QMainWindow):
                 return []
         return self._export(lambda: services.export_single_npy(
             path, result, self._result_info(result)))
+
+    def export_overlay(self, path=None) -> list:
+        """Write the heatmap blended over the greyscale input as PNG and .npy (+ sidecars)."""
+        result = self._current_result()
+        if result is None:
+            return []
+        if path is None:
+            path = self._ask_path("Export overlay", f"overlay_{result.index}.png",
+                                  "PNG (*.png)")
+            if path is None:
+                return []
+        s = self.state
+        return self._export(lambda: services.export_overlay(
+            path, result, s.colormap, s.overlay_opacity, s.channels,
+            self._result_info(result, colormap=s.colormap)))
 
     def export_all_colormaps(self, folder=None) -> list:
         result = self._current_result()

@@ -82,6 +82,7 @@ class ExplainResult:
     explained_output: float
     forward_reused: bool
     diagnosis: object = None  # lrpcore.insight.diagnose.Diagnosis of this explanation
+    precomputed: bool = False  # the relevance was read from a relevance store
 
     @property
     def index(self) -> int:
@@ -95,6 +96,7 @@ class ExplainService:
         self._key = None
         self._forward = None
         self._explainers: dict = {}
+        self.precomputed = None  # lrpgui.sources.PrecomputedRelevance, set by the window
 
     def cached_forward(self):
         """The forward pass of the last explained sample (None before the first)."""
@@ -123,7 +125,11 @@ class ExplainService:
         labels = None if req.label is None else np.array([req.label])
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
         target = parse_target(req.target)
-        R = fwd.relevance(config, target, labels=labels)
+        stored = self.precomputed is not None and self.precomputed.serves(req)
+        if stored:  # a relevance store (lrpgui.sources.PrecomputedRelevance): read, not computed
+            R = self.precomputed.relevance(req.index)[None]
+        else:
+            R = fwd.relevance(config, target, labels=labels)
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
                             "relevance (a zero denominator: use a larger ε or another rule)")
@@ -131,7 +137,7 @@ class ExplainService:
         R0 = initial_relevance(out, target, labels)
         ex.backend.synchronize()
         seconds = time.perf_counter() - start
-        diagnosis = _diagnosis(fwd, config, target, labels)  # after the timing: a check
+        diagnosis = None if stored else _diagnosis(fwd, config, target, labels)  # a check
         fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
         unit = unit_inputs(req.model.input_spec, fed)
         spec = req.model.input_spec
@@ -143,7 +149,7 @@ class ExplainService:
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
-            forward_reused=reused, diagnosis=diagnosis)
+            forward_reused=reused, diagnosis=diagnosis, precomputed=stored)
 
 
 def _diagnosis(fwd, config, target, labels):
@@ -240,6 +246,12 @@ def export_figure(path, result, cmap, outline, scale, info) -> list[Path]:
     path = _export.export_explanation_figure(path, result.relevance, result.input_unit, cmap,
                                              outline, scale, title, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
+
+
+def export_overlay(path, result, cmap, opacity, channels, info) -> list[Path]:
+    """The overlay on display (heatmap over the greyscale input): PNG, .npy and sidecars."""
+    return _export.export_overlay(path, result.relevance, result.input_unit, cmap, opacity,
+                                  channels, info=info, overwrite=True)
 
 
 def export_single_npy(path, result, info) -> list[Path]:

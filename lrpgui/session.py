@@ -227,10 +227,17 @@ class Session:
     def result_info(result, **extra) -> dict:
         """The sidecar of an export of ``result``: the settings that made it, which differ
         from the state's while a newer explanation is computed or after one failed."""
+        from .widgets.views import class_name, explained_class  # noqa: PLC0415
+
         req = result.request
+        named = {"predicted_class": int(result.prediction),
+                 "predicted_name": class_name(req.model, result.prediction)}
+        k = explained_class(result)
+        if k is not None:
+            named.update(explained_class=k, explained_name=class_name(req.model, k))
         return services.sidecar(req.model_path, result.rule_description, req.target,
                                 result.backend, req.dtype, dataset=req.dataset_name,
-                                sample=result.index, **extra)
+                                sample=result.index, **named, **extra)
 
     def batch_export_job(self, folder, indices, formats, chunk=256) -> services.BatchExport:
         """The batch export of samples ``indices`` with the current settings and colormap

@@ -2,12 +2,15 @@
 
 Everything else about where models and datasets come from (bundled models, default model and
 dataset, downloads) lives in :mod:`lrpcore.bundled` and :mod:`lrpcore.io.download`; the
-window calls those directly. Nothing here depends on ``/work/shared``.
+window calls those directly. Nothing here depends on ``/work/shared``. A relevance store
+(:class:`PrecomputedRelevance`) is a source of heatmaps computed elsewhere.
 """
 
 from __future__ import annotations
 
 import os
+
+import numpy as np
 
 import lrpcore
 
@@ -19,3 +22,63 @@ def open_dataset(spec) -> lrpcore.Dataset:
     Raises :class:`lrpcore.DatasetError` (naming the file) when it cannot be read.
     """
     return lrpcore.open_dataset(os.fspath(spec))
+
+
+class PrecomputedRelevance:
+    """The heatmaps of an ``R.zarr`` store (``lrp explain ... --out R.zarr``, e.g. from a
+    cluster), served for its dataset instead of computed while the explorer shows the store's
+    model, dataset and settings; any other setting is computed as usual."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.store = lrpcore.open_relevance_store(self.path)  # DatasetError naming the path
+        run = self.store.run
+        self.settings = {"rule": _rule_spec(run["rule"]),
+                         "layer_rules": {int(i): _rule_spec(s) for i, s in run["layer_rules"]},
+                         "target": str(run["target"]), "dtype": str(run["dtype"])}
+        self._sha: dict = {}  # model path -> SHA-256 (a model file is hashed once)
+        self._available = self.store.available()
+
+    @property
+    def model_path(self) -> str:
+        return str(self.store.provenance["model"])
+
+    @property
+    def dataset_path(self) -> str:
+        return self.store.input
+
+    def serves(self, req) -> bool:
+        """Whether the store holds ``req``'s heatmap: same dataset, model file, rules,
+        target and dtype, and the sample's chunk was computed."""
+        s = self.settings
+        if req.index is None or not req.dataset_name or not req.model_path:
+            return False
+        if os.path.abspath(req.dataset_name) != self.dataset_path:
+            return False
+        if (_rule_spec(req.rule), str(req.target), str(req.dtype)) != \
+                (s["rule"], s["target"], s["dtype"]):
+            return False
+        if {int(i): _rule_spec(r) for i, r in req.layer_rules} != s["layer_rules"]:
+            return False
+        if not 0 <= req.index < len(self._available) or not self._available[req.index]:
+            return False
+        return self._model_sha(req.model_path) == self.store.run["model_sha256"]
+
+    def relevance(self, index) -> np.ndarray:
+        """The stored relevance of one sample (model input layout, no batch axis)."""
+        return self.store.heatmaps(int(index))
+
+    def _model_sha(self, path) -> str:
+        if path not in self._sha:
+            from lrpcore.export import sha256_file
+            from lrpcore.io.models import model_file
+
+            self._sha[path] = sha256_file(model_file(path))
+        return self._sha[path]
+
+
+def _rule_spec(spec) -> str:
+    """A rule as the explorer stores it (``None``: the command line's default, simple)."""
+    from lrpcore.rules import parse_rule
+
+    return parse_rule(spec or "simple").spec()

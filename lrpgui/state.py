@@ -139,6 +139,10 @@ class AppState(EventedModel):
     # display
     colormap = Field("bwr", _colormap)
     outline = Field(True, _bool)
+    channels = Field("sum", _choice(("sum", "max-abs", "red", "green", "blue")),
+                     "how a colour image's relevance becomes one map (lrpcore.render.overlay)")
+    overlay_opacity = Field(0.6, lambda v, _o: min(max(float(v), 0.0), 1.0),
+                            "opacity of the heatmap over the greyscale photograph")
     # filters of the sample grid
     filter_true = Field(None, _optional_int)
     filter_pred = Field(None, _optional_int)

@@ -96,7 +96,9 @@ def test_graph_model_block_outputs():
     with pytest.raises(RuleError, match="bypassed by a skip connection"):
         concepts.resolve_layer(ex, "/layer2/conv1/Conv")
     comp = concepts.composition(fwd, k, ranking.channels[0], RULE)
-    assert ex.nodes[comp.lower].name == "/layer2/Add"
+    # the block below, not the Add right under this ReLU (that would be channel to itself)
+    assert ex.nodes[comp.lower].name == "/layer1/Add"
+    assert np.abs(comp.share).max() < 1
 
 
 def test_relmax_references_are_the_most_relevant_and_cached(lenet, digits, tmp_path,

@@ -493,9 +493,24 @@ def check_fits(model, dataset) -> None:
     spec = getattr(model, "input_spec", None)
     if spec is None:
         return
+    _fit_folder(dataset, spec)
     have, want = tuple(dataset.sample_shape), tuple(spec.raw_shape)
     size_have, size_want = int(np.prod(have)), int(np.prod(want))
     if size_have != size_want or (len(have) == 3 and len(want) == 3 and have != want):
         raise ShapeError(f"dataset {dataset.name} has samples of shape {_shape_text(have)} "
                          f"({_values(size_have)}), but the model takes raw {_shape_text(want)} "
                          f"samples ({_values(size_want)}).")
+
+
+def _fit_folder(dataset, spec) -> None:
+    """An image folder takes the model's image size: resized and centre-cropped as the input
+    specification's ``resize``/``crop`` say (torchvision's convention), greyscale or colour
+    as its channels say. Square models only (the crop is square)."""
+    folder = getattr(dataset, "_data", None)
+    want = tuple(spec.raw_shape)
+    if not isinstance(folder, ImageFolder) or len(want) != 3 or want[0] != want[1]:
+        return
+    crop = int(spec.extra.get("crop", want[0]))
+    if crop != want[0]:
+        return
+    folder.fit(crop=crop, channels=int(want[2]), resize=spec.extra.get("resize"))

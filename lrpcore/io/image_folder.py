@@ -1,19 +1,26 @@
-"""A folder of PNG/JPEG images, one subfolder per class (class names = subfolder names).
+"""A folder of PNG/JPEG images, with or without one subfolder per class (class names =
+subfolder names).
 
-Images are listed on open and decoded only when asked for (scikit-image), so a folder of
-thousands of files opens at once. The first image fixes the sample shape; an image of another
-size found later is an error that names it.
+Images are listed on open and decoded only when asked for (Pillow), so a folder of thousands
+of files opens at once. Photographs of any size are fitted to a model with ``fit``: the
+shorter side resized to ``resize`` and the centre ``crop``×``crop`` cut out (torchvision's
+Resize + CenterCrop); without ``fit`` the first image fixes the sample shape and an image of
+another size found later is an error that names it. Greyscale and RGBA files are converted;
+CMYK, 16-bit and decompression bombs are refused with one sentence naming the file.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
 from ..errors import DatasetError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
+_MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1}
 
 
 def _images_in(folder: str) -> list[str]:
@@ -22,24 +29,83 @@ def _images_in(folder: str) -> list[str]:
                   and os.path.isfile(os.path.join(folder, f)))
 
 
-def read_image(path: str) -> np.ndarray:
-    """One image as uint8 H×W×C (grayscale gets C = 1, an alpha channel is dropped)."""
-    from skimage import io as skio
+def _open(path: str):
+    """The Pillow image of ``path``, its size checked before any pixel is decoded."""
+    from PIL import Image  # noqa: PLC0415
 
     try:
-        img = np.asarray(skio.imread(path))
-    except Exception:  # decoders raise many types (and suggest plugins) for broken files
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DatasetError(f"{path}: the image is too large to decode (more than "
+                           f"{MAX_PIXELS:,} pixels; a decompression bomb?)") from None
+    except Exception:  # decoders raise many types for broken files
+        raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
+                           "file") from None
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise DatasetError(f"{path}: the image is too large to decode ({w}×{h} = {w * h:,} "
+                           f"pixels, more than {MAX_PIXELS:,}; a decompression bomb?)")
+    if im.mode == "CMYK":
+        raise DatasetError(f"{path}: CMYK image; convert it to RGB first (only greyscale, RGB "
+                           "and RGBA images are read)")
+    if im.mode not in _MODES:
+        bits = "16-bit " if im.mode.startswith("I") else ""
+        raise DatasetError(f"{path}: {bits}image of mode {im.mode}; only 8-bit greyscale, RGB "
+                           "and RGBA images are supported")
+    return im
+
+
+def read_image(path: str, channels: int | None = None) -> np.ndarray:
+    """One image as uint8 H×W×C: C = 1 for greyscale, 3 for colour (an alpha channel is laid
+    over white); ``channels`` = 3 makes greyscale RGB, 1 makes colour grey."""
+    im = _open(path)
+    try:
+        if im.mode in ("P", "PA"):
+            im = im.convert("RGBA")
+        if im.mode in ("RGBA", "LA"):
+            from PIL import Image  # noqa: PLC0415
+
+            grey = im.mode == "LA"
+            rgba = im.convert("RGBA")
+            im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), rgba)
+            im = im.convert("L" if grey else "RGB")
+        if im.mode == "1":
+            im = im.convert("L")
+        if channels == 3 and im.mode == "L":
+            im = im.convert("RGB")
+        elif channels == 1 and im.mode == "RGB":
+            im = im.convert("L")
+        img = np.asarray(im)
+    except DatasetError:
+        raise
+    except Exception:
         raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
                            "file") from None
     if img.dtype != np.uint8:
         raise DatasetError(f"{path}: {img.dtype} pixels; only 8-bit images are supported")
-    if img.ndim == 2:
-        img = img[:, :, None]
-    elif img.ndim == 3 and img.shape[2] in (2, 4):
-        img = img[:, :, :-1]  # drop alpha
-    if img.ndim != 3 or img.shape[2] not in (1, 3):
-        raise DatasetError(f"{path}: unsupported image layout {img.shape}")
-    return img
+    return img[:, :, None] if img.ndim == 2 else img
+
+
+def resize_crop(img: np.ndarray, resize: int | None, crop: int) -> np.ndarray:
+    """torchvision's Resize(resize) + CenterCrop(crop) on uint8 H×W×C: the shorter side
+    scaled to ``resize`` (``crop`` when None), bilinear with anti-aliasing, then the centre."""
+    from PIL import Image  # noqa: PLC0415
+
+    short = int(resize or crop)
+    h, w = img.shape[:2]
+    if min(h, w) != short:
+        nh, nw = (short, max(short, round(w * short / h))) if h <= w else \
+            (max(short, round(h * short / w)), short)
+        pil = Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img)
+        img = np.asarray(pil.resize((nw, nh), Image.Resampling.BILINEAR))
+        img = img[:, :, None] if img.ndim == 2 else img
+        h, w = nh, nw
+    if min(h, w) < crop:
+        raise DatasetError(f"cannot crop {crop}×{crop} from a {h}×{w} image")
+    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
+    return np.ascontiguousarray(img[top:top + crop, left:left + crop])
 
 
 class ImageFolder:
@@ -64,9 +130,25 @@ class ImageFolder:
             raise DatasetError(f"{self.root}: no PNG or JPEG images found (expected one "
                                "subfolder per class, or images directly in the folder)")
         self.files = files
+        self.resize, self.crop, self.channels = None, None, None
         first = read_image(files[0])
         self.shape = (len(files),) + first.shape
         self.dtype = np.dtype(np.uint8)
+
+    def fit(self, crop: int, channels: int, resize: int | None = None) -> None:
+        """Deliver every image as ``crop``×``crop``×``channels`` (see the module docstring)."""
+        self.resize, self.crop, self.channels = resize, int(crop), int(channels)
+        self.shape = (len(self.files), self.crop, self.crop, self.channels)
+
+    def _read(self, i: int) -> np.ndarray:
+        path = self.files[i]
+        img = read_image(path, self.channels)
+        if self.crop is None:
+            return img
+        try:
+            return resize_crop(img, self.resize, self.crop)
+        except DatasetError as exc:
+            raise DatasetError(f"{path}: {exc}") from None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -75,10 +157,12 @@ class ImageFolder:
         idx = np.arange(len(self.files))[index]
         out = np.empty((np.size(idx),) + self.shape[1:], dtype=np.uint8)
         for k, i in enumerate(np.atleast_1d(idx)):
-            img = read_image(self.files[i])
+            img = self._read(i)
             if img.shape != self.shape[1:]:
                 raise DatasetError(f"{self.files[i]}: image of shape {img.shape}, but the "
                                    f"folder's first image ({self.files[0]}) is {self.shape[1:]}; "
-                                   "all images must have the same size")
+                                   "all images must have the same size (or open the folder "
+                                   "with a model whose input specification says how to "
+                                   "resize and crop)")
             out[k] = img
         return out[0] if np.ndim(idx) == 0 else out

@@ -65,7 +65,8 @@ class SprayPanel(BatchPanel):
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
         self.class_box = QComboBox(objectName="sprayClass")
-        self.class_box.setToolTip("the class whose samples are clustered (true labels)")
+        self.class_box.setToolTip("the class whose samples are clustered (true labels); "
+                                  "each sample is explained for its true class")
         self.k_spin = QSpinBox(objectName="sprayK")
         self.k_spin.setRange(0, 20)
         self.k_spin.setSpecialValueText("auto")
@@ -172,7 +173,9 @@ class SprayPanel(BatchPanel):
         cls = self.class_box.currentData()
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
-        target = s.target if s.target != "true" or s.labels is not None else "pred"
+        # SpRAy asks how the model recognises the class: each sample is explained for its
+        # true class (as 'lrp spray' does); without labels, for its prediction
+        target = "true" if s.labels is not None else "pred"
         args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend,
                 self.k_spin.value() or None)
         self.clear_error()

@@ -34,6 +34,7 @@ from lrpcore.rules import RULE_NAMES
 
 from .. import rendering
 from .choice_box import ChoiceBox
+from .colour_panel import make_searchable
 from .layer_table import LayerRuleTable
 
 # rule → (parameter label, default, minimum, maximum)
@@ -354,5 +355,6 @@ class RulePanel(QWidget):
             combo.addItem("all outputs", "output")
             for k, name in enumerate(names):
                 combo.addItem(f"class {name}" if name != str(k) else f"class {k}", str(k))
+            make_searchable(combo)  # type part of a class name (1000 ImageNet classes)
             i = combo.findData(self.state.target)
             combo.setCurrentIndex(max(i, 0))

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..item_models import ORDERS, THUMB, SampleListModel
+from .colour_panel import make_searchable
 from .rule_panel import signals_blocked
 
 _Move = QAbstractItemView.CursorAction
@@ -160,12 +161,15 @@ class SampleGrid(QWidget):
 
     # -- state → view -----------------------------------------------------------------------
     def _on_dataset(self, dataset) -> None:
+        model = self.state.model
+        self.model.class_names = list(model.class_names) if model is not None else None
         self.model.set_dataset(dataset)
         self._fill_filters()
         self._apply_filters()
 
     def _fill_filters(self) -> None:
         model = self.state.model
+        self.model.class_names = list(model.class_names) if model is not None else None
         n = model.n_classes if model is not None else None
         n = n or 10
         for combo, value in ((self.true_filter, self.state.filter_true),
@@ -173,8 +177,11 @@ class SampleGrid(QWidget):
             with signals_blocked(combo):
                 combo.clear()
                 combo.addItem("any", None)
+                names = list(model.class_names) if model is not None else []
                 for k in range(n):
-                    combo.addItem(str(k), k)
+                    name = str(names[k]) if k < len(names) else str(k)
+                    combo.addItem(name if name == str(k) else f"{k} {name}", k)
+                make_searchable(combo)
                 i = combo.findData(value)
                 combo.setCurrentIndex(max(i, 0))
         self.true_filter.setEnabled(self.state.labels is not None)

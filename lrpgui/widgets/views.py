@@ -135,6 +135,7 @@ class ImagePair(QWidget):
         state.events.colormap.connect(self._on_colormap)
         state.events.sample_hidden.connect(self._title_input)
         state.events.outline.connect(lambda _v: self.redraw_heatmap())
+        state.events.channels.connect(lambda _v: self.redraw_heatmap())
 
     def reset_zoom(self) -> None:
         """Fit both images again (the zoom-reset button, a double-click, the Home key)."""
@@ -222,15 +223,15 @@ class ImagePair(QWidget):
         if result is None:
             return
         mask = self._outline(result) if self.state.outline else None
-        rgb = rendering.heatmap_with_mask(rendering.displayable(result.relevance), mask,
-                                          self.state.colormap)
+        shown = shown_relevance(result, self.state.channels)
+        rgb = rendering.heatmap_with_mask(shown, mask, self.state.colormap)
         self.rendered_rgb = rgb
         self.render_count += 1
         h, w = self._shape
         self.heat_item.setImage(np.ascontiguousarray(rgb, dtype=np.float32), autoLevels=False,
                                 levels=(0.0, 1.0))
         self.heat_item.setRect(QRectF(0, 0, w, h))
-        vmax = float(np.max(np.abs(result.relevance))) or 1.0
+        vmax = float(np.max(np.abs(shown))) or 1.0
         self.colorbar.setLevels((-vmax, vmax))
         self._bar_for(result, vmax)
 
@@ -243,7 +244,7 @@ class ImagePair(QWidget):
                 self.colorbar.setColorMap(self._colormap(name))
                 self.bar_title.setText("")
             return
-        R = rendering.as_image2d(rendering.displayable(result.relevance))
+        R = rendering.as_image2d(shown_relevance(result, self.state.channels))
         lut, cut = rendering.gray_red2_bar(R, vmax)
         self.colorbar.setColorMap(pg.ColorMap(pos=np.linspace(0.0, 1.0, len(lut)), color=lut,
                                               name="gray-red2"))
@@ -282,7 +283,20 @@ class ImagePair(QWidget):
         x = np.asarray(result.model_input).reshape(h, w, -1)
         rel = np.asarray(result.relevance).reshape(h, w, -1).sum(axis=2)
         value = ", ".join(f"{v:.4g}" for v in x[row, col])
-        return f"row {row}, col {col}: input {value}, relevance {rel[row, col]:+.4g}"
+        text = f"row {row}, col {col}: input {value}, relevance {rel[row, col]:+.4g}"
+        unit = np.asarray(result.input_unit)
+        if unit.ndim == 3 and unit.shape[2] == 3 and unit.shape[:2] == (h, w):
+            r, g, b = np.clip(np.round(unit[row, col] * 255), 0, 255).astype(int)
+            text += f", RGB ({r}, {g}, {b})"
+        return text
+
+
+def shown_relevance(result, channels="sum") -> np.ndarray:
+    """The relevance map the heatmap view draws: colour images reduced over their channels
+    as the Colour panel says (sum, max-abs or one channel); others as they are."""
+    from lrpcore.render.overlay import channel_map  # noqa: PLC0415
+
+    return channel_map(rendering.displayable(result.relevance), channels)
 
 
 def _same_rect(a, b, tol=1e-9) -> bool:
@@ -317,6 +331,8 @@ class ScoresPlot(pg.PlotWidget):
         self.bars = None
         self.heights = None
         self._model = None
+        self._ticks = None
+        self.shown_classes = []  # class index per bar, left to right
         state.events.explanation.connect(self._on_explanation)
 
     def _on_explanation(self, result) -> None:
@@ -330,31 +346,64 @@ class ScoresPlot(pg.PlotWidget):
             return
         scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
         self.heights = scores
-        brushes = [pg.mkBrush(200, 40, 40) if k == result.prediction else pg.mkBrush(120, 140, 200)
-                   for k in range(scores.size)]
-        label = result.request.label
-        pens = [pg.mkPen("k", width=2.5) if k == label else pg.mkPen(None)
-                for k in range(scores.size)]
         model = result.request.model
-        if self.bars is None or self._model is not model:
+        self.explained = _explained_classes(result, scores.size)
+        label = result.request.label
+        shown = shown_classes(scores, label, self.explained)
+        self.shown_classes = shown
+        values = scores[shown]
+        brushes = [pg.mkBrush(200, 40, 40) if k == result.prediction else pg.mkBrush(120, 140, 200)
+                   for k in shown]
+        pens = [pg.mkPen("k", width=2.5) if k == label else pg.mkPen(None) for k in shown]
+        x = np.arange(len(shown))
+        if self.bars is None or self._model is not model or self._ticks != shown:
             if self.bars is not None:
                 self.removeItem(self.bars)
-            self.bars = pg.BarGraphItem(x=np.arange(scores.size), height=scores, width=0.7,
-                                        brushes=brushes, pens=pens)
+            self.bars = pg.BarGraphItem(x=x, height=values, width=0.7, brushes=brushes,
+                                        pens=pens)
             self.addItem(self.bars)
             names = model.class_names
-            self.getAxis("bottom").setTicks(
-                [[(k, str(names[k]) if k < len(names) else str(k)) for k in range(scores.size)]])
-            self._model = model
-        else:  # same model: update the bars in place (cheaper than a new item)
-            self.bars.setOpts(height=scores, brushes=brushes, pens=pens)
-        lo, hi = min(0.0, float(scores.min())), max(0.0, float(scores.max()))
+            self.getAxis("bottom").setTicks([[(i, _short(names[k]) if k < len(names)
+                                               else str(k)) for i, k in enumerate(shown)]])
+            self._model, self._ticks = model, shown
+        else:  # same model and classes: update the bars in place (cheaper than a new item)
+            self.bars.setOpts(height=values, brushes=brushes, pens=pens)
+        top = len(shown) < scores.size
+        self.setLabel("bottom", f"class (top {len(shown)} of {scores.size})" if top
+                      else "class")
+        lo, hi = min(0.0, float(values.min())), max(0.0, float(values.max()))
         pad = 0.08 * ((hi - lo) or 1.0)
-        self.explained = _explained_classes(result, scores.size)
-        tops = [max(float(scores[k]), 0.0) + 0.6 * pad for k in self.explained]
-        self.marker.setData(list(self.explained), tops)
-        self.setRange(xRange=(-0.6, scores.size - 0.4), yRange=(lo - pad, hi + 2 * pad),
+        where = {k: i for i, k in enumerate(shown)}
+        marked = [k for k in self.explained if k in where]
+        tops = [max(float(scores[k]), 0.0) + 0.6 * pad for k in marked]
+        self.marker.setData([where[k] for k in marked], tops)
+        self.setRange(xRange=(-0.6, len(shown) - 0.4), yRange=(lo - pad, hi + 2 * pad),
                       padding=0)
+
+
+TOP_CLASSES = 10
+
+
+def shown_classes(scores, label=None, explained=()) -> list[int]:
+    """The classes the scores plot draws: all of up to TOP_CLASSES; otherwise the
+    TOP_CLASSES highest in score order, plus the true and the explained class when they
+    are not among them (1000 ImageNet bars would be unreadable)."""
+    n = len(scores)
+    if n <= TOP_CLASSES:
+        return list(range(n))
+    order = [int(k) for k in np.argsort(-np.asarray(scores), kind="stable")[:TOP_CLASSES]]
+    extra = ([label] if label is not None else []) + (list(explained) if len(explained) == 1
+                                                       else [])
+    for k in extra:
+        if k is not None and 0 <= int(k) < n and int(k) not in order:
+            order.append(int(k))
+    return order
+
+
+def _short(name, limit=16) -> str:
+    """A class name short enough for a tick label: the first of its synonyms, cut."""
+    text = str(name).split(",")[0].strip()
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def explained_class(result) -> int | None:

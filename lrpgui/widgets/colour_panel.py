@@ -1,0 +1,172 @@
+"""What photographs add to the explorer: the channel reduction of the heatmap, the overlay of
+the heatmap on a greyscale copy of the photograph (opacity adjustable, exported as PNG and
+.npy with sidecars), a busy indicator for slow clicks, and a target box searchable by class
+name (1000 ImageNet classes do not fit a list one scrolls through).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QCompleter,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lrpcore.render.overlay import CHANNEL_MAPS, channel_map, overlay
+
+from .. import rendering
+from .choice_box import ChoiceBox
+
+
+def is_colour(result) -> bool:
+    x = np.asarray(result.input_unit) if result is not None else None
+    return x is not None and x.ndim == 3 and x.shape[2] == 3
+
+
+class ColourPanel(QWidget):
+    """Channel reduction, overlay view with opacity slider, and the overlay export."""
+
+    export_requested = Signal()
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.setObjectName("colourPanel")
+        self.state = state
+        self.channels = ChoiceBox(objectName="channelChoice")
+        for name, (doc, _fn) in CHANNEL_MAPS.items():
+            self.channels.addItem(name, name)
+            self.channels.setItemData(self.channels.count() - 1, doc,
+                                      Qt.ItemDataRole.ToolTipRole)
+        self.channels.setToolTip("How a colour image's relevance (one value per channel) "
+                                 "becomes one heatmap: summed, the channel of the largest "
+                                 "magnitude, or one channel")
+        self.channels.currentIndexChanged.connect(
+            lambda _i: setattr(self.state, "channels", self.channels.currentData()))
+        self.opacity = QSlider(Qt.Orientation.Horizontal, objectName="overlayOpacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(100 * state.overlay_opacity))
+        self.opacity.setToolTip("Opacity of the heatmap over the greyscale photograph")
+        self.opacity.valueChanged.connect(
+            lambda v: setattr(self.state, "overlay_opacity", v / 100.0))
+        self.export_button = QPushButton("overlay…", objectName="exportOverlayButton")
+        self.export_button.setToolTip("Save the overlay as PNG and .npy (float RGB), each with "
+                                      "a JSON sidecar")
+        self.export_button.clicked.connect(self.export_requested)
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setObjectName("overlayView")
+        self.widget.setBackground("w")
+        self.widget.setToolTip("The heatmap blended over a greyscale copy of the input: which "
+                               "parts of the picture carry the evidence")
+        self.box = self.widget.addViewBox(row=0, col=0)
+        self.box.setAspectLocked(True)
+        self.box.invertY(True)
+        self.box.setMenuEnabled(False)
+        self.item = pg.ImageItem()
+        self.box.addItem(self.item)
+        self.widget.setMinimumSize(120, 120)
+        self.note = QLabel(objectName="overlayNote")
+        self.note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("channels:"))
+        row.addWidget(self.channels, 1)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("opacity:"))
+        row2.addWidget(self.opacity, 1)
+        row2.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.widget, 1)
+        layout.addLayout(row2)
+        layout.addWidget(self.note)
+        self.rendered = None  # the overlay on display, H×W×3 float (tests read it)
+        for name in ("explanation", "channels", "overlay_opacity", "colormap"):
+            getattr(state.events, name).connect(lambda _v: self.redraw())
+        state.events.channels.connect(self._sync_choice)
+
+    def follow(self, state, dock) -> None:
+        """Show ``dock`` with the first explanation of a colour model, hide it with the first
+        of a greyscale one (the user's choice stays until the model changes): the panel
+        would only take space from digits."""
+        pending = [True]
+
+        def model_changed(_model):
+            pending[0] = True
+
+        def explained(result):
+            if pending[0] and result is not None:
+                pending[0] = False
+                dock.setVisible(is_colour(result))
+
+        state.events.model.connect(model_changed)
+        state.events.explanation.connect(explained)
+
+    def _sync_choice(self, value) -> None:
+        i = self.channels.findData(value)
+        if i >= 0 and i != self.channels.currentIndex():
+            self.channels.setCurrentIndex(i)
+
+    def redraw(self) -> None:
+        result = self.state.explanation
+        if result is None:
+            self.item.clear()
+            self.rendered = None
+            return
+        R = channel_map(rendering.displayable(result.relevance), self.state.channels)
+        x = rendering.displayable(result.input_unit)
+        try:
+            image = overlay(R, x, self.state.overlay_opacity, self.state.colormap)
+        except ValueError:  # flat inputs (no picture to lay the map on)
+            self.item.clear()
+            self.rendered = None
+            self.note.setText("no overlay: the input is not an image")
+            return
+        self.note.setText("" if is_colour(result) else
+                          "a greyscale input: the overlay shows it under the heatmap")
+        self.rendered = image
+        h, w = image.shape[:2]
+        self.item.setImage(np.ascontiguousarray(image, dtype=np.float32), autoLevels=False,
+                           levels=(0.0, 1.0))
+        self.item.setRect(QRectF(0, 0, w, h))
+
+
+class BusyIndicator(QProgressBar):
+    """A moving bar in the status bar while an explanation is being computed."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("busyIndicator")
+        self.setRange(0, 0)
+        self.setMaximumWidth(110)
+        self.setMaximumHeight(14)
+        self.setTextVisible(False)
+        self.setToolTip("Explaining… (a new click replaces the running one)")
+        self.hide()
+
+    def set_busy(self, busy: bool) -> None:
+        self.setVisible(bool(busy))
+
+
+def make_searchable(combo, threshold: int = 20) -> None:
+    """Let the user type part of a class name into ``combo`` (a target selector of many
+    classes): a completer that matches anywhere in the entry, case-insensitively; typed text
+    that names no entry is never added."""
+    many = combo.count() > threshold
+    if combo.isEditable() == many:
+        return
+    combo.setEditable(many)
+    if not many:
+        return
+    combo.setInsertPolicy(combo.InsertPolicy.NoInsert)
+    completer = QCompleter(combo.model(), combo)
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+    combo.setCompleter(completer)

@@ -1,0 +1,60 @@
+"""The explorer opens an ``R.zarr`` of ``lrp explain`` (issue 18) as precomputed heatmaps:
+its model, dataset and settings, with relevance read from the store, not computed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("zarr")
+
+
+@pytest.fixture
+def store(toy_files, tmp_path):
+    """A store of the toy data made on an in-process Dask cluster; sample 3's stored
+    relevance is then marked, so that a heatmap read from the store can be told apart."""
+    import distributed
+    import zarr
+
+    from lrpcore import distributed as dist
+
+    model, images = toy_files
+    source, _ = dist.open_source(images)
+    out = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
+                "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
+                "batch_size": 32, "source": source}
+        result = dist.explain_to_store(args, out, client=client, progress=False)
+    assert result.failed == []
+    rel = zarr.open_group(out, mode="r+")["relevance"]
+    rel[3] = np.full(rel.shape[1:], 0.125)
+    return out
+
+
+def test_a_store_is_shown_as_precomputed_heatmaps(make_window, qtbot, store):
+    from .waiting import settle
+
+    window = make_window()
+    assert window.open_relevance_store(store)
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.precomputed, timeout=20000)
+    window.state.sample_index = 3
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.index == 3, timeout=20000)
+    assert window.state.rule == "epsilon:0.01" and window.state.explanation.precomputed
+    assert np.all(window.state.relevance == 0.125)  # read from the store
+    assert "precomputed" in window.time_label.text()
+    window.state.rule = "alphabeta:2"  # not in the store: computed as usual
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.request.rule == "alphabeta:2", timeout=20000)
+    assert not window.state.explanation.precomputed
+    settle(qtbot, window.controller)
+
+
+def test_a_folder_that_is_no_store_is_one_line_error(make_window, tmp_path):
+    window = make_window()
+    assert not window.open_relevance_store(tmp_path, quiet=True)
+    assert str(tmp_path) in window.last_error and "relevance store" in window.last_error

@@ -1,0 +1,113 @@
+"""Folders of photographs of any size, fitted to a colour model's input (resize + centre crop),
+and the image files that are refused with one sentence naming the file."""
+
+import struct
+import types
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import lrpcore
+from lrpcore.errors import DatasetError
+from lrpcore.io.image_folder import read_image, resize_crop
+from lrpcore.spec import InputSpec
+
+
+def _model(side=8, resize=10, channels=3):
+    spec = InputSpec.from_dict({"shape": [side, side, channels],
+                                "raw_shape": [side, side, channels], "resize": resize,
+                                "crop": side})
+    return types.SimpleNamespace(input_spec=spec, n_classes=2)
+
+
+def _photo(path, w, h, mode="RGB", seed=0):
+    rng = np.random.default_rng(seed)
+    chans = {"RGB": 3, "RGBA": 4, "L": None}[mode]
+    shape = (h, w) if chans is None else (h, w, chans)
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path)
+
+
+def test_folder_of_mixed_sizes_is_resized_and_centre_cropped(tmp_path):
+    for cls, sizes in (("cat", [(30, 20), (12, 40)]), ("dog", [(16, 16)])):
+        (tmp_path / cls).mkdir()
+        for k, (w, h) in enumerate(sizes):
+            _photo(tmp_path / cls / f"{k}.png", w, h, seed=k)
+    ds = lrpcore.open_dataset(tmp_path)
+    assert ds.class_names == ["cat", "dog"] and list(ds.labels) == [0, 0, 1]
+    lrpcore.check_fits(_model(), ds)
+    x = ds.images()
+    assert x.shape == (3, 8, 8, 3) and x.dtype == np.uint8
+    # the first photo 30×20 (w×h): shorter side 20 → 10, width 15; centre 8×8
+    img = np.asarray(Image.open(tmp_path / "cat" / "0.png").resize((15, 10),
+                                                                   Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(x[0], img[1:9, 4:12])
+
+
+def test_resize_crop_follows_torchvision_convention():
+    img = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)
+    out = resize_crop(img, None, 20)  # no resize needed: just the centre
+    np.testing.assert_array_equal(out, img[:, 5:25])
+    assert resize_crop(img, 256, 224).shape == (224, 224, 3)
+
+
+def test_flat_folder_greyscale_and_rgba_become_rgb(tmp_path):
+    _photo(tmp_path / "a.png", 9, 9, "L")
+    _photo(tmp_path / "b.png", 12, 9, "RGBA")
+    ds = lrpcore.open_dataset(tmp_path)
+    assert ds.labels is None
+    lrpcore.check_fits(_model(8, None), ds)
+    x = ds.images()
+    assert x.shape == (2, 8, 8, 3)
+    assert np.all(x[0, ..., 0] == x[0, ..., 1])  # grey repeated over the channels
+
+
+def test_rgba_is_laid_over_white(tmp_path):
+    a = np.zeros((4, 4, 4), np.uint8)
+    a[..., 0] = 255  # red, fully transparent
+    Image.fromarray(a, "RGBA").save(tmp_path / "t.png")
+    assert np.all(read_image(str(tmp_path / "t.png")) == 255)
+
+
+def test_cmyk_is_refused_naming_the_file(tmp_path):
+    Image.new("CMYK", (8, 8), (0, 50, 100, 0)).save(tmp_path / "c.jpg")
+    with pytest.raises(DatasetError, match=r"c\.jpg: CMYK"):
+        read_image(str(tmp_path / "c.jpg"))
+
+
+def test_sixteen_bit_is_refused(tmp_path):
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(tmp_path / "d.png")
+    with pytest.raises(DatasetError, match=r"d\.png: 16-bit"):
+        read_image(str(tmp_path / "d.png"))
+
+
+def _png_chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    """A PNG header claiming 100000×100000 pixels: refused on its size, nothing decoded."""
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    raw = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+           + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
+    (tmp_path / "bomb.png").write_bytes(raw)
+    with pytest.raises(DatasetError, match=r"bomb\.png: the image is too large"):
+        read_image(str(tmp_path / "bomb.png"))
+
+
+def test_npy_colour_batch_opens_as_images(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    ds = lrpcore.open_dataset(tmp_path / "x.npy")
+    lrpcore.check_fits(_model(), ds)
+    np.testing.assert_array_equal(ds.images(), x)
+
+
+def test_efficientnet_spec_says_resize_256_crop_224():
+    from lrpcore import zoo
+
+    spec = zoo.efficientnet_lite0(None).input_spec
+    assert spec.extra == {"resize": 256, "crop": 224}
+    assert InputSpec.from_dict(spec.to_dict()).extra == {"resize": 256, "crop": 224}
