@@ -8,60 +8,63 @@ never touches an existing file of the same name unless the write succeeds.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import io
 import os
+import stat
 import tempfile
+import types
 
 import numpy as np
 
 from .errors import ExportError
 
+TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-": the next write in the folder removes a dead run's files
+_cleaned: set[str] = set()
+_stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
 
-@contextlib.contextmanager
-def atomic_open(path, mode="wb", overwrite=True):
-    """Yield a file object for a temporary file that becomes ``path`` on success."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not overwrite and os.path.exists(path):
-        raise ExportError(f"{path}: file exists (allow overwriting to replace it)")
-    if not os.path.isdir(folder):
-        raise ExportError(f"{path}: folder {folder} does not exist")
-    suffix = os.path.basename(path)[-40:]
-    remove_stale_temporaries(folder, suffix)
+
+def _identity(path):
+    """What is at ``path`` now: None, or the identity (device, inode, size, times) of a regular
+    file; anything else (a symbolic link, a device such as /dev/null, a pipe, a folder) is
+    refused, never replaced."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix,
-                                   dir=folder)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
     except OSError as exc:
-        raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
+        raise ExportError(f"{path}: cannot check: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a folder"
+                if stat.S_ISDIR(st.st_mode) else "not a regular file (a device or pipe)")
+        raise ExportError(f"{path}: is {kind}; refusing to replace it (write to a regular "
+                          "file instead)")
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def remove_stale_temporaries(folder, suffix="") -> None:
+    """Remove temporary files (ending in ``suffix``) that killed runs left in ``folder``."""
+    clean_stale_temporaries(folder)
+
+
+def identity(path):
+    """Public form of :func:`_identity`: lets a writer that replaces its own file several
+    times (``lrp train``) check that nobody else put a file there in between."""
+    return _identity(path)
+
+
+def clean_stale_temporaries(folder) -> None:
+    """Remove temporary files that a killed run (whose process is gone) left in ``folder``."""
+    folder = os.path.abspath(folder)
+    if folder in _cleaned:
+        return
+    _cleaned.add(folder)
     try:
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _default_mode(path))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
-            raise ExportError(f"{path}: write failed: {exc.strerror or exc}") from None
-        raise
-
-
-TEMP_PREFIX = ".tmp-lrp-"  # + the writer's process id: a killed run's leftover is recognisable
-
-
-def remove_stale_temporaries(folder, suffix) -> None:
-    """Remove temporary files for ``suffix`` left by runs that were killed (SIGKILL, power
-    loss): their writer's process no longer exists. A live writer's files are left alone."""
-    try:
-        names = os.listdir(folder)
+        names = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
     except OSError:
         return
     for name in names:
-        if not (name.startswith(TEMP_PREFIX) and name.endswith(suffix)):
-            continue
         pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
             continue
@@ -70,13 +73,87 @@ def remove_stale_temporaries(folder, suffix) -> None:
 
 
 def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # exists, owned by someone else
-        return True
+    except OSError:
+        return True  # exists, owned by someone else
     return True
+
+
+def _finish(tmp, path, before, overwrite) -> None:
+    """Move a finished temporary file to ``path``, replacing only what was checked at the
+    start: a file that appeared (or was swapped) at ``path`` meanwhile is kept, and this fails."""
+    now = _identity(path)
+    if now != before:
+        raise ExportError(f"{path}: was created or replaced by something else while this ran; "
+                          "left it alone (nothing written)")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def staged_writes():
+    """Within this block, finished files keep their temporary names; they take their real
+    names together when the block ends without error (all removed otherwise), so a killed run
+    never leaves files that look like results. Yields a record whose ``committed`` tells."""
+    state = types.SimpleNamespace(pending=[], committed=False)
+    token = _stage.set(state)
+    try:
+        yield state
+    except BaseException:
+        for tmp, *_ in state.pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    finally:
+        _stage.reset(token)
+    try:
+        for tmp, path, before, overwrite in state.pending:
+            _finish(tmp, path, before, overwrite)
+    except BaseException:
+        for tmp, *_ in state.pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    state.committed = True
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb", overwrite=True):
+    """Yield a file object for a temporary file that becomes ``path`` on success."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    before = _identity(path)
+    if not overwrite and before is not None:
+        raise ExportError(f"{path}: file exists (allow overwriting to replace it)")
+    if not os.path.isdir(folder):
+        raise ExportError(f"{path}: folder {folder} does not exist")
+    clean_stale_temporaries(folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-",
+                                   suffix=os.path.basename(path)[-40:], dir=folder)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _default_mode(path))
+        stage = _stage.get()
+        if stage is not None:
+            stage.pending.append((tmp, path, before, overwrite))
+        else:
+            _finish(tmp, path, before, overwrite)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+            raise ExportError(f"{path}: write failed: {exc.strerror or exc}") from None
+        raise
 
 
 def _default_mode(path) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..text import printable
 from .common import add_command
 
 
@@ -46,7 +47,7 @@ def run_info(args) -> int:
     from ..io.datasets import open_dataset
 
     ds = open_dataset(args.dataset, labels=args.labels)
-    print(ds.describe())
+    print(printable(ds.describe()))  # class names are folder names: no escapes
     return 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..batch_export import export_explained
 from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
-from ..fileio import atomic_npy_memmap, atomic_save_npy
+from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
 from ..render import check_scaling, get_colormap
@@ -145,34 +145,38 @@ def run(args) -> int:
     checks = Accumulator(explainer.layers, config)  # conservation, layer by layer
     t0 = time.perf_counter()
     outputs = []
+    stage = None
     try:
-        with atomic_npy_memmap(args.out, fed_shape, explainer.dtype, args.overwrite) as R:
-            for start, stop in explainer.passes(fed_shape, args.batch_size):
-                with _naming_input(args, start, stop):  # e.g. NaN in a later batch
-                    fed = explainer.prepare(x[start:stop], raw=args.raw)
-                    fwd = explainer.forward(fed, raw=True)
-                    y = fwd.outputs()
-                    check_finite_outputs(y, explainer.dtype)  # values that overflow
-                lab = labels[start:stop] if labels is not None else None
-                r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
-                                     else None, range(start, stop))
-                R[start:stop] = r
-                if Y is None:
-                    Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
-                Y[start:stop] = y
-                pngs.write(explainer, r, fed, start)
-                bar(stop, n)
-        outputs.append(args.out)
-        if args.outputs:
-            atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
-            outputs.append(args.outputs)
-        diagnosis = checks.result()
-        record = _record(args, config, explainer, round(time.perf_counter() - t0, 4),
-                         diagnosis=diagnosis.to_dict())
-        outputs.append(record(args.out, "relevance", fed_shape))
-        if args.outputs:
-            outputs.append(record(args.outputs, "model outputs", Y.shape))
+        with staged_writes() as stage:  # results take their names together at the end
+            with atomic_npy_memmap(args.out, fed_shape, explainer.dtype, args.overwrite) as R:
+                for start, stop in explainer.passes(fed_shape, args.batch_size):
+                    with _naming_input(args, start, stop):  # e.g. NaN in a later batch
+                        fed = explainer.prepare(x[start:stop], raw=args.raw)
+                        fwd = explainer.forward(fed, raw=True)
+                        y = fwd.outputs()
+                        check_finite_outputs(y, explainer.dtype)  # values that overflow
+                    lab = labels[start:stop] if labels is not None else None
+                    r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
+                                         else None, range(start, stop))
+                    R[start:stop] = r
+                    if Y is None:
+                        Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
+                    Y[start:stop] = y
+                    pngs.write(explainer, r, fed, start)
+                    bar(stop, n)
+            outputs.append(args.out)
+            if args.outputs:
+                atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
+                outputs.append(args.outputs)
+            diagnosis = checks.result()
+            record = _record(args, config, explainer, round(time.perf_counter() - t0, 4),
+                             diagnosis=diagnosis.to_dict())
+            outputs.append(record(args.out, "relevance", fed_shape))
+            if args.outputs:
+                outputs.append(record(args.outputs, "model outputs", Y.shape))
     except BaseException:
+        if stage is None or not stage.committed:  # nothing took its real name: keep what is there
+            outputs, pngs.written = [], []
         remove_quietly(outputs)
         pngs.remove()
         raise

@@ -66,7 +66,7 @@ def run(args) -> int:
         print(describe_state_dict(os.fspath(args.model)))
         return 0
     model = load_model(args.model, sidecar=not args.no_sidecar)
-    print(describe_model(model, os.fspath(args.model)))
+    print(printable(describe_model(model, os.fspath(args.model))))
     return 0
 
 

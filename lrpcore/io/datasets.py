@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
+from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder
@@ -61,6 +62,24 @@ def _sample_view(data, name):
         return data
     raise DatasetError(f"{name}: {len(shape)}-dimensional data ({_shape_text(shape)}); "
                        "expected N samples of (H, W, C) images or flat vectors")
+
+
+_MAX_COUNTED_CLASSES = 1 << 16  # class indices beyond this are counted by value, not by slot
+
+
+def label_counts(labels) -> dict:
+    """``classes`` and ``class_counts`` for display, in memory bounded by the number of labels:
+    a per-class list when labels are 0 … n−1 for a plausible n, else counts per distinct value
+    (labels of 2^62 must not make a list of 2^62 counts)."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "iub":
+        low, high = int(labels.min()), int(labels.max())
+        if low >= 0 and high < _MAX_COUNTED_CLASSES:
+            return {"classes": high + 1, "class_counts": np.bincount(labels).tolist()}
+    values, counts = np.unique(labels, return_counts=True)
+    return {"classes": len(values),
+            "class_counts": {str(v): int(c) for v, c in zip(values[:1000].tolist(),
+                                                             counts[:1000].tolist(), strict=True)}}
 
 
 class Dataset:
@@ -148,8 +167,7 @@ class Dataset:
                 "dtype": str(self.dtype), "labels": self.labels is not None,
                 "source": self.source, "storage": self.storage}
         if self.labels is not None and len(self.labels):
-            info["classes"] = int(self.labels.max()) + 1
-            info["class_counts"] = np.bincount(self.labels).tolist()
+            info.update(label_counts(self.labels))
         if self.class_names:
             info["class_names"] = self.class_names
         return info
@@ -252,11 +270,18 @@ def _read_npz(path: str, for_labels=False):
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
+
+            def member(key):
+                check_npz_member(path, key)  # before numpy inflates it
+                return npz[key]
+
             if for_labels:
-                return npz[_pick(keys, LABEL_KEYS + DATA_KEYS, path, "label")], None
-            data = npz[_pick(keys, DATA_KEYS, path, "image")]
+                return member(_pick(keys, LABEL_KEYS + DATA_KEYS, path, "label")), None
+            data = member(_pick(keys, DATA_KEYS, path, "image"))
             lk = _pick(keys - set(DATA_KEYS), LABEL_KEYS, path, "label", required=False)
-            return data, (npz[lk] if lk else None)
+            return data, (member(lk) if lk else None)
+    except DatasetError:
+        raise
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain numeric .npz archive ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
@@ -266,6 +291,7 @@ def _read_npz(path: str, for_labels=False):
 def _read_mat(path: str, for_labels=False):
     import scipy.io
 
+    check_mat_claims(path)
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError:

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import Cancelled, DatasetError
+from ..limits import DOWNLOAD_DEADLINE, DOWNLOAD_MAX, DOWNLOAD_STALL
 from .cache import cache_dir as default_cache_dir
 
 MIRROR_ENV = "LRP_MNIST_MIRROR"
@@ -32,6 +33,57 @@ class DownloadCancelled(Cancelled, DatasetError):
 
 class _Stop(Exception):
     """Raised inside pooch's download loop to abort it (not a ValueError: pooch retries those)."""
+
+
+class _OverLimit(Exception):
+    """A server sent more than the size cap or took longer than the deadline (not retried)."""
+
+
+class _BoundedDownloader:
+    """What pooch calls to fetch one URL: streams with requests, reading whatever has arrived
+    (so a server trickling single bytes still meets the deadline check), and stops at the size
+    cap, the overall deadline or a stall (no byte for ``stall`` seconds)."""
+
+    def __init__(self, bar, max_bytes: int, deadline_s: float, stall_s: float):
+        self.bar, self.max_bytes = bar, max_bytes
+        self.deadline_s, self.stall_s = deadline_s, stall_s
+
+    def __call__(self, url, output_file, pooch_obj=None, check_only=False):
+        import time
+
+        import requests
+
+        start = time.monotonic()
+        with requests.get(url, stream=True, timeout=(self.stall_s, self.stall_s)) as response:
+            response.raise_for_status()
+            try:
+                announced = max(0, int(response.headers.get("content-length") or 0))
+            except ValueError:  # a malformed header announces nothing
+                announced = 0
+            if announced > self.max_bytes:
+                raise _OverLimit(f"{url}: the server announces {announced / 2**20:.1f} MB, more "
+                                 f"than the {self.max_bytes / 2**20:g} MB download cap "
+                                 f"({DOWNLOAD_MAX.env})")
+            self.bar.total = announced
+            done = 0
+            with open(output_file, "wb") as fh:
+                while True:
+                    block = response.raw.read1(_CHUNK, decode_content=True)
+                    if not block:
+                        break
+                    done += len(block)
+                    if done > self.max_bytes:
+                        raise _OverLimit(f"{url}: the server sent more than the "
+                                         f"{self.max_bytes / 2**20:g} MB download cap "
+                                         f"({DOWNLOAD_MAX.env}); stopped")
+                    if time.monotonic() - start > self.deadline_s:
+                        raise _OverLimit(f"{url}: the download took longer than "
+                                         f"{self.deadline_s:g} s ({DOWNLOAD_DEADLINE.env}); "
+                                         "stopped")
+                    fh.write(block)
+                    self.bar.update(len(block))
+            if announced and done < announced:
+                raise requests.exceptions.ChunkedEncodingError("IncompleteRead: truncated")
 
 
 def load_manifest(path=None) -> dict:
@@ -161,8 +213,8 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name
             bar = _ProgressAdapter(name, progress, cancel)
-            downloader = pooch.HTTPDownloader(progressbar=bar, chunk_size=_CHUNK,
-                                              timeout=timeout)
+            downloader = _BoundedDownloader(bar, DOWNLOAD_MAX.bytes(), DOWNLOAD_DEADLINE.value(),
+                                            timeout)
             try:
                 path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name,
                                       path=str(folder), downloader=downloader)
@@ -170,6 +222,9 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
             except _Stop:
                 raise DownloadCancelled(f"download of {name} cancelled; partial files were "
                                         "removed") from None
+            except _OverLimit as exc:  # this mirror misbehaves: try the next one
+                failures.append(str(exc))
+                unreachable = False
             except Exception as exc:  # network, HTTP, checksum: try the next mirror
                 message, no_contact = _describe_failure(exc, url)
                 failures.append(message)
@@ -190,7 +245,8 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
 
 def download_mnist(kind: str = "all", mirrors=None, cache_dir=None,
                    progress: Callable[[int, int, str], None] | None = None, cancel=None,
-                   manifest: dict | None = None, timeout: float = 30.0) -> dict[str, Path]:
+                   manifest: dict | None = None, timeout: float | None = None
+                   ) -> dict[str, Path]:
     """Download (or find in the cache) the MNIST IDX files; returns file name → path.
 
     Parameters
@@ -205,7 +261,12 @@ def download_mnist(kind: str = "all", mirrors=None, cache_dir=None,
     cancel : a callable returning True, or a ``threading.Event``, to stop the download; raises
         :class:`DownloadCancelled` after removing partial files.
     manifest : file names and MD5 sums (default: the packaged ``mnist.json``).
+    timeout : seconds without a byte before a mirror counts as stalled (default
+        ``LRP_DOWNLOAD_STALL_S``, 30). Size and total time are capped by ``LRP_DOWNLOAD_MAX_MB``
+        and ``LRP_DOWNLOAD_DEADLINE_S`` (see :mod:`lrpcore.limits`).
     """
+    if timeout is None:
+        timeout = DOWNLOAD_STALL.value()
     manifest = manifest or load_manifest()
     kinds = kinds_of(kind)
     urls = mirror_list(mirrors, manifest)

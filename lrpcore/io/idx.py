@@ -23,12 +23,14 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..fileio import atomic_open, read_bytes
+from ..limits import CACHE_MAX
 from .cache import cache_dir
 
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 GZIP_MAGIC = b"\x1f\x8b"
 _MAX_NDIM = 4
 _CHUNK = 1 << 20
+_GZIP_MAX_RATIO = 1032  # deflate cannot expand beyond ~1032:1, so a claim beyond it is a lie
 
 
 def looks_like_idx(head: bytes) -> bool:
@@ -113,6 +115,8 @@ def _gunzip_checked(path: str, target: Path, name) -> None:
             done = len(head)
             dtype, shape, offset = parse_header(head, f"{name} (decompressed)")
             total = offset + _expected_size(dtype, shape)
+            _check_claim(path, total, shape, name)
+            _make_room(target.parent, total)
             with atomic_open(target, "wb") as out:
                 out.write(head[:total])
                 while done <= total:
@@ -142,6 +146,47 @@ def _gunzip_checked(path: str, target: Path, name) -> None:
             raise
         raise DatasetError(f"{name}: decompressed byte {done}: cannot decompress: "
                            f"{exc.strerror or exc}") from None
+
+
+def _check_claim(path: str, total: int, shape, name) -> None:
+    """Refuse, before writing anything, a header claiming more than the gzip file can hold or
+    more than the cache may take (``LRP_CACHE_MAX_MB``)."""
+    shown = "×".join(map(str, shape))
+    possible = os.path.getsize(path) * _GZIP_MAX_RATIO + 64
+    if total > possible:
+        raise DatasetError(f"{name}: byte 4: the header's shape {shown} needs {total} bytes, "
+                           f"more than a {os.path.getsize(path)}-byte gzip file can hold")
+    cap = CACHE_MAX.bytes()
+    if total > cap:
+        raise DatasetError(f"{name}: byte 4: the header's shape {shown} decompresses to "
+                           f"{total / 2**20:.0f} MB, more than the {cap / 2**20:g} MB cache "
+                           f"cap ({CACHE_MAX.env}); decompress it yourself and open the .idx")
+
+
+def _make_room(folder: Path, need: int) -> None:
+    """Remove the least recently used cached copies (and temporary files of killed runs)
+    until ``need`` more bytes fit under the cache cap: the cache never grows without bound."""
+    cap = CACHE_MAX.bytes()
+    entries = []
+    for entry in folder.iterdir():
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        if entry.name.startswith(".tmp-"):
+            import time
+
+            if time.time() - st.st_mtime > 3600:  # not a concurrent run's file in progress
+                entry.unlink(missing_ok=True)
+            continue
+        if entry.suffix == ".idx":
+            entries.append((max(st.st_atime, st.st_mtime), st.st_size, entry))
+    used = sum(size for _, size, _ in entries)
+    for _, size, entry in sorted(entries):
+        if used + need <= cap:
+            break
+        entry.unlink(missing_ok=True)
+        used -= size
 
 
 def open_idx(path) -> np.ndarray:

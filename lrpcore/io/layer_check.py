@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ..errors import ModelFormatError
 
+MAX_PADDING = 8192  # pixels all Pad layers together may add to height or width (4096 a side)
+
 
 def check_layer_chain(layers, where=lambda i: f"layer {i}") -> None:
     """Raise ModelFormatError where a layer cannot take the previous layer's output.
@@ -17,6 +19,7 @@ def check_layer_chain(layers, where=lambda i: f"layer {i}") -> None:
     ``where(i)`` names layer ``i`` in the message (e.g. the file and line it came from).
     """
     flat = None  # True: (features,), False: (H, W, C), None: not known yet
+    padded = [0, 0]  # pixels added to height and width by Pad layers so far
     size = None  # features (flat) or channels (spatial), when known
     for i, layer in enumerate(layers):
         k = layer.kind
@@ -38,6 +41,13 @@ def check_layer_chain(layers, where=lambda i: f"layer {i}") -> None:
                                        f"the previous layer gives {size}")
             flat, size = False, n
         elif k in ("SumPool", "MaxPool", "Pad"):
+            if k == "Pad":
+                top, bottom, left, right = (int(p) for p in layer.pads)
+                padded = [padded[0] + top + bottom, padded[1] + left + right]
+                if max(padded) > MAX_PADDING:  # each pixel of padding costs memory per sample
+                    raise ModelFormatError(f"{where(i)}: Pad layers together add {max(padded)} "
+                                           f"pixels to one side; more than {MAX_PADDING} is "
+                                           "not a model this program can run")
             if flat:
                 raise ModelFormatError(f"{where(i)}: {k} needs image input; the previous "
                                        "layer gives a flat vector")

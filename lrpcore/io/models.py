@@ -12,6 +12,7 @@ import os
 from ..errors import ExportError, ModelFormatError
 from ..fileio import read_bytes
 from ..model import Sequential
+from ..text import printable_meta
 from .native import read_native, save_native
 from .sidecar import apply_sidecar, sidecar_path
 from .toolbox_nn import read_toolbox_nn
@@ -117,6 +118,8 @@ def load_model(path, sidecar=True) -> Sequential:
     side = sidecar_path(path)
     if sidecar and os.path.isfile(side):
         apply_sidecar(model, side)
+    if isinstance(getattr(model, "meta", None), dict):  # no terminal escapes reach a screen
+        model.meta = printable_meta(model.meta)
     return model
 
 

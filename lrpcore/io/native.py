@@ -62,7 +62,7 @@ _MAX_HEADER_BYTES = 16 << 20
 # hardly compress (even pruned ones stay far below this ratio): a large compressed member that
 # would inflate more than this is refused before it is read.
 _MAX_INFLATION = 100
-_INFLATION_FLOOR = 16 << 20  # members up to this size are read whatever their ratio
+_INFLATION_FLOOR = 16 << 20  # this much in all is read whatever the ratio
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -190,6 +190,7 @@ class _Archive:
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise ModelFormatError(f"{path}: not a readable .npz model file ({exc})") from None
         self.names = {name[:-4] for name in self.zf.namelist() if name.endswith(".npy")}
+        self.inflated = 0  # bytes of compressed members read so far (see _check_inflation)
 
     def close(self):
         self.zf.close()
@@ -206,12 +207,17 @@ class _Archive:
         return self.zf.open(key + ".npy")
 
     def _check_inflation(self, key, need):
+        # members are charged together: many small members must not add up to gigabytes
         info = self.zf.getinfo(key + ".npy")
-        if (info.compress_type != zipfile.ZIP_STORED and need > _INFLATION_FLOOR
-                and need > _MAX_INFLATION * max(info.compress_size, 1)):
-            raise ModelFormatError(f"{self.path}: array {key!r} would inflate "
-                                   f"{info.compress_size} compressed bytes to {need}; not a "
-                                   "plausible model file (a zip bomb?)")
+        if info.compress_type == zipfile.ZIP_STORED:
+            return
+        self.inflated += need
+        packed = sum(i.compress_size for i in self.zf.infolist())
+        if (need > _INFLATION_FLOOR and need > _MAX_INFLATION * max(info.compress_size, 1)) or (
+                self.inflated > _INFLATION_FLOOR + _MAX_INFLATION * packed):
+            raise ModelFormatError(f"{self.path}: array {key!r} would bring the inflated data "
+                                   f"to {self.inflated} bytes from {packed} compressed bytes; "
+                                   "not a plausible model file (a zip bomb?)")
 
     def read(self, key, shape=None, kinds="f", max_elements=_MAX_ELEMENTS) -> np.ndarray:
         """Read one array; its dtype kind must be in ``kinds`` and its shape ``shape``."""

@@ -106,6 +106,9 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     for key in ("divide",):
         if key in merged:
             fields[key] = _number(merged[key], key, where, nonzero=True)
+            if not 1e-12 <= abs(fields[key]) <= 1e12:  # x / 1e-308 overflows to inf
+                raise ModelFormatError(f"{where}: input '{key}' is {fields[key]:g}; a scaling "
+                                       "divisor must lie between 1e-12 and 1e12 in size")
     for key in ("offset", "pad_value"):
         if key in merged:
             fields[key] = _number(merged[key], key, where)

@@ -58,8 +58,9 @@ def load_checkpoint(path):
                     opt[key[len("opt."):]] = npz[key]
     except ModelFormatError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{path}: not a readable checkpoint ({exc})") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
+            RecursionError) as exc:
+        raise ModelFormatError(f"{path}: not a readable checkpoint ({str(exc)[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not an LRP Explorer training checkpoint")
     if state.get("version") != VERSION:

@@ -22,6 +22,7 @@ from .. import __version__
 from ..backend import get_backend, get_dtype
 from ..errors import LRPError
 from ..explain import predict
+from ..fileio import identity
 from ..io import save_model
 from ..io.datasets import check_labels_fit
 from ..io.sidecar import sidecar_path
@@ -156,7 +157,12 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                   "dataset": f"{data.name} ({len(data)} samples)",
                   "config": asdict(config), "backend": be.name}
 
+    expected = [identity(out)]  # what may be at `out` when the model is saved next
+
     def save_model_file(epoch, metrics):
+        if identity(out) != expected[0]:
+            raise LRPError(f"{out}: was created or replaced by something else during training; "
+                           "left it alone (the checkpoint holds the run)")
         _copy_params_into(model, params, be.to_numpy)
         model.meta = {"class_names": class_names,
                       "provenance": {**provenance, "epochs_trained": epoch,
@@ -165,6 +171,7 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                       "accuracy": metrics.get("test"),
                       "validation": metrics.get("val")}
         save_model(model, out, overwrite=True)
+        expected[0] = identity(out)
         nonlocal stale_sidecar
         if stale_sidecar:
             try:
@@ -245,9 +252,41 @@ def _progress_line(m, epochs) -> str:
     return "  ".join(parts)
 
 
+def _whole(value, low, high) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_state(path, state, config) -> None:
+    """A checkpoint's loop state, each field of the type and range a real run writes (a
+    crafted ``"epoch": -1e30`` would otherwise train forever)."""
+    problems = {
+        "config": isinstance(state.get("config"), dict),
+        "epoch": _whole(state.get("epoch"), 0, config.epochs),
+        "history": isinstance(state.get("history", []), list)
+        and len(state.get("history", [])) <= config.epochs
+        and all(isinstance(h, dict) for h in state.get("history", [])),
+        "best": state.get("best") is None or (isinstance(state.get("best"), int | float)
+                                              and 0 <= state["best"] <= 1),
+        "saved_epoch": state.get("saved_epoch") is None
+        or _whole(state.get("saved_epoch"), 1, config.epochs),
+        "optimizer": isinstance(state.get("optimizer", {}), dict)
+        and _whole(state.get("optimizer", {}).get("steps", 0), 0, 1 << 62),
+        "rng": isinstance(state.get("rng"), dict),
+    }
+    for field, ok in problems.items():
+        if not ok:
+            value = str(state.get(field))[:40]
+            raise LRPError(f"{path}: checkpoint field '{field}' is not what a training run "
+                           f"writes ({value}); not resuming from it")
+
+
 def _restore(path, config, params, opt, rng, xp):
     state, saved, opt_arrays = load_checkpoint(path)
-    old = state.get("config", {})
+    if isinstance(state.get("epoch"), int) and state["epoch"] >= config.epochs >= 1:
+        raise LRPError(f"{path}: checkpoint already has {state['epoch']} epochs; ask for more "
+                       "with --epochs")
+    _check_state(path, state, config)
+    old = state["config"]
     for key in ("arch", "layers", "pad", "optimizer", "batch_size", "val_split", "seed"):
         if old.get(key) != getattr(config, key):
             raise LRPError(f"{path}: checkpoint was made with {key}={old.get(key)!r}, this run "
@@ -261,7 +300,10 @@ def _restore(path, config, params, opt, rng, xp):
                 raise LRPError(f"{path}: parameters of layer {i} are missing or do not fit "
                                "the architecture")
             p[key][...] = xp.asarray(arr, dtype=p[key].dtype)
-    opt.load_state_arrays(opt_arrays, xp)
+    try:
+        opt.load_state_arrays(opt_arrays, xp)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise LRPError(f"{path}: optimizer state does not fit this run ({str(exc)[:80]})") from None
     opt.steps = int(state.get("optimizer", {}).get("steps", 0))
     try:
         rng.bit_generator.state = state["rng"]

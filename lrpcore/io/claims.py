@@ -1,0 +1,73 @@
+"""What a dataset file claims, checked against what a valid file of its size can hold, before
+anything is decompressed: ``.npz`` members (their ``.npy`` headers) and ``.mat`` variables.
+
+Deflate expands at most ~1032:1, so a member announcing more bytes than that, or more than the
+zip directory says it holds, is refused with the file and the field named.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+
+import numpy as np
+
+from ..errors import DatasetError
+
+MAX_RATIO = 1032  # deflate's largest possible expansion
+_SLACK = 1 << 16  # headers and zip bookkeeping
+
+
+def check_npz_member(path: str, key: str) -> None:
+    """Refuse an ``.npz`` member whose ``.npy`` header claims more than its zip entry holds or
+    than its compressed bytes can expand to."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo(key + ".npy")
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile,
+            NotImplementedError) as exc:
+        raise DatasetError(f"{path}: array {key!r} is not a readable .npy member ({exc})") from None
+    need = math.prod(shape) * dtype.itemsize
+    shown = "×".join(map(str, shape))
+    if info.compress_size > os.path.getsize(path):
+        raise DatasetError(f"{path}: array {key!r}: its zip entry claims {info.compress_size} "
+                           f"stored bytes, more than the whole file holds")
+    if need > info.file_size:
+        raise DatasetError(f"{path}: array {key!r}: its header claims shape {shown} "
+                           f"({need} bytes), the archive holds {info.file_size}")
+    if info.file_size > MAX_RATIO * info.compress_size + _SLACK:
+        raise DatasetError(f"{path}: array {key!r}: {info.compress_size} compressed bytes "
+                           f"claim to expand to {info.file_size}, more than deflate can "
+                           "(a zip bomb?)")
+
+
+_MAT_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
+                 "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "logical": 1}
+
+
+def check_mat_claims(path: str) -> None:
+    """Refuse a ``.mat`` file whose variables claim more data than a file of its size can hold
+    (read from the variable headers only)."""
+    import scipy.io
+
+    try:
+        variables = scipy.io.whosmat(path)
+    except NotImplementedError:
+        return  # v7.3 (HDF5): the caller reports it
+    except Exception as exc:  # noqa: BLE001 - scipy raises many types for malformed files
+        raise DatasetError(f"{path}: cannot read .mat: {str(exc)[:200]}") from None
+    possible = MAX_RATIO * os.path.getsize(path) + _SLACK
+    total = 0
+    for name, shape, kind in variables:
+        total += math.prod(shape) * _MAT_ITEMSIZE.get(kind, 8)
+        if total > possible:
+            shown = "×".join(map(str, shape))
+            raise DatasetError(f"{path}: variable {name[:40]!r} claims a {shown} {kind} "
+                               f"matrix; the file's {os.path.getsize(path)} bytes cannot "
+                               "hold that much data")
