@@ -55,7 +55,9 @@ def _layer_indices(layers, key) -> list[int]:
     names = getattr(layers, "names", None)
     if names is not None:
         hits = match_layer_key(key, names)
-        if len(hits) > 1 or names[hits[0]] != key:  # a glob: the layers of it that take rules
+        index = isinstance(key, (int, np.integer)) or str(key).strip().isdigit()
+        # a glob: the layers of it that take rules (an index is range-checked by the caller)
+        if not index and (len(hits) > 1 or names[hits[0]] != key):
             hits = [i for i in hits if layers[i].linear_map or layers[i].kind == "MaxPool"]
             if not hits:
                 raise RuleError(f"no layer that takes a rule matches {key!r}")

@@ -59,7 +59,8 @@ class GraphForward(Forward):
                         received[k] = xp.zeros_like(tensors[node.output])
                     continue
                 if k in conditions:
-                    Rk = Rk * conditions[k]
+                    Rk = Rk * _fit_mask(conditions[k], Rk.shape, k, node,
+                                        ex.model.input_spec)
                 if trace:
                     received[k] = Rk
                 try:
@@ -153,6 +154,9 @@ class GraphExplainer(Explainer):
                 if not 0 <= k < len(self.nodes):
                     raise RuleError(f"node {k} does not exist (0..{len(self.nodes) - 1})")
             out[k] = xp.asarray(mask, dtype=self.dtype)
+            if not bool(xp.isfinite(out[k]).all()):
+                raise ShapeError(f"condition on node {k} {names[k]!r}: the mask holds NaN or "
+                                 "infinite values")
         return out
 
     def sample_bytes(self, sample_shape) -> int:
@@ -178,3 +182,27 @@ class GraphExplainer(Explainer):
         with np.errstate(all="ignore"):
             tensors = self.model.run(a, xp, nodes=self.nodes, keep=True)
         return GraphForward(self, tensors)
+
+
+def _fit_mask(mask, shape, k, node, spec):
+    """A condition mask that fits the node's output (batch shape ``shape``, with or without the
+    batch axis): as the engine stores it (H×W×C), or, for a channels-first model, C×H×W as its
+    users see it; anything else is a one-line ShapeError (was numpy's broadcast error)."""
+    def fits(m):
+        try:
+            return np.broadcast_shapes(m.shape, shape) == tuple(shape)
+        except ValueError:
+            return False
+
+    if fits(mask):
+        return mask
+    nchw = spec is not None and spec.layout == "NCHW" and len(shape) == 4
+    if nchw and mask.ndim in (3, 4):
+        moved = mask.transpose((1, 2, 0) if mask.ndim == 3 else (0, 2, 3, 1))
+        if fits(moved):
+            return moved
+    want = "×".join(map(str, shape[1:]))
+    if nchw:
+        want += f" (or {shape[3]}×{shape[1]}×{shape[2]}, channels first)"
+    raise ShapeError(f"condition on node {k} {node.name!r}: a mask of shape "
+                     f"{'×'.join(map(str, mask.shape))} does not fit its output {want}")

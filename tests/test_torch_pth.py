@@ -243,3 +243,29 @@ def test_exports_of_a_named_model_record_its_weights_checksum():
     info = sidecar_info("efficientnet-lite0", "EpsilonPlus", "pred", "numpy", "float32")
     assert info["model"] == "efficientnet-lite0"
     assert info["model_sha256"] == sha256_file(imagenet.checkpoint_path())
+
+
+@pytest.mark.parametrize("writer", [write_legacy, write_zip])
+def test_a_broadcast_view_cannot_expand_a_tiny_file(tmp_path, fake_torch, writer):
+    """Stride 0 over a 4-value storage declaring 2²⁰×2²⁰ values: 4 TiB from a 400-byte file
+    (was an internal MemoryError, or gigabytes really allocated for smaller shapes)."""
+    w = np.arange(4, dtype=np.float32)
+    path = writer(tmp_path / "m.pth", fake_torch, {"w": (w, 0, (1 << 20, 1 << 20), (0, 0))})
+    with pytest.raises(ModelFormatError, match="more elements than its storage") as info:
+        read_state_dict(path)
+    assert str(path) in str(info.value)
+
+
+def test_many_views_of_one_storage_are_bounded(tmp_path, fake_torch):
+    torch, utils = fake_torch
+    w = np.zeros(4096, dtype=np.float32)
+    storage = _Storage("0", w, torch.FloatStorage)
+    state = collections.OrderedDict(
+        (f"w{i}", _Tensor(storage, 0, (4096,), (1,), utils._rebuild_tensor_v2))
+        for i in range(256))
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=2).dump(state)
+    path = write_zip(tmp_path / "m.pth", fake_torch, {"w": (w, 0, (4096,), (1,))},
+                     payload=buf.getvalue())
+    with pytest.raises(ModelFormatError, match="far more than the file stores"):
+        read_state_dict(path)

@@ -15,11 +15,12 @@ declares is bounded before anything of that size is made.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 
-from ..errors import ModelFormatError
+from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
 from ..graph_layers import (
     Add,
@@ -35,10 +36,9 @@ from ..graph_layers import (
 )
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import InputSpec
-from .onnx_import import _onnx, _tensor
+from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor
 
 MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
-MAX_SAMPLE_ELEMENTS = 1 << 26  # per-sample input values (64 M: 4,096² × 4)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 MAX_PAD = 1024
 MAX_SCALE = 1e30
@@ -99,6 +99,20 @@ def _ints(values, where, b, what):
         b.fail(where, f"{what} must be whole numbers")
 
 
+def _pair(values, where, b, what):
+    """Two positive whole numbers (strides, kernel sizes): a 0 would divide by zero later."""
+    pair = _ints(values, where, b, what)
+    if len(pair) != 2 or any(v <= 0 for v in pair):
+        b.fail(where, f"{what} {pair} must be two positive numbers")
+    return pair
+
+
+def _finite(value, where, b, what):
+    if value is not None and not np.isfinite(value):
+        b.fail(where, f"{what} = {value} is not a finite number")
+    return value
+
+
 def _optional_input(node, k):
     return node.input[k] if len(node.input) > k and node.input[k] else None
 
@@ -154,7 +168,7 @@ def _fold(b, node, attrs, where, onnx):
         value = np.concatenate([np.atleast_1d(v) for v in ins], axis=int(attrs["axis"]))
     elif op == "ConstantOfShape":
         shape = _ints(np.atleast_1d(x), where, b, "ConstantOfShape's shape")
-        if any(s < 0 for s in shape) or int(np.prod(shape)) > MAX_CONSTANT_ELEMENTS:
+        if any(s < 0 for s in shape) or math.prod(shape) > MAX_CONSTANT_ELEMENTS:
             b.fail(where, f"ConstantOfShape of shape {shape} is not shape arithmetic")
         fill = _tensor(onnx, attrs["value"], where).reshape(-1)[0] if "value" in attrs else 0.0
         value = np.full(shape, fill)
@@ -187,6 +201,13 @@ def _fold(b, node, attrs, where, onnx):
         value = _reshape_const(x, ins[1], b, where)
     elif op in ("Add", "Sub", "Mul", "Div"):
         fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
+        try:
+            shape = np.broadcast_shapes(np.shape(x), np.shape(ins[1]))
+        except ValueError:
+            b.fail(where, f"{op} of constants of shapes {np.shape(x)} and {np.shape(ins[1])}")
+        if math.prod(shape) > MAX_CONSTANT_ELEMENTS:
+            b.fail(where, f"{op} of constants would make {math.prod(shape):,} values, more "
+                          "than shape arithmetic needs")
         with np.errstate(all="ignore"):
             value = fn(x, ins[1])
     elif op in ("Identity", "Dropout"):
@@ -219,7 +240,11 @@ def _conv(b, node, attrs, where, t):
     groups = int(attrs.get("group", 1))
     if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):
         b.fail(where, "dilated convolutions are not supported")
-    strides = _ints(attrs.get("strides", [1, 1]), where, b, "strides")
+    strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")
+    if "kernel_shape" in attrs and _ints(attrs["kernel_shape"], where, b, "kernel_shape") \
+            != [kh, kw]:
+        b.fail(where, f"kernel_shape {list(attrs['kernel_shape'])} does not match filters of "
+                      f"{kh}×{kw}")
     t = b.channels_last(t, where)
     C, H, Wd = t.shape
     if cg * groups != C:
@@ -296,8 +321,10 @@ def _alias(b, node, t):
 
 def _pool(b, node, attrs, where, t, cls):
     t = b.channels_last(t, where)
-    kernel = _ints(attrs["kernel_shape"], where, b, "kernel_shape")
-    strides = _ints(attrs.get("strides", kernel), where, b, "strides")
+    if "kernel_shape" not in attrs:
+        b.fail(where, "kernel_shape is missing")
+    kernel = _pair(attrs["kernel_shape"], where, b, "kernel_shape")
+    strides = _pair(attrs.get("strides", kernel), where, b, "strides")
     if int(attrs.get("ceil_mode", 0)):
         b.fail(where, "ceil_mode pooling is not supported")
     if cls is MeanPool and any(attrs.get("pads", [0])) and not attrs.get("count_include_pad", 0):
@@ -346,8 +373,10 @@ def _gemm(b, node, attrs, where, t):
     B = b.const(node.input[1], where, "Gemm's weights")
     W = alpha * (B.T if int(attrs.get("transB", 0)) else B)
     c = _optional_input(node, 2)
-    bias = np.zeros(W.shape[1]) if c is None else \
-        beta * np.broadcast_to(b.const(c, where, "Gemm's bias").reshape(-1), (W.shape[1],))
+    bias = np.zeros(W.shape[1]) if c is None else b.const(c, where, "Gemm's bias").reshape(-1)
+    if bias.size not in (1, W.shape[1]):
+        b.fail(where, f"a bias of {bias.size} values does not fit {W.shape[1]} outputs")
+    bias = beta * np.broadcast_to(bias, (W.shape[1],))
     _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.array(bias))
 
 
@@ -372,9 +401,14 @@ def _fold_bias(b, node, where, t, c):
 
 
 def _batchnorm(b, node, attrs, where, t):
-    scale, shift, mean, var = (b.const(n, where, "BatchNormalization's parameters")
+    scale, shift, mean, var = (np.asarray(b.const(n, where, "BatchNormalization's parameters"),
+                                          dtype=np.float64).reshape(-1)
                                for n in node.input[1:5])
-    eps = float(attrs.get("epsilon", 1e-5))
+    eps = _finite(float(attrs.get("epsilon", 1e-5)), where, b, "epsilon")
+    if len({a.size for a in (scale, shift, mean, var)}) != 1:
+        b.fail(where, "BatchNormalization's parameters differ in their number of channels")
+    if np.any(var + eps <= 0):
+        b.fail(where, "variance + epsilon must be positive")
     s = scale / np.sqrt(var + eps)
     k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
     layer = None if k is None else b.nodes[k].layer
@@ -388,6 +422,8 @@ def _batchnorm(b, node, attrs, where, t):
         out = b.add(node.name, Affine(s, shift - mean * s), [t.name], node.output[0])
         b.data[out] = _Tensor(out, t.shape, t.storage)
         return
+    if s.size != layer.B.shape[0]:
+        b.fail(where, f"{s.size} BatchNormalization channels for {layer.B.shape[0]} outputs")
     layer.W = layer.W * s  # the last axis of HWCN filters and of Linear's W is the output
     layer.B = (layer.B - mean) * s + shift
     layer.clear_cache()
@@ -421,10 +457,12 @@ def _node(b, node, where, onnx):
                 if lo_n else None
             high = float(np.asarray(b.const(hi_n, where, "Clip's max")).reshape(-1)[0]) \
                 if hi_n else None
+        _finite(low, where, b, "Clip's min")
+        _finite(high, where, b, "Clip's max")
         b.data[b.add(node.name, Clip(low, high), [t.name], out)] = _Tensor(out, t.shape,
                                                                            t.storage)
     elif op == "LeakyRelu":
-        layer = LeakyReLU(attrs.get("alpha", 0.01))
+        layer = LeakyReLU(_finite(float(attrs.get("alpha", 0.01)), where, b, "alpha"))
         b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage)
     elif op in ("Identity", "Dropout"):
         _alias(b, node, t)
@@ -559,8 +597,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         raise ModelFormatError(f"{path}: input '{inp.name}' must have a fixed shape "
                                "(N, features), (N, C, H, W) or (N, H, W, C); got "
                                f"{[d.dim_param or d.dim_value for d in dims]}")
-    if int(np.prod(sample)) > MAX_SAMPLE_ELEMENTS:
-        raise ModelFormatError(f"{path}: input '{inp.name}' declares {int(np.prod(sample)):,} "
+    if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
+        raise ModelFormatError(f"{path}: input '{inp.name}' declares {math.prod(sample):,} "
                                f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")
     for node in graph.node:
         for n in node.input:
@@ -577,7 +615,18 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         if node.domain not in ("", "ai.onnx"):
             raise ModelFormatError(f"{path}: {where}: operator '{node.domain}.{node.op_type}' "
                                    "is not supported")
-        _node(b, node, where, onnx)
+        try:
+            _node(b, node, where, onnx)
+        except ModelFormatError as exc:
+            if str(exc).startswith(path):
+                raise
+            raise ModelFormatError(f"{path}: {where}: {exc}") from None
+        except LRPError as exc:  # a layer refusing its parameters (ShapeError, RuleError)
+            raise ModelFormatError(f"{path}: {where}: {exc}") from None
+        except (ValueError, ArithmeticError, IndexError, KeyError, TypeError) as exc:
+            # a hostile file reaching a check no branch foresaw: still one line naming it
+            raise ModelFormatError(f"{path}: {where}: malformed ({type(exc).__name__}: "
+                                   f"{str(exc)[:200]})") from None
     out_name = graph.output[0].name
     if out_name not in b.data:
         raise ModelFormatError(f"{path}: the graph output '{out_name}' is not computed from "
@@ -599,4 +648,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
                      pad=0, value_range=(0.0, 1.0), raw_range=(0.0, 1.0), source="onnx")
     meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
                            "opset": int(opset)}}
-    return GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
+    try:
+        return GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
+    except LRPError as exc:  # e.g. two nodes writing one tensor: the message lacks the file
+        raise ModelFormatError(f"{path}: {exc}") from None

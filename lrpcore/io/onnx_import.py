@@ -417,6 +417,9 @@ def _tensor(onnx, tensor, where):
     return arr
 
 
+MAX_SAMPLE_ELEMENTS = 1 << 26  # per-sample input values (64 M: 4,096² × 4)
+
+
 def _input_shape(graph, consts, path):
     inputs = [v for v in graph.input if v.name not in consts]
     if len(inputs) != 1:
@@ -427,6 +430,10 @@ def _input_shape(graph, consts, path):
         raise ModelFormatError(f"{path}: input '{inputs[0].name}' must have a fixed shape "
                                "(N, features) or (N, C, H, W); got "
                                f"{[d.dim_param or d.dim_value for d in dims]}")
+    if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
+        raise ModelFormatError(f"{path}: input '{inputs[0].name}' declares "
+                               f"{math.prod(sample):,} values per sample (more than "
+                               f"{MAX_SAMPLE_ELEMENTS:,})")
     if len(sample) == 3:
         C, H, W = sample
         return inputs[0].name, (H, W, C)

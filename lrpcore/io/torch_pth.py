@@ -90,6 +90,9 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
         if last >= storage.numel:
             raise pickle.UnpicklingError(f"a tensor of shape {size} reaches past its storage "
                                          f"of {storage.numel} elements")
+    if math.prod(size) > storage.numel:  # stride 0: a 400-byte file could expand to terabytes
+        raise pickle.UnpicklingError(f"a tensor of shape {size} has more elements than its "
+                                     f"storage of {storage.numel} (a broadcast view)")
     return _Tensor(storage, offset, size, stride)
 
 
@@ -249,4 +252,8 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
     path = os.fspath(path)
     data = read_bytes(path, ModelFormatError)
     state = _read_zip(path, data) if data[:2] == b"PK" else _read_legacy(path, data)
+    total = sum(math.prod(t.size) for t in state.values())
+    if total > 8 * len(data):  # many views of one storage (tied weights are at most a few)
+        raise ModelFormatError(f"{path}: the tensors would hold {total:,} values, far more "
+                               "than the file stores")
     return {name: tensor.array() for name, tensor in state.items()}
