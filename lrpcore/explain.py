@@ -356,7 +356,8 @@ class Explainer:
         self.model.check_input(x)
         return x
 
-    def forward(self, x, raw=False) -> Forward:
+    def device_input(self, x, raw=False):
+        """The prepared, finite batch on the device (what every forward pass starts from)."""
         x = self.prepare(x, raw)
         xp = self.backend.xp
         if isinstance(x, np.ndarray):  # checked on the host: on a GPU a check is a round trip
@@ -368,6 +369,10 @@ class Explainer:
             finite = bool(xp.all(xp.isfinite(a)))
         if not finite:
             raise ShapeError("input contains NaN or infinite values")
+        return a
+
+    def forward(self, x, raw=False) -> Forward:
+        a = self.device_input(x, raw)
         n = a.shape[0]
         several = self.threads > 1 and n >= 2 * MIN_SHARD  # else one shard, no budget needed
         sample_bytes = self.sample_bytes(a.shape[1:]) if several else 0

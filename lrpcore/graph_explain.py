@@ -168,19 +168,9 @@ class GraphExplainer(Explainer):
         return total * self.dtype.itemsize
 
     def forward(self, x, raw=False) -> GraphForward:
-        x = self.prepare(x, raw)
-        xp = self.backend.xp
-        if isinstance(x, np.ndarray):
-            x = np.asarray(x, dtype=self.dtype)
-            finite = bool(np.isfinite(x).all())
-            a = xp.asarray(x)
-        else:
-            a = xp.asarray(x, dtype=self.dtype)
-            finite = bool(xp.all(xp.isfinite(a)))
-        if not finite:
-            raise ShapeError("input contains NaN or infinite values")
+        a = self.device_input(x, raw)
         with np.errstate(all="ignore"):
-            tensors = self.model.run(a, xp, nodes=self.nodes, keep=True)
+            tensors = self.model.run(a, self.backend.xp, nodes=self.nodes, keep=True)
         return GraphForward(self, tensors)
 
 

@@ -32,9 +32,11 @@ def _wait_for_temporary(tmp_path, proc, timeout=120):
         temps = [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-lrp-")]
         if temps:
             return temps
-        if proc.poll() is not None:
-            pytest.fail(f"lrp explain ended before writing: {proc.stderr.read()}")
-        time.sleep(0.02)  # polling interval of the wait, not a fixed delay
+        try:  # wait for the process to end, or 20 ms for the file to appear
+            proc.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"lrp explain ended before writing: {proc.stderr.read()}")
     proc.kill()
     pytest.fail("no temporary output appeared")
 

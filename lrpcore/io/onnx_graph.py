@@ -36,7 +36,7 @@ from ..graph_layers import (
 )
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import InputSpec
-from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor
+from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
 MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
@@ -572,11 +572,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     path = os.fspath(path)
     onnx, _ = _onnx()
     if proto is None:
-        try:
-            proto = onnx.load(path, load_external_data=False)
-        except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
-            raise ModelFormatError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
-                                   f"{str(exc)[:200]})") from None
+        proto = load_proto(path)
     graph = proto.graph
     if not graph.node:
         raise ModelFormatError(f"{path}: the ONNX graph has no nodes")

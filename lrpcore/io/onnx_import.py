@@ -468,12 +468,7 @@ def read_onnx(path):
     """Read an ONNX network: a chain of layers as a Sequential (in NHWC, as before), anything
     else as a graph model (lrpcore.io.onnx_graph)."""
     path = os.fspath(path)
-    onnx, _ = _onnx()
-    try:
-        proto = onnx.load(path, load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
-        raise ModelFormatError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
-                               f"{str(exc)[:200]})") from None
+    proto = load_proto(path)
     if proto.graph.node and needs_graph(proto):
         from .onnx_graph import read_onnx_graph
 
@@ -481,15 +476,21 @@ def read_onnx(path):
     return read_onnx_chain(path)
 
 
+def load_proto(path):
+    """The ONNX ModelProto of a file (external data never followed), or ModelFormatError."""
+    onnx, _ = _onnx()
+    try:
+        return onnx.load(path, load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
+        raise ModelFormatError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
+                               f"{str(exc)[:200]})") from None
+
+
 def read_onnx_chain(path) -> Sequential:
     """Read a sequential ONNX network as this project's layers (see the module docstring)."""
     path = os.fspath(path)
     onnx, _ = _onnx()
-    try:
-        proto = onnx.load(path, load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
-        raise ModelFormatError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
-                               f"{str(exc)[:200]})") from None
+    proto = load_proto(path)
     graph = proto.graph
     if not graph.node:
         raise ModelFormatError(f"{path}: the ONNX graph has no nodes")
