@@ -7,11 +7,10 @@ or a ``relevance_back`` that reshapes relevance), so the graph engine never swit
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .errors import ShapeError
+from .kernels import stabilize
 from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc
 
 
@@ -29,11 +28,6 @@ class Merge(Layer):
     def split(self, xs, y, R, eps, xp):
         """Relevance of each input, given R at the output (``eps``: the Norm stabiliser)."""
         raise NotImplementedError
-
-
-def _stabilize(z, eps, xp):
-    """z + eps·s(z) with s(0) = +1, as zennit's stabiliser (and the toolbox's) does."""
-    return z + eps * xp.where(z >= 0, 1, -1).astype(z.dtype)
 
 
 class Add(Merge):
@@ -56,7 +50,7 @@ class Add(Merge):
         return first
 
     def split(self, xs, y, R, eps, xp):
-        c = R / _stabilize(y, eps, xp)
+        c = R / stabilize(y, eps, xp)
         return [x * c for x in xs]
 
 
@@ -71,7 +65,7 @@ class Mean(Add):
         return out
 
     def split(self, xs, y, R, eps, xp):
-        c = R / _stabilize(y * len(xs), eps, xp)
+        c = R / stabilize(y * len(xs), eps, xp)
         return [x * c for x in xs]
 
 
@@ -337,13 +331,3 @@ class GroupedConvolution(LinearMap):
                 out[index] += part.reshape(N, Ho, Wo, g * d)
         return out
 
-
-def check_finite_params(name, *arrays):
-    """Weights from a file must be finite numbers (inf/NaN would later blame the input)."""
-    for a in arrays:
-        if a is not None and not np.all(np.isfinite(a)):
-            raise ShapeError(f"{name}: parameters contain NaN or infinite values")
-
-
-def window_count(pool) -> int:
-    return int(math.prod(pool))
