@@ -168,6 +168,17 @@ class InputSpec:
         return r.reshape((n,) + tuple(self.raw_shape))
 
 
+def onnx_input_spec(shape, raw_shape, layout) -> InputSpec:
+    """The input of an ONNX model without a sidecar. Image inputs (C×H×W or H×W×C) take 8-bit
+    pixels scaled to [0, 1] (torchvision's ``ToTensor``): every dataset the app and ``lrp`` open
+    holds uint8 images, and fed unscaled they put 0…255 into a model trained on [0, 1].
+    Feature vectors are fed as given. A sidecar changes either."""
+    image = len(shape) == 3
+    return InputSpec(shape=tuple(shape), raw_shape=tuple(raw_shape), layout=layout,
+                     divide=255.0 if image else 1.0, offset=0.0, pad=0, value_range=(0.0, 1.0),
+                     raw_range=(0.0, 255.0) if image else (0.0, 1.0), source="onnx")
+
+
 def _numbers(values) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 

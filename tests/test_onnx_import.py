@@ -225,7 +225,7 @@ def test_imported_model_explains(tmp_path):
     _, path = g.save(tmp_path)
     model = load_model(path)
     x = RNG.standard_normal((2, 6, 6, 2))
-    R = explain(model, x, rule="epsilon:1e-12", target="pred")
+    R = explain(model, x, rule="epsilon:1e-12", target="pred", raw=True)
     logits = model.forward(x)
     # zero biases, ReLU network: relevance is conserved from the predicted logit to the input
     assert R.shape == x.shape

@@ -35,7 +35,7 @@ from ..graph_layers import (
     ToChannelsLast,
 )
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
-from ..spec import InputSpec
+from ..spec import onnx_input_spec
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
 MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
@@ -640,8 +640,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
             layout, raw = "NCHW", (sample[1], sample[2], sample[0])
     else:
         layout, raw = "flat", tuple(sample)
-    spec = InputSpec(shape=tuple(sample), raw_shape=raw, layout=layout, divide=1.0, offset=0.0,
-                     pad=0, value_range=(0.0, 1.0), raw_range=(0.0, 1.0), source="onnx")
+    spec = onnx_input_spec(sample, raw, layout)
     meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
                            "opset": int(opset)}}
     try:

@@ -49,7 +49,7 @@ from ..layers import (
     Tanh,
 )
 from ..model import Sequential
-from ..spec import InputSpec
+from ..spec import onnx_input_spec
 
 
 def _onnx():
@@ -512,8 +512,7 @@ def read_onnx_chain(path) -> Sequential:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
     _check_no_pending(chain, f"{path}: the output")
     layout = "NHWC" if len(shape) == 3 else "flat"
-    spec = InputSpec(shape=shape, raw_shape=shape, layout=layout, divide=1.0, offset=0.0,
-                     pad=0, value_range=(0.0, 1.0), raw_range=(0.0, 1.0), source="onnx")
+    spec = onnx_input_spec(shape, shape, layout)
     meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
                            "opset": int(opset)}}
     return Sequential(chain.layers, spec, meta, source=path)
