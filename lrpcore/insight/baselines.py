@@ -38,21 +38,51 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
     """Gradient of the explained output (per sample) with respect to the fed input."""
     ex = forward.explainer
     xp = forward.backend.xp
-    acts = forward.activations
-    g = output_seed(acts[-1], target, labels, xp)
-    for i in range(len(ex.layers) - 1, -1, -1):
-        layer, x, y = ex.layers[i], acts[i], acts[i + 1]
-        g = _layer_gradient(layer, x, y, g, xp, ex.dtype, i)
+    if getattr(ex, "nodes", None) is not None:
+        g = _graph_gradient(forward, target, labels, xp)
+    else:
+        acts = forward.activations
+        g = output_seed(acts[-1], target, labels, xp)
+        for i in range(len(ex.layers) - 1, -1, -1):
+            layer, x, y = ex.layers[i], acts[i], acts[i + 1]
+            g = _layer_gradient(layer, x, y, g, xp, ex.dtype, i)
     return forward.backend.to_numpy(g) if to_numpy else g
+
+
+def _graph_gradient(forward, target, labels, xp):
+    """Backpropagation over a DAG: nodes in reverse topological order, the gradients of a
+    tensor read by several nodes summed (as relevance is in GraphForward.propagate)."""
+    ex = forward.explainer
+    nodes, tensors = ex.nodes, forward.tensors
+    grads = {nodes[-1].output: output_seed(forward.output, target, labels, xp)}
+    for k in range(len(nodes) - 1, -1, -1):
+        node = nodes[k]
+        g = grads.pop(node.output, None)
+        if g is None:
+            continue
+        ins = [tensors[t] for t in node.inputs]
+        y = tensors[node.output]
+        if getattr(node.layer, "merge", False):
+            parts = node.layer.gradient_many(ins, y, g, xp)
+        else:
+            parts = [_layer_gradient(node.layer, ins[0], y, g, xp, ex.dtype, k)]
+        for t, d in zip(node.inputs, parts, strict=True):
+            grads[t] = grads[t] + d if t in grads else d
+    x = tensors[ex.model.input_name]
+    return grads.get(ex.model.input_name, xp.zeros_like(x))
 
 
 def _layer_gradient(layer, x, y, g, xp, dtype, index):
     kind = layer.kind
     if layer.linear_map:
-        scale = getattr(layer, "norm", None)  # SumPool: forward = window sum · norm
-        if scale is not None:
-            g = g * scale
+        # forward = fmap(x, w) · lrp_divisor (SumPool: 1/sqrt(h·w); a mean pool's w holds it)
+        if layer.lrp_divisor != 1:
+            g = g * layer.lrp_divisor
         return layer.tmap(g, layer.variant("w", xp, dtype), x.shape[1:], xp)
+    if hasattr(layer, "gradient"):  # activations of graph models (Clip, LeakyReLU)
+        return layer.gradient(x, y, g, xp)
+    if hasattr(layer, "relevance_back"):  # layout changes, flattens, Pad (a crop)
+        return layer.relevance_back(g, x, xp)
     if kind == "Rect":
         return g * (y > 0)
     if kind == "Tanh":

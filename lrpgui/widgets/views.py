@@ -13,6 +13,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .. import rendering
@@ -317,11 +318,35 @@ def _same_rect(a, b, tol=1e-9) -> bool:
         (b.left(), b.top(), b.width(), b.height()), strict=True))
 
 
+class ClassAxis(pg.AxisItem):
+    """A category axis whose labels are cut to the space of one bar ("drilling platform"
+    and "space shuttle" side by side at 50 px a bar were drawn over each other)."""
+
+    GAP = 6  # pixels kept free between two labels
+
+    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph's name)
+        specs = super().generateDrawSpecs(p)
+        if specs is None or len(specs[2]) < 2:
+            return specs
+        axis, ticks, texts = specs
+        centres = sorted(rect.center().x() for rect, _flags, _text in texts)
+        room = max(float(np.diff(centres).min()) - self.GAP, 8.0)
+        font = self.style.get("tickFont") or p.font()
+        metrics = QFontMetrics(font)
+        fitted = []
+        for rect, flags, text in texts:
+            if metrics.horizontalAdvance(text) > room:
+                text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(room))
+                rect = QRectF(rect.center().x() - room / 2, rect.y(), room, rect.height())
+            fitted.append((rect, flags, text))
+        return axis, ticks, fitted
+
+
 class ScoresPlot(pg.PlotWidget):
     """Bar chart of the class scores; the predicted class in red, the true class outlined."""
 
     def __init__(self, state, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"bottom": ClassAxis("bottom")})
         self.setObjectName("scoresPlot")
         self.state = state
         self.setBackground("w")

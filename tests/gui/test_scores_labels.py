@@ -1,0 +1,44 @@
+"""The scores plot's class names stay readable: at 1000 ImageNet classes its ten bars are
+named, and a name longer than one bar's width is cut instead of drawn over its neighbours."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QImage, QPainter
+
+from lrpgui.state import AppState
+from lrpgui.widgets.views import ScoresPlot
+
+NAMES = ["missile", "projectile, missile", "drilling platform, offshore rig", "space shuttle",
+         "obelisk", "crane", "pole", "mosque", "beacon, lighthouse", "totem pole"]
+
+
+def _label_rects(plot):
+    axis = plot.getAxis("bottom")
+    image = QImage(axis.width() or 400, 60, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return sorted((rect.left(), rect.right(), text) for rect, _flags, text in texts)
+
+
+def test_long_class_names_do_not_overlap(qtbot):
+    plot = ScoresPlot(AppState())
+    qtbot.addWidget(plot)
+    plot.getAxis("bottom").setTicks([list(enumerate(NAMES))])
+    plot.setRange(xRange=(-0.6, len(NAMES) - 0.4), padding=0)
+    plot.resize(460, 200)
+    plot.show()
+    qtbot.waitExposed(plot)
+    rects = _label_rects(plot)
+    assert len(rects) >= len(NAMES) - 1  # pyqtgraph may drop one that leaves the axis
+    for (_l0, right, a), (left, _r1, b) in zip(rects, rects[1:], strict=False):
+        assert right <= left, f"'{a}' and '{b}' overlap"
+    texts = [t for _l, _r, t in rects]
+    assert "crane" in texts  # short names stay whole
+    assert any(t.endswith("…") for t in texts)  # long ones are cut, not dropped
+    # a wide plot shows the long names whole
+    plot.resize(2400, 200)
+    qtbot.waitUntil(lambda: plot.getAxis("bottom").width() > 2000)
+    assert "drilling platform, offshore rig" in [t for _l, _r, t in _label_rects(plot)]
