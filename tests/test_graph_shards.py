@@ -84,3 +84,29 @@ def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet):
         assert store.shape(node.output) == full[node.output].shape
     everything = sum(a.nbytes for a in full.values()) // 2
     assert ex.sample_bytes(x.shape[1:]) < 0.6 * everything
+
+
+def test_the_diagnosis_fetches_only_the_tensors_it_reads(small_efficientnet):
+    from lrpcore.explain import resolve_rules
+    from lrpcore.graph_tensors import LazyActivations
+    from lrpcore.insight.diagnose import diagnose_trace
+
+    ex = Explainer(small_efficientnet, threads=1)
+    fwd = ex.forward(_batch(small_efficientnet, 1), raw=True)
+    config = resolve_rules(ex.layers, "EpsilonPlus")
+    _, trace = fwd.relevance(config, trace=True)
+    acts = fwd.activations
+    fetched = []
+
+    def fetch(name):
+        fetched.append(name)
+        return acts._fetch(name)
+
+    counting = LazyActivations([ex.model.input_name] + [n.output for n in ex.nodes],
+                               [n.inputs[0] for n in ex.nodes], fetch)
+    diagnose_trace(trace, ex.layers, config, counting)
+    clips = {n.output for n in ex.nodes if n.layer.kind == "Clip"}
+    # a Clip's output is read as the input of the next node (its sign), never as an output
+    # (only linear maps' outputs give a scale): each at most once
+    assert all(fetched.count(name) <= 1 for name in clips)
+    assert len(fetched) < 2 * len(ex.nodes)

@@ -297,13 +297,12 @@ class Accumulator:
         if activations is not None:
             self._have_acts = True
             inputs = getattr(activations, "inputs", None)
-            for k in range(len(self.layers)):
-                x = activations[k] if inputs is None else inputs[k]
-                z = activations[k + 1]
-                if self._nonneg[k]:
+            for k in range(len(self.layers)):  # fetch only what is asked: a graph model
+                if self._nonneg[k]:                # recomputes some tensors on access
+                    x = activations[k] if inputs is None else inputs[k]
                     self._nonneg[k] = bool(_host(x.min()) >= 0)
                 if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
-                    self._zs[k].append(_median_abs(z, xp))
+                    self._zs[k].append(_median_abs(activations[k + 1], xp))
 
     def result(self) -> Diagnosis:
         if not self._sums:
@@ -317,7 +316,7 @@ class Accumulator:
 
 
 Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
-Z_VALUES = 65536  # values per batch the median is taken over (an even subsample)
+Z_VALUES = 4096  # values per batch the median is taken over (an even subsample: a scale)
 
 
 def _median_abs(z, xp) -> float:
