@@ -31,7 +31,8 @@ def describe_model(model, path) -> str:
     from ..io.sidecar import sidecar_path
 
     ext = os.path.splitext(path)[1].lower()
-    lines = [f"model: {path} ({ext[1:] or '?'} format)", model.summary()]
+    kind = f"{ext[1:]} format" if ext else "built-in model"  # e.g. efficientnet-lite0
+    lines = [f"model: {path} ({kind})", model.summary()]
     spec = model.input_spec
     if spec is not None:
         origin = {"inferred": "guessed from the layers", "sidecar": sidecar_path(path),

@@ -108,7 +108,8 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     """Maps of sample ``index`` for up to six rules (rows) and several classes (columns).
 
     ``classes``: ``"target"`` (the explained class only, from ``target``/``labels``), ``"all"``
-    or a list of class indices. ``contrast=(A, B)`` appends an "A vs B" column to every row.
+    (the top MAX_ALL_CLASSES by score for models with more) or a list of class indices.
+    ``contrast=(A, B)`` appends an "A vs B" column to every row.
     Rules may be LRP specs, presets or the baselines ``sensitivity`` / ``gradxinput``.
     """
     rules = [rules] if isinstance(rules, str) else list(rules)
@@ -143,16 +144,28 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     return Comparison(tuple(rows), vmax, int(index), outputs, tuple(chosen), pair)
 
 
+MAX_ALL_CLASSES = 10
+
+
+def _all_or_top(one, k):
+    """Every class of a model with up to MAX_ALL_CLASSES, else the highest-scoring ones in
+    score order: "all" 1000 ImageNet classes would be 1000 backward passes and columns."""
+    if k <= MAX_ALL_CLASSES:
+        return list(range(k))
+    scores = one.outputs()[0]
+    return [int(c) for c in np.argsort(-scores, kind="stable")[:MAX_ALL_CLASSES]]
+
+
 def _chosen_classes(one, classes, target, labels, index, k):
     if not isinstance(classes, str):
         return [_check_class(c, k) for c in classes]
     mode = classes.strip().lower()
     if mode == "all":
-        return list(range(k))
+        return _all_or_top(one, k)
     if mode != "target":
         raise ShapeError(f"classes must be 'target', 'all' or a list, got {classes!r}")
     if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
-        return list(range(k))
+        return _all_or_top(one, k)
     if not isinstance(target, (str, int, np.integer)):  # one target per sample of the batch
         target = np.asarray(target).reshape(-1)[index]
     lab = None if labels is None else np.asarray(labels).reshape(-1)[[index]]

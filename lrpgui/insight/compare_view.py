@@ -32,7 +32,7 @@ from .worker_tasks import input_image, request_from_state, run_compare
 COMMON_RULES = ("simple", "epsilon:0.01", "epsilon:0.25", "alphabeta:1", "alphabeta:2", "flat",
                 "ww", "zb", "gamma:0.25", "zplus")
 BASELINES = ("sensitivity", "gradxinput")
-MODE_LABELS = (("target", "explained class"), ("all", "all classes"),
+MODE_LABELS = (("target", "explained class"), ("all", "all classes (at most the top 10)"),
                ("contrast", "class A versus class B"))
 DEFAULT_RULES = ("epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "sensitivity", "gradxinput")
 CELL = 72  # minimum side of a map cell in pixels
