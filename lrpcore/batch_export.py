@@ -30,10 +30,13 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
     """Write the explained chunk (``R`` for the model inputs ``fed``, samples ``indices``):
     PNGs draw the input scaled as ``lrp explain --png`` does. Returns images and arrays."""
     cmaps = list(cmaps)
-    x01 = unit_inputs(explainer.model.input_spec, fed) if cmaps else None
+    spec = explainer.model.input_spec
+    x01 = unit_inputs(spec, fed) if cmaps else None
+    # PNGs draw images H×W×C; a C×H×W model's maps were drawn as 3-pixel-high strips
+    to_image = (lambda a: spec.image_layout(a[None])[0]) if spec is not None else None
     return export_explanations(out_dir, R, x01, indices, cmaps, outline=outline,
                                scaling=scaling, info=info, overwrite=overwrite,
-                               progress=progress, cancel=cancel, npy=npy)
+                               progress=progress, cancel=cancel, npy=npy, to_image=to_image)
 
 
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,

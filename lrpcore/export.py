@@ -332,7 +332,7 @@ def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, si
 # --- batch export with progress and cancellation ------------------------------------------
 def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3, info=None,
                         overwrite=False, progress=None, cancel=None, *, sigma=2.0,
-                        npy=False) -> list[Path]:
+                        npy=False, to_image=None) -> list[Path]:
     """Write ``heatmap_{i}_{cmap}.png`` for every sample and colormap (and, with ``npy``,
     ``relevance_{i}.npy``), each with a sidecar.
 
@@ -341,7 +341,9 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
     numbers used in file names. ``progress(done, total)`` is called after every sample;
     when ``cancel()`` returns True the call stops and removes the files it wrote, returning
     an empty list. On an error it removes them too and raises (ExportError for I/O).
-    Returns the paths of the images and arrays written (sidecars not listed).
+    ``to_image`` maps one sample of the model's layout to the H×W×C image the PNGs draw
+    (C×H×W models); the ``.npy`` keeps the model's layout. Returns the paths of the images
+    and arrays written (sidecars not listed).
     """
     R = np.asarray(R)
     if R.ndim < 2 or R.shape[0] == 0:
@@ -362,8 +364,12 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
                 w.remove_all()
                 return []
             x = None if x01 is None else x01[k]
+            r = R[k]
+            if to_image is not None:
+                r = to_image(r)
+                x = None if x is None else to_image(x)
             for c in cmaps:
-                image = input_heatmap_image(R[k], x, c, use_outline, scaling, sigma)
+                image = input_heatmap_image(r, x, c, use_outline, scaling, sigma)
                 w.png(out / colormap_file_name(i, c), image, sample=i,
                       layout="input|heatmap" if x is not None else "heatmap",
                       **render_fields(c, use_outline, scaling, sigma))

@@ -1,0 +1,30 @@
+"""`lrp explain --png` (and the GUI's batch export, the same routine) on a C×H×W model draws
+the photograph and its heatmap as images; it drew 3-pixel-high strips (the C×H×W array read as
+H×W×C)."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui.colour_models import colour_graph_model
+from PIL import Image
+
+import lrpcore
+from lrpcore.cli.main import main
+from lrpcore.render import heatmap
+
+
+def test_png_of_a_channels_first_model_is_the_image(tmp_path):
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(16), model)
+    photos = np.random.default_rng(2).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", photos)
+    out = tmp_path / "png"
+    assert main(["explain", str(model), str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "R.npy"), "--png", str(out), "--colormap", "bwr",
+                 "--no-outline", "--scaling", "1"]) == 0
+    R = np.load(tmp_path / "R.npy")
+    assert R.shape == (2, 3, 16, 16)  # the relevance keeps the model's layout
+    png = np.asarray(Image.open(out / "heatmap_1_bwr.png"))
+    assert png.shape == (16, 2 * 16 + 2, 3)
+    want = heatmap(R[1].transpose(1, 2, 0), None, cmap="bwr", scaling=1)
+    np.testing.assert_allclose(png[:, 18:] / 255.0, want, atol=1 / 255 + 1e-9)
