@@ -28,3 +28,20 @@ def test_png_of_a_channels_first_model_is_the_image(tmp_path):
     assert png.shape == (16, 2 * 16 + 2, 3)
     want = heatmap(R[1].transpose(1, 2, 0), None, cmap="bwr", scaling=1)
     np.testing.assert_allclose(png[:, 18:] / 255.0, want, atol=1 / 255 + 1e-9)
+
+
+def test_render_and_figure_take_what_explain_wrote_for_a_channels_first_model(tmp_path):
+    """`lrp render R.npy` of an N×C×H×W map refused it ("inputs of 16×16 pixels do not fit the
+    3×16 maps")."""
+    rng = np.random.default_rng(4)
+    R = rng.normal(size=(2, 3, 16, 16))
+    np.save(tmp_path / "R.npy", R)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8))
+    assert main(["render", str(tmp_path / "R.npy"), "--input", str(tmp_path / "x.npy"),
+                 "--index", "1", "--colormap", "bwr", "--no-outline", "--scaling", "1",
+                 "--out", str(tmp_path / "r.png")]) == 0
+    png = np.asarray(Image.open(tmp_path / "r.png"))
+    want = heatmap(R[1].transpose(1, 2, 0), None, cmap="bwr", scaling=1)
+    np.testing.assert_allclose(png / 255.0, want, atol=1 / 255 + 1e-9)
+    assert main(["figure", str(tmp_path / "R.npy"), "--input", str(tmp_path / "x.npy"),
+                 "--colormap", "bwr", "--out", str(tmp_path / "f.png")]) == 0

@@ -63,7 +63,8 @@ def as_batch(a: np.ndarray, path) -> np.ndarray:
     """Samples along axis 0, whatever layout a relevance or input file has.
 
     One sample: a square vector, H×W, or H×W×C with C ≤ 4. Batches: N×D (D a square, N ≠ D),
-    N×H×W (last axis > 4), N×H×W×C.
+    N×H×W (last axis > 4), N×H×W×C, and N×C×H×W (C ≤ 4 < W: what ``lrp explain`` writes for
+    a PyTorch-layout model), turned to N×H×W×C.
     """
     if a.ndim == 0 or a.size == 0:
         raise ShapeError(f"{path}: empty or scalar array (shape {a.shape})")
@@ -76,6 +77,8 @@ def as_batch(a: np.ndarray, path) -> np.ndarray:
     if a.ndim == 3:
         return a[None] if a.shape[2] <= 4 else a
     if a.ndim == 4:
+        if a.shape[1] <= 4 < a.shape[3]:  # channels first
+            return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
         return a
     raise ShapeError(f"{path}: cannot read maps from an array of shape {a.shape}")
 
