@@ -38,7 +38,7 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
     """Gradient of the explained output (per sample) with respect to the fed input."""
     ex = forward.explainer
     xp = forward.backend.xp
-    if getattr(ex, "nodes", None) is not None:
+    if getattr(forward, "stores", None) is not None:  # a graph model's forward pass
         g = _graph_gradient(forward, target, labels, xp)
     else:
         acts = forward.activations
@@ -50,11 +50,21 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
 
 
 def _graph_gradient(forward, target, labels, xp):
-    """Backpropagation over a DAG: nodes in reverse topological order, the gradients of a
-    tensor read by several nodes summed (as relevance is in GraphForward.propagate)."""
-    ex = forward.explainer
-    nodes, tensors = ex.nodes, forward.tensors
-    grads = {nodes[-1].output: output_seed(forward.output, target, labels, xp)}
+    """Backpropagation over a DAG, shard by shard of the batch: nodes in reverse topological
+    order, the gradients of a tensor read by several nodes summed (as relevance is in
+    GraphForward.propagate)."""
+    seed = output_seed(forward.output, target, labels, xp)
+    parts, start = [], 0
+    for store in forward.stores:
+        stop = start + store.batch
+        parts.append(_store_gradient(forward.explainer, store, seed[start:stop], xp))
+        start = stop
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _store_gradient(ex, tensors, seed, xp):
+    nodes = ex.nodes
+    grads = {nodes[-1].output: seed}
     for k in range(len(nodes) - 1, -1, -1):
         node = nodes[k]
         g = grads.pop(node.output, None)
@@ -68,8 +78,8 @@ def _graph_gradient(forward, target, labels, xp):
             parts = [_layer_gradient(node.layer, ins[0], y, g, xp, ex.dtype, k)]
         for t, d in zip(node.inputs, parts, strict=True):
             grads[t] = grads[t] + d if t in grads else d
-    x = tensors[ex.model.input_name]
-    return grads.get(ex.model.input_name, xp.zeros_like(x))
+    name = ex.model.input_name
+    return grads[name] if name in grads else xp.zeros(tensors.shape(name), ex.dtype)
 
 
 def _layer_gradient(layer, x, y, g, xp, dtype, index):
