@@ -158,6 +158,10 @@ def digit_pixmap(digit, side=56) -> QPixmap:
     return QPixmap.fromImage(img.scaled(side, side))
 
 
+NOT_A_DIGIT_MODEL = ("the open model does not take 28×28 grayscale digits: drawing works "
+                     "with MNIST-shaped models")
+
+
 class DrawPanel(ToolPanel):
     """The pad, its live prediction and heatmap, and the scratch set of drawn digits."""
 
@@ -181,6 +185,20 @@ class DrawPanel(ToolPanel):
             getattr(self.state.events, name).connect(lambda _v: self._settings_changed())
         self.state.events.colormap.connect(lambda _c: self._draw_heatmap())
         self.state.events.outline.connect(lambda _c: self._draw_heatmap())
+        self.state.events.model.connect(self._model_changed)
+        self._model_changed(self.state.model)
+
+    def _model_changed(self, model) -> None:
+        """Say at once, not after a drawing, when the open model cannot take a drawn digit
+        (a photograph classifier): the pad is disabled until a model that can is opened."""
+        fits = model is None or digit_fits(model)
+        self.pad.setEnabled(fits)
+        if not fits:
+            self.show_error(NOT_A_DIGIT_MODEL)
+            self.prediction.setText("not for this model")
+        elif self.last_error == NOT_A_DIGIT_MODEL:
+            self.clear_error()
+            self.prediction.setText("draw a digit")
 
     def _build(self) -> None:
         self.pad = DrawPad()
@@ -283,7 +301,7 @@ class DrawPanel(ToolPanel):
             self.show_error("open a model first")
             return 0
         if not digit_fits(req.model):
-            self.show_error("the open model does not take 28×28 grayscale digits")
+            self.show_error(NOT_A_DIGIT_MODEL)
             return 0
         ink, centre, version = self.pad.ink(), self.centre.isChecked(), self.pad.version
         cache = self.runner.cache
