@@ -65,7 +65,7 @@ def run(args) -> int:
 
     get_colormap(args.colormap)
     model = load_model(args.model)
-    x, labels = load_samples(args.data)
+    x, labels = load_samples(args.data, model=model)
     n = len(x)
     if not 0 <= args.sample < n:
         raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")

@@ -102,7 +102,7 @@ def run(args) -> int:
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)
-    x, labels = load_samples(args.input)
+    x, labels = load_samples(args.input, model=model)
     if args.labels:
         labels = load_labels(args.labels, len(x), model.n_classes)
     if args.n is not None:

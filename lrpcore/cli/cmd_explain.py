@@ -121,7 +121,7 @@ def run(args) -> int:
     check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
     check_png_options(args)
     model = load_model(args.model)
-    x, found_labels = load_samples(args.input, mmap=True)  # read batch by batch
+    x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target)
     if target == "true" and not args.labels and found_labels is None:

@@ -53,7 +53,7 @@ def run(args) -> int:
         if v is not None and v < 1:
             raise RuleError(f"{name} must be at least 1")
     model = load_model(args.model)
-    x, labels = load_samples(args.data)
+    x, labels = load_samples(args.data, model=model)
     cls = None if args.cls in (None, "all") else _class(args.cls, model.n_classes)
     target = parse_target(args.target)
     ex = Explainer(model, args.backend)

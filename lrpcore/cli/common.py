@@ -67,17 +67,20 @@ class DatasetArray:
         return a if dtype is None else a.astype(dtype)
 
 
-def load_samples(path, what="input", mmap=False):
+def load_samples(path, what="input", mmap=False, model=None):
     """(samples, labels or None) of a ``.npy`` file (as :func:`load_array`) or of anything
     :func:`lrpcore.open_dataset` opens — a built-in name such as ``mnist-sample`` or
-    ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries."""
-    from ..io.datasets import DATASET_NAMES, open_dataset  # noqa: PLC0415
+    ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries.
+    With ``model``, a folder of photographs of any size is resized and cropped to its input."""
+    from ..io.datasets import DATASET_NAMES, fit_to_model, open_dataset  # noqa: PLC0415
 
     path = os.fspath(path)
     is_npy = os.path.isfile(path) and path.lower().endswith(".npy")
     if is_npy or (not os.path.exists(path) and path not in DATASET_NAMES):
         return load_array(path, what, mmap=mmap), None
     ds = open_dataset(path)
+    if model is not None:
+        fit_to_model(model, ds)
     return DatasetArray(ds), ds.labels
 
 

@@ -514,6 +514,16 @@ def check_labels_fit(labels, n_classes, where) -> None:
 def check_fits(model, dataset) -> None:
     """Raise ShapeError (one sentence) when ``dataset``'s samples cannot feed ``model``, and
     DatasetError when its labels name classes the model lacks."""
+    before = getattr(dataset, "labels", None), getattr(dataset, "class_names", None)
+    _label_folder(dataset, model)
+    try:
+        _check_fits(model, dataset)
+    except Exception:  # a refused model leaves the dataset as it was
+        dataset.labels, dataset.class_names = before
+        raise
+
+
+def _check_fits(model, dataset) -> None:
     check_labels_fit(getattr(dataset, "labels", None), getattr(model, "n_classes", None),
                      f"labels of {dataset.name}")
     spec = getattr(model, "input_spec", None)
@@ -526,6 +536,48 @@ def check_fits(model, dataset) -> None:
         raise ShapeError(f"dataset {dataset.name} has samples of shape {_shape_text(have)} "
                          f"({_values(size_have)}), but the model takes raw {_shape_text(want)} "
                          f"samples ({_values(size_want)}).")
+
+
+def fit_to_model(model, dataset) -> None:
+    """Let an image folder take the model's image size and classes (what ``check_fits`` does
+    first; the commands that read a folder for a model call it before reading samples)."""
+    _label_folder(dataset, model)
+    spec = getattr(model, "input_spec", None)
+    if spec is not None:
+        _fit_folder(dataset, spec)
+
+
+def _class_of(folder_name, names, n_classes):
+    """The model class a subfolder names: a class name or one of its synonyms ("Egyptian
+    cat", "espresso"; any case, _ for spaces) or an index ("285"); None when it names none."""
+    key = folder_name.strip().lower().replace("_", " ")
+    for k, name in enumerate(names):
+        if key in (s.strip().lower() for s in str(name).split(",")):
+            return k
+    if key.isdigit() and n_classes and int(key) < n_classes:
+        return int(key)
+    return None
+
+
+def _label_folder(dataset, model) -> None:
+    """Labels of a folder with one subfolder per class, for ``model``: subfolders named as the
+    model's classes label their images with those classes; otherwise the sorted subfolders
+    are classes 0, 1, ... (torchvision's ImageFolder) — unless the model has more named
+    classes than there are subfolders ("cats" and "cups" for ImageNet's 1000): then the
+    labels say nothing about the model's classes and the folder counts as unlabelled."""
+    folder = getattr(dataset, "_data", None)
+    if not isinstance(folder, ImageFolder) or folder.labels is None:
+        return
+    names = list(getattr(model, "class_names", None) or [])
+    n = getattr(model, "n_classes", None)
+    mapped = [_class_of(c, names, n) for c in folder.class_names]
+    if all(m is not None for m in mapped):
+        dataset.labels = np.asarray(mapped, dtype=np.int64)[folder.labels]
+        dataset.class_names = names or None
+    elif names and n is not None and len(folder.class_names) < n:
+        dataset.labels, dataset.class_names = None, None
+    else:
+        dataset.labels, dataset.class_names = folder.labels.copy(), list(folder.class_names)
 
 
 def _fit_folder(dataset, spec) -> None:
