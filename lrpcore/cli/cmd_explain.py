@@ -186,9 +186,18 @@ def run(args) -> int:
         _print_trace(traces)
     for line in diagnosis.warnings():
         print(f"lrp explain: warning: {line}", file=sys.stderr)
-    print(f"explained {n} samples with {config.description} (target {args.target}) using "
+    name = target_name(args.target, model)
+    shown = args.target if name is None else f"{args.target}: {name}"
+    print(f"explained {n} samples with {config.description} (target {shown}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0
+
+
+def target_name(target, model) -> str | None:
+    """The class name of a class-index target (ImageNet's 285 is "Egyptian cat"), else None."""
+    names = list(getattr(model, "class_names", None) or [])
+    text = str(target).strip()
+    return names[int(text)] if text.isdigit() and int(text) < len(names) else None
 
 
 def _with_sidecars(paths) -> list:
@@ -217,6 +226,9 @@ def _record(args, config, explainer, seconds, **extra):
     export of the project has one) and returns its path."""
     from .. import export
 
+    name = target_name(args.target, explainer.model)
+    if name is not None:
+        extra = {"explained_name": name, **extra}
     info = export.sidecar_info(args.model, config.description, args.target,
                                explainer.backend.name, explainer.dtype.name,
                                input=str(args.input), raw=bool(args.raw), seconds=seconds,
