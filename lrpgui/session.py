@@ -17,8 +17,10 @@ import numpy as np
 import lrpcore
 from lrpcore import bundled
 from lrpcore.errors import DatasetError, LRPError
+from lrpcore.targets import parse_target
 
 from . import services, sources
+from .explained import class_name, explained_class
 from .requests import ExplainRequest
 
 
@@ -59,8 +61,8 @@ class Session:
             s.model = model
             s.model_path = path
             s.layer_rules = {}
-            n = model.n_classes
-            if s.target.isdigit() and n is not None and int(s.target) >= n:
+            n, target = model.n_classes, parse_target(s.target)
+            if isinstance(target, int) and n is not None and target >= n:
                 s.target = "pred"  # the new model has no such class
 
     def open_dataset(self, name) -> None:
@@ -227,8 +229,6 @@ class Session:
     def result_info(result, **extra) -> dict:
         """The sidecar of an export of ``result``: the settings that made it, which differ
         from the state's while a newer explanation is computed or after one failed."""
-        from .widgets.views import class_name, explained_class  # noqa: PLC0415
-
         req = result.request
         named = {"predicted_class": int(result.prediction),
                  "predicted_name": class_name(req.model, result.prediction)}
