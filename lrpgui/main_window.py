@@ -31,13 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrpcore.errors import LRPError
-
-from . import dialogs, flows, help_dialogs, rendering, services, sources
+from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import OpenError, Session, message
+from .session import REMEMBERED, OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -50,7 +48,6 @@ from .widgets.views import ImagePair, ScoresPlot
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
 DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte);;All files (*)")
-REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")
 
 
 class MainWindow(QMainWindow):
@@ -267,25 +264,14 @@ class MainWindow(QMainWindow):
         layout = st.get("window/state")
         if isinstance(layout, QByteArray):
             self.restoreState(layout)
-        for name in REMEMBERED:
-            value = st.get(f"state/{name}")
-            if value is None:
-                continue
-            if name == "outline":
-                value = st.get_bool("state/outline", True)
-            if name == "colormap" and value not in rendering.colormap_names():
-                continue
-            try:
-                setattr(self.state, name, value)
-            except (LRPError, ValueError, TypeError):
-                pass  # a stale or edited setting is ignored
+        self.session.restore({name: st.get(f"state/{name}") for name in REMEMBERED})
 
     def save_settings(self) -> None:
         st = self.settings
         st.set("window/geometry", self.saveGeometry())
         st.set("window/state", self.saveState())
-        for name in REMEMBERED:
-            st.set(f"state/{name}", getattr(self.state, name))
+        for name, value in self.session.remembered().items():
+            st.set(f"state/{name}", value)
         if self.state.model_path:
             st.set("last/model", self.state.model_path)
         if self.state.dataset_name:
@@ -383,20 +369,16 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         try:
-            source = sources.PrecomputedRelevance(path)
-        except Exception as exc:  # not a store, zarr missing: one line naming the path
-            self.show_error("Cannot open relevance store", message(exc, path), quiet=quiet)
+            source = self.session.open_relevance_store(path)
+        except OpenError as exc:
+            self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        if not (self.state.model_path and os.path.abspath(self.state.model_path)
-                == os.path.abspath(source.model_path)) \
-                and not self.open_model(source.model_path, quiet=quiet):
+        if self.session.needs_model(source) and not self.open_model(source.model_path,
+                                                                    quiet=quiet):
             return False
         if not self.open_dataset(source.dataset_path, quiet=quiet):
             return False
-        self.service.precomputed = source
-        with self.state.batch():
-            for name, value in source.settings.items():
-                setattr(self.state, name, value)
+        self.session.use_relevance_store(source, self.service)
         self.request_explanation()
         return True
 

@@ -19,7 +19,7 @@ from lrpcore import bundled
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.targets import parse_target
 
-from . import services, sources
+from . import rendering, services, sources
 from .explained import class_name, explained_class
 from .requests import ExplainRequest
 
@@ -30,6 +30,9 @@ class OpenError(LRPError):
     def __init__(self, title: str, message: str):
         super().__init__(message)
         self.title = title
+
+
+REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
 
 
 class Session:
@@ -162,6 +165,49 @@ class Session:
         if self.state.dataset is None:
             return "No dataset is open. Use “Open dataset…” or pick one in the browser."
         return ""
+
+    def open_relevance_store(self, path):
+        """The heatmaps of an ``R.zarr`` (:class:`~lrpgui.sources.PrecomputedRelevance`);
+        OpenError naming the path when it is no store. The caller opens its model (when
+        :meth:`needs_model`) and dataset, then calls :meth:`use_relevance_store`."""
+        try:
+            return sources.PrecomputedRelevance(path)
+        except Exception as exc:  # not a store, zarr missing: one line naming the path
+            raise OpenError("Cannot open relevance store", message(exc, path)) from None
+
+    def needs_model(self, source) -> bool:
+        """Whether the store's model is another file than the open one."""
+        open_path = self.state.model_path
+        return not (open_path and os.path.abspath(open_path)
+                    == os.path.abspath(source.model_path))
+
+    def use_relevance_store(self, source, service) -> None:
+        """Serve the store's heatmaps from ``service`` and take over its settings."""
+        service.precomputed = source
+        with self.state.batch():
+            for name, value in source.settings.items():
+                setattr(self.state, name, value)
+
+    # -- settings kept between runs ---------------------------------------------------------
+    def remembered(self) -> dict:
+        """The settings a new run starts from (:data:`REMEMBERED`)."""
+        return {name: getattr(self.state, name) for name in REMEMBERED}
+
+    def restore(self, values: dict) -> None:
+        """Take back remembered settings; a stale or edited value is ignored (e.g. a
+        colormap that no longer exists, a rule spec that no longer parses)."""
+        for name in REMEMBERED:
+            value = values.get(name)
+            if value is None:
+                continue
+            if name == "outline" and isinstance(value, str):
+                value = value.strip().lower() in ("1", "true", "yes")
+            if name == "colormap" and value not in rendering.colormap_names():
+                continue
+            try:
+                setattr(self.state, name, value)
+            except (LRPError, ValueError, TypeError):
+                pass
 
     # -- the explanation on display ---------------------------------------------------------
     def explain_request(self) -> ExplainRequest | None:

@@ -122,3 +122,15 @@ def test_the_explorer_parses_targets_only_through_lrpcore_targets():
             if "target" in subject.lower():
                 offenders.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
     assert offenders == []
+
+
+def test_tests_wait_on_events_never_on_fixed_sleeps():
+    """Fixed sleeps make tests slow on fast machines and flaky on busy ones; tests wait on
+    signals, events or qtbot.waitUntil instead (about ten sleeps before)."""
+    sleeps = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in (
+                    "sleep", "qWait", "wait_for_timeout"):
+                sleeps.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert sleeps == []
