@@ -372,3 +372,32 @@ def test_a_store_sample_out_of_range_or_a_plain_folder_is_one_line(store, tmp_pa
     err = capsys.readouterr().err
     assert "plain: a folder, not a relevance store" in err and err.count("\n") == 1
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists()
+
+
+def test_a_single_map_is_the_sample_its_sidecar_names_drawn_over_its_dataset(tmp_path,
+                                                                             capsys):
+    """relevance_3.npy of 'lrp demo' holds sample 3: rendered beside mnist-test's sample 3
+    without --input or --sample (before: sample 0's input, or 'index 3 out of range')."""
+    import lrpcore
+    from lrpcore.bundled import default_model_path
+
+    demo = tmp_path / "demo"
+    assert main(["demo", "--model", str(default_model_path()), "--count", "2", "--batch", "2",
+                 "--out", str(demo)]) == 0
+    capsys.readouterr()
+    one = next(p for p in sorted(demo.glob("relevance_*.npy")) if p.stem[10:].isdigit())
+    k = int(one.stem[10:])
+    auto, named = tmp_path / "auto.png", tmp_path / "named.png"
+    assert main(["render", str(one), "--side-by-side", "--out", str(auto)]) == 0
+    np.save(tmp_path / "x.npy", lrpcore.open_dataset("mnist-test").images([k]))
+    np.save(tmp_path / "r.npy", np.load(one))  # no sidecar: the input must be given
+    assert main(["render", str(tmp_path / "r.npy"), "--input", str(tmp_path / "x.npy"),
+                 "--side-by-side", "--out", str(named)]) == 0
+    np.testing.assert_array_equal(skio.imread(auto), skio.imread(named))
+    assert json.loads((tmp_path / "auto.png.json").read_text())["sample"] == k
+    assert main(["render", str(one), "--sample", str(k + 1), "--out",
+                 str(tmp_path / "x.png")]) == 2
+    assert f"holds the relevance of sample {k} only" in capsys.readouterr().err
+    assert main(["render", str(tmp_path / "r.npy"), "--side-by-side", "--out",
+                 str(tmp_path / "y.png")]) == 2
+    assert "--side-by-side needs --input" in capsys.readouterr().err

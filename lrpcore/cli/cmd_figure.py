@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_figure
 from ..render import TOOLBOX_COLORMAPS
-from .cmd_render import add_render_options, fit_input, to_unit
+from .cmd_render import add_render_options
 from .common import add_command
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
@@ -31,7 +31,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from .render_sources import RelevanceFile, open_inputs  # noqa: PLC0415
+    from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
 
     source = RelevanceFile(args.relevance)
     if args.index:
@@ -39,13 +39,9 @@ def run(args) -> int:
     else:
         if args.max_rows < 1:
             raise ShapeError(f"--max-rows must be at least 1, got {args.max_rows}")
-        indices = list(range(min(len(source), args.max_rows)))
+        indices = source.default_indices(args.max_rows)
     maps = source.maps(indices)
-    xs = None
-    inputs = open_inputs(args.input, source)
-    if inputs is not None:
-        xs = [fit_input(to_unit(inputs.sample(i)), m, inputs.path, args.relevance)
-              for i, m in zip(indices, maps, strict=True)]
+    inputs, xs = fitted_inputs(args.input, source, indices, maps)
     cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where}
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),

@@ -30,8 +30,9 @@ def add_render_options(p):
     p.add_argument("--input", metavar="X",
                    help="the inputs: a .npy (raw uint8 images, or floats in [0, 1] or "
                    "[-1, 1]) or a dataset (mnist-sample, mnist-test, IDX, .npz, .mat, an "
-                   "image folder); shown beside the heatmap and outlined on it (default for "
-                   "an R.zarr: the dataset it explained)")
+                   "image folder); shown beside the heatmap and outlined on it (default: the "
+                   "dataset the relevance came from, as an R.zarr or the file's sidecar "
+                   "names it, when it opens and fits)")
     p.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
     p.add_argument("--scaling", type=int, default=3, metavar="K",
                    help="each pixel becomes a K×K block (default 3)")
@@ -55,8 +56,10 @@ def register(sub):
     add_render_options(p)
     p.add_argument("--colormap", default="black-firered", metavar="NAME",
                    help="colormap (default black-firered)")
-    p.add_argument("--index", "--sample", type=int, default=0, metavar="I", dest="index",
-                   help="which sample of a batch or store to render (default 0)")
+    p.add_argument("--index", "--sample", type=int, metavar="I", dest="index",
+                   help="which sample of a batch or store to render (default: the first; a "
+                   "single map whose sidecar names its sample, e.g. relevance_3.npy of 'lrp "
+                   "demo', is that sample)")
     p.add_argument("--side-by-side", action="store_true",
                    help="put the input left of the heatmap (toolbox layout; needs --input)")
     p.set_defaults(func=run)
@@ -138,15 +141,15 @@ def provenance(r_path, x_path) -> dict:
 
 
 def run(args) -> int:
-    from .render_sources import RelevanceFile, open_inputs  # noqa: PLC0415
+    from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
 
     source = RelevanceFile(args.relevance)
+    if args.index is None:
+        args.index = source.default_indices(1)[0]
     r = source.maps([args.index])[0]
-    x = None
-    inputs = open_inputs(args.input, source)
-    if inputs is not None:
-        x = fit_input(to_unit(inputs.sample(args.index)), r, inputs.path, args.relevance)
-    elif args.side_by_side:
+    inputs, xs = fitted_inputs(args.input, source, [args.index], [r])
+    x = None if xs is None else xs[0]
+    if x is None and args.side_by_side:
         raise ShapeError("--side-by-side needs --input")
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,
             "sample": args.index}

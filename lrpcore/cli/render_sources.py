@@ -71,8 +71,13 @@ def read_npz_member(path, name=None, what="relevance") -> np.ndarray:
 
 
 class RelevanceFile:
-    """Relevance maps of one file: ``len()`` samples, ``maps(indices)`` as sample arrays,
-    ``provenance`` for the sidecar and ``default_input`` (a store knows its dataset)."""
+    """Relevance maps of one file: ``len()`` maps, ``maps(indices)`` by sample number,
+    ``provenance`` for the sidecar and ``default_input``: the dataset the maps came from
+    (a store's input, or the ``input``/``dataset`` its sidecar records).
+
+    Sample numbers are positions in the file, except for a single map whose sidecar names
+    its sample (``relevance_3.npy`` of ``lrp demo`` or the explorer's export holds sample 3).
+    """
 
     def __init__(self, spec):
         from ..io.relevance_store import is_zarr_path  # noqa: PLC0415
@@ -81,6 +86,7 @@ class RelevanceFile:
         self.path = path
         self.store = None
         self.default_input = None
+        self.samples = None  # sample number of each map, when not its position
         if is_zarr_path(path) and os.path.isdir(path):
             from ..io.relevance_store import open_relevance_store  # noqa: PLC0415
 
@@ -103,11 +109,27 @@ class RelevanceFile:
 
         self.batch = as_batch(_checked(a, spec, "relevance"), spec)
         self.n = int(self.batch.shape[0])
+        side = self.provenance().get("relevance_sidecar", {})
+        if not side.get("raw"):
+            self.default_input = side.get("input") or side.get("dataset")
+        if self.n == 1 and isinstance(side.get("sample"), int):
+            self.samples = [int(side["sample"])]
 
     def __len__(self) -> int:
         return self.n
 
+    def default_indices(self, k) -> list[int]:
+        """The samples shown when none are asked for: the first ``k``."""
+        return list(self.samples) if self.samples else list(range(min(self.n, k)))
+
     def check_index(self, index) -> int:
+        """The position in the file of sample ``index``."""
+        if self.samples is not None:
+            if int(index) not in self.samples:
+                raise ShapeError(f"{self.path}: holds the relevance of sample "
+                                 f"{self.samples[0]} only (its sidecar says so), not of "
+                                 f"sample {index}")
+            return self.samples.index(int(index))
         if not -self.n <= int(index) < self.n:
             raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
                              "samples)")
@@ -131,17 +153,26 @@ class RelevanceFile:
                 "relevance_store": dict(self.store.provenance)}
 
 
-def open_inputs(spec, relevance: RelevanceFile):
-    """The inputs to draw beside the maps: ``--input`` when given; else a store's own
-    dataset when it can be opened (else None: maps without inputs)."""
+def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
+    """(inputs, one unit-scaled input per map fitted to its size) — (None, None) without
+    inputs. ``spec`` is ``--input``; without it the dataset the maps came from is used when
+    it opens and fits (else the maps are drawn alone, as before)."""
+    from .cmd_render import fit_input, to_unit  # noqa: PLC0415
+
+    def fit(inputs):
+        return [fit_input(to_unit(inputs.sample(i)), m, inputs.path, relevance.path)
+                for i, m in zip(indices, maps, strict=True)]
+
     if spec:
-        return InputFile(spec)
+        inputs = InputFile(spec)
+        return inputs, fit(inputs)
     if relevance.default_input is None:
-        return None
+        return None, None
     try:
-        return InputFile(relevance.default_input)
+        inputs = InputFile(relevance.default_input)
+        return inputs, fit(inputs)
     except (DatasetError, ShapeError, OSError):
-        return None
+        return None, None
 
 
 class InputFile:
