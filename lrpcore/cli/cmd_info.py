@@ -28,9 +28,8 @@ def _text(value) -> str:
 
 def describe_model(model, path) -> str:
     """The report ``lrp info`` prints (also usable by other front ends)."""
-    from ..io.sidecar import sidecar_path
-
     from ..io.models import model_file  # noqa: PLC0415
+    from ..io.sidecar import sidecar_path
 
     source = os.fspath(model_file(path))  # a bundled or built-in name: its weights file
     ext = os.path.splitext(source)[1].lower()
