@@ -28,3 +28,16 @@ def test_every_command_the_readme_shows_exists():
     shown |= set(re.findall(r"`lrp ([a-z]+)[ `]", README))
     assert {"explain", "render", "figure", "demo", "evaluate"} <= shown
     assert shown - set(COMMANDS) == set()
+
+
+def test_python_m_lrpcore_is_the_lrp_command():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "lrpcore", "rules"], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "epsilon[:EPSILON]" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "lrpcore", "render"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("lrp render: error:")
