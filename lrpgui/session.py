@@ -33,6 +33,9 @@ class OpenError(LRPError):
 
 
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
+# samples predicted between two looks at the cancel flag: closing the window (or opening
+# other data) waits for at most one such batch, well under a second on a busy CPU
+PREDICT_BATCH = 500
 
 
 class Session:
@@ -255,7 +258,8 @@ class Session:
         model, dataset = self.state.model, self.state.dataset
         if model is None or dataset is None:
             return None
-        return lambda token: services.predict_dataset(model, dataset, token)
+        return lambda token: services.predict_dataset(model, dataset, token,
+                                                      batch=PREDICT_BATCH)
 
     def rule_description(self) -> str:
         s = self.state

@@ -150,3 +150,19 @@ def test_a_folder_that_is_no_relevance_store_is_one_open_error(session, tmp_path
     assert session.needs_model(Store())
     session.open_model(default_model_path())
     assert not session.needs_model(Store())
+
+
+def test_the_predictions_job_stops_within_one_small_batch(session):
+    """Closing the window waits for the running batch; 2,000 LeNet-5 samples took over 10 s
+    on a busy CPU and Qt aborted the process (QThread destroyed while running)."""
+    from lrpcore.errors import Cancelled
+    from lrpgui.services import Token
+    from lrpgui.session import PREDICT_BATCH
+
+    session.open_model(default_model_path())
+    session.open_dataset("mnist-test")
+    seen = []
+    token = Token(lambda done, total, _p: (seen.append(done), token.cancel()))
+    with pytest.raises(Cancelled):
+        session.predict_job()(token)
+    assert seen == [PREDICT_BATCH] and PREDICT_BATCH <= 500
