@@ -110,3 +110,23 @@ def test_the_diagnosis_fetches_only_the_tensors_it_reads(small_efficientnet):
     # (only linear maps' outputs give a scale): each at most once
     assert all(fetched.count(name) <= 1 for name in clips)
     assert len(fetched) < 2 * len(ex.nodes)
+
+
+def test_views_of_a_graph_forward_pass_explain_as_the_graph_does():
+    """Compare's one-sample and many-classes views of a cached pass (was: the chain engine's
+    backward over the graph's nodes — a shape error, or silently wrong at merges)."""
+    from lrpcore.insight.compare import class_relevance
+    from lrpcore.insight.views import repeated_view, sample_view
+
+    model = mnist_resnet()
+    x = _batch(model, 3, seed=2)
+    ex = Explainer(model, threads=2)
+    ex.shard_bounds = lambda n, shape: [(0, 1), (1, 3)]
+    fwd = ex.forward(x, raw=True)
+    R = class_relevance(fwd, "EpsilonPlus", index=2, classes=[3, 5])
+    for row, c in zip(R, [3, 5], strict=True):
+        alone = Explainer(model).forward(x[2:3], raw=True).relevance("EpsilonPlus", target=c)
+        assert np.allclose(row, alone[0], rtol=1e-10, atol=1e-14)
+    one = sample_view(fwd, 1)
+    assert np.allclose(one.relevance("EpsilonPlus"), fwd.relevance("EpsilonPlus")[1:2])
+    assert repeated_view(one, 4).outputs().shape[0] == 4
