@@ -2,4 +2,5 @@
 
 from .cli.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing it (e.g. walking the package) runs nothing
+    raise SystemExit(main())
