@@ -26,7 +26,7 @@ def sample_view(forward: Forward, index: int) -> Forward:
     i %= n
     if n == 1:
         return forward
-    return Forward(forward.explainer, [a[i:i + 1] for a in forward.activations])
+    return _rebuilt(forward, lambda a: a[i:i + 1])
 
 
 def repeated_view(forward: Forward, k: int) -> Forward:
@@ -34,4 +34,14 @@ def repeated_view(forward: Forward, k: int) -> Forward:
     if batch_size(forward) != 1:
         raise ShapeError("repeated_view needs a forward pass of one sample")
     xp = forward.backend.xp
-    return Forward(forward.explainer, [xp.repeat(a, k, axis=0) for a in forward.activations])
+    return _rebuilt(forward, lambda a: xp.repeat(a, k, axis=0))
+
+
+def _rebuilt(forward: Forward, batch):
+    """The same kind of forward pass with ``batch`` applied to every kept array: a graph
+    model's pass keeps its tensors by name (a chain's Forward over a graph's activations would
+    walk the nodes as a chain and give wrong maps)."""
+    tensors = getattr(forward, "tensors", None)
+    if tensors is not None:
+        return type(forward)(forward.explainer, {t: batch(a) for t, a in tensors.items()})
+    return Forward(forward.explainer, [batch(a) for a in forward.activations])

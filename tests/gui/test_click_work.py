@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from colour_models import colour_graph_model, write_photos
 
-from .colour_models import colour_graph_model, write_photos
 from .waiting import settle
 
 
