@@ -49,6 +49,12 @@ class TensorStore(Mapping):
     def is_stored(self, name) -> bool:
         return name in self._stored
 
+    def with_batch(self, fn) -> TensorStore:
+        """The same tensors with ``fn`` applied along the batch axis (a slice, a repeat):
+        the views of one sample that the insight tools explain (lrpcore.insight.views)."""
+        return TensorStore({k: fn(v) for k, v in self._stored.items()}, self._producers,
+                           self._shapes, self._xp)
+
 
 def keep_and_drop(model, nodes) -> tuple[set, dict]:
     """(names of the tensors a forward pass stores, {dropped tensor: node that remakes it}).

@@ -45,3 +45,19 @@ def test_compare_on_a_graph_model_equals_single_explanations():
             np.testing.assert_allclose(row.maps[col], want, rtol=1e-10, atol=1e-12)
     g = input_gradient(one, 5)
     np.testing.assert_allclose(comp.rows[2].maps[1], (g * one.activations[0])[0], rtol=1e-10)
+
+
+def test_views_of_a_sharded_graph_forward_pass():
+    """A batch run as shards: one sample of the second shard explains as it would alone."""
+    model = colour_graph_model()
+    ex = Explainer(model, "numpy", "float64")
+    x = np.random.default_rng(4).integers(0, 256, (64, 16, 16, 3))
+    fwd = ex.forward(x)
+    assert len(fwd.stores) == 2 or ex.threads < 2
+    one = sample_view(fwd, 50)
+    want = ex.forward(x[50:51])
+    np.testing.assert_allclose(one.outputs(), want.outputs(), rtol=1e-12)  # BLAS order
+    np.testing.assert_allclose(one.relevance("EpsilonPlus"), want.relevance("EpsilonPlus"),
+                               rtol=1e-12)
+    np.testing.assert_allclose(input_gradient(fwd, 2)[50:51], input_gradient(want, 2),
+                               rtol=1e-10, atol=1e-14)

@@ -38,7 +38,7 @@ def output_seed(y, target="pred", labels=None, xp=np):
 
 def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
     """Gradient of the explained output (per sample) with respect to the fed input."""
-    if getattr(forward, "tensors", None) is not None:  # a graph model's forward pass
+    if getattr(forward, "stores", None) is not None:  # a graph model's forward pass
         g = _graph_input_gradient(forward, target, labels)
         return forward.backend.to_numpy(g) if to_numpy else g
     ex = forward.explainer
@@ -52,37 +52,47 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
 
 
 def _graph_input_gradient(forward, target, labels):
-    """The chain rule over a graph's nodes in reverse order: a tensor read by several nodes
-    (a residual connection) collects the gradients of all its readers; Add passes the
-    gradient to every summand, Concat splits it by slices (as the graph engine's backward
-    pass walks the nodes, with gradients instead of relevance)."""
-    ex = forward.explainer
+    """The chain rule over a graph's nodes in reverse order, shard by shard of the batch: a
+    tensor read by several nodes (a residual connection) collects the gradients of all its
+    readers; Add passes the gradient to every summand, Concat splits it by slices (the walk
+    of the graph engine's backward pass, with gradients instead of relevance)."""
     xp = forward.backend.xp
-    nodes, tensors = ex.nodes, forward.tensors
-    grads = {nodes[-1].output: output_seed(forward.output, target, labels, xp)}
+    seed = output_seed(forward.output, target, labels, xp)
+    parts, start = [], 0
+    for store in forward.stores:  # TensorStore: the shard's tensors by name
+        parts.append(_graph_shard_gradient(forward.explainer, store,
+                                           seed[start:start + store.batch], xp))
+        start += store.batch
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _graph_shard_gradient(ex, tensors, seed, xp):
+    nodes = ex.nodes
+    grads = {nodes[-1].output: seed}
     for k in range(len(nodes) - 1, -1, -1):
         node = nodes[k]
         g = grads.pop(node.output, None)
         if g is None:  # the explained output does not depend on this node
             continue
-        ins = [tensors[t] for t in node.inputs]
         layer = node.layer
         if getattr(layer, "merge", False):
             if layer.kind == "Add":
-                parts = [g] * len(ins)
+                parts = [g] * len(node.inputs)
             elif layer.kind == "Mean":
-                parts = [g / len(ins)] * len(ins)
+                parts = [g / len(node.inputs)] * len(node.inputs)
             elif layer.kind == "Concat":
+                ins = [tensors[t] for t in node.inputs]
                 parts = layer.split(ins, tensors[node.output], g, 0.0, xp)
             else:
                 raise RuleError(f"node {k} {node.name!r} ({layer.describe()}): no gradient "
                                 "is defined for it")
         else:
-            parts = [_layer_gradient(layer, ins[0], tensors[node.output], g, xp, ex.dtype, k)]
+            parts = [_layer_gradient(layer, tensors[node.inputs[0]], tensors[node.output], g,
+                                     xp, ex.dtype, k)]
         for t, part in zip(node.inputs, parts, strict=True):
             grads[t] = grads[t] + part if t in grads else part
     g = grads.get(ex.model.input_name)
-    return xp.zeros_like(tensors[ex.model.input_name]) if g is None else g
+    return xp.zeros(tensors.shape(ex.model.input_name), ex.dtype) if g is None else g
 
 
 def _layer_gradient(layer, x, y, g, xp, dtype, index):

@@ -26,7 +26,7 @@ def sample_view(forward: Forward, index: int) -> Forward:
     i %= n
     if n == 1:
         return forward
-    return _rebuilt(forward, lambda a: a[i:i + 1])
+    return _rebuilt(forward, lambda a: a[i:i + 1], index=i)
 
 
 def repeated_view(forward: Forward, k: int) -> Forward:
@@ -37,11 +37,21 @@ def repeated_view(forward: Forward, k: int) -> Forward:
     return _rebuilt(forward, lambda a: xp.repeat(a, k, axis=0))
 
 
-def _rebuilt(forward: Forward, batch):
-    """The same kind of forward pass with ``batch`` applied to every kept array: a graph
-    model's pass keeps its tensors by name (a chain's Forward over a graph's activations would
-    walk the nodes as a chain and give wrong maps)."""
-    tensors = getattr(forward, "tensors", None)
-    if tensors is not None:
-        return type(forward)(forward.explainer, {t: batch(a) for t, a in tensors.items()})
-    return Forward(forward.explainer, [batch(a) for a in forward.activations])
+def _rebuilt(forward: Forward, batch, index=None):
+    """The same kind of forward pass with ``batch`` applied to every kept array (of the shard
+    holding sample ``index``, when given): a graph model's pass keeps its tensors by name per
+    shard (a chain's Forward over a graph's activations would walk the nodes as a chain and
+    give wrong maps)."""
+    stores = getattr(forward, "stores", None)
+    if stores is None:
+        return Forward(forward.explainer, [batch(a) for a in forward.activations])
+    if index is None:
+        return type(forward)(forward.explainer, [s.with_batch(batch) for s in stores])
+    start = 0
+    for store in stores:
+        if index < start + store.batch:
+            i = index - start
+            return type(forward)(forward.explainer,
+                                 [store.with_batch(lambda a, i=i: a[i:i + 1])])
+        start += store.batch
+    raise ShapeError(f"sample {index} does not exist")
