@@ -87,7 +87,7 @@ def test_pixel_flipping_with_patches_on_the_photograph(photo_window, qtbot):
     assert panel.table.rowCount() == 2
 
 
-def test_draw_a_digit_says_why_a_colour_model_cannot_use_it(photo_window, qtbot):
+def test_draw_a_digit_says_why_a_colour_model_cannot_use_it(photo_window, qtbot, toy_files):
     window = photo_window
     panel = window.insight.panels["draw"]
     window.insight.actions["draw"].trigger()
@@ -95,3 +95,7 @@ def test_draw_a_digit_says_why_a_colour_model_cannot_use_it(photo_window, qtbot)
     assert "28×28" in panel.last_error and "16×16×3 colour images" in panel.last_error
     assert panel.error_label.isVisible()
     assert not panel.pad.isEnabled()  # nothing to draw on
+    # a model of digits again: the pad is back, the note gone
+    window.close_dataset()
+    assert window.open_model(str(toy_files[0]))
+    assert panel.pad.isEnabled() and panel.last_error is None
