@@ -29,10 +29,6 @@ class Merge(Layer):
         """Relevance of each input, given R at the output (``eps``: the Norm stabiliser)."""
         raise NotImplementedError
 
-    def gradient_many(self, xs, y, g, xp):
-        """The output gradient ``g`` carried to each input (gradient baselines)."""
-        raise NotImplementedError
-
 
 class Add(Merge):
     """Sum of tensors of one shape (a residual connection). LRP: zennit's Norm rule, each
@@ -57,9 +53,6 @@ class Add(Merge):
         c = R / stabilize(y, eps, xp)
         return [x * c for x in xs]
 
-    def gradient_many(self, xs, y, g, xp):
-        return [g for _x in xs]
-
 
 class Mean(Add):
     """Mean of tensors of one shape (ONNX ``Mean``): the same shares as Add."""
@@ -74,9 +67,6 @@ class Mean(Add):
     def split(self, xs, y, R, eps, xp):
         c = R / stabilize(y * len(xs), eps, xp)
         return [x * c for x in xs]
-
-    def gradient_many(self, xs, y, g, xp):
-        return [g / len(xs) for _x in xs]
 
 
 class Concat(Merge):
@@ -101,9 +91,6 @@ class Concat(Merge):
             out.append(R[..., start:stop].copy())
             start = stop
         return out
-
-    def gradient_many(self, xs, y, g, xp):
-        return self.split(xs, y, g, 0.0, xp)  # slices, exactly as relevance
 
 
 class ToChannelsLast(Layer):
@@ -156,15 +143,6 @@ class Clip(Layer):
     def forward(self, x, xp):
         return xp.clip(x, self.low, self.high)
 
-    def gradient(self, x, y, g, xp):
-        """1 strictly inside the bounds, 0 where clipped (as PyTorch's hardtanh/ReLU6)."""
-        inside = xp.ones(x.shape, dtype=bool)
-        if self.low is not None:
-            inside &= x > self.low
-        if self.high is not None:
-            inside &= x < self.high
-        return g * inside
-
     def describe(self):
         return f"Clip [{self.low:g}, {self.high:g}]"
 
@@ -182,9 +160,6 @@ class LeakyReLU(Layer):
 
     def forward(self, x, xp):
         return xp.where(x >= 0, x, self.slope * x)
-
-    def gradient(self, x, y, g, xp):
-        return xp.where(x >= 0, g, self.slope * g)
 
     def describe(self):
         return f"LeakyReLU {self.slope:g}"

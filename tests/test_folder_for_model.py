@@ -6,7 +6,7 @@ model's classes they name (sorted positions made "cats" ImageNet's class 0, "ten
 from __future__ import annotations
 
 import numpy as np
-from gui.colour_models import colour_graph_model, write_photos
+from colour_models import colour_graph_model, write_photos
 from PIL import Image
 
 import lrpcore

@@ -5,7 +5,7 @@ H×W×C)."""
 from __future__ import annotations
 
 import numpy as np
-from gui.colour_models import colour_graph_model
+from colour_models import colour_graph_model
 from PIL import Image
 
 import lrpcore

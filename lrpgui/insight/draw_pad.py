@@ -158,10 +158,6 @@ def digit_pixmap(digit, side=56) -> QPixmap:
     return QPixmap.fromImage(img.scaled(side, side))
 
 
-NOT_A_DIGIT_MODEL = ("the open model does not take 28×28 grayscale digits: drawing works "
-                     "with MNIST-shaped models")
-
-
 class DrawPanel(ToolPanel):
     """The pad, its live prediction and heatmap, and the scratch set of drawn digits."""
 
@@ -185,20 +181,6 @@ class DrawPanel(ToolPanel):
             getattr(self.state.events, name).connect(lambda _v: self._settings_changed())
         self.state.events.colormap.connect(lambda _c: self._draw_heatmap())
         self.state.events.outline.connect(lambda _c: self._draw_heatmap())
-        self.state.events.model.connect(self._model_changed)
-        self._model_changed(self.state.model)
-
-    def _model_changed(self, model) -> None:
-        """Say at once, not after a drawing, when the open model cannot take a drawn digit
-        (a photograph classifier): the pad is disabled until a model that can is opened."""
-        fits = model is None or digit_fits(model)
-        self.pad.setEnabled(fits)
-        if not fits:
-            self.show_error(NOT_A_DIGIT_MODEL)
-            self.prediction.setText("not for this model")
-        elif self.last_error == NOT_A_DIGIT_MODEL:
-            self.clear_error()
-            self.prediction.setText("draw a digit")
 
     def _build(self) -> None:
         self.pad = DrawPad()
@@ -285,14 +267,37 @@ class DrawPanel(ToolPanel):
             self._throttle.start()  # at most one job per THROTTLE_MS while drawing
 
     def _settings_changed(self) -> None:
-        if not self.pad.is_empty():
+        if not self.pad.is_empty() or self.unavailable() is not None:
             self.refresh()
+        elif not self.pad.isEnabled():  # a model of digits again: the pad is back
+            self.pad.setEnabled(True)
+            self.clear_error()
+
+    def unavailable(self) -> str | None:
+        """Why the open model cannot be drawn for (None when it can): a colour or a
+        differently sized model takes no 28×28 greyscale digit."""
+        model = self.state.model
+        if model is None or digit_fits(model):
+            return None
+        spec = model.input_spec
+        takes = "inputs of unknown format" if spec is None else \
+            "×".join(str(int(n)) for n in spec.raw_shape) + " " + (
+                "colour images" if spec.raw_shape[-1] == 3 else "inputs")
+        return (f"Draw a digit needs a model of 28×28 greyscale digits; the open model takes "
+                f"{takes}. Open an MNIST model to draw.")
 
     def _throttled(self) -> None:
         self._stale = False
         self.start()
 
     def start(self) -> int:
+        why = self.unavailable()
+        self.pad.setEnabled(why is None)
+        if why is not None:
+            self._show_empty()
+            self.prediction.setText("not available for this model")
+            self.show_error(why)
+            return 0
         if self.pad.is_empty():
             self._show_empty()
             return 0
@@ -301,7 +306,7 @@ class DrawPanel(ToolPanel):
             self.show_error("open a model first")
             return 0
         if not digit_fits(req.model):
-            self.show_error(NOT_A_DIGIT_MODEL)
+            self.show_error("the open model does not take 28×28 grayscale digits")
             return 0
         ink, centre, version = self.pad.ink(), self.centre.isChecked(), self.pad.version
         cache = self.runner.cache

@@ -35,11 +35,25 @@ def test_launch_with_the_defaults(tmp_path):
 
 
 def test_profile_prints_both_medians(toy_files, tmp_path):
+    import pstats
+    import re
+
     model, data = toy_files
-    proc = run(["--model", str(model), "--dataset", str(data), "--profile"], tmp_path / "s.ini")
+    proc = run(["--model", str(model), "--dataset", str(data), "--profile", "--profile-stats",
+                str(tmp_path / "p")], tmp_path / "s.ini")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "click-to-heatmap: median" in proc.stdout
     assert "colormap switch: median" in proc.stdout
+    # the click split into the worker's steps, the render and the rest of the GUI's time
+    split = re.search(r"split \(medians\): (.*) ms", proc.stdout).group(1)
+    names = [part.rsplit(" ", 1)[0] for part in split.split(" | ")]
+    assert names == ["forward", "relevance", "prepare", "render", "GUI"]
+    assert "then the conservation diagnosis of the same trace: median" in proc.stdout
+    # cProfile of the worker's explanations and of the GUI thread
+    worker = pstats.Stats(str(tmp_path / "p-worker.pstats"))
+    assert any(name == "run" and "services" in file for file, _l, name in worker.stats)
+    gui = pstats.Stats(str(tmp_path / "p-gui.pstats"))
+    assert any(name == "accept_explanation" for _f, _l, name in gui.stats)
 
 
 def test_help_shows_an_example():
@@ -95,3 +109,32 @@ def test_every_bad_start_option_is_reported_and_none_breaks_the_views(toy_files,
     assert "Traceback" not in proc.stderr
     for text in ("--colormap nope", "--sample 99999", "--rule bogus"):
         assert text in proc.stderr
+
+
+def test_a_sample_asked_for_stays_on_display_with_the_misclassified_filter(make_window,
+                                                                            qtbot):
+    """--sample N --misclassified opened on the first misclassified sample instead of N."""
+    from argparse import Namespace
+
+    import numpy as np
+
+    from lrpgui.app import _apply_options
+
+    window = make_window()
+    s = window.state
+    right = np.flatnonzero(s.predictions == s.labels)
+    wrong = np.flatnonzero(s.predictions != s.labels)
+    assert right.size and wrong.size
+    for sample, expected in ((int(right[-1]), int(right[-1])), (None, None)):
+        s.sample_index = int(right[0])
+        s.misclassified_only = False
+        options = Namespace(rule=None, colormap=None, sample=sample, dtype=None,
+                            misclassified=True)
+        assert _apply_options(window, options) == []
+        with qtbot.waitSignal(window.predictions_done, timeout=20000):
+            window.start_predictions()
+        shown = window.grid.model.dataset_indices()
+        if expected is None:  # no sample asked for: the first misclassified one
+            assert s.sample_index == int(shown[0]) and s.sample_index in wrong
+        else:
+            assert s.sample_index == expected and expected not in shown

@@ -1,14 +1,8 @@
-"""`lrp info NAME` of a model the app knows by name says so (it printed "(? format)")."""
+"""`lrp explain` names the class a class-index target explains."""
 
 from __future__ import annotations
 
 from lrpcore.cli.main import main
-
-
-def test_info_of_a_bundled_model_by_name(capsys):
-    assert main(["info", "mnist-lenet5"]) == 0
-    first = capsys.readouterr().out.splitlines()[0]
-    assert first == "model: mnist-lenet5 (built-in model)"
 
 
 def test_explain_names_a_class_target_in_its_output_and_sidecar(tmp_path, capsys):
@@ -17,7 +11,7 @@ def test_explain_names_a_class_target_in_its_output_and_sidecar(tmp_path, capsys
     import json
 
     import numpy as np
-    from gui.colour_models import NAMES, colour_graph_model
+    from colour_models import NAMES, colour_graph_model
 
     import lrpcore
 
