@@ -151,6 +151,9 @@ class InputSpec:
             raw = "×".join(map(str, self.raw_shape))
             hint = (" (channels first? give H×W×C images)"
                     if sorted(have) == sorted(want) else "")
+            if self.layout == "NCHW" and tuple(shape) == tuple(self.shape):
+                hint = (" (this is the model's own C×H×W input: feed it as it is with "
+                        "raw=True, or --raw on the command line)")
             raise ShapeError(f"samples of shape {got} do not fit the model, which takes raw "
                              f"{raw} images{hint}")
 

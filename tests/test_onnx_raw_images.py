@@ -40,3 +40,15 @@ def test_readme_sidecar_gives_efficientnet_its_per_channel_bounds(tmp_path):
     np.testing.assert_allclose(low, (0 - 0.498) / 0.502)
     np.testing.assert_allclose(high, (1 - 0.498) / 0.502)
     assert spec.raw_range == (0.0, 255.0)
+
+
+def test_channels_first_input_points_to_raw():
+    """A PyTorch user's preprocessed N×C×H×W batch without raw=True: the error says how to
+    feed it (it only suggested H×W×C images)."""
+    from colour_models import colour_graph_model
+
+    model = colour_graph_model(16)
+    x = np.random.default_rng(0).uniform(0, 1, (2, 3, 16, 16))
+    with pytest.raises(lrpcore.ShapeError, match="raw=True"):
+        lrpcore.explain(model, x)
+    assert lrpcore.explain(model, x, raw=True).shape == x.shape
