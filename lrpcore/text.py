@@ -1,5 +1,6 @@
-"""Text from files (class names, tensor names, provenance, file names) made safe to print:
-terminal control sequences in a crafted file must not move the cursor or rewrite the screen."""
+"""Text from files (class names, tensor names, provenance, file names) made safe to show:
+terminal control sequences in a crafted file must not move the cursor or rewrite the screen,
+and bidirectional overrides must not make ``evil\u202egnp.exe`` read as ``evilexe.png``."""
 
 from __future__ import annotations
 
@@ -7,21 +8,32 @@ import re
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x1b.?")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# bidi embeddings, overrides, isolates and marks: they reorder what follows them on screen
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
 
 
 def printable(text) -> str:
-    """``text`` without escape sequences and control characters (tabs and newlines kept)."""
-    return _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
+    """``text`` without escape sequences, control characters and bidi controls (tabs and
+    newlines kept)."""
+    return _BIDI.sub("", _CONTROLS.sub("", _ESCAPES.sub("", str(text))))
 
 
-def printable_meta(value):
+def printable_line(text) -> str:
+    """:func:`printable` on one line: line breaks and tabs become one space, so a file name
+    with a newline cannot fake a second line in a title, status bar or dialog."""
+    return printable(_LINE_BREAKS.sub(" ", _ESCAPES.sub("", str(text))))
+
+
+def printable_meta(value, _key=None):
     """A model's metadata (class names, provenance: any nesting of lists and dicts) with every
-    string made :func:`printable`; applied once when a model is loaded, for the CLI and GUI."""
+    string made :func:`printable` (class names :func:`printable_line`: they label one line);
+    applied once when a model is loaded, for the CLI and GUI."""
     if isinstance(value, str):
-        return printable(value)
+        return printable_line(value) if _key == "class_names" else printable(value)
     if isinstance(value, list | tuple):
-        return type(value)(printable_meta(v) for v in value)
+        return type(value)(printable_meta(v, _key) for v in value)
     if isinstance(value, dict):
-        return {printable_meta(k) if isinstance(k, str) else k: printable_meta(v)
+        return {printable_meta(k) if isinstance(k, str) else k: printable_meta(v, k)
                 for k, v in value.items()}
     return value

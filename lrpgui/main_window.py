@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.errors import LRPError
 from lrpcore.io import download
+from lrpcore.text import printable_line
 
 from . import dialogs, help_dialogs, rendering, services, sources
 from .controller import Controller
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.message = QLabel(objectName="emptyMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file names
         self.message.hide()
         self.export_png_button = QPushButton("PNG…", objectName="exportPngButton")
         self.export_figure_button = QPushButton("figure…",
@@ -411,6 +413,7 @@ class MainWindow(QMainWindow):
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
         """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
+        title, message = printable_line(title), printable_line(message)  # file names in it
         self.errors.append(message)
         self.last_error = message
         self.state.status = f"{title}: {message}"
