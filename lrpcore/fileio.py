@@ -111,14 +111,35 @@ def staged_writes():
     finally:
         _stage.reset(token)
     try:
-        for tmp, path, before, overwrite in state.pending:
-            _finish(tmp, path, before, overwrite)
+        _commit(state.pending)
     except BaseException:
         for tmp, *_ in state.pending:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
     state.committed = True
+
+
+def _commit(pending) -> None:
+    """Give staged files their real names, so that a run killed halfway through never leaves
+    a file beside a description of another: every target is checked before the first rename
+    (a refusal renames nothing), old companions of replaced files (``R.npy.json`` of
+    ``R.npy``: another staged name plus an extension) are removed first, and companions are
+    renamed after the files they describe."""
+    names = {os.path.abspath(path) for _, path, *_ in pending}
+
+    def companion(path) -> bool:
+        return os.path.splitext(os.path.abspath(path))[0] in names
+
+    for _, path, before, _ in pending:
+        if _identity(path) != before:
+            raise ExportError(f"{path}: was created or replaced by something else while this "
+                              "ran; left it alone (nothing written)")
+    for _, path, before, _ in pending:
+        if before is not None and companion(path):
+            os.unlink(path)
+    for tmp, path, *_ in sorted(pending, key=lambda p: companion(p[1])):  # stable order
+        os.replace(tmp, path)
 
 
 @contextlib.contextmanager
