@@ -12,6 +12,7 @@ import contextvars
 import errno
 import io
 import os
+import shutil
 import stat
 import tempfile
 import types
@@ -55,7 +56,8 @@ def identity(path):
 
 
 def clean_stale_temporaries(folder) -> None:
-    """Remove temporary files that a killed run (whose process is gone) left in ``folder``."""
+    """Remove temporary files (and folders: Zarr stores being made) that a killed run (whose
+    process is gone) left in ``folder``."""
     folder = os.path.abspath(folder)
     if folder in _cleaned:
         return
@@ -68,8 +70,12 @@ def clean_stale_temporaries(folder) -> None:
         pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
             continue
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, name))
+        full = os.path.join(folder, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(full)
 
 
 def _alive(pid: int) -> bool:
