@@ -37,3 +37,12 @@ def printable_meta(value, _key=None):
         return {printable_meta(k) if isinstance(k, str) else k: printable_meta(v, k)
                 for k, v in value.items()}
     return value
+
+
+def listing(names, shown: int = 8, width: int = 40) -> str:
+    """A few of ``names``, each cut to ``width`` characters, then how many there are in all:
+    an error about a crafted file with 100,000 member names stays one short line."""
+    names = [str(n) for n in names]
+    cut = [n if len(n) <= width else n[: width - 1] + "…" for n in names[:shown]]
+    more = f", … ({len(names):,} in all)" if len(names) > shown else ""
+    return ", ".join(cut) + more
