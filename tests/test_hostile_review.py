@@ -7,6 +7,7 @@ import io
 import zipfile
 
 import numpy as np
+import pytest
 
 from lrpcore.cli.main import main
 
@@ -38,3 +39,40 @@ def test_an_archive_of_many_members_is_named_in_a_short_line(tmp_path, capsys):
     rc = main(["data", "info", str(bad)])
     err = capsys.readouterr().err
     assert rc == 2 and "20,000 in all" in err and len(err) < 400
+
+
+def _folding_bomb(path, op):
+    """A few hundred bytes of ONNX whose shape arithmetic builds a 16-M-value constant of
+    zeros (ConstantOfShape), then asks Gather or Concat for thousands of times that."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    big = [helper.make_node("Constant", [], ["s"], value=helper.make_tensor(
+               "v", TensorProto.INT64, [2], [4096, 4096])),
+           helper.make_node("ConstantOfShape", ["s"], ["z"])]
+    if op == "Gather":
+        big += [helper.make_node("Cast", ["z"], ["zi"], to=TensorProto.INT64),
+                helper.make_node("Gather", ["z", "zi"], ["g"], axis=0)]
+    else:
+        big += [helper.make_node("Concat", ["z"] * 2000, ["g"], axis=0)]
+    nodes = big + [helper.make_node("Shape", ["g"], ["gs"]),
+                   helper.make_node("Flatten", ["x"], ["f"]),
+                   helper.make_node("Gemm", ["f", "W"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [helper.make_tensor("W", TensorProto.FLOAT, [784, 10], [0.01] * 7840)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+@pytest.mark.parametrize("op", ["Gather", "Concat"])
+def test_onnx_shape_arithmetic_is_refused_before_it_allocates(tmp_path, op):
+    """A Gather of constants asked numpy for 512 GiB (an internal MemoryError)."""
+    pytest.importorskip("onnx")
+    from lrpcore import ModelFormatError, load_model
+
+    path = _folding_bomb(tmp_path / "bomb.onnx", op)
+    with pytest.raises(ModelFormatError, match=f"bomb.onnx: node . .*{op} of constants would "
+                                               "make"):
+        load_model(path)
