@@ -132,6 +132,7 @@ class Clip(Layer):
     """min(max(x, low), high), e.g. ReLU6: an activation, relevance passes through."""
 
     kind = "Clip"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     pass_through = True
 
     def __init__(self, low=0.0, high=6.0):
@@ -150,6 +151,7 @@ class LeakyReLU(Layer):
     """max(x, 0) + slope·min(x, 0): an activation, relevance passes through."""
 
     kind = "LeakyReLU"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     pass_through = True
 
     def __init__(self, slope=0.01):
