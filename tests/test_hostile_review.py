@@ -76,3 +76,32 @@ def test_onnx_shape_arithmetic_is_refused_before_it_allocates(tmp_path, op):
     with pytest.raises(ModelFormatError, match=f"bomb.onnx: node . .*{op} of constants would "
                                                "make"):
         load_model(path)
+
+
+def test_a_sidecar_accuracy_of_nan_is_refused(tmp_path):
+    """Python's json reads NaN; a model sidecar's accuracy of NaN was kept as metadata."""
+    import shutil
+
+    from lrpcore import ModelFormatError, load_model
+    from lrpcore.bundled import MODELS_DIR
+
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", tmp_path / "m.npz")
+    (tmp_path / "m.json").write_text('{"accuracy": {"test": NaN}}')
+    with pytest.raises(ModelFormatError, match="m.json: 'accuracy' must be"):
+        load_model(tmp_path / "m.npz")
+
+
+def test_sidecars_written_stay_strict_json_with_non_finite_values(tmp_path):
+    """A NaN in provenance or a diagnosis was written as the bare token NaN (not JSON)."""
+    import json
+
+    from lrpcore.export import write_sidecar
+
+    side = write_sidecar(tmp_path / "R.npy", {"score": float("nan"),
+                                              "ratio": np.float32("inf")})
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    data = json.loads(side.read_text(), parse_constant=refuse)
+    assert data["score"] == "nan" and data["ratio"] == "inf"
