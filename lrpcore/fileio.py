@@ -196,9 +196,24 @@ def _default_mode(path) -> int:
         return 0o666 & ~umask
 
 
+def require_regular_file(path, error=ExportError) -> None:
+    """Refuse to read anything but a regular file (links followed): a model or dataset that is
+    a link to ``/dev/zero`` or a named pipe (a crafted archive may hold one) would be read
+    forever, or block before the first byte."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise error(f"{os.fspath(path)}: cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device or pipe"
+        raise error(f"{os.fspath(path)}: is {kind}, not a file")
+
+
 def read_bytes(path, error=ExportError, limit=None) -> bytes:
     """The file's bytes (the first ``limit`` only, if given); an unreadable file raises
-    ``error`` (an LRPError subclass) naming it, never a bare OSError."""
+    ``error`` (an LRPError subclass) naming it, never a bare OSError; only regular files are
+    read (:func:`require_regular_file`)."""
+    require_regular_file(path, error)
     try:
         with open(path, "rb") as fh:
             return fh.read() if limit is None else fh.read(limit)

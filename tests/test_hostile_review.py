@@ -105,3 +105,34 @@ def test_sidecars_written_stay_strict_json_with_non_finite_values(tmp_path):
 
     data = json.loads(side.read_text(), parse_constant=refuse)
     assert data["score"] == "nan" and data["ratio"] == "inf"
+
+
+@pytest.mark.parametrize("command, name, kind", [
+    (["info"], "model.nn", "link to /dev/zero"), (["info"], "model.onnx", "named pipe"),
+    (["data", "info"], "digits.npy", "named pipe"),
+    (["data", "info"], "labels.mat", "link to /dev/zero")])
+def test_a_device_or_pipe_posing_as_a_file_is_refused_at_once(tmp_path, command, name, kind):
+    """A crafted archive may unpack ``model.nn -> /dev/zero``: it was read until memory ran
+    out (a named pipe blocked forever). The child runs with a memory cap and a timeout."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / name
+    if kind == "named pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "lrpcore.cli.main", *command, str(path)],
+                          cwd=repo, capture_output=True, text=True, timeout=120,
+                          preexec_fn=cap, env={**os.environ, "PYTHONPATH": str(repo)})
+    assert proc.returncode == 2, proc.stderr
+    assert "is a device or pipe, not a file" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
