@@ -50,6 +50,10 @@ class GraphForward(Forward):
                 lambda name: xp.concatenate([store[name] for store in self.stores]))
         return self._joined
 
+    def subset(self, index) -> GraphForward:
+        store = self.stores[0] if len(self.stores) == 1 else TensorStore.joined(self.stores)
+        return GraphForward(self.explainer, [store.subset(index)])
+
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):
         ex = self.explainer
         xp = self.backend.xp

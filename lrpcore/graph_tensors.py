@@ -49,6 +49,19 @@ class TensorStore(Mapping):
     def is_stored(self, name) -> bool:
         return name in self._stored
 
+    def subset(self, index) -> TensorStore:
+        """The store of samples ``index`` (a slice or an index array)."""
+        return TensorStore({k: v[index] for k, v in self._stored.items()}, self._producers,
+                           self._shapes, self._xp)
+
+    @staticmethod
+    def joined(stores) -> TensorStore:
+        """One store for the shards ``stores`` of a batch, in order."""
+        first = stores[0]
+        xp = first._xp
+        return TensorStore({k: xp.concatenate([s._stored[k] for s in stores])
+                            for k in first._stored}, first._producers, first._shapes, xp)
+
 
 def keep_and_drop(model, nodes) -> tuple[set, dict]:
     """(names of the tensors a forward pass stores, {dropped tensor: node that remakes it}).

@@ -84,3 +84,49 @@ def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet):
         assert store.shape(node.output) == full[node.output].shape
     everything = sum(a.nbytes for a in full.values()) // 2
     assert ex.sample_bytes(x.shape[1:]) < 0.6 * everything
+
+
+def test_the_diagnosis_fetches_only_the_tensors_it_reads(small_efficientnet):
+    from lrpcore.explain import resolve_rules
+    from lrpcore.graph_tensors import LazyActivations
+    from lrpcore.insight.diagnose import diagnose_trace
+
+    ex = Explainer(small_efficientnet, threads=1)
+    fwd = ex.forward(_batch(small_efficientnet, 1), raw=True)
+    config = resolve_rules(ex.layers, "EpsilonPlus")
+    _, trace = fwd.relevance(config, trace=True)
+    acts = fwd.activations
+    fetched = []
+
+    def fetch(name):
+        fetched.append(name)
+        return acts._fetch(name)
+
+    counting = LazyActivations([ex.model.input_name] + [n.output for n in ex.nodes],
+                               [n.inputs[0] for n in ex.nodes], fetch)
+    diagnose_trace(trace, ex.layers, config, counting)
+    clips = {n.output for n in ex.nodes if n.layer.kind == "Clip"}
+    # a Clip's output is read as the input of the next node (its sign), never as an output
+    # (only linear maps' outputs give a scale): each at most once
+    assert all(fetched.count(name) <= 1 for name in clips)
+    assert len(fetched) < 2 * len(ex.nodes)
+
+
+def test_views_of_a_graph_forward_pass_explain_as_the_graph_does():
+    """Compare's one-sample and many-classes views of a cached pass (was: the chain engine's
+    backward over the graph's nodes — a shape error, or silently wrong at merges)."""
+    from lrpcore.insight.compare import class_relevance
+    from lrpcore.insight.views import repeated_view, sample_view
+
+    model = mnist_resnet()
+    x = _batch(model, 3, seed=2)
+    ex = Explainer(model, threads=2)
+    ex.shard_bounds = lambda n, shape: [(0, 1), (1, 3)]
+    fwd = ex.forward(x, raw=True)
+    R = class_relevance(fwd, "EpsilonPlus", index=2, classes=[3, 5])
+    for row, c in zip(R, [3, 5], strict=True):
+        alone = Explainer(model).forward(x[2:3], raw=True).relevance("EpsilonPlus", target=c)
+        assert np.allclose(row, alone[0], rtol=1e-10, atol=1e-14)
+    one = sample_view(fwd, 1)
+    assert np.allclose(one.relevance("EpsilonPlus"), fwd.relevance("EpsilonPlus")[1:2])
+    assert repeated_view(one, 4).outputs().shape[0] == 4
