@@ -136,3 +136,40 @@ def test_a_device_or_pipe_posing_as_a_file_is_refused_at_once(tmp_path, command,
     assert proc.returncode == 2, proc.stderr
     assert "is a device or pipe, not a file" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _sparse_npy(path, shape, descr):
+    """A valid .npy of ``shape`` that takes no disk space (a sparse file of zeros)."""
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": descr, "fortran_order": False,
+                                                "shape": shape})
+    with open(path, "wb") as fh:
+        fh.write(head.getvalue())
+        fh.truncate(len(head.getvalue()) + int(np.prod(shape)) * np.dtype(descr).itemsize)
+    return path
+
+
+def test_a_valid_input_too_large_for_memory_is_one_line_not_an_internal_error(tmp_path):
+    """A 10 GB relevance map rendered under a 2 GB memory cap ended in 'internal error:
+    MemoryError ... This is a bug'; it is a clear one-line refusal (exit 2)."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    r = _sparse_npy(tmp_path / "R.npy", (1, 50000, 50000), "<f4")
+    x = _sparse_npy(tmp_path / "X.npy", (1, 50000, 50000), "|u1")
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "lrpcore.cli.main", "render", str(r),
+                           "--input", str(x), "--out", str(tmp_path / "o.png")], cwd=repo,
+                          capture_output=True, text=True, timeout=300, preexec_fn=cap,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert proc.returncode == 2, proc.stderr
+    assert "out of memory" in proc.stderr and "bug" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
