@@ -173,3 +173,17 @@ def test_a_valid_input_too_large_for_memory_is_one_line_not_an_internal_error(tm
     assert "out of memory" in proc.stderr and "bug" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_hostile_relevance_sidecar_does_not_stop_a_render(tmp_path, capsys):
+    """``R.npy.json`` nested 200,000 deep ended 'lrp render' in an internal RecursionError."""
+    import json
+
+    np.save(tmp_path / "R.npy", np.random.default_rng(0).standard_normal((2, 28, 28)))
+    np.save(tmp_path / "X.npy", np.zeros((2, 28, 28), np.uint8))
+    (tmp_path / "R.npy.json").write_text("[" * 200000)
+    rc = main(["render", str(tmp_path / "R.npy"), "--input", str(tmp_path / "X.npy"),
+               "--out", str(tmp_path / "o.png")])
+    assert rc == 0, capsys.readouterr().err
+    side = json.loads((tmp_path / "o.png.json").read_text())
+    assert "R.npy.json: unreadable" in side["relevance_sidecar_error"]
