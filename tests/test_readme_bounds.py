@@ -73,3 +73,10 @@ def test_the_readme_lists_each_cap_with_its_default(cap):
 
 def test_the_nn_reader_and_the_native_reader_share_the_array_bound():
     assert toolbox_nn._MAX_ELEMENTS == native._MAX_ELEMENTS == toolbox_txt._MAX_ELEMENTS
+
+
+def test_the_readme_states_the_checkpoint_budget():
+    from lrpcore.train import loop
+
+    assert (f"at most {loop.BYTES_PER_PARAMETER} bytes per model parameter + "
+            f"{loop.STATE_BYTES >> 20} MB") in _section()
