@@ -130,3 +130,25 @@ def test_views_of_a_graph_forward_pass_explain_as_the_graph_does():
     one = sample_view(fwd, 1)
     assert np.allclose(one.relevance("EpsilonPlus"), fwd.relevance("EpsilonPlus")[1:2])
     assert repeated_view(one, 4).outputs().shape[0] == 4
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("k", [3, 5])
+def test_depthwise_maps_equal_a_dense_convolution_with_diagonal_filters(stride, k):
+    from lrpcore.graph_layers import GroupedConvolution
+    from lrpcore.layers import Convolution
+
+    rng = np.random.default_rng(k + stride)
+    C = 6
+    W = rng.normal(size=(k, k, 1, C))
+    depthwise = GroupedConvolution(W, np.zeros(C), (stride, stride), groups=C)
+    dense_w = np.zeros((k, k, C, C))
+    dense_w[:, :, np.arange(C), np.arange(C)] = W[:, :, 0, :]
+    dense = Convolution(dense_w, np.zeros(C), (stride, stride))
+    x = rng.normal(size=(2, 13, 11, C))
+    y = depthwise.fmap(x, W, np)
+    assert np.allclose(y, dense.forward(x, np), rtol=1e-12, atol=1e-12)
+    c = rng.normal(size=y.shape)
+    g = depthwise.tmap(c, W, x.shape[1:], np)
+    assert np.allclose(g, dense.tmap(c, dense.variant("w", np, np.float64), x.shape[1:], np),
+                       rtol=1e-12, atol=1e-12)
