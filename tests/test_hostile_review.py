@@ -187,3 +187,25 @@ def test_a_hostile_relevance_sidecar_does_not_stop_a_render(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     side = json.loads((tmp_path / "o.png.json").read_text())
     assert "R.npy.json: unreadable" in side["relevance_sidecar_error"]
+
+
+@pytest.mark.parametrize("alpha", [float("inf"), float("nan"), 1e38])
+def test_a_sequential_onnx_gemm_with_an_absurd_alpha_is_refused_at_load(tmp_path, alpha):
+    """The graph importer refused it, the sequential one loaded inf weights; the explanation
+    then blamed the input ("outputs are not finite ... input values too large")."""
+    pytest.importorskip("onnx")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from lrpcore import ModelFormatError, load_model
+
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["f"]),
+         helper.make_node("Gemm", ["f", "W"], ["y"], alpha=alpha)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [helper.make_tensor("W", TensorProto.FLOAT, [784, 10], [0.01] * 7840)])
+    path = tmp_path / "gemm.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    with pytest.raises(ModelFormatError, match="gemm.onnx: node 1 .*Gemm alpha = .* usable"):
+        load_model(path)
