@@ -25,12 +25,19 @@ def printable_line(text) -> str:
     return printable(_LINE_BREAKS.sub(" ", _ESCAPES.sub("", str(text))))
 
 
+def no_markup(text) -> str:
+    """:func:`printable_line` with ``<`` and ``>`` shown as ‹ and ›: Qt renders a label or
+    tooltip as HTML when it looks like markup, and ``<img src="/dev/zero">`` in a class name
+    or file name then makes the explorer read that file (it crashed on the allocation)."""
+    return printable_line(text).replace("<", "\u2039").replace(">", "\u203a")
+
+
 def printable_meta(value, _key=None):
     """A model's metadata (class names, provenance: any nesting of lists and dicts) with every
-    string made :func:`printable` (class names :func:`printable_line`: they label one line);
-    applied once when a model is loaded, for the CLI and GUI."""
+    string made :func:`printable` (class names :func:`no_markup`: they label one line, also in
+    the GUI's labels and tooltips); applied once when a model is loaded, for the CLI and GUI."""
     if isinstance(value, str):
-        return printable_line(value) if _key == "class_names" else printable(value)
+        return no_markup(value) if _key == "class_names" else printable(value)
     if isinstance(value, list | tuple):
         return type(value)(printable_meta(v, _key) for v in value)
     if isinstance(value, dict):

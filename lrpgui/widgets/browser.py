@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore import bundled
 from lrpcore.io.datasets import DATASET_NAMES
-from lrpcore.text import printable_line
+from lrpcore.text import no_markup, printable_line
 
 from .model_summary import ModelSummary
 
@@ -114,15 +114,15 @@ class Browser(QWidget):
                 widget.addItem(item)
                 continue
             item.setData(PATH_ROLE, value)
-            item.setToolTip(f"{printable_line(value)} ({tip})")
+            item.setToolTip(f"{no_markup(value)} ({tip})")
             widget.addItem(item)
             seen.add(value)
         for value in recent:
             if any(_same_entry(value, known) for known in seen):  # e.g. a bundled model by a
                 continue  # relative path
-            item = QListWidgetItem(f"{printable_line(Path(value).name)}  (recent)")
+            item = QListWidgetItem(f"{no_markup(Path(value).name)}  (recent)")
             item.setData(PATH_ROLE, value)
-            item.setToolTip(printable_line(value))
+            item.setToolTip(no_markup(value))  # a tooltip that looks like HTML is rendered
             widget.addItem(item)
             seen.add(value)
         for row in range(widget.count()):

@@ -1,6 +1,8 @@
 """File names, class names and provenance shown by the explorer (window title, status bar,
-dialogs, lists, tooltips, labels) carry no terminal escapes, bidi overrides or line breaks of
-a crafted file: files named and described here with them are opened in the window."""
+dialogs, lists, tooltips, labels) carry no terminal escapes, bidi overrides, line breaks or
+markup of a crafted file (Qt renders text that looks like HTML, and ``<img src="/dev/zero">``
+made it read that file until the allocation crashed): files named and described here with
+them are opened in the window."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from PySide6.QtWidgets import (
 ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m"
 RLO = "\u202e"
 HOSTILE = f"{ESC}ev{RLO}il\nsecond"  # "second" follows the newline in every name
-BAD = ("\x1b", "\x07", RLO, "\nsecond")
+MARKUP = '<img src="/no/such/picture.png">'  # Qt renders a label or tooltip that looks like HTML
+BAD = ("\x1b", "\x07", RLO, "\nsecond", "<img")
 
 
 def _texts(widget: QWidget):
@@ -77,10 +80,10 @@ def _assert_clean(texts) -> None:
 
 def test_hostile_file_and_class_names_are_shown_clean(make_window, toy_files, tmp_path,
                                                       qtbot):
-    model = tmp_path / f"m{HOSTILE}.npz"
+    model = tmp_path / f"m{HOSTILE}<img src=picture.png>.npz"  # no "/" in a file name
     shutil.copy(toy_files[0], model)
     model.with_suffix(".json").write_text(json.dumps({
-        "class_names": [f"{HOSTILE}{i}" for i in range(10)],
+        "class_names": [f"{HOSTILE}{MARKUP}{i}" for i in range(10)],
         "provenance": {"dataset": HOSTILE, "note": HOSTILE}}))
     data = tmp_path / f"d{HOSTILE}.npy"
     shutil.copy(toy_files[1], data)
