@@ -101,6 +101,39 @@ class LazyActivations(Fetched):
         self.inputs = Fetched(input_names, fetch)
 
 
+class ShardedTrace(Sequence):
+    """The trace of a batch that ran as shards: each shard's GraphTrace (``shards``), an
+    entry joined over the batch only when it is read. The diagnosis reads the shards one by
+    one; joining every node's relevance of a batch of photographs cost more than the pass."""
+
+    def __init__(self, shards, xp):
+        self.shards = list(shards)
+        self._xp = xp
+        self.outputs = Fetched(range(len(self.shards[0].outputs)), self._output)
+
+    def __len__(self):
+        return len(self.shards[0])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        return _joined([s[i] for s in self.shards], self._xp)
+
+    def _output(self, k):
+        return _joined([s.outputs[k] for s in self.shards], self._xp)
+
+    def map(self, fn):
+        """The joined trace with ``fn`` applied to every array (a GraphTrace)."""
+        from .graph import GraphTrace  # noqa: PLC0415 (graph imports this module's users)
+
+        return GraphTrace([None if r is None else fn(r) for r in self],
+                          [None if r is None else fn(r) for r in self.outputs])
+
+
+def _joined(arrays, xp):
+    return None if arrays[0] is None else xp.concatenate(arrays)
+
+
 class Shape:
     """A stand-in for a tensor where only its shape is read (layers that reshape relevance)."""
 

@@ -273,6 +273,12 @@ class Accumulator:
     def add(self, per_layer, activations=None, xp=np) -> None:
         if len(per_layer) != len(self.layers) + 1:
             raise ValueError(f"a trace of {len(per_layer)} arrays for {len(self.layers)} layers")
+        for part in getattr(per_layer, "shards", None) or [per_layer]:  # a batch's shards
+            self._add_sums(part, xp)                                    # one by one
+        if activations is not None:
+            self._add_activations(activations, xp)
+
+    def _add_sums(self, per_layer, xp) -> None:
         # what each layer received at its output: the next entry of a chain's trace; a graph's
         # trace lists it (a tensor read by several nodes collects from all of them)
         received = getattr(per_layer, "outputs", None)
@@ -292,15 +298,16 @@ class Accumulator:
         self._sums.append(np.where(fin, sums, 0.0))
         self._abs.append(np.where(fin, mags, 0.0))
         self._finite.append(fin)
-        if activations is not None:
-            self._have_acts = True
-            inputs = getattr(activations, "inputs", None)
-            for k in range(len(self.layers)):  # fetch only what is asked: a graph model
-                if self._nonneg[k]:                # recomputes some tensors on access
-                    x = activations[k] if inputs is None else inputs[k]
-                    self._nonneg[k] = bool(_host(x.min()) >= 0)
-                if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
-                    self._zs[k].append(_median_abs(activations[k + 1], xp))
+
+    def _add_activations(self, activations, xp) -> None:
+        self._have_acts = True
+        inputs = getattr(activations, "inputs", None)
+        for k in range(len(self.layers)):  # fetch only what is asked: a graph model
+            if self._nonneg[k]:                # recomputes some tensors on access
+                x = activations[k] if inputs is None else inputs[k]
+                self._nonneg[k] = bool(_host(x.min()) >= 0)
+            if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
+                self._zs[k].append(_median_abs(activations[k + 1], xp))
 
     def result(self) -> Diagnosis:
         if not self._sums:
