@@ -129,6 +129,7 @@ def _explainer(job: Job):
 def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> dict:
     """Explain samples ``start..stop-1`` (one pass) and write them into the store."""
     from .explain import check_finite_outputs  # noqa: PLC0415
+    from .insight.diagnose import Accumulator, sample_activations  # noqa: PLC0415
 
     t0 = time.perf_counter()
     explainer, config = _explainer(job)
@@ -139,8 +140,13 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
         fwd = explainer.forward(fed, raw=True)
         y = fwd.outputs()
         check_finite_outputs(y, explainer.dtype)
-        r = fwd.relevance(config, job.target, labels=labels)
+        # the trace feeds the conservation diagnosis, as in the single-process run
+        r, per_layer = fwd.relevance(config, job.target, labels=labels, trace=True,
+                                     to_numpy=False)
+        r = explainer.backend.to_numpy(r)
         fwd.check_finite(r, config)
+        checks = Accumulator(explainer.layers, config)
+        checks.add(per_layer, sample_activations(fwd), explainer.backend.xp)
     except ShapeError as exc:
         raise ShapeError(f"{job.source.path} (samples {start}..{stop - 1}): {exc}") from None
     zarr = layout.import_zarr()
@@ -149,7 +155,7 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
     group[layout.OUTPUTS][start:stop] = y
     group[layout.PREDICTIONS][start:stop] = np.argmax(y.reshape(len(y), -1), axis=1)
     return {"index": index, "seconds": time.perf_counter() - t0, "read_seconds": read_s,
-            "backend": explainer.backend.name}
+            "backend": explainer.backend.name, "checks": checks.state()}
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -163,6 +169,7 @@ class Result:
     failed: list
     seconds: float
     chunk_seconds: list
+    diagnosis: object = None  # conservation of the chunks computed in this run (Diagnosis)
 
 
 def import_distributed():
@@ -264,6 +271,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     """
     from . import export  # noqa: PLC0415
     from .explain import Explainer, resolve_rules  # noqa: PLC0415
+    from .insight.diagnose import Accumulator  # noqa: PLC0415
     from .io import load_model  # noqa: PLC0415
     from .io.models import model_file  # noqa: PLC0415
 
@@ -314,6 +322,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                               key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
     bar = _progress_thread(list(futures), progress)
     failed, seconds = [], []
+    checks = Accumulator(probe.layers, config)  # conservation, merged from the workers
     try:
         pending = distributed.as_completed(list(futures))
         for fut in pending:
@@ -324,6 +333,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 continue
             if fut.status == "finished":
                 seconds.append(fut.result()["seconds"])
+                checks.merge(fut.result()["checks"])
                 done[i] = 1  # after the worker wrote the data: the manifest never lies
                 if on_chunk is not None:
                     on_chunk(i, a, b)
@@ -338,9 +348,13 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         if bar is not None:
             bar.join(timeout=5)
     group.attrs[layout.FAILED] = sorted(failed, key=lambda f: f["chunk"])
+    diagnosis = checks.result()
+    if diagnosis.n:
+        group.attrs[layout.DIAGNOSIS] = diagnosis.to_dict()
     return Result(chunks=len(bounds), computed=len(todo) - len(failed),
                   skipped=len(bounds) - len(todo), failed=failed,
-                  seconds=time.perf_counter() - t0, chunk_seconds=seconds)
+                  seconds=time.perf_counter() - t0, chunk_seconds=seconds,
+                  diagnosis=diagnosis)
 
 
 def dashboard_link(client):

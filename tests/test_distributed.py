@@ -162,3 +162,43 @@ def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
             fwd = ex.forward(digits[a:a + 8][..., None])
             assert np.array_equal(store.heatmaps(slice(a, a + 8)), fwd.relevance())
     assert store.available()[good].all()
+
+
+
+def test_the_conservation_warning_reaches_stderr_and_the_store(cluster, mnist, tmp_path,
+                                                               monkeypatch, capsys):
+    """Issue 17 on the cluster path: the workers' conservation checks add up to the same
+    diagnosis as the single-process run's sidecar (αβ at LeNet-5's sum pools is named), the
+    store keeps it as an attribute and the command prints it; a healthy rule gives none."""
+    import json
+
+    client, _ = cluster
+    lenet = ROOT / "models" / "mnist-lenet5.npz"
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(mnist, mmap_mode="r")[:128])
+    assert main(["explain", str(lenet), str(x), "--out", str(tmp_path / "R.npy"), "--rule",
+                 "alphabeta:2", "--batch-size", str(BATCH)]) == 0
+    single = json.loads((tmp_path / "R.npy.json").read_text())["diagnosis"]
+    source, _ = dist.open_source(x)
+    result = dist.explain_to_store(job_args(source, model=str(lenet), rule="alphabeta:2"),
+                                   tmp_path / "R.zarr", client=client, progress=False)
+    store = open_relevance_store(tmp_path / "R.zarr")
+    assert store.diagnosis["warnings"] == single["warnings"] == result.diagnosis.warnings()
+    assert {f["cause"] for f in store.diagnosis["findings"]} == {"alphabeta-sumpool"}
+    healthy = dist.explain_to_store(job_args(source, model=str(lenet), rule="EpsilonPlus"),
+                                    tmp_path / "H.zarr", client=client, progress=False)
+    assert healthy.diagnosis.n == 128 and healthy.diagnosis.ok
+    assert open_relevance_store(tmp_path / "H.zarr").diagnosis["ok"] is True
+    # the command prints the workers' diagnosis (the cluster itself stubbed: it ran above)
+    class Closable:
+        def close(self):
+            pass
+
+    monkeypatch.setattr(dist, "connect", lambda *_a: (Closable(), None))
+    for res, says in ((healthy, False), (result, True)):
+        monkeypatch.setattr(dist, "explain_to_store", lambda *_a, _r=res, **_k: _r)
+        capsys.readouterr()
+        assert main(["explain", str(lenet), str(x), "--out", str(tmp_path / "S.zarr"),
+                     "--workers", "1"]) == 0
+        err = capsys.readouterr().err
+        assert ("warning: layer 8 (SumPool" in err) == says, err

@@ -309,6 +309,24 @@ class Accumulator:
             if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
                 self._zs[k].append(_median_abs(activations[k + 1], xp))
 
+    def state(self) -> dict:
+        """What :meth:`merge` needs (per-sample sums: small and picklable), so that the
+        accumulators of Dask workers add up on the client."""
+        return {"sums": list(self._sums), "abs": list(self._abs), "finite": list(self._finite),
+                "nonneg": list(self._nonneg), "zs": [list(z) for z in self._zs],
+                "have_acts": self._have_acts}
+
+    def merge(self, state: dict) -> None:
+        """Add another accumulator's :meth:`state` (same layers and rules) to this one."""
+        self._sums += state["sums"]
+        self._abs += state["abs"]
+        self._finite += state["finite"]
+        if state["have_acts"]:
+            self._have_acts = True
+            self._nonneg = [a and b for a, b in zip(self._nonneg, state["nonneg"], strict=True)]
+            for mine, more in zip(self._zs, state["zs"], strict=True):
+                mine.extend(more[:max(0, Z_BATCHES - len(mine))])
+
     def result(self) -> Diagnosis:
         if not self._sums:
             return Diagnosis(self.config.description, 0, math.nan)

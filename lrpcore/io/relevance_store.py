@@ -20,6 +20,7 @@ RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
 RUN = "lrp_run"  # attribute: what a rerun must match to resume (see lrpcore.distributed)
 FAILED = "lrp_failed"  # attribute: chunks that failed for bad input, with their samples
+DIAGNOSIS = "lrp_diagnosis"  # attribute: conservation check of the last run (sidecars' too)
 
 
 def import_zarr():
@@ -72,6 +73,7 @@ class RelevanceStore:
         self.provenance = dict(attrs[PROVENANCE])
         self.run = dict(attrs[RUN])
         self.failed = list(attrs.get(FAILED, []))
+        self.diagnosis = attrs.get(DIAGNOSIS)  # None for stores of older versions
         self.chunk = int(self.run["chunk"])
 
     def __len__(self) -> int:
