@@ -358,13 +358,13 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
 
 
 def dashboard_link(client):
-    """The scheduler's dashboard address, or None when it serves none. A local cluster
-    without bokeh still announces one that only answers 404, so it is not shown."""
-    if getattr(client, "cluster", None) is not None and not _has_bokeh():
-        return None
+    """The scheduler's dashboard address, or None when it serves none. A scheduler without
+    bokeh (local, or an existing cluster's) still announces one that only answers 404, so
+    the scheduler is asked whether it can serve it."""
     try:
-        has = "dashboard" in client.scheduler_info().get("services", {})
-        return client.dashboard_link if has else None
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        return client.dashboard_link if client.run_on_scheduler(_has_bokeh) else None
     except Exception:  # noqa: BLE001 - only a hint
         return None
 

@@ -185,3 +185,17 @@ def test_cli_concepts_sidecars_name_a_bundled_model_and_its_checksum(tmp_path, m
     side = json.loads((out / "conditional.npy.json").read_text())
     assert side["model_sha256"] == sha256_file(model_file("mnist-lenet5"))
     assert side["model"] == "mnist-lenet5"
+
+
+def test_shares_keep_the_sign_of_the_relevance_when_the_total_is_negative(lenet, digits):
+    """Explaining a class the sample is not: the layer's total is negative, and the channel
+    with the most positive relevance showed a share of −49 % (one against it +104 %)."""
+    fwd = _forward(lenet, digits)
+    r = concepts.rank_channels(fwd, 3, RULE, target=int(np.argmin(fwd.outputs()[0])))
+    assert r.relevance.sum() < 0
+    nonzero = r.relevance != 0
+    assert np.all(np.sign(r.share[nonzero]) == np.sign(r.relevance[nonzero]))
+    assert r.share.sum() == pytest.approx(-1.0)
+    assert r.share[0] > 0  # the best channel speaks for the class
+    pos = concepts.rank_channels(fwd, 3, RULE)  # the usual case is unchanged: shares sum to 1
+    assert pos.share.sum() == pytest.approx(1.0)

@@ -202,3 +202,19 @@ def test_the_conservation_warning_reaches_stderr_and_the_store(cluster, mnist, t
                      "--workers", "1"]) == 0
         err = capsys.readouterr().err
         assert ("warning: layer 8 (SumPool" in err) == says, err
+
+
+def test_no_dead_dashboard_link_for_an_existing_scheduler(cluster):
+    """``--scheduler ADDR`` printed 'Dask dashboard: http://…:8787/status' for a scheduler
+    without bokeh, a page that only answers 404; the scheduler is now asked whether it can
+    serve one (here the LocalCluster's, reached by address as an existing cluster is)."""
+    import importlib.util
+
+    import distributed
+
+    _, local = cluster
+    has_bokeh = importlib.util.find_spec("bokeh") is not None
+    with distributed.Client(local.scheduler_address, timeout="30s") as client:
+        assert getattr(client, "cluster", None) is None
+        link = dist.dashboard_link(client)
+    assert (link is not None) == has_bokeh, link

@@ -237,6 +237,14 @@ class Diagnosis:
         return (f"⚠ {total}layer{'s' if len(found) > 1 else ''} {layers}: "
                 f"{reason.split(';')[0]}{more}")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Diagnosis:
+        """Back from :meth:`to_dict` (a sidecar's or a relevance store's ``diagnosis``)."""
+        findings = tuple(Finding(f["layer"], f["layer_description"], f["kind"],
+                                 _float(f["factor"]), _float(f["magnitude"]), f["samples"],
+                                 f["n"], f["cause"], f["reason"]) for f in d["findings"])
+        return cls(d["rule"], d["samples"], _float(d["sum_ratio"]), findings)
+
     def to_dict(self) -> dict:
         return {"ok": self.ok, "rule": self.rule, "samples": self.n,
                 "sum_ratio": _json_float(self.total_ratio),
@@ -248,6 +256,10 @@ class Diagnosis:
 
 def _json_float(v: float):
     return float(v) if math.isfinite(v) else None
+
+
+def _float(v) -> float:
+    return math.nan if v is None else float(v)
 
 
 class Accumulator:
