@@ -240,13 +240,17 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 def connect(scheduler=None, workers=None):
     """(client, cluster or None): a client of ``scheduler`` or of a new LocalCluster with
-    ``workers`` worker processes (one thread each: the Explainer spreads a pass over cores)."""
+    ``workers`` worker processes (one thread each: the Explainer spreads a pass over cores).
+    Their logs are silenced below CRITICAL: a chunk failing on bad input is reported once, in
+    one line naming its samples, not also as the worker's "Compute Failed" traceback."""
     distributed = import_distributed()
     if scheduler:
         try:
             return distributed.Client(scheduler, timeout="30s"), None
         except OSError as exc:
             raise LRPError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    import logging  # noqa: PLC0415
+
     import dask  # noqa: PLC0415
 
     # Dask pins BLAS to one thread in worker processes; a pass of few samples then rounds
@@ -257,7 +261,7 @@ def connect(scheduler=None, workers=None):
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = distributed.LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
                                            processes=True, dashboard_address=":0",
-                                           silence_logs=40)
+                                           silence_logs=logging.CRITICAL)
     return distributed.Client(cluster), cluster
 
 

@@ -218,3 +218,22 @@ def test_no_dead_dashboard_link_for_an_existing_scheduler(cluster):
         assert getattr(client, "cluster", None) is None
         link = dist.dashboard_link(client)
     assert (link is not None) == has_bokeh, link
+
+
+
+def test_a_failing_chunk_is_one_line_not_a_worker_traceback(mnist, tmp_path, capfd):
+    """A corrupt image is reported in one line naming its samples; the local workers used to
+    print their own 'Compute Failed' log with a traceback on the same terminal. (A cluster
+    of its own: workers write to the terminal they were started on.)"""
+    from skimage import io as skio
+
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, img in enumerate(np.load(mnist, mmap_mode="r")[:2].reshape(2, 28, 28)):
+        skio.imsave(folder / f"{i}.png", np.asarray(img, dtype=np.uint8), check_contrast=False)
+    (folder / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
+    assert main(["explain", str(MODEL), str(folder), "--out", str(tmp_path / "R.zarr"),
+                 "--batch-size", "1", "--workers", "1"]) == 1
+    err = capfd.readouterr().err
+    assert "chunk 2 (samples 2..2) failed: DatasetError" in err
+    assert "Compute Failed" not in err and "Traceback" not in err, err
