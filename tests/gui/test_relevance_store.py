@@ -89,7 +89,7 @@ def test_a_stored_heatmap_that_breaks_conservation_warns(make_window, qtbot, toy
                     and window.state.explanation.precomputed, timeout=20000)
     indicator = window.insight.trust
     qtbot.waitUntil(indicator.isVisible, timeout=5000)
-    assert "8, 5, 2" in indicator.text() and "sum pool" in indicator.text()
+    assert "8, 5, 2" in indicator.full_text and "sum pool" in indicator.full_text
     panel = window.insight.panels["conservation"]
     with qtbot.waitSignal(panel.updated, timeout=20000):
         qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton)
