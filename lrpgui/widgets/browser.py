@@ -92,12 +92,21 @@ class Browser(QWidget):
 
     def refresh(self) -> None:
         """Rebuild both lists: bundled entries first, then recent files."""
-        entries = [(p.name, str(p), "bundled") for p in bundled.bundled_models()]
+        # bundled models by the names the command line takes ("mnist-lenet5"): short enough
+        # for a narrow dock (file names were cut to "mnist-d…ect.npz" at 1024 pixels)
+        entries = [(p.stem, str(p), f"bundled; 'lrp' takes it as {p.stem}")
+                   for p in bundled.bundled_models()]
         entries.append(_imagenet_entry())
         self._fill(self.models, entries, self.settings.recent("models"), self.state.model_path)
-        self._fill(self.datasets, [(n, n, "built in / download cache")
-                                   for n in DATASET_NAMES],
-                   self.settings.recent("datasets"), self.state.dataset_name)
+        datasets = [(n, n, "built in / download cache") for n in DATASET_NAMES]
+        self._fill(self.datasets, datasets, self.settings.recent("datasets"),
+                   self.state.dataset_name)
+        # the built-in names are shown whole (recent files may be cut in the middle)
+        widest = max(self.models.fontMetrics().horizontalAdvance(label)
+                     for label, _v, _t in entries + datasets)
+        scroll = self.models.verticalScrollBar().sizeHint().width()
+        for widget in (self.models, self.datasets):
+            widget.setMinimumWidth(min(widest + scroll + 16, 240))
 
     @staticmethod
     def _fill(widget, bundled, recent, current) -> None:
@@ -175,9 +184,10 @@ def _imagenet_entry() -> tuple:
     from lrpcore.io import imagenet  # noqa: PLC0415
 
     if imagenet.available():
-        return ("EfficientNet-Lite0 (ImageNet)", "efficientnet-lite0",
-                "real ImageNet weights, 1000 classes; try the natural-images dataset")
-    return ("EfficientNet-Lite0 (ImageNet): not installed", None, imagenet.INSTALL_HINT)
+        return ("efficientnet-lite0", "efficientnet-lite0",
+                "EfficientNet-Lite0: real ImageNet weights, 1000 classes; try the "
+                "natural-images dataset")
+    return ("efficientnet-lite0: not installed", None, imagenet.INSTALL_HINT)
 
 
 def _same_entry(a, b) -> bool:
