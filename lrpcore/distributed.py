@@ -199,40 +199,9 @@ def _labels_sha(labels) -> str | None:
 
 
 def prepare_store(path, key, fed_shape, n_out, dtype, provenance, overwrite):
-    """Open the store to continue it, or create it; a store of another run is refused."""
-    zarr = layout.import_zarr()
-    n, chunk = key["n"], key["chunk"]
-    if os.path.exists(path) and not overwrite:
-        try:
-            group = zarr.open_group(path, mode="r+")
-            stored = dict(group.attrs).get(layout.RUN)
-        except Exception:
-            stored = None
-        if stored is None:
-            raise ExportError(f"{path}: exists and is not a relevance store of lrp explain; "
-                              "use --overwrite to replace it")
-        diff = [k for k in key if stored.get(k) != key[k]]
-        if diff:
-            what = "; ".join(f"{k}: stored {stored.get(k)!r}, now {key[k]!r}" for k in diff)
-            raise ExportError(f"{path}: holds a run with other settings ({what}); rerun the "
-                              "same command to resume it, or use --overwrite or another --out")
-        return group
-    if os.path.exists(path):
-        import shutil  # noqa: PLC0415
-
-        shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
-    n_chunks = -(-n // chunk)
-    group = zarr.open_group(path, mode="w")
-    group.create_array(layout.RELEVANCE, shape=tuple(fed_shape), dtype=dtype,
-                       chunks=(chunk,) + tuple(fed_shape[1:]), fill_value=0)
-    group.create_array(layout.OUTPUTS, shape=(n, n_out), dtype=dtype, chunks=(chunk, n_out),
-                       fill_value=0)
-    group.create_array(layout.PREDICTIONS, shape=(n,), dtype="int64", chunks=(chunk,),
-                       fill_value=-1)
-    group.create_array(layout.DONE, shape=(n_chunks,), dtype="uint8", chunks=(1,),
-                       fill_value=0)
-    group.attrs.update({layout.PROVENANCE: provenance, layout.RUN: key, layout.FAILED: []})
-    return group
+    """Open the store to continue it, or create it; a store of another run is refused (see
+    :func:`lrpcore.io.relevance_store.prepare_store`: made under a temporary name)."""
+    return layout.prepare_store(path, key, fed_shape, n_out, dtype, provenance, overwrite)
 
 
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

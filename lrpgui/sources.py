@@ -75,7 +75,10 @@ class PrecomputedRelevance:
         from lrpcore.insight.diagnose import Diagnosis
 
         d = self.store.diagnosis
-        return None if d is None else Diagnosis.from_dict(d)
+        try:
+            return None if d is None else Diagnosis.from_dict(d)
+        except (KeyError, TypeError, ValueError):  # a store edited by hand: no warning to show
+            return None
 
     def _model_sha(self, path) -> str:
         if path not in self._sha:
