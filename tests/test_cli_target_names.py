@@ -24,10 +24,3 @@ def test_explain_names_a_class_target_in_its_output_and_sidecar(tmp_path, capsys
     side = json.loads((tmp_path / "R.npy.json").read_text())
     assert side["explained_name"] == NAMES[7] == "Egyptian cat"
 
-
-def test_an_unknown_model_name_lists_the_names_that_exist(capsys):
-    """`lrp info efficientnet-lite1` said only "no such file"."""
-    assert main(["info", "efficientnet-lite1"]) == 2
-    err = capsys.readouterr().err
-    assert "no such file or built-in model" in err
-    assert "efficientnet-lite0" in err and "mnist-lenet5" in err

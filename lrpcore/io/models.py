@@ -73,11 +73,11 @@ def bundled_model(name):
 
 
 def model_names() -> list[str]:
-    """The names ``load_model`` opens without a path: bundled models and named ones."""
+    """The names a model can be opened by instead of a path (a typo gets this list)."""
     from ..bundled import MODELS_DIR  # noqa: PLC0415
 
-    bundled = sorted(p.stem for p in MODELS_DIR.glob("*.npz")) if MODELS_DIR.is_dir() else []
-    return bundled + sorted(NAMED_MODELS)
+    stems = sorted(p.stem for p in MODELS_DIR.glob("*.npz")) if MODELS_DIR.is_dir() else []
+    return stems + sorted(NAMED_MODELS)
 
 
 def model_file(path_or_name):
@@ -114,9 +114,7 @@ def load_model(path, sidecar=True) -> Sequential:
         path = os.fspath(bundled_model(path))  # a bundled model by name: "mnist-lenet5"
         ext = ".npz"
     if not os.path.exists(path):
-        if ext or os.sep in path or "/" in path:
-            raise ModelFormatError(f"{path}: no such file")
-        raise ModelFormatError(f"{path}: no such file or built-in model (built-in: "
+        raise ModelFormatError(f"{path}: no such file or bundled model (bundled: "
                                f"{', '.join(model_names())})")
     if os.path.isdir(path):
         raise ModelFormatError(f"{path}: is a folder, not a model file")
