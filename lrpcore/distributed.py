@@ -183,7 +183,7 @@ def run_key(job: Job, n, fed_shape, labels_sha) -> dict:
             "chunk": job.step, "labels_sha256": labels_sha}
 
 
-def _labels_sha(labels) -> str | None:
+def labels_sha256(labels) -> str | None:
     if labels is None:
         return None
     import hashlib  # noqa: PLC0415
@@ -289,7 +289,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),
               target=job_args["target"], raw=bool(job_args["raw"]), source=source,
               store=os.path.abspath(out), step=step)
-    key = run_key(job, n, fed_shape, _labels_sha(labels))
+    key = run_key(job, n, fed_shape, labels_sha256(labels))
     provenance = export.sidecar_info(model_path, config.description, str(job.target),
                                      job.backend, job.dtype, input=source.path, raw=job.raw,
                                      format="zarr", content="relevance",

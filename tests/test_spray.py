@@ -130,3 +130,59 @@ def test_bench_concepts_rows(monkeypatch):
         "epsilon:0.01")
     assert row.samples == 120 and set(row.seconds) == {"explain", "cluster", "t-SNE"}
     assert "SpRAy all classes" in bench_concepts.format_concepts_row(row)
+
+
+def test_cli_spray_reads_a_relevance_store(clever_hans, tmp_path, capsys, monkeypatch):
+    """``lrp spray --relevance R.zarr`` (issue 18) clusters the heatmaps stored by ``lrp
+    explain --out R.zarr`` and explains nothing again; a store of another model, rule or
+    target, or with a chunk missing, is one line naming the store."""
+    distributed = pytest.importorskip("distributed")
+    zarr = pytest.importorskip("zarr")
+    from lrpcore import distributed as dist
+
+    _, data, _, model_path = clever_hans
+    x, y = data.x[::40], np.asarray(data.labels[::40])  # 125 digits, 12 or 13 a class
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    store = tmp_path / "R.zarr"
+    source, _ = dist.open_source(tmp_path / "x.npy")
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(model_path), "backend": "numpy", "dtype": "float64",
+                "rule": "epsilon:0.01", "layer_rules": {}, "target": "true", "raw": False,
+                "batch_size": 32, "source": source}
+        assert dist.explain_to_store(args, store, client=client, labels=y,
+                                     progress=False).failed == []
+    group = zarr.open_group(store, mode="r+")
+    marked = int(np.flatnonzero(y == WATERMARKED_CLASS)[0])
+    group["relevance"][marked] = np.full(group["relevance"].shape[1:], 0.125)
+    stored = spray._spatial(np.asarray(group["relevance"][:]))
+
+    def no_lrp(*_a, **_k):
+        raise AssertionError("explained again")
+
+    monkeypatch.setattr(Explainer, "forward", no_lrp)
+    out = tmp_path / "s.npz"
+    common = [str(model_path), str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
+              "--relevance", str(store), "--class", str(WATERMARKED_CLASS),
+              "--embedding", "none"]
+    assert main(["spray", *common, "--out", str(out)]) == 0, capsys.readouterr().err
+    res = spray.SprayResult.load(out)
+    np.testing.assert_array_equal(res.indices, np.flatnonzero(y == WATERMARKED_CLASS))
+    np.testing.assert_allclose(res.heatmaps, stored[res.indices], rtol=1e-6)
+    assert np.all(res.heatmaps[0] == stored[marked]) and res.meta["relevance"] == str(store)
+    assert res.meta["target"] == "true" and "0.01" in res.meta["rule"]
+    bad = [(["--rule", "alphabeta:2"], "not --rule alphabeta:2"),
+           (["--target", "pred"], "not --target pred")]
+    for extra, text in bad:
+        assert main(["spray", *common, "--out", str(tmp_path / "t.npz"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert str(store) in err and text in err and err.count("\n") == 1, err
+    other = ["mnist-lenet5", *common[1:]]
+    assert main(["spray", *other, "--out", str(tmp_path / "t.npz")]) == 2
+    assert "another model" in capsys.readouterr().err
+    chunk = marked // lrpcore.open_relevance_store(store).chunk
+    group["done"][chunk] = 0  # an interrupted run: a chunk of the class is not there
+    assert main(["spray", *common, "--out", str(tmp_path / "t.npz")]) == 2
+    assert "no relevance yet" in capsys.readouterr().err
+    assert not (tmp_path / "t.npz").exists()
