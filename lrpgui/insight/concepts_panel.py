@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import RuleError
 
 from . import imaging
+from .job_controls import JobControls
 from .panel import ToolPanel
 from .runner import is_cancellation
 
@@ -96,16 +95,14 @@ class ConceptsPanel(ToolPanel):
         self.top_spin.setValue(6)
         self.top_spin.setToolTip("how many channels get a conditional heatmap")
         self.top_spin.valueChanged.connect(lambda _v: self.mark_stale())
-        self.refs_button = QPushButton("Find references", objectName="conceptsFindRefs")
+        self.refs = JobControls("conceptsRefs", self.find_references,
+                                lambda: self.runner.cancel(REFS_KEY), "Find references",
+                                names={"run": "conceptsFindRefs",
+                                       "cancel": "conceptsCancelRefs"})
+        self.refs_progress, self.refs_button, self.refs_cancel = self.refs.widgets()
         self.refs_button.setToolTip("RelMax: the samples of the open dataset in which each "
                                     "channel gets the most relevance (background, cached)")
-        self.refs_button.clicked.connect(self.find_references)
-        self.refs_cancel = QPushButton("Cancel", objectName="conceptsCancelRefs")
-        self.refs_cancel.setEnabled(False)
         self.refs_cancel.setToolTip("stop finding reference samples")
-        self.refs_cancel.clicked.connect(lambda: self.runner.cancel(REFS_KEY))
-        self.refs_progress = QProgressBar(objectName="conceptsRefsProgress")
-        self.refs_progress.setRange(0, 1)
         self.refs_progress.setToolTip("samples of the dataset scanned for references")
         top = QHBoxLayout()
         for w in (QLabel("layer"), self.layer_box, QLabel("top"), self.top_spin):
@@ -269,29 +266,19 @@ class ConceptsPanel(ToolPanel):
                                      progress=lambda d, t: token.progress(d, t, None),
                                      cancelled=token.cancelled)
 
-        self.refs_button.setEnabled(False)
-        self.refs_cancel.setEnabled(True)
-        self.refs_progress.setValue(0)
+        self.refs.started()
         return self.runner.submit(REFS_KEY, job, on_done=self._refs_done,
                                   on_error=self._refs_failed,
-                                  on_progress=lambda d, t, _p: self._refs_step(d, t))
-
-    def _refs_step(self, done, total) -> None:
-        self.refs_progress.setRange(0, max(int(total), 1))
-        self.refs_progress.setValue(int(done))
+                                  on_progress=lambda d, t, _p: self.refs.step(d, t))
 
     def _refs_done(self, refs) -> None:
-        self.refs_button.setEnabled(True)
-        self.refs_cancel.setEnabled(False)
-        self.refs_progress.setValue(self.refs_progress.maximum())
+        self.refs.finished()
         self.references = refs
         self._draw_gallery()
         self.updated.emit()
 
     def _refs_failed(self, exc) -> None:
-        self.refs_button.setEnabled(True)
-        self.refs_cancel.setEnabled(False)
-        self.refs_progress.setValue(0)
+        self.refs.cancelled()
         if not is_cancellation(exc):
             self.show_error(str(exc))
 

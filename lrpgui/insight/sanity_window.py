@@ -84,21 +84,17 @@ class SanityPanel(BatchPanel):
         self.steps = []
         self.verdict.clear()
         self._fill()
-        self.started(1)
         return self.submit(lambda token: sanity_task(req, rule, token=token), self._done,
                            on_progress=self._partial)
 
     def _partial(self, done, total, step) -> None:
-        self.step_done(done, total)
         if step is not None:
             self.steps.append(step)
             self._fill()
 
     def _done(self, result) -> None:
-        self.stopped()
         self.result = result
         self.steps = list(result.steps)
-        self.progress.setValue(self.progress.maximum())
         colour = "#1b7f3b" if result.passed else "#b00020"
         self.verdict.setText(f"<b style='color:{colour}'>{result.verdict()}</b>")
         self._fill()

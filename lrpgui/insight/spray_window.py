@@ -71,9 +71,7 @@ class SprayPanel(BatchPanel):
         self.k_spin.setRange(0, 20)
         self.k_spin.setSpecialValueText("auto")
         self.k_spin.setToolTip("number of clusters (auto: the largest relative eigengap)")
-        self.run_button = QPushButton("Run", objectName="sprayRun")
-        self.cancel_button = QPushButton("Cancel", objectName="sprayCancel")
-        self.cancel_button.setEnabled(False)
+        jobs = self.job_controls("spray")
         self.run_button.setToolTip("explain every sample of the class and cluster the "
                                    "heatmaps, in the background")
         self.cancel_button.setToolTip("stop the running analysis")
@@ -83,13 +81,7 @@ class SprayPanel(BatchPanel):
         self.open_button.setToolTip("open a saved SpRAy result (made on the open dataset)")
         self.clear_button = QPushButton("Show all samples", objectName="sprayClearSelection")
         self.clear_button.setToolTip("stop filtering the sample grid by the box")
-        from PySide6.QtWidgets import QProgressBar
-
-        self.progress = QProgressBar(objectName="sprayProgress")
-        self.progress.setRange(0, 1)
         self.progress.setToolTip("samples explained so far")
-        self.run_button.clicked.connect(self.refresh)
-        self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(lambda: self.save())
         self.open_button.clicked.connect(lambda: self.open())
         self.clear_button.clicked.connect(self.clear_selection)
@@ -97,8 +89,7 @@ class SprayPanel(BatchPanel):
         for w in (QLabel("class"), self.class_box, QLabel("clusters"), self.k_spin):
             top.addWidget(w)
         top.addStretch(1)
-        for w in (self.progress, self.run_button, self.cancel_button, self.open_button,
-                  self.save_button):
+        for w in (*jobs.widgets(), self.open_button, self.save_button):
             top.addWidget(w)
         self.summary = QLabel(objectName="spraySummary")
 
@@ -179,13 +170,9 @@ class SprayPanel(BatchPanel):
         args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend,
                 self.k_spin.value() or None)
         self.clear_error()
-        self.started(1)
-        return self.submit(lambda token: spray_task(*args, token), self._done,
-                           on_progress=lambda d, t, _p: self.step_done(d, t))
+        return self.submit(lambda token: spray_task(*args, token), self._done)
 
     def _done(self, result) -> None:
-        self.stopped()
-        self.progress.setValue(self.progress.maximum())
         self.show_result(result)
 
     def show_result(self, result) -> None:

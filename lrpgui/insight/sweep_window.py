@@ -135,21 +135,17 @@ class SweepPanel(BatchPanel):
         self.clear_error()
         self.rows = []
         self._fill()
-        self.started(1)
         return self.submit(lambda token: sweep_task(req, settings, token), self._done,
                            on_progress=self._partial)
 
     def _partial(self, done, total, row) -> None:
-        self.step_done(done, total)
         if row is not None:
             self.rows = sorted([*self.rows, row], key=lambda r: -r.score)
             self._fill()
 
     def _done(self, result) -> None:
-        self.stopped()
         self.result = result
         self.rows = list(result.rows)
-        self.progress.setValue(self.progress.maximum())
         self._fill()
         self.updated.emit()
 
