@@ -33,7 +33,7 @@ class Runner:
         self.service = service
         self.worker = worker
         self.cache = cache if cache is not None else ForwardCache(
-            service.cached_forward if service is not None else None)
+            *(() if service is None else (service.cached_forward, service.cached_trace)))
         controller.add_worker(worker, latest_only=False)  # once per name
 
     def on_worker(self, worker) -> Runner:
