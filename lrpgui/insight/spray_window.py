@@ -5,7 +5,9 @@ clusters the heatmaps (lrpcore.spray). The embedding is a scatter coloured by cl
 a point previews its input and heatmap; the box (drag it, resize it) selects the points inside
 and the sample grid then lists only those samples; each cluster's mean heatmap is its
 prototype (click one to select that cluster); the eigengap plot shows why k was chosen.
-Results save to the same ``.npz`` as ``lrp spray`` and reopen.
+Results save to the same ``.npz`` as ``lrp spray`` and reopen. With a relevance store open
+(``R.zarr``, File → Open relevance store) that holds the heatmaps on display, Run clusters the
+stored heatmaps instead of explaining again.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token
     config = resolve_rules(ex.layers, rule, layer_rules)
     return spray(ex, dataset, cls, config, parse_target(target), k=k,
                  progress=lambda d, t: token.progress(d, t, None), cancelled=token.cancelled)
+
+
+def spray_store_task(store, labels, cls, k, token):
+    """The background job over a relevance store: nothing is explained, only read."""
+    from lrpcore.spray import spray_store
+
+    return spray_store(store, labels, cls, k=k,
+                       progress=lambda d, t: token.progress(d, t, None),
+                       cancelled=token.cancelled)
 
 
 class SprayPanel(BatchPanel):
@@ -164,6 +175,11 @@ class SprayPanel(BatchPanel):
         cls = self.class_box.currentData()
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
+        store = self.relevance_store(cls)
+        if store is not None:  # the store's heatmaps, for the target it was explained for
+            args = (store, s.labels, cls, self.k_spin.value() or None)
+            self.clear_error()
+            return self.submit(lambda token: spray_store_task(*args, token), self._done)
         # SpRAy asks how the model recognises the class: each sample is explained for its
         # true class (as 'lrp spray' does); without labels, for its prediction
         target = "true" if s.labels is not None else "pred"
@@ -171,6 +187,27 @@ class SprayPanel(BatchPanel):
                 self.k_spin.value() or None)
         self.clear_error()
         return self.submit(lambda token: spray_task(*args, token), self._done)
+
+    def relevance_store(self, cls):
+        """The open relevance store (lrpgui.sources.PrecomputedRelevance) when it holds the
+        heatmaps of the model, dataset, rule and target on display; else None."""
+        from ..requests import ExplainRequest
+
+        source = getattr(getattr(self.runner, "service", None), "precomputed", None)
+        s = self.state
+        if source is None or s.model is None:
+            return None
+        first = 0
+        if cls is not None:
+            hits = np.flatnonzero(np.asarray(s.labels) == cls)
+            if hits.size == 0:
+                return None
+            first = int(hits[0])
+        req = ExplainRequest(s.model, index=first, rule=s.rule,
+                             layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
+                             dtype=s.dtype, model_path=s.model_path,
+                             dataset_name=s.dataset_name)
+        return source.store if source.serves(req) else None
 
     def _done(self, result) -> None:
         self.show_result(result)
@@ -308,6 +345,8 @@ class SprayPanel(BatchPanel):
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
                 f" → {r.k} clusters (sizes {', '.join(map(str, r.sizes()))})")
+        if r.meta.get("relevance"):
+            text += " — heatmaps read from the relevance store"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
         self.summary.setText(text)
