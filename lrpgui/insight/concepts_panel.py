@@ -15,13 +15,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
@@ -30,6 +28,7 @@ from lrpcore.errors import RuleError
 
 from . import imaging
 from .job_controls import JobControls
+from .layouts import canvas, result_table
 from .panel import ToolPanel
 from .runner import is_cancellation
 
@@ -111,23 +110,20 @@ class ConceptsPanel(ToolPanel):
         for w in (self.refs_progress, self.refs_button, self.refs_cancel):
             top.addWidget(w)
 
-        self.ranking_table = self._table("conceptsRanking", ("channel", "relevance", "share"))
+        self.ranking_table = result_table("conceptsRanking", ("channel", "relevance", "share"),
+                                          rows=True)
         self.ranking_table.setToolTip("channels by relevance; select one for its composition "
                                       "and references")
         self.ranking_table.itemSelectionChanged.connect(self._ranking_selected)
-        self.composition_table = self._table("conceptsComposition",
-                                             ("lower channel", "relevance", "share"))
+        self.composition_table = result_table("conceptsComposition",
+                                              ("lower channel", "relevance", "share"), rows=True)
         self.composition_table.setToolTip("how the selected channel's relevance divides among "
                                           "the channels of the layer below; double-click to "
                                           "descend")
         self.composition_table.cellDoubleClicked.connect(lambda r, _c: self.descend(r))
         self.composition_label = QLabel(objectName="conceptsCompositionLabel")
-        self.maps = pg.GraphicsLayoutWidget()
-        self.maps.setObjectName("conceptsMaps")
-        self.maps.setBackground("w")
-        self.gallery = pg.GraphicsLayoutWidget()
-        self.gallery.setObjectName("conceptsGallery")
-        self.gallery.setBackground("w")
+        self.maps = canvas("conceptsMaps")
+        self.gallery = canvas("conceptsGallery")
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.ranking_table)
         comp = QSplitter(Qt.Orientation.Vertical)
@@ -145,17 +141,6 @@ class ConceptsPanel(ToolPanel):
         layout.addLayout(top)
         layout.addWidget(self.error_label)
         layout.addWidget(split, 1)
-
-    @staticmethod
-    def _table(name, columns):
-        t = QTableWidget(0, len(columns), objectName=name)
-        t.setHorizontalHeaderLabels(columns)
-        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        t.verticalHeader().hide()
-        t.horizontalHeader().setStretchLastSection(True)
-        return t
 
     # -- layers -----------------------------------------------------------------------------
     def explainer(self):

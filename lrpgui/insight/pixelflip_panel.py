@@ -12,7 +12,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -21,13 +20,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
 from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS
 
+from .layouts import result_table
 from .panel import ToolPanel
 from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
 
@@ -97,12 +96,8 @@ class PixelFlipPanel(ToolPanel):
         self.plot.setLabel("left", "output of the explained class")
         self.plot.setLabel("bottom", "units flipped")
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
-        self.table = QTableWidget(0, 2, objectName="aopcTable")
-        self.table.setHorizontalHeaderLabels(("method", "AOPC"))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        self.table = result_table("aopcTable", ("method", "AOPC"))
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMaximumHeight(170)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plot)

@@ -4,7 +4,7 @@ explanations or the other insight tools."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSpinBox
 
 from .panel import ToolPanel
 from .trust_tasks import WORKER
@@ -20,6 +20,14 @@ class BatchPanel(ToolPanel):
         self._stale = False  # nothing runs until the user asks
         self.result = None
         self.state.events.model.connect(lambda _m: self.clear_results())
+
+    def rule_field(self, name, tooltip) -> QLineEdit:
+        """The rule to judge; empty means the app's rule, shown as the placeholder."""
+        edit = QLineEdit(objectName=name)
+        edit.setPlaceholderText(self.state.rule)
+        edit.setToolTip(tooltip)
+        self.state.events.rule.connect(edit.setPlaceholderText)
+        return edit
 
     def batch_controls(self, n_default, prefix) -> QHBoxLayout:
         self.n_spin = QSpinBox(objectName=f"{prefix}Samples")
