@@ -34,6 +34,7 @@ class Layer:
     kind = "Layer"
     weighted = False  # True for Linear and Convolution (layers with trainable parameters)
     linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
+    rematerialize = False  # graph models: recompute the output when needed, do not keep it
 
     def __init__(self):
         self._device_cache: dict = {}
@@ -68,6 +69,7 @@ class Layer:
 
 class Rect(Layer):
     kind = "Rect"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     pass_through = True
 
     def forward(self, x, xp):
@@ -76,6 +78,7 @@ class Rect(Layer):
 
 class Tanh(Layer):
     kind = "Tanh"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     pass_through = True
 
     def forward(self, x, xp):
@@ -488,6 +491,7 @@ class Pad(Layer):
     """
 
     kind = "Pad"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
 
     def __init__(self, pads=(1, 1, 1, 1), value=0.0):
         super().__init__()
