@@ -222,65 +222,55 @@ def explain_samples(explainer, images, indices, rule=None, target="pred", labels
     return np.concatenate(out) if out else np.zeros((0, 1, 1), np.float32)
 
 
-def select(labels, n, cls=None) -> np.ndarray:
-    """Dataset indices of class ``cls`` (all ``n`` when None), refusing an absent class."""
-    if cls is None:
-        return np.arange(n)
-    if labels is None:
-        raise DatasetError("--class needs a dataset with labels")
-    indices = np.flatnonzero(np.asarray(labels) == int(cls))
-    if indices.size == 0:
-        raise DatasetError(f"no sample of class {cls} in the dataset")
-    return indices
-
-
 def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighbours=10,
           size=8, embed="tsne", seed=0, batch_size=256, progress=None,
           cancelled=None) -> SprayResult:
     """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
     ``images(index)`` and ``labels``, or an array)."""
     labels = getattr(dataset, "labels", None)
-    indices = select(labels, len(dataset), cls)
+    indices = class_indices(labels, len(dataset), cls)
     if target == "true" and labels is None:
         target = "pred"
     R = explain_samples(explainer, dataset, indices, rule, target, labels, batch_size,
                         progress, cancelled)
-    desc = getattr(rule, "description", rule)
-    return _result(indices, labels, R, cls, str(desc), target, k, neighbours, size, embed,
-                   seed, cancelled)
-
-
-def spray_store(store, labels=None, cls=None, k=None, neighbours=10, size=8, embed="tsne",
-                seed=0, batch_size=1024, progress=None, cancelled=None) -> SprayResult:
-    """SpRAy over heatmaps precomputed in a relevance store (``lrp explain --out R.zarr``,
-    :class:`lrpcore.RelevanceStore`): nothing is explained again, so a cluster's results
-    are analysed on a laptop. ``labels`` are the dataset's (needed for ``cls``); samples
-    whose chunk the store lacks are refused (:class:`DatasetError` naming the store)."""
-    indices = select(labels, len(store), cls)
-    missing = indices[~store.available()[indices]]
-    if missing.size:
-        raise DatasetError(f"{store.path}: {missing.size} of the {indices.size} samples have "
-                           f"no relevance yet (first: {int(missing[0])}); rerun the same "
-                           "lrp explain command to finish the store")
-    out, n = [], len(indices)
-    for a in range(0, n, batch_size):  # read chunk by chunk: memory bounded by the batch
-        _check(cancelled)
-        out.append(_spatial(store.heatmaps(indices[a:a + batch_size])).astype(np.float32))
-        if progress:
-            progress(min(a + batch_size, n), n)
-    R = np.concatenate(out) if out else np.zeros((0, 1, 1), np.float32)
-    res = _result(indices, labels, R, cls, str(store.provenance.get("rules", store.run["rule"])),
-                  store.run["target"], k, neighbours, size, embed, seed, cancelled)
-    res.meta["relevance"] = store.path
-    return res
-
-
-def _result(indices, labels, R, cls, rule, target, k, neighbours, size, embed, seed,
-            cancelled) -> SprayResult:
     res = analyse(R, k, neighbours, size, embed, seed, cancelled)
     lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
-    meta = {"class": None if cls is None else int(cls), "rule": rule, "target": target,
+    desc = getattr(rule, "description", rule)
+    meta = {"class": None if cls is None else int(cls), "rule": str(desc), "target": target,
             "neighbours": neighbours, "size": size, "embedding": embed, "seed": seed}
+    return SprayResult(indices, lab, R, **res, meta=meta)
+
+
+def class_indices(labels, n, cls=None) -> np.ndarray:
+    """Dataset indices of class ``cls`` (all ``n`` when None); a class needs labels."""
+    if cls is None:
+        return np.arange(n)
+    if labels is None:
+        raise DatasetError("--class needs a dataset with labels (give them with --labels "
+                           "FILE)")
+    indices = np.flatnonzero(np.asarray(labels) == int(cls))
+    if indices.size == 0:
+        raise DatasetError(f"no sample of class {cls} in the dataset")
+    return indices
+
+
+def spray_precomputed(store, cls=None, labels=None, k=None, neighbours=10, size=8,
+                      embed="tsne", seed=0, cancelled=None) -> SprayResult:
+    """SpRAy over the heatmaps of a relevance store (``lrp explain ... --out R.zarr``, e.g. from
+    a cluster): nothing is explained again. ``labels`` (else the store's dataset's) select the
+    class; samples whose chunk was not computed are left out."""
+    if labels is None:
+        labels = getattr(store.open_dataset(), "labels", None)
+    indices = class_indices(labels, len(store), cls)
+    indices = indices[store.available()[indices]]
+    if indices.size == 0:
+        raise DatasetError(f"{store.path}: no relevance stored for these samples yet")
+    R = _spatial(store.heatmaps(indices)).astype(np.float32)
+    res = analyse(R, k, neighbours, size, embed, seed, cancelled)
+    lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
+    meta = {"class": None if cls is None else int(cls), "rule": store.provenance.get("rules"),
+            "target": store.provenance.get("target"), "neighbours": neighbours, "size": size,
+            "embedding": embed, "seed": seed, "store": store.path}
     return SprayResult(indices, lab, R, **res, meta=meta)
 
 
@@ -289,6 +279,6 @@ def _check(cancelled):
         raise Cancelled("SpRAy stopped")
 
 
-__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "cluster", "downsample",
-           "eigengap", "explain_samples", "features_of", "select", "spray", "spray_store",
-           "suggest_k"]
+__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "class_indices", "cluster",
+           "downsample", "eigengap", "explain_samples", "features_of", "spray",
+           "spray_precomputed", "suggest_k"]

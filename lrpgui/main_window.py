@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrpcore.text import printable_line
+
 from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         fill_tooltips(self)
         self._restore_settings()
         self._open_initial(model, dataset)
+        self.grid.view.setFocus()
 
     # -- construction -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -89,6 +92,7 @@ class MainWindow(QMainWindow):
         self.message = QLabel(objectName="emptyMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file names
         self.message.hide()
         self.export_png_button = QPushButton("PNG…", objectName="exportPngButton")
         self.export_figure_button = QPushButton("figure…",
@@ -126,6 +130,10 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.reset_zoom_button)
         # docking a tool never squeezes the images below a readable size
         self.views.setMinimumSize(*MIN_VIEWS)
+        # arrow keys move through the samples from the start: the image views and the
+        # scores plot (mouse only) never take the keyboard focus from the sample grid
+        for view in (self.views.input_widget, self.views.heat_widget, self.scores):
+            view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -392,6 +400,7 @@ class MainWindow(QMainWindow):
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
         """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
+        title, message = printable_line(title), printable_line(message)  # file names in it
         self.errors.append(message)
         self.last_error = message
         self.state.status = f"{title}: {message}"

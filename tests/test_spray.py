@@ -132,60 +132,80 @@ def test_bench_concepts_rows(monkeypatch):
     assert "SpRAy all classes" in bench_concepts.format_concepts_row(row)
 
 
-def test_cli_spray_reads_a_relevance_store(clever_hans, tmp_path, capsys, monkeypatch):
-    """``lrp spray --relevance R.zarr`` (issue 18) clusters the heatmaps stored by ``lrp
-    explain --out R.zarr`` and explains nothing again; a store of another model, rule or
-    target, or with a chunk missing, is one line naming the store."""
+def test_cli_spray_reads_labels_beside_a_npy_or_given(clever_hans, tmp_path, capsys):
+    """Images in X_images.npy find X_labels.npy (as the explorer does), or --labels names
+    them: --class works on the README's watermark files (it said 'needs labels')."""
+    _, data, marked, model_path = clever_hans
+    np.save(tmp_path / "wm_images.npy", data.x)
+    np.save(tmp_path / "wm_labels.npy", data.labels)
+    np.save(tmp_path / "plain.npy", data.x)
+    out = tmp_path / "s.npz"
+    assert main(["spray", str(model_path), str(tmp_path / "wm_images.npy"), "--class", "3",
+                 "--out", str(out), "--embedding", "none", "--rule", "epsilon:0.01"]) == 0
+    res = spray.SprayResult.load(out)
+    assert adjusted_rand_score(np.isin(res.indices, marked), res.clusters) >= 0.8
+    assert main(["spray", str(model_path), str(tmp_path / "plain.npy"), "--class", "3",
+                 "--out", str(tmp_path / "t.npz"), "--embedding", "none"]) == 2
+    assert "--labels" in capsys.readouterr().err
+    assert main(["spray", str(model_path), str(tmp_path / "plain.npy"), "--class", "3",
+                 "--labels", str(tmp_path / "wm_labels.npy"), "--out", str(tmp_path / "t.npz"),
+                 "--embedding", "none"]) == 0
+    assert len(spray.SprayResult.load(tmp_path / "t.npz").indices) == len(res.indices)
+
+
+def test_cli_spray_clusters_the_heatmaps_of_a_relevance_store(clever_hans, tmp_path, capsys):
+    """Issue 18: lrp spray opens an R.zarr store as precomputed heatmaps (no recomputation):
+    the same heatmaps and clusters as explaining anew; options that would change the stored
+    heatmaps, and another model, are refused."""
+    pytest.importorskip("zarr")
     distributed = pytest.importorskip("distributed")
-    zarr = pytest.importorskip("zarr")
     from lrpcore import distributed as dist
 
-    _, data, _, model_path = clever_hans
-    x, y = data.x[::40], np.asarray(data.labels[::40])  # 125 digits, 12 or 13 a class
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", y)
+    _, data, marked, model_path = clever_hans
+    images, labels = tmp_path / "wm_images.npy", tmp_path / "wm_labels.npy"
+    part = slice(0, None, 4)  # 1,250 samples of every class (the sample is sorted by class)
+    np.save(images, data.x[part])
+    np.save(labels, data.labels[part])
+    source, _ = dist.open_source(images)
     store = tmp_path / "R.zarr"
-    source, _ = dist.open_source(tmp_path / "x.npy")
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
                             dashboard_address=None) as client:
-        args = {"model": str(model_path), "backend": "numpy", "dtype": "float64",
-                "rule": "epsilon:0.01", "layer_rules": {}, "target": "true", "raw": False,
-                "batch_size": 32, "source": source}
-        assert dist.explain_to_store(args, store, client=client, labels=y,
-                                     progress=False).failed == []
-    group = zarr.open_group(store, mode="r+")
-    marked = int(np.flatnonzero(y == WATERMARKED_CLASS)[0])
-    group["relevance"][marked] = np.full(group["relevance"].shape[1:], 0.125)
-    stored = spray._spatial(np.asarray(group["relevance"][:]))
-
-    def no_lrp(*_a, **_k):
-        raise AssertionError("explained again")
-
-    monkeypatch.setattr(Explainer, "forward", no_lrp)
-    out = tmp_path / "s.npz"
-    common = [str(model_path), str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
-              "--relevance", str(store), "--class", str(WATERMARKED_CLASS),
-              "--embedding", "none"]
-    assert main(["spray", *common, "--out", str(out)]) == 0, capsys.readouterr().err
-    res = spray.SprayResult.load(out)
-    np.testing.assert_array_equal(res.indices, np.flatnonzero(y == WATERMARKED_CLASS))
-    np.testing.assert_allclose(res.heatmaps, stored[res.indices], rtol=1e-6)
-    assert np.all(res.heatmaps[0] == stored[marked]) and res.meta["relevance"] == str(store)
-    assert res.meta["target"] == "true" and "0.01" in res.meta["rule"]
-    bad = [(["--rule", "alphabeta:2"], "not --rule alphabeta:2"),
-           (["--target", "pred"], "not --target pred")]
-    for extra, text in bad:
-        assert main(["spray", *common, "--out", str(tmp_path / "t.npz"), *extra]) == 2
-        err = capsys.readouterr().err
-        assert str(store) in err and text in err and err.count("\n") == 1, err
-    other = ["mnist-lenet5", *common[1:]]
-    assert main(["spray", *other, "--out", str(tmp_path / "t.npz")]) == 2
+        dist.explain_to_store({"model": str(model_path), "backend": "numpy", "dtype": "float64",
+                               "rule": "epsilon:0.01", "layer_rules": {}, "target": "true",
+                               "raw": False, "batch_size": 256, "source": source}, store,
+                              client=client, labels=data.labels[part], progress=False)
+    out, direct = tmp_path / "s.npz", tmp_path / "d.npz"
+    assert main(["spray", str(model_path), str(store), "--class", "3", "--out", str(out),
+                 "--embedding", "none"]) == 0
+    assert main(["spray", str(model_path), str(images), "--class", "3", "--out", str(direct),
+                 "--embedding", "none", "--rule", "epsilon:0.01"]) == 0
+    a, b = spray.SprayResult.load(out), spray.SprayResult.load(direct)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-6)
+    np.testing.assert_array_equal(a.clusters, b.clusters)
+    assert a.meta["rule"] == "epsilon:0.01" and a.meta["store"] == str(store)
+    capsys.readouterr()
+    assert main(["spray", str(model_path), str(store), "--rule", "zplus", "--out",
+                 str(tmp_path / "x.npz")]) == 2
+    assert "--rule cannot change them" in capsys.readouterr().err
+    assert main(["spray", "mnist-lenet5", str(store), "--out", str(tmp_path / "x.npz")]) == 2
     assert "another model" in capsys.readouterr().err
-    chunk = marked // lrpcore.open_relevance_store(store).chunk
-    group["done"][chunk] = 0  # an interrupted run: a chunk of the class is not there
-    assert main(["spray", *common, "--out", str(tmp_path / "t.npz")]) == 2
-    assert "no relevance yet" in capsys.readouterr().err
-    assert not (tmp_path / "t.npz").exists()
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_watermark_script_help_writes_nothing(tmp_path, monkeypatch, capsys):
+    """``python -m lrpcore.watermark --help`` prints its usage; it used to train a model into
+    a folder named '--help' (and without an argument failed with an IndexError)."""
+    from lrpcore import watermark
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        watermark.main(["--help"])
+    assert stop.value.code == 0 and "OUT_DIR" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        watermark.main([])
+    assert stop.value.code == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_spray_on_a_graph_model(tmp_path, capsys):

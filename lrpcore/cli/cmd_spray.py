@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
-from ..errors import DatasetError, RuleError
-from .common import add_command, check_outputs_free, load_labels, load_samples, parse_target
+from ..errors import RuleError
+from .common import add_command, check_outputs_free, parse_target
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -20,20 +18,16 @@ def register(sub):
                         "--class), downsample the heatmaps, cluster them (spectral clustering "
                         "on a k-nearest-neighbour affinity; k from the eigengap unless --k) "
                         "and embed them in 2-D (t-SNE, or UMAP when installed). The result "
-                        "(.npz) opens again in the explorer's SpRAy window. With --relevance "
-                        "R.zarr the heatmaps are read from a store written by 'lrp explain "
-                        "MODEL DATA --out R.zarr' (e.g. on a cluster) instead of computed; "
-                        "its rule and target are used."))
+                        "(.npz) opens again in the explorer's SpRAy window."))
     p.add_argument("model", help="model file or bundled model name")
-    p.add_argument("data", help="dataset with labels: a name (mnist-sample) or a file")
-    p.add_argument("--labels", default=None,
-                   help="label file for DATA when DATA carries none (e.g. a .npy)")
+    p.add_argument("data", help="dataset with labels: a name (mnist-sample), a file or "
+                   "folder, or an R.zarr relevance store of 'lrp explain' (its heatmaps are "
+                   "used as they are: nothing is explained again)")
+    p.add_argument("--labels", metavar="FILE", default=None,
+                   help="labels of DATA's samples, when DATA does not carry them")
     p.add_argument("--class", dest="cls", default=None,
                    help="class index to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")
-    p.add_argument("--relevance", metavar="R.zarr", default=None,
-                   help="precomputed heatmaps of MODEL on DATA (a store written by 'lrp "
-                        "explain ... --out R.zarr'): nothing is explained again")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain')")
     p.add_argument("--target", default=None,
                    help="true (default: each sample's label), pred, or a class index")
@@ -50,8 +44,9 @@ def register(sub):
 
 def run(args) -> int:
     from ..explain import Explainer, resolve_rules
-    from ..io import load_model
-    from ..spray import spray, spray_store
+    from ..io import load_model, open_dataset
+    from ..io.relevance_store import is_zarr_path
+    from ..spray import spray
 
     if not args.out.lower().endswith(".npz"):
         raise RuleError(f"{args.out}: a SpRAy result is saved as .npz")
@@ -61,27 +56,19 @@ def run(args) -> int:
         if v is not None and v < 1:
             raise RuleError(f"{name} must be at least 1")
     model = load_model(args.model)
-    x, labels = load_samples(args.data)
-    if args.labels:
-        labels = load_labels(args.labels, len(x), model.n_classes)
     cls = None if args.cls in (None, "all") else _class(args.cls, model.n_classes)
-    ex = Explainer(model, args.backend)
     embed = None if args.embedding == "none" else args.embedding
-    analysis = {"k": args.k, "neighbours": args.neighbours, "size": args.size, "embed": embed}
-    if args.relevance:
-        store = _open_store(args, ex, len(x), labels)
-        bar = ProgressBar(1, "reading", enabled=args.progress)
-        res = spray_store(store, labels, cls, batch_size=args.batch_size,
-                          progress=lambda d, t: bar(d, t), **analysis)
+    if is_zarr_path(args.data):
+        res = _spray_store(args, model, cls, embed)
     else:
+        data = open_dataset(args.data, labels=args.labels)
         target = parse_target(args.target or "true")
+        ex = Explainer(model, args.backend)
         resolve_rules(ex.layers, args.rule)  # fail fast
-        data = getattr(x, "dataset", None)
-        if data is None or args.labels:  # an array, or a dataset with other labels
-            data = _Array(x if data is not None else np.asarray(x), labels)
         bar = ProgressBar(1, "explaining", enabled=args.progress)
-        res = spray(ex, data, cls, args.rule, target, batch_size=args.batch_size,
-                    progress=lambda d, t: bar(d, t), **analysis)
+        res = spray(ex, data, cls, args.rule, target, k=args.k, neighbours=args.neighbours,
+                    size=args.size, embed=embed, batch_size=args.batch_size,
+                    progress=lambda d, t: bar(d, t))
     res.meta.update(model=str(args.model), data=str(args.data))
     res.save(args.out, overwrite=args.overwrite)
     sizes = ", ".join(str(s) for s in res.sizes())
@@ -90,32 +77,29 @@ def run(args) -> int:
     return 0
 
 
-def _open_store(args, ex, n, labels):
-    """The store of ``--relevance``, checked to hold MODEL's heatmaps of DATA under the
-    rule and target asked for (a mismatch is one line naming the store, before any work)."""
-    from ..distributed import labels_sha256
-    from ..explain import resolve_rules
+def _spray_store(args, model, cls, embed):
+    """SpRAy of a relevance store's heatmaps: its model, rules and target are fixed, so the
+    options that would change them are refused rather than silently ignored."""
     from ..export import sha256_file
     from ..io.models import model_file
     from ..io.relevance_store import open_relevance_store
+    from ..spray import spray_precomputed
+    from .common import load_labels
 
-    store = open_relevance_store(args.relevance)
-    run, name = store.run, args.relevance
-    if sha256_file(model_file(args.model)) != run["model_sha256"]:
-        raise DatasetError(f"{name}: computed with another model than {args.model} "
-                           "(SHA-256 differs)")
-    if len(store) != n:
-        raise DatasetError(f"{name}: holds {len(store)} samples, {args.data} has {n}")
-    if labels is not None and run.get("labels_sha256") not in (None, labels_sha256(labels)):
-        raise DatasetError(f"{name}: explained with other labels than those of {args.data}")
-    stored = resolve_rules(ex.layers, run["rule"], dict(run["layer_rules"])).description
-    if args.rule is not None and resolve_rules(ex.layers, args.rule).description != stored:
-        raise RuleError(f"{name}: holds relevance by {stored}, not --rule {args.rule} "
-                        "(omit --rule to use the store's)")
-    if args.target is not None and str(parse_target(args.target)) != str(run["target"]):
-        raise RuleError(f"{name}: holds relevance for target {run['target']}, not --target "
-                        f"{args.target} (omit --target to use the store's)")
-    return store
+    store = open_relevance_store(args.data)
+    given = [f for f, v in (("--rule", args.rule), ("--target", args.target)) if v is not None]
+    if given:
+        raise RuleError(f"{args.data}: a relevance store holds heatmaps of rule "
+                        f"{store.provenance.get('rules')}, target "
+                        f"{store.provenance.get('target')}; {' and '.join(given)} cannot "
+                        "change them (explain again with 'lrp explain ... --out R.zarr')")
+    if sha256_file(model_file(args.model)) != store.run.get("model_sha256"):
+        raise RuleError(f"{args.data}: its heatmaps are of another model "
+                        f"({store.provenance.get('model')}) than {args.model}")
+    labels = None if args.labels is None else load_labels(args.labels, len(store),
+                                                          model.n_classes)
+    return spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,
+                             size=args.size, embed=embed)
 
 
 def _class(text, n_classes) -> int:
@@ -128,14 +112,3 @@ def _class(text, n_classes) -> int:
     return c
 
 
-class _Array:
-    """An array of samples with labels, seen as a dataset."""
-
-    def __init__(self, x, labels):
-        self.x, self.labels = x, labels
-
-    def __len__(self):
-        return len(self.x)
-
-    def images(self, index):
-        return self.x[index]

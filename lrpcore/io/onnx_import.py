@@ -189,6 +189,11 @@ def _gemm(chain, node, attrs, consts, where):
     if B.ndim != 2:
         raise ModelFormatError(f"{where}: weight must be 2-d, got shape {B.shape}")
     W = B.T if attrs.get("transB", 0) else B
+    for label in ("alpha", "beta"):  # as the graph importer: inf would become the weights
+        if not math.isfinite(float(attrs.get(label, 1.0))) or \
+                abs(float(attrs.get(label, 1.0))) > 1e30:
+            raise ModelFormatError(f"{where}: Gemm {label} = {attrs.get(label)} is not a "
+                                   "usable scale (finite, at most 1e30 in size)")
     W = W * float(attrs.get("alpha", 1.0))
     n = W.shape[1]
     bias = np.zeros(n)
@@ -321,6 +326,9 @@ def _batchnorm(chain, node, attrs, consts, where):
     s = gamma / np.sqrt(var + eps)
     layer.W = layer.W * s  # output channel is the last axis for Linear and Convolution
     layer.B = (layer.B - mean) * s + beta
+    if not (np.isfinite(layer.W).all() and np.isfinite(layer.B).all()):
+        raise ModelFormatError(f"{where}: folding BatchNormalization gives weights that are "
+                               "not finite")
     layer.clear_cache()
 
 

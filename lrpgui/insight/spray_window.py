@@ -54,11 +54,9 @@ def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token
 
 def spray_store_task(store, labels, cls, k, token):
     """The background job over a relevance store: nothing is explained, only read."""
-    from lrpcore.spray import spray_store
+    from lrpcore.spray import spray_precomputed
 
-    return spray_store(store, labels, cls, k=k,
-                       progress=lambda d, t: token.progress(d, t, None),
-                       cancelled=token.cancelled)
+    return spray_precomputed(store, cls, labels, k=k, cancelled=token.cancelled)
 
 
 class SprayPanel(BatchPanel):
@@ -130,6 +128,8 @@ class SprayPanel(BatchPanel):
         self.eigen_plot.setBackground("w")
         self.eigen_plot.setLabel("bottom", "index")
         self.eigen_plot.setLabel("left", "Laplacian eigenvalue")
+        # eigenvalues lie in [0, 2]: show them as they are, not as "200 (x0.01)"
+        self.eigen_plot.getAxis("left").enableAutoSIPrefix(False)
         self.eigen_plot.setTitle("eigengap", color="k", size="9pt")
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.preview)
@@ -345,7 +345,7 @@ class SprayPanel(BatchPanel):
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
                 f" → {r.k} clusters (sizes {', '.join(map(str, r.sizes()))})")
-        if r.meta.get("relevance"):
+        if r.meta.get("store"):
             text += " — heatmaps read from the relevance store"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"

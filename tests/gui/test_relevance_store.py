@@ -79,9 +79,46 @@ def test_spray_clusters_the_stored_heatmaps(make_window, qtbot, store):
     with qtbot.waitSignal(panel.updated, timeout=60000):
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     r = panel.result
-    assert r.meta["relevance"] == str(store) and "relevance store" in panel.summary.text()
+    assert r.meta["store"] == str(store) and "relevance store" in panel.summary.text()
     stored = _spatial(open_relevance_store(store).heatmaps(slice(None)))
     np.testing.assert_allclose(r.heatmaps, stored, rtol=1e-6)
     assert np.all(r.heatmaps[3] == stored[3]) and np.ptp(stored[3]) == 0
     window.state.rule = "alphabeta:2"  # not in the store: SpRAy would explain again
     assert panel.relevance_store(None) is None
+
+
+def test_a_stored_heatmap_that_breaks_conservation_warns(make_window, qtbot, toy_files,
+                                                         tmp_path):
+    """Issue 17 for stored heatmaps: α2β1 on LeNet-5's sum pools read from a store showed
+    ΣR/f(x) = 8 in the status bar without a word; the store's own check (written by the run)
+    now drives the warning, and the click still opens the Conservation panel at layer 8."""
+    from pathlib import Path
+
+    import distributed
+    from PySide6.QtCore import Qt
+
+    from lrpcore import distributed as dist
+
+    from .waiting import settle
+
+    lenet = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    source, _ = dist.open_source(toy_files[1])
+    out = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        dist.explain_to_store({"model": str(lenet), "backend": "numpy", "dtype": "float64",
+                               "rule": "alphabeta:2", "layer_rules": {}, "target": "pred",
+                               "raw": False, "batch_size": 64, "source": source}, out,
+                              client=client, progress=False)
+    window = make_window()
+    assert window.open_relevance_store(out)
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.precomputed, timeout=20000)
+    indicator = window.insight.trust
+    qtbot.waitUntil(indicator.isVisible, timeout=5000)
+    assert "8, 5, 2" in indicator.full_text and "sum pool" in indicator.full_text
+    panel = window.insight.panels["conservation"]
+    with qtbot.waitSignal(panel.updated, timeout=20000):
+        qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton)
+    assert panel.shown_layer == 8
+    settle(qtbot, window.controller)
