@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
@@ -65,51 +64,15 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-_LIMITS_LOCK = threading.Lock()
-_LIMITS: dict = {}  # user_api -> [blocks inside, the limiter that restores]
-
-
 @contextlib.contextmanager
-def one_thread_limit(user_api="blas"):
-    """One thread for the libraries of ``user_api`` ('blas' or 'openmp') while the block runs.
-
-    threadpoolctl's limits are process-wide, and such blocks overlap on several threads (the
-    explorer's workers): each restoring what it saw on entry, blocks left out of order leave a
-    limit behind for the rest of the process (a later float64 pass then rounded differently
-    from the same pass in a fresh process). Counted instead: the first block in sets the limit,
-    the last one out restores the original.
-    """
-    if user_api == "blas":
-        controller = _blas_controller()
-    else:  # libraries loaded since (scikit-learn's OpenMP) are seen by a fresh controller
-        controller = _blas_controller() and _fresh_controller()
+def single_threaded_blas():
+    """Limit BLAS to one thread while shards run in parallel (no oversubscription)."""
+    controller = _blas_controller()
     if controller is None:
         yield
         return
-    with _LIMITS_LOCK:
-        entry = _LIMITS.setdefault(user_api, [0, None])
-        if entry[0] == 0:
-            entry[1] = controller.limit(limits=1, user_api=user_api)
-        entry[0] += 1
-    try:
+    with controller.limit(limits=1, user_api="blas"):
         yield
-    finally:
-        with _LIMITS_LOCK:
-            entry[0] -= 1
-            if entry[0] == 0:
-                entry[1].restore_original_limits()
-                entry[1] = None
-
-
-def _fresh_controller():
-    from threadpoolctl import ThreadpoolController  # noqa: PLC0415 (optional)
-
-    return ThreadpoolController()
-
-
-def single_threaded_blas():
-    """Limit BLAS to one thread while shards run in parallel (no oversubscription)."""
-    return one_thread_limit("blas")
 
 
 def run_sharded(fn, items) -> list:

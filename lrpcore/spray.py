@@ -9,7 +9,6 @@ one focused off the object is a Clever Hans suspect. Results save to one pickle-
 
 from __future__ import annotations
 
-import contextlib
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -168,20 +167,15 @@ def cluster(A, k, seed=0) -> np.ndarray:
         return sc.fit_predict(A).astype(np.int64)
 
 
-@contextlib.contextmanager
 def one_thread():
-    """BLAS and OpenMP limited to one thread, with scikit-learn's OpenMP runtime loaded first
-    (threadpoolctl only limits libraries already loaded); counted across threads
-    (:func:`lrpcore.parallel.one_thread_limit`), so a SpRAy run on one of the explorer's
-    workers never leaves the process with a limit when it overlaps another worker's."""
+    """threadpoolctl's limit to one thread, with scikit-learn's OpenMP runtime loaded first
+    (threadpoolctl only limits libraries already loaded)."""
     import sklearn.cluster  # noqa: F401, PLC0415
     import sklearn.manifold  # noqa: F401, PLC0415
     import sklearn.neighbors  # noqa: F401, PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
-    from .parallel import one_thread_limit  # noqa: PLC0415
-
-    with one_thread_limit("blas"), one_thread_limit("openmp"):
-        yield
+    return threadpool_limits(1)
 
 
 def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
