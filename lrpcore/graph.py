@@ -120,6 +120,13 @@ class GraphModel(Sequential):
     def node_names(self) -> list:
         return [n.name for n in self.nodes]
 
+    def input_layout(self) -> str:
+        """NCHW when the input goes to a channels-last conversion (a PyTorch export), else
+        the engine's own NHWC (a Keras export, whose Transpose is folded away)."""
+        readers = [n.layer for n in self.nodes if self.input_name in n.inputs]
+        return "NCHW" if any(getattr(r, "channels_first_input", False) for r in readers) \
+            else "NHWC"
+
     def analysis_nodes(self) -> list:
         """Nodes LRP explains: a final SoftMax is dropped."""
         if self.nodes and self.nodes[-1].layer.kind == "SoftMax":

@@ -98,6 +98,7 @@ class ToChannelsLast(Layer):
     so a model takes and explains arrays in its own declared layout."""
 
     kind = "ToChannelsLast"
+    channels_first_input = True  # a model whose input it reads takes C×H×W arrays
 
     def forward(self, x, xp):
         return xp.ascontiguousarray(x.transpose(0, 2, 3, 1))

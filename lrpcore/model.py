@@ -57,6 +57,11 @@ class Sequential:
     def ends_with_softmax(self) -> bool:
         return bool(self.layers) and self.layers[-1].kind == "SoftMax"
 
+    def input_layout(self) -> str:
+        """The layout the layers take an image input in: a chain computes in the engine's
+        H×W×C (a spec saying otherwise would scramble every image)."""
+        return "NHWC"
+
     def analysis_layers(self) -> list:
         """The layers LRP explains: a trailing SoftMax is dropped, as the toolbox's
         ``drop_softmax_output_layer`` does."""

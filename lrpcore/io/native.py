@@ -50,7 +50,7 @@ from ..layers import (
 from ..model import Sequential
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
-from .spec_json import class_names_from_json, spec_from_json
+from .spec_json import check_layout, class_names_from_json, spec_from_json
 from .toolbox_txt import MAX_LAYERS
 
 FORMAT = "lrp-explorer-model"
@@ -478,5 +478,6 @@ def read_native(path) -> Sequential:
         except Exception as exc:  # noqa: BLE001 - ShapeError from a layer
             raise ModelFormatError(f"{path}: the header's input shape does not fit the "
                                    f"layers: {exc}") from None
+        check_layout(spec, model, f"{path}: header 'input'")
     model.meta = _meta(header, path, model.n_classes)
     return model

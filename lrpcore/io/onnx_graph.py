@@ -298,7 +298,7 @@ def _pad(b, node, attrs, where, t):
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     if mode != "constant":
-        b.fail(where, f"Pad mode {mode!r} is not supported (only constant)")
+        b.fail(where, f"only constant padding is supported, not mode {mode!r}")
     if b.opset < 11:
         pads, value = attrs.get("pads"), float(attrs.get("value", 0.0))
     else:
@@ -343,6 +343,13 @@ def _global_mean(b, name, t, output, where):
     out = b.add(name, MeanPool((H, W), (H, W)), [t.name], output)
     b.data[out] = _Tensor(out, (C, 1, 1), "cl")
     return b.data[out]
+
+
+def _global_max(b, name, t, output, where):
+    t = b.channels_last(t, where)
+    C, H, W = t.shape
+    out = b.add(name, MaxPool((H, W), (H, W)), [t.name], output)
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
 
 
 def _flatten(b, name, t, output):
@@ -474,6 +481,8 @@ def _node(b, node, where, onnx):
         _pool(b, node, attrs, where, t, MeanPool)
     elif op == "GlobalAveragePool":
         _global_mean(b, node.name, t, out, where)
+    elif op == "GlobalMaxPool":
+        _global_max(b, node.name, t, out, where)
     elif op == "ReduceMean":
         axes = attrs.get("axes")
         if axes is None and _optional_input(node, 1):
@@ -499,8 +508,8 @@ def _node(b, node, where, onnx):
         elif [int(s) for s in target[1:]] == list(t.shape):
             _alias(b, node, t)
         else:
-            b.fail(where, f"Reshape of a {t.shape} tensor to {target}: only flattening is "
-                          "supported")
+            b.fail(where, f"Reshape of a {t.shape} tensor to {target} is not a flatten; only "
+                          "flattening reshapes are supported")
     elif op == "Transpose":
         perm = [int(p) for p in attrs.get("perm", [])]
         if t.storage == "same" and len(t.shape) == 3 and perm == [0, 3, 1, 2]:
