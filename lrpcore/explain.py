@@ -50,7 +50,7 @@ def _takes_rule(layer) -> bool:
     return layer.linear_map or layer.kind == "MaxPool" or getattr(layer, "merge", False)
 
 
-def _layer_indices(layers, key) -> list[int]:
+def layer_indices(layers, key) -> list[int]:
     """Layers a per-layer rule key names: an index, or for graph models a node name or glob."""
     names = getattr(layers, "names", None)
     if names is not None:
@@ -60,7 +60,9 @@ def _layer_indices(layers, key) -> list[int]:
         if not index and (len(hits) > 1 or names[hits[0]] != key):
             hits = [i for i in hits if layers[i].linear_map or layers[i].kind == "MaxPool"]
             if not hits:
-                raise RuleError(f"no layer that takes a rule matches {key!r}")
+                raise RuleError(f"no layer that takes a rule matches {key!r} (a glob names "
+                                "linear and pooling layers; a merge only by its exact name "
+                                "or index)")
         return hits
     try:
         return [int(key)]
@@ -89,7 +91,7 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
         base = r.spec()
     overrides = []
     for key, spec in (layer_rules or {}).items():
-        for i in _layer_indices(layers, key):
+        for i in layer_indices(layers, key):
             if not 0 <= i < len(layers):
                 raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
                                 f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
@@ -101,6 +103,10 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
             if preset_or_none(spec) is not None:
                 raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
             chosen[i] = parse_rule(spec)
+            problem = layer.rule_problem(chosen[i])
+            if problem:
+                name = f" {layers.names[i]!r}" if getattr(layers, "names", None) else ""
+                raise RuleError(f"layer {i}{name} ({layer.describe()}): {problem}")
             overrides.append(f"{i}={chosen[i].spec()}")
     rules = tuple(None if chosen.get(i) is None else convention.adapt(chosen.get(i))
                   for i in range(len(layers)))

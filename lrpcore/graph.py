@@ -240,6 +240,17 @@ def module_path(name: str) -> str:
     return ".".join(parts)
 
 
+LAYER_KEY_HELP = (
+    "KEY=SPEC: KEY is a layer index (from 0, in topological order over the explained layers; "
+    "'lrp info' lists them) or, for graph models (ONNX), an ONNX node name ('/layer1/conv1/"
+    "Conv'), a glob of node names ('*/conv2/*') or a PyTorch module path or glob of them "
+    "('layer1.*' names '/layer1/conv1/Conv', '/layer1/conv2/Conv', ...). A glob names the "
+    "linear and pooling layers it matches; a merge (Add, Sum, Mean) is named only by its "
+    "exact name or index and takes epsilon[:EPS] or simple (default: zennit's Norm, ε = "
+    "1e-6); Concat takes no rule. Example: --layer-rule 'layer1.*=zplus' --layer-rule "
+    "0=flat")
+
+
 def match_layer_key(key, names) -> list[int]:
     """Indices a per-layer rule key addresses: an index, a node name, or a glob of node names
     or of their module paths (``layer1.*`` for PyTorch's '/layer1/conv1/Conv')."""

@@ -13,11 +13,25 @@ from .errors import ShapeError
 from .kernels import stabilize
 from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc
 
+MERGE_RULES = ("Add, Sum and Mean take epsilon[:EPS] or simple (a proportional split; zennit's "
+               "Norm, ε = 1e-6, by default); Concat takes none")
+
 
 class Merge(Layer):
     """Base of layers with several inputs; relevance is split among them by ``split``."""
 
     merge = True
+    simple_stabilizer = 1e-16  # the z-rule named on a merge: as on a linear layer
+
+    def rule_problem(self, rule):
+        """Why ``rule`` cannot be this merge's rule (None when it can): a sum splits in
+        proportion to its summands, stabilised by an ε-rule's ε; other rules have no
+        meaning here, and refusing them beats ignoring them."""
+        from .rules import Epsilon
+
+        if isinstance(rule, Epsilon):
+            return None
+        return (f"rule {rule.spec()} does not apply to a merge: {MERGE_RULES}")
 
     def forward_many(self, xs, xp):
         raise NotImplementedError
@@ -83,6 +97,9 @@ class Concat(Merge):
             if tuple(s[:-1]) != rest:
                 raise ShapeError(f"Concat of tensors of shapes {tuple(shapes[0])} and {tuple(s)}")
         return rest + (sum(int(s[-1]) for s in shapes),)
+
+    def rule_problem(self, rule):
+        return f"a concatenation splits relevance exactly and takes no rule: {MERGE_RULES}"
 
     def split(self, xs, y, R, eps, xp):
         out, start = [], 0

@@ -47,6 +47,10 @@ class Layer:
     def describe(self) -> str:
         return self.kind
 
+    def rule_problem(self, rule) -> str | None:
+        """Why ``rule`` cannot be given to this layer (None: it can)."""
+        return None
+
     def param_count(self) -> int:
         return 0
 
