@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import Cancelled, RuleError
 from .explain import Explainer, RuleConfig, resolve_rules
+from .layers import Convolution, Linear
 
 CHUNK = 64  # conditional heatmaps computed per backward pass
 
@@ -95,7 +96,7 @@ def _resolve(ex, key) -> int:
 
 
 def _mixes(layer) -> bool:
-    return layer.kind in ("Convolution", "Linear")
+    return isinstance(layer, (Convolution, Linear))
 
 
 def lower_layer(ex, k) -> int | None:

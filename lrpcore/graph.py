@@ -20,7 +20,7 @@ import numpy as np
 
 from .backend import get_backend, get_dtype
 from .errors import RuleError, ShapeError
-from .layers import MaxPool
+from .layers import ROLES, Pad
 from .model import Sequential
 from .rules import AlphaBeta, Epsilon, Rule
 
@@ -88,18 +88,12 @@ class NodeActivations(list):
 
 
 def role(layer) -> str:
-    """How relevance passes a layer: 'merge', 'linear', 'maxpool', 'reshape' or 'pass'."""
-    if getattr(layer, "merge", False):
-        return "merge"
-    if layer.linear_map:
-        return "linear"
-    if isinstance(layer, MaxPool):
-        return "maxpool"
-    if hasattr(layer, "relevance_back"):
-        return "reshape"
-    if getattr(layer, "pass_through", False):
-        return "pass"
-    raise RuleError(f"layer {layer.describe()} has no LRP role")
+    """How relevance passes a layer, as its class declares: 'merge', 'linear', 'maxpool',
+    'reshape' or 'pass' (anything else is an error, never a silent pass-through)."""
+    declared = getattr(layer, "role", None)
+    if declared not in ROLES:
+        raise RuleError(f"layer {layer.describe()} has no LRP role")
+    return declared
 
 
 class GraphModel(Sequential):
@@ -129,7 +123,7 @@ class GraphModel(Sequential):
 
     def analysis_nodes(self) -> list:
         """Nodes LRP explains: a final SoftMax is dropped."""
-        if self.nodes and self.nodes[-1].layer.kind == "SoftMax":
+        if self.nodes and getattr(self.nodes[-1].layer, "output_activation", False):
             return self.nodes[:-1]
         return list(self.nodes)
 
@@ -275,7 +269,7 @@ def inside_mask(nodes, k, producers, tensors, xp, dtype, cache):
         if getattr(layer, "pass_through", False) and len(nodes[producers[t]].inputs) == 1:
             t = nodes[producers[t]].inputs[0]
             continue
-        if layer.kind != "Pad":
+        if not isinstance(layer, Pad):
             return None
         key = (k, tuple(tensors[nodes[producers[t]].inputs[0]].shape[1:]))
         if key not in cache:

@@ -47,25 +47,11 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
 
 
 def _layer_gradient(layer, x, y, g, xp, dtype, index):
-    kind = layer.kind
-    if layer.linear_map:
-        scale = getattr(layer, "norm", None)  # SumPool: forward = window sum · norm
-        if scale is not None:
-            g = g * scale
-        return layer.tmap(g, layer.variant("w", xp, dtype), x.shape[1:], xp)
-    if kind == "Rect":
-        return g * (y > 0)
-    if kind == "Tanh":
-        return g * (1 - y * y)
-    if kind == "MaxPool":
-        return layer.winner_relevance(x, y, g, xp)
-    if kind == "Flatten":
-        return g.reshape(x.shape)
-    if kind == "Pad":
-        return layer.crop(g)
-    if kind == "SoftMax":
-        return y * (g - (g * y).sum(axis=1, keepdims=True))
-    raise RuleError(f"layer {index} ({layer.describe()}): no gradient is defined for it")
+    """The gradient each layer kind declares (lrpcore.layers.Layer.gradient)."""
+    try:
+        return layer.gradient(x, y, g, xp, dtype)
+    except RuleError as exc:
+        raise RuleError(f"layer {index} ({layer.describe()}): {exc}") from None
 
 
 def _channel_sum(a, channel_sum):
