@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import Cancelled, RuleError
 from .explain import Explainer, RuleConfig, resolve_rules
-from .layers import Convolution, Linear
+from .layers import Convolution, Linear, Pad
 
 CHUNK = 64  # conditional heatmaps computed per backward pass
 
@@ -69,7 +69,7 @@ def resolve_layer(ex, key) -> int:
     k = _resolve(ex, key)
     if k not in concept_layers(ex):
         names = layer_names(ex)
-        cuts = [names[i] for i in concept_layers(ex) if ex.layers[i].kind != "Pad"]
+        cuts = [names[i] for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
         raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
                         "channels cannot be isolated; choose a block output such as "
                         f"{', '.join(cuts[-4:])}")

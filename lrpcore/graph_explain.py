@@ -89,25 +89,25 @@ class GraphForward(Forward):
     def _node_relevance(self, k, node, rule, ins, y, R, ctx):
         ex = self.explainer
         layer = node.layer
-        kind = role(layer)
-        if kind == "merge":
+        how = role(layer)  # as the layer class declares it
+        if how == "merge":
             stabilizer = getattr(rule, "stabilizer", None)  # an ε-rule (resolve_rules checks)
             eps = None if stabilizer is None else stabilizer(layer)
             if eps is None:
                 eps = ex.convention.norm.epsilon if ex.convention.norm is not None else 1e-6
             return layer.split(ins, y, R, eps, ctx.xp)
         x = ins[0]
-        if kind in ("linear", "maxpool"):
+        if how in ("linear", "maxpool"):
             if rule is None:
                 raise RuleError("no rule was chosen for this layer")
             inside = inside_mask(ex.nodes, k, ex.producers, self.tensors, ctx.xp, ex.dtype,
                                  ex._inside)
             if inside is not None:
                 ctx = replace(ctx, inside=inside)
-            if kind == "linear":
+            if how == "linear":
                 return [rule.linear(layer, x, y, R, ctx)]
             return [rule.maxpool(layer, x, y, R, ctx)]
-        if kind == "reshape":
+        if how == "reshape":
             return [layer.relevance_back(R, x, ctx.xp)]
         return [R]
 
