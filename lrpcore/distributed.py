@@ -315,8 +315,13 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     bar = _progress_thread(list(futures), progress)
     failed, seconds = [], []
     try:
-        for fut in distributed.as_completed(list(futures)):
+        pending = distributed.as_completed(list(futures))
+        for fut in pending:
             i, a, b = futures[fut]
+            if fut.status not in ("finished", "error", "cancelled"):
+                # lost with a killed worker and being recomputed by Dask: wait for it again
+                pending.add(fut)
+                continue
             if fut.status == "finished":
                 seconds.append(fut.result()["seconds"])
                 done[i] = 1  # after the worker wrote the data: the manifest never lies
@@ -325,9 +330,9 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 if bar is None:
                     say(f"chunk {i + 1}/{len(bounds)} done (samples {a}..{b - 1})")
             else:
-                exc = fut.exception()
-                failed.append({"chunk": i, "samples": [a, b - 1],
-                               "error": f"{type(exc).__name__}: {exc}"})
+                why = "cancelled" if fut.status == "cancelled" else \
+                    f"{type(fut.exception()).__name__}: {fut.exception()}"
+                failed.append({"chunk": i, "samples": [a, b - 1], "error": why})
             fut.release()
     finally:
         if bar is not None:

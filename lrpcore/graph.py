@@ -160,7 +160,7 @@ class GraphModel(Sequential):
     # -- computation -------------------------------------------------------------------------
     def run(self, a, xp, nodes=None, keep=False):
         """Forward pass from the input array ``a``; returns the output, or with ``keep`` the
-        dict of every tensor."""
+        dict of every tensor (``keep``: True, or the set of names to keep)."""
         nodes = self.nodes if nodes is None else nodes
         tensors = {self.input_name: a}
         last_use = _last_use(nodes)
@@ -170,11 +170,13 @@ class GraphModel(Sequential):
             y = layer.forward_many(ins, xp) if getattr(layer, "merge", False) else \
                 layer.forward(ins[0], xp)
             tensors[node.output] = y
-            if not keep:  # free what no later node reads
+            if keep is not True:  # free what no later node reads and is not kept
                 for t in node.inputs:
-                    if last_use.get(t) == k and t != node.output:
+                    if last_use.get(t) == k and t != node.output and not (keep and t in keep):
                         tensors.pop(t, None)
-        return tensors if keep else tensors[nodes[-1].output]
+        if keep is False:
+            return tensors[nodes[-1].output]
+        return tensors if keep is True else {t: v for t, v in tensors.items() if t in keep}
 
     def forward(self, x, backend=None, dtype=None, layers=None):
         be = get_backend(backend)
@@ -271,9 +273,9 @@ def inside_mask(nodes, k, producers, tensors, xp, dtype, cache):
             continue
         if not isinstance(layer, Pad):
             return None
-        key = (k, tuple(tensors[nodes[producers[t]].inputs[0]].shape[1:]))
+        in_shape = tuple(tensors.shape(nodes[producers[t]].inputs[0])[1:])
+        key = (k, in_shape)
         if key not in cache:
-            x_in = tensors[nodes[producers[t]].inputs[0]]
-            cache[key] = layer.inside(x_in.shape[1:], xp, dtype)
+            cache[key] = layer.inside(in_shape, xp, dtype)
         return cache[key]
     return None

@@ -13,50 +13,89 @@ import numpy as np
 
 from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
-from .graph import GraphTrace, NodeActivations, inside_mask, match_layer_key, role
+from .graph import GraphTrace, inside_mask, match_layer_key, role
+from .graph_tensors import LazyActivations, Shape, TensorStore, keep_and_drop
+from .parallel import MIN_SHARD, PASS_BYTES, SHARD_BYTES, run_sharded, shard_bounds, shard_count
 
 
 class GraphForward(Forward):
-    """A forward pass of a graph model: every tensor by name."""
+    """A forward pass of a graph model: every tensor by name, per shard of the batch.
 
-    def __init__(self, explainer, tensors):
+    On the CPU a batch of large samples (a 224×224 photograph keeps ~60 MB of tensors in
+    EfficientNet-Lite0) runs as shards of a few samples in parallel threads: each shard's
+    temporaries stay small enough to be reused rather than paged in afresh, and the element-wise
+    work (most of a depthwise network's) uses every core.
+    """
+
+    def __init__(self, explainer, stores):
         self.explainer = explainer
-        self.tensors = tensors
-        nodes = explainer.nodes
-        self._joined = NodeActivations(
-            [tensors[explainer.model.input_name]] + [tensors[n.output] for n in nodes],
-            [tensors[n.inputs[0]] for n in nodes])
-        self.shards = [self._joined]  # one shard: graphs are not split over CPU threads
-        self._output = tensors[nodes[-1].output]
+        self.stores = list(stores)  # one TensorStore per shard
+        super().__init__(explainer, shards=[self._node_activations(store.__getitem__)
+                                            for store in self.stores])
+        if len(self.shards) == 1:
+            self._joined = self.shards[0]
+
+    def _node_activations(self, fetch):
+        ex = self.explainer
+        return LazyActivations([ex.model.input_name] + [n.output for n in ex.nodes],
+                               [n.inputs[0] for n in ex.nodes], fetch)
 
     @property
     def activations(self) -> list:
-        """[x, output of node 0, ..., output of the last node]."""
+        """[x, output of node 0, ..., output of the last node] for the whole batch, each
+        computed or joined on access."""
+        if self._joined is None:
+            xp = self.backend.xp
+            self._joined = self._node_activations(
+                lambda name: xp.concatenate([store[name] for store in self.stores]))
         return self._joined
-
-    @property
-    def output(self):
-        return self._output
 
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):
         ex = self.explainer
         xp = self.backend.xp
-        nodes, tensors = ex.nodes, self.tensors
-        ctx = Context(xp, ex.dtype, ex.input_range)
+        R = xp.asarray(R, dtype=ex.dtype)
         conditions = ex.condition_masks(condition, xp)
-        relevance = {nodes[-1].output: xp.asarray(R, dtype=ex.dtype)}
+        ndims = {k: len(self.stores[0].shape(ex.nodes[k].output)) for k in conditions}
+        jobs, start = [], 0
+        for store in self.stores:
+            stop = start + store.batch
+            jobs.append((store, start, stop))
+            start = stop
+        parts = run_sharded(lambda job: self._propagate_shard(
+            job[0], R[job[1]:job[2]], config, trace,
+            _shard_masks(conditions, ndims, *job[1:], start)), jobs)
+        if len(parts) == 1:
+            R_in, per_node, received = parts[0]
+        else:
+            R_in = xp.concatenate([p[0] for p in parts])
+            per_node, received = ([_concatenated([p[i][k] for p in parts], xp)
+                                   for k in range(len(parts[0][i]))] for i in (1, 2))
+        if to_numpy:
+            per_node = [None if r is None else self.backend.to_numpy(r) for r in per_node]
+            received = [None if r is None else self.backend.to_numpy(r) for r in received]
+            R_in = self.backend.to_numpy(R_in)
+            self.check_finite(R_in, config)
+        return (R_in, GraphTrace(per_node, received)) if trace else R_in
+
+    def _propagate_shard(self, tensors, R, config, trace, conditions):
+        """(relevance at the input, per-node trace, received trace) for one shard; the traces
+        are lists of None unless ``trace``."""
+        ex = self.explainer
+        xp = self.backend.xp
+        nodes = ex.nodes
+        ctx = Context(xp, ex.dtype, ex.input_range)
+        relevance = {nodes[-1].output: R}
         per_node = [None] * (len(nodes) + 1)
-        per_node[-1] = relevance[nodes[-1].output]
+        per_node[-1] = R
         received = [None] * len(nodes)
         with np.errstate(all="ignore"):  # a division by zero is reported by check_finite
             for k in range(len(nodes) - 1, -1, -1):
                 node = nodes[k]
                 Rk = relevance.pop(node.output, None)
-                ins = [tensors[t] for t in node.inputs]
                 if Rk is None:  # nothing flows back through this node
                     if trace:
-                        per_node[k] = xp.zeros_like(ins[0])
-                        received[k] = xp.zeros_like(tensors[node.output])
+                        per_node[k] = xp.zeros(tensors.shape(node.inputs[0]), ex.dtype)
+                        received[k] = xp.zeros(tensors.shape(node.output), ex.dtype)
                     continue
                 if k in conditions:
                     Rk = Rk * _fit_mask(conditions[k], Rk.shape, k, node,
@@ -64,8 +103,7 @@ class GraphForward(Forward):
                 if trace:
                     received[k] = Rk
                 try:
-                    parts = self._node_relevance(k, node, config.rules[k], ins,
-                                                 tensors[node.output], Rk, ctx)
+                    parts = self._node_relevance(k, node, config.rules[k], Rk, ctx, tensors)
                 except RuleError as exc:
                     raise RuleError(f"node {k} {node.name!r} ({node.layer.describe()}): "
                                     f"{exc}") from None
@@ -78,38 +116,48 @@ class GraphForward(Forward):
                     per_node[k] = parts[0] if len(parts) == 1 else _joined(parts, xp)
         R_in = relevance.get(ex.model.input_name)
         if R_in is None:
-            R_in = xp.zeros_like(tensors[ex.model.input_name])
-        if to_numpy:
-            per_node = [None if r is None else self.backend.to_numpy(r) for r in per_node]
-            received = [None if r is None else self.backend.to_numpy(r) for r in received]
-            R_in = self.backend.to_numpy(R_in)
-            self.check_finite(R_in, config)
-        return (R_in, GraphTrace(per_node, received)) if trace else R_in
+            R_in = xp.zeros(tensors.shape(ex.model.input_name), ex.dtype)
+        return R_in, per_node, received
 
-    def _node_relevance(self, k, node, rule, ins, y, R, ctx):
+    def _node_relevance(self, k, node, rule, R, ctx, tensors):
+        """Relevance at node k's inputs, fetching only the tensors its role reads."""
         ex = self.explainer
-        layer = node.layer
-        how = role(layer)  # as the layer class declares it
-        if how == "merge":
+        layer, kind = node.layer, ex.roles[k]
+        if kind == "merge":
             stabilizer = getattr(rule, "stabilizer", None)  # an ε-rule (resolve_rules checks)
             eps = None if stabilizer is None else stabilizer(layer)
             if eps is None:
                 eps = ex.convention.norm.epsilon if ex.convention.norm is not None else 1e-6
-            return layer.split(ins, y, R, eps, ctx.xp)
-        x = ins[0]
-        if how in ("linear", "maxpool"):
+            ins = [tensors[t] for t in node.inputs]
+            return layer.split(ins, tensors[node.output], R, eps, ctx.xp)
+        if kind in ("linear", "maxpool"):
             if rule is None:
                 raise RuleError("no rule was chosen for this layer")
-            inside = inside_mask(ex.nodes, k, ex.producers, self.tensors, ctx.xp, ex.dtype,
+            inside = inside_mask(ex.nodes, k, ex.producers, tensors, ctx.xp, ex.dtype,
                                  ex._inside)
             if inside is not None:
                 ctx = replace(ctx, inside=inside)
-            if how == "linear":
+            x, y = tensors[node.inputs[0]], tensors[node.output]
+            if kind == "linear":
                 return [rule.linear(layer, x, y, R, ctx)]
             return [rule.maxpool(layer, x, y, R, ctx)]
-        if how == "reshape":
-            return [layer.relevance_back(R, x, ctx.xp)]
+        if kind == "reshape":
+            return [layer.relevance_back(R, Shape(tensors.shape(node.inputs[0])), ctx.xp)]
         return [R]
+
+
+def _shard_masks(conditions, ndims, start, stop, n):
+    """The condition masks for samples start..stop of n: a mask with a batch axis (as many
+    axes as the node's output, ``ndims[k]``) is sliced; a per-sample mask applies as it is."""
+    if (start, stop) == (0, n):
+        return conditions
+    return {k: m[start:stop] if m.ndim == ndims[k] and m.shape[0] == n else m
+            for k, m in conditions.items()}
+
+
+def _concatenated(arrays, xp):
+    """One shard-joined trace entry (None stays None)."""
+    return None if arrays[0] is None else xp.concatenate(arrays)
 
 
 def _joined(parts, xp):
@@ -127,12 +175,14 @@ class GraphExplainer(Explainer):
     """Explains a graph model on one backend and dtype (see lrpcore.explain.Explainer)."""
 
     def __init__(self, model, backend=None, dtype=None, threads=None):
-        super().__init__(model, backend, dtype, threads=1)
+        super().__init__(model, backend, dtype, threads=threads)
         self.nodes = model.analysis_nodes()
         self.convention = model.convention
         self.producers = {n.output: k for k, n in enumerate(self.nodes)}
-        for node in self.nodes:
-            role(node.layer)  # an unknown layer kind fails here, not mid-explanation
+        # an unknown layer kind fails here, not mid-explanation
+        self.roles = [role(node.layer) for node in self.nodes]
+        self._kept, self._dropped = keep_and_drop(model, self.nodes)
+        self._shapes = {}
         bounds = None if model.input_spec is None else model.input_spec.channel_range()
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
@@ -154,10 +204,10 @@ class GraphExplainer(Explainer):
                     hits = [k for k in hits if role(self.nodes[k].layer) != "reshape"] or hits
             elif isinstance(key, (int, np.integer, str)) and not isinstance(key, bool):
                 hits = [int(key)]
-            else:
-                raise RuleError(f"condition key {key!r} is neither a node index nor a name")
                 if not 0 <= hits[0] < len(self.nodes):
                     raise RuleError(f"node {hits[0]} does not exist (0..{len(self.nodes) - 1})")
+            else:
+                raise RuleError(f"condition key {key!r} is neither a node index nor a name")
             device_mask = xp.asarray(mask, dtype=self.dtype)
             if not bool(xp.isfinite(device_mask).all()):
                 raise ShapeError(f"condition on node {hits[0]} {names[hits[0]]!r}: the mask "
@@ -167,18 +217,59 @@ class GraphExplainer(Explainer):
         return out
 
     def sample_bytes(self, sample_shape) -> int:
+        """Bytes of the tensors a forward pass keeps per sample (0 for a shape that does not
+        fit the model: the input check reports that)."""
         try:
-            shapes = self.model.shapes(tuple(sample_shape))
+            shapes = self.tensor_shapes(sample_shape)
         except ShapeError:
             return 0
-        total = int(np.prod(sample_shape)) + sum(int(np.prod(s)) for s in shapes)
+        total = sum(int(np.prod(shapes[name])) for name in self._kept)
         return total * self.dtype.itemsize
 
     def forward(self, x, raw=False) -> GraphForward:
         a = self.device_input(x, raw)
-        with np.errstate(all="ignore"):
-            tensors = self.model.run(a, self.backend.xp, nodes=self.nodes, keep=True)
-        return GraphForward(self, tensors)
+        xp = self.backend.xp
+        bounds = self.shard_bounds(a.shape[0], a.shape[1:])
+
+        shapes = self.tensor_shapes(a.shape[1:])
+
+        def run(ab):
+            with np.errstate(all="ignore"):
+                kept = self.model.run(a[ab[0]:ab[1]], xp, nodes=self.nodes, keep=self._kept)
+            return TensorStore(kept, self._dropped, shapes, xp)
+
+        return GraphForward(self, run_sharded(run, bounds))
+
+    def tensor_shapes(self, sample_shape) -> dict:
+        """{tensor name: per-sample shape} for inputs of ``sample_shape``."""
+        sample_shape = tuple(sample_shape)
+        if sample_shape not in self._shapes:
+            shapes = self.model.shapes(sample_shape)
+            self._shapes[sample_shape] = {
+                self.model.input_name: sample_shape,
+                **{n.output: s for n, s in zip(self.nodes, shapes, strict=False)}}
+        return self._shapes[sample_shape]
+
+    def shard_bounds(self, n, sample_shape) -> list[tuple[int, int]]:
+        """(start, stop) of the shards a batch of ``n`` samples runs as (see GraphForward):
+        small samples shard as chains do; large ones in shards of SHARD_BYTES of tensors."""
+        if self.threads <= 1 or n < 2:
+            return [(0, n)]
+        per_sample = self.sample_bytes(sample_shape)
+        if per_sample * MIN_SHARD <= SHARD_BYTES:
+            return shard_bounds(n, shard_count(n, self.threads, per_sample))
+        return shard_bounds(n, -(-n // max(1, SHARD_BYTES // per_sample)))
+
+    def passes(self, fed_shape, batch_size=None) -> list[tuple[int, int]]:
+        """As for chains, but a pass holds at least one sample per CPU thread, so that large
+        samples (over PASS_BYTES each) still run in parallel shards."""
+        n = int(fed_shape[0])
+        step = n if not batch_size else max(1, int(batch_size))
+        if self.backend.name == "numpy":
+            per_sample = self.sample_bytes(fed_shape[1:])
+            if per_sample:
+                step = min(step, max(self.threads, PASS_BYTES // per_sample))
+        return [(start, min(n, start + step)) for start in range(0, n, max(1, step))]
 
 
 def _fit_mask(mask, shape, k, node, spec):

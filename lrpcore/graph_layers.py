@@ -169,6 +169,7 @@ class Clip(Layer):
     """min(max(x, low), high), e.g. ReLU6: an activation, relevance passes through."""
 
     kind = "Clip"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "pass"
     pass_through = True
     onnx_ops = ("Clip",)
@@ -205,6 +206,7 @@ class LeakyReLU(Layer):
     """max(x, 0) + slope·min(x, 0): an activation, relevance passes through."""
 
     kind = "LeakyReLU"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "pass"
     pass_through = True
     onnx_ops = ("LeakyRelu",)

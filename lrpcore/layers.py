@@ -55,6 +55,7 @@ class Layer:
     kind = "Layer"
     weighted = False  # True for Linear and Convolution (layers with trainable parameters)
     linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
+    rematerialize = False  # graph models: recompute the output when needed, do not keep it
     # how relevance passes it: 'linear' (a rule's linear()), 'maxpool' (a rule's maxpool()),
     # 'merge' (split()), 'reshape' (relevance_back()) or 'pass' (unchanged); None: unknown
     role = None
@@ -117,6 +118,7 @@ class Layer:
 @register_layer
 class Rect(Layer):
     kind = "Rect"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "pass"
     pass_through = True
     pad_transparent = True
@@ -132,6 +134,7 @@ class Rect(Layer):
 @register_layer
 class Tanh(Layer):
     kind = "Tanh"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "pass"
     pass_through = True
     pad_transparent = True
@@ -596,6 +599,7 @@ class Pad(Layer):
     """
 
     kind = "Pad"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "reshape"
     onnx_ops = ("Pad",)  # and the pads of Conv, MaxPool and AveragePool
 

@@ -285,8 +285,10 @@ class SignSplit:
     def __init__(self, layer, x, ctx):
         xp = ctx.xp
         self.layer, self.xp, self.shape = layer, xp, x.shape[1:]
-        self.xpos = xp.maximum(x, 0)
-        self.xneg = xp.minimum(x, 0) if bool((x < 0).any()) else None
+        if x.size and bool(x.min() < 0):
+            self.xpos, self.xneg = xp.maximum(x, 0), xp.minimum(x, 0)
+        else:  # e.g. after a ReLU: one reduction instead of a comparison array and a copy
+            self.xpos, self.xneg = x, None
         self.wp = layer.variant("pos", xp, ctx.dtype)
         self.wn = layer.variant("neg", xp, ctx.dtype) if layer.has_negative_weights else None
 

@@ -31,7 +31,11 @@ def parse_args(argv=None):
     p.add_argument("--screenshot", metavar="PNG",
                    help="save a picture of the window after loading, then quit")
     p.add_argument("--profile", action="store_true",
-                   help="print median click-to-heatmap and colormap-switch times, then quit")
+                   help="print median click-to-heatmap (split into forward, relevance, "
+                   "diagnosis, render, GUI) and colormap-switch times, then quit")
+    p.add_argument("--profile-stats", metavar="PREFIX",
+                   help="with --profile: write cProfile statistics of the worker and the GUI "
+                   "thread to PREFIX-worker.pstats and PREFIX-gui.pstats")
     p.add_argument("--settings", metavar="INI",
                    help="use this settings file instead of the user's (also LRP_EXPLORER_SETTINGS)")
     p.add_argument("--timeout", type=float, default=60.0,
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
     if args.profile:
         from .profiling import run_profile
 
-        code = run_profile(app, window, timeout=args.timeout)
+        code = run_profile(app, window, timeout=args.timeout, stats=args.profile_stats)
         window.close()
         return code
     if args.quit_after_load or args.screenshot:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -83,24 +83,58 @@ class ExplainResult:
     forward_reused: bool
     diagnosis: object = None  # lrpcore.insight.diagnose.Diagnosis of this explanation
     precomputed: bool = False  # the relevance was read from a relevance store
+    # seconds per step on the worker (forward, relevance, diagnosis, prepare): what
+    # ``lrp-explorer --profile`` splits a click into
+    timings: dict = field(default_factory=dict)
 
     @property
     def index(self) -> int:
         return self.request.index
 
 
+@dataclass(frozen=True, eq=False)
+class Traced:
+    """The one traced backward pass of the last explanation: the Conservation panel and the
+    diagnosis read it instead of propagating again. ``forward`` is the pass it started from."""
+
+    forward: object
+    rule: str
+    layer_rules: tuple
+    target: str
+    label: int | None
+    config: object  # lrpcore.explain.RuleConfig
+    trace: object  # per-layer relevance (Forward.relevance(..., trace=True)[1]), on the device
+    diagnosis: object
+
+    def answers(self, fwd, req: ExplainRequest) -> bool:
+        return (fwd is self.forward and req.rule == self.rule
+                and tuple(req.layer_rules) == self.layer_rules and req.target == self.target
+                and req.label == self.label)
+
+
 class ExplainService:
-    """Explains single samples and keeps the last forward pass for rule/target changes."""
+    """Explains single samples and keeps the last forward pass for rule/target changes.
+
+    One click costs one forward pass (none when only the rule or target changed) and one
+    traced backward pass; the heatmap, the diagnosis and the Conservation panel share it.
+    """
 
     def __init__(self):
         self._key = None
         self._forward = None
+        self._traced: Traced | None = None
         self._explainers: dict = {}
         self.precomputed = None  # lrpgui.sources.PrecomputedRelevance, set by the window
 
     def cached_forward(self):
         """The forward pass of the last explained sample (None before the first)."""
         return self._forward
+
+    def cached_trace(self, fwd, req: ExplainRequest) -> Traced | None:
+        """The traced backward pass of ``req`` from forward pass ``fwd``, when it is the one
+        this service made last (else None: the caller propagates itself)."""
+        traced = self._traced
+        return traced if traced is not None and traced.answers(fwd, req) else None
 
     def explainer(self, model, backend, dtype) -> Explainer:
         key = (id(model), backend, dtype)
@@ -111,53 +145,73 @@ class ExplainService:
         return cached
 
     def run(self, req: ExplainRequest, token: Token | None = None) -> ExplainResult:
-        start = time.perf_counter()
+        clock = _Clock()
         ex = self.explainer(req.model, req.backend, req.dtype)
         key = (id(req.model), req.dataset_key, req.index, req.backend, req.dtype)
         reused = key == self._key and self._forward is not None
         if not reused:
             self._forward = None
+            self._traced = None
             self._forward = ex.forward(np.asarray(req.raw)[None])
             self._key = key
+        fwd = self._forward
+        ex.backend.synchronize()
+        clock.lap("forward")
         if token is not None:
             token.check()
-        fwd = self._forward
-        labels = None if req.label is None else np.array([req.label])
+        labels = req.labels
         config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
         target = parse_target(req.target)
         stored = self.precomputed is not None and self.precomputed.serves(req)
         if stored:  # a relevance store (lrpgui.sources.PrecomputedRelevance): read, not computed
             R = self.precomputed.relevance(req.index)[None]
-        else:
-            R = fwd.relevance(config, target, labels=labels)
+        else:  # one backward pass, traced: the diagnosis and Conservation read the trace
+            R_dev, trace = fwd.relevance(config, target, labels=labels, trace=True,
+                                         to_numpy=False)
+            R = ex.backend.to_numpy(R_dev)
+        clock.lap("relevance")
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
                             "relevance (a zero denominator: use a larger ε or another rule)")
         out = fwd.outputs()
         R0 = initial_relevance(out, target, labels)
-        ex.backend.synchronize()
-        seconds = time.perf_counter() - start
-        diagnosis = None if stored else _diagnosis(fwd, config, target, labels)  # a check
-        fed = model_input(req.model, np.asarray(req.raw)[None], ex.dtype)
+        diagnosis = None
+        if not stored:  # a check of the same trace, no second backward pass
+            diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
+                                       fwd.backend.xp)
+            self._traced = Traced(fwd, req.rule, tuple(req.layer_rules), req.target,
+                                  req.label, config, trace, diagnosis)
+        clock.lap("diagnosis")
+        fed = ex.backend.to_numpy(fwd.activations[0])  # the input as fed, not prepared again
         unit = unit_inputs(req.model.input_spec, fed)
         spec = req.model.input_spec
         if spec is not None:  # the views draw images: a C×H×W model's arrays as H×W×C
             R, fed, unit = (spec.image_layout(a) for a in (R, fed, unit))
+        clock.lap("prepare")
         return ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
             input_unit=unit[0], scores=out[0],
             prediction=int(out[0].argmax()), rule_description=config.description,
-            seconds=seconds, backend=ex.backend.name, device=ex.backend.device,
+            seconds=clock.total(), backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
-            forward_reused=reused, diagnosis=diagnosis, precomputed=stored)
+            forward_reused=reused, diagnosis=diagnosis, precomputed=stored,
+            timings=clock.laps)
 
 
-def _diagnosis(fwd, config, target, labels):
-    """Conservation warnings of an explanation (lrpcore.insight.diagnose), from a second
-    backward pass with a trace: one sample, a millisecond or two."""
-    _, trace = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
-    return diagnose_trace(trace, fwd.explainer.layers, config, sample_activations(fwd),
-                          fwd.backend.xp)
+class _Clock:
+    """Seconds per named step (``lap``), for the profile's split of a click."""
+
+    def __init__(self):
+        self.start = self._last = time.perf_counter()
+        self.laps: dict = {}
+
+    def lap(self, name) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+    def total(self) -> float:
+        return self._last - self.start
 
 
 # -- the whole dataset ----------------------------------------------------------------------

@@ -95,6 +95,8 @@ def test_condition_keys_take_globs_like_layer_rules(branchy):
         fwd.relevance("EpsilonPlus", condition={"nothing.*": mask})
     with pytest.raises(RuleError, match="neither a node index nor a name"):
         fwd.relevance("EpsilonPlus", condition={2.5: mask})
+    with pytest.raises(RuleError, match="node 500 does not exist"):
+        fwd.relevance("EpsilonPlus", condition={500: mask})
 
 
 def test_explain_help_and_rules_document_layer_rule_keys(capsys):

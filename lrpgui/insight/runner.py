@@ -29,7 +29,8 @@ class Runner:
     def __init__(self, state, controller, service=None):
         self.state = state
         self.controller = controller
-        self.cache = ForwardCache(service.cached_forward if service is not None else None)
+        self.cache = ForwardCache(*(() if service is None else
+                                    (service.cached_forward, service.cached_trace)))
         controller.add_worker(WORKER, latest_only=False)
 
     def submit(self, key, fn, on_done=None, on_error=None, on_progress=None) -> int:

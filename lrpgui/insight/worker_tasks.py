@@ -38,11 +38,14 @@ class ForwardCache:
 
     ``external`` is a callable returning the app's cached :class:`Forward` (or None); it is
     used only after checking that it belongs to the same model, backend, dtype and input.
+    ``external_trace(fwd, req)`` (the explain service's ``cached_trace``) returns the traced
+    backward pass the app made for ``req`` from ``fwd``, or None.
     ``computed`` counts the forward passes this cache ran (tests read it).
     """
 
-    def __init__(self, external=None):
+    def __init__(self, external=None, external_trace=None):
         self._external = external
+        self._external_trace = external_trace
         self._lock = threading.Lock()
         self._explainer = None
         self._forward = None
@@ -74,6 +77,13 @@ class ForwardCache:
             self._forward = fwd
             self.computed += 1
         return fwd
+
+    def traced(self, fwd, req: ExplainRequest):
+        """The app's traced backward pass of ``req`` from ``fwd`` (a ``services.Traced``),
+        or None when it made none that answers it."""
+        if self._external_trace is None:
+            return None
+        return self._external_trace(fwd, req)
 
 
 def _fits(fwd, ex: Explainer, x: np.ndarray) -> bool:
@@ -152,13 +162,27 @@ class ConservationResult:
 
 
 def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> ConservationResult:
-    """Relevance sums at every layer and the map at every layer's input (one backward pass)."""
+    """Relevance sums at every layer and the map at every layer's input: the app's traced
+    backward pass of the same sample and settings when there is one, else one of its own."""
     fwd = cache.forward(req)
     ex = fwd.explainer
-    config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
+    shared = cache.traced(fwd, req)
     if token is not None:
         token.check()
-    _, trace = fwd.relevance(config, req.target_value, labels=req.labels, trace=True)
+    if shared is not None:
+        return _conservation(req, fwd, shared.config, shared.trace, shared.diagnosis)
+    config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
+    _, trace = fwd.relevance(config, req.target_value, labels=req.labels, trace=True,
+                             to_numpy=False)
+    diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
+                               fwd.backend.xp)
+    return _conservation(req, fwd, config, trace, diagnosis)
+
+
+def _conservation(req, fwd, config, trace, diagnosis) -> ConservationResult:
+    """The panel's rows and per-layer maps of one trace (device arrays are brought home)."""
+    ex = fwd.explainer
+    trace = _host_trace(trace, fwd.backend)
     rows = conservation_from_trace(trace, ex.layers)
     maps = []
     for k in range(len(trace)):
@@ -167,9 +191,16 @@ def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> Co
             maps.append(layer_relevance_map(fwd, k, trace=trace)[0])
         else:
             maps.append(r[0].reshape(1, -1))
-    diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
-                               fwd.backend.xp)
     return ConservationResult(req, rows, maps, config.description, diagnosis)
+
+
+def _host_trace(trace, backend):
+    """The trace with host (numpy) arrays, of the same kind (a graph's keeps ``outputs``)."""
+    if backend.name == "numpy":
+        return trace
+    if hasattr(trace, "map"):
+        return trace.map(backend.to_numpy)
+    return [None if r is None else backend.to_numpy(r) for r in trace]
 
 
 # -- pixel-flipping -------------------------------------------------------------------------

@@ -87,6 +87,8 @@ class ColourPanel(QWidget):
         layout.addLayout(row2)
         layout.addWidget(self.note)
         self.rendered = None  # the overlay on display, H×W×3 float (tests read it)
+        self.rendered_for = None  # the explanation it was drawn from
+        self._stale = False
         for name in ("explanation", "channels", "overlay_opacity", "colormap"):
             getattr(state.events, name).connect(lambda _v: self.redraw())
         state.events.channels.connect(self._sync_choice)
@@ -114,7 +116,21 @@ class ColourPanel(QWidget):
             self.channels.setCurrentIndex(i)
 
     def redraw(self) -> None:
+        """Draw the overlay now when the panel is visible; else when it is shown again (a
+        hidden dock costs no work per click)."""
+        self._stale = True
+        if self.isVisible():
+            self._render()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._stale:
+            self._render()
+
+    def _render(self) -> None:
+        self._stale = False
         result = self.state.explanation
+        self.rendered_for = result
         if result is None:
             self.item.clear()
             self.rendered = None

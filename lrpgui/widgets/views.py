@@ -123,7 +123,8 @@ class ImagePair(QWidget):
         self.rendered_rgb = None  # last heatmap image on display (tests read it)
         self.render_count = 0
         self._shape = None
-        self._mask_for = None  # (result, mask): the outline of the input on display
+        self._scaling = rendering.DISPLAY_SCALING
+        self._mask_for = None  # (input, scaling, mask): the outline of the input on display
         for widget, box in ((self.input_widget, self.input_box),
                             (self.heat_widget, self.heat_box)):
             widget.scene().sigMouseMoved.connect(
@@ -167,8 +168,9 @@ class ImagePair(QWidget):
         self.heat_title.setText(f"relevance for {target_text(result)}<br>"
                                 f"{html.escape(result.rule_description)}")
         self._even_titles()
-        img = rendering.digit(rendering.displayable(result.input_unit))
         h, w = rendering.as_image2d(rendering.displayable(result.relevance)).shape
+        self._scaling = rendering.display_scaling((h, w))
+        img = rendering.digit(rendering.displayable(result.input_unit), self._scaling)
         first = self._shape != (h, w)
         self._shape = (h, w)
         self.input_item.setImage(np.ascontiguousarray(img, dtype=np.float32),
@@ -224,7 +226,7 @@ class ImagePair(QWidget):
             return
         mask = self._outline(result) if self.state.outline else None
         shown = shown_relevance(result, self.state.channels)
-        rgb = rendering.heatmap_with_mask(shown, mask, self.state.colormap)
+        rgb = rendering.heatmap_with_mask(shown, mask, self.state.colormap, self._scaling)
         self.rendered_rgb = rgb
         self.render_count += 1
         h, w = self._shape
@@ -251,10 +253,14 @@ class ImagePair(QWidget):
         self.bar_title.setText(f"grey above<br>{cut:.3g}<br>(cleared)")
 
     def _outline(self, result):
-        if self._mask_for is None or self._mask_for[0] is not result:
-            x01 = rendering.displayable(result.input_unit)
-            self._mask_for = (result, rendering.outline_mask(x01))
-        return self._mask_for[1]
+        """The outline of the input on display, kept while only the rule, target or colormap
+        changes (an edge filter per click is the slowest part of a photograph's render)."""
+        x01 = rendering.displayable(result.input_unit)
+        cached = self._mask_for
+        if cached is None or cached[1] != self._scaling or not _same_array(cached[0], x01):
+            self._mask_for = cached = (x01, self._scaling,
+                                       rendering.outline_mask(x01, self._scaling))
+        return cached[2]
 
     # -- hover ------------------------------------------------------------------------------
     def _on_mouse(self, box, scene_pos) -> None:
@@ -289,6 +295,11 @@ class ImagePair(QWidget):
             r, g, b = np.clip(np.round(unit[row, col] * 255), 0, 255).astype(int)
             text += f", RGB ({r}, {g}, {b})"
         return text
+
+
+def _same_array(a, b) -> bool:
+    """The same picture (a comparison costs far less than the edge filter it saves)."""
+    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))
 
 
 def shown_relevance(result, channels="sum") -> np.ndarray:

@@ -317,8 +317,9 @@ def test_nan_relevance_is_an_error_not_a_crash(make_window, qtbot, monkeypatch):
     monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append(m))
     window = make_window()
     previous = window.state.explanation
-    monkeypatch.setattr(lrpcore.Forward, "relevance",
-                        lambda *a, **k: np.full((1, 28, 28, 1), np.nan))
+    nan = np.full((1, 28, 28, 1), np.nan)
+    monkeypatch.setattr(lrpcore.Forward, "relevance",  # traced: (R, per-layer relevance)
+                        lambda *a, **k: (nan, [nan]) if k.get("trace") else nan)
     window.state.rule = "simple"
     qtbot.waitUntil(lambda: bool(shown), timeout=20000)
     assert "NaN" in shown[-1] and "sample 0" in shown[-1]

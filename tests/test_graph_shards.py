@@ -1,0 +1,86 @@
+"""Graph models on the CPU: a batch runs as parallel shards, and cheap tensors are recomputed
+instead of kept — neither may change a result."""
+
+import numpy as np
+import pytest
+
+from lrpcore.explain import Explainer
+from lrpcore.graph_tensors import TensorStore
+from lrpcore.zoo import efficientnet_lite0, mnist_resnet
+
+
+@pytest.fixture(scope="module")
+def small_efficientnet():
+    # the real architecture (depthwise, Pad, ReLU6, residual Adds) at a small input size
+    return efficientnet_lite0(None, size=64)
+
+
+def _batch(model, n, seed=0):
+    shape = model.input_spec.shape
+    return np.random.default_rng(seed).uniform(-1, 1, size=(n,) + tuple(shape))
+
+
+@pytest.mark.parametrize("rule", ["EpsilonPlus", "EpsilonGammaBox", "epsilon:0.01"])
+def test_shards_give_the_relevance_of_one_pass(small_efficientnet, rule):
+    x = _batch(small_efficientnet, 5)
+    whole = Explainer(small_efficientnet, threads=1).forward(x, raw=True)
+    split = Explainer(small_efficientnet, threads=2)
+    split.shard_bounds = lambda n, shape: [(0, 2), (2, 3), (3, 5)]  # three uneven shards
+    sharded = split.forward(x, raw=True)
+    assert len(whole.shards) == 1 and len(sharded.shards) == 3
+    R1, t1 = whole.relevance(rule, trace=True)
+    R3, t3 = sharded.relevance(rule, trace=True)
+    scale = np.abs(R1).max()
+    assert np.abs(R1 - R3).max() <= 1e-12 * scale
+    for a, b in zip(t1.outputs, t3.outputs, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.shape == b.shape and np.allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
+    np.testing.assert_allclose(sharded.outputs(), whole.outputs(), rtol=1e-12)
+
+
+def test_a_condition_with_a_batch_axis_is_sliced_per_shard():
+    model = mnist_resnet()
+    x = _batch(model, 4, seed=1)
+    ex = Explainer(model, threads=2)
+    ex.shard_bounds = lambda n, shape: [(0, 1), (1, 4)]
+    fwd = ex.forward(x, raw=True)
+    assert len(fwd.shards) == 2
+    k = len(ex.nodes) // 2
+    masks = np.zeros(fwd.activations[k + 1].shape)
+    masks[0] = 1  # the first sample passes everything at node k, the others nothing
+    condition = {ex.nodes[k].name: masks}
+    one_pass = Explainer(model, threads=1).forward(x, raw=True)
+    R = fwd.relevance("EpsilonPlus", condition=condition)
+    assert np.allclose(R, one_pass.relevance("EpsilonPlus", condition=condition), rtol=1e-10,
+                       atol=1e-14)
+    plain = one_pass.relevance("EpsilonPlus")
+    assert np.allclose(R[0], plain[0]) and not np.allclose(R[1:], plain[1:])
+
+
+def test_large_samples_shard_one_by_one_and_small_ones_as_chains(small_efficientnet):
+    big = Explainer(efficientnet_lite0(None), threads=2)
+    assert big.shard_bounds(4, (3, 224, 224)) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert big.shard_bounds(1, (3, 224, 224)) == [(0, 1)]
+    small = Explainer(mnist_resnet(), threads=2)
+    assert len(small.shard_bounds(8, (1, 28, 28))) == 1  # too few samples to be worth it
+    assert len(small.shard_bounds(256, (1, 28, 28))) >= 2
+    assert Explainer(efficientnet_lite0(None), threads=1).shard_bounds(4, (3, 224, 224)) == \
+        [(0, 4)]
+
+
+def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet):
+    ex = Explainer(small_efficientnet, threads=1)
+    x = _batch(small_efficientnet, 2)
+    fwd = ex.forward(x, raw=True)
+    store = fwd.stores[0]
+    assert isinstance(store, TensorStore)
+    cheap = [n for n in ex.nodes[:-1] if n.layer.kind in ("Clip", "Pad")]
+    assert cheap and not any(store.is_stored(n.output) for n in cheap)
+    # yet every tensor is there on request, equal to a forward pass that keeps everything
+    full = small_efficientnet.run(ex.device_input(x, raw=True), np, nodes=ex.nodes, keep=True)
+    for k, node in enumerate(ex.nodes):
+        assert np.array_equal(fwd.activations[k + 1], full[node.output])
+        assert store.shape(node.output) == full[node.output].shape
+    everything = sum(a.nbytes for a in full.values()) // 2
+    assert ex.sample_bytes(x.shape[1:]) < 0.6 * everything
