@@ -198,6 +198,12 @@ class Forward:
     def outputs(self) -> np.ndarray:
         return self.backend.to_numpy(self.output)
 
+    def subset(self, index) -> Forward:
+        """The forward pass of samples ``index`` (a slice, or an index array that may repeat
+        samples) without a new forward pass: what explaining one sample of a batch, or one
+        sample for many classes at once, starts from."""
+        return Forward(self.explainer, [a[index] for a in self.activations])
+
     def predictions(self) -> np.ndarray:
         return self.outputs().argmax(axis=1)
 

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
-from .graph_tensors import LazyActivations, Shape, TensorStore, keep_and_drop
+from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, keep_and_drop
 from .parallel import MIN_SHARD, PASS_BYTES, SHARD_BYTES, run_sharded, shard_bounds, shard_count
 
 
@@ -50,6 +50,10 @@ class GraphForward(Forward):
                 lambda name: xp.concatenate([store[name] for store in self.stores]))
         return self._joined
 
+    def subset(self, index) -> GraphForward:
+        store = self.stores[0] if len(self.stores) == 1 else TensorStore.joined(self.stores)
+        return GraphForward(self.explainer, [store.subset(index)])
+
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):
         ex = self.explainer
         xp = self.backend.xp
@@ -64,18 +68,22 @@ class GraphForward(Forward):
         parts = run_sharded(lambda job: self._propagate_shard(
             job[0], R[job[1]:job[2]], config, trace,
             _shard_masks(conditions, ndims, *job[1:], start)), jobs)
-        if len(parts) == 1:
-            R_in, per_node, received = parts[0]
-        else:
-            R_in = xp.concatenate([p[0] for p in parts])
-            per_node, received = ([_concatenated([p[i][k] for p in parts], xp)
-                                   for k in range(len(parts[0][i]))] for i in (1, 2))
+        R_in = parts[0][0] if len(parts) == 1 else xp.concatenate([p[0] for p in parts])
         if to_numpy:
-            per_node = [None if r is None else self.backend.to_numpy(r) for r in per_node]
-            received = [None if r is None else self.backend.to_numpy(r) for r in received]
             R_in = self.backend.to_numpy(R_in)
             self.check_finite(R_in, config)
-        return (R_in, GraphTrace(per_node, received)) if trace else R_in
+        if not trace:
+            return R_in
+        shards = [GraphTrace(*self._host(p[1:], to_numpy)) for p in parts]
+        return R_in, shards[0] if len(shards) == 1 else ShardedTrace(shards, np if to_numpy
+                                                                     else xp)
+
+    def _host(self, lists, to_numpy):
+        """The trace lists of one shard, copied to the host when ``to_numpy``."""
+        if not to_numpy:
+            return lists
+        return [[None if r is None else self.backend.to_numpy(r) for r in one]
+                for one in lists]
 
     def _propagate_shard(self, tensors, R, config, trace, conditions):
         """(relevance at the input, per-node trace, received trace) for one shard; the traces
@@ -153,11 +161,6 @@ def _shard_masks(conditions, ndims, start, stop, n):
         return conditions
     return {k: m[start:stop] if m.ndim == ndims[k] and m.shape[0] == n else m
             for k, m in conditions.items()}
-
-
-def _concatenated(arrays, xp):
-    """One shard-joined trace entry (None stays None)."""
-    return None if arrays[0] is None else xp.concatenate(arrays)
 
 
 def _joined(parts, xp):

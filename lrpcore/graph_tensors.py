@@ -49,6 +49,19 @@ class TensorStore(Mapping):
     def is_stored(self, name) -> bool:
         return name in self._stored
 
+    def subset(self, index) -> TensorStore:
+        """The store of samples ``index`` (a slice or an index array)."""
+        return TensorStore({k: v[index] for k, v in self._stored.items()}, self._producers,
+                           self._shapes, self._xp)
+
+    @staticmethod
+    def joined(stores) -> TensorStore:
+        """One store for the shards ``stores`` of a batch, in order."""
+        first = stores[0]
+        xp = first._xp
+        return TensorStore({k: xp.concatenate([s._stored[k] for s in stores])
+                            for k in first._stored}, first._producers, first._shapes, xp)
+
 
 def keep_and_drop(model, nodes) -> tuple[set, dict]:
     """(names of the tensors a forward pass stores, {dropped tensor: node that remakes it}).
@@ -86,6 +99,39 @@ class LazyActivations(Fetched):
     def __init__(self, names, input_names, fetch):
         super().__init__(names, fetch)
         self.inputs = Fetched(input_names, fetch)
+
+
+class ShardedTrace(Sequence):
+    """The trace of a batch that ran as shards: each shard's GraphTrace (``shards``), an
+    entry joined over the batch only when it is read. The diagnosis reads the shards one by
+    one; joining every node's relevance of a batch of photographs cost more than the pass."""
+
+    def __init__(self, shards, xp):
+        self.shards = list(shards)
+        self._xp = xp
+        self.outputs = Fetched(range(len(self.shards[0].outputs)), self._output)
+
+    def __len__(self):
+        return len(self.shards[0])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        return _joined([s[i] for s in self.shards], self._xp)
+
+    def _output(self, k):
+        return _joined([s.outputs[k] for s in self.shards], self._xp)
+
+    def map(self, fn):
+        """The joined trace with ``fn`` applied to every array (a GraphTrace)."""
+        from .graph import GraphTrace  # noqa: PLC0415 (graph imports this module's users)
+
+        return GraphTrace([None if r is None else fn(r) for r in self],
+                          [None if r is None else fn(r) for r in self.outputs])
+
+
+def _joined(arrays, xp):
+    return None if arrays[0] is None else xp.concatenate(arrays)
 
 
 class Shape:

@@ -84,3 +84,93 @@ def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet):
         assert store.shape(node.output) == full[node.output].shape
     everything = sum(a.nbytes for a in full.values()) // 2
     assert ex.sample_bytes(x.shape[1:]) < 0.6 * everything
+
+
+def test_the_diagnosis_fetches_only_the_tensors_it_reads(small_efficientnet):
+    from lrpcore.explain import resolve_rules
+    from lrpcore.graph_tensors import LazyActivations
+    from lrpcore.insight.diagnose import diagnose_trace
+
+    ex = Explainer(small_efficientnet, threads=1)
+    fwd = ex.forward(_batch(small_efficientnet, 1), raw=True)
+    config = resolve_rules(ex.layers, "EpsilonPlus")
+    _, trace = fwd.relevance(config, trace=True)
+    acts = fwd.activations
+    fetched = []
+
+    def fetch(name):
+        fetched.append(name)
+        return acts._fetch(name)
+
+    counting = LazyActivations([ex.model.input_name] + [n.output for n in ex.nodes],
+                               [n.inputs[0] for n in ex.nodes], fetch)
+    diagnose_trace(trace, ex.layers, config, counting)
+    clips = {n.output for n in ex.nodes if n.layer.kind == "Clip"}
+    # a Clip's output is read as the input of the next node (its sign), never as an output
+    # (only linear maps' outputs give a scale): each at most once
+    assert all(fetched.count(name) <= 1 for name in clips)
+    assert len(fetched) < 2 * len(ex.nodes)
+
+
+def test_views_of_a_graph_forward_pass_explain_as_the_graph_does():
+    """Compare's one-sample and many-classes views of a cached pass (was: the chain engine's
+    backward over the graph's nodes — a shape error, or silently wrong at merges)."""
+    from lrpcore.insight.compare import class_relevance
+    from lrpcore.insight.views import repeated_view, sample_view
+
+    model = mnist_resnet()
+    x = _batch(model, 3, seed=2)
+    ex = Explainer(model, threads=2)
+    ex.shard_bounds = lambda n, shape: [(0, 1), (1, 3)]
+    fwd = ex.forward(x, raw=True)
+    R = class_relevance(fwd, "EpsilonPlus", index=2, classes=[3, 5])
+    for row, c in zip(R, [3, 5], strict=True):
+        alone = Explainer(model).forward(x[2:3], raw=True).relevance("EpsilonPlus", target=c)
+        assert np.allclose(row, alone[0], rtol=1e-10, atol=1e-14)
+    one = sample_view(fwd, 1)
+    assert np.allclose(one.relevance("EpsilonPlus"), fwd.relevance("EpsilonPlus")[1:2])
+    assert repeated_view(one, 4).outputs().shape[0] == 4
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("k", [3, 5])
+def test_depthwise_maps_equal_a_dense_convolution_with_diagonal_filters(stride, k):
+    from lrpcore.graph_layers import GroupedConvolution
+    from lrpcore.layers import Convolution
+
+    rng = np.random.default_rng(k + stride)
+    C = 6
+    W = rng.normal(size=(k, k, 1, C))
+    depthwise = GroupedConvolution(W, np.zeros(C), (stride, stride), groups=C)
+    dense_w = np.zeros((k, k, C, C))
+    dense_w[:, :, np.arange(C), np.arange(C)] = W[:, :, 0, :]
+    dense = Convolution(dense_w, np.zeros(C), (stride, stride))
+    x = rng.normal(size=(2, 13, 11, C))
+    y = depthwise.fmap(x, W, np)
+    assert np.allclose(y, dense.forward(x, np), rtol=1e-12, atol=1e-12)
+    c = rng.normal(size=y.shape)
+    g = depthwise.tmap(c, W, x.shape[1:], np)
+    assert np.allclose(g, dense.tmap(c, dense.variant("w", np, np.float64), x.shape[1:], np),
+                       rtol=1e-12, atol=1e-12)
+
+
+def test_a_sharded_trace_is_diagnosed_shard_by_shard(small_efficientnet):
+    from lrpcore.explain import resolve_rules
+    from lrpcore.graph_tensors import ShardedTrace
+    from lrpcore.insight.diagnose import diagnose_trace, sample_activations
+
+    x = _batch(small_efficientnet, 3, seed=3)
+    whole = Explainer(small_efficientnet, threads=1)
+    split = Explainer(small_efficientnet, threads=2)
+    split.shard_bounds = lambda n, shape: [(0, 1), (1, 3)]
+    config = resolve_rules(whole.layers, "EpsilonPlus")
+    f1, f2 = whole.forward(x, raw=True), split.forward(x, raw=True)
+    _, t1 = f1.relevance(config, trace=True)
+    _, t2 = f2.relevance(config, trace=True)
+    assert isinstance(t2, ShardedTrace) and len(t2.shards) == 2  # not joined up front
+    assert len(t2) == len(t1) and np.allclose(t2[-1], t1[-1]) and np.allclose(t2[3], t1[3])
+    d1 = diagnose_trace(t1, whole.layers, config, sample_activations(f1))
+    d2 = diagnose_trace(t2, split.layers, config, sample_activations(f2))
+    assert d1.n == d2.n == 3
+    assert np.isclose(d1.total_ratio, d2.total_ratio, rtol=1e-9)
+    assert [f.layer for f in d1.findings] == [f.layer for f in d2.findings]

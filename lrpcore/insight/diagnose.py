@@ -273,37 +273,41 @@ class Accumulator:
     def add(self, per_layer, activations=None, xp=np) -> None:
         if len(per_layer) != len(self.layers) + 1:
             raise ValueError(f"a trace of {len(per_layer)} arrays for {len(self.layers)} layers")
+        for part in getattr(per_layer, "shards", None) or [per_layer]:  # a batch's shards
+            self._add_sums(part, xp)                                    # one by one
+        if activations is not None:
+            self._add_activations(activations, xp)
+
+    def _add_sums(self, per_layer, xp) -> None:
         # what each layer received at its output: the next entry of a chain's trace; a graph's
         # trace lists it (a tensor read by several nodes collects from all of them)
         received = getattr(per_layer, "outputs", None)
         arrays = list(per_layer) + (list(received) if received is not None else [])
         s, a = [], []
-        prev = None
+        seen = {}  # id of an array -> its sums: activations pass the same array on
         with np.errstate(all="ignore"):
-            for r in arrays:  # two passes per layer: this runs after every batch
-                if r is prev:  # an activation passed the same array on: same sums
-                    s.append(s[-1])
-                    a.append(a[-1])
-                    continue
-                prev = r
-                flat = r.reshape(r.shape[0], -1)
-                s.append(_host(flat.sum(axis=1, dtype=np.float64)))
-                a.append(_host(xp.abs(flat).sum(axis=1, dtype=np.float64)))
+            for r in arrays:  # two passes per array: this runs after every batch
+                if id(r) not in seen:  # (``arrays`` keeps every array alive: ids are unique)
+                    flat = r.reshape(r.shape[0], -1)
+                    seen[id(r)] = (_host(flat.sum(axis=1, dtype=np.float64)),
+                                   _host(xp.abs(flat).sum(axis=1, dtype=np.float64)))
+                s.append(seen[id(r)][0])
+                a.append(seen[id(r)][1])
         sums, mags = np.stack(s, axis=1), np.stack(a, axis=1)
         fin = np.isfinite(mags)  # Σ|R| is finite exactly when every value is
         self._sums.append(np.where(fin, sums, 0.0))
         self._abs.append(np.where(fin, mags, 0.0))
         self._finite.append(fin)
-        if activations is not None:
-            self._have_acts = True
-            inputs = getattr(activations, "inputs", None)
-            for k in range(len(self.layers)):
+
+    def _add_activations(self, activations, xp) -> None:
+        self._have_acts = True
+        inputs = getattr(activations, "inputs", None)
+        for k in range(len(self.layers)):  # fetch only what is asked: a graph model
+            if self._nonneg[k]:                # recomputes some tensors on access
                 x = activations[k] if inputs is None else inputs[k]
-                z = activations[k + 1]
-                if self._nonneg[k]:
-                    self._nonneg[k] = bool(_host(x.min()) >= 0)
-                if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
-                    self._zs[k].append(_median_abs(z, xp))
+                self._nonneg[k] = bool(_host(x.min()) >= 0)
+            if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
+                self._zs[k].append(_median_abs(activations[k + 1], xp))
 
     def result(self) -> Diagnosis:
         if not self._sums:
@@ -317,7 +321,7 @@ class Accumulator:
 
 
 Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
-Z_VALUES = 65536  # values per batch the median is taken over (an even subsample)
+Z_VALUES = 4096  # values per batch the median is taken over (an even subsample: a scale)
 
 
 def _median_abs(z, xp) -> float:
