@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import RuleError, ShapeError
 from .kernels import stabilize
 from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc, register_layer
 
@@ -44,6 +44,10 @@ class Merge(Layer):
         """Relevance of each input, given R at the output (``eps``: the Norm stabiliser)."""
         raise NotImplementedError
 
+    def gradient_many(self, xs, y, g, xp):
+        """The gradient at each input, given ``g`` at the output."""
+        raise RuleError("no gradient is defined for it")
+
 
 @register_layer
 class Add(Merge):
@@ -70,6 +74,9 @@ class Add(Merge):
         c = R / stabilize(y, eps, xp)
         return [x * c for x in xs]
 
+    def gradient_many(self, xs, y, g, xp):
+        return [g] * len(xs)
+
 
 @register_layer
 class Mean(Add):
@@ -86,6 +93,9 @@ class Mean(Add):
     def split(self, xs, y, R, eps, xp):
         c = R / stabilize(y * len(xs), eps, xp)
         return [x * c for x in xs]
+
+    def gradient_many(self, xs, y, g, xp):
+        return [g / len(xs)] * len(xs)
 
 
 @register_layer
@@ -107,6 +117,9 @@ class Concat(Merge):
 
     def rule_problem(self, rule):
         return f"a concatenation splits relevance exactly and takes no rule: {MERGE_RULES}"
+
+    def gradient_many(self, xs, y, g, xp):
+        return self.split(xs, y, g, 0.0, xp)  # slices, as relevance
 
     def split(self, xs, y, R, eps, xp):
         out, start = [], 0

@@ -433,9 +433,10 @@ class MainWindow(QMainWindow):
         service = self.service
         # Until the answer arrives the results of the previous settings are not the answer
         # (the session set them to None): tests and scripts wait for ``state.relevance``.
-        job = self.controller.submit(
+        job = self.controller.submit(  # progress: the heatmap, before its diagnosis
             "explain", lambda token: service.run(req, token),
-            on_done=self._explained, on_error=self._explain_failed)
+            on_done=self._explained, on_error=self._explain_failed,
+            on_progress=lambda _done, _total, result: self._explained(result))
         self.busy.set_busy(True)
         return job
 

@@ -82,15 +82,22 @@ class ExplainResult:
     relevance_sum: float
     explained_output: float
     forward_reused: bool
-    diagnosis: object = None  # lrpcore.insight.diagnose.Diagnosis of this explanation
     precomputed: bool = False  # the relevance was read from a relevance store
-    # seconds per step on the worker (forward, relevance, diagnosis, prepare): what
-    # ``lrp-explorer --profile`` splits a click into
+    # seconds per step on the worker (forward, relevance, prepare; diagnosis once checked):
+    # what ``lrp-explorer --profile`` splits a click into
     timings: dict = field(default_factory=dict)
+    # what is added after the heatmap is on display: {"diagnosis": Diagnosis}
+    later: dict = field(default_factory=dict, repr=False)
 
     @property
     def index(self) -> int:
         return self.request.index
+
+    @property
+    def diagnosis(self):
+        """lrpcore.insight.diagnose.Diagnosis of this explanation; None until it is checked
+        (right after the heatmap, from the same trace) and for precomputed relevance."""
+        return self.later.get("diagnosis")
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +112,11 @@ class Traced:
     label: int | None
     config: object  # lrpcore.explain.RuleConfig
     trace: object  # per-layer relevance (Forward.relevance(..., trace=True)[1]), on the device
-    diagnosis: object
+    result: ExplainResult  # its diagnosis arrives after the heatmap
+
+    @property
+    def diagnosis(self):
+        return self.result.diagnosis
 
     def answers(self, fwd, req: ExplainRequest) -> bool:
         return (fwd is self.forward and req.rule == self.rule
@@ -118,6 +129,9 @@ class ExplainService:
 
     One click costs one forward pass (none when only the rule or target changed) and one
     traced backward pass; the heatmap, the diagnosis and the Conservation panel share it.
+    The result is handed over twice through the token: as progress as soon as the heatmap
+    can be drawn, and when its diagnosis (a check of the trace, ~a sixth of a photograph's
+    click) is filled in; a newer click cancels the check of the older one.
     """
 
     def __init__(self):
@@ -182,27 +196,31 @@ class ExplainService:
                             "relevance (a zero denominator: use a larger ε or another rule)")
         out = fwd.outputs()
         R0 = initial_relevance(out, target, labels)
-        diagnosis = None
-        if not stored:  # a check of the same trace, no second backward pass
-            diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
-                                       fwd.backend.xp)
-            self._traced = Traced(fwd, req.rule, tuple(req.layer_rules), req.target,
-                                  req.label, config, trace, diagnosis)
-        clock.lap("diagnosis")
         fed = ex.backend.to_numpy(fwd.activations[0])  # the input as fed, not prepared again
         unit = unit_inputs(req.model.input_spec, fed)
         spec = req.model.input_spec
         if spec is not None:  # the views draw images: a C×H×W model's arrays as H×W×C
             R, fed, unit = (spec.image_layout(a) for a in (R, fed, unit))
         clock.lap("prepare")
-        return ExplainResult(
+        result = ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
             input_unit=unit[0], scores=out[0],
             prediction=int(out[0].argmax()), rule_description=config.description,
             seconds=clock.total(), backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
-            forward_reused=reused, diagnosis=diagnosis, precomputed=stored,
-            timings=clock.laps)
+            forward_reused=reused, precomputed=stored, timings=clock.laps)
+        if stored:
+            return result
+        self._traced = Traced(fwd, req.rule, tuple(req.layer_rules), req.target, req.label,
+                              config, trace, result)
+        if token is not None:
+            token.progress(1, 2, result)  # the heatmap can be drawn now
+            token.check()  # a newer click: its heatmap first, no check of this one
+        # a check of the same trace, no second backward pass
+        result.later["diagnosis"] = diagnose_trace(trace, ex.layers, config,
+                                                   sample_activations(fwd), fwd.backend.xp)
+        clock.lap("diagnosis")
+        return result
 
 
 class _Clock:

@@ -136,6 +136,7 @@ class Session:
         s = self.state
         with s.batch():
             s.explanation = None
+            s.diagnosis = None
             s.relevance = None
             s.scores = None
             s.dataset = None
@@ -181,10 +182,11 @@ class Session:
         if result.request.model is not s.model or result.index != s.sample_index:
             return False  # the selection moved on; a newer request is on its way
         self.last_result = result
-        with s.batch():
+        with s.batch():  # the same result again when its diagnosis was added: no redraw
             s.relevance = result.relevance
             s.scores = result.scores
             s.explanation = result
+            s.diagnosis = result.diagnosis
         return True
 
     def explanation_failed(self) -> None:
@@ -199,7 +201,9 @@ class Session:
                 s.scores = shown.scores
         elif shown is not None:
             self.last_result = None
-            s.explanation = None
+            with s.batch():
+                s.explanation = None
+                s.diagnosis = None
 
     # -- jobs for the workers and what exports record ---------------------------------------
     def predict_job(self):

@@ -168,6 +168,8 @@ class AppState(EventedModel):
                       "displayed relevance, model input layout (as lrpcore.explain returns)")
     scores = Field(None, _optional_array, "model outputs of the explained sample")
     explanation = Field(None, None, "the ExplainResult on display")
+    diagnosis = Field(None, None, "conservation diagnosis of the explanation on display "
+                      "(lrpcore.insight.diagnose); None until it is checked, after the heatmap")
     predictions = Field(None, _optional_array, "predicted class per dataset sample (-1 unknown)")
     accuracy = Field(None, _optional_float, "accuracy of the model on the dataset")
     status = Field("", _str, "one-line message for the status bar")

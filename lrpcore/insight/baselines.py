@@ -9,7 +9,9 @@ dropped, as for LRP), reusing the activations cached by :meth:`Explainer.forward
 * Tanh: 1 − y²;
 * MaxPool: the gradient goes to the window's maximum; tied maxima share it equally (the same
   positions LRP's winner rule uses; the true gradient is undefined at ties);
-* Flatten: a reshape; a SoftMax inside the network: its Jacobian-vector product.
+* Flatten: a reshape; a SoftMax inside the network: its Jacobian-vector product;
+* graph models: Clip (ReLU6) and LeakyReLU by their slopes, layout changes by their adjoint,
+  and the nodes in reverse order (Add copies the gradient to its summands, Concat slices it).
 
 Sensitivity analysis (Simonyan et al., 2014; as evaluated by Samek et al., 2017) is the
 squared gradient, gradient × input (Shrikumar et al., 2016) the elementwise product.
@@ -36,6 +38,9 @@ def output_seed(y, target="pred", labels=None, xp=np):
 
 def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
     """Gradient of the explained output (per sample) with respect to the fed input."""
+    if getattr(forward, "stores", None) is not None:  # a graph model's forward pass
+        g = _graph_input_gradient(forward, target, labels)
+        return forward.backend.to_numpy(g) if to_numpy else g
     ex = forward.explainer
     xp = forward.backend.xp
     acts = forward.activations
@@ -44,6 +49,45 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
         layer, x, y = ex.layers[i], acts[i], acts[i + 1]
         g = _layer_gradient(layer, x, y, g, xp, ex.dtype, i)
     return forward.backend.to_numpy(g) if to_numpy else g
+
+
+def _graph_input_gradient(forward, target, labels):
+    """The chain rule over a graph's nodes in reverse order, shard by shard of the batch: a
+    tensor read by several nodes (a residual connection) collects the gradients of all its
+    readers; Add passes the gradient to every summand, Concat splits it by slices (the walk
+    of the graph engine's backward pass, with gradients instead of relevance)."""
+    xp = forward.backend.xp
+    seed = output_seed(forward.output, target, labels, xp)
+    parts, start = [], 0
+    for store in forward.stores:  # TensorStore: the shard's tensors by name
+        parts.append(_graph_shard_gradient(forward.explainer, store,
+                                           seed[start:start + store.batch], xp))
+        start += store.batch
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def _graph_shard_gradient(ex, tensors, seed, xp):
+    nodes = ex.nodes
+    grads = {nodes[-1].output: seed}
+    for k in range(len(nodes) - 1, -1, -1):
+        node = nodes[k]
+        g = grads.pop(node.output, None)
+        if g is None:  # the explained output does not depend on this node
+            continue
+        layer = node.layer
+        if getattr(layer, "merge", False):  # each merge kind declares its gradient
+            ins = [tensors[t] for t in node.inputs]
+            try:
+                parts = layer.gradient_many(ins, tensors[node.output], g, xp)
+            except RuleError as exc:
+                raise RuleError(f"node {k} {node.name!r} ({layer.describe()}): {exc}") from None
+        else:
+            parts = [_layer_gradient(layer, tensors[node.inputs[0]], tensors[node.output], g,
+                                     xp, ex.dtype, k)]
+        for t, part in zip(node.inputs, parts, strict=True):
+            grads[t] = grads[t] + part if t in grads else part
+    g = grads.get(ex.model.input_name)
+    return xp.zeros(tensors.shape(ex.model.input_name), ex.dtype) if g is None else g
 
 
 def _layer_gradient(layer, x, y, g, xp, dtype, index):

@@ -267,14 +267,37 @@ class DrawPanel(ToolPanel):
             self._throttle.start()  # at most one job per THROTTLE_MS while drawing
 
     def _settings_changed(self) -> None:
-        if not self.pad.is_empty():
+        if not self.pad.is_empty() or self.unavailable() is not None:
             self.refresh()
+        elif not self.pad.isEnabled():  # a model of digits again: the pad is back
+            self.pad.setEnabled(True)
+            self.clear_error()
+
+    def unavailable(self) -> str | None:
+        """Why the open model cannot be drawn for (None when it can): a colour or a
+        differently sized model takes no 28×28 greyscale digit."""
+        model = self.state.model
+        if model is None or digit_fits(model):
+            return None
+        spec = model.input_spec
+        takes = "inputs of unknown format" if spec is None else \
+            "×".join(str(int(n)) for n in spec.raw_shape) + " " + (
+                "colour images" if spec.raw_shape[-1] == 3 else "inputs")
+        return (f"Draw a digit needs a model of 28×28 greyscale digits; the open model takes "
+                f"{takes}. Open an MNIST model to draw.")
 
     def _throttled(self) -> None:
         self._stale = False
         self.start()
 
     def start(self) -> int:
+        why = self.unavailable()
+        self.pad.setEnabled(why is None)
+        if why is not None:
+            self._show_empty()
+            self.prediction.setText("not available for this model")
+            self.show_error(why)
+            return 0
         if self.pad.is_empty():
             self._show_empty()
             return 0

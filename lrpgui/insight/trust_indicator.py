@@ -3,7 +3,8 @@ of a heatmap that created, destroyed or blew up relevance; a click opens the Con
 panel at that layer. Hidden while the explanation on display is healthy.
 
 The diagnosis itself is ``lrpcore.insight.diagnose``'s, computed by the explain service with
-every explanation (``ExplainResult.diagnosis``); this widget only shows it.
+every explanation right after its heatmap is on display (``AppState.diagnosis``); this widget
+only shows it.
 """
 
 from __future__ import annotations
@@ -32,13 +33,12 @@ class TrustIndicator(QPushButton):
         self.setToolTip(IDLE_TIP)
         self.hide()
         state.events.explanation.connect(self._on_explanation)
+        state.events.diagnosis.connect(self.show_diagnosis)
         self.clicked.connect(self._clicked)
 
     def _on_explanation(self, result) -> None:
-        if result is None:  # nothing on display (e.g. the model was closed)
-            self.show_diagnosis(None)
-            return
-        self.show_diagnosis(getattr(result, "diagnosis", None))
+        # a new heatmap: the old warning is no longer about it (its own diagnosis follows)
+        self.show_diagnosis(None if result is None else result.diagnosis)
 
     def show_diagnosis(self, diagnosis) -> None:
         self.diagnosis = diagnosis

@@ -169,8 +169,10 @@ def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> Co
     shared = cache.traced(fwd, req)
     if token is not None:
         token.check()
-    if shared is not None:
-        return _conservation(req, fwd, shared.config, shared.trace, shared.diagnosis)
+    if shared is not None:  # its diagnosis may still be computed: then check it here too
+        diagnosis = shared.diagnosis or diagnose_trace(
+            shared.trace, ex.layers, shared.config, sample_activations(fwd), fwd.backend.xp)
+        return _conservation(req, fwd, shared.config, shared.trace, diagnosis)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
     _, trace = fwd.relevance(config, req.target_value, labels=req.labels, trace=True,
                              to_numpy=False)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from colour_models import colour_graph_model, write_photos
 
-from .colour_models import colour_graph_model, write_photos
 from .waiting import settle
 
 
@@ -84,6 +84,7 @@ def test_one_forward_and_one_backward_pass_per_click(make_window, photo_files, q
     assert window.state.explanation.diagnosis is not None  # checked from the same trace
     timings = window.state.explanation.timings
     assert set(timings) == {"forward", "relevance", "diagnosis", "prepare"}
+    assert window.state.diagnosis is window.state.explanation.diagnosis
 
     # another rule on the same photograph: the forward pass is reused
     window.state.rule = "alphabeta:1"
@@ -141,3 +142,35 @@ def test_hidden_overlay_dock_draws_nothing(make_window, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: window.colour.rendered_for is window.state.explanation,
                     timeout=20000)
     assert overlays.take() == 1
+
+
+def test_heatmap_is_shown_before_its_diagnosis(make_window, photo_files, qtbot, monkeypatch):
+    """The conservation check of a click's trace runs after its heatmap is on display (it
+    cost about a sixth of a photograph's click), and a newer click cancels it."""
+    import threading
+
+    from lrpgui import services
+
+    window = make_window(*photo_files)
+    settle(qtbot, window.controller)
+    held, real = threading.Event(), services.diagnose_trace
+    calls = []
+
+    def waiting(*args, **kwargs):
+        calls.append(1)
+        held.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "diagnose_trace", waiting)
+    renders = window.views.render_count
+    click(qtbot, window, 2)  # returns once the heatmap is on display
+    s = window.state
+    assert s.explanation.index == 2 and s.diagnosis is None and s.explanation.diagnosis is None
+    assert window.busy.isVisibleTo(window)  # the CPU still works on the check
+    held.set()
+    qtbot.waitUntil(lambda: s.diagnosis is not None, timeout=20000)
+    settle(qtbot, window.controller)
+    assert s.explanation.diagnosis is s.diagnosis and s.explanation.index == 2
+    assert window.views.render_count == renders + 1  # the diagnosis redraws nothing
+    assert not window.busy.isVisibleTo(window)
+    assert len(calls) == 1

@@ -35,11 +35,25 @@ def test_launch_with_the_defaults(tmp_path):
 
 
 def test_profile_prints_both_medians(toy_files, tmp_path):
+    import pstats
+    import re
+
     model, data = toy_files
-    proc = run(["--model", str(model), "--dataset", str(data), "--profile"], tmp_path / "s.ini")
+    proc = run(["--model", str(model), "--dataset", str(data), "--profile", "--profile-stats",
+                str(tmp_path / "p")], tmp_path / "s.ini")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "click-to-heatmap: median" in proc.stdout
     assert "colormap switch: median" in proc.stdout
+    # the click split into the worker's steps, the render and the rest of the GUI's time
+    split = re.search(r"split \(medians\): (.*) ms", proc.stdout).group(1)
+    names = [part.rsplit(" ", 1)[0] for part in split.split(" | ")]
+    assert names == ["forward", "relevance", "prepare", "render", "GUI"]
+    assert "then the conservation diagnosis of the same trace: median" in proc.stdout
+    # cProfile of the worker's explanations and of the GUI thread
+    worker = pstats.Stats(str(tmp_path / "p-worker.pstats"))
+    assert any(name == "run" and "services" in file for file, _l, name in worker.stats)
+    gui = pstats.Stats(str(tmp_path / "p-gui.pstats"))
+    assert any(name == "accept_explanation" for _f, _l, name in gui.stats)
 
 
 def test_help_shows_an_example():

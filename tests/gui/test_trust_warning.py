@@ -35,5 +35,8 @@ def test_warning_names_the_pools_and_opens_conservation(make_window, qtbot, toy_
     assert "sum pool" in panel.summary.text()
 
     _explained_with(qtbot, window, "EpsilonPlus")
-    qtbot.waitUntil(lambda: not indicator.isVisible(), timeout=5000)
+    # the diagnosis follows the heatmap (the same trace, checked right after)
+    qtbot.waitUntil(lambda: window.state.diagnosis is not None, timeout=20000)
+    assert not indicator.isVisible()
+    assert window.state.explanation.diagnosis is window.state.diagnosis
     assert window.state.explanation.diagnosis.ok

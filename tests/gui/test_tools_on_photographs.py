@@ -1,0 +1,101 @@
+"""The insight tools on photographs (issue 13): Compare, Conservation and Pixel-flipping with
+patches driven offscreen on a small colour graph model with EfficientNet-Lite0's input
+specification (3-channel NCHW, resize + centre crop, per-channel mean/std) and a folder of
+photographs; Draw a digit says why a colour model cannot use it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from colour_models import colour_graph_model, write_photos
+
+import lrpcore
+from lrpcore.insight import flip_curves
+
+from .insight_helpers import open_tool, rerun
+
+
+@pytest.fixture
+def photo_window(make_window, tmp_path):
+    model = tmp_path / "colour-graph.npz"
+    lrpcore.save_model(colour_graph_model(), model)
+    window = make_window(model, write_photos(tmp_path / "photos"))
+    window.state.sample_index = 1
+    return window
+
+
+def _raw(window):
+    s = window.state
+    return s.dataset.images(np.array([s.sample_index]))
+
+
+def test_compare_shows_every_rule_on_the_photograph(photo_window, qtbot):
+    window = photo_window
+    qtbot.waitUntil(lambda: window.state.explanation.index == 1, timeout=20000)
+    panel = open_tool(qtbot, window, "compare")
+    rules = ["epsilon:0.01", "EpsilonPlus", "gradxinput"]
+    rerun(qtbot, panel, lambda: panel.set_rules(rules))
+    assert panel.last_error is None
+    assert panel.result.request.index == 1
+    s = window.state
+    for r, rule in enumerate(rules[:2]):  # each row is lrpcore's map, channels summed
+        want = lrpcore.explain(s.model, _raw(window), rule=rule, dtype=s.dtype)[0]
+        want_hw = s.model.input_spec.unpad(want[None])[0].sum(axis=-1)  # 16×16
+        np.testing.assert_allclose(panel.cell_maps[(r, 0)], want_hw, rtol=1e-6, atol=1e-9)
+    assert panel.cell_maps[(0, 0)].shape == (16, 16)
+    assert panel.input_item.image.shape == (16, 16, 3)  # the photograph in colour
+
+
+def test_conservation_panel_on_the_photograph(photo_window, qtbot):
+    window = photo_window
+    qtbot.waitUntil(lambda: window.state.explanation.index == 1, timeout=20000)
+    panel = open_tool(qtbot, window, "conservation")
+    qtbot.waitUntil(lambda: panel.result.request.index == 1, timeout=20000)
+    rows = panel.result.rows
+    assert len(rows) == len(window.state.model.analysis_layers())
+    # ΣR at the input equals the map on display in the main window
+    assert rows[-1].sum_in == pytest.approx(float(window.state.relevance.sum()), rel=1e-6)
+    # the map at the input of the first convolution is an image of the photograph's size
+    assert any(np.asarray(m).shape[:2] == (16, 16) for m in panel.result.layer_maps)
+    assert panel.table.rowCount() == len(rows)
+
+
+def test_pixel_flipping_with_patches_on_the_photograph(photo_window, qtbot):
+    window = photo_window
+    qtbot.waitUntil(lambda: window.state.explanation.index == 1, timeout=20000)
+    panel = open_tool(qtbot, window, "pixelflip")
+    panel.live.setChecked(False)
+    panel.methods_edit.setText("EpsilonPlus")
+    panel.steps.setValue(8)
+    panel.per_step.setValue(2)
+    panel.patch.setValue(4)  # 4×4 patches of all three channels
+    panel.baseline.setCurrentText("zero")
+    panel.random.setChecked(True)
+    rerun(qtbot, panel, panel.run_button.click)
+    s = window.state
+    model = s.model
+    x = model.input_spec.preprocess(_raw(window))
+    cls = int(lrpcore.predict(model, _raw(window))[0].argmax())
+    assert panel.outcome.target == cls
+    rel = lrpcore.explain(model, _raw(window), rule="EpsilonPlus", target=cls, dtype=s.dtype)
+    want = flip_curves(model, x, rel, cls, steps=8, patch=4, per_step=2, baseline="zero",
+                       region="raw", dtype=s.dtype)
+    got = {r.label: r for r in panel.outcome.results}
+    np.testing.assert_allclose(got["EpsilonPlus"].outputs, want.outputs, rtol=1e-6, atol=1e-9)
+    assert got["EpsilonPlus"].outputs.shape[-1] == 9  # the unflipped photograph + 8 steps
+    assert set(got) == {"EpsilonPlus", "random"}
+    assert panel.table.rowCount() == 2
+
+
+def test_draw_a_digit_says_why_a_colour_model_cannot_use_it(photo_window, qtbot, toy_files):
+    window = photo_window
+    panel = window.insight.panels["draw"]
+    window.insight.actions["draw"].trigger()
+    qtbot.waitUntil(lambda: panel.last_error is not None, timeout=20000)
+    assert "28×28" in panel.last_error and "16×16×3 colour images" in panel.last_error
+    assert panel.error_label.isVisible()
+    assert not panel.pad.isEnabled()  # nothing to draw on
+    # a model of digits again: the pad is back, the note gone
+    window.close_dataset()
+    assert window.open_model(str(toy_files[0]))
+    assert panel.pad.isEnabled() and panel.last_error is None
