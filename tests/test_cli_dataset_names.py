@@ -44,3 +44,18 @@ def test_evaluate_takes_a_dataset_name(tmp_path, capsys):
                str(tmp_path / "f.csv")])
     assert rc == 0, capsys.readouterr().err
     assert "4 samples" in capsys.readouterr().out
+
+
+def test_explain_a_dataset_by_name_uses_its_labels_for_the_true_class(tmp_path, capsys):
+    """``lrp explain MODEL mnist-sample``: the issue's example, with --target true and no
+    --labels (the name carries them)."""
+    model = default_model_path().parent / "mnist-dense-rect.npz"
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(model), "mnist-sample", "--target", "true", "--out",
+                 str(out), "--dtype", "float32"]) == 0
+    assert "explained 5000 samples" in capsys.readouterr().out
+    ds = lrpcore.open_dataset("mnist-sample")
+    idx = np.array([0, 2500, 4999])
+    want = lrpcore.explain(lrpcore.load_model(model), ds.images(idx), target="true",
+                           labels=ds.labels[idx], dtype="float32")
+    np.testing.assert_allclose(np.load(out)[idx], want, rtol=1e-4, atol=1e-6)

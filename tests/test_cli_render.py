@@ -278,3 +278,126 @@ def test_demo_failing_late_removes_its_files(demo_data, tmp_path, capsys):
                "--out", str(out), "--backend", "numpy", "--count", "2"])
     assert rc == 2 and "exists" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["relevance_simple_output_256.npy"]
+
+
+# --- relevance as users have it: .npz (named arrays) and a relevance store R.zarr --------
+def test_render_reads_an_npz_by_its_one_array_its_relevance_member_or_a_name(files, ref,
+                                                                              tmp_path):
+    r, x = files
+    R = np.load(r)
+    np.savez(tmp_path / "one.npz", R)
+    np.savez(tmp_path / "named.npz", relevance=R, inputs=np.load(x))
+    np.savez(tmp_path / "two.npz", a=R, b=-R)
+    want = compose([heatmap(ref["R"][2], cmap="gray-red", scaling=2)])
+    for spec in ("one.npz", "named.npz", "two.npz:a"):
+        out = tmp_path / f"{spec.replace(':', '_')}.png"
+        assert main(["render", str(tmp_path / spec), "--index", "2", "--colormap",
+                     "gray-red", "--no-outline", "--scaling", "2", "--out", str(out)]) == 0
+        np.testing.assert_array_equal(skio.imread(out)[..., :3], want)
+
+
+def test_an_ambiguous_or_wrongly_named_npz_lists_its_arrays(files, tmp_path, capsys):
+    r, _ = files
+    np.savez(tmp_path / "two.npz", a=np.load(r), b=np.load(r))
+    for spec, words in (("two.npz", ("2 arrays (a, b)", "two.npz:NAME")),
+                        ("two.npz:c", ("no array named 'c'", "arrays: a, b"))):
+        for cmd in ("render", "figure"):
+            out = tmp_path / f"{cmd}.png"
+            assert main([cmd, str(tmp_path / spec), "--out", str(out)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"lrp {cmd}: error: {tmp_path / 'two.npz'}")
+            assert all(w in err for w in words) and err.count("\n") == 1
+            assert not out.exists()
+
+
+def test_render_and_figure_take_dataset_names_as_input(files, tmp_path):
+    r, _ = files
+    out = tmp_path / "side.png"
+    assert main(["render", str(r), "--input", "mnist-test", "--sample", "1",
+                 "--side-by-side", "--out", str(out)]) == 0
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["input_file"] == "mnist-test" and side["sample"] == 1
+    assert main(["figure", str(r), "--input", "mnist-test", "--sample", "0", "--sample", "3",
+                 "--out", str(tmp_path / "f.png")]) == 0
+
+
+@pytest.fixture
+def store(tmp_path):
+    """``lrp explain --out R.zarr`` of 12 test digits, made on an in-process Dask cluster."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    import lrpcore
+    from lrpcore import distributed as dist
+    from lrpcore.bundled import default_model_path
+
+    x = tmp_path / "x12.npy"
+    np.save(x, lrpcore.open_dataset("mnist-test").images(np.arange(12)))
+    source, _ = dist.open_source(str(x))
+    out = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(default_model_path()), "backend": "numpy", "dtype": "float64",
+                "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
+                "batch_size": 5, "source": source}
+        assert dist.explain_to_store(args, out, client=client, progress=False).failed == []
+    return out, x
+
+
+def test_render_and_figure_read_a_relevance_store_by_sample(store, tmp_path):
+    from lrpcore import open_relevance_store
+
+    path, x = store
+    np.save(tmp_path / "R.npy", open_relevance_store(path).heatmaps(slice(None)))
+    # the store's sample 7, drawn beside the dataset it explained (no --input needed)
+    assert main(["render", str(path), "--sample", "7", "--side-by-side", "--colormap", "bwr",
+                 "--out", str(tmp_path / "z.png")]) == 0
+    assert main(["render", str(tmp_path / "R.npy"), "--input", str(x), "--index", "7",
+                 "--side-by-side", "--colormap", "bwr", "--out", str(tmp_path / "n.png")]) == 0
+    np.testing.assert_array_equal(skio.imread(tmp_path / "z.png"),
+                                  skio.imread(tmp_path / "n.png"))
+    side = json.loads((tmp_path / "z.png.json").read_text())
+    assert side["relevance_store"]["rules"] == "epsilon:0.01" and side["sample"] == 7
+    out = tmp_path / "fig.png"
+    assert main(["figure", str(path), "--sample", "2", "--sample", "11", "--colormap", "bwr",
+                 "--out", str(out)]) == 0
+    assert json.loads(Path(str(out) + ".json").read_text())["samples"] == [2, 11]
+
+
+def test_a_store_sample_out_of_range_or_a_plain_folder_is_one_line(store, tmp_path, capsys):
+    path, _ = store
+    assert main(["render", str(path), "--sample", "12", "--out", str(tmp_path / "a.png")]) == 2
+    assert "out of range (12 samples)" in capsys.readouterr().err
+    (tmp_path / "plain").mkdir()
+    assert main(["render", str(tmp_path / "plain"), "--out", str(tmp_path / "b.png")]) == 2
+    err = capsys.readouterr().err
+    assert "plain: a folder, not a relevance store" in err and err.count("\n") == 1
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists()
+
+
+def test_a_single_map_is_the_sample_its_sidecar_names_drawn_over_its_dataset(tmp_path,
+                                                                             capsys):
+    """relevance_3.npy of 'lrp demo' holds sample 3: rendered beside mnist-test's sample 3
+    without --input or --sample (before: sample 0's input, or 'index 3 out of range')."""
+    import lrpcore
+    from lrpcore.bundled import default_model_path
+
+    demo = tmp_path / "demo"
+    assert main(["demo", "--model", str(default_model_path()), "--count", "2", "--batch", "2",
+                 "--out", str(demo)]) == 0
+    capsys.readouterr()
+    one = next(p for p in sorted(demo.glob("relevance_*.npy")) if p.stem[10:].isdigit())
+    k = int(one.stem[10:])
+    auto, named = tmp_path / "auto.png", tmp_path / "named.png"
+    assert main(["render", str(one), "--side-by-side", "--out", str(auto)]) == 0
+    np.save(tmp_path / "x.npy", lrpcore.open_dataset("mnist-test").images([k]))
+    np.save(tmp_path / "r.npy", np.load(one))  # no sidecar: the input must be given
+    assert main(["render", str(tmp_path / "r.npy"), "--input", str(tmp_path / "x.npy"),
+                 "--side-by-side", "--out", str(named)]) == 0
+    np.testing.assert_array_equal(skio.imread(auto), skio.imread(named))
+    assert json.loads((tmp_path / "auto.png.json").read_text())["sample"] == k
+    assert main(["render", str(one), "--sample", str(k + 1), "--out",
+                 str(tmp_path / "x.png")]) == 2
+    assert f"holds the relevance of sample {k} only" in capsys.readouterr().err
+    assert main(["render", str(tmp_path / "r.npy"), "--side-by-side", "--out",
+                 str(tmp_path / "y.png")]) == 2
+    assert "--side-by-side needs --input" in capsys.readouterr().err

@@ -36,7 +36,8 @@ def test_shards_give_the_relevance_of_one_pass(small_efficientnet, rule):
         assert (a is None) == (b is None)
         if a is not None:
             assert a.shape == b.shape and np.allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
-    np.testing.assert_allclose(sharded.outputs(), whole.outputs(), rtol=1e-12)
+    y = whole.outputs()  # BLAS may block a batch of 2 differently from one of 5: rounding
+    np.testing.assert_allclose(sharded.outputs(), y, rtol=1e-10, atol=1e-12 * np.abs(y).max())
 
 
 def test_a_condition_with_a_batch_axis_is_sliced_per_shard():

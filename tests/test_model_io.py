@@ -423,6 +423,15 @@ def test_cli_info(capsys, lenet_copy):
     assert "10 outputs, unnamed" in capsys.readouterr().out
 
 
+def test_cli_info_of_a_bundled_name_names_its_file_and_format(capsys):
+    """'lrp info mnist-lenet5' said '(? format)': a name has no extension, its file has."""
+    from lrpcore.bundled import default_model_path
+
+    assert _lrp("info", "mnist-lenet5") == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"model: mnist-lenet5 = {default_model_path()} (npz format)"
+
+
 def test_cli_info_bad_file(capsys, tmp_path):
     path = tmp_path / "m.txt"
     path.write_text("Linear 2 2\n1 2\n")

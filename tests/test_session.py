@@ -121,3 +121,48 @@ def test_start_opens_asked_then_remembered_then_bundled_files(session, tmp_path)
     problems = fresh.open_initial(model=str(gone))
     assert fresh.state.model is None  # a file the user named is not replaced by another
     assert problems[0][0].title == "Cannot open model" and problems[0][1] is False
+
+
+def test_remembered_settings_come_back_and_stale_ones_are_ignored(session):
+    st = session.state
+    st.rule, st.colormap, st.outline, st.target = "alphabeta:2", "gray-red2", False, "3"
+    saved = session.remembered()
+    assert saved == {"rule": "alphabeta:2", "colormap": "gray-red2", "outline": False,
+                     "dtype": st.dtype, "target": "3"}
+    fresh = Session(AppState())
+    # what QSettings gives back: strings, and values edited or gone stale since
+    fresh.restore({**saved, "outline": "false"})
+    assert fresh.remembered() == saved
+    fresh.restore({"rule": "no-such-rule", "colormap": "no-such-map", "target": "-4",
+                   "outline": "true"})
+    assert fresh.state.rule == "alphabeta:2" and fresh.state.colormap == "gray-red2"
+    assert fresh.state.target == "3" and fresh.state.outline is True
+
+
+def test_a_folder_that_is_no_relevance_store_is_one_open_error(session, tmp_path):
+    with pytest.raises(OpenError) as info:
+        session.open_relevance_store(tmp_path)
+    assert info.value.title == "Cannot open relevance store" and str(tmp_path) in str(info.value)
+
+    class Store:
+        model_path = str(default_model_path())
+
+    assert session.needs_model(Store())
+    session.open_model(default_model_path())
+    assert not session.needs_model(Store())
+
+
+def test_the_predictions_job_stops_within_one_small_batch(session):
+    """Closing the window waits for the running batch; 2,000 LeNet-5 samples took over 10 s
+    on a busy CPU and Qt aborted the process (QThread destroyed while running)."""
+    from lrpcore.errors import Cancelled
+    from lrpgui.services import Token
+    from lrpgui.session import PREDICT_BATCH
+
+    session.open_model(default_model_path())
+    session.open_dataset("mnist-test")
+    seen = []
+    token = Token(lambda done, total, _p: (seen.append(done), token.cancel()))
+    with pytest.raises(Cancelled):
+        session.predict_job()(token)
+    assert seen == [PREDICT_BATCH] and PREDICT_BATCH <= 500

@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_figure
 from ..render import TOOLBOX_COLORMAPS
-from .cmd_render import add_render_options, fit_input, load_batch, pick, provenance, to_unit
+from .cmd_render import add_render_options
 from .common import add_command
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
@@ -23,7 +23,7 @@ def register(sub):
     add_render_options(p)
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help="a column's colormap (repeatable; default: the toolbox's five)")
-    p.add_argument("--index", action="append", type=int, metavar="I",
+    p.add_argument("--index", "--sample", action="append", type=int, metavar="I", dest="index",
                    help="a sample to show (repeatable; default: the first --max-rows)")
     p.add_argument("--max-rows", type=int, default=8, metavar="N",
                    help="rows shown when no --index is given (default 8)")
@@ -31,21 +31,19 @@ def register(sub):
 
 
 def run(args) -> int:
-    R = load_batch(args.relevance, "relevance")
+    from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
+
+    source = RelevanceFile(args.relevance)
     if args.index:
         indices = list(args.index)
     else:
         if args.max_rows < 1:
             raise ShapeError(f"--max-rows must be at least 1, got {args.max_rows}")
-        indices = list(range(min(R.shape[0], args.max_rows)))
-    maps = [pick(R, i, args.relevance) for i in indices]
-    xs = None
-    if args.input:
-        X = to_unit(load_batch(args.input, "input"))
-        xs = [fit_input(pick(X, i, args.input), m, args.input, args.relevance)
-              for i, m in zip(indices, maps, strict=True)]
+        indices = source.default_indices(args.max_rows)
+    maps = source.maps(indices)
+    inputs, xs = fitted_inputs(args.input, source, indices, maps)
     cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
-    info = {**provenance(args.relevance, args.input)}
+    info = {**source.provenance(), "input_file": None if inputs is None else inputs.where}
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),
                          cmaps, indices=indices, outline=args.outline, scaling=args.scaling,
                          sigma=args.sigma, info=info, overwrite=args.overwrite)

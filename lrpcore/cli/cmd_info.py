@@ -28,10 +28,13 @@ def _text(value) -> str:
 
 def describe_model(model, path) -> str:
     """The report ``lrp info`` prints (also usable by other front ends)."""
+    from ..io.models import model_file  # noqa: PLC0415
     from ..io.sidecar import sidecar_path
 
-    ext = os.path.splitext(path)[1].lower()
-    lines = [f"model: {path} ({ext[1:] or '?'} format)", model.summary()]
+    source = os.fspath(model_file(path))  # a bundled or built-in name: its weights file
+    ext = os.path.splitext(source)[1].lower()
+    where = path if source == os.fspath(path) else f"{path} = {source}"
+    lines = [f"model: {where} ({ext[1:] or '?'} format)", model.summary()]
     spec = model.input_spec
     if spec is not None:
         origin = {"inferred": "guessed from the layers", "sidecar": sidecar_path(path),

@@ -12,10 +12,10 @@ import os
 
 import numpy as np
 
-from ..errors import DatasetError, ShapeError
+from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import colormap_names
-from .common import add_command, load_array
+from .common import add_command
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
            "--out heatmap3.png")
@@ -23,11 +23,16 @@ EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firer
 
 def add_render_options(p):
     """Options shared by render and figure."""
-    p.add_argument("relevance", help="relevance .npy: one map (H×W[×C] or a square vector) or "
-                   "a batch (N×H×W×C, N×H×W, N×D)")
-    p.add_argument("--input", metavar="X.npy",
-                   help="the inputs (raw uint8 images, or floats in [0, 1] or [-1, 1]); "
-                   "shown beside the heatmap and outlined on it")
+    p.add_argument("relevance", help="relevance: a .npy (one map, H×W[×C] or a square vector, "
+                   "or a batch, N×H×W×C, N×H×W, N×D), an .npz (its one array, the one named "
+                   "'relevance', or FILE.npz:NAME) or a relevance store R.zarr of 'lrp "
+                   "explain'")
+    p.add_argument("--input", metavar="X",
+                   help="the inputs: a .npy (raw uint8 images, or floats in [0, 1] or "
+                   "[-1, 1]) or a dataset (mnist-sample, mnist-test, IDX, .npz, .mat, an "
+                   "image folder); shown beside the heatmap and outlined on it (default: the "
+                   "dataset the relevance came from, as an R.zarr or the file's sidecar "
+                   "names it, when it opens and fits)")
     p.add_argument("--out", required=True, metavar="FILE.png", help="PNG to write")
     p.add_argument("--scaling", type=int, default=3, metavar="K",
                    help="each pixel becomes a K×K block (default 3)")
@@ -51,8 +56,10 @@ def register(sub):
     add_render_options(p)
     p.add_argument("--colormap", default="black-firered", metavar="NAME",
                    help="colormap (default black-firered)")
-    p.add_argument("--index", type=int, default=0, metavar="I",
-                   help="which sample of a batch to render (default 0)")
+    p.add_argument("--index", "--sample", type=int, metavar="I", dest="index",
+                   help="which sample of a batch or store to render (default: the first; a "
+                   "single map whose sidecar names its sample, e.g. relevance_3.npy of 'lrp "
+                   "demo', is that sample)")
     p.add_argument("--side-by-side", action="store_true",
                    help="put the input left of the heatmap (toolbox layout; needs --input)")
     p.set_defaults(func=run)
@@ -78,15 +85,6 @@ def as_batch(a: np.ndarray, path) -> np.ndarray:
     if a.ndim == 4:
         return a
     raise ShapeError(f"{path}: cannot read maps from an array of shape {a.shape}")
-
-
-def load_batch(path, what) -> np.ndarray:
-    a = load_array(path, what)
-    if a.dtype.kind not in "biuf":
-        raise DatasetError(f"{path}: {what} must be numbers, got dtype {a.dtype}")
-    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-        raise DatasetError(f"{path}: {what} contains NaN or infinite values")
-    return as_batch(a, path)
 
 
 def to_unit(x: np.ndarray) -> np.ndarray:
@@ -128,13 +126,6 @@ def fit_input(x: np.ndarray, r: np.ndarray, x_path, r_path) -> np.ndarray:
                      f"of {r_path}")
 
 
-def pick(batch: np.ndarray, index: int, path) -> np.ndarray:
-    n = batch.shape[0]
-    if not -n <= index < n:
-        raise ShapeError(f"{path}: sample index {index} out of range ({n} samples)")
-    return batch[index]
-
-
 def provenance(r_path, x_path) -> dict:
     """Sidecar facts of a re-render: the source files, and the relevance's own sidecar."""
     info = {"relevance_file": os.path.abspath(r_path), "relevance_sha256": sha256_file(r_path),
@@ -150,16 +141,18 @@ def provenance(r_path, x_path) -> dict:
 
 
 def run(args) -> int:
-    R = load_batch(args.relevance, "relevance")
-    r = pick(R, args.index, args.relevance)
-    x = None
-    if args.input:
-        X = to_unit(load_batch(args.input, "input"))
-        x = fit_input(pick(X, args.index if X.shape[0] > 1 else 0, args.input), r,
-                      args.input, args.relevance)
-    elif args.side_by_side:
+    from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
+
+    source = RelevanceFile(args.relevance)
+    if args.index is None:
+        args.index = source.default_indices(1)[0]
+    r = source.maps([args.index])[0]
+    inputs, xs = fitted_inputs(args.input, source, [args.index], [r])
+    x = None if xs is None else xs[0]
+    if x is None and args.side_by_side:
         raise ShapeError("--side-by-side needs --input")
-    info = {**provenance(args.relevance, args.input), "sample": args.index}
+    info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,
+            "sample": args.index}
     common = dict(cmap=args.colormap, outline=args.outline, scaling=args.scaling,
                   sigma=args.sigma, info=info, overwrite=args.overwrite)
     if args.side_by_side:

@@ -9,7 +9,7 @@ only shows it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QPushButton
 
 STYLE = ("QPushButton { color: #8a4b00; background: #fff3d6; border: 1px solid #e0b050; "
@@ -30,6 +30,7 @@ class TrustIndicator(QPushButton):
         self.setStyleSheet(STYLE)
         self.setFlat(True)
         self.diagnosis = None
+        self.full_text = ""  # the summary; the button shows as much as its width allows
         self.setToolTip(IDLE_TIP)
         self.hide()
         state.events.explanation.connect(self._on_explanation)
@@ -43,15 +44,35 @@ class TrustIndicator(QPushButton):
     def show_diagnosis(self, diagnosis) -> None:
         self.diagnosis = diagnosis
         if diagnosis is None or diagnosis.ok:
+            self.full_text = ""
             self.setText("")
             self.setToolTip(IDLE_TIP)
             self.hide()
             return
         text = diagnosis.summary()
-        self.setText(text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…")
+        self.full_text = text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…"
+        self._fit()
         self.setToolTip("\n".join(diagnosis.warnings())
                         + "\n\nClick to open the Conservation panel at that layer.")
         self.show()
+
+    # A narrow window gives the button less room than its text needs: Qt then cut the text
+    # at both ends ("rs 8, 5, 2: …"); it is elided at the end to the width it gets instead.
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(self.fontMetrics().horizontalAdvance(self.full_text) + 24, hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(80, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        room = max(self.width() - 20, 40)
+        self.setText(self.fontMetrics().elidedText(self.full_text,
+                                                   Qt.TextElideMode.ElideRight, room))
 
     def _clicked(self) -> None:
         if self.diagnosis is not None and self.diagnosis.layer is not None:

@@ -1,6 +1,6 @@
 """The work of the Sweep and Sanity tools, run on the ``trust`` worker (no Qt here).
 
-Both take a frozen :class:`BatchRequest` (the open model, the dataset and the explanation
+Both take a frozen :class:`TrustJob` (the open model, the dataset and the explanation
 settings, copied on the GUI thread) and the controller's token; the samples are read on the
 worker. Progress payloads carry each finished sweep setting or randomisation step, so the
 windows fill while the work goes on; ``token.cancelled`` stops it between batches.
@@ -17,20 +17,19 @@ from lrpcore.insight.sanity import cascading_randomisation
 from lrpcore.insight.sweep import run_sweep
 from lrpcore.insight.tasks import spread_indices
 
+from ..requests import ExplainRequest
+
 WORKER = "trust"
 
 
 @dataclass(frozen=True, eq=False)
-class BatchRequest:
-    """``n`` samples spread over the open dataset and the settings to judge them with."""
+class TrustJob:
+    """``n`` samples spread over the open dataset, judged with the settings of ``request``
+    (the explorer's one :class:`~lrpgui.requests.ExplainRequest`, without a sample)."""
 
-    model: object
+    request: ExplainRequest
     dataset: object = field(repr=False)
     n: int
-    rule: str
-    layer_rules: tuple = ()
-    target: str = "pred"
-    backend: str = "numpy"
 
     def samples(self):
         """(raw samples, labels or None) of the request, read on the worker."""
@@ -43,17 +42,15 @@ class BatchRequest:
 
     @property
     def target_value(self):
-        t = str(self.target).strip().lower()
-        if t.isdigit():
-            return int(t)
-        return "pred" if t == "output" else t
+        """A sweep and a sanity check follow one class per sample ("output" → "pred")."""
+        return self.request.one_class_target
 
 
-def request_from_state(state, n) -> BatchRequest | None:
+def request_from_state(state, n) -> TrustJob | None:
     if state.model is None or state.dataset is None:
         return None
-    return BatchRequest(state.model, state.dataset, int(n), state.rule,
-                        tuple(sorted(state.layer_rules.items())), state.target, state.backend)
+    return TrustJob(ExplainRequest.from_state(state, raw=np.zeros(0)), state.dataset,
+                        int(n))
 
 
 @dataclass(frozen=True)
@@ -65,22 +62,24 @@ class SweepSettings:
     keep_maps: int = 1
 
 
-def sweep_task(req: BatchRequest, settings: SweepSettings, token=None):
+def sweep_task(req: TrustJob, settings: SweepSettings, token=None):
     """A ranked sweep; after each setting the token's progress carries the row."""
     x, labels = req.samples()
-    layer_rules = dict(req.layer_rules) if settings.rule == req.rule else None
+    base = req.request
+    layer_rules = dict(base.layer_rules) if settings.rule == base.rule else None
     return run_sweep(
-        req.model, x, settings.rule, params=settings.params, groups=settings.groups,
+        base.model, x, settings.rule, params=settings.params, groups=settings.groups,
         layer_rules=layer_rules, target=req.target_value, labels=labels, steps=settings.steps,
-        keep_maps=settings.keep_maps, backend=req.backend, dtype="float32",
+        keep_maps=settings.keep_maps, backend=base.backend, dtype="float32",
         cancel=None if token is None else token.cancelled,
         on_row=None if token is None else (lambda row, d, t: token.progress(d, t, row)))
 
 
-def sanity_task(req: BatchRequest, rule: str, seed=0, token=None):
+def sanity_task(req: TrustJob, rule: str, seed=0, token=None):
     """A cascading randomisation; after each step the token's progress carries the step."""
     x, labels = req.samples()
     return cascading_randomisation(
-        req.model, x, rule, target=req.target_value, labels=labels, seed=seed,
-        backend=req.backend, dtype="float32", cancel=None if token is None else token.cancelled,
+        req.request.model, x, rule, target=req.target_value, labels=labels, seed=seed,
+        backend=req.request.backend, dtype="float32",
+        cancel=None if token is None else token.cancelled,
         on_step=None if token is None else (lambda step, d, t: token.progress(d, t, step)))

@@ -228,10 +228,7 @@ class FlipOutcome:
 
 def explained_class(fwd: Forward, req: ExplainRequest) -> int:
     """The class pixel-flipping follows: the request's target (``output`` means ``pred``)."""
-    target = req.target_value
-    if isinstance(target, str) and target in ("output", "all", "raw"):
-        target = "pred"
-    seed = output_seed(fwd.output, target, req.labels, fwd.backend.xp)
+    seed = output_seed(fwd.output, req.one_class_target, req.labels, fwd.backend.xp)
     return int(fwd.backend.to_numpy(seed)[0].argmax())
 
 

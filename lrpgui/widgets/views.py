@@ -16,6 +16,7 @@ from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from .. import rendering
+from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -56,25 +57,6 @@ class _Title(pg.LabelItem):
         if self.even_height:
             self.setMinimumHeight(self.even_height)
             self.setMaximumHeight(self.even_height)
-
-
-def target_text(result) -> str:
-    """Which output the relevance explains, in words (the views' title says it)."""
-    target = result.request.target
-    if target == "output":
-        return "all outputs"
-    if target == "true":
-        k, what = result.request.label, "true class"
-    elif target == "pred":
-        k, what = result.prediction, "predicted class"
-    else:
-        k, what = int(target), "class"
-    return f"{what} {class_name(result.request.model, k)}"
-
-
-def class_name(model, k) -> str:
-    names = list(model.class_names)
-    return str(names[k]) if k is not None and 0 <= k < len(names) else str(k)
 
 
 class ImagePair(QWidget):
@@ -358,7 +340,7 @@ class ScoresPlot(pg.PlotWidget):
         scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
         self.heights = scores
         model = result.request.model
-        self.explained = _explained_classes(result, scores.size)
+        self.explained = explained_classes(result, scores.size)
         label = result.request.label
         shown = shown_classes(scores, label, self.explained)
         self.shown_classes = shown
@@ -415,22 +397,3 @@ def _short(name, limit=16) -> str:
     """A class name short enough for a tick label: the first of its synonyms, cut."""
     text = str(name).split(",")[0].strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def explained_class(result) -> int | None:
-    """The one class whose relevance is on display (None for "output": all of them)."""
-    n = np.asarray(result.scores).size
-    classes = _explained_classes(result, n)
-    return classes[0] if len(classes) == 1 and result.request.target != "output" else None
-
-
-def _explained_classes(result, n) -> list[int]:
-    """The classes whose relevance is on display: the target class, or every class for
-    "output" (the relevance of all outputs together)."""
-    target = result.request.target
-    if target == "output":
-        return list(range(n))
-    k = {"pred": result.prediction, "true": result.request.label}.get(target)
-    if k is None and target not in ("pred", "true"):
-        k = int(target)
-    return [int(k)] if k is not None and 0 <= int(k) < n else []

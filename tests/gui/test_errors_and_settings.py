@@ -147,6 +147,25 @@ def test_download_asks_first_shows_progress_and_cancels(make_window, qtbot, monk
     assert dialogs_shown == []  # a cancel the user asked for is not reported as a failure
 
 
+def test_an_offline_download_fails_in_one_readable_sentence(make_window, qtbot, monkeypatch,
+                                                             dialogs_shown, tmp_path):
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there: the download cannot reach a server
+    monkeypatch.setenv("LRP_MNIST_MIRROR", f"http://127.0.0.1:{port}/mnist/")
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    window = make_window()
+    window.download_mnist("test", confirmed=True)
+    qtbot.waitUntil(lambda: bool(dialogs_shown), timeout=30000)
+    title, text = dialogs_shown[0]
+    assert title == "Download failed" and "could not reach the MNIST servers" in text
+    assert "\n" not in text and "Traceback" not in text and len(text) < 300
+    assert "need no download" in text  # and what works offline
+
+
 def test_window_layout_persists(make_window, qtbot):
     from PySide6.QtCore import QByteArray
     from PySide6.QtWidgets import QDockWidget

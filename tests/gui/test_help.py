@@ -44,6 +44,9 @@ def test_help_menu_lists_the_shortcuts_and_the_about_box(make_window, qtbot):
     text = about.text()
     assert lrpcore.__version__ in text and "CC BY-SA 3.0" in text and "BSD-2-Clause" in text
     assert "models" in text and not about.iconPixmap().isNull()
+    # every model and dataset the browser lists by name has its licence (the ImageNet
+    # weights and the natural images were missing)
+    assert "EfficientNet-Lite0" in text and "Apache-2.0" in text and "natural-images" in text
 
 
 def test_resources_are_found_and_the_window_shows_the_icon(make_window):

@@ -109,3 +109,32 @@ def test_every_bad_start_option_is_reported_and_none_breaks_the_views(toy_files,
     assert "Traceback" not in proc.stderr
     for text in ("--colormap nope", "--sample 99999", "--rule bogus"):
         assert text in proc.stderr
+
+
+def test_a_sample_asked_for_stays_on_display_with_the_misclassified_filter(make_window,
+                                                                            qtbot):
+    """--sample N --misclassified opened on the first misclassified sample instead of N."""
+    from argparse import Namespace
+
+    import numpy as np
+
+    from lrpgui.app import _apply_options
+
+    window = make_window()
+    s = window.state
+    right = np.flatnonzero(s.predictions == s.labels)
+    wrong = np.flatnonzero(s.predictions != s.labels)
+    assert right.size and wrong.size
+    for sample, expected in ((int(right[-1]), int(right[-1])), (None, None)):
+        s.sample_index = int(right[0])
+        s.misclassified_only = False
+        options = Namespace(rule=None, colormap=None, sample=sample, dtype=None,
+                            misclassified=True)
+        assert _apply_options(window, options) == []
+        with qtbot.waitSignal(window.predictions_done, timeout=20000):
+            window.start_predictions()
+        shown = window.grid.model.dataset_indices()
+        if expected is None:  # no sample asked for: the first misclassified one
+            assert s.sample_index == int(shown[0]) and s.sample_index in wrong
+        else:
+            assert s.sample_index == expected and expected not in shown

@@ -21,7 +21,8 @@ def test_warning_names_the_pools_and_opens_conservation(make_window, qtbot, toy_
     indicator = window.insight.trust
     _explained_with(qtbot, window, "alphabeta:2")
     qtbot.waitUntil(indicator.isVisible, timeout=5000)
-    assert "8, 5, 2" in indicator.text() and "sum pool" in indicator.text()
+    assert "8, 5, 2" in indicator.full_text and "sum pool" in indicator.full_text
+    assert indicator.full_text.startswith(indicator.text().rstrip("…"))  # as wide as it can
     assert "layer 8" in indicator.toolTip()
 
     panel = window.insight.panels["conservation"]
@@ -40,3 +41,20 @@ def test_warning_names_the_pools_and_opens_conservation(make_window, qtbot, toy_
     assert not indicator.isVisible()
     assert window.state.explanation.diagnosis is window.state.diagnosis
     assert window.state.explanation.diagnosis.ok
+
+
+def test_a_narrow_window_elides_the_warning_at_its_end(make_window, qtbot, toy_files):
+    """At 1024 pixels the warning was cut at both ends ('rs 8, 5, 2: …')."""
+    window = make_window(model=MODELS / "mnist-lenet5.npz", dataset=toy_files[1])
+    indicator = window.insight.trust
+    _explained_with(qtbot, window, "alphabeta:2")
+    qtbot.waitUntil(indicator.isVisible, timeout=5000)
+    full = indicator.full_text
+    for width in (1400, 1024):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda w=width: window.width() <= w, timeout=5000)
+        qtbot.waitUntil(lambda: indicator.fontMetrics().horizontalAdvance(indicator.text())
+                        <= indicator.width(), timeout=5000)
+        shown = indicator.text()
+        assert full.startswith(shown.rstrip("…")) and shown[:6] == full[:6]
+    assert shown.endswith("…") and len(shown) < len(full)

@@ -1,0 +1,201 @@
+"""What ``lrp render`` and ``lrp figure`` read: relevance from what users have — a ``.npy``
+(what ``lrp explain --out R.npy`` writes), an ``.npz`` (one array, the member named
+``relevance``, or ``FILE.npz:NAME``) or a relevance store ``R.zarr`` (``lrp explain --out
+R.zarr``, read sample by sample) — and inputs from a ``.npy`` or any dataset
+:func:`lrpcore.open_dataset` opens (``mnist-sample``, IDX, .mat, an image folder, ...).
+
+Every refusal is one line naming the file and the problem (exit status 2).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+
+from ..errors import DatasetError, ShapeError
+from .common import load_array, load_samples
+
+NPZ_PREFERRED = "relevance"  # the member an .npz of several arrays is read from by default
+
+
+def _checked(a, path, what) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: {what} must be numbers, got dtype {a.dtype}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise DatasetError(f"{path}: {what} contains NaN or infinite values")
+    return a
+
+
+def split_member(spec) -> tuple[str, str | None]:
+    """``R.npz:NAME`` → (``R.npz``, NAME); any other path (also one with a colon that
+    exists as it is) → (path, None)."""
+    spec = os.fspath(spec)
+    head, sep, name = spec.rpartition(":")
+    if sep and not os.path.exists(spec) and head.lower().endswith(".npz") and name:
+        return head, name
+    return spec, None
+
+
+def read_npz_member(path, name=None, what="relevance") -> np.ndarray:
+    """One array of an ``.npz``: ``name``, else its only array, else the one named
+    ``relevance``; otherwise an error listing the names to choose from."""
+    from ..io.claims import check_npz_member  # noqa: PLC0415
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = list(npz.files)
+            if name is None:
+                if len(names) == 1:
+                    name = names[0]
+                elif NPZ_PREFERRED in names:
+                    name = NPZ_PREFERRED
+                else:
+                    listed = ", ".join(names) or "none"
+                    raise DatasetError(
+                        f"{path}: {len(names)} arrays ({listed}); name the {what} as "
+                        f"{path}:NAME")
+            elif name not in names:
+                raise DatasetError(f"{path}: no array named {name!r} (arrays: "
+                                   f"{', '.join(names) or 'none'})")
+            check_npz_member(path, name)  # before numpy inflates it
+            return npz[name]
+    except DatasetError:
+        raise
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not a plain numeric .npz archive ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise DatasetError(f"{path}: cannot read .npz: {exc}") from None
+
+
+class RelevanceFile:
+    """Relevance maps of one file: ``len()`` maps, ``maps(indices)`` by sample number,
+    ``provenance`` for the sidecar and ``default_input``: the dataset the maps came from
+    (a store's input, or the ``input``/``dataset`` its sidecar records).
+
+    Sample numbers are positions in the file, except for a single map whose sidecar names
+    its sample (``relevance_3.npy`` of ``lrp demo`` or the explorer's export holds sample 3).
+    """
+
+    def __init__(self, spec):
+        from ..io.relevance_store import is_zarr_path  # noqa: PLC0415
+
+        path, member = split_member(spec)
+        self.path = path
+        self.store = None
+        self.default_input = None
+        self.samples = None  # sample number of each map, when not its position
+        if is_zarr_path(path) and os.path.isdir(path):
+            from ..io.relevance_store import open_relevance_store  # noqa: PLC0415
+
+            self.store = open_relevance_store(path)
+            self.default_input = self.store.input
+            self.batch = None
+            self.n = len(self.store)
+            return
+        if member is not None or (os.path.isfile(path) and path.lower().endswith(".npz")
+                                  and zipfile.is_zipfile(path)):
+            if not os.path.isfile(path):
+                raise DatasetError(f"{path}: no such file")
+            a = read_npz_member(path, member)
+        else:
+            if os.path.isdir(path):
+                raise DatasetError(f"{path}: a folder, not a relevance store (.zarr written "
+                                   "by 'lrp explain'); give a .npy, .npz or R.zarr")
+            a = load_array(path, "relevance")
+        from .cmd_render import as_batch  # noqa: PLC0415
+
+        self.batch = as_batch(_checked(a, spec, "relevance"), spec)
+        self.n = int(self.batch.shape[0])
+        side = self.provenance().get("relevance_sidecar", {})
+        if not side.get("raw"):
+            self.default_input = side.get("input") or side.get("dataset")
+        if self.n == 1 and isinstance(side.get("sample"), int):
+            self.samples = [int(side["sample"])]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def default_indices(self, k) -> list[int]:
+        """The samples shown when none are asked for: the first ``k``."""
+        return list(self.samples) if self.samples else list(range(min(self.n, k)))
+
+    def check_index(self, index) -> int:
+        """The position in the file of sample ``index``."""
+        if self.samples is not None:
+            if int(index) not in self.samples:
+                raise ShapeError(f"{self.path}: holds the relevance of sample "
+                                 f"{self.samples[0]} only (its sidecar says so), not of "
+                                 f"sample {index}")
+            return self.samples.index(int(index))
+        if not -self.n <= int(index) < self.n:
+            raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
+                             "samples)")
+        return int(index) % self.n
+
+    def maps(self, indices) -> list[np.ndarray]:
+        idx = [self.check_index(i) for i in indices]
+        if self.store is None:
+            return [self.batch[i] for i in idx]
+        maps = self.store.heatmaps(np.asarray(idx, dtype=np.int64))
+        return list(_checked(maps, self.path, "relevance"))
+
+    def provenance(self) -> dict:
+        """Where the maps came from: the file (with its sidecar; cmd_render.provenance) or
+        the store and its stored provenance."""
+        if self.store is None:
+            from .cmd_render import provenance  # noqa: PLC0415
+
+            return provenance(self.path, None)
+        return {"relevance_file": os.path.abspath(self.path),
+                "relevance_store": dict(self.store.provenance)}
+
+
+def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
+    """(inputs, one unit-scaled input per map fitted to its size) — (None, None) without
+    inputs. ``spec`` is ``--input``; without it the dataset the maps came from is used when
+    it opens and fits (else the maps are drawn alone, as before)."""
+    from .cmd_render import fit_input, to_unit  # noqa: PLC0415
+
+    def fit(inputs):
+        return [fit_input(to_unit(inputs.sample(i)), m, inputs.path, relevance.path)
+                for i, m in zip(indices, maps, strict=True)]
+
+    if spec:
+        inputs = InputFile(spec)
+        return inputs, fit(inputs)
+    if relevance.default_input is None:
+        return None, None
+    try:
+        inputs = InputFile(relevance.default_input)
+        return inputs, fit(inputs)
+    except (DatasetError, ShapeError, OSError):
+        return None, None
+
+
+class InputFile:
+    """The inputs beside the maps: ``.npy`` (one sample or a batch) or any dataset."""
+
+    def __init__(self, spec, what="input"):
+        from .cmd_render import as_batch  # noqa: PLC0415
+
+        self.path = os.fspath(spec)
+        data, _labels = load_samples(self.path, what, mmap=True)
+        self.data = as_batch(data, self.path) if isinstance(data, np.ndarray) else data
+        self.n = int(self.data.shape[0])
+
+    @property
+    def where(self) -> str:
+        """The absolute path of a file, a dataset name as given (for sidecars)."""
+        return os.path.abspath(self.path) if os.path.exists(self.path) else self.path
+
+    def sample(self, index) -> np.ndarray:
+        """Sample ``index`` (the only one of a single-sample file, whatever the index)."""
+        i = 0 if self.n == 1 else int(index)
+        if not -self.n <= i < self.n:
+            raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
+                             "samples)")
+        i %= self.n
+        return _checked(self.data[i:i + 1][0], self.path, "input")

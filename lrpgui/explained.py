@@ -1,0 +1,44 @@
+"""What an explanation explains, in class indices and in words (no Qt): the views' titles,
+the scores plot's marks, the figure title and the export sidecars all read it here, through
+the request's one target parser (:func:`lrpcore.targets.parse_target`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def class_name(model, k) -> str:
+    """The model's name of class ``k`` (its index as text when it has none)."""
+    names = list(model.class_names)
+    return str(names[k]) if k is not None and 0 <= k < len(names) else str(k)
+
+
+def explained_classes(result, n=None) -> list[int]:
+    """The classes whose relevance is on display: the target class, or every class for
+    "output" (the relevance of all outputs together). ``n``: number of classes."""
+    n = np.asarray(result.scores).size if n is None else int(n)
+    target = result.request.target_value
+    if target == "output":
+        return list(range(n))
+    k = {"pred": result.prediction, "true": result.request.label}.get(target, target)
+    return [int(k)] if k is not None and 0 <= int(k) < n else []
+
+
+def explained_class(result) -> int | None:
+    """The one class whose relevance is on display (None for "output": all of them)."""
+    classes = explained_classes(result)
+    return classes[0] if len(classes) == 1 and result.request.target_value != "output" else None
+
+
+def target_text(result) -> str:
+    """Which output the relevance explains, in words (the views' title says it)."""
+    target = result.request.target_value
+    if target == "output":
+        return "all outputs"
+    if target == "true":
+        k, what = result.request.label, "true class"
+    elif target == "pred":
+        k, what = result.prediction, "predicted class"
+    else:
+        k, what = target, "class"
+    return f"{what} {class_name(result.request.model, k)}"

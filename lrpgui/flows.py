@@ -1,0 +1,182 @@
+"""The export and download flows without Qt: what each export writes, which questions it
+needs answered, what it refuses and what the status bar says afterwards. The window only
+asks the questions (``lrpgui.dialogs``), shows progress and hands jobs to its workers;
+tests drive every rule here without a widget.
+
+Every refusal is a :class:`Refused` with a dialog title and a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrpcore.errors import LRPError
+from lrpcore.io import download
+
+from . import services
+from .session import message
+
+DEFAULT_FIGURE_SCALE = 8
+
+
+class Refused(LRPError):
+    """An export or download that was not started: ``title`` for a dialog."""
+
+    def __init__(self, title: str, message: str):
+        super().__init__(message)
+        self.title = title
+
+
+@dataclass(frozen=True)
+class SingleExport:
+    """One kind of export of the explanation on display.
+
+    ``write(path, result, state, info)`` writes and returns the paths; ``name`` is the
+    suggested file name (``{index}`` is the sample); ``filters`` None asks for a folder.
+    """
+
+    title: str
+    name: str
+    filters: str | None
+    write: Callable
+    colormap_in_info: bool = True
+    needs_scale: bool = False
+
+
+def _png(path, result, state, info, scale=None):
+    return services.export_single_png(path, result, state.colormap, state.outline, info)
+
+
+def _figure(path, result, state, info, scale=DEFAULT_FIGURE_SCALE):
+    return services.export_figure(path, result, state.colormap, state.outline, int(scale),
+                                  info)
+
+
+def _npy(path, result, state, info, scale=None):
+    return services.export_single_npy(path, result, info)
+
+
+def _overlay(path, result, state, info, scale=None):
+    return services.export_overlay(path, result, state.colormap, state.overlay_opacity,
+                                   state.channels, info)
+
+
+def _colormaps(folder, result, state, info, scale=None):
+    return services.export_all_colormaps(folder, result, state.outline, info)
+
+
+PNG = "PNG (*.png)"
+SINGLE_EXPORTS: dict[str, SingleExport] = {
+    "png": SingleExport("Export PNG", "heatmap_{index}.png", PNG, _png),
+    "figure": SingleExport("Export figure", "figure_{index}.png", PNG, _figure,
+                           needs_scale=True),
+    "npy": SingleExport("Export relevance", "relevance_{index}.npy", "NumPy (*.npy)", _npy,
+                        colormap_in_info=False),
+    "overlay": SingleExport("Export overlay", "overlay_{index}.png", PNG, _overlay),
+    "colormaps": SingleExport("Export all colormaps", "", None, _colormaps,
+                              colormap_in_info=False),
+}
+
+
+def written_status(paths, what="wrote") -> str:
+    """'wrote a.png and 1 more': the status bar after an export."""
+    paths = list(paths)
+    return f"{what} {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+
+def figure_scale(remembered) -> int:
+    """The scale to offer: the remembered one when it is a whole number ≥ 1, else 8."""
+    text = str(remembered or "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else DEFAULT_FIGURE_SCALE
+
+
+class Exports:
+    """The explorer's exports, reading the session's result on display and its state."""
+
+    def __init__(self, session):
+        self.session = session
+
+    @property
+    def state(self):
+        return self.session.state
+
+    def current(self):
+        """The result on display, or Refused when there is none yet."""
+        result = self.session.last_result
+        if result is None or self.state.explanation is None:
+            raise Refused("Nothing to export", "no explanation is on display yet")
+        return result
+
+    def suggested_name(self, kind, result) -> str:
+        return SINGLE_EXPORTS[kind].name.format(index=result.index)
+
+    def write(self, kind, path, result=None, scale=None) -> list:
+        """Write export ``kind`` of ``result`` (the one on display) to ``path``; Refused with
+        the reason when it fails (nothing is left behind: lrpcore.export writes atomically)."""
+        spec = SINGLE_EXPORTS[kind]
+        result = self.current() if result is None else result
+        extra = {"colormap": self.state.colormap} if spec.colormap_in_info else {}
+        info = self.session.result_info(result, **extra)
+        kwargs = {"scale": int(scale)} if spec.needs_scale and scale else {}
+        try:
+            return list(spec.write(os.fspath(path), result, self.state, info, **kwargs))
+        except Exception as exc:
+            raise Refused("Export failed", message(exc)) from None
+
+    def batch_job(self, folder, scope, formats, selected, filtered,
+                  chunk=256) -> services.BatchExport:
+        """The batch export of the ``selection`` or the ``filtered`` samples (index lists of
+        the grid) into ``folder``; Refused when there is nothing to do."""
+        s = self.state
+        if s.model is None or s.dataset is None:
+            raise Refused("Nothing to export", "open a model and a dataset first")
+        if not formats:
+            raise Refused("Nothing to export", "choose PNG, .npy or both")
+        indices = np.asarray(selected if scope == "selection" else filtered, dtype=np.int64)
+        if indices.size == 0:
+            raise Refused("Nothing to export", f"the {scope} is empty")
+        try:
+            return self.session.batch_export_job(folder, indices, formats, chunk)
+        except LRPError as exc:  # e.g. the model file was removed since it was opened
+            raise Refused("Batch export failed", str(exc)) from None
+
+    @staticmethod
+    def batch_status(paths) -> str:
+        return f"batch export wrote {len(paths):,} files"
+
+    BATCH_CANCELLED = "batch export cancelled; no files were kept"
+
+
+# -- downloading MNIST ----------------------------------------------------------------------
+DOWNLOADS = {
+    "all": "the MNIST training and test sets (about 11 MB)",
+    "train": "the MNIST training set (about 10 MB)",
+    "test": "the MNIST test set (about 2 MB)",
+}
+DOWNLOADED = "MNIST downloaded: choose mnist-train or mnist-test"
+NOT_STARTED = "download not started"
+
+
+def download_question(kind) -> str:
+    """What the question before a download names (the internet is used only after a yes)."""
+    if kind not in DOWNLOADS:
+        raise Refused("Download failed",
+                      f"MNIST {kind!r}: choose one of {', '.join(DOWNLOADS)}")
+    return DOWNLOADS[kind]
+
+
+def download_job(kind):
+    """``fn(token)`` downloading MNIST ``kind`` with progress (done, total, file name) and
+    cancellation through the token (partial files are removed by the downloader)."""
+    download_question(kind)
+
+    def run(token):
+        return download.download_mnist(
+            kind, progress=lambda done, total, name: token.progress(done, total, name),
+            cancel=token.cancelled)
+
+    return run
