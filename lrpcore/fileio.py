@@ -12,6 +12,7 @@ import contextvars
 import errno
 import io
 import os
+import shutil
 import stat
 import tempfile
 import types
@@ -55,7 +56,8 @@ def identity(path):
 
 
 def clean_stale_temporaries(folder) -> None:
-    """Remove temporary files that a killed run (whose process is gone) left in ``folder``."""
+    """Remove temporary files (and folders: Zarr stores being made) that a killed run (whose
+    process is gone) left in ``folder``."""
     folder = os.path.abspath(folder)
     if folder in _cleaned:
         return
@@ -68,8 +70,12 @@ def clean_stale_temporaries(folder) -> None:
         pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
             continue
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(folder, name))
+        full = os.path.join(folder, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(full)
 
 
 def _alive(pid: int) -> bool:
@@ -111,14 +117,35 @@ def staged_writes():
     finally:
         _stage.reset(token)
     try:
-        for tmp, path, before, overwrite in state.pending:
-            _finish(tmp, path, before, overwrite)
+        _commit(state.pending)
     except BaseException:
         for tmp, *_ in state.pending:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
     state.committed = True
+
+
+def _commit(pending) -> None:
+    """Give staged files their real names, so that a run killed halfway through never leaves
+    a file beside a description of another: every target is checked before the first rename
+    (a refusal renames nothing), old companions of replaced files (``R.npy.json`` of
+    ``R.npy``: another staged name plus an extension) are removed first, and companions are
+    renamed after the files they describe."""
+    names = {os.path.abspath(path) for _, path, *_ in pending}
+
+    def companion(path) -> bool:
+        return os.path.splitext(os.path.abspath(path))[0] in names
+
+    for _, path, before, _ in pending:
+        if _identity(path) != before:
+            raise ExportError(f"{path}: was created or replaced by something else while this "
+                              "ran; left it alone (nothing written)")
+    for _, path, before, _ in pending:
+        if before is not None and companion(path):
+            os.unlink(path)
+    for tmp, path, *_ in sorted(pending, key=lambda p: companion(p[1])):  # stable order
+        os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -169,9 +196,24 @@ def _default_mode(path) -> int:
         return 0o666 & ~umask
 
 
+def require_regular_file(path, error=ExportError) -> None:
+    """Refuse to read anything but a regular file (links followed): a model or dataset that is
+    a link to ``/dev/zero`` or a named pipe (a crafted archive may hold one) would be read
+    forever, or block before the first byte."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise error(f"{os.fspath(path)}: cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device or pipe"
+        raise error(f"{os.fspath(path)}: is {kind}, not a file")
+
+
 def read_bytes(path, error=ExportError, limit=None) -> bytes:
     """The file's bytes (the first ``limit`` only, if given); an unreadable file raises
-    ``error`` (an LRPError subclass) naming it, never a bare OSError."""
+    ``error`` (an LRPError subclass) naming it, never a bare OSError; only regular files are
+    read (:func:`require_regular_file`)."""
+    require_regular_file(path, error)
     try:
         with open(path, "rb") as fh:
             return fh.read() if limit is None else fh.read(limit)

@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lrpcore.text import printable_line
+
 from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self.message = QLabel(objectName="emptyMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file names
         self.message.hide()
         self.export_png_button = QPushButton("PNG…", objectName="exportPngButton")
         self.export_figure_button = QPushButton("figure…",
@@ -392,6 +395,7 @@ class MainWindow(QMainWindow):
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
         """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
+        title, message = printable_line(title), printable_line(message)  # file names in it
         self.errors.append(message)
         self.last_error = message
         self.state.status = f"{title}: {message}"

@@ -14,6 +14,7 @@ from lrpcore.presets import preset_or_none
 from lrpcore.render.colormaps import get_colormap
 from lrpcore.rules import parse_rule
 from lrpcore.targets import TARGET_WORDS, target_spec  # noqa: F401 (TARGET_WORDS re-exported)
+from lrpcore.text import printable_line
 
 from .evented import EventedModel, Field
 
@@ -33,6 +34,11 @@ def _str(value, _obj):
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _status_line(value, _obj):
+    """The status bar shows file names: no escapes, bidi overrides or line breaks of them."""
+    return printable_line(_str(value, _obj))
 
 
 def _bool(value, _obj):
@@ -172,7 +178,7 @@ class AppState(EventedModel):
                       "(lrpcore.insight.diagnose); None until it is checked, after the heatmap")
     predictions = Field(None, _optional_array, "predicted class per dataset sample (-1 unknown)")
     accuracy = Field(None, _optional_float, "accuracy of the model on the dataset")
-    status = Field("", _str, "one-line message for the status bar")
+    status = Field("", _status_line, "one-line message for the status bar")
 
     @property
     def labels(self):

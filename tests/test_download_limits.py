@@ -4,6 +4,7 @@ is cut at the overall deadline, and nothing stays in the cache (local servers on
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 
 import pytest
@@ -119,3 +120,57 @@ def test_cli_refusal_is_one_line_exit_2(cache, monkeypatch, capsys):
         srv.close()
     err = capsys.readouterr().err
     assert rc == 2 and "download cap" in err and len(err.strip().splitlines()) == 1
+
+
+class TricklingHeaders:
+    """A raw TCP server whose answer never gets past its headers: after the status line it
+    sends one header byte per ``gap`` seconds (pacing on an event), well inside the stall
+    timeout. After ``limit`` bytes it gives up and ends the headers with an empty body (so a
+    client without an overall deadline fails this test, with a checksum error, instead of
+    hanging it). ``hung_up`` is set when the
+    client closes the connection."""
+
+    def __init__(self, gap=0.05, limit=200):
+        self.stop, self.hung_up = threading.Event(), threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/mnist/"
+        self.gap, self.limit = gap, limit
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(self.limit):
+                    if self.stop.wait(self.gap):
+                        return
+                    conn.sendall(b"a")
+                conn.sendall(b"\r\nContent-Length: 0\r\n\r\n")
+                conn.recv(1)  # until the client hangs up
+            except OSError:
+                pass
+            self.hung_up.set()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(5)
+
+
+def test_server_trickling_its_headers_is_cut_at_the_deadline(cache, monkeypatch):
+    monkeypatch.setenv("LRP_DOWNLOAD_DEADLINE_S", "0.5")
+    monkeypatch.setenv("LRP_DOWNLOAD_STALL_S", "20")  # each byte comes well within it
+    srv = TricklingHeaders()
+    try:
+        with pytest.raises(DatasetError, match="longer than 0.5 s.*LRP_DOWNLOAD_DEADLINE_S"):
+            _download(srv.url)
+        assert srv.hung_up.wait(10)  # the client closed the connection, not the server
+    finally:
+        srv.close()
+    assert leftovers(cache) == []

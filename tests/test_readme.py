@@ -41,3 +41,18 @@ def test_python_m_lrpcore_is_the_lrp_command():
     bad = subprocess.run([sys.executable, "-m", "lrpcore", "render"], cwd=root,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("lrp render: error:")
+
+
+def test_the_demo_run_in_the_checkout_leaves_git_status_clean():
+    """The README runs `python3 -m lrpcore demo` from the checkout; its folders are ignored."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout")
+    for name in ("lrp-demo/heatmap_3_bwr.png", "lrp-demo-2/relevance_3.npy"):
+        done = subprocess.run(["git", "check-ignore", "-q", name], cwd=root, timeout=60)
+        assert done.returncode == 0, name

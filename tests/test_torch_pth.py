@@ -269,3 +269,14 @@ def test_many_views_of_one_storage_are_bounded(tmp_path, fake_torch):
                      payload=buf.getvalue())
     with pytest.raises(ModelFormatError, match="far more than the file stores"):
         read_state_dict(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_tensor_with_nan_or_inf_is_refused_naming_it(tmp_path, fake_torch, bad):
+    """Other formats refuse non-finite weights; a .pth handed them on, and the explanation
+    then blamed the input."""
+    w = W.copy()
+    w[5] = bad
+    path = write_zip(tmp_path / "m.pth", fake_torch, {"conv.weight": (w, 0, (3, 4), (4, 1))})
+    with pytest.raises(ModelFormatError, match="m.pth: tensor 'conv.weight' contains NaN"):
+        read_state_dict(path)

@@ -58,3 +58,30 @@ def test_hostile_resume_from_the_cli_is_exit_2_one_line(tmp_path, capsys):
                "--epochs", "3", "--out", str(tmp_path / "cli.npz"), "--resume", str(bad)])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "internal" not in err
+
+
+def _with_member(tmp_path, shape, stored):
+    """A real checkpoint plus one ``opt.`` member whose header claims ``shape`` (float64)
+    while its entry holds ``stored`` zero bytes (deflated: a few KB on disk)."""
+    import zipfile
+
+    bad = _tampered(tmp_path)
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False,
+                                                "shape": shape})
+    with zipfile.ZipFile(bad, "a", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("opt.zzz.npy", "w", force_zip64=True) as fh:
+            fh.write(head.getvalue())
+            for _ in range(stored >> 20):
+                fh.write(bytes(1 << 20))
+    return bad
+
+
+@pytest.mark.parametrize("shape, stored", [
+    ((64 << 17,), 64 << 20),  # 64 MB of zeros: far more than a toy model's state needs
+    ((1 << 40,), 1 << 20),    # a header claiming 8 TB in an entry of 1 MB
+], ids=["inflates-beyond-the-model", "header-claims-more-than-the-entry"])
+def test_a_checkpoint_claiming_more_than_the_model_needs_is_refused(tmp_path, shape, stored):
+    bad = _with_member(tmp_path, shape, stored)
+    with pytest.raises(LRPError, match=r"bad\.ckpt\.npz: .*(would take|claims shape)"):
+        train(_cfg(epochs=3), _toy_data(), tmp_path / "next.npz", resume=bad, **KW)

@@ -126,17 +126,22 @@ def fit_input(x: np.ndarray, r: np.ndarray, x_path, r_path) -> np.ndarray:
                      f"of {r_path}")
 
 
+SIDECAR_MAX_BYTES = 16 << 20  # a relevance sidecar is a few KB; more is not one
+
+
 def provenance(r_path, x_path) -> dict:
     """Sidecar facts of a re-render: the source files, and the relevance's own sidecar."""
     info = {"relevance_file": os.path.abspath(r_path), "relevance_sha256": sha256_file(r_path),
             "input_file": None if x_path is None else os.path.abspath(x_path)}
     side = os.fspath(r_path) + ".json"
     if os.path.isfile(side):
-        try:
+        try:  # a crafted sidecar (huge, or nested 10^5 deep) is noted, never fatal
+            if os.path.getsize(side) > SIDECAR_MAX_BYTES:
+                raise ValueError(f"larger than {SIDECAR_MAX_BYTES >> 20} MB")
             with open(side, encoding="utf-8") as fh:
                 info["relevance_sidecar"] = json.load(fh)
-        except (OSError, ValueError) as exc:
-            info["relevance_sidecar_error"] = f"{side}: unreadable ({exc})"
+        except (OSError, ValueError, RecursionError) as exc:
+            info["relevance_sidecar_error"] = f"{side}: unreadable ({str(exc)[:200]})"
     return info
 
 

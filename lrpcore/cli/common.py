@@ -103,10 +103,18 @@ def parse_target(text, words=("pred", "true", "output")):
 def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
     is missing (unless the command makes it); ``None`` entries (options not given) are
-    skipped."""
+    skipped. Two outputs naming one file (``--out a.npy --outputs a.npy``, or an output and
+    another's sidecar) are refused: the later would silently replace the earlier."""
+    seen: dict[str, str] = {}
     for path in paths:
         if not path:
             continue
+        key = os.path.realpath(path)
+        if key in seen:
+            also = "" if seen[key] == os.fspath(path) else f" (also as {seen[key]})"
+            raise ExportError(f"{path}: named for two outputs of this command{also}, sidecars "
+                              "included; give each output its own file")
+        seen[key] = os.fspath(path)
         if os.path.exists(path) and not overwrite:
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
         folder = os.path.dirname(os.path.abspath(path))

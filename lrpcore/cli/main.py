@@ -94,6 +94,11 @@ def main(argv=None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except MemoryError as exc:  # a valid but huge input on this machine: not a bug
+        print(f"lrp {args.command}: error: out of memory ({str(exc)[:200] or 'no details'}); "
+              "the input or the requested output is too large for this machine",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # internal error: say so, ask for a report
         print(f"lrp {args.command}: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in LRP Explorer; please report it with the command you ran.",

@@ -47,6 +47,34 @@ def check_npz_member(path: str, key: str) -> None:
                            "(a zip bomb?)")
 
 
+def check_npz_budget(path: str, budget: int, error=DatasetError, what="arrays") -> None:
+    """Refuse an ``.npz`` whose members together would inflate to more than ``budget`` bytes
+    (what the reader knows a valid file needs: e.g. a model's parameters), or one whose
+    ``.npy`` header claims more than its zip entry holds (numpy allocates the claim first).
+    Headers and the zip directory only: nothing is decompressed beyond a header."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > budget:
+                raise error(f"{path}: its {what} would take {total:,} bytes; a valid file "
+                            f"needs at most {budget:,}")
+            for info in infos:
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+                if math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise error(f"{path}: member {info.filename[:40]!r} claims shape "
+                                f"{'×'.join(map(str, shape))[:60]}, more than its "
+                                f"{info.file_size} bytes hold")
+    except error:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
+        raise error(f"{path}: not a readable .npz ({str(exc)[:160]})") from None
+
+
 _MAT_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
                  "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "logical": 1}
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
+from ..text import listing
 from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
@@ -260,7 +261,7 @@ def _pick(keys, wanted, path, what, required=True):
     if len(keys) == 1 and required:
         return next(iter(keys))
     if required:
-        found = ", ".join(sorted(keys)) or "none"
+        found = listing(sorted(keys)) or "none"  # a crafted archive may hold 100,000 names
         raise DatasetError(f"{path}: no {what} array found (keys: {found}; expected one of "
                            f"{', '.join(wanted)})")
     return None

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import Cancelled, DatasetError
 from ..limits import DOWNLOAD_DEADLINE, DOWNLOAD_MAX, DOWNLOAD_STALL
 from .cache import cache_dir as default_cache_dir
+from .download_deadline import Deadline
 
 MIRROR_ENV = "LRP_MNIST_MIRROR"
 KINDS = ("train", "test")
@@ -40,9 +41,9 @@ class _OverLimit(Exception):
 
 
 class _BoundedDownloader:
-    """What pooch calls to fetch one URL: streams with requests, reading whatever has arrived
-    (so a server trickling single bytes still meets the deadline check), and stops at the size
-    cap, the overall deadline or a stall (no byte for ``stall`` seconds)."""
+    """What pooch calls to fetch one URL: streams with requests, reading whatever has arrived,
+    and stops at the size cap, the overall deadline (headers included: see
+    :mod:`.download_deadline`) or a stall (no byte for ``stall`` seconds)."""
 
     def __init__(self, bar, max_bytes: int, deadline_s: float, stall_s: float):
         self.bar, self.max_bytes = bar, max_bytes
@@ -51,10 +52,30 @@ class _BoundedDownloader:
     def __call__(self, url, output_file, pooch_obj=None, check_only=False):
         import time
 
+        start = time.monotonic()
+        # the timer cuts the connection even while the status line or headers trickle in
+        with Deadline(self.deadline_s) as deadline:
+            try:
+                self._fetch(url, output_file, deadline.session, start)
+                if deadline.expired:  # the cut connection looked like the end of the file
+                    raise self._late(url)
+            except _OverLimit:
+                raise
+            except Exception:
+                if deadline.expired:
+                    raise self._late(url) from None
+                raise
+
+    def _late(self, url) -> _OverLimit:
+        return _OverLimit(f"{url}: the download took longer than {self.deadline_s:g} s "
+                          f"({DOWNLOAD_DEADLINE.env}); stopped")
+
+    def _fetch(self, url, output_file, session, start) -> None:
+        import time
+
         import requests
 
-        start = time.monotonic()
-        with requests.get(url, stream=True, timeout=(self.stall_s, self.stall_s)) as response:
+        with session.get(url, stream=True, timeout=(self.stall_s, self.stall_s)) as response:
             response.raise_for_status()
             try:
                 announced = max(0, int(response.headers.get("content-length") or 0))
@@ -77,9 +98,7 @@ class _BoundedDownloader:
                                          f"{self.max_bytes / 2**20:g} MB download cap "
                                          f"({DOWNLOAD_MAX.env}); stopped")
                     if time.monotonic() - start > self.deadline_s:
-                        raise _OverLimit(f"{url}: the download took longer than "
-                                         f"{self.deadline_s:g} s ({DOWNLOAD_DEADLINE.env}); "
-                                         "stopped")
+                        raise self._late(url)
                     fh.write(block)
                     self.bar.update(len(block))
             if announced and done < announced:

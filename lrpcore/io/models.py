@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ExportError, ModelFormatError
-from ..fileio import read_bytes
+from ..fileio import read_bytes, require_regular_file
 from ..model import Sequential
 from ..text import printable_meta
 from .native import read_native, save_native
@@ -109,6 +109,7 @@ def load_model(path, sidecar=True) -> Sequential:
         raise ModelFormatError(f"{path}: no such file")
     if os.path.isdir(path):
         raise ModelFormatError(f"{path}: is a folder, not a model file")
+    require_regular_file(path, ModelFormatError)  # not a link to /dev/zero, not a pipe
     loader = LOADERS.get(ext)
     if loader is None:
         known = ", ".join(sorted(LOADERS))

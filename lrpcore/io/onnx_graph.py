@@ -124,6 +124,12 @@ def _bounded(arr, b, where):
     return arr
 
 
+def _check_size(shape, b, where, op):
+    if math.prod(shape) > MAX_CONSTANT_ELEMENTS:
+        b.fail(where, f"{op} of constants would make {math.prod(shape):,} values, more than "
+                      "shape arithmetic needs")
+
+
 # -- constant folding --------------------------------------------------------------------------
 
 def _fold(b, node, attrs, where, onnx):
@@ -155,7 +161,13 @@ def _fold(b, node, attrs, where, onnx):
     if op == "Shape":
         value = np.asarray(np.shape(x), dtype=np.int64)
     elif op == "Gather":
-        value = np.take(x, ins[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
+        index, axis = np.asarray(ins[1]).astype(np.int64), int(attrs.get("axis", 0))
+        if not -np.ndim(x) <= axis < np.ndim(x):
+            b.fail(where, f"Gather along axis {axis} of a constant of {np.ndim(x)} dimensions")
+        axis %= np.ndim(x)
+        shape = np.shape(x)[:axis] + np.shape(index) + np.shape(x)[axis + 1:]
+        _check_size(shape, b, where, op)  # checked before numpy allocates the result
+        value = np.take(x, index, axis=axis)
     elif op == "Unsqueeze":
         axes = attrs.get("axes") if "axes" in attrs else ins[1]
         value = x
@@ -165,6 +177,7 @@ def _fold(b, node, attrs, where, onnx):
         axes = attrs.get("axes") if "axes" in attrs else (ins[1] if len(ins) > 1 else None)
         value = np.squeeze(x, axis=None if axes is None else tuple(int(a) for a in axes))
     elif op == "Concat":
+        _check_size((sum(int(np.size(v)) for v in ins),), b, where, op)
         value = np.concatenate([np.atleast_1d(v) for v in ins], axis=int(attrs["axis"]))
     elif op == "ConstantOfShape":
         shape = _ints(np.atleast_1d(x), where, b, "ConstantOfShape's shape")
@@ -176,7 +189,8 @@ def _fold(b, node, attrs, where, onnx):
         to = _ONNX_TYPES.get(int(attrs.get("to", 0)))
         if to is None:
             b.fail(where, f"Cast to ONNX type {attrs.get('to')} is not supported")
-        value = np.asarray(x).astype(to)
+        with np.errstate(all="ignore"):  # NaN to int: refused later by shape checks, silently
+            value = np.asarray(x).astype(to)
     elif op == "Slice":
         if b.opset < 10:
             starts, ends = attrs["starts"], attrs["ends"]

@@ -2,24 +2,33 @@
 
 A store holds, for the N samples of one dataset: ``relevance`` (N × the fed sample shape,
 chunked by samples), ``outputs`` (N × classes), ``predictions`` (N) and ``done`` (one flag per
-chunk: the resume manifest). Its attributes carry the same provenance as the JSON sidecars of
-``.npy`` exports (model SHA-256, rules, target, versions) plus the input it explained, so the
-explorer and ``lrp spray`` can show a cluster's results without recomputing anything.
+chunk: the resume manifest). A store is made under a temporary name and takes its real name
+only when every array and attribute is written, so a killed creation never leaves a store that
+looks like one (the next run removes the temporary folder). Its attributes carry the same
+provenance as the JSON sidecars of ``.npy`` exports (model SHA-256, rules, target, versions)
+plus the input it explained, so the explorer and ``lrp spray`` can show a cluster's results
+without recomputing anything.
 zarr is imported only here and in the writer: the single-process path never needs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import stat
+import tempfile
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, ExportError
+from ..fileio import TEMP_PREFIX, clean_stale_temporaries
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
 RUN = "lrp_run"  # attribute: what a rerun must match to resume (see lrpcore.distributed)
 FAILED = "lrp_failed"  # attribute: chunks that failed for bad input, with their samples
+DIAGNOSIS = "lrp_diagnosis"  # attribute: conservation check of the last run (sidecars' too)
 
 
 def import_zarr():
@@ -69,10 +78,42 @@ class RelevanceStore:
         if PROVENANCE not in attrs or RUN not in attrs:
             raise DatasetError(f"{self.path}: a Zarr store without lrp provenance; not written "
                                "by 'lrp explain'")
-        self.provenance = dict(attrs[PROVENANCE])
-        self.run = dict(attrs[RUN])
-        self.failed = list(attrs.get(FAILED, []))
-        self.chunk = int(self.run["chunk"])
+        self.provenance, self.run = attrs[PROVENANCE], attrs[RUN]
+        self.failed = attrs.get(FAILED, [])
+        diagnosis = attrs.get(DIAGNOSIS)  # None for stores of older versions
+        self.diagnosis = diagnosis if isinstance(diagnosis, dict) else None
+        self.chunk = self._check_layout()
+
+    def _check_layout(self) -> int:
+        """The chunk size, once the attributes and array shapes fit together (a store edited
+        by hand or crafted must fail here, with its path, not later with an IndexError)."""
+        def bad(what):
+            return DatasetError(f"{self.path}: a damaged relevance store ({what})")
+
+        if not (isinstance(self.provenance, dict) and isinstance(self.run, dict)
+                and isinstance(self.failed, list)):
+            raise bad("its lrp attributes are not of the written types")
+        run = self.run
+        chunk = run.get("chunk")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise bad(f"chunk {chunk!r}")
+        for name, value in (("input", run.get("input")), ("dtype", run.get("dtype")),
+                            ("model_sha256", run.get("model_sha256")),
+                            ("model", self.provenance.get("model"))):
+            if not isinstance(value, str):
+                raise bad(f"{name} {value!r}")
+        pairs = run.get("layer_rules", [])
+        if not (isinstance(run.get("rule"), str | None) and isinstance(pairs, list) and all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int | str)
+                and isinstance(p[1], str) for p in pairs)):
+            raise bad(f"rule {run.get('rule')!r}, layer rules {pairs!r}")
+        n = self.relevance.shape[0] if self.relevance.ndim else -1
+        if (self.outputs.ndim != 2 or self.predictions.shape != (n,)
+                or self.outputs.shape[0] != n or self._done.shape != (-(-n // chunk),)):
+            raise bad(f"arrays of {n} samples do not fit: outputs {self.outputs.shape}, "
+                      f"predictions {self.predictions.shape}, done {self._done.shape} for "
+                      f"chunks of {chunk}")
+        return chunk
 
     def __len__(self) -> int:
         return int(self.relevance.shape[0])
@@ -130,3 +171,102 @@ def open_relevance_store(path) -> RelevanceStore:
     not installed.
     """
     return RelevanceStore(path)
+
+
+# --- writing: the same promises as lrpcore.fileio, for a folder -------------------------
+
+
+def prepare_store(path, key, fed_shape, n_out, dtype, provenance, overwrite):
+    """The store at ``path`` to (continue to) fill: an existing store of the same run
+    (``key``) is resumed; with ``overwrite`` an existing relevance store is replaced. Anything
+    else at ``path`` (another folder, a file, a link, a store of other settings without
+    ``overwrite``) is refused and left alone."""
+    zarr = import_zarr()
+    path = os.fspath(path)
+    existing = _existing_store(path, overwrite)
+    if existing is not None and not overwrite:
+        diff = [k for k in key if existing.get(k) != key[k]]
+        if diff:
+            what = "; ".join(f"{k}: stored {existing.get(k)!r}, now {key[k]!r}" for k in diff)
+            raise ExportError(f"{path}: holds a run with other settings ({what}); rerun the "
+                              "same command to resume it, or use --overwrite or another --out")
+        return zarr.open_group(path, mode="r+")
+    return _create(zarr, path, key, fed_shape, n_out, dtype, provenance,
+                   replace=existing is not None)
+
+
+def _existing_store(path, overwrite):
+    """The run key of the relevance store at ``path``; None when nothing is there."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot check: {exc.strerror or exc}") from None
+    link = stat.S_ISLNK(st.st_mode)
+    if link and overwrite:
+        raise ExportError(f"{path}: is a symbolic link; refusing to replace it (give the "
+                          "store's own path)")
+    run = None
+    if os.path.isdir(path):
+        with contextlib.suppress(Exception):  # zarr raises many types for foreign folders
+            run = dict(import_zarr().open_group(path, mode="r").attrs).get(RUN)
+    if not isinstance(run, dict):
+        raise ExportError(f"{path}: exists and is not a relevance store of lrp explain; "
+                          "refusing to replace it (remove it yourself or choose another --out)")
+    return run
+
+
+def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ExportError(f"{path}: folder {folder} does not exist")
+    clean_stale_temporaries(folder)  # stores of killed runs
+    try:
+        tmp = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-",
+                               suffix=os.path.basename(path.rstrip(os.sep))[-40:], dir=folder)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
+    aside = None
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        n, chunk = key["n"], key["chunk"]
+        group = zarr.open_group(tmp, mode="w")
+        group.create_array(RELEVANCE, shape=tuple(fed_shape), dtype=dtype,
+                           chunks=(chunk,) + tuple(fed_shape[1:]), fill_value=0)
+        group.create_array(OUTPUTS, shape=(n, n_out), dtype=dtype, chunks=(chunk, n_out),
+                           fill_value=0)
+        group.create_array(PREDICTIONS, shape=(n,), dtype="int64", chunks=(chunk,),
+                           fill_value=-1)
+        group.create_array(DONE, shape=(-(-n // chunk),), dtype="uint8", chunks=(1,),
+                           fill_value=0)
+        group.attrs.update({PROVENANCE: provenance, RUN: key, FAILED: []})  # the mark: last
+        if replace:  # the old store goes aside (a temporary name) only now
+            aside = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix="-old",
+                                     dir=folder)
+            os.rename(path, os.path.join(aside, "store"))
+            try:
+                os.rename(tmp, path)
+            except BaseException:
+                os.rename(os.path.join(aside, "store"), path)  # the old store back
+                raise
+        elif os.path.lexists(path):
+            raise ExportError(f"{path}: was created by something else while this ran; left "
+                              "it alone")
+        else:
+            os.rename(tmp, path)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ExportError(f"{path}: cannot create the store: {exc.strerror or exc}") from None
+        raise
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    return zarr.open_group(path, mode="r+")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -17,6 +17,7 @@ refused, naming both. The sidecar of a native
 from __future__ import annotations
 
 import json
+import math
 import os
 
 from ..errors import ModelFormatError
@@ -95,8 +96,9 @@ def check_accuracy(value, where):
     if fraction(value):
         return float(value)
     if isinstance(value, dict) and all(isinstance(k, str) for k in value) and all(
-            isinstance(v, int | float | str) and not isinstance(v, bool) for v in value.values()):
-        return dict(value)
+            isinstance(v, str) or (isinstance(v, int | float) and not isinstance(v, bool)
+                                   and math.isfinite(v)) for v in value.values()):
+        return dict(value)  # finite: NaN would reach every export's sidecar as invalid JSON
     raise ModelFormatError(f"{where}: 'accuracy' must be a number in [0, 1] or an object of "
                            "numbers")
 

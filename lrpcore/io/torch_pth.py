@@ -256,4 +256,9 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
     if total > 8 * len(data):  # many views of one storage (tied weights are at most a few)
         raise ModelFormatError(f"{path}: the tensors would hold {total:,} values, far more "
                                "than the file stores")
-    return {name: tensor.array() for name, tensor in state.items()}
+    arrays = {name: tensor.array() for name, tensor in state.items()}
+    for name, arr in arrays.items():  # as every other format: a NaN weight is the file's fault
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ModelFormatError(f"{path}: tensor {name[:60]!r} contains NaN or infinite "
+                                   "values")
+    return arrays

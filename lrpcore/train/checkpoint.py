@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..fileio import atomic_write_bytes
+from ..io.claims import check_npz_budget
 
 FORMAT = "lrp-explorer-checkpoint"
 VERSION = 1
@@ -40,11 +41,17 @@ def save_checkpoint(path, state: dict, params, optimizer_arrays: dict, to_numpy)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path):
-    """``(state, params_by_slot, optimizer_arrays)``; errors name the file and the problem."""
+def load_checkpoint(path, budget=None):
+    """``(state, params_by_slot, optimizer_arrays)``; errors name the file and the problem.
+
+    ``budget``: the most bytes the arrays of a checkpoint of this run can need (from the
+    model's parameter count); a file claiming more is refused before anything is inflated.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise LRPError(f"{path}: no such checkpoint file")
+    if budget is not None:
+        check_npz_budget(path, budget, ModelFormatError, "checkpoint arrays")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if not hasattr(npz, "files") or "state" not in npz.files:

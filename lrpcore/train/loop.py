@@ -280,8 +280,14 @@ def _check_state(path, state, config) -> None:
                            f"writes ({value}); not resuming from it")
 
 
+STATE_BYTES = 16 << 20  # the loop state's JSON (history of every epoch) and zip bookkeeping
+BYTES_PER_PARAMETER = 24  # the parameter and up to two optimiser moments, 8 bytes each
+
+
 def _restore(path, config, params, opt, rng, xp):
-    state, saved, opt_arrays = load_checkpoint(path)
+    values = sum(int(p[key].size) for p in params if p is not None for key in ("W", "B"))
+    state, saved, opt_arrays = load_checkpoint(
+        path, budget=BYTES_PER_PARAMETER * values + STATE_BYTES)
     if isinstance(state.get("epoch"), int) and state["epoch"] >= config.epochs >= 1:
         raise LRPError(f"{path}: checkpoint already has {state['epoch']} epochs; ask for more "
                        "with --epochs")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore import bundled
 from lrpcore.io.datasets import DATASET_NAMES
+from lrpcore.text import no_markup, printable_line
 
 from .model_summary import ModelSummary
 
@@ -55,6 +56,7 @@ class Browser(QWidget):
         download.clicked.connect(self.download_requested)
         self.summary = ModelSummary(objectName="modelSummary")
         self.accuracy_label = QLabel("accuracy: —", objectName="accuracyLabel")
+        self.accuracy_label.setTextFormat(Qt.TextFormat.PlainText)  # it names the dataset
         self.accuracy_label.setWordWrap(True)  # a long dataset name must not widen the dock
         self.progress = QProgressBar(objectName="accuracyProgress")
         self.progress.setMaximumHeight(12)
@@ -92,12 +94,21 @@ class Browser(QWidget):
 
     def refresh(self) -> None:
         """Rebuild both lists: bundled entries first, then recent files."""
-        entries = [(p.name, str(p), "bundled") for p in bundled.bundled_models()]
+        # bundled models by the names the command line takes ("mnist-lenet5"): short enough
+        # for a narrow dock (file names were cut to "mnist-d…ect.npz" at 1024 pixels)
+        entries = [(p.stem, str(p), f"bundled; 'lrp' takes it as {p.stem}")
+                   for p in bundled.bundled_models()]
         entries.append(_imagenet_entry())
         self._fill(self.models, entries, self.settings.recent("models"), self.state.model_path)
-        self._fill(self.datasets, [(n, n, "built in / download cache")
-                                   for n in DATASET_NAMES],
-                   self.settings.recent("datasets"), self.state.dataset_name)
+        datasets = [(n, n, "built in / download cache") for n in DATASET_NAMES]
+        self._fill(self.datasets, datasets, self.settings.recent("datasets"),
+                   self.state.dataset_name)
+        # the built-in names are shown whole (recent files may be cut in the middle)
+        widest = max(self.models.fontMetrics().horizontalAdvance(label)
+                     for label, _v, _t in entries + datasets)
+        scroll = self.models.verticalScrollBar().sizeHint().width()
+        for widget in (self.models, self.datasets):
+            widget.setMinimumWidth(min(widest + scroll + 16, 240))
 
     @staticmethod
     def _fill(widget, bundled, recent, current) -> None:
@@ -112,15 +123,15 @@ class Browser(QWidget):
                 widget.addItem(item)
                 continue
             item.setData(PATH_ROLE, value)
-            item.setToolTip(f"{value} ({tip})")
+            item.setToolTip(f"{no_markup(value)} ({tip})")
             widget.addItem(item)
             seen.add(value)
         for value in recent:
             if any(_same_entry(value, known) for known in seen):  # e.g. a bundled model by a
                 continue  # relative path
-            item = QListWidgetItem(f"{Path(value).name}  (recent)")
+            item = QListWidgetItem(f"{no_markup(Path(value).name)}  (recent)")
             item.setData(PATH_ROLE, value)
-            item.setToolTip(value)
+            item.setToolTip(no_markup(value))  # a tooltip that looks like HTML is rendered
             widget.addItem(item)
             seen.add(value)
         for row in range(widget.count()):
@@ -139,13 +150,14 @@ class Browser(QWidget):
     def _on_accuracy(self) -> None:
         acc = self.state.accuracy
         name = self.state.dataset_name or "dataset"
+        shown = printable_line(Path(name).name)
         if acc is None and self.state.dataset is not None and self.state.labels is None:
-            self.accuracy_label.setText(f"accuracy on {Path(name).name}: no labels")
+            self.accuracy_label.setText(f"accuracy on {shown}: no labels")
         elif acc is None:
-            self.accuracy_label.setText(f"accuracy on {Path(name).name}: —")
+            self.accuracy_label.setText(f"accuracy on {shown}: —")
         else:
             seen = " (its training data)" if self._trained_on(name) else ""
-            self.accuracy_label.setText(f"accuracy on {Path(name).name}: {100 * acc:.2f} %"
+            self.accuracy_label.setText(f"accuracy on {shown}: {100 * acc:.2f} %"
                                         + seen)
 
     def _trained_on(self, dataset_name) -> bool:
@@ -175,9 +187,10 @@ def _imagenet_entry() -> tuple:
     from lrpcore.io import imagenet  # noqa: PLC0415
 
     if imagenet.available():
-        return ("EfficientNet-Lite0 (ImageNet)", "efficientnet-lite0",
-                "real ImageNet weights, 1000 classes; try the natural-images dataset")
-    return ("EfficientNet-Lite0 (ImageNet): not installed", None, imagenet.INSTALL_HINT)
+        return ("efficientnet-lite0", "efficientnet-lite0",
+                "EfficientNet-Lite0: real ImageNet weights, 1000 classes; try the "
+                "natural-images dataset")
+    return ("efficientnet-lite0: not installed", None, imagenet.INSTALL_HINT)
 
 
 def _same_entry(a, b) -> bool:

@@ -15,12 +15,13 @@ from PySide6.QtWidgets import QTextBrowser
 
 from lrpcore.errors import ShapeError
 from lrpcore.model import format_accuracy
+from lrpcore.text import no_markup
 
 
 def summary_html(model, path: str | None) -> str:
     """File, input, classes, recorded accuracy, then one table row per layer."""
     esc = html.escape
-    head = [f"<b>{esc(Path(path or '').name)}</b>"]
+    head = [f"<b>{esc(no_markup(Path(path or '').name))}</b>"]
     spec = model.input_spec
     head.append("input: " + (esc(spec.describe()) if spec is not None else "unknown"))
     head.append("classes: " + esc(", ".join(map(str, model.class_names))))

@@ -43,7 +43,7 @@ def test_browser_lists_efficientnet_and_the_app_explains_photographs(make_window
     models = window.browser.models
     entries = {models.item(r).text(): models.item(r).data(Qt.ItemDataRole.UserRole)
                for r in range(models.count())}
-    assert entries["EfficientNet-Lite0 (ImageNet)"] == "efficientnet-lite0"
+    assert entries["efficientnet-lite0"] == "efficientnet-lite0"
     s = window.state
     assert s.relevance.shape == (224, 224, 3)
     assert s.model.class_names[s.explanation.prediction] == "Egyptian cat"  # chelsea

@@ -1,0 +1,100 @@
+"""A hard deadline for one HTTP download, from the connection to the last byte.
+
+Read timeouts bound only the wait for each byte: a server that trickles its status line,
+headers or TLS handshake one byte every few seconds would hold a plain ``requests.get`` forever.
+Here every socket the request opens is duplicated as soon as it is connected; when the deadline
+passes, a timer shuts the duplicates down, which wakes whatever read is blocked on the socket
+(the duplicate keeps the socket itself alive, so no unrelated descriptor is ever touched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+
+class Deadline:
+    """``with Deadline(seconds) as d: d.session.get(...)``; ``d.expired`` tells whether the
+    timer cut the connection (the request then fails with some connection error)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watched: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self.session = _session(self._watch)
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        self.session.close()
+        with self._lock:
+            for sock in self._watched:
+                with contextlib.suppress(OSError):
+                    sock.close()
+            self._watched.clear()
+
+    def _watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            dup = sock.dup()
+            self._watched.append(dup)
+            if self.expired:
+                _cut(dup)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._watched:
+                _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _session(watch):
+    """A requests session whose connections (plain, TLS, through proxies) report each new
+    socket to ``watch``: pool classes derived from the ones urllib3 would use."""
+    import requests  # noqa: PLC0415
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415
+
+    class WatchingAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            _watch_pools(self.poolmanager, watch)
+
+        def proxy_manager_for(self, proxy, **kwargs):
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            _watch_pools(manager, watch)
+            return manager
+
+    session = requests.Session()
+    adapter = WatchingAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _watch_pools(manager, watch) -> None:
+    if getattr(manager, "_lrp_watched", False):
+        return
+    pools = {}
+    for scheme, pool_cls in manager.pool_classes_by_scheme.items():
+        base = pool_cls.ConnectionCls
+
+        class Connection(base):  # noqa: D101 (one per pool class)
+            def _new_conn(self, _base=base):
+                sock = _base._new_conn(self)
+                watch(sock)
+                return sock
+
+        pools[scheme] = type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
+    manager.pool_classes_by_scheme = pools
+    manager._lrp_watched = True
