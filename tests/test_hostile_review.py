@@ -209,3 +209,40 @@ def test_a_sequential_onnx_gemm_with_an_absurd_alpha_is_refused_at_load(tmp_path
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     with pytest.raises(ModelFormatError, match="gemm.onnx: node 1 .*Gemm alpha = .* usable"):
         load_model(path)
+
+
+def test_an_onnx_graph_whose_activations_explode_is_refused_at_load(tmp_path):
+    """A 1-KB graph of 24 doubling Concats loaded, and its first explanation asked for 105 GB
+    per sample; what its layers' outputs need is checked when it is read."""
+    pytest.importorskip("onnx")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from lrpcore import ModelFormatError, load_model
+
+    nodes, cur = [], "x"
+    for i in range(24):
+        nodes.append(helper.make_node("Concat", [cur, cur], [f"c{i}"], axis=1))
+        cur = f"c{i}"
+    nodes += [helper.make_node("GlobalAveragePool", [cur], ["g"]),
+              helper.make_node("Flatten", ["g"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1 << 24])])
+    path = tmp_path / "doubling.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    with pytest.raises(ModelFormatError, match="doubling.onnx: its layers' outputs hold "
+                                               "26,340,227,552 values per sample"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("sidecar", ["[1]", '{"input": {"a": 1}}', '{"dataset": 5}'])
+def test_a_relevance_sidecar_of_the_wrong_shape_does_not_stop_a_render(tmp_path, capsys,
+                                                                       sidecar):
+    """A sidecar that is a list, or names its input with an object, ended 'lrp render' in an
+    internal AttributeError or TypeError."""
+    np.save(tmp_path / "R.npy", np.random.default_rng(0).standard_normal((2, 28, 28)))
+    (tmp_path / "R.npy.json").write_text(sidecar)
+    rc = main(["render", str(tmp_path / "R.npy"), "--out", str(tmp_path / "o.png")])
+    assert rc == 0, capsys.readouterr().err
+    assert (tmp_path / "o.png").exists()

@@ -110,8 +110,11 @@ class RelevanceFile:
         self.batch = as_batch(_checked(a, spec, "relevance"), spec)
         self.n = int(self.batch.shape[0])
         side = self.provenance().get("relevance_sidecar", {})
+        if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
+            side = {}
         if not side.get("raw"):
-            self.default_input = side.get("input") or side.get("dataset")
+            found = side.get("input") or side.get("dataset")
+            self.default_input = found if isinstance(found, str) else None
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
 
