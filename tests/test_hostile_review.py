@@ -246,3 +246,17 @@ def test_a_relevance_sidecar_of_the_wrong_shape_does_not_stop_a_render(tmp_path,
     rc = main(["render", str(tmp_path / "R.npy"), "--out", str(tmp_path / "o.png")])
     assert rc == 0, capsys.readouterr().err
     assert (tmp_path / "o.png").exists()
+
+
+def test_render_names_a_few_members_of_a_crafted_archive(tmp_path, capsys):
+    """'lrp render R.npz' listed all 20,000 member names of an archive in its one line."""
+    bad = tmp_path / "R.npz"
+    member = io.BytesIO()
+    np.save(member, np.zeros(4, np.float32))
+    with zipfile.ZipFile(bad, "w") as zf:
+        for i in range(20000):
+            zf.writestr(f"member{i}.npy", member.getvalue())
+    for spec in (str(bad), f"{bad}:nothing"):
+        rc = main(["render", spec, "--out", str(tmp_path / "o.png")])
+        err = capsys.readouterr().err
+        assert rc == 2 and "20,000 in all" in err and len(err) < 500
