@@ -149,7 +149,7 @@ class Ranking:
     name: str
     channels: np.ndarray   # channel indices, most relevant first
     relevance: np.ndarray  # their relevance (sum over positions)
-    share: np.ndarray      # relevance / total relevance of the layer
+    share: np.ndarray      # relevance / |total relevance of the layer| (sign kept)
     heatmap: np.ndarray    # the unconditioned input relevance (fed input's shape)
 
     def rows(self):
@@ -162,8 +162,9 @@ def rank_channels(fwd, k, rule=None, target="pred", labels=None, layer_rules=Non
     rel, R = channel_relevance(fwd, k, rule, target, labels, layer_rules)
     rel = rel[0]
     order = np.argsort(-rel, kind="stable")
-    total = rel.sum()
-    share = rel / total if total != 0 else np.zeros_like(rel)
+    total = rel.sum()  # divided by its size: against a class the total is negative, and a
+    # channel for it would otherwise show a negative share (and one against it a positive)
+    share = rel / abs(total) if total != 0 else np.zeros_like(rel)
     return Ranking(k, layer_names(fwd.explainer)[k], order, rel[order], share[order], R[0])
 
 

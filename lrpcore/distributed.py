@@ -129,6 +129,7 @@ def _explainer(job: Job):
 def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> dict:
     """Explain samples ``start..stop-1`` (one pass) and write them into the store."""
     from .explain import check_finite_outputs  # noqa: PLC0415
+    from .insight.diagnose import Accumulator, sample_activations  # noqa: PLC0415
 
     t0 = time.perf_counter()
     explainer, config = _explainer(job)
@@ -139,8 +140,13 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
         fwd = explainer.forward(fed, raw=True)
         y = fwd.outputs()
         check_finite_outputs(y, explainer.dtype)
-        r = fwd.relevance(config, job.target, labels=labels)
+        # the trace feeds the conservation diagnosis, as in the single-process run
+        r, per_layer = fwd.relevance(config, job.target, labels=labels, trace=True,
+                                     to_numpy=False)
+        r = explainer.backend.to_numpy(r)
         fwd.check_finite(r, config)
+        checks = Accumulator(explainer.layers, config)
+        checks.add(per_layer, sample_activations(fwd), explainer.backend.xp)
     except ShapeError as exc:
         raise ShapeError(f"{job.source.path} (samples {start}..{stop - 1}): {exc}") from None
     zarr = layout.import_zarr()
@@ -149,7 +155,7 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
     group[layout.OUTPUTS][start:stop] = y
     group[layout.PREDICTIONS][start:stop] = np.argmax(y.reshape(len(y), -1), axis=1)
     return {"index": index, "seconds": time.perf_counter() - t0, "read_seconds": read_s,
-            "backend": explainer.backend.name}
+            "backend": explainer.backend.name, "checks": checks.state()}
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -163,6 +169,7 @@ class Result:
     failed: list
     seconds: float
     chunk_seconds: list
+    diagnosis: object = None  # conservation of the chunks computed in this run (Diagnosis)
 
 
 def import_distributed():
@@ -202,13 +209,17 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 def connect(scheduler=None, workers=None):
     """(client, cluster or None): a client of ``scheduler`` or of a new LocalCluster with
-    ``workers`` worker processes (one thread each: the Explainer spreads a pass over cores)."""
+    ``workers`` worker processes (one thread each: the Explainer spreads a pass over cores).
+    Their logs are silenced below CRITICAL: a chunk failing on bad input is reported once, in
+    one line naming its samples, not also as the worker's "Compute Failed" traceback."""
     distributed = import_distributed()
     if scheduler:
         try:
             return distributed.Client(scheduler, timeout="30s"), None
         except OSError as exc:
             raise LRPError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    import logging  # noqa: PLC0415
+
     import dask  # noqa: PLC0415
 
     # Dask pins BLAS to one thread in worker processes; a pass of few samples then rounds
@@ -219,7 +230,7 @@ def connect(scheduler=None, workers=None):
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = distributed.LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
                                            processes=True, dashboard_address=":0",
-                                           silence_logs=40)
+                                           silence_logs=logging.CRITICAL)
     return distributed.Client(cluster), cluster
 
 
@@ -233,6 +244,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     """
     from . import export  # noqa: PLC0415
     from .explain import Explainer, resolve_rules  # noqa: PLC0415
+    from .insight.diagnose import Accumulator  # noqa: PLC0415
     from .io import load_model  # noqa: PLC0415
     from .io.models import model_file  # noqa: PLC0415
 
@@ -283,6 +295,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                               key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
     bar = _progress_thread(list(futures), progress)
     failed, seconds = [], []
+    checks = Accumulator(probe.layers, config)  # conservation, merged from the workers
     try:
         pending = distributed.as_completed(list(futures))
         for fut in pending:
@@ -293,6 +306,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 continue
             if fut.status == "finished":
                 seconds.append(fut.result()["seconds"])
+                checks.merge(fut.result()["checks"])
                 done[i] = 1  # after the worker wrote the data: the manifest never lies
                 if on_chunk is not None:
                     on_chunk(i, a, b)
@@ -307,19 +321,23 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         if bar is not None:
             bar.join(timeout=5)
     group.attrs[layout.FAILED] = sorted(failed, key=lambda f: f["chunk"])
+    diagnosis = checks.result()
+    if diagnosis.n:
+        group.attrs[layout.DIAGNOSIS] = diagnosis.to_dict()
     return Result(chunks=len(bounds), computed=len(todo) - len(failed),
                   skipped=len(bounds) - len(todo), failed=failed,
-                  seconds=time.perf_counter() - t0, chunk_seconds=seconds)
+                  seconds=time.perf_counter() - t0, chunk_seconds=seconds,
+                  diagnosis=diagnosis)
 
 
 def dashboard_link(client):
-    """The scheduler's dashboard address, or None when it serves none. A local cluster
-    without bokeh still announces one that only answers 404, so it is not shown."""
-    if getattr(client, "cluster", None) is not None and not _has_bokeh():
-        return None
+    """The scheduler's dashboard address, or None when it serves none. A scheduler without
+    bokeh (local, or an existing cluster's) still announces one that only answers 404, so
+    the scheduler is asked whether it can serve it."""
     try:
-        has = "dashboard" in client.scheduler_info().get("services", {})
-        return client.dashboard_link if has else None
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        return client.dashboard_link if client.run_on_scheduler(_has_bokeh) else None
     except Exception:  # noqa: BLE001 - only a hint
         return None
 

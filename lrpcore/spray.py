@@ -219,15 +219,7 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
     """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
     ``images(index)`` and ``labels``, or an array)."""
     labels = getattr(dataset, "labels", None)
-    n = len(dataset)
-    if cls is None:
-        indices = np.arange(n)
-    else:
-        if labels is None:
-            raise DatasetError("--class needs a dataset with labels")
-        indices = np.flatnonzero(np.asarray(labels) == int(cls))
-        if indices.size == 0:
-            raise DatasetError(f"no sample of class {cls} in the dataset")
+    indices = class_indices(labels, len(dataset), cls)
     if target == "true" and labels is None:
         target = "pred"
     R = explain_samples(explainer, dataset, indices, rule, target, labels, batch_size,
@@ -240,10 +232,44 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
     return SprayResult(indices, lab, R, **res, meta=meta)
 
 
+def class_indices(labels, n, cls=None) -> np.ndarray:
+    """Dataset indices of class ``cls`` (all ``n`` when None); a class needs labels."""
+    if cls is None:
+        return np.arange(n)
+    if labels is None:
+        raise DatasetError("--class needs a dataset with labels (give them with --labels "
+                           "FILE)")
+    indices = np.flatnonzero(np.asarray(labels) == int(cls))
+    if indices.size == 0:
+        raise DatasetError(f"no sample of class {cls} in the dataset")
+    return indices
+
+
+def spray_precomputed(store, cls=None, labels=None, k=None, neighbours=10, size=8,
+                      embed="tsne", seed=0, cancelled=None) -> SprayResult:
+    """SpRAy over the heatmaps of a relevance store (``lrp explain ... --out R.zarr``, e.g. from
+    a cluster): nothing is explained again. ``labels`` (else the store's dataset's) select the
+    class; samples whose chunk was not computed are left out."""
+    if labels is None:
+        labels = getattr(store.open_dataset(), "labels", None)
+    indices = class_indices(labels, len(store), cls)
+    indices = indices[store.available()[indices]]
+    if indices.size == 0:
+        raise DatasetError(f"{store.path}: no relevance stored for these samples yet")
+    R = _spatial(store.heatmaps(indices)).astype(np.float32)
+    res = analyse(R, k, neighbours, size, embed, seed, cancelled)
+    lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
+    meta = {"class": None if cls is None else int(cls), "rule": store.provenance.get("rules"),
+            "target": store.provenance.get("target"), "neighbours": neighbours, "size": size,
+            "embedding": embed, "seed": seed, "store": store.path}
+    return SprayResult(indices, lab, R, **res, meta=meta)
+
+
 def _check(cancelled):
     if cancelled is not None and cancelled():
         raise Cancelled("SpRAy stopped")
 
 
-__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "cluster", "downsample",
-           "eigengap", "explain_samples", "features_of", "spray", "suggest_k"]
+__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "class_indices", "cluster",
+           "downsample", "eigengap", "explain_samples", "features_of", "spray",
+           "spray_precomputed", "suggest_k"]

@@ -39,7 +39,13 @@ def train_watermark_model(x, y, path, epochs=3):
 
 
 def main(argv=None) -> int:
-    out = Path((sys.argv[1:] if argv is None else argv)[0])
+    import argparse  # noqa: PLC0415
+
+    p = argparse.ArgumentParser(prog="python -m lrpcore.watermark", description=(
+        "Write the watermarked MNIST sample (images, labels, marked indices) and a model "
+        "trained on it into OUT_DIR."))
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write (created)")
+    out = Path(p.parse_args(sys.argv[1:] if argv is None else argv).out_dir)
     out.mkdir(parents=True, exist_ok=True)
     x, y, marked = watermarked_digits()
     np.save(out / "watermark_images.npy", x)

@@ -210,7 +210,8 @@ class ExplainService:
             seconds=clock.total(), backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
             forward_reused=reused, precomputed=stored, timings=clock.laps)
-        if stored:
+        if stored:  # the store's own check (from the run that wrote it), not recomputed
+            result.later["diagnosis"] = self.precomputed.diagnosis
             return result
         self._traced = Traced(fwd, req.rule, tuple(req.layer_rules), req.target, req.label,
                               config, trace, result)

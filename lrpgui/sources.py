@@ -68,6 +68,18 @@ class PrecomputedRelevance:
         """The stored relevance of one sample (model input layout, no batch axis)."""
         return self.store.heatmaps(int(index))
 
+    @property
+    def diagnosis(self):
+        """The conservation check of the run that wrote the store (over its samples), so a
+        stored heatmap warns as a computed one does; None for stores without one."""
+        from lrpcore.insight.diagnose import Diagnosis
+
+        d = self.store.diagnosis
+        try:
+            return None if d is None else Diagnosis.from_dict(d)
+        except (KeyError, TypeError, ValueError):  # a store edited by hand: no warning to show
+            return None
+
     def _model_sha(self, path) -> str:
         if path not in self._sha:
             from lrpcore.export import sha256_file

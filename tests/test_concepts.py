@@ -170,3 +170,32 @@ def test_cli_concepts_errors_leave_nothing(tmp_path, capsys):
     assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "3", "--sample",
                  "99999", "--out", str(out)]) == 2
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_concepts_sidecars_name_a_bundled_model_and_its_checksum(tmp_path, monkeypatch):
+    """A bundled model given by name is a file too: its sidecars carry its path and SHA-256
+    (they said null, unlike every other export's)."""
+    from lrpcore.export import sha256_file
+    from lrpcore.io.models import model_file
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "3", "--top", "1",
+                 "--out", str(out), "--references", "0"]) == 0
+    side = json.loads((out / "conditional.npy.json").read_text())
+    assert side["model_sha256"] == sha256_file(model_file("mnist-lenet5"))
+    assert side["model"] == "mnist-lenet5"
+
+
+def test_shares_keep_the_sign_of_the_relevance_when_the_total_is_negative(lenet, digits):
+    """Explaining a class the sample is not: the layer's total is negative, and the channel
+    with the most positive relevance showed a share of −49 % (one against it +104 %)."""
+    fwd = _forward(lenet, digits)
+    r = concepts.rank_channels(fwd, 3, RULE, target=int(np.argmin(fwd.outputs()[0])))
+    assert r.relevance.sum() < 0
+    nonzero = r.relevance != 0
+    assert np.all(np.sign(r.share[nonzero]) == np.sign(r.relevance[nonzero]))
+    assert r.share.sum() == pytest.approx(-1.0)
+    assert r.share[0] > 0  # the best channel speaks for the class
+    pos = concepts.rank_channels(fwd, 3, RULE)  # the usual case is unchanged: shares sum to 1
+    assert pos.share.sum() == pytest.approx(1.0)

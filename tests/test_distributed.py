@@ -162,3 +162,78 @@ def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
             fwd = ex.forward(digits[a:a + 8][..., None])
             assert np.array_equal(store.heatmaps(slice(a, a + 8)), fwd.relevance())
     assert store.available()[good].all()
+
+
+
+def test_the_conservation_warning_reaches_stderr_and_the_store(cluster, mnist, tmp_path,
+                                                               monkeypatch, capsys):
+    """Issue 17 on the cluster path: the workers' conservation checks add up to the same
+    diagnosis as the single-process run's sidecar (αβ at LeNet-5's sum pools is named), the
+    store keeps it as an attribute and the command prints it; a healthy rule gives none."""
+    import json
+
+    client, _ = cluster
+    lenet = ROOT / "models" / "mnist-lenet5.npz"
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(mnist, mmap_mode="r")[:128])
+    assert main(["explain", str(lenet), str(x), "--out", str(tmp_path / "R.npy"), "--rule",
+                 "alphabeta:2", "--batch-size", str(BATCH)]) == 0
+    single = json.loads((tmp_path / "R.npy.json").read_text())["diagnosis"]
+    source, _ = dist.open_source(x)
+    result = dist.explain_to_store(job_args(source, model=str(lenet), rule="alphabeta:2"),
+                                   tmp_path / "R.zarr", client=client, progress=False)
+    store = open_relevance_store(tmp_path / "R.zarr")
+    assert store.diagnosis["warnings"] == single["warnings"] == result.diagnosis.warnings()
+    assert {f["cause"] for f in store.diagnosis["findings"]} == {"alphabeta-sumpool"}
+    healthy = dist.explain_to_store(job_args(source, model=str(lenet), rule="EpsilonPlus"),
+                                    tmp_path / "H.zarr", client=client, progress=False)
+    assert healthy.diagnosis.n == 128 and healthy.diagnosis.ok
+    assert open_relevance_store(tmp_path / "H.zarr").diagnosis["ok"] is True
+    # the command prints the workers' diagnosis (the cluster itself stubbed: it ran above)
+    class Closable:
+        def close(self):
+            pass
+
+    monkeypatch.setattr(dist, "connect", lambda *_a: (Closable(), None))
+    for res, says in ((healthy, False), (result, True)):
+        monkeypatch.setattr(dist, "explain_to_store", lambda *_a, _r=res, **_k: _r)
+        capsys.readouterr()
+        assert main(["explain", str(lenet), str(x), "--out", str(tmp_path / "S.zarr"),
+                     "--workers", "1"]) == 0
+        err = capsys.readouterr().err
+        assert ("warning: layer 8 (SumPool" in err) == says, err
+
+
+def test_no_dead_dashboard_link_for_an_existing_scheduler(cluster):
+    """``--scheduler ADDR`` printed 'Dask dashboard: http://…:8787/status' for a scheduler
+    without bokeh, a page that only answers 404; the scheduler is now asked whether it can
+    serve one (here the LocalCluster's, reached by address as an existing cluster is)."""
+    import importlib.util
+
+    import distributed
+
+    _, local = cluster
+    has_bokeh = importlib.util.find_spec("bokeh") is not None
+    with distributed.Client(local.scheduler_address, timeout="30s") as client:
+        assert getattr(client, "cluster", None) is None
+        link = dist.dashboard_link(client)
+    assert (link is not None) == has_bokeh, link
+
+
+
+def test_a_failing_chunk_is_one_line_not_a_worker_traceback(mnist, tmp_path, capfd):
+    """A corrupt image is reported in one line naming its samples; the local workers used to
+    print their own 'Compute Failed' log with a traceback on the same terminal. (A cluster
+    of its own: workers write to the terminal they were started on.)"""
+    from skimage import io as skio
+
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i, img in enumerate(np.load(mnist, mmap_mode="r")[:2].reshape(2, 28, 28)):
+        skio.imsave(folder / f"{i}.png", np.asarray(img, dtype=np.uint8), check_contrast=False)
+    (folder / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
+    assert main(["explain", str(MODEL), str(folder), "--out", str(tmp_path / "R.zarr"),
+                 "--batch-size", "1", "--workers", "1"]) == 1
+    err = capfd.readouterr().err
+    assert "chunk 2 (samples 2..2) failed: DatasetError" in err
+    assert "Compute Failed" not in err and "Traceback" not in err, err

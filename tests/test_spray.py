@@ -130,3 +130,79 @@ def test_bench_concepts_rows(monkeypatch):
         "epsilon:0.01")
     assert row.samples == 120 and set(row.seconds) == {"explain", "cluster", "t-SNE"}
     assert "SpRAy all classes" in bench_concepts.format_concepts_row(row)
+
+
+def test_cli_spray_reads_labels_beside_a_npy_or_given(clever_hans, tmp_path, capsys):
+    """Images in X_images.npy find X_labels.npy (as the explorer does), or --labels names
+    them: --class works on the README's watermark files (it said 'needs labels')."""
+    _, data, marked, model_path = clever_hans
+    np.save(tmp_path / "wm_images.npy", data.x)
+    np.save(tmp_path / "wm_labels.npy", data.labels)
+    np.save(tmp_path / "plain.npy", data.x)
+    out = tmp_path / "s.npz"
+    assert main(["spray", str(model_path), str(tmp_path / "wm_images.npy"), "--class", "3",
+                 "--out", str(out), "--embedding", "none", "--rule", "epsilon:0.01"]) == 0
+    res = spray.SprayResult.load(out)
+    assert adjusted_rand_score(np.isin(res.indices, marked), res.clusters) >= 0.8
+    assert main(["spray", str(model_path), str(tmp_path / "plain.npy"), "--class", "3",
+                 "--out", str(tmp_path / "t.npz"), "--embedding", "none"]) == 2
+    assert "--labels" in capsys.readouterr().err
+    assert main(["spray", str(model_path), str(tmp_path / "plain.npy"), "--class", "3",
+                 "--labels", str(tmp_path / "wm_labels.npy"), "--out", str(tmp_path / "t.npz"),
+                 "--embedding", "none"]) == 0
+    assert len(spray.SprayResult.load(tmp_path / "t.npz").indices) == len(res.indices)
+
+
+def test_cli_spray_clusters_the_heatmaps_of_a_relevance_store(clever_hans, tmp_path, capsys):
+    """Issue 18: lrp spray opens an R.zarr store as precomputed heatmaps (no recomputation):
+    the same heatmaps and clusters as explaining anew; options that would change the stored
+    heatmaps, and another model, are refused."""
+    pytest.importorskip("zarr")
+    distributed = pytest.importorskip("distributed")
+    from lrpcore import distributed as dist
+
+    _, data, marked, model_path = clever_hans
+    images, labels = tmp_path / "wm_images.npy", tmp_path / "wm_labels.npy"
+    part = slice(0, None, 4)  # 1,250 samples of every class (the sample is sorted by class)
+    np.save(images, data.x[part])
+    np.save(labels, data.labels[part])
+    source, _ = dist.open_source(images)
+    store = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        dist.explain_to_store({"model": str(model_path), "backend": "numpy", "dtype": "float64",
+                               "rule": "epsilon:0.01", "layer_rules": {}, "target": "true",
+                               "raw": False, "batch_size": 256, "source": source}, store,
+                              client=client, labels=data.labels[part], progress=False)
+    out, direct = tmp_path / "s.npz", tmp_path / "d.npz"
+    assert main(["spray", str(model_path), str(store), "--class", "3", "--out", str(out),
+                 "--embedding", "none"]) == 0
+    assert main(["spray", str(model_path), str(images), "--class", "3", "--out", str(direct),
+                 "--embedding", "none", "--rule", "epsilon:0.01"]) == 0
+    a, b = spray.SprayResult.load(out), spray.SprayResult.load(direct)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-6)
+    np.testing.assert_array_equal(a.clusters, b.clusters)
+    assert a.meta["rule"] == "epsilon:0.01" and a.meta["store"] == str(store)
+    capsys.readouterr()
+    assert main(["spray", str(model_path), str(store), "--rule", "zplus", "--out",
+                 str(tmp_path / "x.npz")]) == 2
+    assert "--rule cannot change them" in capsys.readouterr().err
+    assert main(["spray", "mnist-lenet5", str(store), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "another model" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_watermark_script_help_writes_nothing(tmp_path, monkeypatch, capsys):
+    """``python -m lrpcore.watermark --help`` prints its usage; it used to train a model into
+    a folder named '--help' (and without an argument failed with an IndexError)."""
+    from lrpcore import watermark
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        watermark.main(["--help"])
+    assert stop.value.code == 0 and "OUT_DIR" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        watermark.main([])
+    assert stop.value.code == 2
+    assert list(tmp_path.iterdir()) == []

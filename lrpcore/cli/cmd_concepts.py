@@ -85,8 +85,7 @@ def run(args) -> int:
     top = parse_top(args.top, len(ranking.channels))
     conditional = concepts.conditional_heatmaps(fwd, k, ranking.channels[:top], config, target,
                                                 one_label)
-    model_path = args.model if _is_file(args.model) else None
-    info = export.sidecar_info(model_path, config.description, args.target, ex.backend.name,
+    info = export.sidecar_info(args.model, config.description, args.target, ex.backend.name,
                                ex.dtype.name, model_name=str(args.model), data=str(args.data),
                                sample=args.sample, layer=k, layer_name=ranking.name)
     x01 = image01(ex, x, model.input_spec)(args.sample)
@@ -102,12 +101,6 @@ def run(args) -> int:
           f"{', '.join(f'{c} ({s:.1%})' for c, _, s in list(ranking.rows())[:min(top, 5)])} "
           f"→ {args.out}")
     return 0
-
-
-def _is_file(path) -> bool:
-    import os
-
-    return os.path.exists(path)
 
 
 def _dataset_id(data, n) -> str:

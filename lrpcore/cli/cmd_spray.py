@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from ..errors import RuleError
-from .common import add_command, check_outputs_free, load_samples, parse_target
+from .common import add_command, check_outputs_free, parse_target
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -22,12 +20,16 @@ def register(sub):
                         "and embed them in 2-D (t-SNE, or UMAP when installed). The result "
                         "(.npz) opens again in the explorer's SpRAy window."))
     p.add_argument("model", help="model file or bundled model name")
-    p.add_argument("data", help="dataset with labels: a name (mnist-sample) or a file")
+    p.add_argument("data", help="dataset with labels: a name (mnist-sample), a file or "
+                   "folder, or an R.zarr relevance store of 'lrp explain' (its heatmaps are "
+                   "used as they are: nothing is explained again)")
+    p.add_argument("--labels", metavar="FILE", default=None,
+                   help="labels of DATA's samples, when DATA does not carry them")
     p.add_argument("--class", dest="cls", default=None,
                    help="class index to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain')")
-    p.add_argument("--target", default="true",
+    p.add_argument("--target", default=None,
                    help="true (default: each sample's label), pred, or a class index")
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: eigengap)")
     p.add_argument("--neighbours", type=int, default=10, help="k-NN affinity (default 10)")
@@ -42,7 +44,8 @@ def register(sub):
 
 def run(args) -> int:
     from ..explain import Explainer, resolve_rules
-    from ..io import load_model
+    from ..io import load_model, open_dataset
+    from ..io.relevance_store import is_zarr_path
     from ..spray import spray
 
     if not args.out.lower().endswith(".npz"):
@@ -53,24 +56,50 @@ def run(args) -> int:
         if v is not None and v < 1:
             raise RuleError(f"{name} must be at least 1")
     model = load_model(args.model)
-    x, labels = load_samples(args.data)
     cls = None if args.cls in (None, "all") else _class(args.cls, model.n_classes)
-    target = parse_target(args.target)
-    ex = Explainer(model, args.backend)
-    resolve_rules(ex.layers, args.rule)  # fail fast
-    data = getattr(x, "dataset", None)
-    if data is None:
-        data = _Array(np.asarray(x), labels)
-    bar = ProgressBar(1, "explaining", enabled=args.progress)
-    res = spray(ex, data, cls, args.rule, target, k=args.k, neighbours=args.neighbours,
-                size=args.size, embed=None if args.embedding == "none" else args.embedding,
-                batch_size=args.batch_size, progress=lambda d, t: bar(d, t))
+    embed = None if args.embedding == "none" else args.embedding
+    if is_zarr_path(args.data):
+        res = _spray_store(args, model, cls, embed)
+    else:
+        data = open_dataset(args.data, labels=args.labels)
+        target = parse_target(args.target or "true")
+        ex = Explainer(model, args.backend)
+        resolve_rules(ex.layers, args.rule)  # fail fast
+        bar = ProgressBar(1, "explaining", enabled=args.progress)
+        res = spray(ex, data, cls, args.rule, target, k=args.k, neighbours=args.neighbours,
+                    size=args.size, embed=embed, batch_size=args.batch_size,
+                    progress=lambda d, t: bar(d, t))
     res.meta.update(model=str(args.model), data=str(args.data))
     res.save(args.out, overwrite=args.overwrite)
     sizes = ", ".join(str(s) for s in res.sizes())
     print(f"{len(res.indices)} samples → {res.k} clusters (sizes {sizes}) → {args.out}",
           file=sys.stdout)
     return 0
+
+
+def _spray_store(args, model, cls, embed):
+    """SpRAy of a relevance store's heatmaps: its model, rules and target are fixed, so the
+    options that would change them are refused rather than silently ignored."""
+    from ..export import sha256_file
+    from ..io.models import model_file
+    from ..io.relevance_store import open_relevance_store
+    from ..spray import spray_precomputed
+    from .common import load_labels
+
+    store = open_relevance_store(args.data)
+    given = [f for f, v in (("--rule", args.rule), ("--target", args.target)) if v is not None]
+    if given:
+        raise RuleError(f"{args.data}: a relevance store holds heatmaps of rule "
+                        f"{store.provenance.get('rules')}, target "
+                        f"{store.provenance.get('target')}; {' and '.join(given)} cannot "
+                        "change them (explain again with 'lrp explain ... --out R.zarr')")
+    if sha256_file(model_file(args.model)) != store.run.get("model_sha256"):
+        raise RuleError(f"{args.data}: its heatmaps are of another model "
+                        f"({store.provenance.get('model')}) than {args.model}")
+    labels = None if args.labels is None else load_labels(args.labels, len(store),
+                                                          model.n_classes)
+    return spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,
+                             size=args.size, embed=embed)
 
 
 def _class(text, n_classes) -> int:
@@ -83,14 +112,3 @@ def _class(text, n_classes) -> int:
     return c
 
 
-class _Array:
-    """An array of samples with labels, seen as a dataset."""
-
-    def __init__(self, x, labels):
-        self.x, self.labels = x, labels
-
-    def __len__(self):
-        return len(self.x)
-
-    def images(self, index):
-        return self.x[index]

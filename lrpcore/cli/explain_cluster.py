@@ -62,6 +62,9 @@ def run_cluster(args) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
+    if result.diagnosis is not None:
+        for line in result.diagnosis.warnings():
+            print(f"lrp explain: warning: {line}", file=sys.stderr)
     for f in result.failed:
         print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}..{f['samples'][1]}) "
               f"failed: {f['error']}", file=sys.stderr)

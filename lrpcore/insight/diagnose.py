@@ -237,6 +237,14 @@ class Diagnosis:
         return (f"⚠ {total}layer{'s' if len(found) > 1 else ''} {layers}: "
                 f"{reason.split(';')[0]}{more}")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Diagnosis:
+        """Back from :meth:`to_dict` (a sidecar's or a relevance store's ``diagnosis``)."""
+        findings = tuple(Finding(f["layer"], f["layer_description"], f["kind"],
+                                 _float(f["factor"]), _float(f["magnitude"]), f["samples"],
+                                 f["n"], f["cause"], f["reason"]) for f in d["findings"])
+        return cls(d["rule"], d["samples"], _float(d["sum_ratio"]), findings)
+
     def to_dict(self) -> dict:
         return {"ok": self.ok, "rule": self.rule, "samples": self.n,
                 "sum_ratio": _json_float(self.total_ratio),
@@ -248,6 +256,10 @@ class Diagnosis:
 
 def _json_float(v: float):
     return float(v) if math.isfinite(v) else None
+
+
+def _float(v) -> float:
+    return math.nan if v is None else float(v)
 
 
 class Accumulator:
@@ -308,6 +320,24 @@ class Accumulator:
                 self._nonneg[k] = bool(_host(x.min()) >= 0)
             if self.layers[k].linear_map and len(self._zs[k]) < Z_BATCHES:
                 self._zs[k].append(_median_abs(activations[k + 1], xp))
+
+    def state(self) -> dict:
+        """What :meth:`merge` needs (per-sample sums: small and picklable), so that the
+        accumulators of Dask workers add up on the client."""
+        return {"sums": list(self._sums), "abs": list(self._abs), "finite": list(self._finite),
+                "nonneg": list(self._nonneg), "zs": [list(z) for z in self._zs],
+                "have_acts": self._have_acts}
+
+    def merge(self, state: dict) -> None:
+        """Add another accumulator's :meth:`state` (same layers and rules) to this one."""
+        self._sums += state["sums"]
+        self._abs += state["abs"]
+        self._finite += state["finite"]
+        if state["have_acts"]:
+            self._have_acts = True
+            self._nonneg = [a and b for a, b in zip(self._nonneg, state["nonneg"], strict=True)]
+            for mine, more in zip(self._zs, state["zs"], strict=True):
+                mine.extend(more[:max(0, Z_BATCHES - len(mine))])
 
     def result(self) -> Diagnosis:
         if not self._sums:

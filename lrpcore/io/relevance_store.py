@@ -28,6 +28,7 @@ RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
 RUN = "lrp_run"  # attribute: what a rerun must match to resume (see lrpcore.distributed)
 FAILED = "lrp_failed"  # attribute: chunks that failed for bad input, with their samples
+DIAGNOSIS = "lrp_diagnosis"  # attribute: conservation check of the last run (sidecars' too)
 
 
 def import_zarr():
@@ -79,6 +80,8 @@ class RelevanceStore:
                                "by 'lrp explain'")
         self.provenance, self.run = attrs[PROVENANCE], attrs[RUN]
         self.failed = attrs.get(FAILED, [])
+        diagnosis = attrs.get(DIAGNOSIS)  # None for stores of older versions
+        self.diagnosis = diagnosis if isinstance(diagnosis, dict) else None
         self.chunk = self._check_layout()
 
     def _check_layout(self) -> int:

@@ -183,9 +183,11 @@ class ConceptsPanel(ToolPanel):
                     self.layer_box.addItem(f"{k}: {names[k]}", k)
             linear = [i for i in range(self.layer_box.count())
                       if ex.layers[self.layer_box.itemData(i)].kind != "Rect"]
-            # a middle layer is a good start: neither pixels nor classes
-            if linear:
-                self.layer_box.setCurrentIndex(linear[len(linear) // 2])
+            # a middle layer is a good start: neither pixels nor classes (the last linear map
+            # makes the classes: its only relevant channel is the explained one)
+            inner = linear[:-1] or linear
+            if inner:
+                self.layer_box.setCurrentIndex(inner[len(inner) // 2])
         self.layer_box.blockSignals(False)
         self.references = None
         self.channel = None

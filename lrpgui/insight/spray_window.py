@@ -128,6 +128,8 @@ class SprayPanel(BatchPanel):
         self.eigen_plot.setBackground("w")
         self.eigen_plot.setLabel("bottom", "index")
         self.eigen_plot.setLabel("left", "Laplacian eigenvalue")
+        # eigenvalues lie in [0, 2]: show them as they are, not as "200 (x0.01)"
+        self.eigen_plot.getAxis("left").enableAutoSIPrefix(False)
         self.eigen_plot.setTitle("eigengap", color="k", size="9pt")
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.preview)

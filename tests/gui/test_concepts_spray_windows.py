@@ -110,3 +110,34 @@ def test_concepts_panel_ranks_descends_and_finds_references(lenet_window, qtbot,
         qtbot.mouseClick(panel.refs_button, Qt.MouseButton.LeftButton)
     assert panel.references is not None and panel.references.samples.shape[1] == 8
     assert panel.gallery_samples == panel.references.samples[lower_channel].tolist()
+
+
+def test_concepts_start_below_the_output_layer(make_window, qtbot):
+    """On a model with one hidden linear map (the toy conv net; the README's 784-64-10
+    watermark model) the panel used to start on the output layer, whose only relevant channel
+    is the explained class: nothing to see. It starts on an inner layer."""
+    window = make_window()
+    with qtbot.waitSignal(window.insight["concepts"].updated, timeout=60000):
+        panel = window.insight.show("concepts")
+    layers = window.state.model.layers
+    offered = [panel.layer_box.itemData(i) for i in range(panel.layer_box.count())]
+    output = max(k for k in offered if layers[k].kind in ("Linear", "Convolution"))
+    assert panel.layer() != output and layers[panel.layer()].kind == "Convolution"
+    assert np.count_nonzero(panel.result.ranking.relevance) > 1
+
+
+def test_eigengap_axis_shows_the_eigenvalues_unscaled(lenet_window, qtbot):
+    """The eigengap plot said '200' with a clipped '(x0.01)' for an eigenvalue of 2."""
+    panel = lenet_window.insight.show("spray")
+    panel.k_spin.setValue(2)
+    with qtbot.waitSignal(panel.updated, timeout=120000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    from PySide6.QtWidgets import QApplication
+
+    r = panel.result
+    assert r.eigenvalues.max() <= 2 + 1e-9
+    r.eigenvalues = np.linspace(0, 0.2, len(r.eigenvalues))  # as in the README's example
+    panel.show_result(r)
+    QApplication.processEvents()
+    axis = panel.eigen_plot.getAxis("left")
+    assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()

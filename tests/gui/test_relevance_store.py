@@ -58,3 +58,40 @@ def test_a_folder_that_is_no_store_is_one_line_error(make_window, tmp_path):
     window = make_window()
     assert not window.open_relevance_store(tmp_path, quiet=True)
     assert str(tmp_path) in window.last_error and "relevance store" in window.last_error
+
+
+def test_a_stored_heatmap_that_breaks_conservation_warns(make_window, qtbot, toy_files,
+                                                         tmp_path):
+    """Issue 17 for stored heatmaps: α2β1 on LeNet-5's sum pools read from a store showed
+    ΣR/f(x) = 8 in the status bar without a word; the store's own check (written by the run)
+    now drives the warning, and the click still opens the Conservation panel at layer 8."""
+    from pathlib import Path
+
+    import distributed
+    from PySide6.QtCore import Qt
+
+    from lrpcore import distributed as dist
+
+    from .waiting import settle
+
+    lenet = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    source, _ = dist.open_source(toy_files[1])
+    out = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        dist.explain_to_store({"model": str(lenet), "backend": "numpy", "dtype": "float64",
+                               "rule": "alphabeta:2", "layer_rules": {}, "target": "pred",
+                               "raw": False, "batch_size": 64, "source": source}, out,
+                              client=client, progress=False)
+    window = make_window()
+    assert window.open_relevance_store(out)
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.precomputed, timeout=20000)
+    indicator = window.insight.trust
+    qtbot.waitUntil(indicator.isVisible, timeout=5000)
+    assert "8, 5, 2" in indicator.full_text and "sum pool" in indicator.full_text
+    panel = window.insight.panels["conservation"]
+    with qtbot.waitSignal(panel.updated, timeout=20000):
+        qtbot.mouseClick(indicator, Qt.MouseButton.LeftButton)
+    assert panel.shown_layer == 8
+    settle(qtbot, window.controller)
