@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     keep_freed_memory()
     from PySide6.QtWidgets import QApplication
 
+    _quiet_offscreen_notes()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("LRP Explorer")
     app.setOrganizationName("lrp-explorer")
@@ -78,6 +79,21 @@ def main(argv=None) -> int:
         return code
     code = app.exec()
     return int(code)
+
+
+OFFSCREEN_NOTES = ("This plugin does not support",)  # e.g. propagateSizeHints(), raise()
+
+
+def _quiet_offscreen_notes() -> None:
+    """Qt's offscreen platform (--screenshot without a display, as the README shows) notes
+    on stderr every window feature it lacks; those notes are dropped, all else is printed."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, text):
+        if not text.startswith(OFFSCREEN_NOTES):
+            print(text, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
 
 
 def _apply_options(window, args) -> list[str]:

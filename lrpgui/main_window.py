@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         fill_tooltips(self)
         self._restore_settings()
         self._open_initial(model, dataset)
+        self.grid.view.setFocus()
 
     # -- construction -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -129,6 +130,10 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.reset_zoom_button)
         # docking a tool never squeezes the images below a readable size
         self.views.setMinimumSize(*MIN_VIEWS)
+        # arrow keys move through the samples from the start: the image views and the
+        # scores plot (mouse only) never take the keyboard focus from the sample grid
+        for view in (self.views.input_widget, self.views.heat_widget, self.scores):
+            view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         central = QWidget()
         layout = QVBoxLayout(central)

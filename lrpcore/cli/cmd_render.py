@@ -47,11 +47,12 @@ def add_render_options(p):
 def register(sub):
     p = add_command(sub, "render", "Render a saved relevance map as a PNG heatmap.", EXAMPLE,
                     description=(
-                        "Render a relevance map saved by 'lrp explain' (or any .npy) as a PNG "
-                        "heatmap, without recomputing it: pick the colormap, the enlargement "
-                        "and the outline of the input. With --side-by-side the PNG shows the "
-                        "input, a 2-pixel black gap and the heatmap, as the LRP Toolbox does. "
-                        "A JSON sidecar FILE.png.json records where it came from. Colormaps: "
+                        "Render a relevance map saved by 'lrp explain' (a .npy, .npz or "
+                        "R.zarr) as a PNG heatmap, without recomputing it: pick the "
+                        "colormap, the enlargement and the outline of the input. With "
+                        "--side-by-side the PNG shows the input, a 2-pixel black gap and the "
+                        "heatmap, as the LRP Toolbox does. A JSON sidecar FILE.png.json "
+                        "records where it came from. Colormaps: "
                         + ", ".join(colormap_names()) + " (and matplotlib's, if installed)."))
     add_render_options(p)
     p.add_argument("--colormap", default="black-firered", metavar="NAME",

@@ -38,6 +38,7 @@ from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, 
 from ..spec import InputSpec
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
+MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 MAX_PAD = 1024
@@ -769,6 +770,12 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nodes = _prune(b.nodes, out_name)
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
+    outputs = {n.output for n in nodes}
+    values = sum(math.prod(t.shape) for name, t in b.data.items() if name in outputs)
+    if values > MAX_ACTIVATION_VALUES:  # a 1-KB graph of doubling Concats asked for 100 GB
+        raise ModelFormatError(f"{path}: its layers' outputs hold {values:,} values per sample, "
+                               f"more than {MAX_ACTIVATION_VALUES:,}; not a network this "
+                               "program can explain")
     if len(sample) == 3:
         if nhwc:
             layout, raw = "NHWC", tuple(sample)

@@ -138,3 +138,13 @@ def test_a_sample_asked_for_stays_on_display_with_the_misclassified_filter(make_
             assert s.sample_index == int(shown[0]) and s.sample_index in wrong
         else:
             assert s.sample_index == expected and expected not in shown
+
+
+def test_a_screenshot_without_a_display_prints_no_qt_platform_notes(toy_files, tmp_path):
+    """'This plugin does not support propagateSizeHints()' looked like an error to a user
+    following the README's offscreen --screenshot example."""
+    model, data = toy_files
+    proc = run(["--model", str(model), "--dataset", str(data), "--screenshot",
+                str(tmp_path / "s.png")], tmp_path / "s.ini")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "does not support" not in proc.stderr and (tmp_path / "s.png").exists()

@@ -70,6 +70,20 @@ def test_clicking_the_grid_and_arrow_keys_select_samples(make_window, qtbot):
     wait_shown(qtbot, window, 6)
 
 
+def test_arrow_keys_move_through_the_samples_right_after_start(make_window, qtbot):
+    """The input view had the focus at start, so the arrow keys did nothing until the user
+    clicked the grid; a click on an image view took the focus away again."""
+    window = make_window()
+    window.grid.set_order("dataset")  # row r is sample r
+    assert window.focusWidget() is window.grid.view
+    qtbot.mouseClick(window.views.heat_widget.viewport(), Qt.MouseButton.LeftButton)
+    assert window.focusWidget() is window.grid.view
+    start = window.state.sample_index
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Right)
+    assert window.state.sample_index == start + 1
+    wait_shown(qtbot, window, start + 1)
+
+
 def test_rule_parameter_and_forward_cache(make_window, qtbot):
     window = make_window()
     selector = window.findChild(QWidget, "ruleSelector")
