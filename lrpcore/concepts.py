@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import Cancelled, RuleError
 from .explain import Explainer, RuleConfig, resolve_rules
+from .layers import Convolution, Linear, Pad
 
 CHUNK = 64  # conditional heatmaps computed per backward pass
 
@@ -68,7 +69,7 @@ def resolve_layer(ex, key) -> int:
     k = _resolve(ex, key)
     if k not in concept_layers(ex):
         names = layer_names(ex)
-        cuts = [names[i] for i in concept_layers(ex) if ex.layers[i].kind != "Pad"]
+        cuts = [names[i] for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
         raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
                         "channels cannot be isolated; choose a block output such as "
                         f"{', '.join(cuts[-4:])}")
@@ -95,7 +96,7 @@ def _resolve(ex, key) -> int:
 
 
 def _mixes(layer) -> bool:
-    return layer.kind in ("Convolution", "Linear")
+    return isinstance(layer, (Convolution, Linear))
 
 
 def lower_layer(ex, k) -> int | None:

@@ -255,7 +255,7 @@ class AlphaBeta(Rule):
                 dpos = split.positive_sum() + _bias_part(layer, ctx, "pos")
                 out = alpha * split.positive_share(
                     epsilon_share(R, dpos, LITERATURE_STABILIZER, xp))
-            if beta:
+            if beta and split.has_negative():
                 dneg = split.negative_sum() + _bias_part(layer, ctx, "neg")
                 out = out + beta * split.negative_share(
                     epsilon_share(R, dneg, LITERATURE_STABILIZER, xp))
@@ -315,6 +315,10 @@ class SignSplit:
         if out is None:  # no contribution has this sign (e.g. z⁻ of sum pooling after a ReLU)
             out = xp.zeros((c.shape[0],) + tuple(shape), dtype=c.dtype)
         return out
+
+    def has_negative(self) -> bool:
+        """Whether any z⁻ term exists (none for a pool of weights ≥ 0 after a ReLU)."""
+        return self.wn is not None or self.xneg is not None
 
     def positive_sum(self):
         return self.sum(self.wp, self.wn)

@@ -59,3 +59,15 @@ def test_explain_a_dataset_by_name_uses_its_labels_for_the_true_class(tmp_path, 
     want = lrpcore.explain(lrpcore.load_model(model), ds.images(idx), target="true",
                            labels=ds.labels[idx], dtype="float32")
     np.testing.assert_allclose(np.load(out)[idx], want, rtol=1e-4, atol=1e-6)
+
+
+def test_a_mistyped_dataset_or_model_name_lists_the_names_that_exist(tmp_path, capsys):
+    """'mnist-tset: no such file' did not say that names are accepted, nor which."""
+    model = str(default_model_path())
+    assert main(["explain", model, "mnist-tset", "--out", str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "mnist-tset: no such file, folder or built-in dataset" in err and "mnist-test" in err
+    assert main(["explain", "mnist-lenet6", "mnist-test", "--out", str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "mnist-lenet6: no such file or bundled model" in err and "mnist-lenet5" in err
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []

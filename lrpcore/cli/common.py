@@ -71,13 +71,12 @@ def load_samples(path, what="input", mmap=False):
     """(samples, labels or None) of a ``.npy`` file (as :func:`load_array`) or of anything
     :func:`lrpcore.open_dataset` opens — a built-in name such as ``mnist-sample`` or
     ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries."""
-    from ..io.datasets import DATASET_NAMES, open_dataset  # noqa: PLC0415
+    from ..io.datasets import open_dataset  # noqa: PLC0415
 
     path = os.fspath(path)
-    is_npy = os.path.isfile(path) and path.lower().endswith(".npy")
-    if is_npy or (not os.path.exists(path) and path not in DATASET_NAMES):
+    if os.path.isfile(path) and path.lower().endswith(".npy"):
         return load_array(path, what, mmap=mmap), None
-    ds = open_dataset(path)
+    ds = open_dataset(path)  # a missing path: "no such file, folder or built-in dataset (…)"
     return DatasetArray(ds), ds.labels
 
 

@@ -72,6 +72,14 @@ def bundled_model(name):
     return path if path.is_file() else None
 
 
+def model_names() -> list[str]:
+    """The names a model can be opened by instead of a path (a typo gets this list)."""
+    from ..bundled import MODELS_DIR  # noqa: PLC0415
+
+    stems = sorted(p.stem for p in MODELS_DIR.glob("*.npz")) if MODELS_DIR.is_dir() else []
+    return stems + sorted(NAMED_MODELS)
+
+
 def model_file(path_or_name):
     """The file a model comes from: the path itself, or a named model's weights file."""
     path = os.fspath(path_or_name)
@@ -106,7 +114,8 @@ def load_model(path, sidecar=True) -> Sequential:
         path = os.fspath(bundled_model(path))  # a bundled model by name: "mnist-lenet5"
         ext = ".npz"
     if not os.path.exists(path):
-        raise ModelFormatError(f"{path}: no such file")
+        raise ModelFormatError(f"{path}: no such file or bundled model (bundled: "
+                               f"{', '.join(model_names())})")
     if os.path.isdir(path):
         raise ModelFormatError(f"{path}: is a folder, not a model file")
     require_regular_file(path, ModelFormatError)  # not a link to /dev/zero, not a pipe

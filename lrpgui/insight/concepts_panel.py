@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrpcore.errors import RuleError
+from lrpcore.layers import Convolution, Linear, Rect
 
 from . import imaging
 from .job_controls import JobControls
@@ -160,11 +161,11 @@ class ConceptsPanel(ToolPanel):
         if ex is not None:
             names = concepts.layer_names(ex)
             for k in concepts.concept_layers(ex):
-                if ex.layers[k].kind in ("Convolution", "Linear") or getattr(
-                        ex.layers[k], "merge", False) or ex.layers[k].kind == "Rect":
+                if isinstance(ex.layers[k], (Convolution, Linear, Rect)) or getattr(
+                        ex.layers[k], "merge", False):
                     self.layer_box.addItem(f"{k}: {names[k]}", k)
             linear = [i for i in range(self.layer_box.count())
-                      if ex.layers[self.layer_box.itemData(i)].kind != "Rect"]
+                      if not isinstance(ex.layers[self.layer_box.itemData(i)], Rect)]
             # a middle layer is a good start: neither pixels nor classes (the last linear map
             # makes the classes: its only relevant channel is the explained one)
             inner = linear[:-1] or linear
