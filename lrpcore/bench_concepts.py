@@ -1,6 +1,10 @@
-"""Benchmarks of the dataset-wide analyses (``lrp bench --concepts``): SpRAy over one class and
-over all 5,000 digits of the MNIST sample, and RelMax references over them, on the bundled
-LeNet-5. Wall-clock figures of single runs, split into explaining, clustering and embedding."""
+"""Benchmarks of the dataset-wide analyses on the bundled LeNet-5 and the MNIST sample.
+
+``lrp bench --concepts``: SpRAy over one class and over all 5,000 digits, and RelMax references
+over them (issue 16). ``lrp bench --trust``: a 5 × 3 parameter sweep over 256 samples with 100
+flipping steps, and one cascading randomisation over 64 samples (issue 17). Wall-clock figures
+of single runs, split into stages, each printed beside the issue's target on the 2-core CPU
+(a figure to compare, never a pass/fail)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class ConceptsBenchRow:
     job: str
     samples: int
     seconds: dict  # stage → seconds
+    target: float | None = None  # the issue's target in seconds, for comparison
 
     @property
     def total(self) -> float:
@@ -52,7 +57,7 @@ def _spray_row(ex, ds, cls, rule):
         EMBEDDINGS["tsne"](feats, 0)
         t["t-SNE"] = time.perf_counter() - t0
     name = "SpRAy all classes" if cls is None else f"SpRAy class {cls}"
-    return ConceptsBenchRow(name, len(idx), t)
+    return ConceptsBenchRow(name, len(idx), t, 60.0 if cls is None else 10.0)
 
 
 def run_concepts_benchmark(backend=None, rule="epsilon:0.01", layer="convolution1",
@@ -80,6 +85,38 @@ def run_concepts_benchmark(backend=None, rule="epsilon:0.01", layer="convolution
     return rows
 
 
+def run_trust_benchmark(backend=None, n_sweep=256, n_sanity=64, steps=100,
+                        report=None) -> list[ConceptsBenchRow]:
+    """The sizes issue 17 names: the EpsilonGammaBox sweep (5 γ × 3 ε) and one cascading
+    randomisation, float32 as the windows run them."""
+    from .insight.sanity import cascading_randomisation
+    from .insight.sweep import run_sweep
+    from .insight.tasks import spread_indices
+    from .io import load_model
+    from .io.datasets import open_dataset
+
+    ds = open_dataset("mnist-sample")
+    model = load_model("mnist-lenet5")
+    rows = []
+    x = ds.images(spread_indices(len(ds), n_sweep))
+    t0 = time.perf_counter()
+    res = run_sweep(model, x, "EpsilonGammaBox", steps=steps, backend=backend, dtype="float32")
+    rows.append(ConceptsBenchRow(f"sweep EpsilonGammaBox ({len(res.rows)} settings × {steps} "
+                                 "steps)", len(x), {"sweep": time.perf_counter() - t0}, 30.0))
+    if report:
+        report(rows[-1])
+    x = ds.images(spread_indices(len(ds), n_sanity))
+    t0 = time.perf_counter()
+    san = cascading_randomisation(model, x, "EpsilonGammaBox", backend=backend,
+                                  dtype="float32")
+    rows.append(ConceptsBenchRow(f"sanity: cascading randomisation ({len(san.steps)} steps)",
+                                 len(x), {"randomisation": time.perf_counter() - t0}, 10.0))
+    if report:
+        report(rows[-1])
+    return rows
+
+
 def format_concepts_row(row: ConceptsBenchRow) -> str:
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in row.seconds.items())
-    return f"{row.job:<40} {row.samples:>6} samples  {row.total:7.2f} s  ({stages})"
+    target = "" if row.target is None else f"  [target < {row.target:g} s]"
+    return f"{row.job:<46} {row.samples:>6} samples  {row.total:7.2f} s  ({stages}){target}"

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import Cancelled, RuleError
 from .explain import Explainer, RuleConfig, resolve_rules
+from .layers import Convolution, Linear, Pad
 
 CHUNK = 64  # conditional heatmaps computed per backward pass
 
@@ -68,7 +69,7 @@ def resolve_layer(ex, key) -> int:
     k = _resolve(ex, key)
     if k not in concept_layers(ex):
         names = layer_names(ex)
-        cuts = [names[i] for i in concept_layers(ex) if ex.layers[i].kind != "Pad"]
+        cuts = [names[i] for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
         raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
                         "channels cannot be isolated; choose a block output such as "
                         f"{', '.join(cuts[-4:])}")
@@ -95,7 +96,7 @@ def _resolve(ex, key) -> int:
 
 
 def _mixes(layer) -> bool:
-    return layer.kind in ("Convolution", "Linear")
+    return isinstance(layer, (Convolution, Linear))
 
 
 def lower_layer(ex, k) -> int | None:
@@ -181,6 +182,13 @@ def single_pass(ex) -> Explainer:
     return Explainer(ex.model, ex.backend.name, ex.dtype.name, threads=1)
 
 
+def pass_size(ex, sample_shape, wanted) -> int:
+    """Samples per pass: at most ``wanted``, and on the CPU no more than the engine's pass
+    budget holds (:meth:`Explainer.passes`): 64 EfficientNet images at 224² would keep ~9 GB
+    of float64 activations, where 64 digits keep a few MB."""
+    return max(1, ex.passes((int(wanted),) + tuple(sample_shape), int(wanted))[0][1])
+
+
 def conditional_batch(ex, x, k, masks, rule=None, target="pred", labels=None,
                       layer_rules=None) -> np.ndarray:
     """Input relevance of samples ``x`` (fed input, batch B) when layer k's output relevance
@@ -201,10 +209,11 @@ def conditional_heatmaps(fwd, k, channels, rule=None, target="pred", labels=None
     lab = None if labels is None else np.asarray(labels)[:1]
     channels = [int(c) for c in channels]
     out = np.empty((len(channels),) + x.shape[1:], dtype=ex.dtype)
-    for a in range(0, len(channels), CHUNK):
+    step = pass_size(ex, x.shape[1:], CHUNK)
+    for a in range(0, len(channels), step):
         if cancelled is not None and cancelled():
             raise Cancelled("conditional heatmaps stopped")
-        part = channels[a:a + CHUNK]
+        part = channels[a:a + step]
         masks = np.stack([channel_mask(shape, c) for c in part])
         xs = np.repeat(x, len(part), axis=0)
         labs = None if lab is None else np.repeat(lab, len(part))
@@ -253,4 +262,4 @@ def composition(fwd, k, channel, rule=None, target="pred", labels=None,
 __all__ = ["Composition", "Ranking", "channel_mask", "channel_relevance", "composition",
            "concept_layers",
            "conditional_batch", "conditional_heatmaps", "layer_names", "lower_layer",
-           "output_relevance", "rank_channels", "resolve_layer"]
+           "output_relevance", "pass_size", "rank_channels", "resolve_layer"]

@@ -190,7 +190,7 @@ def run_key(job: Job, n, fed_shape, labels_sha) -> dict:
             "chunk": job.step, "labels_sha256": labels_sha}
 
 
-def _labels_sha(labels) -> str | None:
+def labels_sha256(labels) -> str | None:
     if labels is None:
         return None
     import hashlib  # noqa: PLC0415
@@ -227,11 +227,24 @@ def connect(scheduler=None, workers=None):
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                if k not in BLAS_THREAD_VARS}
     environ.update({k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ})
+    live = _live_blas_threads()
+    if live:  # the client's setting as it is now (a limit may be in force), not as it began
+        environ.update({k: str(live) for k in BLAS_THREAD_VARS})
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = distributed.LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
                                            processes=True, dashboard_address=":0",
                                            silence_logs=logging.CRITICAL)
     return distributed.Client(cluster), cluster
+
+
+def _live_blas_threads() -> int | None:
+    """The threads this process's BLAS uses now (threadpoolctl), or None when unknown."""
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415
+    except ImportError:
+        return None
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return min(counts) if counts else None
 
 
 def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=False,
@@ -270,7 +283,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),
               target=job_args["target"], raw=bool(job_args["raw"]), source=source,
               store=os.path.abspath(out), step=step)
-    key = run_key(job, n, fed_shape, _labels_sha(labels))
+    key = run_key(job, n, fed_shape, labels_sha256(labels))
     provenance = export.sidecar_info(model_path, config.description, str(job.target),
                                      job.backend, job.dtype, input=source.path, raw=job.raw,
                                      format="zarr", content="relevance",

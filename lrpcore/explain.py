@@ -16,6 +16,7 @@ from .backend import Backend, get_backend, get_dtype
 from .errors import RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
+from .layers import Pad
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
@@ -46,11 +47,14 @@ class RuleConfig:
         return None if rule is None else rule.spec()
 
 
+RULE_ROLES = ("linear", "maxpool")  # what a rule spec or preset acts on (merges: by name)
+
+
 def _takes_rule(layer) -> bool:
-    return layer.linear_map or layer.kind == "MaxPool" or getattr(layer, "merge", False)
+    return layer.role in RULE_ROLES or layer.role == "merge"
 
 
-def _layer_indices(layers, key) -> list[int]:
+def layer_indices(layers, key) -> list[int]:
     """Layers a per-layer rule key names: an index, or for graph models a node name or glob."""
     names = getattr(layers, "names", None)
     if names is not None:
@@ -58,9 +62,11 @@ def _layer_indices(layers, key) -> list[int]:
         index = isinstance(key, (int, np.integer)) or str(key).strip().isdigit()
         # a glob: the layers of it that take rules (an index is range-checked by the caller)
         if not index and (len(hits) > 1 or names[hits[0]] != key):
-            hits = [i for i in hits if layers[i].linear_map or layers[i].kind == "MaxPool"]
+            hits = [i for i in hits if layers[i].role in RULE_ROLES]
             if not hits:
-                raise RuleError(f"no layer that takes a rule matches {key!r}")
+                raise RuleError(f"no layer that takes a rule matches {key!r} (a glob names "
+                                "linear and pooling layers; a merge only by its exact name "
+                                "or index)")
         return hits
     try:
         return [int(key)]
@@ -81,15 +87,14 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
         base = preset.name
     else:
         r = parse_rule(rule)
-        chosen = {i: r for i, layer in enumerate(layers)
-                  if layer.linear_map or layer.kind == "MaxPool"}
+        chosen = {i: r for i, layer in enumerate(layers) if layer.role in RULE_ROLES}
         if convention.norm is not None:
             chosen.update({i: convention.norm for i, layer in enumerate(layers)
                            if getattr(layer, "norm_role", False)})
         base = r.spec()
     overrides = []
     for key, spec in (layer_rules or {}).items():
-        for i in _layer_indices(layers, key):
+        for i in layer_indices(layers, key):
             if not 0 <= i < len(layers):
                 raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
                                 f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
@@ -101,6 +106,10 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
             if preset_or_none(spec) is not None:
                 raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
             chosen[i] = parse_rule(spec)
+            problem = layer.rule_problem(chosen[i])
+            if problem:
+                name = f" {layers.names[i]!r}" if getattr(layers, "names", None) else ""
+                raise RuleError(f"layer {i}{name} ({layer.describe()}): {problem}")
             overrides.append(f"{i}={chosen[i].spec()}")
     rules = tuple(None if chosen.get(i) is None else convention.adapt(chosen.get(i))
                   for i in range(len(layers)))
@@ -272,17 +281,18 @@ class Forward:
     def _layer_relevance(self, i, layer, rule, acts, R, ctx):
         """Relevance at the input of layer i, given R at its output."""
         x, y = acts[i], acts[i + 1]
-        if layer.linear_map or layer.kind == "MaxPool":
+        role = layer.role
+        if role in RULE_ROLES:
             inside = self.explainer.inside_mask(i, acts)
             layer_ctx = ctx if inside is None else replace(ctx, inside=inside)
-            if layer.linear_map:
+            if role == "linear":
                 return rule.linear(layer, x, y, R, layer_ctx)
             return rule.maxpool(layer, x, y, R, layer_ctx)
-        if layer.kind == "Flatten":
-            return R.reshape(x.shape)
-        if layer.kind == "Pad":
-            return layer.crop(R)  # the constant border holds no input
-        return R  # activations and SoftMax pass relevance through unchanged
+        if role == "reshape":  # Flatten; Pad drops its constant border
+            return layer.relevance_back(R, x, ctx.xp)
+        if role == "pass":  # activations and SoftMax pass relevance through unchanged
+            return R
+        raise RuleError(f"{layer.describe()} has no LRP role a chain can propagate")
 
 
 class Explainer:
@@ -332,9 +342,9 @@ class Explainer:
         """For a layer whose input is a Pad's output (through Rect, Tanh or Flatten): 1 over
         the real input, 0 over the padded border, shaped (1, input of layer i); else None."""
         j = i - 1
-        while j >= 0 and self.layers[j].kind in ("Rect", "Tanh", "Flatten"):
+        while j >= 0 and self.layers[j].pad_transparent:
             j -= 1
-        if j < 0 or self.layers[j].kind != "Pad":
+        if j < 0 or not isinstance(self.layers[j], Pad):
             return None
         key = (i, tuple(acts[j].shape[1:]))
         mask = self._inside.get(key)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .backend import get_backend, get_dtype
 from .errors import RuleError, ShapeError
-from .layers import MaxPool
+from .layers import ROLES, Pad
 from .model import Sequential
 from .rules import AlphaBeta, Epsilon, Rule
 
@@ -88,18 +88,12 @@ class NodeActivations(list):
 
 
 def role(layer) -> str:
-    """How relevance passes a layer: 'merge', 'linear', 'maxpool', 'reshape' or 'pass'."""
-    if getattr(layer, "merge", False):
-        return "merge"
-    if layer.linear_map:
-        return "linear"
-    if isinstance(layer, MaxPool):
-        return "maxpool"
-    if hasattr(layer, "relevance_back"):
-        return "reshape"
-    if getattr(layer, "pass_through", False):
-        return "pass"
-    raise RuleError(f"layer {layer.describe()} has no LRP role")
+    """How relevance passes a layer, as its class declares: 'merge', 'linear', 'maxpool',
+    'reshape' or 'pass' (anything else is an error, never a silent pass-through)."""
+    declared = getattr(layer, "role", None)
+    if declared not in ROLES:
+        raise RuleError(f"layer {layer.describe()} has no LRP role")
+    return declared
 
 
 class GraphModel(Sequential):
@@ -120,9 +114,16 @@ class GraphModel(Sequential):
     def node_names(self) -> list:
         return [n.name for n in self.nodes]
 
+    def input_layout(self) -> str:
+        """NCHW when the input goes to a channels-last conversion (a PyTorch export), else
+        the engine's own NHWC (a Keras export, whose Transpose is folded away)."""
+        readers = [n.layer for n in self.nodes if self.input_name in n.inputs]
+        return "NCHW" if any(getattr(r, "channels_first_input", False) for r in readers) \
+            else "NHWC"
+
     def analysis_nodes(self) -> list:
         """Nodes LRP explains: a final SoftMax is dropped."""
-        if self.nodes and self.nodes[-1].layer.kind == "SoftMax":
+        if self.nodes and getattr(self.nodes[-1].layer, "output_activation", False):
             return self.nodes[:-1]
         return list(self.nodes)
 
@@ -235,6 +236,17 @@ def module_path(name: str) -> str:
     return ".".join(parts)
 
 
+LAYER_KEY_HELP = (
+    "KEY=SPEC: KEY is a layer index (from 0, in topological order over the explained layers; "
+    "'lrp info' lists them) or, for graph models (ONNX), an ONNX node name ('/layer1/conv1/"
+    "Conv'), a glob of node names ('*/conv2/*') or a PyTorch module path or glob of them "
+    "('layer1.*' names '/layer1/conv1/Conv', '/layer1/conv2/Conv', ...). A glob names the "
+    "linear and pooling layers it matches; a merge (Add, Sum, Mean) is named only by its "
+    "exact name or index and takes epsilon[:EPS] or simple (default: zennit's Norm, ε = "
+    "1e-6); Concat takes no rule. Example: --layer-rule 'layer1.*=zplus' --layer-rule "
+    "0=flat")
+
+
 def match_layer_key(key, names) -> list[int]:
     """Indices a per-layer rule key addresses: an index, a node name, or a glob of node names
     or of their module paths (``layer1.*`` for PyTorch's '/layer1/conv1/Conv')."""
@@ -259,7 +271,7 @@ def inside_mask(nodes, k, producers, tensors, xp, dtype, cache):
         if getattr(layer, "pass_through", False) and len(nodes[producers[t]].inputs) == 1:
             t = nodes[producers[t]].inputs[0]
             continue
-        if layer.kind != "Pad":
+        if not isinstance(layer, Pad):
             return None
         in_shape = tuple(tensors.shape(nodes[producers[t]].inputs[0])[1:])
         key = (k, in_shape)

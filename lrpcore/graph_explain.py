@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
-from .graph import GraphTrace, inside_mask, role
+from .graph import GraphTrace, inside_mask, match_layer_key, role
 from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, keep_and_drop
 from .parallel import MIN_SHARD, PASS_BYTES, SHARD_BYTES, run_sharded, shard_bounds, shard_count
 
@@ -132,7 +132,8 @@ class GraphForward(Forward):
         ex = self.explainer
         layer, kind = node.layer, ex.roles[k]
         if kind == "merge":
-            eps = getattr(rule, "epsilon", None)
+            stabilizer = getattr(rule, "stabilizer", None)  # an ε-rule (resolve_rules checks)
+            eps = None if stabilizer is None else stabilizer(layer)
             if eps is None:
                 eps = ex.convention.norm.epsilon if ex.convention.norm is not None else 1e-6
             ins = [tensors[t] for t in node.inputs]
@@ -194,22 +195,28 @@ class GraphExplainer(Explainer):
         return self.model.run(a, self.backend.xp, nodes=self.nodes)
 
     def condition_masks(self, condition, xp):
-        """{node index: mask on the device} from keys that are indices or node names."""
+        """{node index: mask on the device} from keys as per-layer rules take them: indices,
+        node names, globs of names or module paths (every node a glob matches gets the mask,
+        pads and reshapes left out; a key matching none is a RuleError)."""
         out = {}
+        names = [n.name for n in self.nodes]
         for key, mask in (condition or {}).items():
-            names = [n.name for n in self.nodes]
-            if isinstance(key, str) and not key.isdigit():
-                if key not in names:
-                    raise RuleError(f"no node is named {key!r}")
-                k = names.index(key)
+            if isinstance(key, str) and not key.strip().isdigit():
+                hits = match_layer_key(key, names)
+                if len(hits) > 1:  # a glob: not the pads and reshapes the importer adds
+                    hits = [k for k in hits if role(self.nodes[k].layer) != "reshape"] or hits
+            elif isinstance(key, (int, np.integer, str)) and not isinstance(key, bool):
+                hits = [int(key)]
+                if not 0 <= hits[0] < len(self.nodes):
+                    raise RuleError(f"node {hits[0]} does not exist (0..{len(self.nodes) - 1})")
             else:
-                k = int(key)
-                if not 0 <= k < len(self.nodes):
-                    raise RuleError(f"node {k} does not exist (0..{len(self.nodes) - 1})")
-            out[k] = xp.asarray(mask, dtype=self.dtype)
-            if not bool(xp.isfinite(out[k]).all()):
-                raise ShapeError(f"condition on node {k} {names[k]!r}: the mask holds NaN or "
-                                 "infinite values")
+                raise RuleError(f"condition key {key!r} is neither a node index nor a name")
+            device_mask = xp.asarray(mask, dtype=self.dtype)
+            if not bool(xp.isfinite(device_mask).all()):
+                raise ShapeError(f"condition on node {hits[0]} {names[hits[0]]!r}: the mask "
+                                 "holds NaN or infinite values")
+            for k in hits:
+                out[k] = device_mask
         return out
 
     def sample_bytes(self, sample_shape) -> int:

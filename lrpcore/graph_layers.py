@@ -1,23 +1,38 @@
 """Layers that only graph models have: merges, layout changes, mean pooling, grouped
 convolutions and bounded activations (computing in NHWC like every layer of this engine).
 
-Each layer declares its LRP role through its class (``linear_map``, ``merge``, ``pass_through``
-or a ``relevance_back`` that reshapes relevance), so the graph engine never switches on names.
+Each layer declares its LRP role, ONNX operators, gradient and native fields through its class
+(see :mod:`lrpcore.layers`) and is registered there, so no module switches on kind names.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import RuleError, ShapeError
 from .kernels import stabilize
-from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc
+from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc, register_layer
+
+MERGE_RULES = ("Add, Sum and Mean take epsilon[:EPS] or simple (a proportional split; zennit's "
+               "Norm, ε = 1e-6, by default); Concat takes none")
 
 
 class Merge(Layer):
     """Base of layers with several inputs; relevance is split among them by ``split``."""
 
     merge = True
+    role = "merge"
+    simple_stabilizer = 1e-16  # the z-rule named on a merge: as on a linear layer
+
+    def rule_problem(self, rule):
+        """Why ``rule`` cannot be this merge's rule (None when it can): a sum splits in
+        proportion to its summands, stabilised by an ε-rule's ε; other rules have no
+        meaning here, and refusing them beats ignoring them."""
+        from .rules import Epsilon
+
+        if isinstance(rule, Epsilon):
+            return None
+        return (f"rule {rule.spec()} does not apply to a merge: {MERGE_RULES}")
 
     def forward_many(self, xs, xp):
         raise NotImplementedError
@@ -29,12 +44,18 @@ class Merge(Layer):
         """Relevance of each input, given R at the output (``eps``: the Norm stabiliser)."""
         raise NotImplementedError
 
+    def gradient_many(self, xs, y, g, xp):
+        """The gradient at each input, given ``g`` at the output."""
+        raise RuleError("no gradient is defined for it")
 
+
+@register_layer
 class Add(Merge):
     """Sum of tensors of one shape (a residual connection). LRP: zennit's Norm rule, each
     summand takes its proportional share R·x_k / (Σx + ε·s(Σx)) with ε = 1e-6."""
 
     kind = "Add"
+    onnx_ops = ("Add", "Sum")  # Add of two tensors (an Add of a constant is a bias)
 
     def forward_many(self, xs, xp):
         out = xs[0] + xs[1]
@@ -53,11 +74,16 @@ class Add(Merge):
         c = R / stabilize(y, eps, xp)
         return [x * c for x in xs]
 
+    def gradient_many(self, xs, y, g, xp):
+        return [g] * len(xs)
 
+
+@register_layer
 class Mean(Add):
     """Mean of tensors of one shape (ONNX ``Mean``): the same shares as Add."""
 
     kind = "Mean"
+    onnx_ops = ("Mean",)
 
     def forward_many(self, xs, xp):
         out = super().forward_many(xs, xp)
@@ -68,11 +94,16 @@ class Mean(Add):
         c = R / stabilize(y * len(xs), eps, xp)
         return [x * c for x in xs]
 
+    def gradient_many(self, xs, y, g, xp):
+        return [g / len(xs)] * len(xs)
 
+
+@register_layer
 class Concat(Merge):
     """Concatenation along the channel (last) axis: relevance splits exactly by slices."""
 
     kind = "Concat"
+    onnx_ops = ("Concat",)
 
     def forward_many(self, xs, xp):
         return xp.concatenate(xs, axis=-1)
@@ -84,6 +115,12 @@ class Concat(Merge):
                 raise ShapeError(f"Concat of tensors of shapes {tuple(shapes[0])} and {tuple(s)}")
         return rest + (sum(int(s[-1]) for s in shapes),)
 
+    def rule_problem(self, rule):
+        return f"a concatenation splits relevance exactly and takes no rule: {MERGE_RULES}"
+
+    def gradient_many(self, xs, y, g, xp):
+        return self.split(xs, y, g, 0.0, xp)  # slices, as relevance
+
     def split(self, xs, y, R, eps, xp):
         out, start = [], 0
         for x in xs:
@@ -93,11 +130,14 @@ class Concat(Merge):
         return out
 
 
+@register_layer
 class ToChannelsLast(Layer):
     """C×H×W samples (PyTorch's layout) to the engine's H×W×C; relevance goes back to C×H×W,
     so a model takes and explains arrays in its own declared layout."""
 
     kind = "ToChannelsLast"
+    role = "reshape"  # added by the importer for a channels-first input (no ONNX operator)
+    channels_first_input = True  # a model whose input it reads takes C×H×W arrays
 
     def forward(self, x, xp):
         return xp.ascontiguousarray(x.transpose(0, 2, 3, 1))
@@ -111,11 +151,17 @@ class ToChannelsLast(Layer):
     def relevance_back(self, R, x, xp):
         return xp.ascontiguousarray(R.transpose(0, 3, 1, 2))
 
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)
 
+
+@register_layer
 class FlattenChannelsFirst(Layer):
     """Flatten an H×W×C map in C, H, W order, as a flatten of PyTorch's C×H×W tensor does."""
 
     kind = "FlattenChannelsFirst"
+    role = "reshape"
+    onnx_ops = ("Flatten", "Reshape")
 
     def forward(self, x, xp):
         return xp.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(x.shape[0], -1)
@@ -127,13 +173,34 @@ class FlattenChannelsFirst(Layer):
         N, H, W, C = x.shape
         return xp.ascontiguousarray(R.reshape(N, C, H, W).transpose(0, 2, 3, 1))
 
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)
 
+
+@register_layer
 class Clip(Layer):
     """min(max(x, low), high), e.g. ReLU6: an activation, relevance passes through."""
 
     kind = "Clip"
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
+    role = "pass"
     pass_through = True
+    onnx_ops = ("Clip",)
+
+    def native_fields(self):
+        return {"low": self.low, "high": self.high}
+
+    @classmethod
+    def from_native(cls, f):
+        return cls(f.number("low"), f.number("high"))
+
+    def gradient(self, x, y, g, xp, dtype):
+        inside = xp.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x > self.low
+        if self.high is not None:
+            inside &= x < self.high
+        return g * inside
 
     def __init__(self, low=0.0, high=6.0):
         super().__init__()
@@ -147,12 +214,25 @@ class Clip(Layer):
         return f"Clip [{self.low:g}, {self.high:g}]"
 
 
+@register_layer
 class LeakyReLU(Layer):
     """max(x, 0) + slope·min(x, 0): an activation, relevance passes through."""
 
     kind = "LeakyReLU"
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
+    role = "pass"
     pass_through = True
+    onnx_ops = ("LeakyRelu",)
+
+    def native_fields(self):
+        return {"slope": self.slope}
+
+    @classmethod
+    def from_native(cls, f):
+        return cls(f.number("slope", 0.01))
+
+    def gradient(self, x, y, g, xp, dtype):
+        return xp.where(x >= 0, g, self.slope * g)
 
     def __init__(self, slope=0.01):
         super().__init__()
@@ -165,12 +245,14 @@ class LeakyReLU(Layer):
         return f"LeakyReLU {self.slope:g}"
 
 
+@register_layer
 class MeanPool(SumPool):
     """Average pooling (ONNX AveragePool, GlobalAveragePool, ReduceMean over H and W): a linear
     map whose weights are all 1/(h·w). Graph models explain it with zennit's Norm rule (ε-rule
     with ε = 1e-6 on the window mean); the toolbox's SumPool stays as it is."""
 
     kind = "MeanPool"
+    onnx_ops = ("AveragePool", "GlobalAveragePool", "ReduceMean")
     simple_stabilizer = 1e-16
     norm_role = True  # a plain rule spec leaves it to Norm, like zennit's composites
 
@@ -188,12 +270,27 @@ class MeanPool(SumPool):
     lrp_divisor = 1.0
 
 
+@register_layer
 class Affine(LinearMap):
     """y = x·scale + shift per channel (the last axis): a BatchNormalization that no linear
     layer precedes, so it cannot be folded. LRP treats it as a diagonal linear map; presets give
     it the ε-rule (1e-6) as they do other parameter-light maps."""
 
     kind = "Affine"
+    onnx_ops = ("BatchNormalization",)  # one that no linear layer precedes
+
+    def native_fields(self):
+        return {"channels": int(self.scale.size)}
+
+    def native_params(self):
+        return self.scale, self.shift
+
+    @classmethod
+    def from_native(cls, f):
+        channels = f.size("channels")
+        if channels is None:
+            f.fail("Affine needs a positive 'channels'")
+        return cls(f.param("W", (channels,)), f.param("B", (channels,)))
 
     def __init__(self, scale, shift):
         super().__init__()
@@ -233,6 +330,7 @@ class Affine(LinearMap):
         return c * w
 
 
+@register_layer
 class GroupedConvolution(LinearMap):
     """Convolution with ``groups`` groups (depthwise when every channel is its own group).
 
@@ -246,6 +344,20 @@ class GroupedConvolution(LinearMap):
     weighted = True
     convolution = True
     beta_only_stabilizer = +1e-16
+    onnx_ops = ("Conv",)  # with group > 1
+
+    def native_fields(self):
+        return {"filters": list(self.W.shape), "stride": list(self.stride),
+                "groups": self.groups}
+
+    @classmethod
+    def from_native(cls, f):
+        filters = f.ints("filters", 4)
+        stride = f.ints("stride", 2)
+        groups = f.size("groups")
+        if groups is None or filters[3] % groups:
+            f.fail(f"'groups' must divide the {filters[3]} filters")
+        return cls(f.param("W", filters), f.param("B", (filters[3],)), stride, groups)
 
     def __init__(self, W, B, stride=(1, 1), groups=1):
         super().__init__()

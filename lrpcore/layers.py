@@ -8,6 +8,12 @@ Three layers are *linear maps* (Linear, Convolution, SumPool): LRP treats them a
 ``fmap`` (the map applied to an input with some variant of the weights, bias excluded) and
 ``tmap`` (its transpose, i.e. the gradient with respect to the input). Each LRP rule is then a
 few calls of these two; no batch × inputs × outputs tensor is ever built.
+
+Every layer kind is one class registered with :func:`register_layer` (``LAYER_KINDS``). The
+class declares all that other modules need, so none of them switches on kind names: its
+forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape`` or
+``pass``), its ``gradient``, how the native format stores it (``native_fields``,
+``native_params``, ``from_native``) and which ONNX operators build it (``onnx_ops``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import math
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import RuleError, ShapeError
 from .kernels import conv_direct, conv_transpose_direct, direct_conv_fits
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
@@ -28,6 +34,21 @@ VARIANTS = {
 }
 
 
+ROLES = ("linear", "maxpool", "merge", "reshape", "pass")
+LAYER_KINDS: dict = {}  # kind name → layer class: every kind the program knows
+
+
+def register_layer(cls):
+    """Register a layer kind under ``cls.kind`` (a class decorator). A kind that is not
+    registered cannot be read from a file, and a role outside ``ROLES`` is refused here."""
+    if cls.role not in ROLES:
+        raise ValueError(f"layer kind {cls.kind!r} declares no LRP role (one of {ROLES})")
+    if LAYER_KINDS.get(cls.kind, cls) is not cls:
+        raise ValueError(f"layer kind {cls.kind!r} is registered already")
+    LAYER_KINDS[cls.kind] = cls
+    return cls
+
+
 class Layer:
     """Base class: a named module with a forward pass and a per-sample output shape."""
 
@@ -35,6 +56,11 @@ class Layer:
     weighted = False  # True for Linear and Convolution (layers with trainable parameters)
     linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
     rematerialize = False  # graph models: recompute the output when needed, do not keep it
+    # how relevance passes it: 'linear' (a rule's linear()), 'maxpool' (a rule's maxpool()),
+    # 'merge' (split()), 'reshape' (relevance_back()) or 'pass' (unchanged); None: unknown
+    role = None
+    onnx_ops: tuple = ()  # the ONNX operators the importer builds this kind from
+    pad_transparent = False  # a Pad's border mask reaches the next linear layer through it
 
     def __init__(self):
         self._device_cache: dict = {}
@@ -47,6 +73,28 @@ class Layer:
 
     def describe(self) -> str:
         return self.kind
+
+    def rule_problem(self, rule) -> str | None:
+        """Why ``rule`` cannot be given to this layer (None: it can)."""
+        return None
+
+    def gradient(self, x, y, g, xp, dtype):
+        """∂(output · g)/∂x for input ``x``, output ``y`` (sensitivity, baselines)."""
+        raise RuleError("no gradient is defined for it")
+
+    # -- the native format: header fields, parameter arrays, and the layer back from them --
+    def native_fields(self) -> dict:
+        return {}
+
+    def native_params(self):
+        """(W, B) arrays stored as ``layer{i}.W``/``.B``, or None."""
+        return None
+
+    @classmethod
+    def from_native(cls, f):
+        """The layer from its header fields; ``f`` reads and checks them (see
+        :class:`lrpcore.io.native.NativeFields`)."""
+        return cls()
 
     def param_count(self) -> int:
         return 0
@@ -67,27 +115,48 @@ class Layer:
         return state
 
 
+@register_layer
 class Rect(Layer):
     kind = "Rect"
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
+    role = "pass"
     pass_through = True
+    pad_transparent = True
+    onnx_ops = ("Relu",)
 
     def forward(self, x, xp):
         return xp.maximum(x, 0)  # array first: numpy's faster loop (~30 % here)
 
+    def gradient(self, x, y, g, xp, dtype):
+        return g * (y > 0)
 
+
+@register_layer
 class Tanh(Layer):
     kind = "Tanh"
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
+    role = "pass"
     pass_through = True
+    pad_transparent = True
+    onnx_ops = ("Tanh",)
 
     def forward(self, x, xp):
         return xp.tanh(x)
 
+    def gradient(self, x, y, g, xp, dtype):
+        return g * (1 - y * y)
 
+
+@register_layer
 class SoftMax(Layer):
     kind = "SoftMax"
+    role = "pass"
     pass_through = True
+    onnx_ops = ("Softmax",)
+    output_activation = True  # dropped before explaining when it ends a model
+
+    def gradient(self, x, y, g, xp, dtype):
+        return y * (g - (g * y).sum(axis=1, keepdims=True))
 
     def forward(self, x, xp):
         # The toolbox exponentiates directly; shifting by the row maximum gives the same
@@ -96,8 +165,15 @@ class SoftMax(Layer):
         return e / e.sum(axis=1, keepdims=True)
 
 
+@register_layer
 class Flatten(Layer):
     kind = "Flatten"
+    role = "reshape"
+    pad_transparent = True
+    onnx_ops = ("Flatten", "Reshape")
+
+    def gradient(self, x, y, g, xp, dtype):
+        return g.reshape(x.shape)
 
     def forward(self, x, xp):
         return x.reshape(x.shape[0], -1)
@@ -118,6 +194,7 @@ class LinearMap(Layer):
     """A layer computing z = map(x; W) + b. Subclasses define ``fmap`` and ``tmap``."""
 
     linear_map = True
+    role = "linear"
     simple_stabilizer = 1e-16  # the toolbox's stabiliser of the 'simple' rule
     beta_only_stabilizer = -1e-16  # the toolbox's stabiliser of the α = 0 branch
     has_negative_weights = True
@@ -153,6 +230,14 @@ class LinearMap(Layer):
     def tmap(self, c, w, in_shape, xp):
         raise NotImplementedError
 
+    def gradient(self, x, y, g, xp, dtype):
+        if self.lrp_divisor != 1:  # SumPool: forward = window sum · norm, its weights are 1
+            g = g * self.lrp_divisor
+        return self.tmap(g, self.variant("w", xp, dtype), x.shape[1:], xp)
+
+    def native_params(self):
+        return (self.W, self.B) if self.weighted else None
+
     def input_share(self, c, w, x, xp):
         """x ⊙ tmap(c): each input's share of what goes back through weights ``w``, the last
         step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
@@ -169,11 +254,23 @@ class LinearMap(Layer):
         return z
 
 
+@register_layer
 class Linear(LinearMap):
     """Dense layer: Y = X·W + B with W of shape (m, n)."""
 
     kind = "Linear"
     weighted = True
+    onnx_ops = ("Gemm", "MatMul")
+
+    def native_fields(self):
+        return {"inputs": self.m, "outputs": self.n}
+
+    @classmethod
+    def from_native(cls, f):
+        m, n = f.size("inputs"), f.size("outputs")
+        if m is None or n is None or m * n > f.max_elements:
+            f.fail("Linear needs positive 'inputs'/'outputs'")
+        return cls(f.param("W", (m, n)), f.param("B", (n,)))
 
     def __init__(self, W, B):
         super().__init__()
@@ -242,6 +339,7 @@ def _check_nhwc(layer, in_shape, h, w, depth=None):
         raise ShapeError(f"{layer.describe()}: input has {D} channels, filters expect {depth}")
 
 
+@register_layer
 class Convolution(LinearMap):
     """Valid (unpadded), unflipped 2-D convolution; filters h × w × d × n, inputs NHWC."""
 
@@ -249,6 +347,15 @@ class Convolution(LinearMap):
     weighted = True
     convolution = True
     beta_only_stabilizer = +1e-16  # the toolbox's Convolution differs from its Linear here
+    onnx_ops = ("Conv",)
+
+    def native_fields(self):
+        return {"filters": list(self.W.shape), "stride": list(self.stride)}
+
+    @classmethod
+    def from_native(cls, f):
+        filters = f.ints("filters", 4)
+        return cls(f.param("W", filters), f.param("B", (filters[3],)), f.ints("stride", 2))
 
     def __init__(self, W, B, stride=(1, 1)):
         super().__init__()
@@ -483,6 +590,7 @@ def _planar_scatter(g, in_shape, s0, s1, xp):
     return xp.ascontiguousarray(out.transpose(1, 2, 3, 0))
 
 
+@register_layer
 class Pad(Layer):
     """Constant padding of an NHWC image (the padding of a convolution, as a layer of its own).
 
@@ -492,6 +600,18 @@ class Pad(Layer):
 
     kind = "Pad"
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
+    role = "reshape"
+    onnx_ops = ("Pad",)  # and the pads of Conv, MaxPool and AveragePool
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.crop(g)
+
+    def native_fields(self):
+        return {"pads": list(self.pads), "value": self.value}
+
+    @classmethod
+    def from_native(cls, f):
+        return f.pad_layer()
 
     def __init__(self, pads=(1, 1, 1, 1), value=0.0):
         super().__init__()
@@ -545,6 +665,13 @@ class Pad(Layer):
 
 
 class _Pool(Layer):
+    def native_fields(self):
+        return {"pool": list(self.pool), "stride": list(self.stride)}
+
+    @classmethod
+    def from_native(cls, f):
+        return cls(f.ints("pool", 2), f.ints("stride", 2))
+
     def __init__(self, pool=(2, 2), stride=(2, 2)):
         super().__init__()
         self.pool = (int(pool[0]), int(pool[1]))
@@ -641,6 +768,7 @@ class _Pool(Layer):
         return out.reshape(N, Ho * h, Wo * w, D)
 
 
+@register_layer
 class SumPool(_Pool, LinearMap):
     """Sum pooling scaled by 1/sqrt(h·w), as in the toolbox.
 
@@ -707,10 +835,16 @@ class SumPool(_Pool, LinearMap):
         return share.reshape(x.shape)
 
 
+@register_layer
 class MaxPool(_Pool):
     """Max pooling; LRP sends relevance to the window's maximum, splitting ties equally."""
 
     kind = "MaxPool"
+    role = "maxpool"
+    onnx_ops = ("MaxPool", "GlobalMaxPool")
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.winner_relevance(x, y, g, xp)
 
     def forward(self, x, xp):
         return self.reduce_windows(x, xp, "max")

@@ -55,7 +55,12 @@ class Sequential:
         return self.layers[i]
 
     def ends_with_softmax(self) -> bool:
-        return bool(self.layers) and self.layers[-1].kind == "SoftMax"
+        return bool(self.layers) and getattr(self.layers[-1], "output_activation", False)
+
+    def input_layout(self) -> str:
+        """The layout the layers take an image input in: a chain computes in the engine's
+        H×W×C (a spec saying otherwise would scramble every image)."""
+        return "NHWC"
 
     def analysis_layers(self) -> list:
         """The layers LRP explains: a trailing SoftMax is dropped, as the toolbox's

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import RuleError
+from .layers import Linear
 from .rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, ZBox, ZPlus
 
 PRESETS: dict[str, Preset] = {}
@@ -31,7 +32,7 @@ class Preset:
                            if getattr(layer, "convolution", False)), None)
         out = {}
         for i, layer in enumerate(layers):
-            if layer.linear_map or layer.kind == "MaxPool":
+            if layer.role in ("linear", "maxpool"):
                 out[i] = self.choose(i, layer, first_weighted, first_conv)
         return out
 
@@ -59,7 +60,7 @@ WINNER = Epsilon(1e-6)  # max pooling: any non-flat rule sends relevance to the 
 
 
 def _base(layer, dense_rule, conv_rule):
-    if layer.kind == "Linear":
+    if isinstance(layer, Linear):
         return dense_rule
     if getattr(layer, "convolution", False):  # grouped and depthwise ones too
         return conv_rule

@@ -24,6 +24,7 @@ from .concepts import (
     conditional_batch,
     output_relevance,
     output_shape,
+    pass_size,
     single_pass,
 )
 from .errors import Cancelled
@@ -126,6 +127,8 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     N = len(images)
     rels = []
     steps = N + 1
+    if N:
+        batch_size = pass_size(ex, ex.prepare(take(images, slice(0, 1))).shape[1:], batch_size)
     for a in range(0, N, batch_size):
         _check(cancelled)
         fwd = ex.forward(ex.prepare(take(images, slice(a, a + batch_size))), raw=True)
@@ -152,9 +155,11 @@ def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled):
     one = single_pass(ex)
     flat = _config(one, "flat")
     heats, boxes = [], []
-    for a in range(0, len(pairs), 64):
+    step = pass_size(one, one.prepare(take(images, [pairs[0][1]])).shape[1:], 64) if pairs \
+        else 1
+    for a in range(0, len(pairs), step):
         _check(cancelled)
-        part = pairs[a:a + 64]
+        part = pairs[a:a + step]
         idx = [s for _, s in part]
         x = one.prepare(take(images, idx))
         lab = None if labels is None else np.asarray(labels)[idx]

@@ -40,7 +40,9 @@ class Parameter:
     (a row with ``label``, a spin box limited to the range, ``help`` as its tooltip).
 
     ``default`` None means "derived" (``derived`` says from what, e.g. β = α − 1); ``above``
-    makes the minimum exclusive (ε > 0); ``hint`` ends a range error (e.g. use ``simple``).
+    makes the minimum exclusive (ε > 0); ``hint`` ends a range error (e.g. use ``simple``);
+    ``sweep`` the values a parameter sweep (lrpcore.insight.params) tries unless told others
+    (empty: not swept).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Parameter:
     help: str = ""
     derived: str = ""
     hint: str = ""
+    sweep: tuple = ()
 
     def range_text(self) -> str:
         lo = None if self.minimum is None else f"{'>' if self.above else '≥'} {self.minimum:g}"
@@ -169,7 +172,7 @@ class Epsilon(Rule):
     params: ClassVar[tuple[Parameter, ...]] = (Parameter(
         "epsilon", "ε", 0.01, minimum=0.0, above=True,
         help="stabiliser added to each denominator: larger ε absorbs weak, noisy relevance",
-        hint="for the z-rule (ε = 0) use 'simple'"),)
+        hint="for the z-rule (ε = 0) use 'simple'", sweep=(1e-6, 0.01, 0.1)),)
     summary: ClassVar[str] = "ε-rule: a stabiliser absorbs weak or contradictory relevance"
     formula: ClassVar[str] = "R_i = Σ_j x_i w_ij R_j / (z_j + ε·sign(z_j))"
     reference: ClassVar[str] = "Bach et al. (2015), PLoS ONE 10(7): e0130140"
@@ -218,7 +221,7 @@ class AlphaBeta(Rule):
     aliases: ClassVar[tuple[str, ...]] = ("alpha",)
     params: ClassVar[tuple[Parameter, ...]] = (
         Parameter("alpha", "α", 2.0, minimum=0.0,
-                  help="weight of the positive contributions z⁺"),
+                  help="weight of the positive contributions z⁺", sweep=(1.0, 2.0, 3.0)),
         Parameter("beta", "β", None, minimum=-1.0, derived="α − 1 (the toolbox's β = 1 − α)",
                   help="weight of the negative contributions z⁻ (subtracted); α − β = 1 "
                        "conserves relevance"),
@@ -252,7 +255,7 @@ class AlphaBeta(Rule):
                 dpos = split.positive_sum() + _bias_part(layer, ctx, "pos")
                 out = alpha * split.positive_share(
                     epsilon_share(R, dpos, LITERATURE_STABILIZER, xp))
-            if beta:
+            if beta and split.has_negative():
                 dneg = split.negative_sum() + _bias_part(layer, ctx, "neg")
                 out = out + beta * split.negative_share(
                     epsilon_share(R, dneg, LITERATURE_STABILIZER, xp))
@@ -312,6 +315,10 @@ class SignSplit:
         if out is None:  # no contribution has this sign (e.g. z⁻ of sum pooling after a ReLU)
             out = xp.zeros((c.shape[0],) + tuple(shape), dtype=c.dtype)
         return out
+
+    def has_negative(self) -> bool:
+        """Whether any z⁻ term exists (none for a pool of weights ≥ 0 after a ReLU)."""
+        return self.wn is not None or self.xneg is not None
 
     def positive_sum(self):
         return self.sum(self.wp, self.wn)
@@ -408,7 +415,8 @@ class Gamma(Rule):
     name: ClassVar[str] = "gamma"
     params: ClassVar[tuple[Parameter, ...]] = (Parameter(
         "gamma", "γ", 0.25, minimum=0.0,
-        help="boost of the positive contributions (0: the z-rule with stabiliser 1e-6)"),)
+        help="boost of the positive contributions (0: the z-rule with stabiliser 1e-6)",
+        sweep=(0.0, 0.1, 0.25, 0.5, 1.0)),)
     summary: ClassVar[str] = "γ-rule: positive contributions boosted by γ (stabiliser 1e-6)"
     formula: ClassVar[str] = "R_i = Σ_j x_i (w_ij + γ·w⁺_ij) R_j / Σ_i x_i (w_ij + γ·w⁺_ij)"
     reference: ClassVar[str] = "Montavon et al. (2019), LRP: an overview, LNCS 11700: 193–209"

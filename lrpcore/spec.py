@@ -239,7 +239,7 @@ def infer_input_spec(layers) -> InputSpec | None:
     first = next((layer for layer in layers if getattr(layer, "weighted", False)), None)
     if first is None:
         return None
-    if first.kind == "Linear":
+    if not getattr(first, "convolution", False):  # a dense first layer
         if not _fits(layers, (first.m,)):
             return None
         m = first.m

@@ -197,11 +197,14 @@ def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
 def explain_samples(explainer, images, indices, rule=None, target="pred", labels=None,
                     batch_size=256, progress=None, cancelled=None) -> np.ndarray:
     """(n, H, W) input relevance of ``images[indices]``, batch by batch."""
-    from .concepts import _config  # noqa: PLC0415
+    from .concepts import _config, pass_size  # noqa: PLC0415
 
     config = _config(explainer, rule)
     out = []
     n = len(indices)
+    if n:
+        first = explainer.prepare(take(images, indices[:1]))
+        batch_size = pass_size(explainer, first.shape[1:], batch_size)
     for a in range(0, n, batch_size):
         _check(cancelled)
         idx = indices[a:a + batch_size]

@@ -24,6 +24,11 @@ def open_dataset(spec) -> lrpcore.Dataset:
     return lrpcore.open_dataset(os.fspath(spec))
 
 
+def _layer_key(key):
+    """A per-layer rule key: an index (also as digits) or a node name or glob."""
+    return int(key) if isinstance(key, int) or str(key).strip().isdigit() else str(key)
+
+
 class PrecomputedRelevance:
     """The heatmaps of an ``R.zarr`` store (``lrp explain ... --out R.zarr``, e.g. from a
     cluster), served for its dataset instead of computed while the explorer shows the store's
@@ -34,7 +39,8 @@ class PrecomputedRelevance:
         self.store = lrpcore.open_relevance_store(self.path)  # DatasetError naming the path
         run = self.store.run
         self.settings = {"rule": _rule_spec(run["rule"]),
-                         "layer_rules": {int(i): _rule_spec(s) for i, s in run["layer_rules"]},
+                         "layer_rules": {_layer_key(i): _rule_spec(s)
+                                         for i, s in run["layer_rules"]},
                          "target": str(run["target"]), "dtype": str(run["dtype"])}
         self._sha: dict = {}  # model path -> SHA-256 (a model file is hashed once)
         self._available = self.store.available()
@@ -58,7 +64,7 @@ class PrecomputedRelevance:
         if (_rule_spec(req.rule), str(req.target), str(req.dtype)) != \
                 (s["rule"], s["target"], s["dtype"]):
             return False
-        if {int(i): _rule_spec(r) for i, r in req.layer_rules} != s["layer_rules"]:
+        if {_layer_key(i): _rule_spec(r) for i, r in req.layer_rules} != s["layer_rules"]:
             return False
         if not 0 <= req.index < len(self._available) or not self._available[req.index]:
             return False

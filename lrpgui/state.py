@@ -70,13 +70,21 @@ def _colormap(value, _obj):
 
 
 def _layer_rules(value, _obj):
+    """{layer index or node name/glob: rule spec}, as ``--layer-rule`` takes them (a digit
+    string is an index); which layers a name or glob addresses is resolved per model."""
     out = {}
     for key, spec in dict(value or {}).items():
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-            raise RuleError(f"layer index {key!r} is not an integer")
+        if isinstance(key, str) and key.strip().isdigit():
+            key = int(key)
+        elif isinstance(key, str):
+            key = key.strip()
+            if not key:
+                raise RuleError("a per-layer rule needs a layer index or a node name")
+        elif isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise RuleError(f"layer {key!r} is neither an index nor a node name")
         if preset_or_none(spec) is not None:
             raise RuleError(f"layer {key}: a preset ({spec}) cannot be assigned to one layer")
-        out[int(key)] = parse_rule(spec).spec()
+        out[key if isinstance(key, str) else int(key)] = parse_rule(spec).spec()
     return out
 
 
@@ -138,7 +146,8 @@ class AppState(EventedModel):
     # the selection and the explanation settings
     sample_index = Field(0, _sample_index, "index of the explained sample in the dataset")
     rule = Field("epsilon:0.01", _rule, "rule spec or preset name")
-    layer_rules = Field(dict, _layer_rules, "per-layer overrides {layer index: rule spec}")
+    layer_rules = Field(dict, _layer_rules,
+                        "per-layer overrides {layer index or node name/glob: rule spec}")
     target = Field("pred", _target, "pred, true, output or a class index as text")
     dtype = Field("float64", _choice(DTYPES))
     backend = Field("numpy", _choice(BACKENDS))

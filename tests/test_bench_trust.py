@@ -61,3 +61,15 @@ def test_benchmark_cascading_randomisation_lenet(lenet, benchmark):
     print(f"cascading randomisation on LeNet-5, {n} samples: "
           f"{time.perf_counter() - start:.2f} s")
     assert len(res.steps) == 5
+
+
+def test_lrp_bench_trust_rows():
+    """``lrp bench --trust`` times the sizes issue 17 names (here tiny, so the entry stays
+    tested); each row carries the issue's target beside the figure, never as an assert."""
+    from lrpcore import bench_concepts
+
+    rows = bench_concepts.run_trust_benchmark("numpy", n_sweep=4, n_sanity=4, steps=4)
+    assert [r.samples for r in rows] == [4, 4] and [r.target for r in rows] == [30.0, 10.0]
+    assert "15 settings × 4 steps" in rows[0].job and "5 steps" in rows[1].job
+    text = bench_concepts.format_concepts_row(rows[0])
+    assert "sweep EpsilonGammaBox" in text and "[target < 30 s]" in text

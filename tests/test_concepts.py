@@ -14,6 +14,7 @@ from lrpcore import concepts, relmax
 from lrpcore.cli.main import main
 from lrpcore.errors import RuleError
 from lrpcore.explain import Explainer
+from lrpcore.io import imagenet
 
 RULE = "epsilon:0.01"
 
@@ -99,6 +100,87 @@ def test_graph_model_block_outputs():
     # the block below, not the Add right under this ReLU (that would be channel to itself)
     assert ex.nodes[comp.lower].name == "/layer1/Add"
     assert np.abs(comp.share).max() < 1
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    return Explainer(model, "numpy")
+
+
+def test_graph_identity_at_block_outputs(resnet, digits, rule=RULE):
+    """Issue 16's anchor on the ResNet, named as in the ONNX file: at the stem, block
+    outputs and the classifier, the conditional heatmaps of all channels sum to the
+    unconditioned heatmap, and one channel's is not the whole."""
+    fwd = resnet.forward(resnet.prepare(digits.images(slice(3, 4))), raw=True)
+    for name in ("/relu/Relu", "/layer1/Add", "/layer3/Add", "/fc/Gemm"):
+        k = concepts.resolve_layer(resnet, name)
+        ranking = concepts.rank_channels(fwd, k, rule)
+        H = concepts.conditional_heatmaps(fwd, k, ranking.channels, rule)
+        scale = np.abs(ranking.heatmap).max()
+        np.testing.assert_allclose(H.sum(axis=0), ranking.heatmap, atol=1e-9 * scale,
+                                   err_msg=name)
+        if name != "/fc/Gemm":  # at the output only the explained class has relevance
+            assert not np.allclose(H[0], ranking.heatmap), name
+
+
+def test_passes_stay_within_the_memory_budget(resnet, digits, monkeypatch):
+    """Conditional heatmaps, RelMax references and SpRAy explain in passes no larger than
+    the engine's budget allows (64 EfficientNet images per pass held ~20 GB and the process
+    was killed); the numbers do not depend on how the work is split."""
+    import importlib
+
+    from lrpcore import spray
+
+    x = digits.images(slice(0, 8))
+    k = concepts.resolve_layer(resnet, "/layer1/relu_1/Relu")
+    fwd = resnet.forward(resnet.prepare(x[3:4]), raw=True)
+    channels = list(range(16))
+    want_h = concepts.conditional_heatmaps(fwd, k, channels, RULE)
+    want_refs = relmax.compute_references(resnet, x, k, RULE, n=2)
+    want_s = spray.explain_samples(resnet, x, np.arange(8), RULE)
+    # the pass budget where this explainer's class reads it (a graph pass holds at least one
+    # sample per thread)
+    cap = max(3, resnet.threads)
+    engine = importlib.import_module(type(resnet).__module__)
+    monkeypatch.setattr(engine, "PASS_BYTES",
+                        cap * resnet.sample_bytes(resnet.prepare(x[:1]).shape[1:]))
+    sizes = []
+    forward = type(resnet).forward
+
+    def counted(self, batch, raw=False):
+        sizes.append(len(batch))
+        return forward(self, batch, raw)
+
+    monkeypatch.setattr(type(resnet), "forward", counted)
+    h = concepts.conditional_heatmaps(fwd, k, channels, RULE)
+    refs = relmax.compute_references(resnet, x, k, RULE, n=2)
+    s = spray.explain_samples(resnet, x, np.arange(8), RULE)
+    assert sizes and max(sizes) <= cap, sizes
+    np.testing.assert_allclose(h, want_h, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(refs.samples, want_refs.samples)
+    np.testing.assert_array_equal(refs.boxes, want_refs.boxes)
+    np.testing.assert_allclose(refs.heatmaps, want_refs.heatmaps, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(s, want_s, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(not imagenet.available(), reason="the [imagenet] extra is not installed")
+def test_cli_concepts_on_efficientnet(tmp_path):
+    """Smoke test on the real ImageNet model: one photograph, the top 2 channels of a block
+    output named as in the model, written as for LeNet-5."""
+    out = tmp_path / "c"
+    assert main(["concepts", "efficientnet-lite0", "natural-images", "--layer",
+                 "_blocks.7/add", "--sample", "0", "--top", "2", "--rule", RULE,
+                 "--references", "0", "--out", str(out), "--backend", "numpy"]) == 0
+    rows = list(csv.DictReader(open(out / "ranking.csv")))
+    assert len(rows) == 80
+    cond = np.load(out / "conditional.npy")
+    assert cond.shape == (2, 3, 224, 224) and np.all(np.isfinite(cond))
+    rel = [float(r["relevance"]) for r in rows[:2]]
+    assert rel[0] >= rel[1] > 0
+    # two concepts, two different heatmaps (ε absorbs much of the relevance on the way down
+    # through 16 blocks, so their sums are not compared with the channels' relevance)
+    assert np.abs(cond[0]).max() > 0 and not np.allclose(cond[0], cond[1])
 
 
 def test_relmax_references_are_the_most_relevant_and_cached(lenet, digits, tmp_path,

@@ -209,3 +209,54 @@ def test_a_sequential_onnx_gemm_with_an_absurd_alpha_is_refused_at_load(tmp_path
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     with pytest.raises(ModelFormatError, match="gemm.onnx: node 1 .*Gemm alpha = .* usable"):
         load_model(path)
+
+
+def test_an_onnx_graph_whose_activations_explode_is_refused_at_load(tmp_path):
+    """A 1-KB graph of 24 doubling Concats loaded, and its first explanation asked for 105 GB
+    per sample; what its layers' outputs need is checked when it is read."""
+    pytest.importorskip("onnx")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from lrpcore import ModelFormatError, load_model
+
+    nodes, cur = [], "x"
+    for i in range(24):
+        nodes.append(helper.make_node("Concat", [cur, cur], [f"c{i}"], axis=1))
+        cur = f"c{i}"
+    nodes += [helper.make_node("GlobalAveragePool", [cur], ["g"]),
+              helper.make_node("Flatten", ["g"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1 << 24])])
+    path = tmp_path / "doubling.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    with pytest.raises(ModelFormatError, match="doubling.onnx: its layers' outputs hold "
+                                               "26,340,227,552 values per sample"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("sidecar", ["[1]", '{"input": {"a": 1}}', '{"dataset": 5}'])
+def test_a_relevance_sidecar_of_the_wrong_shape_does_not_stop_a_render(tmp_path, capsys,
+                                                                       sidecar):
+    """A sidecar that is a list, or names its input with an object, ended 'lrp render' in an
+    internal AttributeError or TypeError."""
+    np.save(tmp_path / "R.npy", np.random.default_rng(0).standard_normal((2, 28, 28)))
+    (tmp_path / "R.npy.json").write_text(sidecar)
+    rc = main(["render", str(tmp_path / "R.npy"), "--out", str(tmp_path / "o.png")])
+    assert rc == 0, capsys.readouterr().err
+    assert (tmp_path / "o.png").exists()
+
+
+def test_render_names_a_few_members_of_a_crafted_archive(tmp_path, capsys):
+    """'lrp render R.npz' listed all 20,000 member names of an archive in its one line."""
+    bad = tmp_path / "R.npz"
+    member = io.BytesIO()
+    np.save(member, np.zeros(4, np.float32))
+    with zipfile.ZipFile(bad, "w") as zf:
+        for i in range(20000):
+            zf.writestr(f"member{i}.npy", member.getvalue())
+    for spec in (str(bad), f"{bad}:nothing"):
+        rc = main(["render", spec, "--out", str(tmp_path / "o.png")])
+        err = capsys.readouterr().err
+        assert rc == 2 and "20,000 in all" in err and len(err) < 500

@@ -1,4 +1,7 @@
-"""ONNX import: small graphs built with onnx.helper, checked against a numpy ONNX evaluator."""
+"""ONNX import: small graphs built with onnx.helper, checked against a numpy ONNX evaluator.
+
+Every ONNX model takes arrays in the layout its file declares: these chains, as PyTorch exports
+them, take N×C×H×W (they were read as N×H×W×C by an earlier chain importer)."""
 
 from __future__ import annotations
 
@@ -61,10 +64,15 @@ def _run(op, ins, attrs, opset):
     if op in ("MaxPool", "AveragePool"):
         kh, kw = attrs["kernel_shape"]
         sh, sw = attrs.get("strides", [1, 1])
-        win = _windows(ins[0], kh, kw, sh, sw)
+        p = attrs.get("pads", [0, 0, 0, 0])
+        fill = -np.inf if op == "MaxPool" else 0.0
+        x = np.pad(ins[0], [(0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])], constant_values=fill)
+        win = _windows(x, kh, kw, sh, sw)
         return win.max(axis=(4, 5)) if op == "MaxPool" else win.mean(axis=(4, 5))
     if op == "GlobalAveragePool":
         return ins[0].mean(axis=(2, 3), keepdims=True)
+    if op == "GlobalMaxPool":
+        return ins[0].max(axis=(2, 3), keepdims=True)
     if op == "Flatten":
         return ins[0].reshape(ins[0].shape[0], -1)
     if op == "Reshape":
@@ -155,12 +163,12 @@ def _w(*shape):
 
 
 def _check(tmp_path, g, x_nchw, rtol=1e-9):
+    """The model takes the ONNX input as it is (N×C×H×W) and computes what ONNX says."""
     proto, path = g.save(tmp_path)
     model = load_model(path)
     want = evaluate(proto, x_nchw.astype(np.float64))
-    x = x_nchw.transpose(0, 2, 3, 1) if x_nchw.ndim == 4 else x_nchw
-    got = model.forward(x.astype(np.float64))
-    if got.ndim == 4:  # an image output: NHWC here, NCHW in ONNX
+    got = model.forward(x_nchw.astype(np.float64))
+    if got.ndim == 4:  # an image output: the engine keeps maps channels-last
         got = got.transpose(0, 3, 1, 2)
     np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
     return model
@@ -196,9 +204,10 @@ def test_cnn_with_batchnorm_pools_and_flatten_permutation(tmp_path):
     g.node("Gemm", g.init(_w(5, 16)), g.init(_w(5)), transB=1).node("Softmax")
     model = _check(tmp_path, g, RNG.standard_normal((4, 2, 13, 11)))
     assert [layer.kind for layer in model.layers] == [
-        "Convolution", "Rect", "MaxPool", "Convolution", "Rect", "SumPool", "Flatten", "Linear",
-        "SoftMax"]
-    assert model.input_spec.shape == (13, 11, 2) and model.input_spec.layout == "NHWC"
+        "ToChannelsLast", "Convolution", "Rect", "MaxPool", "Convolution", "Rect", "MeanPool",
+        "FlattenChannelsFirst", "Linear", "SoftMax"]
+    assert model.input_spec.shape == (2, 13, 11) and model.input_spec.layout == "NCHW"
+    assert model.input_spec.raw_shape == (13, 11, 2)
 
 
 def test_reshape_flatten_global_average_pool_and_conv_bias_by_add(tmp_path):
@@ -224,7 +233,7 @@ def test_imported_model_explains(tmp_path):
     g.node("Flatten").node("Gemm", g.init(_w(48, 4)), g.init(np.zeros(4)))
     _, path = g.save(tmp_path)
     model = load_model(path)
-    x = RNG.standard_normal((2, 6, 6, 2))
+    x = RNG.standard_normal((2, 2, 6, 6))  # N×C×H×W, as the file declares
     R = explain(model, x, rule="epsilon:1e-12", target="pred", raw=True)
     logits = model.forward(x)
     # zero biases, ReLU network: relevance is conserved from the predicted logit to the input
@@ -247,7 +256,7 @@ def test_padded_convolutions_become_pad_and_conv(tmp_path, attrs):
     kinds = [layer.kind for layer in model.layers]
     assert kinds.count("Pad") == (1 if attrs.get("auto_pad") == "VALID" else 2)
     if attrs.get("auto_pad", "").startswith("SAME"):
-        assert model.shapes()[2] == (4, 3, 3)  # ceil(7/2) × ceil(6/2)
+        assert model.shapes()[kinds.index("Convolution")] == (4, 3, 3)  # ceil(7/2), ceil(6/2)
 
 
 def test_pad_node_with_a_value_and_a_pending_average_pool(tmp_path):
@@ -258,8 +267,8 @@ def test_pad_node_with_a_value_and_a_pending_average_pool(tmp_path):
     g.node("Pad", g.init([0, 0, 1, 1, 0, 0, 1, 1], np.int64))  # zeros: the factor passes
     g.node("Conv", g.init(_w(3, 2, 2, 2)))
     model = _check(tmp_path, g, RNG.standard_normal((2, 1, 6, 6)))
-    assert [layer.kind for layer in model.layers][:2] == ["Pad", "Convolution"]
-    assert model.layers[0].value == 0.5 and model.layers[0].pads == (1, 0, 2, 1)
+    assert [layer.kind for layer in model.layers][:3] == ["ToChannelsLast", "Pad", "Convolution"]
+    assert model.layers[1].value == 0.5 and model.layers[1].pads == (1, 0, 2, 1)
 
 
 def test_relevance_is_conserved_through_zero_padding(tmp_path):
@@ -270,13 +279,13 @@ def test_relevance_is_conserved_through_zero_padding(tmp_path):
     g.node("Relu").node("Flatten").node("Gemm", g.init(_w(72, 4)), g.init(np.zeros(4)))
     _, path = g.save(tmp_path)
     model = load_model(path)
-    x = RNG.standard_normal((3, 6, 6, 1))
+    x = RNG.standard_normal((3, 1, 6, 6))
     fwd = lrpcore.Explainer(model, "numpy").forward(x, raw=True)
     R, layers = fwd.relevance("epsilon:1e-12", "pred", trace=True)
     assert R.shape == x.shape
     np.testing.assert_allclose(R.reshape(3, -1).sum(axis=1), fwd.outputs().max(axis=1),
                                rtol=1e-6)
-    assert layers[1].shape == (3, 8, 8, 1)  # the padded input of the first convolution
+    assert layers[2].shape == (3, 8, 8, 1)  # the padded input of the first convolution
 
 
 def test_padded_model_round_trips_natively_and_refuses_the_toolbox_format(tmp_path):
@@ -287,10 +296,10 @@ def test_padded_model_round_trips_natively_and_refuses_the_toolbox_format(tmp_pa
     model = load_model(path)
     save_model(model, tmp_path / "m.npz")
     again = load_model(tmp_path / "m.npz")
-    assert again.layers[0].pads == (1, 2, 0, 1) and again.layers[0].value == -1.0
-    x = RNG.standard_normal((2, 5, 5, 1))
+    assert again.layers[1].pads == (1, 2, 0, 1) and again.layers[1].value == -1.0
+    x = RNG.standard_normal((2, 1, 5, 5))
     np.testing.assert_array_equal(again.forward(x), model.forward(x))
-    with pytest.raises(ModelFormatError, match="Pad"):
+    with pytest.raises(ModelFormatError, match="no toolbox text form"):
         save_model(model, tmp_path / "m.txt")
     assert not (tmp_path / "m.txt").exists()
 
@@ -319,13 +328,16 @@ def _refused(tmp_path, g, *patterns):
 def test_unsupported_operator_names_operator_and_node(tmp_path):
     g = Graph([4])
     g.node("MatMul", g.init(_w(4, 3))).node("Sigmoid")
-    _refused(tmp_path, g, "Sigmoid", "sigmoid_2", "unsupported operator")
+    _refused(tmp_path, g, "operator Sigmoid is not supported", "sigmoid_2")
 
 
-def test_padded_pooling_refused(tmp_path):
-    g = Graph([1, 5, 5])
-    g.node("MaxPool", kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])
-    _refused(tmp_path, g, "padded pooling", "maxpool_1")
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_padded_pooling_loads(tmp_path, op):
+    """Padded pooling (refused by the old chain importer) is a Pad node and a pool."""
+    g = Graph([2, 5, 5])
+    g.node(op, kernel_shape=[2, 2], strides=[2, 2], pads=[1, 0, 0, 1], count_include_pad=1)
+    model = _check(tmp_path, g, RNG.standard_normal((2, 2, 5, 5)))
+    assert "Pad" in [layer.kind for layer in model.layers]
 
 
 def test_non_constant_pad_refused(tmp_path):
@@ -356,27 +368,55 @@ def test_grouped_convolution_loads_as_a_graph(tmp_path):
     assert load_model(path).layers[-1].kind == "GroupedConvolution"
 
 
-def test_average_pool_at_the_end_refused(tmp_path):
+def test_average_pools_anywhere_and_global_max_pool(tmp_path):
+    """Average pooling is a mean (MeanPool), at the end or before a Tanh: the old chain
+    importer refused both, having to fold a factor into a following linear layer."""
     g = Graph([1, 4, 4])
     g.node("Conv", g.init(_w(2, 1, 1, 1))).node("AveragePool", kernel_shape=[2, 2],
                                                 strides=[2, 2])
-    _refused(tmp_path, g, "average pooling factor", "averagepool_2")
-
-
-def test_average_pool_before_tanh_refused(tmp_path):
-    g = Graph([1, 4, 4])
+    _check(tmp_path, g, RNG.standard_normal((2, 1, 4, 4)))
+    g = Graph([2, 4, 4])
     g.node("AveragePool", kernel_shape=[2, 2], strides=[2, 2]).node("Tanh")
-    _refused(tmp_path, g, "average pooling factor")
+    g.node("GlobalMaxPool").node("Flatten")
+    model = _check(tmp_path, g, RNG.standard_normal((3, 2, 4, 4)))
+    assert [layer.kind for layer in model.layers][-2:] == ["MaxPool", "Flatten"]
 
 
-def test_transA_and_batchnorm_after_relu_refused(tmp_path):
+def test_transA_refused_and_batchnorm_after_relu_is_affine(tmp_path):
     g = Graph([4])
     g.node("Gemm", g.init(_w(4, 3)), transA=1)
     _refused(tmp_path, g, "transA")
     g = Graph([4])
     g.node("MatMul", g.init(_w(4, 3))).node("Relu")
-    g.node("BatchNormalization", *(g.init(np.ones(3)) for _ in range(4)))
-    _refused(tmp_path, g, "BatchNormalization")
+    g.node("BatchNormalization", *(g.init(1 + np.abs(_w(3))) for _ in range(4)))
+    model = _check(tmp_path, g, RNG.standard_normal((3, 4)))
+    assert model.layers[-1].kind == "Affine"
+
+
+def test_pytorch_chain_takes_nchw_arrays_and_explains_in_nchw(tmp_path):
+    """Conv → Relu → MaxPool → Flatten → Gemm as PyTorch exports it: N×C×H×W in, relevance
+    N×C×H×W out, equal to explaining the same input transposed by hand through the engine's
+    channels-last layers; raw images (H×W×C) are converted."""
+    g = Graph([3, 6, 5])
+    g.node("Conv", g.init(_w(4, 3, 3, 3)), g.init(_w(4))).node("Relu")
+    g.node("MaxPool", kernel_shape=[2, 2], strides=[2, 2]).node("Flatten")
+    g.node("Gemm", g.init(_w(5, 8)), g.init(_w(5)), transB=1)
+    _, path = g.save(tmp_path)
+    model = load_model(path)
+    spec = model.input_spec
+    assert (spec.layout, spec.shape, spec.raw_shape) == ("NCHW", (3, 6, 5), (6, 5, 3))
+    x = RNG.standard_normal((2, 3, 6, 5))
+    R = explain(model, x, rule="epsilon:0.01", target="pred", raw=True, dtype="float64")
+    assert R.shape == x.shape
+    # the same numbers from H×W×C images given raw=False (divide 1, offset 0 for ONNX)
+    images = x.transpose(0, 2, 3, 1)
+    R_img = explain(model, images, rule="epsilon:0.01", target="pred", dtype="float64")
+    np.testing.assert_allclose(R_img.reshape(R.shape), R, rtol=1e-12, atol=1e-15)
+    with pytest.raises(lrpcore.ShapeError, match="do not fit"):
+        explain(model, images, rule="epsilon:0.01", target="pred", raw=True)
+    from lrpcore.cli.cmd_info import describe_model
+
+    assert "input layout: N×3×6×5 (NCHW, channels first" in describe_model(model, str(path))
 
 
 def test_non_flatten_reshape_refused(tmp_path):
@@ -430,3 +470,67 @@ def test_nan_weights_refused(tmp_path):
     g = Graph([3])
     g.node("MatMul", g.init(W))
     _refused(tmp_path, g, "NaN")
+
+
+# --- the sidecar's layout must be the model's ---------------------------------------------------
+
+def _pytorch_cnn(tmp_path):
+    g = Graph([3, 6, 5])
+    g.node("Conv", g.init(_w(2, 3, 3, 3))).node("Relu").node("Flatten")
+    g.node("Gemm", g.init(_w(24, 4)))
+    _, path = g.save(tmp_path)
+    return path
+
+
+def test_sidecar_layout_contradicting_the_onnx_input_is_one_line_error(tmp_path, capsys):
+    import json
+
+    from lrpcore.cli.main import main
+
+    path = _pytorch_cnn(tmp_path)
+    side = tmp_path / "m.json"
+    side.write_text(json.dumps({"input": {"layout": "NHWC", "divide": 255.0}}))
+    with pytest.raises(ModelFormatError) as err:
+        load_model(path)
+    msg = str(err.value)
+    assert str(side) in msg and "'layout' NHWC" in msg and "takes NCHW input" in msg
+    assert "\n" not in msg
+    assert main(["info", str(path)]) == 2
+    out = capsys.readouterr()
+    assert "contradicts" in out.err and out.err.count("\n") == 1 and not out.out
+    # an image shape without a layout means the model's own (not NHWC by default)
+    side.write_text(json.dumps({"input": {"shape": [3, 6, 5], "raw_shape": [6, 5, 3],
+                                          "divide": 255.0}}))
+    spec = load_model(path).input_spec
+    assert (spec.layout, spec.divide, spec.source) == ("NCHW", 255.0, "sidecar")
+    side.write_text(json.dumps({"input": {"layout": "NCHW"}}))
+    assert load_model(path).input_spec.layout == "NCHW"
+
+
+def test_channels_first_spec_for_a_channels_last_chain_is_refused(tmp_path):
+    """A toolbox chain computes H×W×C: an NCHW sidecar (or native header) would transpose
+    every image into a scramble; both are refused naming the file and both layouts."""
+    import json
+
+    from lrpcore.layers import Convolution, Flatten, Linear
+    from lrpcore.model import Sequential
+    from lrpcore.spec import InputSpec
+
+    model = Sequential([Convolution(_w(2, 2, 3, 2), np.zeros(2)), Flatten(),
+                        Linear(_w(8, 3), np.zeros(3))],
+                       InputSpec(shape=(3, 3, 3), raw_shape=(3, 3, 3), layout="NHWC"))
+    save_model(model, tmp_path / "c.npz")
+    (tmp_path / "c.json").write_text(json.dumps({"input": {"layout": "NCHW"}}))
+    with pytest.raises(ModelFormatError, match=r"c\.json.*'layout' NCHW.*takes NHWC"):
+        load_model(tmp_path / "c.npz")
+    assert load_model(tmp_path / "c.npz", sidecar=False).input_spec.layout == "NHWC"
+    from lrpcore.io import native
+
+    header = native.model_header(model)
+    header["input"]["layout"] = "NCHW"
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, header=np.array(json.dumps(header)),
+             **{"layer0.W": model.layers[0].W, "layer0.B": model.layers[0].B,
+                "layer2.W": model.layers[2].W, "layer2.B": model.layers[2].B})
+    with pytest.raises(ModelFormatError, match=r"bad\.npz: header 'input'.*NCHW.*NHWC"):
+        load_model(bad)

@@ -39,6 +39,8 @@ def _n(value) -> str:
 
 CLAIMS = [  # (what the README says, the code's value it must contain)
     ("ONNX graph nodes", f"at most {_n(onnx_graph.MAX_NODES)} nodes"),
+    ("ONNX activations", f"all layer outputs of one sample at most "
+                         f"{_n(onnx_graph.MAX_ACTIVATION_VALUES)} values"),
     ("ONNX input sample", f"at most {_n(onnx_import.MAX_SAMPLE_ELEMENTS)} values"),
     ("ONNX pads", f"pads at most {_n(onnx_graph.MAX_PAD)} a side"),
     ("ONNX shape arithmetic", f"at most {_n(onnx_graph.MAX_CONSTANT_ELEMENTS)} values"),

@@ -206,3 +206,27 @@ def test_watermark_script_help_writes_nothing(tmp_path, monkeypatch, capsys):
         watermark.main([])
     assert stop.value.code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_spray_on_a_graph_model(tmp_path, capsys):
+    """SpRAy runs on graph models too (issue 16): the ResNet on a subset of digits given as
+    .npy with --labels; each heatmap is the ResNet's relevance for the sample's true class."""
+    from conftest import shared_path
+
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    digits = lrpcore.open_dataset("mnist-sample")
+    idx = np.arange(0, 5000, 50)
+    x, y = digits.images(idx), np.asarray(digits.labels)[idx]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "s.npz"
+    assert main(["spray", str(resnet), str(tmp_path / "x.npy"), "--labels",
+                 str(tmp_path / "y.npy"), "--class", "3", "--k", "2", "--rule", "epsilon:0.01",
+                 "--embedding", "none", "--out", str(out)]) == 0, capsys.readouterr().err
+    res = spray.SprayResult.load(out)
+    threes = np.flatnonzero(y == 3)
+    np.testing.assert_array_equal(res.indices, threes)
+    assert res.k == 2 and res.heatmaps.shape == (len(threes), 28, 28)
+    ex = Explainer(lrpcore.load_model(resnet), "numpy")
+    want = ex.explain(x[threes], "epsilon:0.01", target="true", labels=y[threes])
+    np.testing.assert_allclose(res.heatmaps, spray._spatial(want), rtol=1e-5, atol=1e-7)

@@ -91,6 +91,37 @@ def test_grids_of_rules_and_presets(lenet):
         P.grid(layers, "zplus")
 
 
+def test_sweep_parameters_come_from_the_rule_registry(lenet, monkeypatch):
+    """Symbols, ranges and default grids are the rule registry's (lrpcore.rules), not a copy:
+    a rule registered later is swept without touching lrpcore.insight.params."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from lrpcore import rules
+
+    for p in P.sweepable():
+        declared = [q for q in rules.rule_class(p.rules[0]).params if q.name == p.name]
+        assert declared == [p.spec] and p.grid == p.spec.sweep and p.symbol == p.spec.label
+    assert [p.name for p in P.sweepable()] == ["epsilon", "alpha", "gamma"]
+    assert P.find_param("ε").name == P.find_param("eps").name == "epsilon"
+    with pytest.raises(RuleError, match="use 'simple'"):  # the registry's range and hint
+        P.parse_values("epsilon=0,0.1")
+
+    @dataclass(frozen=True)
+    class Damped(rules.Rule):  # a plug-in rule with a parameter of its own
+        damping: float = 0.5
+        name: ClassVar[str] = "damped"
+        params: ClassVar[tuple] = (rules.Parameter("damping", "δ", 0.5, minimum=0.0,
+                                                   maximum=1.0, sweep=(0.25, 0.75)),)
+
+    monkeypatch.setitem(rules.RULES, "damped", Damped)
+    layers = Explainer(lenet).layers
+    assert [s.rule for s in P.grid(layers, "damped")] == ["damped:0.25", "damped:0.75"]
+    assert P.parse_values("δ=0,1") == ("damping", (0.0, 1.0))
+    with pytest.raises(RuleError, match="≤ 1"):
+        P.parse_values("damping=2")
+
+
 def test_sweep_ranks_best_first_and_keeps_maps(lenet, digits):
     seen = []
     res = run_sweep(lenet, digits[:8], "alphabeta:2", steps=8, keep_maps=3,

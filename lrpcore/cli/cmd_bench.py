@@ -37,6 +37,9 @@ def register(sub):
     p.add_argument("--concepts", action="store_true",
                    help="instead: time SpRAy (one class, all 5,000 digits) and RelMax "
                    "references over the MNIST sample on the bundled LeNet-5")
+    p.add_argument("--trust", action="store_true",
+                   help="instead: time a 5 × 3 EpsilonGammaBox sweep (256 samples, 100 "
+                   "flipping steps) and a cascading randomisation (64 samples) on LeNet-5")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=run)
@@ -49,7 +52,7 @@ def run(args) -> int:
     from ..presets import preset_or_none
     from ..rules import parse_rule
 
-    if args.concepts:
+    if args.concepts or args.trust:
         return _run_concepts(args)
     models = _csv(args.models)
     for m in models:
@@ -79,13 +82,18 @@ def run(args) -> int:
 
 
 def _run_concepts(args) -> int:
-    from ..bench_concepts import format_concepts_row, run_concepts_benchmark
+    """--concepts and/or --trust: the dataset-wide analyses (lrpcore.bench_concepts)."""
+    from ..bench_concepts import format_concepts_row, run_concepts_benchmark, run_trust_benchmark
     from ..fileio import atomic_write_text
 
     if args.json:
         check_outputs_free([args.json], args.overwrite)
-    rows = run_concepts_benchmark(args.backend,
-                                  report=lambda row: print(format_concepts_row(row), flush=True))
+    rows = []
+    report = lambda row: print(format_concepts_row(row), flush=True)  # noqa: E731
+    if args.concepts:
+        rows += run_concepts_benchmark(args.backend, report=report)
+    if args.trust:
+        rows += run_trust_benchmark(args.backend, report=report)
     if args.json:
         data = [dict(vars(r), total=r.total) for r in rows]
         atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=args.overwrite)

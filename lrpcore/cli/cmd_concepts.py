@@ -32,8 +32,9 @@ def register(sub):
     p.add_argument("--out", required=True, help="output folder (created; must not exist "
                    "unless empty or --overwrite)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain')")
-    p.add_argument("--layer-rule", action="append", default=[], metavar="I=SPEC",
-                   help="rule for one layer (as 'lrp explain'); repeatable")
+    p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
+                   help="rule for one layer or node, repeatable: a layer index, an ONNX node "
+                   "name, a glob or a PyTorch module path (see 'lrp explain --help')")
     p.add_argument("--target", default="pred", help="pred, true, a class index, or output")
     p.add_argument("--references", type=int, default=8, metavar="N",
                    help="RelMax reference samples per channel over DATA (default 8; 0: none)")

@@ -14,6 +14,7 @@ from ..batch_export import export_explained
 from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
+from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
 from ..render import check_scaling, get_colormap
@@ -31,7 +32,9 @@ from .common import (
 from .progress import ProgressBar
 
 EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
-           "--layer-rule 0=flat --target pred --png heatmaps/ --colormap black-firered")
+           "--layer-rule 0=flat --target pred --png heatmaps/ --colormap black-firered\n"
+           "  lrp explain resnet.onnx x.npy --raw --out R.npy --rule EpsilonPlus "
+           "--layer-rule 'layer1.*=alphabeta:2' --layer-rule '/layer1/Add=epsilon:0.01'")
 
 
 def register(sub):
@@ -52,9 +55,8 @@ def register(sub):
                    help="rule spec or preset: "
                    + ", ".join(cls.usage() for cls in RULES.values())
                    + ", or a preset name (see 'lrp rules'); default: simple")
-    p.add_argument("--layer-rule", action="append", default=[], metavar="I=SPEC",
-                   help="rule for layer I (counted from 0 over all layers of the model file); "
-                   "repeatable")
+    p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
+                   help="rule for one layer or node, repeatable. " + LAYER_KEY_HELP)
     p.add_argument("--target", default="pred",
                    help="pred (predicted class, default), true (needs --labels), a class index, "
                    "or output (the whole output vector)")

@@ -41,6 +41,7 @@ def describe_model(model, path) -> str:
                   "file": "stored in the file", "onnx": "from the ONNX input"}.get(spec.source,
                                                                                   spec.source)
         lines.append(f"input specification: {origin}")
+        lines.append(f"input layout: {layout_text(spec)}")
     n = model.n_classes
     names = model.meta.get("class_names")
     if names:
@@ -57,6 +58,17 @@ def describe_model(model, path) -> str:
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)
+
+
+def layout_text(spec) -> str:
+    """The layout arrays given as model input take (``raw``), and what images convert to."""
+    dims = "×".join(map(str, spec.shape))
+    if spec.layout == "NCHW":
+        return (f"N×{dims} (NCHW, channels first, as PyTorch exports); images H×W×C are "
+                "converted")
+    if spec.layout == "NHWC":
+        return f"N×{dims} (NHWC, channels last, as Keras and the LRP Toolbox)"
+    return f"N×{dims} (flat)"
 
 
 CLASSES_SHOWN = 20  # ImageNet's 1000 names would fill the terminal

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from ..graph import LAYER_KEY_HELP
 from ..presets import PRESETS
 from ..rules import RULES
 from .common import add_command
@@ -51,4 +54,7 @@ def run(args) -> int:
         print(f"  {name:<24} {preset.description}")
         if preset.reference:
             print(f"  {'':<24} ref: {preset.reference}")
+    print("per-layer rules (lrp explain --layer-rule, repeatable):")
+    print(textwrap.fill(LAYER_KEY_HELP, width=92, initial_indent="  ",
+                        subsequent_indent="  "))
     return 0

@@ -43,6 +43,7 @@ def read_npz_member(path, name=None, what="relevance") -> np.ndarray:
     """One array of an ``.npz``: ``name``, else its only array, else the one named
     ``relevance``; otherwise an error listing the names to choose from."""
     from ..io.claims import check_npz_member  # noqa: PLC0415
+    from ..text import listing  # noqa: PLC0415
 
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -53,13 +54,13 @@ def read_npz_member(path, name=None, what="relevance") -> np.ndarray:
                 elif NPZ_PREFERRED in names:
                     name = NPZ_PREFERRED
                 else:
-                    listed = ", ".join(names) or "none"
+                    listed = listing(names) or "none"  # a crafted archive: 100,000 names
                     raise DatasetError(
                         f"{path}: {len(names)} arrays ({listed}); name the {what} as "
                         f"{path}:NAME")
             elif name not in names:
-                raise DatasetError(f"{path}: no array named {name!r} (arrays: "
-                                   f"{', '.join(names) or 'none'})")
+                raise DatasetError(f"{path}: no array named {name[:40]!r} (arrays: "
+                                   f"{listing(names) or 'none'})")
             check_npz_member(path, name)  # before numpy inflates it
             return npz[name]
     except DatasetError:
@@ -110,8 +111,11 @@ class RelevanceFile:
         self.batch = as_batch(_checked(a, spec, "relevance"), spec)
         self.n = int(self.batch.shape[0])
         side = self.provenance().get("relevance_sidecar", {})
+        if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
+            side = {}
         if not side.get("raw"):
-            self.default_input = side.get("input") or side.get("dataset")
+            found = side.get("input") or side.get("dataset")
+            self.default_input = found if isinstance(found, str) else None
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
 

@@ -75,17 +75,12 @@ def _graph_shard_gradient(ex, tensors, seed, xp):
         if g is None:  # the explained output does not depend on this node
             continue
         layer = node.layer
-        if getattr(layer, "merge", False):
-            if layer.kind == "Add":
-                parts = [g] * len(node.inputs)
-            elif layer.kind == "Mean":
-                parts = [g / len(node.inputs)] * len(node.inputs)
-            elif layer.kind == "Concat":
-                ins = [tensors[t] for t in node.inputs]
-                parts = layer.split(ins, tensors[node.output], g, 0.0, xp)
-            else:
-                raise RuleError(f"node {k} {node.name!r} ({layer.describe()}): no gradient "
-                                "is defined for it")
+        if getattr(layer, "merge", False):  # each merge kind declares its gradient
+            ins = [tensors[t] for t in node.inputs]
+            try:
+                parts = layer.gradient_many(ins, tensors[node.output], g, xp)
+            except RuleError as exc:
+                raise RuleError(f"node {k} {node.name!r} ({layer.describe()}): {exc}") from None
         else:
             parts = [_layer_gradient(layer, tensors[node.inputs[0]], tensors[node.output], g,
                                      xp, ex.dtype, k)]
@@ -96,37 +91,11 @@ def _graph_shard_gradient(ex, tensors, seed, xp):
 
 
 def _layer_gradient(layer, x, y, g, xp, dtype, index):
-    kind = layer.kind
-    if layer.linear_map:
-        # forward = fmap(x, w) · lrp_divisor (SumPool: the window sum · 1/sqrt(h·w))
-        scale = getattr(layer, "lrp_divisor", 1.0)
-        if scale != 1:
-            g = g * scale
-        return layer.tmap(g, layer.variant("w", xp, dtype), x.shape[1:], xp)
-    if kind == "Rect":
-        return g * (y > 0)
-    if kind == "Tanh":
-        return g * (1 - y * y)
-    if kind == "Clip":  # e.g. ReLU6: flat outside (low, high)
-        inside = xp.ones(x.shape, dtype=bool)
-        if layer.low is not None:
-            inside &= x > layer.low
-        if layer.high is not None:
-            inside &= x < layer.high
-        return g * inside
-    if kind == "LeakyReLU":
-        return g * xp.where(x >= 0, 1.0, layer.slope).astype(g.dtype)
-    if hasattr(layer, "relevance_back"):  # layout changes, crops: their own adjoint
-        return layer.relevance_back(g, x, xp)
-    if kind == "MaxPool":
-        return layer.winner_relevance(x, y, g, xp)
-    if kind == "Flatten":
-        return g.reshape(x.shape)
-    if kind == "Pad":
-        return layer.crop(g)
-    if kind == "SoftMax":
-        return y * (g - (g * y).sum(axis=1, keepdims=True))
-    raise RuleError(f"layer {index} ({layer.describe()}): no gradient is defined for it")
+    """The gradient each layer kind declares (lrpcore.layers.Layer.gradient)."""
+    try:
+        return layer.gradient(x, y, g, xp, dtype)
+    except RuleError as exc:
+        raise RuleError(f"layer {index} ({layer.describe()}): {exc}") from None
 
 
 def _channel_sum(a, channel_sum):

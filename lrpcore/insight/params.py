@@ -7,8 +7,9 @@ GUI (rule + layer rules), reproduced on the command line (``--rule``/``--layer-r
 explained by :func:`lrpcore.explain.resolve_rules` without new engine code; presets keep their
 definitions in :mod:`lrpcore.presets`.
 
-The table of parameters below (name, rule field, default sweep values) is the only place that
-knows about rule classes; when the rule registry carries parameter metadata it takes its place.
+What can be swept, with its symbol, range and default grid, is read from the rule registry
+(:data:`lrpcore.rules.RULES`, each rule's :class:`~lrpcore.rules.Parameter` with ``sweep``
+values): one place, so a rule registered later is swept without touching this module.
 """
 
 from __future__ import annotations
@@ -20,48 +21,82 @@ from dataclasses import dataclass, field
 from ..errors import RuleError
 from ..explain import RuleConfig, resolve_rules
 from ..presets import preset_or_none
-from ..rules import AlphaBeta, Epsilon, Gamma, Simple, parse_rule
+from ..rules import RULES, Parameter, parse_rule
+
+GROUPS = ("all", "first", "middle", "last")
 
 
 @dataclass(frozen=True)
 class Param:
-    """A numeric rule parameter: its name in specs and sweeps, the rule class and field that
-    hold it, a symbol for display and the values a sweep tries by default."""
+    """A rule parameter a sweep can vary: its registry entry and the rules declaring it."""
 
-    name: str
-    rule: type
-    field: str
-    symbol: str
-    grid: tuple
-    minimum: float = 0.0
+    spec: Parameter
+    rules: tuple  # names of the registered rules that declare it
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def field(self) -> str:  # the rule's dataclass field (the registry names fields so)
+        return self.spec.name
+
+    @property
+    def symbol(self) -> str:
+        return self.spec.label
+
+    @property
+    def grid(self) -> tuple:
+        return tuple(self.spec.sweep)
+
+    def check(self, value) -> float:
+        """``value`` within the registry's range, or a one-line RuleError naming it."""
+        return self.spec.check(self.rules[0], value)
 
 
-PARAMS = (
-    Param("epsilon", Epsilon, "epsilon", "ε", (1e-6, 0.01, 0.1)),
-    Param("gamma", Gamma, "gamma", "γ", (0.0, 0.1, 0.25, 0.5, 1.0)),
-    Param("alpha", AlphaBeta, "alpha", "α", (1.0, 2.0, 3.0)),
-)
-_BY_NAME = {p.name: p for p in PARAMS}
-_ALIASES = {"eps": "epsilon", "ε": "epsilon", "γ": "gamma", "α": "alpha"}
-GROUPS = ("all", "first", "middle", "last")
+def sweepable() -> tuple[Param, ...]:
+    """Every parameter with sweep values in the rule registry, in registry order (first
+    declaration wins when several rules share a name, e.g. ε)."""
+    found: dict[str, tuple[Parameter, list]] = {}
+    for name, cls in RULES.items():
+        for p in cls.params:
+            if p.sweep:
+                found.setdefault(p.name, (p, []))[1].append(name)
+    return tuple(Param(p, tuple(rules)) for p, rules in found.values())
+
+
+def _aliases(params) -> dict:
+    """Other names of a parameter: its symbol (ε) and the aliases of a rule named after it
+    (``eps``)."""
+    out = {}
+    for p in params:
+        out[p.symbol.lower()] = p.name
+        cls = RULES.get(p.name)
+        for alias in getattr(cls, "aliases", ()):
+            out.setdefault(alias.lower(), p.name)
+    return out
 
 
 def find_param(name: str) -> Param:
-    key = _ALIASES.get(name.strip().lower(), name.strip().lower())
-    if key not in _BY_NAME:
-        raise RuleError(f"unknown parameter {name!r}: choose one of {', '.join(_BY_NAME)}")
-    return _BY_NAME[key]
+    params = {p.name: p for p in sweepable()}
+    key = name.strip().lower()
+    key = _aliases(params.values()).get(key, key)
+    if key not in params:
+        raise RuleError(f"unknown parameter {name!r}: choose one of {', '.join(params)}")
+    return params[key]
 
 
 def _holds(rule, param: Param) -> bool:
-    return isinstance(rule, param.rule) and not isinstance(rule, Simple)
+    """Whether ``rule`` has the parameter (its class declares it: the z-rule, an ε-rule
+    subclass, declares none)."""
+    return any(p.name == param.name for p in type(rule).params)
 
 
 def parameters_of(layers, rule, layer_rules=None) -> list[Param]:
     """The parameters the rule (or preset) uses on the weighted layers of a model."""
     config = resolve_rules(layers, rule, layer_rules)
     used = group_layers(layers, "all")
-    return [p for p in PARAMS if any(_holds(config.rules[i], p) for i in used)]
+    return [p for p in sweepable() if any(_holds(config.rules[i], p) for i in used)]
 
 
 def group_layers(layers, group: str) -> list[int]:
@@ -95,10 +130,10 @@ def parse_values(text: str) -> tuple[str, tuple]:
             out.append(float(v))
         except ValueError:
             raise RuleError(f"--param {text!r}: {v.strip()!r} is not a number") from None
-    bad = [v for v in out if not v >= param.minimum]
-    if bad:
-        raise RuleError(f"--param {text!r}: {param.name} must be ≥ {param.minimum:g}, got "
-                        f"{bad[0]:g}")
+        try:
+            param.check(out[-1])
+        except RuleError as exc:
+            raise RuleError(f"--param {text!r}: {exc}") from None
     return param.name, tuple(dict.fromkeys(out))
 
 
@@ -128,7 +163,7 @@ class Setting:
         """The values (and layer group) without the rule's name."""
         if self.plain:
             return self.rule
-        vals = ", ".join(f"{_BY_NAME[k].symbol}={v:g}" for k, v in self.values.items())
+        vals = ", ".join(f"{find_param(k).symbol}={v:g}" for k, v in self.values.items())
         where = "" if self.group == "all" else f" [{self.group}]"
         return f"{vals}{where}"
 

@@ -22,40 +22,18 @@ import zipfile
 
 import numpy as np
 
+from .. import graph_layers  # noqa: F401 - registers the graph layer kinds
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
-from ..graph_layers import (
-    Add,
-    Affine,
-    Clip,
-    Concat,
-    FlattenChannelsFirst,
-    GroupedConvolution,
-    LeakyReLU,
-    Mean,
-    MeanPool,
-    ToChannelsLast,
-)
-from ..layers import (
-    Convolution,
-    Flatten,
-    Linear,
-    MaxPool,
-    Pad,
-    Rect,
-    SoftMax,
-    SumPool,
-    Tanh,
-)
+from ..layers import LAYER_KINDS, Pad
 from ..model import Sequential
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
-from .spec_json import class_names_from_json, spec_from_json
+from .spec_json import check_layout, class_names_from_json, spec_from_json
 from .toolbox_txt import MAX_LAYERS
 
 FORMAT = "lrp-explorer-model"
 VERSION = 1
-_PLAIN = {"Rect": Rect, "Tanh": Tanh, "SoftMax": SoftMax, "Flatten": Flatten}
 _MAX_ELEMENTS = 1 << 31
 _MAX_HEADER_BYTES = 16 << 20
 # Deflate packs up to ~1000:1, so a small file may claim gigabytes of zeros. Real parameters
@@ -72,20 +50,10 @@ _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 def _layer_header(layer) -> dict:
-    k = layer.kind
-    if k in _PLAIN:
-        return {"type": k}
-    if k in GRAPH_LAYERS:
-        return {"type": k, **GRAPH_LAYERS[k][0](layer)}
-    if k == "Linear":
-        return {"type": k, "inputs": layer.m, "outputs": layer.n}
-    if k == "Convolution":
-        return {"type": k, "filters": list(layer.W.shape), "stride": list(layer.stride)}
-    if k in ("SumPool", "MaxPool"):
-        return {"type": k, "pool": list(layer.pool), "stride": list(layer.stride)}
-    if k == "Pad":
-        return {"type": k, "pads": list(layer.pads), "value": layer.value}
-    raise ExportError(f"layer type {k} cannot be stored in the native format")
+    """A layer's header entry: its registered kind and the fields its class declares."""
+    if not isinstance(layer, LAYER_KINDS.get(layer.kind, ())):
+        raise ExportError(f"layer type {layer.kind} cannot be stored in the native format")
+    return {"type": layer.kind, **layer.native_fields()}
 
 
 def model_header(model) -> dict:
@@ -140,21 +108,12 @@ def _arrays(model, dtype=None) -> dict:
         raise ExportError(f"model metadata cannot be stored as JSON: {exc}") from None
     arrays = {"header": np.array(header)}
     for i, layer in enumerate(model.layers):
-        params = _stored_params(layer)
+        params = layer.native_params()
         if params is not None:
             W, B = params
             arrays[f"layer{i}.W"] = np.asarray(W, dtype=dt or W.dtype)
             arrays[f"layer{i}.B"] = np.asarray(B, dtype=dt or B.dtype)
     return arrays
-
-
-def _stored_params(layer):
-    """(W, B) arrays a layer stores as ``layer{i}.W``/``.B``, or None."""
-    if layer.weighted:
-        return layer.W, layer.B
-    if isinstance(layer, Affine):
-        return layer.scale, layer.shift
-    return None
 
 
 def native_bytes(model, dtype=None, compress=False) -> bytes:
@@ -323,40 +282,50 @@ def _pad_layer(spec, where):
     return Pad(pads, value)
 
 
+class NativeFields:
+    """A layer's header entry and parameter arrays, read with checks for
+    ``Layer.from_native``: every defect is a ModelFormatError naming the file and layer."""
+
+    max_elements = _MAX_ELEMENTS
+
+    def __init__(self, i, spec, archive):
+        self.i, self.spec, self.archive = i, spec, archive
+        self.where = f"{archive.path}: header layer {i}"
+
+    def fail(self, text):
+        raise ModelFormatError(f"{self.where}: {text}")
+
+    def param(self, name, shape):
+        """The array ``layer{i}.{name}`` of exactly ``shape``, finite."""
+        key = f"layer{self.i}.{name}"
+        return _finite(self.archive.read(key, shape), key, self.archive.path)
+
+    def ints(self, key, n):
+        return _ints(self.spec, key, n, self.where)
+
+    def size(self, key):
+        """A positive whole number, or None when the field is not one."""
+        v = self.spec.get(key)
+        return v if _is_size(v) else None
+
+    def number(self, key, default=None):
+        return _number(self.spec, key, self.where, default)
+
+    def pad_layer(self):
+        return _pad_layer(self.spec, self.where)
+
+
 def _build_layer(i, spec, archive):
-    path = archive.path
-    where = f"{path}: header layer {i}"
+    where = f"{archive.path}: header layer {i}"
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
         raise ModelFormatError(f"{where} has no 'type'")
-    k = spec["type"]
-
-    def param(name, shape):
-        key = f"layer{i}.{name}"
-        return _finite(archive.read(key, shape), key, path)
-
-    if k in _PLAIN:
-        return _PLAIN[k]()
-    if k == "Linear":
-        m, n = spec.get("inputs"), spec.get("outputs")
-        if not (_is_size(m) and _is_size(n)) or m * n > _MAX_ELEMENTS:
-            raise ModelFormatError(f"{where}: Linear needs positive 'inputs'/'outputs'")
-        return Linear(param("W", (m, n)), param("B", (n,)))
-    if k == "Convolution":
-        f = _ints(spec, "filters", 4, where)
-        s = _ints(spec, "stride", 2, where)
-        return Convolution(param("W", f), param("B", (f[3],)), s)
-    if k in ("SumPool", "MaxPool"):
-        p = _ints(spec, "pool", 2, where)
-        s = _ints(spec, "stride", 2, where)
-        return (SumPool if k == "SumPool" else MaxPool)(p, s)
-    if k == "Pad":
-        return _pad_layer(spec, where)
-    if k in GRAPH_LAYERS:
-        try:
-            return GRAPH_LAYERS[k][1](spec, param, where)
-        except ShapeError as exc:
-            raise ModelFormatError(f"{where}: {exc}") from None
-    raise ModelFormatError(f"{where}: unknown layer type {k[:40]!r}")
+    cls = LAYER_KINDS.get(spec["type"])
+    if cls is None:
+        raise ModelFormatError(f"{where}: unknown layer type {spec['type'][:40]!r}")
+    try:
+        return cls.from_native(NativeFields(i, spec, archive))
+    except ShapeError as exc:
+        raise ModelFormatError(f"{where}: {exc}") from None
 
 
 def _number(spec, key, where, default=None):
@@ -366,45 +335,6 @@ def _number(spec, key, where, default=None):
     if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
         raise ModelFormatError(f"{where}: '{key}' must be a finite number")
     return float(v)
-
-
-def _grouped_conv(spec, param, where):
-    f = _ints(spec, "filters", 4, where)
-    s = _ints(spec, "stride", 2, where)
-    groups = spec.get("groups")
-    if not _is_size(groups) or f[3] % groups:
-        raise ModelFormatError(f"{where}: 'groups' must divide the {f[3]} filters")
-    return GroupedConvolution(param("W", f), param("B", (f[3],)), s, groups)
-
-
-def _affine(spec, param, where):
-    channels = spec.get("channels")
-    if not _is_size(channels):
-        raise ModelFormatError(f"{where}: Affine needs a positive 'channels'")
-    return Affine(param("W", (channels,)), param("B", (channels,)))
-
-
-def _mean_pool(spec, param, where):
-    return MeanPool(_ints(spec, "pool", 2, where), _ints(spec, "stride", 2, where))
-
-
-# graph layer kinds: (header fields of a layer, layer from its header fields)
-GRAPH_LAYERS = {
-    "GroupedConvolution": (lambda L: {"filters": list(L.W.shape), "stride": list(L.stride),
-                                      "groups": L.groups}, _grouped_conv),
-    "MeanPool": (lambda L: {"pool": list(L.pool), "stride": list(L.stride)}, _mean_pool),
-    "Affine": (lambda L: {"channels": int(L.scale.size)}, _affine),
-    "Add": (lambda L: {}, lambda spec, param, where: Add()),
-    "Mean": (lambda L: {}, lambda spec, param, where: Mean()),
-    "Concat": (lambda L: {}, lambda spec, param, where: Concat()),
-    "ToChannelsLast": (lambda L: {}, lambda spec, param, where: ToChannelsLast()),
-    "FlattenChannelsFirst": (lambda L: {}, lambda spec, param, where: FlattenChannelsFirst()),
-    "Clip": (lambda L: {"low": L.low, "high": L.high},
-             lambda spec, param, where: Clip(_number(spec, "low", where),
-                                             _number(spec, "high", where))),
-    "LeakyReLU": (lambda L: {"slope": L.slope},
-                  lambda spec, param, where: LeakyReLU(_number(spec, "slope", where, 0.01))),
-}
 
 
 def _graph_model(header, layers, spec, path):
@@ -478,5 +408,6 @@ def read_native(path) -> Sequential:
         except Exception as exc:  # noqa: BLE001 - ShapeError from a layer
             raise ModelFormatError(f"{path}: the header's input shape does not fit the "
                                    f"layers: {exc}") from None
+        check_layout(spec, model, f"{path}: header 'input'")
     model.meta = _meta(header, path, model.n_classes)
     return model

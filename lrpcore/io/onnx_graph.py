@@ -38,6 +38,7 @@ from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, 
 from ..spec import onnx_input_spec
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
+MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 MAX_PAD = 1024
@@ -312,7 +313,7 @@ def _pad(b, node, attrs, where, t):
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     if mode != "constant":
-        b.fail(where, f"Pad mode {mode!r} is not supported (only constant)")
+        b.fail(where, f"only constant padding is supported, not mode {mode!r}")
     if b.opset < 11:
         pads, value = attrs.get("pads"), float(attrs.get("value", 0.0))
     else:
@@ -357,6 +358,13 @@ def _global_mean(b, name, t, output, where):
     out = b.add(name, MeanPool((H, W), (H, W)), [t.name], output)
     b.data[out] = _Tensor(out, (C, 1, 1), "cl")
     return b.data[out]
+
+
+def _global_max(b, name, t, output, where):
+    t = b.channels_last(t, where)
+    C, H, W = t.shape
+    out = b.add(name, MaxPool((H, W), (H, W)), [t.name], output)
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
 
 
 def _flatten(b, name, t, output):
@@ -444,7 +452,230 @@ def _batchnorm(b, node, attrs, where, t):
     _alias(b, node, t)
 
 
-_ACTIVATIONS = {"Relu": Rect, "Tanh": Tanh}
+# -- one handler per ONNX operator: (builder, node, attributes, where, first data input, all
+# data inputs). The layer classes name the operators that build them (``onnx_ops``); a test
+# keeps this table and those declarations in step, and the README lists them.
+
+def _same_shape(b, node, t, layer):
+    out = node.output[0]
+    b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage)
+
+
+def _op_activation(cls):
+    return lambda b, node, attrs, where, t, data_in: _same_shape(b, node, t, cls())
+
+
+def _op_clip(b, node, attrs, where, t, data_in):
+    if b.opset < 11:
+        low, high = attrs.get("min"), attrs.get("max")
+    else:
+        lo_n, hi_n = _optional_input(node, 1), _optional_input(node, 2)
+        low = float(np.asarray(b.const(lo_n, where, "Clip's min")).reshape(-1)[0]) \
+            if lo_n else None
+        high = float(np.asarray(b.const(hi_n, where, "Clip's max")).reshape(-1)[0]) \
+            if hi_n else None
+    _finite(low, where, b, "Clip's min")
+    _finite(high, where, b, "Clip's max")
+    _same_shape(b, node, t, Clip(low, high))
+
+
+def _op_leaky_relu(b, node, attrs, where, t, data_in):
+    _same_shape(b, node, t, LeakyReLU(_finite(float(attrs.get("alpha", 0.01)), where, b,
+                                              "alpha")))
+
+
+def _op_alias(b, node, attrs, where, t, data_in):
+    _alias(b, node, t)
+
+
+def _op_reduce_mean(b, node, attrs, where, t, data_in):
+    out = node.output[0]
+    axes = attrs.get("axes")
+    if axes is None and _optional_input(node, 1):
+        axes = b.const(node.input[1], where, "ReduceMean's axes")
+    axes = sorted(int(a) % 4 for a in np.atleast_1d(axes)) if axes is not None else None
+    if t.storage != "cl" or axes != [2, 3]:
+        b.fail(where, "ReduceMean is supported over the height and width of an image")
+    if int(attrs.get("keepdims", 1)):
+        _global_mean(b, node.name, t, out, where)
+    else:
+        pooled = _global_mean(b, node.name, t, f"{out}/pooled", where)
+        _flatten(b, f"{node.name}/flatten", pooled, out)
+
+
+def _op_flatten(b, node, attrs, where, t, data_in):
+    if int(attrs.get("axis", 1)) != 1:
+        b.fail(where, "Flatten is supported with axis 1")
+    _flatten(b, node.name, t, node.output[0])
+
+
+def _op_reshape(b, node, attrs, where, t, data_in):
+    target = _ints(np.atleast_1d(b.const(node.input[1], where, "Reshape's shape")), where,
+                   b, "Reshape's shape")
+    size = int(np.prod(t.shape))
+    if len(target) == 2 and target[0] in (0, -1) and target[1] in (-1, size):
+        _flatten(b, node.name, t, node.output[0])
+    elif [int(s) for s in target[1:]] == list(t.shape):
+        _alias(b, node, t)
+    else:
+        b.fail(where, f"Reshape of a {t.shape} tensor to {target} is not a flatten; only "
+                      "flattening reshapes are supported")
+
+
+def _op_transpose(b, node, attrs, where, t, data_in):
+    out = node.output[0]
+    perm = [int(p) for p in attrs.get("perm", [])]
+    if t.storage == "same" and len(t.shape) == 3 and perm == [0, 3, 1, 2]:
+        H, W, C = t.shape
+        b.data[out] = _Tensor(t.name, (C, H, W), "cl")  # the same array, read as NCHW
+    elif t.storage == "cl" and perm == [0, 2, 3, 1]:
+        C, H, W = t.shape
+        b.data[out] = _Tensor(t.name, (H, W, C), "same")
+    else:
+        b.fail(where, f"Transpose {perm} of data is supported only between NHWC and NCHW")
+
+
+def _two_tensors(data_in) -> bool:
+    return sum(d is not None for d in data_in) >= 2
+
+
+def _op_matmul(b, node, attrs, where, t, data_in):
+    if _two_tensors(data_in):
+        _op_product(b, node, attrs, where, t, data_in)
+    W = b.const(node.input[1], where, "MatMul's second operand")
+    if W.ndim != 2:
+        b.fail(where, f"MatMul with a {W.ndim}-d constant is not supported")
+    _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.zeros(W.shape[1]))
+
+
+def _op_sum(b, node, attrs, where, t, data_in):
+    """Add, Sum or Mean of tensors (a merge); an Add of a constant is the bias before it."""
+    op = node.op_type
+    if op == "Add" and not (len(data_in) >= 2 and all(d is not None for d in data_in)):
+        other = [n for n in node.input if n and n not in b.data]
+        _fold_bias(b, node, where, t, b.const(other[0], where, "the other summand"))
+        return
+    if len(data_in) != len([n for n in node.input if n]) or None in data_in:
+        b.fail(where, f"{op} of data and constants is not supported")
+    if len({d.storage for d in data_in}) > 1:
+        data_in = [b.channels_last(d, where) for d in data_in]
+    layer = Mean() if op == "Mean" else Add()
+    shapes = {d.shape for d in data_in}
+    if len(shapes) != 1:
+        b.fail(where, f"{op} of tensors of different shapes {sorted(shapes)}")
+    out = node.output[0]
+    b.data[b.add(node.name, layer, [d.name for d in data_in], out)] = _Tensor(
+        out, data_in[0].shape, data_in[0].storage)
+
+
+def _op_concat(b, node, attrs, where, t, data_in):
+    if len(data_in) != len([n for n in node.input if n]) or None in data_in:
+        b.fail(where, "Concat of data and constants is not supported")
+    axis = int(attrs.get("axis", 1))
+    rank = len(t.shape) + 1
+    if axis % rank != 1:
+        b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
+    if len(t.shape) == 3:
+        data_in = [b.channels_last(d, where) for d in data_in]
+    shape = (sum(d.shape[0] for d in data_in),) + tuple(t.shape[1:])
+    out = node.output[0]
+    b.data[b.add(node.name, Concat(), [d.name for d in data_in], out)] = _Tensor(
+        out, shape, data_in[0].storage if len(t.shape) == 3 else "same")
+
+
+def _op_product(b, node, attrs, where, t, data_in):
+    b.fail(where, f"{node.op_type} of two tensors is not supported: LRP here has no rule for a "
+                  "product of two signals (e.g. attention or gating); only sums, "
+                  "concatenations and linear layers")
+
+
+def _op_arithmetic(b, node, attrs, where, t, data_in):
+    if _two_tensors(data_in):
+        _op_product(b, node, attrs, where, t, data_in)
+    b.fail(where, f"{node.op_type} of data and a constant is supported only in shape "
+                  "arithmetic")
+
+
+OPERATORS = {
+    "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
+    "Relu": _op_activation(Rect),
+    "Tanh": _op_activation(Tanh),
+    "Softmax": _op_activation(SoftMax),
+    "Clip": _op_clip,
+    "LeakyRelu": _op_leaky_relu,
+    "Identity": _op_alias,
+    "Dropout": _op_alias,
+    "Pad": lambda b, node, attrs, where, t, data_in: _pad(b, node, attrs, where, t),
+    "MaxPool": lambda b, node, attrs, where, t, data_in: _pool(b, node, attrs, where, t,
+                                                               MaxPool),
+    "AveragePool": lambda b, node, attrs, where, t, data_in: _pool(b, node, attrs, where, t,
+                                                                   MeanPool),
+    "GlobalAveragePool": lambda b, node, attrs, where, t, data_in: _global_mean(
+        b, node.name, t, node.output[0], where),
+    "GlobalMaxPool": lambda b, node, attrs, where, t, data_in: _global_max(
+        b, node.name, t, node.output[0], where),
+    "ReduceMean": _op_reduce_mean,
+    "Flatten": _op_flatten,
+    "Reshape": _op_reshape,
+    "Transpose": _op_transpose,
+    "Gemm": lambda b, node, attrs, where, t, data_in: _gemm(b, node, attrs, where, t),
+    "MatMul": _op_matmul,
+    "Add": _op_sum,
+    "Sum": _op_sum,
+    "Mean": _op_sum,
+    "Concat": _op_concat,
+    "BatchNormalization": lambda b, node, attrs, where, t, data_in: _batchnorm(
+        b, node, attrs, where, t),
+    "Mul": _op_arithmetic,
+    "Div": _op_arithmetic,
+    "Sub": _op_arithmetic,
+}
+# operators that build no layer of their own: relabelled, dropped or evaluated at import
+IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
+               "Transpose": "of data: NHWC ↔ NCHW only, relabelled",
+               "Mul": "of data: refused (no LRP rule for a product of two signals)",
+               "Div": "of data: refused", "Sub": "of data: refused"}
+FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
+          "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
+          "Identity", "Dropout")  # evaluated at import when every input is a constant
+
+
+# what the operator table adds to the layer kinds an operator builds
+NOTES = {
+    "Add": "of two tensors (residual); of a constant: the bias of the Conv/Gemm before it",
+    "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
+    "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine`",
+    "Conv": "grouped and depthwise; `pads` (asymmetric too) and `auto_pad` become a `Pad`",
+    "MaxPool": "`pads` become a `Pad` of −10³⁰", "AveragePool": "`pads` become a `Pad`",
+    "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
+    "Reshape": "to N×features; to the shape it has: dropped",
+    "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
+    "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
+}
+
+
+def supported_operators() -> list:
+    """Every ONNX operator the importer reads, sorted (what ``unsupported`` lists)."""
+    return sorted(set(OPERATORS) | set(FOLDED))
+
+
+def operators_markdown() -> str:
+    """The README's table of ONNX operators, made from the importer's table and the layer
+    registry (a test keeps the README equal)."""
+    from ..layers import LAYER_KINDS
+
+    kinds: dict = {}
+    for cls in LAYER_KINDS.values():
+        for op in cls.onnx_ops:
+            kinds.setdefault(op, []).append(f"`{cls.kind}`")
+    rows = ["| ONNX operator | layer it builds | notes |", "|---|---|---|"]
+    for op in supported_operators():
+        notes = [text for text in (NOTES.get(op), IMPORT_ONLY.get(op)) if text]
+        if op in FOLDED:
+            notes.append("of constants: evaluated at import" if op in OPERATORS
+                         else "shape arithmetic, evaluated at import")
+        rows.append(f"| `{op}` | {', '.join(kinds.get(op, [])) or '—'} | {'; '.join(notes)} |")
+    return "\n".join(rows)
 
 
 def _node(b, node, where, onnx):
@@ -456,119 +687,11 @@ def _node(b, node, where, onnx):
     t = data_in[0] if data_in else None
     if t is None:
         b.fail(where, f"operator {op} on inputs that are neither data nor constants")
-    out = node.output[0]
-    if op == "Conv":
-        _conv(b, node, attrs, where, t)
-    elif op in _ACTIVATIONS:
-        b.data[b.add(node.name, _ACTIVATIONS[op](), [t.name], out)] = _Tensor(out, t.shape,
-                                                                            t.storage)
-    elif op == "Clip":
-        if b.opset < 11:
-            low, high = attrs.get("min"), attrs.get("max")
-        else:
-            lo_n, hi_n = _optional_input(node, 1), _optional_input(node, 2)
-            low = float(np.asarray(b.const(lo_n, where, "Clip's min")).reshape(-1)[0]) \
-                if lo_n else None
-            high = float(np.asarray(b.const(hi_n, where, "Clip's max")).reshape(-1)[0]) \
-                if hi_n else None
-        _finite(low, where, b, "Clip's min")
-        _finite(high, where, b, "Clip's max")
-        b.data[b.add(node.name, Clip(low, high), [t.name], out)] = _Tensor(out, t.shape,
-                                                                           t.storage)
-    elif op == "LeakyRelu":
-        layer = LeakyReLU(_finite(float(attrs.get("alpha", 0.01)), where, b, "alpha"))
-        b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage)
-    elif op in ("Identity", "Dropout"):
-        _alias(b, node, t)
-    elif op == "Pad":
-        _pad(b, node, attrs, where, t)
-    elif op == "MaxPool":
-        _pool(b, node, attrs, where, t, MaxPool)
-    elif op == "AveragePool":
-        _pool(b, node, attrs, where, t, MeanPool)
-    elif op == "GlobalAveragePool":
-        _global_mean(b, node.name, t, out, where)
-    elif op == "ReduceMean":
-        axes = attrs.get("axes")
-        if axes is None and _optional_input(node, 1):
-            axes = b.const(node.input[1], where, "ReduceMean's axes")
-        axes = sorted(int(a) % 4 for a in np.atleast_1d(axes)) if axes is not None else None
-        if t.storage != "cl" or axes != [2, 3]:
-            b.fail(where, "ReduceMean is supported over the height and width of an image")
-        if int(attrs.get("keepdims", 1)):
-            _global_mean(b, node.name, t, out, where)
-        else:
-            pooled = _global_mean(b, node.name, t, f"{out}/pooled", where)
-            _flatten(b, f"{node.name}/flatten", pooled, out)
-    elif op == "Flatten":
-        if int(attrs.get("axis", 1)) != 1:
-            b.fail(where, "Flatten is supported with axis 1")
-        _flatten(b, node.name, t, out)
-    elif op == "Reshape":
-        target = _ints(np.atleast_1d(b.const(node.input[1], where, "Reshape's shape")), where,
-                       b, "Reshape's shape")
-        size = int(np.prod(t.shape))
-        if len(target) == 2 and target[0] in (0, -1) and target[1] in (-1, size):
-            _flatten(b, node.name, t, out)
-        elif [int(s) for s in target[1:]] == list(t.shape):
-            _alias(b, node, t)
-        else:
-            b.fail(where, f"Reshape of a {t.shape} tensor to {target}: only flattening is "
-                          "supported")
-    elif op == "Transpose":
-        perm = [int(p) for p in attrs.get("perm", [])]
-        if t.storage == "same" and len(t.shape) == 3 and perm == [0, 3, 1, 2]:
-            H, W, C = t.shape
-            b.data[out] = _Tensor(t.name, (C, H, W), "cl")  # the same array, read as NCHW
-        elif t.storage == "cl" and perm == [0, 2, 3, 1]:
-            C, H, W = t.shape
-            b.data[out] = _Tensor(t.name, (H, W, C), "same")
-        else:
-            b.fail(where, f"Transpose {perm} of data is supported only between NHWC and NCHW")
-    elif op == "Gemm":
-        _gemm(b, node, attrs, where, t)
-    elif op == "MatMul":
-        W = b.const(node.input[1], where, "MatMul's second operand")
-        if W.ndim != 2:
-            b.fail(where, f"MatMul with a {W.ndim}-d constant is not supported")
-        _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.zeros(W.shape[1]))
-    elif op in ("Add", "Sum", "Mean") and len(data_in) >= 2 and all(d is not None
-                                                                     for d in data_in):
-        if len(data_in) != len([n for n in node.input if n]):
-            b.fail(where, f"{op} of data and constants is not supported")
-        if len({d.storage for d in data_in}) > 1:
-            data_in = [b.channels_last(d, where) for d in data_in]
-        layer = Mean() if op == "Mean" else Add()
-        shapes = {d.shape for d in data_in}
-        if len(shapes) != 1:
-            b.fail(where, f"{op} of tensors of different shapes {sorted(shapes)}")
-        b.data[b.add(node.name, layer, [d.name for d in data_in], out)] = _Tensor(
-            out, data_in[0].shape, data_in[0].storage)
-    elif op == "Add":
-        other = [n for n in node.input if n and n not in b.data]
-        _fold_bias(b, node, where, t, b.const(other[0], where, "the other summand"))
-    elif op == "Concat":
-        if len(data_in) != len([n for n in node.input if n]):
-            b.fail(where, "Concat of data and constants is not supported")
-        axis = int(attrs.get("axis", 1))
-        rank = len(t.shape) + 1
-        if axis % rank != 1:
-            b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
-        if len(t.shape) == 3:
-            data_in = [b.channels_last(d, where) for d in data_in]
-        shape = (sum(d.shape[0] for d in data_in),) + tuple(t.shape[1:])
-        b.data[b.add(node.name, Concat(), [d.name for d in data_in], out)] = _Tensor(
-            out, shape, data_in[0].storage if len(t.shape) == 3 else "same")
-    elif op == "BatchNormalization":
-        _batchnorm(b, node, attrs, where, t)
-    elif op == "Softmax":
-        b.data[b.add(node.name, SoftMax(), [t.name], out)] = _Tensor(out, t.shape, t.storage)
-    elif op in ("Mul", "Div", "Sub", "MatMul") and len(data_in) >= 2:
-        b.fail(where, f"{op} of two tensors is not supported: LRP here has no rule for a "
-                      "product of two signals (e.g. attention or gating); only sums, "
-                      "concatenations and linear layers")
-    else:
-        b.fail(where, f"operator {op} is not supported")
+    handler = OPERATORS.get(op)
+    if handler is None:
+        b.fail(where, f"operator {op} is not supported (supported: "
+                      f"{', '.join(supported_operators())})")
+    handler(b, node, attrs, where, t, data_in)
 
 
 def _prune(nodes, output):
@@ -647,6 +770,12 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nodes = _prune(b.nodes, out_name)
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
+    outputs = {n.output for n in nodes}
+    values = sum(math.prod(t.shape) for name, t in b.data.items() if name in outputs)
+    if values > MAX_ACTIVATION_VALUES:  # a 1-KB graph of doubling Concats asked for 100 GB
+        raise ModelFormatError(f"{path}: its layers' outputs hold {values:,} values per sample, "
+                               f"more than {MAX_ACTIVATION_VALUES:,}; not a network this "
+                               "program can explain")
     if len(sample) == 3:
         if nhwc:
             layout, raw = "NHWC", tuple(sample)

@@ -8,7 +8,9 @@ name the classes::
                "divide": 127.5, "offset": -1.0},
      "class_names": ["zero", "one", ...]}
 
-Fields left out of ``input`` keep the value the model already had. The sidecar of a native
+Fields left out of ``input`` keep the value the model already had; an image's ``layout`` is
+the one the model takes (NCHW for a PyTorch ONNX export), and a sidecar that names another is
+refused, naming both. The sidecar of a native
 ``.npz`` overrides its header. Unknown keys are errors, so typos do not pass silently.
 """
 
@@ -19,7 +21,7 @@ import math
 import os
 
 from ..errors import ModelFormatError
-from .spec_json import class_names_from_json, spec_from_json
+from .spec_json import check_layout, class_names_from_json, spec_from_json
 
 SIDECAR_KEYS = ("input", "class_names", "provenance", "accuracy")
 _MAX_BYTES = 1 << 20
@@ -62,8 +64,13 @@ def apply_sidecar(model, path) -> None:
     path = os.fspath(path)
     data = read_sidecar(path)
     if "input" in data:
-        spec = spec_from_json(data["input"], f"{path}: 'input'", base=model.input_spec,
+        given = data["input"]
+        if isinstance(given, dict) and "layout" not in given and isinstance(
+                given.get("shape"), list) and len(given["shape"]) == 3:
+            given = {**given, "layout": model.input_layout()}  # not NHWC by default
+        spec = spec_from_json(given, f"{path}: 'input'", base=model.input_spec,
                               source="sidecar")
+        check_layout(spec, model, f"{path}: 'input'")
         try:
             model.shapes(spec.shape)
         except Exception as exc:  # noqa: BLE001 - ShapeError from the layers

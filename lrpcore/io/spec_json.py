@@ -142,6 +142,23 @@ def _check_sizes(fields, where):
             f"but 'shape' {list(shape)} holds {math.prod(shape)}")
 
 
+_LAYOUT_WORDS = {"NCHW": "C×H×W, channels first", "NHWC": "H×W×C, channels last"}
+
+
+def check_layout(spec: InputSpec, model, where: str) -> None:
+    """Refuse an image spec whose layout is not the one the model's layers take: the
+    preprocessing would hand every image over scrambled (one line naming both layouts)."""
+    if spec is None or len(spec.shape) != 3:
+        return
+    declared = model.input_layout()
+    if spec.layout != declared:
+        source = f" {model.source}" if getattr(model, "source", None) else ""
+        raise ModelFormatError(
+            f"{where}: 'layout' {spec.layout} contradicts the model{source}, which takes "
+            f"{declared} input ({_LAYOUT_WORDS[declared]}); write \"layout\": \"{declared}\" "
+            "or leave it out")
+
+
 def class_names_from_json(value, where: str, n_classes: int | None = None) -> list:
     """Check a JSON list of class names (strings; as many as the model has outputs)."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -334,24 +334,35 @@ def _pair(state, key, path, where):
                            f"got {describe(value)}")
 
 
+def _weights_and_biases(state, ndim, path, where):
+    return (_array(state, "W", ndim, path, where),
+            _array(state, "B", 1, path, where).reshape(-1))
+
+
+def _pool_builder(cls):
+    return lambda state, path, where: cls(_pair(state, "pool", path, where),
+                                          _pair(state, "stride", path, where))
+
+
+# the toolbox's layer classes by name: a layer of this project from a pickled one's state
+_BUILDERS = {
+    "Linear": lambda state, path, where: Linear(*_weights_and_biases(state, 2, path, where)),
+    "Convolution": lambda state, path, where: Convolution(
+        *_weights_and_biases(state, 4, path, where), _pair(state, "stride", path, where)),
+    "SumPool": _pool_builder(SumPool),
+    "MaxPool": _pool_builder(MaxPool),
+    **{cls.kind: (lambda state, path, where, cls=cls: cls())
+       for cls in (Rect, Tanh, SoftMax, Flatten)},
+}
+
+
 def _layer(obj, i, path):
     if not isinstance(obj, _ToolboxObject) or obj.toolbox_class == "Sequential":
         raise ModelFormatError(f"{path}: module {i} is not a toolbox layer "
                                f"({type(obj).__name__})")
     kind, state, where = obj.toolbox_class, obj.state, f"module {i} ({obj.toolbox_class})"
     try:
-        if kind == "Linear":
-            W = _array(state, "W", 2, path, where)
-            B = _array(state, "B", 1, path, where).reshape(-1)
-            return Linear(W, B)
-        if kind == "Convolution":
-            W = _array(state, "W", 4, path, where)
-            B = _array(state, "B", 1, path, where).reshape(-1)
-            return Convolution(W, B, _pair(state, "stride", path, where))
-        if kind in ("SumPool", "MaxPool"):
-            cls = SumPool if kind == "SumPool" else MaxPool
-            return cls(_pair(state, "pool", path, where), _pair(state, "stride", path, where))
-        return {"Rect": Rect, "Tanh": Tanh, "SoftMax": SoftMax, "Flatten": Flatten}[kind]()
+        return _BUILDERS[kind](state, path, where)
     except ModelFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - layer constructors raise ShapeError

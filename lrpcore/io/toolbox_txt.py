@@ -101,7 +101,50 @@ def _is_float(t):
         return False
 
 
-_KNOWN = {"Linear", "Convolution", "SumPool", "MaxPool", *_PLAIN}
+def _read_linear(lines, lineno, tokens):
+    m, n = _ints(lines, lineno, tokens, 2, "Linear")
+    W = lines.numbers(m * n, f"weights of Linear {m} {n}").reshape(m, n)
+    B = lines.numbers(n, f"biases of Linear {m} {n}")
+    return Linear(W, B)
+
+
+def _read_convolution(lines, lineno, tokens):
+    h, w, d, n, s0, s1 = _ints(lines, lineno, tokens, 6, "Convolution")
+    W = lines.numbers(h * w * d * n, f"filters of Convolution (line {lineno})")
+    B = lines.numbers(n, f"biases of Convolution (line {lineno})")
+    return Convolution(W.reshape(h, w, d, n), B, (s0, s1))
+
+
+def _pool_reader(cls):
+    def read(lines, lineno, tokens):
+        h, w, s0, s1 = _ints(lines, lineno, tokens, 4, cls.kind)
+        return cls((h, w), (s0, s1))
+
+    return read
+
+
+def _write_linear(layer):
+    return [f"Linear {layer.m} {layer.n}", _fmt(layer.W), _fmt(layer.B)]
+
+
+def _write_convolution(layer):
+    h, w, d, n = layer.W.shape
+    return [f"Convolution {h} {w} {d} {n} {layer.stride[0]} {layer.stride[1]}",
+            _fmt(layer.W), _fmt(layer.B)]
+
+
+def _write_pool(layer):
+    return [f"{layer.kind} {layer.pool[0]} {layer.pool[1]} {layer.stride[0]} "
+            f"{layer.stride[1]}"]
+
+
+# the toolbox text format, by its layer names: the lines after the name, read and written
+_READERS = {"Linear": _read_linear, "Convolution": _read_convolution,
+            "SumPool": _pool_reader(SumPool), "MaxPool": _pool_reader(MaxPool)}
+_WRITERS = {Linear: _write_linear, Convolution: _write_convolution, SumPool: _write_pool,
+            MaxPool: _write_pool, **{cls: (lambda layer: [layer.kind]) for cls in
+                                     _PLAIN.values()}}
+_KNOWN = {*_READERS, *_PLAIN}
 
 
 def _ints(lines, lineno, tokens, count, kind):
@@ -141,19 +184,8 @@ def parse_toolbox_text(text: str, path: str = "<text>") -> list:
             if len(tokens) != 1:
                 raise lines.error(lineno, f"'{kind}' takes no parameters, got {line!r}")
             layers.append(_PLAIN[kind]())
-        elif kind == "Linear":
-            m, n = _ints(lines, lineno, tokens, 2, kind)
-            W = lines.numbers(m * n, f"weights of Linear {m} {n}").reshape(m, n)
-            B = lines.numbers(n, f"biases of Linear {m} {n}")
-            layers.append(Linear(W, B))
-        elif kind == "Convolution":
-            h, w, d, n, s0, s1 = _ints(lines, lineno, tokens, 6, kind)
-            W = lines.numbers(h * w * d * n, f"filters of Convolution (line {lineno})")
-            B = lines.numbers(n, f"biases of Convolution (line {lineno})")
-            layers.append(Convolution(W.reshape(h, w, d, n), B, (s0, s1)))
-        elif kind in ("SumPool", "MaxPool"):
-            h, w, s0, s1 = _ints(lines, lineno, tokens, 4, kind)
-            layers.append((SumPool if kind == "SumPool" else MaxPool)((h, w), (s0, s1)))
+        elif kind in _READERS:
+            layers.append(_READERS[kind](lines, lineno, tokens))
         else:
             raise lines.error(lineno, f"unknown layer type {kind[:40]!r} (known: "
                               f"{', '.join(sorted(_KNOWN))})")
@@ -189,19 +221,10 @@ def format_toolbox_text(model) -> str:
     """The toolbox's text form of a model (round-trips bit-exactly through the reader)."""
     out = []
     for layer in model.layers:
-        k = layer.kind
-        if k == "Linear":
-            out += [f"Linear {layer.m} {layer.n}", _fmt(layer.W), _fmt(layer.B)]
-        elif k == "Convolution":
-            h, w, d, n = layer.W.shape
-            out += [f"Convolution {h} {w} {d} {n} {layer.stride[0]} {layer.stride[1]}",
-                    _fmt(layer.W), _fmt(layer.B)]
-        elif k in ("SumPool", "MaxPool"):
-            out.append(f"{k} {layer.pool[0]} {layer.pool[1]} {layer.stride[0]} {layer.stride[1]}")
-        elif k in _PLAIN:
-            out.append(k)
-        else:
-            raise ModelFormatError(f"layer type {k} has no toolbox text form")
+        write = _WRITERS.get(type(layer))  # exact classes: a MeanPool is no SumPool here
+        if write is None:
+            raise ModelFormatError(f"layer type {layer.kind} has no toolbox text form")
+        out += write(layer)
     return "\n".join(out) + "\n"
 
 

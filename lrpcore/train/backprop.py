@@ -13,16 +13,16 @@ the loss (:func:`lrpcore.train.losses.softmax_cross_entropy`) fuses it with cros
 from __future__ import annotations
 
 from ..errors import ShapeError
-from ..layers import _windows
+from ..layers import Convolution, SoftMax, _windows
 
 
 def trainable_layers(model) -> list:
     """The layers training differentiates: everything but a trailing SoftMax."""
     layers = list(model.layers)
-    if layers and layers[-1].kind == "SoftMax":
+    if layers and isinstance(layers[-1], SoftMax):
         layers = layers[:-1]
     for i, layer in enumerate(layers):
-        if layer.kind == "SoftMax":
+        if isinstance(layer, SoftMax):
             raise ShapeError(f"layer {i}: a SoftMax inside the network cannot be trained; "
                              "only a final SoftMax (fused with the loss) is supported")
     return layers
@@ -30,7 +30,7 @@ def trainable_layers(model) -> list:
 
 def _map_weights(layer, W):
     """The weight matrix ``fmap``/``tmap`` expect (im2col form (h·w·d) × n for convolutions)."""
-    return W.reshape(-1, W.shape[3]) if layer.kind == "Convolution" else W
+    return W.reshape(-1, W.shape[3]) if isinstance(layer, Convolution) else W
 
 
 def layer_forward(layer, x, p, xp):

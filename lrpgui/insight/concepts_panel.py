@@ -15,22 +15,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
 from lrpcore.errors import RuleError
+from lrpcore.layers import Convolution, Linear, Rect
 
 from . import imaging
+from .job_controls import JobControls
+from .layouts import canvas, result_table
 from .panel import ToolPanel
 from .runner import is_cancellation
 
@@ -96,16 +95,14 @@ class ConceptsPanel(ToolPanel):
         self.top_spin.setValue(6)
         self.top_spin.setToolTip("how many channels get a conditional heatmap")
         self.top_spin.valueChanged.connect(lambda _v: self.mark_stale())
-        self.refs_button = QPushButton("Find references", objectName="conceptsFindRefs")
+        self.refs = JobControls("conceptsRefs", self.find_references,
+                                lambda: self.runner.cancel(REFS_KEY), "Find references",
+                                names={"run": "conceptsFindRefs",
+                                       "cancel": "conceptsCancelRefs"})
+        self.refs_progress, self.refs_button, self.refs_cancel = self.refs.widgets()
         self.refs_button.setToolTip("RelMax: the samples of the open dataset in which each "
                                     "channel gets the most relevance (background, cached)")
-        self.refs_button.clicked.connect(self.find_references)
-        self.refs_cancel = QPushButton("Cancel", objectName="conceptsCancelRefs")
-        self.refs_cancel.setEnabled(False)
         self.refs_cancel.setToolTip("stop finding reference samples")
-        self.refs_cancel.clicked.connect(lambda: self.runner.cancel(REFS_KEY))
-        self.refs_progress = QProgressBar(objectName="conceptsRefsProgress")
-        self.refs_progress.setRange(0, 1)
         self.refs_progress.setToolTip("samples of the dataset scanned for references")
         top = QHBoxLayout()
         for w in (QLabel("layer"), self.layer_box, QLabel("top"), self.top_spin):
@@ -114,23 +111,20 @@ class ConceptsPanel(ToolPanel):
         for w in (self.refs_progress, self.refs_button, self.refs_cancel):
             top.addWidget(w)
 
-        self.ranking_table = self._table("conceptsRanking", ("channel", "relevance", "share"))
+        self.ranking_table = result_table("conceptsRanking", ("channel", "relevance", "share"),
+                                          rows=True)
         self.ranking_table.setToolTip("channels by relevance; select one for its composition "
                                       "and references")
         self.ranking_table.itemSelectionChanged.connect(self._ranking_selected)
-        self.composition_table = self._table("conceptsComposition",
-                                             ("lower channel", "relevance", "share"))
+        self.composition_table = result_table("conceptsComposition",
+                                              ("lower channel", "relevance", "share"), rows=True)
         self.composition_table.setToolTip("how the selected channel's relevance divides among "
                                           "the channels of the layer below; double-click to "
                                           "descend")
         self.composition_table.cellDoubleClicked.connect(lambda r, _c: self.descend(r))
         self.composition_label = QLabel(objectName="conceptsCompositionLabel")
-        self.maps = pg.GraphicsLayoutWidget()
-        self.maps.setObjectName("conceptsMaps")
-        self.maps.setBackground("w")
-        self.gallery = pg.GraphicsLayoutWidget()
-        self.gallery.setObjectName("conceptsGallery")
-        self.gallery.setBackground("w")
+        self.maps = canvas("conceptsMaps")
+        self.gallery = canvas("conceptsGallery")
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.ranking_table)
         comp = QSplitter(Qt.Orientation.Vertical)
@@ -148,17 +142,6 @@ class ConceptsPanel(ToolPanel):
         layout.addLayout(top)
         layout.addWidget(self.error_label)
         layout.addWidget(split, 1)
-
-    @staticmethod
-    def _table(name, columns):
-        t = QTableWidget(0, len(columns), objectName=name)
-        t.setHorizontalHeaderLabels(columns)
-        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        t.verticalHeader().hide()
-        t.horizontalHeader().setStretchLastSection(True)
-        return t
 
     # -- layers -----------------------------------------------------------------------------
     def explainer(self):
@@ -178,11 +161,11 @@ class ConceptsPanel(ToolPanel):
         if ex is not None:
             names = concepts.layer_names(ex)
             for k in concepts.concept_layers(ex):
-                if ex.layers[k].kind in ("Convolution", "Linear") or getattr(
-                        ex.layers[k], "merge", False) or ex.layers[k].kind == "Rect":
+                if isinstance(ex.layers[k], (Convolution, Linear, Rect)) or getattr(
+                        ex.layers[k], "merge", False):
                     self.layer_box.addItem(f"{k}: {names[k]}", k)
             linear = [i for i in range(self.layer_box.count())
-                      if ex.layers[self.layer_box.itemData(i)].kind != "Rect"]
+                      if not isinstance(ex.layers[self.layer_box.itemData(i)], Rect)]
             # a middle layer is a good start: neither pixels nor classes (the last linear map
             # makes the classes: its only relevant channel is the explained one)
             inner = linear[:-1] or linear
@@ -271,29 +254,19 @@ class ConceptsPanel(ToolPanel):
                                      progress=lambda d, t: token.progress(d, t, None),
                                      cancelled=token.cancelled)
 
-        self.refs_button.setEnabled(False)
-        self.refs_cancel.setEnabled(True)
-        self.refs_progress.setValue(0)
+        self.refs.started()
         return self.runner.submit(REFS_KEY, job, on_done=self._refs_done,
                                   on_error=self._refs_failed,
-                                  on_progress=lambda d, t, _p: self._refs_step(d, t))
-
-    def _refs_step(self, done, total) -> None:
-        self.refs_progress.setRange(0, max(int(total), 1))
-        self.refs_progress.setValue(int(done))
+                                  on_progress=lambda d, t, _p: self.refs.step(d, t))
 
     def _refs_done(self, refs) -> None:
-        self.refs_button.setEnabled(True)
-        self.refs_cancel.setEnabled(False)
-        self.refs_progress.setValue(self.refs_progress.maximum())
+        self.refs.finished()
         self.references = refs
         self._draw_gallery()
         self.updated.emit()
 
     def _refs_failed(self, exc) -> None:
-        self.refs_button.setEnabled(True)
-        self.refs_cancel.setEnabled(False)
-        self.refs_progress.setValue(0)
+        self.refs.cancelled()
         if not is_cancellation(exc):
             self.show_error(str(exc))
 

@@ -449,5 +449,6 @@ def _rule_text(state) -> str:
     target = {"pred": "predicted class", "true": "true class", "output": "all outputs"}.get(
         state.target, f"class {state.target}")
     if state.layer_rules:
-        rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in sorted(state.layer_rules.items()))
+        rules = sorted(state.layer_rules.items(), key=lambda kv: str(kv[0]))
+        rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in rules)
     return f"{rule}, {target}"

@@ -1,5 +1,6 @@
 """The shared behaviour of the insight panels: follow the selection while visible, run the
-work on the insight worker, show errors inline, announce each displayed result."""
+work on the insight worker (Run, Cancel and progress through :class:`JobControls`), show
+errors inline, announce each displayed result."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from lrpcore.errors import LRPError
 
+from .job_controls import JobControls
 from .runner import is_cancellation
 
 
@@ -20,6 +22,7 @@ class ToolPanel(QWidget):
     key = "insight"
     follows_selection = True
     app_settings = None  # the window's Settings (last folders), set by install_insight_tools
+    jobs: JobControls | None = None  # Run/Cancel/progress of the panel's job (job_controls)
 
     def __init__(self, runner, parent=None):
         super().__init__(parent)
@@ -71,13 +74,35 @@ class ToolPanel(QWidget):
     def start(self) -> int:
         raise NotImplementedError
 
+    def job_controls(self, prefix, exclusive=True) -> JobControls:
+        """Run, Cancel and a progress bar (also ``run_button``, ``cancel_button``,
+        ``progress``) that start, follow and end with every job :meth:`submit` runs."""
+        self.jobs = JobControls(prefix, self.refresh, self.cancel, exclusive=exclusive)
+        self.run_button = self.jobs.run_button
+        self.cancel_button = self.jobs.cancel_button
+        self.progress = self.jobs.progress
+        return self.jobs
+
     def submit(self, fn, on_done, on_progress=None) -> int:
+        jobs = self.jobs
+
         def done(result):
             self._job = 0
+            if jobs is not None:
+                jobs.finished()
             on_done(result)
 
-        self._job = self.runner.submit(self.key, fn, on_done=done, on_error=self._on_error,
-                                       on_progress=on_progress)
+        def progress(n_done, total, payload):
+            if jobs is not None:
+                jobs.step(n_done, total)
+            if on_progress is not None:
+                on_progress(n_done, total, payload)
+
+        if jobs is not None:
+            jobs.started()
+        self._job = self.runner.submit(
+            self.key, fn, on_done=done, on_error=self._on_error,
+            on_progress=progress if jobs is not None or on_progress is not None else None)
         return self._job
 
     def cancel(self) -> None:
@@ -106,11 +131,15 @@ class ToolPanel(QWidget):
         if is_cancellation(exc):
             self.cancelled()
             return
+        if self.jobs is not None:
+            self.jobs.failed()
         text = str(exc) if isinstance(exc, LRPError) else f"{type(exc).__name__}: {exc}"
         self.show_error(text)
 
     def cancelled(self) -> None:
         """Called when the job was cancelled (by the user or a newer request)."""
+        if self.jobs is not None:
+            self.jobs.cancelled()
 
     def busy(self) -> bool:
         return bool(self._job) or self._debounce.isActive()

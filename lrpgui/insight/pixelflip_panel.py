@@ -12,24 +12,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
 from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS
 
+from .layouts import result_table
 from .panel import ToolPanel
 from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
 
@@ -74,14 +71,7 @@ class PixelFlipPanel(ToolPanel):
         self.random.setChecked(DEFAULTS["random"])
         self.live = QCheckBox("follow the selection", objectName="flipLive")
         self.live.setChecked(True)
-        self.run_button = QPushButton("Run", objectName="flipRun")
-        self.cancel_button = QPushButton("Cancel", objectName="flipCancel")
-        self.cancel_button.setEnabled(False)
-        self.run_button.clicked.connect(self.refresh)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar(objectName="flipProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        jobs = self.job_controls("flip", exclusive=False)  # a new run supersedes the old
         form = QFormLayout()
         form.addRow("Methods", self.methods_edit)
         numbers = QHBoxLayout()
@@ -95,9 +85,8 @@ class PixelFlipPanel(ToolPanel):
         for w in (self.random, self.live):
             buttons.addWidget(w)
         buttons.addStretch(1)
-        buttons.addWidget(self.progress)
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
+        for w in jobs.widgets():
+            buttons.addWidget(w)
         form.addRow(buttons)
 
         self.plot = pg.PlotWidget(objectName="pixelFlipPlot")
@@ -107,12 +96,8 @@ class PixelFlipPanel(ToolPanel):
         self.plot.setLabel("left", "output of the explained class")
         self.plot.setLabel("bottom", "units flipped")
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
-        self.table = QTableWidget(0, 2, objectName="aopcTable")
-        self.table.setHorizontalHeaderLabels(("method", "AOPC"))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        self.table = result_table("aopcTable", ("method", "AOPC"))
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMaximumHeight(170)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plot)
@@ -142,37 +127,21 @@ class PixelFlipPanel(ToolPanel):
             return 0
         settings = self.settings()
         cache = self.runner.cache
-        n = len(settings.methods) + bool(settings.random)
-        self.progress.setRange(0, max(n, 1))
-        self.progress.setValue(0)
         self._clear_plot()
-        self.cancel_button.setEnabled(True)
         return self.submit(lambda token: run_pixelflip(req, cache, settings, token), self._done,
                            on_progress=self._partial)
 
     def _partial(self, done, total, results) -> None:
-        self.progress.setRange(0, max(int(total), 1))
-        self.progress.setValue(int(done))
         if results:
             self._plot(results)
 
     def _done(self, outcome) -> None:
-        self.cancel_button.setEnabled(False)
         if outcome.request.model is not self.state.model:
             return
         self.clear_error()
         self.outcome = outcome
-        self.progress.setValue(self.progress.maximum())
         self._plot(outcome.results)
         self.updated.emit()
-
-    def cancelled(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.progress.setValue(0)
-
-    def _on_error(self, exc) -> None:
-        self.cancel_button.setEnabled(False)
-        super()._on_error(exc)
 
     # -- drawing ----------------------------------------------------------------------------
     def _clear_plot(self) -> None:

@@ -24,18 +24,26 @@ def is_cancellation(exc) -> bool:
 
 
 class Runner:
-    """Submits insight jobs to the ``insight`` worker and holds the shared forward cache."""
+    """Submits insight jobs to one worker (``insight`` unless told) and holds the shared
+    forward cache."""
 
-    def __init__(self, state, controller, service=None):
+    def __init__(self, state, controller, service=None, worker=WORKER, cache=None):
         self.state = state
         self.controller = controller
-        self.cache = ForwardCache(*(() if service is None else
-                                    (service.cached_forward, service.cached_trace)))
-        controller.add_worker(WORKER, latest_only=False)
+        self.service = service
+        self.worker = worker
+        self.cache = cache if cache is not None else ForwardCache(
+            *(() if service is None else (service.cached_forward, service.cached_trace)))
+        controller.add_worker(worker, latest_only=False)  # once per name
+
+    def on_worker(self, worker) -> Runner:
+        """The same runner (state, cache) submitting to another worker thread of its own,
+        e.g. ``trust`` for long batch windows that must not delay the panels."""
+        return Runner(self.state, self.controller, self.service, worker, self.cache)
 
     def submit(self, key, fn, on_done=None, on_error=None, on_progress=None) -> int:
         return self.controller.submit(key, fn, on_done=on_done, on_error=on_error,
-                                      on_progress=on_progress, worker=WORKER)
+                                      on_progress=on_progress, worker=self.worker)
 
     def cancel(self, key) -> None:
         self.controller.cancel(key)

@@ -10,21 +10,16 @@ model is destroyed (FAIL).
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFormLayout,
     QLabel,
-    QLineEdit,
-    QSplitter,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
 )
 
 from lrpcore.errors import RuleError
 
 from . import imaging
+from .layouts import canvas, result_table, table_over_maps
 from .trust_panels import BatchPanel
 from .trust_tasks import request_from_state, sanity_task
 
@@ -39,14 +34,11 @@ class SanityPanel(BatchPanel):
         self.setObjectName("sanityPanel")
         self.steps: list = []
         self._build()
-        self.state.events.rule.connect(lambda r: self.rule_edit.setPlaceholderText(r))
         self.state.events.colormap.connect(lambda _c: self._draw_maps())
 
     def _build(self) -> None:
-        self.rule_edit = QLineEdit(objectName="sanityRule")
-        self.rule_edit.setPlaceholderText(self.state.rule)
-        self.rule_edit.setToolTip("rule, preset, sensitivity or gradxinput (empty: the current "
-                                  "rule)")
+        self.rule_edit = self.rule_field("sanityRule", "rule, preset, sensitivity or "
+                                         "gradxinput (empty: the current rule)")
         self.verdict = QLabel(objectName="sanityVerdict")
         self.verdict.setToolTip("PASS: the heatmaps change once half of the layers are random;"
                                 " FAIL: they stay similar (Adebayo et al., 2018)")
@@ -54,26 +46,12 @@ class SanityPanel(BatchPanel):
         form = QFormLayout()
         form.addRow("Rule", self.rule_edit)
         form.addRow(self.batch_controls(64, "sanity"))
-        self.table = QTableWidget(0, len(COLUMNS), objectName="sanityTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setToolTip("similarity of the heatmaps to the original ones (medians over "
-                              "the samples) as more layers are randomised from the top")
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.maps = pg.GraphicsLayoutWidget()
-        self.maps.setObjectName("sanityMaps")
-        self.maps.setBackground("w")
+        self.table = result_table(
+            "sanityTable", COLUMNS, "similarity of the heatmaps to the original ones (medians "
+            "over the samples) as more layers are randomised from the top")
+        self.maps = canvas("sanityMaps")
         self.cells: list = []
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(self.maps)
-        split.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.verdict)
-        layout.addWidget(self.error_label)
-        layout.addWidget(split, 1)
+        table_over_maps(self, form, self.table, self.maps, self.verdict)
 
     def start(self) -> int:
         req = request_from_state(self.state, self.n_spin.value())
@@ -84,21 +62,17 @@ class SanityPanel(BatchPanel):
         self.steps = []
         self.verdict.clear()
         self._fill()
-        self.started(1)
         return self.submit(lambda token: sanity_task(req, rule, token=token), self._done,
                            on_progress=self._partial)
 
     def _partial(self, done, total, step) -> None:
-        self.step_done(done, total)
         if step is not None:
             self.steps.append(step)
             self._fill()
 
     def _done(self, result) -> None:
-        self.stopped()
         self.result = result
         self.steps = list(result.steps)
-        self.progress.setValue(self.progress.maximum())
         colour = "#1b7f3b" if result.passed else "#b00020"
         self.verdict.setText(f"<b style='color:{colour}'>{result.verdict()}</b>")
         self._fill()

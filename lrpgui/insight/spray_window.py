@@ -5,7 +5,9 @@ clusters the heatmaps (lrpcore.spray). The embedding is a scatter coloured by cl
 a point previews its input and heatmap; the box (drag it, resize it) selects the points inside
 and the sample grid then lists only those samples; each cluster's mean heatmap is its
 prototype (click one to select that cluster); the eigengap plot shows why k was chosen.
-Results save to the same ``.npz`` as ``lrp spray`` and reopen.
+Results save to the same ``.npz`` as ``lrp spray`` and reopen. With a relevance store open
+(``R.zarr``, File → Open relevance store) that holds the heatmaps on display, Run clusters the
+stored heatmaps instead of explaining again.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token
                  progress=lambda d, t: token.progress(d, t, None), cancelled=token.cancelled)
 
 
+def spray_store_task(store, labels, cls, k, token):
+    """The background job over a relevance store: nothing is explained, only read."""
+    from lrpcore.spray import spray_precomputed
+
+    return spray_precomputed(store, cls, labels, k=k, cancelled=token.cancelled)
+
+
 class SprayPanel(BatchPanel):
     key = "insight-spray"
 
@@ -71,9 +80,7 @@ class SprayPanel(BatchPanel):
         self.k_spin.setRange(0, 20)
         self.k_spin.setSpecialValueText("auto")
         self.k_spin.setToolTip("number of clusters (auto: the largest relative eigengap)")
-        self.run_button = QPushButton("Run", objectName="sprayRun")
-        self.cancel_button = QPushButton("Cancel", objectName="sprayCancel")
-        self.cancel_button.setEnabled(False)
+        jobs = self.job_controls("spray")
         self.run_button.setToolTip("explain every sample of the class and cluster the "
                                    "heatmaps, in the background")
         self.cancel_button.setToolTip("stop the running analysis")
@@ -83,13 +90,7 @@ class SprayPanel(BatchPanel):
         self.open_button.setToolTip("open a saved SpRAy result (made on the open dataset)")
         self.clear_button = QPushButton("Show all samples", objectName="sprayClearSelection")
         self.clear_button.setToolTip("stop filtering the sample grid by the box")
-        from PySide6.QtWidgets import QProgressBar
-
-        self.progress = QProgressBar(objectName="sprayProgress")
-        self.progress.setRange(0, 1)
         self.progress.setToolTip("samples explained so far")
-        self.run_button.clicked.connect(self.refresh)
-        self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(lambda: self.save())
         self.open_button.clicked.connect(lambda: self.open())
         self.clear_button.clicked.connect(self.clear_selection)
@@ -97,8 +98,7 @@ class SprayPanel(BatchPanel):
         for w in (QLabel("class"), self.class_box, QLabel("clusters"), self.k_spin):
             top.addWidget(w)
         top.addStretch(1)
-        for w in (self.progress, self.run_button, self.cancel_button, self.open_button,
-                  self.save_button):
+        for w in (*jobs.widgets(), self.open_button, self.save_button):
             top.addWidget(w)
         self.summary = QLabel(objectName="spraySummary")
 
@@ -175,19 +175,41 @@ class SprayPanel(BatchPanel):
         cls = self.class_box.currentData()
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
+        store = self.relevance_store(cls)
+        if store is not None:  # the store's heatmaps, for the target it was explained for
+            args = (store, s.labels, cls, self.k_spin.value() or None)
+            self.clear_error()
+            return self.submit(lambda token: spray_store_task(*args, token), self._done)
         # SpRAy asks how the model recognises the class: each sample is explained for its
         # true class (as 'lrp spray' does); without labels, for its prediction
         target = "true" if s.labels is not None else "pred"
         args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend,
                 self.k_spin.value() or None)
         self.clear_error()
-        self.started(1)
-        return self.submit(lambda token: spray_task(*args, token), self._done,
-                           on_progress=lambda d, t, _p: self.step_done(d, t))
+        return self.submit(lambda token: spray_task(*args, token), self._done)
+
+    def relevance_store(self, cls):
+        """The open relevance store (lrpgui.sources.PrecomputedRelevance) when it holds the
+        heatmaps of the model, dataset, rule and target on display; else None."""
+        from ..requests import ExplainRequest
+
+        source = getattr(getattr(self.runner, "service", None), "precomputed", None)
+        s = self.state
+        if source is None or s.model is None:
+            return None
+        first = 0
+        if cls is not None:
+            hits = np.flatnonzero(np.asarray(s.labels) == cls)
+            if hits.size == 0:
+                return None
+            first = int(hits[0])
+        req = ExplainRequest(s.model, index=first, rule=s.rule,
+                             layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
+                             dtype=s.dtype, model_path=s.model_path,
+                             dataset_name=s.dataset_name)
+        return source.store if source.serves(req) else None
 
     def _done(self, result) -> None:
-        self.stopped()
-        self.progress.setValue(self.progress.maximum())
         self.show_result(result)
 
     def show_result(self, result) -> None:
@@ -323,6 +345,8 @@ class SprayPanel(BatchPanel):
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
                 f" → {r.k} clusters (sizes {', '.join(map(str, r.sizes()))})")
+        if r.meta.get("store"):
+            text += " — heatmaps read from the relevance store"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
         self.summary.setText(text)

@@ -11,25 +11,21 @@ relevance.
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QSplitter,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
 )
 
 from lrpcore.errors import LRPError, RuleError
 from lrpcore.insight.params import parse_values
 
 from . import imaging
+from .layouts import canvas, result_table, table_over_maps
 from .trust_panels import BatchPanel
 from .trust_tasks import SweepSettings, request_from_state, sweep_task
 
@@ -55,13 +51,11 @@ class SweepPanel(BatchPanel):
         self.setObjectName("sweepPanel")
         self.rows: list = []  # SweepRow, sorted best first
         self._build()
-        self.state.events.rule.connect(lambda r: self.rule_edit.setPlaceholderText(r))
         self.state.events.colormap.connect(lambda _c: self._draw_maps())
 
     def _build(self) -> None:
-        self.rule_edit = QLineEdit(objectName="sweepRule")
-        self.rule_edit.setPlaceholderText(self.state.rule)
-        self.rule_edit.setToolTip("rule or preset to sweep (empty: the current rule)")
+        self.rule_edit = self.rule_field("sweepRule",
+                                         "rule or preset to sweep (empty: the current rule)")
         self.params_edit = QLineEdit(objectName="sweepParams")
         self.params_edit.setPlaceholderText("default grid, e.g. gamma=0,0.1,0.25,0.5,1; "
                                             "epsilon=1e-6,0.01,0.1")
@@ -90,35 +84,19 @@ class SweepPanel(BatchPanel):
         form.addRow("Layers / steps", line)
         form.addRow(self.batch_controls(64, "sweep"))
 
-        self.table = QTableWidget(0, len(COLUMNS), objectName="sweepTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setToolTip("settings best first: faithfulness = AOPC when the most "
-                              "relevant pixels are flipped first minus AOPC when the least "
-                              "relevant are; double-click to apply")
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = result_table(
+            "sweepTable", COLUMNS, "settings best first: faithfulness = AOPC when the most "
+            "relevant pixels are flipped first minus AOPC when the least relevant are; "
+            "double-click to apply", rows=True)
         self.table.itemSelectionChanged.connect(
             lambda: self.apply_button.setEnabled(self.selected_row() is not None))
         self.table.cellDoubleClicked.connect(lambda r, _c: self.apply_row(r))
-        self.maps = pg.GraphicsLayoutWidget()
-        self.maps.setObjectName("sweepMaps")
-        self.maps.setToolTip("the first sample's heatmap under each setting, best first; "
-                             "click one to apply its setting")
+        self.maps = canvas("sweepMaps", "the first sample's heatmap under each setting, "
+                           "best first; click one to apply its setting")
         self.maps.scene().sigMouseClicked.connect(self._map_clicked)
-        self.maps.setBackground("w")
         self.cells: list = []
         self.boxes: list = []  # the ViewBox of each heatmap, in ranking order
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(self.maps)
-        split.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error_label)
-        layout.addWidget(split, 1)
+        table_over_maps(self, form, self.table, self.maps)
 
     # -- work -------------------------------------------------------------------------------
     def settings(self) -> SweepSettings:
@@ -135,21 +113,17 @@ class SweepPanel(BatchPanel):
         self.clear_error()
         self.rows = []
         self._fill()
-        self.started(1)
         return self.submit(lambda token: sweep_task(req, settings, token), self._done,
                            on_progress=self._partial)
 
     def _partial(self, done, total, row) -> None:
-        self.step_done(done, total)
         if row is not None:
             self.rows = sorted([*self.rows, row], key=lambda r: -r.score)
             self._fill()
 
     def _done(self, result) -> None:
-        self.stopped()
         self.result = result
         self.rows = list(result.rows)
-        self.progress.setValue(self.progress.maximum())
         self._fill()
         self.updated.emit()
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.backend import gpu_available
 from lrpcore.errors import LRPError
-from lrpcore.explain import resolve_rules
+from lrpcore.explain import layer_indices, resolve_rules
 from lrpcore.presets import PRESETS, preset_or_none
 from lrpcore.rules import RULES, format_number, parse_rule
 
@@ -271,17 +271,30 @@ class RulePanel(QWidget):
         return -1.0, 1.0
 
     def _layer_edited(self, item) -> None:
+        """A spec typed into a row is that layer's rule, kept by node name for graph models
+        (by index for chains); ``KEY=SPEC`` typed into any row names layers as
+        ``--layer-rule`` does: an index, a node name, a glob or a PyTorch module path."""
         if item.column() != 3:
             return
         layer = item.data(Qt.ItemDataRole.UserRole)
         text = item.text().strip()
         overrides = dict(self.state.layer_rules)
         default = item.data(Qt.ItemDataRole.UserRole + 1)
-        if not text or text == default:
+        layers = self.state.model.analysis_layers() if self.state.model is not None else []
+        names = getattr(layers, "names", None)
+        key = names[layer] if names else layer
+        if "=" in text:
+            given, _, text = text.rpartition("=")
+            given = given.strip()
+            overrides[int(given) if given.isdigit() else given] = text.strip()
+        elif not text or text == default:
             overrides.pop(layer, None)
+            overrides.pop(key, None)
         else:
-            overrides[layer] = text
+            overrides.pop(layer, None)
+            overrides[key] = text
         try:
+            resolve_rules(layers, self.state.rule, overrides)  # names, globs, merges: now
             self.state.layer_rules = overrides
         except (LRPError, ValueError, TypeError) as exc:
             self.error.emit(f"layer {layer}: {exc}")
@@ -341,6 +354,7 @@ class RulePanel(QWidget):
                 shapes = model.shapes() if layers else []
             except LRPError:
                 base = None
+            overridden = self._overridden(layers) if base is not None else {}
             if base is None:
                 table.setRowCount(0)
                 self._table_model = None
@@ -348,8 +362,10 @@ class RulePanel(QWidget):
             if self._table_model is not model or table.rowCount() != len(layers):
                 table.setRowCount(0)
                 table.setRowCount(len(layers))
+                names = getattr(layers, "names", None)
                 for i, layer in enumerate(layers):
-                    cells = [str(i), layer.describe(), "×".join(map(str, shapes[i]))]
+                    what = layer.describe() + (f" ({names[i]})" if names else "")
+                    cells = [str(i), what, "×".join(map(str, shapes[i]))]
                     for col, text in enumerate(cells):
                         item = QTableWidgetItem(text)
                         item.setToolTip(text)
@@ -358,17 +374,30 @@ class RulePanel(QWidget):
                     table.setItem(i, 3, QTableWidgetItem())
                 self._table_model = model
             for i in range(len(layers)):
-                self._show_layer_rule(table.item(i, 3), i, base.spec_of(i))
+                self._show_layer_rule(table.item(i, 3), i, base.spec_of(i), overridden.get(i),
+                                      getattr(layers[i], "merge", False))
             table.resizeRowsToContents()
         table.updateGeometry()  # its size hint follows the descriptions of the new model
 
-    def _show_layer_rule(self, item, i, default) -> None:
-        override = self.state.layer_rules.get(i)
-        item.setText(override or default or "pass")
+    def _overridden(self, layers) -> dict:
+        """{row: override spec} from the state's keys (indices, node names, globs); keys
+        this model does not have are left out (the explanation reports them)."""
+        out = {}
+        for key, spec in self.state.layer_rules.items():
+            try:
+                rows = layer_indices(layers, key)
+            except LRPError:
+                continue
+            out.update({i: spec for i in rows if 0 <= i < len(layers)})
+        return out
+
+    def _show_layer_rule(self, item, i, default, override=None, merge=False) -> None:
+        # a merge splits by zennit's Norm unless an ε-rule is typed for it
+        item.setText(override or default or ("Norm" if merge else "pass"))
         item.setData(Qt.ItemDataRole.UserRole, i)
         item.setData(Qt.ItemDataRole.UserRole + 1, default)
         font = QFont()
-        if default is None:
+        if default is None and not merge:
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             item.setForeground(QBrush(QColor(150, 150, 150)))
         else:
@@ -382,7 +411,8 @@ class RulePanel(QWidget):
         item.setFont(font)
         item.setToolTip(f"layer {i}: {'override' if override else 'from the rule'} "
                         f"{override or default or 'pass'} (type a rule spec; clear it to go "
-                        "back)")
+                        "back; KEY=SPEC names layers by index, node name or glob, e.g. "
+                        "layer1.*=zplus)")
 
     def _sync_targets(self) -> None:
         combo = self.target_selector

@@ -60,6 +60,33 @@ def test_a_folder_that_is_no_store_is_one_line_error(make_window, tmp_path):
     assert str(tmp_path) in window.last_error and "relevance store" in window.last_error
 
 
+def test_spray_clusters_the_stored_heatmaps(make_window, qtbot, store):
+    """With the store open, the SpRAy window clusters its heatmaps (issue 18: a cluster's
+    results analysed on a laptop): sample 3 carries the store's mark, nothing is explained."""
+    from PySide6.QtCore import Qt
+
+    from lrpcore import open_relevance_store
+    from lrpcore.spray import _spatial
+
+    window = make_window()
+    assert window.open_relevance_store(store)
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.precomputed, timeout=20000)
+    panel = window.insight.show("spray")
+    panel.class_box.setCurrentIndex(panel.class_box.findData(None))
+    panel.k_spin.setValue(2)
+    assert panel.relevance_store(None) is not None
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    r = panel.result
+    assert r.meta["store"] == str(store) and "relevance store" in panel.summary.text()
+    stored = _spatial(open_relevance_store(store).heatmaps(slice(None)))
+    np.testing.assert_allclose(r.heatmaps, stored, rtol=1e-6)
+    assert np.all(r.heatmaps[3] == stored[3]) and np.ptp(stored[3]) == 0
+    window.state.rule = "alphabeta:2"  # not in the store: SpRAy would explain again
+    assert panel.relevance_store(None) is None
+
+
 def test_a_stored_heatmap_that_breaks_conservation_warns(make_window, qtbot, toy_files,
                                                          tmp_path):
     """Issue 17 for stored heatmaps: α2β1 on LeNet-5's sum pools read from a store showed

@@ -1,0 +1,52 @@
+"""Widgets the insight windows build alike: read-only result tables, white heatmap canvases,
+and the "settings over table over heatmaps" arrangement of the batch windows."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QSplitter, QTableWidget, QVBoxLayout
+
+
+def result_table(name, columns, tooltip="", rows=False) -> QTableWidget:
+    """A read-only table (no row numbers, last column stretched); ``rows``: one whole row at
+    a time is selectable (a ranking the user picks from)."""
+    t = QTableWidget(0, len(columns), objectName=name)
+    t.setHorizontalHeaderLabels(columns)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    if rows:
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.verticalHeader().hide()
+    t.horizontalHeader().setStretchLastSection(True)
+    if tooltip:
+        t.setToolTip(tooltip)
+    return t
+
+
+def canvas(name, tooltip="") -> pg.GraphicsLayoutWidget:
+    """A white canvas for grids of heatmaps (imaging.image_cell adds the cells)."""
+    w = pg.GraphicsLayoutWidget()
+    w.setObjectName(name)
+    w.setBackground("w")
+    if tooltip:
+        w.setToolTip(tooltip)
+    return w
+
+
+def table_over_maps(panel, form, table, maps, *between) -> None:
+    """The batch windows' layout: settings, then ``between`` (e.g. a verdict), the error
+    line, and the table above the heatmaps (which get two thirds of the height)."""
+    split = QSplitter(Qt.Orientation.Vertical)
+    split.addWidget(table)
+    split.addWidget(maps)
+    split.setStretchFactor(1, 2)
+    layout = QVBoxLayout(panel)
+    layout.addLayout(form)
+    for w in between:
+        layout.addWidget(w)
+    layout.addWidget(panel.error_label)
+    layout.addWidget(split, 1)
+
+
+__all__ = ["canvas", "result_table", "table_over_maps"]
