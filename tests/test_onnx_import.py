@@ -408,9 +408,9 @@ def test_pytorch_chain_takes_nchw_arrays_and_explains_in_nchw(tmp_path):
     x = RNG.standard_normal((2, 3, 6, 5))
     R = explain(model, x, rule="epsilon:0.01", target="pred", raw=True, dtype="float64")
     assert R.shape == x.shape
-    # the same numbers from H×W×C images given raw=False (divide 1, offset 0 for ONNX)
+    # the same numbers from H×W×C images given raw=False (8-bit pixels: x / 255 for ONNX)
     images = x.transpose(0, 2, 3, 1)
-    R_img = explain(model, images, rule="epsilon:0.01", target="pred", dtype="float64")
+    R_img = explain(model, images * 255.0, rule="epsilon:0.01", target="pred", dtype="float64")
     np.testing.assert_allclose(R_img.reshape(R.shape), R, rtol=1e-12, atol=1e-15)
     with pytest.raises(lrpcore.ShapeError, match="do not fit"):
         explain(model, images, rule="epsilon:0.01", target="pred", raw=True)
