@@ -419,8 +419,10 @@ class Explainer:
         if self.backend.name == "numpy":
             per_sample = self.sample_bytes(fed_shape[1:])
             if per_sample:
-                step = min(step, max(1, PASS_BYTES // per_sample))
+                step = min(step, max(self.min_pass_samples, PASS_BYTES // per_sample))
         return [(start, min(n, start + step)) for start in range(0, n, max(1, step))]
+
+    min_pass_samples = 1  # graph models: one per CPU thread, so large samples still shard
 
     def _forward_shard(self, a) -> list:
         xp = self.backend.xp

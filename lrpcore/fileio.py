@@ -26,16 +26,24 @@ _cleaned: set[str] = set()
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
 
 
-def _identity(path):
-    """What is at ``path`` now: None, or the identity (device, inode, size, times) of a regular
-    file; anything else (a symbolic link, a device such as /dev/null, a pipe, a folder) is
-    refused, never replaced."""
+def lstat_or_none(path):
+    """``os.lstat(path)``, None when nothing is there; any other failure is an ExportError
+    naming the path."""
     try:
-        st = os.lstat(path)
+        return os.lstat(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ExportError(f"{path}: cannot check: {exc.strerror or exc}") from None
+
+
+def _identity(path):
+    """What is at ``path`` now: None, or the identity (device, inode, size, times) of a regular
+    file; anything else (a symbolic link, a device such as /dev/null, a pipe, a folder) is
+    refused, never replaced."""
+    st = lstat_or_none(path)
+    if st is None:
+        return None
     if not stat.S_ISREG(st.st_mode):
         kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a folder"
                 if stat.S_ISDIR(st.st_mode) else "not a regular file (a device or pipe)")

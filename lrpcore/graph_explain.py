@@ -15,7 +15,7 @@ from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
 from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, keep_and_drop
-from .parallel import MIN_SHARD, PASS_BYTES, SHARD_BYTES, run_sharded, shard_bounds, shard_count
+from .parallel import MIN_SHARD, SHARD_BYTES, run_sharded, shard_bounds, shard_count
 
 
 class GraphForward(Forward):
@@ -263,16 +263,11 @@ class GraphExplainer(Explainer):
             return shard_bounds(n, shard_count(n, self.threads, per_sample))
         return shard_bounds(n, -(-n // max(1, SHARD_BYTES // per_sample)))
 
-    def passes(self, fed_shape, batch_size=None) -> list[tuple[int, int]]:
-        """As for chains, but a pass holds at least one sample per CPU thread, so that large
-        samples (over PASS_BYTES each) still run in parallel shards."""
-        n = int(fed_shape[0])
-        step = n if not batch_size else max(1, int(batch_size))
-        if self.backend.name == "numpy":
-            per_sample = self.sample_bytes(fed_shape[1:])
-            if per_sample:
-                step = min(step, max(self.threads, PASS_BYTES // per_sample))
-        return [(start, min(n, start + step)) for start in range(0, n, max(1, step))]
+    @property
+    def min_pass_samples(self) -> int:
+        """A pass holds at least one sample per CPU thread, so that samples over PASS_BYTES
+        each (photographs) still run in parallel shards."""
+        return self.threads
 
 
 def _fit_mask(mask, shape, k, node, spec):

@@ -139,10 +139,10 @@ def test_passes_stay_within_the_memory_budget(resnet, digits, monkeypatch):
     want_h = concepts.conditional_heatmaps(fwd, k, channels, RULE)
     want_refs = relmax.compute_references(resnet, x, k, RULE, n=2)
     want_s = spray.explain_samples(resnet, x, np.arange(8), RULE)
-    # the pass budget where this explainer's class reads it (a graph pass holds at least one
-    # sample per thread)
+    # the pass budget where Explainer.passes reads it (a graph pass holds at least one sample
+    # per thread)
     cap = max(3, resnet.threads)
-    engine = importlib.import_module(type(resnet).__module__)
+    engine = importlib.import_module("lrpcore.explain")
     monkeypatch.setattr(engine, "PASS_BYTES",
                         cap * resnet.sample_bytes(resnet.prepare(x[:1]).shape[1:]))
     sizes = []

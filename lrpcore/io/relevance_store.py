@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 from ..errors import DatasetError, ExportError
-from ..fileio import TEMP_PREFIX, clean_stale_temporaries
+from ..fileio import TEMP_PREFIX, clean_stale_temporaries, lstat_or_none
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
@@ -197,12 +197,9 @@ def prepare_store(path, key, fed_shape, n_out, dtype, provenance, overwrite):
 
 def _existing_store(path, overwrite):
     """The run key of the relevance store at ``path``; None when nothing is there."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+    st = lstat_or_none(path)
+    if st is None:
         return None
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot check: {exc.strerror or exc}") from None
     link = stat.S_ISLNK(st.st_mode)
     if link and overwrite:
         raise ExportError(f"{path}: is a symbolic link; refusing to replace it (give the "
