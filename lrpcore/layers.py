@@ -402,8 +402,15 @@ class Convolution(LinearMap):
         return w.sum(axis=0)
 
     def _direct(self, N, Ho, Wo, xp) -> bool:
-        """Whether this convolution of N samples runs as the GPU's direct kernels."""
-        return direct_conv_fits(xp, N * Ho * Wo * int(np.prod(self.W.shape)))
+        """Whether this convolution of N samples runs as the GPU's direct kernels: small ones
+        with a window, not pointwise ones (1×1, stride 1), which are one matrix product
+        anyway — cuBLAS runs those many times faster than a thread per output summing over
+        hundreds of channels (EfficientNet-Lite0's z⁺ pass: most of its GPU time)."""
+        return not self._pointwise() and direct_conv_fits(
+            xp, N * Ho * Wo * int(np.prod(self.W.shape)))
+
+    def _pointwise(self) -> bool:
+        return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
 
     def forward(self, x, xp):
         h, ww, d, n = self.W.shape
@@ -419,7 +426,7 @@ class Convolution(LinearMap):
         Ho, Wo, _ = self.output_shape(x.shape[1:])
         if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
+        if self._pointwise():
             return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
@@ -433,7 +440,7 @@ class Convolution(LinearMap):
         N, Ho, Wo, _ = c.shape
         if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
+        if self._pointwise():
             return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
