@@ -75,9 +75,10 @@ def test_pointwise_convolutions_take_the_matrix_product_not_the_direct_kernel():
     """A 1×1 convolution over hundreds of channels is one cuBLAS product on a GPU; the direct
     kernel (a thread per output, summing over every channel) took most of EfficientNet's GPU
     time."""
-    layer = Convolution(np.ones((1, 1, 8, 4)), np.zeros(4))
-    assert not layer._direct(1, 4, 4, xp)
-    assert Convolution(np.ones((3, 3, 8, 4)), np.zeros(4))._direct(1, 4, 4, xp)
+    expand = Convolution(np.ones((1, 1, 32, 96)), np.zeros(96))  # EfficientNet's smallest
+    assert not expand._direct(1, 56, 56, xp)
+    assert Convolution(np.ones((3, 3, 32, 96)), np.zeros(96))._direct(1, 56, 56, xp)
+    assert Convolution(np.ones((1, 1, 100, 10)), np.zeros(10))._direct(256, 1, 1, xp)  # LeNet
 
 
 @pytest.mark.parametrize("rule", ["epsilon:0.01", "EpsilonPlus", "EpsilonGammaBox", "alphabeta:2"])
