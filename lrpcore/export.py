@@ -20,7 +20,14 @@ import numpy as np
 
 from . import __version__
 from .errors import ExportError, ShapeError
-from .fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
+from .fileio import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_text,
+    discard_since,
+    stage_mark,
+    staged_writes,
+)
 from .render import TOOLBOX_COLORMAPS, compose, digit, encode_png, get_colormap, grid, heatmap
 
 SIDECAR_SUFFIX = ".json"
@@ -103,6 +110,7 @@ class _Writer:
         self.overwrite = overwrite
         self.written: list[Path] = []  # every file, sidecars included (for clean-up)
         self.outputs: list[Path] = []  # the images and arrays (what callers asked for)
+        self._mark = None  # where its staged block stood when it began (see remove_all)
 
     def _check_free(self, *paths):
         if self.overwrite:
@@ -134,21 +142,30 @@ class _Writer:
                           **fields)
 
     def remove_all(self):
-        for p in self.written:
-            with contextlib.suppress(OSError):
-                p.unlink()
+        """Take back everything written: staged files (still under temporary names) are
+        discarded, so earlier files at those names stay as they were."""
+        if self._mark is not None:
+            discard_since(self._mark)
+        else:
+            for p in self.written:
+                with contextlib.suppress(OSError):
+                    p.unlink()
         self.written.clear()
         self.outputs.clear()
 
 
 @contextlib.contextmanager
 def _writing(info, overwrite):
-    w = _Writer(info, overwrite)
-    try:
-        yield w
-    except BaseException:
-        w.remove_all()
-        raise
+    """A writer whose files (sidecars included) take their names together at the end, all or
+    none (:func:`lrpcore.fileio.staged_writes`; inside a larger staged run, with that run)."""
+    with staged_writes():
+        w = _Writer(info, overwrite)
+        w._mark = stage_mark()
+        try:
+            yield w
+        except BaseException:
+            w.remove_all()
+            raise
 
 
 def _ensure_dir(out_dir) -> Path:
