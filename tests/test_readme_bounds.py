@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lrpcore import export, limits
+from lrpcore import distributed, export, limits
 from lrpcore.io import (
     claims,
     datasets,
@@ -51,6 +51,10 @@ CLAIMS = [  # (what the README says, the code's value it must contain)
     ("sidecar size", f"at most {sidecar._MAX_BYTES >> 20} MB"),
     ("image pixels", f"at most {_n(image_folder.MAX_PIXELS)} pixels"),
     ("rendered pixels", f"at most {_n(outline.MAX_PIXELS)} pixels drawn"),
+    ("zarr input chunks", f"one chunk at most {distributed.MAX_CHUNK_BYTES >> 20} MB "
+                          f"decompressed; one sample split into at most "
+                          f"{_n(distributed.MAX_CHUNKS_PER_SAMPLE)} chunks; at most "
+                          f"{_n(distributed.MAX_TASKS)} tasks"),
     ("figure pixels", f"rows × columns × cell at most {_n(export.MAX_FIGURE_PIXELS)} pixels"),
     ("native npz inflation", f"at most {native._INFLATION_FLOOR >> 20} MB + "
                              f"{native._MAX_INFLATION} × the archive's compressed bytes"),
