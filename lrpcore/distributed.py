@@ -285,7 +285,8 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
               store=os.path.abspath(out), step=step)
     key = run_key(job, n, fed_shape, labels_sha256(labels))
     provenance = export.sidecar_info(model_path, config.description, str(job.target),
-                                     job.backend, job.dtype, input=source.path, raw=job.raw,
+                                     resolved_backend(job.backend), job.dtype,
+                                     input=source.path, raw=job.raw,
                                      format="zarr", content="relevance",
                                      shape=list(fed_shape), dtype_saved=job.dtype)
     group = prepare_store(out, key, fed_shape, n_out, job.dtype, provenance, overwrite)
@@ -307,7 +308,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         futures[client.submit(explain_chunk, job, i, a, b, lab, pure=False,
                               key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
     bar = _progress_thread(list(futures), progress)
-    failed, seconds = [], []
+    failed, seconds, used = [], [], set()
     checks = Accumulator(probe.layers, config)  # conservation, merged from the workers
     try:
         pending = distributed.as_completed(list(futures))
@@ -319,6 +320,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 continue
             if fut.status == "finished":
                 seconds.append(fut.result()["seconds"])
+                used.add(fut.result()["backend"])
                 checks.merge(fut.result()["checks"])
                 done[i] = 1  # after the worker wrote the data: the manifest never lies
                 if on_chunk is not None:
@@ -334,6 +336,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         if bar is not None:
             bar.join(timeout=5)
     group.attrs[layout.FAILED] = sorted(failed, key=lambda f: f["chunk"])
+    _record_backends(group, used, resumed=len(todo) < len(bounds))
     diagnosis = checks.result()
     if diagnosis.n:
         group.attrs[layout.DIAGNOSIS] = diagnosis.to_dict()
@@ -341,6 +344,31 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                   skipped=len(bounds) - len(todo), failed=failed,
                   seconds=time.perf_counter() - t0, chunk_seconds=seconds,
                   diagnosis=diagnosis)
+
+
+def resolved_backend(name) -> str:
+    """The backend ``name`` ("auto", None, "numpy", "cupy") stands for on this machine, as the
+    provenance records it: "auto" says nothing about how the numbers were made. Workers
+    resolve it again; :func:`_record_backends` corrects the record when they differ."""
+    if name not in (None, "auto"):
+        return str(name)
+    from .backend import get_backend  # noqa: PLC0415
+
+    return get_backend(None).name
+
+
+def _record_backends(group, used, resumed) -> None:
+    """The provenance names the backends the workers really used (with those recorded by the
+    earlier run a ``resumed`` one continues): "numpy", or e.g. "cupy, numpy" on a mixed
+    cluster."""
+    if not used:
+        return
+    prov = dict(group.attrs[layout.PROVENANCE])
+    before = {b.strip() for b in str(prov.get("backend") or "").split(",") if b.strip()}
+    names = ", ".join(sorted(set(used) | ((before - {"auto"}) if resumed else set())))
+    if names != prov.get("backend"):
+        prov["backend"] = names
+        group.attrs[layout.PROVENANCE] = prov
 
 
 def dashboard_link(client):

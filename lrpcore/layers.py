@@ -402,8 +402,18 @@ class Convolution(LinearMap):
         return w.sum(axis=0)
 
     def _direct(self, N, Ho, Wo, xp) -> bool:
-        """Whether this convolution of N samples runs as the GPU's direct kernels."""
-        return direct_conv_fits(xp, N * Ho * Wo * int(np.prod(self.W.shape)))
+        """Whether this convolution of N samples runs as the GPU's direct kernels: small ones.
+        A pointwise one (1×1, stride 1) is one matrix product anyway, and beyond a million
+        multiply-adds cuBLAS runs it many times faster than a thread per output summing over
+        hundreds of channels (that was most of EfficientNet-Lite0's GPU time); LeNet-5's
+        small 1×1 layer stays a kernel, so its pass calls no cuBLAS (CUDA graph capture)."""
+        macs = N * Ho * Wo * int(np.prod(self.W.shape))
+        if self._pointwise() and macs > POINTWISE_DIRECT_MACS:
+            return False
+        return direct_conv_fits(xp, macs)
+
+    def _pointwise(self) -> bool:
+        return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
 
     def forward(self, x, xp):
         h, ww, d, n = self.W.shape
@@ -419,7 +429,7 @@ class Convolution(LinearMap):
         Ho, Wo, _ = self.output_shape(x.shape[1:])
         if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
+        if self._pointwise():
             return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
@@ -433,7 +443,7 @@ class Convolution(LinearMap):
         N, Ho, Wo, _ = c.shape
         if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
+        if self._pointwise():
             return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
@@ -442,6 +452,9 @@ class Convolution(LinearMap):
                                        xp)
         g = w @ c.reshape(-1, n).T  # (h·w·d) × (N·Ho·Wo), rows contiguous
         return _planar_scatter(g.reshape(h, ww, d, N, Ho, Wo), in_shape, *self.stride, xp)
+
+
+POINTWISE_DIRECT_MACS = 1 << 20
 
 
 def few_launches(xp) -> bool:

@@ -650,7 +650,7 @@ class MainWindow(QMainWindow):
         def failed(exc):
             self._close_progress()
             if not isinstance(exc, Cancelled):
-                self.show_error("Download failed", message(exc))
+                self.show_error("Download failed", flows.download_failure(exc))
 
         return self.controller.submit("download", flows.download_job(kind), on_done=done,
                                       on_error=failed, on_progress=progress, worker="batch")

@@ -10,6 +10,9 @@ from .progress import ProgressBar
 from .trust_args import add_model_data, load_inputs, model_path, target_of, write_csv
 
 EXAMPLE = "lrp sanity mnist-lenet5 mnist-sample --rule EpsilonGammaBox --n 64 --csv --plot"
+# exit status of a rule that fails the check: not 1 (an internal error) nor 2 (bad input), so
+# a script or CI job can tell "the check ran and the rule failed" from "the check did not run"
+CHECK_FAILED = 3
 
 
 def register(sub):
@@ -20,8 +23,9 @@ def register(sub):
             "at each step (a copy: the model file is not touched), explain N samples spread "
             "over DATA at every step and compare the heatmaps with the original ones (Spearman "
             "rank correlation and SSIM, medians over the samples). A rule whose heatmaps stay "
-            "similar once half of the layers are random fails the check (exit status 0 "
-            "either way; the verdict is printed)."))
+            "similar once half of the layers are random fails the check. Exit status: 0 "
+            f"when the rule passes, {CHECK_FAILED} when it fails the check (the verdict is "
+            "printed either way), 2 on bad input, 1 on an internal error."))
     add_model_data(p)
     p.add_argument("--rule", required=True,
                    help="rule spec, preset, sensitivity or gradxinput")
@@ -52,7 +56,7 @@ def run(args) -> int:
     plot = _plot_path(args)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite)
     model, x, labels = load_inputs(args, 64)
-    target = target_of(args, labels)
+    target = target_of(args, labels, model)
     bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)
     try:
         result = cascading_randomisation(model, x, args.rule, target=target, labels=labels,
@@ -82,4 +86,4 @@ def run(args) -> int:
     print(result.verdict(), file=out)
     for path in written:
         print(f"wrote {path}", file=out)
-    return 0
+    return 0 if result.passed else CHECK_FAILED

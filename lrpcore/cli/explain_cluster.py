@@ -44,9 +44,10 @@ def run_cluster(args) -> int:
         if getattr(args, attr, None):
             raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "
                             "outputs; render heatmaps from it with the explorer)")
+    from ..io import load_model  # noqa: PLC0415
     from .cmd_explain import parse_layer_rules
 
-    target = parse_target(args.target)
+    target = parse_target(args.target, model=lambda: load_model(args.model))  # names only
     source, found_labels = distributed.open_source(args.input)
     labels = _labels(args, target, source, found_labels)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,

@@ -32,6 +32,15 @@ class DownloadCancelled(Cancelled, DatasetError):
     """The user cancelled a download; partial files were removed (a :class:`Cancelled`)."""
 
 
+class ServersUnreachable(DatasetError):
+    """No mirror could be reached at all (offline). The message names the command line's
+    remedies; ``hosts`` lets another front end (the explorer) say what to do there."""
+
+    def __init__(self, message: str, hosts: str):
+        super().__init__(message)
+        self.hosts = hosts
+
+
 class _Stop(Exception):
     """Raised inside pooch's download loop to abort it (not a ValueError: pooch retries those)."""
 
@@ -254,10 +263,10 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
         from urllib.parse import urlparse  # noqa: PLC0415
 
         hosts = ", ".join(dict.fromkeys(urlparse(m).netloc or m for m in mirrors))
-        raise DatasetError(f"could not reach the MNIST servers ({hosts}): no internet "
-                           "connection? The bundled mnist-test and mnist-sample need no "
-                           f"download; another mirror can be set with --mirror or "
-                           f"{MIRROR_ENV}.")
+        raise ServersUnreachable(f"could not reach the MNIST servers ({hosts}): no internet "
+                                 "connection? The bundled mnist-test and mnist-sample need no "
+                                 f"download; another mirror can be set with --mirror or "
+                                 f"{MIRROR_ENV}.", hosts)
     raise DatasetError(f"could not download {name}: " + "; ".join(failures) +
                        f" (set another mirror with --mirror or {MIRROR_ENV})")
 
