@@ -78,6 +78,22 @@ class Layer:
         """Why ``rule`` cannot be given to this layer (None: it can)."""
         return None
 
+    # -- what a chain read from a file can be checked against (io/layer_check.py) --
+    chain_input = None  # "flat" or "image": what the layer needs from the one before
+    chain_output = None  # "flat" or "image": what it gives; None: what it got
+
+    def chain_widths(self) -> tuple:
+        """(features or channels it takes, those it gives); None: any, resp. unchanged."""
+        return None, None
+
+    def added_pixels(self) -> tuple:
+        """(rows, columns) the layer adds to an image (padding costs memory per sample)."""
+        return 0, 0
+
+    def parameter_gradients(self, x, dy, xp) -> dict:
+        """{"W": ∂L/∂W, "B": ∂L/∂B} for trainable layers, given ∂L/∂y (training)."""
+        raise ShapeError(f"no parameter gradient for layer type {self.kind}")
+
     def gradient(self, x, y, g, xp, dtype):
         """∂(output · g)/∂x for input ``x``, output ``y`` (sensitivity, baselines)."""
         raise RuleError("no gradient is defined for it")
@@ -168,6 +184,7 @@ class SoftMax(Layer):
 @register_layer
 class Flatten(Layer):
     kind = "Flatten"
+    chain_output = "flat"
     role = "reshape"
     pad_transparent = True
     onnx_ops = ("Flatten", "Reshape")
@@ -261,6 +278,13 @@ class Linear(LinearMap):
     kind = "Linear"
     weighted = True
     onnx_ops = ("Gemm", "MatMul")
+    chain_input = chain_output = "flat"
+
+    def chain_widths(self):
+        return self.m, self.n
+
+    def parameter_gradients(self, x, dy, xp):
+        return {"W": x.T @ dy, "B": dy.sum(axis=0)}
 
     def native_fields(self):
         return {"inputs": self.m, "outputs": self.n}
@@ -348,6 +372,16 @@ class Convolution(LinearMap):
     convolution = True
     beta_only_stabilizer = +1e-16  # the toolbox's Convolution differs from its Linear here
     onnx_ops = ("Conv",)
+    chain_input = chain_output = "image"
+
+    def chain_widths(self):
+        return int(self.W.shape[2]), int(self.W.shape[3])
+
+    def parameter_gradients(self, x, dy, xp):
+        h, w, d, n = self.W.shape
+        cols = _windows(x, h, w, *self.stride, xp).reshape(-1, h * w * d)
+        dz = dy.reshape(-1, n)
+        return {"W": (cols.T @ dz).reshape(h, w, d, n), "B": dz.sum(axis=0)}
 
     def native_fields(self):
         return {"filters": list(self.W.shape), "stride": list(self.stride)}
@@ -615,6 +649,11 @@ class Pad(Layer):
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "reshape"
     onnx_ops = ("Pad",)  # and the pads of Conv, MaxPool and AveragePool
+    chain_input = chain_output = "image"
+
+    def added_pixels(self):
+        top, bottom, left, right = (int(p) for p in self.pads)
+        return top + bottom, left + right
 
     def gradient(self, x, y, g, xp, dtype):
         return self.crop(g)
@@ -678,6 +717,8 @@ class Pad(Layer):
 
 
 class _Pool(Layer):
+    chain_input = chain_output = "image"
+
     def native_fields(self):
         return {"pool": list(self.pool), "stride": list(self.stride)}
 

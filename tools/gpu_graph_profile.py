@@ -24,15 +24,16 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--rule", default="EpsilonPlus")
+    p.add_argument("--backend", default="cupy", help="numpy profiles the CPU (one thread)")
     args = p.parse_args(argv)
     import lrpcore
     from lrpcore.explain import resolve_rules
     from lrpcore.graph_explain import GraphForward
     from lrpcore.zoo import efficientnet_lite0
 
-    backend = lrpcore.backend.get_backend("cupy")
+    backend = lrpcore.backend.get_backend(args.backend)
     xp = backend.xp
-    ex = lrpcore.Explainer(efficientnet_lite0(), backend, args.dtype)
+    ex = lrpcore.Explainer(efficientnet_lite0(), backend, args.dtype, threads=1)
     x = xp.asarray(np.random.default_rng(0).uniform(
         -1, 1, (args.batch,) + tuple(ex.model.input_spec.shape)), dtype=ex.dtype)
     config = resolve_rules(ex.layers, args.rule)
