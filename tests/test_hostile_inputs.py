@@ -66,3 +66,38 @@ def test_a_long_chain_of_recomputed_layers_is_explained(tmp_path):
     out = tmp_path / "r.npy"
     assert main(["explain", str(path), str(x), "--raw", "--out", str(out)]) == 0
     assert np.load(out).shape == (2, 8)
+
+
+def test_a_file_of_another_format_named_png_is_never_decoded(tmp_path, monkeypatch):
+    # Pillow opens by content: an EPS named photo.png went to Ghostscript (a PostScript
+    # interpreter) on load, on every machine that has it installed
+    from PIL import EpsImagePlugin, Image
+
+    from lrpcore import DatasetError
+    from lrpcore.io.image_folder import read_image
+
+    ran = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)
+    eps = tmp_path / "photo.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    gif = tmp_path / "other.png"
+    Image.new("RGB", (8, 8), "red").save(gif, format="GIF")
+    for path, kind in ((eps, "EPS"), (gif, "GIF")):
+        with pytest.raises(DatasetError, match=f"not a valid PNG or JPEG file \\(it holds {kind}"):
+            read_image(str(path))
+    assert ran == []
+
+
+def test_an_extreme_aspect_ratio_is_refused_before_resizing(tmp_path, monkeypatch):
+    # a 1×60,000,000 strip (60 MP, allowed) resized to 256 on its shorter side asked for
+    # 256×15,360,000,000 pixels: an internal OverflowError, or gigabytes before failing
+    from lrpcore import DatasetError
+    from lrpcore.io import image_folder
+
+    monkeypatch.setattr(image_folder, "MAX_PIXELS", 100_000)
+    strip = np.zeros((1, 2000, 3), np.uint8)
+    with pytest.raises(DatasetError, match="would be 256×512000"):
+        image_folder.resize_crop(strip, 256, 224)
+    assert image_folder.resize_crop(np.zeros((300, 400, 3), np.uint8), 256, 224).shape == \
+        (224, 224, 3)
