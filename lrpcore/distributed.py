@@ -14,6 +14,7 @@ refused. dask and zarr are imported here only, never by the default path.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import threading
@@ -23,8 +24,15 @@ import numpy as np
 
 from .errors import DatasetError, ExportError, LRPError, RuleError, ShapeError
 from .io import relevance_store as layout
+from .text import short
 
 # --- the input: listed on the client, read by the workers ---------------------------------
+
+# A task reads its samples whole passes at a time, whatever the input's chunks; these bound
+# what an input's own chunking can make one read cost (its metadata is checked on the client).
+MAX_CHUNK_BYTES = 256 * 2**20  # one chunk of a Zarr input, decompressed
+MAX_CHUNKS_PER_SAMPLE = 4096  # chunks one sample of a Zarr input is split into
+MAX_TASKS = 1_000_000  # tasks (passes) one run submits to the scheduler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +65,47 @@ class Source:
         return out
 
 
+def check_zarr_chunks(path, arr) -> None:
+    """Refuse, from the array's metadata alone, an input whose chunking no worker should read:
+    a chunk that decompresses to more than MAX_CHUNK_BYTES (a tiny file may declare chunks of
+    gigabytes: every read of one sample would decompress all of it), or samples split into
+    more than MAX_CHUNKS_PER_SAMPLE chunks (millions of reads per pass). Chunks of few samples
+    are fine: tasks follow ``--batch-size``, not the input's chunks."""
+    shape = tuple(int(s) for s in arr.shape)
+    chunks = tuple(int(c) for c in arr.chunks)
+    try:
+        dtype = np.dtype(arr.dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: holds {short(arr.dtype, 40)} values, not numbers")
+    shown = "×".join(map(str, chunks))
+    each = math.prod(chunks) * dtype.itemsize  # Python ints: no wrap-around
+    sample = math.prod(shape[1:]) * dtype.itemsize
+    if each > MAX_CHUNK_BYTES:
+        fit = max(1, (64 * 2**20) // max(sample, 1))
+        raise DatasetError(f"{path}: its chunks of {shown} {dtype} values decompress to "
+                           f"{each / 2**20:,.0f} MB each, more than the "
+                           f"{MAX_CHUNK_BYTES >> 20} MB one read may take; rechunk it (e.g. "
+                           f"{fit:,} whole samples a chunk)")
+    pieces = math.prod(-(-s // c) for s, c in zip(shape[1:], chunks[1:], strict=True))
+    if pieces > MAX_CHUNKS_PER_SAMPLE:
+        raise DatasetError(f"{path}: its chunks of {shown} values split every sample into "
+                           f"{pieces:,} pieces, more than {MAX_CHUNKS_PER_SAMPLE:,}; rechunk it "
+                           "so that a chunk holds whole samples")
+
+
+def check_tasks(path, n, step) -> int:
+    """The number of tasks (passes of ``step`` samples), refused beyond MAX_TASKS: a Zarr
+    input may declare a trillion samples in a few bytes of metadata."""
+    tasks = -(-int(n) // max(int(step), 1))
+    if tasks > MAX_TASKS:
+        raise DatasetError(f"{path}: {int(n):,} samples in passes of at most {step} make "
+                           f"{tasks:,} tasks, more than the {MAX_TASKS:,} one run submits; "
+                           "raise --batch-size or split the input")
+    return tasks
+
+
 def open_source(path):
     """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder."""
     path = os.fspath(path)
@@ -66,7 +115,9 @@ def open_source(path):
         try:
             arr = zarr.open_array(full, mode="r")
         except Exception as exc:  # a group, a missing or foreign store
-            raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: {exc})") from None
+            raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: "
+                               f"{short(exc, 200)})") from None
+        check_zarr_chunks(path, arr)
         return Source("zarr", full, tuple(arr.shape)), None
     if os.path.isdir(path):
         from .io.image_folder import ImageFolder  # noqa: PLC0415
@@ -278,6 +329,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     fed_shape = (n,) + first.shape[1:]
     n_out = int(np.prod(probe.forward(first, raw=True).outputs().shape[1:]))
     step = probe.passes(fed_shape, job_args["batch_size"])[0][1]
+    check_tasks(source.path, n, step)
     job = Job(model=model_path, model_sha256=export.sha256_file(model_path),
               backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),

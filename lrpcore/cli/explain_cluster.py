@@ -48,7 +48,9 @@ def run_cluster(args) -> int:
     from .cmd_explain import parse_layer_rules
 
     target = parse_target(args.target, model=lambda: load_model(args.model))  # names only
-    source, found_labels = distributed.open_source(args.input)
+    source, found_labels = distributed.open_source(args.input)  # its chunking checked
+    if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
+        distributed.check_tasks(args.input, source.shape[0], args.batch_size)
     labels = _labels(args, target, source, found_labels)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,
                 "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
