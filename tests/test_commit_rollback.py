@@ -13,6 +13,7 @@ import errno
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +171,36 @@ def test_temporary_names_carry_this_host(tmp_path, monkeypatch):
     assert names[0].startswith(f"{fileio.TEMP_PREFIX}{os.getpid()}-@{tag}-")
     monkeypatch.setattr(fileio.socket, "gethostname", lambda: "node-17-cluster.example")
     assert fileio.host_tag() != tag  # punctuation alone still tells two hosts apart
+
+
+def test_evaluate_keeps_the_earlier_csv_when_the_plot_cannot_be_renamed(work, monkeypatch,
+                                                                        capsys):
+    (work / "c.csv").write_bytes(OLD)
+    (work / "p.png").write_bytes(OLD + b"png")
+    before = snapshot(work)
+    failing_rename_at(monkeypatch, work, 2)  # c.csv took its name, the plot fails
+    code = main(["evaluate", "m.npz", "x.npy", "--rule", "simple", "--csv", "c.csv",
+                 "--plot", "p.png", "--overwrite"])
+    one_line_error(code, capsys, "No space left on device")
+    assert snapshot(work) == before
+
+
+def test_a_concepts_folder_is_put_back_when_the_new_one_cannot_take_its_name(tmp_path,
+                                                                            monkeypatch):
+    from lrpcore.concepts_export import output_folder
+
+    out = tmp_path / "concepts"
+    out.mkdir()
+    (out / "ranking.csv").write_bytes(OLD)
+    real = os.rename
+
+    def rename(src, dst):
+        if os.path.abspath(dst) == str(out) and "-concepts" in os.path.basename(src):
+            raise OSError(errno.EIO, "Input/output error")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(ExportError, match="concepts: cannot give the finished folder its name"):
+        with output_folder(out, overwrite=True) as tmp:
+            (Path(tmp) / "ranking.csv").write_bytes(b"new")
+    assert snapshot(tmp_path) == {"concepts/ranking.csv": OLD}

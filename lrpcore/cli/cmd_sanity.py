@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import add_command, check_outputs_free, remove_quietly
+from ..fileio import staged_writes
+from .common import add_command, check_outputs_free
 from .progress import ProgressBar
 from .trust_args import add_model_data, load_inputs, model_path, target_of, write_csv
 
@@ -66,7 +67,7 @@ def run(args) -> int:
         bar.close()
     out = sys.stderr if args.csv == "-" else sys.stdout
     written = []
-    try:
+    with staged_writes():  # the CSV and the plot take their names together, or neither
         if args.csv is not None:
             where = write_csv(args.csv, csv_text(result), args.overwrite)
             if where != "stdout":
@@ -74,9 +75,6 @@ def run(args) -> int:
         if plot:
             save_png(plot, figure(result), overwrite=args.overwrite)
             written.append(plot)
-    except BaseException:
-        remove_quietly(written)
-        raise
     print(f"{result.n} samples, {len(result.steps) - 1} weighted layers randomised from the "
           f"top in {result.seconds:.2f} s", file=out)
     for k, s in enumerate(result.steps):
