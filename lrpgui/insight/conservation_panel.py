@@ -191,6 +191,9 @@ class ConservationPanel(ToolPanel):
             x = model_input_unit(req.model, np.asarray(req.raw)[None], np.float64)[0]
         except Exception:  # e.g. a vector model: no picture, no outline
             return None
+        spec = req.model.input_spec
+        if x.ndim == 3 and spec is not None and spec.layout == "NCHW":  # C×H×W photograph
+            x = spec.image_layout(x[None])[0]
         x = x.reshape(x.shape[:2] + (-1,)) if x.ndim >= 2 else x
         return x if x.shape[:2] == tuple(shape[:2]) else None
 
