@@ -111,3 +111,16 @@ def test_pixel_flipping_starts_with_patches_on_a_photograph(make_window, tmp_pat
     assert panel.patch.value() == 2 == panel.settings().patch
     window.open_model("mnist-lenet5")
     assert panel.patch.value() == 1
+
+
+def test_conservation_draws_the_input_relevance_as_the_photograph(photo_window, qtbot):
+    """Layer 0's input is the C×H×W photograph: it was summed over its width and drawn as a
+    3-pixel strip; it is the main heatmap (channels summed), outlined like it."""
+    window = photo_window
+    qtbot.waitUntil(lambda: window.state.explanation.index == 1, timeout=20000)
+    panel = open_tool(qtbot, window, "conservation")
+    qtbot.waitUntil(lambda: panel.result.request.index == 1, timeout=20000)
+    panel.select_layer(0)
+    np.testing.assert_allclose(panel.shown_map, window.state.relevance.sum(axis=-1),
+                               rtol=1e-6, atol=1e-12)
+    assert panel.map_outline.image is not None  # the outline, as in the main view
