@@ -70,6 +70,20 @@ class Session:
             n, target = model.n_classes, parse_target(s.target)
             if isinstance(target, int) and n is not None and target >= n:
                 s.target = "pred"  # the new model has no such class
+            self._recommended_rule(model)
+
+    def _recommended_rule(self, model) -> None:
+        """A model that names the rule it is best read with (EfficientNet-Lite0: EpsilonPlus)
+        gets it while the rule is still the app's default: plain ε on a deep network drew
+        a near-white map, and the README's first photograph looked like nothing."""
+        s = self.state
+        rule = model.meta.get("recommended_rule")
+        if isinstance(rule, str) and rule and s.rule == type(s).rule.default:
+            try:
+                s.rule = rule
+            except (LRPError, ValueError):
+                return
+            s.status = f"rule {rule}: the one recommended for this model"
 
     def open_dataset(self, name) -> None:
         """Open a dataset file or built-in name; sample 0 must be readable (it is explained

@@ -166,3 +166,28 @@ def test_the_predictions_job_stops_within_one_small_batch(session):
     with pytest.raises(Cancelled):
         session.predict_job()(token)
     assert seen == [PREDICT_BATCH] and PREDICT_BATCH <= 500
+
+
+def test_a_model_that_recommends_a_rule_starts_with_it(session, tmp_path):
+    """EfficientNet-Lite0 opened with the app's default ε drew a near-white map (the README's
+    photograph looked like nothing); a model naming its rule gets it while the rule is the
+    default, and a rule the user chose stays."""
+    from colour_models import colour_graph_model
+
+    model = colour_graph_model(16)
+    model.meta["recommended_rule"] = "EpsilonPlus"
+    path = tmp_path / "rec.npz"
+    lrpcore.save_model(model, path)
+    st = session.state
+    assert st.rule == "epsilon:0.01"  # the app's default
+    session.open_model(path)
+    assert st.rule == "EpsilonPlus" and "recommended" in st.status
+    session.open_model(default_model_path())  # no recommendation: the rule stays
+    assert st.rule == "EpsilonPlus"
+    st.rule = "alphabeta:2"  # the user's choice wins over a recommendation
+    session.open_model(path)
+    assert st.rule == "alphabeta:2"
+    from lrpcore.io import imagenet
+
+    if imagenet.available():
+        assert lrpcore.load_model("efficientnet-lite0").meta["recommended_rule"] == "EpsilonPlus"

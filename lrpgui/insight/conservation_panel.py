@@ -93,6 +93,7 @@ class ConservationPanel(ToolPanel):
         self.map_box, self.map_item = imaging.image_cell(self.map_widget.ci, 1, 0)
         self.map_outline = imaging.outline_overlay(self.map_box)
         self.map_widget.setMinimumHeight(160)
+        imaging.keep_whole(self.map_widget)  # title and map never cut: a small dock scrolls
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.plot)
