@@ -14,36 +14,15 @@ models keep the toolbox's (:data:`TOOLBOX`). See the README's "Graph models" sec
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .backend import get_backend, get_dtype
+from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # noqa: F401
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Pad
 from .model import Sequential
-from .rules import AlphaBeta, Epsilon, Rule
-
-LITERATURE_STABILIZER = 1e-6
-
-
-@dataclass(frozen=True)
-class Convention:
-    """The numerics a model's explanations follow: where rules of the literature and the
-    toolbox differ (αβ's stabiliser, the rule of merges and mean pools)."""
-
-    name: str
-    norm: Rule | None  # rule of merges and mean pools unless a layer rule names them
-
-    def adapt(self, rule):
-        """The rule as this convention computes it."""
-        if self.name == "zennit" and isinstance(rule, AlphaBeta) and not rule.literature:
-            return replace(rule, literature=True)
-        return rule
-
-
-TOOLBOX = Convention("toolbox", None)
-ZENNIT = Convention("zennit", Epsilon(LITERATURE_STABILIZER))  # zennit's Norm rule
 
 
 class LayerList(list):

@@ -44,10 +44,19 @@ def run_cluster(args) -> int:
         if getattr(args, attr, None):
             raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "
                             "outputs; render heatmaps from it with the explorer)")
+    import os
+
     from .cmd_explain import parse_layer_rules
 
+    model = None
+    if args.rule is None or args.dtype is None or os.path.isdir(args.input):
+        from ..io import load_model
+        from .common import model_defaults
+
+        model = load_model(args.model)
+        model_defaults(args, model)  # the model's rule and dtype, as without a cluster
     target = parse_target(args.target)
-    source, found_labels = distributed.open_source(args.input)
+    source, found_labels = distributed.open_source(args.input, model)  # a folder: fitted
     labels = _labels(args, target, source, found_labels)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,
                 "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
