@@ -27,12 +27,16 @@ from .model import Sequential
 
 class LayerList(list):
     """The layers of a model in topological order, with their node names and convention (what
-    rule resolution needs to address nodes by name or glob)."""
+    rule resolution needs to address nodes by name or glob), and ``sources[k]``: for each
+    input of node k the node that writes it (−1: the model's input), which the conservation
+    report names at a merge."""
 
-    def __init__(self, layers, names, convention):
+    def __init__(self, layers, names, convention, sources=None):
         super().__init__(layers)
         self.names = list(names)
         self.convention = convention
+        self.sources = [tuple(s) for s in sources] if sources is not None else \
+            [(k - 1,) for k in range(len(self))]
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,20 @@ class Node:
 class GraphTrace(list):
     """A trace as chains have it (relevance at each node's input, the initial relevance last)
     plus ``outputs[k]``: the relevance node k received at its output. In a chain that is the
-    next entry; in a graph a tensor read by several nodes collects from all of them."""
+    next entry; in a graph a tensor read by several nodes collects from all of them.
+    ``branches[k]`` is, at a merge, each input's share per sample (N × inputs sums; None at
+    other nodes): ``self[k]`` joins them into one array, these keep the split."""
 
-    def __init__(self, per_node, outputs):
+    def __init__(self, per_node, outputs, branches=None):
         super().__init__(per_node)
         self.outputs = list(outputs)
+        self.branches = list(branches) if branches is not None else [None] * len(self.outputs)
 
     def map(self, fn):
         """The same trace with ``fn`` applied to every array (e.g. to copy it to the host)."""
         return GraphTrace([None if r is None else fn(r) for r in self],
-                          [None if r is None else fn(r) for r in self.outputs])
+                          [None if r is None else fn(r) for r in self.outputs],
+                          [None if r is None else fn(r) for r in self.branches])
 
 
 class NodeActivations(list):
@@ -108,7 +116,10 @@ class GraphModel(Sequential):
 
     def analysis_layers(self) -> LayerList:
         nodes = self.analysis_nodes()
-        return LayerList([n.layer for n in nodes], [n.name for n in nodes], self.convention)
+        producers = {n.output: k for k, n in enumerate(nodes)}
+        sources = [tuple(producers.get(t, -1) for t in n.inputs) for n in nodes]
+        return LayerList([n.layer for n in nodes], [n.name for n in nodes], self.convention,
+                         sources)
 
     def drop_softmax_output_layer(self):
         nodes = self.analysis_nodes()
