@@ -20,6 +20,7 @@ from .layers import Pad
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
+from .targets import resolve_classes
 
 DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
 
@@ -117,49 +118,13 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     return RuleConfig(rules, desc)
 
 
-def initial_relevance(y, target="pred", labels=None, xp=np):
+def initial_relevance(y, target="pred", labels=None, xp=np, class_names=None):
     """The relevance put on the output: ``pred`` (output × one-hot of the argmax, as in the
-    toolbox demo), ``true`` (needs labels), a class index, an array of per-sample classes, or
-    ``output`` (the whole output vector, like the toolbox's ``nn.lrp(y)``)."""
-    n, k = y.shape
-    if isinstance(target, str):
-        t = target.strip().lower()
-        if t in ("output", "all", "raw"):
-            return y.copy()
-        if t in ("pred", "predicted"):
-            classes = xp.argmax(y, axis=1)
-        elif t == "true":
-            if labels is None:
-                raise ShapeError("target 'true' needs the samples' labels")
-            classes = _class_array(labels, n, k, xp, "label")
-        else:
-            try:
-                classes = _class_array(int(t), n, k, xp, "target class")
-            except ValueError:
-                raise RuleError(f"unknown target {target!r}: use pred, true, output or a class "
-                                "index") from None
-    else:
-        classes = _class_array(target, n, k, xp, "target class")
-    return class_relevance(y, classes, xp)
-
-
-def _class_array(c, n, k, xp, what):
-    arr = np.asarray(c.get() if hasattr(c, "get") else c).reshape(-1)
-    if arr.size == 1:
-        arr = np.repeat(arr, n)
-    if arr.size != n:
-        raise ShapeError(f"{arr.size} {what}s given for {n} samples")
-    try:  # as floats first: a class such as 10**20 fits no integer type
-        f = arr.astype(np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise ShapeError(f"{what}s must be whole numbers") from None
-    if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
-        raise ShapeError(f"{what}s must be whole numbers")
-    bad = f[(f < 0) | (f >= k)]
-    if bad.size:
-        raise ShapeError(f"{what} {bad[0]:.0f} is out of range: the model has {k} outputs "
-                         f"(0..{k - 1})")
-    return xp.asarray(f.astype(np.int64))
+    toolbox demo), ``true`` (needs labels), a class index or name, an array of per-sample
+    classes, or ``output`` (the whole output vector, like the toolbox's ``nn.lrp(y)``);
+    :func:`lrpcore.targets.resolve_classes` reads the target."""
+    classes = resolve_classes(y, target, labels, xp, class_names)
+    return y.copy() if classes is None else class_relevance(y, classes, xp)
 
 
 class Forward:
@@ -223,7 +188,8 @@ class Forward:
             ex.layers, rule, layer_rules)
         xp = self.backend.xp
         with np.errstate(all="ignore"):  # outputs that overflowed: reported after propagating
-            R = initial_relevance(self.output, target, labels, xp)
+            R = initial_relevance(self.output, target, labels, xp,
+                                  lambda: getattr(ex.model, "class_names", None))
         return self.propagate(R, config, trace=trace, to_numpy=to_numpy, condition=condition)
 
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):

@@ -1,39 +1,164 @@
-"""What a relevance map explains: the one parser of target specs, used by the command line,
+"""What a relevance map explains: the one parser of target specs, used by the engine
+(:func:`lrpcore.explain.initial_relevance`, the gradient baselines' seed), the command line,
 the GUI's state and its workers.
 
 A target is ``"pred"`` (the predicted class), ``"true"`` (the label), ``"output"`` (every
-output at once) or a class index (an int, or its digits as text).
+output at once), a class index (an int, or its digits as text) or, for a model with class
+names, a class name ("Egyptian cat": any case, ``_`` for spaces, or an unambiguous start of
+one such as "egyptian"). The words come first: a class that is named "true" is reached by
+its index.
 """
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 
-from .errors import RuleError
+from .errors import RuleError, ShapeError
 
 TARGET_WORDS = ("pred", "true", "output")
+# other spellings the engine has always taken
+_ALIASES = {"predicted": "pred", "all": "output", "raw": "output"}
 
 
-def parse_target(value, words=TARGET_WORDS, what="target"):
+def parse_target(value, words=TARGET_WORDS, what="target", class_names=None):
     """``value`` as lrpcore takes it: one of ``words`` (lower case) or a class index (int).
 
-    Raises RuleError naming ``what`` (e.g. "--target") for anything else, also for negative
-    indices and booleans.
+    ``class_names`` (a sequence, or a callable returning one, called only when a name has to
+    be looked up) lets ``value`` name a class and bounds the class indices. Raises RuleError
+    naming ``what`` (e.g. "--target") for anything else, also for negative indices and
+    booleans; an unknown name's error lists the closest class names.
     """
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        if value < 0:
-            raise RuleError(f"{what} {value}: a class index cannot be negative")
-        return int(value)
+        return _checked_index(int(value), what, class_names)
     if not isinstance(value, str):
-        raise RuleError(f"{what} {value!r}: use {', '.join(words)} or a class index")
+        raise RuleError(f"{what} {value!r}: {_usage(words, False)}")
     text = value.strip().lower()
+    text = _ALIASES.get(text, text) if _ALIASES.get(text) in words else text
     if text in words:
         return text
     if text.isdigit():
-        return int(text)
-    raise RuleError(f"{what} {value!r}: use {', '.join(words)} or a class index")
+        return _checked_index(int(text), what, class_names)
+    if text.startswith("-") and text[1:].isdigit():
+        raise RuleError(f"{what} {value}: a class index cannot be negative")
+    names = _names(class_names)
+    if not text or not any(n != str(k) for k, n in enumerate(names)):  # no names, or "0".."9"
+        raise RuleError(f"{what} {value!r}: {_usage(words, False)}")
+    return class_by_name(value, names, what, words)
 
 
-def target_spec(value, words=TARGET_WORDS) -> str:
+def target_spec(value, words=TARGET_WORDS, class_names=None) -> str:
     """The text form of a target (what settings and sidecars store): "pred", "3", ..."""
-    return str(parse_target(value, words))
+    return str(parse_target(value, words, class_names=class_names))
+
+
+def explains_all_outputs(target) -> bool:
+    """Whether ``target`` is ``output`` (in any spelling the parser takes)."""
+    return isinstance(target, str) and _ALIASES.get(t := target.strip().lower(), t) == "output"
+
+
+def one_class_per_sample(target, what, class_names=None):
+    """``target`` for a tool that follows one class per sample (pixel-flipping, sanity
+    checks, sweeps): parsed (a name becomes its index), arrays unchanged; ``output`` raises
+    ShapeError naming the tool (``what``)."""
+    if explains_all_outputs(target):
+        raise ShapeError(f"{what} follows one class per sample: use pred, true or a class")
+    return parse_target(target, class_names=class_names) if isinstance(target, str) else target
+
+
+def class_by_name(value: str, names, what="target", words=TARGET_WORDS) -> int:
+    """The index of the class ``value`` names: an exact name (any case, ``_`` for spaces),
+    else the one class whose name starts with it as whole words ("egyptian" for "Egyptian
+    cat", not "cat" for "catamaran"). Ambiguous or unknown names raise RuleError listing the
+    candidates (index and name), so the user can pick one."""
+    key = _key(value)
+    keys = [_key(n) for n in names]
+    exact = [k for k, n in enumerate(keys) if n == key]
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1:
+        raise RuleError(f"{what} {value!r} names {len(exact)} classes: "
+                        f"{_listed(exact, names)}; give the class index")
+    starts = [k for k, n in enumerate(keys) if n.startswith(key + " ")]
+    if len(starts) == 1:
+        return starts[0]
+    if starts:
+        raise RuleError(f"{what} {value!r} is the start of {len(starts)} class names: "
+                        f"{_listed(starts, names)}; give more of the name or the class index")
+    close = set(difflib.get_close_matches(key, keys, n=5, cutoff=0.6))
+    near = [k for k, n in enumerate(keys) if key in n.split()] + \
+        [k for k, n in enumerate(keys) if key in n and key not in n.split()] + \
+        [k for k, n in enumerate(keys) if n in close and key not in n]
+    hint = f"; close: {_listed(near, names)}" if near else ""
+    raise RuleError(f"{what} {value!r}: no class of the model has this name{hint} "
+                    f"({_usage(words, True)})")
+
+
+def resolve_classes(y, target, labels=None, xp=np, class_names=None):
+    """The explained class per sample of the outputs ``y`` (N×K) as an index array on the
+    device, or None for ``output`` (every output is explained). ``target`` is anything
+    :func:`parse_target` takes, or an array of per-sample classes."""
+    n, k = y.shape
+    if isinstance(target, str):
+        target = parse_target(target, class_names=class_names)
+        if target == "output":
+            return None
+        if target == "pred":
+            return xp.argmax(y, axis=1)
+        if target == "true":
+            if labels is None:
+                raise ShapeError("target 'true' needs the samples' labels")
+            return class_array(labels, n, k, xp, "label")
+    return class_array(target, n, k, xp, "target class")
+
+
+def class_array(c, n, k, xp, what):
+    """``c`` (one class or one per sample) as N class indices on the device, checked to be
+    whole numbers within the K outputs."""
+    arr = np.asarray(c.get() if hasattr(c, "get") else c).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, n)
+    if arr.size != n:
+        raise ShapeError(f"{arr.size} {what}s given for {n} samples")
+    try:  # as floats first: a class such as 10**20 fits no integer type
+        f = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ShapeError(f"{what}s must be whole numbers") from None
+    if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
+        raise ShapeError(f"{what}s must be whole numbers")
+    bad = f[(f < 0) | (f >= k)]
+    if bad.size:
+        raise ShapeError(f"{what} {bad[0]:.0f} is out of range: the model has {k} outputs "
+                         f"(0..{k - 1})")
+    return xp.asarray(f.astype(np.int64))
+
+
+def _checked_index(index, what, class_names):
+    if index < 0:
+        raise RuleError(f"{what} {index}: a class index cannot be negative")
+    names = _names(class_names) if class_names is not None and not callable(class_names) \
+        else None
+    if names and index >= len(names):
+        raise RuleError(f"{what} {index} is out of range: the model has {len(names)} classes "
+                        f"(0..{len(names) - 1})")
+    return index
+
+
+def _names(class_names) -> list:
+    names = class_names() if callable(class_names) else class_names
+    return [str(n) for n in names] if names is not None else []
+
+
+def _key(name) -> str:
+    return " ".join(str(name).replace("_", " ").lower().split())
+
+
+def _listed(indices, names, most=8) -> str:
+    shown = ", ".join(f"{k} ({names[k]})" for k in indices[:most])
+    return shown + (f", … {len(indices) - most} more" if len(indices) > most else "")
+
+
+def _usage(words, with_names) -> str:
+    name = ", a class index or a class name" if with_names else " or a class index"
+    return f"use {', '.join(words)}{name}"

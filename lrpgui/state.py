@@ -88,9 +88,11 @@ def _layer_rules(value, _obj):
     return out
 
 
-def _target(value, _obj):
-    """Stored as text ("pred", "3"): lrpcore.targets parses it, as for the command line."""
-    return target_spec(value)
+def _target(value, obj):
+    """Stored as text ("pred", "3"): lrpcore.targets parses it, as for the command line; a
+    class name of the open model ("Egyptian cat") is stored as its index."""
+    model = getattr(obj, "model", None)
+    return target_spec(value, class_names=lambda: getattr(model, "class_names", None))
 
 
 def _choice(options):
@@ -148,7 +150,8 @@ class AppState(EventedModel):
     rule = Field("epsilon:0.01", _rule, "rule spec or preset name")
     layer_rules = Field(dict, _layer_rules,
                         "per-layer overrides {layer index or node name/glob: rule spec}")
-    target = Field("pred", _target, "pred, true, output or a class index as text")
+    target = Field("pred", _target, "pred, true, output or a class index as text (a class "
+                   "name is stored as its index)")
     dtype = Field("float64", _choice(DTYPES))
     backend = Field("numpy", _choice(BACKENDS))
     # display

@@ -37,7 +37,9 @@ def register(sub):
     p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
                    help="rule for one layer or node, repeatable: a layer index, an ONNX node "
                    "name, a glob or a PyTorch module path (see 'lrp explain --help')")
-    p.add_argument("--target", default="pred", help="pred, true, a class index, or output")
+    p.add_argument("--target", default="pred",
+                   help="pred, true, output, a class index or a class name "
+                   "(\"Egyptian cat\"; any case, or its unambiguous start)")
     p.add_argument("--references", type=int, default=8, metavar="N",
                    help="RelMax reference samples per channel over DATA (default 8; 0: none)")
     p.add_argument("--colormap", default="bwr", help="colormap of the PNGs (default bwr)")
@@ -75,7 +77,7 @@ def run(args) -> int:
         raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")
     if args.references < 0:
         raise RuleError("--references must not be negative")
-    target = parse_target(args.target)
+    target = parse_target(args.target, model=model)
     if target == "true" and labels is None:
         raise RuleError("--target true needs a dataset that has labels")
     ex = Explainer(model, args.backend)

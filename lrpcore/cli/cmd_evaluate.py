@@ -36,7 +36,9 @@ def register(sub):
     p.add_argument("--random", action=argparse.BooleanOptionalAction,
                    default=DEFAULTS["random"],
                    help="add random ordering as a reference (default: on, as in the GUI)")
-    p.add_argument("--target", default="pred", help="pred (default), true or a class index")
+    p.add_argument("--target", default="pred",
+                   help="pred (default), true, a class index or a class "
+                   "name (\"Egyptian cat\"; any case, or its unambiguous start)")
     d = DEFAULTS  # the GUI panel's defaults too
     p.add_argument("--steps", type=int, default=d["steps"],
                    help=f"perturbation steps (default {d['steps']})")
@@ -108,7 +110,7 @@ def run(args) -> int:
     if args.n is not None:
         x = x[:args.n]
         labels = None if labels is None else labels[:args.n]
-    target = parse_target(args.target, words=("pred", "true"))
+    target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
         raise ShapeError("--target true needs --labels")
     bar = ProgressBar(len(x), "evaluating", enabled=False if args.quiet else None)  # tty only

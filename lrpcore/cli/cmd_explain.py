@@ -60,8 +60,9 @@ def register(sub):
     p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
                    help="rule for one layer or node, repeatable. " + LAYER_KEY_HELP)
     p.add_argument("--target", default="pred",
-                   help="pred (predicted class, default), true (needs --labels), a class index, "
-                   "or output (the whole output vector)")
+                   help="pred (predicted class, default), true (needs --labels), output (the "
+                   "whole output vector), a class index or a class name (\"Egyptian cat\"; any "
+                   "case, or its unambiguous start)")
     p.add_argument("--labels", help="labels of the samples (.npy, N or N×1), for --target true")
     p.add_argument("--raw", action="store_true", help="feed INPUT as stored, no preprocessing")
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
@@ -130,7 +131,7 @@ def run(args) -> int:
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     layer_rules = parse_layer_rules(args.layer_rule)
-    target = parse_target(args.target)
+    target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:
         raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
     if args.batch_size < 1:
@@ -145,7 +146,7 @@ def run(args) -> int:
 
         check_labels_fit(found_labels, model.n_classes, args.input)
         labels = np.asarray(found_labels)
-    pngs = PngWriter(args, model, explainer, config, fed_shape)
+    pngs = PngWriter(args, model, explainer, config, fed_shape, target)
 
     Y = None
     bar = ProgressBar(n, "explaining", enabled=args.progress)
@@ -177,7 +178,7 @@ def run(args) -> int:
                 atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
                 outputs.append(args.outputs)
             diagnosis = checks.result()
-            record = _record(args, config, explainer, round(time.perf_counter() - t0, 4),
+            record = _record(args, config, explainer, target, round(time.perf_counter() - t0, 4),
                              diagnosis=diagnosis.to_dict())
             outputs.append(record(args.out, "relevance", fed_shape))
             if args.outputs:
@@ -193,18 +194,18 @@ def run(args) -> int:
         _print_trace(traces)
     for line in diagnosis.warnings():
         print(f"lrp explain: warning: {line}", file=sys.stderr)
-    name = target_name(args.target, model)
-    shown = args.target if name is None else f"{args.target}: {name}"
+    name = target_name(target, model)
+    shown = target if name is None else f"{target}: {name}"
     print(f"explained {n} samples with {config.description} (target {shown}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0
 
 
 def target_name(target, model) -> str | None:
-    """The class name of a class-index target (ImageNet's 285 is "Egyptian cat"), else None."""
+    """The class name of a parsed class-index target (ImageNet's 285 is "Egyptian cat"),
+    else None."""
     names = list(getattr(model, "class_names", None) or [])
-    text = str(target).strip()
-    return names[int(text)] if text.isdigit() and int(text) < len(names) else None
+    return names[target] if isinstance(target, int) and target < len(names) else None
 
 
 def _with_sidecars(paths) -> list:
@@ -228,15 +229,15 @@ def _explain_checked(fwd, config, target, labels, checks, traces, samples):
     return r
 
 
-def _record(args, config, explainer, seconds, **extra):
+def _record(args, config, explainer, target, seconds, **extra):
     """``record(path, content, shape)`` writes the JSON sidecar of an output array (as every
     export of the project has one) and returns its path."""
     from .. import export
 
-    name = target_name(args.target, explainer.model)
+    name = target_name(target, explainer.model)
     if name is not None:
         extra = {"explained_name": name, **extra}
-    info = export.sidecar_info(args.model, config.description, args.target,
+    info = export.sidecar_info(args.model, config.description, str(target),
                                explainer.backend.name, explainer.dtype.name,
                                input=str(args.input), raw=bool(args.raw), seconds=seconds,
                                **extra)
@@ -271,7 +272,7 @@ class PngWriter:
     """Heatmap PNGs of ``--png``, written batch by batch; existing files are refused before
     anything is computed, and ``remove`` takes back every file (and sidecar) written."""
 
-    def __init__(self, args, model, explainer, config, fed_shape):
+    def __init__(self, args, model, explainer, config, fed_shape, target):
         from .. import export
 
         self.export, self.args, self.model = export, args, model
@@ -291,7 +292,7 @@ class PngWriter:
             export.refuse_existing(args.png,
                                    export.explanation_file_names(range(fed_shape[0]), self.cmaps),
                                    hint="use --overwrite to replace them")
-        self.info = export.sidecar_info(args.model, config.description, args.target,
+        self.info = export.sidecar_info(args.model, config.description, str(target),
                                         explainer.backend.name, explainer.dtype.name)
         self.created_dir = not os.path.isdir(args.png)
 

@@ -52,7 +52,7 @@ def run(args) -> int:
     plot = _plot_path(args)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite)
     model, x, labels = load_inputs(args, 64)
-    target = target_of(args, labels)
+    target = target_of(args, labels, model)
     bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)
     try:
         result = cascading_randomisation(model, x, args.rule, target=target, labels=labels,

@@ -27,12 +27,13 @@ def register(sub):
     p.add_argument("--labels", metavar="FILE", default=None,
                    help="labels of DATA's samples, when DATA does not carry them")
     p.add_argument("--class", dest="cls", default=None,
-                   help="class index to analyse, or 'all' (default all)")
+                   help="class index or name to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
                    + DEFAULTS_HELP)
     p.add_argument("--target", default=None,
-                   help="true (default: each sample's label), pred, or a class index")
+                   help="true (default: each sample's label), pred, a class index or a "
+                   "class name")
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: eigengap)")
     p.add_argument("--neighbours", type=int, default=10, help="k-NN affinity (default 10)")
     p.add_argument("--size", type=int, default=8, help="downsampled heatmap side (default 8)")
@@ -58,14 +59,15 @@ def run(args) -> int:
         if v is not None and v < 1:
             raise RuleError(f"{name} must be at least 1")
     model = load_model(args.model)
-    cls = None if args.cls in (None, "all") else _class(args.cls, model.n_classes)
+    cls = None if args.cls is None else parse_target(args.cls, ("all",), model, "--class")
+    cls = None if cls == "all" else cls
     embed = None if args.embedding == "none" else args.embedding
     if is_zarr_path(args.data):
         res = _spray_store(args, model, cls, embed)
     else:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
-        target = parse_target(args.target or "true")
+        target = parse_target(args.target or "true", model=model)
         ex = Explainer(model, args.backend)
         resolve_rules(ex.layers, args.rule)  # fail fast
         bar = ProgressBar(1, "explaining", enabled=args.progress)
@@ -103,15 +105,3 @@ def _spray_store(args, model, cls, embed):
                                                           model.n_classes)
     return spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,
                              size=args.size, embed=embed)
-
-
-def _class(text, n_classes) -> int:
-    try:
-        c = int(text)
-    except ValueError:
-        raise RuleError(f"--class {text!r}: expected a class index or 'all'") from None
-    if not 0 <= c < (n_classes or 1 << 30):
-        raise RuleError(f"--class {c}: the model has classes 0..{n_classes - 1}")
-    return c
-
-

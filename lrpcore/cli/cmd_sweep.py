@@ -50,7 +50,7 @@ def run(args) -> int:
     if args.csv not in (None, "-"):
         check_outputs_free([args.csv], args.overwrite)
     model, x, labels = load_inputs(args, 256)
-    target = target_of(args, labels)
+    target = target_of(args, labels, model)
     bar = ProgressBar(1, "sweeping", enabled=False if args.quiet else None)
     try:
         result = run_sweep(model, x, args.rule, params=params,

@@ -105,12 +105,17 @@ def model_defaults(args, model) -> None:
         args.dtype = convention.dtype
 
 
-def parse_target(text, words=("pred", "true", "output")):
-    """``--target``: one of ``words`` or a class index (checked against the model later);
-    :func:`lrpcore.targets.parse_target`, the parser the GUI uses too."""
+def parse_target(text, words=("pred", "true", "output"), model=None, what="--target"):
+    """``--target``: one of ``words``, a class index or one of ``model``'s class names
+    ("Egyptian cat"); :func:`lrpcore.targets.parse_target`, the parser of the engine and the
+    GUI. ``model`` may be a callable returning the model (loaded only to look up a name)."""
     from ..targets import parse_target as parse  # noqa: PLC0415
 
-    return parse(text, words, what="--target")
+    def names():
+        m = model() if callable(model) else model
+        return getattr(m, "class_names", None)
+
+    return parse(text, words, what=what, class_names=names if callable(model) else names())
 
 
 def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:

@@ -46,16 +46,17 @@ def run_cluster(args) -> int:
                             "outputs; render heatmaps from it with the explorer)")
     import os
 
+    from ..io import load_model  # noqa: PLC0415
     from .cmd_explain import parse_layer_rules
 
     model = None
     if args.rule is None or args.dtype is None or os.path.isdir(args.input):
-        from ..io import load_model
         from .common import model_defaults
 
         model = load_model(args.model)
         model_defaults(args, model)  # the model's rule and dtype, as without a cluster
-    target = parse_target(args.target)
+    loaded = model
+    target = parse_target(args.target, model=lambda: loaded or load_model(args.model))
     source, found_labels = distributed.open_source(args.input, model)  # a folder: fitted
     labels = _labels(args, target, source, found_labels)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,

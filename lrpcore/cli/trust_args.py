@@ -19,7 +19,9 @@ def add_model_data(p) -> None:
     p.add_argument("--n", type=int, default=None,
                    help="use N samples spread evenly over DATA (datasets are often sorted by "
                    "class)")
-    p.add_argument("--target", default="pred", help="pred (default), true or a class index")
+    p.add_argument("--target", default="pred",
+                   help="pred (default), true, a class index or a class "
+                   "name (\"Egyptian cat\"; any case, or its unambiguous start)")
     p.add_argument("--backend", default=None, help="numpy or cupy (default: GPU if available)")
     p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
                    help="precision (default float32)")
@@ -58,10 +60,10 @@ def load_inputs(args, n_default):
     return model, x, labels
 
 
-def target_of(args, labels):
+def target_of(args, labels, model=None):
     from .common import parse_target  # noqa: PLC0415
 
-    target = parse_target(args.target, words=("pred", "true"))
+    target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
         raise ShapeError(f"{args.data}: --target true needs labels, and the data has none")
     return target

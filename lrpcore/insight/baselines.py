@@ -22,18 +22,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import RuleError
-from ..explain import Forward, initial_relevance
+from ..explain import Forward
+from ..kernels import class_relevance
+from ..targets import resolve_classes
 
 
-def output_seed(y, target="pred", labels=None, xp=np):
-    """∂(explained output)/∂y: a one-hot row per sample, or ones for target ``output``."""
-    if isinstance(target, str):
-        t = target.strip().lower()
-        if t in ("output", "all", "raw"):
-            return xp.ones_like(y)
-        if t in ("pred", "predicted"):
-            target = xp.argmax(y, axis=1)
-    return initial_relevance(xp.ones_like(y), target, labels, xp)
+def output_seed(y, target="pred", labels=None, xp=np, class_names=None):
+    """∂(explained output)/∂y: a one-hot row per sample, or ones for target ``output``
+    (:func:`lrpcore.targets.resolve_classes` reads the target)."""
+    classes = resolve_classes(y, target, labels, xp, class_names)
+    ones = xp.ones_like(y)
+    return ones if classes is None else class_relevance(ones, classes, xp)
+
+
+def model_class_names(forward):
+    """The class names of the model a forward pass ran (looked up only when a target is a
+    name)."""
+    return lambda: getattr(forward.explainer.model, "class_names", None)
 
 
 def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
@@ -44,7 +49,7 @@ def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
     ex = forward.explainer
     xp = forward.backend.xp
     acts = forward.activations
-    g = output_seed(acts[-1], target, labels, xp)
+    g = output_seed(acts[-1], target, labels, xp, model_class_names(forward))
     for i in range(len(ex.layers) - 1, -1, -1):
         layer, x, y = ex.layers[i], acts[i], acts[i + 1]
         g = _layer_gradient(layer, x, y, g, xp, ex.dtype, i)
@@ -57,7 +62,7 @@ def _graph_input_gradient(forward, target, labels):
     readers; Add passes the gradient to every summand, Concat splits it by slices (the walk
     of the graph engine's backward pass, with gradients instead of relevance)."""
     xp = forward.backend.xp
-    seed = output_seed(forward.output, target, labels, xp)
+    seed = output_seed(forward.output, target, labels, xp, model_class_names(forward))
     parts, start = [], 0
     for store in forward.stores:  # TensorStore: the shard's tensors by name
         parts.append(_graph_shard_gradient(forward.explainer, store,

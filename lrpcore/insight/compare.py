@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Forward, resolve_rules
-from .baselines import attribute, baseline_name, output_seed
+from ..targets import explains_all_outputs
+from .baselines import attribute, baseline_name, model_class_names, output_seed
 from .tasks import check_cancel, report
 from .views import repeated_view, sample_view
 
@@ -164,10 +165,11 @@ def _chosen_classes(one, classes, target, labels, index, k):
         return _all_or_top(one, k)
     if mode != "target":
         raise ShapeError(f"classes must be 'target', 'all' or a list, got {classes!r}")
-    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
+    if explains_all_outputs(target):
         return _all_or_top(one, k)
     if not isinstance(target, (str, int, np.integer)):  # one target per sample of the batch
         target = np.asarray(target).reshape(-1)[index]
     lab = None if labels is None else np.asarray(labels).reshape(-1)[[index]]
-    seed = output_seed(one.output, target, lab, one.backend.xp)
+    seed = output_seed(one.output, target, lab, one.backend.xp,
+                       model_class_names(one))
     return [int(one.backend.to_numpy(seed).argmax())]

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Explainer
-from .baselines import attribute, baseline_name, output_seed
+from ..targets import one_class_per_sample
+from .baselines import attribute, baseline_name, model_class_names, output_seed
 from .tasks import check_cancel, report
 
 BASELINE_VALUES = ("zero", "background", "noise")
@@ -340,8 +341,7 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False, r
         raise RuleError("nothing to evaluate: give at least one rule or ask for random order")
     ex = _as_explainer(model, backend, dtype)
     labels_ = [method_label(ex.layers, m) for m in methods]  # bad specs fail before any work
-    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
-        raise ShapeError("pixel-flipping follows one class per sample: use pred, true or a class")
+    target = one_class_per_sample(target, "pixel-flipping", lambda: ex.model.class_names)
     steps = _positive_int(steps, "number of steps")
     per_step = _positive_int(per_step, "units per step")
     batch_size = _positive_int(batch_size, "batch size")
@@ -362,7 +362,7 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False, r
         fwd = ex.forward(X[start:stop], raw=True)
         lab = None if labels is None else _slice(labels, start, stop, n)
         tgt = _slice(target, start, stop, n) if _per_sample(target) else target
-        seed_ = output_seed(fwd.output, tgt, lab, ex.backend.xp)
+        seed_ = output_seed(fwd.output, tgt, lab, ex.backend.xp, model_class_names(fwd))
         classes = ex.backend.to_numpy(seed_).argmax(axis=1)
         targets[start:stop] = classes
         for i, method in enumerate(methods):

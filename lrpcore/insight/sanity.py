@@ -24,7 +24,8 @@ import numpy as np
 from ..errors import RuleError, ShapeError
 from ..explain import Explainer, resolve_rules
 from ..model import Sequential
-from .baselines import attribute, baseline_name, output_seed
+from ..targets import one_class_per_sample
+from .baselines import attribute, baseline_name, model_class_names, output_seed
 from .tasks import check_cancel, report, spread_indices
 
 # The check fails when, with at least half of the weighted layers randomised (from the top),
@@ -216,9 +217,7 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         resolve_rules(base.layers, rule)  # a bad spec fails before any work
     elif not isinstance(rule, str):
         raise RuleError(f"unknown method {rule!r}")
-    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
-        raise ShapeError("the sanity check follows one class per sample: use pred, true or a "
-                         "class")
+    target = one_class_per_sample(target, "the sanity check", lambda: base.model.class_names)
     X = base.prepare(x, raw)
     n = X.shape[0]
     order = [i for i in reversed(weighted_layers(model))
@@ -230,7 +229,8 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         fwd = base.forward(X[a:a + batch_size], raw=True)
         lab = None if labels is None else np.asarray(labels).reshape(-1)[a:a + batch_size]
         targets[a:a + batch_size] = base.backend.to_numpy(
-            output_seed(fwd.output, target, lab, base.backend.xp)).argmax(axis=1)
+            output_seed(fwd.output, target, lab, base.backend.xp,
+                        model_class_names(fwd))).argmax(axis=1)
     spec = model.input_spec
     shown = spread_indices(n, keep_maps)  # the samples drawn: spread over the batch
     total = (len(order) + 1) * n

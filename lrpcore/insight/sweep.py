@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..explain import Explainer
-from .baselines import output_seed
+from ..targets import one_class_per_sample
+from .baselines import model_class_names, output_seed
 from .diagnose import Accumulator, sample_activations
 from .faithfulness import Faithfulness, FlipScorer
 from .params import Setting, grid
@@ -75,8 +75,7 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     t_start = time.perf_counter()
     ex = model if isinstance(model, Explainer) else Explainer(model, backend, dtype)
     settings = grid(ex.layers, rule, params, groups, layer_rules)  # bad specs fail first
-    if isinstance(target, str) and target.strip().lower() in ("output", "all", "raw"):
-        raise ShapeError("a sweep follows one class per sample: use pred, true or a class")
+    target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names)
     X = ex.prepare(x, raw)
     n = X.shape[0]
     forwards, targets = [], np.empty(n, dtype=np.int64)
@@ -85,7 +84,7 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
         stop = min(n, start + explain_batch)
         fwd = ex.forward(X[start:stop], raw=True)
         lab = None if labels is None else np.asarray(labels).reshape(-1)[start:stop]
-        seed_ = output_seed(fwd.output, target, lab, ex.backend.xp)
+        seed_ = output_seed(fwd.output, target, lab, ex.backend.xp, model_class_names(fwd))
         targets[start:stop] = ex.backend.to_numpy(seed_).argmax(axis=1)
         forwards.append((start, stop, fwd))
     scorer = FlipScorer(ex, X, targets, steps=steps, per_step=per_step, patch=patch,
