@@ -9,18 +9,13 @@ leaves no file of its own behind when it is cancelled or fails.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import Cancelled
-from .export import (
-    explanation_file_names,
-    export_explanations,
-    refuse_existing,
-    sidecar_path,
-)
+from .export import explanation_file_names, export_explanations, refuse_existing
+from .fileio import discard_since, stage_mark, staged_writes
 from .spec import unit_inputs
 
 
@@ -57,24 +52,23 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                         hint="choose an empty folder, or overwrite")
     n = len(indices)
     written: list[Path] = []
-    try:
-        for start in range(0, n, max(int(chunk), 1)):
-            if cancel is not None and cancel():
-                raise Cancelled("export cancelled; no files were kept")
-            idx = np.asarray(indices[start:start + chunk], dtype=np.int64)
-            fed = explainer.prepare(read(idx))
-            lab = None if labels is None else np.asarray(labels)[idx]
-            R = explainer.forward(fed, raw=True).relevance(rules, target, labels=lab)
-            step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
-            paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
-                                     scaling, info, overwrite, step, cancel)
-            if cancel is not None and cancel():  # the chunk took its own files back
-                raise Cancelled("export cancelled; no files were kept")
-            written += [Path(p) for p in paths]
-    except BaseException:
-        for p in written:
-            for q in (p, sidecar_path(p)):
-                with contextlib.suppress(OSError):
-                    q.unlink()
-        raise
+    with staged_writes():  # every file takes its name at the end, all or none
+        mark = stage_mark()
+        try:
+            for start in range(0, n, max(int(chunk), 1)):
+                if cancel is not None and cancel():
+                    raise Cancelled("export cancelled; no files were kept")
+                idx = np.asarray(indices[start:start + chunk], dtype=np.int64)
+                fed = explainer.prepare(read(idx))
+                lab = None if labels is None else np.asarray(labels)[idx]
+                R = explainer.forward(fed, raw=True).relevance(rules, target, labels=lab)
+                step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
+                paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
+                                         scaling, info, overwrite, step, cancel)
+                if cancel is not None and cancel():  # the chunk took its own files back
+                    raise Cancelled("export cancelled; no files were kept")
+                written += [Path(p) for p in paths]
+        except BaseException:
+            discard_since(mark)  # staged files only: earlier files at those names stay
+            raise
     return written

@@ -19,7 +19,13 @@ import numpy as np
 
 from .errors import ExportError
 from .export import export_input_heatmap, write_sidecar
-from .fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
+from .fileio import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_text,
+    clean_stale_temporaries,
+    temp_prefix,
+)
 from .relmax import _spatial
 from .render.compose import compose, digit, encode_png, heatmap
 
@@ -79,19 +85,30 @@ def output_folder(out, overwrite):
     if os.path.exists(out) and not (os.path.isdir(out) and not os.listdir(out)) \
             and not overwrite:
         raise ExportError(f"{out}: exists (use --overwrite to replace it)")
-    tmp = tempfile.mkdtemp(prefix=".tmp-concepts-", dir=parent)
+    clean_stale_temporaries(parent)  # folders of killed runs of this machine
+    tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
+    old = None
     try:
         yield tmp
         if os.path.exists(out):
-            old = tempfile.mkdtemp(prefix=".old-concepts-", dir=parent)
+            old = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old", dir=parent)
             os.rename(out, os.path.join(old, "x"))
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.rename(tmp, out)
+            except BaseException:
+                os.rename(os.path.join(old, "x"), out)  # the earlier folder back
+                raise
         else:
             os.rename(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+            raise ExportError(f"{out}: cannot give the finished folder its name: "
+                              f"{exc.strerror or exc}; nothing was changed") from None
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=None,

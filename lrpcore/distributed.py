@@ -14,6 +14,7 @@ refused. dask and zarr are imported here only, never by the default path.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import threading
@@ -23,8 +24,15 @@ import numpy as np
 
 from .errors import DatasetError, ExportError, LRPError, RuleError, ShapeError
 from .io import relevance_store as layout
+from .text import short
 
 # --- the input: listed on the client, read by the workers ---------------------------------
+
+# A task reads its samples whole passes at a time, whatever the input's chunks; these bound
+# what an input's own chunking can make one read cost (its metadata is checked on the client).
+MAX_CHUNK_BYTES = 256 * 2**20  # one chunk of a Zarr input, decompressed
+MAX_CHUNKS_PER_SAMPLE = 4096  # chunks one sample of a Zarr input is split into
+MAX_TASKS = 1_000_000  # tasks (passes) one run submits to the scheduler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +66,47 @@ class Source:
         return out
 
 
+def check_zarr_chunks(path, arr) -> None:
+    """Refuse, from the array's metadata alone, an input whose chunking no worker should read:
+    a chunk that decompresses to more than MAX_CHUNK_BYTES (a tiny file may declare chunks of
+    gigabytes: every read of one sample would decompress all of it), or samples split into
+    more than MAX_CHUNKS_PER_SAMPLE chunks (millions of reads per pass). Chunks of few samples
+    are fine: tasks follow ``--batch-size``, not the input's chunks."""
+    shape = tuple(int(s) for s in arr.shape)
+    chunks = tuple(int(c) for c in arr.chunks)
+    try:
+        dtype = np.dtype(arr.dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: holds {short(arr.dtype, 40)} values, not numbers")
+    shown = "×".join(map(str, chunks))
+    each = math.prod(chunks) * dtype.itemsize  # Python ints: no wrap-around
+    sample = math.prod(shape[1:]) * dtype.itemsize
+    if each > MAX_CHUNK_BYTES:
+        fit = max(1, (64 * 2**20) // max(sample, 1))
+        raise DatasetError(f"{path}: its chunks of {shown} {dtype} values decompress to "
+                           f"{each / 2**20:,.0f} MB each, more than the "
+                           f"{MAX_CHUNK_BYTES >> 20} MB one read may take; rechunk it (e.g. "
+                           f"{fit:,} whole samples a chunk)")
+    pieces = math.prod(-(-s // c) for s, c in zip(shape[1:], chunks[1:], strict=True))
+    if pieces > MAX_CHUNKS_PER_SAMPLE:
+        raise DatasetError(f"{path}: its chunks of {shown} values split every sample into "
+                           f"{pieces:,} pieces, more than {MAX_CHUNKS_PER_SAMPLE:,}; rechunk it "
+                           "so that a chunk holds whole samples")
+
+
+def check_tasks(path, n, step) -> int:
+    """The number of tasks (passes of ``step`` samples), refused beyond MAX_TASKS: a Zarr
+    input may declare a trillion samples in a few bytes of metadata."""
+    tasks = -(-int(n) // max(int(step), 1))
+    if tasks > MAX_TASKS:
+        raise DatasetError(f"{path}: {int(n):,} samples in passes of at most {step} make "
+                           f"{tasks:,} tasks, more than the {MAX_TASKS:,} one run submits; "
+                           "raise --batch-size or split the input")
+    return tasks
+
+
 def open_source(path, model=None):
     """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder; with
     ``model`` a folder is fitted to it as :func:`lrpcore.open_dataset` fits it (photographs of
@@ -69,7 +118,9 @@ def open_source(path, model=None):
         try:
             arr = zarr.open_array(full, mode="r")
         except Exception as exc:  # a group, a missing or foreign store
-            raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: {exc})") from None
+            raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: "
+                               f"{short(exc, 200)})") from None
+        check_zarr_chunks(path, arr)
         return Source("zarr", full, tuple(arr.shape)), None
     if os.path.isdir(path):
         from .io.datasets import open_dataset  # noqa: PLC0415
@@ -283,6 +334,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     fed_shape = (n,) + first.shape[1:]
     n_out = int(np.prod(probe.forward(first, raw=True).outputs().shape[1:]))
     step = probe.passes(fed_shape, job_args["batch_size"])[0][1]
+    check_tasks(source.path, n, step)
     job = Job(model=model_path, model_sha256=export.sha256_file(model_path),
               backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),
@@ -290,7 +342,8 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
               store=os.path.abspath(out), step=step)
     key = run_key(job, n, fed_shape, labels_sha256(labels))
     provenance = export.sidecar_info(model_path, config.description, str(job.target),
-                                     job.backend, job.dtype, input=source.path, raw=job.raw,
+                                     resolved_backend(job.backend), job.dtype,
+                                     input=source.path, raw=job.raw,
                                      format="zarr", content="relevance",
                                      shape=list(fed_shape), dtype_saved=job.dtype)
     group = prepare_store(out, key, fed_shape, n_out, job.dtype, provenance, overwrite)
@@ -312,7 +365,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         futures[client.submit(explain_chunk, job, i, a, b, lab, pure=False,
                               key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
     bar = _progress_thread(list(futures), progress)
-    failed, seconds = [], []
+    failed, seconds, used = [], [], set()
     checks = Accumulator(probe.layers, config)  # conservation, merged from the workers
     try:
         pending = distributed.as_completed(list(futures))
@@ -324,6 +377,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 continue
             if fut.status == "finished":
                 seconds.append(fut.result()["seconds"])
+                used.add(fut.result()["backend"])
                 checks.merge(fut.result()["checks"])
                 done[i] = 1  # after the worker wrote the data: the manifest never lies
                 if on_chunk is not None:
@@ -339,6 +393,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         if bar is not None:
             bar.join(timeout=5)
     group.attrs[layout.FAILED] = sorted(failed, key=lambda f: f["chunk"])
+    _record_backends(group, used, resumed=len(todo) < len(bounds))
     diagnosis = checks.result()
     if diagnosis.n:
         group.attrs[layout.DIAGNOSIS] = diagnosis.to_dict()
@@ -346,6 +401,31 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                   skipped=len(bounds) - len(todo), failed=failed,
                   seconds=time.perf_counter() - t0, chunk_seconds=seconds,
                   diagnosis=diagnosis)
+
+
+def resolved_backend(name) -> str:
+    """The backend ``name`` ("auto", None, "numpy", "cupy") stands for on this machine, as the
+    provenance records it: "auto" says nothing about how the numbers were made. Workers
+    resolve it again; :func:`_record_backends` corrects the record when they differ."""
+    if name not in (None, "auto"):
+        return str(name)
+    from .backend import get_backend  # noqa: PLC0415
+
+    return get_backend(None).name
+
+
+def _record_backends(group, used, resumed) -> None:
+    """The provenance names the backends the workers really used (with those recorded by the
+    earlier run a ``resumed`` one continues): "numpy", or e.g. "cupy, numpy" on a mixed
+    cluster."""
+    if not used:
+        return
+    prov = dict(group.attrs[layout.PROVENANCE])
+    before = {b.strip() for b in str(prov.get("backend") or "").split(",") if b.strip()}
+    names = ", ".join(sorted(set(used) | ((before - {"auto"}) if resumed else set())))
+    if names != prov.get("backend"):
+        prov["backend"] = names
+        group.attrs[layout.PROVENANCE] = prov
 
 
 def dashboard_link(client):

@@ -20,8 +20,27 @@ import numpy as np
 
 from . import __version__
 from .errors import ExportError, ShapeError
-from .fileio import atomic_save_npy, atomic_write_bytes, atomic_write_text
-from .render import TOOLBOX_COLORMAPS, compose, digit, encode_png, get_colormap, grid, heatmap
+from .fileio import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_text,
+    discard_since,
+    stage_mark,
+    staged_writes,
+)
+from .render import (
+    TOOLBOX_COLORMAPS,
+    as_map,
+    check_scaling,
+    compose,
+    digit,
+    encode_png,
+    get_colormap,
+    grid,
+    heatmap,
+    to_uint8,
+)
+from .render.outline import MAX_PIXELS
 
 SIDECAR_SUFFIX = ".json"
 
@@ -103,6 +122,7 @@ class _Writer:
         self.overwrite = overwrite
         self.written: list[Path] = []  # every file, sidecars included (for clean-up)
         self.outputs: list[Path] = []  # the images and arrays (what callers asked for)
+        self._mark = None  # where its staged block stood when it began (see remove_all)
 
     def _check_free(self, *paths):
         if self.overwrite:
@@ -134,21 +154,30 @@ class _Writer:
                           **fields)
 
     def remove_all(self):
-        for p in self.written:
-            with contextlib.suppress(OSError):
-                p.unlink()
+        """Take back everything written: staged files (still under temporary names) are
+        discarded, so earlier files at those names stay as they were."""
+        if self._mark is not None:
+            discard_since(self._mark)
+        else:
+            for p in self.written:
+                with contextlib.suppress(OSError):
+                    p.unlink()
         self.written.clear()
         self.outputs.clear()
 
 
 @contextlib.contextmanager
 def _writing(info, overwrite):
-    w = _Writer(info, overwrite)
-    try:
-        yield w
-    except BaseException:
-        w.remove_all()
-        raise
+    """A writer whose files (sidecars included) take their names together at the end, all or
+    none (:func:`lrpcore.fileio.staged_writes`; inside a larger staged run, with that run)."""
+    with staged_writes():
+        w = _Writer(info, overwrite)
+        w._mark = stage_mark()
+        try:
+            yield w
+        except BaseException:
+            w.remove_all()
+            raise
 
 
 def _ensure_dir(out_dir) -> Path:
@@ -296,6 +325,23 @@ def export_relevance_batch(path, R, info=None, overwrite=False, per_sample=False
 
 
 # --- figures -----------------------------------------------------------------------------
+MAX_FIGURE_PIXELS = MAX_PIXELS  # a figure grid in all: 64 Mi pixels (192 MB as RGB)
+
+
+def check_figure_size(rows: int, cols: int, one_map, scaling) -> int:
+    """Refuse a figure grid of more than MAX_FIGURE_PIXELS before anything is drawn (each
+    repeated sample or colormap adds a cell: without a bound, a long command line asked for
+    gigabytes); returns the pixels it will have."""
+    h, w = as_map(one_map).shape[:2]
+    s = check_scaling(scaling, h, w)
+    total = int(rows) * int(cols) * (h * s + 2) * (w * s + 2)
+    if total > MAX_FIGURE_PIXELS:
+        raise ShapeError(f"a figure of {rows:,} rows × {cols:,} columns of {h * s}×{w * s}-pixel "
+                         f"cells would have {total:,} pixels, more than {MAX_FIGURE_PIXELS:,}; "
+                         "show fewer samples or colormaps, or lower the scaling")
+    return total
+
+
 def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0,
                  row_titles=None) -> np.ndarray:
     """A grid: one row per sample (input first when given), one column per colormap."""
@@ -309,13 +355,14 @@ def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0
     if not cmaps:
         raise ShapeError("a figure needs at least one colormap")
     indices = _indices(indices, n)
+    check_figure_size(n, len(cmaps) + (x01 is not None), R[0], scaling)
     cells = []
     for k in range(n):
         x = None if x01 is None else x01[k]
         row = [digit(x, scaling)] if x is not None else []
         row += [heatmap(R[k], x if outline else None, cmap=c, scaling=scaling, sigma=sigma)
                 for c in cmaps]
-        cells.append(row)
+        cells.append([to_uint8(cell) for cell in row])  # 3 bytes a pixel, not 24, until drawn
     titles = (["input"] if x01 is not None else []) + cmaps
     rows = row_titles if row_titles is not None else [f"#{i}" for i in indices]
     return grid(cells, col_titles=titles, row_titles=rows)

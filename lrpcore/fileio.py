@@ -10,9 +10,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import hashlib
 import io
 import os
+import re
+import secrets
 import shutil
+import socket
 import stat
 import tempfile
 import types
@@ -21,7 +25,7 @@ import numpy as np
 
 from .errors import ExportError
 
-TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-": the next write in the folder removes a dead run's files
+TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-@<host>-": the next write there removes a dead run's files
 _cleaned: set[str] = set()
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
 
@@ -63,9 +67,37 @@ def identity(path):
     return _identity(path)
 
 
+def host_tag() -> str:
+    """This machine in temporary names: its name's letters and digits (at most 16) and a short
+    hash of the whole name, so that two hosts never share a tag even when their names differ
+    only in punctuation."""
+    name = socket.gethostname() or "localhost"
+    letters = re.sub(r"[^A-Za-z0-9]", "", name)[:16]
+    return letters + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def temp_prefix() -> str:
+    """``.tmp-lrp-<pid>-@<host>-``: whose temporary file this is. On a shared (network) folder
+    a process number alone says nothing about another machine's runs, so only this host's
+    dead runs are ever cleaned (:func:`clean_stale_temporaries`)."""
+    return f"{TEMP_PREFIX}{os.getpid()}-@{host_tag()}-"
+
+
+def _owner(name: str):
+    """(pid, host tag) of a temporary name; host None for names of older versions (which had
+    no host tag), pid None when the name is not one of ours."""
+    pid, _, rest = name[len(TEMP_PREFIX):].partition("-")
+    if not pid.isdigit():
+        return None, None
+    host = rest[1:].partition("-")[0] if rest.startswith("@") else None
+    return int(pid), host
+
+
 def clean_stale_temporaries(folder) -> None:
-    """Remove temporary files (and folders: Zarr stores being made) that a killed run (whose
-    process is gone) left in ``folder``."""
+    """Remove temporary files (and folders: Zarr stores being made) that a killed run of this
+    host (whose process is gone) left in ``folder``. Another host's temporary files are never
+    touched, whatever their process number: that run may be alive on its machine (names
+    without a host tag, written by older versions, are left alone for the same reason)."""
     folder = os.path.abspath(folder)
     if folder in _cleaned:
         return
@@ -74,9 +106,10 @@ def clean_stale_temporaries(folder) -> None:
         names = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
     except OSError:
         return
+    me = host_tag()
     for name in names:
-        pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        pid, host = _owner(name)
+        if pid is None or host != me or _alive(pid):
             continue
         full = os.path.join(folder, name)
         if os.path.isdir(full) and not os.path.islink(full):
@@ -112,34 +145,60 @@ def _finish(tmp, path, before, overwrite) -> None:
 def staged_writes():
     """Within this block, finished files keep their temporary names; they take their real
     names together when the block ends without error (all removed otherwise), so a killed run
-    never leaves files that look like results. Yields a record whose ``committed`` tells."""
+    never leaves files that look like results. Yields a record whose ``committed`` tells.
+
+    Blocks nest: an inner block (one export inside ``lrp explain``) joins the outer one, whose
+    end commits everything together."""
+    outer = _stage.get()
+    if outer is not None:
+        yield outer
+        return
     state = types.SimpleNamespace(pending=[], committed=False)
     token = _stage.set(state)
     try:
         yield state
     except BaseException:
-        for tmp, *_ in state.pending:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        _discard(state.pending)
         raise
     finally:
         _stage.reset(token)
     try:
         _commit(state.pending)
     except BaseException:
-        for tmp, *_ in state.pending:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        _discard(state.pending)
         raise
     state.committed = True
 
 
+def stage_mark():
+    """Where the current staged block stands (None outside one): :func:`discard_since` takes
+    back what was staged after it (a cancelled export inside a larger run)."""
+    state = _stage.get()
+    return None if state is None else (state, len(state.pending))
+
+
+def discard_since(mark) -> None:
+    if mark is None:
+        return
+    state, start = mark
+    _discard(state.pending[start:])
+    del state.pending[start:]
+
+
+def _discard(pending) -> None:
+    for tmp, *_ in pending:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def _commit(pending) -> None:
-    """Give staged files their real names, so that a run killed halfway through never leaves
-    a file beside a description of another: every target is checked before the first rename
-    (a refusal renames nothing), old companions of replaced files (``R.npy.json`` of
-    ``R.npy``: another staged name plus an extension) are removed first, and companions are
-    renamed after the files they describe."""
+    """Give staged files their real names, all or none: every target is checked before the
+    first rename (a refusal renames nothing); an earlier file at a target is kept under a
+    temporary name (a hard link: the target never disappears) until every rename is done, so
+    that an OS error on any rename puts all the earlier files back and removes the new ones.
+    A run killed halfway never leaves a file beside a description of another: old companions
+    of replaced files (``R.npy.json`` of ``R.npy``: another staged name plus an extension) are
+    moved aside first, and companions are renamed after the files they describe."""
     names = {os.path.abspath(path) for _, path, *_ in pending}
 
     def companion(path) -> bool:
@@ -149,11 +208,83 @@ def _commit(pending) -> None:
         if _identity(path) != before:
             raise ExportError(f"{path}: was created or replaced by something else while this "
                               "ran; left it alone (nothing written)")
-    for _, path, before, _ in pending:
-        if before is not None and companion(path):
-            os.unlink(path)
-    for tmp, path, *_ in sorted(pending, key=lambda p: companion(p[1])):  # stable order
-        os.replace(tmp, path)
+    done = []  # (path, the earlier file's temporary name or None), in the order made
+    path = None
+    try:
+        for _, path, before, _ in pending:
+            if before is not None and companion(path):
+                done.append((path, _aside(path, move=True)))
+        for tmp, path, before, _ in sorted(pending, key=lambda p: companion(p[1])):
+            backup = None
+            if before is not None and not companion(path):
+                backup = _aside(path, move=False)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if backup is not None:  # the earlier file is still in place
+                    with contextlib.suppress(OSError):
+                        os.unlink(backup)
+                raise
+            done.append((path, backup))
+    except BaseException as exc:
+        lost = _undo(done)
+        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+            raise ExportError(f"{path}: cannot give the finished file its name: "
+                              f"{exc.strerror or exc}; {_undo_report(lost)}") from None
+        raise
+    for _, backup in done:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+
+
+def _aside(path, move: bool) -> str:
+    """A temporary name of this run holding the file at ``path``: the file moved there
+    (``move``), else a hard link to it (the file stays; a folder without hard links gets it
+    moved instead)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        aside = os.path.join(folder, f"{temp_prefix()}{secrets.token_hex(4)}-old")
+        try:
+            if move:
+                os.rename(path, aside)
+            else:
+                try:
+                    os.link(path, aside)
+                except FileExistsError:
+                    raise
+                except OSError:  # no hard links here (FAT, some network folders)
+                    os.rename(path, aside)
+            return aside
+        except FileExistsError:
+            continue
+
+
+def _undo(done) -> list:
+    """Put back what a failed commit changed, last first; returns [(path, kept as)] of the
+    earlier files that could not be put back."""
+    lost = []
+    for path, backup in reversed(done):
+        try:
+            if backup is None:
+                os.unlink(path)
+            else:
+                os.replace(backup, path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            if backup is not None:
+                lost.append((path, backup))
+    return lost
+
+
+def _undo_report(lost) -> str:
+    if not lost:
+        return "every file is as it was before the run (nothing written)"
+    path, backup = lost[0]
+    more = f" and {len(lost) - 1} more" if len(lost) > 1 else ""
+    return (f"could not put back the earlier {path}{more}: it is kept as "
+            f"{os.path.basename(backup)}")
 
 
 @contextlib.contextmanager
@@ -168,7 +299,7 @@ def atomic_open(path, mode="wb", overwrite=True):
         raise ExportError(f"{path}: folder {folder} does not exist")
     clean_stale_temporaries(folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-",
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(),
                                    suffix=os.path.basename(path)[-40:], dir=folder)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None

@@ -23,6 +23,7 @@ from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # n
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Pad
 from .model import Sequential
+from .text import short
 
 
 class LayerList(list):
@@ -142,7 +143,8 @@ class GraphModel(Sequential):
                 else:
                     shape = node.layer.output_shape(ins[0])
             except ShapeError as exc:
-                raise ShapeError(f"node {node.name!r} ({node.layer.describe()}): {exc}") from None
+                raise ShapeError(f"node {short(node.name)!r} ({node.layer.describe()}): "
+                                 f"{exc}") from None
             known[node.output] = tuple(shape)
             out.append(tuple(shape))
         return out
@@ -197,13 +199,15 @@ def _check_order(nodes, input_name, output_name):
     names = set()
     for node in nodes:
         if node.name in names:
-            raise ShapeError(f"two nodes are named {node.name!r}")
+            raise ShapeError(f"two nodes are named {short(node.name)!r}")
         names.add(node.name)
         missing = [t for t in node.inputs if t not in known]
         if missing:
-            raise ShapeError(f"node {node.name!r} reads {missing[0]!r} before it is computed")
+            raise ShapeError(f"node {short(node.name)!r} reads {short(missing[0])!r} before it is "
+                             "computed")
         if node.output in known:
-            raise ShapeError(f"node {node.name!r} writes {node.output!r} a second time")
+            raise ShapeError(f"node {short(node.name)!r} writes {short(node.output)!r} a second "
+                             "time")
         known.add(node.output)
     if not nodes or nodes[-1].output != output_name:
         raise ShapeError("the last node must compute the model's output")

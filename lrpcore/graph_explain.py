@@ -134,15 +134,15 @@ class GraphForward(Forward):
     def _node_relevance(self, k, node, rule, R, ctx, tensors):
         """Relevance at node k's inputs, fetching only the tensors its role reads."""
         ex = self.explainer
-        layer, kind = node.layer, ex.roles[k]
-        if kind == "merge":
+        layer, role = node.layer, ex.roles[k]
+        if role == "merge":
             stabilizer = getattr(rule, "stabilizer", None)  # an ε-rule (resolve_rules checks)
             eps = None if stabilizer is None else stabilizer(layer)
             if eps is None:
                 eps = ex.convention.norm.epsilon if ex.convention.norm is not None else 1e-6
             ins = [tensors[t] for t in node.inputs]
             return layer.split(ins, tensors[node.output], R, eps, ctx.xp)
-        if kind in ("linear", "maxpool"):
+        if role in ("linear", "maxpool"):
             if rule is None:
                 raise RuleError("no rule was chosen for this layer")
             inside = inside_mask(ex.nodes, k, ex.producers, tensors, ctx.xp, ex.dtype,
@@ -150,10 +150,10 @@ class GraphForward(Forward):
             if inside is not None:
                 ctx = replace(ctx, inside=inside)
             x, y = tensors[node.inputs[0]], tensors[node.output]
-            if kind == "linear":
+            if role == "linear":
                 return [rule.linear(layer, x, y, R, ctx)]
             return [rule.maxpool(layer, x, y, R, ctx)]
-        if kind == "reshape":
+        if role == "reshape":
             return [layer.relevance_back(R, Shape(tensors.shape(node.inputs[0])), ctx.xp)]
         return [R]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import RuleError, ShapeError
-from .kernels import stabilize
+from .kernels import depthwise_direct, depthwise_transpose_direct, has_kernels, stabilize
 from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc, register_layer
 
 MERGE_RULES = ("Add, Sum and Mean take epsilon[:EPS] or simple (a proportional split; zennit's "
@@ -421,32 +421,29 @@ class GroupedConvolution(LinearMap):
         Ho, Wo, n = self.output_shape(x.shape[1:])
         g, m, d = self.groups, n // self.groups, w.shape[2]
         wg = self._per_group(w)
+        if d == 1 and m == 1 and has_kernels(xp):  # depthwise on a GPU: one launch
+            return depthwise_direct(x, wg[:, :, 0, :, 0], *self.stride, xp)
         out = xp.zeros((N, Ho, Wo, n), dtype=x.dtype)
         if d == 1 and m == 1:  # depthwise
             return self._depthwise_rows(x, wg[:, :, 0, :, 0], out, xp)
         for a, b, index in self._offsets(x.shape[1:]):
-            xs = x[index]
-            if d == 1 and m == 1:  # depthwise: one broadcast product per offset
-                out += xs * wg[a, b, 0, :, 0]
-            else:
-                part = xp.einsum("nijgc,cgm->nijgm", xs.reshape(N, Ho, Wo, g, d), wg[a, b])
-                out += part.reshape(N, Ho, Wo, n)
+            part = xp.einsum("nijgc,cgm->nijgm", x[index].reshape(N, Ho, Wo, g, d), wg[a, b])
+            out += part.reshape(N, Ho, Wo, n)
         return out
 
     def tmap(self, c, w, in_shape, xp):
         N, Ho, Wo, n = c.shape
         g, m, d = self.groups, n // self.groups, w.shape[2]
         wg = self._per_group(w)
+        if d == 1 and m == 1 and has_kernels(xp):
+            return depthwise_transpose_direct(c, wg[:, :, 0, :, 0], in_shape, *self.stride, xp)
         out = xp.zeros((N,) + tuple(in_shape), dtype=c.dtype)
         if d == 1 and m == 1:
             return self._depthwise_rows(c, wg[:, :, 0, :, 0], out, xp, transpose=True)
         cg = c.reshape(N, Ho, Wo, g, m)
         for a, b, index in self._offsets(in_shape):
-            if d == 1 and m == 1:
-                out[index] += c * wg[a, b, 0, :, 0]
-            else:
-                part = xp.einsum("nijgm,cgm->nijgc", cg, wg[a, b])
-                out[index] += part.reshape(N, Ho, Wo, g * d)
+            part = xp.einsum("nijgm,cgm->nijgc", cg, wg[a, b])
+            out[index] += part.reshape(N, Ho, Wo, g * d)
         return out
 
     def _depthwise_rows(self, src, w, out, xp, transpose=False):

@@ -3,14 +3,17 @@
 On a GPU every array operation costs a launch of 15–40 µs however small the array, and one
 explanation of a small network is mostly such launches. Here, each as one launch: the ε-rule's
 share ``R / (z + ε·s(z))`` (six numpy-style operations: compare, convert, scale, shift, add,
-divide), the one-class initial relevance, and small convolutions each way (bias included).
-On numpy (and on the CPU stand-in the tests use for cupy) the same arithmetic runs as array
-operations. CI has no GPU: ``tools/gpu_check.py`` on a device is the test of these kernels.
+divide), the one-class initial relevance, small convolutions each way (bias included) and
+depthwise convolutions each way. On numpy the same arithmetic runs as array operations.
+CI has no GPU: tests/test_kernel_sources.py compiles the same kernel bodies as C and runs the
+engine's GPU code path through them; ``tools/gpu_check.py`` and ``tools/gpu_graph_check.py``
+check them on a device.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 
 def stabilize(z, eps, xp):
@@ -23,20 +26,42 @@ def stabilize(z, eps, xp):
     return s
 
 
-@functools.lru_cache(maxsize=4)
-def _epsilon_share_kernel(xp):
-    return xp.ElementwiseKernel(
-        "T r, T z, T divisor, T eps", "T c",
-        "T zs = z / divisor; c = r / (zs + (zs >= 0 ? eps : -eps));",
-        "lrp_epsilon_share")
+@dataclass(frozen=True)
+class KernelSource:
+    """One elementwise CUDA kernel as cupy compiles it: arguments, output, body (C, run once
+    per output element ``i``). Kept as data so a test can compile the same bodies as C on
+    the CPU (tests/test_kernel_sources.py): CI has no GPU."""
+
+    arguments: str
+    output: str
+    body: str
+
+
+KERNELS: dict[str, KernelSource] = {}
+
+
+def has_kernels(xp) -> bool:
+    """Whether ``xp`` compiles the engine's own kernels (cupy on a GPU; not numpy)."""
+    return getattr(xp, "ElementwiseKernel", None) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _kernel(xp, name):
+    k = KERNELS[name]
+    return xp.ElementwiseKernel(k.arguments, k.output, k.body, name)
+
+
+KERNELS["lrp_epsilon_share"] = KernelSource(
+    "T r, T z, T divisor, T eps", "T c",
+    "T zs = z / divisor; c = r / (zs + (zs >= 0 ? eps : -eps));")
 
 
 def epsilon_share(R, z, eps, xp, divisor=1.0):
     """R / (z' + eps·s(z')) with z' = z / divisor and s(0) = +1: the toolbox's ε-rule share
     (``divisor`` is the sum pooling's normaliser, which the toolbox divides out first)."""
-    if getattr(xp, "ElementwiseKernel", None) is not None:  # cupy: one launch
+    if has_kernels(xp):  # cupy: one launch
         t = z.dtype.type
-        return _epsilon_share_kernel(xp)(R, z, t(divisor), t(eps))
+        return _kernel(xp, "lrp_epsilon_share")(R, z, t(divisor), t(eps))
     c = stabilize(z / divisor if divisor != 1 else z, eps, xp)
     xp.divide(R, c, out=c)  # in place: these arrays are the largest of the pass
     return c
@@ -87,18 +112,15 @@ _SIZES = "int32 H, int32 W, int32 D, int32 Ho, int32 Wo, int32 K, int32 h, int32
          "int32 s0, int32 s1"
 
 
-@functools.lru_cache(maxsize=4)
-def _conv_kernels(xp):
-    forward = xp.ElementwiseKernel(f"raw T x, raw T w, raw T bias, int32 has_bias, {_SIZES}",
-                                   "T y", _CONV_FORWARD, "lrp_conv_forward")
-    transpose = xp.ElementwiseKernel(f"raw T c, raw T w, {_SIZES}", "T g", _CONV_TRANSPOSE,
-                                     "lrp_conv_transpose")
-    return forward, transpose
+KERNELS["lrp_conv_forward"] = KernelSource(
+    f"raw T x, raw T w, raw T bias, int32 has_bias, {_SIZES}", "T y", _CONV_FORWARD)
+KERNELS["lrp_conv_transpose"] = KernelSource(f"raw T c, raw T w, {_SIZES}", "T g",
+                                             _CONV_TRANSPOSE)
 
 
 def direct_conv_fits(xp, macs) -> bool:
     """Whether a convolution of ``macs`` multiply-adds takes the direct kernels (cupy only)."""
-    return getattr(xp, "ElementwiseKernel", None) is not None and macs <= DIRECT_CONV_MACS
+    return has_kernels(xp) and macs <= DIRECT_CONV_MACS
 
 
 def conv_direct(x, w, h, ww, s0, s1, xp, bias=None):
@@ -108,10 +130,10 @@ def conv_direct(x, w, h, ww, s0, s1, xp, bias=None):
     K = w.shape[1]
     Ho, Wo = (H - h) // s0 + 1, (W - ww) // s1 + 1
     y = xp.empty((N, Ho, Wo, K), dtype=x.dtype)
-    forward, _ = _conv_kernels(xp)
     w = xp.ascontiguousarray(w)
-    forward(xp.ascontiguousarray(x), w, w if bias is None else bias, int(bias is not None), H,
-            W, D, Ho, Wo, K, h, ww, s0, s1, y)
+    _kernel(xp, "lrp_conv_forward")(xp.ascontiguousarray(x), w, w if bias is None else bias,
+                                    int(bias is not None), H, W, D, Ho, Wo, K, h, ww, s0, s1,
+                                    y)
     return y
 
 
@@ -120,24 +142,88 @@ def conv_transpose_direct(c, w, in_shape, h, ww, s0, s1, xp):
     N, Ho, Wo, K = c.shape
     H, W, D = in_shape
     g = xp.empty((N, H, W, D), dtype=c.dtype)
-    _, transpose = _conv_kernels(xp)
-    transpose(xp.ascontiguousarray(c), xp.ascontiguousarray(w), H, W, D, Ho, Wo, K, h, ww, s0,
-              s1, g)
+    _kernel(xp, "lrp_conv_transpose")(xp.ascontiguousarray(c), xp.ascontiguousarray(w), H, W,
+                                      D, Ho, Wo, K, h, ww, s0, s1, g)
     return g
 
 
-@functools.lru_cache(maxsize=4)
-def _class_relevance_kernel(xp):
-    return xp.ElementwiseKernel(
-        "T y, raw int64 classes, int32 k", "T r",
-        "r = (i % k == classes[i / k]) ? y : (T)0;", "lrp_class_relevance")
+# Depthwise convolutions (one filter per channel) as one launch each way: the array route
+# takes a product and a sum per filter offset (9 or 25 launches per layer and direction).
+_DEPTHWISE_FORWARD = """
+int ch = i % C; long long t = i / C;
+int col = t % Wo; t /= Wo;
+int row = t % Ho; long long n = t / Ho;
+T acc = 0;
+for (int a = 0; a < h; ++a) {
+  const long long xr = (n * H + row * s0 + a) * W;
+  for (int b = 0; b < ww; ++b)
+    acc += x[(xr + col * s1 + b) * C + ch] * w[(a * ww + b) * C + ch];
+}
+y = acc;
+"""
+
+_DEPTHWISE_TRANSPOSE = """
+int ch = i % C; long long t = i / C;
+int col = t % W; t /= W;
+int row = t % H; long long n = t / H;
+T acc = 0;
+for (int a = 0; a < h; ++a) {
+  int r = row - a;
+  if (r < 0 || r % s0 != 0 || r / s0 >= Ho) continue;
+  r /= s0;
+  for (int b = 0; b < ww; ++b) {
+    int q = col - b;
+    if (q < 0 || q % s1 != 0 || q / s1 >= Wo) continue;
+    q /= s1;
+    acc += c[((n * Ho + r) * Wo + q) * C + ch] * w[(a * ww + b) * C + ch];
+  }
+}
+g = acc;
+"""
+
+_DEPTHWISE_SIZES = "int32 H, int32 W, int32 C, int32 Ho, int32 Wo, int32 h, int32 ww, " \
+                   "int32 s0, int32 s1"
+
+
+KERNELS["lrp_depthwise_forward"] = KernelSource(f"raw T x, raw T w, {_DEPTHWISE_SIZES}",
+                                                "T y", _DEPTHWISE_FORWARD)
+KERNELS["lrp_depthwise_transpose"] = KernelSource(f"raw T c, raw T w, {_DEPTHWISE_SIZES}",
+                                                  "T g", _DEPTHWISE_TRANSPOSE)
+
+
+def depthwise_direct(x, w, s0, s1, xp):
+    """Valid depthwise convolution of NHWC ``x`` with filters ``w`` (h × w × C), no bias."""
+    N, H, W, C = x.shape
+    h, ww = w.shape[:2]
+    Ho, Wo = (H - h) // s0 + 1, (W - ww) // s1 + 1
+    y = xp.empty((N, Ho, Wo, C), dtype=x.dtype)
+    _kernel(xp, "lrp_depthwise_forward")(
+        xp.ascontiguousarray(x), xp.ascontiguousarray(w, dtype=x.dtype), H, W, C, Ho, Wo, h,
+        ww, s0, s1, y)
+    return y
+
+
+def depthwise_transpose_direct(c, w, in_shape, s0, s1, xp):
+    """Transpose of ``depthwise_direct``: the input side for output-side values ``c``."""
+    N, Ho, Wo, C = c.shape
+    H, W = in_shape[:2]
+    h, ww = w.shape[:2]
+    g = xp.empty((N, H, W, C), dtype=c.dtype)
+    _kernel(xp, "lrp_depthwise_transpose")(
+        xp.ascontiguousarray(c), xp.ascontiguousarray(w, dtype=c.dtype), H, W, C, Ho, Wo, h,
+        ww, s0, s1, g)
+    return g
+
+
+KERNELS["lrp_class_relevance"] = KernelSource(
+    "T y, raw int64 classes, int32 k", "T r", "r = (i % k == classes[i / k]) ? y : (T)0;")
 
 
 def class_relevance(y, classes, xp):
     """y where the column is the sample's class, else 0 (the initial relevance of one class
     per sample): a comparison, not an indexed write, and one launch on a GPU."""
     k = y.shape[1]
-    if getattr(xp, "ElementwiseKernel", None) is not None:
+    if has_kernels(xp):
         y = xp.ascontiguousarray(y)
-        return _class_relevance_kernel(xp)(y, classes.astype(xp.int64, copy=False), k)
+        return _kernel(xp, "lrp_class_relevance")(y, classes.astype(xp.int64, copy=False), k)
     return y * (xp.arange(k) == classes.reshape(-1, 1))

@@ -78,6 +78,22 @@ class Layer:
         """Why ``rule`` cannot be given to this layer (None: it can)."""
         return None
 
+    # -- what a chain read from a file can be checked against (io/layer_check.py) --
+    chain_input = None  # "flat" or "image": what the layer needs from the one before
+    chain_output = None  # "flat" or "image": what it gives; None: what it got
+
+    def chain_widths(self) -> tuple:
+        """(features or channels it takes, those it gives); None: any, resp. unchanged."""
+        return None, None
+
+    def added_pixels(self) -> tuple:
+        """(rows, columns) the layer adds to an image (padding costs memory per sample)."""
+        return 0, 0
+
+    def parameter_gradients(self, x, dy, xp) -> dict:
+        """{"W": ∂L/∂W, "B": ∂L/∂B} for trainable layers, given ∂L/∂y (training)."""
+        raise ShapeError(f"no parameter gradient for layer type {self.kind}")
+
     def gradient(self, x, y, g, xp, dtype):
         """∂(output · g)/∂x for input ``x``, output ``y`` (sensitivity, baselines)."""
         raise RuleError("no gradient is defined for it")
@@ -168,6 +184,7 @@ class SoftMax(Layer):
 @register_layer
 class Flatten(Layer):
     kind = "Flatten"
+    chain_output = "flat"
     role = "reshape"
     pad_transparent = True
     onnx_ops = ("Flatten", "Reshape")
@@ -261,6 +278,13 @@ class Linear(LinearMap):
     kind = "Linear"
     weighted = True
     onnx_ops = ("Gemm", "MatMul")
+    chain_input = chain_output = "flat"
+
+    def chain_widths(self):
+        return self.m, self.n
+
+    def parameter_gradients(self, x, dy, xp):
+        return {"W": x.T @ dy, "B": dy.sum(axis=0)}
 
     def native_fields(self):
         return {"inputs": self.m, "outputs": self.n}
@@ -348,6 +372,16 @@ class Convolution(LinearMap):
     convolution = True
     beta_only_stabilizer = +1e-16  # the toolbox's Convolution differs from its Linear here
     onnx_ops = ("Conv",)
+    chain_input = chain_output = "image"
+
+    def chain_widths(self):
+        return int(self.W.shape[2]), int(self.W.shape[3])
+
+    def parameter_gradients(self, x, dy, xp):
+        h, w, d, n = self.W.shape
+        cols = _windows(x, h, w, *self.stride, xp).reshape(-1, h * w * d)
+        dz = dy.reshape(-1, n)
+        return {"W": (cols.T @ dz).reshape(h, w, d, n), "B": dz.sum(axis=0)}
 
     def native_fields(self):
         return {"filters": list(self.W.shape), "stride": list(self.stride)}
@@ -402,8 +436,18 @@ class Convolution(LinearMap):
         return w.sum(axis=0)
 
     def _direct(self, N, Ho, Wo, xp) -> bool:
-        """Whether this convolution of N samples runs as the GPU's direct kernels."""
-        return direct_conv_fits(xp, N * Ho * Wo * int(np.prod(self.W.shape)))
+        """Whether this convolution of N samples runs as the GPU's direct kernels: small ones.
+        A pointwise one (1×1, stride 1) is one matrix product anyway, and beyond a million
+        multiply-adds cuBLAS runs it many times faster than a thread per output summing over
+        hundreds of channels (that was most of EfficientNet-Lite0's GPU time); LeNet-5's
+        small 1×1 layer stays a kernel, so its pass calls no cuBLAS (CUDA graph capture)."""
+        macs = N * Ho * Wo * int(np.prod(self.W.shape))
+        if self._pointwise() and macs > POINTWISE_DIRECT_MACS:
+            return False
+        return direct_conv_fits(xp, macs)
+
+    def _pointwise(self) -> bool:
+        return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
 
     def forward(self, x, xp):
         h, ww, d, n = self.W.shape
@@ -419,7 +463,7 @@ class Convolution(LinearMap):
         Ho, Wo, _ = self.output_shape(x.shape[1:])
         if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
+        if self._pointwise():
             return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
@@ -433,7 +477,7 @@ class Convolution(LinearMap):
         N, Ho, Wo, _ = c.shape
         if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
-        if (h, ww) == (1, 1) and self.stride == (1, 1):
+        if self._pointwise():
             return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
@@ -442,6 +486,9 @@ class Convolution(LinearMap):
                                        xp)
         g = w @ c.reshape(-1, n).T  # (h·w·d) × (N·Ho·Wo), rows contiguous
         return _planar_scatter(g.reshape(h, ww, d, N, Ho, Wo), in_shape, *self.stride, xp)
+
+
+POINTWISE_DIRECT_MACS = 1 << 20
 
 
 def few_launches(xp) -> bool:
@@ -602,6 +649,11 @@ class Pad(Layer):
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "reshape"
     onnx_ops = ("Pad",)  # and the pads of Conv, MaxPool and AveragePool
+    chain_input = chain_output = "image"
+
+    def added_pixels(self):
+        top, bottom, left, right = (int(p) for p in self.pads)
+        return top + bottom, left + right
 
     def gradient(self, x, y, g, xp, dtype):
         return self.crop(g)
@@ -665,6 +717,8 @@ class Pad(Layer):
 
 
 class _Pool(Layer):
+    chain_input = chain_output = "image"
+
     def native_fields(self):
         return {"pool": list(self.pool), "stride": list(self.stride)}
 

@@ -44,3 +44,5 @@ DOWNLOAD_STALL = Limit("LRP_DOWNLOAD_STALL_S", 30, "s",
                        "how long a download may wait for the next byte")
 CACHE_MAX = Limit("LRP_CACHE_MAX_MB", 512, "MB",
                   "the most one decompressed dataset may put into the cache")
+RELMAX_CACHE_MAX = Limit("LRP_RELMAX_CACHE_MAX_MB", 256, "MB",
+                         "the most the RelMax reference cache may hold")

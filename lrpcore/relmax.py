@@ -6,11 +6,13 @@ The receptive field is found without knowing the architecture: the flat rule sen
 relevance from the channel's most relevant position back to the input, spreading it evenly over
 every pixel that position sees, so the nonzero pixels are exactly its receptive field. Results
 are cached on disk (one ``.npz`` per model parameters, rule, target, layer and dataset) and
-reused across sessions.
+reused across sessions; the cache holds at most ``LRP_RELMAX_CACHE_MAX_MB`` (default 256 MB),
+the entries used longest ago removed first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -57,6 +59,11 @@ class References:
             out.append((int(s), images01(int(s))[y0:y1, x0:x1],
                         self.heatmaps[channel, i, y0:y1, x0:x1]))
         return out
+
+    def nbytes(self) -> int:
+        """Bytes its cache file takes (uncompressed arrays, a little header aside)."""
+        return sum(a.nbytes for a in (self.samples, self.relevance, self.boxes, self.heatmaps,
+                                      self.channel_relevance))
 
     def save(self, path) -> None:
         from .fileio import atomic_open  # noqa: PLC0415
@@ -196,21 +203,27 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                dataset_id="", progress=None, cancelled=None, use_cache=True) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
     hash, rule, target, layer, ``dataset_id`` and n)."""
-    path = None
-    if use_cache and dataset_id:
-        from .io.cache import cache_dir  # noqa: PLC0415
+    from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
+    from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
+    path = cap = None
+    if use_cache and dataset_id:
+        cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work
         key = cache_key(explainer.model, _config(explainer, rule), target, k, dataset_id, n)
         path = cache_dir(CACHE_SUB) / f"{key}.npz"
         if path.exists():
             try:
-                return References.load(path)
+                refs = References.load(path)
+                touch(path)  # just used: evicted last
+                return refs
             except (OSError, ValueError, KeyError):
-                os.unlink(path)  # damaged or old: compute again
+                with contextlib.suppress(OSError):
+                    os.unlink(path)  # damaged or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,
                               progress=progress, cancelled=cancelled)
-    if path is not None:
+    if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         refs.save(path)
+        trim(path.parent, cap, ".npz", keep=[path])  # the oldest entries go first
     return refs
 
 

@@ -221,17 +221,23 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
           cancelled=None) -> SprayResult:
     """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
     ``images(index)`` and ``labels``, or an array)."""
+    from .concepts import _config  # noqa: PLC0415
+    from .targets import parse_target  # noqa: PLC0415
+
     labels = getattr(dataset, "labels", None)
     indices = class_indices(labels, len(dataset), cls)
+    if isinstance(target, str):  # a class name becomes its index (the metadata says which)
+        target = parse_target(target, class_names=lambda: explainer.model.class_names)
     if target == "true" and labels is None:
         target = "pred"
-    R = explain_samples(explainer, dataset, indices, rule, target, labels, batch_size,
+    config = _config(explainer, rule)  # the rules as resolved (the default's too), recorded
+    R = explain_samples(explainer, dataset, indices, config, target, labels, batch_size,
                         progress, cancelled)
     res = analyse(R, k, neighbours, size, embed, seed, cancelled)
     lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
-    desc = getattr(rule, "description", rule)
-    meta = {"class": None if cls is None else int(cls), "rule": str(desc), "target": target,
-            "neighbours": neighbours, "size": size, "embedding": embed, "seed": seed}
+    meta = {"class": None if cls is None else int(cls), "rule": config.description,
+            "target": target, "neighbours": neighbours, "size": size, "embedding": embed,
+            "seed": seed}
     return SprayResult(indices, lab, R, **res, meta=meta)
 
 

@@ -46,6 +46,44 @@ def printable_meta(value, _key=None):
     return value
 
 
+def short(text, width: int = 60) -> str:
+    """One printable line of at most ``width`` characters (cut with "…"): a name taken from a
+    file (a node, tensor or key name may be megabytes long) as an error message shows it."""
+    text = str(text)
+    if len(text) > 4 * width:  # the expressions below never see a crafted megabyte
+        text = text[: 4 * width]
+    line = printable_line(text)
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def brief(value, width: int = 60, shown: int = 8) -> str:
+    """``str(value)`` when short; a long list, tuple or array as its first ``shown`` items and
+    its length; anything else cut to ``width`` characters (:func:`short`). For values read from
+    a file (shapes, pads, permutations) in error messages."""
+    size = getattr(value, "size", None)
+    if hasattr(value, "ravel") and isinstance(size, int) and size > shown:
+        items, n = value.ravel()[:shown].tolist(), size
+    elif isinstance(value, list | tuple) and len(value) > shown:
+        items, n = value[:shown], len(value)
+    else:
+        return short(value, width)
+    head = ", ".join(short(v, 20) for v in items)
+    return f"[{head}, … ({n:,} in all)]"
+
+
+def error_line(text, limit: int = 1000) -> str:
+    """An error message as one printable line of at most about ``limit`` characters: its start
+    (the file and the problem) and its end (the hint), whatever a crafted file put between."""
+    text = str(text)
+    if len(text) > 4 * limit:
+        text = text[: 2 * limit] + " … " + text[-limit:]
+    line = printable_line(text)
+    if len(line) <= limit:
+        return line
+    tail = limit // 5
+    return f"{line[: limit - tail - 3]} … {line[-tail:]}"
+
+
 def listing(names, shown: int = 8, width: int = 40) -> str:
     """A few of ``names``, each cut to ``width`` characters, then how many there are in all:
     an error about a crafted file with 100,000 member names stays one short line."""

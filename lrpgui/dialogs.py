@@ -21,7 +21,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from lrpcore.text import printable_line
+from lrpcore.text import error_line, printable_line
 
 from .widgets.batch_dialog import BatchExportDialog
 
@@ -29,7 +29,7 @@ from .widgets.batch_dialog import BatchExportDialog
 def show_error(parent, title: str, message: str) -> QMessageBox:
     """A non-modal message box: the event loop (and the tests) keep running. Plain text
     without escapes or line breaks of a file name (a name like ``<b>x`` is not markup)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, printable_line(title), printable_line(message),
+    box = QMessageBox(QMessageBox.Icon.Warning, printable_line(title), error_line(message),
                       QMessageBox.StandardButton.Ok, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("errorDialog")

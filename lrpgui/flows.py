@@ -169,6 +169,16 @@ def download_question(kind) -> str:
     return DOWNLOADS[kind]
 
 
+def download_failure(exc) -> str:
+    """The one sentence a failed download shows in the explorer: offline, what to do here
+    (the engine's text names the command line's --mirror option)."""
+    if isinstance(exc, download.ServersUnreachable):
+        return (f"Could not reach the MNIST servers ({exc.hosts}): check the internet "
+                "connection and choose File → Download MNIST… again, or open mnist-test or "
+                "mnist-sample in the Browser, which need no download.")
+    return message(exc)
+
+
 def download_job(kind):
     """``fn(token)`` downloading MNIST ``kind`` with progress (done, total, file name) and
     cancellation through the token (partial files are removed by the downloader)."""

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lrpcore.text import printable_line
+from lrpcore.text import error_line, printable_line
 
 from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
@@ -400,7 +400,7 @@ class MainWindow(QMainWindow):
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
         """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
-        title, message = printable_line(title), printable_line(message)  # file names in it
+        title, message = printable_line(title), error_line(message)  # file names in it
         self.errors.append(message)
         self.last_error = message
         self.state.status = f"{title}: {message}"
@@ -650,7 +650,7 @@ class MainWindow(QMainWindow):
         def failed(exc):
             self._close_progress()
             if not isinstance(exc, Cancelled):
-                self.show_error("Download failed", message(exc))
+                self.show_error("Download failed", flows.download_failure(exc))
 
         return self.controller.submit("download", flows.download_job(kind), on_done=done,
                                       on_error=failed, on_progress=progress, worker="batch")

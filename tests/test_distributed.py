@@ -237,3 +237,33 @@ def test_a_failing_chunk_is_one_line_not_a_worker_traceback(mnist, tmp_path, cap
     err = capfd.readouterr().err
     assert "chunk 2 (samples 2..2) failed: DatasetError" in err
     assert "Compute Failed" not in err and "Traceback" not in err, err
+
+
+def test_the_store_records_the_backend_the_workers_used(cluster, tmp_path):
+    """--backend auto (the CLI default) is resolved in the provenance ("auto" said nothing
+    about how the numbers were made); the run key keeps "auto" so the same command resumes."""
+    client, _ = cluster
+    images = np.random.default_rng(0).integers(0, 256, (40, 28, 28)).astype(np.uint8)
+    np.save(tmp_path / "x.npy", images)
+    source, _ = dist.open_source(str(tmp_path / "x.npy"))
+    dist.explain_to_store(job_args(source, backend="auto"), tmp_path / "R.zarr", client=client,
+                          progress=False)
+    store = open_relevance_store(tmp_path / "R.zarr")
+    assert store.provenance["backend"] == dist.resolved_backend("auto") != "auto"
+    assert store.provenance["backend"] in ("numpy", "cupy")
+    assert store.run["backend"] == "auto"
+
+
+def test_a_resumed_run_keeps_the_backends_of_the_first():
+    from lrpcore.io import relevance_store as layout
+
+    class Group:
+        def __init__(self, backend):
+            self.attrs = {layout.PROVENANCE: {"backend": backend}}
+
+    mixed = Group("cupy")
+    dist._record_backends(mixed, {"numpy"}, resumed=True)
+    assert mixed.attrs[layout.PROVENANCE]["backend"] == "cupy, numpy"
+    fresh = Group("cupy")  # the client's guess; the workers had no GPU
+    dist._record_backends(fresh, {"numpy"}, resumed=False)
+    assert fresh.attrs[layout.PROVENANCE]["backend"] == "numpy"

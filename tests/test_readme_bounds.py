@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lrpcore import limits
+from lrpcore import distributed, export, limits
 from lrpcore.io import (
     claims,
     datasets,
@@ -51,6 +51,11 @@ CLAIMS = [  # (what the README says, the code's value it must contain)
     ("sidecar size", f"at most {sidecar._MAX_BYTES >> 20} MB"),
     ("image pixels", f"at most {_n(image_folder.MAX_PIXELS)} pixels"),
     ("rendered pixels", f"at most {_n(outline.MAX_PIXELS)} pixels drawn"),
+    ("zarr input chunks", f"one chunk at most {distributed.MAX_CHUNK_BYTES >> 20} MB "
+                          f"decompressed; one sample split into at most "
+                          f"{_n(distributed.MAX_CHUNKS_PER_SAMPLE)} chunks; at most "
+                          f"{_n(distributed.MAX_TASKS)} tasks"),
+    ("figure pixels", f"rows × columns × cell at most {_n(export.MAX_FIGURE_PIXELS)} pixels"),
     ("native npz inflation", f"at most {native._INFLATION_FLOOR >> 20} MB + "
                              f"{native._MAX_INFLATION} × the archive's compressed bytes"),
     ("deflate ratio (datasets)", f"at most {claims.MAX_RATIO} × its compressed size"),
@@ -67,7 +72,8 @@ def test_the_readme_states_each_bound_the_code_applies(what, phrase):
 
 
 @pytest.mark.parametrize("cap", [limits.DOWNLOAD_MAX, limits.DOWNLOAD_DEADLINE,
-                                 limits.DOWNLOAD_STALL, limits.CACHE_MAX],
+                                 limits.DOWNLOAD_STALL, limits.CACHE_MAX,
+                                 limits.RELMAX_CACHE_MAX],
                          ids=lambda c: c.env)
 def test_the_readme_lists_each_cap_with_its_default(cap):
     assert f"| `{cap.env}` | {cap.default:g} |" in _section()

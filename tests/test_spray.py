@@ -230,3 +230,19 @@ def test_cli_spray_on_a_graph_model(tmp_path, capsys):
     ex = Explainer(lrpcore.load_model(resnet), "numpy")
     want = ex.explain(x[threes], "epsilon:0.01", target="true", labels=y[threes])
     np.testing.assert_allclose(res.heatmaps, spray._spatial(want), rtol=1e-5, atol=1e-7)
+
+
+def test_spray_records_the_resolved_rule_not_none():
+    """Without a rule the metadata said rule 'None'; it names the rules that made the maps."""
+    from lrpcore.explain import resolve_rules
+    from lrpcore.io import open_dataset
+
+    model = lrpcore.load_model("mnist-lenet5")
+    ex = Explainer(model, "numpy")
+    data = open_dataset("mnist-sample")
+    sub = Digits(data.images(np.arange(40)), np.asarray(data.labels)[:40])
+    res = spray.spray(ex, sub, None, rule=None, target="pred", k=2, embed=None)
+    assert res.meta["rule"] == resolve_rules(ex.layers, None).description != "None"
+    named = spray.spray(ex, sub, None, rule="EpsilonPlus", target="3", k=2, embed=None)
+    assert named.meta["rule"] == resolve_rules(ex.layers, "EpsilonPlus").description
+    assert named.meta["target"] == 3

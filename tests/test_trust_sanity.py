@@ -84,6 +84,25 @@ def test_lrp_sanity_cli(tmp_path, capsys, monkeypatch):
     assert main(["sanity", "mnist-lenet5", "mnist-sample", "--rule", "bogus"]) == 2
 
 
+def test_lrp_sanity_exits_non_zero_when_the_rule_fails(tmp_path, capsys, monkeypatch):
+    """A failed check is not a success: z⁺ fails on LeNet-5 (it exited 0 with "FAIL"), ε
+    passes; the code is neither 1 (internal error) nor 2 (bad input) and --help names it."""
+    from lrpcore.cli.cmd_sanity import CHECK_FAILED
+    from lrpcore.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["sanity", "mnist-lenet5", "mnist-sample", "--n", "8", "--quiet", "--csv",
+            str(tmp_path / "s.csv")]
+    assert main(args + ["--rule", "zplus"]) == CHECK_FAILED == 3
+    out = capsys.readouterr().out
+    assert "FAIL: zplus" in out and (tmp_path / "s.csv").is_file()  # the results are kept
+    assert main(args + ["--rule", "epsilon:0.01", "--overwrite"]) == 0
+    assert "PASS: epsilon:0.01" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sanity", "--help"])
+    assert "3 when it fails the check" in " ".join(capsys.readouterr().out.split())
+
+
 def test_samples_are_spread_over_a_sorted_dataset():
     from lrpcore.insight.tasks import spread_indices
 

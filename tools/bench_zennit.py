@@ -69,9 +69,10 @@ def lite0(size=224):
     return nn.Sequential(*layers).eval()
 
 
-def time_zennit(batch, dtype, repeat):
-    model = lite0().to(dtype)
-    x = torch.rand(batch, 3, 224, 224, dtype=dtype) * 2 - 1
+def time_zennit(batch, dtype, repeat, device="cpu"):
+    model = lite0().to(device=device, dtype=dtype)
+    x = torch.rand(batch, 3, 224, 224, dtype=dtype, device=device) * 2 - 1
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
     composite = EpsilonPlus(canonizers=[SequentialMergeBatchNorm()])
     with composite.context(model) as modified:
         def once():
@@ -83,13 +84,17 @@ def time_zennit(batch, dtype, repeat):
         once()
         times = []
         for _ in range(repeat):
+            sync()
             start = time.perf_counter()
             once()
+            sync()
             times.append(time.perf_counter() - start)
     with torch.no_grad():
         model(x)
+        sync()
         start = time.perf_counter()
         model(x)
+        sync()
         plain = time.perf_counter() - start
     return 1e3 * float(np.median(times)), 1e3 * plain
 

@@ -25,9 +25,10 @@ from ..export import (
     sidecar_info,
     sidecar_path,
 )
+from ..fileio import staged_writes
 from ..io import load_model
 from ..render import TOOLBOX_COLORMAPS
-from .common import add_command, check_outputs_free, remove_with_sidecars
+from .common import add_command, check_outputs_free
 
 EXAMPLE = "lrp demo --out demo-output/"
 
@@ -145,14 +146,14 @@ def run(args) -> int:
         print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[k]))}")
     info = sidecar_info(model_path, "epsilon:0.01", "pred", backend, ex.dtype,
                         dataset=ds.name)
-    created, written = not out.exists(), []
+    created = not out.exists()
     try:
-        written = explain_and_export(out, ex, ds.images, chosen, "epsilon:0.01", "pred",
-                                     cmaps=TOOLBOX_COLORMAPS, npy=True, info=info,
-                                     overwrite=args.overwrite)  # the GUI's batch export too
-        written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)
-    except BaseException:
-        remove_with_sidecars(written)  # a failed demo leaves no half set of files
+        with staged_writes():  # all files take their names together at the end, or none
+            written = explain_and_export(out, ex, ds.images, chosen, "epsilon:0.01", "pred",
+                                         cmaps=TOOLBOX_COLORMAPS, npy=True, info=info,
+                                         overwrite=args.overwrite)  # the GUI's batch export
+            written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)
+    except BaseException:  # a failed demo leaves no half set of files (the stage's promise)
         if created:  # nor the folder it made for them
             with contextlib.suppress(OSError):
                 out.rmdir()

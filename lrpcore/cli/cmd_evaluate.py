@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ..errors import ShapeError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, staged_writes
 from ..insight.pixelflip import DEFAULTS
 from .common import (
     add_command,
@@ -14,7 +14,6 @@ from .common import (
     load_labels,
     load_samples,
     parse_target,
-    remove_quietly,
 )
 from .progress import ProgressBar
 
@@ -81,17 +80,15 @@ def csv_text(results) -> str:
 
 
 def _write_outputs(args, results) -> None:
-    """The CSV and the plot, both or neither."""
-    atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
-    try:
+    """The CSV and the plot, both or neither (earlier files at those names stay as they were
+    when either fails: :func:`lrpcore.fileio.staged_writes`)."""
+    with staged_writes():
+        atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
         if args.plot:
             from ..insight.plot import curve_plot  # noqa: PLC0415
             from ..render.compose import save_png  # noqa: PLC0415
 
             save_png(args.plot, curve_plot(results), overwrite=args.overwrite)
-    except BaseException:
-        remove_quietly([args.csv])
-        raise
 
 
 def run(args) -> int:

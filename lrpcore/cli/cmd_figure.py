@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..export import export_figure
+from ..export import check_figure_size, export_figure
 from ..render import TOOLBOX_COLORMAPS
 from .cmd_render import add_render_options
 from .common import add_command
@@ -40,9 +40,15 @@ def run(args) -> int:
         if args.max_rows < 1:
             raise ShapeError(f"--max-rows must be at least 1, got {args.max_rows}")
         indices = source.default_indices(args.max_rows)
+    cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
+    try:  # before the maps are read: each cell costs memory
+        columns = len(cmaps) + bool(args.input or source.default_input)
+        check_figure_size(len(indices), columns, source.maps(indices[:1])[0], args.scaling)
+    except ShapeError as exc:
+        raise ShapeError(f"{args.relevance}: {exc} (--index/--max-rows, --colormap, "
+                         "--scaling)") from None
     maps = source.maps(indices)
     inputs, xs = fitted_inputs(args.input, source, indices, maps)
-    cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where}
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),
                          cmaps, indices=indices, outline=args.outline, scaling=args.scaling,

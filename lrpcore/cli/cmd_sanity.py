@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import add_command, check_outputs_free, remove_quietly
+from ..fileio import staged_writes
+from .common import add_command, check_outputs_free
 from .progress import ProgressBar
 from .trust_args import add_model_data, load_inputs, model_path, target_of, write_csv
 
 EXAMPLE = "lrp sanity mnist-lenet5 mnist-sample --rule EpsilonGammaBox --n 64 --csv --plot"
+# exit status of a rule that fails the check: not 1 (an internal error) nor 2 (bad input), so
+# a script or CI job can tell "the check ran and the rule failed" from "the check did not run"
+CHECK_FAILED = 3
 
 
 def register(sub):
@@ -20,8 +24,9 @@ def register(sub):
             "at each step (a copy: the model file is not touched), explain N samples spread "
             "over DATA at every step and compare the heatmaps with the original ones (Spearman "
             "rank correlation and SSIM, medians over the samples). A rule whose heatmaps stay "
-            "similar once half of the layers are random fails the check (exit status 0 "
-            "either way; the verdict is printed)."))
+            "similar once half of the layers are random fails the check. Exit status: 0 "
+            f"when the rule passes, {CHECK_FAILED} when it fails the check (the verdict is "
+            "printed either way), 2 on bad input, 1 on an internal error."))
     add_model_data(p)
     p.add_argument("--rule", required=True,
                    help="rule spec, preset, sensitivity or gradxinput")
@@ -62,7 +67,7 @@ def run(args) -> int:
         bar.close()
     out = sys.stderr if args.csv == "-" else sys.stdout
     written = []
-    try:
+    with staged_writes():  # the CSV and the plot take their names together, or neither
         if args.csv is not None:
             where = write_csv(args.csv, csv_text(result), args.overwrite)
             if where != "stdout":
@@ -70,9 +75,6 @@ def run(args) -> int:
         if plot:
             save_png(plot, figure(result), overwrite=args.overwrite)
             written.append(plot)
-    except BaseException:
-        remove_quietly(written)
-        raise
     print(f"{result.n} samples, {len(result.steps) - 1} weighted layers randomised from the "
           f"top in {result.seconds:.2f} s", file=out)
     for k, s in enumerate(result.steps):
@@ -82,4 +84,4 @@ def run(args) -> int:
     print(result.verdict(), file=out)
     for path in written:
         print(f"wrote {path}", file=out)
-    return 0
+    return 0 if result.passed else CHECK_FAILED

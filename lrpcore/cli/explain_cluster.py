@@ -57,7 +57,10 @@ def run_cluster(args) -> int:
         model_defaults(args, model)  # the model's rule and dtype, as without a cluster
     loaded = model
     target = parse_target(args.target, model=lambda: loaded or load_model(args.model))
-    source, found_labels = distributed.open_source(args.input, model)  # a folder: fitted
+    # a folder: fitted to the model; a Zarr array: its chunking checked
+    source, found_labels = distributed.open_source(args.input, model)
+    if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
+        distributed.check_tasks(args.input, source.shape[0], args.batch_size)
     labels = _labels(args, target, source, found_labels)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,
                 "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),

@@ -16,7 +16,7 @@ import sys
 from .. import __version__
 from ..allocator import keep_freed_memory
 from ..errors import LRPError
-from ..text import printable
+from ..text import error_line
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
             "evaluate", "data", "sweep", "sanity", "concepts", "spray"]
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         print(f"lrp: {how}; no partial output files were left", file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except LRPError as exc:
-        message = " ".join(printable(exc).splitlines())  # file names may hold escapes
+        message = error_line(exc)  # file names may hold escapes, file content megabytes
         print(f"lrp {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:

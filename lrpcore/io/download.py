@@ -5,7 +5,8 @@ The file names, MD5 sums and default mirrors come from the package's manifest
 Mirrors are tried in order: the ``mirrors`` argument, else ``LRP_MNIST_MIRROR`` (comma- or
 space-separated), else the manifest's list. pooch streams each file to a temporary name beside
 the target and keeps it only when its checksum matches, so a truncated, corrupted or cancelled
-download leaves nothing behind.
+download leaves nothing behind (and a killed one only a temporary folder of this run, which
+the next download removes).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import Cancelled, DatasetError
+from ..fileio import clean_stale_temporaries, temp_prefix
 from ..limits import DOWNLOAD_DEADLINE, DOWNLOAD_MAX, DOWNLOAD_STALL
 from .cache import cache_dir as default_cache_dir
 from .download_deadline import Deadline
@@ -30,6 +32,15 @@ _CHUNK = 1 << 16
 
 class DownloadCancelled(Cancelled, DatasetError):
     """The user cancelled a download; partial files were removed (a :class:`Cancelled`)."""
+
+
+class ServersUnreachable(DatasetError):
+    """No mirror could be reached at all (offline). The message names the command line's
+    remedies; ``hosts`` lets another front end (the explorer) say what to do there."""
+
+    def __init__(self, message: str, hosts: str):
+        super().__init__(message)
+        self.hosts = hosts
 
 
 class _Stop(Exception):
@@ -45,26 +56,30 @@ class _BoundedDownloader:
     and stops at the size cap, the overall deadline (headers included: see
     :mod:`.download_deadline`) or a stall (no byte for ``stall`` seconds)."""
 
-    def __init__(self, bar, max_bytes: int, deadline_s: float, stall_s: float):
+    def __init__(self, bar, max_bytes: int, deadline_s: float, stall_s: float, cancel=None):
         self.bar, self.max_bytes = bar, max_bytes
         self.deadline_s, self.stall_s = deadline_s, stall_s
+        self.cancel = cancel
 
     def __call__(self, url, output_file, pooch_obj=None, check_only=False):
         import time
 
         start = time.monotonic()
-        # the timer cuts the connection even while the status line or headers trickle in
-        with Deadline(self.deadline_s) as deadline:
+        # the watcher cuts the connection even while the status line or headers trickle in,
+        # at the deadline or as soon as the user cancels
+        cancelled = None if self.cancel is None else (lambda: _is_cancelled(self.cancel))
+        with Deadline(self.deadline_s, cancelled) as deadline:
             try:
                 self._fetch(url, output_file, deadline.session, start)
-                if deadline.expired:  # the cut connection looked like the end of the file
-                    raise self._late(url)
             except _OverLimit:
                 raise
             except Exception:
-                if deadline.expired:
-                    raise self._late(url) from None
-                raise
+                if not deadline.cut:
+                    raise
+            if deadline.cancelled:  # the cut connection may look like the end of the file
+                raise _Stop()
+            if deadline.expired:
+                raise self._late(url) from None
 
     def _late(self, url) -> _OverLimit:
         return _OverLimit(f"{url}: the download took longer than {self.deadline_s:g} s "
@@ -212,6 +227,25 @@ def _describe_failure(exc: BaseException, url: str) -> tuple[str, bool]:
     return f"{url}: {exc}", False
 
 
+def _retrieve(pooch, url, md5, name, folder: Path, downloader) -> Path:
+    """pooch's download of ``url`` inside a private folder of this run (``.tmp-lrp-PID-@HOST-…``),
+    whose checked file is then renamed into ``folder``: pooch's own temporary file lives in
+    there too, so a run killed outright (SIGKILL) leaves only a folder that is unmistakably
+    temporary, which the next download removes (:func:`~lrpcore.fileio.clean_stale_temporaries`)."""
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    work = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-download", dir=folder)
+    try:
+        path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name, path=work,
+                              downloader=downloader)
+        target = folder / name
+        os.replace(path, target)
+        return target
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) -> Path:
     import pooch
 
@@ -233,11 +267,9 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
             url = mirror.rstrip("/") + "/" + name
             bar = _ProgressAdapter(name, progress, cancel)
             downloader = _BoundedDownloader(bar, DOWNLOAD_MAX.bytes(), DOWNLOAD_DEADLINE.value(),
-                                            timeout)
+                                            timeout, cancel)
             try:
-                path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name,
-                                      path=str(folder), downloader=downloader)
-                return Path(path)
+                return _retrieve(pooch, url, md5, name, folder, downloader)
             except _Stop:
                 raise DownloadCancelled(f"download of {name} cancelled; partial files were "
                                         "removed") from None
@@ -254,10 +286,10 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
         from urllib.parse import urlparse  # noqa: PLC0415
 
         hosts = ", ".join(dict.fromkeys(urlparse(m).netloc or m for m in mirrors))
-        raise DatasetError(f"could not reach the MNIST servers ({hosts}): no internet "
-                           "connection? The bundled mnist-test and mnist-sample need no "
-                           f"download; another mirror can be set with --mirror or "
-                           f"{MIRROR_ENV}.")
+        raise ServersUnreachable(f"could not reach the MNIST servers ({hosts}): no internet "
+                                 "connection? The bundled mnist-test and mnist-sample need no "
+                                 f"download; another mirror can be set with --mirror or "
+                                 f"{MIRROR_ENV}.", hosts)
     raise DatasetError(f"could not download {name}: " + "; ".join(failures) +
                        f" (set another mirror with --mirror or {MIRROR_ENV})")
 
@@ -295,6 +327,7 @@ def download_mnist(kind: str = "all", mirrors=None, cache_dir=None,
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot create the download folder: "
                            f"{exc.strerror or exc}") from None
+    clean_stale_temporaries(folder)  # what killed downloads of this machine left
     done = {}
     for k in kinds:
         for role in ROLES:

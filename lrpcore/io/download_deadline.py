@@ -3,8 +3,9 @@
 Read timeouts bound only the wait for each byte: a server that trickles its status line,
 headers or TLS handshake one byte every few seconds would hold a plain ``requests.get`` forever.
 Here every socket the request opens is duplicated as soon as it is connected; when the deadline
-passes, a timer shuts the duplicates down, which wakes whatever read is blocked on the socket
-(the duplicate keeps the socket itself alive, so no unrelated descriptor is ever touched).
+passes (or the user cancels), a watcher thread shuts the duplicates down, which wakes whatever
+read is blocked on the socket (the duplicate keeps the socket itself alive, so no unrelated
+descriptor is ever touched).
 """
 
 from __future__ import annotations
@@ -12,27 +13,42 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 
 class Deadline:
-    """``with Deadline(seconds) as d: d.session.get(...)``; ``d.expired`` tells whether the
-    timer cut the connection (the request then fails with some connection error)."""
+    """``with Deadline(seconds, cancelled) as d: d.session.get(...)``; ``d.expired`` tells
+    whether the deadline cut the connection, ``d.cancelled`` whether ``cancelled()`` turned
+    true (a GUI's Cancel), which cuts it just as promptly, whatever stage the answer is in: a
+    server trickling its headers never reaches the code that checks between blocks. (The
+    request then fails with some connection error.)"""
 
-    def __init__(self, seconds: float):
+    POLL_S = 0.1  # how soon a cancellation cuts the connection
+
+    def __init__(self, seconds: float, cancelled=None):
         self.seconds = seconds
         self.expired = False
+        self.cancelled = False
+        self._is_cancelled = cancelled
         self._lock = threading.Lock()
         self._watched: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lrp-download-deadline",
+                                        daemon=True)
         self.session = _session(self._watch)
 
+    @property
+    def cut(self) -> bool:
+        return self.expired or self.cancelled
+
     def __enter__(self) -> Deadline:
-        self._timer.start()
+        self._end = time.monotonic() + self.seconds
+        self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._timer.cancel()
+        self._done.set()
+        self._thread.join()
         self.session.close()
         with self._lock:
             for sock in self._watched:
@@ -44,12 +60,26 @@ class Deadline:
         with self._lock:
             dup = sock.dup()
             self._watched.append(dup)
-            if self.expired:
+            if self.cut:
                 _cut(dup)
 
-    def _expire(self) -> None:
+    def _run(self) -> None:
+        """Wait for the end of the download, the deadline or a cancellation, whichever first."""
+        while True:
+            left = self._end - time.monotonic()
+            if left <= 0:
+                self._cut_all("expired")
+                return
+            wait = left if self._is_cancelled is None else min(left, self.POLL_S)
+            if self._done.wait(wait):
+                return
+            if self._is_cancelled is not None and self._is_cancelled():
+                self._cut_all("cancelled")
+                return
+
+    def _cut_all(self, why: str) -> None:
         with self._lock:
-            self.expired = True
+            setattr(self, why, True)
             for sock in self._watched:
                 _cut(sock)
 

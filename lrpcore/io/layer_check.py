@@ -16,43 +16,37 @@ MAX_PADDING = 8192  # pixels all Pad layers together may add to height or width 
 def check_layer_chain(layers, where=lambda i: f"layer {i}") -> None:
     """Raise ModelFormatError where a layer cannot take the previous layer's output.
 
-    ``where(i)`` names layer ``i`` in the message (e.g. the file and line it came from).
+    ``where(i)`` names layer ``i`` in the message (e.g. the file and line it came from). What
+    each kind needs and gives is declared by its class (``chain_input``, ``chain_output``,
+    ``chain_widths``, ``added_pixels``).
     """
     flat = None  # True: (features,), False: (H, W, C), None: not known yet
     padded = [0, 0]  # pixels added to height and width by Pad layers so far
     size = None  # features (flat) or channels (spatial), when known
     for i, layer in enumerate(layers):
-        k = layer.kind
-        if k == "Linear":
-            if flat is False and size is not None:
-                raise ModelFormatError(f"{where(i)}: Linear needs flat input; the previous "
-                                       "layer gives an image (add a Flatten)")
-            if flat and size is not None and size != layer.m:
-                raise ModelFormatError(f"{where(i)}: Linear takes {layer.m} inputs, the "
-                                       f"previous layer gives {size}")
-            flat, size = True, layer.n
-        elif k == "Convolution":
-            d, n = layer.W.shape[2], layer.W.shape[3]
-            if flat:
-                raise ModelFormatError(f"{where(i)}: Convolution needs image input; the "
-                                       "previous layer gives a flat vector")
-            if size is not None and size != d:
-                raise ModelFormatError(f"{where(i)}: Convolution filters take {d} channels, "
-                                       f"the previous layer gives {size}")
-            flat, size = False, n
-        elif k in ("SumPool", "MaxPool", "Pad"):
-            if k == "Pad":
-                top, bottom, left, right = (int(p) for p in layer.pads)
-                padded = [padded[0] + top + bottom, padded[1] + left + right]
-                if max(padded) > MAX_PADDING:  # each pixel of padding costs memory per sample
-                    raise ModelFormatError(f"{where(i)}: Pad layers together add {max(padded)} "
-                                           f"pixels to one side; more than {MAX_PADDING} is "
-                                           "not a model this program can run")
-            if flat:
-                raise ModelFormatError(f"{where(i)}: {k} needs image input; the previous "
-                                       "layer gives a flat vector")
-            flat = False
-        elif k == "Flatten":
-            if flat is False:
-                size = None  # features = H·W·C, unknown without the input size
-            flat = True
+        name, needs = layer.kind, layer.chain_input
+        takes, gives = layer.chain_widths()
+        rows, cols = layer.added_pixels()
+        padded = [padded[0] + rows, padded[1] + cols]
+        if max(padded) > MAX_PADDING:  # each pixel of padding costs memory per sample
+            raise ModelFormatError(f"{where(i)}: Pad layers together add {max(padded)} "
+                                   f"pixels to one side; more than {MAX_PADDING} is not a "
+                                   "model this program can run")
+        if needs == "flat" and flat is False and size is not None:
+            raise ModelFormatError(f"{where(i)}: {name} needs flat input; the previous layer "
+                                   "gives an image (add a Flatten)")
+        if needs == "image" and flat:
+            raise ModelFormatError(f"{where(i)}: {name} needs image input; the previous layer "
+                                   "gives a flat vector")
+        if takes is not None and size is not None and flat == (needs == "flat") \
+                and size != takes:
+            what = "inputs" if needs == "flat" else "channels"
+            raise ModelFormatError(f"{where(i)}: {name} takes {takes} {what}, the previous "
+                                   f"layer gives {size}")
+        if layer.chain_output is not None:
+            becomes_flat = layer.chain_output == "flat"
+            if gives is None and flat is not None and flat != becomes_flat:
+                size = None  # e.g. features = H·W·C after a Flatten: unknown without the input
+            flat = becomes_flat
+        if gives is not None:
+            size = gives

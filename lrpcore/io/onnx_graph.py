@@ -36,6 +36,7 @@ from ..graph_layers import (
 )
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
+from ..text import brief, error_line, short
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
@@ -65,7 +66,7 @@ class _Builder:
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
-        raise ModelFormatError(f"{self.path}: {where}: {text}")
+        raise ModelFormatError(f"{self.path}: {where}: {error_line(text, 400)}")
 
     def add(self, name, layer, inputs, output):
         self.nodes.append(Node(name, layer, tuple(inputs), output))
@@ -183,7 +184,7 @@ def _fold(b, node, attrs, where, onnx):
     elif op == "ConstantOfShape":
         shape = _ints(np.atleast_1d(x), where, b, "ConstantOfShape's shape")
         if any(s < 0 for s in shape) or math.prod(shape) > MAX_CONSTANT_ELEMENTS:
-            b.fail(where, f"ConstantOfShape of shape {shape} is not shape arithmetic")
+            b.fail(where, f"ConstantOfShape of shape {brief(shape)} is not shape arithmetic")
         fill = _tensor(onnx, attrs["value"], where).reshape(-1)[0] if "value" in attrs else 0.0
         value = np.full(shape, fill)
     elif op == "Cast":
@@ -239,7 +240,7 @@ def _reshape_const(x, target, b, where):
     try:
         return np.reshape(x, shape)
     except ValueError:
-        b.fail(where, f"cannot reshape a constant of shape {np.shape(x)} to {target}")
+        b.fail(where, f"cannot reshape a constant of shape {brief(np.shape(x))} to {brief(target)}")
 
 
 # -- layers ------------------------------------------------------------------------------------
@@ -258,8 +259,8 @@ def _conv(b, node, attrs, where, t):
     strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")
     if "kernel_shape" in attrs and _ints(attrs["kernel_shape"], where, b, "kernel_shape") \
             != [kh, kw]:
-        b.fail(where, f"kernel_shape {list(attrs['kernel_shape'])} does not match filters of "
-                      f"{kh}×{kw}")
+        b.fail(where, f"kernel_shape {brief(list(attrs['kernel_shape']))} does not match "
+                      f"filters of {kh}×{kw}")
     t = b.channels_last(t, where)
     C, H, Wd = t.shape
     if cg * groups != C:
@@ -293,7 +294,7 @@ def _pad_for(b, node, attrs, where, t, kernel, strides, value):
             b.fail(where, f"pads {p} are not those of a 2-D operator")
         top, left, bottom, right = p
     else:
-        b.fail(where, f"auto_pad {auto!r} is not supported")
+        b.fail(where, f"auto_pad {short(auto)!r} is not supported")
     return _pad_node(b, f"{node.name}/pad", t, (top, bottom, left, right), value, where)
 
 
@@ -302,7 +303,7 @@ def _pad_node(b, name, t, pads, value, where):
         return t
     C, H, W = t.shape
     if any(p < 0 for p in pads) or any(p > min(MAX_PAD, max(H, W) + 16) for p in pads):
-        b.fail(where, f"pads {list(pads)} are negative or far larger than the {H}×{W} input")
+        b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} input")
     out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
     top, bottom, left, right = pads
     b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl")
@@ -313,7 +314,7 @@ def _pad(b, node, attrs, where, t):
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     if mode != "constant":
-        b.fail(where, f"only constant padding is supported, not mode {mode!r}")
+        b.fail(where, f"only constant padding is supported, not mode {short(mode)!r}")
     if b.opset < 11:
         pads, value = attrs.get("pads"), float(attrs.get("value", 0.0))
     else:
@@ -518,7 +519,7 @@ def _op_reshape(b, node, attrs, where, t, data_in):
     elif [int(s) for s in target[1:]] == list(t.shape):
         _alias(b, node, t)
     else:
-        b.fail(where, f"Reshape of a {t.shape} tensor to {target} is not a flatten; only "
+        b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
                       "flattening reshapes are supported")
 
 
@@ -532,7 +533,7 @@ def _op_transpose(b, node, attrs, where, t, data_in):
         C, H, W = t.shape
         b.data[out] = _Tensor(t.name, (H, W, C), "same")
     else:
-        b.fail(where, f"Transpose {perm} of data is supported only between NHWC and NCHW")
+        b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and NCHW")
 
 
 def _two_tensors(data_in) -> bool:
@@ -686,10 +687,10 @@ def _node(b, node, where, onnx):
     data_in = [b.data.get(n) for n in node.input if n]
     t = data_in[0] if data_in else None
     if t is None:
-        b.fail(where, f"operator {op} on inputs that are neither data nor constants")
+        b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     handler = OPERATORS.get(op)
     if handler is None:
-        b.fail(where, f"operator {op} is not supported (supported: "
+        b.fail(where, f"operator {short(op, 40)} is not supported (supported: "
                       f"{', '.join(supported_operators())})")
     handler(b, node, attrs, where, t, data_in)
 
@@ -727,11 +728,11 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
     if len(sample) not in (1, 3) or any(d <= 0 for d in sample):
-        raise ModelFormatError(f"{path}: input '{inp.name}' must have a fixed shape "
+        raise ModelFormatError(f"{path}: input '{short(inp.name)}' must have a fixed shape "
                                "(N, features), (N, C, H, W) or (N, H, W, C); got "
-                               f"{[d.dim_param or d.dim_value for d in dims]}")
+                               f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}")
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
-        raise ModelFormatError(f"{path}: input '{inp.name}' declares {math.prod(sample):,} "
+        raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "
                                f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")
     for node in graph.node:
         for n in node.input:
@@ -744,25 +745,26 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         name = node.name or f"{node.op_type}_{i}"
         if not node.name:
             node.name = name
-        where = f"node {i} '{name}' ({node.op_type})"
+        where = f"node {i} '{short(name)}' ({short(node.op_type, 40)})"
         if node.domain not in ("", "ai.onnx"):
-            raise ModelFormatError(f"{path}: {where}: operator '{node.domain}.{node.op_type}' "
+            raise ModelFormatError(f"{path}: {where}: operator '{short(node.domain, 40)}."
+                                   f"{short(node.op_type, 40)}' "
                                    "is not supported")
         try:
             _node(b, node, where, onnx)
         except ModelFormatError as exc:
             if str(exc).startswith(path):
                 raise
-            raise ModelFormatError(f"{path}: {where}: {exc}") from None
+            raise ModelFormatError(f"{path}: {where}: {error_line(exc, 400)}") from None
         except LRPError as exc:  # a layer refusing its parameters (ShapeError, RuleError)
-            raise ModelFormatError(f"{path}: {where}: {exc}") from None
+            raise ModelFormatError(f"{path}: {where}: {error_line(exc, 400)}") from None
         except (ValueError, ArithmeticError, IndexError, KeyError, TypeError) as exc:
             # a hostile file reaching a check no branch foresaw: still one line naming it
             raise ModelFormatError(f"{path}: {where}: malformed ({type(exc).__name__}: "
                                    f"{str(exc)[:200]})") from None
     out_name = graph.output[0].name
     if out_name not in b.data:
-        raise ModelFormatError(f"{path}: the graph output '{out_name}' is not computed from "
+        raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is not computed from "
                                "the input")
     final = b.data[out_name]
     if final.name != out_name:  # an alias (Identity, folded bias) of a node's output
@@ -789,4 +791,4 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     try:
         return GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
     except LRPError as exc:  # e.g. two nodes writing one tensor: the message lacks the file
-        raise ModelFormatError(f"{path}: {exc}") from None
+        raise ModelFormatError(f"{path}: {error_line(exc, 400)}") from None

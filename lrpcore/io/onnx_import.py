@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from ..errors import ModelFormatError
+from ..text import short
 
 
 def _onnx():
@@ -28,18 +29,20 @@ def _onnx():
 
 def _tensor(onnx, tensor, where):
     _, numpy_helper = _onnx()
+    name = short(tensor.name)  # a name in a crafted file may be megabytes long
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
-        raise ModelFormatError(f"{where}: tensor '{tensor.name}' is stored in an external file; "
+        raise ModelFormatError(f"{where}: tensor '{name}' is stored in an external file; "
                                "external data is not supported")
     try:
         arr = numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - damaged tensor data
-        raise ModelFormatError(f"{where}: tensor '{tensor.name}' cannot be read: {exc}") from None
+        raise ModelFormatError(f"{where}: tensor '{name}' cannot be read: "
+                               f"{short(exc, 200)}") from None
     if arr.dtype.kind not in "fiu":
-        raise ModelFormatError(f"{where}: tensor '{tensor.name}' has type {arr.dtype}")
+        raise ModelFormatError(f"{where}: tensor '{name}' has type {arr.dtype}")
     arr = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ModelFormatError(f"{where}: tensor '{tensor.name}' contains NaN or infinite values")
+        raise ModelFormatError(f"{where}: tensor '{name}' contains NaN or infinite values")
     return arr
 
 

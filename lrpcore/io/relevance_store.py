@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 from ..errors import DatasetError, ExportError
-from ..fileio import TEMP_PREFIX, clean_stale_temporaries, lstat_or_none
+from ..fileio import clean_stale_temporaries, lstat_or_none, temp_prefix
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
@@ -220,7 +220,7 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
         raise ExportError(f"{path}: folder {folder} does not exist")
     clean_stale_temporaries(folder)  # stores of killed runs
     try:
-        tmp = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-",
+        tmp = tempfile.mkdtemp(prefix=temp_prefix(),
                                suffix=os.path.basename(path.rstrip(os.sep))[-40:], dir=folder)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
@@ -239,7 +239,7 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
                            fill_value=0)
         group.attrs.update({PROVENANCE: provenance, RUN: key, FAILED: []})  # the mark: last
         if replace:  # the old store goes aside (a temporary name) only now
-            aside = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix="-old",
+            aside = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old",
                                      dir=folder)
             os.rename(path, os.path.join(aside, "store"))
             try:

@@ -21,6 +21,7 @@ import math
 import os
 
 from ..errors import ModelFormatError
+from ..text import listing
 from .spec_json import check_layout, class_names_from_json, spec_from_json
 
 SIDECAR_KEYS = ("input", "class_names", "provenance", "accuracy")
@@ -54,7 +55,7 @@ def read_sidecar(path) -> dict:
         raise ModelFormatError(f"{path}: sidecar must hold a JSON object {{...}}")
     unknown = sorted(str(k)[:30] for k in data if k not in SIDECAR_KEYS)
     if unknown:
-        raise ModelFormatError(f"{path}: unknown sidecar key(s) {', '.join(unknown)}; "
+        raise ModelFormatError(f"{path}: unknown sidecar key(s) {listing(unknown)}; "
                                f"known: {', '.join(SIDECAR_KEYS)}")
     return data
 

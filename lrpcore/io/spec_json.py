@@ -12,6 +12,7 @@ import math
 
 from ..errors import ModelFormatError
 from ..spec import InputSpec
+from ..text import listing
 
 SPEC_FIELDS = ("shape", "raw_shape", "layout", "divide", "offset", "pad", "pad_value",
                "value_range", "raw_range", "mean", "std")
@@ -75,7 +76,7 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     unknown = sorted(str(k)[:30] for k in data if k not in SPEC_FIELDS and k != "source")
     extra = {}
     if unknown and strict:
-        raise ModelFormatError(f"{where}: unknown input field(s) {', '.join(unknown)}; "
+        raise ModelFormatError(f"{where}: unknown input field(s) {listing(unknown)}; "
                                f"known: {', '.join(SPEC_FIELDS)}")
     if unknown:
         extra = {k: v for k, v in data.items() if k not in SPEC_FIELDS and k != "source"

@@ -13,7 +13,7 @@ the loss (:func:`lrpcore.train.losses.softmax_cross_entropy`) fuses it with cros
 from __future__ import annotations
 
 from ..errors import ShapeError
-from ..layers import Convolution, SoftMax, _windows
+from ..layers import Convolution, SoftMax
 
 
 def trainable_layers(model) -> list:
@@ -49,34 +49,16 @@ def forward_trace(layers, params, x, xp) -> list:
 
 
 def layer_backward(layer, x, y, dy, p, xp, need_dx=True):
-    """Gradients of one layer: ``(dx, {"W": dW, "B": dB} or None)`` given dL/dy."""
-    k = layer.kind
-    grads = None
-    if k == "Linear":
-        grads = {"W": x.T @ dy, "B": dy.sum(axis=0)}
-        dx = layer.tmap(dy, p["W"], x.shape[1:], xp) if need_dx else None
-    elif k == "Convolution":
-        h, w, d, n = p["W"].shape
-        cols = _windows(x, h, w, *layer.stride, xp).reshape(-1, h * w * d)
-        dz = dy.reshape(-1, n)
-        grads = {"W": (cols.T @ dz).reshape(h, w, d, n), "B": dz.sum(axis=0)}
-        dx = layer.tmap(dy, _map_weights(layer, p["W"]), x.shape[1:], xp) if need_dx else None
-    elif k == "SumPool":
-        dx = layer.tmap(dy, 1.0, x.shape[1:], xp) * layer.norm
-    elif k == "MaxPool":
-        # the gradient goes to the window's maximum (a tie is split equally: a subgradient)
-        dx = layer.winner_relevance(x, y, dy, xp)
-    elif k == "Rect":
-        dx = dy * (x > 0)
-    elif k == "Tanh":
-        dx = dy * (1 - y * y)
-    elif k == "Flatten":
-        dx = dy.reshape(x.shape)
-    elif k == "Pad":
-        dx = layer.crop(dy)
-    else:
-        raise ShapeError(f"no gradient for layer type {k}; SoftMax is only trained as the "
+    """Gradients of one layer: ``(dx, {"W": dW, "B": dB} or None)`` given dL/dy. Each layer
+    class declares both: ``parameter_gradients`` and, for the input, ``tmap`` with the weights
+    being trained (weighted layers) or its own ``gradient`` (the rest)."""
+    if isinstance(layer, SoftMax):
+        raise ShapeError("no gradient for layer type SoftMax; SoftMax is only trained as the "
                          "final layer, fused with the cross-entropy loss")
+    if not layer.weighted:
+        return (layer.gradient(x, y, dy, xp, dy.dtype) if need_dx else None), None
+    grads = layer.parameter_gradients(x, dy, xp)
+    dx = layer.tmap(dy, _map_weights(layer, p["W"]), x.shape[1:], xp) if need_dx else None
     return dx, grads
 
 

@@ -161,9 +161,13 @@ def test_an_offline_download_fails_in_one_readable_sentence(make_window, qtbot, 
     window.download_mnist("test", confirmed=True)
     qtbot.waitUntil(lambda: bool(dialogs_shown), timeout=30000)
     title, text = dialogs_shown[0]
-    assert title == "Download failed" and "could not reach the MNIST servers" in text
+    assert title == "Download failed" and "Could not reach the MNIST servers" in text
     assert "\n" not in text and "Traceback" not in text and len(text) < 300
     assert "need no download" in text  # and what works offline
+    # what to do in the explorer, in one sentence: not the command line's --mirror option
+    assert "--mirror" not in text and "LRP_MNIST_MIRROR" not in text
+    assert "Download MNIST…" in text and "Browser" in text
+    assert text.endswith(".") and text.count(". ") == 0 and text.count("?") == 0
 
 
 def test_window_layout_persists(make_window, qtbot):

@@ -1,0 +1,158 @@
+"""Stopping a download is prompt at every stage, and a killed one is cleaned by the next run
+(local servers on 127.0.0.1; the deadline and stall timeouts are set far beyond the test, so
+only the cancellation can end the download in time).
+
+- GUI cancel (a token): the server trickles header bytes, so the client never reaches the
+  loop that checks the token between blocks; the connection must still be cut at once.
+- Ctrl-C and SIGTERM of ``lrp data download`` during trickled headers: exit 130 / 143, no file.
+- SIGKILL during the body: only a temporary folder of the dead run (unmistakable by name) is
+  left, never pooch's anonymous ``tmpXXXX`` file, and the next download removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from test_download import Server, fake_mnist, leftovers, manifest_for
+
+from lrpcore.fileio import TEMP_PREFIX
+from lrpcore.io.download import DownloadCancelled, download_mnist
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Trickle:
+    """A raw TCP server answering every connection slowly, one byte per ``gap`` seconds
+    (pacing on an event), for as long as the test runs: in the headers (``body=False``) or,
+    after complete headers announcing ``size`` bytes, in the body. ``sent`` is set once a
+    few bytes went out; ``hung_up`` when the client closed the connection."""
+
+    def __init__(self, body=False, size=10**6, gap=0.02):
+        self.stop, self.sent, self.hung_up = (threading.Event() for _ in range(3))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/mnist/"
+        self.body, self.size, self.gap = body, size, gap
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                head = b"HTTP/1.1 200 OK\r\n"
+                if self.body:
+                    head += f"Content-Length: {self.size}\r\n\r\n".encode() + b"x" * 70000
+                else:
+                    head += b"X-Slow: "
+                conn.sendall(head)
+                for k in range(10**7):
+                    if self.stop.wait(self.gap):
+                        return
+                    conn.sendall(b"a")
+                    if k == 5:
+                        self.sent.set()
+            except OSError:
+                self.hung_up.set()
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def slow_limits(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LRP_DOWNLOAD_DEADLINE_S", "600")
+    monkeypatch.setenv("LRP_DOWNLOAD_STALL_S", "120")
+    monkeypatch.delenv("LRP_MNIST_MIRROR", raising=False)
+    return tmp_path / "cache"
+
+
+def test_gui_cancel_cuts_a_server_trickling_its_headers(slow_limits):
+    srv = Trickle()
+    files, _ = fake_mnist()
+    outcome = []
+
+    def job():
+        try:
+            download_mnist("test", mirrors=srv.url, manifest=manifest_for(files),
+                           cancel=srv.sent.is_set)  # the user cancels once bytes trickle in
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=job, daemon=True)
+    try:
+        thread.start()
+        assert srv.sent.wait(30)
+        thread.join(15)  # far below the 600 s deadline and the 120 s stall timeout
+        assert not thread.is_alive(), "the cancelled download went on"
+        assert srv.hung_up.wait(10)
+    finally:
+        srv.close()
+        thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], DownloadCancelled), outcome
+    assert leftovers(slow_limits) == []
+
+
+def _cli(url, cache):
+    cmd = [sys.executable, "-m", "lrpcore.cli.main", "data", "download", "--kind", "test",
+           "--quiet", "--mirror", url, "--cache-dir", str(cache)]
+    return subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_stop_a_download_in_trickled_headers(slow_limits, sig):
+    srv = Trickle()
+    proc = _cli(srv.url, slow_limits)
+    try:
+        assert srv.sent.wait(60)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        srv.close()
+    assert proc.returncode == 128 + sig, err
+    assert leftovers(slow_limits) == []
+
+
+def test_a_killed_download_leaves_only_its_temporary_folder_which_the_next_run_removes(
+        slow_limits):
+    srv = Trickle(body=True)
+    proc = _cli(srv.url, slow_limits)
+    try:
+        assert srv.sent.wait(60)  # 70 KB of the body were sent: a partial file is on disk
+        proc.kill()
+        proc.wait(30)
+    finally:
+        srv.close()
+    left = sorted(slow_limits.iterdir())
+    assert left, "nothing was written before the kill"
+    assert all(p.name.startswith(f"{TEMP_PREFIX}{proc.pid}-@") for p in left), left
+    files, _ = fake_mnist()
+    good = Server()
+    try:
+        good.serve(files)
+        download_mnist("test", mirrors=good.url, manifest=manifest_for(files),
+                       cache_dir=slow_limits)
+    finally:
+        good.close()
+    assert leftovers(slow_limits) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    assert sorted(p.name for p in slow_limits.iterdir()) == leftovers(slow_limits)

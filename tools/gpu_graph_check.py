@@ -1,0 +1,255 @@
+"""The graph engine's checks that need an NVIDIA GPU (issue 12), in one run:
+
+    PYTHONPATH=. python3 tools/gpu_graph_check.py [--shared DIR] [--zennit] [--json OUT.json]
+
+1. parity: every layer kind the program registers, in one small graph (strided and plain
+   depthwise, grouped, pads, merges, pools, activations), and the ResNet and EfficientNet-Lite0
+   architectures: cupy against numpy in the same precision, float64 (1e-10 of max|R|) and
+   float32 (1e-4), every graph preset and the ε-rule; float32 against float64 is printed
+   beside (the rule's conditioning); on the deep random nets float32 is held to
+   ``f32_tolerance``.
+   A registered kind that no checked model contains is a failure.
+2. references: with ``--shared`` (a copy of ``../shared``), the ONNX models' relevance on cupy
+   against zennit's (1e-4 of max|R| per sample, float64), as tests/test_graph_reference.py
+   does on numpy.
+3. speed: ``lrp bench`` rows for both architectures on cupy (batch 1 and 16, float32 and
+   float64, forward + EpsilonPlus), and with ``--zennit`` the same model in zennit on the same
+   GPU (needs torch and zennit in that interpreter; tools/bench_zennit.py builds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+GRAPH_RULES = ["epsilon:0.01", "EpsilonPlus", "EpsilonPlusFlat", "EpsilonAlpha2Beta1",
+               "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox"]
+PARITY_F64 = 1e-10
+PARITY_F32 = 1e-4
+
+
+def f32_tolerance(model: str, rule: str) -> float:
+    """float32 bound of one check. On the deep random architectures any change of summation
+    order (numpy's threads split the batch, cuBLAS blocks differently) moves float32 relevance
+    by up to ~1e-4 with the presets and ~1e-3 with plain ε (near-zero sums): 10× that."""
+    if model == "every operator":
+        return PARITY_F32
+    return 1e-2 if rule == "epsilon:0.01" else 1e-3
+REFERENCE_TOL = 1e-4
+
+
+def every_operator_graph(seed=0):
+    """A small graph holding every registered layer kind, with strides and pads that take the
+    GPU's own kernels (depthwise 3×3 and 5×5, strides 1 and 2) and the array route (grouped)."""
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_layers import (
+        Add,
+        Affine,
+        Clip,
+        Concat,
+        FlattenChannelsFirst,
+        GroupedConvolution,
+        LeakyReLU,
+        Mean,
+        MeanPool,
+        ToChannelsLast,
+    )
+    from lrpcore.layers import (
+        Convolution,
+        Flatten,
+        Linear,
+        MaxPool,
+        Pad,
+        Rect,
+        SoftMax,
+        SumPool,
+        Tanh,
+    )
+    from lrpcore.spec import InputSpec
+
+    rng = np.random.default_rng(seed)
+
+    def conv(h, d, n, stride=(1, 1)):
+        return Convolution(rng.normal(size=(h, h, d, n)) / h, rng.normal(size=n) * 0.1,
+                           stride)
+
+    def depthwise(h, c, stride):
+        return GroupedConvolution(rng.normal(size=(h, h, 1, c)) / h, rng.normal(size=c) * 0.1,
+                                  stride, groups=c)
+
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 16×16×3
+        Node("stem/pad", Pad((1, 1, 1, 1)), ("a",), "ap"),
+        Node("stem", conv(3, 3, 8), ("ap",), "b"),                        # 16×16×8
+        Node("bn", Affine(rng.uniform(0.5, 1.5, 8), rng.normal(size=8) * 0.1), ("b",), "b2"),
+        Node("relu6", Clip(0.0, 6.0), ("b2",), "c"),
+        Node("dw3/pad", Pad((1, 1, 1, 1)), ("c",), "cp"),
+        Node("dw3", depthwise(3, 8, (1, 1)), ("cp",), "d"),               # 16×16×8
+        Node("leaky", LeakyReLU(0.1), ("d",), "e"),
+        Node("add", Add(), ("e", "c"), "f"),
+        Node("dw5/pad", Pad((1, 2, 1, 2)), ("f",), "fp"),
+        Node("dw5", depthwise(5, 8, (2, 2)), ("fp",), "g"),               # 8×8×8
+        Node("tanh", Tanh(), ("g",), "g2"),
+        Node("dw3s/pad", Pad((0, 1, 0, 1)), ("f",), "fq"),
+        Node("dw3s", depthwise(3, 8, (2, 2)), ("fq",), "h"),              # 8×8×8
+        Node("mean", Mean(), ("g2", "h"), "i"),
+        Node("grouped", GroupedConvolution(rng.normal(size=(3, 3, 4, 8)) / 6,
+                                           rng.normal(size=8) * 0.1, (1, 1), groups=2),
+             ("i",), "j"),                                                # 6×6×8
+        Node("rect", Rect(), ("j",), "k"),
+        Node("pw", conv(1, 8, 4), ("k",), "l"),
+        Node("cat", Concat(), ("k", "l"), "m"),                           # 6×6×12
+        Node("maxpool", MaxPool((2, 2), (2, 2)), ("m",), "n"),            # 3×3×12
+        Node("sumpool", SumPool((1, 1), (1, 1)), ("n",), "n2"),
+        Node("meanpool", MeanPool((3, 3), (1, 1)), ("n2",), "o"),         # 1×1×12
+        Node("flat_cf", FlattenChannelsFirst(), ("o",), "p"),
+        Node("fc1", Linear(rng.normal(size=(12, 6)) / 3, rng.normal(size=6) * 0.1), ("p",),
+             "q"),
+        Node("flat", Flatten(), ("q",), "r"),
+        Node("fc2", Linear(rng.normal(size=(6, 4)) / 2, rng.normal(size=4) * 0.1), ("r",),
+             "s"),
+        Node("softmax", SoftMax(), ("s",), "y"),
+    ]
+    spec = InputSpec(shape=(3, 16, 16), raw_shape=(16, 16, 3), layout="NCHW", divide=1.0,
+                     offset=0.0, value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0))
+    return GraphModel(nodes, "x", "y", spec)
+
+
+def rel(a, b) -> float:
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+def parity(quick: bool) -> tuple[bool, list]:
+    import lrpcore
+    from lrpcore.layers import LAYER_KINDS
+    from lrpcore.zoo import efficientnet_lite0, mnist_resnet
+
+    models = {"every operator": (every_operator_graph(), 8),
+              "resnet (random)": (mnist_resnet(), 4 if quick else 8),
+              "efficientnet-lite0 (random)": (efficientnet_lite0(), 2)}
+    seen = {type(node.layer).kind for model, _ in models.values() for node in model.nodes}
+    missing = sorted(set(LAYER_KINDS) - seen)
+    ok, rows = not missing, []
+    print(f"{'ok  ' if not missing else 'FAIL'} layer kinds covered: {len(seen)} of "
+          f"{len(LAYER_KINDS)}{'; missing ' + ', '.join(missing) if missing else ''}",
+          flush=True)
+    rng = np.random.default_rng(0)
+    for name, (model, n) in models.items():
+        x = rng.uniform(-1, 1, (n,) + tuple(model.input_spec.shape))
+        cpu = lrpcore.Explainer(model, "numpy", "float64").forward(x, raw=True)
+        gpu = lrpcore.Explainer(model, "cupy", "float64").forward(x, raw=True)
+        cpu32 = lrpcore.Explainer(model, "numpy", "float32").forward(x, raw=True)
+        gpu32 = lrpcore.Explainer(model, "cupy", "float32").forward(x, raw=True)
+        for rule in GRAPH_RULES[:2] if quick else GRAPH_RULES:
+            want = cpu.relevance(rule, "pred")
+            d64 = rel(gpu.relevance(rule, "pred"), want)
+            got32 = gpu32.relevance(rule, "pred")
+            d32 = rel(got32, cpu32.relevance(rule, "pred"))
+            cond = rel(got32, want)  # float32 against float64: the rule's conditioning
+            good = d64 <= PARITY_F64 and d32 <= f32_tolerance(name, rule)
+            ok &= good
+            rows.append({"model": name, "rule": rule, "f64": d64, "f32": d32,
+                         "f32_vs_f64": cond, "ok": good})
+            print(f"{'ok  ' if good else 'FAIL'} {name:28s} {rule:24s} f64 {d64:.2e}  "
+                  f"f32 {d32:.2e}  (f32 vs f64 {cond:.2e})", flush=True)
+    return ok, rows
+
+
+def references(shared: Path) -> tuple[bool, list]:
+    """cupy float64 against zennit's stored relevance for the two ONNX models (set up as
+    tests/test_graph_reference.py does: EfficientNet takes the reference's preprocessing)."""
+    from dataclasses import replace
+
+    import lrpcore
+
+    ok, rows = True, []
+    for stem in ("mnist_resnet", "efficientnet_lite0"):
+        model = lrpcore.load_model(shared / "models" / "torch_onnx" / f"{stem}.onnx")
+        with np.load(shared / "reference" / f"{stem}_dev.npz") as data:
+            ref = {k: data[k] for k in data.files}
+        if "mean" in ref:
+            model.input_spec = replace(model.input_spec, divide=255.0, raw_range=(0.0, 255.0),
+                                       mean=tuple(map(float, ref["mean"])),
+                                       std=tuple(map(float, ref["std"])))
+        fwd = lrpcore.Explainer(model, "cupy", "float64").forward(
+            ref["x"].astype(np.float64), raw=True)
+        dy = float(np.abs(fwd.outputs() - ref["Y"]).max())
+        good = dy <= 1e-6
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} zennit {stem:20s} outputs {dy:.2e}", flush=True)
+        for key in sorted(k for k in ref if k.startswith("R__")):
+            rule = key[3:].replace("epsilon_0p01", "epsilon:0.01")
+            got, want = fwd.relevance(rule), ref[key]
+            worst = max(rel(got[i], want[i]) for i in range(len(want)))
+            good = worst <= REFERENCE_TOL
+            ok &= good
+            rows.append({"model": stem, "rule": rule, "worst": worst, "outputs": dy})
+            print(f"{'ok  ' if good else 'FAIL'} zennit {stem:20s} {rule:24s} "
+                  f"{worst:.2e} of max|R|", flush=True)
+    return ok, rows
+
+
+def speed(quick: bool) -> list:
+    from lrpcore import bench
+
+    rules = ("EpsilonPlus",)
+    print(bench.format_header(rules), flush=True)
+    rows, _ = bench.run_benchmark(
+        models=("resnet", "efficientnet-lite0"), backend="cupy", batch_sizes=(1, 16),
+        dtypes=("float32", "float64"), rules=rules, repeat=7 if quick else 21,
+        report=lambda row: print(bench.format_row(row), flush=True))
+    return [dict(vars(r), times_floor=r.times_floor) for r in rows]
+
+
+def zennit_speed(repeat: int) -> list:
+    """zennit's EpsilonPlus on the same architecture and GPU (tools/bench_zennit.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_zennit
+    import torch
+
+    rows = []
+    for batch in (1, 16):
+        for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
+            ms, plain = bench_zennit.time_zennit(batch, dtype, repeat, device="cuda")
+            rows.append({"batch": batch, "dtype": name, "zennit_ms": ms, "torch_forward_ms": plain})
+            print(f"zennit EfficientNet-Lite0 batch {batch:2d} {name}: {ms:.2f} ms "
+                  f"(torch forward alone {plain:.2f} ms)", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer rules and repeats")
+    p.add_argument("--shared", type=Path, help="a copy of ../shared: check zennit's references")
+    p.add_argument("--zennit", action="store_true", help="also time zennit on the same GPU")
+    p.add_argument("--json", help="also write every figure as JSON")
+    args = p.parse_args(argv)
+    from lrpcore.backend import get_backend, gpu_available
+
+    if not gpu_available():
+        print("no GPU: cupy is missing or sees no device", file=sys.stderr)
+        return 2
+    print(f"backend: {get_backend('cupy').device}", flush=True)
+    t0 = time.perf_counter()
+    report, ok = {}, True
+    good, report["parity"] = parity(args.quick)
+    ok &= good
+    if args.shared:
+        good, report["references"] = references(args.shared)
+        ok &= good
+    report["speed"] = speed(args.quick)
+    if args.zennit:
+        report["zennit"] = zennit_speed(7 if args.quick else 21)
+    print(f"graph checks {'passed' if ok else 'FAILED'} ({time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
