@@ -82,7 +82,8 @@ def register(sub):
     p.add_argument("--scaling", type=int, default=3, metavar="K",
                    help="pixel replication factor of the PNGs (default 3)")
     p.add_argument("--trace", action="store_true",
-                   help="print the relevance sum at every layer (conservation check)")
+                   help="print the relevance sum at every layer or node (conservation "
+                   "check); under a merge (Add, Concat), what each input branch received")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--progress", action="store_true", default=None,
                    help="show a progress bar even when stderr is not a terminal")
