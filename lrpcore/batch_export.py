@@ -17,13 +17,37 @@ from .errors import Cancelled
 from .export import explanation_file_names, export_explanations, refuse_existing
 from .fileio import discard_since, stage_mark, staged_writes
 from .spec import unit_inputs
+from .targets import resolve_classes
+
+
+def sample_classes(model, y, target, labels=None) -> list[dict]:
+    """Per sample of the outputs ``y`` (N×K): its predicted class and the class explained
+    (none for target "output"), by index and name, as the GUI's single exports record them:
+    a heatmap of target "pred" said nowhere which of 1000 classes it explains."""
+    y = np.asarray(y)
+    names = list(model.class_names or [])
+    explained = resolve_classes(y, target, labels, class_names=names)
+
+    def name(k):
+        return str(names[k]) if 0 <= k < len(names) else str(k)
+
+    out = []
+    for n, k in enumerate(np.argmax(y, axis=1)):
+        fields = {"predicted_class": int(k), "predicted_name": name(int(k))}
+        if explained is not None:
+            e = int(explained[n])
+            fields.update(explained_class=e, explained_name=name(e))
+        out.append(fields)
+    return out
 
 
 def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, outline=True,
                      scaling=3, info=None, overwrite=False, progress=None,
-                     cancel=None) -> list[Path]:
+                     cancel=None, classes=None) -> list[Path]:
     """Write the explained chunk (``R`` for the model inputs ``fed``, samples ``indices``):
-    PNGs draw the input scaled as ``lrp explain --png`` does. Returns images and arrays."""
+    PNGs draw the input scaled as ``lrp explain --png`` does; ``classes`` (from
+    :func:`sample_classes`) names each sample's classes in its sidecars. Returns images
+    and arrays."""
     cmaps = list(cmaps)
     spec = explainer.model.input_spec
     x01 = unit_inputs(spec, fed) if cmaps else None
@@ -31,7 +55,8 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
     to_image = (lambda a: spec.image_layout(a[None])[0]) if spec is not None else None
     return export_explanations(out_dir, R, x01, indices, cmaps, outline=outline,
                                scaling=scaling, info=info, overwrite=overwrite,
-                               progress=progress, cancel=cancel, npy=npy, to_image=to_image)
+                               progress=progress, cancel=cancel, npy=npy, to_image=to_image,
+                               per_sample=classes)
 
 
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
@@ -61,10 +86,12 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                 idx = np.asarray(indices[start:start + chunk], dtype=np.int64)
                 fed = explainer.prepare(read(idx))
                 lab = None if labels is None else np.asarray(labels)[idx]
-                R = explainer.forward(fed, raw=True).relevance(rules, target, labels=lab)
+                fwd = explainer.forward(fed, raw=True)
+                R = fwd.relevance(rules, target, labels=lab)
+                classes = sample_classes(explainer.model, fwd.outputs(), target, lab)
                 step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
                 paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
-                                         scaling, info, overwrite, step, cancel)
+                                         scaling, info, overwrite, step, cancel, classes)
                 if cancel is not None and cancel():  # the chunk took its own files back
                     raise Cancelled("export cancelled; no files were kept")
                 written += [Path(p) for p in paths]

@@ -74,6 +74,8 @@ def check_zarr_chunks(path, arr) -> None:
     are fine: tasks follow ``--batch-size``, not the input's chunks."""
     shape = tuple(int(s) for s in arr.shape)
     chunks = tuple(int(c) for c in arr.chunks)
+    if not shape:
+        raise DatasetError(f"{path}: holds a single value, not a batch of samples")
     try:
         dtype = np.dtype(arr.dtype)
     except TypeError:
@@ -330,7 +332,10 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         raise ShapeError(f"{source.path}: no samples")
     if job_args["batch_size"] < 1:
         raise RuleError("--batch-size must be at least 1")
-    first = probe.prepare(source.read(0, 1), raw=job_args["raw"])
+    try:
+        first = probe.prepare(source.read(0, 1), raw=job_args["raw"])
+    except ShapeError as exc:  # the message names the shape, not the file
+        raise ShapeError(f"{source.path}: {exc}") from None
     fed_shape = (n,) + first.shape[1:]
     n_out = int(np.prod(probe.forward(first, raw=True).outputs().shape[1:]))
     step = probe.passes(fed_shape, job_args["batch_size"])[0][1]

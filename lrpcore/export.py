@@ -382,7 +382,7 @@ def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, si
 # --- batch export with progress and cancellation ------------------------------------------
 def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3, info=None,
                         overwrite=False, progress=None, cancel=None, *, sigma=2.0,
-                        npy=False, to_image=None) -> list[Path]:
+                        npy=False, to_image=None, per_sample=None) -> list[Path]:
     """Write ``heatmap_{i}_{cmap}.png`` for every sample and colormap (and, with ``npy``,
     ``relevance_{i}.npy``), each with a sidecar.
 
@@ -392,8 +392,9 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
     when ``cancel()`` returns True the call stops and removes the files it wrote, returning
     an empty list. On an error it removes them too and raises (ExportError for I/O).
     ``to_image`` maps one sample of the model's layout to the H×W×C image the PNGs draw
-    (C×H×W models); the ``.npy`` keeps the model's layout. Returns the paths of the images
-    and arrays written (sidecars not listed).
+    (C×H×W models); the ``.npy`` keeps the model's layout. ``per_sample`` (one dict per
+    sample, e.g. its predicted and explained class) adds fields to that sample's sidecars.
+    Returns the paths of the images and arrays written (sidecars not listed).
     """
     R = np.asarray(R)
     if R.ndim < 2 or R.shape[0] == 0:
@@ -405,6 +406,9 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
             raise ShapeError(f"inputs of shape {x01.shape} do not match relevance of shape "
                              f"{R.shape}")
     indices = _indices(indices, n)
+    extra = [{}] * n if per_sample is None else [dict(d) for d in per_sample]
+    if len(extra) != n:
+        raise ShapeError(f"{len(extra)} per-sample sidecar fields for {n} samples")
     cmaps = [get_colormap(c).name for c in cmaps]
     out = _ensure_dir(out_dir)
     use_outline = bool(outline) and x01 is not None
@@ -422,9 +426,10 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
                 image = input_heatmap_image(r, x, c, use_outline, scaling, sigma)
                 w.png(out / colormap_file_name(i, c), image, sample=i,
                       layout="input|heatmap" if x is not None else "heatmap",
-                      **render_fields(c, use_outline, scaling, sigma))
+                      **render_fields(c, use_outline, scaling, sigma), **extra[k])
             if npy:
-                w.npy(out / relevance_file_name(i), _finite(R[k], "relevance"), sample=i)
+                w.npy(out / relevance_file_name(i), _finite(R[k], "relevance"), sample=i,
+                      **extra[k])
             if progress is not None:
                 progress(k + 1, n)
         return list(w.outputs)

@@ -8,7 +8,14 @@ Two workers, each a ``QObject`` living in its own ``QThread``:
 
 Every job has an id and a key ("explain", "predict", ...). A newer job with the same key
 supersedes an older one: the older one is cancelled and its result, if it still arrives, is
-dropped. Results reach the GUI thread through queued signals.
+dropped.
+
+Results, errors and progress reach the GUI thread through a locked mailbox and a queued signal
+*without arguments*. A queued signal's arguments are copied inside Qt's connection lock, and
+PySide emits with the GIL released: a Python-object argument then takes the GIL while holding
+that lock, the reverse of the GUI thread, which holds the GIL when it disconnects or destroys
+objects (garbage collection, pyqtgraph relinking views) and so takes the same lock — a deadlock
+that could hang a test run in ``QMetaObject::disconnect``. No Python object crosses in a signal.
 """
 
 from __future__ import annotations
@@ -38,11 +45,13 @@ class Job:
 
 
 class Worker(QObject):
-    """Runs jobs on its thread; ``latest_only`` keeps just the newest pending job."""
+    """Runs jobs on its thread; ``latest_only`` keeps just the newest pending job.
 
-    finished = Signal(int, object)
-    failed = Signal(int, object)
-    progressed = Signal(int, int, int, object)
+    What it reports (("finished" | "failed", job id, result or exception), ("progress", job
+    id, done, total, payload)) goes into a mailbox; ``posted`` (no arguments: see the module
+    docstring) tells the GUI thread to :meth:`take_posted`."""
+
+    posted = Signal()
     _wake = Signal()
 
     def __init__(self, latest_only: bool):
@@ -50,8 +59,23 @@ class Worker(QObject):
         self.latest_only = latest_only
         self._lock = threading.Lock()
         self._pending: deque[Job] = deque()
+        self._outbox: deque[tuple] = deque()
+        self._outbox_lock = threading.Lock()
         self.current: Job | None = None
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    def post(self, *message) -> None:
+        """Queue a message for the GUI thread (from any thread)."""
+        with self._outbox_lock:
+            self._outbox.append(message)
+        self.posted.emit()
+
+    def take_posted(self) -> list[tuple]:
+        """The messages posted so far, oldest first (on the GUI thread)."""
+        with self._outbox_lock:
+            messages = list(self._outbox)
+            self._outbox.clear()
+        return messages
 
     def submit(self, job: Job) -> None:
         with self._lock:
@@ -90,16 +114,16 @@ class Worker(QObject):
                 job = self._pending.popleft()
                 self.current = job
             if job.token.cancelled():  # cancelled while waiting: still say so
-                self.failed.emit(job.id, Cancelled())
+                self.post("failed", job.id, Cancelled())
                 continue
             try:
                 result = job.fn(job.token)
             except Cancelled as exc:
-                self.failed.emit(job.id, exc)
+                self.post("failed", job.id, exc)
             except BaseException as exc:  # delivered to the GUI as an error dialog
-                self.failed.emit(job.id, exc)
+                self.post("failed", job.id, exc)
             else:
-                self.finished.emit(job.id, result)
+                self.post("finished", job.id, result)
 
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # controllers whose threads may still run
@@ -142,9 +166,7 @@ class Controller(QObject):
         thread.setObjectName(f"lrp-{name}")
         worker = Worker(latest_only)  # no parent: moveToThread needs a parentless object
         worker.moveToThread(thread)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        worker.progressed.connect(self._on_progress)
+        worker.posted.connect(self._on_posted)
         thread.start()
         self.workers[name] = worker
         self.threads[name] = thread
@@ -160,7 +182,7 @@ class Controller(QObject):
         if previous is not None and previous in self._jobs:
             self._jobs.pop(previous).token.cancel()  # its result, if any, is now dropped
         target = self.workers[worker]
-        token = Token(lambda d, t, p, _id=job_id, _w=target: _w.progressed.emit(_id, d, t, p))
+        token = Token(lambda d, t, p, _id=job_id, _w=target: _w.post("progress", _id, d, t, p))
         job = Job(job_id, key, fn, token, on_done, on_error, on_progress)
         self._jobs[job_id] = job
         self._latest[key] = job_id
@@ -179,7 +201,17 @@ class Controller(QObject):
     def pending(self, key: str) -> bool:
         return self._latest.get(key) in self._jobs
 
-    @Slot(int, object)
+    @Slot()
+    def _on_posted(self) -> None:
+        """Deliver what the workers posted (an earlier call may have taken it already)."""
+        handlers = {"finished": self._on_finished, "failed": self._on_failed,
+                    "progress": self._on_progress}
+        for worker in list(self.workers.values()):
+            for kind, *args in worker.take_posted():
+                if self._closed:
+                    return
+                handlers[kind](*args)
+
     def _on_finished(self, job_id, result):
         job = self._jobs.pop(job_id, None)
         if job is None or self._latest.get(job.key) != job_id:
@@ -191,7 +223,6 @@ class Controller(QObject):
         if job.on_done is not None:
             job.on_done(result)
 
-    @Slot(int, object)
     def _on_failed(self, job_id, exc):
         job = self._jobs.pop(job_id, None)
         if job is None or self._latest.get(job.key) != job_id:
@@ -201,7 +232,6 @@ class Controller(QObject):
         if job.on_error is not None:
             job.on_error(exc)
 
-    @Slot(int, int, int, object)
     def _on_progress(self, job_id, done, total, payload):
         job = self._jobs.get(job_id)
         if job is None or self._latest.get(job.key) != job_id or job.token.cancelled():

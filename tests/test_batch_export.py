@@ -79,3 +79,34 @@ def test_demo_explain_png_and_the_gui_share_it(setting, tmp_path, monkeypatch, q
     assert sorted(p.name for p in (tmp_path / "gui").glob("*.png")) == [
         f"heatmap_{i}_{window.state.colormap}.png" for i in (0, 1)]
     window.close()
+
+
+def test_every_sidecar_names_the_predicted_and_explained_class(tmp_path):
+    """A batch of target "pred" (lrp demo, lrp explain --png, the GUI's batch export) wrote
+    sidecars that said nowhere which class each heatmap explains; the GUI's single exports
+    name it, and so do these now: by index and name, per sample."""
+    import json
+
+    from colour_models import NAMES, colour_graph_model
+
+    from lrpcore.cli.main import main
+
+    model = colour_graph_model(16)
+    x = np.random.default_rng(3).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    pred = lrpcore.predict(model, x).argmax(1)
+    ex = Explainer(model, "numpy", "float64")
+    batch_export.explain_and_export(tmp_path / "b", ex, lambda idx: x[idx], [0, 1, 2],
+                                    "epsilon:0.01", "pred", cmaps=["bwr"])
+    for i in range(3):
+        for name in (f"heatmap_{i}_bwr.png.json", f"relevance_{i}.npy.json"):
+            side = json.loads((tmp_path / "b" / name).read_text())
+            assert side["predicted_class"] == side["explained_class"] == int(pred[i])
+            assert side["explained_name"] == NAMES[pred[i]]
+    path = tmp_path / "m.npz"
+    lrpcore.save_model(model, path)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["explain", str(path), str(tmp_path / "x.npy"), "--out", str(tmp_path / "R.npy"),
+                 "--png", str(tmp_path / "png"), "--target", "Egyptian cat"]) == 0
+    side = json.loads((tmp_path / "png" / "heatmap_1_black-firered.png.json").read_text())
+    assert side["explained_class"] == 7 and side["explained_name"] == "Egyptian cat"
+    assert side["predicted_name"] == NAMES[pred[1]]

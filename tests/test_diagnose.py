@@ -153,3 +153,16 @@ def test_lrp_explain_warns_on_stderr_and_in_the_sidecar(tmp_path, digits, capsys
                  "--rule", "EpsilonPlus"]) == 0
     assert "warning" not in capsys.readouterr().err
     assert json.loads(Path(str(out2) + ".json").read_text())["diagnosis"]["ok"] is True
+
+
+def test_a_warning_describes_a_few_layers_and_numbers_the_rest():
+    """EfficientNet-Lite0 with ε flags some 25 layers for one cause: their descriptions
+    filled the Conservation panel and stderr; four are described, the rest numbered."""
+    from lrpcore.insight.diagnose import LISTED, Diagnosis, Finding
+
+    found = tuple(Finding(k, f"Convolution {k}", "created", 1.5, 1.0, 3, 3, "bias",
+                          "the layer's biases give relevance") for k in range(30, 0, -1))
+    text = Diagnosis("epsilon:0.01", 3, 0.07, found).warnings()[1]
+    assert text.count("(created)") == LISTED
+    assert f"and {30 - LISTED} more layers (" in text and text.endswith("give relevance")
+    assert all(str(k) in text for k in range(1, 31))

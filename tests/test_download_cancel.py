@@ -156,3 +156,51 @@ def test_a_killed_download_leaves_only_its_temporary_folder_which_the_next_run_r
         good.close()
     assert leftovers(slow_limits) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     assert sorted(p.name for p in slow_limits.iterdir()) == leftovers(slow_limits)
+
+
+class NeverAccepts:
+    """A listening socket whose backlog is full: the kernel drops further SYNs, so a client's
+    connect hangs (what a host that drops packets does)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self.address = self.listener.getsockname()
+        self.filler = []
+        for _ in range(4):  # fill the accept queue (how many fit depends on the kernel)
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(self.address)
+            self.filler.append(c)
+        self.url = f"http://127.0.0.1:{self.address[1]}/mnist/"
+
+    def close(self):
+        for c in self.filler:
+            c.close()
+        self.listener.close()
+
+
+def test_gui_cancel_cuts_a_connect_that_hangs(slow_limits):
+    srv = NeverAccepts()
+    files, _ = fake_mnist()
+    asked, outcome = [], []
+
+    def cancel():  # not yet when download_mnist looks before the file; at once afterwards
+        asked.append(1)
+        return len(asked) > 1
+
+    def job():
+        try:
+            download_mnist("test", mirrors=srv.url, manifest=manifest_for(files), cancel=cancel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=job, daemon=True)
+    try:
+        thread.start()
+        thread.join(15)  # far below the 120 s connect (stall) timeout
+        assert not thread.is_alive(), "the cancelled download went on connecting"
+    finally:
+        srv.close()
+        thread.join(130)
+    assert len(outcome) == 1 and isinstance(outcome[0], DownloadCancelled), outcome
+    assert leftovers(slow_limits) == []

@@ -61,3 +61,16 @@ def test_views_of_a_sharded_graph_forward_pass():
                                rtol=1e-12)
     np.testing.assert_allclose(input_gradient(fwd, 2)[50:51], input_gradient(want, 2),
                                rtol=1e-10, atol=1e-14)
+
+
+def test_layer_map_of_a_channels_first_input_is_an_image():
+    """The relevance at a PyTorch model's own N×C×H×W input was summed over its width."""
+    from lrpcore.insight.conservation import layer_relevance_map
+
+    model = colour_graph_model(16)
+    x = np.random.default_rng(2).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    fwd = Explainer(model, "numpy", "float64").forward(x)
+    R = fwd.relevance("epsilon:0.01")  # N×3×16×16, the model's layout
+    np.testing.assert_allclose(layer_relevance_map(fwd, 0, "epsilon:0.01"), R.sum(axis=1),
+                               rtol=1e-10, atol=1e-14)
+    assert layer_relevance_map(fwd, 0, "epsilon:0.01", channel_sum=False).shape == (2, 16, 16, 3)

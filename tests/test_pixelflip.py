@@ -282,6 +282,9 @@ def test_cli_and_gui_panel_start_from_the_same_pixelflip_settings():
     args = build_parser().parse_args(["evaluate", "m.npz", "x.npy", "--csv", "f.csv"])
     panel = FlipSettings(methods=())
     for name, value in DEFAULTS.items():
+        if name == "patch":  # both take default_patch(model) (test_photographs_start_with_...)
+            assert args.patch is None and panel.patch == value
+            continue
         assert getattr(args, name) == value == getattr(panel, name), name
 
 
@@ -299,3 +302,27 @@ def test_evaluate_progress_bar_only_on_a_terminal(monkeypatch):
         bar = ProgressBar(10, "evaluating", stream=stream)
         bar(10, 10)
     assert "100%" in tty.getvalue() and pipe.getvalue() == ""
+
+
+def test_photographs_start_with_patches_that_cover_the_image(tmp_path, capsys):
+    """Single pixels, 50 steps of 16, flipped 1.6 % of a 224×224 photograph: ``lrp evaluate``
+    and the GUI panel start with side // 28 patches there (pixels for digits)."""
+    from colour_models import colour_graph_model
+
+    from lrpcore.insight.pixelflip import default_patch
+
+    assert default_patch(InputSpec(shape=(3, 224, 224), raw_shape=(224, 224, 3),
+                                   layout="NCHW")) == 8
+    assert default_patch(lrpcore.load_model("mnist-lenet5").input_spec) == 1
+    model = colour_graph_model(side=56)
+    assert default_patch(model.input_spec) == 2
+    x = np.random.default_rng(0).integers(0, 256, (2, 56, 56, 3), dtype=np.uint8)
+    res = evaluate_methods(model, x, ["epsilon:0.01"], steps=4, per_step=16, patch=None,
+                           random=False)
+    assert res[0].unit == 2
+    path = tmp_path / "m.npz"
+    lrpcore.save_model(model, path)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["evaluate", str(path), str(tmp_path / "x.npy"), "--rule", "epsilon:0.01",
+                 "--steps", "3", "--quiet", "--csv", str(tmp_path / "f.csv")]) == 0
+    assert "of 16 2×2 patches" in capsys.readouterr().out

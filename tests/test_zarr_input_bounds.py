@@ -59,6 +59,13 @@ def test_a_sample_count_making_too_many_tasks_is_refused(tmp_path, capsys, monke
             "--batch-size", extra=("--batch-size", "4"))
 
 
+@pytest.mark.parametrize("shape, words", [((), "a single value, not a batch"),
+                                          ((5,), "expected a batch of samples")])
+def test_arrays_without_samples_are_refused_naming_the_input(tmp_path, capsys, shape, words):
+    x = array(tmp_path / "x.zarr", shape, shape, "float64")
+    refused(tmp_path, capsys, x, words)
+
+
 def test_one_sample_a_chunk_and_whole_sample_chunks_are_accepted(tmp_path):
     for k, chunks in enumerate([(1, 784), (5000, 784)]):
         source, _ = dist.open_source(array(tmp_path / f"x{k}.zarr", (10_000, 784), chunks))

@@ -41,8 +41,9 @@ def register(sub):
     d = DEFAULTS  # the GUI panel's defaults too
     p.add_argument("--steps", type=int, default=d["steps"],
                    help=f"perturbation steps (default {d['steps']})")
-    p.add_argument("--patch", type=int, default=d["patch"],
-                   help=f"side of the flipped patches (default {d['patch']})")
+    p.add_argument("--patch", type=int, default=None,
+                   help="side of the flipped patches (default: single pixels up to 55 "
+                   "pixels a side, the side // 28 above, e.g. 8 at 224×224: as the GUI)")
     p.add_argument("--per-step", type=int, default=d["per_step"],
                    help=f"patches flipped per step (default {d['per_step']})")
     p.add_argument("--baseline", choices=["zero", "background", "noise"], default=d["baseline"],
@@ -126,7 +127,10 @@ def run(args) -> int:
     _write_outputs(args, results)
     n = results[0].outputs.shape[0]
     steps = results[0].flipped.size - 1
-    print(f"{n} samples × {steps} steps, {len(results)} curves in {seconds:.1f} s")
+    unit = results[0].unit
+    units = "pixels" if unit == 1 else f"{unit}×{unit} patches"
+    print(f"{n} samples × {steps} steps of {args.per_step} {units}, {len(results)} curves in "
+          f"{seconds:.1f} s")
     print("AOPC (higher = the ordering finds what the model needs):")
     ranked = sorted(results, key=lambda r: -r.aopc)
     for rank, res in enumerate(ranked, 1):

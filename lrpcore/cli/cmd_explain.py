@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ..batch_export import export_explained
+from ..batch_export import export_explained, sample_classes
 from ..conventions import DEFAULTS_HELP
 from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
@@ -172,7 +172,7 @@ def run(args) -> int:
                     if Y is None:
                         Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
                     Y[start:stop] = y
-                    pngs.write(explainer, r, fed, start)
+                    pngs.write(explainer, r, fed, start, y, target, lab)
                     bar(stop, n)
             outputs.append(args.out)
             if args.outputs:
@@ -297,14 +297,15 @@ class PngWriter:
                                         explainer.backend.name, explainer.dtype.name)
         self.created_dir = not os.path.isdir(args.png)
 
-    def write(self, explainer, R, fed, start) -> None:
+    def write(self, explainer, R, fed, start, y, target, labels) -> None:
         if not self.args.png:
             return
         args = self.args
         self.written += export_explained(  # the writer of 'lrp demo' and the GUI's batch
             args.png, explainer, R, fed, np.arange(start, start + R.shape[0]), self.cmaps,
             npy=False, outline=args.outline, scaling=args.scaling, info=self.info,
-            overwrite=args.overwrite)
+            overwrite=args.overwrite,
+            classes=sample_classes(self.model, y, target, labels))
 
     def remove(self) -> None:
         remove_with_sidecars(self.written)

@@ -118,7 +118,9 @@ def layer_relevance_map(forward: Forward, layer: int, rule=None, target="pred", 
     """Relevance at the input of layer ``layer`` (``len(layers)``: the initial relevance).
 
     Convolutional (N, H, W, C) maps are summed over channels to (N, H, W) unless
-    ``channel_sum`` is False. Pass a ``trace`` (the per-layer list) to skip the backward pass.
+    ``channel_sum`` is False; a channels-first model input (N, C, H, W) comes back as
+    (N, H, W[, C]) like every other map. Pass a ``trace`` (the per-layer list) to skip the
+    backward pass.
     """
     n_layers = len(forward.explainer.layers)
     try:
@@ -132,7 +134,17 @@ def layer_relevance_map(forward: Forward, layer: int, rule=None, target="pred", 
         _, trace = forward.relevance(rule, target, layer_rules=layer_rules, labels=labels,
                                      trace=True)
     r = np.asarray(trace[k])
+    if r.ndim == 4 and _channels_first_input(forward, r):  # a PyTorch model's N×C×H×W
+        r = r.transpose(0, 2, 3, 1)  # input, drawn as images are (it was summed over W)
     return r.sum(axis=-1) if channel_sum and r.ndim == 4 else r
+
+
+def _channels_first_input(forward, r) -> bool:
+    """Whether ``r`` is relevance of the model's own input in its N×C×H×W layout (graph
+    models relabel everything after it as N×H×W×C)."""
+    spec = forward.explainer.model.input_spec
+    return (spec is not None and spec.layout == "NCHW"
+            and tuple(r.shape[1:]) == tuple(spec.shape))
 
 
 def _num(v: float) -> str:

@@ -36,6 +36,8 @@ BLOWUP_STEP = 2.0
 # In a batch, a layer is reported when at least this fraction of the samples (and at least one)
 # shows the problem, so one odd sample among thousands does not alarm anybody.
 MIN_FRACTION = 0.05
+# Layers described in full per cause in a warning; the rest are listed by number.
+LISTED = 4
 
 KINDS = ("nonfinite", "blowup", "created", "absorbed")
 
@@ -221,7 +223,11 @@ class Diagnosis:
             lines.append(f"{self.rule}: relevance is not conserved: ΣR at the input is "
                          f"{self.total_ratio:.3g}× the explained output (median of {self.n})")
         for reason, found in self.groups():
-            where = "; ".join(f.text() for f in found)
+            where = "; ".join(f.text() for f in found[:LISTED])
+            if len(found) > LISTED:  # EfficientNet's ε: 25 layers filled the panel and stderr
+                rest = found[LISTED:]
+                where += (f"; and {len(rest)} more layer{'s' if len(rest) > 1 else ''} ("
+                          + ", ".join(str(f.layer) for f in rest) + ")")
             lines.append(f"{where} — {reason}")
         return lines
 

@@ -37,6 +37,7 @@ REGIONS = ("input", "raw")
 # both draw the same curves): 50 steps of 16 pixels flip most of a 32×32 input, erased to the
 # background (a 0 pixel) inside the raw image (padding excluded), with random order as the
 # reference a good explanation must beat.
+# "patch" is for digits; larger images start with default_patch(spec).
 DEFAULTS = {"steps": 50, "per_step": 16, "patch": 1, "baseline": "background",
             "region": "raw", "random": True}
 
@@ -119,6 +120,19 @@ def image_shape(spec, in_shape) -> tuple:
     if len(raw) == 2 and int(np.prod(raw)) == size:
         return raw + (1,)
     return (1, size, 1)
+
+
+def default_patch(spec, in_shape=None) -> int:
+    """The patch side ``lrp evaluate`` and the GUI panel start with: single pixels up to
+    55 pixels a side (digits), ``side // 28`` above (8 at 224×224), so that DEFAULTS' 50
+    steps of 16 units cover a photograph as they cover a digit (single pixels flipped 1.6 %
+    of a 224×224 photograph and drew curves that said nothing)."""
+    if in_shape is None:
+        in_shape = getattr(spec, "shape", None)
+    if not in_shape:
+        return 1
+    H, W, _C = image_shape(spec, in_shape)
+    return max(1, min(H, W) // 28)
 
 
 def _channels_first(spec, in_shape) -> bool:
@@ -250,6 +264,8 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
     steps = _positive_int(steps, "number of steps")
     per_step = _positive_int(per_step, "units per step")
     batch_size = _positive_int(batch_size, "batch size")
+    if patch is None:
+        patch = default_patch(spec, x.shape[1:])
     grid = unit_grid(spec, x.shape[1:], patch, region)
     ids = np.arange(n) if sample_ids is None else np.asarray(sample_ids).reshape(-1)
     if ids.size != n:
@@ -349,6 +365,8 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False, r
     baseline_value(ex.model.input_spec, baseline)
     X = ex.prepare(x, raw)
     n = X.shape[0]
+    if patch is None:
+        patch = default_patch(ex.model.input_spec, X.shape[1:])
     grid = unit_grid(ex.model.input_spec, X.shape[1:], patch, region)
     s1 = min(steps, math.ceil(grid.n_units / per_step)) + 1
     curves = len(methods) + bool(random)

@@ -1,4 +1,4 @@
-"""A hard deadline for one HTTP download, from the connection to the last byte.
+"""A hard deadline and prompt cancellation for one HTTP download, from connect to last byte.
 
 Read timeouts bound only the wait for each byte: a server that trickles its status line,
 headers or TLS handshake one byte every few seconds would hold a plain ``requests.get`` forever.
@@ -11,6 +11,9 @@ descriptor is ever touched).
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import selectors
 import socket
 import threading
 import time
@@ -35,7 +38,7 @@ class Deadline:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lrp-download-deadline",
                                         daemon=True)
-        self.session = _session(self._watch)
+        self.session = _session(self._watch, lambda: self.cut)
 
     @property
     def cut(self) -> bool:
@@ -89,20 +92,21 @@ def _cut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def _session(watch):
+def _session(watch, stopped):
     """A requests session whose connections (plain, TLS, through proxies) report each new
-    socket to ``watch``: pool classes derived from the ones urllib3 would use."""
+    socket to ``watch`` before it connects, and stop connecting once ``stopped()``: pool
+    classes derived from the ones urllib3 would use."""
     import requests  # noqa: PLC0415
     from requests.adapters import HTTPAdapter  # noqa: PLC0415
 
     class WatchingAdapter(HTTPAdapter):
         def init_poolmanager(self, *args, **kwargs):
             super().init_poolmanager(*args, **kwargs)
-            _watch_pools(self.poolmanager, watch)
+            _watch_pools(self.poolmanager, watch, stopped)
 
         def proxy_manager_for(self, proxy, **kwargs):
             manager = super().proxy_manager_for(proxy, **kwargs)
-            _watch_pools(manager, watch)
+            _watch_pools(manager, watch, stopped)
             return manager
 
     session = requests.Session()
@@ -112,7 +116,7 @@ def _session(watch):
     return session
 
 
-def _watch_pools(manager, watch) -> None:
+def _watch_pools(manager, watch, stopped) -> None:
     if getattr(manager, "_lrp_watched", False):
         return
     pools = {}
@@ -120,11 +124,82 @@ def _watch_pools(manager, watch) -> None:
         base = pool_cls.ConnectionCls
 
         class Connection(base):  # noqa: D101 (one per pool class)
-            def _new_conn(self, _base=base):
-                sock = _base._new_conn(self)
-                watch(sock)
-                return sock
+            def _new_conn(self):
+                return _open(self, watch, stopped)
 
         pools[scheme] = type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
     manager.pool_classes_by_scheme = pools
     manager._lrp_watched = True
+
+
+def _open(conn, watch, stopped) -> socket.socket:
+    """urllib3's ``HTTPConnection._new_conn`` (same errors), except that the socket is watched
+    from before its connect and the connect is polled: a host that drops packets would hold a
+    plain connect for the whole connect timeout, past a cancellation or the deadline."""
+    from urllib3.exceptions import (  # noqa: PLC0415
+        ConnectTimeoutError,
+        NameResolutionError,
+        NewConnectionError,
+    )
+
+    try:
+        return _connect((conn._dns_host, conn.port), conn.timeout, conn.source_address,
+                        conn.socket_options, watch, stopped)
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out. (connect "
+                                  f"timeout={conn.timeout})") from exc
+    except OSError as exc:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+
+
+def _connect(address, timeout, source_address, options, watch, stopped) -> socket.socket:
+    from urllib3.util.connection import allowed_gai_family  # noqa: PLC0415
+
+    host, port = address
+    timeout = timeout if isinstance(timeout, int | float) else None
+    error = None
+    for family, kind, proto, _, where in socket.getaddrinfo(host.strip("[]"), port,
+                                                            allowed_gai_family(),
+                                                            socket.SOCK_STREAM):
+        sock = None
+        try:
+            sock = socket.socket(family, kind, proto)
+            for option in options or ():
+                sock.setsockopt(*option)
+            if source_address:
+                sock.bind(source_address)
+            watch(sock)
+            _polled_connect(sock, where, timeout, stopped)
+            sock.settimeout(timeout)
+            return sock
+        except OSError as exc:
+            error = exc
+            if sock is not None:
+                sock.close()
+    raise error if error is not None else OSError("getaddrinfo returned no address")
+
+
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGAIN,
+                getattr(errno, "WSAEWOULDBLOCK", errno.EWOULDBLOCK)}
+
+
+def _polled_connect(sock, where, timeout, stopped) -> None:
+    """Connect ``sock`` without blocking, looking at ``stopped()`` every POLL_S seconds."""
+    sock.setblocking(False)
+    code = sock.connect_ex(where)
+    end = None if timeout is None else time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_WRITE)
+        while code in _IN_PROGRESS:
+            if stopped():
+                raise ConnectionAbortedError(errno.ECONNABORTED, "the download was stopped")
+            left = Deadline.POLL_S if end is None else min(Deadline.POLL_S,
+                                                           end - time.monotonic())
+            if left <= 0:
+                raise TimeoutError("timed out")
+            if selector.select(left):
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        raise OSError(code, os.strerror(code))

@@ -22,10 +22,12 @@ from ..fileio import read_bytes
 from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from ..model import Sequential
 from .layer_check import check_layer_chain
+from .safe_pickle import BoundedUnpickler
 from .toolbox_txt import MAX_LAYERS
 
 _MAX_ELEMENTS = 1 << 31  # largest array a model file may declare
 _NUMERIC_KINDS = "biuf"  # bool, int, unsigned, float: no objects, strings or voids
+MAX_PICKLE_OPS = 200 * MAX_LAYERS + 1000  # LeNet-5.nn: 535 opcodes for 12 modules
 
 
 class _ToolboxObject:
@@ -76,8 +78,10 @@ class _Budget:
     valid file never declares more than its own size; reusing one blob for many arrays (via
     the pickle's memo) is refused before anything is copied."""
 
-    def __init__(self, file_size: int):
+    def __init__(self, file_size: int, built: bool = False):
         self.left = int(file_size)
+        # the arrays made from the declared data: also at most the file's size
+        self.built = None if built else _Budget(file_size, built=True)
 
     def charge(self, nbytes: int) -> None:
         self.left -= nbytes
@@ -149,6 +153,8 @@ class _GuardedArray:
     def __init__(self, budget: _Budget):
         self._budget = budget
         self._parts = None
+        self._built = budget.built  # charged by every copy made: one array reused by many
+        # layers (the pickle's memo) would otherwise be copied once per layer
 
     def __setstate__(self, state):
         if not isinstance(state, tuple) or len(state) != 5:
@@ -175,6 +181,7 @@ class _GuardedArray:
         if self._parts is None:
             return None
         shape, token, order, data = self._parts
+        self._built.charge(len(data))
         dt = token.resolve()
         arr = np.frombuffer(data, dtype=dt).reshape(shape, order=order)
         return arr.astype(dt.newbyteorder("="), order="C", copy=True)
@@ -267,12 +274,13 @@ _TOOLBOX_GLOBALS = {
 }
 
 
-class SafeUnpickler(pickle.Unpickler):
+class SafeUnpickler(BoundedUnpickler):
     """An unpickler that resolves only the toolbox stand-ins, a few pickle helpers and numpy's
-    reconstruction functions (bound to this load's data budget, see :class:`_Budget`)."""
+    reconstruction functions (bound to this load's data budget, see :class:`_Budget`), and runs
+    at most :data:`MAX_PICKLE_OPS` opcodes (:mod:`.safe_pickle`)."""
 
     def __init__(self, file, path, file_size):
-        super().__init__(file, encoding="latin1")
+        super().__init__(file, MAX_PICKLE_OPS, encoding="latin1")
         self.path = path
         self.allowed = {**_TOOLBOX_GLOBALS, **_loader_globals(_Budget(file_size))}
 

@@ -24,11 +24,23 @@ import numpy as np
 
 from ..errors import ModelFormatError
 from ..fileio import read_bytes
+from .safe_pickle import BoundedUnpickler
 from .toolbox_nn import describe
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 MAX_TENSORS = 100_000
 MAX_DIMS = 8
+MAX_PICKLE_OPS = 40 * MAX_TENSORS + 10_000  # a tensor entry takes about 15 opcodes
+
+
+class _Fixed:
+    """The reader's own records, which the pickle can reach (as a persistent reference or a
+    rebuilt tensor) but never change: a BUILD after the checks could otherwise move a tensor
+    outside its storage (a crash, or memory beyond the file read as weights)."""
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError(f"the file tries to change a {type(self).__name__[1:]} "
+                                     "after it was checked")
 
 _STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
              "HalfStorage": np.float16, "BFloat16Storage": None, "LongStorage": np.int64,
@@ -36,13 +48,13 @@ _STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
              "ByteStorage": np.uint8, "BoolStorage": np.bool_}
 
 
-class _StorageType:
+class _StorageType(_Fixed):
     def __init__(self, name):
         self.name = name
         self.dtype = _STORAGES[name]
 
 
-class _Storage:
+class _Storage(_Fixed):
     """A storage the pickle refers to by key: its element type and count (bytes come later)."""
 
     def __init__(self, key, dtype, numel):
@@ -50,7 +62,7 @@ class _Storage:
         self.data: bytes | None = None
 
 
-class _Tensor:
+class _Tensor(_Fixed):
     """A tensor view of a storage: offset, shape and strides, checked to stay inside it."""
 
     def __init__(self, storage, offset, size, stride):
@@ -108,9 +120,9 @@ def _ordered_dict(*args):
     return collections.OrderedDict()
 
 
-class _StateDictUnpickler(pickle.Unpickler):
+class _StateDictUnpickler(BoundedUnpickler):
     def __init__(self, file, path, max_numel):
-        super().__init__(file, encoding="utf-8")
+        super().__init__(file, MAX_PICKLE_OPS, encoding="utf-8")
         self.path, self.max_numel = path, max_numel
         self.storages: dict[str, _Storage] = {}
         self.allowed = {("collections", "OrderedDict"): _ordered_dict,
@@ -152,8 +164,11 @@ class _StateDictUnpickler(pickle.Unpickler):
         return have
 
 
-class _PlainUnpickler(pickle.Unpickler):
+class _PlainUnpickler(BoundedUnpickler):
     """For the legacy stream's header pickles: plain values only, no globals at all."""
+
+    def __init__(self, file):
+        super().__init__(file, MAX_PICKLE_OPS)
 
     def find_class(self, module, name):
         raise pickle.UnpicklingError(f"'{module}.{name}' in a checkpoint header")

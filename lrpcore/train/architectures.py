@@ -3,7 +3,8 @@
 Mini-syntax (``--layers``): comma-separated tokens, applied in order.
 
 ==================  =======================================================================
-``linear:N``        dense layer with N outputs (inputs: whatever the previous layer gives)
+``linear:N``        dense layer with N outputs (inputs: whatever the previous layer gives);
+                    ``dense:N`` is the same
 ``conv:HxWxN[/S]``  valid convolution with N filters of H×W (depth from the input), stride S
 ``sumpool:P[/S]``   sum pooling P×P (or ``PxQ``), stride S (default: the pool size), scaled
                     by 1/sqrt(P·Q) as in the toolbox
@@ -87,6 +88,103 @@ class LayerToken:
     text: str = ""
 
 
+class _TokenError(ValueError):
+    """What is wrong with one token (the caller adds its position)."""
+
+
+@dataclass(frozen=True)
+class TokenKind:
+    """One word of the mini-syntax: how its argument parses and how its layer is built.
+
+    ``parse(arg)`` gives the integer arguments (raising _TokenError); ``build(args, shape,
+    next_kind, rng, dtype)`` the freshly initialised layer for an input of ``shape``."""
+
+    parse: object
+    build: object
+    # "flat" or "image": what the model takes when this is the first such token (None: no say)
+    model_input: str | None = None
+
+
+TOKEN_KINDS: dict[str, TokenKind] = {}
+ALIASES = {"relu": "rect", "dense": "linear"}
+
+
+def _no_argument(name):
+    def parse(arg):
+        if arg:
+            raise _TokenError(f"{name} takes no argument")
+        return ()
+    return parse
+
+
+def _positive(usage):
+    def parse(arg):
+        if not arg.isdigit() or int(arg) < 1:
+            raise _TokenError(usage)
+        return (int(arg),)
+    return parse
+
+
+def _parse_conv(arg):
+    m = _CONV.match(arg)
+    if not m or min(int(g) for g in m.groups() if g) < 1:
+        raise _TokenError("expected conv:HxWxN or conv:HxWxN/S (positive integers)")
+    h, w, n, s = m.groups()
+    return int(h), int(w), int(n), int(s or 1)
+
+
+def _parse_pool(name):
+    def parse(arg):
+        m = _PAIR.match(arg)
+        if not m or min(int(g) for g in m.groups() if g) < 1:
+            raise _TokenError(f"expected {name}:P, {name}:PxQ or {name}:P/S")
+        p, q, s = m.groups()
+        return int(p), int(q or p), int(s) if s else None
+    return parse
+
+
+def _build_linear(args, shape, nxt, rng, dtype):
+    if len(shape) != 1:
+        raise _TokenError(f"linear needs flat input, gets {shape}; add flatten")
+    m, n = shape[0], args[0]
+    return Linear(rng.normal(0, _init_std(m, nxt), (m, n)).astype(dtype), np.zeros(n, dtype))
+
+
+def _build_conv(args, shape, nxt, rng, dtype):
+    if len(shape) != 3:
+        raise _TokenError(f"conv needs H×W×D input, gets {shape}")
+    h, w, n, s = args
+    d = shape[2]
+    return Convolution(rng.normal(0, _init_std(h * w * d, nxt), (h, w, d, n)).astype(dtype),
+                       np.zeros(n, dtype), (s, s))
+
+
+def _build_pool(cls):
+    def build(args, shape, nxt, rng, dtype):
+        p, q, s = args
+        return cls((p, q), (s, s) if s else (p, q))
+    return build
+
+
+def _plain(cls):
+    return lambda args, shape, nxt, rng, dtype: cls()
+
+
+TOKEN_KINDS.update({
+    "linear": TokenKind(_positive("expected linear:N with N ≥ 1 outputs"), _build_linear,
+                        model_input="flat"),
+    "conv": TokenKind(_parse_conv, _build_conv, model_input="image"),
+    "sumpool": TokenKind(_parse_pool("sumpool"), _build_pool(SumPool)),
+    "maxpool": TokenKind(_parse_pool("maxpool"), _build_pool(MaxPool)),
+    "pad": TokenKind(_positive("expected pad:P with P ≥ 1 pixels"),
+                     lambda args, shape, nxt, rng, dtype: Pad((args[0],) * 4, 0.0),
+                     model_input="image"),
+    **{name: TokenKind(_no_argument(name), _plain(cls))
+       for name, cls in (("rect", Rect), ("tanh", Tanh), ("flatten", Flatten),
+                         ("softmax", SoftMax))},
+})
+
+
 def _bad(i, tok, why):
     return ShapeError(f"--layers token {i + 1} {tok!r}: {why}")
 
@@ -100,34 +198,14 @@ def parse_layers(text: str) -> list[LayerToken]:
     parts = [p.strip().lower() for p in text.split(",")]
     for i, tok in enumerate(parts):
         name, _, arg = tok.partition(":")
-        if name in ("rect", "relu", "tanh", "flatten", "softmax"):
-            if arg:
-                raise _bad(i, tok, f"{name} takes no argument")
-            tokens.append(LayerToken("rect" if name == "relu" else name, (), tok))
-        elif name in ("linear", "dense"):
-            if not arg.isdigit() or int(arg) < 1:
-                raise _bad(i, tok, "expected linear:N with N ≥ 1 outputs")
-            tokens.append(LayerToken("linear", (int(arg),), tok))
-        elif name == "conv":
-            m = _CONV.match(arg)
-            if not m or min(int(g) for g in m.groups() if g) < 1:
-                raise _bad(i, tok, "expected conv:HxWxN or conv:HxWxN/S (positive integers)")
-            h, w, n, s = m.groups()
-            tokens.append(LayerToken("conv", (int(h), int(w), int(n), int(s or 1)), tok))
-        elif name in ("sumpool", "maxpool"):
-            m = _PAIR.match(arg)
-            if not m or min(int(g) for g in m.groups() if g) < 1:
-                raise _bad(i, tok, f"expected {name}:P, {name}:PxQ or {name}:P/S")
-            p, q, s = m.groups()
-            p, q = int(p), int(q or p)
-            tokens.append(LayerToken(name, (p, q, int(s) if s else None), tok))
-        elif name == "pad":
-            if not arg.isdigit() or int(arg) < 1:
-                raise _bad(i, tok, "expected pad:P with P ≥ 1 pixels")
-            tokens.append(LayerToken("pad", (int(arg),), tok))
-        else:
-            raise _bad(i, tok, "unknown layer; known: linear, conv, sumpool, maxpool, pad, "
-                       "rect, tanh, flatten, softmax")
+        name = ALIASES.get(name, name)
+        kind = TOKEN_KINDS.get(name)
+        if kind is None:
+            raise _bad(i, tok, f"unknown layer; known: {', '.join(TOKEN_KINDS)}")
+        try:
+            tokens.append(LayerToken(name, kind.parse(arg), tok))
+        except _TokenError as exc:
+            raise _bad(i, tok, str(exc)) from None
     if any(t.kind == "softmax" for t in tokens[:-1]):
         raise ShapeError("--layers: softmax may only be the last layer")
     return tokens
@@ -150,13 +228,12 @@ def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28,
         tokens = parse_layers(text)
     else:
         tokens = list(layers)
-    first_weighted = next((t.kind for t in tokens if t.kind in ("linear", "conv", "pad")),
-                          None)
-    first_weighted = "conv" if first_weighted == "pad" else first_weighted
-    if first_weighted is None:
+    model_input = next((TOKEN_KINDS[t.kind].model_input for t in tokens
+                        if TOKEN_KINDS[t.kind].model_input), None)
+    if model_input is None:
         raise ShapeError("--layers has no linear or conv layer to train")
     raw_shape = tuple(int(v) for v in raw_shape)
-    if first_weighted == "conv":
+    if model_input == "image":
         if len(raw_shape) != 3:
             raise ShapeError(f"convolutions need H×W×C images; the data are {raw_shape}")
         H, W, C = raw_shape
@@ -169,31 +246,10 @@ def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28,
     built = []
     for i, tok in enumerate(tokens):
         nxt = tokens[i + 1].kind if i + 1 < len(tokens) else None
-        if tok.kind == "linear":
-            if len(shape) != 1:
-                raise _bad(i, tok.text, f"linear needs flat input, gets {shape}; add flatten")
-            m, n = shape[0], tok.args[0]
-            layer = Linear(rng.normal(0, _init_std(m, nxt), (m, n)).astype(dtype),
-                           np.zeros(n, dtype))
-        elif tok.kind == "conv":
-            if len(shape) != 3:
-                raise _bad(i, tok.text, f"conv needs H×W×D input, gets {shape}")
-            h, w, n, s = tok.args
-            d = shape[2]
-            layer = Convolution(rng.normal(0, _init_std(h * w * d, nxt), (h, w, d, n))
-                                .astype(dtype), np.zeros(n, dtype), (s, s))
-        elif tok.kind in ("sumpool", "maxpool"):
-            p, q, s = tok.args
-            cls = SumPool if tok.kind == "sumpool" else MaxPool
-            layer = cls((p, q), (s, s) if s else (p, q))
-        elif tok.kind == "pad":
-            layer = Pad((tok.args[0],) * 4, 0.0)
-        else:
-            layer = {"rect": Rect, "tanh": Tanh, "flatten": Flatten, "softmax": SoftMax}[
-                tok.kind]()
         try:
+            layer = TOKEN_KINDS[tok.kind].build(tok.args, shape, nxt, rng, dtype)
             shape = layer.output_shape(shape)
-        except ShapeError as exc:
+        except (_TokenError, ShapeError) as exc:
             raise _bad(i, tok.text, str(exc)) from None
         built.append(layer)
     return Sequential(built, spec, {})

@@ -107,6 +107,7 @@ class CompareView(ToolPanel):
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("compareCanvas")
         self.canvas.setBackground("w")
+        imaging.keep_whole(self.canvas)  # rows and their labels whole: a small dock scrolls
         self.layout_item = self.canvas.ci
         layout = QVBoxLayout(self)
         layout.addLayout(controls)

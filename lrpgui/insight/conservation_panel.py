@@ -101,6 +101,7 @@ class ConservationPanel(ToolPanel):
         self.map_box, self.map_item = imaging.image_cell(self.map_widget.ci, 1, 0)
         self.map_outline = imaging.outline_overlay(self.map_box)
         self.map_widget.setMinimumHeight(160)
+        imaging.keep_whole(self.map_widget)  # title and map never cut: a small dock scrolls
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.plot)
@@ -224,6 +225,9 @@ class ConservationPanel(ToolPanel):
             x = model_input_unit(req.model, np.asarray(req.raw)[None], np.float64)[0]
         except Exception:  # e.g. a vector model: no picture, no outline
             return None
+        spec = req.model.input_spec
+        if x.ndim == 3 and spec is not None and spec.layout == "NCHW":  # C×H×W photograph
+            x = spec.image_layout(x[None])[0]
         x = x.reshape(x.shape[:2] + (-1,)) if x.ndim >= 2 else x
         return x if x.shape[:2] == tuple(shape[:2]) else None
 

@@ -216,6 +216,7 @@ class DrawPanel(ToolPanel):
         self.views = pg.GraphicsLayoutWidget()
         self.views.setObjectName("drawViews")
         self.views.setBackground("w")
+        imaging.keep_whole(self.views)  # titles and maps never cut: a small dock scrolls
         ci = self.views.ci
         ci.addItem(pg.LabelItem("model input", size="9pt", color="k"), row=0, col=0)
         self.heat_title = pg.LabelItem("relevance", size="9pt", color="k")

@@ -7,9 +7,11 @@ colormap's 256-entry palette as lookup table, so the same scale can be given to 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt
 
 from .. import rendering
 
@@ -97,3 +99,33 @@ def show_outline(overlay: pg.ImageItem, x01, shape, on=True) -> bool:
     overlay.setImage(rgba, autoLevels=False, levels=(0.0, 1.0))
     overlay.setRect(QRectF(0, 0, w, h))
     return True
+
+
+def keep_whole(canvas: pg.GraphicsLayoutWidget) -> pg.GraphicsLayoutWidget:
+    """Keep ``canvas`` (a grid of map cells and labels) at least as large as its grid needs,
+    now and whenever cells or labels change: a smaller view shows only part of the grid,
+    cutting maps and labels (in a small dock the tool's scroll area scrolls instead)."""
+    if canvas.property("lrpKeepsWhole") is None:  # the minimum set so far stays the least
+        least = canvas.minimumSize()
+        canvas.setProperty("lrpKeepsWhole", (least.width(), least.height()))
+        canvas.ci.installEventFilter(_WholeGrid(canvas))
+    _fit_minimum(canvas)
+    return canvas
+
+
+def _fit_minimum(canvas) -> None:
+    hint = canvas.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+    frame = 2 * canvas.frameWidth()
+    least_w, least_h = canvas.property("lrpKeepsWhole")
+    canvas.setMinimumSize(max(least_w, math.ceil(hint.width()) + frame),
+                          max(least_h, math.ceil(hint.height()) + frame))
+
+
+class _WholeGrid(QObject):
+    """A changed grid layout posts LayoutRequest to the canvas's central item: the canvas's
+    minimum follows."""
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            _fit_minimum(self.parent())
+        return False

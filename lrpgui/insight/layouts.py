@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QSplitter, QTableWidget, QVBoxLayout
 
+from . import imaging
+
 
 def result_table(name, columns, tooltip="", rows=False) -> QTableWidget:
     """A read-only table (no row numbers, last column stretched); ``rows``: one whole row at
@@ -31,7 +33,7 @@ def canvas(name, tooltip="") -> pg.GraphicsLayoutWidget:
     w.setBackground("w")
     if tooltip:
         w.setToolTip(tooltip)
-    return w
+    return imaging.keep_whole(w)  # never shown cut: a small dock scrolls
 
 
 def table_over_maps(panel, form, table, maps, *between) -> None:

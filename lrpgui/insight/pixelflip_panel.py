@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS
+from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS, default_patch
 
 from .layouts import result_table
 from .panel import ToolPanel
@@ -54,6 +54,8 @@ class PixelFlipPanel(ToolPanel):
         self.results: tuple = ()  # the curves on display (complete or partial)
         self.curves: dict = {}  # label → PlotDataItem
         self._build()
+        self.state.events.model.connect(self._fit_patch)
+        self._fit_patch(self.state.model)
 
     def _build(self) -> None:
         first = self.state.rule
@@ -107,6 +109,12 @@ class PixelFlipPanel(ToolPanel):
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(split, 1)
+
+    def _fit_patch(self, model) -> None:
+        """Each model starts with the patch side ``lrp evaluate`` takes for it: pixels for
+        digits, 8×8 patches for a 224×224 photograph (as many units as a digit has)."""
+        if model is not None:
+            self.patch.setValue(default_patch(getattr(model, "input_spec", None)))
 
     # -- settings ---------------------------------------------------------------------------
     def settings(self) -> FlipSettings:

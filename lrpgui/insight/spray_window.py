@@ -120,6 +120,7 @@ class SprayPanel(BatchPanel):
 
         self.preview.setObjectName("sprayPreview")
         self.preview.setBackground("w")
+        imaging.keep_whole(self.preview)
         self.preview_label = pg.LabelItem("hover a point", size="8pt", color="k")
         self.preview.ci.addItem(self.preview_label, row=0, col=0, colspan=2)
         self.preview_boxes = [imaging.image_cell(self.preview.ci, 1, c) for c in range(2)]
@@ -141,6 +142,7 @@ class SprayPanel(BatchPanel):
         self.prototypes = pg.GraphicsLayoutWidget()
         self.prototypes.setObjectName("sprayPrototypes")
         self.prototypes.setBackground("w")
+        imaging.keep_whole(self.prototypes)
         self.prototypes.setToolTip("each cluster's mean heatmap; click one to select it")
         self.prototypes.scene().sigMouseClicked.connect(self._prototype_clicked)
         self.proto_boxes: list = []

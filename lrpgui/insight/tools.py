@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from .compare_view import CompareView
 from .concepts_panel import ConceptsPanel
@@ -58,9 +58,11 @@ class InsightTools:
             panel = cls(self.runner)
             panel.app_settings = getattr(window, "settings", None)  # e.g. the last export folder
             dock = QDockWidget(title, window, objectName=name)
-            dock.setWidget(panel)
+            dock.setWidget(scrolled(panel))
             window.addDockWidget(area, dock)
             dock.hide()
+            dock.topLevelChanged.connect(
+                lambda floating, a=attr: None if floating else self._docked(a))
             action = QAction(text, window)
             action.setObjectName(f"{attr}Action")
             action.setShortcut(QKeySequence(shortcut))
@@ -93,6 +95,48 @@ class InsightTools:
 
     def __getitem__(self, name):
         return self.panels[name]
+
+    def _docked(self, name: str) -> None:
+        """A tool put into the window takes the place of the largest dock in its area as a tab
+        (another tool's first), so the views keep their size and the tool gets a whole dock's
+        room rather than a sliver of a split; alone in an area it gets its minimum size from
+        the views' spare room (Qt never takes them below their minimum). In a small place
+        the tool scrolls rather than squeezing its controls (see :func:`scrolled`)."""
+        window, dock = self.window, self.docks[name]
+        area = window.dockWidgetArea(dock)
+        peers = [d for d in window.findChildren(QDockWidget) if d is not dock
+                 and d.isVisible() and not d.isFloating() and window.dockWidgetArea(d) == area]
+        if peers:
+            tools = [d for d in peers if d in self.docks.values()]
+            window.tabifyDockWidget(tools[0] if tools else
+                                    max(peers, key=lambda d: d.width() * d.height()), dock)
+            dock.raise_()
+            return
+        vertical = area in (Qt.DockWidgetArea.TopDockWidgetArea,
+                            Qt.DockWidgetArea.BottomDockWidgetArea)
+        need = self.panels[name].minimumSizeHint()
+        window.resizeDocks([dock], [need.height() if vertical else need.width()],
+                           Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)
+
+
+class ToolScroll(QScrollArea):
+    """A tool's scroll area: it asks for little room, so that docking the tool (Qt docks it
+    at its size hint first) takes almost nothing from the views before
+    :meth:`InsightTools._docked` gives it its place; floating windows are sized explicitly."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(160, 120)
+
+
+def scrolled(panel) -> QScrollArea:
+    """``panel`` in a frameless scroll area: in a small dock it keeps its minimum size (labels
+    and controls readable) and scrolls, instead of squeezing or growing the window; with room
+    it grows with the dock."""
+    area = ToolScroll(objectName=f"{panel.objectName() or 'tool'}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
 
 
 def fit_screen(window, size, margin=40) -> QSize:

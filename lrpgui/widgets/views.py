@@ -43,9 +43,34 @@ def _image_view(name: str, columns=1):
 
 class _Title(pg.LabelItem):
     """A view title that never widens its column (a long title would draw its image larger
-    than the other's) and can be given the height of its neighbour's title."""
+    than the other's) and can be given the height of its neighbour's title. A title wider
+    than its view wraps at word boundaries instead of being cut at both ends ("evance for
+    predicted class Egyptian c" at 1400 pixels); ``reflowed`` then evens the heights again."""
 
     even_height = 0.0
+    reflowed = None  # called when wrapping changed the title's height
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        option = self.item.document().defaultTextOption()
+        option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.item.document().setDefaultTextOption(option)
+
+    def setText(self, text, **args):  # noqa: N802 (pyqtgraph's name)
+        self.item.setTextWidth(-1)  # measure the new text unwrapped; resizeEvent wraps it
+        super().setText(text, **args)
+
+    def resizeEvent(self, ev):  # noqa: N802 (Qt's name)
+        width = self.rect().width()
+        item = self.item
+        current = item.textWidth()
+        item.setTextWidth(-1)
+        natural = item.boundingRect().width()
+        wanted = float(width) if 0 < width < natural else -1.0
+        item.setTextWidth(wanted)
+        super().resizeEvent(ev)
+        if wanted != current and callable(self.reflowed):
+            self.reflowed()
 
     def updateMin(self):  # noqa: N802 (pyqtgraph's name)
         super().updateMin()
@@ -78,6 +103,8 @@ class ImagePair(QWidget):
         # links until the digits were drawn small. Both views fit the image whenever their
         # size changes (first layout, a dragged splitter) until the user zooms or pans.
         self._syncing = False
+        for title in (self.input_title, self.heat_title):
+            title.reflowed = self._even_titles
         for box, other in ((self.input_box, self.heat_box), (self.heat_box, self.input_box)):
             box.setDefaultPadding(0.02)
             box.sigRangeChanged.connect(lambda *_a, a=box, b=other: self._follow(a, b))
@@ -302,26 +329,45 @@ def _same_rect(a, b, tol=1e-9) -> bool:
 
 class ClassAxis(pg.AxisItem):
     """A category axis whose labels are cut to the space of one bar ("drilling platform"
-    and "space shuttle" side by side at 50 px a bar were drawn over each other)."""
+    and "space shuttle" side by side at 50 px a bar were drawn over each other). Labels are
+    cut before pyqtgraph lays them out: it drops any label that leaves the axis, which was
+    the first bar's, the predicted class ("Egyptian cat" at the left end)."""
 
     GAP = 6  # pixels kept free between two labels
 
     def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph's name)
-        specs = super().generateDrawSpecs(p)
-        if specs is None or len(specs[2]) < 2:
-            return specs
-        axis, ticks, texts = specs
-        centres = sorted(rect.center().x() for rect, _flags, _text in texts)
-        room = max(float(np.diff(centres).min()) - self.GAP, 8.0)
-        font = self.style.get("tickFont") or p.font()
-        metrics = QFontMetrics(font)
-        fitted = []
-        for rect, flags, text in texts:
-            if metrics.horizontalAdvance(text) > room:
-                text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(room))
-                rect = QRectF(rect.center().x() - room / 2, rect.y(), room, rect.height())
-            fitted.append((rect, flags, text))
-        return axis, ticks, fitted
+        levels = self._tickLevels
+        fitted = self._fitted_levels(p, levels)
+        if fitted is None:
+            return super().generateDrawSpecs(p)
+        self._tickLevels = fitted
+        try:
+            return super().generateDrawSpecs(p)
+        finally:
+            self._tickLevels = levels
+
+    def _fitted_levels(self, p, levels):
+        """``levels`` with each label cut to the room of its bar and, at the ends, to the
+        room the axis has on both sides of its tick (labels are centred on ticks)."""
+        if not levels or not levels[0]:
+            return None
+        width = self.mapRectFromParent(self.geometry()).width()
+        span = float(self.range[1] - self.range[0])
+        if width <= 0 or span <= 0:
+            return None
+        scale = width / span
+        values = sorted(float(v) for v, _text in levels[0])
+        step = float(np.diff(values).min()) * scale if len(values) > 1 else width
+        room = max(step - self.GAP, 8.0)
+        metrics = QFontMetrics(self.style.get("tickFont") or p.font())
+        first = []
+        for value, text in levels[0]:
+            x = (float(value) - self.range[0]) * scale
+            here = max(min(room, 2.0 * min(x, width - x) - 2.0), 8.0)
+            if metrics.horizontalAdvance(text) > here:
+                text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(here))
+            first.append((value, text))
+        return [first, *levels[1:]]
 
 
 class ScoresPlot(pg.PlotWidget):

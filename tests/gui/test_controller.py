@@ -59,3 +59,46 @@ def test_added_worker_runs_jobs_and_stops_with_the_others(qtbot):
     finally:
         controller.shutdown()
     assert all(not t.isRunning() for t in controller.threads.values())
+
+
+def test_no_python_object_crosses_threads_in_a_signal():
+    """A queued signal's arguments are copied inside Qt's connection lock while PySide has
+    released the GIL: an ``object`` argument takes the GIL under that lock, the reverse order
+    of the GUI thread disconnecting or destroying objects with the GIL held (a full run hung
+    in QMetaObject::disconnect). The workers' signals carry no arguments at all."""
+    from PySide6.QtCore import QMetaMethod, QObject
+
+    from lrpgui.controller import Worker
+
+    meta = Worker.staticMetaObject
+    own = [meta.method(i) for i in range(QObject.staticMetaObject.methodCount(),
+                                          meta.methodCount())]
+    signals = [m for m in own if m.methodType() == QMetaMethod.MethodType.Signal]
+    assert signals, "the worker reports through signals"
+    for m in signals:
+        assert m.parameterCount() == 0, bytes(m.methodSignature()).decode()
+
+
+def test_results_errors_and_progress_arrive_in_order_through_the_mailbox(qtbot):
+    controller = Controller()
+    seen = []
+
+    def job(token):
+        for k in range(5):
+            token.progress(k, 5, {"step": k})  # a Python payload, as the explain jobs send
+        return {"answer": 42}
+
+    def failing(token):
+        raise ValueError("bad input")
+
+    try:
+        controller.submit("work", job, on_done=lambda r: seen.append(("done", r)),
+                          on_progress=lambda d, t, p: seen.append(("progress", d, p["step"])),
+                          worker="batch")
+        controller.submit("fail", failing, on_error=lambda e: seen.append(("error", str(e))),
+                          worker="batch")
+        qtbot.waitUntil(lambda: len(seen) == 7, timeout=5000)
+        assert seen == [("progress", k, k) for k in range(5)] + [
+            ("done", {"answer": 42}), ("error", "bad input")]
+    finally:
+        controller.shutdown()

@@ -124,3 +124,28 @@ def test_draw_a_digit_says_why_a_colour_model_cannot_use_it(photo_window, qtbot,
     window.close_dataset()
     assert window.open_model(str(toy_files[0]))
     assert panel.pad.isEnabled() and panel.last_error is None
+
+
+def test_pixel_flipping_starts_with_patches_on_a_photograph(make_window, tmp_path):
+    """The panel starts with the patch side of `lrp evaluate` for the open model: 56 // 28 = 2
+    here (8 at EfficientNet-Lite0's 224×224), pixels again for a digit model."""
+    model = tmp_path / "colour-graph-56.npz"
+    lrpcore.save_model(colour_graph_model(side=56), model)
+    window = make_window(model, write_photos(tmp_path / "photos"))
+    panel = window.insight.panels["pixelflip"]
+    assert panel.patch.value() == 2 == panel.settings().patch
+    window.open_model("mnist-lenet5")
+    assert panel.patch.value() == 1
+
+
+def test_conservation_draws_the_input_relevance_as_the_photograph(photo_window, qtbot):
+    """Layer 0's input is the C×H×W photograph: it was summed over its width and drawn as a
+    3-pixel strip; it is the main heatmap (channels summed), outlined like it."""
+    window = photo_window
+    qtbot.waitUntil(lambda: window.state.explanation.index == 1, timeout=20000)
+    panel = open_tool(qtbot, window, "conservation")
+    qtbot.waitUntil(lambda: panel.result.request.index == 1, timeout=20000)
+    panel.select_layer(0)
+    np.testing.assert_allclose(panel.shown_map, window.state.relevance.sum(axis=-1),
+                               rtol=1e-6, atol=1e-12)
+    assert panel.map_outline.image is not None  # the outline, as in the main view
