@@ -49,10 +49,19 @@ def convention_of(model) -> Convention:
     return getattr(model, "convention", None) or TOOLBOX
 
 
+def recommended_rule(model) -> str | None:
+    """The rule a model's metadata recommends (``"recommended_rule"``, e.g. in a sidecar
+    ``MODEL.json``), or None: it takes precedence over its convention's."""
+    meta = getattr(model, "meta", None)
+    rule = meta.get("recommended_rule") if isinstance(meta, dict) else None
+    return rule.strip() if isinstance(rule, str) and rule.strip() else None
+
+
 def default_settings(model) -> dict:
-    """{"rule": ..., "dtype": ...} an explanation of ``model`` starts from in the explorer."""
+    """{"rule": ..., "dtype": ...} an explanation of ``model`` starts from in the explorer:
+    its recommended rule, else its convention's."""
     c = convention_of(model)
-    return {"rule": c.rule, "dtype": c.dtype}
+    return {"rule": recommended_rule(model) or c.rule, "dtype": c.dtype}
 
 
 DEFAULTS_HELP = ("default: the model's — EpsilonPlus in float32 for graph models (ONNX, "

