@@ -32,6 +32,10 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
         # numpy would try it as a pickle and say it "contains pickled (object) data"
         raise DatasetError(f"{path}: not a .npy file (no .npy header); {what} must be an "
                            "array saved with numpy.save")
+    from ..io.claims import check_npy_claim, check_npz_member  # noqa: PLC0415
+
+    if head.startswith(b"\x93NUMPY"):
+        check_npy_claim(path)  # before numpy allocates what the header claims
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except ValueError as exc:
@@ -42,6 +46,7 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
         keys = list(arr.keys())
         if len(keys) != 1:
             raise DatasetError(f"{path}: an .npz with {len(keys)} arrays; pass a single .npy")
+        check_npz_member(path, keys[0])  # before numpy inflates it
         arr = arr[keys[0]]
     return arr
 

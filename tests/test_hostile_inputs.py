@@ -1,0 +1,103 @@
+"""Hostile inputs found by the second hostile review (arrays, ONNX graphs): each ends in one
+line naming the file (exit 2) or is explained, never an internal error or an allocation of
+what a header merely claims."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+
+def _npy(path, shape, payload=bytes(100)):
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + payload)
+    return path
+
+
+@pytest.mark.parametrize("shape, words", [((2 ** 40, 784), "claims shape 1099511627776×784"),
+                                          ((-1, 784), "negative size")])
+@pytest.mark.parametrize("command", ["render", "explain"])
+def test_a_npy_header_is_checked_against_the_file_before_loading(tmp_path, capsys, shape,
+                                                                 words, command):
+    # 100 bytes claiming 3 PiB: "out of memory" without the file's name; a negative size:
+    # an internal error (OverflowError from mmap)
+    path = _npy(tmp_path / "claims.npy", shape)
+    out = tmp_path / ("x.png" if command == "render" else "r.npy")
+    argv = ([command, str(path), "--out", str(out)] if command == "render"
+            else [command, "mnist-lenet5", str(path), "--out", str(out)])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and words in err[0], err
+    assert not out.exists()
+
+
+def test_an_onnx_graph_without_an_output_is_refused_in_one_line(tmp_path, capsys):
+    node = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 4])], [])
+    path = tmp_path / "no_output.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "declares no output" in err and str(path) in err
+
+
+def test_a_long_chain_of_recomputed_layers_is_explained(tmp_path):
+    # 1,500 ReLUs in a row: each output was recomputed from the one before, recursively
+    # (RecursionError, and quadratic time for the 100,000 nodes a graph may have)
+    n = 1500
+    nodes = [helper.make_node("Relu", [f"t{i}" if i else "x"], [f"t{i + 1}"], name=f"n{i}")
+             for i in range(n)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 8])], [helper.make_tensor_value_info(
+            f"t{n}", TensorProto.FLOAT, [1, 8])])
+    path = tmp_path / "chain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    x = tmp_path / "x.npy"
+    np.save(x, np.linspace(0.1, 1, 16, dtype=np.float32).reshape(2, 8))
+    out = tmp_path / "r.npy"
+    assert main(["explain", str(path), str(x), "--raw", "--out", str(out)]) == 0
+    assert np.load(out).shape == (2, 8)
+
+
+def test_a_file_of_another_format_named_png_is_never_decoded(tmp_path, monkeypatch):
+    # Pillow opens by content: an EPS named photo.png went to Ghostscript (a PostScript
+    # interpreter) on load, on every machine that has it installed
+    from PIL import EpsImagePlugin, Image
+
+    from lrpcore import DatasetError
+    from lrpcore.io.image_folder import read_image
+
+    ran = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)
+    eps = tmp_path / "photo.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    gif = tmp_path / "other.png"
+    Image.new("RGB", (8, 8), "red").save(gif, format="GIF")
+    for path, kind in ((eps, "EPS"), (gif, "GIF")):
+        with pytest.raises(DatasetError, match=f"not a valid PNG or JPEG file \\(it holds {kind}"):
+            read_image(str(path))
+    assert ran == []
+
+
+def test_an_extreme_aspect_ratio_is_refused_before_resizing(tmp_path, monkeypatch):
+    # a 1×60,000,000 strip (60 MP, allowed) resized to 256 on its shorter side asked for
+    # 256×15,360,000,000 pixels: an internal OverflowError, or gigabytes before failing
+    from lrpcore import DatasetError
+    from lrpcore.io import image_folder
+
+    monkeypatch.setattr(image_folder, "MAX_PIXELS", 100_000)
+    strip = np.zeros((1, 2000, 3), np.uint8)
+    with pytest.raises(DatasetError, match="would be 256×512000"):
+        image_folder.resize_crop(strip, 256, 224)
+    assert image_folder.resize_crop(np.zeros((300, 400, 3), np.uint8), 256, 224).shape == \
+        (224, 224, 3)
