@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 
@@ -130,7 +131,9 @@ class Job:
     step: int  # samples per forward pass = samples per chunk
 
 
-_CACHE: dict = {}  # per worker process: (sha, backend, dtype) -> (Explainer, RuleConfig)
+_CACHE: OrderedDict = OrderedDict()  # per worker: (sha, backend, dtype, rules) -> (Explainer,
+#                                      RuleConfig), least recently used first
+MAX_WORKER_MODELS = 4  # a long-lived cluster serves many runs: older explainers are dropped
 _CACHE_LOCK = threading.Lock()
 MODEL_LOADS = [0]  # how often this process loaded a model (tests check "once per worker")
 
@@ -152,6 +155,9 @@ def _explainer(job: Job):
             MODEL_LOADS[0] += 1
             _CACHE[key] = (explainer, resolve_rules(explainer.layers, job.rule,
                                                     dict(job.layer_rules)))
+            while len(_CACHE) > MAX_WORKER_MODELS:
+                _CACHE.popitem(last=False)
+        _CACHE.move_to_end(key)
         return _CACHE[key]
 
 
