@@ -2,7 +2,8 @@
 decompresses to gigabytes, samples split into thousands of chunks, or a declared sample count
 that makes millions of tasks are refused from the metadata, before a cluster starts (exit 2,
 one line naming the input and the problem, nothing written). The arrays are metadata only,
-written here (no chunk is stored: a tiny file may declare any of this)."""
+written here (no chunk is stored: a tiny file may declare any of this). A worker's cache of
+loaded models is bounded too."""
 
 from __future__ import annotations
 
@@ -85,3 +86,18 @@ def test_passes_that_would_make_store_chunks_beyond_the_bound_are_refused(tmp_pa
                                         "chunks of .* MB, more than"):
         dist.explain_to_store(args, tmp_path / "R.zarr", client=None)
     assert not (tmp_path / "R.zarr").exists()
+
+
+def test_a_worker_keeps_a_bounded_number_of_explainers(tmp_path, monkeypatch):
+    """A long-lived cluster serves many runs: each worker keeps at most MAX_WORKER_MODELS
+    explainers (least recently used dropped), not one per rule ever asked for."""
+    from lrpcore.export import sha256_file
+
+    monkeypatch.setattr(dist, "_CACHE", type(dist._CACHE)())
+    source, _ = dist.open_source(array(tmp_path / "x.zarr", (2, 784), (2, 784)))
+    rules = [f"epsilon:{k}" for k in (0.01, 0.1, 1, 2, 3, 4)]
+    for rule in rules + [rules[-1]]:
+        dist._explainer(dist.Job(str(MODEL), sha256_file(MODEL), "numpy", "float64", rule, (),
+                                 "pred", False, source, str(tmp_path / "R.zarr"), 2))
+    assert dist.MAX_WORKER_MODELS == 4
+    assert [k[3] for k in dist._CACHE] == rules[2:]
