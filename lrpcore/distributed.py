@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 
@@ -28,11 +29,11 @@ from .text import short
 
 # --- the input: listed on the client, read by the workers ---------------------------------
 
-# A task reads its samples whole passes at a time, whatever the input's chunks; these bound
-# what an input's own chunking can make one read cost (its metadata is checked on the client).
-MAX_CHUNK_BYTES = 256 * 2**20  # one chunk of a Zarr input, decompressed
-MAX_CHUNKS_PER_SAMPLE = 4096  # chunks one sample of a Zarr input is split into
-MAX_TASKS = 1_000_000  # tasks (passes) one run submits to the scheduler
+# A task reads its samples whole passes at a time, whatever the input's chunks; what an input's
+# own chunking may make one read cost is bounded in relevance_store (stores are read alike).
+MAX_CHUNK_BYTES = layout.MAX_CHUNK_BYTES
+MAX_CHUNKS_PER_SAMPLE = layout.MAX_CHUNKS_PER_SAMPLE
+MAX_TASKS = layout.MAX_TASKS  # tasks (passes) one run submits to the scheduler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Source:
     path: str
     shape: tuple
     files: tuple = ()
+    fit: tuple = ()  # images: (resize, crop, channels) of the model (ImageFolder.fitting)
 
     def read(self, start, stop) -> np.ndarray:
         if self.kind == "npy":
@@ -53,11 +55,11 @@ class Source:
         if self.kind == "zarr":
             zarr = layout.import_zarr()
             return np.asarray(zarr.open_array(self.path, mode="r")[start:stop])
-        from .io.image_folder import read_image  # noqa: PLC0415
+        from .io.image_folder import read_fitted  # noqa: PLC0415
 
         out = np.empty((stop - start,) + tuple(self.shape[1:]), dtype=np.uint8)
         for k, path in enumerate(self.files[start:stop]):
-            img = read_image(path)
+            img = read_fitted(path, *self.fit)
             if img.shape != tuple(self.shape[1:]):
                 raise DatasetError(f"{path}: image of shape {img.shape}, but the folder's first "
                                    f"image is {tuple(self.shape[1:])}")
@@ -65,36 +67,7 @@ class Source:
         return out
 
 
-def check_zarr_chunks(path, arr) -> None:
-    """Refuse, from the array's metadata alone, an input whose chunking no worker should read:
-    a chunk that decompresses to more than MAX_CHUNK_BYTES (a tiny file may declare chunks of
-    gigabytes: every read of one sample would decompress all of it), or samples split into
-    more than MAX_CHUNKS_PER_SAMPLE chunks (millions of reads per pass). Chunks of few samples
-    are fine: tasks follow ``--batch-size``, not the input's chunks."""
-    shape = tuple(int(s) for s in arr.shape)
-    chunks = tuple(int(c) for c in arr.chunks)
-    if not shape:
-        raise DatasetError(f"{path}: holds a single value, not a batch of samples")
-    try:
-        dtype = np.dtype(arr.dtype)
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind not in "biuf":
-        raise DatasetError(f"{path}: holds {short(arr.dtype, 40)} values, not numbers")
-    shown = "×".join(map(str, chunks))
-    each = math.prod(chunks) * dtype.itemsize  # Python ints: no wrap-around
-    sample = math.prod(shape[1:]) * dtype.itemsize
-    if each > MAX_CHUNK_BYTES:
-        fit = max(1, (64 * 2**20) // max(sample, 1))
-        raise DatasetError(f"{path}: its chunks of {shown} {dtype} values decompress to "
-                           f"{each / 2**20:,.0f} MB each, more than the "
-                           f"{MAX_CHUNK_BYTES >> 20} MB one read may take; rechunk it (e.g. "
-                           f"{fit:,} whole samples a chunk)")
-    pieces = math.prod(-(-s // c) for s, c in zip(shape[1:], chunks[1:], strict=True))
-    if pieces > MAX_CHUNKS_PER_SAMPLE:
-        raise DatasetError(f"{path}: its chunks of {shown} values split every sample into "
-                           f"{pieces:,} pieces, more than {MAX_CHUNKS_PER_SAMPLE:,}; rechunk it "
-                           "so that a chunk holds whole samples")
+check_zarr_chunks = layout.check_zarr_chunks
 
 
 def check_tasks(path, n, step) -> int:
@@ -108,8 +81,10 @@ def check_tasks(path, n, step) -> int:
     return tasks
 
 
-def open_source(path):
-    """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder."""
+def open_source(path, model=None):
+    """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder; with
+    ``model`` a folder is fitted to it as :func:`lrpcore.open_dataset` fits it (photographs of
+    any size resized and cropped, class subfolders labelled by the model's class names)."""
     path = os.fspath(path)
     full = os.path.abspath(path)
     if layout.is_zarr_path(path):
@@ -122,10 +97,12 @@ def open_source(path):
         check_zarr_chunks(path, arr)
         return Source("zarr", full, tuple(arr.shape)), None
     if os.path.isdir(path):
-        from .io.image_folder import ImageFolder  # noqa: PLC0415
+        from .io.datasets import open_dataset  # noqa: PLC0415
 
-        folder = ImageFolder(path)
-        return Source("images", full, tuple(folder.shape), tuple(folder.files)), folder.labels
+        ds = open_dataset(path, model=model)
+        folder = ds._data  # the ImageFolder, fitted to the model
+        return (Source("images", full, tuple(folder.shape), tuple(folder.files),
+                       folder.fitting()), ds.labels)
     if path.lower().endswith(".npy"):
         from .cli.common import load_array  # noqa: PLC0415
 
@@ -154,7 +131,9 @@ class Job:
     step: int  # samples per forward pass = samples per chunk
 
 
-_CACHE: dict = {}  # per worker process: (sha, backend, dtype) -> (Explainer, RuleConfig)
+_CACHE: OrderedDict = OrderedDict()  # per worker: (sha, backend, dtype, rules) -> (Explainer,
+#                                      RuleConfig), least recently used first
+MAX_WORKER_MODELS = 4  # a long-lived cluster serves many runs: older explainers are dropped
 _CACHE_LOCK = threading.Lock()
 MODEL_LOADS = [0]  # how often this process loaded a model (tests check "once per worker")
 
@@ -176,6 +155,9 @@ def _explainer(job: Job):
             MODEL_LOADS[0] += 1
             _CACHE[key] = (explainer, resolve_rules(explainer.layers, job.rule,
                                                     dict(job.layer_rules)))
+            while len(_CACHE) > MAX_WORKER_MODELS:
+                _CACHE.popitem(last=False)
+        _CACHE.move_to_end(key)
         return _CACHE[key]
 
 
@@ -335,6 +317,11 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     n_out = int(np.prod(probe.forward(first, raw=True).outputs().shape[1:]))
     step = probe.passes(fed_shape, job_args["batch_size"])[0][1]
     check_tasks(source.path, n, step)
+    store_chunk = step * math.prod(fed_shape[1:]) * probe.dtype.itemsize
+    if store_chunk > MAX_CHUNK_BYTES:  # the store's chunks are whole passes
+        raise RuleError(f"--batch-size {job_args['batch_size']}: passes of {step} samples make "
+                        f"store chunks of {store_chunk / 2**20:,.0f} MB, more than "
+                        f"{MAX_CHUNK_BYTES >> 20:,} MB; use a smaller --batch-size")
     job = Job(model=model_path, model_sha256=export.sha256_file(model_path),
               backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),

@@ -63,13 +63,22 @@ class TensorStore(Mapping):
                             for k in first._stored}, first._producers, first._shapes, xp)
 
 
+MAX_REMAKE_DEPTH = 4  # ReLU6 → Pad in EfficientNet: 2; a crafted chain of 10⁵ ReLUs: stored
+
+
 def keep_and_drop(model, nodes) -> tuple[set, dict]:
     """(names of the tensors a forward pass stores, {dropped tensor: node that remakes it}).
-    A node's output is dropped when its layer is cheap to rerun on one input."""
-    dropped = {}
+    A node's output is dropped when its layer is cheap to rerun on one input, and at most
+    :data:`MAX_REMAKE_DEPTH` dropped tensors in a row: each access recomputes the chain back
+    to a stored tensor (recursively), so a long chain cost quadratic time and overflowed the
+    stack.
+    """
+    dropped, depth = {}, {}  # depth: how many dropped tensors one access recomputes
     for node in nodes:
         if getattr(node.layer, "rematerialize", False) and len(node.inputs) == 1:
-            dropped[node.output] = node
+            d = depth.get(node.inputs[0], 0) + 1
+            if d <= MAX_REMAKE_DEPTH:
+                dropped[node.output], depth[node.output] = node, d
     kept = {model.input_name} | {n.output for n in nodes}
     kept -= set(dropped)
     kept.add(nodes[-1].output)  # the output is read for every initial relevance
@@ -110,6 +119,7 @@ class ShardedTrace(Sequence):
         self.shards = list(shards)
         self._xp = xp
         self.outputs = Fetched(range(len(self.shards[0].outputs)), self._output)
+        self.branches = Fetched(range(len(self.shards[0].outputs)), self._branch)
 
     def __len__(self):
         return len(self.shards[0])
@@ -122,12 +132,16 @@ class ShardedTrace(Sequence):
     def _output(self, k):
         return _joined([s.outputs[k] for s in self.shards], self._xp)
 
+    def _branch(self, k):
+        return _joined([s.branches[k] for s in self.shards], self._xp)
+
     def map(self, fn):
         """The joined trace with ``fn`` applied to every array (a GraphTrace)."""
         from .graph import GraphTrace  # noqa: PLC0415 (graph imports this module's users)
 
         return GraphTrace([None if r is None else fn(r) for r in self],
-                          [None if r is None else fn(r) for r in self.outputs])
+                          [None if r is None else fn(r) for r in self.outputs],
+                          [None if r is None else fn(r) for r in self.branches])
 
 
 def _joined(arrays, xp):

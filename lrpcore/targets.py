@@ -38,6 +38,8 @@ def parse_target(value, words=TARGET_WORDS, what="target", class_names=None):
     text = _ALIASES.get(text, text) if _ALIASES.get(text) in words else text
     if text in words:
         return text
+    if _ALIASES.get(text, text) in TARGET_WORDS:  # e.g. "output" where one class is needed
+        raise RuleError(f"{what} {value!r} is not available here: {_usage(words, False)}")
     if text.isdigit():
         return _checked_index(int(text), what, class_names)
     if text.startswith("-") and text[1:].isdigit():

@@ -204,3 +204,14 @@ def test_a_concepts_folder_is_put_back_when_the_new_one_cannot_take_its_name(tmp
         with output_folder(out, overwrite=True) as tmp:
             (Path(tmp) / "ranking.csv").write_bytes(b"new")
     assert snapshot(tmp_path) == {"concepts/ranking.csv": OLD}
+
+
+def test_convert_keeps_the_earlier_model_and_sidecar_when_the_sidecar_cannot_be_renamed(
+        work, monkeypatch, capsys):
+    (work / "out.txt").write_bytes(OLD)
+    (work / "out.json").write_bytes(OLD + b"json")
+    before = snapshot(work)
+    failing_rename_at(monkeypatch, work, 2)  # out.txt took its name, out.json fails
+    code = main(["convert", "mnist-lenet5", "out.txt", "--overwrite"])  # its metadata: a sidecar
+    one_line_error(code, capsys, "out.json", "No space left on device")
+    assert snapshot(work) == before

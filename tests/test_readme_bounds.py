@@ -51,7 +51,7 @@ CLAIMS = [  # (what the README says, the code's value it must contain)
     ("sidecar size", f"at most {sidecar._MAX_BYTES >> 20} MB"),
     ("image pixels", f"at most {_n(image_folder.MAX_PIXELS)} pixels"),
     ("rendered pixels", f"at most {_n(outline.MAX_PIXELS)} pixels drawn"),
-    ("zarr input chunks", f"one chunk at most {distributed.MAX_CHUNK_BYTES >> 20} MB "
+    ("zarr input chunks", f"one chunk at most {_n(distributed.MAX_CHUNK_BYTES >> 20)} MB "
                           f"decompressed; one sample split into at most "
                           f"{_n(distributed.MAX_CHUNKS_PER_SAMPLE)} chunks; at most "
                           f"{_n(distributed.MAX_TASKS)} tasks"),

@@ -35,6 +35,9 @@ def test_bad_targets_fail_with_one_message(value):
 def test_evaluate_refuses_output_as_its_target():
     with pytest.raises(RuleError, match="pred, true"):
         cli_parse("output", words=("pred", "true"))
+    # also for a model with class names: a word, not an unknown class name
+    with pytest.raises(RuleError, match="'output' is not available here: use pred, true or"):
+        parse_target("output", ("pred", "true"), "--target", class_names=["cat", "dog"])
 
 
 # class names: one parser for the engine, its gradient baselines, the CLI and the GUI state

@@ -2,7 +2,8 @@
 decompresses to gigabytes, samples split into thousands of chunks, or a declared sample count
 that makes millions of tasks are refused from the metadata, before a cluster starts (exit 2,
 one line naming the input and the problem, nothing written). The arrays are metadata only,
-written here (no chunk is stored: a tiny file may declare any of this)."""
+written here (no chunk is stored: a tiny file may declare any of this). A worker's cache of
+loaded models is bounded too."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ pytest.importorskip("distributed")
 
 from lrpcore import distributed as dist  # noqa: E402
 from lrpcore.cli.main import main  # noqa: E402
-from lrpcore.errors import DatasetError  # noqa: E402
+from lrpcore.errors import DatasetError, RuleError  # noqa: E402
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "mnist-dense-rect.npz"
 
@@ -38,13 +39,13 @@ def refused(tmp_path, capsys, x, *words, extra=()):
 
 def test_the_stated_bounds():
     assert (dist.MAX_CHUNK_BYTES, dist.MAX_CHUNKS_PER_SAMPLE, dist.MAX_TASKS) == (
-        256 * 2**20, 4096, 1_000_000)
+        2**30, 4096, 1_000_000)
 
 
 def test_gigantic_chunks_are_refused(tmp_path, capsys):
     x = array(tmp_path / "x.zarr", (4, 784), (10_000_000, 784), "float64")
-    refused(tmp_path, capsys, x, "chunks of 10000000×784", "59,814 MB each", "more than the 256 MB",
-            "rechunk")
+    refused(tmp_path, capsys, x, "chunks of 10000000×784", "59,814 MB each",
+            "more than the 1,024 MB", "rechunk")
 
 
 def test_samples_split_into_thousands_of_chunks_are_refused(tmp_path, capsys):
@@ -72,3 +73,31 @@ def test_one_sample_a_chunk_and_whole_sample_chunks_are_accepted(tmp_path):
         assert source.shape == (10_000, 784)
     with pytest.raises(DatasetError, match="not numbers"):
         dist.open_source(array(tmp_path / "s.zarr", (4, 3), (4, 3), "complex64"))
+
+
+def test_passes_that_would_make_store_chunks_beyond_the_bound_are_refused(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(dist, "MAX_CHUNK_BYTES", 10_000)  # 784 float64 values: 6,272 bytes
+    source, _ = dist.open_source(array(tmp_path / "x.zarr", (8, 784), (8, 784)))
+    args = {"model": str(MODEL), "backend": "numpy", "dtype": "float64", "rule": None,
+            "layer_rules": {}, "target": "pred", "raw": False, "batch_size": 2,
+            "source": source}
+    with pytest.raises(RuleError, match="--batch-size 2: passes of 2 samples make store "
+                                        "chunks of .* MB, more than"):
+        dist.explain_to_store(args, tmp_path / "R.zarr", client=None)
+    assert not (tmp_path / "R.zarr").exists()
+
+
+def test_a_worker_keeps_a_bounded_number_of_explainers(tmp_path, monkeypatch):
+    """A long-lived cluster serves many runs: each worker keeps at most MAX_WORKER_MODELS
+    explainers (least recently used dropped), not one per rule ever asked for."""
+    from lrpcore.export import sha256_file
+
+    monkeypatch.setattr(dist, "_CACHE", type(dist._CACHE)())
+    source, _ = dist.open_source(array(tmp_path / "x.zarr", (2, 784), (2, 784)))
+    rules = [f"epsilon:{k}" for k in (0.01, 0.1, 1, 2, 3, 4)]
+    for rule in rules + [rules[-1]]:
+        dist._explainer(dist.Job(str(MODEL), sha256_file(MODEL), "numpy", "float64", rule, (),
+                                 "pred", False, source, str(tmp_path / "R.zarr"), 2))
+    assert dist.MAX_WORKER_MODELS == 4
+    assert [k[3] for k in dist._CACHE] == rules[2:]

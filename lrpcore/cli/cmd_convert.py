@@ -34,6 +34,7 @@ def _architectures():
 
 def run(args) -> int:
     from ..errors import ExportError
+    from ..fileio import staged_writes
     from ..io.models import WRITERS, load_model, save_model
     from ..io.sidecar import sidecar_path, write_sidecar
 
@@ -53,11 +54,12 @@ def run(args) -> int:
         model = build_from_checkpoint(args.input, args.arch)
     else:
         model = load_model(args.input)
-    save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
     written = None
-    try:
+    with staged_writes():  # the model and its sidecar take their names together, or neither
+        save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
         if ext == ".txt":
             written = write_sidecar(model, args.output, overwrite=True)
+    try:
         if written is None and os.path.exists(side):
             try:
                 os.unlink(side)  # a stale sidecar would override the converted metadata

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     except Exception as exc:  # internal error: say so, ask for a report
-        print(f"lrp {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+        print(f"lrp {args.command}: internal error: {type(exc).__name__}: {error_line(exc)}\n"
               "This is a bug in LRP Explorer; please report it with the command you ran.",
               file=sys.stderr)
         return 1

@@ -47,6 +47,28 @@ def check_npz_member(path: str, key: str) -> None:
                            "(a zip bomb?)")
 
 
+def check_npy_claim(path: str, error=DatasetError) -> None:
+    """Refuse a ``.npy`` whose header claims a negative size or more data than the file holds:
+    numpy allocates the claim before reading (a 100-byte file claimed 3 PiB) and a negative
+    dimension ended in an internal error."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+            start = fh.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise error(f"{path}: not a plain .npy array ({str(exc)[:160]})") from None
+    shown = "×".join(map(str, shape[:8])) + ("×…" if len(shape) > 8 else "")
+    if any(n < 0 for n in shape):
+        raise error(f"{path}: its header claims shape {shown[:80]}, with a negative size")
+    need, have = math.prod(shape) * dtype.itemsize, os.path.getsize(path) - start
+    if need > have:
+        raise error(f"{path}: its header claims shape {shown[:80]} ({need:,} bytes), the file "
+                    f"holds {have:,}")
+
+
 def check_npz_budget(path: str, budget: int, error=DatasetError, what="arrays") -> None:
     """Refuse an ``.npz`` whose members together would inflate to more than ``budget`` bytes
     (what the reader knows a valid file needs: e.g. a model's parameters), or one whose

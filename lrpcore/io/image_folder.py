@@ -20,6 +20,7 @@ from ..errors import DatasetError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
+_FORMATS = ("PNG", "JPEG")  # what Pillow may decode: never by content alone (EPS, ...)
 _MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1}
 
 
@@ -29,6 +30,18 @@ def _images_in(folder: str) -> list[str]:
                   and os.path.isfile(os.path.join(folder, f)))
 
 
+def _other_format(path: str) -> str:
+    """`` (it holds GIF)`` when Pillow knows the content as another format, else ``""``:
+    identified from the header only, never decoded."""
+    from PIL import Image  # noqa: PLC0415
+
+    try:
+        with Image.open(path) as im:  # header only: no pixel, no external program
+            return f" (it holds {im.format})" if im.format not in _FORMATS else ""
+    except Exception:  # noqa: BLE001 - unknown to Pillow as well
+        return ""
+
+
 def _open(path: str):
     """The Pillow image of ``path``, its size checked before any pixel is decoded."""
     from PIL import Image  # noqa: PLC0415
@@ -36,13 +49,15 @@ def _open(path: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            # only the two formats read: Pillow would otherwise open whatever the content is,
+            # and an EPS named photo.png is run by Ghostscript (PostScript is a program)
+            im = Image.open(path, formats=_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DatasetError(f"{path}: the image is too large to decode (more than "
                            f"{MAX_PIXELS:,} pixels; a decompression bomb?)") from None
     except Exception:  # decoders raise many types for broken files
         raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
-                           "file") from None
+                           f"file{_other_format(path)}") from None
     w, h = im.size
     if w * h > MAX_PIXELS:
         raise DatasetError(f"{path}: the image is too large to decode ({w}×{h} = {w * h:,} "
@@ -88,6 +103,19 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     return img[:, :, None] if img.ndim == 2 else img
 
 
+def read_fitted(path, resize=None, crop=None, channels=None) -> np.ndarray:
+    """One image file as a folder fitted to a model delivers it (:meth:`ImageFolder.fit`):
+    read, then resized and centre-cropped when ``crop`` is given. The one reader of every
+    path that takes photographs for a model (``lrp explain``, ``spray``, Dask workers)."""
+    img = read_image(path, channels)
+    if crop is None:
+        return img
+    try:
+        return resize_crop(img, resize, crop)
+    except DatasetError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+
+
 def resize_crop(img: np.ndarray, resize: int | None, crop: int) -> np.ndarray:
     """torchvision's Resize(resize) + CenterCrop(crop) on uint8 H×W×C: the shorter side
     scaled to ``resize`` (``crop`` when None), bilinear with anti-aliasing, then the centre."""
@@ -98,6 +126,10 @@ def resize_crop(img: np.ndarray, resize: int | None, crop: int) -> np.ndarray:
     if min(h, w) != short:
         nh, nw = (short, max(short, round(w * short / h))) if h <= w else \
             (max(short, round(h * short / w)), short)
+        if nh * nw > MAX_PIXELS:  # a 1×60,000,000 strip would become 256×15,360,000,000
+            raise DatasetError(f"a {h}×{w} image resized to {short} pixels on its shorter side "
+                               f"would be {nh}×{nw}, more than {MAX_PIXELS:,} pixels; crop it "
+                               "to a less extreme aspect ratio first")
         pil = Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img)
         img = np.asarray(pil.resize((nw, nh), Image.Resampling.BILINEAR))
         img = img[:, :, None] if img.ndim == 2 else img
@@ -140,15 +172,13 @@ class ImageFolder:
         self.resize, self.crop, self.channels = resize, int(crop), int(channels)
         self.shape = (len(self.files), self.crop, self.crop, self.channels)
 
+    def fitting(self) -> tuple:
+        """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they
+        are: what a reader elsewhere (a Dask worker) passes to :func:`read_fitted`."""
+        return () if self.crop is None else (self.resize, self.crop, self.channels)
+
     def _read(self, i: int) -> np.ndarray:
-        path = self.files[i]
-        img = read_image(path, self.channels)
-        if self.crop is None:
-            return img
-        try:
-            return resize_crop(img, self.resize, self.crop)
-        except DatasetError as exc:
-            raise DatasetError(f"{path}: {exc}") from None
+        return read_fitted(self.files[i], *self.fitting())
 
     def __len__(self) -> int:
         return len(self.files)

@@ -762,6 +762,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
             # a hostile file reaching a check no branch foresaw: still one line naming it
             raise ModelFormatError(f"{path}: {where}: malformed ({type(exc).__name__}: "
                                    f"{str(exc)[:200]})") from None
+    if not graph.output:
+        raise ModelFormatError(f"{path}: the ONNX graph declares no output")
     out_name = graph.output[0].name
     if out_name not in b.data:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is not computed from "

@@ -14,6 +14,7 @@ zarr is imported only here and in the writer: the single-process path never need
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import stat
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExportError
 from ..fileio import clean_stale_temporaries, lstat_or_none, temp_prefix
+from ..text import brief, short
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
@@ -51,6 +53,46 @@ def is_zarr_path(path) -> bool:
                                     for f in ("zarr.json", ".zarray", ".zgroup"))
 
 
+# What a Zarr array's own chunking may make one read cost (inputs of lrp explain and stores
+# alike; checked from the metadata): a tiny file may declare chunks of gigabytes, or split each
+# sample into millions of chunks, or a trillion samples.
+MAX_CHUNK_BYTES = 1 << 30  # one chunk, decompressed
+MAX_CHUNKS_PER_SAMPLE = 4096  # chunks one sample is split into
+MAX_TASKS = 1_000_000  # passes of one run (the chunks of a store's manifest)
+
+
+def check_zarr_chunks(path, arr) -> None:
+    """Refuse, from the array's metadata alone, an array whose chunking no reader should
+    follow: a chunk that decompresses to more than MAX_CHUNK_BYTES (every read of one sample
+    would decompress all of it), or samples split into more than MAX_CHUNKS_PER_SAMPLE chunks
+    (millions of reads per pass). Chunks of few samples are fine: a distributed run's tasks
+    follow ``--batch-size``, not the input's chunks."""
+    shape = tuple(int(s) for s in arr.shape)
+    chunks = tuple(int(c) for c in arr.chunks)
+    if not shape:
+        raise DatasetError(f"{path}: holds a single value, not a batch of samples")
+    try:
+        dtype = np.dtype(arr.dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: holds {short(arr.dtype, 40)} values, not numbers")
+    shown = "×".join(map(str, chunks))
+    each = math.prod(chunks) * dtype.itemsize  # Python ints: no wrap-around
+    sample = math.prod(shape[1:]) * dtype.itemsize
+    if each > MAX_CHUNK_BYTES:
+        fit = max(1, (64 * 2**20) // max(sample, 1))
+        raise DatasetError(f"{path}: its chunks of {shown} {dtype} values decompress to "
+                           f"{each / 2**20:,.0f} MB each, more than the "
+                           f"{MAX_CHUNK_BYTES >> 20:,} MB one read may take; rechunk it (e.g. "
+                           f"{fit:,} whole samples a chunk)")
+    pieces = math.prod(-(-s // c) for s, c in zip(shape[1:], chunks[1:], strict=True))
+    if pieces > MAX_CHUNKS_PER_SAMPLE:
+        raise DatasetError(f"{path}: its chunks of {shown} values split every sample into "
+                           f"{pieces:,} pieces, more than {MAX_CHUNKS_PER_SAMPLE:,}; rechunk it "
+                           "so that a chunk holds whole samples")
+
+
 class RelevanceStore:
     """Precomputed relevance of a dataset, read chunk by chunk (nothing is loaded on open).
 
@@ -74,7 +116,7 @@ class RelevanceStore:
             attrs = dict(group.attrs)
         except Exception as exc:  # zarr raises many types for foreign or broken stores
             raise DatasetError(f"{self.path}: not a relevance store written by lrp explain "
-                               f"({type(exc).__name__}: {exc})") from None
+                               f"({type(exc).__name__}: {short(exc, 200)})") from None
         if PROVENANCE not in attrs or RUN not in attrs:
             raise DatasetError(f"{self.path}: a Zarr store without lrp provenance; not written "
                                "by 'lrp explain'")
@@ -96,23 +138,27 @@ class RelevanceStore:
         run = self.run
         chunk = run.get("chunk")
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise bad(f"chunk {chunk!r}")
+            raise bad(f"chunk {short(repr(chunk))}")
         for name, value in (("input", run.get("input")), ("dtype", run.get("dtype")),
                             ("model_sha256", run.get("model_sha256")),
                             ("model", self.provenance.get("model"))):
             if not isinstance(value, str):
-                raise bad(f"{name} {value!r}")
+                raise bad(f"{name} {short(repr(value))}")
         pairs = run.get("layer_rules", [])
         if not (isinstance(run.get("rule"), str | None) and isinstance(pairs, list) and all(
                 isinstance(p, list) and len(p) == 2 and isinstance(p[0], int | str)
                 and isinstance(p[1], str) for p in pairs)):
-            raise bad(f"rule {run.get('rule')!r}, layer rules {pairs!r}")
+            raise bad(f"rule {short(repr(run.get('rule')))}, layer rules {brief(pairs)}")
         n = self.relevance.shape[0] if self.relevance.ndim else -1
         if (self.outputs.ndim != 2 or self.predictions.shape != (n,)
                 or self.outputs.shape[0] != n or self._done.shape != (-(-n // chunk),)):
             raise bad(f"arrays of {n} samples do not fit: outputs {self.outputs.shape}, "
                       f"predictions {self.predictions.shape}, done {self._done.shape} for "
                       f"chunks of {chunk}")
+        if self._done.shape[0] > MAX_TASKS:  # its manifest is read whole
+            raise bad(f"{self._done.shape[0]:,} chunks, more than {MAX_TASKS:,}")
+        for array in (self.relevance, self.outputs):
+            check_zarr_chunks(self.path, array)
         return chunk
 
     def __len__(self) -> int:
