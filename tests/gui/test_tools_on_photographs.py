@@ -149,3 +149,15 @@ def test_conservation_draws_the_input_relevance_as_the_photograph(photo_window, 
     np.testing.assert_allclose(panel.shown_map, window.state.relevance.sum(axis=-1),
                                rtol=1e-6, atol=1e-12)
     assert panel.map_outline.image is not None  # the outline, as in the main view
+
+
+def test_map_cells_draw_a_photograph_outline_as_lines_not_dots(photo_window, qtbot):
+    """A 224-pixel outline shrunk into a ~180-pixel cell by picking pixels broke its lines
+    into scattered dots; the overlay is averaged down instead (thin grey lines)."""
+    window = photo_window
+    panel = open_tool(qtbot, window, "compare")
+    rerun(qtbot, panel, lambda: panel.set_rules(["epsilon:0.01"]))
+    overlays = [panel._outlines[key] for key in panel.cell_maps]
+    assert overlays and all(o.image is not None and o.autoDownsample for o in overlays)
+    conservation = open_tool(qtbot, window, "conservation")
+    assert conservation.map_outline.autoDownsample
