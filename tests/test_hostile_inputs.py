@@ -163,3 +163,23 @@ def test_samples_beyond_float32_are_named_not_cast_to_infinity(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(x) in err[0] and "beyond float32" in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("body", ["1 " * 2_000_000, "1\n" * 2_000_000])
+def test_a_toolbox_text_file_is_parsed_in_memory_of_its_claims(body):
+    # 4 MB of words or lines held ~25× the file as lists of lines and words (a 60 MB file
+    # took 3.9 GB); now a line is split only as far as the layer needs
+    import tracemalloc
+
+    from lrpcore import ModelFormatError
+    from lrpcore.io.toolbox_txt import parse_toolbox_text
+
+    text = "Linear 10 10\n" + body + "0\n"
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError, match="line 2:|line 112:"):
+            parse_toolbox_text(text, "m.txt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
