@@ -42,3 +42,40 @@ def test_options_no_model_can_hold_are_refused_before_training(data, tmp_path, e
     assert proc.returncode == 2 and len(err) == 1 and words in err[0], err
     assert "epoch" not in proc.stdout  # refused before the first epoch
     assert not list(tmp_path.glob("m*"))
+
+
+def _checkpoint(data, tmp_path):
+    """A genuine checkpoint of one epoch (short-rect on 16 digits): its arrays and state."""
+    import json
+
+    subprocess.run([sys.executable, "-m", "lrpcore.cli.main", *data, "--arch", "short-rect"],
+                   check=True, capture_output=True, timeout=300)
+    with np.load(tmp_path / "m.ckpt.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads(str(arrays["state"].item()))
+
+
+def test_a_resumed_checkpoint_with_impossible_state_is_refused_naming_it(data, tmp_path,
+                                                                          capsys):
+    import json
+
+    from lrpcore.cli.main import main
+
+    arrays, state = _checkpoint(data, tmp_path)
+    resume = [a if a != "1" else "2" for a in data] + ["--arch", "short-rect", "--overwrite",
+                                                         "--resume"]
+    bad_rng = json.loads(json.dumps(state))
+    bad_rng["rng"]["state"]["state"] = -1  # was an internal OverflowError
+    huge_inc = json.loads(json.dumps(state))
+    huge_inc["rng"]["state"]["inc"] = 2 ** 200
+    cases = [({"state": np.array(json.dumps(bad_rng))}, "random-generator state is damaged"),
+             ({"state": np.array(json.dumps(huge_inc))}, "random-generator state is damaged"),
+             # Adam's squared-gradient means are never negative: sqrt → NaN weights, then an
+             # error blaming the output file
+             ({"opt.v.0.W": -np.ones_like(arrays["opt.v.0.W"])}, "holds negative values")]
+    for k, (change, words) in enumerate(cases):
+        ckpt = tmp_path / f"bad{k}.ckpt.npz"
+        np.savez(ckpt, **{**arrays, **change})
+        assert main(resume + [str(ckpt)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(ckpt) in err[0] and words in err[0], err

@@ -317,13 +317,15 @@ def _restore(path, config, params, opt, rng, xp):
             p[key][...] = xp.asarray(arr, dtype=p[key].dtype)
     try:
         opt.load_state_arrays(opt_arrays, xp)
+    except LRPError as exc:  # a missing, misshapen or impossible state array: name the file
+        raise LRPError(f"{path}: {exc}") from None
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise LRPError(f"{path}: optimizer state does not fit this run ({str(exc)[:80]})") from None
     opt.steps = int(state.get("optimizer", {}).get("steps", 0))
     try:
         rng.bit_generator.state = state["rng"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LRPError(f"{path}: random-generator state is damaged ({exc})") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # -1 or 2^200 as a word
+        raise LRPError(f"{path}: random-generator state is damaged ({str(exc)[:80]})") from None
     epoch = int(state.get("epoch", 0))
     if epoch >= config.epochs:
         raise LRPError(f"{path}: checkpoint already has {epoch} epochs; ask for more with "

@@ -161,3 +161,17 @@ def test_map_cells_draw_a_photograph_outline_as_lines_not_dots(photo_window, qtb
     assert overlays and all(o.image is not None and o.autoDownsample for o in overlays)
     conservation = open_tool(qtbot, window, "conservation")
     assert conservation.map_outline.autoDownsample
+
+
+def test_export_npy_writes_the_model_layout_as_lrp_explain(photo_window, qtbot, tmp_path):
+    """Export .npy of a C×H×W model wrote the H×W×C map the views draw, while lrp explain
+    and the GUI's own batch export write C×H×W: one file format for one model."""
+    window = photo_window
+    s = window.state
+    qtbot.waitUntil(lambda: s.relevance is not None and s.explanation.index == 1,
+                    timeout=20000)
+    written = window.export_npy(tmp_path / "r.npy")
+    R = np.load(written[0])
+    want = lrpcore.explain(s.model, _raw(window), rule=s.rule, dtype=s.dtype)[0]
+    assert R.shape == want.shape == (3, 16, 16)
+    np.testing.assert_allclose(R, want, rtol=1e-6, atol=1e-9)
