@@ -151,3 +151,15 @@ def test_a_crafted_spray_result_is_refused_before_the_window_counts_its_clusters
         np.savez(tmp_path / "bad.npz", **{**good, name: change})
         with pytest.raises(DatasetError, match="bad.npz"):
             SprayResult.load(tmp_path / "bad.npz")
+
+
+def test_samples_beyond_float32_are_named_not_cast_to_infinity(tmp_path, capsys):
+    # 1e300 in a float64 input with --dtype float32: numpy's overflow warning, then "input
+    # contains NaN or infinite values" as if the file held them
+    x = tmp_path / "x.npy"
+    np.save(x, np.full((2, 784), 1e300))
+    out = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(out), "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(x) in err[0] and "beyond float32" in err[0], err
+    assert not out.exists()
