@@ -5,6 +5,7 @@ Entry points: :func:`load_model`, :func:`predict`, :func:`explain`; richer objec
 This package never imports Qt.
 """
 
+from .conventions import default_settings
 from .errors import (
     BackendError,
     DatasetError,
@@ -28,5 +29,5 @@ __all__ = [
     "ShapeError", "Explainer", "Forward", "explain", "predict", "resolve_rules", "load_model",
     "save_model", "Sequential", "Dataset", "check_fits", "load_labels", "open_dataset",
     "PRESETS", "RULE_NAMES", "parse_rule", "__version__", "RelevanceStore",
-    "open_relevance_store",
+    "open_relevance_store", "default_settings",
 ]

@@ -45,6 +45,7 @@ class Source:
     path: str
     shape: tuple
     files: tuple = ()
+    fit: tuple = ()  # images: (resize, crop, channels) of the model (ImageFolder.fitting)
 
     def read(self, start, stop) -> np.ndarray:
         if self.kind == "npy":
@@ -54,11 +55,11 @@ class Source:
         if self.kind == "zarr":
             zarr = layout.import_zarr()
             return np.asarray(zarr.open_array(self.path, mode="r")[start:stop])
-        from .io.image_folder import read_image  # noqa: PLC0415
+        from .io.image_folder import read_fitted  # noqa: PLC0415
 
         out = np.empty((stop - start,) + tuple(self.shape[1:]), dtype=np.uint8)
         for k, path in enumerate(self.files[start:stop]):
-            img = read_image(path)
+            img = read_fitted(path, *self.fit)
             if img.shape != tuple(self.shape[1:]):
                 raise DatasetError(f"{path}: image of shape {img.shape}, but the folder's first "
                                    f"image is {tuple(self.shape[1:])}")
@@ -80,8 +81,10 @@ def check_tasks(path, n, step) -> int:
     return tasks
 
 
-def open_source(path):
-    """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder."""
+def open_source(path, model=None):
+    """(Source, labels or None) of INPUT: a ``.npy``, a Zarr array or an image folder; with
+    ``model`` a folder is fitted to it as :func:`lrpcore.open_dataset` fits it (photographs of
+    any size resized and cropped, class subfolders labelled by the model's class names)."""
     path = os.fspath(path)
     full = os.path.abspath(path)
     if layout.is_zarr_path(path):
@@ -94,10 +97,12 @@ def open_source(path):
         check_zarr_chunks(path, arr)
         return Source("zarr", full, tuple(arr.shape)), None
     if os.path.isdir(path):
-        from .io.image_folder import ImageFolder  # noqa: PLC0415
+        from .io.datasets import open_dataset  # noqa: PLC0415
 
-        folder = ImageFolder(path)
-        return Source("images", full, tuple(folder.shape), tuple(folder.files)), folder.labels
+        ds = open_dataset(path, model=model)
+        folder = ds._data  # the ImageFolder, fitted to the model
+        return (Source("images", full, tuple(folder.shape), tuple(folder.files),
+                       folder.fitting()), ds.labels)
     if path.lower().endswith(".npy"):
         from .cli.common import load_array  # noqa: PLC0415
 

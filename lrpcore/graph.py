@@ -14,47 +14,30 @@ models keep the toolbox's (:data:`TOOLBOX`). See the README's "Graph models" sec
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .backend import get_backend, get_dtype
+from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # noqa: F401
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Pad
 from .model import Sequential
-from .rules import AlphaBeta, Epsilon, Rule
 from .text import short
-
-LITERATURE_STABILIZER = 1e-6
-
-
-@dataclass(frozen=True)
-class Convention:
-    """The numerics a model's explanations follow: where rules of the literature and the
-    toolbox differ (αβ's stabiliser, the rule of merges and mean pools)."""
-
-    name: str
-    norm: Rule | None  # rule of merges and mean pools unless a layer rule names them
-
-    def adapt(self, rule):
-        """The rule as this convention computes it."""
-        if self.name == "zennit" and isinstance(rule, AlphaBeta) and not rule.literature:
-            return replace(rule, literature=True)
-        return rule
-
-
-TOOLBOX = Convention("toolbox", None)
-ZENNIT = Convention("zennit", Epsilon(LITERATURE_STABILIZER))  # zennit's Norm rule
 
 
 class LayerList(list):
     """The layers of a model in topological order, with their node names and convention (what
-    rule resolution needs to address nodes by name or glob)."""
+    rule resolution needs to address nodes by name or glob), and ``sources[k]``: for each
+    input of node k the node that writes it (−1: the model's input), which the conservation
+    report names at a merge."""
 
-    def __init__(self, layers, names, convention):
+    def __init__(self, layers, names, convention, sources=None):
         super().__init__(layers)
         self.names = list(names)
         self.convention = convention
+        self.sources = [tuple(s) for s in sources] if sources is not None else \
+            [(k - 1,) for k in range(len(self))]
 
 
 @dataclass(frozen=True)
@@ -68,16 +51,20 @@ class Node:
 class GraphTrace(list):
     """A trace as chains have it (relevance at each node's input, the initial relevance last)
     plus ``outputs[k]``: the relevance node k received at its output. In a chain that is the
-    next entry; in a graph a tensor read by several nodes collects from all of them."""
+    next entry; in a graph a tensor read by several nodes collects from all of them.
+    ``branches[k]`` is, at a merge, each input's share per sample (N × inputs sums; None at
+    other nodes): ``self[k]`` joins them into one array, these keep the split."""
 
-    def __init__(self, per_node, outputs):
+    def __init__(self, per_node, outputs, branches=None):
         super().__init__(per_node)
         self.outputs = list(outputs)
+        self.branches = list(branches) if branches is not None else [None] * len(self.outputs)
 
     def map(self, fn):
         """The same trace with ``fn`` applied to every array (e.g. to copy it to the host)."""
         return GraphTrace([None if r is None else fn(r) for r in self],
-                          [None if r is None else fn(r) for r in self.outputs])
+                          [None if r is None else fn(r) for r in self.outputs],
+                          [None if r is None else fn(r) for r in self.branches])
 
 
 class NodeActivations(list):
@@ -130,7 +117,10 @@ class GraphModel(Sequential):
 
     def analysis_layers(self) -> LayerList:
         nodes = self.analysis_nodes()
-        return LayerList([n.layer for n in nodes], [n.name for n in nodes], self.convention)
+        producers = {n.output: k for k, n in enumerate(nodes)}
+        sources = [tuple(producers.get(t, -1) for t in n.inputs) for n in nodes]
+        return LayerList([n.layer for n in nodes], [n.name for n in nodes], self.convention,
+                         sources)
 
     def drop_softmax_output_layer(self):
         nodes = self.analysis_nodes()

@@ -86,8 +86,8 @@ class GraphForward(Forward):
                 for one in lists]
 
     def _propagate_shard(self, tensors, R, config, trace, conditions):
-        """(relevance at the input, per-node trace, received trace) for one shard; the traces
-        are lists of None unless ``trace``."""
+        """(relevance at the input, per-node trace, received trace, merge branches) for one
+        shard; the traces are lists of None unless ``trace``."""
         ex = self.explainer
         xp = self.backend.xp
         nodes = ex.nodes
@@ -96,6 +96,7 @@ class GraphForward(Forward):
         per_node = [None] * (len(nodes) + 1)
         per_node[-1] = R
         received = [None] * len(nodes)
+        branches = [None] * len(nodes)
         with np.errstate(all="ignore"):  # a division by zero is reported by check_finite
             for k in range(len(nodes) - 1, -1, -1):
                 node = nodes[k]
@@ -122,10 +123,13 @@ class GraphForward(Forward):
                         relevance[t] = r
                 if trace:
                     per_node[k] = parts[0] if len(parts) == 1 else _joined(parts, xp)
+                    if len(parts) > 1:  # what each input of a merge received, per sample
+                        branches[k] = xp.stack([p.reshape(p.shape[0], -1).sum(axis=1)
+                                                for p in parts], axis=1)
         R_in = relevance.get(ex.model.input_name)
         if R_in is None:
             R_in = xp.zeros(tensors.shape(ex.model.input_name), ex.dtype)
-        return R_in, per_node, received
+        return R_in, per_node, received, branches
 
     def _node_relevance(self, k, node, rule, R, ctx, tensors):
         """Relevance at node k's inputs, fetching only the tensors its role reads."""

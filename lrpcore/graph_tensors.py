@@ -119,6 +119,7 @@ class ShardedTrace(Sequence):
         self.shards = list(shards)
         self._xp = xp
         self.outputs = Fetched(range(len(self.shards[0].outputs)), self._output)
+        self.branches = Fetched(range(len(self.shards[0].outputs)), self._branch)
 
     def __len__(self):
         return len(self.shards[0])
@@ -131,12 +132,16 @@ class ShardedTrace(Sequence):
     def _output(self, k):
         return _joined([s.outputs[k] for s in self.shards], self._xp)
 
+    def _branch(self, k):
+        return _joined([s.branches[k] for s in self.shards], self._xp)
+
     def map(self, fn):
         """The joined trace with ``fn`` applied to every array (a GraphTrace)."""
         from .graph import GraphTrace  # noqa: PLC0415 (graph imports this module's users)
 
         return GraphTrace([None if r is None else fn(r) for r in self],
-                          [None if r is None else fn(r) for r in self.outputs])
+                          [None if r is None else fn(r) for r in self.outputs],
+                          [None if r is None else fn(r) for r in self.branches])
 
 
 def _joined(arrays, xp):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import get_backend, get_dtype
+from .conventions import TOOLBOX
 from .errors import ShapeError
 from .spec import InputSpec, infer_input_spec
 
@@ -38,6 +39,9 @@ class Sequential:
     input_spec: InputSpec | None = None
     meta: dict = field(default_factory=dict)
     source: str | None = None
+    # the toolbox's numerics, and its epsilon:0.01 in float64 to start from (a graph model
+    # carries its own; lrpcore.conventions)
+    convention = TOOLBOX
 
     def __post_init__(self):
         self.layers = list(self.layers)

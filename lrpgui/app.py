@@ -19,10 +19,14 @@ def parse_args(argv=None):
         epilog="example: lrp-explorer --model models/mnist-lenet5.npz --dataset mnist-sample")
     p.add_argument("--model", help="model file (.npz native, .txt toolbox, ...)")
     p.add_argument("--dataset", help="dataset file or name (mnist-sample, mnist-test, ...)")
-    p.add_argument("--rule", help="rule spec or preset to start with, e.g. epsilon:0.1")
+    p.add_argument("--rule", help="rule spec or preset to start with, e.g. epsilon:0.1 "
+                   "(default: the model's — EpsilonPlus for graph models such as ONNX files and "
+                   "efficientnet-lite0, epsilon:0.01 for toolbox models — or the last run's "
+                   "for the same kind of model)")
     p.add_argument("--colormap", help="colormap to start with")
     p.add_argument("--dtype", choices=("float32", "float64"),
-                   help="precision to start with (float32 is about twice as fast)")
+                   help="precision to start with (float32 is about twice as fast; default: "
+                   "the model's — float32 for graph models, float64 for toolbox models)")
     p.add_argument("--sample", type=int, help="dataset index of the sample to explain first")
     p.add_argument("--misclassified", action="store_true",
                    help="show only misclassified samples in the grid")

@@ -37,7 +37,7 @@ from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import REMEMBERED, OpenError, Session, message
+from .session import REMEMBERED_KEYS, OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
         layout = st.get("window/state")
         if isinstance(layout, QByteArray):
             self.restoreState(layout)
-        self.session.restore({name: st.get(f"state/{name}") for name in REMEMBERED})
+        self.session.restore({name: st.get(f"state/{name}") for name in REMEMBERED_KEYS})
 
     def save_settings(self) -> None:
         st = self.settings

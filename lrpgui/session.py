@@ -16,6 +16,7 @@ import numpy as np
 
 import lrpcore
 from lrpcore import bundled
+from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.targets import parse_target
 
@@ -33,6 +34,9 @@ class OpenError(LRPError):
 
 
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
+# the kind of model (its convention's name) the remembered rule and dtype were chosen for
+SETTINGS_KIND = "settings_kind"
+REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND,)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
@@ -45,6 +49,8 @@ class Session:
         self.state = state
         self._cancel = cancel or (lambda _key: None)
         self.last_result = None  # the ExplainResult on display (what exports write)
+        # rule and dtype belong to a kind of model: AppState starts with the toolbox's
+        self.settings_kind = TOOLBOX.name
 
     # -- opening and closing ----------------------------------------------------------------
     def open_model(self, path) -> None:
@@ -67,23 +73,30 @@ class Session:
             s.model = model
             s.model_path = path
             s.layer_rules = {}
+            self._start_from_defaults_of(model)
             n, target = model.n_classes, parse_target(s.target)
             if isinstance(target, int) and n is not None and target >= n:
                 s.target = "pred"  # the new model has no such class
-            self._recommended_rule(model)
 
-    def _recommended_rule(self, model) -> None:
-        """A model that names the rule it is best read with (EfficientNet-Lite0: EpsilonPlus)
-        gets it while the rule is still the app's default: plain ε on a deep network drew
-        a near-white map, and the README's first photograph looked like nothing."""
+    def _start_from_defaults_of(self, model) -> None:
+        """A model of another kind than the one the rule and dtype were chosen for starts from
+        its own (:func:`lrpcore.default_settings`: toolbox models epsilon:0.01 in float64,
+        graph models EpsilonPlus in float32, or the rule the model's metadata recommends); one
+        of the same kind keeps the user's choice. Plain ε on a deep photograph classifier
+        drew a near-white map, and float64 made the first click slow."""
+        convention = convention_of(model)
+        if convention.name == self.settings_kind:
+            return
         s = self.state
-        rule = model.meta.get("recommended_rule")
-        if isinstance(rule, str) and rule and s.rule == type(s).rule.default:
-            try:
-                s.rule = rule
-            except (LRPError, ValueError):
-                return
-            s.status = f"rule {rule}: the one recommended for this model"
+        start = lrpcore.default_settings(model)
+        try:
+            s.rule = start["rule"]
+        except (LRPError, ValueError):  # a recommendation that does not parse
+            s.rule = convention.rule
+        s.dtype = start["dtype"]
+        self.settings_kind = convention.name
+        s.status = (f"rule {s.rule} in {s.dtype}: recommended for this model "
+                    "(the rule panel changes it)")
 
     def open_dataset(self, name) -> None:
         """Open a dataset file or built-in name; sample 0 must be readable (it is explained
@@ -208,12 +221,17 @@ class Session:
 
     # -- settings kept between runs ---------------------------------------------------------
     def remembered(self) -> dict:
-        """The settings a new run starts from (:data:`REMEMBERED`)."""
-        return {name: getattr(self.state, name) for name in REMEMBERED}
+        """The settings a new run starts from (:data:`REMEMBERED`), with the kind of model
+        its rule and dtype belong to (:data:`SETTINGS_KIND`)."""
+        return {**{name: getattr(self.state, name) for name in REMEMBERED},
+                SETTINGS_KIND: self.settings_kind}
 
     def restore(self, values: dict) -> None:
         """Take back remembered settings; a stale or edited value is ignored (e.g. a
         colormap that no longer exists, a rule spec that no longer parses)."""
+        kind = values.get(SETTINGS_KIND)
+        if isinstance(kind, str) and kind:
+            self.settings_kind = kind
         for name in REMEMBERED:
             value = values.get(name)
             if value is None:

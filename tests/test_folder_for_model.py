@@ -24,7 +24,7 @@ def test_explain_fits_photographs_of_any_size_to_the_model(tmp_path):
     lrpcore.save_model(colour_graph_model(16), model)
     photos = write_photos(tmp_path / "photos", sizes=((40, 30), (20, 26), (33, 17)))
     assert main(["explain", str(model), str(photos), "--out", str(tmp_path / "R.npy"),
-                 "--outputs", str(tmp_path / "Y.npy")]) == 0
+                 "--outputs", str(tmp_path / "Y.npy"), "--dtype", "float64"]) == 0
     assert np.load(tmp_path / "R.npy").shape == (3, 3, 16, 16)
     ds = lrpcore.open_dataset(photos)
     lrpcore.check_fits(lrpcore.load_model(model), ds)
@@ -42,3 +42,52 @@ def test_subfolders_label_by_the_models_class_names(tmp_path):
     other = lrpcore.open_dataset(_folder(tmp_path / "other", ["cats", "cups"]))
     lrpcore.check_fits(model, other)
     assert other.labels is None  # "cats" is not class 0 of a 12-class model
+
+
+def test_commands_start_from_the_models_rule_and_dtype(tmp_path):
+    """``lrp explain`` without --rule/--dtype: EpsilonPlus in float32 for a graph model, the
+    engine's simple in float64 for a toolbox model (as before); --help says so."""
+    import json
+
+    from lrpcore.bundled import default_model_path
+
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(16), model)
+    photos = write_photos(tmp_path / "photos", sizes=((40, 30), (20, 26)))
+    for path, rule, dtype in ((model, "EpsilonPlus", "float32"),
+                              (default_model_path(), "simple", "float64")):
+        data = photos if path == model else "mnist-sample"
+        out = tmp_path / f"R-{rule}.npy"
+        assert main(["explain", str(path), str(data), "--out", str(out)]) == 0
+        side = json.loads((tmp_path / f"R-{rule}.npy.json").read_text())
+        assert side["rules"] == rule and side["dtype"] == dtype
+        assert np.load(out).dtype == np.dtype(dtype)
+
+
+def test_spray_fits_photographs_of_any_size_to_the_model(tmp_path, capsys):
+    """``lrp spray`` read a folder of photographs without the model's resize and crop
+    ("all images must have the same size"); it takes the loader of ``lrp explain``."""
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(16), model)
+    root = tmp_path / "photos"
+    for cls in ("Egyptian_cat", "class 3"):
+        write_photos(root / cls, sizes=((40, 30), (20, 26), (33, 17), (16, 16), (50, 21)))
+    out = tmp_path / "spray.npz"
+    assert main(["spray", str(model), str(root), "--class", "7", "--out", str(out),
+                 "--k", "2", "--neighbours", "2", "--embedding", "none"]) == 0
+    saved = np.load(out, allow_pickle=False)
+    assert sorted(saved["indices"].tolist()) == [0, 1, 2, 3, 4]  # the Egyptian_cat folder
+    assert "5 samples" in capsys.readouterr().out
+
+
+def test_dask_workers_read_a_photo_folder_fitted_to_the_model(tmp_path):
+    """``lrp explain --out R.zarr`` listed a folder with the images as they are; its workers
+    now read each file as ``lrp explain`` does (resized, centre-cropped, labelled by class)."""
+    from lrpcore import distributed
+
+    model = colour_graph_model(16)
+    root = _folder(tmp_path / "named", ["Egyptian_cat", "class 3"])
+    source, labels = distributed.open_source(str(root), model)
+    ds = lrpcore.open_dataset(root, model=model)
+    assert source.shape == (4, 16, 16, 3) and sorted(set(labels.tolist())) == [3, 7]
+    np.testing.assert_array_equal(source.read(0, 4), ds.images())

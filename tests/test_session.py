@@ -128,7 +128,7 @@ def test_remembered_settings_come_back_and_stale_ones_are_ignored(session):
     st.rule, st.colormap, st.outline, st.target = "alphabeta:2", "gray-red2", False, "3"
     saved = session.remembered()
     assert saved == {"rule": "alphabeta:2", "colormap": "gray-red2", "outline": False,
-                     "dtype": st.dtype, "target": "3"}
+                     "dtype": st.dtype, "target": "3", "settings_kind": "toolbox"}
     fresh = Session(AppState())
     # what QSettings gives back: strings, and values edited or gone stale since
     fresh.restore({**saved, "outline": "false"})
@@ -168,22 +168,52 @@ def test_the_predictions_job_stops_within_one_small_batch(session):
     assert seen == [PREDICT_BATCH] and PREDICT_BATCH <= 500
 
 
+def test_each_kind_of_model_starts_from_its_own_rule_and_dtype(session, tmp_path):
+    """EfficientNet-Lite0 opened with epsilon:0.01 in float64: a near-empty heatmap and a slow
+    first click. Graph models start from EpsilonPlus in float32, toolbox models keep
+    epsilon:0.01 in float64; a choice made for one kind stays while models of that kind are
+    opened, and comes back in the next run."""
+    from colour_models import colour_graph_model
+
+    st = session.state
+    graph = tmp_path / "graph.npz"
+    lrpcore.save_model(colour_graph_model(16), graph)
+    session.open_model(default_model_path())
+    assert (st.rule, st.dtype) == ("epsilon:0.01", "float64")
+    session.open_model(graph)
+    assert (st.rule, st.dtype) == ("EpsilonPlus", "float32")
+    assert lrpcore.default_settings(st.model) == {"rule": "EpsilonPlus", "dtype": "float32"}
+    st.rule, st.dtype = "EpsilonAlpha2Beta1", "float64"  # the user's choice for graph models
+    session.open_model(graph)
+    assert (st.rule, st.dtype) == ("EpsilonAlpha2Beta1", "float64")
+    saved = session.remembered()
+    session.open_model(default_model_path())
+    assert (st.rule, st.dtype) == ("epsilon:0.01", "float64")
+    fresh = Session(AppState())  # the next run, remembering the graph model's settings
+    fresh.restore(saved)
+    fresh.open_model(graph)
+    assert (fresh.state.rule, fresh.state.dtype) == ("EpsilonAlpha2Beta1", "float64")
+    old = Session(AppState())  # settings of a run that chose a toolbox rule
+    old.restore({"rule": "alphabeta:2", "dtype": "float64"})
+    old.open_model(graph)
+    assert (old.state.rule, old.state.dtype) == ("EpsilonPlus", "float32")
+
+
 def test_a_model_that_recommends_a_rule_starts_with_it(session, tmp_path):
     """EfficientNet-Lite0 opened with the app's default ε drew a near-white map (the README's
-    photograph looked like nothing); a model naming its rule gets it while the rule is the
-    default, and a rule the user chose stays."""
+    photograph looked like nothing); a model naming its rule in its metadata starts with it
+    (before its kind's default), and a rule the user chose for that kind stays."""
     from colour_models import colour_graph_model
 
     model = colour_graph_model(16)
-    model.meta["recommended_rule"] = "EpsilonPlus"
+    model.meta["recommended_rule"] = "EpsilonGammaBox"  # not the graph models' EpsilonPlus
     path = tmp_path / "rec.npz"
     lrpcore.save_model(model, path)
     st = session.state
     assert st.rule == "epsilon:0.01"  # the app's default
     session.open_model(path)
-    assert st.rule == "EpsilonPlus" and "recommended" in st.status
-    session.open_model(default_model_path())  # no recommendation: the rule stays
-    assert st.rule == "EpsilonPlus"
+    assert st.rule == "EpsilonGammaBox" and "recommended" in st.status
+    assert lrpcore.default_settings(st.model)["rule"] == "EpsilonGammaBox"
     st.rule = "alphabeta:2"  # the user's choice wins over a recommendation
     session.open_model(path)
     assert st.rule == "alphabeta:2"

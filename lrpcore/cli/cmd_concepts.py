@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..conventions import DEFAULTS_HELP
 from ..errors import RuleError
-from .common import add_command, load_samples, parse_target
+from .common import add_command, load_samples, model_defaults, parse_target
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
            "--out concepts/ --rule epsilon:0.01")
@@ -31,7 +32,8 @@ def register(sub):
                    help="how many channels get conditional heatmaps (a number or 'all')")
     p.add_argument("--out", required=True, help="output folder (created; must not exist "
                    "unless empty or --overwrite)")
-    p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain')")
+    p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
+                   + DEFAULTS_HELP)
     p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
                    help="rule for one layer or node, repeatable: a layer index, an ONNX node "
                    "name, a glob or a PyTorch module path (see 'lrp explain --help')")
@@ -68,6 +70,7 @@ def run(args) -> int:
 
     get_colormap(args.colormap)
     model = load_model(args.model)
+    model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)
     n = len(x)
     if not 0 <= args.sample < n:

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from ..batch_export import export_explained, sample_classes
+from ..conventions import DEFAULTS_HELP
 from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
@@ -25,6 +26,7 @@ from .common import (
     check_outputs_free,
     load_labels,
     load_samples,
+    model_defaults,
     parse_target,
     remove_quietly,
     remove_with_sidecars,
@@ -54,7 +56,7 @@ def register(sub):
     p.add_argument("--rule", default=None,
                    help="rule spec or preset: "
                    + ", ".join(cls.usage() for cls in RULES.values())
-                   + ", or a preset name (see 'lrp rules'); default: simple")
+                   + ", or a preset name (see 'lrp rules'); " + DEFAULTS_HELP)
     p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
                    help="rule for one layer or node, repeatable. " + LAYER_KEY_HELP)
     p.add_argument("--target", default="pred",
@@ -66,7 +68,9 @@ def register(sub):
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
     p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
                    help="array backend (default: cupy when a GPU is available, else numpy)")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--dtype", choices=["float64", "float32"], default=None,
+                   help="precision; the model's by default (float32 for graph models, float64 "
+                   "for toolbox models)")
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
                    help="samples per forward/backward pass (default 256; on the CPU a pass "
                    "holds at most 64 MB of activations, so larger values change nothing)")
@@ -78,7 +82,8 @@ def register(sub):
     p.add_argument("--scaling", type=int, default=3, metavar="K",
                    help="pixel replication factor of the PNGs (default 3)")
     p.add_argument("--trace", action="store_true",
-                   help="print the relevance sum at every layer (conservation check)")
+                   help="print the relevance sum at every layer or node (conservation "
+                   "check); under a merge (Add, Concat), what each input branch received")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--progress", action="store_true", default=None,
                    help="show a progress bar even when stderr is not a terminal")
@@ -124,6 +129,7 @@ def run(args) -> int:
     check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
     check_png_options(args)
     model = load_model(args.model)
+    model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)

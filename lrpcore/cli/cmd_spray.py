@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from ..conventions import DEFAULTS_HELP
 from ..errors import RuleError
-from .common import add_command, check_outputs_free, parse_target
+from .common import add_command, check_outputs_free, model_defaults, parse_target
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -28,7 +29,8 @@ def register(sub):
     p.add_argument("--class", dest="cls", default=None,
                    help="class index or name to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")
-    p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain')")
+    p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
+                   + DEFAULTS_HELP)
     p.add_argument("--target", default=None,
                    help="true (default: each sample's label), pred, a class index or a "
                    "class name")
@@ -63,7 +65,8 @@ def run(args) -> int:
     if is_zarr_path(args.data):
         res = _spray_store(args, model, cls, embed)
     else:
-        data = open_dataset(args.data, labels=args.labels)
+        model_defaults(args, model)
+        data = open_dataset(args.data, labels=args.labels, model=model)
         target = parse_target(args.target or "true", model=model)
         ex = Explainer(model, args.backend)
         resolve_rules(ex.layers, args.rule)  # fail fast

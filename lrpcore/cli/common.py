@@ -77,14 +77,13 @@ def load_samples(path, what="input", mmap=False, model=None):
     :func:`lrpcore.open_dataset` opens — a built-in name such as ``mnist-sample`` or
     ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries.
     With ``model``, a folder of photographs of any size is resized and cropped to its input."""
-    from ..io.datasets import fit_to_model, open_dataset  # noqa: PLC0415
+    from ..io.datasets import open_dataset  # noqa: PLC0415
 
     path = os.fspath(path)
     if os.path.isfile(path) and path.lower().endswith(".npy"):
         return load_array(path, what, mmap=mmap), None
-    ds = open_dataset(path)  # a missing path: "no such file, folder or built-in dataset (…)"
-    if model is not None:
-        fit_to_model(model, ds)
+    # a missing path: "no such file, folder or built-in dataset (…)"
+    ds = open_dataset(path, model=model)
     return DatasetArray(ds), ds.labels
 
 
@@ -97,6 +96,19 @@ def load_labels(path, n, classes=None) -> np.ndarray:
     labels = normalize_labels(read_labels(path), n, name=path)
     check_labels_fit(labels, classes, path)
     return labels
+
+
+def model_defaults(args, model) -> None:
+    """``--rule`` and ``--dtype`` left out take the model's (:mod:`lrpcore.conventions`): the
+    rule its metadata recommends, else EpsilonPlus in float32 for graph models and the
+    engine's simple in float64 for toolbox ones."""
+    from ..conventions import convention_of, recommended_rule  # noqa: PLC0415
+
+    convention = convention_of(model)
+    if getattr(args, "rule", "") is None:
+        args.rule = recommended_rule(model) or convention.command_rule
+    if getattr(args, "dtype", "") is None:
+        args.dtype = convention.dtype
 
 
 def parse_target(text, words=("pred", "true", "output"), model=None, what="--target"):

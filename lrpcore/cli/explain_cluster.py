@@ -44,11 +44,21 @@ def run_cluster(args) -> int:
         if getattr(args, attr, None):
             raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "
                             "outputs; render heatmaps from it with the explorer)")
+    import os
+
     from ..io import load_model  # noqa: PLC0415
     from .cmd_explain import parse_layer_rules
 
-    target = parse_target(args.target, model=lambda: load_model(args.model))  # names only
-    source, found_labels = distributed.open_source(args.input)  # its chunking checked
+    model = None
+    if args.rule is None or args.dtype is None or os.path.isdir(args.input):
+        from .common import model_defaults
+
+        model = load_model(args.model)
+        model_defaults(args, model)  # the model's rule and dtype, as without a cluster
+    loaded = model
+    target = parse_target(args.target, model=lambda: loaded or load_model(args.model))
+    # a folder: fitted to the model; a Zarr array: its chunking checked
+    source, found_labels = distributed.open_source(args.input, model)
     if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
         distributed.check_tasks(args.input, source.shape[0], args.batch_size)
     labels = _labels(args, target, source, found_labels)

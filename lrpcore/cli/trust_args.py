@@ -50,7 +50,7 @@ def load_inputs(args, n_default):
     from ..insight.tasks import spread_indices  # noqa: PLC0415
 
     model = load_model(model_path(args.model))
-    ds = open_dataset(args.data)
+    ds = open_dataset(args.data, model=model)  # photographs fitted to the model
     n = n_default if args.n is None else args.n
     if n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {n}")

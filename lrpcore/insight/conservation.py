@@ -6,7 +6,9 @@ toolbox's SumPool rule multiply it (each SumPool by α), flat and w² redistribu
 layer k this module reports the relevance sum arriving at its output (``sum_out``, what the
 layer above sent back) and leaving at its input (``sum_in``), their difference
 (``created`` > 0: created, < 0: absorbed), their ratio, and ``sum_in`` relative to the explained
-output (the sum of the initial relevance).
+output (the sum of the initial relevance). In a graph model every node has a row named by its
+node, and a merge (Add, Concat) also lists what each of its input branches received
+(``branches``): the split that ``sum_in`` totals.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class ConservationRow:
     sum_out: float  # relevance arriving at the layer's output
     sum_in: float  # relevance leaving at the layer's input
     explained: float  # the sample's explained output (sum of the initial relevance)
+    node: str = ""  # a graph model's node name
+    # at a merge: (index of the node writing the input (−1: the model input), its name, the
+    # relevance this input received) per input; empty elsewhere
+    branches: tuple = ()
 
     @property
     def created(self) -> float:
@@ -69,13 +75,34 @@ def conservation_from_trace(per_layer, layers, samples=None) -> list[Conservatio
     if len(samples) != n:
         raise ShapeError(f"{len(samples)} sample numbers given for a batch of {n}")
     explained = sums[-1]
+    names = list(getattr(layers, "names", None) or [""] * len(layers))
+    split = _branch_sums(per_layer, layers, n)
     rows = []
     for s in range(n):
         for k in range(len(layers) - 1, -1, -1):
+            branches = () if split[k] is None else tuple(
+                (src, names[src] if src >= 0 else "input", float(split[k][s, i]))
+                for i, src in enumerate(layers.sources[k]))
             rows.append(ConservationRow(samples[s], k, layers[k].describe(),
                                         float(out_sums[k][s]), float(sums[k][s]),
-                                        float(explained[s])))
+                                        float(explained[s]), names[k], branches))
     return rows
+
+
+def _branch_sums(per_layer, layers, n) -> list:
+    """Per node k: N × inputs relevance each input of a merge received, or None (no merge)."""
+    branches = getattr(per_layer, "branches", None)
+    sources = getattr(layers, "sources", None)
+    out = [None] * len(layers)
+    if sources is None:
+        return out
+    for k in range(len(layers)):
+        if len(sources[k]) < 2:
+            continue
+        b = None if branches is None else branches[k]
+        out[k] = np.zeros((n, len(sources[k]))) if b is None else \
+            np.asarray(b, dtype=np.float64).reshape(n, -1)
+    return out
 
 
 def conservation(forward: Forward, rule=None, target="pred", labels=None, layer_rules=None,
@@ -124,10 +151,21 @@ def _num(v: float) -> str:
     return "—" if not math.isfinite(v) else f"{v:.6g}"
 
 
+def branch_text(source: int, share: float) -> str:
+    """How a merge's input branch is named in tables: the node writing it (or the model
+    input) and its share of the merge's relevance."""
+    where = "the model input" if source < 0 else f"node {source}"
+    return f"↳ from {where}: {_percent(share)}"
+
+
 def format_conservation(rows) -> str:
-    """A plain-text table of conservation rows, one block per sample."""
+    """A plain-text table of conservation rows, one block per sample; a graph model's rows
+    name their node, and under a merge one line per input branch gives the relevance that
+    branch received (its share of the merge's, and the node it flows to)."""
+    graph = any(row.node for row in rows)
     head = (f"{'layer':>5}  {'':<34} {'R at output':>12} {'R at input':>12} "
-            f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}")
+            f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}"
+            + ("  node" if graph else ""))
     lines = []
     current = None
     for row in rows:
@@ -139,5 +177,13 @@ def format_conservation(rows) -> str:
             lines.append(head)
         lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
                      f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "
-                     f"{_num(row.of_output):>9}")
+                     f"{_num(row.of_output):>9}" + (f"  {row.node}" if graph else ""))
+        for source, name, value in row.branches:
+            share = value / row.sum_in if row.sum_in != 0 else math.nan
+            lines.append(f"{'':>5}    {branch_text(source, share):<32} {'':>12} "
+                         f"{_num(value):>12} {'':>22} {'':>9} {'':>9}  {name}")
     return "\n".join(lines)
+
+
+def _percent(v: float) -> str:
+    return "—" if not math.isfinite(v) else f"{100 * v:.1f} %"

@@ -447,11 +447,14 @@ def _named(name: str) -> Dataset:
                    labels=labels, class_names=MNIST_CLASSES)
 
 
-def open_dataset(path_or_name, labels=None) -> Dataset:
+def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
     ``labels`` may be a label file (.npy/.npz/.mat/.txt/IDX: N, N × 1 floats of whole numbers,
-    or one-hot), an array, or None (use labels found with the data, if any).
+    or one-hot), an array, or None (use labels found with the data, if any). With ``model``, a
+    folder of photographs of any size is resized and centre-cropped to its input and class
+    subfolders label by its class names (:func:`fit_to_model`): the one path of every command
+    that reads data for a model.
     """
     target = os.fspath(path_or_name)
     if not os.path.exists(target) and target in DATASET_NAMES:
@@ -470,6 +473,8 @@ def open_dataset(path_or_name, labels=None) -> Dataset:
             labels = _sibling_labels(target)
         ds = Dataset(data, name=os.path.basename(target), source=os.path.abspath(target),
                      labels=found)
+    if model is not None:
+        fit_to_model(model, ds)
     if labels is not None:
         if isinstance(labels, (str, os.PathLike)):
             where = os.fspath(labels)

@@ -103,6 +103,19 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     return img[:, :, None] if img.ndim == 2 else img
 
 
+def read_fitted(path, resize=None, crop=None, channels=None) -> np.ndarray:
+    """One image file as a folder fitted to a model delivers it (:meth:`ImageFolder.fit`):
+    read, then resized and centre-cropped when ``crop`` is given. The one reader of every
+    path that takes photographs for a model (``lrp explain``, ``spray``, Dask workers)."""
+    img = read_image(path, channels)
+    if crop is None:
+        return img
+    try:
+        return resize_crop(img, resize, crop)
+    except DatasetError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+
+
 def resize_crop(img: np.ndarray, resize: int | None, crop: int) -> np.ndarray:
     """torchvision's Resize(resize) + CenterCrop(crop) on uint8 H×W×C: the shorter side
     scaled to ``resize`` (``crop`` when None), bilinear with anti-aliasing, then the centre."""
@@ -159,15 +172,13 @@ class ImageFolder:
         self.resize, self.crop, self.channels = resize, int(crop), int(channels)
         self.shape = (len(self.files), self.crop, self.crop, self.channels)
 
+    def fitting(self) -> tuple:
+        """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they
+        are: what a reader elsewhere (a Dask worker) passes to :func:`read_fitted`."""
+        return () if self.crop is None else (self.resize, self.crop, self.channels)
+
     def _read(self, i: int) -> np.ndarray:
-        path = self.files[i]
-        img = read_image(path, self.channels)
-        if self.crop is None:
-            return img
-        try:
-            return resize_crop(img, self.resize, self.crop)
-        except DatasetError as exc:
-            raise DatasetError(f"{path}: {exc}") from None
+        return read_fitted(self.files[i], *self.fitting())
 
     def __len__(self) -> int:
         return len(self.files)

@@ -4,7 +4,9 @@ A table gives, for every layer (output at the top), the relevance sum arriving a
 the sum leaving at its input, what the layer created (+) or absorbed (−) and the sum relative
 to the explained output f(x); a plot shows the sums against f(x). Clicking a row shows the
 relevance at that layer's input (convolutional maps summed over channels, vectors and 1×1
-maps as a strip of their values). One backward pass with a trace gives all of it.
+maps as a strip of their values). One backward pass with a trace gives all of it. A graph
+model's rows name their node, and under each merge (Add, Concat) one row per input branch
+gives the relevance that branch received and its share of the merge's.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from lrpcore.insight.conservation import branch_text
+
 from . import imaging
 from .panel import ToolPanel
 from .worker_tasks import request_from_state, run_conservation
 
 COLUMNS = ("layer", "type", "R at output", "R at input", "created (+) / absorbed (−)",
-           "in / out", "in / f(x)")
+           "in / out", "in / f(x)", "node")
+NODE_COLUMN = 7  # shown for graph models
+BRANCH_TIP = ("What this input of the merge received, and its share of the merge's relevance "
+              "(the node writing the input is named)")
 TOLERANCE = 1e-6  # relative change below which a layer counts as conserving
 
 
@@ -55,6 +62,7 @@ class ConservationPanel(ToolPanel):
         self.result = None
         self.shown_layer: int | None = None
         self.shown_map = None
+        self.table_layers: list = []  # the layer of each table row (branch rows: the merge's)
         self._build()
         self.state.events.colormap.connect(lambda _c: self._draw_map())
         self.state.events.outline.connect(lambda _c: self._draw_map())
@@ -126,13 +134,19 @@ class ConservationPanel(ToolPanel):
                              + _warning_text(result.diagnosis))
         flagged = set() if result.diagnosis is None else \
             {f.layer for f in result.diagnosis.findings}
-        self.table.setRowCount(len(rows))
-        for i, row in enumerate(rows):
+        entries = [(row, branch) for row in rows for branch in (None,) + tuple(row.branches)]
+        self.table_layers = [row.layer for row, _ in entries]
+        self.table.setColumnHidden(NODE_COLUMN, not any(row.node for row in rows))
+        self.table.setRowCount(len(entries))
+        for i, (row, branch) in enumerate(entries):
+            if branch is not None:
+                self._branch_row(i, row, branch)
+                continue
             values = (str(row.layer), row.description, _num(row.sum_out), _num(row.sum_in),
-                      _num(row.created), _num(row.ratio), _num(row.of_output))
+                      _num(row.created), _num(row.ratio), _num(row.of_output), row.node)
             for j, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                if j != 1:
+                if j not in (1, NODE_COLUMN):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)
@@ -152,6 +166,25 @@ class ConservationPanel(ToolPanel):
         self.select_layer(min(keep, len(result.layer_maps) - 1))
         self.updated.emit()
 
+    def _branch_row(self, i, row, branch) -> None:
+        """A merge's input branch: the relevance it received (in "R at input") and its share."""
+        source, name, value = branch
+        share = value / row.sum_in if row.sum_in != 0 else math.nan
+        values = {1: branch_text(source, share), 3: _num(value), NODE_COLUMN: name}
+        for j in range(len(COLUMNS)):
+            item = QTableWidgetItem(values.get(j, ""))
+            item.setToolTip(BRANCH_TIP)
+            item.setForeground(QBrush(QColor(70, 70, 70)))
+            if j == 3:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(i, j, item)
+
+    def branches(self) -> dict:
+        """{merge layer k: [(source node, name, relevance received), ...]} as the table shows
+        them (tests read it)."""
+        return {row.layer: list(row.branches) for row in self.result.rows
+                if row.branches} if self.result else {}
+
     def flagged_layers(self) -> list:
         """Layers the diagnosis of the shown result blames (output first)."""
         d = None if self.result is None else self.result.diagnosis
@@ -167,17 +200,18 @@ class ConservationPanel(ToolPanel):
         if self.result is None:
             return
         self.shown_layer = int(k)
-        for i, row in enumerate(self.result.rows):
-            if row.layer == k and self.table.currentRow() != i:
-                self.table.blockSignals(True)
-                self.table.selectRow(i)
-                self.table.blockSignals(False)
+        current = self.table.currentRow()
+        on_it = 0 <= current < len(self.table_layers) and self.table_layers[current] == k
+        if k in self.table_layers and not on_it:  # a merge's branch row counts as the merge
+            self.table.blockSignals(True)
+            self.table.selectRow(self.table_layers.index(k))
+            self.table.blockSignals(False)
         self._draw_map()
 
     def _selection_changed(self) -> None:
         rows = self.table.selectionModel().selectedRows()
-        if rows and self.result is not None:
-            self.select_layer(self.result.rows[rows[0].row()].layer)
+        if rows and self.result is not None and rows[0].row() < len(self.table_layers):
+            self.select_layer(self.table_layers[rows[0].row()])
 
     def _input_unit(self, shape):
         """The explained input in [0, 1], in the model's input layout, or None when ``shape``

@@ -36,7 +36,7 @@ from lrpcore.rules import RULES, format_number, parse_rule
 from .. import rendering
 from .choice_box import ChoiceBox
 from .colour_panel import make_searchable
-from .layer_table import LayerRuleTable
+from .layer_table import LAYER_COLUMN, SHORT_ROLE, LayerRuleTable
 
 SPIN_LIMIT = 1e6  # the spin boxes' range where a parameter has no bound
 SPIN_DECIMALS = 12
@@ -370,6 +370,8 @@ class RulePanel(QWidget):
                         item = QTableWidgetItem(text)
                         item.setToolTip(text)
                         item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                        if col == LAYER_COLUMN and names:  # narrow: the node's name
+                            item.setData(SHORT_ROLE, names[i])
                         table.setItem(i, col, item)
                     table.setItem(i, 3, QTableWidgetItem())
                 self._table_model = model
@@ -377,6 +379,7 @@ class RulePanel(QWidget):
                 self._show_layer_rule(table.item(i, 3), i, base.spec_of(i), overridden.get(i),
                                       getattr(layers[i], "merge", False))
             table.resizeRowsToContents()
+        table.fit_columns()
         table.updateGeometry()  # its size hint follows the descriptions of the new model
 
     def _overridden(self, layers) -> dict:

@@ -143,9 +143,13 @@ def test_efficientnet_on_natural_images_names_classes_and_exports(make_window, q
         pytest.skip("the [imagenet] extra is not installed")
     window = make_window(model="efficientnet-lite0", dataset="natural-images", wait=False)
     s = window.state
-    s.dtype = "float32"  # supersedes the first (float64) request
-    qtbot.waitUntil(lambda: s.relevance is not None and
-                    s.explanation.request.dtype == "float32", timeout=180000)
+    # a graph model starts from EpsilonPlus in float32 (epsilon:0.01 in float64 gave a
+    # near-empty heatmap and a slow first click)
+    assert (s.rule, s.dtype) == ("EpsilonPlus", "float32")
+    assert window.rules.rule_selector.currentText() == "EpsilonPlus"
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=180000)
+    assert (s.explanation.request.rule, s.explanation.request.dtype) == ("EpsilonPlus",
+                                                                          "float32")
     qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=180000)
     names = s.model.class_names
     for index, want in ((0, 285), (1, 967), (2, 657)):

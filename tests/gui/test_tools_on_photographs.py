@@ -57,7 +57,32 @@ def test_conservation_panel_on_the_photograph(photo_window, qtbot):
     assert rows[-1].sum_in == pytest.approx(float(window.state.relevance.sum()), rel=1e-6)
     # the map at the input of the first convolution is an image of the photograph's size
     assert any(np.asarray(m).shape[:2] == (16, 16) for m in panel.result.layer_maps)
-    assert panel.table.rowCount() == len(rows)
+    # every node is a row named by its node; under the Add one row per input branch with
+    # what it received (the panel showed only the merge's total)
+    from lrpgui.insight.conservation_panel import NODE_COLUMN
+
+    names = window.state.model.analysis_layers().names
+    table = panel.table
+    assert table.rowCount() == len(rows) + 2 and not table.isColumnHidden(NODE_COLUMN)
+    i = panel.table_layers.index(names.index("add"))
+    assert table.item(i, NODE_COLUMN).text() == "add"
+    branch_rows = [i + 1, i + 2]
+    assert [table.item(r, NODE_COLUMN).text() for r in branch_rows] == ["dw_relu",
+                                                                         "stem_relu"]
+    assert all(table.item(r, 1).text().startswith("↳ from node") for r in branch_rows)
+    shown = [float(table.item(r, 3).text()) for r in branch_rows]
+    assert sum(shown) == pytest.approx(float(table.item(i, 3).text()), rel=1e-5)
+    from lrpcore.explain import resolve_rules
+    from lrpcore.insight import conservation_from_trace
+
+    s = window.state
+    ex = lrpcore.Explainer(s.model, dtype=s.dtype)
+    fwd = ex.forward(_raw(window))
+    _, trace = fwd.relevance(resolve_rules(ex.layers, s.rule), trace=True)
+    want = next(r for r in conservation_from_trace(trace, ex.layers) if r.node == "add")
+    assert shown == pytest.approx([v for *_, v in want.branches], rel=1e-5)
+    panel.table.selectRow(branch_rows[1])  # a branch row shows the merge's map
+    assert panel.shown_layer == names.index("add")
 
 
 def test_pixel_flipping_with_patches_on_the_photograph(photo_window, qtbot):
