@@ -12,8 +12,17 @@ from pathlib import Path
 
 from .errors import LRPError
 
-MODELS_DIR = Path(os.environ.get("LRP_MODELS_DIR") or Path(__file__).resolve().parents[1]
-                  / "models")
+
+def _models_dir() -> Path:
+    """``LRP_MODELS_DIR``, else ``models/`` of the checkout, else the copy a wheel carries
+    (``lrpcore/models`` links to ``models/``: 'pip install .' found no bundled model)."""
+    if os.environ.get("LRP_MODELS_DIR"):
+        return Path(os.environ["LRP_MODELS_DIR"])
+    checkout = Path(__file__).resolve().parents[1] / "models"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "models"
+
+
+MODELS_DIR = _models_dir()
 DEFAULT_MODEL_NAME = "mnist-lenet5.npz"
 MODEL_EXTENSIONS = (".npz", ".txt", ".nn", ".onnx")
 

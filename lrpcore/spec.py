@@ -119,7 +119,12 @@ class InputSpec:
             xf = np.pad(xf, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=self.pad_value)
         if self.layout == "NCHW":  # images come H×W×C; the model takes C×H×W
             xf = xf.transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(xf.reshape((n,) + tuple(self.shape)), dtype=dtype)
+        out = xf.reshape((n,) + tuple(self.shape))
+        if np.dtype(dtype).itemsize < 8 and np.abs(out).max() > np.finfo(dtype).max:
+            # a 1e300 sample: the cast would print numpy's overflow warning, then "NaN"
+            raise ShapeError(f"samples reach {np.abs(out).max():.3g} after the model's scaling, "
+                             f"beyond {np.dtype(dtype).name}; use --dtype float64")
+        return np.ascontiguousarray(out, dtype=dtype)
 
     def image_layout(self, batch) -> np.ndarray:
         """A batch in the model's layout as images (N×H×W×C): what views and PNGs draw."""

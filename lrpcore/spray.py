@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,16 +89,52 @@ class SprayResult:
 
     @classmethod
     def load(cls, path) -> SprayResult:
+        """A result saved by :meth:`save`, every member checked (a crafted file of clusters
+        [0, 10¹²] made the window count 10¹² clusters; members are checked before inflating)."""
+        from .io.claims import check_npz_member  # noqa: PLC0415
+
         try:
             with np.load(path, allow_pickle=False) as z:
-                if int(z["format"]) != FORMAT:
-                    raise DatasetError(f"{path}: SpRAy format {int(z['format'])} is not "
-                                       f"{FORMAT}")
-                return cls(z["indices"], z["labels"], z["heatmaps"], z["features"],
-                           z["clusters"], z["eigenvalues"], z["embedding"],
-                           json.loads(str(z["meta"])))
-        except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise DatasetError(f"{path}: not a SpRAy result ({exc})") from None
+                for key in _MEMBERS:
+                    check_npz_member(path, key)
+                fmt = z["format"]
+                if fmt.shape != () or fmt.dtype.kind not in "iu" or int(fmt) != FORMAT:
+                    raise DatasetError(f"{path}: not a SpRAy result of format {FORMAT}")
+                arrays = {key: z[key] for key in _MEMBERS if key not in ("format", "meta")}
+                meta = json.loads(str(z["meta"]))
+        except DatasetError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, RecursionError,
+                zipfile.BadZipFile) as exc:
+            raise DatasetError(f"{path}: not a SpRAy result ({str(exc)[:200]})") from None
+        _check_members(path, arrays, meta)
+        return cls(**arrays, meta=meta)
+
+
+_MEMBERS = ("format", "indices", "labels", "heatmaps", "features", "clusters", "eigenvalues",
+            "embedding", "meta")
+
+
+def _check_members(path, a, meta) -> None:
+    """What :meth:`SprayResult.save` writes: n samples, integer indices, labels and clusters
+    (0 … n−1), finite float heatmaps (n×H×W), features (n×m) and embedding (n×2)."""
+    n = a["indices"].shape[0] if a["indices"].ndim == 1 else -1
+    shapes = {"indices": 1, "labels": 1, "clusters": 1, "heatmaps": 3, "features": 2,
+              "eigenvalues": 1, "embedding": 2}
+    for key, ndim in shapes.items():
+        arr = a[key]
+        kind = "iu" if key in ("indices", "labels", "clusters") else "f"
+        if (arr.ndim != ndim or arr.dtype.kind not in kind
+                or (key != "eigenvalues" and arr.shape[0] != n)
+                or (key == "embedding" and arr.shape[1] != 2)
+                or (kind == "f" and not np.isfinite(arr).all())):
+            raise DatasetError(f"{path}: member {key!r} ({arr.dtype}, shape "
+                               f"{'×'.join(map(str, arr.shape[:4]))}) is not what a SpRAy "
+                               "result holds")
+    if n and (a["indices"].min() < 0 or a["clusters"].min() < 0 or a["clusters"].max() >= n):
+        raise DatasetError(f"{path}: indices or clusters out of range for {n} samples")
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{path}: member 'meta' is not a JSON object")
 
 
 def downsample(maps, size=8) -> np.ndarray:

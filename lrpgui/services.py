@@ -334,8 +334,13 @@ def export_overlay(path, result, cmap, opacity, channels, info) -> list[Path]:
 
 
 def export_single_npy(path, result, info) -> list[Path]:
-    """The relevance in the model's input layout (what ``lrp explain`` writes) + sidecar."""
-    path = _export.export_relevance(path, result.relevance, info=info, overwrite=True)
+    """The relevance in the model's input layout (what ``lrp explain`` and the batch export
+    write) + sidecar: a C×H×W model's map is drawn H×W×C, and was written so."""
+    R = np.asarray(result.relevance)
+    spec = result.request.model.input_spec
+    if spec is not None and spec.layout == "NCHW" and R.ndim == 3:
+        R = np.ascontiguousarray(R.transpose(2, 0, 1))
+    path = _export.export_relevance(path, R, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
 

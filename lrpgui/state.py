@@ -172,7 +172,8 @@ class AppState(EventedModel):
     # results (written by the controller)
     # ``relevance`` is what the heatmap view shows and every export writes: one sample in the
     # model's input layout (e.g. 32×32×1 for the padded LeNet-5, 784 for a dense network),
-    # i.e. ``lrpcore.explain(model, raw[None], ...)[0]``, the array ``lrp explain`` writes.
+    # i.e. ``lrpcore.explain(model, raw[None], ...)[0]``, the array ``lrp explain`` writes
+    # (a C×H×W model's as the image the views draw, H×W×C; Export .npy writes C×H×W).
     relevance = Field(None, _optional_array,
                       "displayed relevance, model input layout (as lrpcore.explain returns)")
     scores = Field(None, _optional_array, "model outputs of the explained sample")

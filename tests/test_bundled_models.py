@@ -82,3 +82,21 @@ def test_stored_accuracy_is_what_the_model_scores(bundled, mnist_test):
     assert round(correct / len(labels), 4) == stored["top1"]
     assert correct == stored["correct"]
     assert correct / len(labels) >= BUNDLED[name][0]
+
+
+def test_a_regular_install_carries_the_bundled_models(tmp_path, monkeypatch):
+    """'pip install .' (not -e) found no bundled model: models/ sat beside the package.
+    lrpcore/models links to it and is package data, and the lookup falls back to it."""
+    import tomllib
+
+    from lrpcore import bundled
+
+    root = Path(bundled.__file__).resolve().parents[1]
+    assert (Path(bundled.__file__).parent / "models" / "mnist-lenet5.npz").is_file()
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "models/*" in data["tool"]["setuptools"]["package-data"]["lrpcore"]
+    site = tmp_path / "site-packages" / "lrpcore"  # an installed copy: no models/ beside it
+    (site / "models").mkdir(parents=True)
+    monkeypatch.delenv("LRP_MODELS_DIR", raising=False)
+    monkeypatch.setattr(bundled, "__file__", str(site / "bundled.py"))
+    assert bundled._models_dir() == site / "models"

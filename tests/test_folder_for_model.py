@@ -91,3 +91,29 @@ def test_dask_workers_read_a_photo_folder_fitted_to_the_model(tmp_path):
     ds = lrpcore.open_dataset(root, model=model)
     assert source.shape == (4, 16, 16, 3) and sorted(set(labels.tolist())) == [3, 7]
     np.testing.assert_array_equal(source.read(0, 4), ds.images())
+
+
+def test_render_and_figure_read_the_photo_folder_as_explain_did(tmp_path, capsys):
+    """``lrp render R.npy --input photos/`` refused a folder of photographs of mixed sizes
+    ("all images must have the same size"), and without --input drew the maps alone: the
+    folder is now fitted to the model the maps' sidecar names (while its file is unchanged)."""
+    import json
+
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(16), model)
+    photos = write_photos(tmp_path / "photos", sizes=((40, 30), (20, 26), (33, 17)))
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(model), str(photos), "--out", str(out)]) == 0
+    png = tmp_path / "r.png"
+    assert main(["render", str(out), "--input", str(photos), "--sample", "1", "--colormap",
+                 "bwr", "--out", str(png)]) == 0
+    assert json.loads((tmp_path / "r.png.json").read_text())["input_file"] == str(photos)
+    fig = tmp_path / "f.png"
+    assert main(["figure", str(out), "--colormap", "bwr", "--out", str(fig)]) == 0
+    with_inputs = Image.open(fig).size
+    lrpcore.save_model(colour_graph_model(18), model, overwrite=True)  # another model now
+    assert main(["render", str(out), "--input", str(photos), "--sample", "1", "--colormap",
+                 "bwr", "--out", str(tmp_path / "r2.png")]) == 2
+    assert "same size" in capsys.readouterr().err
+    assert main(["figure", str(out), "--colormap", "bwr", "--out", str(tmp_path / "f2.png")]) == 0
+    assert Image.open(tmp_path / "f2.png").size[0] < with_inputs[0]  # maps alone

@@ -101,3 +101,85 @@ def test_an_extreme_aspect_ratio_is_refused_before_resizing(tmp_path, monkeypatc
         image_folder.resize_crop(strip, 256, 224)
     assert image_folder.resize_crop(np.zeros((300, 400, 3), np.uint8), 256, 224).shape == \
         (224, 224, 3)
+
+
+def test_a_sidecar_with_a_5000_digit_integer_is_one_line(tmp_path):
+    from lrpcore import ModelFormatError
+    from lrpcore.io.sidecar import read_sidecar
+
+    path = tmp_path / "m.json"
+    path.write_text('{"input": {"pad": ' + "9" * 5000 + "}}")
+    with pytest.raises(ModelFormatError, match="m.json: sidecar is not usable JSON"):
+        read_sidecar(path)  # was an internal ValueError (Python's int digit limit)
+
+
+@pytest.mark.parametrize("fields, key", [({"std": [1e-300], "mean": [0.0]}, "std"),
+                                         ({"std": [1.0], "mean": [1e300]}, "mean"),
+                                         ({"offset": 1e308}, "offset"),
+                                         ({"pad_value": -1e200}, "pad_value"),
+                                         ({"value_range": [-1e308, 1e308]}, "value_range"),
+                                         ({"raw_range": [0, 1e40]}, "raw_range")])
+def test_sidecar_scales_beyond_float32_are_refused_naming_the_field(fields, key):
+    # std 1e-300 and offset 1e308 overflowed the float32 engine, which then blamed the input
+    # for NaN; value_range ±1e308 made zB blame the rule
+    from lrpcore import ModelFormatError
+    from lrpcore.io.spec_json import spec_from_json
+
+    with pytest.raises(ModelFormatError, match=f"m.json: input '{key}' holds"):
+        spec_from_json({"shape": [4], **fields}, "m.json")
+    assert spec_from_json({"shape": [4], "std": [0.229], "mean": [0.485]}, "m.json").std
+
+
+def test_a_crafted_spray_result_is_refused_before_the_window_counts_its_clusters(tmp_path):
+    # clusters [0, 0, 1, 10¹²]: the window asked for 10¹² cluster sizes and prototypes
+    import json
+
+    from lrpcore import DatasetError
+    from lrpcore.spray import FORMAT, SprayResult
+
+    n = 4
+    good = dict(format=FORMAT, indices=np.arange(n), labels=np.zeros(n, np.int64),
+                heatmaps=np.zeros((n, 8, 8), np.float32), features=np.zeros((n, 64), np.float32),
+                clusters=np.array([0, 0, 1, 1]), eigenvalues=np.zeros(3),
+                embedding=np.zeros((n, 2)), meta=json.dumps({"class": 3}))
+    np.savez(tmp_path / "good.npz", **good)
+    assert SprayResult.load(tmp_path / "good.npz").k == 2
+    for name, change in [("clusters", np.array([0, 0, 1, 10 ** 12])),
+                         ("heatmaps", np.full((n, 8, 8), np.nan, np.float32)),
+                         ("embedding", np.zeros((n, 3))), ("meta", json.dumps([1])),
+                         ("format", np.array([FORMAT, FORMAT]))]:
+        np.savez(tmp_path / "bad.npz", **{**good, name: change})
+        with pytest.raises(DatasetError, match="bad.npz"):
+            SprayResult.load(tmp_path / "bad.npz")
+
+
+def test_samples_beyond_float32_are_named_not_cast_to_infinity(tmp_path, capsys):
+    # 1e300 in a float64 input with --dtype float32: numpy's overflow warning, then "input
+    # contains NaN or infinite values" as if the file held them
+    x = tmp_path / "x.npy"
+    np.save(x, np.full((2, 784), 1e300))
+    out = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(out), "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(x) in err[0] and "beyond float32" in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("body", ["1 " * 2_000_000, "1\n" * 2_000_000])
+def test_a_toolbox_text_file_is_parsed_in_memory_of_its_claims(body):
+    # 4 MB of words or lines held ~25× the file as lists of lines and words (a 60 MB file
+    # took 3.9 GB); now a line is split only as far as the layer needs
+    import tracemalloc
+
+    from lrpcore import ModelFormatError
+    from lrpcore.io.toolbox_txt import parse_toolbox_text
+
+    text = "Linear 10 10\n" + body + "0\n"
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError, match="line 2:|line 112:"):
+            parse_toolbox_text(text, "m.txt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak

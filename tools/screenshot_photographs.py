@@ -66,8 +66,9 @@ def main(out: str) -> int:
     window.grab().save(buf, "PNG")
     image = Image.open(io.BytesIO(bytes(buf.data()))).convert("RGB")
     for dither in (None, Image.Dither.FLOYDSTEINBERG, Image.Dither.NONE):  # best that fits
+        # octree keeps the colour bar's gradient (median cut turned bwr's reds into tan bands)
         picture = image if dither is None else image.quantize(
-            256, method=Image.Quantize.MEDIANCUT, dither=dither)
+            256, method=Image.Quantize.FASTOCTREE, dither=dither)
         picture.save(out, optimize=True)
         if os.path.getsize(out) <= LIMIT:
             break

@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 
-from ..errors import DatasetError, ShapeError
+from ..errors import DatasetError, LRPError, ShapeError
 from .common import load_array, load_samples
 
 NPZ_PREFERRED = "relevance"  # the member an .npz of several arrays is read from by default
@@ -168,25 +168,55 @@ def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
                 for i, m in zip(indices, maps, strict=True)]
 
     if spec:
-        inputs = InputFile(spec)
+        inputs = InputFile(spec, model=folder_model(relevance, spec))
         return inputs, fit(inputs)
     if relevance.default_input is None:
         return None, None
     try:
-        inputs = InputFile(relevance.default_input)
+        inputs = InputFile(relevance.default_input,
+                           model=folder_model(relevance, relevance.default_input))
         return inputs, fit(inputs)
     except (DatasetError, ShapeError, OSError):
         return None, None
 
 
-class InputFile:
-    """The inputs beside the maps: ``.npy`` (one sample or a batch) or any dataset."""
+def folder_model(relevance: RelevanceFile, path):
+    """The model the maps were explained with, when ``path`` is a folder of photographs (they
+    are then resized and cropped to it, as ``lrp explain`` read them: the one photo loader) and
+    the maps' sidecar or store names a model whose file is still the same (SHA-256); else None
+    (the folder is read as it is)."""
+    if not os.path.isdir(os.fspath(path)):
+        return None
+    if relevance.store is not None:
+        name = relevance.store.provenance.get("model")
+        sha = relevance.store.run.get("model_sha256")
+    else:
+        side = relevance.provenance().get("relevance_sidecar", {})
+        side = side if isinstance(side, dict) else {}
+        name, sha = side.get("model"), side.get("model_sha256")
+    if not isinstance(name, str) or not isinstance(sha, str):
+        return None
+    from ..export import sha256_file  # noqa: PLC0415
+    from ..io import load_model  # noqa: PLC0415
+    from ..io.models import model_file  # noqa: PLC0415
 
-    def __init__(self, spec, what="input"):
+    try:
+        if sha256_file(model_file(name)) != sha:
+            return None
+        return load_model(name)
+    except (LRPError, OSError):
+        return None
+
+
+class InputFile:
+    """The inputs beside the maps: ``.npy`` (one sample or a batch) or any dataset (a folder
+    of photographs fitted to ``model``, when given)."""
+
+    def __init__(self, spec, what="input", model=None):
         from .cmd_render import as_batch  # noqa: PLC0415
 
         self.path = os.fspath(spec)
-        data, _labels = load_samples(self.path, what, mmap=True)
+        data, _labels = load_samples(self.path, what, mmap=True, model=model)
         self.data = as_batch(data, self.path) if isinstance(data, np.ndarray) else data
         self.n = int(self.data.shape[0])
 

@@ -9,6 +9,13 @@ layer above sent back) and leaving at its input (``sum_in``), their difference
 output (the sum of the initial relevance). In a graph model every node has a row named by its
 node, and a merge (Add, Concat) also lists what each of its input branches received
 (``branches``): the split that ``sum_in`` totals.
+
+A node's own sums are only part of what flows at its depth in a graph: the rest is on a skip
+branch, so drawing ``sum_in`` node after node shows dips at every branch that look like lost
+relevance. ``cut`` is the honest total at node k: the relevance crossing the cut just below k,
+i.e. on every edge from a tensor written before k (or the model input) into a node at or after
+k. All relevance from the output flows through that cut, so it changes only by what the nodes
+above absorb or create; in a chain it is ``sum_in`` itself.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ class ConservationRow:
     # at a merge: (index of the node writing the input (−1: the model input), its name, the
     # relevance this input received) per input; empty elsewhere
     branches: tuple = ()
+    # ΣR across the cut at the node's input: every edge from a node before it into one at or
+    # after it (a chain: sum_in)
+    cut: float = math.nan
 
     @property
     def created(self) -> float:
@@ -77,6 +87,7 @@ def conservation_from_trace(per_layer, layers, samples=None) -> list[Conservatio
     explained = sums[-1]
     names = list(getattr(layers, "names", None) or [""] * len(layers))
     split = _branch_sums(per_layer, layers, n)
+    cuts = cut_sums(sums, split, getattr(layers, "sources", None))
     rows = []
     for s in range(n):
         for k in range(len(layers) - 1, -1, -1):
@@ -85,8 +96,26 @@ def conservation_from_trace(per_layer, layers, samples=None) -> list[Conservatio
                 for i, src in enumerate(layers.sources[k]))
             rows.append(ConservationRow(samples[s], k, layers[k].describe(),
                                         float(out_sums[k][s]), float(sums[k][s]),
-                                        float(explained[s]), names[k], branches))
+                                        float(explained[s]), names[k], branches,
+                                        float(cuts[s, k])))
     return rows
+
+
+def cut_sums(sums, split, sources=None) -> np.ndarray:
+    """N × (L+1) relevance crossing the cut at the input of each node (column L: the initial
+    relevance). ``sums[k]``: N sums at node k's input (``sums[L]``: the initial relevance),
+    ``split[k]``: N × inputs sums at a merge (else None), ``sources[k]``: the node writing each
+    input of node k (−1: the model input; None: a chain). An edge from node s into node j
+    crosses the cuts of nodes s+1..j; in a chain each cut holds one edge, its value exactly."""
+    n_layers = len(sums) - 1
+    cuts = np.zeros((np.asarray(sums[0]).shape[0], n_layers + 1))
+    cuts[:, n_layers] = sums[n_layers]
+    for j in range(n_layers):
+        srcs = (j - 1,) if sources is None else sources[j]
+        for i, s in enumerate(srcs):
+            edge = sums[j] if len(srcs) == 1 else split[j][:, i]
+            cuts[:, s + 1:j + 1] += np.asarray(edge, dtype=np.float64)[:, None]
+    return cuts
 
 
 def _branch_sums(per_layer, layers, n) -> list:
@@ -160,12 +189,13 @@ def branch_text(source: int, share: float) -> str:
 
 def format_conservation(rows) -> str:
     """A plain-text table of conservation rows, one block per sample; a graph model's rows
-    name their node, and under a merge one line per input branch gives the relevance that
-    branch received (its share of the merge's, and the node it flows to)."""
+    name their node and give ΣR across the cut at the node's input (what flows at that depth,
+    skip branches included), and under a merge one line per input branch gives the relevance
+    that branch received (its share of the merge's, and the node it flows to)."""
     graph = any(row.node for row in rows)
     head = (f"{'layer':>5}  {'':<34} {'R at output':>12} {'R at input':>12} "
             f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}"
-            + ("  node" if graph else ""))
+            + (f" {'ΣR across the cut':>17}  node" if graph else ""))
     lines = []
     current = None
     for row in rows:
@@ -177,11 +207,13 @@ def format_conservation(rows) -> str:
             lines.append(head)
         lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
                      f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "
-                     f"{_num(row.of_output):>9}" + (f"  {row.node}" if graph else ""))
+                     f"{_num(row.of_output):>9}"
+                     + (f" {_num(row.cut):>17}  {row.node}" if graph else ""))
         for source, name, value in row.branches:
             share = value / row.sum_in if row.sum_in != 0 else math.nan
             lines.append(f"{'':>5}    {branch_text(source, share):<32} {'':>12} "
-                         f"{_num(value):>12} {'':>22} {'':>9} {'':>9}  {name}")
+                         f"{_num(value):>12} {'':>22} {'':>9} {'':>9}"
+                         f"{'':>18}  {name}")
     return "\n".join(lines)
 
 

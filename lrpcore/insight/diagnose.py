@@ -12,8 +12,10 @@ It reads a relevance trace (``Forward.relevance(..., trace=True)``: ``per_layer[
 relevance at the input of layer/node k, ``per_layer[-1]`` the initial relevance) and works in
 batches: :class:`Accumulator` collects per-sample sums (a few numbers per layer, on the host),
 so that ``lrp explain`` over a whole dataset keeps nothing else. For graph models the nodes are
-in topological order and the relevance leaving node k+1 is taken as what arrives at node k,
-as in :mod:`.conservation`.
+in topological order; each node's change is what it received at its output against what it
+passed to its inputs (a tensor read by several nodes collects from all of them), and the total
+at the input is the relevance crossing the cut there (:func:`.conservation.cut_sums`): a skip
+branch carries part of it, so no single node's sum is the total.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..rules import AlphaBeta, Epsilon, Simple
+from .conservation import cut_sums
 
 # A layer is flagged when its ΣR changes by more than CHANGE_TOL of what arrived (or of the
 # explained output, whichever is larger: small sums do not make ratios explode) ...
@@ -194,7 +197,7 @@ class Diagnosis:
 
     rule: str
     n: int
-    total_ratio: float  # median ΣR at the input / explained output
+    total_ratio: float  # median ΣR across the cut at the input / explained output
     findings: tuple = field(default_factory=tuple)
 
     @property
@@ -280,8 +283,10 @@ class Accumulator:
 
     def __init__(self, layers, config):
         self.layers = list(layers)
+        self.sources = getattr(layers, "sources", None)  # a graph's: who writes each input
         self.config = config
         self._sums: list[np.ndarray] = []
+        self._input_cut: list[np.ndarray] = []  # per sample: ΣR across the cut at the input
         self._abs: list[np.ndarray] = []
         self._finite: list[np.ndarray] = []
         self._nonneg = [True] * len(self.layers)
@@ -314,8 +319,23 @@ class Accumulator:
         sums, mags = np.stack(s, axis=1), np.stack(a, axis=1)
         fin = np.isfinite(mags)  # Σ|R| is finite exactly when every value is
         self._sums.append(np.where(fin, sums, 0.0))
+        self._input_cut.append(self._cut_at_input(per_layer, self._sums[-1]))
         self._abs.append(np.where(fin, mags, 0.0))
         self._finite.append(fin)
+
+    def _cut_at_input(self, per_layer, sums) -> np.ndarray:
+        """ΣR across the cut at the model's input per sample: in a graph the input's readers
+        and every skip branch over them (a chain: the first layer's input sum)."""
+        L = len(self.layers)
+        if getattr(per_layer, "outputs", None) is None or self.sources is None:
+            return sums[:, 0]
+        branches = getattr(per_layer, "branches", None) or [None] * L
+        split = [None if b is None else _host(b).astype(np.float64).reshape(sums.shape[0], -1)
+                 for b in branches]
+        for k in range(L):  # a merge nothing flowed back through has no split
+            if split[k] is None and len(self.sources[k]) > 1:
+                split[k] = np.zeros((sums.shape[0], len(self.sources[k])))
+        return cut_sums([sums[:, k] for k in range(L + 1)], split, self.sources)[:, 0]
 
     def _add_activations(self, activations, xp) -> None:
         self._have_acts = True
@@ -331,12 +351,14 @@ class Accumulator:
         """What :meth:`merge` needs (per-sample sums: small and picklable), so that the
         accumulators of Dask workers add up on the client."""
         return {"sums": list(self._sums), "abs": list(self._abs), "finite": list(self._finite),
+                "input_cut": list(self._input_cut),
                 "nonneg": list(self._nonneg), "zs": [list(z) for z in self._zs],
                 "have_acts": self._have_acts}
 
     def merge(self, state: dict) -> None:
         """Add another accumulator's :meth:`state` (same layers and rules) to this one."""
         self._sums += state["sums"]
+        self._input_cut += state["input_cut"]
         self._abs += state["abs"]
         self._finite += state["finite"]
         if state["have_acts"]:
@@ -353,7 +375,8 @@ class Accumulator:
         fin = np.concatenate(self._finite)
         return _diagnose(sums, mags, fin, self.layers, self.config,
                          self._nonneg if self._have_acts else None,
-                         [float(np.median(z)) if z else None for z in self._zs])
+                         [float(np.median(z)) if z else None for z in self._zs],
+                         np.concatenate(self._input_cut))
 
 
 Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
@@ -370,13 +393,15 @@ def _host(a):
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
-def _diagnose(sums, mags, fin, layers, config, nonneg, zs) -> Diagnosis:
+def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None) -> Diagnosis:
+    """``input_cut``: ΣR across the cut at the input per sample (default: layer 0's input)."""
     n, L = sums.shape[0], len(layers)
+    input_cut = sums[:, 0] if input_cut is None else input_cut
     f = sums[:, L]
     absf = np.abs(f)
     tiny = 1e-12 * np.maximum(absf.max(initial=0.0), 1e-300)
     with np.errstate(all="ignore"):
-        total = np.median(sums[:, 0] / np.where(absf > tiny, f, np.nan)) if n else math.nan
+        total = np.median(input_cut / np.where(absf > tiny, f, np.nan)) if n else math.nan
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
     findings = []

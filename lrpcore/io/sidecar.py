@@ -49,6 +49,8 @@ def read_sidecar(path) -> dict:
     except json.JSONDecodeError as exc:
         raise ModelFormatError(f"{path}: sidecar is not valid JSON: {exc.msg} at line "
                                f"{exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:  # an integer of 5,000 digits: Python refuses to convert it
+        raise ModelFormatError(f"{path}: sidecar is not usable JSON: {str(exc)[:120]}") from None
     except (OSError, RecursionError) as exc:
         raise ModelFormatError(f"{path}: cannot read sidecar: {exc}") from None
     if not isinstance(data, dict):

@@ -53,7 +53,21 @@ def _per_channel(value, key, where, positive=False):
         need = "positive" if positive else "finite"
         raise ModelFormatError(f"{where}: input '{key}' must be a list of {need} numbers, one "
                                "per channel")
+    _in_scale(value, key, where, divisor=positive)
     return tuple(float(v) for v in value)
+
+
+_MAX_SCALE = 1e12  # a scaling or shift beyond it overflows float32 (std 1e-300: x/std = inf)
+
+
+def _in_scale(values, key, where, divisor=False):
+    """Refuse magnitudes that no image model uses and that overflow the float32 engine (the
+    error then blamed the input for NaN): divisors within 1e-12 … 1e12, other values ≤ 1e12."""
+    for v in values:
+        if abs(v) > _MAX_SCALE or (divisor and abs(v) < 1 / _MAX_SCALE):
+            size = "between 1e-12 and 1e12" if divisor else "at most 1e12"
+            raise ModelFormatError(f"{where}: input '{key}' holds {v:g}; it must be {size} in "
+                                   "size")
 
 
 def _number(value, key, where, nonzero=False):
@@ -113,6 +127,7 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     for key in ("offset", "pad_value"):
         if key in merged:
             fields[key] = _number(merged[key], key, where)
+            _in_scale([fields[key]], key, where)
     pad = merged.get("pad", 0)
     if not _is_int(pad) or not 0 <= pad <= 4096:
         raise ModelFormatError(f"{where}: input 'pad' must be a whole number ≥ 0, got "
@@ -121,6 +136,7 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     for key in ("value_range", "raw_range"):
         if key in merged:
             fields[key] = _range(merged[key], key, where)
+            _in_scale(fields[key], key, where)
     _check_sizes(fields, where)
     spec = InputSpec(source=source, extra=extra, **fields)
     if "value_range" not in data and any(k in data for k in _MAPPING_FIELDS):

@@ -216,6 +216,22 @@ def _init_std(fan_in: int, next_kind: str | None) -> float:
     return float(np.sqrt((2.0 if next_kind == "rect" else 1.0) / fan_in))
 
 
+def _check_size(tokens, pad) -> None:
+    """Refuse before training what no model file could hold: more layers than the readers
+    take, or more padding than the Pad bound (20,000 ReLUs trained for 19 s at 4 GB before
+    the save refused them; --pad 99999 ran out of memory after a minute)."""
+    from ..io.layer_check import MAX_PADDING  # noqa: PLC0415
+    from ..io.toolbox_txt import MAX_LAYERS  # noqa: PLC0415
+
+    if len(tokens) > MAX_LAYERS:
+        raise ShapeError(f"--layers has {len(tokens)} layers; a model holds at most "
+                         f"{MAX_LAYERS}")
+    added = 2 * int(pad) + sum(2 * t.args[0] for t in tokens if t.kind == "pad")
+    if added > MAX_PADDING:
+        raise ShapeError(f"--pad and pad layers add {added} pixels to the height and width; "
+                         f"at most {MAX_PADDING}")
+
+
 def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28, 1),
                 pad: int = 2, dtype=np.float64) -> Sequential:
     """Build a freshly initialised model from an architecture name, a spec string or tokens.
@@ -228,6 +244,7 @@ def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28,
         tokens = parse_layers(text)
     else:
         tokens = list(layers)
+    _check_size(tokens, pad)
     model_input = next((TOKEN_KINDS[t.kind].model_input for t in tokens
                         if TOKEN_KINDS[t.kind].model_input), None)
     if model_input is None:

@@ -11,6 +11,7 @@ never used to choose an epoch). Ctrl-C stops after keeping what was written.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 import time
@@ -68,8 +69,12 @@ class TrainConfig:
             raise LRPError("--epochs, --batch-size and --eval-every must be at least 1")
         if self.augment_shift < 0 or self.pad < 0:
             raise LRPError("--augment-shift and --pad must not be negative")
-        if self.weight_decay < 0 or (self.lr is not None and not self.lr > 0):
-            raise LRPError("--lr must be positive and --weight-decay not negative")
+        if (not 0 <= self.weight_decay < math.inf
+                or (self.lr is not None and not 0 < self.lr < math.inf)):
+            raise LRPError("--lr must be positive and --weight-decay not negative (both "
+                           "finite)")
+        if self.seed < 0:  # numpy's generators take no negative seed
+            raise LRPError(f"--seed must be a whole number ≥ 0, got {self.seed}")
         self.architecture()
 
 
@@ -132,6 +137,10 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
     xp = be.xp
     dtype = get_dtype(config.dtype)
     rng = np.random.default_rng(config.seed)
+    if config.augment_shift and config.augment_shift >= min(data.raw_shape[:2]):
+        raise LRPError(f"--augment-shift {config.augment_shift} moves a "
+                       f"{'×'.join(map(str, data.raw_shape[:2]))} image out of view; it must "
+                       "be smaller than the image's sides")
     model = build_model(config.architecture(), rng, raw_shape=data.raw_shape, pad=config.pad)
     n_classes = model.n_classes
     check_labels_fit(data.labels, n_classes, data.name)
@@ -308,13 +317,15 @@ def _restore(path, config, params, opt, rng, xp):
             p[key][...] = xp.asarray(arr, dtype=p[key].dtype)
     try:
         opt.load_state_arrays(opt_arrays, xp)
+    except LRPError as exc:  # a missing, misshapen or impossible state array: name the file
+        raise LRPError(f"{path}: {exc}") from None
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise LRPError(f"{path}: optimizer state does not fit this run ({str(exc)[:80]})") from None
     opt.steps = int(state.get("optimizer", {}).get("steps", 0))
     try:
         rng.bit_generator.state = state["rng"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LRPError(f"{path}: random-generator state is damaged ({exc})") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # -1 or 2^200 as a word
+        raise LRPError(f"{path}: random-generator state is damaged ({str(exc)[:80]})") from None
     epoch = int(state.get("epoch", 0))
     if epoch >= config.epochs:
         raise LRPError(f"{path}: checkpoint already has {epoch} epochs; ask for more with "

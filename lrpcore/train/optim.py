@@ -23,6 +23,7 @@ def _slots(params):
 
 class Optimizer:
     name = "base"
+    nonnegative: tuple = ()  # prefixes of state arrays that are never negative
 
     def __init__(self, params, lr, weight_decay=0.0):
         self.params = params
@@ -44,6 +45,9 @@ class Optimizer:
             if tuple(arrays[name].shape) != tuple(self.state[name].shape):
                 raise LRPError(f"optimiser state {name!r} has shape {arrays[name].shape}, "
                                f"the model needs {tuple(self.state[name].shape)}")
+            if name.startswith(self.nonnegative) and (arrays[name] < 0).any():
+                raise LRPError(f"optimiser state {name!r} holds negative values, which no run "
+                               "writes (a square root of them would be NaN)")
             self.state[name] = xp.asarray(arrays[name], dtype=self.state[name].dtype)
 
 
@@ -75,6 +79,7 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with decoupled weight decay."""
 
     name = "adam"
+    nonnegative = ("v.",)  # running means of squared gradients
 
     def __init__(self, params, lr=1e-3, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr, weight_decay)

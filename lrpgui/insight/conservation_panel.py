@@ -2,11 +2,16 @@
 
 A table gives, for every layer (output at the top), the relevance sum arriving at its output,
 the sum leaving at its input, what the layer created (+) or absorbed (−) and the sum relative
-to the explained output f(x); a plot shows the sums against f(x). Clicking a row shows the
+to the explained output f(x); a plot shows, at every layer, ΣR across the cut at its input
+against f(x). Clicking a row shows the
 relevance at that layer's input (convolutional maps summed over channels, vectors and 1×1
 maps as a strip of their values). One backward pass with a trace gives all of it. A graph
 model's rows name their node, and under each merge (Add, Concat) one row per input branch
-gives the relevance that branch received and its share of the merge's.
+gives the relevance that branch received and its share of the merge's. A node's own sum is
+only part of what flows at its depth when a skip branch passes it, so the plot and the summary
+use the cut (every edge from a node before it into one at or after it; a chain: the layer's
+input sum), and a graph's table shows it in its own column: no dip at a branch that looks like
+lost relevance.
 """
 
 from __future__ import annotations
@@ -34,8 +39,12 @@ from .panel import ToolPanel
 from .worker_tasks import request_from_state, run_conservation
 
 COLUMNS = ("layer", "type", "R at output", "R at input", "created (+) / absorbed (−)",
-           "in / out", "in / f(x)", "node")
-NODE_COLUMN = 7  # shown for graph models
+           "in / out", "in / f(x)", "ΣR across the cut", "node")
+CUT_COLUMN = 7  # shown for graph models (a chain's cut is "R at input")
+NODE_COLUMN = 8  # shown for graph models
+CUT_TIP = ("Relevance crossing the cut at this node's input: on every edge from a node before "
+           "it into one at or after it, skip branches included. It changes only where nodes "
+           "absorb or create relevance; a single node's sum misses what flows past it")
 BRANCH_TIP = ("What this input of the merge received, and its share of the merge's relevance "
               "(the node writing the input is named)")
 TOLERANCE = 1e-6  # relative change below which a layer counts as conserving
@@ -84,8 +93,8 @@ class ConservationPanel(ToolPanel):
         self.plot = pg.PlotWidget(objectName="conservationPlot")
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
-        self.plot.setLabel("bottom", "layer (relevance at its input; rightmost: f(x))")
-        self.plot.setLabel("left", "ΣR")
+        self.plot.setLabel("bottom", "layer (the cut at its input; rightmost: f(x))")
+        self.plot.setLabel("left", "ΣR across the cut")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMinimumHeight(140)
         self.sum_curve = self.plot.plot([], [], pen=pg.mkPen((0, 90, 200), width=2),
@@ -127,25 +136,30 @@ class ConservationPanel(ToolPanel):
         self.result = result
         rows = result.rows
         explained = rows[0].explained if rows else float("nan")
-        bottom = rows[-1].sum_in if rows else float("nan")
+        bottom = rows[-1].cut if rows else float("nan")
         self.summary.setText(f"{result.description}: explained output f(x) = {_num(explained)},"
-                             f" ΣR at the input = {_num(bottom)} "
+                             f" ΣR across the cut at the input = {_num(bottom)} "
                              f"({_num(bottom / explained if explained else math.nan)} of f(x))"
                              + _warning_text(result.diagnosis))
         flagged = set() if result.diagnosis is None else \
             {f.layer for f in result.diagnosis.findings}
         entries = [(row, branch) for row in rows for branch in (None,) + tuple(row.branches)]
         self.table_layers = [row.layer for row, _ in entries]
-        self.table.setColumnHidden(NODE_COLUMN, not any(row.node for row in rows))
+        graph = any(row.node for row in rows)
+        self.table.setColumnHidden(NODE_COLUMN, not graph)
+        self.table.setColumnHidden(CUT_COLUMN, not graph)
         self.table.setRowCount(len(entries))
         for i, (row, branch) in enumerate(entries):
             if branch is not None:
                 self._branch_row(i, row, branch)
                 continue
             values = (str(row.layer), row.description, _num(row.sum_out), _num(row.sum_in),
-                      _num(row.created), _num(row.ratio), _num(row.of_output), row.node)
+                      _num(row.created), _num(row.ratio), _num(row.of_output), _num(row.cut),
+                      row.node)
             for j, text in enumerate(values):
                 item = QTableWidgetItem(text)
+                if j == CUT_COLUMN:
+                    item.setToolTip(CUT_TIP)
                 if j not in (1, NODE_COLUMN):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
@@ -159,7 +173,7 @@ class ConservationPanel(ToolPanel):
                     self.table.item(i, j).setBackground(QBrush(QColor(255, 236, 190)))
         layers = [row.layer for row in rows]
         xs = np.array(layers[::-1] + [len(layers)], dtype=float)
-        ys = np.array([row.sum_in for row in rows][::-1] + [explained], dtype=float)
+        ys = np.array([row.cut for row in rows][::-1] + [explained], dtype=float)
         self.sum_curve.setData(xs, ys)
         self.target_line.setValue(explained)
         keep = self.shown_layer if self.shown_layer is not None else 0
@@ -194,6 +208,10 @@ class ConservationPanel(ToolPanel):
     def layer_sums(self) -> dict:
         """{layer k: ΣR at the input of layer k} as shown in the table (tests read it)."""
         return {row.layer: row.sum_in for row in self.result.rows} if self.result else {}
+
+    def cut_sums(self) -> dict:
+        """{layer k: ΣR across the cut at the input of layer k} as plotted (tests read it)."""
+        return {row.layer: row.cut for row in self.result.rows} if self.result else {}
 
     def select_layer(self, k: int) -> None:
         """Show the relevance at the input of layer ``k`` (and select its table row)."""

@@ -73,8 +73,9 @@ def fit(box: pg.ViewBox, shape) -> None:
 
 def outline_overlay(box: pg.ViewBox) -> pg.ImageItem:
     """An image item above a map cell that draws the input's outline (black, transparent
-    elsewhere), as the main heatmap view does."""
-    item = pg.ImageItem(axisOrder="row-major")
+    elsewhere), as the main heatmap view does. Averaged when drawn smaller than the image:
+    picking every n-th pixel broke a photograph's outline into scattered dots."""
+    item = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
     item.setZValue(5)
     box.addItem(item)
     return item

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QPushButton
 STYLE = ("QPushButton { color: #8a4b00; background: #fff3d6; border: 1px solid #e0b050; "
          "border-radius: 3px; padding: 0 6px; }")
 MAX_CHARS = 110
+MAX_WIDTH = 360  # pixels it asks for at most: the status bar's messages keep their room
 IDLE_TIP = ("Conservation check of the explanation on display: a warning appears here when a "
             "layer creates, absorbs or blows up relevance")
 
@@ -58,9 +59,12 @@ class TrustIndicator(QPushButton):
 
     # A narrow window gives the button less room than its text needs: Qt then cut the text
     # at both ends ("rs 8, 5, 2: …"); it is elided at the end to the width it gets instead.
+    # Its full width squeezed the status bar's messages ("wrote h.png", "batch export wrote
+    # 40 files") to a few letters beside EfficientNet's warning, shown on every photograph.
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()
-        return QSize(self.fontMetrics().horizontalAdvance(self.full_text) + 24, hint.height())
+        wanted = self.fontMetrics().horizontalAdvance(self.full_text) + 24
+        return QSize(min(wanted, MAX_WIDTH), hint.height())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(80, super().minimumSizeHint().height())

@@ -149,3 +149,29 @@ def test_conservation_draws_the_input_relevance_as_the_photograph(photo_window, 
     np.testing.assert_allclose(panel.shown_map, window.state.relevance.sum(axis=-1),
                                rtol=1e-6, atol=1e-12)
     assert panel.map_outline.image is not None  # the outline, as in the main view
+
+
+def test_map_cells_draw_a_photograph_outline_as_lines_not_dots(photo_window, qtbot):
+    """A 224-pixel outline shrunk into a ~180-pixel cell by picking pixels broke its lines
+    into scattered dots; the overlay is averaged down instead (thin grey lines)."""
+    window = photo_window
+    panel = open_tool(qtbot, window, "compare")
+    rerun(qtbot, panel, lambda: panel.set_rules(["epsilon:0.01"]))
+    overlays = [panel._outlines[key] for key in panel.cell_maps]
+    assert overlays and all(o.image is not None and o.autoDownsample for o in overlays)
+    conservation = open_tool(qtbot, window, "conservation")
+    assert conservation.map_outline.autoDownsample
+
+
+def test_export_npy_writes_the_model_layout_as_lrp_explain(photo_window, qtbot, tmp_path):
+    """Export .npy of a C×H×W model wrote the H×W×C map the views draw, while lrp explain
+    and the GUI's own batch export write C×H×W: one file format for one model."""
+    window = photo_window
+    s = window.state
+    qtbot.waitUntil(lambda: s.relevance is not None and s.explanation.index == 1,
+                    timeout=20000)
+    written = window.export_npy(tmp_path / "r.npy")
+    R = np.load(written[0])
+    want = lrpcore.explain(s.model, _raw(window), rule=s.rule, dtype=s.dtype)[0]
+    assert R.shape == want.shape == (3, 16, 16)
+    np.testing.assert_allclose(R, want, rtol=1e-6, atol=1e-9)

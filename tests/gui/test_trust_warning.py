@@ -58,3 +58,26 @@ def test_a_narrow_window_elides_the_warning_at_its_end(make_window, qtbot, toy_f
         shown = indicator.text()
         assert full.startswith(shown.rstrip("…")) and shown[:6] == full[:6]
     assert shown.endswith("…") and len(shown) < len(full)
+
+
+def test_the_warning_leaves_status_messages_their_room(make_window, qtbot, toy_files):
+    """The warning took its full width: 'batch export wrote 40 files' showed as 'ba' beside
+    it (EfficientNet-Lite0 warns on every photograph)."""
+    window = make_window(model=MODELS / "mnist-lenet5.npz", dataset=toy_files[1])
+    indicator = window.insight.trust
+    _explained_with(qtbot, window, "alphabeta:2")
+    qtbot.waitUntil(indicator.isVisible, timeout=5000)
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() <= 1280, timeout=5000)
+    message = "batch export wrote 40 files"
+    window.state.status = message
+    bar = window.statusBar()
+    qtbot.waitUntil(lambda: bar.currentMessage() == message, timeout=5000)
+    permanent = [window.busy, window.backend_label, window.time_label,
+                 window.conservation_label, indicator]
+
+    def room():
+        return min(w.geometry().left() for w in permanent if w.isVisible())
+
+    qtbot.waitUntil(lambda: room() >= bar.fontMetrics().horizontalAdvance(message) + 8,
+                    timeout=5000)
