@@ -204,3 +204,27 @@ def test_gui_cancel_cuts_a_connect_that_hangs(slow_limits):
         thread.join(130)
     assert len(outcome) == 1 and isinstance(outcome[0], DownloadCancelled), outcome
     assert leftovers(slow_limits) == []
+
+
+def test_a_proxy_connection_keeps_its_own_connect():
+    """Only urllib3's own connect is replaced by the polled one: a connection class with its
+    own (a SOCKS proxy's) keeps it, and its socket is still watched."""
+    import types
+
+    from urllib3.connection import HTTPConnection
+
+    from lrpcore.io import download_deadline
+
+    made, watched = [], []
+
+    class Socks(HTTPConnection):
+        def _new_conn(self):
+            made.append(self.host)
+            return "socket through the proxy"
+
+    pool = type("Pool", (), {"ConnectionCls": Socks})
+    manager = types.SimpleNamespace(pool_classes_by_scheme={"http": pool})
+    download_deadline._watch_pools(manager, watched.append, lambda: False)
+    conn = manager.pool_classes_by_scheme["http"].ConnectionCls("example.org")
+    assert conn._new_conn() == "socket through the proxy"
+    assert made == ["example.org"] and watched == ["socket through the proxy"]

@@ -122,14 +122,27 @@ def _watch_pools(manager, watch, stopped) -> None:
     pools = {}
     for scheme, pool_cls in manager.pool_classes_by_scheme.items():
         base = pool_cls.ConnectionCls
+        plain = _plain_connect(base)
 
         class Connection(base):  # noqa: D101 (one per pool class)
-            def _new_conn(self):
-                return _open(self, watch, stopped)
+            def _new_conn(self, _base=base, _plain=plain):
+                if _plain:  # urllib3's own connect: replaced by the polled one
+                    return _open(self, watch, stopped)
+                sock = _base._new_conn(self)  # e.g. through a SOCKS proxy: its own connect
+                watch(sock)
+                return sock
 
         pools[scheme] = type(pool_cls.__name__, (pool_cls,), {"ConnectionCls": Connection})
     manager.pool_classes_by_scheme = pools
     manager._lrp_watched = True
+
+
+def _plain_connect(cls) -> bool:
+    """Whether ``cls`` connects with urllib3's own ``HTTPConnection._new_conn`` (plain and TLS
+    connections), which :func:`_open` reproduces; other kinds (SOCKS) keep theirs."""
+    from urllib3.connection import HTTPConnection  # noqa: PLC0415
+
+    return getattr(cls, "_new_conn", None) is HTTPConnection._new_conn
 
 
 def _open(conn, watch, stopped) -> socket.socket:

@@ -4,6 +4,7 @@ leaving a QThread running (as napari's ``_dangling_qthreads``)."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -52,6 +53,10 @@ def _dangling_qthreads(monkeypatch, request):
     app = QApplication.instance()
     if app is not None:
         app.processEvents()
+    # widgets a test left in reference cycles are destroyed here, on the GUI thread: collected
+    # later by a worker thread's garbage collection, a QMenu's destructor and the GUI thread
+    # deadlocked (one held the GIL, the other Qt's mutex; seen in a full run)
+    gc.collect()
     running = [t for t in started if _is_running(t)]
     if running:
         for t in running:
