@@ -89,6 +89,7 @@ def open_source(path, model=None):
     full = os.path.abspath(path)
     if layout.is_zarr_path(path):
         zarr = layout.import_zarr()
+        layout.refuse_code_codecs(path)
         try:
             arr = zarr.open_array(full, mode="r")
         except Exception as exc:  # a group, a missing or foreign store

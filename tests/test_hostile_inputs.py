@@ -183,3 +183,29 @@ def test_a_toolbox_text_file_is_parsed_in_memory_of_its_claims(body):
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, peak
+
+
+@pytest.mark.parametrize("where", ["input", "store"])
+def test_a_zarr_codec_that_unpickles_chunks_is_refused_before_reading(tmp_path, capsys, where):
+    # numcodecs' Pickle codec runs pickle.loads on every chunk it decodes: zarr 3.1 refuses
+    # it, earlier zarr 3 releases did not; refused from the metadata, nothing is read
+    import json
+
+    pytest.importorskip("zarr")
+    marker = tmp_path / "ran"
+    array = tmp_path / ("in.zarr" if where == "input" else "R.zarr/relevance")
+    array.mkdir(parents=True)
+    (array / ".zarray").write_text(json.dumps({
+        "zarr_format": 2, "shape": [1, 784], "chunks": [1, 784], "dtype": "<f8",
+        "compressor": None, "filters": [{"id": "pickle", "protocol": 4}], "fill_value": 0,
+        "order": "C"}))
+    (array / "0.0").write_bytes(b"\x80\x04cos\nsystem\n(V touch " + str(marker).encode()
+                                + b"\ntR.")
+    if where == "input":
+        argv = ["explain", "mnist-lenet5", str(array), "--out", str(tmp_path / "R2.zarr")]
+    else:
+        argv = ["render", str(tmp_path / "R.zarr"), "--out", str(tmp_path / "h.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would unpickle every chunk" in err[0], err
+    assert not marker.exists()

@@ -61,6 +61,46 @@ MAX_CHUNKS_PER_SAMPLE = 4096  # chunks one sample is split into
 MAX_TASKS = 1_000_000  # passes of one run (the chunks of a store's manifest)
 
 
+def _codec_names(meta):
+    """The ids and names of an array's codecs in its metadata (``.zarray``: compressor and
+    filters; ``zarr.json``: codecs, also those nested in a sharding codec)."""
+    todo = [meta.get(k) for k in ("compressor", "filters", "codecs")]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            for key in ("id", "name"):
+                if isinstance(item.get(key), str):
+                    yield item[key]
+            config = item.get("configuration")
+            if isinstance(config, dict):
+                todo.extend(config.get(k) for k in ("codecs", "index_codecs"))
+
+
+def refuse_code_codecs(path) -> None:
+    """Refuse a Zarr array whose codecs unpickle its chunks (numcodecs' Pickle): reading a
+    chunk would run code from the file. zarr 3.1 refuses it itself; earlier 3.x did not.
+    (Added by the hostile review: inputs and the arrays of a relevance store.)"""
+    import json  # noqa: PLC0415
+
+    for name in (".zarray", "zarr.json"):
+        meta_path = os.path.join(path, name)
+        if not os.path.isfile(meta_path):
+            continue
+        try:
+            with open(meta_path, "rb") as fh:
+                meta = json.loads(fh.read(1 << 20).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue  # zarr says what is wrong with it
+        if not isinstance(meta, dict):
+            continue
+        for codec in _codec_names(meta):
+            if "pickle" in codec.lower():
+                raise DatasetError(f"{path}: its codec {short(codec, 40)!r} would unpickle "
+                                   "every chunk, which can run code from the file; refused")
+
+
 def check_zarr_chunks(path, arr) -> None:
     """Refuse, from the array's metadata alone, an array whose chunking no reader should
     follow: a chunk that decompresses to more than MAX_CHUNK_BYTES (every read of one sample
@@ -107,6 +147,8 @@ class RelevanceStore:
         if not os.path.isdir(self.path):
             raise DatasetError(f"{self.path}: no such relevance store (a folder written by "
                                "'lrp explain ... --out R.zarr')")
+        for array in (RELEVANCE, OUTPUTS, PREDICTIONS, DONE):
+            refuse_code_codecs(os.path.join(self.path, array))
         try:
             group = zarr.open_group(self.path, mode="r")
             self.relevance = group[RELEVANCE]
