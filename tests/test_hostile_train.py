@@ -79,3 +79,24 @@ def test_a_resumed_checkpoint_with_impossible_state_is_refused_naming_it(data, t
         assert main(resume + [str(ckpt)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and str(ckpt) in err[0] and words in err[0], err
+
+
+def test_sigterm_during_training_exits_143_like_every_command(data, tmp_path):
+    # lrp train caught the interruption itself and always returned 130 (Ctrl-C's status)
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "lrpcore.cli.main", *data[:-4],
+                             "--epochs", "100000", "--out", str(tmp_path / "m.npz"),
+                             "--arch", "short-rect"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # wait for a finished epoch: an event, not a fixed sleep
+            if line.startswith("epoch"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "terminated" in err

@@ -112,8 +112,8 @@ def run(args) -> int:
                    backend=None if args.backend == "auto" else args.backend,
                    command=canonical_command(args), overwrite=args.overwrite,
                    log=lambda line: print(line, flush=True))
-    if result.interrupted:
-        return 130
+    if result.interrupted:  # what was saved is kept; main() tells Ctrl-C (130) from SIGTERM (143)
+        raise KeyboardInterrupt
     if result.saved_epoch is None:
         raise LRPError("no epoch finished; nothing was saved")
     acc = result.accuracy
