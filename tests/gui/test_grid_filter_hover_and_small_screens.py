@@ -178,7 +178,6 @@ def test_the_browser_names_every_model_in_full_at_1024_by_700(qtbot, toy_files):
     """File names were cut in the middle ("mnist-d…ect.npz", "mnist-…t5.npz") at 1024 pixels;
     bundled models are listed by the names the command line takes."""
     from lrpcore import bundled
-
     from lrpgui.widgets.browser import _lines
 
     window = window_sized(qtbot, toy_files, 1024, 700)
