@@ -48,6 +48,8 @@ class Browser(QWidget):
             widget.setTextElideMode(Qt.TextElideMode.ElideMiddle)
             widget.setUniformItemSizes(True)
             widget.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.models.setUniformItemSizes(False)  # its ImageNet entry takes two lines
+        self.models.setWordWrap(True)
         open_model = QPushButton("Open model…", objectName="openModelButton")
         open_data = QPushButton("Open dataset…", objectName="openDatasetButton")
         download = QPushButton("Download MNIST…", objectName="downloadButton")
@@ -103,9 +105,10 @@ class Browser(QWidget):
         datasets = [(n, n, "built in / download cache") for n in DATASET_NAMES]
         self._fill(self.datasets, datasets, self.settings.recent("datasets"),
                    self.state.dataset_name)
-        # the built-in names are shown whole (recent files may be cut in the middle)
-        widest = max(self.models.fontMetrics().horizontalAdvance(label)
-                     for label, _v, _t in entries + datasets)
+        # the built-in names are shown whole (recent files may be cut in the middle); a name
+        # with a note in brackets wraps before it ("EfficientNet-Lite0" / "(ImageNet)")
+        widest = max(self.models.fontMetrics().horizontalAdvance(word)
+                     for label, _v, _t in entries + datasets for word in _lines(label))
         scroll = self.models.verticalScrollBar().sizeHint().width()
         for widget in (self.models, self.datasets):
             widget.setMinimumWidth(min(widest + scroll + 16, 240))
@@ -182,15 +185,24 @@ class Browser(QWidget):
             self._on_accuracy()
 
 
+IMAGENET_LABEL = "EfficientNet-Lite0 (ImageNet)"  # the name issue 13 gives it in the browser
+
+
 def _imagenet_entry() -> tuple:
     """EfficientNet-Lite0 by name when its weights are installed, else how to get them."""
     from lrpcore.io import imagenet  # noqa: PLC0415
 
     if imagenet.available():
-        return ("efficientnet-lite0", "efficientnet-lite0",
-                "EfficientNet-Lite0: real ImageNet weights, 1000 classes; try the "
-                "natural-images dataset")
-    return ("efficientnet-lite0: not installed", None, imagenet.INSTALL_HINT)
+        return (IMAGENET_LABEL, "efficientnet-lite0",
+                "real ImageNet weights, 1000 classes; 'lrp' and scripts take it as "
+                "efficientnet-lite0; try the natural-images dataset")
+    return (f"{IMAGENET_LABEL}: not installed", None, imagenet.INSTALL_HINT)
+
+
+def _lines(label) -> list[str]:
+    """How a bundled entry's label wraps: before a bracketed note, and after a colon."""
+    head, sep, note = label.partition(" (")
+    return [head, sep.strip() + note] if sep else label.split(": ")
 
 
 def _same_entry(a, b) -> bool:

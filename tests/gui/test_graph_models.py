@@ -43,7 +43,14 @@ def test_browser_lists_efficientnet_and_the_app_explains_photographs(make_window
     models = window.browser.models
     entries = {models.item(r).text(): models.item(r).data(Qt.ItemDataRole.UserRole)
                for r in range(models.count())}
-    assert entries["efficientnet-lite0"] == "efficientnet-lite0"
+    assert entries["EfficientNet-Lite0 (ImageNet)"] == "efficientnet-lite0"  # issue 13's name
+    # shown whole: it wraps before "(ImageNet)" instead of being cut in the middle
+    window.resize(1024, 700)
+    item = models.findItems("EfficientNet-Lite0 (ImageNet)", Qt.MatchFlag.MatchExactly)[0]
+    fm = models.fontMetrics()
+    rect = models.visualItemRect(item)
+    assert rect.height() >= 2 * fm.height()
+    assert models.viewport().width() >= fm.horizontalAdvance("EfficientNet-Lite0")
     s = window.state
     assert s.relevance.shape == (224, 224, 3)
     assert s.model.class_names[s.explanation.prediction] == "Egyptian cat"  # chelsea
