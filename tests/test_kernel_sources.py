@@ -103,3 +103,27 @@ def test_class_relevance_and_epsilon_share_kernels():
     np.testing.assert_allclose(_host(kernels.epsilon_share(_dev(R), _dev(z), 0.01, xp,
                                                            divisor=4.0)),
                                kernels.epsilon_share(R, z, 0.01, np, divisor=4.0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("rule", ["EpsilonPlus", "epsilon:0.01"])
+def test_the_explorers_click_on_a_graph_model_runs_on_the_device_path(monkeypatch, rule):
+    """The GUI worker's click (forward, traced backward, conservation check with the cut at
+    the input) on the ONNX ResNet, served by the kernel stand-in as backend "cupy"."""
+    from shared_data import shared_path
+
+    from lrpcore import backend as backends
+    from lrpgui.requests import ExplainRequest
+    from lrpgui.services import ExplainService
+
+    model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    raw = np.random.default_rng(5).integers(0, 256, (28, 28, 1)).astype(np.uint8)
+    want = ExplainService().run(ExplainRequest(model=model, raw=raw, index=0, rule=rule,
+                                               backend="numpy", dtype="float64"))
+    monkeypatch.setattr(backends, "_cupy_backend", lambda: FAKE_GPU_KERNELS)
+    got = ExplainService().run(ExplainRequest(model=model, raw=raw, index=0, rule=rule,
+                                              backend="cupy", dtype="float64"))
+    assert got.backend == "cupy" and got.prediction == want.prediction
+    np.testing.assert_allclose(got.relevance, want.relevance, rtol=0,
+                               atol=1e-10 * np.abs(want.relevance).max())
+    assert got.later["diagnosis"] is not None
+    assert got.later["diagnosis"].summary() == want.later["diagnosis"].summary()
