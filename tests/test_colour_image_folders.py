@@ -111,3 +111,25 @@ def test_efficientnet_spec_says_resize_256_crop_224():
     spec = zoo.efficientnet_lite0(None).input_spec
     assert spec.extra == {"resize": 256, "crop": 224}
     assert InputSpec.from_dict(spec.to_dict()).extra == {"resize": 256, "crop": 224}
+
+
+def test_data_info_of_a_folder_of_several_sizes_says_they_vary(tmp_path, capsys):
+    """Without a model, `lrp data info` gave the first image's size "per sample"."""
+    from lrpcore.cli.main import main
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    _photo(mixed / "a.png", 40, 30)
+    _photo(mixed / "b.jpg", 80, 60)
+    assert main(["data", "info", str(mixed)]) == 0
+    shape_line = next(line for line in capsys.readouterr().out.splitlines()
+                      if line.startswith("shape:"))
+    assert "sizes vary: 2 sizes among 2 images, from 30×40 to 60×80" in shape_line
+    one_size = tmp_path / "same"
+    one_size.mkdir()
+    _photo(one_size / "a.png", 40, 30)
+    _photo(one_size / "b.png", 40, 30)
+    assert main(["data", "info", str(one_size)]) == 0
+    assert "shape:   30×40×3 per sample" in capsys.readouterr().out
+    fitted = lrpcore.open_dataset(mixed, model=_model())
+    assert "per sample" in fitted.describe() and "vary" not in fitted.describe()

@@ -185,10 +185,14 @@ class Dataset:
                 more = ", …" if len(self.class_names) > 12 else ""
                 labels += f": {shown}{more}"
             labels += ")"
+        shape = f"{_shape_text(self.sample_shape)} per sample"
+        note = self._data.sizes_note() if isinstance(self._data, ImageFolder) else None
+        if note:  # a folder of photographs of several sizes: its first image's is no answer
+            shape = note
         return "\n".join([
             f"dataset: {self.name}",
             f"samples: {len(self)}",
-            f"shape:   {_shape_text(self.sample_shape)} per sample",
+            f"shape:   {shape}",
             f"dtype:   {self.dtype}",
             f"labels:  {labels}",
             f"source:  {self.source}",

@@ -172,6 +172,30 @@ class ImageFolder:
         self.resize, self.crop, self.channels = resize, int(crop), int(channels)
         self.shape = (len(self.files), self.crop, self.crop, self.channels)
 
+    def sizes_note(self, limit: int = 1000) -> str | None:
+        """How the images' sizes differ when read as they are (None: not fitted to a model
+        and all of one size, or fitted): e.g. "sizes vary: 2 sizes among 2 images, from
+        300×451 to 600×800". Reads headers only, of the first ``limit`` files."""
+        from PIL import Image  # noqa: PLC0415
+
+        if self.crop is not None:
+            return None
+        sizes = set()
+        for path in self.files[:limit]:
+            try:
+                with Image.open(path, formats=_FORMATS) as im:  # header only
+                    sizes.add((im.size[1], im.size[0]))
+            except Exception:  # noqa: BLE001 - a broken file is reported when it is read
+                continue
+        if len(sizes) < 2:
+            return None
+        low, high = min(sizes, key=lambda s: s[0] * s[1]), max(sizes, key=lambda s: s[0] * s[1])
+        among = f"{min(limit, len(self.files)):,} images"
+        if len(self.files) > limit:
+            among = f"the first {among}"
+        return (f"sizes vary: {len(sizes)} sizes among {among}, from {low[0]}×{low[1]} to "
+                f"{high[0]}×{high[1]}; a model's input specification resizes and crops them")
+
     def fitting(self) -> tuple:
         """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they
         are: what a reader elsewhere (a Dask worker) passes to :func:`read_fitted`."""
