@@ -43,32 +43,26 @@ def read_npz_member(path, name=None, what="relevance") -> np.ndarray:
     """One array of an ``.npz``: ``name``, else its only array, else the one named
     ``relevance``; otherwise an error listing the names to choose from."""
     from ..io.claims import check_npz_member  # noqa: PLC0415
+    from ..io.datasets import open_npz  # noqa: PLC0415
     from ..text import listing  # noqa: PLC0415
 
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = list(npz.files)
-            if name is None:
-                if len(names) == 1:
-                    name = names[0]
-                elif NPZ_PREFERRED in names:
-                    name = NPZ_PREFERRED
-                else:
-                    listed = listing(names) or "none"  # a crafted archive: 100,000 names
-                    raise DatasetError(
-                        f"{path}: {len(names)} arrays ({listed}); name the {what} as "
-                        f"{path}:NAME")
-            elif name not in names:
-                raise DatasetError(f"{path}: no array named {name[:40]!r} (arrays: "
-                                   f"{listing(names) or 'none'})")
-            check_npz_member(path, name)  # before numpy inflates it
-            return npz[name]
-    except DatasetError:
-        raise
-    except ValueError as exc:
-        raise DatasetError(f"{path}: not a plain numeric .npz archive ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise DatasetError(f"{path}: cannot read .npz: {exc}") from None
+    with open_npz(path) as npz:
+        names = list(npz.files)
+        if name is None:
+            if len(names) == 1:
+                name = names[0]
+            elif NPZ_PREFERRED in names:
+                name = NPZ_PREFERRED
+            else:
+                listed = listing(names) or "none"  # a crafted archive: 100,000 names
+                raise DatasetError(
+                    f"{path}: {len(names)} arrays ({listed}); name the {what} as "
+                    f"{path}:NAME")
+        elif name not in names:
+            raise DatasetError(f"{path}: no array named {name[:40]!r} (arrays: "
+                               f"{listing(names) or 'none'})")
+        check_npz_member(path, name)  # before numpy inflates it
+        return npz[name]
 
 
 class RelevanceFile:

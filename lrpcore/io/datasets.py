@@ -14,6 +14,7 @@ size (N × 784) are seen as N × 28 × 28 × 1 images. Nothing is preprocessed h
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import zipfile
@@ -271,26 +272,34 @@ def _pick(keys, wanted, path, what, required=True):
     return None
 
 
-def _read_npz(path: str, for_labels=False):
+@contextlib.contextmanager
+def open_npz(path):
+    """An ``.npz`` opened without pickles; whatever fails while it is read (a broken zip, a
+    member numpy cannot take) becomes one DatasetError naming the file."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-
-            def member(key):
-                check_npz_member(path, key)  # before numpy inflates it
-                return npz[key]
-
-            if for_labels:
-                return member(_pick(keys, LABEL_KEYS + DATA_KEYS, path, "label")), None
-            data = member(_pick(keys, DATA_KEYS, path, "image"))
-            lk = _pick(keys - set(DATA_KEYS), LABEL_KEYS, path, "label", required=False)
-            return data, (member(lk) if lk else None)
+            yield npz
     except DatasetError:
         raise
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain numeric .npz archive ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise DatasetError(f"{path}: cannot read .npz: {exc}") from None
+
+
+def _read_npz(path: str, for_labels=False):
+    with open_npz(path) as npz:
+        keys = set(npz.files)
+
+        def member(key):
+            check_npz_member(path, key)  # before numpy inflates it
+            return npz[key]
+
+        if for_labels:
+            return member(_pick(keys, LABEL_KEYS + DATA_KEYS, path, "label")), None
+        data = member(_pick(keys, DATA_KEYS, path, "image"))
+        lk = _pick(keys - set(DATA_KEYS), LABEL_KEYS, path, "label", required=False)
+        return data, (member(lk) if lk else None)
 
 
 def _read_mat(path: str, for_labels=False):
