@@ -26,7 +26,17 @@ from lrpcore.backend import Backend
 C_COMPILER = shutil.which("cc") or shutil.which("gcc")
 _C_TYPES = {"float64": ("double", ctypes.c_double), "float32": ("float", ctypes.c_float)}
 _INTS = {"int32": ("int", ctypes.c_int), "int64": ("long long", ctypes.c_longlong)}
-_BUILD = Path(tempfile.mkdtemp(prefix="lrp-cpu-kernels-"))
+
+
+@functools.cache
+def _build_dir() -> Path:
+    """A folder for the compiled kernels, made at the first compile and removed at exit."""
+    holder = tempfile.TemporaryDirectory(prefix="lrp-cpu-kernels-")
+    _BUILD_DIRS.append(holder)  # kept alive until the interpreter exits, then cleaned
+    return Path(holder.name)
+
+
+_BUILD_DIRS: list = []
 
 
 def _arguments(text):
@@ -62,11 +72,12 @@ def _compiled(arguments, output, body, dtype, arrays):
         f"void run(long long n, {', '.join(params)}) {{",
         "  for (long long i = 0; i < n; ++i) {", body, "  }", "}"])
     digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    lib = _BUILD / f"k{digest}.so"
+    build = _build_dir()
+    lib = build / f"k{digest}.so"
     if not lib.exists():
-        (_BUILD / f"k{digest}.c").write_text(source)
+        (build / f"k{digest}.c").write_text(source)
         subprocess.run([C_COMPILER, "-O2", "-shared", "-fPIC", "-o", str(lib),
-                        str(_BUILD / f"k{digest}.c")], check=True, capture_output=True)
+                        str(build / f"k{digest}.c")], check=True, capture_output=True)
     return ctypes.CDLL(str(lib)).run
 
 

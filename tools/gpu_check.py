@@ -44,6 +44,17 @@ def models():
     return found
 
 
+def announce_gpu() -> bool:
+    """Print the device the checks run on; False (and why, on stderr) without one."""
+    from lrpcore.backend import get_backend, gpu_available
+
+    if not gpu_available():
+        print("no GPU: cupy is missing or sees no device", file=sys.stderr)
+        return False
+    print(f"backend: {get_backend('cupy').device}", flush=True)
+    return True
+
+
 def rel(a, b) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
@@ -113,12 +124,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer rules, batch sizes and repeats")
     p.add_argument("--json", help="also write every figure as JSON")
     args = p.parse_args(argv)
-    from lrpcore.backend import get_backend, gpu_available
-
-    if not gpu_available():
-        print("no GPU: cupy is missing or sees no device", file=sys.stderr)
+    if not announce_gpu():
         return 2
-    print(f"backend: {get_backend('cupy').device}", flush=True)
     t0 = time.perf_counter()
     parity_ok, parity_rows = parity(args.quick)
     speed_rows = speed(args.quick)

@@ -27,6 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other tools, however run
+from gpu_check import announce_gpu, rel  # noqa: E402
+
 GRAPH_RULES = ["epsilon:0.01", "EpsilonPlus", "EpsilonPlusFlat", "EpsilonAlpha2Beta1",
                "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox"]
 PARITY_F64 = 1e-10
@@ -120,10 +123,6 @@ def every_operator_graph(seed=0):
     return GraphModel(nodes, "x", "y", spec)
 
 
-def rel(a, b) -> float:
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
-
-
 def parity(quick: bool) -> tuple[bool, list]:
     import lrpcore
     from lrpcore.layers import LAYER_KINDS
@@ -208,7 +207,6 @@ def speed(quick: bool) -> list:
 
 def zennit_speed(repeat: int) -> list:
     """zennit's EpsilonPlus on the same architecture and GPU (tools/bench_zennit.py)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_zennit
     import torch
 
@@ -229,12 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--zennit", action="store_true", help="also time zennit on the same GPU")
     p.add_argument("--json", help="also write every figure as JSON")
     args = p.parse_args(argv)
-    from lrpcore.backend import get_backend, gpu_available
-
-    if not gpu_available():
-        print("no GPU: cupy is missing or sees no device", file=sys.stderr)
+    if not announce_gpu():
         return 2
-    print(f"backend: {get_backend('cupy').device}", flush=True)
     t0 = time.perf_counter()
     report, ok = {}, True
     good, report["parity"] = parity(args.quick)
