@@ -31,17 +31,19 @@ class Convention:
     # the rule of commands run without --rule (None: the engine's default, simple, as the
     # toolbox's own scripts have it)
     command_rule: str | None = None
+    literature_alphabeta: bool = False  # αβ with the literature's stabiliser, not the toolbox's
 
     def adapt(self, rule):
         """The rule as this convention computes it."""
-        if self.name == "zennit" and isinstance(rule, AlphaBeta) and not rule.literature:
+        if self.literature_alphabeta and isinstance(rule, AlphaBeta) and not rule.literature:
             return replace(rule, literature=True)
         return rule
 
 
 TOOLBOX = Convention("toolbox", None, rule="epsilon:0.01", dtype="float64")
 ZENNIT = Convention("zennit", Epsilon(LITERATURE_STABILIZER),  # zennit's Norm rule
-                    rule="EpsilonPlus", dtype="float32", command_rule="EpsilonPlus")
+                    rule="EpsilonPlus", dtype="float32", command_rule="EpsilonPlus",
+                    literature_alphabeta=True)
 
 
 def convention_of(model) -> Convention:
