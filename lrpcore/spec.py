@@ -133,6 +133,14 @@ class InputSpec:
             return np.ascontiguousarray(batch.transpose(0, 2, 3, 1))
         return batch
 
+    def model_layout(self, batch) -> np.ndarray:
+        """The inverse of :meth:`image_layout`: N×H×W×C images in the model's layout (what
+        ``lrp explain`` writes, so that every export of a map has one layout)."""
+        batch = np.asarray(batch)
+        if self.layout == "NCHW" and batch.ndim == 4:
+            return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        return batch
+
     def channel_range(self):
         """(low, high) per channel of the preprocessed input when a per-channel mean/std
         applies (zB's bounds for colour models), else None."""

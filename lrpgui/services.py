@@ -338,8 +338,8 @@ def export_single_npy(path, result, info) -> list[Path]:
     write) + sidecar: a C×H×W model's map is drawn H×W×C, and was written so."""
     R = np.asarray(result.relevance)
     spec = result.request.model.input_spec
-    if spec is not None and spec.layout == "NCHW" and R.ndim == 3:
-        R = np.ascontiguousarray(R.transpose(2, 0, 1))
+    if spec is not None and R.ndim == 3:
+        R = spec.model_layout(R[None])[0]
     path = _export.export_relevance(path, R, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
