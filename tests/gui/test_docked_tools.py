@@ -13,21 +13,13 @@ from lrpgui.insight.tools import TOOLS
 from lrpgui.main_window import MIN_VIEWS
 
 from .insight_helpers import open_tool
+from .waiting import window_at
 
 TAB_BAR = 40  # a dock that becomes a tab adds a tab bar below its area
 
 
 def sized_window(qtbot, toy_files, width, height):
-    from lrpgui import MainWindow
-
-    window = MainWindow(model=str(toy_files[0]), dataset=str(toy_files[1]))
-    qtbot.addWidget(window)
-    window.resize(width, height)
-    window.show()
-    qtbot.waitUntil(lambda: window.state.explanation is not None, timeout=20000)
-    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)
-    QApplication.processEvents()
-    return window
+    return window_at(qtbot, toy_files[0], toy_files[1], width, height)
 
 
 def cut_parts(panel):

@@ -11,6 +11,8 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
+from .waiting import window_at
+
 MODELS = Path(__file__).resolve().parents[2] / "models"  # the bundled models of the checkout
 
 
@@ -117,18 +119,8 @@ def test_model_summary_wraps_instead_of_scrolling_sideways(make_window, qtbot):
 
 
 def window_sized(qtbot, toy_files, width, height):
-    """A fresh window laid out at ``width``×``height`` from its first show (as on a screen of
-    that size), with the bundled LeNet-5, whose layer descriptions are long."""
-    from lrpgui import MainWindow
-
-    window = MainWindow(model=str(MODELS / "mnist-lenet5.npz"), dataset=str(toy_files[1]))
-    qtbot.addWidget(window)
-    window.resize(width, height)
-    window.show()
-    qtbot.waitUntil(lambda: window.state.explanation is not None, timeout=20000)
-    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)
-    QApplication.processEvents()
-    return window
+    """The bundled LeNet-5 (its layer descriptions are long) at ``width``×``height``."""
+    return window_at(qtbot, MODELS / "mnist-lenet5.npz", toy_files[1], width, height)
 
 
 def test_layer_column_shows_full_descriptions_where_there_is_room(qtbot, toy_files):

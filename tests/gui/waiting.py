@@ -1,5 +1,6 @@
 """Waiting on events instead of fixed sleeps: a gate that holds a batch job after its first
-step until the test releases it, and a wait for every worker of a controller to be idle."""
+step until the test releases it, a wait for every worker of a controller to be idle, and a
+window laid out at a given size once its first explanation and predictions are in."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ def settle(qtbot, controller, timeout=20000) -> None:
 
     qtbot.waitUntil(idle, timeout=timeout)
     QApplication.processEvents()
+
+
+def window_at(qtbot, model, dataset, width, height):
+    """A fresh window laid out at ``width``×``height`` from its first show (as on a screen of
+    that size), returned once its first explanation and the dataset's predictions are in."""
+    from lrpgui import MainWindow
+
+    window = MainWindow(model=str(model), dataset=str(dataset))
+    qtbot.addWidget(window)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.explanation is not None, timeout=20000)
+    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)
+    QApplication.processEvents()
+    return window
