@@ -77,11 +77,12 @@ def load_samples(path, what="input", mmap=False, model=None):
     :func:`lrpcore.open_dataset` opens — a built-in name such as ``mnist-sample`` or
     ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries.
     With ``model``, a folder of photographs of any size is resized and cropped to its input."""
-    from ..io.datasets import open_dataset  # noqa: PLC0415
+    from ..io.datasets import labels_beside, open_dataset  # noqa: PLC0415
 
     path = os.fspath(path)
     if os.path.isfile(path) and path.lower().endswith(".npy"):
-        return load_array(path, what, mmap=mmap), None
+        arr = load_array(path, what, mmap=mmap)  # X_images.npy's X_labels.npy, as open_dataset
+        return arr, labels_beside(path, len(arr)) if arr.ndim else None
     # a missing path: "no such file, folder or built-in dataset (…)"
     ds = open_dataset(path, model=model)
     return DatasetArray(ds), ds.labels
