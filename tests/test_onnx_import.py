@@ -299,7 +299,8 @@ def test_padded_model_round_trips_natively_and_refuses_the_toolbox_format(tmp_pa
     assert again.layers[1].pads == (1, 2, 0, 1) and again.layers[1].value == -1.0
     x = RNG.standard_normal((2, 1, 5, 5))
     np.testing.assert_array_equal(again.forward(x), model.forward(x))
-    with pytest.raises(ModelFormatError, match="no toolbox text form"):
+    with pytest.raises(ModelFormatError, match="m.txt: the LRP Toolbox's text format has no "
+                       "form for layer"):
         save_model(model, tmp_path / "m.txt")
     assert not (tmp_path / "m.txt").exists()
 
