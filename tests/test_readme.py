@@ -62,18 +62,21 @@ def test_every_lrpcore_name_the_readme_shows_resolves_after_import_lrpcore():
     """``lrpcore.render.heatmap(R, x01)``, ``lrpcore.export.export_explanations(...)``,
     ``lrpcore.allocator.keep_freed_memory()``: the README names them after ``import lrpcore``;
     in a fresh interpreter they raised AttributeError (submodules were never imported)."""
+    import json
     import subprocess
     import sys
 
     names = sorted(set(re.findall(r"\blrpcore(?:\.[A-Za-z_]\w*)+", README)))
     assert "lrpcore.render.heatmap" in names and len(names) > 20
-    script = ("import lrpcore, operator\nbad = []\nfor name in %r:\n    try:\n"
-              "        operator.attrgetter(name.split('.', 1)[1])(lrpcore)\n"
-              "    except AttributeError as exc:\n        bad.append(f'{name}: {exc}')\n"
-              "print('\\n'.join(bad))\n"
-              "assert not hasattr(lrpcore, 'no_such_module')\n") % names
+    script = "\n".join([
+        "import json, operator, sys", "import lrpcore", "bad = []",
+        "for name in json.loads(sys.argv[1]):",
+        "    try:", "        operator.attrgetter(name.split('.', 1)[1])(lrpcore)",
+        "    except AttributeError as exc:", "        bad.append(f'{name}: {exc}')",
+        "print('\\n'.join(bad))", "assert not hasattr(lrpcore, 'no_such_module')"])
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(names)], cwd=root,
+                          capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""

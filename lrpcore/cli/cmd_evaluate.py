@@ -14,6 +14,7 @@ from .common import (
     load_labels,
     load_samples,
     parse_target,
+    png_output,
 )
 from .progress import ProgressBar
 
@@ -62,7 +63,7 @@ def register(sub):
                         "AOPC to 4 digits on LeNet-5)")
     p.add_argument("--csv", required=True, help="output CSV: rule, step, flipped, mean output, "
                                                  "AOPC up to that step")
-    p.add_argument("--plot", help="output PNG with the mean curves")
+    p.add_argument("--plot", type=png_output, help="output PNG with the mean curves")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (it is shown only when stderr is a terminal)")

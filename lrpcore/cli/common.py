@@ -125,6 +125,17 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
     return parse(text, words, what=what, class_names=names if callable(model) else names())
 
 
+def png_output(text: str) -> str:
+    """argparse type of an option naming a PNG to write: images are written as PNG only, so
+    another extension (``--out heatmap.jpg``) would label PNG bytes as something else."""
+    import argparse  # noqa: PLC0415
+
+    if text and not text.lower().endswith(".png"):  # "": the command names the file
+        raise argparse.ArgumentTypeError(f"{text}: images are written as PNG; name the file "
+                                         f"….png")
+    return text
+
+
 def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
     is missing (unless the command makes it); ``None`` entries (options not given) are
