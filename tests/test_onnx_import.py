@@ -508,6 +508,25 @@ def test_sidecar_layout_contradicting_the_onnx_input_is_one_line_error(tmp_path,
     assert load_model(path).input_spec.layout == "NCHW"
 
 
+@pytest.mark.parametrize("name", ["mnist-lenet5", "mnist-maxnet"])
+def test_channels_first_sidecar_of_a_padded_toolbox_model_names_both_layouts(name, tmp_path):
+    """The bundled LeNet-5 (input padded by 2) with ``{"input": {"layout": "NCHW"}}`` beside
+    it said "input 'pad' needs an NHWC 'raw_shape' (H, W, C)": the README promises the
+    file, the layout written and the one the model takes."""
+    import json
+    import shutil
+
+    from lrpcore.bundled import default_model_path
+
+    shutil.copy(default_model_path().parent / f"{name}.npz", tmp_path / "m.npz")
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "NCHW"}}))
+    with pytest.raises(ModelFormatError) as err:
+        load_model(tmp_path / "m.npz")
+    msg = str(err.value)
+    assert "m.json" in msg and "'layout' NCHW" in msg and "takes NHWC input" in msg
+    assert "\n" not in msg
+
+
 def test_channels_first_spec_for_a_channels_last_chain_is_refused(tmp_path):
     """A toolbox chain computes H×W×C: an NCHW sidecar (or native header) would transpose
     every image into a scramble; both are refused naming the file and both layouts."""
