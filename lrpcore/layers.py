@@ -23,7 +23,13 @@ import math
 import numpy as np
 
 from .errors import RuleError, ShapeError
-from .kernels import conv_direct, conv_transpose_direct, direct_conv_fits
+from .kernels import (
+    conv_direct,
+    conv_transpose_direct,
+    cpu_kernels_fit,
+    direct_conv_fits,
+    has_kernels,
+)
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
 VARIANTS = {
@@ -259,15 +265,25 @@ class LinearMap(Layer):
         """x ⊙ tmap(c): each input's share of what goes back through weights ``w``, the last
         step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
         out = self.tmap(c, w, x.shape[1:], xp)
-        out *= x
+        if cpu_kernels_fit(xp, out, x) and out.flags.c_contiguous:
+            from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
+            cpu_kernels.multiply(out, x)
+        else:
+            out *= x
         return out
 
     def forward(self, x, xp):
         dtype = x.dtype
         z = self.fmap(x, self.variant("w", xp, dtype), xp)
         b = self.device_bias(xp, dtype)
-        if b is not None:
-            z += b  # z is a fresh array: add in place, saving one large temporary
+        if b is None:
+            return z
+        # z is a fresh array: add in place, saving one large temporary
+        if cpu_kernels_fit(xp, z) and z.flags.c_contiguous and b.shape == z.shape[-1:]:
+            from . import cpu_kernels  # noqa: PLC0415
+            cpu_kernels.add_channels(z, b)
+        else:
+            z += b
         return z
 
 
@@ -441,7 +457,9 @@ class Convolution(LinearMap):
         multiply-adds cuBLAS runs it many times faster than a thread per output summing over
         hundreds of channels (that was most of EfficientNet-Lite0's GPU time); LeNet-5's
         small 1×1 layer stays a kernel, so its pass calls no cuBLAS (CUDA graph capture)."""
-        macs = N * Ho * Wo * int(np.prod(self.W.shape))
+        if not has_kernels(xp):  # numpy: asked ~170 times per photograph, so ask this first
+            return False
+        macs = N * Ho * Wo * math.prod(self.W.shape)
         if self._pointwise() and macs > POINTWISE_DIRECT_MACS:
             return False
         return direct_conv_fits(xp, macs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
@@ -81,4 +82,47 @@ def run_sharded(fn, items) -> list:
     if len(items) == 1:
         return [fn(items[0])]
     with single_threaded_blas():
-        return list(_pool().map(fn, items))
+        return list(_pool().map(functools.partial(_in_shard, fn), items))
+
+
+_shard = threading.local()
+
+
+def _in_shard(fn, item):
+    """``fn(item)`` in a shard thread: its kernels run on this thread alone (split_rows)."""
+    _shard.active = True
+    try:
+        return fn(item)
+    finally:
+        _shard.active = False
+
+
+# Below this many multiply-adds a kernel runs whole: handing rows to a second thread costs
+# ~30 µs, as much as ~100 k multiply-adds of a depthwise row take.
+SPLIT_WORK = 1 << 18
+
+
+@functools.lru_cache(maxsize=1)
+def _row_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, cpu_count() - 1),
+                              thread_name_prefix="lrp-rows")
+
+
+def split_rows(kernel, args, rows: int, work: int) -> None:
+    """``kernel(*args, r0, r1)`` over rows 0 … ``rows`` − 1, split over the cores when the
+    ``work`` (multiply-adds, or elements) is large and this thread is not already one of
+    several shards, which use every core between them. The kernel must release the GIL and
+    write disjoint rows; the caller's thread takes the first part."""
+    parts = min(cpu_count(), rows) if work >= SPLIT_WORK else 1
+    if parts <= 1 or getattr(_shard, "active", False):
+        kernel(*args, 0, rows)
+        return
+    edges = [round(i * rows / parts) for i in range(parts + 1)]
+    pool = _row_pool()
+    futures = [pool.submit(kernel, *args, a, b) for a, b in zip(edges[1:-1], edges[2:],
+                                                               strict=True)]
+    try:
+        kernel(*args, edges[0], edges[1])
+    finally:  # never return (or raise) while another thread still writes the output
+        for f in futures:
+            f.result()
