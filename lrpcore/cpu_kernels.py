@@ -188,3 +188,39 @@ def multiply(out, x):
     """``out *= x`` in place, for contiguous ``out`` and ``x`` of one shape."""
     split_rows(_multiply, (out.reshape(-1), np.ascontiguousarray(x, dtype=out.dtype)
                            .reshape(-1)), out.size, out.size)
+
+
+@_compile
+def _pad(x, top, left, value, out, r0, r1):
+    """Rows r0 … r1 − 1 (batch × height) of ``x`` padded with ``value``: each output row is
+    written once (numpy fills the whole output, then copies the input over it)."""
+    H, W = x.shape[1], x.shape[2]
+    Ho, Wo, C = out.shape[1], out.shape[2], out.shape[3]
+    for r in range(r0, r1):
+        n, p = r // Ho, r % Ho
+        orow = out[n, p]
+        i = p - top
+        if i < 0 or i >= H:
+            for k in range(Wo):
+                for c in range(C):
+                    orow[k, c] = value
+            continue
+        xrow = x[n, i]
+        for k in range(Wo):
+            j = k - left
+            if 0 <= j < W:
+                for c in range(C):
+                    orow[k, c] = xrow[j, c]
+            else:
+                for c in range(C):
+                    orow[k, c] = value
+
+
+def pad(x, pads, value):
+    """``x`` (NHWC) with ``pads`` = (top, bottom, left, right) rows and columns of ``value``."""
+    x = np.ascontiguousarray(x)
+    t, b, left, r = pads
+    N, H, W, C = x.shape
+    out = np.empty((N, H + t + b, W + left + r, C), dtype=x.dtype)
+    split_rows(_pad, (x, t, left, x.dtype.type(value), out), N * out.shape[1], out.size)
+    return out

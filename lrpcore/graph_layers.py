@@ -14,8 +14,8 @@ from .kernels import (
     cpu_kernels_fit,
     depthwise_direct,
     depthwise_transpose_direct,
+    epsilon_share,
     has_kernels,
-    stabilize,
 )
 from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc, register_layer
 
@@ -77,7 +77,7 @@ class Add(Merge):
         return first
 
     def split(self, xs, y, R, eps, xp):
-        c = R / stabilize(y, eps, xp)
+        c = epsilon_share(R, y, eps, xp)
         return [x * c for x in xs]
 
     def gradient_many(self, xs, y, g, xp):
@@ -97,7 +97,7 @@ class Mean(Add):
         return out
 
     def split(self, xs, y, R, eps, xp):
-        c = R / stabilize(y * len(xs), eps, xp)
+        c = epsilon_share(R, y * len(xs), eps, xp)
         return [x * c for x in xs]
 
     def gradient_many(self, xs, y, g, xp):

@@ -30,6 +30,7 @@ from .kernels import (
     direct_conv_fits,
     has_kernels,
 )
+from .parallel import matmul
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
 VARIANTS = {
@@ -276,15 +277,18 @@ class LinearMap(Layer):
         dtype = x.dtype
         z = self.fmap(x, self.variant("w", xp, dtype), xp)
         b = self.device_bias(xp, dtype)
-        if b is None:
-            return z
-        # z is a fresh array: add in place, saving one large temporary
-        if cpu_kernels_fit(xp, z) and z.flags.c_contiguous and b.shape == z.shape[-1:]:
-            from . import cpu_kernels  # noqa: PLC0415
-            cpu_kernels.add_channels(z, b)
-        else:
-            z += b
-        return z
+        return z if b is None else add_bias(z, b, xp)
+
+
+def add_bias(z, b, xp):
+    """``z + b`` for a fresh ``z`` the caller owns, in place (saving one large temporary);
+    ``b`` holds one value per channel, the last axis."""
+    if cpu_kernels_fit(xp, z) and z.flags.c_contiguous and b.shape == z.shape[-1:]:
+        from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
+        cpu_kernels.add_channels(z, b)
+    else:
+        z += b
+    return z
 
 
 @register_layer
@@ -354,10 +358,10 @@ class Linear(LinearMap):
         return w.sum(axis=0)
 
     def fmap(self, x, w, xp):
-        return x @ w
+        return matmul(x, w)
 
     def tmap(self, c, w, in_shape, xp):
-        return c @ w.T
+        return matmul(c, w.T)
 
 
 def _windows(x, h, w, s0, s1, xp):
@@ -482,7 +486,7 @@ class Convolution(LinearMap):
         if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
         if self._pointwise():
-            return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
+            return matmul(x.reshape(-1, d), w).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
         if d > 1:
@@ -496,7 +500,7 @@ class Convolution(LinearMap):
         if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
         if self._pointwise():
-            return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
+            return matmul(c.reshape(-1, n), w.T).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
         if d > 1:
@@ -574,9 +578,9 @@ def _row_conv(x, w_rows, h, w, s0, s1, xp):
     def row(a):
         return rows[a:a + s0 * (Ho - 1) + 1:s0].reshape(-1, w * D)
 
-    z = row(0) @ w_rows[0]
+    z = matmul(row(0), w_rows[0])
     for a in range(1, h):
-        z += row(a) @ w_rows[a]
+        z += matmul(row(a), w_rows[a])
     return xp.ascontiguousarray(z.reshape(Ho, N, Wo, n).transpose(1, 0, 2, 3))
 
 
@@ -587,7 +591,7 @@ def _row_conv_transpose(c, w_rows, in_shape, h, w, s0, s1, xp):
     ct = xp.ascontiguousarray(c.transpose(1, 0, 2, 3)).reshape(-1, n)  # (Ho·N·Wo) × n
     g = xp.zeros((H, N * Wo, w * D), dtype=c.dtype)
     for a in range(h):
-        g[a:a + s0 * (Ho - 1) + 1:s0] += (ct @ w_rows[a].T).reshape(Ho, N * Wo, w * D)
+        g[a:a + s0 * (Ho - 1) + 1:s0] += matmul(ct, w_rows[a].T).reshape(Ho, N * Wo, w * D)
     out = _scatter_row_windows(g.reshape(H, N, Wo, w * D), W, D, s1, xp)
     return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 
@@ -706,6 +710,9 @@ class Pad(Layer):
         return f"Pad {t},{b},{left},{r} with {self.value:g}"
 
     def forward(self, x, xp):
+        if cpu_kernels_fit(xp, x):
+            from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
+            return cpu_kernels.pad(x, self.pads, self.value)
         t, b, left, r = self.pads
         N, H, W, D = x.shape
         out = xp.full((N, H + t + b, W + left + r, D), self.value, dtype=x.dtype)

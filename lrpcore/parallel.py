@@ -15,6 +15,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
 # Activations one shard may hold. Convolutional layers are memory-bound: a LeNet-5 shard of 128
 # float64 samples keeps ~25 MB of activations and im2col buffers live, two of them overflow the
@@ -76,25 +78,52 @@ def single_threaded_blas():
         yield
 
 
-def run_sharded(fn, items) -> list:
-    """``[fn(item) for item in items]``, the items in parallel threads."""
+def run_sharded(fn, items, split=False) -> list:
+    """``[fn(item) for item in items]``, the items in parallel threads; one item alone runs
+    on this thread, its products and kernels split over the cores if ``split``
+    (:func:`split_cores`)."""
     items = list(items)
     if len(items) == 1:
+        if split:
+            with split_cores():
+                return [fn(items[0])]
         return [fn(items[0])]
     with single_threaded_blas():
         return list(_pool().map(functools.partial(_in_shard, fn), items))
 
 
-_shard = threading.local()
+# How this thread uses the cores: "shard" (one of several shards: everything on this thread),
+# "split" (the only shard: BLAS on one thread, the engine's own splits over the cores) or
+# None (BLAS threads its products itself; kernels split).
+_plan = threading.local()
 
 
 def _in_shard(fn, item):
     """``fn(item)`` in a shard thread: its kernels run on this thread alone (split_rows)."""
-    _shard.active = True
+    _plan.mode = "shard"
     try:
         return fn(item)
     finally:
-        _shard.active = False
+        _plan.mode = None
+
+
+@contextlib.contextmanager
+def split_cores():
+    """Run one shard on every core with the engine's own threads only: BLAS on one thread,
+    matrix products (:func:`matmul`) and kernels (:func:`split_rows`) split by rows.
+
+    Mixing the two kinds of threads wastes a core: OpenBLAS's idle workers spin for ~0.1 s
+    after every product, on the core a kernel's second half was handed to, and a photograph's
+    depthwise layers ran no faster on two threads than on one."""
+    if getattr(_plan, "mode", None) is not None or cpu_count() < 2:
+        yield
+        return
+    with single_threaded_blas():
+        _plan.mode = "split"
+        try:
+            yield
+        finally:
+            _plan.mode = None
 
 
 # Below this many multiply-adds a kernel runs whole: handing rows to a second thread costs
@@ -114,7 +143,7 @@ def split_rows(kernel, args, rows: int, work: int) -> None:
     several shards, which use every core between them. The kernel must release the GIL and
     write disjoint rows; the caller's thread takes the first part."""
     parts = min(cpu_count(), rows) if work >= SPLIT_WORK else 1
-    if parts <= 1 or getattr(_shard, "active", False):
+    if parts <= 1 or getattr(_plan, "mode", None) == "shard":
         kernel(*args, 0, rows)
         return
     edges = [round(i * rows / parts) for i in range(parts + 1)]
@@ -126,3 +155,17 @@ def split_rows(kernel, args, rows: int, work: int) -> None:
     finally:  # never return (or raise) while another thread still writes the output
         for f in futures:
             f.result()
+
+
+def _matmul_rows(a, b, out, r0, r1):
+    np.matmul(a[r0:r1], b, out=out[r0:r1])  # BLAS runs without the GIL
+
+
+def matmul(a, b):
+    """``a @ b``, split by rows of ``a`` over the cores inside :func:`split_cores` (numpy)."""
+    if (getattr(_plan, "mode", None) != "split" or not isinstance(a, np.ndarray)
+            or a.ndim != 2 or b.ndim != 2 or a.shape[0] < 2):
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    split_rows(_matmul_rows, (a, b, out), a.shape[0], a.shape[0] * a.shape[1] * b.shape[1])
+    return out

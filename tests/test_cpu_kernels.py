@@ -190,3 +190,14 @@ def test_a_small_explanation_never_loads_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pads", [(0, 1, 0, 1), (2, 1, 3, 0), (1, 1, 1, 1), (0, 0, 0, 0)])
+def test_pad_writes_the_border_value_around_the_input(dtype, pads, four_way_split):
+    x = np.random.default_rng(4).normal(size=(2, 5, 7, 3)).astype(dtype)
+    t, b, left, r = pads
+    want = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=-2.5)
+    got = cpu_kernels.pad(x, pads, -2.5)
+    assert got.dtype == dtype
+    assert np.array_equal(got, want)
