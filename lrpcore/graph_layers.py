@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import RuleError, ShapeError
 from .kernels import (
+    compiled,
     cpu_kernels_fit,
     depthwise_direct,
     depthwise_transpose_direct,
@@ -215,8 +216,7 @@ class Clip(Layer):
 
     def forward(self, x, xp):
         if cpu_kernels_fit(xp, x):
-            from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
-            return cpu_kernels.clip(x, self.low, self.high)
+            return compiled().clip(x, self.low, self.high)
         return xp.clip(x, self.low, self.high)
 
     def describe(self):
@@ -433,8 +433,7 @@ class GroupedConvolution(LinearMap):
         if d == 1 and m == 1 and has_kernels(xp):  # depthwise on a GPU: one launch
             return depthwise_direct(x, wg[:, :, 0, :, 0], *self.stride, xp)
         if d == 1 and m == 1:  # depthwise on the CPU: compiled kernels
-            from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
-            return cpu_kernels.depthwise(x, wg[:, :, 0, :, 0], *self.stride)
+            return compiled().depthwise(x, wg[:, :, 0, :, 0], *self.stride)
         out = xp.zeros((N, Ho, Wo, n), dtype=x.dtype)
         for a, b, index in self._offsets(x.shape[1:]):
             part = xp.einsum("nijgc,cgm->nijgm", x[index].reshape(N, Ho, Wo, g, d), wg[a, b])
@@ -446,8 +445,7 @@ class GroupedConvolution(LinearMap):
 
     def input_share(self, c, w, x, xp):
         if self._depthwise() and not has_kernels(xp) and x.shape[0] == c.shape[0]:
-            from . import cpu_kernels  # noqa: PLC0415 (the product in the same pass)
-            return cpu_kernels.depthwise_transpose(c, w[:, :, 0, :], x.shape[1:], *self.stride,
+            return compiled().depthwise_transpose(c, w[:, :, 0, :], x.shape[1:], *self.stride,
                                                    times=x)
         return super().input_share(c, w, x, xp)
 
@@ -458,8 +456,7 @@ class GroupedConvolution(LinearMap):
         if d == 1 and m == 1 and has_kernels(xp):
             return depthwise_transpose_direct(c, wg[:, :, 0, :, 0], in_shape, *self.stride, xp)
         if d == 1 and m == 1:
-            from . import cpu_kernels  # noqa: PLC0415
-            return cpu_kernels.depthwise_transpose(c, wg[:, :, 0, :, 0], in_shape, *self.stride)
+            return compiled().depthwise_transpose(c, wg[:, :, 0, :, 0], in_shape, *self.stride)
         out = xp.zeros((N,) + tuple(in_shape), dtype=c.dtype)
         cg = c.reshape(N, Ho, Wo, g, m)
         for a, b, index in self._offsets(in_shape):

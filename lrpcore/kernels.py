@@ -53,6 +53,15 @@ def has_kernels(xp) -> bool:
 CPU_KERNEL_SIZE = 1 << 16
 
 
+@functools.lru_cache(maxsize=1)
+def compiled():
+    """``lrpcore.cpu_kernels``, imported on first use: numba takes ~0.3 s to load, and an
+    import statement inside a hot function costs microseconds on every call."""
+    from . import cpu_kernels  # noqa: PLC0415
+
+    return cpu_kernels
+
+
 def cpu_kernels_fit(xp, *arrays) -> bool:
     """Whether these arrays take ``lrpcore.cpu_kernels`` (numpy, large, one shape and dtype)."""
     first = arrays[0]
@@ -78,8 +87,7 @@ def epsilon_share(R, z, eps, xp, divisor=1.0):
         t = z.dtype.type
         return _kernel(xp, "lrp_epsilon_share")(R, z, t(divisor), t(eps))
     if cpu_kernels_fit(xp, z, R):
-        from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
-        return cpu_kernels.epsilon_share(R, z, eps, divisor)
+        return compiled().epsilon_share(R, z, eps, divisor)
     c = stabilize(z / divisor if divisor != 1 else z, eps, xp)
     xp.divide(R, c, out=c)  # in place: these arrays are the largest of the pass
     return c

@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import RuleError, ShapeError
 from .kernels import (
+    compiled,
     conv_direct,
     conv_transpose_direct,
     cpu_kernels_fit,
@@ -267,8 +268,7 @@ class LinearMap(Layer):
         step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
         out = self.tmap(c, w, x.shape[1:], xp)
         if cpu_kernels_fit(xp, out, x) and out.flags.c_contiguous:
-            from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
-            cpu_kernels.multiply(out, x)
+            compiled().multiply(out, x)
         else:
             out *= x
         return out
@@ -284,8 +284,7 @@ def add_bias(z, b, xp):
     """``z + b`` for a fresh ``z`` the caller owns, in place (saving one large temporary);
     ``b`` holds one value per channel, the last axis."""
     if cpu_kernels_fit(xp, z) and z.flags.c_contiguous and b.shape == z.shape[-1:]:
-        from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
-        cpu_kernels.add_channels(z, b)
+        compiled().add_channels(z, b)
     else:
         z += b
     return z
@@ -711,8 +710,7 @@ class Pad(Layer):
 
     def forward(self, x, xp):
         if cpu_kernels_fit(xp, x):
-            from . import cpu_kernels  # noqa: PLC0415 (numba loads on first use)
-            return cpu_kernels.pad(x, self.pads, self.value)
+            return compiled().pad(x, self.pads, self.value)
         t, b, left, r = self.pads
         N, H, W, D = x.shape
         out = xp.full((N, H + t + b, W + left + r, D), self.value, dtype=x.dtype)
