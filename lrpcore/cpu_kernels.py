@@ -1,15 +1,19 @@
 """The engine's own CPU kernels (numba), each replacing several numpy passes over an array.
 
 A depthwise convolution on numpy is h·w strided products over the whole feature map (9 or 25
-passes through memory) and the ε-rule's stabilised share six element-wise passes; compiled,
-each is one pass whose row of output stays in the first-level cache, and the rows are split
-over the cores (numba runs without the GIL). Together they took EfficientNet-Lite0's
-explanation on two cores from ~60 to ~30 ms. Results are bit for bit those of the numpy
-arithmetic they replace: same operations, same order of summation.
+passes through memory), the ε-rule's stabilised share six element-wise passes, a clip or a
+padding two; compiled, each is one pass, and a depthwise output row stays in the first-level
+cache while its filter offsets are summed. For EfficientNet-Lite0 that is about a third less
+CPU time per explanation. Results are bit for bit those of the numpy arithmetic they replace:
+the same operations in the same order (no fused multiply-add).
 
-Kernels compile on first use (about a second each per dtype) and are cached on disk by
-numba; the module is imported only when a kernel is needed, so the command line starts as
-fast as before. ``lrpcore.kernels`` holds the GPU's counterparts.
+The kernels run on the calling thread. Splitting them over the cores was tried and measured
+slower: OpenBLAS's idle workers spin for ~0.1 s after each matrix product, on the core the
+second half would need, and handing work to a thread costs tens of microseconds.
+
+Kernels compile on first use (about a second each per dtype) and are cached on disk by numba;
+the module is imported only when a large array needs it (``kernels.compiled``), so the command
+line starts as fast as before. ``lrpcore.kernels`` holds the GPU's counterparts.
 """
 
 from __future__ import annotations
@@ -17,13 +21,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .parallel import split_rows
-
 
 def _compile(fn):
-    """numba-compiled, without the GIL, cached on disk when numba finds a writable cache.
-    Division follows numpy (x/0 is ±inf or nan, not an exception): only then do the loops
-    vectorise (the ε-share ran 5× faster)."""
+    """numba-compiled, cached on disk when numba finds a writable cache. Division follows
+    numpy (x/0 is ±inf or nan, not an exception): only then do the loops vectorise (the
+    ε-share ran 5× faster)."""
     options = {"nogil": True, "error_model": "numpy"}
     try:
         return numba.njit(cache=True, **options)(fn)
@@ -32,58 +34,58 @@ def _compile(fn):
 
 
 @_compile
-def _depthwise_rows(x, w, s0, s1, out, r0, r1):
-    """Output rows r0 … r1 − 1 (counted over batch × height) of a valid depthwise
-    convolution: each row is summed over the filter offsets in order, in place."""
-    _, H, _, C = x.shape
-    Ho, Wo = out.shape[1], out.shape[2]
+def _depthwise(x, w, s0, s1, out):
+    """A valid depthwise convolution, output row by output row, each summed over the filter
+    offsets in order, in place."""
+    N, Ho, Wo = out.shape[0], out.shape[1], out.shape[2]
+    C = x.shape[3]
     h, ww = w.shape[0], w.shape[1]
-    for r in range(r0, r1):
-        n, i = r // Ho, r % Ho
-        orow = out[n, i]
-        orow[:] = 0
-        for a in range(h):
-            xrow = x[n, i * s0 + a]
-            for b in range(ww):
-                wv = w[a, b]
-                for k in range(Wo):
-                    xv = xrow[k * s1 + b]
-                    ov = orow[k]
-                    for c in range(C):
-                        ov[c] += xv[c] * wv[c]
+    for n in range(N):
+        for i in range(Ho):
+            orow = out[n, i]
+            orow[:] = 0
+            for a in range(h):
+                xrow = x[n, i * s0 + a]
+                for b in range(ww):
+                    wv = w[a, b]
+                    for k in range(Wo):
+                        xv = xrow[k * s1 + b]
+                        ov = orow[k]
+                        for c in range(C):
+                            ov[c] += xv[c] * wv[c]
 
 
 @_compile
-def _depthwise_transpose_rows(g, w, s0, s1, times, scaled, out, r0, r1):
-    """Input rows r0 … r1 − 1 (batch × height) of the transposed depthwise convolution of
-    ``g``: each input row gathers from the output rows its filter rows touch, in offset order,
-    and is then multiplied by the same row of ``times`` if ``scaled``."""
+def _depthwise_transpose(g, w, s0, s1, times, scaled, out):
+    """The transposed depthwise convolution of ``g``, input row by input row: each gathers
+    from the output rows its filter rows touch, in offset order, and is then multiplied by
+    the same row of ``times`` if ``scaled``."""
+    N, H = out.shape[0], out.shape[1]
     Ho, Wo, C = g.shape[1], g.shape[2], g.shape[3]
-    H = out.shape[1]
     h, ww = w.shape[0], w.shape[1]
-    for r in range(r0, r1):
-        n, p = r // H, r % H
-        orow = out[n, p]
-        orow[:] = 0
-        for a in range(h):
-            t = p - a
-            if t < 0 or t % s0 != 0 or t // s0 >= Ho:
-                continue
-            grow = g[n, t // s0]
-            for b in range(ww):
-                wv = w[a, b]
-                for k in range(Wo):
-                    ov = orow[k * s1 + b]
-                    gv = grow[k]
+    for n in range(N):
+        for p in range(H):
+            orow = out[n, p]
+            orow[:] = 0
+            for a in range(h):
+                t = p - a
+                if t < 0 or t % s0 != 0 or t // s0 >= Ho:
+                    continue
+                grow = g[n, t // s0]
+                for b in range(ww):
+                    wv = w[a, b]
+                    for k in range(Wo):
+                        ov = orow[k * s1 + b]
+                        gv = grow[k]
+                        for c in range(C):
+                            ov[c] += gv[c] * wv[c]
+            if scaled:
+                trow = times[n, p]
+                for k in range(orow.shape[0]):
+                    ov = orow[k]
+                    tv = trow[k]
                     for c in range(C):
-                        ov[c] += gv[c] * wv[c]
-        if scaled:
-            trow = times[n, p]
-            for k in range(orow.shape[0]):
-                ov = orow[k]
-                tv = trow[k]
-                for c in range(C):
-                    ov[c] *= tv[c]
+                        ov[c] *= tv[c]
 
 
 def depthwise(x, w, s0, s1):
@@ -93,7 +95,7 @@ def depthwise(x, w, s0, s1):
     N, H, W, C = x.shape
     h, ww = w.shape[:2]
     out = np.empty((N, (H - h) // s0 + 1, (W - ww) // s1 + 1, C), dtype=x.dtype)
-    split_rows(_depthwise_rows, (x, w, s0, s1, out), N * out.shape[1], out.size * h * ww)
+    _depthwise(x, w, s0, s1, out)
     return out
 
 
@@ -103,20 +105,17 @@ def depthwise_transpose(g, w, in_shape, s0, s1, times=None):
     of an LRP rule in the same pass."""
     g = np.ascontiguousarray(g)
     w = np.ascontiguousarray(w, dtype=g.dtype)
-    N = g.shape[0]
     H, W = in_shape[:2]
-    out = np.empty((N, H, W, g.shape[3]), dtype=g.dtype)
+    out = np.empty((g.shape[0], H, W, g.shape[3]), dtype=g.dtype)
     scaled = times is not None
     times = np.ascontiguousarray(times, dtype=g.dtype) if scaled else out
-    split_rows(_depthwise_transpose_rows, (g, w, s0, s1, times, scaled, out), N * H,
-               g.size * w.shape[0] * w.shape[1])
+    _depthwise_transpose(g, w, s0, s1, times, scaled, out)
     return out
 
 
 @_compile
-def _epsilon_share(R, z, divisor, eps, out, r0, r1):
-    """out = R / (z' + eps·s(z')), z' = z / divisor, s(0) = +1, over elements r0 … r1 − 1."""
-    R, z, out = R[r0:r1], z[r0:r1], out[r0:r1]  # indices from 0: the loop vectorises
+def _epsilon_share(R, z, divisor, eps, out):
+    """out = R / (z' + eps·s(z')), z' = z / divisor, s(0) = +1 (flat arrays)."""
     if divisor != 1:
         for i in range(z.shape[0]):
             zs = z[i] / divisor
@@ -132,15 +131,13 @@ def epsilon_share(R, z, eps, divisor=1.0):
     R, z = np.ascontiguousarray(R), np.ascontiguousarray(z)
     out = np.empty_like(z)
     t = z.dtype.type
-    split_rows(_epsilon_share, (R.reshape(-1), z.reshape(-1), t(divisor), t(eps),
-                                out.reshape(-1)), z.size, z.size)
+    _epsilon_share(R.reshape(-1), z.reshape(-1), t(divisor), t(eps), out.reshape(-1))
     return out
 
 
 @_compile
-def _clip(x, low, high, out, r0, r1):
-    """out = x limited to [low, high] over elements r0 … r1 − 1; nan stays nan, as in numpy."""
-    x, out = x[r0:r1], out[r0:r1]
+def _clip(x, low, high, out):
+    """out = x limited to [low, high] (flat arrays); nan stays nan, as in numpy."""
     for i in range(x.shape[0]):
         v = x[i]
         if v < low:
@@ -151,69 +148,39 @@ def _clip(x, low, high, out, r0, r1):
 
 
 def clip(x, low, high):
-    """``np.clip(x, low, high)`` in one pass over the cores (``None``: no limit)."""
+    """``np.clip(x, low, high)`` in one pass (``None``: no limit)."""
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     t = x.dtype.type
-    split_rows(_clip, (x.reshape(-1), t(-np.inf if low is None else low),
-                       t(np.inf if high is None else high), out.reshape(-1)), x.size, x.size)
+    _clip(x.reshape(-1), t(-np.inf if low is None else low),
+          t(np.inf if high is None else high), out.reshape(-1))
     return out
 
 
 @_compile
-def _add_channels(z, b, r0, r1):
-    """z[r] += b for rows r0 … r1 − 1 of z (rows × channels)."""
-    z = z[r0:r1]
-    for r in range(z.shape[0]):
-        row = z[r]
-        for c in range(row.shape[0]):
-            row[c] += b[c]
-
-
-def add_channels(z, b):
-    """``z += b`` in place, ``b`` one value per channel (the last axis) of contiguous ``z``."""
-    rows = z.reshape(-1, z.shape[-1])
-    split_rows(_add_channels, (rows, np.ascontiguousarray(b, dtype=z.dtype)), rows.shape[0],
-               z.size)
-
-
-@_compile
-def _multiply(out, x, r0, r1):
-    out, x = out[r0:r1], x[r0:r1]
-    for i in range(out.shape[0]):
-        out[i] *= x[i]
-
-
-def multiply(out, x):
-    """``out *= x`` in place, for contiguous ``out`` and ``x`` of one shape."""
-    split_rows(_multiply, (out.reshape(-1), np.ascontiguousarray(x, dtype=out.dtype)
-                           .reshape(-1)), out.size, out.size)
-
-
-@_compile
-def _pad(x, top, left, value, out, r0, r1):
-    """Rows r0 … r1 − 1 (batch × height) of ``x`` padded with ``value``: each output row is
-    written once (numpy fills the whole output, then copies the input over it)."""
-    H, W = x.shape[1], x.shape[2]
+def _pad(x, top, left, value, out):
+    """``x`` padded with ``value``: each output row is written once (numpy fills the whole
+    output, then copies the input over it)."""
+    N, H, W = x.shape[0], x.shape[1], x.shape[2]
     Ho, Wo, C = out.shape[1], out.shape[2], out.shape[3]
-    for r in range(r0, r1):
-        n, p = r // Ho, r % Ho
-        orow = out[n, p]
-        i = p - top
-        if i < 0 or i >= H:
+    for n in range(N):
+        for p in range(Ho):
+            orow = out[n, p]
+            i = p - top
+            if i < 0 or i >= H:
+                for k in range(Wo):
+                    for c in range(C):
+                        orow[k, c] = value
+                continue
+            xrow = x[n, i]
             for k in range(Wo):
-                for c in range(C):
-                    orow[k, c] = value
-            continue
-        xrow = x[n, i]
-        for k in range(Wo):
-            j = k - left
-            if 0 <= j < W:
-                for c in range(C):
-                    orow[k, c] = xrow[j, c]
-            else:
-                for c in range(C):
-                    orow[k, c] = value
+                j = k - left
+                if 0 <= j < W:
+                    for c in range(C):
+                        orow[k, c] = xrow[j, c]
+                else:
+                    for c in range(C):
+                        orow[k, c] = value
 
 
 def pad(x, pads, value):
@@ -222,5 +189,5 @@ def pad(x, pads, value):
     t, b, left, r = pads
     N, H, W, C = x.shape
     out = np.empty((N, H + t + b, W + left + r, C), dtype=x.dtype)
-    split_rows(_pad, (x, t, left, x.dtype.type(value), out), N * out.shape[1], out.size)
+    _pad(x, t, left, x.dtype.type(value), out)
     return out

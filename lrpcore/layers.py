@@ -31,7 +31,6 @@ from .kernels import (
     direct_conv_fits,
     has_kernels,
 )
-from .parallel import matmul
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
 VARIANTS = {
@@ -267,10 +266,7 @@ class LinearMap(Layer):
         """x ⊙ tmap(c): each input's share of what goes back through weights ``w``, the last
         step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
         out = self.tmap(c, w, x.shape[1:], xp)
-        if cpu_kernels_fit(xp, out, x) and out.flags.c_contiguous:
-            compiled().multiply(out, x)
-        else:
-            out *= x
+        out *= x
         return out
 
     def forward(self, x, xp):
@@ -281,12 +277,8 @@ class LinearMap(Layer):
 
 
 def add_bias(z, b, xp):
-    """``z + b`` for a fresh ``z`` the caller owns, in place (saving one large temporary);
-    ``b`` holds one value per channel, the last axis."""
-    if cpu_kernels_fit(xp, z) and z.flags.c_contiguous and b.shape == z.shape[-1:]:
-        compiled().add_channels(z, b)
-    else:
-        z += b
+    """``z + b`` for a fresh ``z`` the caller owns, in place (saving one large temporary)."""
+    z += b
     return z
 
 
@@ -357,10 +349,10 @@ class Linear(LinearMap):
         return w.sum(axis=0)
 
     def fmap(self, x, w, xp):
-        return matmul(x, w)
+        return x @ w
 
     def tmap(self, c, w, in_shape, xp):
-        return matmul(c, w.T)
+        return c @ w.T
 
 
 def _windows(x, h, w, s0, s1, xp):
@@ -485,7 +477,7 @@ class Convolution(LinearMap):
         if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
         if self._pointwise():
-            return matmul(x.reshape(-1, d), w).reshape(N, Ho, Wo, n)
+            return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
         if d > 1:
@@ -499,7 +491,7 @@ class Convolution(LinearMap):
         if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
         if self._pointwise():
-            return matmul(c.reshape(-1, n), w.T).reshape((N,) + tuple(in_shape))
+            return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
         if d > 1:
@@ -577,9 +569,9 @@ def _row_conv(x, w_rows, h, w, s0, s1, xp):
     def row(a):
         return rows[a:a + s0 * (Ho - 1) + 1:s0].reshape(-1, w * D)
 
-    z = matmul(row(0), w_rows[0])
+    z = row(0) @ w_rows[0]
     for a in range(1, h):
-        z += matmul(row(a), w_rows[a])
+        z += row(a) @ w_rows[a]
     return xp.ascontiguousarray(z.reshape(Ho, N, Wo, n).transpose(1, 0, 2, 3))
 
 
@@ -590,7 +582,7 @@ def _row_conv_transpose(c, w_rows, in_shape, h, w, s0, s1, xp):
     ct = xp.ascontiguousarray(c.transpose(1, 0, 2, 3)).reshape(-1, n)  # (Ho·N·Wo) × n
     g = xp.zeros((H, N * Wo, w * D), dtype=c.dtype)
     for a in range(h):
-        g[a:a + s0 * (Ho - 1) + 1:s0] += matmul(ct, w_rows[a].T).reshape(Ho, N * Wo, w * D)
+        g[a:a + s0 * (Ho - 1) + 1:s0] += (ct @ w_rows[a].T).reshape(Ho, N * Wo, w * D)
     out = _scatter_row_windows(g.reshape(H, N, Wo, w * D), W, D, s1, xp)
     return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 

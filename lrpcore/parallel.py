@@ -12,10 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
 # Activations one shard may hold. Convolutional layers are memory-bound: a LeNet-5 shard of 128
@@ -78,94 +75,10 @@ def single_threaded_blas():
         yield
 
 
-def run_sharded(fn, items, split=False) -> list:
-    """``[fn(item) for item in items]``, the items in parallel threads; one item alone runs
-    on this thread, its products and kernels split over the cores if ``split``
-    (:func:`split_cores`)."""
+def run_sharded(fn, items) -> list:
+    """``[fn(item) for item in items]``, the items in parallel threads."""
     items = list(items)
     if len(items) == 1:
-        if split:
-            with split_cores():
-                return [fn(items[0])]
         return [fn(items[0])]
     with single_threaded_blas():
-        return list(_pool().map(functools.partial(_in_shard, fn), items))
-
-
-# How this thread uses the cores: "shard" (one of several shards: everything on this thread),
-# "split" (the only shard: BLAS on one thread, the engine's own splits over the cores) or
-# None (BLAS threads its products itself; kernels split).
-_plan = threading.local()
-
-
-def _in_shard(fn, item):
-    """``fn(item)`` in a shard thread: its kernels run on this thread alone (split_rows)."""
-    _plan.mode = "shard"
-    try:
-        return fn(item)
-    finally:
-        _plan.mode = None
-
-
-@contextlib.contextmanager
-def split_cores():
-    """Run one shard on every core with the engine's own threads only: BLAS on one thread,
-    matrix products (:func:`matmul`) and kernels (:func:`split_rows`) split by rows.
-
-    Mixing the two kinds of threads wastes a core: OpenBLAS's idle workers spin for ~0.1 s
-    after every product, on the core a kernel's second half was handed to, and a photograph's
-    depthwise layers ran no faster on two threads than on one."""
-    if getattr(_plan, "mode", None) is not None or cpu_count() < 2:
-        yield
-        return
-    with single_threaded_blas():
-        _plan.mode = "split"
-        try:
-            yield
-        finally:
-            _plan.mode = None
-
-
-# Below this many multiply-adds a kernel runs whole: handing rows to a second thread costs
-# ~30 µs, as much as ~100 k multiply-adds of a depthwise row take.
-SPLIT_WORK = 1 << 18
-
-
-@functools.lru_cache(maxsize=1)
-def _row_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=max(1, cpu_count() - 1),
-                              thread_name_prefix="lrp-rows")
-
-
-def split_rows(kernel, args, rows: int, work: int) -> None:
-    """``kernel(*args, r0, r1)`` over rows 0 … ``rows`` − 1, split over the cores when the
-    ``work`` (multiply-adds, or elements) is large and this thread is not already one of
-    several shards, which use every core between them. The kernel must release the GIL and
-    write disjoint rows; the caller's thread takes the first part."""
-    parts = min(cpu_count(), rows) if work >= SPLIT_WORK else 1
-    if parts <= 1 or getattr(_plan, "mode", None) == "shard":
-        kernel(*args, 0, rows)
-        return
-    edges = [round(i * rows / parts) for i in range(parts + 1)]
-    pool = _row_pool()
-    futures = [pool.submit(kernel, *args, a, b) for a, b in zip(edges[1:-1], edges[2:],
-                                                               strict=True)]
-    try:
-        kernel(*args, edges[0], edges[1])
-    finally:  # never return (or raise) while another thread still writes the output
-        for f in futures:
-            f.result()
-
-
-def _matmul_rows(a, b, out, r0, r1):
-    np.matmul(a[r0:r1], b, out=out[r0:r1])  # BLAS runs without the GIL
-
-
-def matmul(a, b):
-    """``a @ b``, split by rows of ``a`` over the cores inside :func:`split_cores` (numpy)."""
-    if (getattr(_plan, "mode", None) != "split" or not isinstance(a, np.ndarray)
-            or a.ndim != 2 or b.ndim != 2 or a.shape[0] < 2):
-        return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    split_rows(_matmul_rows, (a, b, out), a.shape[0], a.shape[0] * a.shape[1] * b.shape[1])
-    return out
+        return list(_pool().map(fn, items))

@@ -1,16 +1,15 @@
 """The CPU's compiled kernels (lrpcore.cpu_kernels) give the bits of the numpy arithmetic they
-replace, whatever the split over threads, and are loaded only when a large array needs them."""
+replace, and are loaded only when a large array needs them."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
 
-from lrpcore import cpu_kernels, kernels, parallel
+from lrpcore import cpu_kernels, kernels
 
 DTYPES = (np.float32, np.float64)
 
@@ -37,24 +36,13 @@ def _offset_depthwise_transpose(g, w, in_shape, s0, s1):
     return out
 
 
-@pytest.fixture
-def four_way_split(monkeypatch):
-    """Every kernel call split into (up to) four parts, however small."""
-    monkeypatch.setattr(parallel, "cpu_count", lambda: 4)
-    monkeypatch.setattr(parallel, "SPLIT_WORK", 0)
-
-
 CASES = [((2, 9, 11, 5), 3, (1, 1)), ((1, 12, 13, 7), 5, (2, 2)), ((3, 8, 10, 4), 3, (1, 2)),
          ((1, 6, 6, 33), 3, (2, 1))]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("shape", "k", "stride"), CASES)
-@pytest.mark.parametrize("split", [False, True])
-def test_depthwise_each_way_gives_the_offset_by_offset_bits(dtype, shape, k, stride, split,
-                                                            request):
-    if split:
-        request.getfixturevalue("four_way_split")
+def test_depthwise_each_way_gives_the_offset_by_offset_bits(dtype, shape, k, stride):
     rng = np.random.default_rng(sum(shape) + k)
     x = rng.normal(size=shape).astype(dtype)
     w = rng.normal(size=(k, k, shape[3])).astype(dtype)
@@ -80,7 +68,7 @@ def test_depthwise_reads_non_contiguous_inputs():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("divisor", [1.0, 4.0])
-def test_epsilon_share_gives_the_bits_of_the_array_operations(dtype, divisor, four_way_split):
+def test_epsilon_share_gives_the_bits_of_the_array_operations(dtype, divisor):
     rng = np.random.default_rng(1)
     z = rng.normal(size=(3, 1000)).astype(dtype)
     z[:, ::7] = 0  # s(0) = +1
@@ -107,75 +95,13 @@ def test_epsilon_share_takes_the_kernel_only_for_large_arrays(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_clip_is_numpys_clip_nan_and_open_bounds_included(dtype, four_way_split):
+def test_clip_is_numpys_clip_nan_and_open_bounds_included(dtype):
     x = np.random.default_rng(2).normal(scale=4, size=(5, 300)).astype(dtype)
     x[0, :5] = [np.nan, np.inf, -np.inf, 0.0, 6.0]
     for low, high in [(0.0, 6.0), (None, 1.0), (-1.0, None), (None, None)]:
         got = cpu_kernels.clip(x, low, high)
         assert np.array_equal(got, np.clip(x, low, high), equal_nan=True), (low, high)
     assert np.isnan(cpu_kernels.clip(x, 0.0, 6.0)[0, 0])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bias_and_product_in_place(dtype, four_way_split):
-    rng = np.random.default_rng(3)
-    z = rng.normal(size=(2, 7, 9, 6)).astype(dtype)
-    b = rng.normal(size=6).astype(dtype)
-    want = z + b
-    cpu_kernels.add_channels(z, b)
-    assert np.array_equal(z, want)
-    x = rng.normal(size=z.shape).astype(dtype)
-    want = z * x
-    cpu_kernels.multiply(z, x)
-    assert np.array_equal(z, want)
-
-
-def test_split_rows_covers_every_row_once_across_threads(four_way_split):
-    seen, threads = [], set()
-    lock = threading.Lock()
-
-    def kernel(r0, r1):
-        with lock:
-            seen.extend(range(r0, r1))
-            threads.add(threading.get_ident())
-
-    parallel.split_rows(kernel, (), 10, 10)
-    assert sorted(seen) == list(range(10))
-    assert len(threads) > 1  # really split
-
-
-def test_split_rows_stays_on_one_thread_inside_a_shard(four_way_split):
-    calls = []
-
-    def kernel(r0, r1):
-        calls.append((r0, r1, threading.get_ident()))
-
-    def shard(_):
-        parallel.split_rows(kernel, (), 8, 8)
-        return threading.get_ident()
-
-    shard_threads = parallel.run_sharded(shard, [0, 1])
-    assert sorted((r0, r1) for r0, r1, _ in calls) == [(0, 8), (0, 8)]
-    assert {t for *_, t in calls} == set(shard_threads)
-
-
-def test_split_rows_waits_for_every_part_when_one_fails(four_way_split):
-    finished = []
-    release = threading.Event()
-
-    def kernel(r0, r1):
-        if r0 == 0:
-            raise ValueError("first part fails")
-        release.wait(timeout=30)
-        finished.append(r0)
-
-    def fail_then_release():
-        threading.Timer(0.2, release.set).start()
-        parallel.split_rows(kernel, (), 4, 4)
-
-    with pytest.raises(ValueError, match="first part"):
-        fail_then_release()
-    assert len(finished) == 3  # no part still writing after split_rows returned
 
 
 def test_a_small_explanation_never_loads_numba():
@@ -194,7 +120,7 @@ def test_a_small_explanation_never_loads_numba():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("pads", [(0, 1, 0, 1), (2, 1, 3, 0), (1, 1, 1, 1), (0, 0, 0, 0)])
-def test_pad_writes_the_border_value_around_the_input(dtype, pads, four_way_split):
+def test_pad_writes_the_border_value_around_the_input(dtype, pads):
     x = np.random.default_rng(4).normal(size=(2, 5, 7, 3)).astype(dtype)
     t, b, left, r = pads
     want = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=-2.5)
