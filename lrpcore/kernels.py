@@ -4,7 +4,8 @@ On a GPU every array operation costs a launch of 15–40 µs however small the a
 explanation of a small network is mostly such launches. Here, each as one launch: the ε-rule's
 share ``R / (z + ε·s(z))`` (six numpy-style operations: compare, convert, scale, shift, add,
 divide), the one-class initial relevance, small convolutions each way (bias included) and
-depthwise convolutions each way. On numpy the same arithmetic runs as array operations.
+depthwise convolutions each way. On numpy, large arrays take the CPU's compiled kernels
+(``lrpcore.cpu_kernels``, numba) and small ones array operations, with the same results.
 CI has no GPU: tests/test_kernel_sources.py compiles the same kernel bodies as C and runs the
 engine's GPU code path through them; ``tools/gpu_check.py`` and ``tools/gpu_graph_check.py``
 check them on a device.

@@ -273,13 +273,9 @@ class LinearMap(Layer):
         dtype = x.dtype
         z = self.fmap(x, self.variant("w", xp, dtype), xp)
         b = self.device_bias(xp, dtype)
-        return z if b is None else add_bias(z, b, xp)
-
-
-def add_bias(z, b, xp):
-    """``z + b`` for a fresh ``z`` the caller owns, in place (saving one large temporary)."""
-    z += b
-    return z
+        if b is not None:
+            z += b  # z is a fresh array: add in place, saving one large temporary
+        return z
 
 
 @register_layer

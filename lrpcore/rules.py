@@ -24,7 +24,6 @@ import numpy as np
 
 from .errors import RuleError
 from .kernels import epsilon_share
-from .layers import add_bias
 
 LITERATURE_STABILIZER = 1e-6
 
@@ -164,10 +163,14 @@ def _bias_part(layer, ctx, part):
 
 
 def _plus_bias_part(z, layer, ctx, part):
-    """``z + _bias_part(…)``, added in place: ``z`` is a sum of contributions the rule owns."""
-    if layer.device_bias(ctx.xp, ctx.dtype) is None or not hasattr(z, "shape"):
+    """``z + _bias_part(…)``, added in place (one large temporary less): ``z`` is a fresh sum
+    of contributions the rule owns (a float 0 when there are none)."""
+    if layer.device_bias(ctx.xp, ctx.dtype) is None:
+        return z
+    if not hasattr(z, "shape"):
         return z + _bias_part(layer, ctx, part)
-    return add_bias(z, _bias_part(layer, ctx, part), ctx.xp)
+    z += _bias_part(layer, ctx, part)
+    return z
 
 
 @dataclass(frozen=True)
