@@ -432,7 +432,7 @@ class GroupedConvolution(LinearMap):
         wg = self._per_group(w)
         if d == 1 and m == 1 and has_kernels(xp):  # depthwise on a GPU: one launch
             return depthwise_direct(x, wg[:, :, 0, :, 0], *self.stride, xp)
-        if d == 1 and m == 1:  # depthwise on the CPU: compiled kernels
+        if d == 1 and m == 1 and xp is np:  # depthwise on the CPU: compiled kernels
             return compiled().depthwise(x, wg[:, :, 0, :, 0], *self.stride)
         out = xp.zeros((N, Ho, Wo, n), dtype=x.dtype)
         for a, b, index in self._offsets(x.shape[1:]):
@@ -444,7 +444,7 @@ class GroupedConvolution(LinearMap):
         return self.W.shape[2] == 1 and self.W.shape[3] == self.groups
 
     def input_share(self, c, w, x, xp):
-        if self._depthwise() and not has_kernels(xp) and x.shape[0] == c.shape[0]:
+        if self._depthwise() and xp is np and x.shape[0] == c.shape[0]:
             return compiled().depthwise_transpose(c, w[:, :, 0, :], x.shape[1:], *self.stride,
                                                    times=x)
         return super().input_share(c, w, x, xp)
@@ -455,7 +455,7 @@ class GroupedConvolution(LinearMap):
         wg = self._per_group(w)
         if d == 1 and m == 1 and has_kernels(xp):
             return depthwise_transpose_direct(c, wg[:, :, 0, :, 0], in_shape, *self.stride, xp)
-        if d == 1 and m == 1:
+        if d == 1 and m == 1 and xp is np:
             return compiled().depthwise_transpose(c, wg[:, :, 0, :, 0], in_shape, *self.stride)
         out = xp.zeros((N,) + tuple(in_shape), dtype=c.dtype)
         cg = c.reshape(N, Ho, Wo, g, m)
