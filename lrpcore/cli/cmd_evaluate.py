@@ -15,6 +15,7 @@ from .common import (
     load_samples,
     parse_target,
     png_output,
+    warn_if_preprocessed,
 )
 from .progress import ProgressBar
 
@@ -107,6 +108,8 @@ def run(args) -> int:
 
         args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
+    if not args.raw:
+        warn_if_preprocessed("evaluate", args.input, x, model)
     if args.labels:
         labels = load_labels(args.labels, len(x), model.n_classes)
     if args.n is not None:

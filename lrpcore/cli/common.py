@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -123,6 +124,26 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
         return getattr(m, "class_names", None)
 
     return parse(text, words, what=what, class_names=names if callable(model) else names())
+
+
+def warn_if_preprocessed(command, path, x, model) -> None:
+    """A warning on stderr when INPUT, read as raw images, looks preprocessed already: float
+    values within [-1, 1] (the LRP Toolbox's x/127.5 − 1, or x/255) for a model whose raw
+    pixels reach 255. Without --raw the scaling would be applied twice, silently."""
+    spec = getattr(model, "input_spec", None)
+    raw_range = getattr(spec, "raw_range", None)
+    if not raw_range or raw_range[1] <= 1.5 or not len(x):
+        return
+    head = np.asarray(x[:64])
+    if head.dtype.kind != "f" or not head.size:
+        return
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.abs(head)) if np.isfinite(head).any() else 0.0
+    if 0 < peak <= 1.0:
+        print(f"lrp {command}: warning: {path}: values in [{float(np.nanmin(head)):.3g}, "
+              f"{float(np.nanmax(head)):.3g}] look preprocessed already, while the model's raw "
+              f"input reaches {raw_range[1]:g}; add --raw to feed them as they are",
+              file=sys.stderr)
 
 
 def png_output(text: str) -> str:
