@@ -201,6 +201,12 @@ def _check_order(nodes, input_name, output_name):
         if node.name in names:
             raise ShapeError(f"two nodes are named {short(node.name)!r}")
         names.add(node.name)
+        merge = getattr(node.layer, "merge", False)
+        if (len(node.inputs) < 2) if merge else (len(node.inputs) != 1):
+            # a merge of one tensor, or a layer given two, would fail inside the engine
+            raise ShapeError(f"node {short(node.name)!r} ({node.layer.describe()}) reads "
+                             f"{len(node.inputs)} tensors; it takes "
+                             f"{'two or more' if merge else 'one'}")
         missing = [t for t in node.inputs if t not in known]
         if missing:
             raise ShapeError(f"node {short(node.name)!r} reads {short(missing[0])!r} before it is "

@@ -1,0 +1,97 @@
+"""A fresh hostile review (after the graph engine, photo loader, concepts and Dask paths): each
+test is built from an input it writes itself and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lrpcore import ModelFormatError, explain, load_model
+from lrpcore.cli.main import main
+
+onnx = pytest.importorskip("onnx")
+from onnx import helper  # noqa: E402
+from test_onnx_graph_hostile import _model  # noqa: E402
+
+
+def _merge_of_one(op):
+    """The Relu's output passes through a Sum/Mean/Concat of that one tensor (valid ONNX)."""
+    def mutate(m):
+        m.graph.node.insert(2, helper.make_node(op, ["r"], ["r1"], name="one", axis=1)
+                            if op == "Concat" else helper.make_node(op, ["r"], ["r1"],
+                                                                    name="one"))
+        m.graph.node[3].input[0] = "r1"
+    return mutate
+
+
+@pytest.mark.parametrize("op", ["Sum", "Mean", "Concat"])
+def test_an_onnx_merge_of_one_tensor_is_that_tensor(tmp_path, op):
+    # Sum/Mean of one tensor loaded as an Add node of one input: every explanation ended in
+    # an internal IndexError inside the engine
+    plain, merged = tmp_path / "plain.onnx", tmp_path / "merged.onnx"
+    onnx.save(_model(), str(plain))
+    onnx.save(_model(mutate=_merge_of_one(op)), str(merged))
+    x = np.random.RandomState(1).rand(2, 3, 8, 8)
+    expected = explain(load_model(plain), x, rule="EpsilonPlus", raw=True)
+    np.testing.assert_allclose(explain(load_model(merged), x, rule="EpsilonPlus", raw=True),
+                               expected)
+
+
+def _native_graph(tmp_path):
+    from lrpcore.io.native import save_native
+
+    src = tmp_path / "base.onnx"
+    onnx.save(_model(), str(src))
+    path = tmp_path / "base.npz"
+    save_native(load_model(src), path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads(str(arrays["header"]))
+
+
+def _write(tmp_path, arrays, header):
+    path = tmp_path / "crafted.npz"
+    np.savez(path, **{**arrays, "header": np.array(json.dumps(header))})
+    return path
+
+
+def _node_of(header, kind):
+    return next(k for k, layer in enumerate(header["layers"]) if layer["type"] == kind)
+
+
+def _one_input_merge(h):
+    k = _node_of(h, "Add")
+    h["graph"]["nodes"][k]["inputs"] = h["graph"]["nodes"][k]["inputs"][:1]
+
+
+def _two_input_relu(h):
+    h["graph"]["nodes"][_node_of(h, "Rect")]["inputs"].append(h["graph"]["input"])
+
+
+def _convention_list(h):
+    h["graph"]["convention"] = ["zennit"]
+
+
+@pytest.mark.parametrize("mutate, phrase", [(_one_input_merge, "reads 1 tensors"),
+                                            (_two_input_relu, "reads 2 tensors"),
+                                            (_convention_list, "convention")])
+def test_a_native_graph_of_impossible_wiring_is_refused_at_load(tmp_path, capsys, mutate,
+                                                                phrase):
+    # these loaded, then failed inside the engine (IndexError, zip ValueError) or at load with
+    # a TypeError: internal errors instead of one line naming the file
+    arrays, header = _native_graph(tmp_path)
+    mutate(header)
+    path = _write(tmp_path, arrays, header)
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    assert str(info.value).startswith(str(path)) and phrase in str(info.value)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(2, 3, 8, 8))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["explain", str(path), str(x), "--raw", "--out", str(out / "R.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "internal" not in err
+    assert list(out.iterdir()) == []
