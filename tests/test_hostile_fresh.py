@@ -95,3 +95,49 @@ def test_a_native_graph_of_impossible_wiring_is_refused_at_load(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and "internal" not in err
     assert list(out.iterdir()) == []
+
+
+def _photo_folder(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    (folder / "cats").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(folder / "cats" / f"{i}.png")
+    return folder
+
+
+def test_an_image_gone_since_the_folder_was_listed_is_named_as_unreadable(tmp_path):
+    # it was reported as "not a valid PNG or JPEG file": the user would look for a broken image
+    from lrpcore import DatasetError, open_dataset
+
+    folder = _photo_folder(tmp_path)
+    ds = open_dataset(folder)
+    (folder / "cats" / "1.png").unlink()
+    with pytest.raises(DatasetError) as info:
+        ds.images([1])
+    text = str(info.value)
+    assert text.startswith(str(folder / "cats" / "1.png")) and "cannot read" in text
+    assert "not a valid" not in text
+
+
+def test_a_photo_folder_that_cannot_be_listed_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    # a folder without read permission (simulated: the tests run as root) was an internal error
+    import errno
+    import os
+
+    folder = _photo_folder(tmp_path)
+    listdir = os.listdir
+
+    def denied(path="."):
+        if os.fspath(path) == str(folder / "cats"):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", denied)
+    out = tmp_path / "R.npy"
+    assert main(["explain", "mnist-dense-rect", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal" not in err
+    assert str(folder / "cats") in err and "Permission denied" in err
+    assert not out.exists()
