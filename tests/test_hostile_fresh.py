@@ -141,3 +141,27 @@ def test_a_photo_folder_that_cannot_be_listed_is_one_line_exit_2(tmp_path, capsy
     assert len(err.splitlines()) == 1 and "internal" not in err
     assert str(folder / "cats") in err and "Permission denied" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("array", ["relevance", "done"])
+def test_a_relevance_store_with_a_damaged_chunk_is_one_line_exit_2(tmp_path, capsys, array):
+    # a chunk file overwritten or cut short after the run (a copy interrupted, a bad disk):
+    # zarr's codec raised RuntimeError, an internal error in render, figure and spray
+    zarr = pytest.importorskip("zarr")
+    from lrpcore.distributed import prepare_store
+    from lrpcore.io.relevance_store import RUN
+
+    key = {"n": 4, "chunk": 4, "input": "digits.npy", "rule": None, "layer_rules": [],
+           "dtype": "float32", "model_sha256": "0" * 64}
+    out = tmp_path / "R.zarr"
+    g = prepare_store(out, key, (4, 28, 28, 1), 10, "float32", {"model": "m.npz"}, False)
+    g["relevance"][:] = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
+    g["done"][:] = 1
+    assert dict(zarr.open_group(str(out), mode="r").attrs)[RUN]["chunk"] == 4
+    chunk = next(p for p in (out / array).rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk.write_bytes(b"\x28\xb5\x2f\xfd garbage")
+    png = tmp_path / "r.png"
+    assert main(["render", str(out), "--colormap", "jet", "--out", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and "damaged" in err, err
+    assert "internal" not in err and not png.exists()
