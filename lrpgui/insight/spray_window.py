@@ -101,6 +101,7 @@ class SprayPanel(BatchPanel):
         for w in (*jobs.widgets(), self.open_button, self.save_button):
             top.addWidget(w)
         self.summary = QLabel(objectName="spraySummary")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # a saved result's class, as written
 
         self.scatter_plot = pg.PlotWidget()
 
