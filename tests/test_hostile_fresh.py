@@ -165,3 +165,21 @@ def test_a_relevance_store_with_a_damaged_chunk_is_one_line_exit_2(tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(out) in err and "damaged" in err, err
     assert "internal" not in err and not png.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["evaluate", "mnist-dense-rect", "mnist-sample", "--n", "2", "--steps", "2", "--baseline",
+     "noise", "--quiet", "--csv", "{out}"],
+    ["sweep", "mnist-dense-rect", "mnist-sample", "--rule", "epsilon", "--n", "2", "--steps",
+     "2", "--baseline", "noise", "--quiet", "--csv", "{out}"],
+    ["sanity", "mnist-dense-rect", "mnist-sample", "--rule", "epsilon", "--n", "2", "--quiet",
+     "--csv", "{out}"],
+])
+def test_a_negative_seed_is_refused_in_one_line(tmp_path, capsys, command):
+    # numpy's generators refuse negative seeds: an internal ValueError after the work began
+    out = tmp_path / "out.csv"
+    argv = [a.replace("{out}", str(out)) for a in command] + ["--seed", "-5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--seed" in err and "internal" not in err, err
+    assert not out.exists()
