@@ -183,3 +183,19 @@ def test_a_negative_seed_is_refused_in_one_line(tmp_path, capsys, command):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--seed" in err and "internal" not in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--workers", "100000"], "local worker processes"),  # started processes until memory ran out
+    (["--scheduler", "nonsense"], "--scheduler nonsense"),  # an internal ValueError
+])
+def test_absurd_cluster_arguments_are_refused_in_one_line(tmp_path, capsys, flags, words):
+    pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4, 28, 28), np.uint8))
+    out = tmp_path / "R.zarr"
+    assert main(["explain", "mnist-dense-rect", str(x), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "internal" not in err, err
+    assert not out.exists()
