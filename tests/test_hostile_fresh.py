@@ -199,3 +199,22 @@ def test_absurd_cluster_arguments_are_refused_in_one_line(tmp_path, capsys, flag
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err and "internal" not in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("foreign", ["thesis.tex", "references/notes.txt"])
+def test_concepts_overwrite_replaces_only_a_concepts_folder(tmp_path, capsys, foreign):
+    # `lrp concepts --out ~/thesis --overwrite` (a typo) replaced the folder and deleted
+    # everything in it
+    out = tmp_path / "folder"
+    (out / "references").mkdir(parents=True)
+    (out / "ranking.csv").write_text("channel,relevance,share\n")
+    (out / foreign).write_text("precious")
+    args = ["concepts", "mnist-lenet5", "mnist-sample", "--layer", "convolution1",
+            "--references", "0", "--top", "1", "--out", str(out), "--overwrite"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and foreign in err, err
+    assert (out / foreign).read_text() == "precious"
+    (out / foreign).unlink()  # now only what lrp concepts writes: replaced
+    assert main(args) == 0
+    assert (out / "conditional.npy").exists()
