@@ -218,3 +218,70 @@ def test_concepts_overwrite_replaces_only_a_concepts_folder(tmp_path, capsys, fo
     (out / foreign).unlink()  # now only what lrp concepts writes: replaced
     assert main(args) == 0
     assert (out / "conditional.npy").exists()
+
+
+_SHRINK = """
+import os, sys
+import numpy as np
+sys.path.insert(0, {repo!r})
+path = {path!r}
+np.save(path, np.arange(400 * 784, dtype=np.float64).reshape(400, 784) % 255)
+def shrink():
+    with open(path, "r+b") as fh:
+        fh.truncate(4096)  # as numpy.save rewriting it, or a copy cut short
+if sys.argv[1] == "dataset":
+    from lrpcore import open_dataset
+    ds = open_dataset(path)
+    shrink()
+    try:
+        ds.images([399])
+    except Exception as exc:
+        print(type(exc).__name__, exc)
+else:
+    from lrpcore.cli.main import main
+    from lrpcore.explain import Explainer
+    prepare = Explainer.prepare
+    def prepare_then_shrink(self, x, *a, **k):
+        out = prepare(self, x, *a, **k)
+        shrink()  # after the first batch was read
+        return out
+    Explainer.prepare = prepare_then_shrink
+    sys.exit(main(["explain", "mnist-dense-rect", path, "--raw", "--batch-size", "10",
+                   "--out", os.path.join(os.path.dirname(path), "R.npy")]))
+"""
+
+
+@pytest.mark.parametrize("how", ["dataset", "explain"])
+def test_an_input_that_shrinks_while_it_is_read_is_an_error_not_a_crash(tmp_path, how):
+    # .npy inputs were memory-mapped: a file truncated or rewritten meanwhile killed the
+    # process with SIGBUS (the explorer with everything open; lrp explain without a word)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "x.npy"
+    script = _SHRINK.format(repo=str(Path(__file__).resolve().parents[1]), path=str(path))
+    proc = subprocess.run([sys.executable, "-c", script, how], capture_output=True, text=True,
+                          timeout=300)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == (0 if how == "dataset" else 2), (proc.returncode, text)
+    assert str(path) in text and "truncated or rewritten while being read" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_a_file_array_indexes_as_numpy_does(tmp_path):
+    from lrpcore.io.file_array import open_npy_rows
+
+    a = np.arange(7 * 3 * 2, dtype=">f4").reshape(7, 3, 2)  # big-endian, as files may be
+    np.save(tmp_path / "a.npy", a)
+    rows = open_npy_rows(tmp_path / "a.npy")
+    assert rows.shape == a.shape and rows.dtype == a.dtype and len(rows) == 7
+    mask = np.array([1, 0, 1, 1, 0, 0, 1], bool)
+    for index in [3, -1, slice(None), slice(2, 5), slice(5, 2), slice(None, None, 3),
+                  slice(None, None, -2), [4, 1, 1, 6], np.array([5, 6, 0]), np.array([], int),
+                  mask, (slice(1, 4), 0), (2, 1, 1), (np.array([0, 2]), slice(None), 1)]:
+        np.testing.assert_array_equal(rows[index], a[index], err_msg=str(index))
+    np.testing.assert_array_equal(np.asarray(rows.reshape(7, 6)), a.reshape(7, 6))
+    np.testing.assert_array_equal(rows.reshape(-1, 3)[4], a.reshape(-1, 3)[4])
+    with pytest.raises(IndexError):
+        rows[7]
