@@ -19,6 +19,7 @@ import shutil
 import socket
 import stat
 import tempfile
+import time
 import types
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from .errors import ExportError
 
 TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-@<host>-": the next write there removes a dead run's files
+UNTAGGED_STALE_S = 86400  # a temporary name of an older version (no host tag) unchanged a day
 _cleaned: set[str] = set()
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
 
@@ -96,8 +98,9 @@ def _owner(name: str):
 def clean_stale_temporaries(folder) -> None:
     """Remove temporary files (and folders: Zarr stores being made) that a killed run of this
     host (whose process is gone) left in ``folder``. Another host's temporary files are never
-    touched, whatever their process number: that run may be alive on its machine (names
-    without a host tag, written by older versions, are left alone for the same reason)."""
+    touched, whatever their process number: that run may be alive on its machine. Names
+    without a host tag (written by older versions, on any host) are removed once nothing has
+    changed in them for UNTAGGED_STALE_S: no write of a live run pauses that long."""
     folder = os.path.abspath(folder)
     if folder in _cleaned:
         return
@@ -109,14 +112,29 @@ def clean_stale_temporaries(folder) -> None:
     me = host_tag()
     for name in names:
         pid, host = _owner(name)
-        if pid is None or host != me or _alive(pid):
-            continue
         full = os.path.join(folder, name)
+        if pid is None or (host is None and not _untouched_for(full, UNTAGGED_STALE_S)):
+            continue
+        if host is not None and (host != me or _alive(pid)):
+            continue
         if os.path.isdir(full) and not os.path.islink(full):
             shutil.rmtree(full, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 os.unlink(full)
+
+
+def _untouched_for(path, seconds) -> bool:
+    """Whether nothing at ``path`` (a file, or a folder and what it holds directly) changed
+    in the last ``seconds``."""
+    try:
+        times = [os.lstat(path).st_mtime]
+        if os.path.isdir(path) and not os.path.islink(path):
+            with os.scandir(path) as it:
+                times += [e.stat(follow_symlinks=False).st_mtime for e in it]
+    except OSError:
+        return False
+    return time.time() - max(times) > seconds
 
 
 def _alive(pid: int) -> bool:

@@ -23,7 +23,7 @@ from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # n
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Pad
 from .model import Sequential
-from .text import short
+from .text import short, unique_elided
 
 
 class LayerList(list):
@@ -183,10 +183,11 @@ class GraphModel(Sequential):
         except ShapeError:
             shapes = [None] * len(self.nodes)
         lines = []
+        names = unique_elided([node.name for node in self.nodes], NAME_WIDTH)
         for i, (node, shape) in enumerate(zip(self.nodes, shapes, strict=True)):
             out = "×".join(map(str, shape)) if shape else "?"
             lines.append(f"{i:>3}  {node.layer.describe():<44} → {out:<12} "
-                         f"{node.layer.param_count():>10,}  {node.name}")
+                         f"{node.layer.param_count():>10,}  {names[i]}")
         head = f"{'#':>3}  {'layer':<44}   {'output':<12} {'params':>10}  node"
         total = f"total parameters: {self.param_count():,}"
         spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
@@ -235,6 +236,8 @@ def module_path(name: str) -> str:
         parts = parts[:-1]
     return ".".join(parts)
 
+
+NAME_WIDTH = 48  # node names in a summary longer than this are cut in the middle
 
 LAYER_KEY_HELP = (
     "KEY=SPEC: KEY is a layer index (from 0, in topological order over the explained layers; "

@@ -56,6 +56,47 @@ def short(text, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def elide_middle(text, width: int = 48, head: int | None = None) -> str:
+    """One printable line of at most ``width`` characters, cut in the middle ("…"): the start
+    of a node name (its module path) and its end (the operation) both stay. ``head``: the
+    characters kept before the cut (default a third)."""
+    text = str(text)
+    if len(text) > 8 * width:  # never more than this of a crafted megabyte is looked at
+        text = text[: 4 * width] + text[-4 * width:]
+    line = printable_line(text)
+    if len(line) <= width:
+        return line
+    head = (width - 1) // 3 if head is None else max(0, min(head, width - 1))
+    tail = width - 1 - head
+    return line[:head] + "…" + (line[-tail:] if tail else "")
+
+
+def unique_elided(names, width: int = 48) -> list[str]:
+    """``names`` each shortened by :func:`elide_middle`, still told apart: names whose short
+    forms collide keep more of their end (less of their start), and where that does not part
+    them they end in their position (``~k``)."""
+    names = [str(n) for n in names]
+    out = [elide_middle(n, width) for n in names]
+    for ks in _clashes(out):
+        for head in range((width - 1) // 3 - 1, -1, -1):
+            forms = [elide_middle(names[k], width, head) for k in ks]
+            if len(set(forms)) == len(forms):
+                break
+        for k, form in zip(ks, forms, strict=True):
+            out[k] = form
+    for ks in _clashes(out):
+        for k in ks:
+            out[k] = f"{elide_middle(names[k], width - 1 - len(str(k)), 0)}~{k}"
+    return out
+
+
+def _clashes(texts) -> list[list[int]]:
+    seen = {}
+    for k, text in enumerate(texts):
+        seen.setdefault(text, []).append(k)
+    return [ks for ks in seen.values() if len(ks) > 1]
+
+
 def brief(value, width: int = 60, shown: int = 8) -> str:
     """``str(value)`` when short; a long list, tuple or array as its first ``shown`` items and
     its length; anything else cut to ``width`` characters (:func:`short`). For values read from

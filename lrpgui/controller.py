@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import logging
 import threading
+import time
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
@@ -140,6 +142,23 @@ def _shutdown_live_controllers() -> None:
             pass
 
 
+_UNSTOPPED: list = []  # (thread, worker) of workers that outlived shutdown: never destroyed
+LOG = logging.getLogger("lrpgui")
+
+
+def _report_unstopped(controller, timeout_ms) -> None:
+    """Warn about workers that did not stop in time (naming the job each still runs) and keep
+    their threads alive."""
+    parts = []
+    for name in controller.unstopped:
+        worker = controller.workers[name]
+        job = worker.current
+        parts.append(f"{name!r}" + (f" (job {job.key!r})" if job is not None else ""))
+        _UNSTOPPED.append((controller.threads[name], worker))
+    LOG.warning("lrp-explorer: worker %s did not stop within %g s of closing; left to finish "
+                "in the background", ", ".join(parts), timeout_ms / 1000.0)
+
+
 class Controller(QObject):
     """Submits jobs, tracks the newest id per key, and delivers only current results."""
 
@@ -156,6 +175,7 @@ class Controller(QObject):
         for name, latest in (("interactive", True), ("batch", False)):
             self.add_worker(name, latest)
         self._closed = False
+        self.unstopped: list[str] = []  # workers still running after shutdown's wait
         _LIVE.add(self)
 
     def add_worker(self, name: str, latest_only: bool = False) -> Worker:
@@ -239,18 +259,28 @@ class Controller(QObject):
         if job.on_progress is not None:
             job.on_progress(done, total, payload)
 
-    def shutdown(self, timeout_ms: int = 60000) -> None:
-        """Cancel everything and stop the threads (called when the window closes).
+    def shutdown(self, timeout_ms: int = 60000) -> list[str]:
+        """Cancel everything and stop the threads (called when the window closes); returns
+        the workers that did not stop (empty when all did).
 
-        Jobs stop at their next look at the cancel flag; a thread still running after
-        ``timeout_ms`` would make Qt abort the process, so the wait is generous."""
+        Jobs stop at their next look at the cancel flag; the wait is generous but bounded:
+        ``timeout_ms`` for all threads together. A worker still running then (a job that never
+        looks at its flag) is named in a warning on the ``lrpgui`` log (stderr by default)
+        and in :attr:`unstopped`, and left to finish: its thread is kept referenced, since
+        destroying a running QThread makes Qt abort the process."""
         if self._closed:
-            return
+            return list(self.unstopped)
         self._closed = True
         for worker in self.workers.values():
             worker.cancel_all()
         for thread in self.threads.values():
             thread.quit()
-        for thread in self.threads.values():
-            thread.wait(timeout_ms)
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        for name, thread in self.threads.items():
+            left = max(0, round(1000 * (deadline - time.monotonic())))
+            if not thread.wait(left):
+                self.unstopped.append(name)
+        if self.unstopped:
+            _report_unstopped(self, timeout_ms)
         self._jobs.clear()
+        return list(self.unstopped)

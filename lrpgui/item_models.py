@@ -69,6 +69,7 @@ class SampleListModel(QAbstractListModel):
         self._labels = None
         self._predictions = None
         self.class_names = None  # the model's class names (tiles name classes by them)
+        self.tile_size = QSize(THUMB + 16, THUMB + 22)  # thumbnail and label (SampleGrid sets)
         self._rows = np.zeros(0, dtype=np.int64)
         self._order_name = "mixed"
         self._order = np.zeros(0, dtype=np.int64)  # every dataset index, in display order
@@ -218,18 +219,18 @@ class SampleListModel(QAbstractListModel):
         if role == MISCLASSIFIED_ROLE:
             return self.misclassified(i)
         if role == Qt.ItemDataRole.SizeHintRole:
-            return QSize(THUMB + 16, THUMB + 22)
+            return self.tile_size
         return None
 
     def _classes(self, i: int) -> tuple[str | None, str | None]:
         """(true class, predicted class) of sample ``i`` as text; None where unknown."""
-        t = None if self._labels is None else self._name(int(self._labels[i]))
+        t = None if self._labels is None else self.class_label(int(self._labels[i]))
         p = None
         if self._predictions is not None and self._predictions[i] >= 0:
-            p = self._name(int(self._predictions[i]))
+            p = self.class_label(int(self._predictions[i]))
         return t, p
 
-    def _name(self, k: int) -> str:
+    def class_label(self, k: int) -> str:
         """Class ``k`` by its name (the first of ImageNet's synonyms), else its number."""
         names = self.class_names
         if names is None or not 0 <= k < len(names):

@@ -126,7 +126,7 @@ def test_explain_trace_prints_the_cut(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     head = next(line for line in lines if line.lstrip().startswith("layer"))
     assert "ΣR across the cut" in head
-    f = float(lines[0].split("=")[1])
+    f = float(lines[0].split("=")[1].split(",")[0])  # "f(x) = F, ΣR across the cut … = C"
     rows = [line.split() for line in lines if line[:5].strip().isdigit()]
     cuts = {r[-1]: float(r[-2]) for r in rows}
     created = {r[-1]: float(r[-5]) for r in rows}

@@ -187,6 +187,23 @@ def branch_text(source: int, share: float) -> str:
     return f"↳ from {where}: {_percent(share)}"
 
 
+def input_cut(rows) -> float:
+    """ΣR across the cut at the model input: the last (input-most) row's cut (its input sum
+    when no cut was recorded)."""
+    if not rows:
+        return math.nan
+    last = rows[-1]
+    return last.cut if math.isfinite(last.cut) else last.sum_in
+
+
+def cut_summary(explained: float, bottom: float) -> str:
+    """'explained output f(x) = …, ΣR across the cut at the input = … (… of f(x))': the line
+    the Conservation panel and ``lrp explain --trace`` head a sample with."""
+    ratio = bottom / explained if explained else math.nan
+    return (f"explained output f(x) = {_num(explained)}, ΣR across the cut at the input = "
+            f"{_num(bottom)} ({_num(ratio)} of f(x))")
+
+
 def format_conservation(rows) -> str:
     """A plain-text table of conservation rows, one block per sample; a graph model's rows
     name their node and give ΣR across the cut at the node's input (what flows at that depth,
@@ -198,12 +215,14 @@ def format_conservation(rows) -> str:
             + (f" {'ΣR across the cut':>17}  node" if graph else ""))
     lines = []
     current = None
+    last = {row.sample: row for row in rows}  # each sample's input-most row
     for row in rows:
         if row.sample != current:
             current = row.sample
             if lines:
                 lines.append("")
-            lines.append(f"sample {row.sample}: explained output f(x) = {_num(row.explained)}")
+            bottom = input_cut([last[current]])
+            lines.append(f"sample {row.sample}: {cut_summary(row.explained, bottom)}")
             lines.append(head)
         lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
                      f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "

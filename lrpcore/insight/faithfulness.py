@@ -37,6 +37,8 @@ from .pixelflip import (
     _positive_int,
     _replacements,
     baseline_value,
+    forward_rows,
+    rows_per_pass,
     unit_grid,
     unit_ranks,
     unit_relevance,
@@ -138,9 +140,9 @@ class FlipScorer:
         if relevance is None:
             unit_rel = np.zeros((self.n, self.grid.n_units))
         else:
+            # in the model's layout: the grid reads channels-first maps as such (transposing
+            # them here first scrambled the channels of colour photographs)
             relevance = np.asarray(relevance)
-            if self._nchw and relevance.ndim == 4:
-                relevance = relevance.transpose(0, 2, 3, 1)
             unit_rel = unit_relevance(relevance, self.grid)
             if unit_rel.shape[0] != self.n:
                 raise ShapeError(f"relevance for {unit_rel.shape[0]} samples given for "
@@ -149,7 +151,9 @@ class FlipScorer:
         chunks = [(a, min(self.n, a + self.samples_per_chunk))
                   for a in range(0, self.n, self.samples_per_chunk)]
         out = np.empty((self.n, self.n_steps + 1))
-        threads = max(1, self.ex.threads)
+        # the incremental route runs chunks in parallel; the plain one runs each chunk's
+        # forward passes in parallel shards instead (forward_rows), one chunk at a time
+        threads = max(1, self.ex.threads) if self._route is not None else 1
         for g in range(0, len(chunks), threads):
             check_cancel(cancel)
             group = chunks[g:g + threads]
@@ -191,15 +195,7 @@ class FlipScorer:
             z = z[:, :s1].reshape((n * s1,) + z.shape[2:])
             y = self._forward(z[rows], 1, None)
         else:
-            ns, ks = np.divmod(rows, s1)
-            flipped = steps[ns] <= ks[:, None]  # (rows, H·W)
-            H, W, C = self.grid.image
-            x_pix = self.x[a:b].reshape(n, H * W, C)
-            batch = (x_pix[ns] + flipped[..., None] * self.delta[a + ns]).reshape(
-                (-1,) + self.x.shape[1:])
-            if self._nchw:
-                batch = batch.transpose(0, 3, 1, 2)
-            y = self._forward(batch, 0, None)
+            y = self._plain(a, b, steps, rows)
         y = y.reshape(rows.size, -1)
         k = y.shape[1]
         bad = self.targets[(self.targets < 0) | (self.targets >= k)]
@@ -213,13 +209,30 @@ class FlipScorer:
         np.maximum.accumulate(last, axis=1, out=last)
         return out.reshape(n, s1)[np.arange(n)[:, None], last]
 
+    def _plain(self, a, b, steps, rows):
+        """Outputs of the given (sample, step) rows of samples a..b, each perturbed input built
+        and run whole, in passes of a bounded number of rows (a few photographs)."""
+        s1 = self.n_steps + 1
+        H, W, C = self.grid.image
+        x_pix = self.x[a:b].reshape(b - a, H * W, C)
+        per_pass = rows_per_pass(self.ex, self.model_shape, self.rows_per_pass)
+        parts = []
+        for start in range(0, rows.size, per_pass):
+            ns, ks = np.divmod(rows[start:start + per_pass], s1)
+            flipped = steps[ns] <= ks[:, None]  # (rows, H·W)
+            batch = (x_pix[ns] + flipped[..., None] * self.delta[a + ns]).reshape(
+                (-1,) + self.x.shape[1:])
+            if self._nchw:
+                batch = batch.transpose(0, 3, 1, 2)
+            parts.append(forward_rows(self.ex, batch))
+        return np.concatenate(parts)
+
     def _forward(self, a, start, stop):
+        """Layers start..stop of a chain on ``a`` (the incremental route)."""
         ex = self.ex
         xp = ex.backend.xp
         a = xp.asarray(a, dtype=ex.dtype)
         with np.errstate(all="ignore"):
-            if self._graph:  # a DAG runs as a whole (the plain route starts at the input)
-                return ex.backend.to_numpy(ex.model.run(a, xp, nodes=ex.nodes))
             for layer in ex.layers[start:stop]:
                 a = layer.forward(a, xp)
         return ex.backend.to_numpy(a)

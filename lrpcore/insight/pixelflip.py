@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Explainer
+from ..parallel import run_sharded, shard_bounds, shard_count
 from ..targets import one_class_per_sample
 from .baselines import attribute, baseline_name, model_class_names, output_seed
 from .tasks import check_cancel, report
@@ -223,11 +224,20 @@ def unit_ranks(unit_rel, order="relevance", seed=0, sample_ids=None) -> np.ndarr
 
 
 def baseline_value(spec, kind="zero"):
-    """The replacement value of a flipped pixel in model-input units (noise: its range)."""
+    """The replacement value of a flipped pixel in model-input units (noise: its range).
+
+    ``background`` is what the model sees for a raw 0 (black) pixel: with a per-channel
+    mean/std (ImageNet models) one value per channel, ``(0/divide + offset − mean) / std``;
+    0 there is the mean colour, a mid grey, not black."""
     if kind == "zero":
         return 0.0
-    if kind == "background":  # what the model sees for a raw 0 pixel
-        return 0.0 if spec is None else 0.0 / float(spec.divide) + float(spec.offset)
+    if kind == "background":
+        if spec is None:
+            return 0.0
+        black = 0.0 / float(spec.divide) + float(spec.offset)
+        if spec.mean is None:
+            return black
+        return (black - np.asarray(spec.mean, dtype=float)) / np.asarray(spec.std, dtype=float)
     if kind == "noise":
         lo, hi = (-1.0, 1.0) if spec is None else (float(v) for v in spec.value_range)
         return (lo, hi)
@@ -237,8 +247,8 @@ def baseline_value(spec, kind="zero"):
 def _replacements(spec, kind, grid, sample_ids, seed):
     H, W, C = grid.image
     value = baseline_value(spec, kind)
-    if kind != "noise":
-        return float(value)  # one value for every pixel: no per-sample copy
+    if kind != "noise":  # one value (or one per channel) for every pixel: no per-sample copy
+        return float(value) if np.ndim(value) == 0 else np.asarray(value).reshape(C)
     lo, hi = value
     return np.stack([_sample_rng(seed, s, 2).uniform(lo, hi, (H * W, C)) for s in sample_ids])
 
@@ -316,22 +326,23 @@ def _curves(ex, x, unit_rel, targets, grid, steps, per_step, baseline, order, se
 
 def _run_perturbed(ex, in_shape, x_pix, repl, rank_pix, flipped, targets, batch_size,
                    progress, cancel, grid):
-    """Outputs (N, S+1) for all (sample, step) pairs, ``batch_size`` rows per forward pass."""
-    xp = ex.backend.xp
+    """Outputs (N, S+1) for all (sample, step) pairs, at most ``batch_size`` rows per forward
+    pass and no more than :func:`rows_per_pass` allows (a batch of 256 perturbed photographs
+    held ~1.5 GB at once and ran 10× slower than passes of a few)."""
     n = x_pix.shape[0]
     s1 = flipped.size
     total = n * s1
+    per_pass = rows_per_pass(ex, in_shape, batch_size)
     out = np.empty(total)
     k_out = None
-    for start in range(0, total, batch_size):
+    for start in range(0, total, per_pass):
         check_cancel(cancel)
-        rows = np.arange(start, min(total, start + batch_size))
+        rows = np.arange(start, min(total, start + per_pass))
         ns, ks = rows // s1, rows % s1
         mask = rank_pix[ns] < flipped[ks][:, None]
-        fill = repl if np.ndim(repl) == 0 else repl[ns]
+        fill = repl if np.ndim(repl) < 3 else repl[ns]
         batch = np.where(mask[:, :, None], fill, x_pix[ns])
-        a = xp.asarray(grid.as_model(batch, in_shape), dtype=ex.dtype)
-        y = ex.backend.to_numpy(ex.run_layers(a)).reshape(rows.size, -1)
+        y = forward_rows(ex, grid.as_model(batch, in_shape)).reshape(rows.size, -1)
         if k_out is None:
             k_out = y.shape[1]
             bad = targets[(targets < 0) | (targets >= k_out)]
@@ -341,6 +352,35 @@ def _run_perturbed(ex, in_shape, x_pix, repl, rank_pix, flipped, targets, batch_
         out[start:start + rows.size] = y[np.arange(rows.size), targets[ns]]
         report(progress, start + rows.size, total)
     return out.reshape(n, s1)
+
+
+def rows_per_pass(ex, in_shape, limit) -> int:
+    """Perturbed inputs one forward pass takes: ``limit``, fewer when their activations would
+    exceed the explainer's pass size (``Explainer.passes``: a few rows for photographs)."""
+    limit = max(1, int(limit))
+    start, stop = ex.passes((limit,) + tuple(int(s) for s in in_shape), limit)[0]
+    return max(1, stop - start)
+
+
+def forward_rows(ex, batch) -> np.ndarray:
+    """The explained output of every row of ``batch`` (host array, model layout), on the CPU
+    in parallel shards of bounded size as ``Explainer.forward`` cuts them; nothing is kept."""
+    batch = np.asarray(batch)
+    n = batch.shape[0]
+    if ex.backend.name != "numpy" or ex.threads <= 1 or n < 2:
+        bounds = [(0, n)]
+    elif hasattr(ex, "shard_bounds"):  # a graph: shards by the size of its tensors
+        bounds = ex.shard_bounds(n, batch.shape[1:])
+    else:
+        bounds = shard_bounds(n, shard_count(n, ex.threads, ex.sample_bytes(batch.shape[1:])))
+
+    def run(ab):
+        a = ex.backend.xp.asarray(batch[ab[0]:ab[1]], dtype=ex.dtype)
+        with np.errstate(all="ignore"):
+            return ex.backend.to_numpy(ex.run_layers(a)).reshape(ab[1] - ab[0], -1)
+
+    parts = run_sharded(run, bounds)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def method_label(layers, method) -> str:
@@ -382,9 +422,8 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False, r
     done = 0
     rel = [np.zeros((n, grid.n_units)) for _ in methods]
     targets = np.empty(n, dtype=np.int64)
-    for start in range(0, n, explain_batch):
+    for start, stop in ex.passes(X.shape, explain_batch):  # photographs: a few per pass
         check_cancel(cancel)
-        stop = min(n, start + explain_batch)
         fwd = ex.forward(X[start:stop], raw=True)
         lab = None if labels is None else _slice(labels, start, stop, n)
         tgt = _slice(target, start, stop, n) if _per_sample(target) else target

@@ -164,20 +164,18 @@ def _check_claim(path: str, total: int, shape, name) -> None:
 
 
 def _make_room(folder: Path, need: int) -> None:
-    """Remove the least recently used cached copies (and temporary files of killed runs)
-    until ``need`` more bytes fit under the cache cap: the cache never grows without bound."""
+    """Remove the least recently used cached copies until ``need`` more bytes fit under the
+    cache cap: the cache never grows without bound. Temporary files are not this function's:
+    the write that follows (``atomic_open``) removes those of this host's dead runs, and any
+    other ``.tmp-`` file (another host's run in progress, a user's file) stays."""
     cap = CACHE_MAX.bytes()
     entries = []
     for entry in folder.iterdir():
+        if entry.name.startswith(".tmp-"):
+            continue
         try:
             st = entry.stat()
         except OSError:
-            continue
-        if entry.name.startswith(".tmp-"):
-            import time
-
-            if time.time() - st.st_mtime > 3600:  # not a concurrent run's file in progress
-                entry.unlink(missing_ok=True)
             continue
         if entry.suffix == ".idx":
             entries.append((max(st.st_atime, st.st_mtime), st.st_size, entry))

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ShapeError
 from .colormaps import get_colormap, gray_red2_bar, palette
 from .compose import _rgb, digit, heatmap
-from .font import draw_text, line_height, text_size
+from .font import draw_text, line_height, text_size, title_scale
 from .outline import as_map
 
 MARGIN = 8
@@ -42,7 +42,6 @@ def figure(R, x01, cmap="bwr", scale=8, outline=True, title=(), with_colorbar=Tr
     scale = int(scale)
     if not 1 <= scale <= 64:
         raise ShapeError(f"figure scale {scale}: use 1 to 64 pixels per input pixel")
-    ts = text_scale or max(1, min(3, scale // 5))
     sigma = 2.0 * scale / 3.0  # the toolbox's edge width (σ 2 at 3×), at this scale
     use_x = x01 if outline and x01 is not None else None
     heat = _rgb(heatmap(R, use_x, cmap=cmap, scaling=scale, sigma=sigma), "heatmap")
@@ -50,6 +49,7 @@ def figure(R, x01, cmap="bwr", scale=8, outline=True, title=(), with_colorbar=Tr
     if x01 is not None:
         parts.insert(0, _rgb(digit(x01, scaling=scale), "input"))
     h = heat.shape[0]
+    ts = text_scale or max(1, min(3, scale // 5), title_scale(h))  # photographs: larger text
     gap = max(2, scale)
     body_w = sum(p.shape[1] for p in parts) + gap * (len(parts) - 1)
     labels = []

@@ -96,6 +96,13 @@ def _font(px: int):
     return font if hasattr(font, "getbbox") and hasattr(font, "size") else None
 
 
+def title_scale(side: int) -> int:
+    """Text scale for titles beside images ``side`` pixels tall: 12-pixel text up to about
+    336 pixels, one step more per 224 (a 672-pixel photograph, 224 at scaling 3, gets 36-pixel
+    titles; 12-pixel ones were a speck beside it), at most 8."""
+    return max(1, min(8, round(int(side) / 224)))
+
+
 def line_height(scale: int = 1) -> int:
     """Height in pixels of one line of text (ascent + descent), the same for every text."""
     font = _font(FONT_PX * scale)

@@ -6,17 +6,19 @@ import numpy as np
 
 from ..errors import ShapeError
 from .compose import _rgb
-from .font import draw_text, line_height, text_size
+from .font import draw_text, line_height, text_size, title_scale
 
 PAD = 3  # pixels around a title
 
 
-def grid(cells, col_titles=None, row_titles=None, gap=2, background=255, scale=1) -> np.ndarray:
+def grid(cells, col_titles=None, row_titles=None, gap=2, background=255,
+         scale=None) -> np.ndarray:
     """Lay out ``cells`` (a list of rows, each a list of images) on a plain background.
 
     Columns are as wide as their widest image or title, rows as tall as their tallest image;
     images are centred in their cell. Titles are drawn with the headless font of
-    :mod:`lrpcore.render.font`, column titles above, row titles to the left.
+    :mod:`lrpcore.render.font`, column titles above, row titles to the left, ``scale`` times
+    the font's size (None: grown with the tallest image, :func:`~.font.title_scale`).
     """
     rows = [[_rgb(im, f"{r},{c}") for c, im in enumerate(row)] for r, row in enumerate(cells)]
     if not rows or not rows[0]:
@@ -28,6 +30,8 @@ def grid(cells, col_titles=None, row_titles=None, gap=2, background=255, scale=1
         if titles is not None and len(titles) != n:
             raise ShapeError(f"{len(titles)} {what} titles for {n} {what}s")
     ink = (0, 0, 0) if background > 127 else (255, 255, 255)
+    if scale is None:
+        scale = title_scale(max(im.shape[0] for row in rows for im in row))
     widths = [max(row[c].shape[1] for row in rows) for c in range(ncol)]
     if col_titles is not None:
         widths = [max(w, text_size(str(t), scale)[1])

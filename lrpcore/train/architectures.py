@@ -23,6 +23,7 @@ A stack whose first weighted layer is a convolution takes the raw 28×28×1 imag
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -143,11 +144,22 @@ def _parse_pool(name):
     return parse
 
 
+def _initial(rng, std, size, dtype) -> np.ndarray:
+    """Fresh weights of ``size`` (zeros for ``std`` None); with ``rng`` None a read-only zero
+    view that takes no memory (:func:`model_plan` sizes a model before anything is
+    allocated)."""
+    if rng is None:
+        return np.broadcast_to(np.zeros((), dtype), size)
+    if std is None:
+        return np.zeros(size, dtype)
+    return rng.normal(0, std, size).astype(dtype)
+
+
 def _build_linear(args, shape, nxt, rng, dtype):
     if len(shape) != 1:
         raise _TokenError(f"linear needs flat input, gets {shape}; add flatten")
     m, n = shape[0], args[0]
-    return Linear(rng.normal(0, _init_std(m, nxt), (m, n)).astype(dtype), np.zeros(n, dtype))
+    return Linear(_initial(rng, _init_std(m, nxt), (m, n), dtype), _initial(rng, None, n, dtype))
 
 
 def _build_conv(args, shape, nxt, rng, dtype):
@@ -155,8 +167,8 @@ def _build_conv(args, shape, nxt, rng, dtype):
         raise _TokenError(f"conv needs H×W×D input, gets {shape}")
     h, w, n, s = args
     d = shape[2]
-    return Convolution(rng.normal(0, _init_std(h * w * d, nxt), (h, w, d, n)).astype(dtype),
-                       np.zeros(n, dtype), (s, s))
+    return Convolution(_initial(rng, _init_std(h * w * d, nxt), (h, w, d, n), dtype),
+                       _initial(rng, None, n, dtype), (s, s))
 
 
 def _build_pool(cls):
@@ -183,6 +195,10 @@ TOKEN_KINDS.update({
        for name, cls in (("rect", Rect), ("tanh", Tanh), ("flatten", Flatten),
                          ("softmax", SoftMax))},
 })
+
+
+MAX_TRAIN_PARAMETERS = 50_000_000  # 1 GB and more while training (weights, gradients, Adam)
+MAX_BATCH_VALUES = 1 << 27  # activations of one minibatch kept for backprop (512 MB float32)
 
 
 def _bad(i, tok, why):
@@ -232,19 +248,48 @@ def _check_size(tokens, pad) -> None:
                          f"at most {MAX_PADDING}")
 
 
+def _tokens(layers) -> list:
+    if isinstance(layers, str):
+        text = ARCHITECTURES[layers].layers if layers in ARCHITECTURES else layers
+        return parse_layers(text)
+    return list(layers)
+
+
+def model_plan(layers: str | list, raw_shape=(28, 28, 1), pad: int = 2) -> tuple[int, int]:
+    """(parameters, activation values per sample) of the model :func:`build_model` makes,
+    worked out from the shapes alone: nothing of the model's size is allocated."""
+    tokens = _tokens(layers)
+    _check_size(tokens, pad)
+    model = _assemble(tokens, None, raw_shape, pad, np.float32)
+    params = sum(math.prod(ly.W.shape) + math.prod(ly.B.shape)
+                 for ly in model.layers if ly.weighted)
+    shape = tuple(model.input_spec.shape)
+    values = math.prod(shape)
+    for layer in model.layers:
+        shape = layer.output_shape(shape)
+        values += math.prod(shape)
+    return params, values
+
+
 def build_model(layers: str | list, rng: np.random.Generator, raw_shape=(28, 28, 1),
                 pad: int = 2, dtype=np.float64) -> Sequential:
     """Build a freshly initialised model from an architecture name, a spec string or tokens.
 
     Convolutional stacks get the toolbox input convention (x/127.5 − 1, padded by ``pad``
-    pixels of −1); dense stacks take the flattened image.
+    pixels of −1); dense stacks take the flattened image. More than MAX_TRAIN_PARAMETERS
+    parameters are refused before any is allocated (``linear:3000000`` on MNIST: 2.4 G).
     """
-    if isinstance(layers, str):
-        text = ARCHITECTURES[layers].layers if layers in ARCHITECTURES else layers
-        tokens = parse_layers(text)
-    else:
-        tokens = list(layers)
-    _check_size(tokens, pad)
+    tokens = _tokens(layers)
+    params, _values = model_plan(tokens, raw_shape, pad)
+    if params > MAX_TRAIN_PARAMETERS:
+        raise ShapeError(f"--layers makes a model of {params:,} parameters; lrp train builds "
+                         f"at most {MAX_TRAIN_PARAMETERS:,} (each takes 20 bytes or more while "
+                         "training)")
+    return _assemble(tokens, rng, raw_shape, pad, dtype)
+
+
+def _assemble(tokens, rng, raw_shape, pad, dtype) -> Sequential:
+    """The model of ``tokens``; with ``rng`` None its weights are zero views (model_plan)."""
     model_input = next((TOKEN_KINDS[t.kind].model_input for t in tokens
                         if TOKEN_KINDS[t.kind].model_input), None)
     if model_input is None:

@@ -27,7 +27,13 @@ from ..fileio import identity
 from ..io import save_model
 from ..io.datasets import check_labels_fit
 from ..io.sidecar import sidecar_path
-from .architectures import ARCHITECTURES, build_model
+from .architectures import (
+    ARCHITECTURES,
+    MAX_BATCH_VALUES,
+    MAX_TRAIN_PARAMETERS,
+    build_model,
+    model_plan,
+)
 from .backprop import backward, forward_trace, trainable_layers
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .data import TrainingData, random_shift, split
@@ -35,6 +41,7 @@ from .losses import softmax_cross_entropy
 from .optim import make_optimizer, scheduled_lr
 
 DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
+MAX_LR = 1e3  # 10⁶ times Adam's default; above it every step overflows (numpy warnings, NaN)
 
 
 @dataclass
@@ -73,6 +80,10 @@ class TrainConfig:
                 or (self.lr is not None and not 0 < self.lr < math.inf)):
             raise LRPError("--lr must be positive and --weight-decay not negative (both "
                            "finite)")
+        if self.lr is not None and self.lr > MAX_LR:  # would only overflow into NaN weights
+            raise LRPError(f"--lr {self.lr:g} is far too large: at most {MAX_LR:g} (the "
+                           f"defaults: {DEFAULT_LR['adam']:g} for adam, {DEFAULT_LR['sgd']:g} "
+                           "for sgd)")
         if self.seed < 0:  # numpy's generators take no negative seed
             raise LRPError(f"--seed must be a whole number ≥ 0, got {self.seed}")
         self.architecture()
@@ -111,6 +122,22 @@ def _copy_params_into(model, params, to_numpy) -> None:
             layer.clear_cache()
 
 
+def _check_batch(config: TrainConfig, raw_shape) -> None:
+    """Refuse, before anything of the model's size is allocated, a minibatch whose kept
+    activations exceed MAX_BATCH_VALUES (and, in build_model, too many parameters)."""
+    params, values = model_plan(config.architecture(), raw_shape, config.pad)
+    if params > MAX_TRAIN_PARAMETERS:
+        return  # build_model names the parameters, the larger problem
+    if config.batch_size * values > MAX_BATCH_VALUES:
+        most = MAX_BATCH_VALUES // max(1, values)
+        raise LRPError(f"a minibatch of {config.batch_size} keeps {config.batch_size * values:,}"
+                       f" activation values for backpropagation ({values:,} per sample); at "
+                       f"most {MAX_BATCH_VALUES:,}: use --batch-size {most} or less"
+                       if most else
+                       f"one sample keeps {values:,} activation values for backpropagation; "
+                       f"at most {MAX_BATCH_VALUES:,}: use smaller layers")
+
+
 def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | None = None,
           resume=None, backend=None, command: str | None = None, log=print,
           overwrite: bool = False) -> TrainResult:
@@ -141,6 +168,7 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
         raise LRPError(f"--augment-shift {config.augment_shift} moves a "
                        f"{'×'.join(map(str, data.raw_shape[:2]))} image out of view; it must "
                        "be smaller than the image's sides")
+    _check_batch(config, data.raw_shape)
     model = build_model(config.architecture(), rng, raw_shape=data.raw_shape, pad=config.pad)
     n_classes = model.n_classes
     check_labels_fit(data.labels, n_classes, data.name)
@@ -203,14 +231,18 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                                    config.augment_shift, rng)
                 x = xp.asarray(spec.preprocess(raw, dtype=dtype))
                 y = xp.asarray(train_data.labels[idx])
-                acts = forward_trace(layers, params, x, xp)
-                loss, dout, ok = softmax_cross_entropy(acts[-1], y, xp)
+                # overflow shows as a non-finite loss, reported below in one line (numpy's
+                # warnings about it came first and said nothing about the cause)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    acts = forward_trace(layers, params, x, xp)
+                    loss, dout, ok = softmax_cross_entropy(acts[-1], y, xp)
                 if not np.isfinite(loss):
-                    raise LRPError(f"training diverged at epoch {epoch + 1} (loss {loss}); "
-                                   "lower --lr")
-                grads = backward(layers, params, acts, dout, xp)
+                    raise LRPError(f"training diverged at epoch {epoch + 1}, step {b + 1} "
+                                   f"(loss {loss}); lower --lr (it is {lr:g})")
                 step = epoch * steps_per_epoch + b
-                opt.step(grads, scheduled_lr(lr, config.schedule, step, total_steps), xp)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    grads = backward(layers, params, acts, dout, xp)
+                    opt.step(grads, scheduled_lr(lr, config.schedule, step, total_steps), xp)
                 loss_sum += loss * len(idx)
                 correct += ok
             metrics = {"epoch": epoch + 1, "loss": loss_sum / n, "train_acc": correct / n}

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from lrpcore.insight.conservation import branch_text
+from lrpcore.insight.conservation import branch_text, cut_summary, input_cut
 
 from . import imaging
 from .panel import ToolPanel
@@ -136,10 +136,7 @@ class ConservationPanel(ToolPanel):
         self.result = result
         rows = result.rows
         explained = rows[0].explained if rows else float("nan")
-        bottom = rows[-1].cut if rows else float("nan")
-        self.summary.setText(f"{result.description}: explained output f(x) = {_num(explained)},"
-                             f" ΣR across the cut at the input = {_num(bottom)} "
-                             f"({_num(bottom / explained if explained else math.nan)} of f(x))"
+        self.summary.setText(f"{result.description}: {cut_summary(explained, input_cut(rows))}"
                              + _warning_text(result.diagnosis))
         flagged = set() if result.diagnosis is None else \
             {f.layer for f in result.diagnosis.findings}

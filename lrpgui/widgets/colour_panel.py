@@ -71,7 +71,9 @@ class ColourPanel(QWidget):
         self.box.setMenuEnabled(False)
         self.item = pg.ImageItem()
         self.box.addItem(self.item)
-        self.widget.setMinimumSize(120, 120)
+        # small enough that the Explanation dock above keeps its rule table readable at
+        # 1024×700; the preview grows with the dock
+        self.widget.setMinimumSize(120, 56)
         self.note = QLabel(objectName="overlayNote")
         self.note.setWordWrap(True)
         row = QHBoxLayout()

@@ -24,6 +24,8 @@ MIN_WIDTH = 220
 # which --layer-rule and KEY=SPEC take; the rule column already tells pass from zplus)
 SHORT_ROLE = Qt.ItemDataRole.UserRole + 1
 MARGIN = 8  # what a cell's text leaves free of its width
+MIN_ROWS = 5  # rows the table shows at least, however many docks share its side (it showed
+# three at 1024×700 with the colour dock open)
 
 
 class _ShortWhenNarrow(QStyledItemDelegate):
@@ -62,6 +64,12 @@ class LayerRuleTable(QTableWidget):
         self.setItemDelegateForColumn(LAYER_COLUMN, _ShortWhenNarrow(self))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(MIN_WIDTH)
+        self.setMinimumHeight(self.rows_height(MIN_ROWS))
+
+    def rows_height(self, rows: int) -> int:
+        """Height of the header, ``rows`` rows of one line and the frame."""
+        row = self.fontMetrics().height() + 4  # a row of one line, as resizeRowsToContents
+        return self.horizontalHeader().sizeHint().height() + rows * row + 2 * self.frameWidth()
 
     def readable_width(self) -> int:
         """The least width of the layer column: a layer's kind and its first parameters."""

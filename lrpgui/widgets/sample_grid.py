@@ -25,6 +25,7 @@ from .colour_panel import make_searchable
 from .rule_panel import signals_blocked
 
 _Move = QAbstractItemView.CursorAction
+TILE_EXTRA = 56  # a tile with class names is at most this much wider than its thumbnail
 FORWARD = (_Move.MoveRight, _Move.MoveDown, _Move.MoveNext, _Move.MovePageDown)
 BACKWARD = (_Move.MoveLeft, _Move.MoveUp, _Move.MovePrevious, _Move.MovePageUp)
 
@@ -106,7 +107,7 @@ class SampleGrid(QWidget):
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(500)
         self.view.setIconSize(QSize(THUMB, THUMB))
-        self.view.setGridSize(QSize(THUMB + 14, THUMB + 24))
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setModel(self.model)
 
@@ -170,6 +171,7 @@ class SampleGrid(QWidget):
     def _fill_filters(self) -> None:
         model = self.state.model
         self.model.class_names = list(model.class_names) if model is not None else None
+        self.fit_tiles()
         n = model.n_classes if model is not None else None
         n = n or 10
         for combo, value in ((self.true_filter, self.state.filter_true),
@@ -186,6 +188,23 @@ class SampleGrid(QWidget):
                 combo.setCurrentIndex(max(i, 0))
         self.true_filter.setEnabled(self.state.labels is not None)
         self.mis_only.setEnabled(self.state.labels is not None)
+
+    def fit_tiles(self) -> None:
+        """Tiles as wide as their labels need, within limits: digits "3→8" fit under the
+        thumbnail, class names ("?→Egyptian cat", cut to "?→Egypt…" before) get a tile up to
+        TILE_EXTRA wider (longer names end in "…"; the tooltip has them in full). The view is
+        never lower than one whole row of tiles, so a short Samples dock still shows the
+        labels (at 1024×700 they were cut through)."""
+        metrics = self.view.fontMetrics()
+        names = [self.model.class_label(k) for k in range(len(self.model.class_names or ()))]
+        widest = max((metrics.horizontalAdvance(f"?→{n} ✗") for n in names), default=0)
+        width = max(THUMB + 16, min(THUMB + TILE_EXTRA, widest + 8))
+        tile = QSize(width, THUMB + 8 + metrics.lineSpacing())
+        self.model.tile_size = tile
+        grid = QSize(tile.width() + 2, tile.height() + 2)
+        if grid != self.view.gridSize():
+            self.view.setGridSize(grid)
+        self.view.setMinimumHeight(grid.height() + 2 * self.view.frameWidth())
 
     def _on_predictions(self, predictions) -> None:
         self.model.set_predictions(predictions)
