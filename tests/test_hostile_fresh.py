@@ -285,3 +285,17 @@ def test_a_file_array_indexes_as_numpy_does(tmp_path):
     np.testing.assert_array_equal(rows.reshape(-1, 3)[4], a.reshape(-1, 3)[4])
     with pytest.raises(IndexError):
         rows[7]
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+@pytest.mark.parametrize("sigma", ["1e308", "1e7", "nan"])
+def test_an_absurd_outline_sigma_is_refused_in_one_line(tmp_path, capsys, command, sigma):
+    # 1e308 overflowed inside the edge detector (internal error); 1e7 ran for minutes
+    R, x = tmp_path / "R.npy", tmp_path / "x.npy"
+    np.save(R, np.random.RandomState(0).randn(2, 28, 28))
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    out = tmp_path / "out.png"
+    assert main([command, str(R), "--input", str(x), "--sigma", sigma, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sigma" in err and "internal" not in err, err
+    assert not out.exists()
