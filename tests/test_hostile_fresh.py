@@ -299,3 +299,28 @@ def test_an_absurd_outline_sigma_is_refused_in_one_line(tmp_path, capsys, comman
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sigma" in err and "internal" not in err, err
     assert not out.exists()
+
+
+def test_references_are_shown_when_the_cache_cannot_keep_them(tmp_path, monkeypatch, capsys):
+    # a full disk under LRP_CACHE_DIR failed `lrp concepts` after the references were computed
+    import errno
+
+    from lrpcore import fileio
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    atomic_open = fileio.atomic_open
+
+    def full_in_cache(path, *a, **k):
+        if "relmax" in str(path):
+            raise fileio.ExportError(f"{path}: write failed: "
+                                     f"{__import__('os').strerror(errno.ENOSPC)}")
+        return atomic_open(path, *a, **k)
+
+    monkeypatch.setattr(fileio, "atomic_open", full_in_cache)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+                 "--references", "2", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "references" / "references.npz").exists()
+    assert not list((tmp_path / "cache" / "relmax").glob("*.npz"))
