@@ -235,7 +235,14 @@ class SprayPanel(BatchPanel):
                                                   "SpRAy result (*.npz)")
             if not path:
                 return None
-        self.result.save(path, overwrite=True)
+        from lrpcore.errors import LRPError
+
+        try:
+            self.result.save(path, overwrite=True)
+        except (LRPError, OSError) as exc:  # a full disk, a folder: said, not a traceback
+            self.show_error(str(exc) if isinstance(exc, LRPError) else f"{path}: {exc}")
+            return None
+        self.clear_error()
         return path
 
     def open(self, path=None):

@@ -74,3 +74,22 @@ def test_a_spray_result_and_an_error_naming_markup_are_shown_as_text(make_window
     assert panel.open(str(bad)) is None
     assert MARKUP in panel.error_label.text() and _small(panel.error_label)
     assert panel.error_label.textFormat() == Qt.TextFormat.PlainText
+
+
+def test_a_spray_result_that_cannot_be_saved_says_so(make_window, tmp_path):
+    # the ExportError escaped the Save button's slot: a traceback on stderr, nothing shown
+    from lrpcore.spray import SprayResult
+
+    window = make_window()
+    panel = window.insight.show("spray")
+    n = 4
+    rng = np.random.default_rng(0)
+    panel.show_result(SprayResult(np.arange(n), np.zeros(n, np.int64), rng.random((n, 28, 28)),
+                                  rng.random((n, 4)), np.array([0, 0, 1, 1]),
+                                  np.array([0.0, 0.5, 1.0]), rng.random((n, 2))))
+    folder = tmp_path / "taken.npz"
+    folder.mkdir()  # a folder where the file should go
+    assert panel.save(str(folder)) is None
+    assert str(folder) in panel.last_error and panel.error_label.isVisible()
+    assert panel.save(str(tmp_path / "s.npz")) == str(tmp_path / "s.npz")
+    assert panel.last_error is None
