@@ -48,6 +48,9 @@ def test_depthwise_each_way_gives_the_offset_by_offset_bits(dtype, shape, k, str
     w = rng.normal(size=(k, k, shape[3])).astype(dtype)
     y = cpu_kernels.depthwise(x, w, *stride)
     assert np.array_equal(y, _offset_depthwise(x, w, *stride))
+    bias = rng.normal(size=shape[3]).astype(dtype)
+    assert np.array_equal(cpu_kernels.depthwise(x, w, *stride, bias=bias),
+                          _offset_depthwise(x, w, *stride) + bias)
     g = rng.normal(size=y.shape).astype(dtype)
     back = cpu_kernels.depthwise_transpose(g, w, shape[1:], *stride)
     assert back.dtype == dtype
