@@ -4,7 +4,8 @@ On a GPU every array operation costs a launch of 15–40 µs however small the a
 explanation of a small network is mostly such launches. Here, each as one launch: the ε-rule's
 share ``R / (z + ε·s(z))`` (six numpy-style operations: compare, convert, scale, shift, add,
 divide), the one-class initial relevance, small convolutions each way (bias included) and
-depthwise convolutions each way. On numpy the same arithmetic runs as array operations.
+depthwise convolutions each way. On numpy, large arrays take the CPU's compiled kernels
+(``lrpcore.cpu_kernels``, numba) and small ones array operations, with the same results.
 CI has no GPU: tests/test_kernel_sources.py compiles the same kernel bodies as C and runs the
 engine's GPU code path through them; ``tools/gpu_check.py`` and ``tools/gpu_graph_check.py``
 check them on a device.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+
+import numpy as np
 
 
 def stabilize(z, eps, xp):
@@ -42,7 +45,29 @@ KERNELS: dict[str, KernelSource] = {}
 
 def has_kernels(xp) -> bool:
     """Whether ``xp`` compiles the engine's own kernels (cupy on a GPU; not numpy)."""
-    return getattr(xp, "ElementwiseKernel", None) is not None
+    # numpy first: its missing attribute raises inside getattr (~3 µs, 270 times a photograph)
+    return xp is not np and getattr(xp, "ElementwiseKernel", None) is not None
+
+
+# Arrays of fewer elements keep numpy's operations on the CPU: a digit or two needs no
+# compiled kernel (numba loads in ~0.3 s); the kernels give the same bits.
+CPU_KERNEL_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=1)
+def compiled():
+    """``lrpcore.cpu_kernels``, imported on first use: numba takes ~0.3 s to load, and an
+    import statement inside a hot function costs microseconds on every call."""
+    from . import cpu_kernels  # noqa: PLC0415
+
+    return cpu_kernels
+
+
+def cpu_kernels_fit(xp, *arrays) -> bool:
+    """Whether these arrays take ``lrpcore.cpu_kernels`` (numpy, large, one shape and dtype)."""
+    first = arrays[0]
+    return (xp is np and first.size >= CPU_KERNEL_SIZE
+            and all(a.shape == first.shape and a.dtype == first.dtype for a in arrays[1:]))
 
 
 @functools.lru_cache(maxsize=16)
@@ -62,6 +87,8 @@ def epsilon_share(R, z, eps, xp, divisor=1.0):
     if has_kernels(xp):  # cupy: one launch
         t = z.dtype.type
         return _kernel(xp, "lrp_epsilon_share")(R, z, t(divisor), t(eps))
+    if cpu_kernels_fit(xp, z, R):
+        return compiled().epsilon_share(R, z, eps, divisor)
     c = stabilize(z / divisor if divisor != 1 else z, eps, xp)
     xp.divide(R, c, out=c)  # in place: these arrays are the largest of the pass
     return c

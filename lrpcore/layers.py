@@ -23,7 +23,14 @@ import math
 import numpy as np
 
 from .errors import RuleError, ShapeError
-from .kernels import conv_direct, conv_transpose_direct, direct_conv_fits
+from .kernels import (
+    compiled,
+    conv_direct,
+    conv_transpose_direct,
+    cpu_kernels_fit,
+    direct_conv_fits,
+    has_kernels,
+)
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
 VARIANTS = {
@@ -441,7 +448,9 @@ class Convolution(LinearMap):
         multiply-adds cuBLAS runs it many times faster than a thread per output summing over
         hundreds of channels (that was most of EfficientNet-Lite0's GPU time); LeNet-5's
         small 1×1 layer stays a kernel, so its pass calls no cuBLAS (CUDA graph capture)."""
-        macs = N * Ho * Wo * int(np.prod(self.W.shape))
+        if not has_kernels(xp):  # numpy: asked ~170 times per photograph, so ask this first
+            return False
+        macs = N * Ho * Wo * math.prod(self.W.shape)
         if self._pointwise() and macs > POINTWISE_DIRECT_MACS:
             return False
         return direct_conv_fits(xp, macs)
@@ -688,6 +697,8 @@ class Pad(Layer):
         return f"Pad {t},{b},{left},{r} with {self.value:g}"
 
     def forward(self, x, xp):
+        if cpu_kernels_fit(xp, x):
+            return compiled().pad(x, self.pads, self.value)
         t, b, left, r = self.pads
         N, H, W, D = x.shape
         out = xp.full((N, H + t + b, W + left + r, D), self.value, dtype=x.dtype)

@@ -162,6 +162,17 @@ def _bias_part(layer, ctx, part):
     return ctx.xp.maximum(b, 0) if part == "pos" else ctx.xp.minimum(b, 0)
 
 
+def _plus_bias_part(z, layer, ctx, part):
+    """``z + _bias_part(…)``, added in place (one large temporary less): ``z`` is a fresh sum
+    of contributions the rule owns (a float 0 when there are none)."""
+    if layer.device_bias(ctx.xp, ctx.dtype) is None:
+        return z
+    if not hasattr(z, "shape"):
+        return z + _bias_part(layer, ctx, part)
+    z += _bias_part(layer, ctx, part)
+    return z
+
+
 @dataclass(frozen=True)
 class Epsilon(Rule):
     """ε-rule: R_i = x_i Σ_j w_ij R_j / (z_j + ε·s(z_j)) (Bach et al., 2015)."""
@@ -252,11 +263,11 @@ class AlphaBeta(Rule):
             xp = ctx.xp
             out = 0.0
             if alpha:
-                dpos = split.positive_sum() + _bias_part(layer, ctx, "pos")
+                dpos = _plus_bias_part(split.positive_sum(), layer, ctx, "pos")
                 out = alpha * split.positive_share(
                     epsilon_share(R, dpos, LITERATURE_STABILIZER, xp))
             if beta and split.has_negative():
-                dneg = split.negative_sum() + _bias_part(layer, ctx, "neg")
+                dneg = _plus_bias_part(split.negative_sum(), layer, ctx, "neg")
                 out = out + beta * split.negative_share(
                     epsilon_share(R, dneg, LITERATURE_STABILIZER, xp))
             return out
@@ -403,7 +414,7 @@ class ZPlus(Rule):
 
     def linear(self, layer, x, z, R, ctx):
         split = SignSplit(layer, x, ctx)
-        denominator = split.positive_sum() + _bias_part(layer, ctx, "pos")
+        denominator = _plus_bias_part(split.positive_sum(), layer, ctx, "pos")
         return split.positive_share(epsilon_share(R, denominator, LITERATURE_STABILIZER, ctx.xp))
 
 

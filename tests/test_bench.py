@@ -53,3 +53,44 @@ def test_graph_models_are_benchmarked():
     assert rows[0].lrp_ms["EpsilonPlus"] > 0 and rows[0].floor_ms > 0
     # EfficientNet-Lite0 is about 0.4 G multiply-adds per 224×224 image
     assert 3.5e8 < multiply_adds(BENCH_MODELS["efficientnet-lite0"]()) < 4.5e8
+
+
+def _offset_depthwise(x, w):
+    """numpy's depthwise convolution (stride 1): one strided product per filter offset."""
+    h, ww, _ = w.shape
+    Ho, Wo = x.shape[1] - h + 1, x.shape[2] - ww + 1
+    out = np.zeros((x.shape[0], Ho, Wo, x.shape[3]), dtype=x.dtype)
+    for a in range(h):
+        for b in range(ww):
+            out += x[:, a:a + Ho, b:b + Wo] * w[a, b]
+    return out
+
+
+@pytest.mark.parametrize("impl", ["compiled", "numpy"])
+def test_depthwise_layer(benchmark, impl):
+    """EfficientNet-Lite0's first depthwise layer (114×114×32 padded, 3×3), float32: the
+    compiled kernel (lrpcore.cpu_kernels) against numpy's offset-by-offset products."""
+    from lrpcore import cpu_kernels
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 114, 114, 32)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 32)).astype(np.float32)
+    run = (lambda: cpu_kernels.depthwise(x, w, 1, 1)) if impl == "compiled" else \
+        (lambda: _offset_depthwise(x, w))
+    y = benchmark(run)
+    assert y.shape == (1, 112, 112, 32)
+
+
+def test_efficientnet_photograph(benchmark):
+    """One 224×224 photograph through EfficientNet-Lite0 (random weights), forward +
+    EpsilonPlus in float32: the GUI's click on a photograph."""
+    from lrpcore.zoo import efficientnet_lite0
+
+    ex = lrpcore.Explainer(efficientnet_lite0(), "numpy", "float32")
+    x = np.random.default_rng(0).uniform(-1, 1, (1,) + tuple(ex.model.input_spec.shape))
+
+    def explain():
+        return ex.forward(x, raw=True).relevance("EpsilonPlus")
+
+    R = benchmark(explain)
+    assert R.shape == x.shape and np.all(np.isfinite(R))

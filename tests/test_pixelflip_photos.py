@@ -97,3 +97,27 @@ def test_perturbed_photographs_run_in_bounded_parallel_passes(monkeypatch):
     for a, b in zip(res, one, strict=True):
         scale = np.abs(b.outputs).max()
         np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=1e-5 * scale)
+
+
+def test_sanity_check_explains_photographs_in_bounded_passes(monkeypatch):
+    """The sanity check ran its batch of up to 256 samples as one forward pass (64
+    EfficientNet-Lite0 photographs: 1.7 GB); it now takes Explainer.passes' sizes."""
+    from lrpcore.graph_explain import GraphExplainer
+    from lrpcore.insight.sanity import cascading_randomisation
+
+    model = colour_graph_model(side=224)
+    a, b = Explainer(model, "numpy", "float32").passes((256, 3, 224, 224), 256)[0]
+    limit = b - a
+    assert limit < 64
+    n = limit + 3  # two passes
+    x = np.random.default_rng(1).integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
+    sizes = []
+    real = GraphExplainer.forward
+
+    def spy(self, x, raw=False):
+        sizes.append(len(x))
+        return real(self, x, raw)
+
+    monkeypatch.setattr(GraphExplainer, "forward", spy)
+    res = cascading_randomisation(model, x, "epsilon:0.01", keep_maps=2)
+    assert max(sizes) <= limit and sum(sizes) == n * (len(res.steps) + 1)

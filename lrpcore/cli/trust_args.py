@@ -30,11 +30,16 @@ def add_model_data(p) -> None:
 
 
 def model_path(text: str) -> str:
-    """A model file, or the file of a bundled model named without its extension."""
+    """A model file, the file of a bundled model named without its extension, or a model
+    named as ``load_model`` takes it (``efficientnet-lite0``, built from its checkpoint: it
+    was refused here, while ``lrp evaluate`` took it)."""
     if os.path.exists(text):
         return text
     from ..bundled import MODEL_EXTENSIONS, MODELS_DIR  # noqa: PLC0415
+    from ..io.models import NAMED_MODEL_FILES  # noqa: PLC0415
 
+    if text in NAMED_MODEL_FILES:
+        return text
     for ext in MODEL_EXTENSIONS:
         candidate = MODELS_DIR / f"{text}{ext}"
         if candidate.is_file():

@@ -248,7 +248,8 @@ def _replacements(spec, kind, grid, sample_ids, seed):
     H, W, C = grid.image
     value = baseline_value(spec, kind)
     if kind != "noise":  # one value (or one per channel) for every pixel: no per-sample copy
-        return float(value) if np.ndim(value) == 0 else np.asarray(value).reshape(C)
+        return float(value) if np.ndim(value) == 0 else np.broadcast_to(
+            np.asarray(value, dtype=float).reshape(-1), (C,))
     lo, hi = value
     return np.stack([_sample_rng(seed, s, 2).uniform(lo, hi, (H * W, C)) for s in sample_ids])
 

@@ -228,10 +228,13 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
     if not order:
         raise ShapeError("the model has no weighted layers to randomise")
     targets = np.empty(n, dtype=np.int64)
-    for a in range(0, n, batch_size):
-        fwd = base.forward(X[a:a + batch_size], raw=True)
-        lab = None if labels is None else np.asarray(labels).reshape(-1)[a:a + batch_size]
-        targets[a:a + batch_size] = base.backend.to_numpy(
+    # passes of at most batch_size samples, fewer where their activations would not fit
+    # Explainer.passes (64 photographs took 1.7 GB in one forward pass)
+    passes = base.passes(X.shape, batch_size)
+    for a, b in passes:
+        fwd = base.forward(X[a:b], raw=True)
+        lab = None if labels is None else np.asarray(labels).reshape(-1)[a:b]
+        targets[a:b] = base.backend.to_numpy(
             output_seed(fwd.output, target, lab, base.backend.xp,
                         model_class_names(fwd))).argmax(axis=1)
     spec = model.input_spec
@@ -244,12 +247,12 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         m = model if k == 0 else randomised_copy(model, chosen, seed=seed + k)
         ex = base if k == 0 else Explainer(m, base.backend, base.dtype)
         R = np.empty(X.shape, dtype=np.float64)
-        for a in range(0, n, batch_size):
+        for a, b in passes:
             check_cancel(cancel)
-            fwd = ex.forward(X[a:a + batch_size], raw=True)
+            fwd = ex.forward(X[a:b], raw=True)
             with np.errstate(all="ignore"):
-                R[a:a + batch_size] = attribute(fwd, rule, targets[a:a + batch_size])
-            report(progress, k * n + min(n, a + batch_size), total)
+                R[a:b] = attribute(fwd, rule, targets[a:b])
+            report(progress, k * n + b, total)
         maps = np.nan_to_num(as_maps(R, spec))
         if original is None:
             original = maps
