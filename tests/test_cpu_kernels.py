@@ -130,3 +130,26 @@ def test_pad_writes_the_border_value_around_the_input(dtype, pads):
     got = cpu_kernels.pad(x, pads, -2.5)
     assert got.dtype == dtype
     assert np.array_equal(got, want)
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    """An install where numba finds no cache folder it may write (read-only site-packages and
+    home) still runs: the kernels compile per process instead of raising on import."""
+    import importlib.util
+
+    import numba
+
+    real_njit = numba.njit
+
+    def njit(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    spec = importlib.util.spec_from_file_location("fresh_cpu_kernels", cpu_kernels.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    x = np.random.default_rng(6).normal(size=(1, 6, 6, 4))
+    w = np.random.default_rng(7).normal(size=(3, 3, 4))
+    assert np.array_equal(fresh.depthwise(x, w, 1, 1), _offset_depthwise(x, w, 1, 1))
