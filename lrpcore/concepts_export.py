@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 
@@ -28,6 +29,7 @@ from .fileio import (
 )
 from .relmax import _spatial
 from .render.compose import compose, digit, encode_png, heatmap
+from .text import short
 
 TILE = 28  # reference crops are shown at this side (nearest neighbour), before scaling
 
@@ -75,16 +77,59 @@ def image01(explainer, images, spec):
     return get
 
 
-@contextlib.contextmanager
-def output_folder(out, overwrite):
-    """A temporary folder that becomes ``out`` when the block succeeds."""
+# what write_concepts puts in a folder: --overwrite replaces only a folder of these
+_WRITTEN = re.compile(r"(ranking\.csv|conditional\.npy|heatmap\.png|conditional_\d+_ch\d+\.png"
+                      r")(\.json)?|references")
+_WRITTEN_REFS = re.compile(r"(channel_\d+\.png|references\.npz)(\.json)?")
+
+
+def _foreign(out) -> str | None:
+    """Why ``out`` is no output folder of lrp concepts (None: it is one, or empty): a typo in
+    ``--out ~/thesis --overwrite`` must not delete the folder and everything in it."""
+    if os.path.islink(out) or not os.path.isdir(out):
+        return "it is not a folder" if not os.path.islink(out) else "it is a symbolic link"
+    refs = os.path.join(out, "references")
+    try:
+        names = os.listdir(out)
+        if "references" in names:
+            if os.path.islink(refs) or not os.path.isdir(refs):
+                return "its references is not a folder"
+            names += [f"references/{n}" for n in os.listdir(refs)
+                      if not _WRITTEN_REFS.fullmatch(n)]
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    other = sorted(n for n in names if not _WRITTEN.fullmatch(n))
+    if other:
+        return f"it holds {short(other[0])}" + (f" and {len(other) - 1:,} more" if len(other) > 1
+                                                else "")
+    return None
+
+
+def check_output_folder(out, overwrite) -> str:
+    """``out`` as an absolute path, once it may become the output folder: refused when its
+    parent is missing, or it exists (not as an empty folder) without ``overwrite``, or
+    ``overwrite`` would replace something that is no output folder of lrp concepts."""
     out = os.path.abspath(os.fspath(out))
     parent = os.path.dirname(out)
     if not os.path.isdir(parent):
         raise ExportError(f"{out}: folder {parent} does not exist")
-    if os.path.exists(out) and not (os.path.isdir(out) and not os.listdir(out)) \
-            and not overwrite:
-        raise ExportError(f"{out}: exists (use --overwrite to replace it)")
+    if os.path.lexists(out) and not (os.path.isdir(out) and not os.listdir(out)):
+        if not overwrite:
+            raise ExportError(f"{out}: exists (use --overwrite to replace it)")
+        why = _foreign(out)
+        if why:
+            raise ExportError(f"{out}: exists and is not an output folder of lrp concepts "
+                              f"({why}); --overwrite replaces only such a folder: give "
+                              "another --out")
+    return out
+
+
+@contextlib.contextmanager
+def output_folder(out, overwrite):
+    """A temporary folder that becomes ``out`` when the block succeeds (checked again: the
+    folder may have changed while the analysis ran)."""
+    out = check_output_folder(out, overwrite)
+    parent = os.path.dirname(out)
     clean_stale_temporaries(parent)  # folders of killed runs of this machine
     tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
     old = None
@@ -154,4 +199,5 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
     return names
 
 
-__all__ = ["gallery_image", "image01", "output_folder", "ranking_csv", "write_concepts"]
+__all__ = ["check_output_folder", "gallery_image", "image01", "output_folder", "ranking_csv",
+           "write_concepts"]

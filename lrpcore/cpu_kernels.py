@@ -34,9 +34,9 @@ def _compile(fn):
 
 
 @_compile
-def _depthwise(x, w, s0, s1, out):
+def _depthwise(x, w, s0, s1, bias, biased, out):
     """A valid depthwise convolution, output row by output row, each summed over the filter
-    offsets in order, in place."""
+    offsets in order, in place, then ``bias`` added to it if ``biased``."""
     N, Ho, Wo = out.shape[0], out.shape[1], out.shape[2]
     C = x.shape[3]
     h, ww = w.shape[0], w.shape[1]
@@ -53,6 +53,11 @@ def _depthwise(x, w, s0, s1, out):
                         ov = orow[k]
                         for c in range(C):
                             ov[c] += xv[c] * wv[c]
+            if biased:
+                for k in range(Wo):
+                    ov = orow[k]
+                    for c in range(C):
+                        ov[c] += bias[c]
 
 
 @_compile
@@ -88,14 +93,17 @@ def _depthwise_transpose(g, w, s0, s1, times, scaled, out):
                         ov[c] *= tv[c]
 
 
-def depthwise(x, w, s0, s1):
-    """Valid depthwise convolution of NHWC ``x`` with filters ``w`` (h × w × C), no bias."""
+def depthwise(x, w, s0, s1, bias=None):
+    """Valid depthwise convolution of NHWC ``x`` with filters ``w`` (h × w × C), plus ``bias``
+    (one per channel) when given: added to each row while it is in the cache."""
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     N, H, W, C = x.shape
     h, ww = w.shape[:2]
     out = np.empty((N, (H - h) // s0 + 1, (W - ww) // s1 + 1, C), dtype=x.dtype)
-    _depthwise(x, w, s0, s1, out)
+    biased = bias is not None
+    bias = np.ascontiguousarray(bias, dtype=x.dtype) if biased else w[0, 0]
+    _depthwise(x, w, s0, s1, bias, biased, out)
     return out
 
 

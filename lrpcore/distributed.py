@@ -252,8 +252,9 @@ def connect(scheduler=None, workers=None):
     if scheduler:
         try:
             return distributed.Client(scheduler, timeout="30s"), None
-        except OSError as exc:
-            raise LRPError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        except (OSError, ValueError, TypeError) as exc:  # ValueError: not an address at all
+            raise LRPError(f"--scheduler {short(scheduler)}: cannot connect "
+                           f"({short(exc, 200)})") from None
     import logging  # noqa: PLC0415
 
     import dask  # noqa: PLC0415
@@ -271,6 +272,12 @@ def connect(scheduler=None, workers=None):
                                            processes=True, dashboard_address=":0",
                                            silence_logs=logging.CRITICAL)
     return distributed.Client(cluster), cluster
+
+
+def max_local_workers() -> int:
+    """How many worker processes ``--workers`` may start here: 4 per core (``--workers
+    100000`` started processes until the machine ran out of memory)."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def _live_blas_threads() -> int | None:

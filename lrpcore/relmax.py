@@ -29,7 +29,7 @@ from .concepts import (
     pass_size,
     single_pass,
 )
-from .errors import Cancelled
+from .errors import Cancelled, ExportError
 
 CACHE_SUB = "relmax"
 FORMAT = 1
@@ -222,7 +222,10 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
     refs = compute_references(explainer, images, k, rule, target, labels, n,
                               progress=progress, cancelled=cancelled)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
-        refs.save(path)
+        try:
+            refs.save(path)
+        except (ExportError, OSError):  # a full or read-only cache: shown, not kept (the
+            return refs                 # minutes of work are not lost to an optional copy)
         trim(path.parent, cap, ".npz", keep=[path])  # the oldest entries go first
     return refs
 

@@ -48,6 +48,9 @@ def test_depthwise_each_way_gives_the_offset_by_offset_bits(dtype, shape, k, str
     w = rng.normal(size=(k, k, shape[3])).astype(dtype)
     y = cpu_kernels.depthwise(x, w, *stride)
     assert np.array_equal(y, _offset_depthwise(x, w, *stride))
+    bias = rng.normal(size=shape[3]).astype(dtype)
+    assert np.array_equal(cpu_kernels.depthwise(x, w, *stride, bias=bias),
+                          _offset_depthwise(x, w, *stride) + bias)
     g = rng.normal(size=y.shape).astype(dtype)
     back = cpu_kernels.depthwise_transpose(g, w, shape[1:], *stride)
     assert back.dtype == dtype
@@ -127,3 +130,26 @@ def test_pad_writes_the_border_value_around_the_input(dtype, pads):
     got = cpu_kernels.pad(x, pads, -2.5)
     assert got.dtype == dtype
     assert np.array_equal(got, want)
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    """An install where numba finds no cache folder it may write (read-only site-packages and
+    home) still runs: the kernels compile per process instead of raising on import."""
+    import importlib.util
+
+    import numba
+
+    real_njit = numba.njit
+
+    def njit(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    spec = importlib.util.spec_from_file_location("fresh_cpu_kernels", cpu_kernels.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    x = np.random.default_rng(6).normal(size=(1, 6, 6, 4))
+    w = np.random.default_rng(7).normal(size=(3, 3, 4))
+    assert np.array_equal(fresh.depthwise(x, w, 1, 1), _offset_depthwise(x, w, 1, 1))

@@ -62,13 +62,14 @@ def parse_top(text, n_channels) -> int:
 
 def run(args) -> int:
     from .. import concepts, export, relmax
-    from ..concepts_export import image01, output_folder, write_concepts
+    from ..concepts_export import check_output_folder, image01, output_folder, write_concepts
     from ..explain import Explainer, resolve_rules
     from ..io import load_model
     from ..render import get_colormap
     from .cmd_explain import parse_layer_rules
 
     get_colormap(args.colormap)
+    check_output_folder(args.out, args.overwrite)  # before anything is computed
     model = load_model(args.model)
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)

@@ -94,8 +94,9 @@ def _write_outputs(args, results) -> None:
 
 def run(args) -> int:
     from .. import load_model  # noqa: PLC0415 (keep `lrp --help` fast)
-    from ..insight.pixelflip import evaluate_methods  # noqa: PLC0415
+    from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
 
+    check_seed(args.seed)  # before anything is read or computed
     if not args.rule and not args.random:
         raise ShapeError("give at least one --rule (or --random)")
     check_outputs_free([args.csv, args.plot], args.overwrite)

@@ -51,9 +51,11 @@ def _plot_path(args) -> str | None:
 
 
 def run(args) -> int:
+    from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sanity import cascading_randomisation, csv_text, figure  # noqa: PLC0415
     from ..render.compose import save_png  # noqa: PLC0415
 
+    check_seed(args.seed)  # before anything is read or computed
     plot = _plot_path(args)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite)
     model, x, labels = load_inputs(args, 64)

@@ -44,8 +44,10 @@ def register(sub):
 
 def run(args) -> int:
     from ..insight.params import parse_values  # noqa: PLC0415
+    from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sweep import csv_text, run_sweep  # noqa: PLC0415
 
+    check_seed(args.seed)  # before anything is read or computed
     params = dict(parse_values(t) for t in args.param) or None
     if args.csv not in (None, "-"):
         check_outputs_free([args.csv], args.overwrite)

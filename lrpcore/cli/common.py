@@ -42,6 +42,11 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
         raise DatasetError(f"{path}: not a plain .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read {what}: {exc}") from None
+    if mmap and isinstance(arr, np.memmap):  # read, not mapped: a file that shrinks while
+        from ..io.file_array import open_npy_rows  # noqa: PLC0415  it is mapped is SIGBUS
+
+        rows = open_npy_rows(path)
+        arr = arr if rows is None else rows
     if isinstance(arr, np.lib.npyio.NpzFile):
         keys = list(arr.keys())
         if len(keys) != 1:

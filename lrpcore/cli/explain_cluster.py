@@ -40,6 +40,11 @@ def run_cluster(args) -> int:
         raise RuleError("give either --workers N (a local cluster) or --scheduler ADDR")
     if args.workers is not None and args.workers < 1:
         raise RuleError("--workers must be at least 1")
+    most = distributed.max_local_workers()
+    if args.workers is not None and args.workers > most:  # each one is a process
+        raise RuleError(f"--workers {args.workers}: at most {most} local worker processes on "
+                        "this machine (4 per core); for more, start a Dask cluster and give "
+                        "--scheduler ADDR")
     for attr, flag in UNSUPPORTED:
         if getattr(args, attr, None):
             raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "

@@ -15,7 +15,7 @@ import zipfile
 import numpy as np
 
 from ..errors import DatasetError, LRPError, ShapeError
-from .common import load_array, load_samples
+from .common import DatasetArray, load_array, load_samples
 
 NPZ_PREFERRED = "relevance"  # the member an .npz of several arrays is read from by default
 
@@ -211,7 +211,7 @@ class InputFile:
 
         self.path = os.fspath(spec)
         data, _labels = load_samples(self.path, what, mmap=True, model=model)
-        self.data = as_batch(data, self.path) if isinstance(data, np.ndarray) else data
+        self.data = data if isinstance(data, DatasetArray) else as_batch(data, self.path)
         self.n = int(self.data.shape[0])
 
     @property

@@ -193,8 +193,16 @@ def unit_relevance(relevance, grid: UnitGrid) -> np.ndarray:
     return out
 
 
+def check_seed(seed) -> int:
+    """A seed numpy's generators take: a whole number ≥ 0 (a negative one was an internal
+    ValueError deep inside a run)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise RuleError(f"--seed must be a whole number ≥ 0, got {seed}")
+    return int(seed)
+
+
 def _sample_rng(seed, sample, stream):
-    return np.random.default_rng([int(seed), int(sample), stream])
+    return np.random.default_rng([check_seed(seed), int(sample), stream])
 
 
 def unit_ranks(unit_rel, order="relevance", seed=0, sample_ids=None) -> np.ndarray:

@@ -211,6 +211,9 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
     prediction before randomising), so every step explains the same output unit.
     ``on_step(step, done, total)`` is called after each step.
     """
+    from .pixelflip import check_seed  # noqa: PLC0415
+
+    check_seed(seed)
     t0 = time.perf_counter()
     base = Explainer(model, backend, dtype)
     if baseline_name(rule) is None:

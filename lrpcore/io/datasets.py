@@ -27,6 +27,7 @@ from ..fileio import read_bytes
 from ..text import listing
 from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
+from .file_array import FileArray, open_npy_rows
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder
 from .mnist_sample import SAMPLE_NAME, builtin_sample
@@ -116,6 +117,8 @@ class Dataset:
             return "image files (decoded on demand)"
         if isinstance(self._data, np.memmap):
             return "memory-mapped"
+        if isinstance(self._data, FileArray):
+            return "read from the file as needed"
         return "in memory"
 
     def images(self, indices=None) -> np.ndarray:
@@ -256,7 +259,8 @@ def _read_npy(path: str):
         raise DatasetError(f"{path}: not a plain numeric .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read .npy: {exc}") from None
-    return arr
+    rows = open_npy_rows(path)  # a map of a file that shrinks kills the process (SIGBUS)
+    return arr if rows is None else rows
 
 
 def _pick(keys, wanted, path, what, required=True):

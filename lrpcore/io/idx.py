@@ -25,6 +25,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_open, read_bytes
 from ..limits import CACHE_MAX
 from .cache import cache_dir
+from .file_array import FileArray
 
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 GZIP_MAGIC = b"\x1f\x8b"
@@ -67,8 +68,9 @@ def _expected_size(dtype, shape) -> int:
     return count * dtype.itemsize
 
 
-def map_idx(path, name=None) -> np.ndarray:
-    """Memory-map an uncompressed IDX file after checking its header against its size."""
+def map_idx(path, name=None) -> FileArray:
+    """An uncompressed IDX file's array, read as used, after checking its header against its
+    size."""
     path = os.fspath(path)
     name = name or path
     try:
@@ -90,7 +92,8 @@ def map_idx(path, name=None) -> np.ndarray:
     try:
         if need == 0:
             return np.zeros(shape, dtype=dtype.newbyteorder("="))
-        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+        # read, not mapped: a mapped file that shrinks kills the process (see file_array.py)
+        return FileArray(path, dtype, shape, offset)
     except (ValueError, OverflowError):  # e.g. 0 × 3e9 × 3e9: empty, yet no array can say it
         raise DatasetError(f"{name}: byte 4: the header's shape {'×'.join(map(str, shape))} "
                            "is too large for an array") from None

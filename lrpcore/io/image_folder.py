@@ -24,8 +24,15 @@ _FORMATS = ("PNG", "JPEG")  # what Pillow may decode: never by content alone (EP
 _MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1}
 
 
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError as exc:  # a folder the user may not read: a DatasetError, not an internal one
+        raise DatasetError(f"{folder}: cannot read the folder: {exc.strerror or exc}") from None
+
+
 def _images_in(folder: str) -> list[str]:
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+    return sorted(os.path.join(folder, f) for f in _listdir(folder)
                   if f.lower().endswith(IMAGE_EXTENSIONS)
                   and os.path.isfile(os.path.join(folder, f)))
 
@@ -55,6 +62,12 @@ def _open(path: str):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DatasetError(f"{path}: the image is too large to decode (more than "
                            f"{MAX_PIXELS:,} pixels; a decompression bomb?)") from None
+    except OSError as exc:
+        if exc.errno is None:  # Pillow's own errors carry none: the content is at fault
+            raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
+                               f"file{_other_format(path)}") from None
+        # unreadable, or gone since the folder was listed: say so, not "not a valid image"
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except Exception:  # decoders raise many types for broken files
         raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
                            f"file{_other_format(path)}") from None
@@ -145,7 +158,7 @@ class ImageFolder:
 
     def __init__(self, root):
         self.root = os.fspath(root)
-        classes = sorted(d for d in os.listdir(self.root)
+        classes = sorted(d for d in _listdir(self.root)
                          if os.path.isdir(os.path.join(self.root, d)) and not d.startswith("."))
         files, labels = [], []
         for k, cls in enumerate(classes):

@@ -353,7 +353,8 @@ def _graph_model(header, layers, spec, path):
                                    "and 'output'")
         nodes.append(Node(entry["name"], layer, tuple(entry["inputs"]), entry["output"]))
     conventions = {"zennit": ZENNIT, "toolbox": TOOLBOX}
-    convention = conventions.get(graph.get("convention", "zennit"))
+    name = graph.get("convention", "zennit")
+    convention = conventions.get(name) if isinstance(name, str) else None
     if convention is None or not isinstance(graph.get("input"), str) \
             or not isinstance(graph.get("output"), str):
         raise ModelFormatError(f"{path}: header 'graph' needs 'input', 'output' and a known "

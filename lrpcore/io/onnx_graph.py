@@ -558,6 +558,9 @@ def _op_sum(b, node, attrs, where, t, data_in):
         return
     if len(data_in) != len([n for n in node.input if n]) or None in data_in:
         b.fail(where, f"{op} of data and constants is not supported")
+    if len(data_in) == 1:  # a Sum or Mean of one tensor is that tensor
+        _alias(b, node, t)
+        return
     if len({d.storage for d in data_in}) > 1:
         data_in = [b.channels_last(d, where) for d in data_in]
     layer = Mean() if op == "Mean" else Add()
@@ -572,6 +575,9 @@ def _op_sum(b, node, attrs, where, t, data_in):
 def _op_concat(b, node, attrs, where, t, data_in):
     if len(data_in) != len([n for n in node.input if n]) or None in data_in:
         b.fail(where, "Concat of data and constants is not supported")
+    if len(data_in) == 1:  # a Concat of one tensor is that tensor
+        _alias(b, node, t)
+        return
     axis = int(attrs.get("axis", 1))
     rank = len(t.shape) + 1
     if axis % rank != 1:

@@ -210,10 +210,21 @@ class RelevanceStore:
     def input(self) -> str:
         return str(self.run["input"])
 
+    def _read(self, what, read):
+        """``read()``, with a chunk damaged or cut short since the store was written (zarr's
+        codecs raise RuntimeError, ValueError, ...) as a DatasetError naming the store."""
+        try:
+            return read()
+        except (DatasetError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the codecs' many error types
+            raise DatasetError(f"{self.path}: damaged {what} data ({type(exc).__name__}: "
+                               f"{short(exc, 200)})") from None
+
     @property
     def done(self) -> np.ndarray:
         """Bool per chunk: True where its relevance is stored."""
-        return np.asarray(self._done[:]).astype(bool)
+        return self._read(DONE, lambda: np.asarray(self._done[:]).astype(bool))
 
     @property
     def complete(self) -> bool:
@@ -233,10 +244,11 @@ class RelevanceStore:
                                "(its chunk was not computed; rerun the same lrp explain "
                                "command to finish the store)")
         if np.ndim(idx) == 0:
-            return np.asarray(self.relevance[int(idx)])
+            return self._read(RELEVANCE, lambda: np.asarray(self.relevance[int(idx)]))
         if isinstance(indices, slice):
-            return np.asarray(self.relevance[indices])
-        return np.asarray(self.relevance.get_orthogonal_selection((np.asarray(idx),)))
+            return self._read(RELEVANCE, lambda: np.asarray(self.relevance[indices]))
+        return self._read(RELEVANCE, lambda: np.asarray(
+            self.relevance.get_orthogonal_selection((np.asarray(idx),))))
 
     def open_dataset(self):
         """The explained dataset (:func:`lrpcore.open_dataset` of the stored input path)."""

@@ -50,8 +50,11 @@ def enlarge(a: np.ndarray, scaling: int) -> np.ndarray:
     return np.repeat(np.repeat(a, s, axis=0), s, axis=1)
 
 
+MAX_SIGMA = 100.0  # enlarged pixels: the Gaussian costs 8·sigma per pixel (1e308 overflowed)
+
+
 def outline_mask(x01_enlarged: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     """Canny edges of the enlarged input (scikit-image, default thresholds): the outline."""
-    if sigma < 0 or not np.isfinite(sigma):
-        raise ShapeError(f"outline sigma must be a finite number ≥ 0, got {sigma}")
+    if not 0 <= sigma <= MAX_SIGMA:  # NaN fails too
+        raise ShapeError(f"outline sigma must be a number from 0 to {MAX_SIGMA:g}, got {sigma}")
     return canny(x01_enlarged, sigma=sigma)

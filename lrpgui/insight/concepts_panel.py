@@ -123,6 +123,7 @@ class ConceptsPanel(ToolPanel):
                                           "descend")
         self.composition_table.cellDoubleClicked.connect(lambda r, _c: self.descend(r))
         self.composition_label = QLabel(objectName="conceptsCompositionLabel")
+        self.composition_label.setTextFormat(Qt.TextFormat.PlainText)  # it names an ONNX node
         self.maps = canvas("conceptsMaps")
         self.gallery = canvas("conceptsGallery")
         left = QSplitter(Qt.Orientation.Vertical)

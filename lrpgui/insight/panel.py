@@ -4,7 +4,7 @@ errors inline, announce each displayed result."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
 from lrpcore.errors import LRPError
@@ -32,6 +32,8 @@ class ToolPanel(QWidget):
         self.error_label = QLabel()
         self.error_label.setObjectName(f"{self.key}Error")
         self.error_label.setWordWrap(True)
+        # messages quote file and node names: as HTML, <img src="/dev/zero"> would be read
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.hide()
         self._stale = True

@@ -101,6 +101,7 @@ class SprayPanel(BatchPanel):
         for w in (*jobs.widgets(), self.open_button, self.save_button):
             top.addWidget(w)
         self.summary = QLabel(objectName="spraySummary")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)  # a saved result's class, as written
 
         self.scatter_plot = pg.PlotWidget()
 
@@ -234,7 +235,14 @@ class SprayPanel(BatchPanel):
                                                   "SpRAy result (*.npz)")
             if not path:
                 return None
-        self.result.save(path, overwrite=True)
+        from lrpcore.errors import LRPError
+
+        try:
+            self.result.save(path, overwrite=True)
+        except (LRPError, OSError) as exc:  # a full disk, a folder: said, not a traceback
+            self.show_error(str(exc) if isinstance(exc, LRPError) else f"{path}: {exc}")
+            return None
+        self.clear_error()
         return path
 
     def open(self, path=None):

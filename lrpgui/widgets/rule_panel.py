@@ -32,6 +32,7 @@ from lrpcore.errors import LRPError
 from lrpcore.explain import layer_indices, resolve_rules
 from lrpcore.presets import PRESETS, preset_or_none
 from lrpcore.rules import RULES, format_number, parse_rule
+from lrpcore.text import no_markup
 
 from .. import rendering
 from .choice_box import ChoiceBox
@@ -368,7 +369,7 @@ class RulePanel(QWidget):
                     cells = [str(i), what, "×".join(map(str, shapes[i]))]
                     for col, text in enumerate(cells):
                         item = QTableWidgetItem(text)
-                        item.setToolTip(text)
+                        item.setToolTip(no_markup(text))  # a node name from the file
                         item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                         if col == LAYER_COLUMN and names:  # narrow: the node's name
                             item.setData(SHORT_ROLE, names[i])
