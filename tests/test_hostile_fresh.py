@@ -324,3 +324,51 @@ def test_references_are_shown_when_the_cache_cannot_keep_them(tmp_path, monkeypa
                  "--references", "2", "--out", str(out)]) == 0, capsys.readouterr().err
     assert (out / "references" / "references.npz").exists()
     assert not list((tmp_path / "cache" / "relmax").glob("*.npz"))
+
+
+@pytest.mark.parametrize("cache", ["full", "not a folder"])
+def test_a_gzipped_idx_opens_when_its_cache_cannot_be_written(tmp_path, monkeypatch, cache):
+    # a full disk under LRP_CACHE_DIR (or a cache path that is a file) made every gzipped IDX
+    # file unreadable, the bundled mnist-test (the explorer's default dataset) included
+    import errno
+    import gzip
+
+    from lrpcore import open_dataset
+    from lrpcore.io import idx
+
+    images = np.random.RandomState(0).randint(0, 255, (5, 28, 28)).astype(np.uint8)
+    head = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(head + images.tobytes()))
+    if cache == "full":
+        monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+        real = idx.atomic_open
+
+        class Full:
+            def __init__(self, fh):
+                self.fh = fh
+
+            def write(self, data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        import contextlib
+
+        @contextlib.contextmanager
+        def full_disk(target, mode="wb"):
+            with real(target, mode) as fh:
+                yield Full(fh)
+
+        monkeypatch.setattr(idx, "atomic_open", full_disk)
+    else:
+        (tmp_path / "cache").write_text("a file where the cache folder should be")
+        monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    ds = open_dataset(path)
+    np.testing.assert_array_equal(ds.images()[..., 0], images)
+    if cache == "full":
+        assert list((tmp_path / "cache" / "idx").iterdir()) == []  # nothing partial kept
+    # bad data is still bad data, not a cache problem
+    path.write_bytes(gzip.compress(head + images.tobytes())[:-20])
+    from lrpcore import DatasetError
+
+    with pytest.raises(DatasetError, match="t10k-images"):
+        open_dataset(path).images()
