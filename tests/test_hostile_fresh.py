@@ -372,3 +372,19 @@ def test_a_gzipped_idx_opens_when_its_cache_cannot_be_written(tmp_path, monkeypa
 
     with pytest.raises(DatasetError, match="t10k-images"):
         open_dataset(path).images()
+
+
+def test_a_file_renamed_over_an_open_dataset_is_not_read_with_the_old_header(tmp_path):
+    # the reader keeps the file it opened, as a memory map did: another file put in its place
+    # (another header length, other data) must not be read at the old offsets
+    import os
+
+    from lrpcore import open_dataset
+
+    path = tmp_path / "x.npy"
+    old = np.arange(4 * 784, dtype=np.uint8).reshape(4, 28, 28)
+    np.save(path, old)
+    ds = open_dataset(path)
+    np.save(tmp_path / "new.npy", np.zeros((4, 28, 28, 1, 1), np.float32))  # longer header
+    os.replace(tmp_path / "new.npy", path)
+    np.testing.assert_array_equal(ds.images([3])[0, ..., 0], old[3])
