@@ -388,3 +388,13 @@ def test_a_file_renamed_over_an_open_dataset_is_not_read_with_the_old_header(tmp
     np.save(tmp_path / "new.npy", np.zeros((4, 28, 28, 1, 1), np.float32))  # longer header
     os.replace(tmp_path / "new.npy", path)
     np.testing.assert_array_equal(ds.images([3])[0, ..., 0], old[3])
+
+
+def test_an_absurd_number_of_reference_samples_is_refused_before_computing(tmp_path, capsys):
+    # --references 999999999999 ran for hours: one conditional heatmap per channel and sample
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "convolution1",
+                 "--references", "999999999999", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--references" in err and "256" in err, err
+    assert not out.exists()
