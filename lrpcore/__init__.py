@@ -18,6 +18,7 @@ from .errors import (
 from .explain import Explainer, Forward, explain, predict, resolve_rules
 from .io import Dataset, check_fits, load_labels, load_model, open_dataset, save_model
 from .io.relevance_store import RelevanceStore, open_relevance_store  # zarr imported on use
+from .lazy import submodule_getattr
 from .model import Sequential
 from .presets import PRESETS
 from .rules import RULE_NAMES, parse_rule
@@ -31,3 +32,8 @@ __all__ = [
     "PRESETS", "RULE_NAMES", "parse_rule", "__version__", "RelevanceStore",
     "open_relevance_store", "default_settings",
 ]
+
+
+# ``lrpcore.render.heatmap(...)``, ``lrpcore.insight.compare(...)`` after ``import lrpcore``,
+# as the README writes them; the submodule is imported on first use
+__getattr__ = submodule_getattr(__name__)

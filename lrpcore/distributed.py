@@ -106,8 +106,10 @@ def open_source(path, model=None):
                        folder.fitting()), ds.labels)
     if path.lower().endswith(".npy"):
         from .cli.common import load_array  # noqa: PLC0415
+        from .io.datasets import labels_beside  # noqa: PLC0415
 
-        return Source("npy", full, tuple(load_array(path, mmap=True).shape)), None
+        shape = tuple(load_array(path, mmap=True).shape)
+        return Source("npy", full, shape), labels_beside(path, shape[0]) if shape else None
     raise DatasetError(f"{path}: a distributed run reads a .npy file, a Zarr array or an image "
                        "folder (convert other datasets to .npy first)")
 

@@ -148,6 +148,9 @@ def downsample(maps, size=8) -> np.ndarray:
     return np.add.reduceat(rows, rx[:-1], axis=2) / np.diff(rx)[None, None, :]
 
 
+MIN_SAMPLES = 2  # SpRAy clusters a neighbour graph: one sample has no neighbour
+
+
 def features_of(heatmaps, size=8) -> np.ndarray:
     """Downsampled heatmaps, each scaled to unit length (the strategy, not its strength)."""
     f = downsample(heatmaps, size).reshape(len(heatmaps), -1)
@@ -218,6 +221,9 @@ def one_thread():
 def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
             cancelled=None) -> dict:
     """Clustering and embedding of (n, H, W) heatmaps; ``k=None`` takes the eigengap's."""
+    if len(heatmaps) < MIN_SAMPLES:  # a neighbour graph needs a neighbour
+        raise DatasetError(f"SpRAy needs at least {MIN_SAMPLES} samples to cluster, got "
+                           f"{len(heatmaps)}")
     feats = features_of(heatmaps, size)
     # one thread: scikit-learn's OpenMP loops (t-SNE) spin-wait for a second thread on a busy
     # CPU — measured 88 s instead of 3.8 s for 500 samples on 2 shared cores
@@ -262,7 +268,7 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
     from .targets import parse_target  # noqa: PLC0415
 
     labels = getattr(dataset, "labels", None)
-    indices = class_indices(labels, len(dataset), cls)
+    indices = class_indices(labels, len(dataset), cls, getattr(dataset, "name", None))
     if isinstance(target, str):  # a class name becomes its index (the metadata says which)
         target = parse_target(target, class_names=lambda: explainer.model.class_names)
     if target == "true" and labels is None:
@@ -278,16 +284,24 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
     return SprayResult(indices, lab, R, **res, meta=meta)
 
 
-def class_indices(labels, n, cls=None) -> np.ndarray:
-    """Dataset indices of class ``cls`` (all ``n`` when None); a class needs labels."""
+def class_indices(labels, n, cls=None, where=None) -> np.ndarray:
+    """Dataset indices of class ``cls`` (all ``n`` when None); a class needs labels.
+    ``where`` (the dataset's name) starts the refusals."""
+    the = f"{where}: " if where else ""
     if cls is None:
+        if n < MIN_SAMPLES:
+            raise DatasetError(f"{the}{n} sample{'s' * (n != 1)}; SpRAy needs at least "
+                               f"{MIN_SAMPLES} to cluster")
         return np.arange(n)
     if labels is None:
         raise DatasetError("--class needs a dataset with labels (give them with --labels "
                            "FILE)")
     indices = np.flatnonzero(np.asarray(labels) == int(cls))
     if indices.size == 0:
-        raise DatasetError(f"no sample of class {cls} in the dataset")
+        raise DatasetError(f"{the}no sample of class {cls} in the dataset")
+    if indices.size < MIN_SAMPLES:
+        raise DatasetError(f"{the}only {indices.size} sample of class {cls} in the dataset; "
+                           f"SpRAy needs at least {MIN_SAMPLES} to cluster")
     return indices
 
 
@@ -298,7 +312,7 @@ def spray_precomputed(store, cls=None, labels=None, k=None, neighbours=10, size=
     class; samples whose chunk was not computed are left out."""
     if labels is None:
         labels = getattr(store.open_dataset(), "labels", None)
-    indices = class_indices(labels, len(store), cls)
+    indices = class_indices(labels, len(store), cls, store.path)
     indices = indices[store.available()[indices]]
     if indices.size == 0:
         raise DatasetError(f"{store.path}: no relevance stored for these samples yet")

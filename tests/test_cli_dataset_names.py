@@ -71,3 +71,41 @@ def test_a_mistyped_dataset_or_model_name_lists_the_names_that_exist(tmp_path, c
     err = capsys.readouterr().err
     assert "mnist-lenet6: no such file or bundled model" in err and "mnist-lenet5" in err
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_npy_of_images_uses_the_labels_file_beside_it(tmp_path, capsys):
+    """``X_images.npy`` with ``X_labels.npy`` beside it carries labels for every command, as
+    ``lrp spray``/``sweep`` and the explorer already read them: ``--target true`` of
+    ``lrp explain`` and ``lrp evaluate`` needs no ``--labels`` (it failed before)."""
+    ds = lrpcore.open_dataset("mnist-test")
+    np.save(tmp_path / "few_images.npy", ds.images(slice(0, 4)))
+    labels = (ds.labels[:4] + 1) % 10  # not the predictions: the true class must be read
+    np.save(tmp_path / "few_labels.npy", labels)
+    model = default_model_path()
+    out = tmp_path / "R.npy"
+    rc = main(["explain", str(model), str(tmp_path / "few_images.npy"), "--target", "true",
+               "--out", str(out), "--rule", "epsilon:0.01"])
+    assert rc == 0, capsys.readouterr().err
+    want = lrpcore.explain(lrpcore.load_model(model), ds.images(slice(0, 4)),
+                           rule="epsilon:0.01", target="true", labels=labels)
+    np.testing.assert_allclose(np.load(out), want, rtol=1e-10, atol=1e-12)
+    rc = main(["evaluate", str(model), str(tmp_path / "few_images.npy"), "--target", "true",
+               "--rule", "epsilon:0.01", "--steps", "3", "--csv", str(tmp_path / "f.csv")])
+    assert rc == 0, capsys.readouterr().err
+    x, found = load_samples(tmp_path / "few_images.npy")
+    np.testing.assert_array_equal(found, labels)
+    from lrpcore.distributed import open_source  # lrp explain --out R.zarr: the same labels
+
+    np.testing.assert_array_equal(open_source(tmp_path / "few_images.npy")[1], labels)
+
+
+def test_scores_beside_an_input_are_not_taken_for_its_labels(tmp_path, capsys):
+    """``lrp explain M x.npy --outputs y.npy`` run twice: the first run's scores in ``y.npy``
+    (``x`` → ``y`` is a label file's name) must not stop the second run."""
+    np.save(tmp_path / "x.npy", lrpcore.open_dataset("mnist-test").images(slice(0, 3)))
+    args = ["explain", str(default_model_path()), str(tmp_path / "x.npy"), "--out",
+            str(tmp_path / "R.npy"), "--outputs", str(tmp_path / "y.npy"), "--overwrite"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert np.load(tmp_path / "y.npy").shape == (3, 10)
+    assert main(args) == 0, capsys.readouterr().err
+    assert load_samples(tmp_path / "x.npy")[1] is None

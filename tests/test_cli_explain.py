@@ -283,3 +283,29 @@ def test_trace_prints_per_layer_sums(files, lenet_txt, capsys):
     ratios = [float(parts[-2]) for parts in lines]
     assert ratios and all(abs(r - 2.0) < 0.05 for r in ratios)
     assert "first 10 of 16 samples" in text
+
+
+def test_preprocessed_floats_without_raw_get_a_warning(tmp_path, capsys):
+    """Toolbox data already scaled to [-1, 1] (x/127.5 − 1), given without --raw, was scaled
+    a second time, silently: every digit became a flat grey. One warning line naming the file
+    and --raw; raw uint8 digits and --raw runs get none."""
+    import lrpcore
+
+    digits = lrpcore.open_dataset("mnist-test").images(slice(0, 3))
+    np.save(tmp_path / "scaled.npy", digits / 127.5 - 1)
+    np.save(tmp_path / "digits.npy", digits)
+    for name, warned in (("scaled.npy", True), ("digits.npy", False)):
+        assert main(["explain", "mnist-lenet5", str(tmp_path / name), "--out",
+                     str(tmp_path / f"R-{name}")]) == 0
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "look preprocessed" in line]
+        assert len(lines) == warned, err
+        assert not warned or (name in lines[0] and "--raw" in lines[0])
+    assert main(["evaluate", "mnist-lenet5", str(tmp_path / "scaled.npy"), "--steps", "2",
+                 "--csv", str(tmp_path / "f.csv")]) == 0
+    assert "scaled.npy: values in [-1, 1] look preprocessed" in capsys.readouterr().err
+    fed = lrpcore.Explainer(lrpcore.load_model("mnist-lenet5")).prepare(digits)
+    np.save(tmp_path / "fed.npy", fed)
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "fed.npy"), "--raw", "--out",
+                 str(tmp_path / "R-fed.npy")]) == 0
+    assert "look preprocessed" not in capsys.readouterr().err

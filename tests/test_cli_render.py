@@ -401,3 +401,25 @@ def test_a_single_map_is_the_sample_its_sidecar_names_drawn_over_its_dataset(tmp
     assert main(["render", str(tmp_path / "r.npy"), "--side-by-side", "--out",
                  str(tmp_path / "y.png")]) == 2
     assert "--side-by-side needs --input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["render", "{R}", "--out", "{d}/heatmap.jpg"],
+    ["figure", "{R}", "--out", "{d}/figure.jpeg"],
+    ["evaluate", "mnist-lenet5", "mnist-test", "--n", "2", "--csv", "{d}/f.csv", "--plot",
+     "{d}/flip.JPG"],
+    ["sanity", "mnist-lenet5", "mnist-test", "--n", "2", "--rule", "simple", "--plot",
+     "{d}/sanity"],
+])
+def test_an_image_output_not_named_png_is_refused_before_anything_is_written(
+        argv, tmp_path, capsys):
+    """PNG bytes were written under any name (``--out heatmap.jpg`` made a PNG called .jpg):
+    a one-line usage error naming the file, exit 2, and no file."""
+    np.save(tmp_path / "R.npy", np.zeros((2, 28, 28)))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SystemExit) as stop:  # a usage error, as argparse exits
+        main([a.format(R=tmp_path / "R.npy", d=out) for a in argv])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "name the file ….png" in err
+    assert list(out.iterdir()) == []

@@ -466,6 +466,18 @@ def test_cli_convert_refuses_unwritable_formats(capsys, tmp_path, lenet_copy):
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_cli_convert_of_a_graph_to_toolbox_text_names_the_file_and_node(capsys, tmp_path):
+    """A residual ONNX network has layers the toolbox's text cannot hold: one line naming the
+    output file, the layer and its node, and the way out (.npz); no file left behind."""
+    from shared_data import shared_path
+
+    src = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    assert _lrp("convert", src, tmp_path / "r.txt") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "r.txt:" in err and "(node '" in err and ".npz" in err
+    assert not list(tmp_path.iterdir())
+
+
 def test_toolbox_text_written_on_numpy_2_loads(tmp_path, lenet_txt):
     """The toolbox's writer on numpy ≥ 2 writes every number as np.float64(…): such files
     load to the same weights; other wrappers (code) are still refused, nothing is evaluated."""

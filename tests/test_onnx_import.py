@@ -299,7 +299,8 @@ def test_padded_model_round_trips_natively_and_refuses_the_toolbox_format(tmp_pa
     assert again.layers[1].pads == (1, 2, 0, 1) and again.layers[1].value == -1.0
     x = RNG.standard_normal((2, 1, 5, 5))
     np.testing.assert_array_equal(again.forward(x), model.forward(x))
-    with pytest.raises(ModelFormatError, match="no toolbox text form"):
+    with pytest.raises(ModelFormatError, match="m.txt: the LRP Toolbox's text format has no "
+                       "form for layer"):
         save_model(model, tmp_path / "m.txt")
     assert not (tmp_path / "m.txt").exists()
 
@@ -505,6 +506,25 @@ def test_sidecar_layout_contradicting_the_onnx_input_is_one_line_error(tmp_path,
     assert (spec.layout, spec.divide, spec.source) == ("NCHW", 255.0, "sidecar")
     side.write_text(json.dumps({"input": {"layout": "NCHW"}}))
     assert load_model(path).input_spec.layout == "NCHW"
+
+
+@pytest.mark.parametrize("name", ["mnist-lenet5", "mnist-maxnet"])
+def test_channels_first_sidecar_of_a_padded_toolbox_model_names_both_layouts(name, tmp_path):
+    """The bundled LeNet-5 (input padded by 2) with ``{"input": {"layout": "NCHW"}}`` beside
+    it said "input 'pad' needs an NHWC 'raw_shape' (H, W, C)": the README promises the
+    file, the layout written and the one the model takes."""
+    import json
+    import shutil
+
+    from lrpcore.bundled import default_model_path
+
+    shutil.copy(default_model_path().parent / f"{name}.npz", tmp_path / "m.npz")
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "NCHW"}}))
+    with pytest.raises(ModelFormatError) as err:
+        load_model(tmp_path / "m.npz")
+    msg = str(err.value)
+    assert "m.json" in msg and "'layout' NCHW" in msg and "takes NHWC input" in msg
+    assert "\n" not in msg
 
 
 def test_channels_first_spec_for_a_channels_last_chain_is_refused(tmp_path):

@@ -267,9 +267,26 @@ def test_cli_evaluate_errors(lenet_txt, mnist_small, tmp_path, capsys):
     rc = main(["evaluate", str(lenet_txt), str(xi), "--rule", "bogus", "--csv",
                str(tmp_path / "new.csv")])
     assert rc == 2 and not (tmp_path / "new.csv").exists()
-    rc = main(["evaluate", str(lenet_txt), str(xi), "--target", "true", "--rule", "simple",
+    bare = tmp_path / "digits.npy"  # x.npy reads y.npy beside it as its labels
+    bare.write_bytes(xi.read_bytes())
+    rc = main(["evaluate", str(lenet_txt), str(bare), "--target", "true", "--rule", "simple",
                "--csv", str(tmp_path / "new.csv")])
     assert rc == 2 and "labels" in capsys.readouterr().err
+
+
+def test_cli_evaluate_without_a_rule_evaluates_the_models_rule(tmp_path, capsys):
+    """``lrp evaluate MODEL DATA --csv f.csv`` flipped in random order only: "AOPC per rule"
+    of no rule. Without --rule it takes the model's rule, as ``lrp explain`` does."""
+    import lrpcore
+
+    np.save(tmp_path / "x.npy", lrpcore.open_dataset("mnist-test").images(slice(0, 3)))
+    rc = main(["evaluate", "mnist-lenet5", str(tmp_path / "x.npy"), "--steps", "2",
+               "--no-random", "--csv", str(tmp_path / "f.csv")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "1 curve in" in out
+    want = lrpcore.default_settings(lrpcore.load_model("mnist-lenet5"))
+    rows = (tmp_path / "f.csv").read_text().splitlines()[1:]
+    assert {r.split(",")[0].strip('"') for r in rows} == {"simple"} != {want["rule"]}
 
 
 def test_cli_and_gui_panel_start_from_the_same_pixelflip_settings():

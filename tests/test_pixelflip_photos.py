@@ -121,3 +121,33 @@ def test_sanity_check_explains_photographs_in_bounded_passes(monkeypatch):
     monkeypatch.setattr(GraphExplainer, "forward", spy)
     res = cascading_randomisation(model, x, "epsilon:0.01", keep_maps=2)
     assert max(sizes) <= limit and sum(sizes) == n * (len(res.steps) + 1)
+
+
+def test_a_sweep_too_large_to_keep_its_forward_passes_runs_them_per_setting(monkeypatch):
+    """A sweep kept every forward pass of all its samples for all settings (256 photographs:
+    7 GB); beyond KEEP_FORWARD_BYTES it runs them again for each setting, with the same
+    ranking and scores."""
+    from lrpcore.graph_explain import GraphExplainer
+    from lrpcore.insight import sweep as sweep_module
+    from lrpcore.insight.sweep import run_sweep
+
+    model = colour_graph_model()
+    x = np.random.default_rng(2).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    calls = []
+    real = GraphExplainer.forward
+
+    def spy(self, x, raw=False):
+        calls.append(len(x))
+        return real(self, x, raw)
+
+    monkeypatch.setattr(GraphExplainer, "forward", spy)
+    kw = {"params": {"epsilon": [1e-6, 0.1]}, "steps": 5, "dtype": "float64"}
+    kept = run_sweep(model, x, "epsilon", **kw)
+    assert calls == [4]  # one pass serves both settings
+    calls.clear()
+    monkeypatch.setattr(sweep_module, "KEEP_FORWARD_BYTES", 1)
+    again = run_sweep(model, x, "epsilon", **kw)
+    assert calls == [4, 4, 4]  # targets, then once per setting
+    assert [r.label for r in again.rows] == [r.label for r in kept.rows]
+    np.testing.assert_allclose([r.score for r in again.rows], [r.score for r in kept.rows],
+                               rtol=1e-12)

@@ -56,3 +56,27 @@ def test_the_demo_run_in_the_checkout_leaves_git_status_clean():
     for name in ("lrp-demo/heatmap_3_bwr.png", "lrp-demo-2/relevance_3.npy"):
         done = subprocess.run(["git", "check-ignore", "-q", name], cwd=root, timeout=60)
         assert done.returncode == 0, name
+
+
+def test_every_lrpcore_name_the_readme_shows_resolves_after_import_lrpcore():
+    """``lrpcore.render.heatmap(R, x01)``, ``lrpcore.export.export_explanations(...)``,
+    ``lrpcore.allocator.keep_freed_memory()``: the README names them after ``import lrpcore``;
+    in a fresh interpreter they raised AttributeError (submodules were never imported)."""
+    import json
+    import subprocess
+    import sys
+
+    names = sorted(set(re.findall(r"\blrpcore(?:\.[A-Za-z_]\w*)+", README)))
+    assert "lrpcore.render.heatmap" in names and len(names) > 20
+    script = "\n".join([
+        "import json, operator, sys", "import lrpcore", "bad = []",
+        "for name in json.loads(sys.argv[1]):",
+        "    try:", "        operator.attrgetter(name.split('.', 1)[1])(lrpcore)",
+        "    except AttributeError as exc:", "        bad.append(f'{name}: {exc}')",
+        "print('\\n'.join(bad))", "assert not hasattr(lrpcore, 'no_such_module')"])
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(names)], cwd=root,
+                          capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -246,3 +246,30 @@ def test_spray_records_the_resolved_rule_not_none():
     named = spray.spray(ex, sub, None, rule="EpsilonPlus", target="3", k=2, embed=None)
     assert named.meta["rule"] == resolve_rules(ex.layers, "EpsilonPlus").description
     assert named.meta["target"] == 3
+
+
+def test_cli_spray_of_a_class_with_one_sample_is_one_line_naming_the_data(tmp_path, capsys):
+    """One sample has no neighbour to build SpRAy's graph from: a refusal naming the file and
+    the class (exit 2, nothing written), not scikit-learn's internal error (exit 1)."""
+    ds = lrpcore.open_dataset("mnist-test")
+    sevens = np.flatnonzero(ds.labels[:50] == 7)
+    np.save(tmp_path / "few_images.npy", ds.images(sevens[:1]))
+    np.save(tmp_path / "few_labels.npy", ds.labels[sevens[:1]])
+    for extra in (["--class", "7"], []):
+        rc = main(["spray", "mnist-lenet5", str(tmp_path / "few_images.npy"), "--out",
+                   str(tmp_path / "s.npz"), "--rule", "epsilon:0.01", *extra])
+        err = capsys.readouterr().err
+        assert rc == 2, err
+        assert err.count("\n") == 1 and "few_images.npy" in err and "at least 2" in err
+        assert not (tmp_path / "s.npz").exists()
+    with pytest.raises(DatasetError, match="at least 2"):
+        spray.analyse(np.zeros((1, 8, 8)))
+    assert "→ 1 cluster (" in _spray_two(tmp_path, capsys)
+
+
+def _spray_two(tmp_path, capsys) -> str:
+    ds = lrpcore.open_dataset("mnist-test")
+    np.save(tmp_path / "two_images.npy", ds.images([0, 17]))
+    assert main(["spray", "mnist-lenet5", str(tmp_path / "two_images.npy"), "--out",
+                 str(tmp_path / "two.npz"), "--rule", "epsilon:0.01", "--k", "1"]) == 0
+    return capsys.readouterr().out

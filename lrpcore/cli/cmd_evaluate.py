@@ -14,6 +14,8 @@ from .common import (
     load_labels,
     load_samples,
     parse_target,
+    png_output,
+    warn_if_preprocessed,
 )
 from .progress import ProgressBar
 
@@ -31,7 +33,8 @@ def register(sub):
     p.add_argument("--raw", action="store_true",
                    help="samples are already in the model's input layout (no preprocessing)")
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
-                   help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable)")
+                   help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable; "
+                        "default: the model's rule, as for 'lrp explain')")
     p.add_argument("--random", action=argparse.BooleanOptionalAction,
                    default=DEFAULTS["random"],
                    help="add random ordering as a reference (default: on, as in the GUI)")
@@ -62,7 +65,7 @@ def register(sub):
                         "AOPC to 4 digits on LeNet-5)")
     p.add_argument("--csv", required=True, help="output CSV: rule, step, flipped, mean output, "
                                                  "AOPC up to that step")
-    p.add_argument("--plot", help="output PNG with the mean curves")
+    p.add_argument("--plot", type=png_output, help="output PNG with the mean curves")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (it is shown only when stderr is a terminal)")
@@ -97,13 +100,17 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
-    if not args.rule and not args.random:
-        raise ShapeError("give at least one --rule (or --random)")
     check_outputs_free([args.csv, args.plot], args.overwrite)
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)
+    if not args.rule:  # AOPC of random order alone compares nothing: the model's rule
+        from ..conventions import convention_of, recommended_rule  # noqa: PLC0415
+
+        args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
+    if not args.raw:
+        warn_if_preprocessed("evaluate", args.input, x, model)
     if args.labels:
         labels = load_labels(args.labels, len(x), model.n_classes)
     if args.n is not None:
@@ -130,8 +137,8 @@ def run(args) -> int:
     steps = results[0].flipped.size - 1
     unit = results[0].unit
     units = "pixels" if unit == 1 else f"{unit}×{unit} patches"
-    print(f"{n} samples × {steps} steps of {args.per_step} {units}, {len(results)} curves in "
-          f"{seconds:.1f} s")
+    curves = f"{len(results)} curve{'s' * (len(results) != 1)}"
+    print(f"{n} samples × {steps} steps of {args.per_step} {units}, {curves} in {seconds:.1f} s")
     print("AOPC (higher = the ordering finds what the model needs):")
     ranked = sorted(results, key=lambda r: -r.aopc)
     for rank, res in enumerate(ranked, 1):

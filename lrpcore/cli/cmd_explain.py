@@ -30,6 +30,7 @@ from .common import (
     parse_target,
     remove_quietly,
     remove_with_sidecars,
+    warn_if_preprocessed,
 )
 from .progress import ProgressBar
 
@@ -131,6 +132,8 @@ def run(args) -> int:
     model = load_model(args.model)
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
+    if not args.raw:
+        warn_if_preprocessed("explain", args.input, x, model)
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..fileio import staged_writes
-from .common import add_command, check_outputs_free
+from .common import add_command, check_outputs_free, png_output
 from .progress import ProgressBar
 from .trust_args import add_model_data, load_inputs, model_path, target_of, write_csv
 
@@ -33,7 +33,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
                    help="similarity per step as CSV to PATH (to stdout without a PATH)")
-    p.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
+    p.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG", type=png_output,
                    help="heatmaps of the first samples at every step (default file: "
                    "MODEL-sanity-RULE.png in the current folder)")
     p.set_defaults(func=run)

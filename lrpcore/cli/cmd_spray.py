@@ -77,7 +77,8 @@ def run(args) -> int:
     res.meta.update(model=str(args.model), data=str(args.data))
     res.save(args.out, overwrite=args.overwrite)
     sizes = ", ".join(str(s) for s in res.sizes())
-    print(f"{len(res.indices)} samples → {res.k} clusters (sizes {sizes}) → {args.out}",
+    print(f"{len(res.indices)} samples → {res.k} cluster{'s' * (res.k != 1)} (sizes {sizes}) "
+          f"→ {args.out}",
           file=sys.stdout)
     return 0
 

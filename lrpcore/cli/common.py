@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -82,11 +83,12 @@ def load_samples(path, what="input", mmap=False, model=None):
     :func:`lrpcore.open_dataset` opens — a built-in name such as ``mnist-sample`` or
     ``mnist-test``, IDX, .mat, .npz, .txt, an image folder — with the labels it carries.
     With ``model``, a folder of photographs of any size is resized and cropped to its input."""
-    from ..io.datasets import open_dataset  # noqa: PLC0415
+    from ..io.datasets import labels_beside, open_dataset  # noqa: PLC0415
 
     path = os.fspath(path)
     if os.path.isfile(path) and path.lower().endswith(".npy"):
-        return load_array(path, what, mmap=mmap), None
+        arr = load_array(path, what, mmap=mmap)  # X_images.npy's X_labels.npy, as open_dataset
+        return arr, labels_beside(path, len(arr)) if arr.ndim else None
     # a missing path: "no such file, folder or built-in dataset (…)"
     ds = open_dataset(path, model=model)
     return DatasetArray(ds), ds.labels
@@ -127,6 +129,37 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
         return getattr(m, "class_names", None)
 
     return parse(text, words, what=what, class_names=names if callable(model) else names())
+
+
+def warn_if_preprocessed(command, path, x, model) -> None:
+    """A warning on stderr when INPUT, read as raw images, looks preprocessed already: float
+    values within [-1, 1] (the LRP Toolbox's x/127.5 − 1, or x/255) for a model whose raw
+    pixels reach 255. Without --raw the scaling would be applied twice, silently."""
+    spec = getattr(model, "input_spec", None)
+    raw_range = getattr(spec, "raw_range", None)
+    if not raw_range or raw_range[1] <= 1.5 or not len(x):
+        return
+    head = np.asarray(x[:64])
+    if head.dtype.kind != "f" or not head.size:
+        return
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.abs(head)) if np.isfinite(head).any() else 0.0
+    if 0 < peak <= 1.0:
+        print(f"lrp {command}: warning: {path}: values in [{float(np.nanmin(head)):.3g}, "
+              f"{float(np.nanmax(head)):.3g}] look preprocessed already, while the model's raw "
+              f"input reaches {raw_range[1]:g}; add --raw to feed them as they are",
+              file=sys.stderr)
+
+
+def png_output(text: str) -> str:
+    """argparse type of an option naming a PNG to write: images are written as PNG only, so
+    another extension (``--out heatmap.jpg``) would label PNG bytes as something else."""
+    import argparse  # noqa: PLC0415
+
+    if text and not text.lower().endswith(".png"):  # "": the command names the file
+        raise argparse.ArgumentTypeError(f"{text}: images are written as PNG; name the file "
+                                         f"….png")
+    return text
 
 
 def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:

@@ -23,3 +23,7 @@ __all__ = [
     "ConservationRow", "conservation", "conservation_from_trace", "format_conservation",
     "layer_relevance_map", "FlipResult", "evaluate_methods", "flip_curves", "Cancelled",
 ]
+
+from ..lazy import submodule_getattr  # noqa: E402
+
+__getattr__ = submodule_getattr(__name__)  # lrpcore.insight.diagnose, imported on first use

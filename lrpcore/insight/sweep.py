@@ -4,7 +4,8 @@ Which ε, γ or α should I use? Each setting of a grid (see :mod:`.params`) exp
 batch of samples, and pixel-flipping scores it (MoRF minus LeRF area, :mod:`.faithfulness`);
 the settings come back sorted best first, with the heatmaps of the first samples for a
 side-by-side view and the conservation diagnosis of each (a setting that creates relevance is
-marked, whatever its score). One forward pass per batch serves every setting.
+marked, whatever its score). One forward pass per batch serves every setting (while they fit
+KEEP_FORWARD_BYTES; a larger batch of photographs runs them again for each setting).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .diagnose import Accumulator, sample_activations
 from .faithfulness import Faithfulness, FlipScorer
 from .params import Setting, grid
 from .tasks import check_cancel, report
+
+KEEP_FORWARD_BYTES = 1 << 30  # forward passes a sweep keeps for all its settings (CPU)
 
 
 @dataclass(frozen=True)
@@ -78,15 +81,17 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names)
     X = ex.prepare(x, raw)
     n = X.shape[0]
+    # the forward passes serve every setting when they fit KEEP_FORWARD_BYTES on the CPU;
+    # beyond (256 photographs keep 7 GB) each setting runs them again, pass by pass
+    keep = ex.backend.name != "numpy" or n * ex.sample_bytes(X.shape[1:]) <= KEEP_FORWARD_BYTES
     forwards, targets = [], np.empty(n, dtype=np.int64)
-    for start in range(0, n, explain_batch):
+    for start, stop in ex.passes(X.shape, explain_batch):
         check_cancel(cancel)
-        stop = min(n, start + explain_batch)
         fwd = ex.forward(X[start:stop], raw=True)
         lab = None if labels is None else np.asarray(labels).reshape(-1)[start:stop]
         seed_ = output_seed(fwd.output, target, lab, ex.backend.xp, model_class_names(fwd))
         targets[start:stop] = ex.backend.to_numpy(seed_).argmax(axis=1)
-        forwards.append((start, stop, fwd))
+        forwards.append((start, stop, fwd if keep else None))
     scorer = FlipScorer(ex, X, targets, steps=steps, per_step=per_step, patch=patch,
                         baseline=baseline, region=region, seed=seed)
     total = len(settings) * 3 * n  # per setting: explain n, two curves over n
@@ -96,8 +101,9 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
         config = setting.config(ex.layers)
         R = np.empty(X.shape, dtype=ex.dtype)
         checks = Accumulator(ex.layers, config)
-        for start, stop, fwd in forwards:
+        for start, stop, kept in forwards:
             check_cancel(cancel)
+            fwd = kept if kept is not None else ex.forward(X[start:stop], raw=True)
             r, trace = fwd.relevance(config, targets[start:stop], trace=True, to_numpy=False)
             checks.add(trace, sample_activations(fwd), ex.backend.xp)
             R[start:stop] = ex.backend.to_numpy(r)

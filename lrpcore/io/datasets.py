@@ -420,6 +420,21 @@ def _sibling_labels(path: str):
     return None
 
 
+def labels_beside(path, n) -> np.ndarray | None:
+    """The labels of ``n`` samples stored in an image array file, read from the label file
+    beside it (:func:`_sibling_labels`), or None: what :func:`open_dataset` finds, for the
+    commands that read a ``.npy`` themselves (memory-mapped). A file there that holds no
+    labels for these samples (``y.npy`` of an earlier ``--outputs``: N × 10 scores) is not
+    theirs and is left alone, so it never stops a run that needs no labels."""
+    found = _sibling_labels(os.fspath(path))
+    if found is None:
+        return None
+    try:
+        return normalize_labels(load_labels(found), n, found)
+    except DatasetError:
+        return None
+
+
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data"
 BUNDLED_TEST = ("mnist-test-images-idx3-ubyte.gz", "mnist-test-labels-idx1-ubyte.gz")
 

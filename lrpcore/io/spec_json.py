@@ -148,7 +148,12 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
 def _check_sizes(fields, where):
     raw, shape, pad = fields["raw_shape"], fields["shape"], fields["pad"]
     if pad:
-        if fields["layout"] != "NHWC" or len(raw) != 3:
+        if fields["layout"] != "NHWC":  # e.g. "NCHW" in the sidecar of a toolbox LeNet-5
+            raise ModelFormatError(
+                f"{where}: 'layout' {fields['layout']} contradicts the padded input (pad "
+                f"{pad}), which takes NHWC input ({_LAYOUT_WORDS['NHWC']}); write \"layout\": "
+                "\"NHWC\" or leave it out")
+        if len(raw) != 3:
             raise ModelFormatError(f"{where}: input 'pad' needs an NHWC 'raw_shape' (H, W, C)")
         padded = (raw[0] + 2 * pad) * (raw[1] + 2 * pad) * raw[2]
     else:

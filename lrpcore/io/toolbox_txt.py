@@ -232,13 +232,18 @@ def _fmt(a) -> str:
     return " ".join(repr(float(v)) for v in np.asarray(a, dtype=np.float64).ravel())
 
 
-def format_toolbox_text(model) -> str:
-    """The toolbox's text form of a model (round-trips bit-exactly through the reader)."""
+def format_toolbox_text(model, where=None) -> str:
+    """The toolbox's text form of a model (round-trips bit-exactly through the reader).
+    ``where`` (the file to write) starts the refusal of a layer the format cannot hold."""
     out = []
-    for layer in model.layers:
+    names = getattr(model, "node_names", None)
+    for k, layer in enumerate(model.layers):
         write = _WRITERS.get(type(layer))  # exact classes: a MeanPool is no SumPool here
         if write is None:
-            raise ModelFormatError(f"layer type {layer.kind} has no toolbox text form")
+            node = f" (node {names[k]!r})" if names else ""
+            raise ModelFormatError(
+                f"{where or 'toolbox text'}: the LRP Toolbox's text format has no form for "
+                f"layer {k}, {layer.kind}{node}; write .npz instead")
         out += write(layer)
     return "\n".join(out) + "\n"
 
@@ -249,7 +254,7 @@ def write_toolbox_txt(model, path, dtype=None, overwrite=True) -> None:
 
     if dtype is not None:
         model = _with_dtype(model, dtype)
-    atomic_write_text(path, format_toolbox_text(model), overwrite=overwrite)
+    atomic_write_text(path, format_toolbox_text(model, os.fspath(path)), overwrite=overwrite)
 
 
 def _with_dtype(model, dtype):

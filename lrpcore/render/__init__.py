@@ -26,3 +26,7 @@ __all__ = [
     "to_uint8", "draw_text", "text_mask", "grid", "as_map", "check_scaling", "enlarge",
     "outline_mask",
 ]
+
+from ..lazy import submodule_getattr  # noqa: E402
+
+__getattr__ = submodule_getattr(__name__)  # lrpcore.render.overlay, imported on first use

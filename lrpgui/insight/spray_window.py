@@ -354,7 +354,7 @@ class SprayPanel(BatchPanel):
             return
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
-                f" → {r.k} clusters (sizes {', '.join(map(str, r.sizes()))})")
+                f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
         if r.meta.get("store"):
             text += " — heatmaps read from the relevance store"
         if self.selected.size:

@@ -209,6 +209,18 @@ def _same_entry(a, b) -> bool:
     if a == b:
         return True
     try:
-        return Path(a).resolve() == Path(b).resolve()
+        return _bundled_file(a).resolve() == _bundled_file(b).resolve()
     except (OSError, ValueError):
         return False
+
+
+def _bundled_file(value) -> Path:
+    """A bundled model's name as its file ("mnist-lenet5", as a relevance store or the command
+    line records it, is models/mnist-lenet5.npz: not a second, "recent" entry)."""
+    path = Path(value)
+    if not path.exists() and path.name == str(value):
+        for ext in bundled.MODEL_EXTENSIONS:
+            candidate = bundled.MODELS_DIR / f"{value}{ext}"
+            if candidate.is_file():
+                return candidate
+    return path

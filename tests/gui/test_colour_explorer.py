@@ -180,3 +180,30 @@ def test_efficientnet_on_natural_images_names_classes_and_exports(make_window, q
     found = [completer.completionModel().index(r, 0).data()
              for r in range(completer.completionCount())]
     assert found == ["class espresso maker", "class espresso"]
+
+
+def test_a_class_name_typed_in_full_and_entered_is_the_target(make_window, colour_files,
+                                                               qtbot):
+    """Typing "egyptian cat" into the target box and pressing Enter left the box showing it
+    while "predicted class" was still explained; text naming no single class ("thing" is
+    in 29 names) goes back to the class explained."""
+    model_path, photos = colour_files
+    window = make_window(model=model_path, dataset=photos)
+    s, combo = window.state, window.rules.target_selector
+    edit = combo.lineEdit()
+
+    def enter(text):
+        edit.selectAll()
+        edit.insert(text)
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+    enter("egyptian cat")
+    qtbot.waitUntil(lambda: s.target == "17", timeout=5000)
+    assert combo.itemText(combo.currentIndex()) == edit.text() == "class Egyptian cat"
+    qtbot.waitUntil(lambda: s.relevance is not None and s.explanation.request.target == "17",
+                    timeout=20000)
+    for text in ("thing", "no such class"):
+        enter(text)
+        assert s.target == "17" and edit.text() == "class Egyptian cat", text
+    enter("29")  # a class index
+    qtbot.waitUntil(lambda: s.target == "29", timeout=5000)

@@ -288,3 +288,17 @@ def test_switching_to_a_model_for_other_data(make_window, tmp_path, dialogs_show
     np.testing.assert_allclose(window.state.relevance, want[0], rtol=1e-12, atol=1e-15)
     window.close()
     assert window.settings.get_str("last/dataset") == str(data_path)
+
+
+def test_a_bundled_model_by_name_is_not_listed_twice(make_window, toy_files):
+    """A relevance store or the command line records the bundled LeNet-5 as "mnist-lenet5";
+    the model list showed it twice: "mnist-lenet5" and "mnist-lenet5  (recent)"."""
+    window = make_window()
+    window.settings.add_recent("models", "mnist-lenet5")
+    window.settings.add_recent("models", str(toy_files[0]))
+    window.browser.refresh()
+    texts = [window.browser.models.item(r).text()
+             for r in range(window.browser.models.count())]
+    assert texts.count("mnist-lenet5") == 1
+    assert not any(t.startswith("mnist-lenet5") and "(recent)" in t for t in texts), texts
+    assert any(t.startswith(toy_files[0].name) and "(recent)" in t for t in texts), texts
