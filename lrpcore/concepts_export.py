@@ -73,6 +73,8 @@ def image01(explainer, images, spec):
         x = unit_inputs(spec, fed)[0]
         if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
             x = np.moveaxis(x, 0, -1)
+        if x.ndim == 1:  # a dense model's flat input, drawn as relmax draws its heatmaps
+            x = x.reshape(int(round(np.sqrt(x.size))), -1)
         return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
     return get
 

@@ -214,6 +214,8 @@ class MainWindow(QMainWindow):
         self.open_model_action = action(file_menu, "Open model…", self.open_model, "Ctrl+O",
                                         "openModelAction")
         action(file_menu, "Open dataset…", self.open_dataset, "Ctrl+Shift+O")
+        action(file_menu, "Open image folder…", self.open_image_folder, None,
+               "openImageFolderAction")
         action(file_menu, "Close dataset", self.close_dataset, None, "closeDatasetAction")
         action(file_menu, "Open relevance store (.zarr)…", self.open_relevance_store, None,
                "openRelevanceStoreAction")
@@ -367,6 +369,15 @@ class MainWindow(QMainWindow):
             return False
         self._opened("datasets", "last/dataset", name)
         return True
+
+    def open_image_folder(self, quiet=False) -> bool:
+        """A folder of PNG/JPEG images (one subfolder per class, or none) as the dataset:
+        Open dataset…'s file dialog picks files only, so a folder could not be chosen."""
+        path = dialogs.ask_folder(self, "Open image folder", self.settings.last_dir("datasets"))
+        if not path:
+            return False
+        self.settings.set_last_dir("datasets", os.path.dirname(os.path.normpath(path)))
+        return self.open_dataset(path, quiet=quiet)
 
     def open_relevance_store(self, path=None, quiet=False) -> bool:
         """Open an ``R.zarr`` of ``lrp explain`` (e.g. computed on a cluster): its model,

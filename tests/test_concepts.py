@@ -244,6 +244,25 @@ def test_cli_concepts_writes_the_contract(tmp_path, monkeypatch, capsys):
     assert np.load(out / "conditional.npy").shape[0] == 25
 
 
+def test_cli_concepts_of_a_dense_model_draws_its_references(tmp_path, monkeypatch, capsys):
+    """A dense network (784-300-100-10) takes flat inputs: the references' crops were cut
+    from a 784-vector, an internal IndexError; its inputs are drawn as 28×28 images, as its
+    heatmaps are."""
+    from PIL import Image
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "digits.npy"
+    np.save(data, lrpcore.open_dataset("mnist-test").images(slice(0, 40)))
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-dense-rect", str(data), "--layer", "2", "--sample", "0",
+                 "--top", "2", "--references", "3", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    refs = sorted((out / "references").glob("channel_*.png"))
+    assert len(refs) == 2
+    w, h = Image.open(refs[0]).size
+    assert w > h > 28  # a row of image crops over a row of heatmap crops
+
+
 def test_cli_concepts_errors_leave_nothing(tmp_path, capsys):
     out = tmp_path / "c"
     assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "nope", "--out",

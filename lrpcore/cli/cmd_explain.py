@@ -64,7 +64,9 @@ def register(sub):
                    help="pred (predicted class, default), true (needs --labels), output (the "
                    "whole output vector), a class index or a class name (\"Egyptian cat\"; any "
                    "case, or its unambiguous start)")
-    p.add_argument("--labels", help="labels of the samples (.npy, N or N×1), for --target true")
+    p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
+                   "for --target true (default: the dataset's own, or X_labels.npy beside an "
+                   "X_images.npy)")
     p.add_argument("--raw", action="store_true", help="feed INPUT as stored, no preprocessing")
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
     p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",

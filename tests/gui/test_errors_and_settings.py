@@ -302,3 +302,25 @@ def test_a_bundled_model_by_name_is_not_listed_twice(make_window, toy_files):
     assert texts.count("mnist-lenet5") == 1
     assert not any(t.startswith("mnist-lenet5") and "(recent)" in t for t in texts), texts
     assert any(t.startswith(toy_files[0].name) and "(recent)" in t for t in texts), texts
+
+
+def test_file_menu_opens_a_folder_of_images(make_window, qtbot, tmp_path, monkeypatch):
+    """Folders of PNG/JPEG images (a subfolder per class) are datasets, but Open dataset…
+    offered a file dialog only: no folder could be chosen from the window."""
+    from PIL import Image
+    from PySide6.QtGui import QAction
+
+    window = make_window()
+    images = window.state.dataset.images(np.arange(4))[..., 0]
+    folder = tmp_path / "digits"
+    for k, img in enumerate(images):
+        (folder / str(k % 2)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(folder / str(k % 2) / f"d{k}.png")
+    asked = []
+    monkeypatch.setattr("lrpgui.dialogs.ask_folder",
+                        lambda parent, title, start: asked.append(title) or str(folder))
+    window.findChild(QAction, "openImageFolderAction").trigger()
+    assert asked == ["Open image folder"]
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    assert window.state.dataset_name == str(folder) and len(window.state.dataset) == 4
+    assert list(window.state.labels) == [0, 0, 1, 1]
