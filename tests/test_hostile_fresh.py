@@ -398,3 +398,36 @@ def test_an_absurd_number_of_reference_samples_is_refused_before_computing(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--references" in err and "256" in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("axes", [[2, 3], [-2, -1], [3, 2]])
+def test_an_opset_18_pad_with_axes_loads_like_its_full_form(tmp_path, axes):
+    # a valid file refused: Pad-18 names the padded axes in an input ("pads [1, 1, 2, 2]:
+    # only the height and width of an N×C×H×W tensor", which they were)
+    from onnx import numpy_helper
+
+    top, left, bottom, right = 1, 2, 1, 0
+    per_axis = {2: (top, bottom), 3: (left, right)}
+    short_pads = [per_axis[a % 4][0] for a in axes] + [per_axis[a % 4][1] for a in axes]
+
+    def with_pad(pads, axes_input):
+        def mutate(m):
+            m.opset_import[0].version = 18
+            ins = ["r", "pads", ""] + (["axes"] if axes_input is not None else [])
+            m.graph.node.insert(2, helper.make_node("Pad", ins, ["rp"], name="pad"))
+            m.graph.node.insert(3, helper.make_node("Pad", ["x", "pads", ""] +
+                                                    (["axes"] if axes_input is not None else []),
+                                                    ["xp"], name="padx"))
+            m.graph.node[4].input[:] = ["rp", "xp"]  # the residual Add reads both, padded
+            m.graph.initializer.append(numpy_helper.from_array(np.array(pads, np.int64), "pads"))
+            if axes_input is not None:
+                m.graph.initializer.append(numpy_helper.from_array(
+                    np.array(axes_input, np.int64), "axes"))
+        return mutate
+
+    full, short = tmp_path / "full.onnx", tmp_path / "axes.onnx"
+    onnx.save(_model(mutate=with_pad([0, 0, top, left, 0, 0, bottom, right], None)), str(full))
+    onnx.save(_model(mutate=with_pad(short_pads, axes)), str(short))
+    x = np.random.RandomState(2).rand(2, 3, 8, 8)
+    np.testing.assert_allclose(explain(load_model(short), x, rule="EpsilonPlus", raw=True),
+                               explain(load_model(full), x, rule="EpsilonPlus", raw=True))
