@@ -431,3 +431,27 @@ def test_an_opset_18_pad_with_axes_loads_like_its_full_form(tmp_path, axes):
     x = np.random.RandomState(2).rand(2, 3, 8, 8)
     np.testing.assert_allclose(explain(load_model(short), x, rule="EpsilonPlus", raw=True),
                                explain(load_model(full), x, rule="EpsilonPlus", raw=True))
+
+
+def test_outputs_that_overflow_blame_the_model_when_its_parameters_do(tmp_path, capsys):
+    # a model whose weights are near float32's limit failed every explanation with "input
+    # values too large for float32?": the user would look at the input, not the file
+    from onnx import numpy_helper
+
+    def huge(m):
+        m.graph.initializer[2].CopyFrom(numpy_helper.from_array(
+            np.full((2, 3), 3e38, np.float32), "G"))
+
+    path = tmp_path / "huge.onnx"
+    onnx.save(_model(mutate=huge), str(path))
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(2, 3, 8, 8))
+    args = ["explain", str(path), str(x), "--raw", "--dtype", "float32", "--out",
+            str(tmp_path / "R.npy")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "parameters reach 3e+38" in err and "input values" not in err, err
+    np.save(x, np.full((2, 3, 8, 8), 3e38))  # the plain model, an input that overflows
+    onnx.save(_model(), str(path))
+    assert main(args) == 2
+    assert "input values too large for float32" in capsys.readouterr().err
