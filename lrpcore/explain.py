@@ -217,7 +217,7 @@ class Forward:
         """NaN or infinite relevance is no explanation: say why instead of returning it."""
         if np.isfinite(R).all():
             return
-        check_finite_outputs(self.outputs(), self.explainer.dtype)
+        check_finite_outputs(self.outputs(), self.explainer.dtype, self.explainer.model)
         bad = int((~np.isfinite(R.reshape(R.shape[0], -1))).any(axis=1).sum())
         raise RuleError(f"{config.description} gives relevance that is not finite for {bad} "
                         f"of {R.shape[0]} samples: a division by zero (e.g. epsilon:0 where a "
@@ -425,13 +425,30 @@ def host_trace(trace, backend):
     return [None if r is None else backend.to_numpy(r) for r in trace]
 
 
-def check_finite_outputs(y, dtype) -> None:
-    """Raise ShapeError when model outputs overflowed (inputs too large for the dtype)."""
+def check_finite_outputs(y, dtype, model=None) -> None:
+    """Raise ShapeError when model outputs overflowed: inputs too large for the dtype, or
+    (with ``model``) parameters beyond its range, which no input can fix."""
     y = np.asarray(y)
     bad = int((~np.isfinite(y.reshape(y.shape[0], -1))).any(axis=1).sum())
     if bad:
+        name = np.dtype(dtype).name
+        top = _largest_parameter(model) if model is not None else 0.0
+        why = (f"input values too large for {name}?" if top <= 1e30 else
+               f"the model's parameters reach {top:.3g}, too large for {name}: a crafted or "
+               "damaged model file" + ("" if name == "float64" else ", or use float64"))
         raise ShapeError(f"the model's outputs are not finite for {bad} of {y.shape[0]} samples "
-                         f"(input values too large for {np.dtype(dtype).name}?)")
+                         f"({why})")
+
+
+def _largest_parameter(model) -> float:
+    """The largest magnitude among the model's weights and biases (0 without any)."""
+    top = 0.0
+    for layer in model.analysis_layers():
+        params = layer.native_params() if hasattr(layer, "native_params") else None
+        for p in params or ():
+            if np.size(p):
+                top = max(top, float(np.max(np.abs(np.asarray(p, dtype=np.float64)))))
+    return top
 
 
 def _is_per_sample(target) -> bool:

@@ -324,3 +324,134 @@ def test_references_are_shown_when_the_cache_cannot_keep_them(tmp_path, monkeypa
                  "--references", "2", "--out", str(out)]) == 0, capsys.readouterr().err
     assert (out / "references" / "references.npz").exists()
     assert not list((tmp_path / "cache" / "relmax").glob("*.npz"))
+
+
+@pytest.mark.parametrize("cache", ["full", "not a folder"])
+def test_a_gzipped_idx_opens_when_its_cache_cannot_be_written(tmp_path, monkeypatch, cache):
+    # a full disk under LRP_CACHE_DIR (or a cache path that is a file) made every gzipped IDX
+    # file unreadable, the bundled mnist-test (the explorer's default dataset) included
+    import errno
+    import gzip
+
+    from lrpcore import open_dataset
+    from lrpcore.io import idx
+
+    images = np.random.RandomState(0).randint(0, 255, (5, 28, 28)).astype(np.uint8)
+    head = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(head + images.tobytes()))
+    if cache == "full":
+        monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+        real = idx.atomic_open
+
+        class Full:
+            def __init__(self, fh):
+                self.fh = fh
+
+            def write(self, data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        import contextlib
+
+        @contextlib.contextmanager
+        def full_disk(target, mode="wb"):
+            with real(target, mode) as fh:
+                yield Full(fh)
+
+        monkeypatch.setattr(idx, "atomic_open", full_disk)
+    else:
+        (tmp_path / "cache").write_text("a file where the cache folder should be")
+        monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    ds = open_dataset(path)
+    np.testing.assert_array_equal(ds.images()[..., 0], images)
+    if cache == "full":
+        assert list((tmp_path / "cache" / "idx").iterdir()) == []  # nothing partial kept
+    # bad data is still bad data, not a cache problem
+    path.write_bytes(gzip.compress(head + images.tobytes())[:-20])
+    from lrpcore import DatasetError
+
+    with pytest.raises(DatasetError, match="t10k-images"):
+        open_dataset(path).images()
+
+
+def test_a_file_renamed_over_an_open_dataset_is_not_read_with_the_old_header(tmp_path):
+    # the reader keeps the file it opened, as a memory map did: another file put in its place
+    # (another header length, other data) must not be read at the old offsets
+    import os
+
+    from lrpcore import open_dataset
+
+    path = tmp_path / "x.npy"
+    old = np.arange(4 * 784, dtype=np.uint8).reshape(4, 28, 28)
+    np.save(path, old)
+    ds = open_dataset(path)
+    np.save(tmp_path / "new.npy", np.zeros((4, 28, 28, 1, 1), np.float32))  # longer header
+    os.replace(tmp_path / "new.npy", path)
+    np.testing.assert_array_equal(ds.images([3])[0, ..., 0], old[3])
+
+
+def test_an_absurd_number_of_reference_samples_is_refused_before_computing(tmp_path, capsys):
+    # --references 999999999999 ran for hours: one conditional heatmap per channel and sample
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "convolution1",
+                 "--references", "999999999999", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--references" in err and "256" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("axes", [[2, 3], [-2, -1], [3, 2]])
+def test_an_opset_18_pad_with_axes_loads_like_its_full_form(tmp_path, axes):
+    # a valid file refused: Pad-18 names the padded axes in an input ("pads [1, 1, 2, 2]:
+    # only the height and width of an N×C×H×W tensor", which they were)
+    from onnx import numpy_helper
+
+    top, left, bottom, right = 1, 2, 1, 0
+    per_axis = {2: (top, bottom), 3: (left, right)}
+    short_pads = [per_axis[a % 4][0] for a in axes] + [per_axis[a % 4][1] for a in axes]
+
+    def with_pad(pads, axes_input):
+        def mutate(m):
+            m.opset_import[0].version = 18
+            ins = ["r", "pads", ""] + (["axes"] if axes_input is not None else [])
+            m.graph.node.insert(2, helper.make_node("Pad", ins, ["rp"], name="pad"))
+            m.graph.node.insert(3, helper.make_node("Pad", ["x", "pads", ""] +
+                                                    (["axes"] if axes_input is not None else []),
+                                                    ["xp"], name="padx"))
+            m.graph.node[4].input[:] = ["rp", "xp"]  # the residual Add reads both, padded
+            m.graph.initializer.append(numpy_helper.from_array(np.array(pads, np.int64), "pads"))
+            if axes_input is not None:
+                m.graph.initializer.append(numpy_helper.from_array(
+                    np.array(axes_input, np.int64), "axes"))
+        return mutate
+
+    full, short = tmp_path / "full.onnx", tmp_path / "axes.onnx"
+    onnx.save(_model(mutate=with_pad([0, 0, top, left, 0, 0, bottom, right], None)), str(full))
+    onnx.save(_model(mutate=with_pad(short_pads, axes)), str(short))
+    x = np.random.RandomState(2).rand(2, 3, 8, 8)
+    np.testing.assert_allclose(explain(load_model(short), x, rule="EpsilonPlus", raw=True),
+                               explain(load_model(full), x, rule="EpsilonPlus", raw=True))
+
+
+def test_outputs_that_overflow_blame_the_model_when_its_parameters_do(tmp_path, capsys):
+    # a model whose weights are near float32's limit failed every explanation with "input
+    # values too large for float32?": the user would look at the input, not the file
+    from onnx import numpy_helper
+
+    def huge(m):
+        m.graph.initializer[2].CopyFrom(numpy_helper.from_array(
+            np.full((2, 3), 3e38, np.float32), "G"))
+
+    path = tmp_path / "huge.onnx"
+    onnx.save(_model(mutate=huge), str(path))
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(2, 3, 8, 8))
+    args = ["explain", str(path), str(x), "--raw", "--dtype", "float32", "--out",
+            str(tmp_path / "R.npy")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "parameters reach 3e+38" in err and "input values" not in err, err
+    np.save(x, np.full((2, 3, 8, 8), 3e38))  # the plain model, an input that overflows
+    onnx.save(_model(), str(path))
+    assert main(args) == 2
+    assert "input values too large for float32" in capsys.readouterr().err

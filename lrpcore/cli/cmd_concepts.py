@@ -10,6 +10,7 @@ from .common import add_command, load_samples, model_defaults, parse_target
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
            "--out concepts/ --rule epsilon:0.01")
+MAX_REFERENCES = 256  # per channel; the explorer shows 8
 
 
 def register(sub):
@@ -41,7 +42,8 @@ def register(sub):
                    help="pred, true, output, a class index or a class name "
                    "(\"Egyptian cat\"; any case, or its unambiguous start)")
     p.add_argument("--references", type=int, default=8, metavar="N",
-                   help="RelMax reference samples per channel over DATA (default 8; 0: none)")
+                   help="RelMax reference samples per channel over DATA (default 8; 0: none; "
+                   "at most 256)")
     p.add_argument("--colormap", default="bwr", help="colormap of the PNGs (default bwr)")
     p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
@@ -78,6 +80,9 @@ def run(args) -> int:
         raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")
     if args.references < 0:
         raise RuleError("--references must not be negative")
+    if args.references > MAX_REFERENCES:  # one conditional heatmap per channel and sample:
+        raise RuleError(f"--references {args.references}: at most {MAX_REFERENCES} reference "
+                        "samples per channel")  # 10¹² ran for hours towards a MemoryError
     target = parse_target(args.target, model=model)
     if target == "true" and labels is None:
         raise RuleError("--target true needs a dataset that has labels")

@@ -169,7 +169,8 @@ def run(args) -> int:
                         fed = explainer.prepare(x[start:stop], raw=args.raw)
                         fwd = explainer.forward(fed, raw=True)
                         y = fwd.outputs()
-                        check_finite_outputs(y, explainer.dtype)  # values that overflow
+                        # values that overflow: of the input, or of the model's parameters
+                        check_finite_outputs(y, explainer.dtype, explainer.model)
                     lab = labels[start:stop] if labels is not None else None
                     r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
                                          else None, range(start, stop))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 
 import numpy as np
 
@@ -23,11 +24,14 @@ class FileArray:
     returns a new numpy array (anything but rows along the first axis reads the whole array
     first)."""
 
-    def __init__(self, path, dtype, shape, offset):
+    def __init__(self, path, dtype, shape, offset, _file=None):
         self.path = os.fspath(path)
         self.dtype = np.dtype(dtype)
         self.shape = tuple(int(s) for s in shape)
         self.offset = int(offset)
+        # the file as opened now, as a map would hold it: a file renamed over the path later
+        # is not read with this one's header (only one that shrinks is an error)
+        self._file = _OpenFile(self.path) if _file is None else _file
 
     # -- what the readers use of an array ---------------------------------------------------
     @property
@@ -55,7 +59,7 @@ class FileArray:
             new[new.index(-1)] = self.size // rest if rest else 0
         if math.prod(new) != self.size:
             raise ValueError(f"cannot reshape an array of size {self.size} into {tuple(new)}")
-        return FileArray(self.path, self.dtype, new, self.offset)
+        return FileArray(self.path, self.dtype, new, self.offset, self._file)
 
     def transpose(self, *axes):
         return np.asarray(self).transpose(*axes)
@@ -120,12 +124,8 @@ class FileArray:
         buf = bytearray(count)
         view, done = memoryview(buf), 0
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as exc:
-            raise DatasetError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        try:
             while done < count:
-                got = os.preadv(fd, [view[done:]], at + done)
+                got = os.preadv(self._file.fd, [view[done:]], at + done)
                 if got == 0:
                     raise DatasetError(f"{self.path}: the file ended at byte {at + done}, "
                                        "before the data its header announces: it was "
@@ -133,9 +133,18 @@ class FileArray:
                 done += got
         except OSError as exc:
             raise DatasetError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        finally:
-            os.close(fd)
         return np.frombuffer(buf, dtype=self.dtype)
+
+
+class _OpenFile:
+    """A read-only descriptor closed when the last array reading it is gone."""
+
+    def __init__(self, path):
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        weakref.finalize(self, os.close, self.fd)
 
 
 def open_npy_rows(path) -> FileArray | None:

@@ -13,8 +13,10 @@ before allocating anything.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from pathlib import Path
@@ -109,8 +111,55 @@ def _cached_name(path: str) -> Path:
     return cache_dir("idx") / f"{stem}-{digest}.idx"
 
 
-def _gunzip_checked(path: str, target: Path, name) -> None:
-    """Decompress ``path`` into ``target`` atomically, stopping at the size the header claims."""
+class _CacheUnwritable(Exception):
+    """The cache cannot take a decompressed copy (a full disk, a read-only folder)."""
+
+
+class _CacheFile:
+    """The cache file being written, whose OS errors mean the cache is unwritable (not that
+    the data is bad): the caller then decompresses into memory instead."""
+
+    def __init__(self, target: Path, need: int):
+        self.target, self.need = target, need
+
+    def __enter__(self):
+        try:
+            _make_room(self.target.parent, self.need)
+            self._cm = atomic_open(self.target, "wb")
+            self._fh = self._cm.__enter__()
+        except OSError as exc:
+            raise _CacheUnwritable(exc) from None
+        return self
+
+    def write(self, data):
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise _CacheUnwritable(exc) from None
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:  # bad data (or a failed write) on its way out: as it is
+            return self._cm.__exit__(*exc)
+        try:
+            return self._cm.__exit__(*exc)  # the rename into place
+        except OSError as error:
+            raise _CacheUnwritable(error) from None
+
+
+def _in_memory(path: str) -> np.ndarray:
+    """The decompressed array of a gzipped IDX file held in memory (the same checks as a
+    cached copy; at most the cache cap): for when the cache cannot be written."""
+    buf = io.BytesIO()
+    _gunzip_checked(path, None, path, sink=contextlib.nullcontext(buf))
+    view = buf.getbuffer()
+    dtype, shape, offset = parse_header(bytes(view[:4 + 4 * _MAX_NDIM]), path)
+    arr = np.frombuffer(view, dtype=dtype, offset=offset).reshape(shape)
+    return arr
+
+
+def _gunzip_checked(path: str, target: Path | None, name, sink=None) -> None:
+    """Decompress ``path`` into ``target`` atomically (or into ``sink``, a context manager
+    giving a writable file), stopping at the size the header claims."""
     done = 0  # decompressed bytes so far, for error positions
     try:
         with gzip.open(path, "rb") as src:
@@ -119,8 +168,7 @@ def _gunzip_checked(path: str, target: Path, name) -> None:
             dtype, shape, offset = parse_header(head, f"{name} (decompressed)")
             total = offset + _expected_size(dtype, shape)
             _check_claim(path, total, shape, name)
-            _make_room(target.parent, total)
-            with atomic_open(target, "wb") as out:
+            with (_CacheFile(target, total) if sink is None else sink) as out:
                 out.write(head[:total])
                 while done <= total:
                     chunk = src.read(min(_CHUNK, total + 1 - done))
@@ -196,11 +244,17 @@ def open_idx(path) -> np.ndarray:
     magic = read_bytes(path, DatasetError, limit=2)
     if magic != GZIP_MAGIC:
         return map_idx(path)
-    target = _cached_name(path)
+    try:
+        target = _cached_name(path)
+    except DatasetError:  # no cache folder can be made: the data need not wait for one
+        return _in_memory(path)
     if target.exists():
         try:
             return map_idx(target, name=f"{path} (cached copy {target})")
         except DatasetError:
             target.unlink(missing_ok=True)  # damaged cache entry: decompress again
-    _gunzip_checked(path, target, path)
+    try:
+        _gunzip_checked(path, target, path)
+    except _CacheUnwritable:  # a full disk: the bundled mnist-test still opens
+        return _in_memory(path)
     return map_idx(target, name=f"{path} (cached copy {target})")

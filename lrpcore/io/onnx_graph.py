@@ -322,6 +322,16 @@ def _pad(b, node, attrs, where, t):
         v = _optional_input(node, 2)
         value = float(np.asarray(b.const(v, where, "Pad's value")).reshape(-1)[0]) if v else 0.0
     pads = _ints(np.atleast_1d(pads), where, b, "pads")
+    axes_in = _optional_input(node, 3) if b.opset >= 18 else None
+    if axes_in:  # Pad-18's axes: the pads of those axes only (e.g. [2, 3]: height and width)
+        axes = _ints(np.atleast_1d(b.const(axes_in, where, "Pad's axes")), where, b, "axes")
+        if len(pads) != 2 * len(axes) or len({a % 4 for a in axes}) != len(axes) \
+                or any(not -4 <= a < 4 for a in axes):
+            b.fail(where, f"pads {brief(pads)} do not fit axes {brief(axes)}")
+        full = [0] * 8
+        for k, a in enumerate(axes):
+            full[a % 4], full[a % 4 + 4] = pads[k], pads[len(axes) + k]
+        pads = full
     if len(pads) != 8 or any(pads[k] for k in (0, 1, 4, 5)):
         b.fail(where, f"pads {pads}: only the height and width of an N×C×H×W tensor")
     if not np.isfinite(value):
