@@ -45,6 +45,7 @@ class SingleExport:
     write: Callable
     colormap_in_info: bool = True
     needs_scale: bool = False
+    image: bool = True  # draws the relevance as an image (refused for a 2-feature model)
 
 
 def _png(path, result, state, info, scale=None):
@@ -75,7 +76,7 @@ SINGLE_EXPORTS: dict[str, SingleExport] = {
     "figure": SingleExport("Export figure", "figure_{index}.png", PNG, _figure,
                            needs_scale=True),
     "npy": SingleExport("Export relevance", "relevance_{index}.npy", "NumPy (*.npy)", _npy,
-                        colormap_in_info=False),
+                        colormap_in_info=False, image=False),
     "overlay": SingleExport("Export overlay", "overlay_{index}.png", PNG, _overlay),
     "colormaps": SingleExport("Export all colormaps", "", None, _colormaps,
                               colormap_in_info=False),
@@ -110,6 +111,18 @@ class Exports:
         if result is None or self.state.explanation is None:
             raise Refused("Nothing to export", "no explanation is on display yet")
         return result
+
+    def check(self, kind, result) -> None:
+        """Refused before a file name is asked for when export ``kind`` cannot be made of
+        ``result`` (a PNG of a model whose input is no image, such as the toolbox's XOR net)."""
+        if not SINGLE_EXPORTS[kind].image:
+            return
+        from lrpcore.render.outline import as_map  # noqa: PLC0415
+
+        try:
+            as_map(result.relevance)
+        except LRPError as exc:
+            raise Refused("Export failed", message(exc)) from None
 
     def suggested_name(self, kind, result) -> str:
         return SINGLE_EXPORTS[kind].name.format(index=result.index)

@@ -519,6 +519,7 @@ class MainWindow(QMainWindow):
         spec = flows.SINGLE_EXPORTS[kind]
         try:
             result = self.exports.current()
+            self.exports.check(kind, result)  # before asking for a file name
         except flows.Refused as exc:
             self.show_error(exc.title, str(exc))
             return []

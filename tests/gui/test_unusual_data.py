@@ -76,6 +76,29 @@ def test_two_feature_model_explains_draws_and_hovers(make_window, qtbot, xor_fil
     assert a.pixelColor(0, 0) == b.pixelColor(b.width() - 1, 0)
 
 
+def test_image_exports_of_a_two_feature_model_are_refused_before_asking(
+        make_window, xor_files, dialogs_shown, monkeypatch, tmp_path):
+    """PNG, figure and all-colormaps exports of the XOR net asked for a file name (and a
+    figure scale) first, then failed; the refusal now comes before any question, while the
+    .npy export still asks and writes."""
+    window = make_window(*xor_files)
+    asked = []
+    monkeypatch.setattr("lrpgui.dialogs.ask_save_file",
+                        lambda parent, title, *a: asked.append(title) or str(tmp_path / "x"))
+    monkeypatch.setattr("lrpgui.dialogs.ask_folder",
+                        lambda parent, title, *a: asked.append(title) or str(tmp_path))
+    monkeypatch.setattr("lrpgui.dialogs.ask_figure_scale",
+                        lambda parent, scale: asked.append("scale") or 4)
+    for export in (window.export_png, window.export_figure, window.export_all_colormaps,
+                   window.export_overlay):
+        assert export() == []
+    assert asked == [] and len(dialogs_shown) == 4
+    assert all("not a square image" in text for _title, text in dialogs_shown)
+    monkeypatch.setattr("lrpgui.dialogs.ask_save_file",
+                        lambda parent, title, *a: asked.append(title) or str(tmp_path / "r.npy"))
+    assert window.export_npy() and asked == ["Export relevance"]
+
+
 def test_two_feature_model_in_the_compare_view(make_window, qtbot, xor_files):
     """Before: ``imaging.fit`` indexed shape[1] of the 2-vector (IndexError on display)."""
     window = make_window(*xor_files)
