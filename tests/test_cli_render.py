@@ -423,3 +423,15 @@ def test_an_image_output_not_named_png_is_refused_before_anything_is_written(
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1 and "name the file ….png" in err
     assert list(out.iterdir()) == []
+
+
+def test_demo_help_names_its_real_default_dataset(capsys):
+    """'lrp demo --help' said the default was mnist-test only "when downloaded"; it ships with
+    the package and is what the demo opens (lrpcore.bundled.default_dataset)."""
+    from lrpcore.bundled import default_dataset
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert default_dataset() == "mnist-test"
+    assert "default: mnist-test, the MNIST test set bundled" in text and "downloaded" not in text

@@ -435,3 +435,14 @@ def test_a_mismatched_label_file_beside_the_images_names_it(tmp_path, digits):
     np.save(tmp_path / "b_labels.npy", labels[:3])
     with pytest.raises(DatasetError, match="b_labels.npy"):
         open_dataset(tmp_path / "b_images.npy")
+
+
+def test_scores_beside_the_images_are_no_label_file(tmp_path, digits):
+    """``x.npy`` with the ``y.npy`` of ``lrp explain x.npy --outputs y.npy`` beside it (N × 10
+    scores): ``lrp data info``, spray, sweep, sanity and the explorer refused x.npy ("a
+    label matrix that is not one-hot"); the scores are not its labels."""
+    images, _ = digits
+    np.save(tmp_path / "x.npy", images)
+    np.save(tmp_path / "y.npy", np.random.default_rng(0).normal(size=(len(images), 10)))
+    ds = open_dataset(tmp_path / "x.npy")
+    assert ds.labels is None and len(ds) == len(images)

@@ -44,8 +44,9 @@ def register(sub):
                         "sidecar), then time 256 explanations with the 'simple' rule for the "
                         "whole output and save them as one .npy."))
     p.add_argument("--model", help=f"model file (default: the bundled {DEFAULT_MODEL_NAME})")
-    p.add_argument("--dataset", help="dataset file or name (default: mnist-test when "
-                   "downloaded, else mnist-sample, the built-in offline MNIST sample)")
+    p.add_argument("--dataset", help="dataset file or name (default: mnist-test, the MNIST "
+                   "test set bundled with the package; mnist-sample when an installation left "
+                   "it out)")
     p.add_argument("--labels", help="labels of the dataset (.npy), if not found beside it")
     p.add_argument("--out", metavar="DIR",
                    help="folder for the PNG and .npy files (default: a new folder ./lrp-demo, "

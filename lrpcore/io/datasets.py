@@ -424,15 +424,16 @@ def labels_beside(path, n) -> np.ndarray | None:
     """The labels of ``n`` samples stored in an image array file, read from the label file
     beside it (:func:`_sibling_labels`), or None: what :func:`open_dataset` finds, for the
     commands that read a ``.npy`` themselves (memory-mapped). A file there that holds no
-    labels for these samples (``y.npy`` of an earlier ``--outputs``: N × 10 scores) is not
-    theirs and is left alone, so it never stops a run that needs no labels."""
+    class labels (``y.npy`` of an earlier ``--outputs``: N × 10 scores) is not theirs and is
+    left alone; labels of another count are refused, naming the file."""
     found = _sibling_labels(os.fspath(path))
     if found is None:
         return None
     try:
-        return normalize_labels(load_labels(found), n, found)
+        labels = load_labels(found)  # class indices, or no labels at all
     except DatasetError:
         return None
+    return normalize_labels(labels, n, found)  # labels of another length: named, refused
 
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -501,10 +502,10 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
                            f"{', '.join(DATASET_NAMES)})")
     else:
         data, found = _read_array(target)
-        if found is None and labels is None:
-            labels = _sibling_labels(target)
         ds = Dataset(data, name=os.path.basename(target), source=os.path.abspath(target),
                      labels=found)
+        if found is None and labels is None:  # y.npy of scores beside x.npy is no label file
+            labels = labels_beside(target, len(ds))
     if model is not None:
         fit_to_model(model, ds)
     if labels is not None:
