@@ -455,3 +455,14 @@ def test_outputs_that_overflow_blame_the_model_when_its_parameters_do(tmp_path, 
     onnx.save(_model(), str(path))
     assert main(args) == 2
     assert "input values too large for float32" in capsys.readouterr().err
+
+
+def test_relevance_that_is_no_image_is_refused_naming_its_file(tmp_path, capsys):
+    # "relevance: a flat vector of 3 values is not a square image" named no file
+    path = tmp_path / "R.npz"
+    np.savez(path, relevance=np.zeros((2, 28, 28)), other=np.zeros(3))
+    out = tmp_path / "r.png"
+    assert main(["render", f"{path}:other", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "not square" in err, err
+    assert not out.exists()

@@ -103,6 +103,9 @@ class RelevanceFile:
         from .cmd_render import as_batch  # noqa: PLC0415
 
         self.batch = as_batch(_checked(a, spec, "relevance"), spec)
+        if self.batch.ndim == 2 and round(self.batch.shape[1] ** 0.5) ** 2 != self.batch.shape[1]:
+            raise ShapeError(f"{spec}: maps of {self.batch.shape[1]} values are not square "
+                             "images; only image-shaped relevance can be drawn")
         self.n = int(self.batch.shape[0])
         side = self.provenance().get("relevance_sidecar", {})
         if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
