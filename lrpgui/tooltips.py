@@ -51,8 +51,8 @@ TIPS = {
     "modelBrowser": "Bundled and recent models: click one to open it",
     "openModelButton": "Open a model file: native .npz, LRP Toolbox .txt/.nn, ONNX (Ctrl+O)",
     "datasetBrowser": "Built-in and recent datasets: click one to open it",
-    "openDatasetButton": "Open a dataset: .npy/.npz/.mat/.txt, MNIST IDX, or an image folder "
-                         "(Ctrl+Shift+O)",
+    "openDatasetButton": "Open a dataset file: .npy/.npz/.mat/.txt or MNIST IDX (Ctrl+Shift+O);"
+                         " a folder of images: File → Open image folder…",
     "downloadButton": "Download the full MNIST training and test sets (asks first; needs the "
                       "internet)",
     "ruleSelector": "The LRP rule or preset applied to every layer without an override",

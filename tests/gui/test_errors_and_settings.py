@@ -309,6 +309,7 @@ def test_file_menu_opens_a_folder_of_images(make_window, qtbot, tmp_path, monkey
     offered a file dialog only: no folder could be chosen from the window."""
     from PIL import Image
     from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QWidget
 
     window = make_window()
     images = window.state.dataset.images(np.arange(4))[..., 0]
@@ -316,6 +317,8 @@ def test_file_menu_opens_a_folder_of_images(make_window, qtbot, tmp_path, monkey
     for k, img in enumerate(images):
         (folder / str(k % 2)).mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(folder / str(k % 2) / f"d{k}.png")
+    tip = window.findChild(QWidget, "openDatasetButton").toolTip()
+    assert "File → Open image folder…" in tip  # the button's file dialog picks no folder
     asked = []
     monkeypatch.setattr("lrpgui.dialogs.ask_folder",
                         lambda parent, title, start: asked.append(title) or str(folder))
