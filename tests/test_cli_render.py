@@ -435,3 +435,14 @@ def test_demo_help_names_its_real_default_dataset(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert default_dataset() == "mnist-test"
     assert "default: mnist-test, the MNIST test set bundled" in text and "downloaded" not in text
+
+
+def test_figure_summary_counts_in_the_singular(tmp_path, capsys):
+    """'wrote fig.png (2 samples × 1 colormaps)': one colormap or one sample is singular."""
+    np.save(tmp_path / "R.npy", np.random.default_rng(0).normal(size=(2, 28, 28)))
+    assert main(["figure", str(tmp_path / "R.npy"), "--colormap", "jet", "--out",
+                 str(tmp_path / "f.png")]) == 0
+    assert "(2 samples × 1 colormap)" in capsys.readouterr().out
+    assert main(["figure", str(tmp_path / "R.npy"), "--index", "1", "--out",
+                 str(tmp_path / "g.png")]) == 0
+    assert "(1 sample × 5 colormaps)" in capsys.readouterr().out

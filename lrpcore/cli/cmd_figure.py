@@ -8,7 +8,7 @@ from ..errors import ShapeError
 from ..export import check_figure_size, export_figure
 from ..render import TOOLBOX_COLORMAPS
 from .cmd_render import add_render_options
-from .common import add_command
+from .common import add_command, plural
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
            "gray-red --index 0 --index 1 --out figure.png")
@@ -53,7 +53,7 @@ def run(args) -> int:
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),
                          cmaps, indices=indices, outline=args.outline, scaling=args.scaling,
                          sigma=args.sigma, info=info, overwrite=args.overwrite)
-    print(f"wrote {path} ({len(indices)} samples × {len(cmaps)} colormaps)")
+    print(f"wrote {path} ({plural(len(indices), 'sample')} × {plural(len(cmaps), 'colormap')})")
     return 0
 
 

@@ -151,6 +151,11 @@ def warn_if_preprocessed(command, path, x, model) -> None:
               file=sys.stderr)
 
 
+def plural(n: int, word: str) -> str:
+    """'1 sample', '2 samples': counts in the commands' summary lines."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def png_output(text: str) -> str:
     """argparse type of an option naming a PNG to write: images are written as PNG only, so
     another extension (``--out heatmap.jpg``) would label PNG bytes as something else."""
