@@ -3,22 +3,17 @@ training (they were internal errors, or trained for a while and then failed to s
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from train_cli import run_capped, train_args
 
 
 @pytest.fixture
 def data(tmp_path):
-    rng = np.random.default_rng(0)
-    x, y = tmp_path / "x.npy", tmp_path / "y.npy"
-    np.save(x, rng.integers(0, 256, (16, 28, 28), dtype=np.uint8))
-    np.save(y, np.arange(16) % 10)
-    return ["train", "--dataset", str(x), "--labels", str(y), "--epochs", "1",
-            "--out", str(tmp_path / "m.npz")]
+    return train_args(tmp_path, 16)
 
 
 @pytest.mark.parametrize("extra, words", [
@@ -31,13 +26,7 @@ def data(tmp_path):
     (["--arch", "short-rect", "--lr", "inf"], "finite"),
 ])
 def test_options_no_model_can_hold_are_refused_before_training(data, tmp_path, extra, words):
-    # in a subprocess with 4 GB of address space: unchecked, --pad 5000 took the machine's
-    # memory (the OOM killer stopped it at 22 GB)
-    def cap():
-        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-    proc = subprocess.run([sys.executable, "-m", "lrpcore.cli.main", *data, *extra],
-                          capture_output=True, text=True, timeout=300, preexec_fn=cap)
+    proc = run_capped([*data, *extra])  # unchecked, --pad 5000 took the machine's memory
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1 and words in err[0], err
     assert "epoch" not in proc.stdout  # refused before the first epoch

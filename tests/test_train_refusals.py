@@ -4,14 +4,12 @@ absurd learning rates (numpy's overflow warnings came before the one-line error)
 
 from __future__ import annotations
 
-import resource
-import subprocess
-import sys
 import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
+from train_cli import run_capped, train_args
 
 from lrpcore.cli.main import main
 from lrpcore.errors import ShapeError
@@ -20,20 +18,7 @@ from lrpcore.train.architectures import MAX_TRAIN_PARAMETERS, build_model, model
 
 @pytest.fixture
 def data(tmp_path):
-    rng = np.random.default_rng(0)
-    x, y = tmp_path / "x.npy", tmp_path / "y.npy"
-    np.save(x, rng.integers(0, 256, (64, 28, 28), dtype=np.uint8))
-    np.save(y, np.arange(64) % 10)
-    return ["train", "--dataset", str(x), "--labels", str(y), "--epochs", "1",
-            "--out", str(tmp_path / "m.npz")]
-
-
-def _run_capped(args):
-    def cap():  # 4 GB of address space: an unchecked build fails or is killed, not the machine
-        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-    return subprocess.run([sys.executable, "-m", "lrpcore.cli.main", *args],
-                          capture_output=True, text=True, timeout=300, preexec_fn=cap)
+    return train_args(tmp_path, 64)
 
 
 @pytest.mark.parametrize("extra, words", [
@@ -43,7 +28,7 @@ def _run_capped(args):
     (["--arch", "short-rect", "--lr", "1e300"], "--lr 1e+300 is far too large"),
 ])
 def test_refused_in_one_line_before_anything_is_allocated(data, tmp_path, extra, words):
-    proc = _run_capped([*data, *extra])
+    proc = run_capped([*data, *extra])
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1 and words in err[0], (proc.returncode, err)
     assert "epoch" not in proc.stdout
