@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from shared_data import shared_path
 from test_insight import conv_model
+from trace_cli import resnet_trace
 
 from lrpcore import Explainer
-from lrpcore.cli.main import main
 from lrpcore.explain import resolve_rules
 from lrpcore.graph import GraphModel, Node
 from lrpcore.graph_layers import Add
@@ -117,13 +117,7 @@ def test_a_chain_keeps_its_layer_sums_exactly():
 
 
 def test_explain_trace_prints_the_cut(tmp_path, capsys):
-    model = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
-    x = np.load(shared_path("reference", "mnist_resnet_dev.npz"))["x"][:1]
-    np.save(tmp_path / "x.npy", x)
-    assert main(["explain", str(model), str(tmp_path / "x.npy"), "--raw", "--out",
-                 str(tmp_path / "R.npy"), "--trace", "--rule", "EpsilonPlus",
-                 "--dtype", "float64"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    lines = resnet_trace(tmp_path, capsys, 1).splitlines()
     head = next(line for line in lines if line.lstrip().startswith("layer"))
     assert "ΣR across the cut" in head
     f = float(lines[0].split("=")[1].split(",")[0])  # "f(x) = F, ΣR across the cut … = C"

@@ -7,10 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from colour_models import colour_graph_model
-from shared_data import shared_path
+from trace_cli import resnet_trace
 
 from lrpcore import Explainer
-from lrpcore.cli.main import main
 from lrpcore.explain import resolve_rules
 from lrpcore.graph import GraphModel, Node
 from lrpcore.graph_layers import Concat
@@ -77,13 +76,7 @@ def test_a_concat_splits_by_slices():
 
 
 def test_explain_trace_prints_every_node_and_the_split_at_each_merge(tmp_path, capsys):
-    model = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
-    x = np.load(shared_path("reference", "mnist_resnet_dev.npz"))["x"][:2]
-    np.save(tmp_path / "x.npy", x)
-    assert main(["explain", str(model), str(tmp_path / "x.npy"), "--raw", "--out",
-                 str(tmp_path / "R.npy"), "--trace", "--rule", "EpsilonPlus",
-                 "--dtype", "float64"]) == 0
-    out = capsys.readouterr().out
+    out = resnet_trace(tmp_path, capsys, 2)
     block = out.split("sample 1:")[0].splitlines()
     nodes = [line.split()[-1] for line in block if line[:5].strip().isdigit()]
     assert len(nodes) == 30 and nodes[0] == "/fc/Gemm" and "/layer1/Add" in nodes
