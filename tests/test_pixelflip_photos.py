@@ -99,18 +99,11 @@ def test_perturbed_photographs_run_in_bounded_parallel_passes(monkeypatch):
         np.testing.assert_allclose(a.outputs, b.outputs, rtol=0, atol=1e-5 * scale)
 
 
-def test_sanity_check_explains_photographs_in_bounded_passes(monkeypatch):
-    """The sanity check ran its batch of up to 256 samples as one forward pass (64
-    EfficientNet-Lite0 photographs: 1.7 GB); it now takes Explainer.passes' sizes."""
+@pytest.fixture
+def forward_sizes(monkeypatch):
+    """The batch sizes of every graph forward pass the test runs, in order."""
     from lrpcore.graph_explain import GraphExplainer
-    from lrpcore.insight.sanity import cascading_randomisation
 
-    model = colour_graph_model(side=224)
-    a, b = Explainer(model, "numpy", "float32").passes((256, 3, 224, 224), 256)[0]
-    limit = b - a
-    assert limit < 64
-    n = limit + 3  # two passes
-    x = np.random.default_rng(1).integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
     sizes = []
     real = GraphExplainer.forward
 
@@ -119,28 +112,35 @@ def test_sanity_check_explains_photographs_in_bounded_passes(monkeypatch):
         return real(self, x, raw)
 
     monkeypatch.setattr(GraphExplainer, "forward", spy)
+    return sizes
+
+
+def test_sanity_check_explains_photographs_in_bounded_passes(forward_sizes):
+    """The sanity check ran its batch of up to 256 samples as one forward pass (64
+    EfficientNet-Lite0 photographs: 1.7 GB); it now takes Explainer.passes' sizes."""
+    from lrpcore.insight.sanity import cascading_randomisation
+
+    model = colour_graph_model(side=224)
+    a, b = Explainer(model, "numpy", "float32").passes((256, 3, 224, 224), 256)[0]
+    limit = b - a
+    assert limit < 64
+    n = limit + 3  # two passes
+    x = np.random.default_rng(1).integers(0, 256, (n, 224, 224, 3), dtype=np.uint8)
     res = cascading_randomisation(model, x, "epsilon:0.01", keep_maps=2)
-    assert max(sizes) <= limit and sum(sizes) == n * (len(res.steps) + 1)
+    assert max(forward_sizes) <= limit and sum(forward_sizes) == n * (len(res.steps) + 1)
 
 
-def test_a_sweep_too_large_to_keep_its_forward_passes_runs_them_per_setting(monkeypatch):
+def test_a_sweep_too_large_to_keep_its_forward_passes_runs_them_per_setting(monkeypatch,
+                                                                          forward_sizes):
     """A sweep kept every forward pass of all its samples for all settings (256 photographs:
     7 GB); beyond KEEP_FORWARD_BYTES it runs them again for each setting, with the same
     ranking and scores."""
-    from lrpcore.graph_explain import GraphExplainer
     from lrpcore.insight import sweep as sweep_module
     from lrpcore.insight.sweep import run_sweep
 
     model = colour_graph_model()
+    calls = forward_sizes
     x = np.random.default_rng(2).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
-    calls = []
-    real = GraphExplainer.forward
-
-    def spy(self, x, raw=False):
-        calls.append(len(x))
-        return real(self, x, raw)
-
-    monkeypatch.setattr(GraphExplainer, "forward", spy)
     kw = {"params": {"epsilon": [1e-6, 0.1]}, "steps": 5, "dtype": "float64"}
     kept = run_sweep(model, x, "epsilon", **kw)
     assert calls == [4]  # one pass serves both settings
