@@ -428,11 +428,11 @@ class GroupedConvolution(LinearMap):
     def fmap(self, x, w, xp):
         N = x.shape[0]
         Ho, Wo, n = self.output_shape(x.shape[1:])
-        g, m, d = self.groups, n // self.groups, w.shape[2]
+        g, d = self.groups, w.shape[2]
         wg = self._per_group(w)
-        if d == 1 and m == 1 and has_kernels(xp):  # depthwise on a GPU: one launch
+        if self._depthwise() and has_kernels(xp):  # depthwise on a GPU: one launch
             return depthwise_direct(x, wg[:, :, 0, :, 0], *self.stride, xp)
-        if d == 1 and m == 1 and xp is np:  # depthwise on the CPU: compiled kernels
+        if self._depthwise() and xp is np:  # depthwise on the CPU: compiled kernels
             return compiled().depthwise(x, wg[:, :, 0, :, 0], *self.stride)
         out = xp.zeros((N, Ho, Wo, n), dtype=x.dtype)
         for a, b, index in self._offsets(x.shape[1:]):
@@ -460,9 +460,9 @@ class GroupedConvolution(LinearMap):
         N, Ho, Wo, n = c.shape
         g, m, d = self.groups, n // self.groups, w.shape[2]
         wg = self._per_group(w)
-        if d == 1 and m == 1 and has_kernels(xp):
+        if self._depthwise() and has_kernels(xp):
             return depthwise_transpose_direct(c, wg[:, :, 0, :, 0], in_shape, *self.stride, xp)
-        if d == 1 and m == 1 and xp is np:
+        if self._depthwise() and xp is np:
             return compiled().depthwise_transpose(c, wg[:, :, 0, :, 0], in_shape, *self.stride)
         out = xp.zeros((N,) + tuple(in_shape), dtype=c.dtype)
         cg = c.reshape(N, Ho, Wo, g, m)
