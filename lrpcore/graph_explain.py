@@ -18,6 +18,7 @@ from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, ke
 from .lookahead import LOOKAHEAD_MIN_BYTES, Lookahead
 from .parallel import (
     MIN_SHARD,
+    MIN_SHARD_BYTES,
     SHARD_BYTES,
     run_sharded,
     shard_bounds,
@@ -320,12 +321,14 @@ class GraphExplainer(Explainer):
 
     def shard_bounds(self, n, sample_shape) -> list[tuple[int, int]]:
         """(start, stop) of the shards a batch of ``n`` samples runs as (see GraphForward):
-        small samples shard as chains do; large ones in shards of SHARD_BYTES of tensors."""
+        small samples shard as chains do, but a shard needs only MIN_SHARD_BYTES of tensors
+        rather than MIN_SHARD samples; large samples in shards of SHARD_BYTES of tensors."""
         if self.threads <= 1 or n < 2:
             return [(0, n)]
         per_sample = self.sample_bytes(sample_shape)
         if per_sample * MIN_SHARD <= SHARD_BYTES:
-            return shard_bounds(n, shard_count(n, self.threads, per_sample))
+            fewest = max(1, min(MIN_SHARD, -(-MIN_SHARD_BYTES // max(1, per_sample))))
+            return shard_bounds(n, shard_count(n, self.threads, per_sample, fewest))
         return shard_bounds(n, -(-n // max(1, SHARD_BYTES // per_sample)))
 
     @property
