@@ -204,10 +204,11 @@ class GraphForward(Forward):
             if rule is None:
                 raise RuleError("no rule was chosen for this layer")
             ctx = self._node_context(k, ctx, tensors)
+            if role == "linear" and prepared is not None:  # it holds what x gave
+                return [rule.linear(layer, None, tensors[node.output], R, ctx,
+                                    prepared=prepared)]
             x, y = tensors[node.inputs[0]], tensors[node.output]
             if role == "linear":
-                if prepared is not None:
-                    return [rule.linear(layer, x, y, R, ctx, prepared=prepared)]
                 return [rule.linear(layer, x, y, R, ctx)]
             return [rule.maxpool(layer, x, y, R, ctx)]
         if role == "reshape":

@@ -160,7 +160,9 @@ class Rule:
     def prepare(self, layer, x, z, ctx):
         """The part of ``linear`` that does not depend on the relevance (its denominators),
         which the engine may compute ahead on another core; None: nothing to prepare. A rule
-        that returns something takes it back as ``linear(…, prepared=…)``."""
+        that returns something takes it back as ``linear(layer, None, z, R, ctx,
+        prepared=…)``: the input is not fetched again (a padded input would be recomputed),
+        so what ``linear`` needs of it, the prepared object holds."""
         return None
 
     def linear(self, layer, x, z, R, ctx):  # pragma: no cover - abstract

@@ -114,3 +114,23 @@ def test_an_error_while_preparing_names_the_node(photo_model, monkeypatch):
     monkeypatch.setattr(ZPlus, "prepare", broken)
     with pytest.raises(RuleError, match=r"node \d+ .*cannot prepare"):
         _relevance(photo_model, "float64", monkeypatch, ahead=True)
+
+
+def test_a_prepared_layer_does_not_recompute_its_padded_input_again(photo_model, monkeypatch):
+    from lrpcore.layers import Pad
+
+    counts = []
+    real = Pad.forward
+
+    def counted(self, x, xp):
+        counts[-1] += 1
+        return real(self, x, xp)
+
+    x = np.random.default_rng(0).uniform(-1, 1, size=(1,) + tuple(photo_model.input_spec.shape))
+    fwd = Explainer(photo_model, threads=2).forward(x, raw=True)
+    monkeypatch.setattr(Pad, "forward", counted)
+    for ahead in (False, True):
+        monkeypatch.setattr(graph_explain, "LOOKAHEAD_MIN_BYTES", 0 if ahead else 1 << 62)
+        counts.append(0)
+        fwd.relevance("EpsilonPlus")
+    assert counts[0] > 0 and counts[1] == counts[0]
