@@ -77,7 +77,11 @@ class Lookahead:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lrp-ahead")
         _switching.__enter__()
         self._closed = False
-        self._fill()
+        try:
+            self._fill()
+        except BaseException:
+            self.close()
+            raise
 
     def _fill(self):
         while self._next < len(self._jobs) and len(self._pending) < LOOKAHEAD_JOBS:

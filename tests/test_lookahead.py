@@ -134,3 +134,14 @@ def test_a_prepared_layer_does_not_recompute_its_padded_input_again(photo_model,
         counts.append(0)
         fwd.relevance("EpsilonPlus")
     assert counts[0] > 0 and counts[1] == counts[0]
+
+
+def test_a_failure_while_starting_leaves_the_switch_interval_as_it_was():
+    before = sys.getswitchinterval()
+
+    def job_bytes(k):
+        raise MemoryError("cannot size the job")
+
+    with pytest.raises(MemoryError):
+        Lookahead([1, 2], lambda k: k, job_bytes)
+    assert sys.getswitchinterval() == pytest.approx(before)
