@@ -9,6 +9,7 @@ import pytest
 
 from lrpcore import cpu_kernels, rules
 from lrpcore.explain import Context
+from lrpcore.graph_layers import GroupedConvolution
 from lrpcore.layers import Convolution, Linear
 from lrpcore.rules import SignSplit, ZPlus
 
@@ -31,14 +32,18 @@ def test_the_kernel_halves_and_counts_the_loose_elements():
     assert loose == int((half < 0.25 * magnitude).sum()) > 0
 
 
-@pytest.mark.parametrize("make", ["linear", "convolution"])
+@pytest.mark.parametrize("make", ["linear", "convolution", "depthwise"])
 def test_one_product_gives_the_two_product_sum_in_float64(make):
     rng = np.random.default_rng(1)
     if make == "linear":
         layer, x = _signed_linear(rng), rng.normal(size=(64, 32))
-    else:
+    elif make == "convolution":
         layer = Convolution(rng.normal(size=(3, 3, 8, 64)), rng.normal(size=64))
         x = rng.normal(size=(2, 20, 20, 8))
+    else:
+        layer = GroupedConvolution(rng.normal(size=(3, 3, 1, 96)), rng.normal(size=96),
+                                   groups=96)
+        x = rng.normal(size=(2, 22, 22, 96))
     z = layer.forward(x, np)
     split = SignSplit(layer, x, _ctx())
     found = split.positive_sum_from(z)
