@@ -33,3 +33,23 @@ def test_toolbox_model_without_rule_keeps_the_z_rule():
     x = _digits()
     np.testing.assert_array_equal(lrpcore.explain(model, x),
                                   lrpcore.explain(model, x, rule="simple"))
+
+
+def test_pixel_flipping_in_python_starts_from_the_commands_defaults():
+    """`evaluate_methods` without settings flips as `lrp evaluate` and the GUI's panel do
+    (pixelflip.DEFAULTS: 50 steps of 16, black background, the raw image only, patches fitted
+    to the image size); it flipped 100 single pixels of the padded input at 0 in model units,
+    0.2 % of a photograph (review)."""
+    from lrpcore.insight import evaluate_methods
+    from lrpcore.insight.pixelflip import DEFAULTS
+
+    model = lrpcore.load_model("mnist-lenet5")
+    x = lrpcore.open_dataset("mnist-test").images(range(3))
+    explicit = {k: DEFAULTS[k] for k in ("steps", "per_step", "baseline", "region", "random")}
+    default = evaluate_methods(model, x, ["epsilon:0.01"], dtype="float64")
+    want = evaluate_methods(model, x, ["epsilon:0.01"], patch=None, dtype="float64", **explicit)
+    assert [r.label for r in default] == [r.label for r in want]
+    for a, b in zip(default, want, strict=True):
+        np.testing.assert_array_equal(a.flipped, b.flipped)
+        np.testing.assert_array_equal(a.outputs, b.outputs)
+    assert default[0].outputs.shape == (3, 50)  # 784 raw pixels / 16 = 49 steps + the start
