@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
@@ -69,14 +70,52 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+class _OneBlasThread:
+    """BLAS at one thread while at least one caller needs it, the count it had restored when
+    the last one leaves. threadpoolctl's own limit saves and restores per call: explanations
+    overlapping in threads (GUI worker and diagnosis, user threads, Dask workers) restored out
+    of order and left BLAS at one thread for the rest of the process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = []
+
+    def __enter__(self):
+        controller = _blas_controller()
+        with self._lock:
+            if self._users == 0 and controller is not None:
+                self._saved = [lib.get_num_threads() for lib in controller.lib_controllers]
+                _set_blas_threads(controller, [1] * len(self._saved))
+            self._users += 1
+
+    def __exit__(self, *exc):
+        controller = _blas_controller()
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and controller is not None:
+                _set_blas_threads(controller, self._saved)
+
+
+def _set_blas_threads(controller, counts):
+    """Each BLAS library to its count (None: left alone). threadpoolctl lets only the thread
+    that last set OpenBLAS set it again until it lets go; this lets go at once, so whichever
+    thread leaves last can restore it."""
+    for lib, n in zip(controller.lib_controllers, counts, strict=False):
+        if n is not None:
+            lib.set_num_threads(n)
+            let_go = getattr(type(lib), "clear_controlling_thread", None)  # threadpoolctl ≥ 3.6
+            if let_go is not None:
+                let_go()
+
+
+_one_blas_thread = _OneBlasThread()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Limit BLAS to one thread while shards run in parallel (no oversubscription)."""
-    controller = _blas_controller()
-    if controller is None:
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
+    with _one_blas_thread:
         yield
 
 
