@@ -63,11 +63,12 @@ def _pool() -> ThreadPoolExecutor:
 
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
+    """threadpoolctl's controller of the BLAS libraries loaded now (None without it)."""
     try:
         from threadpoolctl import ThreadpoolController  # noqa: PLC0415 (optional)
     except ImportError:
         return None
-    return ThreadpoolController()
+    return ThreadpoolController().select(user_api="blas")
 
 
 class _OneBlasThread:
@@ -79,44 +80,55 @@ class _OneBlasThread:
     def __init__(self):
         self._lock = threading.Lock()
         self._users = 0
-        self._saved = []
+        self._held = []  # (library controller, its thread count before)
 
-    def __enter__(self):
-        controller = _blas_controller()
+    def enter(self, rescan=False):
         with self._lock:
-            if self._users == 0 and controller is not None:
-                self._saved = [lib.get_num_threads() for lib in controller.lib_controllers]
-                _set_blas_threads(controller, [1] * len(self._saved))
+            if self._users == 0 or rescan:
+                if rescan:  # libraries loaded since the first call (scikit-learn's SciPy)
+                    _blas_controller.cache_clear()
+                controller = _blas_controller()
+                known = {lib.filepath for lib, _ in self._held}
+                for lib in [] if controller is None else controller.lib_controllers:
+                    if lib.filepath not in known:
+                        self._held.append((lib, lib.get_num_threads()))
+                        _set_blas_threads(lib, 1)
             self._users += 1
 
-    def __exit__(self, *exc):
-        controller = _blas_controller()
+    def leave(self):
         with self._lock:
             self._users -= 1
-            if self._users == 0 and controller is not None:
-                _set_blas_threads(controller, self._saved)
+            if self._users == 0:
+                for lib, n in self._held:
+                    _set_blas_threads(lib, n)
+                self._held = []
 
 
-def _set_blas_threads(controller, counts):
-    """Each BLAS library to its count (None: left alone). threadpoolctl lets only the thread
+def _set_blas_threads(lib, n):
+    """A BLAS library to ``n`` threads (None: left alone). threadpoolctl lets only the thread
     that last set OpenBLAS set it again until it lets go; this lets go at once, so whichever
     thread leaves last can restore it."""
-    for lib, n in zip(controller.lib_controllers, counts, strict=False):
-        if n is not None:
-            lib.set_num_threads(n)
-            let_go = getattr(type(lib), "clear_controlling_thread", None)  # threadpoolctl ≥ 3.6
-            if let_go is not None:
-                let_go()
+    if n is None:
+        return
+    lib.set_num_threads(n)
+    let_go = getattr(type(lib), "clear_controlling_thread", None)  # threadpoolctl ≥ 3.6
+    if let_go is not None:
+        let_go()
 
 
 _one_blas_thread = _OneBlasThread()
 
 
 @contextlib.contextmanager
-def single_threaded_blas():
-    """Limit BLAS to one thread while shards run in parallel (no oversubscription)."""
-    with _one_blas_thread:
+def single_threaded_blas(rescan=False):
+    """Limit BLAS to one thread while shards run in parallel (no oversubscription), however
+    many threads do so at once. ``rescan``: look again for BLAS libraries loaded since the
+    first call, when no other thread holds the limit."""
+    _one_blas_thread.enter(rescan)
+    try:
         yield
+    finally:
+        _one_blas_thread.leave()
 
 
 def run_sharded(fn, items) -> list:
