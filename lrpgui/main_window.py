@@ -37,7 +37,7 @@ from . import dialogs, flows, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import REMEMBERED_KEYS, OpenError, Session, message
+from .session import REMEMBERED_KEYS, Declined, OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -336,11 +336,16 @@ class MainWindow(QMainWindow):
                 return False
             self.settings.set_last_dir("models", os.path.dirname(path))
         path = os.fspath(path)
+        had_data = self.state.dataset is not None
+        ask = None if quiet else (lambda title, text: dialogs.ask_close_dataset(self, title,
+                                                                               text))
         try:
-            self.session.open_model(path)
-        except OpenError as exc:
-            self.show_error(exc.title, str(exc), quiet=quiet)
+            self.session.open_model(path, close_unfitting=ask)
+        except OpenError as exc:  # declined: the question said it all; the status bar keeps it
+            self.show_error(exc.title, str(exc), quiet=quiet or isinstance(exc, Declined))
             return False
+        if had_data and self.state.dataset is None:  # closed for this model (the user agreed)
+            self._dataset_closed()
         self._opened("models", "last/model", path)
         return True
 
@@ -404,9 +409,16 @@ class MainWindow(QMainWindow):
     def close_dataset(self) -> None:
         """Close the open dataset (the model stays), e.g. to open a model for other data."""
         self.session.close_dataset()
-        self.settings.remove("last/dataset")
+        self._dataset_closed()
         self.browser.refresh()
         self._update_message()
+
+    def _dataset_closed(self) -> None:
+        """Forget the closed dataset, and the status bar's figures of its last explanation
+        (they described a picture no longer on display)."""
+        self.settings.remove("last/dataset")
+        for label in (self.backend_label, self.time_label, self.conservation_label):
+            label.clear()
 
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
