@@ -171,7 +171,10 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.hover_label = QLabel(objectName="hoverLabel")
         self.backend_label = QLabel(objectName="backendLabel")
+        # short texts, the details in tooltips: at 1024 pixels beside EfficientNet's warning
+        # the long ones left the status messages ten pixels
         self.time_label = QLabel(objectName="timeLabel")
+        self.time_label.setToolTip("How long the explanation on display took")
         self.conservation_label = QLabel(objectName="conservationLabel")
         bar.addWidget(self.hover_label, 1)
         self.busy = BusyIndicator()
@@ -182,7 +185,8 @@ class MainWindow(QMainWindow):
 
         for name in ("sample_index", "rule", "layer_rules", "target", "dtype", "backend"):
             getattr(s.events, name).connect(lambda _v: self.request_explanation())
-        s.events.status.connect(lambda text: bar.showMessage(text, 8000))
+        s.events.status.connect(self._show_status)
+        bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))
         self.resize(_initial_size(self))
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
@@ -413,6 +417,18 @@ class MainWindow(QMainWindow):
         self.browser.refresh()
         self._update_message()
 
+    def _show_status(self, text: str) -> None:
+        """A status message for 8 s, shortened in the middle with "…" to the room the
+        permanent labels leave (Qt cut it off at the edge), the whole text as tooltip."""
+        bar = self.statusBar()
+        shown = [w for w in bar.findChildren(QWidget) if w.parent() is bar and w.isVisible()
+                 and w is not self.hover_label and w.x() > self.hover_label.x()]
+        right = min((w.x() for w in shown), default=bar.width())
+        room = max(right - self.hover_label.x() - 8, 40)
+        bar.showMessage(bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, room),
+                        8000)
+        bar.setToolTip(text)
+
     def _dataset_closed(self) -> None:
         """Forget the closed dataset, and the status bar's figures of its last explanation
         (they described a picture no longer on display)."""
@@ -459,11 +475,19 @@ class MainWindow(QMainWindow):
             return  # stale: the selection moved on; a newer request is on its way
         self.backend_label.setText(f"{result.backend} · {result.device} · "
                                    f"{result.request.dtype}")
-        self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
-                                + (" (forward cached)" if result.forward_reused else "")
-                                + (" (precomputed relevance)" if result.precomputed else ""))
-        self.conservation_label.setText(_conservation_text(result.relevance_sum,
-                                                           result.explained_output))
+        ms = 1000 * result.seconds
+        self.time_label.setText(f"{ms:.{1 if ms < 100 else 0}f} ms"
+                                + (" · cached" if result.forward_reused else "")
+                                + (" · precomputed" if result.precomputed else ""))
+        self.time_label.setToolTip(
+            "How long the explanation on display took"
+            + ("; cached: the forward pass was reused" if result.forward_reused else "")
+            + ("; precomputed: read from a relevance store" if result.precomputed else ""))
+        total, output = result.relevance_sum, result.explained_output
+        self.conservation_label.setText(_conservation_text(total, output))
+        self.conservation_label.setToolTip(
+            f"ΣR = {total:.5g}, f(x) = {output:.5g}: the relevance summed over the input "
+            "against the explained output (1 for a conserving rule without biases)")
         self.explanation_shown.emit(result.index)
 
     def _explain_failed(self, exc) -> None:
@@ -716,7 +740,7 @@ def _initial_size(window, wanted=(1400, 900)) -> QSize:
 
 
 def _conservation_text(total, output) -> str:
-    """'ΣR / f(x) = 1.000 (ΣR = …, f(x) = …)': how much of the explained output the
-    relevance keeps (1 for a conserving rule without biases)."""
+    """'ΣR / f(x) = 1.000': how much of the explained output the relevance keeps (1 for a
+    conserving rule without biases); ΣR and f(x) are in the label's tooltip."""
     ratio = f"{total / output:.4g}" if output else "—"
-    return f"ΣR / f(x) = {ratio}  (ΣR = {total:.5g}, f(x) = {output:.5g})"
+    return f"ΣR / f(x) = {ratio}"

@@ -109,8 +109,7 @@ class Session:
             s.rule = convention.rule
         s.dtype = start["dtype"]
         self.settings_kind = convention.name
-        s.status = (f"rule {s.rule} in {s.dtype}: recommended for this model "
-                    "(the rule panel changes it)")
+        s.status = f"{s.rule} in {s.dtype}: recommended for this model"
 
     def open_dataset(self, name) -> None:
         """Open a dataset file or built-in name; sample 0 must be readable (it is explained
