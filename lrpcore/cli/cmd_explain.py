@@ -203,8 +203,9 @@ def run(args) -> int:
         print(f"lrp explain: warning: {line}", file=sys.stderr)
     name = target_name(target, model)
     shown = target if name is None else f"{target}: {name}"
-    print(f"explained {n} samples with {config.description} (target {shown}) using "
-          f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
+    print(f"explained {n} sample{'' if n == 1 else 's'} with {config.description} (target "
+          f"{shown}) using {explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s "
+          f"→ {args.out}")
     return 0
 
 
