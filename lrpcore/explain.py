@@ -91,7 +91,15 @@ def layer_indices(layers, key) -> list[int]:
     try:
         return [int(key)]
     except (TypeError, ValueError):
-        raise RuleError(f"layer index {key!r} is not an integer") from None
+        pass
+    from .text import listing, short  # noqa: PLC0415
+
+    taking = [f"{i} ({layer.describe()})" for i, layer in enumerate(layers)
+              if layer.role in RULE_ROLES]
+    raise RuleError(f"layer {short(repr(key))} is not a layer number: this model is a chain of "
+                    f"layers numbered 0..{len(layers) - 1} (names and globs name the nodes of "
+                    f"graph models such as ONNX files); the layers that take a rule are "
+                    f"{listing(taking, width=60) or 'none'}")
 
 
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import RuleError
-from .common import parse_target
+from .common import parse_target, plural
 
 UNSUPPORTED = (("png", "--png"), ("outputs", "--outputs"), ("trace", "--trace"))
 
@@ -86,9 +86,8 @@ def run_cluster(args) -> int:
     for f in result.failed:
         print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}..{f['samples'][1]}) "
               f"failed: {f['error']}", file=sys.stderr)
-    print(f"explained {result.computed} chunk{'' if result.computed == 1 else 's'} of "
-          f"{result.chunks} ({result.skipped} already "
-          f"done, {len(result.failed)} failed) in {result.seconds:.3f} s → {args.out}")
+    print(f"explained {plural(result.computed, 'chunk')} of {result.chunks} ({result.skipped} "
+          f"already done, {len(result.failed)} failed) in {result.seconds:.3f} s → {args.out}")
     return 1 if result.failed else 0
 
 
