@@ -363,7 +363,9 @@ class Explainer:
                 raise ShapeError(f"expected a batch of samples, got an array of shape {x.shape}")
             if x.shape[0] == 0:
                 raise ShapeError("no samples given")
-            if x.dtype.kind not in "biuf":  # text would fail deep inside, complex lose a part
+            # text would fail deep inside, complex lose a part; bool is refused as the
+            # preprocessed path (InputSpec.preprocess) and the Dask path's probe refuse it
+            if x.dtype.kind not in "iuf":
                 raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
         else:
             if self.model.input_spec is None:
