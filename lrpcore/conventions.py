@@ -69,3 +69,7 @@ def default_settings(model) -> dict:
 DEFAULTS_HELP = ("default: the model's — EpsilonPlus in float32 for graph models (ONNX, "
                  "efficientnet-lite0), simple (lrp) or epsilon:0.01 (explorer) in float64 for "
                  "toolbox models")
+# the same for commands without --dtype (they compute in float64)
+RULE_DEFAULT_HELP = ("default: the model's — EpsilonPlus for graph models (ONNX, "
+                     "efficientnet-lite0), simple (lrp) or epsilon:0.01 (explorer) for toolbox "
+                     "models")

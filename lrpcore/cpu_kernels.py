@@ -199,3 +199,35 @@ def pad(x, pads, value):
     out = np.empty((N, H + t + b, W + left + r, C), dtype=x.dtype)
     _pad(x, t, left, x.dtype.type(value), out)
     return out
+
+
+@_compile
+def _positive_half(z, bias, plus, magnitude, margin, out):
+    """out = ((z − bias) + magnitude) / 2 + plus for rows × channels arrays (``bias`` and
+    ``plus`` one per channel); returns how many halves fall below margin · magnitude."""
+    loose = 0
+    for r in range(z.shape[0]):
+        zr, mr, orow = z[r], magnitude[r], out[r]
+        for c in range(z.shape[1]):
+            m = mr[c]
+            v = ((zr[c] - bias[c]) + m) * 0.5
+            orow[c] = v + plus[c]
+            loose += v < margin * m
+    return loose
+
+
+def positive_half(z, bias, plus, magnitude, margin):
+    """``((z − bias) + magnitude) / 2 + plus`` in one pass, and how many elements have
+    ``((z − bias) + magnitude) / 2`` below ``margin · magnitude`` (see
+    ``lrpcore.rules.SignSplit.positive_sum_from``). ``bias``, ``plus``: one per channel (the
+    last axis), or None."""
+    z, magnitude = np.ascontiguousarray(z), np.ascontiguousarray(magnitude)
+    out = np.empty_like(z)
+    C = z.shape[-1]
+
+    def per_channel(v):
+        return np.zeros(C, z.dtype) if v is None else np.ascontiguousarray(v, dtype=z.dtype)
+
+    loose = _positive_half(z.reshape(-1, C), per_channel(bias), per_channel(plus),
+                           magnitude.reshape(-1, C), z.dtype.type(margin), out.reshape(-1, C))
+    return out, int(loose)

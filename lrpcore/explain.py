@@ -106,9 +106,12 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     """Expand a rule spec or preset plus per-layer overrides into one rule per layer.
 
     Graph models (whose ``layers`` carry node names and a convention) keep zennit's Norm at
-    merges and mean pools under a plain rule spec, and compute αβ with its stabiliser."""
-    rule = DEFAULT_RULE if rule is None else rule
+    merges and mean pools under a plain rule spec, and compute αβ with its stabiliser.
+    Without ``rule`` a model starts from its convention's (EpsilonPlus for graph models, the
+    toolbox's ``simple`` for chains), as ``lrp explain`` does."""
     convention = getattr(layers, "convention", TOOLBOX)
+    if rule is None:
+        rule = convention.command_rule or DEFAULT_RULE
     preset = preset_or_none(rule)
     if preset is not None:
         chosen = preset.rules_for(layers)

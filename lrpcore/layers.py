@@ -38,6 +38,7 @@ VARIANTS = {
     "pos": lambda w: np.maximum(w, 0),
     "neg": lambda w: np.minimum(w, 0),
     "sq": lambda w: w * w,
+    "abs": np.abs,
 }
 
 

@@ -49,12 +49,13 @@ class SingleExport:
 
 
 def _png(path, result, state, info, scale=None):
-    return services.export_single_png(path, result, state.colormap, state.outline, info)
+    return services.export_single_png(path, result, state.colormap, state.outline, info,
+                                      state.channels)
 
 
 def _figure(path, result, state, info, scale=DEFAULT_FIGURE_SCALE):
     return services.export_figure(path, result, state.colormap, state.outline, int(scale),
-                                  info)
+                                  info, state.channels)
 
 
 def _npy(path, result, state, info, scale=None):
@@ -67,7 +68,7 @@ def _overlay(path, result, state, info, scale=None):
 
 
 def _colormaps(folder, result, state, info, scale=None):
-    return services.export_all_colormaps(folder, result, state.outline, info)
+    return services.export_all_colormaps(folder, result, state.outline, info, state.channels)
 
 
 PNG = "PNG (*.png)"

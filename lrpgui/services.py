@@ -304,15 +304,28 @@ def input_and_heatmap_png(result: ExplainResult, cmap, outline) -> np.ndarray:
     return _export.input_heatmap_image(result.relevance, result.input_unit, cmap, outline)
 
 
-def export_single_png(path, result, cmap, outline, info) -> list[Path]:
+def shown_map(result, channels, info):
+    """(relevance, info) of the heatmap on display: a colour image's relevance reduced over
+    its channels as the Colour panel says (``channels``, recorded in the sidecar), so that an
+    export holds the map the view shows; other relevance as it is."""
+    from lrpcore.render.overlay import channel_map  # noqa: PLC0415
+
+    R = rendering.displayable(result.relevance)
+    if R.ndim != 3 or R.shape[2] != 3:
+        return result.relevance, info
+    return channel_map(R, channels), {**(info or {}), "channels": channels}
+
+
+def export_single_png(path, result, cmap, outline, info, channels="sum") -> list[Path]:
     """Input | heatmap of the displayed sample (model input layout, the picture ``lrp explain
     --png`` draws) and its sidecar."""
-    path = _export.export_input_heatmap(path, result.relevance, result.input_unit, cmap,
+    R, info = shown_map(result, channels, info)
+    path = _export.export_input_heatmap(path, R, result.input_unit, cmap,
                                         outline, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
 
-def export_figure(path, result, cmap, outline, scale, info) -> list[Path]:
+def export_figure(path, result, cmap, outline, scale, info, channels="sum") -> list[Path]:
     """The paper figure of the displayed explanation: input | heatmap | colour bar at
     ``scale`` pixels per input pixel, titled with rule, explained class and its score."""
     from lrpcore.render.figure import figure_title  # noqa: PLC0415
@@ -322,7 +335,8 @@ def export_figure(path, result, cmap, outline, scale, info) -> list[Path]:
     model = os.path.basename(result.request.model_path or "") or None
     title = figure_title(result.rule_description, target_text(result), score,
                          result.index, model)
-    path = _export.export_explanation_figure(path, result.relevance, result.input_unit, cmap,
+    R, info = shown_map(result, channels, info)
+    path = _export.export_explanation_figure(path, R, result.input_unit, cmap,
                                              outline, scale, title, info=info, overwrite=True)
     return [path, _export.sidecar_path(path)]
 
@@ -351,14 +365,15 @@ def planned_files(indices, formats, cmaps) -> list[str]:
                                           npy="npy" in formats)
 
 
-def export_all_colormaps(folder, result, outline, info) -> list[Path]:
+def export_all_colormaps(folder, result, outline, info, channels="sum") -> list[Path]:
     """``heatmap_{i}_{cmap}.png`` for every colormap, each with its sidecar."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: folder does not exist")
     cmaps = rendering.colormap_names()
     _export.refuse_existing(folder, planned_files([result.index], ("png",), cmaps))
-    paths = _export.export_colormaps(folder, result.relevance, result.input_unit, result.index,
+    R, info = shown_map(result, channels, info)
+    paths = _export.export_colormaps(folder, R, result.input_unit, result.index,
                                      cmaps=cmaps, outline=outline, info=info)
     return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
 

@@ -166,3 +166,31 @@ def test_a_warning_describes_a_few_layers_and_numbers_the_rest():
     assert text.count("(created)") == LISTED
     assert f"and {30 - LISTED} more layers (" in text and text.endswith("give relevance")
     assert all(str(k) in text for k in range(1, 31))
+
+
+def test_a_bias_taking_negative_relevance_is_absorption():
+    """Explaining an output below zero, a bias that takes most of the (negative) relevance
+    absorbs it: the warning said "ΣR ×0.25 (created) — the layer's biases give relevance"
+    (review: `--target "Egyptian cat"` on a coffee cup)."""
+    model = Sequential([Linear(np.array([[-1.0], [-1.0]]), np.array([-6.0])),
+                        Linear(np.array([[1.0]]), np.array([0.0]))])
+    fwd = Explainer(model).forward(np.array([[1.0, 1.0]]), raw=True)
+    d = dg.diagnose(fwd, "epsilon:1e-6")
+    assert [(f.layer, f.kind, f.cause) for f in d.findings] == [(0, "absorbed", "bias")]
+    assert d.findings[0].factor == pytest.approx(0.25, rel=1e-4)
+    assert "take relevance" in d.findings[0].reason
+
+
+def test_the_bias_hint_does_not_prescribe_the_rule_in_use():
+    """z⁺ counts positive biases in its denominator, so they take relevance under z⁺ itself:
+    the hint "z⁺, γ or αβ ignore negative biases" told a z⁺ user to use z⁺."""
+    model = Sequential([Linear(np.array([[1.0], [1.0]]), np.array([6.0])), Rect(),
+                        Linear(np.array([[1.0]]), np.array([0.0]))])
+    fwd = Explainer(model).forward(np.array([[1.0, 1.0]]), raw=True)
+    for rule in ("zplus", "gamma:0.25", "alphabeta:1"):
+        d = dg.diagnose(fwd, rule)
+        assert [(f.layer, f.kind, f.cause) for f in d.findings] == [(0, "absorbed", "bias")]
+        reason = d.findings[0].reason
+        assert "positive biases" in reason and "ignore negative biases" not in reason, reason
+    reason = dg.diagnose(fwd, "epsilon:1e-6").findings[0].reason
+    assert "z⁺, γ or αβ ignore negative biases" in reason

@@ -6,6 +6,7 @@ import pytest
 
 from lrpcore.explain import Explainer
 from lrpcore.graph_tensors import TensorStore
+from lrpcore.parallel import MIN_SHARD_BYTES
 from lrpcore.zoo import efficientnet_lite0, mnist_resnet
 
 
@@ -64,7 +65,13 @@ def test_large_samples_shard_one_by_one_and_small_ones_as_chains(small_efficient
     assert big.shard_bounds(4, (3, 224, 224)) == [(0, 1), (1, 2), (2, 3), (3, 4)]
     assert big.shard_bounds(1, (3, 224, 224)) == [(0, 1)]
     small = Explainer(mnist_resnet(), threads=2)
-    assert len(small.shard_bounds(8, (1, 28, 28))) == 1  # too few samples to be worth it
+    per_digit = small.sample_bytes((1, 28, 28))
+    assert len(small.shard_bounds(2, (1, 28, 28))) == 1  # too little work to be worth it
+    for n in (2, 4, 8, 16, 256):
+        bounds = small.shard_bounds(n, (1, 28, 28))
+        assert len(bounds) == 1 or all((b - a) * per_digit >= MIN_SHARD_BYTES
+                                       for a, b in bounds), (n, bounds)
+    assert len(small.shard_bounds(16, (1, 28, 28))) == 2  # two cores for a batch of 16
     assert len(small.shard_bounds(256, (1, 28, 28))) >= 2
     assert Explainer(efficientnet_lite0(None), threads=1).shard_bounds(4, (3, 224, 224)) == \
         [(0, 4)]

@@ -73,7 +73,7 @@ def test_evaluate_methods_on_linear_model_ranks_lrp_above_random(rng):
     model = linear_model(rng)
     x = rng.uniform(-1, 1, (8, M))
     res = evaluate_methods(model, x, ["simple", "epsilon:0.01"], raw=True, steps=15,
-                           batch_size=7, explain_batch=3)
+                           per_step=1, batch_size=7, explain_batch=3)
     assert [r.label for r in res] == ["simple", "epsilon:0.01", "random"]
     assert res[0].aopc > res[2].aopc
     pred = (x @ model.layers[0].W).argmax(axis=1)
@@ -179,7 +179,7 @@ def test_progress_and_cancel(rng):
     model = linear_model(rng)
     x = rng.uniform(-1, 1, (6, M))
     seen = []
-    evaluate_methods(model, x, ["simple"], raw=True, steps=5, batch_size=4,
+    evaluate_methods(model, x, ["simple"], raw=True, steps=5, per_step=1, batch_size=4,
                      progress=lambda d, t: seen.append((d, t)))
     total = seen[-1][1]
     assert seen[-1][0] == total == 6 + 2 * 6 * 6
@@ -206,7 +206,7 @@ def test_benchmark_lenet_pixel_flipping(lenet, benchmark):
 
     def run():
         return evaluate_methods(lenet, images, ["epsilon:0.01"], random=False, steps=100,
-                                dtype="float32", batch_size=256)
+                                per_step=1, dtype="float32", batch_size=256)
 
     start = time.perf_counter()
     res = benchmark.pedantic(run, rounds=1, iterations=1)

@@ -135,3 +135,21 @@ def test_graph_models_are_randomised_as_graphs():
     sweep = run_sweep(model, x, "EpsilonGammaBox", params={"gamma": [0, 0.25]}, steps=4,
                       dtype="float64")
     assert len(sweep.rows) == 2 and all(np.isfinite(r.score) for r in sweep.rows)
+
+
+def test_the_step_table_keeps_its_columns_past_nine_steps():
+    """`lrp sanity` on a graph model lists a dozen steps or more; "10. top 10 random (to layer
+    2)" shifted its numbers one place right of the rows above (review)."""
+    from types import SimpleNamespace
+
+    from lrpcore.cli.cmd_sanity import step_lines
+
+    def step(label):
+        return SimpleNamespace(label=label, spearman_median=0.5, ssim_median=0.25,
+                               similar=lambda threshold: False)
+
+    labels = ["original"] + [f"top {k} random (to layer {200 - 20 * k})" for k in range(1, 12)]
+    lines = step_lines(SimpleNamespace(steps=[step(t) for t in labels], threshold=0.5))
+    assert len(lines) == 12
+    assert len({line.index("Spearman") for line in lines}) == 1
+    assert len({line.index(".") for line in lines}) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conventions import DEFAULTS_HELP
+from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
 from .common import add_command, load_samples, model_defaults, parse_target
 
@@ -34,7 +34,7 @@ def register(sub):
     p.add_argument("--out", required=True, help="output folder (created; must not exist "
                    "unless empty or --overwrite)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
-                   + DEFAULTS_HELP)
+                   + RULE_DEFAULT_HELP)
     p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
                    help="rule for one layer or node, repeatable: a layer index, an ONNX node "
                    "name, a glob or a PyTorch module path (see 'lrp explain --help')")

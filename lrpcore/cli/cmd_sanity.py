@@ -79,11 +79,19 @@ def run(args) -> int:
             written.append(plot)
     print(f"{result.n} samples, {len(result.steps) - 1} weighted layers randomised from the "
           f"top in {result.seconds:.2f} s", file=out)
-    for k, s in enumerate(result.steps):
-        print(f"  {k}. {s.label:<34} Spearman ρ {s.spearman_median:6.3f}  SSIM "
-              f"{s.ssim_median:6.3f}{'  similar' if k and s.similar(result.threshold) else ''}",
-              file=out)
+    for line in step_lines(result):
+        print(line, file=out)
     print(result.verdict(), file=out)
     for path in written:
         print(f"wrote {path}", file=out)
     return 0 if result.passed else CHECK_FAILED
+
+
+def step_lines(result) -> list[str]:
+    """One line per randomisation step, its numbers in one column however many steps (a
+    graph model has dozens: "10. top 10 random" pushed them one place right)."""
+    number = len(str(len(result.steps) - 1))
+    label = max([34] + [len(s.label) for s in result.steps])
+    return [f"  {k:>{number}}. {s.label:<{label}} Spearman ρ {s.spearman_median:6.3f}  SSIM "
+            f"{s.ssim_median:6.3f}{'  similar' if k and s.similar(result.threshold) else ''}"
+            for k, s in enumerate(result.steps)]

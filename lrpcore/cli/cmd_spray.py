@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..conventions import DEFAULTS_HELP
+from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
 from .common import add_command, check_outputs_free, model_defaults, parse_target
 from .progress import ProgressBar
@@ -30,7 +30,7 @@ def register(sub):
                    help="class index or name to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
-                   + DEFAULTS_HELP)
+                   + RULE_DEFAULT_HELP)
     p.add_argument("--target", default=None,
                    help="true (default: each sample's label), pred, a class index or a "
                    "class name")

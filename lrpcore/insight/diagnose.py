@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rules import AlphaBeta, Epsilon, Simple
+from ..rules import AlphaBeta, Epsilon, Gamma, Simple, ZPlus
 from .conservation import cut_sums
 
 # A layer is flagged when its ΣR changes by more than CHANGE_TOL of what arrived (or of the
@@ -142,10 +142,17 @@ def _tiny_outputs(s: Site) -> bool:
     return s.kind == "absorbed" and s.z_scale is not None and s.z_scale < 1e-4
 
 
-@register_cause("bias", lambda s: (
-    f"the layer's biases {'give' if s.kind == 'created' else 'take'} relevance "
-    f"({s.rule.spec() if s.rule else 'this rule'} conserves only without bias); z⁺, γ or "
-    "αβ ignore negative biases"))
+def _bias_text(s: Site) -> str:
+    verb = "give" if s.kind == "created" else "take"
+    if isinstance(s.rule, (ZPlus, Gamma, AlphaBeta)):  # b⁺ (and b⁻) are in their denominators
+        return (f"the layer's positive biases {verb} relevance ({s.rule.spec()} counts them in "
+                "its denominator, as zennit does): expected where biases are large against "
+                "the contributions")
+    return (f"the layer's biases {verb} relevance ({s.rule.spec() if s.rule else 'this rule'} "
+            "conserves only without bias); z⁺, γ or αβ ignore negative biases")
+
+
+@register_cause("bias", _bias_text)
 def _bias(s: Site) -> bool:
     b = getattr(s.layer, "B", None)
     return (s.kind in ("created", "absorbed") and b is not None
@@ -410,7 +417,10 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None) -> Di
         o = L + 1 + k if graph else k + 1
         out_s, in_s = sums[:, o], sums[:, k]
         scale = np.maximum(np.maximum(np.abs(out_s), absf), tiny)
-        change = (in_s - out_s) / scale
+        # created/absorbed in the direction of the relevance arriving: explaining an output
+        # below zero, a sum moving towards 0 lost relevance, it did not gain any
+        sign = np.where(out_s != 0, np.sign(out_s), np.where(f != 0, np.sign(f), 1.0))
+        change = (in_s - out_s) * sign / scale
         with np.errstate(all="ignore"):
             grow = mags[:, k] / np.maximum(mags[:, o], tiny)
             mag = mags[:, k] / np.maximum(absf, tiny)

@@ -391,12 +391,15 @@ def method_label(layers, method) -> str:
     return name if name is not None else resolve_rules(layers, method).description
 
 
-def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False, random=True,
-                     steps=100, patch=1, per_step=1, baseline="zero", region="input", seed=0,
-                     batch_size=1024, explain_batch=256, backend=None, dtype=None,
-                     progress=None, cancel=None) -> list[FlipResult]:
+def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
+                     random=DEFAULTS["random"], steps=DEFAULTS["steps"], patch=None,
+                     per_step=DEFAULTS["per_step"], baseline=DEFAULTS["baseline"],
+                     region=DEFAULTS["region"], seed=0, batch_size=1024, explain_batch=256,
+                     backend=None, dtype=None, progress=None, cancel=None) -> list[FlipResult]:
     """Pixel-flipping curves of several methods (LRP rules, presets, ``sensitivity``,
-    ``gradxinput``) on the same samples, plus random ordering when ``random``.
+    ``gradxinput``) on the same samples, plus random ordering when ``random``. The defaults
+    are ``lrp evaluate``'s and the GUI panel's (:data:`DEFAULTS`; ``patch`` None: fitted to
+    the image size, see :func:`default_patch`).
 
     ``x`` holds raw samples (preprocessed with the model's input spec) unless ``raw``.
     ``progress(done, total)`` counts explained samples and perturbed forward rows.

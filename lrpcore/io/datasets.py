@@ -478,6 +478,20 @@ def _named(name: str) -> Dataset:
                    labels=labels, class_names=MNIST_CLASSES)
 
 
+def _refuse_zarr(folder) -> None:
+    """A Zarr folder is no image folder: say what it is and what reads it."""
+    from .relevance_store import is_zarr_path  # noqa: PLC0415 (it imports this module)
+
+    if not is_zarr_path(folder):
+        return
+    if os.path.isdir(os.path.join(folder, "relevance")):
+        raise DatasetError(f"{folder}: a relevance store of lrp explain (relevance, not "
+                           "samples): read it with lrp render, lrp figure or lrp spray, or "
+                           "with File → Open relevance store… in the explorer")
+    raise DatasetError(f"{folder}: a Zarr array is read as samples only by lrp explain with "
+                       "--out R.zarr (a Dask run); save it as .npy for other commands")
+
+
 def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
@@ -491,6 +505,7 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     if not os.path.exists(target) and target in DATASET_NAMES:
         ds = _named(target)
     elif os.path.isdir(target):
+        _refuse_zarr(target)
         folder = ImageFolder(target)
         ds = Dataset(folder, name=os.path.basename(os.path.normpath(target)) or target,
                      source=f"{os.path.abspath(target)} (image folder)", labels=folder.labels,
