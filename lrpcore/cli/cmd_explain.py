@@ -27,6 +27,7 @@ from .common import (
     load_labels,
     load_samples,
     model_defaults,
+    no_labels,
     parse_target,
     plural,
     remove_quietly,
@@ -141,7 +142,7 @@ def run(args) -> int:
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:
-        raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
+        raise no_labels(args.input)
     if args.batch_size < 1:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..errors import DatasetError, ExportError
+from ..errors import DatasetError, ExportError, ShapeError
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -92,6 +92,22 @@ def load_samples(path, what="input", mmap=False, model=None):
     # a missing path: "no such file, folder or built-in dataset (…)"
     ds = open_dataset(path, model=model)
     return DatasetArray(ds), ds.labels
+
+
+def no_labels(path, what="--target true needs --labels FILE (or a dataset that has labels)"):
+    """The one-line refusal of ``--target true`` without labels; for an image folder with class
+    subfolders (unlabelled for a model unless they all name its classes) it says how to name
+    them."""
+    from ..text import listing  # noqa: PLC0415
+
+    p = os.fspath(path)
+    subs = sorted(d for d in os.listdir(p) if not d.startswith(".")
+                  and os.path.isdir(os.path.join(p, d))) if os.path.isdir(p) else []
+    if subs:
+        what += (f"; {p}: its subfolders ({listing(subs, shown=4)}) label its images only "
+                 "when each is named after one of the model's classes (a class name such as "
+                 "'Egyptian cat', or an index such as '285')")
+    return ShapeError(what)
 
 
 def load_labels(path, n, classes=None) -> np.ndarray:

@@ -105,13 +105,13 @@ def run_cluster(args) -> int:
 def _labels(args, target, source, found_labels):
     import numpy as np
 
-    from .common import load_labels
+    from .common import load_labels, no_labels
 
     n = source.shape[0]
     if args.labels:
         return load_labels(args.labels, n)
     if target == "true":
         if found_labels is None:
-            raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
+            raise no_labels(args.input)
         return np.asarray(found_labels)
     return None
