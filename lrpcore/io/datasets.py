@@ -27,7 +27,7 @@ from ..fileio import read_bytes
 from ..text import listing
 from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
-from .file_array import FileArray, open_npy_rows
+from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder
 from .mnist_sample import SAMPLE_NAME, builtin_sample
@@ -253,14 +253,12 @@ def _head(path: str, n: int = 32) -> bytes:
 
 
 def _read_npy(path: str):
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    try:  # read, never mapped: a map of a file that shrinks kills the process (SIGBUS)
+        return read_npy(path)
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain numeric .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read .npy: {exc}") from None
-    rows = open_npy_rows(path)  # a map of a file that shrinks kills the process (SIGBUS)
-    return arr if rows is None else rows
 
 
 def _pick(keys, wanted, path, what, required=True):

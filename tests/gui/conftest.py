@@ -25,6 +25,29 @@ def dialogs_shown(monkeypatch):
     return shown
 
 
+class Questions(list):
+    """Questions asked as (title, question); each is answered with ``answer``."""
+
+    answer = False
+
+
+@pytest.fixture(autouse=True)
+def close_dataset_questions(monkeypatch):
+    """"Close the dataset and open the model?" (asked when a model does not fit the open
+    data), answered Cancel unless a test sets ``.answer = True``: a modal box would block."""
+    from lrpgui import dialogs
+
+    asked = Questions()
+    asked.real = dialogs.ask_close_dataset  # for the test of the box itself
+
+    def ask(parent, title, question):
+        asked.append((title, question))
+        return asked.answer
+
+    monkeypatch.setattr("lrpgui.dialogs.ask_close_dataset", ask)
+    return asked
+
+
 @pytest.fixture(autouse=True)
 def settings_file(tmp_path, monkeypatch):
     """Every test gets its own settings ini; the user's settings are never touched."""
