@@ -134,7 +134,10 @@ class GraphForward(Forward):
             sizes = [np.prod(tensors.shape(t)) for t in (node.output, node.inputs[0])]
             return int(sum(sizes)) * ex.dtype.itemsize
 
-        return Lookahead(jobs, prepare, job_bytes)
+        try:
+            return Lookahead(jobs, prepare, job_bytes)
+        except RuntimeError:  # no thread to be had (a process limit, interpreter shutdown):
+            return None  # the pass runs on this thread alone, as it did before
 
     def _backward(self, tensors, R, config, trace, conditions, lookahead):
         """The backward pass of ``_propagate_shard``, taking prepared rules from

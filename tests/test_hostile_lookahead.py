@@ -134,3 +134,30 @@ def test_an_interrupt_mid_pass_ends_the_helper_and_restores_the_switch_interval(
     assert sys.getswitchinterval() == pytest.approx(interval)
     assert _helpers_end() == []
     assert np.isfinite(fwd.relevance("zplus")).all()  # the next pass runs as usual
+
+
+def test_no_thread_for_the_helper_means_a_sequential_pass_not_an_error(photo, monkeypatch):
+    """A process limit (a container's pids.max, ulimit -u) or interpreter shutdown: the
+    helper thread cannot start. The lookahead only saves time; the pass runs without it."""
+    from lrpcore import lookahead
+
+    class NoThreads:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, fn, *args):
+            raise RuntimeError("can't start new thread")
+
+        def shutdown(self, wait=True):
+            pass
+
+    model, x = photo
+    fwd = Explainer(model, dtype="float64", threads=2).forward(x, raw=True)
+    monkeypatch.setattr(graph_explain, "LOOKAHEAD_MIN_BYTES", 1 << 62)
+    want = fwd.relevance("EpsilonPlus")
+    monkeypatch.setattr(graph_explain, "LOOKAHEAD_MIN_BYTES", 0)
+    monkeypatch.setattr(lookahead, "ThreadPoolExecutor", NoThreads)
+    interval = sys.getswitchinterval()
+    got = fwd.relevance("EpsilonPlus")
+    assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+    assert sys.getswitchinterval() == pytest.approx(interval)
