@@ -28,9 +28,29 @@ def _compile(fn):
     ε-share ran 5× faster)."""
     options = {"nogil": True, "error_model": "numpy"}
     try:
-        return numba.njit(cache=True, **options)(fn)
+        kernel = numba.njit(cache=True, **options)(fn)
     except RuntimeError:  # no cache directory numba can write to: compile per process
         return numba.njit(**options)(fn)
+    _skip_failed_saves(kernel)
+    return kernel
+
+
+def _skip_failed_saves(kernel):
+    """A compiled kernel that cannot be saved (a full disk, a cache folder made read-only)
+    is used unsaved: numba raised the OSError from the call, failing the explanation (and
+    ``lrp explain`` blamed its output file). numba adds the kernel before saving it."""
+    cache = getattr(kernel, "_cache", None)
+    save = getattr(cache, "save_overload", None)
+    if save is None:  # another numba: its own behaviour
+        return
+
+    def save_or_skip(sig, data):
+        try:
+            save(sig, data)
+        except OSError:
+            pass  # the next process compiles it again
+
+    cache.save_overload = save_or_skip
 
 
 @_compile
