@@ -204,21 +204,22 @@ def pad(x, pads, value):
 @_compile
 def _positive_half(z, bias, plus, magnitude, margin, out):
     """out = ((z − bias) + magnitude) / 2 + plus for rows × channels arrays (``bias`` and
-    ``plus`` one per channel); returns how many halves fall below margin · magnitude."""
+    ``plus`` one per channel); returns how many halves fall below margin · (magnitude +
+    |bias|): z holds x·w only to the digits of the larger of the two."""
     loose = 0
     for r in range(z.shape[0]):
         zr, mr, orow = z[r], magnitude[r], out[r]
         for c in range(z.shape[1]):
-            m = mr[c]
-            v = ((zr[c] - bias[c]) + m) * 0.5
+            m, b = mr[c], bias[c]
+            v = ((zr[c] - b) + m) * 0.5
             orow[c] = v + plus[c]
-            loose += v < margin * m
+            loose += v < margin * (m + abs(b))
     return loose
 
 
 def positive_half(z, bias, plus, magnitude, margin):
     """``((z − bias) + magnitude) / 2 + plus`` in one pass, and how many elements have
-    ``((z − bias) + magnitude) / 2`` below ``margin · magnitude`` (see
+    ``((z − bias) + magnitude) / 2`` below ``margin · (magnitude + |bias|)`` (see
     ``lrpcore.rules.SignSplit.positive_sum_from``). ``bias``, ``plus``: one per channel (the
     last axis), or None."""
     z, magnitude = np.ascontiguousarray(z), np.ascontiguousarray(magnitude)
