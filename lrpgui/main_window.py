@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.text import error_line, printable_line
 
-from . import dialogs, flows, help_dialogs, rendering, services
+from . import dialogs, flows, gui_collector, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model=None, dataset=None, settings: Settings | None = None):
         super().__init__()
+        gui_collector.COLLECTOR.hold(self)  # Qt garbage is freed on this thread, not a worker's
         self.setWindowTitle("LRP Explorer")
         apply_look(self)
         self.state = AppState(colormap=rendering.default_colormap())
@@ -421,13 +422,16 @@ class MainWindow(QMainWindow):
         """A status message for 8 s, shortened in the middle with "…" to the room the
         permanent labels leave (Qt cut it off at the edge), the whole text as tooltip."""
         bar = self.statusBar()
+        bar.setToolTip(text)
+        if not bar.isVisible():  # not laid out yet: no room to measure (the window opens)
+            bar.showMessage(text, 8000)
+            return
         shown = [w for w in bar.findChildren(QWidget) if w.parent() is bar and w.isVisible()
                  and w is not self.hover_label and w.x() > self.hover_label.x()]
         right = min((w.x() for w in shown), default=bar.width())
         room = max(right - self.hover_label.x() - 8, 40)
         bar.showMessage(bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, room),
                         8000)
-        bar.setToolTip(text)
 
     def _dataset_closed(self) -> None:
         """Forget the closed dataset, and the status bar's figures of its last explanation
@@ -708,6 +712,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self._close_progress()
         self.controller.shutdown()
+        gui_collector.COLLECTOR.release(self)
         super().closeEvent(event)
 
 

@@ -80,6 +80,9 @@ def _dangling_qthreads(monkeypatch, request):
     # later by a worker thread's garbage collection, a QMenu's destructor and the GUI thread
     # deadlocked (one held the GIL, the other Qt's mutex; seen in a full run)
     gc.collect()
+    from lrpgui.gui_collector import COLLECTOR
+
+    COLLECTOR.reset()  # a window left open would keep automatic collection off for the rest
     running = [t for t in started if _is_running(t)]
     if running:
         for t in running:
