@@ -149,12 +149,31 @@ def _load_then(app, window, args) -> int:
 
         for _ in range(5):
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        pixmap = window.grab()
-        if not pixmap.save(args.screenshot, "PNG"):
-            print(f"lrp-explorer: cannot write {args.screenshot}", file=sys.stderr)
+        problem = _save_png(window.grab(), args.screenshot)
+        if problem:
+            print(f"lrp-explorer: {problem}", file=sys.stderr)
             return 1
         print(f"saved {args.screenshot}")
     return 0
+
+
+def _save_png(pixmap, path) -> str | None:
+    """Write ``pixmap`` to ``path`` whole or not at all; the problem in one line, or None.
+    Qt wrote in place: on a full disk an earlier file was truncated to part of a PNG."""
+    from PySide6.QtCore import QBuffer, QIODevice
+
+    from lrpcore.errors import LRPError
+    from lrpcore.fileio import atomic_write_bytes
+
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not pixmap.save(buf, "PNG"):
+        return f"{path}: cannot encode the window as PNG"
+    try:
+        atomic_write_bytes(path, bytes(buf.data()))
+    except LRPError as exc:
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

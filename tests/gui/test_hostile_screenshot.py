@@ -1,0 +1,32 @@
+"""``lrp-explorer --screenshot PNG`` on a disk that fills up: the file that was there is kept
+and no part of a PNG is left (Qt wrote the picture in place: an earlier screenshot was
+truncated to a broken 4 kB PNG, plus libpng's own error line)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+
+
+def test_a_screenshot_that_cannot_be_written_keeps_the_earlier_file(toy_files, tmp_path):
+    model, data = toy_files
+    out = tmp_path / "shots"
+    out.mkdir()
+    shot = out / "shot.png"
+    shot.write_bytes(b"the earlier screenshot")
+
+    def small_files():  # a full disk for anything over 8 kB (the window's PNG is larger)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               LRP_EXPLORER_SETTINGS=str(tmp_path / "s.ini"))
+    proc = subprocess.run([sys.executable, "-m", "lrpgui", "--model", str(model), "--dataset",
+                           str(data), "--screenshot", str(shot)], env=env, capture_output=True,
+                          text=True, timeout=180, preexec_fn=small_files)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert shot.read_bytes() == b"the earlier screenshot"
+    assert sorted(p.name for p in out.iterdir()) == ["shot.png"]  # no temporary left
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and str(shot) in errors[0], proc.stderr[-2000:]
