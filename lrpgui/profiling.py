@@ -16,6 +16,7 @@ the GUI thread during the clicks are written to ``PREFIX-worker.pstats`` and
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from contextlib import contextmanager
 
@@ -93,12 +94,20 @@ class ClickRecorder:
             owner.__dict__.pop(name, None)
 
     def dump(self, prefix) -> list[str]:
+        """Write the statistics, each file whole or not at all (cProfile's dump_stats left an
+        empty file and a traceback on a full disk); an ExportError names the file."""
+        import marshal
+
+        from lrpcore.fileio import atomic_write_bytes, staged_writes
+
         paths = []
-        for which, prof in (("worker", self.worker_profile), ("gui", self.gui_profile)):
-            if prof is not None:
-                path = f"{prefix}-{which}.pstats"
-                prof.dump_stats(path)
-                paths.append(path)
+        with staged_writes():  # both files or neither
+            for which, prof in (("worker", self.worker_profile), ("gui", self.gui_profile)):
+                if prof is not None:
+                    path = f"{prefix}-{which}.pstats"
+                    prof.create_stats()  # what dump_stats writes
+                    atomic_write_bytes(path, marshal.dumps(prof.stats))
+                    paths.append(path)
         return paths
 
 
@@ -166,7 +175,14 @@ def run_profile(app, window, timeout=60.0, clicks=40, switches=40, stats=None) -
     print(f"colormap switch: median {statistics.median(switch_ms):.1f} ms over "
           f"{len(switch_ms)} switches")
     if stats is not None:
-        for path in recorder.dump(stats):
+        from lrpcore.errors import LRPError
+
+        try:
+            paths = recorder.dump(stats)
+        except LRPError as exc:
+            print(f"lrp-explorer: {exc}", file=sys.stderr)
+            return 1
+        for path in paths:
             print(f"cProfile statistics: {path}")
     return 0
 
