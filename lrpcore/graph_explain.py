@@ -15,7 +15,7 @@ from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
 from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, keep_and_drop
-from .lookahead import LOOKAHEAD_MIN_BYTES, Lookahead
+from .lookahead import LOOKAHEAD_MIN_BYTES, Lookahead, on_helper_thread
 from .parallel import (
     MIN_SHARD,
     MIN_SHARD_BYTES,
@@ -107,9 +107,10 @@ class GraphForward(Forward):
 
     def _lookahead(self, tensors, config):
         """A Lookahead preparing the linear nodes' rules in backward order, or None where it
-        does not pay: another backend, one core, a small shard, no rule that prepares."""
+        does not pay (another backend, one core, a small shard, no rule that prepares) or
+        cannot run (this pass is itself a prepared job, e.g. inside a plug-in rule)."""
         ex = self.explainer
-        if ex.backend.xp is not np or ex.threads < 2:
+        if ex.backend.xp is not np or ex.threads < 2 or on_helper_thread():
             return None
         if tensors.batch * ex.sample_bytes(tensors.shape(ex.model.input_name)[1:]) \
                 < LOOKAHEAD_MIN_BYTES:

@@ -145,3 +145,32 @@ def test_a_failure_while_starting_leaves_the_switch_interval_as_it_was():
     with pytest.raises(MemoryError):
         Lookahead([1, 2], lambda k: k, job_bytes)
     assert sys.getswitchinterval() == pytest.approx(before)
+
+
+def test_a_pass_started_inside_a_prepared_job_does_not_wait_for_itself(photo_model,
+                                                                      monkeypatch):
+    """A plug-in rule whose preparation explains something itself: the inner pass runs
+    without a lookahead instead of waiting for the helper thread it occupies."""
+    monkeypatch.setattr(graph_explain, "LOOKAHEAD_MIN_BYTES", 0)
+    x = np.random.default_rng(0).uniform(-1, 1, size=(1,) + tuple(photo_model.input_spec.shape))
+    inner = Explainer(photo_model, threads=2).forward(x, raw=True)
+    real = ZPlus.prepare
+    nested, started = [], []
+
+    def prepare(self, layer, x_, z, ctx):
+        if not started:
+            started.append(True)
+            nested.append(inner.relevance("EpsilonPlus"))
+        return real(self, layer, x_, z, ctx)
+
+    monkeypatch.setattr(ZPlus, "prepare", prepare)
+    done = threading.Event()
+    result = []
+
+    def run():
+        result.append(inner.relevance("EpsilonPlus"))
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(120), "the pass waited for itself"
+    assert np.allclose(result[0], nested[0], rtol=1e-10, atol=1e-12 * np.abs(nested[0]).max())
