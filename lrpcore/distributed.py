@@ -208,6 +208,7 @@ class Result:
     seconds: float
     chunk_seconds: list
     diagnosis: object = None  # conservation of the chunks computed in this run (Diagnosis)
+    store: str = ""  # where the results are: --out when complete, else its partial name
 
 
 def import_distributed():
@@ -297,8 +298,10 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     """Explain ``job_args['source']`` into the Zarr store ``out`` on ``client``'s cluster.
 
     ``job_args``: model (path), backend, dtype, rule, layer_rules (dict), target, raw,
-    batch_size, source (a :class:`Source`). Chunks already done are skipped; chunks failing
-    for bad input are reported in the result (and the store), the rest completes.
+    batch_size, source (a :class:`Source`). The store is filled under its partial name
+    (:func:`lrpcore.io.relevance_store.partial_path`) and renamed to ``out`` when every chunk
+    is done. Chunks already done are skipped; chunks failing for bad input are reported in
+    the result (and the partial store, which then keeps its name), the rest completes.
     """
     from . import export  # noqa: PLC0415
     from .explain import Explainer, resolve_rules  # noqa: PLC0415
@@ -336,21 +339,26 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
               backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),
               target=job_args["target"], raw=bool(job_args["raw"]), source=source,
-              store=os.path.abspath(out), step=step)
+              store=os.path.abspath(layout.partial_path(out)), step=step)
     key = run_key(job, n, fed_shape, labels_sha256(labels))
     provenance = export.sidecar_info(model_path, config.description, str(job.target),
                                      resolved_backend(job.backend), job.dtype,
                                      input=source.path, raw=job.raw,
                                      format="zarr", content="relevance",
                                      shape=list(fed_shape), dtype_saved=job.dtype)
-    group = prepare_store(out, key, fed_shape, n_out, job.dtype, provenance, overwrite)
+    bounds = [(i, a, min(n, a + step)) for i, a in enumerate(range(0, n, step))]
+    say = log or (lambda text: None)
+    if layout.finished_store(out, key, overwrite):  # this run, complete: nothing to do
+        say(f"{out}: all {len(bounds)} chunks already done")
+        return Result(chunks=len(bounds), computed=0, skipped=len(bounds), failed=[],
+                      seconds=0.0, chunk_seconds=[], store=os.fspath(out))
+    work = layout.partial_path(out)  # filled here; --out only when every chunk is done
+    group = prepare_store(work, key, fed_shape, n_out, job.dtype, provenance, overwrite)
     done = group[layout.DONE]
     finished = np.asarray(done[:]).astype(bool)
-    bounds = [(i, a, min(n, a + step)) for i, a in enumerate(range(0, n, step))]
     todo = [b for b in bounds if not finished[b[0]]]
-    say = log or (lambda text: None)
     if finished.any():
-        say(f"resuming {out}: {int(finished.sum())} of {len(bounds)} chunks already done, "
+        say(f"resuming {work}: {int(finished.sum())} of {len(bounds)} chunks already done, "
             f"computing {len(todo)}")
     link = dashboard_link(client)
     if link:
@@ -394,10 +402,12 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     diagnosis = checks.result()
     if diagnosis.n:
         group.attrs[layout.DIAGNOSIS] = diagnosis.to_dict()
+    if not failed:
+        layout.commit_store(work, out, overwrite)
     return Result(chunks=len(bounds), computed=len(todo) - len(failed),
                   skipped=len(bounds) - len(todo), failed=failed,
                   seconds=time.perf_counter() - t0, chunk_seconds=seconds,
-                  diagnosis=diagnosis)
+                  diagnosis=diagnosis, store=os.fspath(out) if not failed else work)
 
 
 def resolved_backend(name) -> str:

@@ -36,6 +36,25 @@ class Context:
     inside: object = None
 
 
+# A rule parameter above this is the likely cause of relevance that is not finite: α, β, γ
+# multiply relevance at every layer (α = 10⁶ overflows float32 through LeNet-5), and an ε
+# beyond float32's range is infinite there. Below it, a division by zero is the cause.
+OVERFLOW_PARAMETER = 1e3
+
+
+def largest_parameter(rules):
+    """(rule, Parameter, value) of the largest parameter magnitude above OVERFLOW_PARAMETER
+    among ``rules`` (None entries skipped); None when there is none."""
+    best = None
+    for rule in rules:
+        for param in getattr(rule, "params", ()):
+            value = getattr(rule, param.name, None)
+            if isinstance(value, float) and abs(value) > OVERFLOW_PARAMETER and (
+                    best is None or abs(value) > abs(best[2])):
+                best = (rule, param, value)
+    return best
+
+
 @dataclass(frozen=True)
 class RuleConfig:
     """A rule for every layer index of a model (None = relevance passes through)."""
@@ -72,7 +91,15 @@ def layer_indices(layers, key) -> list[int]:
     try:
         return [int(key)]
     except (TypeError, ValueError):
-        raise RuleError(f"layer index {key!r} is not an integer") from None
+        pass
+    from .text import listing, short  # noqa: PLC0415
+
+    taking = [f"{i} ({layer.describe()})" for i, layer in enumerate(layers)
+              if layer.role in RULE_ROLES]
+    raise RuleError(f"layer {short(repr(key))} is not a layer number: this model is a chain of "
+                    f"layers numbered 0..{len(layers) - 1} (names and globs name the nodes of "
+                    f"graph models such as ONNX files); the layers that take a rule are "
+                    f"{listing(taking, width=60) or 'none'}")
 
 
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
@@ -222,9 +249,17 @@ class Forward:
             return
         check_finite_outputs(self.outputs(), self.explainer.dtype, self.explainer.model)
         bad = int((~np.isfinite(R.reshape(R.shape[0], -1))).any(axis=1).sum())
-        raise RuleError(f"{config.description} gives relevance that is not finite for {bad} "
-                        f"of {R.shape[0]} samples: a division by zero (e.g. epsilon:0 where a "
-                        "layer's outputs are 0); choose a rule with a stabiliser > 0")
+        head = (f"{config.description} gives relevance that is not finite for {bad} of "
+                f"{R.shape[0]} samples")
+        large = largest_parameter(config.rules)
+        if large is not None:
+            rule, param, value = large
+            raise RuleError(f"{head}: {rule.name} parameter {param.name} ({param.label}) = "
+                            f"{value:g} is too large, the relevance overflowed "
+                            f"{np.dtype(self.explainer.dtype).name}; choose a smaller "
+                            f"{param.name}")
+        raise RuleError(f"{head}: a division by zero (e.g. epsilon:0 where a layer's outputs "
+                        "are 0); choose a rule with a stabiliser > 0")
 
     def _propagate_shard(self, acts, R, config, trace, masks=None):
         """Relevance at every layer's input for one shard (with ``trace``; else only at the
@@ -331,7 +366,9 @@ class Explainer:
                 raise ShapeError(f"expected a batch of samples, got an array of shape {x.shape}")
             if x.shape[0] == 0:
                 raise ShapeError("no samples given")
-            if x.dtype.kind not in "biuf":  # text would fail deep inside, complex lose a part
+            # text would fail deep inside, complex lose a part; bool is refused as the
+            # preprocessed path (InputSpec.preprocess) and the Dask path's probe refuse it
+            if x.dtype.kind not in "iuf":
                 raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
         else:
             if self.model.input_spec is None:

@@ -218,12 +218,21 @@ def one_thread():
     return threadpool_limits(1)
 
 
+def check_k(k, n) -> None:
+    """Refuse ``k`` clusters of ``n`` samples when k ≥ n (clustering would quietly give one
+    cluster) — before anything is explained."""
+    if k is not None and int(k) >= n:
+        raise DatasetError(f"{int(k)} clusters of {n} samples: SpRAy needs fewer clusters "
+                           f"than samples (at most {n - 1} here)")
+
+
 def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
             cancelled=None) -> dict:
     """Clustering and embedding of (n, H, W) heatmaps; ``k=None`` takes the eigengap's."""
     if len(heatmaps) < MIN_SAMPLES:  # a neighbour graph needs a neighbour
         raise DatasetError(f"SpRAy needs at least {MIN_SAMPLES} samples to cluster, got "
                            f"{len(heatmaps)}")
+    check_k(k, len(heatmaps))
     feats = features_of(heatmaps, size)
     # one thread: scikit-learn's OpenMP loops (t-SNE) spin-wait for a second thread on a busy
     # CPU — measured 88 s instead of 3.8 s for 500 samples on 2 shared cores
@@ -273,6 +282,7 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
         target = parse_target(target, class_names=lambda: explainer.model.class_names)
     if target == "true" and labels is None:
         target = "pred"
+    check_k(k, len(indices))
     config = _config(explainer, rule)  # the rules as resolved (the default's too), recorded
     R = explain_samples(explainer, dataset, indices, config, target, labels, batch_size,
                         progress, cancelled)
@@ -330,6 +340,6 @@ def _check(cancelled):
         raise Cancelled("SpRAy stopped")
 
 
-__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "class_indices", "cluster",
-           "downsample", "eigengap", "explain_samples", "features_of", "spray",
+__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "check_k", "class_indices",
+           "cluster", "downsample", "eigengap", "explain_samples", "features_of", "spray",
            "spray_precomputed", "suggest_k"]

@@ -37,7 +37,10 @@ def work(tmp_path, monkeypatch):
 
 
 def lrp(*args, capsys):
-    code = main([str(a) for a in args])
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # an option argparse refuses (e.g. --scaling 0)
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 

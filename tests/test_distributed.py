@@ -117,9 +117,11 @@ def test_resume_after_the_client_is_killed(cluster, mnist, reference, tmp_path, 
             break
     proc.wait()
     proc.stderr.close()
-    done = int(open_relevance_store(out).done.sum())
+    assert not out.exists()  # R.zarr is written only when complete: never a partial result
+    done = int(open_relevance_store(dist.layout.partial_path(out)).done.sum())
     assert 0 < done < 157
     assert main(cmd) == 0
+    assert not os.path.exists(dist.layout.partial_path(out))
     captured = capsys.readouterr()
     assert f"{done} of 157 chunks already done, computing {157 - done}" in captured.err
     assert f"explained {157 - done} chunks of 157 ({done} already done, 0 failed)" \
@@ -150,7 +152,8 @@ def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
                  "--scheduler", cluster_.scheduler_address]) == 1
     err = capsys.readouterr().err
     assert "chunk 3 (samples 24..31) failed" in err and "025.png" in err
-    store = open_relevance_store(out)
+    assert not out.exists() and f"{dist.layout.partial_path(out)} keeps the finished" in err
+    store = open_relevance_store(dist.layout.partial_path(out))
     assert store.done.tolist() == [True, True, True, False, True]
     assert store.failed[0]["samples"] == [24, 31]
     with pytest.raises(DatasetError, match="sample 25 has no relevance"):

@@ -71,8 +71,13 @@ class Trickle:
 
     def close(self):
         self.stop.set()
+        try:  # wakes the accept() the serving thread is blocked in (close alone does not)
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
-        self.thread.join(5)
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the trickling server did not stop"
 
 
 @pytest.fixture
@@ -138,7 +143,9 @@ def test_a_killed_download_leaves_only_its_temporary_folder_which_the_next_run_r
     srv = Trickle(body=True)
     proc = _cli(srv.url, slow_limits)
     try:
-        assert srv.sent.wait(60)  # 70 KB of the body were sent: a partial file is on disk
+        assert srv.sent.wait(60)  # 70 KB of the body were sent; the client may lag behind:
+        assert _wait_until(lambda: _partial_bytes(slow_limits) > 0, 60), \
+            "no partial file appeared"  # until its first bytes are on disk
         proc.kill()
         proc.wait(30)
     finally:
@@ -156,6 +163,28 @@ def test_a_killed_download_leaves_only_its_temporary_folder_which_the_next_run_r
         good.close()
     assert leftovers(slow_limits) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     assert sorted(p.name for p in slow_limits.iterdir()) == leftovers(slow_limits)
+
+
+def _partial_bytes(cache) -> int:
+    """Bytes of the partial files in the temporary folders of ``cache`` (0 while none)."""
+    total = 0
+    for p in cache.rglob("*") if cache.exists() else ():
+        try:
+            total += p.stat().st_size if p.is_file() else 0
+        except OSError:  # removed meanwhile
+            pass
+    return total
+
+
+def _wait_until(condition, timeout) -> bool:
+    """Whether ``condition()`` became true within ``timeout`` seconds, checked every 10 ms
+    (a file on disk sends no event; this waits for it, not for a fixed time)."""
+    tick = threading.Event()
+    for _ in range(int(timeout * 100)):
+        if condition():
+            return True
+        tick.wait(0.01)
+    return condition()
 
 
 class NeverAccepts:

@@ -27,11 +27,23 @@ def register(sub):
                     "first rule) / floor. --models resnet,efficientnet-lite0 time the graph "
                     "engine on those architectures (random weights; e.g. --batch-sizes 1,16 "
                     "--rules EpsilonPlus).")
-    p.add_argument("--models", default="lenet5,long-rect")
-    p.add_argument("--batch-sizes", default="1,16,64,256")
-    p.add_argument("--dtypes", default="float64,float32")
-    p.add_argument("--rules", default="epsilon:0.01,alphabeta:2,EpsilonPlus,EpsilonGammaBox")
-    p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
+    from ..bench import BENCH_MODELS  # noqa: PLC0415
+
+    p.add_argument("--models", default="lenet5,long-rect", metavar="M1,M2,...",
+                   help="comma-separated architectures to time, of "
+                   f"{', '.join(BENCH_MODELS)} (default lenet5,long-rect)")
+    p.add_argument("--batch-sizes", default="1,16,64,256", metavar="N1,N2,...",
+                   help="comma-separated samples per pass (default 1,16,64,256)")
+    p.add_argument("--dtypes", default="float64,float32", metavar="D1,D2,...",
+                   help="comma-separated precisions, float64 and/or float32 (default both)")
+    p.add_argument("--rules", default="epsilon:0.01,alphabeta:2,EpsilonPlus,EpsilonGammaBox",
+                   metavar="R1,R2,...",
+                   help="comma-separated rule specs or presets, as --rule of 'lrp explain' "
+                   "takes them; the first is the one '×floor' uses (default "
+                   "epsilon:0.01,alphabeta:2,EpsilonPlus,EpsilonGammaBox)")
+    p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto",
+                   help="numpy (CPU), cupy (GPU) or auto: the GPU when one is usable "
+                   "(default auto)")
     p.add_argument("--repeat", type=int, default=7, help="timings per figure (median)")
     p.add_argument("--quick", action="store_true", help="batch sizes 1 and 16, 3 repeats")
     p.add_argument("--concepts", action="store_true",

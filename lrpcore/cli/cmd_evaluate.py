@@ -13,6 +13,7 @@ from .common import (
     check_outputs_free,
     load_labels,
     load_samples,
+    no_labels,
     parse_target,
     png_output,
     warn_if_preprocessed,
@@ -118,7 +119,8 @@ def run(args) -> int:
         labels = None if labels is None else labels[:args.n]
     target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
-        raise ShapeError("--target true needs --labels")
+        raise no_labels(args.input, "--target true needs --labels FILE (or a dataset that "
+                        "has labels)")
     bar = ProgressBar(len(x), "evaluating", enabled=False if args.quiet else None)  # tty only
     start = time.perf_counter()
     try:

@@ -27,9 +27,12 @@ from .common import (
     load_labels,
     load_samples,
     model_defaults,
+    no_labels,
     parse_target,
+    plural,
     remove_quietly,
     remove_with_sidecars,
+    scaling_option,
     warn_if_preprocessed,
 )
 from .progress import ProgressBar
@@ -82,7 +85,7 @@ def register(sub):
                    help="colormap of the PNGs (repeatable; default black-firered)")
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges on the heatmap PNGs (default: on)")
-    p.add_argument("--scaling", type=int, default=3, metavar="K",
+    p.add_argument("--scaling", type=scaling_option, default=3, metavar="K",
                    help="pixel replication factor of the PNGs (default 3)")
     p.add_argument("--trace", action="store_true",
                    help="print the relevance sum at every layer or node (conservation "
@@ -139,7 +142,7 @@ def run(args) -> int:
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:
-        raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
+        raise no_labels(args.input)
     if args.batch_size < 1:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)
@@ -203,7 +206,7 @@ def run(args) -> int:
         print(f"lrp explain: warning: {line}", file=sys.stderr)
     name = target_name(target, model)
     shown = target if name is None else f"{target}: {name}"
-    print(f"explained {n} samples with {config.description} (target {shown}) using "
+    print(f"explained {plural(n, 'sample')} with {config.description} (target {shown}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import colormap_names
-from .common import add_command, png_output
+from .common import add_command, png_output, scaling_option
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
            "--out heatmap3.png")
@@ -35,7 +35,7 @@ def add_render_options(p):
                    "names it, when it opens and fits)")
     p.add_argument("--out", required=True, metavar="FILE.png", type=png_output,
                    help="PNG to write")
-    p.add_argument("--scaling", type=int, default=3, metavar="K",
+    p.add_argument("--scaling", type=scaling_option, default=3, metavar="K",
                    help="each pixel becomes a K×K block (default 3)")
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges (Canny) in black on the heatmap (default: on, "

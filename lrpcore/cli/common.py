@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..errors import DatasetError, ExportError
+from ..errors import DatasetError, ExportError, ShapeError
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -20,7 +20,7 @@ def add_command(sub, name, help_text, example, description=None):
 
 def load_array(path, what="input", mmap=False) -> np.ndarray:
     """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
-    mapped read-only instead of read (samples are then read as they are used)."""
+    not read whole but as its samples are used (plain reads, never a memory map)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DatasetError(f"{path}: no such file")
@@ -37,17 +37,17 @@ def load_array(path, what="input", mmap=False) -> np.ndarray:
 
     if head.startswith(b"\x93NUMPY"):
         check_npy_claim(path)  # before numpy allocates what the header claims
-    try:
-        arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    from ..io.file_array import read_npy  # noqa: PLC0415
+
+    try:  # with mmap: read as used, never mapped (a mapped file that shrinks is SIGBUS)
+        if mmap and head.startswith(b"\x93NUMPY"):
+            arr = read_npy(path)
+        else:
+            arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read {what}: {exc}") from None
-    if mmap and isinstance(arr, np.memmap):  # read, not mapped: a file that shrinks while
-        from ..io.file_array import open_npy_rows  # noqa: PLC0415  it is mapped is SIGBUS
-
-        rows = open_npy_rows(path)
-        arr = arr if rows is None else rows
     if isinstance(arr, np.lib.npyio.NpzFile):
         keys = list(arr.keys())
         if len(keys) != 1:
@@ -92,6 +92,22 @@ def load_samples(path, what="input", mmap=False, model=None):
     # a missing path: "no such file, folder or built-in dataset (…)"
     ds = open_dataset(path, model=model)
     return DatasetArray(ds), ds.labels
+
+
+def no_labels(path, what="--target true needs --labels FILE (or a dataset that has labels)"):
+    """The one-line refusal of ``--target true`` without labels; for an image folder with class
+    subfolders (unlabelled for a model unless they all name its classes) it says how to name
+    them."""
+    from ..text import listing  # noqa: PLC0415
+
+    p = os.fspath(path)
+    subs = sorted(d for d in os.listdir(p) if not d.startswith(".")
+                  and os.path.isdir(os.path.join(p, d))) if os.path.isdir(p) else []
+    if subs:
+        what += (f"; {p}: its subfolders ({listing(subs, shown=4)}) label its images only "
+                 "when each is named after one of the model's classes (a class name such as "
+                 "'Egyptian cat', or an index such as '285')")
+    return ShapeError(what)
 
 
 def load_labels(path, n, classes=None) -> np.ndarray:
@@ -165,6 +181,21 @@ def png_output(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text}: images are written as PNG; name the file "
                                          f"….png")
     return text
+
+
+def scaling_option(text: str) -> int:
+    """argparse type of ``--scaling``: a whole number ≥ 1, refused as the option's fault (not
+    the relevance file's, as a later check would word it)."""
+    import argparse  # noqa: PLC0415
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"each pixel becomes a K×K block: K must be at least "
+                                         f"1, got {value}")
+    return value
 
 
 def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import RuleError
-from .common import parse_target
+from .common import parse_target, plural
 
 UNSUPPORTED = (("png", "--png"), ("outputs", "--outputs"), ("trace", "--trace"))
 
@@ -76,6 +76,12 @@ def run_cluster(args) -> int:
         result = distributed.explain_to_store(
             job_args, args.out, client=client, labels=labels, overwrite=args.overwrite,
             progress=args.progress, log=lambda text: print(text, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the done chunks wait under the partial name
+        work = distributed.layout.partial_path(args.out)
+        if os.path.isdir(work):
+            print(f"lrp explain: the finished chunks are kept in {work} (not a result); rerun "
+                  "the same command to finish it", file=sys.stderr)
+        raise
     finally:
         client.close()
         if cluster is not None:
@@ -86,21 +92,26 @@ def run_cluster(args) -> int:
     for f in result.failed:
         print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}..{f['samples'][1]}) "
               f"failed: {f['error']}", file=sys.stderr)
-    print(f"explained {result.computed} chunks of {result.chunks} ({result.skipped} already "
-          f"done, {len(result.failed)} failed) in {result.seconds:.3f} s → {args.out}")
+    print(f"explained {plural(result.computed, 'chunk')} of {result.chunks} ({result.skipped} "
+          f"already done, {len(result.failed)} failed) in {result.seconds:.3f} s → "
+          f"{result.store or args.out}")
+    if result.failed:
+        print(f"lrp explain: {args.out} is written when every chunk is done; {result.store} "
+              "keeps the finished ones: fix the input and rerun the same command",
+              file=sys.stderr)
     return 1 if result.failed else 0
 
 
 def _labels(args, target, source, found_labels):
     import numpy as np
 
-    from .common import load_labels
+    from .common import load_labels, no_labels
 
     n = source.shape[0]
     if args.labels:
         return load_labels(args.labels, n)
     if target == "true":
         if found_labels is None:
-            raise RuleError("--target true needs --labels FILE (or a dataset that has labels)")
+            raise no_labels(args.input)
         return np.asarray(found_labels)
     return None

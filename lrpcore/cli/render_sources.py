@@ -65,6 +65,31 @@ def read_npz_member(path, name=None, what="relevance") -> np.ndarray:
         return npz[name]
 
 
+def _is_square(d) -> bool:
+    """``d`` values make a square image of more than one pixel."""
+    return d > 1 and round(d ** 0.5) ** 2 == d
+
+
+def _feature_rows(shape) -> bool:
+    """A 2-D array whose rows are at most 4 values and fewer than its rows (XOR's 4×2): samples
+    of a few features, not an image of that width (a last axis of ≤ 4 is never pixels here,
+    as for H×W×C)."""
+    return len(shape) == 2 and not _is_square(shape[1]) and shape[1] <= 4 \
+        and shape[0] > shape[1]
+
+
+def refuse_vectors(batch_shape, path, reader="numpy.load") -> None:
+    """Refuse relevance of N samples × D values (a model of D inputs, D not a square: XOR's
+    2) — drawn, it would be an N×D picture of nothing. ``batch_shape`` is the shape with
+    samples first, or None when that is not known."""
+    if batch_shape is None or len(batch_shape) != 2 or _is_square(batch_shape[1]):
+        return
+    n, d = batch_shape
+    raise ShapeError(f"{path}: relevance of {n} sample{'' if n == 1 else 's'} × {d} input "
+                     f"value{'' if d == 1 else 's'} (a model of {d} inputs, not an image); "
+                     f"only image-shaped relevance can be drawn — read the values with {reader}")
+
+
 class RelevanceFile:
     """Relevance maps of one file: ``len()`` maps, ``maps(indices)`` by sample number,
     ``provenance`` for the sidecar and ``default_input``: the dataset the maps came from
@@ -86,6 +111,7 @@ class RelevanceFile:
             from ..io.relevance_store import open_relevance_store  # noqa: PLC0415
 
             self.store = open_relevance_store(path)
+            refuse_vectors(self.store.relevance.shape, path, "lrpcore.open_relevance_store")
             self.default_input = self.store.input
             self.batch = None
             self.n = len(self.store)
@@ -102,14 +128,18 @@ class RelevanceFile:
             a = load_array(path, "relevance")
         from .cmd_render import as_batch  # noqa: PLC0415
 
-        self.batch = as_batch(_checked(a, spec, "relevance"), spec)
+        a = _checked(a, spec, "relevance")
+        side = self.provenance().get("relevance_sidecar", {})
+        if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
+            side = {}
+        written = side.get("shape") if side.get("content") == "relevance" else None
+        refuse_vectors(a.shape if written == list(a.shape) or _feature_rows(a.shape)
+                       else None, spec)
+        self.batch = as_batch(a, spec)
         if self.batch.ndim == 2 and round(self.batch.shape[1] ** 0.5) ** 2 != self.batch.shape[1]:
             raise ShapeError(f"{spec}: maps of {self.batch.shape[1]} values are not square "
                              "images; only image-shaped relevance can be drawn")
         self.n = int(self.batch.shape[0])
-        side = self.provenance().get("relevance_sidecar", {})
-        if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
-            side = {}
         if not side.get("raw"):
             found = side.get("input") or side.get("dataset")
             self.default_input = found if isinstance(found, str) else None

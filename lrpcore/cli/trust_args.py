@@ -70,7 +70,10 @@ def target_of(args, labels, model=None):
 
     target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
-        raise ShapeError(f"{args.data}: --target true needs labels, and the data has none")
+        from .common import no_labels  # noqa: PLC0415
+
+        raise no_labels(args.data, f"{args.data}: --target true needs labels, and the data has "
+                        "none")
     return target
 
 

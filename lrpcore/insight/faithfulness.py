@@ -104,6 +104,14 @@ class FlipScorer:
         self.steps = _positive_int(steps, "number of steps")
         per_step = math.ceil(self.grid.n_units / self.steps) if per_step is None else per_step
         self.per_step = _positive_int(per_step, "units per step")
+        if self.per_step >= self.grid.n_units:  # MoRF = LeRF: every map would score 0
+            units = "pixels" if self.grid.patch == 1 else f"{self.grid.patch}×" \
+                f"{self.grid.patch} patches"
+            raise ShapeError(
+                f"flipping {self.per_step} {units} per step flips all {self.grid.n_units} "
+                f"{units} of a sample in one step, so every setting would score 0 and none "
+                f"could be best; flip fewer per step (--per-step below {self.grid.n_units}, "
+                "--steps of 2 or more)")
         self.n_steps = min(self.steps, math.ceil(self.grid.n_units / self.per_step))
         self.flipped = np.minimum(np.arange(self.n_steps + 1) * self.per_step,
                                   self.grid.n_units)

@@ -27,7 +27,7 @@ from ..fileio import read_bytes
 from ..text import listing
 from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
-from .file_array import FileArray, open_npy_rows
+from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder
 from .mnist_sample import SAMPLE_NAME, builtin_sample
@@ -253,14 +253,12 @@ def _head(path: str, n: int = 32) -> bytes:
 
 
 def _read_npy(path: str):
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    try:  # read, never mapped: a map of a file that shrinks kills the process (SIGBUS)
+        return read_npy(path)
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain numeric .npy array ({exc})") from None
     except (OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read .npy: {exc}") from None
-    rows = open_npy_rows(path)  # a map of a file that shrinks kills the process (SIGBUS)
-    return arr if rows is None else rows
 
 
 def _pick(keys, wanted, path, what, required=True):
@@ -480,6 +478,20 @@ def _named(name: str) -> Dataset:
                    labels=labels, class_names=MNIST_CLASSES)
 
 
+def _refuse_zarr(folder) -> None:
+    """A Zarr folder is no image folder: say what it is and what reads it."""
+    from .relevance_store import is_zarr_path  # noqa: PLC0415 (it imports this module)
+
+    if not is_zarr_path(folder):
+        return
+    if os.path.isdir(os.path.join(folder, "relevance")):
+        raise DatasetError(f"{folder}: a relevance store of lrp explain (relevance, not "
+                           "samples): read it with lrp render, lrp figure or lrp spray, or "
+                           "with File → Open relevance store… in the explorer")
+    raise DatasetError(f"{folder}: a Zarr array is read as samples only by lrp explain with "
+                       "--out R.zarr (a Dask run); save it as .npy for other commands")
+
+
 def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
@@ -493,6 +505,7 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     if not os.path.exists(target) and target in DATASET_NAMES:
         ds = _named(target)
     elif os.path.isdir(target):
+        _refuse_zarr(target)
         folder = ImageFolder(target)
         ds = Dataset(folder, name=os.path.basename(os.path.normpath(target)) or target,
                      source=f"{os.path.abspath(target)} (image folder)", labels=folder.labels,

@@ -17,10 +17,12 @@ import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..errors import Cancelled, DatasetError
 from ..fileio import clean_stale_temporaries, temp_prefix
 from ..limits import DOWNLOAD_DEADLINE, DOWNLOAD_MAX, DOWNLOAD_STALL
+from ..text import short
 from .cache import cache_dir as default_cache_dir
 from .download_deadline import Deadline
 
@@ -142,14 +144,22 @@ def load_manifest(path=None) -> dict:
 
 def mirror_list(mirrors=None, manifest=None) -> list[str]:
     """Mirrors to try, in order (argument, then environment variable, then manifest)."""
+    where = "--mirror"
     if mirrors is None:
         env = os.environ.get(MIRROR_ENV, "").replace(",", " ").split()
+        where = MIRROR_ENV if env else "the manifest"
         mirrors = env or (manifest or load_manifest())["mirrors"]
     elif isinstance(mirrors, str):
         mirrors = [mirrors]
     mirrors = [m.strip() for m in mirrors if m and m.strip()]
     if not mirrors:
         raise DatasetError("no MNIST mirror given")
+    for m in mirrors:  # before any request: 'No scheme supplied' is no answer for a user
+        parts = urlparse(m)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise DatasetError(f"{where}: {short(m, 80)!r} is not a mirror address: give an "
+                               "http:// or https:// URL of a folder holding the MNIST files "
+                               "(e.g. https://example.org/mnist/)")
     return mirrors
 
 
@@ -283,8 +293,6 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
     finally:
         logger.setLevel(level)
     if unreachable:  # offline: one readable sentence, not one socket error per mirror
-        from urllib.parse import urlparse  # noqa: PLC0415
-
         hosts = ", ".join(dict.fromkeys(urlparse(m).netloc or m for m in mirrors))
         raise ServersUnreachable(f"could not reach the MNIST servers ({hosts}): no internet "
                                  "connection? The bundled mnist-test and mnist-sample need no "

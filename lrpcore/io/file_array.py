@@ -168,4 +168,19 @@ def open_npy_rows(path) -> FileArray | None:
     return FileArray(path, dtype, shape, offset)
 
 
-__all__ = ["FileArray", "open_npy_rows"]
+def read_npy(path):
+    """A ``.npy`` file's array without a memory map: a :class:`FileArray` reading rows as they
+    are used, or — where rows cannot be read one by one (Fortran order, a header numpy alone
+    reads) — the whole array read now (a map of it would be SIGBUS when the file shrinks),
+    once its header's claim fits the file. numpy's ValueError, OSError and EOFError pass
+    through."""
+    rows = open_npy_rows(path)
+    if rows is not None:
+        return rows
+    from .claims import check_npy_claim  # noqa: PLC0415
+
+    check_npy_claim(os.fspath(path))  # numpy allocates what the header claims, then reads
+    return np.load(path, allow_pickle=False)
+
+
+__all__ = ["FileArray", "open_npy_rows", "read_npy"]

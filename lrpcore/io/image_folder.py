@@ -32,8 +32,10 @@ def _listdir(folder: str) -> list[str]:
 
 
 def _images_in(folder: str) -> list[str]:
+    """The PNG/JPEG files of ``folder``, hidden ones left out as hidden class folders are
+    (macOS leaves an AppleDouble ``._photo.jpg`` beside each photo on foreign disks)."""
     return sorted(os.path.join(folder, f) for f in _listdir(folder)
-                  if f.lower().endswith(IMAGE_EXTENSIONS)
+                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
                   and os.path.isfile(os.path.join(folder, f)))
 
 

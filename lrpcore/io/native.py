@@ -217,10 +217,33 @@ class _Archive:
         return arr.astype(dtype.newbyteorder("="), order="C", copy=True)
 
 
+def _checkpoint_note(archive) -> str | None:
+    """What to do with ``lrp train``'s ``MODEL.ckpt.npz`` (loop state and parameters, no model
+    header) when it is opened as a model; None for any other file."""
+    if "state" not in archive.names or not any(n.startswith("param.") for n in archive.names):
+        return None
+    path = os.fspath(archive.path)
+    run = ""
+    try:  # the loop's JSON state: which epoch of which run (best effort, bounded)
+        state = json.loads(str(archive.read("state", kinds="U", max_elements=1).item()))
+        config = state.get("config", {}) if isinstance(state, dict) else {}
+        run = f" (epoch {int(state['epoch'])} of {int(config['epochs'])}" \
+            f"{', ' + str(config['arch'])[:40] if config.get('arch') else ''})"
+    except (ModelFormatError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        pass
+    model = path[:-len(".ckpt.npz")] + ".npz" if path.endswith(".ckpt.npz") else None
+    saved = (f"open the model it saved, {model}, " if model and os.path.isfile(model)
+             else "open the model file 'lrp train --out' wrote, ")
+    return (f"{path}: a training checkpoint of 'lrp train'{run}, not a model: {saved}or "
+            f"continue the run with 'lrp train ... --resume {path}'")
+
+
 def _header(archive) -> dict:
     path = archive.path
     if "header" not in archive.names:
-        raise ModelFormatError(f"{path}: no 'header' entry; not an LRP Explorer model file")
+        note = _checkpoint_note(archive)
+        raise ModelFormatError(note or f"{path}: no 'header' entry; not an LRP Explorer model "
+                               "file")
     raw = archive.read("header", kinds="U", max_elements=1)
     if raw.shape != () or raw.dtype.itemsize > _MAX_HEADER_BYTES:
         raise ModelFormatError(f"{path}: header is not a single JSON string")

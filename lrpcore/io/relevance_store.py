@@ -2,9 +2,10 @@
 
 A store holds, for the N samples of one dataset: ``relevance`` (N × the fed sample shape,
 chunked by samples), ``outputs`` (N × classes), ``predictions`` (N) and ``done`` (one flag per
-chunk: the resume manifest). A store is made under a temporary name and takes its real name
-only when every array and attribute is written, so a killed creation never leaves a store that
-looks like one (the next run removes the temporary folder). Its attributes carry the same
+chunk: the resume manifest). A store is made under a temporary name and takes its working
+name ``R.zarr.partial`` only when every array and attribute is written, so a killed creation
+never leaves a store that looks like one (the next run removes the temporary folder); it is
+filled there and renamed to ``R.zarr`` only when every chunk is done. Its attributes carry the same
 provenance as the JSON sidecars of ``.npy`` exports (model SHA-256, rules, target, versions)
 plus the input it explained, so the explorer and ``lrp spray`` can show a cluster's results
 without recomputing anything.
@@ -314,6 +315,80 @@ def _existing_store(path, overwrite):
     return run
 
 
+# --- an unfinished run: filled under R.zarr.partial, renamed to R.zarr when every chunk is done
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path) -> str:
+    """Where a run of ``--out R.zarr`` is filled: ``R.zarr.partial`` beside it. It takes the
+    result's name only when every chunk is done, so ``R.zarr`` is never a partial result; an
+    interrupted or failed run leaves it for the same command to resume."""
+    return os.fspath(path).rstrip(os.sep) + PARTIAL_SUFFIX
+
+
+def finished_store(path, key, overwrite) -> bool:
+    """Whether ``path`` already holds this run (``key``), complete: nothing is left to do.
+    A store of an older version left unfinished under the result's name is moved to its
+    partial name to be resumed there; a store of other settings is refused without
+    ``overwrite``; anything that is no relevance store is refused (never replaced)."""
+    path = os.fspath(path)
+    existing = _existing_store(path, overwrite)
+    if existing is None or overwrite:
+        return False
+    diff = [k for k in key if existing.get(k) != key[k]]
+    if diff:
+        what = "; ".join(f"{k}: stored {existing.get(k)!r}, now {key[k]!r}" for k in diff)
+        raise ExportError(f"{path}: holds a run with other settings ({what}); use "
+                          "--overwrite or another --out")
+    if RelevanceStore(path).complete:
+        return True
+    work = partial_path(path)
+    if os.path.lexists(work):
+        raise ExportError(f"{path}: an unfinished store of an older version, and {work} "
+                          "exists too; remove one of them")
+    os.rename(path, work)
+    return False
+
+
+def commit_store(work, path, overwrite) -> None:
+    """Give the finished store ``work`` its result name ``path``; with ``overwrite`` an earlier
+    relevance store there is replaced (kept aside until the rename succeeded). Something that
+    appeared at ``path`` during the run is left alone, and ``work`` kept."""
+    path = os.fspath(path)
+    try:
+        existing = _existing_store(path, overwrite)
+    except ExportError as exc:
+        raise ExportError(f"{exc}; the finished results are in {work}") from None
+    if existing is not None and not overwrite:
+        raise ExportError(f"{path}: was created by something else while this ran; left it "
+                          f"alone (the finished results are in {work})")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        _move_into_place(work, path, folder, replace=existing is not None)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot rename {work} to it: {exc.strerror or exc} (the "
+                          "finished results stay there)") from None
+
+
+def _move_into_place(src, path, folder, replace) -> None:
+    """Rename ``src`` to ``path``; with ``replace`` the folder at ``path`` goes aside first
+    (a temporary name) and comes back if the rename fails."""
+    if not replace:
+        os.rename(src, path)
+        return
+    aside = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old", dir=folder)
+    try:
+        os.rename(path, os.path.join(aside, "store"))
+        try:
+            os.rename(src, path)
+        except BaseException:
+            os.rename(os.path.join(aside, "store"), path)  # the old store back
+            raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -324,7 +399,6 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
                                suffix=os.path.basename(path.rstrip(os.sep))[-40:], dir=folder)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
-    aside = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         n, chunk = key["n"], key["chunk"]
@@ -338,28 +412,15 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
         group.create_array(DONE, shape=(-(-n // chunk),), dtype="uint8", chunks=(1,),
                            fill_value=0)
         group.attrs.update({PROVENANCE: provenance, RUN: key, FAILED: []})  # the mark: last
-        if replace:  # the old store goes aside (a temporary name) only now
-            aside = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old",
-                                     dir=folder)
-            os.rename(path, os.path.join(aside, "store"))
-            try:
-                os.rename(tmp, path)
-            except BaseException:
-                os.rename(os.path.join(aside, "store"), path)  # the old store back
-                raise
-        elif os.path.lexists(path):
+        if not replace and os.path.lexists(path):
             raise ExportError(f"{path}: was created by something else while this ran; left "
                               "it alone")
-        else:
-            os.rename(tmp, path)
+        _move_into_place(tmp, path, folder, replace)  # an old store goes aside only now
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
             raise ExportError(f"{path}: cannot create the store: {exc.strerror or exc}") from None
         raise
-    finally:
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
     return zarr.open_group(path, mode="r+")
 
 
