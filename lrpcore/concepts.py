@@ -69,10 +69,11 @@ def resolve_layer(ex, key) -> int:
     k = _resolve(ex, key)
     if k not in concept_layers(ex):
         names = layer_names(ex)
-        cuts = [names[i] for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
+        cuts = [i for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
+        near = sorted(sorted(cuts, key=lambda i: (abs(i - k), -i))[:4])  # the nearest ones
         raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
                         "channels cannot be isolated; choose a block output such as "
-                        f"{', '.join(cuts[-4:])}")
+                        f"{', '.join(names[i] for i in near)}")
     return k
 
 

@@ -28,9 +28,29 @@ def _compile(fn):
     ε-share ran 5× faster)."""
     options = {"nogil": True, "error_model": "numpy"}
     try:
-        return numba.njit(cache=True, **options)(fn)
+        kernel = numba.njit(cache=True, **options)(fn)
     except RuntimeError:  # no cache directory numba can write to: compile per process
         return numba.njit(**options)(fn)
+    _skip_failed_saves(kernel)
+    return kernel
+
+
+def _skip_failed_saves(kernel):
+    """A compiled kernel that cannot be saved (a full disk, a cache folder made read-only)
+    is used unsaved: numba raised the OSError from the call, failing the explanation (and
+    ``lrp explain`` blamed its output file). numba adds the kernel before saving it."""
+    cache = getattr(kernel, "_cache", None)
+    save = getattr(cache, "save_overload", None)
+    if save is None:  # another numba: its own behaviour
+        return
+
+    def save_or_skip(sig, data):
+        try:
+            save(sig, data)
+        except OSError:
+            pass  # the next process compiles it again
+
+    cache.save_overload = save_or_skip
 
 
 @_compile
@@ -204,21 +224,22 @@ def pad(x, pads, value):
 @_compile
 def _positive_half(z, bias, plus, magnitude, margin, out):
     """out = ((z − bias) + magnitude) / 2 + plus for rows × channels arrays (``bias`` and
-    ``plus`` one per channel); returns how many halves fall below margin · magnitude."""
+    ``plus`` one per channel); returns how many halves fall below margin · (magnitude +
+    |bias|): z holds x·w only to the digits of the larger of the two."""
     loose = 0
     for r in range(z.shape[0]):
         zr, mr, orow = z[r], magnitude[r], out[r]
         for c in range(z.shape[1]):
-            m = mr[c]
-            v = ((zr[c] - bias[c]) + m) * 0.5
+            m, b = mr[c], bias[c]
+            v = ((zr[c] - b) + m) * 0.5
             orow[c] = v + plus[c]
-            loose += v < margin * m
+            loose += v < margin * (m + abs(b))
     return loose
 
 
 def positive_half(z, bias, plus, magnitude, margin):
     """``((z − bias) + magnitude) / 2 + plus`` in one pass, and how many elements have
-    ``((z − bias) + magnitude) / 2`` below ``margin · magnitude`` (see
+    ``((z − bias) + magnitude) / 2`` below ``margin · (magnitude + |bias|)`` (see
     ``lrpcore.rules.SignSplit.positive_sum_from``). ``bias``, ``plus``: one per channel (the
     last axis), or None."""
     z, magnitude = np.ascontiguousarray(z), np.ascontiguousarray(magnitude)

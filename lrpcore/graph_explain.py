@@ -7,6 +7,8 @@ reverse topological order, summing the relevance of tensors read by several node
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import replace
 
 import numpy as np
@@ -133,7 +135,10 @@ class GraphForward(Forward):
             sizes = [np.prod(tensors.shape(t)) for t in (node.output, node.inputs[0])]
             return int(sum(sizes)) * ex.dtype.itemsize
 
-        return Lookahead(jobs, prepare, job_bytes)
+        try:
+            return Lookahead(jobs, prepare, job_bytes)
+        except RuntimeError:  # no thread to be had (a process limit, interpreter shutdown):
+            return None  # the pass runs on this thread alone, as it did before
 
     def _backward(self, tensors, R, config, trace, conditions, lookahead):
         """The backward pass of ``_propagate_shard``, taking prepared rules from
@@ -218,8 +223,20 @@ class GraphForward(Forward):
 
 
 def _prepares(rule) -> bool:
-    """Whether a rule has work to prepare ahead (it overrides ``Rule.prepare``)."""
-    return rule is not None and type(rule).prepare is not Rule.prepare
+    """Whether a rule has work to prepare ahead (it overrides ``Rule.prepare``) and takes it
+    back (its ``linear`` has ``prepared``: a plug-in rule subclassing ZPlus with its own
+    ``linear(layer, x, z, R, ctx)`` raised a TypeError, on photographs only)."""
+    return rule is not None and type(rule).prepare is not Rule.prepare \
+        and _takes_prepared(type(rule))
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_prepared(cls) -> bool:
+    try:
+        params = inspect.signature(cls.linear).parameters
+    except (TypeError, ValueError):
+        return False
+    return "prepared" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _shard_masks(conditions, ndims, start, stop, n):

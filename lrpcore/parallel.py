@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
@@ -62,22 +63,72 @@ def _pool() -> ThreadPoolExecutor:
 
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
+    """threadpoolctl's controller of the BLAS libraries loaded now (None without it)."""
     try:
         from threadpoolctl import ThreadpoolController  # noqa: PLC0415 (optional)
     except ImportError:
         return None
-    return ThreadpoolController()
+    return ThreadpoolController().select(user_api="blas")
+
+
+class _OneBlasThread:
+    """BLAS at one thread while at least one caller needs it, the count it had restored when
+    the last one leaves. threadpoolctl's own limit saves and restores per call: explanations
+    overlapping in threads (GUI worker and diagnosis, user threads, Dask workers) restored out
+    of order and left BLAS at one thread for the rest of the process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._held = []  # (library controller, its thread count before)
+
+    def enter(self, rescan=False):
+        with self._lock:
+            if self._users == 0 or rescan:
+                if rescan:  # libraries loaded since the first call (scikit-learn's SciPy)
+                    _blas_controller.cache_clear()
+                controller = _blas_controller()
+                known = {lib.filepath for lib, _ in self._held}
+                for lib in [] if controller is None else controller.lib_controllers:
+                    if lib.filepath not in known:
+                        self._held.append((lib, lib.get_num_threads()))
+                        _set_blas_threads(lib, 1)
+            self._users += 1
+
+    def leave(self):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                for lib, n in self._held:
+                    _set_blas_threads(lib, n)
+                self._held = []
+
+
+def _set_blas_threads(lib, n):
+    """A BLAS library to ``n`` threads (None: left alone). threadpoolctl lets only the thread
+    that last set OpenBLAS set it again until it lets go; this lets go at once, so whichever
+    thread leaves last can restore it."""
+    if n is None:
+        return
+    lib.set_num_threads(n)
+    let_go = getattr(type(lib), "clear_controlling_thread", None)  # threadpoolctl ≥ 3.6
+    if let_go is not None:
+        let_go()
+
+
+_one_blas_thread = _OneBlasThread()
 
 
 @contextlib.contextmanager
-def single_threaded_blas():
-    """Limit BLAS to one thread while shards run in parallel (no oversubscription)."""
-    controller = _blas_controller()
-    if controller is None:
+def single_threaded_blas(rescan=False):
+    """Limit BLAS to one thread while shards run in parallel (no oversubscription), however
+    many threads do so at once. ``rescan``: look again for BLAS libraries loaded since the
+    first call, when no other thread holds the limit."""
+    _one_blas_thread.enter(rescan)
+    try:
         yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
+    finally:
+        _one_blas_thread.leave()
 
 
 def run_sharded(fn, items) -> list:

@@ -358,7 +358,7 @@ class SignSplit:
         is the forward pass's z less its bias.
 
         Returns (z⁺, loose). The identity is exact, but where z⁺ is a small part of |x|·|w|
-        (below the dtype's MAGNITUDE_MARGIN of it) the subtraction cancels digits: ``loose``
+        + |b| (below the dtype's MAGNITUDE_MARGIN of it) the subtraction cancels digits: ``loose``
         marks those neurons (None when there are none), for the rule to redo with
         ``positive_sum`` if any relevance reaches them. None where this way does not apply:
         inputs of one sign, no output, float32, a toolbox normaliser, a GPU, or a small
@@ -370,11 +370,13 @@ class SignSplit:
                 or z.size < MAGNITUDE_MIN_SIZE):
             return None
         magnitude = layer.fmap(xp.abs(self.x), layer.variant("abs", xp, z.dtype), xp)
-        out, loose = compiled().positive_half(z, layer.device_bias(xp, z.dtype), plus,
-                                              magnitude, margin)
+        bias = layer.device_bias(xp, z.dtype)
+        out, loose = compiled().positive_half(z, bias, plus, magnitude, margin)
         if not loose:
             return out, None
         half = out if plus is None else out - plus
+        if bias is not None:  # z holds x·w only to the digits of the larger of x·w and b
+            magnitude += xp.abs(bias)
         return out, half < margin * magnitude
 
     def negative_sum(self):

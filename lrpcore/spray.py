@@ -9,6 +9,7 @@ one focused off the object is a Clever Hans suspect. Results save to one pickle-
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 import zipfile
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import Cancelled, DatasetError
+from .parallel import single_threaded_blas
 from .relmax import _spatial, take
 
 FORMAT = 1
@@ -207,15 +209,19 @@ def cluster(A, k, seed=0) -> np.ndarray:
         return sc.fit_predict(A).astype(np.int64)
 
 
+@contextlib.contextmanager
 def one_thread():
-    """threadpoolctl's limit to one thread, with scikit-learn's OpenMP runtime loaded first
+    """BLAS and OpenMP at one thread, with scikit-learn's libraries loaded first
     (threadpoolctl only limits libraries already loaded)."""
     import sklearn.cluster  # noqa: F401, PLC0415
     import sklearn.manifold  # noqa: F401, PLC0415
     import sklearn.neighbors  # noqa: F401, PLC0415
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
-    return threadpool_limits(1)
+    # BLAS through the engine's shared limit: an explanation running meanwhile in another
+    # thread (a click in the explorer) restored BLAS out of order and left it at one thread
+    with single_threaded_blas(rescan=True), threadpool_limits(1, user_api="openmp"):
+        yield
 
 
 def check_k(k, n) -> None:

@@ -13,6 +13,8 @@ boxes are non-modal.
 - ``ask_figure_scale(parent, scale) -> int`` (0 = cancelled): Export figure's pixels per
   input pixel
 - ``ask_download(parent, what) -> bool``: Download MNIST asks before fetching
+- ``ask_close_dataset(parent, title, question) -> bool``: a model that does not fit the open
+  dataset asks whether to close that dataset and open the model
 - ``show_error(parent, title, message)``: every error
 """
 
@@ -70,6 +72,22 @@ def ask_download(parent, what: str) -> bool:
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.Yes)
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_close_dataset(parent, title: str, question: str) -> bool:
+    """Whether to close the open dataset so that a model for other data can open (plain
+    text: the question quotes file names)."""
+    box = QMessageBox(QMessageBox.Icon.Question, printable_line(title), error_line(question),
+                      QMessageBox.StandardButton.NoButton, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setObjectName("closeDatasetQuestion")
+    yes = box.addButton("Close dataset and open model", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(yes)
+    box.exec()
+    answer = box.clickedButton() is yes
+    box.deleteLater()
+    return answer
 
 
 def ask_batch_export(parent, n_selected: int, n_filtered: int, folder: str):

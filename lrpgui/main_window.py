@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
 
 from lrpcore.text import error_line, printable_line
 
-from . import dialogs, flows, help_dialogs, rendering, services
+from . import dialogs, flows, gui_collector, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import REMEMBERED_KEYS, OpenError, Session, message
+from .session import REMEMBERED_KEYS, Declined, OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model=None, dataset=None, settings: Settings | None = None):
         super().__init__()
+        gui_collector.COLLECTOR.hold(self)  # Qt garbage is freed on this thread, not a worker's
         self.setWindowTitle("LRP Explorer")
         apply_look(self)
         self.state = AppState(colormap=rendering.default_colormap())
@@ -171,7 +172,10 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.hover_label = QLabel(objectName="hoverLabel")
         self.backend_label = QLabel(objectName="backendLabel")
+        # short texts, the details in tooltips: at 1024 pixels beside EfficientNet's warning
+        # the long ones left the status messages ten pixels
         self.time_label = QLabel(objectName="timeLabel")
+        self.time_label.setToolTip("How long the explanation on display took")
         self.conservation_label = QLabel(objectName="conservationLabel")
         bar.addWidget(self.hover_label, 1)
         self.busy = BusyIndicator()
@@ -182,7 +186,8 @@ class MainWindow(QMainWindow):
 
         for name in ("sample_index", "rule", "layer_rules", "target", "dtype", "backend"):
             getattr(s.events, name).connect(lambda _v: self.request_explanation())
-        s.events.status.connect(lambda text: bar.showMessage(text, 8000))
+        s.events.status.connect(self._show_status)
+        bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))
         self.resize(_initial_size(self))
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
@@ -336,11 +341,16 @@ class MainWindow(QMainWindow):
                 return False
             self.settings.set_last_dir("models", os.path.dirname(path))
         path = os.fspath(path)
+        had_data = self.state.dataset is not None
+        ask = None if quiet else (lambda title, text: dialogs.ask_close_dataset(self, title,
+                                                                               text))
         try:
-            self.session.open_model(path)
-        except OpenError as exc:
-            self.show_error(exc.title, str(exc), quiet=quiet)
+            self.session.open_model(path, close_unfitting=ask)
+        except OpenError as exc:  # declined: the question said it all; the status bar keeps it
+            self.show_error(exc.title, str(exc), quiet=quiet or isinstance(exc, Declined))
             return False
+        if had_data and self.state.dataset is None:  # closed for this model (the user agreed)
+            self._dataset_closed()
         self._opened("models", "last/model", path)
         return True
 
@@ -404,9 +414,31 @@ class MainWindow(QMainWindow):
     def close_dataset(self) -> None:
         """Close the open dataset (the model stays), e.g. to open a model for other data."""
         self.session.close_dataset()
-        self.settings.remove("last/dataset")
+        self._dataset_closed()
         self.browser.refresh()
         self._update_message()
+
+    def _show_status(self, text: str) -> None:
+        """A status message for 8 s, shortened in the middle with "…" to the room the
+        permanent labels leave (Qt cut it off at the edge), the whole text as tooltip."""
+        bar = self.statusBar()
+        bar.setToolTip(text)
+        if not bar.isVisible():  # not laid out yet: no room to measure (the window opens)
+            bar.showMessage(text, 8000)
+            return
+        shown = [w for w in bar.findChildren(QWidget) if w.parent() is bar and w.isVisible()
+                 and w is not self.hover_label and w.x() > self.hover_label.x()]
+        right = min((w.x() for w in shown), default=bar.width())
+        room = max(right - self.hover_label.x() - 8, 40)
+        bar.showMessage(bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, room),
+                        8000)
+
+    def _dataset_closed(self) -> None:
+        """Forget the closed dataset, and the status bar's figures of its last explanation
+        (they described a picture no longer on display)."""
+        self.settings.remove("last/dataset")
+        for label in (self.backend_label, self.time_label, self.conservation_label):
+            label.clear()
 
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
@@ -447,11 +479,19 @@ class MainWindow(QMainWindow):
             return  # stale: the selection moved on; a newer request is on its way
         self.backend_label.setText(f"{result.backend} · {result.device} · "
                                    f"{result.request.dtype}")
-        self.time_label.setText(f"explained in {1000 * result.seconds:.1f} ms"
-                                + (" (forward cached)" if result.forward_reused else "")
-                                + (" (precomputed relevance)" if result.precomputed else ""))
-        self.conservation_label.setText(_conservation_text(result.relevance_sum,
-                                                           result.explained_output))
+        ms = 1000 * result.seconds
+        self.time_label.setText(f"{ms:.{1 if ms < 100 else 0}f} ms"
+                                + (" · cached" if result.forward_reused else "")
+                                + (" · precomputed" if result.precomputed else ""))
+        self.time_label.setToolTip(
+            "How long the explanation on display took"
+            + ("; cached: the forward pass was reused" if result.forward_reused else "")
+            + ("; precomputed: read from a relevance store" if result.precomputed else ""))
+        total, output = result.relevance_sum, result.explained_output
+        self.conservation_label.setText(_conservation_text(total, output))
+        self.conservation_label.setToolTip(
+            f"ΣR = {total:.5g}, f(x) = {output:.5g}: the relevance summed over the input "
+            "against the explained output (1 for a conserving rule without biases)")
         self.explanation_shown.emit(result.index)
 
     def _explain_failed(self, exc) -> None:
@@ -672,6 +712,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self._close_progress()
         self.controller.shutdown()
+        gui_collector.COLLECTOR.release(self)
         super().closeEvent(event)
 
 
@@ -704,7 +745,7 @@ def _initial_size(window, wanted=(1400, 900)) -> QSize:
 
 
 def _conservation_text(total, output) -> str:
-    """'ΣR / f(x) = 1.000 (ΣR = …, f(x) = …)': how much of the explained output the
-    relevance keeps (1 for a conserving rule without biases)."""
+    """'ΣR / f(x) = 1.000': how much of the explained output the relevance keeps (1 for a
+    conserving rule without biases); ΣR and f(x) are in the label's tooltip."""
     ratio = f"{total / output:.4g}" if output else "—"
-    return f"ΣR / f(x) = {ratio}  (ΣR = {total:.5g}, f(x) = {output:.5g})"
+    return f"ΣR / f(x) = {ratio}"

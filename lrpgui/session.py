@@ -33,6 +33,11 @@ class OpenError(LRPError):
         self.title = title
 
 
+class Declined(OpenError):
+    """The user answered No to a question the opening asked (nothing changed; no error box
+    needs to repeat what they just read)."""
+
+
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
 # the kind of model (its convention's name) the remembered rule and dtype were chosen for
 SETTINGS_KIND = "settings_kind"
@@ -53,8 +58,11 @@ class Session:
         self.settings_kind = TOOLBOX.name
 
     # -- opening and closing ----------------------------------------------------------------
-    def open_model(self, path) -> None:
-        """Open a model file; it must fit the open dataset (close that first otherwise)."""
+    def open_model(self, path, close_unfitting=None) -> None:
+        """Open a model file. When it does not fit the open dataset (a photograph model while
+        MNIST is open), ``close_unfitting(title, text)`` is asked whether to close that
+        dataset and open the model anyway; without it, or when it answers False, the model
+        is refused with the way out in the message and nothing changes."""
         path = os.fspath(path)
         try:
             model = lrpcore.load_model(path)
@@ -64,9 +72,15 @@ class Session:
             try:
                 lrpcore.check_fits(model, self.state.dataset)
             except Exception as exc:
-                raise OpenError("Model does not fit the dataset",
-                                f"{path}: {message(exc)} To switch to a model for other data, "
-                                "close the dataset first (File → Close dataset).") from None
+                title, reason = "Model does not fit the dataset", f"{path}: {message(exc)}"
+                question = (f"{reason} Close the dataset {self.state.dataset_name} and open "
+                            "the model? Then open data that fits it"
+                            f"{data_hint(model, ': ')}.")
+                if close_unfitting is None or not close_unfitting(title, question):
+                    kind = OpenError if close_unfitting is None else Declined
+                    raise kind(title, f"{reason} To switch to a model for other data, close "
+                               "the dataset first (File → Close dataset).") from None
+                self.close_dataset()
         self._reset_results()
         s = self.state
         with s.batch():
@@ -95,8 +109,7 @@ class Session:
             s.rule = convention.rule
         s.dtype = start["dtype"]
         self.settings_kind = convention.name
-        s.status = (f"rule {s.rule} in {s.dtype}: recommended for this model "
-                    "(the rule panel changes it)")
+        s.status = f"{s.rule} in {s.dtype}: recommended for this model"
 
     def open_dataset(self, name) -> None:
         """Open a dataset file or built-in name; sample 0 must be readable (it is explained
@@ -194,7 +207,8 @@ class Session:
             return ("No model is open. Use “Open model…” (Ctrl+O) or pick one in the browser; "
                     f"bundled models live in {bundled.MODELS_DIR}.")
         if self.state.dataset is None:
-            return "No dataset is open. Use “Open dataset…” or pick one in the browser."
+            return ("No dataset is open. Use “Open dataset…” or pick one in the browser"
+                    f"{data_hint(self.state.model, ': ')}.")
         return ""
 
     def open_relevance_store(self, path):
@@ -343,6 +357,26 @@ class Session:
             self.state.predictions = predictions
             self.state.accuracy = services.accuracy(predictions, self.state.labels)
         return int(np.count_nonzero(np.asarray(predictions) < 0))
+
+
+# what to open for a model, by the raw samples it takes: (test on raw_shape, hint); the first
+# that matches is named when a model opens without a dataset
+DATA_HINTS = (
+    (lambda shape: int(np.prod(shape)) == 784,
+     "mnist-test (or mnist-sample, mnist-train) for 28×28 digits"),
+    (lambda shape: len(shape) == 3 and shape[-1] == 3,
+     "natural-images, or File → Open image folder… for your own photographs"),
+)
+
+
+def data_hint(model, lead="") -> str:
+    """``lead`` + which data fits ``model`` ('' when no hint knows its input)."""
+    spec = getattr(model, "input_spec", None)
+    shape = tuple(getattr(spec, "raw_shape", None) or ())
+    for fits, hint in DATA_HINTS:
+        if shape and fits(shape):
+            return f"{lead}{hint}"
+    return ""
 
 
 def default_model() -> str | None:

@@ -300,3 +300,18 @@ def test_shares_keep_the_sign_of_the_relevance_when_the_total_is_negative(lenet,
     assert r.share[0] > 0  # the best channel speaks for the class
     pos = concepts.rank_channels(fwd, 3, RULE)  # the usual case is unchanged: shares sum to 1
     assert pos.share.sum() == pytest.approx(1.0)
+
+
+def test_a_bypassed_layer_names_the_block_outputs_around_it():
+    """Asking for a convolution inside the first residual block suggested the network's last
+    four nodes (layer3.relu_1, avgpool, flatten, fc); the block outputs nearest the one asked
+    for are what the user wants (review)."""
+    from lrpcore import zoo
+    from lrpcore.concepts import resolve_layer
+    from lrpcore.errors import RuleError
+
+    ex = lrpcore.Explainer(zoo.mnist_resnet())
+    with pytest.raises(RuleError) as err:
+        resolve_layer(ex, "layer1.conv1")
+    text = str(err.value)
+    assert "layer1.add" in text and "relu" in text and "fc" not in text, text

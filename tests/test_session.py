@@ -221,3 +221,30 @@ def test_a_model_that_recommends_a_rule_starts_with_it(session, tmp_path):
 
     if imagenet.available():
         assert lrpcore.load_model("efficientnet-lite0").meta["recommended_rule"] == "EpsilonPlus"
+
+
+def test_a_model_for_other_data_asks_before_closing_the_dataset(session, tmp_path):
+    """``close_unfitting(title, question)`` decides: False keeps everything (a Declined
+    refusal), True closes the dataset and opens the model; no asker: a plain refusal."""
+    from lrpcore.layers import Flatten, Linear
+    from lrpcore.spec import InputSpec
+    from lrpgui.session import Declined
+
+    colour = lrpcore.Sequential([Flatten(), Linear(np.full((48, 2), 0.1), np.zeros(2))],
+                                InputSpec(shape=(4, 4, 3), raw_shape=(4, 4, 3)))
+    path = tmp_path / "colour.npz"
+    lrpcore.save_model(colour, path)
+    st = session.state
+    session.open_model(default_model_path())
+    session.open_dataset("mnist-sample")
+    before = (st.model, st.dataset)
+    asked = []
+    with pytest.raises(Declined, match="Close dataset"):
+        session.open_model(path, close_unfitting=lambda *q: asked.append(q) or False)
+    assert (st.model, st.dataset) == before and "mnist-sample" in asked[0][1]
+    with pytest.raises(OpenError) as info:
+        session.open_model(path)
+    assert not isinstance(info.value, Declined) and (st.model, st.dataset) == before
+    session.open_model(path, close_unfitting=lambda *q: True)
+    assert st.model_path == str(path) and st.dataset is None
+    assert "natural-images" in session.missing()  # what fits a colour model

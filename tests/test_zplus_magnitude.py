@@ -29,7 +29,7 @@ def test_the_kernel_halves_and_counts_the_loose_elements():
     out, loose = cpu_kernels.positive_half(z, bias, plus, magnitude, 0.25)
     half = ((z - bias) + magnitude) * 0.5
     assert np.array_equal(out, half + plus)
-    assert loose == int((half < 0.25 * magnitude).sum()) > 0
+    assert loose == int((half < 0.25 * (magnitude + np.abs(bias))).sum()) > 0
 
 
 @pytest.mark.parametrize("make", ["linear", "convolution", "depthwise"])

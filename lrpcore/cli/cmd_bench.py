@@ -8,11 +8,16 @@ from ..errors import RuleError
 from .common import add_command, check_outputs_free
 
 
-def _csv(text, cast=str):
+def _csv(text, cast=str, option=None):
+    """The values of a comma-separated list; with ``option``, an empty list is refused (an
+    empty --rules was an internal error, empty --models or --dtypes timed nothing)."""
     try:
-        return tuple(cast(t) for t in text.split(",") if t.strip())
+        items = tuple(cast(t.strip()) for t in text.split(",") if t.strip())
     except ValueError:
         raise RuleError(f"cannot parse list {text!r}") from None
+    if option is not None and not items:
+        raise RuleError(f"{option} {text!r}: give at least one value")
+    return items
 
 
 def register(sub):
@@ -66,24 +71,25 @@ def run(args) -> int:
 
     if args.concepts or args.trust:
         return _run_concepts(args)
-    models = _csv(args.models)
+    models = _csv(args.models, option="--models")
     for m in models:
         if m not in BENCH_MODELS:
             raise RuleError(f"unknown benchmark model {m!r}: choose {', '.join(BENCH_MODELS)}")
-    rules = _csv(args.rules)
+    rules = _csv(args.rules, option="--rules")
     for r in rules:
         if preset_or_none(r) is None:
             parse_rule(r)
-    batches = (1, 16) if args.quick else _csv(args.batch_sizes, int)
+    batches = (1, 16) if args.quick else _csv(args.batch_sizes, int, "--batch-sizes")
     if not batches or min(batches) < 1:
         raise RuleError(f"--batch-sizes {args.batch_sizes!r}: give whole numbers ≥ 1")
-    for dtype in _csv(args.dtypes):
+    dtypes = _csv(args.dtypes, option="--dtypes")
+    for dtype in dtypes:
         get_dtype(dtype)
     if args.json:
         check_outputs_free([args.json], args.overwrite)  # fail before minutes of timing
     repeat = 3 if args.quick else max(1, args.repeat)
     print(format_header(rules))
-    rows, rates = run_benchmark(models, batches, _csv(args.dtypes), rules, args.backend, repeat,
+    rows, rates = run_benchmark(models, batches, dtypes, rules, args.backend, repeat,
                                 report=lambda row: print(format_row(row), flush=True))
     for dtype, rate in rates.items():
         print(f"matmul rate ({dtype}): {rate / 1e9:.1f} G multiply-adds/s")

@@ -319,6 +319,7 @@ class ConceptsPanel(ToolPanel):
             box, item = imaging.image_cell(self.maps.ci, 2 * row + 1, col)
             imaging.show_relevance(item, m, vmax, self.state.colormap)
             imaging.fit(box, m.shape)
+        imaging.even_columns(self.maps.ci, min(per_row, len(r.conditional)))
 
     def _draw_gallery(self) -> None:
         self.gallery.clear()

@@ -10,6 +10,7 @@ pad) and exported as one ``.npy`` array (N×28×28 uint8).
 
 from __future__ import annotations
 
+import html
 import os
 
 import numpy as np
@@ -198,15 +199,17 @@ class DrawPanel(ToolPanel):
         self.centre.setToolTip("fit the drawing into 20×20 pixels and centre its mass, "
                                "as the MNIST digits were prepared")
         self.centre.toggled.connect(lambda _v: self._ink_changed())
+        # two short rows under the pad, not one long one: at 760 pixels the tool fits
+        # without scrolling the scratch set out of sight
         pad_tools = QHBoxLayout()
         pad_tools.addWidget(QLabel("Brush"))
         pad_tools.addWidget(self.brush)
-        pad_tools.addWidget(self.centre)
         pad_tools.addStretch(1)
         pad_tools.addWidget(self.clear_button)
         left = QVBoxLayout()
         left.addWidget(self.pad, 1)
         left.addLayout(pad_tools)
+        left.addWidget(self.centre)
 
         self.prediction = QLabel("draw a digit", objectName="drawPrediction")
         font = self.prediction.font()
@@ -321,7 +324,9 @@ class DrawPanel(ToolPanel):
 
     def _show(self, versioned) -> None:
         version, result, rule = versioned
-        self.heat_title.setText(f"relevance: {rule}")
+        # the rule on a line of its own: beside "model input" it made the grid wider than
+        # the tool at 760 pixels
+        self.heat_title.setText(f"relevance<br>{html.escape(rule)}")
         self.clear_error()
         self.result = result
         self.result_version = version

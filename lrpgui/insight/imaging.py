@@ -64,6 +64,24 @@ def show_input(item: pg.ImageItem, x01) -> None:
                   levels=(0.0, 1.0))
 
 
+def even_columns(grid: pg.GraphicsLayout, n: int) -> None:
+    """Give the first ``n`` columns of ``grid`` one width, that of the widest cell: a grid
+    shares its width out by the cells' preferred sizes, so a longer title ("ch 16 · 34%"
+    over "ch 6 · 11%") made its column wider and the last maps of a row smaller."""
+    lay = grid.layout
+    least = widest = 0.0
+    for item, cells in grid.items.items():
+        if len(cells) == 1 and cells[0][1] < n:
+            least = max(least, item.effectiveSizeHint(Qt.SizeHint.MinimumSize).width())
+            widest = max(widest, item.effectiveSizeHint(Qt.SizeHint.PreferredSize).width())
+    for col in range(max(n, getattr(grid, "even_columns", 0))):  # columns no longer used
+        on = col < n  # lose their width; a tight grid shrinks by the minimum: that one too
+        lay.setColumnMinimumWidth(col, least if on else 0.0)
+        lay.setColumnPreferredWidth(col, widest if on else 0.0)
+        lay.setColumnStretchFactor(col, 1 if on else 0)
+    grid.even_columns = n
+
+
 def fit(box: pg.ViewBox, shape) -> None:
     """Show the whole image (shape H×W…, or N for a vector drawn as a strip) with a margin."""
     shape = tuple(shape)

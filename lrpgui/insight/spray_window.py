@@ -12,12 +12,13 @@ stored heatmaps instead of explaining again.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.errors import RuleError
 
+from .. import dialogs
 from . import imaging
 from .trust_panels import BatchPanel
 from .worker_tasks import input_image
@@ -231,8 +233,7 @@ class SprayPanel(BatchPanel):
             self.show_error("nothing to save yet: run SpRAy first")
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save SpRAy result", "spray.npz",
-                                                  "SpRAy result (*.npz)")
+            path = self._ask(dialogs.ask_save_file, "Save SpRAy result", "spray.npz")
             if not path:
                 return None
         from lrpcore.errors import LRPError
@@ -250,8 +251,7 @@ class SprayPanel(BatchPanel):
         from lrpcore.spray import SprayResult
 
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open SpRAy result", "",
-                                                  "SpRAy result (*.npz)")
+            path = self._ask(dialogs.ask_open_file, "Open SpRAy result")
             if not path:
                 return None
         try:
@@ -267,6 +267,17 @@ class SprayPanel(BatchPanel):
         self.clear_error()
         self.show_result(result)
         return result
+
+    def _ask(self, ask, title, name="") -> str:
+        """A file from ``ask`` (an :mod:`lrpgui.dialogs` question, which tests answer),
+        starting in the folder of the last SpRAy result saved or opened."""
+        settings = self.app_settings
+        folder = settings.last_dir("spray") if settings is not None else os.getcwd()
+        start = os.path.join(folder, name) if name else folder
+        path = ask(self, title, start, "SpRAy result (*.npz)")
+        if path and settings is not None:
+            settings.set_last_dir("spray", os.path.dirname(os.path.abspath(path)))
+        return path
 
     # -- selection --------------------------------------------------------------------------
     def select(self, dataset_indices) -> None:

@@ -25,6 +25,29 @@ def dialogs_shown(monkeypatch):
     return shown
 
 
+class Questions(list):
+    """Questions asked as (title, question); each is answered with ``answer``."""
+
+    answer = False
+
+
+@pytest.fixture(autouse=True)
+def close_dataset_questions(monkeypatch):
+    """"Close the dataset and open the model?" (asked when a model does not fit the open
+    data), answered Cancel unless a test sets ``.answer = True``: a modal box would block."""
+    from lrpgui import dialogs
+
+    asked = Questions()
+    asked.real = dialogs.ask_close_dataset  # for the test of the box itself
+
+    def ask(parent, title, question):
+        asked.append((title, question))
+        return asked.answer
+
+    monkeypatch.setattr("lrpgui.dialogs.ask_close_dataset", ask)
+    return asked
+
+
 @pytest.fixture(autouse=True)
 def settings_file(tmp_path, monkeypatch):
     """Every test gets its own settings ini; the user's settings are never touched."""
@@ -57,6 +80,9 @@ def _dangling_qthreads(monkeypatch, request):
     # later by a worker thread's garbage collection, a QMenu's destructor and the GUI thread
     # deadlocked (one held the GIL, the other Qt's mutex; seen in a full run)
     gc.collect()
+    from lrpgui.gui_collector import COLLECTOR
+
+    COLLECTOR.reset()  # a window left open would keep automatic collection off for the rest
     running = [t for t in started if _is_running(t)]
     if running:
         for t in running:

@@ -231,7 +231,10 @@ def test_batch_export_dialog_answers(make_window, qtbot, tmp_path, monkeypatch):
     assert window.batch_export() == 0 and "PNG" in shown[-1]
 
 
-def test_model_that_does_not_fit_the_dataset_is_refused(make_window, tmp_path, dialogs_shown):
+def test_model_that_does_not_fit_the_dataset_is_refused(make_window, tmp_path, dialogs_shown,
+                                                         close_dataset_questions):
+    """The user is asked whether to close the dataset; Cancel keeps everything, and the
+    status bar (no second box) says how to switch later."""
     import lrpcore
     from lrpcore.layers import Linear
 
@@ -239,11 +242,13 @@ def test_model_that_does_not_fit_the_dataset_is_refused(make_window, tmp_path, d
     path = tmp_path / "tiny-xor.npz"
     lrpcore.save_model(small, path)
     window = make_window()
-    before = window.state.model
+    before = (window.state.model, window.state.dataset, window.state.explanation)
     assert window.open_model(str(path)) is False
-    assert window.state.model is before
-    title, message = dialogs_shown[-1]
-    assert title == "Model does not fit the dataset" and "tiny-xor.npz" in message
+    assert (window.state.model, window.state.dataset, window.state.explanation) == before
+    title, question = close_dataset_questions[-1]
+    assert title == "Model does not fit the dataset" and "tiny-xor.npz" in question
+    assert "Close the dataset" in question and not dialogs_shown
+    assert "tiny-xor.npz" in window.last_error and "File → Close dataset" in window.last_error
 
 
 def test_a_model_named_at_start_that_cannot_open_is_reported(qtbot, tmp_path, dialogs_shown,
@@ -259,8 +264,8 @@ def test_a_model_named_at_start_that_cannot_open_is_reported(qtbot, tmp_path, di
 
 
 def test_switching_to_a_model_for_other_data(make_window, tmp_path, dialogs_shown, qtbot):
-    """A model that does not fit the open dataset is refused with the way out in the message;
-    after File → Close dataset it opens, and then its own dataset does."""
+    """A model that does not fit the open dataset is refused (question cancelled) with the way
+    out in the message; after File → Close dataset it opens, and then its own dataset does."""
     from PySide6.QtGui import QAction
 
     import lrpcore
@@ -276,8 +281,8 @@ def test_switching_to_a_model_for_other_data(make_window, tmp_path, dialogs_show
     np.save(data_path, rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8))
 
     window = make_window()
-    assert window.open_model(str(model_path)) is False
-    assert "Close dataset" in dialogs_shown[-1][1]
+    assert window.open_model(str(model_path)) is False  # the question answered Cancel
+    assert "Close dataset" in window.last_error
     window.findChild(QAction, "closeDatasetAction").trigger()
     assert window.state.dataset is None and window.state.explanation is None
     assert window.grid.model.rowCount() == 0 and "No dataset" in window.message.text()

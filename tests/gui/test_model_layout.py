@@ -53,7 +53,7 @@ def test_lenet5_relevance_is_the_engine_output_in_the_padded_layout(make_window,
     np.testing.assert_allclose(s.relevance, want, rtol=1e-10, atol=0)
     assert float(s.relevance.sum()) == pytest.approx(float(want.sum()), rel=1e-10)
     # the status bar's ΣR is the sum of that full map (the padding's relevance included)
-    assert f"ΣR = {float(want.sum()):.5g}" in window.conservation_label.text()
+    assert f"ΣR = {float(want.sum()):.5g}" in window.conservation_label.toolTip()
     # input and heatmap: both the 32×32 model input, enlarged alike, so zoom and hover line up
     assert window.views.rendered_rgb.shape[:2] == (32 * SCALING, 32 * SCALING)
     assert window.views.input_item.image.shape[:2] == (32 * SCALING, 32 * SCALING)
