@@ -7,8 +7,6 @@ reverse topological order, summing the relevance of tensors read by several node
 
 from __future__ import annotations
 
-import functools
-import inspect
 from dataclasses import replace
 
 import numpy as np
@@ -17,7 +15,6 @@ from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
 from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, keep_and_drop
-from .lookahead import LOOKAHEAD_MIN_BYTES, Lookahead
 from .parallel import (
     MIN_SHARD,
     MIN_SHARD_BYTES,
@@ -25,9 +22,7 @@ from .parallel import (
     run_sharded,
     shard_bounds,
     shard_count,
-    single_threaded_blas,
 )
-from .rules import Rule
 
 
 class GraphForward(Forward):
@@ -79,7 +74,7 @@ class GraphForward(Forward):
             start = stop
         parts = run_sharded(lambda job: self._propagate_shard(
             job[0], R[job[1]:job[2]], config, trace,
-            _shard_masks(conditions, ndims, *job[1:], start), ahead=len(jobs) == 1), jobs)
+            _shard_masks(conditions, ndims, *job[1:], start)), jobs)
         R_in = parts[0][0] if len(parts) == 1 else xp.concatenate([p[0] for p in parts])
         if to_numpy:
             R_in = self.backend.to_numpy(R_in)
@@ -97,51 +92,9 @@ class GraphForward(Forward):
         return [[None if r is None else self.backend.to_numpy(r) for r in one]
                 for one in lists]
 
-    def _propagate_shard(self, tensors, R, config, trace, conditions, ahead=False):
+    def _propagate_shard(self, tensors, R, config, trace, conditions):
         """(relevance at the input, per-node trace, received trace, merge branches) for one
-        shard; the traces are lists of None unless ``trace``. ``ahead``: the shard runs
-        alone, so its rules' denominators may be prepared on another core."""
-        lookahead = self._lookahead(tensors, config) if ahead else None
-        if lookahead is None:
-            return self._backward(tensors, R, config, trace, conditions, None)
-        with single_threaded_blas(), lookahead:
-            return self._backward(tensors, R, config, trace, conditions, lookahead)
-
-    def _lookahead(self, tensors, config):
-        """A Lookahead preparing the linear nodes' rules in backward order, or None where it
-        does not pay: another backend, one core, a small shard, no rule that prepares."""
-        ex = self.explainer
-        if ex.backend.xp is not np or ex.threads < 2:
-            return None
-        if tensors.batch * ex.sample_bytes(tensors.shape(ex.model.input_name)[1:]) \
-                < LOOKAHEAD_MIN_BYTES:
-            return None
-        jobs = [k for k in range(len(ex.nodes) - 1, -1, -1)
-                if ex.roles[k] == "linear" and _prepares(config.rules[k])]
-        if not jobs:
-            return None
-        ctx = Context(ex.backend.xp, ex.dtype, ex.input_range)
-
-        def prepare(k):
-            node = ex.nodes[k]
-            with np.errstate(all="ignore"):
-                return config.rules[k].prepare(node.layer, tensors[node.inputs[0]],
-                                               tensors[node.output],
-                                               self._node_context(k, ctx, tensors))
-
-        def job_bytes(k):
-            node = ex.nodes[k]
-            sizes = [np.prod(tensors.shape(t)) for t in (node.output, node.inputs[0])]
-            return int(sum(sizes)) * ex.dtype.itemsize
-
-        try:
-            return Lookahead(jobs, prepare, job_bytes)
-        except RuntimeError:  # no thread to be had (a process limit, interpreter shutdown):
-            return None  # the pass runs on this thread alone, as it did before
-
-    def _backward(self, tensors, R, config, trace, conditions, lookahead):
-        """The backward pass of ``_propagate_shard``, taking prepared rules from
-        ``lookahead`` (or None)."""
+        shard; the traces are lists of None unless ``trace``."""
         ex = self.explainer
         xp = self.backend.xp
         nodes = ex.nodes
@@ -166,9 +119,7 @@ class GraphForward(Forward):
                 if trace:
                     received[k] = Rk
                 try:
-                    prepared = None if lookahead is None else lookahead.get(k)
-                    parts = self._node_relevance(k, node, config.rules[k], Rk, ctx, tensors,
-                                                 prepared)
+                    parts = self._node_relevance(k, node, config.rules[k], Rk, ctx, tensors)
                 except RuleError as exc:
                     raise RuleError(f"node {k} {node.name!r} ({node.layer.describe()}): "
                                     f"{exc}") from None
@@ -187,15 +138,8 @@ class GraphForward(Forward):
             R_in = xp.zeros(tensors.shape(ex.model.input_name), ex.dtype)
         return R_in, per_node, received, branches
 
-    def _node_context(self, k, ctx, tensors):
-        """``ctx`` with the padding mask of node k's input, when it is padded."""
-        ex = self.explainer
-        inside = inside_mask(ex.nodes, k, ex.producers, tensors, ctx.xp, ex.dtype, ex._inside)
-        return ctx if inside is None else replace(ctx, inside=inside)
-
-    def _node_relevance(self, k, node, rule, R, ctx, tensors, prepared=None):
-        """Relevance at node k's inputs, fetching only the tensors its role reads;
-        ``prepared``: what the rule's ``prepare`` returned for it, if it ran ahead."""
+    def _node_relevance(self, k, node, rule, R, ctx, tensors):
+        """Relevance at node k's inputs, fetching only the tensors its role reads."""
         ex = self.explainer
         layer, role = node.layer, ex.roles[k]
         if role == "merge":
@@ -208,10 +152,10 @@ class GraphForward(Forward):
         if role in ("linear", "maxpool"):
             if rule is None:
                 raise RuleError("no rule was chosen for this layer")
-            ctx = self._node_context(k, ctx, tensors)
-            if role == "linear" and prepared is not None:  # it holds what x gave
-                return [rule.linear(layer, None, tensors[node.output], R, ctx,
-                                    prepared=prepared)]
+            inside = inside_mask(ex.nodes, k, ex.producers, tensors, ctx.xp, ex.dtype,
+                                 ex._inside)
+            if inside is not None:
+                ctx = replace(ctx, inside=inside)
             x, y = tensors[node.inputs[0]], tensors[node.output]
             if role == "linear":
                 return [rule.linear(layer, x, y, R, ctx)]
@@ -219,23 +163,6 @@ class GraphForward(Forward):
         if role == "reshape":
             return [layer.relevance_back(R, Shape(tensors.shape(node.inputs[0])), ctx.xp)]
         return [R]
-
-
-def _prepares(rule) -> bool:
-    """Whether a rule has work to prepare ahead (it overrides ``Rule.prepare``) and takes it
-    back (its ``linear`` has ``prepared``: a plug-in rule subclassing ZPlus with its own
-    ``linear(layer, x, z, R, ctx)`` raised a TypeError, on photographs only)."""
-    return rule is not None and type(rule).prepare is not Rule.prepare \
-        and _takes_prepared(type(rule))
-
-
-@functools.lru_cache(maxsize=64)
-def _takes_prepared(cls) -> bool:
-    try:
-        params = inspect.signature(cls.linear).parameters
-    except (TypeError, ValueError):
-        return False
-    return "prepared" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _shard_masks(conditions, ndims, start, stop, n):

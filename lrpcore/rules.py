@@ -157,14 +157,6 @@ class Rule:
         return self.spec()
 
     # -- linear maps -------------------------------------------------------------------------
-    def prepare(self, layer, x, z, ctx):
-        """The part of ``linear`` that does not depend on the relevance (its denominators),
-        which the engine may compute ahead on another core; None: nothing to prepare. A rule
-        that returns something takes it back as ``linear(layer, None, z, R, ctx,
-        prepared=…)``: the input is not fetched again (a padded input would be recomputed),
-        so what ``linear`` needs of it, the prepared object holds."""
-        return None
-
     def linear(self, layer, x, z, R, ctx):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -457,23 +449,15 @@ class ZPlus(Rule):
     formula: ClassVar[str] = "R_i = Σ_j z⁺_ij R_j / (Σ_i z⁺_ij + b⁺_j)"
     reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
 
-    def prepare(self, layer, x, z, ctx):
+    def linear(self, layer, x, z, R, ctx):
         split = SignSplit(layer, x, ctx)
         plus = None if layer.device_bias(ctx.xp, ctx.dtype) is None else \
             _bias_part(layer, ctx, "pos")
         found = split.positive_sum_from(z, plus)
-        if found is None:
-            return split, self._denominator(split, layer, ctx), None
-        return (split, *found)
-
-    @staticmethod
-    def _denominator(split, layer, ctx):
-        return _plus_bias_part(split.positive_sum(), layer, ctx, "pos")
-
-    def linear(self, layer, x, z, R, ctx, prepared=None):
-        split, denominator, loose = prepared or self.prepare(layer, x, z, ctx)
-        if loose is not None and bool(ctx.xp.any(R[loose] != 0)):  # cancelled digits count
-            denominator = self._denominator(split, layer, ctx)
+        if found is not None and (found[1] is None or not bool(ctx.xp.any(R[found[1]] != 0))):
+            denominator = found[0]
+        else:  # two products: inputs of one sign, float32, or cancelled digits that count
+            denominator = _plus_bias_part(split.positive_sum(), layer, ctx, "pos")
         return split.positive_share(epsilon_share(R, denominator, LITERATURE_STABILIZER, ctx.xp))
 
 
