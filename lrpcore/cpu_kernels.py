@@ -225,7 +225,8 @@ def pad(x, pads, value):
 def _positive_half(z, bias, plus, magnitude, margin, out):
     """out = ((z − bias) + magnitude) / 2 + plus for rows × channels arrays (``bias`` and
     ``plus`` one per channel); returns how many halves fall below margin · (magnitude +
-    |bias|): z holds x·w only to the digits of the larger of the two."""
+    |bias|) (z holds x·w only to the digits of the larger of the two) or have no finite
+    magnitude (|x|·|w| overflowed where x·w did not)."""
     loose = 0
     for r in range(z.shape[0]):
         zr, mr, orow = z[r], magnitude[r], out[r]
@@ -233,7 +234,8 @@ def _positive_half(z, bias, plus, magnitude, margin, out):
             m, b = mr[c], bias[c]
             v = ((zr[c] - b) + m) * 0.5
             orow[c] = v + plus[c]
-            loose += v < margin * (m + abs(b))
+            scale = m + abs(b)
+            loose += (v < margin * scale) | (not scale < np.inf)  # overflowed |x|·|w|: redo
     return loose
 
 

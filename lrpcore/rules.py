@@ -370,7 +370,7 @@ class SignSplit:
         half = out if plus is None else out - plus
         if bias is not None:  # z holds x·w only to the digits of the larger of x·w and b
             magnitude += xp.abs(bias)
-        return out, half < margin * magnitude
+        return out, (half < margin * magnitude) | ~(magnitude < np.inf)
 
     def negative_sum(self):
         return self.sum(self.wn, self.wp)

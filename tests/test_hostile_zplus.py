@@ -37,3 +37,23 @@ def test_a_bias_far_larger_than_the_contributions_does_not_cancel_z_plus(monkeyp
     monkeypatch.setattr(rules, "MAGNITUDE_MARGIN", {})  # the two-product way throughout
     want = ZPlus().linear(layer, x, z, R, _ctx())
     assert np.abs(got - want).max() <= 1e-9 * np.abs(want).max()
+
+
+def test_an_overflowed_magnitude_is_redone_not_given_zero_relevance(monkeypatch):
+    """|x|·|w| can overflow where x·w does not (two terms of ±0.9e308 cancel): the halved sum
+    was then infinite, and the neuron passed on no relevance at all."""
+    rng = np.random.default_rng(1)
+    W = np.abs(rng.normal(size=(3, 1024))) * np.array([[1.0], [1.0], [-1.0]])
+    W[:, 0] = [0.9e154, -0.9e154, 1.0]  # the other neurons: every contribution positive
+    x = np.empty((64, 3))
+    x[:, :2], x[:, 2] = 1e154, -1e-3  # inputs of both signs: the one-product way applies
+    layer = Linear(W, np.zeros(1024))
+    z = layer.forward(x, np)
+    assert np.isfinite(z[:, 0]).all()
+    R = np.zeros_like(z)
+    R[:, 0] = 1.0
+    got = ZPlus().linear(layer, x, z, R, _ctx())
+    monkeypatch.setattr(rules, "MAGNITUDE_MARGIN", {})
+    want = ZPlus().linear(layer, x, z, R, _ctx())
+    assert np.isfinite(want).all() and np.abs(want).max() > 0
+    assert np.abs(got - want).max() <= 1e-9 * np.abs(want).max()
