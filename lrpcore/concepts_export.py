@@ -25,6 +25,7 @@ from .fileio import (
     atomic_write_bytes,
     atomic_write_text,
     clean_stale_temporaries,
+    move_folder_into_place,
     temp_prefix,
 )
 from .relmax import _spatial
@@ -134,28 +135,15 @@ def output_folder(out, overwrite):
     parent = os.path.dirname(out)
     clean_stale_temporaries(parent)  # folders of killed runs of this machine
     tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
-    old = None
     try:
         yield tmp
-        if os.path.exists(out):
-            old = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old", dir=parent)
-            os.rename(out, os.path.join(old, "x"))
-            try:
-                os.rename(tmp, out)
-            except BaseException:
-                os.rename(os.path.join(old, "x"), out)  # the earlier folder back
-                raise
-        else:
-            os.rename(tmp, out)
+        move_folder_into_place(tmp, out, replace=os.path.exists(out))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, ExportError):
             raise ExportError(f"{out}: cannot give the finished folder its name: "
                               f"{exc.strerror or exc}; nothing was changed") from None
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=None,

@@ -149,6 +149,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def move_folder_into_place(src, path, replace) -> None:
+    """Rename the finished folder ``src`` to ``path``; with ``replace`` the folder at ``path``
+    goes aside first (a temporary name beside it) and comes back if the rename fails, so the
+    earlier results survive any failure."""
+    if not replace:
+        os.rename(src, path)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    aside = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old", dir=folder)
+    try:
+        os.rename(path, os.path.join(aside, "old"))
+        try:
+            os.rename(src, path)
+        except BaseException:
+            os.rename(os.path.join(aside, "old"), path)  # the earlier folder back
+            raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def _finish(tmp, path, before, overwrite) -> None:
     """Move a finished temporary file to ``path``, replacing only what was checked at the
     start: a file that appeared (or was swapped) at ``path`` meanwhile is kept, and this fails."""

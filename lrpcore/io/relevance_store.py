@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 from ..errors import DatasetError, ExportError
-from ..fileio import clean_stale_temporaries, lstat_or_none, temp_prefix
+from ..fileio import clean_stale_temporaries, lstat_or_none, move_folder_into_place, temp_prefix
 from ..text import brief, short
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
@@ -363,30 +363,11 @@ def commit_store(work, path, overwrite) -> None:
     if existing is not None and not overwrite:
         raise ExportError(f"{path}: was created by something else while this ran; left it "
                           f"alone (the finished results are in {work})")
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        _move_into_place(work, path, folder, replace=existing is not None)
+        move_folder_into_place(work, path, replace=existing is not None)
     except OSError as exc:
         raise ExportError(f"{path}: cannot rename {work} to it: {exc.strerror or exc} (the "
                           "finished results stay there)") from None
-
-
-def _move_into_place(src, path, folder, replace) -> None:
-    """Rename ``src`` to ``path``; with ``replace`` the folder at ``path`` goes aside first
-    (a temporary name) and comes back if the rename fails."""
-    if not replace:
-        os.rename(src, path)
-        return
-    aside = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-old", dir=folder)
-    try:
-        os.rename(path, os.path.join(aside, "store"))
-        try:
-            os.rename(src, path)
-        except BaseException:
-            os.rename(os.path.join(aside, "store"), path)  # the old store back
-            raise
-    finally:
-        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
@@ -415,7 +396,7 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
         if not replace and os.path.lexists(path):
             raise ExportError(f"{path}: was created by something else while this ran; left "
                               "it alone")
-        _move_into_place(tmp, path, folder, replace)  # an old store goes aside only now
+        move_folder_into_place(tmp, path, replace)  # an old store goes aside only now
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
