@@ -58,3 +58,20 @@ def write_photos(folder, sizes=((40, 30), (20, 26), (16, 16), (33, 17), (50, 50)
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
             folder / f"p{k}.png")
     return folder
+
+
+def tiny_colour_files(tmp_path):
+    """(model, its .npz path, a .npy of 6 colour images) for a 4×4×3 dense model: the
+    smallest colour model the window opens (tests of switching between data kinds)."""
+    import lrpcore
+    from lrpcore.layers import Flatten, Linear
+    from lrpcore.spec import InputSpec
+
+    rng = np.random.default_rng(0)
+    model = lrpcore.Sequential([Flatten(), Linear(rng.normal(0, 0.01, (48, 3)), np.zeros(3))],
+                               InputSpec(shape=(4, 4, 3), raw_shape=(4, 4, 3)))
+    path = tmp_path / "colour-model.npz"
+    lrpcore.save_model(model, path)
+    data = tmp_path / "colour_images.npy"
+    np.save(data, rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8))
+    return model, path, data

@@ -266,19 +266,12 @@ def test_a_model_named_at_start_that_cannot_open_is_reported(qtbot, tmp_path, di
 def test_switching_to_a_model_for_other_data(make_window, tmp_path, dialogs_shown, qtbot):
     """A model that does not fit the open dataset is refused (question cancelled) with the way
     out in the message; after File → Close dataset it opens, and then its own dataset does."""
+    from colour_models import tiny_colour_files
     from PySide6.QtGui import QAction
 
     import lrpcore
-    from lrpcore.layers import Flatten, Linear
-    from lrpcore.spec import InputSpec
 
-    rng = np.random.default_rng(0)
-    colour = lrpcore.Sequential([Flatten(), Linear(rng.normal(0, 0.01, (48, 3)), np.zeros(3))],
-                                InputSpec(shape=(4, 4, 3), raw_shape=(4, 4, 3)))
-    model_path = tmp_path / "colour-model.npz"
-    lrpcore.save_model(colour, model_path)
-    data_path = tmp_path / "colour_images.npy"
-    np.save(data_path, rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8))
+    colour, model_path, data_path = tiny_colour_files(tmp_path)
 
     window = make_window()
     assert window.open_model(str(model_path)) is False  # the question answered Cancel

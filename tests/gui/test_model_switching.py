@@ -7,28 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from colour_models import tiny_colour_files
 
 import lrpcore
-from lrpcore.layers import Flatten, Linear
-from lrpcore.spec import InputSpec
 
 from .conftest import shared_file
 
 
-def _colour_model(tmp_path):
-    rng = np.random.default_rng(0)
-    model = lrpcore.Sequential([Flatten(), Linear(rng.normal(0, 0.01, (48, 3)), np.zeros(3))],
-                               InputSpec(shape=(4, 4, 3), raw_shape=(4, 4, 3)))
-    path = tmp_path / "colour-model.npz"
-    lrpcore.save_model(model, path)
-    data = tmp_path / "colour_images.npy"
-    np.save(data, rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8))
-    return model, path, data
-
-
 def test_yes_closes_the_dataset_and_opens_the_model(make_window, tmp_path, qtbot,
                                                     dialogs_shown, close_dataset_questions):
-    model, path, data = _colour_model(tmp_path)
+    model, path, data = tiny_colour_files(tmp_path)
     window = make_window()
     s = window.state
     assert window.settings.get_str("last/dataset") and window.time_label.text()
@@ -55,7 +43,7 @@ def test_the_browser_asks_too_and_cancel_changes_nothing(make_window, tmp_path, 
                                                          close_dataset_questions):
     """A click on a model in the browser goes the same way; Cancel keeps model, data and
     picture and shows no second box, only the status line with the way out."""
-    _model, path, _data = _colour_model(tmp_path)
+    _model, path, _data = tiny_colour_files(tmp_path)
     window = make_window()
     s = window.state
     before = (s.model, s.dataset, s.explanation, window.time_label.text())
