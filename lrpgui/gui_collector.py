@@ -59,10 +59,6 @@ class GuiThreadCollector:
         if self._was_enabled:
             gc.enable()
 
-    @property
-    def active(self) -> bool:
-        return bool(self._holders)
-
 
 def collect_due() -> int:
     """Collect the oldest generation whose count passed its threshold (what CPython would
