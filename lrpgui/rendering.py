@@ -65,7 +65,7 @@ def outline_gray(x01) -> np.ndarray:
 def outline_mask(x01, scaling=None, sigma=2.0) -> np.ndarray:
     """Canny edges of the enlarged input (the outline ``heatmap`` draws), as a bool mask;
     ``scaling`` defaults to the views' (``display_scaling``: 1 for a photograph, whose edges
-    at 3× took ~55 ms per click on the GUI thread)."""
+    at 3× took ~55 ms each on the GUI thread)."""
     if scaling is None:
         scaling = display_scaling(np.shape(x01))
     return _render.outline_mask(_render.enlarge(outline_gray(x01), scaling), sigma)

@@ -1,6 +1,6 @@
 """The input's outline is found at the resolution the views draw: 3× for a digit, 1× for a
 photograph (at 3× the edge filter of one 224×224 photograph took ~55 ms of the GUI thread per
-click, in the Conservation panel and every map cell)."""
+outline, in the Conservation panel and every map cell)."""
 
 from __future__ import annotations
 
