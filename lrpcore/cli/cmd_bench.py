@@ -87,7 +87,9 @@ def run(args) -> int:
         get_dtype(dtype)
     if args.json:
         check_outputs_free([args.json], args.overwrite)  # fail before minutes of timing
-    repeat = 3 if args.quick else max(1, args.repeat)
+    if args.repeat < 1:  # max(1, …) used to turn 0 into one quiet timing
+        raise RuleError(f"--repeat {args.repeat}: give a whole number ≥ 1")
+    repeat = 3 if args.quick else args.repeat
     print(format_header(rules))
     rows, rates = run_benchmark(models, batches, dtypes, rules, args.backend, repeat,
                                 report=lambda row: print(format_row(row), flush=True))
