@@ -1,0 +1,80 @@
+"""A late hostile review (sidecars, native graphs, degenerate SpRAy data, ...): each test builds
+the input it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrpcore import ModelFormatError, load_model
+from lrpcore.cli.main import main
+
+MODELS = Path(__file__).resolve().parents[1] / "lrpcore" / "models"
+
+
+def test_a_sidecar_mean_for_more_channels_than_the_model_has_is_refused(tmp_path, capsys):
+    # mean/std of three values beside a greyscale model broadcast every digit to three
+    # channels: 'lrp explain' ended in an internal ValueError from the reshape
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS / "mnist-lenet5.npz", model)
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"mean": [0.1, 0.2, 0.3],
+                                                           "std": [1, 1, 1]}}))
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["explain", str(model), str(x), "--out", str(out / "R.npy")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert list(out.iterdir()) == []
+    assert len(err.splitlines()) == 1 and str(tmp_path / "m.json") in err
+    assert "3 values" in err and "1 channel" in err
+    # one value for every channel, or one per channel, still loads
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"mean": [0.5], "std": [2]}}))
+    assert load_model(model).input_spec.mean == (0.5,)
+
+
+def test_a_native_graph_of_doubling_concats_is_refused_at_load(tmp_path):
+    # a 14-KB native file of 36 Concats of a tensor with itself declared 2³⁶ outputs: it
+    # loaded, and an explanation then tried to allocate terabytes (ONNX files were bounded)
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_layers import Concat
+    from lrpcore.io.native import save_native
+    from lrpcore.layers import Linear
+    from lrpcore.spec import InputSpec
+
+    nodes = [Node("lin", Linear(np.ones((4, 1)), np.zeros(1)), ("x",), "t0")]
+    nodes += [Node(f"c{i}", Concat(), (f"t{i}", f"t{i}"), f"t{i + 1}") for i in range(36)]
+    spec = InputSpec(shape=(4,), raw_shape=(4,), layout="flat", divide=1.0, offset=0.0)
+    path = tmp_path / "bomb.npz"
+    save_native(GraphModel(nodes, "x", "t36", spec), path)
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "values per sample" in text and "\n" not in text
+    # a few doublings are a model like any other
+    save_native(GraphModel(nodes[:4], "x", "t3", spec), path)
+    assert load_model(path).n_classes == 8
+
+
+def test_spray_of_identical_heatmaps_is_one_cluster_and_does_not_crash():
+    # all-zero relevance (or one image repeated): scikit-learn's t-SNE divided by a spread of
+    # 0 and crashed the process (segmentation fault; in the explorer, the whole window), and
+    # the clustering split identical heatmaps into clusters drawn by lot. Run in a child: a
+    # crash must fail this test, not end the suite.
+    code = ("import numpy as np\n"
+            "from lrpcore.spray import analyse\n"
+            "r = analyse(np.zeros((20, 28, 28)), embed='tsne')\n"
+            "assert r['embedding'].shape == (20, 2) and np.isfinite(r['embedding']).all()\n"
+            "print(sorted(set(r['clusters'].tolist())))\n")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[0]"
