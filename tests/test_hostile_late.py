@@ -78,3 +78,42 @@ def test_spray_of_identical_heatmaps_is_one_cluster_and_does_not_crash():
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[0]"
+
+
+def test_an_onnx_softmax_inside_the_graph_is_refused_not_taken_along_the_height(tmp_path):
+    # a Softmax on a C×H×W tensor (ONNX: along W by default) loaded as the engine's SoftMax,
+    # which normalises axis 1 of the stored H×W×C array, the height: a silently wrong model
+    onnx = pytest.importorskip("onnx")
+    from test_onnx_graph_hostile import _model
+
+    def softmax_inside(m):
+        m.graph.node[1].op_type = "Softmax"
+
+    path = tmp_path / "softmax.onnx"
+    onnx.save(_model(mutate=softmax_inside), str(path))
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "Softmax" in text and "\n" not in text
+
+
+def test_concepts_into_a_read_only_folder_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    # the temporary output folder could not be made (a read-only or full disk): 'lrp
+    # concepts' ended in an internal OSError. (Root ignores permissions: the refusal is
+    # simulated where the folder is made.)
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((3, 28, 28), np.uint8))
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    out = tmp_path / "cc"
+    code = main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1",
+                 "--references", "0", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and str(out) in err and "Read-only" in err
+    assert not out.exists()
