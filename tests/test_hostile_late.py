@@ -117,3 +117,39 @@ def test_concepts_into_a_read_only_folder_is_one_line_exit_2(tmp_path, capsys, m
     assert code == 2, err
     assert len(err.splitlines()) == 1 and str(out) in err and "Read-only" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut short", "inconsistent shapes"])
+def test_a_damaged_relmax_cache_entry_is_computed_again(tmp_path, monkeypatch, damage):
+    # the cache meant "damaged or old: compute again", but an empty entry (EOFError) or one
+    # cut short (BadZipFile) ended every later 'lrp concepts' and concepts panel of that
+    # model, rule and layer in an internal error; one of wrong shapes failed later, in crops
+    import lrpcore
+    from lrpcore import relmax
+    from lrpcore.explain import Explainer
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    computed = []
+
+    def fake(explainer, images, k, rule=None, target="pred", labels=None, n=8, **kw):
+        computed.append(k)
+        return relmax.References(k, np.zeros((2, 1), np.int64), np.zeros((2, 1)),
+                                 np.zeros((2, 1, 4), np.int32),
+                                 np.ones((2, 1, 4, 4), np.float32), np.zeros((3, 2)))
+
+    monkeypatch.setattr(relmax, "compute_references", fake)
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
+    (entry,) = (tmp_path / "relmax").glob("*.npz")
+    if damage == "empty":
+        entry.write_bytes(b"")
+    elif damage == "cut short":
+        entry.write_bytes(entry.read_bytes()[:200])
+    else:
+        refs = relmax.References.load(entry)
+        refs.boxes = np.zeros((2, 1, 3), np.int32)
+        entry.unlink()
+        refs.save(entry)
+    refs = relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
+    assert computed == [3, 3] and refs.boxes.shape == (2, 1, 4)
+    assert relmax.References.load(entry).boxes.shape == (2, 1, 4)  # the good one kept
