@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,30 @@ def test_a_damaged_relmax_cache_entry_is_computed_again(tmp_path, monkeypatch, d
     refs = relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
     assert computed == [3, 3] and refs.boxes.shape == (2, 1, 4)
     assert relmax.References.load(entry).boxes.shape == (2, 1, 4)  # the good one kept
+
+
+@pytest.mark.parametrize("ext", ["npz", "txt"])
+def test_convert_to_float32_refuses_parameters_beyond_float32(tmp_path, capsys, ext):
+    # a weight of 1e300 cast to float32 became inf: 'lrp convert --dtype float32' printed a
+    # RuntimeWarning, exited 0, and wrote a model file that no reader accepts
+    import lrpcore
+    from lrpcore.layers import Linear
+    from lrpcore.spec import InputSpec
+
+    W = np.ones((4, 2))
+    W[0, 0] = 1e300
+    src = tmp_path / "big.npz"
+    lrpcore.save_model(lrpcore.Sequential([Linear(W, np.zeros(2))],
+                                          InputSpec(shape=(4,), raw_shape=(4,), layout="flat",
+                                                    divide=1.0, offset=0.0)), src)
+    out = tmp_path / f"small.{ext}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning of an overflowing cast either
+        code = main(["convert", str(src), str(out), "--dtype", "float32"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and str(out) in err and "float32" in err
+    assert not out.exists() and not (tmp_path / "small.json").exists()
+    assert main(["convert", str(src), str(out)]) == 0  # as read (float64): kept
+    assert load_model(out).layers[0].W[0, 0] == 1e300
+
