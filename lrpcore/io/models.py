@@ -157,10 +157,11 @@ def _check_range(model, path, dtype) -> None:
     """Refuse parameters the chosen precision cannot hold: cast to float32, a weight of 1e300
     became inf, and the file written (exit 0) could not be read back."""
     try:
-        limit = float(np.finfo(np.dtype(dtype)).max) if dtype is not None else None
-    except (TypeError, ValueError):
-        return  # not a float type: the writer names what it accepts
-    for i, layer in enumerate(model.layers if limit is not None else ()):
+        narrow = dtype is not None and np.dtype(dtype) == np.float32
+    except TypeError:
+        narrow = False  # not a dtype: the writer names what it accepts (float16 too)
+    limit = float(np.finfo(np.float32).max)
+    for i, layer in enumerate(model.layers if narrow else ()):
         for a in layer.native_params() or ():
             a = np.asarray(a)
             top = float(np.abs(a).max()) if a.size else 0.0
