@@ -181,3 +181,31 @@ def test_convert_to_float32_refuses_parameters_beyond_float32(tmp_path, capsys, 
     assert main(["convert", str(src), str(out)]) == 0  # as read (float64): kept
     assert load_model(out).layers[0].W[0, 0] == 1e300
 
+
+
+def test_a_relevance_store_whose_samples_were_edited_smaller_than_its_chunks_is_refused(
+        tmp_path, capsys):
+    # relevance of 28×28 maps in chunks of 28×28, edited (or crafted) to declare 20×20
+    # samples: zarr read each map's top-left 20×20 corner and 'lrp render' drew it, exit 0
+    zarr = pytest.importorskip("zarr")
+    from lrpcore.distributed import prepare_store
+
+    key = {"n": 4, "chunk": 4, "input": "digits.npy", "rule": None, "layer_rules": [],
+           "dtype": "float32", "model_sha256": "0" * 64}
+    out = tmp_path / "R.zarr"
+    g = prepare_store(out, key, (4, 28, 28, 1), 10, "float32", {"model": "m.npz"}, False)
+    g["relevance"][:] = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
+    g["done"][:] = 1
+    png = tmp_path / "r.png"
+    assert main(["render", str(out), "--out", str(png)]) == 0  # as written: drawn
+    png.unlink()
+    capsys.readouterr()
+    meta = out / "relevance" / "zarr.json"
+    doc = json.loads(meta.read_text())
+    assert doc["shape"] == [4, 28, 28, 1] and zarr.open_group(str(out), mode="r")
+    doc["shape"] = [4, 20, 20, 1]
+    meta.write_text(json.dumps(doc))
+    assert main(["render", str(out), "--out", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and "damaged" in err, err
+    assert not png.exists()
