@@ -209,3 +209,18 @@ def test_a_relevance_store_whose_samples_were_edited_smaller_than_its_chunks_is_
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(out) in err and "damaged" in err, err
     assert not png.exists()
+
+
+def test_a_sweep_of_blank_images_names_no_best(tmp_path, capsys):
+    # blank digits: flipping their pixels changes nothing, every setting scored 0, and the
+    # first of the grid was printed as "best: --rule epsilon:0.01"
+    x = tmp_path / "blank.npy"
+    np.save(x, np.zeros((4, 28, 28), np.uint8))
+    args = ["sweep", "mnist-lenet5", str(x), "--rule", "epsilon", "--param",
+            "epsilon=0.01,1", "--n", "4", "--steps", "4", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "\nbest:" not in out and "no best: every setting scores 0" in out
+    np.save(x, np.random.RandomState(0).randint(0, 256, (4, 28, 28)).astype(np.uint8))
+    assert main(args) == 0
+    assert "best: --rule epsilon:" in capsys.readouterr().out
