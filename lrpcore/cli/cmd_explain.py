@@ -18,7 +18,7 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
-from ..render import check_scaling, get_colormap
+from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..spec import unit_inputs
 from .common import (
@@ -82,7 +82,8 @@ def register(sub):
                    "holds at most 64 MB of activations, so larger values change nothing)")
     p.add_argument("--png", metavar="DIR", help="also write heatmap PNGs into DIR")
     p.add_argument("--colormap", action="append", metavar="NAME",
-                   help="colormap of the PNGs (repeatable; default black-firered)")
+                   help=f"colormap of the PNGs (repeatable; default {DEFAULT_COLORMAP}, as in "
+                   "the explorer)")
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges on the heatmap PNGs (default: on)")
     p.add_argument("--scaling", type=scaling_option, default=3, metavar="K",
@@ -290,7 +291,7 @@ class PngWriter:
         self.created_dir = False
         if not args.png:
             return
-        self.cmaps = args.colormap or ["black-firered"]
+        self.cmaps = args.colormap or [DEFAULT_COLORMAP]
         blank = np.zeros((1,) + tuple(fed_shape[1:]))
         try:  # a model input that cannot be drawn (e.g. 2 features) fails before computing
             export.input_heatmap_image(blank[0], unit_inputs(model.input_spec, blank)[0],
