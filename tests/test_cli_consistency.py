@@ -57,3 +57,20 @@ def test_colormap_help_names_the_default(capsys, command):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert f"default {DEFAULT_COLORMAP}" in " ".join(capsys.readouterr().out.split())
+
+
+def _summaries(parser, name="lrp"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:  # the one-line help of each command
+                yield f"{name} {choice.dest}", choice.help
+            for sub, subparser in action.choices.items():
+                yield from _summaries(subparser, f"{name} {sub}")
+
+
+def test_command_summaries_read_alike():
+    """`lrp --help` listed "Explain samples … relevance." beside "train a model …" and
+    "pixel-flipping evaluation: …": one form, a capitalised sentence, for every command."""
+    odd = [(name, text) for name, text in _summaries(build_parser())
+           if not (text[:1].isupper() and text.rstrip().endswith((".", "?", ")")))]
+    assert odd == []

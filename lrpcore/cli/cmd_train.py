@@ -18,7 +18,7 @@ LAYERS_HELP = ("layer stack in the mini-syntax instead of --arch, e.g. "
 
 def register(sub):
     archs = "; ".join(f"{k}: {v.description}" for k, v in ARCHITECTURES.items())
-    p = add_command(sub, "train", "train a model (numpy or cupy) and save it as .npz", EXAMPLE,
+    p = add_command(sub, "train", "Train a model (numpy or cupy) and save it as .npz.", EXAMPLE,
                     description="Train a network with backpropagation on labelled images and "
                     "save it (float32, native .npz) with its provenance and accuracy. "
                     f"Architectures: {archs}.")
