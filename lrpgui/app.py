@@ -67,9 +67,15 @@ def main(argv=None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=args.model, dataset=args.dataset)
-    for problem in _apply_options(window, args):  # bad options are reported, the window opens
+    problems = _apply_options(window, args)
+    for problem in problems:  # bad options are reported, the window opens
         window.show_error("Invalid option", problem, quiet=True)
         print(f"lrp-explorer: {problem}", file=sys.stderr)
+    if problems and (args.profile or args.quit_after_load or args.screenshot):
+        # a script asked for a view it did not get: no picture or timing of another view,
+        # and an exit status it can test (as for a model file that does not open)
+        window.close()
+        return 1
     window.show()
     if args.profile:
         from .profiling import run_profile

@@ -148,3 +148,16 @@ def test_a_screenshot_without_a_display_prints_no_qt_platform_notes(toy_files, t
                 str(tmp_path / "s.png")], tmp_path / "s.ini")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "does not support" not in proc.stderr and (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("option", [["--rule", "bogus"], ["--colormap", "nosuch"],
+                                    ["--sample", "99999"]])
+def test_a_refused_option_fails_the_scripted_modes(toy_files, tmp_path, option):
+    """`--screenshot shot.png --rule bogus` saved the window with another rule and exited 0
+    (acceptance review): a script gets status 1 and no picture of a view it did not ask for."""
+    model, data = toy_files
+    shot = tmp_path / "shot.png"
+    proc = run(["--model", str(model), "--dataset", str(data), "--screenshot", str(shot),
+                *option], tmp_path / "s.ini")
+    assert proc.returncode == 1 and f"lrp-explorer: {option[0]} {option[1]}:" in proc.stderr
+    assert not shot.exists()
