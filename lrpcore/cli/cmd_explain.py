@@ -56,7 +56,9 @@ def register(sub):
     p.add_argument("input", help=".npy array of samples, any dataset file lrp opens (IDX, "
                    ".mat, .npz, image folder) or a built-in dataset name (mnist-test, "
                    "mnist-sample)")
-    p.add_argument("--out", required=True, help="where to write the relevance (.npy)")
+    p.add_argument("--out", required=True,
+                   help="where to write the relevance: R.npy, or R.zarr for a Dask cluster "
+                   "(see below)")
     p.add_argument("--rule", default=None,
                    help="rule spec or preset: "
                    + ", ".join(cls.usage() for cls in RULES.values())
@@ -124,6 +126,16 @@ def check_png_options(args) -> None:
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
 
 
+def check_output_names(args) -> None:
+    """--out and --outputs write NumPy arrays: a name such as R.png or R.npz got .npy bytes
+    (and a sidecar saying "npy") under a name that promised a picture or an archive."""
+    for option, path, hint in (("--out", args.out, " (or NAME.zarr for a Dask store; heatmap "
+                                "PNGs come from --png DIR)"), ("--outputs", args.outputs, "")):
+        if path is not None and not str(path).lower().endswith(".npy"):
+            raise ExportError(f"{path}: {option} writes a NumPy array: give it a name ending "
+                              f"in .npy{hint}")
+
+
 def run(args) -> int:
     from ..io import load_model
     from .explain_cluster import wants_cluster
@@ -134,6 +146,7 @@ def run(args) -> int:
         return run_cluster(args)
 
     check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
+    check_output_names(args)
     check_png_options(args)
     model = load_model(args.model)
     model_defaults(args, model)
