@@ -74,3 +74,15 @@ def test_command_summaries_read_alike():
     odd = [(name, text) for name, text in _summaries(build_parser())
            if not (text[:1].isupper() and text.rstrip().endswith((".", "?", ")")))]
     assert odd == []
+
+
+def test_explain_png_help_names_the_files_it_writes(capsys, tmp_path):
+    """`--png DIR` said only "also write heatmap PNGs into DIR"; the names are documented
+    and are the ones written."""
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "heatmap_I_CMAP.png" in text and "heatmap_I_CMAP.png.json" in text
+    from lrpcore.export import explanation_file_names
+
+    assert explanation_file_names([3], ["jet"]) == ["heatmap_3_jet.png", "heatmap_3_jet.png.json"]

@@ -82,7 +82,11 @@ def register(sub):
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
                    help="samples per forward/backward pass (default 256; on the CPU a pass "
                    "holds at most 64 MB of activations, so larger values change nothing)")
-    p.add_argument("--png", metavar="DIR", help="also write heatmap PNGs into DIR")
+    p.add_argument("--png", metavar="DIR",
+                   help="also write heatmap PNGs into DIR: heatmap_I_CMAP.png (input | heatmap "
+                   "of sample I of INPUT in colormap CMAP), each with a JSON sidecar "
+                   "(heatmap_I_CMAP.png.json: model, rule, target, predicted and explained "
+                   "class)")
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help=f"colormap of the PNGs (repeatable; default {DEFAULT_COLORMAP}, as in "
                    "the explorer)")
