@@ -135,7 +135,9 @@ def check_output_names(args) -> None:
     (and a sidecar saying "npy") under a name that promised a picture or an archive."""
     for option, path, hint in (("--out", args.out, " (or NAME.zarr for a Dask store; heatmap "
                                 "PNGs come from --png DIR)"), ("--outputs", args.outputs, "")):
-        if path is not None and not str(path).lower().endswith(".npy"):
+        if path is None or (os.path.exists(path) and not os.path.isfile(path)):
+            continue  # a device or folder is refused by name where outputs are written
+        if not str(path).lower().endswith(".npy"):
             raise ExportError(f"{path}: {option} writes a NumPy array: give it a name ending "
                               f"in .npy{hint}")
 
