@@ -224,3 +224,26 @@ def test_a_sweep_of_blank_images_names_no_best(tmp_path, capsys):
     np.save(x, np.random.RandomState(0).randint(0, 256, (4, 28, 28)).astype(np.uint8))
     assert main(args) == 0
     assert "best: --rule epsilon:" in capsys.readouterr().out
+
+
+def test_an_onnx_layer_of_zero_units_is_refused_at_load(tmp_path, capsys):
+    # a Gemm of 0 outputs loaded as a model of 0 classes; 'lrp explain' then ended in an
+    # internal "argmax of an empty sequence" (the text and native readers refuse 0 units)
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.ones((0, 4), np.float32), "W"),
+             numpy_helper.from_array(np.zeros(0, np.float32), "B")]
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W", "B"], ["y"], name="fc", transB=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 0])], inits)
+    path = tmp_path / "empty.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((2, 4)))
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(path), str(x), "--raw", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "empty tensor" in err, err
+    assert not out.exists()
