@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -42,9 +43,21 @@ def parse_args(argv=None):
                    "thread to PREFIX-worker.pstats and PREFIX-gui.pstats")
     p.add_argument("--settings", metavar="INI",
                    help="use this settings file instead of the user's (also LRP_EXPLORER_SETTINGS)")
-    p.add_argument("--timeout", type=float, default=60.0,
+    p.add_argument("--timeout", type=_seconds, default=60.0,
                    help="seconds to wait for the first explanation in the modes that quit")
     return p.parse_args(argv)
+
+
+def _seconds(text: str) -> float:
+    """argparse type of ``--timeout``: NaN never compares as elapsed (a wait forever), and
+    zero, negative or infinite waits make the quitting modes fail or never quit."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive, finite number of seconds")
+    return value
 
 
 def main(argv=None) -> int:
