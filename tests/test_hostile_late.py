@@ -224,3 +224,54 @@ def test_a_sweep_of_blank_images_names_no_best(tmp_path, capsys):
     np.save(x, np.random.RandomState(0).randint(0, 256, (4, 28, 28)).astype(np.uint8))
     assert main(args) == 0
     assert "best: --rule epsilon:" in capsys.readouterr().out
+
+
+def test_an_onnx_layer_of_zero_units_is_refused_at_load(tmp_path, capsys):
+    # a Gemm of 0 outputs loaded as a model of 0 classes; 'lrp explain' then ended in an
+    # internal "argmax of an empty sequence" (the text and native readers refuse 0 units)
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.ones((0, 4), np.float32), "W"),
+             numpy_helper.from_array(np.zeros(0, np.float32), "B")]
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W", "B"], ["y"], name="fc", transB=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 0])], inits)
+    path = tmp_path / "empty.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((2, 4)))
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(path), str(x), "--raw", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "empty tensor" in err, err
+    assert not out.exists()
+
+
+def test_the_explorer_refuses_a_model_of_more_classes_than_it_can_list(tmp_path):
+    # a 14-KB native graph of 27 doubling Concats declares 134 M outputs (within the
+    # activation bound); the explorer made a list entry per class in three lists: frozen,
+    # then out of memory. A model of a few classes still opens.
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_layers import Concat
+    from lrpcore.io.native import save_native
+    from lrpcore.layers import Linear
+    from lrpcore.spec import InputSpec
+    from lrpgui.session import OpenError, Session
+    from lrpgui.state import AppState
+
+    nodes = [Node("lin", Linear(np.ones((4, 1)), np.zeros(1)), ("x",), "t0")]
+    nodes += [Node(f"c{i}", Concat(), (f"t{i}", f"t{i}"), f"t{i + 1}") for i in range(27)]
+    spec = InputSpec(shape=(4,), raw_shape=(4,), layout="flat", divide=1.0, offset=0.0)
+    wide, narrow = tmp_path / "wide.npz", tmp_path / "narrow.npz"
+    save_native(GraphModel(nodes, "x", "t27", spec), wide)
+    save_native(GraphModel(nodes[:4], "x", "t3", spec), narrow)
+    assert load_model(wide).n_classes == 2 ** 27  # lrp explain takes it
+    session = Session(AppState())
+    session.open_model(narrow)
+    with pytest.raises(OpenError) as info:
+        session.open_model(wide)
+    text = str(info.value)
+    assert text.startswith(str(wide)) and "134,217,728 outputs" in text and "\n" not in text
+    assert session.state.model_path == str(narrow)  # the open model stays

@@ -801,6 +801,10 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
     outputs = {n.output for n in nodes}
+    empty = next((n for n in nodes if n.output in b.data and 0 in b.data[n.output].shape), None)
+    if empty is not None:  # e.g. a Gemm of 0 units: explaining it ended in an internal error
+        raise ModelFormatError(f"{path}: node '{short(empty.name)}' outputs an empty tensor "
+                               f"(shape {brief(list(b.data[empty.output].shape))})")
     values = sum(math.prod(t.shape) for name, t in b.data.items() if name in outputs)
     if values > MAX_ACTIVATION_VALUES:  # a 1-KB graph of doubling Concats asked for 100 GB
         raise ModelFormatError(f"{path}: its layers' outputs hold {values:,} values per sample, "
