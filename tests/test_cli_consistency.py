@@ -48,8 +48,11 @@ def test_explain_png_without_colormap_uses_the_default(tmp_path):
     np.save(tmp_path / "x.npy", x)
     assert main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--out",
                  str(tmp_path / "R.npy"), "--png", str(tmp_path / "png")]) == 0
-    side = tmp_path / "png" / f"heatmap_0_{DEFAULT_COLORMAP}.png.json"
-    assert json.loads(side.read_text())["colormap"] == DEFAULT_COLORMAP
+    side = json.loads((tmp_path / "png" / f"heatmap_0_{DEFAULT_COLORMAP}.png.json").read_text())
+    assert side["colormap"] == DEFAULT_COLORMAP
+    # the PNG names its samples as R.npy's sidecar does (it named only the model)
+    assert side["input"] == str(tmp_path / "x.npy") and side["raw"] is False
+    assert side["input"] == json.loads((tmp_path / "R.npy.json").read_text())["input"]
 
 
 @pytest.mark.parametrize("command", ["explain", "render"])
