@@ -275,3 +275,70 @@ def test_the_explorer_refuses_a_model_of_more_classes_than_it_can_list(tmp_path)
     text = str(info.value)
     assert text.startswith(str(wide)) and "134,217,728 outputs" in text and "\n" not in text
     assert session.state.model_path == str(narrow)  # the open model stays
+
+
+def test_a_dilated_onnx_pooling_is_refused_not_read_undilated(tmp_path):
+    # MaxPool 2×2 with dilations 2 (a 3×3 reach: 6×6 out of 8×8) was read as a plain 2×2
+    # pool (7×7): before a global pooling the shapes still fitted and the model was wrong
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    from test_onnx_graph_hostile import _model
+
+    def dilated(m):
+        m.graph.node.insert(3, helper.make_node("MaxPool", ["a"], ["mp"], name="mp",
+                                                kernel_shape=[2, 2], strides=[1, 1],
+                                                dilations=[2, 2]))
+        m.graph.node[4].input[0] = "mp"
+
+    path = tmp_path / "dilated.onnx"
+    onnx.save(_model(mutate=dilated), str(path))
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "dilated pooling" in text and "\n" not in text
+
+
+def _conv_plus_constant(path, bias, nhwc=False):
+    """x → 1×1 Conv (4 channels of a 4×4 map: C = W) → Add(bias) → Flatten → Gemm, in NCHW or,
+    with ``nhwc``, transposed to NHWC before the Add (as tf2onnx exports)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(rng.randn(4, 2, 1, 1).astype(np.float32), "W"),
+             numpy_helper.from_array(np.asarray(bias, np.float32), "c"),
+             numpy_helper.from_array(rng.randn(2, 64).astype(np.float32), "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], name="conv", kernel_shape=[1, 1])]
+    if nhwc:
+        nodes.append(helper.make_node("Transpose", ["y"], ["yt"], name="t", perm=[0, 2, 3, 1]))
+    nodes += [helper.make_node("Add", ["yt" if nhwc else "y", "c"], ["z"], name="bias"),
+              helper.make_node("Flatten", ["z"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    W = numpy_helper.to_array(inits[0]).astype(float)[:, :, 0, 0]
+    G = numpy_helper.to_array(inits[2]).astype(float)
+    return W, G
+
+
+def test_an_onnx_constant_added_along_the_width_is_not_read_as_a_channel_bias(tmp_path):
+    # Conv output N×4×4×4 plus a constant of shape (4,): ONNX adds it along the width, the
+    # importer folded it into the convolution as one bias per channel, another model
+    pytest.importorskip("onnx")
+    path = tmp_path / "width.onnx"
+    _conv_plus_constant(path, [0, 10, 20, 30])
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "not one bias per output (4×1×1)" in text
+    # the channel bias PyTorch writes (4×1×1), and (4,) after a transpose to NHWC, still fold
+    x = np.random.RandomState(1).rand(1, 2, 4, 4)
+    for bias, nhwc in (([[[0]], [[10]], [[20]], [[30]]], False), ([0, 10, 20, 30], True)):
+        W, G = _conv_plus_constant(path, bias, nhwc)
+        y = np.einsum("oc,nchw->nohw", W, x) + np.array([0, 10, 20, 30.])[:, None, None]
+        if nhwc:
+            y = y.transpose(0, 2, 3, 1)
+        np.testing.assert_allclose(load_model(path).forward(x), y.reshape(1, -1) @ G.T,
+                                   rtol=1e-5)

@@ -353,6 +353,8 @@ def _pool(b, node, attrs, where, t, cls):
     strides = _pair(attrs.get("strides", kernel), where, b, "strides")
     if int(attrs.get("ceil_mode", 0)):
         b.fail(where, "ceil_mode pooling is not supported")
+    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
+        b.fail(where, "dilated pooling is not supported")
     if cls is MeanPool and any(attrs.get("pads", [0])) and not attrs.get("count_include_pad", 0):
         b.fail(where, "padded average pooling that excludes the border from the count is not "
                       "supported")
@@ -422,6 +424,16 @@ def _fold_bias(b, node, where, t, c):
                       "Convolution right before it")
     n = layer.B.shape[0]
     c = np.asarray(c, dtype=np.float64)
+    shape = np.shape(c)
+    while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns the trailing axes
+        shape = shape[1:]
+    per_output = (n, 1, 1) if len(t.shape) == 3 and t.storage == "cl" else (n,)  # C×H×W
+    if c.size > 1 and shape != per_output:
+        # a C×H×W map plus a constant of shape (C,) adds along the width: read as one bias
+        # per channel it gave another model
+        b.fail(where, f"a constant of shape {brief(list(np.shape(c)))} added to a tensor of "
+                      f"shape {brief(list(t.shape))} is not one bias per output "
+                      f"({'×'.join(map(str, per_output))})")
     if c.size == 1:
         c = np.full(n, float(c.reshape(-1)[0]))
     elif c.size == n:
