@@ -342,3 +342,30 @@ def test_an_onnx_constant_added_along_the_width_is_not_read_as_a_channel_bias(tm
             y = y.transpose(0, 2, 3, 1)
         np.testing.assert_allclose(load_model(path).forward(x), y.reshape(1, -1) @ G.T,
                                    rtol=1e-5)
+
+
+@pytest.mark.parametrize("include", [0, 1])
+def test_an_average_pool_padded_by_auto_pad_counts_as_onnx_does(tmp_path, include):
+    # AveragePool 3×3 with auto_pad SAME_UPPER and count_include_pad 0 (ONNX's default):
+    # ONNX averages a border window over its real pixels only; the importer checked only the
+    # 'pads' attribute, padded with zeros and divided by 9: another model, loaded silently
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    from test_onnx_graph_hostile import _model
+
+    def same_pool(m):
+        m.graph.node.insert(3, helper.make_node("AveragePool", ["a"], ["ap"], name="ap",
+                                                kernel_shape=[3, 3], strides=[1, 1],
+                                                auto_pad="SAME_UPPER",
+                                                count_include_pad=include))
+        m.graph.node[4].input[0] = "ap"
+
+    path = tmp_path / "pool.onnx"
+    onnx.save(_model(mutate=same_pool), str(path))
+    if include:  # zeros counted, as ONNX then does: loads
+        assert [n.name for n in load_model(path).nodes][-5:-3] == ["ap/pad", "ap"]
+        return
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "excludes the border from the count" in text

@@ -355,10 +355,12 @@ def _pool(b, node, attrs, where, t, cls):
         b.fail(where, "ceil_mode pooling is not supported")
     if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
         b.fail(where, "dilated pooling is not supported")
-    if cls is MeanPool and any(attrs.get("pads", [0])) and not attrs.get("count_include_pad", 0):
+    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0)
+    if cls is MeanPool and x is not t and not int(attrs.get("count_include_pad", 0)):
+        # padded by ``pads`` or by auto_pad SAME_* (which the check of ``pads`` alone missed:
+        # the border's averages then counted the zeros ONNX leaves out)
         b.fail(where, "padded average pooling that excludes the border from the count is not "
                       "supported")
-    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0)
     layer = cls(kernel, strides)
     Ho, Wo, C = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     out = b.add(node.name, layer, [x.name], node.output[0])
