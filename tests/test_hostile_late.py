@@ -369,3 +369,45 @@ def test_an_average_pool_padded_by_auto_pad_counts_as_onnx_does(tmp_path, includ
         load_model(path)
     text = str(info.value)
     assert text.startswith(str(path)) and "excludes the border from the count" in text
+
+
+@pytest.mark.parametrize("kind", ["BatchNormalization", "bias"])
+def test_a_fold_into_a_conv_whose_identity_is_read_elsewhere_keeps_that_reader(tmp_path, kind):
+    # Conv → Identity → BatchNormalization (or Add of a per-channel constant), the Identity
+    # also read by a residual Add: the importer counted the Conv's own readers only (one),
+    # folded the normalisation into the Conv, and the residual Add got the normalised map
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    W, G = rng.randn(3, 3).astype(np.float32), rng.randn(2, 3).astype(np.float32)
+    inits = [numpy_helper.from_array(W[:, :, None, None], "W"),
+             numpy_helper.from_array(G, "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Identity", ["c"], ["c2"], name="id")]
+    if kind == "bias":
+        inits.append(numpy_helper.from_array(np.full((3, 1, 1), 7, np.float32), "k"))
+        nodes.append(helper.make_node("Add", ["c2", "k"], ["n"], name="bias"))
+    else:
+        inits += [numpy_helper.from_array(np.full(3, v, np.float32), k)
+                  for k, v in (("s", 2), ("b", 5), ("mu", 1), ("var", 1))]
+        nodes.append(helper.make_node("BatchNormalization", ["c2", "s", "b", "mu", "var"],
+                                      ["n"], name="bn", epsilon=0.0))
+    nodes += [helper.make_node("Relu", ["n"], ["r"], name="relu"),
+              helper.make_node("Add", ["r", "c2"], ["a"], name="add"),
+              helper.make_node("GlobalAveragePool", ["a"], ["p"], name="gap"),
+              helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
+    path = tmp_path / "residual.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    if kind == "bias":  # a bias of no layer of its own: refused, not folded
+        with pytest.raises(ModelFormatError, match="bias of the Linear or Convolution"):
+            load_model(path)
+        return
+    x = rng.rand(1, 3, 4, 4)
+    c = np.einsum("oc,nchw->nohw", W.astype(float), x)
+    expected = (np.maximum((c - 1) * 2 + 5, 0) + c).mean(axis=(2, 3)) @ G.T.astype(float)
+    np.testing.assert_allclose(load_model(path).forward(x), expected, rtol=1e-5)

@@ -417,11 +417,21 @@ def _gemm(b, node, attrs, where, t):
     _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.array(bias))
 
 
+def _sole_reader(b, t) -> bool:
+    """Whether one node reads ``t``, counting reads of its aliases (Identity, Dropout, a
+    relabelling Transpose): a BatchNormalization or bias folded into the layer before it
+    changes that layer's output for every reader, and a residual Add reading the Identity of
+    a Conv got the normalised map instead of the Conv's."""
+    names = [name for name, d in b.data.items() if d.name == t.name]
+    reads = sum(b.readers.get(name, 0) for name in names)
+    return reads - (len(names) - 1) <= 1  # each alias was made by one node reading t
+
+
 def _fold_bias(b, node, where, t, c):
     """Add of a constant right after a Linear or Convolution: it is that layer's bias."""
     k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
     layer = None if k is None else b.nodes[k].layer
-    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+    if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         b.fail(where, "Add of a constant is supported only as the bias of the Linear or "
                       "Convolution right before it")
     n = layer.B.shape[0]
@@ -459,7 +469,7 @@ def _batchnorm(b, node, attrs, where, t):
     s = scale / np.sqrt(var + eps)
     k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
     layer = None if k is None else b.nodes[k].layer
-    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+    if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         # nothing to fold into (or its output is read elsewhere): an affine layer of its own
         if t.storage == "same" and len(t.shape) == 3:
             t = b.channels_last(t, where)
