@@ -80,20 +80,24 @@ def main(argv=None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=args.model, dataset=args.dataset)
-    for problem in _apply_options(window, args):  # bad options are reported, the window opens
+    problems = _apply_options(window, args)
+    for problem in problems:  # bad options are reported, the window opens
         window.show_error("Invalid option", problem, quiet=True)
         print(f"lrp-explorer: {problem}", file=sys.stderr)
+    # a script that asked for a view it did not get (a refused option) gets exit status 1, as
+    # for a model file that does not open, and no picture of another view
+    refused = 1 if problems else 0
     window.show()
     if args.profile:
         from .profiling import run_profile
 
         code = run_profile(app, window, timeout=args.timeout, stats=args.profile_stats)
         window.close()
-        return code
+        return code or refused
     if args.quit_after_load or args.screenshot:
-        code = _load_then(app, window, args)
+        code = _load_then(app, window, args, save=not problems)
         window.close()
-        return code
+        return code or refused
     code = app.exec()
     return int(code)
 
@@ -140,7 +144,7 @@ def _select_first_misclassified(window):
     return select
 
 
-def _load_then(app, window, args) -> int:
+def _load_then(app, window, args, save=True) -> int:
     from .profiling import wait_for_explanation
 
     ok = wait_for_explanation(app, window, args.timeout)
@@ -152,7 +156,10 @@ def _load_then(app, window, args) -> int:
         print(f"lrp-explorer: no explanation on display: "
               f"{window.last_error or 'none within the timeout'}", file=sys.stderr)
         return 1
-    if args.screenshot:
+    if args.screenshot and not save:
+        print(f"lrp-explorer: {args.screenshot} not saved: an option was refused",
+              file=sys.stderr)
+    elif args.screenshot:
         from PySide6.QtCore import QCoreApplication, QEventLoop
 
         deadline = time.perf_counter() + args.timeout

@@ -14,7 +14,7 @@ EXAMPLE = ("lrp sweep mnist-lenet5 mnist-sample --rule EpsilonGammaBox "
 
 def register(sub):
     p = add_command(
-        sub, "sweep", "rank a rule's parameter settings by faithfulness (pixel-flipping)",
+        sub, "sweep", "Rank a rule's parameter settings by faithfulness (pixel-flipping).",
         EXAMPLE, description=(
             "Explain N samples spread over DATA with every setting of the rule's parameters "
             "(ε, γ, α; default grids when no --param is given), score each by pixel-flipping "

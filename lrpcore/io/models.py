@@ -106,7 +106,12 @@ WRITERS: dict = {".npz": save_native, ".txt": write_toolbox_txt}
 def load_model(path, sidecar=True) -> Sequential:
     """Open a model file; the format is chosen by its extension.
 
-    With ``sidecar`` (the default) a ``MODEL.json`` beside the file is applied.
+    ``path`` is a file (the toolbox's ``.txt`` and ``.nn`` — read without running code from
+    the file —, the native ``.npz``, ``.onnx``) or a bundled name (``"mnist-lenet5"``,
+    ``"mnist-maxnet"``, ``"mnist-dense-rect"``, ``"mnist-dense-tanh"``,
+    ``"efficientnet-lite0"``). With ``sidecar`` (the default) a ``MODEL.json`` beside the file
+    is applied (input specification, class names). A chain is a :class:`Sequential`, an ONNX
+    graph a :class:`lrpcore.graph.GraphModel`; both explain alike.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
