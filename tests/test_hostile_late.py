@@ -411,3 +411,27 @@ def test_a_fold_into_a_conv_whose_identity_is_read_elsewhere_keeps_that_reader(t
     c = np.einsum("oc,nchw->nohw", W.astype(float), x)
     expected = (np.maximum((c - 1) * 2 + 5, 0) + c).mean(axis=(2, 3)) @ G.T.astype(float)
     np.testing.assert_allclose(load_model(path).forward(x), expected, rtol=1e-5)
+
+
+def test_an_onnx_concat_of_maps_of_different_sizes_is_refused_at_load(tmp_path, capsys):
+    # Concat of a 6×6 Conv output with the 8×8 input: the model loaded ('lrp info' showed it)
+    # and every explanation failed blaming the input file, not the model
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(rng.randn(3, 3, 3, 3).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.randn(2, 6).astype(np.float32), "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Concat", ["c", "x"], ["k"], name="cat", axis=1),
+             helper.make_node("GlobalAveragePool", ["k"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
+    path = tmp_path / "concat.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "Concat" in err, err

@@ -845,6 +845,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
                            "opset": int(opset)}}
     try:
-        return GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
+        model = GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
+        model.shapes()  # a Concat of 6×6 and 8×8 maps loaded, and explaining blamed the input
     except LRPError as exc:  # e.g. two nodes writing one tensor: the message lacks the file
         raise ModelFormatError(f"{path}: {error_line(exc, 400)}") from None
+    return model
