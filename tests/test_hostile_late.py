@@ -435,3 +435,27 @@ def test_an_onnx_concat_of_maps_of_different_sizes_is_refused_at_load(tmp_path, 
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and "Concat" in err, err
+
+
+def test_an_onnx_shape_with_start_and_end_gives_those_dimensions(tmp_path):
+    # Shape(end=1) → Concat(-1) → Reshape: a flatten as newer exporters write it (opset 15).
+    # start and end were ignored, so the target became [0, 3, 1, 1, -1] and a valid model
+    # was refused (or, with Gather after it, read other dimensions)
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+    from test_onnx_graph_hostile import _model
+
+    def flatten_by_shape(m):
+        m.graph.node.remove(m.graph.node[4])
+        m.graph.node.insert(4, helper.make_node("Shape", ["p"], ["s"], name="shape", start=0,
+                                                end=1))
+        m.graph.node.insert(5, helper.make_node("Concat", ["s", "minus1"], ["to"], name="to",
+                                                axis=0))
+        m.graph.node.insert(6, helper.make_node("Reshape", ["p", "to"], ["f"], name="reshape"))
+        m.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "minus1"))
+
+    plain, reshaped = tmp_path / "plain.onnx", tmp_path / "reshaped.onnx"
+    onnx.save(_model(), str(plain))
+    onnx.save(_model(mutate=flatten_by_shape), str(reshaped))
+    x = np.random.RandomState(2).rand(2, 3, 8, 8)
+    np.testing.assert_allclose(load_model(reshaped).forward(x), load_model(plain).forward(x))

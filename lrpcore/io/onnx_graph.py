@@ -155,13 +155,13 @@ def _fold(b, node, attrs, where, onnx):
         return True
     if op == "Shape" and node.input[0] in b.data:
         t = b.data[node.input[0]]
-        b.consts[node.output[0]] = np.asarray((0,) + t.shape, dtype=np.int64)  # 0: the batch
+        b.consts[node.output[0]] = _shape_of((0,) + t.shape, attrs)  # 0: the batch
         return True
     if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
         return False
     x = ins[0]
     if op == "Shape":
-        value = np.asarray(np.shape(x), dtype=np.int64)
+        value = _shape_of(np.shape(x), attrs)
     elif op == "Gather":
         index, axis = np.asarray(ins[1]).astype(np.int64), int(attrs.get("axis", 0))
         if not -np.ndim(x) <= axis < np.ndim(x):
@@ -232,6 +232,14 @@ def _fold(b, node, attrs, where, onnx):
         return False
     b.consts[node.output[0]] = _bounded(np.asarray(value), b, where)
     return True
+
+
+def _shape_of(dims, attrs) -> np.ndarray:
+    """Shape's output: the dimensions from ``start`` to ``end`` (opset 15; Python's slicing
+    is ONNX's, negative and clamped). Without them, Shape(start=1) gave the batch first."""
+    end = attrs.get("end")
+    return np.asarray(tuple(dims)[int(attrs.get("start", 0)):None if end is None else int(end)],
+                      dtype=np.int64)
 
 
 def _reshape_const(x, target, b, where):
