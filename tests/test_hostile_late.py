@@ -459,3 +459,29 @@ def test_an_onnx_shape_with_start_and_end_gives_those_dimensions(tmp_path):
     onnx.save(_model(mutate=flatten_by_shape), str(reshaped))
     x = np.random.RandomState(2).rand(2, 3, 8, 8)
     np.testing.assert_allclose(load_model(reshaped).forward(x), load_model(plain).forward(x))
+
+
+@pytest.mark.parametrize("case", ["filters computed as W / 0", "a bias that is data"])
+def test_onnx_layer_parameters_computed_at_import_are_checked(tmp_path, case):
+    # Conv filters folded from Div(W, 0) were inf: the model loaded and every explanation
+    # blamed "parameters too large for float32 … or use float64"; a Conv bias naming a data
+    # tensor was dropped silently (the filters and biases read from initializers were checked)
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+    from test_onnx_graph_hostile import _model
+
+    def divided(m):
+        m.graph.node.insert(0, helper.make_node("Div", ["W0", "zero"], ["W"], name="div"))
+        m.graph.initializer[0].name = "W0"
+        m.graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
+
+    def data_bias(m):
+        m.graph.node[0].input[2] = "x"
+
+    path = tmp_path / "computed.onnx"
+    onnx.save(_model(mutate=divided if case.startswith("filters") else data_bias), str(path))
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "'conv'" in text and "\n" not in text
+    assert ("NaN or infinite" if case.startswith("filters") else "must be a constant") in text

@@ -75,7 +75,11 @@ class _Builder:
     def const(self, name, where, what):
         if name not in self.consts:
             self.fail(where, f"{what} must be a constant")
-        return self.consts[name]
+        value = self.consts[name]
+        if np.asarray(value).dtype.kind == "f" and not np.all(np.isfinite(value)):
+            # initializers are checked when read; this one was computed (e.g. W / 0)
+            self.fail(where, f"{what} hold NaN or infinite values")
+        return value
 
     def channels_last(self, t: _Tensor, where) -> _Tensor:
         """The tensor stored channels-last (a ToChannelsLast node for a C×H×W input)."""
@@ -255,7 +259,7 @@ def _reshape_const(x, target, b, where):
 
 def _conv(b, node, attrs, where, t):
     W = b.const(node.input[1], where, "the filters")
-    B = b.consts.get(_optional_input(node, 2)) if _optional_input(node, 2) else None
+    B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
