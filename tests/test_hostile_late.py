@@ -485,3 +485,19 @@ def test_onnx_layer_parameters_computed_at_import_are_checked(tmp_path, case):
     text = str(info.value)
     assert text.startswith(str(path)) and "'conv'" in text and "\n" not in text
     assert ("NaN or infinite" if case.startswith("filters") else "must be a constant") in text
+
+
+@pytest.mark.parametrize("key", ["raw_range", "value_range"])
+def test_a_sidecar_range_of_zero_width_is_refused(tmp_path, capsys, key):
+    # "value_range": [1, 1] was accepted: zB's bounds coincided and 'lrp explain --rule zb'
+    # warned of relevance blowing up 2,000-fold "for no recognised cause"
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS / "mnist-lenet5.npz", model)
+    (tmp_path / "m.json").write_text(json.dumps({"input": {key: [1, 1]}}))
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(model), str(x), "--rule", "zb", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "m.json") in err
+    assert key in err and "low < high" in err and not out.exists()
