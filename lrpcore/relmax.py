@@ -106,6 +106,17 @@ def model_hash(model) -> str:
     return h.hexdigest()
 
 
+def dataset_key(data, n) -> str:
+    """What the reference cache knows a dataset by: its name or file, its size and, for a
+    file, its modification time (the CLI and the explorer alike: the explorer's name and
+    size alone showed the references of a file rewritten since)."""
+    data = os.fspath(data)
+    if os.path.exists(data):
+        st = os.stat(data)
+        return f"{os.path.abspath(data)}|{n}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{data}|{n}"
+
+
 def cache_key(model, config, target, layer, dataset_id, n) -> str:
     text = "|".join(str(p) for p in (FORMAT, model_hash(model), config.description, target,
                                      layer, dataset_id, n))
@@ -237,4 +248,5 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
     return refs
 
 
-__all__ = ["References", "cache_key", "compute_references", "model_hash", "references"]
+__all__ = ["References", "cache_key", "compute_references", "dataset_key", "model_hash",
+           "references"]
