@@ -4,6 +4,7 @@ the input it needs and failed before the fix it guards."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -501,3 +502,38 @@ def test_a_sidecar_range_of_zero_width_is_refused(tmp_path, capsys, key):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(tmp_path / "m.json") in err
     assert key in err and "low < high" in err and not out.exists()
+
+
+def test_concepts_of_an_image_folder_whose_photo_was_replaced_are_computed_again(
+        tmp_path, monkeypatch):
+    # the reference cache knew a folder by its own size and time, which a file overwritten in
+    # place leaves as they were: the references of the old image were shown
+    from PIL import Image
+
+    from lrpcore import relmax
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    computed = []
+    real = relmax.compute_references
+    monkeypatch.setattr(relmax, "compute_references",
+                        lambda *a, **k: computed.append(1) or real(*a, **k))
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    for i in range(3):
+        Image.fromarray(rng.randint(0, 256, (28, 28)).astype(np.uint8)).save(folder / f"{i}.png")
+    st = os.stat(folder)
+
+    def run(out):
+        assert main(["concepts", "mnist-lenet5", str(folder), "--layer", "convolution1",
+                     "--top", "1", "--references", "2", "--out", str(tmp_path / out)]) == 0
+
+    run("a")
+    run("b")
+    assert len(computed) == 1  # the same images: from the cache
+    Image.fromarray(rng.randint(0, 256, (28, 28)).astype(np.uint8)).save(folder / "1.png")
+    newer = os.stat(folder / "1.png").st_mtime_ns + 10**9
+    os.utime(folder / "1.png", ns=(newer, newer))
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))  # the folder's own time as before
+    run("c")
+    assert len(computed) == 2
