@@ -14,7 +14,7 @@ from lrpcore.presets import preset_or_none
 from lrpcore.render.colormaps import DEFAULT_COLORMAP, get_colormap
 from lrpcore.rules import parse_rule
 from lrpcore.targets import TARGET_WORDS, target_spec  # noqa: F401 (TARGET_WORDS re-exported)
-from lrpcore.text import printable_line
+from lrpcore.text import is_digits, printable_line
 
 from .evented import EventedModel, Field
 
@@ -74,7 +74,7 @@ def _layer_rules(value, _obj):
     string is an index); which layers a name or glob addresses is resolved per model."""
     out = {}
     for key, spec in dict(value or {}).items():
-        if isinstance(key, str) and key.strip().isdigit():
+        if isinstance(key, str) and is_digits(key.strip()):
             key = int(key)
         elif isinstance(key, str):
             key = key.strip()

@@ -21,6 +21,7 @@ from ..insight.diagnose import Accumulator, sample_activations
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..spec import unit_inputs
+from ..text import is_digits
 from .common import (
     add_command,
     check_outputs_free,
@@ -115,7 +116,7 @@ def parse_layer_rules(items) -> dict:
         if not sep or not spec or not index:
             raise RuleError(f"--layer-rule {item!r}: expected I=SPEC, e.g. 0=flat")
         index = index.strip()
-        rules[int(index) if index.lstrip("-").isdigit() else index] = spec
+        rules[int(index) if is_digits(index.lstrip("-")) else index] = spec
     return rules
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
-from ..text import listing
+from ..text import is_digits, listing
 from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
@@ -619,7 +619,7 @@ def _class_of(folder_name, names, n_classes):
     for k, name in enumerate(names):
         if key in (s.strip().lower() for s in str(name).split(",")):
             return k
-    if key.isdigit() and n_classes and int(key) < n_classes:
+    if is_digits(key) and n_classes and int(key) < n_classes:
         return int(key)
     return None
 
