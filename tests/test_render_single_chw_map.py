@@ -39,3 +39,18 @@ def test_render_draws_all_channels(maps, tmp_path):
     assert main(["render", str(single), "--no-outline", "--out", str(a)]) == 0
     assert main(["render", str(batch), "--no-outline", "--out", str(b)]) == 0
     assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_an_overlay_export_is_no_relevance(tmp_path, capsys, command):
+    """The explorer's overlay .npy (a heatmap blended over the photograph, RGB in [0, 1]) was
+    drawn as if it were relevance, exit 0."""
+    from lrpcore.export import export_overlay
+
+    rng = np.random.default_rng(1)
+    paths = export_overlay(tmp_path / "overlay_0.png", rng.normal(size=(16, 16, 3)),
+                           rng.uniform(size=(16, 16, 3)), overwrite=True)
+    npy = next(p for p in paths if str(p).endswith(".npy"))
+    out = tmp_path / "out.png"
+    assert main([command, str(npy), "--out", str(out)]) == 2
+    assert "an overlay image" in capsys.readouterr().err and not out.exists()

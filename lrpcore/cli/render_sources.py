@@ -132,6 +132,9 @@ class RelevanceFile:
         side = self.provenance().get("relevance_sidecar", {})
         if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
             side = {}
+        if side.get("layout") == "overlay":  # the explorer's overlay export: RGB, not relevance
+            raise ShapeError(f"{spec}: an overlay image (heatmap blended over the input, RGB; "
+                             "its sidecar says so), not relevance: give the relevance .npy")
         written = side.get("shape") if side.get("content") == "relevance" else None
         refuse_vectors(a.shape if written == list(a.shape) or _feature_rows(a.shape)
                        else None, spec)
