@@ -323,8 +323,10 @@ class PngWriter:
             export.refuse_existing(args.png,
                                    export.explanation_file_names(range(fed_shape[0]), self.cmaps),
                                    hint="use --overwrite to replace them")
+        # the samples' source as the .npy sidecars name it: a PNG is traced back to its data
         self.info = export.sidecar_info(args.model, config.description, str(target),
-                                        explainer.backend.name, explainer.dtype.name)
+                                        explainer.backend.name, explainer.dtype.name,
+                                        input=str(args.input), raw=bool(args.raw))
         self.created_dir = not os.path.isdir(args.png)
 
     def write(self, explainer, R, fed, start, y, target, labels) -> None:

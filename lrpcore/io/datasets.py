@@ -503,6 +503,11 @@ def _refuse_zarr(folder) -> None:
 def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
+    ``path_or_name`` is a file (``.npy``/``.npz``, the toolbox's ``.mat``/``.txt``, MNIST IDX,
+    gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), or a
+    built-in name: ``"mnist-test"`` (bundled), ``"mnist-sample"`` (5,000 training digits),
+    ``"mnist-train"`` (after ``lrp data download``) or ``"natural-images"`` (ten photographs).
+
     ``labels`` may be a label file (.npy/.npz/.mat/.txt/IDX: N, N × 1 floats of whole numbers,
     or one-hot), an array, or None (use labels found with the data, if any). With ``model``, a
     folder of photographs of any size is resized and centre-cropped to its input and class
