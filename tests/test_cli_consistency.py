@@ -100,3 +100,18 @@ def test_evaluate_summary_counts_pixels_in_english(tmp_path, capsys, per_step, w
     assert main(["evaluate", "mnist-lenet5", str(x), "--rule", "epsilon:0.01", "--steps", "3",
                  "--per-step", per_step, "--csv", str(tmp_path / "f.csv"), "--quiet"]) == 0
     assert words in capsys.readouterr().out
+
+
+def _example(parser, command):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command].epilog.split("example:", 1)[1].strip().splitlines()[0]
+
+
+@pytest.mark.parametrize("command", ["info", "rules"])
+def test_examples_that_need_no_files_run_as_written(capsys, command):
+    """`lrp info --help` showed `lrp info models/LeNet-5.txt`, a file the checkout does not
+    have (its models/ holds mnist-lenet5.npz ...)."""
+    words = _example(build_parser(), command).split()
+    assert words[:2] == ["lrp", command]
+    assert main(words[1:]) == 0
