@@ -58,6 +58,8 @@ def test_input_and_heatmap_are_drawn_at_the_same_scale(make_window, qtbot):
 def test_zoom_resets_by_button_double_click_and_home(make_window, qtbot):
     window = make_window()
     box, other = window.views.input_box, window.views.heat_box
+    # under load the view is fitted to the image after the heatmap arrived (it read 1 wide)
+    qtbot.waitUntil(lambda: box.viewRect().width() > 0.5 * window.views._shape[1])
     fitted = box.viewRect()
 
     def zoom():
