@@ -74,7 +74,7 @@ class GraphForward(Forward):
             start = stop
         parts = run_sharded(lambda job: self._propagate_shard(
             job[0], R[job[1]:job[2]], config, trace,
-            _shard_masks(conditions, ndims, *job[1:], start)), jobs)
+            _shard_masks(conditions, ndims, *job[1:], start)), jobs, split=ex.threads)
         R_in = parts[0][0] if len(parts) == 1 else xp.concatenate([p[0] for p in parts])
         if to_numpy:
             R_in = self.backend.to_numpy(R_in)
@@ -252,7 +252,7 @@ class GraphExplainer(Explainer):
                 kept = self.model.run(a[ab[0]:ab[1]], xp, nodes=self.nodes, keep=self._kept)
             return TensorStore(kept, self._dropped, shapes, xp)
 
-        return GraphForward(self, run_sharded(run, bounds))
+        return GraphForward(self, run_sharded(run, bounds, split=self.threads))
 
     def tensor_shapes(self, sample_shape) -> dict:
         """{tensor name: per-sample shape} for inputs of ``sample_shape``."""
