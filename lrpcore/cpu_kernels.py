@@ -22,6 +22,7 @@ line starts as fast as before. ``lrpcore.kernels`` holds the GPU's counterparts.
 from __future__ import annotations
 
 import ctypes
+import types
 
 import numba
 import numpy as np
@@ -49,10 +50,21 @@ class _Kernel:
 
     def __init__(self, fn):
         self.serial = _compile(fn)
-        self.split = _compile(fn, parallel=True)
+        self.split = _compile(_renamed(fn, "_split"), parallel=True)
 
     def __call__(self, *args):
         return (self.split if kernels_split() else self.serial)(*args)
+
+
+def _renamed(fn, suffix):
+    """A copy of ``fn`` under another name. numba's disk cache files a kernel by its name and
+    signature, not by how it was compiled: under one name the split kernel loaded the
+    serial one from the cache (or the other way round)."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                              fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__doc__ = fn.__doc__
+    return copy
 
 
 def _skip_failed_saves(kernel):
@@ -384,6 +396,19 @@ def add_channels(z, b):
     """``z += b`` in place for a C-contiguous ``z`` whose last axis ``b`` (1-D) runs along."""
     _add_channels(z.reshape(-1, z.shape[-1]), np.ascontiguousarray(b, dtype=z.dtype))
     return z
+
+
+@_Kernel
+def _add_into(a, b):
+    """a += b (flat arrays)."""
+    for i in prange(a.shape[0]):
+        a[i] += b[i]
+
+
+def add_into(a, b):
+    """``a += b`` in place for C-contiguous arrays of one shape and dtype."""
+    _add_into(a.reshape(-1), b.reshape(-1))
+    return a
 
 
 @_Kernel
