@@ -168,7 +168,7 @@ def test_one_pass_at_a_time_splits_and_one_core_forbids_it():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_photograph_on_all_cores_explains_as_on_one(monkeypatch, dtype):
-    model = efficientnet_lite0(None, size=64)
+    model = efficientnet_lite0(None, size=96)  # over MIN_SHARD_BYTES of tensors: it splits
     x = np.random.default_rng(2).uniform(-1, 1, size=(1,) + tuple(model.input_spec.shape))
     runs = []
     real_matmul = cpu_kernels.matmul
@@ -187,3 +187,21 @@ def test_a_photograph_on_all_cores_explains_as_on_one(monkeypatch, dtype):
     one, two = results[1], results[2]
     tol = 1e-10 if dtype == "float64" else 1e-4
     assert np.abs(one - two).max() <= tol * np.abs(one).max()
+
+
+def test_a_small_pass_stays_on_one_core(monkeypatch):
+    """A digit's pass is too small to split: handing its kernels over costs more."""
+    from lrpcore.zoo import mnist_resnet
+
+    model = mnist_resnet()
+    seen = []
+    run = type(model).run
+
+    def recording(self, *args, **kwargs):
+        seen.append(kernels_split())
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "run", recording)
+    x = np.random.default_rng(0).uniform(0, 1, size=(1,) + tuple(model.input_spec.shape))
+    Explainer(model, threads=2).forward(x, raw=True)
+    assert seen == [False]

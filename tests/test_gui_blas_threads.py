@@ -44,7 +44,7 @@ def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(monkeypatch):
     from lrpcore import parallel
     from lrpcore.zoo import efficientnet_lite0
 
-    model = efficientnet_lite0(None, size=32)
+    model = efficientnet_lite0(None, size=96)  # large enough to split outside the GUI
     split_seen = []
     run = type(model).run
 
@@ -53,7 +53,7 @@ def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(monkeypatch):
         return run(self, *args, **kwargs)
 
     monkeypatch.setattr(type(model), "run", recording)
-    raw = np.random.default_rng(0).integers(0, 255, size=(32, 32, 3), dtype=np.uint8)
+    raw = np.random.default_rng(0).integers(0, 255, size=(96, 96, 3), dtype=np.uint8)
     req = ExplainRequest(model=model, raw=raw, index=0, dataset_key="noise",
                          rule="EpsilonPlus")
     ExplainService().run(req)
