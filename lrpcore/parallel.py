@@ -140,6 +140,10 @@ def single_threaded_blas(rescan=False):
 
 _local = threading.local()
 _split_lock = threading.Lock()  # one pass at a time splits; overlapping ones run on one core
+# The process that started numba's threads. GNU OpenMP's threads do not survive fork(): numba
+# ends a forked child (multiprocessing's default start on Linux) that launches a parallel
+# kernel after its parent did, so a child keeps its kernels on one core.
+_split_pid = None
 _blas_rescanned = False  # whether the BLAS limit has looked for SciPy's BLAS (the kernels')
 
 
@@ -177,11 +181,12 @@ def all_cores(threads=None):
     """Split this thread's kernels over ``threads`` cores (default: numba's count; see above)
     when that is possible and no other pass does so already, nor ``one_core`` forbids it
     here; BLAS at one thread meanwhile."""
+    global _blas_rescanned, _split_pid
     if (threads is not None and threads < 2) or getattr(_local, "one_core", False) or \
-            kernels_split() or not _split_usable() or not _split_lock.acquire(blocking=False):
+            kernels_split() or _split_pid not in (None, os.getpid()) or \
+            not _split_usable() or not _split_lock.acquire(blocking=False):
         yield
         return
-    global _blas_rescanned
     try:
         import numba  # noqa: PLC0415
 
@@ -192,6 +197,7 @@ def all_cores(threads=None):
         numba.set_num_threads(min(threads or before, numba.config.NUMBA_NUM_THREADS))
         with single_threaded_blas(rescan=not _blas_rescanned):
             _blas_rescanned = True
+            _split_pid = os.getpid()
             _local.split = True
             try:
                 yield

@@ -205,3 +205,27 @@ def test_a_small_pass_stays_on_one_core(monkeypatch):
     x = np.random.default_rng(0).uniform(0, 1, size=(1,) + tuple(model.input_spec.shape))
     Explainer(model, threads=2).forward(x, raw=True)
     assert seen == [False]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_forked_child_explains_on_one_core_after_its_parent_split(tmp_path):
+    """GNU OpenMP's threads do not survive fork(): numba ends a forked child that launches a
+    parallel kernel after its parent did (multiprocessing's default on Linux). The child's
+    pass must run, on one core."""
+    code = ("import os, numpy as np\n"
+            "from lrpcore import cpu_kernels\n"
+            "from lrpcore.parallel import all_cores, kernels_split\n"
+            "x = np.random.default_rng(0).normal(size=(1, 40, 40, 8))\n"
+            "with all_cores():\n"
+            "    want = cpu_kernels.clip(x, 0, 1)\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    with all_cores():\n"
+            "        ok = not kernels_split() and np.array_equal(cpu_kernels.clip(x, 0, 1), want)\n"
+            "    os._exit(0 if ok else 3)\n"
+            "_, status = os.waitpid(pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0", done.stderr
