@@ -134,7 +134,10 @@ def output_folder(out, overwrite):
     out = check_output_folder(out, overwrite)
     parent = os.path.dirname(out)
     clean_stale_temporaries(parent)  # folders of killed runs of this machine
-    tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
+    try:
+        tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
+    except OSError as exc:  # a read-only or full disk: one line, not an internal error
+        raise ExportError(f"{out}: cannot write in {parent}: {exc.strerror or exc}") from None
     try:
         yield tmp
         move_folder_into_place(tmp, out, replace=os.path.exists(out))

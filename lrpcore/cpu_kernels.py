@@ -21,8 +21,10 @@ line starts as fast as before. ``lrpcore.kernels`` holds the GPU's counterparts.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import types
+import warnings
 
 import numba
 import numpy as np
@@ -42,6 +44,7 @@ def _compile(fn, parallel=False):
     except RuntimeError:  # no cache directory numba can write to: compile per process
         return numba.njit(**options)(fn)
     _skip_failed_saves(kernel)
+    _recompile_unreadable(kernel)
     return kernel
 
 
@@ -83,6 +86,30 @@ def _skip_failed_saves(kernel):
             pass  # the next process compiles it again
 
     cache.save_overload = save_or_skip
+
+
+def _recompile_unreadable(kernel):
+    """A cache file numba cannot read back (truncated or garbled by a crash, a power loss, a
+    bad disk) is compiled again, with a warning: numba raised its unpickling error from every
+    call, in every process. The index is emptied so that the save after the compilation
+    replaces the bad file instead of failing on it."""
+    cache = getattr(kernel, "_cache", None)
+    load = getattr(cache, "load_overload", None)
+    if load is None:  # another numba: its own behaviour
+        return
+
+    def load_or_compile(sig, target_context):
+        try:
+            return load(sig, target_context)
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged pickle makes numba raise
+            warnings.warn(f"numba's disk cache of the CPU kernel {kernel.py_func.__name__} "
+                          f"could not be read ({type(exc).__name__}: {exc}); compiling it "
+                          "again", RuntimeWarning, stacklevel=2)
+            with contextlib.suppress(OSError):  # unwritable: the save is skipped as well
+                cache.flush()
+            return None
+
+    cache.load_overload = load_or_compile
 
 
 @_Kernel

@@ -191,6 +191,7 @@ class Forward:
         return self._output
 
     def outputs(self) -> np.ndarray:
+        """The scores LRP explains (N × classes, before a dropped SoftMax), as numpy."""
         return self.backend.to_numpy(self.output)
 
     def subset(self, index) -> Forward:
@@ -200,18 +201,41 @@ class Forward:
         return Forward(self.explainer, [a[index] for a in self.activations])
 
     def predictions(self) -> np.ndarray:
+        """The predicted class of each sample (argmax of :meth:`outputs`)."""
         return self.outputs().argmax(axis=1)
 
     def relevance(self, rule=None, target="pred", layer_rules=None, labels=None,
                   trace=False, to_numpy=True, condition=None):
-        """Relevance at the model input (shape of the fed input).
+        """Relevance at the model input (shape of the fed input), from this forward pass:
+        many rules and targets cost one backward pass each, no new forward pass.
 
-        With ``trace=True`` returns ``(R, layers)`` where ``layers[k]`` is the relevance at the
-        input of layer k and ``layers[-1]`` the initial relevance.
-
-        ``condition`` ({layer index or node name: mask}) multiplies the relevance arriving at
-        that layer's output by the mask (per-sample shape) before the layer's own step: what
-        concept relevance (CRP) conditions on.
+        Parameters
+        ----------
+        rule : str, optional
+            A rule spec (``"epsilon:0.01"``, ``"alphabeta:2"``) or a preset
+            (``"EpsilonGammaBox"``; ``lrp rules`` lists them). Default: the model's kind's rule,
+            as ``lrp explain`` takes it (``simple`` for toolbox models, ``EpsilonPlus`` for graph
+            models; see :func:`lrpcore.default_settings` for the explorer's).
+        target : str, int or array, default "pred"
+            ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
+            class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
+            sample (an array of N indices), or ``"output"`` (the whole output vector, the
+            toolbox's ``nn.lrp(y)``).
+        layer_rules : dict, optional
+            Per-layer overrides ``{key: spec}``; a key is a layer index (``lrp info`` lists
+            them) or, for graph models, a node name, a glob of names or a PyTorch module path
+            (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
+        labels : array, optional
+            One class index per sample, for ``target="true"``.
+        trace : bool, default False
+            Also return the relevance at every layer: ``(R, layers)`` where ``layers[k]`` is
+            the relevance at the input of layer k and ``layers[-1]`` the initial relevance.
+        to_numpy : bool, default True
+            Return numpy arrays; False keeps them on the device (cupy).
+        condition : dict, optional
+            ``{layer: mask}`` (keys as in ``layer_rules``) multiplies the relevance arriving
+            at that layer's output by the mask (per-sample shape) before the layer's own
+            step: what concept relevance (CRP) conditions on.
         """
         ex = self.explainer
         config = rule if isinstance(rule, RuleConfig) else resolve_rules(
@@ -302,7 +326,25 @@ class Forward:
 class Explainer:
     """Explains one model on one backend and dtype; parameters are moved to the device once.
 
-    A graph model gets a :class:`lrpcore.graph_explain.GraphExplainer` (same interface)."""
+    A graph model gets a :class:`lrpcore.graph_explain.GraphExplainer` (same interface).
+
+    Parameters
+    ----------
+    model : Sequential or GraphModel
+        What :func:`lrpcore.load_model` returns.
+    backend : {"numpy", "cupy", "auto"}, optional
+        Array backend; default (None, "auto"): cupy when a GPU is available, else numpy.
+    dtype : {"float64", "float32"}, optional
+        Precision; default float64 (the commands and the explorer take float32 for graph
+        models: pass it for their results).
+    threads : int, optional
+        CPU threads a batch is spread over (default: every core); a GPU runs it whole.
+
+    Examples
+    --------
+    >>> fwd = Explainer(model).forward(digits)       # one forward pass
+    >>> R = fwd.relevance("epsilon:0.01", target=3)  # one backward pass per call
+    """
 
     def __new__(cls, model=None, *args, **kwargs):
         if cls is Explainer and getattr(model, "is_graph", False):
@@ -394,6 +436,8 @@ class Explainer:
         return a
 
     def forward(self, x, raw=False) -> Forward:
+        """One forward pass over the batch ``x``, kept for :meth:`Forward.relevance`;
+        ``raw`` as in :func:`lrpcore.explain`."""
         a = self.device_input(x, raw)
         n = a.shape[0]
         several = self.threads > 1 and n >= 2 * MIN_SHARD  # else one shard, no budget needed
@@ -441,7 +485,9 @@ class Explainer:
 
     def explain(self, x, rule=None, target="pred", layer_rules=None, labels=None, raw=False,
                 batch_size=None):
-        """Relevance for a batch, in passes of at most ``batch_size`` samples (see ``passes``)."""
+        """Relevance for the batch ``x``, in passes of at most ``batch_size`` samples (see
+        ``passes``); ``rule``, ``target``, ``layer_rules``, ``labels`` and ``raw`` as in
+        :func:`lrpcore.explain`."""
         config = resolve_rules(self.layers, rule, layer_rules)
         x = self.prepare(x, raw)
         n = x.shape[0]
@@ -504,14 +550,64 @@ def _slice_labels(labels, start, stop, n):
 
 def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, backend=None,
             dtype=None, labels=None, batch_size=None) -> np.ndarray:
-    """Relevance of ``x`` for ``model`` as a numpy array with the shape of the fed input."""
+    """Relevance of ``x`` for ``model`` as a numpy array with the shape of the fed input.
+
+    Parameters
+    ----------
+    model : Sequential or GraphModel
+        What :func:`lrpcore.load_model` returns.
+    x : array
+        A batch of samples (N first).
+    rule : str, optional
+        A rule spec (``"epsilon:0.01"``, ``"alphabeta:2"``) or a preset
+        (``"EpsilonGammaBox"``; ``lrp rules`` lists them). Default: the model's kind's rule,
+        as ``lrp explain`` takes it (``simple`` for toolbox models, ``EpsilonPlus`` for graph
+        models; see :func:`lrpcore.default_settings` for the explorer's).
+    target : str, int or array, default "pred"
+        ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
+        class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
+        sample (an array of N indices), or ``"output"`` (the whole output vector, the
+        toolbox's ``nn.lrp(y)``).
+    layer_rules : dict, optional
+        Per-layer overrides ``{key: spec}``; a key is a layer index (``lrp info`` lists
+        them) or, for graph models, a node name, a glob of names or a PyTorch module path
+        (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
+    raw : bool, default False
+        False: ``x`` holds raw samples (e.g. uint8 digits, N×28×28 or N×784; photographs
+        H×W×C) that the model's input specification prepares; True: ``x`` is fed as it is,
+        in the model's own layout.
+    backend : {"numpy", "cupy", "auto"}, optional
+        Default: cupy when a GPU is available, else numpy.
+    dtype : {"float64", "float32"}, optional
+        Default float64 (``lrp explain`` takes float32 for graph models).
+    labels : array, optional
+        One class index per sample, for ``target="true"``.
+    batch_size : int, optional
+        Samples per forward/backward pass (default: the whole batch; on the CPU a pass
+        holds at most 64 MB of activations).
+
+    Returns
+    -------
+    numpy.ndarray
+        The relevance, shaped like the fed input (``raw=False``: the prepared input, e.g.
+        N×32×32×1 for the toolbox's padded LeNet-5, N×C×H×W for a PyTorch export).
+
+    Examples
+    --------
+    >>> model = lrpcore.load_model("mnist-lenet5")
+    >>> R = lrpcore.explain(model, digits, rule="EpsilonGammaBox", layer_rules={0: "flat"})
+    """
     return Explainer(model, backend, dtype).explain(
         x, rule=rule, target=target, layer_rules=layer_rules, labels=labels, raw=raw,
         batch_size=batch_size)
 
 
 def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:
-    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array."""
+    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array.
+
+    ``raw``, ``backend`` and ``dtype`` as in :func:`explain`; the scores LRP explains (before
+    the SoftMax) come from ``Explainer(model).forward(x).outputs()``.
+    """
     ex = Explainer(model, backend, dtype)
     x = ex.prepare(x, raw)
     be = ex.backend

@@ -192,11 +192,15 @@ class GraphModel(Sequential):
             shapes = [None] * len(self.nodes)
         lines = []
         names = unique_elided([node.name for node in self.nodes], NAME_WIDTH)
+        described = [node.layer.describe() for node in self.nodes]
+        # as wide as the longest description ("Depthwise convolution 3×3×1152×1152 groups
+        # 1152 stride 1,1" pushed its row's columns out of line)
+        width = max([44, *map(len, described)])
         for i, (node, shape) in enumerate(zip(self.nodes, shapes, strict=True)):
             out = "×".join(map(str, shape)) if shape else "?"
-            lines.append(f"{i:>3}  {node.layer.describe():<44} → {out:<12} "
+            lines.append(f"{i:>3}  {described[i]:<{width}} → {out:<12} "
                          f"{node.layer.param_count():>10,}  {names[i]}")
-        head = f"{'#':>3}  {'layer':<44}   {'output':<12} {'params':>10}  node"
+        head = f"{'#':>3}  {'layer':<{width}}   {'output':<12} {'params':>10}  node"
         total = f"total parameters: {self.param_count():,}"
         spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
         conv = f"numerics: {self.convention.name} (graph model, {len(self.nodes)} nodes)"

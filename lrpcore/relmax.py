@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +79,14 @@ class References:
         with np.load(path, allow_pickle=False) as z:
             if int(z["format"]) != FORMAT:
                 raise ValueError("old cache format")
-            return cls(int(z["layer"]), z["samples"], z["relevance"], z["boxes"],
+            refs = cls(int(z["layer"]), z["samples"], z["relevance"], z["boxes"],
                        z["heatmaps"], z["channel_relevance"])
+        C, n = refs.samples.shape if refs.samples.ndim == 2 else (-1, -1)
+        if (refs.relevance.shape != (C, n) or refs.boxes.shape != (C, n, 4)
+                or refs.heatmaps.shape[:2] != (C, n) or refs.heatmaps.ndim != 4
+                or refs.channel_relevance.ndim != 2 or refs.channel_relevance.shape[1] != C):
+            raise ValueError("members of inconsistent shapes")
+        return refs
 
 
 def model_hash(model) -> str:
@@ -216,9 +223,9 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                 refs = References.load(path)
                 touch(path)  # just used: evicted last
                 return refs
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 with contextlib.suppress(OSError):
-                    os.unlink(path)  # damaged or old: compute again
+                    os.unlink(path)  # damaged (cut short, not a zip) or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,
                               progress=progress, cancelled=cancelled)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept

@@ -37,7 +37,7 @@ def _tsne(features, seed):
     from sklearn.manifold import TSNE  # noqa: PLC0415
 
     n = features.shape[0]
-    if n < 4:
+    if n < 4 or alike(features):  # identical rows: scikit-learn's t-SNE crashed the process
         return np.zeros((n, 2))
     perplexity = float(min(30.0, max(2.0, (n - 1) / 3.0)))
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
@@ -160,6 +160,12 @@ def features_of(heatmaps, size=8) -> np.ndarray:
     return f / np.where(norm > 0, norm, 1)
 
 
+def alike(features) -> bool:
+    """Every sample's features the same (all-zero relevance, one image repeated): nothing to
+    cluster or spread out, and t-SNE's PCA start divides by a spread of 0."""
+    return bool(np.ptp(features, axis=0).max(initial=0.0) <= 1e-12)
+
+
 def affinity(features, neighbours=10):
     """Symmetric k-nearest-neighbour connectivity (sparse)."""
     from sklearn.neighbors import kneighbors_graph  # noqa: PLC0415
@@ -245,7 +251,9 @@ def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
     with one_thread():
         A = affinity(feats, neighbours)
         vals = eigengap(A)
-        k = suggest_k(vals) if k is None else int(k)
+        if k is None:  # identical heatmaps are one strategy, not clusters drawn by lot
+            k = 1 if alike(feats) else suggest_k(vals)
+        k = int(k)
         clusters = cluster(A, k, seed)
         _check(cancelled)
         emb = EMBEDDINGS[embed](feats, seed) if embed else np.zeros((len(feats), 2))
@@ -346,6 +354,6 @@ def _check(cancelled):
         raise Cancelled("SpRAy stopped")
 
 
-__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "analyse", "check_k", "class_indices",
+__all__ = ["EMBEDDINGS", "SprayResult", "affinity", "alike", "analyse", "check_k", "class_indices",
            "cluster", "downsample", "eigengap", "explain_samples", "features_of", "spray",
            "spray_precomputed", "suggest_k"]

@@ -6,7 +6,8 @@ A target is ``"pred"`` (the predicted class), ``"true"`` (the label), ``"output"
 output at once), a class index (an int, or its digits as text) or, for a model with class
 names, a class name ("Egyptian cat": any case, ``_`` for spaces, or an unambiguous start of
 one such as "egyptian"). The words come first: a class that is named "true" is reached by
-its index.
+its index; digits are an index, and an index out of range that is also a class's name ("7"
+of classes "3" and "7") is refused with that class's index.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def class_by_name(value: str, names, what="target", words=TARGET_WORDS) -> int:
     near = [k for k, n in enumerate(keys) if key in n.split()] + \
         [k for k, n in enumerate(keys) if key in n and key not in n.split()] + \
         [k for k, n in enumerate(keys) if n in close and key not in n]
-    hint = f"; close: {_listed(near, names)}" if near else ""
+    hint = f"; close: {_listed(near, names)}" if near else _all_named(names, "; classes: ")
     raise RuleError(f"{what} {value!r}: no class of the model has this name{hint} "
                     f"({_usage(words, True)})")
 
@@ -142,9 +143,25 @@ def _checked_index(index, what, class_names):
     names = _names(class_names) if class_names is not None and not callable(class_names) \
         else None
     if names and index >= len(names):
+        valid = f"0..{len(names) - 1}{_all_named(names, ': ')}"
         raise RuleError(f"{what} {index} is out of range: the model has {len(names)} classes "
-                        f"(0..{len(names) - 1})")
+                        f"({valid}){_named(index, names, what)}")
     return index
+
+
+def _all_named(names, lead, most=12) -> str:
+    """The classes as "0 (cat), 1 (dog)" after ``lead``, so an error shows what is valid;
+    empty for many classes or for classes named by their own index (nothing to add)."""
+    if len(names) > most or all(n == str(k) for k, n in enumerate(names)):
+        return ""
+    return lead + _listed(range(len(names)), names, most)
+
+
+def _named(index, names, what) -> str:
+    """Digits are read as an index first; when they are also a class's name (classes "3" and
+    "7" from image subfolders), say which index that class has."""
+    named = [k for k, n in enumerate(names) if _key(n) == str(index)]
+    return f"; '{index}' is the name of class {named[0]}: give {what} {named[0]}" if named else ""
 
 
 def _names(class_names) -> list:
@@ -157,6 +174,7 @@ def _key(name) -> str:
 
 
 def _listed(indices, names, most=8) -> str:
+    indices = list(indices)
     shown = ", ".join(f"{k} ({names[k]})" for k in indices[:most])
     return shown + (f", … {len(indices) - most} more" if len(indices) > most else "")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -42,9 +43,21 @@ def parse_args(argv=None):
                    "thread to PREFIX-worker.pstats and PREFIX-gui.pstats")
     p.add_argument("--settings", metavar="INI",
                    help="use this settings file instead of the user's (also LRP_EXPLORER_SETTINGS)")
-    p.add_argument("--timeout", type=float, default=60.0,
+    p.add_argument("--timeout", type=_seconds, default=60.0,
                    help="seconds to wait for the first explanation in the modes that quit")
     return p.parse_args(argv)
+
+
+def _seconds(text: str) -> float:
+    """argparse type of ``--timeout``: NaN never compares as elapsed (a wait forever), and
+    zero, negative or infinite waits make the quitting modes fail or never quit."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive, finite number of seconds")
+    return value
 
 
 def main(argv=None) -> int:
@@ -67,20 +80,24 @@ def main(argv=None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=args.model, dataset=args.dataset)
-    for problem in _apply_options(window, args):  # bad options are reported, the window opens
+    problems = _apply_options(window, args)
+    for problem in problems:  # bad options are reported, the window opens
         window.show_error("Invalid option", problem, quiet=True)
         print(f"lrp-explorer: {problem}", file=sys.stderr)
+    # a script that asked for a view it did not get (a refused option) gets exit status 1, as
+    # for a model file that does not open, and no picture of another view
+    refused = 1 if problems else 0
     window.show()
     if args.profile:
         from .profiling import run_profile
 
         code = run_profile(app, window, timeout=args.timeout, stats=args.profile_stats)
         window.close()
-        return code
+        return code or refused
     if args.quit_after_load or args.screenshot:
-        code = _load_then(app, window, args)
+        code = _load_then(app, window, args, save=not problems)
         window.close()
-        return code
+        return code or refused
     code = app.exec()
     return int(code)
 
@@ -127,7 +144,7 @@ def _select_first_misclassified(window):
     return select
 
 
-def _load_then(app, window, args) -> int:
+def _load_then(app, window, args, save=True) -> int:
     from .profiling import wait_for_explanation
 
     ok = wait_for_explanation(app, window, args.timeout)
@@ -139,7 +156,10 @@ def _load_then(app, window, args) -> int:
         print(f"lrp-explorer: no explanation on display: "
               f"{window.last_error or 'none within the timeout'}", file=sys.stderr)
         return 1
-    if args.screenshot:
+    if args.screenshot and not save:
+        print(f"lrp-explorer: {args.screenshot} not saved: an option was refused",
+              file=sys.stderr)
+    elif args.screenshot:
         from PySide6.QtCore import QCoreApplication, QEventLoop
 
         deadline = time.perf_counter() + args.timeout

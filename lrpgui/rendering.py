@@ -35,7 +35,7 @@ def colormap_description(name: str) -> str:
 
 def default_colormap() -> str:
     names = colormap_names()
-    return "bwr" if "bwr" in names else names[0]
+    return _render.DEFAULT_COLORMAP if _render.DEFAULT_COLORMAP in names else names[0]
 
 
 def displayable(a) -> np.ndarray:

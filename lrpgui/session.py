@@ -45,6 +45,10 @@ REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND,)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
+# classes the explorer lists (target, filters): 35 µs each, so a 14-KB native graph of
+# doubling Concats (134 M outputs) froze the window and ran it out of memory; ImageNet-21k has
+# 21,843
+MAX_CLASSES = 100_000
 
 
 class Session:
@@ -68,6 +72,10 @@ class Session:
             model = lrpcore.load_model(path)
         except Exception as exc:  # any failure keeps the previous model
             raise OpenError("Cannot open model", message(exc, path)) from None
+        n = model.n_classes
+        if n is not None and n > MAX_CLASSES:  # every class becomes an entry of three lists
+            raise OpenError("Cannot open model", f"{path}: {n:,} outputs; the explorer lists "
+                            f"at most {MAX_CLASSES:,} classes (lrp explain takes the model)")
         if self.state.dataset is not None:
             try:
                 lrpcore.check_fits(model, self.state.dataset)

@@ -11,7 +11,7 @@ import numpy as np
 
 from lrpcore.errors import RuleError, ShapeError
 from lrpcore.presets import preset_or_none
-from lrpcore.render.colormaps import get_colormap
+from lrpcore.render.colormaps import DEFAULT_COLORMAP, get_colormap
 from lrpcore.rules import parse_rule
 from lrpcore.targets import TARGET_WORDS, target_spec  # noqa: F401 (TARGET_WORDS re-exported)
 from lrpcore.text import printable_line
@@ -155,7 +155,7 @@ class AppState(EventedModel):
     dtype = Field("float64", _choice(DTYPES))
     backend = Field("numpy", _choice(BACKENDS))
     # display
-    colormap = Field("bwr", _colormap)
+    colormap = Field(DEFAULT_COLORMAP, _colormap)
     outline = Field(True, _bool)
     channels = Field("sum", _choice(("sum", "max-abs", "red", "green", "blue")),
                      "how a colour image's relevance becomes one map (lrpcore.render.overlay)")

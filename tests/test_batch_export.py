@@ -107,6 +107,6 @@ def test_every_sidecar_names_the_predicted_and_explained_class(tmp_path):
     np.save(tmp_path / "x.npy", x)
     assert main(["explain", str(path), str(tmp_path / "x.npy"), "--out", str(tmp_path / "R.npy"),
                  "--png", str(tmp_path / "png"), "--target", "Egyptian cat"]) == 0
-    side = json.loads((tmp_path / "png" / "heatmap_1_black-firered.png.json").read_text())
+    side = json.loads((tmp_path / "png" / "heatmap_1_bwr.png.json").read_text())
     assert side["explained_class"] == 7 and side["explained_name"] == "Egyptian cat"
     assert side["predicted_name"] == NAMES[pred[1]]

@@ -204,6 +204,10 @@ def test_heatmap_refuses_a_scaling_that_cannot_fit_in_memory():
     (["--batch-sizes", "0"], ["--batch-sizes"]),
     (["--dtypes", "float32,float16"], ["float16"]),
     (["--json", "missing/bench.json"], ["missing", "does not exist"]),
+    (["--repeat", "0"], ["--repeat", "0"]),  # was one quiet timing, as if --repeat 1
+    (["--repeat", "-3"], ["--repeat", "-3"]),
+    (["--batch-sizes", "1,x"], ["--batch-sizes", "1,x", "whole numbers"]),  # was "cannot
+    (["--batch-sizes", "1.5"], ["--batch-sizes", "1.5", "whole numbers"]),  # parse list"
 ])
 def test_bench_settings_fail_before_timing(work, capsys, extra, words):
     code, out, err = lrp("bench", "--models", "lenet5", "--repeat", "1", *extra, capsys=capsys)

@@ -50,3 +50,15 @@ def test_the_library_refuses_too(relevance, monkeypatch, tmp_path):
     assert not (tmp_path / "g.png").exists()
     export.export_figure(tmp_path / "g.png", R[:6], None, ["jet", "gray-red"])  # 88,752: fine
     assert (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize("indices", [["9"], ["0", "9"]])
+def test_a_sample_out_of_range_is_named_once_whichever_row_it_is(relevance, capsys, indices):
+    """The first row's index was checked inside the size check and came out as "R.npy: R.npy:
+    sample index 9 out of range (3 samples) (--index/--max-rows, --colormap, --scaling)"; a
+    later row's read "R.npy: sample index 9 out of range (3 samples)"."""
+    rows = [a for i in indices for a in ("--index", i)]
+    code = main(["figure", "R.npy", "--out", "f.png", *rows])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == "lrp figure: error: R.npy: sample index 9 out of range (3 samples)\n"

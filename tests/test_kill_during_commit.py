@@ -21,6 +21,7 @@ from PIL import Image
 from lrpcore.errors import ExportError
 from lrpcore.export import explanation_file_names
 from lrpcore.fileio import TEMP_PREFIX, atomic_write_bytes, staged_writes
+from lrpcore.render import DEFAULT_COLORMAP
 
 REPO = Path(__file__).resolve().parents[1]
 OLD = b"old result of an earlier run"
@@ -44,7 +45,7 @@ CHILD = textwrap.dedent("""
 
 def _outputs(out: Path) -> list[Path]:
     return [out / "R.npy", out / "Y.npy"] + [out / "png" / n for n in
-                                              explanation_file_names(range(2), ["black-firered"])]
+                                              explanation_file_names(range(2), [DEFAULT_COLORMAP])]
 
 
 def _run_killed(tmp_path, kill_at):

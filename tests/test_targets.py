@@ -74,6 +74,48 @@ def test_a_class_index_beyond_the_named_classes_is_refused():
         parse_target("3", class_names=["a", "b", "c"])
 
 
+def test_an_index_out_of_range_that_is_a_class_name_says_which_index_it_names():
+    """Classes named "3" and "7" (image subfolders named by digit): ``--target 7`` is read as
+    index 7, out of range; the error said only "0..1", not that class 1 is named "7"."""
+    with pytest.raises(RuleError) as err:
+        parse_target("7", what="--target", class_names=["3", "7"])
+    message = str(err.value)
+    assert "0..1" in message and "0 (3), 1 (7)" in message
+    assert "'7' is the name of class 1: give --target 1" in message
+
+
+def test_an_index_out_of_range_lists_the_named_classes():
+    with pytest.raises(RuleError, match=r"\(0\.\.2: 0 \(cat\), 1 \(dog\), 2 \(bird\)\)"):
+        parse_target("5", what="--target", class_names=["cat", "dog", "bird"])
+    # classes named by their own index ("0".."9", models without names): no list to repeat
+    with pytest.raises(RuleError, match=r"10 classes \(0\.\.9\)$"):
+        parse_target("12", what="--target", class_names=[str(k) for k in range(10)])
+
+
+def test_an_unknown_name_with_nothing_close_lists_the_classes_of_a_small_model():
+    with pytest.raises(RuleError, match=r"classes: 0 \(3\), 1 \(7\)"):
+        parse_target("seven", what="--target", class_names=["3", "7"])
+
+
+def test_explain_says_which_index_a_class_named_by_a_digit_has(tmp_path, capsys):
+    """The same hint from ``lrp explain`` (one line, exit 2) for a model whose classes are
+    named "3" and "7"."""
+    import lrpcore
+    from lrpcore.cli.main import main
+    from lrpcore.layers import Linear
+    from lrpcore.model import Sequential
+
+    model = Sequential([Linear(np.ones((4, 2)), np.zeros(2))])
+    model.meta["class_names"] = ["3", "7"]
+    lrpcore.save_model(model, tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", np.zeros((1, 4)))
+    code = main(["explain", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "R.npy"), "--target", "7"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "give --target 1" in err[0]
+    assert not (tmp_path / "R.npy").exists()
+
+
 @pytest.fixture(scope="module")
 def colour():
     from colour_models import colour_graph_model

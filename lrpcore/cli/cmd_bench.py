@@ -10,11 +10,13 @@ from .common import add_command, check_outputs_free
 
 def _csv(text, cast=str, option=None):
     """The values of a comma-separated list; with ``option``, an empty list is refused (an
-    empty --rules was an internal error, empty --models or --dtypes timed nothing)."""
+    empty --rules was an internal error, empty --models or --dtypes timed nothing) and an
+    unreadable one is refused naming it."""
     try:
         items = tuple(cast(t.strip()) for t in text.split(",") if t.strip())
     except ValueError:
-        raise RuleError(f"cannot parse list {text!r}") from None
+        raise RuleError(f"{option or 'list'} {text!r}: give whole numbers ≥ 1 separated by "
+                        "commas") from None
     if option is not None and not items:
         raise RuleError(f"{option} {text!r}: give at least one value")
     return items
@@ -87,7 +89,9 @@ def run(args) -> int:
         get_dtype(dtype)
     if args.json:
         check_outputs_free([args.json], args.overwrite)  # fail before minutes of timing
-    repeat = 3 if args.quick else max(1, args.repeat)
+    if args.repeat < 1:  # max(1, …) used to turn 0 into one quiet timing
+        raise RuleError(f"--repeat {args.repeat}: give a whole number ≥ 1")
+    repeat = 3 if args.quick else args.repeat
     print(format_header(rules))
     rows, rates = run_benchmark(models, batches, dtypes, rules, args.backend, repeat,
                                 report=lambda row: print(format_row(row), flush=True))

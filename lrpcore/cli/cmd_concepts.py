@@ -6,6 +6,7 @@ import numpy as np
 
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
+from ..render import DEFAULT_COLORMAP
 from .common import add_command, load_samples, model_defaults, parse_target
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
@@ -44,8 +45,10 @@ def register(sub):
     p.add_argument("--references", type=int, default=8, metavar="N",
                    help="RelMax reference samples per channel over DATA (default 8; 0: none; "
                    "at most 256)")
-    p.add_argument("--colormap", default="bwr", help="colormap of the PNGs (default bwr)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto")
+    p.add_argument("--colormap", default=DEFAULT_COLORMAP,
+                   help=f"colormap of the PNGs (default {DEFAULT_COLORMAP})")
+    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
+                   help="array backend (default: cupy when a GPU is available, else numpy)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     p.set_defaults(func=run)
 

@@ -8,7 +8,7 @@ from .common import add_command, check_outputs_free, remove_quietly
 
 
 def register(sub):
-    p = add_command(sub, "convert", "Convert a model between formats (.txt, .nn, .onnx → "
+    p = add_command(sub, "convert", "Convert a model between formats (.txt, .nn, .onnx, .pth → "
                     ".npz, .txt).", "lrp convert LeNet-5.nn LeNet-5.npz --dtype float32",
                     description="Reads any model format this program reads (.txt, .nn, .npz, "
                     ".onnx, with a MODEL.json sidecar applied) and writes the native .npz "

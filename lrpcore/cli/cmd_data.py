@@ -15,16 +15,16 @@ from .common import add_command
 
 
 def register(sub) -> None:
-    parser = add_command(sub, "data", "inspect datasets and download MNIST",
+    parser = add_command(sub, "data", "Inspect datasets and download MNIST.",
                          "lrp data info mnist-sample")
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
-    info = add_command(actions, "info", "print count, shape, labels and source of a dataset",
+    info = add_command(actions, "info", "Print count, shape, labels and source of a dataset.",
                        "lrp data info train-images-idx3-ubyte.gz")
     info.add_argument("dataset", help="file, image folder, or mnist-sample / mnist-train / "
                       "mnist-test")
     info.add_argument("--labels", help="label file (.npy, .mat, .txt, IDX) to attach")
     info.set_defaults(func=run_info)
-    down = add_command(actions, "download", "download full MNIST into the cache",
+    down = add_command(actions, "download", "Download full MNIST into the cache.",
                        "lrp data download --kind test")
     down.add_argument("--kind", choices=["train", "test", "all"], default="all",
                       help="which part of MNIST (default: all)")

@@ -53,7 +53,8 @@ def register(sub):
                    "./lrp-demo-2, ... so that a second run never meets the first one's files)")
     p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
                    help="array backend (default: cupy when a GPU is available, else numpy)")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="precision (default float64, the toolbox's)")
     p.add_argument("--count", type=int, default=10, metavar="N",
                    help="samples explained and drawn (default 10)")
     p.add_argument("--batch", type=int, default=256, metavar="N",

@@ -23,7 +23,7 @@ from .progress import ProgressBar
 
 def register(sub):
     p = add_command(
-        sub, "evaluate", "pixel-flipping evaluation: output curves and AOPC per rule",
+        sub, "evaluate", "Pixel-flipping evaluation: output curves and AOPC per rule.",
         "lrp evaluate LeNet-5.txt images.npy --rule epsilon:0.01 --rule alphabeta:2 --random "
         "--n 1000 --csv flip.csv --plot flip.png")
     p.add_argument("model", help="model file (.txt toolbox text, .npz native, ...)")

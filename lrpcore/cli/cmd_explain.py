@@ -18,7 +18,7 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
-from ..render import check_scaling, get_colormap
+from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..spec import unit_inputs
 from .common import (
@@ -56,7 +56,9 @@ def register(sub):
     p.add_argument("input", help=".npy array of samples, any dataset file lrp opens (IDX, "
                    ".mat, .npz, image folder) or a built-in dataset name (mnist-test, "
                    "mnist-sample)")
-    p.add_argument("--out", required=True, help="where to write the relevance (.npy)")
+    p.add_argument("--out", required=True,
+                   help="where to write the relevance: R.npy, or R.zarr for a Dask cluster "
+                   "(see below)")
     p.add_argument("--rule", default=None,
                    help="rule spec or preset: "
                    + ", ".join(cls.usage() for cls in RULES.values())
@@ -80,9 +82,14 @@ def register(sub):
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
                    help="samples per forward/backward pass (default 256; on the CPU a pass "
                    "holds at most 64 MB of activations, so larger values change nothing)")
-    p.add_argument("--png", metavar="DIR", help="also write heatmap PNGs into DIR")
+    p.add_argument("--png", metavar="DIR",
+                   help="also write heatmap PNGs into DIR: heatmap_I_CMAP.png (input | heatmap "
+                   "of sample I of INPUT in colormap CMAP), each with a JSON sidecar "
+                   "(heatmap_I_CMAP.png.json: model, rule, target, predicted and explained "
+                   "class)")
     p.add_argument("--colormap", action="append", metavar="NAME",
-                   help="colormap of the PNGs (repeatable; default black-firered)")
+                   help=f"colormap of the PNGs (repeatable; default {DEFAULT_COLORMAP}, as in "
+                   "the explorer)")
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges on the heatmap PNGs (default: on)")
     p.add_argument("--scaling", type=scaling_option, default=3, metavar="K",
@@ -123,6 +130,18 @@ def check_png_options(args) -> None:
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
 
 
+def check_output_names(args) -> None:
+    """--out and --outputs write NumPy arrays: a name such as R.png or R.npz got .npy bytes
+    (and a sidecar saying "npy") under a name that promised a picture or an archive."""
+    for option, path, hint in (("--out", args.out, " (or NAME.zarr for a Dask store; heatmap "
+                                "PNGs come from --png DIR)"), ("--outputs", args.outputs, "")):
+        if path is None or (os.path.exists(path) and not os.path.isfile(path)):
+            continue  # a device or folder is refused by name where outputs are written
+        if not str(path).lower().endswith(".npy"):
+            raise ExportError(f"{path}: {option} writes a NumPy array: give it a name ending "
+                              f"in .npy{hint}")
+
+
 def run(args) -> int:
     from ..io import load_model
     from .explain_cluster import wants_cluster
@@ -133,6 +152,7 @@ def run(args) -> int:
         return run_cluster(args)
 
     check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
+    check_output_names(args)
     check_png_options(args)
     model = load_model(args.model)
     model_defaults(args, model)
@@ -290,7 +310,7 @@ class PngWriter:
         self.created_dir = False
         if not args.png:
             return
-        self.cmaps = args.colormap or ["black-firered"]
+        self.cmaps = args.colormap or [DEFAULT_COLORMAP]
         blank = np.zeros((1,) + tuple(fed_shape[1:]))
         try:  # a model input that cannot be drawn (e.g. 2 features) fails before computing
             export.input_heatmap_image(blank[0], unit_inputs(model.input_spec, blank)[0],

@@ -41,9 +41,10 @@ def run(args) -> int:
             raise ShapeError(f"--max-rows must be at least 1, got {args.max_rows}")
         indices = source.default_indices(args.max_rows)
     cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
-    try:  # before the maps are read: each cell costs memory
+    first = source.maps(indices[:1])[0]  # a sample out of range is refused as any other row
+    try:  # before the other maps are read: each cell costs memory
         columns = len(cmaps) + bool(args.input or source.default_input)
-        check_figure_size(len(indices), columns, source.maps(indices[:1])[0], args.scaling)
+        check_figure_size(len(indices), columns, first, args.scaling)
     except ShapeError as exc:
         raise ShapeError(f"{args.relevance}: {exc} (--index/--max-rows, --colormap, "
                          "--scaling)") from None

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
-from ..render import colormap_names
+from ..render import DEFAULT_COLORMAP, colormap_names
 from .common import add_command, png_output, scaling_option
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
@@ -56,8 +56,8 @@ def register(sub):
                         "records where it came from. Colormaps: "
                         + ", ".join(colormap_names()) + " (and matplotlib's, if installed)."))
     add_render_options(p)
-    p.add_argument("--colormap", default="black-firered", metavar="NAME",
-                   help="colormap (default black-firered)")
+    p.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME",
+                   help=f"colormap (default {DEFAULT_COLORMAP}, as in the explorer)")
     p.add_argument("--index", "--sample", type=int, metavar="I", dest="index",
                    help="which sample of a batch or store to render (default: the first; a "
                    "single map whose sidecar names its sample, e.g. relevance_3.npy of 'lrp "

@@ -18,7 +18,7 @@ CHECK_FAILED = 3
 
 def register(sub):
     p = add_command(
-        sub, "sanity", "cascading model randomisation: does the heatmap depend on the model?",
+        sub, "sanity", "Cascading model randomisation: does the heatmap depend on the model?",
         EXAMPLE, description=(
             "Randomise the model's weighted layers from the output towards the input, one more "
             "at each step (a copy: the model file is not touched), explain N samples spread "

@@ -37,11 +37,16 @@ def register(sub):
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: eigengap)")
     p.add_argument("--neighbours", type=int, default=10, help="k-NN affinity (default 10)")
     p.add_argument("--size", type=int, default=8, help="downsampled heatmap side (default 8)")
-    p.add_argument("--embedding", choices=["tsne", "umap", "none"], default="tsne")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--embedding", choices=["tsne", "umap", "none"], default="tsne",
+                   help="2-D map of the samples: t-SNE (default), UMAP (needs umap-learn) "
+                   "or none")
+    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
+                   help="array backend (default: cupy when a GPU is available, else numpy)")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="samples per forward/backward pass (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    p.add_argument("--progress", action="store_true", default=None)
+    p.add_argument("--progress", action="store_true", default=None,
+                   help="show a progress bar even when stderr is not a terminal")
     p.set_defaults(func=run)
 
 

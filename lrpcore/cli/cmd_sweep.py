@@ -14,7 +14,7 @@ EXAMPLE = ("lrp sweep mnist-lenet5 mnist-sample --rule EpsilonGammaBox "
 
 def register(sub):
     p = add_command(
-        sub, "sweep", "rank a rule's parameter settings by faithfulness (pixel-flipping)",
+        sub, "sweep", "Rank a rule's parameter settings by faithfulness (pixel-flipping).",
         EXAMPLE, description=(
             "Explain N samples spread over DATA with every setting of the rule's parameters "
             "(ε, γ, α; default grids when no --param is given), score each by pixel-flipping "
@@ -73,6 +73,14 @@ def run(args) -> int:
     for rank, row in enumerate(result.rows, 1):
         mark = "" if row.diagnosis.ok else "  ⚠ not conserved"
         print(f"  {rank:2d}. {row.label:<44} {row.score:9.4g}{mark}", file=out)
+    scores = [row.score for row in result.rows]
+    if len(scores) > 1 and max(scores) - min(scores) <= 1e-9 * max(1.0, *map(abs, scores)):
+        # blank samples: every ordering flips pixels that change nothing, so every setting
+        # scores alike and the first was named best by the order of the grid
+        print(f"no best: every setting scores {scores[0]:.4g}; flipping these samples' pixels "
+              "changes the outputs alike whatever the heatmap (blank or constant images?)",
+              file=out)
+        return 0
     best = result.best.setting
     print(f"best: {best.cli_args()}", file=out)
     return 0

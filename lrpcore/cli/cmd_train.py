@@ -18,7 +18,7 @@ LAYERS_HELP = ("layer stack in the mini-syntax instead of --arch, e.g. "
 
 def register(sub):
     archs = "; ".join(f"{k}: {v.description}" for k, v in ARCHITECTURES.items())
-    p = add_command(sub, "train", "train a model (numpy or cupy) and save it as .npz", EXAMPLE,
+    p = add_command(sub, "train", "Train a model (numpy or cupy) and save it as .npz.", EXAMPLE,
                     description="Train a network with backpropagation on labelled images and "
                     "save it (float32, native .npz) with its provenance and accuracy. "
                     f"Architectures: {archs}.")
@@ -31,17 +31,20 @@ def register(sub):
     p.add_argument("--labels", metavar="Y.npy",
                    help="labels of --dataset when they are not stored with it (.npy, .mat, "
                    ".txt or IDX; N or the toolbox's N×1 floats)")
-    p.add_argument("--epochs", type=int, required=True, metavar="N")
+    p.add_argument("--epochs", type=int, required=True, metavar="N",
+                   help="passes over the training data (required)")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model (.npz); the "
                    "resumable checkpoint goes to MODEL.ckpt.npz beside it")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order, "
                    "split and augmentation (default 0)")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                   help="adam (default) or sgd with momentum")
     p.add_argument("--lr", type=float, default=None,
                    help="base learning rate (default: adam 0.001, sgd 0.05)")
     p.add_argument("--lr-schedule", choices=SCHEDULES, default="cosine",
                    help="cosine decay to 0 (default), constant, or step (÷10 at 50%% and 75%%)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="samples per training step (default 64)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="on weights only: L2 for sgd, decoupled for adam (default 0)")
     p.add_argument("--augment-shift", type=int, default=0, metavar="K",
@@ -59,7 +62,9 @@ def register(sub):
     p.add_argument("--eval-every", type=int, default=1, metavar="N",
                    help="evaluate every N epochs (default 1; the last epoch always)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (same settings)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="numpy")
+    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="numpy",
+                   help="array backend (default numpy, also with a GPU; cupy or auto "
+                   "train on the GPU)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training precision (the model is saved in float32 either way)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing MODEL")

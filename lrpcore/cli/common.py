@@ -98,15 +98,13 @@ def no_labels(path, what="--target true needs --labels FILE (or a dataset that h
     """The one-line refusal of ``--target true`` without labels; for an image folder with class
     subfolders (unlabelled for a model unless they all name its classes) it says how to name
     them."""
-    from ..text import listing  # noqa: PLC0415
+    from ..io.datasets import folder_labels_hint  # noqa: PLC0415
 
     p = os.fspath(path)
     subs = sorted(d for d in os.listdir(p) if not d.startswith(".")
                   and os.path.isdir(os.path.join(p, d))) if os.path.isdir(p) else []
     if subs:
-        what += (f"; {p}: its subfolders ({listing(subs, shown=4)}) label its images only "
-                 "when each is named after one of the model's classes (a class name such as "
-                 "'Egyptian cat', or an index such as '285')")
+        what += f"; {p}: {folder_labels_hint(subs)}"
     return ShapeError(what)
 
 

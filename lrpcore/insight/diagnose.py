@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..rules import AlphaBeta, Epsilon, Gamma, Simple, ZPlus
+from ..text import elide_middle
 from .conservation import cut_sums
 
 # A layer is flagged when its ΣR changes by more than CHANGE_TOL of what arrived (or of the
@@ -291,6 +292,7 @@ class Accumulator:
     def __init__(self, layers, config):
         self.layers = list(layers)
         self.sources = getattr(layers, "sources", None)  # a graph's: who writes each input
+        self.names = getattr(layers, "names", None)  # a graph's node names, for the warnings
         self.config = config
         self._sums: list[np.ndarray] = []
         self._input_cut: list[np.ndarray] = []  # per sample: ΣR across the cut at the input
@@ -383,7 +385,7 @@ class Accumulator:
         return _diagnose(sums, mags, fin, self.layers, self.config,
                          self._nonneg if self._have_acts else None,
                          [float(np.median(z)) if z else None for z in self._zs],
-                         np.concatenate(self._input_cut))
+                         np.concatenate(self._input_cut), self.names)
 
 
 Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
@@ -400,8 +402,10 @@ def _host(a):
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
-def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None) -> Diagnosis:
-    """``input_cut``: ΣR across the cut at the input per sample (default: layer 0's input)."""
+def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
+              names=None) -> Diagnosis:
+    """``input_cut``: ΣR across the cut at the input per sample (default: layer 0's input);
+    ``names``: a graph's node names, given in the warnings."""
     n, L = sums.shape[0], len(layers)
     input_cut = sums[:, 0] if input_cut is None else input_cut
     f = sums[:, L]
@@ -445,12 +449,19 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None) -> Di
             site = Site(k, layer, config.rules[k], kind, factor,
                         None if nonneg is None else nonneg[k], zs[k])
             cause = find_cause(site)
-            findings.append(Finding(k, layer.describe(), kind, factor, magnitude, count, n,
-                                    cause.key, cause.text(site)))
+            findings.append(Finding(k, _describe(layers, k, names), kind, factor, magnitude, count,
+                                    n, cause.key, cause.text(site)))
             if kind == "blowup":
                 seen |= hit
             break  # one finding per layer: the most severe kind
     return Diagnosis(config.description, n, float(total), tuple(findings))
+
+
+def _describe(layers, k, names=None) -> str:
+    """A layer as a warning names it; a graph node by its name too, since the 112 nodes of an
+    EfficientNet are found by name (``lrp info``, ``--layer-rule``), not by index."""
+    what = layers[k].describe()
+    return f"{what}, node {elide_middle(names[k])}" if names else what
 
 
 def sample_activations(forward) -> list:

@@ -161,6 +161,14 @@ class Dataset:
         for i in range(len(self)):
             yield self.images(i)
 
+    def unlabelled_hint(self) -> str | None:
+        """Why an image folder with class subfolders has no labels for the open model, and
+        how to name them (:func:`folder_labels_hint`); None for any other dataset."""
+        classes = getattr(self._data, "class_names", None)
+        if self.labels is not None or not isinstance(self._data, ImageFolder) or not classes:
+            return None
+        return folder_labels_hint(classes)
+
     def label_name(self, label: int) -> str:
         if self.class_names and 0 <= label < len(self.class_names):
             return self.class_names[label]
@@ -609,6 +617,15 @@ def _class_of(folder_name, names, n_classes):
     if key.isdigit() and n_classes and int(key) < n_classes:
         return int(key)
     return None
+
+
+def folder_labels_hint(subfolders) -> str:
+    """How class subfolders must be named to label their images for a model (one that names
+    none of its classes leaves the folder unlabelled, :func:`_label_folder`): the one wording
+    of the commands' refusals and the explorer's accuracy line."""
+    return (f"its subfolders ({listing(subfolders, shown=4)}) label its images only when each "
+            "is named after one of the model's classes (a class name such as 'Egyptian cat', "
+            "or an index such as '285')")
 
 
 def _label_folder(dataset, model) -> None:

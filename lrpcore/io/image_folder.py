@@ -5,8 +5,9 @@ Images are listed on open and decoded only when asked for (Pillow), so a folder 
 of files opens at once. Photographs of any size are fitted to a model with ``fit``: the
 shorter side resized to ``resize`` and the centre ``crop``×``crop`` cut out (torchvision's
 Resize + CenterCrop); without ``fit`` the first image fixes the sample shape and an image of
-another size found later is an error that names it. Greyscale and RGBA files are converted;
-CMYK, 16-bit and decompression bombs are refused with one sentence naming the file.
+another size found later is an error that names it. Images are turned upright by their EXIF
+orientation tag (phone photos), unlike torchvision's loaders. Greyscale and RGBA files are
+converted; CMYK, 16-bit and decompression bombs are refused with one sentence naming the file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
 _FORMATS = ("PNG", "JPEG")  # what Pillow may decode: never by content alone (EPS, ...)
 _MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1}
+_ORIENTATION = 0x0112  # the EXIF tag, and the PIL.Image.Transpose that undoes each value
+_UPRIGHT = {1: None, 2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM",
+            5: "TRANSPOSE", 6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+_TURNED = (5, 6, 7, 8)  # the values that swap width and height
 
 
 def _listdir(folder: str) -> list[str]:
@@ -87,11 +92,42 @@ def _open(path: str):
     return im
 
 
+def _orientation(im) -> int:
+    """The EXIF orientation tag (1: stored upright); 1 also when the EXIF block is damaged:
+    the pixels are then read as stored, not refused."""
+    try:
+        with warnings.catch_warnings():  # "Corrupt EXIF data": the answer is 1 then
+            warnings.simplefilter("ignore")
+            value = im.getexif().get(_ORIENTATION, 1)
+        return value if value in _UPRIGHT else 1
+    except Exception:  # noqa: BLE001 - Pillow's EXIF parser raises many types
+        return 1
+
+
+def _upright(im):
+    """``im`` as photo viewers show it: a phone stores a portrait photo turned and says so in
+    the EXIF orientation tag, applied here (torchvision's loaders ignore it)."""
+    from PIL import Image  # noqa: PLC0415
+
+    method = _UPRIGHT[_orientation(im)]
+    return im if method is None else im.transpose(getattr(Image.Transpose, method))
+
+
+def _upright_size(im) -> tuple[int, int]:
+    """(height, width) as :func:`read_image` delivers the image, from the header alone."""
+    w, h = im.size
+    turned = "exif" in im.info and _orientation(im) in _TURNED  # "exif": no pixel decoded
+    return (w, h) if turned else (h, w)
+
+
 def read_image(path: str, channels: int | None = None) -> np.ndarray:
-    """One image as uint8 H×W×C: C = 1 for greyscale, 3 for colour (an alpha channel is laid
-    over white); ``channels`` = 3 makes greyscale RGB, 1 makes colour grey."""
+    """One image as uint8 H×W×C, upright (:func:`_upright`): C = 1 for greyscale, 3 for
+    colour (an alpha channel is laid over white); ``channels`` = 3 makes greyscale RGB, 1
+    makes colour grey."""
     im = _open(path)
     try:
+        im.load()  # a PNG's EXIF may follow its pixels
+        im = _upright(im)
         if im.mode in ("P", "PA"):
             im = im.convert("RGBA")
         if im.mode in ("RGBA", "LA"):
@@ -199,7 +235,7 @@ class ImageFolder:
         for path in self.files[:limit]:
             try:
                 with Image.open(path, formats=_FORMATS) as im:  # header only
-                    sizes.add((im.size[1], im.size[0]))
+                    sizes.add(_upright_size(im))
             except Exception:  # noqa: BLE001 - a broken file is reported when it is read
                 continue
         if len(sizes) < 2:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ..errors import ExportError, ModelFormatError
 from ..fileio import read_bytes, require_regular_file
 from ..model import Sequential
@@ -104,7 +106,12 @@ WRITERS: dict = {".npz": save_native, ".txt": write_toolbox_txt}
 def load_model(path, sidecar=True) -> Sequential:
     """Open a model file; the format is chosen by its extension.
 
-    With ``sidecar`` (the default) a ``MODEL.json`` beside the file is applied.
+    ``path`` is a file (the toolbox's ``.txt`` and ``.nn`` — read without running code from
+    the file —, the native ``.npz``, ``.onnx``) or a bundled name (``"mnist-lenet5"``,
+    ``"mnist-maxnet"``, ``"mnist-dense-rect"``, ``"mnist-dense-tanh"``,
+    ``"efficientnet-lite0"``). With ``sidecar`` (the default) a ``MODEL.json`` beside the file
+    is applied (input specification, class names). A chain is a :class:`Sequential`, an ONNX
+    graph a :class:`lrpcore.graph.GraphModel`; both explain alike.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
@@ -147,4 +154,23 @@ def save_model(model, path, overwrite=False, dtype=None) -> None:
                                f"writable: {', '.join(sorted(WRITERS))}")
     if os.path.exists(path) and not overwrite:
         raise ExportError(f"{path}: file exists (use overwrite to replace it)")
+    _check_range(model, path, dtype)
     writer(model, path, dtype=dtype, overwrite=overwrite)
+
+
+def _check_range(model, path, dtype) -> None:
+    """Refuse parameters the chosen precision cannot hold: cast to float32, a weight of 1e300
+    became inf, and the file written (exit 0) could not be read back."""
+    try:
+        narrow = dtype is not None and np.dtype(dtype) == np.float32
+    except TypeError:
+        narrow = False  # not a dtype: the writer names what it accepts (float16 too)
+    limit = float(np.finfo(np.float32).max)
+    for i, layer in enumerate(model.layers if narrow else ()):
+        for a in layer.native_params() or ():
+            a = np.asarray(a)
+            top = float(np.abs(a).max()) if a.size else 0.0
+            if top > limit:
+                raise ExportError(f"{path}: layer {i} ({layer.describe()}) holds parameters "
+                                  f"up to {top:.3g}, beyond {np.dtype(dtype).name}; store "
+                                  "them as float64")

@@ -409,6 +409,18 @@ def _meta(header, path, n_classes) -> dict:
     return meta
 
 
+def _check_activations(shapes, path) -> None:
+    """The bound ONNX imports have (a 14-KB native graph of 36 doubling Concats declared
+    2³⁶ outputs: loaded, then an explanation ran the machine out of memory)."""
+    from .onnx_graph import MAX_ACTIVATION_VALUES  # noqa: PLC0415
+
+    values = sum(math.prod(s) for s in shapes)
+    if values > MAX_ACTIVATION_VALUES:
+        raise ModelFormatError(f"{path}: its layers' outputs hold {values:,} values per "
+                               f"sample, more than {MAX_ACTIVATION_VALUES:,}; not a network "
+                               "this program can explain")
+
+
 def read_native(path) -> Sequential:
     """Read a native model; any defect raises ModelFormatError naming the file."""
     path = os.fspath(path)
@@ -428,10 +440,11 @@ def read_native(path) -> Sequential:
         model = Sequential(layers, spec, source=path)
     if spec is not None:
         try:
-            model.shapes()
+            shapes = model.shapes()
         except Exception as exc:  # noqa: BLE001 - ShapeError from a layer
             raise ModelFormatError(f"{path}: the header's input shape does not fit the "
                                    f"layers: {exc}") from None
         check_layout(spec, model, f"{path}: header 'input'")
+        _check_activations(shapes, path)
     model.meta = _meta(header, path, model.n_classes)
     return model

@@ -490,6 +490,16 @@ def _op_clip(b, node, attrs, where, t, data_in):
     _same_shape(b, node, t, Clip(low, high))
 
 
+def _op_softmax(b, node, attrs, where, t, data_in):
+    """Softmax over a flat tensor's features (a classifier's output); the engine's SoftMax
+    normalises axis 1, which for an image stored H×W×C is the height, not ONNX's axis."""
+    axis = int(attrs.get("axis", -1 if b.opset >= 13 else 1))
+    if len(t.shape) != 1 or axis not in (1, -1):
+        b.fail(where, f"Softmax along axis {axis} of a tensor of shape {brief(list(t.shape))} "
+                      "is not supported; only over the features of a flat tensor (N×classes)")
+    _same_shape(b, node, t, SoftMax())
+
+
 def _op_leaky_relu(b, node, attrs, where, t, data_in):
     _same_shape(b, node, t, LeakyReLU(_finite(float(attrs.get("alpha", 0.01)), where, b,
                                               "alpha")))
@@ -617,7 +627,7 @@ OPERATORS = {
     "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
     "Relu": _op_activation(Rect),
     "Tanh": _op_activation(Tanh),
-    "Softmax": _op_activation(SoftMax),
+    "Softmax": _op_softmax,
     "Clip": _op_clip,
     "LeakyRelu": _op_leaky_relu,
     "Identity": _op_alias,
@@ -791,6 +801,10 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
     outputs = {n.output for n in nodes}
+    empty = next((n for n in nodes if n.output in b.data and 0 in b.data[n.output].shape), None)
+    if empty is not None:  # e.g. a Gemm of 0 units: explaining it ended in an internal error
+        raise ModelFormatError(f"{path}: node '{short(empty.name)}' outputs an empty tensor "
+                               f"(shape {brief(list(b.data[empty.output].shape))})")
     values = sum(math.prod(t.shape) for name, t in b.data.items() if name in outputs)
     if values > MAX_ACTIVATION_VALUES:  # a 1-KB graph of doubling Concats asked for 100 GB
         raise ModelFormatError(f"{path}: its layers' outputs hold {values:,} values per sample, "

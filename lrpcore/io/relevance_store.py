@@ -202,6 +202,13 @@ class RelevanceStore:
             raise bad(f"{self._done.shape[0]:,} chunks, more than {MAX_TASKS:,}")
         for array in (self.relevance, self.outputs):
             check_zarr_chunks(self.path, array)
+        for array, rest in ((self.relevance, self.relevance.shape[1:]),
+                            (self.outputs, self.outputs.shape[1:])):
+            # chunks of one run's passes, each holding whole samples (as written): chunks
+            # of 32×32 over samples edited to 28×28 were read as their top-left corners
+            if tuple(array.chunks) != (chunk,) + tuple(rest):
+                raise bad(f"chunks of {brief(list(array.chunks))} in an array of "
+                          f"{brief(list(array.shape))}, not the run's {chunk} whole samples")
         return chunk
 
     def __len__(self) -> int:

@@ -118,6 +118,13 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
         raise ModelFormatError(f"{where}: input 'mean' and 'std' come together")
     if "mean" in fields and len(fields["mean"]) != len(fields["std"]):
         raise ModelFormatError(f"{where}: input 'mean' and 'std' need one value per channel")
+    channels = fields["raw_shape"][-1]
+    if "mean" in fields and len(fields["mean"]) not in (1, channels):
+        # three values for a greyscale model broadcast the image to three channels: the
+        # reshape to the model's input then failed as an internal error (hostile review)
+        raise ModelFormatError(f"{where}: input 'mean' and 'std' hold {len(fields['mean'])} "
+                               f"values, but the raw input {list(fields['raw_shape'])} has "
+                               f"{channels} channel{'s' * (channels != 1)}")
     for key in ("divide",):
         if key in merged:
             fields[key] = _number(merged[key], key, where, nonzero=True)

@@ -8,6 +8,7 @@ Pure functions: :func:`heatmap` (colour + outline), :func:`digit` (the input),
 
 from .colormaps import (
     COLORMAPS,
+    DEFAULT_COLORMAP,
     TOOLBOX_COLORMAPS,
     Colormap,
     ColormapError,
@@ -21,7 +22,8 @@ from .grid import grid
 from .outline import as_map, check_scaling, enlarge, outline_mask
 
 __all__ = [
-    "COLORMAPS", "TOOLBOX_COLORMAPS", "Colormap", "ColormapError", "colormap_names",
+    "COLORMAPS", "DEFAULT_COLORMAP", "TOOLBOX_COLORMAPS", "Colormap", "ColormapError",
+    "colormap_names",
     "get_colormap", "palette", "compose", "digit", "encode_png", "heatmap", "save_png",
     "to_uint8", "draw_text", "text_mask", "grid", "as_map", "check_scaling", "enlarge",
     "outline_mask",

@@ -23,6 +23,9 @@ from . import luts
 
 TOOLBOX_COLORMAPS = ("gray-red", "gray-red2", "black-green", "black-firered",
                      "blue-black-yellow")
+# the one default of every command, the explorer and the render functions: the toolbox's own
+# (its render.hm_to_rgb draws bwr), so `lrp explain --png` matches what the explorer shows
+DEFAULT_COLORMAP = "bwr"
 
 
 class ColormapError(RuleError):

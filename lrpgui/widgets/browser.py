@@ -155,7 +155,9 @@ class Browser(QWidget):
         name = self.state.dataset_name or "dataset"
         shown = printable_line(Path(name).name)
         if acc is None and self.state.dataset is not None and self.state.labels is None:
-            self.accuracy_label.setText(f"accuracy on {shown}: no labels")
+            hint = self.state.dataset.unlabelled_hint()
+            more = f"; {printable_line(hint)}" if hint else ""  # as `lrp explain` says it
+            self.accuracy_label.setText(f"accuracy on {shown}: no labels{more}")
         elif acc is None:
             self.accuracy_label.setText(f"accuracy on {shown}: —")
         else:

@@ -194,6 +194,28 @@ def test_unlabelled_data_says_no_labels(make_window, qtbot, tmp_path):
     assert "no labels" in window.browser.accuracy_label.text()
 
 
+def test_class_folders_that_name_no_class_say_how_to_name_them(make_window, tmp_path):
+    """Subfolders cat/ and coffee/ for a 10-class digit model label nothing: the browser said
+    only "no labels" where ``lrp explain --target true`` explains how to name them; it says
+    the same now (one wording, lrpcore.io.datasets.folder_labels_hint)."""
+    from PIL import Image
+
+    from lrpcore.io.datasets import folder_labels_hint
+
+    rng = np.random.default_rng(0)
+    for name in ("cat", "coffee"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(
+            tmp_path / "data" / name / "a.png")
+    window = make_window(dataset=tmp_path / "data")
+    label = window.browser.accuracy_label.text()
+    hint = folder_labels_hint(["cat", "coffee"])
+    assert "no labels" in label and hint in label
+    assert "subfolders (cat, coffee)" in hint and "model's classes" in hint
+    window.open_dataset(str(tmp_path / "data" / "cat"))  # a flat folder: nothing to rename
+    assert "subfolders" not in window.browser.accuracy_label.text()
+
+
 def test_compare_tool_opens_docked_views_keep_their_size(make_window, qtbot):
     window = make_window()
     open_tool(qtbot, window, "compare")

@@ -105,7 +105,10 @@ def test_every_bad_start_option_is_reported_and_none_breaks_the_views(toy_files,
     model, data = toy_files
     proc = run(["--model", str(model), "--dataset", str(data), "--colormap", "nope",
                 "--sample", "99999", "--rule", "bogus", "--quit-after-load"], tmp_path / "s.ini")
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the views still work (an explanation came), and the script learns that its options
+    # were refused (exit 1: test_a_refused_option_fails_the_scripted_modes)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "first explanation on display" in proc.stdout
     assert "Traceback" not in proc.stderr
     for text in ("--colormap nope", "--sample 99999", "--rule bogus"):
         assert text in proc.stderr
@@ -148,3 +151,16 @@ def test_a_screenshot_without_a_display_prints_no_qt_platform_notes(toy_files, t
                 str(tmp_path / "s.png")], tmp_path / "s.ini")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "does not support" not in proc.stderr and (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("option", [["--rule", "bogus"], ["--colormap", "nosuch"],
+                                    ["--sample", "99999"]])
+def test_a_refused_option_fails_the_scripted_modes(toy_files, tmp_path, option):
+    """`--screenshot shot.png --rule bogus` saved the window with another rule and exited 0
+    (acceptance review): a script gets status 1 and no picture of a view it did not ask for."""
+    model, data = toy_files
+    shot = tmp_path / "shot.png"
+    proc = run(["--model", str(model), "--dataset", str(data), "--screenshot", str(shot),
+                *option], tmp_path / "s.ini")
+    assert proc.returncode == 1 and f"lrp-explorer: {option[0]} {option[1]}:" in proc.stderr
+    assert not shot.exists() and "not saved: an option was refused" in proc.stderr

@@ -1,0 +1,88 @@
+"""What a new user meets first on the command line (acceptance review): every option of every
+command says what it does in --help, and the commands draw heatmaps in the colormap the
+explorer opens with (`lrp explain --png` and `lrp render` drew black-firered while the
+explorer, `lrp concepts` and `lrpcore.render.heatmap` drew bwr)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import build_parser, main
+from lrpcore.render import DEFAULT_COLORMAP
+
+
+def _options_without_help(parser, name="lrp"):
+    for action in parser._actions:  # argparse keeps no public list of its actions
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, subparser in action.choices.items():
+                yield from _options_without_help(subparser, f"{name} {sub}")
+        elif not isinstance(action, argparse._HelpAction) and not (action.help or "").strip():
+            yield f"{name} {'/'.join(action.option_strings) or action.dest}"
+
+
+def test_every_option_of_every_command_has_help_text():
+    assert list(_options_without_help(build_parser())) == []
+
+
+def test_commands_and_explorer_share_the_default_colormap():
+    from lrpgui.rendering import default_colormap
+    from lrpgui.state import AppState
+
+    assert default_colormap() == DEFAULT_COLORMAP == AppState().colormap
+    defaults = {}
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name in ("render", "concepts"):
+                sub = action.choices[name]
+                defaults[name] = next(a.default for a in sub._actions
+                                      if "--colormap" in a.option_strings)
+    assert defaults == {"render": DEFAULT_COLORMAP, "concepts": DEFAULT_COLORMAP}
+
+
+def test_explain_png_without_colormap_uses_the_default(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (1, 28, 28), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "R.npy"), "--png", str(tmp_path / "png")]) == 0
+    side = tmp_path / "png" / f"heatmap_0_{DEFAULT_COLORMAP}.png.json"
+    assert json.loads(side.read_text())["colormap"] == DEFAULT_COLORMAP
+
+
+@pytest.mark.parametrize("command", ["explain", "render"])
+def test_colormap_help_names_the_default(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert f"default {DEFAULT_COLORMAP}" in " ".join(capsys.readouterr().out.split())
+
+
+def _summaries(parser, name="lrp"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:  # the one-line help of each command
+                yield f"{name} {choice.dest}", choice.help
+            for sub, subparser in action.choices.items():
+                yield from _summaries(subparser, f"{name} {sub}")
+
+
+def test_command_summaries_read_alike():
+    """`lrp --help` listed "Explain samples … relevance." beside "train a model …" and
+    "pixel-flipping evaluation: …": one form, a capitalised sentence, for every command."""
+    odd = [(name, text) for name, text in _summaries(build_parser())
+           if not (text[:1].isupper() and text.rstrip().endswith((".", "?", ")")))]
+    assert odd == []
+
+
+def test_explain_png_help_names_the_files_it_writes(capsys, tmp_path):
+    """`--png DIR` said only "also write heatmap PNGs into DIR"; the names are documented
+    and are the ones written."""
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "heatmap_I_CMAP.png" in text and "heatmap_I_CMAP.png.json" in text
+    from lrpcore.export import explanation_file_names
+
+    assert explanation_file_names([3], ["jet"]) == ["heatmap_3_jet.png", "heatmap_3_jet.png.json"]
