@@ -270,10 +270,6 @@ def connect(scheduler=None, workers=None):
     live = _live_blas_threads()
     if live:  # the client's setting as it is now (a limit may be in force), not as it began
         environ.update({k: str(live) for k in BLAS_THREAD_VARS})
-    # a worker splits one large sample's kernels over its share of the cores only
-    # (lrpcore.parallel.all_cores): numba's threads spin, and workers splitting over the same
-    # cores made each other's passes many times slower
-    environ["NUMBA_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(workers or 1)))
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = distributed.LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
                                            processes=True, dashboard_address=":0",
