@@ -18,6 +18,7 @@ import numpy as np
 from .errors import Cancelled, RuleError
 from .explain import Explainer, RuleConfig, resolve_rules
 from .layers import Convolution, Linear, Pad
+from .text import is_digits
 
 CHUNK = 64  # conditional heatmaps computed per backward pass
 
@@ -80,7 +81,7 @@ def resolve_layer(ex, key) -> int:
 def _resolve(ex, key) -> int:
     n = len(ex.layers)
     text = str(key).strip()
-    if text.lstrip("-").isdigit():
+    if is_digits(text.lstrip("-")):
         k = int(text)
         k = k + n if k < 0 else k
         if not 0 <= k < n:

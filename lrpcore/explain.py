@@ -21,6 +21,7 @@ from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bound
 from .presets import preset_or_none
 from .rules import parse_rule
 from .targets import resolve_classes
+from .text import is_digits
 
 DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
 
@@ -79,7 +80,7 @@ def layer_indices(layers, key) -> list[int]:
     names = getattr(layers, "names", None)
     if names is not None:
         hits = match_layer_key(key, names)
-        index = isinstance(key, (int, np.integer)) or str(key).strip().isdigit()
+        index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
         # a glob: the layers of it that take rules (an index is range-checked by the caller)
         if not index and (len(hits) > 1 or names[hits[0]] != key):
             hits = [i for i in hits if layers[i].role in RULE_ROLES]

@@ -25,6 +25,7 @@ import types
 import numpy as np
 
 from .errors import ExportError
+from .text import is_digits
 
 TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-@<host>-": the next write there removes a dead run's files
 UNTAGGED_STALE_S = 86400  # a temporary name of an older version (no host tag) unchanged a day
@@ -89,7 +90,7 @@ def _owner(name: str):
     """(pid, host tag) of a temporary name; host None for names of older versions (which had
     no host tag), pid None when the name is not one of ours."""
     pid, _, rest = name[len(TEMP_PREFIX):].partition("-")
-    if not pid.isdigit():
+    if not is_digits(pid):
         return None, None
     host = rest[1:].partition("-")[0] if rest.startswith("@") else None
     return int(pid), host

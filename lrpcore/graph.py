@@ -23,7 +23,7 @@ from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # n
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Pad
 from .model import Sequential
-from .text import short, unique_elided
+from .text import is_digits, short, unique_elided
 
 
 class LayerList(list):
@@ -265,7 +265,7 @@ LAYER_KEY_HELP = (
 def match_layer_key(key, names) -> list[int]:
     """Indices a per-layer rule key addresses: an index, a node name, or a glob of node names
     or of their module paths (``layer1.*`` for PyTorch's '/layer1/conv1/Conv')."""
-    if isinstance(key, (int, np.integer)) or (isinstance(key, str) and key.strip().isdigit()):
+    if isinstance(key, (int, np.integer)) or is_digits(str(key).strip()):
         return [int(key)]
     hits = [i for i, name in enumerate(names) if name == key]
     if not hits:

@@ -106,6 +106,45 @@ def model_hash(model) -> str:
     return h.hexdigest()
 
 
+def dataset_key(data, n) -> str:
+    """What the reference cache knows a dataset by: its name or file, its size and, for a
+    file, its modification time (the CLI and the explorer alike: the explorer's name and
+    size alone showed the references of a file rewritten since)."""
+    data = os.fspath(data)
+    if os.path.isdir(data):  # an image folder: a photo replaced in place leaves its mtime
+        return f"{os.path.abspath(data)}|{n}|{_folder_stamp(data)}"
+    if os.path.exists(data):
+        st = os.stat(data)
+        return f"{os.path.abspath(data)}|{n}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{data}|{n}"
+
+
+def _folder_stamp(folder) -> str:
+    """Files, bytes and the newest modification time in ``folder`` and its subfolders (one
+    level: the class folders of an image folder)."""
+    count = size = newest = 0
+    todo = [folder]
+    for depth in range(2):
+        below = []
+        for path in todo:
+            try:
+                entries = list(os.scandir(path))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        below.append(entry.path)
+                    elif entry.is_file():
+                        st = entry.stat()
+                        count, size = count + 1, size + st.st_size
+                        newest = max(newest, st.st_mtime_ns)
+                except OSError:
+                    continue
+        todo = below if depth == 0 else []
+    return f"{count}|{size}|{newest}"
+
+
 def cache_key(model, config, target, layer, dataset_id, n) -> str:
     text = "|".join(str(p) for p in (FORMAT, model_hash(model), config.description, target,
                                      layer, dataset_id, n))
@@ -237,4 +276,5 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
     return refs
 
 
-__all__ = ["References", "cache_key", "compute_references", "model_hash", "references"]
+__all__ = ["References", "cache_key", "compute_references", "dataset_key", "model_hash",
+           "references"]

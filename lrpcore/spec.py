@@ -75,8 +75,12 @@ class InputSpec:
         if self.mean is not None:
             norm = (f", (x − mean)/std per channel, mean {_numbers(self.mean)}, "
                     f"std {_numbers(self.std)}")
-        return (f"raw {raw} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → x/{self.divide:g}"
-                f"{self.offset:+g}{norm}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
+        scale = "x" if self.divide == 1 else f"x/{self.divide:g}"  # not "x/1+0", "x/255+0"
+        shift = f"{self.offset:+g}" if self.offset else ""
+        if scale + shift == "x" and not norm:
+            scale = "as given"
+        return (f"raw {raw} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → {scale}"
+                f"{shift}{norm}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
 
     def mapped_range(self) -> tuple:
         """Where ``raw_range`` lands after preprocessing (padding value included)."""

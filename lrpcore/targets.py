@@ -17,6 +17,7 @@ import difflib
 import numpy as np
 
 from .errors import RuleError, ShapeError
+from .text import is_digits
 
 TARGET_WORDS = ("pred", "true", "output")
 # other spellings the engine has always taken
@@ -41,9 +42,9 @@ def parse_target(value, words=TARGET_WORDS, what="target", class_names=None):
         return text
     if _ALIASES.get(text, text) in TARGET_WORDS:  # e.g. "output" where one class is needed
         raise RuleError(f"{what} {value!r} is not available here: {_usage(words, False)}")
-    if text.isdigit():
+    if is_digits(text):
         return _checked_index(int(text), what, class_names)
-    if text.startswith("-") and text[1:].isdigit():
+    if text.startswith("-") and is_digits(text[1:]):
         raise RuleError(f"{what} {value}: a class index cannot be negative")
     names = _names(class_names)
     if not text or not any(n != str(k) for k, n in enumerate(names)):  # no names, or "0".."9"

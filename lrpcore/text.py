@@ -13,6 +13,13 @@ _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
 
 
+def is_digits(text) -> bool:
+    """Whether ``text`` is written in the digits 0-9 only (an index typed by a user, named by
+    a folder or a file): ``str.isdigit`` also takes "²", which ``int`` then refuses (an
+    internal error), and other scripts' digits, which ``int`` reads as numbers."""
+    return isinstance(text, str) and text.isascii() and text.isdigit()
+
+
 def printable(text) -> str:
     """``text`` without escape sequences, control characters and bidi controls (tabs and
     newlines kept)."""

@@ -11,6 +11,8 @@ import time
 STARTED = time.perf_counter()
 
 from lrpcore.allocator import keep_freed_memory  # noqa: E402 - after STARTED: startup time counts it
+from lrpcore.cli.common import check_outputs_free, png_output  # noqa: E402 - as the commands
+from lrpcore.errors import LRPError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -33,8 +35,8 @@ def parse_args(argv=None):
                    help="show only misclassified samples in the grid")
     p.add_argument("--quit-after-load", action="store_true",
                    help="quit once the first explanation is on display (smoke test)")
-    p.add_argument("--screenshot", metavar="PNG",
-                   help="save a picture of the window after loading, then quit")
+    p.add_argument("--screenshot", metavar="PNG", type=png_output,
+                   help="save a picture of the window (PNG) after loading, then quit")
     p.add_argument("--profile", action="store_true",
                    help="print median click-to-heatmap (split into forward, relevance, "
                    "diagnosis, render, GUI) and colormap-switch times, then quit")
@@ -45,7 +47,15 @@ def parse_args(argv=None):
                    help="use this settings file instead of the user's (also LRP_EXPLORER_SETTINGS)")
     p.add_argument("--timeout", type=_seconds, default=60.0,
                    help="seconds to wait for the first explanation in the modes that quit")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.profile_stats and not args.profile:  # it wrote nothing and said nothing
+        p.error("--profile-stats needs --profile (the statistics are of its clicks)")
+    if args.screenshot:  # a missing folder: now, not after the first explanation
+        try:
+            check_outputs_free([args.screenshot], overwrite=True)
+        except LRPError as exc:
+            p.error(f"argument --screenshot: {exc}")
+    return args
 
 
 def _seconds(text: str) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 
 from lrpcore.errors import LRPError
 from lrpcore.io import download
+from lrpcore.text import is_digits
 
 from . import services
 from .session import message
@@ -93,7 +94,7 @@ def written_status(paths, what="wrote") -> str:
 def figure_scale(remembered) -> int:
     """The scale to offer: the remembered one when it is a whole number ≥ 1, else 8."""
     text = str(remembered or "").strip()
-    return int(text) if text.isdigit() and int(text) >= 1 else DEFAULT_FIGURE_SCALE
+    return int(text) if is_digits(text) and int(text) >= 1 else DEFAULT_FIGURE_SCALE
 
 
 class Exports:

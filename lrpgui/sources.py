@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 import lrpcore
+from lrpcore.text import is_digits
 
 
 def open_dataset(spec) -> lrpcore.Dataset:
@@ -26,7 +27,7 @@ def open_dataset(spec) -> lrpcore.Dataset:
 
 def _layer_key(key):
     """A per-layer rule key: an index (also as digits) or a node name or glob."""
-    return int(key) if isinstance(key, int) or str(key).strip().isdigit() else str(key)
+    return int(key) if isinstance(key, int) or is_digits(str(key).strip()) else str(key)
 
 
 class PrecomputedRelevance:

@@ -12,9 +12,10 @@ import numpy as np
 from lrpcore.errors import RuleError, ShapeError
 from lrpcore.presets import preset_or_none
 from lrpcore.render.colormaps import DEFAULT_COLORMAP, get_colormap
+from lrpcore.render.overlay import overlay_opacity as _opacity
 from lrpcore.rules import parse_rule
 from lrpcore.targets import TARGET_WORDS, target_spec  # noqa: F401 (TARGET_WORDS re-exported)
-from lrpcore.text import printable_line
+from lrpcore.text import is_digits, printable_line
 
 from .evented import EventedModel, Field
 
@@ -74,7 +75,7 @@ def _layer_rules(value, _obj):
     string is an index); which layers a name or glob addresses is resolved per model."""
     out = {}
     for key, spec in dict(value or {}).items():
-        if isinstance(key, str) and key.strip().isdigit():
+        if isinstance(key, str) and is_digits(key.strip()):
             key = int(key)
         elif isinstance(key, str):
             key = key.strip()
@@ -159,7 +160,7 @@ class AppState(EventedModel):
     outline = Field(True, _bool)
     channels = Field("sum", _choice(("sum", "max-abs", "red", "green", "blue")),
                      "how a colour image's relevance becomes one map (lrpcore.render.overlay)")
-    overlay_opacity = Field(0.6, lambda v, _o: min(max(float(v), 0.0), 1.0),
+    overlay_opacity = Field(0.6, lambda v, _o: _opacity(v),
                             "opacity of the heatmap over the greyscale photograph")
     # filters of the sample grid
     filter_true = Field(None, _optional_int)

@@ -14,6 +14,7 @@ ENTRY_POINTS = {
     "explain": lrpcore.explain,
     "predict": lrpcore.predict,
     "load_model": lrpcore.load_model,
+    "open_dataset": lrpcore.open_dataset,
     "Explainer": lrpcore.Explainer.__init__,
     "Explainer.forward": lrpcore.Explainer.forward,
     "Explainer.explain": lrpcore.Explainer.explain,
@@ -38,3 +39,10 @@ def test_explain_docstring_states_the_defaults():
     doc = inspect.getdoc(lrpcore.explain)
     for words in ("EpsilonPlus", "simple", "float64", '"pred"', "layer index", "glob"):
         assert words in doc, words
+
+
+def test_open_dataset_docstring_lists_the_built_in_names():
+    from lrpcore.io.datasets import DATASET_NAMES
+
+    doc = inspect.getdoc(lrpcore.open_dataset)
+    assert all(f'"{name}"' in doc for name in DATASET_NAMES)

@@ -48,8 +48,11 @@ def test_explain_png_without_colormap_uses_the_default(tmp_path):
     np.save(tmp_path / "x.npy", x)
     assert main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--out",
                  str(tmp_path / "R.npy"), "--png", str(tmp_path / "png")]) == 0
-    side = tmp_path / "png" / f"heatmap_0_{DEFAULT_COLORMAP}.png.json"
-    assert json.loads(side.read_text())["colormap"] == DEFAULT_COLORMAP
+    side = json.loads((tmp_path / "png" / f"heatmap_0_{DEFAULT_COLORMAP}.png.json").read_text())
+    assert side["colormap"] == DEFAULT_COLORMAP
+    # the PNG names its samples as R.npy's sidecar does (it named only the model)
+    assert side["input"] == str(tmp_path / "x.npy") and side["raw"] is False
+    assert side["input"] == json.loads((tmp_path / "R.npy.json").read_text())["input"]
 
 
 @pytest.mark.parametrize("command", ["explain", "render"])
@@ -86,3 +89,29 @@ def test_explain_png_help_names_the_files_it_writes(capsys, tmp_path):
     from lrpcore.export import explanation_file_names
 
     assert explanation_file_names([3], ["jet"]) == ["heatmap_3_jet.png", "heatmap_3_jet.png.json"]
+
+
+@pytest.mark.parametrize("per_step, words", [("1", "steps of 1 pixel,"),
+                                             ("2", "steps of 2 pixels,")])
+def test_evaluate_summary_counts_pixels_in_english(tmp_path, capsys, per_step, words):
+    """`lrp evaluate --per-step 1` printed "100 steps of 1 pixels"."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8))
+    assert main(["evaluate", "mnist-lenet5", str(x), "--rule", "epsilon:0.01", "--steps", "3",
+                 "--per-step", per_step, "--csv", str(tmp_path / "f.csv"), "--quiet"]) == 0
+    assert words in capsys.readouterr().out
+
+
+def _example(parser, command):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command].epilog.split("example:", 1)[1].strip().splitlines()[0]
+
+
+@pytest.mark.parametrize("command", ["info", "rules"])
+def test_examples_that_need_no_files_run_as_written(capsys, command):
+    """`lrp info --help` showed `lrp info models/LeNet-5.txt`, a file the checkout does not
+    have (its models/ holds mnist-lenet5.npz ...)."""
+    words = _example(build_parser(), command).split()
+    assert words[:2] == ["lrp", command]
+    assert main(words[1:]) == 0

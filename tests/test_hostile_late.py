@@ -4,6 +4,7 @@ the input it needs and failed before the fix it guards."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -275,3 +276,264 @@ def test_the_explorer_refuses_a_model_of_more_classes_than_it_can_list(tmp_path)
     text = str(info.value)
     assert text.startswith(str(wide)) and "134,217,728 outputs" in text and "\n" not in text
     assert session.state.model_path == str(narrow)  # the open model stays
+
+
+def test_a_dilated_onnx_pooling_is_refused_not_read_undilated(tmp_path):
+    # MaxPool 2×2 with dilations 2 (a 3×3 reach: 6×6 out of 8×8) was read as a plain 2×2
+    # pool (7×7): before a global pooling the shapes still fitted and the model was wrong
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    from test_onnx_graph_hostile import _model
+
+    def dilated(m):
+        m.graph.node.insert(3, helper.make_node("MaxPool", ["a"], ["mp"], name="mp",
+                                                kernel_shape=[2, 2], strides=[1, 1],
+                                                dilations=[2, 2]))
+        m.graph.node[4].input[0] = "mp"
+
+    path = tmp_path / "dilated.onnx"
+    onnx.save(_model(mutate=dilated), str(path))
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "dilated pooling" in text and "\n" not in text
+
+
+def _conv_plus_constant(path, bias, nhwc=False):
+    """x → 1×1 Conv (4 channels of a 4×4 map: C = W) → Add(bias) → Flatten → Gemm, in NCHW or,
+    with ``nhwc``, transposed to NHWC before the Add (as tf2onnx exports)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(rng.randn(4, 2, 1, 1).astype(np.float32), "W"),
+             numpy_helper.from_array(np.asarray(bias, np.float32), "c"),
+             numpy_helper.from_array(rng.randn(2, 64).astype(np.float32), "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], name="conv", kernel_shape=[1, 1])]
+    if nhwc:
+        nodes.append(helper.make_node("Transpose", ["y"], ["yt"], name="t", perm=[0, 2, 3, 1]))
+    nodes += [helper.make_node("Add", ["yt" if nhwc else "y", "c"], ["z"], name="bias"),
+              helper.make_node("Flatten", ["z"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    W = numpy_helper.to_array(inits[0]).astype(float)[:, :, 0, 0]
+    G = numpy_helper.to_array(inits[2]).astype(float)
+    return W, G
+
+
+def test_an_onnx_constant_added_along_the_width_is_not_read_as_a_channel_bias(tmp_path):
+    # Conv output N×4×4×4 plus a constant of shape (4,): ONNX adds it along the width, the
+    # importer folded it into the convolution as one bias per channel, another model
+    pytest.importorskip("onnx")
+    path = tmp_path / "width.onnx"
+    _conv_plus_constant(path, [0, 10, 20, 30])
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "not one bias per output (4×1×1)" in text
+    # the channel bias PyTorch writes (4×1×1), and (4,) after a transpose to NHWC, still fold
+    x = np.random.RandomState(1).rand(1, 2, 4, 4)
+    for bias, nhwc in (([[[0]], [[10]], [[20]], [[30]]], False), ([0, 10, 20, 30], True)):
+        W, G = _conv_plus_constant(path, bias, nhwc)
+        y = np.einsum("oc,nchw->nohw", W, x) + np.array([0, 10, 20, 30.])[:, None, None]
+        if nhwc:
+            y = y.transpose(0, 2, 3, 1)
+        np.testing.assert_allclose(load_model(path).forward(x), y.reshape(1, -1) @ G.T,
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("include", [0, 1])
+def test_an_average_pool_padded_by_auto_pad_counts_as_onnx_does(tmp_path, include):
+    # AveragePool 3×3 with auto_pad SAME_UPPER and count_include_pad 0 (ONNX's default):
+    # ONNX averages a border window over its real pixels only; the importer checked only the
+    # 'pads' attribute, padded with zeros and divided by 9: another model, loaded silently
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    from test_onnx_graph_hostile import _model
+
+    def same_pool(m):
+        m.graph.node.insert(3, helper.make_node("AveragePool", ["a"], ["ap"], name="ap",
+                                                kernel_shape=[3, 3], strides=[1, 1],
+                                                auto_pad="SAME_UPPER",
+                                                count_include_pad=include))
+        m.graph.node[4].input[0] = "ap"
+
+    path = tmp_path / "pool.onnx"
+    onnx.save(_model(mutate=same_pool), str(path))
+    if include:  # zeros counted, as ONNX then does: loads
+        assert [n.name for n in load_model(path).nodes][-5:-3] == ["ap/pad", "ap"]
+        return
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "excludes the border from the count" in text
+
+
+@pytest.mark.parametrize("kind", ["BatchNormalization", "bias"])
+def test_a_fold_into_a_conv_whose_identity_is_read_elsewhere_keeps_that_reader(tmp_path, kind):
+    # Conv → Identity → BatchNormalization (or Add of a per-channel constant), the Identity
+    # also read by a residual Add: the importer counted the Conv's own readers only (one),
+    # folded the normalisation into the Conv, and the residual Add got the normalised map
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    W, G = rng.randn(3, 3).astype(np.float32), rng.randn(2, 3).astype(np.float32)
+    inits = [numpy_helper.from_array(W[:, :, None, None], "W"),
+             numpy_helper.from_array(G, "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Identity", ["c"], ["c2"], name="id")]
+    if kind == "bias":
+        inits.append(numpy_helper.from_array(np.full((3, 1, 1), 7, np.float32), "k"))
+        nodes.append(helper.make_node("Add", ["c2", "k"], ["n"], name="bias"))
+    else:
+        inits += [numpy_helper.from_array(np.full(3, v, np.float32), k)
+                  for k, v in (("s", 2), ("b", 5), ("mu", 1), ("var", 1))]
+        nodes.append(helper.make_node("BatchNormalization", ["c2", "s", "b", "mu", "var"],
+                                      ["n"], name="bn", epsilon=0.0))
+    nodes += [helper.make_node("Relu", ["n"], ["r"], name="relu"),
+              helper.make_node("Add", ["r", "c2"], ["a"], name="add"),
+              helper.make_node("GlobalAveragePool", ["a"], ["p"], name="gap"),
+              helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
+    path = tmp_path / "residual.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    if kind == "bias":  # a bias of no layer of its own: refused, not folded
+        with pytest.raises(ModelFormatError, match="bias of the Linear or Convolution"):
+            load_model(path)
+        return
+    x = rng.rand(1, 3, 4, 4)
+    c = np.einsum("oc,nchw->nohw", W.astype(float), x)
+    expected = (np.maximum((c - 1) * 2 + 5, 0) + c).mean(axis=(2, 3)) @ G.T.astype(float)
+    np.testing.assert_allclose(load_model(path).forward(x), expected, rtol=1e-5)
+
+
+def test_an_onnx_concat_of_maps_of_different_sizes_is_refused_at_load(tmp_path, capsys):
+    # Concat of a 6×6 Conv output with the 8×8 input: the model loaded ('lrp info' showed it)
+    # and every explanation failed blaming the input file, not the model
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(rng.randn(3, 3, 3, 3).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.randn(2, 6).astype(np.float32), "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Concat", ["c", "x"], ["k"], name="cat", axis=1),
+             helper.make_node("GlobalAveragePool", ["k"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
+    path = tmp_path / "concat.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "Concat" in err, err
+
+
+def test_an_onnx_shape_with_start_and_end_gives_those_dimensions(tmp_path):
+    # Shape(end=1) → Concat(-1) → Reshape: a flatten as newer exporters write it (opset 15).
+    # start and end were ignored, so the target became [0, 3, 1, 1, -1] and a valid model
+    # was refused (or, with Gather after it, read other dimensions)
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+    from test_onnx_graph_hostile import _model
+
+    def flatten_by_shape(m):
+        m.graph.node.remove(m.graph.node[4])
+        m.graph.node.insert(4, helper.make_node("Shape", ["p"], ["s"], name="shape", start=0,
+                                                end=1))
+        m.graph.node.insert(5, helper.make_node("Concat", ["s", "minus1"], ["to"], name="to",
+                                                axis=0))
+        m.graph.node.insert(6, helper.make_node("Reshape", ["p", "to"], ["f"], name="reshape"))
+        m.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "minus1"))
+
+    plain, reshaped = tmp_path / "plain.onnx", tmp_path / "reshaped.onnx"
+    onnx.save(_model(), str(plain))
+    onnx.save(_model(mutate=flatten_by_shape), str(reshaped))
+    x = np.random.RandomState(2).rand(2, 3, 8, 8)
+    np.testing.assert_allclose(load_model(reshaped).forward(x), load_model(plain).forward(x))
+
+
+@pytest.mark.parametrize("case", ["filters computed as W / 0", "a bias that is data"])
+def test_onnx_layer_parameters_computed_at_import_are_checked(tmp_path, case):
+    # Conv filters folded from Div(W, 0) were inf: the model loaded and every explanation
+    # blamed "parameters too large for float32 … or use float64"; a Conv bias naming a data
+    # tensor was dropped silently (the filters and biases read from initializers were checked)
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+    from test_onnx_graph_hostile import _model
+
+    def divided(m):
+        m.graph.node.insert(0, helper.make_node("Div", ["W0", "zero"], ["W"], name="div"))
+        m.graph.initializer[0].name = "W0"
+        m.graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
+
+    def data_bias(m):
+        m.graph.node[0].input[2] = "x"
+
+    path = tmp_path / "computed.onnx"
+    onnx.save(_model(mutate=divided if case.startswith("filters") else data_bias), str(path))
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "'conv'" in text and "\n" not in text
+    assert ("NaN or infinite" if case.startswith("filters") else "must be a constant") in text
+
+
+@pytest.mark.parametrize("key", ["raw_range", "value_range"])
+def test_a_sidecar_range_of_zero_width_is_refused(tmp_path, capsys, key):
+    # "value_range": [1, 1] was accepted: zB's bounds coincided and 'lrp explain --rule zb'
+    # warned of relevance blowing up 2,000-fold "for no recognised cause"
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS / "mnist-lenet5.npz", model)
+    (tmp_path / "m.json").write_text(json.dumps({"input": {key: [1, 1]}}))
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(model), str(x), "--rule", "zb", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "m.json") in err
+    assert key in err and "low < high" in err and not out.exists()
+
+
+def test_concepts_of_an_image_folder_whose_photo_was_replaced_are_computed_again(
+        tmp_path, monkeypatch):
+    # the reference cache knew a folder by its own size and time, which a file overwritten in
+    # place leaves as they were: the references of the old image were shown
+    from PIL import Image
+
+    from lrpcore import relmax
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    computed = []
+    real = relmax.compute_references
+    monkeypatch.setattr(relmax, "compute_references",
+                        lambda *a, **k: computed.append(1) or real(*a, **k))
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    for i in range(3):
+        Image.fromarray(rng.randint(0, 256, (28, 28)).astype(np.uint8)).save(folder / f"{i}.png")
+    st = os.stat(folder)
+
+    def run(out):
+        assert main(["concepts", "mnist-lenet5", str(folder), "--layer", "convolution1",
+                     "--top", "1", "--references", "2", "--out", str(tmp_path / out)]) == 0
+
+    run("a")
+    run("b")
+    assert len(computed) == 1  # the same images: from the cache
+    Image.fromarray(rng.randint(0, 256, (28, 28)).astype(np.uint8)).save(folder / "1.png")
+    newer = os.stat(folder / "1.png").st_mtime_ns + 10**9
+    os.utime(folder / "1.png", ns=(newer, newer))
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))  # the folder's own time as before
+    run("c")
+    assert len(computed) == 2

@@ -23,7 +23,8 @@ def test_targets_parse_alike_everywhere(value, want):
     assert s.target == str(want)
 
 
-@pytest.mark.parametrize("value", ["", "pre", "-1", -1, True, 2.5, "3.0", None])
+@pytest.mark.parametrize("value", ["", "pre", "-1", -1, True, 2.5, "3.0", None,
+                                   "²", "-²"])  # str.isdigit, but no int(): an internal error
 def test_bad_targets_fail_with_one_message(value):
     with pytest.raises(RuleError, match="class index"):
         parse_target(value)

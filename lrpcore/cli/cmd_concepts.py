@@ -119,11 +119,7 @@ def run(args) -> int:
 
 
 def _dataset_id(data, n) -> str:
-    """What the reference cache is keyed by: the dataset's name or file, its size and, for a
-    file, its modification time."""
-    import os
+    """What the reference cache is keyed by (:func:`lrpcore.relmax.dataset_key`)."""
+    from ..relmax import dataset_key  # noqa: PLC0415
 
-    if os.path.exists(data):
-        st = os.stat(data)
-        return f"{os.path.abspath(data)}|{n}|{st.st_size}|{st.st_mtime_ns}"
-    return f"{data}|{n}"
+    return dataset_key(data, n)

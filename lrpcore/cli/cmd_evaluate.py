@@ -138,7 +138,9 @@ def run(args) -> int:
     n = results[0].outputs.shape[0]
     steps = results[0].flipped.size - 1
     unit = results[0].unit
-    units = "pixels" if unit == 1 else f"{unit}×{unit} patches"
+    many = args.per_step != 1  # "100 steps of 1 pixel", "50 steps of 16 8×8 patches"
+    units = ("pixels" if many else "pixel") if unit == 1 else \
+        f"{unit}×{unit} {'patches' if many else 'patch'}"
     curves = f"{len(results)} curve{'s' * (len(results) != 1)}"
     print(f"{n} samples × {steps} steps of {args.per_step} {units}, {curves} in {seconds:.1f} s")
     print("AOPC (higher = the ordering finds what the model needs):")

@@ -21,6 +21,7 @@ from ..insight.diagnose import Accumulator, sample_activations
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..spec import unit_inputs
+from ..text import is_digits
 from .common import (
     add_command,
     check_outputs_free,
@@ -115,7 +116,7 @@ def parse_layer_rules(items) -> dict:
         if not sep or not spec or not index:
             raise RuleError(f"--layer-rule {item!r}: expected I=SPEC, e.g. 0=flat")
         index = index.strip()
-        rules[int(index) if index.lstrip("-").isdigit() else index] = spec
+        rules[int(index) if is_digits(index.lstrip("-")) else index] = spec
     return rules
 
 
@@ -322,8 +323,10 @@ class PngWriter:
             export.refuse_existing(args.png,
                                    export.explanation_file_names(range(fed_shape[0]), self.cmaps),
                                    hint="use --overwrite to replace them")
+        # the samples' source as the .npy sidecars name it: a PNG is traced back to its data
         self.info = export.sidecar_info(args.model, config.description, str(target),
-                                        explainer.backend.name, explainer.dtype.name)
+                                        explainer.backend.name, explainer.dtype.name,
+                                        input=str(args.input), raw=bool(args.raw))
         self.created_dir = not os.path.isdir(args.png)
 
     def write(self, explainer, R, fed, start, y, target, labels) -> None:

@@ -12,7 +12,7 @@ from .common import add_command
 
 def register(sub):
     p = add_command(sub, "info", "Show a model's layers, shapes, parameters and input.",
-                    "lrp info models/LeNet-5.txt",
+                    "lrp info mnist-lenet5",
                     description="Prints every layer with its output shape and parameter count, "
                     "the input specification (how raw samples are scaled and padded), and the "
                     "class names, accuracy and provenance the file carries. Reads .txt, .nn, "

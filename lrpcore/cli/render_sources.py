@@ -132,9 +132,17 @@ class RelevanceFile:
         side = self.provenance().get("relevance_sidecar", {})
         if not isinstance(side, dict):  # a crafted sidecar ([1], a number): no facts from it
             side = {}
+        if side.get("layout") == "overlay":  # the explorer's overlay export: RGB, not relevance
+            raise ShapeError(f"{spec}: an overlay image (heatmap blended over the input, RGB; "
+                             "its sidecar says so), not relevance: give the relevance .npy")
         written = side.get("shape") if side.get("content") == "relevance" else None
         refuse_vectors(a.shape if written == list(a.shape) or _feature_rows(a.shape)
                        else None, spec)
+        if isinstance(side.get("sample"), int) and a.ndim == 3 and a.shape[0] <= 4 < a.shape[2]:
+            # one C×H×W map of the sample its sidecar names (the explorer's Export .npy of a
+            # PyTorch-layout model), not C maps of H×W: lrp figure drew a photograph's three
+            # channels as three samples, lrp render its first channel only
+            a = a[None]
         self.batch = as_batch(a, spec)
         if self.batch.ndim == 2 and round(self.batch.shape[1] ** 0.5) ** 2 != self.batch.shape[1]:
             raise ShapeError(f"{spec}: maps of {self.batch.shape[1]} values are not square "

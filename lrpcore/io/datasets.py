@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
-from ..text import listing
+from ..text import is_digits, listing
 from .claims import check_mat_claims, check_npz_member
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
@@ -503,6 +503,11 @@ def _refuse_zarr(folder) -> None:
 def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
+    ``path_or_name`` is a file (``.npy``/``.npz``, the toolbox's ``.mat``/``.txt``, MNIST IDX,
+    gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), or a
+    built-in name: ``"mnist-test"`` (bundled), ``"mnist-sample"`` (5,000 training digits),
+    ``"mnist-train"`` (after ``lrp data download``) or ``"natural-images"`` (ten photographs).
+
     ``labels`` may be a label file (.npy/.npz/.mat/.txt/IDX: N, N × 1 floats of whole numbers,
     or one-hot), an array, or None (use labels found with the data, if any). With ``model``, a
     folder of photographs of any size is resized and centre-cropped to its input and class
@@ -614,7 +619,7 @@ def _class_of(folder_name, names, n_classes):
     for k, name in enumerate(names):
         if key in (s.strip().lower() for s in str(name).split(",")):
             return k
-    if key.isdigit() and n_classes and int(key) < n_classes:
+    if is_digits(key) and n_classes and int(key) < n_classes:
         return int(key)
     return None
 

@@ -75,7 +75,11 @@ class _Builder:
     def const(self, name, where, what):
         if name not in self.consts:
             self.fail(where, f"{what} must be a constant")
-        return self.consts[name]
+        value = self.consts[name]
+        if np.asarray(value).dtype.kind == "f" and not np.all(np.isfinite(value)):
+            # initializers are checked when read; this one was computed (e.g. W / 0)
+            self.fail(where, f"{what} hold NaN or infinite values")
+        return value
 
     def channels_last(self, t: _Tensor, where) -> _Tensor:
         """The tensor stored channels-last (a ToChannelsLast node for a C×H×W input)."""
@@ -155,13 +159,13 @@ def _fold(b, node, attrs, where, onnx):
         return True
     if op == "Shape" and node.input[0] in b.data:
         t = b.data[node.input[0]]
-        b.consts[node.output[0]] = np.asarray((0,) + t.shape, dtype=np.int64)  # 0: the batch
+        b.consts[node.output[0]] = _shape_of((0,) + t.shape, attrs)  # 0: the batch
         return True
     if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
         return False
     x = ins[0]
     if op == "Shape":
-        value = np.asarray(np.shape(x), dtype=np.int64)
+        value = _shape_of(np.shape(x), attrs)
     elif op == "Gather":
         index, axis = np.asarray(ins[1]).astype(np.int64), int(attrs.get("axis", 0))
         if not -np.ndim(x) <= axis < np.ndim(x):
@@ -234,6 +238,14 @@ def _fold(b, node, attrs, where, onnx):
     return True
 
 
+def _shape_of(dims, attrs) -> np.ndarray:
+    """Shape's output: the dimensions from ``start`` to ``end`` (opset 15; Python's slicing
+    is ONNX's, negative and clamped). Without them, Shape(start=1) gave the batch first."""
+    end = attrs.get("end")
+    return np.asarray(tuple(dims)[int(attrs.get("start", 0)):None if end is None else int(end)],
+                      dtype=np.int64)
+
+
 def _reshape_const(x, target, b, where):
     target = _ints(np.atleast_1d(target), where, b, "Reshape's shape")
     shape = [np.shape(x)[k] if t == 0 and k < np.ndim(x) else t for k, t in enumerate(target)]
@@ -247,7 +259,7 @@ def _reshape_const(x, target, b, where):
 
 def _conv(b, node, attrs, where, t):
     W = b.const(node.input[1], where, "the filters")
-    B = b.consts.get(_optional_input(node, 2)) if _optional_input(node, 2) else None
+    B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
@@ -353,10 +365,14 @@ def _pool(b, node, attrs, where, t, cls):
     strides = _pair(attrs.get("strides", kernel), where, b, "strides")
     if int(attrs.get("ceil_mode", 0)):
         b.fail(where, "ceil_mode pooling is not supported")
-    if cls is MeanPool and any(attrs.get("pads", [0])) and not attrs.get("count_include_pad", 0):
+    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
+        b.fail(where, "dilated pooling is not supported")
+    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0)
+    if cls is MeanPool and x is not t and not int(attrs.get("count_include_pad", 0)):
+        # padded by ``pads`` or by auto_pad SAME_* (which the check of ``pads`` alone missed:
+        # the border's averages then counted the zeros ONNX leaves out)
         b.fail(where, "padded average pooling that excludes the border from the count is not "
                       "supported")
-    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0)
     layer = cls(kernel, strides)
     Ho, Wo, C = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     out = b.add(node.name, layer, [x.name], node.output[0])
@@ -413,15 +429,35 @@ def _gemm(b, node, attrs, where, t):
     _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.array(bias))
 
 
+def _sole_reader(b, t) -> bool:
+    """Whether one node reads ``t``, counting reads of its aliases (Identity, Dropout, a
+    relabelling Transpose): a BatchNormalization or bias folded into the layer before it
+    changes that layer's output for every reader, and a residual Add reading the Identity of
+    a Conv got the normalised map instead of the Conv's."""
+    names = [name for name, d in b.data.items() if d.name == t.name]
+    reads = sum(b.readers.get(name, 0) for name in names)
+    return reads - (len(names) - 1) <= 1  # each alias was made by one node reading t
+
+
 def _fold_bias(b, node, where, t, c):
     """Add of a constant right after a Linear or Convolution: it is that layer's bias."""
     k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
     layer = None if k is None else b.nodes[k].layer
-    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+    if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         b.fail(where, "Add of a constant is supported only as the bias of the Linear or "
                       "Convolution right before it")
     n = layer.B.shape[0]
     c = np.asarray(c, dtype=np.float64)
+    shape = np.shape(c)
+    while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns the trailing axes
+        shape = shape[1:]
+    per_output = (n, 1, 1) if len(t.shape) == 3 and t.storage == "cl" else (n,)  # C×H×W
+    if c.size > 1 and shape != per_output:
+        # a C×H×W map plus a constant of shape (C,) adds along the width: read as one bias
+        # per channel it gave another model
+        b.fail(where, f"a constant of shape {brief(list(np.shape(c)))} added to a tensor of "
+                      f"shape {brief(list(t.shape))} is not one bias per output "
+                      f"({'×'.join(map(str, per_output))})")
     if c.size == 1:
         c = np.full(n, float(c.reshape(-1)[0]))
     elif c.size == n:
@@ -445,7 +481,7 @@ def _batchnorm(b, node, attrs, where, t):
     s = scale / np.sqrt(var + eps)
     k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
     layer = None if k is None else b.nodes[k].layer
-    if layer is None or not getattr(layer, "weighted", False) or b.readers.get(t.name, 0) > 1:
+    if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         # nothing to fold into (or its output is read elsewhere): an affine layer of its own
         if t.storage == "same" and len(t.shape) == 3:
             t = b.channels_last(t, where)
@@ -821,6 +857,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
                            "opset": int(opset)}}
     try:
-        return GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
+        model = GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
+        model.shapes()  # a Concat of 6×6 and 8×8 maps loaded, and explaining blamed the input
     except LRPError as exc:  # e.g. two nodes writing one tensor: the message lacks the file
         raise ModelFormatError(f"{path}: {error_line(exc, 400)}") from None
+    return model

@@ -41,9 +41,10 @@ def _shape(value, key, where):
 
 def _range(value, key, where):
     if (not isinstance(value, list | tuple) or len(value) != 2
-            or not all(_is_number(v) for v in value) or value[0] > value[1]):
-        raise ModelFormatError(f"{where}: input '{key}' must be two finite numbers [low, high], "
-                               f"got {str(value)[:60]}")
+            or not all(_is_number(v) for v in value) or value[0] >= value[1]):
+        # [5, 5]: zB's bounds then coincide and relevance blew up "for no recognised cause"
+        raise ModelFormatError(f"{where}: input '{key}' must be two finite numbers [low, high] "
+                               f"with low < high, got {str(value)[:60]}")
     return (float(value[0]), float(value[1]))
 
 

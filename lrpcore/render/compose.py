@@ -27,12 +27,15 @@ def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=2.0) -> np.ndarray:
 
     Parameters
     ----------
-    R : array, H×W, H×W×C (summed over channels) or a flat vector of square size.
+    R : array, H×W, H×W×C (summed over channels), C×H×W with C ≤ 4 (one sample of what
+        :func:`lrpcore.explain` returns for a PyTorch-layout model) or a flat vector of
+        square size.
     x : array or None, the input scaled to [0, 1], same layout; when given, its Canny outline
         (computed on the enlarged input with ``sigma``) is drawn in black.
     cmap : str, a name from :func:`colormap_names` (or a matplotlib map name).
     """
     cm = get_colormap(cmap)
+    R, x = channels_last(R), None if x is None else channels_last(x)
     R = enlarge(as_map(R), scaling)
     rgb = np.clip(cm(R), 0.0, 1.0)
     if x is not None:
@@ -42,6 +45,16 @@ def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=2.0) -> np.ndarray:
                              f"relevance map of shape {R.shape[:2]}")
         rgb[outline_mask(xe, sigma)] = 0.0
     return rgb
+
+
+def channels_last(a) -> np.ndarray:
+    """H×W×C of a C×H×W map (C ≤ 4 < H, W: the layout of a PyTorch export's relevance); any
+    other array unchanged. A 1×28×28 ResNet map was read as H = 1, W = 28 and 28 channels and
+    drawn as a 3×84 strip."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[0] <= 4 < min(a.shape[1], a.shape[2]):
+        return np.moveaxis(a, 0, -1)
+    return a
 
 
 def _gray(x) -> np.ndarray:
@@ -57,7 +70,7 @@ def digit(x, scaling=3) -> np.ndarray:
 
     RGB inputs (H×W×3 in [0, 1]) are shown as they are.
     """
-    x = np.asarray(x)
+    x = channels_last(x)
     if x.ndim == 3 and x.shape[2] == 3:
         rgb = np.clip(np.stack([as_map(x[..., k], "input") for k in range(3)], -1), 0.0, 1.0)
         return enlarge(rgb, scaling)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ShapeError
 from .colormaps import get_colormap
 from .outline import as_map, enlarge
 
@@ -45,10 +46,19 @@ def channel_map(R, mode: str = "sum") -> np.ndarray:
     return CHANNEL_MAPS[mode][1](R)
 
 
+def overlay_opacity(value) -> float:
+    """``value`` clipped to 0..1, the one check of the overlay's and the explorer's opacity;
+    NaN is refused (it passed the clip and blended a NaN picture)."""
+    opacity = float(value)
+    if np.isnan(opacity):
+        raise ShapeError("overlay opacity must be a number from 0 to 1, got nan")
+    return min(max(opacity, 0.0), 1.0)
+
+
 def overlay(R, x01, opacity: float = 0.6, cmap: str = "bwr", scaling: int = 1) -> np.ndarray:
     """(H·s)×(W·s)×3 float in [0, 1]: the coloured map (zero = the colormap's centre) laid
     with ``opacity`` over the photograph in grey (channel mean of ``x01``)."""
-    opacity = float(np.clip(opacity, 0.0, 1.0))
+    opacity = overlay_opacity(opacity)
     heat = np.clip(get_colormap(cmap)(enlarge(as_map(R), scaling)), 0.0, 1.0)
     x = np.asarray(x01, dtype=np.float64)
     grey = x.mean(axis=-1) if x.ndim == 3 else as_map(x)

@@ -43,6 +43,7 @@ from ..layers import (
 )
 from ..model import Sequential
 from ..spec import InputSpec
+from ..text import is_digits
 
 _LENET = ("conv:5x5x10,rect,{pool}:2,conv:5x5x25,rect,{pool}:2,conv:4x4x100,rect,{pool}:2,"
           "conv:1x1x10,flatten")
@@ -120,7 +121,7 @@ def _no_argument(name):
 
 def _positive(usage):
     def parse(arg):
-        if not arg.isdigit() or int(arg) < 1:
+        if not is_digits(arg) or int(arg) < 1:
             raise _TokenError(usage)
         return (int(arg),)
     return parse

@@ -247,7 +247,8 @@ class ConceptsPanel(ToolPanel):
         labels = s.labels
         target = parse_target(s.target if s.target != "true" or labels is not None else "pred")
         config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
-        layer, ds, name = self.layer(), s.dataset, f"{s.dataset_name}|{len(s.dataset)}"
+        layer, ds = self.layer(), s.dataset
+        name = relmax.dataset_key(s.dataset_name, len(s.dataset))  # a rewritten file: anew
 
         def job(token):
             return relmax.references(ex, ds, layer, config, target, labels, n=8,

@@ -32,7 +32,7 @@ from lrpcore.errors import LRPError
 from lrpcore.explain import layer_indices, resolve_rules
 from lrpcore.presets import PRESETS, preset_or_none
 from lrpcore.rules import RULES, format_number, parse_rule
-from lrpcore.text import no_markup
+from lrpcore.text import is_digits, no_markup
 
 from .. import rendering
 from .choice_box import ChoiceBox
@@ -287,7 +287,7 @@ class RulePanel(QWidget):
         if "=" in text:
             given, _, text = text.rpartition("=")
             given = given.strip()
-            overrides[int(given) if given.isdigit() else given] = text.strip()
+            overrides[int(given) if is_digits(given) else given] = text.strip()
         elif not text or text == default:
             overrides.pop(layer, None)
             overrides.pop(key, None)
