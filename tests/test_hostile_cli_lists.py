@@ -18,3 +18,20 @@ def test_an_empty_bench_list_is_refused_in_one_line(option, capsys):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and "internal error" not in lines[0]
     assert "model " not in captured.out  # no table was started
+
+
+def test_quick_bench_keeps_batch_sizes_and_repeats_given_with_it(monkeypatch, capsys):
+    """``--quick`` chose batch sizes 1, 16 and 3 repeats over ``--batch-sizes``/``--repeat``
+    given with it, quietly; what is given explicitly wins now, the rest stays quick."""
+    from lrpcore import bench
+
+    runs = []
+    monkeypatch.setattr(bench, "run_benchmark",
+                        lambda models, batches, dtypes, rules, backend, repeat, report:
+                        runs.append((tuple(batches), repeat)) or ([], {}))
+    base = ["bench", "--models", "lenet5", "--rules", "epsilon", "--dtypes", "float32"]
+    assert main([*base, "--quick", "--batch-sizes", "2,4", "--repeat", "5"]) == 0
+    assert main([*base, "--quick"]) == 0
+    assert main([*base, "--quick", "--repeat", "1"]) == 0
+    assert main(base) == 0
+    assert runs == [((2, 4), 5), ((1, 16), 3), ((1, 16), 1), ((1, 16, 64, 256), 7)]

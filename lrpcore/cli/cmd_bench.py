@@ -7,6 +7,9 @@ import json
 from ..errors import RuleError
 from .common import add_command, check_outputs_free
 
+DEFAULTS = {"batch_sizes": "1,16,64,256", "repeat": 7}
+QUICK = {"batch_sizes": "1,16", "repeat": 3}  # --quick, for what is not given explicitly
+
 
 def _csv(text, cast=str, option=None):
     """The values of a comma-separated list; with ``option``, an empty list is refused (an
@@ -39,8 +42,8 @@ def register(sub):
     p.add_argument("--models", default="lenet5,long-rect", metavar="M1,M2,...",
                    help="comma-separated architectures to time, of "
                    f"{', '.join(BENCH_MODELS)} (default lenet5,long-rect)")
-    p.add_argument("--batch-sizes", default="1,16,64,256", metavar="N1,N2,...",
-                   help="comma-separated samples per pass (default 1,16,64,256)")
+    p.add_argument("--batch-sizes", metavar="N1,N2,...",
+                   help="comma-separated samples per pass (default 1,16,64,256; --quick: 1,16)")
     p.add_argument("--dtypes", default="float64,float32", metavar="D1,D2,...",
                    help="comma-separated precisions, float64 and/or float32 (default both)")
     p.add_argument("--rules", default="epsilon:0.01,alphabeta:2,EpsilonPlus,EpsilonGammaBox",
@@ -51,8 +54,11 @@ def register(sub):
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto",
                    help="numpy (CPU), cupy (GPU) or auto: the GPU when one is usable "
                    "(default auto)")
-    p.add_argument("--repeat", type=int, default=7, help="timings per figure (median)")
-    p.add_argument("--quick", action="store_true", help="batch sizes 1 and 16, 3 repeats")
+    p.add_argument("--repeat", type=int,
+                   help="timings per figure, their median shown (default 7; --quick: 3)")
+    p.add_argument("--quick", action="store_true",
+                   help="batch sizes 1 and 16, 3 repeats (--batch-sizes and --repeat given "
+                   "with it are kept)")
     p.add_argument("--concepts", action="store_true",
                    help="instead: time SpRAy (one class, all 5,000 digits) and RelMax "
                    "references over the MNIST sample on the bundled LeNet-5")
@@ -81,17 +87,19 @@ def run(args) -> int:
     for r in rules:
         if preset_or_none(r) is None:
             parse_rule(r)
-    batches = (1, 16) if args.quick else _csv(args.batch_sizes, int, "--batch-sizes")
+    quick = QUICK if args.quick else DEFAULTS  # what is given explicitly wins over --quick
+    sizes = quick["batch_sizes"] if args.batch_sizes is None else args.batch_sizes
+    batches = _csv(sizes, int, "--batch-sizes")
     if not batches or min(batches) < 1:
-        raise RuleError(f"--batch-sizes {args.batch_sizes!r}: give whole numbers ≥ 1")
+        raise RuleError(f"--batch-sizes {sizes!r}: give whole numbers ≥ 1")
     dtypes = _csv(args.dtypes, option="--dtypes")
     for dtype in dtypes:
         get_dtype(dtype)
     if args.json:
         check_outputs_free([args.json], args.overwrite)  # fail before minutes of timing
-    if args.repeat < 1:  # max(1, …) used to turn 0 into one quiet timing
-        raise RuleError(f"--repeat {args.repeat}: give a whole number ≥ 1")
-    repeat = 3 if args.quick else args.repeat
+    repeat = quick["repeat"] if args.repeat is None else args.repeat
+    if repeat < 1:  # max(1, …) used to turn 0 into one quiet timing
+        raise RuleError(f"--repeat {repeat}: give a whole number ≥ 1")
     print(format_header(rules))
     rows, rates = run_benchmark(models, batches, dtypes, rules, args.backend, repeat,
                                 report=lambda row: print(format_row(row), flush=True))
