@@ -12,7 +12,8 @@ every core busy), and split over numba's threads by rows, for a pass that holds 
 (``lrpcore.parallel.all_cores``: one photograph). Such a pass also takes its large matrix
 products here (``matmul``), split the same way with BLAS at one thread in each part: split by
 OpenBLAS's own threads, its idle workers spun for ~0.1 s after each product on the core the next
-kernel's second half needed. Splitting by rows changes no result.
+kernel's second half needed. A split kernel gives the serial one's bits; a split product may
+differ from numpy's in the last digits (BLAS blocks it differently).
 
 Kernels compile on first use (about a second each per dtype) and are cached on disk by numba;
 the module is imported only when a large array needs it (``kernels.compiled``), so the command
