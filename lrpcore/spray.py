@@ -72,8 +72,10 @@ class SprayResult:
         return int(self.clusters.max()) + 1 if self.clusters.size else 0
 
     def prototypes(self) -> np.ndarray:
-        """(k, H, W): each cluster's mean heatmap."""
+        """(k, H, W): each cluster's mean heatmap (zeros for a cluster without samples: a
+        result whose cluster numbers skip some drew NaN prototypes, with numpy's warnings)."""
         return np.stack([self.heatmaps[self.clusters == c].mean(axis=0)
+                         if np.any(self.clusters == c) else np.zeros(self.heatmaps.shape[1:])
                          for c in range(self.k)])
 
     def sizes(self) -> np.ndarray:

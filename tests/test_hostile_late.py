@@ -537,3 +537,20 @@ def test_concepts_of_an_image_folder_whose_photo_was_replaced_are_computed_again
     os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))  # the folder's own time as before
     run("c")
     assert len(computed) == 2
+
+
+def test_spray_prototypes_of_a_cluster_without_samples_are_blank_not_nan():
+    # clusters numbered 0 and 5 of six samples (a saved result opened again): the window drew
+    # NaN prototypes for clusters 1…4 with numpy's "Mean of empty slice" warnings
+    from lrpcore.spray import SprayResult
+
+    n = 6
+    r = SprayResult(np.arange(n), np.zeros(n, np.int64), np.ones((n, 4, 4)),
+                    np.ones((n, 16)), np.array([0, 0, 5, 5, 5, 5]), np.zeros(5),
+                    np.zeros((n, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        protos = r.prototypes()
+    assert protos.shape == (6, 4, 4) and np.isfinite(protos).all()
+    assert protos[0].max() == protos[5].max() == 1 and not protos[1:5].any()
+    assert r.sizes().tolist() == [2, 0, 0, 0, 0, 4]

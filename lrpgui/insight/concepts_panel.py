@@ -247,12 +247,13 @@ class ConceptsPanel(ToolPanel):
         labels = s.labels
         target = parse_target(s.target if s.target != "true" or labels is not None else "pred")
         config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
-        layer, ds = self.layer(), s.dataset
-        name = relmax.dataset_key(s.dataset_name, len(s.dataset))  # a rewritten file: anew
+        layer, ds, source = self.layer(), s.dataset, s.dataset_name
 
         def job(token):
+            # keyed by the file's time too (a rewritten file: anew); a folder's files are
+            # looked at here, in the worker, not on the GUI thread
             return relmax.references(ex, ds, layer, config, target, labels, n=8,
-                                     dataset_id=name,
+                                     dataset_id=relmax.dataset_key(source, len(ds)),
                                      progress=lambda d, t: token.progress(d, t, None),
                                      cancelled=token.cancelled)
 

@@ -154,6 +154,7 @@ class Browser(QWidget):
         acc = self.state.accuracy
         name = self.state.dataset_name or "dataset"
         shown = printable_line(Path(name).name)
+        hint = None
         if acc is None and self.state.dataset is not None and self.state.labels is None:
             hint = self.state.dataset.unlabelled_hint()
             more = f"; {printable_line(hint)}" if hint else ""  # as `lrp explain` says it
@@ -164,6 +165,8 @@ class Browser(QWidget):
             seen = " (its training data)" if self._trained_on(name) else ""
             self.accuracy_label.setText(f"accuracy on {shown}: {100 * acc:.2f} %"
                                         + seen)
+        # the hint whole in the tooltip too: a short dock clips the label's last lines
+        self.accuracy_label.setToolTip(no_markup(hint) if hint else "")
 
     def _trained_on(self, dataset_name) -> bool:
         """Whether the model's provenance names this dataset as its training data: an
@@ -179,6 +182,8 @@ class Browser(QWidget):
         self.progress.setVisible(done < total)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        if done < total:
+            self.accuracy_label.setToolTip("")
         if done < total and self.state.labels is None:  # predictions only (grid, filters)
             self.accuracy_label.setText(f"accuracy: no labels (predicting {done:,}/{total:,})")
         elif done < total:

@@ -194,7 +194,7 @@ def test_unlabelled_data_says_no_labels(make_window, qtbot, tmp_path):
     assert "no labels" in window.browser.accuracy_label.text()
 
 
-def test_class_folders_that_name_no_class_say_how_to_name_them(make_window, tmp_path):
+def test_class_folders_that_name_no_class_say_how_to_name_them(make_window, qtbot, tmp_path):
     """Subfolders cat/ and coffee/ for a 10-class digit model label nothing: the browser said
     only "no labels" where ``lrp explain --target true`` explains how to name them; it says
     the same now (one wording, lrpcore.io.datasets.folder_labels_hint)."""
@@ -212,8 +212,13 @@ def test_class_folders_that_name_no_class_say_how_to_name_them(make_window, tmp_
     hint = folder_labels_hint(["cat", "coffee"])
     assert "no labels" in label and hint in label
     assert "subfolders (cat, coffee)" in hint and "model's classes" in hint
+    # whole in the tooltip as well: a short Browser dock clips the label's last lines
+    assert window.browser.accuracy_label.toolTip() == hint
     window.open_dataset(str(tmp_path / "data" / "cat"))  # a flat folder: nothing to rename
+    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)
+    assert "no labels" in window.browser.accuracy_label.text()
     assert "subfolders" not in window.browser.accuracy_label.text()
+    assert window.browser.accuracy_label.toolTip() == ""
 
 
 def test_compare_tool_opens_docked_views_keep_their_size(make_window, qtbot):
