@@ -7,9 +7,13 @@ cache while its filter offsets are summed. For EfficientNet-Lite0 that is about 
 CPU time per explanation. Results are bit for bit those of the numpy arithmetic they replace:
 the same operations in the same order (no fused multiply-add).
 
-The kernels run on the calling thread. Splitting them over the cores was tried and measured
-slower: OpenBLAS's idle workers spin for ~0.1 s after each matrix product, on the core the
-second half would need, and handing work to a thread costs tens of microseconds.
+Each kernel is compiled twice: to run on the calling thread (a batch's shards already keep
+every core busy), and split over numba's threads by rows, for a pass that holds all the cores
+(``lrpcore.parallel.all_cores``: one photograph). Such a pass also takes its large matrix
+products here (``matmul``), split the same way with BLAS at one thread in each part: split by
+OpenBLAS's own threads, its idle workers spun for ~0.1 s after each product on the core the next
+kernel's second half needed. A split kernel gives the serial one's bits; a split product may
+differ from numpy's in the last digits (BLAS blocks it differently).
 
 Kernels compile on first use (about a second each per dtype) and are cached on disk by numba;
 the module is imported only when a large array needs it (``kernels.compiled``), so the command
@@ -19,17 +23,23 @@ line starts as fast as before. ``lrpcore.kernels`` holds the GPU's counterparts.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import types
 import warnings
 
 import numba
 import numpy as np
+import scipy.linalg.cython_blas
+from numba import prange
+
+from .parallel import kernels_split
 
 
-def _compile(fn):
+def _compile(fn, parallel=False):
     """numba-compiled, cached on disk when numba finds a writable cache. Division follows
     numpy (x/0 is ±inf or nan, not an exception): only then do the loops vectorise (the
-    ε-share ran 5× faster)."""
-    options = {"nogil": True, "error_model": "numpy"}
+    ε-share ran 5× faster). ``parallel``: its ``prange`` loops split over numba's threads."""
+    options = {"nogil": True, "error_model": "numpy", "parallel": parallel}
     try:
         kernel = numba.njit(cache=True, **options)(fn)
     except RuntimeError:  # no cache directory numba can write to: compile per process
@@ -37,6 +47,28 @@ def _compile(fn):
     _skip_failed_saves(kernel)
     _recompile_unreadable(kernel)
     return kernel
+
+
+class _Kernel:
+    """A kernel compiled both ways (see the module's docstring); each compiles on first use."""
+
+    def __init__(self, fn):
+        self.serial = _compile(fn)
+        self.split = _compile(_renamed(fn, "_split"), parallel=True)
+
+    def __call__(self, *args):
+        return (self.split if kernels_split() else self.serial)(*args)
+
+
+def _renamed(fn, suffix):
+    """A copy of ``fn`` under another name. numba's disk cache files a kernel by its name and
+    signature, not by how it was compiled: under one name the split kernel loaded the
+    serial one from the cache (or the other way round)."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                              fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__doc__ = fn.__doc__
+    return copy
 
 
 def _skip_failed_saves(kernel):
@@ -81,64 +113,70 @@ def _recompile_unreadable(kernel):
     cache.load_overload = load_or_compile
 
 
-@_compile
+@_Kernel
 def _depthwise(x, w, s0, s1, bias, biased, out):
     """A valid depthwise convolution, output row by output row, each summed over the filter
     offsets in order, in place, then ``bias`` added to it if ``biased``."""
     N, Ho, Wo = out.shape[0], out.shape[1], out.shape[2]
     C = x.shape[3]
     h, ww = w.shape[0], w.shape[1]
-    for n in range(N):
-        for i in range(Ho):
-            orow = out[n, i]
-            orow[:] = 0
-            for a in range(h):
-                xrow = x[n, i * s0 + a]
-                for b in range(ww):
-                    wv = w[a, b]
-                    for k in range(Wo):
-                        xv = xrow[k * s1 + b]
-                        ov = orow[k]
-                        for c in range(C):
-                            ov[c] += xv[c] * wv[c]
-            if biased:
+    for row in prange(N * Ho):
+        n = row // Ho
+        i = row - n * Ho
+        orow = out[n, i]
+        for k in range(Wo):
+            for c in range(C):
+                orow[k, c] = 0
+        for a in range(h):
+            xrow = x[n, i * s0 + a]
+            for b in range(ww):
+                wv = w[a, b]
                 for k in range(Wo):
+                    xv = xrow[k * s1 + b]
                     ov = orow[k]
                     for c in range(C):
-                        ov[c] += bias[c]
+                        ov[c] += xv[c] * wv[c]
+        if biased:
+            for k in range(Wo):
+                ov = orow[k]
+                for c in range(C):
+                    ov[c] += bias[c]
 
 
-@_compile
+@_Kernel
 def _depthwise_transpose(g, w, s0, s1, times, scaled, out):
     """The transposed depthwise convolution of ``g``, input row by input row: each gathers
     from the output rows its filter rows touch, in offset order, and is then multiplied by
     the same row of ``times`` if ``scaled``."""
-    N, H = out.shape[0], out.shape[1]
+    N, H, W = out.shape[0], out.shape[1], out.shape[2]
     Ho, Wo, C = g.shape[1], g.shape[2], g.shape[3]
     h, ww = w.shape[0], w.shape[1]
-    for n in range(N):
-        for p in range(H):
-            orow = out[n, p]
-            orow[:] = 0
-            for a in range(h):
-                t = p - a
-                if t < 0 or t % s0 != 0 or t // s0 >= Ho:
-                    continue
-                grow = g[n, t // s0]
-                for b in range(ww):
-                    wv = w[a, b]
-                    for k in range(Wo):
-                        ov = orow[k * s1 + b]
-                        gv = grow[k]
-                        for c in range(C):
-                            ov[c] += gv[c] * wv[c]
-            if scaled:
-                trow = times[n, p]
-                for k in range(orow.shape[0]):
-                    ov = orow[k]
-                    tv = trow[k]
+    for row in prange(N * H):
+        n = row // H
+        p = row - n * H
+        orow = out[n, p]
+        for k in range(W):
+            for c in range(C):
+                orow[k, c] = 0
+        for a in range(h):
+            t = p - a
+            if t < 0 or t % s0 != 0 or t // s0 >= Ho:
+                continue
+            grow = g[n, t // s0]
+            for b in range(ww):
+                wv = w[a, b]
+                for k in range(Wo):
+                    ov = orow[k * s1 + b]
+                    gv = grow[k]
                     for c in range(C):
-                        ov[c] *= tv[c]
+                        ov[c] += gv[c] * wv[c]
+        if scaled:
+            trow = times[n, p]
+            for k in range(W):
+                ov = orow[k]
+                tv = trow[k]
+                for c in range(C):
+                    ov[c] *= tv[c]
 
 
 def depthwise(x, w, s0, s1, bias=None):
@@ -169,15 +207,15 @@ def depthwise_transpose(g, w, in_shape, s0, s1, times=None):
     return out
 
 
-@_compile
+@_Kernel
 def _epsilon_share(R, z, divisor, eps, out):
     """out = R / (z' + eps·s(z')), z' = z / divisor, s(0) = +1 (flat arrays)."""
     if divisor != 1:
-        for i in range(z.shape[0]):
+        for i in prange(z.shape[0]):
             zs = z[i] / divisor
             out[i] = R[i] / (zs + (eps if zs >= 0 else -eps))
     else:
-        for i in range(z.shape[0]):
+        for i in prange(z.shape[0]):
             out[i] = R[i] / (z[i] + (eps if z[i] >= 0 else -eps))
 
 
@@ -191,10 +229,10 @@ def epsilon_share(R, z, eps, divisor=1.0):
     return out
 
 
-@_compile
+@_Kernel
 def _clip(x, low, high, out):
     """out = x limited to [low, high] (flat arrays); nan stays nan, as in numpy."""
-    for i in range(x.shape[0]):
+    for i in prange(x.shape[0]):
         v = x[i]
         if v < low:
             v = low
@@ -213,30 +251,31 @@ def clip(x, low, high):
     return out
 
 
-@_compile
+@_Kernel
 def _pad(x, top, left, value, out):
     """``x`` padded with ``value``: each output row is written once (numpy fills the whole
     output, then copies the input over it)."""
     N, H, W = x.shape[0], x.shape[1], x.shape[2]
     Ho, Wo, C = out.shape[1], out.shape[2], out.shape[3]
-    for n in range(N):
-        for p in range(Ho):
-            orow = out[n, p]
-            i = p - top
-            if i < 0 or i >= H:
-                for k in range(Wo):
-                    for c in range(C):
-                        orow[k, c] = value
-                continue
-            xrow = x[n, i]
+    for row in prange(N * Ho):
+        n = row // Ho
+        p = row - n * Ho
+        orow = out[n, p]
+        i = p - top
+        if i < 0 or i >= H:
             for k in range(Wo):
-                j = k - left
-                if 0 <= j < W:
-                    for c in range(C):
-                        orow[k, c] = xrow[j, c]
-                else:
-                    for c in range(C):
-                        orow[k, c] = value
+                for c in range(C):
+                    orow[k, c] = value
+            continue
+        xrow = x[n, i]
+        for k in range(Wo):
+            j = k - left
+            if 0 <= j < W:
+                for c in range(C):
+                    orow[k, c] = xrow[j, c]
+            else:
+                for c in range(C):
+                    orow[k, c] = value
 
 
 def pad(x, pads, value):
@@ -249,14 +288,14 @@ def pad(x, pads, value):
     return out
 
 
-@_compile
+@_Kernel
 def _positive_half(z, bias, plus, magnitude, margin, out):
     """out = ((z − bias) + magnitude) / 2 + plus for rows × channels arrays (``bias`` and
     ``plus`` one per channel); returns how many halves fall below margin · (magnitude +
     |bias|) (z holds x·w only to the digits of the larger of the two) or have no finite
     magnitude (|x|·|w| overflowed where x·w did not)."""
     loose = 0
-    for r in range(z.shape[0]):
+    for r in prange(z.shape[0]):
         zr, mr, orow = z[r], magnitude[r], out[r]
         for c in range(z.shape[1]):
             m, b = mr[c], bias[c]
@@ -282,3 +321,132 @@ def positive_half(z, bias, plus, magnitude, margin):
     loose = _positive_half(z.reshape(-1, C), per_channel(bias), per_channel(plus),
                            magnitude.reshape(-1, C), z.dtype.type(margin), out.reshape(-1, C))
     return out, int(loose)
+
+
+# -- matrix products split over the cores ---------------------------------------------------------
+
+def _blas_function(name):
+    """SciPy's BLAS routine ``name`` (Fortran interface, every argument a pointer), callable
+    from compiled code; numba's own ``np.dot`` cannot write into a column block of an array."""
+    capsule = scipy.linalg.cython_blas.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = get_pointer(capsule, get_name(capsule))
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)(address)
+
+
+_GEMM = {np.dtype(np.float32): _blas_function("sgemm"),
+         np.dtype(np.float64): _blas_function("dgemm")}
+_NO_TRANSPOSE, _TRANSPOSE = 78, 84  # 'N', 'T'
+
+
+def _split_gemm(gemm, a, b, b_transposed, bias, biased, out, by_rows, parts):
+    """out = a @ B (+ bias) in ``parts`` blocks of rows or columns, each one BLAS call.
+
+    Row-major arrays are column-major transposes, so out = a·B is outᵀ = Bᵀ·aᵀ in BLAS's
+    terms. B is ``b`` (K × N) or, if ``b_transposed``, ``b.T`` for a C array ``b`` (N × K).
+    With ``biased`` each block starts as the bias and the product is added to it."""
+    M, K = a.shape
+    N = out.shape[1]
+    total = M if by_rows else N
+    step = -(-total // parts)
+    for part in prange(parts):
+        lo = part * step
+        hi = min(total, lo + step)
+        if hi <= lo:
+            continue
+        flags = np.empty(2, np.uint8)
+        flags[0] = _TRANSPOSE if b_transposed else _NO_TRANSPOSE
+        flags[1] = _NO_TRANSPOSE
+        dims = np.empty(6, np.int32)  # m, n, k, ld of B, ld of a, ld of out
+        dims[2], dims[3], dims[4], dims[5] = K, b.shape[1], K, N
+        scale = np.empty(2, a.dtype)
+        scale[0], scale[1] = 1, 1 if biased else 0
+        if by_rows:
+            dims[0], dims[1] = N, hi - lo
+            part_b, part_a, part_out = b, a[lo:hi], out[lo:hi]
+        else:
+            dims[0], dims[1] = hi - lo, M
+            part_b = b[lo:hi] if b_transposed else b[:, lo:hi]
+            part_a, part_out = a, out[:, lo:hi]
+        if biased:
+            for i in range(part_out.shape[0]):
+                for j in range(part_out.shape[1]):
+                    part_out[i, j] = bias[j + (0 if by_rows else lo)]
+        gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+             dims[2:].ctypes, scale[0:].ctypes, part_b.ctypes, dims[3:].ctypes,
+             part_a.ctypes, dims[4:].ctypes, scale[1:].ctypes, part_out.ctypes,
+             dims[5:].ctypes)
+
+
+_split_gemm = _compile(_split_gemm, parallel=True)
+
+
+SPLIT_MACS = 1 << 18  # smaller products run as one call: splitting costs more than it saves
+ROWS_PER_PART = 32  # fewer rows per part than this: split the columns instead
+
+
+def matmul(a, b, bias=None):
+    """``a @ b`` (+ ``bias``, one per column) for 2-D float arrays of one dtype; inside a pass
+    that holds all the cores (``lrpcore.parallel.all_cores``), split over them when large."""
+    M, K = a.shape
+    N = b.shape[1]
+    if not (kernels_split() and M * K * N >= SPLIT_MACS and a.dtype in _GEMM
+            and b.dtype == a.dtype and (bias is None or bias.dtype == a.dtype)):
+        out = a @ b
+        if bias is not None:
+            out += bias
+        return out
+    a = np.ascontiguousarray(a)
+    transposed = not b.flags.c_contiguous and b.T.flags.c_contiguous
+    b = b.T if transposed else np.ascontiguousarray(b)
+    out = np.empty((M, N), dtype=a.dtype)
+    parts = numba.get_num_threads()
+    biased = bias is not None
+    _split_gemm(_GEMM[a.dtype], a, b, transposed, bias if biased else out[0], biased, out,
+                M >= ROWS_PER_PART * parts, parts)
+    return out
+
+
+@_Kernel
+def _add_channels(z, b):
+    """z += b, row by row (rows × channels, in place)."""
+    for r in prange(z.shape[0]):
+        row = z[r]
+        for c in range(z.shape[1]):
+            row[c] += b[c]
+
+
+def add_channels(z, b):
+    """``z += b`` in place for a C-contiguous ``z`` whose last axis ``b`` (1-D) runs along."""
+    _add_channels(z.reshape(-1, z.shape[-1]), np.ascontiguousarray(b, dtype=z.dtype))
+    return z
+
+
+@_Kernel
+def _add_into(a, b):
+    """a += b (flat arrays)."""
+    for i in prange(a.shape[0]):
+        a[i] += b[i]
+
+
+def add_into(a, b):
+    """``a += b`` in place for C-contiguous arrays of one shape and dtype."""
+    _add_into(a.reshape(-1), b.reshape(-1))
+    return a
+
+
+@_Kernel
+def _count_negative(x):
+    count = 0
+    for i in prange(x.shape[0]):
+        count += x[i] < 0
+    return count
+
+
+def has_negative(x) -> bool:
+    """Whether any element of ``x`` is below 0 (one pass, no comparison array)."""
+    return bool(_count_negative(np.ascontiguousarray(x).reshape(-1)))

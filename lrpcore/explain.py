@@ -339,7 +339,9 @@ class Explainer:
         Precision; default float64 (the commands and the explorer take float32 for graph
         models: pass it for their results).
     threads : int, optional
-        CPU threads a batch is spread over (default: every core); a GPU runs it whole.
+        CPU threads a batch is spread over (default: every core), and that one large sample
+        of a graph model splits its steps over (``lrpcore.parallel.all_cores``; 1: none);
+        a GPU runs it whole.
 
     Examples
     --------

@@ -74,7 +74,8 @@ class GraphForward(Forward):
             start = stop
         parts = run_sharded(lambda job: self._propagate_shard(
             job[0], R[job[1]:job[2]], config, trace,
-            _shard_masks(conditions, ndims, *job[1:], start)), jobs)
+            _shard_masks(conditions, ndims, *job[1:], start)), jobs,
+            split=ex.split_threads(start, self.stores[0].shape(ex.model.input_name)[1:]))
         R_in = parts[0][0] if len(parts) == 1 else xp.concatenate([p[0] for p in parts])
         if to_numpy:
             R_in = self.backend.to_numpy(R_in)
@@ -252,7 +253,8 @@ class GraphExplainer(Explainer):
                 kept = self.model.run(a[ab[0]:ab[1]], xp, nodes=self.nodes, keep=self._kept)
             return TensorStore(kept, self._dropped, shapes, xp)
 
-        return GraphForward(self, run_sharded(run, bounds))
+        split = self.split_threads(a.shape[0], a.shape[1:])
+        return GraphForward(self, run_sharded(run, bounds, split=split))
 
     def tensor_shapes(self, sample_shape) -> dict:
         """{tensor name: per-sample shape} for inputs of ``sample_shape``."""
@@ -275,6 +277,14 @@ class GraphExplainer(Explainer):
             fewest = max(1, min(MIN_SHARD, -(-MIN_SHARD_BYTES // max(1, per_sample))))
             return shard_bounds(n, shard_count(n, self.threads, per_sample, fewest))
         return shard_bounds(n, -(-n // max(1, SHARD_BYTES // per_sample)))
+
+    def split_threads(self, n, sample_shape) -> int:
+        """Cores a pass of ``n`` samples that runs as one shard splits its kernels over
+        (``lrpcore.parallel.all_cores``): a pass under MIN_SHARD_BYTES of tensors (a digit)
+        stays on one, where a hand-off would cost more than its kernels."""
+        if n * self.sample_bytes(sample_shape) < MIN_SHARD_BYTES:
+            return 1
+        return self.threads
 
     @property
     def min_pass_samples(self) -> int:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .parallel import kernels_split
+
 
 def stabilize(z, eps, xp):
     """z + eps·s(z) with s(0) = +1. Arithmetic on the comparison, not ``where``: several times
@@ -68,6 +70,47 @@ def cpu_kernels_fit(xp, *arrays) -> bool:
     first = arrays[0]
     return (xp is np and first.size >= CPU_KERNEL_SIZE
             and all(a.shape == first.shape and a.dtype == first.dtype for a in arrays[1:]))
+
+
+def product(a, b, xp, bias=None):
+    """``a @ b`` (+ ``bias``, one per column); on numpy inside a pass that holds all the cores,
+    split over them (``lrpcore.cpu_kernels.matmul``)."""
+    if xp is np and kernels_split():
+        return compiled().matmul(a, b, bias)
+    out = a @ b
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _split_fits(xp, z) -> bool:
+    return xp is np and kernels_split() and z.size >= CPU_KERNEL_SIZE
+
+
+def add_bias(z, b, xp):
+    """``z += b`` in place (``b`` one per channel, the last axis): split over the cores in a
+    pass that holds them all."""
+    if _split_fits(xp, z) and z.flags.c_contiguous and b.shape == z.shape[-1:]:
+        return compiled().add_channels(z, b)
+    z += b
+    return z
+
+
+def add_into(a, b, xp):
+    """``a += b`` in place for a fresh array ``a`` (split over the cores in a pass that holds
+    them all); returns ``a``."""
+    if _split_fits(xp, a) and a.shape == b.shape and a.dtype == b.dtype \
+            and a.flags.c_contiguous and b.flags.c_contiguous:
+        return compiled().add_into(a, b)
+    a += b
+    return a
+
+
+def has_negative(x, xp) -> bool:
+    """Whether ``x`` holds a value below 0."""
+    if _split_fits(xp, x):
+        return compiled().has_negative(x)
+    return bool(x.min() < 0)
 
 
 @functools.lru_cache(maxsize=16)

@@ -24,12 +24,14 @@ import numpy as np
 
 from .errors import RuleError, ShapeError
 from .kernels import (
+    add_bias,
     compiled,
     conv_direct,
     conv_transpose_direct,
     cpu_kernels_fit,
     direct_conv_fits,
     has_kernels,
+    product,
 )
 
 # Weight variants every linear map can provide; rules may add their own through ``variant``.
@@ -274,8 +276,8 @@ class LinearMap(Layer):
         dtype = x.dtype
         z = self.fmap(x, self.variant("w", xp, dtype), xp)
         b = self.device_bias(xp, dtype)
-        if b is not None:
-            z += b  # z is a fresh array: add in place, saving one large temporary
+        if b is not None:  # z is a fresh array: add in place, saving one large temporary
+            add_bias(z, b, xp)
         return z
 
 
@@ -346,10 +348,10 @@ class Linear(LinearMap):
         return w.sum(axis=0)
 
     def fmap(self, x, w, xp):
-        return x @ w
+        return product(x, w, xp)
 
     def tmap(self, c, w, in_shape, xp):
-        return c @ w.T
+        return product(c, w.T, xp)
 
 
 def _windows(x, h, w, s0, s1, xp):
@@ -474,7 +476,7 @@ class Convolution(LinearMap):
         if self._direct(N, Ho, Wo, xp):
             return conv_direct(x, w, h, ww, *self.stride, xp)
         if self._pointwise():
-            return (x.reshape(-1, d) @ w).reshape(N, Ho, Wo, n)
+            return product(x.reshape(-1, d), w, xp).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
         if d > 1:
@@ -488,7 +490,7 @@ class Convolution(LinearMap):
         if self._direct(N, Ho, Wo, xp):
             return conv_transpose_direct(c, w, in_shape, h, ww, *self.stride, xp)
         if self._pointwise():
-            return (c.reshape(-1, n) @ w.T).reshape((N,) + tuple(in_shape))
+            return product(c.reshape(-1, n), w.T, xp).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
         if d > 1:
@@ -566,9 +568,9 @@ def _row_conv(x, w_rows, h, w, s0, s1, xp):
     def row(a):
         return rows[a:a + s0 * (Ho - 1) + 1:s0].reshape(-1, w * D)
 
-    z = row(0) @ w_rows[0]
+    z = product(row(0), w_rows[0], xp)
     for a in range(1, h):
-        z += row(a) @ w_rows[a]
+        z += product(row(a), w_rows[a], xp)
     return xp.ascontiguousarray(z.reshape(Ho, N, Wo, n).transpose(1, 0, 2, 3))
 
 
@@ -579,7 +581,7 @@ def _row_conv_transpose(c, w_rows, in_shape, h, w, s0, s1, xp):
     ct = xp.ascontiguousarray(c.transpose(1, 0, 2, 3)).reshape(-1, n)  # (Ho·N·Wo) × n
     g = xp.zeros((H, N * Wo, w * D), dtype=c.dtype)
     for a in range(h):
-        g[a:a + s0 * (Ho - 1) + 1:s0] += (ct @ w_rows[a].T).reshape(Ho, N * Wo, w * D)
+        g[a:a + s0 * (Ho - 1) + 1:s0] += product(ct, w_rows[a].T, xp).reshape(Ho, N * Wo, w * D)
     out = _scatter_row_windows(g.reshape(H, N, Wo, w * D), W, D, s1, xp)
     return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 

@@ -131,10 +131,104 @@ def single_threaded_blas(rescan=False):
         _one_blas_thread.leave()
 
 
-def run_sharded(fn, items) -> list:
-    """``[fn(item) for item in items]``, the items in parallel threads."""
+# -- one pass on all the cores ------------------------------------------------------------------
+# A single photograph is one shard: there is no batch to split, so its pass splits each step
+# instead. Its compiled kernels (lrpcore.cpu_kernels) and its matrix products run as numba
+# parallel loops over the rows of each array, with BLAS at one thread inside each. Split by
+# OpenBLAS's own threads instead, the products left workers spinning for ~0.1 s on the core the
+# next kernel's second half needed (a kernel after a product took 5 ms instead of 0.1).
+
+_local = threading.local()
+_split_lock = threading.Lock()  # one pass at a time splits; overlapping ones run on one core
+# The process that started numba's threads. GNU OpenMP's threads do not survive fork(): numba
+# ends a forked child (multiprocessing's default start on Linux) that launches a parallel
+# kernel after its parent did, so a child keeps its kernels on one core.
+_split_pid = None
+_blas_rescanned = False  # whether the BLAS limit has looked for SciPy's BLAS (the kernels')
+
+
+@functools.lru_cache(maxsize=1)
+def _split_usable() -> bool:
+    """Whether numba can split kernels safely and cheaply here: a threading layer that
+    tolerates launches from several threads (OpenMP or TBB; numba's own workqueue costs
+    ~70 µs per launch), more than one thread, and threadpoolctl to hold BLAS at one."""
+    if cpu_count() < 2:
+        return False
+    try:
+        import numba  # noqa: PLC0415
+        import threadpoolctl  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    if numba.config.NUMBA_NUM_THREADS < 2 or str(numba.config.THREADING_LAYER).lower() in (
+            "workqueue", "forksafe"):
+        return False
+    for pool in ("tbbpool", "omppool"):
+        try:
+            __import__(f"numba.np.ufunc.{pool}")
+            return True
+        except ImportError:  # the library the layer needs is missing
+            continue
+    return False
+
+
+def kernels_split() -> bool:
+    """Whether the calling thread's compiled kernels and products split over the cores."""
+    return getattr(_local, "split", False)
+
+
+@contextlib.contextmanager
+def all_cores(threads=None):
+    """Split this thread's kernels over ``threads`` cores (default: numba's count; see above)
+    when that is possible and no other pass does so already, nor ``one_core`` forbids it
+    here; BLAS at one thread meanwhile."""
+    global _blas_rescanned, _split_pid
+    if (threads is not None and threads < 2) or getattr(_local, "one_core", False) or \
+            kernels_split() or _split_pid not in (None, os.getpid()) or \
+            not _split_usable() or not _split_lock.acquire(blocking=False):
+        yield
+        return
+    try:
+        import numba  # noqa: PLC0415
+
+        from .kernels import compiled  # noqa: PLC0415 (numba loads on first use)
+
+        compiled()  # loads SciPy's BLAS, which the kernels call: the limit must find it
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(threads or before, numba.config.NUMBA_NUM_THREADS))
+        with single_threaded_blas(rescan=not _blas_rescanned):
+            _blas_rescanned = True
+            _split_pid = os.getpid()
+            _local.split = True
+            try:
+                yield
+            finally:
+                _local.split = False
+                numba.set_num_threads(before)
+    finally:
+        _split_lock.release()
+
+
+@contextlib.contextmanager
+def one_core():
+    """Keep this thread's passes on one core (BLAS included), e.g. a GUI's worker that must
+    leave the other core to the GUI thread."""
+    before = getattr(_local, "one_core", False)
+    _local.one_core = True
+    try:
+        with single_threaded_blas():
+            yield
+    finally:
+        _local.one_core = before
+
+
+def run_sharded(fn, items, split=1) -> list:
+    """``[fn(item) for item in items]``, the items in parallel threads; a single item runs
+    on ``split`` cores (``all_cores``) when that is more than one."""
     items = list(items)
     if len(items) == 1:
-        return [fn(items[0])]
+        if split < 2:
+            return [fn(items[0])]
+        with all_cores(split):
+            return [fn(items[0])]
     with single_threaded_blas():
         return list(_pool().map(fn, items))

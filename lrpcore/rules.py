@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import RuleError
-from .kernels import compiled, epsilon_share
+from .kernels import add_bias, add_into, compiled, epsilon_share, has_negative
 
 LITERATURE_STABILIZER = 1e-6
 # z⁺ of a layer with inputs of both signs is taken as (z − b + |x|·|w|)/2 (one product, see
@@ -180,8 +180,7 @@ def _plus_bias_part(z, layer, ctx, part):
         return z
     if not hasattr(z, "shape"):
         return z + _bias_part(layer, ctx, part)
-    z += _bias_part(layer, ctx, part)
-    return z
+    return add_bias(z, _bias_part(layer, ctx, part), ctx.xp)
 
 
 @dataclass(frozen=True)
@@ -310,7 +309,7 @@ class SignSplit:
     def __init__(self, layer, x, ctx):
         xp = ctx.xp
         self.layer, self.xp, self.shape, self.x = layer, xp, x.shape[1:], x
-        if x.size and bool(x.min() < 0):
+        if x.size and has_negative(x, xp):
             self.xpos, self.xneg = xp.maximum(x, 0), xp.minimum(x, 0)
         else:  # e.g. after a ReLU: one reduction instead of a comparison array and a copy
             self.xpos, self.xneg = x, None
@@ -322,7 +321,8 @@ class SignSplit:
         layer, xp = self.layer, self.xp
         s = layer.fmap(self.xpos, w_for_pos, xp) if w_for_pos is not None else 0.0
         if self.xneg is not None and w_for_neg is not None:
-            s = s + layer.fmap(self.xneg, w_for_neg, xp)
+            part = layer.fmap(self.xneg, w_for_neg, xp)
+            s = part if w_for_pos is None else add_into(s, part, xp)  # s is a fresh product
         return s
 
     def share(self, c, w_for_pos, w_for_neg):
@@ -333,7 +333,7 @@ class SignSplit:
             out = layer.input_share(c, w_for_pos, self.xpos, xp)
         if self.xneg is not None and w_for_neg is not None:
             part = layer.input_share(c, w_for_neg, self.xneg, xp)
-            out = part if out is None else out + part
+            out = part if out is None else add_into(out, part, xp)  # out is a fresh share
         if out is None:  # no contribution has this sign (e.g. z⁻ of sum pooling after a ReLU)
             out = xp.zeros((c.shape[0],) + tuple(shape), dtype=c.dtype)
         return out

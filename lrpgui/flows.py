@@ -37,7 +37,8 @@ class SingleExport:
     """One kind of export of the explanation on display.
 
     ``write(path, result, state, info)`` writes and returns the paths; ``name`` is the
-    suggested file name (``{index}`` is the sample); ``filters`` None asks for a folder.
+    suggested file name (``{index}`` is the sample, ``{colormap}`` the colormap on display);
+    ``filters`` None asks for a folder.
     """
 
     title: str
@@ -74,7 +75,8 @@ def _colormaps(folder, result, state, info, scale=None):
 
 PNG = "PNG (*.png)"
 SINGLE_EXPORTS: dict[str, SingleExport] = {
-    "png": SingleExport("Export PNG", "heatmap_{index}.png", PNG, _png),
+    # named as lrp explain --png, the batch export and "all colormaps" name it
+    "png": SingleExport("Export PNG", "heatmap_{index}_{colormap}.png", PNG, _png),
     "figure": SingleExport("Export figure", "figure_{index}.png", PNG, _figure,
                            needs_scale=True),
     "npy": SingleExport("Export relevance", "relevance_{index}.npy", "NumPy (*.npy)", _npy,
@@ -127,7 +129,7 @@ class Exports:
             raise Refused("Export failed", message(exc)) from None
 
     def suggested_name(self, kind, result) -> str:
-        return SINGLE_EXPORTS[kind].name.format(index=result.index)
+        return SINGLE_EXPORTS[kind].name.format(index=result.index, colormap=self.state.colormap)
 
     def write(self, kind, path, result=None, scale=None) -> list:
         """Write export ``kind`` of ``result`` (the one on display) to ``path``; Refused with

@@ -19,7 +19,7 @@ from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.insight.diagnose import diagnose_trace, sample_activations
-from lrpcore.parallel import single_threaded_blas
+from lrpcore.parallel import one_core
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
 
@@ -161,9 +161,9 @@ class ExplainService:
         return cached
 
     def run(self, req: ExplainRequest, token: Token | None = None) -> ExplainResult:
-        # One BLAS thread: the GUI thread needs the other core meanwhile, and BLAS threads
-        # spinning against it made a photograph's click-to-heatmap ~1.5× slower on 2 cores.
-        with single_threaded_blas():
+        # One core (BLAS and the compiled kernels): the GUI thread needs the other meanwhile,
+        # and BLAS threads spinning against it made a photograph's click ~1.5× slower on 2.
+        with one_core():
             return self._run(req, token)
 
     def _run(self, req: ExplainRequest, token: Token | None) -> ExplainResult:

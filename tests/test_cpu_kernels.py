@@ -147,7 +147,7 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
         return real_njit(*args, **kwargs)
 
     monkeypatch.setattr(numba, "njit", njit)
-    spec = importlib.util.spec_from_file_location("fresh_cpu_kernels", cpu_kernels.__file__)
+    spec = importlib.util.spec_from_file_location("lrpcore.fresh_cpu_kernels", cpu_kernels.__file__)
     fresh = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fresh)
     x = np.random.default_rng(6).normal(size=(1, 6, 6, 4))

@@ -120,3 +120,13 @@ def test_download_question_and_job(monkeypatch):
     token.cancel()
     flows.download_job("test")(token)
     assert seen == [("test", True)] and steps == [(5, 10, "t10k-images-idx3-ubyte.gz")]
+
+
+def test_png_export_is_named_as_the_other_heatmap_exports(shown):
+    """Export PNG suggested heatmap_3.png while `lrp explain --png`, the batch export and "all
+    colormaps" write heatmap_3_bwr.png: a second colormap's PNG asked to replace the first."""
+    from lrpcore.export import colormap_file_name
+
+    exports = flows.Exports(shown)
+    result = exports.current()
+    assert exports.suggested_name("png", result) == colormap_file_name(3, shown.state.colormap)

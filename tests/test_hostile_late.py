@@ -554,3 +554,29 @@ def test_spray_prototypes_of_a_cluster_without_samples_are_blank_not_nan():
     assert protos.shape == (6, 4, 4) and np.isfinite(protos).all()
     assert protos[0].max() == protos[5].max() == 1 and not protos[1:5].any()
     assert r.sizes().tolist() == [2, 0, 0, 0, 0, 4]
+
+
+def test_ctrl_c_swallowed_inside_a_callback_is_still_an_interruption(monkeypatch, capsys):
+    # Ctrl-C while numba compiled a kernel (the first run after installing) struck inside an
+    # llvmlite ctypes callback, which swallows exceptions; numba then raised "RuntimeError:
+    # no compiled object yet" and lrp printed "internal error … please report it", exit 1
+    import os
+    import signal
+
+    from lrpcore.cli import cmd_info
+
+    def compiling(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs between bytecodes
+                pass
+        except KeyboardInterrupt:
+            pass  # what the callback does with it
+        raise RuntimeError("no compiled object yet for <Library '_pad'>")
+
+    monkeypatch.setattr(cmd_info, "run", compiling)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert main(["info", "mnist-lenet5"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "internal" not in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back

@@ -59,19 +59,32 @@ class _Flag(list):
 
 def _terminate_like_ctrl_c():
     """SIGTERM (a job scheduler's stop, ``kill``) runs the same clean-up as Ctrl-C: every
-    writer removes what it wrote. Returns a flag that is true once SIGTERM arrived."""
+    writer removes what it wrote. Returns a flag that holds the signals that arrived (Ctrl-C
+    too, so that one swallowed where it struck is still known) and the handlers replaced."""
     flag = _Flag()
 
-    def on_term(signum, frame):
+    def on_signal(signum, frame):
         flag.append(signum)
         if not flag.closing:  # once the command has returned, its outputs are complete
             raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread (e.g. called from a test's worker)
-        previous = None
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            if signum == signal.SIGINT and signal.getsignal(signum) is not \
+                    signal.default_int_handler:
+                continue  # Ctrl-C ignored (a background job) or handled by the caller
+            previous[signum] = signal.signal(signum, on_signal)
+        except ValueError:  # not the main thread (e.g. called from a test's worker)
+            break
     return flag, previous
+
+
+def _stopped(signals) -> int:
+    terminated = signal.SIGTERM in signals
+    how = "terminated" if terminated else "interrupted"
+    print(f"lrp: {how}; no partial output files were left", file=sys.stderr)
+    return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 
 def main(argv=None) -> int:
@@ -81,13 +94,11 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     keep_freed_memory()
-    terminated, previous = _terminate_like_ctrl_c()
+    signals, previous = _terminate_like_ctrl_c()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        how = "terminated" if terminated else "interrupted"
-        print(f"lrp: {how}; no partial output files were left", file=sys.stderr)
-        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+        return _stopped(signals)
     except LRPError as exc:
         message = error_line(exc)  # file names may hold escapes, file content megabytes
         print(f"lrp {args.command}: error: {message}", file=sys.stderr)
@@ -100,14 +111,16 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     except Exception as exc:  # internal error: say so, ask for a report
+        if signals:  # Ctrl-C during numba's compilation: swallowed in its callback, which
+            return _stopped(signals)  # then failed with "no compiled object yet"
         print(f"lrp {args.command}: internal error: {type(exc).__name__}: {error_line(exc)}\n"
               "This is a bug in LRP Explorer; please report it with the command you ran.",
               file=sys.stderr)
         return 1
     finally:
-        terminated.closing = True  # a SIGTERM from here on must not escape as an exception
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        signals.closing = True  # a signal from here on must not escape as an exception
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":
