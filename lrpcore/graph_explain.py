@@ -23,6 +23,7 @@ from .parallel import (
     shard_bounds,
     shard_count,
 )
+from .text import is_digits
 
 
 class GraphForward(Forward):
@@ -213,7 +214,7 @@ class GraphExplainer(Explainer):
         out = {}
         names = [n.name for n in self.nodes]
         for key, mask in (condition or {}).items():
-            if isinstance(key, str) and not key.strip().isdigit():
+            if isinstance(key, str) and not is_digits(key.strip()):
                 hits = match_layer_key(key, names)
                 if len(hits) > 1:  # a glob: not the pads and reshapes the importer adds
                     hits = [k for k in hits if role(self.nodes[k].layer) != "reshape"] or hits

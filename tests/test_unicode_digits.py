@@ -68,3 +68,21 @@ def test_a_remembered_figure_scale_of_a_superscript_falls_back():
 
     assert figure_scale("²") == DEFAULT_FIGURE_SCALE
     assert figure_scale("3") == 3
+
+
+def test_a_condition_keyed_by_a_superscript_digit_is_a_rule_error_naming_it():
+    """A condition on a graph model keyed "²" was read as an index and failed inside int()."""
+    import numpy as np
+    import pytest
+
+    from lrpcore.errors import RuleError
+    from lrpcore.explain import Explainer, resolve_rules
+    from lrpcore.zoo import mnist_resnet
+
+    model = mnist_resnet()
+    ex = Explainer(model, threads=1)
+    x = np.zeros((1,) + tuple(model.input_spec.shape))
+    fwd = ex.forward(x, raw=True)
+    with pytest.raises(RuleError, match="²"):
+        fwd.relevance(resolve_rules(ex.layers, "EpsilonPlus"), "pred",
+                      condition={"²": np.ones(16)})
