@@ -124,9 +124,7 @@ def _depthwise(x, w, s0, s1, bias, biased, out):
         n = row // Ho
         i = row - n * Ho
         orow = out[n, i]
-        for k in range(Wo):
-            for c in range(C):
-                orow[k, c] = 0
+        orow[:] = 0
         for a in range(h):
             xrow = x[n, i * s0 + a]
             for b in range(ww):
@@ -155,9 +153,7 @@ def _depthwise_transpose(g, w, s0, s1, times, scaled, out):
         n = row // H
         p = row - n * H
         orow = out[n, p]
-        for k in range(W):
-            for c in range(C):
-                orow[k, c] = 0
+        orow[:] = 0
         for a in range(h):
             t = p - a
             if t < 0 or t % s0 != 0 or t // s0 >= Ho:

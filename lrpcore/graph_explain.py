@@ -199,6 +199,7 @@ class GraphExplainer(Explainer):
         self.roles = [role(node.layer) for node in self.nodes]
         self._kept, self._dropped = keep_and_drop(model, self.nodes)
         self._shapes = {}
+        self._sample_bytes = {}
         bounds = None if model.input_spec is None else model.input_spec.channel_range()
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
@@ -235,12 +236,15 @@ class GraphExplainer(Explainer):
     def sample_bytes(self, sample_shape) -> int:
         """Bytes of the tensors a forward pass keeps per sample (0 for a shape that does not
         fit the model: the input check reports that)."""
-        try:
-            shapes = self.tensor_shapes(sample_shape)
-        except ShapeError:
-            return 0
-        total = sum(int(np.prod(shapes[name])) for name in self._kept)
-        return total * self.dtype.itemsize
+        sample_shape = tuple(sample_shape)
+        if sample_shape not in self._sample_bytes:  # asked by every pass: sharding, splitting
+            try:
+                shapes = self.tensor_shapes(sample_shape)
+            except ShapeError:
+                return 0
+            self._sample_bytes[sample_shape] = \
+                sum(int(np.prod(shapes[name])) for name in self._kept) * self.dtype.itemsize
+        return self._sample_bytes[sample_shape]
 
     def forward(self, x, raw=False) -> GraphForward:
         a = self.device_input(x, raw)

@@ -77,11 +77,19 @@ def test_split_kernels_give_the_bits_of_the_serial_ones(dtype):
     assert _equal(calls["has negative"](), (True, False))
 
 
-def test_each_kernel_ran_split_inside_the_pass():
+def test_a_kernel_runs_split_inside_the_pass_and_serial_outside(monkeypatch):
+    calls = []
+    kernel = cpu_kernels._clip
+    for way in ("serial", "split"):
+        compiled = getattr(kernel, way)
+        monkeypatch.setattr(kernel, way, lambda *a, way=way, f=compiled: (calls.append(way),
+                                                                          f(*a))[1])
     x = np.random.default_rng(0).normal(size=(1, 20, 20, 8))
     with all_cores():
-        cpu_kernels.clip(x, 0, 1)
-    assert cpu_kernels._clip.split.signatures  # compiled, hence called, the split way
+        inside = cpu_kernels.clip(x, 0, 1)
+    outside = cpu_kernels.clip(x, 0, 1)
+    assert calls == ["split", "serial"]
+    assert np.array_equal(inside, outside)
 
 
 def test_split_kernels_are_cached_apart_from_serial_ones(tmp_path):
@@ -104,7 +112,7 @@ def test_split_kernels_are_cached_apart_from_serial_ones(tmp_path):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("m", "k", "n"), [(300, 40, 70), (49, 192, 1152), (1, 1280, 1000),
                                            (3, 7, 9)])
-def test_split_products_equal_numpys(dtype, m, k, n):
+def test_split_products_equal_numpys(monkeypatch, dtype, m, k, n):
     rng = np.random.default_rng(m + k + n)
     a = rng.normal(size=(m, k)).astype(dtype)
     b = rng.normal(size=(k, n)).astype(dtype)
@@ -113,6 +121,10 @@ def test_split_products_equal_numpys(dtype, m, k, n):
     tol = dict(rtol=1e-5, atol=1e-5 * np.sqrt(k)) if dtype == np.float32 else \
         dict(rtol=1e-12, atol=1e-12 * np.sqrt(k))
     assert np.array_equal(cpu_kernels.matmul(a, b), a @ b)  # outside a pass: numpy's product
+    split_calls = []
+    real = cpu_kernels._split_gemm
+    monkeypatch.setattr(cpu_kernels, "_split_gemm",
+                        lambda *args: (split_calls.append(args[-2:]), real(*args))[1])
     with all_cores():
         for got, want in [(cpu_kernels.matmul(a, b), a @ b),
                           (cpu_kernels.matmul(a, wt.T), a @ b),
@@ -121,6 +133,11 @@ def test_split_products_equal_numpys(dtype, m, k, n):
                           (cpu_kernels.matmul(a[:, ::-1], b[::-1]), a @ b)]:
             assert got.shape == (m, n) and got.dtype == dtype
             np.testing.assert_allclose(got, want, **tol)
+    large = m * k * n >= cpu_kernels.SPLIT_MACS
+    assert len(split_calls) == (5 if large else 0)  # small products stay numpy's
+    if large:  # by rows where there are enough of them, else by columns
+        assert all(by_rows == (m >= cpu_kernels.ROWS_PER_PART * parts)
+                   for by_rows, parts in split_calls)
 
 
 def test_a_pass_on_all_cores_limits_blas_and_restores_everything():
