@@ -8,6 +8,7 @@ activations only (never a batch × inputs × outputs tensor).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,6 +25,37 @@ from .targets import resolve_classes
 from .text import is_digits
 
 DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
+
+
+# The parameters ``Forward.relevance`` and ``explain`` share, documented once (numpydoc).
+_RULE_TARGET_LAYER_RULES = '''\
+rule : str, optional
+    A rule spec (``"epsilon:0.01"``, ``"alphabeta:2"``) or a preset
+    (``"EpsilonGammaBox"``; ``lrp rules`` lists them). Default: the model's kind's rule,
+    as ``lrp explain`` takes it (``simple`` for toolbox models, ``EpsilonPlus`` for graph
+    models; see :func:`lrpcore.default_settings` for the explorer's).
+target : str, int or array, default "pred"
+    ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
+    class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
+    sample (an array of N indices), or ``"output"`` (the whole output vector, the
+    toolbox's ``nn.lrp(y)``).
+layer_rules : dict, optional
+    Per-layer overrides ``{key: spec}``; a key is a layer index (``lrp info`` lists
+    them) or, for graph models, a node name, a glob of names or a PyTorch module path
+    (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
+'''
+
+
+def _documents_rule_target_layer_rules(func):
+    """``func`` with its docstring's ``{rule_target_layer_rules}`` line replaced by the shared
+    text, indented as that line is (as it is under ``python -OO``, which drops docstrings)."""
+    if not func.__doc__:
+        return func
+    line = next(x for x in func.__doc__.splitlines() if "{rule_target_layer_rules}" in x)
+    indent = line[:len(line) - len(line.lstrip())]
+    func.__doc__ = func.__doc__.replace(
+        line, textwrap.indent(_RULE_TARGET_LAYER_RULES, indent).rstrip("\n"))
+    return func
 
 
 @dataclass(frozen=True)
@@ -205,6 +237,7 @@ class Forward:
         """The predicted class of each sample (argmax of :meth:`outputs`)."""
         return self.outputs().argmax(axis=1)
 
+    @_documents_rule_target_layer_rules
     def relevance(self, rule=None, target="pred", layer_rules=None, labels=None,
                   trace=False, to_numpy=True, condition=None):
         """Relevance at the model input (shape of the fed input), from this forward pass:
@@ -212,20 +245,7 @@ class Forward:
 
         Parameters
         ----------
-        rule : str, optional
-            A rule spec (``"epsilon:0.01"``, ``"alphabeta:2"``) or a preset
-            (``"EpsilonGammaBox"``; ``lrp rules`` lists them). Default: the model's kind's rule,
-            as ``lrp explain`` takes it (``simple`` for toolbox models, ``EpsilonPlus`` for graph
-            models; see :func:`lrpcore.default_settings` for the explorer's).
-        target : str, int or array, default "pred"
-            ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
-            class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
-            sample (an array of N indices), or ``"output"`` (the whole output vector, the
-            toolbox's ``nn.lrp(y)``).
-        layer_rules : dict, optional
-            Per-layer overrides ``{key: spec}``; a key is a layer index (``lrp info`` lists
-            them) or, for graph models, a node name, a glob of names or a PyTorch module path
-            (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
+        {rule_target_layer_rules}
         labels : array, optional
             One class index per sample, for ``target="true"``.
         trace : bool, default False
@@ -551,6 +571,7 @@ def _slice_labels(labels, start, stop, n):
     return arr[start:stop]
 
 
+@_documents_rule_target_layer_rules
 def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, backend=None,
             dtype=None, labels=None, batch_size=None) -> np.ndarray:
     """Relevance of ``x`` for ``model`` as a numpy array with the shape of the fed input.
@@ -561,20 +582,7 @@ def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, bac
         What :func:`lrpcore.load_model` returns.
     x : array
         A batch of samples (N first).
-    rule : str, optional
-        A rule spec (``"epsilon:0.01"``, ``"alphabeta:2"``) or a preset
-        (``"EpsilonGammaBox"``; ``lrp rules`` lists them). Default: the model's kind's rule,
-        as ``lrp explain`` takes it (``simple`` for toolbox models, ``EpsilonPlus`` for graph
-        models; see :func:`lrpcore.default_settings` for the explorer's).
-    target : str, int or array, default "pred"
-        ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
-        class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
-        sample (an array of N indices), or ``"output"`` (the whole output vector, the
-        toolbox's ``nn.lrp(y)``).
-    layer_rules : dict, optional
-        Per-layer overrides ``{key: spec}``; a key is a layer index (``lrp info`` lists
-        them) or, for graph models, a node name, a glob of names or a PyTorch module path
-        (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
+    {rule_target_layer_rules}
     raw : bool, default False
         False: ``x`` holds raw samples (e.g. uint8 digits, N×28×28 or N×784; photographs
         H×W×C) that the model's input specification prepares; True: ``x`` is fed as it is,

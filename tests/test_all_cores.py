@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from split_probe import record_splits
 
 from lrpcore import cpu_kernels, kernels, parallel
 from lrpcore.explain import Explainer, resolve_rules
@@ -211,14 +212,7 @@ def test_a_small_pass_stays_on_one_core(monkeypatch):
     from lrpcore.zoo import mnist_resnet
 
     model = mnist_resnet()
-    seen = []
-    run = type(model).run
-
-    def recording(self, *args, **kwargs):
-        seen.append(kernels_split())
-        return run(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(model), "run", recording)
+    seen = record_splits(monkeypatch, model)
     x = np.random.default_rng(0).uniform(0, 1, size=(1,) + tuple(model.input_spec.shape))
     Explainer(model, threads=2).forward(x, raw=True)
     assert seen == [False]

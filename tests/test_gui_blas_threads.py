@@ -41,18 +41,13 @@ def test_a_click_is_explained_with_one_blas_thread(monkeypatch):
 def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(monkeypatch):
     """A graph model's single image would split its kernels over every core
     (lrpcore.parallel.all_cores); the explorer's worker keeps it on one."""
+    from split_probe import record_splits
+
     from lrpcore import parallel
     from lrpcore.zoo import efficientnet_lite0
 
     model = efficientnet_lite0(None, size=96)  # large enough to split outside the GUI
-    split_seen = []
-    run = type(model).run
-
-    def recording(self, *args, **kwargs):
-        split_seen.append(parallel.kernels_split())
-        return run(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(model), "run", recording)
+    split_seen = record_splits(monkeypatch, model)
     raw = np.random.default_rng(0).integers(0, 255, size=(96, 96, 3), dtype=np.uint8)
     req = ExplainRequest(model=model, raw=raw, index=0, dataset_key="noise",
                          rule="EpsilonPlus")

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from hostile_files import finished_relevance_store
 
 from lrpcore import ModelFormatError, explain, load_model
 from lrpcore.cli.main import main
@@ -148,15 +149,9 @@ def test_a_relevance_store_with_a_damaged_chunk_is_one_line_exit_2(tmp_path, cap
     # a chunk file overwritten or cut short after the run (a copy interrupted, a bad disk):
     # zarr's codec raised RuntimeError, an internal error in render, figure and spray
     zarr = pytest.importorskip("zarr")
-    from lrpcore.distributed import prepare_store
     from lrpcore.io.relevance_store import RUN
 
-    key = {"n": 4, "chunk": 4, "input": "digits.npy", "rule": None, "layer_rules": [],
-           "dtype": "float32", "model_sha256": "0" * 64}
-    out = tmp_path / "R.zarr"
-    g = prepare_store(out, key, (4, 28, 28, 1), 10, "float32", {"model": "m.npz"}, False)
-    g["relevance"][:] = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
-    g["done"][:] = 1
+    out = finished_relevance_store(tmp_path / "R.zarr")
     assert dict(zarr.open_group(str(out), mode="r").attrs)[RUN]["chunk"] == 4
     chunk = next(p for p in (out / array).rglob("*") if p.is_file() and p.name != "zarr.json")
     chunk.write_bytes(b"\x28\xb5\x2f\xfd garbage")

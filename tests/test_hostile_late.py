@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_files import finished_relevance_store, save_onnx_graph
 
 from lrpcore import ModelFormatError, load_model
 from lrpcore.cli.main import main
@@ -189,14 +190,8 @@ def test_a_relevance_store_whose_samples_were_edited_smaller_than_its_chunks_is_
     # relevance of 28×28 maps in chunks of 28×28, edited (or crafted) to declare 20×20
     # samples: zarr read each map's top-left 20×20 corner and 'lrp render' drew it, exit 0
     zarr = pytest.importorskip("zarr")
-    from lrpcore.distributed import prepare_store
 
-    key = {"n": 4, "chunk": 4, "input": "digits.npy", "rule": None, "layer_rules": [],
-           "dtype": "float32", "model_sha256": "0" * 64}
-    out = tmp_path / "R.zarr"
-    g = prepare_store(out, key, (4, 28, 28, 1), 10, "float32", {"model": "m.npz"}, False)
-    g["relevance"][:] = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
-    g["done"][:] = 1
+    out = finished_relevance_store(tmp_path / "R.zarr")
     png = tmp_path / "r.png"
     assert main(["render", str(out), "--out", str(png)]) == 0  # as written: drawn
     png.unlink()
@@ -230,17 +225,14 @@ def test_a_sweep_of_blank_images_names_no_best(tmp_path, capsys):
 def test_an_onnx_layer_of_zero_units_is_refused_at_load(tmp_path, capsys):
     # a Gemm of 0 outputs loaded as a model of 0 classes; 'lrp explain' then ended in an
     # internal "argmax of an empty sequence" (the text and native readers refuse 0 units)
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
 
     inits = [numpy_helper.from_array(np.ones((0, 4), np.float32), "W"),
              numpy_helper.from_array(np.zeros(0, np.float32), "B")]
-    graph = helper.make_graph(
-        [helper.make_node("Gemm", ["x", "W", "B"], ["y"], name="fc", transB=1)], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 0])], inits)
     path = tmp_path / "empty.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    save_onnx_graph(path, [helper.make_node("Gemm", ["x", "W", "B"], ["y"], name="fc", transB=1)],
+                    inits, [1, 4], [1, 0])
     x = tmp_path / "x.npy"
     np.save(x, np.ones((2, 4)))
     out = tmp_path / "R.npy"
@@ -302,8 +294,7 @@ def test_a_dilated_onnx_pooling_is_refused_not_read_undilated(tmp_path):
 def _conv_plus_constant(path, bias, nhwc=False):
     """x → 1×1 Conv (4 channels of a 4×4 map: C = W) → Add(bias) → Flatten → Gemm, in NCHW or,
     with ``nhwc``, transposed to NHWC before the Add (as tf2onnx exports)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.RandomState(0)
     inits = [numpy_helper.from_array(rng.randn(4, 2, 1, 1).astype(np.float32), "W"),
@@ -315,10 +306,7 @@ def _conv_plus_constant(path, bias, nhwc=False):
     nodes += [helper.make_node("Add", ["yt" if nhwc else "y", "c"], ["z"], name="bias"),
               helper.make_node("Flatten", ["z"], ["f"], name="flat"),
               helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
-        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    save_onnx_graph(path, nodes, inits, [1, 2, 4, 4], [1, 2])
     W = numpy_helper.to_array(inits[0]).astype(float)[:, :, 0, 0]
     G = numpy_helper.to_array(inits[2]).astype(float)
     return W, G
@@ -377,8 +365,8 @@ def test_a_fold_into_a_conv_whose_identity_is_read_elsewhere_keeps_that_reader(t
     # Conv → Identity → BatchNormalization (or Add of a per-channel constant), the Identity
     # also read by a residual Add: the importer counted the Conv's own readers only (one),
     # folded the normalisation into the Conv, and the residual Add got the normalised map
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
 
     rng = np.random.RandomState(0)
     W, G = rng.randn(3, 3).astype(np.float32), rng.randn(2, 3).astype(np.float32)
@@ -399,11 +387,8 @@ def test_a_fold_into_a_conv_whose_identity_is_read_elsewhere_keeps_that_reader(t
               helper.make_node("GlobalAveragePool", ["a"], ["p"], name="gap"),
               helper.make_node("Flatten", ["p"], ["f"], name="flat"),
               helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
-        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
     path = tmp_path / "residual.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    save_onnx_graph(path, nodes, inits, [1, 3, 4, 4], [1, 2])
     if kind == "bias":  # a bias of no layer of its own: refused, not folded
         with pytest.raises(ModelFormatError, match="bias of the Linear or Convolution"):
             load_model(path)
@@ -417,8 +402,8 @@ def test_a_fold_into_a_conv_whose_identity_is_read_elsewhere_keeps_that_reader(t
 def test_an_onnx_concat_of_maps_of_different_sizes_is_refused_at_load(tmp_path, capsys):
     # Concat of a 6×6 Conv output with the 8×8 input: the model loaded ('lrp info' showed it)
     # and every explanation failed blaming the input file, not the model
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
 
     rng = np.random.RandomState(0)
     inits = [numpy_helper.from_array(rng.randn(3, 3, 3, 3).astype(np.float32), "W"),
@@ -428,11 +413,8 @@ def test_an_onnx_concat_of_maps_of_different_sizes_is_refused_at_load(tmp_path, 
              helper.make_node("GlobalAveragePool", ["k"], ["p"], name="gap"),
              helper.make_node("Flatten", ["p"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "G"], ["o"], name="fc", transB=1)]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 2])], inits)
     path = tmp_path / "concat.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    save_onnx_graph(path, nodes, inits, [1, 3, 8, 8], [1, 2])
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and "Concat" in err, err
