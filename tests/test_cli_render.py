@@ -366,7 +366,7 @@ def test_render_and_figure_read_a_relevance_store_by_sample(store, tmp_path):
 def test_a_store_sample_out_of_range_or_a_plain_folder_is_one_line(store, tmp_path, capsys):
     path, _ = store
     assert main(["render", str(path), "--sample", "12", "--out", str(tmp_path / "a.png")]) == 2
-    assert "out of range (12 samples)" in capsys.readouterr().err
+    assert "out of range (12 samples, numbered 0..11)" in capsys.readouterr().err
     (tmp_path / "plain").mkdir()
     assert main(["render", str(tmp_path / "plain"), "--out", str(tmp_path / "b.png")]) == 2
     err = capsys.readouterr().err

@@ -90,6 +90,16 @@ def refuse_vectors(batch_shape, path, reader="numpy.load") -> None:
                      f"only image-shaped relevance can be drawn — read the values with {reader}")
 
 
+def checked_position(index, n, path) -> int:
+    """Sample ``index`` of a file of ``n`` samples, refused (one line naming the file) when
+    out of range. Samples are numbered from 0 as 'lrp explain' and the sidecars number
+    them: a negative index is refused too (it drew the last sample, labelled -1)."""
+    if not 0 <= int(index) < n:
+        raise ShapeError(f"{path}: sample index {index} out of range ({n} samples, "
+                         f"numbered 0..{n - 1})" if n else f"{path}: no samples")
+    return int(index)
+
+
 class RelevanceFile:
     """Relevance maps of one file: ``len()`` maps, ``maps(indices)`` by sample number,
     ``provenance`` for the sidecar and ``default_input``: the dataset the maps came from
@@ -169,10 +179,7 @@ class RelevanceFile:
                                  f"{self.samples[0]} only (its sidecar says so), not of "
                                  f"sample {index}")
             return self.samples.index(int(index))
-        if not -self.n <= int(index) < self.n:
-            raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
-                             "samples)")
-        return int(index) % self.n
+        return checked_position(index, self.n, self.path)
 
     def maps(self, indices) -> list[np.ndarray]:
         idx = [self.check_index(i) for i in indices]
@@ -262,9 +269,5 @@ class InputFile:
 
     def sample(self, index) -> np.ndarray:
         """Sample ``index`` (the only one of a single-sample file, whatever the index)."""
-        i = 0 if self.n == 1 else int(index)
-        if not -self.n <= i < self.n:
-            raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
-                             "samples)")
-        i %= self.n
+        i = 0 if self.n == 1 else checked_position(index, self.n, self.path)
         return _checked(self.data[i:i + 1][0], self.path, "input")
