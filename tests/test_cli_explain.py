@@ -94,7 +94,7 @@ def test_float32(files, lenet_txt, reference, capsys):
     (["--rule", "epsilon:-3"], "epsilon"),
     (["--layer-rule", "1=flat"], "layer 1 (Rect)"),
     (["--layer-rule", "42=flat"], "layer 42 does not exist"),
-    (["--layer-rule", "x=flat"], "not a layer number"),
+    (["--layer-rule", "x=flat"], "no node is named or matches 'x'"),
     (["--target", "11"], "out of range"),
     (["--target", "true"], "--labels"),
     (["--backend", "cupy"], "cupy"),
