@@ -65,8 +65,22 @@ def _model_file(model_path):
     return model_file(model_path)
 
 
-def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict:
-    """The provenance every export records; ``model_path`` may be None for in-memory models."""
+DATASET_KEY = "dataset"
+# what sidecars of earlier versions named the samples under ('lrp explain': "input", 'lrp
+# concepts': "data"); read, never written
+OLD_DATASET_KEYS = ("input", "data")
+
+
+def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
+                 **extra) -> dict:
+    """The provenance every export records; ``model_path`` may be None for in-memory models.
+    ``dataset`` (a file or built-in name, as given) is recorded under one key for every
+    writer, :data:`DATASET_KEY`; :func:`sidecar_dataset` reads it back."""
+    old = sorted(set(extra) & set(OLD_DATASET_KEYS))
+    if old:  # one key for the samples in every sidecar (three writers used three names)
+        raise TypeError(f"sidecar_info: pass the samples as dataset=, not {old[0]}=")
+    if dataset is not None:
+        extra = {DATASET_KEY: str(dataset), **extra}
     info = {
         "model": None if model_path is None else str(model_path),
         "model_sha256": None if model_path is None else sha256_file(_model_file(model_path)),
@@ -99,6 +113,18 @@ def _jsonable(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return getattr(value, "name", None) or str(value)
+
+
+def sidecar_dataset(side) -> str | None:
+    """The samples a sidecar (a parsed JSON object) says it explained: its
+    :data:`DATASET_KEY`, or a key of earlier versions; None when it names none (or not as
+    text: a model sidecar's "input" is a specification, not samples)."""
+    if not isinstance(side, dict):
+        return None
+    for key in (DATASET_KEY, *OLD_DATASET_KEYS):
+        if isinstance(side.get(key), str) and side[key]:
+            return side[key]
+    return None
 
 
 def sidecar_path(path) -> Path:
@@ -455,7 +481,7 @@ def _finite(R, what) -> np.ndarray:
 
 
 __all__ = [
-    "sha256_file", "sidecar_info", "sidecar_path", "input_heatmap_image",
+    "sha256_file", "sidecar_info", "sidecar_dataset", "sidecar_path", "input_heatmap_image",
     "export_input_heatmap", "export_heatmap", "export_colormaps", "colormap_file_name",
     "export_relevance", "export_relevance_batch", "figure_image", "export_figure",
     "export_explanations",

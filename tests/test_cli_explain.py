@@ -220,7 +220,7 @@ def test_relevance_and_outputs_get_json_sidecars(files, lenet_txt, capsys):
     side = json.loads((files["dir"] / "R.npy.json").read_text())
     assert side["file"] == "R.npy" and side["shape"] == list(np.load(out).shape)
     assert side["rules"] == "epsilon:0.01" and side["dtype"] == "float32"
-    assert len(side["model_sha256"]) == 64 and side["input"].endswith("x_raw.npy")
+    assert len(side["model_sha256"]) == 64 and side["dataset"].endswith("x_raw.npy")
     side_y = json.loads((files["dir"] / "Y.npy.json").read_text())
     assert side_y["shape"] == [16, 10] and side_y["content"] == "model outputs"
 

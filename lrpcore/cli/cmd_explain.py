@@ -270,7 +270,7 @@ def _record(args, config, explainer, target, seconds, **extra):
         extra = {"explained_name": name, **extra}
     info = export.sidecar_info(args.model, config.description, str(target),
                                explainer.backend.name, explainer.dtype.name,
-                               input=str(args.input), raw=bool(args.raw), seconds=seconds,
+                               dataset=args.input, raw=bool(args.raw), seconds=seconds,
                                **extra)
 
     def record(path, content, shape):
@@ -326,7 +326,7 @@ class PngWriter:
         # the samples' source as the .npy sidecars name it: a PNG is traced back to its data
         self.info = export.sidecar_info(args.model, config.description, str(target),
                                         explainer.backend.name, explainer.dtype.name,
-                                        input=str(args.input), raw=bool(args.raw))
+                                        dataset=args.input, raw=bool(args.raw))
         self.created_dir = not os.path.isdir(args.png)
 
     def write(self, explainer, R, fed, start, y, target, labels) -> None:

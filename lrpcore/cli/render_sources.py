@@ -103,7 +103,7 @@ def checked_position(index, n, path) -> int:
 class RelevanceFile:
     """Relevance maps of one file: ``len()`` maps, ``maps(indices)`` by sample number,
     ``provenance`` for the sidecar and ``default_input``: the dataset the maps came from
-    (a store's input, or the ``input``/``dataset`` its sidecar records).
+    (a store's input, or the dataset its sidecar records: :func:`lrpcore.export.sidecar_dataset`).
 
     Sample numbers are positions in the file, except for a single map whose sidecar names
     its sample (``relevance_3.npy`` of ``lrp demo`` or the explorer's export holds sample 3).
@@ -159,8 +159,9 @@ class RelevanceFile:
                              "images; only image-shaped relevance can be drawn")
         self.n = int(self.batch.shape[0])
         if not side.get("raw"):
-            found = side.get("input") or side.get("dataset")
-            self.default_input = found if isinstance(found, str) else None
+            from ..export import sidecar_dataset  # noqa: PLC0415
+
+            self.default_input = sidecar_dataset(side)
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
 
