@@ -173,7 +173,7 @@ def test_a_bad_later_batch_leaves_no_file_of_the_earlier_ones(tmp_path, lenet_tx
 def test_existing_pngs_are_refused_before_computing(files, lenet_txt, capsys, monkeypatch):
     png = files["dir"] / "png"
     png.mkdir()
-    (png / "heatmap_3_gray-red.png").write_bytes(b"mine")
+    (png / "heatmap_03_gray-red.png").write_bytes(b"mine")  # of 16 samples: 00 … 15
     def no_computing(*args, **kwargs):
         raise AssertionError("computed before checking the PNG outputs")
 
@@ -181,8 +181,8 @@ def test_existing_pngs_are_refused_before_computing(files, lenet_txt, capsys, mo
     monkeypatch.setattr(explainer_cls, "forward", no_computing)
     code, _, err = run(["explain", lenet_txt, files["fed"], "--raw", "--out",
                         files["dir"] / "R.npy", "--png", png, "--colormap", "gray-red"], capsys)
-    assert code == 2 and "heatmap_3_gray-red.png" in err and "--overwrite" in err
-    assert sorted(p.name for p in png.iterdir()) == ["heatmap_3_gray-red.png"]
+    assert code == 2 and "heatmap_03_gray-red.png" in err and "--overwrite" in err
+    assert sorted(p.name for p in png.iterdir()) == ["heatmap_03_gray-red.png"]
     assert not (files["dir"] / "R.npy").exists()
 
 
