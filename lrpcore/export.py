@@ -267,12 +267,14 @@ def export_overlay(path, R, x01, cmap="bwr", opacity=0.6, channels="sum", scalin
     return [png, sidecar_path(png), npy, sidecar_path(npy)]
 
 
-def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=8, title=(),
+def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=None, title=(),
                               info=None, overwrite=False) -> Path:
     """A figure for papers (:func:`lrpcore.render.figure.figure`: chosen scale, colour bar,
-    title) as PNG with its sidecar."""
-    from .render.figure import figure  # noqa: PLC0415
+    title) as PNG with its sidecar. Without ``scale``, one from the map's size
+    (:func:`lrpcore.render.figure.figure_scale_for`: 8 for digits, 1 for photographs)."""
+    from .render.figure import figure, figure_scale_for  # noqa: PLC0415
 
+    scale = figure_scale_for(R) if scale is None else int(scale)
     image = figure(R, x01, cmap=cmap, scale=scale, outline=outline, title=title)
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="figure: input|heatmap|colour bar",

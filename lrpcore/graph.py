@@ -275,7 +275,7 @@ def match_layer_key(key, names) -> list[int]:
                 or fnmatch.fnmatchcase(module_path(name), str(key))]
     if not hits:
         raise RuleError(f"no node is named or matches {key!r} ('lrp info MODEL' lists the "
-                        "names)")
+                        "layer names)")
     return hits
 
 

@@ -66,7 +66,7 @@ def test_a_key_matching_nothing_says_what_a_graph_model_says(tmp_path, capsys, k
         assert not out.exists()
     assert errors[0] == errors[1]
     assert f"no node is named or matches {key!r}" in errors[0]
-    assert "'lrp info MODEL' lists the names" in errors[0] and errors[0].count("\n") == 1
+    assert "'lrp info MODEL' lists the layer names" in errors[0] and errors[0].count("\n") == 1
 
 
 def test_a_name_of_a_layer_without_a_rule_is_refused_like_its_index(lenet):
