@@ -272,6 +272,9 @@ def add_windows(g, in_shape, h, w, s0, s1, times=None):
     out = np.empty((N, H, W, D), dtype=g.dtype)
     scaled = times is not None
     times = np.ascontiguousarray(times, dtype=g.dtype) if scaled else out
+    if times.shape != out.shape or g.shape[1] != h * w * D:  # numba checks no bounds
+        raise ValueError(f"add_windows: rows {g.shape} and input {times.shape} do not fit "
+                         f"{out.shape} with an {h}×{w} kernel")
     _add_windows(g, h, w, s0, s1, times, scaled, out)
     return out
 

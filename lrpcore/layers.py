@@ -467,8 +467,9 @@ class Convolution(LinearMap):
         matrix (im2col: ``cpu_kernels.windows``) and one matrix product each way: a
         photograph's stem (D = 3), whose row layout below spent 3× longer scattering its
         row windows back than in its products. That matrix is h·w times the input, so a
-        large batch (LeNet-5's) keeps the row layout, and a digit's, numpy's (measured
-        slower with numpy's window copy), as does one input channel (planar copies)."""
+        large batch (LeNet-5's) keeps the row layout; so do inputs too small for compiled
+        kernels (a digit: numpy's own window copy was slower than its row layout) and one
+        input channel (planar copies)."""
         N, _, _, D = in_shape
         h, ww = self.W.shape[:2]
         return (D > 1 and N * math.prod(in_shape[1:]) >= CPU_KERNEL_SIZE
@@ -476,8 +477,8 @@ class Convolution(LinearMap):
 
     def input_share(self, c, w, x, xp):
         N, Ho, Wo, n = c.shape
-        if xp is np and not self._pointwise() and self._windowed(x.shape, Ho, Wo) \
-                and x.dtype == c.dtype:
+        if xp is np and x.shape[:1] == (N,) and x.dtype == c.dtype \
+                and not self._pointwise() and self._windowed(x.shape, Ho, Wo):
             h, ww = self.W.shape[:2]
             return compiled().add_windows(product(c.reshape(-1, n), w.T, xp), x.shape[1:], h,
                                           ww, *self.stride, times=x)

@@ -72,3 +72,13 @@ def test_only_a_large_input_with_several_channels_takes_the_window_matrix(monkey
     assert planar.fmap(np.ones((1, 300, 300, 1)), planar.variant("w", np, np.float64),
                        np).shape == (1, 298, 298, 8)
     assert used == [(1, 225, 225, 3)]
+
+
+def test_rows_that_do_not_fit_the_input_are_refused_not_read_past():
+    """numba checks no bounds: a ``times`` of another shape would be read past its end."""
+    g = np.ones((4 * 4, 3 * 3 * 2))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.add_windows(g, (6, 6, 2), 3, 3, 1, 1, times=np.ones((1, 6, 6, 1)))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.add_windows(g[:, :9], (6, 6, 2), 3, 3, 1, 1)
+    assert cpu_kernels.add_windows(g, (6, 6, 2), 3, 3, 1, 1).shape == (1, 6, 6, 2)
