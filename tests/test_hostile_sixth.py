@@ -1,0 +1,61 @@
+"""A sixth hostile review (odd arrays, full disks, files changing under the program): each test
+writes the input it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+from lrpcore.io.file_array import read_npy
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(w in err[0] for w in words), err
+    return err[0]
+
+
+def test_a_npy_of_one_number_reads_that_number(tmp_path):
+    # a 0-d FileArray read 1 byte at offset 0 (the magic string): ValueError, or garbage
+    path = tmp_path / "one.npy"
+    np.save(path, np.array(5.25))
+    assert float(np.asarray(read_npy(path))) == 5.25
+
+
+@pytest.mark.parametrize("command", ["explain", "explain-raw", "evaluate", "concepts"])
+def test_a_npy_of_one_number_is_refused_as_samples_in_one_line(tmp_path, capsys, command):
+    # len() of the 0-d array: "internal error: TypeError: len() of unsized object"
+    path = tmp_path / "one.npy"
+    np.save(path, np.array(5.0))
+    out = tmp_path / "out"
+    argv = {"explain": ["explain", "mnist-lenet5", str(path), "--out", f"{out}.npy"],
+            "explain-raw": ["explain", "mnist-lenet5", str(path), "--out", f"{out}.npy",
+                            "--raw"],
+            "evaluate": ["evaluate", "mnist-lenet5", str(path), "--csv", f"{out}.csv"],
+            "concepts": ["concepts", "mnist-lenet5", str(path), "--layer", "3", "--out",
+                         str(out)]}[command]
+    assert main(argv) == 2
+    _one_line(capsys, str(path), "single number")
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_labels_of_one_number_say_so(tmp_path, capsys):
+    x, labels = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    np.save(labels, np.array(3))
+    assert main(["explain", "mnist-lenet5", str(x), "--labels", str(labels), "--target", "true",
+                 "--out", str(tmp_path / "r.npy")]) == 2
+    # was "labels of shape ; expected ..." (an empty shape text)
+    _one_line(capsys, str(labels), "shape () (a single number)")
+
+
+def test_timedelta_samples_are_refused_as_not_numbers(tmp_path, capsys):
+    # numpy files timedelta64 under signedinteger: the preprocessed path explained durations
+    # as pixels while --raw refused them
+    path = tmp_path / "durations.npy"
+    np.save(path, np.ones((2, 784), dtype="timedelta64[s]"))
+    out = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(path), "--out", str(out)]) == 2
+    _one_line(capsys, str(path), "real numbers", "timedelta64")
+    assert not out.exists()
