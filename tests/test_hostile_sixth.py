@@ -59,3 +59,24 @@ def test_timedelta_samples_are_refused_as_not_numbers(tmp_path, capsys):
     assert main(["explain", "mnist-lenet5", str(path), "--out", str(out)]) == 2
     _one_line(capsys, str(path), "real numbers", "timedelta64")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind, value, words", [("npy", np.array(5.0), "single value"),
+                                                ("npy", np.arange(6.0), "shape (6,)"),
+                                                ("zarr", np.arange(6.0), "shape (6,)")])
+def test_a_cluster_run_refuses_an_input_that_is_no_batch_naming_its_shape(tmp_path, capsys,
+                                                                         kind, value, words):
+    # a 0-d .npy: "internal error: IndexError"; a 1-d one: "got an array of shape (1,)" (the
+    # shape of the one-sample probe, not of the file)
+    pytest.importorskip("distributed")
+    zarr = pytest.importorskip("zarr")
+    path = tmp_path / f"x.{kind}"
+    if kind == "npy":
+        np.save(path, value)
+    else:
+        arr = zarr.open_array(str(path), mode="w", shape=value.shape, dtype=value.dtype)
+        arr[...] = value
+    out = tmp_path / "r.zarr"
+    assert main(["explain", "mnist-lenet5", str(path), "--out", str(out), "--workers", "1"]) == 2
+    _one_line(capsys, str(path), words)
+    assert not list(tmp_path.glob("r.zarr*"))
