@@ -80,3 +80,49 @@ def test_a_cluster_run_refuses_an_input_that_is_no_batch_naming_its_shape(tmp_pa
     assert main(["explain", "mnist-lenet5", str(path), "--out", str(out), "--workers", "1"]) == 2
     _one_line(capsys, str(path), words)
     assert not list(tmp_path.glob("r.zarr*"))
+
+
+def _strict_stream(encoding):
+    import io  # noqa: PLC0415
+
+    return io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors="strict",
+                            write_through=True)
+
+
+def test_a_file_name_of_other_bytes_on_a_utf8_terminal_is_written_and_shown(tmp_path,
+                                                                             monkeypatch):
+    # a UTF-8 locale's stdout is strict: 'wrote /…/\udcffx.png' was an internal error (exit 1)
+    # after the PNG had been written
+    relevance = tmp_path / "r.npy"
+    np.save(relevance, np.random.RandomState(0).rand(2, 28, 28))
+    out = tmp_path / "\udcffx.png"  # the bytes b"\xffx.png", as os.fsdecode gives them
+    stdout, stderr = _strict_stream("utf-8"), _strict_stream("utf-8")
+    monkeypatch.setattr("sys.stdout", stdout)
+    monkeypatch.setattr("sys.stderr", stderr)
+    assert main(["render", str(relevance), "--out", str(out)]) == 0
+    assert out.exists()
+    assert b"\\udcffx.png" in stdout.buffer.getvalue(), stderr.buffer.getvalue()
+    assert stdout.errors == "strict"  # put back: the caller's stream is theirs
+
+
+@pytest.mark.parametrize("program, argv, escape", [("lrp", ["info", "mnist-lenet5"], b"\\xd7"),
+                                                   ("lrp", ["explain", "--help"], b"\\xd7"),
+                                                   ("lrp-explorer", ["--help"], b"\\u2014")])
+def test_an_ascii_terminal_gets_escapes_not_an_internal_error(monkeypatch, program, argv,
+                                                             escape):
+    # "×" and "→" in every table and summary: UnicodeEncodeError on a Latin-1 or ASCII
+    # terminal (PYTHONIOENCODING=ascii, a legacy locale), argparse's --help a traceback
+    if program == "lrp-explorer":
+        pytest.importorskip("PySide6")
+        from lrpgui.app import main as run  # noqa: PLC0415
+    else:
+        run = main
+    stdout, stderr = _strict_stream("ascii"), _strict_stream("ascii")
+    monkeypatch.setattr("sys.stdout", stdout)
+    monkeypatch.setattr("sys.stderr", stderr)
+    try:
+        rc = run(argv)
+    except SystemExit as exc:  # --help
+        rc = exc.code
+    assert rc == 0, stderr.buffer.getvalue()
+    assert escape in stdout.buffer.getvalue()
