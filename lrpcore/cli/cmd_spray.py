@@ -6,7 +6,7 @@ import sys
 
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
-from .common import add_command, check_outputs_free, model_defaults, parse_target
+from .common import add_command, check_outputs_free, model_defaults, no_labels, parse_target
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -75,6 +75,11 @@ def run(args) -> int:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
         target = parse_target(args.target or "true", model=model)
+        if target == "true" and data.labels is None:
+            if args.target is not None:  # asked for: refused, as by lrp explain
+                raise no_labels(args.data)
+            print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
+                  "predicted class (--target pred)", file=sys.stderr)
         ex = Explainer(model, args.backend)
         resolve_rules(ex.layers, args.rule)  # fail fast
         bar = ProgressBar(1, "explaining", enabled=args.progress)
