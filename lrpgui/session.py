@@ -51,6 +51,14 @@ PREDICT_BATCH = 500
 MAX_CLASSES = 100_000
 
 
+def no_labels(dataset_name) -> str:
+    """Why there is no true class to explain: the status bar says it when the target leaves
+    "true class", the target selector's tooltip while such data is open (the target used to
+    switch to the predicted class without a word)."""
+    name = os.path.basename(os.path.normpath(os.fspath(dataset_name))) or dataset_name
+    return f"{name} has no labels"
+
+
 class Session:
     """Owns the open model and dataset (in ``state``), requests and the result on display."""
 
@@ -98,7 +106,9 @@ class Session:
             self._start_from_defaults_of(model)
             n, target = model.n_classes, parse_target(s.target)
             if isinstance(target, int) and n is not None and target >= n:
-                s.target = "pred"  # the new model has no such class
+                s.target = "pred"  # the new model has no such class: said, not silent
+                s.status = (f"Target class {target} → predicted class: "
+                            f"{os.path.basename(path)} has {n:,} classes")
 
     def _start_from_defaults_of(self, model) -> None:
         """A model of another kind than the one the rule and dtype were chosen for starts from
@@ -147,6 +157,7 @@ class Session:
             s.sample_index = 0
             if dataset.labels is None and s.target == "true":
                 s.target = "pred"  # no labels: the selector offers no "true class"
+                s.status = f"Target true class → predicted class: {no_labels(name)}"
             s.filter_true = None
             s.filter_pred = None
             s.misclassified_only = False

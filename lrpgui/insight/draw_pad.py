@@ -229,6 +229,7 @@ class DrawPanel(ToolPanel):
         self.heat_outline = imaging.outline_overlay(self.heat_box)
         for box in (self.input_box, self.heat_box):
             imaging.fit(box, (SIDE, SIDE))
+        imaging.even_columns(ci, 2)
         self.scores = pg.PlotWidget(objectName="drawScores")
         self.scores.setBackground("w")
         self.scores.setMenuEnabled(False)
@@ -326,7 +327,7 @@ class DrawPanel(ToolPanel):
         version, result, rule = versioned
         # the rule on a line of its own: beside "model input" it made the grid wider than
         # the tool at 760 pixels
-        self.heat_title.setText(f"relevance<br>{html.escape(rule)}")
+        self._set_heat_title(f"relevance<br>{html.escape(rule)}")
         self.clear_error()
         self.result = result
         self.result_version = version
@@ -344,10 +345,16 @@ class DrawPanel(ToolPanel):
         self.input_item.clear()
         self.heat_item.clear()
         self.heat_outline.clear()
-        self.heat_title.setText("relevance")
+        self._set_heat_title("relevance")
         if self.bars is not None:
             self.scores.removeItem(self.bars)
             self.bars = None
+
+    def _set_heat_title(self, text) -> None:
+        """The heatmap's title; both columns keep one width, so that the digit and its
+        relevance are drawn at one size (a longer title widened its column alone)."""
+        self.heat_title.setText(text)
+        imaging.even_columns(self.views.ci, 2)
 
     def _draw_heatmap(self) -> None:
         if self.result is None:

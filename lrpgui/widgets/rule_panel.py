@@ -35,6 +35,8 @@ from lrpcore.rules import RULES, format_number, parse_rule
 from lrpcore.text import is_digits, no_markup
 
 from .. import rendering
+from ..session import no_labels
+from ..tooltips import TIPS
 from .choice_box import ChoiceBox
 from .colour_panel import make_searchable
 from .layer_table import LAYER_COLUMN, SHORT_ROLE, LayerRuleTable
@@ -434,3 +436,7 @@ class RulePanel(QWidget):
             make_searchable(combo)  # type part of a class name (1000 ImageNet classes)
             i = combo.findData(self.state.target)
             combo.setCurrentIndex(max(i, 0))
+        tip = TIPS["targetSelector"]
+        if self.state.dataset is not None and not has_labels:  # say why "true" is missing
+            tip += f". No “true class”: {no_labels(self.state.dataset_name)}"
+        combo.setToolTip(tip)
