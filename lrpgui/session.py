@@ -19,6 +19,7 @@ from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.targets import parse_target
+from lrpcore.text import no_markup
 
 from . import rendering, services, sources
 from .explained import class_name, explained_class
@@ -45,9 +46,9 @@ REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND,)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
-# classes the explorer lists (target, filters): 35 µs each, so a 14-KB native graph of
-# doubling Concats (134 M outputs) froze the window and ran it out of memory; ImageNet-21k has
-# 21,843
+# classes the explorer lists (target, filters, Compare, SpRAy; a few µs each in one
+# string-list model, lrpgui.widgets.class_choice): a 14-KB native graph of doubling Concats
+# (134 M outputs) froze the window and ran it out of memory; ImageNet-21k has 21,843
 MAX_CLASSES = 100_000
 
 
@@ -56,7 +57,7 @@ def no_labels(dataset_name) -> str:
     "true class", the target selector's tooltip while such data is open (the target used to
     switch to the predicted class without a word)."""
     name = os.path.basename(os.path.normpath(os.fspath(dataset_name))) or dataset_name
-    return f"{name} has no labels"
+    return f"{no_markup(name)} has no labels"  # a tooltip: no markup, escapes or newlines
 
 
 class Session:
