@@ -204,6 +204,82 @@ def depthwise_transpose(g, w, in_shape, s0, s1, times=None):
 
 
 @_Kernel
+def _windows(x, h, w, s0, s1, out):
+    """im2col: row (n, i, k) of ``out`` holds the h × w × D window of x under output pixel
+    (i, k), kernel row by kernel row (each a contiguous run of w·D values of one image row).
+    Indices are unsigned: numba's wraparound test on signed ones kept the copy from being
+    vectorised (1.7× slower)."""
+    N, Ho, Wo = x.shape[0], (x.shape[1] - h) // s0 + 1, (x.shape[2] - w) // s1 + 1
+    run = w * x.shape[3]
+    for row in prange(N * Ho):
+        n = row // Ho
+        i = row - n * Ho
+        for k in range(Wo):
+            orow = out[row * Wo + k]
+            start = k * s1 * x.shape[3]
+            for a in range(h):
+                src = x[n, i * s0 + a].reshape(-1)
+                for j in range(run):
+                    orow[np.uintp(a * run + j)] = src[np.uintp(start + j)]
+
+
+@_Kernel
+def _add_windows(g, h, w, s0, s1, times, scaled, out):
+    """Transpose of ``_windows``: every input row gathers the window rows of ``g`` that cover
+    it, each element its terms in kernel-row, then kernel-column order, as numpy's loop over
+    the offsets adds them (``lrpcore.layers.add_window_rows``: the same bits, split or not),
+    then is multiplied by the same row of ``times`` if ``scaled``."""
+    N, H, W, D = out.shape
+    Ho, Wo = (H - h) // s0 + 1, (W - w) // s1 + 1
+    run = w * D
+    for row in prange(N * H):
+        n = row // H
+        p = row - n * H
+        orow = out[n, p].reshape(-1)
+        orow[:] = 0
+        for a in range(h):
+            t = p - a
+            if t < 0 or t % s0 != 0 or t // s0 >= Ho:
+                continue
+            base = (n * Ho + t // s0) * Wo
+            for k in range(Wo - 1, -1, -1):  # kernel columns b = q − k·s1 ascending
+                grow = g[base + k]
+                start = k * s1 * D
+                for j in range(run):
+                    orow[np.uintp(start + j)] += grow[np.uintp(a * run + j)]
+        if scaled:
+            trow = times[n, p].reshape(-1)
+            for j in range(W * D):
+                orow[np.uintp(j)] *= trow[np.uintp(j)]
+
+
+def windows(x, h, w, s0, s1):
+    """The (N·Ho·Wo) × (h·w·D) window matrix of NHWC ``x`` for an h × w kernel, stride s0, s1
+    (rows in output order, columns in the filters' h, w, D order)."""
+    x = np.ascontiguousarray(x)
+    N, H, W, D = x.shape
+    out = np.empty((N * ((H - h) // s0 + 1) * ((W - w) // s1 + 1), h * w * D), dtype=x.dtype)
+    _windows(x, h, w, s0, s1, out)
+    return out
+
+
+def add_windows(g, in_shape, h, w, s0, s1, times=None):
+    """Transpose of ``windows``: the window rows ``g`` summed back onto an N × ``in_shape``
+    input, multiplied element-wise by ``times`` (input-side) when given."""
+    g = np.ascontiguousarray(g)
+    H, W, D = in_shape
+    N = g.shape[0] // (((H - h) // s0 + 1) * ((W - w) // s1 + 1))
+    out = np.empty((N, H, W, D), dtype=g.dtype)
+    scaled = times is not None
+    times = np.ascontiguousarray(times, dtype=g.dtype) if scaled else out
+    if times.shape != out.shape or g.shape[1] != h * w * D:  # numba checks no bounds
+        raise ValueError(f"add_windows: rows {g.shape} and input {times.shape} do not fit "
+                         f"{out.shape} with an {h}×{w} kernel")
+    _add_windows(g, h, w, s0, s1, times, scaled, out)
+    return out
+
+
+@_Kernel
 def _epsilon_share(R, z, divisor, eps, out):
     """out = R / (z' + eps·s(z')), z' = z / divisor, s(0) = +1 (flat arrays)."""
     if divisor != 1:

@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import RuleError, ShapeError
 from .kernels import (
+    CPU_KERNEL_SIZE,
     add_bias,
     compiled,
     conv_direct,
@@ -461,6 +462,28 @@ class Convolution(LinearMap):
     def _pointwise(self) -> bool:
         return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
 
+    def _windowed(self, in_shape, Ho, Wo) -> bool:
+        """Whether this convolution of inputs N × H × W × D runs on the CPU as one window
+        matrix (im2col: ``cpu_kernels.windows``) and one matrix product each way: a
+        photograph's stem (D = 3), whose row layout below spent 3× longer scattering its
+        row windows back than in its products. That matrix is h·w times the input, so a
+        large batch (LeNet-5's) keeps the row layout; so do inputs too small for compiled
+        kernels (a digit: numpy's own window copy was slower than its row layout) and one
+        input channel (planar copies)."""
+        N, _, _, D = in_shape
+        h, ww = self.W.shape[:2]
+        return (D > 1 and N * math.prod(in_shape[1:]) >= CPU_KERNEL_SIZE
+                and N * Ho * Wo * h * ww * D <= WINDOW_CPU_VALUES)
+
+    def input_share(self, c, w, x, xp):
+        N, Ho, Wo, n = c.shape
+        if xp is np and x.shape[:1] == (N,) and x.dtype == c.dtype \
+                and not self._pointwise() and self._windowed(x.shape, Ho, Wo):
+            h, ww = self.W.shape[:2]
+            return compiled().add_windows(product(c.reshape(-1, n), w.T, xp), x.shape[1:], h,
+                                          ww, *self.stride, times=x)
+        return super().input_share(c, w, x, xp)
+
     def forward(self, x, xp):
         h, ww, d, n = self.W.shape
         Ho, Wo, _ = self.output_shape(x.shape[1:])
@@ -479,6 +502,9 @@ class Convolution(LinearMap):
             return product(x.reshape(-1, d), w, xp).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
+        if self._windowed(x.shape, Ho, Wo):
+            cols = compiled().windows(x, h, ww, *self.stride)
+            return product(cols, w, xp).reshape(N, Ho, Wo, n)
         if d > 1:
             return _row_conv(x, w.reshape(h, ww * d, n), h, ww, *self.stride, xp)
         cols = _planar_windows(x, h, ww, *self.stride, xp)  # (h·w·d) × (N·Ho·Wo)
@@ -493,6 +519,9 @@ class Convolution(LinearMap):
             return product(c.reshape(-1, n), w.T, xp).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
+        if self._windowed((N,) + tuple(in_shape), Ho, Wo):
+            return compiled().add_windows(product(c.reshape(-1, n), w.T, xp), in_shape, h, ww,
+                                          *self.stride)
         if d > 1:
             return _row_conv_transpose(c, w.reshape(h, ww * d, n), in_shape, h, ww, *self.stride,
                                        xp)
@@ -501,6 +530,7 @@ class Convolution(LinearMap):
 
 
 POINTWISE_DIRECT_MACS = 1 << 20
+WINDOW_CPU_VALUES = 2**19  # 2 MB of float32, 4 of float64
 
 
 def few_launches(xp) -> bool:

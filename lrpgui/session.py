@@ -18,7 +18,7 @@ import lrpcore
 from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
-from lrpcore.targets import parse_target
+from lrpcore.targets import not_scores, parse_target
 from lrpcore.text import no_markup
 
 from . import rendering, services, sources
@@ -60,6 +60,16 @@ def no_labels(dataset_name) -> str:
     return f"{no_markup(name)} has no labels"  # a tooltip: no markup, escapes or newlines
 
 
+def _not_scores(model) -> str | None:
+    """:func:`lrpcore.targets.not_scores` of the model's output (None when its shape is not
+    known from the model alone)."""
+    try:
+        out = model.shapes()[-1]
+    except Exception:  # noqa: BLE001 - an unknown input shape: checked when data is fed
+        return None
+    return not_scores(out)
+
+
 class Session:
     """Owns the open model and dataset (in ``state``), requests and the result on display."""
 
@@ -85,6 +95,9 @@ class Session:
         if n is not None and n > MAX_CLASSES:  # every class becomes an entry of three lists
             raise OpenError("Cannot open model", f"{path}: {n:,} outputs; the explorer lists "
                             f"at most {MAX_CLASSES:,} classes (lrp explain takes the model)")
+        problem = _not_scores(model)
+        if problem:  # a feature extractor: every prediction and explanation would fail
+            raise OpenError("Cannot open model", f"{path}: {problem}")
         if self.state.dataset is not None:
             try:
                 lrpcore.check_fits(model, self.state.dataset)

@@ -71,6 +71,9 @@ def test_split_kernels_give_the_bits_of_the_serial_ones(dtype):
         "add channels": lambda: cpu_kernels.add_channels(x.copy(), bias),
         "add into": lambda: cpu_kernels.add_into(x.copy(), np.sin(x)),
         "has negative": lambda: (cpu_kernels.has_negative(x), cpu_kernels.has_negative(x * x)),
+        "windows": lambda: cpu_kernels.windows(x, 3, 2, 2, 1),
+        "add windows": lambda: cpu_kernels.add_windows(
+            cpu_kernels.windows(x, 3, 2, 2, 1), x.shape[1:], 3, 2, 2, 1, times=x),
     }
     for name, call in calls.items():
         plain, split = _both_ways(call)

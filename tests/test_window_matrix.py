@@ -1,0 +1,84 @@
+"""A photograph's stem on the CPU as one window matrix (im2col) and one product each way.
+
+``cpu_kernels.windows`` copies each output pixel's window into one row and
+``cpu_kernels.add_windows`` sums such rows back (the transpose), each input row gathering its
+own terms so that a split run gives the serial one's bits (tests/test_all_cores.py). Both must
+be the convolution's own matrix and its transpose; only large inputs with several channels take
+them (a digit loads no numba, a large batch keeps the smaller row layout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from slow_lrp import dense_matrix
+
+from lrpcore import cpu_kernels, layers
+from lrpcore.layers import Convolution
+
+DTYPES = (np.float32, np.float64)
+# (N, H, W, D), kernel h × w, stride: overlapping, tiling and skipping windows
+CASES = [((2, 9, 11, 3), (3, 3), (1, 1)), ((1, 10, 7, 5), (3, 2), (2, 1)),
+         ((3, 8, 9, 4), (2, 3), (2, 3)), ((1, 9, 9, 6), (1, 1), (2, 2))]
+
+
+def _windowed_everywhere(monkeypatch):
+    """The window path for these small test inputs too."""
+    monkeypatch.setattr(layers, "CPU_KERNEL_SIZE", 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("shape", "kernel", "stride"), CASES)
+def test_the_window_kernels_are_the_convolutions_map_and_its_transpose(monkeypatch, dtype,
+                                                                         shape, kernel, stride):
+    _windowed_everywhere(monkeypatch)
+    rng = np.random.default_rng(sum(shape) + sum(stride))
+    D = shape[3]
+    conv = Convolution(rng.normal(size=kernel + (D, 4)), rng.normal(size=4), stride)
+    used = []
+    real = cpu_kernels.windows
+    monkeypatch.setattr(cpu_kernels, "windows", lambda *a: used.append(1) or real(*a))
+    x = rng.normal(size=shape).astype(dtype)
+    w = conv.variant("w", np, dtype)
+    M, _ = dense_matrix(conv, shape[1:])
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    y = conv.fmap(x, w, np)
+    assert used == [1]  # not the row layout
+    assert y.dtype == dtype
+    assert np.allclose(y.reshape(shape[0], -1), x.reshape(shape[0], -1) @ M, rtol=0, atol=tol)
+    c = rng.normal(size=y.shape).astype(dtype)
+    back = conv.tmap(c, w, shape[1:], np)
+    assert back.dtype == dtype
+    assert np.allclose(back.reshape(shape[0], -1), c.reshape(shape[0], -1) @ M.T, rtol=0,
+                       atol=tol)
+    # the input share in the same pass: exactly the product of the two steps
+    assert np.array_equal(conv.input_share(c, w, x, np), back * x)
+
+
+def test_only_a_large_input_with_several_channels_takes_the_window_matrix(monkeypatch):
+    used = []
+    monkeypatch.setattr(cpu_kernels, "windows", lambda *a: used.append(a[0].shape) or 1 / 0)
+    stem = Convolution(np.ones((3, 3, 3, 32)), np.zeros(32), (2, 2))
+    with pytest.raises(ZeroDivisionError):  # the spy ran: the window path
+        stem.fmap(np.ones((1, 225, 225, 3)), stem.variant("w", np, np.float64), np)
+    assert used == [(1, 225, 225, 3)]
+    digit = Convolution(np.ones((3, 3, 16, 16)), np.zeros(16))
+    assert digit.fmap(np.ones((1, 30, 30, 16)), digit.variant("w", np, np.float64),
+                      np).shape == (1, 28, 28, 16)
+    lenet = Convolution(np.ones((5, 5, 10, 25)), np.zeros(25))  # the matrix: 131 MB
+    assert lenet.fmap(np.ones((1024, 12, 12, 10)), lenet.variant("w", np, np.float64),
+                      np).shape == (1024, 8, 8, 25)
+    planar = Convolution(np.ones((3, 3, 1, 8)), np.zeros(8))
+    assert planar.fmap(np.ones((1, 300, 300, 1)), planar.variant("w", np, np.float64),
+                       np).shape == (1, 298, 298, 8)
+    assert used == [(1, 225, 225, 3)]
+
+
+def test_rows_that_do_not_fit_the_input_are_refused_not_read_past():
+    """numba checks no bounds: a ``times`` of another shape would be read past its end."""
+    g = np.ones((4 * 4, 3 * 3 * 2))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.add_windows(g, (6, 6, 2), 3, 3, 1, 1, times=np.ones((1, 6, 6, 1)))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.add_windows(g[:, :9], (6, 6, 2), 3, 3, 1, 1)
+    assert cpu_kernels.add_windows(g, (6, 6, 2), 3, 3, 1, 1).shape == (1, 6, 6, 2)
