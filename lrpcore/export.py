@@ -65,10 +65,22 @@ def _model_file(model_path):
     return model_file(model_path)
 
 
+def where_found(spec) -> str:
+    """A file or folder as an absolute path, a built-in name (``mnist-test``) as it is: a
+    sidecar read from another folder (``lrp render R.npy --side-by-side``) still finds its
+    model and input (a relative path was read against the reader's folder)."""
+    spec = os.fspath(spec)
+    return os.path.abspath(spec) if os.path.exists(spec) else spec
+
+
 def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict:
-    """The provenance every export records; ``model_path`` may be None for in-memory models."""
+    """The provenance every export records; ``model_path`` may be None for in-memory models.
+    The model's and the samples' files (``input``, ``dataset``) are recorded absolute."""
+    for key in ("input", "dataset"):
+        if isinstance(extra.get(key), (str, Path)):
+            extra[key] = where_found(extra[key])
     info = {
-        "model": None if model_path is None else str(model_path),
+        "model": None if model_path is None else where_found(model_path),
         "model_sha256": None if model_path is None else sha256_file(_model_file(model_path)),
         "rules": rule_desc,
         "target": target,

@@ -354,7 +354,7 @@ class MainWindow(QMainWindow):
             return False
         if had_data and self.state.dataset is None:  # closed for this model (the user agreed)
             self._dataset_closed()
-        self._opened("models", "last/model", path)
+        self._opened("models", "last/model", self.state.model_path)
         return True
 
     def _opened(self, recent, last, path) -> None:
@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        self._opened("datasets", "last/dataset", name)
+        self._opened("datasets", "last/dataset", self.state.dataset_name)
         return True
 
     def open_image_folder(self, quiet=False) -> bool:

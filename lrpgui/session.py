@@ -18,6 +18,7 @@ import lrpcore
 from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
+from lrpcore.export import where_found
 from lrpcore.targets import not_scores, parse_target
 from lrpcore.text import no_markup
 
@@ -115,7 +116,7 @@ class Session:
         s = self.state
         with s.batch():
             s.model = model
-            s.model_path = path
+            s.model_path = where_found(path)  # remembered for the next run, from any folder
             s.layer_rules = {}
             self._start_from_defaults_of(model)
             n, target = model.n_classes, parse_target(s.target)
@@ -167,7 +168,7 @@ class Session:
         s = self.state
         with s.batch():
             s.dataset = dataset
-            s.dataset_name = name
+            s.dataset_name = where_found(name)
             s.sample_index = 0
             if dataset.labels is None and s.target == "true":
                 s.target = "pred"  # no labels: the selector offers no "true class"
