@@ -71,19 +71,33 @@ DATASET_KEY = "dataset"
 OLD_DATASET_KEYS = ("input", "data")
 
 
+def where_found(spec) -> str:
+    """A file or folder as an absolute path, a built-in name (``mnist-test``) as it is: a
+    sidecar read from another folder (``lrp render R.npy --side-by-side``) still finds its
+    model and input (a relative path was read against the reader's folder)."""
+    spec = os.fspath(spec)
+    return os.path.abspath(spec) if os.path.exists(spec) else spec
+
+
 def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
                  **extra) -> dict:
     """The provenance every export records; ``model_path`` may be None for in-memory models.
-    ``dataset`` (a file or built-in name, as given) is recorded under one key for every
-    writer, :data:`DATASET_KEY`; :func:`sidecar_dataset` reads it back."""
+    ``dataset`` (a file or built-in name) is recorded under one key for every writer,
+    :data:`DATASET_KEY`, which :func:`sidecar_dataset` reads back; the model's and the
+    samples' files are recorded absolute."""
+    from .io.models import changed_since_loaded  # noqa: PLC0415
+
     old = sorted(set(extra) & set(OLD_DATASET_KEYS))
     if old:  # one key for the samples in every sidecar (three writers used three names)
         raise TypeError(f"sidecar_info: pass the samples as dataset=, not {old[0]}=")
     if dataset is not None:
-        extra = {DATASET_KEY: str(dataset), **extra}
+        extra = {DATASET_KEY: where_found(dataset), **extra}
+    file = None if model_path is None else _model_file(model_path)
+    changed = file is not None and changed_since_loaded(file)
     info = {
-        "model": None if model_path is None else str(model_path),
-        "model_sha256": None if model_path is None else sha256_file(_model_file(model_path)),
+        "model": None if model_path is None else where_found(model_path),
+        # the hash of a file saved over the loaded one would name parameters not used here
+        "model_sha256": None if file is None or changed else sha256_file(file),
         "rules": rule_desc,
         "target": target,
         "backend": backend,
@@ -92,6 +106,9 @@ def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
         "version": __version__,
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+    if changed:
+        info["model_changed"] = ("the model file was replaced after it was loaded; its "
+                                 "checksum would not describe these results")
     info.update(extra)
     return _jsonable(info)
 

@@ -107,6 +107,8 @@ class RelevanceFile:
 
     Sample numbers are positions in the file, except for a single map whose sidecar names
     its sample (``relevance_3.npy`` of ``lrp demo`` or the explorer's export holds sample 3).
+    Several maps whose sidecar names one sample are all of that sample (``lrp concepts``'
+    ``conditional.npy``: one map per channel): :meth:`input_index` says which input to draw.
     """
 
     def __init__(self, spec):
@@ -117,6 +119,7 @@ class RelevanceFile:
         self.store = None
         self.default_input = None
         self.samples = None  # sample number of each map, when not its position
+        self.of_sample = None  # the one sample every map is of (conditional heatmaps)
         if is_zarr_path(path) and os.path.isdir(path):
             from ..io.relevance_store import open_relevance_store  # noqa: PLC0415
 
@@ -161,9 +164,15 @@ class RelevanceFile:
         if not side.get("raw"):
             from ..export import sidecar_dataset  # noqa: PLC0415
 
-            self.default_input = sidecar_dataset(side)
+            self.default_input = sidecar_dataset(side)  # "dataset", or an older key
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
+        elif isinstance(side.get("sample"), int):  # drawn beside sample 2, map 2 of sample 7
+            self.of_sample = int(side["sample"])  # misled: every map is of sample 7
+
+    def input_index(self, index) -> int:
+        """The dataset sample drawn beside map ``index``."""
+        return int(index) if self.of_sample is None else self.of_sample
 
     def __len__(self) -> int:
         return self.n
@@ -207,7 +216,8 @@ def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
     from .cmd_render import fit_input, to_unit  # noqa: PLC0415
 
     def fit(inputs):
-        return [fit_input(to_unit(inputs.sample(i)), m, inputs.path, relevance.path)
+        return [fit_input(to_unit(inputs.sample(relevance.input_index(i))), m, inputs.path,
+                          relevance.path)
                 for i, m in zip(indices, maps, strict=True)]
 
     if spec:
