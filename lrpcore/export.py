@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,15 @@ SIDECAR_SUFFIX = ".json"
 
 # --- provenance --------------------------------------------------------------------------
 def sha256_file(path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
+    """Hex SHA-256 of a regular file, read in chunks. A device or pipe is refused: a crafted
+    sidecar naming ``/dev/zero`` as the model made ``lrp render --input FOLDER`` hash
+    forever (opened without blocking, checked on the open descriptor: no swap in between)."""
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ExportError(f"{path}: is a device, pipe or folder, not a model file")
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except OSError as exc:
