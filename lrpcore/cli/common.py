@@ -221,11 +221,19 @@ def sigma_option(text: str) -> float:
     return value
 
 
-def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:
+def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
     is missing (unless the command makes it); ``None`` entries (options not given) are
     skipped. Two outputs naming one file (``--out a.npy --outputs a.npy``, or an output and
-    another's sidecar) are refused: the later would silently replace the earlier."""
+    another's sidecar) are refused: the later would silently replace the earlier. An output
+    that is one of the files the command reads (``inputs``) is refused even with --overwrite:
+    ``lrp explain m x.npy --out x.npy --overwrite`` replaced the samples with their relevance."""
+    read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
+    for path in paths:
+        if path and os.path.realpath(path) in read:
+            raise ExportError(f"{path}: is also a file this command reads "
+                              f"({read[os.path.realpath(path)]}); writing there would replace "
+                              "it: give the output another name")
     seen: dict[str, str] = {}
     for path in paths:
         if not path:
