@@ -76,12 +76,17 @@ def where_found(spec) -> str:
 def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict:
     """The provenance every export records; ``model_path`` may be None for in-memory models.
     The model's and the samples' files (``input``, ``dataset``) are recorded absolute."""
+    from .io.models import changed_since_loaded  # noqa: PLC0415
+
     for key in ("input", "dataset"):
         if isinstance(extra.get(key), (str, Path)):
             extra[key] = where_found(extra[key])
+    file = None if model_path is None else _model_file(model_path)
+    changed = file is not None and changed_since_loaded(file)
     info = {
         "model": None if model_path is None else where_found(model_path),
-        "model_sha256": None if model_path is None else sha256_file(_model_file(model_path)),
+        # the hash of a file saved over the loaded one would name parameters not used here
+        "model_sha256": None if file is None or changed else sha256_file(file),
         "rules": rule_desc,
         "target": target,
         "backend": backend,
@@ -90,6 +95,9 @@ def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict
         "version": __version__,
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+    if changed:
+        info["model_changed"] = ("the model file was replaced after it was loaded; its "
+                                 "checksum would not describe these results")
     info.update(extra)
     return _jsonable(info)
 

@@ -306,10 +306,13 @@ class MainWindow(QMainWindow):
             self.show_error(exc.title, str(exc), quiet=quiet)
         s = self.state
         if s.model is not None:
-            self._opened("models", "last/model", s.model_path)
+            self._remember("models", "last/model", s.model_path)
         if s.dataset is not None:
-            self._opened("datasets", "last/dataset", s.dataset_name)
-        self._update_message()
+            self._remember("datasets", "last/dataset", s.dataset_name)
+        # one prediction pass and one explanation for both: started per file, the first
+        # prediction pass (all of natural-images through EfficientNet) ran to its end before
+        # the second began, doubling the wait for the accuracy
+        self._start_work()
 
     @property
     def last_result(self):
@@ -356,8 +359,15 @@ class MainWindow(QMainWindow):
 
     def _opened(self, recent, last, path) -> None:
         """After a model or dataset opened: remember it, show it, and start computing."""
+        self._remember(recent, last, path)
+        self._start_work()
+
+    def _remember(self, recent, last, path) -> None:
         self.settings.add_recent(recent, path)
         self.settings.set(last, path)
+
+    def _start_work(self) -> None:
+        """Show what is open and start its predictions and the explanation on display."""
         self.browser.refresh()
         self._update_message()
         self.start_predictions()

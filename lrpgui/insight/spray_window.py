@@ -18,7 +18,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import RuleError
 
 from .. import dialogs
+from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
 from .trust_panels import BatchPanel
 from .worker_tasks import input_image
@@ -75,7 +75,7 @@ class SprayPanel(BatchPanel):
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
-        self.class_box = QComboBox(objectName="sprayClass")
+        self.class_box = ClassChoice(objectName="sprayClass")
         self.class_box.setToolTip("the class whose samples are clustered (true labels); "
                                   "each sample is explained for its true class")
         self.k_spin = QSpinBox(objectName="sprayK")
@@ -163,14 +163,10 @@ class SprayPanel(BatchPanel):
         layout.addWidget(split, 1)
 
     def _fill_classes(self) -> None:
-        n = getattr(self.state.model, "n_classes", None) or 10
-        current = self.class_box.currentData()
-        self.class_box.clear()
-        self.class_box.addItem("all", None)
-        for k in range(n):
-            self.class_box.addItem(str(k), k)
-        i = self.class_box.findData(current)
-        self.class_box.setCurrentIndex(max(i, 0))
+        """Every class of the model, by number and name (typed names complete)."""
+        model = self.state.model
+        self.class_box.set_entries(*class_entries(model, head=[("all", None)], unknown=10),
+                                   current=self.class_box.currentData())
 
     # -- work -------------------------------------------------------------------------------
     def start(self) -> int:

@@ -195,3 +195,27 @@ def test_scratch_export_dialog_remembers_the_export_folder(draw_window, qtbot, t
     assert panel.export_scratch() == str(second / "mine.npy")
     assert offered == [str(first / "drawn_digits.npy")]
     assert window.settings.last_dir("export") == str(second)  # Export PNG starts there next
+
+
+def test_drawn_input_and_its_relevance_are_drawn_at_one_size(draw_window, qtbot):
+    """The heatmap's title names rule and target on a second line; its column grew wider
+    than the input's, and the digit and its relevance were drawn at different scales."""
+    window, panel = draw_window
+    with window.state.batch():
+        window.state.rule = "EpsilonGammaBox"
+        window.state.layer_rules = {0: "zb", 3: "alphabeta:2"}
+    stroke(qtbot, panel.pad, line((0.5, 0.12), (0.5, 0.88), 20))
+    wait_result_for_ink(qtbot, panel)
+    assert "EpsilonGammaBox" in panel.heat_title.text
+
+    def same_size():
+        a, b = panel.input_box.geometry(), panel.heat_box.geometry()
+        return a.size() == b.size() and a.top() == b.top()
+
+    qtbot.waitUntil(same_size, timeout=5000)  # a layout pass after the title changed
+    assert panel.input_box.viewRect() == panel.heat_box.viewRect()
+    for width in (700, 1100):  # a narrow and a wide tool window
+        panel.window().resize(width, 600)
+        qtbot.waitUntil(same_size, timeout=5000)
+    panel.clear()  # the title goes back to one line: still one size
+    qtbot.waitUntil(same_size, timeout=5000)
