@@ -32,13 +32,9 @@ def layer_names(ex) -> list[str]:
     case numbered among its kind (``convolution0``, ``rect1``, ...)."""
     if _is_graph(ex):
         return [n.name for n in ex.nodes]
-    seen: dict[str, int] = {}
-    names = []
-    for layer in ex.layers:
-        kind = layer.kind.lower()
-        names.append(f"{kind}{seen.get(kind, 0)}")
-        seen[kind] = seen.get(kind, 0) + 1
-    return names
+    from .model import chain_layer_names  # noqa: PLC0415
+
+    return chain_layer_names(ex.layers)
 
 
 def concept_layers(ex) -> list[int]:

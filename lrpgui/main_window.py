@@ -556,11 +556,14 @@ class MainWindow(QMainWindow):
         self.settings.set_last_dir("export", folder)
         return folder
 
-    def _ask_scale(self) -> int:
-        scale = dialogs.ask_figure_scale(
-            self, flows.figure_scale(self.settings.get_str("export/figure_scale")))
+    def _ask_scale(self, result) -> int:
+        # offered: the scale last chosen for maps of this size, else one from the size
+        scale = dialogs.ask_figure_scale(self, flows.figure_scale(
+            self.settings.get_str("export/figure_scale"), result.relevance,
+            self.settings.get_str("export/figure_side")))
         if scale:
             self.settings.set("export/figure_scale", str(scale))
+            self.settings.set("export/figure_side", str(flows.figure_side(result.relevance)))
         return scale
 
     def export(self, kind, path=None, scale=None) -> list:
@@ -574,7 +577,7 @@ class MainWindow(QMainWindow):
             self.show_error(exc.title, str(exc))
             return []
         if spec.needs_scale and scale is None:
-            scale = self._ask_scale()
+            scale = self._ask_scale(result)
             if not scale:
                 return []
         if path is None:

@@ -29,7 +29,7 @@ def test_explain_sidecar_leads_render_to_its_input_from_another_folder(tmp_path,
     (tmp_path / "out").mkdir()
     assert main(["explain", "m.npz", "x.npy", "--out", "out/R.npy"]) == 0
     side = json.loads((tmp_path / "out" / "R.npy.json").read_text())
-    assert side["input"] == str(tmp_path / "x.npy") and side["model"] == str(tmp_path / "m.npz")
+    assert side["dataset"] == str(tmp_path / "x.npy") and side["model"] == str(tmp_path / "m.npz")
     monkeypatch.chdir(tmp_path / "out")
     assert main(["render", "R.npy", "--index", "2", "--side-by-side", "--out", "hm.png"]) == 0
     drawn = json.loads((tmp_path / "out" / "hm.png.json").read_text())

@@ -102,7 +102,7 @@ def run(args) -> int:
     conditional = concepts.conditional_heatmaps(fwd, k, ranking.channels[:top], config, target,
                                                 one_label)
     info = export.sidecar_info(args.model, config.description, args.target, ex.backend.name,
-                               ex.dtype.name, model_name=str(args.model), data=str(args.data),
+                               ex.dtype.name, model_name=str(args.model), dataset=args.data,
                                sample=args.sample, layer=k, layer_name=ranking.name)
     x01 = image01(ex, x, model.input_spec)(args.sample)
     refs = gallery = None

@@ -40,7 +40,8 @@ def register(sub):
                         "model's accuracy on the dataset, explain one digit of each class (the "
                         "classes in turn) with epsilon 0.01 for the predicted class (PNGs "
                         "heatmap_I_CMAP.png in the "
-                        "toolbox's five colormaps and relevance_I.npy, each with a JSON "
+                        "toolbox's five colormaps and relevance_I.npy, I zero-padded to the "
+                        "digits of the largest sample number, each with a JSON "
                         "sidecar), then time 256 explanations with the 'simple' rule for the "
                         "whole output and save them as one .npy."))
     p.add_argument("--model", help=f"model file (default: the bundled {DEFAULT_MODEL_NAME})")

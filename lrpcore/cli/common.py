@@ -144,7 +144,12 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
         m = model() if callable(model) else model
         return getattr(m, "class_names", None)
 
-    return parse(text, words, what=what, class_names=names if callable(model) else names())
+    target = parse(text, words, what=what, class_names=names if callable(model) else names())
+    if callable(model) and isinstance(target, int):
+        # a class index is checked against the model's outputs here too, before any work
+        # (the Dask path found an index out of range only inside its workers)
+        target = parse(text, words, what=what, class_names=names())
+    return target
 
 
 def warn_if_preprocessed(command, path, x, model) -> None:
@@ -198,11 +203,19 @@ def scaling_option(text: str) -> int:
     return value
 
 
-def check_outputs_free(paths, overwrite, folders_must_exist=True) -> None:
+def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
     is missing (unless the command makes it); ``None`` entries (options not given) are
     skipped. Two outputs naming one file (``--out a.npy --outputs a.npy``, or an output and
-    another's sidecar) are refused: the later would silently replace the earlier."""
+    another's sidecar) are refused: the later would silently replace the earlier. An output
+    that is one of the files the command reads (``inputs``) is refused even with --overwrite:
+    ``lrp explain m x.npy --out x.npy --overwrite`` replaced the samples with their relevance."""
+    read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
+    for path in paths:
+        if path and os.path.realpath(path) in read:
+            raise ExportError(f"{path}: is also a file this command reads "
+                              f"({read[os.path.realpath(path)]}); writing there would replace "
+                              "it: give the output another name")
     seen: dict[str, str] = {}
     for path in paths:
         if not path:

@@ -462,8 +462,10 @@ class DrawPanel(ToolPanel):
 def _rule_text(state) -> str:
     """The rule the drawing is explained with, as the views name it (layer overrides too)."""
     rule = state.rule
-    target = {"pred": "predicted class", "true": "true class", "output": "all outputs"}.get(
-        state.target, f"class {state.target}")
+    # a drawing has no label: target "true" explains the predicted class (run_draw), and the
+    # title says so instead of naming a true class that was not explained
+    target = {"pred": "predicted class", "true": "predicted class (a drawing has no true "
+              "class)", "output": "all outputs"}.get(state.target, f"class {state.target}")
     if state.layer_rules:
         rules = sorted(state.layer_rules.items(), key=lambda kv: str(kv[0]))
         rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in rules)

@@ -219,3 +219,18 @@ def test_drawn_input_and_its_relevance_are_drawn_at_one_size(draw_window, qtbot)
         qtbot.waitUntil(same_size, timeout=5000)
     panel.clear()  # the title goes back to one line: still one size
     qtbot.waitUntil(same_size, timeout=5000)
+
+
+def test_target_true_names_the_predicted_class_it_explains(draw_window, qtbot):
+    """A drawing has no label: target "true" explains the predicted class; the title said
+    "true class" over a map of the predicted one."""
+    window, panel = draw_window
+    window.state.target = "true"
+    stroke(qtbot, panel.pad, line((0.5, 0.12), (0.5, 0.88), 20))
+    result = wait_result_for_ink(qtbot, panel)
+    title = panel.heat_title.text
+    assert "predicted class" in title and "no true class" in title
+    relevance = lrpcore.explain(window.state.model, result.digit.reshape(1, 28, 28, 1),
+                                rule=window.state.rule, target=result.prediction)
+    np.testing.assert_allclose(result.relevance, relevance[0, 2:-2, 2:-2, :], rtol=1e-10,
+                               atol=1e-13)
