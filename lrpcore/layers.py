@@ -464,16 +464,16 @@ class Convolution(LinearMap):
 
     def _windowed(self, in_shape, Ho, Wo) -> bool:
         """Whether this convolution of inputs N × H × W × D runs on the CPU as one window
-        matrix (im2col: ``cpu_kernels.windows``) and one matrix product each way: a
-        photograph's stem (D = 3), whose row layout below spent 3× longer scattering its
-        row windows back than in its products. That matrix is h·w times the input, so a
-        large batch (LeNet-5's) keeps the row layout; so do inputs too small for compiled
-        kernels (a digit: numpy's own window copy was slower than its row layout) and one
-        input channel (planar copies)."""
-        N, _, _, D = in_shape
+        matrix (im2col: ``cpu_kernels.windows``) and one matrix product each way: when that
+        matrix is large enough for compiled kernels (a photograph's stem, whose row layout
+        below spent 3× longer scattering rows back than in its products; a digit's 28×28
+        layers in the ResNet) but at most WINDOW_CPU_VALUES: it is h·w times the input, so
+        a large batch (LeNet-5's) keeps the row layout, as does one input channel (planar
+        copies, faster for it)."""
+        D = in_shape[3]
         h, ww = self.W.shape[:2]
-        return (D > 1 and N * math.prod(in_shape[1:]) >= CPU_KERNEL_SIZE
-                and N * Ho * Wo * h * ww * D <= WINDOW_CPU_VALUES)
+        values = in_shape[0] * Ho * Wo * h * ww * D
+        return D > 1 and CPU_KERNEL_SIZE <= values <= WINDOW_CPU_VALUES
 
     def input_share(self, c, w, x, xp):
         N, Ho, Wo, n = c.shape
