@@ -86,3 +86,18 @@ def test_rows_that_do_not_fit_the_input_are_refused_not_read_past():
     with pytest.raises(ValueError, match="do not fit"):
         cpu_kernels.add_windows(g[:, :9], (6, 6, 2), 3, 3, 1, 1)
     assert cpu_kernels.add_windows(g, (6, 6, 2), 3, 3, 1, 1).shape == (1, 6, 6, 2)
+
+
+def test_depthwise_kernels_refuse_filters_or_inputs_that_do_not_fit():
+    """Flat indices, no bounds checks: a mismatch must be an error, not a read past the end."""
+    x = np.ones((1, 6, 6, 4))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.depthwise(x, np.ones((3, 3, 5)), 1, 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.depthwise(x, np.ones((3, 3, 4)), 1, 1, bias=np.ones(3))
+    g = np.ones((1, 4, 4, 4))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.depthwise_transpose(g, np.ones((3, 3, 4)), (6, 6, 4), 1, 1,
+                                        times=np.ones((1, 6, 6, 1)))
+    assert cpu_kernels.depthwise_transpose(g, np.ones((3, 3, 4)), (6, 6, 4), 1, 1,
+                                           times=x).shape == x.shape
