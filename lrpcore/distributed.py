@@ -96,7 +96,7 @@ def open_source(path, model=None):
             raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: "
                                f"{short(exc, 200)})") from None
         check_zarr_chunks(path, arr)
-        return Source("zarr", full, tuple(arr.shape)), None
+        return Source("zarr", full, _batch_shape(path, arr.shape)), None
     if os.path.isdir(path):
         from .io.datasets import open_dataset  # noqa: PLC0415
 
@@ -108,10 +108,22 @@ def open_source(path, model=None):
         from .cli.common import load_array  # noqa: PLC0415
         from .io.datasets import labels_beside  # noqa: PLC0415
 
-        shape = tuple(load_array(path, mmap=True).shape)
-        return Source("npy", full, shape), labels_beside(path, shape[0]) if shape else None
+        shape = _batch_shape(path, load_array(path, mmap=True).shape)
+        return Source("npy", full, shape), labels_beside(path, shape[0])
     raise DatasetError(f"{path}: a distributed run reads a .npy file, a Zarr array or an image "
                        "folder (convert other datasets to .npy first)")
+
+
+def _batch_shape(path, shape) -> tuple:
+    """``shape`` of a batch (N × a sample): a single value or a 1-d vector is refused here,
+    where its shape is known (the probe of one sample saw a shape of (1,), or failed)."""
+    shape = tuple(int(s) for s in shape)
+    if not shape:
+        raise DatasetError(f"{path}: holds a single value, not a batch of samples")
+    if len(shape) == 1:
+        raise DatasetError(f"{path}: expected a batch of samples, got an array of shape "
+                           f"{shape}; put one sample as a batch of one")
+    return shape
 
 
 # --- what one task needs, and the worker side ---------------------------------------------

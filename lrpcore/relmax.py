@@ -30,7 +30,7 @@ from .concepts import (
     pass_size,
     single_pass,
 )
-from .errors import Cancelled, ExportError
+from .errors import Cancelled, DatasetError, ExportError
 
 CACHE_SUB = "relmax"
 FORMAT = 1
@@ -256,8 +256,11 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
     if use_cache and dataset_id:
         cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work
         key = cache_key(explainer.model, _config(explainer, rule), target, k, dataset_id, n)
-        path = cache_dir(CACHE_SUB) / f"{key}.npz"
-        if path.exists():
+        try:
+            path = cache_dir(CACHE_SUB) / f"{key}.npz"
+        except DatasetError:  # no cache folder can be made (a read-only home): compute
+            path = None
+        if path is not None and path.exists():
             try:
                 refs = References.load(path)
                 touch(path)  # just used: evicted last

@@ -99,10 +99,22 @@ def class_by_name(value: str, names, what="target", words=TARGET_WORDS) -> int:
                     f"({_usage(words, True)})")
 
 
+def not_scores(sample_shape) -> str | None:
+    """Why outputs of per-sample shape ``sample_shape`` cannot be explained (None when they
+    are a vector of class scores): one text for the engine and the explorer."""
+    if len(sample_shape) == 1:
+        return None
+    return (f"the model's output is a {'×'.join(map(str, sample_shape))} map per sample, not "
+            "a vector of class scores; LRP explains a classifier (end the model with Flatten "
+            "and a Linear/Gemm layer)")
+
+
 def resolve_classes(y, target, labels=None, xp=np, class_names=None):
     """The explained class per sample of the outputs ``y`` (N×K) as an index array on the
     device, or None for ``output`` (every output is explained). ``target`` is anything
     :func:`parse_target` takes, or an array of per-sample classes."""
+    if y.ndim != 2:  # a feature extractor's map (an ONNX backbone): no class to explain
+        raise ShapeError(not_scores(y.shape[1:]))
     n, k = y.shape
     if isinstance(target, str):
         target = parse_target(target, class_names=class_names)

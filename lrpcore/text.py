@@ -4,7 +4,9 @@ and bidirectional overrides must not make ``evil\u202egnp.exe`` read as ``evilex
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x1b.?")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -139,3 +141,27 @@ def listing(names, shown: int = 8, width: int = 40) -> str:
     cut = [n if len(n) <= width else n[: width - 1] + "…" for n in names[:shown]]
     more = f", … ({len(names):,} in all)" if len(names) > shown else ""
     return ", ".join(cut) + more
+
+
+@contextlib.contextmanager
+def escaping_output():
+    """stdout and stderr write what their encoding cannot hold as ``\\xff``-style escapes
+    while this lasts, instead of failing: a UTF-8 terminal's stdout is strict, so a file name
+    of other bytes made ``wrote …`` an internal error after the file was written, and a
+    Latin-1 or ASCII terminal failed on "×", "→" and ``--help``. The error modes are put back
+    afterwards (the caller's streams are theirs)."""
+    changed = {}
+    for stream in (sys.stdout, sys.stderr):
+        errors = getattr(stream, "errors", None)
+        if errors in ("strict", None) and callable(getattr(stream, "reconfigure", None)):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, AttributeError):  # closed, or not a text stream
+                continue
+            changed[stream] = errors or "strict"
+    try:
+        yield
+    finally:
+        for stream, errors in changed.items():
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors=errors)

@@ -71,6 +71,13 @@ def _seconds(text: str) -> float:
 
 
 def main(argv=None) -> int:
+    from lrpcore.text import escaping_output  # noqa: PLC0415
+
+    with escaping_output():  # --help and messages on an ASCII terminal: escapes, no crash
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     if args.settings:
         os.environ["LRP_EXPLORER_SETTINGS"] = args.settings

@@ -18,7 +18,7 @@ import lrpcore
 from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
-from lrpcore.targets import parse_target
+from lrpcore.targets import not_scores, parse_target
 
 from . import rendering, services, sources
 from .explained import class_name, explained_class
@@ -51,6 +51,16 @@ PREDICT_BATCH = 500
 MAX_CLASSES = 100_000
 
 
+def _not_scores(model) -> str | None:
+    """:func:`lrpcore.targets.not_scores` of the model's output (None when its shape is not
+    known from the model alone)."""
+    try:
+        out = model.shapes()[-1]
+    except Exception:  # noqa: BLE001 - an unknown input shape: checked when data is fed
+        return None
+    return not_scores(out)
+
+
 class Session:
     """Owns the open model and dataset (in ``state``), requests and the result on display."""
 
@@ -76,6 +86,9 @@ class Session:
         if n is not None and n > MAX_CLASSES:  # every class becomes an entry of three lists
             raise OpenError("Cannot open model", f"{path}: {n:,} outputs; the explorer lists "
                             f"at most {MAX_CLASSES:,} classes (lrp explain takes the model)")
+        problem = _not_scores(model)
+        if problem:  # a feature extractor: every prediction and explanation would fail
+            raise OpenError("Cannot open model", f"{path}: {problem}")
         if self.state.dataset is not None:
             try:
                 lrpcore.check_fits(model, self.state.dataset)

@@ -22,8 +22,14 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def _text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+PROVENANCE_SHOWN = 2000  # characters: a crafted file's provenance may be megabytes
+
+
+def _text(value, limit=PROVENANCE_SHOWN) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text):,} characters)"
+    return text
 
 
 def describe_model(model, path) -> str:

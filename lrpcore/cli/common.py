@@ -88,7 +88,9 @@ def load_samples(path, what="input", mmap=False, model=None):
     path = os.fspath(path)
     if os.path.isfile(path) and path.lower().endswith(".npy"):
         arr = load_array(path, what, mmap=mmap)  # X_images.npy's X_labels.npy, as open_dataset
-        return arr, labels_beside(path, len(arr)) if arr.ndim else None
+        if not arr.ndim:  # every command takes len(): a 0-d array was an internal TypeError
+            raise DatasetError(f"{path}: a single number, not a dataset (an array of shape ())")
+        return arr, labels_beside(path, len(arr))
     # a missing path: "no such file, folder or built-in dataset (…)"
     ds = open_dataset(path, model=model)
     return DatasetArray(ds), ds.labels

@@ -16,7 +16,7 @@ import sys
 from .. import __version__
 from ..allocator import keep_freed_memory
 from ..errors import LRPError
-from ..text import error_line
+from ..text import error_line, escaping_output
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
             "evaluate", "data", "sweep", "sanity", "concepts", "spray"]
@@ -88,6 +88,11 @@ def _stopped(signals) -> int:
 
 
 def main(argv=None) -> int:
+    with escaping_output():  # a file name or "×" the terminal cannot show is no crash
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

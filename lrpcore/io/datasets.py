@@ -44,7 +44,7 @@ _TEXT_EXTENSIONS = (".txt", ".csv", ".dat")
 
 
 def _shape_text(shape) -> str:
-    return "×".join(map(str, shape))
+    return "×".join(map(str, shape)) or "() (a single number)"
 
 
 def _sample_view(data, name):

@@ -65,7 +65,8 @@ class FileArray:
         return np.asarray(self).transpose(*axes)
 
     def __array__(self, dtype=None, copy=None):
-        a = self._rows(0, self.shape[0]) if self.shape else self._read(0, 1).reshape(())
+        a = self._rows(0, self.shape[0]) if self.shape else \
+            self._read(self.offset, self.dtype.itemsize).reshape(())
         return a if dtype is None else a.astype(dtype)
 
     def __getitem__(self, index):

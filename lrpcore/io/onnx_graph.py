@@ -854,7 +854,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     else:
         layout, raw = "flat", tuple(sample)
     spec = onnx_input_spec(sample, raw, layout)
-    meta = {"provenance": {"imported_from": "onnx", "producer": proto.producer_name or None,
+    # a crafted producer name may be megabytes: `lrp info` printed it whole, convert stored it
+    meta = {"provenance": {"imported_from": "onnx",
+                           "producer": short(proto.producer_name, 200) or None,
                            "opset": int(opset)}}
     try:
         model = GraphModel(nodes, inp.name, out_name, spec, meta, source=path)

