@@ -73,7 +73,9 @@ def test_only_a_window_matrix_fit_for_compiled_kernels_takes_that_path(monkeypat
     assert windowed(Convolution(np.ones((3, 3, 16, 16)), np.zeros(16)), (1, 30, 30, 16))
     lenet = Convolution(np.ones((5, 5, 10, 25)), np.zeros(25))
     assert not windowed(lenet, (1, 14, 14, 10))  # one digit: numpy's rows, no numba
-    assert not windowed(lenet, (1024, 12, 12, 10))  # the matrix would take 131 MB
+    assert not windowed(lenet, (1024, 14, 14, 10))  # decided per sample, not per batch
+    huge = Convolution(np.ones((7, 7, 64, 8)), np.zeros(8))  # 56·56·3136 values a sample
+    assert not windowed(huge, (1, 62, 62, 64))
     assert not windowed(Convolution(np.ones((3, 3, 1, 8)), np.zeros(8)), (1, 300, 300, 1))
     assert len(used) == 2
 
@@ -101,3 +103,28 @@ def test_depthwise_kernels_refuse_filters_or_inputs_that_do_not_fit():
                                         times=np.ones((1, 6, 6, 1)))
     assert cpu_kernels.depthwise_transpose(g, np.ones((3, 3, 4)), (6, 6, 4), 1, 1,
                                            times=x).shape == x.shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_sample_gets_the_same_bits_alone_as_in_a_batch_of_several_chunks(monkeypatch, dtype):
+    """The path is chosen per sample and a large batch is cut into chunks of window matrices:
+    a diagnosis summed over batches equals the whole (tests/test_diagnose.py) only if a
+    sample's bits do not depend on the batch around it."""
+    rng = np.random.default_rng(7)
+    conv = Convolution(rng.normal(size=(3, 3, 16, 16)), rng.normal(size=16))
+    x = rng.normal(size=(9, 30, 30, 16)).astype(dtype)  # 113k values a sample: 4 a chunk
+    chunks = []
+    real = cpu_kernels.windows
+    monkeypatch.setattr(cpu_kernels, "windows", lambda a, *r: chunks.append(len(a)) or real(a, *r))
+    w = conv.variant("w", np, dtype)
+    batch = conv.fmap(x, w, np)
+    assert chunks == [4, 4, 1]
+    c = rng.normal(size=batch.shape).astype(dtype)
+    share = conv.input_share(c, w, x, np)
+    # float32: OpenBLAS's sgemm picks its kernel by the matrices' size (measured: a row's bits
+    # differ between 784 and 3136 rows), in any layout; dgemm's rows do not depend on it
+    same = np.array_equal if dtype == np.float64 else \
+        (lambda a, b: np.allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max()))
+    for i in (0, 5, 8):
+        assert same(conv.fmap(x[i:i + 1], w, np)[0], batch[i])
+        assert same(conv.input_share(c[i:i + 1], w, x[i:i + 1], np)[0], share[i])
