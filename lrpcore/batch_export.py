@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Cancelled
-from .export import explanation_file_names, export_explanations, refuse_existing
+from .export import (
+    explanation_file_names,
+    export_explanations,
+    number_width,
+    refuse_existing,
+)
 from .fileio import discard_since, stage_mark, staged_writes
 from .spec import unit_inputs
 from .targets import resolve_classes
@@ -43,11 +48,12 @@ def sample_classes(model, y, target, labels=None) -> list[dict]:
 
 def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, outline=True,
                      scaling=3, info=None, overwrite=False, progress=None,
-                     cancel=None, classes=None) -> list[Path]:
+                     cancel=None, classes=None, width=None) -> list[Path]:
     """Write the explained chunk (``R`` for the model inputs ``fed``, samples ``indices``):
     PNGs draw the input scaled as ``lrp explain --png`` does; ``classes`` (from
-    :func:`sample_classes`) names each sample's classes in its sidecars. Returns images
-    and arrays."""
+    :func:`sample_classes`) names each sample's classes in its sidecars; ``width``: the
+    digits of the whole run's file numbers (a chunk's own largest index by default).
+    Returns images and arrays."""
     cmaps = list(cmaps)
     spec = explainer.model.input_spec
     x01 = unit_inputs(spec, fed) if cmaps else None
@@ -56,7 +62,7 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
     return export_explanations(out_dir, R, x01, indices, cmaps, outline=outline,
                                scaling=scaling, info=info, overwrite=overwrite,
                                progress=progress, cancel=cancel, npy=npy, to_image=to_image,
-                               per_sample=classes)
+                               per_sample=classes, width=width)
 
 
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
@@ -72,8 +78,9 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
     """
     indices = [int(i) for i in np.asarray(indices).reshape(-1)]
     cmaps = list(cmaps)
+    width = number_width(indices)  # every chunk's files numbered alike
     if not overwrite:
-        refuse_existing(out_dir, explanation_file_names(indices, cmaps, npy=npy),
+        refuse_existing(out_dir, explanation_file_names(indices, cmaps, npy=npy, width=width),
                         hint="choose an empty folder, or overwrite")
     n = len(indices)
     written: list[Path] = []
@@ -91,7 +98,8 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                 classes = sample_classes(explainer.model, fwd.outputs(), target, lab)
                 step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
                 paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
-                                         scaling, info, overwrite, step, cancel, classes)
+                                         scaling, info, overwrite, step, cancel, classes,
+                                         width)
                 if cancel is not None and cancel():  # the chunk took its own files back
                     raise Cancelled("export cancelled; no files were kept")
                 written += [Path(p) for p in paths]

@@ -32,13 +32,9 @@ def layer_names(ex) -> list[str]:
     case numbered among its kind (``convolution0``, ``rect1``, ...)."""
     if _is_graph(ex):
         return [n.name for n in ex.nodes]
-    seen: dict[str, int] = {}
-    names = []
-    for layer in ex.layers:
-        kind = layer.kind.lower()
-        names.append(f"{kind}{seen.get(kind, 0)}")
-        seen[kind] = seen.get(kind, 0) + 1
-    return names
+    from .model import chain_layer_names  # noqa: PLC0415
+
+    return chain_layer_names(ex.layers)
 
 
 def concept_layers(ex) -> list[int]:
@@ -135,9 +131,17 @@ def _config(ex, rule, layer_rules=None) -> RuleConfig:
     return rule if isinstance(rule, RuleConfig) else resolve_rules(ex.layers, rule, layer_rules)
 
 
+def _layer(fwd, k) -> int:
+    """Layer ``k`` of ``fwd``'s model: an index as it is, a name (``"convolution1"``,
+    ``"/layer2/relu_1/Relu"``) resolved as :func:`resolve_layer` does. A name failed deep
+    inside with a TypeError."""
+    return int(k) if isinstance(k, (int, np.integer)) else resolve_layer(fwd.explainer, k)
+
+
 def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None):
-    """(N, C): the relevance of every channel of layer k, summed over positions, per sample;
-    and the input relevance (the unconditioned heatmap)."""
+    """(N, C): the relevance of every channel of layer k (an index or a name), summed over
+    positions, per sample; and the input relevance (the unconditioned heatmap)."""
+    k = _layer(fwd, k)
     config = _config(fwd.explainer, rule, layer_rules)
     R, trace = fwd.relevance(config, target, labels=labels, trace=True)
     r = np.asarray(output_relevance(fwd.explainer, trace, k))
@@ -161,7 +165,9 @@ class Ranking:
 
 
 def rank_channels(fwd, k, rule=None, target="pred", labels=None, layer_rules=None) -> Ranking:
-    """Channels of layer k ranked by their relevance for the first sample of ``fwd``."""
+    """Channels of layer k (an index or a name) ranked by their relevance for the first
+    sample of ``fwd``."""
+    k = _layer(fwd, k)
     rel, R = channel_relevance(fwd, k, rule, target, labels, layer_rules)
     rel = rel[0]
     order = np.argsort(-rel, kind="stable")
@@ -204,7 +210,8 @@ def conditional_batch(ex, x, k, masks, rule=None, target="pred", labels=None,
 def conditional_heatmaps(fwd, k, channels, rule=None, target="pred", labels=None,
                          layer_rules=None, cancelled=None) -> np.ndarray:
     """(len(channels), *fed input shape): the input relevance of the first sample of ``fwd``
-    when only each channel of layer k passes relevance."""
+    when only each channel of layer k (an index or a name) passes relevance."""
+    k = _layer(fwd, k)
     ex = fwd.explainer
     x = ex.backend.to_numpy(fwd.activations[0][:1])
     shape = output_shape(fwd, k)
@@ -242,7 +249,8 @@ class Composition:
 def composition(fwd, k, channel, rule=None, target="pred", labels=None,
                 layer_rules=None) -> Composition:
     """The relevance of channel ``channel`` of layer k (first sample of ``fwd``), as it
-    arrives at the channels of the layer below (:func:`lower_layer`)."""
+    arrives at the channels of the layer below (:func:`lower_layer`); k an index or a name."""
+    k = _layer(fwd, k)
     ex = fwd.explainer
     j = lower_layer(ex, k)
     if j is None:

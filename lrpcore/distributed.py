@@ -355,7 +355,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     key = run_key(job, n, fed_shape, labels_sha256(labels))
     provenance = export.sidecar_info(model_path, config.description, str(job.target),
                                      resolved_backend(job.backend), job.dtype,
-                                     input=source.path, raw=job.raw,
+                                     dataset=source.path, raw=job.raw,
                                      format="zarr", content="relevance",
                                      shape=list(fed_shape), dtype_saved=job.dtype)
     bounds = [(i, a, min(n, a + step)) for i, a in enumerate(range(0, n, step))]

@@ -18,6 +18,7 @@ from .errors import RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
 from .layers import Pad
+from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import parse_rule
@@ -108,31 +109,22 @@ def _takes_rule(layer) -> bool:
 
 
 def layer_indices(layers, key) -> list[int]:
-    """Layers a per-layer rule key names: an index, or for graph models a node name or glob."""
+    """Layers a per-layer rule key names: an index, a layer's name or a glob of names — a
+    graph's node names (and module paths), a chain's ``convolution0``, ``rect1``, ... as
+    'lrp info' shows them (:func:`lrpcore.model.chain_layer_names`)."""
     names = getattr(layers, "names", None)
-    if names is not None:
-        hits = match_layer_key(key, names)
-        index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
-        # a glob: the layers of it that take rules (an index is range-checked by the caller)
-        if not index and (len(hits) > 1 or names[hits[0]] != key):
-            hits = [i for i in hits if layers[i].role in RULE_ROLES]
-            if not hits:
-                raise RuleError(f"no layer that takes a rule matches {key!r} (a glob names "
-                                "linear and pooling layers; a merge only by its exact name "
-                                "or index)")
-        return hits
-    try:
-        return [int(key)]
-    except (TypeError, ValueError):
-        pass
-    from .text import listing, short  # noqa: PLC0415
-
-    taking = [f"{i} ({layer.describe()})" for i, layer in enumerate(layers)
-              if layer.role in RULE_ROLES]
-    raise RuleError(f"layer {short(repr(key))} is not a layer number: this model is a chain of "
-                    f"layers numbered 0..{len(layers) - 1} (names and globs name the nodes of "
-                    f"graph models such as ONNX files); the layers that take a rule are "
-                    f"{listing(taking, width=60) or 'none'}")
+    if names is None:
+        names = chain_layer_names(layers)
+    hits = match_layer_key(key, names)
+    index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
+    # a glob: the layers of it that take rules (an index is range-checked by the caller)
+    if not index and (len(hits) > 1 or names[hits[0]] != key):
+        hits = [i for i in hits if layers[i].role in RULE_ROLES]
+        if not hits:
+            raise RuleError(f"no layer that takes a rule matches {key!r} (a glob names "
+                            "linear and pooling layers; a merge only by its exact name "
+                            "or index)")
+    return hits
 
 
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
@@ -387,13 +379,17 @@ class Explainer:
         """{layer index: mask on the device} for ``Forward.relevance(condition=...)``."""
         out = {}
         for key, mask in (condition or {}).items():
-            try:
-                k = int(key)
-            except (TypeError, ValueError):
-                raise RuleError(f"layer index {key!r} is not an integer") from None
-            if not 0 <= k < len(self.layers):
-                raise RuleError(f"layer {k} does not exist (0..{len(self.layers) - 1})")
-            out[k] = xp.asarray(mask, dtype=self.dtype)
+            if isinstance(key, str) and not is_digits(key.strip()):  # a name or glob
+                hits = match_layer_key(key, chain_layer_names(self.layers))
+            else:
+                try:
+                    hits = [int(key)]
+                except (TypeError, ValueError):
+                    raise RuleError(f"layer index {key!r} is not an integer") from None
+            for k in hits:
+                if not 0 <= k < len(self.layers):
+                    raise RuleError(f"layer {k} does not exist (0..{len(self.layers) - 1})")
+                out[k] = xp.asarray(mask, dtype=self.dtype)
         return out
 
     def __init__(self, model, backend=None, dtype=None, threads=None):

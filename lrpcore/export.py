@@ -65,11 +65,39 @@ def _model_file(model_path):
     return model_file(model_path)
 
 
-def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict:
-    """The provenance every export records; ``model_path`` may be None for in-memory models."""
+DATASET_KEY = "dataset"
+# what sidecars of earlier versions named the samples under ('lrp explain': "input", 'lrp
+# concepts': "data"); read, never written
+OLD_DATASET_KEYS = ("input", "data")
+
+
+def where_found(spec) -> str:
+    """A file or folder as an absolute path, a built-in name (``mnist-test``) as it is: a
+    sidecar read from another folder (``lrp render R.npy --side-by-side``) still finds its
+    model and input (a relative path was read against the reader's folder)."""
+    spec = os.fspath(spec)
+    return os.path.abspath(spec) if os.path.exists(spec) else spec
+
+
+def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
+                 **extra) -> dict:
+    """The provenance every export records; ``model_path`` may be None for in-memory models.
+    ``dataset`` (a file or built-in name) is recorded under one key for every writer,
+    :data:`DATASET_KEY`, which :func:`sidecar_dataset` reads back; the model's and the
+    samples' files are recorded absolute."""
+    from .io.models import changed_since_loaded  # noqa: PLC0415
+
+    old = sorted(set(extra) & set(OLD_DATASET_KEYS))
+    if old:  # one key for the samples in every sidecar (three writers used three names)
+        raise TypeError(f"sidecar_info: pass the samples as dataset=, not {old[0]}=")
+    if dataset is not None:
+        extra = {DATASET_KEY: where_found(dataset), **extra}
+    file = None if model_path is None else _model_file(model_path)
+    changed = file is not None and changed_since_loaded(file)
     info = {
-        "model": None if model_path is None else str(model_path),
-        "model_sha256": None if model_path is None else sha256_file(_model_file(model_path)),
+        "model": None if model_path is None else where_found(model_path),
+        # the hash of a file saved over the loaded one would name parameters not used here
+        "model_sha256": None if file is None or changed else sha256_file(file),
         "rules": rule_desc,
         "target": target,
         "backend": backend,
@@ -78,6 +106,9 @@ def sidecar_info(model_path, rule_desc, target, backend, dtype, **extra) -> dict
         "version": __version__,
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+    if changed:
+        info["model_changed"] = ("the model file was replaced after it was loaded; its "
+                                 "checksum would not describe these results")
     info.update(extra)
     return _jsonable(info)
 
@@ -99,6 +130,18 @@ def _jsonable(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return getattr(value, "name", None) or str(value)
+
+
+def sidecar_dataset(side) -> str | None:
+    """The samples a sidecar (a parsed JSON object) says it explained: its
+    :data:`DATASET_KEY`, or a key of earlier versions; None when it names none (or not as
+    text: a model sidecar's "input" is a specification, not samples)."""
+    if not isinstance(side, dict):
+        return None
+    for key in (DATASET_KEY, *OLD_DATASET_KEYS):
+        if isinstance(side.get(key), str) and side[key]:
+            return side[key]
+    return None
 
 
 def sidecar_path(path) -> Path:
@@ -241,12 +284,14 @@ def export_overlay(path, R, x01, cmap="bwr", opacity=0.6, channels="sum", scalin
     return [png, sidecar_path(png), npy, sidecar_path(npy)]
 
 
-def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=8, title=(),
+def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=None, title=(),
                               info=None, overwrite=False) -> Path:
     """A figure for papers (:func:`lrpcore.render.figure.figure`: chosen scale, colour bar,
-    title) as PNG with its sidecar."""
-    from .render.figure import figure  # noqa: PLC0415
+    title) as PNG with its sidecar. Without ``scale``, one from the map's size
+    (:func:`lrpcore.render.figure.figure_scale_for`: 8 for digits, 1 for photographs)."""
+    from .render.figure import figure, figure_scale_for  # noqa: PLC0415
 
+    scale = figure_scale_for(R) if scale is None else int(scale)
     image = figure(R, x01, cmap=cmap, scale=scale, outline=outline, title=title)
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="figure: input|heatmap|colour bar",
@@ -254,22 +299,36 @@ def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=8, t
                                                         int(scale), 2.0 * int(scale) / 3.0))
 
 
-def colormap_file_name(index, cmap) -> str:
-    return f"heatmap_{int(index)}_{get_colormap(cmap).name}.png"
+def number_width(indices) -> int:
+    """Digits of the largest of ``indices``: the sample numbers of the files one run writes
+    are zero-padded to it, so that a file browser sorts them in order (``heatmap_02`` before
+    ``heatmap_10``; unpadded, ``heatmap_10`` came before ``heatmap_2``). One sample's file
+    keeps its plain number (``heatmap_7_bwr.png``)."""
+    values = np.asarray(indices, dtype=np.int64).reshape(-1)
+    return len(str(int(values.max()))) if values.size else 1
 
 
-def relevance_file_name(index) -> str:
-    return f"relevance_{int(index)}.npy"
+def colormap_file_name(index, cmap, width=0) -> str:
+    """``heatmap_{index}_{cmap}.png``, the index zero-padded to ``width`` digits."""
+    return f"heatmap_{int(index):0{int(width)}d}_{get_colormap(cmap).name}.png"
 
 
-def explanation_file_names(indices, cmaps, npy=False) -> list[str]:
+def relevance_file_name(index, width=0) -> str:
+    """``relevance_{index}.npy``, the index zero-padded to ``width`` digits."""
+    return f"relevance_{int(index):0{int(width)}d}.npy"
+
+
+def explanation_file_names(indices, cmaps, npy=False, width=None) -> list[str]:
     """The names ``export_explanations`` writes for samples ``indices`` (PNGs per colormap,
-    ``relevance_{i}.npy`` with ``npy``), sidecars included: to refuse them before computing."""
+    ``relevance_{i}.npy`` with ``npy``; numbers padded to ``width``, by default that of the
+    largest index), sidecars included: to refuse them before computing."""
+    indices = list(indices)
+    width = number_width(indices) if width is None else width
     names = []
     for i in indices:
-        names += [colormap_file_name(i, c) for c in cmaps]
+        names += [colormap_file_name(i, c, width) for c in cmaps]
         if npy:
-            names.append(relevance_file_name(i))
+            names.append(relevance_file_name(i, width))
     return names + [sidecar_path(n).name for n in names]
 
 
@@ -314,13 +373,14 @@ def export_relevance_batch(path, R, info=None, overwrite=False, per_sample=False
     if R.ndim < 2:
         raise ShapeError(f"a batch of relevance maps needs a sample axis, got shape {R.shape}")
     indices = _indices(indices, R.shape[0])
+    width = number_width(indices)
     path = Path(path)
     _ensure_dir(path.parent)
     with _writing(info, overwrite) as w:
         w.npy(path, R, samples=indices)
         if per_sample:
             for k, i in enumerate(indices):
-                w.npy(path.parent / relevance_file_name(i), R[k], sample=i)
+                w.npy(path.parent / relevance_file_name(i, width), R[k], sample=i)
         return list(w.outputs)
 
 
@@ -382,9 +442,11 @@ def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, si
 # --- batch export with progress and cancellation ------------------------------------------
 def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3, info=None,
                         overwrite=False, progress=None, cancel=None, *, sigma=2.0,
-                        npy=False, to_image=None, per_sample=None) -> list[Path]:
+                        npy=False, to_image=None, per_sample=None, width=None) -> list[Path]:
     """Write ``heatmap_{i}_{cmap}.png`` for every sample and colormap (and, with ``npy``,
-    ``relevance_{i}.npy``), each with a sidecar.
+    ``relevance_{i}.npy``), each with a sidecar; ``i`` is zero-padded to ``width`` digits,
+    by default those of the largest of ``indices`` (a caller writing one run in parts gives
+    the run's width: :func:`number_width`).
 
     ``R`` is (N, H, W[, C]) or (N, D) relevance in the model-input layout, ``x01`` the inputs
     scaled to [0, 1] in the same layout (or None: heatmaps alone), ``indices`` the sample
@@ -406,6 +468,7 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
             raise ShapeError(f"inputs of shape {x01.shape} do not match relevance of shape "
                              f"{R.shape}")
     indices = _indices(indices, n)
+    width = number_width(indices) if width is None else int(width)
     extra = [{}] * n if per_sample is None else [dict(d) for d in per_sample]
     if len(extra) != n:
         raise ShapeError(f"{len(extra)} per-sample sidecar fields for {n} samples")
@@ -424,11 +487,11 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
                 x = None if x is None else to_image(x)
             for c in cmaps:
                 image = input_heatmap_image(r, x, c, use_outline, scaling, sigma)
-                w.png(out / colormap_file_name(i, c), image, sample=i,
+                w.png(out / colormap_file_name(i, c, width), image, sample=i,
                       layout="input|heatmap" if x is not None else "heatmap",
                       **render_fields(c, use_outline, scaling, sigma), **extra[k])
             if npy:
-                w.npy(out / relevance_file_name(i), _finite(R[k], "relevance"), sample=i,
+                w.npy(out / relevance_file_name(i, width), _finite(R[k], "relevance"), sample=i,
                       **extra[k])
             if progress is not None:
                 progress(k + 1, n)
@@ -455,8 +518,9 @@ def _finite(R, what) -> np.ndarray:
 
 
 __all__ = [
-    "sha256_file", "sidecar_info", "sidecar_path", "input_heatmap_image",
+    "sha256_file", "sidecar_info", "sidecar_dataset", "sidecar_path", "input_heatmap_image",
     "export_input_heatmap", "export_heatmap", "export_colormaps", "colormap_file_name",
+    "relevance_file_name", "explanation_file_names", "number_width",
     "export_relevance", "export_relevance_batch", "figure_image", "export_figure",
     "export_explanations",
 ]

@@ -27,6 +27,20 @@ def format_accuracy(acc) -> str:
     return str(acc)
 
 
+def chain_layer_names(layers) -> list[str]:
+    """The name of each layer of a chain: its kind in lower case numbered among its kind
+    (``convolution0``, ``rect1``, ``sumpool0``, ...). A chain file names no layers; these
+    are what ``lrp info`` shows and what ``--layer-rule``, ``lrp concepts --layer`` and
+    condition keys take, as they take a graph's node names."""
+    seen: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = layer.kind.lower()
+        names.append(f"{kind}{seen.get(kind, 0)}")
+        seen[kind] = seen.get(kind, 0) + 1
+    return names
+
+
 @dataclass
 class Sequential:
     """Layers applied in order, plus what the model expects and where it came from.
@@ -148,10 +162,12 @@ class Sequential:
             shapes = self.shapes()
         except ShapeError:
             shapes = [None] * len(self.layers)
+        names = chain_layer_names(self.layers)
         for i, (layer, shape) in enumerate(zip(self.layers, shapes, strict=True)):
             out = "×".join(map(str, shape)) if shape else "?"
-            lines.append(f"{i:>3}  {layer.describe():<36} → {out:<12} {layer.param_count():>10,}")
-        head = f"{'#':>3}  {'layer':<36}   {'output':<12} {'params':>10}"
+            lines.append(f"{i:>3}  {layer.describe():<36} → {out:<12} {layer.param_count():>10,}"
+                         f"  {names[i]}")
+        head = f"{'#':>3}  {'layer':<36}   {'output':<12} {'params':>10}  name"
         total = f"total parameters: {self.param_count():,}"
         spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
         return "\n".join([head, *lines, total, spec])

@@ -1,10 +1,15 @@
 """The controller: owns the worker threads and drops stale results.
 
-Two workers, each a ``QObject`` living in its own ``QThread``:
+Two workers, each a ``QObject`` living in its own ``QThread`` (the insight tools add theirs):
 
 * ``interactive`` keeps only the newest pending job (clicking through samples computes only the
   sample the user stopped at);
 * ``batch`` runs long, cancellable jobs (accuracy, exports, downloads) in order.
+
+Every worker but ``batch`` runs its jobs on one core (``lrpcore.parallel.one_core``: BLAS at one
+thread, no pass split over the cores), so that the GUI thread keeps the other: a click, Compare,
+a sweep or Concepts. The batch worker's passes are sharded batches that are meant to use every
+core.
 
 Every job has an id and a key ("explain", "predict", ...). A newer job with the same key
 supersedes an older one: the older one is cancelled and its result, if it still arrives, is
@@ -21,6 +26,7 @@ that could hang a test run in ``QMetaObject::disconnect``. No Python object cros
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import threading
@@ -30,6 +36,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from lrpcore.parallel import one_core
 
 from .services import Cancelled, Token
 
@@ -47,7 +55,8 @@ class Job:
 
 
 class Worker(QObject):
-    """Runs jobs on its thread; ``latest_only`` keeps just the newest pending job.
+    """Runs jobs on its thread; ``latest_only`` keeps just the newest pending job; each job
+    runs inside ``guard()`` (e.g. ``one_core``: the thread's passes stay on one core).
 
     What it reports (("finished" | "failed", job id, result or exception), ("progress", job
     id, done, total, payload)) goes into a mailbox; ``posted`` (no arguments: see the module
@@ -56,9 +65,10 @@ class Worker(QObject):
     posted = Signal()
     _wake = Signal()
 
-    def __init__(self, latest_only: bool):
+    def __init__(self, latest_only: bool, guard=contextlib.nullcontext):
         super().__init__()
         self.latest_only = latest_only
+        self.guard = guard
         self._lock = threading.Lock()
         self._pending: deque[Job] = deque()
         self._outbox: deque[tuple] = deque()
@@ -119,7 +129,8 @@ class Worker(QObject):
                 self.post("failed", job.id, Cancelled())
                 continue
             try:
-                result = job.fn(job.token)
+                with self.guard():
+                    result = job.fn(job.token)
             except Cancelled as exc:
                 self.post("failed", job.id, exc)
             except BaseException as exc:  # delivered to the GUI as an error dialog
@@ -127,6 +138,10 @@ class Worker(QObject):
             else:
                 self.post("finished", job.id, result)
 
+
+# how a worker's jobs use the CPU: "one" keeps each pass on one core (the GUI thread keeps the
+# other); "all" lets a batch shard over every core
+WORKER_CORES = {"one": one_core, "all": contextlib.nullcontext}
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # controllers whose threads may still run
 
@@ -172,19 +187,23 @@ class Controller(QObject):
         self._latest: dict[str, int] = {}
         self.workers: dict[str, Worker] = {}
         self.threads: dict[str, QThread] = {}
-        for name, latest in (("interactive", True), ("batch", False)):
-            self.add_worker(name, latest)
+        self.add_worker("interactive", latest_only=True)
+        self.add_worker("batch", latest_only=False, cores="all")
         self._closed = False
         self.unstopped: list[str] = []  # workers still running after shutdown's wait
         _LIVE.add(self)
 
-    def add_worker(self, name: str, latest_only: bool = False) -> Worker:
-        """Start another worker thread (once per name); ``shutdown`` stops it too."""
+    def add_worker(self, name: str, latest_only: bool = False, cores: str = "one") -> Worker:
+        """Start another worker thread (once per name); ``shutdown`` stops it too. Its jobs
+        run on one core (``cores="one"``: the GUI thread keeps the other) or on all."""
         if name in self.workers:
             return self.workers[name]
+        if cores not in WORKER_CORES:
+            raise ValueError(f"cores must be one of {', '.join(WORKER_CORES)}, not {cores!r}")
         thread = QThread()
         thread.setObjectName(f"lrp-{name}")
-        worker = Worker(latest_only)  # no parent: moveToThread needs a parentless object
+        # no parent: moveToThread needs a parentless object
+        worker = Worker(latest_only, WORKER_CORES[cores])
         worker.moveToThread(thread)
         worker.posted.connect(self._on_posted)
         thread.start()

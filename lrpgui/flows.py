@@ -55,9 +55,10 @@ def _png(path, result, state, info, scale=None):
                                       state.channels)
 
 
-def _figure(path, result, state, info, scale=DEFAULT_FIGURE_SCALE):
-    return services.export_figure(path, result, state.colormap, state.outline, int(scale),
-                                  info, state.channels)
+def _figure(path, result, state, info, scale=None):
+    # no scale: one from the map's size (8 for digits, 1 for a 224×224 photograph)
+    return services.export_figure(path, result, state.colormap, state.outline,
+                                  None if scale is None else int(scale), info, state.channels)
 
 
 def _npy(path, result, state, info, scale=None):
@@ -93,10 +94,30 @@ def written_status(paths, what="wrote") -> str:
     return f"{what} {paths[0]}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
 
 
-def figure_scale(remembered) -> int:
-    """The scale to offer: the remembered one when it is a whole number ≥ 1, else 8."""
+def figure_scale(remembered, relevance=None, remembered_side=None) -> int:
+    """The scale to offer for a figure of ``relevance``: the remembered one when it is a whole
+    number ≥ 1 chosen for maps of this size (``remembered_side``: their longer side; one
+    remembered without a size was chosen for digits), else one from the map's size
+    (:func:`lrpcore.render.figure.figure_scale_for`: 8 for digits, 1 for a 224×224 photograph,
+    where the remembered 8 of digits made a 3,700-pixel-wide PNG)."""
+    from lrpcore.render.figure import figure_scale_for  # noqa: PLC0415
+
+    auto = DEFAULT_FIGURE_SCALE if relevance is None else figure_scale_for(relevance)
     text = str(remembered or "").strip()
-    return int(text) if is_digits(text) and int(text) >= 1 else DEFAULT_FIGURE_SCALE
+    if not (is_digits(text) and int(text) >= 1):
+        return auto
+    side = str(remembered_side or "").strip()
+    if relevance is None or (side == "" and auto == DEFAULT_FIGURE_SCALE) \
+            or side == str(figure_side(relevance)):
+        return int(text)
+    return auto
+
+
+def figure_side(relevance) -> int:
+    """The longer side of a map, in its pixels: what a remembered figure scale is kept for."""
+    from lrpcore.render.outline import as_map  # noqa: PLC0415
+
+    return max(as_map(relevance).shape)
 
 
 class Exports:

@@ -235,7 +235,11 @@ class SampleListModel(QAbstractListModel):
         names = self.class_names
         if names is None or not 0 <= k < len(names):
             return str(k)
-        return str(names[k]).split(",")[0].strip() or str(k)
+        return _label(names[k], k)
+
+    def class_labels(self) -> list[str]:
+        """:meth:`class_label` of every class (in one pass: 100,000 classes)."""
+        return [_label(name, k) for k, name in enumerate(self.class_names or ())]
 
     def _text(self, i: int) -> str:
         t, p = self._classes(i)
@@ -276,3 +280,7 @@ def _invert_if_ink(img):
     if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[-1] == 1):
         return 255 - a
     return a
+
+
+def _label(name, k) -> str:
+    return str(name).split(",")[0].strip() or str(k)

@@ -306,10 +306,13 @@ class MainWindow(QMainWindow):
             self.show_error(exc.title, str(exc), quiet=quiet)
         s = self.state
         if s.model is not None:
-            self._opened("models", "last/model", s.model_path)
+            self._remember("models", "last/model", s.model_path)
         if s.dataset is not None:
-            self._opened("datasets", "last/dataset", s.dataset_name)
-        self._update_message()
+            self._remember("datasets", "last/dataset", s.dataset_name)
+        # one prediction pass and one explanation for both: started per file, the first
+        # prediction pass (all of natural-images through EfficientNet) ran to its end before
+        # the second began, doubling the wait for the accuracy
+        self._start_work()
 
     @property
     def last_result(self):
@@ -351,13 +354,20 @@ class MainWindow(QMainWindow):
             return False
         if had_data and self.state.dataset is None:  # closed for this model (the user agreed)
             self._dataset_closed()
-        self._opened("models", "last/model", path)
+        self._opened("models", "last/model", self.state.model_path)
         return True
 
     def _opened(self, recent, last, path) -> None:
         """After a model or dataset opened: remember it, show it, and start computing."""
+        self._remember(recent, last, path)
+        self._start_work()
+
+    def _remember(self, recent, last, path) -> None:
         self.settings.add_recent(recent, path)
         self.settings.set(last, path)
+
+    def _start_work(self) -> None:
+        """Show what is open and start its predictions and the explanation on display."""
         self.browser.refresh()
         self._update_message()
         self.start_predictions()
@@ -377,7 +387,7 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        self._opened("datasets", "last/dataset", name)
+        self._opened("datasets", "last/dataset", self.state.dataset_name)
         return True
 
     def open_image_folder(self, quiet=False) -> bool:
@@ -546,11 +556,14 @@ class MainWindow(QMainWindow):
         self.settings.set_last_dir("export", folder)
         return folder
 
-    def _ask_scale(self) -> int:
-        scale = dialogs.ask_figure_scale(
-            self, flows.figure_scale(self.settings.get_str("export/figure_scale")))
+    def _ask_scale(self, result) -> int:
+        # offered: the scale last chosen for maps of this size, else one from the size
+        scale = dialogs.ask_figure_scale(self, flows.figure_scale(
+            self.settings.get_str("export/figure_scale"), result.relevance,
+            self.settings.get_str("export/figure_side")))
         if scale:
             self.settings.set("export/figure_scale", str(scale))
+            self.settings.set("export/figure_side", str(flows.figure_side(result.relevance)))
         return scale
 
     def export(self, kind, path=None, scale=None) -> list:
@@ -564,7 +577,7 @@ class MainWindow(QMainWindow):
             self.show_error(exc.title, str(exc))
             return []
         if spec.needs_scale and scale is None:
-            scale = self._ask_scale()
+            scale = self._ask_scale(result)
             if not scale:
                 return []
         if path is None:

@@ -19,7 +19,7 @@ from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.insight.diagnose import diagnose_trace, sample_activations
-from lrpcore.parallel import one_core
+from lrpcore.parallel import PASS_BYTES, one_core
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
 
@@ -252,6 +252,7 @@ def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
     preds = np.full(n, -1, dtype=np.int64)
     ex = Explainer(model, backend, dtype)
     be = ex.backend
+    batch = predict_batch(ex, batch)
     for start in range(0, n, batch):
         token.check()
         stop = min(n, start + batch)
@@ -262,6 +263,21 @@ def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
             preds[idx] = be.to_numpy(y).argmax(axis=1)
         token.progress(stop, n, preds.copy())
     return preds
+
+
+def predict_batch(ex: Explainer, batch: int) -> int:
+    """Samples per prediction pass: ``batch``, fewer on the CPU where they would hold more
+    than PASS_BYTES of activations (``Explainer.passes``'s budget). 500 photographs through
+    EfficientNet at once held gigabytes, and closing the window waited for the whole pass."""
+    spec = ex.model.input_spec
+    if spec is None or ex.backend.name != "numpy":
+        return batch
+    try:
+        fed = ex.prepare(np.zeros((1, *spec.raw_shape), dtype=np.uint8)).shape[1:]
+        per_sample = ex.sample_bytes(tuple(fed))
+    except (LRPError, ValueError, TypeError):  # a layout the budget cannot size: as asked
+        return batch
+    return max(1, min(batch, PASS_BYTES // per_sample)) if per_sample else batch
 
 
 def readable_samples(dataset, indices) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,9 @@ import lrpcore
 from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
+from lrpcore.export import where_found
 from lrpcore.targets import not_scores, parse_target
+from lrpcore.text import no_markup
 
 from . import rendering, services, sources
 from .explained import class_name, explained_class
@@ -45,10 +47,18 @@ REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND,)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
-# classes the explorer lists (target, filters): 35 µs each, so a 14-KB native graph of
-# doubling Concats (134 M outputs) froze the window and ran it out of memory; ImageNet-21k has
-# 21,843
+# classes the explorer lists (target, filters, Compare, SpRAy; a few µs each in one
+# string-list model, lrpgui.widgets.class_choice): a 14-KB native graph of doubling Concats
+# (134 M outputs) froze the window and ran it out of memory; ImageNet-21k has 21,843
 MAX_CLASSES = 100_000
+
+
+def no_labels(dataset_name) -> str:
+    """Why there is no true class to explain: the status bar says it when the target leaves
+    "true class", the target selector's tooltip while such data is open (the target used to
+    switch to the predicted class without a word)."""
+    name = os.path.basename(os.path.normpath(os.fspath(dataset_name))) or dataset_name
+    return f"{no_markup(name)} has no labels"  # a tooltip: no markup, escapes or newlines
 
 
 def _not_scores(model) -> str | None:
@@ -106,12 +116,14 @@ class Session:
         s = self.state
         with s.batch():
             s.model = model
-            s.model_path = path
+            s.model_path = where_found(path)  # remembered for the next run, from any folder
             s.layer_rules = {}
             self._start_from_defaults_of(model)
             n, target = model.n_classes, parse_target(s.target)
             if isinstance(target, int) and n is not None and target >= n:
-                s.target = "pred"  # the new model has no such class
+                s.target = "pred"  # the new model has no such class: said, not silent
+                s.status = (f"Target class {target} → predicted class: "
+                            f"{os.path.basename(path)} has {n:,} classes")
 
     def _start_from_defaults_of(self, model) -> None:
         """A model of another kind than the one the rule and dtype were chosen for starts from
@@ -156,10 +168,11 @@ class Session:
         s = self.state
         with s.batch():
             s.dataset = dataset
-            s.dataset_name = name
+            s.dataset_name = where_found(name)
             s.sample_index = 0
             if dataset.labels is None and s.target == "true":
                 s.target = "pred"  # no labels: the selector offers no "true class"
+                s.status = f"Target true class → predicted class: {no_labels(name)}"
             s.filter_true = None
             s.filter_pred = None
             s.misclassified_only = False

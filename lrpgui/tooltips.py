@@ -66,8 +66,8 @@ TIPS = {
     "backendSelector": "Where LRP runs: the CPU (numpy) or an NVIDIA GPU (cupy)",
     "outlineCheck": "Draw the input's outline (Canny edges) over every heatmap",
     "compareMode": "Columns: the explained class, every class, or class A versus class B",
-    "compareClassA": "Class A of the contrast A versus B",
-    "compareClassB": "Class B of the contrast A versus B",
+    "compareClassA": "Class A of the contrast A versus B (pick it, or type part of its name)",
+    "compareClassB": "Class B of the contrast A versus B (pick it, or type part of its name)",
     "comparePositive": "In A versus B, show only where the evidence favours A",
     "compareSharedScale": "One colour scale for every row, so rows compare by brightness",
     "conservationTable": "Relevance summed at each layer's input: a conserving rule keeps "

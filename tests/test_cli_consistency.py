@@ -51,8 +51,8 @@ def test_explain_png_without_colormap_uses_the_default(tmp_path):
     side = json.loads((tmp_path / "png" / f"heatmap_0_{DEFAULT_COLORMAP}.png.json").read_text())
     assert side["colormap"] == DEFAULT_COLORMAP
     # the PNG names its samples as R.npy's sidecar does (it named only the model)
-    assert side["input"] == str(tmp_path / "x.npy") and side["raw"] is False
-    assert side["input"] == json.loads((tmp_path / "R.npy.json").read_text())["input"]
+    assert side["dataset"] == str(tmp_path / "x.npy") and side["raw"] is False
+    assert side["dataset"] == json.loads((tmp_path / "R.npy.json").read_text())["dataset"]
 
 
 @pytest.mark.parametrize("command", ["explain", "render"])

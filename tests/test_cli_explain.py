@@ -94,7 +94,7 @@ def test_float32(files, lenet_txt, reference, capsys):
     (["--rule", "epsilon:-3"], "epsilon"),
     (["--layer-rule", "1=flat"], "layer 1 (Rect)"),
     (["--layer-rule", "42=flat"], "layer 42 does not exist"),
-    (["--layer-rule", "x=flat"], "not a layer number"),
+    (["--layer-rule", "x=flat"], "no node is named or matches 'x'"),
     (["--target", "11"], "out of range"),
     (["--target", "true"], "--labels"),
     (["--backend", "cupy"], "cupy"),
@@ -173,7 +173,7 @@ def test_a_bad_later_batch_leaves_no_file_of_the_earlier_ones(tmp_path, lenet_tx
 def test_existing_pngs_are_refused_before_computing(files, lenet_txt, capsys, monkeypatch):
     png = files["dir"] / "png"
     png.mkdir()
-    (png / "heatmap_3_gray-red.png").write_bytes(b"mine")
+    (png / "heatmap_03_gray-red.png").write_bytes(b"mine")  # of 16 samples: 00 … 15
     def no_computing(*args, **kwargs):
         raise AssertionError("computed before checking the PNG outputs")
 
@@ -181,8 +181,8 @@ def test_existing_pngs_are_refused_before_computing(files, lenet_txt, capsys, mo
     monkeypatch.setattr(explainer_cls, "forward", no_computing)
     code, _, err = run(["explain", lenet_txt, files["fed"], "--raw", "--out",
                         files["dir"] / "R.npy", "--png", png, "--colormap", "gray-red"], capsys)
-    assert code == 2 and "heatmap_3_gray-red.png" in err and "--overwrite" in err
-    assert sorted(p.name for p in png.iterdir()) == ["heatmap_3_gray-red.png"]
+    assert code == 2 and "heatmap_03_gray-red.png" in err and "--overwrite" in err
+    assert sorted(p.name for p in png.iterdir()) == ["heatmap_03_gray-red.png"]
     assert not (files["dir"] / "R.npy").exists()
 
 
@@ -220,7 +220,7 @@ def test_relevance_and_outputs_get_json_sidecars(files, lenet_txt, capsys):
     side = json.loads((files["dir"] / "R.npy.json").read_text())
     assert side["file"] == "R.npy" and side["shape"] == list(np.load(out).shape)
     assert side["rules"] == "epsilon:0.01" and side["dtype"] == "float32"
-    assert len(side["model_sha256"]) == 64 and side["input"].endswith("x_raw.npy")
+    assert len(side["model_sha256"]) == 64 and side["dataset"].endswith("x_raw.npy")
     side_y = json.loads((files["dir"] / "Y.npy.json").read_text())
     assert side_y["shape"] == [16, 10] and side_y["content"] == "model outputs"
 

@@ -166,23 +166,25 @@ def test_demo_reproduces_toolbox_demo(demo_data, tmp_path, capsys):
         assert m and int(m.group(1)) == labels[i]
     assert re.search(r"^Computation of 256 heatmaps using numpy in [\d.]+ s$", text, re.M)
     names = {p.name for p in out.iterdir()}
+    w = len(str(max(shown)))  # numbers zero-padded to the largest one's digits
     for i in shown:
-        assert f"relevance_{i}.npy" in names
+        assert f"relevance_{i:0{w}d}.npy" in names
         for c in TOOLBOX_COLORMAPS:
-            assert f"heatmap_{i}_{c}.png" in names and f"heatmap_{i}_{c}.png.json" in names
+            assert f"heatmap_{i:0{w}d}_{c}.png" in names
+            assert f"heatmap_{i:0{w}d}_{c}.png.json" in names
     batch = np.load(out / "relevance_simple_output_256.npy")
     assert batch.shape == (256, 32, 32, 1)
     # sample 0 equals the toolbox's epsilon-0.01 relevance and its rendering
     ref = np.load(shared("reference", "lenet5_dev.npz"))
-    r0 = np.load(out / "relevance_0.npy")
+    r0 = np.load(out / f"relevance_{0:0{w}d}.npy")
     np.testing.assert_allclose(r0, ref["R__epsilon_0p01"][0], atol=1e-10 * np.abs(r0).max())
     with np.load(shared("reference", "render_dev.npz")) as rd:
         want = compose([rd["digit"][0], rd["hm_gray_red"][0]])
         edges = rd["edges"][0]
-    got = skio.imread(out / "heatmap_0_gray-red.png")[..., :3]
+    got = skio.imread(out / f"heatmap_{0:0{w}d}_gray-red.png")[..., :3]
     np.testing.assert_array_equal(got[:, :96], want[:, :96])
     np.testing.assert_array_equal(got[:, 98:][~edges], want[:, 98:][~edges])
-    side = json.loads((out / "heatmap_0_gray-red.png.json").read_text())
+    side = json.loads((out / f"heatmap_{0:0{w}d}_gray-red.png.json").read_text())
     assert side["rules"] == "epsilon:0.01" and side["model_sha256"]
     # the timed batch is the toolbox's 'simple' rule on all logits (config simple_allout)
     want = ref["R__simple_allout"]
@@ -366,7 +368,7 @@ def test_render_and_figure_read_a_relevance_store_by_sample(store, tmp_path):
 def test_a_store_sample_out_of_range_or_a_plain_folder_is_one_line(store, tmp_path, capsys):
     path, _ = store
     assert main(["render", str(path), "--sample", "12", "--out", str(tmp_path / "a.png")]) == 2
-    assert "out of range (12 samples)" in capsys.readouterr().err
+    assert "out of range (12 samples, numbered 0..11)" in capsys.readouterr().err
     (tmp_path / "plain").mkdir()
     assert main(["render", str(tmp_path / "plain"), "--out", str(tmp_path / "b.png")]) == 2
     err = capsys.readouterr().err

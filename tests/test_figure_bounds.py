@@ -61,4 +61,5 @@ def test_a_sample_out_of_range_is_named_once_whichever_row_it_is(relevance, caps
     code = main(["figure", "R.npy", "--out", "f.png", *rows])
     err = capsys.readouterr().err
     assert code == 2
-    assert err == "lrp figure: error: R.npy: sample index 9 out of range (3 samples)\n"
+    assert err == ("lrp figure: error: R.npy: sample index 9 out of range (3 samples, numbered "
+                   "0..2)\n")

@@ -207,3 +207,46 @@ def test_a_sidecar_provenance_of_half_a_megabyte_is_cut_by_info(tmp_path, capsys
     assert main(["info", str(model)]) == 0
     out = capsys.readouterr().out
     assert len(out) < 10_000 and "500,0" in out  # says how long it was
+
+
+@pytest.mark.parametrize("value, words", [(np.float64(1e30), "1e+30"),
+                                          (np.uint64(2 ** 64 - 1), "18446744073709551615")])
+def test_a_label_beyond_int64_is_named_as_it_is_not_as_negative(tmp_path, capsys, value,
+                                                                words):
+    # cast to int64 first: "label 0 is negative (-9223372036854775808)", "(-1)"
+    x, labels = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    np.save(labels, np.array([value, 1], dtype=np.asarray(value).dtype))
+    assert main(["explain", "mnist-lenet5", str(x), "--labels", str(labels), "--target", "true",
+                 "--out", str(tmp_path / "r.npy")]) == 2
+    line = _one_line(capsys, str(labels), words)
+    assert "negative" not in line
+
+
+def test_a_model_file_saved_over_during_a_run_is_not_vouched_for_by_its_checksum(
+        tmp_path, monkeypatch):
+    # the sidecar hashed the file when the run ended: a model retrained and saved over it
+    # meanwhile was recorded as the one that made these heatmaps
+    import json  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.bundled import MODELS_DIR  # noqa: PLC0415
+    from lrpcore.cli import cmd_explain  # noqa: PLC0415
+    from lrpcore.export import sha256_file  # noqa: PLC0415
+
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", model)
+    real = cmd_explain._explain_checked
+
+    def retrained_meanwhile(*args, **kwargs):
+        shutil.copy(MODELS_DIR / "mnist-maxnet.npz", model)  # `lrp train --overwrite`
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cmd_explain, "_explain_checked", retrained_meanwhile)
+    x, out = tmp_path / "x.npy", tmp_path / "r.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    assert main(["explain", str(model), str(x), "--out", str(out)]) == 0
+    side = json.loads((tmp_path / "r.npy.json").read_text())
+    assert side["model_sha256"] != sha256_file(model)
+    assert side["model_sha256"] is None and "replaced after it was loaded" in \
+        side["model_changed"]

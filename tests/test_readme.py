@@ -53,7 +53,7 @@ def test_the_demo_run_in_the_checkout_leaves_git_status_clean():
         import pytest
 
         pytest.skip("not a git checkout")
-    for name in ("lrp-demo/heatmap_3_bwr.png", "lrp-demo-2/relevance_3.npy"):
+    for name in ("lrp-demo/heatmap_03_bwr.png", "lrp-demo-2/relevance_03.npy"):
         done = subprocess.run(["git", "check-ignore", "-q", name], cwd=root, timeout=60)
         assert done.returncode == 0, name
 

@@ -31,7 +31,8 @@ def register(sub):
                    "ONNX node name, e.g. /layer3/Add)")
     p.add_argument("--sample", type=int, default=0, metavar="I", help="sample index (default 0)")
     p.add_argument("--top", default="5", metavar="K",
-                   help="how many channels get conditional heatmaps (a number or 'all')")
+                   help="how many channels get conditional heatmaps (a number or 'all'; "
+                   "default 5)")
     p.add_argument("--out", required=True, help="output folder (created; must not exist "
                    "unless empty or --overwrite)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
@@ -41,7 +42,7 @@ def register(sub):
                    "name, a glob or a PyTorch module path (see 'lrp explain --help')")
     p.add_argument("--target", default="pred",
                    help="pred, true, output, a class index or a class name "
-                   "(\"Egyptian cat\"; any case, or its unambiguous start)")
+                   "(\"Egyptian cat\"; any case, or its unambiguous start; default pred)")
     p.add_argument("--references", type=int, default=8, metavar="N",
                    help="RelMax reference samples per channel over DATA (default 8; 0: none; "
                    "at most 256)")
@@ -101,7 +102,7 @@ def run(args) -> int:
     conditional = concepts.conditional_heatmaps(fwd, k, ranking.channels[:top], config, target,
                                                 one_label)
     info = export.sidecar_info(args.model, config.description, args.target, ex.backend.name,
-                               ex.dtype.name, model_name=str(args.model), data=str(args.data),
+                               ex.dtype.name, model_name=str(args.model), dataset=args.data,
                                sample=args.sample, layer=k, layer_name=ranking.name)
     x01 = image01(ex, x, model.input_spec)(args.sample)
     refs = gallery = None

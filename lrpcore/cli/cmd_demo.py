@@ -40,7 +40,8 @@ def register(sub):
                         "model's accuracy on the dataset, explain one digit of each class (the "
                         "classes in turn) with epsilon 0.01 for the predicted class (PNGs "
                         "heatmap_I_CMAP.png in the "
-                        "toolbox's five colormaps and relevance_I.npy, each with a JSON "
+                        "toolbox's five colormaps and relevance_I.npy, I zero-padded to the "
+                        "digits of the largest sample number, each with a JSON "
                         "sidecar), then time 256 explanations with the 'simple' rule for the "
                         "whole output and save them as one .npy."))
     p.add_argument("--model", help=f"model file (default: the bundled {DEFAULT_MODEL_NAME})")
@@ -146,15 +147,15 @@ def run(args) -> int:
     for k, i in enumerate(chosen):
         true = "?" if ds.labels is None else ds.label_name(int(ds.labels[i]))
         print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[k]))}")
-    info = sidecar_info(model_path, "epsilon:0.01", "pred", backend, ex.dtype,
-                        dataset=ds.name)
+    data = args.dataset or ds.name  # a file as given (recorded absolute), not its base name
+    info = sidecar_info(model_path, "epsilon:0.01", "pred", backend, ex.dtype, dataset=data)
     created = not out.exists()
     try:
         with staged_writes():  # all files take their names together at the end, or none
             written = explain_and_export(out, ex, ds.images, chosen, "epsilon:0.01", "pred",
                                          cmaps=TOOLBOX_COLORMAPS, npy=True, info=info,
                                          overwrite=args.overwrite)  # the GUI's batch export
-            written += _time_and_save_batch(ex, ds, model_path, out, m, args.overwrite)
+            written += _time_and_save_batch(ex, ds, data, model_path, out, m, args.overwrite)
     except BaseException:  # a failed demo leaves no half set of files (the stage's promise)
         if created:  # nor the folder it made for them
             with contextlib.suppress(OSError):
@@ -164,7 +165,8 @@ def run(args) -> int:
     return 0
 
 
-def _time_and_save_batch(ex: Explainer, ds, model_path, out: Path, m: int, overwrite: bool):
+def _time_and_save_batch(ex: Explainer, ds, data, model_path, out: Path, m: int,
+                         overwrite: bool):
     """The toolbox demo's timed batch: ``m`` heatmaps with 'simple' for the whole output."""
     backend = ex.backend.name
     xb = ex.prepare(ds.images(slice(0, m)))
@@ -173,7 +175,7 @@ def _time_and_save_batch(ex: Explainer, ds, model_path, out: Path, m: int, overw
     ex.backend.synchronize()
     seconds = time.perf_counter() - start
     print(f"Computation of {m} heatmaps using {backend} in {seconds:.3f} s")
-    info_b = sidecar_info(model_path, "simple", "output", backend, ex.dtype, dataset=ds.name,
+    info_b = sidecar_info(model_path, "simple", "output", backend, ex.dtype, dataset=data,
                           seconds=round(seconds, 4))
     return export_relevance_batch(out / f"relevance_simple_output_{m}.npy", Rb, info=info_b,
                                   overwrite=overwrite)

@@ -55,8 +55,8 @@ def register(sub):
                         f"or uniform noise over the input range (default {d['baseline']})")
     p.add_argument("--region", choices=["input", "raw"], default=d["region"],
                    help="flip anywhere in the model input, or only in the raw image area "
-                        "(padding excluded)")
-    p.add_argument("--seed", type=int, default=0, help="seed of noise and random order")
+                        f"(padding excluded; default {d['region']})")
+    p.add_argument("--seed", type=int, default=0, help="seed of noise and random order (default 0)")
     p.add_argument("--n", type=int, help="use the first N samples")
     p.add_argument("--batch-size", type=int, default=256,
                    help="perturbed inputs per forward pass (default 256)")

@@ -85,7 +85,8 @@ def register(sub):
                    "holds at most 64 MB of activations, so larger values change nothing)")
     p.add_argument("--png", metavar="DIR",
                    help="also write heatmap PNGs into DIR: heatmap_I_CMAP.png (input | heatmap "
-                   "of sample I of INPUT in colormap CMAP), each with a JSON sidecar "
+                   "of sample I of INPUT in colormap CMAP; I zero-padded to the digits of the "
+                   "last sample's number, heatmap_07 … heatmap_12), each with a JSON sidecar "
                    "(heatmap_I_CMAP.png.json: model, rule, target, predicted and explained "
                    "class)")
     p.add_argument("--colormap", action="append", metavar="NAME",
@@ -270,7 +271,7 @@ def _record(args, config, explainer, target, seconds, **extra):
         extra = {"explained_name": name, **extra}
     info = export.sidecar_info(args.model, config.description, str(target),
                                explainer.backend.name, explainer.dtype.name,
-                               input=str(args.input), raw=bool(args.raw), seconds=seconds,
+                               dataset=args.input, raw=bool(args.raw), seconds=seconds,
                                **extra)
 
     def record(path, content, shape):
@@ -319,14 +320,16 @@ class PngWriter:
                                        args.outline, args.scaling)
         except ShapeError as exc:
             raise ShapeError(f"--png: {exc}") from None
+        self.width = export.number_width(range(fed_shape[0]))  # heatmap_07 … heatmap_12
         if not args.overwrite:
             export.refuse_existing(args.png,
-                                   export.explanation_file_names(range(fed_shape[0]), self.cmaps),
+                                   export.explanation_file_names(range(fed_shape[0]), self.cmaps,
+                                                                 width=self.width),
                                    hint="use --overwrite to replace them")
         # the samples' source as the .npy sidecars name it: a PNG is traced back to its data
         self.info = export.sidecar_info(args.model, config.description, str(target),
                                         explainer.backend.name, explainer.dtype.name,
-                                        input=str(args.input), raw=bool(args.raw))
+                                        dataset=args.input, raw=bool(args.raw))
         self.created_dir = not os.path.isdir(args.png)
 
     def write(self, explainer, R, fed, start, y, target, labels) -> None:
@@ -336,7 +339,7 @@ class PngWriter:
         self.written += export_explained(  # the writer of 'lrp demo' and the GUI's batch
             args.png, explainer, R, fed, np.arange(start, start + R.shape[0]), self.cmaps,
             npy=False, outline=args.outline, scaling=args.scaling, info=self.info,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite, width=self.width,
             classes=sample_classes(self.model, y, target, labels))
 
     def remove(self) -> None:

@@ -162,7 +162,7 @@ def run(args) -> int:
     if x is None and args.side_by_side:
         raise ShapeError("--side-by-side needs --input")
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,
-            "sample": args.index}
+            "sample": source.input_index(args.index)}
     common = dict(cmap=args.colormap, outline=args.outline, scaling=args.scaling,
                   sigma=args.sigma, info=info, overwrite=args.overwrite)
     if args.side_by_side:

@@ -30,7 +30,7 @@ def register(sub):
     add_model_data(p)
     p.add_argument("--rule", required=True,
                    help="rule spec, preset, sensitivity or gradxinput")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
                    help="similarity per step as CSV to PATH (to stdout without a PATH)")
     p.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG", type=png_output,

@@ -6,7 +6,7 @@ import sys
 
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
-from .common import add_command, check_outputs_free, model_defaults, parse_target
+from .common import add_command, check_outputs_free, model_defaults, no_labels, parse_target
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -52,6 +52,7 @@ def register(sub):
 
 def run(args) -> int:
     from ..explain import Explainer, resolve_rules
+    from ..export import where_found
     from ..io import load_model, open_dataset
     from ..io.relevance_store import is_zarr_path
     from ..spray import spray
@@ -69,17 +70,25 @@ def run(args) -> int:
     embed = None if args.embedding == "none" else args.embedding
     if is_zarr_path(args.data):
         res = _spray_store(args, model, cls, embed)
+        data = res.meta.pop("store_input", args.data)  # the dataset its indices count in
     else:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
         target = parse_target(args.target or "true", model=model)
+        if target == "true" and data.labels is None:
+            if args.target is not None:  # asked for: refused, as by lrp explain
+                raise no_labels(args.data)
+            print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
+                  "predicted class (--target pred)", file=sys.stderr)
         ex = Explainer(model, args.backend)
         resolve_rules(ex.layers, args.rule)  # fail fast
         bar = ProgressBar(1, "explaining", enabled=args.progress)
         res = spray(ex, data, cls, args.rule, target, k=args.k, neighbours=args.neighbours,
                     size=args.size, embed=embed, batch_size=args.batch_size,
                     progress=lambda d, t: bar(d, t))
-    res.meta.update(model=str(args.model), data=str(args.data))
+        data = args.data
+    # files absolute: the explorer's SpRAy window checks that the open dataset is this one
+    res.meta.update(model=where_found(args.model), data=where_found(data))
     res.save(args.out, overwrite=args.overwrite)
     sizes = ", ".join(str(s) for s in res.sizes())
     print(f"{len(res.indices)} samples → {res.k} cluster{'s' * (res.k != 1)} (sizes {sizes}) "
@@ -109,5 +118,7 @@ def _spray_store(args, model, cls, embed):
                         f"({store.provenance.get('model')}) than {args.model}")
     labels = None if args.labels is None else load_labels(args.labels, len(store),
                                                           model.n_classes)
-    return spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,
-                             size=args.size, embed=embed)
+    res = spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,
+                            size=args.size, embed=embed)
+    res.meta["store_input"] = store.input
+    return res

@@ -35,7 +35,7 @@ def register(sub):
                    help="pixels flipped per step (default: all pixels over the steps)")
     p.add_argument("--baseline", choices=["zero", "background", "noise"], default="background",
                    help="value of a flipped pixel (default: the model's value of a black pixel)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise baseline")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise baseline (default 0)")
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
                    help="write the ranking as CSV to PATH (to stdout without a PATH)")
     p.set_defaults(func=run)

@@ -66,7 +66,8 @@ def register(sub):
                    help="array backend (default numpy, also with a GPU; cupy or auto "
                    "train on the GPU)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                   help="training precision (the model is saved in float32 either way)")
+                   help="training precision (default float32; the model is saved in "
+                   "float32 either way)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing MODEL")
     p.set_defaults(func=run)
 

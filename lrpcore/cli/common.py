@@ -144,7 +144,12 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
         m = model() if callable(model) else model
         return getattr(m, "class_names", None)
 
-    return parse(text, words, what=what, class_names=names if callable(model) else names())
+    target = parse(text, words, what=what, class_names=names if callable(model) else names())
+    if callable(model) and isinstance(target, int):
+        # a class index is checked against the model's outputs here too, before any work
+        # (the Dask path found an index out of range only inside its workers)
+        target = parse(text, words, what=what, class_names=names())
+    return target
 
 
 def warn_if_preprocessed(command, path, x, model) -> None:

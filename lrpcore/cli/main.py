@@ -80,6 +80,23 @@ def _terminate_like_ctrl_c():
     return flag, previous
 
 
+def _quiet_interrupted_callbacks(signals):
+    """While a command runs, a Ctrl-C (or SIGTERM) that struck inside a ctypes callback — llvmlite
+    calls numba's object cache back that way during the first compilation of a kernel — is
+    not printed as "Exception ignored on calling ctypes callback function" with a traceback:
+    the callback swallows it, the flag keeps it and the command ends as interrupted. Other
+    unraisable exceptions go to the hook that was there. Returns the previous hook."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if signals and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    return previous
+
+
 def _stopped(signals) -> int:
     terminated = signal.SIGTERM in signals
     how = "terminated" if terminated else "interrupted"
@@ -100,6 +117,7 @@ def _main(argv=None) -> int:
         return 2
     keep_freed_memory()
     signals, previous = _terminate_like_ctrl_c()
+    unraisable = _quiet_interrupted_callbacks(signals)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -124,6 +142,7 @@ def _main(argv=None) -> int:
         return 1
     finally:
         signals.closing = True  # a signal from here on must not escape as an exception
+        sys.unraisablehook = unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

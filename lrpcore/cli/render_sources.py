@@ -90,13 +90,25 @@ def refuse_vectors(batch_shape, path, reader="numpy.load") -> None:
                      f"only image-shaped relevance can be drawn — read the values with {reader}")
 
 
+def checked_position(index, n, path) -> int:
+    """Sample ``index`` of a file of ``n`` samples, refused (one line naming the file) when
+    out of range. Samples are numbered from 0 as 'lrp explain' and the sidecars number
+    them: a negative index is refused too (it drew the last sample, labelled -1)."""
+    if not 0 <= int(index) < n:
+        raise ShapeError(f"{path}: sample index {index} out of range ({n} samples, "
+                         f"numbered 0..{n - 1})" if n else f"{path}: no samples")
+    return int(index)
+
+
 class RelevanceFile:
     """Relevance maps of one file: ``len()`` maps, ``maps(indices)`` by sample number,
     ``provenance`` for the sidecar and ``default_input``: the dataset the maps came from
-    (a store's input, or the ``input``/``dataset`` its sidecar records).
+    (a store's input, or the dataset its sidecar records: :func:`lrpcore.export.sidecar_dataset`).
 
     Sample numbers are positions in the file, except for a single map whose sidecar names
     its sample (``relevance_3.npy`` of ``lrp demo`` or the explorer's export holds sample 3).
+    Several maps whose sidecar names one sample are all of that sample (``lrp concepts``'
+    ``conditional.npy``: one map per channel): :meth:`input_index` says which input to draw.
     """
 
     def __init__(self, spec):
@@ -107,6 +119,7 @@ class RelevanceFile:
         self.store = None
         self.default_input = None
         self.samples = None  # sample number of each map, when not its position
+        self.of_sample = None  # the one sample every map is of (conditional heatmaps)
         if is_zarr_path(path) and os.path.isdir(path):
             from ..io.relevance_store import open_relevance_store  # noqa: PLC0415
 
@@ -149,10 +162,17 @@ class RelevanceFile:
                              "images; only image-shaped relevance can be drawn")
         self.n = int(self.batch.shape[0])
         if not side.get("raw"):
-            found = side.get("input") or side.get("dataset")
-            self.default_input = found if isinstance(found, str) else None
+            from ..export import sidecar_dataset  # noqa: PLC0415
+
+            self.default_input = sidecar_dataset(side)  # "dataset", or an older key
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
+        elif isinstance(side.get("sample"), int):  # drawn beside sample 2, map 2 of sample 7
+            self.of_sample = int(side["sample"])  # misled: every map is of sample 7
+
+    def input_index(self, index) -> int:
+        """The dataset sample drawn beside map ``index``."""
+        return int(index) if self.of_sample is None else self.of_sample
 
     def __len__(self) -> int:
         return self.n
@@ -169,10 +189,7 @@ class RelevanceFile:
                                  f"{self.samples[0]} only (its sidecar says so), not of "
                                  f"sample {index}")
             return self.samples.index(int(index))
-        if not -self.n <= int(index) < self.n:
-            raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
-                             "samples)")
-        return int(index) % self.n
+        return checked_position(index, self.n, self.path)
 
     def maps(self, indices) -> list[np.ndarray]:
         idx = [self.check_index(i) for i in indices]
@@ -199,7 +216,8 @@ def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
     from .cmd_render import fit_input, to_unit  # noqa: PLC0415
 
     def fit(inputs):
-        return [fit_input(to_unit(inputs.sample(i)), m, inputs.path, relevance.path)
+        return [fit_input(to_unit(inputs.sample(relevance.input_index(i))), m, inputs.path,
+                          relevance.path)
                 for i, m in zip(indices, maps, strict=True)]
 
     if spec:
@@ -262,9 +280,5 @@ class InputFile:
 
     def sample(self, index) -> np.ndarray:
         """Sample ``index`` (the only one of a single-sample file, whatever the index)."""
-        i = 0 if self.n == 1 else int(index)
-        if not -self.n <= i < self.n:
-            raise ShapeError(f"{self.path}: sample index {index} out of range ({self.n} "
-                             "samples)")
-        i %= self.n
+        i = 0 if self.n == 1 else checked_position(index, self.n, self.path)
         return _checked(self.data[i:i + 1][0], self.path, "input")

@@ -1,7 +1,7 @@
 """A line plot of perturbation curves drawn with numpy and scikit-image (no matplotlib).
 
 Axes with tick labels, one coloured anti-aliased line per method, and a legend of coloured
-squares with the method's name and AOPC; text uses the project's 5×7 bitmap font.
+squares with the method's name and AOPC; text in the figures' font (`lrpcore.render.font`).
 """
 
 from __future__ import annotations
@@ -49,8 +49,13 @@ def _blend_line(img, r0, c0, r1, c1, colour, width=2):
 def curve_plot(results, title="pixel-flipping", width=760, plot_height=360) -> np.ndarray:
     """An RGB uint8 image of every result's mean curve against the number of flipped units."""
     results = list(results)
-    left, right, top, bottom = 90, 30, 40, 60
-    legend_line = text_size("X", TEXT)[0] + 10
+    # Rows below the axis follow the font's line height (tick labels, axis label, then the
+    # legend), so a taller font never draws the axis label over the legend.
+    line = text_size("X", TEXT)[0]
+    left, right, top = 90, 30, max(40, 14 + line)
+    label_top = 8 + line + 4  # the axis label, below the tick labels
+    bottom = label_top + line + 14  # the legend starts here
+    legend_line = line + 10
     height = top + plot_height + bottom + legend_line * len(results) + 10
     img = np.full((height, width, 3), 255.0)
     x0, x1 = left, width - right
@@ -88,7 +93,7 @@ def curve_plot(results, title="pixel-flipping", width=760, plot_height=360) -> n
     img[y1, x0:x1 + 1] = ink
     xlabel = f"{'pixels' if results and results[0].unit == 1 else 'patches'} flipped"
     th, tw = text_size(xlabel, TEXT)
-    draw_text_float(img, xlabel, y1 + 14 + th, (x0 + x1 - tw) // 2)
+    draw_text_float(img, xlabel, y1 + label_top, (x0 + x1 - tw) // 2)
     draw_text_float(img, f"{title}: mean output of the explained class", 12, x0)
     for i, (res, curve) in enumerate(zip(results, curves, strict=True)):
         colour = RANDOM_COLOUR if res.label == "random" else COLOURS[i % len(COLOURS)]

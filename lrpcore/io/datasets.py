@@ -238,6 +238,12 @@ def normalize_labels(labels, n=None, name="labels") -> np.ndarray:
             raise DatasetError(f"{name}: label {k} is {float(arr[k])!r}, not a whole number")
     elif arr.dtype.kind not in "iub":
         raise DatasetError(f"{name}: labels of dtype {arr.dtype} are not numbers")
+    if arr.size and arr.dtype.kind in "fu":  # 1e30 or 2**64 − 1 wrap to negative int64
+        huge = arr.astype(np.float64) >= 2.0 ** 62
+        if huge.any():
+            k = int(np.argmax(huge))
+            value = int(arr[k]) if arr.dtype.kind == "u" else f"{float(arr[k]):g}"
+            raise DatasetError(f"{name}: label {k} is {value}, far beyond any class index")
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:
         k = int(np.argmin(arr))

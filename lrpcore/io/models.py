@@ -103,6 +103,25 @@ LOADERS = {".txt": read_toolbox_txt, ".npz": read_native, ".nn": read_toolbox_nn
 WRITERS: dict = {".npz": save_native, ".txt": write_toolbox_txt}
 
 
+_LOADED: dict = {}  # model file → what it was (device, inode, size, mtime) when last loaded
+
+
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def changed_since_loaded(path) -> bool:
+    """Whether the file at ``path`` is no longer the one this process last loaded a model
+    from (retrained and saved over while the explorer shows it): its checksum would then
+    describe other parameters than the results' (:func:`lrpcore.export.sidecar_info`)."""
+    key = os.path.abspath(os.fspath(path))
+    return key in _LOADED and _LOADED[key] != _stamp(key)
+
+
 def load_model(path, sidecar=True) -> Sequential:
     """Open a model file; the format is chosen by its extension.
 
@@ -131,7 +150,9 @@ def load_model(path, sidecar=True) -> Sequential:
         known = ", ".join(sorted(LOADERS))
         raise ModelFormatError(f"{path}: unknown model format {ext or '(no extension)'!r}; "
                                f"known: {known}")
+    stamp = _stamp(path)  # before reading: a file replaced meanwhile is not this one
     model = loader(path)
+    _LOADED[os.path.abspath(path)] = stamp
     side = sidecar_path(path)
     if sidecar and os.path.isfile(side):
         apply_sidecar(model, side)

@@ -17,6 +17,17 @@ from .font import draw_text, line_height, text_size, title_scale
 from .outline import as_map
 
 MARGIN = 8
+FIGURE_SIDE = 256  # pixels the longer side of a figure's heatmap aims at, by default
+MAX_AUTO_SCALE = 8  # a 28×28 digit: 224 pixels, the scale figures always had
+
+
+def figure_scale_for(R) -> int:
+    """The scale of a figure when none is chosen, from the map's size: its longer side about
+    FIGURE_SIDE pixels, at most MAX_AUTO_SCALE. MNIST digits (28 or 32 pixels) keep 8; a
+    224×224 photograph gets 1 (at 8 its figure was a 3,700-pixel-wide PNG), a 64×64 image
+    4. ``R`` is a map as :func:`figure` takes it (H×W, H×W×C or a square vector)."""
+    h, w = as_map(R).shape
+    return max(1, min(MAX_AUTO_SCALE, FIGURE_SIDE // max(h, w)))
 
 
 def colorbar(R, cmap, height, width=16) -> tuple[np.ndarray, float, float]:
@@ -35,11 +46,12 @@ def colorbar(R, cmap, height, width=16) -> tuple[np.ndarray, float, float]:
     return bar, float(hi), float(lo)
 
 
-def figure(R, x01, cmap="bwr", scale=8, outline=True, title=(), with_colorbar=True,
+def figure(R, x01, cmap="bwr", scale=None, outline=True, title=(), with_colorbar=True,
            text_scale=None) -> np.ndarray:
-    """Input | heatmap | colour bar, ``scale`` screen pixels per input pixel, under ``title``
-    (a sequence of lines). ``x01`` is the input in [0, 1] in ``R``'s layout (or None)."""
-    scale = int(scale)
+    """Input | heatmap | colour bar, ``scale`` screen pixels per input pixel (None: chosen
+    from the map's size, :func:`figure_scale_for`), under ``title`` (a sequence of lines).
+    ``x01`` is the input in [0, 1] in ``R``'s layout (or None)."""
+    scale = figure_scale_for(R) if scale is None else int(scale)
     if not 1 <= scale <= 64:
         raise ShapeError(f"figure scale {scale}: use 1 to 64 pixels per input pixel")
     sigma = 2.0 * scale / 3.0  # the toolbox's edge width (σ 2 at 3×), at this scale

@@ -18,13 +18,15 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QSpinBox,
     QVBoxLayout,
 )
 
+from lrpcore.errors import RuleError
 from lrpcore.insight.compare import MAX_RULES
 from lrpcore.presets import PRESETS
 
+from ..widgets.class_choice import ClassChoice, class_entries, typed_entry
+from ..widgets.rule_panel import signals_blocked
 from . import imaging
 from .panel import ToolPanel
 from .worker_tasks import input_image, request_from_state, run_compare
@@ -83,14 +85,18 @@ class CompareView(ToolPanel):
         self.mode_box = QComboBox(objectName="compareMode")
         for key, text in MODE_LABELS:
             self.mode_box.addItem(text, key)
-        self.class_a = QSpinBox(objectName="compareClassA")
-        self.class_b = QSpinBox(objectName="compareClassB")
-        self.class_b.setValue(1)
+        # classes by number or name (typed names complete, as in the target box): 1000
+        # ImageNet classes are no numbers to remember
+        self.class_a = ClassChoice(objectName="compareClassA", chars=8)
+        self.class_b = ClassChoice(objectName="compareClassB", chars=8)
+        self._classes_for = None  # the model whose classes the boxes list
+        self._fill_classes()
+        self.state.events.model.connect(lambda _m: self._fill_classes())
         self.positive = QCheckBox("positive part only", objectName="comparePositive")
         self.shared = QCheckBox("one scale for all rows", objectName="compareSharedScale")
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         for w in (self.class_a, self.class_b):
-            w.valueChanged.connect(lambda _v: self.refresh())
+            w.currentIndexChanged.connect(lambda _i: self.refresh())
         self.positive.toggled.connect(lambda _v: self.refresh())
         self.shared.toggled.connect(lambda _v: self.render())
         row = QHBoxLayout()
@@ -100,9 +106,13 @@ class CompareView(ToolPanel):
         row.addWidget(self.class_a)
         row.addWidget(QLabel("B"))
         row.addWidget(self.class_b)
-        row.addWidget(self.positive)
         row.addStretch(1)
-        row.addWidget(self.shared)
+        # the switches on a row of their own: beside class boxes that show names the row
+        # made the tool wider than a 700-pixel dock
+        switches = QHBoxLayout()
+        switches.addWidget(self.positive)
+        switches.addStretch(1)
+        switches.addWidget(self.shared)
         self.info = QLabel(objectName="compareInfo")
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("compareCanvas")
@@ -112,10 +122,37 @@ class CompareView(ToolPanel):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addLayout(row)
+        layout.addLayout(switches)
         layout.addWidget(self.error_label)
         layout.addWidget(self.info)
         layout.addWidget(self.canvas, 1)
         self._mode_changed()
+
+    def _fill_classes(self) -> None:
+        """Both class boxes list the open model's classes (A: the first, B: the second)."""
+        model = self.state.model
+        if self.class_a.count() and self._classes_for is model:
+            return
+        self._classes_for = model
+        texts, values = class_entries(model, unknown=10)
+        for box, default in ((self.class_a, 0), (self.class_b, 1)):
+            keep = box.currentData()
+            with signals_blocked(box):
+                box.set_entries(texts, values, current=default if keep is None else keep)
+
+    def pair(self) -> tuple[int, int]:
+        """The classes A and B of the contrast."""
+        return tuple(int(b.currentData() or 0) for b in (self.class_a, self.class_b))
+
+    def set_pair(self, a, b) -> None:
+        """Choose A and B by index or by anything the boxes take (a class name)."""
+        for box, value in ((self.class_a, a), (self.class_b, b)):
+            i = box.findData(value)
+            if i < 0:
+                i = typed_entry(box, str(value))
+            if i < 0:
+                raise RuleError(f"no class {value!r} among the model's classes")
+            box.setCurrentIndex(i)
 
     def _mode_changed(self) -> None:
         contrast = self.mode() == "contrast"
@@ -138,8 +175,7 @@ class CompareView(ToolPanel):
 
     def set_mode(self, mode: str, pair=None, positive=None) -> None:
         if pair is not None:
-            self.class_a.setValue(int(pair[0]))
-            self.class_b.setValue(int(pair[1]))
+            self.set_pair(*pair)
         if positive is not None:
             self.positive.setChecked(bool(positive))
         self.mode_box.setCurrentIndex([k for k, _ in MODE_LABELS].index(mode))
@@ -150,11 +186,9 @@ class CompareView(ToolPanel):
         req = request_from_state(self.state)
         if req is None:
             return 0
-        k = req.model.n_classes or 10
-        for w in (self.class_a, self.class_b):
-            w.setMaximum(max(0, k - 1))
+        self._fill_classes()
         rules, mode = self.rules(), self.mode()
-        pair = (self.class_a.value(), self.class_b.value())
+        pair = self.pair()
         positive = self.positive.isChecked()
         cache = self.runner.cache
         self.info.setText("computing…")

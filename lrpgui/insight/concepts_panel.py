@@ -139,6 +139,8 @@ class ConceptsPanel(ToolPanel):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
+        self.left_pane = left
+        self._fit_tables()
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.error_label)
@@ -304,7 +306,22 @@ class ConceptsPanel(ToolPanel):
                           f"{comp.share[i]:.1%}")
                 for j, text in enumerate(values):
                     ct.setItem(i, j, QTableWidgetItem(text))
+        self._fit_tables()
         self._draw_maps()
+
+    def _fit_tables(self) -> None:
+        """The tables' pane is wide enough for every column (the share column was cut off
+        behind a horizontal scroll bar at Qt's default 100 pixels a column)."""
+        need = 0
+        for t in (self.ranking_table, self.composition_table):
+            header = t.horizontalHeader()
+            widths = [max(header.sectionSizeHint(j), t.sizeHintForColumn(j))
+                      for j in range(t.columnCount())]
+            for j, w in enumerate(widths):  # the last one stretches over the rest
+                t.setColumnWidth(j, w)
+            need = max(need, sum(widths) + t.verticalScrollBar().sizeHint().width()
+                       + 2 * t.frameWidth() + 4)  # + slack: Qt rounds the stretch
+        self.left_pane.setMinimumWidth(need)
 
     def _draw_maps(self) -> None:
         self.maps.clear()

@@ -222,13 +222,17 @@ class DrawPanel(ToolPanel):
         imaging.keep_whole(self.views)  # titles and maps never cut: a small dock scrolls
         ci = self.views.ci
         ci.addItem(pg.LabelItem("model input", size="9pt", color="k"), row=0, col=0)
-        self.heat_title = pg.LabelItem("relevance", size="9pt", color="k")
-        ci.addItem(self.heat_title, row=0, col=1)
+        ci.addItem(pg.LabelItem("relevance", size="9pt", color="k"), row=0, col=1)
         self.input_box, self.input_item = imaging.image_cell(ci, 1, 0, 120)
         self.heat_box, self.heat_item = imaging.image_cell(ci, 1, 1, 120)
         self.heat_outline = imaging.outline_overlay(self.heat_box)
         for box in (self.input_box, self.heat_box):
             imaging.fit(box, (SIDE, SIDE))
+        # rule and target under both maps: over the heatmap alone the longer title widened
+        # its column, and the digit and its relevance were drawn at different sizes
+        self.heat_title = pg.LabelItem("", size="9pt", color="k")
+        ci.addItem(self.heat_title, row=2, col=0, colspan=2)
+        imaging.even_columns(ci, 2)
         self.scores = pg.PlotWidget(objectName="drawScores")
         self.scores.setBackground("w")
         self.scores.setMenuEnabled(False)
@@ -324,9 +328,9 @@ class DrawPanel(ToolPanel):
 
     def _show(self, versioned) -> None:
         version, result, rule = versioned
-        # the rule on a line of its own: beside "model input" it made the grid wider than
-        # the tool at 760 pixels
-        self.heat_title.setText(f"relevance<br>{html.escape(rule)}")
+        # the rule on a line of its own, under both maps: beside "model input" it made the
+        # grid wider than the tool at 760 pixels
+        self._set_heat_title(f"relevance: {html.escape(rule)}")
         self.clear_error()
         self.result = result
         self.result_version = version
@@ -344,10 +348,16 @@ class DrawPanel(ToolPanel):
         self.input_item.clear()
         self.heat_item.clear()
         self.heat_outline.clear()
-        self.heat_title.setText("relevance")
+        self._set_heat_title("")
         if self.bars is not None:
             self.scores.removeItem(self.bars)
             self.bars = None
+
+    def _set_heat_title(self, text) -> None:
+        """The line naming rule and target, under both maps; the two columns keep one
+        width, so that the digit and its relevance are drawn at one size."""
+        self.heat_title.setText(text)
+        imaging.even_columns(self.views.ci, 2)
 
     def _draw_heatmap(self) -> None:
         if self.result is None:
@@ -452,8 +462,10 @@ class DrawPanel(ToolPanel):
 def _rule_text(state) -> str:
     """The rule the drawing is explained with, as the views name it (layer overrides too)."""
     rule = state.rule
-    target = {"pred": "predicted class", "true": "true class", "output": "all outputs"}.get(
-        state.target, f"class {state.target}")
+    # a drawing has no label: target "true" explains the predicted class (run_draw), and the
+    # title says so instead of naming a true class that was not explained
+    target = {"pred": "predicted class", "true": "predicted class (a drawing has no true "
+              "class)", "output": "all outputs"}.get(state.target, f"class {state.target}")
     if state.layer_rules:
         rules = sorted(state.layer_rules.items(), key=lambda kv: str(kv[0]))
         rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in rules)

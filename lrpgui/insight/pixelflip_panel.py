@@ -149,6 +149,8 @@ class PixelFlipPanel(ToolPanel):
         self.clear_error()
         self.outcome = outcome
         self._plot(outcome.results)
+        self.plot.setTitle(followed_class(outcome.request, outcome.target), size="9pt",
+                           color="k")
         self.updated.emit()
 
     # -- drawing ----------------------------------------------------------------------------
@@ -184,6 +186,16 @@ class PixelFlipPanel(ToolPanel):
     def aopc(self) -> dict:
         """{method label: AOPC} of the curves on display."""
         return {res.label: res.aopc for res in self.results}
+
+
+def followed_class(req, k) -> str:
+    """Which output the curves follow: its class by name; for target "output" also why it
+    is the predicted class (pixel-flipping follows one class; it used to switch silently)."""
+    names = list(req.model.class_names)
+    text = f"output of class {names[k] if k < len(names) else k}"
+    if req.target_value == "output":
+        text += " — the predicted class: all outputs are no single class to follow"
+    return text
 
 
 def _spin(lo, hi, value, name) -> QSpinBox:

@@ -28,6 +28,7 @@ COLUMNS = ("step", "randomised", "Spearman ρ", "SSIM", "similar")
 
 class SanityPanel(BatchPanel):
     key = "insight-sanity"
+    tool_name = "The sanity check"
 
     def __init__(self, runner, parent=None):
         super().__init__(runner, parent)

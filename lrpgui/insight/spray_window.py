@@ -18,7 +18,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import RuleError
 
 from .. import dialogs
+from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
 from .trust_panels import BatchPanel
 from .worker_tasks import input_image
@@ -75,7 +75,7 @@ class SprayPanel(BatchPanel):
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
-        self.class_box = QComboBox(objectName="sprayClass")
+        self.class_box = ClassChoice(objectName="sprayClass")
         self.class_box.setToolTip("the class whose samples are clustered (true labels); "
                                   "each sample is explained for its true class")
         self.k_spin = QSpinBox(objectName="sprayK")
@@ -163,14 +163,10 @@ class SprayPanel(BatchPanel):
         layout.addWidget(split, 1)
 
     def _fill_classes(self) -> None:
-        n = getattr(self.state.model, "n_classes", None) or 10
-        current = self.class_box.currentData()
-        self.class_box.clear()
-        self.class_box.addItem("all", None)
-        for k in range(n):
-            self.class_box.addItem(str(k), k)
-        i = self.class_box.findData(current)
-        self.class_box.setCurrentIndex(max(i, 0))
+        """Every class of the model, by number and name (typed names complete)."""
+        model = self.state.model
+        self.class_box.set_entries(*class_entries(model, head=[("all", None)], unknown=10),
+                                   current=self.class_box.currentData())
 
     # -- work -------------------------------------------------------------------------------
     def start(self) -> int:
@@ -181,17 +177,20 @@ class SprayPanel(BatchPanel):
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
         store = self.relevance_store(cls)
+        made_on = {"model": s.model_path, "data": s.dataset_name}
         if store is not None:  # the store's heatmaps, for the target it was explained for
             args = (store, s.labels, cls, self.k_spin.value() or None)
             self.clear_error()
-            return self.submit(lambda token: spray_store_task(*args, token), self._done)
+            return self.submit(lambda token: spray_store_task(*args, token),
+                               lambda result: self._done(result, made_on))
         # SpRAy asks how the model recognises the class: each sample is explained for its
         # true class (as 'lrp spray' does); without labels, for its prediction
         target = "true" if s.labels is not None else "pred"
         args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend,
                 self.k_spin.value() or None)
         self.clear_error()
-        return self.submit(lambda token: spray_task(*args, token), self._done)
+        return self.submit(lambda token: spray_task(*args, token),
+                           lambda result: self._done(result, made_on))
 
     def relevance_store(self, cls):
         """The open relevance store (lrpgui.sources.PrecomputedRelevance) when it holds the
@@ -214,7 +213,10 @@ class SprayPanel(BatchPanel):
                              dataset_name=s.dataset_name)
         return source.store if source.serves(req) else None
 
-    def _done(self, result) -> None:
+    def _done(self, result, made_on=None) -> None:
+        for key, value in (made_on or {}).items():  # saved with it: Open checks the dataset
+            if value and key not in result.meta:
+                result.meta[key] = value
         self.show_result(result)
 
     def show_result(self, result) -> None:
@@ -264,9 +266,27 @@ class SprayPanel(BatchPanel):
             self.show_error(f"{path}: made for a dataset of more than {n} samples; open "
                             "that dataset first")
             return None
+        other = self._other_dataset(result)
+        if other is not None:  # its indices would pick other samples of the open data
+            self.show_error(f"{path}: made on {other}, but {self.state.dataset_name} is "
+                            "open; open that dataset first")
+            return None
         self.clear_error()
         self.show_result(result)
         return result
+
+    def _other_dataset(self, result):
+        """The dataset ``result`` was made on when it is known and not the open one."""
+        from lrpcore.export import where_found
+        from lrpcore.io.datasets import DATASET_NAMES
+
+        data = result.meta.get("data")
+        if not isinstance(data, str) or not data or not self.state.dataset_name:
+            return None
+        found = where_found(data)
+        if not os.path.isabs(found) and found not in DATASET_NAMES:  # not found from here
+            return None
+        return None if found == where_found(self.state.dataset_name) else data
 
     def _ask(self, ask, title, name="") -> str:
         """A file from ``ask`` (an :mod:`lrpgui.dialogs` question, which tests answer),

@@ -45,6 +45,7 @@ def parse_params(text: str) -> dict | None:
 
 class SweepPanel(BatchPanel):
     key = "insight-sweep"
+    tool_name = "The sweep"
 
     def __init__(self, runner, parent=None):
         super().__init__(runner, parent)

@@ -14,6 +14,7 @@ class BatchPanel(ToolPanel):
     """Base of the two windows: computes only when Run is pressed."""
 
     follows_selection = False
+    tool_name = "This tool"  # how its status message names it
 
     def __init__(self, runner, parent=None):
         super().__init__(runner.on_worker(WORKER), parent)
@@ -43,6 +44,12 @@ class BatchPanel(ToolPanel):
         for w in jobs.widgets():
             row.addWidget(w)
         return row
+
+    def submit(self, fn, on_done, on_progress=None) -> int:
+        if self.state.target == "output":  # the task follows "pred" (TrustJob.target_value)
+            self.state.status = (f"{self.tool_name} follows each sample's predicted class: "
+                                 "target “all outputs” is no single class to follow")
+        return super().submit(fn, on_done, on_progress)
 
     def clear_results(self) -> None:
         self.cancel()

@@ -1,7 +1,7 @@
 """What photographs add to the explorer: the channel reduction of the heatmap, the overlay of
 the heatmap on a greyscale copy of the photograph (opacity adjustable, exported as PNG and
-.npy with sidecars), a busy indicator for slow clicks, and a target box searchable by class
-name (1000 ImageNet classes do not fit a list one scrolls through).
+.npy with sidecars), and a busy indicator for slow clicks (the target box searchable by
+class name lives in ``class_choice``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import (
-    QCompleter,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -170,63 +169,3 @@ class BusyIndicator(QProgressBar):
 
     def set_busy(self, busy: bool) -> None:
         self.setVisible(bool(busy))
-
-
-def make_searchable(combo, threshold: int = 20) -> None:
-    """Let the user type part of a class name into ``combo`` (a target selector of many
-    classes): a completer that matches anywhere in the entry, case-insensitively; typed text
-    that names no entry is never added."""
-    many = combo.count() > threshold
-    if combo.isEditable() == many:
-        return
-    combo.setEditable(many)
-    if not many:
-        return
-    combo.setInsertPolicy(combo.InsertPolicy.NoInsert)
-    completer = QCompleter(combo.model(), combo)
-    completer.setFilterMode(Qt.MatchFlag.MatchContains)
-    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-    combo.setCompleter(completer)
-    # a name typed in full and confirmed with Enter (or left by moving on) chooses its entry;
-    # text that names no single entry goes back to the entry chosen: the box never shows a
-    # class ("Egyptian cat") while another one ("predicted class") is explained
-    combo.lineEdit().editingFinished.connect(lambda: _settle_typed(combo))
-
-
-def _settle_typed(combo) -> None:
-    edit = combo.lineEdit()
-    if edit is None:
-        return
-    shown = combo.itemText(combo.currentIndex())
-    if edit.text() == shown:
-        return
-    k = typed_entry(combo, edit.text())
-    if 0 <= k != combo.currentIndex():
-        combo.setCurrentIndex(k)
-    else:
-        edit.setText(shown)
-
-
-def typed_entry(combo, text: str) -> int:
-    """The row of ``combo`` that typed ``text`` names: its value ("285"), its shown text or
-    class name in any case ("egyptian cat" for "class Egyptian cat" or "285 Egyptian cat"),
-    else the one entry containing it; -1 when none or several do."""
-    want = text.strip().casefold()
-    if not want:
-        return -1
-    rows = range(combo.count())
-    for k in rows:
-        if str(combo.itemData(k)).casefold() == want:
-            return k
-
-    def name(k):
-        shown = combo.itemText(k).casefold().removeprefix("class ")
-        head, _, rest = shown.partition(" ")
-        return rest if head.isdigit() and rest else shown
-
-    exact = [k for k in rows if want in (combo.itemText(k).casefold(), name(k))]
-    if exact:
-        return exact[0] if len(exact) == 1 else -1
-    partial = [k for k in rows if want in combo.itemText(k).casefold()]
-    return partial[0] if len(partial) == 1 else -1

@@ -17,6 +17,8 @@ from lrpcore.errors import ShapeError
 from lrpcore.model import format_accuracy
 from lrpcore.text import no_markup
 
+SHOWN_CLASSES = 100  # class names the summary lists (the target box finds every one)
+
 
 def summary_html(model, path: str | None) -> str:
     """File, input, classes, recorded accuracy, then one table row per layer."""
@@ -24,7 +26,7 @@ def summary_html(model, path: str | None) -> str:
     head = [f"<b>{esc(no_markup(Path(path or '').name))}</b>"]
     spec = model.input_spec
     head.append("input: " + (esc(spec.describe()) if spec is not None else "unknown"))
-    head.append("classes: " + esc(", ".join(map(str, model.class_names))))
+    head.append("classes: " + esc(class_summary(model.class_names)))
     acc = model.meta.get("accuracy")
     if acc is not None:
         head.append("recorded accuracy: " + esc(format_accuracy(acc)))
@@ -42,6 +44,15 @@ def summary_html(model, path: str | None) -> str:
              + "</table>")
     total = f"total parameters: {model.param_count():,}"
     return "<br>".join(head) + "<br>" + table + total
+
+
+def class_summary(names, shown=SHOWN_CLASSES) -> str:
+    """The first ``shown`` class names and how many there are: all 100,000 names of a large
+    model made the summary ~1 MB of text (a second to lay out at every model change)."""
+    names = list(names)
+    if len(names) <= shown:
+        return ", ".join(map(str, names))
+    return ", ".join(map(str, names[:shown])) + f", … ({len(names):,} classes)"
 
 
 class ModelSummary(QTextBrowser):

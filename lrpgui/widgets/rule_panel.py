@@ -35,8 +35,10 @@ from lrpcore.rules import RULES, format_number, parse_rule
 from lrpcore.text import is_digits, no_markup
 
 from .. import rendering
+from ..session import no_labels
+from ..tooltips import TIPS
 from .choice_box import ChoiceBox
-from .colour_panel import make_searchable
+from .class_choice import ClassChoice, class_entries
 from .layer_table import LAYER_COLUMN, SHORT_ROLE, LayerRuleTable
 
 SPIN_LIMIT = 1e6  # the spin boxes' range where a parameter has no bound
@@ -136,10 +138,11 @@ class RulePanel(QWidget):
                                        else f"ruleParameter{k + 1}") for k in range(count)]
         self._derived: set[int] = set()
         self._table_model = None  # the model whose layers the table's rows show
+        self._targets_for = None  # (model, has labels) the target list was built for
         self.rule_parameter = self.param_spins[0]  # the first row (ε, α, γ, zᴮ low)
         self.param_label = self.param_labels[0]
 
-        self.target_selector = ChoiceBox(objectName="targetSelector")
+        self.target_selector = ClassChoice(objectName="targetSelector")
         self.dtype_selector = ChoiceBox(objectName="dtypeSelector")
         for name in ("float64", "float32"):
             self.dtype_selector.addItem(name, name)
@@ -419,18 +422,22 @@ class RulePanel(QWidget):
                         "layer1.*=zplus)")
 
     def _sync_targets(self) -> None:
+        """The target list: rebuilt when the model or the presence of labels changed, not at
+        every change of target (100,000 classes are 100,000 entries)."""
         combo = self.target_selector
         model = self.state.model
-        names = model.class_names if model is not None else []
         has_labels = self.state.labels is not None
         with signals_blocked(combo):
-            combo.clear()
-            combo.addItem("predicted class", "pred")
-            if has_labels:
-                combo.addItem("true class", "true")
-            combo.addItem("all outputs", "output")
-            for k, name in enumerate(names):
-                combo.addItem(f"class {name}" if name != str(k) else f"class {k}", str(k))
-            make_searchable(combo)  # type part of a class name (1000 ImageNet classes)
+            built = self._targets_for
+            if built is None or built[0] is not model or built[1] != has_labels:
+                head = [("predicted class", "pred")] + (
+                    [("true class", "true")] if has_labels else []) + [("all outputs", "output")]
+                combo.set_entries(*class_entries(model, "class {name}", head, text_values=True),
+                                  current=self.state.target)
+                self._targets_for = (model, has_labels)
             i = combo.findData(self.state.target)
             combo.setCurrentIndex(max(i, 0))
+        tip = TIPS["targetSelector"]
+        if self.state.dataset is not None and not has_labels:  # say why "true" is missing
+            tip += f". No “true class”: {no_labels(self.state.dataset_name)}"
+        combo.setToolTip(tip)

@@ -204,7 +204,8 @@ def test_batch_export_button_asks_through_one_patchable_function(make_window, qt
         window.findChild(type(window.batch_button), "batchExportButton").click()
     wanted = np.flatnonzero(window.state.labels == 3)
     assert asked == [(len(window.grid.selected_indices()), wanted.size)]
-    assert {p.name for p in out.glob("*.npy")} == {f"relevance_{i}.npy" for i in wanted}
+    w = len(str(wanted.max()))  # numbers zero-padded to the largest one's digits
+    assert {p.name for p in out.glob("*.npy")} == {f"relevance_{i:0{w}d}.npy" for i in wanted}
     assert window.settings.last_dir("export") == str(out)
 
 

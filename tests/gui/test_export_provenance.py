@@ -95,7 +95,8 @@ def test_batch_export_never_replaces_a_users_file(make_window, qtbot, tmp_path, 
     shown = []
     monkeypatch.setattr("lrpgui.dialogs.show_error", lambda parent, t, m: shown.append((t, m)))
     window = make_window()
-    mine = tmp_path / f"heatmap_7_{window.state.colormap}.png"
+    w = len(str(len(window.state.dataset) - 1))  # the export pads numbers to the largest's
+    mine = tmp_path / f"heatmap_{7:0{w}d}_{window.state.colormap}.png"
     mine.write_bytes(b"my figure")
     window.batch_export(str(tmp_path), scope="filtered", formats=("png",))
     qtbot.waitUntil(lambda: bool(shown), timeout=30000)

@@ -74,9 +74,10 @@ def test_batch_export_of_the_selection(make_window, qtbot, tmp_path):
     assert len(blocker.args[0]) == 2 * 120  # arrays and their sidecars
     R = explain_current(window, np.arange(120))
     for i in (0, 57, 119):
-        np.testing.assert_allclose(np.load(tmp_path / f"relevance_{i}.npy"), R[i], rtol=1e-12,
-                                   atol=1e-15)
-        assert json.loads((tmp_path / f"relevance_{i}.npy.json").read_text())["sample"] == i
+        # numbered to the digits of the largest, 119: relevance_000.npy … relevance_119.npy
+        np.testing.assert_allclose(np.load(tmp_path / f"relevance_{i:03d}.npy"), R[i],
+                                   rtol=1e-12, atol=1e-15)
+        assert json.loads((tmp_path / f"relevance_{i:03d}.npy.json").read_text())["sample"] == i
 
 
 def test_batch_export_of_selected_samples_as_png_and_npy(make_window, qtbot, tmp_path):

@@ -195,3 +195,42 @@ def test_scratch_export_dialog_remembers_the_export_folder(draw_window, qtbot, t
     assert panel.export_scratch() == str(second / "mine.npy")
     assert offered == [str(first / "drawn_digits.npy")]
     assert window.settings.last_dir("export") == str(second)  # Export PNG starts there next
+
+
+def test_drawn_input_and_its_relevance_are_drawn_at_one_size(draw_window, qtbot):
+    """The heatmap's title names rule and target on a second line; its column grew wider
+    than the input's, and the digit and its relevance were drawn at different scales."""
+    window, panel = draw_window
+    with window.state.batch():
+        window.state.rule = "EpsilonGammaBox"
+        window.state.layer_rules = {0: "zb", 3: "alphabeta:2"}
+    stroke(qtbot, panel.pad, line((0.5, 0.12), (0.5, 0.88), 20))
+    wait_result_for_ink(qtbot, panel)
+    assert "EpsilonGammaBox" in panel.heat_title.text
+
+    def same_size():
+        a, b = panel.input_box.geometry(), panel.heat_box.geometry()
+        return a.size() == b.size() and a.top() == b.top()
+
+    qtbot.waitUntil(same_size, timeout=5000)  # a layout pass after the title changed
+    assert panel.input_box.viewRect() == panel.heat_box.viewRect()
+    for width in (700, 1100):  # a narrow and a wide tool window
+        panel.window().resize(width, 600)
+        qtbot.waitUntil(same_size, timeout=5000)
+    panel.clear()  # the title goes back to one line: still one size
+    qtbot.waitUntil(same_size, timeout=5000)
+
+
+def test_target_true_names_the_predicted_class_it_explains(draw_window, qtbot):
+    """A drawing has no label: target "true" explains the predicted class; the title said
+    "true class" over a map of the predicted one."""
+    window, panel = draw_window
+    window.state.target = "true"
+    stroke(qtbot, panel.pad, line((0.5, 0.12), (0.5, 0.88), 20))
+    result = wait_result_for_ink(qtbot, panel)
+    title = panel.heat_title.text
+    assert "predicted class" in title and "no true class" in title
+    relevance = lrpcore.explain(window.state.model, result.digit.reshape(1, 28, 28, 1),
+                                rule=window.state.rule, target=result.prediction)
+    np.testing.assert_allclose(result.relevance, relevance[0, 2:-2, 2:-2, :], rtol=1e-10,
+                               atol=1e-13)

@@ -134,10 +134,11 @@ def test_all_colormaps_and_batch_pngs_equal_the_lrp_explain_pngs(make_window, qt
     with qtbot.waitSignal(window.export_finished, timeout=30000):
         window.batch_export(str(batch), scope="filtered", formats=("png", "npy"))
     cli_R = np.load(tmp_path / "cli_R.npy")
+    w = len(str(len(s.dataset) - 1))  # the whole dataset's numbers, padded to the largest's
     for i in range(3):
-        np.testing.assert_array_equal(read_png(batch / f"heatmap_{i}_{cmaps[0]}.png"),
+        np.testing.assert_array_equal(read_png(batch / f"heatmap_{i:0{w}d}_{cmaps[0]}.png"),
                                       read_png(cli / f"heatmap_{i}_{cmaps[0]}.png"))
-        np.testing.assert_allclose(np.load(batch / f"relevance_{i}.npy"), cli_R[i],
+        np.testing.assert_allclose(np.load(batch / f"relevance_{i:0{w}d}.npy"), cli_R[i],
                                    rtol=1e-10, atol=1e-15)
 
 

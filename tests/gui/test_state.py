@@ -162,3 +162,41 @@ def test_one_request_type_for_explain_service_insight_tools_and_batch_export(toy
     req = OneRequest.from_state(state)
     assert req.index == 4 and req.label == int(state.labels[4]) and req.target_value == 3
     assert worker_tasks.request_from_state(state).raw.shape == req.raw.shape
+
+
+def test_photographs_are_predicted_in_passes_of_bounded_memory(monkeypatch):
+    """500 photographs went through EfficientNet in one pass (gigabytes of activations, and
+    closing the window waited for all of it): a pass holds at most PASS_BYTES, as the
+    engine's own passes do; the predictions are those of one whole batch."""
+    from lrpcore.explain import Explainer
+    from lrpcore.parallel import PASS_BYTES
+    from lrpcore.zoo import efficientnet_lite0
+
+    model = efficientnet_lite0(None, size=64)
+    images = np.random.default_rng(0).integers(0, 256, (40, 64, 64, 3)).astype(np.uint8)
+
+    class Photos:
+        labels = None
+
+        def __len__(self):
+            return len(images)
+
+        def images(self, idx):
+            return images[np.asarray(idx)]
+
+    sizes = []
+    forward = type(model).forward
+
+    def recording(self, x, *args, **kwargs):
+        sizes.append(len(x))
+        return forward(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "forward", recording)
+    preds = predict_dataset(model, Photos(), Token(), batch=500, dtype="float32")
+    ex = Explainer(model, "numpy", "float32")
+    per_sample = ex.sample_bytes(ex.prepare(images[:1]).shape[1:])
+    assert 1 < len(sizes) and max(sizes) * per_sample <= PASS_BYTES
+    assert sum(sizes) == len(images)
+    monkeypatch.undo()
+    want = lrpcore.predict(model, images).argmax(axis=1)
+    np.testing.assert_array_equal(preds, want)

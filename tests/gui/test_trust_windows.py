@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from .waiting import HeldAfterFirst
+
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
@@ -74,20 +76,29 @@ def test_bad_parameters_are_shown_not_raised(lenet_window, qtbot):
     assert panel.run_button.isEnabled()
 
 
-def test_sweep_cancels_and_the_window_stays_responsive(lenet_window, qtbot):
+def test_sweep_cancels_and_the_window_stays_responsive(lenet_window, qtbot, monkeypatch):
+    from lrpcore.insight.faithfulness import FlipScorer
+
     window = lenet_window
     panel = window.insight.show("sweep")
     panel.rule_edit.setText("EpsilonGammaBox")
-    panel.n_spin.setValue(120)
+    panel.n_spin.setValue(12)
+    panel.steps.setValue(8)
+    # the sweep stands still after its first setting until the test cancels it: it used to
+    # run on (120 samples) and under heavy load could end before the main view had explained
+    # sample 5, or still be in its first setting when the wait ran out
+    gate = HeldAfterFirst(monkeypatch, FlipScorer, "score", timeout=120.0)
     panel.refresh()
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60000)  # 1 setting done
     # the main view still explains while the sweep runs
     window.state.sample_index = 5
     qtbot.waitUntil(lambda: window.state.explanation is not None
-                    and window.state.explanation.index == 5, timeout=20000)
+                    and window.state.explanation.index == 5, timeout=60000)
     assert panel.busy()
     qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.controller.pending(panel.key), timeout=20000)
+    gate.release()
+    qtbot.waitUntil(lambda: not window.controller.pending(panel.key), timeout=60000)
+    assert gate.calls == 2  # it stopped at its next look at the flag, after the gate
     assert panel.result is None
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
 
