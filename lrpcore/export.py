@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,15 @@ SIDECAR_SUFFIX = ".json"
 
 # --- provenance --------------------------------------------------------------------------
 def sha256_file(path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
+    """Hex SHA-256 of a regular file, read in chunks. A device or pipe is refused: a crafted
+    sidecar naming ``/dev/zero`` as the model made ``lrp render --input FOLDER`` hash
+    forever (opened without blocking, checked on the open descriptor: no swap in between)."""
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ExportError(f"{path}: is a device, pipe or folder, not a model file")
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except OSError as exc:
@@ -107,8 +113,8 @@ def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if changed:
-        info["model_changed"] = ("the model file was replaced after it was loaded; its "
-                                 "checksum would not describe these results")
+        info["model_changed"] = ("the model file was replaced or removed after it was "
+                                 "loaded; its checksum would not describe these results")
     info.update(extra)
     return _jsonable(info)
 

@@ -19,7 +19,7 @@ from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.insight.diagnose import diagnose_trace, sample_activations
-from lrpcore.parallel import PASS_BYTES, one_core
+from lrpcore.parallel import PASS_BYTES
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
 
@@ -161,12 +161,9 @@ class ExplainService:
         return cached
 
     def run(self, req: ExplainRequest, token: Token | None = None) -> ExplainResult:
-        # One core (BLAS and the compiled kernels): the GUI thread needs the other meanwhile,
-        # and BLAS threads spinning against it made a photograph's click ~1.5× slower on 2.
-        with one_core():
-            return self._run(req, token)
-
-    def _run(self, req: ExplainRequest, token: Token | None) -> ExplainResult:
+        """Explain ``req``'s sample. In the explorer this runs on a worker that keeps it on
+        one core (``lrpgui.controller``: BLAS threads spinning against the GUI thread made a
+        photograph's click ~1.5× slower on 2 cores)."""
         clock = _Clock()
         ex = self.explainer(req.model, req.backend, req.dtype)
         key = (id(req.model), req.dataset_key, req.index, req.backend, req.dtype)

@@ -3,6 +3,8 @@ writes the input it needs and failed before the fix it guards."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -248,5 +250,134 @@ def test_a_model_file_saved_over_during_a_run_is_not_vouched_for_by_its_checksum
     assert main(["explain", str(model), str(x), "--out", str(out)]) == 0
     side = json.loads((tmp_path / "r.npy.json").read_text())
     assert side["model_sha256"] != sha256_file(model)
-    assert side["model_sha256"] is None and "replaced after it was loaded" in \
+    assert side["model_sha256"] is None and "replaced or removed after it was loaded" in \
         side["model_changed"]
+
+
+def test_a_model_file_removed_during_a_run_costs_no_results(tmp_path, monkeypatch, capsys):
+    # the sidecar's checksum could not be computed: every result of the run was discarded
+    # ("cannot read the model file for its checksum", exit 2)
+    import json  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.bundled import MODELS_DIR  # noqa: PLC0415
+    from lrpcore.cli import cmd_explain  # noqa: PLC0415
+
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", model)
+    real = cmd_explain._explain_checked
+
+    def moved_meanwhile(*args, **kwargs):
+        if model.exists():
+            model.unlink()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cmd_explain, "_explain_checked", moved_meanwhile)
+    x, out = tmp_path / "x.npy", tmp_path / "r.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    assert main(["explain", str(model), str(x), "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    assert out.exists()
+    assert "removed" in json.loads((tmp_path / "r.npy.json").read_text())["model_changed"]
+
+
+def test_spray_of_a_store_whose_model_file_changed_says_so(tmp_path, capsys):
+    # "its heatmaps are of another model (/x/m.npz) than /x/m.npz": the same name twice
+    pytest.importorskip("zarr")
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.bundled import MODELS_DIR  # noqa: PLC0415
+    from lrpcore.distributed import prepare_store  # noqa: PLC0415
+
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", model)
+    key = {"n": 4, "chunk": 4, "input": "digits.npy", "rule": None, "layer_rules": [],
+           "dtype": "float32", "model_sha256": "0" * 64}  # the file as it was then
+    store = tmp_path / "R.zarr"
+    g = prepare_store(store, key, (4, 28, 28, 1), 10, "float32", {"model": str(model)}, False)
+    g["done"][:] = 1
+    assert main(["spray", str(model), str(store), "--out", str(tmp_path / "s.npz"),
+                 "--embedding", "none"]) == 2
+    _one_line(capsys, str(store), "another version of", "changed since the store was made")
+
+
+@pytest.mark.parametrize("option", ["--out", "--outputs"])
+def test_an_output_named_as_the_input_is_refused_even_with_overwrite(tmp_path, capsys,
+                                                                     option):
+    # --overwrite replaced the samples being explained with their relevance (exit 0)
+    x = tmp_path / "x.npy"
+    digits = np.random.RandomState(0).randint(0, 255, (2, 784)).astype(np.uint8)
+    np.save(x, digits)
+    out = {"--out": str(x), "--outputs": str(tmp_path / "r.npy")}
+    argv = ["explain", "mnist-lenet5", str(x), "--out", out["--out"], "--overwrite"]
+    if option == "--outputs":
+        argv += ["--outputs", str(x)]
+    assert main(argv) == 2
+    _one_line(capsys, str(x), "also a file this command reads")
+    assert np.array_equal(np.load(x), digits)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_spray_into_its_own_data_file_is_refused(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    np.savez(data, x=np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    before = data.read_bytes()
+    assert main(["spray", "mnist-lenet5", str(data), "--out", str(data), "--overwrite",
+                 "--embedding", "none"]) == 2
+    _one_line(capsys, str(data), "also a file this command reads")
+    assert data.read_bytes() == before
+
+
+def test_training_into_its_own_data_file_is_refused(tmp_path, capsys):
+    # --overwrite saved the model over the .npz of images and labels it was trained on
+    data = tmp_path / "d.npz"
+    rng = np.random.RandomState(0)
+    np.savez(data, images=rng.randint(0, 255, (20, 28, 28)).astype(np.uint8),
+             labels=rng.randint(0, 10, 20))
+    before = data.read_bytes()
+    assert main(["train", "--arch", "short-rect", "--dataset", str(data), "--epochs", "1",
+                 "--out", str(data), "--overwrite"]) == 2
+    _one_line(capsys, str(data), "also a file this command reads")
+    assert data.read_bytes() == before
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_sidecar_naming_a_device_as_the_model_does_not_hang_render(tmp_path):
+    # with --input FOLDER, render checks the sidecar's model by its SHA-256: hashing
+    # /dev/zero never ended
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    relevance = tmp_path / "R.npy"
+    np.save(relevance, np.random.RandomState(0).rand(2, 28, 28, 1))
+    (tmp_path / "R.npy.json").write_text(json.dumps(
+        {"file": "R.npy", "model": "/dev/zero", "model_sha256": "0" * 64}))
+    out = tmp_path / "x.png"
+    proc = subprocess.run([sys.executable, "-m", "lrpcore.cli.main", "render", str(relevance),
+                           "--input", str(folder), "--out", str(out), "--side-by-side"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+
+
+def test_an_unreadable_onnx_constant_names_its_node_once(tmp_path, capsys):
+    # "node 0 'k' (Constant): node 0 'k' (Constant): tensor 'c' cannot be read: ..."
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+
+    huge = onnx.TensorProto(name="c", data_type=onnx.TensorProto.FLOAT, dims=[1 << 31, 1 << 31])
+    nodes = [onnx.helper.make_node("Constant", [], ["c"], name="k", value=huge),
+             onnx.helper.make_node("Gemm", ["x", "c"], ["y"], name="fc")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, [], [1, 4], [1, 3])
+    assert main(["info", str(path)]) == 2
+    line = _one_line(capsys, str(path), "tensor 'c' cannot be read")
+    assert line.count("(Constant)") == 1, line

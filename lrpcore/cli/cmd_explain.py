@@ -153,7 +153,8 @@ def run(args) -> int:
 
         return run_cluster(args)
 
-    check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite)
+    check_outputs_free(_with_sidecars([args.out, args.outputs]), args.overwrite,
+                       inputs=[args.input, args.labels, args.model])
     check_output_names(args)
     check_png_options(args)
     model = load_model(args.model)

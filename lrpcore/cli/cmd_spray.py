@@ -59,7 +59,7 @@ def run(args) -> int:
 
     if not args.out.lower().endswith(".npz"):
         raise RuleError(f"{args.out}: a SpRAy result is saved as .npz")
-    check_outputs_free([args.out], args.overwrite)
+    check_outputs_free([args.out], args.overwrite, inputs=[args.data, args.labels, args.model])
     for name, v in (("--k", args.k), ("--neighbours", args.neighbours), ("--size", args.size),
                     ("--batch-size", args.batch_size)):
         if v is not None and v < 1:
@@ -100,7 +100,7 @@ def run(args) -> int:
 def _spray_store(args, model, cls, embed):
     """SpRAy of a relevance store's heatmaps: its model, rules and target are fixed, so the
     options that would change them are refused rather than silently ignored."""
-    from ..export import sha256_file
+    from ..export import sha256_file, where_found
     from ..io.models import model_file
     from ..io.relevance_store import open_relevance_store
     from ..spray import spray_precomputed
@@ -114,8 +114,14 @@ def _spray_store(args, model, cls, embed):
                         f"{store.provenance.get('target')}; {' and '.join(given)} cannot "
                         "change them (explain again with 'lrp explain ... --out R.zarr')")
     if sha256_file(model_file(args.model)) != store.run.get("model_sha256"):
+        stored = store.provenance.get("model")
+        if isinstance(stored, str) and where_found(stored) == where_found(args.model):
+            # the same file name: "another model (m.npz) than m.npz" named no difference
+            raise RuleError(f"{args.data}: its heatmaps are of another version of "
+                            f"{args.model}: the file changed since the store was made (its "
+                            "SHA-256 differs from the one the store records)")
         raise RuleError(f"{args.data}: its heatmaps are of another model "
-                        f"({store.provenance.get('model')}) than {args.model}")
+                        f"({stored}) than {args.model}")
     labels = None if args.labels is None else load_labels(args.labels, len(store),
                                                           model.n_classes)
     res = spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,

@@ -1,11 +1,14 @@
-"""The insight tools' workers keep their passes on one core, as the main view's click does
-(lrpcore.parallel.one_core: BLAS at one thread, no pass split over the cores), so the GUI thread
-keeps the other. Compare, Sweep and Concepts ran theirs with BLAS at every thread."""
+"""The explorer's workers keep their passes on one core (lrpcore.parallel.one_core: BLAS at
+one thread, no pass split over the cores), so the GUI thread keeps the other: the click's
+(interactive) worker did, through a guard of its own in the explain service; Compare, Sweep and
+Concepts ran theirs with BLAS at every thread. The controller now applies the one guard to
+every worker but the batch worker's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QThread
 
@@ -48,6 +51,9 @@ def two_blas_threads():
         pytest.skip("no BLAS library that threadpoolctl can see")
     before = [lib.get_num_threads() for lib in libs]
     _set(libs, [2] * len(libs))
+    if _blas_threads() != [2] * len(libs):
+        _set(libs, before)
+        pytest.skip("BLAS does not take two threads here")
     yield
     _set(libs, before)
 
@@ -105,3 +111,56 @@ def test_sweep_passes_run_on_one_core(make_window, toy_files, qtbot, passes, two
     _start(qtbot, window, passes, "sweep", run)
     sweep = _on(passes, "trust")
     assert sweep and all(blas == (1,) * len(blas) for blas in sweep), sweep
+
+
+def _run_on(qtbot, worker, fn):
+    """``fn(token)`` as a job of a fresh controller's ``worker`` thread; its result."""
+    from lrpgui.controller import Controller
+
+    controller = Controller()
+    controller.add_worker(worker)  # the insight tools' workers are added like this
+    done = []
+    controller.submit("probe", fn, on_done=done.append, on_error=done.append, worker=worker)
+    qtbot.waitUntil(lambda: bool(done), timeout=60000)
+    assert not controller.shutdown(20000)
+    assert not isinstance(done[0], BaseException), done[0]
+    return done[0]
+
+
+def test_a_click_is_explained_with_one_blas_thread(qtbot, passes, two_blas_threads):
+    import lrpcore
+    from lrpgui.requests import ExplainRequest
+    from lrpgui.services import ExplainService
+
+    model = lrpcore.load_model("mnist-lenet5")
+    req = ExplainRequest(model=model, raw=np.zeros((28, 28), dtype=np.uint8), index=0,
+                         dataset_key="zeros", rule="epsilon:0.01")
+    _run_on(qtbot, "interactive", lambda token: ExplainService().run(req, token))
+    click = _on(passes, "interactive")
+    assert click and all(blas == (1,) * len(blas) for blas in click), click
+    assert _blas_threads() == [2] * len(_blas_threads())  # restored afterwards
+    # the batch worker's sharded batches keep every thread
+    assert _run_on(qtbot, "batch", lambda token: _blas_threads()) == [2] * len(_blas_threads())
+
+
+def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(qtbot, monkeypatch):
+    """A graph model's single image would split its kernels over every core
+    (lrpcore.parallel.all_cores); the explorer's worker keeps it on one."""
+    from split_probe import record_splits
+
+    from lrpcore import parallel
+    from lrpcore.explain import Explainer
+    from lrpcore.zoo import efficientnet_lite0
+    from lrpgui.requests import ExplainRequest
+    from lrpgui.services import ExplainService
+
+    model = efficientnet_lite0(None, size=96)  # large enough to split outside the GUI
+    split_seen = record_splits(monkeypatch, model)
+    raw = np.random.default_rng(0).integers(0, 255, size=(96, 96, 3), dtype=np.uint8)
+    req = ExplainRequest(model=model, raw=raw, index=0, dataset_key="noise",
+                         rule="EpsilonPlus")
+    _run_on(qtbot, "interactive", lambda token: ExplainService().run(req, token))
+    assert split_seen and not any(split_seen)
+    if parallel._split_usable():  # outside the explorer the same pass splits
+        Explainer(model).forward(raw[None])
+        assert split_seen[-1]
