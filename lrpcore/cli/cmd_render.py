@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import DEFAULT_COLORMAP, colormap_names
-from .common import add_command, png_output, scaling_option, sigma_option
+from .common import add_command, check_sigma, png_output, scaling_option
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
            "--out heatmap3.png")
@@ -40,7 +40,7 @@ def add_render_options(p):
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges (Canny) in black on the heatmap (default: on, "
                    "needs --input)")
-    p.add_argument("--sigma", type=sigma_option, default=2.0, metavar="S",
+    p.add_argument("--sigma", type=float, default=2.0, metavar="S",
                    help="smoothing of the edge detector, in enlarged pixels (default 2)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
@@ -154,6 +154,7 @@ def provenance(r_path, x_path) -> dict:
 def run(args) -> int:
     from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
 
+    check_sigma(args.sigma)
     source = RelevanceFile(args.relevance)
     if args.index is None:
         args.index = source.default_indices(1)[0]
