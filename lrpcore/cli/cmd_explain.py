@@ -130,6 +130,12 @@ def check_png_options(args) -> None:
     check_scaling(args.scaling)
     if os.path.exists(args.png) and not os.path.isdir(args.png):
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
+    if os.path.isdir(args.input):  # heatmaps among the photos became samples of the next run
+        photos, png = os.path.realpath(args.input), os.path.realpath(args.png)
+        if os.path.commonpath([photos, png]) == photos:
+            raise ExportError(f"{args.png}: is inside the image folder {args.input} being "
+                              "explained; its heatmaps would be read as photos next time: "
+                              "give --png a folder outside it")
 
 
 def check_output_names(args) -> None:
