@@ -400,3 +400,21 @@ def test_heatmaps_into_the_image_folder_being_explained_are_refused(tmp_path, ca
     _one_line(capsys, str(png), "inside the image folder")
     assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("line, token", [("Linear 2 1_0", "1_0"), ("Linear 2 ١٠", "١٠"),
+                                         ("1_000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0", "1_000"),
+                                         ("١ 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0", "١")])
+def test_a_toolbox_number_python_reads_but_no_writer_writes_is_refused(tmp_path, capsys, line,
+                                                                        token):
+    # int()/float() read "1_0" as 10 and Arabic-Indic "١٠" as 10: a file showing one thing
+    # loaded as another
+    from lrpcore import ModelFormatError, load_model  # noqa: PLC0415
+
+    rows = ["Linear 2 10", " ".join(["0.5"] * 20), " ".join(["0"] * 10)]
+    rows[0 if line.startswith("Linear") else 1] = line
+    path = tmp_path / "m.txt"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(ModelFormatError, match="not a number|whole numbers") as exc:
+        load_model(path)
+    assert token in str(exc.value)
