@@ -113,8 +113,8 @@ def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if changed:
-        info["model_changed"] = ("the model file was replaced after it was loaded; its "
-                                 "checksum would not describe these results")
+        info["model_changed"] = ("the model file was replaced or removed after it was "
+                                 "loaded; its checksum would not describe these results")
     info.update(extra)
     return _jsonable(info)
 

@@ -231,10 +231,11 @@ class LinearMap(Layer):
         raise NotImplementedError
 
     def variant(self, key, xp, dtype, make=None):
-        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's)."""
+        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's),
+        made in float64 whatever the weights' own dtype, then converted (see ``_widened``)."""
         make = make or VARIANTS[key]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(self.weights()), dtype=dtype))
+                            lambda: xp.asarray(make(_widened(self.weights())), dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return None
@@ -355,6 +356,12 @@ class Linear(LinearMap):
         return product(c, w.T, xp)
 
 
+def _widened(weights):
+    """Weights as float64 for making a variant: a model stored in float32 (ONNX) explained in
+    float64 had its γ and w² variants rounded to float32 first (γ off by ~1e-8 relative)."""
+    return np.asarray(weights, dtype=np.float64)
+
+
 def _windows(x, h, w, s0, s1, xp):
     """Strided view (N, Ho, Wo, h, w, D) of every pooling/convolution window of NHWC ``x``."""
     N, H, W, D = x.shape
@@ -419,7 +426,8 @@ class Convolution(LinearMap):
         make = make or VARIANTS[key]
         n = self.W.shape[3]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(self.W).reshape(-1, n), dtype=dtype))
+                            lambda: xp.asarray(make(_widened(self.W)).reshape(-1, n),
+                                               dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return self._cached(("b", xp.__name__, np.dtype(dtype).str),
@@ -462,26 +470,44 @@ class Convolution(LinearMap):
     def _pointwise(self) -> bool:
         return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
 
-    def _windowed(self, in_shape, Ho, Wo) -> bool:
-        """Whether this convolution of inputs N × H × W × D runs on the CPU as one window
-        matrix (im2col: ``cpu_kernels.windows``) and one matrix product each way: a
-        photograph's stem (D = 3), whose row layout below spent 3× longer scattering its
-        row windows back than in its products. That matrix is h·w times the input, so a
-        large batch (LeNet-5's) keeps the row layout; so do inputs too small for compiled
-        kernels (a digit: numpy's own window copy was slower than its row layout) and one
-        input channel (planar copies)."""
-        N, _, _, D = in_shape
+    def _windowed(self, D, Ho, Wo) -> bool:
+        """Whether this convolution (D input channels) runs on the CPU as window matrices
+        (im2col: ``cpu_kernels.windows``) and one matrix product each way per chunk of
+        samples: when one sample's matrix is large enough for compiled kernels (a
+        photograph's stem, whose row layout below spent 3× longer scattering rows back than
+        in its products; the ResNet's larger layers on a digit) and at most
+        WINDOW_CPU_VALUES (it is h·w times the input). Decided per sample, so that a sample
+        gets the same bits alone as in any batch. LeNet-5's layers keep the row layout, one
+        input channel planar copies (faster for it)."""
         h, ww = self.W.shape[:2]
-        return (D > 1 and N * math.prod(in_shape[1:]) >= CPU_KERNEL_SIZE
-                and N * Ho * Wo * h * ww * D <= WINDOW_CPU_VALUES)
+        return D > 1 and CPU_KERNEL_SIZE <= Ho * Wo * h * ww * D <= WINDOW_CPU_VALUES
+
+    def _window_chunks(self, N, Ho, Wo):
+        h, ww, d, _ = self.W.shape
+        return _sample_chunks(N, Ho * Wo * h * ww * d, WINDOW_CPU_VALUES)
+
+    def _window_fmap(self, x, w, Ho, Wo, xp):
+        h, ww = self.W.shape[:2]
+        parts = [product(compiled().windows(x[a:b], h, ww, *self.stride), w, xp)
+                 for a, b in self._window_chunks(x.shape[0], Ho, Wo)]
+        z = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return z.reshape(x.shape[0], Ho, Wo, w.shape[1])
+
+    def _window_tmap(self, c, w, in_shape, times=None):
+        """The transposed map by window rows, times ``times`` (input-side) when given."""
+        N, Ho, Wo, n = c.shape
+        h, ww = self.W.shape[:2]
+        parts = [compiled().add_windows(product(c[a:b].reshape(-1, n), w.T, np), in_shape, h,
+                                        ww, *self.stride,
+                                        times=None if times is None else times[a:b])
+                 for a, b in self._window_chunks(N, Ho, Wo)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def input_share(self, c, w, x, xp):
-        N, Ho, Wo, n = c.shape
+        N, Ho, Wo, _ = c.shape
         if xp is np and x.shape[:1] == (N,) and x.dtype == c.dtype \
-                and not self._pointwise() and self._windowed(x.shape, Ho, Wo):
-            h, ww = self.W.shape[:2]
-            return compiled().add_windows(product(c.reshape(-1, n), w.T, xp), x.shape[1:], h,
-                                          ww, *self.stride, times=x)
+                and not self._pointwise() and self._windowed(x.shape[3], Ho, Wo):
+            return self._window_tmap(c, w, x.shape[1:], times=x)
         return super().input_share(c, w, x, xp)
 
     def forward(self, x, xp):
@@ -502,9 +528,8 @@ class Convolution(LinearMap):
             return product(x.reshape(-1, d), w, xp).reshape(N, Ho, Wo, n)
         if few_launches(xp):
             return _window_conv(x, w, h, ww, *self.stride, xp)
-        if self._windowed(x.shape, Ho, Wo):
-            cols = compiled().windows(x, h, ww, *self.stride)
-            return product(cols, w, xp).reshape(N, Ho, Wo, n)
+        if self._windowed(d, Ho, Wo):
+            return self._window_fmap(x, w, Ho, Wo, xp)
         if d > 1:
             return _row_conv(x, w.reshape(h, ww * d, n), h, ww, *self.stride, xp)
         cols = _planar_windows(x, h, ww, *self.stride, xp)  # (h·w·d) × (N·Ho·Wo)
@@ -519,9 +544,8 @@ class Convolution(LinearMap):
             return product(c.reshape(-1, n), w.T, xp).reshape((N,) + tuple(in_shape))
         if few_launches(xp):
             return _window_conv_transpose(c, w, in_shape, h, ww, *self.stride, xp)
-        if self._windowed((N,) + tuple(in_shape), Ho, Wo):
-            return compiled().add_windows(product(c.reshape(-1, n), w.T, xp), in_shape, h, ww,
-                                          *self.stride)
+        if self._windowed(d, Ho, Wo):
+            return self._window_tmap(c, w, in_shape)
         if d > 1:
             return _row_conv_transpose(c, w.reshape(h, ww * d, n), in_shape, h, ww, *self.stride,
                                        xp)
@@ -573,9 +597,10 @@ def _window_conv_transpose(c, w, in_shape, h, ww, s0, s1, xp):
     return parts[0] if len(parts) == 1 else xp.concatenate(parts)
 
 
-def _sample_chunks(n, bytes_per_sample):
-    """(start, stop) slices of a batch whose window matrices stay within WINDOW_BYTES."""
-    step = max(1, WINDOW_BYTES // max(1, bytes_per_sample))
+def _sample_chunks(n, per_sample, limit=None):
+    """(start, stop) slices of a batch whose window matrices stay within ``limit`` (default
+    WINDOW_BYTES) at ``per_sample`` each."""
+    step = max(1, (WINDOW_BYTES if limit is None else limit) // max(1, per_sample))
     return [(a, min(n, a + step)) for a in range(0, n, step)]
 
 

@@ -79,7 +79,12 @@ class InputSpec:
         shift = f"{self.offset:+g}" if self.offset else ""
         if scale + shift == "x" and not norm:
             scale = "as given"
-        return (f"raw {raw} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → {scale}"
+        fit = ""  # what an image folder's photographs of any size go through first
+        crop = self.extra.get("crop") or self.extra.get("resize")
+        if crop:
+            fit = (f" (photographs: shorter side resized to {self.extra.get('resize') or crop}"
+                   f", centre {crop}×{crop} cut)")
+        return (f"raw {raw}{fit} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → {scale}"
                 f"{shift}{norm}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
 
     def mapped_range(self) -> tuple:

@@ -71,6 +71,15 @@ class SprayResult:
     def k(self) -> int:
         return int(self.clusters.max()) + 1 if self.clusters.size else 0
 
+    def __repr__(self) -> str:
+        """A line, not the arrays: the dataclass's own repr printed every embedding point
+        (thousands of lines for one class in a notebook)."""
+        sizes = ", ".join(str(int(n)) for n in self.sizes())
+        what = ", ".join(f"{k} {self.meta[k]}" for k in ("class", "rule", "target")
+                         if self.meta.get(k) is not None)
+        return (f"SprayResult({len(self.indices)} samples → {self.k} clusters (sizes {sizes})"
+                f"{'; ' + what if what else ''})")
+
     def prototypes(self) -> np.ndarray:
         """(k, H, W): each cluster's mean heatmap (zeros for a cluster without samples: a
         result whose cluster numbers skip some drew NaN prototypes, with numpy's warnings)."""

@@ -30,11 +30,14 @@ def watermarked_digits(cls=CLASS, fraction=0.5, seed=0):
 def train_watermark_model(x, y, path, epochs=3):
     """A 784-64-10 ReLU network trained for seconds (lrpcore.train) on the marked digits."""
     from .train import TrainConfig, train
+    from .train.checkpoint import checkpoint_path
     from .train.data import make_data
 
     train(TrainConfig(layers="linear:64,rect,linear:10,softmax", epochs=epochs, seed=0,
                       lr=0.003, pad=0), make_data(x, y, "watermark"), path, backend="numpy",
           log=lambda s: None, overwrite=True)
+    # a finished demo model needs no resumable checkpoint beside it (it was left in OUT_DIR)
+    Path(checkpoint_path(path)).unlink(missing_ok=True)
     return path
 
 

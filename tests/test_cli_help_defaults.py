@@ -26,3 +26,15 @@ def _silent_defaults(parser, name="lrp"):
 
 def test_every_option_with_a_default_names_it_in_its_help():
     assert list(_silent_defaults(build_parser())) == []
+
+
+def test_sweep_and_sanity_say_how_many_samples_they_take():
+    """`--n` of `lrp sweep`/`lrp sanity` defaulted to 256/64 samples without saying so (the
+    option's default was None and the number was filled in later)."""
+    parser = build_parser()
+    for command, n in (("sweep", 256), ("sanity", 64)):
+        args = parser.parse_args([command, "mnist-lenet5", "mnist-sample", "--rule", "simple"])
+        assert args.n == n
+        sub = parser._subparsers._group_actions[0].choices[command]
+        (action,) = [a for a in sub._actions if "--n" in a.option_strings]
+        assert f"default {n}" in action.help

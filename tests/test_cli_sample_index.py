@@ -48,3 +48,17 @@ def test_concepts_refuses_a_negative_sample_too(files, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "--sample -1" in err and "0..2" in err and err.count("\n") == 1
     assert not (files / "c").exists()
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+@pytest.mark.parametrize("sigma", ["-1", "nan", "inf", "1e9", "x"])
+def test_a_bad_sigma_is_refused_naming_the_option(files, monkeypatch, capsys, command, sigma):
+    """--sigma was checked only where an outline was drawn: without --input a NaN or negative
+    value passed silently (and was recorded in the sidecar)."""
+    monkeypatch.chdir(files)
+    with pytest.raises(SystemExit) as exc:
+        main([command, "R.npy", "--sigma", sigma, "--out", "out.png"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --sigma" in err
+    assert sorted(p.name for p in files.iterdir()) == ["R.npy", "X.npy"]

@@ -73,3 +73,52 @@ def test_a_keyboard_interrupt_without_a_signal_is_not_hidden(monkeypatch, interr
     monkeypatch.setattr(sys, "unraisablehook", seen.append)
     assert main(["info", "mnist-lenet5"]) == 0  # the command finished: its outputs stand
     assert len(seen) == (0 if interrupted else 1)
+
+
+def test_ctrl_c_swallowed_by_a_callback_still_stops_the_command(monkeypatch, capsys, tmp_path):
+    """The callback swallowed the interruption and numba compiled on: the command ran to its
+    end and exited 0, its outputs written, as if Ctrl-C had not been pressed (3 of 7 runs of
+    'lrp explain efficientnet-lite0' interrupted during the first compilation). It now stops
+    at the next batch (the progress bar's step), exit 130, nothing kept."""
+    from lrpcore.cli.progress import ProgressBar
+
+    done = []
+
+    def compiling_then_working(args):
+        bar = ProgressBar(2, "explaining", enabled=False)
+        _callback(_interrupted_in_callback)()  # first batch: the kernel compiles
+        bar(1, 2)
+        done.append("second batch")
+        (tmp_path / "result").write_text("complete")
+        return 0
+
+    monkeypatch.setattr(cmd_info, "run", compiling_then_working)
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: None)
+    assert main(["info", "mnist-lenet5"]) == 130
+    assert done == [] and not (tmp_path / "result").exists()
+    assert capsys.readouterr().err == "lrp: interrupted; no partial output files were left\n"
+    ProgressBar(2, enabled=False)(1, 2)  # no command running: nothing to stop
+
+
+def test_explain_interrupted_inside_a_callback_keeps_no_output(monkeypatch, capsys, tmp_path):
+    """The whole path: a Ctrl-C swallowed during the first batch of 'lrp explain' leaves no
+    relevance file behind and exits 130."""
+    import numpy as np
+
+    forward = sys.modules["lrpcore.explain"].Forward  # lrpcore.explain is also a function
+    real = forward.relevance
+    calls = []
+
+    def relevance(self, *args, **kwargs):
+        if not calls:
+            _callback(_interrupted_in_callback)()  # as numba's first compilation would
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(forward, "relevance", relevance)
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: None)
+    np.save(tmp_path / "x.npy", np.zeros((4, 28, 28), dtype=np.uint8))
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--batch-size", "2",
+                 "--out", str(tmp_path / "R.npy"), "--png", str(tmp_path / "png")]) == 130
+    assert calls == [1]  # the second batch never ran
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

@@ -250,8 +250,35 @@ def test_a_model_file_saved_over_during_a_run_is_not_vouched_for_by_its_checksum
     assert main(["explain", str(model), str(x), "--out", str(out)]) == 0
     side = json.loads((tmp_path / "r.npy.json").read_text())
     assert side["model_sha256"] != sha256_file(model)
-    assert side["model_sha256"] is None and "replaced after it was loaded" in \
+    assert side["model_sha256"] is None and "replaced or removed after it was loaded" in \
         side["model_changed"]
+
+
+def test_a_model_file_removed_during_a_run_costs_no_results(tmp_path, monkeypatch, capsys):
+    # the sidecar's checksum could not be computed: every result of the run was discarded
+    # ("cannot read the model file for its checksum", exit 2)
+    import json  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.bundled import MODELS_DIR  # noqa: PLC0415
+    from lrpcore.cli import cmd_explain  # noqa: PLC0415
+
+    model = tmp_path / "m.npz"
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", model)
+    real = cmd_explain._explain_checked
+
+    def moved_meanwhile(*args, **kwargs):
+        if model.exists():
+            model.unlink()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cmd_explain, "_explain_checked", moved_meanwhile)
+    x, out = tmp_path / "x.npy", tmp_path / "r.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    assert main(["explain", str(model), str(x), "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    assert out.exists()
+    assert "removed" in json.loads((tmp_path / "r.npy.json").read_text())["model_changed"]
 
 
 def test_spray_of_a_store_whose_model_file_changed_says_so(tmp_path, capsys):
@@ -340,3 +367,36 @@ def test_a_sidecar_naming_a_device_as_the_model_does_not_hang_render(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
+
+
+def test_an_unreadable_onnx_constant_names_its_node_once(tmp_path, capsys):
+    # "node 0 'k' (Constant): node 0 'k' (Constant): tensor 'c' cannot be read: ..."
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+
+    huge = onnx.TensorProto(name="c", data_type=onnx.TensorProto.FLOAT, dims=[1 << 31, 1 << 31])
+    nodes = [onnx.helper.make_node("Constant", [], ["c"], name="k", value=huge),
+             onnx.helper.make_node("Gemm", ["x", "c"], ["y"], name="fc")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, [], [1, 4], [1, 3])
+    assert main(["info", str(path)]) == 2
+    line = _one_line(capsys, str(path), "tensor 'c' cannot be read")
+    assert line.count("(Constant)") == 1, line
+
+
+@pytest.mark.parametrize("inside", [".", "heatmaps"])
+def test_heatmaps_into_the_image_folder_being_explained_are_refused(tmp_path, capsys, inside):
+    # --png PHOTOS wrote heatmap_I_CMAP.png among the photos: the next run explained 6
+    # "photos" instead of 3 (and a subfolder turned a flat folder into one class)
+    from PIL import Image  # noqa: PLC0415
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 60 * i, np.uint8)).save(photos / f"{i}.png")
+    png = photos / inside
+    out = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(photos), "--out", str(out), "--png",
+                 str(png)]) == 2
+    _one_line(capsys, str(png), "inside the image folder")
+    assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert not out.exists()

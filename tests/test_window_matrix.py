@@ -1,10 +1,11 @@
-"""A photograph's stem on the CPU as one window matrix (im2col) and one product each way.
+"""Convolutions on the CPU as one window matrix (im2col) and one product each way.
 
 ``cpu_kernels.windows`` copies each output pixel's window into one row and
 ``cpu_kernels.add_windows`` sums such rows back (the transpose), each input row gathering its
 own terms so that a split run gives the serial one's bits (tests/test_all_cores.py). Both must
-be the convolution's own matrix and its transpose; only large inputs with several channels take
-them (a digit loads no numba, a large batch keeps the smaller row layout).
+be the convolution's own matrix and its transpose; only window matrices large enough for
+compiled kernels take them (LeNet-5's digit loads no numba), and not too large (a large batch
+keeps the smaller row layout).
 """
 
 from __future__ import annotations
@@ -55,23 +56,28 @@ def test_the_window_kernels_are_the_convolutions_map_and_its_transpose(monkeypat
     assert np.array_equal(conv.input_share(c, w, x, np), back * x)
 
 
-def test_only_a_large_input_with_several_channels_takes_the_window_matrix(monkeypatch):
+def test_only_a_window_matrix_fit_for_compiled_kernels_takes_that_path(monkeypatch):
     used = []
     monkeypatch.setattr(cpu_kernels, "windows", lambda *a: used.append(a[0].shape) or 1 / 0)
-    stem = Convolution(np.ones((3, 3, 3, 32)), np.zeros(32), (2, 2))
-    with pytest.raises(ZeroDivisionError):  # the spy ran: the window path
-        stem.fmap(np.ones((1, 225, 225, 3)), stem.variant("w", np, np.float64), np)
-    assert used == [(1, 225, 225, 3)]
-    digit = Convolution(np.ones((3, 3, 16, 16)), np.zeros(16))
-    assert digit.fmap(np.ones((1, 30, 30, 16)), digit.variant("w", np, np.float64),
-                      np).shape == (1, 28, 28, 16)
-    lenet = Convolution(np.ones((5, 5, 10, 25)), np.zeros(25))  # the matrix: 131 MB
-    assert lenet.fmap(np.ones((1024, 12, 12, 10)), lenet.variant("w", np, np.float64),
-                      np).shape == (1024, 8, 8, 25)
-    planar = Convolution(np.ones((3, 3, 1, 8)), np.zeros(8))
-    assert planar.fmap(np.ones((1, 300, 300, 1)), planar.variant("w", np, np.float64),
-                       np).shape == (1, 298, 298, 8)
-    assert used == [(1, 225, 225, 3)]
+
+    def windowed(conv, shape):
+        try:
+            out = conv.fmap(np.ones(shape), conv.variant("w", np, np.float64), np)
+        except ZeroDivisionError:  # the spy ran
+            return True
+        assert out.shape[:1] == shape[:1]
+        return False
+
+    assert windowed(Convolution(np.ones((3, 3, 3, 32)), np.zeros(32), (2, 2)),
+                    (1, 225, 225, 3))  # a photograph's stem
+    assert windowed(Convolution(np.ones((3, 3, 16, 16)), np.zeros(16)), (1, 30, 30, 16))
+    lenet = Convolution(np.ones((5, 5, 10, 25)), np.zeros(25))
+    assert not windowed(lenet, (1, 14, 14, 10))  # one digit: numpy's rows, no numba
+    assert not windowed(lenet, (1024, 14, 14, 10))  # decided per sample, not per batch
+    huge = Convolution(np.ones((7, 7, 64, 8)), np.zeros(8))  # 56·56·3136 values a sample
+    assert not windowed(huge, (1, 62, 62, 64))
+    assert not windowed(Convolution(np.ones((3, 3, 1, 8)), np.zeros(8)), (1, 300, 300, 1))
+    assert len(used) == 2
 
 
 def test_rows_that_do_not_fit_the_input_are_refused_not_read_past():
@@ -82,3 +88,43 @@ def test_rows_that_do_not_fit_the_input_are_refused_not_read_past():
     with pytest.raises(ValueError, match="do not fit"):
         cpu_kernels.add_windows(g[:, :9], (6, 6, 2), 3, 3, 1, 1)
     assert cpu_kernels.add_windows(g, (6, 6, 2), 3, 3, 1, 1).shape == (1, 6, 6, 2)
+
+
+def test_depthwise_kernels_refuse_filters_or_inputs_that_do_not_fit():
+    """Flat indices, no bounds checks: a mismatch must be an error, not a read past the end."""
+    x = np.ones((1, 6, 6, 4))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.depthwise(x, np.ones((3, 3, 5)), 1, 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.depthwise(x, np.ones((3, 3, 4)), 1, 1, bias=np.ones(3))
+    g = np.ones((1, 4, 4, 4))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.depthwise_transpose(g, np.ones((3, 3, 4)), (6, 6, 4), 1, 1,
+                                        times=np.ones((1, 6, 6, 1)))
+    assert cpu_kernels.depthwise_transpose(g, np.ones((3, 3, 4)), (6, 6, 4), 1, 1,
+                                           times=x).shape == x.shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_sample_gets_the_same_bits_alone_as_in_a_batch_of_several_chunks(monkeypatch, dtype):
+    """The path is chosen per sample and a large batch is cut into chunks of window matrices:
+    a diagnosis summed over batches equals the whole (tests/test_diagnose.py) only if a
+    sample's bits do not depend on the batch around it."""
+    rng = np.random.default_rng(7)
+    conv = Convolution(rng.normal(size=(3, 3, 16, 16)), rng.normal(size=16))
+    x = rng.normal(size=(9, 30, 30, 16)).astype(dtype)  # 113k values a sample: 4 a chunk
+    chunks = []
+    real = cpu_kernels.windows
+    monkeypatch.setattr(cpu_kernels, "windows", lambda a, *r: chunks.append(len(a)) or real(a, *r))
+    w = conv.variant("w", np, dtype)
+    batch = conv.fmap(x, w, np)
+    assert chunks == [4, 4, 1]
+    c = rng.normal(size=batch.shape).astype(dtype)
+    share = conv.input_share(c, w, x, np)
+    # float32: OpenBLAS's sgemm picks its kernel by the matrices' size (measured: a row's bits
+    # differ between 784 and 3136 rows), in any layout; dgemm's rows do not depend on it
+    same = np.array_equal if dtype == np.float64 else \
+        (lambda a, b: np.allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max()))
+    for i in (0, 5, 8):
+        assert same(conv.fmap(x[i:i + 1], w, np)[0], batch[i])
+        assert same(conv.input_share(c[i:i + 1], w, x[i:i + 1], np)[0], share[i])

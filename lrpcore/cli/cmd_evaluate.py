@@ -57,7 +57,7 @@ def register(sub):
                    help="flip anywhere in the model input, or only in the raw image area "
                         f"(padding excluded; default {d['region']})")
     p.add_argument("--seed", type=int, default=0, help="seed of noise and random order (default 0)")
-    p.add_argument("--n", type=int, help="use the first N samples")
+    p.add_argument("--n", type=int, help="use the first N samples (default: all)")
     p.add_argument("--batch-size", type=int, default=256,
                    help="perturbed inputs per forward pass (default 256)")
     p.add_argument("--backend", default=None, help="numpy or cupy (default: GPU if available)")

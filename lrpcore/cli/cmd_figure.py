@@ -24,7 +24,8 @@ def register(sub):
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help="a column's colormap (repeatable; default: the toolbox's five)")
     p.add_argument("--index", "--sample", action="append", type=int, metavar="I", dest="index",
-                   help="a sample to show (repeatable; default: the first --max-rows)")
+                   help="a sample to show, numbered from 0 (repeatable; default: the "
+                   "first --max-rows)")
     p.add_argument("--max-rows", type=int, default=8, metavar="N",
                    help="rows shown when no --index is given (default 8)")
     p.set_defaults(func=run)

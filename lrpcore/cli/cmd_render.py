@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import DEFAULT_COLORMAP, colormap_names
-from .common import add_command, png_output, scaling_option
+from .common import add_command, png_output, scaling_option, sigma_option
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
            "--out heatmap3.png")
@@ -40,7 +40,7 @@ def add_render_options(p):
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges (Canny) in black on the heatmap (default: on, "
                    "needs --input)")
-    p.add_argument("--sigma", type=float, default=2.0, metavar="S",
+    p.add_argument("--sigma", type=sigma_option, default=2.0, metavar="S",
                    help="smoothing of the edge detector, in enlarged pixels (default 2)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
@@ -59,7 +59,8 @@ def register(sub):
     p.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME",
                    help=f"colormap (default {DEFAULT_COLORMAP}, as in the explorer)")
     p.add_argument("--index", "--sample", type=int, metavar="I", dest="index",
-                   help="which sample of a batch or store to render (default: the first; a "
+                   help="which sample of a batch or store to render, numbered from 0 "
+                   "(default: the first; a "
                    "single map whose sidecar names its sample, e.g. relevance_3.npy of 'lrp "
                    "demo', is that sample)")
     p.add_argument("--side-by-side", action="store_true",

@@ -27,7 +27,7 @@ def register(sub):
             "similar once half of the layers are random fails the check. Exit status: 0 "
             f"when the rule passes, {CHECK_FAILED} when it fails the check (the verdict is "
             "printed either way), 2 on bad input, 1 on an internal error."))
-    add_model_data(p)
+    add_model_data(p, 64)
     p.add_argument("--rule", required=True,
                    help="rule spec, preset, sensitivity or gradxinput")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")

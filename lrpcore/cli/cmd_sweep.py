@@ -22,7 +22,7 @@ def register(sub):
             "list them best first. Presets vary the parameter on all layers or on a layer "
             "group (--group first/middle/last) and print the --layer-rule options of each "
             "setting."))
-    add_model_data(p)
+    add_model_data(p, 256)
     p.add_argument("--rule", required=True, help="rule spec or preset to sweep")
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="values of one parameter (epsilon, gamma, alpha); repeatable: the grid "

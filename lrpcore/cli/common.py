@@ -203,6 +203,24 @@ def scaling_option(text: str) -> int:
     return value
 
 
+def sigma_option(text: str) -> float:
+    """argparse type of ``--sigma``: a number from 0 to the outline's limit, refused naming
+    the option before any file is read (checked only when an outline was drawn, a bad value
+    passed silently without --input)."""
+    import argparse  # noqa: PLC0415
+
+    from ..render.outline import MAX_SIGMA  # noqa: PLC0415
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= MAX_SIGMA:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"the edge detector's smoothing must be from 0 to "
+                                         f"{MAX_SIGMA:g} enlarged pixels, got {text}")
+    return value
+
+
 def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
     is missing (unless the command makes it); ``None`` entries (options not given) are

@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 class _Flag(list):
     closing = False
+    swallowed = False  # a signal struck inside a ctypes callback, which kept it from raising
+
+
+_running: _Flag | None = None  # the signals of the command running now
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt when a Ctrl-C (or SIGTERM) of the running command was swallowed
+    by a ctypes callback (llvmlite's, during numba's first compilation): the command ran on
+    and ended with exit 0, as if Ctrl-C had not been pressed. Called between batches (the
+    progress bar's step), so the interruption takes effect there, with the usual clean-up."""
+    flag = _running
+    if flag is not None and flag.swallowed and not flag.closing:
+        raise KeyboardInterrupt
 
     def __bool__(self):
         return bool(len(self))
@@ -84,12 +98,14 @@ def _quiet_interrupted_callbacks(signals):
     """While a command runs, a Ctrl-C (or SIGTERM) that struck inside a ctypes callback — llvmlite
     calls numba's object cache back that way during the first compilation of a kernel — is
     not printed as "Exception ignored on calling ctypes callback function" with a traceback:
-    the callback swallows it, the flag keeps it and the command ends as interrupted. Other
+    the callback swallows it, the flag keeps it and the command ends as interrupted (at
+    its next batch: :func:`stop_if_interrupted`, or when numba fails after it). Other
     unraisable exceptions go to the hook that was there. Returns the previous hook."""
     previous = sys.unraisablehook
 
     def hook(unraisable):
         if signals and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            signals.swallowed = True  # stop_if_interrupted acts on it at the next batch
             return
         previous(unraisable)
 
@@ -116,8 +132,10 @@ def _main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     keep_freed_memory()
+    global _running
     signals, previous = _terminate_like_ctrl_c()
     unraisable = _quiet_interrupted_callbacks(signals)
+    _running = signals
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -142,6 +160,7 @@ def _main(argv=None) -> int:
         return 1
     finally:
         signals.closing = True  # a signal from here on must not escape as an exception
+        _running = None
         sys.unraisablehook = unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -19,6 +19,9 @@ class ProgressBar:
         self._open = False  # a line is drawn and not yet ended
 
     def __call__(self, done: int, total: int | None = None, *_):
+        from .main import stop_if_interrupted  # noqa: PLC0415
+
+        stop_if_interrupted()  # a Ctrl-C a callback swallowed stops the job between batches
         if not self.enabled:
             return
         total = max(int(total or self.total), 1)

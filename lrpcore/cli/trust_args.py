@@ -11,14 +11,14 @@ from ..errors import ModelFormatError, ShapeError
 from ..fileio import atomic_write_text
 
 
-def add_model_data(p) -> None:
+def add_model_data(p, n_default) -> None:
     p.add_argument("model", help="model file (.npz, .txt, .nn, .onnx) or a bundled model's "
                    "name (e.g. mnist-lenet5)")
     p.add_argument("data", help="samples: a dataset file or folder, or a built-in dataset "
                    "(e.g. mnist-sample)")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("--n", type=int, default=n_default,
                    help="use N samples spread evenly over DATA (datasets are often sorted by "
-                   "class)")
+                   f"class; default {n_default})")
     p.add_argument("--target", default="pred",
                    help="pred (default), true, a class index or a class "
                    "name (\"Egyptian cat\"; any case, or its unambiguous start)")

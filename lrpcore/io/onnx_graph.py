@@ -817,7 +817,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         except ModelFormatError as exc:
             if str(exc).startswith(path):
                 raise
-            raise ModelFormatError(f"{path}: {where}: {error_line(exc, 400)}") from None
+            text = str(exc).removeprefix(f"{where}: ")  # a tensor's own error names the node
+            raise ModelFormatError(f"{path}: {where}: {error_line(text, 400)}") from None
         except LRPError as exc:  # a layer refusing its parameters (ShapeError, RuleError)
             raise ModelFormatError(f"{path}: {where}: {error_line(exc, 400)}") from None
         except (ValueError, ArithmeticError, IndexError, KeyError, TypeError) as exc:
