@@ -374,6 +374,16 @@ def _default_mode(path) -> int:
         return 0o666 & ~umask
 
 
+def within(path, folder) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (links resolved): heatmaps written
+    into the image folder being explained become its samples the next time it is read."""
+    try:
+        inner, outer = os.path.realpath(path), os.path.realpath(folder)
+        return os.path.commonpath([inner, outer]) == outer
+    except ValueError:  # paths on different drives
+        return False
+
+
 def require_regular_file(path, error=ExportError) -> None:
     """Refuse to read anything but a regular file (links followed): a model or dataset that is
     a link to ``/dev/zero`` or a named pipe (a crafted archive may hold one) would be read

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrpcore.errors import LRPError
+from lrpcore.fileio import within
 from lrpcore.io import download
 from lrpcore.text import is_digits
 
@@ -174,6 +175,11 @@ class Exports:
             raise Refused("Nothing to export", "open a model and a dataset first")
         if not formats:
             raise Refused("Nothing to export", "choose PNG, .npy or both")
+        photos = s.dataset_name
+        if photos and os.path.isdir(photos) and within(folder, photos):
+            # the heatmaps would be read as photos the next time the folder is opened
+            raise Refused("Cannot export", f"{folder}: is inside the image folder {photos} "
+                          "being explored; choose a folder outside it")
         indices = np.asarray(selected if scope == "selection" else filtered, dtype=np.int64)
         if indices.size == 0:
             raise Refused("Nothing to export", f"the {scope} is empty")

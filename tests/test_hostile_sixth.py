@@ -381,3 +381,40 @@ def test_an_unreadable_onnx_constant_names_its_node_once(tmp_path, capsys):
     assert main(["info", str(path)]) == 2
     line = _one_line(capsys, str(path), "tensor 'c' cannot be read")
     assert line.count("(Constant)") == 1, line
+
+
+@pytest.mark.parametrize("inside", [".", "heatmaps"])
+def test_heatmaps_into_the_image_folder_being_explained_are_refused(tmp_path, capsys, inside):
+    # --png PHOTOS wrote heatmap_I_CMAP.png among the photos: the next run explained 6
+    # "photos" instead of 3 (and a subfolder turned a flat folder into one class)
+    from PIL import Image  # noqa: PLC0415
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 60 * i, np.uint8)).save(photos / f"{i}.png")
+    png = photos / inside
+    out = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(photos), "--out", str(out), "--png",
+                 str(png)]) == 2
+    _one_line(capsys, str(png), "inside the image folder")
+    assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("line, token", [("Linear 2 1_0", "1_0"), ("Linear 2 ١٠", "١٠"),
+                                         ("1_000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0", "1_000"),
+                                         ("١ 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0", "١")])
+def test_a_toolbox_number_python_reads_but_no_writer_writes_is_refused(tmp_path, capsys, line,
+                                                                        token):
+    # int()/float() read "1_0" as 10 and Arabic-Indic "١٠" as 10: a file showing one thing
+    # loaded as another
+    from lrpcore import ModelFormatError, load_model  # noqa: PLC0415
+
+    rows = ["Linear 2 10", " ".join(["0.5"] * 20), " ".join(["0"] * 10)]
+    rows[0 if line.startswith("Linear") else 1] = line
+    path = tmp_path / "m.txt"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(ModelFormatError, match="not a number|whole numbers") as exc:
+        load_model(path)
+    assert token in str(exc.value)

@@ -14,7 +14,7 @@ from ..batch_export import export_explained, sample_classes
 from ..conventions import DEFAULTS_HELP
 from ..errors import ExportError, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
-from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes
+from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
@@ -130,6 +130,10 @@ def check_png_options(args) -> None:
     check_scaling(args.scaling)
     if os.path.exists(args.png) and not os.path.isdir(args.png):
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
+    if os.path.isdir(args.input) and within(args.png, args.input):  # heatmaps as photos
+        raise ExportError(f"{args.png}: is inside the image folder {args.input} being "
+                          "explained; its heatmaps would be read as photos next time: give "
+                          "--png a folder outside it")
 
 
 def check_output_names(args) -> None:

@@ -20,6 +20,7 @@ from ..errors import ModelFormatError
 from ..fileio import read_bytes
 from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from ..model import Sequential
+from ..text import is_digits
 from .layer_check import check_layer_chain
 
 _PLAIN = {"Rect": Rect, "Tanh": Tanh, "SoftMax": SoftMax, "Flatten": Flatten}
@@ -86,6 +87,10 @@ class _Lines:
             if len(values) + len(tokens) > count:
                 raise self.error(lineno, f"{what}: expected {count} numbers, found more by the "
                                  "end of this line")
+            if not line.isascii() or "_" in line:  # float() reads "1_000" and "١" too
+                odd = next((t for t in tokens if not _is_float(_unwrap(t))), None)
+                if odd is not None:
+                    raise self.error(lineno, f"{what}: {odd[:60]!r} is not a number")
             try:
                 row = [float(_unwrap(t)) for t in tokens]
             except ValueError:
@@ -109,6 +114,8 @@ def _unwrap(token: str) -> str:
 
 
 def _is_float(t):
+    if not t.isascii() or "_" in t:
+        return False
     try:
         float(t)
         return True
@@ -166,11 +173,11 @@ def _ints(lines, lineno, tokens, count, kind):
     if len(tokens) != count + 1:
         raise lines.error(lineno, f"'{kind}' needs {count} whole numbers, got "
                           f"{' '.join(tokens[1:])[:60] or 'none'}")
-    try:
-        vals = [int(t) for t in tokens[1:]]
-    except ValueError:
+    # int() also reads "1_0" and other scripts' digits ("١٠"): a size must look like one
+    if not all(is_digits(t.removeprefix("-")) for t in tokens[1:]):
         raise lines.error(lineno, f"'{kind}' sizes must be whole numbers, got "
-                          f"{' '.join(tokens[1:])[:60]}") from None
+                          f"{' '.join(tokens[1:])[:60]}")
+    vals = [int(t) for t in tokens[1:]]
     if any(v <= 0 for v in vals):
         raise lines.error(lineno, f"'{kind}' sizes must be positive, got {vals}")
     if math.prod(vals) > _MAX_ELEMENTS:

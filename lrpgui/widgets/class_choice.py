@@ -25,7 +25,8 @@ FIXED = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon  # size
 
 class ClassChoice(ChoiceBox):
     """A :class:`ChoiceBox` filled at once by :meth:`set_entries`; ``currentData``,
-    ``itemData`` and ``findData`` read the values (``findData`` by a dictionary)."""
+    ``itemData`` and ``findData`` read the values (``findData`` without a scan: a class by
+    arithmetic on the row of class 0, the few other values by a dictionary)."""
 
     def __init__(self, *args, chars=None, **kwargs):
         """``chars``: as wide as that many characters, whatever the entries (longer ones are
