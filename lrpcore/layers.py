@@ -231,11 +231,10 @@ class LinearMap(Layer):
         raise NotImplementedError
 
     def variant(self, key, xp, dtype, make=None):
-        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's),
-        made in float64 whatever the weights' own dtype, then converted (see ``_widened``)."""
+        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's)."""
         make = make or VARIANTS[key]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(_widened(self.weights())), dtype=dtype))
+                            lambda: xp.asarray(make(self.weights()), dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return None
@@ -356,12 +355,6 @@ class Linear(LinearMap):
         return product(c, w.T, xp)
 
 
-def _widened(weights):
-    """Weights as float64 for making a variant: a model stored in float32 (ONNX) explained in
-    float64 had its γ and w² variants rounded to float32 first (γ off by ~1e-8 relative)."""
-    return np.asarray(weights, dtype=np.float64)
-
-
 def _windows(x, h, w, s0, s1, xp):
     """Strided view (N, Ho, Wo, h, w, D) of every pooling/convolution window of NHWC ``x``."""
     N, H, W, D = x.shape
@@ -426,8 +419,7 @@ class Convolution(LinearMap):
         make = make or VARIANTS[key]
         n = self.W.shape[3]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(_widened(self.W)).reshape(-1, n),
-                                               dtype=dtype))
+                            lambda: xp.asarray(make(self.W).reshape(-1, n), dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return self._cached(("b", xp.__name__, np.dtype(dtype).str),
