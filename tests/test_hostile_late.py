@@ -21,6 +21,20 @@ from lrpcore.cli.main import main
 MODELS = Path(__file__).resolve().parents[1] / "lrpcore" / "models"
 
 
+def _refused_naming(path, model, *words):
+    """``model`` saved at ``path`` fails to load with one line that starts with the path and
+    holds every one of ``words``."""
+    import onnx  # noqa: PLC0415 (the callers skip without it)
+
+    onnx.save(model, str(path))
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "\n" not in text, text
+    for word in words:
+        assert word in text, (word, text)
+
+
 def test_a_sidecar_mean_for_more_channels_than_the_model_has_is_refused(tmp_path, capsys):
     # mean/std of three values beside a greyscale model broadcast every digit to three
     # channels: 'lrp explain' ended in an internal ValueError from the reshape
@@ -86,18 +100,13 @@ def test_spray_of_identical_heatmaps_is_one_cluster_and_does_not_crash():
 def test_an_onnx_softmax_inside_the_graph_is_refused_not_taken_along_the_height(tmp_path):
     # a Softmax on a C×H×W tensor (ONNX: along W by default) loaded as the engine's SoftMax,
     # which normalises axis 1 of the stored H×W×C array, the height: a silently wrong model
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from test_onnx_graph_hostile import _model
 
     def softmax_inside(m):
         m.graph.node[1].op_type = "Softmax"
 
-    path = tmp_path / "softmax.onnx"
-    onnx.save(_model(mutate=softmax_inside), str(path))
-    with pytest.raises(ModelFormatError) as info:
-        load_model(path)
-    text = str(info.value)
-    assert text.startswith(str(path)) and "Softmax" in text and "\n" not in text
+    _refused_naming(tmp_path / "softmax.onnx", _model(mutate=softmax_inside), "Softmax")
 
 
 def test_concepts_into_a_read_only_folder_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
@@ -273,7 +282,7 @@ def test_the_explorer_refuses_a_model_of_more_classes_than_it_can_list(tmp_path)
 def test_a_dilated_onnx_pooling_is_refused_not_read_undilated(tmp_path):
     # MaxPool 2×2 with dilations 2 (a 3×3 reach: 6×6 out of 8×8) was read as a plain 2×2
     # pool (7×7): before a global pooling the shapes still fitted and the model was wrong
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import helper
     from test_onnx_graph_hostile import _model
 
@@ -283,12 +292,7 @@ def test_a_dilated_onnx_pooling_is_refused_not_read_undilated(tmp_path):
                                                 dilations=[2, 2]))
         m.graph.node[4].input[0] = "mp"
 
-    path = tmp_path / "dilated.onnx"
-    onnx.save(_model(mutate=dilated), str(path))
-    with pytest.raises(ModelFormatError) as info:
-        load_model(path)
-    text = str(info.value)
-    assert text.startswith(str(path)) and "dilated pooling" in text and "\n" not in text
+    _refused_naming(tmp_path / "dilated.onnx", _model(mutate=dilated), "dilated pooling")
 
 
 def _conv_plus_constant(path, bias, nhwc=False):
@@ -449,7 +453,7 @@ def test_onnx_layer_parameters_computed_at_import_are_checked(tmp_path, case):
     # Conv filters folded from Div(W, 0) were inf: the model loaded and every explanation
     # blamed "parameters too large for float32 … or use float64"; a Conv bias naming a data
     # tensor was dropped silently (the filters and biases read from initializers were checked)
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import helper, numpy_helper
     from test_onnx_graph_hostile import _model
 
@@ -461,13 +465,9 @@ def test_onnx_layer_parameters_computed_at_import_are_checked(tmp_path, case):
     def data_bias(m):
         m.graph.node[0].input[2] = "x"
 
-    path = tmp_path / "computed.onnx"
-    onnx.save(_model(mutate=divided if case.startswith("filters") else data_bias), str(path))
-    with pytest.raises(ModelFormatError) as info:
-        load_model(path)
-    text = str(info.value)
-    assert text.startswith(str(path)) and "'conv'" in text and "\n" not in text
-    assert ("NaN or infinite" if case.startswith("filters") else "must be a constant") in text
+    _refused_naming(tmp_path / "computed.onnx",
+                    _model(mutate=divided if case.startswith("filters") else data_bias), "'conv'",
+                    "NaN or infinite" if case.startswith("filters") else "must be a constant")
 
 
 @pytest.mark.parametrize("key", ["raw_range", "value_range"])

@@ -150,26 +150,20 @@ def test_the_builtin_sample_opens_when_no_cache_folder_can_be_made(tmp_path, mon
 
 def test_concepts_run_when_no_cache_folder_can_be_made(tmp_path, monkeypatch, capsys):
     # the reference cache is optional: `lrp concepts` failed before computing anything
+    from hostile_files import run_concepts_on_digits  # noqa: PLC0415
+
     _no_cache_folder(tmp_path, monkeypatch)
-    x = tmp_path / "x.npy"
-    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
-    out = tmp_path / "c"
-    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
-                 "--references", "2", "--out", str(out)]) == 0, capsys.readouterr().err
-    assert (out / "references" / "references.npz").exists()
+    run_concepts_on_digits(tmp_path, capsys)
 
 
 @pytest.mark.parametrize("target", ["pred", "output", "3"])
 def test_a_model_whose_output_is_a_map_is_refused_in_one_line(tmp_path, capsys, target):
     # an ONNX feature extractor (no classifier head) loads, then `lrp explain` was "internal
     # error: ValueError: too many values to unpack" reading its N×C×H×W output as N×classes
-    onnx = pytest.importorskip("onnx")
-    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    pytest.importorskip("onnx")
+    from hostile_files import save_feature_extractor  # noqa: PLC0415
 
-    W = onnx.numpy_helper.from_array(np.ones((4, 1, 3, 3), np.float32), "W")
-    conv = onnx.helper.make_node("Conv", ["x", "W"], ["y"], name="features")
-    model = save_onnx_graph(tmp_path / "backbone.onnx", [conv], [W], [1, 1, 8, 8],
-                            [1, 4, 6, 6])
+    model = save_feature_extractor(tmp_path / "backbone.onnx", 8)
     x = tmp_path / "x.npy"
     np.save(x, np.random.RandomState(0).rand(2, 1, 8, 8).astype(np.float32))
     out = tmp_path / "r.npy"
