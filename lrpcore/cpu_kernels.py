@@ -17,7 +17,9 @@ differ from numpy's in the last digits (BLAS blocks it differently).
 
 Kernels compile on first use (about a second each per dtype) and are cached on disk by numba;
 the module is imported only when a large array needs it (``kernels.compiled``), so the command
-line starts as fast as before. ``lrpcore.kernels`` holds the GPU's counterparts.
+line starts as fast as before. ``lrpcore.kernels`` holds the GPU's counterparts. Each kernel
+is self-contained, with no compiled helper shared between kernels: numba's disk cache does not
+notice when a function a cached kernel calls changes, and would keep running the old one.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def _recompile_unreadable(kernel):
 def _depthwise(x, w, s0, s1, bias, biased, out):
     """A valid depthwise convolution, output row by output row, each summed over the filter
     offsets in order, in place, then ``bias`` added to it if ``biased``. Flat, unsigned
-    indices (see ``_windows``): a row view per offset and output pixel cost 15–35 %."""
+    indices (see ``_windows``): a row view per offset and output pixel cost up to 35 % on
+    EfficientNet-Lite0's layers (15–35 % on eight of nine shapes; one ran 5 % slower on one
+    core, the same split)."""
     N, H, W, C = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     h, ww = w.shape[0], w.shape[1]

@@ -52,8 +52,8 @@ def has_kernels(xp) -> bool:
 
 
 # Arrays of fewer elements keep numpy's operations on the CPU: a few LeNet-5 digits need no
-# compiled kernel (numba loads in ~0.3 s); the kernels give the same bits. At 32k elements
-# (a photograph's 7×7×1152 layers) the kernels already took 2–15 µs less per call.
+# compiled kernel (numba loads in ~0.3 s); the kernels give the same bits. Between 32k and
+# 64k elements (a photograph's 7×7×1152 layers: 56k) they took 2–15 µs less per call.
 CPU_KERNEL_SIZE = 1 << 15
 
 
