@@ -8,7 +8,10 @@ zero-padded AvgPool, adaptive pooling, LeakyReLU, Dropout, ``view`` flatten), gr
 convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max pools, Concat)
 and an MLP with BatchNorm on its input. Each is exported by the TorchScript exporter and by
 ``dynamo=True`` (batch fixed at 1); ``resnet_bn_dynamo`` keeps every BatchNorm (dynamo without
-its optimiser) so that the importer folds them. Issue 12's bar: outputs within 1e-6, relevance
+its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
+TensorFlow's asymmetric "same" padding, depthwise residual block, Concat, H-W-C flatten)
+exported by tf2onnx, its reference made on a PyTorch twin with the same weights
+(``tools/make_zoo_keras_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
 within 1e-4 of max|R| per sample, float64.
 """
 
@@ -26,7 +29,8 @@ pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp"]
-FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo"]
+FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
+                                                                   "keras_tf2onnx"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
@@ -67,7 +71,8 @@ def _forward(file):
 @pytest.mark.parametrize("file", FILES)
 def test_outputs_equal_zennit(file):
     model, ref, fw = _forward(file)
-    assert model.input_spec.layout == ("flat" if ref["x"].ndim == 2 else "NCHW")
+    layout = "flat" if ref["x"].ndim == 2 else "NHWC" if file.startswith("keras") else "NCHW"
+    assert model.input_spec.layout == layout
     np.testing.assert_allclose(fw.outputs(), ref["Y"], rtol=0, atol=1e-6)
     assert len(set(ref["Y"].argmax(axis=1))) >= 2  # the references explain several classes
 
@@ -81,7 +86,8 @@ def test_relevance_equals_zennit(file, rule):
     assert _relative_error(R, ref["R__" + rule]).max() < 1e-4
 
 
-@pytest.mark.parametrize("file", ["resnet_ts", "densenet_dynamo", "squeezenet_ts", "mlp_ts"])
+@pytest.mark.parametrize("file", ["resnet_ts", "densenet_dynamo", "squeezenet_ts", "mlp_ts",
+                                  "keras_tf2onnx"])
 def test_float32_runs_and_agrees_loosely(file):
     model, ref = _load(file)
     fw = lrpcore.Explainer(model, dtype="float32").forward(ref["x"].astype(np.float32),

@@ -325,14 +325,16 @@ def composites(low, high):
     }
 
 
-def references(model, x, mean, std):
-    """zennit's outputs and relevance, float64, target the predicted class."""
+def references(model, x, mean, std, first_conv_input=None):
+    """zennit's outputs and relevance, float64, target the predicted class. zB's bounds have
+    the shape of the first convolution's input: ``x``'s unless ``first_conv_input`` says."""
     model = model.double().eval()
     x = torch.as_tensor(x, dtype=torch.float64)
     mean_t = per_channel(mean, x.shape[1:]).double()
     std_t = per_channel(std, x.shape[1:]).double()
-    low = ((0 - mean_t) / std_t).expand_as(x).contiguous()
-    high = ((1 - mean_t) / std_t).expand_as(x).contiguous()
+    shape = x.shape if first_conv_input is None else first_conv_input
+    low = ((0 - mean_t) / std_t).expand(shape).contiguous()
+    high = ((1 - mean_t) / std_t).expand(shape).contiguous()
     out = {}
     Merge.zennit = True
     try:
