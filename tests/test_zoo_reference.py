@@ -6,7 +6,8 @@ downsample on normalised 3-channel input, a DenseNet block (BatchNorm after a Co
 to fold it into), a MobileNetV2 (depthwise, ReLU6, Add without activation), a VGG (MaxPool,
 zero-padded AvgPool, adaptive pooling, LeakyReLU, Dropout, ``view`` flatten), grouped
 convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max pools, Concat)
-and an MLP with BatchNorm on its input. Each is exported by the TorchScript exporter and by
+an MLP with BatchNorm on its input, and a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid and
+Sigmoid (zennit passes relevance through each). Each is exported by the TorchScript exporter and by
 ``dynamo=True`` (batch fixed at 1); ``resnet_bn_dynamo`` keeps every BatchNorm (dynamo without
 its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
 TensorFlow's asymmetric "same" padding, depthwise residual block, Concat, H-W-C flatten)
@@ -28,7 +29,8 @@ import lrpcore
 pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
-MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp"]
+MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
+          "activations"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
@@ -132,3 +134,18 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
     shapes = model.shapes()
     pools = [k for k, n in enumerate(model.nodes) if n.layer.kind == "MaxPool"]
     assert shapes[pools[0]][:2] == (5, 5)
+
+
+@pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
+                                  "keras_tf2onnx", "activations_dynamo"])
+def test_native_round_trip_keeps_relevance(file, tmp_path):
+    """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
+    grouped convolutions, the ceil-mode border) and so the relevance."""
+    model, ref, fw = _forward(file)
+    path = tmp_path / "model.npz"
+    lrpcore.save_model(model, path)
+    again = lrpcore.load_model(path)
+    again.input_spec = model.input_spec
+    R = lrpcore.Explainer(again, dtype="float64").forward(ref["x"], raw=True).relevance(
+        "EpsilonGammaBox")
+    np.testing.assert_array_equal(R, fw.relevance("EpsilonGammaBox"))

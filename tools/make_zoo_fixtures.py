@@ -257,6 +257,23 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class Activations(nn.Module):
+    """Element-wise activations that both exporters write as one ONNX operator (Softplus and
+    Softsign become Where/Abs/Div graphs) and zennit passes relevance through."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.PReLU(8), nn.Conv2d(8, 8, 3), nn.ELU(0.7),
+            nn.Conv2d(8, 8, 1), nn.Hardswish(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1),
+            nn.SELU(), nn.Conv2d(8, 8, 1), nn.Hardsigmoid(), nn.Conv2d(8, 8, 1), nn.Sigmoid(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Sequential(nn.Linear(8, 12), nn.PReLU(), nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -265,6 +282,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "grouped": (Grouped, (3, 10, 10), (0.2, 0.3, 0.4), (0.5, 0.6, 0.7)),
     "squeezenet": (SqueezeNet, (3, 21, 21), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "mlp": (MLP, (20,), (0.0,), (1.0,)),
+    "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 
 
@@ -278,6 +296,8 @@ def randomise(model, seed):
             m.bias.data = 0.3 * torch.randn(n, generator=g)
             m.running_mean = 0.2 * torch.randn(n, generator=g)
             m.running_var = 0.5 + torch.rand(n, generator=g)
+        elif isinstance(m, nn.PReLU):
+            m.weight.data = 0.1 + 0.3 * torch.rand(m.weight.shape, generator=g)
         elif isinstance(m, (nn.Conv2d, nn.Linear)):
             fan_in = m.weight[0].numel()
             m.weight.data = torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5

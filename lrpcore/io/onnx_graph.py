@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
+from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid
 from ..graph_layers import (
     Add,
     Affine,
@@ -584,6 +585,38 @@ def _op_leaky_relu(b, node, attrs, where, t, data_in):
                                               "alpha")))
 
 
+def _op_elu(b, node, attrs, where, t, data_in):
+    selu = node.op_type == "Selu"
+    alpha = _finite(float(attrs.get("alpha", SELU_ALPHA if selu else 1.0)), where, b, "alpha")
+    gamma = _finite(float(attrs.get("gamma", SELU_GAMMA)), where, b, "gamma") if selu else 1.0
+    _same_shape(b, node, t, Elu(alpha, gamma))
+
+
+def _op_hard_sigmoid(b, node, attrs, where, t, data_in):
+    if node.op_type == "HardSwish":
+        layer = HardSigmoid(1 / 6, 0.5, swish=True)
+    else:
+        layer = HardSigmoid(_finite(float(attrs.get("alpha", 0.2)), where, b, "alpha"),
+                            _finite(float(attrs.get("beta", 0.5)), where, b, "beta"))
+    _same_shape(b, node, t, layer)
+
+
+def _op_prelu(b, node, attrs, where, t, data_in):
+    """One slope, or one per channel: (C, 1, 1) on a C×H×W map, (features,) on a flat one."""
+    slope = np.asarray(b.const(node.input[1], where, "PRelu's slope"), dtype=np.float64)
+    if slope.size != 1:
+        shape = slope.shape
+        while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns trailing axes
+            shape = shape[1:]
+        channels = t.shape[0] if t.storage == "cl" else t.shape[-1]
+        want = (channels, 1, 1) if t.storage == "cl" else (channels,)
+        if tuple(shape) != want[-len(shape):] or len(shape) > len(want) \
+                or slope.size != channels:
+            b.fail(where, f"a slope of shape {brief(list(slope.shape))} is neither one value "
+                          f"nor one per channel of a tensor of shape {brief(list(t.shape))}")
+    _same_shape(b, node, t, PRelu(slope.reshape(-1)))
+
+
 def _op_alias(b, node, attrs, where, t, data_in):
     _alias(b, node, t)
 
@@ -711,6 +744,12 @@ OPERATORS = {
     "Softmax": _op_softmax,
     "Clip": _op_clip,
     "LeakyRelu": _op_leaky_relu,
+    "Sigmoid": _op_activation(Sigmoid),
+    "Elu": _op_elu,
+    "Selu": _op_elu,
+    "HardSigmoid": _op_hard_sigmoid,
+    "HardSwish": _op_hard_sigmoid,
+    "PRelu": _op_prelu,
     "Identity": _op_alias,
     "Dropout": _op_alias,
     "Pad": lambda b, node, attrs, where, t, data_in: _pad(b, node, attrs, where, t),
@@ -764,6 +803,8 @@ NOTES = {
                "dropped",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
+    "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
+    "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
 
 
