@@ -274,6 +274,26 @@ class Activations(nn.Module):
         return self.classifier(self.features(x))
 
 
+class AvgPools(nn.Module):
+    """Average pools whose windows count fewer entries: ``count_include_pad=False``, and
+    ``ceil_mode`` (ResNet-D's downsampling ``AvgPool2d(2, 2, ceil_mode=True,
+    count_include_pad=False)``), with and without counting the padding."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+            nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False),
+            nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(3, 2, 1, ceil_mode=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -283,6 +303,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "squeezenet": (SqueezeNet, (3, 21, 21), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "mlp": (MLP, (20,), (0.0,), (1.0,)),
     "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "avgpools": (AvgPools, (3, 11, 11), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 
 

@@ -33,6 +33,7 @@ from ..graph_layers import (
     LeakyReLU,
     Mean,
     MeanPool,
+    PartialMeanPool,
     ToChannelsLast,
 )
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
@@ -404,20 +405,20 @@ def _pool(b, node, attrs, where, t, cls):
     if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
         b.fail(where, "dilated pooling is not supported")
     ceil = bool(int(attrs.get("ceil_mode", 0)))
-    if ceil and cls is not MaxPool:
-        if _pads_of(b, attrs, where, t, kernel, strides, True) \
-                != _pads_of(b, attrs, where, t, kernel, strides):  # partial windows' divisor
-            b.fail(where, "ceil_mode average pooling with partial windows is not supported")
-        ceil = False
-    # ceil_mode (SqueezeNet, GoogLeNet): the partial windows read a border of −10³⁰
+    # ceil_mode (SqueezeNet, GoogLeNet, ResNet-D): the partial windows read a border of
+    # −10³⁰ (max) or of zeros that no average counts
     x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0,
                  ceil=ceil)
-    if cls is MeanPool and x is not t and not int(attrs.get("count_include_pad", 0)):
-        # padded by ``pads`` or by auto_pad SAME_* (which the check of ``pads`` alone missed:
-        # the border's averages then counted the zeros ONNX leaves out)
-        b.fail(where, "padded average pooling that excludes the border from the count is not "
-                      "supported")
     layer = cls(kernel, strides)
+    if cls is MeanPool:
+        # the divisor leaves out the padding unless count_include_pad (auto_pad SAME_* too)
+        # and always the ceil_mode border
+        pads = _pads_of(b, attrs, where, t, kernel, strides, ceil)
+        counted = _pads_of(b, attrs, where, t, kernel, strides) \
+            if int(attrs.get("count_include_pad", 0)) else (0, 0, 0, 0)
+        uncounted = tuple(p - c for p, c in zip(pads, counted, strict=True))
+        if any(uncounted):
+            layer = PartialMeanPool(kernel, strides, uncounted)
     Ho, Wo, C = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     out = b.add(node.name, layer, [x.name], node.output[0])
     b.data[out] = _Tensor(out, (C, Ho, Wo), "cl")
@@ -796,8 +797,9 @@ NOTES = {
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
     "Conv": "grouped and depthwise; `pads` (asymmetric too) and `auto_pad` become a `Pad`",
     "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰",
-    "AveragePool": "`pads` become a `Pad` (`count_include_pad=1`, PyTorch's default); "
-                   "`ceil_mode` without partial windows",
+    "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "
+                   "count fewer entries (`count_include_pad=0`, partial ones) a "
+                   "`PartialMeanPool`",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
                "dropped",
