@@ -351,9 +351,9 @@ def clip(x, low, high):
 
 
 @_Kernel
-def _pad(x, top, left, value, out):
-    """``x`` padded with ``value``: each output row is written once (numpy fills the whole
-    output, then copies the input over it)."""
+def _pad(x, top, left, value, low, high, out):
+    """``x`` limited to [low, high] and padded with ``value``: each output row is written once
+    (numpy fills the whole output, then copies the input over it); nan stays nan."""
     N, H, W = x.shape[0], x.shape[1], x.shape[2]
     Ho, Wo, C = out.shape[1], out.shape[2], out.shape[3]
     for row in prange(N * Ho):
@@ -371,19 +371,27 @@ def _pad(x, top, left, value, out):
             j = k - left
             if 0 <= j < W:
                 for c in range(C):
-                    orow[k, c] = xrow[j, c]
+                    v = xrow[j, c]
+                    if v < low:  # as _clip: the same bits
+                        v = low
+                    elif v > high:
+                        v = high
+                    orow[k, c] = v
             else:
                 for c in range(C):
                     orow[k, c] = value
 
 
-def pad(x, pads, value):
-    """``x`` (NHWC) with ``pads`` = (top, bottom, left, right) rows and columns of ``value``."""
+def pad(x, pads, value, low=None, high=None):
+    """``x`` (NHWC) limited to [``low``, ``high``] (``None``: no limit; the same bits as
+    ``clip``) with ``pads`` = (top, bottom, left, right) rows and columns of ``value``."""
     x = np.ascontiguousarray(x)
     t, b, left, r = pads
     N, H, W, C = x.shape
     out = np.empty((N, H + t + b, W + left + r, C), dtype=x.dtype)
-    _pad(x, t, left, x.dtype.type(value), out)
+    d = x.dtype.type
+    _pad(x, t, left, d(value), d(-np.inf if low is None else low),
+         d(np.inf if high is None else high), out)
     return out
 
 

@@ -214,6 +214,10 @@ class Clip(Layer):
         self.low = None if low is None else float(low)
         self.high = None if high is None else float(high)
 
+    @property
+    def clamp(self):
+        return (self.low, self.high)
+
     def forward(self, x, xp):
         if cpu_kernels_fit(xp, x):
             return compiled().clip(x, self.low, self.high)
