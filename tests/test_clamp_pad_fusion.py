@@ -120,3 +120,13 @@ def test_the_resnets_relu_before_its_second_padding_is_absorbed_and_digits_agree
         expected = _unfused(monkeypatch, lambda r=rule: _explain(model, x, r))
         got = _explain(model, x, rule)
         assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("shape", ((2, 3, 5, 7), (1, 1, 4, 4), (3, 20, 4, 5)))
+def test_channels_last_is_the_transpose_plane_by_plane_or_whole(shape):
+    """Few channels are copied one plane at a time (faster), many by one transposing copy."""
+    from lrpcore.graph_layers import ToChannelsLast  # noqa: PLC0415
+
+    x = np.random.default_rng(5).normal(size=shape).astype(np.float32)
+    y = ToChannelsLast().forward(x, np)
+    assert y.flags.c_contiguous and np.array_equal(y, x.transpose(0, 2, 3, 1))
