@@ -177,7 +177,7 @@ class GraphModel(Sequential):
             ins = [tensors[t] for t in reads[k]]
             layer = node.layer
             if k in absorbed:
-                y = layer.forward(ins[0], xp, clamp=nodes[absorbed[k]].layer.clamp)
+                y = layer.forward(ins[0], xp, clamped_by=nodes[absorbed[k]].layer)
             elif getattr(layer, "merge", False):
                 y = layer.forward_many(ins, xp)
             else:

@@ -753,13 +753,14 @@ class Pad(Layer):
 
     absorbs_clamp = True  # see Layer.clamp
 
-    def forward(self, x, xp, clamp=None):
-        """``x`` padded; with ``clamp`` = (low, high), ``x`` limited to them first (the same
-        bits as the clamping layer's own forward pass)."""
+    def forward(self, x, xp, clamped_by=None):
+        """``x`` padded; with ``clamped_by`` (a layer with a ``clamp``), ``x`` clamped by it
+        first: in the same pass on the CPU's compiled kernels, else by its own forward."""
         if cpu_kernels_fit(xp, x):
-            return compiled().pad(x, self.pads, self.value, *(clamp or (None, None)))
-        if clamp is not None:
-            x = xp.clip(x, *clamp)
+            low, high = (None, None) if clamped_by is None else clamped_by.clamp
+            return compiled().pad(x, self.pads, self.value, low, high)
+        if clamped_by is not None:
+            x = clamped_by.forward(x, xp)
         t, b, left, r = self.pads
         N, H, W, D = x.shape
         out = xp.full((N, H + t + b, W + left + r, D), self.value, dtype=x.dtype)

@@ -50,19 +50,30 @@ def test_an_absorbed_clip_never_runs_and_nothing_changes(monkeypatch, dtype, siz
     if size == 96:
         assert 48 * 48 * 32 >= kernels.CPU_KERNEL_SIZE  # the stem's ReLU6 takes the kernels
     expected = {r: _unfused(monkeypatch, lambda r=r: _explain(model, x, r)) for r in RULES}
-    ran = []
-    original = Clip.forward
+    ran, in_pad = [], []  # ReLU6s run on their own; ReLU6s run inside a pad (small tensors)
+    clip_forward, pad_forward = Clip.forward, Pad.forward
 
-    def counting(self, a, xp):
-        ran.append(id(self))
-        return original(self, a, xp)
+    def clip_counting(self, a, xp):
+        (in_pad if in_pad_now else ran).append(id(self))
+        return clip_forward(self, a, xp)
 
-    monkeypatch.setattr(Clip, "forward", counting)
+    def pad_marking(self, a, xp, clamped_by=None):
+        nonlocal in_pad_now
+        in_pad_now = True
+        try:
+            return pad_forward(self, a, xp, clamped_by)
+        finally:
+            in_pad_now = False
+
+    in_pad_now = False
+    monkeypatch.setattr(Clip, "forward", clip_counting)
+    monkeypatch.setattr(Pad, "forward", pad_marking)
     for rule, (out, R) in expected.items():
         got_out, got_R = _explain(model, x, rule)
         assert np.array_equal(got_out, out)
         assert np.array_equal(got_R, R), rule
     assert ran and not absorbed & set(ran)  # the other ReLU6s still run
+    assert set(in_pad) <= absorbed
 
 
 def _chain(clip_read_twice=False):
@@ -104,9 +115,9 @@ def test_the_fused_pad_keeps_nan_and_the_numpy_path_agrees(monkeypatch):
     for shape in ((1, 5, 6, 3), (2, 64, 80, 8)):
         x = np.random.default_rng(3).normal(size=shape).astype(np.float32) * 8
         x.flat[::7] = np.nan
-        for clamp in ((0.0, 6.0), (0.0, None)):
-            fused = layer.forward(x, np, clamp=clamp)
-            apart = layer.forward(np.clip(x, *clamp), np)
+        for clamp in (Clip(0.0, 6.0), Rect()):
+            fused = layer.forward(x, np, clamped_by=clamp)
+            apart = layer.forward(clamp.forward(x, np), np)
             assert np.array_equal(fused, apart, equal_nan=True)
 
 
