@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
-from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid
+from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid, Silu
 from ..graph_layers import (
     Add,
     Affine,
@@ -731,8 +731,30 @@ def _op_product(b, node, attrs, where, t, data_in):
                   "concatenations and linear layers")
 
 
+def _self_gate(b, node, data_in):
+    """For x · f(x) with f a Sigmoid or HardSigmoid read by this Mul only: the activation it
+    is (SiLU, HardSwish as exported before opset 14), else None. A gate computed from another
+    tensor (squeeze-and-excitation) stays a product of two signals."""
+    if len(data_in) != 2:
+        return None
+    for x, gate in (data_in, data_in[::-1]):
+        k = next((k for k, n in enumerate(b.nodes) if n.output == gate.name), None)
+        if k is None or b.nodes[k].inputs != (x.name,) or b.readers.get(gate.name, 0) != 1:
+            continue
+        layer = b.nodes[k].layer
+        if isinstance(layer, Sigmoid):
+            return x, Silu()
+        if isinstance(layer, HardSigmoid) and not layer.swish:
+            return x, HardSigmoid(layer.alpha, layer.beta, swish=True)
+    return None
+
+
 def _op_arithmetic(b, node, attrs, where, t, data_in):
     if _two_tensors(data_in):
+        gated = _self_gate(b, node, data_in) if node.op_type == "Mul" else None
+        if gated is not None:  # the gate's own node is left unread: pruned at the end
+            _same_shape(b, node, *gated)
+            return
         _op_product(b, node, attrs, where, t, data_in)
     b.fail(where, f"{node.op_type} of data and a constant is supported only in shape "
                   "arithmetic")
@@ -781,7 +803,8 @@ OPERATORS = {
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                "Transpose": "of data: NHWC ↔ NCHW only, relabelled",
-               "Mul": "of data: refused (no LRP rule for a product of two signals)",
+               "Mul": "of data: x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; other "
+           "products refused (no LRP rule for a product of two signals)",
                "Div": "of data: refused", "Sub": "of data: refused"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
