@@ -368,7 +368,8 @@ class Affine(LinearMap):
     per-layer rule naming it treats it as a diagonal linear map."""
 
     kind = "Affine"
-    onnx_ops = ("BatchNormalization",)  # one that no linear layer precedes
+    # a BatchNormalization no linear layer precedes; Mul/Div/Add/Sub of a constant per channel
+    onnx_ops = ("BatchNormalization", "Mul", "Div", "Add", "Sub")
     unruled_pass = True  # without a rule of its own relevance passes through (zennit's Pass)
 
     def native_fields(self):

@@ -15,7 +15,10 @@ Each is exported by the TorchScript exporter and by
 its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
 TensorFlow's asymmetric "same" padding, depthwise residual block, Concat, H-W-C flatten)
 exported by tf2onnx, its reference made on a PyTorch twin with the same weights
-(``tools/make_zoo_keras_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
+(``tools/make_zoo_keras_fixture.py``); ``keras_bn_tf2onnx`` has BatchNormalization after an
+activation, a convolution and an Add, which tf2onnx writes as Mul and Add of per-channel
+constants, global average pooling as GlobalAveragePool and Squeeze, and a softmax output
+(``tools/make_zoo_keras_bn_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
 within 1e-4 of max|R| per sample, float64.
 """
 
@@ -36,6 +39,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "activations", "avgpools"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
+                                                                   "keras_bn_tf2onnx",
                                                                    "activations_op13"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
