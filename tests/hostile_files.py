@@ -56,3 +56,33 @@ def finished_relevance_store(out):
     g["relevance"][:] = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
     g["done"][:] = 1
     return out
+
+
+def save_pth_storage_bomb(path, storages, numel):
+    """A PyTorch zip checkpoint whose ``storages`` float64 storages of ``numel`` zeros each are
+    deflated (~1000:1) and read through one-element tensors, padded with random bytes to
+    ``numel`` bytes so every storage is as large as the reader lets the file declare; returns
+    ``path``."""
+    import os  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    ops = bytearray(b"\x80\x02ccollections\nOrderedDict\n)R")
+    for k in range(storages):
+        key = str(k).encode()
+        ops += b"X" + len(key).to_bytes(4, "little") + key  # the entry's name
+        ops += b"ctorch._utils\n_rebuild_tensor_v2\n(("  # the call, its arguments, the pid
+        ops += b"X\x07\x00\x00\x00storagectorch\nDoubleStorage\n"
+        ops += b"X" + len(key).to_bytes(4, "little") + key
+        ops += b"X\x03\x00\x00\x00cpuJ" + numel.to_bytes(4, "little") + b"tQ"
+        ops += b"K\x00K\x01\x85K\x01\x85\x89NtRs"  # offset 0, shape (1,), stride (1,)
+    ops += b"."
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data.pkl", bytes(ops))
+        zeros = bytes(8 * numel)
+        for k in range(storages):
+            zf.writestr(f"archive/data/{k}", zeros)
+    missing = numel + 256 - os.path.getsize(path)
+    if missing > 0:
+        with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as zf:
+            zf.writestr("archive/padding", os.urandom(missing))
+    return path

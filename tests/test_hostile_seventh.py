@@ -1,0 +1,41 @@
+"""Found by the seventh hostile review: each hostile file or run ends in one line naming the
+file (CLI exit 2) before it costs memory, time or the user's files."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from hostile_files import save_pth_storage_bomb
+from lrpcore import ModelFormatError
+from lrpcore.cli.main import main
+from lrpcore.io.torch_pth import read_state_dict
+
+
+def test_deflated_pth_storages_are_refused_before_they_are_inflated(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Each storage may declare as many elements as the file has bytes; 24 deflated storages
+    of zeros in a 120-KB file inflated to 23 MB (a 300-KB file of 100: 240 MB)."""
+    path = save_pth_storage_bomb(tmp_path / "bomb.pth", 24, 120_000)
+    read = []
+    real_read = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read",
+                        lambda self, name, *a: read.append(name) or real_read(self, name, *a))
+    with pytest.raises(ModelFormatError, match="zip bomb") as info:
+        read_state_dict(path)
+    assert str(info.value).startswith(str(path))
+    assert not [name for name in read if "/data/" in name]  # no storage was inflated
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err
+
+
+def test_a_checkpoint_of_stored_storages_still_loads(tmp_path):
+    """The bound counts compressed bytes: a checkpoint stored uncompressed, as torch writes
+    it, loads whatever its size."""
+    path = save_pth_storage_bomb(tmp_path / "m.pth", 3, 1000)
+    with zipfile.ZipFile(path) as zf, zipfile.ZipFile(tmp_path / "s.pth", "w") as out:
+        for info in zf.infolist():
+            out.writestr(info.filename, zf.read(info.filename), zipfile.ZIP_STORED)
+    assert sorted(read_state_dict(tmp_path / "s.pth")) == ["0", "1", "2"]
