@@ -39,3 +39,17 @@ def test_a_checkpoint_of_stored_storages_still_loads(tmp_path):
         for info in zf.infolist():
             out.writestr(info.filename, zf.read(info.filename), zipfile.ZIP_STORED)
     assert sorted(read_state_dict(tmp_path / "s.pth")) == ["0", "1", "2"]
+
+
+def test_an_onnx_file_beyond_protobufs_limit_is_refused_before_it_is_read(tmp_path,
+                                                                         monkeypatch, capsys):
+    """onnx.load reads the whole file before protobuf refuses anything over 2 GiB: a 20-GB
+    sparse file named .onnx filled the memory. (This one is sparse: no disk space.)"""
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "huge.onnx"
+    with open(path, "wb") as fh:
+        fh.truncate((2 << 30) + 1)
+    monkeypatch.setattr(onnx, "load", lambda *a, **k: pytest.fail("the file was read"))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "2 GiB" in err
