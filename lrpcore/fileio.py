@@ -369,9 +369,31 @@ def _default_mode(path) -> int:
     try:
         return os.stat(path).st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~process_umask()
+
+
+def _umask_by_setting_it() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _umask_by_setting_it()  # before any worker thread creates files
+
+
+def process_umask() -> int:
+    """The process's umask, read without setting it: ``os.umask(0)`` … ``os.umask(mask)``
+    made every file and folder another thread created meanwhile (the explorer's workers,
+    parallel shards) world-writable. Linux reports it in /proc; elsewhere the umask at
+    import is used."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
 
 
 def within(path, folder) -> bool:

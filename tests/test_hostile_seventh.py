@@ -6,8 +6,8 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-
 from hostile_files import save_pth_storage_bomb
+
 from lrpcore import ModelFormatError
 from lrpcore.cli.main import main
 from lrpcore.io.torch_pth import read_state_dict
@@ -53,3 +53,24 @@ def test_an_onnx_file_beyond_protobufs_limit_is_refused_before_it_is_read(tmp_pa
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and "2 GiB" in err
+
+
+def test_writing_a_file_never_clears_the_umask_of_other_threads(tmp_path, monkeypatch):
+    """Each new export asked for the umask by setting it to 0 and back: a file or folder
+    another thread created in between (an explorer worker, a parallel shard) was
+    world-writable. The mode is still the one a plain open() would give."""
+    import os
+
+    from lrpcore.fileio import atomic_write_bytes, process_umask
+
+    mask = os.umask(0o027)
+    try:
+        assert process_umask() == 0o027
+        calls = []
+        monkeypatch.setattr(os, "umask", lambda m: calls.append(m) or 0o027)
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        assert calls == []
+        assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(mask)
