@@ -86,3 +86,38 @@ def save_pth_storage_bomb(path, storages, numel):
         with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as zf:
             zf.writestr("archive/padding", os.urandom(missing))
     return path
+
+
+_PTH_STORAGES = {"float32": b"FloatStorage", "float64": b"DoubleStorage", "int64": b"LongStorage"}
+
+
+def save_pth_state_dict(path, arrays):
+    """A PyTorch zip checkpoint (as ``torch.save(state_dict)`` writes it, without torch) of
+    ``arrays`` ({name: numpy array of float32, float64 or int64}); returns ``path``."""
+    import zipfile  # noqa: PLC0415
+
+    def text(s):
+        s = s.encode()
+        return b"X" + len(s).to_bytes(4, "little") + s
+
+    def ints(values):
+        return b"(" + b"".join(b"J" + int(v).to_bytes(4, "little", signed=True)
+                               for v in values) + b"t"
+
+    ops = bytearray(b"\x80\x02ccollections\nOrderedDict\n)R")
+    blobs = {}
+    for k, (name, arr) in enumerate(arrays.items()):
+        arr = np.ascontiguousarray(arr)
+        strides = [s // arr.itemsize for s in arr.strides]
+        ops += text(name) + b"ctorch._utils\n_rebuild_tensor_v2\n(("
+        ops += text("storage") + b"ctorch\n" + _PTH_STORAGES[arr.dtype.name] + b"\n"
+        ops += text(str(k)) + text("cpu") + b"J" + arr.size.to_bytes(4, "little") + b"tQ"
+        ops += b"K\x00" + ints(arr.shape) + ints(strides) + b"\x89ccollections\nOrderedDict\n)R"
+        ops += b"tRs"
+        blobs[str(k)] = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+    ops += b"."
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", bytes(ops))
+        for key, blob in blobs.items():
+            zf.writestr(f"archive/data/{key}", blob)
+    return path

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pytest
-from hostile_files import save_pth_storage_bomb
+from hostile_files import save_pth_state_dict, save_pth_storage_bomb
 
 from lrpcore import ModelFormatError
 from lrpcore.cli.main import main
@@ -74,3 +75,32 @@ def test_writing_a_file_never_clears_the_umask_of_other_threads(tmp_path, monkey
     finally:
         monkeypatch.undo()
         os.umask(mask)
+
+
+def _lite0_weights():
+    from lrpcore.io.imagenet import checkpoint_path
+
+    path = checkpoint_path()
+    if path is None:
+        pytest.skip("the EfficientNet-Lite0 checkpoint package is not installed")
+    return read_state_dict(path)
+
+
+@pytest.mark.parametrize("tensor, value, words", [
+    ("_blocks.3._bn1.running_var", lambda v: -np.ones_like(v), "running_var"),
+    ("_fc.weight", lambda w: w[:, :100].copy(), "_fc.weight has shape (1000, 100)"),
+    ("_bn0.bias", lambda b: b[:3].copy(), "_bn0.bias has shape (3,)"),
+])
+def test_convert_refuses_a_checkpoint_whose_tensors_no_model_can_hold(tmp_path, capsys, tensor,
+                                                                     value, words):
+    """A negative BatchNorm variance was folded into NaN weights and a classifier of 100
+    inputs into a model no input fits: both were written, exit 0 (the first then refused
+    by every command as NaN, the second lost its input format)."""
+    weights = _lite0_weights()
+    weights[tensor] = value(weights[tensor])
+    path = save_pth_state_dict(tmp_path / "bad.pth", weights)
+    out = tmp_path / "out.npz"
+    code = main(["convert", str(path), str(out), "--arch", "efficientnet-lite0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not out.exists()
+    assert len(err.splitlines()) == 1 and str(path) in err and words in err, err
