@@ -104,3 +104,19 @@ def test_convert_refuses_a_checkpoint_whose_tensors_no_model_can_hold(tmp_path, 
     err = capsys.readouterr().err.strip()
     assert code == 2 and not out.exists()
     assert len(err.splitlines()) == 1 and str(path) in err and words in err, err
+
+
+def test_an_onnx_file_cut_before_its_opset_is_refused(tmp_path, capsys):
+    """PyTorch writes the opset last: the MNIST ResNet's file without its last 4 bytes
+    parsed, and loaded with opset 13 guessed (operators read by another version's rules)."""
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_feature_extractor
+
+    full = save_feature_extractor(tmp_path / "full.onnx", 8)
+    proto = onnx.load(str(full))
+    del proto.opset_import[:]
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(proto.SerializeToString())
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "opset" in err

@@ -780,7 +780,10 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         raise ModelFormatError(f"{path}: {len(graph.node)} nodes; more than {MAX_NODES} is not "
                                "a model this program reads")
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                default=13)
+                default=None)
+    if opset is None:  # exporters write it last: a file cut there loaded with opset 13 guessed
+        raise ModelFormatError(f"{path}: the model names no ONNX opset (opset_import), which "
+                               "every exporter writes; a truncated or damaged file?")
     b = _Builder(path, opset)
     b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer") for t in graph.initializer})
     inputs = [v for v in graph.input if v.name not in b.consts]
