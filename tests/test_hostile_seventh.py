@@ -120,3 +120,16 @@ def test_an_onnx_file_cut_before_its_opset_is_refused(tmp_path, capsys):
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and "opset" in err
+
+
+@pytest.mark.parametrize("dtype, top, warned", [("uint16", 65535, True), ("uint8", 255, False),
+                                                ("float64", 255.0, False)])
+def test_raw_samples_beyond_the_models_raw_range_are_warned_about(tmp_path, capsys, dtype, top,
+                                                                 warned):
+    """16-bit images (0…65535) for a model of 8-bit pixels were explained without a word,
+    while values that look preprocessed already got a warning."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.linspace(0, top, 2 * 28 * 28).reshape(2, 28, 28).astype(dtype))
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R.npy")]) == 0
+    err = capsys.readouterr().err
+    assert ("exceed the model's raw input range [0, 255]" in err) == warned, err
