@@ -167,18 +167,16 @@ def warn_if_preprocessed(command, path, x, model) -> None:
     with np.errstate(invalid="ignore"):
         low, high = (float(np.nanmin(head)), float(np.nanmax(head))) \
             if np.isfinite(head).any() else (0.0, 0.0)
-    if low < raw_range[0] or high > raw_range[1]:
+    peak = max(abs(low), abs(high))
+    if head.dtype.kind == "f" and 0 < peak <= 1.0:
+        print(f"lrp {command}: warning: {path}: values in [{low:.3g}, {high:.3g}] look "
+              f"preprocessed already, while the model's raw input reaches {raw_range[1]:g}; "
+              "add --raw to feed them as they are", file=sys.stderr)
+    elif low < raw_range[0] or high > raw_range[1]:
         # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently
         print(f"lrp {command}: warning: {path}: values in [{low:.6g}, {high:.6g}] exceed the "
               f"model's raw input range [{raw_range[0]:g}, {raw_range[1]:g}] (its scaling and "
               "zB's bounds assume it); rescale them, or add --raw to feed them as they are",
-              file=sys.stderr)
-        return
-    peak = max(abs(low), abs(high))
-    if head.dtype.kind == "f" and 0 < peak <= 1.0:
-        print(f"lrp {command}: warning: {path}: values in [{float(np.nanmin(head)):.3g}, "
-              f"{float(np.nanmax(head)):.3g}] look preprocessed already, while the model's raw "
-              f"input reaches {raw_range[1]:g}; add --raw to feed them as they are",
               file=sys.stderr)
 
 
