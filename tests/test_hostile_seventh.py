@@ -3,6 +3,7 @@ file (CLI exit 2) before it costs memory, time or the user's files."""
 
 from __future__ import annotations
 
+import os
 import zipfile
 
 import numpy as np
@@ -133,3 +134,32 @@ def test_raw_samples_beyond_the_models_raw_range_are_warned_about(tmp_path, caps
     assert main(["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R.npy")]) == 0
     err = capsys.readouterr().err
     assert ("exceed the model's raw input range [0, 255]" in err) == warned, err
+
+
+def test_a_regenerated_input_of_the_same_shape_is_not_taken_for_the_stored_run(tmp_path):
+    """``lrp explain batch.npy --out R.zarr`` rerun after batch.npy was written again with
+    other samples of the same shape answered 'all chunks already done' with the old
+    samples' relevance (or resumed a partial store, mixing both); a worker reading a file
+    rewritten during the run mixed them too."""
+    pytest.importorskip("zarr")
+    from hostile_files import finished_relevance_store
+
+    from lrpcore import distributed as dist
+    from lrpcore.errors import DatasetError, ExportError
+
+    x = tmp_path / "batch.npy"
+    np.save(x, np.zeros((4, 28, 28), np.uint8))
+    before, _ = dist.open_source(x)
+    store = finished_relevance_store(tmp_path / "R.zarr")
+    key = dict(dist.layout.RelevanceStore(store).run, input_stamp=before.stamp)
+    group = dist.layout.import_zarr().open_group(str(store), mode="r+")
+    group.attrs[dist.layout.RUN] = key
+    assert dist.layout.finished_store(store, key, False)  # the same samples: done
+    np.save(x, np.ones((4, 28, 28), np.uint8))
+    os.utime(x, ns=(1, 1))  # another modification time, whatever the clock's resolution
+    after, _ = dist.open_source(x)
+    with pytest.raises(ExportError, match="input_stamp"):
+        dist.layout.finished_store(store, dict(key, input_stamp=after.stamp), False)
+    with pytest.raises(DatasetError, match="changed since the run started"):
+        before.read(0, 2)
+    assert after.read(0, 2).sum() == 2 * 28 * 28
