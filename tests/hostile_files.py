@@ -121,3 +121,18 @@ def save_pth_state_dict(path, arrays):
         for key, blob in blobs.items():
             zf.writestr(f"archive/data/{key}", blob)
     return path
+
+
+def save_onnx_bias_chain(path, pairs):
+    """An ONNX chain of ``pairs`` MatMul + Add(bias) pairs on 2 features (identity weights):
+    each Add is folded into the MatMul before it; returns ``path``."""
+    from onnx import helper, numpy_helper  # noqa: PLC0415 (the callers skip without it)
+
+    nodes, prev = [], "x"
+    for i in range(pairs):
+        nodes.append(helper.make_node("MatMul", [prev, "W"], [f"m{i}"], name=f"mm{i}"))
+        nodes.append(helper.make_node("Add", [f"m{i}", "B"], [f"a{i}"], name=f"add{i}"))
+        prev = f"a{i}"
+    inits = [numpy_helper.from_array(np.eye(2, dtype=np.float32), "W"),
+             numpy_helper.from_array(np.zeros(2, np.float32), "B")]
+    return save_onnx_graph(path, nodes, inits, [1, 2], [1, 2])
