@@ -136,3 +136,14 @@ def save_onnx_bias_chain(path, pairs):
     inits = [numpy_helper.from_array(np.eye(2, dtype=np.float32), "W"),
              numpy_helper.from_array(np.zeros(2, np.float32), "B")]
     return save_onnx_graph(path, nodes, inits, [1, 2], [1, 2])
+
+
+def save_onnx_relu_chain(path, relus):
+    """An ONNX chain of ``relus`` Relu nodes and one MatMul on 2 features; returns ``path``."""
+    from onnx import helper, numpy_helper  # noqa: PLC0415 (the callers skip without it)
+
+    nodes = [helper.make_node("Relu", ["x" if i == 0 else f"r{i - 1}"], [f"r{i}"],
+                              name=f"relu{i}") for i in range(relus)]
+    nodes.append(helper.make_node("MatMul", [f"r{relus - 1}", "W"], ["y"], name="out"))
+    W = numpy_helper.from_array(np.eye(2, dtype=np.float32), "W")
+    return save_onnx_graph(path, nodes, [W], [1, 2], [1, 2])

@@ -197,3 +197,35 @@ def test_loading_an_onnx_chain_of_folded_biases_takes_linear_work(tmp_path, monk
     model = onnx_graph.read_onnx_graph(save_onnx_bias_chain(tmp_path / "chain.onnx", pairs))
     assert len(model.nodes) == pairs
     assert reads[0] < 40 * pairs, reads[0]  # was 6.8 M
+
+
+def test_a_graph_of_over_a_thousand_nodes_converts_and_reads_back(tmp_path, capsys):
+    """The native reader took at most 1,000 layers (the toolbox formats' limit), graphs
+    included, while ONNX imports take 100,000 nodes: a graph of 1,101 nodes was converted,
+    exit 0, into a file no command could open."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_relu_chain
+
+    from lrpcore import load_model
+
+    path = save_onnx_relu_chain(tmp_path / "deep.onnx", 1100)
+    out = tmp_path / "deep.npz"
+    assert main(["convert", str(path), str(out)]) == 0, capsys.readouterr().err
+    assert len(load_model(out).nodes) == len(load_model(path).nodes) == 1101
+
+
+def test_convert_refuses_what_the_native_reader_would_refuse(tmp_path, capsys, monkeypatch):
+    """A header beyond the reader's bound (16 MB: a graph of 100,000 long-named nodes) was
+    written; now the writer says so and writes nothing (the bound is made small here)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_relu_chain
+
+    from lrpcore.io import native
+
+    path = save_onnx_relu_chain(tmp_path / "deep.onnx", 100)
+    monkeypatch.setattr(native, "_MAX_HEADER_BYTES", 4096)
+    out = tmp_path / "deep.npz"
+    assert main(["convert", str(path), str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(out) in err and "native format" in err, err
+    assert list(tmp_path.iterdir()) == [path]

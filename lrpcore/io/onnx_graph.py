@@ -37,10 +37,11 @@ from ..graph_layers import (
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from .native import MAX_GRAPH_NODES
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
-MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
+MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 MAX_PAD = 1024
 MAX_SCALE = 1e30
