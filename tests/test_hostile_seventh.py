@@ -229,3 +229,34 @@ def test_convert_refuses_what_the_native_reader_would_refuse(tmp_path, capsys, m
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(out) in err and "native format" in err, err
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_render_does_not_hash_a_huge_file_a_sidecar_names_as_the_model(tmp_path, monkeypatch,
+                                                                       capsys):
+    """With --input FOLDER, render checks the model a relevance sidecar names by its
+    SHA-256: a crafted sidecar naming a huge sparse file (/var/log/lastlog reaches a TB of
+    zeros) kept it hashing for minutes. (This file is sparse: no disk space.)"""
+    import json
+
+    from PIL import Image
+
+    from lrpcore import export
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    huge = tmp_path / "huge.npz"
+    with open(huge, "wb") as fh:
+        fh.truncate(5 << 30)
+    relevance = tmp_path / "R.npy"
+    np.save(relevance, np.random.RandomState(0).rand(2, 28, 28, 1))
+    (tmp_path / "R.npy.json").write_text(json.dumps(
+        {"file": "R.npy", "model": str(huge), "model_sha256": "0" * 64}))
+    hashed = []
+    real = export.sha256_file
+    monkeypatch.setattr(export, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
+    out = tmp_path / "x.png"
+    assert main(["render", str(relevance), "--input", str(folder), "--out", str(out),
+                 "--side-by-side"]) == 0, capsys.readouterr().err
+    assert out.exists() and str(huge) not in hashed
