@@ -260,3 +260,19 @@ def test_render_does_not_hash_a_huge_file_a_sidecar_names_as_the_model(tmp_path,
     assert main(["render", str(relevance), "--input", str(folder), "--out", str(out),
                  "--side-by-side"]) == 0, capsys.readouterr().err
     assert out.exists() and str(huge) not in hashed
+
+
+@pytest.mark.parametrize("sample, words", [(3, "(sample 3)"), (0, "samples 0..5")])
+def test_concepts_of_data_holding_nan_names_the_file(tmp_path, capsys, sample, words):
+    """'lrp concepts' said only 'samples contain NaN or infinite values' (which file? the
+    explained sample, or one of the references?)."""
+    x = np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.float64)
+    x[3, 3, 3] = np.nan
+    path = tmp_path / "digits.npy"
+    np.save(path, x)
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(path), "--layer", "convolution1",
+                 "--sample", str(sample), "--references", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and words in err, err
+    assert not out.exists()
