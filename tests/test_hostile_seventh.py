@@ -123,8 +123,8 @@ def test_an_onnx_file_cut_before_its_opset_is_refused(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and str(path) in err and "opset" in err
 
 
-@pytest.mark.parametrize("dtype, top, warned", [("uint16", 65535, True), ("uint8", 255, False),
-                                                ("float64", 255.0, False)])
+@pytest.mark.parametrize("dtype, top, warned", [("uint16", 65535, True), ("int32", 1000, True),
+                                                ("uint8", 255, False), ("float64", 255.0, False)])
 def test_raw_samples_beyond_the_models_raw_range_are_warned_about(tmp_path, capsys, dtype, top,
                                                                  warned):
     """16-bit images (0…65535) for a model of 8-bit pixels were explained without a word,

@@ -156,7 +156,8 @@ def warn_if_preprocessed(command, path, x, model) -> None:
     """A warning on stderr when INPUT, read as raw images, looks preprocessed already: float
     values within [-1, 1] (the LRP Toolbox's x/127.5 − 1, or x/255) for a model whose raw
     pixels reach 255. Without --raw the scaling would be applied twice, silently. Values
-    beyond the model's raw range (16-bit images for a model of 8-bit pixels) are named too."""
+    of an integer type beyond the model's raw range (16-bit images for a model of 8-bit
+    pixels) are named too."""
     spec = getattr(model, "input_spec", None)
     raw_range = getattr(spec, "raw_range", None)
     if not raw_range or raw_range[1] <= 1.5 or not len(x):
@@ -172,8 +173,9 @@ def warn_if_preprocessed(command, path, x, model) -> None:
         print(f"lrp {command}: warning: {path}: values in [{low:.3g}, {high:.3g}] look "
               f"preprocessed already, while the model's raw input reaches {raw_range[1]:g}; "
               "add --raw to feed them as they are", file=sys.stderr)
-    elif low < raw_range[0] or high > raw_range[1]:
-        # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently
+    elif head.dtype.kind in "iu" and (low < raw_range[0] or high > raw_range[1]):
+        # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently (floats
+        # so large that float32 cannot hold them are refused later, in one line)
         print(f"lrp {command}: warning: {path}: values in [{low:.6g}, {high:.6g}] exceed the "
               f"model's raw input range [{raw_range[0]:g}, {raw_range[1]:g}] (its scaling and "
               "zB's bounds assume it); rescale them, or add --raw to feed them as they are",
