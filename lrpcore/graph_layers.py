@@ -282,11 +282,13 @@ class MeanPool(SumPool):
 @register_layer
 class Affine(LinearMap):
     """y = x·scale + shift per channel (the last axis): a BatchNormalization that no linear
-    layer precedes, so it cannot be folded. LRP treats it as a diagonal linear map; presets give
-    it the ε-rule (1e-6) as they do other parameter-light maps."""
+    layer precedes, so it cannot be folded. Presets and plain rule specs pass relevance through
+    it unchanged, as zennit's composites do (their layer map gives BatchNorm ``Pass``); a
+    per-layer rule naming it treats it as a diagonal linear map."""
 
     kind = "Affine"
     onnx_ops = ("BatchNormalization",)  # one that no linear layer precedes
+    unruled_pass = True  # without a rule of its own relevance passes through (zennit's Pass)
 
     def native_fields(self):
         return {"channels": int(self.scale.size)}
