@@ -35,7 +35,10 @@ class Sigmoid(Activation):
     pass_through = False  # sigmoid(0) = 1/2: a zero border does not stay zero
 
     def forward(self, x, xp):
-        return 1 / (1 + xp.exp(-x))
+        # e^−|x| never overflows: 1/(1 + e^−x) printed numpy's overflow warning (source line
+        # included) on the terminal for inputs below −89 in float32, −710 in float64
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1, e) / (1 + e)
 
     def gradient(self, x, y, g, xp, dtype):
         return g * y * (1 - y)

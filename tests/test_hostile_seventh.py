@@ -276,3 +276,21 @@ def test_concepts_of_data_holding_nan_names_the_file(tmp_path, capsys, sample, w
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and words in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_sigmoid_of_large_negative_inputs_warns_nothing(dtype):
+    """1/(1 + e^−x) overflowed for x below −89 (float32) or −710 (float64): numpy printed its
+    RuntimeWarning with the source line on the terminal of 'lrp explain'."""
+    import warnings
+
+    from lrpcore.graph_activations import Sigmoid
+
+    x = np.array([-1e4, -800.0, -20.0, 0.0, 20.0, 800.0, 1e4], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = Sigmoid().forward(x, np)
+    assert y.dtype == dtype
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(y, 1 / (1 + np.exp(-x)), rtol=1e-6 if dtype == np.float32
+                                   else 1e-15, atol=0)
