@@ -177,7 +177,32 @@ def _finish(tmp, path, before, overwrite) -> None:
     if now != before:
         raise ExportError(f"{path}: was created or replaced by something else while this ran; "
                           "left it alone (nothing written)")
-    os.replace(tmp, path)
+    _rename(tmp, path, before)
+
+
+def _rename(tmp, path, before) -> None:
+    """``tmp`` takes the name ``path``. Where nothing was at ``path`` when the run began, the
+    name is taken only if still free (a hard link, made or refused at once): between the
+    check and a plain rename, a file another run wrote there meanwhile was replaced, and two
+    runs into one new R.npy could leave R.npy of one beside R.npy.json of the other."""
+    if before is not None:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ExportError(f"{path}: was created by something else while this ran; left it "
+                          "alone (nothing written)") from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:  # a full disk, an I/O error: the rename's errors
+            raise
+        os.replace(tmp, path)  # no hard links here (FAT, some network folders): as before
+        return
+    os.unlink(tmp)
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EMLINK, errno.ENOSYS, errno.EXDEV,
+                  getattr(errno, "ENOTSUP", errno.EPERM), getattr(errno, "EOPNOTSUPP", errno.EPERM)}
 
 
 @contextlib.contextmanager
@@ -258,7 +283,7 @@ def _commit(pending) -> None:
             if before is not None and not companion(path):
                 backup = _aside(path, move=False)
             try:
-                os.replace(tmp, path)
+                _rename(tmp, path, before)
             except BaseException:
                 if backup is not None:  # the earlier file is still in place
                     with contextlib.suppress(OSError):

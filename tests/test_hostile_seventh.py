@@ -294,3 +294,24 @@ def test_a_sigmoid_of_large_negative_inputs_warns_nothing(dtype):
     with np.errstate(over="ignore"):
         np.testing.assert_allclose(y, 1 / (1 + np.exp(-x)), rtol=1e-6 if dtype == np.float32
                                    else 1e-15, atol=0)
+
+
+def test_a_file_another_run_writes_between_check_and_rename_is_kept(tmp_path, monkeypatch):
+    """The check that a new output's name is free and the rename that takes it were two
+    steps: a file another run wrote there in between was replaced (two runs into one new
+    R.npy could leave R.npy of one beside R.npy.json of the other). The race is made
+    certain here by hiding the other run's b.bin from the check."""
+    from lrpcore import fileio
+    from lrpcore.errors import ExportError
+
+    theirs = tmp_path / "b.bin"
+    theirs.write_bytes(b"theirs")
+    real = fileio._identity
+    monkeypatch.setattr(fileio, "_identity",
+                        lambda p: None if os.fspath(p) == str(theirs) else real(p))
+    with pytest.raises(ExportError, match="created by something else"):
+        with fileio.staged_writes():
+            fileio.atomic_write_bytes(tmp_path / "a.bin", b"mine", overwrite=False)
+            fileio.atomic_write_bytes(theirs, b"mine", overwrite=False)
+    assert theirs.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin"]  # a.bin undone, no temps
