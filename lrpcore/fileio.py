@@ -194,15 +194,14 @@ def _rename(tmp, path, before) -> None:
         raise ExportError(f"{path}: was created by something else while this ran; left it "
                           "alone (nothing written)") from None
     except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:  # a full disk, an I/O error: the rename's errors
+        if exc.errno in _DISK_ERRORS:  # a rename would fail alike: reported as the rename's
             raise
         os.replace(tmp, path)  # no hard links here (FAT, some network folders): as before
         return
     os.unlink(tmp)
 
 
-_NO_HARD_LINKS = {errno.EPERM, errno.EMLINK, errno.ENOSYS, errno.EXDEV,
-                  getattr(errno, "ENOTSUP", errno.EPERM), getattr(errno, "EOPNOTSUPP", errno.EPERM)}
+_DISK_ERRORS = {errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 @contextlib.contextmanager
