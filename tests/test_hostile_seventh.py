@@ -312,3 +312,15 @@ def test_a_file_another_run_writes_between_check_and_rename_is_kept(tmp_path, mo
             fileio.atomic_write_bytes(theirs, b"mine", overwrite=False)
     assert theirs.read_bytes() == b"theirs"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin"]  # a.bin undone, no temps
+
+
+def test_a_concepts_folder_gets_the_mode_other_outputs_get(tmp_path, capsys):
+    """The folder was made by mkdtemp (mode 0700) and renamed into place: with a umask of
+    022 every other output is readable by the group and others, 'lrp concepts' results were
+    not."""
+    from hostile_files import run_concepts_on_digits
+
+    from lrpcore.fileio import process_umask
+
+    out = run_concepts_on_digits(tmp_path, capsys)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~process_umask()
