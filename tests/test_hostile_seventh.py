@@ -276,21 +276,24 @@ def test_concepts_of_data_holding_nan_names_the_file(tmp_path, capsys, sample, w
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_sigmoid_of_large_negative_inputs_warns_nothing(dtype):
+@pytest.mark.parametrize("kind", ["Sigmoid", "Silu"])
+def test_a_sigmoid_of_large_negative_inputs_warns_nothing(dtype, kind):
     """1/(1 + e^−x) overflowed for x below −89 (float32) or −710 (float64): numpy printed its
     RuntimeWarning with the source line on the terminal of 'lrp explain'."""
     import warnings
 
-    from lrpcore.graph_activations import Sigmoid
+    from lrpcore import graph_activations
 
+    layer = getattr(graph_activations, kind)()
     x = np.array([-1e4, -800.0, -20.0, 0.0, 20.0, 800.0, 1e4], dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        y = Sigmoid().forward(x, np)
-    assert y.dtype == dtype
+        y = layer.forward(x, np)
+        g = layer.gradient(x, y, np.ones_like(x), np, dtype)
+    assert y.dtype == dtype and np.isfinite(g).all()
     with np.errstate(over="ignore"):
-        np.testing.assert_allclose(y, 1 / (1 + np.exp(-x)), rtol=1e-6 if dtype == np.float32
-                                   else 1e-15, atol=0)
+        plain = 1 / (1 + np.exp(-x)) * (x if kind == "Silu" else 1)
+    np.testing.assert_allclose(y, plain, rtol=1e-6 if dtype == np.float32 else 1e-15, atol=0)
 
 
 def test_a_file_another_run_writes_between_check_and_rename_is_kept(tmp_path, monkeypatch):
