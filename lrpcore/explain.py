@@ -108,13 +108,19 @@ def _takes_rule(layer) -> bool:
     return layer.role in RULE_ROLES or layer.role == "merge"
 
 
+def layer_names(layers) -> list[str]:
+    """The name of each analysis layer: a graph's node names, a chain's ``convolution0``,
+    ``rect1``, ... (:func:`lrpcore.model.chain_layer_names`): what 'lrp info' and the
+    explorer's rule table show and per-layer rule keys take."""
+    names = getattr(layers, "names", None)
+    return list(names) if names is not None else chain_layer_names(layers)
+
+
 def layer_indices(layers, key) -> list[int]:
     """Layers a per-layer rule key names: an index, a layer's name or a glob of names — a
     graph's node names (and module paths), a chain's ``convolution0``, ``rect1``, ... as
-    'lrp info' shows them (:func:`lrpcore.model.chain_layer_names`)."""
-    names = getattr(layers, "names", None)
-    if names is None:
-        names = chain_layer_names(layers)
+    'lrp info' shows them (:func:`layer_names`)."""
+    names = layer_names(layers)
     hits = match_layer_key(key, names)
     index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
     # a glob: the layers of it that take rules (an index is range-checked by the caller)
