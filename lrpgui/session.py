@@ -233,6 +233,7 @@ class Session:
         self._cancel("predict")
         with self.state.batch():
             self.state.predictions = None
+            self.state.predicted = None
             self.state.accuracy = None
 
     def missing(self) -> str:
@@ -384,11 +385,25 @@ class Session:
             info=self.export_info(colormap=s.colormap), chunk=int(chunk))
 
     # -- predictions and accuracy -----------------------------------------------------------
+    def add_predicted(self, batch, total) -> None:
+        """Write one batch of predictions (:class:`lrpgui.services.Predicted`) into the
+        dataset's array in place, a fresh one of −1 (unknown) at a job's first batch, and
+        announce the batch (``state.predicted``): each batch costs its own size, where the
+        whole array was copied and compared at every batch."""
+        s = self.state
+        preds = s.predictions
+        if batch.first or preds is None or preds.size != total:
+            preds = np.full(total, -1, dtype=np.int64)
+            s.predictions = preds
+        preds[batch.indices] = batch.classes
+        s.predicted = batch
+
     def accept_predictions(self, predictions) -> int:
         """Store the dataset's predictions and accuracy; returns how many samples could
         not be read (predicted as -1)."""
         with self.state.batch():
-            self.state.predictions = predictions
+            self.state.predictions = predictions  # equal to the batches written: no event
+            self.state.predicted = None
             self.state.accuracy = services.accuracy(predictions, self.state.labels)
         return int(np.count_nonzero(np.asarray(predictions) < 0))
 
