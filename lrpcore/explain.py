@@ -21,7 +21,7 @@ from .layers import Pad
 from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
-from .rules import parse_rule
+from .rules import OVERFLOW_PARAMETER, parse_rule
 from .targets import resolve_classes
 from .text import is_digits
 
@@ -70,10 +70,6 @@ class Context:
     inside: object = None
 
 
-# A rule parameter above this is the likely cause of relevance that is not finite: α, β, γ
-# multiply relevance at every layer (α = 10⁶ overflows float32 through LeNet-5), and an ε
-# beyond float32's range is infinite there. Below it, a division by zero is the cause.
-OVERFLOW_PARAMETER = 1e3
 
 
 def largest_parameter(rules):
