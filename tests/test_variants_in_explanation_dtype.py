@@ -19,9 +19,8 @@ onnx = pytest.importorskip("onnx")
 
 
 def _onnx_model(path):
-    from onnx import helper, numpy_helper
-
     from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.normal(0, 0.7, (3, 1, 3, 3)).astype(np.float32), "W"),
