@@ -440,8 +440,8 @@ class Session:
         s = self.state
         preds = s.predictions
         if batch.first or preds is None or preds.size != total:
-            preds = np.full(total, -1, dtype=np.int64)
-            s.predictions = preds
+            s.predictions = np.full(total, -1, dtype=np.int64)
+            preds = s.predictions  # an equal array held already stays: write into that one
         preds[batch.indices] = batch.classes
         s.predicted = batch
 

@@ -54,3 +54,19 @@ def test_the_window_writes_each_batch_in_place(make_window, qtbot, tmp_path):
     assert final is arrays[-1] and np.all(final >= 0)
     wrong = np.flatnonzero(final != s.labels)
     assert wrong.size and sorted(window.grid.model.dataset_indices()) == list(wrong)
+
+
+def test_a_new_job_writes_into_the_array_the_state_holds():
+    """A job's first batch starts a fresh array of −1; when the state already holds an equal
+    one (a job cancelled before its first batch), the batches go into that one, not into a
+    copy the state never sees."""
+    from lrpgui.session import Session
+    from lrpgui.state import AppState
+
+    session = Session(AppState())
+    s = session.state
+    s.predictions = np.full(6, -1)
+    session.add_predicted(Predicted(np.array([0, 2]), np.array([7, 3]), first=True), 6)
+    assert s.predictions.tolist() == [7, -1, 3, -1, -1, -1]
+    session.add_predicted(Predicted(np.array([5]), np.array([1])), 6)
+    assert s.predictions.tolist() == [7, -1, 3, -1, -1, 1]
