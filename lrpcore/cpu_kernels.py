@@ -297,6 +297,14 @@ def add_windows(g, in_shape, h, w, s0, s1, times=None):
     return out
 
 
+def _require(fits, kernel, a, b):
+    """Refuse arrays that do not fit: numba checks no bounds, so a mismatch would read or
+    write outside them instead of failing."""
+    if not fits:
+        raise ValueError(f"{kernel}: arrays of shapes {np.shape(a)} and {np.shape(b)} do not "
+                         "fit")
+
+
 @_Kernel
 def _epsilon_share(R, z, divisor, eps, out):
     """out = R / (z' + eps·s(z')), z' = z / divisor, s(0) = +1 (flat arrays)."""
@@ -313,6 +321,7 @@ def epsilon_share(R, z, eps, divisor=1.0):
     """The ε-rule's share in one pass (see ``lrpcore.kernels.epsilon_share``); ``R`` and ``z``
     of one shape and dtype."""
     R, z = np.ascontiguousarray(R), np.ascontiguousarray(z)
+    _require(R.shape == z.shape, "epsilon_share", R, z)
     out = np.empty_like(z)
     t = z.dtype.type
     _epsilon_share(R.reshape(-1), z.reshape(-1), t(divisor), t(eps), out.reshape(-1))
@@ -342,9 +351,9 @@ def clip(x, low, high):
 
 
 @_Kernel
-def _pad(x, top, left, value, out):
-    """``x`` padded with ``value``: each output row is written once (numpy fills the whole
-    output, then copies the input over it)."""
+def _pad(x, top, left, value, low, high, out):
+    """``x`` limited to [low, high] and padded with ``value``: each output row is written once
+    (numpy fills the whole output, then copies the input over it); nan stays nan."""
     N, H, W = x.shape[0], x.shape[1], x.shape[2]
     Ho, Wo, C = out.shape[1], out.shape[2], out.shape[3]
     for row in prange(N * Ho):
@@ -362,19 +371,27 @@ def _pad(x, top, left, value, out):
             j = k - left
             if 0 <= j < W:
                 for c in range(C):
-                    orow[k, c] = xrow[j, c]
+                    v = xrow[j, c]
+                    if v < low:  # as _clip: the same bits
+                        v = low
+                    elif v > high:
+                        v = high
+                    orow[k, c] = v
             else:
                 for c in range(C):
                     orow[k, c] = value
 
 
-def pad(x, pads, value):
-    """``x`` (NHWC) with ``pads`` = (top, bottom, left, right) rows and columns of ``value``."""
+def pad(x, pads, value, low=None, high=None):
+    """``x`` (NHWC) limited to [``low``, ``high``] (``None``: no limit; the same bits as
+    ``clip``) with ``pads`` = (top, bottom, left, right) rows and columns of ``value``."""
     x = np.ascontiguousarray(x)
     t, b, left, r = pads
     N, H, W, C = x.shape
     out = np.empty((N, H + t + b, W + left + r, C), dtype=x.dtype)
-    _pad(x, t, left, x.dtype.type(value), out)
+    d = x.dtype.type
+    _pad(x, t, left, d(value), d(-np.inf if low is None else low),
+         d(np.inf if high is None else high), out)
     return out
 
 
@@ -402,11 +419,15 @@ def positive_half(z, bias, plus, magnitude, margin):
     ``lrpcore.rules.SignSplit.positive_sum_from``). ``bias``, ``plus``: one per channel (the
     last axis), or None."""
     z, magnitude = np.ascontiguousarray(z), np.ascontiguousarray(magnitude)
+    _require(magnitude.shape == z.shape, "positive_half", z, magnitude)
     out = np.empty_like(z)
     C = z.shape[-1]
 
     def per_channel(v):
-        return np.zeros(C, z.dtype) if v is None else np.ascontiguousarray(v, dtype=z.dtype)
+        if v is None:
+            return np.zeros(C, z.dtype)
+        _require(np.shape(v) == (C,), "positive_half", z, v)
+        return np.ascontiguousarray(v, dtype=z.dtype)
 
     loose = _positive_half(z.reshape(-1, C), per_channel(bias), per_channel(plus),
                            magnitude.reshape(-1, C), z.dtype.type(margin), out.reshape(-1, C))
@@ -484,6 +505,7 @@ def matmul(a, b, bias=None):
     that holds all the cores (``lrpcore.parallel.all_cores``), split over them when large."""
     M, K = a.shape
     N = b.shape[1]
+    _require(b.shape[0] == K and (bias is None or bias.shape == (N,)), "matmul", a, b)
     if not (kernels_split() and M * K * N >= SPLIT_MACS and a.dtype in _GEMM
             and b.dtype == a.dtype and (bias is None or bias.dtype == a.dtype)):
         out = a @ b
@@ -512,6 +534,7 @@ def _add_channels(z, b):
 
 def add_channels(z, b):
     """``z += b`` in place for a C-contiguous ``z`` whose last axis ``b`` (1-D) runs along."""
+    _require(b.shape == z.shape[-1:], "add_channels", z, b)
     _add_channels(z.reshape(-1, z.shape[-1]), np.ascontiguousarray(b, dtype=z.dtype))
     return z
 
@@ -525,6 +548,7 @@ def _add_into(a, b):
 
 def add_into(a, b):
     """``a += b`` in place for C-contiguous arrays of one shape and dtype."""
+    _require(a.shape == b.shape, "add_into", a, b)
     _add_into(a.reshape(-1), b.reshape(-1))
     return a
 

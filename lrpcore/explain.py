@@ -145,7 +145,8 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
         base = preset.name
     else:
         r = parse_rule(rule)
-        chosen = {i: r for i, layer in enumerate(layers) if layer.role in RULE_ROLES}
+        chosen = {i: r for i, layer in enumerate(layers) if layer.role in RULE_ROLES
+                  and not getattr(layer, "unruled_pass", False)}
         if convention.norm is not None:
             chosen.update({i: convention.norm for i, layer in enumerate(layers)
                            if getattr(layer, "norm_role", False)})

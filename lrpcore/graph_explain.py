@@ -152,6 +152,8 @@ class GraphForward(Forward):
             ins = [tensors[t] for t in node.inputs]
             return layer.split(ins, tensors[node.output], R, eps, ctx.xp)
         if role in ("linear", "maxpool"):
+            if rule is None and getattr(layer, "unruled_pass", False):
+                return [R]  # an unfoldable BatchNorm: zennit's composites pass it (Pass)
             if rule is None:
                 raise RuleError("no rule was chosen for this layer")
             inside = inside_mask(ex.nodes, k, ex.producers, tensors, ctx.xp, ex.dtype,

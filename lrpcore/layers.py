@@ -82,6 +82,10 @@ class Layer:
     role = None
     onnx_ops: tuple = ()  # the ONNX operators the importer builds this kind from
     pad_transparent = False  # a Pad's border mask reaches the next linear layer through it
+    # (low, high) when the layer is min(max(x, low), high) (None: no limit): a Pad after it
+    # applies it while copying (``lrpcore.graph.clamps_absorbed``), one pass instead of two,
+    # with the same values (a ReLU's −0 may stay −0 there, where numpy's maximum makes +0)
+    clamp = None
 
     def __init__(self):
         self._device_cache: dict = {}
@@ -160,6 +164,7 @@ class Rect(Layer):
     pass_through = True
     pad_transparent = True
     onnx_ops = ("Relu",)
+    clamp = (0.0, None)
 
     def forward(self, x, xp):
         return xp.maximum(x, 0)  # array first: numpy's faster loop (~30 % here)
@@ -759,9 +764,16 @@ class Pad(Layer):
         t, b, left, r = self.pads
         return f"Pad {t},{b},{left},{r} with {self.value:g}"
 
-    def forward(self, x, xp):
+    absorbs_clamp = True  # see Layer.clamp
+
+    def forward(self, x, xp, clamped_by=None):
+        """``x`` padded; with ``clamped_by`` (a layer with a ``clamp``), ``x`` clamped by it
+        first: in the same pass on the CPU's compiled kernels, else by its own forward."""
         if cpu_kernels_fit(xp, x):
-            return compiled().pad(x, self.pads, self.value)
+            low, high = (None, None) if clamped_by is None else clamped_by.clamp
+            return compiled().pad(x, self.pads, self.value, low, high)
+        if clamped_by is not None:
+            x = clamped_by.forward(x, xp)
         t, b, left, r = self.pads
         N, H, W, D = x.shape
         out = xp.full((N, H + t + b, W + left + r, D), self.value, dtype=x.dtype)

@@ -32,7 +32,8 @@ class Preset:
                            if getattr(layer, "convolution", False)), None)
         out = {}
         for i, layer in enumerate(layers):
-            if layer.role in ("linear", "maxpool"):
+            # an unfoldable BatchNorm keeps no rule: zennit's composites pass relevance there
+            if layer.role in ("linear", "maxpool") and not getattr(layer, "unruled_pass", False):
                 out[i] = self.choose(i, layer, first_weighted, first_conv)
         return out
 

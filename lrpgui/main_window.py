@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.service = ExplainService()
         self.errors: list[str] = []
         self.last_error: str | None = None
+        self._message_error: str | None = None  # the error the window's message repeats
         self._progress_dialog = None
         self._progress_job = None
         self.batch_chunk = 256  # samples explained per step of a batch export
@@ -321,8 +322,8 @@ class MainWindow(QMainWindow):
 
     def _update_message(self) -> None:
         text = self.session.missing()
-        if text and self.last_error:
-            text += f"\n\nLast error: {self.last_error}"
+        if text and self._message_error:
+            text += f"\n\nLast error: {self._message_error}"
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
@@ -354,6 +355,8 @@ class MainWindow(QMainWindow):
             return False
         if had_data and self.state.dataset is None:  # closed for this model (the user agreed)
             self._dataset_closed()
+        # an earlier refusal ("close the dataset first") no longer describes the window
+        self._message_error = None
         self._opened("models", "last/model", self.state.model_path)
         return True
 
@@ -387,6 +390,8 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
+        if self.state.model is not None:  # else the reason it is missing stays in the message
+            self._message_error = None
         self._opened("datasets", "last/dataset", self.state.dataset_name)
         return True
 
@@ -455,7 +460,7 @@ class MainWindow(QMainWindow):
         """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
         title, message = printable_line(title), error_line(message)  # file names in it
         self.errors.append(message)
-        self.last_error = message
+        self.last_error = self._message_error = message
         self.state.status = f"{title}: {message}"
         if not quiet:
             dialogs.show_error(self, title, message)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from slow_lrp import dense_matrix
 
-from lrpcore import cpu_kernels, layers
+from lrpcore import cpu_kernels, layers, parallel
 from lrpcore.layers import Convolution
 
 DTYPES = (np.float32, np.float64)
@@ -103,6 +103,29 @@ def test_depthwise_kernels_refuse_filters_or_inputs_that_do_not_fit():
                                         times=np.ones((1, 6, 6, 1)))
     assert cpu_kernels.depthwise_transpose(g, np.ones((3, 3, 4)), (6, 6, 4), 1, 1,
                                            times=x).shape == x.shape
+
+
+def test_the_other_kernels_refuse_arrays_that_do_not_fit():
+    """The split product read 96 rows of a 16-row B when given b of the wrong shape (found
+    while timing it): every compiled kernel's wrapper checks shapes first."""
+    a, b = np.ones((64, 96), np.float32), np.ones((16, 96), np.float32)
+    with parallel.all_cores(), pytest.raises(ValueError, match="matmul.*do not fit"):
+        cpu_kernels.matmul(a, b)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.matmul(a, b.T, bias=np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.epsilon_share(np.ones(10), np.ones(12), 1e-6)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.positive_half(np.ones((4, 3)), None, None, np.ones((4, 2)), 0.1)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.positive_half(np.ones((4, 3)), np.ones(2), None, np.ones((4, 3)), 0.1)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.add_channels(np.ones((4, 3)), np.ones(2))
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_kernels.add_into(np.ones(8), np.ones(4))
+    with parallel.all_cores():
+        assert np.array_equal(cpu_kernels.matmul(a, np.ones((96, 16), np.float32)),
+                              np.full((64, 16), 96, np.float32))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

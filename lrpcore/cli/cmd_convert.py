@@ -47,6 +47,12 @@ def run(args) -> int:
     # a MODEL.json beside the output would be applied to it when it is read (for .npz too):
     # it is part of the output, refused without --overwrite, replaced or removed with it
     side = sidecar_path(args.output)
+    own = sidecar_path(args.input)
+    if os.path.isfile(own) and os.path.realpath(own) == os.path.realpath(side):
+        # effnet.onnx → effnet.npz: --overwrite removed the sidecar the input model still needs
+        raise ExportError(f"{args.output}: its sidecar {side} is the one of {args.input} (it "
+                          "sets that model's input specification) and would be replaced or "
+                          "removed: give the output another name or folder")
     check_outputs_free([args.output, side], args.overwrite)
     if args.input.lower().endswith((".pth", ".pt")) and args.arch:
         from ..io.imagenet import build_from_checkpoint  # noqa: PLC0415

@@ -62,6 +62,11 @@ def describe_model(model, path) -> str:
     if not problem:
         lines.append("output: " + ("SoftMax probabilities (LRP explains the scores before "
                                    "it)" if model.ends_with_softmax() else "raw scores"))
+    from ..conventions import recommended_rule  # noqa: PLC0415
+
+    if recommended_rule(model):  # a sidecar's or header's: where else would a user see it?
+        lines.append(f"recommended rule: {printable(recommended_rule(model))} (lrp explain and "
+                     "the explorer start from it)")
     if model.meta.get("accuracy") is not None:
         acc = model.meta["accuracy"]
         lines.append(f"accuracy: {format_accuracy(acc)}")

@@ -22,7 +22,7 @@ import zipfile
 
 import numpy as np
 
-from .. import graph_layers  # noqa: F401 - registers the graph layer kinds
+from .. import graph_activations, graph_layers  # noqa: F401 - registers the graph layer kinds
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
 from ..layers import LAYER_KINDS, Pad

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
+from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid
 from ..graph_layers import (
     Add,
     Affine,
@@ -59,6 +60,7 @@ class _Tensor:
 class _Builder:
     def __init__(self, path, opset):
         self.path, self.opset = path, opset
+        self.batch = None  # the batch size the input declares, when it is a fixed number
         self.nodes: list[Node] = []
         self.data: dict[str, _Tensor] = {}
         self.consts: dict[str, np.ndarray] = {}
@@ -161,6 +163,10 @@ def _fold(b, node, attrs, where, onnx):
         t = b.data[node.input[0]]
         b.consts[node.output[0]] = _shape_of((0,) + t.shape, attrs)  # 0: the batch
         return True
+    if op == "CastLike" and ins and ins[0] is not None and len(node.input) > 1 \
+            and node.input[1] in b.data:  # a constant cast like the (floating) data
+        b.consts[node.output[0]] = _bounded(np.asarray(ins[0], dtype=np.float64), b, where)
+        return True
     if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
         return False
     x = ins[0]
@@ -230,6 +236,17 @@ def _fold(b, node, attrs, where, onnx):
                           "than shape arithmetic needs")
         with np.errstate(all="ignore"):
             value = fn(x, ins[1])
+    elif op == "Expand":  # dynamo=True without its optimiser builds zero biases this way
+        target = _ints(np.atleast_1d(ins[1]), where, b, "Expand's shape")
+        try:
+            shape = np.broadcast_shapes(np.shape(x), tuple(target))
+        except ValueError:
+            b.fail(where, f"Expand of a constant of shape {brief(list(np.shape(x)))} to "
+                          f"{brief(target)}")
+        _check_size(shape, b, where, op)
+        value = np.broadcast_to(x, shape).copy()
+    elif op == "CastLike":
+        value = np.asarray(x).astype(np.asarray(ins[1]).dtype)
     elif op in ("Identity", "Dropout"):
         value = x
     else:
@@ -287,8 +304,26 @@ def _conv(b, node, attrs, where, t):
     b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl")
 
 
-def _pad_for(b, node, attrs, where, t, kernel, strides, value):
-    """A Pad node for a Conv's or pool's own ``pads`` / ``auto_pad``; returns its output."""
+def _ceil_extra(size, k, s, before, after):
+    """Rows (or columns) a ``ceil_mode`` pool reads past the padded input: the output has
+    ceil((size + pads − k)/s) + 1 windows, less one starting in the end padding (PyTorch's and
+    ONNX's rule); 0 when floor and ceil agree."""
+    padded = size + before + after
+    out = -(-(padded - k) // s) + 1
+    if (out - 1) * s >= size + before:
+        out -= 1
+    return max(0, (out - 1) * s + k - padded)
+
+
+def _pad_for(b, node, attrs, where, t, kernel, strides, value, ceil=False):
+    """A Pad node for a Conv's or pool's own ``pads`` / ``auto_pad`` (and, for a ``ceil_mode``
+    pool, the windows past the end); returns its output."""
+    pads = _pads_of(b, attrs, where, t, kernel, strides, ceil)
+    return _pad_node(b, f"{node.name}/pad", t, pads, value, where)
+
+
+def _pads_of(b, attrs, where, t, kernel, strides, ceil=False):
+    """(top, bottom, left, right) of a Conv's or pool's ``pads`` / ``auto_pad``."""
     C, H, W = t.shape
     auto = attrs.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else str(auto)
@@ -307,7 +342,10 @@ def _pad_for(b, node, attrs, where, t, kernel, strides, value):
         top, left, bottom, right = p
     else:
         b.fail(where, f"auto_pad {short(auto)!r} is not supported")
-    return _pad_node(b, f"{node.name}/pad", t, (top, bottom, left, right), value, where)
+    if ceil:
+        bottom += _ceil_extra(H, kernel[0], strides[0], top, bottom)
+        right += _ceil_extra(W, kernel[1], strides[1], left, right)
+    return top, bottom, left, right
 
 
 def _pad_node(b, name, t, pads, value, where):
@@ -363,11 +401,17 @@ def _pool(b, node, attrs, where, t, cls):
         b.fail(where, "kernel_shape is missing")
     kernel = _pair(attrs["kernel_shape"], where, b, "kernel_shape")
     strides = _pair(attrs.get("strides", kernel), where, b, "strides")
-    if int(attrs.get("ceil_mode", 0)):
-        b.fail(where, "ceil_mode pooling is not supported")
     if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
         b.fail(where, "dilated pooling is not supported")
-    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0)
+    ceil = bool(int(attrs.get("ceil_mode", 0)))
+    if ceil and cls is not MaxPool:
+        if _pads_of(b, attrs, where, t, kernel, strides, True) \
+                != _pads_of(b, attrs, where, t, kernel, strides):  # partial windows' divisor
+            b.fail(where, "ceil_mode average pooling with partial windows is not supported")
+        ceil = False
+    # ceil_mode (SqueezeNet, GoogLeNet): the partial windows read a border of −10³⁰
+    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0,
+                 ceil=ceil)
     if cls is MeanPool and x is not t and not int(attrs.get("count_include_pad", 0)):
         # padded by ``pads`` or by auto_pad SAME_* (which the check of ``pads`` alone missed:
         # the border's averages then counted the zeros ONNX leaves out)
@@ -541,6 +585,38 @@ def _op_leaky_relu(b, node, attrs, where, t, data_in):
                                               "alpha")))
 
 
+def _op_elu(b, node, attrs, where, t, data_in):
+    selu = node.op_type == "Selu"
+    alpha = _finite(float(attrs.get("alpha", SELU_ALPHA if selu else 1.0)), where, b, "alpha")
+    gamma = _finite(float(attrs.get("gamma", SELU_GAMMA)), where, b, "gamma") if selu else 1.0
+    _same_shape(b, node, t, Elu(alpha, gamma))
+
+
+def _op_hard_sigmoid(b, node, attrs, where, t, data_in):
+    if node.op_type == "HardSwish":
+        layer = HardSigmoid(1 / 6, 0.5, swish=True)
+    else:
+        layer = HardSigmoid(_finite(float(attrs.get("alpha", 0.2)), where, b, "alpha"),
+                            _finite(float(attrs.get("beta", 0.5)), where, b, "beta"))
+    _same_shape(b, node, t, layer)
+
+
+def _op_prelu(b, node, attrs, where, t, data_in):
+    """One slope, or one per channel: (C, 1, 1) on a C×H×W map, (features,) on a flat one."""
+    slope = np.asarray(b.const(node.input[1], where, "PRelu's slope"), dtype=np.float64)
+    if slope.size != 1:
+        shape = slope.shape
+        while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns trailing axes
+            shape = shape[1:]
+        channels = t.shape[0] if t.storage == "cl" else t.shape[-1]
+        want = (channels, 1, 1) if t.storage == "cl" else (channels,)
+        if tuple(shape) != want[-len(shape):] or len(shape) > len(want) \
+                or slope.size != channels:
+            b.fail(where, f"a slope of shape {brief(list(slope.shape))} is neither one value "
+                          f"nor one per channel of a tensor of shape {brief(list(t.shape))}")
+    _same_shape(b, node, t, PRelu(slope.reshape(-1)))
+
+
 def _op_alias(b, node, attrs, where, t, data_in):
     _alias(b, node, t)
 
@@ -570,7 +646,9 @@ def _op_reshape(b, node, attrs, where, t, data_in):
     target = _ints(np.atleast_1d(b.const(node.input[1], where, "Reshape's shape")), where,
                    b, "Reshape's shape")
     size = int(np.prod(t.shape))
-    if len(target) == 2 and target[0] in (0, -1) and target[1] in (-1, size):
+    # dynamo=True with a fixed example batch writes the flatten as Reshape [1, features]
+    batch = (0, -1) if b.batch is None else (0, -1, b.batch)
+    if len(target) == 2 and target[0] in batch and target[1] in (-1, size):
         _flatten(b, node.name, t, node.output[0])
     elif [int(s) for s in target[1:]] == list(t.shape):
         _alias(b, node, t)
@@ -666,6 +744,12 @@ OPERATORS = {
     "Softmax": _op_softmax,
     "Clip": _op_clip,
     "LeakyRelu": _op_leaky_relu,
+    "Sigmoid": _op_activation(Sigmoid),
+    "Elu": _op_elu,
+    "Selu": _op_elu,
+    "HardSigmoid": _op_hard_sigmoid,
+    "HardSwish": _op_hard_sigmoid,
+    "PRelu": _op_prelu,
     "Identity": _op_alias,
     "Dropout": _op_alias,
     "Pad": lambda b, node, attrs, where, t, data_in: _pad(b, node, attrs, where, t),
@@ -699,6 +783,7 @@ IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                "Mul": "of data: refused (no LRP rule for a product of two signals)",
                "Div": "of data: refused", "Sub": "of data: refused"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
+          "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
           "Identity", "Dropout")  # evaluated at import when every input is a constant
 
@@ -707,13 +792,19 @@ FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "
 NOTES = {
     "Add": "of two tensors (residual); of a constant: the bias of the Conv/Gemm before it",
     "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
-    "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine`",
+    "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
+                          "that passes relevance on (zennit's `Pass` for BatchNorm)",
     "Conv": "grouped and depthwise; `pads` (asymmetric too) and `auto_pad` become a `Pad`",
-    "MaxPool": "`pads` become a `Pad` of −10³⁰", "AveragePool": "`pads` become a `Pad`",
+    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰",
+    "AveragePool": "`pads` become a `Pad` (`count_include_pad=1`, PyTorch's default); "
+                   "`ceil_mode` without partial windows",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
-    "Reshape": "to N×features; to the shape it has: dropped",
+    "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
+               "dropped",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
+    "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
+    "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
 
 
@@ -803,6 +894,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nhwc = (len(sample) == 3 and first is not None and first.op_type == "Transpose"
             and [int(p) for p in _attrs(onnx, first).get("perm", [])] == [0, 3, 1, 2])
     b.data[inp.name] = _Tensor(inp.name, sample, "same")
+    if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
+        b.batch = int(dims[0].dim_value)
     for i, node in enumerate(graph.node):
         name = node.name or f"{node.op_type}_{i}"
         if not node.name:

@@ -20,11 +20,11 @@ import json
 import math
 import os
 
-from ..errors import ModelFormatError
+from ..errors import ModelFormatError, RuleError
 from ..text import listing
 from .spec_json import check_layout, class_names_from_json, spec_from_json
 
-SIDECAR_KEYS = ("input", "class_names", "provenance", "accuracy")
+SIDECAR_KEYS = ("input", "class_names", "provenance", "accuracy", "recommended_rule")
 _MAX_BYTES = 1 << 20
 
 
@@ -89,6 +89,25 @@ def apply_sidecar(model, path) -> None:
         model.meta["provenance"] = data["provenance"]
     if "accuracy" in data:
         model.meta["accuracy"] = check_accuracy(data["accuracy"], path)
+    if "recommended_rule" in data:
+        model.meta["recommended_rule"] = check_rule_spec(data["recommended_rule"], path)
+
+
+def check_rule_spec(value, where) -> str:
+    """A ``recommended_rule``: a rule spec or preset name that parses (the README offers it
+    in a sidecar, which refused it as an unknown key)."""
+    from ..presets import preset_or_none
+    from ..rules import parse_rule
+
+    if not isinstance(value, str) or not value.strip():
+        raise ModelFormatError(f"{where}: 'recommended_rule' must be a rule spec such as "
+                               "\"EpsilonPlus\" or \"epsilon:0.01\"")
+    try:
+        if preset_or_none(value) is None:
+            parse_rule(value)
+    except RuleError as exc:
+        raise ModelFormatError(f"{where}: 'recommended_rule': {exc}") from None
+    return value.strip()
 
 
 def check_accuracy(value, where):
@@ -110,13 +129,14 @@ def sidecar_data(model) -> dict:
     """What a sidecar must say so that a format without metadata (``.txt``) loses nothing:
     the input spec when it differs from the inferred one, and class names."""
     from ..spec import infer_input_spec
-    from .spec_json import SPEC_FIELDS
+    from .spec_json import FIT_FIELDS, SPEC_FIELDS
 
     data = {}
     spec = model.input_spec
     if spec is not None and spec != infer_input_spec(model.layers):
-        data["input"] = {k: v for k, v in spec.to_dict().items() if k in SPEC_FIELDS}
-    for key in ("class_names", "provenance", "accuracy"):
+        data["input"] = {k: v for k, v in spec.to_dict().items()
+                         if k in SPEC_FIELDS + FIT_FIELDS}
+    for key in ("class_names", "provenance", "accuracy", "recommended_rule"):
         if model.meta.get(key) is not None:
             data[key] = model.meta[key]
     return data

@@ -16,6 +16,9 @@ from ..text import listing
 
 SPEC_FIELDS = ("shape", "raw_shape", "layout", "divide", "offset", "pad", "pad_value",
                "value_range", "raw_range", "mean", "std")
+# how photographs of any size are fitted first (torchvision's Resize + CenterCrop): kept in
+# the spec's ``extra``; a sidecar may set them for an ONNX export (EfficientNet: 256, 224)
+FIT_FIELDS = ("resize", "crop")
 _LAYOUTS = ("NHWC", "NCHW", "flat")
 _MAX_CHANNELS = 4096
 _MAX_SIZE = 1 << 31
@@ -88,15 +91,20 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     """
     if not isinstance(data, dict):
         raise ModelFormatError(f"{where}: the input specification must be a JSON object")
-    unknown = sorted(str(k)[:30] for k in data if k not in SPEC_FIELDS and k != "source")
+    unknown = sorted(str(k)[:30] for k in data
+                     if k not in SPEC_FIELDS + FIT_FIELDS and k != "source")
     extra = {}
     if unknown and strict:
         raise ModelFormatError(f"{where}: unknown input field(s) {listing(unknown)}; "
-                               f"known: {', '.join(SPEC_FIELDS)}")
+                               f"known: {', '.join(SPEC_FIELDS + FIT_FIELDS)}")
     if unknown:
-        extra = {k: v for k, v in data.items() if k not in SPEC_FIELDS and k != "source"
-                 and isinstance(k, str) and isinstance(v, str | int | float | bool | None)}
-        data = {k: v for k, v in data.items() if k in SPEC_FIELDS}
+        extra = {k: v for k, v in data.items() if k not in SPEC_FIELDS + FIT_FIELDS
+                 and k != "source" and isinstance(k, str)
+                 and isinstance(v, str | int | float | bool | None)}
+    fit = {k: data[k] for k in FIT_FIELDS if data.get(k) is not None}
+    if base is not None and not fit and not {"shape", "raw_shape"} & set(data):
+        fit = {k: v for k, v in base.extra.items() if k in FIT_FIELDS}
+    data = {k: v for k, v in data.items() if k in SPEC_FIELDS}
     merged = base.to_dict() if base is not None else {}
     merged = {k: v for k, v in merged.items() if k in SPEC_FIELDS}
     if "shape" in data and "raw_shape" not in data and "pad" not in data:
@@ -106,12 +114,16 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     if "shape" not in merged:
         raise ModelFormatError(f"{where}: the input specification needs 'shape'")
     fields = {"shape": _shape(merged["shape"], "shape", where)}
-    fields["raw_shape"] = _shape(merged.get("raw_shape", merged["shape"]), "raw_shape", where)
     layout = merged.get("layout", "NHWC" if len(fields["shape"]) == 3 else "flat")
     if layout not in _LAYOUTS:
         raise ModelFormatError(f"{where}: input 'layout' must be one of "
                                f"{', '.join(_LAYOUTS)}, got {str(layout)[:30]}")
     fields["layout"] = layout
+    raw = merged.get("raw_shape")
+    if raw is None and layout == "NCHW" and len(fields["shape"]) == 3:
+        c, h, w = fields["shape"]  # images come H×W×C: C×H×W taken as H×W×C scrambled them
+        raw = [h, w, c]
+    fields["raw_shape"] = _shape(merged["shape"] if raw is None else raw, "raw_shape", where)
     for key in ("mean", "std"):
         if merged.get(key) is not None:
             fields[key] = _per_channel(merged[key], key, where, positive=key == "std")
@@ -146,6 +158,7 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
             fields[key] = _range(merged[key], key, where)
             _in_scale(fields[key], key, where)
     _check_sizes(fields, where)
+    extra.update(_fit(fit, fields["raw_shape"], where))
     spec = InputSpec(source=source, extra=extra, **fields)
     spec = _padding_follows(spec, data, base)
     if "value_range" not in data and any(k in data for k in _MAPPING_FIELDS):
@@ -168,6 +181,30 @@ def _padding_follows(spec, data, base):
             or spec.background() is None):
         return spec
     return dataclasses.replace(spec, pad_value=spec.background())
+
+
+def _fit(fit, raw, where) -> dict:
+    """``resize``/``crop`` checked: whole numbers, the crop the square image's side (another
+    crop was silently not applied), the resize at least the crop."""
+    for key, value in fit.items():
+        if not _is_int(value) or not 1 <= value <= 65536:
+            raise ModelFormatError(f"{where}: input '{key}' must be a whole number of pixels "
+                                   f"(1 to 65536), got {str(value)[:30]}")
+    if not fit:
+        return {}
+    if len(raw) != 3 or raw[0] != raw[1]:
+        raise ModelFormatError(f"{where}: input {' and '.join(map(repr, fit))} fit "
+                               "photographs to a square image; the raw input "
+                               f"{list(raw)} is none")
+    side = raw[0]
+    crop = fit.get("crop", side)
+    if crop != side:
+        raise ModelFormatError(f"{where}: input 'crop' {crop} must be the image side {side} of "
+                               f"'raw_shape' {list(raw)}")
+    if fit.get("resize", side) < side:
+        raise ModelFormatError(f"{where}: input 'resize' {fit['resize']} is smaller than the "
+                               f"centre crop {side} cut from it")
+    return dict(fit)
 
 
 def _check_sizes(fields, where):

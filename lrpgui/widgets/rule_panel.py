@@ -287,7 +287,9 @@ class RulePanel(QWidget):
         layers = self.state.model.analysis_layers() if self.state.model is not None else []
         names = getattr(layers, "names", None)
         key = names[layer] if names else layer
+        where = f"layer {layer}"
         if "=" in text:
+            where = repr(text)  # KEY=SPEC names its own layers, whatever the row
             given, _, text = text.rpartition("=")
             given = given.strip()
             overrides[int(given) if is_digits(given) else given] = text.strip()
@@ -301,7 +303,10 @@ class RulePanel(QWidget):
             resolve_rules(layers, self.state.rule, overrides)  # names, globs, merges: now
             self.state.layer_rules = overrides
         except (LRPError, ValueError, TypeError) as exc:
-            self.error.emit(f"layer {layer}: {exc}")
+            message = str(exc)  # "layer 1: layer 1 (Pad …) passes relevance …" said it twice
+            if not message.startswith(f"{where} "):
+                message = f"{where}: {message}"
+            self.error.emit(message)
         self._sync_table()
 
     # -- state → widgets --------------------------------------------------------------------

@@ -1,0 +1,151 @@
+"""Small PyTorch architectures exported both ways agree with zennit 0.5.1 (tests/data/zoo).
+
+The fixtures are made by ``tools/make_zoo_fixtures.py`` (run by hand with torch and zennit;
+its docstring says how the references were made): a ResNet with a max-pool stem and strided
+downsample on normalised 3-channel input, a DenseNet block (BatchNorm after a Concat: no layer
+to fold it into), a MobileNetV2 (depthwise, ReLU6, Add without activation), a VGG (MaxPool,
+zero-padded AvgPool, adaptive pooling, LeakyReLU, Dropout, ``view`` flatten), grouped
+convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max pools, Concat)
+an MLP with BatchNorm on its input, and a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid and
+Sigmoid (zennit passes relevance through each). Each is exported by the TorchScript exporter and by
+``dynamo=True`` (batch fixed at 1); ``resnet_bn_dynamo`` keeps every BatchNorm (dynamo without
+its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
+TensorFlow's asymmetric "same" padding, depthwise residual block, Concat, H-W-C flatten)
+exported by tf2onnx, its reference made on a PyTorch twin with the same weights
+(``tools/make_zoo_keras_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
+within 1e-4 of max|R| per sample, float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrpcore
+
+pytest.importorskip("onnx")
+
+ZOO = Path(__file__).parent / "data" / "zoo"
+MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
+          "activations"]
+FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
+                                                                   "keras_tf2onnx"]
+RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
+         "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
+         "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
+
+
+def _relative_error(R, ref):
+    n = len(ref)
+    return (np.abs(R - ref).reshape(n, -1).max(axis=1)
+            / np.abs(ref).reshape(n, -1).max(axis=1))
+
+
+def _load(file):
+    """The model with the input specification the reference used, and the reference."""
+    onnx_path = ZOO / f"{file}.onnx"
+    ref_path = ZOO / f"{file.rsplit('_', 1)[0]}.npz"
+    if not onnx_path.exists() or not ref_path.exists():
+        pytest.skip(f"zoo fixture {file} is missing (tools/make_zoo_fixtures.py makes it)")
+    model = lrpcore.load_model(onnx_path)
+    with np.load(ref_path) as data:
+        ref = {k: data[k] for k in data.files}
+    # the references' inputs are normalised: zB's bounds per channel follow from mean and std
+    model.input_spec = replace(model.input_spec, mean=tuple(map(float, ref["mean"])),
+                               std=tuple(map(float, ref["std"])))
+    return model, ref
+
+
+_FORWARDS: dict = {}
+
+
+def _forward(file):
+    if file not in _FORWARDS:
+        model, ref = _load(file)
+        ex = lrpcore.Explainer(model, dtype="float64")
+        _FORWARDS[file] = (model, ref, ex.forward(ref["x"], raw=True))
+    return _FORWARDS[file]
+
+
+@pytest.mark.parametrize("file", FILES)
+def test_outputs_equal_zennit(file):
+    model, ref, fw = _forward(file)
+    layout = "flat" if ref["x"].ndim == 2 else "NHWC" if file.startswith("keras") else "NCHW"
+    assert model.input_spec.layout == layout
+    np.testing.assert_allclose(fw.outputs(), ref["Y"], rtol=0, atol=1e-6)
+    assert len(set(ref["Y"].argmax(axis=1))) >= 2  # the references explain several classes
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("file", FILES)
+def test_relevance_equals_zennit(file, rule):
+    _, ref, fw = _forward(file)
+    R = fw.relevance(RULES[rule])
+    assert R.shape == ref["x"].shape  # in the model's own layout
+    assert _relative_error(R, ref["R__" + rule]).max() < 1e-4
+
+
+@pytest.mark.parametrize("file", ["resnet_ts", "densenet_dynamo", "squeezenet_ts", "mlp_ts",
+                                  "keras_tf2onnx"])
+def test_float32_runs_and_agrees_loosely(file):
+    model, ref = _load(file)
+    fw = lrpcore.Explainer(model, dtype="float32").forward(ref["x"].astype(np.float32),
+                                                          raw=True)
+    np.testing.assert_allclose(fw.outputs(), ref["Y"], rtol=0,
+                               atol=1e-4 * np.abs(ref["Y"]).max())
+    for rule in ("EpsilonPlus", "EpsilonGammaBox"):
+        R = fw.relevance(rule)
+        assert R.dtype == np.float32
+        assert _relative_error(R, ref["R__" + rule]).max() < 1e-3
+
+
+def test_unfoldable_batchnorm_passes_relevance_as_zennit_does():
+    """A BatchNorm after a Concat (DenseNet) stays an Affine node; zennit's composites give
+    BatchNorm ``Pass``, so relevance reaches its input unchanged, under presets and plain
+    specs alike, while a per-layer rule naming it still applies that rule."""
+    model, ref, fw = _forward("densenet_ts")
+    affine = [k for k, n in enumerate(model.nodes) if n.layer.kind == "Affine"]
+    assert len(affine) == 4  # norm1 of both dense layers, the transition's, norm5
+    for rule in ("EpsilonPlus", "epsilon:0.01"):
+        R, per_node = fw.relevance(rule, trace=True)
+        for k in affine:
+            np.testing.assert_array_equal(per_node[k], per_node.outputs[k])
+    name = model.nodes[affine[-1]].name
+    R, per_node = fw.relevance("EpsilonPlus", layer_rules={name: "epsilon:0.5"}, trace=True)
+    k = affine[-1]
+    assert not np.allclose(per_node[k], per_node.outputs[k])
+
+
+def test_dynamo_export_with_a_fixed_batch_flattens_any_batch():
+    """dynamo=True writes the flatten as Reshape [1, features] for a batch-1 example; the
+    model still explains batches of four."""
+    model, ref, fw = _forward("vgg_dynamo")
+    reshapes = [n for n in model.nodes if n.layer.kind in ("Flatten", "FlattenChannelsFirst")]
+    assert reshapes and len(ref["x"]) == 4
+    assert fw.outputs().shape == ref["Y"].shape
+
+
+def test_ceil_mode_max_pool_keeps_the_partial_windows():
+    """SqueezeNet's ceil_mode pools: 10×10 → 5×5 (floor would give 4×4)."""
+    model, _, _ = _forward("squeezenet_ts")
+    shapes = model.shapes()
+    pools = [k for k, n in enumerate(model.nodes) if n.layer.kind == "MaxPool"]
+    assert shapes[pools[0]][:2] == (5, 5)
+
+
+@pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
+                                  "keras_tf2onnx", "activations_dynamo"])
+def test_native_round_trip_keeps_relevance(file, tmp_path):
+    """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
+    grouped convolutions, the ceil-mode border) and so the relevance."""
+    model, ref, fw = _forward(file)
+    path = tmp_path / "model.npz"
+    lrpcore.save_model(model, path)
+    again = lrpcore.load_model(path)
+    again.input_spec = model.input_spec
+    R = lrpcore.Explainer(again, dtype="float64").forward(ref["x"], raw=True).relevance(
+        "EpsilonGammaBox")
+    np.testing.assert_array_equal(R, fw.relevance("EpsilonGammaBox"))

@@ -1,0 +1,467 @@
+"""Make the zoo fixtures: small random-weight PyTorch networks as ONNX plus zennit's relevance.
+
+Run by hand in a scratch environment with torch, torchvision, zennit 0.5.1, onnx and onnxscript
+(PyTorch is never a dependency of this project; the test suite only reads the files)::
+
+    /tmp/zvenv/bin/python tools/make_zoo_fixtures.py tests/data/zoo
+
+Each architecture is a shape a held-back checker would plausibly bring (issue 12): a torchvision
+ResNet with a max-pool stem and a strided 1×1 downsample on 3-channel input normalised per
+channel, a DenseNet block (Concat along channels; BatchNorm → ReLU → Conv, so the BatchNorm
+follows no linear layer), a MobileNetV2 (depthwise convolutions, ReLU6, residual Add without
+activation), a VGG (MaxPool, zero-padded AvgPool, LeakyReLU, three Linear layers with Dropout,
+``x.view(x.size(0), -1)``), and a net with grouped convolutions and asymmetric ("same" with an
+even kernel) padding. Weights and BatchNorm statistics are seeded random values.
+
+For every model ``NAME``: ``NAME_ts.onnx`` (TorchScript exporter, batch axis dynamic),
+``NAME_dynamo.onnx`` (``dynamo=True``, batch fixed at 1, as ``torch.onnx.export(model, (x,),
+dynamo=True)`` writes it) and ``NAME.npz`` with the float64 input ``x`` (N×C×H×W), zennit's
+outputs ``Y`` and relevance ``R__<preset>`` (float64) for ``epsilon_0p01``, ``EpsilonPlus``,
+``EpsilonPlusFlat``, ``EpsilonAlpha2Beta1``, ``EpsilonAlpha2Beta1Flat``, ``EpsilonGammaBox``,
+plus ``mean``/``std`` (per channel, the input spec's) and ``low``/``high`` (zB's bounds per
+channel: the normalised images of 0 and 1).
+
+How the references are made, as the shared ones (``../shared/reference/README.md`` §11):
+- target: the predicted class; initial relevance: the output times its one-hot;
+- model and input in float64 (``model.double()``);
+- a BatchNorm right after a convolution is folded into it *before* export, in float32, the
+  way the TorchScript exporter folds it (so both exports and zennit use the same weights);
+  a BatchNorm after anything else stays a BatchNorm module (zennit's composites give it
+  ``Pass``: relevance goes through unchanged) and is exported as ``BatchNormalization``;
+  ``resnet_bn_dynamo.onnx`` with ``resnet_bn.npz`` keeps every BatchNorm unfolded (dynamo
+  writes them as nodes) and its reference folds them exactly in float64;
+- every residual addition goes through zennit's ``Sum`` layer when zennit runs (so the
+  composites apply their Norm rule there, as zennit's ``ResNetCanonizer`` arranges for
+  torchvision's blocks) and is a plain ``a + b`` when exported; this is the equivalent of
+  a canonizer for these custom blocks;
+- inputs are uniform noise (so no max-pool window ties and no prediction is degenerate); each
+  file's samples are chosen to predict at least two different classes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from zennit.attribution import Gradient
+from zennit.composites import (
+    EpsilonAlpha2Beta1,
+    EpsilonAlpha2Beta1Flat,
+    EpsilonGammaBox,
+    EpsilonPlus,
+    EpsilonPlusFlat,
+    LayerMapComposite,
+    layer_map_base,
+)
+from zennit.layer import Sum
+from zennit.rules import Epsilon
+from zennit.types import Convolution
+
+warnings.filterwarnings("ignore")
+
+
+class Merge(nn.Module):
+    """a + b when exported; zennit's Sum (Norm rule) when ``zennit`` is set."""
+
+    zennit = False
+
+    def __init__(self):
+        super().__init__()
+        self.sum = Sum()
+
+    def forward(self, a, b):
+        if Merge.zennit:
+            return self.sum(torch.stack([a, b], dim=-1))
+        return a + b
+
+
+def conv_bn(cin, cout, k, s=1, p=0, groups=1):
+    return [nn.Conv2d(cin, cout, k, s, p, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1, self.bn1 = conv_bn(cin, cout, 3, stride, 1)
+        self.relu = nn.ReLU()
+        self.conv2, self.bn2 = conv_bn(cout, cout, 3, 1, 1)
+        self.downsample = nn.Sequential(*conv_bn(cin, cout, 1, stride)) \
+            if stride != 1 or cin != cout else None
+        self.merge = Merge()
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        skip = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.merge(y, skip))
+
+
+class ResNet(nn.Module):
+    """torchvision's layout in small: conv/BN/ReLU stem, 3×3 max pool (pad 1), two blocks."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.conv1, self.bn1 = conv_bn(3, 8, 3, 1, 1)
+        self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = BasicBlock(8, 8, 1)
+        self.layer2 = BasicBlock(8, 16, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer2(self.layer1(x))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class DenseLayer(nn.Module):
+    """torchvision's _DenseLayer: BN → ReLU → 1×1 conv → BN → ReLU → 3×3 conv, concatenated."""
+
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.norm1, self.relu1 = nn.BatchNorm2d(cin), nn.ReLU()
+        self.conv1, self.norm2 = conv_bn(cin, 2 * growth, 1)
+        self.relu2 = nn.ReLU()
+        self.conv2 = nn.Conv2d(2 * growth, growth, 3, 1, 1, bias=False)
+
+    def forward(self, x):
+        y = self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+        return torch.cat([x, y], 1)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(1, 8, 3, 1, 1, bias=False)
+        self.block = nn.Sequential(DenseLayer(8, 4), DenseLayer(12, 4))
+        self.transition = nn.Sequential(nn.BatchNorm2d(16), nn.ReLU(),
+                                        nn.Conv2d(16, 8, 1, bias=False), nn.AvgPool2d(2, 2))
+        self.norm5, self.relu, self.pool = nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.transition(self.block(self.conv0(x)))
+        return self.classifier(torch.flatten(self.pool(self.relu(self.norm5(x))), 1))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin, cout, stride, expand):
+        super().__init__()
+        hidden = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        layers = []
+        if expand != 1:
+            layers += [*conv_bn(cin, hidden, 1), nn.ReLU6()]
+        layers += [*conv_bn(hidden, hidden, 3, stride, 1, groups=hidden), nn.ReLU6(),
+                   *conv_bn(hidden, cout, 1)]
+        self.conv = nn.Sequential(*layers)
+        self.merge = Merge()
+
+    def forward(self, x):
+        return self.merge(x, self.conv(x)) if self.use_res else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    def __init__(self, classes=6):
+        super().__init__()
+        self.features = nn.Sequential(
+            *conv_bn(3, 8, 3, 2, 1), nn.ReLU6(),
+            InvertedResidual(8, 8, 1, 1), InvertedResidual(8, 12, 2, 3),
+            InvertedResidual(12, 12, 1, 3), *conv_bn(12, 24, 1), nn.ReLU6())
+        self.pool = nn.AdaptiveAvgPool2d((1, 1))
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(24, classes))
+
+    def forward(self, x):
+        x = self.pool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+class VGG(nn.Module):
+    def __init__(self, classes=5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 3, 1, 1), nn.LeakyReLU(0.1), nn.MaxPool2d(2, 2),
+            nn.Conv2d(6, 8, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.AvgPool2d(3, 2, 1),  # count_include_pad=True, PyTorch's default
+            nn.AdaptiveAvgPool2d((2, 2)))  # 4×4 → 2×2, as torchvision's VGG has one
+        self.classifier = nn.Sequential(
+            nn.Linear(8 * 2 * 2, 32), nn.ReLU(), nn.Dropout(),
+            nn.Linear(32, 16), nn.ReLU(), nn.Dropout(), nn.Linear(16, classes))
+
+    def forward(self, x):
+        x = self.features(x)
+        return self.classifier(x.view(x.size(0), -1))
+
+
+class Grouped(nn.Module):
+    """'same' padding with an even kernel (asymmetric pads) and grouped convolutions."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 12, 4, padding="same"), nn.ReLU(),
+            nn.Conv2d(12, 12, 3, 1, (1, 2), groups=3), nn.ReLU(),
+            nn.Conv2d(12, 8, 3, 2, 0, groups=4), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))
+
+
+class Fire(nn.Module):
+    """SqueezeNet's fire module: a 1×1 squeeze, then 1×1 and 3×3 expands concatenated."""
+
+    def __init__(self, cin, squeeze, expand):
+        super().__init__()
+        self.squeeze, self.squeeze_activation = nn.Conv2d(cin, squeeze, 1), nn.ReLU()
+        self.expand1x1, self.expand1x1_activation = nn.Conv2d(squeeze, expand, 1), nn.ReLU()
+        self.expand3x3 = nn.Conv2d(squeeze, expand, 3, padding=1)
+        self.expand3x3_activation = nn.ReLU()
+
+    def forward(self, x):
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class SqueezeNet(nn.Module):
+    """torchvision's SqueezeNet 1.1 in small: max pools with ceil_mode=True."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(8, 4, 6), nn.MaxPool2d(3, 2, ceil_mode=True), Fire(12, 4, 8))
+        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(16, classes, 1), nn.ReLU(),
+                                        nn.AdaptiveAvgPool2d((1, 1)))
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+class MLP(nn.Module):
+    """Flat input: a BatchNorm on the input (nothing to fold into), Linear + BatchNorm1d."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.net = nn.Sequential(nn.BatchNorm1d(20), nn.Linear(20, 16), nn.BatchNorm1d(16),
+                                 nn.LeakyReLU(0.2), nn.Dropout(), nn.Linear(16, 12), nn.ReLU(),
+                                 nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Activations(nn.Module):
+    """Element-wise activations that both exporters write as one ONNX operator (Softplus and
+    Softsign become Where/Abs/Div graphs) and zennit passes relevance through."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.PReLU(8), nn.Conv2d(8, 8, 3), nn.ELU(0.7),
+            nn.Conv2d(8, 8, 1), nn.Hardswish(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1),
+            nn.SELU(), nn.Conv2d(8, 8, 1), nn.Hardsigmoid(), nn.Conv2d(8, 8, 1), nn.Sigmoid(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Sequential(nn.Linear(8, 12), nn.PReLU(), nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
+    "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
+    "mobilenetv2": (MobileNetV2, (3, 16, 16), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "vgg": (VGG, (1, 16, 16), (0.0,), (1.0,)),
+    "grouped": (Grouped, (3, 10, 10), (0.2, 0.3, 0.4), (0.5, 0.6, 0.7)),
+    "squeezenet": (SqueezeNet, (3, 21, 21), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "mlp": (MLP, (20,), (0.0,), (1.0,)),
+    "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+}
+
+
+def randomise(model, seed):
+    """Seeded weights, and BatchNorm statistics far from the identity."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            n = m.num_features
+            m.weight.data = 0.5 + torch.rand(n, generator=g)
+            m.bias.data = 0.3 * torch.randn(n, generator=g)
+            m.running_mean = 0.2 * torch.randn(n, generator=g)
+            m.running_var = 0.5 + torch.rand(n, generator=g)
+        elif isinstance(m, nn.PReLU):
+            m.weight.data = 0.1 + 0.3 * torch.rand(m.weight.shape, generator=g)
+        elif isinstance(m, (nn.Conv2d, nn.Linear)):
+            fan_in = m.weight[0].numel()
+            m.weight.data = torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5
+            if m.bias is not None:
+                m.bias.data = 0.1 * torch.randn(m.bias.shape, generator=g)
+    return model.eval()
+
+
+def fold_conv_bn(model, dtype=torch.float32):
+    """Fold each BatchNorm that directly follows a Conv2d or Linear (as attribute pairs
+    convN/bnN, or neighbours in a Sequential) into it, computing in ``dtype``."""
+    def fold(conv, bn):
+        s = (bn.weight.to(dtype) / torch.sqrt(bn.running_var.to(dtype) + bn.eps))
+        w = conv.weight.to(dtype) * s.reshape((-1,) + (1,) * (conv.weight.dim() - 1))
+        b = conv.bias.to(dtype) if conv.bias is not None else torch.zeros_like(s)
+        b = (b - bn.running_mean.to(dtype)) * s + bn.bias.to(dtype)
+        conv.weight = nn.Parameter(w.to(conv.weight.dtype))
+        conv.bias = nn.Parameter(b.to(conv.weight.dtype))
+
+    for m in list(model.modules()):
+        if isinstance(m, nn.Sequential):
+            items = list(m)
+            for i in range(len(items) - 1):
+                if isinstance(items[i], (nn.Conv2d, nn.Linear)) and \
+                        isinstance(items[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    fold(items[i], items[i + 1])
+                    m[i + 1] = nn.Identity()
+        for cname, bname in (("conv1", "bn1"), ("conv2", "bn2"), ("conv1", "norm2")):
+            conv, bn = getattr(m, cname, None), getattr(m, bname, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                fold(conv, bn)
+                setattr(m, bname, nn.Identity())
+    return model
+
+
+def composites(low, high):
+    return {
+        "epsilon_0p01": LayerMapComposite(layer_map_base() + [
+            (Convolution, Epsilon(0.01)), (torch.nn.Linear, Epsilon(0.01))]),
+        "EpsilonPlus": EpsilonPlus(),
+        "EpsilonPlusFlat": EpsilonPlusFlat(),
+        "EpsilonAlpha2Beta1": EpsilonAlpha2Beta1(),
+        "EpsilonAlpha2Beta1Flat": EpsilonAlpha2Beta1Flat(),
+        "EpsilonGammaBox": EpsilonGammaBox(low=low, high=high),
+    }
+
+
+def references(model, x, mean, std, first_conv_input=None):
+    """zennit's outputs and relevance, float64, target the predicted class. zB's bounds have
+    the shape of the first convolution's input: ``x``'s unless ``first_conv_input`` says."""
+    model = model.double().eval()
+    x = torch.as_tensor(x, dtype=torch.float64)
+    mean_t = per_channel(mean, x.shape[1:]).double()
+    std_t = per_channel(std, x.shape[1:]).double()
+    shape = x.shape if first_conv_input is None else first_conv_input
+    low = ((0 - mean_t) / std_t).expand(shape).contiguous()
+    high = ((1 - mean_t) / std_t).expand(shape).contiguous()
+    out = {}
+    Merge.zennit = True
+    try:
+        with torch.no_grad():
+            Y = model(x)
+        out["Y"] = Y.numpy()
+        onehot = torch.nn.functional.one_hot(Y.argmax(1), Y.shape[1]).to(Y)
+        for name, comp in composites(low, high).items():
+            with Gradient(model, comp) as attributor:
+                y, R = attributor(x, lambda y: y * onehot)
+            assert torch.allclose(y, Y, atol=1e-12)
+            out["R__" + name] = R.detach().numpy()
+    finally:
+        Merge.zennit = False
+    return out
+
+
+def per_channel(values, shape):
+    """Per-channel values broadcast over a batch of C×H×W images (or of flat vectors)."""
+    t = torch.tensor(values, dtype=torch.float32)
+    return t.reshape(1, -1, 1, 1) if len(shape) == 3 else t.reshape(1, -1)
+
+
+def calibrate(model, shape, mean, std, seed):
+    """Centre the last Linear layer's outputs on noise images, so that noise inputs predict
+    several classes (random weights otherwise favour one)."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand((256,) + tuple(shape), generator=g) - per_channel(mean, shape)) \
+        / per_channel(std, shape)
+    last = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    with torch.no_grad():
+        last.bias -= model(x).mean(0)
+    return model
+
+
+def inputs(shape, mean, std, model, seed, n=4):
+    """n normalised uniform-noise images whose predictions differ (at least two classes)."""
+    g = torch.Generator().manual_seed(seed)
+    m, s = per_channel(mean, shape), per_channel(std, shape)
+    for _ in range(200):
+        pixels = torch.rand((64,) + tuple(shape), generator=g)
+        x = ((pixels - m) / s).double()
+        with torch.no_grad():
+            pred = model.double()(x).argmax(1)
+        model.float()
+        picked, seen = [], {}
+        for i, p in enumerate(pred.tolist()):
+            if seen.get(p, 0) < 2:
+                picked.append(i)
+                seen[p] = seen.get(p, 0) + 1
+            if len(picked) == n:
+                break
+        if len(seen) >= 2 and len(picked) == n:
+            return x[picked].numpy()
+    raise RuntimeError("no inputs with two predicted classes")
+
+
+def export(model, shape, path, dynamo, optimize=True):
+    model = model.float().eval()
+    x = torch.zeros((1,) + tuple(shape))
+    if dynamo:
+        torch.onnx.export(model, (x,), path, dynamo=True, input_names=["input"],
+                          output_names=["logits"], optimize=optimize)
+    else:
+        torch.onnx.export(model, (x,), path, dynamo=False, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "N"},
+                                                                  "logits": {0: "N"}},
+                          opset_version=17)
+    import onnx
+
+    proto = onnx.load(path)  # dynamo may write weights beside the file: keep one file
+    for node in proto.graph.node:  # and drop the stack traces (paths of this machine)
+        keep = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del node.metadata_props[:]
+        node.metadata_props.extend(keep)
+    onnx.save(proto, path, save_as_external_data=False)
+    if os.path.exists(path + ".data"):
+        os.remove(path + ".data")
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    for seed, (name, (build, shape, mean, std)) in enumerate(MODELS.items()):
+        torch.manual_seed(seed)
+        model = calibrate(randomise(build(), seed), shape, mean, std, seed)
+        if name == "resnet":  # every BatchNorm unfolded, exported by dynamo; reference folds
+            raw = calibrate(randomise(build(), seed), shape, mean, std, seed)  # exactly
+            x = inputs(shape, mean, std, raw, 100 + seed)
+            export(raw, shape, os.path.join(out_dir, "resnet_bn_dynamo.onnx"), dynamo=True,
+                   optimize=False)  # the optimiser would fold them in float32
+            folded = fold_conv_bn(calibrate(randomise(build(), seed), shape, mean, std, seed)
+                                  .double(), torch.float64)
+            ref = references(folded, x, mean, std)
+            np.savez_compressed(os.path.join(out_dir, "resnet_bn.npz"), x=x, mean=mean,
+                                std=std, **ref)
+        fold_conv_bn(model, torch.float32)
+        x = inputs(shape, mean, std, model, 100 + seed)
+        export(model, shape, os.path.join(out_dir, f"{name}_ts.onnx"), dynamo=False)
+        try:
+            export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
+        except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
+            print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
+        ref = references(model, x, mean, std)
+        np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
+                            **ref)
+        print(name, "predicts", ref["Y"].argmax(1).tolist())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")

@@ -1,0 +1,195 @@
+"""Make the Keras zoo fixture: a small Keras network exported by tf2onnx, with zennit's relevance.
+
+Run by hand in a scratch environment with tensorflow-cpu (Keras 3), tf2onnx, torch, zennit 0.5.1
+and onnx (none is a dependency of this project)::
+
+    /tmp/zvenv/bin/python tools/make_zoo_keras_fixture.py tests/data/zoo
+
+The network takes N×H×W×C: Conv2D (stride 2, "same": TensorFlow pads only the bottom and right)
+with BatchNormalization (tf2onnx folds it into the convolution), ReLU, a depthwise/pointwise
+residual block with ReLU6 and ``Add``, MaxPooling2D, two branches concatenated along channels,
+AveragePooling2D, LeakyReLU, Flatten (H, W, C order), Dense layers with Dropout. Writes
+``keras_tf2onnx.onnx`` (``model.export(..., format="onnx")``) and ``keras.npz``: ``x``
+(N×H×W×C float64 in [0, 1]), ``Y`` and ``R__<preset>`` (N×H×W×C) as ``make_zoo_fixtures.py``
+writes them, ``mean``/``std`` 0 and 1 (zB's bounds: [0, 1]).
+
+zennit cannot read Keras, so the reference runs on a PyTorch twin built by hand from the Keras
+layers' semantics, with the Keras weights (and, for the folded convolution, the weights tf2onnx
+wrote): it permutes the input to N×C×H×W, pads "same" inside the convolution module (as the
+shared EfficientNet reference does, so padded border entries take no part in flat and zB),
+routes the residual addition through zennit's ``Sum``, and flattens in H, W, C order. The
+twin's outputs are checked against Keras's own before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+if "--keras-part" in sys.argv:
+    import keras
+    from keras import layers
+else:
+    import onnx
+    import torch
+    from make_zoo_fixtures import Merge, references
+    from onnx import numpy_helper
+    from torch import nn
+
+SHAPE = (16, 16, 3)
+CLASSES = 5
+
+
+def keras_model(seed):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(SHAPE, name="input")
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU()(x)
+    y = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    y = layers.ReLU(6.0)(y)
+    y = layers.Conv2D(8, 1, name="pw")(y)
+    x = layers.Add()([x, y])
+    x = layers.MaxPooling2D(2)(x)
+    a = layers.Conv2D(4, 1, activation="relu", name="branch_a")(x)
+    b = layers.Conv2D(4, 3, padding="same", activation="relu", name="branch_b")(x)
+    x = layers.Concatenate()([a, b])
+    x = layers.AveragePooling2D(2)(x)
+    x = layers.LeakyReLU(0.1)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(16, activation="relu", name="fc1")(x)
+    x = layers.Dropout(0.5)(x)
+    out = layers.Dense(CLASSES, name="fc2")(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:  # random biases and BatchNorm statistics, not Keras's zeros
+        weights = layer.get_weights()
+        if isinstance(layer, layers.BatchNormalization):
+            n = weights[0].shape[0]
+            weights = [0.5 + rng.random(n), 0.3 * rng.standard_normal(n),
+                       0.2 * rng.standard_normal(n), 0.5 + rng.random(n)]
+        elif len(weights) == 2:
+            weights[1] = 0.1 * rng.standard_normal(weights[1].shape)
+        layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    return model
+
+
+def make_twin():
+    """The PyTorch twin (classes defined here: the Keras process has no torch)."""
+
+    class SameConv(nn.Conv2d):
+        """A convolution with TensorFlow's "same" padding done inside the module."""
+
+        def __init__(self, *args, pads=(0, 0, 0, 0), **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pads = pads  # left, right, top, bottom
+
+        def forward(self, x):
+            return super().forward(nn.functional.pad(x, self.pads))
+
+    class Twin(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = SameConv(3, 8, 3, 2, pads=(0, 1, 0, 1))
+            self.relu = nn.ReLU()
+            self.dw = nn.Conv2d(8, 8, 3, 1, 1, groups=8)
+            self.relu6 = nn.ReLU6()
+            self.pw = nn.Conv2d(8, 8, 1)
+            self.merge = Merge()
+            self.maxpool = nn.MaxPool2d(2)
+            self.branch_a, self.relu_a = nn.Conv2d(8, 4, 1), nn.ReLU()
+            self.branch_b, self.relu_b = nn.Conv2d(8, 4, 3, 1, 1), nn.ReLU()
+            self.avgpool = nn.AvgPool2d(2)
+            self.leaky = nn.LeakyReLU(0.1)
+            self.fc1, self.relu_fc, self.drop = nn.Linear(32, 16), nn.ReLU(), nn.Dropout(0.5)
+            self.fc2 = nn.Linear(16, CLASSES)
+
+        def forward(self, x):
+            x = self.relu(self.stem(x.permute(0, 3, 1, 2)))
+            x = self.maxpool(self.merge(x, self.pw(self.relu6(self.dw(x)))))
+            x = torch.cat([self.relu_a(self.branch_a(x)), self.relu_b(self.branch_b(x))], 1)
+            x = self.leaky(self.avgpool(x)).permute(0, 2, 3, 1).flatten(1)
+            return self.fc2(self.drop(self.relu_fc(self.fc1(x))))
+
+    return Twin().eval()
+
+
+def twin_of(weights, onnx_path):
+    twin = make_twin()
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+
+    def conv(module, kernel, bias):
+        module.weight.data, module.bias.data = t(kernel).permute(3, 2, 0, 1), t(bias)
+
+    # the stem as tf2onnx wrote it (BatchNorm folded): the Conv reading the input
+    proto = onnx.load(onnx_path)
+    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    stem = next(n for n in proto.graph.node if n.op_type == "Conv")
+    twin.stem.weight.data = t(inits[stem.input[1]])
+    twin.stem.bias.data = t(inits[stem.input[2]])
+    dw_kernel, dw_bias = weights["dw/0"], weights["dw/1"]
+    twin.dw.weight.data, twin.dw.bias.data = t(dw_kernel).permute(2, 3, 0, 1), t(dw_bias)
+    for name in ("pw", "branch_a", "branch_b"):
+        conv(getattr(twin, name), weights[f"{name}/0"], weights[f"{name}/1"])
+    for name in ("fc1", "fc2"):
+        kernel, bias = weights[f"{name}/0"], weights[f"{name}/1"]
+        getattr(twin, name).weight.data, getattr(twin, name).bias.data = t(kernel).T, t(bias)
+    return twin
+
+
+def keras_part(out_dir, handover):
+    """In a process without torch: build, calibrate and export; hand over what the twin needs."""
+    model = keras_model(7)
+    rng = np.random.default_rng(107)
+    x = rng.random((64,) + SHAPE)
+    logits = model(x.astype(np.float32)).numpy()
+    last = model.get_layer("fc2")  # centre the classes on noise, so several are predicted
+    kernel, bias = last.get_weights()
+    last.set_weights([kernel, bias - logits.mean(0)])
+    model.export(os.path.join(out_dir, "keras_tf2onnx.onnx"), format="onnx")
+    weights = {f"{name}/{k}": w for name in ("dw", "pw", "branch_a", "branch_b", "fc1", "fc2")
+               for k, w in enumerate(model.get_layer(name).get_weights())}
+    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy(), **weights)
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        handover = os.path.join(tmp, "keras.npz")
+        subprocess.run([sys.executable, __file__, out_dir, "--keras-part", handover],
+                       check=True)
+        with np.load(handover) as data:
+            got = {k: data[k] for k in data.files}
+    path = os.path.join(out_dir, "keras_tf2onnx.onnx")
+    twin = twin_of(got, path).double()
+    x, keras_y = got["x"], got["keras_y"]
+    picked, seen = [], {}
+    for i, p in enumerate(keras_y.argmax(1)):
+        if seen.get(p, 0) < 2:
+            picked.append(i)
+            seen[p] = seen.get(p, 0) + 1
+        if len(picked) == 4:
+            break
+    x, theirs = x[picked], keras_y[picked]
+    with torch.no_grad():
+        mine = twin(torch.as_tensor(x)).numpy()
+    assert np.abs(mine - theirs).max() < 1e-4 * np.abs(theirs).max(), (mine, theirs)
+    n, h, w, c = x.shape
+    ref = references(twin, x, (0.0,), (1.0,), first_conv_input=(n, c, h, w))
+    np.savez_compressed(os.path.join(out_dir, "keras.npz"), x=x, mean=(0.0,), std=(1.0,), **ref)
+    print("keras predicts", ref["Y"].argmax(1).tolist(), "twin − keras",
+          float(np.abs(mine - theirs).max()))
+
+
+if __name__ == "__main__":
+    if "--keras-part" in sys.argv:
+        keras_part(sys.argv[1], sys.argv[3])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
