@@ -1,7 +1,7 @@
 """Element-wise activations of ONNX exports beyond ReLU, Tanh, Clip and LeakyReLU.
 
 zennit's composites pass relevance through every activation module (its ``Activation`` type:
-ELU, SELU, Sigmoid, Hardsigmoid, Hardswish, PReLU, ...), so each kind here
+ELU, SELU, Sigmoid, SiLU, Hardsigmoid, Hardswish, PReLU, ...), so each kind here
 has the role ``pass``; the class gives the forward pass and the gradient (baselines, training).
 ``pass_through`` (a Pad's border stays zero through it) is set only where f(0) = 0.
 """
@@ -39,6 +39,22 @@ class Sigmoid(Activation):
 
     def gradient(self, x, y, g, xp, dtype):
         return g * y * (1 - y)
+
+
+@register_layer
+class Silu(Activation):
+    """x · sigmoid(x) (SiLU, Swish): exported as a Sigmoid and a Mul of the same tensor, which
+    the importer reads as this one activation (zennit passes relevance through ``nn.SiLU``)."""
+
+    kind = "Silu"
+    onnx_ops = ("Mul",)  # of a tensor and its own Sigmoid
+
+    def forward(self, x, xp):
+        return x / (1 + xp.exp(-x))
+
+    def gradient(self, x, y, g, xp, dtype):
+        s = 1 / (1 + xp.exp(-x))
+        return g * (s + x * s * (1 - s))
 
 
 @register_layer

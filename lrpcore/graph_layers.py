@@ -295,6 +295,72 @@ class MeanPool(SumPool):
 
 
 @register_layer
+class PartialMeanPool(MeanPool):
+    """Average pooling whose windows divide by how many of their entries count: PyTorch's and
+    ONNX's ``count_include_pad=0`` (the padding is not counted; TensorFlow's "same" pooling)
+    and ``ceil_mode``'s partial windows. The Pad before it adds the zeros; ``uncounted`` gives
+    the (top, bottom, left, right) borders of that padded input which do not count. As a linear
+    map its weights are 1/n_j for output j, so zennit's Norm rule gives x_i Σ_j R_j / (n_j ·
+    (y_j + ε)), as zennit computes it on such a pooling module."""
+
+    kind = "PartialMeanPool"
+    onnx_ops = ("AveragePool",)  # with count_include_pad=0 and pads, or partial ceil windows
+
+    def __init__(self, pool=(2, 2), stride=(2, 2), uncounted=(0, 0, 0, 0)):
+        super().__init__(pool, stride)
+        self.uncounted = tuple(int(u) for u in uncounted)
+        if len(self.uncounted) != 4 or min(self.uncounted) < 0:
+            raise ShapeError(f"PartialMeanPool: uncounted borders {self.uncounted} must be "
+                             "four whole numbers ≥ 0")
+
+    def native_fields(self):
+        return {**super().native_fields(), "uncounted": list(self.uncounted)}
+
+    @classmethod
+    def from_native(cls, f):
+        borders = f.spec.get("uncounted")
+        if not (isinstance(borders, list) and len(borders) == 4 and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1 << 16
+                for v in borders)):
+            f.fail("'uncounted' must be four whole numbers ≥ 0")
+        return cls(f.ints("pool", 2), f.ints("stride", 2), borders)
+
+    def describe(self):
+        return super().describe() + " (counting " + "/".join(map(str, self.uncounted)) + \
+            " border out)"
+
+    def _factor(self, in_shape, xp, dtype):
+        """h·w / n_j for every output position (Ho × Wo × 1): what turns the window mean
+        over h·w entries into the mean over the n_j that count."""
+        H, W = int(in_shape[0]), int(in_shape[1])
+
+        def make():
+            top, bottom, left, right = self.uncounted
+            mask = np.zeros((1, H, W, 1))
+            mask[:, top:H - bottom, left:W - right, :] = 1
+            counts = self.window_sum(mask, np)[0]
+            return xp.asarray(self.pool[0] * self.pool[1] / np.maximum(counts, 1), dtype=dtype)
+
+        return self._cached(("count", H, W, xp.__name__, np.dtype(dtype).str), make)
+
+    def forward(self, x, xp):
+        out = super().forward(x, xp)
+        out *= self._factor(x.shape[1:], xp, x.dtype)
+        return out
+
+    def fmap(self, x, w, xp):
+        return super().fmap(x, w, xp) * self._factor(x.shape[1:], xp, x.dtype)
+
+    def tmap(self, c, w, in_shape, xp):
+        return super().tmap(c * self._factor(in_shape, xp, c.dtype), w, in_shape, xp)
+
+    def input_share(self, c, w, x, xp):
+        out = self.tmap(c, w, x.shape[1:], xp)
+        out *= x
+        return out
+
+
+@register_layer
 class Affine(LinearMap):
     """y = x·scale + shift per channel (the last axis): a BatchNormalization that no linear
     layer precedes, so it cannot be folded. Presets and plain rule specs pass relevance through
@@ -302,7 +368,8 @@ class Affine(LinearMap):
     per-layer rule naming it treats it as a diagonal linear map."""
 
     kind = "Affine"
-    onnx_ops = ("BatchNormalization",)  # one that no linear layer precedes
+    # a BatchNormalization no linear layer precedes; Mul/Div/Add/Sub of a constant per channel
+    onnx_ops = ("BatchNormalization", "Mul", "Div", "Add", "Sub")
     unruled_pass = True  # without a rule of its own relevance passes through (zennit's Pass)
 
     def native_fields(self):

@@ -213,7 +213,7 @@ class Flatten(Layer):
     chain_output = "flat"
     role = "reshape"
     pad_transparent = True
-    onnx_ops = ("Flatten", "Reshape")
+    onnx_ops = ("Flatten", "Reshape", "Squeeze")
 
     def gradient(self, x, y, g, xp, dtype):
         return g.reshape(x.shape)

@@ -566,7 +566,7 @@ class ZBox(Rule):
 
     def linear(self, layer, x, z, R, ctx):
         xp, dt = ctx.xp, ctx.dtype
-        low, high = self.bounds(ctx)
+        low, high = _bounds_for_inputs(*self.bounds(ctx), x.shape[-1])
         # bounds are numbers, or per-channel arrays (the last axis) for normalised colour inputs
         lo = xp.zeros(x.shape, dtype=x.dtype) + xp.asarray(low, dtype=x.dtype)
         hi = xp.zeros(x.shape, dtype=x.dtype) + xp.asarray(high, dtype=x.dtype)
@@ -579,6 +579,15 @@ class ZBox(Rule):
         c = epsilon_share(R, q, LITERATURE_STABILIZER, xp)
         return (layer.input_share(c, w, x, xp) - layer.input_share(c, wp, lo, xp)
                 - layer.input_share(c, wn, hi, xp))
+
+
+def _bounds_for_inputs(low, high, channels):
+    """Per-channel bounds (a colour model's input range) for a layer whose inputs are not those
+    channels (``--rule zb`` puts zB on every layer) become the range over all channels, as a
+    one-channel model's range applies everywhere: they did not broadcast (internal error)."""
+    if getattr(low, "ndim", 0) and low.shape[-1] not in (1, channels):
+        return float(low.min()), float(high.max())
+    return low, high
 
 
 # --------------------------------------------------------------------------------------------

@@ -118,3 +118,24 @@ def test_a_sidecar_sets_how_photographs_are_fitted(tmp_path, capsys):
         assert main(["info", str(model_path)]) == 2
         err = capsys.readouterr().err
         assert "m.json" in err and words in err and len(err.splitlines()) == 1
+
+
+def test_zb_on_every_layer_of_a_colour_graph_model(tmp_path, capsys):
+    """``lrp explain effnet.onnx photos --rule zb`` (the sidecar's per-channel mean/std):
+    internal error, "operands could not be broadcast together with shapes (1,1280) (3,)". The
+    first layer takes the bounds per channel, the others the range over all channels."""
+    from colour_models import colour_graph_model
+
+    model = colour_graph_model()
+    x = np.random.default_rng(2).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    low, high = model.input_spec.channel_range()
+    envelope = f"zb:{float(low.min())!r}:{float(high.max())!r}"
+    got = lrpcore.explain(model, x, rule="zb")
+    want = lrpcore.explain(model, x, rule=envelope, layer_rules={"stem": "zb"})
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(got, lrpcore.explain(model, x, rule=envelope))  # stem per channel
+    model_path = tmp_path / "colour.npz"
+    lrpcore.save_model(model, model_path)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["explain", str(model_path), str(tmp_path / "x.npy"), "--rule", "zb",
+                 "--out", str(tmp_path / "R.npy")]) == 0

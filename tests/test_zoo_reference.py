@@ -5,14 +5,20 @@ its docstring says how the references were made): a ResNet with a max-pool stem 
 downsample on normalised 3-channel input, a DenseNet block (BatchNorm after a Concat: no layer
 to fold it into), a MobileNetV2 (depthwise, ReLU6, Add without activation), a VGG (MaxPool,
 zero-padded AvgPool, adaptive pooling, LeakyReLU, Dropout, ``view`` flatten), grouped
-convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max pools, Concat)
-an MLP with BatchNorm on its input, and a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid and
-Sigmoid (zennit passes relevance through each). Each is exported by the TorchScript exporter and by
+convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max pools, Concat),
+an MLP with BatchNorm on its input, a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid,
+Sigmoid and SiLU (zennit passes relevance through each; ``activations_op13``: TorchScript at
+opset 13, where Hardswish is a HardSigmoid and a Mul), and average pools whose windows count fewer
+entries (``count_include_pad=False``, ``ceil_mode`` partial windows: ResNet-D's downsampling).
+Each is exported by the TorchScript exporter and by
 ``dynamo=True`` (batch fixed at 1); ``resnet_bn_dynamo`` keeps every BatchNorm (dynamo without
 its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
 TensorFlow's asymmetric "same" padding, depthwise residual block, Concat, H-W-C flatten)
 exported by tf2onnx, its reference made on a PyTorch twin with the same weights
-(``tools/make_zoo_keras_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
+(``tools/make_zoo_keras_fixture.py``); ``keras_bn_tf2onnx`` has BatchNormalization after an
+activation, a convolution and an Add, which tf2onnx writes as Mul and Add of per-channel
+constants, global average pooling as GlobalAveragePool and Squeeze, and a softmax output
+(``tools/make_zoo_keras_bn_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
 within 1e-4 of max|R| per sample, float64.
 """
 
@@ -30,9 +36,11 @@ pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
-          "activations"]
+          "activations", "avgpools"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
-                                                                   "keras_tf2onnx"]
+                                                                   "keras_tf2onnx",
+                                                                   "keras_bn_tf2onnx",
+                                                                   "activations_op13"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
@@ -137,10 +145,11 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
 
 
 @pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
-                                  "keras_tf2onnx", "activations_dynamo"])
+                                  "keras_tf2onnx", "activations_dynamo", "avgpools_ts"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
-    grouped convolutions, the ceil-mode border) and so the relevance."""
+    grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the
+    relevance."""
     model, ref, fw = _forward(file)
     path = tmp_path / "model.npz"
     lrpcore.save_model(model, path)
@@ -149,3 +158,39 @@ def test_native_round_trip_keeps_relevance(file, tmp_path):
     R = lrpcore.Explainer(again, dtype="float64").forward(ref["x"], raw=True).relevance(
         "EpsilonGammaBox")
     np.testing.assert_array_equal(R, fw.relevance("EpsilonGammaBox"))
+
+
+def test_partial_windows_divide_by_the_entries_they_count():
+    """count_include_pad=False: a 3×3 corner window of the padded 11×11 map counts 4 inputs;
+    ceil_mode 2×2 on 11×11: the last row of windows counts 2 (ResNet-D's downsampling)."""
+    model, _, _ = _forward("avgpools_ts")
+    pools = [n.layer for n in model.nodes if n.layer.kind == "PartialMeanPool"]
+    assert len(pools) == 3
+    ones = np.ones((1, 13, 13, 1))
+    np.testing.assert_allclose(pools[0].forward(ones * _inside(13, 1), np), 1.0)
+    np.testing.assert_allclose(pools[1].forward(np.pad(np.ones((1, 11, 11, 1)),
+                                                       ((0, 0), (0, 1), (0, 1), (0, 0))), np),
+                               1.0)
+
+
+def _inside(n, border):
+    mask = np.zeros((1, n, n, 1))
+    mask[:, border:n - border, border:n - border] = 1
+    return mask
+
+
+def test_a_native_partial_mean_pool_with_bad_borders_is_refused(tmp_path):
+    import json
+
+    model, _, _ = _forward("avgpools_ts")
+    path = tmp_path / "model.npz"
+    lrpcore.save_model(model, path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"]))
+    k = next(i for i, spec in enumerate(header["layers"]) if spec["type"] == "PartialMeanPool")
+    header["layers"][k]["uncounted"] = [-1, 0, 0, 0]
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(lrpcore.ModelFormatError, match=f"header layer {k}: 'uncounted'"):
+        lrpcore.load_model(tmp_path / "bad.npz")

@@ -258,8 +258,10 @@ class MLP(nn.Module):
 
 
 class Activations(nn.Module):
-    """Element-wise activations that both exporters write as one ONNX operator (Softplus and
-    Softsign become Where/Abs/Div graphs) and zennit passes relevance through."""
+    """Element-wise activations zennit passes relevance through, as the exporters write them:
+    one operator each, except SiLU (Sigmoid and Mul) and, before opset 14, Hardswish
+    (HardSigmoid and Mul; ``activations_op13.onnx``). Softplus and Softsign become
+    Where/Abs/Div graphs and are left out."""
 
     def __init__(self, classes=4):
         super().__init__()
@@ -267,11 +269,32 @@ class Activations(nn.Module):
             nn.Conv2d(3, 8, 3, padding=1), nn.PReLU(8), nn.Conv2d(8, 8, 3), nn.ELU(0.7),
             nn.Conv2d(8, 8, 1), nn.Hardswish(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1),
             nn.SELU(), nn.Conv2d(8, 8, 1), nn.Hardsigmoid(), nn.Conv2d(8, 8, 1), nn.Sigmoid(),
+            nn.Conv2d(8, 8, 1), nn.SiLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = nn.Sequential(nn.Linear(8, 12), nn.PReLU(), nn.Linear(12, classes))
 
     def forward(self, x):
         return self.classifier(self.features(x))
+
+
+class AvgPools(nn.Module):
+    """Average pools whose windows count fewer entries: ``count_include_pad=False``, and
+    ``ceil_mode`` (ResNet-D's downsampling ``AvgPool2d(2, 2, ceil_mode=True,
+    count_include_pad=False)``), with and without counting the padding."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+            nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False),
+            nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(3, 2, 1, ceil_mode=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
 
 
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
@@ -283,6 +306,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "squeezenet": (SqueezeNet, (3, 21, 21), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "mlp": (MLP, (20,), (0.0,), (1.0,)),
     "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "avgpools": (AvgPools, (3, 11, 11), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 
 
@@ -412,7 +436,7 @@ def inputs(shape, mean, std, model, seed, n=4):
     raise RuntimeError("no inputs with two predicted classes")
 
 
-def export(model, shape, path, dynamo, optimize=True):
+def export(model, shape, path, dynamo, optimize=True, opset=17):
     model = model.float().eval()
     x = torch.zeros((1,) + tuple(shape))
     if dynamo:
@@ -422,7 +446,7 @@ def export(model, shape, path, dynamo, optimize=True):
         torch.onnx.export(model, (x,), path, dynamo=False, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "N"},
                                                                   "logits": {0: "N"}},
-                          opset_version=17)
+                          opset_version=opset)
     import onnx
 
     proto = onnx.load(path)  # dynamo may write weights beside the file: keep one file
@@ -457,6 +481,9 @@ def main(out_dir):
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
             print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
+        if name == "activations":
+            export(model, shape, os.path.join(out_dir, f"{name}_op13.onnx"), dynamo=False,
+                   opset=13)
         ref = references(model, x, mean, std)
         np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
                             **ref)

@@ -82,6 +82,14 @@ class CompareView(ToolPanel):
             box.lineEdit().editingFinished.connect(self.refresh)
             self.rule_boxes.append(box)
             controls.addWidget(box, i // 3, i % 3)
+        # the first row is the rule on display until the user sets it: the panel is built
+        # before a model opens, so EfficientNet's Compare showed the toolbox's epsilon:0.01
+        # first and not the EpsilonPlus in the main view
+        self._first_follows = True
+        first_box = self.rule_boxes[0]
+        first_box.activated.connect(lambda _i: self._stop_following())
+        first_box.lineEdit().textEdited.connect(lambda _t: self._stop_following())
+        self.state.events.rule.connect(self._follow_rule)
         self.mode_box = QComboBox(objectName="compareMode")
         for key, text in MODE_LABELS:
             self.mode_box.addItem(text, key)
@@ -160,12 +168,20 @@ class CompareView(ToolPanel):
             w.setEnabled(contrast)
         self.mark_stale()  # computes now only when visible (else when shown)
 
+    def _stop_following(self) -> None:
+        self._first_follows = False
+
+    def _follow_rule(self, rule) -> None:
+        if self._first_follows and rule:
+            self.rule_boxes[0].setCurrentText(rule)  # the new explanation refreshes the view
+
     # -- settings (also used by tests and scripts) ------------------------------------------
     def rules(self) -> list[str]:
         return [b.currentText().strip() for b in self.rule_boxes if b.currentText().strip()]
 
     def set_rules(self, rules) -> None:
         rules = list(rules)
+        self._first_follows = False
         for i, box in enumerate(self.rule_boxes):
             box.setCurrentText(rules[i] if i < len(rules) else "")
         self.refresh()

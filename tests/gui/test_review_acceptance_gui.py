@@ -54,3 +54,33 @@ def test_a_refused_layer_rule_names_its_layer_once(make_window, qtbot, dialogs_s
     assert message.startswith("'nothing*=zplus': ") and "layer 0" not in message
     table.item(0, 3).setText("foo")
     assert dialogs_shown[-1][1].startswith("layer 0: unknown rule 'foo'")
+
+
+def test_compare_starts_from_the_rule_on_display(make_window, qtbot, tmp_path):
+    """Compare's first row was the rule when the window was built (before any model opened:
+    the toolbox's epsilon:0.01), so on EfficientNet-Lite0 it lacked the EpsilonPlus on
+    display; it follows the main view's rule until the user picks another for it."""
+    import numpy as np
+    from colour_models import colour_graph_model
+
+    import lrpcore
+
+    from .insight_helpers import open_tool, rerun
+
+    model_path, data_path = tmp_path / "colour.npz", tmp_path / "photos.npy"
+    lrpcore.save_model(colour_graph_model(), model_path)
+    np.save(data_path, np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), np.uint8))
+    window = make_window(model=model_path, dataset=data_path)
+    s = window.state
+    assert s.rule == "EpsilonPlus"  # a graph model's default
+    view = open_tool(qtbot, window, "compare")
+    assert view.rules()[0] == "EpsilonPlus"
+    assert view.result.comparison.rows[0].label == "EpsilonPlus"
+    rerun(qtbot, view, lambda: setattr(s, "rule", "gamma:0.5"))
+    assert view.rules()[0] == "gamma:0.5"
+    assert view.result.comparison.rows[0].label == "gamma:0.5"
+    view.rule_boxes[0].setCurrentText("flat")  # the user's choice stays
+    view.rule_boxes[0].activated.emit(0)
+    s.rule = "zplus"
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    assert view.rules()[0] == "flat"
