@@ -389,6 +389,8 @@ class SprayPanel(BatchPanel):
                 f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
         if r.meta.get("store"):
             text += " — heatmaps read from the relevance store"
+        elif r.meta.get("target") == "pred":  # data without labels: 'lrp spray' says it too
+            text += " — each explained for its predicted class"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
         self.summary.setText(text)
