@@ -438,9 +438,12 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 if bar is None:
                     say(f"chunk {i + 1}/{len(bounds)} done (samples {a}..{b - 1})")
             else:
-                why = "cancelled" if fut.status == "cancelled" else \
-                    f"{type(fut.exception()).__name__}: {fut.exception()}"
-                failed.append({"chunk": i, "samples": [a, b - 1], "error": why})
+                exc = None if fut.status == "cancelled" else fut.exception()
+                why = "cancelled" if exc is None else f"{type(exc).__name__}: {exc}"
+                # bad input (an undecodable image, NaN): the command's exit status 2, as
+                # without a cluster; anything else (a lost worker, a bug) stays 1
+                failed.append({"chunk": i, "samples": [a, b - 1], "error": why,
+                               "bad_input": isinstance(exc, LRPError)})
             fut.release()
     finally:
         if bar is not None:
