@@ -28,6 +28,14 @@ class Activation(Layer):
         return self.kind
 
 
+def _sigmoid(x, xp):
+    """1/(1 + e^−x) from e^−|x|, which never overflows: the plain formula printed numpy's
+    overflow warning (its source line included) on the terminal for inputs below −89 in
+    float32, −710 in float64."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
 @register_layer
 class Sigmoid(Activation):
     kind = "Sigmoid"
@@ -35,7 +43,7 @@ class Sigmoid(Activation):
     pass_through = False  # sigmoid(0) = 1/2: a zero border does not stay zero
 
     def forward(self, x, xp):
-        return 1 / (1 + xp.exp(-x))
+        return _sigmoid(x, xp)
 
     def gradient(self, x, y, g, xp, dtype):
         return g * y * (1 - y)
@@ -50,10 +58,10 @@ class Silu(Activation):
     onnx_ops = ("Mul",)  # of a tensor and its own Sigmoid
 
     def forward(self, x, xp):
-        return x / (1 + xp.exp(-x))
+        return x * _sigmoid(x, xp)
 
     def gradient(self, x, y, g, xp, dtype):
-        s = 1 / (1 + xp.exp(-x))
+        s = _sigmoid(x, xp)
         return g * (s + x * s * (1 - s))
 
 

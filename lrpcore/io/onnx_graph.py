@@ -39,10 +39,11 @@ from ..graph_layers import (
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from .native import MAX_GRAPH_NODES
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
-MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
+MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 MAX_PAD = 1024
 MAX_SCALE = 1e30
@@ -58,13 +59,34 @@ class _Tensor:
         self.name, self.shape, self.storage = name, tuple(int(s) for s in shape), storage
 
 
+class _TensorTable(dict):
+    """ONNX tensor name → :class:`_Tensor`, indexed by the engine tensor each one names (an
+    Identity's output names its input's): a graph of 50,000 Gemm + bias pairs (3 MB) took
+    minutes to load while every bias fold searched the whole table and node list."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_engine: dict[str, set] = {}
+
+    def __setitem__(self, key, value):
+        if key in self:
+            self.by_engine[self[key].name].discard(key)
+        super().__setitem__(key, value)
+        self.by_engine.setdefault(value.name, set()).add(key)
+
+    def aliases(self, engine_name) -> set:
+        """The ONNX names of engine tensor ``engine_name``."""
+        return self.by_engine.get(engine_name, set())
+
+
 class _Builder:
     def __init__(self, path, opset):
         self.path, self.opset = path, opset
         self.batch = None  # the batch size the input declares, when it is a fixed number
         self.relabelled_nhwc = False  # a Transpose read an N×H×W×C tensor as N×C×H×W
         self.nodes: list[Node] = []
-        self.data: dict[str, _Tensor] = {}
+        self.producer: dict[str, int] = {}  # engine tensor → index of the node writing it
+        self.data: _TensorTable = _TensorTable()
         self.consts: dict[str, np.ndarray] = {}
         self.readers: dict[str, int] = {}
         self._cl: dict[str, str] = {}
@@ -73,6 +95,7 @@ class _Builder:
         raise ModelFormatError(f"{self.path}: {where}: {error_line(text, 400)}")
 
     def add(self, name, layer, inputs, output):
+        self.producer.setdefault(output, len(self.nodes))  # a second writer is refused later
         self.nodes.append(Node(name, layer, tuple(inputs), output))
         return output
 
@@ -480,7 +503,7 @@ def _sole_reader(b, t) -> bool:
     relabelling Transpose): a BatchNormalization or bias folded into the layer before it
     changes that layer's output for every reader, and a residual Add reading the Identity of
     a Conv got the normalised map instead of the Conv's."""
-    names = [name for name, d in b.data.items() if d.name == t.name]
+    names = b.data.aliases(t.name)
     reads = sum(b.readers.get(name, 0) for name in names)
     return reads - (len(names) - 1) <= 1  # each alias was made by one node reading t
 
@@ -495,7 +518,7 @@ def _batchnorm(b, node, attrs, where, t):
     if np.any(var + eps <= 0):
         b.fail(where, "variance + epsilon must be positive")
     s = scale / np.sqrt(var + eps)
-    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
+    k = b.producer.get(t.name)
     layer = None if k is None else b.nodes[k].layer
     if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         # nothing to fold into (or its output is read elsewhere): an affine layer of its own
@@ -726,7 +749,7 @@ def _self_gate(b, node, data_in):
     if len(data_in) != 2:
         return None
     for x, gate in (data_in, data_in[::-1]):
-        k = next((k for k, n in enumerate(b.nodes) if n.output == gate.name), None)
+        k = b.producer.get(gate.name)
         if k is None or b.nodes[k].inputs != (x.name,) or b.readers.get(gate.name, 0) != 1:
             continue
         layer = b.nodes[k].layer
@@ -788,7 +811,7 @@ def _scale_shift(b, node, where, t):
     ones, zeros = np.ones_like(v), np.zeros_like(v)
     scale, shift = (v, zeros) if op == "Mul" else (1 / v, zeros) if op == "Div" \
         else (ones, v) if op == "Add" else (ones, -v)
-    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
+    k = b.producer.get(t.name)
     layer = None if k is None else b.nodes[k].layer
     if layer is not None and _sole_reader(b, t):
         if isinstance(layer, Affine):
@@ -946,7 +969,10 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         raise ModelFormatError(f"{path}: {len(graph.node)} nodes; more than {MAX_NODES} is not "
                                "a model this program reads")
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                default=13)
+                default=None)
+    if opset is None:  # exporters write it last: a file cut there loaded with opset 13 guessed
+        raise ModelFormatError(f"{path}: the model names no ONNX opset (opset_import), which "
+                               "every exporter writes; a truncated or damaged file?")
     b = _Builder(path, opset)
     b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer") for t in graph.initializer})
     inputs = [v for v in graph.input if v.name not in b.consts]
