@@ -9,7 +9,8 @@ convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max poo
 an MLP with BatchNorm on its input, a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid,
 Sigmoid and SiLU (zennit passes relevance through each; ``activations_op13``: TorchScript at
 opset 13, where Hardswish is a HardSigmoid and a Mul), and average pools whose windows count fewer
-entries (``count_include_pad=False``, ``ceil_mode`` partial windows: ResNet-D's downsampling).
+entries (``count_include_pad=False``, ``ceil_mode`` partial windows: ResNet-D's downsampling),
+and a grouped convolution as the first layer (zB and flat there, bounds per channel).
 Each is exported by the TorchScript exporter and by
 ``dynamo=True`` (batch fixed at 1); ``resnet_bn_dynamo`` keeps every BatchNorm (dynamo without
 its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
@@ -36,7 +37,7 @@ pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
-          "activations", "avgpools"]
+          "activations", "avgpools", "groupfirst"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",

@@ -14,7 +14,8 @@ activation), a VGG (MaxPool, zero-padded AvgPool, LeakyReLU, three Linear layers
 even kernel) padding, a SqueezeNet (``ceil_mode`` max pools, fire modules concatenated), an MLP
 (BatchNorm on its flat input), a net of PReLU/ELU/SELU/Hardswish/Hardsigmoid/Sigmoid/SiLU
 (also exported at opset 13, where Hardswish is a HardSigmoid and a Mul) and average pools that
-count fewer entries (``count_include_pad=False``, ``ceil_mode``). Weights and BatchNorm
+count fewer entries (``count_include_pad=False``, ``ceil_mode``), and a grouped convolution as
+the first layer (zB and flat there, bounds per channel). Weights and BatchNorm
 statistics are seeded random values; the files come out the same at every run.
 
 For every model ``NAME``: ``NAME_ts.onnx`` (TorchScript exporter, batch axis dynamic),
@@ -301,6 +302,20 @@ class AvgPools(nn.Module):
         return self.fc(self.features(x))
 
 
+class GroupFirst(nn.Module):
+    """A grouped convolution as the first layer: zB and flat on it, bounds per channel."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1, groups=3), nn.ReLU(),
+                                      nn.Conv2d(6, 4, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                      nn.Flatten())
+        self.fc = nn.Linear(4, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -311,6 +326,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "mlp": (MLP, (20,), (0.0,), (1.0,)),
     "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "avgpools": (AvgPools, (3, 11, 11), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "groupfirst": (GroupFirst, (3, 6, 6), (0.4, 0.5, 0.6), (0.2, 0.3, 0.25)),
 }
 
 
