@@ -66,6 +66,9 @@ def test_a_sidecar_may_recommend_the_rule_as_the_readme_says(tmp_path, capsys):
     assert lrpcore.default_settings(model) == {"rule": "epsilon:0.1", "dtype": "float32"}
     assert main(["info", str(model_path)]) == 0  # and lrp info says so
     assert "recommended rule: epsilon:0.1" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # as does --rule's help
+        main(["explain", "--help"])
+    assert "recommended_rule" in capsys.readouterr().out
     x = tmp_path / "x.npy"
     np.save(x, np.load(shared_path("data", "mnist_test_images.npy"))[:2])
     assert main(["explain", str(model_path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
