@@ -326,8 +326,8 @@ class PartialMeanPool(MeanPool):
         return cls(f.ints("pool", 2), f.ints("stride", 2), borders)
 
     def describe(self):
-        return super().describe() + " (counting " + "/".join(map(str, self.uncounted)) + \
-            " border out)"
+        return super().describe() + " (border not counted: " + \
+            ",".join(map(str, self.uncounted)) + ")"
 
     def _factor(self, in_shape, xp, dtype):
         """h·w / n_j for every output position (Ho × Wo × 1): what turns the window mean

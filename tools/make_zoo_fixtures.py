@@ -10,16 +10,20 @@ ResNet with a max-pool stem and a strided 1×1 downsample on 3-channel input nor
 channel, a DenseNet block (Concat along channels; BatchNorm → ReLU → Conv, so the BatchNorm
 follows no linear layer), a MobileNetV2 (depthwise convolutions, ReLU6, residual Add without
 activation), a VGG (MaxPool, zero-padded AvgPool, LeakyReLU, three Linear layers with Dropout,
-``x.view(x.size(0), -1)``), and a net with grouped convolutions and asymmetric ("same" with an
-even kernel) padding. Weights and BatchNorm statistics are seeded random values.
+``x.view(x.size(0), -1)``), a net with grouped convolutions and asymmetric ("same" with an
+even kernel) padding, a SqueezeNet (``ceil_mode`` max pools, fire modules concatenated), an MLP
+(BatchNorm on its flat input), a net of PReLU/ELU/SELU/Hardswish/Hardsigmoid/Sigmoid/SiLU
+(also exported at opset 13, where Hardswish is a HardSigmoid and a Mul) and average pools that
+count fewer entries (``count_include_pad=False``, ``ceil_mode``). Weights and BatchNorm
+statistics are seeded random values; the files come out the same at every run.
 
 For every model ``NAME``: ``NAME_ts.onnx`` (TorchScript exporter, batch axis dynamic),
 ``NAME_dynamo.onnx`` (``dynamo=True``, batch fixed at 1, as ``torch.onnx.export(model, (x,),
 dynamo=True)`` writes it) and ``NAME.npz`` with the float64 input ``x`` (N×C×H×W), zennit's
 outputs ``Y`` and relevance ``R__<preset>`` (float64) for ``epsilon_0p01``, ``EpsilonPlus``,
 ``EpsilonPlusFlat``, ``EpsilonAlpha2Beta1``, ``EpsilonAlpha2Beta1Flat``, ``EpsilonGammaBox``,
-plus ``mean``/``std`` (per channel, the input spec's) and ``low``/``high`` (zB's bounds per
-channel: the normalised images of 0 and 1).
+plus ``mean``/``std`` (per channel, the input specification's: the inputs are
+``(pixels − mean)/std`` of uniform noise, and zB's bounds are the normalised images of 0 and 1).
 
 How the references are made, as the shared ones (``../shared/reference/README.md`` §11):
 - target: the predicted class; initial relevance: the output times its one-hot;
