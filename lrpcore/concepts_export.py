@@ -26,6 +26,7 @@ from .fileio import (
     atomic_write_text,
     clean_stale_temporaries,
     move_folder_into_place,
+    process_umask,
     temp_prefix,
 )
 from .relmax import _spatial
@@ -136,6 +137,7 @@ def output_folder(out, overwrite):
     clean_stale_temporaries(parent)  # folders of killed runs of this machine
     try:
         tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
+        os.chmod(tmp, 0o777 & ~process_umask())  # mkdtemp's 0700 made the results private
     except OSError as exc:  # a read-only or full disk: one line, not an internal error
         raise ExportError(f"{out}: cannot write in {parent}: {exc.strerror or exc}") from None
     try:

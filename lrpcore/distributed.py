@@ -46,6 +46,9 @@ class Source:
     shape: tuple
     files: tuple = ()
     fit: tuple = ()  # images: (resize, crop, channels) of the model (ImageFolder.fitting)
+    # what the samples were when the run was keyed (input_stamp; not checked on the workers,
+    # whose copy of a file may be their own, e.g. staged to a node's local disk)
+    stamp: str = ""
 
     def read(self, start, stop) -> np.ndarray:
         if self.kind == "npy":
@@ -68,6 +71,35 @@ class Source:
 
 
 check_zarr_chunks = layout.check_zarr_chunks
+
+
+def input_stamp(source) -> str:
+    """Which samples a run explains, cheaply (no sample is read): a .npy's size and
+    modification time, a digest of those of every file of a Zarr array, or of the names of an
+    image folder's files (a photo repaired in place resumes). A regenerated batch.npy of the
+    same shape resumed the old run's store, or was called done with the old samples'
+    relevance."""
+    import datetime  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+
+    def stat(path):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return "unreadable"
+        when = datetime.datetime.fromtimestamp(st.st_mtime_ns // 10**9, datetime.UTC)
+        return f"{st.st_size} bytes, modified {when:%Y-%m-%d %H:%M:%S}.{st.st_mtime_ns % 10**9:09d}"
+
+    if source.kind == "npy":
+        return stat(source.path)
+    if source.kind == "zarr":
+        items = sorted(f"{os.path.relpath(os.path.join(top, f), source.path)}: "
+                       f"{stat(os.path.join(top, f))}"
+                       for top, _, files in os.walk(source.path) for f in files)
+    else:
+        items = [os.path.relpath(f, source.path) for f in source.files]
+    digest = hashlib.sha256("\n".join(items).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{len(items)} files, {digest[:16]}"
 
 
 def check_tasks(path, n, step) -> int:
@@ -96,22 +128,26 @@ def open_source(path, model=None):
             raise DatasetError(f"{path}: not a Zarr array ({type(exc).__name__}: "
                                f"{short(exc, 200)})") from None
         check_zarr_chunks(path, arr)
-        return Source("zarr", full, _batch_shape(path, arr.shape)), None
+        return _stamped(Source("zarr", full, _batch_shape(path, arr.shape))), None
     if os.path.isdir(path):
         from .io.datasets import open_dataset  # noqa: PLC0415
 
         ds = open_dataset(path, model=model)
         folder = ds._data  # the ImageFolder, fitted to the model
-        return (Source("images", full, tuple(folder.shape), tuple(folder.files),
-                       folder.fitting()), ds.labels)
+        return (_stamped(Source("images", full, tuple(folder.shape), tuple(folder.files),
+                                folder.fitting())), ds.labels)
     if path.lower().endswith(".npy"):
         from .cli.common import load_array  # noqa: PLC0415
         from .io.datasets import labels_beside  # noqa: PLC0415
 
         shape = _batch_shape(path, load_array(path, mmap=True).shape)
-        return Source("npy", full, shape), labels_beside(path, shape[0])
+        return _stamped(Source("npy", full, shape)), labels_beside(path, shape[0])
     raise DatasetError(f"{path}: a distributed run reads a .npy file, a Zarr array or an image "
                        "folder (convert other datasets to .npy first)")
+
+
+def _stamped(source):
+    return dataclasses.replace(source, stamp=input_stamp(source))
 
 
 def _batch_shape(path, shape) -> tuple:
@@ -238,7 +274,7 @@ def run_key(job: Job, n, fed_shape, labels_sha) -> dict:
             "layer_rules": [list(p) for p in job.layer_rules], "target": str(job.target),
             "backend": job.backend, "dtype": job.dtype, "raw": job.raw,
             "input": job.source.path, "n": int(n), "fed_shape": [int(d) for d in fed_shape],
-            "chunk": job.step, "labels_sha256": labels_sha}
+            "chunk": job.step, "labels_sha256": labels_sha, "input_stamp": job.source.stamp}
 
 
 def labels_sha256(labels) -> str | None:
@@ -402,9 +438,12 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 if bar is None:
                     say(f"chunk {i + 1}/{len(bounds)} done (samples {a}..{b - 1})")
             else:
-                why = "cancelled" if fut.status == "cancelled" else \
-                    f"{type(fut.exception()).__name__}: {fut.exception()}"
-                failed.append({"chunk": i, "samples": [a, b - 1], "error": why})
+                exc = None if fut.status == "cancelled" else fut.exception()
+                why = "cancelled" if exc is None else f"{type(exc).__name__}: {exc}"
+                # bad input (an undecodable image, NaN): the command's exit status 2, as
+                # without a cluster; anything else (a lost worker, a bug) stays 1
+                failed.append({"chunk": i, "samples": [a, b - 1], "error": why,
+                               "bad_input": isinstance(exc, LRPError)})
             fut.release()
     finally:
         if bar is not None:

@@ -21,7 +21,7 @@ from .layers import Pad
 from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
-from .rules import parse_rule
+from .rules import OVERFLOW_PARAMETER, parse_rule
 from .targets import resolve_classes
 from .text import is_digits
 
@@ -70,10 +70,6 @@ class Context:
     inside: object = None
 
 
-# A rule parameter above this is the likely cause of relevance that is not finite: α, β, γ
-# multiply relevance at every layer (α = 10⁶ overflows float32 through LeNet-5), and an ε
-# beyond float32's range is infinite there. Below it, a division by zero is the cause.
-OVERFLOW_PARAMETER = 1e3
 
 
 def largest_parameter(rules):
@@ -108,13 +104,19 @@ def _takes_rule(layer) -> bool:
     return layer.role in RULE_ROLES or layer.role == "merge"
 
 
+def layer_names(layers) -> list[str]:
+    """The name of each analysis layer: a graph's node names, a chain's ``convolution0``,
+    ``rect1``, ... (:func:`lrpcore.model.chain_layer_names`): what 'lrp info' and the
+    explorer's rule table show and per-layer rule keys take."""
+    names = getattr(layers, "names", None)
+    return list(names) if names is not None else chain_layer_names(layers)
+
+
 def layer_indices(layers, key) -> list[int]:
     """Layers a per-layer rule key names: an index, a layer's name or a glob of names — a
     graph's node names (and module paths), a chain's ``convolution0``, ``rect1``, ... as
-    'lrp info' shows them (:func:`lrpcore.model.chain_layer_names`)."""
-    names = getattr(layers, "names", None)
-    if names is None:
-        names = chain_layer_names(layers)
+    'lrp info' shows them (:func:`layer_names`)."""
+    names = layer_names(layers)
     hits = match_layer_key(key, names)
     index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
     # a glob: the layers of it that take rules (an index is range-checked by the caller)

@@ -177,7 +177,31 @@ def _finish(tmp, path, before, overwrite) -> None:
     if now != before:
         raise ExportError(f"{path}: was created or replaced by something else while this ran; "
                           "left it alone (nothing written)")
-    os.replace(tmp, path)
+    _rename(tmp, path, before)
+
+
+def _rename(tmp, path, before) -> None:
+    """``tmp`` takes the name ``path``. Where nothing was at ``path`` when the run began, the
+    name is taken only if still free (a hard link, made or refused at once): between the
+    check and a plain rename, a file another run wrote there meanwhile was replaced, and two
+    runs into one new R.npy could leave R.npy of one beside R.npy.json of the other."""
+    if before is not None:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ExportError(f"{path}: was created by something else while this ran; left it "
+                          "alone (nothing written)") from None
+    except OSError as exc:
+        if exc.errno in _DISK_ERRORS:  # a rename would fail alike: reported as the rename's
+            raise
+        os.replace(tmp, path)  # no hard links here (FAT, some network folders): as before
+        return
+    os.unlink(tmp)
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 @contextlib.contextmanager
@@ -258,7 +282,7 @@ def _commit(pending) -> None:
             if before is not None and not companion(path):
                 backup = _aside(path, move=False)
             try:
-                os.replace(tmp, path)
+                _rename(tmp, path, before)
             except BaseException:
                 if backup is not None:  # the earlier file is still in place
                     with contextlib.suppress(OSError):
@@ -369,9 +393,31 @@ def _default_mode(path) -> int:
     try:
         return os.stat(path).st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~process_umask()
+
+
+def _umask_by_setting_it() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _umask_by_setting_it()  # before any worker thread creates files
+
+
+def process_umask() -> int:
+    """The process's umask, read without setting it: ``os.umask(0)`` … ``os.umask(mask)``
+    made every file and folder another thread created meanwhile (the explorer's workers,
+    parallel shards) world-writable. Linux reports it in /proc; elsewhere the umask at
+    import is used."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
 
 
 def within(path, folder) -> bool:

@@ -1,7 +1,7 @@
 """Element-wise activations of ONNX exports beyond ReLU, Tanh, Clip and LeakyReLU.
 
 zennit's composites pass relevance through every activation module (its ``Activation`` type:
-ELU, SELU, Sigmoid, Hardsigmoid, Hardswish, PReLU, ...), so each kind here
+ELU, SELU, Sigmoid, SiLU, Hardsigmoid, Hardswish, PReLU, ...), so each kind here
 has the role ``pass``; the class gives the forward pass and the gradient (baselines, training).
 ``pass_through`` (a Pad's border stays zero through it) is set only where f(0) = 0.
 """
@@ -28,6 +28,14 @@ class Activation(Layer):
         return self.kind
 
 
+def _sigmoid(x, xp):
+    """1/(1 + e^−x) from e^−|x|, which never overflows: the plain formula printed numpy's
+    overflow warning (its source line included) on the terminal for inputs below −89 in
+    float32, −710 in float64."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
 @register_layer
 class Sigmoid(Activation):
     kind = "Sigmoid"
@@ -35,10 +43,26 @@ class Sigmoid(Activation):
     pass_through = False  # sigmoid(0) = 1/2: a zero border does not stay zero
 
     def forward(self, x, xp):
-        return 1 / (1 + xp.exp(-x))
+        return _sigmoid(x, xp)
 
     def gradient(self, x, y, g, xp, dtype):
         return g * y * (1 - y)
+
+
+@register_layer
+class Silu(Activation):
+    """x · sigmoid(x) (SiLU, Swish): exported as a Sigmoid and a Mul of the same tensor, which
+    the importer reads as this one activation (zennit passes relevance through ``nn.SiLU``)."""
+
+    kind = "Silu"
+    onnx_ops = ("Mul",)  # of a tensor and its own Sigmoid
+
+    def forward(self, x, xp):
+        return x * _sigmoid(x, xp)
+
+    def gradient(self, x, y, g, xp, dtype):
+        s = _sigmoid(x, xp)
+        return g * (s + x * s * (1 - s))
 
 
 @register_layer

@@ -205,6 +205,12 @@ class GraphExplainer(Explainer):
         bounds = None if model.input_spec is None else model.input_spec.channel_range()
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
+        if self.input_range is not None:  # as the first linear layer sees the input
+            mapped = _through_affines(self.nodes, model.input_name, *self.input_range)
+            if mapped is not None:  # one value when every channel has the same (as before)
+                self.input_range = tuple(
+                    float(v.reshape(-1)[0]) if np.all(v == v.reshape(-1)[0])
+                    else np.asarray(v, dtype=self.dtype) for v in mapped)
 
     def run_layers(self, a):
         """The explained nodes applied to a device array (no checks, nothing kept)."""
@@ -298,6 +304,31 @@ class GraphExplainer(Explainer):
         """A pass holds at least one sample per CPU thread, so that samples over PASS_BYTES
         each (photographs) still run in parallel shards."""
         return self.threads
+
+
+def _through_affines(nodes, name, low, high):
+    """zB's bounds at the first linear layer when per-channel Affine nodes (a Keras Rescaling
+    or BatchNormalization on the input) come before it: the input range mapped through them,
+    as the layer sees it (None when there is none). Other layers on the way (layout changes,
+    pads) keep the bounds."""
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    mapped = False
+    for node in nodes:
+        if node.inputs != (name,):
+            if name in node.inputs:
+                break  # a merge or a second reader: the bounds are the input's
+            continue
+        layer = node.layer
+        if getattr(layer, "unruled_pass", False) and hasattr(layer, "scale"):
+            if low.size > 1 and layer.scale.size not in (1, low.size):
+                return None  # an Affine along another axis: bounds per channel do not map
+            a, b = low * layer.scale + layer.shift, high * layer.scale + layer.shift
+            low, high = np.minimum(a, b), np.maximum(a, b)
+            mapped = True
+        elif layer.role == "linear":
+            break
+        name = node.output
+    return (low, high) if mapped else None
 
 
 def _fit_mask(mask, shape, k, node, spec):

@@ -326,8 +326,8 @@ class PartialMeanPool(MeanPool):
         return cls(f.ints("pool", 2), f.ints("stride", 2), borders)
 
     def describe(self):
-        return super().describe() + " (counting " + "/".join(map(str, self.uncounted)) + \
-            " border out)"
+        return super().describe() + " (border not counted: " + \
+            ",".join(map(str, self.uncounted)) + ")"
 
     def _factor(self, in_shape, xp, dtype):
         """h·w / n_j for every output position (Ho × Wo × 1): what turns the window mean
@@ -368,7 +368,8 @@ class Affine(LinearMap):
     per-layer rule naming it treats it as a diagonal linear map."""
 
     kind = "Affine"
-    onnx_ops = ("BatchNormalization",)  # one that no linear layer precedes
+    # a BatchNormalization no linear layer precedes; Mul/Div/Add/Sub of a constant per channel
+    onnx_ops = ("BatchNormalization", "Mul", "Div", "Add", "Sub")
     unruled_pass = True  # without a rule of its own relevance passes through (zennit's Pass)
 
     def native_fields(self):

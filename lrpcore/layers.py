@@ -45,6 +45,16 @@ VARIANTS = {
 }
 
 
+def variant_input(w, dtype):
+    """The weights a variant is made from: cast to the explanation's dtype where it is wider.
+    An ONNX export stores float32 weights; its w² and γ-weights, made in float32 and only then
+    cast, were off by ~1e-8 relatively in a float64 explanation. Weights stored as wide as the
+    explanation (the toolbox's float64 text files) are used as they are, bit for bit."""
+    w = np.asarray(w)
+    dt = np.dtype(dtype)
+    return w.astype(dt) if w.dtype.kind == "f" and dt.itemsize > w.dtype.itemsize else w
+
+
 ROLES = ("linear", "maxpool", "merge", "reshape", "pass")
 LAYER_KINDS: dict = {}  # kind name → layer class: every kind the program knows
 
@@ -203,7 +213,7 @@ class Flatten(Layer):
     chain_output = "flat"
     role = "reshape"
     pad_transparent = True
-    onnx_ops = ("Flatten", "Reshape")
+    onnx_ops = ("Flatten", "Reshape", "Squeeze")
 
     def gradient(self, x, y, g, xp, dtype):
         return g.reshape(x.shape)
@@ -236,10 +246,12 @@ class LinearMap(Layer):
         raise NotImplementedError
 
     def variant(self, key, xp, dtype, make=None):
-        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's)."""
+        """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's),
+        made in the explanation's dtype (:func:`variant_input`)."""
         make = make or VARIANTS[key]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(self.weights()), dtype=dtype))
+                            lambda: xp.asarray(make(variant_input(self.weights(), dtype)),
+                                               dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return None
@@ -424,7 +436,8 @@ class Convolution(LinearMap):
         make = make or VARIANTS[key]
         n = self.W.shape[3]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(self.W).reshape(-1, n), dtype=dtype))
+                            lambda: xp.asarray(make(variant_input(self.W, dtype)).reshape(-1, n),
+                                               dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return self._cached(("b", xp.__name__, np.dtype(dtype).str),

@@ -30,7 +30,7 @@ from .concepts import (
     pass_size,
     single_pass,
 )
-from .errors import Cancelled, DatasetError, ExportError
+from .errors import Cancelled, DatasetError, ExportError, ShapeError
 
 CACHE_SUB = "relmax"
 FORMAT = 1
@@ -184,7 +184,11 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         batch_size = pass_size(ex, ex.prepare(take(images, slice(0, 1))).shape[1:], batch_size)
     for a in range(0, N, batch_size):
         _check(cancelled)
-        fwd = ex.forward(ex.prepare(take(images, slice(a, a + batch_size))), raw=True)
+        try:
+            fed = ex.prepare(take(images, slice(a, a + batch_size)))
+        except ShapeError as exc:  # a NaN in the data: which samples (the caller names the file)
+            raise ShapeError(f"samples {a}..{min(a + batch_size, N) - 1}: {exc}") from None
+        fwd = ex.forward(fed, raw=True)
         lab = None if labels is None else np.asarray(labels)[a:a + batch_size]
         rel, _ = channel_relevance(fwd, k, config, target, lab)
         rels.append(rel)

@@ -462,6 +462,29 @@ class ZPlus(Rule):
         return split.positive_share(epsilon_share(R, denominator, LITERATURE_STABILIZER, ctx.xp))
 
 
+# A rule parameter above this is the likely cause of relevance or denominators that are not
+# finite: α, β, γ multiply relevance or weights at every layer (α = 10⁶ overflows float32
+# through LeNet-5), and an ε beyond float32's range is infinite there. Below it, a division by
+# zero or the data is the cause.
+OVERFLOW_PARAMETER = 1e3
+
+
+def check_denominators(rule, name, xp, *denominators) -> None:
+    """Refuse denominators that overflowed, in one error naming the rule and its parameter
+    ``name`` when that is large: an infinite denominator sends nothing back (R / inf = 0), so
+    γ = 1e308 in float64 gave an all-zero heatmap and exit 0 instead of an error."""
+    if all(bool(xp.isfinite(z).all()) for z in denominators):
+        return
+    dtype = np.dtype(denominators[0].dtype).name
+    value = getattr(rule, name)
+    if abs(value) > OVERFLOW_PARAMETER:
+        label = next(p.label for p in rule.params if p.name == name)
+        raise RuleError(f"{rule.name} parameter {name} ({label}) = {value:g} is too large: "
+                        f"the rule's denominators overflowed {dtype}; choose a smaller {name}")
+    raise RuleError(f"{rule.spec()}: the rule's denominators are not finite in {dtype} (the "
+                    "layer's inputs are too large for it)")
+
+
 @dataclass(frozen=True)
 class Gamma(Rule):
     """γ-rule: positive contributions boosted by γ, split by the sign of each neuron's z."""
@@ -490,6 +513,7 @@ class Gamma(Rule):
             bias_up, bias_down = b + g * xp.maximum(b, 0), b + g * xp.minimum(b, 0)
         z_up = split.sum(wa, wb) + bias_up  # neurons with z > 0 favour positive parts
         z_down = split.sum(wb, wa) + bias_down  # neurons with z < 0 favour negative ones
+        check_denominators(self, "gamma", xp, z_up, z_down)
         # the stabilised denominators are never 0, so masking by multiplication is safe
         c_up = epsilon_share(R, z_up, LITERATURE_STABILIZER, xp) * (zs > 0)
         c_down = epsilon_share(R, z_down, LITERATURE_STABILIZER, xp) * (zs < 0)

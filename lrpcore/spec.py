@@ -98,6 +98,17 @@ class InputSpec:
             lo, hi = min(lo, self.pad_value), max(hi, self.pad_value)
         return (float(lo), float(hi))
 
+    def background(self) -> float | None:
+        """Where the raw range's low end (a black pixel) lands after the scaling: what a
+        padded toolbox input is padded with (the toolbox's −1 of x/127.5 − 1); None where a
+        per-channel mean/std puts it at another value in each channel."""
+        low = self.raw_range[0] / self.divide + self.offset
+        if self.mean is None:
+            return float(low)
+        if len(self.mean) == 1:
+            return float((low - self.mean[0]) / self.std[0])
+        return None
+
     def raw_size(self) -> int:
         return int(np.prod(self.raw_shape))
 

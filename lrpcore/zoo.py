@@ -50,14 +50,21 @@ class _Graph:
                                  f"needs {shape}")
             B = np.zeros(n)
             if bn is not None:
-                g, b = (np.asarray(self.params[f"{bn}.{k}"], dtype=np.float64)
-                        for k in ("weight", "bias"))
-                mean, var = (np.asarray(self.params[f"{bn}.running_{k}"], dtype=np.float64)
-                             for k in ("mean", "var"))
+                g, b, mean, var = (self._vector(f"{bn}.{k}", n) for k in (
+                    "weight", "bias", "running_mean", "running_var"))
+                if np.any(var + bn_eps <= 0):  # NaN weights were written, exit 0
+                    raise ValueError(f"{bn}.running_var holds values ≤ −eps; a variance "
+                                     "must be positive")
                 s = g / np.sqrt(var + bn_eps)
                 W = W * s[:, None, None, None]
                 B = b - mean * s
         return np.ascontiguousarray(W.transpose(2, 3, 1, 0)), B
+
+    def _vector(self, name, n) -> np.ndarray:
+        v = np.asarray(self.params[name], dtype=np.float64)
+        if v.shape != (n,):  # a numpy broadcasting error named no tensor
+            raise ValueError(f"{name} has shape {v.shape}, the architecture needs ({n},)")
+        return v
 
     def same_pad(self, name, size, k, s):
         total = max(0, (-(-size // s) - 1) * s + k - size)
@@ -108,8 +115,11 @@ def efficientnet_lite0(weights=None, seed=0, size=224, bn_eps=1e-3) -> GraphMode
     if weights is None:
         fc_w, fc_b = g.rng.normal(size=(1000, 1280)) / np.sqrt(1280), np.zeros(1000)
     else:
-        fc_w, fc_b = (np.asarray(weights[f"_fc.{k}"], dtype=np.float64) for k in ("weight",
-                                                                                 "bias"))
+        fc_w, fc_b = np.asarray(weights["_fc.weight"], dtype=np.float64), g._vector("_fc.bias",
+                                                                                  1000)
+        if fc_w.shape != (1000, 1280):  # a model no input fitted was written, exit 0
+            raise ValueError(f"_fc.weight has shape {fc_w.shape}, the architecture needs "
+                             "(1000, 1280)")
     g.add("_fc", Linear(fc_w.T.copy(), fc_b))
     spec = InputSpec(shape=(3, size, size), raw_shape=(size, size, 3), layout="NCHW",
                      divide=255.0, offset=0.0, value_range=(-1.0, 1.0), raw_range=(0.0, 255.0),

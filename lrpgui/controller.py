@@ -6,10 +6,11 @@ Two workers, each a ``QObject`` living in its own ``QThread`` (the insight tools
   sample the user stopped at);
 * ``batch`` runs long, cancellable jobs (accuracy, exports, downloads) in order.
 
-Every worker but ``batch`` runs its jobs on one core (``lrpcore.parallel.one_core``: BLAS at one
-thread, no pass split over the cores), so that the GUI thread keeps the other: a click, Compare,
-a sweep or Concepts. The batch worker's passes are sharded batches that are meant to use every
-core.
+Every worker runs its jobs on one core (``lrpcore.parallel.one_core``: BLAS at one thread, no
+pass split over the cores), so that the GUI thread keeps the other: a click, Compare, a sweep,
+Concepts, and a small job of the batch worker (a one-photograph export split its pass over both
+cores). A batch worker's large batches still use every core: they run as shards in parallel
+threads, which ``one_core`` leaves alone.
 
 Every job has an id and a key ("explain", "predict", ...). A newer job with the same key
 supersedes an older one: the older one is cancelled and its result, if it still arrives, is
@@ -140,7 +141,8 @@ class Worker(QObject):
 
 
 # how a worker's jobs use the CPU: "one" keeps each pass on one core (the GUI thread keeps the
-# other); "all" lets a batch shard over every core
+# other; a batch's shards still run in parallel threads); "all" lets one pass split over every
+# core and BLAS use its threads
 WORKER_CORES = {"one": one_core, "all": contextlib.nullcontext}
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # controllers whose threads may still run
@@ -188,7 +190,7 @@ class Controller(QObject):
         self.workers: dict[str, Worker] = {}
         self.threads: dict[str, QThread] = {}
         self.add_worker("interactive", latest_only=True)
-        self.add_worker("batch", latest_only=False, cores="all")
+        self.add_worker("batch", latest_only=False)  # its large batches shard (see above)
         self._closed = False
         self.unstopped: list[str] = []  # workers still running after shutdown's wait
         _LIVE.add(self)

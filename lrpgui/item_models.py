@@ -126,12 +126,26 @@ class SampleListModel(QAbstractListModel):
         """New (possibly partial, −1 = unknown) predictions; refilter only when filters use
         them, else repaint the rows in place."""
         self._predictions = None if predictions is None else np.asarray(predictions).copy()
+        self._predictions_changed()
+
+    def update_predictions(self, indices, classes) -> bool:
+        """Predictions of the samples ``indices`` arrived (a batch while the dataset is
+        predicted): written in place, the cost of the batch, not of the dataset. Returns
+        whether the rows were refiltered (False also when no predictions are set)."""
+        if self._predictions is None:
+            return False
+        self._predictions[np.asarray(indices, dtype=np.int64)] = classes
+        return self._predictions_changed()
+
+    def _predictions_changed(self) -> bool:
         if self._filters[1] is not None or self._filters[2]:
             self._refilter()
-        elif self.rowCount():
+            return True
+        if self.rowCount():
             self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1),
                                   [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
                                    Qt.ItemDataRole.BackgroundRole, MISCLASSIFIED_ROLE])
+        return False
 
     def set_filters(self, true_class=None, pred_class=None, misclassified_only=False,
                     subset=None) -> None:

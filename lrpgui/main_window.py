@@ -527,10 +527,10 @@ class MainWindow(QMainWindow):
             on_done=self._predicted, on_error=self._predict_failed,
             on_progress=self._predict_progress, worker="batch")
 
-    def _predict_progress(self, done, total, partial) -> None:
+    def _predict_progress(self, done, total, batch) -> None:
         self.browser.show_progress(done, total)
-        if partial is not None:
-            self.state.predictions = partial
+        if batch is not None:
+            self.session.add_predicted(batch, total)
 
     def _predicted(self, predictions) -> None:
         self.browser.show_progress(1, 1)

@@ -239,9 +239,22 @@ class _Clock:
 
 
 # -- the whole dataset ----------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Predicted:
+    """The samples one batch of :func:`predict_dataset` predicted (dataset indices and their
+    classes; ``first``: the job's first batch). The progress carried the whole array so far,
+    copied at every batch (quadratic in the dataset's size); the GUI now writes each batch
+    into its own array in place (:meth:`lrpgui.session.Session.add_predicted`)."""
+
+    indices: np.ndarray
+    classes: np.ndarray
+    first: bool = False
+
+
 def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
                     dtype="float32") -> np.ndarray:
-    """Predicted class of every sample, in batches; progress payload = predictions so far.
+    """Predicted class of every sample, in batches; progress payload = the batch's
+    :class:`Predicted`.
 
     A sample that cannot be read (NaN, an undecodable file in an image folder) keeps −1
     (unknown), so one broken file does not cost the predictions of all the others."""
@@ -258,7 +271,7 @@ def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
             x = ex.prepare(raw)
             y = model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype)
             preds[idx] = be.to_numpy(y).argmax(axis=1)
-        token.progress(stop, n, preds.copy())
+        token.progress(stop, n, Predicted(idx, preds[idx], first=start == 0))
     return preds
 
 

@@ -10,6 +10,7 @@ answer would no longer fit, e.g. the accuracy of a dataset that is being replace
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -43,7 +44,10 @@ class Declined(OpenError):
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
 # the kind of model (its convention's name) the remembered rule and dtype were chosen for
 SETTINGS_KIND = "settings_kind"
-REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND,)
+# the rule and dtype the user chose for each other kind of model (JSON text: {kind: {"rule":
+# ..., "dtype": ...}}), given back when a model of that kind is opened again
+OTHER_KINDS = "other_kinds"
+REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND, OTHER_KINDS)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
@@ -71,6 +75,20 @@ def _not_scores(model) -> str | None:
     return not_scores(out)
 
 
+def _other_kinds(text) -> dict:
+    """The remembered :data:`OTHER_KINDS` (JSON text) as {kind: {"rule", "dtype"}}; anything
+    else (missing, edited, of another version) is no memory."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {k: {"rule": v["rule"], "dtype": v["dtype"]} for k, v in value.items()
+            if isinstance(k, str) and isinstance(v, dict)
+            and isinstance(v.get("rule"), str) and isinstance(v.get("dtype"), str)}
+
+
 class Session:
     """Owns the open model and dataset (in ``state``), requests and the result on display."""
 
@@ -80,6 +98,8 @@ class Session:
         self.last_result = None  # the ExplainResult on display (what exports write)
         # rule and dtype belong to a kind of model: AppState starts with the toolbox's
         self.settings_kind = TOOLBOX.name
+        self._kind_start = (TOOLBOX.rule, TOOLBOX.dtype)  # what this kind's models started from
+        self.other_kinds: dict = {}  # {kind: {"rule", "dtype"}} chosen for the other kinds
 
     # -- opening and closing ----------------------------------------------------------------
     def open_model(self, path, close_unfitting=None) -> None:
@@ -126,23 +146,47 @@ class Session:
                             f"{os.path.basename(path)} has {n:,} classes")
 
     def _start_from_defaults_of(self, model) -> None:
-        """A model of another kind than the one the rule and dtype were chosen for starts from
-        its own (:func:`lrpcore.default_settings`: toolbox models epsilon:0.01 in float64,
-        graph models EpsilonPlus in float32, or the rule the model's metadata recommends); one
-        of the same kind keeps the user's choice. Plain ε on a deep photograph classifier
-        drew a near-white map, and float64 made the first click slow."""
+        """Rule and dtype belong to a kind of model (its convention: toolbox chains or graph
+        models). A model of the same kind keeps the user's choice. One of another kind gets
+        back what the user last chose for that kind, else starts from its own defaults
+        (:func:`lrpcore.default_settings`: toolbox models epsilon:0.01 in float64, graph
+        models EpsilonPlus in float32, or the rule the model's metadata recommends); the
+        choice made for the kind left is kept for its return. Plain ε on a deep photograph
+        classifier drew a near-white map, float64 made the first click slow, and a toolbox
+        user's alphabeta:2 was lost after one look at an ONNX model."""
         convention = convention_of(model)
         if convention.name == self.settings_kind:
             return
         s = self.state
+        if (s.rule, s.dtype) != self._kind_start:  # the user's choice for the kind left
+            self.other_kinds[self.settings_kind] = {"rule": s.rule, "dtype": s.dtype}
+        else:
+            self.other_kinds.pop(self.settings_kind, None)
         start = lrpcore.default_settings(model)
         try:
             s.rule = start["rule"]
         except (LRPError, ValueError):  # a recommendation that does not parse
             s.rule = convention.rule
         s.dtype = start["dtype"]
+        self._kind_start = (s.rule, s.dtype)
         self.settings_kind = convention.name
         s.status = f"{s.rule} in {s.dtype}: recommended for this model"
+        chosen = self.other_kinds.pop(convention.name, None)
+        if chosen is not None and self._take_rule(chosen):
+            s.status = f"{s.rule} in {s.dtype}: your last choice for models of this kind"
+
+    def _take_rule(self, chosen) -> bool:
+        """Set the remembered ``{"rule", "dtype"}``; False (nothing changed) when either no
+        longer parses (a settings file edited by hand, a rule renamed since)."""
+        s = self.state
+        before = (s.rule, s.dtype)
+        try:
+            with s.batch():
+                s.rule, s.dtype = chosen["rule"], chosen["dtype"]
+        except (LRPError, ValueError, TypeError, KeyError):
+            s.rule, s.dtype = before
+            return False
+        return True
 
     def open_dataset(self, name) -> None:
         """Open a dataset file or built-in name; sample 0 must be readable (it is explained
@@ -233,6 +277,7 @@ class Session:
         self._cancel("predict")
         with self.state.batch():
             self.state.predictions = None
+            self.state.predicted = None
             self.state.accuracy = None
 
     def missing(self) -> str:
@@ -272,7 +317,8 @@ class Session:
         """The settings a new run starts from (:data:`REMEMBERED`), with the kind of model
         its rule and dtype belong to (:data:`SETTINGS_KIND`)."""
         return {**{name: getattr(self.state, name) for name in REMEMBERED},
-                SETTINGS_KIND: self.settings_kind}
+                SETTINGS_KIND: self.settings_kind,
+                OTHER_KINDS: json.dumps(self.other_kinds, sort_keys=True)}
 
     def restore(self, values: dict) -> None:
         """Take back remembered settings; a stale or edited value is ignored (e.g. a
@@ -280,6 +326,8 @@ class Session:
         kind = values.get(SETTINGS_KIND)
         if isinstance(kind, str) and kind:
             self.settings_kind = kind
+            self._kind_start = None  # not known: a choice restored is kept when leaving
+        self.other_kinds = _other_kinds(values.get(OTHER_KINDS))
         for name in REMEMBERED:
             value = values.get(name)
             if value is None:
@@ -384,11 +432,25 @@ class Session:
             info=self.export_info(colormap=s.colormap), chunk=int(chunk))
 
     # -- predictions and accuracy -----------------------------------------------------------
+    def add_predicted(self, batch, total) -> None:
+        """Write one batch of predictions (:class:`lrpgui.services.Predicted`) into the
+        dataset's array in place, a fresh one of −1 (unknown) at a job's first batch, and
+        announce the batch (``state.predicted``): each batch costs its own size, where the
+        whole array was copied and compared at every batch."""
+        s = self.state
+        preds = s.predictions
+        if batch.first or preds is None or preds.size != total:
+            s.predictions = np.full(total, -1, dtype=np.int64)
+            preds = s.predictions  # an equal array held already stays: write into that one
+        preds[batch.indices] = batch.classes
+        s.predicted = batch
+
     def accept_predictions(self, predictions) -> int:
         """Store the dataset's predictions and accuracy; returns how many samples could
         not be read (predicted as -1)."""
         with self.state.batch():
-            self.state.predictions = predictions
+            self.state.predictions = predictions  # equal to the batches written: no event
+            self.state.predicted = None
             self.state.accuracy = services.accuracy(predictions, self.state.labels)
         return int(np.count_nonzero(np.asarray(predictions) < 0))
 

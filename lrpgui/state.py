@@ -182,6 +182,9 @@ class AppState(EventedModel):
     diagnosis = Field(None, None, "conservation diagnosis of the explanation on display "
                       "(lrpcore.insight.diagnose); None until it is checked, after the heatmap")
     predictions = Field(None, _optional_array, "predicted class per dataset sample (-1 unknown)")
+    predicted = Field(None, None, "the batch of samples predicted last while the dataset is "
+                      "predicted (lrpgui.services.Predicted; written into predictions in "
+                      "place): views update those samples only")
     accuracy = Field(None, _optional_float, "accuracy of the model on the dataset")
     status = Field("", _status_line, "one-line message for the status bar")
 

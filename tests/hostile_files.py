@@ -56,3 +56,94 @@ def finished_relevance_store(out):
     g["relevance"][:] = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
     g["done"][:] = 1
     return out
+
+
+def save_pth_storage_bomb(path, storages, numel):
+    """A PyTorch zip checkpoint whose ``storages`` float64 storages of ``numel`` zeros each are
+    deflated (~1000:1) and read through one-element tensors, padded with random bytes to
+    ``numel`` bytes so every storage is as large as the reader lets the file declare; returns
+    ``path``."""
+    import os  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    ops = bytearray(b"\x80\x02ccollections\nOrderedDict\n)R")
+    for k in range(storages):
+        key = str(k).encode()
+        ops += b"X" + len(key).to_bytes(4, "little") + key  # the entry's name
+        ops += b"ctorch._utils\n_rebuild_tensor_v2\n(("  # the call, its arguments, the pid
+        ops += b"X\x07\x00\x00\x00storagectorch\nDoubleStorage\n"
+        ops += b"X" + len(key).to_bytes(4, "little") + key
+        ops += b"X\x03\x00\x00\x00cpuJ" + numel.to_bytes(4, "little") + b"tQ"
+        ops += b"K\x00K\x01\x85K\x01\x85\x89NtRs"  # offset 0, shape (1,), stride (1,)
+    ops += b"."
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data.pkl", bytes(ops))
+        zeros = bytes(8 * numel)
+        for k in range(storages):
+            zf.writestr(f"archive/data/{k}", zeros)
+    missing = numel + 256 - os.path.getsize(path)
+    if missing > 0:
+        with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as zf:
+            zf.writestr("archive/padding", os.urandom(missing))
+    return path
+
+
+_PTH_STORAGES = {"float32": b"FloatStorage", "float64": b"DoubleStorage", "int64": b"LongStorage"}
+
+
+def save_pth_state_dict(path, arrays):
+    """A PyTorch zip checkpoint (as ``torch.save(state_dict)`` writes it, without torch) of
+    ``arrays`` ({name: numpy array of float32, float64 or int64}); returns ``path``."""
+    import zipfile  # noqa: PLC0415
+
+    def text(s):
+        s = s.encode()
+        return b"X" + len(s).to_bytes(4, "little") + s
+
+    def ints(values):
+        return b"(" + b"".join(b"J" + int(v).to_bytes(4, "little", signed=True)
+                               for v in values) + b"t"
+
+    ops = bytearray(b"\x80\x02ccollections\nOrderedDict\n)R")
+    blobs = {}
+    for k, (name, arr) in enumerate(arrays.items()):
+        arr = np.ascontiguousarray(arr)
+        strides = [s // arr.itemsize for s in arr.strides]
+        ops += text(name) + b"ctorch._utils\n_rebuild_tensor_v2\n(("
+        ops += text("storage") + b"ctorch\n" + _PTH_STORAGES[arr.dtype.name] + b"\n"
+        ops += text(str(k)) + text("cpu") + b"J" + arr.size.to_bytes(4, "little") + b"tQ"
+        ops += b"K\x00" + ints(arr.shape) + ints(strides) + b"\x89ccollections\nOrderedDict\n)R"
+        ops += b"tRs"
+        blobs[str(k)] = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+    ops += b"."
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", bytes(ops))
+        for key, blob in blobs.items():
+            zf.writestr(f"archive/data/{key}", blob)
+    return path
+
+
+def save_onnx_bias_chain(path, pairs):
+    """An ONNX chain of ``pairs`` MatMul + Add(bias) pairs on 2 features (identity weights):
+    each Add is folded into the MatMul before it; returns ``path``."""
+    from onnx import helper, numpy_helper  # noqa: PLC0415 (the callers skip without it)
+
+    nodes, prev = [], "x"
+    for i in range(pairs):
+        nodes.append(helper.make_node("MatMul", [prev, "W"], [f"m{i}"], name=f"mm{i}"))
+        nodes.append(helper.make_node("Add", [f"m{i}", "B"], [f"a{i}"], name=f"add{i}"))
+        prev = f"a{i}"
+    inits = [numpy_helper.from_array(np.eye(2, dtype=np.float32), "W"),
+             numpy_helper.from_array(np.zeros(2, np.float32), "B")]
+    return save_onnx_graph(path, nodes, inits, [1, 2], [1, 2])
+
+
+def save_onnx_relu_chain(path, relus):
+    """An ONNX chain of ``relus`` Relu nodes and one MatMul on 2 features; returns ``path``."""
+    from onnx import helper, numpy_helper  # noqa: PLC0415 (the callers skip without it)
+
+    nodes = [helper.make_node("Relu", ["x" if i == 0 else f"r{i - 1}"], [f"r{i}"],
+                              name=f"relu{i}") for i in range(relus)]
+    nodes.append(helper.make_node("MatMul", [f"r{relus - 1}", "W"], ["y"], name="out"))
+    W = numpy_helper.from_array(np.eye(2, dtype=np.float32), "W")
+    return save_onnx_graph(path, nodes, [W], [1, 2], [1, 2])

@@ -141,3 +141,16 @@ def test_channels_last_is_the_transpose_plane_by_plane_or_whole(shape):
     x = np.random.default_rng(5).normal(size=shape).astype(np.float32)
     y = ToChannelsLast().forward(x, np)
     assert y.flags.c_contiguous and np.array_equal(y, x.transpose(0, 2, 3, 1))
+
+
+def test_the_forward_plan_is_remade_for_another_node_list_or_kept_set():
+    """run remembers its plan for the last node list and kept set: a different list (here
+    one without the pad-absorbing pair) or kept set must not reuse it."""
+    model = _chain()
+    x = np.random.default_rng(6).normal(size=(1, 9, 9, 2))
+    fused = model.run(x, np)
+    shorter = model.nodes[:2]  # conv → ReLU: the ReLU's output is the result
+    assert np.array_equal(model.run(x, np, nodes=shorter), np.maximum(
+        model.run(x, np, keep={"a"})["a"], 0))
+    assert set(model.run(x, np, keep={"r", "y"})) == {"r", "y"}
+    assert np.array_equal(model.run(x, np), fused)

@@ -40,18 +40,24 @@ def work(tmp_path, monkeypatch):
 
 
 def failing_rename_at(monkeypatch, folder, k):
-    """Make the k-th ``os.replace`` into ``folder`` (or below it) fail with ENOSPC."""
-    real, seen = os.replace, []
+    """Make the k-th ``os.replace`` or ``os.link`` into ``folder`` (or below it) fail with
+    ENOSPC (a new file takes its name by a hard link, made only where the name is free)."""
+    seen = []
     folder = os.path.abspath(folder) + os.sep
 
-    def replace(src, dst, **kw):
-        if os.path.abspath(dst).startswith(folder):
-            seen.append(dst)
-            if len(seen) == k:
-                raise OSError(errno.ENOSPC, "No space left on device")
-        return real(src, dst, **kw)
+    def failing(real, link=False):
+        def step(src, dst, **kw):
+            # (hard links to temporary names keep earlier files aside: not a name taken)
+            if os.path.abspath(dst).startswith(folder) and not (
+                    link and os.path.basename(dst).startswith(fileio.TEMP_PREFIX)):
+                seen.append(dst)
+                if len(seen) == k:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            return real(src, dst, **kw)
+        return step
 
-    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "replace", failing(os.replace))
+    monkeypatch.setattr(os, "link", failing(os.link, link=True))
     return seen
 
 

@@ -149,9 +149,10 @@ def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
     (folder / "025.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
     out = tmp_path / "R.zarr"
     assert main(["explain", str(MODEL), str(folder), "--out", str(out), "--batch-size", "8",
-                 "--scheduler", cluster_.scheduler_address]) == 1
+                 "--scheduler", cluster_.scheduler_address]) == 2  # bad input: the user's
     err = capsys.readouterr().err
     assert "chunk 3 (samples 24..31) failed" in err and "025.png" in err
+    assert "fix the input and rerun" in err
     assert not out.exists() and f"{dist.layout.partial_path(out)} keeps the finished" in err
     store = open_relevance_store(dist.layout.partial_path(out))
     assert store.done.tolist() == [True, True, True, False, True]
@@ -236,7 +237,7 @@ def test_a_failing_chunk_is_one_line_not_a_worker_traceback(mnist, tmp_path, cap
         skio.imsave(folder / f"{i}.png", np.asarray(img, dtype=np.uint8), check_contrast=False)
     (folder / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
     assert main(["explain", str(MODEL), str(folder), "--out", str(tmp_path / "R.zarr"),
-                 "--batch-size", "1", "--workers", "1"]) == 1
+                 "--batch-size", "1", "--workers", "1"]) == 2
     err = capfd.readouterr().err
     assert "chunk 2 (samples 2..2) failed: DatasetError" in err
     assert "Compute Failed" not in err and "Traceback" not in err, err

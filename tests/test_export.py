@@ -172,16 +172,18 @@ def test_failed_write_midway_leaves_nothing(batch, tmp_path, monkeypatch):
     R, x = batch
     import os
 
-    real = os.replace
     count = {"n": 0}
 
-    def flaky(src, dst):
-        count["n"] += 1
-        if count["n"] == 5:  # the disk fills up during the third sample
-            raise OSError(28, "No space left on device")
-        return real(src, dst)
+    def flaky(real):  # renames, and the hard links that give new files their names
+        def step(src, dst):
+            count["n"] += 1
+            if count["n"] == 5:  # the disk fills up during the third sample
+                raise OSError(28, "No space left on device")
+            return real(src, dst)
+        return step
 
-    monkeypatch.setattr(os, "replace", flaky)
+    monkeypatch.setattr(os, "replace", flaky(os.replace))
+    monkeypatch.setattr(os, "link", flaky(os.link))
     with pytest.raises(ExportError, match="No space left"):
         E.export_explanations(tmp_path / "o", R, x, [0, 1, 2], ["jet"])
     assert list((tmp_path / "o").iterdir()) == []

@@ -231,6 +231,7 @@ def test_save_png_refuses_overwrite_and_leaves_no_partial(tmp_path, monkeypatch)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("os.replace", fail)
+    monkeypatch.setattr("os.link", fail)  # a new file takes its name by a hard link
     with pytest.raises(ExportError, match="b.png"):
         save_png(tmp_path / "b.png", np.zeros((4, 4, 3)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]

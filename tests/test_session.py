@@ -128,7 +128,8 @@ def test_remembered_settings_come_back_and_stale_ones_are_ignored(session):
     st.rule, st.colormap, st.outline, st.target = "alphabeta:2", "gray-red2", False, "3"
     saved = session.remembered()
     assert saved == {"rule": "alphabeta:2", "colormap": "gray-red2", "outline": False,
-                     "dtype": st.dtype, "target": "3", "settings_kind": "toolbox"}
+                     "dtype": st.dtype, "target": "3", "settings_kind": "toolbox",
+                     "other_kinds": "{}"}
     fresh = Session(AppState())
     # what QSettings gives back: strings, and values edited or gone stale since
     fresh.restore({**saved, "outline": "false"})

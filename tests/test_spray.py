@@ -185,7 +185,7 @@ def test_cli_spray_clusters_the_heatmaps_of_a_relevance_store(clever_hans, tmp_p
     np.testing.assert_array_equal(a.clusters, b.clusters)
     assert a.meta["rule"] == "epsilon:0.01" and a.meta["store"] == str(store)
     # the dataset its indices count in (the explorer's SpRAy window checks it), not the store
-    assert a.meta["data"] == b.meta["data"] == str(images)
+    assert a.meta["dataset"] == b.meta["dataset"] == str(images)
     capsys.readouterr()
     assert main(["spray", str(model_path), str(store), "--rule", "zplus", "--out",
                  str(tmp_path / "x.npz")]) == 2

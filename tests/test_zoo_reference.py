@@ -6,15 +6,19 @@ downsample on normalised 3-channel input, a DenseNet block (BatchNorm after a Co
 to fold it into), a MobileNetV2 (depthwise, ReLU6, Add without activation), a VGG (MaxPool,
 zero-padded AvgPool, adaptive pooling, LeakyReLU, Dropout, ``view`` flatten), grouped
 convolutions with asymmetric "same" padding, a SqueezeNet (``ceil_mode`` max pools, Concat),
-an MLP with BatchNorm on its input, a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid and
-Sigmoid (zennit passes relevance through each), and average pools whose windows count fewer
+an MLP with BatchNorm on its input, a net of PReLU, ELU, SELU, Hardswish, Hardsigmoid,
+Sigmoid and SiLU (zennit passes relevance through each; ``activations_op13``: TorchScript at
+opset 13, where Hardswish is a HardSigmoid and a Mul), and average pools whose windows count fewer
 entries (``count_include_pad=False``, ``ceil_mode`` partial windows: ResNet-D's downsampling).
 Each is exported by the TorchScript exporter and by
 ``dynamo=True`` (batch fixed at 1); ``resnet_bn_dynamo`` keeps every BatchNorm (dynamo without
 its optimiser) so that the importer folds them. ``keras_tf2onnx`` is a Keras network (N×H×W×C,
 TensorFlow's asymmetric "same" padding, depthwise residual block, Concat, H-W-C flatten)
 exported by tf2onnx, its reference made on a PyTorch twin with the same weights
-(``tools/make_zoo_keras_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
+(``tools/make_zoo_keras_fixture.py``); ``keras_bn_tf2onnx`` has BatchNormalization after an
+activation, a convolution and an Add, which tf2onnx writes as Mul and Add of per-channel
+constants, global average pooling as GlobalAveragePool and Squeeze, and a softmax output
+(``tools/make_zoo_keras_bn_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
 within 1e-4 of max|R| per sample, float64.
 """
 
@@ -34,7 +38,9 @@ ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
           "activations", "avgpools"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
-                                                                   "keras_tf2onnx"]
+                                                                   "keras_tf2onnx",
+                                                                   "keras_bn_tf2onnx",
+                                                                   "activations_op13"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -10,16 +10,20 @@ ResNet with a max-pool stem and a strided 1×1 downsample on 3-channel input nor
 channel, a DenseNet block (Concat along channels; BatchNorm → ReLU → Conv, so the BatchNorm
 follows no linear layer), a MobileNetV2 (depthwise convolutions, ReLU6, residual Add without
 activation), a VGG (MaxPool, zero-padded AvgPool, LeakyReLU, three Linear layers with Dropout,
-``x.view(x.size(0), -1)``), and a net with grouped convolutions and asymmetric ("same" with an
-even kernel) padding. Weights and BatchNorm statistics are seeded random values.
+``x.view(x.size(0), -1)``), a net with grouped convolutions and asymmetric ("same" with an
+even kernel) padding, a SqueezeNet (``ceil_mode`` max pools, fire modules concatenated), an MLP
+(BatchNorm on its flat input), a net of PReLU/ELU/SELU/Hardswish/Hardsigmoid/Sigmoid/SiLU
+(also exported at opset 13, where Hardswish is a HardSigmoid and a Mul) and average pools that
+count fewer entries (``count_include_pad=False``, ``ceil_mode``). Weights and BatchNorm
+statistics are seeded random values; the files come out the same at every run.
 
 For every model ``NAME``: ``NAME_ts.onnx`` (TorchScript exporter, batch axis dynamic),
 ``NAME_dynamo.onnx`` (``dynamo=True``, batch fixed at 1, as ``torch.onnx.export(model, (x,),
 dynamo=True)`` writes it) and ``NAME.npz`` with the float64 input ``x`` (N×C×H×W), zennit's
 outputs ``Y`` and relevance ``R__<preset>`` (float64) for ``epsilon_0p01``, ``EpsilonPlus``,
 ``EpsilonPlusFlat``, ``EpsilonAlpha2Beta1``, ``EpsilonAlpha2Beta1Flat``, ``EpsilonGammaBox``,
-plus ``mean``/``std`` (per channel, the input spec's) and ``low``/``high`` (zB's bounds per
-channel: the normalised images of 0 and 1).
+plus ``mean``/``std`` (per channel, the input specification's: the inputs are
+``(pixels − mean)/std`` of uniform noise, and zB's bounds are the normalised images of 0 and 1).
 
 How the references are made, as the shared ones (``../shared/reference/README.md`` §11):
 - target: the predicted class; initial relevance: the output times its one-hot;
@@ -258,8 +262,10 @@ class MLP(nn.Module):
 
 
 class Activations(nn.Module):
-    """Element-wise activations that both exporters write as one ONNX operator (Softplus and
-    Softsign become Where/Abs/Div graphs) and zennit passes relevance through."""
+    """Element-wise activations zennit passes relevance through, as the exporters write them:
+    one operator each, except SiLU (Sigmoid and Mul) and, before opset 14, Hardswish
+    (HardSigmoid and Mul; ``activations_op13.onnx``). Softplus and Softsign become
+    Where/Abs/Div graphs and are left out."""
 
     def __init__(self, classes=4):
         super().__init__()
@@ -267,6 +273,7 @@ class Activations(nn.Module):
             nn.Conv2d(3, 8, 3, padding=1), nn.PReLU(8), nn.Conv2d(8, 8, 3), nn.ELU(0.7),
             nn.Conv2d(8, 8, 1), nn.Hardswish(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1),
             nn.SELU(), nn.Conv2d(8, 8, 1), nn.Hardsigmoid(), nn.Conv2d(8, 8, 1), nn.Sigmoid(),
+            nn.Conv2d(8, 8, 1), nn.SiLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = nn.Sequential(nn.Linear(8, 12), nn.PReLU(), nn.Linear(12, classes))
 
@@ -433,7 +440,7 @@ def inputs(shape, mean, std, model, seed, n=4):
     raise RuntimeError("no inputs with two predicted classes")
 
 
-def export(model, shape, path, dynamo, optimize=True):
+def export(model, shape, path, dynamo, optimize=True, opset=17):
     model = model.float().eval()
     x = torch.zeros((1,) + tuple(shape))
     if dynamo:
@@ -443,7 +450,7 @@ def export(model, shape, path, dynamo, optimize=True):
         torch.onnx.export(model, (x,), path, dynamo=False, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "N"},
                                                                   "logits": {0: "N"}},
-                          opset_version=17)
+                          opset_version=opset)
     import onnx
 
     proto = onnx.load(path)  # dynamo may write weights beside the file: keep one file
@@ -478,6 +485,9 @@ def main(out_dir):
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
             print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
+        if name == "activations":
+            export(model, shape, os.path.join(out_dir, f"{name}_op13.onnx"), dynamo=False,
+                   opset=13)
         ref = references(model, x, mean, std)
         np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
                             **ref)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conventions import RULE_DEFAULT_HELP
-from ..errors import RuleError
+from ..errors import RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
 from .common import add_command, load_samples, model_defaults, parse_target
 
@@ -94,7 +94,10 @@ def run(args) -> int:
     k = concepts.resolve_layer(ex, args.layer)
     config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
     lab = None if labels is None else np.asarray(labels)
-    fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]))
+    try:
+        fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]))
+    except ShapeError as exc:  # a NaN in the sample: the message named no file
+        raise ShapeError(f"{args.data} (sample {args.sample}): {exc}") from None
     fwd = ex.forward(fed, raw=True)
     one_label = None if lab is None else lab[args.sample:args.sample + 1]
     ranking = concepts.rank_channels(fwd, k, config, target, one_label)
@@ -108,8 +111,11 @@ def run(args) -> int:
     refs = gallery = None
     if args.references:
         data = getattr(x, "dataset", x)
-        refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
-                                 dataset_id=_dataset_id(args.data, n))
+        try:
+            refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
+                                     dataset_id=_dataset_id(args.data, n))
+        except ShapeError as exc:
+            raise ShapeError(f"{args.data}: {exc}") from None
         gallery = image01(ex, data, model.input_spec)
     with output_folder(args.out, args.overwrite) as tmp:
         write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap)

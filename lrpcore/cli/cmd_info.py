@@ -50,14 +50,18 @@ def describe_model(model, path) -> str:
         lines.append(f"input layout: {layout_text(spec)}")
     n = model.n_classes
     names = model.meta.get("class_names")
-    if names:
+    problem = _not_scores(model)
+    if problem:  # a feature extractor: its 6×6×4 map is no 144 classes
+        lines.append(f"output: {problem}")
+    elif names:
         shown = ", ".join(printable(n) for n in names[:CLASSES_SHOWN])
         more = f", … ({len(names) - CLASSES_SHOWN} more)" if len(names) > CLASSES_SHOWN else ""
         lines.append(f"classes ({len(names)}): {shown}{more}")
     elif n:
         lines.append(f"classes: {n} outputs, unnamed")
-    lines.append("output: " + ("SoftMax probabilities (LRP explains the scores before it)"
-                               if model.ends_with_softmax() else "raw scores"))
+    if not problem:
+        lines.append("output: " + ("SoftMax probabilities (LRP explains the scores before "
+                                   "it)" if model.ends_with_softmax() else "raw scores"))
     from ..conventions import recommended_rule  # noqa: PLC0415
 
     if recommended_rule(model):  # a sidecar's or header's: where else would a user see it?
@@ -69,6 +73,19 @@ def describe_model(model, path) -> str:
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)
+
+
+def _not_scores(model) -> str | None:
+    """Why the model's output is no vector of class scores (None when it is, or when its
+    shape is not known from the model alone): :func:`lrpcore.targets.not_scores`."""
+    from ..errors import ShapeError  # noqa: PLC0415
+    from ..targets import not_scores  # noqa: PLC0415
+
+    try:
+        shapes = model.shapes()
+    except ShapeError:
+        return None
+    return not_scores(shapes[-1]) if shapes else None
 
 
 def layout_text(spec) -> str:

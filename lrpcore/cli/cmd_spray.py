@@ -52,7 +52,7 @@ def register(sub):
 
 def run(args) -> int:
     from ..explain import Explainer, resolve_rules
-    from ..export import where_found
+    from ..export import DATASET_KEY, where_found
     from ..io import load_model, open_dataset
     from ..io.relevance_store import is_zarr_path
     from ..spray import spray
@@ -88,7 +88,7 @@ def run(args) -> int:
                     progress=lambda d, t: bar(d, t))
         data = args.data
     # files absolute: the explorer's SpRAy window checks that the open dataset is this one
-    res.meta.update(model=where_found(args.model), data=where_found(data))
+    res.meta.update({"model": where_found(args.model), DATASET_KEY: where_found(data)})
     res.save(args.out, overwrite=args.overwrite)
     sizes = ", ".join(str(s) for s in res.sizes())
     print(f"{len(res.indices)} samples → {res.k} cluster{'s' * (res.k != 1)} (sizes {sizes}) "

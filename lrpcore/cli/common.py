@@ -155,20 +155,30 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
 def warn_if_preprocessed(command, path, x, model) -> None:
     """A warning on stderr when INPUT, read as raw images, looks preprocessed already: float
     values within [-1, 1] (the LRP Toolbox's x/127.5 − 1, or x/255) for a model whose raw
-    pixels reach 255. Without --raw the scaling would be applied twice, silently."""
+    pixels reach 255. Without --raw the scaling would be applied twice, silently. Values
+    of an integer type beyond the model's raw range (16-bit images for a model of 8-bit
+    pixels) are named too."""
     spec = getattr(model, "input_spec", None)
     raw_range = getattr(spec, "raw_range", None)
     if not raw_range or raw_range[1] <= 1.5 or not len(x):
         return
     head = np.asarray(x[:64])
-    if head.dtype.kind != "f" or not head.size:
+    if head.dtype.kind not in "fiu" or not head.size:
         return
     with np.errstate(invalid="ignore"):
-        peak = np.nanmax(np.abs(head)) if np.isfinite(head).any() else 0.0
-    if 0 < peak <= 1.0:
-        print(f"lrp {command}: warning: {path}: values in [{float(np.nanmin(head)):.3g}, "
-              f"{float(np.nanmax(head)):.3g}] look preprocessed already, while the model's raw "
-              f"input reaches {raw_range[1]:g}; add --raw to feed them as they are",
+        low, high = (float(np.nanmin(head)), float(np.nanmax(head))) \
+            if np.isfinite(head).any() else (0.0, 0.0)
+    peak = max(abs(low), abs(high))
+    if head.dtype.kind == "f" and 0 < peak <= 1.0:
+        print(f"lrp {command}: warning: {path}: values in [{low:.3g}, {high:.3g}] look "
+              f"preprocessed already, while the model's raw input reaches {raw_range[1]:g}; "
+              "add --raw to feed them as they are", file=sys.stderr)
+    elif head.dtype.kind in "iu" and (low < raw_range[0] or high > raw_range[1]):
+        # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently (floats
+        # so large that float32 cannot hold them are refused later, in one line)
+        print(f"lrp {command}: warning: {path}: values in [{low:.6g}, {high:.6g}] exceed the "
+              f"model's raw input range [{raw_range[0]:g}, {raw_range[1]:g}] (its scaling and "
+              "zB's bounds assume it); rescale them, or add --raw to feed them as they are",
               file=sys.stderr)
 
 

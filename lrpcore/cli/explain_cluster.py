@@ -71,6 +71,8 @@ def run_cluster(args) -> int:
                 "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
                 "target": target, "raw": bool(args.raw), "batch_size": args.batch_size,
                 "source": source}
+    _check_rules(loaded or load_model(args.model), args.rule, job_args["layer_rules"],
+                 args.dtype)  # before a cluster is started or reached, not after
     client, cluster = distributed.connect(args.scheduler, args.workers)
     try:
         result = distributed.explain_to_store(
@@ -95,11 +97,21 @@ def run_cluster(args) -> int:
     print(f"explained {plural(result.computed, 'chunk')} of {result.chunks} ({result.skipped} "
           f"already done, {len(result.failed)} failed) in {result.seconds:.3f} s → "
           f"{result.store or args.out}")
-    if result.failed:
-        print(f"lrp explain: {args.out} is written when every chunk is done; {result.store} "
-              "keeps the finished ones: fix the input and rerun the same command",
-              file=sys.stderr)
-    return 1 if result.failed else 0
+    if not result.failed:
+        return 0
+    bad_input = all(f.get("bad_input") for f in result.failed)
+    print(f"lrp explain: {args.out} is written when every chunk is done; {result.store} "
+          "keeps the finished ones: "
+          f"{'fix the input and ' if bad_input else ''}rerun the same command",
+          file=sys.stderr)
+    return 2 if bad_input else 1  # bad input is the user's to fix (exit 2, as elsewhere)
+
+
+def _check_rules(model, rule, layer_rules, dtype) -> None:
+    """Refuse a bad --rule or --layer-rule (RuleError) as the single-process path does."""
+    from ..explain import Explainer, resolve_rules  # noqa: PLC0415
+
+    resolve_rules(Explainer(model, "numpy", dtype).layers, rule, layer_rules)
 
 
 def _labels(args, target, source, found_labels):

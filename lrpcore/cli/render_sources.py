@@ -254,11 +254,18 @@ def folder_model(relevance: RelevanceFile, path):
     from ..io.models import model_file  # noqa: PLC0415
 
     try:
+        if os.path.getsize(model_file(name)) > MAX_NAMED_MODEL_BYTES:
+            # a crafted sidecar naming a huge sparse file (/var/log/lastlog: up to a TB of
+            # zeros) kept render hashing for minutes, as /dev/zero once did forever
+            return None
         if sha256_file(model_file(name)) != sha:
             return None
         return load_model(name)
     except (LRPError, OSError):
         return None
+
+
+MAX_NAMED_MODEL_BYTES = 4 << 30  # an ONNX file holds at most 2 GiB; native files no more
 
 
 class InputFile:

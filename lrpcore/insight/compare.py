@@ -108,8 +108,10 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
             contrast=None, positive=False, progress=None, cancel=None) -> Comparison:
     """Maps of sample ``index`` for up to six rules (rows) and several classes (columns).
 
-    ``classes``: ``"target"`` (the explained class only, from ``target``/``labels``), ``"all"``
-    (the top MAX_ALL_CLASSES by score for models with more) or a list of class indices.
+    ``classes``: ``"target"`` (the explained class only, from ``target``/``labels``; for target
+    ``output`` one map of the whole output, column :data:`WHOLE_OUTPUT`, as the explorer's
+    main view explains it), ``"all"`` (the top MAX_ALL_CLASSES by score for models with
+    more) or a list of class indices.
     ``contrast=(A, B)`` appends an "A vs B" column to every row.
     Rules may be LRP specs, presets or the baselines ``sensitivity`` / ``gradxinput``.
     """
@@ -130,10 +132,14 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     for done, rule in enumerate(rules):
         check_cancel(cancel)
         report(progress, done, len(rules))
-        wanted = list(chosen) + [c for c in (pair or ()) if c not in chosen]
+        wanted = list(chosen or ()) + [c for c in (pair or ()) if c not in (chosen or ())]
         maps = class_relevance(one, rule, 0, wanted)
-        shown = maps[:len(chosen)]
-        titles = [names[c] for c in chosen]
+        if chosen is None:  # target "output": one map of every output's relevance at once
+            shown = np.asarray(attribute(one, rule, target="output"))
+            titles = [WHOLE_OUTPUT]
+        else:
+            shown = maps[:len(chosen)]
+            titles = [names[c] for c in chosen]
         if pair is not None:
             diff = maps[wanted.index(pair[0])] - maps[wanted.index(pair[1])]
             diff = np.maximum(diff, 0) if positive else diff
@@ -142,7 +148,12 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
         rows.append(MapRow(_method_label(forward, rule), shown, tuple(titles), _max_abs(shown)))
     report(progress, len(rules), len(rules))
     vmax = max(row.vmax for row in rows)
-    return Comparison(tuple(rows), vmax, int(index), outputs, tuple(chosen), pair)
+    return Comparison(tuple(rows), vmax, int(index), outputs, tuple(chosen or ()), pair)
+
+
+# the column of target "output" (the whole output explained at once), named as the explorer's
+# target box names that target; compare showed the top ten classes one by one instead
+WHOLE_OUTPUT = "all outputs"
 
 
 MAX_ALL_CLASSES = 10
@@ -166,7 +177,7 @@ def _chosen_classes(one, classes, target, labels, index, k):
     if mode != "target":
         raise ShapeError(f"classes must be 'target', 'all' or a list, got {classes!r}")
     if explains_all_outputs(target):
-        return _all_or_top(one, k)
+        return None  # the whole output, one map (see compare)
     if not isinstance(target, (str, int, np.integer)):  # one target per sample of the batch
         target = np.asarray(target).reshape(-1)[index]
     lab = None if labels is None else np.asarray(labels).reshape(-1)[[index]]

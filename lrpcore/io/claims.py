@@ -115,9 +115,37 @@ def check_mat_claims(path: str) -> None:
     possible = MAX_RATIO * os.path.getsize(path) + _SLACK
     total = 0
     for name, shape, kind in variables:
+        if any(d < 0 for d in shape):  # scipy read such a file as some other shape
+            raise DatasetError(f"{path}: variable {name[:40]!r} has impossible dimensions "
+                               f"{_dims(shape)} ({kind}); a damaged or hand-edited file")
         total += math.prod(shape) * _MAT_ITEMSIZE.get(kind, 8)
         if total > possible:
-            shown = "×".join(map(str, shape))
+            shown = _dims(shape)
             raise DatasetError(f"{path}: variable {name[:40]!r} claims a {shown} {kind} "
                                f"matrix; the file's {os.path.getsize(path)} bytes cannot "
                                "hold that much data")
+
+
+def mat_mismatch(path: str) -> str | None:
+    """Which variable of a ``.mat`` file claims dimensions its stored data does not match,
+    in words (scipy says only "cannot reshape array of size 2000 into shape (40,60)",
+    transposed and without the variable); None when each variable loads alone."""
+    import scipy.io
+
+    try:
+        variables = scipy.io.whosmat(path)
+    except Exception:  # noqa: BLE001 - the caller reports the file as unreadable
+        return None
+    for name, shape, kind in variables:
+        try:
+            scipy.io.loadmat(path, variable_names=[name])
+        except ValueError:
+            return (f"variable {name[:40]!r} claims dimensions {_dims(shape)} ({kind}), which "
+                    "do not match the data stored for it; a damaged or hand-edited file")
+        except Exception:  # noqa: BLE001 - another fault: the caller's message
+            return None
+    return None
+
+
+def _dims(shape) -> str:
+    return "×".join(map(str, shape))

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
 from ..text import is_digits, listing
-from .claims import check_mat_claims, check_npz_member
+from .claims import check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
@@ -221,6 +221,9 @@ class Dataset:
 def normalize_labels(labels, n=None, name="labels") -> np.ndarray:
     """Class indices as int64 from a vector, the toolbox's N × 1 floats, or one-hot rows."""
     arr = np.asarray(labels)
+    if arr.dtype.kind == "b":  # a mask or a yes/no column, not classes: True became class 1
+        raise DatasetError(f"{name}: labels of dtype bool (True/False) are no class indices; "
+                           "save one integer class index per sample")
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     elif arr.ndim == 2 and arr.shape[1] > 1:
@@ -236,7 +239,7 @@ def normalize_labels(labels, n=None, name="labels") -> np.ndarray:
         if bad.any():
             k = int(np.argmax(bad))
             raise DatasetError(f"{name}: label {k} is {float(arr[k])!r}, not a whole number")
-    elif arr.dtype.kind not in "iub":
+    elif arr.dtype.kind not in "iu":
         raise DatasetError(f"{name}: labels of dtype {arr.dtype} are not numbers")
     if arr.size and arr.dtype.kind in "fu":  # 1e30 or 2**64 − 1 wrap to negative int64
         huge = arr.astype(np.float64) >= 2.0 ** 62
@@ -328,7 +331,8 @@ def _read_mat(path: str, for_labels=False):
         raise DatasetError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with "
                            "-v7 or convert to .npy") from None
     except Exception as exc:  # scipy raises many types for malformed files
-        raise DatasetError(f"{path}: cannot read .mat: {exc}") from None
+        why = mat_mismatch(path) if isinstance(exc, ValueError) else None
+        raise DatasetError(f"{path}: {why or f'cannot read .mat: {exc}'}") from None
     keys = {k for k in mat if not k.startswith("__")}
     wanted = ("data",) + (LABEL_KEYS if for_labels else DATA_KEYS)
     arr = mat[_pick(keys, wanted, path, "label" if for_labels else "data")]

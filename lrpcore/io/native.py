@@ -36,6 +36,9 @@ FORMAT = "lrp-explorer-model"
 VERSION = 1
 _MAX_ELEMENTS = 1 << 31
 _MAX_HEADER_BYTES = 16 << 20
+# a graph lists one node per layer: as many as the ONNX importer reads (onnx_graph.MAX_NODES;
+# a DenseNet-201 has ~700 after import), where a chain keeps the toolbox formats' MAX_LAYERS
+MAX_GRAPH_NODES = 100_000
 # Deflate packs up to ~1000:1, so a small file may claim gigabytes of zeros. Real parameters
 # hardly compress (even pruned ones stay far below this ratio): a large compressed member that
 # would inflate more than this is refused before it is read.
@@ -107,6 +110,14 @@ def _arrays(model, dtype=None) -> dict:
     except (TypeError, ValueError) as exc:
         raise ExportError(f"model metadata cannot be stored as JSON: {exc}") from None
     arrays = {"header": np.array(header)}
+    limit = MAX_GRAPH_NODES if getattr(model, "is_graph", False) else MAX_LAYERS
+    if len(model.layers) > limit or arrays["header"].dtype.itemsize > _MAX_HEADER_BYTES:
+        # what the reader refuses is not written: a graph of 1,001 nodes was converted
+        # (exit 0) into a file that no command could open
+        raise ExportError(f"a model of {len(model.layers):,} layers and a header of "
+                          f"{arrays['header'].dtype.itemsize >> 20} MB does not fit the native "
+                          f"format (at most {limit:,} layers and a {_MAX_HEADER_BYTES >> 20}-MB "
+                          "header)")
     for i, layer in enumerate(model.layers):
         params = layer.native_params()
         if params is not None:
@@ -129,7 +140,10 @@ def save_native(model, path, dtype=None, overwrite=True, compress=False) -> None
     """Write a model file atomically (no partial file is left on failure)."""
     from ..fileio import atomic_open
 
-    arrays = _arrays(model, dtype)
+    try:
+        arrays = _arrays(model, dtype)
+    except ExportError as exc:
+        raise ExportError(f"{path}: {exc}") from None
     with atomic_open(path, "wb", overwrite=overwrite) as fh:
         (np.savez_compressed if compress else np.savez)(fh, **arrays)
 
@@ -262,8 +276,9 @@ def _header(archive) -> dict:
     layers = header.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ModelFormatError(f"{path}: header lists no layers")
-    if len(layers) > MAX_LAYERS:
-        raise ModelFormatError(f"{path}: header lists {len(layers)} layers (limit {MAX_LAYERS})")
+    limit = MAX_GRAPH_NODES if header.get("graph") is not None else MAX_LAYERS
+    if len(layers) > limit:
+        raise ModelFormatError(f"{path}: header lists {len(layers)} layers (limit {limit})")
     return header
 
 

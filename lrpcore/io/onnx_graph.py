@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
-from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid
+from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid, Silu
 from ..graph_layers import (
     Add,
     Affine,
@@ -39,10 +39,11 @@ from ..graph_layers import (
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from .native import MAX_GRAPH_NODES
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
-MAX_NODES = 100_000  # far above real exports (EfficientNet-Lite0: 575 nodes)
+MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 MAX_PAD = 1024
 MAX_SCALE = 1e30
@@ -58,12 +59,34 @@ class _Tensor:
         self.name, self.shape, self.storage = name, tuple(int(s) for s in shape), storage
 
 
+class _TensorTable(dict):
+    """ONNX tensor name → :class:`_Tensor`, indexed by the engine tensor each one names (an
+    Identity's output names its input's): a graph of 50,000 Gemm + bias pairs (3 MB) took
+    minutes to load while every bias fold searched the whole table and node list."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_engine: dict[str, set] = {}
+
+    def __setitem__(self, key, value):
+        if key in self:
+            self.by_engine[self[key].name].discard(key)
+        super().__setitem__(key, value)
+        self.by_engine.setdefault(value.name, set()).add(key)
+
+    def aliases(self, engine_name) -> set:
+        """The ONNX names of engine tensor ``engine_name``."""
+        return self.by_engine.get(engine_name, set())
+
+
 class _Builder:
     def __init__(self, path, opset):
         self.path, self.opset = path, opset
         self.batch = None  # the batch size the input declares, when it is a fixed number
+        self.relabelled_nhwc = False  # a Transpose read an N×H×W×C tensor as N×C×H×W
         self.nodes: list[Node] = []
-        self.data: dict[str, _Tensor] = {}
+        self.producer: dict[str, int] = {}  # engine tensor → index of the node writing it
+        self.data: _TensorTable = _TensorTable()
         self.consts: dict[str, np.ndarray] = {}
         self.readers: dict[str, int] = {}
         self._cl: dict[str, str] = {}
@@ -72,6 +95,7 @@ class _Builder:
         raise ModelFormatError(f"{self.path}: {where}: {error_line(text, 400)}")
 
     def add(self, name, layer, inputs, output):
+        self.producer.setdefault(output, len(self.nodes))  # a second writer is refused later
         self.nodes.append(Node(name, layer, tuple(inputs), output))
         return output
 
@@ -479,39 +503,9 @@ def _sole_reader(b, t) -> bool:
     relabelling Transpose): a BatchNormalization or bias folded into the layer before it
     changes that layer's output for every reader, and a residual Add reading the Identity of
     a Conv got the normalised map instead of the Conv's."""
-    names = [name for name, d in b.data.items() if d.name == t.name]
+    names = b.data.aliases(t.name)
     reads = sum(b.readers.get(name, 0) for name in names)
     return reads - (len(names) - 1) <= 1  # each alias was made by one node reading t
-
-
-def _fold_bias(b, node, where, t, c):
-    """Add of a constant right after a Linear or Convolution: it is that layer's bias."""
-    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
-    layer = None if k is None else b.nodes[k].layer
-    if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
-        b.fail(where, "Add of a constant is supported only as the bias of the Linear or "
-                      "Convolution right before it")
-    n = layer.B.shape[0]
-    c = np.asarray(c, dtype=np.float64)
-    shape = np.shape(c)
-    while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns the trailing axes
-        shape = shape[1:]
-    per_output = (n, 1, 1) if len(t.shape) == 3 and t.storage == "cl" else (n,)  # C×H×W
-    if c.size > 1 and shape != per_output:
-        # a C×H×W map plus a constant of shape (C,) adds along the width: read as one bias
-        # per channel it gave another model
-        b.fail(where, f"a constant of shape {brief(list(np.shape(c)))} added to a tensor of "
-                      f"shape {brief(list(t.shape))} is not one bias per output "
-                      f"({'×'.join(map(str, per_output))})")
-    if c.size == 1:
-        c = np.full(n, float(c.reshape(-1)[0]))
-    elif c.size == n:
-        c = c.reshape(-1)
-    else:
-        b.fail(where, f"a bias of {c.size} values does not fit {n} outputs")
-    layer.B = layer.B + c
-    layer.clear_cache()
-    _alias(b, node, t)
 
 
 def _batchnorm(b, node, attrs, where, t):
@@ -524,7 +518,7 @@ def _batchnorm(b, node, attrs, where, t):
     if np.any(var + eps <= 0):
         b.fail(where, "variance + epsilon must be positive")
     s = scale / np.sqrt(var + eps)
-    k = next((k for k, n in enumerate(b.nodes) if n.output == t.name), None)
+    k = b.producer.get(t.name)
     layer = None if k is None else b.nodes[k].layer
     if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         # nothing to fold into (or its output is read elsewhere): an affine layer of its own
@@ -637,6 +631,23 @@ def _op_reduce_mean(b, node, attrs, where, t, data_in):
         _flatten(b, f"{node.name}/flatten", pooled, out)
 
 
+def _op_squeeze(b, node, attrs, where, t, data_in):
+    """Squeeze of data: dropping the 1×1 of a pooled map (Keras's GlobalAveragePooling2D as
+    tf2onnx writes it) is a flatten; anything else is refused."""
+    axes = attrs.get("axes")
+    if axes is None and _optional_input(node, 1):
+        axes = b.const(node.input[1], where, "Squeeze's axes")
+    rank = len(t.shape) + 1
+    axes = None if axes is None else sorted(int(a) % rank for a in np.atleast_1d(axes))
+    spatial = [2, 3] if t.storage == "cl" else [1, 2]
+    if len(t.shape) == 3 and (axes is None or axes == spatial) \
+            and [t.shape[a - 1] for a in spatial] == [1, 1]:
+        _flatten(b, node.name, t, node.output[0])
+        return
+    b.fail(where, f"Squeeze of data along {brief(axes)} of a tensor of shape "
+                  f"{brief(list(t.shape))}: only of a pooled map's 1×1")
+
+
 def _op_flatten(b, node, attrs, where, t, data_in):
     if int(attrs.get("axis", 1)) != 1:
         b.fail(where, "Flatten is supported with axis 1")
@@ -662,6 +673,7 @@ def _op_transpose(b, node, attrs, where, t, data_in):
     out = node.output[0]
     perm = [int(p) for p in attrs.get("perm", [])]
     if t.storage == "same" and len(t.shape) == 3 and perm == [0, 3, 1, 2]:
+        b.relabelled_nhwc = True
         H, W, C = t.shape
         b.data[out] = _Tensor(t.name, (C, H, W), "cl")  # the same array, read as NCHW
     elif t.storage == "cl" and perm == [0, 2, 3, 1]:
@@ -688,8 +700,7 @@ def _op_sum(b, node, attrs, where, t, data_in):
     """Add, Sum or Mean of tensors (a merge); an Add of a constant is the bias before it."""
     op = node.op_type
     if op == "Add" and not (len(data_in) >= 2 and all(d is not None for d in data_in)):
-        other = [n for n in node.input if n and n not in b.data]
-        _fold_bias(b, node, where, t, b.const(other[0], where, "the other summand"))
+        _scale_shift(b, node, where, t)
         return
     if len(data_in) != len([n for n in node.input if n]) or None in data_in:
         b.fail(where, f"{op} of data and constants is not supported")
@@ -731,11 +742,90 @@ def _op_product(b, node, attrs, where, t, data_in):
                   "concatenations and linear layers")
 
 
+def _self_gate(b, node, data_in):
+    """For x · f(x) with f a Sigmoid or HardSigmoid read by this Mul only: the activation it
+    is (SiLU, HardSwish as exported before opset 14), else None. A gate computed from another
+    tensor (squeeze-and-excitation) stays a product of two signals."""
+    if len(data_in) != 2:
+        return None
+    for x, gate in (data_in, data_in[::-1]):
+        k = b.producer.get(gate.name)
+        if k is None or b.nodes[k].inputs != (x.name,) or b.readers.get(gate.name, 0) != 1:
+            continue
+        layer = b.nodes[k].layer
+        if isinstance(layer, Sigmoid):
+            return x, Silu()
+        if isinstance(layer, HardSigmoid) and not layer.swish:
+            return x, HardSigmoid(layer.alpha, layer.beta, swish=True)
+    return None
+
+
 def _op_arithmetic(b, node, attrs, where, t, data_in):
     if _two_tensors(data_in):
+        gated = _self_gate(b, node, data_in) if node.op_type == "Mul" else None
+        if gated is not None:  # the gate's own node is left unread: pruned at the end
+            _same_shape(b, node, *gated)
+            return
         _op_product(b, node, attrs, where, t, data_in)
-    b.fail(where, f"{node.op_type} of data and a constant is supported only in shape "
-                  "arithmetic")
+    _scale_shift(b, node, where, t)
+
+
+def _channel_values(b, c, t, where):
+    """A constant that ONNX broadcasts over ``t`` as one value per channel (or one value):
+    the channel vector, else a one-line error."""
+    c = np.asarray(c, dtype=np.float64)
+    channels = t.shape[0] if t.storage == "cl" else t.shape[-1]
+    if c.size == 1:
+        return np.full(channels, float(c.reshape(-1)[0]))
+    shape = np.shape(c)
+    while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns the trailing axes
+        shape = shape[1:]
+    per_channel = (channels, 1, 1) if t.storage == "cl" else (channels,)
+    if c.size != channels or tuple(shape) != per_channel[-len(shape):] \
+            or len(shape) > len(per_channel):
+        b.fail(where, f"a constant of shape {brief(list(np.shape(c)))} on a tensor of shape "
+                      f"{brief(list(t.shape))} is neither one value nor one per channel "
+                      f"({'×'.join(map(str, per_channel))})")
+    return c.reshape(-1)
+
+
+def _scale_shift(b, node, where, t):
+    """Mul, Div, Add or Sub of data and a constant of one value or one per channel: Keras's
+    BatchNormalization as tf2onnx writes it (Mul, Add), a Rescaling layer. Folded into the
+    Affine, Linear or Convolution before it when that is the data's only reader; else an
+    Affine of its own, which relevance passes (as zennit's Pass on BatchNorm)."""
+    op = node.op_type
+    data_first = node.input[0] in b.data
+    if not data_first and op in ("Sub", "Div"):
+        b.fail(where, f"{op} of a constant and data (constant first) is not supported")
+    other = node.input[1] if data_first else node.input[0]
+    c = b.const(other, where, f"{op}'s constant")
+    shape = np.shape(c)
+    while len(shape) > 1 and shape[0] == 1:
+        shape = shape[1:]
+    if t.storage == "same" and len(t.shape) == 3 and len(shape) == 3 and np.size(c) > 1:
+        t = b.channels_last(t, where)  # C×1×1 on a C×H×W input (PyTorch): per channel
+    v = _channel_values(b, c, t, where)
+    if op == "Div" and np.any(v == 0):
+        b.fail(where, "Div by a constant that holds 0")
+    ones, zeros = np.ones_like(v), np.zeros_like(v)
+    scale, shift = (v, zeros) if op == "Mul" else (1 / v, zeros) if op == "Div" \
+        else (ones, v) if op == "Add" else (ones, -v)
+    k = b.producer.get(t.name)
+    layer = None if k is None else b.nodes[k].layer
+    if layer is not None and _sole_reader(b, t):
+        if isinstance(layer, Affine):
+            layer.scale, layer.shift = layer.scale * scale, layer.shift * scale + shift
+            layer.clear_cache()
+            _alias(b, node, t)
+            return
+        if getattr(layer, "weighted", False) and layer.B.shape == v.shape:
+            layer.W, layer.B = layer.W * scale, layer.B * scale + shift  # outputs: last axis
+            layer.clear_cache()
+            _alias(b, node, t)
+            return
+    out = b.add(node.name, Affine(scale, shift), [t.name], node.output[0])
+    b.data[out] = _Tensor(out, t.shape, t.storage)
 
 
 OPERATORS = {
@@ -764,6 +854,7 @@ OPERATORS = {
         b, node.name, t, node.output[0], where),
     "ReduceMean": _op_reduce_mean,
     "Flatten": _op_flatten,
+    "Squeeze": _op_squeeze,
     "Reshape": _op_reshape,
     "Transpose": _op_transpose,
     "Gemm": lambda b, node, attrs, where, t, data_in: _gemm(b, node, attrs, where, t),
@@ -780,9 +871,7 @@ OPERATORS = {
 }
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
-               "Transpose": "of data: NHWC ↔ NCHW only, relabelled",
-               "Mul": "of data: refused (no LRP rule for a product of two signals)",
-               "Div": "of data: refused", "Sub": "of data: refused"}
+               "Transpose": "of data: NHWC ↔ NCHW only, relabelled"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
@@ -791,7 +880,8 @@ FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "
 
 # what the operator table adds to the layer kinds an operator builds
 NOTES = {
-    "Add": "of two tensors (residual); of a constant: the bias of the Conv/Gemm before it",
+    "Add": "of two tensors (residual); of a constant (one or one per channel): folded into "
+           "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization)",
     "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
@@ -803,8 +893,14 @@ NOTES = {
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
                "dropped",
+    "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
+    "Mul": "of data and a constant (one value or one per channel): folded into the "
+           "Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization, "
+           "Rescaling); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; other "
+           "products of data refused (no LRP rule for a product of two signals)",
+    "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
     "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
     "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
@@ -873,7 +969,10 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         raise ModelFormatError(f"{path}: {len(graph.node)} nodes; more than {MAX_NODES} is not "
                                "a model this program reads")
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                default=13)
+                default=None)
+    if opset is None:  # exporters write it last: a file cut there loaded with opset 13 guessed
+        raise ModelFormatError(f"{path}: the model names no ONNX opset (opset_import), which "
+                               "every exporter writes; a truncated or damaged file?")
     b = _Builder(path, opset)
     b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer") for t in graph.initializer})
     inputs = [v for v in graph.input if v.name not in b.consts]
@@ -908,7 +1007,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
                                    f"{short(node.op_type, 40)}' "
                                    "is not supported")
         try:
-            _node(b, node, where, onnx)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below, not printed
+                _node(b, node, where, onnx)
         except ModelFormatError as exc:
             if str(exc).startswith(path):
                 raise
@@ -932,6 +1032,13 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nodes = _prune(b.nodes, out_name)
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
+    overflowed = next((n for n in nodes if not all(
+        np.all(np.isfinite(a)) for a in (n.layer.native_params() or ()))), None)
+    if overflowed is not None:  # a chain of Mul by 1e30 folded into a MatMul gave it inf
+        # weights: loaded, shown by 'lrp info', converted into a file no reader opens
+        raise ModelFormatError(f"{path}: node '{short(overflowed.name)}': its parameters, with "
+                               "the constants folded into them (Mul, Div, BatchNormalization), "
+                               "are not finite")
     outputs = {n.output for n in nodes}
     empty = next((n for n in nodes if n.output in b.data and 0 in b.data[n.output].shape), None)
     if empty is not None:  # e.g. a Gemm of 0 units: explaining it ended in an internal error
@@ -943,6 +1050,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
                                f"more than {MAX_ACTIVATION_VALUES:,}; not a network this "
                                "program can explain")
     if len(sample) == 3:
+        # NHWC: a Keras export, whose input reaches a Transpose to NCHW (maybe after a
+        # Rescaling's Mul and Add) and is never converted to channels-last by the importer
+        nhwc = nhwc or (b.relabelled_nhwc and inp.name not in b._cl)
         if nhwc:
             layout, raw = "NHWC", tuple(sample)
         else:

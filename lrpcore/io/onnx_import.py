@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from ..errors import ModelFormatError
+from ..fileio import require_regular_file
 from ..text import short
 
 
@@ -57,9 +58,19 @@ def read_onnx(path):
     return read_onnx_graph(path, load_proto(path))
 
 
+MAX_PROTO_BYTES = (2 << 30) - 1  # protobuf parses no message larger than 2 GiB
+
+
 def load_proto(path):
     """The ONNX ModelProto of a file (external data never followed), or ModelFormatError."""
     onnx, _ = _onnx()
+    require_regular_file(path, ModelFormatError)
+    size = os.path.getsize(path)
+    if size > MAX_PROTO_BYTES:  # onnx.load reads the whole file first: a 20-GB file (sparse,
+        # or the wrong file) was read into memory before protobuf refused it
+        raise ModelFormatError(f"{path}: {size:,} bytes; an ONNX model file holds at most 2 GiB "
+                               "(larger models keep their weights in external data, which is "
+                               "not supported)")
     try:
         return onnx.load(path, load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others

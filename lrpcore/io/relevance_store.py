@@ -24,7 +24,13 @@ import tempfile
 import numpy as np
 
 from ..errors import DatasetError, ExportError
-from ..fileio import clean_stale_temporaries, lstat_or_none, move_folder_into_place, temp_prefix
+from ..fileio import (
+    clean_stale_temporaries,
+    lstat_or_none,
+    move_folder_into_place,
+    process_umask,
+    temp_prefix,
+)
 from ..text import brief, short
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
@@ -388,7 +394,7 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
     except OSError as exc:
         raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~process_umask())
         n, chunk = key["n"], key["chunk"]
         group = zarr.open_group(tmp, mode="w")
         group.create_array(RELEVANCE, shape=tuple(fed_shape), dtype=dtype,
@@ -410,9 +416,3 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
             raise ExportError(f"{path}: cannot create the store: {exc.strerror or exc}") from None
         raise
     return zarr.open_group(path, mode="r+")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

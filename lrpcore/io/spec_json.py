@@ -160,10 +160,27 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     _check_sizes(fields, where)
     extra.update(_fit(fit, fields["raw_shape"], where))
     spec = InputSpec(source=source, extra=extra, **fields)
+    spec = _padding_follows(spec, data, base)
     if "value_range" not in data and any(k in data for k in _MAPPING_FIELDS):
         # a new scaling moves the input's range (zB's default bounds) with it
         spec = dataclasses.replace(spec, value_range=spec.mapped_range())
     return spec
+
+
+_SCALING_FIELDS = ("divide", "offset", "raw_range", "mean", "std")
+
+
+def _padding_follows(spec, data, base):
+    """A new scaling (a sidecar's ``"divide": 255, "offset": 0`` on the toolbox's padded
+    LeNet-5) moves the padding with the black pixel it stands for: the −1 of x/127.5 − 1
+    became a value below every pixel of [0, 1]. Only a padding that was the black pixel
+    follows; one the JSON gives, or an unusual one of ``base``, stays."""
+    if (not spec.pad or base is None or "pad_value" in data
+            or not any(k in data for k in _SCALING_FIELDS)
+            or base.background() is None or base.pad_value != base.background()
+            or spec.background() is None):
+        return spec
+    return dataclasses.replace(spec, pad_value=spec.background())
 
 
 def _fit(fit, raw, where) -> dict:

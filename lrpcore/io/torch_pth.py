@@ -31,6 +31,9 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 MAX_TENSORS = 100_000
 MAX_DIMS = 8
 MAX_PICKLE_OPS = 40 * MAX_TENSORS + 10_000  # a tensor entry takes about 15 opcodes
+# as for native .npz files: deflated storages may inflate this much (real weights hardly compress)
+_MAX_INFLATION = 100
+_INFLATION_FLOOR = 16 << 20
 
 
 class _Fixed:
@@ -216,15 +219,24 @@ def _read_zip(path, data) -> dict:
     u = _StateDictUnpickler(io.BytesIO(zf.read(pkl[0])), path, len(data))
     root = _load(lambda: u, path, "the state-dict pickle")
     state = _state_dict(root, path)
+    need, packed = {}, 0
     for key, st in u.storages.items():
         member = f"{prefix}data/{key}"
         if member not in names:
             raise ModelFormatError(f"{path}: storage {key[:20]!r} is missing")
-        need = st.numel * st.dtype.itemsize
-        if zf.getinfo(member).file_size != need:
+        need[key] = st.numel * st.dtype.itemsize
+        if zf.getinfo(member).file_size != need[key]:
             raise ModelFormatError(f"{path}: storage {key[:20]!r} holds "
-                                   f"{zf.getinfo(member).file_size} bytes, needs {need}")
-        st.data = zf.read(member)
+                                   f"{zf.getinfo(member).file_size} bytes, needs {need[key]}")
+        packed += zf.getinfo(member).compress_size
+    # each storage may declare as many elements as the file has bytes, and deflated zeros
+    # shrink ~1000:1: a 300-KB file of 100 storages (one-element tensors each) took 240 MB
+    if sum(need.values()) > _INFLATION_FLOOR + _MAX_INFLATION * packed:
+        raise ModelFormatError(f"{path}: its storages would inflate to {sum(need.values()):,} "
+                               f"bytes from {packed:,} compressed bytes; not a plausible "
+                               "checkpoint (a zip bomb?)")
+    for key, st in u.storages.items():
+        st.data = zf.read(f"{prefix}data/{key}")
     return state
 
 

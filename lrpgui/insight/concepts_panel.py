@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import RuleError
 from lrpcore.layers import Convolution, Linear, Rect
 
+from ..session import no_labels
 from . import imaging
 from .job_controls import JobControls
 from .layouts import canvas, result_table
@@ -199,13 +200,23 @@ class ConceptsPanel(ToolPanel):
         ex = self.explainer()
         if ex is None or s.dataset is None or self.layer() is None:
             raise RuleError("open a model and a dataset first")
+        target = self._target()
         raw = s.dataset.images([s.sample_index])[0]
         label = s.label_of(s.sample_index) if s.labels is not None else None
-        target = s.target if s.target != "true" or label is not None else "pred"
         args = (ex, raw, self.layer(), self.top_spin.value(), self.channel, s.rule,
                 dict(s.layer_rules), target, label)
         self.clear_error()
         return self.submit(lambda token: concepts_task(*args, token=token), self._done)
+
+    def _target(self) -> str:
+        """The target of a Concepts job: "true" without labels is refused, as ``lrp concepts
+        --target true`` refuses it (the panel explained the predicted class without a word,
+        while the main view refused)."""
+        s = self.state
+        if s.target == "true" and s.labels is None:
+            raise RuleError(f"target true class needs a dataset that has labels: "
+                            f"{no_labels(s.dataset_name)}; choose the predicted class")
+        return s.target
 
     def _done(self, result) -> None:
         self.result = result
@@ -247,7 +258,11 @@ class ConceptsPanel(ToolPanel):
             self.show_error("open a model and a dataset first")
             return 0
         labels = s.labels
-        target = parse_target(s.target if s.target != "true" or labels is not None else "pred")
+        try:
+            target = parse_target(self._target())
+        except RuleError as exc:
+            self.show_error(str(exc))
+            return 0
         config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
         layer, ds, source = self.layer(), s.dataset, s.dataset_name
 

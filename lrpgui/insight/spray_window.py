@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrpcore.errors import RuleError
+from lrpcore.export import DATASET_KEY
 
 from .. import dialogs
 from ..widgets.class_choice import ClassChoice, class_entries
@@ -177,7 +178,7 @@ class SprayPanel(BatchPanel):
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
         store = self.relevance_store(cls)
-        made_on = {"model": s.model_path, "data": s.dataset_name}
+        made_on = {"model": s.model_path, DATASET_KEY: s.dataset_name}
         if store is not None:  # the store's heatmaps, for the target it was explained for
             args = (store, s.labels, cls, self.k_spin.value() or None)
             self.clear_error()
@@ -277,10 +278,10 @@ class SprayPanel(BatchPanel):
 
     def _other_dataset(self, result):
         """The dataset ``result`` was made on when it is known and not the open one."""
-        from lrpcore.export import where_found
+        from lrpcore.export import sidecar_dataset, where_found
         from lrpcore.io.datasets import DATASET_NAMES
 
-        data = result.meta.get("data")
+        data = sidecar_dataset(result.meta)  # "dataset"; results of before wrote "data"
         if not isinstance(data, str) or not data or not self.state.dataset_name:
             return None
         found = where_found(data)
@@ -388,6 +389,8 @@ class SprayPanel(BatchPanel):
                 f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
         if r.meta.get("store"):
             text += " — heatmaps read from the relevance store"
+        elif r.meta.get("target") == "pred":  # data without labels: 'lrp spray' says it too
+            text += " — each explained for its predicted class"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
         self.summary.setText(text)

@@ -19,12 +19,10 @@ from lrpcore.errors import RuleError, ShapeError
 from lrpcore.explain import Explainer, Forward, resolve_rules
 from lrpcore.insight import compare, conservation_from_trace, flip_curves, layer_relevance_map
 from lrpcore.insight.baselines import attribute, output_seed
-from lrpcore.insight.compare import MAX_RULES, Comparison, MapRow
+from lrpcore.insight.compare import MAX_RULES
 from lrpcore.insight.diagnose import diagnose_trace, sample_activations
 from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
-from lrpcore.insight.tasks import check_cancel
-from lrpcore.targets import explains_all_outputs
 
 from ..requests import ExplainRequest
 from .digit_prep import mnist_like
@@ -146,32 +144,11 @@ def run_compare(req: ExplainRequest, cache: ForwardCache, rules, mode="target", 
         a, b = (int(c) for c in pair)
         comp = compare(fwd, rules, classes=[a, b], contrast=(a, b), positive=positive,
                        cancel=cancel)
-    elif mode == "target" and explains_all_outputs(req.target_value):
-        comp = whole_output(fwd, rules, cancel)
-    else:
+    else:  # for target "output" one map of the whole output, as the main view (lrpcore)
         comp = compare(fwd, rules, classes=mode, target=req.target_value, labels=req.labels,
                        cancel=cancel)
     maps_raw = tuple(to_raw_layout(req.model, row.maps) for row in comp.rows)
     return CompareResult(req, comp, maps_raw, mode)
-
-
-def whole_output(fwd: Forward, rules, cancel=None) -> Comparison:
-    """Each rule's map of the whole output, in one column "all outputs": what target
-    "output" explains in the main view (every output's relevance at once). Compare showed
-    the ten highest classes one by one instead, no map of what the main view explained."""
-    layers = fwd.explainer.layers
-    labels = [method_label(layers, rule) for rule in rules]  # bad specs fail first
-    rows = []
-    for rule, label in zip(rules, labels, strict=True):
-        check_cancel(cancel)
-        maps = np.asarray(attribute(fwd, rule, target="output"))
-        vmax = float(np.max(np.abs(maps))) if maps.size else 0.0
-        rows.append(MapRow(label, maps, (WHOLE_OUTPUT,), vmax))
-    return Comparison(tuple(rows), max(row.vmax for row in rows), 0, fwd.outputs()[0], (),
-                      None)
-
-
-WHOLE_OUTPUT = "all outputs"  # the column title, as the target box names the target
 
 
 # -- conservation ---------------------------------------------------------------------------

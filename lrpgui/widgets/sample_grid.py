@@ -156,6 +156,7 @@ class SampleGrid(QWidget):
         state.events.dataset.connect(self._on_dataset)
         state.events.model.connect(lambda _m: self._fill_filters())
         state.events.predictions.connect(self._on_predictions)
+        state.events.predicted.connect(self._on_predicted)
         for name in ("filter_true", "filter_pred", "misclassified_only", "filter_subset"):
             getattr(state.events, name).connect(lambda _v: self._apply_filters())
         state.events.sample_index.connect(self.select_sample)
@@ -208,6 +209,11 @@ class SampleGrid(QWidget):
     def _on_predictions(self, predictions) -> None:
         self.model.set_predictions(predictions)
         self._after_refilter()
+
+    def _on_predicted(self, batch) -> None:
+        """A batch of predictions while the dataset is predicted: those samples only."""
+        if batch is not None and self.model.update_predictions(batch.indices, batch.classes):
+            self._after_refilter()
 
     def _apply_filters(self) -> None:
         s = self.state

@@ -11,6 +11,8 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
+from lrpcore.model import chain_layer_names
+
 from .waiting import window_at
 
 MODELS = Path(__file__).resolve().parents[2] / "models"  # the bundled models of the checkout
@@ -140,8 +142,9 @@ def test_layer_column_shows_full_descriptions_where_there_is_room(qtbot, toy_fil
     assert header.length() <= table.viewport().width()
     assert table.horizontalScrollBar().maximum() == 0
     assert table.columnWidth(1) >= 60
-    for r in range(table.rowCount()):  # the full description stays in the tooltip
-        assert table.item(r, 1).toolTip() == narrow.state.model.analysis_layers()[r].describe()
+    layers = narrow.state.model.analysis_layers()
+    for r, name in enumerate(chain_layer_names(layers)):  # the full text stays in the tooltip
+        assert table.item(r, 1).toolTip() == f"{layers[r].describe()} ({name})"
 
 
 def test_the_window_fits_1024_by_700_without_clipping_controls(qtbot, toy_files):

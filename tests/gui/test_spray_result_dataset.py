@@ -30,10 +30,12 @@ def _result(meta):
 def test_open_refuses_a_result_of_another_dataset(make_window, toy_files, tmp_path):
     window = make_window(model=MODELS / "mnist-lenet5.npz", dataset=toy_files[1])
     panel = window.insight.show("spray")
-    other = tmp_path / "other.npz"
-    _result({"data": "mnist-sample"}).save(other)
-    assert panel.open(str(other)) is None
-    assert "mnist-sample" in panel.last_error and str(toy_files[1]) in panel.last_error
+    other, older = tmp_path / "other.npz", tmp_path / "older.npz"
+    _result({"dataset": "mnist-sample"}).save(other)
+    _result({"data": "mnist-sample"}).save(older)  # the key results of before wrote
+    for path in (other, older):
+        assert panel.open(str(path)) is None
+        assert "mnist-sample" in panel.last_error and str(toy_files[1]) in panel.last_error
     assert window.state.filter_subset is None
     mine, old = tmp_path / "mine.npz", tmp_path / "old.npz"
     _result({"data": str(toy_files[1])}).save(mine)
@@ -49,7 +51,8 @@ def test_a_result_the_window_computed_names_its_dataset(make_window, toy_files, 
         panel.start()
     path = panel.save(str(tmp_path / "run.npz"))
     meta = SprayResult.load(path).meta
-    assert meta["data"] == str(toy_files[1]) and meta["model"] == str(MODELS / "mnist-lenet5.npz")
+    assert meta["dataset"] == str(toy_files[1]) and "data" not in meta
+    assert meta["model"] == str(MODELS / "mnist-lenet5.npz")
 
 
 def test_the_command_records_its_dataset_file_absolute(tmp_path, monkeypatch, toy_files):
@@ -57,5 +60,5 @@ def test_the_command_records_its_dataset_file_absolute(tmp_path, monkeypatch, to
     out = tmp_path / "s.npz"
     assert main(["spray", "mnist-lenet5", toy_files[1].name, "--out", str(out),
                  "--embedding", "none", "--k", "2"]) == 0
-    assert SprayResult.load(out).meta["data"] == str(toy_files[1])
+    assert SprayResult.load(out).meta["dataset"] == str(toy_files[1])
     json.dumps(SprayResult.load(out).meta)  # plain JSON values

@@ -2,15 +2,19 @@
 one thread, no pass split over the cores), so the GUI thread keeps the other: the click's
 (interactive) worker did, through a guard of its own in the explain service; Compare, Sweep and
 Concepts ran theirs with BLAS at every thread. The controller now applies the one guard to
-every worker but the batch worker's."""
+every worker, the batch worker's too (a one-photograph export split its pass over both cores);
+a batch's shards still run in parallel threads."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QThread
+
+from lrpcore.explain import Explainer
 
 from .waiting import settle
 
@@ -139,8 +143,6 @@ def test_a_click_is_explained_with_one_blas_thread(qtbot, passes, two_blas_threa
     click = _on(passes, "interactive")
     assert click and all(blas == (1,) * len(blas) for blas in click), click
     assert _blas_threads() == [2] * len(_blas_threads())  # restored afterwards
-    # the batch worker's sharded batches keep every thread
-    assert _run_on(qtbot, "batch", lambda token: _blas_threads()) == [2] * len(_blas_threads())
 
 
 def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(qtbot, monkeypatch):
@@ -164,3 +166,44 @@ def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(qtbot, monkeyp
     if parallel._split_usable():  # outside the explorer the same pass splits
         Explainer(model).forward(raw[None])
         assert split_seen[-1]
+
+
+def test_a_one_photograph_export_leaves_the_other_core_to_the_gui(qtbot, monkeypatch,
+                                                                 two_blas_threads, tmp_path):
+    """The batch worker split a one-photograph export's pass over both cores (its guard let
+    it); it keeps small jobs on one core like the other workers, while a large batch still
+    runs as shards in parallel threads."""
+    from lrpcore.parallel import kernels_split
+    from lrpcore.zoo import efficientnet_lite0
+    from lrpgui import services
+    from lrpgui.requests import ExplainRequest
+
+    model = efficientnet_lite0(None, size=96)  # large enough to split outside the GUI
+    seen = []  # (thread, split over the cores, BLAS threads) at every forward run
+    real = type(model).run
+
+    def recording(self, *args, **kwargs):
+        seen.append((threading.current_thread().name, kernels_split(), tuple(_blas_threads())))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "run", recording)
+    photos = np.random.default_rng(0).integers(0, 255, size=(1, 96, 96, 3), dtype=np.uint8)
+    req = ExplainRequest(model=model, raw=photos[0], index=0, dataset_key="noise",
+                         rule="EpsilonPlus")
+    job = services.BatchExport(request=req, dataset=_dataset(photos), indices=np.array([0]),
+                               out_dir=str(tmp_path), formats=("npy",), cmap="bwr",
+                               outline=False, info={}, chunk=8)
+    paths = _run_on(qtbot, "batch", lambda token: services.batch_export(job, token))
+    assert any(p.suffix == ".npy" for p in paths)
+    assert seen and all(not split and blas == (1,) * len(blas) for _, split, blas in seen), seen
+    # a large batch on the batch worker still runs as shards in parallel threads
+    seen.clear()
+    many = np.repeat(photos, 4, axis=0)
+    _run_on(qtbot, "batch", lambda token: Explainer(model).forward(many))
+    assert len(seen) > 1 and all(name.startswith("lrp-shard") for name, _, _ in seen), seen
+
+
+def _dataset(images):
+    from lrpcore.io.datasets import Dataset
+
+    return Dataset(images, name="photos", source="test")

@@ -137,7 +137,7 @@ def test_layer_override_in_the_table(make_window, qtbot):
     window = make_window()
     table = window.findChild(QWidget, "layerRuleTable")
     assert table.rowCount() == len(window.state.model.analysis_layers())
-    assert table.item(1, 1).text() == "Rect"
+    assert table.item(1, 1).text() == "Rect (rect0)"  # named as lrp info names it
     before = window.state.explanation
     table.item(0, 3).setText("flat")
     assert window.state.layer_rules == {0: "flat"}

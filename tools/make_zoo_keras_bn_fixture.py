@@ -1,0 +1,168 @@
+"""Make the Keras BatchNorm zoo fixture: BatchNormalization where tf2onnx cannot fold it.
+
+Run by hand as ``make_zoo_keras_fixture.py`` (same scratch environment)::
+
+    /tmp/zvenv/bin/python tools/make_zoo_keras_bn_fixture.py tests/data/zoo
+
+The network (N×H×W×C): Conv2D "same" → ReLU → BatchNormalization (after an activation: tf2onnx
+writes it as a Mul and an Add of per-channel constants) → DepthwiseConv2D → ReLU → Conv2D 1×1 →
+BatchNormalization (Mul and Add too; the importer folds them into that convolution, the twin
+folds them exactly) → Add with the first
+BatchNormalization's output → BatchNormalization (after the Add) → ReLU →
+GlobalAveragePooling2D (tf2onnx: GlobalAveragePool and a Squeeze) → Dense with softmax.
+Writes ``keras_bn_tf2onnx.onnx`` and ``keras_bn.npz`` as the other fixtures.
+
+The zennit reference runs on a PyTorch twin whose weights are read from the exported file (the
+scales and shifts tf2onnx computed in float32, so both sides hold the same numbers): each
+unfolded BatchNormalization is an ``nn.BatchNorm2d`` with mean 0, variance 1, eps 0 and those
+scales and shifts — zennit's composites give it ``Pass`` — the addition goes through zennit's
+``Sum``, and the softmax is left out (the project explains the logits; ``Y`` holds them). The
+twin's softmax outputs are checked against Keras's own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+SHAPE = (12, 12, 3)
+CLASSES = 4
+
+if "--keras-part" not in sys.argv:
+    import onnx
+    import torch
+    from make_zoo_fixtures import Merge, references
+    from onnx import numpy_helper
+    from torch import nn
+
+
+def keras_part(out_dir, handover):
+    """In a process without torch (TensorFlow and PyTorch crash in one process)."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(11)
+    inp = keras.Input(SHAPE, name="input")
+    x = layers.Conv2D(6, 3, padding="same", name="stem")(inp)
+    x = layers.ReLU()(x)
+    a = layers.BatchNormalization(name="bn_after_relu")(x)
+    y = layers.DepthwiseConv2D(3, padding="same", name="dw")(a)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(6, 1, name="pw")(y)
+    y = layers.BatchNormalization(name="bn_after_conv")(y)
+    x = layers.Add()([a, y])
+    x = layers.BatchNormalization(name="bn_after_add")(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(CLASSES, activation="softmax", name="fc")(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(11)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if isinstance(layer, layers.BatchNormalization):
+            n = weights[0].shape[0]
+            weights = [0.5 + rng.random(n), 0.3 * rng.standard_normal(n),
+                       0.2 * rng.standard_normal(n), 0.5 + rng.random(n)]
+        elif len(weights) == 2:
+            weights[1] = 0.1 * rng.standard_normal(weights[1].shape)
+        layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    x = rng.random((64,) + SHAPE)
+    fc = model.get_layer("fc")  # centre the logits on noise, so several classes win
+    kernel, bias = fc.get_weights()
+    feats = keras.Model(inp, model.layers[-2].output)(x.astype(np.float32)).numpy()
+    fc.set_weights([kernel, bias - (feats @ kernel + bias).mean(0)])
+    model(x[:1].astype(np.float32))  # Keras exports only a model that has been called
+    model.export(os.path.join(out_dir, "keras_bn_tf2onnx.onnx"), format="onnx")
+    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy())
+
+
+def twin_from_onnx(path):
+    """The twin, its numbers read from the file tf2onnx wrote (nodes in graph order)."""
+    proto = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in proto.graph.initializer}
+    const = lambda node: next(inits[i] for i in node.input if i in inits)  # noqa: E731
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+
+    def affine(layer):  # tf2onnx's Mul and Add of one BatchNormalization
+        mul, add = (next(n for n in proto.graph.node if n.op_type == op and f"/{layer}_" in n.name)
+                    for op in ("Mul", "Add"))
+        return const(mul).reshape(-1), const(add).reshape(-1)
+
+    gemm = next(n for n in proto.graph.node if n.op_type in ("MatMul", "Gemm"))
+    bias = next((n for n in proto.graph.node
+                 if n.op_type == "Add" and n.input[0] == gemm.output[0]), None)
+
+    class Twin(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 6, 3, padding=1)
+            self.relu1, self.relu2, self.relu3 = nn.ReLU(), nn.ReLU(), nn.ReLU()
+            self.bn1, self.bn3 = nn.BatchNorm2d(6, eps=0.0), nn.BatchNorm2d(6, eps=0.0)
+            self.dw = nn.Conv2d(6, 6, 3, padding=1, groups=6)
+            self.pw = nn.Conv2d(6, 6, 1)
+            self.merge = Merge()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(6, CLASSES)
+
+        def forward(self, x):
+            a = self.bn1(self.relu1(self.stem(x.permute(0, 3, 1, 2))))
+            y = self.pw(self.relu2(self.dw(a)))
+            x = self.relu3(self.bn3(self.merge(a, y)))
+            return self.fc(torch.flatten(self.pool(x), 1))
+
+    twin = Twin().eval()
+    t = lambda a: torch.as_tensor(np.ascontiguousarray(a))  # noqa: E731
+    for module, node in zip((twin.stem, twin.dw, twin.pw), convs, strict=True):
+        module.weight.data = t(inits[node.input[1]])
+        module.bias.data = t(inits[node.input[2]])
+    for bn, layer in ((twin.bn1, "bn_after_relu"), (twin.bn3, "bn_after_add")):
+        scale, shift = affine(layer)
+        bn.weight.data, bn.bias.data = t(scale), t(shift)
+        bn.running_mean.data, bn.running_var.data = torch.zeros(6), torch.ones(6)
+    scale, shift = affine("bn_after_conv")  # folded exactly into the 1×1 convolution
+    twin.pw.weight.data = twin.pw.weight.data * t(scale)[:, None, None, None]
+    twin.pw.bias.data = twin.pw.bias.data * t(scale) + t(shift)
+    twin.fc.weight.data = t(inits[gemm.input[1]].T)
+    twin.fc.bias.data = t(const(bias).reshape(-1)) if bias is not None else torch.zeros(CLASSES)
+    return twin.double()
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        handover = os.path.join(tmp, "keras.npz")
+        subprocess.run([sys.executable, __file__, out_dir, "--keras-part", handover],
+                       check=True)
+        with np.load(handover) as data:
+            x, keras_y = data["x"], data["keras_y"]
+    twin = twin_from_onnx(os.path.join(out_dir, "keras_bn_tf2onnx.onnx"))
+    picked, seen = [], {}
+    for i, p in enumerate(keras_y.argmax(1)):
+        if seen.get(p, 0) < 2:
+            picked.append(i)
+            seen[p] = seen.get(p, 0) + 1
+        if len(picked) == 4:
+            break
+    x, theirs = x[picked], keras_y[picked]
+    with torch.no_grad():
+        mine = torch.softmax(twin(torch.as_tensor(x)), 1).numpy()
+    assert np.abs(mine - theirs).max() < 1e-5, (mine, theirs)
+    n, h, w, c = x.shape
+    ref = references(twin, x, (0.0,), (1.0,), first_conv_input=(n, c, h, w))
+    np.savez_compressed(os.path.join(out_dir, "keras_bn.npz"), x=x, mean=(0.0,), std=(1.0,),
+                        **ref)
+    print("keras_bn predicts", ref["Y"].argmax(1).tolist(), "twin − keras (softmax)",
+          float(np.abs(mine - theirs).max()))
+
+
+if __name__ == "__main__":
+    if "--keras-part" in sys.argv:
+        keras_part(sys.argv[1], sys.argv[3])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
