@@ -66,10 +66,11 @@ def default_settings(model) -> dict:
     return {"rule": recommended_rule(model) or c.rule, "dtype": c.dtype}
 
 
-DEFAULTS_HELP = ("default: the model's — EpsilonPlus in float32 for graph models (ONNX, "
+DEFAULTS_HELP = ("default: the model's — the rule its metadata recommends (a sidecar's "
+                 "\"recommended_rule\"), else EpsilonPlus in float32 for graph models (ONNX, "
                  "efficientnet-lite0), simple (lrp) or epsilon:0.01 (explorer) in float64 for "
                  "toolbox models")
 # the same for commands without --dtype (they compute in float64)
-RULE_DEFAULT_HELP = ("default: the model's — EpsilonPlus for graph models (ONNX, "
-                     "efficientnet-lite0), simple (lrp) or epsilon:0.01 (explorer) for toolbox "
-                     "models")
+RULE_DEFAULT_HELP = ("default: the model's — the rule its metadata recommends, else "
+                     "EpsilonPlus for graph models (ONNX, efficientnet-lite0), simple (lrp) or "
+                     "epsilon:0.01 (explorer) for toolbox models")

@@ -327,3 +327,29 @@ def test_a_concepts_folder_gets_the_mode_other_outputs_get(tmp_path, capsys):
 
     out = run_concepts_on_digits(tmp_path, capsys)
     assert out.stat().st_mode & 0o777 == 0o777 & ~process_umask()
+
+
+def test_onnx_constants_folded_into_inf_weights_are_refused_at_load(tmp_path, capsys):
+    """Twelve Mul nodes by 1e30 after a MatMul are each finite, folded into its weights they
+    reach inf: the model loaded (numpy's overflow warning on stderr), 'lrp info' showed it,
+    'lrp convert' wrote it (exit 0) into a file no reader opens."""
+    pytest.importorskip("onnx")
+    import warnings
+
+    from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.eye(2, dtype=np.float32), "W"),
+             numpy_helper.from_array(np.array(1e30, np.float32), "K")]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m0"], name="first")]
+    nodes += [helper.make_node("Mul", [f"m{i}", "K"], [f"m{i + 1}"], name=f"mul{i}")
+              for i in range(12)]
+    nodes.append(helper.make_node("MatMul", ["m12", "W"], ["y"], name="last"))
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 2], [1, 2])
+    out = tmp_path / "m.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["convert", str(path), str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and "'first'" in err, err
+    assert not out.exists()

@@ -66,6 +66,9 @@ def test_a_sidecar_may_recommend_the_rule_as_the_readme_says(tmp_path, capsys):
     assert lrpcore.default_settings(model) == {"rule": "epsilon:0.1", "dtype": "float32"}
     assert main(["info", str(model_path)]) == 0  # and lrp info says so
     assert "recommended rule: epsilon:0.1" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # as does --rule's help
+        main(["explain", "--help"])
+    assert "recommended_rule" in capsys.readouterr().out
     x = tmp_path / "x.npy"
     np.save(x, np.load(shared_path("data", "mnist_test_images.npy"))[:2])
     assert main(["explain", str(model_path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
@@ -139,3 +142,16 @@ def test_zb_on_every_layer_of_a_colour_graph_model(tmp_path, capsys):
     np.save(tmp_path / "x.npy", x)
     assert main(["explain", str(model_path), str(tmp_path / "x.npy"), "--rule", "zb",
                  "--out", str(tmp_path / "R.npy")]) == 0
+
+
+def test_a_channels_first_raw_shape_in_a_sidecar_is_refused(tmp_path, capsys):
+    """``"raw_shape": [1, 28, 28]`` beside the PyTorch ResNet (the model's C×H×W, where raw
+    images are H×W×C) fed every digit transposed, without a word."""
+    model_path = _resnet_copy(tmp_path)
+    side = tmp_path / "m.json"
+    side.write_text(json.dumps({"input": {"shape": [1, 28, 28], "raw_shape": [1, 28, 28]}}))
+    assert main(["info", str(model_path)]) == 2
+    err = capsys.readouterr().err
+    assert "m.json" in err and "[28, 28, 1]" in err and len(err.splitlines()) == 1
+    side.write_text(json.dumps({"input": {"shape": [1, 28, 28], "raw_shape": [28, 28, 1]}}))
+    assert main(["info", str(model_path)]) == 0

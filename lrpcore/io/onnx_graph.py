@@ -1007,7 +1007,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
                                    f"{short(node.op_type, 40)}' "
                                    "is not supported")
         try:
-            _node(b, node, where, onnx)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below, not printed
+                _node(b, node, where, onnx)
         except ModelFormatError as exc:
             if str(exc).startswith(path):
                 raise
@@ -1031,6 +1032,13 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nodes = _prune(b.nodes, out_name)
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
+    overflowed = next((n for n in nodes if not all(
+        np.all(np.isfinite(a)) for a in (n.layer.native_params() or ()))), None)
+    if overflowed is not None:  # a chain of Mul by 1e30 folded into a MatMul gave it inf
+        # weights: loaded, shown by 'lrp info', converted into a file no reader opens
+        raise ModelFormatError(f"{path}: node '{short(overflowed.name)}': its parameters, with "
+                               "the constants folded into them (Mul, Div, BatchNormalization), "
+                               "are not finite")
     outputs = {n.output for n in nodes}
     empty = next((n for n in nodes if n.output in b.data and 0 in b.data[n.output].shape), None)
     if empty is not None:  # e.g. a Gemm of 0 units: explaining it ended in an internal error
