@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from lrpcore.errors import DatasetError
 from lrpcore.io.idx import IDX_TYPES, open_idx
 
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 POSITION = re.compile(r"byte \d+")
 
@@ -101,7 +101,7 @@ def test_gzipped_header_like_bytes(data):
     check(data, compress=True)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(st.integers(1, 4), st.data())
 def test_valid_files_round_trip_and_every_truncation_fails(ndim, data):
     dims = data.draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim))
