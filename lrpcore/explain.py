@@ -21,7 +21,7 @@ from .layers import Pad
 from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
-from .rules import OVERFLOW_PARAMETER, parse_rule
+from .rules import OVERFLOW_PARAMETER, ZBox, parse_rule
 from .targets import resolve_classes
 from .text import is_digits
 
@@ -129,6 +129,33 @@ def layer_indices(layers, key) -> list[int]:
     return hits
 
 
+def reads_model_input(layers, i) -> bool:
+    """Whether layer ``i`` sees the model's input, through layout changes, pads and input
+    affines at most (``layers.sources`` for a graph; the layer before, for a chain)."""
+    sources = getattr(layers, "sources", None)
+    todo, seen = list(sources[i] if sources is not None else (i - 1,)), set()
+    while todo:
+        k = todo.pop()
+        if k < 0:
+            return True
+        layer = layers[k]
+        if k not in seen and (layer.role == "reshape" or getattr(layer, "unruled_pass", False)):
+            seen.add(k)
+            todo.extend(sources[k] if sources is not None else (k - 1,))
+    return False
+
+
+def _zb_problem(layers, i, rule) -> str | None:
+    """zB without bounds takes the model's input range, meant for the first layer: on a hidden
+    layer (e.g. ``--layer-rule '*=zb'``) it would bound that layer's inputs by the input's
+    range, without a word. Explicit bounds (zb:LOW:HIGH) are the user's choice."""
+    if isinstance(rule, ZBox) and rule.low is None and not reads_model_input(layers, i):
+        return ("zb without bounds takes the model's input range and is meant for the first "
+                "layer; this layer does not read the model's input (give it zb:LOW:HIGH, or "
+                "put zb on the first layer only)")
+    return None
+
+
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     """Expand a rule spec or preset plus per-layer overrides into one rule per layer.
 
@@ -165,7 +192,7 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
             if preset_or_none(spec) is not None:
                 raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
             chosen[i] = parse_rule(spec)
-            problem = layer.rule_problem(chosen[i])
+            problem = layer.rule_problem(chosen[i]) or _zb_problem(layers, i, chosen[i])
             if problem:
                 name = f" {layers.names[i]!r}" if getattr(layers, "names", None) else ""
                 raise RuleError(f"layer {i}{name} ({layer.describe()}): {problem}")

