@@ -13,6 +13,10 @@ import numpy as np
 
 from .errors import ShapeError
 
+# photographs of another size than a model's: the one remedy, said alike wherever they stop
+PHOTOS_HINT = ("open the folder with the model, lrpcore.open_dataset(folder, model=model) "
+               "(as the lrp commands do), which resizes and crops photographs to its input")
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -109,6 +113,14 @@ class InputSpec:
             return float((low - self.mean[0]) / self.std[0])
         return None
 
+    def resize_hint(self, shape) -> str:
+        """What to do with photographs of another size when this model resizes and crops
+        them (its ``extra``): the words of the image folder's stacking error, so that both
+        paths to one mistake say the same."""
+        if not (self.extra.get("crop") or self.extra.get("resize")) or len(shape) != 3:
+            return ""
+        return f"; {PHOTOS_HINT}"
+
     def raw_size(self) -> int:
         return int(np.prod(self.raw_shape))
 
@@ -126,7 +138,8 @@ class InputSpec:
         n = x.shape[0]
         if int(np.prod(x.shape[1:])) != self.raw_size():
             raise ShapeError(f"samples of shape {tuple(x.shape[1:])} do not fit the model, "
-                             f"which takes raw {raw} images ({self.raw_size()} values each)")
+                             f"which takes raw {raw} images ({self.raw_size()} values each)"
+                             f"{self.resize_hint(x.shape[1:])}")
         self._check_layout(x.shape[1:])
         xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
         if not np.all(np.isfinite(xf)):

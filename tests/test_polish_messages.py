@@ -58,3 +58,52 @@ def test_wrong_checkpoint_gemm_weights_and_label_counts_read_well(tmp_path):
     given = str(sub / "ds1.npz")
     with pytest.raises(DatasetError, match=f"^{given}: 3 labels for 5 samples"):
         lrpcore.open_dataset(given)
+
+
+def test_repr_of_a_folder_of_photographs_of_several_sizes(tmp_path):
+    """``open_dataset("photos")`` printed ``3 × 512×512×3`` (the first image's shape) for
+    photographs of three sizes."""
+    from colour_models import write_photos
+
+    folder = write_photos(tmp_path / "photos", sizes=((40, 30), (20, 26), (16, 16)))
+    text = repr(lrpcore.open_dataset(str(folder)))
+    assert "3 images of different sizes (16×16 to 30×40)" in text and "3 × 30×40" not in text
+    fitted = repr(lrpcore.open_dataset(str(folder), model=colour_graph_model()))
+    assert "3 × 16×16×3" in fitted
+
+
+def test_photographs_that_do_not_fit_say_how_to_fit_them(tmp_path, lenet):
+    """``explain(model, open_dataset(folder).images([0]))`` of a model that resizes
+    photographs said only "do not fit"; the folder's stacking error says to open it with the
+    model. Both now give the same remedy; a model that resizes nothing gets no such hint."""
+    from colour_models import write_photos
+
+    from lrpcore.errors import DatasetError, ShapeError
+    from lrpcore.spec import PHOTOS_HINT
+
+    ds = lrpcore.open_dataset(str(write_photos(tmp_path / "photos")))
+    with pytest.raises(ShapeError) as err:
+        lrpcore.explain(colour_graph_model(), ds.images([0]))
+    assert "do not fit" in str(err.value) and PHOTOS_HINT in str(err.value)
+    with pytest.raises(DatasetError) as err:
+        ds.images([0, 1])
+    assert "same size" in str(err.value) and PHOTOS_HINT in str(err.value)
+    with pytest.raises(ShapeError) as err:
+        lrpcore.explain(lenet, np.zeros((1, 30, 30, 1)))
+    assert "open_dataset" not in str(err.value)
+
+
+def test_info_says_how_to_name_unnamed_outputs(lenet_txt, capsys):
+    """``lrp info`` said "1000 outputs, unnamed" with no word on how to name them."""
+    assert main(["info", str(lenet_txt), "--no-sidecar"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("classes:"))
+    assert "10 outputs, unnamed" in line and '"class_names"' in line and "LeNet-5.json" in line
+
+
+def test_explain_help_says_input_may_be_any_dataset(capsys):
+    """``lrp explain --help`` said "samples of INPUT (.npy)" though INPUT may be any dataset
+    file, a folder of images or a built-in name."""
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "INPUT (.npy)" not in text and "a folder of images or a built-in dataset name" in text

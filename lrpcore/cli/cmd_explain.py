@@ -47,10 +47,13 @@ EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
 def register(sub):
     p = add_command(sub, "explain", "Explain samples with LRP and save the relevance.", EXAMPLE,
                     description=(
-                        "Explain the samples of INPUT (.npy) with Layer-wise Relevance "
-                        "Propagation. Without --raw, INPUT holds raw images (e.g. uint8 MNIST "
-                        "digits, N×784 or N×28×28) that the model's preprocessing turns into its "
-                        "input; with --raw, INPUT is fed exactly as stored. The relevance is "
+                        "Explain the samples of INPUT (an array file, any dataset file lrp "
+                        "opens, a folder of images or a built-in dataset name) with Layer-wise "
+                        "Relevance Propagation. Without --raw, INPUT holds raw images (e.g. "
+                        "uint8 MNIST digits, N×784 or N×28×28, or photographs, resized and "
+                        "cropped as the model's input specification says) that the model's "
+                        "preprocessing turns into its input; with --raw, INPUT is fed exactly "
+                        "as stored. The relevance is "
                         "saved with the shape of the fed input. A SoftMax output layer is "
                         "dropped before explaining."))
     p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx)")

@@ -58,7 +58,9 @@ def describe_model(model, path) -> str:
         more = f", … ({len(names) - CLASSES_SHOWN} more)" if len(names) > CLASSES_SHOWN else ""
         lines.append(f"classes ({len(names)}): {shown}{more}")
     elif n:
-        lines.append(f"classes: {n} outputs, unnamed")
+        # say where names would come from (a user of an ONNX export has no other hint)
+        lines.append(f"classes: {n} outputs, unnamed (a sidecar's \"class_names\" names "
+                     f"them: {os.path.basename(sidecar_path(source))})")
     if not problem:
         lines.append("output: " + ("SoftMax probabilities (LRP explains the scores before "
                                    "it)" if model.ends_with_softmax() else "raw scores"))

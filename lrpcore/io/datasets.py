@@ -215,8 +215,15 @@ class Dataset:
         ])
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, {len(self)} × {_shape_text(self.sample_shape)} "
-                f"{self.dtype}, labels={'yes' if self.labels is not None else 'no'})")
+        """A folder of photographs of several sizes is not "N × (its first image's shape)"."""
+        shape = f"{len(self)} × {_shape_text(self.sample_shape)}"
+        found = self._data.size_range(100) if isinstance(self._data, ImageFolder) else None
+        if found is not None:
+            _, low, high = found
+            shape = (f"{len(self)} images of different sizes ({low[0]}×{low[1]} to "
+                     f"{high[0]}×{high[1]})")
+        return (f"Dataset({self.name!r}, {shape} {self.dtype}, "
+                f"labels={'yes' if self.labels is not None else 'no'})")
 
 
 # -- labels ------------------------------------------------------------------------------

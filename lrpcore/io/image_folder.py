@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from ..errors import DatasetError
+from ..spec import PHOTOS_HINT
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
@@ -223,10 +224,10 @@ class ImageFolder:
         self.resize, self.crop, self.channels = resize, int(crop), int(channels)
         self.shape = (len(self.files), self.crop, self.crop, self.channels)
 
-    def sizes_note(self, limit: int = 1000) -> str | None:
-        """How the images' sizes differ when read as they are (None: not fitted to a model
-        and all of one size, or fitted): e.g. "sizes vary: 2 sizes among 2 images, from
-        300×451 to 600×800". Reads headers only, of the first ``limit`` files."""
+    def size_range(self, limit: int = 1000) -> tuple | None:
+        """(number of sizes, smallest (H, W), largest (H, W)) among the first ``limit`` images
+        read as they are, or None when fitted to a model or all of one size: the first
+        image's shape then stands for none of them. Reads headers only."""
         from PIL import Image  # noqa: PLC0415
 
         if self.crop is not None:
@@ -240,11 +241,21 @@ class ImageFolder:
                 continue
         if len(sizes) < 2:
             return None
-        low, high = min(sizes, key=lambda s: s[0] * s[1]), max(sizes, key=lambda s: s[0] * s[1])
+        area = lambda s: s[0] * s[1]  # noqa: E731
+        return len(sizes), min(sizes, key=area), max(sizes, key=area)
+
+    def sizes_note(self, limit: int = 1000) -> str | None:
+        """How the images' sizes differ when read as they are (None: not fitted to a model
+        and all of one size, or fitted): e.g. "sizes vary: 2 sizes among 2 images, from
+        300×451 to 600×800" (:meth:`size_range`)."""
+        found = self.size_range(limit)
+        if found is None:
+            return None
+        count, low, high = found
         among = f"{min(limit, len(self.files)):,} images"
         if len(self.files) > limit:
             among = f"the first {among}"
-        return (f"sizes vary: {len(sizes)} sizes among {among}, from {low[0]}×{low[1]} to "
+        return (f"sizes vary: {count} sizes among {among}, from {low[0]}×{low[1]} to "
                 f"{high[0]}×{high[1]}; a model's input specification resizes and crops them")
 
     def fitting(self) -> tuple:
@@ -266,8 +277,6 @@ class ImageFolder:
             if img.shape != self.shape[1:]:
                 raise DatasetError(f"{self.files[i]}: image of shape {img.shape}, but the "
                                    f"folder's first image ({self.files[0]}) is {self.shape[1:]}; "
-                                   "all images must have the same size (or open the folder "
-                                   "with a model whose input specification says how to "
-                                   "resize and crop)")
+                                   f"all images must have the same size, or {PHOTOS_HINT}")
             out[k] = img
         return out[0] if np.ndim(idx) == 0 else out
