@@ -23,9 +23,7 @@ twin's softmax outputs are checked against Keras's own.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,7 +35,8 @@ CLASSES = 4
 if "--keras-part" not in sys.argv:
     import onnx
     import torch
-    from make_zoo_fixtures import Merge, references
+    from make_zoo_fixtures import Merge
+    from make_zoo_keras_fixture import write_fixture
     from onnx import numpy_helper
     from torch import nn
 
@@ -134,31 +133,8 @@ def twin_from_onnx(path):
 
 
 def main(out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        handover = os.path.join(tmp, "keras.npz")
-        subprocess.run([sys.executable, __file__, out_dir, "--keras-part", handover],
-                       check=True)
-        with np.load(handover) as data:
-            x, keras_y = data["x"], data["keras_y"]
-    twin = twin_from_onnx(os.path.join(out_dir, "keras_bn_tf2onnx.onnx"))
-    picked, seen = [], {}
-    for i, p in enumerate(keras_y.argmax(1)):
-        if seen.get(p, 0) < 2:
-            picked.append(i)
-            seen[p] = seen.get(p, 0) + 1
-        if len(picked) == 4:
-            break
-    x, theirs = x[picked], keras_y[picked]
-    with torch.no_grad():
-        mine = torch.softmax(twin(torch.as_tensor(x)), 1).numpy()
-    assert np.abs(mine - theirs).max() < 1e-5, (mine, theirs)
-    n, h, w, c = x.shape
-    ref = references(twin, x, (0.0,), (1.0,), first_conv_input=(n, c, h, w))
-    np.savez_compressed(os.path.join(out_dir, "keras_bn.npz"), x=x, mean=(0.0,), std=(1.0,),
-                        **ref)
-    print("keras_bn predicts", ref["Y"].argmax(1).tolist(), "twin − keras (softmax)",
-          float(np.abs(mine - theirs).max()))
+    write_fixture(__file__, out_dir, "keras_bn", lambda _, path: twin_from_onnx(path),
+                  lambda twin, x: torch.softmax(twin(x), 1), lambda _: 1e-5)
 
 
 if __name__ == "__main__":

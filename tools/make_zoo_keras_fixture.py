@@ -159,16 +159,20 @@ def keras_part(out_dir, handover):
     np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy(), **weights)
 
 
-def main(out_dir):
+def write_fixture(script, out_dir, name, twin_for, twin_output, tolerance):
+    """Run ``script``'s Keras part in a process of its own (it writes ``<name>_tf2onnx.onnx``
+    and hands over ``x`` and Keras's outputs ``keras_y``), build the PyTorch twin with
+    ``twin_for(handed_over, onnx_path)``, check ``twin_output(twin, x)`` against Keras's within
+    ``tolerance(keras's)`` on four samples (at most two per predicted class), and write
+    ``<name>.npz`` with zennit's relevance. Shared by the Keras fixture scripts."""
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         handover = os.path.join(tmp, "keras.npz")
-        subprocess.run([sys.executable, __file__, out_dir, "--keras-part", handover],
+        subprocess.run([sys.executable, script, out_dir, "--keras-part", handover],
                        check=True)
         with np.load(handover) as data:
             got = {k: data[k] for k in data.files}
-    path = os.path.join(out_dir, "keras_tf2onnx.onnx")
-    twin = twin_of(got, path).double()
+    twin = twin_for(got, os.path.join(out_dir, f"{name}_tf2onnx.onnx")).double()
     x, keras_y = got["x"], got["keras_y"]
     picked, seen = [], {}
     for i, p in enumerate(keras_y.argmax(1)):
@@ -179,13 +183,19 @@ def main(out_dir):
             break
     x, theirs = x[picked], keras_y[picked]
     with torch.no_grad():
-        mine = twin(torch.as_tensor(x)).numpy()
-    assert np.abs(mine - theirs).max() < 1e-4 * np.abs(theirs).max(), (mine, theirs)
+        mine = twin_output(twin, torch.as_tensor(x)).numpy()
+    assert np.abs(mine - theirs).max() < tolerance(theirs), (mine, theirs)
     n, h, w, c = x.shape
     ref = references(twin, x, (0.0,), (1.0,), first_conv_input=(n, c, h, w))
-    np.savez_compressed(os.path.join(out_dir, "keras.npz"), x=x, mean=(0.0,), std=(1.0,), **ref)
-    print("keras predicts", ref["Y"].argmax(1).tolist(), "twin − keras",
+    np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=(0.0,), std=(1.0,),
+                        **ref)
+    print(name, "predicts", ref["Y"].argmax(1).tolist(), "twin − keras",
           float(np.abs(mine - theirs).max()))
+
+
+def main(out_dir):
+    write_fixture(__file__, out_dir, "keras", twin_of, lambda twin, x: twin(x),
+                  lambda keras_y: 1e-4 * np.abs(keras_y).max())
 
 
 if __name__ == "__main__":
