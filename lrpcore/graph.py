@@ -257,7 +257,7 @@ def _check_order(nodes, input_name, output_name):
 
 
 def clamps_absorbed(nodes) -> dict:
-    """{k: j} for every node k that pads (``absorbs_clamp``) the output of a clamping node j
+    """{k: j} for every node k that pads (``Layer.absorbs``) the output of a clamping node j
     (``clamp``: ReLU6's Clip, ReLU) that no other node reads. The pad then clamps while it
     copies and j's output is never made: one pass over the tensor instead of two (a
     photograph through EfficientNet-Lite0 has 16 such pairs)."""
@@ -268,10 +268,10 @@ def clamps_absorbed(nodes) -> dict:
             readers.setdefault(t, []).append(k)
     found = {}
     for k, node in enumerate(nodes):
-        if not getattr(node.layer, "absorbs_clamp", False) or len(node.inputs) != 1:
+        if len(node.inputs) != 1:
             continue
         j = producer.get(node.inputs[0])
-        if (j is not None and getattr(nodes[j].layer, "clamp", None) is not None
+        if (j is not None and node.layer.absorbs(nodes[j].layer)
                 and len(nodes[j].inputs) == 1 and readers[node.inputs[0]] == [k]):
             found[k] = j
     return found

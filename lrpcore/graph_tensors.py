@@ -32,8 +32,7 @@ class TensorStore(Mapping):
         if node is None:
             raise KeyError(name)
         before = self._producers.get(node.inputs[0])
-        if (before is not None and getattr(node.layer, "absorbs_clamp", False)
-                and getattr(before.layer, "clamp", None) is not None):
+        if before is not None and node.layer.absorbs(before.layer):
             # a pad of a dropped ReLU6's output: both in one pass (lrpcore.graph.clamps_absorbed)
             return node.layer.forward(self[before.inputs[0]], self._xp, clamped_by=before.layer)
         return node.layer.forward(self[node.inputs[0]], self._xp)

@@ -87,6 +87,11 @@ class Layer:
     # with the same values (a ReLU's −0 may stay −0 there, where numpy's maximum makes +0)
     clamp = None
 
+    def absorbs(self, before) -> bool:
+        """Whether this layer can apply the element-wise layer ``before`` it in its own pass
+        (``forward(x, xp, clamped_by=before)``): only a Pad, and only a clamp."""
+        return False
+
     def __init__(self):
         self._device_cache: dict = {}
 
@@ -764,7 +769,8 @@ class Pad(Layer):
         t, b, left, r = self.pads
         return f"Pad {t},{b},{left},{r} with {self.value:g}"
 
-    absorbs_clamp = True  # see Layer.clamp
+    def absorbs(self, before) -> bool:
+        return getattr(before, "clamp", None) is not None
 
     def forward(self, x, xp, clamped_by=None):
         """``x`` padded; with ``clamped_by`` (a layer with a ``clamp``), ``x`` clamped by it
