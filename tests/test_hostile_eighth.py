@@ -131,3 +131,153 @@ def test_a_deeply_nested_remembered_setting_is_no_memory():
     session = Session(AppState())
     session.restore({"other_kinds": "[" * 100_000, "rule": "alphabeta:2"})
     assert session.other_kinds == {} and session.state.rule == "alphabeta:2"
+
+
+@pytest.mark.parametrize("damage", ["format of two values", "samples beyond the data",
+                                    "float samples"])
+def test_a_concepts_cache_entry_of_other_members_is_computed_again(tmp_path, monkeypatch,
+                                                                     capsys, damage):
+    """A cached RelMax entry with a format member of two values ended 'lrp concepts' in an
+    internal TypeError, one whose samples lie beyond the dataset in an internal IndexError:
+    both are damaged entries, computed again."""
+    from lrpcore import relmax
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    run = ["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+           "--references", "2", "--overwrite"]
+    assert main([*run, "--out", str(tmp_path / "c1")]) == 0, capsys.readouterr().err
+    (entry,) = (tmp_path / "cache" / "relmax").glob("*.npz")
+    with np.load(entry) as z:
+        members = dict(z)
+    if damage == "format of two values":
+        members["format"] = np.array([relmax.FORMAT, relmax.FORMAT])
+    elif damage == "samples beyond the data":
+        members["samples"] = members["samples"] + 1000
+    else:
+        members["samples"] = members["samples"].astype(np.float64)
+    np.savez(entry, **members)
+    computed = []
+    real = relmax.compute_references
+    monkeypatch.setattr(relmax, "compute_references",
+                        lambda *a, **kw: computed.append(1) or real(*a, **kw))
+    assert main([*run, "--out", str(tmp_path / "c2")]) == 0, capsys.readouterr().err
+    assert computed == [1]
+    with np.load(entry) as z:  # the damaged entry was replaced by the one computed
+        assert z["samples"].max() < 6 and z["format"].shape == ()
+
+
+def test_a_400_digit_integer_in_a_sidecar_or_header_is_one_line(tmp_path, capsys):
+    """Python's json reads a 400-digit integer (only beyond 4,300 digits it refuses), and
+    math.isfinite of it raised OverflowError: 'lrp info' ended in an internal error for a
+    sidecar's accuracy, divide or mean, and for a native header's activation parameter."""
+    import shutil
+
+    from lrpcore import save_model
+    from lrpcore.bundled import MODELS_DIR
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_activations import Elu
+    from lrpcore.layers import Linear
+
+    huge = "9" * 400
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", tmp_path / "m.npz")
+    for field, text in (("'accuracy'", f'{{"accuracy": {{"test": {huge}}}}}'),
+                        ("'divide'", f'{{"input": {{"divide": {huge}}}}}'),
+                        ("'mean'", f'{{"input": {{"mean": [{huge}], "std": [1]}}}}')):
+        (tmp_path / "m.json").write_text(text)
+        assert main(["info", str(tmp_path / "m.npz")]) == 2
+        _one_line(capsys, str(tmp_path / "m.json"), field)
+    nodes = [Node("elu", Elu(1.0), ("x",), "e"),
+             Node("fc", Linear(np.ones((4, 3)), np.zeros(3)), ("e",), "y")]
+    save_model(GraphModel(nodes, "x", "y"), tmp_path / "g.npz")
+    with np.load(tmp_path / "g.npz") as z:
+        members = dict(z)
+    members["header"] = np.array(str(members["header"]).replace('"alpha": 1.0',
+                                                               f'"alpha": {huge}'))
+    assert huge in str(members["header"])
+    np.savez(tmp_path / "g.npz", **members)
+    assert main(["info", str(tmp_path / "g.npz")]) == 2
+    _one_line(capsys, str(tmp_path / "g.npz"), "'alpha' must be a finite number")
+
+
+@pytest.mark.parametrize("where", ["fsync", "savez"])
+def test_concepts_on_a_full_disk_name_the_output_folder(tmp_path, capsys, monkeypatch, where):
+    """On a full disk 'lrp concepts' named its hidden temporary folder
+    ('.tmp-lrp-…-concepts/conditional.npy: write failed'), a path the user never sees; the
+    references' np.savez failing was blamed on 'cannot give the finished folder its name'."""
+    import errno
+    import os
+
+    from lrpcore import concepts_export
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if where == "fsync":
+        monkeypatch.setattr(os, "fsync", full)
+    else:
+        monkeypatch.setattr(concepts_export.np, "savez", full)
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+                 "--references", "2", "--out", str(out)]) == 2
+    err = _one_line(capsys, str(out), os.strerror(errno.ENOSPC))
+    assert ".tmp-" not in err and "its name" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "x.npy"]
+
+
+def test_a_full_disk_names_the_space_it_lacked(tmp_path, capsys, monkeypatch):
+    """The relevance file's space is reserved first; on a full disk 'lrp explain' said
+    'cannot reserve 0 MB' for any result under half a megabyte."""
+    import errno
+    import os
+
+    def full(*_a):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    out = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(out)]) == 2
+    # two relevance maps of the 32×32 padded input, float64
+    _one_line(capsys, str(out), f"cannot reserve {2 * 32 * 32 * 8:,} bytes: No space left")
+    assert not out.exists()
+
+
+def test_loading_many_biases_folded_into_one_layer_takes_linear_work(tmp_path, monkeypatch):
+    """Each fold into a layer asked whether that layer's output has one reader by summing
+    the readers of all its ONNX names, which every folded Add lengthens: one MatMul followed
+    by 8,000 Adds of a bias (0.5 MB) took 9 s to load, 100,000 about 20 minutes. Counted here
+    as names visited, which grew with the square of the Adds."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    from lrpcore.io import onnx_graph
+
+    visited = [0]
+
+    class Counted(set):
+        def __iter__(self):
+            for name in set.__iter__(self):
+                visited[0] += 1
+                yield name
+
+    real = onnx_graph._TensorTable.aliases
+    monkeypatch.setattr(onnx_graph._TensorTable, "aliases",
+                        lambda self, name: Counted(real(self, name)))
+    adds = 2000
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h0"], name="mm")]
+    nodes += [helper.make_node("Add", [f"h{i}", "B"], [f"h{i + 1}"], name=f"add{i}")
+              for i in range(adds)]
+    inits = [numpy_helper.from_array(np.eye(2, dtype=np.float32), "W"),
+             numpy_helper.from_array(np.full(2, 0.5, np.float32), "B")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 2], [1, 2])
+    model = onnx_graph.read_onnx_graph(path)
+    assert len(model.nodes) == 1  # every Add folded into the MatMul
+    np.testing.assert_allclose(model.nodes[0].layer.B, 0.5 * adds)
+    assert visited[0] <= 4 * adds, visited[0]
