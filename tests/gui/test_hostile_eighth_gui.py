@@ -65,3 +65,34 @@ def test_a_settings_file_of_hundreds_of_recent_files_lists_the_last_few(make_win
     models = window.browser.models
     listed = [models.item(r).text() for r in range(models.count())]
     assert sum("(recent)" in text for text in listed) <= MAX_RECENT
+
+
+def test_a_sweep_of_the_dataset_left_is_not_shown_over_the_next(make_window, qtbot,
+                                                                 toy_files, tmp_path,
+                                                                 monkeypatch):
+    """Sweep and Sanity clear their results when another model opens, not when another
+    dataset does: a sweep running on the first dataset finished after the second was open
+    and showed its ranking and heatmaps (of the first dataset's samples) under it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from lrpcore.insight.faithfulness import FlipScorer
+
+    window = make_window(model=Path(__file__).resolve().parents[2] / "models" /
+                         "mnist-lenet5.npz", dataset=toy_files[1])
+    panel = window.insight.show("sweep")
+    panel.rule_edit.setText("alphabeta:2")
+    panel.n_spin.setValue(6)
+    panel.steps.setValue(5)
+    gate = HeldAfterFirst(monkeypatch, FlipScorer, "score", timeout=120.0)
+    panel.refresh()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60000)
+    other = tmp_path / "other.npy"
+    np.save(other, np.full((5, 28, 28), 90, np.uint8))
+    assert window.open_dataset(str(other))
+    gate.release()
+    settle(qtbot, window.controller)
+    assert window.state.dataset_name == str(other)
+    assert panel.result is None and panel.rows == [] and panel.table.rowCount() == 0
+    assert panel.run_button.isEnabled()
