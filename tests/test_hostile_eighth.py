@@ -281,3 +281,39 @@ def test_loading_many_biases_folded_into_one_layer_takes_linear_work(tmp_path, m
     assert len(model.nodes) == 1  # every Add folded into the MatMul
     np.testing.assert_allclose(model.nodes[0].layer.B, 0.5 * adds)
     assert visited[0] <= 4 * adds, visited[0]
+
+
+def test_a_second_cluster_run_into_one_store_is_refused_while_the_first_runs(tmp_path,
+                                                                            capsys,
+                                                                            monkeypatch):
+    """Two 'lrp explain x.npy --out R.zarr --workers 1' at once filled one partial store; the
+    one finishing first renamed it to R.zarr, and the other's chunks then 'failed:
+    FileNotFoundError' (exit 1), leaving R.zarr.partial beside the result. The run now holds
+    a lock beside the store from before its cluster starts; a second is refused in one line
+    (exit 2), and a run leaves no lock file behind."""
+    import fcntl
+    import os
+
+    pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    from lrpcore import distributed
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4, 28, 28), np.uint8))
+    out = tmp_path / "R.zarr"
+    fd = os.open(str(out) + ".lock", os.O_RDWR | os.O_CREAT)  # the first run holds it
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    started = []
+    monkeypatch.setattr(distributed, "connect", lambda *a: started.append(1) or 1 / 0)
+    try:
+        assert main(["explain", "mnist-lenet5", str(x), "--out", str(out), "--workers",
+                     "1"]) == 2
+    finally:
+        os.close(fd)
+    _one_line(capsys, str(out), "another lrp explain is writing it")
+    assert not started and sorted(p.name for p in tmp_path.iterdir()) == ["R.zarr.lock",
+                                                                           "x.npy"]
+    (tmp_path / "R.zarr.lock").unlink()
+    monkeypatch.undo()
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(out), "--workers", "1"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.zarr", "x.npy"]
