@@ -393,3 +393,26 @@ def test_concepts_name_an_onnx_layer_without_its_escape_sequences(tmp_path, caps
                  str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("layer 1 (conv fake): 3 channels") and len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("labels,problem", [
+    (np.array([1, 2, np.nan, 3]), "label 2 is nan"),
+    (np.array([1, 2, -3, 3]), "label 2 is negative"),
+    (None, "not a .npy file")])
+def test_a_broken_label_file_beside_the_images_is_named_not_ignored(tmp_path, capsys, labels,
+                                                                    problem):
+    """X_labels.npy beside X_images.npy holding a NaN, a negative label or no .npy at all was
+    dropped without a word (labels of another count were refused, naming the file): the
+    digits counted as unlabelled, and --target true asked for a label file that was there."""
+    images = tmp_path / "digits_images.npy"
+    np.save(images, np.zeros((4, 28, 28), np.uint8))
+    beside = tmp_path / "digits_labels.npy"
+    if labels is None:
+        beside.write_bytes(b"damaged")
+    else:
+        np.save(beside, labels)
+    out = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(images), "--target", "true", "--out",
+                 str(out)]) == 2
+    _one_line(capsys, str(beside), problem)
+    assert not out.exists()
