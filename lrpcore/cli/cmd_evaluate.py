@@ -26,7 +26,8 @@ def register(sub):
         sub, "evaluate", "Pixel-flipping evaluation: output curves and AOPC per rule.",
         "lrp evaluate LeNet-5.txt images.npy --rule epsilon:0.01 --rule alphabeta:2 --random "
         "--n 1000 --csv flip.csv --plot flip.png")
-    p.add_argument("model", help="model file (.txt toolbox text, .npz native, ...)")
+    p.add_argument("model", help="model file (.txt, .nn, .npz, .onnx) or a bundled model's "
+                   "name (mnist-lenet5, efficientnet-lite0)")
     p.add_argument("input", help=".npy samples (raw images unless --raw), any dataset file "
                    "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "

@@ -25,6 +25,17 @@ from .model_summary import ModelSummary
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
+class EntryList(QListWidget):
+    """A list that keeps its current entry in view when its items are laid out again: in a
+    narrowing dock the entries wrap, grow, and pushed the open model half out of sight."""
+
+    def updateGeometries(self) -> None:  # noqa: N802 (Qt's name)
+        super().updateGeometries()
+        item = self.currentItem()
+        if item is not None:
+            self.scrollToItem(item)
+
+
 class Browser(QWidget):
     """Lists what can be opened; emits the chosen path or name."""
 
@@ -38,8 +49,8 @@ class Browser(QWidget):
         super().__init__(parent)
         self.state = state
         self.settings = settings
-        self.models = QListWidget(objectName="modelBrowser")
-        self.datasets = QListWidget(objectName="datasetBrowser")
+        self.models = EntryList(objectName="modelBrowser")
+        self.datasets = EntryList(objectName="datasetBrowser")
         for widget in (self.models, self.datasets):
             widget.setMaximumHeight(130)
             widget.setMinimumHeight(4 * widget.fontMetrics().height() + 8)  # four entries

@@ -1,0 +1,83 @@
+"""Findings of a new user's review of the explorer: the open model out of sight in a narrow
+browser, a class typed by name that the box showed but did not explain, and exported
+heatmaps of a photo folder that did not say which photograph they show."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtWidgets import QApplication
+
+
+def _settle():
+    for _ in range(5):  # the list lays its items out again in queued steps
+        QApplication.processEvents()
+
+
+def test_the_open_model_stays_in_view_when_the_browser_narrows(make_window):
+    """At 1280×800 with EfficientNet-Lite0 open the browser dock was ~165 px wide: entries
+    wrapped to two lines and the bold, open model sat half below the list's edge."""
+    window = make_window()
+    models = window.browser.models
+    assert models.currentItem() is not None
+    for width in (400, 200, 170, 150):
+        window.browser.setFixedWidth(width)
+        _settle()
+        shown = models.visualItemRect(models.currentItem())
+        assert models.viewport().rect().contains(shown), width
+
+
+def test_a_class_named_in_the_target_box_is_the_class_explained(make_window, qtbot, tmp_path):
+    """`setCurrentText("espresso")` on ImageNet's (editable) target box wrote "espresso" into
+    the box while the predicted class stayed explained; text naming no class changes
+    nothing and leaves the box showing what is explained."""
+    import numpy as np
+    from colour_models import colour_graph_model
+
+    import lrpcore
+
+    names = [f"class {k}" for k in range(30)]
+    names[7], names[21], names[22] = "Egyptian cat", "espresso", "espresso maker"
+    many, data = tmp_path / "many.npz", tmp_path / "photos.npy"
+    lrpcore.save_model(colour_graph_model(names=names), many)
+    np.save(data, np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), np.uint8))
+    window = make_window(model=many, dataset=data)
+    box = window.findChild(object, "targetSelector")
+    assert box.isEditable()  # more classes than a plain list shows
+    box.setCurrentText("espresso")
+    assert window.state.target == "21" and box.currentText() == "class espresso"
+    box.setCurrentText("no such class")
+    assert window.state.target == "21" and box.currentText() == "class espresso"
+    box.setCurrentText("egyptian cat")
+    assert window.state.target == "7"
+    box.setCurrentText("predicted class")
+    assert window.state.target == "pred"
+
+
+def test_exports_of_a_photo_folder_name_the_photograph(make_window, qtbot, tmp_path,
+                                                        monkeypatch):
+    """Export PNG/.npy and the batch export of a folder's sample recorded "sample": 1 only;
+    they now name the file as well ("sample_file": "cats/p1.png")."""
+    from colour_models import colour_graph_model, write_photos
+
+    import lrpcore
+
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), model)
+    photos = tmp_path / "photos"
+    write_photos(photos / "cats", sizes=((40, 30), (20, 26)))
+    window = make_window(model=model, dataset=photos)
+    window.state.sample_index = 1
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    window.export_png(str(tmp_path / "one.png"))
+    window.export_npy(str(tmp_path / "one.npy"))
+    for name in ("one.png.json", "one.npy.json"):
+        side = json.loads((tmp_path / name).read_text())
+        assert side["sample"] == 1 and side["sample_file"] == "cats/p1.png", name
+    out = tmp_path / "batch"
+    out.mkdir()
+    window.batch_export(str(out), "filtered", ("png",))
+    qtbot.waitUntil(lambda: len(list(out.glob("*.png.json"))) == 2, timeout=30000)
+    files = {json.loads(p.read_text())["sample"]: json.loads(p.read_text())["sample_file"]
+             for p in out.glob("*.png.json")}
+    assert files == {0: "cats/p0.png", 1: "cats/p1.png"}

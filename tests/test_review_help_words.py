@@ -1,0 +1,29 @@
+"""What `lrp explain --help` and `lrp info --help` tell a new user about their arguments: the
+README runs `lrp explain efficientnet-lite0 natural-images`, but the help named neither a
+bundled model nor `natural-images`, and said --target true "needs --labels" (a dataset's own
+labels serve)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lrpcore.cli.main import main
+
+
+def _help(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_explain_help_names_what_the_readme_runs(capsys):
+    text = _help(capsys, "explain")
+    for words in ("efficientnet-lite0", "natural-images", "PNG/JPEG photograph",
+                  "true (the dataset's labels or --labels)"):
+        assert words in text, words
+    assert "needs --labels" not in text
+
+
+@pytest.mark.parametrize("command", ["info", "evaluate"])
+def test_model_arguments_name_the_bundled_models(capsys, command):
+    assert "bundled model's name (mnist-lenet5, efficientnet-lite0)" in _help(capsys, command)
