@@ -81,3 +81,22 @@ def test_exports_of_a_photo_folder_name_the_photograph(make_window, qtbot, tmp_p
     files = {json.loads(p.read_text())["sample"]: json.loads(p.read_text())["sample_file"]
              for p in out.glob("*.png.json")}
     assert files == {0: "cats/p0.png", 1: "cats/p1.png"}
+
+
+def test_the_eigengap_axis_label_is_whole_in_the_spray_window(make_window, qtbot):
+    """The SpRAy window's splitters took their plots' size hints: the empty prototypes area
+    got five sixths of the height, the t-SNE scatter a fifth of the width, and the eigengap
+    plot's rotated axis label "Laplacian eigenvalue" more than its axis ("Laplacian
+    eigenvalu" at 1400×900; "placian eigenvalue" in the README's screenshot)."""
+    window = make_window()
+    window.insight.actions["spray"].trigger()  # Tools → Strategies (SpRAy)
+    panel = window.insight.panels["spray"]
+    axis = panel.eigen_plot.getAxis("left")
+    qtbot.waitUntil(lambda: axis.geometry().height() > 0, timeout=10000)
+    _settle()
+    text = axis.label.boundingRect().width()  # the label's length before its rotation
+    assert axis.label.toPlainText().strip()
+    assert text <= axis.geometry().height(), (axis.label.toPlainText(), text,
+                                              axis.geometry().height())
+    scatter = panel.scatter_plot.width()  # the embedding had a fifth of the width
+    assert scatter >= panel.eigen_plot.width() * 0.9
