@@ -100,3 +100,21 @@ def test_the_eigengap_axis_label_is_whole_in_the_spray_window(make_window, qtbot
                                               axis.geometry().height())
     scatter = panel.scatter_plot.width()  # the embedding had a fifth of the width
     assert scatter >= panel.eigen_plot.width() * 0.9
+
+
+def test_recent_files_of_one_name_are_told_apart(make_window, tmp_path):
+    """Datasets opened from several folders, each an `x.npy`, were listed as five identical
+    "x.npy  (recent)" entries; the folder that tells them apart is shown now."""
+    import numpy as np
+
+    window = make_window()
+    for folder in ("runs/a", "runs/b", "other/a"):
+        (tmp_path / folder).mkdir(parents=True)
+        np.save(tmp_path / folder / "x.npy", np.zeros((2, 28, 28), np.uint8))
+        window.browser.settings.add_recent("datasets", str(tmp_path / folder / "x.npy"))
+    window.browser.refresh()
+    lst = window.browser.datasets
+    shown = sorted(lst.item(i).text() for i in range(lst.count()) if "x.npy" in lst.item(i).text())
+    assert shown == ["b/x.npy  (recent)", "other/a/x.npy  (recent)", "runs/a/x.npy  (recent)"]
+    shown = [lst.item(i).text() for i in range(lst.count())]
+    assert sum("toy_images.npy" in t for t in shown) == 1  # a name alone stays alone
