@@ -9,12 +9,15 @@ Both images are in the model's input layout (e.g. the 32×32 padded digit of LeN
 from __future__ import annotations
 
 import html
+import os
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from lrpcore.text import elide_middle
 
 from .. import rendering
 from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
@@ -197,7 +200,7 @@ class ImagePair(QWidget):
         if result is None:
             return
         label = result.request.label
-        text = f"input<br>sample {result.index}" + (
+        text = f"input<br>sample {result.index}" + _file_of(self.state, result) + (
             "" if label is None else f", true class {class_name(result.request.model, label)}")
         if self.state.sample_hidden and result.index == self.state.sample_index:
             text += "<br><i>hidden by the grid filter</i>"
@@ -468,3 +471,15 @@ def _short(name, limit=16) -> str:
     """A class name short enough for a tick label: the first of its synonyms, cut."""
     text = str(name).split(",")[0].strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _file_of(state, result) -> str:
+    """", chelsea.jpg" (escaped, shortened in the middle) when the sample on display was read
+    from an image file of the open dataset: a folder's photo named, not only numbered."""
+    data, req = state.dataset, result.request
+    listing = getattr(data, "sample_files", None)
+    if listing is None or req.index is None or req.dataset_key != id(data):
+        return ""
+    files = listing([req.index])
+    return f", {html.escape(elide_middle(os.path.basename(files[0]), 32))}" if files else ""
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 
@@ -57,7 +58,8 @@ def test_a_class_named_in_the_target_box_is_the_class_explained(make_window, qtb
 def test_exports_of_a_photo_folder_name_the_photograph(make_window, qtbot, tmp_path,
                                                         monkeypatch):
     """Export PNG/.npy and the batch export of a folder's sample recorded "sample": 1 only;
-    they now name the file as well ("sample_file": "cats/p1.png")."""
+    they now name the file as well ("sample_file": "cats/p1.png"), as do the input view's
+    title and the grid tile's tooltip."""
     from colour_models import colour_graph_model, write_photos
 
     import lrpcore
@@ -69,6 +71,10 @@ def test_exports_of_a_photo_folder_name_the_photograph(make_window, qtbot, tmp_p
     window = make_window(model=model, dataset=photos)
     window.state.sample_index = 1
     qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    assert "sample 1, p1.png" in window.views.input_title.text  # the view names it too
+    grid = window.grid.model
+    tip = grid.data(grid.index(grid.row_of(1)), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("sample 1 (cats/p1.png): ")
     window.export_png(str(tmp_path / "one.png"))
     window.export_npy(str(tmp_path / "one.npy"))
     for name in ("one.png.json", "one.npy.json"):
