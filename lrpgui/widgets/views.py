@@ -384,6 +384,8 @@ class ScoresPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
         self.setLabel("left", "score")
+        # scores as they are: probabilities of 0.2 and 0.6 read "200", "600" "(x0.001)"
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.setLabel("bottom", "class")
         self.setTitle("class scores: predicted class red, true class outlined, "
                       "▼ explained class", size="9pt", color="k")

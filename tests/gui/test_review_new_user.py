@@ -124,3 +124,24 @@ def test_recent_files_of_one_name_are_told_apart(make_window, tmp_path):
     assert shown == ["b/x.npy  (recent)", "other/a/x.npy  (recent)", "runs/a/x.npy  (recent)"]
     shown = [lst.item(i).text() for i in range(lst.count())]
     assert sum("toy_images.npy" in t for t in shown) == 1  # a name alone stays alone
+
+
+def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
+    """The toolbox's XOR net (scores 0.2 and 0.6) had its score axis read "200", "600" with
+    "score (x0.001)" beside it: pyqtgraph's SI prefix, as the eigengap plot once did."""
+    import numpy as np
+
+    import lrpcore
+    from lrpcore.layers import Linear, Tanh
+
+    rng = np.random.default_rng(4)
+    small = lrpcore.Sequential([Linear(rng.normal(0, 0.3, (2, 3)), np.zeros(3)), Tanh(),
+                                Linear(rng.normal(0, 0.3, (3, 2)), np.zeros(2))])
+    model, data = tmp_path / "xor.npz", tmp_path / "pairs.npy"
+    lrpcore.save_model(small, model)
+    np.save(data, rng.random((6, 2)))
+    window = make_window(model=model, dataset=data)
+    _settle()
+    assert np.abs(window.state.scores).max() < 1
+    axis = window.findChild(object, "scoresPlot").getAxis("left")
+    assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
