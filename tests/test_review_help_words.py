@@ -5,15 +5,22 @@ labels serve)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lrpcore.cli.main import main
 
 
+def _joined(text):
+    """Help text on one line, words argparse wrapped at a hyphen joined again."""
+    return " ".join(re.sub(r"-\n\s*", "-", text).split())
+
+
 def _help(capsys, command):
     with pytest.raises(SystemExit):
         main([command, "--help"])
-    return " ".join(capsys.readouterr().out.split())
+    return _joined(capsys.readouterr().out)
 
 
 def test_explain_help_names_what_the_readme_runs(capsys):
@@ -27,3 +34,16 @@ def test_explain_help_names_what_the_readme_runs(capsys):
 @pytest.mark.parametrize("command", ["info", "evaluate"])
 def test_model_arguments_name_the_bundled_models(capsys, command):
     assert "bundled model's name (mnist-lenet5, efficientnet-lite0)" in _help(capsys, command)
+
+
+def test_explorer_help_names_the_models_and_data_of_the_readme(capsys):
+    """`lrp-explorer --help` said "model file (.npz native, .txt toolbox, ...)" and "dataset file
+    or name (mnist-sample, mnist-test, ...)", while the README opens `--model efficientnet-lite0
+    --dataset natural-images`."""
+    from lrpgui.app import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = _joined(capsys.readouterr().out)
+    for words in ("efficientnet-lite0", "natural-images", "image folder", "PNG/JPEG photograph"):
+        assert words in text, words
