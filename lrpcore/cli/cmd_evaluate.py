@@ -15,6 +15,7 @@ from .common import (
     load_samples,
     no_labels,
     parse_target,
+    plural,
     png_output,
     warn_if_preprocessed,
 )
@@ -142,8 +143,9 @@ def run(args) -> int:
     many = args.per_step != 1  # "100 steps of 1 pixel", "50 steps of 16 8×8 patches"
     units = ("pixels" if many else "pixel") if unit == 1 else \
         f"{unit}×{unit} {'patches' if many else 'patch'}"
-    curves = f"{len(results)} curve{'s' * (len(results) != 1)}"
-    print(f"{n} samples × {steps} steps of {args.per_step} {units}, {curves} in {seconds:.1f} s")
+    curves = plural(len(results), "curve")
+    print(f"{plural(n, 'sample')} × {plural(steps, 'step')} of {args.per_step} {units}, "
+          f"{curves} in {seconds:.1f} s")
     print("AOPC (higher = the ordering finds what the model needs):")
     ranked = sorted(results, key=lambda r: -r.aopc)
     for rank, res in enumerate(ranked, 1):
