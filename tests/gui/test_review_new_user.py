@@ -145,3 +145,26 @@ def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
     assert np.abs(window.state.scores).max() < 1
     axis = window.findChild(object, "scoresPlot").getAxis("left")
     assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
+
+
+def test_pixel_flipping_starts_from_the_rule_on_display(make_window, qtbot, tmp_path):
+    """Pixel-flipping's methods began with the rule of the moment the panel was built, before
+    any model: on EfficientNet-Lite0 "epsilon:0.01, alphabeta:2, …", without the EpsilonPlus
+    on display (Compare had the same fault, fixed before). A list the user set stays."""
+    import numpy as np
+    from colour_models import colour_graph_model
+
+    import lrpcore
+
+    model, data = tmp_path / "colour.npz", tmp_path / "photos.npy"
+    lrpcore.save_model(colour_graph_model(), model)
+    np.save(data, np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), np.uint8))
+    window = make_window(model=model, dataset=data)
+    panel = window.insight.panels["pixelflip"]
+    assert window.state.rule == "EpsilonPlus"
+    assert panel.settings().methods[0] == "EpsilonPlus"
+    window.state.rule = "gamma:0.5"
+    assert panel.settings().methods[:2] == ("gamma:0.5", "alphabeta:2")
+    panel.methods_edit.setText("zplus, sensitivity")
+    window.state.rule = "EpsilonGammaBox"
+    assert panel.settings().methods == ("zplus", "sensitivity")
