@@ -26,7 +26,8 @@ def _help(capsys, command):
 def test_explain_help_names_what_the_readme_runs(capsys):
     text = _help(capsys, "explain")
     for words in ("efficientnet-lite0", "natural-images", "PNG/JPEG photograph",
-                  "true (the dataset's labels or --labels)"):
+                  "true (the dataset's labels or --labels)",
+                  "the sample's image file when INPUT is photographs"):
         assert words in text, words
     assert "needs --labels" not in text
 

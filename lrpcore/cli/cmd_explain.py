@@ -94,7 +94,7 @@ def register(sub):
                    "of sample I of INPUT in colormap CMAP; I zero-padded to the digits of the "
                    "last sample's number, heatmap_07 … heatmap_12), each with a JSON sidecar "
                    "(heatmap_I_CMAP.png.json: model, rule, target, predicted and explained "
-                   "class)")
+                   "class, and the sample's image file when INPUT is photographs)")
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help=f"colormap of the PNGs (repeatable; default {DEFAULT_COLORMAP}, as in "
                    "the explorer)")
