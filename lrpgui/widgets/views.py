@@ -267,8 +267,12 @@ class ImagePair(QWidget):
 
     def _outline(self, result):
         """The outline of the input on display, kept while only the rule, target or colormap
-        changes (an edge filter per click is the slowest part of a photograph's render)."""
+        changes (an edge filter per click is the slowest part of a photograph's render). None
+        for a strip of features (XOR's two inputs): it has no edges, and the edge filter drew
+        a black block over the second feature's relevance."""
         x01 = rendering.displayable(result.input_unit)
+        if np.ndim(result.input_unit) == 1 and np.ndim(x01) == 2:
+            return None
         cached = self._mask_for
         if cached is None or cached[1] != self._scaling or not _same_array(cached[0], x01):
             self._mask_for = cached = (x01, self._scaling,

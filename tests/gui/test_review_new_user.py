@@ -147,6 +147,30 @@ def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
     assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
 
 
+def test_a_strip_of_features_gets_no_outline(make_window, qtbot, tmp_path):
+    """XOR's two inputs are drawn as a strip of two cells; the outline on (the default) ran an
+    edge filter over it and drew a black block over the second cell's relevance."""
+    import numpy as np
+
+    import lrpcore
+    from lrpcore.layers import Linear, Tanh
+
+    rng = np.random.default_rng(4)
+    small = lrpcore.Sequential([Linear(rng.normal(0, 0.3, (2, 3)), np.zeros(3)), Tanh(),
+                                Linear(rng.normal(0, 0.3, (3, 2)), np.zeros(2))])
+    model, data = tmp_path / "xor.npz", tmp_path / "pairs.npy"
+    lrpcore.save_model(small, model)
+    np.save(data, np.array([[0.1, 0.9], [0.9, 0.1], [0.0, 1.0]]))
+    window = make_window(model=model, dataset=data)
+    assert window.state.outline
+    for i in range(3):
+        window.state.sample_index = i
+        qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+        window.views.redraw_heatmap()
+        rgb = window.views.rendered_rgb
+        assert not (rgb.sum(axis=2) == 0).any(), i  # bwr has no black: only edges are
+
+
 def test_pixel_flipping_starts_from_the_rule_on_display(make_window, qtbot, tmp_path):
     """Pixel-flipping's methods began with the rule of the moment the panel was built, before
     any model: on EfficientNet-Lite0 "epsilon:0.01, alphabeta:2, …", without the EpsilonPlus
