@@ -459,13 +459,18 @@ def labels_beside(path, n) -> np.ndarray | None:
     beside it (:func:`_sibling_labels`), or None: what :func:`open_dataset` finds, for the
     commands that read a ``.npy`` themselves (memory-mapped). A file there that holds no
     class labels (``y.npy`` of an earlier ``--outputs``: N × 10 scores) is not theirs and is
-    left alone; labels of another count are refused, naming the file."""
+    left alone; labels of another count are refused, naming the file, and so is a file
+    named as labels (``…_labels.npy``, MNIST's ``…-labels-idx1``) that holds none: one with
+    a NaN or a negative label was dropped without a word, and ``--target true`` then asked
+    for a label file that was right there."""
     found = _sibling_labels(os.fspath(path))
     if found is None:
         return None
     try:
         labels = load_labels(found)  # class indices, or no labels at all
     except DatasetError:
+        if "labels" in os.path.basename(found).lower():
+            raise
         return None
     return normalize_labels(labels, n, found)  # labels of another length: named, refused
 
