@@ -416,3 +416,14 @@ def test_a_broken_label_file_beside_the_images_is_named_not_ignored(tmp_path, ca
                  str(out)]) == 2
     _one_line(capsys, str(beside), problem)
     assert not out.exists()
+
+
+def test_a_checkpoint_whose_epoch_is_infinity_is_still_named_a_checkpoint(tmp_path, capsys):
+    """Opening a training checkpoint as a model says what it is, with its epoch when the
+    state tells it; a state of "epoch": Infinity (which Python's json reads) ended 'lrp info'
+    in an internal OverflowError."""
+    path = tmp_path / "run.ckpt.npz"
+    np.savez(path, state=np.array('{"epoch": Infinity, "config": {"epochs": 3}}'),
+             **{"param.w": np.zeros(2)})
+    assert main(["info", str(path)]) == 2
+    _one_line(capsys, str(path), "a training checkpoint of 'lrp train', not a model")
