@@ -29,7 +29,7 @@ from .claims import check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
-from .image_folder import ImageFolder
+from .image_folder import ImageFolder, is_image_file
 from .mnist_sample import SAMPLE_NAME, builtin_sample
 
 __all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "check_labels_fit",
@@ -123,6 +123,14 @@ class Dataset:
         if isinstance(self._data, FileArray):
             return "read from the file as needed"
         return "in memory"
+
+    def sample_files(self, indices) -> list[str] | None:
+        """The image file of each of samples ``indices`` (relative to the folder), or None when
+        the samples were not read from image files: an exported heatmap of a photograph names
+        it (``"sample_file"`` in the sidecars), not only its number in the sorted folder."""
+        if not isinstance(self._data, ImageFolder):
+            return None
+        return [self._data.file_name(int(i)) for i in np.asarray(indices).reshape(-1)]
 
     def images(self, indices=None) -> np.ndarray:
         """Raw samples ``indices`` (int, slice, sequence; None = all) as a new numpy array."""
@@ -408,7 +416,7 @@ def _read_array(path: str, for_labels=False):
     if ext in _TEXT_EXTENSIONS or all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return _read_txt(path), None
     raise DatasetError(f"{path}: unknown dataset format (expected .npy, .npz, .mat, .txt, "
-                       "MNIST IDX or a folder of images)")
+                       "MNIST IDX, a PNG/JPEG image or a folder of images)")
 
 
 # words of an image file's name → of its label file's (``mnist_test_images.npy`` →
@@ -529,7 +537,8 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
     ``path_or_name`` is a file (``.npy``/``.npz``, the toolbox's ``.mat``/``.txt``, MNIST IDX,
-    gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), or a
+    gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), one
+    PNG/JPEG image (a dataset of one sample, fitted like a folder's), or a
     built-in name: ``"mnist-test"`` (bundled), ``"mnist-sample"`` (5,000 training digits),
     ``"mnist-train"`` (after ``lrp data download``) or ``"natural-images"`` (ten photographs).
 
@@ -548,6 +557,9 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
         ds = Dataset(folder, name=os.path.basename(os.path.normpath(target)) or target,
                      source=f"{os.path.abspath(target)} (image folder)", labels=folder.labels,
                      class_names=folder.class_names)
+    elif is_image_file(target):
+        ds = Dataset(ImageFolder(target), name=os.path.basename(target),
+                     source=f"{os.path.abspath(target)} (image file)")
     elif not os.path.exists(target):
         raise DatasetError(f"{target}: no such file, folder or built-in dataset (built-in: "
                            f"{', '.join(DATASET_NAMES)})")

@@ -45,6 +45,13 @@ def _images_in(folder: str) -> list[str]:
                   and os.path.isfile(os.path.join(folder, f)))
 
 
+def is_image_file(path) -> bool:
+    """Whether ``path`` is one PNG/JPEG file: a dataset of one photograph (a new user's
+    first try is ``lrp explain MODEL photo.jpg``, not a folder holding it)."""
+    path = os.fspath(path)
+    return path.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path)
+
+
 def _other_format(path: str) -> str:
     """`` (it holds GIF)`` when Pillow knows the content as another format, else ``""``:
     identified from the header only, never decoded."""
@@ -193,11 +200,12 @@ def resize_crop(img: np.ndarray, resize: int | None, crop: int) -> np.ndarray:
 
 
 class ImageFolder:
-    """Array-like view (``shape``, ``dtype``, ``[indices]``) of the images of a folder."""
+    """Array-like view (``shape``, ``dtype``, ``[indices]``) of the images of a folder (or of
+    one image file)."""
 
     def __init__(self, root):
         self.root = os.fspath(root)
-        classes = sorted(d for d in _listdir(self.root)
+        classes = [] if is_image_file(self.root) else sorted(d for d in _listdir(self.root)
                          if os.path.isdir(os.path.join(self.root, d)) and not d.startswith("."))
         files, labels = [], []
         for k, cls in enumerate(classes):
@@ -207,8 +215,8 @@ class ImageFolder:
         if files:
             self.class_names = classes
             self.labels = np.asarray(labels, dtype=np.int64)
-        else:  # a flat folder of images: no labels
-            files = _images_in(self.root)
+        else:  # a flat folder of images, or one image file: no labels
+            files = [self.root] if is_image_file(self.root) else _images_in(self.root)
             self.class_names, self.labels = None, None
         if not files:
             raise DatasetError(f"{self.root}: no PNG or JPEG images found (expected one "
@@ -262,6 +270,13 @@ class ImageFolder:
         """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they
         are: what a reader elsewhere (a Dask worker) passes to :func:`read_fitted`."""
         return () if self.crop is None else (self.resize, self.crop, self.channels)
+
+    def file_name(self, i: int) -> str:
+        """Sample ``i``'s file as a user finds it: relative to the folder (``cats/tom.jpg``),
+        or the file's own name when the dataset is one image."""
+        if self.files == [self.root]:
+            return os.path.basename(self.root)
+        return os.path.relpath(self.files[i], self.root)
 
     def _read(self, i: int) -> np.ndarray:
         return read_fitted(self.files[i], *self.fitting())
