@@ -427,3 +427,23 @@ def test_a_checkpoint_whose_epoch_is_infinity_is_still_named_a_checkpoint(tmp_pa
              **{"param.w": np.zeros(2)})
     assert main(["info", str(path)]) == 2
     _one_line(capsys, str(path), "a training checkpoint of 'lrp train', not a model")
+
+
+def test_a_sidecar_resize_no_photograph_can_take_is_refused_naming_the_field(tmp_path,
+                                                                            capsys):
+    """A sidecar's "resize": 65536 (crop 224) loaded, and then every photograph was refused
+    for its 'extreme aspect ratio' ("crop it … first"), blaming the photos for the sidecar."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "K"),
+             numpy_helper.from_array(np.full((2 * 4 * 4, 2), 0.1, np.float32), "W")]
+    nodes = [helper.make_node("Conv", ["x", "K"], ["c"]),
+             helper.make_node("Flatten", ["c"], ["f"]),
+             helper.make_node("MatMul", ["f", "W"], ["y"])]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 4, 4], [1, 2])
+    (tmp_path / "m.json").write_text('{"input": {"resize": 65536, "crop": 4}}')
+    assert main(["info", str(path)]) == 2
+    _one_line(capsys, str(tmp_path / "m.json"), "'resize' 65536 would make every photograph")
+    (tmp_path / "m.json").write_text('{"input": {"resize": 8000, "crop": 4}}')
+    assert main(["info", str(path)]) == 0  # 8000² is 64,000,000 pixels: allowed
