@@ -97,7 +97,11 @@ class PrecomputedRelevance:
 
 
 def _rule_spec(spec) -> str:
-    """A rule as the explorer stores it (``None``: the command line's default, simple)."""
+    """A rule or preset as the explorer stores it (``None``: the command line's default,
+    simple). A preset by its name: a store of a graph model's default, EpsilonPlus, failed to
+    open ("unknown rule 'EpsilonPlus'"), parsed as a rule."""
+    from lrpcore.presets import preset_or_none
     from lrpcore.rules import parse_rule
 
-    return parse_rule(spec or "simple").spec()
+    preset = preset_or_none(spec or "simple")
+    return preset.name if preset is not None else parse_rule(spec or "simple").spec()
