@@ -192,35 +192,3 @@ def test_pixel_flipping_starts_from_the_rule_on_display(make_window, qtbot, tmp_
     panel.methods_edit.setText("zplus, sensitivity")
     window.state.rule = "EpsilonGammaBox"
     assert panel.settings().methods == ("zplus", "sensitivity")
-
-
-def test_a_store_of_a_preset_opens(make_window, qtbot, tmp_path, toy_files):
-    """`lrp explain model.onnx x.npy --out R.zarr` stores the graph model's default rule,
-    EpsilonPlus; File → Open relevance store… refused it: "unknown rule 'EpsilonPlus'" (the
-    store's rule was read as a rule spec, never as a preset)."""
-    import numpy as np
-    import pytest
-
-    pytest.importorskip("distributed")
-    pytest.importorskip("zarr")
-    import distributed
-
-    import lrpcore
-    from lrpcore import distributed as dist
-
-    model, images = toy_files
-    source, _ = dist.open_source(images)
-    out = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
-                "rule": "EpsilonPlus", "layer_rules": {}, "target": "pred", "raw": False,
-                "batch_size": 64, "source": source}
-        assert dist.explain_to_store(args, out, client=client, progress=False).failed == []
-    window = make_window()
-    assert window.open_relevance_store(out, quiet=True), window.last_error
-    qtbot.waitUntil(lambda: window.state.explanation is not None
-                    and window.state.explanation.precomputed, timeout=20000)
-    assert window.state.rule == "EpsilonPlus"
-    stored = lrpcore.open_relevance_store(out).heatmaps(window.state.sample_index)
-    assert np.array_equal(window.state.relevance, stored)
