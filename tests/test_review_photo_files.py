@@ -65,3 +65,23 @@ def test_heatmaps_of_a_folder_name_their_photograph(tmp_path):
 def test_arrays_have_no_sample_files(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 28, 28), np.uint8))
     assert lrpcore.open_dataset(tmp_path / "x.npy").sample_files([0, 1]) is None
+
+
+def test_photos_beside_class_folders_are_named_not_dropped_silently(tmp_path, capsys):
+    """A folder with class subfolders takes only their images; a photo lying beside them was
+    left out without a word (`lrp data info` counted 1 sample of 2, `lrp explain` explained
+    1), and "1 classes" was said of one class."""
+    model, photos = _files(tmp_path)
+    write_photos(photos, sizes=((30, 30),))  # photos/p0.png beside cats/ and cups/
+    assert main(["data", "info", str(photos)]) == 0
+    out = capsys.readouterr().out
+    assert "samples: 3" in out and "yes (2 classes: cats, cups)" in out
+    assert "note:    1 image beside the class subfolders left out (p0.png)" in out
+    assert main(["explain", str(model), str(photos), "--out", str(tmp_path / "R.npy")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "left out (p0.png); put it into a class subfolder" in err
+    (photos / "cups" / "p0.png").unlink()
+    (photos / "cups").rmdir()
+    assert main(["data", "info", str(photos)]) == 0
+    out = capsys.readouterr().out
+    assert "yes (1 class: cats)" in out

@@ -170,6 +170,9 @@ def run(args) -> int:
     model = load_model(args.model)
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
+    left = x.dataset.left_out_note() if isinstance(x, DatasetArray) else None
+    if left:
+        print(f"lrp explain: warning: {args.input}: {left}", file=sys.stderr)
     if not args.raw:
         warn_if_preprocessed("explain", args.input, x, model)
     layer_rules = parse_layer_rules(args.layer_rule)

@@ -202,7 +202,8 @@ class Dataset:
         if self.labels is None:
             labels = "no"
         else:
-            labels = f"yes ({info.get('classes', 0)} classes"
+            k = info.get("classes", 0)
+            labels = f"yes ({k} class{'es' * (k != 1)}"
             if self.class_names:
                 shown = ", ".join(self.class_names[:12])
                 more = ", …" if len(self.class_names) > 12 else ""
@@ -212,7 +213,7 @@ class Dataset:
         note = self._data.sizes_note() if isinstance(self._data, ImageFolder) else None
         if note:  # a folder of photographs of several sizes: its first image's is no answer
             shape = note
-        return "\n".join([
+        lines = [
             f"dataset: {self.name}",
             f"samples: {len(self)}",
             f"shape:   {shape}",
@@ -220,7 +221,14 @@ class Dataset:
             f"labels:  {labels}",
             f"source:  {self.source}",
             f"storage: {self.storage}",
-        ])
+        ]
+        left = self.left_out_note()
+        return "\n".join(lines + ([f"note:    {left}"] if left else []))
+
+    def left_out_note(self) -> str | None:
+        """For an image folder with class subfolders: the images beside them, which are no
+        samples (:meth:`ImageFolder.left_out_note`); None otherwise."""
+        return self._data.left_out_note() if isinstance(self._data, ImageFolder) else None
 
     def __repr__(self) -> str:
         """A folder of photographs of several sizes is not "N × (its first image's shape)"."""

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..spec import PHOTOS_HINT
+from ..text import short
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
@@ -212,9 +213,11 @@ class ImageFolder:
             found = _images_in(os.path.join(self.root, cls))
             files += found
             labels += [k] * len(found)
+        self.left_out: list[str] = []  # images beside the class subfolders: not samples
         if files:
             self.class_names = classes
             self.labels = np.asarray(labels, dtype=np.int64)
+            self.left_out = [os.path.basename(f) for f in _images_in(self.root)]
         else:  # a flat folder of images, or one image file: no labels
             files = [self.root] if is_image_file(self.root) else _images_in(self.root)
             self.class_names, self.labels = None, None
@@ -270,6 +273,17 @@ class ImageFolder:
         """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they
         are: what a reader elsewhere (a Dask worker) passes to :func:`read_fitted`."""
         return () if self.crop is None else (self.resize, self.crop, self.channels)
+
+    def left_out_note(self) -> str | None:
+        """What the class layout leaves out, in one line (None: nothing): images directly in
+        a folder that has class subfolders are no samples (torchvision's ImageFolder alike),
+        and were left out without a word."""
+        n = len(self.left_out)
+        if not n:
+            return None
+        names = ", ".join(short(f, 40) for f in self.left_out[:3]) + (", …" if n > 3 else "")
+        return (f"{n} image{'s' * (n != 1)} beside the class subfolders left out ({names}); "
+                "put {0} into a class subfolder to use {0}".format("it" if n == 1 else "them"))
 
     def file_name(self, i: int) -> str:
         """Sample ``i``'s file as a user finds it: relative to the folder (``cats/tom.jpg``),
