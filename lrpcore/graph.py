@@ -21,7 +21,7 @@ import numpy as np
 from .backend import get_backend, get_dtype
 from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # noqa: F401
 from .errors import RuleError, ShapeError
-from .layers import ROLES, Pad
+from .layers import ROLES, Flatten, Pad
 from .model import Sequential
 from .text import is_digits, short, unique_elided
 
@@ -106,10 +106,18 @@ class GraphModel(Sequential):
 
     def input_layout(self) -> str:
         """NCHW when the input goes to a channels-last conversion (a PyTorch export), else
-        the engine's own NHWC (a Keras export, whose Transpose is folded away)."""
+        the engine's own NHWC (a Keras export, whose Transpose is folded away). An image
+        input read only by a plain flatten takes either order: the one it was made with (a
+        PyTorch MLP's N×C×H×W; NHWC here refused every sidecar of such a model, advising a
+        layout that would feed colour images scrambled)."""
         readers = [n.layer for n in self.nodes if self.input_name in n.inputs]
-        return "NCHW" if any(getattr(r, "channels_first_input", False) for r in readers) \
-            else "NHWC"
+        if any(getattr(r, "channels_first_input", False) for r in readers):
+            return "NCHW"
+        spec = self.input_spec
+        if (readers and all(type(r) is Flatten for r in readers) and spec is not None
+                and len(spec.shape) == 3 and spec.layout in ("NCHW", "NHWC")):
+            return spec.layout
+        return "NHWC"
 
     def analysis_nodes(self) -> list:
         """Nodes LRP explains: a final SoftMax is dropped."""

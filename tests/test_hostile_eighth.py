@@ -447,3 +447,30 @@ def test_a_sidecar_resize_no_photograph_can_take_is_refused_naming_the_field(tmp
     _one_line(capsys, str(tmp_path / "m.json"), "'resize' 65536 would make every photograph")
     (tmp_path / "m.json").write_text('{"input": {"resize": 8000, "crop": 4}}')
     assert main(["info", str(path)]) == 0  # 8000² is 64,000,000 pixels: allowed
+
+
+def test_a_sidecar_of_a_pytorch_model_that_flattens_its_input_first_is_taken(tmp_path, capsys):
+    """A PyTorch MLP on images (N×3×H×W into nn.Flatten) loads as NCHW, but any sidecar with
+    "input" was refused: "'layout' NCHW contradicts the model, which takes NHWC input; write
+    "layout": "NHWC"" — advice that feeds a colour image's channels scrambled into the
+    flatten. The sidecar's mean/std now apply, and images reach the flatten in C, H, W order."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    import lrpcore
+
+    rng = np.random.RandomState(0)
+    W = rng.randn(3 * 4 * 5, 2).astype(np.float32)
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]),
+             helper.make_node("MatMul", ["f", "W"], ["y"])]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, [numpy_helper.from_array(W, "W")],
+                           [1, 3, 4, 5], [1, 2])
+    (tmp_path / "m.json").write_text('{"input": {"mean": [0.5, 0.4, 0.3], '
+                                     '"std": [0.2, 0.25, 0.5]}}')
+    assert main(["info", str(path)]) == 0, capsys.readouterr().err
+    model = lrpcore.load_model(path)
+    image = rng.randint(0, 256, (1, 4, 5, 3)).astype(np.uint8)  # H×W×C, as photos come
+    chw = ((image / 255 - [0.5, 0.4, 0.3]) / [0.2, 0.25, 0.5]).transpose(0, 3, 1, 2)
+    want = chw.reshape(1, -1) @ W
+    got = lrpcore.Explainer(model, "numpy", "float64").forward(image).outputs()
+    np.testing.assert_allclose(got, want, rtol=1e-5)
