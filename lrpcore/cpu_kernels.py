@@ -523,6 +523,101 @@ def matmul(a, b, bias=None):
     return out
 
 
+def _zplus_rows(gemm, x, wp, wn, has_wn, plus, has_plus, R, eps, out, rows_per_sample, tile):
+    """The z⁺ rule's input relevance through a matrix map, one block of rows at a time: each
+    block's inputs split by sign, z⁺ = x⁺w⁺ + x⁻w⁻ (+ b⁺), the share R / (z⁺ + ε), and its way
+    back through w⁺ and w⁻, while the block is still in cache (see ``zplus_rows``)."""
+    M, K = x.shape
+    N = wp.shape[1]
+    per_sample = -(-rows_per_sample // tile)
+    for block in prange((M // rows_per_sample) * per_sample):
+        lo = (block // per_sample) * rows_per_sample + (block % per_sample) * tile
+        hi = min(lo + tile, (block // per_sample + 1) * rows_per_sample)
+        rows = hi - lo
+        xpos = np.empty((rows, K), x.dtype)
+        xneg = np.empty((rows, K), x.dtype)
+        mixed = False
+        for i in range(rows):
+            for k in range(K):
+                v = x[lo + i, k]
+                if v < 0:
+                    mixed = True
+                    xpos[i, k], xneg[i, k] = 0, v
+                else:
+                    xpos[i, k], xneg[i, k] = v, 0
+        both = mixed and has_wn
+        z = np.empty((rows, N), x.dtype)
+        c = np.empty((rows, K), x.dtype)
+        flags = np.empty(2, np.uint8)
+        dims = np.empty(5, np.int32)  # m, n, k of the product, then the two leading dimensions
+        scale = np.empty(2, x.dtype)
+        scale[0], scale[1] = 1, 0
+        # z = x⁺w⁺ (+ x⁻w⁻): row-major products are BLAS's column-major transposes
+        flags[0], flags[1] = _NO_TRANSPOSE, _NO_TRANSPOSE
+        dims[0], dims[1], dims[2], dims[3], dims[4] = N, rows, K, N, K
+        gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+             dims[2:].ctypes, scale[0:].ctypes, wp.ctypes, dims[3:].ctypes, xpos.ctypes,
+             dims[4:].ctypes, scale[1:].ctypes, z.ctypes, dims[3:].ctypes)
+        if both:
+            scale[1] = 1
+            gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                 dims[2:].ctypes, scale[0:].ctypes, wn.ctypes, dims[3:].ctypes, xneg.ctypes,
+                 dims[4:].ctypes, scale[1:].ctypes, z.ctypes, dims[3:].ctypes)
+            scale[1] = 0
+        for i in range(rows):
+            for j in range(N):
+                d = z[i, j] + plus[j] if has_plus else z[i, j]
+                z[i, j] = R[lo + i, j] / (d + (eps if d >= 0 else -eps))
+        # back: c = s·w⁺ᵀ, out = x⁺c (+ x⁻·s·w⁻ᵀ)
+        flags[0] = _TRANSPOSE
+        dims[0], dims[1], dims[2], dims[3], dims[4] = K, rows, N, N, K
+        gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+             dims[2:].ctypes, scale[0:].ctypes, wp.ctypes, dims[3:].ctypes, z.ctypes,
+             dims[3:].ctypes, scale[1:].ctypes, c.ctypes, dims[4:].ctypes)
+        for i in range(rows):
+            for k in range(K):
+                out[lo + i, k] = c[i, k] * xpos[i, k]
+        if both:
+            gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                 dims[2:].ctypes, scale[0:].ctypes, wn.ctypes, dims[3:].ctypes, z.ctypes,
+                 dims[3:].ctypes, scale[1:].ctypes, c.ctypes, dims[4:].ctypes)
+            for i in range(rows):
+                for k in range(K):
+                    out[lo + i, k] += c[i, k] * xneg[i, k]
+
+
+_zplus_rows = _Kernel(_zplus_rows)
+
+# Rows per block of ``zplus_rows``: its z⁺, share and input blocks together stay within about
+# this many bytes (half a core's second-level cache here), however wide the layer.
+ZPLUS_BLOCK_BYTES = 1 << 18
+
+
+def zplus_rows(x, wp, wn, plus, R, eps, rows_per_sample):
+    """The z⁺ rule through the matrix map z = x·w (x: rows × K, w: K × N, R: rows × N) in one
+    pass over blocks of rows: the numpy route writes and reads the rows × N sums, shares and
+    products five times through memory, which cost more than its four matrix products for an
+    expansion layer. ``wn`` (w⁻) None: no negative weights; ``plus``: b⁺ per column, or
+    None. Blocks never straddle two samples and are cut the same way in any batch, so a
+    sample gets the same bits alone as in a batch (float64)."""
+    x, R = np.ascontiguousarray(x), np.ascontiguousarray(R)
+    wp = np.ascontiguousarray(wp)
+    M, K = x.shape
+    N = wp.shape[1]
+    _require(wp.shape[0] == K and R.shape == (M, N) and M % rows_per_sample == 0,
+             "zplus_rows", x, R)
+    has_wn, has_plus = wn is not None, plus is not None
+    wn = np.ascontiguousarray(wn) if has_wn else wp
+    _require(wn.shape == wp.shape, "zplus_rows", wp, wn)
+    plus = np.ascontiguousarray(plus, dtype=x.dtype) if has_plus else np.zeros(N, x.dtype)
+    _require(plus.shape == (N,), "zplus_rows", wp, plus)
+    tile = max(8, ZPLUS_BLOCK_BYTES // ((N + 3 * K) * x.itemsize))
+    out = np.empty_like(x)
+    _zplus_rows(_GEMM[x.dtype], x, wp, wn, has_wn, plus, has_plus, R, x.dtype.type(eps), out,
+                rows_per_sample, tile)
+    return out
+
+
 @_Kernel
 def _add_channels(z, b):
     """z += b, row by row (rows × channels, in place)."""

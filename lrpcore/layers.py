@@ -288,6 +288,20 @@ class LinearMap(Layer):
     def native_params(self):
         return (self.W, self.B) if self.weighted else None
 
+    def rows_per_sample(self, in_shape):
+        """How many rows one sample's input of ``in_shape`` makes where this map runs on the
+        CPU as one matrix product of rows and ``variant`` (see ``through_rows``); None where
+        it does not."""
+        return None
+
+    def through_rows(self, x, R, fn):
+        """``fn(rows, R_rows, per_sample)`` on ``x`` as the rows this map multiplies by its
+        weights and on the relevance of its outputs ``R`` as rows, the input-side rows it
+        returns brought back to x's shape: for kernels that work through a layer block by
+        block (``lrpcore.cpu_kernels.zplus_rows``). Only where ``rows_per_sample`` is not
+        None."""
+        raise NotImplementedError
+
     def input_share(self, c, w, x, xp):
         """x ⊙ tmap(c): each input's share of what goes back through weights ``w``, the last
         step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
@@ -484,6 +498,20 @@ class Convolution(LinearMap):
 
     def _pointwise(self) -> bool:
         return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
+
+    def rows_per_sample(self, in_shape):
+        Ho, Wo, _ = self.output_shape(in_shape)
+        return Ho * Wo if self._pointwise() or self._windowed(in_shape[2], Ho, Wo) else None
+
+    def through_rows(self, x, R, fn):
+        N, Ho, Wo, n = R.shape
+        if self._pointwise():  # a row per pixel
+            return fn(x.reshape(-1, x.shape[3]), R.reshape(-1, n), Ho * Wo).reshape(x.shape)
+        h, ww = self.W.shape[:2]  # a row per window, added back onto the input
+        parts = [compiled().add_windows(
+            fn(compiled().windows(x[a:b], h, ww, *self.stride), R[a:b].reshape(-1, n), Ho * Wo),
+            x.shape[1:], h, ww, *self.stride) for a, b in self._window_chunks(N, Ho, Wo)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _windowed(self, D, Ho, Wo) -> bool:
         """Whether this convolution (D input channels) runs on the CPU as window matrices

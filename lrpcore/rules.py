@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import RuleError
-from .kernels import add_bias, add_into, compiled, epsilon_share, has_negative
+from .kernels import add_bias, add_into, compiled, cpu_kernels_fit, epsilon_share, has_negative
 
 LITERATURE_STABILIZER = 1e-6
 # z⁺ of a layer with inputs of both signs is taken as (z − b + |x|·|w|)/2 (one product, see
@@ -451,9 +451,14 @@ class ZPlus(Rule):
     reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
 
     def linear(self, layer, x, z, R, ctx):
-        split = SignSplit(layer, x, ctx)
         plus = None if layer.device_bias(ctx.xp, ctx.dtype) is None else \
             _bias_part(layer, ctx, "pos")
+        if _block_by_block(layer, x, R, ctx):
+            wp = layer.variant("pos", np, ctx.dtype)
+            wn = layer.variant("neg", np, ctx.dtype) if layer.has_negative_weights else None
+            return layer.through_rows(x, R, lambda rows, R_rows, per_sample: compiled().zplus_rows(
+                rows, wp, wn, plus, R_rows, LITERATURE_STABILIZER, per_sample))
+        split = SignSplit(layer, x, ctx)
         found = split.positive_sum_from(z, plus)
         if found is not None and (found[1] is None or not bool(ctx.xp.any(R[found[1]] != 0))):
             denominator = found[0]
@@ -467,6 +472,25 @@ class ZPlus(Rule):
 # through LeNet-5), and an ε beyond float32's range is infinite there. Below it, a division by
 # zero or the data is the cause.
 OVERFLOW_PARAMETER = 1e3
+
+
+# A layer whose sample makes at least this many rows of a matrix product (a pointwise or
+# window-matrix convolution over a large map), with at least as many outputs as inputs per row,
+# runs the z⁺ rule block by block (``cpu_kernels.zplus_rows``): its rows × outputs arrays, the
+# largest, would not stay in cache. Below it they do, and too few blocks leave a core idle;
+# with fewer outputs than inputs, the blocks' copies of the inputs cost what they save.
+# Measured on EfficientNet-Lite0's layers in float32: the stem and the expansion at 112×112
+# 28–30% faster, those at 56×56 17%; 5–40% slower at 28×28 and below, and a projection at
+# 56×56 25% slower.
+BLOCK_ROWS = 2048
+
+
+def _block_by_block(layer, x, R, ctx) -> bool:
+    rows = layer.rows_per_sample(x.shape[1:]) if ctx.xp is np else None
+    return (rows is not None and rows >= BLOCK_ROWS and R.shape[-1] >= layer.fan_in()
+            and R.dtype == x.dtype
+            and x.dtype in (np.float32, np.float64) and layer.lrp_divisor == 1
+            and cpu_kernels_fit(np, R))
 
 
 def check_denominators(rule, name, xp, *denominators) -> None:
