@@ -434,6 +434,55 @@ def positive_half(z, bias, plus, magnitude, margin):
     return out, int(loose)
 
 
+@_Kernel
+def _positive_half_exact(z, bias, plus, magnitude, margin, rows, wp, wn, has_wn, out):
+    """``_positive_half``, where each loose neuron's half is summed instead from its row of
+    inputs: x⁺w⁺ + x⁻w⁻ term by term (K multiply-adds each)."""
+    K = rows.shape[1]
+    for r in prange(z.shape[0]):
+        zr, mr, orow, xr = z[r], magnitude[r], out[r], rows[r]
+        for c in range(z.shape[1]):
+            m, b = mr[c], bias[c]
+            v = ((zr[c] - b) + m) * 0.5
+            scale = m + abs(b)
+            if v < margin * scale or not scale < np.inf:
+                v = 0.0
+                for k in range(K):
+                    xv = xr[k]
+                    if xv < 0:
+                        if has_wn:
+                            v += xv * wn[k, c]
+                    else:  # nan stays nan, as in the sum of products
+                        v += xv * wp[k, c]
+            orow[c] = v + plus[c]
+
+
+def positive_half_exact(z, bias, plus, magnitude, margin, rows, wp, wn):
+    """``positive_half`` for a map z = rows · w (rows × K inputs, ``wp``/``wn``: w⁺ and w⁻,
+    K × channels; ``wn`` None: no negative weights), with no neuron left loose: those below
+    the margin are summed from their inputs. Returns z⁺ (+ ``plus``)."""
+    z, magnitude = np.ascontiguousarray(z), np.ascontiguousarray(magnitude)
+    rows, wp = np.ascontiguousarray(rows), np.ascontiguousarray(wp)
+    C = z.shape[-1]
+    z2, m2 = z.reshape(-1, C), magnitude.reshape(-1, C)
+    _require(magnitude.shape == z.shape and rows.shape[0] == z2.shape[0]
+             and wp.shape == (rows.shape[1], C), "positive_half_exact", z, rows)
+    has_wn = wn is not None
+    wn = np.ascontiguousarray(wn) if has_wn else wp
+    _require(wn.shape == wp.shape, "positive_half_exact", wp, wn)
+
+    def per_channel(v):
+        if v is None:
+            return np.zeros(C, z.dtype)
+        _require(np.shape(v) == (C,), "positive_half_exact", z, v)
+        return np.ascontiguousarray(v, dtype=z.dtype)
+
+    out = np.empty_like(z)
+    _positive_half_exact(z2, per_channel(bias), per_channel(plus), m2, z.dtype.type(margin),
+                         rows, wp, wn, has_wn, out.reshape(-1, C))
+    return out
+
+
 # -- matrix products split over the cores ---------------------------------------------------------
 
 def _blas_function(name):

@@ -294,6 +294,11 @@ class LinearMap(Layer):
         it does not."""
         return None
 
+    def rows_of(self, x):
+        """``x`` as the matrix of rows this map multiplies by its weights (``variant``), where
+        that is a view (a dense layer; a pointwise convolution: a row per pixel); else None."""
+        return None
+
     def through_rows(self, x, R, fn):
         """``fn(rows, R_rows, per_sample)`` on ``x`` as the rows this map multiplies by its
         weights and on the relevance of its outputs ``R`` as rows, the input-side rows it
@@ -383,6 +388,9 @@ class Linear(LinearMap):
 
     def colsum(self, w, xp):
         return w.sum(axis=0)
+
+    def rows_of(self, x):
+        return x if x.ndim == 2 else None
 
     def fmap(self, x, w, xp):
         return product(x, w, xp)
@@ -502,6 +510,9 @@ class Convolution(LinearMap):
     def rows_per_sample(self, in_shape):
         Ho, Wo, _ = self.output_shape(in_shape)
         return Ho * Wo if self._pointwise() or self._windowed(in_shape[2], Ho, Wo) else None
+
+    def rows_of(self, x):
+        return x.reshape(-1, x.shape[3]) if self._pointwise() and x.ndim == 4 else None
 
     def through_rows(self, x, R, fn):
         N, Ho, Wo, n = R.shape
