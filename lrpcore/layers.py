@@ -86,6 +86,10 @@ class Layer:
     # applies it while copying (``lrpcore.graph.clamps_absorbed``), one pass instead of two,
     # with the same values (a ReLU's −0 may stay −0 there, where numpy's maximum makes +0)
     clamp = None
+    # whether a small convolution takes window matrices on the CPU (``Convolution._windowed``):
+    # set by a graph model, whose larger layers load the compiled kernels anyway; a toolbox
+    # chain's digit keeps numpy's rows and loads no numba (its command line starts ~1 s sooner)
+    small_windows = False
 
     def absorbs(self, before) -> bool:
         """Whether this layer can apply the element-wise layer ``before`` it in its own pass
@@ -529,12 +533,17 @@ class Convolution(LinearMap):
         (im2col: ``cpu_kernels.windows``) and one matrix product each way per chunk of
         samples: when one sample's matrix is large enough for compiled kernels (a
         photograph's stem, whose row layout below spent 3× longer scattering rows back than
-        in its products; the ResNet's larger layers on a digit) and at most
-        WINDOW_CPU_VALUES (it is h·w times the input). Decided per sample, so that a sample
-        gets the same bits alone as in any batch. LeNet-5's layers keep the row layout, one
-        input channel planar copies (faster for it)."""
+        in its products; the ResNet's larger layers on a digit), or in a graph model
+        (``small_windows``) of at least SMALL_WINDOW_MACS multiply-adds (the ResNet's other
+        layers: a digit's explanation 12 % faster), and at most WINDOW_CPU_VALUES (it is h·w
+        times the input). Decided per sample, so that a sample gets the same bits alone as
+        in any batch. LeNet-5's layers keep the row layout, one input channel planar copies
+        (faster for it)."""
         h, ww = self.W.shape[:2]
-        return D > 1 and CPU_KERNEL_SIZE <= Ho * Wo * h * ww * D <= WINDOW_CPU_VALUES
+        values = Ho * Wo * h * ww * D
+        large = values >= CPU_KERNEL_SIZE or (
+            self.small_windows and values * self.W.shape[3] >= SMALL_WINDOW_MACS)
+        return D > 1 and large and values <= WINDOW_CPU_VALUES
 
     def _window_chunks(self, N, Ho, Wo):
         h, ww, d, _ = self.W.shape
@@ -609,6 +618,7 @@ class Convolution(LinearMap):
 
 POINTWISE_DIRECT_MACS = 1 << 20
 WINDOW_CPU_VALUES = 2**19  # 2 MB of float32, 4 of float64
+SMALL_WINDOW_MACS = 1 << 16
 
 
 def few_launches(xp) -> bool:
