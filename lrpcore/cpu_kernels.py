@@ -642,6 +642,7 @@ def matmul(a, b, bias=None):
     return out
 
 
+@_Kernel
 def _zplus_rows(gemm, x, wp, wn, has_wn, plus, has_plus, R, eps, out, rows_per_sample, tile):
     """The z⁺ rule's input relevance through a matrix map, one block of rows at a time: each
     block's inputs split by sign, z⁺ = x⁺w⁺ + x⁻w⁻ (+ b⁺), the share R / (z⁺ + ε), and its way
@@ -704,8 +705,6 @@ def _zplus_rows(gemm, x, wp, wn, has_wn, plus, has_plus, R, eps, out, rows_per_s
                 for k in range(K):
                     out[lo + i, k] += c[i, k] * xneg[i, k]
 
-
-_zplus_rows = _Kernel(_zplus_rows)
 
 # Rows per block of ``zplus_rows``: its z⁺, share and input blocks together stay within about
 # this many bytes (half a core's second-level cache here), however wide the layer.
