@@ -177,3 +177,31 @@ def test_a_sample_gets_the_same_bits_alone_as_in_a_batch_of_several_chunks(monke
     for i in (0, 5, 8):
         assert same(conv.fmap(x[i:i + 1], w, np)[0], batch[i])
         assert same(conv.input_share(c[i:i + 1], w, x[i:i + 1], np)[0], share[i])
+
+
+def _offset_add_windows(g, in_shape, h, w, s0, s1):
+    """The window rows summed back offset by offset, kernel row then column: the order the
+    compiled kernel promises for each input."""
+    H, W, D = in_shape
+    Ho, Wo = (H - h) // s0 + 1, (W - w) // s1 + 1
+    rows = g.reshape(-1, Ho, Wo, h, w, D)
+    out = np.zeros((rows.shape[0], H, W, D), dtype=g.dtype)
+    for a in range(h):
+        for b in range(w):
+            out[:, a:a + s0 * (Ho - 1) + 1:s0, b:b + s1 * (Wo - 1) + 1:s1] += rows[:, :, :, a, b]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("in_shape", "kernel", "stride"), [
+    ((9, 11, 4), (3, 3), (1, 1)), ((12, 13, 3), (5, 5), (1, 1)), ((8, 6, 5), (3, 5), (2, 1)),
+    ((10, 10, 2), (3, 3), (2, 2)), ((7, 9, 3), (2, 4), (1, 1)), ((5, 5, 6), (3, 3), (1, 1))])
+def test_window_rows_add_back_in_offset_order_bit_for_bit(dtype, in_shape, kernel, stride):
+    """Inputs every kernel column reaches sum their terms in a register (3 or 5 wide, stride
+    1), the rest term by term: the same terms in the same order either way."""
+    h, w = kernel
+    H, W, D = in_shape
+    rows = (2 * ((H - h) // stride[0] + 1) * ((W - w) // stride[1] + 1), h * w * D)
+    g = np.random.default_rng(H * W + h).normal(size=rows).astype(dtype)
+    got = cpu_kernels.add_windows(g, in_shape, h, w, *stride)
+    assert np.array_equal(got, _offset_add_windows(g, in_shape, h, w, *stride))
