@@ -141,8 +141,16 @@ def output_folder(out, overwrite):
     except OSError as exc:  # a read-only or full disk: one line, not an internal error
         raise ExportError(f"{out}: cannot write in {parent}: {exc.strerror or exc}") from None
     try:
-        yield tmp
-        move_folder_into_place(tmp, out, replace=os.path.exists(out))
+        try:
+            yield tmp
+        except ExportError as exc:  # named as the user finds it, not the hidden temporary
+            raise ExportError(str(exc).replace(tmp, out)) from None
+        except OSError as exc:  # e.g. a full disk under np.savez
+            raise ExportError(f"{out}: write failed: {exc.strerror or exc}; nothing was "
+                              "changed") from None
+        # without overwrite a folder another run finished meanwhile stays (the rename then
+        # fails: it is not empty); it was replaced, as if --overwrite had been given
+        move_folder_into_place(tmp, out, replace=overwrite and os.path.exists(out))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, ExportError):

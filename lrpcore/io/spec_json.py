@@ -29,8 +29,18 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+def finite_number(v) -> bool:
+    """A JSON number (int or float, not bool) finite as a float: math.isfinite of a
+    400-digit integer raised OverflowError, an internal error for a sidecar or header."""
+    if not (_is_int(v) or isinstance(v, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+_is_number = finite_number
 
 
 def _shape(value, key, where):
@@ -211,6 +221,12 @@ def _fit(fit, raw, where) -> dict:
     if fit.get("resize", side) < side:
         raise ModelFormatError(f"{where}: input 'resize' {fit['resize']} is smaller than the "
                                f"centre crop {side} cut from it")
+    from .image_folder import MAX_PIXELS  # noqa: PLC0415
+
+    if fit.get("resize", side) ** 2 > MAX_PIXELS:  # every photograph was refused, blamed on
+        raise ModelFormatError(  # its aspect ratio ("crop it ... first")
+            f"{where}: input 'resize' {fit['resize']} would make every photograph at least "
+            f"{fit['resize']}×{fit['resize']} pixels, more than {MAX_PIXELS:,}")
     return dict(fit)
 
 
