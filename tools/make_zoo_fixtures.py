@@ -3,7 +3,7 @@
 Run by hand in a scratch environment with torch, torchvision, zennit 0.5.1, onnx and onnxscript
 (PyTorch is never a dependency of this project; the test suite only reads the files)::
 
-    /tmp/zvenv/bin/python tools/make_zoo_fixtures.py tests/data/zoo
+    /tmp/zvenv/bin/python tools/make_zoo_fixtures.py tests/data/zoo [NAME ...]
 
 Each architecture is a shape a held-back checker would plausibly bring (issue 12): a torchvision
 ResNet with a max-pool stem and a strided 1×1 downsample on 3-channel input normalised per
@@ -316,6 +316,69 @@ class GroupFirst(nn.Module):
         return self.fc(self.features(x))
 
 
+class Dilated(nn.Module):
+    """Dilated convolutions (DeepLab-style, dilated ResNets) as the first layer (flat and zB
+    see the taps only), grouped and with unequal dilations, without biases; a dilated
+    max pool."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=2, dilation=2), nn.ReLU(),
+            nn.MaxPool2d(3, 1, padding=1, dilation=2),
+            nn.Conv2d(8, 8, 3, stride=2, padding=(1, 2), dilation=(1, 2), groups=2,
+                      bias=False), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding="same", dilation=3, bias=False), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+class Smooth(nn.Module):
+    """Activation modules zennit passes relevance through that exporters write as several
+    operators or as operators of their own: GELU (Div, Erf, Add, Mul, Mul; opset 20's Gelu),
+    tanh-approximated GELU (Pow, Tanh, ...), Softplus (dynamo adds its threshold as Greater
+    and Where), Softsign (Abs, Add, Div), CELU, LogSigmoid (Sigmoid, Log), Tanh, Hardtanh."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.GELU(), nn.Conv2d(8, 8, 3),
+            nn.GELU(approximate="tanh"), nn.Conv2d(8, 8, 1), nn.Softplus(),
+            nn.Conv2d(8, 8, 3, padding=1), nn.Softsign(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 8, 1), nn.CELU(0.5), nn.Conv2d(8, 8, 1), nn.LogSigmoid(),
+            nn.Conv2d(8, 8, 1), nn.Tanh(), nn.Conv2d(8, 8, 1), nn.Hardtanh(-0.5, 0.5),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Sequential(nn.Linear(8, 12), nn.GELU(), nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class Inception(nn.Module):
+    """GoogLeNet's block in small: 1×1, 1×1 → 3×3, 1×1 → 5×5 and 3×3 max pool → 1×1
+    branches concatenated along channels."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.b1 = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU())
+        self.b2 = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1),
+                                nn.ReLU())
+        self.b3 = nn.Sequential(nn.Conv2d(8, 2, 1), nn.ReLU(), nn.Conv2d(2, 4, 5, padding=2),
+                                nn.ReLU())
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(8, 4, 1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(18, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], 1)
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -327,6 +390,9 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "avgpools": (AvgPools, (3, 11, 11), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "groupfirst": (GroupFirst, (3, 6, 6), (0.4, 0.5, 0.6), (0.2, 0.3, 0.25)),
+    "dilated": (Dilated, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "smooth": (Smooth, (3, 10, 10), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "inception": (Inception, (3, 8, 8), (0.4, 0.4, 0.4), (0.3, 0.3, 0.3)),
 }
 
 
@@ -479,9 +545,11 @@ def export(model, shape, path, dynamo, optimize=True, opset=17):
         os.remove(path + ".data")
 
 
-def main(out_dir):
+def main(out_dir, only=()):
     os.makedirs(out_dir, exist_ok=True)
     for seed, (name, (build, shape, mean, std)) in enumerate(MODELS.items()):
+        if only and name not in only:
+            continue
         torch.manual_seed(seed)
         model = calibrate(randomise(build(), seed), shape, mean, std, seed)
         if name == "resnet":  # every BatchNorm unfolded, exported by dynamo; reference folds
@@ -511,4 +579,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo", sys.argv[2:])

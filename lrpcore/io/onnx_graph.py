@@ -23,6 +23,14 @@ import numpy as np
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
 from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid, Silu
+from ..graph_dilated import (
+    DilatedConvolution,
+    DilatedGroupedConvolution,
+    DilatedMaxPool,
+    check_dilation,
+    dilate,
+)
+from ..graph_elementwise import Elementwise
 from ..graph_layers import (
     Add,
     Affine,
@@ -39,6 +47,7 @@ from ..graph_layers import (
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from . import onnx_elementwise as elementwise
 from .native import MAX_GRAPH_NODES
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
@@ -308,8 +317,7 @@ def _conv(b, node, attrs, where, t):
     if B is None:
         B = np.zeros(n)
     groups = int(attrs.get("group", 1))
-    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):
-        b.fail(where, "dilated convolutions are not supported")
+    dilation = _pair(attrs.get("dilations", [1, 1]), where, b, "dilations")
     strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")
     if "kernel_shape" in attrs and _ints(attrs["kernel_shape"], where, b, "kernel_shape") \
             != [kh, kw]:
@@ -319,10 +327,18 @@ def _conv(b, node, attrs, where, t):
     C, H, Wd = t.shape
     if cg * groups != C:
         b.fail(where, f"filters take {cg * groups} channels, the input has {C}")
-    x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
     Wt = np.ascontiguousarray(W.transpose(2, 3, 1, 0))  # OIHW → HWCN
-    layer = (Convolution(Wt, B, strides) if groups == 1
-             else GroupedConvolution(Wt, B, strides, groups))
+    if dilation != [1, 1]:  # zeros between the taps (graph_dilated says why)
+        check_dilation(dilation)
+        Wt = dilate(Wt, dilation)
+        kh, kw = Wt.shape[:2]
+    x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
+    if dilation != [1, 1]:
+        layer = (DilatedConvolution(Wt, B, strides, dilation) if groups == 1
+                 else DilatedGroupedConvolution(Wt, B, strides, groups, dilation))
+    else:
+        layer = (Convolution(Wt, B, strides) if groups == 1
+                 else GroupedConvolution(Wt, B, strides, groups))
     out = b.add(node.name, layer, [x.name], node.output[0])
     _, _, oc = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     Ho, Wo, _ = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
@@ -426,14 +442,19 @@ def _pool(b, node, attrs, where, t, cls):
         b.fail(where, "kernel_shape is missing")
     kernel = _pair(attrs["kernel_shape"], where, b, "kernel_shape")
     strides = _pair(attrs.get("strides", kernel), where, b, "strides")
-    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
-        b.fail(where, "dilated pooling is not supported")
+    dilation = _pair(attrs.get("dilations", [1, 1]), where, b, "dilations")
+    if dilation != [1, 1] and cls is not MaxPool:  # was read as undilated
+        b.fail(where, "dilated average pooling is not supported")
+    if dilation != [1, 1]:
+        check_dilation(dilation)
+    window = [(k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True)]
     ceil = bool(int(attrs.get("ceil_mode", 0)))
     # ceil_mode (SqueezeNet, GoogLeNet, ResNet-D): the partial windows read a border of
     # −10³⁰ (max) or of zeros that no average counts
-    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0,
+    x = _pad_for(b, node, attrs, where, t, window, strides, -1e30 if cls is MaxPool else 0.0,
                  ceil=ceil)
-    layer = cls(kernel, strides)
+    layer = cls(kernel, strides) if dilation == [1, 1] else DilatedMaxPool(kernel, strides,
+                                                                           dilation)
     if cls is MeanPool:
         # the divisor leaves out the padding unless count_include_pad (auto_pad SAME_* too)
         # and always the ceil_mode border
@@ -705,6 +726,8 @@ def _op_sum(b, node, attrs, where, t, data_in):
     if op == "Add" and not (len(data_in) >= 2 and all(d is not None for d in data_in)):
         _scale_shift(b, node, where, t)
         return
+    if op == "Add" and elementwise.fuse(b, node, where, data_in, need_elementwise=True):
+        return  # x + 0.044715·x³ inside a tanh-approximated GELU: not a residual merge
     if len(data_in) != len([n for n in node.input if n]) or None in data_in:
         b.fail(where, f"{op} of data and constants is not supported")
     if len(data_in) == 1:  # a Sum or Mean of one tensor is that tensor
@@ -769,8 +792,23 @@ def _op_arithmetic(b, node, attrs, where, t, data_in):
         if gated is not None:  # the gate's own node is left unread: pruned at the end
             _same_shape(b, node, *gated)
             return
+        operands = elementwise.operands_of(b, node, where)
+        if None not in operands and elementwise.fuse(b, node, where, operands):
+            return  # e.g. GELU's x · (erf(x/√2) + 1): a function of x alone
         _op_product(b, node, attrs, where, t, data_in)
     _scale_shift(b, node, where, t)
+
+
+def _op_activation_or_step(cls):
+    """Tanh, Sigmoid: their own layer kind, or a step of the Elementwise node before them
+    (Mish's tanh(softplus(x)))."""
+    def handler(b, node, attrs, where, t, data_in):
+        k = b.producer.get(t.name)
+        if k is not None and isinstance(b.nodes[k].layer, Elementwise) and _sole_reader(b, t):
+            elementwise.unary(b, node, attrs, where, t, data_in)
+        else:
+            _same_shape(b, node, t, cls())
+    return handler
 
 
 def _channel_values(b, c, t, where):
@@ -798,6 +836,8 @@ def _scale_shift(b, node, where, t):
     Affine, Linear or Convolution before it when that is the data's only reader; else an
     Affine of its own, which relevance passes (as zennit's Pass on BatchNorm)."""
     op = node.op_type
+    if elementwise.extend(b, node, where):  # a step of the element-wise activation before it
+        return
     data_first = node.input[0] in b.data
     if not data_first and op in ("Sub", "Div"):
         b.fail(where, f"{op} of a constant and data (constant first) is not supported")
@@ -834,11 +874,13 @@ def _scale_shift(b, node, where, t):
 OPERATORS = {
     "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
     "Relu": _op_activation(Rect),
-    "Tanh": _op_activation(Tanh),
+    "Tanh": _op_activation_or_step(Tanh),
     "Softmax": _op_softmax,
     "Clip": _op_clip,
     "LeakyRelu": _op_leaky_relu,
-    "Sigmoid": _op_activation(Sigmoid),
+    "Sigmoid": _op_activation_or_step(Sigmoid),
+    **{op: elementwise.unary for op in elementwise.UNARY if op not in ("Tanh", "Sigmoid")},
+    **{op: elementwise.binary for op in ("Pow", "Greater", "Less", "Where")},
     "Elu": _op_elu,
     "Selu": _op_elu,
     "HardSigmoid": _op_hard_sigmoid,
@@ -872,6 +914,15 @@ OPERATORS = {
     "Div": _op_arithmetic,
     "Sub": _op_arithmetic,
 }
+# operators real classifiers contain that are refused, and why (the error says it)
+REFUSED = {
+    "LogSoftmax": "zennit takes the gradient through a final log-softmax, which this engine "
+                  "does not; export the logits (a final Softmax is dropped, a LogSoftmax is "
+                  "not)",
+    "Mish": "this computes Mish, which zennit does not pass relevance through (it has no rule "
+            "for it and takes the gradient there)",
+    "ConvTranspose": "transposed convolutions (decoders, U-Nets) have no layer kind here",
+}
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                "Transpose": "of data: NHWC ↔ NCHW only, relabelled"}
@@ -883,13 +934,15 @@ FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "
 
 # what the operator table adds to the layer kinds an operator builds
 NOTES = {
-    "Add": "of two tensors (residual); of a constant (one or one per channel): folded into "
+    "Add": "of two tensors (residual; inside an element-wise activation, a step of it); "
+           "of a constant (one or one per channel): folded into "
            "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization)",
     "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
-    "Conv": "grouped and depthwise; `pads` (asymmetric too) and `auto_pad` become a `Pad`",
-    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰",
+    "Conv": "grouped, depthwise and dilated; `pads` (asymmetric too) and `auto_pad` become a "
+            "`Pad`",
+    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too",
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "
                    "count fewer entries (`count_include_pad=0`, partial ones) a "
                    "`PartialMeanPool`",
@@ -901,9 +954,17 @@ NOTES = {
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
     "Mul": "of data and a constant (one value or one per channel): folded into the "
            "Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization, "
-           "Rescaling); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; other "
-           "products of data refused (no LRP rule for a product of two signals)",
+           "Rescaling); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; a "
+           "product of tensors computed from one tensor (GELU's x · Φ(x)) a step of an "
+           "`Elementwise`; other products of data refused (no LRP rule for a product of two "
+           "signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
+    **{op: "an element-wise activation, alone or as a step of one (GELU's Erf; dynamo's "
+           "Softplus threshold: Greater, Where); relevance passes, as zennit's `Pass`"
+       for op in ("Abs", "Celu", "Erf", "Exp", "Gelu", "Greater", "Less", "Log", "Neg", "Pow",
+                  "Reciprocal", "Softplus", "Softsign", "Sqrt", "Where")},
+    "Tanh": "after an `Elementwise` it reads alone: a step of it (Mish's, refused)",
+    "Sigmoid": "after an `Elementwise` it reads alone: a step of it",
     "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
     "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
@@ -939,10 +1000,12 @@ def _node(b, node, where, onnx):
         return
     op = node.op_type
     data_in = [b.data.get(n) for n in node.input if n]
-    t = data_in[0] if data_in else None
+    t = next((d for d in data_in if d is not None), None)  # Mul(0.5, x): data second
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     handler = OPERATORS.get(op)
+    if handler is None and op in REFUSED:
+        b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
     if handler is None:
         b.fail(where, f"operator {short(op, 40)} is not supported (supported: "
                       f"{', '.join(supported_operators())})")
