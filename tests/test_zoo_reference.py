@@ -37,7 +37,7 @@ pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
-          "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception"]
+          "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -82,7 +82,8 @@ def _forward(file):
 @pytest.mark.parametrize("file", FILES)
 def test_outputs_equal_zennit(file):
     model, ref, fw = _forward(file)
-    layout = "flat" if ref["x"].ndim == 2 else "NHWC" if file.startswith("keras") else "NCHW"
+    # a sequence (N×C×L) is taken as it is, as a flat vector is
+    layout = "flat" if ref["x"].ndim <= 3 else "NHWC" if file.startswith("keras") else "NCHW"
     assert model.input_spec.layout == layout
     np.testing.assert_allclose(fw.outputs(), ref["Y"], rtol=0, atol=1e-6)
     assert len(set(ref["Y"].argmax(axis=1))) >= 2  # the references explain several classes
@@ -147,7 +148,8 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
 
 @pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
                                   "keras_tf2onnx", "activations_dynamo", "avgpools_ts",
-                                  "dilated_ts", "smooth_ts", "smooth_dynamo"])
+                                  "dilated_ts", "smooth_ts", "smooth_dynamo",
+                                  "sequence_dynamo"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -379,6 +379,23 @@ class Inception(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class Sequence(nn.Module):
+    """A 1-D convolutional sequence classifier (N×C×L input): Conv1d with BatchNorm1d,
+    MaxPool1d, a dilated Conv1d, AvgPool1d, a grouped Conv1d, AdaptiveAvgPool1d to a length
+    that divides, flatten (C, L order) and Linear."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(4, 8, 5, padding=2), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(8, 8, 3, dilation=2, padding=2), nn.ReLU(), nn.AvgPool1d(2),
+            nn.Conv1d(8, 8, 3, padding=1, groups=2), nn.ReLU(), nn.AdaptiveAvgPool1d(2))
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -393,6 +410,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "dilated": (Dilated, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "smooth": (Smooth, (3, 10, 10), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "inception": (Inception, (3, 8, 8), (0.4, 0.4, 0.4), (0.3, 0.3, 0.3)),
+    "sequence": (Sequence, (4, 32), (0.5,), (0.25,)),  # C×L; one mean and std
 }
 
 
@@ -408,7 +426,7 @@ def randomise(model, seed):
             m.running_var = 0.5 + torch.rand(n, generator=g)
         elif isinstance(m, nn.PReLU):
             m.weight.data = 0.1 + 0.3 * torch.rand(m.weight.shape, generator=g)
-        elif isinstance(m, (nn.Conv2d, nn.Linear)):
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
             fan_in = m.weight[0].numel()
             m.weight.data = torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5
             if m.bias is not None:
@@ -431,7 +449,7 @@ def fold_conv_bn(model, dtype=torch.float32):
         if isinstance(m, nn.Sequential):
             items = list(m)
             for i in range(len(items) - 1):
-                if isinstance(items[i], (nn.Conv2d, nn.Linear)) and \
+                if isinstance(items[i], (nn.Conv1d, nn.Conv2d, nn.Linear)) and \
                         isinstance(items[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d)):
                     fold(items[i], items[i + 1])
                     m[i + 1] = nn.Identity()
@@ -483,9 +501,10 @@ def references(model, x, mean, std, first_conv_input=None):
 
 
 def per_channel(values, shape):
-    """Per-channel values broadcast over a batch of C×H×W images (or of flat vectors)."""
+    """Per-channel values broadcast over a batch of C×H×W images (C×L sequences, flat
+    vectors)."""
     t = torch.tensor(values, dtype=torch.float32)
-    return t.reshape(1, -1, 1, 1) if len(shape) == 3 else t.reshape(1, -1)
+    return t.reshape((1, -1) + (1,) * (len(shape) - 1))
 
 
 def calibrate(model, shape, mean, std, seed):

@@ -27,6 +27,7 @@ from .. import (  # noqa: F401 - registers the graph layer kinds
     graph_dilated,
     graph_elementwise,
     graph_layers,
+    graph_sequence,
 )
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node

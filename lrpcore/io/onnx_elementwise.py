@@ -148,7 +148,7 @@ def _add_node(b, node, where, root, program):
                                                                  "Softsign") else None
     out = node.output[0]
     b.add(node.name, Elementwise(program, name), [root.name], out)
-    b.data[out] = _Tensor(out, root.shape, root.storage)
+    b.data[out] = _Tensor(out, root.shape, root.storage, root.seq)
 
 
 def unary(b, node, attrs, where, t, data_in):

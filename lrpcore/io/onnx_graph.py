@@ -44,6 +44,7 @@ from ..graph_layers import (
     PartialMeanPool,
     ToChannelsLast,
 )
+from ..graph_sequence import SequenceToChannelsLast
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
@@ -64,8 +65,10 @@ _ONNX_TYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64,
 class _Tensor:
     """A data tensor of the graph: the engine's tensor name, logical shape, storage."""
 
-    def __init__(self, name, shape, storage):
+    def __init__(self, name, shape, storage, seq=False):
         self.name, self.shape, self.storage = name, tuple(int(s) for s in shape), storage
+        # a sequence (ONNX's N×C×L) stored as a C×1×L map: ONNX's axes count one fewer
+        self.seq = bool(seq)
 
 
 class _TensorTable(dict):
@@ -121,13 +124,16 @@ class _Builder:
         """The tensor stored channels-last (a ToChannelsLast node for a C×H×W input)."""
         if t.storage == "cl":
             return t
-        if len(t.shape) != 3:
-            self.fail(where, f"needs a C×H×W tensor, gets shape {t.shape}")
+        seq = len(t.shape) == 2  # N×C×L (Conv1d): a C×1×L map
+        if len(t.shape) != 3 and not seq:
+            self.fail(where, f"needs a C×H×W or C×L tensor, gets shape {t.shape}")
         if t.name not in self._cl:
             out = f"{t.name}/channels_last"
-            self.add(f"{t.name}/to_channels_last", ToChannelsLast(), [t.name], out)
+            layer = SequenceToChannelsLast() if seq else ToChannelsLast()
+            self.add(f"{t.name}/to_channels_last", layer, [t.name], out)
             self._cl[t.name] = out
-        return _Tensor(self._cl[t.name], t.shape, "cl")
+        shape = (t.shape[0], 1, t.shape[1]) if seq else t.shape
+        return _Tensor(self._cl[t.name], shape, "cl", seq)
 
 
 def _attrs(onnx, node) -> dict:
@@ -157,6 +163,33 @@ def _finite(value, where, b, what):
 
 def _optional_input(node, k):
     return node.input[k] if len(node.input) > k and node.input[k] else None
+
+
+def _onnx_shape(t) -> tuple:
+    """The per-sample shape as ONNX has it (C×L for a sequence stored C×1×L)."""
+    return (t.shape[0], t.shape[2]) if t.seq else t.shape
+
+
+def _rank(t) -> int:
+    """The tensor's ONNX rank, batch included."""
+    return len(t.shape) + 1 - t.seq
+
+
+def _is_sequence(t) -> bool:
+    """An N×C×L tensor (Conv1d's input), as ONNX has it or stored C×1×L."""
+    return t.seq or (t.storage == "same" and len(t.shape) == 2)
+
+
+def _as_2d(attrs) -> dict:
+    """A 1-D Conv's or pool's attributes for the 1×L map the sequence is stored as."""
+    out = dict(attrs)
+    for key in ("strides", "dilations", "kernel_shape"):
+        if key in attrs:
+            v = list(attrs[key])
+            out[key] = [1] + v if len(v) == 1 else v
+    if "pads" in attrs and len(attrs["pads"]) == 2:
+        out["pads"] = [0, int(attrs["pads"][0]), 0, int(attrs["pads"][1])]
+    return out
 
 
 def _bounded(arr, b, where):
@@ -311,6 +344,8 @@ def _reshape_const(x, target, b, where):
 def _conv(b, node, attrs, where, t):
     W = b.const(node.input[1], where, "the filters")
     B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
+    if W.ndim == 3 and _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
+        W, attrs = W[:, :, None, :], _as_2d(attrs)
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
@@ -342,7 +377,7 @@ def _conv(b, node, attrs, where, t):
     out = b.add(node.name, layer, [x.name], node.output[0])
     _, _, oc = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     Ho, Wo, _ = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
-    b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl")
+    b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl", x.seq)
 
 
 def _ceil_extra(size, k, s, before, after):
@@ -397,7 +432,7 @@ def _pad_node(b, name, t, pads, value, where):
         b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} input")
     out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
     top, bottom, left, right = pads
-    b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl")
+    b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl", t.seq)
     return b.data[out]
 
 
@@ -437,6 +472,8 @@ def _alias(b, node, t):
 
 
 def _pool(b, node, attrs, where, t, cls):
+    if _is_sequence(t) and len(attrs.get("kernel_shape", ())) == 1:  # MaxPool1d, AvgPool1d
+        attrs = _as_2d(attrs)
     t = b.channels_last(t, where)
     if "kernel_shape" not in attrs:
         b.fail(where, "kernel_shape is missing")
@@ -466,14 +503,14 @@ def _pool(b, node, attrs, where, t, cls):
             layer = PartialMeanPool(kernel, strides, uncounted)
     Ho, Wo, C = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     out = b.add(node.name, layer, [x.name], node.output[0])
-    b.data[out] = _Tensor(out, (C, Ho, Wo), "cl")
+    b.data[out] = _Tensor(out, (C, Ho, Wo), "cl", x.seq)
 
 
 def _global_mean(b, name, t, output, where):
     t = b.channels_last(t, where)
     C, H, W = t.shape
     out = b.add(name, MeanPool((H, W), (H, W)), [t.name], output)
-    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl", t.seq)
     return b.data[out]
 
 
@@ -481,7 +518,7 @@ def _global_max(b, name, t, output, where):
     t = b.channels_last(t, where)
     C, H, W = t.shape
     out = b.add(name, MaxPool((H, W), (H, W)), [t.name], output)
-    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl", t.seq)
 
 
 def _flatten(b, name, t, output):
@@ -552,7 +589,7 @@ def _batchnorm(b, node, attrs, where, t):
         if s.size != channels:
             b.fail(where, f"{s.size} BatchNormalization channels for {channels}")
         out = b.add(node.name, Affine(s, shift - mean * s), [t.name], node.output[0])
-        b.data[out] = _Tensor(out, t.shape, t.storage)
+        b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
         return
     if s.size != layer.B.shape[0]:
         b.fail(where, f"{s.size} BatchNormalization channels for {layer.B.shape[0]} outputs")
@@ -568,7 +605,7 @@ def _batchnorm(b, node, attrs, where, t):
 
 def _same_shape(b, node, t, layer):
     out = node.output[0]
-    b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage)
+    b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage, t.seq)
 
 
 def _op_activation(cls):
@@ -645,9 +682,13 @@ def _op_reduce_mean(b, node, attrs, where, t, data_in):
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "ReduceMean's axes")
-    axes = sorted(int(a) % 4 for a in np.atleast_1d(axes)) if axes is not None else None
-    if t.storage != "cl" or axes != [2, 3]:
-        b.fail(where, "ReduceMean is supported over the height and width of an image")
+    if _is_sequence(t):
+        t = b.channels_last(t, where)
+    spatial = [2] if t.seq else [2, 3]  # over L of an N×C×L sequence
+    axes = sorted(int(a) % _rank(t) for a in np.atleast_1d(axes)) if axes is not None else None
+    if t.storage != "cl" or axes != spatial:
+        b.fail(where, "ReduceMean is supported over the height and width of an image (the "
+                      "length of a sequence)")
     if int(attrs.get("keepdims", 1)):
         _global_mean(b, node.name, t, out, where)
     else:
@@ -661,8 +702,15 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "Squeeze's axes")
-    rank = len(t.shape) + 1
+    rank = _rank(t)
     axes = None if axes is None else sorted(int(a) % rank for a in np.atleast_1d(axes))
+    if t.storage == "cl" and not t.seq and axes == [2] and t.shape[1] == 1:
+        # N×C×1×L back to N×C×L (dynamo's AdaptiveAvgPool1d): the same array
+        b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", True)
+        return
+    if t.seq and t.shape[2] == 1 and axes in (None, [2]):  # a pooled sequence's length 1
+        _flatten(b, node.name, t, node.output[0])
+        return
     spatial = [2, 3] if t.storage == "cl" else [1, 2]
     if len(t.shape) == 3 and (axes is None or axes == spatial) \
             and [t.shape[a - 1] for a in spatial] == [1, 1]:
@@ -670,6 +718,21 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
         return
     b.fail(where, f"Squeeze of data along {brief(axes)} of a tensor of shape "
                   f"{brief(list(t.shape))}: only of a pooled map's 1×1")
+
+
+def _op_unsqueeze(b, node, attrs, where, t, data_in):
+    """Unsqueeze of data: a sequence's N×C×L to N×C×1×L (dynamo's AdaptiveAvgPool1d), which
+    is how the engine stores it already; anything else is refused."""
+    axes = attrs.get("axes")
+    if axes is None and _optional_input(node, 1):
+        axes = b.const(node.input[1], where, "Unsqueeze's axes")
+    axes = None if axes is None else sorted(int(a) % 4 for a in np.atleast_1d(axes))
+    if _is_sequence(t) and axes == [2]:
+        t = b.channels_last(t, where)
+        b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", False)
+        return
+    b.fail(where, f"Unsqueeze of data along {brief(axes)} of a tensor of shape "
+                  f"{brief(list(t.shape))}: only a sequence's N×C×L to N×C×1×L")
 
 
 def _op_flatten(b, node, attrs, where, t, data_in):
@@ -686,7 +749,7 @@ def _op_reshape(b, node, attrs, where, t, data_in):
     batch = (0, -1) if b.batch is None else (0, -1, b.batch)
     if len(target) == 2 and target[0] in batch and target[1] in (-1, size):
         _flatten(b, node.name, t, node.output[0])
-    elif [int(s) for s in target[1:]] == list(t.shape):
+    elif [int(s) for s in target[1:]] == list(_onnx_shape(t)):
         _alias(b, node, t)
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
@@ -741,7 +804,7 @@ def _op_sum(b, node, attrs, where, t, data_in):
         b.fail(where, f"{op} of tensors of different shapes {sorted(shapes)}")
     out = node.output[0]
     b.data[b.add(node.name, layer, [d.name for d in data_in], out)] = _Tensor(
-        out, data_in[0].shape, data_in[0].storage)
+        out, data_in[0].shape, data_in[0].storage, data_in[0].seq)
 
 
 def _op_concat(b, node, attrs, where, t, data_in):
@@ -751,15 +814,14 @@ def _op_concat(b, node, attrs, where, t, data_in):
         _alias(b, node, t)
         return
     axis = int(attrs.get("axis", 1))
-    rank = len(t.shape) + 1
-    if axis % rank != 1:
+    if axis % _rank(t) != 1:
         b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
-    if len(t.shape) == 3:
+    if len(t.shape) >= 2:
         data_in = [b.channels_last(d, where) for d in data_in]
-    shape = (sum(d.shape[0] for d in data_in),) + tuple(t.shape[1:])
+    shape = (sum(d.shape[0] for d in data_in),) + tuple(data_in[0].shape[1:])
     out = node.output[0]
     b.data[b.add(node.name, Concat(), [d.name for d in data_in], out)] = _Tensor(
-        out, shape, data_in[0].storage if len(t.shape) == 3 else "same")
+        out, shape, data_in[0].storage if len(t.shape) >= 2 else "same", data_in[0].seq)
 
 
 def _op_product(b, node, attrs, where, t, data_in):
@@ -821,7 +883,8 @@ def _channel_values(b, c, t, where):
     shape = np.shape(c)
     while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns the trailing axes
         shape = shape[1:]
-    per_channel = (channels, 1, 1) if t.storage == "cl" else (channels,)
+    per_channel = (channels, 1) if t.seq else (channels, 1, 1) if t.storage == "cl" \
+        else (channels,)
     if c.size != channels or tuple(shape) != per_channel[-len(shape):] \
             or len(shape) > len(per_channel):
         b.fail(where, f"a constant of shape {brief(list(np.shape(c)))} on a tensor of shape "
@@ -868,7 +931,7 @@ def _scale_shift(b, node, where, t):
             _alias(b, node, t)
             return
     out = b.add(node.name, Affine(scale, shift), [t.name], node.output[0])
-    b.data[out] = _Tensor(out, t.shape, t.storage)
+    b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
 
 
 OPERATORS = {
@@ -900,6 +963,7 @@ OPERATORS = {
     "ReduceMean": _op_reduce_mean,
     "Flatten": _op_flatten,
     "Squeeze": _op_squeeze,
+    "Unsqueeze": _op_unsqueeze,
     "Reshape": _op_reshape,
     "Transpose": _op_transpose,
     "Gemm": lambda b, node, attrs, where, t, data_in: _gemm(b, node, attrs, where, t),
@@ -925,6 +989,7 @@ REFUSED = {
 }
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
+               "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled",
                "Transpose": "of data: NHWC ↔ NCHW only, relabelled"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
@@ -1047,9 +1112,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     inp = inputs[0]
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
-    if len(sample) not in (1, 3) or any(d <= 0 for d in sample):
+    if len(sample) not in (1, 2, 3) or any(d <= 0 for d in sample):
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' must have a fixed shape "
-                               "(N, features), (N, C, H, W) or (N, H, W, C); got "
+                               "(N, features), (N, C, L), (N, C, H, W) or (N, H, W, C); got "
                                f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}")
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "
