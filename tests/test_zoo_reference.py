@@ -37,7 +37,8 @@ pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
-          "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence"]
+          "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
+          "shufflenet"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -149,7 +150,7 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
 @pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
                                   "keras_tf2onnx", "activations_dynamo", "avgpools_ts",
                                   "dilated_ts", "smooth_ts", "smooth_dynamo",
-                                  "sequence_dynamo"])
+                                  "sequence_dynamo", "shufflenet_ts"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -396,6 +396,54 @@ class Sequence(nn.Module):
         return self.fc(torch.flatten(self.features(x), 1))
 
 
+def channel_shuffle(x, groups):
+    """torchvision's ShuffleNetV2 channel shuffle: view, transpose, view."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    return torch.transpose(x, 1, 2).contiguous().view(n, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """torchvision's ShuffleNetV2 InvertedResidual: a strided unit runs two branches on the
+    whole input, a unit of stride 1 splits the channels (``x.chunk``) and runs one; both
+    concatenate and shuffle."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.stride, half = stride, cout // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(*conv_bn(cin, cin, 3, stride, 1, groups=cin),
+                                         *conv_bn(cin, half, 1), nn.ReLU())
+        self.branch2 = nn.Sequential(*conv_bn(cin if stride > 1 else half, half, 1), nn.ReLU(),
+                                     *conv_bn(half, half, 3, stride, 1, groups=half),
+                                     *conv_bn(half, half, 1), nn.ReLU())
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNet(nn.Module):
+    """ShuffleNetV2 in small (channel split and shuffle); pooled by the module, where
+    torchvision's ``x.mean([2, 3])`` would get zennit's gradient instead of its Norm rule."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1 = nn.Sequential(*conv_bn(3, 8, 3, 1, 1), nn.ReLU())
+        self.stage = nn.Sequential(ShuffleUnit(8, 16, 2), ShuffleUnit(16, 16, 1))
+        self.conv5 = nn.Sequential(*conv_bn(16, 16, 1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.conv5(self.stage(self.conv1(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -411,6 +459,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "smooth": (Smooth, (3, 10, 10), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "inception": (Inception, (3, 8, 8), (0.4, 0.4, 0.4), (0.3, 0.3, 0.3)),
     "sequence": (Sequence, (4, 32), (0.5,), (0.25,)),  # C×L; one mean and std
+    "shufflenet": (ShuffleNet, (3, 8, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 
 

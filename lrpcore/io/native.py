@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import (  # noqa: F401 - registers the graph layer kinds
     graph_activations,
+    graph_channels,
     graph_dilated,
     graph_elementwise,
     graph_layers,

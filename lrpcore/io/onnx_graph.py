@@ -48,6 +48,7 @@ from ..graph_sequence import SequenceToChannelsLast
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from .native import MAX_GRAPH_NODES
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
@@ -751,6 +752,8 @@ def _op_reshape(b, node, attrs, where, t, data_in):
         _flatten(b, node.name, t, node.output[0])
     elif [int(s) for s in target[1:]] == list(_onnx_shape(t)):
         _alias(b, node, t)
+    elif channels.reshape(b, node, where, t, target):
+        return  # a channel shuffle's first or last Reshape
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
                       "flattening reshapes are supported")
@@ -766,6 +769,8 @@ def _op_transpose(b, node, attrs, where, t, data_in):
     elif t.storage == "cl" and perm == [0, 2, 3, 1]:
         C, H, W = t.shape
         b.data[out] = _Tensor(t.name, (H, W, C), "same")
+    elif channels.transpose(b, node, where, t, perm):
+        return  # the channel shuffle's Transpose
     else:
         b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and NCHW")
 
@@ -964,6 +969,8 @@ OPERATORS = {
     "Flatten": _op_flatten,
     "Squeeze": _op_squeeze,
     "Unsqueeze": _op_unsqueeze,
+    "Slice": channels.slice_data,
+    "Split": channels.split_data,
     "Reshape": _op_reshape,
     "Transpose": _op_transpose,
     "Gemm": lambda b, node, attrs, where, t, data_in: _gemm(b, node, attrs, where, t),
@@ -990,7 +997,7 @@ REFUSED = {
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled",
-               "Transpose": "of data: NHWC ↔ NCHW only, relabelled"}
+               "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
@@ -1013,7 +1020,10 @@ NOTES = {
                    "`PartialMeanPool`",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
-               "dropped",
+               "dropped; with a Transpose [0, 2, 1, 3, 4] between, to N×g×(C/g)×H×W and back: "
+               "a channel shuffle (ShuffleNet), one `ChannelPermute`",
+    "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`)",
+    "Split": "of data: along channels",
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
@@ -1068,6 +1078,10 @@ def _node(b, node, where, onnx):
     t = next((d for d in data_in if d is not None), None)  # Mul(0.5, x): data second
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
+    pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
+    if pending is not None and op not in ("Transpose", "Reshape"):
+        b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
+                      "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
     handler = OPERATORS.get(op)
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
