@@ -19,8 +19,15 @@ exported by tf2onnx, its reference made on a PyTorch twin with the same weights
 (``tools/make_zoo_keras_fixture.py``); ``keras_bn_tf2onnx`` has BatchNormalization after an
 activation, a convolution and an Add, which tf2onnx writes as Mul and Add of per-channel
 constants, global average pooling as GlobalAveragePool and Squeeze, and a softmax output
-(``tools/make_zoo_keras_bn_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
-within 1e-4 of max|R| per sample, float64.
+(``tools/make_zoo_keras_bn_fixture.py``); ``keras_sep_tf2onnx`` has SeparableConv2D,
+DepthwiseConv2D with ``depth_multiplier=2``, strided "same" padding, GlobalMaxPooling2D and
+BatchNormalization after a Dense (``tools/make_zoo_keras_sep_fixture.py``);
+``keras_seq_tf2onnx`` is a Keras Conv1D classifier on N×L×C input
+(``tools/make_zoo_keras_seq_fixture.py``). The newer
+fixtures: dilated convolutions and max pool (``dilated``), GELU/Softplus/Softsign/CELU/
+LogSigmoid as exporters split them (``smooth``), an Inception block, a 1-D sequence
+classifier (``sequence``, N×C×L), ShuffleNetV2 units (``shufflenet``). Issue 12's bar:
+outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
+                                                                   "keras_sep_tf2onnx",
+                                                                   "keras_seq_tf2onnx",
                                                                    "activations_op13"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
@@ -150,7 +159,7 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
 @pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
                                   "keras_tf2onnx", "activations_dynamo", "avgpools_ts",
                                   "dilated_ts", "smooth_ts", "smooth_dynamo",
-                                  "sequence_dynamo", "shufflenet_ts"])
+                                  "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -15,8 +15,12 @@ even kernel) padding, a SqueezeNet (``ceil_mode`` max pools, fire modules concat
 (BatchNorm on its flat input), a net of PReLU/ELU/SELU/Hardswish/Hardsigmoid/Sigmoid/SiLU
 (also exported at opset 13, where Hardswish is a HardSigmoid and a Mul) and average pools that
 count fewer entries (``count_include_pad=False``, ``ceil_mode``), and a grouped convolution as
-the first layer (zB and flat there, bounds per channel). Weights and BatchNorm
-statistics are seeded random values; the files come out the same at every run.
+the first layer (zB and flat there, bounds per channel); later: dilated convolutions and a
+dilated max pool, activations exporters split into several operators (GELU, Softplus,
+Softsign, CELU, LogSigmoid), an Inception block, a 1-D sequence classifier (N×C×L input:
+Conv1d, pools, AdaptiveAvgPool1d) and ShuffleNetV2 units (channel split and shuffle).
+``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
+BatchNorm statistics are seeded random values; the files come out the same at every run.
 
 For every model ``NAME``: ``NAME_ts.onnx`` (TorchScript exporter, batch axis dynamic),
 ``NAME_dynamo.onnx`` (``dynamo=True``, batch fixed at 1, as ``torch.onnx.export(model, (x,),

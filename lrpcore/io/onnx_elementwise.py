@@ -164,11 +164,12 @@ def unary(b, node, attrs, where, t, data_in):
     _add_node(b, node, where, root, _compose(before, program))
 
 
-def fuse(b, node, where, operands, need_elementwise=False) -> bool:
+def fuse(b, node, where, operands) -> bool:
     """``node`` (Add, Mul, Where, ...) of ``operands`` (tensors, or numbers for scalar
     constants) as one Elementwise node when every tensor operand is computed from one common
-    tensor; returns whether it did. ``need_elementwise``: only when the way from that tensor
-    passes an Elementwise node (an Add of two tensors is otherwise a merge)."""
+    tensor, and the way from it passes an Elementwise node (an operator no other layer kind
+    reads: Erf, Softplus, ...) or every operand is that tensor (x · x); returns whether it
+    did. Otherwise an Add of two tensors stays a merge and ``x · relu(x)`` a product."""
     tensors = [o for o in operands if not isinstance(o, float)]
     if not tensors or len({o.shape for o in tensors}) != 1:
         return False
@@ -191,7 +192,7 @@ def fuse(b, node, where, operands, need_elementwise=False) -> bool:
         deep = deep or through
         refs.append(len(program) + len(prog) - 1 if prog else "x")
         program += _shift(prog, len(program))
-    if need_elementwise and not deep:
+    if not deep and len({o.name for o in tensors}) > 1:
         return False
     if all(r == "x" or isinstance(r, float) for r in refs) and len(tensors) == 1:
         return False  # a constant op on plain data: the caller's own reading

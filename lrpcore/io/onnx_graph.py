@@ -722,8 +722,9 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
 
 
 def _op_unsqueeze(b, node, attrs, where, t, data_in):
-    """Unsqueeze of data: a sequence's N×C×L to N×C×1×L (dynamo's AdaptiveAvgPool1d), which
-    is how the engine stores it already; anything else is refused."""
+    """Unsqueeze of data: a sequence's N×C×L to N×C×1×L (dynamo's AdaptiveAvgPool1d, tf2onnx's
+    1-D layers), which is how the engine stores it already, or a Keras sequence input's N×L×C
+    to N×1×L×C (a reshape node); anything else is refused."""
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "Unsqueeze's axes")
@@ -731,6 +732,12 @@ def _op_unsqueeze(b, node, attrs, where, t, data_in):
     if _is_sequence(t) and axes == [2]:
         t = b.channels_last(t, where)
         b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", False)
+        return
+    if t.storage == "same" and len(t.shape) == 2 and axes == [1]:
+        # a Keras sequence's N×L×C to N×1×L×C (tf2onnx's Conv1D): an H×W×C map of height 1
+        out = node.output[0]
+        b.add(node.name, SequenceToChannelsLast(channels_first=False), [t.name], out)
+        b.data[out] = _Tensor(out, (1,) + t.shape, "same")
         return
     b.fail(where, f"Unsqueeze of data along {brief(axes)} of a tensor of shape "
                   f"{brief(list(t.shape))}: only a sequence's N×C×L to N×C×1×L")
@@ -794,7 +801,7 @@ def _op_sum(b, node, attrs, where, t, data_in):
     if op == "Add" and not (len(data_in) >= 2 and all(d is not None for d in data_in)):
         _scale_shift(b, node, where, t)
         return
-    if op == "Add" and elementwise.fuse(b, node, where, data_in, need_elementwise=True):
+    if op == "Add" and elementwise.fuse(b, node, where, data_in):
         return  # x + 0.044715·x³ inside a tanh-approximated GELU: not a residual merge
     if len(data_in) != len([n for n in node.input if n]) or None in data_in:
         b.fail(where, f"{op} of data and constants is not supported")
@@ -996,7 +1003,8 @@ REFUSED = {
 }
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
-               "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled",
+               "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled; Keras's "
+                            "N×L×C input to N×1×L×C",
                "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
