@@ -11,8 +11,8 @@ few calls of these two; no batch × inputs × outputs tensor is ever built.
 
 Every layer kind is one class registered with :func:`register_layer` (``LAYER_KINDS``). The
 class declares all that other modules need, so none of them switches on kind names: its
-forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape`` or
-``pass``), its ``gradient``, how the native format stores it (``native_fields``,
+forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape``,
+``pass`` or ``gradient``), its ``gradient``, how the native format stores it (``native_fields``,
 ``native_params``, ``from_native``) and which ONNX operators build it (``onnx_ops``).
 """
 
@@ -55,7 +55,7 @@ def variant_input(w, dtype):
     return w.astype(dt) if w.dtype.kind == "f" and dt.itemsize > w.dtype.itemsize else w
 
 
-ROLES = ("linear", "maxpool", "merge", "reshape", "pass")
+ROLES = ("linear", "maxpool", "merge", "reshape", "pass", "gradient")
 LAYER_KINDS: dict = {}  # kind name → layer class: every kind the program knows
 
 
@@ -78,7 +78,8 @@ class Layer:
     linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
     rematerialize = False  # graph models: recompute the output when needed, do not keep it
     # how relevance passes it: 'linear' (a rule's linear()), 'maxpool' (a rule's maxpool()),
-    # 'merge' (split()), 'reshape' (relevance_back()) or 'pass' (unchanged); None: unknown
+    # 'merge' (split()), 'reshape' (relevance_back()), 'pass' (unchanged) or 'gradient'
+    # (gradient(): where zennit has no rule and takes the gradient); None: unknown
     role = None
     onnx_ops: tuple = ()  # the ONNX operators the importer builds this kind from
     pad_transparent = False  # a Pad's border mask reaches the next linear layer through it

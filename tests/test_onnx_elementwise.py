@@ -3,8 +3,9 @@ and the operators real classifiers contain that are refused with the reason.
 
 The zoo fixtures ``smooth_*`` check the relevance against zennit; these tests check what the
 importer builds: one ``Elementwise`` node for GELU's Div/Erf/Add/Mul/Mul, a residual Add kept a
-merge, a gate from another tensor still refused, Mish, LogSoftmax and ConvTranspose refused
-with the reason, and a native program that names an unknown operation refused."""
+merge, a gate from another tensor still refused, Mish, a LogSoftmax over a map and
+ConvTranspose refused with the reason, LogSoftmax's gradient, and a native program that names
+an unknown operation refused."""
 
 from __future__ import annotations
 
@@ -105,12 +106,10 @@ def test_mish_is_refused_naming_why(tmp_path, how):
         lrpcore.load_model(_save(tmp_path, nodes, opset=opset))
 
 
-def test_log_softmax_and_conv_transpose_are_refused_with_the_reason(tmp_path):
-    path = _save(tmp_path, [helper.make_node("GlobalAveragePool", ["c"], ["p"], name="pool"),
-                            helper.make_node("Flatten", ["p"], ["f"], name="flat"),
-                            helper.make_node("LogSoftmax", ["f"], ["out"], name="logsm")],
-                 out_shape=("N", 3))
-    with pytest.raises(ModelFormatError, match="'logsm'.*LogSoftmax.*export the logits"):
+def test_log_softmax_of_a_map_and_conv_transpose_are_refused_with_the_reason(tmp_path):
+    path = _save(tmp_path, [helper.make_node("LogSoftmax", ["c"], ["out"], name="logsm",
+                                             axis=1)])
+    with pytest.raises(ModelFormatError, match="'logsm'.*LogSoftmax along axis 1.*flat"):
         lrpcore.load_model(path)
     Wt = numpy_helper.from_array(np.ones((3, 3, 2, 2), dtype=np.float32), "Wt")
     path = _save(tmp_path, [helper.make_node("ConvTranspose", ["c", "Wt"], ["out"],
@@ -142,6 +141,27 @@ def test_programs_compute_the_function_and_its_derivative(program, want):
     numeric = (want(X + h) - want(X - h)) / (2 * h)
     np.testing.assert_allclose(layer.gradient(X, y, np.ones_like(X), np, np.float64), numeric,
                                rtol=1e-5, atol=1e-7)
+
+
+def test_log_softmax_passes_relevance_as_its_gradient():
+    """zennit has no rule for a final log_softmax: its autograd sends R_i (δ_ij − p_j) back,
+    so the relevance reaching the logits sums to Σ R (1 − Σ p) = 0 per sample."""
+    from lrpcore.graph_activations import LogSoftmax
+
+    x = np.random.default_rng(2).normal(size=(3, 5)) * 3
+    layer = LogSoftmax()
+    y = layer.forward(x, np)
+    np.testing.assert_allclose(y, x - np.log(np.exp(x).sum(1, keepdims=True)), atol=1e-12)
+    g = np.zeros_like(x)
+    g[np.arange(3), y.argmax(1)] = y.max(1)  # the output of the predicted class, one-hot
+    back = layer.gradient(x, y, g, np, np.float64)
+    h = 1e-6
+    for j in range(5):
+        e = np.zeros(5)
+        e[j] = h
+        numeric = ((layer.forward(x + e, np) - layer.forward(x - e, np)) / (2 * h) * g).sum(1)
+        np.testing.assert_allclose(back[:, j], numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(back.sum(1), 0, atol=1e-12)
 
 
 def test_a_native_program_with_an_unknown_operation_is_refused(tmp_path):

@@ -26,7 +26,8 @@ BatchNormalization after a Dense (``tools/make_zoo_keras_sep_fixture.py``);
 (``tools/make_zoo_keras_seq_fixture.py``). The newer
 fixtures: dilated convolutions and max pool (``dilated``), GELU/Softplus/Softsign/CELU/
 LogSigmoid as exporters split them (``smooth``), an Inception block, a 1-D sequence
-classifier (``sequence``, N×C×L), ShuffleNetV2 units (``shufflenet``). Issue 12's bar:
+classifier (``sequence``, N×C×L), ShuffleNetV2 units (``shufflenet``), PyTorch's MNIST example
+ending in ``F.log_softmax`` (``logsoftmax``: Y holds log-probabilities). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -45,7 +46,7 @@ pytest.importorskip("onnx")
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
-          "shufflenet"]
+          "shufflenet", "logsoftmax"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",

@@ -448,6 +448,23 @@ class ShuffleNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class LogSoftmaxNet(nn.Module):
+    """PyTorch's MNIST example in small: functional ReLU and max pool, Dropout, and
+    ``F.log_softmax`` as the output (zennit's gradient there; Y holds log-probabilities)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 3, 1), nn.Conv2d(6, 8, 3, 1)
+        self.dropout1, self.dropout2 = nn.Dropout(0.25), nn.Dropout(0.5)
+        self.fc1, self.fc2 = nn.Linear(8 * 4 * 4, 16), nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = nn.functional.relu(self.conv2(nn.functional.relu(self.conv1(x))))
+        x = torch.flatten(self.dropout1(nn.functional.max_pool2d(x, 2)), 1)
+        x = self.fc2(self.dropout2(nn.functional.relu(self.fc1(x))))
+        return nn.functional.log_softmax(x, dim=1)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -464,6 +481,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "inception": (Inception, (3, 8, 8), (0.4, 0.4, 0.4), (0.3, 0.3, 0.3)),
     "sequence": (Sequence, (4, 32), (0.5,), (0.25,)),  # C×L; one mean and std
     "shufflenet": (ShuffleNet, (3, 8, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "logsoftmax": (LogSoftmaxNet, (1, 12, 12), (0.1307,), (0.3081,)),
 }
 
 

@@ -22,7 +22,16 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
-from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid, Silu
+from ..graph_activations import (
+    SELU_ALPHA,
+    SELU_GAMMA,
+    Elu,
+    HardSigmoid,
+    LogSoftmax,
+    PRelu,
+    Sigmoid,
+    Silu,
+)
 from ..graph_dilated import (
     DilatedConvolution,
     DilatedGroupedConvolution,
@@ -663,6 +672,16 @@ def _op_softmax(b, node, attrs, where, t, data_in):
     _same_shape(b, node, t, SoftMax())
 
 
+def _op_log_softmax(b, node, attrs, where, t, data_in):
+    """LogSoftmax over a flat tensor's features (a classifier's output)."""
+    axis = int(attrs.get("axis", -1 if b.opset >= 13 else 1))
+    if len(t.shape) != 1 or axis not in (1, -1):
+        b.fail(where, f"LogSoftmax along axis {axis} of a tensor of shape "
+                      f"{brief(list(t.shape))} is not supported; only over the features of a "
+                      "flat tensor (N×classes)")
+    _same_shape(b, node, t, LogSoftmax())
+
+
 def _op_leaky_relu(b, node, attrs, where, t, data_in):
     _same_shape(b, node, t, LeakyReLU(_finite(float(attrs.get("alpha", 0.01)), where, b,
                                               "alpha")))
@@ -977,6 +996,7 @@ OPERATORS = {
     "Relu": _op_activation(Rect),
     "Tanh": _op_activation_or_step(Tanh),
     "Softmax": _op_softmax,
+    "LogSoftmax": _op_log_softmax,
     "Clip": _op_clip,
     "LeakyRelu": _op_leaky_relu,
     "Sigmoid": _op_activation_or_step(Sigmoid),
@@ -1020,9 +1040,6 @@ OPERATORS = {
 }
 # operators real classifiers contain that are refused, and why (the error says it)
 REFUSED = {
-    "LogSoftmax": "zennit takes the gradient through a final log-softmax, which this engine "
-                  "does not; export the logits (a final Softmax is dropped, a LogSoftmax is "
-                  "not)",
     "Mish": "this computes Mish, which zennit does not pass relevance through (it has no rule "
             "for it and takes the gradient there)",
     "ConvTranspose": "transposed convolutions (decoders, U-Nets) have no layer kind here",
@@ -1075,6 +1092,8 @@ NOTES = {
     "Tanh": "after an `Elementwise` it reads alone: a step of it (Mish's, refused)",
     "Sigmoid": "after an `Elementwise` it reads alone: a step of it",
     "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
+    "LogSoftmax": "over a flat tensor's features; kept (unlike a final Softmax): relevance "
+                  "goes back as its gradient, as zennit's autograd takes it",
     "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
 
