@@ -127,7 +127,7 @@ class DilatedMaxPool(MaxPool):
 
     @classmethod
     def from_native(cls, f):
-        return cls(f.ints("pool", 2), f.ints("stride", 2), f.ints("dilation", 2))
+        return cls(f.ints("pool", 2), f.ints("stride", 2), f.ints("dilation", 2)).with_ties(f)
 
     def output_shape(self, in_shape):
         h, w = self.extent

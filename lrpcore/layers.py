@@ -989,6 +989,29 @@ class MaxPool(_Pool):
     kind = "MaxPool"
     role = "maxpool"
     onnx_ops = ("MaxPool", "GlobalMaxPool")
+    # how a window's relevance goes to equal maxima: "split" equally (the toolbox), or all to
+    # the "first" in row-major order, as PyTorch's max_pool2d gradient and so zennit do (the
+    # ONNX importer's pools: an MNIST digit's black background ties whole windows)
+    TIES = ("split", "first")
+    ties = "split"
+
+    def native_fields(self):
+        fields = super().native_fields()
+        if self.ties != "split":
+            fields["ties"] = self.ties
+        return fields
+
+    @classmethod
+    def from_native(cls, f):
+        return cls(f.ints("pool", 2), f.ints("stride", 2)).with_ties(f)
+
+    def with_ties(self, f):
+        """This pool with the native field ``ties`` (absent: split)."""
+        ties = f.spec.get("ties", "split")
+        if ties not in self.TIES:
+            f.fail(f"'ties' must be one of {', '.join(self.TIES)}")
+        self.ties = ties
+        return self
 
     def gradient(self, x, y, g, xp, dtype):
         return self.winner_relevance(x, y, g, xp)
@@ -998,6 +1021,14 @@ class MaxPool(_Pool):
 
     def winner_relevance(self, x, y, R, xp):
         in_shape = x.shape[1:]
+        if self.ties == "first":
+            out = xp.zeros(x.shape, dtype=R.dtype)
+            taken = xp.zeros(y.shape, dtype=bool)
+            for index in self.slices(in_shape):  # row-major over each window
+                hit = (x[index] == y) & ~taken
+                out[index] += hit * R
+                taken |= hit
+            return out
         t = self.tiles(x, xp)
         if t is not None:
             mask = t == y[:, :, None, :, None, :]

@@ -86,3 +86,4 @@ def test_a_native_channel_permutation_that_is_not_one_is_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFormatError, match=f"layer {k}.*permutation"):
         lrpcore.load_model(tmp_path / "bad.npz")
+

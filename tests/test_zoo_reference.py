@@ -27,7 +27,8 @@ BatchNormalization after a Dense (``tools/make_zoo_keras_sep_fixture.py``);
 fixtures: dilated convolutions and max pool (``dilated``), GELU/Softplus/Softsign/CELU/
 LogSigmoid as exporters split them (``smooth``), an Inception block, a 1-D sequence
 classifier (``sequence``, N×C×L), ShuffleNetV2 units (``shufflenet``), PyTorch's MNIST example
-ending in ``F.log_softmax`` (``logsoftmax``: Y holds log-probabilities). Issue 12's bar:
+ending in ``F.log_softmax`` (``logsoftmax``: Y holds log-probabilities; binary inputs with a
+black border, so max-pool windows tie and go to their first maximum). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 

@@ -450,13 +450,15 @@ class ShuffleNet(nn.Module):
 
 class LogSoftmaxNet(nn.Module):
     """PyTorch's MNIST example in small: functional ReLU and max pool, Dropout, and
-    ``F.log_softmax`` as the output (zennit's gradient there; Y holds log-probabilities)."""
+    ``F.log_softmax`` as the output (zennit's gradient there; Y holds log-probabilities);
+    padded convolutions, so that the black border of its binary inputs makes max-pool
+    windows of equal values."""
 
     def __init__(self, classes=4):
         super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(1, 6, 3, 1), nn.Conv2d(6, 8, 3, 1)
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 3, 1, 1), nn.Conv2d(6, 8, 3, 1, 1)
         self.dropout1, self.dropout2 = nn.Dropout(0.25), nn.Dropout(0.5)
-        self.fc1, self.fc2 = nn.Linear(8 * 4 * 4, 16), nn.Linear(16, classes)
+        self.fc1, self.fc2 = nn.Linear(8 * 6 * 6, 16), nn.Linear(16, classes)
 
     def forward(self, x):
         x = nn.functional.relu(self.conv2(nn.functional.relu(self.conv1(x))))
@@ -590,12 +592,24 @@ def calibrate(model, shape, mean, std, seed):
     return model
 
 
-def inputs(shape, mean, std, model, seed, n=4):
-    """n normalised uniform-noise images whose predictions differ (at least two classes)."""
+# models explained on binary images (pixels 0 or 1 in the middle, a black border a quarter of
+# the side wide, as MNIST strokes on their background): many max-pool windows tie, and zennit
+# (PyTorch's max_pool2d) sends a window's relevance to its first maximum in row-major order
+BINARY_INPUTS = {"logsoftmax"}
+
+
+def inputs(shape, mean, std, model, seed, n=4, binary=False):
+    """n normalised uniform-noise images (``binary``: of 0/1 pixels) whose predictions differ
+    (at least two classes)."""
     g = torch.Generator().manual_seed(seed)
     m, s = per_channel(mean, shape), per_channel(std, shape)
     for _ in range(200):
         pixels = torch.rand((64,) + tuple(shape), generator=g)
+        if binary:
+            border = torch.zeros_like(pixels)
+            h, w = shape[-2:]
+            border[..., h // 4:h - h // 4, w // 4:w - w // 4] = 1
+            pixels = (pixels > 0.5).float() * border
         x = ((pixels - m) / s).double()
         with torch.no_grad():
             pred = model.double()(x).argmax(1)
@@ -653,7 +667,7 @@ def main(out_dir, only=()):
             np.savez_compressed(os.path.join(out_dir, "resnet_bn.npz"), x=x, mean=mean,
                                 std=std, **ref)
         fold_conv_bn(model, torch.float32)
-        x = inputs(shape, mean, std, model, 100 + seed)
+        x = inputs(shape, mean, std, model, 100 + seed, binary=name in BINARY_INPUTS)
         export(model, shape, os.path.join(out_dir, f"{name}_ts.onnx"), dynamo=False)
         try:
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)

@@ -529,6 +529,8 @@ def _pool(b, node, attrs, where, t, cls):
                  ceil=ceil)
     layer = cls(kernel, strides) if dilation == [1, 1] else DilatedMaxPool(kernel, strides,
                                                                            dilation)
+    if isinstance(layer, MaxPool):
+        layer.ties = "first"  # PyTorch's (and so zennit's) gradient: see MaxPool.ties
     if cls is MeanPool:
         # the divisor leaves out the padding unless count_include_pad (auto_pad SAME_* too)
         # and always the ceil_mode border
@@ -554,7 +556,9 @@ def _global_mean(b, name, t, output, where):
 def _global_max(b, name, t, output, where):
     t = b.channels_last(t, where)
     C, H, W = t.shape
-    out = b.add(name, MaxPool((H, W), (H, W)), [t.name], output)
+    layer = MaxPool((H, W), (H, W))
+    layer.ties = "first"  # as PyTorch's adaptive_max_pool2d gradient
+    out = b.add(name, layer, [t.name], output)
     b.data[out] = _Tensor(out, (C, 1, 1), "cl", t.seq)
 
 
@@ -619,8 +623,8 @@ def _batchnorm(b, node, attrs, where, t):
     layer = None if k is None else b.nodes[k].layer
     if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         # nothing to fold into (or its output is read elsewhere): an affine layer of its own
-        if t.storage == "same" and len(t.shape) == 3:
-            t = b.channels_last(t, where)
+        if t.storage == "same" and (len(t.shape) == 3 or _is_sequence(t)):
+            t = b.channels_last(t, where)  # a BatchNorm1d on an N×C×L input: per channel C
         channels = t.shape[0] if len(t.shape) == 3 else t.shape[-1]
         if s.size != channels:
             b.fail(where, f"{s.size} BatchNormalization channels for {channels}")
@@ -968,6 +972,8 @@ def _scale_shift(b, node, where, t):
         shape = shape[1:]
     if t.storage == "same" and len(t.shape) == 3 and len(shape) == 3 and np.size(c) > 1:
         t = b.channels_last(t, where)  # C×1×1 on a C×H×W input (PyTorch): per channel
+    elif _is_sequence(t) and t.storage == "same" and len(shape) == 2 and np.size(c) > 1:
+        t = b.channels_last(t, where)  # C×1 on an N×C×L input
     v = _channel_values(b, c, t, where)
     if op == "Div" and np.any(v == 0):
         b.fail(where, "Div by a constant that holds 0")
@@ -1065,7 +1071,8 @@ NOTES = {
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
     "Conv": "grouped, depthwise and dilated; `pads` (asymmetric too) and `auto_pad` become a "
             "`Pad`",
-    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too",
+    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too; "
+               "a window's equal maxima: relevance to the first (PyTorch's gradient, zennit)",
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "
                    "count fewer entries (`count_include_pad=0`, partial ones) a "
                    "`PartialMeanPool`",
