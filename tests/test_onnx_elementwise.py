@@ -143,6 +143,15 @@ def test_programs_compute_the_function_and_its_derivative(program, want):
                                rtol=1e-5, atol=1e-7)
 
 
+def test_a_layer_norm_is_refused_with_the_reason(tmp_path):
+    scale = numpy_helper.from_array(np.ones(4, dtype=np.float32), "scale")
+    path = _save(tmp_path, [helper.make_node("LayerNormalization", ["c", "scale"], ["out"],
+                                             name="ln", axis=-1)], [scale], opset=17)
+    with pytest.raises(ModelFormatError, match="'ln'.*LayerNormalization.*sample's own "
+                                               "statistics"):
+        lrpcore.load_model(path)
+
+
 def test_log_softmax_passes_relevance_as_its_gradient():
     """zennit has no rule for a final log_softmax: its autograd sends R_i (δ_ij − p_j) back,
     so the relevance reaching the logits sums to Σ R (1 − Σ p) = 0 per sample."""

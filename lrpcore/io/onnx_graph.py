@@ -1049,6 +1049,12 @@ REFUSED = {
     "Mish": "this computes Mish, which zennit does not pass relevance through (it has no rule "
             "for it and takes the gradient there)",
     "ConvTranspose": "transposed convolutions (decoders, U-Nets) have no layer kind here",
+    **{op: "it divides by the sample's own statistics (a quotient of two signals), for which "
+           "LRP here has no rule; zennit has none either (it takes the gradient there)"
+       for op in ("LayerNormalization", "GroupNormalization", "InstanceNormalization", "LRN")},
+    **{op: "recurrent layers multiply gates and states (products of two signals), for which "
+           "LRP here has no rule"
+       for op in ("LSTM", "GRU", "RNN")},
 }
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
