@@ -52,10 +52,12 @@ def run_cluster(args) -> int:
     import os
 
     from ..io import load_model  # noqa: PLC0415
+    from ..io.image_folder import is_image_file  # noqa: PLC0415
     from .cmd_explain import parse_layer_rules
 
     model = None
-    if args.rule is None or args.dtype is None or os.path.isdir(args.input):
+    if (args.rule is None or args.dtype is None or os.path.isdir(args.input)
+            or is_image_file(args.input)):  # photographs are fitted to the model
         from .common import model_defaults
 
         model = load_model(args.model)
