@@ -474,3 +474,23 @@ def test_a_sidecar_of_a_pytorch_model_that_flattens_its_input_first_is_taken(tmp
     want = chw.reshape(1, -1) @ W
     got = lrpcore.Explainer(model, "numpy", "float64").forward(image).outputs()
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_a_dilated_max_pool_may_pad_up_to_its_dilated_window(tmp_path):
+    """The pads of a pool must leave a real entry in every window: for a dilated MaxPool (3
+    taps 3 apart: a 7-wide window, PyTorch allows padding 3) that is the dilated window,
+    not the kernel's 3 taps; padding 7 is refused."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    def pool(pad):
+        node = helper.make_node("MaxPool", ["x"], ["p"], name="pool", kernel_shape=[3, 3],
+                                strides=[1, 1], dilations=[3, 3], pads=[pad] * 4)
+        side = 9 + 2 * pad - 7 + 1
+        head, inits = _gemm_head(2 * side * side)
+        return save_onnx_graph(tmp_path / f"p{pad}.onnx", [node, *head], inits,
+                               [1, 2, 9, 9], [1, 3])
+
+    assert load_model(pool(3)).n_classes == 3
+    with pytest.raises(ModelFormatError, match="must be smaller than the 7×7 dilated window"):
+        load_model(pool(7))

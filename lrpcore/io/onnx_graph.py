@@ -517,12 +517,13 @@ def _pool(b, node, attrs, where, t, cls):
     window = [(k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True)]
     ceil = bool(int(attrs.get("ceil_mode", 0)))
     given = _pads_of(b, attrs, where, t, kernel, strides)
-    if any(p >= k for p, k in zip(given, (kernel[0], kernel[0], kernel[1], kernel[1]),
+    if any(p >= k for p, k in zip(given, (window[0], window[0], window[1], window[1]),
                                   strict=True)):
         # windows of padding alone: a max of −10³⁰ (or a mean of nothing) reached the
         # classifier, and the explanation warned of a 'cause not recognised'
         b.fail(where, f"pads {brief(list(given))} (top, bottom, left, right) must be smaller "
-                      f"than the {kernel[0]}×{kernel[1]} kernel")
+                      f"than the {window[0]}×{window[1]} "
+                      f"{'kernel' if dilation == [1, 1] else 'dilated window'}")
     # ceil_mode (SqueezeNet, GoogLeNet, ResNet-D): the partial windows read a border of
     # −10³⁰ (max) or of zeros that no average counts
     x = _pad_for(b, node, attrs, where, t, window, strides, -1e30 if cls is MaxPool else 0.0,
