@@ -68,6 +68,9 @@ MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 # what all folded constants of one file may hold together: a 33-KB file of 200
 # ConstantOfShape nodes, each within the bound above, asked for 25 GB (a real export: kB)
 MAX_FOLDED_BYTES = 1 << 29
+# what the dilated filters of one file may hold together (zeros between the taps): a 2.4-MB
+# file of one 3×3×256×256 Conv with dilations 64 asked for 8 GiB at load
+MAX_DILATED_VALUES = 1 << 26
 MAX_PAD = 1024
 MAX_SCALE = 1e30
 
@@ -123,6 +126,7 @@ class _Builder:
         self.data: _TensorTable = _TensorTable(self.readers)
         self.consts: dict[str, np.ndarray] = {}
         self.folded_bytes = 0  # made by constant folding so far (MAX_FOLDED_BYTES)
+        self.dilated_values = 0  # in dilated filters so far (MAX_DILATED_VALUES)
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -395,6 +399,12 @@ def _conv(b, node, attrs, where, t):
     Wt = np.ascontiguousarray(W.transpose(2, 3, 1, 0))  # OIHW → HWCN
     if dilation != [1, 1]:  # zeros between the taps (graph_dilated says why)
         check_dilation(dilation)
+        span = ((kh - 1) * dilation[0] + 1) * ((kw - 1) * dilation[1] + 1)
+        b.dilated_values += span * Wt.shape[2] * Wt.shape[3]
+        if b.dilated_values > MAX_DILATED_VALUES:  # checked before numpy allocates them
+            b.fail(where, f"dilations {brief(dilation)} spread the {kh}×{kw} filters over "
+                          f"{span:,} positions: the dilated filters of this file would hold "
+                          f"{b.dilated_values:,} values, more than {MAX_DILATED_VALUES:,}")
         Wt = dilate(Wt, dilation)
         kh, kw = Wt.shape[:2]
     x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
