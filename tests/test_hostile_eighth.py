@@ -520,3 +520,31 @@ def test_dilated_filters_are_bounded_before_they_are_made(tmp_path, capsys, monk
     _one_line(capsys, str(path), "'conv'", "dilated filters of this file would hold 1,065,024 "
               "values, more than 100,000")
     assert not made
+
+
+def test_an_activation_after_a_long_chain_of_relus_loads_in_linear_work(tmp_path, monkeypatch):
+    """An Erf after a chain of Relus made the importer compose element-wise programs back
+    through the whole chain (every length, none of them usable beyond MAX_STEPS): 4,000 Relus
+    and one Erf (0.3 MB) took 5 s and 1 GB to load, 20,000 about 24 GB. Counted here as the
+    program steps composed."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    from lrpcore.graph_elementwise import MAX_STEPS
+    from lrpcore.io import onnx_elementwise
+
+    composed = [0]
+    real = onnx_elementwise._compose
+    monkeypatch.setattr(onnx_elementwise, "_compose",
+                        lambda inner, outer: composed.__setitem__(0, composed[0] + len(inner)
+                                                                  + len(outer))
+                        or real(inner, outer))
+    relus = 2000
+    nodes = [helper.make_node("Relu", ["x" if i == 0 else f"r{i - 1}"], [f"r{i}"])
+             for i in range(relus)]
+    nodes += [helper.make_node("Erf", [f"r{relus - 1}"], ["e"]),
+              helper.make_node("MatMul", ["e", "W"], ["y"])]
+    W = numpy_helper.from_array(np.eye(2, dtype=np.float32), "W")
+    model = load_model(save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 2], [1, 2]))
+    assert len(model.nodes) == relus + 2
+    assert composed[0] <= 4 * MAX_STEPS ** 2, composed[0]
