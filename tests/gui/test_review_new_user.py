@@ -82,10 +82,12 @@ def test_exports_of_a_photo_folder_name_the_photograph(make_window, qtbot, tmp_p
         assert side["sample"] == 1 and side["sample_file"] == "cats/p1.png", name
     out = tmp_path / "batch"
     out.mkdir()
-    window.batch_export(str(out), "filtered", ("png",))
-    qtbot.waitUntil(lambda: len(list(out.glob("*.png.json"))) == 2, timeout=30000)
+    # the signal, not the folder: a glob of *.png.json also saw the staged hidden files the
+    # export was still renaming (FileNotFoundError under load)
+    with qtbot.waitSignal(window.export_finished, timeout=30000):
+        window.batch_export(str(out), "filtered", ("png",))
     files = {json.loads(p.read_text())["sample"]: json.loads(p.read_text())["sample_file"]
-             for p in out.glob("*.png.json")}
+             for p in out.glob("heatmap_*.png.json")}
     assert files == {0: "cats/p0.png", 1: "cats/p1.png"}
 
 
