@@ -174,6 +174,9 @@ class GraphForward(Forward):
             return [rule.maxpool(layer, x, y, R, ctx)]
         if role == "reshape":
             return [layer.relevance_back(R, Shape(tensors.shape(node.inputs[0])), ctx.xp)]
+        if role == "gradient":  # e.g. a final LogSoftmax, as zennit's autograd passes it
+            x, y = tensors[node.inputs[0]], tensors[node.output]
+            return [layer.gradient(x, y, R, ctx.xp, ex.dtype)]
         return [R]
 
 

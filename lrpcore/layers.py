@@ -11,8 +11,8 @@ few calls of these two; no batch × inputs × outputs tensor is ever built.
 
 Every layer kind is one class registered with :func:`register_layer` (``LAYER_KINDS``). The
 class declares all that other modules need, so none of them switches on kind names: its
-forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape`` or
-``pass``), its ``gradient``, how the native format stores it (``native_fields``,
+forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape``,
+``pass`` or ``gradient``), its ``gradient``, how the native format stores it (``native_fields``,
 ``native_params``, ``from_native``) and which ONNX operators build it (``onnx_ops``).
 """
 
@@ -55,7 +55,7 @@ def variant_input(w, dtype):
     return w.astype(dt) if w.dtype.kind == "f" and dt.itemsize > w.dtype.itemsize else w
 
 
-ROLES = ("linear", "maxpool", "merge", "reshape", "pass")
+ROLES = ("linear", "maxpool", "merge", "reshape", "pass", "gradient")
 LAYER_KINDS: dict = {}  # kind name → layer class: every kind the program knows
 
 
@@ -78,7 +78,8 @@ class Layer:
     linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
     rematerialize = False  # graph models: recompute the output when needed, do not keep it
     # how relevance passes it: 'linear' (a rule's linear()), 'maxpool' (a rule's maxpool()),
-    # 'merge' (split()), 'reshape' (relevance_back()) or 'pass' (unchanged); None: unknown
+    # 'merge' (split()), 'reshape' (relevance_back()), 'pass' (unchanged) or 'gradient'
+    # (gradient(): where zennit has no rule and takes the gradient); None: unknown
     role = None
     onnx_ops: tuple = ()  # the ONNX operators the importer builds this kind from
     pad_transparent = False  # a Pad's border mask reaches the next linear layer through it
@@ -1037,6 +1038,29 @@ class MaxPool(_Pool):
     kind = "MaxPool"
     role = "maxpool"
     onnx_ops = ("MaxPool", "GlobalMaxPool")
+    # how a window's relevance goes to equal maxima: "split" equally (the toolbox), or all to
+    # the "first" in row-major order, as PyTorch's max_pool2d gradient and so zennit do (the
+    # ONNX importer's pools: an MNIST digit's black background ties whole windows)
+    TIES = ("split", "first")
+    ties = "split"
+
+    def native_fields(self):
+        fields = super().native_fields()
+        if self.ties != "split":
+            fields["ties"] = self.ties
+        return fields
+
+    @classmethod
+    def from_native(cls, f):
+        return cls(f.ints("pool", 2), f.ints("stride", 2)).with_ties(f)
+
+    def with_ties(self, f):
+        """This pool with the native field ``ties`` (absent: split)."""
+        ties = f.spec.get("ties", "split")
+        if ties not in self.TIES:
+            f.fail(f"'ties' must be one of {', '.join(self.TIES)}")
+        self.ties = ties
+        return self
 
     def gradient(self, x, y, g, xp, dtype):
         return self.winner_relevance(x, y, g, xp)
@@ -1046,6 +1070,14 @@ class MaxPool(_Pool):
 
     def winner_relevance(self, x, y, R, xp):
         in_shape = x.shape[1:]
+        if self.ties == "first":
+            out = xp.zeros(x.shape, dtype=R.dtype)
+            taken = xp.zeros(y.shape, dtype=bool)
+            for index in self.slices(in_shape):  # row-major over each window
+                hit = (x[index] == y) & ~taken
+                out[index] += hit * R
+                taken |= hit
+            return out
         t = self.tiles(x, xp)
         if t is not None:
             mask = t == y[:, :, None, :, None, :]

@@ -22,7 +22,14 @@ import zipfile
 
 import numpy as np
 
-from .. import graph_activations, graph_layers  # noqa: F401 - registers the graph layer kinds
+from .. import (  # noqa: F401 - registers the graph layer kinds
+    graph_activations,
+    graph_channels,
+    graph_dilated,
+    graph_elementwise,
+    graph_layers,
+    graph_sequence,
+)
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
 from ..layers import LAYER_KINDS, Pad
