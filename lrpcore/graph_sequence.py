@@ -16,7 +16,7 @@ class SequenceToChannelsLast(Layer):
 
     kind = "SequenceToChannelsLast"
     role = "reshape"  # added by the importer for an N×C×L input; for N×L×C, an Unsqueeze's
-    onnx_ops = ("Unsqueeze",)
+    onnx_ops = ("Unsqueeze", "Transpose")
 
     def __init__(self, channels_first=True):
         super().__init__()

@@ -71,3 +71,24 @@ def test_an_unsqueeze_of_data_that_is_no_sequence_relabelling_is_refused(tmp_pat
     onnx.save(graph, path)
     with pytest.raises(ModelFormatError, match="'up'.*Unsqueeze of data"):
         lrpcore.load_model(path)
+
+
+def test_an_n_l_c_sequence_transposed_for_conv1d_is_read_and_explained_as_given(tmp_path):
+    """PyTorch sequence models that take N×L×C and call ``x.transpose(1, 2)`` before Conv1d:
+    Transpose [0, 2, 1] of the input (was refused: only NHWC ↔ NCHW)."""
+    first = [helper.make_node("Transpose", ["x"], ["a"], name="to_ncl", perm=[0, 2, 1])]
+    path, W = _save(tmp_path, first, {})
+    proto = onnx.load(path)
+    proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value = L
+    proto.graph.input[0].type.tensor_type.shape.dim[2].dim_value = C
+    onnx.save(proto, path)
+    model = lrpcore.load_model(path)
+    x = RNG.normal(size=(2, L, C))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    np.testing.assert_allclose(fw.outputs(), _conv1d_mean(x.transpose(0, 2, 1), W),
+                               rtol=1e-6, atol=1e-7)
+    R = fw.relevance("epsilon:1e-9")
+    assert R.shape == x.shape  # N×L×C, as fed
+    pred = fw.outputs().argmax(1)
+    np.testing.assert_allclose(R.sum(axis=(1, 2)), fw.outputs()[np.arange(2), pred],
+                               rtol=1e-4)  # no bias: conserved (but for the Norm ε)

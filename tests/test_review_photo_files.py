@@ -85,3 +85,15 @@ def test_photos_beside_class_folders_are_named_not_dropped_silently(tmp_path, ca
     assert main(["data", "info", str(photos)]) == 0
     out = capsys.readouterr().out
     assert "yes (1 class: cats)" in out
+
+
+def test_a_photograph_of_another_size_points_to_its_file(tmp_path):
+    """A 40×30 photo array for a 16×16 model was told to "open the folder with the model":
+    one photograph needs no folder now."""
+    import pytest
+
+    from lrpcore.errors import ShapeError
+
+    model = colour_graph_model()
+    with pytest.raises(ShapeError, match=r"open the folder \(or the photo's file\) with"):
+        lrpcore.explain(model, np.zeros((1, 30, 40, 3), np.uint8))

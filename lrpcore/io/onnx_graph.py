@@ -836,10 +836,17 @@ def _op_transpose(b, node, attrs, where, t, data_in):
     elif t.storage == "cl" and perm == [0, 2, 3, 1]:
         C, H, W = t.shape
         b.data[out] = _Tensor(t.name, (H, W, C), "same")
+    elif t.storage == "same" and len(t.shape) == 2 and perm == [0, 2, 1]:
+        # an N×L×C sequence turned to N×C×L for Conv1d (``x.transpose(1, 2)``): one reshape
+        # node to the C×1×L map the engine keeps sequences as
+        L, C = t.shape
+        b.add(node.name, SequenceToChannelsLast(channels_first=False), [t.name], out)
+        b.data[out] = _Tensor(out, (C, 1, L), "cl", True)
     elif channels.transpose(b, node, where, t, perm):
         return  # the channel shuffle's Transpose
     else:
-        b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and NCHW")
+        b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and "
+                      "NCHW (and an N×L×C sequence to N×C×L)")
 
 
 def _two_tensors(data_in) -> bool:
@@ -1071,7 +1078,8 @@ REFUSED = {
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled; Keras's "
                             "N×L×C input to N×1×L×C",
-               "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's"}
+               "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's; an "
+                            "N×L×C sequence to N×C×L"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
