@@ -31,8 +31,9 @@ from . import imaging
 from .panel import ToolPanel
 from .worker_tasks import input_image, request_from_state, run_compare
 
+# no plain zb: it is refused as the rule of every layer (EpsilonGammaBox puts it first)
 COMMON_RULES = ("simple", "epsilon:0.01", "epsilon:0.25", "alphabeta:1", "alphabeta:2", "flat",
-                "ww", "zb", "gamma:0.25", "zplus")
+                "ww", "gamma:0.25", "zplus")
 BASELINES = ("sensitivity", "gradxinput")
 MODE_LABELS = (("target", "explained class"), ("all", "all classes (at most the top 10)"),
                ("contrast", "class A versus class B"))
