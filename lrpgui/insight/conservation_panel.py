@@ -55,9 +55,14 @@ def _num(v: float) -> str:
 
 
 def _warning_text(diagnosis) -> str:
-    if diagnosis is None or diagnosis.ok:
+    """The diagnosis's warnings, then what the rule loses by its own definition (z⁺'s
+    positive biases): said here, where the sums are, and not in the status bar."""
+    if diagnosis is None:
         return ""
-    return "\n⚠ " + "\n⚠ ".join(diagnosis.warnings()[1:] or diagnosis.warnings())
+    notes = "".join(f"\nℹ {line}" for line in diagnosis.notes())
+    if diagnosis.ok:
+        return notes
+    return "\n⚠ " + "\n⚠ ".join(diagnosis.warnings()[1:] or diagnosis.warnings()) + notes
 
 
 class ConservationPanel(ToolPanel):
