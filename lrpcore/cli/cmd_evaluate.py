@@ -16,6 +16,7 @@ from .common import (
     no_labels,
     parse_target,
     png_output,
+    warn_if_incomplete,
     warn_if_preprocessed,
 )
 from .progress import ProgressBar
@@ -112,6 +113,7 @@ def run(args) -> int:
     x, labels = load_samples(args.input, model=model)
     if not args.raw:
         warn_if_preprocessed("evaluate", args.input, x, model)
+    warn_if_incomplete("evaluate", args.model, model, x)
     if args.labels:
         labels = load_labels(args.labels, len(x), model.n_classes)
     if args.n is not None:

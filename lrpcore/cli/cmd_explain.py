@@ -34,6 +34,7 @@ from .common import (
     remove_quietly,
     remove_with_sidecars,
     scaling_option,
+    warn_if_incomplete,
     warn_if_preprocessed,
 )
 from .progress import ProgressBar
@@ -169,6 +170,7 @@ def run(args) -> int:
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     if not args.raw:
         warn_if_preprocessed("explain", args.input, x, model)
+    warn_if_incomplete("explain", args.model, model, x)
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:

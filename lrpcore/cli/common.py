@@ -184,6 +184,19 @@ def warn_if_preprocessed(command, path, x, model) -> None:
               file=sys.stderr)
 
 
+def warn_if_incomplete(command, path, model, x=None) -> None:
+    """A warning on stderr when MODEL looks cut short (:mod:`lrpcore.io.completeness`): it
+    ends where no classifier does, or has another output count than the classes of the
+    dataset ``x`` comes from (a :class:`DatasetArray`)."""
+    from ..io.completeness import class_count_hint, ending_hint  # noqa: PLC0415
+    from ..text import printable  # noqa: PLC0415
+
+    for hint in (ending_hint(model), class_count_hint(model, getattr(x, "dataset", None))):
+        if hint:
+            print(f"lrp {command}: warning: {printable(os.fspath(path))}: {hint}",
+                  file=sys.stderr)
+
+
 # values this close to a bound (a share of the range's width) count as on it: float rounding
 # of pixels computed as x / 255 * 255 is no reason for a warning
 RANGE_SLACK = 1e-6
