@@ -112,7 +112,7 @@ def run(args) -> int:
         args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
     if not args.raw:
-        warn_if_preprocessed("evaluate", args.input, x, model)
+        warn_if_preprocessed("evaluate", args.input, x, model, args.dtype)
     warn_if_incomplete("evaluate", args.model, model, x)
     if args.labels:
         labels = load_labels(args.labels, len(x), model.n_classes)

@@ -169,7 +169,7 @@ def run(args) -> int:
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     if not args.raw:
-        warn_if_preprocessed("explain", args.input, x, model)
+        warn_if_preprocessed("explain", args.input, x, model, args.dtype)
     warn_if_incomplete("explain", args.model, model, x)
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)

@@ -152,13 +152,14 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
     return target
 
 
-def warn_if_preprocessed(command, path, x, model) -> None:
+def warn_if_preprocessed(command, path, x, model, dtype=None) -> None:
     """A warning on stderr when INPUT, read as raw images, looks preprocessed already: float
     values within [-1, 1] (the LRP Toolbox's x/127.5 − 1, or x/255) for a model whose raw
     pixels reach 255. Without --raw the scaling would be applied twice, silently. Values
     beyond the model's raw range (16-bit images for a model of 8-bit pixels, float images
     of 0…65535 or 0…1000) are named too, whatever their type; values at its bounds are not,
-    nor any where the range is only a guess (:func:`raw_range_declared`)."""
+    nor any where the range is only a guess (:func:`raw_range_declared`), nor values beyond
+    what ``dtype`` holds (refused later, in one line of its own)."""
     spec = getattr(model, "input_spec", None)
     raw_range = getattr(spec, "raw_range", None)
     if not raw_range or not len(x):
@@ -174,7 +175,8 @@ def warn_if_preprocessed(command, path, x, model) -> None:
         print(f"lrp {command}: warning: {path}: values in [{low:.3g}, {high:.3g}] look "
               f"preprocessed already, while the model's raw input reaches {raw_range[1]:g}; "
               "add --raw to feed them as they are", file=sys.stderr)
-    elif raw_range_declared(spec) and beyond_range(low, high, raw_range):
+    elif (raw_range_declared(spec) and beyond_range(low, high, raw_range)
+          and not (dtype and peak > float(np.finfo(dtype).max))):
         # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently, and
         # float ones still were (floats so large that float32 cannot hold them are refused
         # later, in one line)
