@@ -141,7 +141,13 @@ def output_folder(out, overwrite):
     except OSError as exc:  # a read-only or full disk: one line, not an internal error
         raise ExportError(f"{out}: cannot write in {parent}: {exc.strerror or exc}") from None
     try:
-        yield tmp
+        try:
+            yield tmp
+        except ExportError as exc:  # named as the user finds it, not the hidden temporary
+            raise ExportError(str(exc).replace(tmp, out)) from None
+        except OSError as exc:  # e.g. a full disk under np.savez
+            raise ExportError(f"{out}: write failed: {exc.strerror or exc}; nothing was "
+                              "changed") from None
         move_folder_into_place(tmp, out, replace=os.path.exists(out))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -504,7 +504,8 @@ def _reserve(fh, offset, size, path) -> None:
         if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
             fh.truncate(offset + size)  # a file system without fallocate
         else:
-            raise ExportError(f"{path}: cannot reserve {size / 2**20:.0f} MB: "
+            amount = f"{size / 2**20:,.0f} MB" if size >= 2**20 else f"{size:,} bytes"
+            raise ExportError(f"{path}: cannot reserve {amount}: "  # not "0 MB" below 1 MB
                               f"{exc.strerror or exc}") from None
 
 

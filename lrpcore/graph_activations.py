@@ -113,15 +113,17 @@ class HardSigmoid(Activation):
         return cls(f.number("alpha", 0.2), f.number("beta", 0.5), bool(f.number("swish", 0)))
 
     def forward(self, x, xp):
-        h = xp.clip(self.alpha * x + self.beta, 0, 1)
+        with np.errstate(over="ignore"):  # αx = ±inf clips to 0 or 1, as it should
+            h = xp.clip(self.alpha * x + self.beta, 0, 1)
         return x * h if self.swish else h
 
     def gradient(self, x, y, g, xp, dtype):
-        t = self.alpha * x + self.beta
-        inside = (t > 0) & (t < 1)
-        if not self.swish:
-            return g * self.alpha * inside
-        return g * (xp.clip(t, 0, 1) + x * self.alpha * inside)
+        with np.errstate(over="ignore"):  # an overflowed αx lies outside (0, 1)
+            t = self.alpha * x + self.beta
+            inside = (t > 0) & (t < 1)
+            if not self.swish:
+                return g * self.alpha * inside
+            return g * (xp.clip(t, 0, 1) + xp.where(inside, x * self.alpha, 0))
 
     def describe(self):
         return ("HardSwish" if self.swish else "HardSigmoid") + \

@@ -75,17 +75,33 @@ class References:
                      channel_relevance=self.channel_relevance)
 
     @classmethod
-    def load(cls, path) -> References:
+    def load(cls, path, count=None) -> References:
+        """The entry at ``path``, made over a dataset of ``count`` samples (when given);
+        ValueError for anything else: an entry damaged, cut short or of another kind (a
+        format member of two values, samples beyond the dataset) ended 'lrp concepts' in an
+        internal TypeError or IndexError instead of being computed again."""
         with np.load(path, allow_pickle=False) as z:
-            if int(z["format"]) != FORMAT:
+            head = {key: z[key] for key in ("format", "layer")}
+            if any(v.shape != () or v.dtype.kind not in "iu" for v in head.values()):
+                raise ValueError("format and layer must be whole numbers")
+            if int(head["format"]) != FORMAT:
                 raise ValueError("old cache format")
-            refs = cls(int(z["layer"]), z["samples"], z["relevance"], z["boxes"],
+            refs = cls(int(head["layer"]), z["samples"], z["relevance"], z["boxes"],
                        z["heatmaps"], z["channel_relevance"])
         C, n = refs.samples.shape if refs.samples.ndim == 2 else (-1, -1)
         if (refs.relevance.shape != (C, n) or refs.boxes.shape != (C, n, 4)
                 or refs.heatmaps.shape[:2] != (C, n) or refs.heatmaps.ndim != 4
                 or refs.channel_relevance.ndim != 2 or refs.channel_relevance.shape[1] != C):
             raise ValueError("members of inconsistent shapes")
+        if (refs.samples.dtype.kind not in "iu" or refs.boxes.dtype.kind not in "iu"
+                or any(a.dtype.kind != "f" for a in (refs.relevance, refs.heatmaps,
+                                                     refs.channel_relevance))):
+            raise ValueError("members of other types")
+        if refs.samples.size and (refs.samples.min() < 0 or refs.boxes.min() < 0 or (
+                count is not None and refs.samples.max() >= count)):
+            raise ValueError("samples or boxes out of range")
+        if count is not None and refs.channel_relevance.shape[0] != count:
+            raise ValueError("channel relevance of another number of samples")
         return refs
 
 
@@ -266,7 +282,8 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
             path = None
         if path is not None and path.exists():
             try:
-                refs = References.load(path)
+                refs = References.load(path, len(images) if hasattr(images, "__len__")
+                                       else None)
                 touch(path)  # just used: evicted last
                 return refs
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):

@@ -627,6 +627,8 @@ class MainWindow(QMainWindow):
         if s.model is None or s.dataset is None:
             self.show_error("Nothing to export", "open a model and a dataset first")
             return 0
+        if self._busy():
+            return 0
         selected = self.grid.selected_indices()
         filtered = self.grid.model.dataset_indices()
         if folder is None or scope is None or formats is None:
@@ -648,6 +650,18 @@ class MainWindow(QMainWindow):
             "export", lambda token: services.batch_export(req, token),
             on_done=self._batch_done, on_error=self._batch_failed,
             on_progress=lambda d, t, _p: self._set_progress(dlg, d), worker="batch")
+
+    def _busy(self) -> bool:
+        """Whether a job with a progress dialog (batch export, download) runs, said in an
+        error box: a second one took the first's place, cancelled it without a word (a
+        first export's files were thrown away) and left its dialog on screen for good."""
+        if self._progress_dialog is None:
+            return False
+        what = {"export": "A batch export", "download": "A download"}.get(self._progress_job,
+                                                                         "A job")
+        self.show_error("Please wait", f"{what} is running; wait for it to finish or cancel "
+                        "it first")
+        return True
 
     def _open_progress(self, text, maximum, name, job) -> QProgressDialog:
         """A progress dialog whose Cancel cancels the controller's ``job``."""
@@ -702,6 +716,8 @@ class MainWindow(QMainWindow):
     def download_mnist(self, kind="all", confirmed=False) -> int:
         """Download MNIST on the batch worker, after the user said yes (``confirmed``
         skips the question, for scripts)."""
+        if self._busy():
+            return 0
         try:
             what = flows.download_question(kind)
         except flows.Refused as exc:

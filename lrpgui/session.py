@@ -80,7 +80,7 @@ def _other_kinds(text) -> dict:
     else (missing, edited, of another version) is no memory."""
     try:
         value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # a settings file nested deeply stopped the start
         return {}
     if not isinstance(value, dict):
         return {}

@@ -29,7 +29,7 @@ from ..layers import LAYER_KINDS, Pad
 from ..model import Sequential
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
-from .spec_json import check_layout, class_names_from_json, spec_from_json
+from .spec_json import check_layout, class_names_from_json, finite_number, spec_from_json
 from .toolbox_txt import MAX_LAYERS
 
 FORMAT = "lrp-explorer-model"
@@ -314,8 +314,7 @@ def _pad_layer(spec, where):
             or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 4096
                        for p in pads)):
         raise ModelFormatError(f"{where}: Pad needs 'pads': four whole numbers from 0 to 4096")
-    if (not isinstance(value, int | float) or isinstance(value, bool)
-            or not math.isfinite(value)):
+    if not finite_number(value):
         raise ModelFormatError(f"{where}: Pad 'value' must be a finite number")
     return Pad(pads, value)
 
@@ -370,7 +369,7 @@ def _number(spec, key, where, default=None):
     v = spec.get(key, default)
     if v is None and default is None and key in spec:
         return None
-    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+    if not finite_number(v):
         raise ModelFormatError(f"{where}: '{key}' must be a finite number")
     return float(v)
 

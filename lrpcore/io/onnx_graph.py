@@ -45,6 +45,9 @@ from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
+# what all folded constants of one file may hold together: a 33-KB file of 200
+# ConstantOfShape nodes, each within the bound above, asked for 25 GB (a real export: kB)
+MAX_FOLDED_BYTES = 1 << 29
 MAX_PAD = 1024
 MAX_SCALE = 1e30
 
@@ -64,15 +67,23 @@ class _TensorTable(dict):
     Identity's output names its input's): a graph of 50,000 Gemm + bias pairs (3 MB) took
     minutes to load while every bias fold searched the whole table and node list."""
 
-    def __init__(self):
+    def __init__(self, readers):
         super().__init__()
         self.by_engine: dict[str, set] = {}
+        # engine tensor → the nodes reading any of its ONNX names, kept as names are added:
+        # summed over the aliases at every fold, one MatMul followed by 8,000 Adds of a
+        # bias (0.5 MB) took 9 s to load, 100,000 about 20 minutes
+        self.reads: dict[str, int] = {}
+        self._readers = readers  # ONNX name → nodes reading it
 
     def __setitem__(self, key, value):
         if key in self:
-            self.by_engine[self[key].name].discard(key)
+            old = self[key].name
+            self.by_engine[old].discard(key)
+            self.reads[old] -= self._readers.get(key, 0)
         super().__setitem__(key, value)
         self.by_engine.setdefault(value.name, set()).add(key)
+        self.reads[value.name] = self.reads.get(value.name, 0) + self._readers.get(key, 0)
 
     def aliases(self, engine_name) -> set:
         """The ONNX names of engine tensor ``engine_name``."""
@@ -86,9 +97,10 @@ class _Builder:
         self.relabelled_nhwc = False  # a Transpose read an N×H×W×C tensor as N×C×H×W
         self.nodes: list[Node] = []
         self.producer: dict[str, int] = {}  # engine tensor → index of the node writing it
-        self.data: _TensorTable = _TensorTable()
+        self.readers: dict[str, int] = {}  # counted before any tensor enters ``data``
+        self.data: _TensorTable = _TensorTable(self.readers)
         self.consts: dict[str, np.ndarray] = {}
-        self.readers: dict[str, int] = {}
+        self.folded_bytes = 0  # made by constant folding so far (MAX_FOLDED_BYTES)
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -150,10 +162,17 @@ def _optional_input(node, k):
     return node.input[k] if len(node.input) > k and node.input[k] else None
 
 
-def _bounded(arr, b, where):
+def _bounded(arr, b, where, ins=()):
+    """``arr``, a folded node's value, within the bounds of one constant and of all that
+    folding made (an array sharing an input's memory, e.g. a Reshape's view, costs nothing)."""
     if np.size(arr) > MAX_CONSTANT_ELEMENTS:
         b.fail(where, f"a constant of {np.size(arr)} values is larger than shape arithmetic "
                       "needs")
+    if not any(isinstance(x, np.ndarray) and np.may_share_memory(arr, x) for x in ins):
+        b.folded_bytes += arr.nbytes
+        if b.folded_bytes > MAX_FOLDED_BYTES:
+            b.fail(where, f"the constants folded so far hold {b.folded_bytes:,} bytes, more "
+                          "than shape arithmetic needs")
     return arr
 
 
@@ -190,7 +209,8 @@ def _fold(b, node, attrs, where, onnx):
         return True
     if op == "CastLike" and ins and ins[0] is not None and len(node.input) > 1 \
             and node.input[1] in b.data:  # a constant cast like the (floating) data
-        b.consts[node.output[0]] = _bounded(np.asarray(ins[0], dtype=np.float64), b, where)
+        b.consts[node.output[0]] = _bounded(np.asarray(ins[0], dtype=np.float64), b, where,
+                                            ins)
         return True
     if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
         return False
@@ -276,7 +296,7 @@ def _fold(b, node, attrs, where, onnx):
         value = x
     else:
         return False
-    b.consts[node.output[0]] = _bounded(np.asarray(value), b, where)
+    b.consts[node.output[0]] = _bounded(np.asarray(value), b, where, ins)
     return True
 
 
@@ -429,6 +449,13 @@ def _pool(b, node, attrs, where, t, cls):
     if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
         b.fail(where, "dilated pooling is not supported")
     ceil = bool(int(attrs.get("ceil_mode", 0)))
+    given = _pads_of(b, attrs, where, t, kernel, strides)
+    if any(p >= k for p, k in zip(given, (kernel[0], kernel[0], kernel[1], kernel[1]),
+                                  strict=True)):
+        # windows of padding alone: a max of −10³⁰ (or a mean of nothing) reached the
+        # classifier, and the explanation warned of a 'cause not recognised'
+        b.fail(where, f"pads {brief(list(given))} (top, bottom, left, right) must be smaller "
+                      f"than the {kernel[0]}×{kernel[1]} kernel")
     # ceil_mode (SqueezeNet, GoogLeNet, ResNet-D): the partial windows read a border of
     # −10³⁰ (max) or of zeros that no average counts
     x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0,
@@ -506,9 +533,8 @@ def _sole_reader(b, t) -> bool:
     relabelling Transpose): a BatchNormalization or bias folded into the layer before it
     changes that layer's output for every reader, and a residual Add reading the Identity of
     a Conv got the normalised map instead of the Conv's."""
-    names = b.data.aliases(t.name)
-    reads = sum(b.readers.get(name, 0) for name in names)
-    return reads - (len(names) - 1) <= 1  # each alias was made by one node reading t
+    names = b.data.aliases(t.name)  # each alias was made by one node reading t
+    return b.data.reads.get(t.name, 0) - (len(names) - 1) <= 1
 
 
 def _batchnorm(b, node, attrs, where, t):

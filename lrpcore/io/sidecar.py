@@ -17,12 +17,11 @@ refused, naming both. The sidecar of a native
 from __future__ import annotations
 
 import json
-import math
 import os
 
 from ..errors import ModelFormatError, RuleError
 from ..text import listing
-from .spec_json import check_layout, class_names_from_json, spec_from_json
+from .spec_json import check_layout, class_names_from_json, finite_number, spec_from_json
 
 SIDECAR_KEYS = ("input", "class_names", "provenance", "accuracy", "recommended_rule")
 _MAX_BYTES = 1 << 20
@@ -118,8 +117,7 @@ def check_accuracy(value, where):
     if fraction(value):
         return float(value)
     if isinstance(value, dict) and all(isinstance(k, str) for k in value) and all(
-            isinstance(v, str) or (isinstance(v, int | float) and not isinstance(v, bool)
-                                   and math.isfinite(v)) for v in value.values()):
+            isinstance(v, str) or finite_number(v) for v in value.values()):
         return dict(value)  # finite: NaN would reach every export's sidecar as invalid JSON
     raise ModelFormatError(f"{where}: 'accuracy' must be a number in [0, 1] or an object of "
                            "numbers")

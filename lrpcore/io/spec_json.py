@@ -29,8 +29,18 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+def finite_number(v) -> bool:
+    """A JSON number (int or float, not bool) finite as a float: math.isfinite of a
+    400-digit integer raised OverflowError, an internal error for a sidecar or header."""
+    if not (_is_int(v) or isinstance(v, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+_is_number = finite_number
 
 
 def _shape(value, key, where):

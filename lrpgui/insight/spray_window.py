@@ -71,7 +71,6 @@ class SprayPanel(BatchPanel):
         self.selected = np.zeros(0, dtype=np.int64)  # dataset indices in the box
         self._build()
         self.state.events.model.connect(lambda _m: self._fill_classes())
-        self.state.events.dataset.connect(lambda _d: self.clear_results())
         self._fill_classes()
 
     # -- layout -----------------------------------------------------------------------------

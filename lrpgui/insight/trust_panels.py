@@ -21,6 +21,9 @@ class BatchPanel(ToolPanel):
         self._stale = False  # nothing runs until the user asks
         self.result = None
         self.state.events.model.connect(lambda _m: self.clear_results())
+        # results of the dataset left are not results of the next (a sweep that finished
+        # after another dataset opened showed its ranking and maps under that one)
+        self.state.events.dataset.connect(lambda _d: self.clear_results())
 
     def rule_field(self, name, tooltip) -> QLineEdit:
         """The rule to judge; empty means the app's rule, shown as the placeholder."""

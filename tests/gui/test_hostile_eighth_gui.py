@@ -1,0 +1,98 @@
+"""Found by the eighth hostile review in the window: each test failed before its fix."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from lrpgui import services
+
+from .waiting import HeldAfterFirst, settle
+
+
+def test_a_second_batch_export_does_not_silently_cancel_the_first(make_window, qtbot,
+                                                                  tmp_path, monkeypatch,
+                                                                  dialogs_shown):
+    """Batch export is reachable while one runs (its progress dialog is not modal): the
+    second took the first's place in the controller, which cancelled the first without a
+    word (its files thrown away, no 'cancelled' signal) and left the first's progress
+    dialog on screen for good. Now the second is refused, naming the one that runs."""
+    window = make_window()
+    window.batch_chunk = 10
+    gate = HeldAfterFirst(monkeypatch, services, "model_read")
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    finished, cancelled = [], []
+    window.export_finished.connect(lambda paths: finished.append(paths))
+    window.export_cancelled.connect(lambda: cancelled.append(1))
+    window.batch_export(str(first), scope="filtered", formats=("npy",))
+    dialog = window.findChild(QWidget, "exportProgress")
+    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=20000)
+    assert window.batch_export(str(second), scope="filtered", formats=("npy",)) == 0
+    assert window.download_mnist(confirmed=True) == 0  # the other job with such a dialog
+    assert [title for title, _ in dialogs_shown] == ["Please wait"] * 2
+    assert "A batch export is running" in dialogs_shown[0][1]
+    gate.release()
+    settle(qtbot, window.controller)
+    assert [len(p) for p in finished] == [2 * 120] and not cancelled
+    assert len(list(first.iterdir())) == 2 * 120 and not list(second.iterdir())
+    assert not [d for d in window.findChildren(QProgressDialog) if d.isVisible()]
+    # the next export, once the first is done, runs
+    with qtbot.waitSignal(window.export_finished, timeout=30000):
+        window.batch_export(str(second), scope="selection", formats=("npy",))
+    assert list(second.iterdir())
+
+
+def test_a_settings_file_of_hundreds_of_recent_files_lists_the_last_few(make_window,
+                                                                      settings_file):
+    """The explorer keeps 8 recent files, but read back whatever the settings file listed:
+    1,000 (a file edited or written by a script; 300 here) froze the window for 96 s at its
+    start and at every model or dataset opened, each entry compared with every other by
+    resolved path."""
+
+    from PySide6.QtCore import QSettings
+
+    from lrpgui.settings import MAX_RECENT, Settings
+
+    q = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    q.setValue("recent/models", [f"/nowhere/model_{i}.npz" for i in range(300)])
+    q.sync()
+    assert Settings(q).recent("models") == [f"/nowhere/model_{i}.npz"
+                                            for i in range(MAX_RECENT)]
+    window = make_window()  # its toy model comes first, then the file's first entries
+    recent = window.settings.recent("models")
+    assert recent[1:] == [f"/nowhere/model_{i}.npz" for i in range(MAX_RECENT - 1)]
+    models = window.browser.models
+    listed = [models.item(r).text() for r in range(models.count())]
+    assert sum("(recent)" in text for text in listed) <= MAX_RECENT
+
+
+def test_a_sweep_of_the_dataset_left_is_not_shown_over_the_next(make_window, qtbot,
+                                                                 toy_files, tmp_path,
+                                                                 monkeypatch):
+    """Sweep and Sanity clear their results when another model opens, not when another
+    dataset does: a sweep running on the first dataset finished after the second was open
+    and showed its ranking and heatmaps (of the first dataset's samples) under it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from lrpcore.insight.faithfulness import FlipScorer
+
+    window = make_window(model=Path(__file__).resolve().parents[2] / "models" /
+                         "mnist-lenet5.npz", dataset=toy_files[1])
+    panel = window.insight.show("sweep")
+    panel.rule_edit.setText("alphabeta:2")
+    panel.n_spin.setValue(6)
+    panel.steps.setValue(5)
+    gate = HeldAfterFirst(monkeypatch, FlipScorer, "score", timeout=120.0)
+    panel.refresh()
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60000)
+    other = tmp_path / "other.npy"
+    np.save(other, np.full((5, 28, 28), 90, np.uint8))
+    assert window.open_dataset(str(other))
+    gate.release()
+    settle(qtbot, window.controller)
+    assert window.state.dataset_name == str(other)
+    assert panel.result is None and panel.rows == [] and panel.table.rowCount() == 0
+    assert panel.run_button.isEnabled()

@@ -1,0 +1,283 @@
+"""Found by the eighth hostile review (the importer's new paths, activations, settings, ...):
+each test writes the input it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hostile_files import save_onnx_graph
+
+from lrpcore import ModelFormatError, load_model
+from lrpcore.cli.main import main
+
+
+def _one_line(capsys, *parts):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+def _gemm_head(features, classes=3):
+    """Flatten + Gemm from tensor ``p`` to the output ``y``, and the Gemm's weights."""
+    from onnx import helper, numpy_helper
+
+    W = numpy_helper.from_array(np.full((features, classes), 0.1, np.float32), "W")
+    return [helper.make_node("Flatten", ["p"], ["f"]),
+            helper.make_node("Gemm", ["f", "W"], ["y"])], [W]
+
+
+def test_many_folded_constants_are_refused_before_they_exhaust_memory(tmp_path, monkeypatch,
+                                                                      capsys):
+    """Each folded constant was bounded (16 M values), all of them together not: a 43-KB file
+    of 200 ConstantOfShape nodes of 4096×4095 float64 asked for 25 GB (here: a budget of
+    4 MB and 20 constants of 512 KB). Views of a constant (Reshape) cost nothing."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from lrpcore.io import onnx_graph
+
+    monkeypatch.setattr(onnx_graph, "MAX_FOLDED_BYTES", 4 << 20)
+    shape = helper.make_node("Constant", [], ["s"], value=helper.make_tensor(
+        "v", TensorProto.INT64, [2], [256, 256]))
+    flat = helper.make_node("Constant", [], ["flat"], value=helper.make_tensor(
+        "v", TensorProto.INT64, [1], [65536]))
+    one = helper.make_tensor("f", TensorProto.DOUBLE, [1], [1.0])
+    head, inits = _gemm_head(4)
+    first = helper.make_node("ConstantOfShape", ["s"], ["z"], value=one)
+    views = [helper.make_node("Reshape", ["z", "flat"], [f"r{i}"]) for i in range(40)]
+    relu = helper.make_node("Relu", ["x"], ["p"])
+    ok = save_onnx_graph(tmp_path / "views.onnx", [shape, flat, first, *views, relu, *head],
+                         inits, [1, 4], [1, 3])
+    assert load_model(ok).n_classes == 3  # 40 views of one 512-KB constant: within 4 MB
+    bombs = [helper.make_node("ConstantOfShape", ["s"], [f"z{i}"], value=one)
+             for i in range(20)]
+    path = save_onnx_graph(tmp_path / "bomb.onnx", [shape, *bombs, relu, *head], inits,
+                           [1, 4], [1, 3])
+    with pytest.raises(ModelFormatError, match="bomb.onnx: node 9 .*(ConstantOfShape).*"
+                                               "folded so far hold"):
+        load_model(path)
+    assert main(["info", str(path)]) == 2
+    _one_line(capsys, str(path), "more than shape arithmetic needs")
+
+
+@pytest.mark.parametrize("op,count", [("MaxPool", None), ("AveragePool", 0),
+                                      ("AveragePool", 1)])
+def test_a_pool_padded_by_a_whole_window_is_refused(tmp_path, capsys, op, count):
+    """pads ≥ the kernel make windows of padding alone: a MaxPool's −10³⁰ reached the
+    classifier (ΣR ×−1e−33, 'cause not recognised'), an uncounted average divided nothing
+    (ONNX's reference answers NaN); both loaded and explained without a word."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    extra = {} if count is None else {"count_include_pad": count}
+    pool = helper.make_node(op, ["x"], ["p"], name="pool", kernel_shape=[2, 2],
+                            strides=[2, 2], pads=[0, 0, 2, 0], **extra)
+    head, inits = _gemm_head(2 * 3)  # 1×4×4 padded below by 2 → 6×4 → 3×2
+    path = save_onnx_graph(tmp_path / "m.onnx", [pool, *head], inits, [1, 1, 4, 4], [1, 3])
+    assert main(["info", str(path)]) == 2
+    _one_line(capsys, str(path), "'pool'", "pads [0, 2, 0, 0] (top, bottom, left, right) must "
+              "be smaller than the 2×2 kernel")
+    ok = helper.make_node(op, ["x"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2],
+                          pads=[0, 1, 0, 0], **extra)  # a pad smaller than the kernel loads
+    head, inits = _gemm_head(2 * 3)
+    assert load_model(save_onnx_graph(tmp_path / "ok.onnx", [ok, *head], inits,
+                                      [1, 1, 4, 5], [1, 3])).n_classes == 3
+
+
+@pytest.mark.parametrize("swish", [False, True])
+def test_a_hard_sigmoid_of_extreme_slope_warns_nothing(swish):
+    """αx overflowed for an ONNX HardSigmoid of α 3e38 (float32's largest attribute): numpy
+    printed its RuntimeWarning with the source line on 'lrp explain's terminal, and the
+    HardSwish gradient was NaN where αx = inf met 'outside (0, 1)' (inf · 0)."""
+    from lrpcore.graph_activations import HardSigmoid
+
+    layer = HardSigmoid(3e38, -3e38, swish=swish)
+    x = np.array([-3.0, -0.5, 0.0, 0.5, 1.0, 3.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = layer.forward(x, np)
+        g = layer.gradient(x, y, np.ones_like(x), np, np.float32)
+    h = np.array([0, 0, 0, 0, 0, 1], np.float32)  # α·1 − 3e38 = 0: not above 0
+    np.testing.assert_array_equal(y, x * h if swish else h)
+    assert np.isfinite(g).all()
+
+
+def test_outputs_overflowed_by_an_activations_number_blame_the_model(tmp_path, capsys):
+    """A Selu of γ 3e38 overflows every output in float32: the error guessed 'input values
+    too large for float32?', which no input can fix; the model's numbers are to blame."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    selu = helper.make_node("Selu", ["x"], ["p"], gamma=3e38)
+    head, inits = _gemm_head(4)
+    path = save_onnx_graph(tmp_path / "m.onnx", [selu, *head], inits, [1, 4], [1, 3])
+    x = tmp_path / "x.npy"
+    np.save(x, np.full((2, 4), 3.0, np.float32))
+    assert main(["explain", str(path), str(x), "--raw", "--out", str(tmp_path / "R.npy")]) == 2
+    _one_line(capsys, str(x), "the model's parameters reach 3e+38", "or use float64")
+    assert not (tmp_path / "R.npy").exists()
+
+
+def test_a_deeply_nested_remembered_setting_is_no_memory():
+    """The explorer's remembered rule per kind of model (settings key ``other_kinds``, JSON
+    text) nested 100,000 deep ended its start in a RecursionError: the window never came up."""
+    from lrpgui.session import Session
+    from lrpgui.state import AppState
+
+    session = Session(AppState())
+    session.restore({"other_kinds": "[" * 100_000, "rule": "alphabeta:2"})
+    assert session.other_kinds == {} and session.state.rule == "alphabeta:2"
+
+
+@pytest.mark.parametrize("damage", ["format of two values", "samples beyond the data",
+                                    "float samples"])
+def test_a_concepts_cache_entry_of_other_members_is_computed_again(tmp_path, monkeypatch,
+                                                                     capsys, damage):
+    """A cached RelMax entry with a format member of two values ended 'lrp concepts' in an
+    internal TypeError, one whose samples lie beyond the dataset in an internal IndexError:
+    both are damaged entries, computed again."""
+    from lrpcore import relmax
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    run = ["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+           "--references", "2", "--overwrite"]
+    assert main([*run, "--out", str(tmp_path / "c1")]) == 0, capsys.readouterr().err
+    (entry,) = (tmp_path / "cache" / "relmax").glob("*.npz")
+    with np.load(entry) as z:
+        members = dict(z)
+    if damage == "format of two values":
+        members["format"] = np.array([relmax.FORMAT, relmax.FORMAT])
+    elif damage == "samples beyond the data":
+        members["samples"] = members["samples"] + 1000
+    else:
+        members["samples"] = members["samples"].astype(np.float64)
+    np.savez(entry, **members)
+    computed = []
+    real = relmax.compute_references
+    monkeypatch.setattr(relmax, "compute_references",
+                        lambda *a, **kw: computed.append(1) or real(*a, **kw))
+    assert main([*run, "--out", str(tmp_path / "c2")]) == 0, capsys.readouterr().err
+    assert computed == [1]
+    with np.load(entry) as z:  # the damaged entry was replaced by the one computed
+        assert z["samples"].max() < 6 and z["format"].shape == ()
+
+
+def test_a_400_digit_integer_in_a_sidecar_or_header_is_one_line(tmp_path, capsys):
+    """Python's json reads a 400-digit integer (only beyond 4,300 digits it refuses), and
+    math.isfinite of it raised OverflowError: 'lrp info' ended in an internal error for a
+    sidecar's accuracy, divide or mean, and for a native header's activation parameter."""
+    import shutil
+
+    from lrpcore import save_model
+    from lrpcore.bundled import MODELS_DIR
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_activations import Elu
+    from lrpcore.layers import Linear
+
+    huge = "9" * 400
+    shutil.copy(MODELS_DIR / "mnist-lenet5.npz", tmp_path / "m.npz")
+    for field, text in (("'accuracy'", f'{{"accuracy": {{"test": {huge}}}}}'),
+                        ("'divide'", f'{{"input": {{"divide": {huge}}}}}'),
+                        ("'mean'", f'{{"input": {{"mean": [{huge}], "std": [1]}}}}')):
+        (tmp_path / "m.json").write_text(text)
+        assert main(["info", str(tmp_path / "m.npz")]) == 2
+        _one_line(capsys, str(tmp_path / "m.json"), field)
+    nodes = [Node("elu", Elu(1.0), ("x",), "e"),
+             Node("fc", Linear(np.ones((4, 3)), np.zeros(3)), ("e",), "y")]
+    save_model(GraphModel(nodes, "x", "y"), tmp_path / "g.npz")
+    with np.load(tmp_path / "g.npz") as z:
+        members = dict(z)
+    members["header"] = np.array(str(members["header"]).replace('"alpha": 1.0',
+                                                               f'"alpha": {huge}'))
+    assert huge in str(members["header"])
+    np.savez(tmp_path / "g.npz", **members)
+    assert main(["info", str(tmp_path / "g.npz")]) == 2
+    _one_line(capsys, str(tmp_path / "g.npz"), "'alpha' must be a finite number")
+
+
+@pytest.mark.parametrize("where", ["fsync", "savez"])
+def test_concepts_on_a_full_disk_name_the_output_folder(tmp_path, capsys, monkeypatch, where):
+    """On a full disk 'lrp concepts' named its hidden temporary folder
+    ('.tmp-lrp-…-concepts/conditional.npy: write failed'), a path the user never sees; the
+    references' np.savez failing was blamed on 'cannot give the finished folder its name'."""
+    import errno
+    import os
+
+    from lrpcore import concepts_export
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if where == "fsync":
+        monkeypatch.setattr(os, "fsync", full)
+    else:
+        monkeypatch.setattr(concepts_export.np, "savez", full)
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+                 "--references", "2", "--out", str(out)]) == 2
+    err = _one_line(capsys, str(out), os.strerror(errno.ENOSPC))
+    assert ".tmp-" not in err and "its name" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "x.npy"]
+
+
+def test_a_full_disk_names_the_space_it_lacked(tmp_path, capsys, monkeypatch):
+    """The relevance file's space is reserved first; on a full disk 'lrp explain' said
+    'cannot reserve 0 MB' for any result under half a megabyte."""
+    import errno
+    import os
+
+    def full(*_a):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), np.uint8))
+    out = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(out)]) == 2
+    # two relevance maps of the 32×32 padded input, float64
+    _one_line(capsys, str(out), f"cannot reserve {2 * 32 * 32 * 8:,} bytes: No space left")
+    assert not out.exists()
+
+
+def test_loading_many_biases_folded_into_one_layer_takes_linear_work(tmp_path, monkeypatch):
+    """Each fold into a layer asked whether that layer's output has one reader by summing
+    the readers of all its ONNX names, which every folded Add lengthens: one MatMul followed
+    by 8,000 Adds of a bias (0.5 MB) took 9 s to load, 100,000 about 20 minutes. Counted here
+    as names visited, which grew with the square of the Adds."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    from lrpcore.io import onnx_graph
+
+    visited = [0]
+
+    class Counted(set):
+        def __iter__(self):
+            for name in set.__iter__(self):
+                visited[0] += 1
+                yield name
+
+    real = onnx_graph._TensorTable.aliases
+    monkeypatch.setattr(onnx_graph._TensorTable, "aliases",
+                        lambda self, name: Counted(real(self, name)))
+    adds = 2000
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h0"], name="mm")]
+    nodes += [helper.make_node("Add", [f"h{i}", "B"], [f"h{i + 1}"], name=f"add{i}")
+              for i in range(adds)]
+    inits = [numpy_helper.from_array(np.eye(2, dtype=np.float32), "W"),
+             numpy_helper.from_array(np.full(2, 0.5, np.float32), "B")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 2], [1, 2])
+    model = onnx_graph.read_onnx_graph(path)
+    assert len(model.nodes) == 1  # every Add folded into the MatMul
+    np.testing.assert_allclose(model.nodes[0].layer.B, 0.5 * adds)
+    assert visited[0] <= 4 * adds, visited[0]
