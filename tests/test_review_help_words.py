@@ -48,3 +48,16 @@ def test_explorer_help_names_the_models_and_data_of_the_readme(capsys):
     text = _joined(capsys.readouterr().out)
     for words in ("efficientnet-lite0", "natural-images", "image folder", "PNG/JPEG photograph"):
         assert words in text, words
+
+
+def test_the_readme_command_overview_lists_every_command():
+    """The README's "Command line" overview left out sweep, sanity, concepts and spray, which
+    a reader of that block would not know to exist (`lrp --help` lists them)."""
+    from pathlib import Path
+
+    from lrpcore.cli.main import COMMANDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Command line\n\n```bash\n(.*?)```", readme, re.S).group(1)
+    listed = set(re.findall(r"(?m)^lrp ([a-z]+)\b", block))
+    assert set(COMMANDS) - listed == set()
