@@ -92,7 +92,8 @@ def check_program(program) -> list:
         raise ShapeError(f"an element-wise program needs 1…{MAX_STEPS} steps")
     out = []
     for k, step in enumerate(program):
-        if not isinstance(step, (list, tuple)) or not step or step[0] not in OPS:
+        if not isinstance(step, (list, tuple)) or not step or not isinstance(step[0], str) \
+                or step[0] not in OPS:
             raise ShapeError(f"element-wise step {k}: unknown operation {str(step)[:40]}")
         op, operands = step[0], list(step[1:])
         if len(operands) != OPS[op][0]:

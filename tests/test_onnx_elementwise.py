@@ -173,7 +173,8 @@ def test_log_softmax_passes_relevance_as_its_gradient():
     np.testing.assert_allclose(back.sum(1), 0, atol=1e-12)
 
 
-def test_a_native_program_with_an_unknown_operation_is_refused(tmp_path):
+@pytest.mark.parametrize("op", ["system", ["erf"], None])
+def test_a_native_program_with_an_unknown_operation_is_refused(tmp_path, op):
     model = lrpcore.load_model(_save(tmp_path, _gelu_nodes(), GELU_CONSTS, ("N", 3)))
     path = tmp_path / "model.npz"
     lrpcore.save_model(model, path)
@@ -184,7 +185,7 @@ def test_a_native_program_with_an_unknown_operation_is_refused(tmp_path):
         arrays = {k: data[k] for k in data.files}
     header = json.loads(str(arrays["header"]))
     k = next(i for i, spec in enumerate(header["layers"]) if spec["type"] == "Elementwise")
-    header["layers"][k]["program"][0][0] = "system"
+    header["layers"][k]["program"][0][0] = op  # a list was an internal TypeError
     arrays["header"] = np.array(json.dumps(header))
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFormatError, match=f"layer {k}.*unknown operation"):

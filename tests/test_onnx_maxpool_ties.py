@@ -1,5 +1,6 @@
 """Max pools of ONNX models resolve tied windows as PyTorch's gradient does (zennit's
-reference): the zoo's ``logsoftmax_*`` fixture checks it against zennit on binary images."""
+reference): the zoo's ``logsoftmax_*`` fixture checks it against zennit on binary images; that
+fixture's final LogSoftmax gets a recognised conservation note from ``lrp explain``."""
 
 from __future__ import annotations
 
@@ -47,3 +48,21 @@ def test_a_tied_max_pool_window_sends_its_relevance_to_its_first_maximum(tmp_pat
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFormatError, match=f"layer {k}.*'ties'"):
         lrpcore.load_model(tmp_path / "bad.npz")
+
+
+def test_the_log_softmax_fixture_explains_with_a_recognised_conservation_note(tmp_path,
+                                                                              capsys):
+    """A final LogSoftmax passes relevance as its gradient, which sums to zero: lrp explain
+    says so instead of 'cause not recognised'."""
+    from pathlib import Path
+
+    from lrpcore.cli.main import main
+
+    zoo = Path(__file__).parent / "data" / "zoo"
+    with np.load(zoo / "logsoftmax.npz") as data:
+        np.save(tmp_path / "x.npy", data["x"])
+    assert main(["explain", str(zoo / "logsoftmax_ts.onnx"), str(tmp_path / "x.npy"), "--raw",
+                 "--out", str(tmp_path / "R.npy")]) == 0
+    err = capsys.readouterr().err
+    assert "LogSoftmax" in err and "as its gradient" in err
+    assert "not recognised" not in err

@@ -111,7 +111,9 @@ def test_relevance_equals_zennit(file, rule):
 
 
 @pytest.mark.parametrize("file", ["resnet_ts", "densenet_dynamo", "squeezenet_ts", "mlp_ts",
-                                  "keras_tf2onnx"])
+                                  "keras_tf2onnx", "dilated_dynamo", "smooth_ts",
+                                  "sequence_ts", "shufflenet_dynamo", "logsoftmax_ts",
+                                  "keras_seq_tf2onnx"])
 def test_float32_runs_and_agrees_loosely(file):
     model, ref = _load(file)
     fw = lrpcore.Explainer(model, dtype="float32").forward(ref["x"].astype(np.float32),
