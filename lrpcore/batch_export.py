@@ -25,10 +25,11 @@ from .spec import unit_inputs
 from .targets import resolve_classes
 
 
-def sample_classes(model, y, target, labels=None) -> list[dict]:
+def sample_classes(model, y, target, labels=None, files=None) -> list[dict]:
     """Per sample of the outputs ``y`` (N×K): its predicted class and the class explained
     (none for target "output"), by index and name, as the GUI's single exports record them:
-    a heatmap of target "pred" said nowhere which of 1000 classes it explains."""
+    a heatmap of target "pred" said nowhere which of 1000 classes it explains. ``files``
+    (:meth:`Dataset.sample_files`, one per sample) adds ``"sample_file"``."""
     y = np.asarray(y)
     names = list(model.class_names or [])
     explained = resolve_classes(y, target, labels, class_names=names)
@@ -42,6 +43,8 @@ def sample_classes(model, y, target, labels=None) -> list[dict]:
         if explained is not None:
             e = int(explained[n])
             fields.update(explained_class=e, explained_name=name(e))
+        if files is not None:
+            fields["sample_file"] = files[n]
         out.append(fields)
     return out
 
@@ -67,14 +70,16 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
 
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
                        cmaps=(), npy=True, outline=True, scaling=3, info=None,
-                       overwrite=False, chunk=256, progress=None, cancel=None) -> list[Path]:
+                       overwrite=False, chunk=256, progress=None, cancel=None,
+                       files=None) -> list[Path]:
     """Explain samples ``indices`` and write them into ``out_dir``.
 
     ``read(idx)`` returns the raw samples of an index array (``Dataset.images``);
     ``labels`` are all labels of the dataset (indexed like it) or None. ``progress(done,
     total)`` counts samples; when ``cancel()`` turns True the call raises
-    :class:`~lrpcore.errors.Cancelled`. Returns the images and arrays written (sidecars
-    beside each).
+    :class:`~lrpcore.errors.Cancelled`. ``files(idx)``: the samples' image files
+    (:meth:`Dataset.sample_files`), recorded in their sidecars. Returns the images and arrays
+    written (sidecars beside each).
     """
     indices = [int(i) for i in np.asarray(indices).reshape(-1)]
     cmaps = list(cmaps)
@@ -95,7 +100,8 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                 lab = None if labels is None else np.asarray(labels)[idx]
                 fwd = explainer.forward(fed, raw=True)
                 R = fwd.relevance(rules, target, labels=lab)
-                classes = sample_classes(explainer.model, fwd.outputs(), target, lab)
+                classes = sample_classes(explainer.model, fwd.outputs(), target, lab,
+                                         None if files is None else files(idx))
                 step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
                 paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
                                          scaling, info, overwrite, step, cancel, classes,

@@ -148,7 +148,9 @@ def output_folder(out, overwrite):
         except OSError as exc:  # e.g. a full disk under np.savez
             raise ExportError(f"{out}: write failed: {exc.strerror or exc}; nothing was "
                               "changed") from None
-        move_folder_into_place(tmp, out, replace=os.path.exists(out))
+        # without overwrite a folder another run finished meanwhile stays (the rename then
+        # fails: it is not empty); it was replaced, as if --overwrite had been given
+        move_folder_into_place(tmp, out, replace=overwrite and os.path.exists(out))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, ExportError):

@@ -116,12 +116,14 @@ def _recompile_unreadable(kernel):
 
 
 @_Kernel
-def _depthwise(x, w, s0, s1, bias, biased, out):
-    """A valid depthwise convolution, output row by output row, each summed over the filter
-    offsets in order, in place, then ``bias`` added to it if ``biased``. Flat, unsigned
-    indices (see ``_windows``): a row view per offset and output pixel cost up to 35 % on
-    EfficientNet-Lite0's layers (15–35 % on eight of nine shapes; one ran 5 % slower on one
-    core, the same split)."""
+def _depthwise(x, w, s0, s1, bias, biased, zero, out):
+    """A valid depthwise convolution, output row by output row, each output summed over the
+    filter offsets in order (from ``zero``, of the arrays' dtype), then ``bias`` added to it
+    if ``biased``. A 3×3 filter sums each output in a register (its loops have constant
+    bounds, so the compiler unrolls them and vectorises the channels): half the time of
+    summing in memory offset by offset, which other filters do, a filter row at a time when
+    it is 5 wide (a third less). Flat, unsigned indices (see ``_windows``): a row view per
+    offset and output pixel cost up to 35 % on EfficientNet-Lite0's layers."""
     N, H, W, C = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     h, ww = w.shape[0], w.shape[1]
@@ -130,17 +132,43 @@ def _depthwise(x, w, s0, s1, bias, biased, out):
         n = row // Ho
         i = row - n * Ho
         o_row = np.uintp(row * Wo * C)
-        for j in range(Wo * C):
-            dst[o_row + np.uintp(j)] = 0
-        for a in range(h):
-            x_row = ((n * H + i * s0 + a) * W) * C
-            for b in range(ww):
-                f = np.uintp((a * ww + b) * C)
-                for k in range(Wo):
-                    xs = np.uintp(x_row + (k * s1 + b) * C)
-                    os = o_row + np.uintp(k * C)
-                    for c in range(C):
-                        dst[os + np.uintp(c)] += src[xs + np.uintp(c)] * filters[f + np.uintp(c)]
+        if h == 3 and ww == 3:
+            x_row = ((n * H + i * s0) * W) * C
+            for k in range(Wo):
+                xs = np.uintp(x_row + k * s1 * C)
+                os = o_row + np.uintp(k * C)
+                for c in range(C):
+                    acc = zero
+                    for a in range(3):
+                        for b in range(3):
+                            acc = acc + src[xs + np.uintp((a * W + b) * C + c)] * \
+                                filters[np.uintp((a * 3 + b) * C + c)]
+                    dst[os + np.uintp(c)] = acc
+        else:
+            for j in range(Wo * C):
+                dst[o_row + np.uintp(j)] = zero
+            for a in range(h):
+                x_row = ((n * H + i * s0 + a) * W) * C
+                if ww == 5:
+                    f = np.uintp(a * 5 * C)
+                    for k in range(Wo):
+                        xs = np.uintp(x_row + k * s1 * C)
+                        os = o_row + np.uintp(k * C)
+                        for c in range(C):
+                            v = dst[os + np.uintp(c)]
+                            for b in range(5):
+                                v = v + src[xs + np.uintp(b * C + c)] * \
+                                    filters[f + np.uintp(b * C + c)]
+                            dst[os + np.uintp(c)] = v
+                    continue
+                for b in range(ww):
+                    f = np.uintp((a * ww + b) * C)
+                    for k in range(Wo):
+                        xs = np.uintp(x_row + (k * s1 + b) * C)
+                        os = o_row + np.uintp(k * C)
+                        for c in range(C):
+                            dst[os + np.uintp(c)] += src[xs + np.uintp(c)] * \
+                                filters[f + np.uintp(c)]
         if biased:
             for k in range(Wo):
                 os = o_row + np.uintp(k * C)
@@ -149,10 +177,13 @@ def _depthwise(x, w, s0, s1, bias, biased, out):
 
 
 @_Kernel
-def _depthwise_transpose(g, w, s0, s1, times, scaled, out):
+def _depthwise_transpose(g, w, s0, s1, times, scaled, zero, out):
     """The transposed depthwise convolution of ``g``, input row by input row: each gathers
     from the output rows its filter rows touch, in offset order, and is then multiplied by
-    the same row of ``times`` if ``scaled``. Flat, unsigned indices, as ``_depthwise``."""
+    the same row of ``times`` if ``scaled``. With stride 1 along the row and a filter 3 or 5
+    wide, each input sums a filter row's terms in a register (constant loop bounds: unrolled,
+    the channels vectorised), the same terms in the same order; flat, unsigned indices, as
+    ``_depthwise``."""
     N, H, W, C = out.shape
     Ho, Wo = g.shape[1], g.shape[2]
     h, ww = w.shape[0], w.shape[1]
@@ -161,20 +192,59 @@ def _depthwise_transpose(g, w, s0, s1, times, scaled, out):
         n = row // H
         p = row - n * H
         o_row = np.uintp(row * W * C)
+        if h == 3 and ww == 3 and s0 == 1 and s1 == 1 and 2 <= p < Ho:  # all 3 rows reach it
+            for q in range(W):
+                os = o_row + np.uintp(q * C)
+                inside = 2 <= q < Wo  # all 9 offsets reach it: no test in the sum
+                for c in range(C):
+                    acc = zero
+                    for a in range(3):
+                        g_at = ((n * Ho + p - a) * Wo + q) * C + c
+                        for b in range(3):
+                            if inside or 0 <= q - b < Wo:
+                                acc = acc + rows[np.uintp(g_at - b * C)] * \
+                                    filters[np.uintp((a * 3 + b) * C + c)]
+                    dst[os + np.uintp(c)] = acc
+            if scaled:
+                for j in range(W * C):
+                    dst[o_row + np.uintp(j)] *= scale[o_row + np.uintp(j)]
+            continue
         for j in range(W * C):
-            dst[o_row + np.uintp(j)] = 0
+            dst[o_row + np.uintp(j)] = zero
         for a in range(h):
             t = p - a
             if t < 0 or t % s0 != 0 or t // s0 >= Ho:
                 continue
             g_row = ((n * Ho + t // s0) * Wo) * C
-            for b in range(ww):
+            inner = Wo if s1 == 1 and (ww == 3 or ww == 5) else 0  # inputs all ww terms reach
+            for q in range(ww - 1, inner):
+                os = o_row + np.uintp(q * C)
+                gs = np.uintp(g_row + (q - ww + 1) * C)  # the output of the last offset
+                f = np.uintp(a * ww * C)
+                if ww == 3:
+                    for c in range(C):
+                        v = dst[os + np.uintp(c)]
+                        for b in range(3):
+                            v = v + rows[gs + np.uintp((2 - b) * C + c)] * \
+                                filters[f + np.uintp(b * C + c)]
+                        dst[os + np.uintp(c)] = v
+                else:
+                    for c in range(C):
+                        v = dst[os + np.uintp(c)]
+                        for b in range(5):
+                            v = v + rows[gs + np.uintp((4 - b) * C + c)] * \
+                                filters[f + np.uintp(b * C + c)]
+                        dst[os + np.uintp(c)] = v
+            for b in range(ww):  # the rest offset by offset (all of it without the above)
                 f = np.uintp((a * ww + b) * C)
                 for k in range(Wo):
+                    if ww - 1 <= k * s1 + b < inner:
+                        continue
                     os = o_row + np.uintp((k * s1 + b) * C)
                     gs = np.uintp(g_row + k * C)
                     for c in range(C):
-                        dst[os + np.uintp(c)] += rows[gs + np.uintp(c)] * filters[f + np.uintp(c)]
+                        dst[os + np.uintp(c)] += rows[gs + np.uintp(c)] * \
+                            filters[f + np.uintp(c)]
         if scaled:
             for j in range(W * C):
                 dst[o_row + np.uintp(j)] *= scale[o_row + np.uintp(j)]
@@ -193,7 +263,7 @@ def depthwise(x, w, s0, s1, bias=None):
     if w.ndim != 3 or w.shape[2] != C or bias.shape != (C,):  # numba checks no bounds
         raise ValueError(f"depthwise: filters {w.shape} or bias {bias.shape} do not fit "
                          f"{C} channels")
-    _depthwise(x, w, s0, s1, bias, biased, out)
+    _depthwise(x, w, s0, s1, bias, biased, x.dtype.type(0), out)
     return out
 
 
@@ -210,7 +280,7 @@ def depthwise_transpose(g, w, in_shape, s0, s1, times=None):
     if w.ndim != 3 or w.shape[2] != g.shape[3] or times.shape != out.shape:
         raise ValueError(f"depthwise_transpose: filters {w.shape} or input {times.shape} do "
                          f"not fit {out.shape}")  # numba checks no bounds
-    _depthwise_transpose(g, w, s0, s1, times, scaled, out)
+    _depthwise_transpose(g, w, s0, s1, times, scaled, g.dtype.type(0), out)
     return out
 
 
@@ -434,6 +504,55 @@ def positive_half(z, bias, plus, magnitude, margin):
     return out, int(loose)
 
 
+@_Kernel
+def _positive_half_exact(z, bias, plus, magnitude, margin, rows, wp, wn, has_wn, out):
+    """``_positive_half``, where each loose neuron's half is summed instead from its row of
+    inputs: x⁺w⁺ + x⁻w⁻ term by term (K multiply-adds each)."""
+    K = rows.shape[1]
+    for r in prange(z.shape[0]):
+        zr, mr, orow, xr = z[r], magnitude[r], out[r], rows[r]
+        for c in range(z.shape[1]):
+            m, b = mr[c], bias[c]
+            v = ((zr[c] - b) + m) * 0.5
+            scale = m + abs(b)
+            if v < margin * scale or not scale < np.inf:
+                v = 0.0
+                for k in range(K):
+                    xv = xr[k]
+                    if xv < 0:
+                        if has_wn:
+                            v += xv * wn[k, c]
+                    else:  # nan stays nan, as in the sum of products
+                        v += xv * wp[k, c]
+            orow[c] = v + plus[c]
+
+
+def positive_half_exact(z, bias, plus, magnitude, margin, rows, wp, wn):
+    """``positive_half`` for a map z = rows · w (rows × K inputs, ``wp``/``wn``: w⁺ and w⁻,
+    K × channels; ``wn`` None: no negative weights), with no neuron left loose: those below
+    the margin are summed from their inputs. Returns z⁺ (+ ``plus``)."""
+    z, magnitude = np.ascontiguousarray(z), np.ascontiguousarray(magnitude)
+    rows, wp = np.ascontiguousarray(rows), np.ascontiguousarray(wp)
+    C = z.shape[-1]
+    z2, m2 = z.reshape(-1, C), magnitude.reshape(-1, C)
+    _require(magnitude.shape == z.shape and rows.shape[0] == z2.shape[0]
+             and wp.shape == (rows.shape[1], C), "positive_half_exact", z, rows)
+    has_wn = wn is not None
+    wn = np.ascontiguousarray(wn) if has_wn else wp
+    _require(wn.shape == wp.shape, "positive_half_exact", wp, wn)
+
+    def per_channel(v):
+        if v is None:
+            return np.zeros(C, z.dtype)
+        _require(np.shape(v) == (C,), "positive_half_exact", z, v)
+        return np.ascontiguousarray(v, dtype=z.dtype)
+
+    out = np.empty_like(z)
+    _positive_half_exact(z2, per_channel(bias), per_channel(plus), m2, z.dtype.type(margin),
+                         rows, wp, wn, has_wn, out.reshape(-1, C))
+    return out
+
+
 # -- matrix products split over the cores ---------------------------------------------------------
 
 def _blas_function(name):
@@ -520,6 +639,100 @@ def matmul(a, b, bias=None):
     biased = bias is not None
     _split_gemm(_GEMM[a.dtype], a, b, transposed, bias if biased else out[0], biased, out,
                 M >= ROWS_PER_PART * parts, parts)
+    return out
+
+
+@_Kernel
+def _zplus_rows(gemm, x, wp, wn, has_wn, plus, has_plus, R, eps, out, rows_per_sample, tile):
+    """The z⁺ rule's input relevance through a matrix map, one block of rows at a time: each
+    block's inputs split by sign, z⁺ = x⁺w⁺ + x⁻w⁻ (+ b⁺), the share R / (z⁺ + ε), and its way
+    back through w⁺ and w⁻, while the block is still in cache (see ``zplus_rows``)."""
+    M, K = x.shape
+    N = wp.shape[1]
+    per_sample = -(-rows_per_sample // tile)
+    for block in prange((M // rows_per_sample) * per_sample):
+        lo = (block // per_sample) * rows_per_sample + (block % per_sample) * tile
+        hi = min(lo + tile, (block // per_sample + 1) * rows_per_sample)
+        rows = hi - lo
+        xpos = np.empty((rows, K), x.dtype)
+        xneg = np.empty((rows, K), x.dtype)
+        mixed = False
+        for i in range(rows):
+            for k in range(K):
+                v = x[lo + i, k]
+                if v < 0:
+                    mixed = True
+                    xpos[i, k], xneg[i, k] = 0, v
+                else:
+                    xpos[i, k], xneg[i, k] = v, 0
+        both = mixed and has_wn
+        z = np.empty((rows, N), x.dtype)
+        c = np.empty((rows, K), x.dtype)
+        flags = np.empty(2, np.uint8)
+        dims = np.empty(5, np.int32)  # m, n, k of the product, then the two leading dimensions
+        scale = np.empty(2, x.dtype)
+        scale[0], scale[1] = 1, 0
+        # z = x⁺w⁺ (+ x⁻w⁻): row-major products are BLAS's column-major transposes
+        flags[0], flags[1] = _NO_TRANSPOSE, _NO_TRANSPOSE
+        dims[0], dims[1], dims[2], dims[3], dims[4] = N, rows, K, N, K
+        gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+             dims[2:].ctypes, scale[0:].ctypes, wp.ctypes, dims[3:].ctypes, xpos.ctypes,
+             dims[4:].ctypes, scale[1:].ctypes, z.ctypes, dims[3:].ctypes)
+        if both:
+            scale[1] = 1
+            gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                 dims[2:].ctypes, scale[0:].ctypes, wn.ctypes, dims[3:].ctypes, xneg.ctypes,
+                 dims[4:].ctypes, scale[1:].ctypes, z.ctypes, dims[3:].ctypes)
+            scale[1] = 0
+        for i in range(rows):
+            for j in range(N):
+                d = z[i, j] + plus[j] if has_plus else z[i, j]
+                z[i, j] = R[lo + i, j] / (d + (eps if d >= 0 else -eps))
+        # back: c = s·w⁺ᵀ, out = x⁺c (+ x⁻·s·w⁻ᵀ)
+        flags[0] = _TRANSPOSE
+        dims[0], dims[1], dims[2], dims[3], dims[4] = K, rows, N, N, K
+        gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+             dims[2:].ctypes, scale[0:].ctypes, wp.ctypes, dims[3:].ctypes, z.ctypes,
+             dims[3:].ctypes, scale[1:].ctypes, c.ctypes, dims[4:].ctypes)
+        for i in range(rows):
+            for k in range(K):
+                out[lo + i, k] = c[i, k] * xpos[i, k]
+        if both:
+            gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
+                 dims[2:].ctypes, scale[0:].ctypes, wn.ctypes, dims[3:].ctypes, z.ctypes,
+                 dims[3:].ctypes, scale[1:].ctypes, c.ctypes, dims[4:].ctypes)
+            for i in range(rows):
+                for k in range(K):
+                    out[lo + i, k] += c[i, k] * xneg[i, k]
+
+
+# Rows per block of ``zplus_rows``: its z⁺, share and input blocks together stay within about
+# this many bytes (half a core's second-level cache here), however wide the layer.
+ZPLUS_BLOCK_BYTES = 1 << 18
+
+
+def zplus_rows(x, wp, wn, plus, R, eps, rows_per_sample):
+    """The z⁺ rule through the matrix map z = x·w (x: rows × K, w: K × N, R: rows × N) in one
+    pass over blocks of rows: the numpy route writes and reads the rows × N sums, shares and
+    products five times through memory, which cost more than its four matrix products for an
+    expansion layer. ``wn`` (w⁻) None: no negative weights; ``plus``: b⁺ per column, or
+    None. Blocks never straddle two samples and are cut the same way in any batch, so a
+    sample gets the same bits alone as in a batch (float64)."""
+    x, R = np.ascontiguousarray(x), np.ascontiguousarray(R)
+    wp = np.ascontiguousarray(wp)
+    M, K = x.shape
+    N = wp.shape[1]
+    _require(wp.shape[0] == K and R.shape == (M, N) and M % rows_per_sample == 0,
+             "zplus_rows", x, R)
+    has_wn, has_plus = wn is not None, plus is not None
+    wn = np.ascontiguousarray(wn) if has_wn else wp
+    _require(wn.shape == wp.shape, "zplus_rows", wp, wn)
+    plus = np.ascontiguousarray(plus, dtype=x.dtype) if has_plus else np.zeros(N, x.dtype)
+    _require(plus.shape == (N,), "zplus_rows", wp, plus)
+    tile = max(8, ZPLUS_BLOCK_BYTES // ((N + 3 * K) * x.itemsize))
+    out = np.empty_like(x)
+    _zplus_rows(_GEMM[x.dtype], x, wp, wn, has_wn, plus, has_plus, R, x.dtype.type(eps), out,
+                rows_per_sample, tile)
     return out
 
 

@@ -129,7 +129,9 @@ def open_source(path, model=None):
                                f"{short(exc, 200)})") from None
         check_zarr_chunks(path, arr)
         return _stamped(Source("zarr", full, _batch_shape(path, arr.shape))), None
-    if os.path.isdir(path):
+    from .io.image_folder import is_image_file  # noqa: PLC0415
+
+    if os.path.isdir(path) or is_image_file(path):
         from .io.datasets import open_dataset  # noqa: PLC0415
 
         ds = open_dataset(path, model=model)
@@ -142,8 +144,8 @@ def open_source(path, model=None):
 
         shape = _batch_shape(path, load_array(path, mmap=True).shape)
         return _stamped(Source("npy", full, shape)), labels_beside(path, shape[0])
-    raise DatasetError(f"{path}: a distributed run reads a .npy file, a Zarr array or an image "
-                       "folder (convert other datasets to .npy first)")
+    raise DatasetError(f"{path}: a distributed run reads a .npy file, a Zarr array, an image "
+                       "folder or an image (convert other datasets to .npy first)")
 
 
 def _stamped(source):
@@ -198,8 +200,9 @@ def _explainer(job: Job):
             from .explain import Explainer, resolve_rules  # noqa: PLC0415
             from .export import sha256_file  # noqa: PLC0415
             from .io import load_model  # noqa: PLC0415
+            from .io.models import model_file  # noqa: PLC0415
 
-            if sha256_file(job.model) != job.model_sha256:
+            if sha256_file(model_file(job.model)) != job.model_sha256:
                 raise ExportError(f"{job.model}: this worker sees another file than the client "
                                   "(SHA-256 differs); workers need the same model file")
             explainer = Explainer(load_model(job.model), job.backend, job.dtype)
@@ -355,10 +358,14 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     from .explain import Explainer, resolve_rules  # noqa: PLC0415
     from .insight.diagnose import Accumulator  # noqa: PLC0415
     from .io import load_model  # noqa: PLC0415
-    from .io.models import model_file  # noqa: PLC0415
+    from .io.models import NAMED_MODEL_FILES, model_file  # noqa: PLC0415
 
     distributed = import_distributed()
-    model_path = os.path.abspath(model_file(job_args["model"]))  # a bundled name: its file
+    given = job_args["model"]
+    # a bundled name: its file; a named architecture (efficientnet-lite0) stays a name, as its
+    # file (a PyTorch checkpoint) is weights that only the name builds into a model
+    named = not os.path.exists(given) and given in NAMED_MODEL_FILES
+    model_path = given if named else os.path.abspath(model_file(given))
     source = job_args["source"]
     model = load_model(model_path)
     # the client checks rules and shapes (fast failure) with a CPU explainer; its passes are
@@ -383,7 +390,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
         raise RuleError(f"--batch-size {job_args['batch_size']}: passes of {step} samples make "
                         f"store chunks of {store_chunk / 2**20:,.0f} MB, more than "
                         f"{MAX_CHUNK_BYTES >> 20:,} MB; use a smaller --batch-size")
-    job = Job(model=model_path, model_sha256=export.sha256_file(model_path),
+    job = Job(model=model_path, model_sha256=export.sha256_file(model_file(model_path)),
               backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
               layer_rules=tuple(sorted(job_args["layer_rules"].items())),
               target=job_args["target"], raw=bool(job_args["raw"]), source=source,

@@ -388,6 +388,8 @@ class Forward:
             return layer.relevance_back(R, x, ctx.xp)
         if role == "pass":  # activations and SoftMax pass relevance through unchanged
             return R
+        if role == "gradient":  # where zennit has no rule (a final LogSoftmax)
+            return layer.gradient(x, y, R, ctx.xp, ctx.dtype)
         raise RuleError(f"{layer.describe()} has no LRP role a chain can propagate")
 
 

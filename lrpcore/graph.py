@@ -97,6 +97,8 @@ class GraphModel(Sequential):
         self._shapes_memo = {}  # input shape -> every node's output shape (see shapes)
         self._plan_memo = None  # (node list, kept set, its plan): see _run_plan
         _check_order(self.nodes, input_name, output_name)
+        for node in self.nodes:
+            node.layer.small_windows = True
         super().__init__([n.layer for n in self.nodes], input_spec, dict(meta or {}), source)
 
     # -- structure ---------------------------------------------------------------------------

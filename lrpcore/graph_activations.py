@@ -176,3 +176,27 @@ class PRelu(Activation):
 
     def describe(self):
         return f"PRelu ({self.slope.size} slope{'s' if self.slope.size > 1 else ''})"
+
+
+@register_layer
+class LogSoftmax(Layer):
+    """log softmax over a flat tensor's features (PyTorch's ``F.log_softmax`` at the end of a
+    classifier, e.g. its MNIST example). zennit has no rule for it: relevance goes back as its
+    gradient does, R_j = Σ_i R_i (δ_ij − softmax(x)_j), what zennit's autograd computes."""
+
+    kind = "LogSoftmax"
+    role = "gradient"
+    onnx_ops = ("LogSoftmax",)
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 1:
+            raise ShapeError(f"LogSoftmax over a tensor of shape {tuple(in_shape)}: only over "
+                             "the features of a flat tensor")
+        return tuple(in_shape)
+
+    def forward(self, x, xp):
+        shifted = x - x.max(axis=-1, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+    def gradient(self, x, y, g, xp, dtype):
+        return g - xp.exp(y) * g.sum(axis=-1, keepdims=True)

@@ -11,10 +11,18 @@ from dataclasses import replace
 
 import numpy as np
 
+from . import graph_tensors
 from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
-from .graph_tensors import LazyActivations, Shape, ShardedTrace, TensorStore, keep_and_drop
+from .graph_tensors import (
+    LazyActivations,
+    Shape,
+    ShardedTrace,
+    TensorStore,
+    keep_and_drop,
+    made_anyway,
+)
 from .parallel import (
     MIN_SHARD,
     MIN_SHARD_BYTES,
@@ -166,6 +174,9 @@ class GraphForward(Forward):
             return [rule.maxpool(layer, x, y, R, ctx)]
         if role == "reshape":
             return [layer.relevance_back(R, Shape(tensors.shape(node.inputs[0])), ctx.xp)]
+        if role == "gradient":  # e.g. a final LogSoftmax, as zennit's autograd passes it
+            x, y = tensors[node.inputs[0]], tensors[node.output]
+            return [layer.gradient(x, y, R, ctx.xp, ex.dtype)]
         return [R]
 
 
@@ -200,6 +211,8 @@ class GraphExplainer(Explainer):
         # an unknown layer kind fails here, not mid-explanation
         self.roles = [role(node.layer) for node in self.nodes]
         self._kept, self._dropped = keep_and_drop(model, self.nodes)
+        self._kept_small = self._kept | made_anyway(self.nodes, self._dropped)
+        self._remade_bytes = {}
         self._shapes = {}
         self._sample_bytes = {}
         bounds = None if model.input_spec is None else model.input_spec.channel_range()
@@ -254,6 +267,18 @@ class GraphExplainer(Explainer):
                 sum(int(np.prod(shapes[name])) for name in self._kept) * self.dtype.itemsize
         return self._sample_bytes[sample_shape]
 
+    def remade_bytes(self, sample_shape) -> int:
+        """Bytes per sample of the tensors a small pass keeps instead of remaking them."""
+        sample_shape = tuple(sample_shape)
+        if sample_shape not in self._remade_bytes:
+            try:
+                shapes = self.tensor_shapes(sample_shape)
+            except ShapeError:
+                return 0
+            self._remade_bytes[sample_shape] = self.dtype.itemsize * sum(
+                int(np.prod(shapes[name])) for name in self._kept_small - self._kept)
+        return self._remade_bytes[sample_shape]
+
     def forward(self, x, raw=False) -> GraphForward:
         a = self.device_input(x, raw)
         xp = self.backend.xp
@@ -261,9 +286,12 @@ class GraphExplainer(Explainer):
 
         shapes = self.tensor_shapes(a.shape[1:])
 
+        small = a.shape[0] * self.remade_bytes(a.shape[1:]) <= graph_tensors.KEEP_REMADE_BYTES
+        keep = self._kept_small if small else self._kept
+
         def run(ab):
             with np.errstate(all="ignore"):
-                kept = self.model.run(a[ab[0]:ab[1]], xp, nodes=self.nodes, keep=self._kept)
+                kept = self.model.run(a[ab[0]:ab[1]], xp, nodes=self.nodes, keep=keep)
             return TensorStore(kept, self._dropped, shapes, xp)
 
         split = self.split_threads(a.shape[0], a.shape[1:])

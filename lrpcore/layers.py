@@ -11,8 +11,8 @@ few calls of these two; no batch × inputs × outputs tensor is ever built.
 
 Every layer kind is one class registered with :func:`register_layer` (``LAYER_KINDS``). The
 class declares all that other modules need, so none of them switches on kind names: its
-forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape`` or
-``pass``), its ``gradient``, how the native format stores it (``native_fields``,
+forward pass, its LRP ``role`` (``linear`` map, ``maxpool``, ``merge``, ``reshape``,
+``pass`` or ``gradient``), its ``gradient``, how the native format stores it (``native_fields``,
 ``native_params``, ``from_native``) and which ONNX operators build it (``onnx_ops``).
 """
 
@@ -55,7 +55,7 @@ def variant_input(w, dtype):
     return w.astype(dt) if w.dtype.kind == "f" and dt.itemsize > w.dtype.itemsize else w
 
 
-ROLES = ("linear", "maxpool", "merge", "reshape", "pass")
+ROLES = ("linear", "maxpool", "merge", "reshape", "pass", "gradient")
 LAYER_KINDS: dict = {}  # kind name → layer class: every kind the program knows
 
 
@@ -78,7 +78,8 @@ class Layer:
     linear_map = False  # True for layers LRP rules act on (Linear, Convolution, SumPool)
     rematerialize = False  # graph models: recompute the output when needed, do not keep it
     # how relevance passes it: 'linear' (a rule's linear()), 'maxpool' (a rule's maxpool()),
-    # 'merge' (split()), 'reshape' (relevance_back()) or 'pass' (unchanged); None: unknown
+    # 'merge' (split()), 'reshape' (relevance_back()), 'pass' (unchanged) or 'gradient'
+    # (gradient(): where zennit has no rule and takes the gradient); None: unknown
     role = None
     onnx_ops: tuple = ()  # the ONNX operators the importer builds this kind from
     pad_transparent = False  # a Pad's border mask reaches the next linear layer through it
@@ -86,6 +87,10 @@ class Layer:
     # applies it while copying (``lrpcore.graph.clamps_absorbed``), one pass instead of two,
     # with the same values (a ReLU's −0 may stay −0 there, where numpy's maximum makes +0)
     clamp = None
+    # whether a small convolution takes window matrices on the CPU (``Convolution._windowed``):
+    # set by a graph model, whose larger layers load the compiled kernels anyway; a toolbox
+    # chain's digit keeps numpy's rows and loads no numba (its command line starts ~1 s sooner)
+    small_windows = False
 
     def absorbs(self, before) -> bool:
         """Whether this layer can apply the element-wise layer ``before`` it in its own pass
@@ -288,6 +293,25 @@ class LinearMap(Layer):
     def native_params(self):
         return (self.W, self.B) if self.weighted else None
 
+    def rows_per_sample(self, in_shape):
+        """How many rows one sample's input of ``in_shape`` makes where this map runs on the
+        CPU as one matrix product of rows and ``variant`` (see ``through_rows``); None where
+        it does not."""
+        return None
+
+    def rows_of(self, x):
+        """``x`` as the matrix of rows this map multiplies by its weights (``variant``), where
+        that is a view (a dense layer; a pointwise convolution: a row per pixel); else None."""
+        return None
+
+    def through_rows(self, x, R, fn):
+        """``fn(rows, R_rows, per_sample)`` on ``x`` as the rows this map multiplies by its
+        weights and on the relevance of its outputs ``R`` as rows, the input-side rows it
+        returns brought back to x's shape: for kernels that work through a layer block by
+        block (``lrpcore.cpu_kernels.zplus_rows``). Only where ``rows_per_sample`` is not
+        None."""
+        raise NotImplementedError
+
     def input_share(self, c, w, x, xp):
         """x ⊙ tmap(c): each input's share of what goes back through weights ``w``, the last
         step of every rule that weighs by the input (``x`` may also be a bound or a part)."""
@@ -369,6 +393,9 @@ class Linear(LinearMap):
 
     def colsum(self, w, xp):
         return w.sum(axis=0)
+
+    def rows_of(self, x):
+        return x if x.ndim == 2 else None
 
     def fmap(self, x, w, xp):
         return product(x, w, xp)
@@ -485,17 +512,39 @@ class Convolution(LinearMap):
     def _pointwise(self) -> bool:
         return self.W.shape[:2] == (1, 1) and self.stride == (1, 1)
 
+    def rows_per_sample(self, in_shape):
+        Ho, Wo, _ = self.output_shape(in_shape)
+        return Ho * Wo if self._pointwise() or self._windowed(in_shape[2], Ho, Wo) else None
+
+    def rows_of(self, x):
+        return x.reshape(-1, x.shape[3]) if self._pointwise() and x.ndim == 4 else None
+
+    def through_rows(self, x, R, fn):
+        N, Ho, Wo, n = R.shape
+        if self._pointwise():  # a row per pixel
+            return fn(x.reshape(-1, x.shape[3]), R.reshape(-1, n), Ho * Wo).reshape(x.shape)
+        h, ww = self.W.shape[:2]  # a row per window, added back onto the input
+        parts = [compiled().add_windows(
+            fn(compiled().windows(x[a:b], h, ww, *self.stride), R[a:b].reshape(-1, n), Ho * Wo),
+            x.shape[1:], h, ww, *self.stride) for a, b in self._window_chunks(N, Ho, Wo)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def _windowed(self, D, Ho, Wo) -> bool:
         """Whether this convolution (D input channels) runs on the CPU as window matrices
         (im2col: ``cpu_kernels.windows``) and one matrix product each way per chunk of
         samples: when one sample's matrix is large enough for compiled kernels (a
         photograph's stem, whose row layout below spent 3× longer scattering rows back than
-        in its products; the ResNet's larger layers on a digit) and at most
-        WINDOW_CPU_VALUES (it is h·w times the input). Decided per sample, so that a sample
-        gets the same bits alone as in any batch. LeNet-5's layers keep the row layout, one
-        input channel planar copies (faster for it)."""
+        in its products; the ResNet's larger layers on a digit), or in a graph model
+        (``small_windows``) of at least SMALL_WINDOW_MACS multiply-adds (the ResNet's other
+        layers: a digit's explanation 12 % faster), and at most WINDOW_CPU_VALUES (it is h·w
+        times the input). Decided per sample, so that a sample gets the same bits alone as
+        in any batch. LeNet-5's layers keep the row layout, one input channel planar copies
+        (faster for it)."""
         h, ww = self.W.shape[:2]
-        return D > 1 and CPU_KERNEL_SIZE <= Ho * Wo * h * ww * D <= WINDOW_CPU_VALUES
+        values = Ho * Wo * h * ww * D
+        large = values >= CPU_KERNEL_SIZE or (
+            self.small_windows and values * self.W.shape[3] >= SMALL_WINDOW_MACS)
+        return D > 1 and large and values <= WINDOW_CPU_VALUES
 
     def _window_chunks(self, N, Ho, Wo):
         h, ww, d, _ = self.W.shape
@@ -570,6 +619,7 @@ class Convolution(LinearMap):
 
 POINTWISE_DIRECT_MACS = 1 << 20
 WINDOW_CPU_VALUES = 2**19  # 2 MB of float32, 4 of float64
+SMALL_WINDOW_MACS = 1 << 16
 
 
 def few_launches(xp) -> bool:
@@ -988,6 +1038,29 @@ class MaxPool(_Pool):
     kind = "MaxPool"
     role = "maxpool"
     onnx_ops = ("MaxPool", "GlobalMaxPool")
+    # how a window's relevance goes to equal maxima: "split" equally (the toolbox), or all to
+    # the "first" in row-major order, as PyTorch's max_pool2d gradient and so zennit do (the
+    # ONNX importer's pools: an MNIST digit's black background ties whole windows)
+    TIES = ("split", "first")
+    ties = "split"
+
+    def native_fields(self):
+        fields = super().native_fields()
+        if self.ties != "split":
+            fields["ties"] = self.ties
+        return fields
+
+    @classmethod
+    def from_native(cls, f):
+        return cls(f.ints("pool", 2), f.ints("stride", 2)).with_ties(f)
+
+    def with_ties(self, f):
+        """This pool with the native field ``ties`` (absent: split)."""
+        ties = f.spec.get("ties", "split")
+        if ties not in self.TIES:
+            f.fail(f"'ties' must be one of {', '.join(self.TIES)}")
+        self.ties = ties
+        return self
 
     def gradient(self, x, y, g, xp, dtype):
         return self.winner_relevance(x, y, g, xp)
@@ -997,6 +1070,14 @@ class MaxPool(_Pool):
 
     def winner_relevance(self, x, y, R, xp):
         in_shape = x.shape[1:]
+        if self.ties == "first":
+            out = xp.zeros(x.shape, dtype=R.dtype)
+            taken = xp.zeros(y.shape, dtype=bool)
+            for index in self.slices(in_shape):  # row-major over each window
+                hit = (x[index] == y) & ~taken
+                out[index] += hit * R
+                taken |= hit
+            return out
         t = self.tiles(x, xp)
         if t is not None:
             mask = t == y[:, :, None, :, None, :]

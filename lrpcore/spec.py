@@ -14,8 +14,9 @@ import numpy as np
 from .errors import ShapeError
 
 # photographs of another size than a model's: the one remedy, said alike wherever they stop
-PHOTOS_HINT = ("open the folder with the model, lrpcore.open_dataset(folder, model=model) "
-               "(as the lrp commands do), which resizes and crops photographs to its input")
+PHOTOS_HINT = ("open the folder (or the photo's file) with the model, "
+               "lrpcore.open_dataset(folder, model=model) (as the lrp commands do), which "
+               "resizes and crops photographs to its input")
 
 
 @dataclass(frozen=True)

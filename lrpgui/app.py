@@ -20,8 +20,10 @@ def parse_args(argv=None):
         prog="lrp-explorer",
         description="Explore Layer-wise Relevance Propagation explanations of a model.",
         epilog="example: lrp-explorer --model models/mnist-lenet5.npz --dataset mnist-sample")
-    p.add_argument("--model", help="model file (.npz native, .txt toolbox, ...)")
-    p.add_argument("--dataset", help="dataset file or name (mnist-sample, mnist-test, ...)")
+    p.add_argument("--model", help="model file (.npz, .txt, .nn, .onnx) or a bundled model's "
+                   "name (mnist-lenet5, efficientnet-lite0)")
+    p.add_argument("--dataset", help="dataset file, image folder or PNG/JPEG photograph, or a "
+                   "built-in name (mnist-test, mnist-sample, natural-images)")
     p.add_argument("--rule", help="rule spec or preset to start with, e.g. epsilon:0.1 "
                    "(default: the model's — EpsilonPlus for graph models such as ONNX files and "
                    "efficientnet-lite0, epsilon:0.01 for toolbox models — or the last run's "

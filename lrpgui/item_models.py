@@ -15,6 +15,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from lrpcore.errors import LRPError
 from lrpcore.io.datasets import mixed_order
+from lrpcore.text import no_markup
 
 THUMB = 56
 DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -261,10 +262,13 @@ class SampleListModel(QAbstractListModel):
         return f"{t or '?'}→{p or '…'}{mark}"
 
     def _tooltip(self, i: int) -> str:
-        """The tile's "t→p" in words."""
+        """The tile's "t→p" in words, and its file when read from one (a folder of photos)."""
         t, p = self._classes(i)
         mark = " (misclassified)" if self.misclassified(i) else ""
-        return (f"sample {i}: true class {t or 'unknown'}, predicted "
+        listing = getattr(self._dataset, "sample_files", None)
+        files = listing([i]) if listing is not None else None
+        where = f" ({no_markup(files[0])})" if files else ""
+        return (f"sample {i}{where}: true class {t or 'unknown'}, predicted "
                 f"{p or 'not yet computed'}{mark}")
 
     def _thumbnail(self, i: int) -> QPixmap:

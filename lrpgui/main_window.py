@@ -49,7 +49,8 @@ from .widgets.views import ImagePair, ScoresPlot
 
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
-DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte);;All files (*)")
+DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte *.png *.jpg *.jpeg);;"
+                  "All files (*)")
 
 
 class MainWindow(QMainWindow):

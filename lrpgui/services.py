@@ -438,7 +438,8 @@ def batch_export(req: BatchExport, token: Token) -> list[Path]:
         settings.target_value, getattr(req.dataset, "labels", None),
         cmaps=[req.cmap] if "png" in req.formats else [], npy="npy" in req.formats,
         outline=req.outline, info=req.info, chunk=req.chunk,
-        progress=lambda d, t: token.progress(d, t), cancel=token.cancelled)
+        progress=lambda d, t: token.progress(d, t), cancel=token.cancelled,
+        files=getattr(req.dataset, "sample_files", None))
     return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
 
 

@@ -419,8 +419,7 @@ class Session:
         return services.sidecar(s.model_path, self.rule_description(), s.target, s.backend,
                                 s.dtype, dataset=s.dataset_name, **extra)
 
-    @staticmethod
-    def result_info(result, **extra) -> dict:
+    def result_info(self, result, **extra) -> dict:
         """The sidecar of an export of ``result``: the settings that made it, which differ
         from the state's while a newer explanation is computed or after one failed."""
         req = result.request
@@ -429,6 +428,12 @@ class Session:
         k = explained_class(result)
         if k is not None:
             named.update(explained_class=k, explained_name=class_name(req.model, k))
+        data = self.state.dataset  # the photograph's file, while its dataset is open
+        listing = getattr(data, "sample_files", None)
+        if listing is not None and req.index is not None and req.dataset_key == id(data):
+            files = listing([req.index])
+            if files:
+                named["sample_file"] = files[0]
         return services.sidecar(req.model_path, result.rule_description, req.target,
                                 result.backend, req.dtype, dataset=req.dataset_name,
                                 sample=result.index, **named, **extra)

@@ -39,10 +39,18 @@ class PrecomputedRelevance:
         self.path = os.fspath(path)
         self.store = lrpcore.open_relevance_store(self.path)  # DatasetError naming the path
         run = self.store.run
-        self.settings = {"rule": _rule_spec(run["rule"]),
-                         "layer_rules": {_layer_key(i): _rule_spec(s)
-                                         for i, s in run["layer_rules"]},
-                         "target": str(run["target"]), "dtype": str(run["dtype"])}
+        try:
+            self.settings = {"rule": _rule_spec(run["rule"]),
+                             "layer_rules": {_layer_key(i): _rule_spec(s, preset=False)
+                                             for i, s in run["layer_rules"]},
+                             "target": str(run["target"]), "dtype": str(run["dtype"])}
+            from .state import AppState  # noqa: PLC0415
+
+            probe = AppState()  # a target or dtype the explorer cannot take fails here, as
+            for name, value in self.settings.items():  # the store opens, not half-way
+                setattr(probe, name, value)  # through its use
+        except lrpcore.LRPError as exc:  # a store edited by hand: named, and what is wrong
+            raise lrpcore.DatasetError(f"{self.path}: {exc}") from None
         self._sha: dict = {}  # model path -> SHA-256 (a model file is hashed once)
         self._available = self.store.available()
 
@@ -65,7 +73,8 @@ class PrecomputedRelevance:
         if (_rule_spec(req.rule), str(req.target), str(req.dtype)) != \
                 (s["rule"], s["target"], s["dtype"]):
             return False
-        if {_layer_key(i): _rule_spec(r) for i, r in req.layer_rules} != s["layer_rules"]:
+        if {_layer_key(i): _rule_spec(r, preset=False)
+                for i, r in req.layer_rules} != s["layer_rules"]:
             return False
         if not 0 <= req.index < len(self._available) or not self._available[req.index]:
             return False
@@ -96,8 +105,12 @@ class PrecomputedRelevance:
         return self._sha[path]
 
 
-def _rule_spec(spec) -> str:
-    """A rule as the explorer stores it (``None``: the command line's default, simple)."""
+def _rule_spec(spec, preset=True) -> str:
+    """A rule as the explorer stores it (``None``: the command line's default, simple); a
+    preset by its name, as the explorer's state keeps it: a store of EpsilonPlus (what 'lrp
+    explain' uses for a graph model by default) could not be opened ("unknown rule")."""
+    from lrpcore.presets import preset_or_none
     from lrpcore.rules import parse_rule
 
-    return parse_rule(spec or "simple").spec()
+    found = preset_or_none(spec) if preset and spec else None
+    return found.name if found is not None else parse_rule(spec or "simple").spec()

@@ -11,9 +11,11 @@ NAMES = [f"class {k}" for k in range(N_CLASSES)]
 NAMES[7] = "Egyptian cat"
 
 
-def colour_graph_model(side=16):
+def colour_graph_model(side=16, names=None):
     """ToChannelsLast → pad → 3×3 conv → ReLU6 → depthwise 3×3 (+ residual Add) → mean pool
-    → linear: the node kinds of EfficientNet-Lite0 on a 3×side×side NCHW input."""
+    → linear: the node kinds of EfficientNet-Lite0 on a 3×side×side NCHW input; ``names``:
+    other class names (as many outputs) than NAMES."""
+    names = NAMES if names is None else list(names)
     import lrpcore  # noqa: F401 (registers the layers)
     from lrpcore.graph import GraphModel, Node
     from lrpcore.graph_layers import Add, Clip, GroupedConvolution, MeanPool, ToChannelsLast
@@ -35,8 +37,8 @@ def colour_graph_model(side=16):
         Node("add", Add(), ("g", "d"), "h"),
         Node("pool", MeanPool((4, 4), (4, 4)), ("h",), "i"),
         Node("flatten", Flatten(), ("i",), "j"),
-        Node("fc", Linear(rng.normal(0, 0.3, ((side // 4) ** 2 * c, N_CLASSES)),
-                          rng.normal(0, 0.01, N_CLASSES)), ("j",), "logits"),
+        Node("fc", Linear(rng.normal(0, 0.3, ((side // 4) ** 2 * c, len(names))),
+                          rng.normal(0, 0.01, len(names))), ("j",), "logits"),
     ]
     spec = InputSpec(shape=(3, side, side), raw_shape=(side, side, 3), layout="NCHW",
                      divide=255.0, offset=0.0, value_range=(-1.0, 1.0), raw_range=(0.0, 255.0),
@@ -45,7 +47,7 @@ def colour_graph_model(side=16):
     from dataclasses import replace
 
     spec = replace(spec, value_range=spec.mapped_range())
-    return GraphModel(nodes, "input", "logits", spec, {"class_names": NAMES})
+    return GraphModel(nodes, "input", "logits", spec, {"class_names": names})
 
 
 def write_photos(folder, sizes=((40, 30), (20, 26), (16, 16), (33, 17), (50, 50))):

@@ -36,16 +36,20 @@ def _offset_depthwise_transpose(g, w, in_shape, s0, s1):
     return out
 
 
+# square 3×3 and 5×5 (summed in registers, by filter rows), and other shapes (offset by offset)
 CASES = [((2, 9, 11, 5), 3, (1, 1)), ((1, 12, 13, 7), 5, (2, 2)), ((3, 8, 10, 4), 3, (1, 2)),
-         ((1, 6, 6, 33), 3, (2, 1))]
+         ((1, 6, 6, 33), 3, (2, 1)), ((1, 9, 12, 6), (3, 5), (1, 1)),
+         ((2, 10, 9, 3), (5, 3), (1, 2)), ((1, 7, 7, 4), (2, 2), (1, 1)),
+         ((1, 11, 11, 5), 7, (1, 1))]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("shape", "k", "stride"), CASES)
 def test_depthwise_each_way_gives_the_offset_by_offset_bits(dtype, shape, k, stride):
-    rng = np.random.default_rng(sum(shape) + k)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    rng = np.random.default_rng(sum(shape) + kh * kw)
     x = rng.normal(size=shape).astype(dtype)
-    w = rng.normal(size=(k, k, shape[3])).astype(dtype)
+    w = rng.normal(size=(kh, kw, shape[3])).astype(dtype)
     y = cpu_kernels.depthwise(x, w, *stride)
     assert np.array_equal(y, _offset_depthwise(x, w, *stride))
     bias = rng.normal(size=shape[3]).astype(dtype)

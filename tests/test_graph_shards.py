@@ -4,7 +4,9 @@ instead of kept — neither may change a result."""
 import numpy as np
 import pytest
 
+from lrpcore import graph_tensors
 from lrpcore.explain import Explainer
+from lrpcore.graph import clamps_absorbed
 from lrpcore.graph_tensors import TensorStore
 from lrpcore.parallel import MIN_SHARD_BYTES
 from lrpcore.zoo import efficientnet_lite0, mnist_resnet
@@ -77,7 +79,8 @@ def test_large_samples_shard_one_by_one_and_small_ones_as_chains(small_efficient
         [(0, 4)]
 
 
-def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet):
+def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet, monkeypatch):
+    monkeypatch.setattr(graph_tensors, "KEEP_REMADE_BYTES", 0)  # as a large pass
     ex = Explainer(small_efficientnet, threads=1)
     x = _batch(small_efficientnet, 2)
     fwd = ex.forward(x, raw=True)
@@ -92,6 +95,25 @@ def test_activation_and_pad_outputs_are_recomputed_not_kept(small_efficientnet):
         assert store.shape(node.output) == full[node.output].shape
     everything = sum(a.nbytes for a in full.values()) // 2
     assert ex.sample_bytes(x.shape[1:]) < 0.6 * everything
+
+
+def test_a_small_pass_keeps_what_it_makes_anyway(small_efficientnet, monkeypatch):
+    """Up to KEEP_REMADE_BYTES a pass keeps the outputs it would remake (remaking costs a
+    call per access, most of a digit's pass): all but the ReLU6 outputs a pad applies in its
+    own pass, which are never made. The relevance is the same bits either way."""
+    ex = Explainer(small_efficientnet, threads=1)
+    x = _batch(small_efficientnet, 2)
+    assert 0 < 2 * ex.remade_bytes(x.shape[1:]) <= graph_tensors.KEEP_REMADE_BYTES
+    store = ex.forward(x, raw=True).stores[0]
+    pads = [n for n in ex.nodes[:-1] if n.layer.kind == "Pad"]
+    assert pads and all(store.is_stored(n.output) for n in pads)
+    absorbed = {ex.nodes[j].output for j in clamps_absorbed(ex.nodes).values()}
+    assert absorbed and not any(store.is_stored(name) for name in absorbed)
+    kept = ex.forward(x, raw=True).relevance("EpsilonPlus", "pred")
+    monkeypatch.setattr(graph_tensors, "KEEP_REMADE_BYTES", 0)
+    remade = ex.forward(x, raw=True)
+    assert not any(remade.stores[0].is_stored(n.output) for n in pads)
+    assert np.array_equal(remade.relevance("EpsilonPlus", "pred"), kept)
 
 
 def test_the_diagnosis_fetches_only_the_tensors_it_reads(small_efficientnet):

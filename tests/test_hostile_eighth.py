@@ -281,3 +281,169 @@ def test_loading_many_biases_folded_into_one_layer_takes_linear_work(tmp_path, m
     assert len(model.nodes) == 1  # every Add folded into the MatMul
     np.testing.assert_allclose(model.nodes[0].layer.B, 0.5 * adds)
     assert visited[0] <= 4 * adds, visited[0]
+
+
+def test_a_second_cluster_run_into_one_store_is_refused_while_the_first_runs(tmp_path,
+                                                                            capsys,
+                                                                            monkeypatch):
+    """Two 'lrp explain x.npy --out R.zarr --workers 1' at once filled one partial store; the
+    one finishing first renamed it to R.zarr, and the other's chunks then 'failed:
+    FileNotFoundError' (exit 1), leaving R.zarr.partial beside the result. The run now holds
+    a lock beside the store from before its cluster starts; a second is refused in one line
+    (exit 2), and a run leaves no lock file behind."""
+    import fcntl
+    import os
+
+    pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    from lrpcore import distributed
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4, 28, 28), np.uint8))
+    out = tmp_path / "R.zarr"
+    fd = os.open(str(out) + ".lock", os.O_RDWR | os.O_CREAT)  # the first run holds it
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    started = []
+    monkeypatch.setattr(distributed, "connect", lambda *a: started.append(1) or 1 / 0)
+    try:
+        assert main(["explain", "mnist-lenet5", str(x), "--out", str(out), "--workers",
+                     "1"]) == 2
+    finally:
+        os.close(fd)
+    _one_line(capsys, str(out), "another lrp explain is writing it")
+    assert not started and sorted(p.name for p in tmp_path.iterdir()) == ["R.zarr.lock",
+                                                                           "x.npy"]
+    (tmp_path / "R.zarr.lock").unlink()
+    monkeypatch.undo()
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(out), "--workers", "1"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.zarr", "x.npy"]
+
+
+def test_concepts_never_replace_a_folder_another_run_finished_without_overwrite(
+        tmp_path, capsys, monkeypatch):
+    """The output folder is checked before the results are written, but the finished folder
+    took its name with 'replace whatever is there': a folder another run of lrp concepts
+    finished meanwhile was replaced, exit 0, though --overwrite was not given."""
+    from lrpcore import concepts_export
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.uint8))
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "c"
+    real = concepts_export.write_concepts
+
+    def other_run_finishes_first(folder, *args, **kwargs):
+        out.mkdir()
+        (out / "ranking.csv").write_text("the other run's\n")
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(concepts_export, "write_concepts", other_run_finishes_first)
+    assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
+                 "--out", str(out)]) == 2
+    _one_line(capsys, str(out), "nothing was changed")
+    assert [p.name for p in out.iterdir()] == ["ranking.csv"]
+    assert (out / "ranking.csv").read_text() == "the other run's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "cache", "x.npy"]
+
+
+def test_trace_shows_onnx_node_names_without_their_escape_sequences(tmp_path, capsys):
+    """'lrp info' and the warnings show a node's name printable, 'lrp explain --trace' did not:
+    an ONNX node named with ESC [31m (colour), ESC ] 0;… BEL (the terminal's title) and a line
+    break reached the terminal as they were, on the node's row and on the merge's branch row."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    evil = "relu\x1b[31m\x1b]0;title\x07\nfake row"
+    W = numpy_helper.from_array(np.full((4, 3), 0.1, np.float32), "W")
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name=evil),
+             helper.make_node("Tanh", ["x"], ["b"], name="tanh"),
+             helper.make_node("Add", ["a", "b"], ["p"], name="add"),
+             helper.make_node("MatMul", ["p", "W"], ["y"], name="fc")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 4], [1, 3])
+    x = tmp_path / "x.npy"
+    np.save(x, np.full((1, 4), 0.5, np.float32))
+    assert main(["explain", str(path), str(x), "--raw", "--trace", "--out",
+                 str(tmp_path / "R.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "relu" in out and not any(c in out for c in "\x1b\x07")
+    rows = [line for line in out.splitlines() if "relu" in line]
+    assert len(rows) == 2 and all(line.endswith("relu fake row") for line in rows), rows
+    assert not any(line.startswith("fake row") for line in out.splitlines())
+
+
+def test_concepts_name_an_onnx_layer_without_its_escape_sequences(tmp_path, capsys,
+                                                                  monkeypatch):
+    """'lrp concepts' printed the layer's ONNX node name as it was: a title-setting escape
+    sequence and a line break reached the terminal."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(rng.randn(3, 1, 3, 3).astype(np.float32), "Wc"),
+             numpy_helper.from_array(rng.randn(3 * 6 * 6, 4).astype(np.float32), "Wf")]
+    nodes = [helper.make_node("Conv", ["x", "Wc"], ["c"], name="conv\x1b]0;title\x07\nfake"),
+             helper.make_node("Relu", ["c"], ["p"], name="relu"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "Wf"], ["y"], name="fc")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 1, 8, 8], [1, 4])
+    x = tmp_path / "x.npy"
+    np.save(x, rng.rand(5, 1, 8, 8).astype(np.float32))
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["concepts", str(path), str(x), "--layer", "1", "--top", "1", "--out",
+                 str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("layer 1 (conv fake): 3 channels") and len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("labels,problem", [
+    (np.array([1, 2, np.nan, 3]), "label 2 is nan"),
+    (np.array([1, 2, -3, 3]), "label 2 is negative"),
+    (None, "not a .npy file")])
+def test_a_broken_label_file_beside_the_images_is_named_not_ignored(tmp_path, capsys, labels,
+                                                                    problem):
+    """X_labels.npy beside X_images.npy holding a NaN, a negative label or no .npy at all was
+    dropped without a word (labels of another count were refused, naming the file): the
+    digits counted as unlabelled, and --target true asked for a label file that was there."""
+    images = tmp_path / "digits_images.npy"
+    np.save(images, np.zeros((4, 28, 28), np.uint8))
+    beside = tmp_path / "digits_labels.npy"
+    if labels is None:
+        beside.write_bytes(b"damaged")
+    else:
+        np.save(beside, labels)
+    out = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(images), "--target", "true", "--out",
+                 str(out)]) == 2
+    _one_line(capsys, str(beside), problem)
+    assert not out.exists()
+
+
+def test_a_checkpoint_whose_epoch_is_infinity_is_still_named_a_checkpoint(tmp_path, capsys):
+    """Opening a training checkpoint as a model says what it is, with its epoch when the
+    state tells it; a state of "epoch": Infinity (which Python's json reads) ended 'lrp info'
+    in an internal OverflowError."""
+    path = tmp_path / "run.ckpt.npz"
+    np.savez(path, state=np.array('{"epoch": Infinity, "config": {"epochs": 3}}'),
+             **{"param.w": np.zeros(2)})
+    assert main(["info", str(path)]) == 2
+    _one_line(capsys, str(path), "a training checkpoint of 'lrp train', not a model")
+
+
+def test_a_sidecar_resize_no_photograph_can_take_is_refused_naming_the_field(tmp_path,
+                                                                            capsys):
+    """A sidecar's "resize": 65536 (crop 224) loaded, and then every photograph was refused
+    for its 'extreme aspect ratio' ("crop it … first"), blaming the photos for the sidecar."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "K"),
+             numpy_helper.from_array(np.full((2 * 4 * 4, 2), 0.1, np.float32), "W")]
+    nodes = [helper.make_node("Conv", ["x", "K"], ["c"]),
+             helper.make_node("Flatten", ["c"], ["f"]),
+             helper.make_node("MatMul", ["f", "W"], ["y"])]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 4, 4], [1, 2])
+    (tmp_path / "m.json").write_text('{"input": {"resize": 65536, "crop": 4}}')
+    assert main(["info", str(path)]) == 2
+    _one_line(capsys, str(tmp_path / "m.json"), "'resize' 65536 would make every photograph")
+    (tmp_path / "m.json").write_text('{"input": {"resize": 8000, "crop": 4}}')
+    assert main(["info", str(path)]) == 0  # 8000² is 64,000,000 pixels: allowed

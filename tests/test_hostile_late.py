@@ -279,20 +279,29 @@ def test_the_explorer_refuses_a_model_of_more_classes_than_it_can_list(tmp_path)
     assert session.state.model_path == str(narrow)  # the open model stays
 
 
-def test_a_dilated_onnx_pooling_is_refused_not_read_undilated(tmp_path):
+def test_a_dilated_onnx_pooling_is_not_read_undilated(tmp_path):
     # MaxPool 2×2 with dilations 2 (a 3×3 reach: 6×6 out of 8×8) was read as a plain 2×2
-    # pool (7×7): before a global pooling the shapes still fitted and the model was wrong
+    # pool (7×7): before a global pooling the shapes still fitted and the model was wrong.
+    # (zoo2: a dilated max pool is now read as one; a dilated average pool stays refused.)
     pytest.importorskip("onnx")
+    import onnx
     from onnx import helper
     from test_onnx_graph_hostile import _model
 
-    def dilated(m):
-        m.graph.node.insert(3, helper.make_node("MaxPool", ["a"], ["mp"], name="mp",
-                                                kernel_shape=[2, 2], strides=[1, 1],
-                                                dilations=[2, 2]))
-        m.graph.node[4].input[0] = "mp"
+    def dilated(op):
+        def mutate(m):
+            m.graph.node.insert(3, helper.make_node(op, ["a"], ["mp"], name="mp",
+                                                    kernel_shape=[2, 2], strides=[1, 1],
+                                                    dilations=[2, 2]))
+            m.graph.node[4].input[0] = "mp"
+        return mutate
 
-    _refused_naming(tmp_path / "dilated.onnx", _model(mutate=dilated), "dilated pooling")
+    onnx.save(_model(mutate=dilated("MaxPool")), str(tmp_path / "max.onnx"))
+    model = load_model(tmp_path / "max.onnx")
+    k = next(i for i, n in enumerate(model.nodes) if n.name == "mp")
+    assert model.shapes()[k][:2] == (6, 6)
+    _refused_naming(tmp_path / "avg.onnx", _model(mutate=dilated("AveragePool")),
+                    "dilated average pooling")
 
 
 def _conv_plus_constant(path, bias, nhwc=False):

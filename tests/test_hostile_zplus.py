@@ -35,6 +35,7 @@ def test_a_bias_far_larger_than_the_contributions_does_not_cancel_z_plus(monkeyp
     R = rng.uniform(0.5, 1.0, size=z.shape)
     got = ZPlus().linear(layer, x, z, R, _ctx())
     monkeypatch.setattr(rules, "MAGNITUDE_MARGIN", {})  # the two-product way throughout
+    monkeypatch.setattr(rules, "ROW_MAGNITUDE_MARGIN", {})
     want = ZPlus().linear(layer, x, z, R, _ctx())
     assert np.abs(got - want).max() <= 1e-9 * np.abs(want).max()
 
@@ -55,6 +56,7 @@ def test_an_overflowed_magnitude_is_redone_not_given_zero_relevance(monkeypatch)
         R[:, 0] = 1.0
         got = ZPlus().linear(layer, x, z, R, _ctx())
         monkeypatch.setattr(rules, "MAGNITUDE_MARGIN", {})
+        monkeypatch.setattr(rules, "ROW_MAGNITUDE_MARGIN", {})
         want = ZPlus().linear(layer, x, z, R, _ctx())
     assert np.isfinite(want).all() and np.abs(want).max() > 0
     assert np.abs(got - want).max() <= 1e-9 * np.abs(want).max()

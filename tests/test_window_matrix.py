@@ -80,6 +80,32 @@ def test_only_a_window_matrix_fit_for_compiled_kernels_takes_that_path(monkeypat
     assert len(used) == 2
 
 
+def test_a_graph_models_smaller_convolutions_take_window_matrices_too(monkeypatch):
+    """A graph model loads the compiled kernels for its larger layers anyway: its layers of
+    at least SMALL_WINDOW_MACS take window matrices too (one digit through the ResNet 12 %
+    faster). A toolbox chain's LeNet-5 keeps numpy's rows: its digit loads no numba."""
+    from lrpcore.bench import lenet5
+    from lrpcore.zoo import mnist_resnet
+
+    resnet = mnist_resnet()
+    shapes = dict(zip([n.output for n in resnet.nodes], resnet.shapes(), strict=True))
+    shapes[resnet.input_name] = tuple(resnet.input_spec.shape)
+    small = []
+    for node in resnet.nodes:
+        layer = node.layer
+        if isinstance(layer, Convolution) and layer.W.shape[2] > 1:
+            Ho, Wo, _ = layer.output_shape(shapes[node.inputs[0]])
+            values = Ho * Wo * layer.W[..., 0].size
+            if values < layers.CPU_KERNEL_SIZE:
+                small.append(layer._windowed(layer.W.shape[2], Ho, Wo))
+    assert small and all(small)  # e.g. layer3's 7×7 convolutions, the 1×1 downsamples
+    twin = Convolution(np.ones((3, 3, 32, 64)), np.zeros(64), (2, 2))  # layer3.conv1, alone
+    assert not twin._windowed(32, 7, 7)
+    for layer in lenet5().layers:
+        assert not layer.small_windows
+
+
+
 def test_rows_that_do_not_fit_the_input_are_refused_not_read_past():
     """numba checks no bounds: a ``times`` of another shape would be read past its end."""
     g = np.ones((4 * 4, 3 * 3 * 2))
@@ -151,3 +177,31 @@ def test_a_sample_gets_the_same_bits_alone_as_in_a_batch_of_several_chunks(monke
     for i in (0, 5, 8):
         assert same(conv.fmap(x[i:i + 1], w, np)[0], batch[i])
         assert same(conv.input_share(c[i:i + 1], w, x[i:i + 1], np)[0], share[i])
+
+
+def _offset_add_windows(g, in_shape, h, w, s0, s1):
+    """The window rows summed back offset by offset, kernel row then column: the order the
+    compiled kernel promises for each input."""
+    H, W, D = in_shape
+    Ho, Wo = (H - h) // s0 + 1, (W - w) // s1 + 1
+    rows = g.reshape(-1, Ho, Wo, h, w, D)
+    out = np.zeros((rows.shape[0], H, W, D), dtype=g.dtype)
+    for a in range(h):
+        for b in range(w):
+            out[:, a:a + s0 * (Ho - 1) + 1:s0, b:b + s1 * (Wo - 1) + 1:s1] += rows[:, :, :, a, b]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("in_shape", "kernel", "stride"), [
+    ((9, 11, 4), (3, 3), (1, 1)), ((12, 13, 3), (5, 5), (1, 1)), ((8, 6, 5), (3, 5), (2, 1)),
+    ((10, 10, 2), (3, 3), (2, 2)), ((7, 9, 3), (2, 4), (1, 1)), ((5, 5, 6), (3, 3), (1, 1))])
+def test_window_rows_add_back_in_offset_order_bit_for_bit(dtype, in_shape, kernel, stride):
+    """Inputs every kernel column reaches sum their terms in a register (3 or 5 wide, stride
+    1), the rest term by term: the same terms in the same order either way."""
+    h, w = kernel
+    H, W, D = in_shape
+    rows = (2 * ((H - h) // stride[0] + 1) * ((W - w) // stride[1] + 1), h * w * D)
+    g = np.random.default_rng(H * W + h).normal(size=rows).astype(dtype)
+    got = cpu_kernels.add_windows(g, in_shape, h, w, *stride)
+    assert np.array_equal(got, _offset_add_windows(g, in_shape, h, w, *stride))

@@ -19,8 +19,17 @@ exported by tf2onnx, its reference made on a PyTorch twin with the same weights
 (``tools/make_zoo_keras_fixture.py``); ``keras_bn_tf2onnx`` has BatchNormalization after an
 activation, a convolution and an Add, which tf2onnx writes as Mul and Add of per-channel
 constants, global average pooling as GlobalAveragePool and Squeeze, and a softmax output
-(``tools/make_zoo_keras_bn_fixture.py``). Issue 12's bar: outputs within 1e-6, relevance
-within 1e-4 of max|R| per sample, float64.
+(``tools/make_zoo_keras_bn_fixture.py``); ``keras_sep_tf2onnx`` has SeparableConv2D,
+DepthwiseConv2D with ``depth_multiplier=2``, strided "same" padding, GlobalMaxPooling2D and
+BatchNormalization after a Dense (``tools/make_zoo_keras_sep_fixture.py``);
+``keras_seq_tf2onnx`` is a Keras Conv1D classifier on N×L×C input
+(``tools/make_zoo_keras_seq_fixture.py``). The newer
+fixtures: dilated convolutions and max pool (``dilated``), GELU/Softplus/Softsign/CELU/
+LogSigmoid as exporters split them (``smooth``), an Inception block, a 1-D sequence
+classifier (``sequence``, N×C×L), ShuffleNetV2 units (``shufflenet``), PyTorch's MNIST example
+ending in ``F.log_softmax`` (``logsoftmax``: Y holds log-probabilities; binary inputs with a
+black border, so max-pool windows tie and go to their first maximum). Issue 12's bar:
+outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
 from __future__ import annotations
@@ -37,10 +46,13 @@ pytest.importorskip("onnx")
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
-          "activations", "avgpools", "groupfirst"]
+          "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
+          "shufflenet", "logsoftmax"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
+                                                                   "keras_sep_tf2onnx",
+                                                                   "keras_seq_tf2onnx",
                                                                    "activations_op13"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
@@ -82,7 +94,8 @@ def _forward(file):
 @pytest.mark.parametrize("file", FILES)
 def test_outputs_equal_zennit(file):
     model, ref, fw = _forward(file)
-    layout = "flat" if ref["x"].ndim == 2 else "NHWC" if file.startswith("keras") else "NCHW"
+    # a sequence (N×C×L) is taken as it is, as a flat vector is
+    layout = "flat" if ref["x"].ndim <= 3 else "NHWC" if file.startswith("keras") else "NCHW"
     assert model.input_spec.layout == layout
     np.testing.assert_allclose(fw.outputs(), ref["Y"], rtol=0, atol=1e-6)
     assert len(set(ref["Y"].argmax(axis=1))) >= 2  # the references explain several classes
@@ -98,7 +111,9 @@ def test_relevance_equals_zennit(file, rule):
 
 
 @pytest.mark.parametrize("file", ["resnet_ts", "densenet_dynamo", "squeezenet_ts", "mlp_ts",
-                                  "keras_tf2onnx"])
+                                  "keras_tf2onnx", "dilated_dynamo", "smooth_ts",
+                                  "sequence_ts", "shufflenet_dynamo", "logsoftmax_ts",
+                                  "keras_seq_tf2onnx"])
 def test_float32_runs_and_agrees_loosely(file):
     model, ref = _load(file)
     fw = lrpcore.Explainer(model, dtype="float32").forward(ref["x"].astype(np.float32),
@@ -146,7 +161,9 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
 
 
 @pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
-                                  "keras_tf2onnx", "activations_dynamo", "avgpools_ts"])
+                                  "keras_tf2onnx", "activations_dynamo", "avgpools_ts",
+                                  "dilated_ts", "smooth_ts", "smooth_dynamo",
+                                  "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -1,6 +1,8 @@
 """z⁺ of a layer whose inputs have both signs from one product, (x·w + |x|·|w|)/2
 (lrpcore.rules.SignSplit.positive_sum_from): equal to summing x⁺w⁺ and x⁻w⁻ apart, and
-redone that way wherever the subtraction cancels digits and relevance arrives."""
+redone that way wherever the subtraction cancels digits and relevance arrives. Dense and
+pointwise layers sum such neurons from their own inputs instead (tests/test_zplus_rows.py);
+the tests of redoing here make the dense layer stand for the other maps (``_not_rows``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,12 @@ from lrpcore.rules import SignSplit, ZPlus
 
 def _ctx(dtype=np.float64):
     return Context(np, np.dtype(dtype), None)
+
+
+def _not_rows(monkeypatch):
+    """The dense layer as a map whose inputs are not rows of a product (a window-matrix or
+    depthwise convolution): the route that redoes a layer rather than single neurons."""
+    monkeypatch.setattr(Linear, "rows_of", lambda self, x: None)
 
 
 def _signed_linear(rng, m=32, n=1024):
@@ -52,7 +60,8 @@ def test_one_product_gives_the_two_product_sum_in_float64(make):
     assert np.abs(found[0] - exact).max() <= 1e-12 * np.abs(exact).max()
 
 
-def test_float32_one_signed_inputs_and_small_layers_keep_two_products():
+def test_float32_one_signed_inputs_and_small_layers_keep_two_products(monkeypatch):
+    _not_rows(monkeypatch)
     rng = np.random.default_rng(2)
     layer = _signed_linear(rng)
     x = rng.normal(size=(64, 32))
@@ -78,6 +87,7 @@ def _cancelling_case(rng):
 
 
 def test_relevance_reaching_a_cancelled_neuron_takes_the_exact_sum(monkeypatch):
+    _not_rows(monkeypatch)
     rng = np.random.default_rng(3)
     layer, x = _cancelling_case(rng)
     z = layer.forward(x, np)
@@ -93,6 +103,7 @@ def test_relevance_reaching_a_cancelled_neuron_takes_the_exact_sum(monkeypatch):
 
 
 def test_cancelled_neurons_without_relevance_cost_no_second_product(monkeypatch):
+    _not_rows(monkeypatch)
     rng = np.random.default_rng(4)
     layer, x = _cancelling_case(rng)
     z = layer.forward(x, np)

@@ -2,11 +2,12 @@
 
     PYTHONPATH=. python3 tools/gpu_graph_check.py [--shared DIR] [--zennit] [--json OUT.json]
 
-1. parity: every layer kind the program registers, in one small graph (strided and plain
-   depthwise, grouped, pads, merges, pools, activations), and the ResNet and EfficientNet-Lite0
-   architectures: cupy against numpy in the same precision, float64 (1e-10 of max|R|) and
-   float32 (1e-4), every graph preset and the ε-rule; float32 against float64 is printed
-   beside (the rule's conditioning); on the deep random nets float32 is held to
+1. parity: every layer kind the program registers, in small graphs (strided and plain
+   depthwise, grouped, pads, merges, pools, activations; the later kinds: dilated, element-wise
+   programs, channel slices and shuffles, LogSoftmax, a sequence), and the ResNet and
+   EfficientNet-Lite0 architectures: cupy against numpy in the same precision, float64
+   (1e-10 of max|R|) and float32 (1e-4), every graph preset and the ε-rule; float32 against
+   float64 is printed beside (the rule's conditioning); on the deep random nets float32 is held to
    ``f32_tolerance``.
    A registered kind that no checked model contains is a failure.
 2. references: with ``--shared`` (a copy of ``../shared``), the ONNX models' relevance on cupy
@@ -40,7 +41,7 @@ def f32_tolerance(model: str, rule: str) -> float:
     """float32 bound of one check. On the deep random architectures any change of summation
     order (numpy's threads split the batch, cuBLAS blocks differently) moves float32 relevance
     by up to ~1e-4 with the presets and ~1e-3 with plain ε (near-zero sums): 10× that."""
-    if model == "every operator":
+    if model.startswith("every operator"):
         return PARITY_F32
     return 1e-2 if rule == "epsilon:0.01" else 1e-3
 REFERENCE_TOL = 1e-4
@@ -123,12 +124,94 @@ def every_operator_graph(seed=0):
     return GraphModel(nodes, "x", "y", spec)
 
 
+def later_kinds_graphs(seed=0) -> dict:
+    """The layer kinds added after ``every_operator_graph`` (ONNX activations and partial
+    pools of stop 18; dilated convolutions and max pool, element-wise programs, channel slices
+    and shuffles, LogSoftmax and sequences of zoo2), in two small graphs: an image one and a
+    sequence (N×C×L) one. Added by zoo2 (small, additive)."""
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_activations import Elu, HardSigmoid, LogSoftmax, PRelu, Sigmoid, Silu
+    from lrpcore.graph_channels import ChannelPermute, ChannelSlice
+    from lrpcore.graph_dilated import (
+        DilatedConvolution,
+        DilatedGroupedConvolution,
+        DilatedMaxPool,
+        dilate,
+    )
+    from lrpcore.graph_elementwise import Elementwise
+    from lrpcore.graph_layers import (
+        Concat,
+        FlattenChannelsFirst,
+        MeanPool,
+        PartialMeanPool,
+        ToChannelsLast,
+    )
+    from lrpcore.graph_sequence import SequenceToChannelsLast
+    from lrpcore.layers import Convolution, Linear, MaxPool, Pad, Rect
+    from lrpcore.spec import InputSpec
+
+    rng = np.random.default_rng(seed)
+    gelu = [["mul", "x", 0.5 ** 0.5], ["erf", 0], ["add", 1, 1.0], ["mul", "x", 2],
+            ["mul", 3, 0.5]]
+    dmp = DilatedMaxPool((2, 2), (1, 1), (2, 2))
+    dmp.ties = "first"
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 12×12×3
+        Node("dil/pad", Pad((2, 2, 2, 2)), ("a",), "ap"),
+        Node("dil", DilatedConvolution(dilate(rng.normal(size=(3, 3, 3, 8)) / 3, (2, 2)),
+                                       rng.normal(size=8) * 0.1, (1, 1), (2, 2)),
+             ("ap",), "b"),                                               # 12×12×8
+        Node("elu", Elu(0.7), ("b",), "c"),
+        Node("dgc/pad", Pad((1, 1, 2, 2)), ("c",), "cp"),
+        Node("dgc", DilatedGroupedConvolution(
+            dilate(rng.normal(size=(3, 3, 4, 8)) / 6, (1, 2)), rng.normal(size=8) * 0.1,
+            (1, 1), 2, (1, 2)), ("cp",), "d"),                            # 12×12×8
+        Node("prelu", PRelu(rng.uniform(0.1, 0.3, 8)), ("d",), "e"),
+        Node("dmp", dmp, ("e",), "f"),                                    # 10×10×8
+        Node("sigmoid", Sigmoid(), ("f",), "g"),
+        Node("pmp/pad", Pad((0, 1, 0, 1)), ("g",), "gp"),
+        Node("pmp", PartialMeanPool((2, 2), (2, 2), (0, 1, 0, 1)), ("gp",), "h"),  # 5×5×8
+        Node("hswish", HardSigmoid(1 / 6, 0.5, swish=True), ("h",), "i"),
+        Node("hsig", HardSigmoid(0.2, 0.5), ("i",), "i2"),
+        Node("silu", Silu(), ("i2",), "j"),
+        Node("gelu", Elementwise(gelu, "Gelu"), ("j",), "k"),
+        Node("slice_a", ChannelSlice(0, 4), ("k",), "ka"),
+        Node("slice_b", ChannelSlice(4, 8), ("k",), "kb"),
+        Node("cat", Concat(), ("kb", "ka"), "l"),
+        Node("shuffle", ChannelPermute([0, 4, 1, 5, 2, 6, 3, 7]), ("l",), "m"),
+        Node("gap", MeanPool((5, 5), (5, 5)), ("m",), "n"),
+        Node("flat", FlattenChannelsFirst(), ("n",), "o"),
+        Node("fc", Linear(rng.normal(size=(8, 4)) / 2, rng.normal(size=4) * 0.1), ("o",), "p"),
+        Node("logsoftmax", LogSoftmax(), ("p",), "y"),
+    ]
+    image = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(3, 12, 12), raw_shape=(12, 12, 3), layout="NCHW", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    mp = MaxPool((1, 2), (1, 2))
+    mp.ties = "first"
+    nodes = [
+        Node("to_cl", SequenceToChannelsLast(), ("x",), "a"),             # 1×16×4
+        Node("conv", Convolution(rng.normal(size=(1, 3, 4, 6)) / 3, rng.normal(size=6) * 0.1),
+             ("a",), "b"),                                                # 1×14×6
+        Node("rect", Rect(), ("b",), "c"),
+        Node("maxpool", mp, ("c",), "d"),                                 # 1×7×6
+        Node("gap", MeanPool((1, 7), (1, 7)), ("d",), "e"),
+        Node("flat", FlattenChannelsFirst(), ("e",), "f"),
+        Node("fc", Linear(rng.normal(size=(6, 3)) / 2, rng.normal(size=3) * 0.1), ("f",), "y"),
+    ]
+    sequence = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(4, 16), raw_shape=(4, 16), layout="flat", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    return {"every operator (later kinds)": image, "every operator (sequence)": sequence}
+
+
 def parity(quick: bool) -> tuple[bool, list]:
     import lrpcore
     from lrpcore.layers import LAYER_KINDS
     from lrpcore.zoo import efficientnet_lite0, mnist_resnet
 
     models = {"every operator": (every_operator_graph(), 8),
+              **{name: (model, 8) for name, model in later_kinds_graphs().items()},
               "resnet (random)": (mnist_resnet(), 4 if quick else 8),
               "efficientnet-lite0 (random)": (efficientnet_lite0(), 2)}
     seen = {type(node.layer).kind for model, _ in models.values() for node in model.nodes}

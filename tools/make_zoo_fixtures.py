@@ -3,7 +3,7 @@
 Run by hand in a scratch environment with torch, torchvision, zennit 0.5.1, onnx and onnxscript
 (PyTorch is never a dependency of this project; the test suite only reads the files)::
 
-    /tmp/zvenv/bin/python tools/make_zoo_fixtures.py tests/data/zoo
+    /tmp/zvenv/bin/python tools/make_zoo_fixtures.py tests/data/zoo [NAME ...]
 
 Each architecture is a shape a held-back checker would plausibly bring (issue 12): a torchvision
 ResNet with a max-pool stem and a strided 1×1 downsample on 3-channel input normalised per
@@ -15,8 +15,12 @@ even kernel) padding, a SqueezeNet (``ceil_mode`` max pools, fire modules concat
 (BatchNorm on its flat input), a net of PReLU/ELU/SELU/Hardswish/Hardsigmoid/Sigmoid/SiLU
 (also exported at opset 13, where Hardswish is a HardSigmoid and a Mul) and average pools that
 count fewer entries (``count_include_pad=False``, ``ceil_mode``), and a grouped convolution as
-the first layer (zB and flat there, bounds per channel). Weights and BatchNorm
-statistics are seeded random values; the files come out the same at every run.
+the first layer (zB and flat there, bounds per channel); later: dilated convolutions and a
+dilated max pool, activations exporters split into several operators (GELU, Softplus,
+Softsign, CELU, LogSigmoid), an Inception block, a 1-D sequence classifier (N×C×L input:
+Conv1d, pools, AdaptiveAvgPool1d) and ShuffleNetV2 units (channel split and shuffle).
+``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
+BatchNorm statistics are seeded random values; the files come out the same at every run.
 
 For every model ``NAME``: ``NAME_ts.onnx`` (TorchScript exporter, batch axis dynamic),
 ``NAME_dynamo.onnx`` (``dynamo=True``, batch fixed at 1, as ``torch.onnx.export(model, (x,),
@@ -316,6 +320,153 @@ class GroupFirst(nn.Module):
         return self.fc(self.features(x))
 
 
+class Dilated(nn.Module):
+    """Dilated convolutions (DeepLab-style, dilated ResNets) as the first layer (flat and zB
+    see the taps only), grouped and with unequal dilations, without biases; a dilated
+    max pool."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=2, dilation=2), nn.ReLU(),
+            nn.MaxPool2d(3, 1, padding=1, dilation=2),
+            nn.Conv2d(8, 8, 3, stride=2, padding=(1, 2), dilation=(1, 2), groups=2,
+                      bias=False), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding="same", dilation=3, bias=False), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+class Smooth(nn.Module):
+    """Activation modules zennit passes relevance through that exporters write as several
+    operators or as operators of their own: GELU (Div, Erf, Add, Mul, Mul; opset 20's Gelu),
+    tanh-approximated GELU (Pow, Tanh, ...), Softplus (dynamo adds its threshold as Greater
+    and Where), Softsign (Abs, Add, Div), CELU, LogSigmoid (Sigmoid, Log), Tanh, Hardtanh."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.GELU(), nn.Conv2d(8, 8, 3),
+            nn.GELU(approximate="tanh"), nn.Conv2d(8, 8, 1), nn.Softplus(),
+            nn.Conv2d(8, 8, 3, padding=1), nn.Softsign(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 8, 1), nn.CELU(0.5), nn.Conv2d(8, 8, 1), nn.LogSigmoid(),
+            nn.Conv2d(8, 8, 1), nn.Tanh(), nn.Conv2d(8, 8, 1), nn.Hardtanh(-0.5, 0.5),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Sequential(nn.Linear(8, 12), nn.GELU(), nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class Inception(nn.Module):
+    """GoogLeNet's block in small: 1×1, 1×1 → 3×3, 1×1 → 5×5 and 3×3 max pool → 1×1
+    branches concatenated along channels."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.b1 = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU())
+        self.b2 = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1),
+                                nn.ReLU())
+        self.b3 = nn.Sequential(nn.Conv2d(8, 2, 1), nn.ReLU(), nn.Conv2d(2, 4, 5, padding=2),
+                                nn.ReLU())
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(8, 4, 1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(18, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], 1)
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class Sequence(nn.Module):
+    """A 1-D convolutional sequence classifier (N×C×L input): Conv1d with BatchNorm1d,
+    MaxPool1d, a dilated Conv1d, AvgPool1d, a grouped Conv1d, AdaptiveAvgPool1d to a length
+    that divides, flatten (C, L order) and Linear."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(4, 8, 5, padding=2), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(8, 8, 3, dilation=2, padding=2), nn.ReLU(), nn.AvgPool1d(2),
+            nn.Conv1d(8, 8, 3, padding=1, groups=2), nn.ReLU(), nn.AdaptiveAvgPool1d(2))
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))
+
+
+def channel_shuffle(x, groups):
+    """torchvision's ShuffleNetV2 channel shuffle: view, transpose, view."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    return torch.transpose(x, 1, 2).contiguous().view(n, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """torchvision's ShuffleNetV2 InvertedResidual: a strided unit runs two branches on the
+    whole input, a unit of stride 1 splits the channels (``x.chunk``) and runs one; both
+    concatenate and shuffle."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.stride, half = stride, cout // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(*conv_bn(cin, cin, 3, stride, 1, groups=cin),
+                                         *conv_bn(cin, half, 1), nn.ReLU())
+        self.branch2 = nn.Sequential(*conv_bn(cin if stride > 1 else half, half, 1), nn.ReLU(),
+                                     *conv_bn(half, half, 3, stride, 1, groups=half),
+                                     *conv_bn(half, half, 1), nn.ReLU())
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNet(nn.Module):
+    """ShuffleNetV2 in small (channel split and shuffle); pooled by the module, where
+    torchvision's ``x.mean([2, 3])`` would get zennit's gradient instead of its Norm rule."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1 = nn.Sequential(*conv_bn(3, 8, 3, 1, 1), nn.ReLU())
+        self.stage = nn.Sequential(ShuffleUnit(8, 16, 2), ShuffleUnit(16, 16, 1))
+        self.conv5 = nn.Sequential(*conv_bn(16, 16, 1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.conv5(self.stage(self.conv1(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class LogSoftmaxNet(nn.Module):
+    """PyTorch's MNIST example in small: functional ReLU and max pool, Dropout, and
+    ``F.log_softmax`` as the output (zennit's gradient there; Y holds log-probabilities);
+    padded convolutions, so that the black border of its binary inputs makes max-pool
+    windows of equal values."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 3, 1, 1), nn.Conv2d(6, 8, 3, 1, 1)
+        self.dropout1, self.dropout2 = nn.Dropout(0.25), nn.Dropout(0.5)
+        self.fc1, self.fc2 = nn.Linear(8 * 6 * 6, 16), nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = nn.functional.relu(self.conv2(nn.functional.relu(self.conv1(x))))
+        x = torch.flatten(self.dropout1(nn.functional.max_pool2d(x, 2)), 1)
+        x = self.fc2(self.dropout2(nn.functional.relu(self.fc1(x))))
+        return nn.functional.log_softmax(x, dim=1)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -327,6 +478,12 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "activations": (Activations, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "avgpools": (AvgPools, (3, 11, 11), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "groupfirst": (GroupFirst, (3, 6, 6), (0.4, 0.5, 0.6), (0.2, 0.3, 0.25)),
+    "dilated": (Dilated, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "smooth": (Smooth, (3, 10, 10), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "inception": (Inception, (3, 8, 8), (0.4, 0.4, 0.4), (0.3, 0.3, 0.3)),
+    "sequence": (Sequence, (4, 32), (0.5,), (0.25,)),  # C×L; one mean and std
+    "shufflenet": (ShuffleNet, (3, 8, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "logsoftmax": (LogSoftmaxNet, (1, 12, 12), (0.1307,), (0.3081,)),
 }
 
 
@@ -342,7 +499,7 @@ def randomise(model, seed):
             m.running_var = 0.5 + torch.rand(n, generator=g)
         elif isinstance(m, nn.PReLU):
             m.weight.data = 0.1 + 0.3 * torch.rand(m.weight.shape, generator=g)
-        elif isinstance(m, (nn.Conv2d, nn.Linear)):
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
             fan_in = m.weight[0].numel()
             m.weight.data = torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5
             if m.bias is not None:
@@ -365,7 +522,7 @@ def fold_conv_bn(model, dtype=torch.float32):
         if isinstance(m, nn.Sequential):
             items = list(m)
             for i in range(len(items) - 1):
-                if isinstance(items[i], (nn.Conv2d, nn.Linear)) and \
+                if isinstance(items[i], (nn.Conv1d, nn.Conv2d, nn.Linear)) and \
                         isinstance(items[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d)):
                     fold(items[i], items[i + 1])
                     m[i + 1] = nn.Identity()
@@ -417,9 +574,10 @@ def references(model, x, mean, std, first_conv_input=None):
 
 
 def per_channel(values, shape):
-    """Per-channel values broadcast over a batch of C×H×W images (or of flat vectors)."""
+    """Per-channel values broadcast over a batch of C×H×W images (C×L sequences, flat
+    vectors)."""
     t = torch.tensor(values, dtype=torch.float32)
-    return t.reshape(1, -1, 1, 1) if len(shape) == 3 else t.reshape(1, -1)
+    return t.reshape((1, -1) + (1,) * (len(shape) - 1))
 
 
 def calibrate(model, shape, mean, std, seed):
@@ -434,12 +592,24 @@ def calibrate(model, shape, mean, std, seed):
     return model
 
 
-def inputs(shape, mean, std, model, seed, n=4):
-    """n normalised uniform-noise images whose predictions differ (at least two classes)."""
+# models explained on binary images (pixels 0 or 1 in the middle, a black border a quarter of
+# the side wide, as MNIST strokes on their background): many max-pool windows tie, and zennit
+# (PyTorch's max_pool2d) sends a window's relevance to its first maximum in row-major order
+BINARY_INPUTS = {"logsoftmax"}
+
+
+def inputs(shape, mean, std, model, seed, n=4, binary=False):
+    """n normalised uniform-noise images (``binary``: of 0/1 pixels) whose predictions differ
+    (at least two classes)."""
     g = torch.Generator().manual_seed(seed)
     m, s = per_channel(mean, shape), per_channel(std, shape)
     for _ in range(200):
         pixels = torch.rand((64,) + tuple(shape), generator=g)
+        if binary:
+            border = torch.zeros_like(pixels)
+            h, w = shape[-2:]
+            border[..., h // 4:h - h // 4, w // 4:w - w // 4] = 1
+            pixels = (pixels > 0.5).float() * border
         x = ((pixels - m) / s).double()
         with torch.no_grad():
             pred = model.double()(x).argmax(1)
@@ -479,9 +649,11 @@ def export(model, shape, path, dynamo, optimize=True, opset=17):
         os.remove(path + ".data")
 
 
-def main(out_dir):
+def main(out_dir, only=()):
     os.makedirs(out_dir, exist_ok=True)
     for seed, (name, (build, shape, mean, std)) in enumerate(MODELS.items()):
+        if only and name not in only:
+            continue
         torch.manual_seed(seed)
         model = calibrate(randomise(build(), seed), shape, mean, std, seed)
         if name == "resnet":  # every BatchNorm unfolded, exported by dynamo; reference folds
@@ -495,7 +667,7 @@ def main(out_dir):
             np.savez_compressed(os.path.join(out_dir, "resnet_bn.npz"), x=x, mean=mean,
                                 std=std, **ref)
         fold_conv_bn(model, torch.float32)
-        x = inputs(shape, mean, std, model, 100 + seed)
+        x = inputs(shape, mean, std, model, 100 + seed, binary=name in BINARY_INPUTS)
         export(model, shape, os.path.join(out_dir, f"{name}_ts.onnx"), dynamo=False)
         try:
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
@@ -511,4 +683,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo", sys.argv[2:])

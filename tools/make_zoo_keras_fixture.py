@@ -185,8 +185,9 @@ def write_fixture(script, out_dir, name, twin_for, twin_output, tolerance):
     with torch.no_grad():
         mine = twin_output(twin, torch.as_tensor(x)).numpy()
     assert np.abs(mine - theirs).max() < tolerance(theirs), (mine, theirs)
-    n, h, w, c = x.shape
-    ref = references(twin, x, (0.0,), (1.0,), first_conv_input=(n, c, h, w))
+    # zB's bounds in the twin's channels-first layout: N×C×H×W (N×C×L for a sequence)
+    first = (x.shape[0], x.shape[-1]) + tuple(x.shape[1:-1])
+    ref = references(twin, x, (0.0,), (1.0,), first_conv_input=first)
     np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=(0.0,), std=(1.0,),
                         **ref)
     print(name, "predicts", ref["Y"].argmax(1).tolist(), "twin − keras",

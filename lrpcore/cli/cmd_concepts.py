@@ -7,6 +7,7 @@ import numpy as np
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
+from ..text import printable_line
 from .common import add_command, load_samples, model_defaults, parse_target
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
@@ -119,7 +120,7 @@ def run(args) -> int:
         gallery = image01(ex, data, model.input_spec)
     with output_folder(args.out, args.overwrite) as tmp:
         write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap)
-    print(f"layer {k} ({ranking.name}): {len(ranking.channels)} channels; top "
+    print(f"layer {k} ({printable_line(ranking.name)}): {len(ranking.channels)} channels; top "
           f"{', '.join(f'{c} ({s:.1%})' for c, _, s in list(ranking.rows())[:min(top, 5)])} "
           f"→ {args.out}")
     return 0

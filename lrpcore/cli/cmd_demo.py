@@ -145,8 +145,9 @@ def run(args) -> int:
 
     pred = ex.forward(ds.images(np.asarray(chosen, dtype=np.int64))).predictions()
     for k, i in enumerate(chosen):
-        true = "?" if ds.labels is None else ds.label_name(int(ds.labels[i]))
-        print(f"sample {i}: true class {true}, predicted class {ds.label_name(int(pred[k]))}")
+        true = "?" if ds.labels is None else _class_name(model, ds, int(ds.labels[i]))
+        print(f"sample {i}: true class {true}, predicted class "
+              f"{_class_name(model, ds, int(pred[k]))}")
     data = args.dataset or ds.name  # a file as given (recorded absolute), not its base name
     info = sidecar_info(model_path, "epsilon:0.01", "pred", backend, ex.dtype, dataset=data)
     created = not out.exists()
@@ -179,3 +180,12 @@ def _time_and_save_batch(ex: Explainer, ds, data, model_path, out: Path, m: int,
                           seconds=round(seconds, 4))
     return export_relevance_batch(out / f"relevance_simple_output_{m}.npy", Rb, info=info_b,
                                   overwrite=overwrite)
+
+
+def _class_name(model, ds, k: int) -> str:
+    """Class ``k`` by number and, when the model or dataset names it otherwise, by name:
+    "7" for a digit, "971 (bubble)" for an ImageNet model (was "971" alone)."""
+    names = list(getattr(model, "class_names", None) or []) or list(ds.class_names or [])
+    name = str(names[k]) if 0 <= k < len(names) else str(k)
+    return str(k) if name == str(k) else f"{k} ({name})"
+

@@ -15,6 +15,7 @@ from .common import (
     load_samples,
     no_labels,
     parse_target,
+    plural,
     png_output,
     warn_if_incomplete,
     warn_if_preprocessed,
@@ -27,7 +28,8 @@ def register(sub):
         sub, "evaluate", "Pixel-flipping evaluation: output curves and AOPC per rule.",
         "lrp evaluate LeNet-5.txt images.npy --rule epsilon:0.01 --rule alphabeta:2 --random "
         "--n 1000 --csv flip.csv --plot flip.png")
-    p.add_argument("model", help="model file (.txt toolbox text, .npz native, ...)")
+    p.add_argument("model", help="model file (.txt, .nn, .npz, .onnx) or a bundled model's "
+                   "name (mnist-lenet5, efficientnet-lite0)")
     p.add_argument("input", help=".npy samples (raw images unless --raw), any dataset file "
                    "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
@@ -143,8 +145,9 @@ def run(args) -> int:
     many = args.per_step != 1  # "100 steps of 1 pixel", "50 steps of 16 8×8 patches"
     units = ("pixels" if many else "pixel") if unit == 1 else \
         f"{unit}×{unit} {'patches' if many else 'patch'}"
-    curves = f"{len(results)} curve{'s' * (len(results) != 1)}"
-    print(f"{n} samples × {steps} steps of {args.per_step} {units}, {curves} in {seconds:.1f} s")
+    curves = plural(len(results), "curve")
+    print(f"{plural(n, 'sample')} × {plural(steps, 'step')} of {args.per_step} {units}, "
+          f"{curves} in {seconds:.1f} s")
     print("AOPC (higher = the ordering finds what the model needs):")
     ranked = sorted(results, key=lambda r: -r.aopc)
     for rank, res in enumerate(ranked, 1):

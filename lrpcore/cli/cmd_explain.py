@@ -23,6 +23,7 @@ from ..rules import RULES
 from ..spec import unit_inputs
 from ..text import is_digits
 from .common import (
+    DatasetArray,
     add_command,
     check_outputs_free,
     load_labels,
@@ -57,10 +58,11 @@ def register(sub):
                         "as stored. The relevance is "
                         "saved with the shape of the fed input. A SoftMax output layer is "
                         "dropped before explaining."))
-    p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx)")
+    p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx) or a bundled "
+                   "model's name (mnist-lenet5, efficientnet-lite0)")
     p.add_argument("input", help=".npy array of samples, any dataset file lrp opens (IDX, "
-                   ".mat, .npz, image folder) or a built-in dataset name (mnist-test, "
-                   "mnist-sample)")
+                   ".mat, .npz, a PNG/JPEG photograph, an image folder) or a built-in dataset "
+                   "name (mnist-test, mnist-sample, natural-images)")
     p.add_argument("--out", required=True,
                    help="where to write the relevance: R.npy, or R.zarr for a Dask cluster "
                    "(see below)")
@@ -71,7 +73,8 @@ def register(sub):
     p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
                    help="rule for one layer or node, repeatable. " + LAYER_KEY_HELP)
     p.add_argument("--target", default="pred",
-                   help="pred (predicted class, default), true (needs --labels), output (the "
+                   help="pred (predicted class, default), true (the dataset's labels or --labels), "
+                   "output (the "
                    "whole output vector), a class index or a class name (\"Egyptian cat\"; any "
                    "case, or its unambiguous start)")
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
@@ -92,7 +95,7 @@ def register(sub):
                    "of sample I of INPUT in colormap CMAP; I zero-padded to the digits of the "
                    "last sample's number, heatmap_07 … heatmap_12), each with a JSON sidecar "
                    "(heatmap_I_CMAP.png.json: model, rule, target, predicted and explained "
-                   "class)")
+                   "class, and the sample's image file when INPUT is photographs)")
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help=f"colormap of the PNGs (repeatable; default {DEFAULT_COLORMAP}, as in "
                    "the explorer)")
@@ -168,6 +171,9 @@ def run(args) -> int:
     model = load_model(args.model)
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
+    left = x.dataset.left_out_note() if isinstance(x, DatasetArray) else None
+    if left:
+        print(f"lrp explain: warning: {args.input}: {left}", file=sys.stderr)
     if not args.raw:
         warn_if_preprocessed("explain", args.input, x, model, args.dtype)
     warn_if_incomplete("explain", args.model, model, x)
@@ -213,7 +219,7 @@ def run(args) -> int:
                     if Y is None:
                         Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
                     Y[start:stop] = y
-                    pngs.write(explainer, r, fed, start, y, target, lab)
+                    pngs.write(explainer, r, fed, start, y, target, lab, x)
                     bar(stop, n)
             outputs.append(args.out)
             if args.outputs:
@@ -342,15 +348,17 @@ class PngWriter:
                                         dataset=args.input, raw=bool(args.raw))
         self.created_dir = not os.path.isdir(args.png)
 
-    def write(self, explainer, R, fed, start, y, target, labels) -> None:
+    def write(self, explainer, R, fed, start, y, target, labels, x=None) -> None:
         if not self.args.png:
             return
         args = self.args
+        indices = np.arange(start, start + R.shape[0])
+        files = x.dataset.sample_files(indices) if isinstance(x, DatasetArray) else None
         self.written += export_explained(  # the writer of 'lrp demo' and the GUI's batch
-            args.png, explainer, R, fed, np.arange(start, start + R.shape[0]), self.cmaps,
+            args.png, explainer, R, fed, indices, self.cmaps,
             npy=False, outline=args.outline, scaling=args.scaling, info=self.info,
             overwrite=args.overwrite, width=self.width,
-            classes=sample_classes(self.model, y, target, labels))
+            classes=sample_classes(self.model, y, target, labels, files))
 
     def remove(self) -> None:
         remove_with_sidecars(self.written)

@@ -17,7 +17,8 @@ def register(sub):
                     "the input specification (how raw samples are scaled and padded), and the "
                     "class names, accuracy and provenance the file carries. Reads .txt, .nn, "
                     ".npz and .onnx models; a MODEL.json sidecar beside the file is applied.")
-    p.add_argument("model", help="model file (.txt, .nn, .npz, .onnx)")
+    p.add_argument("model", help="model file (.txt, .nn, .npz, .onnx, .pth) or a bundled "
+                   "model's name (mnist-lenet5, efficientnet-lite0)")
     p.add_argument("--no-sidecar", action="store_true", help="ignore MODEL.json beside the file")
     p.set_defaults(func=run)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_command, check_outputs_free
+from .common import add_command, check_outputs_free, plural
 from .progress import ProgressBar
 from .trust_args import add_model_data, load_inputs, target_of, write_csv
 
@@ -67,8 +67,9 @@ def run(args) -> int:
         where = write_csv(args.csv, csv_text(result), args.overwrite)
         if where != "stdout":
             print(f"wrote {where}", file=out)
-    print(f"{len(result.rows)} settings × {result.n} samples × {result.steps} steps "
-          f"({result.per_step} pixels each) in {result.seconds:.1f} s; faithfulness = "
+    print(f"{plural(len(result.rows), 'setting')} × {plural(result.n, 'sample')} × "
+          f"{plural(result.steps, 'step')} ({plural(result.per_step, 'pixel')} each) in "
+          f"{result.seconds:.1f} s; faithfulness = "
           "AOPC(MoRF) − AOPC(LeRF), higher is better", file=out)
     for rank, row in enumerate(result.rows, 1):
         mark = "" if row.diagnosis.ok else "  ⚠ not conserved"

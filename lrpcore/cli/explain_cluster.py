@@ -52,10 +52,12 @@ def run_cluster(args) -> int:
     import os
 
     from ..io import load_model  # noqa: PLC0415
+    from ..io.image_folder import is_image_file  # noqa: PLC0415
     from .cmd_explain import parse_layer_rules
 
     model = None
-    if args.rule is None or args.dtype is None or os.path.isdir(args.input):
+    if (args.rule is None or args.dtype is None or os.path.isdir(args.input)
+            or is_image_file(args.input)):  # photographs are fitted to the model
         from .common import model_defaults
 
         model = load_model(args.model)
@@ -73,21 +75,8 @@ def run_cluster(args) -> int:
                 "source": source}
     _check_rules(loaded or load_model(args.model), args.rule, job_args["layer_rules"],
                  args.dtype)  # before a cluster is started or reached, not after
-    client, cluster = distributed.connect(args.scheduler, args.workers)
-    try:
-        result = distributed.explain_to_store(
-            job_args, args.out, client=client, labels=labels, overwrite=args.overwrite,
-            progress=args.progress, log=lambda text: print(text, file=sys.stderr, flush=True))
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the done chunks wait under the partial name
-        work = distributed.layout.partial_path(args.out)
-        if os.path.isdir(work):
-            print(f"lrp explain: the finished chunks are kept in {work} (not a result); rerun "
-                  "the same command to finish it", file=sys.stderr)
-        raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with distributed.layout.run_lock(args.out):  # one run at a time fills a store
+        result = _run_on_cluster(args, distributed, job_args, labels)
     if result.diagnosis is not None:
         for line in result.diagnosis.warnings():
             print(f"lrp explain: warning: {line}", file=sys.stderr)
@@ -105,6 +94,27 @@ def run_cluster(args) -> int:
           f"{'fix the input and ' if bad_input else ''}rerun the same command",
           file=sys.stderr)
     return 2 if bad_input else 1  # bad input is the user's to fix (exit 2, as elsewhere)
+
+
+def _run_on_cluster(args, distributed, job_args, labels):
+    """Connect (or start a local cluster), fill the store, close the cluster."""
+    import os  # noqa: PLC0415
+
+    client, cluster = distributed.connect(args.scheduler, args.workers)
+    try:
+        return distributed.explain_to_store(
+            job_args, args.out, client=client, labels=labels, overwrite=args.overwrite,
+            progress=args.progress, log=lambda text: print(text, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the done chunks wait under the partial name
+        work = distributed.layout.partial_path(args.out)
+        if os.path.isdir(work):
+            print(f"lrp explain: the finished chunks are kept in {work} (not a result); rerun "
+                  "the same command to finish it", file=sys.stderr)
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _check_rules(model, rule, layer_rules, dtype) -> None:

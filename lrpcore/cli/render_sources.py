@@ -15,6 +15,7 @@ import zipfile
 import numpy as np
 
 from ..errors import DatasetError, LRPError, ShapeError
+from ..io.image_folder import is_image_file
 from .common import DatasetArray, load_array, load_samples
 
 NPZ_PREFERRED = "relevance"  # the member an .npz of several arrays is read from by default
@@ -238,7 +239,7 @@ def folder_model(relevance: RelevanceFile, path):
     are then resized and cropped to it, as ``lrp explain`` read them: the one photo loader) and
     the maps' sidecar or store names a model whose file is still the same (SHA-256); else None
     (the folder is read as it is)."""
-    if not os.path.isdir(os.fspath(path)):
+    if not (os.path.isdir(os.fspath(path)) or is_image_file(path)):
         return None
     if relevance.store is not None:
         name = relevance.store.provenance.get("model")

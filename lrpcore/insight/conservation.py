@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..explain import Forward
+from ..text import printable_line
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ def format_conservation(rows) -> str:
     """A plain-text table of conservation rows, one block per sample; a graph model's rows
     name their node and give ΣR across the cut at the node's input (what flows at that depth,
     skip branches included), and under a merge one line per input branch gives the relevance
-    that branch received (its share of the merge's, and the node it flows to)."""
+    that branch received (its share of the merge's, and the node it flows to). Node names are
+    shown printable: an ONNX file's escape sequences reached the terminal of --trace."""
     graph = any(row.node for row in rows)
     head = (f"{'layer':>5}  {'':<34} {'R at output':>12} {'R at input':>12} "
             f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}"
@@ -227,12 +229,12 @@ def format_conservation(rows) -> str:
         lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
                      f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "
                      f"{_num(row.of_output):>9}"
-                     + (f" {_num(row.cut):>17}  {row.node}" if graph else ""))
+                     + (f" {_num(row.cut):>17}  {printable_line(row.node)}" if graph else ""))
         for source, name, value in row.branches:
             share = value / row.sum_in if row.sum_in != 0 else math.nan
             lines.append(f"{'':>5}    {branch_text(source, share):<32} {'':>12} "
                          f"{_num(value):>12} {'':>22} {'':>9} {'':>9}"
-                         f"{'':>18}  {name}")
+                         f"{'':>18}  {printable_line(name)}")
     return "\n".join(lines)
 
 

@@ -176,6 +176,14 @@ def _bias(s: Site) -> bool:
             and bool(np.any(np.asarray(b) != 0)))
 
 
+@register_cause("gradient-layer", lambda s: (
+    "relevance passes this layer as its gradient, as zennit does where it has no rule (a "
+    "final LogSoftmax's gradient sums to zero per sample): not conserved by design; explain "
+    "the logits for a conserving explanation"))
+def _gradient_layer(s: Site) -> bool:
+    return getattr(s.layer, "role", None) == "gradient"
+
+
 @register_cause("unknown", lambda s: (
     "cause not recognised; look at the layer's rule in the Conservation panel"))
 def _unknown(s: Site) -> bool:

@@ -29,7 +29,7 @@ from .claims import check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
-from .image_folder import ImageFolder
+from .image_folder import ImageFolder, is_image_file
 from .mnist_sample import SAMPLE_NAME, builtin_sample
 
 __all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "check_labels_fit",
@@ -128,6 +128,14 @@ class Dataset:
             return "read from the file as needed"
         return "in memory"
 
+    def sample_files(self, indices) -> list[str] | None:
+        """The image file of each of samples ``indices`` (relative to the folder), or None when
+        the samples were not read from image files: an exported heatmap of a photograph names
+        it (``"sample_file"`` in the sidecars), not only its number in the sorted folder."""
+        if not isinstance(self._data, ImageFolder):
+            return None
+        return [self._data.file_name(int(i)) for i in np.asarray(indices).reshape(-1)]
+
     def images(self, indices=None) -> np.ndarray:
         """Raw samples ``indices`` (int, slice, sequence; None = all) as a new numpy array."""
         n = len(self)
@@ -198,7 +206,8 @@ class Dataset:
         if self.labels is None:
             labels = "no"
         else:
-            labels = f"yes ({info.get('classes', 0)} classes"
+            k = info.get("classes", 0)
+            labels = f"yes ({k} class{'es' * (k != 1)}"
             if self.class_names:
                 shown = ", ".join(self.class_names[:12])
                 more = ", …" if len(self.class_names) > 12 else ""
@@ -208,7 +217,7 @@ class Dataset:
         note = self._data.sizes_note() if isinstance(self._data, ImageFolder) else None
         if note:  # a folder of photographs of several sizes: its first image's is no answer
             shape = note
-        return "\n".join([
+        lines = [
             f"dataset: {self.name}",
             f"samples: {len(self)}",
             f"shape:   {shape}",
@@ -216,7 +225,14 @@ class Dataset:
             f"labels:  {labels}",
             f"source:  {self.source}",
             f"storage: {self.storage}",
-        ])
+        ]
+        left = self.left_out_note()
+        return "\n".join(lines + ([f"note:    {left}"] if left else []))
+
+    def left_out_note(self) -> str | None:
+        """For an image folder with class subfolders: the images beside them, which are no
+        samples (:meth:`ImageFolder.left_out_note`); None otherwise."""
+        return self._data.left_out_note() if isinstance(self._data, ImageFolder) else None
 
     def __repr__(self) -> str:
         """A folder of photographs of several sizes is not "N × (its first image's shape)"."""
@@ -412,7 +428,7 @@ def _read_array(path: str, for_labels=False):
     if ext in _TEXT_EXTENSIONS or all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return _read_txt(path), None
     raise DatasetError(f"{path}: unknown dataset format (expected .npy, .npz, .mat, .txt, "
-                       "MNIST IDX or a folder of images)")
+                       "MNIST IDX, a PNG/JPEG image or a folder of images)")
 
 
 # words of an image file's name → of its label file's (``mnist_test_images.npy`` →
@@ -455,13 +471,18 @@ def labels_beside(path, n) -> np.ndarray | None:
     beside it (:func:`_sibling_labels`), or None: what :func:`open_dataset` finds, for the
     commands that read a ``.npy`` themselves (memory-mapped). A file there that holds no
     class labels (``y.npy`` of an earlier ``--outputs``: N × 10 scores) is not theirs and is
-    left alone; labels of another count are refused, naming the file."""
+    left alone; labels of another count are refused, naming the file, and so is a file
+    named as labels (``…_labels.npy``, MNIST's ``…-labels-idx1``) that holds none: one with
+    a NaN or a negative label was dropped without a word, and ``--target true`` then asked
+    for a label file that was right there."""
     found = _sibling_labels(os.fspath(path))
     if found is None:
         return None
     try:
         labels = load_labels(found)  # class indices, or no labels at all
     except DatasetError:
+        if "labels" in os.path.basename(found).lower():
+            raise
         return None
     return normalize_labels(labels, n, found)  # labels of another length: named, refused
 
@@ -528,7 +549,8 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
     ``path_or_name`` is a file (``.npy``/``.npz``, the toolbox's ``.mat``/``.txt``, MNIST IDX,
-    gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), or a
+    gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), one
+    PNG/JPEG image (a dataset of one sample, fitted like a folder's), or a
     built-in name: ``"mnist-test"`` (bundled), ``"mnist-sample"`` (5,000 training digits),
     ``"mnist-train"`` (after ``lrp data download``) or ``"natural-images"`` (ten photographs).
 
@@ -547,6 +569,9 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
         ds = Dataset(folder, name=os.path.basename(os.path.normpath(target)) or target,
                      source=f"{os.path.abspath(target)} (image folder)", labels=folder.labels,
                      class_names=folder.class_names)
+    elif is_image_file(target):
+        ds = Dataset(ImageFolder(target), name=os.path.basename(target),
+                     source=f"{os.path.abspath(target)} (image file)")
     elif not os.path.exists(target):
         raise DatasetError(f"{target}: no such file, folder or built-in dataset (built-in: "
                            f"{', '.join(DATASET_NAMES)})")

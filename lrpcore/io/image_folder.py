@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..spec import PHOTOS_HINT
+from ..text import short
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
@@ -43,6 +44,13 @@ def _images_in(folder: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in _listdir(folder)
                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
                   and os.path.isfile(os.path.join(folder, f)))
+
+
+def is_image_file(path) -> bool:
+    """Whether ``path`` is one PNG/JPEG file: a dataset of one photograph (a new user's
+    first try is ``lrp explain MODEL photo.jpg``, not a folder holding it)."""
+    path = os.fspath(path)
+    return path.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path)
 
 
 def _other_format(path: str) -> str:
@@ -193,22 +201,25 @@ def resize_crop(img: np.ndarray, resize: int | None, crop: int) -> np.ndarray:
 
 
 class ImageFolder:
-    """Array-like view (``shape``, ``dtype``, ``[indices]``) of the images of a folder."""
+    """Array-like view (``shape``, ``dtype``, ``[indices]``) of the images of a folder (or of
+    one image file)."""
 
     def __init__(self, root):
         self.root = os.fspath(root)
-        classes = sorted(d for d in _listdir(self.root)
+        classes = [] if is_image_file(self.root) else sorted(d for d in _listdir(self.root)
                          if os.path.isdir(os.path.join(self.root, d)) and not d.startswith("."))
         files, labels = [], []
         for k, cls in enumerate(classes):
             found = _images_in(os.path.join(self.root, cls))
             files += found
             labels += [k] * len(found)
+        self.left_out: list[str] = []  # images beside the class subfolders: not samples
         if files:
             self.class_names = classes
             self.labels = np.asarray(labels, dtype=np.int64)
-        else:  # a flat folder of images: no labels
-            files = _images_in(self.root)
+            self.left_out = [os.path.basename(f) for f in _images_in(self.root)]
+        else:  # a flat folder of images, or one image file: no labels
+            files = [self.root] if is_image_file(self.root) else _images_in(self.root)
             self.class_names, self.labels = None, None
         if not files:
             raise DatasetError(f"{self.root}: no PNG or JPEG images found (expected one "
@@ -262,6 +273,24 @@ class ImageFolder:
         """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they
         are: what a reader elsewhere (a Dask worker) passes to :func:`read_fitted`."""
         return () if self.crop is None else (self.resize, self.crop, self.channels)
+
+    def left_out_note(self) -> str | None:
+        """What the class layout leaves out, in one line (None: nothing): images directly in
+        a folder that has class subfolders are no samples (torchvision's ImageFolder alike),
+        and were left out without a word."""
+        n = len(self.left_out)
+        if not n:
+            return None
+        names = ", ".join(short(f, 40) for f in self.left_out[:3]) + (", …" if n > 3 else "")
+        return (f"{n} image{'s' * (n != 1)} beside the class subfolders left out ({names}); "
+                "put {0} into a class subfolder to use {0}".format("it" if n == 1 else "them"))
+
+    def file_name(self, i: int) -> str:
+        """Sample ``i``'s file as a user finds it: relative to the folder (``cats/tom.jpg``),
+        or the file's own name when the dataset is one image."""
+        if self.files == [self.root]:
+            return os.path.basename(self.root)
+        return os.path.relpath(self.files[i], self.root)
 
     def _read(self, i: int) -> np.ndarray:
         return read_fitted(self.files[i], *self.fitting())

@@ -22,7 +22,14 @@ import zipfile
 
 import numpy as np
 
-from .. import graph_activations, graph_layers  # noqa: F401 - registers the graph layer kinds
+from .. import (  # noqa: F401 - registers the graph layer kinds
+    graph_activations,
+    graph_channels,
+    graph_dilated,
+    graph_elementwise,
+    graph_layers,
+    graph_sequence,
+)
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
 from ..layers import LAYER_KINDS, Pad
@@ -243,7 +250,8 @@ def _checkpoint_note(archive) -> str | None:
         config = state.get("config", {}) if isinstance(state, dict) else {}
         run = f" (epoch {int(state['epoch'])} of {int(config['epochs'])}" \
             f"{', ' + str(config['arch'])[:40] if config.get('arch') else ''})"
-    except (ModelFormatError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+    except (ModelFormatError, ValueError, TypeError, KeyError, AttributeError, RecursionError,
+            OverflowError):  # "epoch": Infinity (Python's json reads it): int() refuses
         pass
     model = path[:-len(".ckpt.npz")] + ".npz" if path.endswith(".ckpt.npz") else None
     saved = (f"open the model it saved, {model}, " if model and os.path.isfile(model)

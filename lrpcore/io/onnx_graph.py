@@ -22,7 +22,24 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..graph import GraphModel, Node
-from ..graph_activations import SELU_ALPHA, SELU_GAMMA, Elu, HardSigmoid, PRelu, Sigmoid, Silu
+from ..graph_activations import (
+    SELU_ALPHA,
+    SELU_GAMMA,
+    Elu,
+    HardSigmoid,
+    LogSoftmax,
+    PRelu,
+    Sigmoid,
+    Silu,
+)
+from ..graph_dilated import (
+    DilatedConvolution,
+    DilatedGroupedConvolution,
+    DilatedMaxPool,
+    check_dilation,
+    dilate,
+)
+from ..graph_elementwise import Elementwise
 from ..graph_layers import (
     Add,
     Affine,
@@ -36,9 +53,12 @@ from ..graph_layers import (
     PartialMeanPool,
     ToChannelsLast,
 )
+from ..graph_sequence import SequenceToChannelsLast
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from . import onnx_channels as channels
+from . import onnx_elementwise as elementwise
 from .native import MAX_GRAPH_NODES
 from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
 
@@ -58,8 +78,10 @@ _ONNX_TYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64,
 class _Tensor:
     """A data tensor of the graph: the engine's tensor name, logical shape, storage."""
 
-    def __init__(self, name, shape, storage):
+    def __init__(self, name, shape, storage, seq=False):
         self.name, self.shape, self.storage = name, tuple(int(s) for s in shape), storage
+        # a sequence (ONNX's N×C×L) stored as a C×1×L map: ONNX's axes count one fewer
+        self.seq = bool(seq)
 
 
 class _TensorTable(dict):
@@ -124,13 +146,16 @@ class _Builder:
         """The tensor stored channels-last (a ToChannelsLast node for a C×H×W input)."""
         if t.storage == "cl":
             return t
-        if len(t.shape) != 3:
-            self.fail(where, f"needs a C×H×W tensor, gets shape {t.shape}")
+        seq = len(t.shape) == 2  # N×C×L (Conv1d): a C×1×L map
+        if len(t.shape) != 3 and not seq:
+            self.fail(where, f"needs a C×H×W or C×L tensor, gets shape {t.shape}")
         if t.name not in self._cl:
             out = f"{t.name}/channels_last"
-            self.add(f"{t.name}/to_channels_last", ToChannelsLast(), [t.name], out)
+            layer = SequenceToChannelsLast() if seq else ToChannelsLast()
+            self.add(f"{t.name}/to_channels_last", layer, [t.name], out)
             self._cl[t.name] = out
-        return _Tensor(self._cl[t.name], t.shape, "cl")
+        shape = (t.shape[0], 1, t.shape[1]) if seq else t.shape
+        return _Tensor(self._cl[t.name], shape, "cl", seq)
 
 
 def _attrs(onnx, node) -> dict:
@@ -160,6 +185,33 @@ def _finite(value, where, b, what):
 
 def _optional_input(node, k):
     return node.input[k] if len(node.input) > k and node.input[k] else None
+
+
+def _onnx_shape(t) -> tuple:
+    """The per-sample shape as ONNX has it (C×L for a sequence stored C×1×L)."""
+    return (t.shape[0], t.shape[2]) if t.seq else t.shape
+
+
+def _rank(t) -> int:
+    """The tensor's ONNX rank, batch included."""
+    return len(t.shape) + 1 - t.seq
+
+
+def _is_sequence(t) -> bool:
+    """An N×C×L tensor (Conv1d's input), as ONNX has it or stored C×1×L."""
+    return t.seq or (t.storage == "same" and len(t.shape) == 2)
+
+
+def _as_2d(attrs) -> dict:
+    """A 1-D Conv's or pool's attributes for the 1×L map the sequence is stored as."""
+    out = dict(attrs)
+    for key in ("strides", "dilations", "kernel_shape"):
+        if key in attrs:
+            v = list(attrs[key])
+            out[key] = [1] + v if len(v) == 1 else v
+    if "pads" in attrs and len(attrs["pads"]) == 2:
+        out["pads"] = [0, int(attrs["pads"][0]), 0, int(attrs["pads"][1])]
+    return out
 
 
 def _bounded(arr, b, where, ins=()):
@@ -322,14 +374,15 @@ def _reshape_const(x, target, b, where):
 def _conv(b, node, attrs, where, t):
     W = b.const(node.input[1], where, "the filters")
     B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
+    if W.ndim == 3 and _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
+        W, attrs = W[:, :, None, :], _as_2d(attrs)
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
     if B is None:
         B = np.zeros(n)
     groups = int(attrs.get("group", 1))
-    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):
-        b.fail(where, "dilated convolutions are not supported")
+    dilation = _pair(attrs.get("dilations", [1, 1]), where, b, "dilations")
     strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")
     if "kernel_shape" in attrs and _ints(attrs["kernel_shape"], where, b, "kernel_shape") \
             != [kh, kw]:
@@ -339,14 +392,22 @@ def _conv(b, node, attrs, where, t):
     C, H, Wd = t.shape
     if cg * groups != C:
         b.fail(where, f"filters take {cg * groups} channels, the input has {C}")
-    x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
     Wt = np.ascontiguousarray(W.transpose(2, 3, 1, 0))  # OIHW → HWCN
-    layer = (Convolution(Wt, B, strides) if groups == 1
-             else GroupedConvolution(Wt, B, strides, groups))
+    if dilation != [1, 1]:  # zeros between the taps (graph_dilated says why)
+        check_dilation(dilation)
+        Wt = dilate(Wt, dilation)
+        kh, kw = Wt.shape[:2]
+    x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
+    if dilation != [1, 1]:
+        layer = (DilatedConvolution(Wt, B, strides, dilation) if groups == 1
+                 else DilatedGroupedConvolution(Wt, B, strides, groups, dilation))
+    else:
+        layer = (Convolution(Wt, B, strides) if groups == 1
+                 else GroupedConvolution(Wt, B, strides, groups))
     out = b.add(node.name, layer, [x.name], node.output[0])
     _, _, oc = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     Ho, Wo, _ = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
-    b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl")
+    b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl", x.seq)
 
 
 def _ceil_extra(size, k, s, before, after):
@@ -401,7 +462,7 @@ def _pad_node(b, name, t, pads, value, where):
         b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} input")
     out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
     top, bottom, left, right = pads
-    b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl")
+    b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl", t.seq)
     return b.data[out]
 
 
@@ -441,13 +502,19 @@ def _alias(b, node, t):
 
 
 def _pool(b, node, attrs, where, t, cls):
+    if _is_sequence(t) and len(attrs.get("kernel_shape", ())) == 1:  # MaxPool1d, AvgPool1d
+        attrs = _as_2d(attrs)
     t = b.channels_last(t, where)
     if "kernel_shape" not in attrs:
         b.fail(where, "kernel_shape is missing")
     kernel = _pair(attrs["kernel_shape"], where, b, "kernel_shape")
     strides = _pair(attrs.get("strides", kernel), where, b, "strides")
-    if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):  # was read as undilated
-        b.fail(where, "dilated pooling is not supported")
+    dilation = _pair(attrs.get("dilations", [1, 1]), where, b, "dilations")
+    if dilation != [1, 1] and cls is not MaxPool:  # was read as undilated
+        b.fail(where, "dilated average pooling is not supported")
+    if dilation != [1, 1]:
+        check_dilation(dilation)
+    window = [(k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True)]
     ceil = bool(int(attrs.get("ceil_mode", 0)))
     given = _pads_of(b, attrs, where, t, kernel, strides)
     if any(p >= k for p, k in zip(given, (kernel[0], kernel[0], kernel[1], kernel[1]),
@@ -458,9 +525,12 @@ def _pool(b, node, attrs, where, t, cls):
                       f"than the {kernel[0]}×{kernel[1]} kernel")
     # ceil_mode (SqueezeNet, GoogLeNet, ResNet-D): the partial windows read a border of
     # −10³⁰ (max) or of zeros that no average counts
-    x = _pad_for(b, node, attrs, where, t, kernel, strides, -1e30 if cls is MaxPool else 0.0,
+    x = _pad_for(b, node, attrs, where, t, window, strides, -1e30 if cls is MaxPool else 0.0,
                  ceil=ceil)
-    layer = cls(kernel, strides)
+    layer = cls(kernel, strides) if dilation == [1, 1] else DilatedMaxPool(kernel, strides,
+                                                                           dilation)
+    if isinstance(layer, MaxPool):
+        layer.ties = "first"  # PyTorch's (and so zennit's) gradient: see MaxPool.ties
     if cls is MeanPool:
         # the divisor leaves out the padding unless count_include_pad (auto_pad SAME_* too)
         # and always the ceil_mode border
@@ -472,22 +542,24 @@ def _pool(b, node, attrs, where, t, cls):
             layer = PartialMeanPool(kernel, strides, uncounted)
     Ho, Wo, C = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
     out = b.add(node.name, layer, [x.name], node.output[0])
-    b.data[out] = _Tensor(out, (C, Ho, Wo), "cl")
+    b.data[out] = _Tensor(out, (C, Ho, Wo), "cl", x.seq)
 
 
 def _global_mean(b, name, t, output, where):
     t = b.channels_last(t, where)
     C, H, W = t.shape
     out = b.add(name, MeanPool((H, W), (H, W)), [t.name], output)
-    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl", t.seq)
     return b.data[out]
 
 
 def _global_max(b, name, t, output, where):
     t = b.channels_last(t, where)
     C, H, W = t.shape
-    out = b.add(name, MaxPool((H, W), (H, W)), [t.name], output)
-    b.data[out] = _Tensor(out, (C, 1, 1), "cl")
+    layer = MaxPool((H, W), (H, W))
+    layer.ties = "first"  # as PyTorch's adaptive_max_pool2d gradient
+    out = b.add(name, layer, [t.name], output)
+    b.data[out] = _Tensor(out, (C, 1, 1), "cl", t.seq)
 
 
 def _flatten(b, name, t, output):
@@ -551,13 +623,13 @@ def _batchnorm(b, node, attrs, where, t):
     layer = None if k is None else b.nodes[k].layer
     if layer is None or not getattr(layer, "weighted", False) or not _sole_reader(b, t):
         # nothing to fold into (or its output is read elsewhere): an affine layer of its own
-        if t.storage == "same" and len(t.shape) == 3:
-            t = b.channels_last(t, where)
+        if t.storage == "same" and (len(t.shape) == 3 or _is_sequence(t)):
+            t = b.channels_last(t, where)  # a BatchNorm1d on an N×C×L input: per channel C
         channels = t.shape[0] if len(t.shape) == 3 else t.shape[-1]
         if s.size != channels:
             b.fail(where, f"{s.size} BatchNormalization channels for {channels}")
         out = b.add(node.name, Affine(s, shift - mean * s), [t.name], node.output[0])
-        b.data[out] = _Tensor(out, t.shape, t.storage)
+        b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
         return
     if s.size != layer.B.shape[0]:
         b.fail(where, f"{s.size} BatchNormalization channels for {layer.B.shape[0]} outputs")
@@ -573,7 +645,7 @@ def _batchnorm(b, node, attrs, where, t):
 
 def _same_shape(b, node, t, layer):
     out = node.output[0]
-    b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage)
+    b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage, t.seq)
 
 
 def _op_activation(cls):
@@ -602,6 +674,16 @@ def _op_softmax(b, node, attrs, where, t, data_in):
         b.fail(where, f"Softmax along axis {axis} of a tensor of shape {brief(list(t.shape))} "
                       "is not supported; only over the features of a flat tensor (N×classes)")
     _same_shape(b, node, t, SoftMax())
+
+
+def _op_log_softmax(b, node, attrs, where, t, data_in):
+    """LogSoftmax over a flat tensor's features (a classifier's output)."""
+    axis = int(attrs.get("axis", -1 if b.opset >= 13 else 1))
+    if len(t.shape) != 1 or axis not in (1, -1):
+        b.fail(where, f"LogSoftmax along axis {axis} of a tensor of shape "
+                      f"{brief(list(t.shape))} is not supported; only over the features of a "
+                      "flat tensor (N×classes)")
+    _same_shape(b, node, t, LogSoftmax())
 
 
 def _op_leaky_relu(b, node, attrs, where, t, data_in):
@@ -650,9 +732,13 @@ def _op_reduce_mean(b, node, attrs, where, t, data_in):
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "ReduceMean's axes")
-    axes = sorted(int(a) % 4 for a in np.atleast_1d(axes)) if axes is not None else None
-    if t.storage != "cl" or axes != [2, 3]:
-        b.fail(where, "ReduceMean is supported over the height and width of an image")
+    if _is_sequence(t):
+        t = b.channels_last(t, where)
+    spatial = [2] if t.seq else [2, 3]  # over L of an N×C×L sequence
+    axes = sorted(int(a) % _rank(t) for a in np.atleast_1d(axes)) if axes is not None else None
+    if t.storage != "cl" or axes != spatial:
+        b.fail(where, "ReduceMean is supported over the height and width of an image (the "
+                      "length of a sequence)")
     if int(attrs.get("keepdims", 1)):
         _global_mean(b, node.name, t, out, where)
     else:
@@ -666,8 +752,15 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "Squeeze's axes")
-    rank = len(t.shape) + 1
+    rank = _rank(t)
     axes = None if axes is None else sorted(int(a) % rank for a in np.atleast_1d(axes))
+    if t.storage == "cl" and not t.seq and axes == [2] and t.shape[1] == 1:
+        # N×C×1×L back to N×C×L (dynamo's AdaptiveAvgPool1d): the same array
+        b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", True)
+        return
+    if t.seq and t.shape[2] == 1 and axes in (None, [2]):  # a pooled sequence's length 1
+        _flatten(b, node.name, t, node.output[0])
+        return
     spatial = [2, 3] if t.storage == "cl" else [1, 2]
     if len(t.shape) == 3 and (axes is None or axes == spatial) \
             and [t.shape[a - 1] for a in spatial] == [1, 1]:
@@ -675,6 +768,28 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
         return
     b.fail(where, f"Squeeze of data along {brief(axes)} of a tensor of shape "
                   f"{brief(list(t.shape))}: only of a pooled map's 1×1")
+
+
+def _op_unsqueeze(b, node, attrs, where, t, data_in):
+    """Unsqueeze of data: a sequence's N×C×L to N×C×1×L (dynamo's AdaptiveAvgPool1d, tf2onnx's
+    1-D layers), which is how the engine stores it already, or a Keras sequence input's N×L×C
+    to N×1×L×C (a reshape node); anything else is refused."""
+    axes = attrs.get("axes")
+    if axes is None and _optional_input(node, 1):
+        axes = b.const(node.input[1], where, "Unsqueeze's axes")
+    axes = None if axes is None else sorted(int(a) % 4 for a in np.atleast_1d(axes))
+    if _is_sequence(t) and axes == [2]:
+        t = b.channels_last(t, where)
+        b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", False)
+        return
+    if t.storage == "same" and len(t.shape) == 2 and axes == [1]:
+        # a Keras sequence's N×L×C to N×1×L×C (tf2onnx's Conv1D): an H×W×C map of height 1
+        out = node.output[0]
+        b.add(node.name, SequenceToChannelsLast(channels_first=False), [t.name], out)
+        b.data[out] = _Tensor(out, (1,) + t.shape, "same")
+        return
+    b.fail(where, f"Unsqueeze of data along {brief(axes)} of a tensor of shape "
+                  f"{brief(list(t.shape))}: only a sequence's N×C×L to N×C×1×L")
 
 
 def _op_flatten(b, node, attrs, where, t, data_in):
@@ -691,8 +806,10 @@ def _op_reshape(b, node, attrs, where, t, data_in):
     batch = (0, -1) if b.batch is None else (0, -1, b.batch)
     if len(target) == 2 and target[0] in batch and target[1] in (-1, size):
         _flatten(b, node.name, t, node.output[0])
-    elif [int(s) for s in target[1:]] == list(t.shape):
+    elif [int(s) for s in target[1:]] == list(_onnx_shape(t)):
         _alias(b, node, t)
+    elif channels.reshape(b, node, where, t, target):
+        return  # a channel shuffle's first or last Reshape
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
                       "flattening reshapes are supported")
@@ -708,8 +825,17 @@ def _op_transpose(b, node, attrs, where, t, data_in):
     elif t.storage == "cl" and perm == [0, 2, 3, 1]:
         C, H, W = t.shape
         b.data[out] = _Tensor(t.name, (H, W, C), "same")
+    elif t.storage == "same" and len(t.shape) == 2 and perm == [0, 2, 1]:
+        # an N×L×C sequence turned to N×C×L for Conv1d (``x.transpose(1, 2)``): one reshape
+        # node to the C×1×L map the engine keeps sequences as
+        L, C = t.shape
+        b.add(node.name, SequenceToChannelsLast(channels_first=False), [t.name], out)
+        b.data[out] = _Tensor(out, (C, 1, L), "cl", True)
+    elif channels.transpose(b, node, where, t, perm):
+        return  # the channel shuffle's Transpose
     else:
-        b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and NCHW")
+        b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and "
+                      "NCHW (and an N×L×C sequence to N×C×L)")
 
 
 def _two_tensors(data_in) -> bool:
@@ -731,6 +857,8 @@ def _op_sum(b, node, attrs, where, t, data_in):
     if op == "Add" and not (len(data_in) >= 2 and all(d is not None for d in data_in)):
         _scale_shift(b, node, where, t)
         return
+    if op == "Add" and elementwise.fuse(b, node, where, data_in):
+        return  # x + 0.044715·x³ inside a tanh-approximated GELU: not a residual merge
     if len(data_in) != len([n for n in node.input if n]) or None in data_in:
         b.fail(where, f"{op} of data and constants is not supported")
     if len(data_in) == 1:  # a Sum or Mean of one tensor is that tensor
@@ -744,7 +872,7 @@ def _op_sum(b, node, attrs, where, t, data_in):
         b.fail(where, f"{op} of tensors of different shapes {sorted(shapes)}")
     out = node.output[0]
     b.data[b.add(node.name, layer, [d.name for d in data_in], out)] = _Tensor(
-        out, data_in[0].shape, data_in[0].storage)
+        out, data_in[0].shape, data_in[0].storage, data_in[0].seq)
 
 
 def _op_concat(b, node, attrs, where, t, data_in):
@@ -754,15 +882,14 @@ def _op_concat(b, node, attrs, where, t, data_in):
         _alias(b, node, t)
         return
     axis = int(attrs.get("axis", 1))
-    rank = len(t.shape) + 1
-    if axis % rank != 1:
+    if axis % _rank(t) != 1:
         b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
-    if len(t.shape) == 3:
+    if len(t.shape) >= 2:
         data_in = [b.channels_last(d, where) for d in data_in]
-    shape = (sum(d.shape[0] for d in data_in),) + tuple(t.shape[1:])
+    shape = (sum(d.shape[0] for d in data_in),) + tuple(data_in[0].shape[1:])
     out = node.output[0]
     b.data[b.add(node.name, Concat(), [d.name for d in data_in], out)] = _Tensor(
-        out, shape, data_in[0].storage if len(t.shape) == 3 else "same")
+        out, shape, data_in[0].storage if len(t.shape) >= 2 else "same", data_in[0].seq)
 
 
 def _op_product(b, node, attrs, where, t, data_in):
@@ -795,8 +922,23 @@ def _op_arithmetic(b, node, attrs, where, t, data_in):
         if gated is not None:  # the gate's own node is left unread: pruned at the end
             _same_shape(b, node, *gated)
             return
+        operands = elementwise.operands_of(b, node, where)
+        if None not in operands and elementwise.fuse(b, node, where, operands):
+            return  # e.g. GELU's x · (erf(x/√2) + 1): a function of x alone
         _op_product(b, node, attrs, where, t, data_in)
     _scale_shift(b, node, where, t)
+
+
+def _op_activation_or_step(cls):
+    """Tanh, Sigmoid: their own layer kind, or a step of the Elementwise node before them
+    (Mish's tanh(softplus(x)))."""
+    def handler(b, node, attrs, where, t, data_in):
+        k = b.producer.get(t.name)
+        if k is not None and isinstance(b.nodes[k].layer, Elementwise) and _sole_reader(b, t):
+            elementwise.unary(b, node, attrs, where, t, data_in)
+        else:
+            _same_shape(b, node, t, cls())
+    return handler
 
 
 def _channel_values(b, c, t, where):
@@ -809,7 +951,8 @@ def _channel_values(b, c, t, where):
     shape = np.shape(c)
     while len(shape) > 1 and shape[0] == 1:  # ONNX broadcasting aligns the trailing axes
         shape = shape[1:]
-    per_channel = (channels, 1, 1) if t.storage == "cl" else (channels,)
+    per_channel = (channels, 1) if t.seq else (channels, 1, 1) if t.storage == "cl" \
+        else (channels,)
     if c.size != channels or tuple(shape) != per_channel[-len(shape):] \
             or len(shape) > len(per_channel):
         b.fail(where, f"a constant of shape {brief(list(np.shape(c)))} on a tensor of shape "
@@ -824,6 +967,8 @@ def _scale_shift(b, node, where, t):
     Affine, Linear or Convolution before it when that is the data's only reader; else an
     Affine of its own, which relevance passes (as zennit's Pass on BatchNorm)."""
     op = node.op_type
+    if elementwise.extend(b, node, where):  # a step of the element-wise activation before it
+        return
     data_first = node.input[0] in b.data
     if not data_first and op in ("Sub", "Div"):
         b.fail(where, f"{op} of a constant and data (constant first) is not supported")
@@ -834,6 +979,8 @@ def _scale_shift(b, node, where, t):
         shape = shape[1:]
     if t.storage == "same" and len(t.shape) == 3 and len(shape) == 3 and np.size(c) > 1:
         t = b.channels_last(t, where)  # C×1×1 on a C×H×W input (PyTorch): per channel
+    elif _is_sequence(t) and t.storage == "same" and len(shape) == 2 and np.size(c) > 1:
+        t = b.channels_last(t, where)  # C×1 on an N×C×L input
     v = _channel_values(b, c, t, where)
     if op == "Div" and np.any(v == 0):
         b.fail(where, "Div by a constant that holds 0")
@@ -854,17 +1001,20 @@ def _scale_shift(b, node, where, t):
             _alias(b, node, t)
             return
     out = b.add(node.name, Affine(scale, shift), [t.name], node.output[0])
-    b.data[out] = _Tensor(out, t.shape, t.storage)
+    b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
 
 
 OPERATORS = {
     "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
     "Relu": _op_activation(Rect),
-    "Tanh": _op_activation(Tanh),
+    "Tanh": _op_activation_or_step(Tanh),
     "Softmax": _op_softmax,
+    "LogSoftmax": _op_log_softmax,
     "Clip": _op_clip,
     "LeakyRelu": _op_leaky_relu,
-    "Sigmoid": _op_activation(Sigmoid),
+    "Sigmoid": _op_activation_or_step(Sigmoid),
+    **{op: elementwise.unary for op in elementwise.UNARY if op not in ("Tanh", "Sigmoid")},
+    **{op: elementwise.binary for op in ("Pow", "Greater", "Less", "Where")},
     "Elu": _op_elu,
     "Selu": _op_elu,
     "HardSigmoid": _op_hard_sigmoid,
@@ -884,6 +1034,9 @@ OPERATORS = {
     "ReduceMean": _op_reduce_mean,
     "Flatten": _op_flatten,
     "Squeeze": _op_squeeze,
+    "Unsqueeze": _op_unsqueeze,
+    "Slice": channels.slice_data,
+    "Split": channels.split_data,
     "Reshape": _op_reshape,
     "Transpose": _op_transpose,
     "Gemm": lambda b, node, attrs, where, t, data_in: _gemm(b, node, attrs, where, t),
@@ -898,9 +1051,24 @@ OPERATORS = {
     "Div": _op_arithmetic,
     "Sub": _op_arithmetic,
 }
+# operators real classifiers contain that are refused, and why (the error says it)
+REFUSED = {
+    "Mish": "this computes Mish, which zennit does not pass relevance through (it has no rule "
+            "for it and takes the gradient there)",
+    "ConvTranspose": "transposed convolutions (decoders, U-Nets) have no layer kind here",
+    **{op: "it divides by the sample's own statistics (a quotient of two signals), for which "
+           "LRP here has no rule; zennit has none either (it takes the gradient there)"
+       for op in ("LayerNormalization", "GroupNormalization", "InstanceNormalization", "LRN")},
+    **{op: "recurrent layers multiply gates and states (products of two signals), for which "
+           "LRP here has no rule"
+       for op in ("LSTM", "GRU", "RNN")},
+}
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
-               "Transpose": "of data: NHWC ↔ NCHW only, relabelled"}
+               "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled; Keras's "
+                            "N×L×C input to N×1×L×C",
+               "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's; an "
+                            "N×L×C sequence to N×C×L"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
@@ -909,28 +1077,44 @@ FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "
 
 # what the operator table adds to the layer kinds an operator builds
 NOTES = {
-    "Add": "of two tensors (residual); of a constant (one or one per channel): folded into "
+    "Add": "of two tensors (residual; inside an element-wise activation, a step of it); "
+           "of a constant (one or one per channel): folded into "
            "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization)",
     "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
-    "Conv": "grouped and depthwise; `pads` (asymmetric too) and `auto_pad` become a `Pad`",
-    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰",
+    "Conv": "grouped, depthwise and dilated; `pads` (asymmetric too) and `auto_pad` become a "
+            "`Pad`",
+    "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too; "
+               "a window's equal maxima: relevance to the first (PyTorch's gradient, zennit)",
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "
                    "count fewer entries (`count_include_pad=0`, partial ones) a "
                    "`PartialMeanPool`",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
-               "dropped",
+               "dropped; with a Transpose [0, 2, 1, 3, 4] between, to N×g×(C/g)×H×W and back: "
+               "a channel shuffle (ShuffleNet), one `ChannelPermute`",
+    "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`)",
+    "Split": "of data: along channels",
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
     "Mul": "of data and a constant (one value or one per channel): folded into the "
            "Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization, "
-           "Rescaling); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; other "
-           "products of data refused (no LRP rule for a product of two signals)",
+           "Rescaling); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; a "
+           "product of tensors computed from one tensor (GELU's x · Φ(x)) a step of an "
+           "`Elementwise`; other products of data refused (no LRP rule for a product of two "
+           "signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
+    **{op: "an element-wise activation, alone or as a step of one (GELU's Erf; dynamo's "
+           "Softplus threshold: Greater, Where); relevance passes, as zennit's `Pass`"
+       for op in ("Abs", "Celu", "Erf", "Exp", "Gelu", "Greater", "Less", "Log", "Neg", "Pow",
+                  "Reciprocal", "Softplus", "Softsign", "Sqrt", "Where")},
+    "Tanh": "after an `Elementwise` it reads alone: a step of it (Mish's, refused)",
+    "Sigmoid": "after an `Elementwise` it reads alone: a step of it",
     "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
+    "LogSoftmax": "over a flat tensor's features; kept (unlike a final Softmax): relevance "
+                  "goes back as its gradient, as zennit's autograd takes it",
     "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
 
@@ -965,10 +1149,16 @@ def _node(b, node, where, onnx):
         return
     op = node.op_type
     data_in = [b.data.get(n) for n in node.input if n]
-    t = data_in[0] if data_in else None
+    t = next((d for d in data_in if d is not None), None)  # Mul(0.5, x): data second
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
+    pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
+    if pending is not None and op not in ("Transpose", "Reshape"):
+        b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
+                      "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
     handler = OPERATORS.get(op)
+    if handler is None and op in REFUSED:
+        b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
     if handler is None:
         b.fail(where, f"operator {short(op, 40)} is not supported (supported: "
                       f"{', '.join(supported_operators())})")
@@ -1010,9 +1200,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     inp = inputs[0]
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
-    if len(sample) not in (1, 3) or any(d <= 0 for d in sample):
+    if len(sample) not in (1, 2, 3) or any(d <= 0 for d in sample):
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' must have a fixed shape "
-                               "(N, features), (N, C, H, W) or (N, H, W, C); got "
+                               "(N, features), (N, C, L), (N, C, H, W) or (N, H, W, C); got "
                                f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}")
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "

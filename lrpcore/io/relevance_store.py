@@ -340,6 +340,55 @@ def partial_path(path) -> str:
     return os.fspath(path).rstrip(os.sep) + PARTIAL_SUFFIX
 
 
+@contextlib.contextmanager
+def run_lock(path):
+    """Held while one run fills ``path``: a lock on ``PATH.lock`` beside it, removed at the
+    end. Two runs of one command at once filled one partial store, and the one finishing
+    second found it renamed under it (its chunks 'failed: FileNotFoundError', a partial
+    store left beside the result, exit 1); the second is refused before it starts. Where
+    no lock can be taken (no fcntl, a read-only folder, a file system without locks) the
+    run goes on unguarded, as before."""
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        fcntl = None
+    lock = os.fspath(path).rstrip(os.sep) + ".lock"
+    try:
+        fd = None if fcntl is None else os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        fd = None
+    held = False
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ExportError(f"{path}: another lrp explain is writing it ({lock} is "
+                                  "locked); wait for it to finish, or choose another --out"
+                                  ) from None
+            except OSError:  # a file system without locks
+                pass
+            else:
+                held = _same_file(fd, lock)
+                if not held:  # unlinked by a run that finished after this one opened it
+                    raise ExportError(f"{path}: another lrp explain was writing it just now; "
+                                      "run the command again")
+        yield
+    finally:
+        if held:
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+        if fd is not None:
+            os.close(fd)
+
+
+def _same_file(fd, path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
+
+
 def finished_store(path, key, overwrite) -> bool:
     """Whether ``path`` already holds this run (``key``), complete: nothing is left to do.
     A store of an older version left unfinished under the result's name is moved to its

@@ -221,6 +221,12 @@ def _fit(fit, raw, where) -> dict:
     if fit.get("resize", side) < side:
         raise ModelFormatError(f"{where}: input 'resize' {fit['resize']} is smaller than the "
                                f"centre crop {side} cut from it")
+    from .image_folder import MAX_PIXELS  # noqa: PLC0415
+
+    if fit.get("resize", side) ** 2 > MAX_PIXELS:  # every photograph was refused, blamed on
+        raise ModelFormatError(  # its aspect ratio ("crop it ... first")
+            f"{where}: input 'resize' {fit['resize']} would make every photograph at least "
+            f"{fit['resize']}×{fit['resize']} pixels, more than {MAX_PIXELS:,}")
     return dict(fit)
 
 

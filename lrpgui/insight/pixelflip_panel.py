@@ -36,6 +36,11 @@ COLOURS = [(0, 90, 200), (230, 120, 0), (0, 150, 60), (200, 30, 30), (130, 60, 1
 RANDOM_COLOUR = (128, 128, 128)
 
 
+def _methods(first) -> str:
+    """The methods list starting from ``first`` (the rule on display), then the defaults."""
+    return ", ".join([first] + [m for m in DEFAULT_METHODS if m != first])
+
+
 def parse_methods(text: str) -> tuple:
     """Comma- or semicolon-separated rule specs, presets or baselines (duplicates dropped)."""
     parts = [p.strip() for p in text.replace(";", ",").split(",")]
@@ -58,11 +63,14 @@ class PixelFlipPanel(ToolPanel):
         self._fit_patch(self.state.model)
 
     def _build(self) -> None:
-        first = self.state.rule
-        methods = [first] + [m for m in DEFAULT_METHODS if m != first]
-        self.methods_edit = QLineEdit(", ".join(methods), objectName="flipMethods")
+        self.methods_edit = QLineEdit(_methods(self.state.rule), objectName="flipMethods")
         self.methods_edit.setToolTip("rule specs, presets, sensitivity or gradxinput, "
                                      "separated by commas")
+        # the first method is the rule on display until the list is changed (by the user or a
+        # script), as in Compare: the panel is built before a model opens, so EfficientNet-
+        # Lite0's list began with the toolbox's epsilon:0.01, not the EpsilonPlus on display
+        self._auto_methods = self.methods_edit.text()
+        self.state.events.rule.connect(self._follow_rule)
         self.steps = _spin(1, 1000, DEFAULTS["steps"], "flipSteps")  # as 'lrp evaluate'
         self.per_step = _spin(1, 10000, DEFAULTS["per_step"], "flipPerStep")
         self.patch = _spin(1, 64, DEFAULTS["patch"], "flipPatch")
@@ -109,6 +117,11 @@ class PixelFlipPanel(ToolPanel):
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addWidget(split, 1)
+
+    def _follow_rule(self, rule) -> None:
+        if rule and self.methods_edit.text() == self._auto_methods:
+            self._auto_methods = _methods(rule)
+            self.methods_edit.setText(self._auto_methods)
 
     def _fit_patch(self, model) -> None:
         """Each model starts with the patch side ``lrp evaluate`` takes for it: pixels for

@@ -153,6 +153,7 @@ class SprayPanel(BatchPanel):
         split.addWidget(middle)
         split.addWidget(self.prototypes)
         split.setStretchFactor(0, 3)
+        self._splits, self._split_shared = (split, middle), False
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         bottom = QHBoxLayout()
@@ -161,6 +162,18 @@ class SprayPanel(BatchPanel):
         layout.addLayout(bottom)
         layout.addWidget(self.error_label)
         layout.addWidget(split, 1)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Share the height 2 : 1 between the plots and the prototypes when first shown: left
+        to the size hints, the empty prototypes took five sixths, the scatter a fifth of the
+        width, and the eigengap plot's axis label was cut ("Laplacian eigenvalu")."""
+        super().showEvent(event)
+        split, middle = self._splits
+        total, wide = sum(split.sizes()), sum(middle.sizes())
+        if not self._split_shared and total > 0 and wide > 0:
+            self._split_shared = True  # and the width 1 : 1 between scatter and side plots
+            split.setSizes([total - total // 3, total // 3])
+            middle.setSizes([wide // 2, wide - wide // 2])
 
     def _fill_classes(self) -> None:
         """Every class of the model, by number and name (typed names complete)."""

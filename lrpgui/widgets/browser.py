@@ -25,6 +25,17 @@ from .model_summary import ModelSummary
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
+class EntryList(QListWidget):
+    """A list that keeps its current entry in view when its items are laid out again: in a
+    narrowing dock the entries wrap, grow, and pushed the open model half out of sight."""
+
+    def updateGeometries(self) -> None:  # noqa: N802 (Qt's name)
+        super().updateGeometries()
+        item = self.currentItem()
+        if item is not None:
+            self.scrollToItem(item)
+
+
 class Browser(QWidget):
     """Lists what can be opened; emits the chosen path or name."""
 
@@ -38,8 +49,8 @@ class Browser(QWidget):
         super().__init__(parent)
         self.state = state
         self.settings = settings
-        self.models = QListWidget(objectName="modelBrowser")
-        self.datasets = QListWidget(objectName="datasetBrowser")
+        self.models = EntryList(objectName="modelBrowser")
+        self.datasets = EntryList(objectName="datasetBrowser")
         for widget in (self.models, self.datasets):
             widget.setMaximumHeight(130)
             widget.setMinimumHeight(4 * widget.fontMetrics().height() + 8)  # four entries
@@ -129,10 +140,12 @@ class Browser(QWidget):
             item.setToolTip(f"{no_markup(value)} ({tip})")
             widget.addItem(item)
             seen.add(value)
+        recent = [v for v in recent if not any(_same_entry(v, known) for known in seen)]
+        labels = _recent_labels(recent)  # e.g. a bundled model by a relative path left out
         for value in recent:
-            if any(_same_entry(value, known) for known in seen):  # e.g. a bundled model by a
-                continue  # relative path
-            item = QListWidgetItem(f"{no_markup(Path(value).name)}  (recent)")
+            if any(_same_entry(value, known) for known in seen):  # the same file twice
+                continue
+            item = QListWidgetItem(f"{no_markup(labels[value])}  (recent)")
             item.setData(PATH_ROLE, value)
             item.setToolTip(no_markup(value))  # a tooltip that looks like HTML is rendered
             widget.addItem(item)
@@ -210,6 +223,22 @@ def _lines(label) -> list[str]:
     """How a bundled entry's label wraps: before a bracketed note, and after a colon."""
     head, sep, note = label.partition(" (")
     return [head, sep.strip() + note] if sep else label.split(": ")
+
+
+def _recent_labels(paths) -> dict:
+    """Each recent file by its name, with as many folders before it as tell it apart from
+    the others of that name: five "x.npy  (recent)" entries could be told apart only by
+    their tooltips."""
+    labels = {}
+    for value in paths:
+        parts = Path(value).parts
+        depth = 1
+        while depth < len(parts) and any(
+                other != value and Path(other).parts[-depth:] == parts[-depth:]
+                for other in paths):
+            depth += 1
+        labels[value] = str(Path(*parts[-depth:]))
+    return labels
 
 
 def _same_entry(a, b) -> bool:

@@ -123,6 +123,15 @@ class ClassChoice(ChoiceBox):
             return row
         return super().findData(value, role, *args)
 
+    def setCurrentText(self, text) -> None:  # noqa: N802 (Qt's name)
+        """Select the entry ``text`` names as typing it would (:func:`typed_entry`: its value,
+        shown text or class name, "espresso" for "class espresso"); text naming no single
+        entry changes nothing. An editable box took it into its line while the class before
+        stayed explained: the box said "espresso", the heatmap was the predicted class's."""
+        k = typed_entry(self, str(text))
+        if k >= 0:
+            self.setCurrentIndex(k)
+
     def addItem(self, text, userData=None) -> None:  # noqa: N802, N803
         current = self.currentIndex()
         self.set_entries([*self._texts, str(text)], [*self._values, userData])

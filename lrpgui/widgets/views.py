@@ -9,12 +9,15 @@ Both images are in the model's input layout (e.g. the 32×32 padded digit of LeN
 from __future__ import annotations
 
 import html
+import os
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from lrpcore.text import elide_middle
 
 from .. import rendering
 from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
@@ -197,7 +200,7 @@ class ImagePair(QWidget):
         if result is None:
             return
         label = result.request.label
-        text = f"input<br>sample {result.index}" + (
+        text = f"input<br>sample {result.index}" + _file_of(self.state, result) + (
             "" if label is None else f", true class {class_name(result.request.model, label)}")
         if self.state.sample_hidden and result.index == self.state.sample_index:
             text += "<br><i>hidden by the grid filter</i>"
@@ -264,8 +267,12 @@ class ImagePair(QWidget):
 
     def _outline(self, result):
         """The outline of the input on display, kept while only the rule, target or colormap
-        changes (an edge filter per click is the slowest part of a photograph's render)."""
+        changes (an edge filter per click is the slowest part of a photograph's render). None
+        for a strip of features (XOR's two inputs): it has no edges, and the edge filter drew
+        a black block over the second feature's relevance."""
         x01 = rendering.displayable(result.input_unit)
+        if np.ndim(result.input_unit) == 1 and np.ndim(x01) == 2:
+            return None
         cached = self._mask_for
         if cached is None or cached[1] != self._scaling or not _same_array(cached[0], x01):
             self._mask_for = cached = (x01, self._scaling,
@@ -381,6 +388,8 @@ class ScoresPlot(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
         self.setLabel("left", "score")
+        # scores as they are: probabilities of 0.2 and 0.6 read "200", "600" "(x0.001)"
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.setLabel("bottom", "class")
         self.setTitle("class scores: predicted class red, true class outlined, "
                       "▼ explained class", size="9pt", color="k")
@@ -468,3 +477,15 @@ def _short(name, limit=16) -> str:
     """A class name short enough for a tick label: the first of its synonyms, cut."""
     text = str(name).split(",")[0].strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _file_of(state, result) -> str:
+    """", chelsea.jpg" (escaped, shortened in the middle) when the sample on display was read
+    from an image file of the open dataset: a folder's photo named, not only numbered."""
+    data, req = state.dataset, result.request
+    listing = getattr(data, "sample_files", None)
+    if listing is None or req.index is None or req.dataset_key != id(data):
+        return ""
+    files = listing([req.index])
+    return f", {html.escape(elide_middle(os.path.basename(files[0]), 32))}" if files else ""
+

@@ -96,3 +96,48 @@ def test_a_sweep_of_the_dataset_left_is_not_shown_over_the_next(make_window, qtb
     assert window.state.dataset_name == str(other)
     assert panel.result is None and panel.rows == [] and panel.table.rowCount() == 0
     assert panel.run_button.isEnabled()
+
+
+def _toy_store(toy_files, out, rule):
+    """A relevance store of the toy data, as 'lrp explain --out R.zarr --rule RULE' writes it
+    (an in-process Dask cluster)."""
+    import distributed
+
+    from lrpcore import distributed as dist
+
+    model, images = toy_files
+    source, _ = dist.open_source(images)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(model), "backend": "numpy", "dtype": "float32", "rule": rule,
+                "layer_rules": {}, "target": "pred", "raw": False, "batch_size": 64,
+                "source": source}
+        assert dist.explain_to_store(args, out, client=client, progress=False).failed == []
+    return out
+
+
+def test_a_relevance_store_of_a_preset_opens_in_the_explorer(make_window, qtbot, toy_files,
+                                                            tmp_path, dialogs_shown):
+    """'lrp explain model.onnx x --out R.zarr' explains a graph model with EpsilonPlus, a
+    preset, and stores that name: the explorer refused the store ('unknown rule
+    EpsilonPlus': its rule was read as a plain rule spec). A store whose target the explorer
+    cannot take was refused only half-way, after its model and dataset had been opened."""
+    import pytest
+    import zarr
+
+    pytest.importorskip("distributed")
+    from .waiting import settle
+
+    store = _toy_store(toy_files, tmp_path / "R.zarr", "EpsilonPlus")
+    window = make_window()
+    assert window.open_relevance_store(store, quiet=True), window.last_error
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.precomputed, timeout=20000)
+    assert window.state.rule == "EpsilonPlus"
+    settle(qtbot, window.controller)
+    group = zarr.open_group(store, mode="r+")
+    group.attrs["lrp_run"] = {**group.attrs["lrp_run"], "target": "bogus"}
+    window.close_dataset()
+    assert not window.open_relevance_store(store, quiet=True)
+    assert str(store) in window.last_error and "bogus" in window.last_error
+    assert window.state.dataset is None  # nothing of the store was opened

@@ -1,0 +1,109 @@
+"""Channel slicing and channel permutation (ShuffleNet's ``x.chunk(2, dim=1)`` and channel
+shuffle, exported as Slice or Split, and as Reshape → Transpose → Reshape).
+
+Both route each value to exactly one place, so relevance goes back the same way (the gradient
+of a slice or a permutation, which is what zennit computes through these tensor operations);
+a tensor read by several slices gets the sum of what each returns, as at any branching."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+from .layers import Layer, register_layer
+
+MAX_CHANNELS = 1 << 20
+
+
+@register_layer
+class ChannelSlice(Layer):
+    """Channels ``start`` … ``stop − 1`` (the last axis: channels of an H×W×C map, features
+    of a flat tensor)."""
+
+    kind = "ChannelSlice"
+    role = "reshape"
+    onnx_ops = ("Slice", "Split")
+
+    def __init__(self, start, stop):
+        super().__init__()
+        self.start, self.stop = int(start), int(stop)
+        if not 0 <= self.start < self.stop <= MAX_CHANNELS:
+            raise ShapeError(f"ChannelSlice {self.start}:{self.stop} is empty or out of range")
+
+    def native_fields(self):
+        return {"start": self.start, "stop": self.stop}
+
+    @classmethod
+    def from_native(cls, f):
+        start, stop = f.spec.get("start"), f.spec.get("stop")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop)):
+            f.fail("ChannelSlice needs whole numbers 'start' and 'stop'")
+        return cls(start, stop)
+
+    def output_shape(self, in_shape):
+        if not in_shape or in_shape[-1] < self.stop:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+        return tuple(in_shape[:-1]) + (self.stop - self.start,)
+
+    def forward(self, x, xp):
+        return xp.ascontiguousarray(x[..., self.start:self.stop])
+
+    def relevance_back(self, R, x, xp):
+        out = xp.zeros(tuple(x.shape), dtype=R.dtype)
+        out[..., self.start:self.stop] = R
+        return out
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)
+
+    def describe(self):
+        return f"ChannelSlice {self.start}:{self.stop}"
+
+
+@register_layer
+class ChannelPermute(Layer):
+    """Output channel j is input channel ``perm[j]`` (a channel shuffle)."""
+
+    kind = "ChannelPermute"
+    role = "reshape"
+    onnx_ops = ("Reshape",)  # the last of Reshape → Transpose → Reshape
+
+    def __init__(self, perm):
+        super().__init__()
+        self.perm = np.asarray(perm, dtype=np.int64).reshape(-1)
+        n = self.perm.size
+        if not 0 < n <= MAX_CHANNELS or not np.array_equal(np.sort(self.perm), np.arange(n)):
+            raise ShapeError("ChannelPermute needs a permutation of 0 … C − 1")
+
+    def native_fields(self):
+        return {"perm": [int(p) for p in self.perm]}
+
+    @classmethod
+    def from_native(cls, f):
+        perm = f.spec.get("perm")
+        if not isinstance(perm, list) or not all(
+                isinstance(p, int) and not isinstance(p, bool) for p in perm):
+            f.fail("ChannelPermute needs 'perm', a list of whole numbers")
+        return cls(perm)
+
+    def output_shape(self, in_shape):
+        if not in_shape or in_shape[-1] != self.perm.size:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+        return tuple(in_shape)
+
+    def _index(self, xp):
+        return self._cached(("perm", xp.__name__), lambda: xp.asarray(self.perm))
+
+    def forward(self, x, xp):
+        return x[..., self._index(xp)]
+
+    def relevance_back(self, R, x, xp):
+        out = xp.empty(tuple(x.shape), dtype=R.dtype)
+        out[..., self._index(xp)] = R
+        return out
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)
+
+    def describe(self):
+        return f"ChannelPermute ({self.perm.size} channels)"

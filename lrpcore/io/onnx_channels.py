@@ -1,0 +1,125 @@
+"""Channel slices and channel shuffles of data (ShuffleNet), read as layers.
+
+``x.chunk(2, dim=1)`` reaches ONNX as ``Slice`` along axis 1 (the TorchScript exporter, its
+bounds computed by shape arithmetic) or ``Split`` (dynamo); the channel shuffle as Reshape to
+N×g×(C/g)×H×W, Transpose [0, 2, 1, 3, 4] and Reshape back to N×C×H×W. The two 5-D tensors in
+between are never computed: they are recorded as a pending shuffle, which only that Transpose
+and that last Reshape accept, and the three operators become one ``ChannelPermute``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph_channels import ChannelPermute, ChannelSlice
+from ..text import brief
+
+PENDING = ("groups", "shuffled")  # storages of the shuffle's 5-D tensors, never computed
+
+
+def _tensor(name, shape, storage, seq=False):
+    from .onnx_graph import _Tensor
+
+    return _Tensor(name, shape, storage, seq)
+
+
+def _channel_axis(t):
+    """ONNX's channel axis 1 is the engine's last axis for maps (stored H×W×C), sequences and
+    flat tensors alike; other storages have none."""
+    return t.storage in ("cl", "same") and (t.storage == "cl" or len(t.shape) == 1)
+
+
+def _add_slice(b, name, t, start, stop, output, where):
+    if not _channel_axis(t):
+        b.fail(where, f"slicing a tensor of shape {brief(list(t.shape))} is not supported")
+    out = b.add(name, ChannelSlice(start, stop), [t.name], output)
+    b.data[out] = _tensor(out, (stop - start,) + tuple(t.shape[1:]), t.storage, t.seq)
+
+
+def _prepare(b, t, where):
+    """A C×H×W (or C×L) tensor as the engine stores maps."""
+    from .onnx_graph import _is_sequence
+
+    return b.channels_last(t, where) if len(t.shape) == 3 or _is_sequence(t) else t
+
+
+def slice_data(b, node, attrs, where, t, data_in):
+    """Slice of data along channels only, step 1: a ChannelSlice."""
+    from .onnx_graph import _rank
+
+    if b.opset < 10:
+        starts, ends, axes, steps = attrs.get("starts"), attrs.get("ends"), attrs.get("axes"), None
+    else:
+        const = [None if not n else b.const(n, where, "Slice's bounds")
+                 for n in list(node.input[1:5]) + [""] * (5 - len(node.input))]
+        starts, ends, axes, steps = const[0], const[1], const[2], const[3]
+    starts, ends = np.atleast_1d(starts).astype(np.int64), np.atleast_1d(ends).astype(np.int64)
+    axes = list(range(len(starts))) if axes is None else [int(a) for a in np.atleast_1d(axes)]
+    steps = [1] * len(starts) if steps is None else [int(s) for s in np.atleast_1d(steps)]
+    t = _prepare(b, t, where)
+    rank = _rank(t)
+    if len(axes) != 1 or axes[0] % rank != 1 or steps != [1] or len(starts) != 1:
+        b.fail(where, f"Slice of data along axes {brief(axes)} with steps {brief(steps)}: only "
+                      "of channels (axis 1), step 1")
+    C = t.shape[0] if t.storage == "cl" else t.shape[-1]
+    start, stop = (int(np.clip(v + C if v < 0 else v, 0, C)) for v in (starts[0], ends[0]))
+    if stop <= start:
+        b.fail(where, f"Slice {starts[0]}:{ends[0]} of {C} channels is empty")
+    _add_slice(b, node.name, t, start, stop, node.output[0], where)
+
+
+def split_data(b, node, attrs, where, t, data_in):
+    """Split of data along channels: one ChannelSlice per output."""
+    from .onnx_graph import _rank
+
+    t = _prepare(b, t, where)
+    axis = int(attrs.get("axis", 0))
+    if axis % _rank(t) != 1:
+        b.fail(where, f"Split along axis {axis}: only along channels (axis 1)")
+    C = t.shape[0] if t.storage == "cl" else t.shape[-1]
+    outputs = list(node.output)
+    sizes = attrs.get("split")
+    if sizes is None and len(node.input) > 1 and node.input[1]:
+        sizes = b.const(node.input[1], where, "Split's sizes")
+    if sizes is None:
+        n = len(outputs)
+        part = -(-C // n)  # ONNX: the last part may be smaller
+        sizes = [min(part, C - k * part) for k in range(n)]
+    sizes = [int(s) for s in np.atleast_1d(sizes)]
+    if len(sizes) != len(outputs) or any(s <= 0 for s in sizes) or sum(sizes) != C:
+        b.fail(where, f"Split of {C} channels into {brief(sizes)} does not fit")
+    start = 0
+    for k, (size, output) in enumerate(zip(sizes, outputs, strict=True)):
+        if output:
+            _add_slice(b, f"{node.name}/{k}", t, start, start + size, output, where)
+        start += size
+
+
+def reshape(b, node, where, t, target) -> bool:
+    """Reshape into the channel shuffle's groups, or back from them; returns whether it was
+    one of these."""
+    batch = (0, -1) if b.batch is None else (0, -1, b.batch)
+    if t.storage == "cl" and not t.seq and len(target) == 5 and target[0] in batch:
+        C, H, W = t.shape
+        g, per = target[1], target[2]
+        if g > 0 and (per == -1 or g * per == C) and C % g == 0 and list(target[3:]) == [H, W]:
+            b.data[node.output[0]] = _tensor(t.name, (g, C // g, H, W), "groups")
+            return True
+    if t.storage == "shuffled" and len(target) == 4 and target[0] in batch:
+        per, g, H, W = t.shape
+        C = per * g
+        if list(target[1:]) in ([C, H, W], [-1, H, W]):
+            perm = [(j % g) * per + j // g for j in range(C)]
+            out = b.add(node.name, ChannelPermute(perm), [t.name], node.output[0])
+            b.data[out] = _tensor(out, (C, H, W), "cl")
+            return True
+    return False
+
+
+def transpose(b, node, where, t, perm) -> bool:
+    """The channel shuffle's Transpose of the groups; returns whether it was."""
+    if t.storage == "groups" and perm == [0, 2, 1, 3, 4]:
+        g, per, H, W = t.shape
+        b.data[node.output[0]] = _tensor(t.name, (per, g, H, W), "shuffled")
+        return True
+    return False
