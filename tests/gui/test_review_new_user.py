@@ -192,3 +192,26 @@ def test_pixel_flipping_starts_from_the_rule_on_display(make_window, qtbot, tmp_
     panel.methods_edit.setText("zplus, sensitivity")
     window.state.rule = "EpsilonGammaBox"
     assert panel.settings().methods == ("zplus", "sensitivity")
+
+
+def test_the_sweeps_heatmaps_are_drawn_at_one_size(make_window, qtbot, toy_files):
+    """Tools → Sweep parameters on ε drew its three heatmaps 360, 310 and 335 pixels wide:
+    the column of a longer title took more room, so one setting's map looked larger."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    window = make_window(model=models / "mnist-lenet5.npz", dataset=toy_files[1])
+    window.insight.actions["sweep"].trigger()
+    panel = window.insight.panels["sweep"]
+    panel.rule_edit.setText("epsilon")
+    panel.n_spin.setValue(6)
+    panel.steps.setValue(4)
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert len(panel.boxes) == 3
+    qtbot.waitUntil(lambda: panel.boxes[0].sceneBoundingRect().width() > 0, timeout=5000)
+    _settle()
+    widths = [round(b.sceneBoundingRect().width()) for b in panel.boxes]
+    assert max(widths) - min(widths) <= 1, widths
