@@ -100,6 +100,7 @@ class ConservationPanel(ToolPanel):
         self.plot.setMenuEnabled(False)
         self.plot.setLabel("bottom", "layer (the cut at its input; rightmost: f(x))")
         self.plot.setLabel("left", "ΣR across the cut")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # 0.6 was "600 (x0.001)"
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMinimumHeight(140)
         self.sum_curve = self.plot.plot([], [], pen=pg.mkPen((0, 90, 200), width=2),

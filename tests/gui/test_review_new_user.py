@@ -126,9 +126,10 @@ def test_recent_files_of_one_name_are_told_apart(make_window, tmp_path):
     assert sum("toy_images.npy" in t for t in shown) == 1  # a name alone stays alone
 
 
-def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
+def test_scores_below_one_are_drawn_as_they_are(make_window, qtbot, tmp_path):
     """The toolbox's XOR net (scores 0.2 and 0.6) had its score axis read "200", "600" with
-    "score (x0.001)" beside it: pyqtgraph's SI prefix, as the eigengap plot once did."""
+    "score (x0.001)" beside it: pyqtgraph's SI prefix, as the eigengap plot once did; so did
+    the Conservation and Pixel-flipping plots."""
     import numpy as np
 
     import lrpcore
@@ -145,6 +146,13 @@ def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
     assert np.abs(window.state.scores).max() < 1
     axis = window.findChild(object, "scoresPlot").getAxis("left")
     assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
+    from .insight_helpers import open_tool
+
+    for tool in ("conservation", "pixelflip"):  # ΣR and the flipped outputs: below 1 too
+        panel = open_tool(qtbot, window, tool)
+        _settle()
+        axis = panel.plot.getAxis("left")
+        assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString(), tool
 
 
 def test_a_strip_of_features_gets_no_outline(make_window, qtbot, tmp_path):
