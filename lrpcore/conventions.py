@@ -32,6 +32,9 @@ class Convention:
     # toolbox's own scripts have it)
     command_rule: str | None = None
     literature_alphabeta: bool = False  # αβ with the literature's stabiliser, not the toolbox's
+    # what the explorer's Compare shows beside the rule on display until the user sets rows:
+    # rules that make sense on this kind of model, and the gradient baselines
+    compare: tuple = ()
 
     def adapt(self, rule):
         """The rule as this convention computes it."""
@@ -40,10 +43,16 @@ class Convention:
         return rule
 
 
-TOOLBOX = Convention("toolbox", None, rule="epsilon:0.01", dtype="float64")
+TOOLBOX = Convention("toolbox", None, rule="epsilon:0.01", dtype="float64",
+                     compare=("epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "sensitivity",
+                              "gradxinput"))
+# a plain rule on every layer of a deep photograph classifier gives near-empty, noisy maps
+# (Montavon et al., 2019): its Compare starts from zennit's composites
 ZENNIT = Convention("zennit", Epsilon(LITERATURE_STABILIZER),  # zennit's Norm rule
                     rule="EpsilonPlus", dtype="float32", command_rule="EpsilonPlus",
-                    literature_alphabeta=True)
+                    literature_alphabeta=True,
+                    compare=("EpsilonPlus", "EpsilonGammaBox", "EpsilonAlpha2Beta1",
+                             "EpsilonPlusFlat", "gradxinput"))
 
 
 def convention_of(model) -> Convention:

@@ -157,6 +157,28 @@ def _zb_problem(layers, i, rule) -> str | None:
     return None
 
 
+def _refuse_zb_everywhere(layers, chosen) -> None:
+    """``--rule zb`` (zB without bounds as the rule of the whole model) put zB, bounded by the
+    input's range, on every hidden linear layer too: refused with the remedies, as
+    ``'*=zb'`` is, unless each linear layer it reaches reads the model's input (a one-layer
+    model) or a per-layer rule replaced it there."""
+    hidden = [i for i, r in chosen.items() if isinstance(r, ZBox) and r.low is None
+              and layers[i].role == "linear" and not reads_model_input(layers, i)]
+    if not hidden:
+        return
+    names = layer_names(layers)
+    k = next((i for i in sorted(chosen) if layers[i].role == "linear"
+              and reads_model_input(layers, i)), 0)
+    h = hidden[0]
+    other = getattr(layers, "convention", TOOLBOX).rule  # the model's own starting rule
+    raise RuleError(f"zb without bounds is meant for the layer that reads the model's input "
+                    f"(layer {k}, {names[k]}); as the rule of the whole model it would also "
+                    f"bound layer {h} ({names[h]}) and the other hidden layers by the input's "
+                    f"range: give zb to that layer alone with another rule elsewhere (--rule "
+                    f"{other} --layer-rule {k}=zb, or zb in its row of the explorer's "
+                    "per-layer rules), or choose the preset EpsilonGammaBox")
+
+
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     """Expand a rule spec or preset plus per-layer overrides into one rule per layer.
 
@@ -198,6 +220,8 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
                 name = f" {layers.names[i]!r}" if getattr(layers, "names", None) else ""
                 raise RuleError(f"layer {i}{name} ({layer.describe()}): {problem}")
             overrides.append(f"{i}={chosen[i].spec()}")
+    if preset is None:
+        _refuse_zb_everywhere(layers, chosen)
     rules = tuple(None if chosen.get(i) is None else convention.adapt(chosen.get(i))
                   for i in range(len(layers)))
     desc = base + (" with " + ", ".join(overrides) if overrides else "")

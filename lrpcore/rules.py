@@ -618,8 +618,9 @@ class ZBox(Rule):
 
 def _bounds_for_inputs(low, high, channels):
     """Per-channel bounds (a colour model's input range) for a layer whose inputs are not those
-    channels (``--rule zb`` puts zB on every layer) become the range over all channels, as a
-    one-channel model's range applies everywhere: they did not broadcast (internal error)."""
+    channels (a dense layer reading the flattened image) become the range over all channels,
+    as a one-channel model's range applies everywhere: they did not broadcast (internal
+    error)."""
     if getattr(low, "ndim", 0) and low.shape[-1] not in (1, channels):
         return float(low.min()), float(high.max())
     return low, high

@@ -140,11 +140,6 @@ class Worker(QObject):
                 self.post("finished", job.id, result)
 
 
-# how a worker's jobs use the CPU: "one" keeps each pass on one core (the GUI thread keeps the
-# other; a batch's shards still run in parallel threads); "all" lets one pass split over every
-# core and BLAS use its threads
-WORKER_CORES = {"one": one_core, "all": contextlib.nullcontext}
-
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # controllers whose threads may still run
 
 
@@ -195,17 +190,16 @@ class Controller(QObject):
         self.unstopped: list[str] = []  # workers still running after shutdown's wait
         _LIVE.add(self)
 
-    def add_worker(self, name: str, latest_only: bool = False, cores: str = "one") -> Worker:
+    def add_worker(self, name: str, latest_only: bool = False) -> Worker:
         """Start another worker thread (once per name); ``shutdown`` stops it too. Its jobs
-        run on one core (``cores="one"``: the GUI thread keeps the other) or on all."""
+        run on one core (``one_core``: the GUI thread keeps the other), every worker's alike:
+        a batch's large batches still run as shards in parallel threads."""
         if name in self.workers:
             return self.workers[name]
-        if cores not in WORKER_CORES:
-            raise ValueError(f"cores must be one of {', '.join(WORKER_CORES)}, not {cores!r}")
         thread = QThread()
         thread.setObjectName(f"lrp-{name}")
         # no parent: moveToThread needs a parentless object
-        worker = Worker(latest_only, WORKER_CORES[cores])
+        worker = Worker(latest_only, one_core)
         worker.moveToThread(thread)
         worker.posted.connect(self._on_posted)
         thread.start()

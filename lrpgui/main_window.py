@@ -374,6 +374,9 @@ class MainWindow(QMainWindow):
         """Show what is open and start its predictions and the explanation on display."""
         self.browser.refresh()
         self._update_message()
+        concerns = self.session.concerns()
+        if concerns:  # e.g. a toolbox .txt cut short: it loads as a smaller model
+            self.state.status = "⚠ " + "; ".join(concerns)
         self.start_predictions()
         self.request_explanation()
 

@@ -290,6 +290,18 @@ class Session:
                     f"{data_hint(self.state.model, ': ')}.")
         return ""
 
+    def concerns(self) -> list[str]:
+        """Warnings about the open model and dataset together (:mod:`lrpcore.io.completeness`:
+        a model that ends where no classifier does, or whose outputs are not the dataset's
+        classes — a toolbox .txt cut short loads as a smaller model)."""
+        from lrpcore.io.completeness import class_count_hint, ending_hint  # noqa: PLC0415
+
+        model = self.state.model
+        if model is None:
+            return []
+        hints = (ending_hint(model), class_count_hint(model, self.state.dataset))
+        return [h for h in hints if h]
+
     def open_relevance_store(self, path):
         """The heatmaps of an ``R.zarr`` (:class:`~lrpgui.sources.PrecomputedRelevance`);
         OpenError naming the path when it is no store. The caller opens its model (when

@@ -21,8 +21,10 @@ from lrpcore.model import Sequential
 from lrpcore.presets import PRESETS
 from lrpcore.spec import InputSpec
 
+# zB on every layer with the models' input range as explicit bounds (plain zb is refused on
+# hidden layers; EpsilonGammaBox puts it, without bounds, on the first convolution)
 RULES = ["simple", "epsilon:0.01", "alphabeta:2", "alphabeta:1", "alphabeta:0", "flat", "ww",
-         "zb", "gamma:0.25", "zplus", *PRESETS]
+         "zb:-1:1", "gamma:0.25", "zplus", *PRESETS]
 
 
 def _padded_maxnet(seed=0) -> Sequential:

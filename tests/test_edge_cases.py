@@ -214,8 +214,8 @@ def test_sidecar_scaling_moves_the_input_range(tmp_path):
     loaded = lrpcore.load_model(tmp_path / "m.npz")
     assert loaded.input_spec.value_range == (0.0, 1.0)
     x = rng.integers(0, 256, size=(2, 784)).astype(np.uint8)
-    np.testing.assert_array_equal(lrpcore.explain(loaded, x, rule="zb"),
-                                  lrpcore.explain(loaded, x, rule="zb:0:1"))
+    np.testing.assert_array_equal(lrpcore.explain(loaded, x, layer_rules={0: "zb"}),
+                                  lrpcore.explain(loaded, x, layer_rules={0: "zb:0:1"}))
     # a range given explicitly is kept
     (tmp_path / "m.json").write_text('{"input": {"divide": 255, "offset": 0, '
                                      '"value_range": [-0.5, 1.5]}}')

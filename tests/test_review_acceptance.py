@@ -125,23 +125,27 @@ def test_a_sidecar_sets_how_photographs_are_fitted(tmp_path, capsys):
 
 def test_zb_on_every_layer_of_a_colour_graph_model(tmp_path, capsys):
     """``lrp explain effnet.onnx photos --rule zb`` (the sidecar's per-channel mean/std):
-    internal error, "operands could not be broadcast together with shapes (1,1280) (3,)". The
-    first layer takes the bounds per channel, the others the range over all channels."""
+    internal error, "operands could not be broadcast together with shapes (1,1280) (3,)".
+    Plain zb as the rule of every layer is refused now (it is meant for the input layer);
+    the first layer takes the bounds per channel, and explicit bounds go everywhere."""
     from colour_models import colour_graph_model
 
     model = colour_graph_model()
     x = np.random.default_rng(2).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     low, high = model.input_spec.channel_range()
     envelope = f"zb:{float(low.min())!r}:{float(high.max())!r}"
-    got = lrpcore.explain(model, x, rule="zb")
-    want = lrpcore.explain(model, x, rule=envelope, layer_rules={"stem": "zb"})
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    with pytest.raises(lrpcore.RuleError, match="EpsilonGammaBox"):
+        lrpcore.explain(model, x, rule="zb")
+    got = lrpcore.explain(model, x, rule=envelope, layer_rules={"stem": "zb"})
+    assert np.isfinite(got).all()
     assert not np.allclose(got, lrpcore.explain(model, x, rule=envelope))  # stem per channel
     model_path = tmp_path / "colour.npz"
     lrpcore.save_model(model, model_path)
     np.save(tmp_path / "x.npy", x)
     assert main(["explain", str(model_path), str(tmp_path / "x.npy"), "--rule", "zb",
-                 "--out", str(tmp_path / "R.npy")]) == 0
+                 "--out", str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "=zb" in err and not (tmp_path / "R.npy").exists()
 
 
 def test_a_channels_first_raw_shape_in_a_sidecar_is_refused(tmp_path, capsys):

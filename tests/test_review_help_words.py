@@ -48,3 +48,27 @@ def test_explorer_help_names_the_models_and_data_of_the_readme(capsys):
     text = _joined(capsys.readouterr().out)
     for words in ("efficientnet-lite0", "natural-images", "image folder", "PNG/JPEG photograph"):
         assert words in text, words
+
+
+def test_data_info_help_names_every_built_in_dataset(capsys):
+    """`lrp data info --help` named mnist-sample / mnist-train / mnist-test, not
+    natural-images (nor that one photograph is a dataset)."""
+    from lrpcore.io.datasets import DATASET_NAMES
+
+    with pytest.raises(SystemExit):
+        main(["data", "info", "--help"])
+    text = _joined(capsys.readouterr().out)
+    assert all(name in text for name in DATASET_NAMES) and "PNG/JPEG photograph" in text
+
+
+def test_the_readme_command_overview_lists_every_command():
+    """The README's "Command line" overview left out sweep, sanity, concepts and spray, which
+    a reader of that block would not know to exist (`lrp --help` lists them)."""
+    from pathlib import Path
+
+    from lrpcore.cli.main import COMMANDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Command line\n\n```bash\n(.*?)```", readme, re.S).group(1)
+    listed = set(re.findall(r"(?m)^lrp ([a-z]+)\b", block))
+    assert set(COMMANDS) - listed == set()

@@ -20,8 +20,11 @@ def register(sub) -> None:
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
     info = add_command(actions, "info", "Print count, shape, labels and source of a dataset.",
                        "lrp data info train-images-idx3-ubyte.gz")
-    info.add_argument("dataset", help="file, image folder, or mnist-sample / mnist-train / "
-                      "mnist-test")
+    from ..io.datasets import DATASET_NAMES  # noqa: PLC0415
+
+    info.add_argument("dataset", help="file (an array, IDX, .mat, .txt, a PNG/JPEG "
+                      "photograph), image folder, or a built-in name ("
+                      + " / ".join(DATASET_NAMES) + ")")
     info.add_argument("--labels", help="label file (.npy, .mat, .txt, IDX) to attach")
     info.set_defaults(func=run_info)
     down = add_command(actions, "download", "Download full MNIST into the cache.",

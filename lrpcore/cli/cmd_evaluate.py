@@ -17,6 +17,7 @@ from .common import (
     parse_target,
     plural,
     png_output,
+    warn_if_incomplete,
     warn_if_preprocessed,
 )
 from .progress import ProgressBar
@@ -113,7 +114,8 @@ def run(args) -> int:
         args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
     if not args.raw:
-        warn_if_preprocessed("evaluate", args.input, x, model)
+        warn_if_preprocessed("evaluate", args.input, x, model, args.dtype)
+    warn_if_incomplete("evaluate", args.model, model, x)
     if args.labels:
         labels = load_labels(args.labels, len(x), model.n_classes)
     if args.n is not None:

@@ -35,6 +35,7 @@ from .common import (
     remove_quietly,
     remove_with_sidecars,
     scaling_option,
+    warn_if_incomplete,
     warn_if_preprocessed,
 )
 from .progress import ProgressBar
@@ -174,7 +175,8 @@ def run(args) -> int:
     if left:
         print(f"lrp explain: warning: {args.input}: {left}", file=sys.stderr)
     if not args.raw:
-        warn_if_preprocessed("explain", args.input, x, model)
+        warn_if_preprocessed("explain", args.input, x, model, args.dtype)
+    warn_if_incomplete("explain", args.model, model, x)
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:

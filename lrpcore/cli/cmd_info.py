@@ -7,7 +7,7 @@ import os
 
 from ..model import format_accuracy
 from ..text import printable
-from .common import add_command
+from .common import add_command, warn_if_incomplete
 
 
 def register(sub):
@@ -113,6 +113,7 @@ def run(args) -> int:
         return 0
     model = load_model(args.model, sidecar=not args.no_sidecar)
     print(printable(describe_model(model, os.fspath(args.model))))
+    warn_if_incomplete("info", args.model, model)
     return 0
 
 

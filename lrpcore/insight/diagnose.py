@@ -61,20 +61,23 @@ class Site:
 
 @dataclass(frozen=True)
 class Cause:
-    """A known reason for a conservation problem: when it applies and what to say."""
+    """A known reason for a conservation problem: when it applies and what to say.
+    ``expected(site)``: whether the change is the rule's own, documented numerics rather
+    than something to act on (reported, never warned about)."""
 
     key: str
     applies: Callable[[Site], bool]
     text: Callable[[Site], str]
+    expected: Callable[[Site], bool] = lambda _site: False
 
 
 CAUSES: list[Cause] = []
 
 
-def register_cause(key: str, text: Callable[[Site], str]):
+def register_cause(key: str, text: Callable[[Site], str], expected=None):
     """Decorator: register ``applies(site) -> bool`` as a cause; earlier ones win."""
     def deco(fn):
-        CAUSES.append(Cause(key, fn, text))
+        CAUSES.append(Cause(key, fn, text, expected or (lambda _site: False)))
         return fn
     return deco
 
@@ -153,7 +156,20 @@ def _bias_text(s: Site) -> str:
             "conserves only without bias); z⁺, γ or αβ ignore negative biases")
 
 
-@register_cause("bias", _bias_text)
+def _bias_sink(s: Site) -> bool:
+    """z⁺ can only lose relevance, and only to what its denominator adds to the positive
+    contributions: the positive biases and the stabiliser (zennit's ZPlus, and the toolbox's
+    alphabeta:1, count b⁺). On EfficientNet-Lite0 under EpsilonPlus its depthwise convolutions
+    keep 30–45 % of what arrives, in every photograph: the rule's definition, not a leak."""
+    rule = s.rule
+    zplus = isinstance(rule, ZPlus) or (isinstance(rule, AlphaBeta) and rule.alpha == 1
+                                        and rule.value("beta") == 0)
+    b = getattr(s.layer, "B", None)
+    return (zplus and s.kind == "absorbed" and 0 <= s.factor <= 1  # kept a part, same sign
+            and b is not None and bool(np.any(np.asarray(b) > 0)))
+
+
+@register_cause("bias", _bias_text, expected=_bias_sink)
 def _bias(s: Site) -> bool:
     b = getattr(s.layer, "B", None)
     return (s.kind in ("created", "absorbed") and b is not None
@@ -191,6 +207,7 @@ class Finding:
     n: int
     cause: str
     reason: str
+    expected: bool = False  # the rule's own numerics (Cause.expected): reported, not warned
 
     def text(self) -> str:
         what = {"nonfinite": "relevance becomes NaN/infinite",
@@ -204,7 +221,7 @@ class Finding:
         return {"layer": self.layer, "layer_description": self.description, "kind": self.kind,
                 "factor": _json_float(self.factor), "magnitude": _json_float(self.magnitude),
                 "samples": self.samples, "n": self.n, "cause": self.cause,
-                "reason": self.reason}
+                "reason": self.reason, "expected": self.expected}
 
 
 @dataclass(frozen=True)
@@ -215,6 +232,8 @@ class Diagnosis:
     n: int
     total_ratio: float  # median ΣR across the cut at the input / explained output
     findings: tuple = field(default_factory=tuple)
+    # changes the rule itself makes by definition (z⁺'s positive biases): not warned about
+    expected: tuple = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
@@ -250,6 +269,16 @@ class Diagnosis:
             lines.append(f"{where} — {reason}")
         return lines
 
+    def notes(self) -> list[str]:
+        """What the rule changes by its own definition (:attr:`expected`), one line per cause:
+        shown beside the per-layer sums, never as a warning."""
+        out: dict[str, list[Finding]] = {}
+        for f in self.expected:
+            out.setdefault(f.reason, []).append(f)
+        return [f"expected: layer{'s' * (len(found) > 1)} "
+                f"{', '.join(str(f.layer) for f in found)}: {reason}"
+                for reason, found in out.items()]
+
     def summary(self) -> str:
         """A short line for a status bar ('' when nothing is wrong)."""
         if self.ok:
@@ -265,10 +294,14 @@ class Diagnosis:
     @classmethod
     def from_dict(cls, d: dict) -> Diagnosis:
         """Back from :meth:`to_dict` (a sidecar's or a relevance store's ``diagnosis``)."""
-        findings = tuple(Finding(f["layer"], f["layer_description"], f["kind"],
-                                 _float(f["factor"]), _float(f["magnitude"]), f["samples"],
-                                 f["n"], f["cause"], f["reason"]) for f in d["findings"])
-        return cls(d["rule"], d["samples"], _float(d["sum_ratio"]), findings)
+        def finding(f):
+            return Finding(f["layer"], f["layer_description"], f["kind"], _float(f["factor"]),
+                           _float(f["magnitude"]), f["samples"], f["n"], f["cause"],
+                           f["reason"], bool(f.get("expected", False)))
+
+        return cls(d["rule"], d["samples"], _float(d["sum_ratio"]),
+                   tuple(finding(f) for f in d["findings"]),
+                   tuple(finding(f) for f in d.get("expected", ())))
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "rule": self.rule, "samples": self.n,
@@ -276,7 +309,8 @@ class Diagnosis:
                 "thresholds": {"change": CHANGE_TOL, "blowup": BLOWUP,
                                "min_fraction": MIN_FRACTION},
                 "warnings": self.warnings(),
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings],
+                "expected": [f.to_dict() for f in self.expected]}
 
 
 def _json_float(v: float):
@@ -423,7 +457,7 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
         total = np.median(input_cut / np.where(absf > tiny, f, np.nan)) if n else math.nan
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
-    findings = []
+    findings, notes = [], []
     graph = sums.shape[1] > L + 1  # outputs listed after the trace (see Accumulator.add)
     for k in range(L - 1, -1, -1):
         o = L + 1 + k if graph else k + 1
@@ -457,12 +491,14 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
             site = Site(k, layer, config.rules[k], kind, factor,
                         None if nonneg is None else nonneg[k], zs[k])
             cause = find_cause(site)
-            findings.append(Finding(k, _describe(layers, k, names), kind, factor, magnitude, count,
-                                    n, cause.key, cause.text(site)))
+            expected = cause.expected(site)
+            (notes if expected else findings).append(
+                Finding(k, _describe(layers, k, names), kind, factor, magnitude, count, n,
+                        cause.key, cause.text(site), expected))
             if kind == "blowup":
                 seen |= hit
             break  # one finding per layer: the most severe kind
-    return Diagnosis(config.description, n, float(total), tuple(findings))
+    return Diagnosis(config.description, n, float(total), tuple(findings), tuple(notes))
 
 
 def _describe(layers, k, names=None) -> str:

@@ -93,12 +93,16 @@ class Dataset:
     """
 
     def __init__(self, data, *, name: str, source: str, labels=None, class_names=None,
-                 where=None):
-        """``where``: the path as the user gave it, which label errors name (else ``name``)."""
+                 where=None, all_classes=False):
+        """``where``: the path as the user gave it, which label errors name (else ``name``).
+        ``all_classes``: ``class_names`` are every class of the dataset's task (MNIST's ten
+        digits), not only those a folder happens to hold: a model of another output count
+        is then suspect (:mod:`lrpcore.io.completeness`)."""
         self._data = data if isinstance(data, ImageFolder) else _sample_view(data, name)
         self.name = name
         self.source = source
         self.class_names = list(class_names) if class_names is not None else None
+        self.all_classes = bool(all_classes) and self.class_names is not None
         self.labels = None if labels is None else normalize_labels(labels, len(self),
                                                                     where or name)
 
@@ -505,7 +509,7 @@ def _named(name: str) -> Dataset:
     if name == SAMPLE_NAME:
         images, labels, source = builtin_sample()
         return Dataset(images, name=name, source=source, labels=labels,
-                       class_names=MNIST_CLASSES)
+                       class_names=MNIST_CLASSES, all_classes=True)
     kind = name.split("-", 1)[1]
     kinds_of(kind)
     manifest = load_manifest()
@@ -516,7 +520,7 @@ def _named(name: str) -> Dataset:
         return Dataset(open_idx(images_path), name=name,
                        source=f"{images_path} (bundled MNIST test set, CC BY-SA 3.0)",
                        labels=normalize_labels(open_idx(labels_path), name=str(labels_path)),
-                       class_names=MNIST_CLASSES)
+                       class_names=MNIST_CLASSES, all_classes=True)
     if missing:
         raise DatasetError(f"{name}: MNIST {kind} files are not downloaded yet (missing "
                            f"{missing[0]}); run 'lrp data download --kind {kind}' or "
@@ -524,7 +528,7 @@ def _named(name: str) -> Dataset:
     images = open_idx(paths["images"])
     labels = normalize_labels(open_idx(paths["labels"]), name=str(paths["labels"]))
     return Dataset(images, name=name, source=f"{paths['images']} (downloaded MNIST {kind})",
-                   labels=labels, class_names=MNIST_CLASSES)
+                   labels=labels, class_names=MNIST_CLASSES, all_classes=True)
 
 
 def _refuse_zarr(folder) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import RuleError
 from lrpcore.insight.compare import MAX_RULES
 from lrpcore.presets import PRESETS
@@ -31,12 +32,13 @@ from . import imaging
 from .panel import ToolPanel
 from .worker_tasks import input_image, request_from_state, run_compare
 
+# no plain zb: it is refused as the rule of every layer (EpsilonGammaBox puts it first)
 COMMON_RULES = ("simple", "epsilon:0.01", "epsilon:0.25", "alphabeta:1", "alphabeta:2", "flat",
-                "ww", "zb", "gamma:0.25", "zplus")
+                "ww", "gamma:0.25", "zplus")
 BASELINES = ("sensitivity", "gradxinput")
 MODE_LABELS = (("target", "explained class"), ("all", "all classes (at most the top 10)"),
                ("contrast", "class A versus class B"))
-DEFAULT_RULES = ("epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "sensitivity", "gradxinput")
+DEFAULT_RULES = TOOLBOX.compare  # before a model opens; each kind of model has its own
 CELL = 72  # minimum side of a map cell in pixels
 
 
@@ -70,8 +72,11 @@ class CompareView(ToolPanel):
     def _build(self) -> None:
         controls = QGridLayout()
         self.rule_boxes = []
-        first = self.state.rule
-        defaults = [first] + [r for r in DEFAULT_RULES if r != first]
+        # the rows belong to a kind of model, as the main rule does (AppState's rule memory):
+        # a photograph model's rows are zennit's composites, a digit model's the toolbox's
+        self._rows_kind = self._kind()
+        self._rows_by_kind: dict = {}  # kind → (rows, first follows) last shown for it
+        defaults = self._default_rows()
         for i in range(MAX_RULES):
             box = QComboBox(objectName=f"compareRule{i}")
             box.setEditable(True)
@@ -90,6 +95,7 @@ class CompareView(ToolPanel):
         first_box.activated.connect(lambda _i: self._stop_following())
         first_box.lineEdit().textEdited.connect(lambda _t: self._stop_following())
         self.state.events.rule.connect(self._follow_rule)
+        self.state.events.model.connect(lambda _m: self._follow_kind())
         self.mode_box = QComboBox(objectName="compareMode")
         for key, text in MODE_LABELS:
             self.mode_box.addItem(text, key)
@@ -167,6 +173,30 @@ class CompareView(ToolPanel):
         for w in (self.class_a, self.class_b, self.positive):
             w.setEnabled(contrast)
         self.mark_stale()  # computes now only when visible (else when shown)
+
+    def _kind(self) -> str:
+        return convention_of(self.state.model).name
+
+    def _default_rows(self) -> list[str]:
+        """The rule on display, then the open kind of model's other rows."""
+        first = self.state.rule
+        return [first] + [r for r in convention_of(self.state.model).compare if r != first]
+
+    def _follow_kind(self) -> None:
+        """A model of another kind opened: its rows come back as last set for that kind (or
+        its defaults), the rows of the kind left are kept for its return."""
+        kind = self._kind()
+        if kind == self._rows_kind:
+            return
+        shown = [b.currentText() for b in self.rule_boxes]
+        self._rows_by_kind[self._rows_kind] = (shown, self._first_follows)
+        self._rows_kind = kind
+        rows, follows = self._rows_by_kind.pop(kind, (self._default_rows(), True))
+        for i, box in enumerate(self.rule_boxes):
+            box.setCurrentText(rows[i] if i < len(rows) else "")
+        self._first_follows = follows
+        if follows:
+            self._follow_rule(self.state.rule)  # the panel recomputes on the model's change
 
     def _stop_following(self) -> None:
         self._first_follows = False

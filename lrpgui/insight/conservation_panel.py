@@ -55,9 +55,14 @@ def _num(v: float) -> str:
 
 
 def _warning_text(diagnosis) -> str:
-    if diagnosis is None or diagnosis.ok:
+    """The diagnosis's warnings, then what the rule loses by its own definition (z⁺'s
+    positive biases): said here, where the sums are, and not in the status bar."""
+    if diagnosis is None:
         return ""
-    return "\n⚠ " + "\n⚠ ".join(diagnosis.warnings()[1:] or diagnosis.warnings())
+    notes = "".join(f"\nℹ {line}" for line in diagnosis.notes())
+    if diagnosis.ok:
+        return notes
+    return "\n⚠ " + "\n⚠ ".join(diagnosis.warnings()[1:] or diagnosis.warnings()) + notes
 
 
 class ConservationPanel(ToolPanel):
@@ -95,6 +100,7 @@ class ConservationPanel(ToolPanel):
         self.plot.setMenuEnabled(False)
         self.plot.setLabel("bottom", "layer (the cut at its input; rightmost: f(x))")
         self.plot.setLabel("left", "ΣR across the cut")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # 0.6 was "600 (x0.001)"
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMinimumHeight(140)
         self.sum_curve = self.plot.plot([], [], pen=pg.mkPen((0, 90, 200), width=2),

@@ -104,6 +104,7 @@ class PixelFlipPanel(ToolPanel):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("left", "output of the explained class")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # 0.6 was "600 (x0.001)"
         self.plot.setLabel("bottom", "units flipped")
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
         self.table = result_table("aopcTable", ("method", "AOPC"))

@@ -168,6 +168,9 @@ class SweepPanel(BatchPanel):
             imaging.fit(box, m.shape)
             self.cells.append(item)
             self.boxes.append(box)
+        # one width per column: the titles' lengths ("1. epsilon:0.1" / "3. epsilon:1e-06")
+        # shared the width out, and the maps of one row were drawn at three sizes
+        imaging.even_columns(self.maps.ci, min(len(shown), PER_ROW))
 
     def _map_clicked(self, event) -> None:
         """One click on a heatmap applies its setting."""

@@ -14,6 +14,7 @@ from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QTextBrowser
 
 from lrpcore.errors import ShapeError
+from lrpcore.io.completeness import ending_hint
 from lrpcore.model import format_accuracy
 from lrpcore.text import no_markup
 
@@ -30,6 +31,9 @@ def summary_html(model, path: str | None) -> str:
     acc = model.meta.get("accuracy")
     if acc is not None:
         head.append("recorded accuracy: " + esc(format_accuracy(acc)))
+    hint = ending_hint(model)  # a toolbox .txt cut short loads as a smaller model
+    if hint:
+        head.append("<b>⚠</b> " + esc(no_markup(hint)))
     try:
         shapes = model.shapes()
     except ShapeError:

@@ -246,7 +246,30 @@ class RulePanel(QWidget):
         name = self.rule_selector.currentData()
         if name is None:
             return
+        problem = self._refused_here(name)
+        if problem:  # e.g. zB, meant for the input layer, as the rule of every layer
+            self._sync_all()
+            self.error.emit(problem)
+            return
         self._set("rule", name)  # a bare rule name takes the registry's defaults
+
+    def _refused_here(self, spec) -> str:
+        """Why the open model cannot take ``spec`` with the per-layer rules set (as the
+        command line would refuse it), said when it is chosen rather than by every later
+        explanation; '' when it can, or when the rules set fail with any rule."""
+        model = self.state.model
+        if model is None:
+            return ""
+        layers = model.analysis_layers()
+        try:
+            resolve_rules(layers, spec, dict(self.state.layer_rules))
+        except (LRPError, ValueError, TypeError) as exc:
+            try:
+                resolve_rules(layers, self.state.rule, dict(self.state.layer_rules))
+            except (LRPError, ValueError, TypeError):
+                return ""  # not this rule's fault: the explanation says what is wrong
+            return str(exc)
+        return ""
 
     def _parameter_changed(self, row: int) -> None:
         self._derived.discard(row)  # an edited row now holds a value of its own

@@ -15,7 +15,8 @@ from .insight_helpers import (
     sample_raw,
 )
 
-RULES = ["epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "zb", "sensitivity", "gradxinput"]
+RULES = ["epsilon:0.01", "alphabeta:2", "EpsilonPlusFlat", "zb:-1:1", "sensitivity",
+         "gradxinput"]
 
 
 def lrp_map(window, rule, target):

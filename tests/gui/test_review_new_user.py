@@ -128,9 +128,10 @@ def test_recent_files_of_one_name_are_told_apart(make_window, tmp_path):
     assert sum("toy_images.npy" in t for t in shown) == 1  # a name alone stays alone
 
 
-def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
+def test_scores_below_one_are_drawn_as_they_are(make_window, qtbot, tmp_path):
     """The toolbox's XOR net (scores 0.2 and 0.6) had its score axis read "200", "600" with
-    "score (x0.001)" beside it: pyqtgraph's SI prefix, as the eigengap plot once did."""
+    "score (x0.001)" beside it: pyqtgraph's SI prefix, as the eigengap plot once did; so did
+    the Conservation and Pixel-flipping plots."""
     import numpy as np
 
     import lrpcore
@@ -147,6 +148,13 @@ def test_scores_below_one_are_drawn_as_they_are(make_window, tmp_path):
     assert np.abs(window.state.scores).max() < 1
     axis = window.findChild(object, "scoresPlot").getAxis("left")
     assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString()
+    from .insight_helpers import open_tool
+
+    for tool in ("conservation", "pixelflip"):  # ΣR and the flipped outputs: below 1 too
+        panel = open_tool(qtbot, window, tool)
+        _settle()
+        axis = panel.plot.getAxis("left")
+        assert axis.autoSIPrefixScale == 1.0 and "(x" not in axis.labelString(), tool
 
 
 def test_a_strip_of_features_gets_no_outline(make_window, qtbot, tmp_path):
@@ -194,3 +202,26 @@ def test_pixel_flipping_starts_from_the_rule_on_display(make_window, qtbot, tmp_
     panel.methods_edit.setText("zplus, sensitivity")
     window.state.rule = "EpsilonGammaBox"
     assert panel.settings().methods == ("zplus", "sensitivity")
+
+
+def test_the_sweeps_heatmaps_are_drawn_at_one_size(make_window, qtbot, toy_files):
+    """Tools → Sweep parameters on ε drew its three heatmaps 360, 310 and 335 pixels wide:
+    the column of a longer title took more room, so one setting's map looked larger."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    window = make_window(model=models / "mnist-lenet5.npz", dataset=toy_files[1])
+    window.insight.actions["sweep"].trigger()
+    panel = window.insight.panels["sweep"]
+    panel.rule_edit.setText("epsilon")
+    panel.n_spin.setValue(6)
+    panel.steps.setValue(4)
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert len(panel.boxes) == 3
+    qtbot.waitUntil(lambda: panel.boxes[0].sceneBoundingRect().width() > 0, timeout=5000)
+    _settle()
+    widths = [round(b.sceneBoundingRect().width()) for b in panel.boxes]
+    assert max(widths) - min(widths) <= 1, widths

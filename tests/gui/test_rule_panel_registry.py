@@ -18,9 +18,27 @@ def panel(make_window):
     return window, window.rules
 
 
+def _for(window, cls, tmp_path) -> None:
+    """Plain zB is the rule of a whole model only where every linear layer reads the input
+    (elsewhere it is refused): its rows are shown on a one-layer model."""
+    if cls.name != "zb":
+        return
+    import numpy as np
+
+    import lrpcore
+    from lrpcore.layers import Linear
+
+    path = tmp_path / "one-layer.npz"
+    rng = np.random.default_rng(0)
+    lrpcore.save_model(lrpcore.Sequential([Linear(rng.normal(0, 0.05, (784, 10)),
+                                                  np.zeros(10))]), path)
+    assert window.open_model(str(path))
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.name)
-def test_one_row_per_parameter_with_the_registry_range_and_tooltip(panel, cls):
+def test_one_row_per_parameter_with_the_registry_range_and_tooltip(panel, cls, tmp_path):
     window, rules = panel
+    _for(window, cls, tmp_path)
     rules.rule_selector.setCurrentIndex(rules.rule_selector.findData(cls.name))
     assert window.state.rule == parse_rule(cls.name).spec()  # a bare name: the defaults
     visible = [s for s in rules.param_spins if s.isVisibleTo(window)]
@@ -36,8 +54,9 @@ def test_one_row_per_parameter_with_the_registry_range_and_tooltip(panel, cls):
 
 
 @pytest.mark.parametrize("cls", [c for c in CLASSES if c.params], ids=lambda c: c.name)
-def test_gui_and_cli_make_the_same_spec_for_the_same_settings(panel, cls):
+def test_gui_and_cli_make_the_same_spec_for_the_same_settings(panel, cls, tmp_path):
     window, rules = panel
+    _for(window, cls, tmp_path)
     rules.rule_selector.setCurrentIndex(rules.rule_selector.findData(cls.name))
     values = []
     for k, p in enumerate(cls.params):
