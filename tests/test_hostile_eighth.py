@@ -548,3 +548,24 @@ def test_an_activation_after_a_long_chain_of_relus_loads_in_linear_work(tmp_path
     model = load_model(save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 2], [1, 2]))
     assert len(model.nodes) == relus + 2
     assert composed[0] <= 4 * MAX_STEPS ** 2, composed[0]
+
+
+@pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg")])
+def test_a_photo_cut_short_is_named_as_damaged_not_as_another_format(tmp_path, capsys, fmt,
+                                                                     ext):
+    """A photograph cut short (an interrupted copy or download) was reported as 'not a valid
+    PNG or JPEG file', though its header says which it is: the user looks for a file of the
+    wrong format instead of a damaged one."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    for i in range(2):
+        Image.fromarray(rng.randint(0, 255, (28, 28, 3)).astype(np.uint8)).save(
+            folder / f"{i}.{ext}", fmt)
+    cut = folder / f"1.{ext}"
+    data = cut.read_bytes()
+    cut.write_bytes(data[:len(data) * 2 // 3])  # its header whole, its pixels cut
+    assert main(["explain", "mnist-lenet5", str(folder), "--out", str(tmp_path / "R.npy")]) == 2
+    _one_line(capsys, str(cut), f"its {fmt} data is damaged or cut short")

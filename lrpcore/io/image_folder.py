@@ -134,6 +134,7 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     colour (an alpha channel is laid over white); ``channels`` = 3 makes greyscale RGB, 1
     makes colour grey."""
     im = _open(path)
+    kind = im.format or "image"  # PNG or JPEG: read from its header
     try:
         im.load()  # a PNG's EXIF may follow its pixels
         im = _upright(im)
@@ -155,9 +156,9 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
         img = np.asarray(im)
     except DatasetError:
         raise
-    except Exception:
-        raise DatasetError(f"{path}: cannot decode the image: not a valid PNG or JPEG "
-                           "file") from None
+    except Exception:  # its header was read as PNG or JPEG: the pixels are at fault
+        raise DatasetError(f"{path}: cannot decode the image: its {kind} data is damaged or "
+                           "cut short") from None
     if img.dtype != np.uint8:
         raise DatasetError(f"{path}: {img.dtype} pixels; only 8-bit images are supported")
     return img[:, :, None] if img.ndim == 2 else img
