@@ -285,6 +285,7 @@ class SprayPanel(BatchPanel):
                             "open; open that dataset first")
             return None
         self.clear_error()
+        self.cancel()  # a run still going would replace the opened result when it ended
         self.show_result(result)
         return result
 

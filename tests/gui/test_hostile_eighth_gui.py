@@ -141,3 +141,40 @@ def test_a_relevance_store_of_a_preset_opens_in_the_explorer(make_window, qtbot,
     assert not window.open_relevance_store(store, quiet=True)
     assert str(store) in window.last_error and "bogus" in window.last_error
     assert window.state.dataset is None  # nothing of the store was opened
+
+
+def test_a_spray_result_opened_while_a_run_goes_on_stays_on_display(make_window, qtbot,
+                                                                    tmp_path, monkeypatch):
+    """Opening a saved SpRAy result while a SpRAy run was still going showed it, then the
+    run's own result replaced it when the run ended, without a word."""
+    import threading
+
+    import numpy as np
+
+    from lrpcore.spray import SprayResult
+    from lrpgui.insight import spray_window
+
+    window = make_window()
+    panel = window.insight.show("spray")
+    n = 12
+    rng = np.random.default_rng(0)
+    saved = SprayResult(indices=np.arange(n), labels=np.zeros(n, np.int64),
+                        heatmaps=rng.normal(size=(n, 28, 28)),
+                        features=rng.normal(size=(n, 64)), clusters=np.arange(n) % 2,
+                        eigenvalues=np.linspace(0, 1, 6), embedding=rng.normal(size=(n, 2)),
+                        meta={"class": 0})
+    path = tmp_path / "saved.npz"
+    saved.save(path)
+    gate, real = threading.Event(), spray_window.spray_task
+    monkeypatch.setattr(spray_window, "spray_task",
+                        lambda *a: (gate.wait(20), real(*a))[1])
+    panel.class_box.setCurrentIndex(panel.class_box.findData(None))
+    panel.k_spin.setValue(2)
+    panel.refresh()
+    qtbot.waitUntil(panel.busy, timeout=10000)
+    qtbot.waitUntil(lambda: bool(panel._job), timeout=10000)
+    opened = panel.open(str(path))
+    assert opened is not None and panel.result is opened
+    gate.set()
+    settle(qtbot, window.controller)
+    assert panel.result is opened and panel.run_button.isEnabled()
