@@ -175,6 +175,24 @@ class InputSpec:
             return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
         return batch
 
+    def unprocess(self, x) -> np.ndarray:
+        """The raw samples (N × ``raw_shape``, float64) whose preprocessing gives ``x`` back
+        (N × ``shape``, the model's own layout, e.g. a PyTorch user's N×C×H×W array): what
+        the explorer draws and explains. Within float64 rounding of the inverse."""
+        x = np.asarray(x, dtype=np.float64)
+        n = x.shape[0]
+        if self.layout != "flat":
+            x = x.reshape((n,) + tuple(self.shape))
+            if self.layout == "NCHW":
+                x = x.transpose(0, 2, 3, 1)
+            if self.pad:
+                p = self.pad
+                x = x[:, p:-p, p:-p, :]
+        x = x.reshape((n,) + tuple(self.raw_shape))
+        if self.mean is not None:
+            x = x * np.asarray(self.std) + np.asarray(self.mean)
+        return (x - self.offset) * self.divide
+
     def channel_range(self):
         """(low, high) per channel of the preprocessed input when a per-channel mean/std
         applies (zB's bounds for colour models), else None."""

@@ -20,6 +20,7 @@ from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.export import where_found
+from lrpcore.io.datasets import read_model_layout
 from lrpcore.targets import not_scores, parse_target
 from lrpcore.text import no_markup
 
@@ -202,8 +203,10 @@ class Session:
             if "not downloaded yet" in text:  # the engine names the CLI; here: a button
                 text += " — here: “Download MNIST…” in the Browser (File menu)"
             raise OpenError("Cannot open dataset", text) from None
+        in_model_layout = False
         if self.state.model is not None:
             try:
+                in_model_layout = read_model_layout(self.state.model, dataset)
                 lrpcore.check_fits(self.state.model, dataset)
             except Exception as exc:
                 raise OpenError("Dataset does not fit the model",
@@ -221,6 +224,10 @@ class Session:
             s.filter_pred = None
             s.misclassified_only = False
             s.filter_subset = None
+            if in_model_layout:
+                shape = "×".join(map(str, s.model.input_spec.shape))
+                s.status = (f"{os.path.basename(name)}: samples of the model's own input "
+                            f"({shape}), read back as raw images")
 
     def open_initial(self, model=None, dataset=None, last_model=None,
                      last_dataset=None) -> list[tuple[OpenError, bool]]:

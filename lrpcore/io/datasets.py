@@ -652,6 +652,33 @@ def _check_fits(model, dataset) -> None:
                          f"samples ({_values(size_want)}).")
 
 
+class _RawView:
+    """Samples stored in a model's own layout, read as the raw samples they come from
+    (``InputSpec.unprocess``), for a reader of raw samples (the explorer)."""
+
+    def __init__(self, data, spec):
+        self._data, self._spec = data, spec
+        self.shape = (int(data.shape[0]),) + tuple(int(d) for d in spec.raw_shape)
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, index):
+        return self._spec.unprocess(np.asarray(self._data[index]))
+
+
+def read_model_layout(model, dataset) -> bool:
+    """Let an array whose samples have the shape of ``model``'s own input and not its raw
+    one (a PyTorch user's N×C×H×W, already scaled) be read as raw samples; True if so. An
+    image folder, or samples of the raw shape, are left as they are."""
+    spec = getattr(model, "input_spec", None)
+    data = getattr(dataset, "_data", None)
+    if (spec is None or isinstance(data, (ImageFolder, _RawView))
+            or tuple(dataset.sample_shape) != tuple(spec.shape)
+            or tuple(spec.shape) == tuple(spec.raw_shape)):
+        return False
+    dataset._data = _RawView(data, spec)
+    return True
+
+
 def fit_to_model(model, dataset) -> None:
     """Let an image folder take the model's image size and classes (what ``check_fits`` does
     first; the commands that read a folder for a model call it before reading samples)."""
