@@ -32,6 +32,7 @@ from .common import (
     no_labels,
     parse_target,
     plural,
+    print_diagnosis,
     remove_quietly,
     remove_with_sidecars,
     scaling_option,
@@ -240,8 +241,7 @@ def run(args) -> int:
     elapsed = time.perf_counter() - t0
     if args.trace:
         _print_trace(traces)
-    for line in diagnosis.warnings():
-        print(f"lrp explain: warning: {line}", file=sys.stderr)
+    print_diagnosis(diagnosis)
     name = target_name(target, model)
     shown = target if name is None else f"{target}: {name}"
     print(f"explained {plural(n, 'sample')} with {config.description} (target {shown}) using "

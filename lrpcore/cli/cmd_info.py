@@ -48,7 +48,7 @@ def describe_model(model, path) -> str:
                   "file": "stored in the file", "onnx": "from the ONNX input"}.get(spec.source,
                                                                                   spec.source)
         lines.append(f"input specification: {origin}")
-        lines.append(f"input layout: {layout_text(spec)}")
+        lines.append(f"input layout: {layout_text(spec, model)}")
     n = model.n_classes
     names = model.meta.get("class_names")
     problem = _not_scores(model)
@@ -91,9 +91,16 @@ def _not_scores(model) -> str | None:
     return not_scores(shapes[-1]) if shapes else None
 
 
-def layout_text(spec) -> str:
-    """The layout arrays given as model input take (``raw``), and what images convert to."""
+def layout_text(spec, model=None) -> str:
+    """The layout arrays given as model input take (``raw``), and what images convert to;
+    ``model``: a 1-D sequence input (its first layer a SequenceToChannelsLast) is no flat
+    vector, though its spec says "flat"."""
     dims = "×".join(map(str, spec.shape))
+    first = next(iter(getattr(model, "layers", None) or ()), None)
+    if spec.layout == "flat" and getattr(first, "kind", None) == "SequenceToChannelsLast":
+        if first.channels_first:
+            return f"N×{dims} (C×L, channels first, sequence, as PyTorch exports)"
+        return f"N×{dims} (L×C, channels last, sequence, as Keras exports)"
     if spec.layout == "NCHW":
         return (f"N×{dims} (NCHW, channels first, as PyTorch exports); images H×W×C are "
                 "converted")

@@ -287,6 +287,9 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> 
             raise ExportError(f"{path}: named for two outputs of this command{also}, sidecars "
                               "included; give each output its own file")
         seen[key] = os.fspath(path)
+        if os.path.isdir(path):  # "file exists" misled: --overwrite cannot replace a folder
+            raise ExportError(f"{path}: is a folder, not a file; give a file path (e.g. a "
+                              "name inside that folder) instead")
         if os.path.exists(path) and not overwrite:
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
         folder = os.path.dirname(os.path.abspath(path))
@@ -308,3 +311,13 @@ def remove_quietly(paths) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+def print_diagnosis(diagnosis, prog="lrp explain") -> None:
+    """The conservation warnings on stderr; the expected changes (Cause.expected) only beside
+    them, as notes: a LogSoftmax's by-design loss explains the overall ΣR the warnings give."""
+    warnings = diagnosis.warnings()
+    for line in warnings:
+        print(f"{prog}: warning: {line}", file=sys.stderr)
+    for line in diagnosis.notes() if warnings else ():
+        print(f"{prog}: note: {line}", file=sys.stderr)

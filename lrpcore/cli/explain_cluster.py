@@ -78,8 +78,9 @@ def run_cluster(args) -> int:
     with distributed.layout.run_lock(args.out):  # one run at a time fills a store
         result = _run_on_cluster(args, distributed, job_args, labels)
     if result.diagnosis is not None:
-        for line in result.diagnosis.warnings():
-            print(f"lrp explain: warning: {line}", file=sys.stderr)
+        from .common import print_diagnosis  # noqa: PLC0415
+
+        print_diagnosis(result.diagnosis)
     for f in result.failed:
         print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}..{f['samples'][1]}) "
               f"failed: {f['error']}", file=sys.stderr)

@@ -179,7 +179,7 @@ def _bias(s: Site) -> bool:
 @register_cause("gradient-layer", lambda s: (
     "relevance passes this layer as its gradient, as zennit does where it has no rule (a "
     "final LogSoftmax's gradient sums to zero per sample): not conserved by design; explain "
-    "the logits for a conserving explanation"))
+    "the logits for a conserving explanation"), expected=lambda s: True)
 def _gradient_layer(s: Site) -> bool:
     return getattr(s.layer, "role", None) == "gradient"
 
