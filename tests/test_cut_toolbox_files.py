@@ -107,3 +107,14 @@ def test_a_sidecar_with_class_names_refuses_a_cut_file(tmp_path, capsys):
     assert main(["info", str(tmp_path / "m.txt")]) == 2
     err = capsys.readouterr().err
     assert "m.json" in err and "10 class names for a model with 100 outputs" in err
+
+
+def test_a_graph_model_ending_in_log_softmax_is_not_called_cut_short():
+    """A graph declares its outputs: PyTorch's MNIST example ends in log_softmax, and
+    ``lrp info`` asked whether that genuine export was cut short (GraphModel is a chain
+    subclass, so the chain's test reached it)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "zoo" / "logsoftmax_ts.onnx"
+    model = lrpcore.load_model(path)
+    assert model.is_graph and ending_hint(model) is None

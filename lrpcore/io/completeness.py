@@ -21,8 +21,9 @@ CUT_SHORT = ("was the file cut short? A toolbox .txt cut at a line end loads as 
 def ending_hint(model) -> str | None:
     """Why ``model`` (a chain) does not end like a classifier, or None: its scores come from a
     Linear or Convolution layer, a SoftMax and layout changes may follow."""
-    if not isinstance(model, Sequential) or not model.layers:
-        return None  # a graph declares its outputs
+    if not isinstance(model, Sequential) or getattr(model, "is_graph", False) \
+            or not model.layers:
+        return None  # a graph declares its outputs (an ONNX MNIST net ends in LogSoftmax)
     layers = list(model.layers)
     k = len(layers) - 1
     while k > 0 and (isinstance(layers[k], SoftMax) or layers[k].role == "reshape"):
