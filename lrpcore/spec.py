@@ -181,13 +181,12 @@ class InputSpec:
         the explorer draws and explains. Within float64 rounding of the inverse."""
         x = np.asarray(x, dtype=np.float64)
         n = x.shape[0]
-        if self.layout != "flat":
-            x = x.reshape((n,) + tuple(self.shape))
-            if self.layout == "NCHW":
-                x = x.transpose(0, 2, 3, 1)
-            if self.pad:
-                p = self.pad
-                x = x[:, p:-p, p:-p, :]
+        if self.layout == "NCHW":
+            x = x.reshape((n,) + tuple(self.shape)).transpose(0, 2, 3, 1)
+        if self.pad:  # the padded image, whatever the layout, then its raw area
+            H, W, C = self.raw_shape
+            p = self.pad
+            x = x.reshape((n, H + 2 * p, W + 2 * p, C))[:, p:-p, p:-p, :]
         x = x.reshape((n,) + tuple(self.raw_shape))
         if self.mean is not None:
             x = x * np.asarray(self.std) + np.asarray(self.mean)

@@ -14,6 +14,7 @@ SPECS = [
               mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
     InputSpec(shape=(12, 12, 1), raw_shape=(8, 8, 1), pad=2, pad_value=-1.0),
     InputSpec(shape=(64,), raw_shape=(8, 8, 1), layout="flat"),
+    InputSpec(shape=(100,), raw_shape=(8, 8, 1), layout="flat", pad=1, pad_value=-1.0),
 ]
 
 
