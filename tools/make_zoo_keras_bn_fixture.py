@@ -45,6 +45,7 @@ def keras_part(out_dir, handover):
     """In a process without torch (TensorFlow and PyTorch crash in one process)."""
     import keras
     from keras import layers
+    from make_zoo_keras_fixture import randomise
 
     keras.utils.set_random_seed(11)
     inp = keras.Input(SHAPE, name="input")
@@ -62,15 +63,7 @@ def keras_part(out_dir, handover):
     out = layers.Dense(CLASSES, activation="softmax", name="fc")(x)
     model = keras.Model(inp, out)
     rng = np.random.default_rng(11)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if isinstance(layer, layers.BatchNormalization):
-            n = weights[0].shape[0]
-            weights = [0.5 + rng.random(n), 0.3 * rng.standard_normal(n),
-                       0.2 * rng.standard_normal(n), 0.5 + rng.random(n)]
-        elif len(weights) == 2:
-            weights[1] = 0.1 * rng.standard_normal(weights[1].shape)
-        layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    randomise(model, rng)
     x = rng.random((64,) + SHAPE)
     fc = model.get_layer("fc")  # centre the logits on noise, so several classes win
     kernel, bias = fc.get_weights()

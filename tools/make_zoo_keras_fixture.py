@@ -68,17 +68,33 @@ def keras_model(seed):
     x = layers.Dropout(0.5)(x)
     out = layers.Dense(CLASSES, name="fc2")(x)
     model = keras.Model(inp, out)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:  # random biases and BatchNorm statistics, not Keras's zeros
+    randomise(model, np.random.default_rng(seed))
+    return model
+
+
+def randomise(model, rng):
+    """Random biases and BatchNorm statistics instead of Keras's zeros and ones, so that every
+    term of the references counts (a layer's last weight, of several, is its bias)."""
+    for layer in model.layers:
         weights = layer.get_weights()
         if isinstance(layer, layers.BatchNormalization):
             n = weights[0].shape[0]
             weights = [0.5 + rng.random(n), 0.3 * rng.standard_normal(n),
                        0.2 * rng.standard_normal(n), 0.5 + rng.random(n)]
-        elif len(weights) == 2:
-            weights[1] = 0.1 * rng.standard_normal(weights[1].shape)
+        elif len(weights) >= 2:
+            weights[-1] = 0.1 * rng.standard_normal(weights[-1].shape)
+        else:
+            continue
         layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
-    return model
+
+
+def export_centred(model, x, last, path):
+    """Shift layer ``last``'s bias so that the logits of ``x`` centre on zero (several classes
+    are predicted, not one), then export the model to ONNX at ``path`` (tf2onnx)."""
+    layer = model.get_layer(last)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias - model(x.astype(np.float32)).numpy().mean(0)])
+    model.export(path, format="onnx")
 
 
 def make_twin():
@@ -149,11 +165,7 @@ def keras_part(out_dir, handover):
     model = keras_model(7)
     rng = np.random.default_rng(107)
     x = rng.random((64,) + SHAPE)
-    logits = model(x.astype(np.float32)).numpy()
-    last = model.get_layer("fc2")  # centre the classes on noise, so several are predicted
-    kernel, bias = last.get_weights()
-    last.set_weights([kernel, bias - logits.mean(0)])
-    model.export(os.path.join(out_dir, "keras_tf2onnx.onnx"), format="onnx")
+    export_centred(model, x, "fc2", os.path.join(out_dir, "keras_tf2onnx.onnx"))
     weights = {f"{name}/{k}": w for name in ("dw", "pw", "branch_a", "branch_b", "fc1", "fc2")
                for k, w in enumerate(model.get_layer(name).get_weights())}
     np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy(), **weights)

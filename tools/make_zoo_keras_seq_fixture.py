@@ -37,6 +37,7 @@ def keras_part(out_dir, handover):
     """In a process without torch (TensorFlow and PyTorch crash in one process)."""
     import keras
     from keras import layers
+    from make_zoo_keras_fixture import export_centred, randomise
 
     keras.utils.set_random_seed(5)
     inp = keras.Input(SHAPE, name="input")
@@ -48,16 +49,9 @@ def keras_part(out_dir, handover):
     out = layers.Dense(CLASSES, name="fc")(x)
     model = keras.Model(inp, out)
     rng = np.random.default_rng(5)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if len(weights) == 2:
-            weights[1] = 0.1 * rng.standard_normal(weights[1].shape)
-            layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    randomise(model, rng)
     x = rng.random((64,) + SHAPE)
-    fc = model.get_layer("fc")  # centre the logits on noise, so several classes win
-    kernel, bias = fc.get_weights()
-    fc.set_weights([kernel, bias - model(x.astype(np.float32)).numpy().mean(0)])
-    model.export(os.path.join(out_dir, "keras_seq_tf2onnx.onnx"), format="onnx")
+    export_centred(model, x, "fc", os.path.join(out_dir, "keras_seq_tf2onnx.onnx"))
     np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy())
 
 
