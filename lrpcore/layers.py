@@ -257,11 +257,14 @@ class LinearMap(Layer):
 
     def variant(self, key, xp, dtype, make=None):
         """Device copy of a weight variant (``"w"``, ``"pos"``, ``"neg"``, ``"sq"`` or a rule's),
-        made in the explanation's dtype (:func:`variant_input`)."""
+        made in the explanation's dtype (:func:`variant_input`), rows contiguous whatever the
+        file's layout (an ONNX Gemm's transposed weights are a column-major view): BLAS may
+        sum a product of the other layout in another order, so the same model read from
+        another file would give other last bits."""
         make = make or VARIANTS[key]
         return self._cached(("w", key, xp.__name__, np.dtype(dtype).str),
-                            lambda: xp.asarray(make(variant_input(self.weights(), dtype)),
-                                               dtype=dtype))
+                            lambda: xp.ascontiguousarray(
+                                make(variant_input(self.weights(), dtype)), dtype=dtype))
 
     def device_bias(self, xp, dtype):
         return None

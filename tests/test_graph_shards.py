@@ -33,12 +33,17 @@ def test_shards_give_the_relevance_of_one_pass(small_efficientnet, rule):
     assert len(whole.shards) == 1 and len(sharded.shards) == 3
     R1, t1 = whole.relevance(rule, trace=True)
     R3, t3 = sharded.relevance(rule, trace=True)
+    # a product of one sample's rows may be summed differently by BLAS than the same rows
+    # in a batch of five (OpenBLAS's AVX-512 kernels for small matrices): relevance that is
+    # a difference of larger terms then differs in the 12th digit (2e-12 of max|R| with
+    # epsilon, 8e-14 at a node where EpsilonPlus's relevance is 3e-4 of 9e-3); a shard that
+    # got the wrong samples or rows would differ in the first
     scale = np.abs(R1).max()
-    assert np.abs(R1 - R3).max() <= 1e-12 * scale
+    assert np.abs(R1 - R3).max() <= 1e-10 * scale
     for a, b in zip(t1.outputs, t3.outputs, strict=True):
         assert (a is None) == (b is None)
         if a is not None:
-            assert a.shape == b.shape and np.allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
+            assert a.shape == b.shape and np.allclose(a, b, rtol=1e-10, atol=1e-10 * scale)
     y = whole.outputs()  # BLAS may block a batch of 2 differently from one of 5: rounding
     np.testing.assert_allclose(sharded.outputs(), y, rtol=1e-10, atol=1e-12 * np.abs(y).max())
 
