@@ -162,7 +162,7 @@ class PRelu(Activation):
         return tuple(in_shape)
 
     def _slope(self, xp, dtype):
-        return self._cached(("s", xp.__name__, np.dtype(dtype).str),
+        return self._cached("s", xp, dtype,
                             lambda: xp.asarray(self.slope, dtype=dtype))
 
     def forward(self, x, xp):

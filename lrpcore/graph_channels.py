@@ -92,7 +92,7 @@ class ChannelPermute(Layer):
         return tuple(in_shape)
 
     def _index(self, xp):
-        return self._cached(("perm", xp.__name__), lambda: xp.asarray(self.perm))
+        return self._cached("perm", xp, None, lambda: xp.asarray(self.perm))
 
     def forward(self, x, xp):
         return x[..., self._index(xp)]

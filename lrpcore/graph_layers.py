@@ -341,7 +341,7 @@ class PartialMeanPool(MeanPool):
             counts = self.window_sum(mask, np)[0]
             return xp.asarray(self.pool[0] * self.pool[1] / np.maximum(counts, 1), dtype=dtype)
 
-        return self._cached(("count", H, W, xp.__name__, np.dtype(dtype).str), make)
+        return self._cached(("count", H, W), xp, dtype, make)
 
     def forward(self, x, xp):
         out = super().forward(x, xp)
@@ -396,7 +396,7 @@ class Affine(LinearMap):
         return self.scale
 
     def device_bias(self, xp, dtype):
-        return self._cached(("b", xp.__name__, np.dtype(dtype).str),
+        return self._cached("b", xp, dtype,
                             lambda: xp.asarray(self.shift, dtype=dtype))
 
     def output_shape(self, in_shape):
@@ -467,7 +467,7 @@ class GroupedConvolution(LinearMap):
         return self.W
 
     def device_bias(self, xp, dtype):
-        return self._cached(("b", xp.__name__, np.dtype(dtype).str),
+        return self._cached("b", xp, dtype,
                             lambda: xp.asarray(self.B, dtype=dtype))
 
     @property

@@ -128,10 +128,11 @@ KERNELS["lrp_epsilon_share"] = KernelSource(
 def epsilon_share(R, z, eps, xp, divisor=1.0):
     """R / (z' + eps·s(z')) with z' = z / divisor and s(0) = +1: the toolbox's ε-rule share
     (``divisor`` is the sum pooling's normaliser, which the toolbox divides out first)."""
-    if has_kernels(xp):  # cupy: one launch
-        t = z.dtype.type
-        return _kernel(xp, "lrp_epsilon_share")(R, z, t(divisor), t(eps))
-    if cpu_kernels_fit(xp, z, R):
+    if xp is not np:
+        if has_kernels(xp):  # cupy: one launch
+            t = z.dtype.type
+            return _kernel(xp, "lrp_epsilon_share")(R, z, t(divisor), t(eps))
+    elif z.size >= CPU_KERNEL_SIZE and cpu_kernels_fit(xp, z, R):
         return compiled().epsilon_share(R, z, eps, divisor)
     c = stabilize(z / divisor if divisor != 1 else z, eps, xp)
     xp.divide(R, c, out=c)  # in place: these arrays are the largest of the pass

@@ -138,7 +138,16 @@ def single_threaded_blas(rescan=False):
 # OpenBLAS's own threads instead, the products left workers spinning for ~0.1 s on the core the
 # next kernel's second half needed (a kernel after a product took 5 ms instead of 0.1).
 
-_local = threading.local()
+class _ThreadState(threading.local):
+    """Per thread: whether its kernels split (``all_cores``) or stay on one core. Defaults
+    on the class: a missing attribute made ``getattr(local, name, default)`` raise and catch
+    inside, ~1 µs on every product and kernel of a pass (LeNet-5's digit asks ~50 times)."""
+
+    split = False
+    one_core = False
+
+
+_local = _ThreadState()
 _split_lock = threading.Lock()  # one pass at a time splits; overlapping ones run on one core
 # The process that started numba's threads. GNU OpenMP's threads do not survive fork(): numba
 # ends a forked child (multiprocessing's default start on Linux) that launches a parallel
@@ -173,7 +182,7 @@ def _split_usable() -> bool:
 
 def kernels_split() -> bool:
     """Whether the calling thread's compiled kernels and products split over the cores."""
-    return getattr(_local, "split", False)
+    return _local.split
 
 
 @contextlib.contextmanager
@@ -182,7 +191,7 @@ def all_cores(threads=None):
     when that is possible and no other pass does so already, nor ``one_core`` forbids it
     here; BLAS at one thread meanwhile."""
     global _blas_rescanned, _split_pid
-    if (threads is not None and threads < 2) or getattr(_local, "one_core", False) or \
+    if (threads is not None and threads < 2) or _local.one_core or \
             kernels_split() or _split_pid not in (None, os.getpid()) or \
             not _split_usable() or not _split_lock.acquire(blocking=False):
         yield
@@ -212,7 +221,7 @@ def all_cores(threads=None):
 def one_core():
     """Keep this thread's passes on one core (BLAS included), e.g. a GUI's worker that must
     leave the other core to the GUI thread."""
-    before = getattr(_local, "one_core", False)
+    before = _local.one_core
     _local.one_core = True
     try:
         with single_threaded_blas():
