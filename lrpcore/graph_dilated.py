@@ -60,8 +60,12 @@ class _Dilated:
         return super().variant(key, xp, dtype,
                                make=lambda w: dilate(make(self.taps(w)), self.dilation))
 
+    @property
+    def kernel(self):
+        return self.taps(self.W).shape
+
     def fan_in(self):
-        h, w, d, _ = self.taps(self.W).shape
+        h, w, d, _ = self.kernel
         return h * w * d
 
     def param_count(self):

@@ -480,8 +480,13 @@ class GroupedConvolution(LinearMap):
         H, W_, _ = in_shape
         return ((H - h) // self.stride[0] + 1, (W_ - w) // self.stride[1] + 1, n)
 
+    @property
+    def kernel(self) -> tuple:
+        """As :attr:`lrpcore.layers.Convolution.kernel` (per group: d input channels)."""
+        return self.W.shape
+
     def describe(self):
-        h, w, d, n = self.W.shape
+        h, w, d, n = self.kernel
         what = "Depthwise convolution" if d == 1 and n == self.groups else "Grouped convolution"
         return (f"{what} {h}×{w}×{self.in_channels}×{n} groups {self.groups} "
                 f"stride {self.stride[0]},{self.stride[1]}")

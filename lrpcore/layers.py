@@ -492,8 +492,14 @@ class Convolution(LinearMap):
         H, W, _ = in_shape
         return ((H - h) // self.stride[0] + 1, (W - w) // self.stride[1] + 1, n)
 
+    @property
+    def kernel(self) -> tuple:
+        """h × w × d × n of the filters as the model defines them (what ``describe`` shows:
+        a dilated convolution's taps, not the span its zeros fill)."""
+        return self.W.shape
+
     def describe(self):
-        h, w, d, n = self.W.shape
+        h, w, d, n = self.kernel
         s = self.stride
         return f"Convolution {h}×{w}×{d}×{n} stride {s[0]},{s[1]}"
 
