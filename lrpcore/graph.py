@@ -236,7 +236,8 @@ class GraphModel(Sequential):
                          f"{node.layer.param_count():>10,}  {names[i]}")
         head = f"{'#':>3}  {'layer':<{width}}   {'output':<12} {'params':>10}  node"
         total = f"total parameters: {self.param_count():,}"
-        spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
+        spec = (f"input: {self.input_spec.describe(self.sequence_layout())}"
+                if self.input_spec else "input: unknown")
         conv = f"numerics: {self.convention.name} (graph model, {len(self.nodes)} nodes)"
         return "\n".join([head, *lines, total, spec, conv])
 

@@ -22,6 +22,12 @@ class SequenceToChannelsLast(Layer):
         super().__init__()
         self.channels_first = bool(channels_first)
 
+    @property
+    def sequence_layout(self) -> str:
+        """The input's layout: what ``lrp info`` and the model summary call it (its spec says
+        "flat", yet it is no flat vector)."""
+        return "C×L" if self.channels_first else "L×C"
+
     def native_fields(self):
         return {} if self.channels_first else {"channels_first": 0}
 

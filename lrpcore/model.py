@@ -75,6 +75,11 @@ class Sequential:
     def ends_with_softmax(self) -> bool:
         return bool(self.layers) and getattr(self.layers[-1], "output_activation", False)
 
+    def sequence_layout(self) -> str | None:
+        """"C×L" or "L×C" where the model takes 1-D sequences (its first layer reads them),
+        else None."""
+        return getattr(self.layers[0], "sequence_layout", None) if self.layers else None
+
     def input_layout(self) -> str:
         """The layout the layers take an image input in: a chain computes in the engine's
         H×W×C (a spec saying otherwise would scramble every image)."""
@@ -176,5 +181,6 @@ class Sequential:
                          f"  {names[i]}")
         head = f"{'#':>3}  {'layer':<36}   {'output':<12} {'params':>10}  name"
         total = f"total parameters: {self.param_count():,}"
-        spec = f"input: {self.input_spec.describe()}" if self.input_spec else "input: unknown"
+        spec = (f"input: {self.input_spec.describe(self.sequence_layout())}"
+                if self.input_spec else "input: unknown")
         return "\n".join([head, *lines, total, spec])

@@ -71,7 +71,9 @@ class InputSpec:
         extra = {k: int(d[k]) for k in ("resize", "crop") if d.get(k) is not None}
         return cls(source=source, extra=extra, **known)
 
-    def describe(self) -> str:
+    def describe(self, sequence: str | None = None) -> str:
+        """One line from raw sample to fed input; ``sequence``: "C×L" or "L×C" for a model
+        that reads a flat-layout input as a 1-D sequence (``Sequential.sequence_layout``)."""
         raw = "×".join(map(str, self.raw_shape))
         fed = "×".join(map(str, self.shape))
         pad = f", padded by {self.pad} with {self.pad_value:g}" if self.pad else ""
@@ -89,8 +91,12 @@ class InputSpec:
         if crop:
             fit = (f" (photographs: shorter side resized to {self.extra.get('resize') or crop}"
                    f", centre {crop}×{crop} cut)")
+        layout = self.layout
+        if sequence and self.layout == "flat" and len(self.shape) == 2:
+            steps, channels = self.shape[::-1] if sequence == "C×L" else self.shape
+            layout = f"sequence {sequence}: {steps} steps × {channels} channels"
         return (f"raw {raw}{fit} in [{self.raw_range[0]:g}, {self.raw_range[1]:g}] → {scale}"
-                f"{shift}{norm}{pad} → {fed} ({self.layout}) in [{lo:g}, {hi:g}]")
+                f"{shift}{norm}{pad} → {fed} ({layout}) in [{lo:g}, {hi:g}]")
 
     def mapped_range(self) -> tuple:
         """Where ``raw_range`` lands after preprocessing (padding value included)."""

@@ -96,10 +96,10 @@ def layout_text(spec, model=None) -> str:
     ``model``: a 1-D sequence input (its first layer a SequenceToChannelsLast) is no flat
     vector, though its spec says "flat"."""
     dims = "×".join(map(str, spec.shape))
-    first = next(iter(getattr(model, "layers", None) or ()), None)
-    if spec.layout == "flat" and getattr(first, "kind", None) == "SequenceToChannelsLast":
-        if first.channels_first:
-            return f"N×{dims} (C×L, channels first, sequence, as PyTorch exports)"
+    sequence = model.sequence_layout() if model is not None else None
+    if spec.layout == "flat" and sequence == "C×L":
+        return f"N×{dims} (C×L, channels first, sequence, as PyTorch exports)"
+    if spec.layout == "flat" and sequence == "L×C":
         return f"N×{dims} (L×C, channels last, sequence, as Keras exports)"
     if spec.layout == "NCHW":
         return (f"N×{dims} (NCHW, channels first, as PyTorch exports); images H×W×C are "

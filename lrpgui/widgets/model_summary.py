@@ -26,7 +26,8 @@ def summary_html(model, path: str | None) -> str:
     esc = html.escape
     head = [f"<b>{esc(no_markup(Path(path or '').name))}</b>"]
     spec = model.input_spec
-    head.append("input: " + (esc(spec.describe()) if spec is not None else "unknown"))
+    head.append("input: " + (esc(spec.describe(model.sequence_layout())) if spec is not None
+                             else "unknown"))
     head.append("classes: " + esc(class_summary(model.class_names)))
     acc = model.meta.get("accuracy")
     if acc is not None:
