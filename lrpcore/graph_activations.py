@@ -110,7 +110,7 @@ class HardSigmoid(Activation):
 
     @classmethod
     def from_native(cls, f):
-        return cls(f.number("alpha", 0.2), f.number("beta", 0.5), bool(f.number("swish", 0)))
+        return cls(f.number("alpha"), f.number("beta"), f.flag("swish"))  # all written
 
     def forward(self, x, xp):
         with np.errstate(over="ignore"):  # αx = ±inf clips to 0 or 1, as it should

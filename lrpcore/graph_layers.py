@@ -210,7 +210,7 @@ class Clip(Layer):
 
     @classmethod
     def from_native(cls, f):
-        return cls(f.number("low"), f.number("high"))
+        return cls(f.bound("low"), f.bound("high"))
 
     def gradient(self, x, y, g, xp, dtype):
         inside = xp.ones(x.shape, dtype=bool)
@@ -234,8 +234,10 @@ class Clip(Layer):
             return compiled().clip(x, self.low, self.high)
         return xp.clip(x, self.low, self.high)
 
-    def describe(self):
-        return f"Clip [{self.low:g}, {self.high:g}]"
+    def describe(self):  # ONNX's min and max are optional: an absent one is no bound
+        low = "−∞" if self.low is None else f"{self.low:g}"
+        high = "∞" if self.high is None else f"{self.high:g}"
+        return f"Clip [{low}, {high}]"
 
 
 @register_layer

@@ -33,7 +33,7 @@ class SequenceToChannelsLast(Layer):
 
     @classmethod
     def from_native(cls, f):
-        return cls(bool(f.number("channels_first", 1)))
+        return cls(f.flag("channels_first", True))  # written only when 0
 
     def forward(self, x, xp):
         if not self.channels_first:

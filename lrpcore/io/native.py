@@ -354,7 +354,27 @@ class NativeFields:
         return v if _is_size(v) else None
 
     def number(self, key, default=None):
+        """A finite number; ``default`` where the field is absent (None: it must be there)."""
         return _number(self.spec, key, self.where, default)
+
+    def bound(self, key):
+        """A finite number, or null for no bound (ONNX Clip's optional min and max); the field
+        must be there: a header that lost it is damaged, not unbounded."""
+        if key not in self.spec:
+            self.fail(f"'{key}' is missing (a number, or null for no bound)")
+        if self.spec[key] is None:
+            return None
+        return self.number(key)
+
+    def flag(self, key, default=None):
+        """0 or 1 (false or true); ``default`` where the field is absent (None: it must be
+        there). bool(0.5) turned a HardSigmoid into a HardSwish without a word."""
+        v = self.spec.get(key, default)
+        if key not in self.spec and default is None:
+            self.fail(f"'{key}' is missing (0 or 1)")
+        if v not in (0, 1) or not isinstance(v, (bool, int)):
+            self.fail(f"'{key}' must be 0 or 1, not {str(v)[:20]}")
+        return bool(v)
 
     def pad_layer(self):
         return _pad_layer(self.spec, self.where)
@@ -374,9 +394,9 @@ def _build_layer(i, spec, archive):
 
 
 def _number(spec, key, where, default=None):
+    if key not in spec and default is None:
+        raise ModelFormatError(f"{where}: '{key}' is missing (a finite number)")
     v = spec.get(key, default)
-    if v is None and default is None and key in spec:
-        return None
     if not finite_number(v):
         raise ModelFormatError(f"{where}: '{key}' must be a finite number")
     return float(v)
