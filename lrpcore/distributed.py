@@ -228,7 +228,7 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
         fed = explainer.prepare(x, raw=job.raw)
         fwd = explainer.forward(fed, raw=True)
         y = fwd.outputs()
-        check_finite_outputs(y, explainer.dtype, explainer.model)
+        check_finite_outputs(y, explainer.dtype, explainer.model, fwd)
         # the trace feeds the conservation diagnosis, as in the single-process run
         r, per_layer = fwd.relevance(config, job.target, labels=labels, trace=True,
                                      to_numpy=False)

@@ -339,7 +339,7 @@ class Forward:
         """NaN or infinite relevance is no explanation: say why instead of returning it."""
         if np.isfinite(R).all():
             return
-        check_finite_outputs(self.outputs(), self.explainer.dtype, self.explainer.model)
+        check_finite_outputs(self.outputs(), self.explainer.dtype, self.explainer.model, self)
         bad = int((~np.isfinite(R.reshape(R.shape[0], -1))).any(axis=1).sum())
         head = (f"{config.description} gives relevance that is not finite for {bad} of "
                 f"{R.shape[0]} samples")
@@ -587,19 +587,43 @@ def host_trace(trace, backend):
     return [None if r is None else backend.to_numpy(r) for r in trace]
 
 
-def check_finite_outputs(y, dtype, model=None) -> None:
-    """Raise ShapeError when model outputs overflowed: inputs too large for the dtype, or
-    (with ``model``) parameters beyond its range, which no input can fix."""
+def check_finite_outputs(y, dtype, model=None, forward=None) -> None:
+    """Raise ShapeError when model outputs are not finite: (with ``forward``, the pass of
+    ``y``) a layer's operator got input outside its domain, inputs too large for the dtype,
+    or (with ``model``) parameters beyond its range, which no input can fix."""
     y = np.asarray(y)
     bad = int((~np.isfinite(y.reshape(y.shape[0], -1))).any(axis=1).sum())
     if bad:
+        head = f"the model's outputs are not finite for {bad} of {y.shape[0]} samples"
+        origin = None if forward is None else domain_origin(forward)
+        if origin:
+            raise ShapeError(f"{head}: {origin}")
         name = np.dtype(dtype).name
         top = _largest_parameter(model) if model is not None else 0.0
         why = (f"input values too large for {name}?" if top <= 1e30 else
                f"the model's parameters reach {top:.3g}, too large for {name}: a crafted or "
                "damaged model file" + ("" if name == "float64" else ", or use float64"))
-        raise ShapeError(f"the model's outputs are not finite for {bad} of {y.shape[0]} samples "
-                         f"({why})")
+        raise ShapeError(f"{head} ({why})")
+
+
+def domain_origin(forward) -> str | None:
+    """The first layer (a graph's node) whose output is not finite, named with the reason its
+    :meth:`~lrpcore.layers.Layer.domain_problem` gives; None where it gives none."""
+    xp = forward.backend.xp
+    layers = forward.explainer.layers
+    names = getattr(layers, "names", None)
+    acts = forward.activations
+    inputs = getattr(acts, "inputs", None)  # a graph's: node k's (first) input
+    for k, layer in enumerate(layers):
+        if bool(xp.all(xp.isfinite(acts[k + 1]))):
+            continue
+        x = acts[k] if inputs is None else inputs[k]
+        why = layer.domain_problem(x, xp) if bool(xp.all(xp.isfinite(x))) else None
+        if why is None:
+            return None
+        where = f"node {k} {names[k]!r}" if names else f"layer {k}"
+        return f"{where} ({layer.describe()}): {why}"
+    return None
 
 
 def _largest_parameter(model) -> float:

@@ -81,6 +81,17 @@ OPS = {
 }
 
 
+# operators defined on part of the reals: what they take (a NaN or ±inf from finite operands
+# is blamed on its input, not on input values too large)
+DOMAINS = {
+    "log": "positive numbers",
+    "sqrt": "numbers ≥ 0",
+    "pow": "numbers ≥ 0 for a fractional exponent, nonzero ones for a negative exponent",
+    "div": "a nonzero divisor",
+    "reciprocal": "nonzero numbers",
+}
+
+
 def _refs(step):
     return [o for o in step[1:] if isinstance(o, int) or o == "x"]
 
@@ -135,11 +146,32 @@ def run_program(program, x, xp, derivative=False):
     return (values[-1], slopes[-1]) if derivative else values[-1]
 
 
-def describe_program(program) -> str:
+def describe_step(k, step) -> str:
     def name(o):
         return "x" if o == "x" else f"t{o}" if isinstance(o, int) else f"{o:g}"
-    return "; ".join(f"t{k}={s[0]}({', '.join(name(o) for o in s[1:])})"
-                     for k, s in enumerate(program))
+    return f"t{k}={step[0]}({', '.join(name(o) for o in step[1:])})"
+
+
+def describe_program(program) -> str:
+    return "; ".join(describe_step(k, s) for k, s in enumerate(program))
+
+
+def domain_problem(program, x, xp) -> str | None:
+    """The first step of :data:`DOMAINS` that makes NaN or ±inf of finite operands, as words
+    (None: no such step)."""
+    values = []
+    with np.errstate(all="ignore"):
+        for k, step in enumerate(program):
+            args = [x if o == "x" else values[o] if isinstance(o, int) else o
+                    for o in step[1:]]
+            v = OPS[step[0]][1](args, xp)
+            values.append(v)
+            if step[0] in DOMAINS and all(bool(xp.all(xp.isfinite(xp.asarray(a))))
+                                          for a in args) \
+                    and not bool(xp.all(xp.isfinite(v))):
+                return (f"the input of {step[0]} (step {describe_step(k, step)}) was out "
+                        f"of its domain: {step[0]} takes {DOMAINS[step[0]]}")
+    return None
 
 
 @register_layer
@@ -172,6 +204,9 @@ class Elementwise(Layer):
     def gradient(self, x, y, g, xp, dtype):
         _, slope = run_program(self.program, x, xp, derivative=True)
         return g * slope
+
+    def domain_problem(self, x, xp):
+        return domain_problem(self.program, x, xp)
 
     def native_fields(self):
         fields = {"program": [list(s) for s in self.program]}

@@ -113,6 +113,12 @@ class Layer:
         """Why ``rule`` cannot be given to this layer (None: it can)."""
         return None
 
+    def domain_problem(self, x, xp) -> str | None:
+        """Why this layer's output is not finite for the finite input ``x`` where an operator
+        of it got values outside its domain (a Log of a negative number), else None (an
+        overflow): what the non-finite outputs are blamed on."""
+        return None
+
     # -- what a chain read from a file can be checked against (io/layer_check.py) --
     chain_input = None  # "flat" or "image": what the layer needs from the one before
     chain_output = None  # "flat" or "image": what it gives; None: what it got

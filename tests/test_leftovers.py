@@ -138,3 +138,33 @@ def test_a_clip_without_a_min_is_described_and_read_back(tmp_path, capsys):
     assert main(["convert", str(path), str(tmp_path / "m.npz")]) == 0
     clip = lrpcore.load_model(tmp_path / "m.npz").layers[0]
     assert (clip.low, clip.high) == (None, 6.0)
+
+
+@pytest.mark.parametrize("op, takes", [("Log", "log takes positive numbers"),
+                                       ("Sqrt", "sqrt takes numbers ≥ 0")])
+def test_nan_from_an_operator_outside_its_domain_names_the_node(tmp_path, capsys, op, takes):
+    """Log or Sqrt of a negative number inside a graph: the NaN outputs were blamed on
+    'input values too large for float32?', which sent the user to rescale the input."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
+
+    from lrpcore.cli.main import main
+
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"], name="fc1"),
+             helper.make_node(op, ["h"], ["a"], name="the_op"),
+             helper.make_node("MatMul", ["a", "W2"], ["y"], name="fc2")]
+    W = numpy_helper.from_array(np.eye(4, dtype=np.float32) * -1, "W")  # h = −x
+    W2 = numpy_helper.from_array(np.ones((4, 3), np.float32), "W2")
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, [W, W2], ["N", 4], ["N", 3])
+    np.save(tmp_path / "x.npy", np.full((2, 4), 0.5, np.float32))
+    assert main(["explain", str(path), str(tmp_path / "x.npy"), "--raw",
+                 "--out", str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "node 1 'the_op'" in err and "was out of its domain" in err and takes in err
+    assert "too large" not in err
+    model = lrpcore.load_model(path)  # the library says the same
+    with pytest.raises(lrpcore.ShapeError, match="'the_op'.*out of its domain"):
+        lrpcore.explain(model, np.full((2, 4), 0.5), raw=True)
+    # a finite run of the same model is untouched
+    assert np.isfinite(lrpcore.explain(model, -np.full((2, 4), 0.5), raw=True)).all()

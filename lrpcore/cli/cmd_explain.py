@@ -212,7 +212,7 @@ def run(args) -> int:
                         fwd = explainer.forward(fed, raw=True)
                         y = fwd.outputs()
                         # values that overflow: of the input, or of the model's parameters
-                        check_finite_outputs(y, explainer.dtype, explainer.model)
+                        check_finite_outputs(y, explainer.dtype, explainer.model, fwd)
                     lab = labels[start:stop] if labels is not None else None
                     r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
                                          else None, range(start, stop))
