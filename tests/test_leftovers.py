@@ -168,3 +168,42 @@ def test_nan_from_an_operator_outside_its_domain_names_the_node(tmp_path, capsys
         lrpcore.explain(model, np.full((2, 4), 0.5), raw=True)
     # a finite run of the same model is untouched
     assert np.isfinite(lrpcore.explain(model, -np.full((2, 4), 0.5), raw=True)).all()
+
+
+@pytest.mark.parametrize("name", ["logsoftmax_ts.onnx", "logsoftmax_dynamo.onnx"])
+def test_a_final_log_softmax_gives_notes_and_no_warning(tmp_path, capsys, name):
+    """The layer below the LogSoftmax warned 'ΣR ×1.62e+06 (created)' (its biases' share
+    against the zero sum the gradient passes on), and with it the overall 'relevance is not
+    conserved' line, beside the note saying the loss is by design."""
+    pytest.importorskip("onnx")
+    import json
+
+    from lrpcore.cli.main import main
+
+    with np.load(ZOO / "logsoftmax.npz") as data:
+        np.save(tmp_path / "x.npy", data["x"])
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(ZOO / name), str(tmp_path / "x.npy"), "--raw",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert not [line for line in err if "warning" in line]
+    notes = [line for line in err if line.startswith("lrp explain: note: ")]
+    assert "ΣR at the input is 0.0721× the explained output (median of 4), by design" in notes[0]
+    assert notes[1].startswith("lrp explain: note: expected: layer 12: relevance passes")
+    assert notes[2].startswith("lrp explain: note: expected: layer 11: the relevance arriving "
+                               "here sums to zero")
+    diagnosis = json.loads((tmp_path / "R.npy.json").read_text())["diagnosis"]
+    assert diagnosis["ok"] and not diagnosis["findings"] and not diagnosis["warnings"]
+
+
+def test_a_bias_finding_away_from_a_gradient_layer_still_warns():
+    """The new cause needs both a gradient layer nearer the output and a zero sum arriving."""
+    from lrpcore.insight.diagnose import Site, find_cause
+    from lrpcore.layers import Linear
+
+    layer = Linear(np.ones((2, 2)), np.ones(2))
+    for arriving, after in ((0.5, True), (0.0, False)):
+        site = Site(3, layer, None, "created", 1.3, True, 1.0, arriving, after)
+        assert find_cause(site).key == "bias"
+    site = Site(3, layer, None, "created", 1.6e6, True, 1.0, 1e-7, True)
+    assert find_cause(site).key == "after-gradient-layer" and find_cause(site).expected(site)

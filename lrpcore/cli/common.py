@@ -314,10 +314,13 @@ def remove_quietly(paths) -> None:
 
 
 def print_diagnosis(diagnosis, prog="lrp explain") -> None:
-    """The conservation warnings on stderr; the expected changes (Cause.expected) only beside
-    them, as notes: a LogSoftmax's by-design loss explains the overall ΣR the warnings give."""
+    """The conservation warnings on stderr; the expected changes (Cause.expected) as notes
+    beside them, or alone where they change the overall ΣR (a final LogSoftmax's by-design
+    loss): a heatmap summing to 0.07× the output is not passed over in silence."""
     warnings = diagnosis.warnings()
     for line in warnings:
         print(f"{prog}: warning: {line}", file=sys.stderr)
-    for line in diagnosis.notes() if warnings else ():
+    total = diagnosis.total_note()  # '' beside warnings: their first line gives the total
+    notes = [total, *diagnosis.notes()] if total else diagnosis.notes() if warnings else []
+    for line in notes:
         print(f"{prog}: note: {line}", file=sys.stderr)

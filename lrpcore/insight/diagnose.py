@@ -42,6 +42,9 @@ BLOWUP_STEP = 2.0
 MIN_FRACTION = 0.05
 # Layers described in full per cause in a warning; the rest are listed by number.
 LISTED = 4
+# ΣR arriving at a layer below this fraction of the explained output counts as zero: a
+# change there has nothing to be measured against.
+ZERO_SUM = 1e-3
 
 KINDS = ("nonfinite", "blowup", "created", "absorbed")
 
@@ -57,6 +60,10 @@ class Site:
     factor: float  # median ΣR at the input / ΣR at the output over the flagged samples
     input_nonnegative: bool | None  # whether the layer's input was ≥ 0 (after a ReLU)
     z_scale: float | None  # median |output| of the layer (its pre-activations), if known
+    # median |ΣR arriving| / |f(x)| over the flagged samples, and whether a gradient layer
+    # (role "gradient": a final LogSoftmax) lies between this layer and the output
+    arriving: float = 1.0
+    after_gradient: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,16 @@ def _bias_sink(s: Site) -> bool:
             and b is not None and bool(np.any(np.asarray(b) > 0)))
 
 
+@register_cause("after-gradient-layer", lambda s: (
+    "the relevance arriving here sums to zero (the gradient layer nearer the output), so what "
+    "this layer adds or takes (its biases' share) is all of its ΣR: a consequence of that "
+    "layer, not of this one's rule"), expected=lambda s: True)
+def _after_gradient_layer(s: Site) -> bool:
+    """Below a LogSoftmax the bias share of the last dense layer read 'ΣR ×1.62e+06
+    (created)', a warning beside the note that explains it."""
+    return s.kind in ("created", "absorbed") and s.after_gradient and s.arriving < ZERO_SUM
+
+
 @register_cause("bias", _bias_text, expected=_bias_sink)
 def _bias(s: Site) -> bool:
     b = getattr(s.layer, "B", None)
@@ -240,6 +257,12 @@ class Diagnosis:
         return not self.findings
 
     @property
+    def total_changed(self) -> bool:
+        """Whether ΣR at the input departs from the explained output by more than CHANGE_TOL
+        (the expected changes then explain a sum the user sees, even without a warning)."""
+        return math.isfinite(self.total_ratio) and abs(self.total_ratio - 1) > CHANGE_TOL
+
+    @property
     def layer(self) -> int | None:
         """The layer to look at first (the flagged layer nearest the output)."""
         return self.findings[0].layer if self.findings else None
@@ -278,6 +301,14 @@ class Diagnosis:
         return [f"expected: layer{'s' * (len(found) > 1)} "
                 f"{', '.join(str(f.layer) for f in found)}: {reason}"
                 for reason, found in out.items()]
+
+    def total_note(self) -> str:
+        """The overall sum where only expected changes moved it (no warning line gives it);
+        '' otherwise."""
+        if not (self.ok and self.expected and self.total_changed):
+            return ""
+        return (f"{self.rule}: ΣR at the input is {self.total_ratio:.3g}× the explained output "
+                f"(median of {self.n}), by design:")
 
     def summary(self) -> str:
         """A short line for a status bar ('' when nothing is wrong)."""
@@ -457,6 +488,7 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
         total = np.median(input_cut / np.where(absf > tiny, f, np.nan)) if n else math.nan
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
+    gradient_at = [k for k in range(L) if getattr(layers[k], "role", None) == "gradient"]
     findings, notes = [], []
     graph = sums.shape[1] > L + 1  # outputs listed after the trace (see Accumulator.add)
     for k in range(L - 1, -1, -1):
@@ -487,9 +519,11 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
                 factor = float(np.median(in_s[hit] / np.where(out_s[hit] != 0, out_s[hit],
                                                                np.nan)))
                 magnitude = float(np.median(mag[hit]))
+                arriving = float(np.median(np.abs(out_s[hit]) / np.maximum(absf[hit], tiny)))
             layer = layers[k]
             site = Site(k, layer, config.rules[k], kind, factor,
-                        None if nonneg is None else nonneg[k], zs[k])
+                        None if nonneg is None else nonneg[k], zs[k], arriving,
+                        any(g > k for g in gradient_at))
             cause = find_cause(site)
             expected = cause.expected(site)
             (notes if expected else findings).append(
