@@ -207,3 +207,34 @@ def test_a_bias_finding_away_from_a_gradient_layer_still_warns():
         assert find_cause(site).key == "bias"
     site = Site(3, layer, None, "created", 1.6e6, True, 1.0, 1e-7, True)
     assert find_cause(site).key == "after-gradient-layer" and find_cause(site).expected(site)
+
+
+def test_lrp_figure_rows_name_the_sample_and_its_class(tmp_path, monkeypatch):
+    """Rows were titled '#0', '#3': neither the word 'sample' nor the class the input
+    carries."""
+    from lrpcore.cli import cmd_figure
+    from lrpcore.cli.main import main
+
+    titles = []
+    real = cmd_figure.export_figure
+
+    def spy(*args, row_titles=None, **kwargs):
+        titles.append(row_titles)
+        return real(*args, row_titles=row_titles, **kwargs)
+
+    monkeypatch.setattr(cmd_figure, "export_figure", spy)
+    R = np.random.default_rng(0).normal(size=(4, 28, 28))
+    np.save(tmp_path / "R.npy", R)
+    x = np.zeros((4, 28, 28), np.uint8)
+    np.save(tmp_path / "x_images.npy", x)
+    run = ["figure", str(tmp_path / "R.npy"), "--colormap", "bwr", "--index", "0", "--index",
+           "3", "--overwrite"]
+    assert main([*run, "--out", str(tmp_path / "a.png")]) == 0
+    x = str(tmp_path / "x_images.npy")
+    assert main([*run, "--input", x, "--out", str(tmp_path / "b.png")]) == 0
+    np.save(tmp_path / "x_labels.npy", np.array([5, 6, 7, 8]))  # labels beside the inputs
+    assert main([*run, "--input", x, "--out", str(tmp_path / "c.png")]) == 0
+    assert main([*run, "--input", "mnist-sample", "--out", str(tmp_path / "d.png")]) == 0
+    assert titles == [["sample 0", "sample 3"], ["sample 0", "sample 3"],
+                      ["sample 0 · class 5", "sample 3 · class 8"],
+                      ["sample 0 · class 0", "sample 3 · class 0"]]

@@ -277,9 +277,20 @@ class InputFile:
         from .cmd_render import as_batch  # noqa: PLC0415
 
         self.path = os.fspath(spec)
-        data, _labels = load_samples(self.path, what, mmap=True, model=model)
+        data, labels = load_samples(self.path, what, mmap=True, model=model)
         self.data = data if isinstance(data, DatasetArray) else as_batch(data, self.path)
         self.n = int(self.data.shape[0])
+        self.labels = labels if labels is not None and len(labels) == self.n else None
+        self._dataset = getattr(data, "dataset", None)
+
+    def row_title(self, index) -> str:
+        """A figure row's title for sample ``index``: its number and, where the inputs carry
+        labels, its class (by name where the dataset names them)."""
+        if self.labels is None or self.n == 1:
+            return f"sample {index}"
+        label = int(self.labels[checked_position(index, self.n, self.path)])
+        name = self._dataset.label_name(label) if self._dataset is not None else str(label)
+        return f"sample {index} · class {name}"
 
     @property
     def where(self) -> str:
