@@ -238,3 +238,27 @@ def test_lrp_figure_rows_name_the_sample_and_its_class(tmp_path, monkeypatch):
     assert titles == [["sample 0", "sample 3"], ["sample 0", "sample 3"],
                       ["sample 0 · class 5", "sample 3 · class 8"],
                       ["sample 0 · class 0", "sample 3 · class 0"]]
+
+
+def test_sanity_figure_columns_say_what_is_random_and_how_alike():
+    """'orig', '-1 rho -0.03': a minus sign and an abbreviation nobody explained."""
+    from lrpcore.insight import sanity
+    from lrpcore.render.font import line_height, title_scale
+    from lrpcore.render.grid import PAD, grid
+
+    step = sanity.SanityStep((9,), ("Linear",), np.array([0.5, -0.1, 0.3]), np.zeros(3),
+                             np.zeros((3, 4, 4)))
+    assert sanity.step_title(0, step) == "original\n(trained)"
+    assert sanity.step_title(1, step) == "top 1 layer random\nSpearman 0.30"
+    assert sanity.step_title(3, step).startswith("top 3 layers random\n")
+    cells = [[np.zeros((28, 28)), np.zeros((28, 28))]]
+    one = grid(cells, col_titles=["a", "b"])
+    two = grid(cells, col_titles=["top 1 layer random\nSpearman 0.30", "b"])
+    scale = title_scale(28)
+    assert two.shape[0] - one.shape[0] == line_height(scale)  # a second line, not one long
+    assert two.shape[1] > one.shape[1]                        # line through every column
+    # titles wider than their maps keep a margin: neighbours never touch
+    ink = (two[PAD:PAD + 2 * line_height(scale)] < 128).any(axis=(0, 2))
+    first_end = np.nonzero(ink)[0]
+    gaps = np.diff(first_end)
+    assert gaps.max() > 2 * PAD

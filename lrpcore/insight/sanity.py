@@ -297,6 +297,14 @@ def figure(result: SanityResult, cmap="bwr", scaling=3) -> np.ndarray:
         for s in result.steps:
             row.append(to_uint8(heatmap(_unit(s.maps[i]), None, cmap, scaling)))
         rows.append(row)
-    titles = ["input"] + ["orig" if k == 0 else f"-{k} rho {s.spearman_median:.2f}"
-                          for k, s in enumerate(result.steps)]
+    titles = ["input"] + [step_title(k, s) for k, s in enumerate(result.steps)]
     return grid(rows, col_titles=titles)
+
+
+def step_title(k: int, step: SanityStep) -> str:
+    """A step's column title in the figure: what is random, then how alike the maps stay
+    ('-2 rho 0.01' was read as a minus sign and an unexplained abbreviation)."""
+    if k == 0:
+        return "original\n(trained)"
+    layers = "layer" if k == 1 else "layers"
+    return f"top {k} {layers} random\nSpearman {step.spearman_median:.2f}"

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrpcore.errors import RuleError
+from lrpcore.insight.sanity import step_title
 
 from . import imaging
 from .layouts import canvas, result_table, table_over_maps
@@ -102,7 +103,7 @@ class SanityPanel(BatchPanel):
             return
         samples = self.steps[0].maps.shape[0]
         for k, s in enumerate(self.steps):
-            self.maps.ci.addItem(pg.LabelItem("original" if k == 0 else f"top {k} random",
+            self.maps.ci.addItem(pg.LabelItem(step_title(k, s).replace("\n", "<br>"),
                                               size="8pt", color="k"), row=0, col=k)
             for i in range(samples):
                 m = s.maps[i]
