@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
         self.colour_dock = self._dock("Colour and overlay", "colourDock", self.colour,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.colour_dock.hide()  # shown when a model of colour images opens
-        self.colour.follow(s, self.colour_dock)
+        self.colour.follow(s, self.colour_dock, self._give_overlay_room)
 
         self.browser.model_chosen.connect(self._model_chosen)
         self.browser.dataset_chosen.connect(self._dataset_chosen)
@@ -191,6 +191,21 @@ class MainWindow(QMainWindow):
         s.events.status.connect(self._show_status)
         bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))
         self.resize(_initial_size(self))
+
+    def _give_overlay_room(self) -> None:
+        """The overlay preview shown for a colour model takes the room the docks can spare:
+        the sample grid down to its least height (one row of thumbnails) and the Explanation
+        dock down to its least (its rule table still scrolls). At 1400×900 the preview was a
+        115-pixel picture under the Explanation dock."""
+        rule_dock = self.findChild(QDockWidget, "ruleDock")
+        sample_dock = self.findChild(QDockWidget, "sampleDock")
+        vertical = Qt.Orientation.Vertical
+        if sample_dock.isVisible() and not sample_dock.isFloating():
+            self.resizeDocks([sample_dock], [sample_dock.minimumSizeHint().height()], vertical)
+        if rule_dock.isVisible() and not rule_dock.isFloating() \
+                and self.dockWidgetArea(rule_dock) == self.dockWidgetArea(self.colour_dock):
+            self.resizeDocks([rule_dock, self.colour_dock],
+                             [rule_dock.minimumSizeHint().height(), self.height()], vertical)
 
     def _dock(self, title, name, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)

@@ -40,6 +40,8 @@ MODE_LABELS = (("target", "explained class"), ("all", "all classes (at most the 
                ("contrast", "class A versus class B"))
 DEFAULT_RULES = TOOLBOX.compare  # before a model opens; each kind of model has its own
 CELL = 72  # minimum side of a map cell in pixels
+MAP_STRETCH = 4  # a map column's (row's) share of spare room against the name column's 1
+SCALE_WIDTH = 72  # the scale column ("±8.5e-07") at most
 
 
 def rule_choices() -> list[str]:
@@ -285,8 +287,23 @@ class CompareView(ToolPanel):
             ci.addItem(scale, row=r + 1, col=n_cols + 1)
             ci.layout.setAlignment(scale, Qt.AlignmentFlag.AlignVCenter)
             self._scale_labels.append(scale)
+        self._share_room(ci.layout, n_rows, n_cols)
         self._grid_shape = (n_rows, n_cols)
         return True
+
+    @staticmethod
+    def _share_room(layout, n_rows, n_cols) -> None:
+        """The maps take the room: the name column (with the input above it), the title row
+        and the scale column only what they need (at equal stretch they took two thirds of
+        a photograph's one-column comparison, its maps a third of the dock's width)."""
+        layout.setColumnStretchFactor(0, 1)
+        for c in range(n_cols):
+            layout.setColumnStretchFactor(c + 1, MAP_STRETCH)
+        layout.setColumnStretchFactor(n_cols + 1, 0)
+        layout.setColumnMaximumWidth(n_cols + 1, SCALE_WIDTH)
+        layout.setRowStretchFactor(0, 1)
+        for r in range(n_rows):
+            layout.setRowStretchFactor(r + 1, MAP_STRETCH)
 
     def _comparable(self, rows) -> bool:
         """One colour scale makes sense only between maps in the same units: relevance

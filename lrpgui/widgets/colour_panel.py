@@ -94,10 +94,11 @@ class ColourPanel(QWidget):
             getattr(state.events, name).connect(lambda _v: self.redraw())
         state.events.channels.connect(self._sync_choice)
 
-    def follow(self, state, dock) -> None:
+    def follow(self, state, dock, on_show=None) -> None:
         """Show ``dock`` with the first explanation of a colour model, hide it with the first
         of a greyscale one (the user's choice stays until the model changes): the panel
-        would only take space from digits."""
+        would only take space from digits. ``on_show()`` runs when this shows the dock (the
+        window then gives the preview room)."""
         pending = [True]
 
         def model_changed(_model):
@@ -106,7 +107,10 @@ class ColourPanel(QWidget):
         def explained(result):
             if pending[0] and result is not None:
                 pending[0] = False
+                hidden = dock.isHidden()
                 dock.setVisible(is_colour(result))
+                if hidden and is_colour(result) and on_show is not None:
+                    on_show()
 
         state.events.model.connect(model_changed)
         state.events.explanation.connect(explained)
