@@ -15,6 +15,7 @@ from . import graph_tensors
 from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
+from .graph_layers import Affine
 from .graph_tensors import (
     LazyActivations,
     Shape,
@@ -335,8 +336,9 @@ class GraphExplainer(Explainer):
 
 
 def _through_affines(nodes, name, low, high):
-    """zB's bounds at the first linear layer when per-channel Affine nodes (a Keras Rescaling
-    or BatchNormalization on the input) come before it: the input range mapped through them,
+    """zB's bounds at the first linear layer when per-channel Affine or Scale nodes (a Keras
+    Rescaling or BatchNormalization on the input, ``(x − mean) / std`` in a PyTorch model's
+    ``forward``) come before it: the input range mapped through them,
     as the layer sees it (None when there is none). Other layers on the way (layout changes,
     pads) keep the bounds."""
     low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
@@ -347,7 +349,7 @@ def _through_affines(nodes, name, low, high):
                 break  # a merge or a second reader: the bounds are the input's
             continue
         layer = node.layer
-        if getattr(layer, "unruled_pass", False) and hasattr(layer, "scale"):
+        if isinstance(layer, Affine):  # a BatchNorm; a Scale: (x − mean) / std in forward
             if low.size > 1 and layer.scale.size not in (1, low.size):
                 return None  # an Affine along another axis: bounds per channel do not map
             a, b = low * layer.scale + layer.shift, high * layer.scale + layer.shift

@@ -426,6 +426,22 @@ class Affine(LinearMap):
 
 
 @register_layer
+class Scale(Affine):
+    """y = x·scale + shift per channel written as arithmetic in a PyTorch model's ``forward``
+    (``(x − mean) / std``, a residual branch times 0.2, logits / T): zennit has no rule for
+    it and takes the gradient, so relevance is multiplied by the scale (an ``Affine``, a
+    BatchNorm, passes it unchanged)."""
+
+    kind = "Scale"
+    onnx_ops = ("Mul", "Div", "Add", "Sub")  # of a constant, in a PyTorch export
+    role = "gradient"
+    unruled_pass = False
+
+    def describe(self):
+        return f"Scale ({self.scale.size} channels)"
+
+
+@register_layer
 class GroupedConvolution(LinearMap):
     """Convolution with ``groups`` groups (depthwise when every channel is its own group).
 

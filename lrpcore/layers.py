@@ -1061,7 +1061,7 @@ class MaxPool(_Pool):
 
     kind = "MaxPool"
     role = "maxpool"
-    onnx_ops = ("MaxPool", "GlobalMaxPool")
+    onnx_ops = ("MaxPool", "GlobalMaxPool", "ReduceMax")
     # how a window's relevance goes to equal maxima: "split" equally (the toolbox), or all to
     # the "first" in row-major order, as PyTorch's max_pool2d gradient and so zennit do (the
     # ONNX importer's pools: an MNIST digit's black background ties whole windows)

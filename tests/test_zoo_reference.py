@@ -28,7 +28,14 @@ fixtures: dilated convolutions and max pool (``dilated``), GELU/Softplus/Softsig
 LogSigmoid as exporters split them (``smooth``), an Inception block, a 1-D sequence
 classifier (``sequence``, N×C×L), ShuffleNetV2 units (``shufflenet``), PyTorch's MNIST example
 ending in ``F.log_softmax`` (``logsoftmax``: Y holds log-probabilities; binary inputs with a
-black border, so max-pool windows tie and go to their first maximum). Issue 12's bar:
+black border, so max-pool windows tie and go to their first maximum). zoo3: factorised
+kernels, strides and pools on a non-square input (``nonsquare``; ``nonsquare_op18``:
+TorchScript at opset 18), ``x.squeeze(-1).squeeze(-1)`` and a bias-free Linear (``squeeze``),
+adaptive max pools (dynamo's ReduceMax) and an identity adaptive average pool (``maxhead``), a
+pre-activation ResNet (BatchNorm before ReLU and after an Add: ``preact``), ResNeXt bottlenecks
+(``resnext``), arithmetic in ``forward`` (``innorm``: ``(x − mean) / std`` inside the model, a
+residual branch times 0.3; zennit takes the gradient there), an MLP on an image input
+(``flatmlp``; ``flatmlp_op20``: TorchScript at opset 20). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -47,13 +54,16 @@ pytest.importorskip("onnx")
 ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
-          "shufflenet", "logsoftmax"]
+          "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
+          "innorm", "flatmlp"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
                                                                    "keras_sep_tf2onnx",
                                                                    "keras_seq_tf2onnx",
-                                                                   "activations_op13"]
+                                                                   "activations_op13",
+                                                                   "nonsquare_op18",
+                                                                   "flatmlp_op20"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
@@ -163,7 +173,8 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
 @pytest.mark.parametrize("file", ["densenet_ts", "squeezenet_dynamo", "grouped_ts", "mlp_ts",
                                   "keras_tf2onnx", "activations_dynamo", "avgpools_ts",
                                   "dilated_ts", "smooth_ts", "smooth_dynamo",
-                                  "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx"])
+                                  "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx",
+                                  "innorm_dynamo", "maxhead_dynamo", "squeeze_ts"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the
@@ -212,3 +223,39 @@ def test_a_native_partial_mean_pool_with_bad_borders_is_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(lrpcore.ModelFormatError, match=f"header layer {k}: 'uncounted'"):
         lrpcore.load_model(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("file", ["innorm_ts", "innorm_dynamo"])
+def test_arithmetic_in_forward_passes_relevance_as_its_gradient(file):
+    """``(x − mean) / std``, ``conv(x) * 0.3`` and ``features * 2`` in a PyTorch model's
+    forward are Scale nodes, none folded into the convolution before it; relevance passes each
+    as zennit's autograd does, multiplied by the scale (folded, or passed as a BatchNorm's
+    Affine, they were 30–80 % of max|R| off)."""
+    model, ref, fw = _forward(file)
+    scales = [k for k, n in enumerate(model.nodes) if n.layer.kind == "Scale"]
+    assert len(scales) == 3
+    R, per_node = fw.relevance("EpsilonPlus", trace=True)
+    for k in scales:
+        np.testing.assert_allclose(per_node[k], per_node.outputs[k] * model.nodes[k].layer.scale,
+                                   rtol=1e-12, atol=0)
+    np.testing.assert_allclose(model.nodes[scales[0]].layer.scale, 1 / np.array(
+        [0.229, 0.224, 0.225], dtype=np.float32), rtol=1e-6)
+
+
+def test_keras_arithmetic_stays_a_passing_affine():
+    """tf2onnx writes Keras's BatchNormalization as Mul and Add: those stay Affine nodes that
+    relevance passes (zennit's Pass on the PyTorch twin's BatchNorm), not Scales."""
+    model, _, _ = _forward("keras_bn_tf2onnx")
+    kinds = {n.layer.kind for n in model.nodes}
+    assert "Affine" in kinds and "Scale" not in kinds
+
+
+def test_one_axis_squeezes_and_reduce_max_read_as_pooling():
+    """``x.squeeze(-1).squeeze(-1)`` of a pooled map is one flatten; dynamo's ReduceMax over
+    H and W (``AdaptiveMaxPool2d(1)``) a global max pool. Both were refused."""
+    model, _, _ = _forward("squeeze_ts")
+    assert [n.layer.kind for n in model.nodes].count("Flatten") == 1
+    model, _, _ = _forward("maxhead_dynamo")
+    pools = [n for n in model.nodes if n.layer.kind == "MaxPool"]
+    assert [p.layer.describe() for p in pools] == ["MaxPool 3×3 stride 3,3",
+                                                   "MaxPool 6×6 stride 6,6"]

@@ -467,6 +467,168 @@ class LogSoftmaxNet(nn.Module):
         return nn.functional.log_softmax(x, dim=1)
 
 
+class NonSquare(nn.Module):
+    """Inception-v3's factorised kernels on a non-square input: 3×5 with stride (1, 2), 1×5
+    and 5×1 convolutions, a 2×3 max pool of stride (2, 1), a 3×2 average pool padded in
+    height only, an adaptive pool to 5×2, flatten (C, H, W order)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 6, (3, 5), stride=(1, 2), padding=(1, 2)), nn.ReLU(),
+            nn.Conv2d(6, 6, (1, 5), padding=(0, 2)), nn.ReLU(),
+            nn.Conv2d(6, 8, (5, 1), padding=(2, 0)), nn.ReLU(),
+            nn.MaxPool2d((2, 3), stride=(2, 1), padding=(0, 1)),
+            nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d((3, 2), stride=(1, 2), padding=(1, 0)), nn.AdaptiveAvgPool2d((5, 2)))
+        self.fc = nn.Linear(8 * 5 * 2, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))
+
+
+class Squeezes(nn.Module):
+    """A pooled map flattened by ``x.squeeze(-1).squeeze(-1)`` (one axis per Squeeze), then a
+    Linear without bias (TorchScript's MatMul) and functional ReLU."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3),
+                                  nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1, self.fc2 = nn.Linear(8, 8, bias=False), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.pool(self.conv(x)).squeeze(-1).squeeze(-1)
+        return self.fc2(nn.functional.relu(self.fc1(x)))
+
+
+class MaxHead(nn.Module):
+    """Adaptive max pooling to 2×2 and to 1×1 (dynamo: ReduceMax), an adaptive average pool
+    that keeps its 2×2 input, ``nn.Identity``, ReLU6, the two pooled heads concatenated."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Identity(),
+                                      nn.Conv2d(8, 8, 3, padding=1), nn.ReLU6())
+        self.amax, self.same = nn.AdaptiveMaxPool2d((2, 2)), nn.AdaptiveAvgPool2d((2, 2))
+        self.gmax = nn.AdaptiveMaxPool2d(1)
+        self.fc = nn.Sequential(nn.Dropout(0.3), nn.Linear(8 * 4 + 8, classes))
+
+    def forward(self, x):
+        x = self.features(x)
+        a = torch.flatten(self.same(self.amax(x)), 1)
+        return self.fc(torch.cat([a, torch.flatten(self.gmax(x), 1)], 1))
+
+
+class PreActBlock(nn.Module):
+    """A pre-activation ResNet block: BN → ReLU → conv, the BatchNorm before the ReLU (no
+    linear layer before it to fold into), the skip from the block's input or its 1×1
+    projection of the activated input."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.norm1, self.relu = nn.BatchNorm2d(cin), nn.ReLU()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(cout)  # folded into conv1
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False) \
+            if stride != 1 or cin != cout else None
+        self.merge = Merge()
+
+    def forward(self, x):
+        out = self.relu(self.norm1(x))
+        skip = self.shortcut(out) if self.shortcut is not None else x
+        return self.merge(self.conv2(self.relu(self.norm2(self.conv1(out)))), skip)
+
+
+class PreActResNet(nn.Module):
+    """Pre-activation ResNet (pytorch-cifar's layout): a BatchNorm after the last Add; pooled
+    by the module (the original's ``F.avg_pool2d`` gets zennit's gradient, README)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+        self.layer1, self.layer2 = PreActBlock(8, 8, 1), PreActBlock(8, 12, 2)
+        self.bn, self.relu, self.pool = nn.BatchNorm2d(12), nn.ReLU(), nn.AvgPool2d(4)
+        self.linear = nn.Linear(12, classes)
+
+    def forward(self, x):
+        out = self.pool(self.relu(self.bn(self.layer2(self.layer1(self.conv1(x))))))
+        return self.linear(out.view(out.size(0), -1))
+
+
+class Bottleneck(nn.Module):
+    """torchvision's ResNeXt bottleneck: 1×1, grouped 3×3 (stride here), 1×1, BatchNorms
+    folded, a strided 1×1 downsample."""
+
+    def __init__(self, cin, width, cout, stride, groups):
+        super().__init__()
+        self.conv1, self.bn1 = conv_bn(cin, width, 1)
+        self.conv2, self.bn2 = conv_bn(width, width, 3, stride, 1, groups=groups)
+        self.conv3, self.bn3 = conv_bn(width, cout, 1)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = nn.Sequential(*conv_bn(cin, cout, 1, stride)) \
+            if stride != 1 or cin != cout else None
+        self.merge = Merge()
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(y)))))
+        skip = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.merge(y, skip))
+
+
+class ResNeXt(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(3, 8, 3, 2, 1), nn.ReLU())
+        self.layer = nn.Sequential(Bottleneck(8, 8, 16, 1, 4), Bottleneck(16, 8, 16, 1, 4),
+                                   Bottleneck(16, 16, 24, 2, 8))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.avgpool(self.layer(self.stem(x))), 1))
+
+
+class InNorm(nn.Module):
+    """Arithmetic in ``forward``, where zennit takes the gradient: the input normalised
+    inside the model, ``(x − mean) / std`` (Sub and Div), a residual branch scaled by 0.3
+    (Inception-ResNet; a Mul after the convolution), pooled features times 2 (a Mul on a
+    flat tensor)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(INNORM_MEAN).reshape(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(INNORM_STD).reshape(1, 3, 1, 1))
+        self.conv1, self.conv2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+        self.relu, self.merge, self.pool = nn.ReLU(), Merge(), nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.relu(self.conv1((x - self.mean) / self.std))
+        x = self.relu(self.merge(x, self.conv2(x) * 0.3))
+        return self.fc(torch.flatten(self.pool(x), 1) * 2.0)
+
+
+INNORM_MEAN, INNORM_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class FlatMLP(nn.Module):
+    """An MNIST-style MLP on an image input: ``nn.Flatten`` first (flat and zB on the first
+    Linear), a Linear without bias, LeakyReLU."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(8 * 6, 16, bias=False),
+                                 nn.LeakyReLU(0.05), nn.Linear(16, 12), nn.ReLU(),
+                                 nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -484,7 +646,19 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "sequence": (Sequence, (4, 32), (0.5,), (0.25,)),  # C×L; one mean and std
     "shufflenet": (ShuffleNet, (3, 8, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "logsoftmax": (LogSoftmaxNet, (1, 12, 12), (0.1307,), (0.3081,)),
+    "nonsquare": (NonSquare, (3, 10, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "squeeze": (Squeezes, (3, 7, 9), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "maxhead": (MaxHead, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "preact": (PreActResNet, (3, 8, 8), (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)),
+    "resnext": (ResNeXt, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "innorm": (InNorm, (3, 6, 6), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # normalises inside
+    "flatmlp": (FlatMLP, (1, 8, 6), (0.1307,), (0.3081,)),
 }
+# TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
+TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
+# models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
+# first convolution sees), while the stored mean and std (0, 1) describe the raw input
+INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD)}
 
 
 def randomise(model, seed):
@@ -526,7 +700,8 @@ def fold_conv_bn(model, dtype=torch.float32):
                         isinstance(items[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d)):
                     fold(items[i], items[i + 1])
                     m[i + 1] = nn.Identity()
-        for cname, bname in (("conv1", "bn1"), ("conv2", "bn2"), ("conv1", "norm2")):
+        for cname, bname in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"),
+                             ("conv1", "norm2")):
             conv, bn = getattr(m, cname, None), getattr(m, bname, None)
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 fold(conv, bn)
@@ -673,10 +848,10 @@ def main(out_dir, only=()):
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
             print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
-        if name == "activations":
-            export(model, shape, os.path.join(out_dir, f"{name}_op13.onnx"), dynamo=False,
-                   opset=13)
-        ref = references(model, x, mean, std)
+        for opset in TS_OPSETS.get(name, ()):
+            export(model, shape, os.path.join(out_dir, f"{name}_op{opset}.onnx"), dynamo=False,
+                   opset=opset)
+        ref = references(model, x, *INSIDE_NORMALISATION.get(name, (mean, std)))
         np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
                             **ref)
         print(name, "predicts", ref["Y"].argmax(1).tolist())

@@ -194,9 +194,10 @@ def _bias(s: Site) -> bool:
 
 
 @register_cause("gradient-layer", lambda s: (
-    "relevance passes this layer as its gradient, as zennit does where it has no rule (a "
-    "final LogSoftmax's gradient sums to zero per sample): not conserved by design; explain "
-    "the logits for a conserving explanation"), expected=lambda s: True)
+    "relevance passes this layer as its gradient, as zennit does where it has no rule: not "
+    "conserved by design (a final LogSoftmax's gradient sums to zero per sample: explain the "
+    "logits for a conserving explanation; a Scale, arithmetic in the model's forward, "
+    "multiplies it by its scale)"), expected=lambda s: True)
 def _gradient_layer(s: Site) -> bool:
     return getattr(s.layer, "role", None) == "gradient"
 

@@ -51,6 +51,7 @@ from ..graph_layers import (
     Mean,
     MeanPool,
     PartialMeanPool,
+    Scale,
     ToChannelsLast,
 )
 from ..graph_sequence import SequenceToChannelsLast
@@ -127,6 +128,8 @@ class _Builder:
         self.consts: dict[str, np.ndarray] = {}
         self.folded_bytes = 0  # made by constant folding so far (MAX_FOLDED_BYTES)
         self.dilated_values = 0  # in dilated filters so far (MAX_DILATED_VALUES)
+        self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
+        self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -571,6 +574,7 @@ def _global_max(b, name, t, output, where):
     layer.ties = "first"  # as PyTorch's adaptive_max_pool2d gradient
     out = b.add(name, layer, [t.name], output)
     b.data[out] = _Tensor(out, (C, 1, 1), "cl", t.seq)
+    return b.data[out]
 
 
 def _flatten(b, name, t, output):
@@ -738,22 +742,26 @@ def _op_alias(b, node, attrs, where, t, data_in):
     _alias(b, node, t)
 
 
-def _op_reduce_mean(b, node, attrs, where, t, data_in):
-    out = node.output[0]
+def _op_reduce(b, node, attrs, where, t, data_in):
+    """ReduceMean or ReduceMax over the height and width: global pooling as ``dynamo=True``
+    writes ``AdaptiveAvgPool2d(1)``, ``x.mean((2, 3))``, ``AdaptiveMaxPool2d(1)`` and
+    ``x.amax((2, 3))``."""
+    out, op = node.output[0], node.op_type
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
-        axes = b.const(node.input[1], where, "ReduceMean's axes")
+        axes = b.const(node.input[1], where, f"{op}'s axes")
     if _is_sequence(t):
         t = b.channels_last(t, where)
     spatial = [2] if t.seq else [2, 3]  # over L of an N×C×L sequence
     axes = sorted(int(a) % _rank(t) for a in np.atleast_1d(axes)) if axes is not None else None
     if t.storage != "cl" or axes != spatial:
-        b.fail(where, "ReduceMean is supported over the height and width of an image (the "
+        b.fail(where, f"{op} is supported over the height and width of an image (the "
                       "length of a sequence)")
+    pool = _global_mean if op == "ReduceMean" else _global_max
     if int(attrs.get("keepdims", 1)):
-        _global_mean(b, node.name, t, out, where)
+        pool(b, node.name, t, out, where)
     else:
-        pooled = _global_mean(b, node.name, t, f"{out}/pooled", where)
+        pooled = pool(b, node.name, t, f"{out}/pooled", where)
         _flatten(b, f"{node.name}/flatten", pooled, out)
 
 
@@ -765,8 +773,10 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
         axes = b.const(node.input[1], where, "Squeeze's axes")
     rank = _rank(t)
     axes = None if axes is None else sorted(int(a) % rank for a in np.atleast_1d(axes))
-    if t.storage == "cl" and not t.seq and axes == [2] and t.shape[1] == 1:
-        # N×C×1×L back to N×C×L (dynamo's AdaptiveAvgPool1d): the same array
+    if t.storage == "cl" and not t.seq and (axes == [2] and t.shape[1] == 1
+                                            or axes == [3] and t.shape[1:] == (1, 1)):
+        # N×C×1×L back to N×C×L (dynamo's AdaptiveAvgPool1d): the same array; a pooled
+        # map's N×C×1×1 to N×C×1 (``x.squeeze(-1).squeeze(-1)``, the second one flattens)
         b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", True)
         return
     if t.seq and t.shape[2] == 1 and axes in (None, [2]):  # a pooled sequence's length 1
@@ -860,6 +870,7 @@ def _op_matmul(b, node, attrs, where, t, data_in):
     if W.ndim != 2:
         b.fail(where, f"MatMul with a {W.ndim}-d constant is not supported")
     _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.zeros(W.shape[1]))
+    b.bias_free.add(len(b.nodes) - 1)
 
 
 def _op_sum(b, node, attrs, where, t, data_in):
@@ -976,7 +987,12 @@ def _scale_shift(b, node, where, t):
     """Mul, Div, Add or Sub of data and a constant of one value or one per channel: Keras's
     BatchNormalization as tf2onnx writes it (Mul, Add), a Rescaling layer. Folded into the
     Affine, Linear or Convolution before it when that is the data's only reader; else an
-    Affine of its own, which relevance passes (as zennit's Pass on BatchNorm)."""
+    Affine of its own, which relevance passes (as zennit's Pass on BatchNorm).
+
+    In a PyTorch export such a node is arithmetic in ``forward`` (its exporters write a
+    BatchNorm as BatchNormalization or into the weights), where zennit takes the gradient: a
+    :class:`Scale`, folded only into another Scale or, as its bias, into a bias-free MatMul
+    (a Linear on more than two axes); folding ``conv(x) * 0.2`` changed the relevance."""
     op = node.op_type
     if elementwise.extend(b, node, where):  # a step of the element-wise activation before it
         return
@@ -998,20 +1014,23 @@ def _scale_shift(b, node, where, t):
     ones, zeros = np.ones_like(v), np.zeros_like(v)
     scale, shift = (v, zeros) if op == "Mul" else (1 / v, zeros) if op == "Div" \
         else (ones, v) if op == "Add" else (ones, -v)
+    cls = Scale if b.pytorch else Affine
     k = b.producer.get(t.name)
     layer = None if k is None else b.nodes[k].layer
     if layer is not None and _sole_reader(b, t):
-        if isinstance(layer, Affine):
+        if type(layer) is cls:
             layer.scale, layer.shift = layer.scale * scale, layer.shift * scale + shift
             layer.clear_cache()
             _alias(b, node, t)
             return
-        if getattr(layer, "weighted", False) and layer.B.shape == v.shape:
+        bias = not b.pytorch or (k in b.bias_free and op in ("Add", "Sub"))
+        if getattr(layer, "weighted", False) and layer.B.shape == v.shape and bias:
             layer.W, layer.B = layer.W * scale, layer.B * scale + shift  # outputs: last axis
             layer.clear_cache()
+            b.bias_free.discard(k)
             _alias(b, node, t)
             return
-    out = b.add(node.name, Affine(scale, shift), [t.name], node.output[0])
+    out = b.add(node.name, cls(scale, shift), [t.name], node.output[0])
     b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
 
 
@@ -1042,7 +1061,8 @@ OPERATORS = {
         b, node.name, t, node.output[0], where),
     "GlobalMaxPool": lambda b, node, attrs, where, t, data_in: _global_max(
         b, node.name, t, node.output[0], where),
-    "ReduceMean": _op_reduce_mean,
+    "ReduceMean": _op_reduce,
+    "ReduceMax": _op_reduce,
     "Flatten": _op_flatten,
     "Squeeze": _op_squeeze,
     "Unsqueeze": _op_unsqueeze,
@@ -1090,7 +1110,8 @@ FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "
 NOTES = {
     "Add": "of two tensors (residual; inside an element-wise activation, a step of it); "
            "of a constant (one or one per channel): folded into "
-           "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization)",
+           "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization); "
+           "in a PyTorch export a `Scale` (see Mul), or a bias-free MatMul's bias",
     "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
@@ -1102,17 +1123,22 @@ NOTES = {
                    "count fewer entries (`count_include_pad=0`, partial ones) a "
                    "`PartialMeanPool`",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
+    "ReduceMax": "over H and W (`dynamo=True`'s `AdaptiveMaxPool2d(1)`, `x.amax((2, 3))`)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
                "dropped; with a Transpose [0, 2, 1, 3, 4] between, to N×g×(C/g)×H×W and back: "
                "a channel shuffle (ShuffleNet), one `ChannelPermute`",
     "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`)",
     "Split": "of data: along channels",
-    "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D)",
+    "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
+               "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
     "Mul": "of data and a constant (one value or one per channel): folded into the "
            "Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization, "
-           "Rescaling); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a HardSwish; a "
+           "Rescaling); in a PyTorch export, arithmetic in `forward` (`(x − mean) / std`, "
+           "`branch * 0.2`): a `Scale` that relevance passes as its gradient, as zennit's "
+           "autograd does (never folded); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a "
+           "HardSwish; a "
            "product of tensors computed from one tensor (GELU's x · Φ(x)) a step of an "
            "`Elementwise`; other products of data refused (no LRP rule for a product of two "
            "signals)",
@@ -1204,6 +1230,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         raise ModelFormatError(f"{path}: the model names no ONNX opset (opset_import), which "
                                "every exporter writes; a truncated or damaged file?")
     b = _Builder(path, opset)
+    b.pytorch = proto.producer_name == "pytorch"
     b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer") for t in graph.initializer})
     inputs = [v for v in graph.input if v.name not in b.consts]
     if len(inputs) != 1:
