@@ -35,7 +35,9 @@ adaptive max pools (dynamo's ReduceMax) and an identity adaptive average pool (`
 pre-activation ResNet (BatchNorm before ReLU and after an Add: ``preact``), ResNeXt bottlenecks
 (``resnext``), arithmetic in ``forward`` (``innorm``: ``(x − mean) / std`` inside the model, a
 residual branch times 0.3; zennit takes the gradient there), an MLP on an image input
-(``flatmlp``; ``flatmlp_op20``: TorchScript at opset 20). Issue 12's bar:
+(``flatmlp``; ``flatmlp_op20``: TorchScript at opset 20; ``flatmlp_extdata``: dynamo's export as
+torch writes it by default, the weights in ``flatmlp_extdata.onnx.data`` beside it). Issue 12's
+bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -63,7 +65,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "keras_seq_tf2onnx",
                                                                    "activations_op13",
                                                                    "nonsquare_op18",
-                                                                   "flatmlp_op20"]
+                                                                   "flatmlp_op20",
+                                                                   "flatmlp_extdata"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

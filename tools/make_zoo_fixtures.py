@@ -656,6 +656,9 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
+# dynamo=True exports kept as torch writes them by default: NAME_extdata.onnx and its weights
+# in NAME_extdata.onnx.data beside it
+EXTERNAL_DATA = {"flatmlp"}
 # models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
 # first convolution sees), while the stored mean and std (0, 1) describe the raw input
 INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD)}
@@ -801,7 +804,9 @@ def inputs(shape, mean, std, model, seed, n=4, binary=False):
     raise RuntimeError("no inputs with two predicted classes")
 
 
-def export(model, shape, path, dynamo, optimize=True, opset=17):
+def export(model, shape, path, dynamo, optimize=True, opset=17, external=False):
+    """``external``: the weights in ``path + '.data'``, as ``dynamo=True`` writes them by
+    default (the other files keep one file)."""
     model = model.float().eval()
     x = torch.zeros((1,) + tuple(shape))
     if dynamo:
@@ -819,9 +824,13 @@ def export(model, shape, path, dynamo, optimize=True, opset=17):
         keep = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
         del node.metadata_props[:]
         node.metadata_props.extend(keep)
-    onnx.save(proto, path, save_as_external_data=False)
     if os.path.exists(path + ".data"):
-        os.remove(path + ".data")
+        os.remove(path + ".data")  # onnx.save appends to an existing data file
+    if external:
+        onnx.save(proto, path, save_as_external_data=True,
+                  location=os.path.basename(path) + ".data", size_threshold=0)
+    else:
+        onnx.save(proto, path, save_as_external_data=False)
 
 
 def main(out_dir, only=()):
@@ -848,6 +857,9 @@ def main(out_dir, only=()):
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
             print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
+        if name in EXTERNAL_DATA:
+            export(model, shape, os.path.join(out_dir, f"{name}_extdata.onnx"), dynamo=True,
+                   external=True)
         for opset in TS_OPSETS.get(name, ()):
             export(model, shape, os.path.join(out_dir, f"{name}_op{opset}.onnx"), dynamo=False,
                    opset=opset)

@@ -61,7 +61,7 @@ from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from .native import MAX_GRAPH_NODES
-from .onnx_import import MAX_SAMPLE_ELEMENTS, _onnx, _tensor, load_proto
+from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
@@ -1231,7 +1231,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
                                "every exporter writes; a truncated or damaged file?")
     b = _Builder(path, opset)
     b.pytorch = proto.producer_name == "pytorch"
-    b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer") for t in graph.initializer})
+    external = ExternalData(path)  # dynamo=True keeps the weights in model.onnx.data
+    b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer", external)
+                     for t in graph.initializer})
     inputs = [v for v in graph.input if v.name not in b.consts]
     if len(inputs) != 1:
         raise ModelFormatError(f"{path}: the graph needs exactly one input, has {len(inputs)}")

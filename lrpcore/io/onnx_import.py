@@ -9,6 +9,7 @@ numerics; see the README's "Graph models" section.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -28,12 +29,71 @@ def _onnx():
     return onnx, numpy_helper
 
 
-def _tensor(onnx, tensor, where):
+MAX_EXTERNAL_BYTES = 1 << 33  # all weights one model reads from external files (8 GiB)
+
+
+class ExternalData:
+    """Reads initializers kept outside the model file, as ``torch.onnx.export(...,
+    dynamo=True)`` writes every model (``model.onnx.data`` beside ``model.onnx``): only from a
+    regular file inside the model's folder (no absolute path, no ``..``, no link leading
+    out), within that file, each tensor exactly its declared size, all together at most
+    ``MAX_EXTERNAL_BYTES``."""
+
+    def __init__(self, model_path):
+        self.folder = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+        self.read = 0
+
+    def load(self, onnx, tensor, where, name):
+        """A copy of ``tensor`` holding its bytes."""
+        info = {e.key: e.value for e in tensor.external_data}
+        location = info.get("location", "")
+        fail = f"{where}: tensor '{name}' is stored in an external file"
+        parts = location.replace("\\", "/").split("/")
+        if not location or os.path.isabs(location) or ".." in parts:
+            raise ModelFormatError(f"{fail} named {short(location)!r}: only a file in the "
+                                   "model's own folder is read")
+        path = os.path.realpath(os.path.join(self.folder, location))
+        if os.path.commonpath([path, self.folder]) != self.folder:
+            raise ModelFormatError(f"{fail} {short(location)!r}, which leads out of the "
+                                   "model's folder")
+        require_regular_file(path, ModelFormatError)
+        try:
+            itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+            offset = int(info.get("offset", 0))
+            need = math.prod(int(d) for d in tensor.dims) * itemsize
+            length = int(info.get("length", need))
+        except (KeyError, TypeError, ValueError):
+            raise ModelFormatError(f"{fail} with an unreadable type, offset or length") from None
+        size = os.path.getsize(path)
+        if offset < 0 or length != need or offset + length > size:
+            raise ModelFormatError(f"{fail} '{short(location)}' ({size:,} bytes) at offset "
+                                   f"{offset:,}, {length:,} bytes; its shape needs {need:,}")
+        self.read += length
+        if self.read > MAX_EXTERNAL_BYTES:
+            raise ModelFormatError(f"{fail}: the external weights read so far hold "
+                                   f"{self.read:,} bytes, more than {MAX_EXTERNAL_BYTES:,}")
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(length)
+        except OSError as exc:
+            raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        whole = onnx.TensorProto()
+        whole.CopyFrom(tensor)
+        del whole.external_data[:]
+        whole.data_location = onnx.TensorProto.DEFAULT
+        whole.raw_data = data
+        return whole
+
+
+def _tensor(onnx, tensor, where, external=None):
     _, numpy_helper = _onnx()
     name = short(tensor.name)  # a name in a crafted file may be megabytes long
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
-        raise ModelFormatError(f"{where}: tensor '{name}' is stored in an external file; "
-                               "external data is not supported")
+        if external is None:
+            raise ModelFormatError(f"{where}: tensor '{name}' is stored in an external file; "
+                                   "external data is read for initializers only")
+        tensor = external.load(onnx, tensor, where, name)
     try:
         arr = numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - damaged tensor data
@@ -62,15 +122,16 @@ MAX_PROTO_BYTES = (2 << 30) - 1  # protobuf parses no message larger than 2 GiB
 
 
 def load_proto(path):
-    """The ONNX ModelProto of a file (external data never followed), or ModelFormatError."""
+    """The ONNX ModelProto of a file (external data not loaded: :class:`ExternalData` reads
+    it, checked), or ModelFormatError."""
     onnx, _ = _onnx()
     require_regular_file(path, ModelFormatError)
     size = os.path.getsize(path)
     if size > MAX_PROTO_BYTES:  # onnx.load reads the whole file first: a 20-GB file (sparse,
         # or the wrong file) was read into memory before protobuf refused it
         raise ModelFormatError(f"{path}: {size:,} bytes; an ONNX model file holds at most 2 GiB "
-                               "(larger models keep their weights in external data, which is "
-                               "not supported)")
+                               "(larger models keep their weights in external data, a file "
+                               "beside it)")
     try:
         return onnx.load(path, load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
