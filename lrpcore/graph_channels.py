@@ -22,7 +22,7 @@ class ChannelSlice(Layer):
 
     kind = "ChannelSlice"
     role = "reshape"
-    onnx_ops = ("Slice", "Split")
+    onnx_ops = ("Slice", "Split", "Gather")
 
     def __init__(self, start, stop):
         super().__init__()

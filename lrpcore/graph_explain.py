@@ -15,7 +15,8 @@ from . import graph_tensors
 from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
-from .graph_layers import Affine
+from .graph_channels import ChannelSlice
+from .graph_layers import Affine, Concat
 from .graph_tensors import (
     LazyActivations,
     Shape,
@@ -338,27 +339,39 @@ class GraphExplainer(Explainer):
 def _through_affines(nodes, name, low, high):
     """zB's bounds at the first linear layer when per-channel Affine or Scale nodes (a Keras
     Rescaling or BatchNormalization on the input, ``(x − mean) / std`` in a PyTorch model's
-    ``forward``) come before it: the input range mapped through them,
-    as the layer sees it (None when there is none). Other layers on the way (layout changes,
-    pads) keep the bounds."""
-    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-    mapped = False
+    ``forward``, GoogLeNet's ``transform_input``: each channel sliced, scaled, concatenated
+    again) come before it: the input range mapped through them, as the layer sees it (None
+    when there is none). Other layers on the way (layout changes, pads) keep the bounds; at a
+    merge with a tensor not computed from the input this way they are the ones reached."""
+    known = {name: tuple(np.asarray(v, dtype=np.float64) for v in (low, high))}
+    mapped, last = False, None
     for node in nodes:
-        if node.inputs != (name,):
-            if name in node.inputs:
-                break  # a merge or a second reader: the bounds are the input's
+        ins = [known.get(t) for t in node.inputs]
+        if all(b is None for b in ins):
             continue
         layer = node.layer
-        if isinstance(layer, Affine):  # a BatchNorm; a Scale: (x − mean) / std in forward
-            if low.size > 1 and layer.scale.size not in (1, low.size):
-                return None  # an Affine along another axis: bounds per channel do not map
-            a, b = low * layer.scale + layer.shift, high * layer.scale + layer.shift
-            low, high = np.minimum(a, b), np.maximum(a, b)
-            mapped = True
-        elif layer.role == "linear":
+        if layer.role == "linear" and not isinstance(layer, Affine) or None in ins:
+            last = ins[0] or last  # the first linear layer, or a merge: bounds reached
             break
-        name = node.output
-    return (low, high) if mapped else None
+        lo, hi = ins[0]
+        if isinstance(layer, Affine):  # a BatchNorm; a Scale: (x − mean) / std in forward
+            if lo.size > 1 and layer.scale.size not in (1, lo.size):
+                return None  # an Affine along another axis: bounds per channel do not map
+            a, b = lo * layer.scale + layer.shift, hi * layer.scale + layer.shift
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            mapped = True
+        elif isinstance(layer, ChannelSlice) and lo.size > 1:
+            lo, hi = lo[layer.start:layer.stop], hi[layer.start:layer.stop]
+        elif isinstance(layer, Concat):
+            if all(b[0].size == 1 for b in ins) and len({(float(b[0][0]), float(b[1][0]))
+                                                          for b in ins}) == 1:
+                pass  # one range for every channel
+            elif all(b[0].ndim == 1 for b in ins):
+                lo, hi = (np.concatenate([b[k] for b in ins]) for k in (0, 1))
+            else:
+                return None
+        known[node.output] = last = (lo, hi)
+    return last if mapped else None
 
 
 def _fit_mask(mask, shape, k, node, spec):

@@ -87,3 +87,39 @@ def test_a_native_channel_permutation_that_is_not_one_is_refused(tmp_path):
     with pytest.raises(ModelFormatError, match=f"layer {k}.*permutation"):
         lrpcore.load_model(tmp_path / "bad.npz")
 
+
+
+def _gather(index, axis=1, after=None):
+    """Gather(c, index) along ``axis``, then ``after`` (default: Unsqueeze(1)) writing 's'."""
+    nodes = [helper.make_node("Gather", ["c", "i"], ["g"], name="pick", axis=axis)]
+    nodes.append(after or helper.make_node("Unsqueeze", ["g", "ax"], ["s"], name="back"))
+    return nodes, [_ints("i", index), _ints("ax", [1])]
+
+
+def test_one_gathered_channel_unsqueezed_back_is_a_channel_slice(tmp_path):
+    """``torch.unsqueeze(x[:, c], 1)`` (GoogLeNet's transform_input): was refused."""
+    nodes, inits = _gather(2)
+    model = lrpcore.load_model(_save(tmp_path, nodes, inits, ("N", 1)))
+    assert "ChannelSlice 2:3" in [n.layer.describe() for n in model.nodes]
+    x = np.random.default_rng(2).random((2, 3, 4, 4))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    np.testing.assert_allclose(fw.outputs()[:, 0], x.sum(1).mean((1, 2)))
+
+
+@pytest.mark.parametrize("index, axis, text", [
+    ([0, 2], 1, "only consecutive channels"),
+    (1, 2, "only consecutive channels"),
+    (7, 1, "only consecutive channels"),
+])
+def test_a_gather_of_other_than_consecutive_channels_is_refused(tmp_path, index, axis, text):
+    nodes, inits = _gather(index, axis)
+    with pytest.raises(ModelFormatError, match=f"'pick'.*{text}"):
+        lrpcore.load_model(_save(tmp_path, nodes, inits, ("N", 1)))
+
+
+def test_a_gathered_channel_read_by_anything_but_unsqueeze_is_refused(tmp_path):
+    """Its N×H×W tensor is never computed: only the Unsqueeze(1) after it may read it."""
+    nodes, inits = _gather(0, after=helper.make_node("Relu", ["g"], ["s"], name="relu"))
+    with pytest.raises(ModelFormatError, match="'relu'") as info:
+        lrpcore.load_model(_save(tmp_path, nodes, inits, ("N", 1)))
+    assert "\n" not in str(info.value)

@@ -36,8 +36,9 @@ pre-activation ResNet (BatchNorm before ReLU and after an Add: ``preact``), ResN
 (``resnext``), arithmetic in ``forward`` (``innorm``: ``(x − mean) / std`` inside the model, a
 residual branch times 0.3; zennit takes the gradient there), an MLP on an image input
 (``flatmlp``; ``flatmlp_op20``: TorchScript at opset 20; ``flatmlp_extdata``: dynamo's export as
-torch writes it by default, the weights in ``flatmlp_extdata.onnx.data`` beside it). Issue 12's
-bar:
+torch writes it by default, the weights in ``flatmlp_extdata.onnx.data`` beside it),
+GoogLeNet's ``transform_input`` (``transform``: each channel gathered, scaled, concatenated; zB's
+bounds mapped through it). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -57,7 +58,7 @@ ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
-          "innorm", "flatmlp"]
+          "innorm", "flatmlp", "transform"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -262,3 +263,17 @@ def test_one_axis_squeezes_and_reduce_max_read_as_pooling():
     pools = [n for n in model.nodes if n.layer.kind == "MaxPool"]
     assert [p.layer.describe() for p in pools] == ["MaxPool 3×3 stride 3,3",
                                                    "MaxPool 6×6 stride 6,6"]
+
+
+@pytest.mark.parametrize("file", ["transform_ts", "transform_dynamo"])
+def test_transform_input_maps_zbs_bounds_channel_by_channel(file):
+    """GoogLeNet's ``transform_input`` turns ImageNet-normalised input into ``(x − 0.5) / 0.5``
+    channel by channel: three Gathers (ChannelSlices), Scales, one Concat; zB's bounds follow
+    each channel through it to [−1, 1], what the convolution sees (they were the first
+    channel's mapping for all three)."""
+    model, ref, fw = _forward(file)
+    kinds = [n.layer.kind for n in model.nodes]
+    assert kinds.count("ChannelSlice") == 3 and kinds.count("Scale") == 3
+    low, high = fw.explainer.input_range
+    np.testing.assert_allclose(low, -1, atol=1e-6)
+    np.testing.assert_allclose(high, 1, atol=1e-6)

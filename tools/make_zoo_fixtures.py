@@ -629,6 +629,24 @@ class FlatMLP(nn.Module):
         return self.net(x)
 
 
+class Transform(nn.Module):
+    """GoogLeNet's and Inception-v3's ``transform_input`` (on by default with their ImageNet
+    weights): ImageNet-normalised input turned channel by channel into ``(x − 0.5) / 0.5``
+    (``x[:, c]`` is a Gather, then Unsqueeze, Mul, Add; the three concatenated); zennit takes
+    the gradient of that arithmetic."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.relu, self.pool, self.fc = nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        x = torch.cat([torch.unsqueeze(x[:, c], 1) * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5
+                       for c in range(3)], 1)
+        return self.fc(torch.flatten(self.pool(self.relu(self.conv(x))), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -653,6 +671,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnext": (ResNeXt, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "innorm": (InNorm, (3, 6, 6), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # normalises inside
     "flatmlp": (FlatMLP, (1, 8, 6), (0.1307,), (0.3081,)),
+    "transform": (Transform, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
@@ -661,7 +680,8 @@ TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
 EXTERNAL_DATA = {"flatmlp"}
 # models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
 # first convolution sees), while the stored mean and std (0, 1) describe the raw input
-INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD)}
+INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD),
+                        "transform": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}
 
 
 def randomise(model, seed):

@@ -1,5 +1,10 @@
 """Channel slices and channel shuffles of data (ShuffleNet), read as layers.
 
+GoogLeNet's and Inception-v3's ``transform_input`` takes each channel as
+``torch.unsqueeze(x[:, c], 1)``: ``Gather`` of one index along axis 1, then ``Unsqueeze`` back;
+the N×H×W tensor between is recorded as pending ("picked") and the two become one
+``ChannelSlice``.
+
 ``x.chunk(2, dim=1)`` reaches ONNX as ``Slice`` along axis 1 (the TorchScript exporter, its
 bounds computed by shape arithmetic) or ``Split`` (dynamo); the channel shuffle as Reshape to
 N×g×(C/g)×H×W, Transpose [0, 2, 1, 3, 4] and Reshape back to N×C×H×W. The two 5-D tensors in
@@ -14,7 +19,8 @@ import numpy as np
 from ..graph_channels import ChannelPermute, ChannelSlice
 from ..text import brief
 
-PENDING = ("groups", "shuffled")  # storages of the shuffle's 5-D tensors, never computed
+PENDING = ("groups", "shuffled",  # storages of the shuffle's 5-D tensors, never computed
+           "picked")  # one channel taken by Gather (N×H×W), which only Unsqueeze(1) accepts
 
 
 def _tensor(name, shape, storage, seq=False):
@@ -123,3 +129,35 @@ def transpose(b, node, where, t, perm) -> bool:
         b.data[node.output[0]] = _tensor(t.name, (per, g, H, W), "shuffled")
         return True
     return False
+
+
+def gather_data(b, node, attrs, where, t, data_in):
+    """Gather of data along channels: one index (``x[:, c]``, its N×H×W pending until
+    ``Unsqueeze(1)``) or consecutive ones (``x[:, [c, c + 1]]``): a ChannelSlice."""
+    from .onnx_graph import _rank
+
+    t = _prepare(b, t, where)
+    axis = int(attrs.get("axis", 0))
+    index = np.asarray(b.const(node.input[1], where, "Gather's indices"))
+    C = t.shape[0] if t.storage == "cl" else t.shape[-1]
+    picks = [int(i) + C if int(i) < 0 else int(i) for i in index.reshape(-1)]
+    if axis % _rank(t) != 1 or index.ndim > 1 or not picks or t.seq \
+            or picks != list(range(picks[0], picks[0] + len(picks))) \
+            or not 0 <= picks[0] <= picks[-1] < C:
+        b.fail(where, f"Gather of data along axis {axis} at {brief(index.reshape(-1).tolist())}: "
+                      f"only consecutive channels (axis 1) of the {C}")
+    _add_slice(b, node.name, t, picks[0], picks[-1] + 1, node.output[0], where)
+    if index.ndim == 0 and len(t.shape) == 3:  # x[:, c] drops the channel axis
+        out = b.data[node.output[0]]
+        b.data[node.output[0]] = _tensor(out.name, out.shape, "picked")
+    elif index.ndim == 0:
+        b.fail(where, "Gather of one channel of a flat tensor is not supported")
+
+
+def unsqueeze_picked(b, node, t, axes) -> bool:
+    """``Unsqueeze(1)`` of a channel Gather took: the one-channel map it was; returns whether
+    it was one."""
+    if t.storage != "picked" or axes != [1]:
+        return False
+    b.data[node.output[0]] = _tensor(t.name, t.shape, "cl")
+    return True

@@ -799,6 +799,8 @@ def _op_unsqueeze(b, node, attrs, where, t, data_in):
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "Unsqueeze's axes")
     axes = None if axes is None else sorted(int(a) % 4 for a in np.atleast_1d(axes))
+    if channels.unsqueeze_picked(b, node, t, axes):
+        return  # torch.unsqueeze(x[:, c], 1): one channel, as Gather took it
     if _is_sequence(t) and axes == [2]:
         t = b.channels_last(t, where)
         b.data[node.output[0]] = _Tensor(t.name, t.shape, "cl", False)
@@ -1067,6 +1069,7 @@ OPERATORS = {
     "Squeeze": _op_squeeze,
     "Unsqueeze": _op_unsqueeze,
     "Slice": channels.slice_data,
+    "Gather": channels.gather_data,
     "Split": channels.split_data,
     "Reshape": _op_reshape,
     "Transpose": _op_transpose,
@@ -1129,6 +1132,8 @@ NOTES = {
                "a channel shuffle (ShuffleNet), one `ChannelPermute`",
     "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`)",
     "Split": "of data: along channels",
+    "Gather": "of data: consecutive channels (axis 1); one (`x[:, c]`) with the `Unsqueeze(1)` "
+              "after it (GoogLeNet's and Inception-v3's `transform_input`)",
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
@@ -1190,7 +1195,7 @@ def _node(b, node, where, onnx):
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
-    if pending is not None and op not in ("Transpose", "Reshape"):
+    if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze"):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
                       "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
     handler = OPERATORS.get(op)
