@@ -203,7 +203,7 @@ class Clip(Layer):
     rematerialize = True  # cheaper to rerun in the backward pass than to keep
     role = "pass"
     pass_through = True
-    onnx_ops = ("Clip",)
+    onnx_ops = ("Clip", "Max", "Min")  # Max(x, c), Min(x, c): dynamo's x.clamp(min=c)
 
     def native_fields(self):
         return {"low": self.low, "high": self.high}

@@ -38,7 +38,8 @@ residual branch times 0.3; zennit takes the gradient there), an MLP on an image 
 (``flatmlp``; ``flatmlp_op20``: TorchScript at opset 20; ``flatmlp_extdata``: dynamo's export as
 torch writes it by default, the weights in ``flatmlp_extdata.onnx.data`` beside it),
 GoogLeNet's ``transform_input`` (``transform``: each channel gathered, scaled, concatenated; zB's
-bounds mapped through it). Issue 12's bar:
+bounds mapped through it), functional clamps (``clamps``: ``x.clamp(min=0)``, dynamo's Max;
+``F.relu6``). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -58,7 +59,7 @@ ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
-          "innorm", "flatmlp", "transform"]
+          "innorm", "flatmlp", "transform", "clamps"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",

@@ -647,6 +647,21 @@ class Transform(nn.Module):
         return self.fc(torch.flatten(self.pool(self.relu(self.conv(x))), 1))
 
 
+class Clamps(nn.Module):
+    """Functional clamps: ``x.clamp(min=0)`` (dynamo: Max), ``F.relu6``; Dropout2d and
+    functional adaptive max pooling. zennit takes their gradient, which equals passing
+    relevance only because no BatchNorm or activation follows a clamp (README)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3)
+        self.drop, self.fc = nn.Dropout2d(0.2), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.conv2(self.drop(self.conv1(x)).clamp(min=0))
+        x = nn.functional.adaptive_max_pool2d(nn.functional.relu6(x), 1)
+        return self.fc(x.flatten(1))
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -672,6 +687,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "innorm": (InNorm, (3, 6, 6), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),  # normalises inside
     "flatmlp": (FlatMLP, (1, 8, 6), (0.1307,), (0.3081,)),
     "transform": (Transform, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "clamps": (Clamps, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
@@ -690,8 +706,9 @@ def randomise(model, seed):
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             n = m.num_features
-            m.weight.data = 0.5 + torch.rand(n, generator=g)
-            m.bias.data = 0.3 * torch.randn(n, generator=g)
+            if m.affine:  # without: only the statistics
+                m.weight.data = 0.5 + torch.rand(n, generator=g)
+                m.bias.data = 0.3 * torch.randn(n, generator=g)
             m.running_mean = 0.2 * torch.randn(n, generator=g)
             m.running_var = 0.5 + torch.rand(n, generator=g)
         elif isinstance(m, nn.PReLU):

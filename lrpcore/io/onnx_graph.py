@@ -681,6 +681,22 @@ def _op_clip(b, node, attrs, where, t, data_in):
     _same_shape(b, node, t, Clip(low, high))
 
 
+def _op_max_min(b, node, attrs, where, t, data_in):
+    """Max or Min of data and one constant value: a Clip open on one side (``dynamo=True``
+    writes ``x.clamp(min=0)`` as Max); of two tensors it is refused."""
+    consts = [n for n in node.input if n and n not in b.data]
+    tensors = len(node.input) - len(consts)
+    if tensors != 1 or len(consts) != 1:
+        b.fail(where, f"{node.op_type} of {tensors} tensors is not supported: only of a "
+                      "tensor and one constant value (a clamp)")
+    c = np.asarray(b.const(consts[0], where, f"{node.op_type}'s constant"), dtype=np.float64)
+    if c.size != 1:
+        b.fail(where, f"{node.op_type} with a constant of shape {brief(list(c.shape))}: only of "
+                      "one value (a clamp)")
+    value = _finite(float(c.reshape(-1)[0]), where, b, f"{node.op_type}'s constant")
+    _same_shape(b, node, t, Clip(value, None) if node.op_type == "Max" else Clip(None, value))
+
+
 def _op_softmax(b, node, attrs, where, t, data_in):
     """Softmax over a flat tensor's features (a classifier's output); the engine's SoftMax
     normalises axis 1, which for an image stored H×W×C is the height, not ONNX's axis."""
@@ -1043,6 +1059,8 @@ OPERATORS = {
     "Softmax": _op_softmax,
     "LogSoftmax": _op_log_softmax,
     "Clip": _op_clip,
+    "Max": _op_max_min,
+    "Min": _op_max_min,
     "LeakyRelu": _op_leaky_relu,
     "Sigmoid": _op_activation_or_step(Sigmoid),
     **{op: elementwise.unary for op in elementwise.UNARY if op not in ("Tanh", "Sigmoid")},
@@ -1138,6 +1156,9 @@ NOTES = {
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
+    "Max": "of data and one constant value: a `Clip` from below (`dynamo=True`'s "
+           "`x.clamp(min=0)`); of two tensors refused",
+    "Min": "of data and one constant value: a `Clip` from above; of two tensors refused",
     "Mul": "of data and a constant (one value or one per channel): folded into the "
            "Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization, "
            "Rescaling); in a PyTorch export, arithmetic in `forward` (`(x − mean) / std`, "
