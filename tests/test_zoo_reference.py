@@ -39,7 +39,9 @@ residual branch times 0.3; zennit takes the gradient there), an MLP on an image 
 torch writes it by default, the weights in ``flatmlp_extdata.onnx.data`` beside it),
 GoogLeNet's ``transform_input`` (``transform``: each channel gathered, scaled, concatenated; zB's
 bounds mapped through it), functional clamps (``clamps``: ``x.clamp(min=0)``, dynamo's Max;
-``F.relu6``). Issue 12's bar:
+``F.relu6``), and Keras's "same" pooling on a non-square input (``keras_pool_tf2onnx``:
+ZeroPadding2D, MaxPooling2D and AveragePooling2D with "same" padding, the average over the
+entries inside the input; ``tools/make_zoo_keras_pool_fixture.py``). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -68,7 +70,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "activations_op13",
                                                                    "nonsquare_op18",
                                                                    "flatmlp_op20",
-                                                                   "flatmlp_extdata"]
+                                                                   "flatmlp_extdata",
+                                                                   "keras_pool_tf2onnx"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
