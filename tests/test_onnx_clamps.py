@@ -15,9 +15,9 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
-def _save(tmp_path, node, inits=()):
+def _save(tmp_path, node, inits=(), before=()):
     graph = helper.make_graph(
-        [node, helper.make_node("Flatten", ["y"], ["out"], name="flat")], "g",
+        [*before, node, helper.make_node("Flatten", ["y"], ["out"], name="flat")], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 2, 2])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 8])], list(inits))
     path = tmp_path / "m.onnx"
@@ -58,3 +58,12 @@ def test_a_max_of_tensors_or_of_several_values_is_refused(tmp_path, inputs, init
     with pytest.raises(ModelFormatError, match=f"'m'.*{text}") as info:
         lrpcore.load_model(path)
     assert "\n" not in str(info.value)
+
+
+def test_a_difference_of_two_tensors_is_not_called_a_product(tmp_path):
+    """Keras's Subtract layer (Sub of two tensors) was refused as 'a product of two signals'."""
+    path = _save(tmp_path, helper.make_node("Sub", ["x", "r"], ["y"], name="minus"),
+                 before=[helper.make_node("Relu", ["x"], ["r"], name="relu")])
+    with pytest.raises(ModelFormatError, match="'minus'.*no rule for a difference") as info:
+        lrpcore.load_model(path)
+    assert "product" not in str(info.value)

@@ -933,8 +933,10 @@ def _op_concat(b, node, attrs, where, t, data_in):
 
 
 def _op_product(b, node, attrs, where, t, data_in):
+    what = {"Sub": "difference (Keras's Subtract; a merge here only adds)",
+            "Div": "quotient"}.get(node.op_type, "product")
     b.fail(where, f"{node.op_type} of two tensors is not supported: LRP here has no rule for a "
-                  "product of two signals (e.g. attention or gating); only sums, "
+                  f"{what} of two signals (e.g. attention or gating); only sums, "
                   "concatenations and linear layers")
 
 
