@@ -41,7 +41,9 @@ GoogLeNet's ``transform_input`` (``transform``: each channel gathered, scaled, c
 bounds mapped through it), functional clamps (``clamps``: ``x.clamp(min=0)``, dynamo's Max;
 ``F.relu6``), and Keras's "same" pooling on a non-square input (``keras_pool_tf2onnx``:
 ZeroPadding2D, MaxPooling2D and AveragePooling2D with "same" padding, the average over the
-entries inside the input; ``tools/make_zoo_keras_pool_fixture.py``). Issue 12's bar:
+entries inside the input; ``tools/make_zoo_keras_pool_fixture.py``), ``nn.Softplus(beta)``
+(``softbeta_ts``: Mul, Softplus, Div read as one activation; its dynamo export is refused, see
+below). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -71,7 +73,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "nonsquare_op18",
                                                                    "flatmlp_op20",
                                                                    "flatmlp_extdata",
-                                                                   "keras_pool_tf2onnx"]
+                                                                   "keras_pool_tf2onnx",
+                                                                   "softbeta_ts"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
@@ -281,3 +284,16 @@ def test_transform_input_maps_zbs_bounds_channel_by_channel(file):
     low, high = fw.explainer.input_range
     np.testing.assert_allclose(low, -1, atol=1e-6)
     np.testing.assert_allclose(high, 1, atol=1e-6)
+
+
+def test_softplus_with_beta_is_one_activation_and_dynamos_threshold_is_refused():
+    """TorchScript's Mul(β), Softplus, Div(β) is one Elementwise node that relevance passes
+    (the Mul was a Scale whose gradient multiplied relevance by β: 5 × max|R| off with β = 2
+    and 3). dynamo's threshold reads the Mul's output twice (Greater, and Softplus): refused in
+    one line, not explained wrongly."""
+    model, _, _ = _forward("softbeta_ts")
+    assert [n.layer.kind for n in model.nodes].count("Elementwise") == 2
+    assert "Scale" not in {n.layer.kind for n in model.nodes}
+    with pytest.raises(lrpcore.ModelFormatError, match="'n10' \\(Where\\)") as info:
+        lrpcore.load_model(ZOO / "softbeta_dynamo.onnx")
+    assert "\n" not in str(info.value)

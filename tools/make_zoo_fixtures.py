@@ -662,6 +662,21 @@ class Clamps(nn.Module):
         x = nn.functional.adaptive_max_pool2d(nn.functional.relu6(x), 1)
         return self.fc(x.flatten(1))
 
+class SoftplusBeta(nn.Module):
+    """``nn.Softplus(beta)`` with beta ≠ 1: the exporters write Mul, Softplus, Div (dynamo adds
+    its threshold as Greater and Where on the Mul's output), one activation zennit passes."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Softplus(beta=2.0),
+                                      nn.Conv2d(8, 8, 3), nn.Softplus(beta=3.0),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -688,6 +703,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "flatmlp": (FlatMLP, (1, 8, 6), (0.1307,), (0.3081,)),
     "transform": (Transform, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "clamps": (Clamps, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "softbeta": (SoftplusBeta, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}

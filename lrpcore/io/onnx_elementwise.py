@@ -19,7 +19,7 @@ import numpy as np
 
 from ..graph_activations import Sigmoid
 from ..graph_elementwise import MAX_STEPS, Elementwise
-from ..graph_layers import Affine
+from ..graph_layers import Affine, Scale
 from ..layers import Rect, Tanh
 
 # ONNX operator of one data input → its program over "x" (attributes → numbers)
@@ -161,7 +161,12 @@ def unary(b, node, attrs, where, t, data_in):
         b.fail(where, f"{node.op_type} with these attributes is not supported")
     root, before = t, []
     lineage = _lineage(b, t)
-    if len(lineage) > 1 and lineage[1][2]:  # t is the output of an Elementwise node
+    k = b.producer.get(t.name)
+    scaled = k is not None and isinstance(b.nodes[k].layer, Scale)
+    if len(lineage) > 1 and (lineage[1][2] or scaled):
+        # t is the output of an Elementwise node, or of one scale (PyTorch's exporters write
+        # nn.Softplus(beta) as Mul, Softplus, Div: one activation zennit passes, not a Scale
+        # whose gradient multiplied relevance by beta)
         root, before = lineage[1][0], lineage[1][1]
     _add_node(b, node, where, root, _compose(before, program))
 
