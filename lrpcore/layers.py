@@ -160,15 +160,15 @@ class Layer:
         """``make()`` for this array module and dtype, made once. Looked up first as given:
         spelling the dtype out (``np.dtype(dtype).str``) cost ~0.4 µs a lookup, several per
         layer and pass; the spelled-out key makes ``float32`` and ``np.float32`` one entry."""
-        cache = self._device_cache
-        value = cache.get((key, xp, dtype))
+        cache, module = self._device_cache, xp.__name__
+        value = cache.get((key, module, dtype))
         if value is None:
-            canonical = (key, xp.__name__, None if dtype is None else np.dtype(dtype).str)
+            canonical = (key, module, None if dtype is None else np.dtype(dtype).str)
             value = cache.get(canonical)
             if value is None:
                 value = make()
                 cache[canonical] = value
-            cache[(key, xp, dtype)] = value
+            cache[(key, module, dtype)] = value
         return value
 
     def clear_cache(self) -> None:
