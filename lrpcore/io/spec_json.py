@@ -135,12 +135,15 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
         raw = [h, w, c]
     fields["raw_shape"] = _shape(merged["shape"] if raw is None else raw, "raw_shape", where)
     if (layout == "NCHW" and "raw_shape" in data and len(fields["shape"]) == 3
-            and fields["raw_shape"] == fields["shape"]
-            and fields["shape"][0] != fields["shape"][2]):
-        c, h, w = fields["shape"]  # [1, 28, 28] as H×W×C: every image fed transposed
-        raise ModelFormatError(f"{where}: input 'raw_shape' {list(fields['raw_shape'])} is "
-                               f"the model's C×H×W; images come H×W×C: write [{h}, {w}, {c}] "
-                               "or leave it out")
+            and fields["raw_shape"] != (fields["shape"][1], fields["shape"][2],
+                                        fields["shape"][0])):
+        # [1, 28, 28] as H×W×C fed every image transposed; a flat [768] for 3×16×16 ended
+        # in an internal error at the first image (the H×W×C → C×H×W transpose)
+        c, h, w = fields["shape"]
+        what = ("is the model's C×H×W" if fields["raw_shape"] == fields["shape"]
+                else f"does not fit the model's C×H×W 'shape' {list(fields['shape'])}")
+        raise ModelFormatError(f"{where}: input 'raw_shape' {list(fields['raw_shape'])} {what}; "
+                               f"images come H×W×C: write [{h}, {w}, {c}] or leave it out")
     for key in ("mean", "std"):
         if merged.get(key) is not None:
             fields[key] = _per_channel(merged[key], key, where, positive=key == "std")

@@ -1,0 +1,51 @@
+"""Found by the ninth hostile review (sidecars, rule strings, sessions, CLI options, ...):
+each test writes the input it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hostile_files import save_onnx_graph
+
+from lrpcore.cli.main import main
+
+
+def _one_line(capsys, *parts):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "internal error" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+def _conv_net(tmp_path, side=6):
+    """A PyTorch-style N×3×side×side ONNX export: Conv → Relu → GlobalAveragePool → Gemm."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(rng.randn(4, 3, 3, 3).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.randn(4, 2).astype(np.float32), "G")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("MatMul", ["f", "G"], ["y"])]
+    return save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, side, side], [1, 2])
+
+
+def test_a_sidecar_raw_shape_of_another_form_than_the_images_is_refused(tmp_path, capsys):
+    """A sidecar's flat "raw_shape": [108] for a 3×6×6 PyTorch export loaded, and the first
+    image explained ended in an internal error (the H×W×C → C×H×W transpose of a flat
+    sample); [12, 9, 1] fed images scrambled. Refused at load, naming the field."""
+    pytest.importorskip("onnx")
+    path = _conv_net(tmp_path)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (2, 6, 6, 3)).astype(np.uint8))
+    for raw in ("[108]", "[12, 9, 1]"):
+        (tmp_path / "m.json").write_text('{"input": {"raw_shape": %s}}' % raw)
+        assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
+        _one_line(capsys, "m.json", "raw_shape", "[6, 6, 3]")
+        assert not (tmp_path / "R.npy").exists()
+    (tmp_path / "m.json").write_text('{"input": {"raw_shape": [6, 6, 3]}}')
+    assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
