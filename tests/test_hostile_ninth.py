@@ -49,3 +49,27 @@ def test_a_sidecar_raw_shape_of_another_form_than_the_images_is_refused(tmp_path
         assert not (tmp_path / "R.npy").exists()
     (tmp_path / "m.json").write_text('{"input": {"raw_shape": [6, 6, 3]}}')
     assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
+
+
+def _npy_claiming(path, shape, payload):
+    """A version-1.0 ``.npy`` of uint8 whose header claims ``shape``, followed by ``payload``."""
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }" % (shape,)
+    header = header.ljust(117) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                     + header.encode() + payload)
+    return path
+
+
+def test_a_npy_claiming_a_negative_dimension_is_one_line_everywhere(tmp_path, capsys):
+    """`lrp data info` (and the explorer's Open dataset) read the header of a .npy claiming
+    shape (-1, 28, 28) into a row reader of negative length: "internal error: ValueError:
+    __len__() should return >= 0". The claim is checked before any reader is made."""
+    from lrpcore import DatasetError, load_labels, open_dataset
+
+    path = _npy_claiming(tmp_path / "neg.npy", (-1, 28, 28), bytes(2 * 784))
+    assert main(["data", "info", str(path)]) == 2
+    err = _one_line(capsys, "neg.npy", "negative size")
+    assert err.count("neg.npy") == 1, err  # not wrapped in a second message naming it
+    for read in (open_dataset, load_labels):  # as labels: "internal error: negative count"
+        with pytest.raises(DatasetError, match="negative size"):
+            read(path)

@@ -302,6 +302,8 @@ def _head(path: str, n: int = 32) -> bytes:
 def _read_npy(path: str):
     try:  # read, never mapped: a map of a file that shrinks kills the process (SIGBUS)
         return read_npy(path)
+    except DatasetError:  # a ValueError too: already one line naming the file
+        raise
     except ValueError as exc:
         raise DatasetError(f"{path}: not a plain numeric .npy array ({exc})") from None
     except (OSError, EOFError) as exc:

@@ -175,13 +175,13 @@ def read_npy(path):
     reads) — the whole array read now (a map of it would be SIGBUS when the file shrinks),
     once its header's claim fits the file. numpy's ValueError, OSError and EOFError pass
     through."""
-    rows = open_npy_rows(path)
-    if rows is not None:
-        return rows
     from .claims import check_npy_claim  # noqa: PLC0415
 
-    check_npy_claim(os.fspath(path))  # numpy allocates what the header claims, then reads
-    return np.load(path, allow_pickle=False)
+    # numpy allocates what the header claims, then reads; a negative dimension made a
+    # FileArray of negative length (`lrp data info`, the explorer: an internal error)
+    check_npy_claim(os.fspath(path))
+    rows = open_npy_rows(path)
+    return np.load(path, allow_pickle=False) if rows is None else rows
 
 
 __all__ = ["FileArray", "open_npy_rows", "read_npy"]
