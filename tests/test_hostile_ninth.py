@@ -73,3 +73,52 @@ def test_a_npy_claiming_a_negative_dimension_is_one_line_everywhere(tmp_path, ca
     for read in (open_dataset, load_labels):  # as labels: "internal error: negative count"
         with pytest.raises(DatasetError, match="negative size"):
             read(path)
+
+
+def _conv_then(tmp_path, between, inits):
+    """The conv net of :func:`_conv_net` with the nodes ``between`` (reading "c", writing
+    "n") between its Conv and Relu."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]), *between,
+             helper.make_node("Relu", ["n"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("MatMul", ["f", "G"], ["y"])]
+    inits = [numpy_helper.from_array(rng.randn(4, 3, 3, 3).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.randn(4, 2).astype(np.float32), "G"), *inits]
+    return save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 6, 6], [1, 2])
+
+
+@pytest.mark.parametrize("mode", [0, 1])
+def test_an_onnx_export_in_training_mode_is_refused_at_load(tmp_path, mode):
+    """A PyTorch model exported while in train mode (TrainingMode.PRESERVE) writes
+    BatchNormalization with training_mode=1 (each batch normalised by its own statistics)
+    and Dropout with a training_mode input of True (units zeroed at random). Both loaded as
+    the eval-mode layers: the outputs differed from what the file computes (ONNX's reference
+    evaluator: 4.06 against -0.29) and every explanation was of another model. Refused, one
+    line naming the file and the node; the eval-mode forms load as before."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from lrpcore import ModelFormatError, load_model
+
+    stats = [numpy_helper.from_array(np.full(4, v, np.float32), k)
+             for k, v in (("s", 1.0), ("b", 0.0), ("mu", 0.0), ("var", 1.0))]
+    bn = helper.make_node("BatchNormalization", ["c", "s", "b", "mu", "var"], ["n"],
+                          name="bn", training_mode=mode)
+    drop = [helper.make_node("Cast", ["mode"], ["train"], to=TensorProto.BOOL),  # a bool
+            helper.make_node("Dropout", ["c", "ratio", "train"], ["n"], name="drop")]
+    drop_inits = [numpy_helper.from_array(np.array(0.5, np.float32), "ratio"),
+                  numpy_helper.from_array(np.array(float(mode), np.float32), "mode")]
+    for nodes, inits, name in (([bn], stats, "bn"), (drop, drop_inits, "drop")):
+        path = _conv_then(tmp_path, nodes, inits)
+        if not mode:
+            load_model(path)
+            continue
+        with pytest.raises(ModelFormatError) as info:
+            load_model(path)
+        text = str(info.value)
+        assert text.startswith(str(path)) and f"'{name}'" in text and "\n" not in text
+        assert "training mode" in text and "eval" in text

@@ -628,6 +628,10 @@ def _batchnorm(b, node, attrs, where, t):
     scale, shift, mean, var = (np.asarray(b.const(n, where, "BatchNormalization's parameters"),
                                           dtype=np.float64).reshape(-1)
                                for n in node.input[1:5])
+    if attrs.get("training_mode", 0):  # a model exported in train mode (model.train())
+        b.fail(where, "BatchNormalization in training mode (training_mode=1) normalises each "
+                      "batch by its own statistics, not the stored ones; export the model in "
+                      "eval mode (model.eval())")
     eps = _finite(float(attrs.get("epsilon", 1e-5)), where, b, "epsilon")
     if len({a.size for a in (scale, shift, mean, var)}) != 1:
         b.fail(where, "BatchNormalization's parameters differ in their number of channels")
@@ -755,6 +759,14 @@ def _op_prelu(b, node, attrs, where, t, data_in):
 
 
 def _op_alias(b, node, attrs, where, t, data_in):
+    _alias(b, node, t)
+
+
+def _op_dropout(b, node, attrs, where, t, data_in):
+    mode = _optional_input(node, 2)  # opset 12+: a constant True drops units at random
+    if mode and mode in b.consts and np.any(b.consts[mode]):
+        b.fail(where, "Dropout in training mode (training_mode true) zeroes units at random; "
+                      "export the model in eval mode (model.eval())")
     _alias(b, node, t)
 
 
@@ -1073,7 +1085,7 @@ OPERATORS = {
     "HardSwish": _op_hard_sigmoid,
     "PRelu": _op_prelu,
     "Identity": _op_alias,
-    "Dropout": _op_alias,
+    "Dropout": _op_dropout,
     "Pad": lambda b, node, attrs, where, t, data_in: _pad(b, node, attrs, where, t),
     "MaxPool": lambda b, node, attrs, where, t, data_in: _pool(b, node, attrs, where, t,
                                                                MaxPool),
