@@ -122,3 +122,40 @@ def test_an_onnx_export_in_training_mode_is_refused_at_load(tmp_path, mode):
         text = str(info.value)
         assert text.startswith(str(path)) and f"'{name}'" in text and "\n" not in text
         assert "training mode" in text and "eval" in text
+
+
+def test_onnx_nodes_of_the_wrong_number_of_inputs_or_outputs_are_refused(tmp_path):
+    """An Add of three tensors loaded as their sum, a Conv's fourth and fifth inputs were
+    ignored, a Relu without output was an internal IndexError turned "malformed", and an
+    opset of 0 or -5 loaded: files every ONNX runtime refuses. Each is refused at load naming
+    the file, the node and what the operator takes at the model's opset."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    from lrpcore import ModelFormatError, load_model
+
+    def variant(name, change):
+        proto = onnx.load(str(_conv_net(tmp_path)))
+        change(proto.graph.node, proto)
+        path = tmp_path / f"{name}.onnx"
+        onnx.save(proto, str(path))
+        return path
+
+    cases = {
+        "three summed": (lambda nodes, _: (setattr(nodes[1], "op_type", "Add"),
+                                           nodes[1].input.extend(["c", "c"])),
+                         "3 inputs; Add (opset 17) takes 2"),
+        "conv of five": (lambda nodes, _: nodes[0].input.extend(["", "x", "x"]),
+                         "5 inputs; Conv (opset 17) takes 2 to 3"),
+        "no output": (lambda nodes, _: nodes[1].ClearField("output"),
+                      "0 outputs; Relu (opset 17) takes 1"),
+        "opset 0": (lambda _, proto: setattr(proto.opset_import[0], "version", 0),
+                    "opset 0; ONNX opsets start at 1"),
+    }
+    for name, (change, phrase) in cases.items():
+        path = variant(name.replace(" ", "_"), change)
+        with pytest.raises(ModelFormatError) as info:
+            load_model(path)
+        text = str(info.value)
+        assert text.startswith(str(path)) and phrase in text and "\n" not in text, text
+    load_model(variant("plain", lambda nodes, _: None))  # the file as exported loads

@@ -1220,7 +1220,26 @@ def operators_markdown() -> str:
     return "\n".join(rows)
 
 
+def _check_arity(b, node, where, onnx):
+    """The operator's input and output counts as ONNX declares them at the model's opset: an
+    Add of three tensors was read as a sum, a Conv's fourth input ignored, where every ONNX
+    runtime refuses the file. An operator ONNX does not know at that opset is left to its
+    handler (which may read it from a later opset, or refuse it)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=b.opset, domain="")
+    except onnx.defs.SchemaError:
+        return
+    for what, count, low, high in (
+            ("inputs", len(node.input), schema.min_input, schema.max_input),
+            ("outputs", len(node.output), schema.min_output, schema.max_output)):
+        if not low <= count <= high:
+            need = f"{low}" if low == high else f"{low} to {high}"
+            b.fail(where, f"{count} {what[:-1]}{'s' * (count != 1)}; {short(node.op_type, 40)} "
+                          f"(opset {b.opset}) takes {need}")
+
+
 def _node(b, node, where, onnx):
+    _check_arity(b, node, where, onnx)
     attrs = _attrs(onnx, node)
     if _fold(b, node, attrs, where, onnx):
         return
@@ -1269,6 +1288,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     if opset is None:  # exporters write it last: a file cut there loaded with opset 13 guessed
         raise ModelFormatError(f"{path}: the model names no ONNX opset (opset_import), which "
                                "every exporter writes; a truncated or damaged file?")
+    if opset < 1:  # no operator is defined before opset 1: its version checks read nothing
+        raise ModelFormatError(f"{path}: opset {opset}; ONNX opsets start at 1 (a damaged "
+                               "file?)")
     b = _Builder(path, opset)
     b.pytorch = proto.producer_name == "pytorch"
     external = ExternalData(path)  # dynamo=True keeps the weights in model.onnx.data
