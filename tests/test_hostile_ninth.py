@@ -159,3 +159,22 @@ def test_onnx_nodes_of_the_wrong_number_of_inputs_or_outputs_are_refused(tmp_pat
         text = str(info.value)
         assert text.startswith(str(path)) and phrase in text and "\n" not in text, text
     load_model(variant("plain", lambda nodes, _: None))  # the file as exported loads
+
+
+def test_a_class_folder_named_with_a_line_break_stays_on_its_line_in_data_info(tmp_path,
+                                                                                 capsys):
+    """`lrp data info` printed an image folder's class names (its subfolders' names) as they
+    are: a folder named "cl\\nass" gave a line "ass, three)" of its own, and the dataset's
+    name and source likewise. Model class names were kept on one line already."""
+    from PIL import Image
+
+    folder = tmp_path / "pho\ntos"
+    for name in ("cl\nass", "three"):
+        (folder / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / name / "a.png")
+    assert main(["data", "info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert len(lines) == 7 and [ln.split(":")[0] for ln in lines] == [
+        "dataset", "samples", "shape", "dtype", "labels", "source", "storage"], out
+    assert "cl ass, three" in out and "pho tos" in out

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
-from ..text import is_digits, listing
+from ..text import is_digits, listing, printable_line
 from .claims import check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
@@ -201,7 +201,9 @@ class Dataset:
         return info
 
     def describe(self) -> str:
-        """Several lines: count, sample shape, dtype, labels yes/no, source."""
+        """Several lines: count, sample shape, dtype, labels yes/no, source. A name from the
+        file system (the folder, a class subfolder) stays on its line: a class folder named
+        with a line break printed a line of its own in `lrp data info`."""
         info = self.info()
         if self.labels is None:
             labels = "no"
@@ -209,7 +211,7 @@ class Dataset:
             k = info.get("classes", 0)
             labels = f"yes ({k} class{'es' * (k != 1)}"
             if self.class_names:
-                shown = ", ".join(self.class_names[:12])
+                shown = ", ".join(printable_line(n) for n in self.class_names[:12])
                 more = ", …" if len(self.class_names) > 12 else ""
                 labels += f": {shown}{more}"
             labels += ")"
@@ -218,12 +220,12 @@ class Dataset:
         if note:  # a folder of photographs of several sizes: its first image's is no answer
             shape = note
         lines = [
-            f"dataset: {self.name}",
+            f"dataset: {printable_line(self.name)}",
             f"samples: {len(self)}",
             f"shape:   {shape}",
             f"dtype:   {self.dtype}",
             f"labels:  {labels}",
-            f"source:  {self.source}",
+            f"source:  {printable_line(self.source)}",
             f"storage: {self.storage}",
         ]
         left = self.left_out_note()
