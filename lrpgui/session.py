@@ -20,7 +20,7 @@ from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.export import where_found
-from lrpcore.io.datasets import read_model_layout
+from lrpcore.io.datasets import read_for_model, read_model_layout
 from lrpcore.targets import not_scores, parse_target
 from lrpcore.text import no_markup
 
@@ -120,9 +120,12 @@ class Session:
         problem = _not_scores(model)
         if problem:  # a feature extractor: every prediction and explanation would fail
             raise OpenError("Cannot open model", f"{path}: {problem}")
-        if self.state.dataset is not None:
+        dataset = self.state.dataset
+        if dataset is not None:
+            # an array read in the last model's own layout is read again in this one's
+            dataset, _ = read_for_model(model, dataset)
             try:
-                lrpcore.check_fits(model, self.state.dataset)
+                lrpcore.check_fits(model, dataset)
             except Exception as exc:
                 title, reason = "Model does not fit the dataset", f"{path}: {message(exc)}"
                 question = (f"{reason} Close the dataset {self.state.dataset_name} and open "
@@ -133,10 +136,13 @@ class Session:
                     raise kind(title, f"{reason} To switch to a model for other data, close "
                                "the dataset first (File → Close dataset).") from None
                 self.close_dataset()
+                dataset = None
         self._reset_results()
         s = self.state
         with s.batch():
             s.model = model
+            if dataset is not s.dataset:  # every view draws the samples as read anew
+                s.dataset = dataset
             s.model_path = where_found(path)  # remembered for the next run, from any folder
             s.layer_rules = {}
             self._start_from_defaults_of(model)

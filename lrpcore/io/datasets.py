@@ -15,6 +15,7 @@ size (N × 784) are seen as N × 28 × 28 × 1 images. Nothing is preprocessed h
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import zipfile
@@ -681,6 +682,19 @@ def read_model_layout(model, dataset) -> bool:
         return False
     dataset._data = _RawView(data, spec)
     return True
+
+
+def read_for_model(model, dataset):
+    """``(dataset, in_model_layout)`` as ``model`` reads an open dataset: samples read in
+    another model's own layout are judged again for this one, in a copy (the other model's
+    preprocessing inverted is not this one's: a second PyTorch model of other mean/std was
+    explained on other values than the array's); any other dataset is returned as it is."""
+    data = getattr(dataset, "_data", None)
+    if not isinstance(data, _RawView):
+        return dataset, False
+    fresh = copy.copy(dataset)
+    fresh._data = data._data
+    return fresh, read_model_layout(model, fresh)
 
 
 def fit_to_model(model, dataset) -> None:
