@@ -3,6 +3,8 @@ each test writes the input it needs and failed before the fix it guards."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hostile_files import save_onnx_graph
@@ -42,8 +44,8 @@ def test_a_sidecar_raw_shape_of_another_form_than_the_images_is_refused(tmp_path
     path = _conv_net(tmp_path)
     x = tmp_path / "x.npy"
     np.save(x, np.random.RandomState(0).randint(0, 255, (2, 6, 6, 3)).astype(np.uint8))
-    for raw in ("[108]", "[12, 9, 1]"):
-        (tmp_path / "m.json").write_text('{"input": {"raw_shape": %s}}' % raw)
+    for raw in ([108], [12, 9, 1]):
+        (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": raw}}))
         assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
         _one_line(capsys, "m.json", "raw_shape", "[6, 6, 3]")
         assert not (tmp_path / "R.npy").exists()
@@ -53,7 +55,7 @@ def test_a_sidecar_raw_shape_of_another_form_than_the_images_is_refused(tmp_path
 
 def _npy_claiming(path, shape, payload):
     """A version-1.0 ``.npy`` of uint8 whose header claims ``shape``, followed by ``payload``."""
-    header = "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }" % (shape,)
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}"
     header = header.ljust(117) + "\n"
     path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
                      + header.encode() + payload)
