@@ -180,3 +180,26 @@ def test_a_class_folder_named_with_a_line_break_stays_on_its_line_in_data_info(t
     assert len(lines) == 7 and [ln.split(":")[0] for ln in lines] == [
         "dataset", "samples", "shape", "dtype", "labels", "source", "storage"], out
     assert "cl ass, three" in out and "pho tos" in out
+
+
+def test_a_sidecar_image_layout_for_a_model_of_no_image_is_refused(tmp_path, capsys):
+    """{"input": {"layout": "NCHW"}} beside a 1-D sequence classifier (N×C×L) or an MLP
+    loaded, and the first sample explained ended in "internal error: ValueError: axes don't
+    match array" (every sample transposed as a C×H×W image). Refused at load naming the
+    field and the shape; "flat" (the layout such models have) loads."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    W = numpy_helper.from_array(np.ones((2, 8), np.float32), "W")
+    path = save_onnx_graph(tmp_path / "m.onnx", [helper.make_node("Flatten", ["x"], ["f"]),
+                                                  helper.make_node("Gemm", ["f", "W"], ["y"],
+                                                                   transB=1)],
+                           [W], [1, 2, 4], [1, 2])  # a 2-channel sequence of length 4
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(3, 2, 4))
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "NCHW"}}))
+    assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
+    _one_line(capsys, "m.json", "'layout' NCHW", "[2, 4]")
+    assert not (tmp_path / "R.npy").exists()
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "flat"}}))
+    assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 0

@@ -128,6 +128,11 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
     if layout not in _LAYOUTS:
         raise ModelFormatError(f"{where}: input 'layout' must be one of "
                                f"{', '.join(_LAYOUTS)}, got {str(layout)[:30]}")
+    if layout == "NCHW" and len(fields["shape"]) != 3:  # a sequence's C×L, a flat vector:
+        # every sample was then transposed as an image (an internal error at the first one)
+        raise ModelFormatError(f"{where}: input 'layout' NCHW is an image's (C×H×W); 'shape' "
+                               f"{list(fields['shape'])} is none: write \"layout\": \"flat\" "
+                               "or leave it out")
     fields["layout"] = layout
     raw = merged.get("raw_shape")
     if raw is None and layout == "NCHW" and len(fields["shape"]) == 3:
