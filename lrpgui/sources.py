@@ -51,6 +51,9 @@ class PrecomputedRelevance:
                 setattr(probe, name, value)  # through its use
         except lrpcore.LRPError as exc:  # a store edited by hand: named, and what is wrong
             raise lrpcore.DatasetError(f"{self.path}: {exc}") from None
+        except KeyError as exc:  # its run names no target ("R.zarr: KeyError: 'target'")
+            raise lrpcore.DatasetError(f"{self.path}: a damaged relevance store (its run "
+                                       f"records no {exc})") from None
         self._sha: dict = {}  # model path -> SHA-256 (a model file is hashed once)
         self._available = self.store.available()
 

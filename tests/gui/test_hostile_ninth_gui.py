@@ -62,3 +62,21 @@ def test_an_array_in_the_models_layout_is_read_again_for_the_next_model(make_win
     want = lrpcore.explain(s.model, fed[:1], raw=True, rule=s.rule, dtype=s.dtype)[0]
     np.testing.assert_allclose(s.relevance, want.transpose(1, 2, 0), rtol=1e-4,
                                atol=1e-6 * np.abs(want).max())
+
+
+def test_a_relevance_store_whose_run_names_no_target_is_named_damaged(tmp_path):
+    """A store whose run attributes lack "target" (edited by hand) was refused by the
+    explorer as "R.zarr: KeyError: 'target'", an internal fault's words; now it is named a
+    damaged relevance store, saying what it lacks."""
+    pytest.importorskip("zarr")
+    from hostile_files import finished_relevance_store
+
+    from lrpgui.session import OpenError, Session
+    from lrpgui.state import AppState
+
+    path = finished_relevance_store(tmp_path / "R.zarr")  # its run records no target
+    with pytest.raises(OpenError) as info:
+        Session(AppState()).open_relevance_store(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and "damaged relevance store" in text
+    assert "'target'" in text and "KeyError" not in text
