@@ -203,3 +203,33 @@ def test_a_sidecar_image_layout_for_a_model_of_no_image_is_refused(tmp_path, cap
     assert not (tmp_path / "R.npy").exists()
     (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "flat"}}))
     assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
+
+
+def test_onnx_constants_of_a_form_onnx_refuses_are_not_read_another_way(tmp_path):
+    """A Clip whose min and max are vectors ([0, 1] and [5, 6]) loaded as Clip(0, 5), their
+    first values; a Reshape to [-1, -1] loaded as a flatten: files ONNX refuses (one -1 at
+    most, scalar bounds), read as some other model. Refused at load naming the node; a
+    scalar bound and one -1 load as before."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    from lrpcore import ModelFormatError, load_model
+
+    def clip(lo, hi):
+        return ([helper.make_node("Clip", ["c", "lo", "hi"], ["n"], name="clip")],
+                [numpy_helper.from_array(np.array(lo, np.float32), "lo"),
+                 numpy_helper.from_array(np.array(hi, np.float32), "hi")])
+
+    def reshape(shape):  # a no-op Reshape of the map to its own shape (or the crafted one)
+        return ([helper.make_node("Reshape", ["c", "s"], ["n"], name="reshape")],
+                [numpy_helper.from_array(np.array(shape, np.int64), "s")])
+
+    for (nodes, inits), phrase in ((clip([0, 1], [5, 6]), "Clip's min must be one number"),
+                                   (reshape([-1, -1]), "more than one -1")):
+        path = _conv_then(tmp_path, nodes, inits)
+        with pytest.raises(ModelFormatError) as info:
+            load_model(path)
+        text = str(info.value)
+        assert text.startswith(str(path)) and phrase in text and "\n" not in text, text
+    load_model(_conv_then(tmp_path, *clip(0, 6)))
+    load_model(_conv_then(tmp_path, *reshape([1, 4, 6, 6])))

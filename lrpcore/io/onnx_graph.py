@@ -671,15 +671,23 @@ def _op_activation(cls):
     return lambda b, node, attrs, where, t, data_in: _same_shape(b, node, t, cls())
 
 
+def _scalar(b, name, where, what) -> float:
+    """A constant ONNX declares a scalar (a Clip's bound): vectors of bounds were read as
+    their first value, silently another model than the file's (ONNX runtimes refuse it)."""
+    value = np.asarray(b.const(name, where, what))
+    if value.size != 1:
+        b.fail(where, f"{what} must be one number, got a constant of shape "
+                      f"{brief(list(value.shape))}")
+    return float(value.reshape(-1)[0])
+
+
 def _op_clip(b, node, attrs, where, t, data_in):
     if b.opset < 11:
         low, high = attrs.get("min"), attrs.get("max")
     else:
-        lo_n, hi_n = _optional_input(node, 1), _optional_input(node, 2)
-        low = float(np.asarray(b.const(lo_n, where, "Clip's min")).reshape(-1)[0]) \
-            if lo_n else None
-        high = float(np.asarray(b.const(hi_n, where, "Clip's max")).reshape(-1)[0]) \
-            if hi_n else None
+        low, high = (_scalar(b, n, where, what) if n else None
+                     for n, what in ((_optional_input(node, 1), "Clip's min"),
+                                     (_optional_input(node, 2), "Clip's max")))
     _finite(low, where, b, "Clip's min")
     _finite(high, where, b, "Clip's max")
     _same_shape(b, node, t, Clip(low, high))
@@ -852,6 +860,8 @@ def _op_flatten(b, node, attrs, where, t, data_in):
 def _op_reshape(b, node, attrs, where, t, data_in):
     target = _ints(np.atleast_1d(b.const(node.input[1], where, "Reshape's shape")), where,
                    b, "Reshape's shape")
+    if list(target).count(-1) > 1:  # [-1, -1] was read as a flatten; ONNX refuses it
+        b.fail(where, f"Reshape's shape {brief(list(target))} holds more than one -1")
     size = int(np.prod(t.shape))
     # dynamo=True with a fixed example batch writes the flatten as Reshape [1, features]
     batch = (0, -1) if b.batch is None else (0, -1, b.batch)
