@@ -233,3 +233,26 @@ def test_onnx_constants_of_a_form_onnx_refuses_are_not_read_another_way(tmp_path
         assert text.startswith(str(path)) and phrase in text and "\n" not in text, text
     load_model(_conv_then(tmp_path, *clip(0, 6)))
     load_model(_conv_then(tmp_path, *reshape([1, 4, 6, 6])))
+
+
+def test_a_sidecar_raw_shape_of_a_sequence_in_the_other_order_is_refused(tmp_path, capsys):
+    """A sidecar's "raw_shape": [4, 2] (L×C) beside a C×L sequence classifier (2 channels of
+    4 steps) loaded, and every sample was reshaped into 2×4, not transposed: fed scrambled,
+    while `lrp info` said "raw 4×2 → as given → 2×4". Refused at load naming the field; a
+    flat [8] (reshaped, as for an MLP) still loads."""
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    W = numpy_helper.from_array(np.arange(16, dtype=np.float32).reshape(2, 8), "W")
+    path = save_onnx_graph(tmp_path / "m.onnx", [helper.make_node("Flatten", ["x"], ["f"]),
+                                                  helper.make_node("Gemm", ["f", "W"], ["y"],
+                                                                   transB=1)],
+                           [W], [1, 2, 4], [1, 2])
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(3, 4, 2))
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": [4, 2]}}))
+    assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
+    _one_line(capsys, "m.json", "'raw_shape' [4, 2]", "[2, 4]", "never transposed")
+    assert not (tmp_path / "R.npy").exists()
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": [8]}}))
+    assert main(["info", str(path)]) == 0

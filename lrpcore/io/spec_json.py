@@ -149,6 +149,16 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
                 else f"does not fit the model's C×H×W 'shape' {list(fields['shape'])}")
         raise ModelFormatError(f"{where}: input 'raw_shape' {list(fields['raw_shape'])} {what}; "
                                f"images come H×W×C: write [{h}, {w}, {c}] or leave it out")
+    core_raw, core_shape = ([d for d in fields[k] if d != 1] for k in ("raw_shape", "shape"))
+    if (layout == "flat" and "raw_shape" in data and core_raw != core_shape
+            and sorted(core_raw) == sorted(core_shape)):
+        # a sequence's L×C for a C×L model: a flat input is reshaped, never transposed, so
+        # every sample was fed scrambled ("raw 32×4 → as given → 4×32")
+        raise ModelFormatError(f"{where}: input 'raw_shape' {list(fields['raw_shape'])} is "
+                               f"the model's 'shape' {list(fields['shape'])} in another order; "
+                               "samples are fed as they are, never transposed: write "
+                               f"{list(fields['shape'])} and give the samples in that order, "
+                               "or leave it out")
     for key in ("mean", "std"):
         if merged.get(key) is not None:
             fields[key] = _per_channel(merged[key], key, where, positive=key == "std")
