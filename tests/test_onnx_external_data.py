@@ -45,6 +45,8 @@ def test_weights_beside_the_model_load_as_one_file_does():
     ("../flatmlp_extdata.onnx.data", "only a file in the model's own folder"),
     ("/etc/passwd", "only a file in the model's own folder"),
     ("missing.data", "cannot read"),
+    ("a\x00b", "only a file in the model's own folder"),  # was an internal ValueError
+    (".", "is a folder"),
 ])
 def test_a_data_file_outside_the_folder_or_missing_is_refused(tmp_path, location, text):
     path = _edit(_copy(tmp_path), "location", location)
@@ -70,3 +72,15 @@ def test_a_tensor_that_does_not_fit_its_data_file_is_refused(tmp_path, key, valu
     with pytest.raises(lrpcore.ModelFormatError, match="net.1.weight") as info:
         lrpcore.load_model(path)
     assert "\n" not in str(info.value)
+
+
+def test_a_negative_dimension_is_refused_before_reading(tmp_path):
+    """dims [-1] with length -4 passed the size checks and read(-4) raised an internal
+    ValueError."""
+    path = _edit(_copy(tmp_path), "length", "-4")
+    proto = onnx.load(path, load_external_data=False)
+    del proto.graph.initializer[0].dims[:]
+    proto.graph.initializer[0].dims.extend([-1])
+    onnx.save(proto, path)
+    with pytest.raises(lrpcore.ModelFormatError, match="negative dimension"):
+        lrpcore.load_model(path)

@@ -49,7 +49,7 @@ class ExternalData:
         location = info.get("location", "")
         fail = f"{where}: tensor '{name}' is stored in an external file"
         parts = location.replace("\\", "/").split("/")
-        if not location or os.path.isabs(location) or ".." in parts:
+        if not location or os.path.isabs(location) or ".." in parts or "\0" in location:
             raise ModelFormatError(f"{fail} named {short(location)!r}: only a file in the "
                                    "model's own folder is read")
         path = os.path.realpath(os.path.join(self.folder, location))
@@ -64,6 +64,8 @@ class ExternalData:
             length = int(info.get("length", need))
         except (KeyError, TypeError, ValueError):
             raise ModelFormatError(f"{fail} with an unreadable type, offset or length") from None
+        if any(d < 0 for d in tensor.dims):  # -1 × -4 bytes read the whole file
+            raise ModelFormatError(f"{fail} with a negative dimension {list(tensor.dims)}")
         size = os.path.getsize(path)
         if offset < 0 or length != need or offset + length > size:
             raise ModelFormatError(f"{fail} '{short(location)}' ({size:,} bytes) at offset "
