@@ -209,9 +209,10 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
                                 f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
             layer = layers[i]
             if not _takes_rule(layer):
-                raise RuleError(f"layer {i} ({layer.describe()}) passes relevance through "
-                                "unchanged and takes no rule; choose a Linear, Convolution or "
-                                "pooling layer")
+                how = "back as its gradient (as zennit, which has no rule there)" \
+                    if layer.role == "gradient" else "through unchanged"
+                raise RuleError(f"layer {i} ({layer.describe()}) passes relevance {how} and "
+                                "takes no rule; choose a Linear, Convolution or pooling layer")
             if preset_or_none(spec) is not None:
                 raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
             chosen[i] = parse_rule(spec)

@@ -297,3 +297,12 @@ def test_softplus_with_beta_is_one_activation_and_dynamos_threshold_is_refused()
     with pytest.raises(lrpcore.ModelFormatError, match="'n10' \\(Where\\)") as info:
         lrpcore.load_model(ZOO / "softbeta_dynamo.onnx")
     assert "\n" not in str(info.value)
+
+
+def test_a_rule_naming_a_scale_says_it_passes_the_gradient():
+    """A Scale takes no rule: the refusal said it passed relevance 'through unchanged', which a
+    Scale (its gradient multiplies by the scale) does not."""
+    _, ref, fw = _forward("innorm_ts")
+    with pytest.raises(lrpcore.RuleError, match="'?/Sub'?|Scale") as info:
+        fw.relevance("EpsilonPlus", layer_rules={"/Sub": "epsilon:0.1"})
+    assert "as its gradient" in str(info.value) and "unchanged" not in str(info.value)
