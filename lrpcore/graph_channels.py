@@ -61,6 +61,56 @@ class ChannelSlice(Layer):
 
 
 @register_layer
+class Crop(Layer):
+    """Rows and columns cut off an H×W×C map (``x[:, :, 1:, :-1]``, Keras's Cropping2D):
+    ``crops`` (top, bottom, left, right). The cut-off border gets no relevance, the gradient
+    of a slice, as zennit computes it."""
+
+    kind = "Crop"
+    role = "reshape"
+    onnx_ops = ("Slice",)  # along height and width
+
+    def __init__(self, crops):
+        super().__init__()
+        self.crops = tuple(int(c) for c in crops)
+        if len(self.crops) != 4 or not all(0 <= c <= MAX_CHANNELS for c in self.crops):
+            raise ShapeError(f"Crop: crops {self.crops} must be four whole numbers ≥ 0")
+
+    def native_fields(self):
+        return {"crops": list(self.crops)}
+
+    @classmethod
+    def from_native(cls, f):
+        crops = f.spec.get("crops")
+        if not (isinstance(crops, list) and len(crops) == 4 and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in crops)):
+            f.fail("Crop needs 'crops': four whole numbers")
+        return cls(crops)
+
+    def output_shape(self, in_shape):
+        t, b, left, r = self.crops
+        if len(in_shape) != 3 or in_shape[0] - t - b < 1 or in_shape[1] - left - r < 1:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+        return (in_shape[0] - t - b, in_shape[1] - left - r, in_shape[2])
+
+    def forward(self, x, xp):
+        t, b, left, r = self.crops
+        return xp.ascontiguousarray(x[:, t:x.shape[1] - b, left:x.shape[2] - r, :])
+
+    def relevance_back(self, R, x, xp):
+        t, _, left, _ = self.crops
+        out = xp.zeros(tuple(x.shape), dtype=R.dtype)
+        out[:, t:t + R.shape[1], left:left + R.shape[2], :] = R
+        return out
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)
+
+    def describe(self):
+        return "Crop " + ",".join(map(str, self.crops))
+
+
+@register_layer
 class ChannelPermute(Layer):
     """Output channel j is input channel ``perm[j]`` (a channel shuffle)."""
 

@@ -33,11 +33,35 @@ def _ints(name, values):
     return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
 
 
-def test_a_slice_along_the_height_is_refused(tmp_path):
+def test_a_slice_along_the_height_is_a_crop(tmp_path):
+    """Was refused: ``x[:, :, :2]`` (Keras's Cropping2D: a Slice of height and width)."""
     path = _save(tmp_path, [helper.make_node("Slice", ["c", "st", "en", "ax"], ["s"],
                                              name="rows")],
                  [_ints("st", [0]), _ints("en", [2]), _ints("ax", [2])])
-    with pytest.raises(ModelFormatError, match="'rows'.*only of channels"):
+    model = lrpcore.load_model(path)
+    assert "Crop 0,2,0,0" in [n.layer.describe() for n in model.nodes]
+    x = np.random.default_rng(3).random((2, 3, 4, 4))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    np.testing.assert_allclose(fw.outputs(), np.repeat(x[:, :, :2].sum(1).mean((1, 2))[:, None],
+                                                       4, 1))
+    R, per_node = fw.relevance("epsilon:1e-9", trace=True)
+    conv = next(i for i, n in enumerate(model.nodes) if n.layer.kind == "Convolution")
+    Rc = per_node.outputs[conv]  # N×H×W×C: nothing reaches the rows cut off
+    assert np.all(Rc[:, 2:] == 0) and np.abs(Rc[:, :2]).sum() > 0
+
+
+@pytest.mark.parametrize("starts, ends, axes, steps, text", [
+    ([0], [4], [2], [2], "step 1"),
+    ([0, 1], [2, 4], [1, 2], [1, 1], "channels and of height or width at once"),
+    ([3], [1], [3], [1], "is empty"),
+])
+def test_slices_that_are_no_crop_or_channel_slice_are_refused(tmp_path, starts, ends, axes,
+                                                                steps, text):
+    path = _save(tmp_path, [helper.make_node("Slice", ["c", "st", "en", "ax", "sp"], ["s"],
+                                             name="cut")],
+                 [_ints("st", starts), _ints("en", ends), _ints("ax", axes),
+                  _ints("sp", steps)])
+    with pytest.raises(ModelFormatError, match=f"'cut'.*{text}"):
         lrpcore.load_model(path)
 
 

@@ -43,7 +43,7 @@ bounds mapped through it), functional clamps (``clamps``: ``x.clamp(min=0)``, dy
 ZeroPadding2D, MaxPooling2D and AveragePooling2D with "same" padding, the average over the
 entries inside the input; ``tools/make_zoo_keras_pool_fixture.py``), ``nn.Softplus(beta)``
 (``softbeta_ts``: Mul, Softplus, Div read as one activation; its dynamo export is refused, see
-below). Issue 12's bar:
+below), a map cut by slicing (``cropped``: ``x[:, :, 1:, :-2]``, a Crop). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -63,7 +63,7 @@ ZOO = Path(__file__).parent / "data" / "zoo"
 MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "mlp",
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
-          "innorm", "flatmlp", "transform", "clamps"]
+          "innorm", "flatmlp", "transform", "clamps", "cropped"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -185,7 +185,8 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
                                   "keras_tf2onnx", "activations_dynamo", "avgpools_ts",
                                   "dilated_ts", "smooth_ts", "smooth_dynamo",
                                   "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx",
-                                  "innorm_dynamo", "maxhead_dynamo", "squeeze_ts"])
+                                  "innorm_dynamo", "maxhead_dynamo", "squeeze_ts",
+                                  "cropped_ts", "transform_dynamo"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

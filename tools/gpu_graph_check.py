@@ -127,11 +127,11 @@ def every_operator_graph(seed=0):
 def later_kinds_graphs(seed=0) -> dict:
     """The layer kinds added after ``every_operator_graph`` (ONNX activations and partial
     pools of stop 18; dilated convolutions and max pool, element-wise programs, channel slices
-    and shuffles, LogSoftmax and sequences of zoo2; zoo3's Scale), in two small graphs: an image
-    one and a sequence (N×C×L) one. Added by zoo2 (small, additive)."""
+    and shuffles, LogSoftmax and sequences of zoo2; zoo3's Scale, Crop), in two small graphs:
+    an image one and a sequence (N×C×L) one. Added by zoo2 (small, additive)."""
     from lrpcore.graph import GraphModel, Node
     from lrpcore.graph_activations import Elu, HardSigmoid, LogSoftmax, PRelu, Sigmoid, Silu
-    from lrpcore.graph_channels import ChannelPermute, ChannelSlice
+    from lrpcore.graph_channels import ChannelPermute, ChannelSlice, Crop
     from lrpcore.graph_dilated import (
         DilatedConvolution,
         DilatedGroupedConvolution,
@@ -180,7 +180,8 @@ def later_kinds_graphs(seed=0) -> dict:
         Node("slice_b", ChannelSlice(4, 8), ("k",), "kb"),
         Node("cat", Concat(), ("kb", "ka"), "l"),
         Node("shuffle", ChannelPermute([0, 4, 1, 5, 2, 6, 3, 7]), ("l",), "m"),
-        Node("gap", MeanPool((5, 5), (5, 5)), ("m",), "n"),
+        Node("crop", Crop((0, 1, 1, 0)), ("m",), "mc"),                    # 4×4×8
+        Node("gap", MeanPool((4, 4), (4, 4)), ("mc",), "n"),
         Node("flat", FlattenChannelsFirst(), ("n",), "o"),
         Node("scale", Scale(rng.uniform(0.5, 2, 8), rng.normal(size=8) * 0.1), ("o",), "o2"),
         Node("fc", Linear(rng.normal(size=(8, 4)) / 2, rng.normal(size=4) * 0.1), ("o2",), "p"),

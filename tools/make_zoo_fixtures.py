@@ -677,6 +677,20 @@ class SoftplusBeta(nn.Module):
         return self.fc(self.features(x))
 
 
+class Cropped(nn.Module):
+    """A map cut by slicing (``x[:, :, 1:, :-2]``: a Slice of height and width, as Keras's
+    Cropping2D exports too) on a non-square input."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+        self.relu, self.pool, self.fc = nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.relu(self.conv2(self.relu(self.conv1(x))[:, :, 1:, :-2]))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -704,6 +718,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "transform": (Transform, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "clamps": (Clamps, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "softbeta": (SoftplusBeta, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "cropped": (Cropped, (3, 8, 7), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}

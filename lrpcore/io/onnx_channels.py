@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph_channels import ChannelPermute, ChannelSlice
+from ..graph_channels import ChannelPermute, ChannelSlice, Crop
 from ..text import brief
 
 PENDING = ("groups", "shuffled",  # storages of the shuffle's 5-D tensors, never computed
@@ -50,7 +50,8 @@ def _prepare(b, t, where):
 
 
 def slice_data(b, node, attrs, where, t, data_in):
-    """Slice of data along channels only, step 1: a ChannelSlice."""
+    """Slice of data along channels, step 1: a ChannelSlice; along a map's height and width,
+    step 1: a Crop (axes kept whole, the batch's, are no slice)."""
     from .onnx_graph import _rank
 
     if b.opset < 10:
@@ -64,14 +65,37 @@ def slice_data(b, node, attrs, where, t, data_in):
     steps = [1] * len(starts) if steps is None else [int(s) for s in np.atleast_1d(steps)]
     t = _prepare(b, t, where)
     rank = _rank(t)
-    if len(axes) != 1 or axes[0] % rank != 1 or steps != [1] or len(starts) != 1:
-        b.fail(where, f"Slice of data along axes {brief(axes)} with steps {brief(steps)}: only "
-                      "of channels (axis 1), step 1")
-    C = t.shape[0] if t.storage == "cl" else t.shape[-1]
-    start, stop = (int(np.clip(v + C if v < 0 else v, 0, C)) for v in (starts[0], ends[0]))
-    if stop <= start:
-        b.fail(where, f"Slice {starts[0]}:{ends[0]} of {C} channels is empty")
-    _add_slice(b, node.name, t, start, stop, node.output[0], where)
+    if len({len(axes), len(starts), len(ends), len(steps)}) != 1 \
+            or len({a % rank for a in axes}) != len(axes):
+        b.fail(where, f"Slice's starts, ends, axes and steps {brief(axes)} do not fit")
+    # ONNX axis → its size and range; an axis kept whole (the batch, say) is no slice
+    dims = {1: t.shape[0] if t.storage == "cl" else t.shape[-1]}
+    if t.storage == "cl" and not t.seq:
+        dims.update({2: t.shape[1], 3: t.shape[2]})
+    cut = {}
+    for a, st, en, sp in zip(axes, starts, ends, steps, strict=True):
+        a %= rank
+        size = dims.get(a)
+        whole = int(st) == 0 and (int(en) >= (size or np.iinfo(np.int32).max) or int(en) == -1
+                                  and size is None)
+        if sp == 1 and whole:
+            continue
+        if sp != 1 or size is None:
+            b.fail(where, f"Slice of data along axes {brief(axes)} with steps {brief(steps)}: "
+                          "only of channels (axis 1) or of a map's height and width, step 1")
+        cut[a] = tuple(int(np.clip(v + size if v < 0 else v, 0, size)) for v in (st, en))
+        if cut[a][1] <= cut[a][0]:
+            b.fail(where, f"Slice {st}:{en} of axis {a} ({size}) is empty")
+    if set(cut) - {1} and 1 in cut:
+        b.fail(where, "Slice of channels and of height or width at once is not supported")
+    if 1 in cut or not cut:
+        start, stop = cut.get(1, (0, dims[1]))
+        _add_slice(b, node.name, t, start, stop, node.output[0], where)
+        return
+    (top, bottom), (left, right) = cut.get(2, (0, dims[2])), cut.get(3, (0, dims[3]))
+    crops = (top, dims[2] - bottom, left, dims[3] - right)
+    out = b.add(node.name, Crop(crops), [t.name], node.output[0])
+    b.data[out] = _tensor(out, (dims[1], bottom - top, right - left), "cl")
 
 
 def split_data(b, node, attrs, where, t, data_in):

@@ -1172,7 +1172,8 @@ NOTES = {
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
                "dropped; with a Transpose [0, 2, 1, 3, 4] between, to N×g×(C/g)×H×W and back: "
                "a channel shuffle (ShuffleNet), one `ChannelPermute`",
-    "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`)",
+    "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`); a map's height and "
+             "width, step 1 (`x[:, :, 1:, :-1]`, Keras's Cropping2D): a `Crop`",
     "Split": "of data: along channels",
     "Gather": "of data: consecutive channels (axis 1); one (`x[:, c]`) with the `Unsqueeze(1)` "
               "after it (GoogLeNet's and Inception-v3's `transform_input`)",
