@@ -234,6 +234,9 @@ class Session:
                 shape = "×".join(map(str, s.model.input_spec.shape))
                 s.status = (f"{os.path.basename(name)}: samples of the model's own input "
                             f"({shape}), read back as raw images")
+            depth = dataset.depth_note(limit=200)  # headers only, on the GUI thread
+            if depth:
+                s.status = f"{os.path.basename(os.fspath(name))}: {depth}"
 
     def open_initial(self, model=None, dataset=None, last_model=None,
                      last_dataset=None) -> list[tuple[OpenError, bool]]:

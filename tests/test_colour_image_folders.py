@@ -76,10 +76,17 @@ def test_cmyk_is_refused_naming_the_file(tmp_path):
         read_image(str(tmp_path / "c.jpg"))
 
 
-def test_sixteen_bit_is_refused(tmp_path):
-    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(tmp_path / "d.png")
-    with pytest.raises(DatasetError, match=r"d\.png: 16-bit"):
-        read_image(str(tmp_path / "d.png"))
+def test_sixteen_bit_greyscale_is_read_at_eight_bits(tmp_path):
+    """Was refused ('16-bit image of mode I;16'): v / 257 rounded, as for an 8-bit file
+    (tests/test_leftovers.py: the notes that say so)."""
+    a = np.array([[0, 257, 40000, 65535]] * 4, np.uint16)
+    Image.fromarray(a).save(tmp_path / "d.png")
+    assert Image.open(tmp_path / "d.png").mode.startswith("I")
+    img = read_image(str(tmp_path / "d.png"))
+    assert img.dtype == np.uint8 and img.shape == (4, 4, 1)
+    np.testing.assert_array_equal(img[0, :, 0], [0, 1, 156, 255])
+    rgb = read_image(str(tmp_path / "d.png"), channels=3)
+    assert rgb.shape == (4, 4, 3) and (rgb == img).all()
 
 
 def _png_chunk(kind, data):

@@ -262,3 +262,29 @@ def test_sanity_figure_columns_say_what_is_random_and_how_alike():
     first_end = np.nonzero(ink)[0]
     gaps = np.diff(first_end)
     assert gaps.max() > 2 * PAD
+
+
+def test_a_sixteen_bit_greyscale_photograph_is_read_with_a_note(tmp_path, capsys):
+    """16-bit greyscale PNGs were refused; read at 8 bits now, which lrp data info and
+    lrp explain say (an 8-bit folder says nothing)."""
+    from PIL import Image
+
+    from lrpcore.cli.main import main
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.fromarray(np.full((28, 28), 65535, np.uint16)).save(folder / "a.png")
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "b.png")
+    ds = lrpcore.open_dataset(folder)
+    assert ds.images(np.array([0])).max() == 255
+    note = "1 of 2 images are 16-bit greyscale: read at 8 bits (0…65535 scaled to 0…255"
+    assert note in ds.depth_note()
+    assert main(["data", "info", str(folder)]) == 0
+    assert f"note:    {note}" in capsys.readouterr().out
+    assert main(["explain", "mnist-lenet5", str(folder), "--out", str(tmp_path / "R.npy")]) == 0
+    assert f"lrp explain: note: {folder}: {note}" in capsys.readouterr().err
+    (folder / "a.png").unlink()
+    assert lrpcore.open_dataset(folder).depth_note() is None
+    single = tmp_path / "one.png"
+    Image.fromarray(np.full((28, 28), 300, np.uint16)).save(single)
+    assert lrpcore.open_dataset(single).depth_note().startswith("the image is 16-bit")

@@ -175,6 +175,9 @@ def run(args) -> int:
     left = x.dataset.left_out_note() if isinstance(x, DatasetArray) else None
     if left:
         print(f"lrp explain: warning: {args.input}: {left}", file=sys.stderr)
+    depth = x.dataset.depth_note() if isinstance(x, DatasetArray) else None
+    if depth:
+        print(f"lrp explain: note: {args.input}: {depth}", file=sys.stderr)
     if not args.raw:
         warn_if_preprocessed("explain", args.input, x, model, args.dtype)
     warn_if_incomplete("explain", args.model, model, x)

@@ -229,13 +229,18 @@ class Dataset:
             f"source:  {printable_line(self.source)}",
             f"storage: {self.storage}",
         ]
-        left = self.left_out_note()
-        return "\n".join(lines + ([f"note:    {left}"] if left else []))
+        notes = [n for n in (self.left_out_note(), self.depth_note()) if n]
+        return "\n".join(lines + [f"note:    {n}" for n in notes])
 
     def left_out_note(self) -> str | None:
         """For an image folder with class subfolders: the images beside them, which are no
         samples (:meth:`ImageFolder.left_out_note`); None otherwise."""
         return self._data.left_out_note() if isinstance(self._data, ImageFolder) else None
+
+    def depth_note(self, limit: int = 1000) -> str | None:
+        """For an image folder: its 16-bit greyscale images, read at 8 bits
+        (:meth:`ImageFolder.depth_note`); None otherwise."""
+        return self._data.depth_note(limit) if isinstance(self._data, ImageFolder) else None
 
     def __repr__(self) -> str:
         """A folder of photographs of several sizes is not "N × (its first image's shape)"."""

@@ -7,7 +7,8 @@ shorter side resized to ``resize`` and the centre ``crop``×``crop`` cut out (to
 Resize + CenterCrop); without ``fit`` the first image fixes the sample shape and an image of
 another size found later is an error that names it. Images are turned upright by their EXIF
 orientation tag (phone photos), unlike torchvision's loaders. Greyscale and RGBA files are
-converted; CMYK, 16-bit and decompression bombs are refused with one sentence naming the file.
+converted, 16-bit greyscale read at 8 bits (with a note: :meth:`ImageFolder.depth_note`);
+CMYK and decompression bombs are refused with one sentence naming the file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
 _FORMATS = ("PNG", "JPEG")  # what Pillow may decode: never by content alone (EPS, ...)
 _MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1}
+# a 16-bit greyscale PNG as Pillow opens it: read at 8 bits (0…65535 onto the 0…255 every
+# photograph's model input specification maps; Pillow itself reads 16-bit colour PNGs so),
+# which the dataset's notes say (ImageFolder.depth_note)
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")
 _ORIENTATION = 0x0112  # the EXIF tag, and the PIL.Image.Transpose that undoes each value
 _UPRIGHT = {1: None, 2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM",
             5: "TRANSPOSE", 6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
@@ -94,7 +99,7 @@ def _open(path: str):
     if im.mode == "CMYK":
         raise DatasetError(f"{path}: CMYK image; convert it to RGB first (only greyscale, RGB "
                            "and RGBA images are read)")
-    if im.mode not in _MODES:
+    if im.mode not in _MODES and im.mode not in _SIXTEEN_BIT:
         bits = "16-bit " if im.mode.startswith("I") else ""
         raise DatasetError(f"{path}: {bits}image of mode {im.mode}; only 8-bit greyscale, RGB "
                            "and RGBA images are supported")
@@ -138,6 +143,10 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     try:
         im.load()  # a PNG's EXIF may follow its pixels
         im = _upright(im)
+        if im.mode in _SIXTEEN_BIT:
+            from PIL import Image  # noqa: PLC0415
+
+            im = Image.fromarray(eight_bits(np.asarray(im)))
         if im.mode in ("P", "PA"):
             im = im.convert("RGBA")
         if im.mode in ("RGBA", "LA"):
@@ -162,6 +171,11 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     if img.dtype != np.uint8:
         raise DatasetError(f"{path}: {img.dtype} pixels; only 8-bit images are supported")
     return img[:, :, None] if img.ndim == 2 else img
+
+
+def eight_bits(a) -> np.ndarray:
+    """16-bit pixel values (0…65535) as 8-bit ones: v / 257, rounded (65535 → 255, exactly)."""
+    return np.clip(np.round(np.asarray(a, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
 
 
 def read_fitted(path, resize=None, crop=None, channels=None) -> np.ndarray:
@@ -240,17 +254,9 @@ class ImageFolder:
         """(number of sizes, smallest (H, W), largest (H, W)) among the first ``limit`` images
         read as they are, or None when fitted to a model or all of one size: the first
         image's shape then stands for none of them. Reads headers only."""
-        from PIL import Image  # noqa: PLC0415
-
         if self.crop is not None:
             return None
-        sizes = set()
-        for path in self.files[:limit]:
-            try:
-                with Image.open(path, formats=_FORMATS) as im:  # header only
-                    sizes.add(_upright_size(im))
-            except Exception:  # noqa: BLE001 - a broken file is reported when it is read
-                continue
+        sizes = set(self._headers(limit, _upright_size))
         if len(sizes) < 2:
             return None
         area = lambda s: s[0] * s[1]  # noqa: E731
@@ -264,11 +270,37 @@ class ImageFolder:
         if found is None:
             return None
         count, low, high = found
-        among = f"{min(limit, len(self.files)):,} images"
-        if len(self.files) > limit:
-            among = f"the first {among}"
-        return (f"sizes vary: {count} sizes among {among}, from {low[0]}×{low[1]} to "
-                f"{high[0]}×{high[1]}; a model's input specification resizes and crops them")
+        return (f"sizes vary: {count} sizes among {self._among(limit)}, from {low[0]}×{low[1]} "
+                f"to {high[0]}×{high[1]}; a model's input specification resizes and crops them")
+
+    def depth_note(self, limit: int = 1000) -> str | None:
+        """Which images are 16-bit greyscale, read at 8 bits (:data:`_SIXTEEN_BIT`), in one
+        line; None: none among the first ``limit``. Reads headers only."""
+        count = sum(self._headers(limit, lambda im: im.mode in _SIXTEEN_BIT))
+        if not count:
+            return None
+        which = ("the image is" if len(self.files) == 1 else
+                 f"{count:,} of {self._among(limit)} are")
+        return (f"{which} 16-bit greyscale: read at 8 bits (0…65535 scaled to 0…255, the raw "
+                "range a model's input specification maps)")
+
+    def _headers(self, limit, fact) -> list:
+        """``fact(image)`` of each of the first ``limit`` images, opened for its header alone
+        (no pixel decoded); a broken file is left out (it is reported when it is read)."""
+        from PIL import Image  # noqa: PLC0415
+
+        out = []
+        for path in self.files[:limit]:
+            try:
+                with Image.open(path, formats=_FORMATS) as im:
+                    out.append(fact(im))
+            except Exception:  # noqa: BLE001 - decoders raise many types for broken files
+                continue
+        return out
+
+    def _among(self, limit) -> str:
+        among = f"{min(limit, len(self.files)):,} image{'s' * (len(self.files) != 1)}"
+        return f"the first {among}" if len(self.files) > limit else among
 
     def fitting(self) -> tuple:
         """(resize, crop, channels) of :meth:`fit`, or () when the images are read as they

@@ -64,3 +64,21 @@ def test_compare_maps_take_the_room_of_a_one_column_comparison(qtbot, colour_fil
     names = view.input_box.geometry()
     assert cell.width() >= 2.5 * names.width(), (cell, names)
     assert cell.height() >= 1.5 * names.height(), (cell, names)
+
+
+def test_a_sixteen_bit_folder_is_opened_with_a_note(make_window, qtbot, tmp_path):
+    """Refused before; now read at 8 bits, and the status bar says so."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for k in range(2):
+        Image.fromarray(np.full((28, 28), 20000 * k, np.uint16)).save(folder / f"{k}.png")
+    window = make_window()
+    said = []
+    window.state.events.status.connect(said.append)
+    assert window.open_dataset(str(folder))
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.dataset_name.endswith("scans"), timeout=20000)
+    assert any("2 of 2 images are 16-bit greyscale: read at 8 bits" in text for text in said)
