@@ -127,7 +127,9 @@ class Session:
             try:
                 lrpcore.check_fits(model, dataset)
             except Exception as exc:
-                title, reason = "Model does not fit the dataset", f"{path}: {message(exc)}"
+                # one sentence: "labels go up to 9 Close the dataset …" ran two together
+                title = "Model does not fit the dataset"
+                reason = f"{path}: {message(exc).rstrip('.')}."
                 question = (f"{reason} Close the dataset {self.state.dataset_name} and open "
                             "the model? Then open data that fits it"
                             f"{data_hint(model, ': ')}.")

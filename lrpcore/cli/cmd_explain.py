@@ -178,9 +178,6 @@ def run(args) -> int:
     depth = x.dataset.depth_note() if isinstance(x, DatasetArray) else None
     if depth:
         print(f"lrp explain: note: {args.input}: {depth}", file=sys.stderr)
-    if not args.raw:
-        warn_if_preprocessed("explain", args.input, x, model, args.dtype)
-    warn_if_incomplete("explain", args.model, model, x)
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:
@@ -190,6 +187,11 @@ def run(args) -> int:
     explainer = Explainer(model, args.backend, args.dtype)
     config = resolve_rules(explainer.layers, args.rule, layer_rules)  # fail fast on bad rules
     fed_shape = _fed_shape(explainer, x, args)  # fail fast on shapes, before any output
+    # hints about samples and model after the checks that refuse them: a warning that the
+    # values exceed a sequence model's range came before "samples … do not fit the model"
+    if not args.raw:
+        warn_if_preprocessed("explain", args.input, x, model, args.dtype)
+    warn_if_incomplete("explain", args.model, model, x)
     n = fed_shape[0]
     labels = load_labels(args.labels, n, model.n_classes) if args.labels else None
     if labels is None and found_labels is not None:  # e.g. mnist-test carries its labels

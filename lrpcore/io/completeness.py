@@ -43,5 +43,8 @@ def class_count_hint(model, dataset) -> str | None:
     n = getattr(model, "n_classes", None)
     if not getattr(dataset, "all_classes", False) or not names or not n or n == len(names):
         return None
+    # only a chain can be a toolbox .txt cut short; a graph declares its outputs (an ONNX
+    # Keras net of 5 classes was asked whether it was a cut .txt)
+    cut = "" if getattr(model, "is_graph", False) else f", or {CUT_SHORT}"
     return (f"the model has {n} outputs while the samples of {dataset.name} belong to "
-            f"{len(names)} classes: a model of another task, or {CUT_SHORT}")
+            f"{len(names)} classes: a model of another task{cut}")

@@ -648,18 +648,19 @@ def check_fits(model, dataset) -> None:
 
 
 def _check_fits(model, dataset) -> None:
+    """Samples first, then labels: digits offered to a 16×16×3 Keras model were refused for
+    their labels ("label 7 … out of range"), which hid that the samples cannot feed it."""
+    spec = getattr(model, "input_spec", None)
+    if spec is not None:
+        _fit_folder(dataset, spec)
+        have, want = tuple(dataset.sample_shape), tuple(spec.raw_shape)
+        size_have, size_want = int(np.prod(have)), int(np.prod(want))
+        if size_have != size_want or (len(have) == 3 and len(want) == 3 and have != want):
+            raise ShapeError(f"dataset {dataset.name} has samples of shape "
+                             f"{_shape_text(have)} ({_values(size_have)}), but the model takes "
+                             f"raw {_shape_text(want)} samples ({_values(size_want)}).")
     check_labels_fit(getattr(dataset, "labels", None), getattr(model, "n_classes", None),
                      f"labels of {dataset.name}")
-    spec = getattr(model, "input_spec", None)
-    if spec is None:
-        return
-    _fit_folder(dataset, spec)
-    have, want = tuple(dataset.sample_shape), tuple(spec.raw_shape)
-    size_have, size_want = int(np.prod(have)), int(np.prod(want))
-    if size_have != size_want or (len(have) == 3 and len(want) == 3 and have != want):
-        raise ShapeError(f"dataset {dataset.name} has samples of shape {_shape_text(have)} "
-                         f"({_values(size_have)}), but the model takes raw {_shape_text(want)} "
-                         f"samples ({_values(size_want)}).")
 
 
 class _RawView:
