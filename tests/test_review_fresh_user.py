@@ -56,6 +56,43 @@ def test_explain_refuses_samples_before_warning_about_them(tmp_path, capsys):
     assert not (tmp_path / "R.npy").exists()
 
 
+@pytest.fixture
+def relevance(tmp_path):
+    R = np.random.default_rng(1).normal(size=(2, 28, 28, 1))
+    np.save(tmp_path / "R.npy", R)
+    return tmp_path / "R.npy"
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_render_and_figure_refuse_an_existing_output_in_the_commands_words(
+        tmp_path, capsys, relevance, command):
+    """The library's "pass overwrite=True / --overwrite" reached the command line."""
+    out = tmp_path / "hm.png"
+    out.write_bytes(b"kept")
+    assert main([command, str(relevance), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "file exists (use --overwrite to replace it)" in err
+    assert "overwrite=True" not in err
+    assert out.read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_render_and_figure_never_replace_the_input_they_read(tmp_path, capsys, command):
+    """``--input photo.png --out photo.png --overwrite`` replaced the photograph with its
+    heatmap; an output that is a file the command reads is refused, as ``lrp explain`` does."""
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (28, 28), np.uint8)).save(photo)
+    before = photo.read_bytes()
+    R = tmp_path / "R.npy"
+    np.save(R, np.random.default_rng(3).normal(size=(1, 28, 28, 1)))
+    assert main([command, str(R), "--input", str(photo), "--out", str(photo),
+                 "--overwrite"]) == 2
+    assert "is also a file this command reads" in capsys.readouterr().err
+    assert photo.read_bytes() == before
+
+
 def test_the_close_dataset_question_keeps_its_sentences_apart(tmp_path):
     """A model of 5 classes for MNIST-shaped data: the refusal of the labels has no full
     stop, and the question read "… labels go up to 9 Close the dataset mnist-sample …"."""

@@ -8,7 +8,7 @@ from ..errors import ShapeError
 from ..export import check_figure_size, export_figure
 from ..render import TOOLBOX_COLORMAPS
 from .cmd_render import add_render_options
-from .common import add_command, check_sigma, plural
+from .common import add_command, check_png_out, check_sigma, plural
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
            "gray-red --index 0 --index 1 --out figure.png")
@@ -35,6 +35,7 @@ def run(args) -> int:
     from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
 
     check_sigma(args.sigma)
+    check_png_out(args)
     source = RelevanceFile(args.relevance)
     if args.index:
         indices = list(args.index)

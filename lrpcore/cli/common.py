@@ -297,6 +297,17 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> 
             raise ExportError(f"{path}: folder {folder} does not exist")
 
 
+def check_png_out(args) -> None:
+    """``lrp render``/``lrp figure``: ``--out`` and its sidecar checked before any map is read,
+    as every command does; they were checked only at the write (in the library's words,
+    "pass overwrite=True"), and ``--input photo.png --out photo.png --overwrite`` replaced
+    the photograph it had just read."""
+    from ..export import sidecar_path  # noqa: PLC0415
+
+    check_outputs_free([args.out, sidecar_path(args.out)], args.overwrite,
+                       inputs=[args.relevance, args.input])
+
+
 def remove_with_sidecars(paths) -> None:
     """Delete exported files and their JSON sidecars (after a failure or Ctrl-C)."""
     from ..export import sidecar_path
