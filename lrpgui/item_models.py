@@ -94,6 +94,14 @@ class SampleListModel(QAbstractListModel):
         self._row_ranks = self._rank[self._rows]
         self.endResetModel()
 
+    def redraw_thumbnails(self) -> None:
+        """Draw the thumbnails again: opening a model fits an open image folder to it (a
+        16×16 colour net's tiles stayed in colour after a greyscale 28×28 one was opened)."""
+        self._cache.clear()
+        if self._rows.size:
+            self.dataChanged.emit(self.index(0), self.index(int(self._rows.size) - 1),
+                                  [Qt.ItemDataRole.DecorationRole])
+
     @property
     def order(self) -> str:
         return self._order_name

@@ -154,7 +154,7 @@ class SampleGrid(QWidget):
         self.order_box.currentIndexChanged.connect(
             lambda _i: self.set_order(self.order_box.currentData()))
         state.events.dataset.connect(self._on_dataset)
-        state.events.model.connect(lambda _m: self._fill_filters())
+        state.events.model.connect(lambda _m: self._on_model())
         state.events.predictions.connect(self._on_predictions)
         state.events.predicted.connect(self._on_predicted)
         for name in ("filter_true", "filter_pred", "misclassified_only", "filter_subset"):
@@ -168,6 +168,10 @@ class SampleGrid(QWidget):
         self.model.set_dataset(dataset)
         self._fill_filters()
         self._apply_filters()
+
+    def _on_model(self) -> None:
+        self.model.redraw_thumbnails()  # the open samples as fitted to this model
+        self._fill_filters()
 
     def _take_class_names(self) -> None:
         """The tiles name the open model's classes (copied and measured once per model)."""

@@ -1,0 +1,46 @@
+"""A fresh new-user review (stop 20), in the window: the grid after a model refits an open
+image folder, and the accuracy line of a short Browser dock."""
+
+from __future__ import annotations
+
+import numpy as np
+from colour_models import colour_graph_model, write_photos
+from PySide6.QtCore import Qt
+
+import lrpcore
+
+
+def _tile_rgb(window, row=0):
+    model = window.grid.model
+    pix = model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+    img = pix.toImage()
+    return np.array([[img.pixelColor(x, y).getRgb()[:3] for x in range(img.width())]
+                     for y in range(img.height())])
+
+
+def test_the_grid_redraws_an_image_folder_refitted_to_a_new_model(make_window, tmp_path, qtbot):
+    """A folder of photographs opened with a colour model, then a greyscale digit model
+    opened: the folder now delivers 28×28 greyscale samples, but the tiles kept the colour
+    thumbnails of the first fitting (the input view showed grey, the grid colour)."""
+    path = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), path)
+    window = make_window(path, write_photos(tmp_path / "photos"))
+    rgb = _tile_rgb(window)
+    assert np.ptp(rgb, axis=-1).max() > 0  # colour tiles
+    assert window.open_model("mnist-lenet5")
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    assert window.state.dataset.sample_shape == (28, 28, 1)
+    assert np.ptp(_tile_rgb(window), axis=-1).max() == 0  # greyscale, as the model sees them
+
+
+def test_a_clipped_accuracy_line_keeps_its_start(make_window, tmp_path):
+    """A long "no labels" hint in a short dock: centred, its first line was cut through under
+    the "Model summary" heading; aligned to the top only its end is cut (the tooltip has it)."""
+    path = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), path)
+    photos = write_photos(tmp_path / "photos" / "cats")
+    write_photos(tmp_path / "photos" / "dogs")
+    window = make_window(path, photos.parent)
+    label = window.browser.accuracy_label
+    assert "its subfolders" in label.text() and label.toolTip()
+    assert label.alignment() & Qt.AlignmentFlag.AlignTop
