@@ -71,6 +71,9 @@ class Browser(QWidget):
         self.accuracy_label = QLabel("accuracy: —", objectName="accuracyLabel")
         self.accuracy_label.setTextFormat(Qt.TextFormat.PlainText)  # it names the dataset
         self.accuracy_label.setWordWrap(True)  # a long dataset name must not widen the dock
+        # a short dock clips the end of a long hint, never its start (centred, "accuracy on
+        # photos:" was cut through under the "Model summary" heading)
+        self.accuracy_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.progress = QProgressBar(objectName="accuracyProgress")
         self.progress.setMaximumHeight(12)
         self.progress.setTextVisible(False)
