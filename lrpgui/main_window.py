@@ -342,6 +342,10 @@ class MainWindow(QMainWindow):
             text += f"\n\nLast error: {self._message_error}"
         self.message.setText(text)
         self.message.setVisible(bool(text))
+        # with nothing to draw the empty views give the message their room: kept at their
+        # least height they overlapped the scores plot's title once the message took three
+        # lines (after File → Close dataset in a window of the first start's size)
+        self.views.setMinimumHeight(0 if text else MIN_VIEWS[1])
 
     # -- opening ----------------------------------------------------------------------------
     def _model_chosen(self, path) -> None:

@@ -100,6 +100,7 @@ class Browser(QWidget):
         state.events.model_path.connect(lambda _m: self.refresh())
         state.events.dataset_name.connect(lambda _m: self.refresh())
         state.events.accuracy.connect(lambda _a: self._on_accuracy())
+        state.events.dataset.connect(lambda _d: self._on_accuracy())
         self.refresh()
         self._on_model()
 
@@ -171,7 +172,9 @@ class Browser(QWidget):
         name = self.state.dataset_name or "dataset"
         shown = printable_line(Path(name).name)
         hint = None
-        if acc is None and self.state.dataset is not None and self.state.labels is None:
+        if self.state.dataset is None:  # closed: "accuracy on mnist-test: —" stayed behind
+            self.accuracy_label.setText("accuracy: no dataset open")
+        elif acc is None and self.state.labels is None:
             hint = self.state.dataset.unlabelled_hint()
             more = f"; {printable_line(hint)}" if hint else ""  # as `lrp explain` says it
             self.accuracy_label.setText(f"accuracy on {shown}: no labels{more}")

@@ -176,6 +176,8 @@ class ImagePair(QWidget):
             self.input_title.setText("")
             self.heat_title.setText("")
             self.rendered_rgb = None
+            self.colorbar.hide()  # its range was the closed data's map (±0.49 beside nothing)
+            self.bar_title.setText("")
             return
         self._title_input()
         self.heat_title.setText(f"relevance for {target_text(result)}<br>"
@@ -248,6 +250,7 @@ class ImagePair(QWidget):
         self.heat_item.setRect(QRectF(0, 0, w, h))
         vmax = float(np.max(np.abs(shown))) or 1.0
         self.colorbar.setLevels((-vmax, vmax))
+        self.colorbar.show()
         self._bar_for(result, vmax)
 
     def _bar_for(self, result, vmax) -> None:
@@ -416,9 +419,18 @@ class ScoresPlot(pg.PlotWidget):
             self.heights = None
             self.explained = None
             self.marker.setData([], [])
+            # no classes or scale of a model or data no longer on display (ticks 0…9 beside
+            # a 4-class model's empty plot)
+            self.getAxis("bottom").setTicks([[]])
+            self._model = self._ticks = None
+            self.shown_classes = []
+            self.hideAxis("left")
+            self.hideAxis("bottom")
             return
         scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
         self.heights = scores
+        self.showAxis("left")
+        self.showAxis("bottom")
         model = result.request.model
         self.explained = explained_classes(result, scores.size)
         label = result.request.label

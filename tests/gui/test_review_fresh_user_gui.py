@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from colour_models import colour_graph_model, write_photos
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 import lrpcore
 
@@ -44,3 +45,23 @@ def test_a_clipped_accuracy_line_keeps_its_start(make_window, tmp_path):
     label = window.browser.accuracy_label
     assert "its subfolders" in label.text() and label.toolTip()
     assert label.alignment() & Qt.AlignmentFlag.AlignTop
+
+
+def test_close_dataset_leaves_no_figures_of_the_closed_data(make_window, qtbot):
+    """File → Close dataset in a window of the first start's size: the accuracy line still
+    named the closed data ("accuracy on mnist-test: —"), the colour bar kept its map's range
+    and the scores plot its class ticks and scale, and the empty views, kept at their least
+    height beside the three-line message, overlapped the scores plot's title."""
+    window = make_window("mnist-lenet5", "mnist-test")
+    window.close_dataset()
+    QApplication.processEvents()
+    assert window.message.isVisible()
+    assert window.browser.accuracy_label.text() == "accuracy: no dataset open"
+    assert not window.views.colorbar.isVisible()
+    scores = window.scores
+    assert not scores.getAxis("bottom").isVisible() and not scores.getAxis("left").isVisible()
+    assert window.views.geometry().bottom() < scores.geometry().top()
+    assert window.open_dataset("mnist-test")  # everything back with the next explanation
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    assert window.views.colorbar.isVisible() and scores.getAxis("bottom").isVisible()
+    assert window.views.height() >= 230
