@@ -112,3 +112,45 @@ def test_the_close_dataset_question_keeps_its_sentences_apart(tmp_path):
     session.open_model(path, close_unfitting=lambda *q: asked.append(q) or True)
     question = asked[0][1]
     assert "out of range" in question and "labels go up to 9. Close the dataset" in question
+
+
+def test_render_and_figure_draw_a_channels_first_store_beside_its_inputs(tmp_path, capsys):
+    """A relevance store of a PyTorch-layout model (N×C×H×W): its maps reached the input
+    fitting as C×H×W, so ``--input`` failed ("inputs of 16×16 pixels do not fit the 3×16
+    maps") and without it the input and its outline were silently left out."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    from colour_models import colour_graph_model
+    from skimage import io as skio
+
+    from lrpcore import distributed as dist
+
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), model)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(4).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8))
+    source, _ = dist.open_source(str(x))
+    store = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
+                "rule": "EpsilonPlus", "layer_rules": {}, "target": "pred", "raw": False,
+                "batch_size": 2, "source": source}
+        assert dist.explain_to_store(args, store, client=client, progress=False).failed == []
+    R = lrpcore.open_relevance_store(store).heatmaps(slice(None))
+    assert R.shape == (3, 3, 16, 16)  # the model's layout
+    np.save(tmp_path / "R.npy", R)
+    for extra in ([], ["--input", str(x)]):
+        assert main(["render", str(store), "--sample", "1", "--side-by-side", *extra,
+                     "--out", str(tmp_path / "z.png"), "--overwrite"]) == 0
+        assert main(["render", str(tmp_path / "R.npy"), "--input", str(x), "--sample", "1",
+                     "--side-by-side", "--out", str(tmp_path / "n.png"), "--overwrite"]) == 0
+        np.testing.assert_array_equal(skio.imread(tmp_path / "z.png"),
+                                      skio.imread(tmp_path / "n.png"))
+    assert main(["figure", str(store), "--colormap", "bwr", "--out",
+                 str(tmp_path / "f.png")]) == 0
+    assert main(["figure", str(tmp_path / "R.npy"), "--input", str(x), "--colormap", "bwr",
+                 "--out", str(tmp_path / "g.png")]) == 0
+    np.testing.assert_array_equal(skio.imread(tmp_path / "f.png"),
+                                  skio.imread(tmp_path / "g.png"))
+

@@ -196,8 +196,13 @@ class RelevanceFile:
         idx = [self.check_index(i) for i in indices]
         if self.store is None:
             return [self.batch[i] for i in idx]
-        maps = self.store.heatmaps(np.asarray(idx, dtype=np.int64))
-        return list(_checked(maps, self.path, "relevance"))
+        maps = _checked(self.store.heatmaps(np.asarray(idx, dtype=np.int64)), self.path,
+                        "relevance")
+        if maps.ndim == 4:  # a PyTorch-layout model's N×C×H×W, as a .npy's (as_batch): as
+            from .cmd_render import as_batch  # noqa: PLC0415  # C×H×W the inputs never fit
+
+            maps = as_batch(maps, self.path)
+        return list(maps)
 
     def provenance(self) -> dict:
         """Where the maps came from: the file (with its sidecar; cmd_render.provenance) or
