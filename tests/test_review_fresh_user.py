@@ -154,3 +154,13 @@ def test_render_and_figure_draw_a_channels_first_store_beside_its_inputs(tmp_pat
     np.testing.assert_array_equal(skio.imread(tmp_path / "f.png"),
                                   skio.imread(tmp_path / "g.png"))
 
+
+def test_spray_refuses_a_class_without_labels_before_saying_how_it_explains(tmp_path, capsys):
+    """"… has no labels: each sample is explained for its predicted class" was printed, then
+    "--class needs a dataset with labels": a note for a run that never happened."""
+    np.save(tmp_path / "x.npy", np.zeros((20, 28, 28), dtype=np.uint8))
+    assert main(["spray", "mnist-lenet5", str(tmp_path / "x.npy"), "--class", "3", "--out",
+                 str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "--class needs a dataset with labels" in err
+    assert "explained for its predicted class" not in err

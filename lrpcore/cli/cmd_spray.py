@@ -55,7 +55,7 @@ def run(args) -> int:
     from ..export import DATASET_KEY, where_found
     from ..io import load_model, open_dataset
     from ..io.relevance_store import is_zarr_path
-    from ..spray import spray
+    from ..spray import class_indices, spray
 
     if not args.out.lower().endswith(".npz"):
         raise RuleError(f"{args.out}: a SpRAy result is saved as .npz")
@@ -75,6 +75,9 @@ def run(args) -> int:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
         target = parse_target(args.target or "true", model=model)
+        # refused before the note below: "explained for its predicted class" came first, then
+        # "--class needs a dataset with labels"
+        class_indices(data.labels, len(data), cls, args.data)
         if target == "true" and data.labels is None:
             if args.target is not None:  # asked for: refused, as by lrp explain
                 raise no_labels(args.data)
