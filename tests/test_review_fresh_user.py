@@ -164,3 +164,23 @@ def test_spray_refuses_a_class_without_labels_before_saying_how_it_explains(tmp_
     err = capsys.readouterr().err
     assert "--class needs a dataset with labels" in err
     assert "explained for its predicted class" not in err
+
+
+def test_render_draws_a_sequence_models_relevance_one_sample_at_a_time(tmp_path, capsys):
+    """`lrp explain` of a Keras Conv1D net writes N×L×C relevance (C = 4 channels); `lrp
+    render` read the five samples as one 5×32 picture of four channels, while `--png` draws
+    each as its L×C map. Now render (its input found from the sidecar or given) draws what
+    --png drew, and figure one row per sample."""
+    pytest.importorskip("onnx")
+    x = tmp_path / "seq.npy"
+    np.save(x, np.random.default_rng(5).random((5, 32, 4)).astype(np.float32))
+    R = tmp_path / "R.npy"
+    assert main(["explain", str(SEQUENCE), str(x), "--out", str(R), "--png",
+                 str(tmp_path / "png")]) == 0
+    for extra in ([], ["--input", str(x)]):
+        out = tmp_path / "r.png"
+        assert main(["render", str(R), "--sample", "2", "--side-by-side", *extra, "--out",
+                     str(out), "--overwrite"]) == 0
+        assert out.read_bytes() == (tmp_path / "png" / "heatmap_2_bwr.png").read_bytes()
+    assert main(["figure", str(R), "--colormap", "bwr", "--out", str(tmp_path / "f.png")]) == 0
+    assert "5 samples × 1 colormap" in capsys.readouterr().out

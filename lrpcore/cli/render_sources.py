@@ -118,6 +118,7 @@ class RelevanceFile:
         path, member = split_member(spec)
         self.path = path
         self.store = None
+        self.batch_shape = None  # the shape of a batch 'lrp explain' wrote (samples first)
         self.default_input = None
         self.samples = None  # sample number of each map, when not its position
         self.of_sample = None  # the one sample every map is of (conditional heatmaps)
@@ -157,7 +158,12 @@ class RelevanceFile:
             # PyTorch-layout model), not C maps of H×W: lrp figure drew a photograph's three
             # channels as three samples, lrp render its first channel only
             a = a[None]
-        self.batch = as_batch(a, spec)
+        if written == list(a.shape) and a.ndim == 3 and not isinstance(side.get("sample"), int):
+            # a sequence model's N×L×C (C ≤ 4) is N maps of L×C, not one H×W×C picture (five
+            # samples were drawn as one 5×32 map); its inputs, of that shape, are N samples too
+            self.batch, self.batch_shape = a, a.shape
+        else:
+            self.batch = as_batch(a, spec)
         if self.batch.ndim == 2 and round(self.batch.shape[1] ** 0.5) ** 2 != self.batch.shape[1]:
             raise ShapeError(f"{spec}: maps of {self.batch.shape[1]} values are not square "
                              "images; only image-shaped relevance can be drawn")
@@ -227,13 +233,14 @@ def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
                 for i, m in zip(indices, maps, strict=True)]
 
     if spec:
-        inputs = InputFile(spec, model=folder_model(relevance, spec))
+        inputs = InputFile(spec, model=folder_model(relevance, spec), like=relevance.batch_shape)
         return inputs, fit(inputs)
     if relevance.default_input is None:
         return None, None
     try:
         inputs = InputFile(relevance.default_input,
-                           model=folder_model(relevance, relevance.default_input))
+                           model=folder_model(relevance, relevance.default_input),
+                           like=relevance.batch_shape)
         return inputs, fit(inputs)
     except (DatasetError, ShapeError, OSError):
         return None, None
@@ -278,12 +285,15 @@ class InputFile:
     """The inputs beside the maps: ``.npy`` (one sample or a batch) or any dataset (a folder
     of photographs fitted to ``model``, when given)."""
 
-    def __init__(self, spec, what="input", model=None):
+    def __init__(self, spec, what="input", model=None, like=None):
+        """``like``: the shape of the maps' batch, when known (an array of that shape holds
+        as many samples, whatever :func:`~lrpcore.cli.cmd_render.as_batch` would guess)."""
         from .cmd_render import as_batch  # noqa: PLC0415
 
         self.path = os.fspath(spec)
         data, labels = load_samples(self.path, what, mmap=True, model=model)
-        self.data = data if isinstance(data, DatasetArray) else as_batch(data, self.path)
+        batch = isinstance(data, DatasetArray) or (like is not None and data.shape == like)
+        self.data = data if batch else as_batch(data, self.path)
         self.n = int(self.data.shape[0])
         self.labels = labels if labels is not None and len(labels) == self.n else None
         self._dataset = getattr(data, "dataset", None)
