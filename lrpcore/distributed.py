@@ -392,7 +392,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                         f"{MAX_CHUNK_BYTES >> 20:,} MB; use a smaller --batch-size")
     job = Job(model=model_path, model_sha256=export.sha256_file(model_file(model_path)),
               backend=job_args["backend"], dtype=probe.dtype.name, rule=job_args["rule"],
-              layer_rules=tuple(sorted(job_args["layer_rules"].items())),
+              layer_rules=tuple(job_args["layer_rules"].items()),  # in order: later wins
               target=job_args["target"], raw=bool(job_args["raw"]), source=source,
               store=os.path.abspath(layout.partial_path(out)), step=step)
     key = run_key(job, n, fed_shape, labels_sha256(labels))

@@ -182,6 +182,10 @@ def _refuse_zb_everywhere(layers, chosen) -> None:
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     """Expand a rule spec or preset plus per-layer overrides into one rule per layer.
 
+    Overrides apply in their order, as repeated ``--layer-rule`` options do: where two keys
+    name one layer (``0=flat`` and the glob ``conv*=zplus``) the later wins, so their order
+    is kept wherever they are passed on (never sorted).
+
     Graph models (whose ``layers`` carry node names and a convention) keep zennit's Norm at
     merges and mean pools under a plain rule spec, and compute αβ with its stabiliser.
     Without ``rule`` a model starts from its convention's (EpsilonPlus for graph models, the
@@ -201,7 +205,7 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
             chosen.update({i: convention.norm for i, layer in enumerate(layers)
                            if getattr(layer, "norm_role", False)})
         base = r.spec()
-    overrides = []
+    overrides = {}  # {layer: spec} as finally applied (a later key replaces an earlier's)
     for key, spec in (layer_rules or {}).items():
         for i in layer_indices(layers, key):
             if not 0 <= i < len(layers):
@@ -220,12 +224,14 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
             if problem:
                 name = f" {layers.names[i]!r}" if getattr(layers, "names", None) else ""
                 raise RuleError(f"layer {i}{name} ({layer.describe()}): {problem}")
-            overrides.append(f"{i}={chosen[i].spec()}")
+            overrides.pop(i, None)
+            overrides[i] = chosen[i].spec()
     if preset is None:
         _refuse_zb_everywhere(layers, chosen)
     rules = tuple(None if chosen.get(i) is None else convention.adapt(chosen.get(i))
                   for i in range(len(layers)))
-    desc = base + (" with " + ", ".join(overrides) if overrides else "")
+    desc = base + (" with " + ", ".join(f"{i}={s}" for i, s in overrides.items())
+                   if overrides else "")
     return RuleConfig(rules, desc)
 
 

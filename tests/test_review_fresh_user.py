@@ -184,3 +184,47 @@ def test_render_draws_a_sequence_models_relevance_one_sample_at_a_time(tmp_path,
         assert out.read_bytes() == (tmp_path / "png" / "heatmap_2_bwr.png").read_bytes()
     assert main(["figure", str(R), "--colormap", "bwr", "--out", str(tmp_path / "f.png")]) == 0
     assert "5 samples × 1 colormap" in capsys.readouterr().out
+
+
+def test_a_sweep_takes_per_layer_rules_named_by_glob_and_prints_their_order():
+    """The sweep (Tools → Sweep parameters… with a rule typed into the per-layer table, or
+    'conv*=…') sorted its per-layer rules, comparing a glob with a layer index: TypeError.
+    The printed options keep their order, since a later --layer-rule wins."""
+    from lrpcore.cli.cmd_explain import parse_layer_rules
+    from lrpcore.explain import resolve_rules
+    from lrpcore.insight.params import grid
+
+    layers = lrpcore.Explainer(lrpcore.load_model("mnist-lenet5")).layers
+    settings = grid(layers, "EpsilonGammaBox", layer_rules={"conv*": "zplus"})
+    assert settings
+    for s in settings:
+        rules = parse_layer_rules(s.cli_args().split(" --layer-rule ")[1:])
+        assert resolve_rules(layers, s.rule, rules).rules == s.config(layers).rules
+
+
+def test_a_cluster_run_applies_per_layer_rules_in_order_as_one_process_does(tmp_path):
+    """`--layer-rule 0=flat --layer-rule 'conv*=zplus'` with --out R.zarr was an internal
+    error (sorting an index with a glob); in order, the later rule wins on layer 0 as in the
+    single-process run, and the store equals it."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    from lrpcore import distributed as dist
+    from lrpcore.bundled import default_model_path
+
+    x = tmp_path / "x.npy"
+    np.save(x, lrpcore.open_dataset("mnist-test").images(np.arange(6)))
+    rules = {0: "flat", "conv*": "zplus"}
+    source, _ = dist.open_source(str(x))
+    store = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(default_model_path()), "backend": "numpy", "dtype": "float64",
+                "rule": "epsilon:0.01", "layer_rules": rules, "target": "pred", "raw": False,
+                "batch_size": 6, "source": source}
+        assert dist.explain_to_store(args, store, client=client, progress=False).failed == []
+    model = lrpcore.load_model(default_model_path())
+    want = lrpcore.explain(model, np.load(x), rule="epsilon:0.01", layer_rules=rules)
+    np.testing.assert_array_equal(lrpcore.open_relevance_store(store).heatmaps(slice(None)),
+                                  want)
+    assert not np.array_equal(want, lrpcore.explain(model, np.load(x), rule="epsilon:0.01",
+                                                    layer_rules={"conv*": "zplus", 0: "flat"}))

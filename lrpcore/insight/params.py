@@ -173,7 +173,7 @@ class Setting:
     def cli_args(self) -> str:
         """The ``lrp explain`` options that explain with this setting."""
         args = [f"--rule {self.rule}"]
-        args += [f"--layer-rule {i}={spec}" for i, spec in sorted(self.layer_rules.items())]
+        args += [f"--layer-rule {i}={spec}" for i, spec in self.layer_rules.items()]
         return " ".join(args)
 
 
@@ -198,6 +198,7 @@ def make_setting(layers, base, values: dict, group="all", layer_rules=None) -> S
             touched = True
             new = dataclasses.replace(rule, **changes)
             if new != rule:  # a value the preset already has needs no override
+                overrides.pop(i, None)  # last, so that no glob of the user's comes after it
                 overrides[i] = new.spec()
     if not touched:
         return None
@@ -231,7 +232,7 @@ def grid(layers, base, params: dict | None = None, groups=("all",),
                              layer_rules)
             if s is None:
                 continue
-            key = (s.rule, tuple(sorted(s.layer_rules.items())))
+            key = (s.rule, tuple(s.layer_rules.items()))
             if key not in seen:
                 seen.add(key)
                 out.append(s)

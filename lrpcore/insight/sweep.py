@@ -134,7 +134,7 @@ def csv_text(result: SweepResult) -> str:
     lines = [",".join(CSV_HEAD)]
     for rank, row in enumerate(result.rows, 1):
         s = row.setting
-        lr = " ".join(f"{i}={spec}" for i, spec in sorted(s.layer_rules.items()))
+        lr = " ".join(f"{i}={spec}" for i, spec in s.layer_rules.items())
         vals = [f"{s.values[p]:g}" if p in s.values else "" for p in ("epsilon", "gamma",
                                                                        "alpha")]
         f = row.faithfulness
