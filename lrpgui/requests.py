@@ -68,8 +68,7 @@ class ExplainRequest:
             raw = np.asarray(state.dataset.images(np.array([index]))[0]).copy()
             label = state.label_of(index)
         return cls(model=state.model, raw=np.asarray(raw), index=index, label=label,
-                   rule=state.rule, layer_rules=tuple(sorted(state.layer_rules.items(),
-                                                            key=lambda kv: str(kv[0]))),
+                   rule=state.rule, layer_rules=tuple(state.layer_rules.items()),
                    target=state.target, backend=state.backend, dtype=state.dtype,
                    dataset_key=None if state.dataset is None else id(state.dataset),
                    model_path=state.model_path, dataset_name=state.dataset_name)

@@ -221,7 +221,7 @@ class SprayPanel(BatchPanel):
                 return None
             first = int(hits[0])
         req = ExplainRequest(s.model, index=first, rule=s.rule,
-                             layer_rules=tuple(sorted(s.layer_rules.items())), target=s.target,
+                             layer_rules=tuple(s.layer_rules.items()), target=s.target,
                              dtype=s.dtype, model_path=s.model_path,
                              dataset_name=s.dataset_name)
         return source.store if source.serves(req) else None

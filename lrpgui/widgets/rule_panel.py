@@ -311,17 +311,21 @@ class RulePanel(QWidget):
         names = getattr(layers, "names", None)
         key = names[layer] if names else layer
         where = f"layer {layer}"
+        # what is typed last wins, as a later --layer-rule does (resolve_rules): each key is
+        # moved to the end; a row typed after a glob that names it keeps its own rule
         if "=" in text:
             where = repr(text)  # KEY=SPEC names its own layers, whatever the row
             given, _, text = text.rpartition("=")
-            given = given.strip()
-            overrides[int(given) if is_digits(given) else given] = text.strip()
-        elif not text or text == default:
-            overrides.pop(layer, None)
-            overrides.pop(key, None)
+            given = int(given) if is_digits(given.strip()) else given.strip()
+            overrides.pop(given, None)
+            overrides[given] = text.strip()
         else:
             overrides.pop(layer, None)
-            overrides[key] = text
+            overrides.pop(key, None)
+            if text and text != default:
+                overrides[key] = text
+            elif default and self._covered(layers, layer, overrides):
+                overrides[key] = default  # cleared under a glob: this row's own rule again
         try:
             resolve_rules(layers, self.state.rule, overrides)  # names, globs, merges: now
             self.state.layer_rules = overrides
@@ -413,6 +417,17 @@ class RulePanel(QWidget):
             table.resizeRowsToContents()
         table.fit_columns()
         table.updateGeometry()  # its size hint follows the descriptions of the new model
+
+    @staticmethod
+    def _covered(layers, row, overrides) -> bool:
+        """Whether a key of ``overrides`` (a glob, a module path) still names ``row``."""
+        for k in overrides:
+            try:
+                if row in layer_indices(layers, k):
+                    return True
+            except LRPError:
+                continue
+        return False
 
     def _overridden(self, layers) -> dict:
         """{row: override spec} from the state's keys (indices, node names, globs); keys

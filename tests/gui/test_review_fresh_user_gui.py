@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from colour_models import colour_graph_model, write_photos
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QTableWidget
 
 import lrpcore
 
@@ -65,3 +65,27 @@ def test_close_dataset_leaves_no_figures_of_the_closed_data(make_window, qtbot):
     qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
     assert window.views.colorbar.isVisible() and scores.getAxis("bottom").isVisible()
     assert window.views.height() >= 230
+
+
+def test_the_rule_typed_last_into_the_layer_table_is_the_one_explained(make_window, qtbot):
+    """`conv*=zplus` typed into the per-layer table, then `flat` into row 0: the table showed
+    flat, but the request sorted the keys and the glob, applied last, gave layer 0 z⁺ ("with
+    0=flat, 0=zplus, …"). Clearing row 0 brought the glob's rule back with no way to undo
+    it; cleared, the row now takes the model's rule again."""
+    window = make_window("mnist-lenet5", "mnist-test")
+    s, table = window.state, window.findChild(QTableWidget, "layerRuleTable")
+
+    def typed(row, text, want):
+        table.item(row, 3).setText(text)
+        qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+        assert table.item(0, 3).text() == want and table.item(3, 3).text() == "zplus"
+        raw = s.dataset.images([s.sample_index])
+        np.testing.assert_array_equal(
+            s.relevance, lrpcore.explain(s.model, raw, rule=s.rule, dtype=s.dtype,
+                                         layer_rules=s.layer_rules)[0])
+
+    typed(0, "conv*=zplus", "zplus")
+    typed(0, "flat", "flat")
+    assert "0=zplus" not in s.explanation.rule_description
+    typed(0, "", "epsilon:0.01")
+    assert "0=zplus" not in s.explanation.rule_description
