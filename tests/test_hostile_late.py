@@ -204,6 +204,7 @@ def test_a_relevance_store_whose_samples_were_edited_smaller_than_its_chunks_is_
     png = tmp_path / "r.png"
     assert main(["render", str(out), "--out", str(png)]) == 0  # as written: drawn
     png.unlink()
+    Path(f"{png}.json").unlink()  # its sidecar too: an existing output is refused first
     capsys.readouterr()
     meta = out / "relevance" / "zarr.json"
     doc = json.loads(meta.read_text())
