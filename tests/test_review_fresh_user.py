@@ -44,16 +44,18 @@ def test_a_graph_model_is_not_asked_whether_it_is_a_cut_toolbox_file():
     assert "a model of another task" in hint and ".txt" not in hint and "cut" not in hint
 
 
-def test_explain_refuses_samples_before_warning_about_them(tmp_path, capsys):
+@pytest.mark.parametrize("command", [["explain", "--out", "R.npy"],
+                                     ["evaluate", "--csv", "flip.csv"]])
+def test_samples_are_refused_before_warnings_about_them(tmp_path, capsys, command):
     """Photographs for a sequence model: the error alone, not first a warning that their
     values exceed the model's range and then that they do not fit."""
     pytest.importorskip("onnx")
-    assert main(["explain", str(SEQUENCE), "natural-images", "--out",
-                 str(tmp_path / "R.npy")]) == 2
+    name, option, out = command
+    assert main([name, str(SEQUENCE), "natural-images", option, str(tmp_path / out)]) == 2
     err = capsys.readouterr().err
     assert "do not fit the model" in err
     assert "warning" not in err
-    assert not (tmp_path / "R.npy").exists()
+    assert not (tmp_path / out).exists()
 
 
 @pytest.fixture

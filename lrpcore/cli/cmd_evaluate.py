@@ -99,6 +99,19 @@ def _write_outputs(args, results) -> None:
             save_png(args.plot, curve_plot(results), overwrite=args.overwrite)
 
 
+def _check_fit(args, model, x) -> None:
+    """Samples the model cannot take are refused first: a warning that their values exceed
+    a sequence model's range came before "samples … do not fit the model"."""
+    from ..explain import Explainer  # noqa: PLC0415
+
+    if len(x):
+        try:
+            Explainer(model, "numpy", "float64").prepare(x[:1] if x.ndim >= 2 else x,
+                                                         raw=args.raw)
+        except ShapeError as exc:
+            raise ShapeError(f"{args.input}: {exc}") from None
+
+
 def run(args) -> int:
     from .. import load_model  # noqa: PLC0415 (keep `lrp --help` fast)
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
@@ -113,6 +126,7 @@ def run(args) -> int:
 
         args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
+    _check_fit(args, model, x)  # before the hints about these samples, as lrp explain does
     if not args.raw:
         warn_if_preprocessed("evaluate", args.input, x, model, args.dtype)
     warn_if_incomplete("evaluate", args.model, model, x)
