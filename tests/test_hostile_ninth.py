@@ -256,3 +256,39 @@ def test_a_sidecar_raw_shape_of_a_sequence_in_the_other_order_is_refused(tmp_pat
     assert not (tmp_path / "R.npy").exists()
     (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": [8]}}))
     assert main(["info", str(path)]) == 0
+
+
+@pytest.mark.parametrize("change, phrase", [
+    ({"location": "w\x00.bin"}, "only a file in the model's own folder"),  # ValueError
+    ({"dims": [-3, 3, 3, 12]}, "negative dimension"),  # read(-432): ValueError
+    ({"location": "."}, "'.': is a folder, not a file"),  # named the folder alone
+    ({"location": "w\n.bin"}, "'w .bin': cannot read"),  # a second line, no model named
+    ({"location": "a" * 5000}, "cannot read: File name too long"),  # 5,000 characters
+])
+def test_external_onnx_weights_of_a_hostile_location_or_shape_are_one_line(tmp_path, change,
+                                                                          phrase):
+    """ONNX weights kept in a file beside the model (read since a7ea353): a location naming
+    a folder, a missing name with a line break or of 5,000 characters gave a message naming
+    that path alone, whole and on two lines. Each is now one short line naming the model
+    and the tensor (a NUL byte and negative dimensions, internal errors, are 734fa56's)."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    from lrpcore import ModelFormatError, load_model
+
+    proto = onnx.load(str(_conv_net(tmp_path)))
+    weights = proto.graph.initializer[0]
+    (tmp_path / "w.bin").write_bytes(weights.raw_data)
+    weights.ClearField("raw_data")
+    weights.data_location = onnx.TensorProto.EXTERNAL
+    weights.external_data.add(key="location", value=change.get("location", "w.bin"))
+    if "dims" in change:
+        del weights.dims[:]
+        weights.dims.extend(change["dims"])
+    path = tmp_path / "ext.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelFormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: initializer: tensor 'W'"), text
+    assert phrase in text and "\n" not in text and len(text) < 400, text

@@ -56,7 +56,11 @@ class ExternalData:
         if os.path.commonpath([path, self.folder]) != self.folder:
             raise ModelFormatError(f"{fail} {short(location)!r}, which leads out of the "
                                    "model's folder")
-        require_regular_file(path, ModelFormatError)
+        try:  # its reason alone: the message names the model and the tensor, on one line
+            require_regular_file(path, ModelFormatError)
+        except ModelFormatError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            raise ModelFormatError(f"{fail} {short(location)!r}: {reason}") from None
         try:
             itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
             offset = int(info.get("offset", 0))
@@ -79,7 +83,8 @@ class ExternalData:
                 fh.seek(offset)
                 data = fh.read(length)
         except OSError as exc:
-            raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise ModelFormatError(f"{fail} {short(location)!r}: cannot read: "
+                                   f"{exc.strerror or exc}") from None
         whole = onnx.TensorProto()
         whole.CopyFrom(tensor)
         del whole.external_data[:]
