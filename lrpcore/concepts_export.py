@@ -26,6 +26,7 @@ from .fileio import (
     atomic_write_text,
     clean_stale_temporaries,
     move_folder_into_place,
+    no_folder_error,
     process_umask,
     temp_prefix,
 )
@@ -116,7 +117,7 @@ def check_output_folder(out, overwrite) -> str:
     out = os.path.abspath(os.fspath(out))
     parent = os.path.dirname(out)
     if not os.path.isdir(parent):
-        raise ExportError(f"{out}: folder {parent} does not exist")
+        raise no_folder_error(out, parent)
     if os.path.lexists(out) and not (os.path.isdir(out) and not os.listdir(out)):
         if not overwrite:
             raise ExportError(f"{out}: exists (use --overwrite to replace it)")

@@ -350,6 +350,18 @@ def _undo_report(lost) -> str:
             f"{os.path.basename(backup)}")
 
 
+def no_folder_error(path, folder) -> ExportError:
+    """The error for writing ``path`` into ``folder``, which is no folder: "does not exist",
+    or, where a file stands at that name or above it, that it is a file (``--out
+    notes.txt/R.npy`` said the folder notes.txt did not exist, beside the file notes.txt)."""
+    probe = os.fspath(folder)
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.lexists(probe) and not os.path.isdir(probe):
+        return ExportError(f"{path}: {probe} is a file, not a folder")
+    return ExportError(f"{path}: folder {folder} does not exist")
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", overwrite=True):
     """Yield a file object for a temporary file that becomes ``path`` on success."""
@@ -359,7 +371,7 @@ def atomic_open(path, mode="wb", overwrite=True):
     if not overwrite and before is not None:
         raise ExportError(f"{path}: file exists (allow overwriting to replace it)")
     if not os.path.isdir(folder):
-        raise ExportError(f"{path}: folder {folder} does not exist")
+        raise no_folder_error(path, folder)
     clean_stale_temporaries(folder)
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(),

@@ -292,3 +292,19 @@ def test_external_onnx_weights_of_a_hostile_location_or_shape_are_one_line(tmp_p
     text = str(info.value)
     assert text.startswith(f"{path}: initializer: tensor 'W'"), text
     assert phrase in text and "\n" not in text and len(text) < 400, text
+
+
+@pytest.mark.parametrize("under", ["notes.txt", "notes.txt/deeper"])
+def test_an_output_under_a_file_says_it_is_a_file(tmp_path, capsys, under):
+    """``--out notes.txt/R.npy`` beside the file notes.txt said 'folder notes.txt does not
+    exist' (the hostile review's note): the file is named as a file, and nothing is written."""
+    path = _conv_net(tmp_path)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).random((1, 3, 6, 6)))
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / under / "R.npy"
+    assert main(["explain", str(path), str(x), "--raw", "--out", str(out)]) == 2
+    _one_line(capsys, f"{tmp_path / 'notes.txt'} is a file, not a folder")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    main(["explain", str(path), str(x), "--raw", "--out", str(tmp_path / "none" / "R.npy")])
+    _one_line(capsys, "does not exist")

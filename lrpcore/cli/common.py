@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from ..errors import DatasetError, ExportError, ShapeError
+from ..fileio import no_folder_error
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -294,7 +295,7 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> 
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
         folder = os.path.dirname(os.path.abspath(path))
         if folders_must_exist and not os.path.isdir(folder):
-            raise ExportError(f"{path}: folder {folder} does not exist")
+            raise no_folder_error(path, folder)
 
 
 def check_png_out(args) -> None:
