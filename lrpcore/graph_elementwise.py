@@ -126,6 +126,8 @@ def check_program(program) -> list:
             raise ShapeError(f"element-wise step {k}: {op} of numbers only")
         if op in ("pow", "celu") and not isinstance(clean[1], float):
             raise ShapeError(f"element-wise step {k}: {op}'s second operand must be a number")
+        if op == "celu" and clean[1] == 0:  # ONNX's formula divides by it: NaN, not a ReLU
+            raise ShapeError(f"element-wise step {k}: celu's alpha must not be 0")
         out.append([op, *clean])
     return out
 

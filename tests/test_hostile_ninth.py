@@ -4,12 +4,15 @@ each test writes the input it needs and failed before the fix it guards."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hostile_files import save_onnx_graph
 
 from lrpcore.cli.main import main
+
+ZOO = Path(__file__).parent / "data" / "zoo"
 
 
 def _one_line(capsys, *parts):
@@ -308,3 +311,23 @@ def test_an_output_under_a_file_says_it_is_a_file(tmp_path, capsys, under):
     assert (tmp_path / "notes.txt").read_text() == "mine"
     main(["explain", str(path), str(x), "--raw", "--out", str(tmp_path / "none" / "R.npy")])
     _one_line(capsys, "does not exist")
+
+
+def test_an_onnx_celu_of_alpha_zero_is_refused(tmp_path):
+    """ONNX's Celu divides by alpha (its reference evaluator gives NaN for alpha = 0); the
+    engine computed finite outputs of another function. Refused at load, naming the node."""
+    import onnx
+
+    from lrpcore import load_model
+    from lrpcore.errors import ModelFormatError
+
+    proto = onnx.load(str(ZOO / "smooth_ts.onnx"))
+    node = next(n for n in proto.graph.node if n.op_type == "Celu")
+    for attr in node.attribute:
+        if attr.name == "alpha":
+            attr.f = 0.0
+    path = tmp_path / "celu0.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelFormatError, match="alpha must not be 0"):
+        load_model(path)
+    assert load_model(ZOO / "smooth_ts.onnx") is not None
