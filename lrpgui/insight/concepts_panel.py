@@ -51,6 +51,12 @@ def _explainer(model, backend):
     return Explainer(model, backend)
 
 
+def map_title(channel, share) -> str:
+    """A conditional map's title, its share in whole percent: a share of −0.4 % read "−0%"
+    (the table beside it shows one decimal)."""
+    return f"ch {int(channel)} · {round(100 * float(share))}%"
+
+
 def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label, token=None):
     """Ranking, top-k conditional heatmaps and the composition of ``channel`` (None: the
     best) for one raw sample."""
@@ -348,8 +354,8 @@ class ConceptsPanel(ToolPanel):
         for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):
             row, col = divmod(i, per_row)
             share = r.ranking.share[i]
-            self.maps.ci.addItem(pg.LabelItem(f"ch {int(c)} · {share:.0%}", size="8pt",
-                                              color="k"), row=2 * row, col=col)
+            self.maps.ci.addItem(pg.LabelItem(map_title(c, share), size="8pt", color="k"),
+                                 row=2 * row, col=col)
             box, item = imaging.image_cell(self.maps.ci, 2 * row + 1, col)
             imaging.show_relevance(item, m, vmax, self.state.colormap)
             imaging.fit(box, m.shape)

@@ -89,3 +89,12 @@ def test_the_rule_typed_last_into_the_layer_table_is_the_one_explained(make_wind
     assert "0=zplus" not in s.explanation.rule_description
     typed(0, "", "epsilon:0.01")
     assert "0=zplus" not in s.explanation.rule_description
+
+
+def test_a_conditional_maps_title_never_reads_minus_zero_percent():
+    """A channel of share −0.4 % was titled "ch 6 · -0%" above its map (a Keras model's
+    concatenation, where the table beside it said −0.4 %)."""
+    from lrpgui.insight.concepts_panel import map_title
+
+    assert map_title(6, -0.004) == "ch 6 · 0%"
+    assert map_title(7, -0.886) == "ch 7 · -89%" and map_title(3, 0.397) == "ch 3 · 40%"
