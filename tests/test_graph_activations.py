@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradient_checks import check_forward_and_gradient
 
 import lrpcore
 from lrpcore import ModelFormatError
@@ -34,12 +35,7 @@ CASES = [
 
 @pytest.mark.parametrize("layer, want", CASES, ids=lambda c: getattr(c, "kind", ""))
 def test_forward_and_gradient(layer, want):
-    y = layer.forward(X, np)
-    np.testing.assert_allclose(y, want(X), rtol=1e-12, atol=1e-12)
-    h = 1e-6
-    numeric = (want(X + h) - want(X - h)) / (2 * h)
-    np.testing.assert_allclose(layer.gradient(X, y, np.ones_like(X), np, np.float64), numeric,
-                               rtol=1e-5, atol=1e-7)
+    check_forward_and_gradient(layer, want, X)
 
 
 def test_prelu_per_channel_slope_acts_on_the_last_axis():

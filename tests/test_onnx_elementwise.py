@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from gradient_checks import check_forward_and_gradient
 
 import lrpcore
 from lrpcore import ModelFormatError
@@ -134,13 +135,7 @@ PROGRAMS = [
 
 @pytest.mark.parametrize("program, want", PROGRAMS, ids=lambda p: str(p)[:30])
 def test_programs_compute_the_function_and_its_derivative(program, want):
-    layer = Elementwise(program)
-    y = layer.forward(X, np)
-    np.testing.assert_allclose(y, want(X), rtol=1e-12, atol=1e-12)
-    h = 1e-6
-    numeric = (want(X + h) - want(X - h)) / (2 * h)
-    np.testing.assert_allclose(layer.gradient(X, y, np.ones_like(X), np, np.float64), numeric,
-                               rtol=1e-5, atol=1e-7)
+    check_forward_and_gradient(Elementwise(program), want, X)
 
 
 def test_a_layer_norm_is_refused_with_the_reason(tmp_path):

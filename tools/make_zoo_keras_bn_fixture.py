@@ -28,16 +28,15 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from make_zoo_keras_fixture import script_main  # noqa: E402
 
 SHAPE = (12, 12, 3)
 CLASSES = 4
 
 if "--keras-part" not in sys.argv:
-    import onnx
     import torch
     from make_zoo_fixtures import Merge
-    from make_zoo_keras_fixture import write_fixture
-    from onnx import numpy_helper
+    from make_zoo_keras_fixture import exported_graph, write_fixture
     from torch import nn
 
 
@@ -76,18 +75,17 @@ def keras_part(out_dir, handover):
 
 def twin_from_onnx(path):
     """The twin, its numbers read from the file tf2onnx wrote (nodes in graph order)."""
-    proto = onnx.load(path)
-    inits = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in proto.graph.initializer}
+    nodes, inits = exported_graph(path)
     const = lambda node: next(inits[i] for i in node.input if i in inits)  # noqa: E731
-    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    convs = [n for n in nodes if n.op_type == "Conv"]
 
     def affine(layer):  # tf2onnx's Mul and Add of one BatchNormalization
-        mul, add = (next(n for n in proto.graph.node if n.op_type == op and f"/{layer}_" in n.name)
+        mul, add = (next(n for n in nodes if n.op_type == op and f"/{layer}_" in n.name)
                     for op in ("Mul", "Add"))
         return const(mul).reshape(-1), const(add).reshape(-1)
 
-    gemm = next(n for n in proto.graph.node if n.op_type in ("MatMul", "Gemm"))
-    bias = next((n for n in proto.graph.node
+    gemm = next(n for n in nodes if n.op_type in ("MatMul", "Gemm"))
+    bias = next((n for n in nodes
                  if n.op_type == "Add" and n.input[0] == gemm.output[0]), None)
 
     class Twin(nn.Module):
@@ -131,7 +129,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    if "--keras-part" in sys.argv:
-        keras_part(sys.argv[1], sys.argv[3])
-    else:
-        main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
+    script_main(keras_part, main)

@@ -145,9 +145,8 @@ def twin_of(weights, onnx_path):
         module.weight.data, module.bias.data = t(kernel).permute(3, 2, 0, 1), t(bias)
 
     # the stem as tf2onnx wrote it (BatchNorm folded): the Conv reading the input
-    proto = onnx.load(onnx_path)
-    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    stem = next(n for n in proto.graph.node if n.op_type == "Conv")
+    nodes, inits = exported_graph(onnx_path)
+    stem = next(n for n in nodes if n.op_type == "Conv")
     twin.stem.weight.data = t(inits[stem.input[1]])
     twin.stem.bias.data = t(inits[stem.input[2]])
     dw_kernel, dw_bias = weights["dw/0"], weights["dw/1"]
@@ -171,12 +170,32 @@ def keras_part(out_dir, handover):
     np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy(), **weights)
 
 
-def write_fixture(script, out_dir, name, twin_for, twin_output, tolerance):
+def exported_graph(path):
+    """(nodes in graph order, initializers as float64 arrays by name) of the file tf2onnx
+    wrote: what a twin reads its numbers from."""
+    proto = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in proto.graph.initializer}
+    return list(proto.graph.node), inits
+
+
+def script_main(keras_part, main):
+    """A Keras fixture script's command line: ``OUT_DIR`` (default tests/data/zoo) runs
+    ``main``, which runs the script again with ``--keras-part HANDOVER`` for ``keras_part``."""
+    if "--keras-part" in sys.argv:
+        keras_part(sys.argv[1], sys.argv[3])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
+
+
+def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=None):
     """Run ``script``'s Keras part in a process of its own (it writes ``<name>_tf2onnx.onnx``
     and hands over ``x`` and Keras's outputs ``keras_y``), build the PyTorch twin with
-    ``twin_for(handed_over, onnx_path)``, check ``twin_output(twin, x)`` against Keras's within
-    ``tolerance(keras's)`` on four samples (at most two per predicted class), and write
-    ``<name>.npz`` with zennit's relevance. Shared by the Keras fixture scripts."""
+    ``twin_for(handed_over, onnx_path)``, check ``twin_output(twin, x)`` (default: the twin's
+    output) against Keras's within ``tolerance(keras's)`` (default: 1e-4 of its largest) on
+    four samples (at most two per predicted class), and write ``<name>.npz`` with zennit's
+    relevance. Shared by the Keras fixture scripts."""
+    twin_output = twin_output or (lambda twin, x: twin(x))
+    tolerance = tolerance or (lambda keras_y: 1e-4 * np.abs(keras_y).max())
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         handover = os.path.join(tmp, "keras.npz")
@@ -207,12 +226,8 @@ def write_fixture(script, out_dir, name, twin_for, twin_output, tolerance):
 
 
 def main(out_dir):
-    write_fixture(__file__, out_dir, "keras", twin_of, lambda twin, x: twin(x),
-                  lambda keras_y: 1e-4 * np.abs(keras_y).max())
+    write_fixture(__file__, out_dir, "keras", twin_of)
 
 
 if __name__ == "__main__":
-    if "--keras-part" in sys.argv:
-        keras_part(sys.argv[1], sys.argv[3])
-    else:
-        main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
+    script_main(keras_part, main)
