@@ -38,6 +38,25 @@ def test_convolution_transpose_in_either_scatter_order(monkeypatch, by_window, s
     assert np.allclose(fast, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("kernel, stride", [((5, 5), (1, 1)), ((3, 2), (2, 1)),
+                                             ((2, 3), (1, 3)), ((4, 4), (3, 2))])
+def test_single_channel_convolution_both_ways_equals_the_matrix(kernel, stride):
+    """One input channel takes the planar layout: all windows in one strided copy forward,
+    and the separable scatter (kernel columns, then kernel rows) back."""
+    rng = np.random.default_rng(kernel[0] + 7 * stride[1])
+    conv = Convolution(rng.normal(size=kernel + (1, 3)), rng.normal(size=3), stride)
+    in_shape = (11, 10, 1)
+    out_shape = conv.output_shape(in_shape)
+    w = conv.variant("w", np, np.float64)
+    M, _ = dense_matrix(conv, in_shape)
+    x = rng.normal(size=(2,) + in_shape)
+    c = rng.normal(size=(2,) + out_shape)
+    assert np.allclose(conv.fmap(x, w, np).reshape(2, -1), x.reshape(2, -1) @ M,
+                       rtol=0, atol=1e-12)
+    expected = (c.reshape(2, -1) @ M.T).reshape((2,) + in_shape)
+    assert np.allclose(conv.tmap(c, w, in_shape, np), expected, rtol=0, atol=1e-12)
+
+
 def test_scatter_order_follows_the_cost_estimate():
     """LeNet-5's second convolution (14 rows × 64 samples, 10 windows of width 5) goes window
     by window; one wide image row with 200 windows goes kernel column by kernel column."""
