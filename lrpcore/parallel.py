@@ -15,6 +15,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from .cpu_load import cpu_set, usable_cores
+
 MIN_SHARD = 16  # below this many samples a shard costs more in overhead than it saves
 # ... unless its samples are larger: a graph model's shard needs only this many bytes of
 # activations. 16 MNIST digits through the ResNet (0.36 MB each in float32) ran as one shard;
@@ -32,10 +34,7 @@ PASS_BYTES = 64 * 2**20
 
 
 def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    return len(cpu_set())
 
 
 def shard_count(n: int, threads: int, sample_bytes: int = 0, min_shard: int = MIN_SHARD) -> int:
@@ -232,12 +231,17 @@ def one_core():
 
 def run_sharded(fn, items, split=1) -> list:
     """``[fn(item) for item in items]``, the items in parallel threads; a single item runs
-    on ``split`` cores (``all_cores``) when that is more than one."""
+    on ``split`` cores (``all_cores``) when that is more than one and other processes leave
+    that many free, and on one core (BLAS included) when they hold any it would use."""
     items = list(items)
     if len(items) == 1:
+        free = usable_cores()
+        if free < cpu_count() and (split < 2 or free < 2):
+            with one_core():  # other processes hold cores (lrpcore.cpu_load): no waiting on them
+                return [fn(items[0])]
         if split < 2:
             return [fn(items[0])]
-        with all_cores(split):
+        with all_cores(min(split, free)):
             return [fn(items[0])]
     with single_threaded_blas():
         return list(_pool().map(fn, items))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ..errors import RuleError
 from .common import add_command, check_outputs_free
@@ -100,6 +101,7 @@ def run(args) -> int:
     repeat = quick["repeat"] if args.repeat is None else args.repeat
     if repeat < 1:  # max(1, …) used to turn 0 into one quiet timing
         raise RuleError(f"--repeat {repeat}: give a whole number ≥ 1")
+    _note_busy_cores(args.backend)
     print(format_header(rules))
     rows, rates = run_benchmark(models, batches, dtypes, rules, args.backend, repeat,
                                 report=lambda row: print(format_row(row), flush=True))
@@ -109,6 +111,20 @@ def run(args) -> int:
         data = {"rates": rates, "rows": [dict(vars(r), times_floor=r.times_floor) for r in rows]}
         atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=args.overwrite)
     return 0
+
+
+def _note_busy_cores(backend):
+    """Say when other processes hold cores: passes then stay on the free ones
+    (lrpcore.cpu_load), and the figures measure the contention, not the engine."""
+    from ..backend import get_backend  # noqa: PLC0415
+    from ..cpu_load import usable_cores  # noqa: PLC0415
+    from ..parallel import cpu_count  # noqa: PLC0415
+
+    total, free = cpu_count(), usable_cores()
+    if free < total and get_backend(backend).name == "numpy":
+        print(f"note: other processes are using about {total - free} of the {total} cores: "
+              "single passes run on the free ones and these figures measure that contention "
+              "(LRP_IGNORE_CPU_LOAD=1 splits them anyway)", file=sys.stderr)
 
 
 def _run_concepts(args) -> int:

@@ -1,0 +1,110 @@
+"""How many of this process's cores other processes leave free: whether a pass may spread over
+all of them.
+
+A pass split over the cores waits at every step until each of its threads has had a core. On a
+machine that other jobs keep busy that wait is a scheduler time slice per step: measured here
+(two cores, a load of about eight from other processes), one EfficientNet-Lite0 photograph took
+3–6 s split over both cores, and 0.2–0.3 s on one; one ResNet digit 24–276 ms with BLAS's own
+two threads, and 2–43 ms on one. ``lrpcore.parallel`` asks ``usable_cores`` before a pass.
+
+Linux only (``/proc/stat``); elsewhere every core counts as free. ``LRP_IGNORE_CPU_LOAD=1``
+in the environment makes every core count as free (a benchmark that wants the split anyway).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+
+def cpu_set() -> set[int]:
+    """The CPUs this process may run on."""
+    try:
+        return os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        return set(range(os.cpu_count() or 1))
+
+SAMPLE_SECONDS = 0.25  # /proc/stat counts in 10 ms ticks: shorter windows measure noise
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# /proc/stat's columns after the CPU's name that are work: user, nice, system, (idle, iowait
+# skipped), irq, softirq, steal (a hypervisor's other guests took the core: as good as busy)
+_BUSY_COLUMNS = (0, 1, 2, 5, 6, 7)
+
+
+def _busy_seconds(cpus, stat_path="/proc/stat"):
+    """Seconds of work done on ``cpus`` since boot by every process, or None when unknown."""
+    try:
+        with open(stat_path, encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    ticks = 0
+    found = 0
+    per_cpu = [line.split() for line in lines if line.startswith("cpu") and line[3:4].isdigit()]
+    for fields in per_cpu:
+        if int(fields[0][3:]) in cpus:
+            ticks += sum(int(fields[1 + c]) for c in _BUSY_COLUMNS if 1 + c < len(fields))
+            found += 1
+    if found == 0:  # a container whose /proc/stat numbers its CPUs anew: count them all
+        for fields in per_cpu:
+            ticks += sum(int(fields[1 + c]) for c in _BUSY_COLUMNS if 1 + c < len(fields))
+    return ticks / _CLOCK_TICKS
+
+
+def _own_seconds() -> float:
+    """CPU seconds this process has used, all its threads together."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _runnable_now(loadavg_path="/proc/loadavg"):
+    """Threads the kernel has runnable at this instant, machine-wide (None when unknown)."""
+    try:
+        with open(loadavg_path, encoding="ascii") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuShare:
+    """Other processes' use of our cores, in cores: the work ``/proc/stat`` counts on them
+    less this process's own CPU time, over the last SAMPLE_SECONDS or more. Before a first
+    window exists, the kernel's count of runnable threads (less the caller) stands in."""
+
+    def __init__(self, clock=time.monotonic, busy=_busy_seconds, own=_own_seconds,
+                 runnable=_runnable_now):
+        self._clock, self._busy, self._own, self._runnable = clock, busy, own, runnable
+        self._lock = threading.Lock()
+        self._last = None  # (wall, busy, own) at the start of the current window
+        self._others = 0.0
+
+    def others(self, cpus) -> float:
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last[0] < SAMPLE_SECONDS:
+                return self._others
+            busy = self._busy(cpus)
+            if busy is None:
+                return 0.0
+            own = self._own()
+            if self._last is None:
+                runnable = self._runnable()
+                self._others = 0.0 if runnable is None else float(max(0, runnable - 1))
+            else:
+                wall, busy0, own0 = self._last
+                self._others = max(0.0, (busy - busy0) - (own - own0)) / (now - wall)
+            self._last = (now, busy, own)
+            return self._others
+
+
+_share = CpuShare()
+
+
+def usable_cores() -> int:
+    """How many of this process's cores a pass may use now: those other processes leave
+    free (at least one)."""
+    cpus = cpu_set()
+    if os.environ.get("LRP_IGNORE_CPU_LOAD", "") not in ("", "0"):
+        return len(cpus)
+    return max(1, min(len(cpus), round(len(cpus) - _share.others(cpus))))
