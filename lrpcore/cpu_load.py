@@ -67,14 +67,34 @@ def _runnable_now(loadavg_path="/proc/loadavg"):
         return None
 
 
+def _own_runnable(task_dir="/proc/self/task"):
+    """This process's threads the kernel has runnable at this instant (the caller included;
+    BLAS or OpenMP threads still spinning after a pass too)."""
+    count = 0
+    try:
+        tasks = os.listdir(task_dir)
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(os.path.join(task_dir, tid, "stat"), encoding="ascii",
+                      errors="replace") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        count += state == "R"
+    return max(1, count)
+
+
 class CpuShare:
     """Other processes' use of our cores, in cores: the work ``/proc/stat`` counts on them
     less this process's own CPU time, over the last SAMPLE_SECONDS or more. Before a first
-    window exists, the kernel's count of runnable threads (less the caller) stands in."""
+    window exists, the kernel's count of runnable threads (less this process's) stands in."""
 
     def __init__(self, clock=time.monotonic, busy=_busy_seconds, own=_own_seconds,
-                 runnable=_runnable_now):
-        self._clock, self._busy, self._own, self._runnable = clock, busy, own, runnable
+                 runnable=_runnable_now, own_runnable=_own_runnable):
+        self._clock, self._busy, self._own = clock, busy, own
+        self._runnable, self._own_runnable = runnable, own_runnable
         self._lock = threading.Lock()
         self._last = None  # (wall, busy, own) at the start of the current window
         self._others = 0.0
@@ -90,7 +110,8 @@ class CpuShare:
             own = self._own()
             if self._last is None:
                 runnable = self._runnable()
-                self._others = 0.0 if runnable is None else float(max(0, runnable - 1))
+                self._others = 0.0 if runnable is None else \
+                    float(max(0, runnable - self._own_runnable()))
             else:
                 wall, busy0, own0 = self._last
                 self._others = max(0.0, (busy - busy0) - (own - own0)) / (now - wall)

@@ -15,12 +15,14 @@ from lrpcore.cpu_load import CpuShare
 class FakeMachine:
     """A clock, /proc/stat's busy seconds on our cores, our own CPU seconds, runnable threads."""
 
-    def __init__(self, runnable=1):
-        self.now, self.busy_s, self.own_s, self.runnable = 100.0, 50.0, 10.0, runnable
+    def __init__(self, runnable=1, own_runnable=1):
+        self.now, self.busy_s, self.own_s = 100.0, 50.0, 10.0
+        self.runnable, self.own_runnable = runnable, own_runnable
 
     def share(self):
         return CpuShare(clock=lambda: self.now, busy=lambda cpus: self.busy_s,
-                        own=lambda: self.own_s, runnable=lambda: self.runnable)
+                        own=lambda: self.own_s, runnable=lambda: self.runnable,
+                        own_runnable=lambda: self.own_runnable)
 
     def run(self, seconds, others, own):
         """``seconds`` pass with ``others`` cores busy with other work and ``own`` with ours."""
@@ -30,9 +32,9 @@ class FakeMachine:
 
 
 def test_others_use_is_the_busy_time_less_our_own_over_a_window():
-    m = FakeMachine(runnable=3)
+    m = FakeMachine(runnable=5, own_runnable=3)
     share = m.share()
-    assert share.others({0, 1}) == 2.0  # no window yet: runnable threads less the caller
+    assert share.others({0, 1}) == 2.0  # no window yet: runnable threads less our own
     m.run(0.1, others=1.5, own=2.0)
     assert share.others({0, 1}) == 2.0  # within SAMPLE_SECONDS: the last estimate
     m.run(0.4, others=1.5, own=2.0)
@@ -67,6 +69,15 @@ def test_this_machine_is_read():
     first = cpu_load._busy_seconds(cpus)
     assert first is not None and first > 0
     assert cpu_load._runnable_now() >= 1  # this very thread
+    assert cpu_load._own_runnable() >= 1
+
+
+def test_own_runnable_threads_are_counted(tmp_path):
+    for tid, state in [(11, "R"), (12, "S"), (13, "R"), (14, "D")]:
+        (tmp_path / str(tid)).mkdir()
+        (tmp_path / str(tid) / "stat").write_text(f"{tid} (odd) name) {state} 1 2 3\n")
+    (tmp_path / "15").mkdir()  # a thread that ended while being read
+    assert cpu_load._own_runnable(tmp_path) == 2
 
 
 def test_usable_cores_leaves_the_busy_ones(monkeypatch):
