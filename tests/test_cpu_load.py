@@ -85,8 +85,12 @@ def test_usable_cores_leaves_the_busy_ones(monkeypatch):
     monkeypatch.setattr(cpu_load, "cpu_set", lambda: {0, 1, 2, 3})
     for others, usable in [(0.0, 4), (0.4, 4), (0.6, 3), (2.7, 1), (9.0, 1)]:
         monkeypatch.setattr(cpu_load._share, "others", lambda cpus, o=others: o)
+        monkeypatch.setattr(cpu_load, "_answer", (0.0, 1))  # asked afresh
         assert cpu_load.usable_cores() == usable, others
+        monkeypatch.setattr(cpu_load._share, "others", lambda cpus: 99.0)
+        assert cpu_load.usable_cores() == usable  # the same answer for SAMPLE_SECONDS
     monkeypatch.setenv("LRP_IGNORE_CPU_LOAD", "1")
+    monkeypatch.setattr(cpu_load, "_answer", (0.0, 1))
     assert cpu_load.usable_cores() == 4
 
 
