@@ -41,12 +41,16 @@ class InputSpec:
     # per-channel normalisation after the division: (x / divide − mean) / std (colour models)
     mean: tuple | None = None
     std: tuple | None = None
+    # a C×L sequence's channels come first: mean/std apply along its first axis (set from the
+    # model, never read from a file: the model's first layer says which layout it takes)
+    channels_first: bool = False
     source: str = field(default="inferred", compare=False)
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("extra")
+        d.pop("channels_first")
         d.update(self.extra)
         for k in ("shape", "raw_shape", "value_range", "raw_range"):
             d[k] = list(d[k])
@@ -153,7 +157,7 @@ class InputSpec:
             raise ShapeError("samples contain NaN or infinite values")
         xf = xf / self.divide + self.offset
         if self.mean is not None:
-            xf = (xf - np.asarray(self.mean)) / np.asarray(self.std)
+            xf = (xf - self._per_channel(self.mean)) / self._per_channel(self.std)
         if self.pad:
             p = self.pad
             xf = np.pad(xf, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=self.pad_value)
@@ -195,8 +199,14 @@ class InputSpec:
             x = x.reshape((n, H + 2 * p, W + 2 * p, C))[:, p:-p, p:-p, :]
         x = x.reshape((n,) + tuple(self.raw_shape))
         if self.mean is not None:
-            x = x * np.asarray(self.std) + np.asarray(self.mean)
+            x = x * self._per_channel(self.std) + self._per_channel(self.mean)
         return (x - self.offset) * self.divide
+
+    def _per_channel(self, values) -> np.ndarray:
+        """``mean`` or ``std`` shaped to broadcast over a raw sample: along its last axis, or
+        its first for a C×L sequence."""
+        values = np.asarray(values, dtype=np.float64)
+        return values.reshape(-1, 1) if self.channels_first else values
 
     def channel_range(self):
         """(low, high) per channel of the preprocessed input when a per-channel mean/std

@@ -248,8 +248,14 @@ def _replacements(spec, kind, grid, sample_ids, seed):
     H, W, C = grid.image
     value = baseline_value(spec, kind)
     if kind != "noise":  # one value (or one per channel) for every pixel: no per-sample copy
-        return float(value) if np.ndim(value) == 0 else np.broadcast_to(
-            np.asarray(value, dtype=float).reshape(-1), (C,))
+        if np.ndim(value) == 0:
+            return float(value)
+        value = np.asarray(value, dtype=float).reshape(-1)
+        if value.size != C:  # a sequence's channels, which its grid does not keep apart:
+            # a black raw sample as the model sees it, value by value (an internal error)
+            black = spec.preprocess(np.zeros((1,) + tuple(spec.raw_shape)), np.float64)
+            return grid.as_image(black)[0]
+        return np.broadcast_to(value, (C,))
     lo, hi = value
     return np.stack([_sample_rng(seed, s, 2).uniform(lo, hi, (H * W, C)) for s in sample_ids])
 

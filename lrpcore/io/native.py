@@ -474,8 +474,9 @@ def read_native(path) -> Sequential:
         check_layer_chain(layers, lambda i: f"{path}: header layer {i}")
     spec = None
     if header.get("input") is not None:
+        first = getattr(layers[0], "sequence_layout", None) if layers else None
         spec = spec_from_json(header["input"], f"{path}: header 'input'", source="file",
-                              strict=False)
+                              strict=False, sequence=first)
     if is_graph:
         model = _graph_model(header, layers, spec, path)
     else:

@@ -71,7 +71,7 @@ def apply_sidecar(model, path) -> None:
                 given.get("shape"), list) and len(given["shape"]) == 3:
             given = {**given, "layout": model.input_layout()}  # not NHWC by default
         spec = spec_from_json(given, f"{path}: 'input'", base=model.input_spec,
-                              source="sidecar")
+                              source="sidecar", sequence=model.sequence_layout())
         check_layout(spec, model, f"{path}: 'input'")
         try:
             model.shapes(spec.shape)

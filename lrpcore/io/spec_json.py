@@ -92,12 +92,14 @@ def _number(value, key, where, nonzero=False):
 
 
 def spec_from_json(data, where: str, base: InputSpec | None = None,
-                   source: str = "file", strict: bool = True) -> InputSpec:
+                   source: str = "file", strict: bool = True,
+                   sequence: str | None = None) -> InputSpec:
     """Build an InputSpec from a JSON object; fields missing there are taken from ``base``.
 
     ``strict`` refuses unknown fields (hand-written sidecars: catches typos); otherwise
     unknown fields with plain JSON values are kept in ``extra`` (files written by newer
-    versions).
+    versions). ``sequence``: the model's ``sequence_layout()``; a "C×L" model's channels are
+    the first axis of its raw input, which a per-channel mean/std follows.
     """
     if not isinstance(data, dict):
         raise ModelFormatError(f"{where}: the input specification must be a JSON object")
@@ -166,7 +168,9 @@ def spec_from_json(data, where: str, base: InputSpec | None = None,
         raise ModelFormatError(f"{where}: input 'mean' and 'std' come together")
     if "mean" in fields and len(fields["mean"]) != len(fields["std"]):
         raise ModelFormatError(f"{where}: input 'mean' and 'std' need one value per channel")
-    channels = fields["raw_shape"][-1]
+    if sequence == "C×L" and layout == "flat" and len(fields["raw_shape"]) == 2:
+        fields["channels_first"] = True
+    channels = fields["raw_shape"][0 if fields.get("channels_first") else -1]
     if "mean" in fields and len(fields["mean"]) not in (1, channels):
         # three values for a greyscale model broadcast the image to three channels: the
         # reshape to the model's input then failed as an internal error (hostile review)

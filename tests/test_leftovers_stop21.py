@@ -1,0 +1,59 @@
+"""Defects the stop-20 session noticed and left (stop 21): per-channel normalisation of a
+C×L sequence model, negative per-layer rule indices on the command line, ONNX Max of one
+tensor, MaxPool's VALID padding with ceil_mode, a sign flip named as one, figure sizes of
+photographs, lrp bench's model names, lrp sanity's default rule, lrp convert's graph models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrpcore
+
+ZOO = Path(__file__).parent / "data" / "zoo"
+MEAN, STD = [0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0, 4.0]
+
+
+def _with_sidecar(tmp_path, name, sidecar):
+    model = tmp_path / name
+    shutil.copy(ZOO / name, model)
+    model.with_suffix(".json").write_text(json.dumps(sidecar))
+    return model
+
+
+@pytest.mark.parametrize("name, channels_first", [("sequence_ts.onnx", True),
+                                                  ("keras_seq_tf2onnx.onnx", False)])
+def test_a_sequence_model_takes_a_per_channel_mean_and_std(tmp_path, name, channels_first):
+    """A C×L model's sidecar mean/std of C values was refused ('the raw input [4, 32] has 32
+    channels'): its channels are the first axis. Both layouts normalise each channel,
+    round-trip through the native format, and pixel-flip to the black sample (lrp evaluate
+    was an internal error for either: the per-channel background did not fit the grid)."""
+    pytest.importorskip("onnx")
+    path = _with_sidecar(tmp_path, name, {"input": {"mean": MEAN, "std": STD}})
+    model = lrpcore.load_model(path)
+    spec = model.input_spec
+    x = np.random.default_rng(0).uniform(0, 1, (3,) + tuple(spec.raw_shape))
+    fed = spec.preprocess(x)
+    channel = (lambda a, c: a[:, c, :]) if channels_first else (lambda a, c: a[:, :, c])
+    for c in range(4):
+        np.testing.assert_allclose(channel(fed, c), (channel(x, c) - MEAN[c]) / STD[c])
+    np.testing.assert_allclose(spec.unprocess(fed), x, rtol=1e-12)
+    lrpcore.save_model(model, tmp_path / "copy.npz")
+    assert lrpcore.load_model(tmp_path / "copy.npz").input_spec == spec
+    from lrpcore.insight import flip_curves
+
+    result = flip_curves(model, fed, lrpcore.explain(model, x, rule="EpsilonPlus"), 0,
+                         steps=200, baseline="background")
+    last = model.forward(spec.preprocess(np.zeros_like(x)))[:, 0]  # every value flipped
+    np.testing.assert_allclose(result.outputs[:, -1], last, rtol=1e-6)
+
+
+def test_a_sequence_model_refuses_a_mean_of_its_length(tmp_path):
+    path = _with_sidecar(tmp_path, "sequence_ts.onnx",
+                         {"input": {"mean": [0.0] * 32, "std": [1.0] * 32}})
+    with pytest.raises(lrpcore.ModelFormatError, match=r"\[4, 32\] has 4 channels"):
+        lrpcore.load_model(path)
