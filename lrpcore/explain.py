@@ -114,12 +114,14 @@ def layer_names(layers) -> list[str]:
 
 
 def layer_indices(layers, key) -> list[int]:
-    """Layers a per-layer rule key names: an index, a layer's name or a glob of names — a
+    """Layers a per-layer rule key names: an index (−1 the last), a layer's name or a glob — a
     graph's node names (and module paths), a chain's ``convolution0``, ``rect1``, ... as
     'lrp info' shows them (:func:`layer_names`)."""
     names = layer_names(layers)
     hits = match_layer_key(key, names)
     index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
+    if index and -len(layers) <= hits[0] < 0:  # counted from the end, as Python's -1
+        hits = [hits[0] + len(layers)]
     # a glob: the layers of it that take rules (an index is range-checked by the caller)
     if not index and (len(hits) > 1 or names[hits[0]] != key):
         hits = [i for i in hits if layers[i].role in RULE_ROLES]
@@ -210,7 +212,8 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
         for i in layer_indices(layers, key):
             if not 0 <= i < len(layers):
                 raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
-                                f"0..{len(layers) - 1} (a final SoftMax, if any, is dropped)")
+                                f"0..{len(layers) - 1}, or -{len(layers)}..-1 counted from the "
+                                "end (a final SoftMax, if any, is dropped)")
             layer = layers[i]
             if not _takes_rule(layer):
                 how = "back as its gradient (as zennit, which has no rule there)" \

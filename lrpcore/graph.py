@@ -310,14 +310,15 @@ NAME_WIDTH = 48  # node names in a summary longer than this are cut in the middl
 
 LAYER_KEY_HELP = (
     "KEY=SPEC: KEY is a layer index (from 0, in topological order over the explained layers; "
-    "'lrp info' lists them), a layer name or a glob of names: a chain's layers are named by "
-    "kind ('convolution0', 'rect1', 'conv*'; 'lrp info' shows them), a graph model's (ONNX) "
-    "by node name ('/layer1/conv1/Conv', '*/conv2/*') or PyTorch module path or glob of them "
-    "('layer1.*' names '/layer1/conv1/Conv', '/layer1/conv2/Conv', ...). A glob names the "
-    "linear and pooling layers it matches; a merge (Add, Sum, Mean) is named only by its "
-    "exact name or index and takes epsilon[:EPS] or simple (default: zennit's Norm, ε = "
-    "1e-6); Concat takes no rule. Example: --layer-rule 'layer1.*=zplus' --layer-rule "
-    "0=flat")
+    "'lrp info' lists them; -1 is the last), a layer name or a glob of names: a chain's "
+    "layers are named by kind ('convolution0', 'rect1', 'conv*'; 'lrp info' shows them), a "
+    "graph model's (ONNX) by node name ('/layer1/conv1/Conv', '*/conv2/*') or PyTorch module "
+    "path or glob of them ('layer1.*' names '/layer1/conv1/Conv', '/layer1/conv2/Conv', ...)."
+    " A glob names the linear and pooling layers it matches; a merge (Add, Sum, Mean) is "
+    "named only by its exact name or index and takes epsilon[:EPS] or simple (default: "
+    "zennit's Norm, ε = 1e-6); Concat takes no rule. Example: --layer-rule 'layer1.*=zplus' "
+    "--layer-rule 0=flat"
+)
 
 
 def match_layer_key(key, names) -> list[int]:

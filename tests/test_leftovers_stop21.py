@@ -57,3 +57,30 @@ def test_a_sequence_model_refuses_a_mean_of_its_length(tmp_path):
                          {"input": {"mean": [0.0] * 32, "std": [1.0] * 32}})
     with pytest.raises(lrpcore.ModelFormatError, match=r"\[4, 32\] has 4 channels"):
         lrpcore.load_model(path)
+
+
+def test_a_negative_layer_rule_index_parses_and_counts_from_the_end(tmp_path, capsys):
+    """``--layer-rule -1=flat`` failed in argparse ('expected one argument'): a value that
+    starts with '-' reads as an option. It now names the last explained layer, as
+    ``--layer-rule=-1=flat`` and Python's -1 do."""
+    from lrpcore.cli.main import join_negative_keys, main
+    from lrpcore.explain import Explainer, resolve_rules
+
+    assert join_negative_keys(["explain", "m", "--layer-rule", "-1=flat", "--", "-2=x"]) == [
+        "explain", "m", "--layer-rule=-1=flat", "--", "-2=x"]
+    model = lrpcore.load_model(ZOO / "mlp_ts.onnx")
+    layers = Explainer(model, "numpy").layers
+    last = len(layers) - 1
+    config = resolve_rules(layers, "epsilon", {-1: "flat"})
+    assert config.rules[last].spec() == "flat"
+    x = np.random.default_rng(0).uniform(0, 1, (2,) + tuple(model.input_spec.raw_shape))
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(ZOO / "mlp_ts.onnx"), str(tmp_path / "x.npy"), "--out", str(out),
+                 "--rule", "epsilon", "--layer-rule", "-1=flat"]) == 0
+    reference = lrpcore.explain(model, x, rule="epsilon", layer_rules={last: "flat"})
+    np.testing.assert_allclose(np.load(out), reference, rtol=1e-5, atol=1e-7)
+    capsys.readouterr()
+    assert main(["explain", str(ZOO / "mlp_ts.onnx"), str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "R2.npy"), "--layer-rule", f"-{last + 2}=flat"]) == 2
+    assert f"or -{last + 1}..-1 counted from the end" in capsys.readouterr().err

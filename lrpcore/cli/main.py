@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import signal
 import sys
 
@@ -30,6 +31,26 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # exit status 2 as argparse, but one line (its usage block would add several)
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# options whose KEY=SPEC value may start with a minus sign: a layer counted from the end
+_KEYED_OPTIONS = ("--layer-rule",)
+_NEGATIVE_KEY = re.compile(r"-\d+=")
+
+
+def join_negative_keys(argv) -> list:
+    """``--layer-rule -1=flat`` as ``--layer-rule=-1=flat``: argparse takes a value that
+    starts with '-' (and is no plain number) for an option, and refused the option for want
+    of its value ('expected one argument')."""
+    out, args = [], list(argv)
+    for k, arg in enumerate(args):
+        if arg == "--":
+            return out + args[k:]
+        if out and out[-1] in _KEYED_OPTIONS and _NEGATIVE_KEY.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +148,7 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_keys(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
