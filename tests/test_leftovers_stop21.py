@@ -84,3 +84,47 @@ def test_a_negative_layer_rule_index_parses_and_counts_from_the_end(tmp_path, ca
     assert main(["explain", str(ZOO / "mlp_ts.onnx"), str(tmp_path / "x.npy"), "--out",
                  str(tmp_path / "R2.npy"), "--layer-rule", f"-{last + 2}=flat"]) == 2
     assert f"or -{last + 1}..-1 counted from the end" in capsys.readouterr().err
+
+
+def _clamp_model(tmp_path, node, inits=()):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [node, helper.make_node("Flatten", ["y"], ["out"], name="flat")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 2, 2])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 8])],
+        [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name) for name, v in inits])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize("op, inputs, low, high", [
+    ("Max", ["x", "a", "b"], 0.5, None),
+    ("Min", ["a", "x", "b"], None, -1.0),
+    ("Max", ["x"], None, None),
+])
+def test_max_or_min_of_a_tensor_and_several_constants_is_one_clamp(tmp_path, op, inputs,
+                                                                   low, high):
+    """Max(x, -1, 0.5) was refused as 'Max of 1 tensors is not supported' (it is
+    Max(x, 0.5)); Max(x) alone is x."""
+    from onnx import helper
+
+    path = _clamp_model(tmp_path, helper.make_node(op, inputs, ["y"], name="m"),
+                        [("a", -1.0), ("b", 0.5)])
+    model = lrpcore.load_model(path)
+    x = np.random.default_rng(0).uniform(-5, 5, (2, 2, 2, 2))
+    y = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True).outputs()
+    np.testing.assert_allclose(y, np.clip(x, low, high).reshape(2, -1), rtol=1e-7)
+
+
+def test_max_of_two_tensors_says_why_it_is_refused(tmp_path):
+    from onnx import helper
+
+    path = _clamp_model(tmp_path, helper.make_node("Max", ["x", "x", "a"], ["y"], name="m"),
+                        [("a", 0.0)])
+    with pytest.raises(lrpcore.ModelFormatError,
+                       match="Max of 2 tensors is not supported: LRP here has no rule for the "
+                             "maximum of two signals"):
+        lrpcore.load_model(path)

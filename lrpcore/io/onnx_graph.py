@@ -694,19 +694,29 @@ def _op_clip(b, node, attrs, where, t, data_in):
 
 
 def _op_max_min(b, node, attrs, where, t, data_in):
-    """Max or Min of data and one constant value: a Clip open on one side (``dynamo=True``
-    writes ``x.clamp(min=0)`` as Max); of two tensors it is refused."""
+    """Max or Min of data and constant values: a Clip open on one side (``dynamo=True`` writes
+    ``x.clamp(min=0)`` as Max); one-value constants make one bound (Max(x, 0, -1) is
+    Max(x, 0)), and a tensor alone is itself. Of two tensors it is refused: no rule."""
+    op = node.op_type
     consts = [n for n in node.input if n and n not in b.data]
     tensors = len(node.input) - len(consts)
-    if tensors != 1 or len(consts) != 1:
-        b.fail(where, f"{node.op_type} of {tensors} tensors is not supported: only of a "
-                      "tensor and one constant value (a clamp)")
-    c = np.asarray(b.const(consts[0], where, f"{node.op_type}'s constant"), dtype=np.float64)
-    if c.size != 1:
-        b.fail(where, f"{node.op_type} with a constant of shape {brief(list(c.shape))}: only of "
-                      "one value (a clamp)")
-    value = _finite(float(c.reshape(-1)[0]), where, b, f"{node.op_type}'s constant")
-    _same_shape(b, node, t, Clip(value, None) if node.op_type == "Max" else Clip(None, value))
+    if tensors != 1:
+        which = "maximum" if op == "Max" else "minimum"
+        b.fail(where, f"{op} of {tensors} tensors is not supported: LRP here has no rule for "
+                      f"the {which} of two signals; only {op} of one tensor and constant "
+                      "values (a clamp) reads")
+    if not consts:
+        _alias(b, node, t)
+        return
+    values = []
+    for name in consts:
+        c = np.asarray(b.const(name, where, f"{op}'s constant"), dtype=np.float64)
+        if c.size != 1:
+            b.fail(where, f"{op} with a constant of shape {brief(list(c.shape))}: only of "
+                          "one value (a clamp)")
+        values.append(_finite(float(c.reshape(-1)[0]), where, b, f"{op}'s constant"))
+    value = max(values) if op == "Max" else min(values)
+    _same_shape(b, node, t, Clip(value, None) if op == "Max" else Clip(None, value))
 
 
 def _op_softmax(b, node, attrs, where, t, data_in):
@@ -1181,9 +1191,10 @@ NOTES = {
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
     "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
-    "Max": "of data and one constant value: a `Clip` from below (`dynamo=True`'s "
-           "`x.clamp(min=0)`); of two tensors refused",
-    "Min": "of data and one constant value: a `Clip` from above; of two tensors refused",
+    "Max": "of data and constant values of one number each: a `Clip` from below "
+           "(`dynamo=True`'s `x.clamp(min=0)`) at the largest; of two tensors refused",
+    "Min": "of data and constant values of one number each: a `Clip` from above at the "
+           "smallest; of two tensors refused",
     "Mul": "of data and a constant (one value or one per channel): folded into the "
            "Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization, "
            "Rescaling); in a PyTorch export, arithmetic in `forward` (`(x − mean) / std`, "
