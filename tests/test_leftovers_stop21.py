@@ -128,3 +128,29 @@ def test_max_of_two_tensors_says_why_it_is_refused(tmp_path):
                        match="Max of 2 tensors is not supported: LRP here has no rule for the "
                              "maximum of two signals"):
         lrpcore.load_model(path)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_a_valid_pool_in_ceil_mode_keeps_its_partial_window(tmp_path, op):
+    """auto_pad VALID with ceil_mode 1 (deprecated): ONNX's text gives ⌈(5 − 2 + 1)/2⌉ = 2
+    rows, its shape inference and onnxruntime 3 (the partial window at the end); the file's
+    later layers are sized by the shape inference, so 3 is read (decided, README)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(op, ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2],
+                            auto_pad="VALID", ceil_mode=1)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    inferred = onnx.shape_inference.infer_shapes(model).graph.output[0].type.tensor_type.shape
+    assert [d.dim_value for d in inferred.dim][2:] == [3, 3]
+    onnx.save(model, tmp_path / "pool.onnx")
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 5, 5))
+    y = lrpcore.Explainer(lrpcore.load_model(tmp_path / "pool.onnx"),
+                          dtype="float64").forward(x, raw=True).outputs()
+    reduce = np.max if op == "MaxPool" else np.mean  # a partial window averages what it holds
+    want = [[reduce(x[n, 0, r:r + 2, c:c + 2]) for r in (0, 2, 4) for c in (0, 2, 4)]
+            for n in range(2)]
+    np.testing.assert_allclose(np.asarray(y).reshape(2, -1), want, rtol=1e-12)

@@ -461,7 +461,7 @@ def _pads_of(b, attrs, where, t, kernel, strides, ceil=False):
         top, left, bottom, right = p
     else:
         b.fail(where, f"auto_pad {short(auto)!r} is not supported")
-    if ceil:
+    if ceil:  # VALID too, as onnxruntime and onnx.shape_inference read it (README, Model files)
         bottom += _ceil_extra(H, kernel[0], strides[0], top, bottom)
         right += _ceil_extra(W, kernel[1], strides[1], left, right)
     return top, bottom, left, right
