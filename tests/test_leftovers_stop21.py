@@ -154,3 +154,20 @@ def test_a_valid_pool_in_ceil_mode_keeps_its_partial_window(tmp_path, op):
     want = [[reduce(x[n, 0, r:r + 2, c:c + 2]) for r in (0, 2, 4) for c in (0, 2, 4)]
             for n in range(2)]
     np.testing.assert_allclose(np.asarray(y).reshape(2, -1), want, rtol=1e-12)
+
+
+def test_a_sum_that_changes_sign_is_named_a_sign_flip():
+    """f = −1 + bias 2 = 1 leaves ΣR = −1 at the input under ε: the bias took more than
+    arrived. It was reported as 'ΣR ×-1 (absorbed)'."""
+    from lrpcore.insight import diagnose as dg
+    from lrpcore.layers import Linear
+    from lrpcore.model import Sequential
+
+    model = Sequential([Linear(np.array([[-1.0], [0.0]]), np.array([2.0]))])
+    fwd = lrpcore.Explainer(model).forward(np.array([[1.0, 0.0]]), raw=True)
+    d = dg.diagnose(fwd, "epsilon:1e-6")
+    assert [(f.layer, f.kind, f.cause) for f in d.findings] == [(0, "flipped", "bias")]
+    assert d.findings[0].text() == "layer 0 (Linear 2→1): ΣR ×-1 (sign flipped)"
+    assert "turns its sign" in d.findings[0].reason
+    assert "the explained output, its sign flipped" in d.warnings()[0]
+    assert dg.Diagnosis.from_dict(d.to_dict()).findings == d.findings

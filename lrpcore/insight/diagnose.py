@@ -46,7 +46,10 @@ LISTED = 4
 # change there has nothing to be measured against.
 ZERO_SUM = 1e-3
 
-KINDS = ("nonfinite", "blowup", "created", "absorbed")
+# "flipped": ΣR leaves the layer with the other sign (×−1.1 is no absorption: more was
+# taken than arrived)
+KINDS = ("nonfinite", "blowup", "flipped", "created", "absorbed")
+SUM_KINDS = ("flipped", "created", "absorbed")  # a change of the sum, not of its size
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def _zero_denominator(s: Site) -> bool:
     "EpsilonAlpha2Beta1 preset does)"))
 def _alphabeta_sumpool(s: Site) -> bool:
     a = _alpha(s.rule)
-    return (a is not None and a != 1 and s.kind in ("created", "absorbed", "blowup")
+    return (a is not None and a != 1 and s.kind in SUM_KINDS + ("blowup",)
             and not getattr(s.layer, "has_negative_weights", True)
             and s.input_nonnegative is not False)
 
@@ -123,7 +126,7 @@ def _alphabeta_sumpool(s: Site) -> bool:
     "alphabeta:1 (z⁺) or γ"))
 def _alphabeta_one_sign(s: Site) -> bool:
     a = _alpha(s.rule)
-    return a is not None and a != 1 and s.kind in ("created", "absorbed", "blowup")
+    return a is not None and a != 1 and s.kind in SUM_KINDS + ("blowup",)
 
 
 @register_cause("tiny-epsilon", lambda s: (
@@ -153,13 +156,17 @@ def _tiny_outputs(s: Site) -> bool:
     return s.kind == "absorbed" and s.z_scale is not None and s.z_scale < 1e-4
 
 
+_BIAS_VERBS = {"created": "give relevance", "absorbed": "take relevance",
+               "flipped": "take more relevance than arrives, which turns its sign"}
+
+
 def _bias_text(s: Site) -> str:
-    verb = "give" if s.kind == "created" else "take"
+    verb = _BIAS_VERBS.get(s.kind, "take relevance")
     if isinstance(s.rule, (ZPlus, Gamma, AlphaBeta)):  # b⁺ (and b⁻) are in their denominators
-        return (f"the layer's positive biases {verb} relevance ({s.rule.spec()} counts them in "
+        return (f"the layer's positive biases {verb} ({s.rule.spec()} counts them in "
                 "its denominator, as zennit does): expected where biases are large against "
                 "the contributions")
-    return (f"the layer's biases {verb} relevance ({s.rule.spec() if s.rule else 'this rule'} "
+    return (f"the layer's biases {verb} ({s.rule.spec() if s.rule else 'this rule'} "
             "conserves only without bias); z⁺, γ or αβ ignore negative biases")
 
 
@@ -183,13 +190,13 @@ def _bias_sink(s: Site) -> bool:
 def _after_gradient_layer(s: Site) -> bool:
     """Below a LogSoftmax the bias share of the last dense layer read 'ΣR ×1.62e+06
     (created)', a warning beside the note that explains it."""
-    return s.kind in ("created", "absorbed") and s.after_gradient and s.arriving < ZERO_SUM
+    return s.kind in SUM_KINDS and s.after_gradient and s.arriving < ZERO_SUM
 
 
 @register_cause("bias", _bias_text, expected=_bias_sink)
 def _bias(s: Site) -> bool:
     b = getattr(s.layer, "B", None)
-    return (s.kind in ("created", "absorbed") and b is not None
+    return (s.kind in SUM_KINDS and b is not None
             and bool(np.any(np.asarray(b) != 0)))
 
 
@@ -231,7 +238,8 @@ class Finding:
         what = {"nonfinite": "relevance becomes NaN/infinite",
                 "blowup": f"|R| blows up to {self.magnitude:.3g}× the output",
                 "created": f"ΣR ×{self.factor:.3g} (created)",
-                "absorbed": f"ΣR ×{self.factor:.3g} (absorbed)"}[self.kind]
+                "absorbed": f"ΣR ×{self.factor:.3g} (absorbed)",
+                "flipped": f"ΣR ×{self.factor:.3g} (sign flipped)"}[self.kind]
         share = "" if self.n == 1 else f" in {self.samples}/{self.n} samples"
         return f"layer {self.layer} ({self.description}): {what}{share}"
 
@@ -282,8 +290,10 @@ class Diagnosis:
             return []
         lines = []
         if math.isfinite(self.total_ratio):
+            flip = ", its sign flipped" if self.total_ratio < 0 else ""
             lines.append(f"{self.rule}: relevance is not conserved: ΣR at the input is "
-                         f"{self.total_ratio:.3g}× the explained output (median of {self.n})")
+                         f"{self.total_ratio:.3g}× the explained output{flip} (median of "
+                         f"{self.n})")
         for reason, found in self.groups():
             where = "; ".join(f.text() for f in found[:LISTED])
             if len(found) > LISTED:  # EfficientNet's ε: 25 layers filled the panel and stderr
@@ -506,6 +516,7 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
         flags = {
             "nonfinite": fin[:, o] & ~fin[:, k],
             "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
+            "flipped": fin[:, k] & (in_s * out_s < 0) & (np.abs(in_s) / scale > CHANGE_TOL),
             "created": fin[:, k] & (change > CHANGE_TOL),
             "absorbed": fin[:, k] & (change < -CHANGE_TOL),
         }
@@ -514,7 +525,7 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
             count = int(hit.sum())
             if count < need:
                 continue
-            if kind in ("created", "absorbed") and flags["blowup"].sum() >= need:
+            if kind in SUM_KINDS and flags["blowup"].sum() >= need:
                 continue  # the blow-up is the story; its sum change is a consequence
             with np.errstate(all="ignore"):
                 factor = float(np.median(in_s[hit] / np.where(out_s[hit] != 0, out_s[hit],
