@@ -171,3 +171,24 @@ def test_a_sum_that_changes_sign_is_named_a_sign_flip():
     assert "turns its sign" in d.findings[0].reason
     assert "the explained output, its sign flipped" in d.warnings()[0]
     assert dg.Diagnosis.from_dict(d.to_dict()).findings == d.findings
+
+
+@pytest.mark.parametrize("side, channels, scaling", [(224, 3, 1), (28, 1, 3), (32, 1, 3)])
+def test_lrp_figure_sizes_its_cells_by_the_maps(tmp_path, side, channels, scaling):
+    """A photograph's figure defaulted to --scaling 3: a 4,095 × 726 PNG for two samples.
+    Digits keep the toolbox's 3; a chosen --scaling is kept."""
+    from PIL import Image
+
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "R.npy", rng.normal(size=(2, side, side, channels)))
+    np.save(tmp_path / "x.npy", rng.integers(0, 255, (2, side, side, channels), dtype=np.uint8))
+    for chosen, want in ((None, scaling), (2, 2)):
+        out = tmp_path / f"figure{chosen}.png"
+        extra = [] if chosen is None else ["--scaling", str(chosen)]
+        assert main(["figure", str(tmp_path / "R.npy"), "--input", str(tmp_path / "x.npy"),
+                     "--out", str(out), *extra]) == 0
+        assert json.loads(out.with_name(out.name + ".json").read_text())["scaling"] == want
+        width, _height = Image.open(out).size
+        assert 6 * side * want < width < 6 * (side * want + 40)  # input and five colormaps

@@ -21,8 +21,9 @@ EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firer
            "--out heatmap3.png")
 
 
-def add_render_options(p):
-    """Options shared by render and figure."""
+def add_render_options(p, scaling_help="each pixel becomes a K×K block (default 3)",
+                       scaling_default=3):
+    """Options shared by render and figure (a figure's scaling follows its maps' size)."""
     p.add_argument("relevance", help="relevance: a .npy (one map, H×W[×C] or a square vector, "
                    "or a batch, N×H×W×C, N×H×W, N×D), an .npz (its one array, the one named "
                    "'relevance', or FILE.npz:NAME) or a relevance store R.zarr of 'lrp "
@@ -35,8 +36,8 @@ def add_render_options(p):
                    "names it, when it opens and fits)")
     p.add_argument("--out", required=True, metavar="FILE.png", type=png_output,
                    help="PNG to write")
-    p.add_argument("--scaling", type=scaling_option, default=3, metavar="K",
-                   help="each pixel becomes a K×K block (default 3)")
+    p.add_argument("--scaling", type=scaling_option, default=scaling_default, metavar="K",
+                   help=scaling_help)
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges (Canny) in black on the heatmap (default: on, "
                    "needs --input)")
