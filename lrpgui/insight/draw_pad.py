@@ -466,7 +466,7 @@ def _rule_text(state) -> str:
     # title says so instead of naming a true class that was not explained
     target = {"pred": "predicted class", "true": "predicted class (a drawing has no true "
               "class)", "output": "all outputs"}.get(state.target, f"class {state.target}")
-    if state.layer_rules:
-        rules = sorted(state.layer_rules.items(), key=lambda kv: str(kv[0]))
-        rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in rules)
+    if state.layer_rules:  # in the order given, which is the order applied (a later key
+        # wins where two name one layer); sorted as text, layer 10 came before layer 2
+        rule += " + " + ", ".join(f"layer {k}: {v}" for k, v in state.layer_rules.items())
     return f"{rule}, {target}"
