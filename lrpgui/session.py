@@ -147,6 +147,9 @@ class Session:
                 s.dataset = dataset
             s.model_path = where_found(path)  # remembered for the next run, from any folder
             s.layer_rules = {}
+            # the SpRAy selection groups the last model's heatmaps: not this one's (cleared
+            # here, not only by the SpRAy window, which a script's state has none of)
+            s.filter_subset = None
             self._start_from_defaults_of(model)
             n, target = model.n_classes, parse_target(s.target)
             if isinstance(target, int) and n is not None and target >= n:
