@@ -7,6 +7,7 @@ no implementation of the ε-rule can beat it by much, so "×floor" says how clos
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import get_backend, get_dtype
+from .errors import ModelFormatError, ShapeError
 from .explain import Explainer, resolve_rules
 from .graph_layers import GroupedConvolution
 from .layers import Convolution, Flatten, Linear, Rect, SumPool
@@ -51,6 +53,28 @@ def long_rect(seed=0) -> Sequential:
 # graph models: the shapes of the shared MNIST ResNet and of EfficientNet-Lite0 (lrpcore.zoo)
 BENCH_MODELS = {"lenet5": lenet5, "long-rect": long_rect, "resnet": mnist_resnet,
                 "efficientnet-lite0": efficientnet_lite0}
+
+
+def bench_model(name):
+    """An architecture of BENCH_MODELS (random weights), else a model file or bundled model's
+    name as ``lrp explain`` opens it: a user's own network, timed alike. One that cannot
+    say its input shape is refused (random inputs of that shape are what is timed)."""
+    if name in BENCH_MODELS:
+        return BENCH_MODELS[name]()
+    from .io import load_model  # noqa: PLC0415 (the architectures need no file reader)
+
+    try:
+        model = load_model(name)
+    except ModelFormatError as exc:
+        if os.path.exists(name):
+            raise
+        raise ModelFormatError(f"unknown benchmark model {name!r}: an architecture of "
+                               f"{', '.join(BENCH_MODELS)}, or a model file or bundled "
+                               f"model: {exc}") from None
+    if model.input_spec is None:
+        raise ShapeError(f"{name}: the model does not say its input shape; give it a "
+                         "sidecar MODEL.json with \"input\": {\"shape\": [...]} to time it")
+    return model
 
 
 def multiply_adds(model) -> int:
@@ -142,7 +166,7 @@ def run_benchmark(models=("lenet5", "long-rect"), batch_sizes=(1, 16, 64, 256),
     be = get_backend(backend)
     rows, rates = [], {}
     for name in models:
-        model = BENCH_MODELS[name]()
+        model = bench_model(name)
         macs = multiply_adds(model)
         rng = np.random.default_rng(1)
         for dtype_name in dtypes:
@@ -185,6 +209,7 @@ def format_header(rules) -> str:
 
 def format_row(row: BenchRow) -> str:
     cols = "".join(f"{v:>17.3f}" for v in row.lrp_ms.values())
-    return (f"{row.model:<18} {row.backend:<8}{row.dtype:<8}{row.batch:>6}{row.forward_ms:>9.3f}"
+    name = os.path.basename(row.model)  # a user's model file by its name; JSON keeps the path
+    return (f"{name:<18} {row.backend:<8}{row.dtype:<8}{row.batch:>6}{row.forward_ms:>9.3f}"
             f"{cols}{row.heatmaps_per_s:>10.0f}{row.peak_mb:>9.1f} {row.floor_ms:>9.4f}"
             f" {row.times_floor:>9.2f}")  # a GPU's ×floor runs to 5 digits: keep a space

@@ -192,3 +192,24 @@ def test_lrp_figure_sizes_its_cells_by_the_maps(tmp_path, side, channels, scalin
         assert json.loads(out.with_name(out.name + ".json").read_text())["scaling"] == want
         width, _height = Image.open(out).size
         assert 6 * side * want < width < 6 * (side * want + 40)  # input and five colormaps
+
+
+def test_lrp_bench_times_a_users_model_file(tmp_path, capsys):
+    """--models took architecture names only ('unknown benchmark model'), so a user could
+    not time their own network; a file (or bundled name) is timed as an architecture is."""
+    from lrpcore.cli.main import main
+
+    out = tmp_path / "bench.json"
+    model = str(ZOO / "mlp_ts.onnx")
+    assert main(["bench", "--models", f"lenet5,{model}", "--batch-sizes", "2", "--repeat",
+                 "1", "--dtypes", "float32", "--rules", "epsilon:0.01", "--json",
+                 str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["model"] for r in rows] == ["lenet5", model]
+    assert "mlp_ts.onnx" in capsys.readouterr().out
+    assert main(["bench", "--models", "nothing-here"]) == 2
+    err = capsys.readouterr().err
+    assert "an architecture of lenet5, long-rect" in err and "no such file" in err
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "or model files or bundled models' names" in " ".join(capsys.readouterr().out.split())

@@ -41,8 +41,10 @@ def register(sub):
     from ..bench import BENCH_MODELS  # noqa: PLC0415
 
     p.add_argument("--models", default="lenet5,long-rect", metavar="M1,M2,...",
-                   help="comma-separated architectures to time, of "
-                   f"{', '.join(BENCH_MODELS)} (default lenet5,long-rect)")
+                   help="comma-separated models to time: architectures of "
+                   f"{', '.join(BENCH_MODELS)} (random weights), or model files or bundled "
+                   "models' names as 'lrp explain' takes them (e.g. my_net.onnx, "
+                   "mnist-lenet5); default lenet5,long-rect")
     p.add_argument("--batch-sizes", metavar="N1,N2,...",
                    help="comma-separated samples per pass (default 1,16,64,256; --quick: 1,16)")
     p.add_argument("--dtypes", default="float64,float32", metavar="D1,D2,...",
@@ -73,7 +75,7 @@ def register(sub):
 
 def run(args) -> int:
     from ..backend import get_dtype
-    from ..bench import BENCH_MODELS, format_header, format_row, run_benchmark
+    from ..bench import BENCH_MODELS, bench_model, format_header, format_row, run_benchmark
     from ..fileio import atomic_write_text
     from ..presets import preset_or_none
     from ..rules import parse_rule
@@ -81,9 +83,9 @@ def run(args) -> int:
     if args.concepts or args.trust:
         return _run_concepts(args)
     models = _csv(args.models, option="--models")
-    for m in models:
+    for m in models:  # a file that does not open is refused before any timing
         if m not in BENCH_MODELS:
-            raise RuleError(f"unknown benchmark model {m!r}: choose {', '.join(BENCH_MODELS)}")
+            bench_model(m)
     rules = _csv(args.rules, option="--rules")
     for r in rules:
         if preset_or_none(r) is None:
