@@ -213,3 +213,24 @@ def test_lrp_bench_times_a_users_model_file(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     assert "or model files or bundled models' names" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("model, rule", [("mnist-lenet5", "simple"),
+                                         (str(ZOO / "mlp_ts.onnx"), "EpsilonPlus")])
+def test_lrp_sanity_checks_the_models_rule_without_rule(tmp_path, capsys, monkeypatch, model,
+                                                        rule):
+    """``lrp sanity`` required --rule; it takes lrp explain's default now, in its verdict and
+    in the plot's default name."""
+    from lrpcore.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    data = "mnist-sample"
+    if model.endswith(".onnx"):
+        np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0, 1, (4, 20)))
+        data = str(tmp_path / "x.npy")
+    status = main(["sanity", model, data, "--n", "4", "--plot", "--quiet"])
+    assert status in (0, 3)
+    out = capsys.readouterr().out
+    assert f": {rule} " in out.splitlines()[-2]
+    stem = Path(model).stem
+    assert (tmp_path / f"{stem}-sanity-{rule}.png").is_file()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
+from ..conventions import RULE_DEFAULT_HELP
 from ..fileio import staged_writes
-from .common import add_command, check_outputs_free, png_output
+from .common import add_command, check_outputs_free, model_defaults, png_output
 from .progress import ProgressBar
 from .trust_args import add_model_data, load_inputs, model_path, target_of, write_csv
 
@@ -28,8 +29,9 @@ def register(sub):
             f"when the rule passes, {CHECK_FAILED} when it fails the check (the verdict is "
             "printed either way), 2 on bad input, 1 on an internal error."))
     add_model_data(p, 64)
-    p.add_argument("--rule", required=True,
-                   help="rule spec, preset, sensitivity or gradxinput")
+    p.add_argument("--rule", default=None,
+                   help="rule spec, preset, sensitivity or gradxinput; " + RULE_DEFAULT_HELP
+                   + ", as for 'lrp explain'")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
                    help="similarity per step as CSV to PATH (to stdout without a PATH)")
@@ -56,9 +58,17 @@ def run(args) -> int:
     from ..render.compose import save_png  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
+    model = None
+    if args.rule is None:  # the model's rule, as lrp explain takes it; the plot is named by it
+        from .. import load_model  # noqa: PLC0415
+        from ..explain import DEFAULT_RULE  # noqa: PLC0415
+
+        model = load_model(model_path(args.model))
+        model_defaults(args, model)
+        args.rule = args.rule or DEFAULT_RULE  # a toolbox chain's: lrp explain's 'simple'
     plot = _plot_path(args)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite)
-    model, x, labels = load_inputs(args, 64)
+    model, x, labels = load_inputs(args, 64, model)
     target = target_of(args, labels, model)
     bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)
     try:

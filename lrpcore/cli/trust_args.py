@@ -47,14 +47,16 @@ def model_path(text: str) -> str:
     raise ModelFormatError(f"{text}: no such model file or bundled model")
 
 
-def load_inputs(args, n_default):
-    """(model, raw samples, labels or None) of ``--n`` samples spread evenly over DATA."""
+def load_inputs(args, n_default, model=None):
+    """(model, raw samples, labels or None) of ``--n`` samples spread evenly over DATA
+    (``model``: already opened, else ``args.model`` is)."""
     import numpy as np  # noqa: PLC0415
 
     from .. import load_model, open_dataset  # noqa: PLC0415
     from ..insight.tasks import spread_indices  # noqa: PLC0415
 
-    model = load_model(model_path(args.model))
+    if model is None:
+        model = load_model(model_path(args.model))
     ds = open_dataset(args.data, model=model)  # photographs fitted to the model
     n = n_default if args.n is None else args.n
     if n < 1:
