@@ -234,3 +234,21 @@ def test_lrp_sanity_checks_the_models_rule_without_rule(tmp_path, capsys, monkey
     assert f": {rule} " in out.splitlines()[-2]
     stem = Path(model).stem
     assert (tmp_path / f"{stem}-sanity-{rule}.png").is_file()
+
+
+def test_lrp_convert_says_which_format_holds_a_graph_model(tmp_path, capsys):
+    """Every ONNX export with more than the toolbox's layer kinds is refused for .txt; the
+    help did not say so, and the refusal said '.npz' without saying it is the native format
+    that takes every model."""
+    from lrpcore.cli.main import main
+
+    assert main(["convert", str(ZOO / "flatmlp_ts.onnx"), str(tmp_path / "m.txt")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "it holds a chain of Linear, Convolution, SumPool, MaxPool, Rect" in err
+    assert "write .npz, the native format, which holds every model" in err
+    assert main(["convert", str(ZOO / "flatmlp_ts.onnx"), str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["convert", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Every model converts to .npz" in text and "graph models" in text

@@ -13,10 +13,16 @@ def register(sub):
                     description="Reads any model format this program reads (.txt, .nn, .npz, "
                     ".onnx, with a MODEL.json sidecar applied) and writes the native .npz "
                     "(architecture, parameters, input specification, class names) or the "
-                    "toolbox's .txt. The .txt format has no room for metadata: when the model "
-                    "has any, OUT.json is written beside it as a sidecar.")
+                    "toolbox's .txt. Every model converts to .npz; .txt holds a chain of the "
+                    f"toolbox's layer kinds only ({', '.join(_txt_kinds())}), so graph models "
+                    "(ONNX imports with BatchNorm, other activations, residual or concatenating "
+                    "nodes, an NCHW image input) convert to .npz alone: .txt refuses them, "
+                    "naming the first layer it cannot hold. The .txt format has no room for "
+                    "metadata: when the model has any, OUT.json is written beside it as a "
+                    "sidecar.")
     p.add_argument("input", help="model to read")
-    p.add_argument("output", help="file to write: .npz (native) or .txt (toolbox text)")
+    p.add_argument("output", help="file to write: .npz (native: any model) or .txt (toolbox "
+                   "text: a chain of the toolbox's layer kinds, which graph models seldom are)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT (and the OUT.json sidecar beside it) if they exist")
     p.add_argument("--arch", choices=sorted(_architectures()),
@@ -24,6 +30,12 @@ def register(sub):
     p.add_argument("--dtype", choices=["float32", "float64"],
                    help="store parameters in this precision (default: as read)")
     p.set_defaults(func=run)
+
+
+def _txt_kinds():
+    from ..io.toolbox_txt import TXT_KINDS  # noqa: PLC0415
+
+    return TXT_KINDS
 
 
 def _architectures():

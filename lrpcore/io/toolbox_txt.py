@@ -167,6 +167,8 @@ _WRITERS = {Linear: _write_linear, Convolution: _write_convolution, SumPool: _wr
             MaxPool: _write_pool, **{cls: (lambda layer: [layer.kind]) for cls in
                                      _PLAIN.values()}}
 _KNOWN = {*_READERS, *_PLAIN}
+# what 'lrp convert --help' and the refusal below say the text format holds
+TXT_KINDS = ("Linear", "Convolution", "SumPool", "MaxPool", *_PLAIN)
 
 
 def _ints(lines, lineno, tokens, count, kind):
@@ -250,7 +252,9 @@ def format_toolbox_text(model, where=None) -> str:
             node = f" (node {names[k]!r})" if names else ""
             raise ModelFormatError(
                 f"{where or 'toolbox text'}: the LRP Toolbox's text format has no form for "
-                f"layer {k}, {layer.kind}{node}; write .npz instead")
+                f"layer {k}, {layer.kind}{node}: it holds a chain of "
+                f"{', '.join(TXT_KINDS)} only; write .npz, the native format, which holds "
+                "every model this program reads")
         out += write(layer)
     return "\n".join(out) + "\n"
 
