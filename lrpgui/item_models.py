@@ -80,6 +80,11 @@ class SampleListModel(QAbstractListModel):
         self._cache: OrderedDict[int, QPixmap] = OrderedDict()
         self._cache_size = cache_size
         self.renders = 0  # thumbnails drawn so far (tests check laziness)
+        # (first, last) rows a view shows, or None (the grid sets it): a repaint of every row
+        # made the icon-mode view measure each of 60,000 tiles (0.1 s on the GUI thread,
+        # several times per model opened and once per batch of predictions); rows out of
+        # sight are drawn from data() when they scroll in, at one tile size
+        self.shown_rows = None
 
     # -- content ----------------------------------------------------------------------------
     def set_dataset(self, dataset) -> None:
@@ -98,9 +103,17 @@ class SampleListModel(QAbstractListModel):
         """Draw the thumbnails again: opening a model fits an open image folder to it (a
         16×16 colour net's tiles stayed in colour after a greyscale 28×28 one was opened)."""
         self._cache.clear()
-        if self._rows.size:
-            self.dataChanged.emit(self.index(0), self.index(int(self._rows.size) - 1),
-                                  [Qt.ItemDataRole.DecorationRole])
+        self._repaint([Qt.ItemDataRole.DecorationRole])
+
+    def _repaint(self, roles) -> None:
+        """dataChanged for ``roles`` over the rows on display (:attr:`shown_rows`), else all."""
+        n = int(self._rows.size)
+        if not n:
+            return
+        first, last = (0, n - 1) if self.shown_rows is None else self.shown_rows()
+        first, last = max(0, first), min(n - 1, last)
+        if first <= last:
+            self.dataChanged.emit(self.index(first), self.index(last), roles)
 
     @property
     def order(self) -> str:
@@ -150,10 +163,8 @@ class SampleListModel(QAbstractListModel):
         if self._filters[1] is not None or self._filters[2]:
             self._refilter()
             return True
-        if self.rowCount():
-            self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1),
-                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
-                                   Qt.ItemDataRole.BackgroundRole, MISCLASSIFIED_ROLE])
+        self._repaint([Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                       Qt.ItemDataRole.BackgroundRole, MISCLASSIFIED_ROLE])
         return False
 
     def set_filters(self, true_class=None, pred_class=None, misclassified_only=False,

@@ -8,7 +8,7 @@ soon as a filter lets it through.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -110,6 +110,7 @@ class SampleGrid(QWidget):
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setModel(self.model)
+        self.model.shown_rows = self._shown_rows
 
         self._names_for = None  # the model whose class names the tiles show
         self.true_filter = ClassChoice(objectName="trueClassFilter")
@@ -161,6 +162,26 @@ class SampleGrid(QWidget):
             getattr(state.events, name).connect(lambda _v: self._apply_filters())
         state.events.sample_index.connect(self.select_sample)
         self._on_dataset(state.dataset)
+
+    def _shown_rows(self) -> tuple[int, int]:
+        """(first, last) rows of tiles the viewport can show, a row of tiles to spare; every
+        row when the first tile on display is not found (repainting too much is harmless)."""
+        n = self.model.rowCount()
+        grid, port = self.view.gridSize(), self.view.viewport().rect()
+        if not grid.isValid() or grid.width() < 1 or grid.height() < 1:
+            return 0, n - 1
+        first = None
+        for y in range(0, min(grid.height() + 1, port.height()), 4):
+            index = self.view.indexAt(QPoint(grid.width() // 2, y))
+            if index.isValid():
+                first = index.row()
+                break
+        if first is None:
+            return 0, n - 1
+        per_row = max(1, port.width() // grid.width())
+        rows = port.height() // grid.height() + 2
+        first = max(0, first - first % per_row - per_row)
+        return first, first + (rows + 1) * per_row - 1
 
     # -- state → view -----------------------------------------------------------------------
     def _on_dataset(self, dataset) -> None:
