@@ -41,7 +41,7 @@ def register(sub):
     from ..bench import BENCH_MODELS  # noqa: PLC0415
 
     p.add_argument("--models", default="lenet5,long-rect", metavar="M1,M2,...",
-                   help="comma-separated models to time: architectures of "
+                   help="comma-separated architectures to time, of "
                    f"{', '.join(BENCH_MODELS)} (random weights), or model files or bundled "
                    "models' names as 'lrp explain' takes them (e.g. my_net.onnx, "
                    "mnist-lenet5); default lenet5,long-rect")
