@@ -191,6 +191,26 @@ def test_mlp_gemm_variants_matmul_add_softmax(tmp_path):
     assert model.meta["provenance"]["imported_from"] == "onnx"
 
 
+def test_converting_an_onnx_chain_to_txt_says_its_convention_is_lost(tmp_path, capsys):
+    """A .txt file is read back as a toolbox chain: an ONNX chain's zennit numerics and its
+    EpsilonPlus in float32 turned silently into the toolbox's rule in float64."""
+    from lrpcore.cli.main import main
+    from lrpcore.conventions import TOOLBOX, ZENNIT, convention_of
+
+    g = Graph([6])
+    g.node("Gemm", g.init(_w(5, 6)), g.init(_w(5)), transB=1).node("Relu")
+    g.node("Gemm", g.init(_w(3, 5)), g.init(_w(3)), transB=1)
+    _, path = g.save(tmp_path)
+    assert convention_of(load_model(path)) is ZENNIT
+    assert main(["convert", str(path), str(tmp_path / "m.txt")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "is read back as an LRP Toolbox chain" in out and "EpsilonPlus in float32" in out
+    assert convention_of(load_model(tmp_path / "m.txt")) is TOOLBOX
+    assert main(["convert", str(path), str(tmp_path / "n.npz")]) == 0
+    assert "LRP Toolbox chain" not in capsys.readouterr().out
+    assert convention_of(load_model(tmp_path / "n.npz")) is ZENNIT
+
+
 def test_cnn_with_batchnorm_pools_and_flatten_permutation(tmp_path):
     """Conv → BN → Relu → MaxPool → Conv → Relu → AvgPool → Flatten (2×2×4 map) → Gemm."""
     g = Graph([2, 13, 11])

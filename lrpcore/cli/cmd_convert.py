@@ -91,4 +91,18 @@ def run(args) -> int:
           f"parameters" + (f" as {args.dtype}" if args.dtype else ""))
     if written:
         print(f"wrote {written}: input specification and metadata (.txt cannot hold them)")
+    _note_convention_lost(model, args.output, ext)
     return 0
+
+
+def _note_convention_lost(model, output, ext):
+    """A .txt file is read back as a toolbox chain, whatever model it came from: say so when
+    the model followed another convention (an ONNX chain: zennit's numerics, EpsilonPlus in
+    float32), which .npz would have kept."""
+    from ..conventions import TOOLBOX, convention_of  # noqa: PLC0415
+
+    convention = convention_of(model)
+    if ext == ".txt" and convention is not TOOLBOX:
+        print(f"note: {output} is read back as an LRP Toolbox chain: its explanations follow "
+              f"the toolbox's numerics and start from its rule in float64, not {convention.name}"
+              f"'s ({convention.rule} in {convention.dtype}); .npz keeps the model's convention")
