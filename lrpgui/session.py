@@ -263,7 +263,7 @@ class Session:
         asked_model, asked_dataset = model is not None, dataset is not None
         fallback_model = default_model()
         if model is None:
-            model = last_model if last_model and os.path.exists(last_model) else fallback_model
+            model = last_model if remembered_model_exists(last_model) else fallback_model
         if dataset is None:
             dataset = last_dataset or bundled.default_dataset()
         if model is not None and not attempt(self.open_model, model, not asked_model) \
@@ -511,6 +511,18 @@ def data_hint(model, lead="") -> str:
         if shape and fits(shape):
             return f"{lead}{hint}"
     return ""
+
+
+def remembered_model_exists(name) -> bool:
+    """Whether the last session's model is still there to open: a file, or a model opened
+    by name (``efficientnet-lite0``, a bundled ``mnist-lenet5``). When only files counted, a
+    session that ended on EfficientNet-Lite0 and natural-images started again on LeNet-5
+    and mnist-test."""
+    from lrpcore.io.models import model_names  # noqa: PLC0415
+
+    if not isinstance(name, str) or not name:
+        return False
+    return os.path.exists(name) or name in model_names()
 
 
 def default_model() -> str | None:
