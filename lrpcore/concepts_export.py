@@ -161,13 +161,18 @@ def output_folder(out, overwrite):
 
 
 def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=None,
-                   cmap="bwr", scaling=3) -> list[str]:
+                   cmap="bwr", scaling=3, sample_fields=None) -> list[str]:
     """Write ranking.csv, conditional.npy, heatmap.png, conditional_<rank>_ch<c>.png and the
-    reference galleries into ``folder`` (a fresh folder); returns the names written."""
-    names = []
+    reference galleries into ``folder`` (a fresh folder); returns the names written.
 
-    def side(name, **fields):
-        write_sidecar(os.path.join(folder, name), info, **fields)
+    ``sample_fields`` (:func:`lrpcore.batch_export.sample_classes` of the sample: its
+    predicted and explained class) go into the sidecars of the files about the sample, not
+    into those of the references, which are other samples."""
+    names = []
+    sample_info = {**info, **(sample_fields or {})}
+
+    def side(name, about=sample_info, **fields):
+        write_sidecar(os.path.join(folder, name), about, **fields)
         names.append(name)
 
     atomic_write_text(os.path.join(folder, "ranking.csv"), ranking_csv(ranking))
@@ -178,12 +183,12 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
          channels=ranking.channels[:len(conditional)].tolist(), shape=list(conditional.shape))
     flat = _spatial(np.asarray(ranking.heatmap)[None])[0]
     export_input_heatmap(os.path.join(folder, "heatmap.png"), flat, x01, cmap,
-                         scaling=scaling, info=info)
+                         scaling=scaling, info=sample_info)
     names.append("heatmap.png")
     for rank, (c, R) in enumerate(zip(ranking.channels, conditional, strict=False)):
         name = f"conditional_{rank:03d}_ch{int(c)}.png"
         export_input_heatmap(os.path.join(folder, name), _spatial(R[None])[0], x01, cmap,
-                             scaling=scaling, info={**info, "channel": int(c), "rank": rank})
+                             scaling=scaling, info={**sample_info, "channel": int(c), "rank": rank})
         names.append(name)
     if refs is not None:
         ref_dir = os.path.join(folder, "references")
@@ -197,7 +202,7 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
             name = os.path.join("references", f"channel_{int(c)}.png")
             image = gallery_image(refs.crops(int(c), gallery), cmap, scaling)
             atomic_write_bytes(os.path.join(folder, name), encode_png(image))
-            side(name, format="png", channel=int(c),
+            side(name, info, format="png", channel=int(c),
                  samples=refs.samples[int(c)].tolist(), layout="input crop over its "
                  "conditional heatmap, one column per reference sample")
     return names

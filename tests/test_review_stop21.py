@@ -40,3 +40,41 @@ def test_a_remembered_name_that_no_longer_opens_still_falls_back_quietly():
     assert session.state.model_path.endswith("mnist-lenet5.npz")
     assert session.state.dataset_name == "mnist-test"
     assert all(quiet for _exc, quiet in problems)
+
+
+def test_lrp_concepts_says_which_class_its_channels_are_relevant_for(tmp_path, monkeypatch,
+                                                                      capsys):
+    """A concept ranking answers "relevant for which class?": for target pred (the default)
+    neither the console line nor any sidecar of ``lrp concepts`` said, where every other
+    sample's heatmap records its predicted and explained class (README, Rendering)."""
+    import lrpcore
+    from lrpcore.cli.main import main
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "digits.npy"
+    digits = lrpcore.open_dataset("mnist-test").images(slice(0, 40))
+    np.save(data, digits)
+    model = lrpcore.load_model("mnist-lenet5")
+    predicted = int(lrpcore.predict(model, digits[3:4])[0].argmax())
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(data), "--layer", "convolution1", "--sample",
+                 "3", "--top", "2", "--out", str(out), "--references", "2"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("layer 3 (convolution1): 25 channels for sample 3 "
+                           f"(predicted {predicted}, explained {predicted}); top ")
+    for name in ("ranking.csv", "conditional.npy", "heatmap.png"):
+        side = json.loads((out / f"{name}.json").read_text())
+        assert side["predicted_class"] == predicted == side["explained_class"], name
+        assert side["explained_name"] == str(predicted)
+    ranked = next(out.glob("conditional_000_ch*.png.json"))
+    assert json.loads(ranked.read_text())["explained_class"] == predicted
+    # the references are other samples: no class of sample 3 is claimed for them
+    gallery = next((out / "references").glob("channel_*.png.json"))
+    assert "explained_class" not in json.loads(gallery.read_text())
+    # another class, by index
+    other = (predicted + 1) % 10
+    assert main(["concepts", "mnist-lenet5", str(data), "--layer", "convolution1", "--sample",
+                 "3", "--top", "1", "--out", str(tmp_path / "d"), "--references", "0",
+                 "--target", str(other)]) == 0
+    side = json.loads((tmp_path / "d" / "ranking.csv.json").read_text())
+    assert (side["predicted_class"], side["explained_class"]) == (predicted, other)

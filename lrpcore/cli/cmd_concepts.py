@@ -8,7 +8,7 @@ from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
 from ..text import printable_line
-from .common import add_command, load_samples, model_defaults, parse_target
+from .common import DatasetArray, add_command, load_samples, model_defaults, parse_target
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
            "--out concepts/ --rule epsilon:0.01")
@@ -108,6 +108,7 @@ def run(args) -> int:
     info = export.sidecar_info(args.model, config.description, args.target, ex.backend.name,
                                ex.dtype.name, model_name=str(args.model), dataset=args.data,
                                sample=args.sample, layer=k, layer_name=ranking.name)
+    classes = _sample_classes(model, fwd, target, one_label, x, args.sample)
     x01 = image01(ex, x, model.input_spec)(args.sample)
     refs = gallery = None
     if args.references:
@@ -119,11 +120,37 @@ def run(args) -> int:
             raise ShapeError(f"{args.data}: {exc}") from None
         gallery = image01(ex, data, model.input_spec)
     with output_folder(args.out, args.overwrite) as tmp:
-        write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap)
-    print(f"layer {k} ({printable_line(ranking.name)}): {len(ranking.channels)} channels; top "
+        write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap,
+                       sample_fields=classes)
+    print(f"layer {k} ({printable_line(ranking.name)}): {len(ranking.channels)} channels "
+          f"for sample {args.sample} ({_classes_said(classes)}); top "
           f"{', '.join(f'{c} ({s:.1%})' for c, _, s in list(ranking.rows())[:min(top, 5)])} "
           f"→ {args.out}")
     return 0
+
+
+def _sample_classes(model, fwd, target, labels, x, index) -> dict:
+    """The sample's predicted and explained class, by index and name (and its image file),
+    as every other sample's heatmap records them: a ranking for target "pred" said nowhere
+    which class its channels are relevant for."""
+    from ..batch_export import sample_classes  # noqa: PLC0415
+
+    files = (x.dataset.sample_files(np.array([index])) if isinstance(x, DatasetArray)
+             else None)
+    return sample_classes(model, fwd.outputs(), target, labels, files)[0]
+
+
+def _classes_said(classes) -> str:
+    """"predicted 285 (Egyptian cat), explained 285 (Egyptian cat)"; a name that is only
+    the number is not repeated."""
+
+    def said(k, name):
+        return f"{k}" if name == str(k) else f"{k} ({printable_line(name)})"
+
+    text = f"predicted {said(classes['predicted_class'], classes['predicted_name'])}"
+    if "explained_class" in classes:
+        return f"{text}, explained {said(classes['explained_class'], classes['explained_name'])}"
+    return f"{text}, explained: every output"
 
 
 def _dataset_id(data, n) -> str:
