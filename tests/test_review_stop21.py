@@ -115,3 +115,23 @@ def test_a_digit_target_is_not_explained_as_an_imagenet_class():
     session.open_model("efficientnet-lite0")
     assert session.state.target == "pred"
     assert "tiger shark" in session.state.status
+
+
+def test_sanity_titles_and_verdicts_give_no_sign_to_a_zero():
+    """With two of LeNet-5's layers random, ε's median ρ is −0.001: the figure titled that
+    column "Spearman -0.00" (the GUI's too), a sign on maps that share nothing."""
+    from lrpcore.cli.cmd_sanity import step_lines
+    from lrpcore.insight import sanity
+
+    step = sanity.SanityStep((9, 6), ("Linear", "Convolution"),
+                             np.array([-0.0004, -0.0002, 0.0001]),
+                             np.array([-0.0003, 0.0001, -0.0001]), np.zeros((3, 4, 4)))
+    first = sanity.SanityStep((), (), np.ones(3), np.ones(3), np.zeros((3, 4, 4)))
+    assert step.spearman_median < 0 and step.ssim_median < 0
+    assert sanity.step_title(2, step) == "top 2 layers random\nSpearman 0.00"
+    result = sanity.SanityResult("epsilon:0.01", 3, (first, step), np.zeros((3, 4, 4)), 0.1)
+    assert result.passed
+    assert "ρ 0.00, SSIM 0.00 with every layer random" in result.verdict()
+    assert "ρ  0.000  SSIM  0.000" in step_lines(result)[1]
+    assert sanity.rounded(-0.004) == "0.00" and sanity.rounded(-0.006) == "-0.01"
+    assert sanity.rounded(-0.0004, 3, 6) == " 0.000"

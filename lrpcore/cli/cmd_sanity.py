@@ -100,8 +100,11 @@ def run(args) -> int:
 def step_lines(result) -> list[str]:
     """One line per randomisation step, its numbers in one column however many steps (a
     graph model has dozens: "10. top 10 random" pushed them one place right)."""
+    from ..insight.sanity import rounded  # noqa: PLC0415
+
     number = len(str(len(result.steps) - 1))
     label = max([34] + [len(s.label) for s in result.steps])
-    return [f"  {k:>{number}}. {s.label:<{label}} Spearman ρ {s.spearman_median:6.3f}  SSIM "
-            f"{s.ssim_median:6.3f}{'  similar' if k and s.similar(result.threshold) else ''}"
+    return [f"  {k:>{number}}. {s.label:<{label}} Spearman ρ {rounded(s.spearman_median, 3, 6)}"
+            f"  SSIM {rounded(s.ssim_median, 3, 6)}"
+            f"{'  similar' if k and s.similar(result.threshold) else ''}"
             for k, s in enumerate(result.steps)]

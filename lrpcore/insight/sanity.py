@@ -192,12 +192,12 @@ class SanityResult:
     def verdict(self) -> str:
         if self.passed:
             return (f"PASS: {self.rule} changes as the model is randomised (median Spearman "
-                    f"ρ {self.steps[-1].spearman_median:.2f}, SSIM "
-                    f"{self.steps[-1].ssim_median:.2f} with every layer random)")
+                    f"ρ {rounded(self.steps[-1].spearman_median)}, SSIM "
+                    f"{rounded(self.steps[-1].ssim_median)} with every layer random)")
         k = self.failing_steps[0]
         s = self.steps[k]
         return (f"FAIL: {self.rule} stays similar to the original with {s.label} (median "
-                f"Spearman ρ {s.spearman_median:.2f}, SSIM {s.ssim_median:.2f}; |·| ≥ "
+                f"Spearman ρ {rounded(s.spearman_median)}, SSIM {rounded(s.ssim_median)}; |·| ≥ "
                 f"{self.threshold:g}): it explains the input more than the model")
 
 
@@ -307,4 +307,14 @@ def step_title(k: int, step: SanityStep) -> str:
     if k == 0:
         return "original\n(trained)"
     layers = "layer" if k == 1 else "layers"
-    return f"top {k} {layers} random\nSpearman {step.spearman_median:.2f}"
+    return f"top {k} {layers} random\nSpearman {rounded(step.spearman_median)}"
+
+
+def rounded(value: float, digits: int = 2, width: int = 0) -> str:
+    """``value`` to ``digits`` decimals without the sign of a zero: a median ρ of −0.001
+    was titled "Spearman -0.00" above the randomised maps, read as a (tiny) anticorrelation
+    of maps that have nothing in common."""
+    text = f"{value:{width}.{digits}f}"
+    if text.strip().startswith("-") and float(text) == 0:
+        text = f"{0.0:{width}.{digits}f}"
+    return text

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrpcore.errors import RuleError
-from lrpcore.insight.sanity import step_title
+from lrpcore.insight.sanity import rounded, step_title
 
 from . import imaging
 from .layouts import canvas, result_table, table_over_maps
@@ -89,7 +89,7 @@ class SanityPanel(BatchPanel):
     def _fill(self) -> None:
         self.table.setRowCount(len(self.steps))
         for i, s in enumerate(self.steps):
-            values = (str(i), s.label, f"{s.spearman_median:.3f}", f"{s.ssim_median:.3f}",
+            values = (str(i), s.label, rounded(s.spearman_median, 3), rounded(s.ssim_median, 3),
                       "" if i == 0 else ("yes" if s.similar() else "no"))
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
