@@ -135,3 +135,32 @@ def test_sanity_titles_and_verdicts_give_no_sign_to_a_zero():
     assert "ρ  0.000  SSIM  0.000" in step_lines(result)[1]
     assert sanity.rounded(-0.004) == "0.00" and sanity.rounded(-0.006) == "-0.01"
     assert sanity.rounded(-0.0004, 3, 6) == " 0.000"
+
+
+def test_lrp_evaluate_runs_without_a_csv_file(tmp_path, capsys):
+    """README's photograph example, `lrp evaluate efficientnet-lite0 natural-images --n 2
+    --rule EpsilonPlus`, stopped at "the following arguments are required: --csv": the AOPC
+    summary needs no file. As in lrp sweep and lrp sanity, --csv is optional and --csv
+    without a path writes the CSV to stdout (the summary then to stderr)."""
+    from lrpcore.cli.main import main
+
+    args = ["evaluate", "mnist-lenet5", "mnist-test", "--n", "3", "--steps", "3",
+            "--rule", "epsilon:0.01"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "AOPC" in out and "epsilon:0.01" in out and not list(tmp_path.iterdir())
+    assert main(args + ["--csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("rule,step,flipped,mean_output,aopc\n")
+    assert "AOPC" in captured.err and "AOPC" not in captured.out
+    csv = tmp_path / "flip.csv"
+    assert main(args + ["--csv", str(csv)]) == 0
+    assert csv.read_text().startswith("rule,step,flipped")
+    assert "AOPC" in capsys.readouterr().out
+    # ten rankings: the numbers stand in one column
+    many = ["--rule", "simple", "--rule", "flat", "--rule", "zplus", "--rule", "ww",
+            "--rule", "gamma", "--rule", "alphabeta:2", "--rule", "sensitivity",
+            "--rule", "gradxinput"]
+    assert main(args + many) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if ". " in line]
+    assert len(lines) == 10 and len({line.index(".") for line in lines}) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from ..errors import ShapeError
@@ -67,8 +68,10 @@ def register(sub):
     p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
                    help="precision (default float32: 3-4× faster than float64 and the same "
                         "AOPC to 4 digits on LeNet-5)")
-    p.add_argument("--csv", required=True, help="output CSV: rule, step, flipped, mean output, "
-                                                 "AOPC up to that step")
+    p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
+                   help="the curves as CSV (rule, step, flipped, mean output, AOPC up to that "
+                        "step) to PATH, or to stdout without a PATH (the summary then goes "
+                        "to stderr); without --csv only the AOPC summary is printed")
     p.add_argument("--plot", type=png_output, help="output PNG with the mean curves")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true",
@@ -91,7 +94,8 @@ def _write_outputs(args, results) -> None:
     """The CSV and the plot, both or neither (earlier files at those names stay as they were
     when either fails: :func:`lrpcore.fileio.staged_writes`)."""
     with staged_writes():
-        atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
+        if args.csv not in (None, "-"):
+            atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
         if args.plot:
             from ..insight.plot import curve_plot  # noqa: PLC0415
             from ..render.compose import save_png  # noqa: PLC0415
@@ -117,7 +121,8 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
-    check_outputs_free([args.csv, args.plot], args.overwrite)
+    check_outputs_free([None if args.csv in (None, "-") else args.csv, args.plot],
+                       args.overwrite)
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)
@@ -153,6 +158,11 @@ def run(args) -> int:
         bar.close()
     seconds = time.perf_counter() - start
     _write_outputs(args, results)
+    out = sys.stdout
+    if args.csv == "-":  # the CSV alone on stdout, as lrp sweep and lrp sanity write it
+        sys.stdout.write(csv_text(results))
+        sys.stdout.flush()
+        out = sys.stderr
     n = results[0].outputs.shape[0]
     steps = results[0].flipped.size - 1
     unit = results[0].unit
@@ -161,9 +171,10 @@ def run(args) -> int:
         f"{unit}×{unit} {'patches' if many else 'patch'}"
     curves = plural(len(results), "curve")
     print(f"{plural(n, 'sample')} × {plural(steps, 'step')} of {args.per_step} {units}, "
-          f"{curves} in {seconds:.1f} s")
-    print("AOPC (higher = the ordering finds what the model needs):")
+          f"{curves} in {seconds:.1f} s", file=out)
+    print("AOPC (higher = the ordering finds what the model needs):", file=out)
     ranked = sorted(results, key=lambda r: -r.aopc)
+    width = len(str(len(ranked)))  # "10. random" stood one place right of "9. flat"
     for rank, res in enumerate(ranked, 1):
-        print(f"  {rank}. {res.label:<40} {res.aopc:.6g}")
+        print(f"  {rank:>{width}}. {res.label:<40} {res.aopc:.6g}", file=out)
     return 0
