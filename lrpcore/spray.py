@@ -191,7 +191,6 @@ def eigengap(A, count=10) -> np.ndarray:
     """The smallest eigenvalues of A's normalised Laplacian (scipy's Lanczos solver); the
     largest gap after the k-th suggests k clusters."""
     from scipy.sparse import csgraph  # noqa: PLC0415
-    from scipy.sparse.linalg import eigsh  # noqa: PLC0415
 
     L = csgraph.laplacian(A, normed=True)
     n = A.shape[0]
@@ -199,8 +198,35 @@ def eigengap(A, count=10) -> np.ndarray:
     if n <= 40:
         vals = np.linalg.eigvalsh(L.toarray())[:count]
     else:
-        vals = eigsh(L, k=count, sigma=-1e-3, which="LM", return_eigenvectors=False)
+        vals = _smallest_eigenvalues(L, count)
     return np.sort(np.real(vals))
+
+
+DENSE_EIGEN_MAX = 8000  # samples whose Laplacian a dense solver takes (8000² doubles: 512 MB)
+
+
+def _smallest_eigenvalues(L, count) -> np.ndarray:
+    """The ``count`` smallest eigenvalues of the sparse Laplacian ``L`` by Lanczos from a
+    fixed start vector, so that a SpRAy run gives the same eigenvalues every time (ARPACK's
+    random start moved them by ~1e-15 between runs). Heatmaps that are all alike give a
+    Laplacian of many equal eigenvalues, where ARPACK sometimes stops ("No shifts could be
+    applied", an internal error of ``lrp spray`` in one run of eight): it is asked again with
+    more Lanczos vectors, then the eigenvalues come from a dense solver."""
+    from scipy.sparse.linalg import ArpackError, eigsh  # noqa: PLC0415
+
+    n = L.shape[0]
+    v0 = np.random.default_rng(0).uniform(0.5, 1.5, n)
+    for ncv in (None, min(n, max(4 * count + 1, 64))):
+        try:
+            return eigsh(L, k=count, sigma=-1e-3, which="LM", v0=v0, ncv=ncv,
+                         return_eigenvectors=False)
+        except ArpackError:  # ArpackNoConvergence too
+            continue
+    if n > DENSE_EIGEN_MAX:
+        raise DatasetError(f"the eigengap of {n:,} samples could not be computed (ARPACK did "
+                           "not converge: the heatmaps are nearly all alike); give the number "
+                           "of clusters (--k, or the window's clusters box)")
+    return np.linalg.eigvalsh(L.toarray())[:count]
 
 
 def suggest_k(eigenvalues, k_min=2) -> int:
