@@ -189,3 +189,31 @@ def test_spray_clusters_heatmaps_that_are_all_alike_without_an_internal_error(mo
 
     monkeypatch.setattr(scipy.sparse.linalg, "eigsh", stops)
     np.testing.assert_allclose(spray.eigengap(graph), first, atol=1e-12)
+
+
+def test_lrp_figure_titles_conditional_heatmaps_by_their_sample_and_channel(tmp_path,
+                                                                            monkeypatch):
+    """`lrp figure c/conditional.npy` (lrp concepts' maps, all of sample 7) drew sample 7's
+    digit in every row but titled the rows "sample 0 · class 0", "sample 1 · class 0", …:
+    the maps' positions, and the classes of other samples."""
+    import lrpcore
+    from lrpcore.cli.main import main
+    from lrpcore.cli.render_sources import RelevanceFile
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "digits.npy"
+    np.save(data, lrpcore.open_dataset("mnist-test").images(slice(0, 12)))
+    np.save(tmp_path / "digits_labels.npy", np.arange(12) % 10)
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", str(data), "--layer", "convolution1", "--sample",
+                 "7", "--top", "3", "--out", str(out), "--references", "0"]) == 0
+    channels = json.loads((out / "conditional.npy.json").read_text())["channels"]
+    source = RelevanceFile(str(out / "conditional.npy"))
+    assert [source.row_title(i) for i in range(3)] == [f"sample 7 · ch {c}" for c in channels]
+    assert main(["figure", str(out / "conditional.npy"), "--colormap", "bwr", "--out",
+                 str(tmp_path / "fig.png")]) == 0
+    # maps of several samples keep their titles, with the labels of the inputs
+    R = lrpcore.explain(lrpcore.load_model("mnist-lenet5"), np.load(data)[:3])
+    np.save(tmp_path / "R.npy", R)
+    plain = RelevanceFile(str(tmp_path / "R.npy"))
+    assert plain.row_title(2) == "sample 2"

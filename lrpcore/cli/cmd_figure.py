@@ -59,7 +59,7 @@ def run(args) -> int:
     maps = source.maps(indices)
     inputs, xs = fitted_inputs(args.input, source, indices, maps)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where}
-    rows = [inputs.row_title(i) if inputs is not None else f"sample {i}" for i in indices]
+    rows = [source.row_title(i, inputs) for i in indices]
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),
                          cmaps, indices=indices, outline=args.outline, scaling=args.scaling,
                          sigma=args.sigma, info=info, overwrite=args.overwrite,

@@ -122,6 +122,7 @@ class RelevanceFile:
         self.default_input = None
         self.samples = None  # sample number of each map, when not its position
         self.of_sample = None  # the one sample every map is of (conditional heatmaps)
+        self.channels = None  # the channel of each such map, when its sidecar lists them
         if is_zarr_path(path) and os.path.isdir(path):
             from ..io.relevance_store import open_relevance_store  # noqa: PLC0415
 
@@ -176,6 +177,21 @@ class RelevanceFile:
             self.samples = [int(side["sample"])]
         elif isinstance(side.get("sample"), int):  # drawn beside sample 2, map 2 of sample 7
             self.of_sample = int(side["sample"])  # misled: every map is of sample 7
+            channels = side.get("channels")
+            if isinstance(channels, list) and len(channels) == self.n and all(
+                    isinstance(c, int) and not isinstance(c, bool) for c in channels):
+                self.channels = channels
+
+    def row_title(self, index, inputs=None) -> str:
+        """A figure row's title for map ``index``: the sample it is of and, for maps that are
+        all of one sample (``lrp concepts``' ``conditional.npy``), which map — its channel
+        where the sidecar lists them. Those rows were titled "sample 0 · class 0", "sample 1
+        · class 0", … after the maps' positions, beside sample 7's digit."""
+        if self.of_sample is None:
+            return inputs.row_title(index) if inputs is not None else f"sample {index}"
+        position = checked_position(index, self.n, self.path)
+        which = f"ch {self.channels[position]}" if self.channels else f"map {position}"
+        return f"sample {self.of_sample} · {which}"
 
     def input_index(self, index) -> int:
         """The dataset sample drawn beside map ``index``."""
