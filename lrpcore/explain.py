@@ -22,7 +22,7 @@ from .layers import Pad
 from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
-from .rules import OVERFLOW_PARAMETER, ZBox, parse_rule
+from .rules import OVERFLOW_PARAMETER, Gradient, ZBox, parse_rule
 from .targets import resolve_classes
 from .text import is_digits
 
@@ -98,6 +98,7 @@ class RuleConfig:
         return None if rule is None else rule.spec()
 
 
+GRADIENT = Gradient()
 RULE_ROLES = ("linear", "maxpool")  # what a rule spec or preset acts on (merges: by name)
 
 
@@ -207,6 +208,10 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
             chosen.update({i: convention.norm for i, layer in enumerate(layers)
                            if getattr(layer, "norm_role", False)})
         base = r.spec()
+    # a functional average pool (a PyTorch export's F.adaptive_avg_pool2d, x.mean): zennit
+    # hooks no module there and takes the gradient (layers.mark_functional)
+    chosen.update({i: GRADIENT for i, layer in enumerate(layers)
+                   if getattr(layer, "functional", False) and layer.role in RULE_ROLES})
     overrides = {}  # {layer: spec} as finally applied (a later key replaces an earlier's)
     for key, spec in (layer_rules or {}).items():
         for i in layer_indices(layers, key):

@@ -179,6 +179,33 @@ class PRelu(Activation):
 
 
 @register_layer
+class Softmax(Layer):
+    """softmax over a flat tensor's features, as an ONNX export's output (``nn.Softmax``,
+    ``F.softmax``, Keras's ``activation="softmax"``). It is kept: the model's outputs are its
+    probabilities, the predicted class's probability is explained, and relevance goes back as
+    its gradient does, R_j = p_j (R_j − Σ_i R_i p_i), what zennit's autograd computes (zennit
+    has no rule for ``nn.Softmax``). Toolbox chains keep the toolbox's SoftMax, dropped before
+    explaining."""
+
+    kind = "Softmax"
+    role = "gradient"
+    onnx_ops = ("Softmax",)
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 1:
+            raise ShapeError(f"Softmax over a tensor of shape {tuple(in_shape)}: only over "
+                             "the features of a flat tensor")
+        return tuple(in_shape)
+
+    def forward(self, x, xp):
+        e = xp.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def gradient(self, x, y, g, xp, dtype):
+        return y * (g - (g * y).sum(axis=-1, keepdims=True))
+
+
+@register_layer
 class LogSoftmax(Layer):
     """log softmax over a flat tensor's features (PyTorch's ``F.log_softmax`` at the end of a
     classifier, e.g. its MNIST example). zennit has no rule for it: relevance goes back as its

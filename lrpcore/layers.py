@@ -218,7 +218,6 @@ class SoftMax(Layer):
     kind = "SoftMax"
     role = "pass"
     pass_through = True
-    onnx_ops = ("Softmax",)
     output_activation = True  # dropped before explaining when it ends a model
 
     def gradient(self, x, y, g, xp, dtype):
@@ -1140,6 +1139,23 @@ class MaxPool(_Pool):
         out = self.spread(R / xp.where(count > 0, count, 1), x.shape[1:], xp)
         out *= inside
         return out
+
+
+def mark_functional(layer) -> bool:
+    """Mark ``layer`` as a functional call of a PyTorch model's ``forward`` (``F.relu``,
+    ``torch.sigmoid``, ``F.adaptive_avg_pool2d``, ``x.mean([2, 3])``), where zennit hooks no
+    module and its autograd takes the gradient: an activation's role becomes ``gradient``
+    (relevance times f′(x)), an average pool's default rule the gradient (an equal share per
+    window entry) instead of zennit's Norm for pooling modules. Other layers are left as they
+    are (False)."""
+    if getattr(layer, "norm_role", False):
+        layer.functional = True
+        return True
+    if layer.role == "pass" and not getattr(layer, "output_activation", False):
+        layer.functional = True
+        layer.role = "gradient"
+        return True
+    return False
 
 
 PASS_THROUGH = (Rect, Tanh, SoftMax, Flatten)

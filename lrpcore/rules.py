@@ -626,6 +626,27 @@ def _bounds_for_inputs(low, high, channels):
     return low, high
 
 
+@dataclass(frozen=True)
+class Gradient(Rule):
+    """The layer's plain gradient: relevance goes back through its transposed map unnormalised,
+    what zennit's autograd computes where no rule is attached — a functional pool
+    (``F.adaptive_avg_pool2d``, ``x.mean([2, 3])``, ``F.avg_pool2d``: an equal share 1/k per
+    window entry, a padded entry's share lost), a functional ``F.linear``/``F.conv2d``."""
+
+    name: ClassVar[str] = "gradient"
+    aliases: ClassVar[tuple[str, ...]] = ("grad",)
+    summary: ClassVar[str] = ("the layer's gradient, unnormalised (zennit where no rule is "
+                              "attached: a functional average pool)")
+    formula: ClassVar[str] = "R_i = Σ_j w_ij R_j"
+    reference: ClassVar[str] = "zennit 0.5.1: autograd where no rule is hooked"
+
+    def linear(self, layer, x, z, R, ctx):
+        return layer.gradient(x, z, R, ctx.xp, ctx.dtype)
+
+    def maxpool(self, layer, x, y, R, ctx):
+        return layer.gradient(x, y, R, ctx.xp, ctx.dtype)
+
+
 # --------------------------------------------------------------------------------------------
 # Spec parsing
 # --------------------------------------------------------------------------------------------
@@ -649,7 +670,7 @@ def register_rule(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
-for _cls in (Simple, Epsilon, AlphaBeta, Flat, WSquare, ZBox, Gamma, ZPlus):
+for _cls in (Simple, Epsilon, AlphaBeta, Flat, WSquare, ZBox, Gamma, ZPlus, Gradient):
     register_rule(_cls)  # in the order menus and ``lrp rules`` list them
 
 

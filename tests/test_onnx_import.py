@@ -186,7 +186,7 @@ def test_mlp_gemm_variants_matmul_add_softmax(tmp_path):
     g.node("Dropout").node("Identity").node("Softmax", axis=-1)
     model = _check(tmp_path, g, RNG.standard_normal((7, 6)))
     assert [layer.kind for layer in model.layers] == ["Linear", "Rect", "Linear", "Tanh",
-                                                      "Linear", "SoftMax"]
+                                                      "Linear", "Softmax"]
     assert model.input_spec.shape == (6,) and model.input_spec.source == "onnx"
     assert model.meta["provenance"]["imported_from"] == "onnx"
 
@@ -225,7 +225,7 @@ def test_cnn_with_batchnorm_pools_and_flatten_permutation(tmp_path):
     model = _check(tmp_path, g, RNG.standard_normal((4, 2, 13, 11)))
     assert [layer.kind for layer in model.layers] == [
         "ToChannelsLast", "Convolution", "Rect", "MaxPool", "Convolution", "Rect", "MeanPool",
-        "FlattenChannelsFirst", "Linear", "SoftMax"]
+        "FlattenChannelsFirst", "Linear", "Softmax"]
     assert model.input_spec.shape == (2, 13, 11) and model.input_spec.layout == "NCHW"
     assert model.input_spec.raw_shape == (13, 11, 2)
 

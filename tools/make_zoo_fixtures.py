@@ -18,7 +18,11 @@ count fewer entries (``count_include_pad=False``, ``ceil_mode``), and a grouped 
 the first layer (zB and flat there, bounds per channel); later: dilated convolutions and a
 dilated max pool, activations exporters split into several operators (GELU, Softplus,
 Softsign, CELU, LogSigmoid), an Inception block, a 1-D sequence classifier (N×C×L input:
-Conv1d, pools, AdaptiveAvgPool1d) and ShuffleNetV2 units (channel split and shuffle).
+Conv1d, pools, AdaptiveAvgPool1d) and ShuffleNetV2 units (channel split and shuffle); zoo4:
+a classifier ending in ``nn.Softmax`` (``softmax``: ``Y`` holds the probabilities, the
+predicted class's probability is explained), and pooling and activations called in
+``forward`` (``functional``, ``mobiletail``, ``meansigmoid``), where zennit hooks no module and
+takes the gradient: these references call them as the models do (no module substituted).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -691,6 +695,95 @@ class Cropped(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class SoftmaxOut(nn.Module):
+    """A classifier ending in ``nn.Softmax(dim=1)``: zennit has no rule for it and takes its
+    gradient; ``Y`` holds the probabilities and the predicted class's probability is explained
+    (the reference convention: output times its one-hot)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+        self.softmax = nn.Softmax(dim=1)
+
+    def logits(self, x):
+        return self.fc(self.features(x))
+
+    def forward(self, x):
+        return self.softmax(self.logits(x))
+
+
+class PoolBranch(nn.Module):
+    """Inception-v3's block in small: a branch pooled by ``F.avg_pool2d(x, 3, 1, 1)`` (zero
+    padding counted) inside a module that holds convolutions, functional ReLUs."""
+
+    def __init__(self, cin):
+        super().__init__()
+        self.branch1x1, self.branch_pool = nn.Conv2d(cin, 4, 1), nn.Conv2d(cin, 4, 1)
+
+    def forward(self, x):
+        pooled = nn.functional.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
+        return torch.cat([nn.functional.relu(self.branch1x1(x)),
+                          nn.functional.relu(self.branch_pool(pooled))], 1)
+
+
+class Functional(nn.Module):
+    """Pooling and activations called in ``forward``, where zennit hooks no module and takes
+    the gradient: torchvision DenseNet's tail (a BatchNorm after a Concat, ``F.relu``,
+    ``F.adaptive_avg_pool2d`` in the model's own forward, as its MobileNetV2 pools too) and
+    Inception-v3's padded ``F.avg_pool2d`` branch inside a block."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.block = PoolBranch(8)
+        self.norm5 = nn.BatchNorm2d(8)
+        self.classifier = nn.Linear(8, classes)
+
+    def forward(self, x):
+        features = self.norm5(self.block(nn.functional.relu(self.conv0(x))))
+        out = nn.functional.adaptive_avg_pool2d(nn.functional.relu(features), (1, 1))
+        return self.classifier(torch.flatten(out, 1))
+
+
+class MeanSigmoid(nn.Module):
+    """ShuffleNetV2's and MNASNet's ``x.mean([2, 3])`` (ReduceMean) and a multi-label head
+    ending in ``torch.sigmoid`` (both functional: zennit's gradient there); an ``nn.SiLU``
+    module (passed) beside ``x * torch.sigmoid(x)`` (its gradient)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv1, self.act = nn.Conv2d(3, 8, 3, padding=1), nn.SiLU()
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8, classes)
+
+    def logits(self, x):
+        x = self.conv2(self.act(self.conv1(x)))
+        return self.fc((x * torch.sigmoid(x)).mean([2, 3]))
+
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x))
+
+
+class MobileTail(nn.Module):
+    """torchvision MobileNetV2's head: ReLU6 modules (passed), then
+    ``nn.functional.adaptive_avg_pool2d(x, (1, 1))`` in the model's forward (the gradient);
+    its TorchScript export names the pool ``/GlobalAveragePool``."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(),
+                                      nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU6(),
+                                      nn.Conv2d(8, 12, 1), nn.ReLU6())
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(12, classes))
+
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -719,6 +812,10 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "clamps": (Clamps, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "softbeta": (SoftplusBeta, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "cropped": (Cropped, (3, 8, 7), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "softmax": (SoftmaxOut, (3, 8, 8), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "functional": (Functional, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "meansigmoid": (MeanSigmoid, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "mobiletail": (MobileTail, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
@@ -833,8 +930,8 @@ def calibrate(model, shape, mean, std, seed):
     x = (torch.rand((256,) + tuple(shape), generator=g) - per_channel(mean, shape)) \
         / per_channel(std, shape)
     last = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
-    with torch.no_grad():
-        last.bias -= model(x).mean(0)
+    with torch.no_grad():  # the logits, before a final softmax (``logits``)
+        last.bias -= getattr(model, "logits", model)(x).mean(0)
     return model
 
 

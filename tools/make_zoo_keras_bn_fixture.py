@@ -16,8 +16,9 @@ The zennit reference runs on a PyTorch twin whose weights are read from the expo
 scales and shifts tf2onnx computed in float32, so both sides hold the same numbers): each
 unfolded BatchNormalization is an ``nn.BatchNorm2d`` with mean 0, variance 1, eps 0 and those
 scales and shifts — zennit's composites give it ``Pass`` — the addition goes through zennit's
-``Sum``, and the softmax is left out (the project explains the logits; ``Y`` holds them). The
-twin's softmax outputs are checked against Keras's own.
+``Sum``, and the softmax is ``nn.Softmax`` (zennit takes its gradient; ``Y`` holds the
+probabilities, as Keras's model gives them, and the predicted class's probability is
+explained). The twin's outputs are checked against Keras's own.
 """
 
 from __future__ import annotations
@@ -99,12 +100,13 @@ def twin_from_onnx(path):
             self.merge = Merge()
             self.pool = nn.AdaptiveAvgPool2d(1)
             self.fc = nn.Linear(6, CLASSES)
+            self.softmax = nn.Softmax(dim=1)
 
         def forward(self, x):
             a = self.bn1(self.relu1(self.stem(x.permute(0, 3, 1, 2))))
             y = self.pw(self.relu2(self.dw(a)))
             x = self.relu3(self.bn3(self.merge(a, y)))
-            return self.fc(torch.flatten(self.pool(x), 1))
+            return self.softmax(self.fc(torch.flatten(self.pool(x), 1)))
 
     twin = Twin().eval()
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a))  # noqa: E731
@@ -125,7 +127,7 @@ def twin_from_onnx(path):
 
 def main(out_dir):
     write_fixture(__file__, out_dir, "keras_bn", lambda _, path: twin_from_onnx(path),
-                  lambda twin, x: torch.softmax(twin(x), 1), lambda _: 1e-5)
+                  tolerance=lambda _: 1e-5)
 
 
 if __name__ == "__main__":

@@ -57,8 +57,9 @@ def register(sub):
                         "cropped as the model's input specification says) that the model's "
                         "preprocessing turns into its input; with --raw, INPUT is fed exactly "
                         "as stored. The relevance is "
-                        "saved with the shape of the fed input. A SoftMax output layer is "
-                        "dropped before explaining."))
+                        "saved with the shape of the fed input. A toolbox model's SoftMax output "
+                        "layer is dropped before explaining; an ONNX model's Softmax is kept "
+                        "(its probabilities explained, as zennit does)."))
     p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx) or a bundled "
                    "model's name (mnist-lenet5, efficientnet-lite0)")
     p.add_argument("input", help=".npy array of samples, any dataset file lrp opens (IDX, "

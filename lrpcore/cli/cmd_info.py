@@ -63,8 +63,14 @@ def describe_model(model, path) -> str:
         lines.append(f"classes: {n} outputs, unnamed (a sidecar's \"class_names\" names "
                      f"them: {os.path.basename(sidecar_path(source))})")
     if not problem:
-        lines.append("output: " + ("SoftMax probabilities (LRP explains the scores before "
-                                   "it)" if model.ends_with_softmax() else "raw scores"))
+        last = model.nodes[-1].layer.kind if getattr(model, "is_graph", False) else None
+        lines.append("output: " + (
+            "SoftMax probabilities (LRP explains the scores before it)"
+            if model.ends_with_softmax() else
+            "softmax probabilities (the predicted class's probability is explained; relevance "
+            "passes the softmax as its gradient, as zennit's does)" if last == "Softmax" else
+            "log-probabilities (relevance passes the LogSoftmax as its gradient, as zennit's "
+            "does)" if last == "LogSoftmax" else "raw scores"))
     from ..conventions import recommended_rule  # noqa: PLC0415
 
     if recommended_rule(model):  # a sidecar's or header's: where else would a user see it?

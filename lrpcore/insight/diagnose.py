@@ -67,6 +67,8 @@ class Site:
     # (role "gradient": a final LogSoftmax) lies between this layer and the output
     arriving: float = 1.0
     after_gradient: bool = False
+    # whether a functional average pool (layers.mark_functional: zennit's gradient) reads it
+    feeds_gradient_pool: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,10 +202,18 @@ def _bias(s: Site) -> bool:
             and bool(np.any(np.asarray(b) != 0)))
 
 
+@register_cause("padded-gradient-pool", lambda s: (
+    "the padding of a functional average pool (F.avg_pool2d with padding, counted in the "
+    "average) takes its share of every window, as zennit's gradient there gives it: lost at "
+    "the border by design"), expected=lambda s: True)
+def _padded_gradient_pool(s: Site) -> bool:
+    return s.kind == "absorbed" and s.feeds_gradient_pool
+
+
 @register_cause("gradient-layer", lambda s: (
     "relevance passes this layer as its gradient, as zennit does where it has no rule: not "
-    "conserved by design (a final LogSoftmax's gradient sums to zero per sample: explain the "
-    "logits for a conserving explanation; a Scale, arithmetic in the model's forward, "
+    "conserved by design (a final Softmax's or LogSoftmax's gradient sums to zero per sample: "
+    "explain the logits for a conserving explanation; a Scale, arithmetic in the model's forward, "
     "multiplies it by its scale)"), expected=lambda s: True)
 def _gradient_layer(s: Site) -> bool:
     return getattr(s.layer, "role", None) == "gradient"
@@ -469,7 +479,7 @@ class Accumulator:
         return _diagnose(sums, mags, fin, self.layers, self.config,
                          self._nonneg if self._have_acts else None,
                          [float(np.median(z)) if z else None for z in self._zs],
-                         np.concatenate(self._input_cut), self.names)
+                         np.concatenate(self._input_cut), self.names, self.sources)
 
 
 Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
@@ -487,9 +497,10 @@ def _host(a):
 
 
 def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
-              names=None) -> Diagnosis:
+              names=None, sources=None) -> Diagnosis:
     """``input_cut``: ΣR across the cut at the input per sample (default: layer 0's input);
-    ``names``: a graph's node names, given in the warnings."""
+    ``names``: a graph's node names, given in the warnings; ``sources``: a graph's, for each
+    layer the layers writing its inputs."""
     n, L = sums.shape[0], len(layers)
     input_cut = sums[:, 0] if input_cut is None else input_cut
     f = sums[:, L]
@@ -500,6 +511,10 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
     need = max(1, math.ceil(MIN_FRACTION * n))
     seen = np.zeros(n, dtype=bool)  # samples already blamed on a layer nearer the output
     gradient_at = [k for k in range(L) if getattr(layers[k], "role", None) == "gradient"]
+    sources = sources or [()] * L
+    gradient_pool_inputs = {i for j in range(L) if getattr(layers[j], "functional", False)
+                            and getattr(layers[j], "role", None) == "linear"
+                            for i in sources[j]}
     findings, notes = [], []
     graph = sums.shape[1] > L + 1  # outputs listed after the trace (see Accumulator.add)
     for k in range(L - 1, -1, -1):
@@ -535,7 +550,7 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
             layer = layers[k]
             site = Site(k, layer, config.rules[k], kind, factor,
                         None if nonneg is None else nonneg[k], zs[k], arriving,
-                        any(g > k for g in gradient_at))
+                        any(g > k for g in gradient_at), k in gradient_pool_inputs)
             cause = find_cause(site)
             expected = cause.expected(site)
             (notes if expected else findings).append(

@@ -32,7 +32,7 @@ from .. import (  # noqa: F401 - registers the graph layer kinds
 )
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
-from ..layers import LAYER_KINDS, Pad
+from ..layers import LAYER_KINDS, Pad, mark_functional
 from ..model import Sequential
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
@@ -63,7 +63,8 @@ def _layer_header(layer) -> dict:
     """A layer's header entry: its registered kind and the fields its class declares."""
     if not isinstance(layer, LAYER_KINDS.get(layer.kind, ())):
         raise ExportError(f"layer type {layer.kind} cannot be stored in the native format")
-    return {"type": layer.kind, **layer.native_fields()}
+    functional = {"functional": 1} if getattr(layer, "functional", False) else {}
+    return {"type": layer.kind, **layer.native_fields(), **functional}
 
 
 def model_header(model) -> dict:
@@ -388,7 +389,12 @@ def _build_layer(i, spec, archive):
     if cls is None:
         raise ModelFormatError(f"{where}: unknown layer type {spec['type'][:40]!r}")
     try:
-        return cls.from_native(NativeFields(i, spec, archive))
+        fields = NativeFields(i, spec, archive)
+        layer = cls.from_native(fields)
+        # a functional call of a PyTorch model's forward (layers.mark_functional)
+        if fields.flag("functional", False) and not mark_functional(layer):
+            fields.fail("'functional' applies to activations and average pools only")
+        return layer
     except ShapeError as exc:
         raise ModelFormatError(f"{where}: {exc}") from None
 

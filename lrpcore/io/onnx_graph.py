@@ -15,6 +15,7 @@ declares is bounded before anything of that size is made.
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 
@@ -31,6 +32,7 @@ from ..graph_activations import (
     PRelu,
     Sigmoid,
     Silu,
+    Softmax,
 )
 from ..graph_dilated import (
     DilatedConvolution,
@@ -55,7 +57,7 @@ from ..graph_layers import (
     ToChannelsLast,
 )
 from ..graph_sequence import SequenceToChannelsLast
-from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, SoftMax, Tanh
+from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh, mark_functional
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
 from . import onnx_channels as channels
@@ -720,13 +722,14 @@ def _op_max_min(b, node, attrs, where, t, data_in):
 
 
 def _op_softmax(b, node, attrs, where, t, data_in):
-    """Softmax over a flat tensor's features (a classifier's output); the engine's SoftMax
-    normalises axis 1, which for an image stored H×W×C is the height, not ONNX's axis."""
+    """Softmax over a flat tensor's features (a classifier's output): kept, relevance passes
+    it as its gradient, as zennit's autograd does (a softmax over an image's axes is refused:
+    along H×W×C storage it would not be ONNX's axis)."""
     axis = int(attrs.get("axis", -1 if b.opset >= 13 else 1))
     if len(t.shape) != 1 or axis not in (1, -1):
         b.fail(where, f"Softmax along axis {axis} of a tensor of shape {brief(list(t.shape))} "
                       "is not supported; only over the features of a flat tensor (N×classes)")
-    _same_shape(b, node, t, SoftMax())
+    _same_shape(b, node, t, Softmax())
 
 
 def _op_log_softmax(b, node, attrs, where, t, data_in):
@@ -1212,8 +1215,11 @@ NOTES = {
     "Tanh": "after an `Elementwise` it reads alone: a step of it (Mish's, refused)",
     "Sigmoid": "after an `Elementwise` it reads alone: a step of it",
     "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
-    "LogSoftmax": "over a flat tensor's features; kept (unlike a final Softmax): relevance "
-                  "goes back as its gradient, as zennit's autograd takes it",
+    "LogSoftmax": "over a flat tensor's features; kept: relevance goes back as its gradient, "
+                  "as zennit's autograd takes it",
+    "Softmax": "over a flat tensor's features; kept (outputs are probabilities): relevance "
+               "goes back as its gradient, as zennit's autograd takes it (a toolbox chain's "
+               "final SoftMax is dropped)",
     "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
 
@@ -1281,6 +1287,79 @@ def _node(b, node, where, onnx):
         b.fail(where, f"operator {short(op, 40)} is not supported (supported: "
                       f"{', '.join(supported_operators())})")
     handler(b, node, attrs, where, t, data_in)
+
+
+# zennit 0.5.1's composites attach rules to modules (``layer_map_base``): every module of its
+# ``Activation`` type gets Pass, of its ``AvgPool`` type Norm. The same operation called in a
+# model's ``forward`` (``F.relu``, ``torch.sigmoid``, ``F.adaptive_avg_pool2d``, ``x.mean``) has
+# no module to hook, and zennit's autograd takes its gradient there.
+ZENNIT_PASSED = frozenset("torch.nn.modules.activation." + n for n in (
+    "ELU", "Hardshrink", "Hardsigmoid", "Hardtanh", "Hardswish", "LeakyReLU", "LogSigmoid",
+    "PReLU", "ReLU", "ReLU6", "RReLU", "SELU", "CELU", "GELU", "Sigmoid", "SiLU", "Softplus",
+    "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold"))
+ZENNIT_NORMED = frozenset("torch.nn.modules.pooling." + n for n in (
+    "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d"))
+CLASS_HIERARCHY = "pkg.torch.onnx.class_hierarchy"
+
+
+def _innermost_module(node):
+    """The class of the innermost module a ``dynamo=True`` export records for ``node``
+    (``pkg.torch.onnx.class_hierarchy``: the modules from the model down, then the aten
+    operator), '' for a call in the model's own ``forward``; None where it records none."""
+    for prop in node.metadata_props:
+        if prop.key == CLASS_HIERARCHY and len(prop.value) <= 100_000:
+            try:
+                chain = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return None
+            if not (isinstance(chain, list) and chain and all(isinstance(c, str)
+                                                             for c in chain)):
+                return None
+            return chain[-2] if len(chain) >= 3 else ""
+    return None
+
+
+def _scope(name):
+    """The module path of a TorchScript export's node name: ``/layer1/layer1.0/Relu`` →
+    ('layer1', 'layer1.0'); () for a call in the model's own ``forward`` (``/Relu``)."""
+    return tuple(name.split("/")[1:-1])
+
+
+def mark_functional_calls(graph_nodes, nodes, pytorch) -> list:
+    """Mark the activations and average pools that a PyTorch export shows were called in a
+    ``forward`` rather than as modules (``layers.mark_functional``: zennit's gradient there).
+    A ``dynamo=True`` export names each node's module classes (``_innermost_module``); a
+    TorchScript export names its module path, and a call is functional where that path is the
+    model itself (``/GlobalAveragePool``: torchvision's MobileNetV2, ShuffleNetV2, MNASNet and
+    DenseNet pool so) or a module holding submodules (``/layer1/layer1.0/Relu`` beside
+    ``/layer1/layer1.0/conv1/Conv``); a leaf module's path (``/avgpool/GlobalAveragePool``) is
+    a module. Other files (no such names) are left as modules. Returns the marked nodes'
+    names."""
+    by_name = {n.name: n for n in graph_nodes}
+    dynamo = any(p.key == CLASS_HIERARCHY for n in graph_nodes for p in n.metadata_props)
+    containers = set()
+    if pytorch and not dynamo:
+        for n in graph_nodes:
+            if n.name.startswith("/"):
+                scope = _scope(n.name)
+                containers.update(scope[:k] for k in range(len(scope)))
+    marked = []
+    for node in nodes:
+        layer, source = node.layer, by_name.get(node.name)
+        pool = getattr(layer, "norm_role", False)
+        if source is None or not (pool or layer.role == "pass"):
+            continue
+        if dynamo:
+            module = _innermost_module(source)
+            functional = module is not None and module not in (
+                ZENNIT_NORMED if pool else ZENNIT_PASSED)
+        else:
+            functional = pytorch and source.name.startswith("/") and (
+                _scope(source.name) in containers or not _scope(source.name))
+        if functional and mark_functional(layer):
+            marked.append(node.name)
+    return marked
 
 
 def _prune(nodes, output):
@@ -1375,6 +1454,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nodes = _prune(b.nodes, out_name)
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
+    mark_functional_calls(graph.node, nodes, b.pytorch)
     overflowed = next((n for n in nodes if not all(
         np.all(np.isfinite(a)) for a in (n.layer.native_params() or ()))), None)
     if overflowed is not None:  # a chain of Mul by 1e30 folded into a MatMul gave it inf
