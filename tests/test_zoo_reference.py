@@ -49,7 +49,8 @@ ending in ``nn.Softmax`` (``softmax``: kept, its gradient; ``Y`` holds probabili
 (``functional``: DenseNet's ``F.relu`` and ``F.adaptive_avg_pool2d`` tail, Inception-v3's padded
 ``F.avg_pool2d`` in a block; ``mobiletail``: MobileNetV2's functional pool after ReLU6
 modules; ``meansigmoid``: ``x.mean([2, 3])``, ``x * torch.sigmoid(x)`` beside ``nn.SiLU``, a
-``torch.sigmoid`` head). Issue 12's bar:
+``torch.sigmoid`` head; ``funcacts``: ten activation kinds called in ``forward``, each before
+a BatchNorm). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -70,7 +71,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
-          "meansigmoid", "mobiletail"]
+          "meansigmoid", "mobiletail", "funcacts"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -345,6 +346,8 @@ FUNCTIONAL = {  # the activations and average pools each export shows as called 
     "meansigmoid_ts": ["/Mul", "/ReduceMean", "/Sigmoid_1"],
     "meansigmoid_dynamo": ["node_mul", "node_mean", "node_sigmoid_1"],
     "mobiletail_ts": ["/GlobalAveragePool"], "mobiletail_dynamo": ["node_mean"],
+    "funcacts_ts": ["/Mul_1", "/LeakyRelu", "/Elu", "/Mul_2", "/block/HardSwish", "/Softplus",
+                    "/HardSigmoid", "/Clip", "/Selu", "/Tanh", "/ReduceMean"],
     "resnet_ts": [], "resnet_bn_dynamo": [], "mobilenetv2_ts": [], "activations_dynamo": [],
     "keras_bn_tf2onnx": [],
 }

@@ -21,8 +21,9 @@ Softsign, CELU, LogSigmoid), an Inception block, a 1-D sequence classifier (N×C
 Conv1d, pools, AdaptiveAvgPool1d) and ShuffleNetV2 units (channel split and shuffle); zoo4:
 a classifier ending in ``nn.Softmax`` (``softmax``: ``Y`` holds the probabilities, the
 predicted class's probability is explained), and pooling and activations called in
-``forward`` (``functional``, ``mobiletail``, ``meansigmoid``), where zennit hooks no module and
-takes the gradient: these references call them as the models do (no module substituted).
+``forward`` (``functional``, ``mobiletail``, ``meansigmoid``, ``funcacts``), where zennit
+hooks no module and takes the gradient: these references call them as the models do (no
+module substituted).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -784,6 +785,42 @@ class MobileTail(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+class HardswishBlock(nn.Module):
+    """A convolution and its BatchNorm (folded), then ``F.hardswish`` in the block's forward."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.bn1 = conv_bn(c, c, 3, 1, 1)
+
+    def forward(self, x):
+        return nn.functional.hardswish(self.bn1(self.conv1(x)))
+
+
+class FuncActs(nn.Module):
+    """Every activation kind called in ``forward`` (zennit: its gradient), each followed by a
+    BatchNorm that zennit passes (so that the gradient's zeros and slopes reach a convolution):
+    ``F.gelu``, ``F.leaky_relu``, ``F.elu``, ``F.silu``, ``F.hardswish`` in a block,
+    ``F.softplus``, ``F.hardsigmoid``, ``F.relu6``, ``F.selu``, ``torch.tanh``."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(3, 8, 3, padding=1)] +
+                                   [nn.Conv2d(8, 8, 1) for _ in range(8)])
+        self.norms = nn.ModuleList([nn.BatchNorm2d(8) for _ in range(8)])
+        self.block = HardswishBlock(8)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        f = nn.functional
+        acts = [f.gelu, lambda t: f.leaky_relu(t, 0.1), f.elu, f.silu, f.softplus,
+                f.hardsigmoid, f.relu6, f.selu]
+        for k, act in enumerate(acts):
+            x = self.norms[k](act(self.convs[k](x)))
+            if k == 3:
+                x = self.block(x)
+        return self.fc(torch.tanh(self.convs[8](x)).mean([2, 3]))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -816,6 +853,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "functional": (Functional, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "meansigmoid": (MeanSigmoid, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "mobiletail": (MobileTail, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "funcacts": (FuncActs, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
