@@ -226,7 +226,8 @@ class GraphModel(Sequential):
             shapes = [None] * len(self.nodes)
         lines = []
         names = unique_elided([node.name for node in self.nodes], NAME_WIDTH)
-        described = [node.layer.describe() for node in self.nodes]
+        described = [node.layer.describe() + (" (functional)" if getattr(
+            node.layer, "functional", False) else "") for node in self.nodes]
         # as wide as the longest description ("Depthwise convolution 3×3×1152×1152 groups
         # 1152 stride 1,1" pushed its row's columns out of line)
         width = max([44, *map(len, described)])
@@ -239,6 +240,11 @@ class GraphModel(Sequential):
         spec = (f"input: {self.input_spec.describe(self.sequence_layout())}"
                 if self.input_spec else "input: unknown")
         conv = f"numerics: {self.convention.name} (graph model, {len(self.nodes)} nodes)"
+        functional = sum(bool(getattr(n.layer, "functional", False)) for n in self.nodes)
+        if functional:  # layers.mark_functional
+            conv += (f"; {functional} functional call{'s' * (functional > 1)} (an activation or "
+                     "average pool called in forward, not as a module: relevance passes as "
+                     "its gradient, as zennit's autograd takes it)")
         return "\n".join([head, *lines, total, spec, conv])
 
 

@@ -364,6 +364,7 @@ def test_functional_calls_are_read_from_the_export(file):
     model, _, _ = _forward(file)
     marked = [n.name for n in model.nodes if getattr(n.layer, "functional", False)]
     assert marked == FUNCTIONAL[file]
+    assert (f"; {len(marked)} functional call" in model.summary()) == bool(marked)  # lrp info
     for n in model.nodes:
         if n.name in marked:
             assert (n.layer.role == "gradient") != bool(getattr(n.layer, "norm_role", False))
