@@ -157,3 +157,83 @@ class ChannelPermute(Layer):
 
     def describe(self):
         return f"ChannelPermute ({self.perm.size} channels)"
+
+
+@register_layer
+class MirrorPad(Layer):
+    """Padding by copies of the input's own entries (ONNX ``Pad`` mode ``reflect``: PyTorch's
+    ``padding_mode="reflect"``, ``nn.ReflectionPad2d``; mode ``edge``: ``"replicate"``,
+    ``nn.ReplicationPad2d``). The border is input, not a constant: flat and zB count it, and
+    relevance reaching it goes back to the entries it copies — the padding's gradient, which is
+    how zennit's autograd sends it through a convolution whose module pads so (or a padding
+    module, which takes no rule). ``pads`` are (top, bottom, left, right)."""
+
+    kind = "MirrorPad"
+    role = "reshape"
+    rematerialize = True  # cheaper to rerun in the backward pass than to keep
+    onnx_ops = ("Pad",)  # mode reflect or edge
+    MODES = ("reflect", "edge", "wrap")
+
+    def __init__(self, pads=(1, 1, 1, 1), mode="reflect"):
+        super().__init__()
+        pads = tuple(int(p) for p in pads)
+        if len(pads) != 4 or any(p < 0 for p in pads):
+            raise ShapeError(f"MirrorPad: pads must be four whole numbers ≥ 0, got {pads}")
+        if mode not in self.MODES:
+            raise ShapeError(f"MirrorPad: mode must be one of {', '.join(self.MODES)}, not "
+                             f"{str(mode)[:20]!r}")
+        self.pads, self.mode = pads, mode
+
+    def native_fields(self):
+        return {"pads": list(self.pads), "mode": self.mode}
+
+    @classmethod
+    def from_native(cls, f):
+        pads, mode = f.spec.get("pads"), f.spec.get("mode")
+        if (not isinstance(pads, list) or len(pads) != 4
+                or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 4096
+                           for p in pads)):
+            f.fail("MirrorPad needs 'pads': four whole numbers from 0 to 4096")
+        if mode not in cls.MODES:
+            f.fail(f"MirrorPad 'mode' must be one of {', '.join(cls.MODES)}")
+        return cls(pads, mode)
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ShapeError(f"{self.describe()} needs H×W×D inputs, gets shape "
+                             f"{tuple(in_shape)}")
+        t, b, left, r = self.pads
+        H, W, D = in_shape
+        if self.mode != "edge" and (max(t, b) >= H + (self.mode == "wrap") or
+                                    max(left, r) >= W + (self.mode == "wrap")):
+            raise ShapeError(f"{self.describe()}: pads larger than the {H}×{W} input they "
+                             "copy")
+        return (H + t + b, W + left + r, D)
+
+    def describe(self):
+        t, b, left, r = self.pads
+        return f"Pad {t},{b},{left},{r} {self.mode}"
+
+    def forward(self, x, xp):
+        t, b, left, r = self.pads
+        return xp.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), mode=self.mode)
+
+    def _sources(self, n, before, after):
+        """For each entry of a padded axis, the input entry it copies."""
+        return np.pad(np.arange(n), (before, after), mode=self.mode)
+
+    def relevance_back(self, R, x, xp):
+        """Relevance of each padded entry added to the entry it copies (the pad's adjoint)."""
+        t, b, left, r = self.pads
+        N, Hp, Wp, D = R.shape
+        H, W = Hp - t - b, Wp - left - r
+        rows = xp.zeros((N, H, Wp, D), dtype=R.dtype)
+        for i, s in enumerate(self._sources(H, t, b).tolist()):
+            rows[:, s] += R[:, i]
+        out = xp.zeros((N, H, W, D), dtype=R.dtype)
+        for j, s in enumerate(self._sources(W, left, r).tolist()):
+            out[:, :, s] += rows[:, :, j]
+        return out
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)

@@ -84,7 +84,12 @@ def _run(op, ins, attrs, opset):
         p = ins[1].tolist()
         half = len(p) // 2
         value = float(ins[2].ravel()[0]) if len(ins) > 2 else 0.0
-        return np.pad(ins[0], list(zip(p[:half], p[half:], strict=True)), constant_values=value)
+        mode = attrs.get("mode", "constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        widths = list(zip(p[:half], p[half:], strict=True))
+        if mode != "constant":
+            return np.pad(ins[0], widths, mode=mode)
+        return np.pad(ins[0], widths, constant_values=value)
     raise NotImplementedError(op)
 
 
@@ -361,10 +366,20 @@ def test_padded_pooling_loads(tmp_path, op):
     assert "Pad" in [layer.kind for layer in model.layers]
 
 
-def test_non_constant_pad_refused(tmp_path):
+@pytest.mark.parametrize("mode", ["reflect", "edge", "wrap"])
+def test_padding_by_copies_loads(tmp_path, mode):
+    """PyTorch's padding_mode reflect / replicate / circular (dynamo): a MirrorPad."""
     g = Graph([1, 5, 5])
-    g.node("Pad", g.init([0, 0, 1, 1, 0, 0, 1, 1], np.int64), mode="reflect")
-    _refused(tmp_path, g, "constant padding", "pad_1")
+    g.node("Pad", g.init([0, 0, 1, 2, 0, 0, 2, 1], np.int64), mode=mode)
+    g.node("Conv", g.init(_w(2, 1, 3, 3)), g.init(_w(2)))
+    model = _check(tmp_path, g, RNG.standard_normal((2, 1, 5, 5)))
+    assert "MirrorPad" in [layer.kind for layer in model.layers]
+
+
+def test_an_unknown_pad_mode_is_refused(tmp_path):
+    g = Graph([1, 5, 5])
+    g.node("Pad", g.init([0, 0, 1, 1, 0, 0, 1, 1], np.int64), mode="mirror")
+    _refused(tmp_path, g, "only constant, reflect, edge and wrap", "pad_1")
 
 
 def test_padding_channels_refused(tmp_path):

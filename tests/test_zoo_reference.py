@@ -50,7 +50,9 @@ ending in ``nn.Softmax`` (``softmax``: kept, its gradient; ``Y`` holds probabili
 ``F.avg_pool2d`` in a block; ``mobiletail``: MobileNetV2's functional pool after ReLU6
 modules; ``meansigmoid``: ``x.mean([2, 3])``, ``x * torch.sigmoid(x)`` beside ``nn.SiLU``, a
 ``torch.sigmoid`` head; ``funcacts``: ten activation kinds called in ``forward``, each before
-a BatchNorm). Issue 12's bar:
+a BatchNorm); ``padmodes``: ``padding_mode`` reflect and replicate, ``nn.ReflectionPad2d``,
+``nn.ReplicationPad2d`` (MirrorPad nodes); ``circular_dynamo``: ``padding_mode="circular"``,
+dynamo's Pad of mode wrap). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -71,7 +73,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
-          "meansigmoid", "mobiletail", "funcacts"]
+          "meansigmoid", "mobiletail", "funcacts", "padmodes"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -82,7 +84,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "flatmlp_op20",
                                                                    "flatmlp_extdata",
                                                                    "keras_pool_tf2onnx",
-                                                                   "softbeta_ts"]
+                                                                   "softbeta_ts",
+                                                                   "circular_dynamo"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
@@ -195,7 +198,7 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
                                   "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx",
                                   "innorm_dynamo", "maxhead_dynamo", "squeeze_ts",
                                   "cropped_ts", "transform_dynamo", "functional_dynamo",
-                                  "meansigmoid_ts"])
+                                  "meansigmoid_ts", "padmodes_ts", "circular_dynamo"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the
@@ -415,3 +418,26 @@ def test_a_functional_padded_pool_loses_its_border_share_as_an_expected_note(tmp
     assert not [line for line in err if "not recognised" in line]
     assert any("expected: layer 4: the padding of a functional average pool" in line
                for line in err)
+
+
+def test_padding_by_copies_sends_the_border_back_and_circular_torchscript_is_refused():
+    """``padding_mode="reflect"``/``"replicate"``/``"circular"`` and the padding modules are
+    ``MirrorPad`` nodes (ONNX Pad modes reflect, edge, wrap): the border's relevance goes back
+    to the entries it copies, as the padding's gradient in zennit (they were refused: 'only
+    constant padding'); TorchScript's circular padding (slices concatenated along height and
+    width) stays refused in one line."""
+    for file, modes in (("padmodes_ts", ["reflect", "edge", "reflect", "edge"]),
+                        ("padmodes_dynamo", ["reflect", "edge", "reflect", "edge"]),
+                        ("circular_dynamo", ["wrap"])):
+        model, ref, fw = _forward(file)
+        pads = [n.layer for n in model.nodes if n.layer.kind == "MirrorPad"]
+        assert [p.mode for p in pads] == modes
+        R, per_node = fw.relevance("epsilon:0.01", trace=True)
+        k = next(k for k, n in enumerate(model.nodes) if n.layer.kind == "MirrorPad")
+        # the pad moves relevance, it neither creates nor loses any
+        np.testing.assert_allclose(per_node[k].sum(axis=(1, 2, 3)),
+                                   per_node.outputs[k].sum(axis=(1, 2, 3)), rtol=1e-12)
+    with pytest.raises(lrpcore.ModelFormatError, match="Concat along axis 2") as info:
+        lrpcore.load_model(ZOO / "circular_ts.onnx")
+    assert "\n" not in str(info.value)
+

@@ -23,7 +23,9 @@ a classifier ending in ``nn.Softmax`` (``softmax``: ``Y`` holds the probabilitie
 predicted class's probability is explained), and pooling and activations called in
 ``forward`` (``functional``, ``mobiletail``, ``meansigmoid``, ``funcacts``), where zennit
 hooks no module and takes the gradient: these references call them as the models do (no
-module substituted).
+module substituted); padding by copies of the input (``padmodes``: ``padding_mode`` reflect and
+replicate, ``nn.ReflectionPad2d``, ``nn.ReplicationPad2d``; ``circular``: ``padding_mode``
+circular, whose TorchScript export is refused).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -821,6 +823,42 @@ class FuncActs(nn.Module):
         return self.fc(torch.tanh(self.convs[8](x)).mean([2, 3]))
 
 
+class PadModes(nn.Module):
+    """Padding by copies of the input: ``padding_mode="reflect"`` and ``"replicate"``
+    convolutions (the first: flat and zB count the copied border), ``nn.ReflectionPad2d`` with
+    unequal pads before a convolution, ``nn.ReplicationPad2d`` before the pool, on a
+    non-square input. zennit sends the border's relevance back through the padding's
+    gradient."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1, padding_mode="reflect")
+        self.c2 = nn.Conv2d(6, 6, (3, 5), padding=(1, 2), padding_mode="replicate")
+        self.pad, self.c3 = nn.ReflectionPad2d((1, 2, 0, 1)), nn.Conv2d(6, 6, 3)
+        self.rep, self.pool = nn.ReplicationPad2d(1), nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(6, classes)
+
+    def forward(self, x):
+        x = nn.functional.relu(self.c2(nn.functional.relu(self.c1(x))))
+        x = nn.functional.relu(self.c3(self.pad(x)))
+        return self.fc(torch.flatten(self.pool(self.rep(x)), 1))
+
+
+class Circular(nn.Module):
+    """A ``padding_mode="circular"`` convolution first: dynamo writes a Pad of mode wrap (read);
+    TorchScript slices and concatenates along height and width (refused)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1, padding_mode="circular")
+        self.c2 = nn.Conv2d(6, 6, 3, padding=1)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(6, classes)
+
+    def forward(self, x):
+        x = nn.functional.relu(self.c2(nn.functional.relu(self.c1(x))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -854,6 +892,8 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "meansigmoid": (MeanSigmoid, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "mobiletail": (MobileTail, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "funcacts": (FuncActs, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "padmodes": (PadModes, (3, 7, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "circular": (Circular, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}

@@ -34,6 +34,7 @@ from ..graph_activations import (
     Silu,
     Softmax,
 )
+from ..graph_channels import MirrorPad
 from ..graph_dilated import (
     DilatedConvolution,
     DilatedGroupedConvolution,
@@ -484,8 +485,9 @@ def _pad_node(b, name, t, pads, value, where):
 def _pad(b, node, attrs, where, t):
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
-    if mode != "constant":
-        b.fail(where, f"only constant padding is supported, not mode {short(mode)!r}")
+    if mode not in ("constant", ) + MirrorPad.MODES:
+        b.fail(where, f"padding of mode {short(mode)!r} is not supported: only constant, "
+                      "reflect, edge and wrap")
     if b.opset < 11:
         pads, value = attrs.get("pads"), float(attrs.get("value", 0.0))
     else:
@@ -508,7 +510,17 @@ def _pad(b, node, attrs, where, t):
     if not np.isfinite(value):
         b.fail(where, "the padding value must be finite")
     t = b.channels_last(t, where)
-    out = _pad_node(b, node.name, t, (pads[2], pads[6], pads[3], pads[7]), value, where)
+    pads = (pads[2], pads[6], pads[3], pads[7])
+    if mode != "constant":  # PyTorch's padding_mode="reflect" / "replicate"
+        C, H, W = t.shape
+        if any(p > min(MAX_PAD, max(H, W) + 16) for p in pads):
+            b.fail(where, f"pads {brief(list(pads))} are far larger than the {H}×{W} input")
+        layer = MirrorPad(pads, mode)
+        Hp, Wp, _ = layer.output_shape((H, W, C))
+        out = b.add(node.name, layer, [t.name], node.output[0])
+        b.data[out] = _Tensor(out, (C, Hp, Wp), "cl", t.seq)
+        return
+    out = _pad_node(b, node.name, t, pads, value, where)
     b.data[node.output[0]] = out
 
 
@@ -1193,7 +1205,11 @@ NOTES = {
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
-    "Clip": "e.g. ReLU6", "Pad": "constant mode, height and width",
+    "Clip": "e.g. ReLU6",
+    "Pad": "of height and width; constant, or `reflect`, `edge`, `wrap` (PyTorch's "
+           "`padding_mode` `reflect`, `replicate`, `circular` as dynamo writes it; "
+           "`nn.ReflectionPad2d`): a `MirrorPad`, whose border passes relevance back to the "
+           "entries it copies (its gradient, as zennit's autograd)",
     "Max": "of data and constant values of one number each: a `Clip` from below "
            "(`dynamo=True`'s `x.clamp(min=0)`) at the largest; of two tensors refused",
     "Min": "of data and constant values of one number each: a `Clip` from above at the "
