@@ -205,7 +205,36 @@ def later_kinds_graphs(seed=0) -> dict:
     sequence = GraphModel(nodes, "x", "y", InputSpec(
         shape=(4, 16), raw_shape=(4, 16), layout="flat", divide=1.0, offset=0.0,
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
-    return {"every operator (later kinds)": image, "every operator (sequence)": sequence}
+    # zoo4: padding by copies (MirrorPad), a kept final Softmax, functional calls (an
+    # activation's gradient role, a pool's gradient rule)
+    from lrpcore.graph_activations import Softmax
+    from lrpcore.graph_channels import MirrorPad
+    from lrpcore.layers import mark_functional
+
+    relu, pool = Rect(), MeanPool((5, 5), (5, 5))
+    mark_functional(relu)
+    mark_functional(pool)
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 6×7×3
+        Node("reflect", MirrorPad((1, 1, 2, 1), "reflect"), ("a",), "ap"),  # 8×10×3
+        Node("conv", Convolution(rng.normal(size=(3, 3, 3, 6)) / 3, rng.normal(size=6) * 0.1,
+                                 (1, 2)), ("ap",), "b"),                   # 6×4×6
+        Node("relu", relu, ("b",), "c"),
+        Node("edge", MirrorPad((0, 1, 1, 0), "edge"), ("c",), "cp"),      # 7×5×6
+        Node("wrap", MirrorPad((1, 0, 0, 1), "wrap"), ("cp",), "cq"),     # 8×6×6
+        Node("conv2", Convolution(rng.normal(size=(3, 2, 6, 6)) / 3, rng.normal(size=6) * 0.1),
+             ("cq",), "d"),                                               # 6×5×6
+        Node("crop", Crop((1, 0, 0, 0)), ("d",), "dc"),                   # 5×5×6
+        Node("gap", pool, ("dc",), "e"),
+        Node("flat", FlattenChannelsFirst(), ("e",), "f"),
+        Node("fc", Linear(rng.normal(size=(6, 4)) / 2, rng.normal(size=4) * 0.1), ("f",), "g"),
+        Node("softmax", Softmax(), ("g",), "y"),
+    ]
+    zoo4 = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(3, 6, 7), raw_shape=(6, 7, 3), layout="NCHW", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    return {"every operator (later kinds)": image, "every operator (sequence)": sequence,
+            "every operator (zoo4)": zoo4}
 
 
 def parity(quick: bool) -> tuple[bool, list]:
