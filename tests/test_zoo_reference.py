@@ -52,7 +52,8 @@ modules; ``meansigmoid``: ``x.mean([2, 3])``, ``x * torch.sigmoid(x)`` beside ``
 ``torch.sigmoid`` head; ``funcacts``: ten activation kinds called in ``forward``, each before
 a BatchNorm); ``padmodes``: ``padding_mode`` reflect and replicate, ``nn.ReflectionPad2d``,
 ``nn.ReplicationPad2d`` (MirrorPad nodes); ``circular_dynamo``: ``padding_mode="circular"``,
-dynamo's Pad of mode wrap). Issue 12's bar:
+dynamo's Pad of mode wrap); ``custompool``: a leaf module of ours that pools and flattens in
+its forward (TorchScript: ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -73,7 +74,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
-          "meansigmoid", "mobiletail", "funcacts", "padmodes"]
+          "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -349,6 +350,8 @@ FUNCTIONAL = {  # the activations and average pools each export shows as called 
     "meansigmoid_ts": ["/Mul", "/ReduceMean", "/Sigmoid_1"],
     "meansigmoid_dynamo": ["node_mul", "node_mean", "node_sigmoid_1"],
     "mobiletail_ts": ["/GlobalAveragePool"], "mobiletail_dynamo": ["node_mean"],
+    "custompool_ts": ["/Relu", "/gap/GlobalAveragePool"],
+    "custompool_dynamo": ["node_relu_1", "node_mean"],
     "funcacts_ts": ["/Mul_1", "/LeakyRelu", "/Elu", "/Mul_2", "/block/HardSwish", "/Softplus",
                     "/HardSigmoid", "/Clip", "/Selu", "/Tanh", "/ReduceMean"],
     "resnet_ts": [], "resnet_bn_dynamo": [], "mobilenetv2_ts": [], "activations_dynamo": [],
@@ -440,4 +443,26 @@ def test_padding_by_copies_sends_the_border_back_and_circular_torchscript_is_ref
     with pytest.raises(lrpcore.ModelFormatError, match="Concat along axis 2") as info:
         lrpcore.load_model(ZOO / "circular_ts.onnx")
     assert "\n" not in str(info.value)
+
+
+def test_a_native_file_converted_before_the_softmax_was_kept_reads_as_the_onnx_file(tmp_path):
+    """A graph model's native file written when an ONNX Softmax was the toolbox's SoftMax
+    (dropped) reads its final SoftMax as the Softmax ONNX now builds: the converted model's
+    outputs and relevance stay those of its ONNX file."""
+    import json
+
+    model, ref, fw = _forward("softmax_ts")
+    lrpcore.save_model(model, tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"]))
+    assert header["layers"][-1]["type"] == "Softmax"
+    header["layers"][-1]["type"] = "SoftMax"
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = lrpcore.load_model(tmp_path / "old.npz")
+    old.input_spec = model.input_spec
+    again = lrpcore.Explainer(old, dtype="float64").forward(ref["x"], raw=True)
+    np.testing.assert_array_equal(again.outputs(), fw.outputs())
+    np.testing.assert_array_equal(again.relevance("EpsilonPlus"), fw.relevance("EpsilonPlus"))
 

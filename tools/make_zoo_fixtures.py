@@ -25,7 +25,8 @@ predicted class's probability is explained), and pooling and activations called 
 hooks no module and takes the gradient: these references call them as the models do (no
 module substituted); padding by copies of the input (``padmodes``: ``padding_mode`` reflect and
 replicate, ``nn.ReflectionPad2d``, ``nn.ReplicationPad2d``; ``circular``: ``padding_mode``
-circular, whose TorchScript export is refused).
+circular, whose TorchScript export is refused); a custom pooling module
+(``custompool``: ``F.adaptive_avg_pool2d`` and a flatten in a leaf module's forward).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -859,6 +860,28 @@ class Circular(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class GlobalPool(nn.Module):
+    """A custom pooling module: ``F.adaptive_avg_pool2d`` and a flatten in its own forward, no
+    pooling module for zennit to hook (its gradient)."""
+
+    def forward(self, x):
+        return nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+
+
+class CustomPool(nn.Module):
+    """A custom pooling module (``GlobalPool``) used as a submodule: TorchScript names its
+    pool ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.c1, self.act = nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()
+        self.c2, self.gap = nn.Conv2d(8, 8, 3, padding=1), GlobalPool()
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.gap(nn.functional.relu(self.c2(self.act(self.c1(x))))))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -894,6 +917,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "funcacts": (FuncActs, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "padmodes": (PadModes, (3, 7, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "circular": (Circular, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "custompool": (CustomPool, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}

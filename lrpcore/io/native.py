@@ -19,6 +19,7 @@ import json
 import math
 import os
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from .. import (  # noqa: F401 - registers the graph layer kinds
 )
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
-from ..layers import LAYER_KINDS, Pad, mark_functional
+from ..layers import LAYER_KINDS, Pad, SoftMax, mark_functional
 from ..model import Sequential
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
@@ -426,6 +427,9 @@ def _graph_model(header, layers, spec, path):
     conventions = {"zennit": ZENNIT, "toolbox": TOOLBOX}
     name = graph.get("convention", "zennit")
     convention = conventions.get(name) if isinstance(name, str) else None
+    if convention is ZENNIT:  # converted from ONNX before a Softmax was kept: as ONNX now reads
+        nodes = [replace(n, layer=graph_activations.Softmax()) if type(n.layer) is SoftMax
+                 else n for n in nodes]
     if convention is None or not isinstance(graph.get("input"), str) \
             or not isinstance(graph.get("output"), str):
         raise ModelFormatError(f"{path}: header 'graph' needs 'input', 'output' and a known "

@@ -1317,6 +1317,9 @@ ZENNIT_NORMED = frozenset("torch.nn.modules.pooling." + n for n in (
     "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d"))
 CLASS_HIERARCHY = "pkg.torch.onnx.class_hierarchy"
+# what the TorchScript exporter writes in the scope of an average-pooling module
+POOLING_MODULE_OPS = frozenset({"AveragePool", "GlobalAveragePool", "ReduceMean", "Pad",
+                                "Constant"})
 
 
 def _innermost_module(node):
@@ -1350,16 +1353,20 @@ def mark_functional_calls(graph_nodes, nodes, pytorch) -> list:
     model itself (``/GlobalAveragePool``: torchvision's MobileNetV2, ShuffleNetV2, MNASNet and
     DenseNet pool so) or a module holding submodules (``/layer1/layer1.0/Relu`` beside
     ``/layer1/layer1.0/conv1/Conv``); a leaf module's path (``/avgpool/GlobalAveragePool``) is
-    a module. Other files (no such names) are left as modules. Returns the marked nodes'
-    names."""
+    a module, unless a pool shares it with other operators (a custom module that pools in its
+    forward and flattens: no pooling module writes more). A custom activation module
+    (``x * torch.sigmoid(x)`` in a leaf module's forward) writes what ``nn.SiLU`` writes and
+    stays a module (zennit's gradient there only a dynamo export shows). Other files (no
+    such names) are left as modules. Returns the marked nodes' names."""
     by_name = {n.name: n for n in graph_nodes}
     dynamo = any(p.key == CLASS_HIERARCHY for n in graph_nodes for p in n.metadata_props)
-    containers = set()
+    containers, ops = set(), {}
     if pytorch and not dynamo:
         for n in graph_nodes:
             if n.name.startswith("/"):
                 scope = _scope(n.name)
                 containers.update(scope[:k] for k in range(len(scope)))
+                ops.setdefault(scope, set()).add(n.op_type)
     marked = []
     for node in nodes:
         layer, source = node.layer, by_name.get(node.name)
@@ -1370,9 +1377,12 @@ def mark_functional_calls(graph_nodes, nodes, pytorch) -> list:
             module = _innermost_module(source)
             functional = module is not None and module not in (
                 ZENNIT_NORMED if pool else ZENNIT_PASSED)
-        else:
+        else:  # a pooling module writes its pool alone (and a Pad): a leaf module writing
+            # more (``F.adaptive_avg_pool2d(x, 1).flatten(1)``) is no pooling module
+            scope = _scope(source.name)
             functional = pytorch and source.name.startswith("/") and (
-                _scope(source.name) in containers or not _scope(source.name))
+                scope in containers or not scope
+                or pool and not ops.get(scope, set()) <= POOLING_MODULE_OPS)
         if functional and mark_functional(layer):
             marked.append(node.name)
     return marked
