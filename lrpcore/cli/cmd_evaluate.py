@@ -14,6 +14,7 @@ from .common import (
     check_outputs_free,
     load_labels,
     load_samples,
+    model_files,
     no_labels,
     parse_target,
     plural,
@@ -121,8 +122,9 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
+    # --csv x.npy --overwrite replaced the samples it evaluates (lrp explain refuses it)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, args.plot],
-                       args.overwrite)
+                       args.overwrite, inputs=[args.input, args.labels, *model_files(args.model)])
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
     model = load_model(args.model)

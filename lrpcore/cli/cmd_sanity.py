@@ -9,7 +9,7 @@ from ..conventions import RULE_DEFAULT_HELP
 from ..fileio import staged_writes
 from .common import add_command, check_outputs_free, model_defaults, png_output
 from .progress import ProgressBar
-from .trust_args import add_model_data, load_inputs, model_path, target_of, write_csv
+from .trust_args import add_model_data, load_inputs, model_path, read_files, target_of, write_csv
 
 EXAMPLE = "lrp sanity mnist-lenet5 mnist-sample --rule EpsilonGammaBox --n 64 --csv --plot"
 # exit status of a rule that fails the check: not 1 (an internal error) nor 2 (bad input), so
@@ -67,7 +67,8 @@ def run(args) -> int:
         model_defaults(args, model)
         args.rule = args.rule or DEFAULT_RULE  # a toolbox chain's: lrp explain's 'simple'
     plot = _plot_path(args)
-    check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite)
+    check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite,
+                       inputs=read_files(args))
     model, x, labels = load_inputs(args, 64, model)
     target = target_of(args, labels, model)
     bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)

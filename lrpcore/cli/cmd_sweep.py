@@ -6,7 +6,7 @@ import sys
 
 from .common import add_command, check_outputs_free, plural
 from .progress import ProgressBar
-from .trust_args import add_model_data, load_inputs, target_of, write_csv
+from .trust_args import add_model_data, load_inputs, read_files, target_of, write_csv
 
 EXAMPLE = ("lrp sweep mnist-lenet5 mnist-sample --rule EpsilonGammaBox "
            "--param gamma=0,0.1,0.25,0.5,1 --n 256 --csv")
@@ -50,7 +50,7 @@ def run(args) -> int:
     check_seed(args.seed)  # before anything is read or computed
     params = dict(parse_values(t) for t in args.param) or None
     if args.csv not in (None, "-"):
-        check_outputs_free([args.csv], args.overwrite)
+        check_outputs_free([args.csv], args.overwrite, inputs=read_files(args))
     model, x, labels = load_inputs(args, 256)
     target = target_of(args, labels, model)
     bar = ProgressBar(1, "sweeping", enabled=False if args.quiet else None)

@@ -298,6 +298,21 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> 
             raise no_folder_error(path, folder)
 
 
+def model_files(model) -> list:
+    """The files loading ``model`` (a path or a bundled model's name) reads: the model file
+    and the sidecar beside it (``MODEL.json``, applied to it), for ``check_outputs_free``'s
+    ``inputs``; none for a name that is no model (refused, naming it, when it is loaded)."""
+    from ..errors import ModelFormatError  # noqa: PLC0415
+    from ..io.sidecar import sidecar_path  # noqa: PLC0415
+    from .trust_args import model_path  # noqa: PLC0415
+
+    try:
+        path = model_path(model) if model else None
+    except ModelFormatError:
+        return []
+    return [path, sidecar_path(path)] if path and os.path.isfile(path) else []
+
+
 def check_png_out(args) -> None:
     """``lrp render``/``lrp figure``: ``--out`` and its sidecar checked before any map is read,
     as every command does; they were checked only at the write (in the library's words,

@@ -47,6 +47,14 @@ def model_path(text: str) -> str:
     raise ModelFormatError(f"{text}: no such model file or bundled model")
 
 
+def read_files(args) -> list:
+    """The files MODEL and DATA name (a model's sidecar included), for ``check_outputs_free``:
+    ``--csv data.npy --overwrite`` replaced the samples being ranked with the ranking."""
+    from .common import model_files  # noqa: PLC0415
+
+    return [*model_files(args.model), args.data]
+
+
 def load_inputs(args, n_default, model=None):
     """(model, raw samples, labels or None) of ``--n`` samples spread evenly over DATA
     (``model``: already opened, else ``args.model`` is)."""
