@@ -121,6 +121,23 @@ def figure_side(relevance) -> int:
     return max(as_map(relevance).shape)
 
 
+def _an_overlay(npy) -> bool:
+    """Whether ``npy`` is the array of an earlier overlay export (its sidecar says so)."""
+    import json  # noqa: PLC0415
+
+    from lrpcore.export import sidecar_path  # noqa: PLC0415
+
+    side = sidecar_path(npy)
+    if not os.path.isfile(side):  # a named pipe there would block the window
+        return False
+    try:
+        with open(side, encoding="utf-8") as fh:
+            meta = json.loads(fh.read(1 << 20))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("layout") == "overlay"
+
+
 class Exports:
     """The explorer's exports, reading the session's result on display and its state."""
 
@@ -150,6 +167,52 @@ class Exports:
         except LRPError as exc:
             raise Refused("Export failed", message(exc)) from None
 
+    def _open_files(self) -> dict:
+        """{real path: path} of the files the session reads: the model, its sidecar and a
+        dataset file (read as it is needed, not held in memory)."""
+        from lrpcore.io.sidecar import sidecar_path as model_sidecar  # noqa: PLC0415
+
+        s = self.state
+        files = []
+        if s.model_path and os.path.isfile(s.model_path):
+            files += [s.model_path, model_sidecar(s.model_path)]
+        if s.dataset_name and os.path.isfile(s.dataset_name):
+            files.append(s.dataset_name)
+        return {os.path.realpath(f): f for f in files if os.path.isfile(f)}
+
+    def check_target(self, kind, path) -> None:
+        """Refused when export ``kind`` to ``path`` would replace a file the session reads
+        (the open dataset's .npy, the model or its sidecar: the save dialog's "replace?" named
+        only the file chosen, and the CLI refuses such an output even with --overwrite), land
+        in the image folder being explored (its heatmaps would be read as photos next time, as
+        the batch export refuses), or replace a file the dialog never named: the overlay's
+        ``.npy`` beside its PNG replaced any ``NAME.npy`` there (the open samples' included)
+        unless it is an earlier overlay."""
+        from lrpcore.export import sidecar_path  # noqa: PLC0415
+
+        path = os.fspath(path)
+        photos = self.state.dataset_name
+        if photos and os.path.isdir(photos) and within(path, photos):
+            raise Refused("Cannot export", f"{path}: is inside the image folder {photos} "
+                          "being explored; choose a folder outside it")
+        if SINGLE_EXPORTS[kind].filters is None:
+            return  # a folder: its files are new ones (refused where they exist)
+        written = [path, os.fspath(sidecar_path(path))]
+        if kind == "overlay":
+            npy = os.path.splitext(path)[0] + ".npy"
+            written += [npy, os.fspath(sidecar_path(npy))]
+            if os.path.exists(npy) and not _an_overlay(npy):
+                raise Refused("Cannot export", f"{npy}: exists and is no overlay export; "
+                              "the overlay's .npy beside its PNG would replace it: choose "
+                              "another name")
+        open_files = self._open_files()
+        for target in written:
+            real = os.path.realpath(target)
+            if real in open_files:
+                raise Refused("Cannot export", f"{target}: is {open_files[real]}, which the "
+                              "explorer reads; writing there would replace it: choose "
+                              "another name")
+
     def suggested_name(self, kind, result) -> str:
         return SINGLE_EXPORTS[kind].name.format(index=result.index, colormap=self.state.colormap)
 
@@ -158,6 +221,7 @@ class Exports:
         the reason when it fails (nothing is left behind: lrpcore.export writes atomically)."""
         spec = SINGLE_EXPORTS[kind]
         result = self.current() if result is None else result
+        self.check_target(kind, path)
         extra = {"colormap": self.state.colormap} if spec.colormap_in_info else {}
         info = self.session.result_info(result, **extra)
         kwargs = {"scale": int(scale)} if spec.needs_scale and scale else {}

@@ -1,0 +1,73 @@
+"""Found by the tenth hostile review in the window: each test failed before its fix."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def own_toy(tmp_path, toy_files):
+    """A copy of the toy model and samples (the shared ones must never be written over)."""
+    model, images = (tmp_path / p.name for p in toy_files)
+    for src, dst in zip(toy_files, (model, images), strict=True):
+        shutil.copy(src, dst)
+    return model, images
+
+
+def test_an_overlay_never_replaces_the_npy_its_dialog_did_not_name(make_window, own_toy):
+    """Export overlay to ``toy_images.png`` also wrote ``toy_images.npy`` beside it, with
+    overwrite: the open samples were replaced by the overlay's array while the save dialog
+    had asked about the PNG alone. An earlier overlay's .npy is still replaced."""
+    model, images = own_toy
+    before = images.read_bytes()
+    window = make_window(model, images)
+    assert window.export_overlay(str(images.with_suffix(".png"))) == []
+    assert images.read_bytes() == before
+    assert not images.with_suffix(".png").exists()
+    assert "no overlay export" in window.last_error and "toy_images.npy" in window.last_error
+    other = images.parent / "other.npy"
+    np.save(other, np.arange(3))
+    assert window.export_overlay(str(images.parent / "other.png")) == []
+    assert np.array_equal(np.load(other), np.arange(3))
+    # an overlay exported twice under one name replaces its own earlier files
+    again = images.parent / "ov.png"
+    assert len(window.export_overlay(str(again))) == 4
+    assert len(window.export_overlay(str(again))) == 4
+
+
+@pytest.mark.parametrize("which", ["dataset", "model", "sidecar"])
+def test_an_export_over_a_file_the_explorer_reads_is_refused(make_window, own_toy, which):
+    """Export relevance/PNG named as the open dataset's .npy (read as it is needed), the
+    model or its sidecar replaced it once the save dialog's "replace?" was answered: the
+    samples on display were gone. lrp explain refuses such an output even with --overwrite."""
+    model, images = own_toy
+    side = model.with_suffix(".json")
+    side.write_text("{}")
+    victim = {"dataset": images, "model": model, "sidecar": side}[which]
+    before = victim.read_bytes()
+    window = make_window(model, images)
+    export = window.export_npy if which == "dataset" else window.export_png
+    assert export(str(victim)) == []
+    assert victim.read_bytes() == before
+    assert "which the explorer reads" in window.last_error
+
+
+def test_a_single_export_into_the_image_folder_explored_is_refused(make_window, own_toy,
+                                                                  tmp_path):
+    """The batch export refuses the image folder being explored (its heatmaps would be read
+    as photos the next time); Export PNG and Export all colormaps wrote there."""
+    from PIL import Image
+
+    model, _ = own_toy
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((28, 28), 40 * k, np.uint8)).save(photos / f"{k}.png")
+    window = make_window(model, photos)
+    assert window.export_png(str(photos / "heatmap.png")) == []
+    assert "being explored" in window.last_error
+    assert window.export("colormaps", str(photos)) == []
+    assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
