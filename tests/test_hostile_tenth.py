@@ -49,3 +49,90 @@ def test_a_csv_named_as_a_file_the_command_reads_is_refused(tmp_path, capsys, co
     assert main(args) == 2
     _one_line(capsys, "is also a file this command reads")
     assert out.read_bytes() == before
+
+
+def _cut_header(data: bytes) -> bytes:
+    """``.npy`` bytes whose header dictionary ends after its first entry (the length kept):
+    numpy's Python 2 header filter then raises tokenize.TokenError, not ValueError."""
+    b = bytearray(data)
+    size = int.from_bytes(b[8:10], "little")
+    b[10:10 + size] = b"{'descr': '|u1'".ljust(size - 1) + b"\n"
+    return bytes(b)
+
+
+def _npy_bytes(arr) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def _damage_members(src, dst, which):
+    """``dst``: the zip ``src`` with the ``.npy`` header of members ``which(name)`` cut."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info.filename, _cut_header(data) if which(info.filename) else data)
+    return dst
+
+
+def test_a_npy_header_cut_inside_its_dictionary_is_one_line_everywhere(tmp_path, capsys):
+    """A ``.npy`` (or an ``.npz`` member) whose header dictionary is cut short ended lrp data
+    info, lrp explain and lrp render in 'internal error: TokenError' (numpy's parser of
+    Python 2 headers lets it through); a native model's member, a SpRAy result's and a
+    checkpoint's alike."""
+    x = tmp_path / "x.npy"
+    x.write_bytes(_cut_header(_npy_bytes(np.zeros((2, 28, 28), np.uint8))))
+    for args in (["data", "info", str(x)],
+                 ["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "r.npy")],
+                 ["render", str(x), "--out", str(tmp_path / "r.png")]):
+        assert main(args) == 2, args
+        _one_line(capsys, "x.npy", "damaged .npy header")
+    assert not (tmp_path / "r.npy").exists() and not (tmp_path / "r.png").exists()
+    d = tmp_path / "d.npz"
+    np.savez(tmp_path / "ok.npz", images=np.zeros((2, 28, 28), np.uint8), labels=[0, 1])
+    _damage_members(tmp_path / "ok.npz", d, lambda name: name == "images.npy")
+    assert main(["data", "info", str(d)]) == 2
+    _one_line(capsys, "d.npz", "damaged .npy header")
+    m = _damage_members(MODELS / "mnist-lenet5.npz", tmp_path / "m.npz",
+                        lambda name: name.startswith("layer0."))
+    assert main(["info", str(m)]) == 2
+    _one_line(capsys, "m.npz", "layer0.", "damaged .npy header")
+
+
+def test_a_checkpoint_of_a_cut_npy_header_is_named(tmp_path):
+    from lrpcore.errors import ModelFormatError
+    from lrpcore.train.checkpoint import load_checkpoint
+
+    np.savez(tmp_path / "ok.npz", state=np.array("{}"), **{"param.0": np.zeros(3)})
+    ck = _damage_members(tmp_path / "ok.npz", tmp_path / "c.ckpt.npz",
+                         lambda name: name.startswith("param"))
+    with pytest.raises(ModelFormatError, match="c.ckpt.npz"):
+        load_checkpoint(ck)
+
+
+def test_a_relmax_cache_entry_of_a_cut_npy_header_is_computed_again(tmp_path, monkeypatch):
+    import lrpcore
+    from lrpcore import relmax
+    from lrpcore.explain import Explainer
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    computed = []
+
+    def fake(explainer, images, k, rule=None, target="pred", labels=None, n=8, **kw):
+        computed.append(k)
+        return relmax.References(k, np.zeros((2, 1), np.int64), np.zeros((2, 1)),
+                                 np.zeros((2, 1, 4), np.int32),
+                                 np.ones((2, 1, 4, 4), np.float32), np.zeros((3, 2)))
+
+    monkeypatch.setattr(relmax, "compute_references", fake)
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
+    (entry,) = (tmp_path / "relmax").glob("*.npz")
+    damaged = _damage_members(entry, tmp_path / "tmp.npz", lambda name: name == "format.npy")
+    damaged.replace(entry)
+    relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
+    assert computed == [3, 3]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 import zipfile
 
 import numpy as np
@@ -17,6 +18,25 @@ from ..errors import DatasetError
 
 MAX_RATIO = 1032  # deflate's largest possible expansion
 _SLACK = 1 << 16  # headers and zip bookkeeping
+# what numpy's parser of a .npy header lets through besides ValueError: a header cut inside
+# its dictionary ("{'descr': '|u1'   ") is re-read by its Python 2 filter, whose tokenizer
+# raises TokenError (or IndentationError); `lrp data info`, explain and render ended in an
+# internal error. Readers that leave the header to np.load catch these too.
+NPY_HEADER_ERRORS = (tokenize.TokenError, SyntaxError)
+
+
+def read_npy_header(fh, max_header_size=1 << 16):
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``fh``; every malformed
+    header is a ValueError (numpy's own, or one of :data:`NPY_HEADER_ERRORS` turned into one).
+    Versions other than 1.0 are read as 2.0 (3.0 differs only in its encoding)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        return read(fh, max_header_size=max_header_size)
+    except NPY_HEADER_ERRORS:
+        raise ValueError("damaged .npy header: not a dictionary numpy can parse (cut short?)") \
+            from None
 
 
 def check_npz_member(path: str, key: str) -> None:
@@ -26,10 +46,7 @@ def check_npz_member(path: str, key: str) -> None:
         with zipfile.ZipFile(path) as zf:
             info = zf.getinfo(key + ".npy")
             with zf.open(info) as fh:
-                version = np.lib.format.read_magic(fh)
-                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0)
-                shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+                shape, _fortran, dtype = read_npy_header(fh)
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile,
             NotImplementedError) as exc:
         raise DatasetError(f"{path}: array {key!r} is not a readable .npy member ({exc})") from None
@@ -53,10 +70,7 @@ def check_npy_claim(path: str, error=DatasetError) -> None:
     dimension ended in an internal error."""
     try:
         with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
-            shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+            shape, _fortran, dtype = read_npy_header(fh)
             start = fh.tell()
     except (ValueError, OSError, EOFError) as exc:
         raise error(f"{path}: not a plain .npy array ({str(exc)[:160]})") from None
@@ -83,10 +97,7 @@ def check_npz_budget(path: str, budget: int, error=DatasetError, what="arrays") 
                             f"needs at most {budget:,}")
             for info in infos:
                 with zf.open(info) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0)
-                    shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+                    shape, _fortran, dtype = read_npy_header(fh)
                 if math.prod(shape) * dtype.itemsize > info.file_size:
                     raise error(f"{path}: member {info.filename[:40]!r} claims shape "
                                 f"{'×'.join(map(str, shape))[:60]}, more than its "

@@ -35,6 +35,7 @@ from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
 from ..layers import LAYER_KINDS, Pad, SoftMax, mark_functional
 from ..model import Sequential
+from .claims import NPY_HEADER_ERRORS
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
 from .spec_json import check_layout, class_names_from_json, finite_number, spec_from_json
@@ -230,6 +231,9 @@ class _Archive:
                 data = fh.read(need)
         except ModelFormatError:
             raise
+        except NPY_HEADER_ERRORS:  # numpy's parser of old headers lets these through
+            raise ModelFormatError(f"{self.path}: array {key!r} has a damaged .npy header "
+                                   "(not a dictionary numpy can parse)") from None
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
                 RuntimeError) as exc:
             raise ModelFormatError(f"{self.path}: damaged array {key!r} ({exc})") from None

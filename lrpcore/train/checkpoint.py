@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..fileio import atomic_write_bytes
-from ..io.claims import check_npz_budget
+from ..io.claims import NPY_HEADER_ERRORS, check_npz_budget
 
 FORMAT = "lrp-explorer-checkpoint"
 VERSION = 1
@@ -66,7 +66,7 @@ def load_checkpoint(path, budget=None):
     except ModelFormatError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
-            RecursionError) as exc:
+            RecursionError, *NPY_HEADER_ERRORS) as exc:
         raise ModelFormatError(f"{path}: not a readable checkpoint ({str(exc)[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not an LRP Explorer training checkpoint")
