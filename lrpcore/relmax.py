@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +30,7 @@ from .concepts import (
     single_pass,
 )
 from .errors import Cancelled, DatasetError, ExportError, ShapeError
-from .io.claims import NPY_HEADER_ERRORS
+from .io.claims import NPY_HEADER_ERRORS, ZIP_ERRORS
 
 CACHE_SUB = "relmax"
 FORMAT = 1
@@ -287,8 +286,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                                        else None)
                 touch(path)  # just used: evicted last
                 return refs
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
-                    *NPY_HEADER_ERRORS):
+            except (ValueError, KeyError, *ZIP_ERRORS, *NPY_HEADER_ERRORS):
                 with contextlib.suppress(OSError):
                     os.unlink(path)  # damaged (cut short, not a zip) or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,

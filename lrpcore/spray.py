@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,7 +103,7 @@ class SprayResult:
     def load(cls, path) -> SprayResult:
         """A result saved by :meth:`save`, every member checked (a crafted file of clusters
         [0, 10¹²] made the window count 10¹² clusters; members are checked before inflating)."""
-        from .io.claims import check_npz_member  # noqa: PLC0415
+        from .io.claims import NPY_HEADER_ERRORS, ZIP_ERRORS, check_npz_member  # noqa: PLC0415
 
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -117,8 +116,7 @@ class SprayResult:
                 meta = json.loads(str(z["meta"]))
         except DatasetError:
             raise
-        except (OSError, ValueError, KeyError, EOFError, RecursionError,
-                zipfile.BadZipFile) as exc:
+        except (ValueError, KeyError, RecursionError, *ZIP_ERRORS, *NPY_HEADER_ERRORS) as exc:
             raise DatasetError(f"{path}: not a SpRAy result ({str(exc)[:200]})") from None
         _check_members(path, arrays, meta)
         return cls(**arrays, meta=meta)

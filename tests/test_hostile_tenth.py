@@ -136,3 +136,79 @@ def test_a_relmax_cache_entry_of_a_cut_npy_header_is_computed_again(tmp_path, mo
     damaged.replace(entry)
     relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
     assert computed == [3, 3]
+
+
+def _break_zip(src, dst, member, how):
+    """``dst``: the zip ``src`` with ``member``'s deflate stream starting with a block of the
+    reserved type (zlib.error on reading it), or, ``how="version"``, its central directory
+    entry asking for zip version 25.5 (NotImplementedError on opening the archive)."""
+    import zipfile
+
+    data = bytearray(Path(src).read_bytes())
+    with zipfile.ZipFile(src) as zf:
+        info = zf.getinfo(member)
+    if how == "deflate":
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        name_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
+        extra_len = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30],
+                                   "little")
+        data[info.header_offset + 30 + name_len + extra_len] = 0x07  # final block, type 3
+    else:
+        central = data.find(b"PK\x01\x02")
+        while data[central + 46:central + 46 + len(member)] != member.encode():
+            central = data.find(b"PK\x01\x02", central + 4)
+        data[central + 6:central + 8] = (255).to_bytes(2, "little")
+    Path(dst).write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("how", ["deflate", "version"])
+def test_a_zip_member_python_cannot_inflate_is_one_line_naming_the_file(tmp_path, capsys, how):
+    """A compressed ``.npz`` whose deflate stream does not decode raised zlib.error, and one
+    of a zip version Python does not read NotImplementedError: lrp data info and lrp explain
+    of such a dataset, a native model, a SpRAy result, a checkpoint and a PyTorch .pth ended
+    in an internal error (only BadZipFile was caught). Found by fuzzing dataset files."""
+    import zipfile
+
+    import lrpcore
+    from lrpcore.errors import LRPError
+    from lrpcore.spray import SprayResult
+    from lrpcore.train.checkpoint import load_checkpoint
+
+    np.savez_compressed(tmp_path / "ok.npz", images=np.zeros((2, 28, 28), np.uint8),
+                        labels=[0, 1])
+    d = _break_zip(tmp_path / "ok.npz", tmp_path / "d.npz", "images.npy", how)
+    for args in (["data", "info", str(d)],
+                 ["explain", "mnist-lenet5", str(d), "--out", str(tmp_path / "r.npy")]):
+        assert main(args) == 2, args
+        _one_line(capsys, "d.npz")
+    model = tmp_path / "m.npz"  # the native model's members deflated
+    with zipfile.ZipFile(MODELS / "mnist-dense-rect.npz") as zin, \
+            zipfile.ZipFile(tmp_path / "ok_m.npz", "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    _break_zip(tmp_path / "ok_m.npz", model, "layer0.W.npy", how)
+    with pytest.raises(LRPError, match="m.npz"):
+        lrpcore.load_model(model)
+    np.savez_compressed(tmp_path / "ok_c.npz", state=np.array("{}"),
+                        **{"param.0": np.zeros(300)})
+    ck = _break_zip(tmp_path / "ok_c.npz", tmp_path / "c.ckpt.npz", "param.0.npy", how)
+    with pytest.raises(LRPError, match="c.ckpt.npz"):
+        load_checkpoint(ck)
+    sp = _break_zip(tmp_path / "ok.npz", tmp_path / "s.npz", "images.npy", how)
+    with pytest.raises(LRPError, match="s.npz"):
+        SprayResult.load(sp)
+    from hostile_files import save_pth_state_dict
+
+    from lrpcore.io.torch_pth import read_state_dict
+
+    save_pth_state_dict(tmp_path / "stored.pth", {"w": np.zeros((40, 3), np.float32)})
+    with zipfile.ZipFile(tmp_path / "stored.pth") as zin, \
+            zipfile.ZipFile(tmp_path / "ok.pth", "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    assert read_state_dict(tmp_path / "ok.pth")["w"].shape == (40, 3)
+    for member in ("archive/data.pkl", "archive/data/0"):
+        pth = _break_zip(tmp_path / "ok.pth", tmp_path / "p.pth", member, how)
+        with pytest.raises(LRPError, match="p.pth"):
+            read_state_dict(pth)

@@ -7,10 +7,12 @@ zip directory says it holds, is refused with the file and the field named.
 
 from __future__ import annotations
 
+import lzma
 import math
 import os
 import tokenize
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -23,6 +25,12 @@ _SLACK = 1 << 16  # headers and zip bookkeeping
 # raises TokenError (or IndentationError); `lrp data info`, explain and render ended in an
 # internal error. Readers that leave the header to np.load catch these too.
 NPY_HEADER_ERRORS = (tokenize.TokenError, SyntaxError)
+# what reading a damaged or unusual zip raises besides BadZipFile: a deflate stream that does
+# not decode (zlib.error), an LZMA one (LZMAError), a zip version or compression Python does
+# not read (NotImplementedError); each ended a dataset, model or result file in an internal
+# error where only BadZipFile was caught
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, EOFError,
+              OSError)
 
 
 def read_npy_header(fh, max_header_size=1 << 16):
@@ -47,9 +55,9 @@ def check_npz_member(path: str, key: str) -> None:
             info = zf.getinfo(key + ".npy")
             with zf.open(info) as fh:
                 shape, _fortran, dtype = read_npy_header(fh)
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile,
-            NotImplementedError) as exc:
-        raise DatasetError(f"{path}: array {key!r} is not a readable .npy member ({exc})") from None
+    except (KeyError, ValueError, *ZIP_ERRORS) as exc:
+        raise DatasetError(f"{path}: array {key!r} is not a readable .npy member "
+                           f"({str(exc)[:160]})") from None
     need = math.prod(shape) * dtype.itemsize
     shown = "×".join(map(str, shape))
     if info.compress_size > os.path.getsize(path):
@@ -104,7 +112,7 @@ def check_npz_budget(path: str, budget: int, error=DatasetError, what="arrays") 
                                 f"{info.file_size} bytes hold")
     except error:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
+    except (ValueError, *ZIP_ERRORS) as exc:
         raise error(f"{path}: not a readable .npz ({str(exc)[:160]})") from None
 
 

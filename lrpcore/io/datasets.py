@@ -18,7 +18,6 @@ import contextlib
 import copy
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
 from ..text import is_digits, listing, printable_line
-from .claims import check_mat_claims, check_npz_member, mat_mismatch
+from .claims import ZIP_ERRORS, check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
@@ -341,9 +340,10 @@ def open_npz(path):
     except DatasetError:
         raise
     except ValueError as exc:
-        raise DatasetError(f"{path}: not a plain numeric .npz archive ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise DatasetError(f"{path}: cannot read .npz: {exc}") from None
+        raise DatasetError(f"{path}: not a plain numeric .npz archive ({str(exc)[:160]})") \
+            from None
+    except (KeyError, *ZIP_ERRORS) as exc:
+        raise DatasetError(f"{path}: cannot read .npz: {str(exc)[:160]}") from None
 
 
 def _read_npz(path: str, for_labels=False):

@@ -35,7 +35,7 @@ from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
 from ..layers import LAYER_KINDS, Pad, SoftMax, mark_functional
 from ..model import Sequential
-from .claims import NPY_HEADER_ERRORS
+from .claims import NPY_HEADER_ERRORS, ZIP_ERRORS
 from .layer_check import check_layer_chain
 from .sidecar import check_accuracy
 from .spec_json import check_layout, class_names_from_json, finite_number, spec_from_json
@@ -170,8 +170,9 @@ class _Archive:
         self.path = path
         try:
             self.zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise ModelFormatError(f"{path}: not a readable .npz model file ({exc})") from None
+        except (ValueError, *ZIP_ERRORS) as exc:
+            raise ModelFormatError(f"{path}: not a readable .npz model file "
+                                   f"({str(exc)[:160]})") from None
         self.names = {name[:-4] for name in self.zf.namelist() if name.endswith(".npy")}
         self.inflated = 0  # bytes of compressed members read so far (see _check_inflation)
 
@@ -234,8 +235,7 @@ class _Archive:
         except NPY_HEADER_ERRORS:  # numpy's parser of old headers lets these through
             raise ModelFormatError(f"{self.path}: array {key!r} has a damaged .npy header "
                                    "(not a dictionary numpy can parse)") from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
-                RuntimeError) as exc:
+        except (ValueError, RuntimeError, *ZIP_ERRORS) as exc:
             raise ModelFormatError(f"{self.path}: damaged array {key!r} ({exc})") from None
         if len(data) != need:
             raise ModelFormatError(f"{self.path}: array {key!r} is truncated ({len(data)} of "

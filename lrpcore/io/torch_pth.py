@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ModelFormatError
 from ..fileio import read_bytes
+from .claims import ZIP_ERRORS
 from .safe_pickle import BoundedUnpickler
 from .toolbox_nn import describe
 
@@ -203,12 +204,23 @@ def _state_dict(root, path) -> dict:
     return root
 
 
+def _member(zf, name, path) -> bytes:
+    """One member's bytes; a damaged one (a CRC or deflate error, a compression Python does
+    not read) is a ModelFormatError naming it (it was an internal error)."""
+    try:
+        return zf.read(name)
+    except ZIP_ERRORS as exc:
+        raise ModelFormatError(f"{path}: damaged member {name[-40:]!r} "
+                               f"({str(exc)[:160]})") from None
+
+
 def _read_zip(path, data) -> dict:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         names = zf.namelist()
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise ModelFormatError(f"{path}: not a readable checkpoint ({exc})") from None
+    except (ValueError, *ZIP_ERRORS) as exc:
+        raise ModelFormatError(f"{path}: not a readable checkpoint ({str(exc)[:160]})") \
+            from None
     pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
     if len(pkl) != 1:
         raise ModelFormatError(f"{path}: the archive holds no single data.pkl")
@@ -216,7 +228,7 @@ def _read_zip(path, data) -> dict:
     info = zf.getinfo(pkl[0])
     if info.file_size > len(data) * 100:
         raise ModelFormatError(f"{path}: data.pkl inflates implausibly (a zip bomb?)")
-    u = _StateDictUnpickler(io.BytesIO(zf.read(pkl[0])), path, len(data))
+    u = _StateDictUnpickler(io.BytesIO(_member(zf, pkl[0], path)), path, len(data))
     root = _load(lambda: u, path, "the state-dict pickle")
     state = _state_dict(root, path)
     need, packed = {}, 0
@@ -236,7 +248,7 @@ def _read_zip(path, data) -> dict:
                                f"bytes from {packed:,} compressed bytes; not a plausible "
                                "checkpoint (a zip bomb?)")
     for key, st in u.storages.items():
-        st.data = zf.read(f"{prefix}data/{key}")
+        st.data = _member(zf, f"{prefix}data/{key}", path)
     return state
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 
 import numpy as np
 
 from ..errors import LRPError, ModelFormatError
 from ..fileio import atomic_write_bytes
-from ..io.claims import NPY_HEADER_ERRORS, check_npz_budget
+from ..io.claims import NPY_HEADER_ERRORS, ZIP_ERRORS, check_npz_budget
 
 FORMAT = "lrp-explorer-checkpoint"
 VERSION = 1
@@ -65,8 +64,7 @@ def load_checkpoint(path, budget=None):
                     opt[key[len("opt."):]] = npz[key]
     except ModelFormatError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
-            RecursionError, *NPY_HEADER_ERRORS) as exc:
+    except (ValueError, RecursionError, *ZIP_ERRORS, *NPY_HEADER_ERRORS) as exc:
         raise ModelFormatError(f"{path}: not a readable checkpoint ({str(exc)[:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not an LRP Explorer training checkpoint")
