@@ -212,3 +212,27 @@ def test_a_zip_member_python_cannot_inflate_is_one_line_naming_the_file(tmp_path
         pth = _break_zip(tmp_path / "ok.pth", tmp_path / "p.pth", member, how)
         with pytest.raises(LRPError, match="p.pth"):
             read_state_dict(pth)
+
+
+def test_a_class_name_of_megabyte_length_is_refused_naming_the_file(tmp_path, capsys):
+    """Ten class names of 90,000 characters (a 900-KB sidecar, under its 1-MB cap) froze the
+    explorer for minutes as it opened the model (Qt lays out a long word in time growing with
+    its square) and made 'lrp info' print a 900-KB line; a recorded accuracy's dataset name of
+    900,000 characters was printed whole. Names beyond 1,000 characters are refused, and info
+    cuts the accuracy as it cuts the provenance."""
+    import json
+
+    from lrpcore.io.spec_json import MAX_CLASS_NAME
+
+    m = tmp_path / "m.npz"
+    shutil.copy(MODELS / "mnist-lenet5.npz", m)
+    side = tmp_path / "m.json"
+    side.write_text(json.dumps({"class_names": [str(k) * 90000 for k in range(10)]}))
+    assert main(["info", str(m)]) == 2
+    _one_line(capsys, "m.json", "class name 0 has 90,000 characters")
+    names = [str(k) * MAX_CLASS_NAME for k in range(10)]  # the longest taken
+    side.write_text(json.dumps({"class_names": names, "accuracy": {
+        "top1": 0.5, "correct": 1, "n": 2, "dataset": "d" * 900_000}}))
+    assert main(["info", str(m)]) == 0
+    out = capsys.readouterr().out
+    assert len(out) < 40_000, len(out)

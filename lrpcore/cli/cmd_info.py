@@ -78,7 +78,7 @@ def describe_model(model, path) -> str:
                      "the explorer start from it)")
     if model.meta.get("accuracy") is not None:
         acc = model.meta["accuracy"]
-        lines.append(f"accuracy: {format_accuracy(acc)}")
+        lines.append(f"accuracy: {_text(format_accuracy(acc))}")  # its "dataset" a 900 KB name
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)

@@ -288,10 +288,21 @@ def check_layout(spec: InputSpec, model, where: str) -> None:
             "or leave it out")
 
 
+# characters of one class name (ImageNet's longest has 30): every list, title and tooltip of the
+# explorer shows them, and Qt lays out a long word in time that grows with its square (ten
+# names of 90,000 characters, a 900-KB sidecar, froze the window for minutes as it opened)
+MAX_CLASS_NAME = 1000
+
+
 def class_names_from_json(value, where: str, n_classes: int | None = None) -> list:
-    """Check a JSON list of class names (strings; as many as the model has outputs)."""
+    """Check a JSON list of class names (strings of at most :data:`MAX_CLASS_NAME`
+    characters; as many as the model has outputs)."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ModelFormatError(f"{where}: 'class_names' must be a list of strings")
+    for k, name in enumerate(value):
+        if len(name) > MAX_CLASS_NAME:
+            raise ModelFormatError(f"{where}: class name {k} has {len(name):,} characters; "
+                                   f"at most {MAX_CLASS_NAME:,} are taken")
     if n_classes is not None and len(value) != n_classes:
         raise ModelFormatError(f"{where}: {len(value)} class names for a model with "
                                f"{n_classes} outputs")

@@ -16,9 +16,13 @@ from PySide6.QtWidgets import QTextBrowser
 from lrpcore.errors import ShapeError
 from lrpcore.io.completeness import ending_hint
 from lrpcore.model import format_accuracy
-from lrpcore.text import no_markup
+from lrpcore.text import no_markup, short
 
 SHOWN_CLASSES = 100  # class names the summary lists (the target box finds every one)
+# characters of one class name, and of the recorded accuracy, the summary shows: Qt lays out a
+# long word of wrapping rich text in time that grows with its square (ten class names of
+# 90,000 characters, a 900-KB sidecar, froze the window for minutes as it opened)
+SHOWN_CHARS = 60
 
 
 def summary_html(model, path: str | None) -> str:
@@ -31,7 +35,7 @@ def summary_html(model, path: str | None) -> str:
     head.append("classes: " + esc(class_summary(model.class_names)))
     acc = model.meta.get("accuracy")
     if acc is not None:
-        head.append("recorded accuracy: " + esc(format_accuracy(acc)))
+        head.append("recorded accuracy: " + esc(short(format_accuracy(acc), 4 * SHOWN_CHARS)))
     hint = ending_hint(model)  # a toolbox .txt cut short loads as a smaller model
     if hint:
         head.append("<b>⚠</b> " + esc(no_markup(hint)))
@@ -52,12 +56,12 @@ def summary_html(model, path: str | None) -> str:
 
 
 def class_summary(names, shown=SHOWN_CLASSES) -> str:
-    """The first ``shown`` class names and how many there are: all 100,000 names of a large
-    model made the summary ~1 MB of text (a second to lay out at every model change)."""
+    """The first ``shown`` class names, each cut to :data:`SHOWN_CHARS` characters, and how
+    many there are: all 100,000 names of a large model made the summary ~1 MB of text (a
+    second to lay out at every model change)."""
     names = list(names)
-    if len(names) <= shown:
-        return ", ".join(map(str, names))
-    return ", ".join(map(str, names[:shown])) + f", … ({len(names):,} classes)"
+    text = ", ".join(short(name, SHOWN_CHARS) for name in names[:shown])
+    return text if len(names) <= shown else text + f", … ({len(names):,} classes)"
 
 
 class ModelSummary(QTextBrowser):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +72,22 @@ def test_a_single_export_into_the_image_folder_explored_is_refused(make_window, 
     assert "being explored" in window.last_error
     assert window.export("colormaps", str(photos)) == []
     assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
+
+
+def test_the_model_summary_cuts_long_class_names_and_accuracy(tmp_path):
+    """The browser's model summary (wrapping rich text) listed each class name and the
+    recorded accuracy whole: 90,000-character names froze the window for minutes as it
+    opened the model. Each name shows at most 60 characters, the accuracy at most 240."""
+    import json
+
+    import lrpcore
+    from lrpgui.widgets.model_summary import summary_html
+
+    m = tmp_path / "m.npz"
+    shutil.copy(Path(lrpcore.__file__).parents[1] / "models" / "mnist-lenet5.npz", m)
+    (tmp_path / "m.json").write_text(json.dumps({
+        "class_names": [str(k) * 1000 for k in range(10)],
+        "accuracy": {"top1": 0.5, "correct": 1, "n": 2, "dataset": "d" * 900_000}}))
+    text = summary_html(lrpcore.load_model(m), str(m))
+    assert len(text) < 5000, len(text)
+    assert "0" * 59 + "…" in text
