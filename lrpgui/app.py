@@ -11,7 +11,7 @@ import time
 STARTED = time.perf_counter()
 
 from lrpcore.allocator import keep_freed_memory  # noqa: E402 - after STARTED: startup time counts it
-from lrpcore.cli.common import check_outputs_free, png_output  # noqa: E402 - as the commands
+from lrpcore.cli.common import check_outputs_free, model_files, png_output  # noqa: E402
 from lrpcore.errors import LRPError  # noqa: E402
 
 
@@ -54,7 +54,9 @@ def parse_args(argv=None):
         p.error("--profile-stats needs --profile (the statistics are of its clicks)")
     if args.screenshot:  # a missing folder: now, not after the first explanation
         try:
-            check_outputs_free([args.screenshot], overwrite=True)
+            # --dataset photo.png --screenshot photo.png replaced the photograph it showed
+            check_outputs_free([args.screenshot], overwrite=True,
+                               inputs=[args.dataset, *model_files(args.model)])
         except LRPError as exc:
             p.error(f"argument --screenshot: {exc}")
     return args

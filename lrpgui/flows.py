@@ -121,6 +121,30 @@ def figure_side(relevance) -> int:
     return max(as_map(relevance).shape)
 
 
+def open_files(state) -> dict:
+    """{real path: path} of the files the explorer reads: the open model, its sidecar and a
+    dataset file (read as it is needed, not held in memory)."""
+    from lrpcore.io.sidecar import sidecar_path as model_sidecar  # noqa: PLC0415
+
+    files = []
+    if state.model_path and os.path.isfile(state.model_path):
+        files += [state.model_path, model_sidecar(state.model_path)]
+    if state.dataset_name and os.path.isfile(state.dataset_name):
+        files.append(state.dataset_name)
+    return {os.path.realpath(f): f for f in files if os.path.isfile(f)}
+
+
+def refuse_open_file(state, path, title) -> None:
+    """Refused (``title``) when writing ``path`` would replace a file the explorer reads (the
+    save dialog's "replace?" named the file, not that the session reads it; the CLI refuses
+    such an output even with --overwrite)."""
+    files = open_files(state)
+    real = os.path.realpath(path)
+    if real in files:
+        raise Refused(title, f"{path}: is {files[real]}, which the explorer reads; writing "
+                      "there would replace it: choose another name")
+
+
 def _an_overlay(npy) -> bool:
     """Whether ``npy`` is the array of an earlier overlay export (its sidecar says so)."""
     import json  # noqa: PLC0415
@@ -167,19 +191,6 @@ class Exports:
         except LRPError as exc:
             raise Refused("Export failed", message(exc)) from None
 
-    def _open_files(self) -> dict:
-        """{real path: path} of the files the session reads: the model, its sidecar and a
-        dataset file (read as it is needed, not held in memory)."""
-        from lrpcore.io.sidecar import sidecar_path as model_sidecar  # noqa: PLC0415
-
-        s = self.state
-        files = []
-        if s.model_path and os.path.isfile(s.model_path):
-            files += [s.model_path, model_sidecar(s.model_path)]
-        if s.dataset_name and os.path.isfile(s.dataset_name):
-            files.append(s.dataset_name)
-        return {os.path.realpath(f): f for f in files if os.path.isfile(f)}
-
     def check_target(self, kind, path) -> None:
         """Refused when export ``kind`` to ``path`` would replace a file the session reads
         (the open dataset's .npy, the model or its sidecar: the save dialog's "replace?" named
@@ -205,13 +216,8 @@ class Exports:
                 raise Refused("Cannot export", f"{npy}: exists and is no overlay export; "
                               "the overlay's .npy beside its PNG would replace it: choose "
                               "another name")
-        open_files = self._open_files()
         for target in written:
-            real = os.path.realpath(target)
-            if real in open_files:
-                raise Refused("Cannot export", f"{target}: is {open_files[real]}, which the "
-                              "explorer reads; writing there would replace it: choose "
-                              "another name")
+            refuse_open_file(self.state, target, "Cannot export")
 
     def suggested_name(self, kind, result) -> str:
         return SINGLE_EXPORTS[kind].name.format(index=result.index, colormap=self.state.colormap)

@@ -450,6 +450,12 @@ class DrawPanel(ToolPanel):
         try:
             if not path.endswith(".npy"):
                 raise ExportError(f"{path}: drawn digits are exported as .npy")
+            from ..flows import Refused, refuse_open_file  # noqa: PLC0415
+
+            try:  # over the open dataset's .npy: the samples on display were replaced
+                refuse_open_file(self.state, path, "Cannot export")
+            except Refused as exc:
+                raise ExportError(str(exc)) from None
             atomic_save_npy(path, self.scratch_digits())
         except (OSError, ExportError) as exc:
             self.show_error(str(exc) if isinstance(exc, ExportError) else f"{path}: {exc}")

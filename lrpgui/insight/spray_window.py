@@ -253,6 +253,13 @@ class SprayPanel(BatchPanel):
                 return None
         from lrpcore.errors import LRPError
 
+        from ..flows import Refused, refuse_open_file  # noqa: PLC0415
+
+        try:  # a result saved as the open model (.npz too) or dataset replaced it
+            refuse_open_file(self.state, path, "Cannot save")
+        except Refused as exc:
+            self.show_error(str(exc))
+            return None
         try:
             self.result.save(path, overwrite=True)
         except (LRPError, OSError) as exc:  # a full disk, a folder: said, not a traceback

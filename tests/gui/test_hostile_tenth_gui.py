@@ -91,3 +91,41 @@ def test_the_model_summary_cuts_long_class_names_and_accuracy(tmp_path):
     text = summary_html(lrpcore.load_model(m), str(m))
     assert len(text) < 5000, len(text)
     assert "0" * 59 + "…" in text
+
+
+def test_a_spray_result_or_drawn_digits_never_replace_the_open_files(make_window, own_toy):
+    """SpRAy's Save… (an .npz, as native models are) over the open model, and Export drawn
+    digits (.npy) over the open samples, replaced them once the dialog's "replace?" was
+    answered; both are refused, as the exports are."""
+    from lrpcore.spray import SprayResult
+
+    model, images = own_toy
+    window = make_window(model, images)
+    panel = window.insight.show("spray")
+    n = 2
+    panel.result = SprayResult(np.arange(n), np.zeros(n, np.int64), np.zeros((n, 28, 28)),
+                               np.zeros((n, 4)), np.zeros(n, np.int64), np.zeros(2),
+                               np.zeros((n, 2)))
+    before = model.read_bytes()
+    assert panel.save(str(model)) is None
+    assert model.read_bytes() == before and "which the explorer reads" in panel.last_error
+    draw = window.insight.panels["draw"]
+    draw.scratch.append({"digit": np.zeros((28, 28), np.uint8)})
+    before = images.read_bytes()
+    assert draw.export_scratch(str(images)) is None
+    assert images.read_bytes() == before and "which the explorer reads" in draw.last_error
+
+
+def test_a_screenshot_named_as_the_photograph_shown_is_refused(tmp_path, toy_files):
+    """lrp-explorer --dataset photo.png --screenshot photo.png replaced the photograph with
+    the picture of the window (the CLI refuses an output that is one of its inputs)."""
+    from PIL import Image
+
+    from lrpgui.app import parse_args
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((28, 28), 9, np.uint8)).save(photo)
+    with pytest.raises(SystemExit):
+        parse_args(["--model", str(toy_files[0]), "--dataset", str(photo),
+                    "--screenshot", str(photo)])
+    assert Image.open(photo).size == (28, 28)
