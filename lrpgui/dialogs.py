@@ -59,9 +59,12 @@ def ask_figure_scale(parent, scale: int) -> int:
     """Pixels per input pixel of a figure (1–64); 0 when cancelled."""
     from PySide6.QtWidgets import QInputDialog  # noqa: PLC0415
 
+    from .flows import MAX_FIGURE_SCALE  # noqa: PLC0415
+
     value, ok = QInputDialog.getInt(parent, "Export figure",
                                     "Scale (screen pixels per input pixel; 8 makes a 28×28 "
-                                    "digit 224 pixels wide):", int(scale), 1, 64)
+                                    "digit 224 pixels wide):",
+                                    max(1, min(int(scale), MAX_FIGURE_SCALE)), 1, MAX_FIGURE_SCALE)
     return int(value) if ok else 0
 
 

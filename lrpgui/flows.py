@@ -23,6 +23,7 @@ from . import services
 from .session import message
 
 DEFAULT_FIGURE_SCALE = 8
+MAX_FIGURE_SCALE = 64  # the most the scale dialog offers
 
 
 class Refused(LRPError):
@@ -97,15 +98,18 @@ def written_status(paths, what="wrote") -> str:
 
 def figure_scale(remembered, relevance=None, remembered_side=None) -> int:
     """The scale to offer for a figure of ``relevance``: the remembered one when it is a whole
-    number ≥ 1 chosen for maps of this size (``remembered_side``: their longer side; one
-    remembered without a size was chosen for digits), else one from the map's size
+    number from 1 to :data:`MAX_FIGURE_SCALE` chosen for maps of this size
+    (``remembered_side``: their longer side; one remembered without a size was chosen for
+    digits), else one from the map's size
     (:func:`lrpcore.render.figure.figure_scale_for`: 8 for digits, 1 for a 224×224 photograph,
     where the remembered 8 of digits made a 3,700-pixel-wide PNG)."""
     from lrpcore.render.figure import figure_scale_for  # noqa: PLC0415
 
     auto = DEFAULT_FIGURE_SCALE if relevance is None else figure_scale_for(relevance)
     text = str(remembered or "").strip()
-    if not (is_digits(text) and int(text) >= 1):
+    # a settings file's 99999999999999999999 made the scale dialog fail (OverflowError: Qt's
+    # spin box takes a C int), so Export figure did nothing at all
+    if not (is_digits(text) and len(text) < 4 and 1 <= int(text) <= MAX_FIGURE_SCALE):
         return auto
     side = str(remembered_side or "").strip()
     if relevance is None or (side == "" and auto == DEFAULT_FIGURE_SCALE) \

@@ -129,3 +129,30 @@ def test_a_screenshot_named_as_the_photograph_shown_is_refused(tmp_path, toy_fil
         parse_args(["--model", str(toy_files[0]), "--dataset", str(photo),
                     "--screenshot", str(photo)])
     assert Image.open(photo).size == (28, 28)
+
+
+def test_a_remembered_figure_scale_beyond_a_c_int_still_asks(qtbot):
+    """A settings file's export/figure_scale of 99999999999999999999 was offered to the scale
+    dialog, whose spin box takes a C int: OverflowError, and Export figure did nothing. A
+    remembered scale is taken from 1 to 64 (the dialog's range), else one from the map."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from lrpgui import dialogs, flows
+
+    for text in ("99999999999999999999", "65", "0064"):
+        assert flows.figure_scale(text) == flows.DEFAULT_FIGURE_SCALE, text
+    assert flows.figure_scale("64") == 64
+    answered = []
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:  # not shown yet: look again at the next turn of its loop
+            QTimer.singleShot(10, answer)
+            return
+        answered.append(dialog)
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    assert dialogs.ask_figure_scale(None, 10**20) == flows.MAX_FIGURE_SCALE
+    assert answered
