@@ -236,3 +236,27 @@ def test_a_class_name_of_megabyte_length_is_refused_naming_the_file(tmp_path, ca
     assert main(["info", str(m)]) == 0
     out = capsys.readouterr().out
     assert len(out) < 40_000, len(out)
+
+
+def test_a_sweep_never_names_a_setting_of_relevance_that_is_not_finite_best(tmp_path, capsys):
+    """In float32 (the sweep's default) epsilon:1e-300 is 0 and divides by zero: its NaN maps
+    were scored as blank ones (0), ranked as usual, named best when alone ('best: --rule
+    epsilon:1e-300') and, beside another such setting, blamed on 'blank or constant images'.
+    Such settings now rank last, marked, and are never best."""
+    import lrpcore
+    from lrpcore.insight.sweep import run_sweep
+
+    x = np.load(_digits(tmp_path / "x.npy"))[:2]
+    model = lrpcore.load_model("mnist-lenet5")
+    result = run_sweep(model, x, "epsilon", params={"epsilon": [1e-300, 1e-5]}, steps=2)
+    assert [row.finite for row in result.rows] == [True, False]
+    assert result.best.setting.values["epsilon"] == 1e-5
+    assert run_sweep(model, x, "epsilon", params={"epsilon": [1e-300]}, steps=2).best is None
+    args = ["sweep", "mnist-lenet5", str(tmp_path / "x.npy"), "--rule", "epsilon", "--n", "2",
+            "--steps", "2", "--param"]
+    assert main([*args, "epsilon=1e308,1e-308"]) == 0
+    out = capsys.readouterr().out
+    assert "no setting gives finite relevance in float32" in out and "blank" not in out
+    assert out.count("relevance not finite") == 2
+    assert main([*args, "epsilon=1e-300"]) == 0
+    assert "best: --rule" not in capsys.readouterr().out

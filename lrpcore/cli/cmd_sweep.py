@@ -72,9 +72,15 @@ def run(args) -> int:
           f"{result.seconds:.1f} s; faithfulness = "
           "AOPC(MoRF) − AOPC(LeRF), higher is better", file=out)
     for rank, row in enumerate(result.rows, 1):
-        mark = "" if row.diagnosis.ok else "  ⚠ not conserved"
+        mark = ("  ⚠ relevance not finite" if not row.finite else
+                "" if row.diagnosis.ok else "  ⚠ not conserved")
         print(f"  {rank:2d}. {row.label:<44} {row.score:9.4g}{mark}", file=out)
-    scores = [row.score for row in result.rows]
+    if result.best is None:
+        print(f"no best: no setting gives finite relevance in {args.dtype} (a stabiliser "
+              "too small for it, or too large: choose other values, or --dtype float64)",
+              file=out)
+        return 0
+    scores = [row.score for row in result.rows if row.finite]
     if len(scores) > 1 and max(scores) - min(scores) <= 1e-9 * max(1.0, *map(abs, scores)):
         # blank samples: every ordering flips pixels that change nothing, so every setting
         # scores alike and the first was named best by the order of the grid

@@ -35,10 +35,20 @@ class SweepRow:
     maps: np.ndarray = field(repr=False)  # relevance of the first samples (model layout)
     diagnosis: object  # lrpcore.insight.diagnose.Diagnosis
     seconds: float
+    # the relevance of every sample is finite: epsilon:1e-300 is 0 in float32 and divided by
+    # zero; its NaN maps were scored as blank ones (0) and, alone or beside another such
+    # setting, named best or blamed on "blank or constant images"
+    finite: bool = True
 
     @property
     def score(self) -> float:
         return self.faithfulness.score
+
+    @property
+    def rank_key(self) -> tuple:
+        """Rows sort best first by this: settings of finite relevance by score, then the
+        others (their scores are those of blank maps)."""
+        return (not self.finite, -self.score)
 
     @property
     def label(self) -> str:
@@ -59,8 +69,9 @@ class SweepResult:
     seconds: float
 
     @property
-    def best(self) -> SweepRow:
-        return self.rows[0]
+    def best(self) -> SweepRow | None:
+        """The best setting of finite relevance (None when no setting has one)."""
+        return self.rows[0] if self.rows and self.rows[0].finite else None
 
 
 def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, target="pred",
@@ -112,12 +123,12 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
         sub = None if progress is None else (lambda d, t, b=base: progress(b + n + d, total))
         faith = scorer.score(np.nan_to_num(R), setting.label, cancel, sub)
         row = SweepRow(setting, faith, R[:keep_maps].copy(), checks.result(),
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, bool(np.isfinite(R).all()))
         rows.append(row)
         report(progress, base + 3 * n, total)
         if on_row is not None:
             on_row(row, k + 1, len(settings))
-    rows.sort(key=lambda r: -r.score)
+    rows.sort(key=lambda r: r.rank_key)
     from ..spec import unit_inputs  # noqa: PLC0415
 
     shown = unit_inputs(ex.model.input_spec, X[:keep_maps])

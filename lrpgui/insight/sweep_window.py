@@ -10,6 +10,7 @@ relevance.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
     QComboBox,
@@ -119,7 +120,7 @@ class SweepPanel(BatchPanel):
 
     def _partial(self, done, total, row) -> None:
         if row is not None:
-            self.rows = sorted([*self.rows, row], key=lambda r: -r.score)
+            self.rows = sorted([*self.rows, row], key=lambda r: r.rank_key)
             self._fill()
 
     def _done(self, result) -> None:
@@ -139,11 +140,16 @@ class SweepPanel(BatchPanel):
         for i, row in enumerate(self.rows):
             f = row.faithfulness
             ok = row.diagnosis is None or row.diagnosis.ok
+            finite = getattr(row, "finite", True)
             values = (str(i + 1), row.label, f"{f.score:.4g}", f"{f.morf_aopc:.4g}",
-                      f"{f.lerf_aopc:.4g}", "yes" if ok else "⚠ no")
+                      f"{f.lerf_aopc:.4g}", "yes" if ok and finite else
+                      "⚠ no" if finite else "⚠ not finite")
             for j, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                if j == 5 and not ok:
+                if j == 5 and not finite:
+                    item.setToolTip("the relevance is not finite (a division by zero, or an "
+                                    "overflow, in this precision); scored as blank maps")
+                elif j == 5 and not ok:
                     item.setToolTip("\n".join(row.diagnosis.warnings()))
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
@@ -156,7 +162,10 @@ class SweepPanel(BatchPanel):
         shown = self.rows[:MAX_CELLS]
         if not shown:
             return
-        r2d = [imaging.map2d(_raw_map(self.state.model, row.maps[0])) for row in shown]
+        # a setting's NaN map (relevance not finite) is drawn blank: its NaN as the shared
+        # colour scale's maximum blanked every map beside it
+        r2d = [np.nan_to_num(imaging.map2d(_raw_map(self.state.model, row.maps[0])), nan=0.0,
+                             posinf=0.0, neginf=0.0) for row in shown]
         vmax = max(imaging.max_abs(m) for m in r2d)
         for i, (row, m) in enumerate(zip(shown, r2d, strict=True)):
             r, c = divmod(i, PER_ROW)

@@ -156,3 +156,23 @@ def test_a_remembered_figure_scale_beyond_a_c_int_still_asks(qtbot):
     QTimer.singleShot(0, answer)
     assert dialogs.ask_figure_scale(None, 10**20) == flows.MAX_FIGURE_SCALE
     assert answered
+
+
+def test_the_sweep_table_marks_relevance_that_is_not_finite(make_window):
+    """A sweep row of NaN maps (epsilon:1e-300 in float32) showed 'yes'/'⚠ no' for
+    conservation like any other, and its NaN set the shared colour scale of every map beside
+    it (each finite map was drawn on [−1, 1] instead of its own range)."""
+    import lrpcore
+    from lrpcore.insight.sweep import run_sweep
+
+    window = make_window(model="mnist-lenet5")
+    x = window.state.dataset.images(np.arange(2))
+    result = run_sweep(lrpcore.load_model("mnist-lenet5"), x, "epsilon",
+                       params={"epsilon": [1e-300, 1e-5]}, steps=2)
+    panel = window.insight.show("sweep")
+    panel.rows = list(result.rows)
+    panel._fill()
+    assert panel.table.item(1, 5).text() == "⚠ not finite"
+    finite = result.rows[0].maps[0]
+    levels = panel.cells[0].levels
+    assert levels is not None and abs(levels[1] - np.abs(finite.sum(axis=-1)).max()) < 1e-6
