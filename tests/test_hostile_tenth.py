@@ -260,3 +260,33 @@ def test_a_sweep_never_names_a_setting_of_relevance_that_is_not_finite_best(tmp_
     assert out.count("relevance not finite") == 2
     assert main([*args, "epsilon=1e-300"]) == 0
     assert "best: --rule" not in capsys.readouterr().out
+
+
+def test_images_written_into_the_image_folder_being_read_are_refused(tmp_path, capsys):
+    """lrp explain --png refuses a folder inside the image folder it explains (the heatmaps
+    would be read as photos next time); lrp concepts --out photos/c, lrp evaluate / lrp sanity
+    --plot photos/flip.png and lrp render / lrp figure --input photos --out photos/h.png wrote
+    there: after concepts, 'photos' read as one class of two concept figures (its subfolder
+    c), its three photographs left out."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(3):
+        Image.fromarray(np.random.RandomState(k).randint(0, 255, (28, 28)).astype(np.uint8)
+                        ).save(photos / f"{k}.png")
+    r = tmp_path / "r.npy"
+    assert main(["explain", "mnist-lenet5", str(photos), "--out", str(r)]) == 0
+    capsys.readouterr()
+    for args in (["concepts", "mnist-lenet5", str(photos), "--layer", "convolution1", "--top",
+                  "1", "--out", str(photos / "c")],
+                 ["evaluate", "mnist-lenet5", str(photos), "--steps", "2", "--csv",
+                  str(tmp_path / "f.csv"), "--plot", str(photos / "flip.png")],
+                 ["sanity", "mnist-lenet5", str(photos), "--rule", "epsilon", "--plot",
+                  str(photos / "s.png")],
+                 ["render", str(r), "--input", str(photos), "--out", str(photos / "h.png")],
+                 ["figure", str(r), "--input", str(photos), "--out", str(photos / "f.png")]):
+        assert main(args) == 2, args
+        _one_line(capsys, "is inside the folder", "photos")
+    assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
+    assert main(["render", str(r), "--input", str(photos), "--out", str(tmp_path / "h.png")]) == 0

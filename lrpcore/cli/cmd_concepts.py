@@ -8,7 +8,14 @@ from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
 from ..text import printable_line
-from .common import DatasetArray, add_command, load_samples, model_defaults, parse_target
+from .common import (
+    DatasetArray,
+    add_command,
+    load_samples,
+    model_defaults,
+    parse_target,
+    refuse_folder_in_folders_read,
+)
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
            "--out concepts/ --rule epsilon:0.01")
@@ -77,6 +84,7 @@ def run(args) -> int:
 
     get_colormap(args.colormap)
     check_output_folder(args.out, args.overwrite)  # before anything is computed
+    refuse_folder_in_folders_read(args.out, [args.data])
     model = load_model(args.model)
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)

@@ -278,6 +278,7 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> 
             raise ExportError(f"{path}: is also a file this command reads "
                               f"({read[os.path.realpath(path)]}); writing there would replace "
                               "it: give the output another name")
+    refuse_images_in_folders_read(paths, inputs)
     seen: dict[str, str] = {}
     for path in paths:
         if not path:
@@ -311,6 +312,37 @@ def model_files(model) -> list:
     except ModelFormatError:
         return []
     return [path, sidecar_path(path)] if path and os.path.isfile(path) else []
+
+
+def refuse_images_in_folders_read(paths, inputs) -> None:
+    """An image output inside a folder the command reads (an image folder of samples) is
+    refused: it becomes one of the folder's samples the next time it is read (``lrp evaluate
+    M photos --plot photos/flip.png``), as ``lrp explain --png`` refuses."""
+    from ..fileio import within  # noqa: PLC0415
+    from ..io.image_folder import IMAGE_EXTENSIONS  # noqa: PLC0415
+
+    folders = [os.fspath(p) for p in inputs if p and os.path.isdir(p)]
+    for path in paths:
+        if not path or not os.fspath(path).lower().endswith(IMAGE_EXTENSIONS):
+            continue
+        for folder in folders:
+            if within(path, folder):
+                raise ExportError(f"{path}: is inside the folder {folder} this command reads; "
+                                  "it would be read as one of its samples next time: write "
+                                  "it outside that folder")
+
+
+def refuse_folder_in_folders_read(out, inputs) -> None:
+    """An output folder inside a folder the command reads: ``lrp concepts M photos --out
+    photos/c`` made ``photos`` read as one class of two concept figures (its subfolder), the
+    photographs left out."""
+    from ..fileio import within  # noqa: PLC0415
+
+    for folder in (os.fspath(p) for p in inputs if p and os.path.isdir(p)):
+        if within(out, folder):
+            raise ExportError(f"{out}: is inside the folder {folder} this command reads; its "
+                              "images would be read as samples of it next time: write "
+                              "outside that folder")
 
 
 def check_png_out(args) -> None:
