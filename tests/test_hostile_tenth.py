@@ -290,3 +290,17 @@ def test_images_written_into_the_image_folder_being_read_are_refused(tmp_path, c
         _one_line(capsys, "is inside the folder", "photos")
     assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
     assert main(["render", str(r), "--input", str(photos), "--out", str(tmp_path / "h.png")]) == 0
+
+
+def test_training_into_the_checkpoint_it_resumes_is_refused(tmp_path, capsys):
+    """lrp train --resume m.ckpt.npz --out m.ckpt.npz (no --overwrite) replaced the checkpoint
+    it continued with the model, its own checkpoint going to m.ckpt.ckpt.npz: the resumable
+    state was lost. It is a file the command reads, as --dataset is."""
+    args = ["train", "--arch", "short-rect", "--dataset", "mnist-sample", "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path / "m.npz")]) == 0
+    ck = tmp_path / "m.ckpt.npz"
+    before = ck.read_bytes()
+    capsys.readouterr()
+    assert main([*args[:-1], "2", "--resume", str(ck), "--out", str(ck)]) == 2
+    _one_line(capsys, "m.ckpt.npz", "is also a file this command reads")
+    assert ck.read_bytes() == before and not (tmp_path / "m.ckpt.ckpt.npz").exists()

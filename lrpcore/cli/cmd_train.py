@@ -105,9 +105,12 @@ def run(args) -> int:
         raise LRPError("--test-labels needs --test-set")
     from .common import check_outputs_free  # noqa: PLC0415
 
-    # the model saved over the training data (an .npz of images and labels) lost the data
+    # the model saved over the training data (an .npz of images and labels) lost the data,
+    # and --out m.ckpt.npz --resume m.ckpt.npz the checkpoint it continued (without
+    # --overwrite; its own checkpoint then went to m.ckpt.ckpt.npz)
     check_outputs_free([args.out], True, folders_must_exist=False,
-                       inputs=[args.dataset, args.labels, args.test_set, args.test_labels])
+                       inputs=[args.dataset, args.labels, args.test_set, args.test_labels,
+                               args.resume])
     config = TrainConfig(arch=args.arch, layers=args.layers, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          weight_decay=args.weight_decay, schedule=args.lr_schedule,
