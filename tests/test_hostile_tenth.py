@@ -264,7 +264,8 @@ def test_a_sweep_never_names_a_setting_of_relevance_that_is_not_finite_best(tmp_
 
 def test_images_written_into_the_image_folder_being_read_are_refused(tmp_path, capsys):
     """lrp explain --png refuses a folder inside the image folder it explains (the heatmaps
-    would be read as photos next time); lrp concepts --out photos/c, lrp evaluate / lrp sanity
+    would be read as photos next time); lrp concepts --out photos/c, lrp demo --dataset photos
+    --out photos, lrp evaluate / lrp sanity
     --plot photos/flip.png and lrp render / lrp figure --input photos --out photos/h.png wrote
     there: after concepts, 'photos' read as one class of two concept figures (its subfolder
     c), its three photographs left out."""
@@ -288,6 +289,8 @@ def test_images_written_into_the_image_folder_being_read_are_refused(tmp_path, c
                  ["figure", str(r), "--input", str(photos), "--out", str(photos / "f.png")]):
         assert main(args) == 2, args
         _one_line(capsys, "is inside the folder", "photos")
+    assert main(["demo", "--dataset", str(photos), "--out", str(photos), "--count", "2"]) == 2
+    _one_line(capsys, "is inside the folder", "photos")
     assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
     assert main(["render", str(r), "--input", str(photos), "--out", str(tmp_path / "h.png")]) == 0
 

@@ -28,7 +28,7 @@ from ..export import (
 from ..fileio import staged_writes
 from ..io import load_model
 from ..render import TOOLBOX_COLORMAPS
-from .common import add_command, check_outputs_free
+from .common import add_command, check_outputs_free, model_files
 
 EXAMPLE = "lrp demo --out demo-output/"
 
@@ -127,8 +127,10 @@ def run(args) -> int:
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))
     chosen = demo_indices(ds, n)
     try:
+        # --dataset photos --out photos: heatmaps became photos of the folder it explained
         check_outputs_free(planned_outputs(out, chosen, m), args.overwrite,
-                           folders_must_exist=False)
+                           folders_must_exist=False,
+                           inputs=[args.dataset, args.labels, *model_files(str(model_path))])
     except LRPError as exc:
         raise LRPError(f"{exc}; or leave out --out to write into a new folder") from None
     ex = Explainer(model, backend=None if args.backend == "auto" else args.backend,
