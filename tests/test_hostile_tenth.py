@@ -307,3 +307,15 @@ def test_training_into_the_checkpoint_it_resumes_is_refused(tmp_path, capsys):
     assert main([*args[:-1], "2", "--resume", str(ck), "--out", str(ck)]) == 2
     _one_line(capsys, "m.ckpt.npz", "is also a file this command reads")
     assert ck.read_bytes() == before and not (tmp_path / "m.ckpt.ckpt.npz").exists()
+
+
+def test_bench_json_over_a_model_file_it_times_is_refused(tmp_path, capsys):
+    """lrp bench --models now times model files; --json naming one of them (or its sidecar)
+    with --overwrite replaced the model with the timings."""
+    m = tmp_path / "d.npz"
+    shutil.copy(MODELS / "mnist-dense-rect.npz", m)
+    before = m.read_bytes()
+    assert main(["bench", "--models", str(m), "--quick", "--repeat", "1", "--batch-sizes", "1",
+                 "--json", str(m), "--overwrite"]) == 2
+    _one_line(capsys, "d.npz", "is also a file this command reads")
+    assert m.read_bytes() == before

@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import RuleError
-from .common import add_command, check_outputs_free
+from .common import add_command, check_outputs_free, model_files
 
 DEFAULTS = {"batch_sizes": "1,16,64,256", "repeat": 7}
 QUICK = {"batch_sizes": "1,16", "repeat": 3}  # --quick, for what is not given explicitly
@@ -98,8 +98,10 @@ def run(args) -> int:
     dtypes = _csv(args.dtypes, option="--dtypes")
     for dtype in dtypes:
         get_dtype(dtype)
-    if args.json:
-        check_outputs_free([args.json], args.overwrite)  # fail before minutes of timing
+    if args.json:  # fail before minutes of timing; never over a model file it times
+        check_outputs_free([args.json], args.overwrite,
+                           inputs=[f for m in models if m not in BENCH_MODELS
+                                   for f in model_files(m)])
     repeat = quick["repeat"] if args.repeat is None else args.repeat
     if repeat < 1:  # max(1, …) used to turn 0 into one quiet timing
         raise RuleError(f"--repeat {repeat}: give a whole number ≥ 1")
