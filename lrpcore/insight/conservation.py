@@ -205,12 +205,14 @@ def cut_summary(explained: float, bottom: float) -> str:
             f"{_num(bottom)} ({_num(ratio)} of f(x))")
 
 
-def format_conservation(rows) -> str:
+def format_conservation(rows, classes=None) -> str:
     """A plain-text table of conservation rows, one block per sample; a graph model's rows
     name their node and give ΣR across the cut at the node's input (what flows at that depth,
     skip branches included), and under a merge one line per input branch gives the relevance
     that branch received (its share of the merge's, and the node it flows to). Node names are
-    shown printable: an ONNX file's escape sequences reached the terminal of --trace."""
+    shown printable: an ONNX file's escape sequences reached the terminal of --trace.
+    ``classes`` (sample → "class 285 (Egyptian cat)") ends each sample's first line with
+    what it explains."""
     graph = any(row.node for row in rows)
     head = (f"{'layer':>5}  {'':<34} {'R at output':>12} {'R at input':>12} "
             f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}"
@@ -224,7 +226,9 @@ def format_conservation(rows) -> str:
             if lines:
                 lines.append("")
             bottom = input_cut([last[current]])
-            lines.append(f"sample {row.sample}: {cut_summary(row.explained, bottom)}")
+            which = (classes or {}).get(row.sample)
+            lines.append(f"sample {row.sample}: {cut_summary(row.explained, bottom)}"
+                         + (f"; explains {which}" if which is not None else ""))
             lines.append(head)
         lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
                      f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "
