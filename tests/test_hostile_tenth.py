@@ -319,3 +319,28 @@ def test_bench_json_over_a_model_file_it_times_is_refused(tmp_path, capsys):
                  "--json", str(m), "--overwrite"]) == 2
     _one_line(capsys, "d.npz", "is also a file this command reads")
     assert m.read_bytes() == before
+
+
+def test_render_checks_its_output_against_the_input_its_sidecar_names(tmp_path, capsys):
+    """Without --input, lrp render / lrp figure draw the samples the map's sidecar names;
+    --out into that image folder (read as a sample next time) or over that photograph
+    (--overwrite: replaced the photograph it had just read) passed the check, which knew
+    --input alone."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = photos / "0.png"
+    Image.fromarray(np.full((28, 28), 90, np.uint8)).save(photo)
+    r, rf = tmp_path / "r.npy", tmp_path / "rf.npy"  # of the photograph, of its folder
+    assert main(["explain", "mnist-lenet5", str(photo), "--out", str(r)]) == 0
+    assert main(["explain", "mnist-lenet5", str(photos), "--out", str(rf)]) == 0
+    capsys.readouterr()
+    before = photo.read_bytes()
+    for command in ("render", "figure"):
+        assert main([command, str(r), "--out", str(photo), "--overwrite"]) == 2
+        _one_line(capsys, "is also a file this command reads")
+        assert main([command, str(rf), "--out", str(photos / "h.png")]) == 2
+        _one_line(capsys, "is inside the folder")
+    assert photo.read_bytes() == before and sorted(photos.iterdir()) == [photo]
+    assert main(["render", str(r), "--out", str(tmp_path / "h.png")]) == 0

@@ -9,7 +9,7 @@ from ..export import check_figure_size, export_figure
 from ..render import TOOLBOX_COLORMAPS
 from ..render.figure import grid_scale_for
 from .cmd_render import add_render_options
-from .common import add_command, check_png_out, check_sigma, plural
+from .common import add_command, check_png_out, check_png_out_of, check_sigma, plural
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
            "gray-red --index 0 --index 1 --out figure.png")
@@ -40,6 +40,7 @@ def run(args) -> int:
     check_sigma(args.sigma)
     check_png_out(args)
     source = RelevanceFile(args.relevance)
+    check_png_out_of(args, source)
     if args.index:
         indices = list(args.index)
     else:

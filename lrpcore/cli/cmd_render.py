@@ -15,7 +15,14 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import DEFAULT_COLORMAP, colormap_names
-from .common import add_command, check_png_out, check_sigma, png_output, scaling_option
+from .common import (
+    add_command,
+    check_png_out,
+    check_png_out_of,
+    check_sigma,
+    png_output,
+    scaling_option,
+)
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
            "--out heatmap3.png")
@@ -158,6 +165,7 @@ def run(args) -> int:
     check_sigma(args.sigma)
     check_png_out(args)
     source = RelevanceFile(args.relevance)
+    check_png_out_of(args, source)
     if args.index is None:
         args.index = source.default_indices(1)[0]
     r = source.maps([args.index])[0]

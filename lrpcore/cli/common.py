@@ -356,6 +356,18 @@ def check_png_out(args) -> None:
                        inputs=[args.relevance, args.input])
 
 
+def check_png_out_of(args, source) -> None:
+    """``--out`` checked against the dataset the maps' sidecar or store names, read as the
+    input when ``--input`` is left out: ``lrp render r.npy --out photos/h.png`` wrote into
+    the image folder it drew beside the map, and ``--out photo.png --overwrite`` replaced
+    the photograph it had just read (refused with ``--input photo.png``)."""
+    from ..export import sidecar_path  # noqa: PLC0415
+
+    if args.input is None and source.default_input:
+        check_outputs_free([args.out, sidecar_path(args.out)], True,
+                           inputs=[source.default_input])
+
+
 def remove_with_sidecars(paths) -> None:
     """Delete exported files and their JSON sidecars (after a failure or Ctrl-C)."""
     from ..export import sidecar_path
