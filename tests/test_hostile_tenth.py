@@ -344,3 +344,25 @@ def test_render_checks_its_output_against_the_input_its_sidecar_names(tmp_path, 
         _one_line(capsys, "is inside the folder")
     assert photo.read_bytes() == before and sorted(photos.iterdir()) == [photo]
     assert main(["render", str(r), "--out", str(tmp_path / "h.png")]) == 0
+
+
+def test_an_onnx_name_that_is_not_utf8_is_one_plain_line(tmp_path, capsys):
+    """Protobuf hands a string field of invalid UTF-8 over as bytes: an operator b'Re\\xf5u'
+    was refused as "malformed (TypeError: get_schema(): incompatible function arguments. The
+    following argument types are supported: …)", over two lines in the explorer. Found by
+    fuzzing ONNX files."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
+
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Relu", ["m"], ["y"])]
+    ok = save_onnx_graph(tmp_path / "ok.onnx", nodes,
+                         [numpy_helper.from_array(np.ones((4, 2), np.float32), "W")], [1, 4],
+                         [1, 2])
+    data = ok.read_bytes()
+    assert data.count(b"Relu") == 1
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(data.replace(b"Relu", b"Re\xf5u"))
+    assert main(["info", str(bad)]) == 2
+    err = _one_line(capsys, "bad.onnx", "node 1", "op_type", "is not UTF-8 text")
+    assert "TypeError" not in err

@@ -1264,6 +1264,31 @@ def operators_markdown() -> str:
     return "\n".join(rows)
 
 
+def _refuse_undecodable_names(path, graph) -> None:
+    """Refuse a name that is not UTF-8 text: protobuf hands such a string field over as bytes
+    (an operator b'Avera\\xf5ePool' was refused as "malformed (TypeError: get_schema():
+    incompatible function arguments …)" over two lines, and tensor names of bytes match no
+    other name)."""
+    def names(item):
+        yield "name", item.name
+        for field in ("op_type", "domain"):
+            if hasattr(item, field):
+                yield field, getattr(item, field)
+        for field in ("input", "output"):
+            if hasattr(item, field) and not isinstance(getattr(item, field), str):
+                for name in getattr(item, field):
+                    yield field, name
+
+    for kind, items in (("node", graph.node), ("initializer", graph.initializer),
+                        ("graph input", graph.input), ("graph output", graph.output)):
+        for i, item in enumerate(items):
+            for field, value in names(item):
+                if not isinstance(value, str):
+                    raise ModelFormatError(f"{path}: {kind} {i}: its {field} "
+                                           f"{short(bytes(value), 40)} is not UTF-8 text, as "
+                                           "ONNX requires; a damaged file?")
+
+
 def _check_arity(b, node, where, onnx):
     """The operator's input and output counts as ONNX declares them at the model's opset: an
     Add of three tensors was read as a sum, a Conv's fourth input ignored, where every ONNX
@@ -1410,6 +1435,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     if len(graph.node) > MAX_NODES:
         raise ModelFormatError(f"{path}: {len(graph.node)} nodes; more than {MAX_NODES} is not "
                                "a model this program reads")
+    _refuse_undecodable_names(path, graph)
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
                 default=None)
     if opset is None:  # exporters write it last: a file cut there loaded with opset 13 guessed
