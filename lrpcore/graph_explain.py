@@ -363,8 +363,10 @@ def _through_affines(nodes, name, low, high):
         elif isinstance(layer, ChannelSlice) and lo.size > 1:
             lo, hi = lo[layer.start:layer.stop], hi[layer.start:layer.stop]
         elif isinstance(layer, Concat):
-            if all(b[0].size == 1 for b in ins) and len({(float(b[0][0]), float(b[1][0]))
-                                                          for b in ins}) == 1:
+            # a channel left unscaled keeps the input's one range, a 0-d array (b[0][0] of it
+            # was an internal error: transform_input with a channel passed as it is)
+            if all(b[0].size == 1 for b in ins) and len({
+                    (float(np.ravel(b[0])[0]), float(np.ravel(b[1])[0])) for b in ins}) == 1:
                 pass  # one range for every channel
             elif all(b[0].ndim == 1 for b in ins):
                 lo, hi = (np.concatenate([b[k] for b in ins]) for k in (0, 1))

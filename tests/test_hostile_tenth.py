@@ -366,3 +366,40 @@ def test_an_onnx_name_that_is_not_utf8_is_one_plain_line(tmp_path, capsys):
     assert main(["info", str(bad)]) == 2
     err = _one_line(capsys, "bad.onnx", "node 1", "op_type", "is not UTF-8 text")
     assert "TypeError" not in err
+
+
+def test_a_transform_input_that_passes_a_channel_unscaled_is_explained(tmp_path, capsys):
+    """GoogLeNet-style transform_input that scales two channels and passes the third as it
+    is (slices, Mul, Concat): the unscaled slice keeps the input's one range, a 0-d array,
+    and the zB bounds' walk through the Concat indexed it (internal error: 'too many
+    indices for array: array is 0-dimensional'), for every rule. Found by fuzzing ONNX
+    files."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
+
+    def const(a, name):
+        return numpy_helper.from_array(np.asarray(a), name)
+
+    rng = np.random.RandomState(0)
+    inits = [const(np.array([k], np.int64), f"s{k}") for k in range(4)]
+    inits += [const(np.array([1], np.int64), "axis"), const(np.float32([0.5]), "m0"),
+              const(np.float32([2.0]), "m2"), const(rng.randn(4, 3, 3, 3).astype(np.float32), "W"),
+              const(rng.randn(4, 2).astype(np.float32), "G")]
+    nodes = [helper.make_node("Slice", ["x", f"s{k}", f"s{k + 1}", "axis"], [f"c{k}"])
+             for k in range(3)]
+    nodes += [helper.make_node("Mul", ["c0", "m0"], ["t0"]),
+              helper.make_node("Mul", ["c2", "m2"], ["t2"]),
+              helper.make_node("Concat", ["t0", "c1", "t2"], ["t"], axis=1),
+              helper.make_node("Conv", ["t", "W"], ["c"], pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", ["c"], ["r"]),
+              helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+              helper.make_node("Flatten", ["p"], ["f"]),
+              helper.make_node("MatMul", ["f", "G"], ["y"])]
+    m = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 6, 6], [1, 2])
+    x = tmp_path / "x.npy"
+    np.save(x, rng.randint(0, 255, (2, 6, 6, 3)).astype(np.uint8))
+    for rule in ("EpsilonPlus", "EpsilonGammaBox"):
+        assert main(["explain", str(m), str(x), "--rule", rule, "--out",
+                     str(tmp_path / f"{rule}.npy")]) == 0, capsys.readouterr().err
+        assert np.isfinite(np.load(tmp_path / f"{rule}.npy")).all()
