@@ -118,22 +118,23 @@ def group_layers(layers, group: str) -> list[int]:
     return [i for i in maps if first < i < last]
 
 
-def parse_values(text: str) -> tuple[str, tuple]:
-    """``"gamma=0,0.1,0.25"`` → ("gamma", (0.0, 0.1, 0.25)); bad text fails with one line."""
+def parse_values(text: str, what: str = "--param") -> tuple[str, tuple]:
+    """``"gamma=0,0.1,0.25"`` → ("gamma", (0.0, 0.1, 0.25)); bad text fails with one line
+    naming ``what`` (the option, or the explorer's field)."""
     name, sep, values = str(text).partition("=")
     if not sep or not values.strip():
-        raise RuleError(f"--param {text!r}: expected NAME=V1,V2,..., e.g. gamma=0,0.1,0.25")
+        raise RuleError(f"{what} {text!r}: expected NAME=V1,V2,..., e.g. gamma=0,0.1,0.25")
     param = find_param(name)
     out = []
     for v in values.split(","):
         try:
             out.append(float(v))
         except ValueError:
-            raise RuleError(f"--param {text!r}: {v.strip()!r} is not a number") from None
+            raise RuleError(f"{what} {text!r}: {v.strip()!r} is not a number") from None
         try:
             param.check(out[-1])
         except RuleError as exc:
-            raise RuleError(f"--param {text!r}: {exc}") from None
+            raise RuleError(f"{what} {text!r}: {exc}") from None
     return param.name, tuple(dict.fromkeys(out))
 
 

@@ -39,9 +39,10 @@ PER_ROW = 5
 
 
 def parse_params(text: str) -> dict | None:
-    """``"gamma=0,0.1; epsilon=1e-6,0.01"`` → {name: values}; blank → None (default grids)."""
+    """``"gamma=0,0.1; epsilon=1e-6,0.01"`` → {name: values}; blank → None (default grids).
+    A refusal names the panel's field, not the command line's ``--param``."""
     parts = [p.strip() for p in text.split(";") if p.strip()]
-    return dict(parse_values(p) for p in parts) or None
+    return dict(parse_values(p, "Parameters") for p in parts) or None
 
 
 class SweepPanel(BatchPanel):

@@ -33,3 +33,18 @@ def test_the_window_starts_again_on_efficientnet_and_natural_images(qtbot, dialo
     assert again.state.rule == "EpsilonGammaBox"
     assert dialogs_shown == []
     again.close()
+
+
+def test_the_sweep_panel_names_its_own_field_in_a_refusal(make_window, qtbot):
+    """The Sweep panel's "Parameters" field refused 'gamma=x' as "--param 'gamma=x': …",
+    an option of the command line the window has none of."""
+    window = make_window()
+    panel = window.insight.show("sweep")
+    panel.params_edit.setText("gamma=x")
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.last_error is not None, timeout=5000)
+    assert panel.last_error.startswith("Parameters 'gamma=x': 'x' is not a number")
+    assert "--param" not in panel.error_label.text()
+    panel.params_edit.setText("gamma")
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.last_error.startswith("Parameters 'gamma'"), timeout=5000)
