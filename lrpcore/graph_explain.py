@@ -222,6 +222,8 @@ class GraphExplainer(Explainer):
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
         if self.input_range is not None:  # as the first linear layer sees the input
             mapped = _through_affines(self.nodes, model.input_name, *self.input_range)
+            if mapped is not None and not _fits_channels(model, self.nodes, mapped):
+                mapped = None  # bounds of another length than that layer's channels
             if mapped is not None:  # one value when every channel has the same (as before)
                 self.input_range = tuple(
                     float(v.reshape(-1)[0]) if np.all(v == v.reshape(-1)[0])
@@ -334,6 +336,24 @@ class GraphExplainer(Explainer):
         """A pass holds at least one sample per CPU thread, so that samples over PASS_BYTES
         each (photographs) still run in parallel shards."""
         return self.threads
+
+
+def _fits_channels(model, nodes, bounds) -> bool:
+    """Whether per-channel ``bounds`` (one value, or one per channel) fit the channels of the
+    first linear layer's input: ``torch.cat([x * 0.5, x[:, :1] * 2], 1)`` mapped a scale
+    taken along the width before the layout change into 6 + 1 bounds for 4 channels, and
+    every zB explanation ended in a broadcast error (internal error)."""
+    try:
+        shapes = dict(zip((n.output for n in model.nodes), model.shapes(), strict=True))
+    except (ShapeError, ValueError):
+        return False
+    shapes[model.input_name] = tuple(model.input_spec.shape)
+    first = next((n for n in nodes if n.layer.role == "linear"
+                  and not isinstance(n.layer, Affine)), None)
+    if first is None or first.inputs[0] not in shapes:
+        return False
+    channels = shapes[first.inputs[0]][-1]
+    return all(np.size(v) in (1, channels) for v in bounds)
 
 
 def _through_affines(nodes, name, low, high):

@@ -403,3 +403,38 @@ def test_a_transform_input_that_passes_a_channel_unscaled_is_explained(tmp_path,
         assert main(["explain", str(m), str(x), "--rule", rule, "--out",
                      str(tmp_path / f"{rule}.npy")]) == 0, capsys.readouterr().err
         assert np.isfinite(np.load(tmp_path / f"{rule}.npy")).all()
+
+
+def test_input_bounds_of_another_length_than_the_channels_are_not_used(tmp_path, capsys):
+    """torch.cat([x * 0.5, x[:, :1] * 2], 1): the scale on the channels-first input was
+    mapped along the width before the layout change, giving zB 6 + 1 bounds for the 4
+    channels of the first convolution, and EpsilonGammaBox ended in 'operands could not be
+    broadcast together' (internal error). Bounds that do not fit the channels are not
+    mapped (the input's own range is used, as for any layer the walk cannot follow)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
+
+    def const(a, name):
+        return numpy_helper.from_array(np.asarray(a), name)
+
+    rng = np.random.RandomState(0)
+    inits = [const(np.array([0], np.int64), "s0"), const(np.array([1], np.int64), "s1"),
+             const(np.array([1], np.int64), "axis"), const(np.float32([0.5]), "h"),
+             const(np.float32([2.0]), "t"), const(rng.randn(4, 4, 3, 3).astype(np.float32), "W"),
+             const(rng.randn(4, 2).astype(np.float32), "G")]
+    nodes = [helper.make_node("Mul", ["x", "h"], ["a"]),
+             helper.make_node("Slice", ["x", "s0", "s1", "axis"], ["c0"]),
+             helper.make_node("Mul", ["c0", "t"], ["b"]),
+             helper.make_node("Concat", ["a", "b"], ["cat"], axis=1),
+             helper.make_node("Conv", ["cat", "W"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("MatMul", ["f", "G"], ["y"])]
+    m = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 6, 6], [1, 2])
+    x = tmp_path / "x.npy"
+    np.save(x, rng.randint(0, 255, (2, 6, 6, 3)).astype(np.uint8))
+    assert main(["explain", str(m), str(x), "--rule", "EpsilonGammaBox", "--out",
+                 str(tmp_path / "r.npy")]) == 0, capsys.readouterr().err
+    assert np.isfinite(np.load(tmp_path / "r.npy")).all()
