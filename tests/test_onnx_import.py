@@ -207,10 +207,15 @@ def test_converting_an_onnx_chain_to_txt_says_its_convention_is_lost(tmp_path, c
     g.node("Gemm", g.init(_w(3, 5)), g.init(_w(3)), transB=1)
     _, path = g.save(tmp_path)
     assert convention_of(load_model(path)) is ZENNIT
-    assert main(["convert", str(path), str(tmp_path / "m.txt")]) == 0
+    # m.onnx → m.txt would write m.json, which is m.onnx's sidecar as well: refused, nothing left
+    assert main(["convert", str(path), str(tmp_path / "m.txt")]) == 2
+    assert "would also be the sidecar of" in " ".join(capsys.readouterr().err.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    (tmp_path / "out").mkdir()
+    assert main(["convert", str(path), str(tmp_path / "out" / "m.txt")]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "is read back as an LRP Toolbox chain" in out and "EpsilonPlus in float32" in out
-    assert convention_of(load_model(tmp_path / "m.txt")) is TOOLBOX
+    assert convention_of(load_model(tmp_path / "out" / "m.txt")) is TOOLBOX
     assert main(["convert", str(path), str(tmp_path / "n.npz")]) == 0
     assert "LRP Toolbox chain" not in capsys.readouterr().out
     assert convention_of(load_model(tmp_path / "n.npz")) is ZENNIT

@@ -48,7 +48,7 @@ def run(args) -> int:
     from ..errors import ExportError
     from ..fileio import staged_writes
     from ..io.models import WRITERS, load_model, save_model
-    from ..io.sidecar import sidecar_path, write_sidecar
+    from ..io.sidecar import sidecar_data, sidecar_path, write_sidecar
 
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in WRITERS:
@@ -72,6 +72,12 @@ def run(args) -> int:
         model = build_from_checkpoint(args.input, args.arch)
     else:
         model = load_model(args.input)
+    if ext == ".txt" and sidecar_data(model) and \
+            os.path.realpath(own) == os.path.realpath(side):
+        # m.onnx → m.txt: the .txt's m.json would become m.onnx's sidecar, and apply to it
+        raise ExportError(f"{args.output}: its sidecar {side} would also be the sidecar of "
+                          f"{args.input} and apply to it when it is read: give the output "
+                          "another name or folder")
     written = None
     with staged_writes():  # the model and its sidecar take their names together, or neither
         save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
