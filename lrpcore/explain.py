@@ -86,6 +86,17 @@ def largest_parameter(rules):
     return best
 
 
+def vanishing_parameter(rules, dtype):
+    """(rule, Parameter, value) of a positive parameter among ``rules`` that is 0 in
+    ``dtype`` (epsilon:1e-50 in float32: a stabiliser that stabilises nothing); or None."""
+    for rule in rules:
+        for param in getattr(rule, "params", ()):
+            value = getattr(rule, param.name, None)
+            if isinstance(value, float) and value > 0 and np.dtype(dtype).type(value) == 0:
+                return rule, param, value
+    return None
+
+
 @dataclass(frozen=True)
 class RuleConfig:
     """A rule for every layer index of a model (None = relevance passes through)."""
@@ -365,6 +376,14 @@ class Forward:
                             f"{value:g} is too large, the relevance overflowed "
                             f"{np.dtype(self.explainer.dtype).name}; choose a smaller "
                             f"{param.name}")
+        dtype = np.dtype(self.explainer.dtype)
+        tiny = vanishing_parameter(config.rules, dtype)
+        if tiny is not None:
+            rule, param, value = tiny
+            raise RuleError(f"{head}: a division by zero: {rule.name} parameter {param.name} "
+                            f"({param.label}) = {value:g} is 0 in {dtype.name}, whose smallest "
+                            f"positive number is {np.finfo(dtype).smallest_subnormal:.1e}; "
+                            f"choose a larger {param.name} or float64")
         raise RuleError(f"{head}: a division by zero (e.g. epsilon:0 where a layer's outputs "
                         "are 0); choose a rule with a stabiliser > 0")
 

@@ -35,6 +35,20 @@ def test_huge_rule_parameters_are_named_as_the_cause(digits, tmp_path, capsys, r
     assert not out.exists()
 
 
+def test_a_parameter_that_is_zero_in_float32_is_named(tmp_path, capsys):
+    """epsilon:1e-50 is 0 in float32: the division by zero was blamed on epsilon:0 in general,
+    without saying that the ε given vanishes in the dtype chosen."""
+    x = tmp_path / "zeros.npy"
+    np.save(x, np.zeros((2, 28, 28)))
+    out = tmp_path / "R.npy"
+    args = ["explain", "mnist-lenet5", str(x), "--rule", "epsilon:1e-50", "--out", str(out)]
+    assert main([*args, "--dtype", "float32"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "epsilon (ε) = 1e-50 is 0 in float32" in err and "or float64" in err
+    assert not out.exists()
+    assert main([*args, "--dtype", "float64"]) == 0  # 1e-50 is a number there
+
+
 def test_only_a_parameter_above_the_threshold_is_blamed():
     """Usual values (ε 0.1, α 2) leave the division-by-zero message; of several large ones the
     largest is named."""
