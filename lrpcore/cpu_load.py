@@ -25,8 +25,17 @@ def cpu_set() -> set[int]:
     except (AttributeError, OSError):
         return set(range(os.cpu_count() or 1))
 
+
+def _clock_ticks() -> int:
+    """/proc/stat's ticks per second (100 on Linux's usual builds)."""
+    try:
+        return os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):
+        return 100
+
+
 SAMPLE_SECONDS = 0.25  # /proc/stat counts in 10 ms ticks: shorter windows measure noise
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_CLOCK_TICKS = _clock_ticks()
 # /proc/stat's columns after the CPU's name that are work: user, nice, system, (idle, iowait
 # skipped), irq, softirq, steal (a hypervisor's other guests took the core: as good as busy)
 _BUSY_COLUMNS = (0, 1, 2, 5, 6, 7)
