@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ShapeError
-from .layers import Layer, register_layer
+from .layers import Layer, four_pads, padded_shape, register_layer
 
 MAX_CHANNELS = 1 << 20
 
@@ -176,9 +176,7 @@ class MirrorPad(Layer):
 
     def __init__(self, pads=(1, 1, 1, 1), mode="reflect"):
         super().__init__()
-        pads = tuple(int(p) for p in pads)
-        if len(pads) != 4 or any(p < 0 for p in pads):
-            raise ShapeError(f"MirrorPad: pads must be four whole numbers ≥ 0, got {pads}")
+        pads = four_pads("MirrorPad", pads)
         if mode not in self.MODES:
             raise ShapeError(f"MirrorPad: mode must be one of {', '.join(self.MODES)}, not "
                              f"{str(mode)[:20]!r}")
@@ -189,26 +187,20 @@ class MirrorPad(Layer):
 
     @classmethod
     def from_native(cls, f):
-        pads, mode = f.spec.get("pads"), f.spec.get("mode")
-        if (not isinstance(pads, list) or len(pads) != 4
-                or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 4096
-                           for p in pads)):
-            f.fail("MirrorPad needs 'pads': four whole numbers from 0 to 4096")
+        pads, mode = f.pads("MirrorPad"), f.spec.get("mode")
         if mode not in cls.MODES:
             f.fail(f"MirrorPad 'mode' must be one of {', '.join(cls.MODES)}")
         return cls(pads, mode)
 
     def output_shape(self, in_shape):
-        if len(in_shape) != 3:
-            raise ShapeError(f"{self.describe()} needs H×W×D inputs, gets shape "
-                             f"{tuple(in_shape)}")
+        shape = padded_shape(self, in_shape)
         t, b, left, r = self.pads
-        H, W, D = in_shape
+        H, W, _ = in_shape
         if self.mode != "edge" and (max(t, b) >= H + (self.mode == "wrap") or
                                     max(left, r) >= W + (self.mode == "wrap")):
             raise ShapeError(f"{self.describe()}: pads larger than the {H}×{W} input they "
                              "copy")
-        return (H + t + b, W + left + r, D)
+        return shape
 
     def describe(self):
         t, b, left, r = self.pads

@@ -803,6 +803,23 @@ def _planar_scatter(g, in_shape, s0, s1, xp):
     return xp.ascontiguousarray(out.transpose(1, 2, 3, 0))
 
 
+def four_pads(kind, pads) -> tuple:
+    """(top, bottom, left, right) of a padding layer ``kind``, checked."""
+    pads = tuple(int(p) for p in pads)
+    if len(pads) != 4 or any(p < 0 for p in pads):
+        raise ShapeError(f"{kind}: pads must be four whole numbers ≥ 0, got {pads}")
+    return pads
+
+
+def padded_shape(layer, in_shape) -> tuple:
+    """The H×W×D shape a padding ``layer`` (``pads``: top, bottom, left, right) makes."""
+    if len(in_shape) != 3:
+        raise ShapeError(f"{layer.describe()} needs H×W×D inputs, gets shape {tuple(in_shape)}")
+    t, b, left, r = layer.pads
+    H, W, D = in_shape
+    return (H + t + b, W + left + r, D)
+
+
 @register_layer
 class Pad(Layer):
     """Constant padding of an NHWC image (the padding of a convolution, as a layer of its own).
@@ -833,21 +850,13 @@ class Pad(Layer):
 
     def __init__(self, pads=(1, 1, 1, 1), value=0.0):
         super().__init__()
-        pads = tuple(int(p) for p in pads)
-        if len(pads) != 4 or any(p < 0 for p in pads):
-            raise ShapeError(f"Pad: pads must be four whole numbers ≥ 0, got {pads}")
         value = float(value)
         if not math.isfinite(value):
             raise ShapeError(f"Pad: the padding value must be finite, got {value}")
-        self.pads, self.value = pads, value
+        self.pads, self.value = four_pads("Pad", pads), value
 
     def output_shape(self, in_shape):
-        if len(in_shape) != 3:
-            raise ShapeError(f"{self.describe()} needs H×W×D inputs, gets shape "
-                             f"{tuple(in_shape)}")
-        t, b, left, r = self.pads
-        H, W, D = in_shape
-        return (H + t + b, W + left + r, D)
+        return padded_shape(self, in_shape)
 
     def describe(self):
         t, b, left, r = self.pads

@@ -322,15 +322,6 @@ def _finite(arr, key, path):
     return arr
 
 
-def _pad_layer(spec, where):
-    pads, value = spec.get("pads"), spec.get("value", 0.0)
-    if (not isinstance(pads, list) or len(pads) != 4
-            or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 4096
-                       for p in pads)):
-        raise ModelFormatError(f"{where}: Pad needs 'pads': four whole numbers from 0 to 4096")
-    if not finite_number(value):
-        raise ModelFormatError(f"{where}: Pad 'value' must be a finite number")
-    return Pad(pads, value)
 
 
 class NativeFields:
@@ -382,8 +373,21 @@ class NativeFields:
             self.fail(f"'{key}' must be 0 or 1, not {str(v)[:20]}")
         return bool(v)
 
+    def pads(self, kind):
+        """The 'pads' field of a padding layer ``kind``: (top, bottom, left, right), each a
+        whole number from 0 to 4096."""
+        pads = self.spec.get("pads")
+        if (not isinstance(pads, list) or len(pads) != 4
+                or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 4096
+                           for p in pads)):
+            self.fail(f"{kind} needs 'pads': four whole numbers from 0 to 4096")
+        return pads
+
     def pad_layer(self):
-        return _pad_layer(self.spec, self.where)
+        pads, value = self.pads("Pad"), self.spec.get("value", 0.0)
+        if not finite_number(value):
+            self.fail("Pad 'value' must be a finite number")
+        return Pad(pads, value)
 
 
 def _build_layer(i, spec, archive):
