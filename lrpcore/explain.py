@@ -97,6 +97,11 @@ def vanishing_parameter(rules, dtype):
     return None
 
 
+def _parameter_words(rule, param, value) -> str:
+    """'epsilon parameter epsilon (ε) = 1e-50': a rule parameter as messages name it."""
+    return f"{rule.name} parameter {param.name} ({param.label}) = {value:g}"
+
+
 @dataclass(frozen=True)
 class RuleConfig:
     """A rule for every layer index of a model (None = relevance passes through)."""
@@ -369,21 +374,17 @@ class Forward:
         bad = int((~np.isfinite(R.reshape(R.shape[0], -1))).any(axis=1).sum())
         head = (f"{config.description} gives relevance that is not finite for {bad} of "
                 f"{R.shape[0]} samples")
+        dtype = np.dtype(self.explainer.dtype)
         large = largest_parameter(config.rules)
         if large is not None:
-            rule, param, value = large
-            raise RuleError(f"{head}: {rule.name} parameter {param.name} ({param.label}) = "
-                            f"{value:g} is too large, the relevance overflowed "
-                            f"{np.dtype(self.explainer.dtype).name}; choose a smaller "
-                            f"{param.name}")
-        dtype = np.dtype(self.explainer.dtype)
+            raise RuleError(f"{head}: {_parameter_words(*large)} is too large, the relevance "
+                            f"overflowed {dtype.name}; choose a smaller {large[1].name}")
         tiny = vanishing_parameter(config.rules, dtype)
         if tiny is not None:
-            rule, param, value = tiny
-            raise RuleError(f"{head}: a division by zero: {rule.name} parameter {param.name} "
-                            f"({param.label}) = {value:g} is 0 in {dtype.name}, whose smallest "
-                            f"positive number is {np.finfo(dtype).smallest_subnormal:.1e}; "
-                            f"choose a larger {param.name} or float64")
+            raise RuleError(f"{head}: a division by zero: {_parameter_words(*tiny)} is 0 in "
+                            f"{dtype.name}, whose smallest positive number is "
+                            f"{np.finfo(dtype).smallest_subnormal:.1e}; choose a larger "
+                            f"{tiny[1].name} or float64")
         raise RuleError(f"{head}: a division by zero (e.g. epsilon:0 where a layer's outputs "
                         "are 0); choose a rule with a stabiliser > 0")
 
