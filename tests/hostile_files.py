@@ -1,10 +1,46 @@
 """Small files and runs the hostile tests build again and again: an ONNX graph saved from its
 nodes, a feature extractor (an ONNX model without a classifier head), a finished relevance
-store of four 28×28 maps, and `lrp concepts` on six random digits."""
+store of four 28×28 maps, `lrp concepts` on six random digits, a RelMax cache entry; and
+their check that a refusal is one plain line."""
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def one_line(capsys, *parts):
+    """The command's error: one line, no traceback and no 'internal error', holding every one
+    of ``parts``."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "internal error" not in err, err
+    for part in parts:
+        assert part in err, err
+    return err
+
+
+def cached_relmax_entry(tmp_path, monkeypatch):
+    """A RelMax cache entry under ``tmp_path`` (LRP_CACHE_DIR) for LeNet-5, made by a stand-in
+    for ``compute_references`` that records each run in ``computed``. Returns (entry,
+    computed, explainer)."""
+    import lrpcore  # noqa: PLC0415
+    from lrpcore import relmax  # noqa: PLC0415
+    from lrpcore.explain import Explainer  # noqa: PLC0415
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    computed = []
+
+    def fake(explainer, images, k, rule=None, target="pred", labels=None, n=8, **kw):
+        computed.append(k)
+        return relmax.References(k, np.zeros((2, 1), np.int64), np.zeros((2, 1)),
+                                 np.zeros((2, 1, 4), np.int32),
+                                 np.ones((2, 1, 4, 4), np.float32), np.zeros((3, 2)))
+
+    monkeypatch.setattr(relmax, "compute_references", fake)
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
+    (entry,) = (tmp_path / "relmax").glob("*.npz")
+    return entry, computed, ex
 
 
 def save_onnx_graph(path, nodes, inits, in_shape, out_shape, opset=17):

@@ -7,18 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hostile_files import save_onnx_graph
+from hostile_files import one_line, save_onnx_graph
 
 from lrpcore import ModelFormatError, load_model
 from lrpcore.cli.main import main
-
-
-def _one_line(capsys, *parts):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    for part in parts:
-        assert part in err, err
-    return err
 
 
 def _gemm_head(features, classes=3):
@@ -61,7 +53,7 @@ def test_many_folded_constants_are_refused_before_they_exhaust_memory(tmp_path, 
                                                "folded so far hold"):
         load_model(path)
     assert main(["info", str(path)]) == 2
-    _one_line(capsys, str(path), "more than shape arithmetic needs")
+    one_line(capsys, str(path), "more than shape arithmetic needs")
 
 
 @pytest.mark.parametrize("op,count", [("MaxPool", None), ("AveragePool", 0),
@@ -79,7 +71,7 @@ def test_a_pool_padded_by_a_whole_window_is_refused(tmp_path, capsys, op, count)
     head, inits = _gemm_head(2 * 3)  # 1×4×4 padded below by 2 → 6×4 → 3×2
     path = save_onnx_graph(tmp_path / "m.onnx", [pool, *head], inits, [1, 1, 4, 4], [1, 3])
     assert main(["info", str(path)]) == 2
-    _one_line(capsys, str(path), "'pool'", "pads [0, 2, 0, 0] (top, bottom, left, right) must "
+    one_line(capsys, str(path), "'pool'", "pads [0, 2, 0, 0] (top, bottom, left, right) must "
               "be smaller than the 2×2 kernel")
     ok = helper.make_node(op, ["x"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2],
                           pads=[0, 1, 0, 0], **extra)  # a pad smaller than the kernel loads
@@ -118,7 +110,7 @@ def test_outputs_overflowed_by_an_activations_number_blame_the_model(tmp_path, c
     x = tmp_path / "x.npy"
     np.save(x, np.full((2, 4), 3.0, np.float32))
     assert main(["explain", str(path), str(x), "--raw", "--out", str(tmp_path / "R.npy")]) == 2
-    _one_line(capsys, str(x), "the model's parameters reach 3e+38", "or use float64")
+    one_line(capsys, str(x), "the model's parameters reach 3e+38", "or use float64")
     assert not (tmp_path / "R.npy").exists()
 
 
@@ -168,7 +160,7 @@ def test_a_concepts_cache_entry_of_other_members_is_computed_again(tmp_path, mon
         assert z["samples"].max() < 6 and z["format"].shape == ()
 
 
-def test_a_400_digit_integer_in_a_sidecar_or_header_is_one_line(tmp_path, capsys):
+def test_a_400_digit_integer_in_a_sidecar_or_header_isone_line(tmp_path, capsys):
     """Python's json reads a 400-digit integer (only beyond 4,300 digits it refuses), and
     math.isfinite of it raised OverflowError: 'lrp info' ended in an internal error for a
     sidecar's accuracy, divide or mean, and for a native header's activation parameter."""
@@ -187,7 +179,7 @@ def test_a_400_digit_integer_in_a_sidecar_or_header_is_one_line(tmp_path, capsys
                         ("'mean'", f'{{"input": {{"mean": [{huge}], "std": [1]}}}}')):
         (tmp_path / "m.json").write_text(text)
         assert main(["info", str(tmp_path / "m.npz")]) == 2
-        _one_line(capsys, str(tmp_path / "m.json"), field)
+        one_line(capsys, str(tmp_path / "m.json"), field)
     nodes = [Node("elu", Elu(1.0), ("x",), "e"),
              Node("fc", Linear(np.ones((4, 3)), np.zeros(3)), ("e",), "y")]
     save_model(GraphModel(nodes, "x", "y"), tmp_path / "g.npz")
@@ -198,7 +190,7 @@ def test_a_400_digit_integer_in_a_sidecar_or_header_is_one_line(tmp_path, capsys
     assert huge in str(members["header"])
     np.savez(tmp_path / "g.npz", **members)
     assert main(["info", str(tmp_path / "g.npz")]) == 2
-    _one_line(capsys, str(tmp_path / "g.npz"), "'alpha' must be a finite number")
+    one_line(capsys, str(tmp_path / "g.npz"), "'alpha' must be a finite number")
 
 
 @pytest.mark.parametrize("where", ["fsync", "savez"])
@@ -225,7 +217,7 @@ def test_concepts_on_a_full_disk_name_the_output_folder(tmp_path, capsys, monkey
     out = tmp_path / "c"
     assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
                  "--references", "2", "--out", str(out)]) == 2
-    err = _one_line(capsys, str(out), os.strerror(errno.ENOSPC))
+    err = one_line(capsys, str(out), os.strerror(errno.ENOSPC))
     assert ".tmp-" not in err and "its name" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "x.npy"]
 
@@ -245,7 +237,7 @@ def test_a_full_disk_names_the_space_it_lacked(tmp_path, capsys, monkeypatch):
     out = tmp_path / "R.npy"
     assert main(["explain", "mnist-lenet5", str(x), "--out", str(out)]) == 2
     # two relevance maps of the 32×32 padded input, float64
-    _one_line(capsys, str(out), f"cannot reserve {2 * 32 * 32 * 8:,} bytes: No space left")
+    one_line(capsys, str(out), f"cannot reserve {2 * 32 * 32 * 8:,} bytes: No space left")
     assert not out.exists()
 
 
@@ -310,7 +302,7 @@ def test_a_second_cluster_run_into_one_store_is_refused_while_the_first_runs(tmp
                      "1"]) == 2
     finally:
         os.close(fd)
-    _one_line(capsys, str(out), "another lrp explain is writing it")
+    one_line(capsys, str(out), "another lrp explain is writing it")
     assert not started and sorted(p.name for p in tmp_path.iterdir()) == ["R.zarr.lock",
                                                                            "x.npy"]
     (tmp_path / "R.zarr.lock").unlink()
@@ -340,7 +332,7 @@ def test_concepts_never_replace_a_folder_another_run_finished_without_overwrite(
     monkeypatch.setattr(concepts_export, "write_concepts", other_run_finishes_first)
     assert main(["concepts", "mnist-lenet5", str(x), "--layer", "convolution1", "--top", "1",
                  "--out", str(out)]) == 2
-    _one_line(capsys, str(out), "nothing was changed")
+    one_line(capsys, str(out), "nothing was changed")
     assert [p.name for p in out.iterdir()] == ["ranking.csv"]
     assert (out / "ranking.csv").read_text() == "the other run's\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "cache", "x.npy"]
@@ -414,7 +406,7 @@ def test_a_broken_label_file_beside_the_images_is_named_not_ignored(tmp_path, ca
     out = tmp_path / "R.npy"
     assert main(["explain", "mnist-lenet5", str(images), "--target", "true", "--out",
                  str(out)]) == 2
-    _one_line(capsys, str(beside), problem)
+    one_line(capsys, str(beside), problem)
     assert not out.exists()
 
 
@@ -426,7 +418,7 @@ def test_a_checkpoint_whose_epoch_is_infinity_is_still_named_a_checkpoint(tmp_pa
     np.savez(path, state=np.array('{"epoch": Infinity, "config": {"epochs": 3}}'),
              **{"param.w": np.zeros(2)})
     assert main(["info", str(path)]) == 2
-    _one_line(capsys, str(path), "a training checkpoint of 'lrp train', not a model")
+    one_line(capsys, str(path), "a training checkpoint of 'lrp train', not a model")
 
 
 def test_a_sidecar_resize_no_photograph_can_take_is_refused_naming_the_field(tmp_path,
@@ -444,7 +436,7 @@ def test_a_sidecar_resize_no_photograph_can_take_is_refused_naming_the_field(tmp
     path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 4, 4], [1, 2])
     (tmp_path / "m.json").write_text('{"input": {"resize": 65536, "crop": 4}}')
     assert main(["info", str(path)]) == 2
-    _one_line(capsys, str(tmp_path / "m.json"), "'resize' 65536 would make every photograph")
+    one_line(capsys, str(tmp_path / "m.json"), "'resize' 65536 would make every photograph")
     (tmp_path / "m.json").write_text('{"input": {"resize": 8000, "crop": 4}}')
     assert main(["info", str(path)]) == 0  # 8000² is 64,000,000 pixels: allowed
 
@@ -517,7 +509,7 @@ def test_dilated_filters_are_bounded_before_they_are_made(tmp_path, capsys, monk
              helper.make_node("MatMul", ["f", "W"], ["y"])]
     path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 8, 129, 129], [1, 2])
     assert main(["info", str(path)]) == 2
-    _one_line(capsys, str(path), "'conv'", "dilated filters of this file would hold 1,065,024 "
+    one_line(capsys, str(path), "'conv'", "dilated filters of this file would hold 1,065,024 "
               "values, more than 100,000")
     assert not made
 
@@ -568,4 +560,4 @@ def test_a_photo_cut_short_is_named_as_damaged_not_as_another_format(tmp_path, c
     data = cut.read_bytes()
     cut.write_bytes(data[:len(data) * 2 // 3])  # its header whole, its pixels cut
     assert main(["explain", "mnist-lenet5", str(folder), "--out", str(tmp_path / "R.npy")]) == 2
-    _one_line(capsys, str(cut), f"its {fmt} data is damaged or cut short")
+    one_line(capsys, str(cut), f"its {fmt} data is damaged or cut short")

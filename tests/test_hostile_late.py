@@ -136,23 +136,11 @@ def test_a_damaged_relmax_cache_entry_is_computed_again(tmp_path, monkeypatch, d
     # the cache meant "damaged or old: compute again", but an empty entry (EOFError) or one
     # cut short (BadZipFile) ended every later 'lrp concepts' and concepts panel of that
     # model, rule and layer in an internal error; one of wrong shapes failed later, in crops
-    import lrpcore
+    from hostile_files import cached_relmax_entry
+
     from lrpcore import relmax
-    from lrpcore.explain import Explainer
 
-    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
-    computed = []
-
-    def fake(explainer, images, k, rule=None, target="pred", labels=None, n=8, **kw):
-        computed.append(k)
-        return relmax.References(k, np.zeros((2, 1), np.int64), np.zeros((2, 1)),
-                                 np.zeros((2, 1, 4), np.int32),
-                                 np.ones((2, 1, 4, 4), np.float32), np.zeros((3, 2)))
-
-    monkeypatch.setattr(relmax, "compute_references", fake)
-    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
-    relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
-    (entry,) = (tmp_path / "relmax").glob("*.npz")
+    entry, computed, ex = cached_relmax_entry(tmp_path, monkeypatch)
     if damage == "empty":
         entry.write_bytes(b"")
     elif damage == "cut short":

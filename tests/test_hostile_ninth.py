@@ -8,20 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_files import save_onnx_graph
+from hostile_files import one_line, save_onnx_graph
 
 from lrpcore.cli.main import main
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 
-
-def _one_line(capsys, *parts):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert "internal error" not in err, err
-    for part in parts:
-        assert part in err, err
-    return err
 
 
 def _conv_net(tmp_path, side=6):
@@ -50,7 +42,7 @@ def test_a_sidecar_raw_shape_of_another_form_than_the_images_is_refused(tmp_path
     for raw in ([108], [12, 9, 1]):
         (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": raw}}))
         assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
-        _one_line(capsys, "m.json", "raw_shape", "[6, 6, 3]")
+        one_line(capsys, "m.json", "raw_shape", "[6, 6, 3]")
         assert not (tmp_path / "R.npy").exists()
     (tmp_path / "m.json").write_text('{"input": {"raw_shape": [6, 6, 3]}}')
     assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
@@ -73,7 +65,7 @@ def test_a_npy_claiming_a_negative_dimension_is_one_line_everywhere(tmp_path, ca
 
     path = _npy_claiming(tmp_path / "neg.npy", (-1, 28, 28), bytes(2 * 784))
     assert main(["data", "info", str(path)]) == 2
-    err = _one_line(capsys, "neg.npy", "negative size")
+    err = one_line(capsys, "neg.npy", "negative size")
     assert err.count("neg.npy") == 1, err  # not wrapped in a second message naming it
     for read in (open_dataset, load_labels):  # as labels: "internal error: negative count"
         with pytest.raises(DatasetError, match="negative size"):
@@ -202,7 +194,7 @@ def test_a_sidecar_image_layout_for_a_model_of_no_image_is_refused(tmp_path, cap
     np.save(x, np.random.RandomState(0).rand(3, 2, 4))
     (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "NCHW"}}))
     assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
-    _one_line(capsys, "m.json", "'layout' NCHW", "[2, 4]")
+    one_line(capsys, "m.json", "'layout' NCHW", "[2, 4]")
     assert not (tmp_path / "R.npy").exists()
     (tmp_path / "m.json").write_text(json.dumps({"input": {"layout": "flat"}}))
     assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 0
@@ -255,7 +247,7 @@ def test_a_sidecar_raw_shape_of_a_sequence_in_the_other_order_is_refused(tmp_pat
     np.save(x, np.random.RandomState(0).rand(3, 4, 2))
     (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": [4, 2]}}))
     assert main(["explain", str(path), str(x), "--out", str(tmp_path / "R.npy")]) == 2
-    _one_line(capsys, "m.json", "'raw_shape' [4, 2]", "[2, 4]", "never transposed")
+    one_line(capsys, "m.json", "'raw_shape' [4, 2]", "[2, 4]", "never transposed")
     assert not (tmp_path / "R.npy").exists()
     (tmp_path / "m.json").write_text(json.dumps({"input": {"raw_shape": [8]}}))
     assert main(["info", str(path)]) == 0
@@ -268,7 +260,7 @@ def test_a_sidecar_raw_shape_of_a_sequence_in_the_other_order_is_refused(tmp_pat
     ({"location": "w\n.bin"}, "'w .bin': cannot read"),  # a second line, no model named
     ({"location": "a" * 5000}, "cannot read: File name too long"),  # 5,000 characters
 ])
-def test_external_onnx_weights_of_a_hostile_location_or_shape_are_one_line(tmp_path, change,
+def test_external_onnx_weights_of_a_hostile_location_or_shape_areone_line(tmp_path, change,
                                                                           phrase):
     """ONNX weights kept in a file beside the model (read since a7ea353): a location naming
     a folder, a missing name with a line break or of 5,000 characters gave a message naming
@@ -307,10 +299,10 @@ def test_an_output_under_a_file_says_it_is_a_file(tmp_path, capsys, under):
     (tmp_path / "notes.txt").write_text("mine")
     out = tmp_path / under / "R.npy"
     assert main(["explain", str(path), str(x), "--raw", "--out", str(out)]) == 2
-    _one_line(capsys, f"{tmp_path / 'notes.txt'} is a file, not a folder")
+    one_line(capsys, f"{tmp_path / 'notes.txt'} is a file, not a folder")
     assert (tmp_path / "notes.txt").read_text() == "mine"
     main(["explain", str(path), str(x), "--raw", "--out", str(tmp_path / "none" / "R.npy")])
-    _one_line(capsys, "does not exist")
+    one_line(capsys, "does not exist")
 
 
 def test_an_onnx_celu_of_alpha_zero_is_refused(tmp_path):

@@ -7,15 +7,10 @@ import os
 
 import numpy as np
 import pytest
+from hostile_files import one_line
 
 from lrpcore.cli.main import main
 from lrpcore.io.file_array import read_npy
-
-
-def _one_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and all(w in err[0] for w in words), err
-    return err[0]
 
 
 def test_a_npy_of_one_number_reads_that_number(tmp_path):
@@ -26,7 +21,7 @@ def test_a_npy_of_one_number_reads_that_number(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["explain", "explain-raw", "evaluate", "concepts"])
-def test_a_npy_of_one_number_is_refused_as_samples_in_one_line(tmp_path, capsys, command):
+def test_a_npy_of_one_number_is_refused_as_samples_inone_line(tmp_path, capsys, command):
     # len() of the 0-d array: "internal error: TypeError: len() of unsized object"
     path = tmp_path / "one.npy"
     np.save(path, np.array(5.0))
@@ -38,7 +33,7 @@ def test_a_npy_of_one_number_is_refused_as_samples_in_one_line(tmp_path, capsys,
             "concepts": ["concepts", "mnist-lenet5", str(path), "--layer", "3", "--out",
                          str(out)]}[command]
     assert main(argv) == 2
-    _one_line(capsys, str(path), "single number")
+    one_line(capsys, str(path), "single number")
     assert not list(tmp_path.glob("out*"))
 
 
@@ -49,7 +44,7 @@ def test_labels_of_one_number_say_so(tmp_path, capsys):
     assert main(["explain", "mnist-lenet5", str(x), "--labels", str(labels), "--target", "true",
                  "--out", str(tmp_path / "r.npy")]) == 2
     # was "labels of shape ; expected ..." (an empty shape text)
-    _one_line(capsys, str(labels), "shape () (a single number)")
+    one_line(capsys, str(labels), "shape () (a single number)")
 
 
 def test_timedelta_samples_are_refused_as_not_numbers(tmp_path, capsys):
@@ -59,7 +54,7 @@ def test_timedelta_samples_are_refused_as_not_numbers(tmp_path, capsys):
     np.save(path, np.ones((2, 784), dtype="timedelta64[s]"))
     out = tmp_path / "r.npy"
     assert main(["explain", "mnist-lenet5", str(path), "--out", str(out)]) == 2
-    _one_line(capsys, str(path), "real numbers", "timedelta64")
+    one_line(capsys, str(path), "real numbers", "timedelta64")
     assert not out.exists()
 
 
@@ -80,7 +75,7 @@ def test_a_cluster_run_refuses_an_input_that_is_no_batch_naming_its_shape(tmp_pa
         arr[...] = value
     out = tmp_path / "r.zarr"
     assert main(["explain", "mnist-lenet5", str(path), "--out", str(out), "--workers", "1"]) == 2
-    _one_line(capsys, str(path), words)
+    one_line(capsys, str(path), words)
     assert not list(tmp_path.glob("r.zarr*"))
 
 
@@ -157,7 +152,7 @@ def test_concepts_run_when_no_cache_folder_can_be_made(tmp_path, monkeypatch, ca
 
 
 @pytest.mark.parametrize("target", ["pred", "output", "3"])
-def test_a_model_whose_output_is_a_map_is_refused_in_one_line(tmp_path, capsys, target):
+def test_a_model_whose_output_is_a_map_is_refused_inone_line(tmp_path, capsys, target):
     # an ONNX feature extractor (no classifier head) loads, then `lrp explain` was "internal
     # error: ValueError: too many values to unpack" reading its N×C×H×W output as N×classes
     pytest.importorskip("onnx")
@@ -169,7 +164,7 @@ def test_a_model_whose_output_is_a_map_is_refused_in_one_line(tmp_path, capsys, 
     out = tmp_path / "r.npy"
     assert main(["explain", str(model), str(x), "--raw", "--target", target,
                  "--out", str(out)]) == 2
-    _one_line(capsys, "6×6×4 map", "not a vector of class scores")
+    one_line(capsys, "6×6×4 map", "not a vector of class scores")
     assert not out.exists()
 
 
@@ -215,7 +210,7 @@ def test_a_label_beyond_int64_is_named_as_it_is_not_as_negative(tmp_path, capsys
     np.save(labels, np.array([value, 1], dtype=np.asarray(value).dtype))
     assert main(["explain", "mnist-lenet5", str(x), "--labels", str(labels), "--target", "true",
                  "--out", str(tmp_path / "r.npy")]) == 2
-    line = _one_line(capsys, str(labels), words)
+    line = one_line(capsys, str(labels), words)
     assert "negative" not in line
 
 
@@ -292,7 +287,7 @@ def test_spray_of_a_store_whose_model_file_changed_says_so(tmp_path, capsys):
     g["done"][:] = 1
     assert main(["spray", str(model), str(store), "--out", str(tmp_path / "s.npz"),
                  "--embedding", "none"]) == 2
-    _one_line(capsys, str(store), "another version of", "changed since the store was made")
+    one_line(capsys, str(store), "another version of", "changed since the store was made")
 
 
 @pytest.mark.parametrize("option", ["--out", "--outputs"])
@@ -307,7 +302,7 @@ def test_an_output_named_as_the_input_is_refused_even_with_overwrite(tmp_path, c
     if option == "--outputs":
         argv += ["--outputs", str(x)]
     assert main(argv) == 2
-    _one_line(capsys, str(x), "also a file this command reads")
+    one_line(capsys, str(x), "also a file this command reads")
     assert np.array_equal(np.load(x), digits)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
@@ -318,7 +313,7 @@ def test_spray_into_its_own_data_file_is_refused(tmp_path, capsys):
     before = data.read_bytes()
     assert main(["spray", "mnist-lenet5", str(data), "--out", str(data), "--overwrite",
                  "--embedding", "none"]) == 2
-    _one_line(capsys, str(data), "also a file this command reads")
+    one_line(capsys, str(data), "also a file this command reads")
     assert data.read_bytes() == before
 
 
@@ -331,7 +326,7 @@ def test_training_into_its_own_data_file_is_refused(tmp_path, capsys):
     before = data.read_bytes()
     assert main(["train", "--arch", "short-rect", "--dataset", str(data), "--epochs", "1",
                  "--out", str(data), "--overwrite"]) == 2
-    _one_line(capsys, str(data), "also a file this command reads")
+    one_line(capsys, str(data), "also a file this command reads")
     assert data.read_bytes() == before
 
 
@@ -373,7 +368,7 @@ def test_an_unreadable_onnx_constant_names_its_node_once(tmp_path, capsys):
              onnx.helper.make_node("Gemm", ["x", "c"], ["y"], name="fc")]
     path = save_onnx_graph(tmp_path / "m.onnx", nodes, [], [1, 4], [1, 3])
     assert main(["info", str(path)]) == 2
-    line = _one_line(capsys, str(path), "tensor 'c' cannot be read")
+    line = one_line(capsys, str(path), "tensor 'c' cannot be read")
     assert line.count("(Constant)") == 1, line
 
 
@@ -391,7 +386,7 @@ def test_heatmaps_into_the_image_folder_being_explained_are_refused(tmp_path, ca
     out = tmp_path / "r.npy"
     assert main(["explain", "mnist-lenet5", str(photos), "--out", str(out), "--png",
                  str(png)]) == 2
-    _one_line(capsys, str(png), "inside the image folder")
+    one_line(capsys, str(png), "inside the image folder")
     assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
     assert not out.exists()
 

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_files import one_line
 
 from lrpcore.cli.main import main
 
 MODELS = Path(__file__).parents[1] / "models"
 
-
-def _one_line(capsys, *parts):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert "internal error" not in err, err
-    for part in parts:
-        assert part in err, err
-    return err
 
 
 def _digits(path, n=3):
@@ -47,7 +40,7 @@ def test_a_csv_named_as_a_file_the_command_reads_is_refused(tmp_path, capsys, co
     before = out.read_bytes()
     args = [a.format(m=m, x=x, out=out) for a in command] + ["--overwrite"]
     assert main(args) == 2
-    _one_line(capsys, "is also a file this command reads")
+    one_line(capsys, "is also a file this command reads")
     assert out.read_bytes() == before
 
 
@@ -90,17 +83,17 @@ def test_a_npy_header_cut_inside_its_dictionary_is_one_line_everywhere(tmp_path,
                  ["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "r.npy")],
                  ["render", str(x), "--out", str(tmp_path / "r.png")]):
         assert main(args) == 2, args
-        _one_line(capsys, "x.npy", "damaged .npy header")
+        one_line(capsys, "x.npy", "damaged .npy header")
     assert not (tmp_path / "r.npy").exists() and not (tmp_path / "r.png").exists()
     d = tmp_path / "d.npz"
     np.savez(tmp_path / "ok.npz", images=np.zeros((2, 28, 28), np.uint8), labels=[0, 1])
     _damage_members(tmp_path / "ok.npz", d, lambda name: name == "images.npy")
     assert main(["data", "info", str(d)]) == 2
-    _one_line(capsys, "d.npz", "damaged .npy header")
+    one_line(capsys, "d.npz", "damaged .npy header")
     m = _damage_members(MODELS / "mnist-lenet5.npz", tmp_path / "m.npz",
                         lambda name: name.startswith("layer0."))
     assert main(["info", str(m)]) == 2
-    _one_line(capsys, "m.npz", "layer0.", "damaged .npy header")
+    one_line(capsys, "m.npz", "layer0.", "damaged .npy header")
 
 
 def test_a_checkpoint_of_a_cut_npy_header_is_named(tmp_path):
@@ -115,23 +108,11 @@ def test_a_checkpoint_of_a_cut_npy_header_is_named(tmp_path):
 
 
 def test_a_relmax_cache_entry_of_a_cut_npy_header_is_computed_again(tmp_path, monkeypatch):
-    import lrpcore
+    from hostile_files import cached_relmax_entry
+
     from lrpcore import relmax
-    from lrpcore.explain import Explainer
 
-    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
-    computed = []
-
-    def fake(explainer, images, k, rule=None, target="pred", labels=None, n=8, **kw):
-        computed.append(k)
-        return relmax.References(k, np.zeros((2, 1), np.int64), np.zeros((2, 1)),
-                                 np.zeros((2, 1, 4), np.int32),
-                                 np.ones((2, 1, 4, 4), np.float32), np.zeros((3, 2)))
-
-    monkeypatch.setattr(relmax, "compute_references", fake)
-    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
-    relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
-    (entry,) = (tmp_path / "relmax").glob("*.npz")
+    entry, computed, ex = cached_relmax_entry(tmp_path, monkeypatch)
     damaged = _damage_members(entry, tmp_path / "tmp.npz", lambda name: name == "format.npy")
     damaged.replace(entry)
     relmax.references(ex, None, 3, rule="epsilon", dataset_id="d")
@@ -181,7 +162,7 @@ def test_a_zip_member_python_cannot_inflate_is_one_line_naming_the_file(tmp_path
     for args in (["data", "info", str(d)],
                  ["explain", "mnist-lenet5", str(d), "--out", str(tmp_path / "r.npy")]):
         assert main(args) == 2, args
-        _one_line(capsys, "d.npz")
+        one_line(capsys, "d.npz")
     model = tmp_path / "m.npz"  # the native model's members deflated
     with zipfile.ZipFile(MODELS / "mnist-dense-rect.npz") as zin, \
             zipfile.ZipFile(tmp_path / "ok_m.npz", "w", zipfile.ZIP_DEFLATED) as zout:
@@ -229,7 +210,7 @@ def test_a_class_name_of_megabyte_length_is_refused_naming_the_file(tmp_path, ca
     side = tmp_path / "m.json"
     side.write_text(json.dumps({"class_names": [str(k) * 90000 for k in range(10)]}))
     assert main(["info", str(m)]) == 2
-    _one_line(capsys, "m.json", "class name 0 has 90,000 characters")
+    one_line(capsys, "m.json", "class name 0 has 90,000 characters")
     names = [str(k) * MAX_CLASS_NAME for k in range(10)]  # the longest taken
     side.write_text(json.dumps({"class_names": names, "accuracy": {
         "top1": 0.5, "correct": 1, "n": 2, "dataset": "d" * 900_000}}))
@@ -288,9 +269,9 @@ def test_images_written_into_the_image_folder_being_read_are_refused(tmp_path, c
                  ["render", str(r), "--input", str(photos), "--out", str(photos / "h.png")],
                  ["figure", str(r), "--input", str(photos), "--out", str(photos / "f.png")]):
         assert main(args) == 2, args
-        _one_line(capsys, "is inside the folder", "photos")
+        one_line(capsys, "is inside the folder", "photos")
     assert main(["demo", "--dataset", str(photos), "--out", str(photos), "--count", "2"]) == 2
-    _one_line(capsys, "is inside the folder", "photos")
+    one_line(capsys, "is inside the folder", "photos")
     assert sorted(p.name for p in photos.iterdir()) == ["0.png", "1.png", "2.png"]
     assert main(["render", str(r), "--input", str(photos), "--out", str(tmp_path / "h.png")]) == 0
 
@@ -305,7 +286,7 @@ def test_training_into_the_checkpoint_it_resumes_is_refused(tmp_path, capsys):
     before = ck.read_bytes()
     capsys.readouterr()
     assert main([*args[:-1], "2", "--resume", str(ck), "--out", str(ck)]) == 2
-    _one_line(capsys, "m.ckpt.npz", "is also a file this command reads")
+    one_line(capsys, "m.ckpt.npz", "is also a file this command reads")
     assert ck.read_bytes() == before and not (tmp_path / "m.ckpt.ckpt.npz").exists()
 
 
@@ -317,7 +298,7 @@ def test_bench_json_over_a_model_file_it_times_is_refused(tmp_path, capsys):
     before = m.read_bytes()
     assert main(["bench", "--models", str(m), "--quick", "--repeat", "1", "--batch-sizes", "1",
                  "--json", str(m), "--overwrite"]) == 2
-    _one_line(capsys, "d.npz", "is also a file this command reads")
+    one_line(capsys, "d.npz", "is also a file this command reads")
     assert m.read_bytes() == before
 
 
@@ -339,9 +320,9 @@ def test_render_checks_its_output_against_the_input_its_sidecar_names(tmp_path, 
     before = photo.read_bytes()
     for command in ("render", "figure"):
         assert main([command, str(r), "--out", str(photo), "--overwrite"]) == 2
-        _one_line(capsys, "is also a file this command reads")
+        one_line(capsys, "is also a file this command reads")
         assert main([command, str(rf), "--out", str(photos / "h.png")]) == 2
-        _one_line(capsys, "is inside the folder")
+        one_line(capsys, "is inside the folder")
     assert photo.read_bytes() == before and sorted(photos.iterdir()) == [photo]
     assert main(["render", str(r), "--out", str(tmp_path / "h.png")]) == 0
 
@@ -364,7 +345,7 @@ def test_an_onnx_name_that_is_not_utf8_is_one_plain_line(tmp_path, capsys):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(data.replace(b"Relu", b"Re\xf5u"))
     assert main(["info", str(bad)]) == 2
-    err = _one_line(capsys, "bad.onnx", "node 1", "op_type", "is not UTF-8 text")
+    err = one_line(capsys, "bad.onnx", "node 1", "op_type", "is not UTF-8 text")
     assert "TypeError" not in err
 
 
