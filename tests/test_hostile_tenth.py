@@ -349,6 +349,18 @@ def test_an_onnx_name_that_is_not_utf8_is_one_plain_line(tmp_path, capsys):
     assert "TypeError" not in err
 
 
+
+def _conv_classifier(source):
+    """ONNX nodes from tensor ``source`` to "y": Conv (initializer "W", padded 1) → Relu →
+    GlobalAveragePool → Flatten → MatMul (initializer "G")."""
+    from onnx import helper
+
+    return [helper.make_node("Conv", [source, "W"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+            helper.make_node("Flatten", ["p"], ["f"]),
+            helper.make_node("MatMul", ["f", "G"], ["y"])]
+
 def test_a_transform_input_that_passes_a_channel_unscaled_is_explained(tmp_path, capsys):
     """GoogLeNet-style transform_input that scales two channels and passes the third as it
     is (slices, Mul, Concat): the unscaled slice keeps the input's one range, a 0-d array,
@@ -372,11 +384,7 @@ def test_a_transform_input_that_passes_a_channel_unscaled_is_explained(tmp_path,
     nodes += [helper.make_node("Mul", ["c0", "m0"], ["t0"]),
               helper.make_node("Mul", ["c2", "m2"], ["t2"]),
               helper.make_node("Concat", ["t0", "c1", "t2"], ["t"], axis=1),
-              helper.make_node("Conv", ["t", "W"], ["c"], pads=[1, 1, 1, 1]),
-              helper.make_node("Relu", ["c"], ["r"]),
-              helper.make_node("GlobalAveragePool", ["r"], ["p"]),
-              helper.make_node("Flatten", ["p"], ["f"]),
-              helper.make_node("MatMul", ["f", "G"], ["y"])]
+              *_conv_classifier("t")]
     m = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 6, 6], [1, 2])
     x = tmp_path / "x.npy"
     np.save(x, rng.randint(0, 255, (2, 6, 6, 3)).astype(np.uint8))
@@ -408,11 +416,7 @@ def test_input_bounds_of_another_length_than_the_channels_are_not_used(tmp_path,
              helper.make_node("Slice", ["x", "s0", "s1", "axis"], ["c0"]),
              helper.make_node("Mul", ["c0", "t"], ["b"]),
              helper.make_node("Concat", ["a", "b"], ["cat"], axis=1),
-             helper.make_node("Conv", ["cat", "W"], ["c"], pads=[1, 1, 1, 1]),
-             helper.make_node("Relu", ["c"], ["r"]),
-             helper.make_node("GlobalAveragePool", ["r"], ["p"]),
-             helper.make_node("Flatten", ["p"], ["f"]),
-             helper.make_node("MatMul", ["f", "G"], ["y"])]
+             *_conv_classifier("cat")]
     m = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 6, 6], [1, 2])
     x = tmp_path / "x.npy"
     np.save(x, rng.randint(0, 255, (2, 6, 6, 3)).astype(np.uint8))
