@@ -487,6 +487,35 @@ def test_dynamic_input_shape_refused(tmp_path):
     _refused(tmp_path, g, "fixed shape")
 
 
+def test_inputs_without_values_are_named(tmp_path):
+    """A Keras Normalization layer exported by tf2onnx keeps its mean as a second graph input
+    with no stored value: the refusal names both inputs and their shapes, not only a count."""
+    g = Graph([3, 4, 4])
+    g.node("Sub", "norm/Sub/y:0").node("Relu")
+    proto = g.model()
+    proto.graph.input.append(helper.make_tensor_value_info("norm/Sub/y:0", TensorProto.FLOAT,
+                                                           [1, 3, 1, 1]))
+    path = tmp_path / "two_inputs.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelFormatError) as err:
+        load_model(path)
+    msg = str(err.value)
+    for part in (str(path), "2 inputs without stored values", "'x' (?×3×4×4)",
+                 "'norm/Sub/y:0' (1×3×1×1)", "initializer"):
+        assert part in msg, msg
+
+
+def test_a_graph_whose_inputs_all_have_values_is_refused(tmp_path):
+    g = Graph([4])
+    g.node("Relu")
+    proto = g.model()
+    proto.graph.initializer.append(numpy_helper.from_array(np.zeros((1, 4), np.float32), "x"))
+    path = tmp_path / "no_input.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelFormatError, match="the graph has no input"):
+        load_model(path)
+
+
 @pytest.mark.parametrize("data", [b"", b"\x00\x01\x02garbage" * 10, bytes(range(256))])
 def test_damaged_files(tmp_path, data):
     path = tmp_path / "bad.onnx"

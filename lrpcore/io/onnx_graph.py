@@ -1264,6 +1264,27 @@ def operators_markdown() -> str:
     return "\n".join(rows)
 
 
+def _input_count_problem(path, inputs) -> str:
+    """Why a graph with other than one value-less input cannot be explained, naming them: a
+    Keras export (tf2onnx) of a model with a ``Normalization`` layer keeps its mean and variance
+    as further inputs, and "has 3" alone did not say which."""
+    if not inputs:
+        return (f"{path}: the graph has no input: every graph input has a stored value "
+                "(initializer), so there is nothing to explain")
+    named = ", ".join(f"'{short(v.name, 40)}' ({_declared_shape(v)})" for v in inputs[:4])
+    more = f" and {len(inputs) - 4} more" if len(inputs) > 4 else ""
+    return (f"{path}: the graph has {len(inputs)} inputs without stored values: {named}{more}; "
+            "LRP explains a model of one input, so every other input needs its value in the "
+            "file (as an initializer; a Keras Normalization layer exports its mean and variance "
+            "as inputs: fold it into the model or give mean and std in the sidecar)")
+
+
+def _declared_shape(value) -> str:
+    dims = value.type.tensor_type.shape.dim
+    return "×".join(str(d.dim_value) if d.HasField("dim_value") else "?" for d in dims) \
+        or "no shape"
+
+
 def _refuse_undecodable_names(path, graph) -> None:
     """Refuse a name that is not UTF-8 text: protobuf hands such a string field over as bytes
     (an operator b'Avera\\xf5ePool' was refused as "malformed (TypeError: get_schema():
@@ -1451,7 +1472,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
                      for t in graph.initializer})
     inputs = [v for v in graph.input if v.name not in b.consts]
     if len(inputs) != 1:
-        raise ModelFormatError(f"{path}: the graph needs exactly one input, has {len(inputs)}")
+        raise ModelFormatError(_input_count_problem(path, inputs))
     inp = inputs[0]
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
