@@ -536,7 +536,8 @@ class Explainer:
         x = self.prepare(x, raw)
         xp = self.backend.xp
         if isinstance(x, np.ndarray):  # checked on the host: on a GPU a check is a round trip
-            x = np.asarray(x, dtype=self.dtype)
+            with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
+                x = np.asarray(x, dtype=self.dtype)
             finite = bool(np.isfinite(x).all())
             a = xp.asarray(x)
         else:

@@ -152,7 +152,8 @@ class InputSpec:
                              f"which takes raw {raw} images ({self.raw_size()} values each)"
                              f"{self.resize_hint(x.shape[1:])}")
         self._check_layout(x.shape[1:])
-        xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
+        with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
+            xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
         if not np.all(np.isfinite(xf)):
             raise ShapeError("samples contain NaN or infinite values")
         xf = xf / self.divide + self.offset

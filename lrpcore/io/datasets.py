@@ -272,7 +272,8 @@ def normalize_labels(labels, n=None, name="labels") -> np.ndarray:
         raise DatasetError(f"{name}: labels of shape {_shape_text(arr.shape)}; expected one "
                            "class index per sample (N or N × 1)")
     if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
+            bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             k = int(np.argmax(bad))
             raise DatasetError(f"{name}: label {k} is {float(arr[k])!r}, not a whole number")

@@ -108,7 +108,8 @@ def _tensor(onnx, tensor, where, external=None):
                                f"{short(exc, 200)}") from None
     if arr.dtype.kind not in "fiu":
         raise ModelFormatError(f"{where}: tensor '{name}' has type {arr.dtype}")
-    arr = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
+    with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
+        arr = arr.astype(np.float64) if arr.dtype.kind == "f" else arr
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ModelFormatError(f"{where}: tensor '{name}' contains NaN or infinite values")
     return arr
