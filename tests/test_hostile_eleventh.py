@@ -69,3 +69,24 @@ def test_an_onnx_weight_holding_a_signalling_nan_is_refused_without_warnings(tmp
                             [numpy_helper.from_array(W, "W")], [1, 3], [1, 4])
     assert _run_warnings_as_errors(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "'W' contains NaN or infinite values")
+
+
+@pytest.mark.parametrize("op", ["Constant", "ConstantOfShape"])
+@pytest.mark.parametrize("value", [3, b"text", [1, 2]])
+def test_an_onnx_constant_value_that_is_no_tensor_is_refused_in_one_line(tmp_path, capsys, op,
+                                                                         value):
+    """A Constant (or ConstantOfShape) whose 'value' attribute is an int, a string or a list
+    instead of a tensor was 'internal error: AttributeError: 'int' object has no attribute
+    'name'' (found by fuzzing ONNX graphs)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    ins = [] if op == "Constant" else ["s"]
+    node = helper.make_node(op, ins, ["c"], name="the_constant")
+    node.attribute.append(helper.make_attribute("value", value))
+    inits = [numpy_helper.from_array(np.array([4], np.int64), "s")]
+    nodes = [node, helper.make_node("Add", ["x", "c"], ["y"])]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 4], [1, 4])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "the_constant", "'value' must be a tensor")

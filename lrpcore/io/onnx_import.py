@@ -95,6 +95,9 @@ class ExternalData:
 
 def _tensor(onnx, tensor, where, external=None):
     _, numpy_helper = _onnx()
+    if not isinstance(tensor, onnx.TensorProto):  # a Constant's 'value' given as an int
+        raise ModelFormatError(f"{where}: its 'value' must be a tensor, not "
+                               f"{type(tensor).__name__}")
     name = short(tensor.name)  # a name in a crafted file may be megabytes long
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         if external is None:
