@@ -90,3 +90,19 @@ def test_an_onnx_constant_value_that_is_no_tensor_is_refused_in_one_line(tmp_pat
     model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 4], [1, 4])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "the_constant", "'value' must be a tensor")
+
+
+@pytest.mark.parametrize("command", [["figure"], ["render", "--colormap", "gray-red2"]])
+def test_relevance_beyond_1e154_is_drawn_in_gray_red2_without_overflow(tmp_path, capsys,
+                                                                       command):
+    """gray-red2 cuts values above 10·var(R); the variance of a map reaching 1e300 (a damaged
+    R.npy, found by fuzzing) overflowed, and 'lrp figure' (which draws gray-red2 among its
+    colormaps) printed 'RuntimeWarning: overflow encountered in square'. The variance is
+    then infinite and nothing is cut."""
+    R = np.random.RandomState(0).rand(2, 28, 28, 1)
+    R[0, 3, 3, 0] = 1e300
+    np.save(tmp_path / "R.npy", R)
+    out = tmp_path / "h.png"
+    assert _run_warnings_as_errors([command[0], str(tmp_path / "R.npy"), "--out", str(out),
+                                    *command[1:]]) == 0, capsys.readouterr().err
+    assert out.exists()

@@ -129,7 +129,9 @@ def gray_red2(R):
     its argument).
     """
     R = np.array(R, dtype=np.float64)
-    R[R > 10.0 * np.var(R)] = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # |R| beyond 1e154: var is inf (or
+        cut = 10.0 * np.var(R)  # NaN, +inf and -inf summed), and no value is dropped
+    R[R > cut] = 0.0
     R[R < 0.0] = 0.0
     top = float(np.max(R)) if R.size else 0.0
     return gray_red2_ramp(R / top if top > 0 else R)
