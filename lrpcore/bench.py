@@ -61,10 +61,10 @@ def bench_model(name):
     say its input shape is refused (random inputs of that shape are what is timed)."""
     if name in BENCH_MODELS:
         return BENCH_MODELS[name]()
-    from .io import load_model  # noqa: PLC0415 (the architectures need no file reader)
+    from .io.models import load_classifier  # noqa: PLC0415 (no file reader for architectures)
 
     try:
-        model = load_model(name)
+        model = load_classifier(name)
     except ModelFormatError as exc:
         if os.path.exists(name):
             raise

@@ -109,6 +109,16 @@ def not_scores(sample_shape) -> str | None:
             "and a Linear/Gemm layer)")
 
 
+def model_not_scores(model) -> str | None:
+    """:func:`not_scores` of ``model``'s output; None when its shape is not known from the
+    model alone (then it is checked when data is fed)."""
+    try:
+        shapes = model.shapes()
+    except Exception:  # noqa: BLE001 - an unknown input shape, a model that fails with data
+        return None
+    return not_scores(shapes[-1]) if shapes else None
+
+
 def resolve_classes(y, target, labels=None, xp=np, class_names=None):
     """The explained class per sample of the outputs ``y`` (N×K) as an index array on the
     device, or None for ``output`` (every output is explained). ``target`` is anything

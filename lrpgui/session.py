@@ -21,7 +21,7 @@ from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
-from lrpcore.targets import not_scores, parse_target
+from lrpcore.targets import model_not_scores, parse_target
 from lrpcore.text import no_markup
 
 from . import rendering, services, sources
@@ -66,16 +66,6 @@ def no_labels(dataset_name) -> str:
     return f"{no_markup(name)} has no labels"  # a tooltip: no markup, escapes or newlines
 
 
-def _not_scores(model) -> str | None:
-    """:func:`lrpcore.targets.not_scores` of the model's output (None when its shape is not
-    known from the model alone)."""
-    try:
-        out = model.shapes()[-1]
-    except Exception:  # noqa: BLE001 - an unknown input shape: checked when data is fed
-        return None
-    return not_scores(out)
-
-
 def _other_kinds(text) -> dict:
     """The remembered :data:`OTHER_KINDS` (JSON text) as {kind: {"rule", "dtype"}}; anything
     else (missing, edited, of another version) is no memory."""
@@ -117,7 +107,7 @@ class Session:
         if n is not None and n > MAX_CLASSES:  # every class becomes an entry of three lists
             raise OpenError("Cannot open model", f"{path}: {n:,} outputs; the explorer lists "
                             f"at most {MAX_CLASSES:,} classes (lrp explain takes the model)")
-        problem = _not_scores(model)
+        problem = model_not_scores(model)
         if problem:  # a feature extractor: every prediction and explanation would fail
             raise OpenError("Cannot open model", f"{path}: {problem}")
         dataset = self.state.dataset

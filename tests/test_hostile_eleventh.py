@@ -106,3 +106,33 @@ def test_relevance_beyond_1e154_is_drawn_in_gray_red2_without_overflow(tmp_path,
     assert _run_warnings_as_errors([command[0], str(tmp_path / "R.npy"), "--out", str(out),
                                     *command[1:]]) == 0, capsys.readouterr().err
     assert out.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "{m}", "{x}", "--raw", "--out", "{out}.npy"],
+    ["evaluate", "{m}", "{x}", "--raw", "--steps", "2"],
+    ["sweep", "{m}", "{x}", "--rule", "epsilon", "--steps", "2"],
+    ["sanity", "{m}", "{x}"],
+    ["concepts", "{m}", "{x}", "--layer", "0", "--out", "{out}"],
+    ["spray", "{m}", "{x}", "--class", "0", "--out", "{out}.npz"],
+    ["demo", "--model", "{m}", "--dataset", "{x}", "--out", "{out}"],
+    ["bench", "--models", "{m}", "--quick"],
+])
+def test_a_model_whose_output_is_a_map_is_refused_naming_the_model(tmp_path, capsys, command):
+    """A feature extractor (an ONNX backbone) was refused in a message naming no file
+    ('lrp sweep: error: the model's output is a 6×6×4 map per sample, …', lrp bench too; lrp
+    evaluate's named the samples): the refusal came from the first batch.
+    io.models.load_classifier refuses it when it is loaded, naming the model file."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_feature_extractor  # noqa: PLC0415
+
+    model = save_feature_extractor(tmp_path / "backbone.onnx", 8)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).rand(4, 1, 8, 8).astype(np.float32))
+    np.save(tmp_path / "x_labels.npy", np.array([0, 1, 0, 1]))
+    out = tmp_path / "out"
+    assert main([a.format(m=model, x=x, out=out) for a in command]) == 2
+    one_line(capsys, f"{model}: the model's output is a 6×6×4 map per sample, not a vector of "
+             "class scores")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone.onnx", "x.npy",
+                                                            "x_labels.npy"]

@@ -78,14 +78,14 @@ def run(args) -> int:
     from .. import concepts, export, relmax
     from ..concepts_export import check_output_folder, image01, output_folder, write_concepts
     from ..explain import Explainer, resolve_rules
-    from ..io import load_model
+    from ..io.models import load_classifier
     from ..render import get_colormap
     from .cmd_explain import parse_layer_rules
 
     get_colormap(args.colormap)
     check_output_folder(args.out, args.overwrite)  # before anything is computed
     refuse_folder_in_folders_read(args.out, [args.data])
-    model = load_model(args.model)
+    model = load_classifier(args.model)
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)
     n = len(x)

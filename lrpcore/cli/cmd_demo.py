@@ -26,7 +26,7 @@ from ..export import (
     sidecar_path,
 )
 from ..fileio import staged_writes
-from ..io import load_model
+from ..io.models import load_classifier
 from ..render import TOOLBOX_COLORMAPS
 from .common import add_command, check_outputs_free, model_files
 
@@ -121,7 +121,7 @@ def run(args) -> int:
     if args.count < 1 or args.batch < 1:
         raise LRPError("--count and --batch must be at least 1")
     model_path = Path(args.model) if args.model else default_model_path()
-    model = load_model(model_path)
+    model = load_classifier(model_path)
     ds = open_demo_dataset(args.dataset or default_dataset(), args.labels)
     out = Path(args.out) if args.out else fresh_folder()
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))

@@ -118,8 +118,8 @@ def _check_fit(args, model, x) -> None:
 
 
 def run(args) -> int:
-    from .. import load_model  # noqa: PLC0415 (keep `lrp --help` fast)
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
+    from ..io.models import load_classifier  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
     # --csv x.npy --overwrite replaced the samples it evaluates (lrp explain refuses it)
@@ -127,7 +127,7 @@ def run(args) -> int:
                        args.overwrite, inputs=[args.input, args.labels, *model_files(args.model)])
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
-    model = load_model(args.model)
+    model = load_classifier(args.model)
     if not args.rule:  # AOPC of random order alone compares nothing: the model's rule
         from ..conventions import convention_of, recommended_rule  # noqa: PLC0415
 

@@ -158,7 +158,7 @@ def check_output_names(args) -> None:
 
 
 def run(args) -> int:
-    from ..io import load_model
+    from ..io.models import load_classifier
     from .explain_cluster import wants_cluster
 
     if wants_cluster(args):  # --out *.zarr, --workers or --scheduler: lrpcore.distributed
@@ -170,7 +170,7 @@ def run(args) -> int:
                        inputs=[args.input, args.labels, args.model])
     check_output_names(args)
     check_png_options(args)
-    model = load_model(args.model)
+    model = load_classifier(args.model)
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     left = x.dataset.left_out_note() if isinstance(x, DatasetArray) else None

@@ -6,6 +6,7 @@ import json
 import os
 
 from ..model import format_accuracy
+from ..targets import model_not_scores
 from ..text import printable
 from .common import add_command, warn_if_incomplete
 
@@ -51,7 +52,7 @@ def describe_model(model, path) -> str:
         lines.append(f"input layout: {layout_text(spec, model)}")
     n = model.n_classes
     names = model.meta.get("class_names")
-    problem = _not_scores(model)
+    problem = model_not_scores(model)
     if problem:  # a feature extractor: its 6×6×4 map is no 144 classes
         lines.append(f"output: {problem}")
     elif names:
@@ -82,19 +83,6 @@ def describe_model(model, path) -> str:
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)
-
-
-def _not_scores(model) -> str | None:
-    """Why the model's output is no vector of class scores (None when it is, or when its
-    shape is not known from the model alone): :func:`lrpcore.targets.not_scores`."""
-    from ..errors import ShapeError  # noqa: PLC0415
-    from ..targets import not_scores  # noqa: PLC0415
-
-    try:
-        shapes = model.shapes()
-    except ShapeError:
-        return None
-    return not_scores(shapes[-1]) if shapes else None
 
 
 def layout_text(spec, model=None) -> str:

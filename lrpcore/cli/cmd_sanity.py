@@ -60,10 +60,10 @@ def run(args) -> int:
     check_seed(args.seed)  # before anything is read or computed
     model = None
     if args.rule is None:  # the model's rule, as lrp explain takes it; the plot is named by it
-        from .. import load_model  # noqa: PLC0415
         from ..explain import DEFAULT_RULE  # noqa: PLC0415
+        from ..io.models import load_classifier  # noqa: PLC0415
 
-        model = load_model(model_path(args.model))
+        model = load_classifier(model_path(args.model))
         model_defaults(args, model)
         args.rule = args.rule or DEFAULT_RULE  # a toolbox chain's: lrp explain's 'simple'
     plot = _plot_path(args)

@@ -6,7 +6,13 @@ import sys
 
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
-from .common import add_command, check_outputs_free, model_defaults, no_labels, parse_target
+from .common import (
+    add_command,
+    check_outputs_free,
+    model_defaults,
+    no_labels,
+    parse_target,
+)
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -53,7 +59,8 @@ def register(sub):
 def run(args) -> int:
     from ..explain import Explainer, resolve_rules
     from ..export import DATASET_KEY, where_found
-    from ..io import load_model, open_dataset
+    from ..io import open_dataset
+    from ..io.models import load_classifier
     from ..io.relevance_store import is_zarr_path
     from ..spray import class_indices, spray
 
@@ -64,7 +71,7 @@ def run(args) -> int:
                     ("--batch-size", args.batch_size)):
         if v is not None and v < 1:
             raise RuleError(f"{name} must be at least 1")
-    model = load_model(args.model)
+    model = load_classifier(args.model)
     cls = None if args.cls is None else parse_target(args.cls, ("all",), model, "--class")
     cls = None if cls == "all" else cls
     embed = None if args.embedding == "none" else args.embedding

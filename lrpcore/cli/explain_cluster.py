@@ -51,8 +51,8 @@ def run_cluster(args) -> int:
                             "outputs; render heatmaps from it with the explorer)")
     import os
 
-    from ..io import load_model  # noqa: PLC0415
     from ..io.image_folder import is_image_file  # noqa: PLC0415
+    from ..io.models import load_classifier  # noqa: PLC0415
     from .cmd_explain import parse_layer_rules
 
     model = None
@@ -60,10 +60,10 @@ def run_cluster(args) -> int:
             or is_image_file(args.input)):  # photographs are fitted to the model
         from .common import model_defaults
 
-        model = load_model(args.model)
+        model = load_classifier(args.model)
         model_defaults(args, model)  # the model's rule and dtype, as without a cluster
     loaded = model
-    target = parse_target(args.target, model=lambda: loaded or load_model(args.model))
+    target = parse_target(args.target, model=lambda: loaded or load_classifier(args.model))
     # a folder: fitted to the model; a Zarr array: its chunking checked
     source, found_labels = distributed.open_source(args.input, model)
     if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
@@ -73,7 +73,7 @@ def run_cluster(args) -> int:
                 "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
                 "target": target, "raw": bool(args.raw), "batch_size": args.batch_size,
                 "source": source}
-    _check_rules(loaded or load_model(args.model), args.rule, job_args["layer_rules"],
+    _check_rules(loaded or load_classifier(args.model), args.rule, job_args["layer_rules"],
                  args.dtype)  # before a cluster is started or reached, not after
     with distributed.layout.run_lock(args.out):  # one run at a time fills a store
         result = _run_on_cluster(args, distributed, job_args, labels)

@@ -60,11 +60,12 @@ def load_inputs(args, n_default, model=None):
     (``model``: already opened, else ``args.model`` is)."""
     import numpy as np  # noqa: PLC0415
 
-    from .. import load_model, open_dataset  # noqa: PLC0415
+    from .. import open_dataset  # noqa: PLC0415
     from ..insight.tasks import spread_indices  # noqa: PLC0415
+    from ..io.models import load_classifier  # noqa: PLC0415
 
     if model is None:
-        model = load_model(model_path(args.model))
+        model = load_classifier(model_path(args.model))
     ds = open_dataset(args.data, model=model)  # photographs fitted to the model
     n = n_default if args.n is None else args.n
     if n < 1:

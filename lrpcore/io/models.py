@@ -161,6 +161,20 @@ def load_model(path, sidecar=True) -> Sequential:
     return model
 
 
+def load_classifier(path) -> Sequential:
+    """:func:`load_model`, refused naming the file when the model's output is no vector of
+    class scores (a feature extractor): every command that explains, scores or times it
+    failed at its first batch in a message that named no file (lrp evaluate's named the
+    samples)."""
+    from ..targets import model_not_scores  # noqa: PLC0415
+
+    model = load_model(path)
+    problem = model_not_scores(model)
+    if problem:
+        raise ModelFormatError(f"{os.fspath(path)}: {problem}")
+    return model
+
+
 def save_model(model, path, overwrite=False, dtype=None) -> None:
     """Write a model; the format is chosen by the extension (``.npz`` native, ``.txt``).
 
