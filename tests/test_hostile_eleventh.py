@@ -136,3 +136,27 @@ def test_a_model_whose_output_is_a_map_is_refused_naming_the_model(tmp_path, cap
              "class scores")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone.onnx", "x.npy",
                                                             "x_labels.npy"]
+
+
+@pytest.mark.parametrize("mirror", ["http://[::1", "https://[example.org/mnist/",
+                                    "http://127.0.0.1:99999/", "http://example.org:port/"])
+@pytest.mark.parametrize("given", ["--mirror", "LRP_MNIST_MIRROR"])
+def test_a_mirror_url_that_does_not_parse_is_refused_before_any_request(tmp_path, capsys,
+                                                                        monkeypatch, mirror,
+                                                                        given):
+    """LRP_MNIST_MIRROR=http://[::1 (an IPv6 address not closed) ended lrp data download in
+    'internal error: ValueError: Invalid IPv6 URL'; a port beyond 65535 was tried and 'broke
+    off (Failed to parse: …)'. Both are no mirror address, said before any request."""
+    import lrpcore.io.download as download
+
+    def no_request(*_a, **_k):
+        raise AssertionError("a request was made")
+
+    monkeypatch.setattr(download, "_fetch_one", no_request)
+    args = ["data", "download", "--kind", "test", "--quiet", "--cache-dir", str(tmp_path)]
+    if given == "--mirror":
+        args += ["--mirror", mirror]
+    else:
+        monkeypatch.setenv("LRP_MNIST_MIRROR", mirror)
+    assert main(args) == 2
+    one_line(capsys, f"{given}: {mirror!r} is not a mirror address")

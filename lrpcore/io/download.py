@@ -155,8 +155,13 @@ def mirror_list(mirrors=None, manifest=None) -> list[str]:
     if not mirrors:
         raise DatasetError("no MNIST mirror given")
     for m in mirrors:  # before any request: 'No scheme supplied' is no answer for a user
-        parts = urlparse(m)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        try:  # 'http://[::1' raised ValueError (Invalid IPv6 URL), an internal error; a port
+            parts = urlparse(m)  # beyond 65535 was tried and 'broke off (Failed to parse)'
+            url = parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and (
+                parts.port is None or parts.port >= 0)  # .port: ValueError when unreadable
+        except ValueError:
+            url = False
+        if not url:
             raise DatasetError(f"{where}: {short(m, 80)!r} is not a mirror address: give an "
                                "http:// or https:// URL of a folder holding the MNIST files "
                                "(e.g. https://example.org/mnist/)")
