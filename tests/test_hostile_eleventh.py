@@ -160,3 +160,29 @@ def test_a_mirror_url_that_does_not_parse_is_refused_before_any_request(tmp_path
         monkeypatch.setenv("LRP_MNIST_MIRROR", mirror)
     assert main(args) == 2
     one_line(capsys, f"{given}: {mirror!r} is not a mirror address")
+
+
+@pytest.mark.parametrize("output", ["link/m.npz", "bundled"])
+def test_convert_refuses_writing_over_its_input_reached_another_way(tmp_path, capsys,
+                                                                    monkeypatch, output):
+    """lrp convert m.npz link/m.npz --dtype float32 --overwrite, 'link' a link to the folder
+    itself, converted the model over itself (the check compared the paths as written) and
+    its float64 weights were gone; so did a bundled model named by its name, written to its
+    file."""
+    import shutil  # noqa: PLC0415
+
+    from lrpcore import bundled  # noqa: PLC0415
+
+    m = tmp_path / "m.npz"
+    shutil.copy(bundled.MODELS_DIR / "mnist-dense-rect.npz", m)
+    (tmp_path / "link").symlink_to(".")
+    source = str(m)
+    if output == "bundled":
+        monkeypatch.setattr(bundled, "MODELS_DIR", tmp_path)
+        source = "m"
+    else:
+        m = tmp_path / output
+    before = m.read_bytes()
+    assert main(["convert", source, str(m), "--dtype", "float32", "--overwrite"]) == 2
+    one_line(capsys, "input and output are the same file")
+    assert m.read_bytes() == before

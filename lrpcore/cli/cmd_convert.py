@@ -47,14 +47,16 @@ def _architectures():
 def run(args) -> int:
     from ..errors import ExportError
     from ..fileio import staged_writes
-    from ..io.models import WRITERS, load_model, save_model
+    from ..io.models import WRITERS, load_model, model_file, save_model
     from ..io.sidecar import sidecar_data, sidecar_path, write_sidecar
 
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in WRITERS:
         raise ExportError(f"{args.output}: cannot write {ext or 'files without extension'}; "
                           f"choose {' or '.join(sorted(WRITERS))}")
-    if os.path.abspath(args.input) == os.path.abspath(args.output):
+    # by the file reached: through a linked folder (or by a bundled model's name) the model
+    # was converted over itself, --dtype float32 keeping none of its float64 weights
+    if os.path.realpath(model_file(args.input)) == os.path.realpath(args.output):
         raise ExportError(f"{args.output}: input and output are the same file")
     # a MODEL.json beside the output would be applied to it when it is read (for .npz too):
     # it is part of the output, refused without --overwrite, replaced or removed with it
