@@ -364,6 +364,20 @@ def class_indices(labels, n, cls=None, where=None) -> np.ndarray:
     return indices
 
 
+def _finite_heatmaps(R, indices, where) -> np.ndarray:
+    """Stored relevance as float32 maps, refused when one is not finite there: a damaged
+    store's NaN reached scikit-learn ('Input X contains NaN', an internal error) and a value
+    beyond float32 printed numpy's overflow warning."""
+    with np.errstate(over="ignore", invalid="ignore"):  # refused below, not printed
+        R = _spatial(R).astype(np.float32)
+    finite = np.isfinite(R).reshape(len(R), -1).all(axis=1)
+    if not finite.all():
+        k = int(indices[np.argmin(finite)])
+        raise DatasetError(f"{where}: the relevance of sample {k} holds NaN, infinite values "
+                           "or values beyond float32 (a damaged store?); explain it again")
+    return R
+
+
 def spray_precomputed(store, cls=None, labels=None, k=None, neighbours=10, size=8,
                       embed="tsne", seed=0, cancelled=None) -> SprayResult:
     """SpRAy over the heatmaps of a relevance store (``lrp explain ... --out R.zarr``, e.g. from
@@ -375,7 +389,7 @@ def spray_precomputed(store, cls=None, labels=None, k=None, neighbours=10, size=
     indices = indices[store.available()[indices]]
     if indices.size == 0:
         raise DatasetError(f"{store.path}: no relevance stored for these samples yet")
-    R = _spatial(store.heatmaps(indices)).astype(np.float32)
+    R = _finite_heatmaps(store.heatmaps(indices), indices, store.path)
     res = analyse(R, k, neighbours, size, embed, seed, cancelled)
     lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
     meta = {"class": None if cls is None else int(cls), "rule": store.provenance.get("rules"),

@@ -186,3 +186,31 @@ def test_convert_refuses_writing_over_its_input_reached_another_way(tmp_path, ca
     assert main(["convert", source, str(m), "--dtype", "float32", "--overwrite"]) == 2
     one_line(capsys, "input and output are the same file")
     assert m.read_bytes() == before
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, 1e300])
+def test_spray_of_a_store_holding_relevance_that_is_not_finite_is_refused(tmp_path, value):
+    """SpRAy over a damaged relevance store (a bit flipped in a chunk, found by fuzzing
+    stores): a NaN reached scikit-learn ('internal error: ValueError: Input X contains NaN')
+    and 1e300 in a float64 store printed numpy's 'overflow encountered in cast' on the way to
+    float32. The store's maps are checked; the refusal names the store and the sample."""
+    pytest.importorskip("zarr")
+    from lrpcore.distributed import prepare_store  # noqa: PLC0415
+    from lrpcore.errors import DatasetError  # noqa: PLC0415
+    from lrpcore.io.relevance_store import open_relevance_store  # noqa: PLC0415
+    from lrpcore.spray import spray_precomputed  # noqa: PLC0415
+
+    key = {"n": 6, "chunk": 6, "input": "digits.npy", "rule": None, "layer_rules": [],
+           "dtype": "float64", "model_sha256": "0" * 64}
+    out = tmp_path / "R.zarr"
+    g = prepare_store(out, key, (6, 28, 28, 1), 10, "float64", {"model": "m.npz"}, False)
+    R = np.random.RandomState(0).rand(6, 28, 28, 1)
+    R[4, 3, 3, 0] = value
+    g["relevance"][:] = R
+    g["done"][:] = 1
+    store = open_relevance_store(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DatasetError, match="relevance of sample 4 holds NaN") as exc:
+            spray_precomputed(store, labels=np.zeros(6, np.int64), cls=0, embed=None)
+    assert str(out) in str(exc.value)
