@@ -214,3 +214,21 @@ def test_spray_of_a_store_holding_relevance_that_is_not_finite_is_refused(tmp_pa
         with pytest.raises(DatasetError, match="relevance of sample 4 holds NaN") as exc:
             spray_precomputed(store, labels=np.zeros(6, np.int64), cls=0, embed=None)
     assert str(out) in str(exc.value)
+
+
+@pytest.mark.parametrize("perm", [1.5, "0312", 7])
+def test_a_first_transpose_whose_perm_is_no_list_is_refused_in_one_line(tmp_path, capsys,
+                                                                       perm):
+    """The importer looks at the Transpose that reads an image input (a Keras export's NHWC to
+    NCHW) before any node is read: a 'perm' of another type ended lrp info in 'internal error:
+    TypeError: 'float' object is not iterable' (found by fuzzing ONNX graphs); the Transpose
+    itself refuses it, naming the file and the node."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper  # noqa: PLC0415
+
+    node = helper.make_node("Transpose", ["x"], ["y"], name="to_nchw")
+    node.attribute.append(helper.make_attribute("perm", perm))
+    model = save_onnx_graph(tmp_path / "m.onnx", [node], [], [1, 8, 8, 3], [1, 3, 8, 8])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "to_nchw")

@@ -1487,8 +1487,10 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         for n in node.input:
             b.readers[n] = b.readers.get(n, 0) + 1
     first = next((n for n in graph.node if inp.name in n.input), None)
-    nhwc = (len(sample) == 3 and first is not None and first.op_type == "Transpose"
-            and [int(p) for p in _attrs(onnx, first).get("perm", [])] == [0, 3, 1, 2])
+    # a 'perm' of another type (a float, a string) is the Transpose's to refuse, named
+    perm = _attrs(onnx, first).get("perm") if first is not None else None
+    nhwc = (len(sample) == 3 and isinstance(perm, list) and first.op_type == "Transpose"
+            and perm == [0, 3, 1, 2])
     b.data[inp.name] = _Tensor(inp.name, sample, "same")
     if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
         b.batch = int(dims[0].dim_value)
