@@ -232,3 +232,25 @@ def test_a_first_transpose_whose_perm_is_no_list_is_refused_in_one_line(tmp_path
     model = save_onnx_graph(tmp_path / "m.onnx", [node], [], [1, 8, 8, 3], [1, 3, 8, 8])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "to_nchw")
+
+
+@pytest.mark.parametrize("array", ["param.0.W", "opt.m.0.W"])
+def test_resuming_a_checkpoint_beyond_the_runs_dtype_is_refused(tmp_path, capsys, array):
+    """lrp train --dtype float32 --resume of a checkpoint holding 1e300 (float64: finite, so
+    the reader took it) cast it to inf with numpy's overflow warning, trained on, and wrote a
+    model and a checkpoint no reader opens ('layer0.W contains NaN or infinite values')."""
+    x, y = _digits(tmp_path / "x.npy", 20), tmp_path / "y.npy"
+    np.save(y, np.arange(20) % 10)
+    train = ["train", "--arch", "short-rect", "--dataset", str(x), "--labels", str(y),
+             "--dtype", "float32", "--optimizer", "adam"]
+    assert main([*train, "--epochs", "1", "--out", str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    arrays = dict(np.load(tmp_path / "m.ckpt.npz"))
+    arrays[array] = arrays[array].astype(np.float64)
+    arrays[array][0, 0] = 1e300
+    np.savez(tmp_path / "big.ckpt.npz", **arrays)
+    out = tmp_path / "resumed.npz"
+    assert _run_warnings_as_errors([*train, "--epochs", "2", "--out", str(out), "--resume",
+                                    str(tmp_path / "big.ckpt.npz")]) == 2
+    one_line(capsys, "big.ckpt.npz", "1e+300, beyond float32")
+    assert not out.exists() and not (tmp_path / "resumed.ckpt.npz").exists()

@@ -40,6 +40,17 @@ def save_checkpoint(path, state: dict, params, optimizer_arrays: dict, to_numpy)
     atomic_write_bytes(path, buf.getvalue())
 
 
+def as_run_dtype(arr, dtype, xp, what):
+    """A checkpoint's array as the run's ``dtype`` on the device, refused when a value lies
+    beyond that dtype: a float64 checkpoint's 1e300 resumed in float32 became inf (with
+    numpy's overflow warning), and the run wrote a model and a checkpoint no reader opens."""
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    if top > float(np.finfo(dtype).max):
+        raise LRPError(f"{what} holds values up to {top:.3g}, beyond {np.dtype(dtype).name}; "
+                       "resume with --dtype float64")
+    return xp.asarray(arr, dtype=dtype)
+
+
 def load_checkpoint(path, budget=None):
     """``(state, params_by_slot, optimizer_arrays)``; errors name the file and the problem.
 

@@ -35,7 +35,7 @@ from .architectures import (
     model_plan,
 )
 from .backprop import backward, forward_trace, trainable_layers
-from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .checkpoint import as_run_dtype, checkpoint_path, load_checkpoint, save_checkpoint
 from .data import TrainingData, random_shift, split
 from .losses import softmax_cross_entropy
 from .optim import make_optimizer, scheduled_lr
@@ -346,7 +346,8 @@ def _restore(path, config, params, opt, rng, xp):
             if arr is None or arr.shape != p[key].shape:
                 raise LRPError(f"{path}: parameters of layer {i} are missing or do not fit "
                                "the architecture")
-            p[key][...] = xp.asarray(arr, dtype=p[key].dtype)
+            p[key][...] = as_run_dtype(arr, p[key].dtype, xp,
+                                       f"{path}: layer {i}'s {key}")
     try:
         opt.load_state_arrays(opt_arrays, xp)
     except LRPError as exc:  # a missing, misshapen or impossible state array: name the file

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..errors import LRPError
+from .checkpoint import as_run_dtype
 
 
 def _slots(params):
@@ -48,7 +49,8 @@ class Optimizer:
             if name.startswith(self.nonnegative) and (arrays[name] < 0).any():
                 raise LRPError(f"optimiser state {name!r} holds negative values, which no run "
                                "writes (a square root of them would be NaN)")
-            self.state[name] = xp.asarray(arrays[name], dtype=self.state[name].dtype)
+            self.state[name] = as_run_dtype(arrays[name], self.state[name].dtype, xp,
+                                            f"optimiser state {name!r}")
 
 
 class SGD(Optimizer):
