@@ -385,6 +385,9 @@ class Forward:
                             f"{dtype.name}, whose smallest positive number is "
                             f"{np.finfo(dtype).smallest_subnormal:.1e}; choose a larger "
                             f"{tiny[1].name} or float64")
+        too_large = parameters_too_large(self.explainer.model, dtype)
+        if too_large:  # a float64 file's 1e300 weight: finite outputs, relevance overflowed
+            raise RuleError(f"{head}: {too_large}")
         raise RuleError(f"{head}: a division by zero (e.g. epsilon:0 where a layer's outputs "
                         "are 0); choose a rule with a stabiliser > 0")
 
@@ -634,12 +637,19 @@ def check_finite_outputs(y, dtype, model=None, forward=None) -> None:
         origin = None if forward is None else domain_origin(forward)
         if origin:
             raise ShapeError(f"{head}: {origin}")
-        name = np.dtype(dtype).name
-        top = _largest_parameter(model) if model is not None else 0.0
-        why = (f"input values too large for {name}?" if top <= 1e30 else
-               f"the model's parameters reach {top:.3g}, too large for {name}: a crafted or "
-               "damaged model file" + ("" if name == "float64" else ", or use float64"))
-        raise ShapeError(f"{head} ({why})")
+        why = parameters_too_large(model, dtype) if model is not None else None
+        raise ShapeError(f"{head} ({why or f'input values too large for {np.dtype(dtype).name}?'})")
+
+
+def parameters_too_large(model, dtype) -> str | None:
+    """Why a pass in ``dtype`` overflowed when the model's own parameters are the cause (a
+    crafted or damaged file), else None."""
+    name = np.dtype(dtype).name
+    top = _largest_parameter(model)
+    if top <= 1e30:
+        return None
+    return (f"the model's parameters reach {top:.3g}, too large for {name}: a crafted or "
+            "damaged model file" + ("" if name == "float64" else ", or use float64"))
 
 
 def domain_origin(forward) -> str | None:

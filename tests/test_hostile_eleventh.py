@@ -254,3 +254,26 @@ def test_resuming_a_checkpoint_beyond_the_runs_dtype_is_refused(tmp_path, capsys
                                     str(tmp_path / "big.ckpt.npz")]) == 2
     one_line(capsys, "big.ckpt.npz", "1e+300, beyond float32")
     assert not out.exists() and not (tmp_path / "resumed.ckpt.npz").exists()
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate", "sanity"])
+def test_relevance_overflowing_from_a_huge_weight_blames_the_model(tmp_path, capsys, command):
+    """A float64 model file with a weight of 1e300 where the input is 0 gives finite outputs
+    in float32, but its relevance overflows: --dtype float32 blamed 'a division by zero (e.g.
+    epsilon:0 …); choose a rule with a stabiliser > 0' for the rule 'simple', which has
+    none. The parameters are named, as when the outputs overflow (lrp bench said so)."""
+    import lrpcore  # noqa: PLC0415
+    from lrpcore.io.models import save_model  # noqa: PLC0415
+
+    model = lrpcore.load_model("mnist-dense-rect")
+    model.layers[0].W = model.layers[0].W.astype(np.float64)
+    model.layers[0].W[0, 0] = 1e300  # pixel 0 of a digit is 0: the outputs stay finite
+    save_model(model, tmp_path / "m.npz", dtype="float64")
+    x = np.zeros((4, 28, 28), np.uint8)
+    x[:, 10:18, 10:18] = 200
+    np.save(tmp_path / "x.npy", x)
+    args = {"explain": ["--out", str(tmp_path / "r.npy")], "evaluate": ["--steps", "2"],
+            "sanity": []}[command]
+    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--rule", "simple",
+                 "--dtype", "float32", *args]) == 2
+    one_line(capsys, "parameters reach 1e+300, too large for float32")
