@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .rules import AlphaBeta, Epsilon, Rule
-
-LITERATURE_STABILIZER = 1e-6
+from .rules import LITERATURE_STABILIZER, Epsilon, Rule
 
 
 @dataclass(frozen=True)
@@ -31,14 +29,16 @@ class Convention:
     # the rule of commands run without --rule (None: the engine's default, simple, as the
     # toolbox's own scripts have it)
     command_rule: str | None = None
-    literature_alphabeta: bool = False  # αβ with the literature's stabiliser, not the toolbox's
+    # αβ, flat and w² with zennit's denominators (stabiliser 1e-6; w² squares the bias too),
+    # not the toolbox's
+    literature_rules: bool = False
     # what the explorer's Compare shows beside the rule on display until the user sets rows:
     # rules that make sense on this kind of model, and the gradient baselines
     compare: tuple = ()
 
     def adapt(self, rule):
         """The rule as this convention computes it."""
-        if self.literature_alphabeta and isinstance(rule, AlphaBeta) and not rule.literature:
+        if self.literature_rules and getattr(rule, "literature", True) is False:
             return replace(rule, literature=True)
         return rule
 
@@ -50,7 +50,7 @@ TOOLBOX = Convention("toolbox", None, rule="epsilon:0.01", dtype="float64",
 # (Montavon et al., 2019): its Compare starts from zennit's composites
 ZENNIT = Convention("zennit", Epsilon(LITERATURE_STABILIZER),  # zennit's Norm rule
                     rule="EpsilonPlus", dtype="float32", command_rule="EpsilonPlus",
-                    literature_alphabeta=True,
+                    literature_rules=True,
                     compare=("EpsilonPlus", "EpsilonGammaBox", "EpsilonAlpha2Beta1",
                              "EpsilonPlusFlat", "gradxinput"))
 

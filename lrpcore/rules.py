@@ -403,14 +403,17 @@ class Flat(Rule):
     summary: ClassVar[str] = "flat rule: equal shares over each neuron's receptive field"
     formula: ClassVar[str] = "R_i = Σ_j R_j / (number of inputs of j)"
     reference: ClassVar[str] = "Lapuschkin et al. (2019), Nat. Commun. 10: 1096"
+    # zennit's numerics (graph models): each count stabilised by 1e-6, as its Flat divides
+    literature: bool = field(default=False, compare=False)
 
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
         ones = layer.variant("ones", xp, ctx.dtype, make=_ones_like)
+        plus = LITERATURE_STABILIZER if self.literature else 0.0  # zennit zeroes the bias
         if ctx.inside is None:
-            return layer.tmap(R / layer.fan_in(), ones, x.shape[1:], xp)
+            return layer.tmap(R / (layer.fan_in() + plus), ones, x.shape[1:], xp)
         # a padded input: only the real inputs of each receptive field share
-        return _masked_share(layer, ones, R, x, ctx)
+        return _masked_share(layer, ones, R, x, ctx, plus)
 
     def maxpool(self, layer, x, y, R, ctx):
         return layer.uniform_relevance(x, R, ctx.xp, ctx.inside)
@@ -420,11 +423,12 @@ def _ones_like(w):
     return np.ones_like(w)
 
 
-def _masked_share(layer, w, R, x, ctx):
-    """R spread in proportion to ``w`` over the real inputs (``ctx.inside``) of each neuron;
-    a neuron that sees only the padded border keeps its relevance there (it is dropped)."""
+def _masked_share(layer, w, R, x, ctx, plus=0.0):
+    """R spread in proportion to ``w`` over the real inputs (``ctx.inside``) of each neuron,
+    whose sum gains ``plus`` (zennit's stabiliser, and squared bias for w²); a neuron that sees
+    only the padded border keeps its relevance there (it is dropped)."""
     xp = ctx.xp
-    total = layer.fmap(ctx.inside, w, xp)
+    total = layer.fmap(ctx.inside, w, xp) + plus
     out = layer.tmap(R / xp.where(total > 0, total, 1), w, x.shape[1:], xp)
     out *= ctx.inside
     return out
@@ -439,16 +443,25 @@ class WSquare(Rule):
     summary: ClassVar[str] = "w²-rule: shares by the squared weights, inputs ignored"
     formula: ClassVar[str] = "R_i = Σ_j w_ij² R_j / Σ_i w_ij²"
     reference: ClassVar[str] = "Montavon et al. (2017), Pattern Recognit. 65: 211–222"
+    # zennit's numerics (graph models): it squares every parameter, so b² joins each sum,
+    # and stabilises by 1e-6
+    literature: bool = field(default=False, compare=False)
 
     def linear(self, layer, x, z, R, ctx):
         xp = ctx.xp
         sq = layer.variant("sq", xp, ctx.dtype)
+        plus = _squared_bias(layer, ctx) + LITERATURE_STABILIZER if self.literature else 0.0
         if ctx.inside is None:
-            return layer.tmap(R / layer.colsum(sq, xp), sq, x.shape[1:], xp)
-        return _masked_share(layer, sq, R, x, ctx)  # a padded input: real inputs only
+            return layer.tmap(R / (layer.colsum(sq, xp) + plus), sq, x.shape[1:], xp)
+        return _masked_share(layer, sq, R, x, ctx, plus)  # a padded input: real inputs only
 
     def maxpool(self, layer, x, y, R, ctx):
         return layer.uniform_relevance(x, R, ctx.xp, ctx.inside)
+
+
+def _squared_bias(layer, ctx):
+    b = layer.device_bias(ctx.xp, ctx.dtype)
+    return 0.0 if b is None else b * b
 
 
 @dataclass(frozen=True)

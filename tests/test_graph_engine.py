@@ -198,6 +198,34 @@ def test_alphabeta_on_graphs_uses_zennits_stabiliser(tmp_path):
     assert not lenet_like.rules[0].literature  # a chain keeps the toolbox's numerics
 
 
+@pytest.mark.parametrize("rule", ["flat", "ww"])
+def test_flat_and_wsquare_on_graphs_divide_as_zennit(tmp_path, rule):
+    """zennit's Flat and WSquare stabilise each neuron's sum by 1e-6, and its WSquare squares
+    the bias too (it squares every parameter): on a graph model the first layer's shares are
+    w_ij² R_j / (Σ_i w_ij² + b_j² + 1e-6) resp. R_j / (n + 1e-6); a toolbox chain keeps
+    the plain sums (Σ_i w_ij², n)."""
+    W1, b1 = RNG.standard_normal((5, 3)), np.array([2.0, -3.0, 0.5])  # b² weighs
+    W2, b2 = RNG.standard_normal((3, 2)), np.zeros(2)
+    nodes = [helper.make_node("Gemm", ["input", "W1", "b1"], ["h"], name="fc1"),
+             helper.make_node("Relu", ["h"], ["a"], name="relu"),
+             helper.make_node("Gemm", ["a", "W2", "b2"], ["logits"], name="fc2")]
+    inits = [_init("W1", W1), _init("b1", b1), _init("W2", W2), _init("b2", b2)]
+    model = lrpcore.load_model(_save(tmp_path, nodes, inits, ["N", 5], 2))
+    x = RNG.standard_normal((4, 5))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    R, per_node = fw.relevance("EpsilonPlus", layer_rules={"fc1": rule}, trace=True)
+    k = model.node_names.index("fc1")
+    R_out = per_node.outputs[k]
+    W, b = W1.astype(np.float32).astype(np.float64), b1
+    if rule == "ww":
+        want = (W**2 / ((W**2).sum(axis=0) + b**2 + 1e-6)) @ R_out.T
+    else:
+        want = np.ones_like(W) / (W.shape[0] + 1e-6) @ R_out.T
+    np.testing.assert_allclose(R, want.T, rtol=1e-12)
+    chain_rule = lrpcore.resolve_rules([model.nodes[k].layer], rule).rules[0]
+    assert not chain_rule.literature  # a toolbox chain keeps the plain sums
+
+
 def test_grouped_convolution_map_and_transpose_agree():
     W = RNG.standard_normal((3, 3, 2, 6))  # 3 groups of 2 input channels, 2 outputs each
     layer = GroupedConvolution(W, np.zeros(6), stride=(2, 2), groups=3)

@@ -1,0 +1,164 @@
+"""Check LRP Explorer against zennit on the shared EfficientNet-Lite0 with inputs of your own.
+
+The shared reference (``../shared/reference/efficientnet_lite0_dev.npz``) holds two photographs;
+held-back inputs are checked the same way. This builds zennit's side from the ONNX file's own
+weights (``bench_zennit.lite0``, BatchNorms already folded there, so none is left to fold and
+zennit's ``SequentialMergeBatchNorm`` eps shift cannot enter), explains with the five presets in
+float64 and compares with ``lrpcore`` run through ``--python`` (an interpreter that has it), per
+sample as issue 12 measures: max|R − R_zennit| / max|R_zennit|, outputs absolutely. Run by hand
+in a scratch environment with torch, zennit 0.5.1 and onnx::
+
+    /tmp/zvenv/bin/python tools/lite0_zennit_parity.py --python python3 [IMAGES.npy]
+
+IMAGES.npy: N×224×224×3 uint8 photographs; without it, five that stress the input-dependent
+paths: black, white (every first-layer input of one sign), saturated red and blue halves, uniform
+noise, a horizontal ramp. ``--check-reference`` first reproduces the shared reference (the
+twin's own test). Not part of the test suite: PyTorch is never a dependency of this project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "shared")
+ONNX = os.path.join(SHARED, "models", "torch_onnx", "efficientnet_lite0.onnx")
+REFERENCE = os.path.join(SHARED, "reference", "efficientnet_lite0_dev.npz")
+MEAN, STD = 0.498, 0.502
+PRESETS = ("EpsilonPlus", "EpsilonAlpha2Beta1", "EpsilonPlusFlat", "EpsilonGammaBox")
+
+# the lrpcore side, run by --python: relevance for every preset, float64, bounds from mean/std
+LRPCORE_PART = """
+import sys, numpy as np, lrpcore
+from dataclasses import replace
+data = dict(np.load(sys.argv[1]))
+model = lrpcore.load_model(sys.argv[2])
+model.input_spec = replace(model.input_spec, mean=(%r,) * 3, std=(%r,) * 3)
+fw = lrpcore.Explainer(model, dtype="float64").forward(data["x"], raw=True)
+out = {"Y": fw.outputs()}
+for name in sys.argv[4:]:
+    out["R__" + name] = fw.relevance(name)
+np.savez(sys.argv[3], **out)
+""" % (MEAN, STD)
+
+
+def synthetic_images(size=224, seed=5):
+    rng = np.random.default_rng(seed)
+    half = size // 2
+    halves = np.zeros((size, size, 3))
+    halves[:, :half, 0] = 255
+    halves[:, half:, 2] = 255
+    ramp = np.broadcast_to(np.linspace(0, 255, size)[None, :, None], (size, size, 3))
+    return np.stack([np.zeros((size, size, 3)), np.full((size, size, 3), 255.0), halves,
+                     rng.integers(0, 256, (size, size, 3)), ramp]).astype(np.uint8)
+
+
+def twin():
+    """bench_zennit's Lite0 with the ONNX file's folded weights, the stem's "same" padding
+    inside the convolution (as the shared reference: padded entries take no part in zB/flat)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+
+    sys.path.insert(0, HERE)
+    import bench_zennit
+
+    class PaddedConv(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(nn.functional.pad(x, (0, 1, 0, 1)))
+
+    proto = onnx.load(ONNX)
+    weights = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    linear = [n for n in proto.graph.node if n.op_type in ("Conv", "Gemm")]
+    model = bench_zennit.lite0()
+    assert isinstance(model[0], nn.ZeroPad2d) and tuple(model[0].padding) == (0, 1, 0, 1)
+    model[0], model[1] = nn.Identity(), PaddedConv(3, 32, 3, 2, bias=False)
+    _drop_batchnorms(model, nn)
+    modules = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(modules) == len(linear)
+    with torch.no_grad():
+        for module, node in zip(modules, linear):
+            W, B = (torch.tensor(weights[n], dtype=torch.float64) for n in node.input[1:3])
+            assert module.weight.shape == W.shape, (module, W.shape)
+            module.weight = nn.Parameter(W)
+            module.bias = nn.Parameter(B)
+    return model.double().eval()
+
+
+def _drop_batchnorms(parent, nn):
+    for name, child in parent.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(parent, name, nn.Identity())
+        else:
+            _drop_batchnorms(child, nn)
+
+
+def zennit_side(model, x):
+    import torch
+    from zennit.attribution import Gradient
+    from zennit.composites import (EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlus,
+                                   EpsilonPlusFlat)
+
+    xt = torch.tensor(x, dtype=torch.float64)
+    low = torch.full_like(xt, (0 - MEAN) / STD)
+    high = torch.full_like(xt, (1 - MEAN) / STD)
+    composites = {"EpsilonPlus": EpsilonPlus(), "EpsilonAlpha2Beta1": EpsilonAlpha2Beta1(),
+                  "EpsilonPlusFlat": EpsilonPlusFlat(),
+                  "EpsilonGammaBox": EpsilonGammaBox(low=low, high=high)}
+    with torch.no_grad():
+        Y = model(xt)
+    onehot = torch.nn.functional.one_hot(Y.argmax(1), Y.shape[1]).double()
+    out = {"Y": Y.numpy()}
+    for name, composite in composites.items():
+        with Gradient(model, composite) as attributor:
+            _, R = attributor(xt, lambda y: y * onehot)
+        out["R__" + name] = R.numpy()
+    return out
+
+
+def lrpcore_side(python, x):
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = os.path.join(tmp, "x.npz"), os.path.join(tmp, "R.npz")
+        np.savez(inp, x=x)
+        subprocess.run([python, "-c", LRPCORE_PART, inp, ONNX, out, *PRESETS], check=True)
+        with np.load(out) as data:
+            return {k: data[k] for k in data.files}
+
+
+def report(title, ours, theirs):
+    n = len(theirs["Y"])
+    print(f"{title}: outputs within {np.abs(ours['Y'] - theirs['Y']).max():.1e}; "
+          "relevance per sample, max|ΔR| / max|R|:")
+    for name in PRESETS:
+        a, b = ours["R__" + name].reshape(n, -1), theirs["R__" + name].reshape(n, -1)
+        errors = np.abs(a - b).max(axis=1) / np.abs(b).max(axis=1)
+        print(f"  {name:20s} " + " ".join(f"{e:.1e}" for e in errors))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("images", nargs="?", help="N×224×224×3 uint8 .npy (default: five synthetic)")
+    p.add_argument("--python", default="python3", help="an interpreter that has lrpcore")
+    p.add_argument("--check-reference", action="store_true",
+                   help="first compare the twin with the shared reference's two photographs")
+    args = p.parse_args(argv)
+    model = twin()
+    if args.check_reference:
+        with np.load(REFERENCE) as data:
+            ref = {k: data[k] for k in data.files}
+        mine = zennit_side(model, ref["x"].astype(np.float64))
+        report("twin vs the shared reference", mine, ref)
+    pixels = synthetic_images() if args.images is None else np.load(args.images)
+    x = (pixels.transpose(0, 3, 1, 2) / 255.0 - MEAN) / STD
+    report("LRP Explorer vs zennit", lrpcore_side(args.python, x), zennit_side(model, x))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
