@@ -39,13 +39,14 @@ import sys, numpy as np, lrpcore
 from dataclasses import replace
 data = dict(np.load(sys.argv[1]))
 model = lrpcore.load_model(sys.argv[2])
-model.input_spec = replace(model.input_spec, mean=(%r,) * 3, std=(%r,) * 3)
+mean, std = float(sys.argv[4]), float(sys.argv[5])
+model.input_spec = replace(model.input_spec, mean=(mean,) * 3, std=(std,) * 3)
 fw = lrpcore.Explainer(model, dtype="float64").forward(data["x"], raw=True)
 out = {"Y": fw.outputs()}
-for name in sys.argv[4:]:
+for name in sys.argv[6:]:
     out["R__" + name] = fw.relevance(name)
 np.savez(sys.argv[3], **out)
-""" % (MEAN, STD)
+"""
 
 
 def synthetic_images(size=224, seed=5):
@@ -84,7 +85,7 @@ def twin():
     modules = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert len(modules) == len(linear)
     with torch.no_grad():
-        for module, node in zip(modules, linear):
+        for module, node in zip(modules, linear, strict=True):
             W, B = (torch.tensor(weights[n], dtype=torch.float64) for n in node.input[1:3])
             assert module.weight.shape == W.shape, (module, W.shape)
             module.weight = nn.Parameter(W)
@@ -103,8 +104,7 @@ def _drop_batchnorms(parent, nn):
 def zennit_side(model, x):
     import torch
     from zennit.attribution import Gradient
-    from zennit.composites import (EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlus,
-                                   EpsilonPlusFlat)
+    from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat
 
     xt = torch.tensor(x, dtype=torch.float64)
     low = torch.full_like(xt, (0 - MEAN) / STD)
@@ -127,7 +127,8 @@ def lrpcore_side(python, x):
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = os.path.join(tmp, "x.npz"), os.path.join(tmp, "R.npz")
         np.savez(inp, x=x)
-        subprocess.run([python, "-c", LRPCORE_PART, inp, ONNX, out, *PRESETS], check=True)
+        subprocess.run([python, "-c", LRPCORE_PART, inp, ONNX, out, str(MEAN), str(STD),
+                        *PRESETS], check=True)
         with np.load(out) as data:
             return {k: data[k] for k in data.files}
 
