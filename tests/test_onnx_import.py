@@ -466,6 +466,17 @@ def test_non_flatten_reshape_refused(tmp_path):
     _refused(tmp_path, g, "Reshape", "not a flatten")
 
 
+def test_a_pooled_vector_back_to_a_map_is_refused_as_a_gate(tmp_path):
+    """Keras's EfficientNetV2B0 stops at the Reshape that starts its first squeeze-and-
+    excitation gate: the refusal says what that Reshape usually begins."""
+    g = Graph([3, 4, 4])
+    g.node("GlobalAveragePool").node("Flatten").node("Reshape", g.init([-1, 3, 1, 1], np.int64))
+    msg = _refused(tmp_path, g, "not a flatten", "squeeze-and-excitation gate")
+    g = Graph([2, 4, 4])
+    g.node("Reshape", g.init([0, 4, 8], np.int64))
+    assert "squeeze-and-excitation" not in _refused(tmp_path, g, "not a flatten"), msg
+
+
 def test_branching_graph_is_a_graph_model(tmp_path):
     """A skip connection (refused while only chains were explained) loads as a graph."""
     g = Graph([4])

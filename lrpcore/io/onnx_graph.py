@@ -898,7 +898,18 @@ def _op_reshape(b, node, attrs, where, t, data_in):
         return  # a channel shuffle's first or last Reshape
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
-                      "flattening reshapes are supported")
+                      f"flattening reshapes are supported{_gate_hint(t, target)}")
+
+
+def _gate_hint(t, target) -> str:
+    """What a pooled vector turned back into a C×1×1 map usually starts: a squeeze-and-
+    excitation gate (EfficientNet, MobileNetV3 from Keras), whose product of two signals has no
+    LRP rule here; the Reshape is only where the import first stops."""
+    if len(t.shape) == 1 and [int(s) for s in target[1:]] in ([t.shape[0], 1, 1],
+                                                               [1, 1, t.shape[0]]):
+        return (" (a pooled vector back to a 1×1 map usually starts a squeeze-and-excitation "
+                "gate, whose product of two signals LRP here has no rule for)")
+    return ""
 
 
 def _op_transpose(b, node, attrs, where, t, data_in):
