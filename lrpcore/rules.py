@@ -692,6 +692,13 @@ def rule_class(name: str) -> type[Rule]:
     key = str(name).strip().lower()
     cls = RULES.get(_ALIASES.get(key, key))
     if cls is None:
+        from .presets import find_preset  # noqa: PLC0415 (presets import this module)
+
+        preset = find_preset(key)
+        if preset is not None:  # reached with parameters: 'EpsilonPlus:3' said "unknown rule"
+            raise RuleError(f"preset {preset.name} takes no parameters: its rules keep their "
+                            "defaults; give a layer another rule or parameter with --layer-rule "
+                            "(e.g. 'conv*=gamma:0.5'; the explorer's per-layer rules)")
         raise RuleError(f"unknown rule {name!r}: choose one of {', '.join(RULE_NAMES)} "
                         "or a preset (see 'lrp rules')")
     return cls

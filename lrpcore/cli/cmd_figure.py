@@ -8,7 +8,7 @@ from ..errors import ShapeError
 from ..export import check_figure_size, export_figure
 from ..render import TOOLBOX_COLORMAPS
 from ..render.figure import grid_scale_for
-from .cmd_render import add_render_options
+from .cmd_render import add_render_options, note_inputs_left_out
 from .common import add_command, check_png_out, check_png_out_of, check_sigma, plural
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
@@ -59,6 +59,7 @@ def run(args) -> int:
                          "--scaling)") from None
     maps = source.maps(indices)
     inputs, xs = fitted_inputs(args.input, source, indices, maps)
+    note_inputs_left_out("figure", args.relevance, source)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where}
     rows = [source.row_title(i, inputs) for i in indices]
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),

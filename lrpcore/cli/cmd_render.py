@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -159,6 +160,17 @@ def provenance(r_path, x_path) -> dict:
     return info
 
 
+def note_inputs_left_out(command, path, source) -> None:
+    """One line on stderr when the inputs the maps' sidecar or store names could not be
+    read: the heatmap is then drawn without them (no input panel, no outline)."""
+    if source.default_input_problem:
+        from ..text import printable_line  # noqa: PLC0415
+
+        print(f"lrp {command}: note: {printable_line(os.fspath(path))}: "
+              f"{printable_line(source.default_input_problem)}; drawn without them (give --input)",
+              file=sys.stderr)
+
+
 def run(args) -> int:
     from .render_sources import RelevanceFile, fitted_inputs  # noqa: PLC0415
 
@@ -172,7 +184,10 @@ def run(args) -> int:
     inputs, xs = fitted_inputs(args.input, source, [args.index], [r])
     x = None if xs is None else xs[0]
     if x is None and args.side_by_side:
-        raise ShapeError("--side-by-side needs --input")
+        problem = source.default_input_problem
+        raise ShapeError("--side-by-side needs --input" + (
+            f": {args.relevance}: {problem}" if problem else ""))
+    note_inputs_left_out("render", args.relevance, source)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,
             "sample": source.input_index(args.index)}
     common = dict(cmap=args.colormap, outline=args.outline, scaling=args.scaling,

@@ -120,6 +120,7 @@ class RelevanceFile:
         self.store = None
         self.batch_shape = None  # the shape of a batch 'lrp explain' wrote (samples first)
         self.default_input = None
+        self.default_input_problem = None  # why default_input could not be drawn, if so
         self.samples = None  # sample number of each map, when not its position
         self.of_sample = None  # the one sample every map is of (conditional heatmaps)
         self.channels = None  # the channel of each such map, when its sidecar lists them
@@ -258,7 +259,12 @@ def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
                            model=folder_model(relevance, relevance.default_input),
                            like=relevance.batch_shape)
         return inputs, fit(inputs)
-    except (DatasetError, ShapeError, OSError):
+    except (DatasetError, ShapeError, OSError) as exc:
+        # said, not only swallowed: '--side-by-side needs --input' beside a sidecar that names
+        # the inputs left the user guessing why they were not found (a moved dataset)
+        relevance.default_input_problem = (
+            f"the inputs its {'store' if relevance.store is not None else 'sidecar'} names "
+            f"could not be used ({exc})")
         return None, None
 
 

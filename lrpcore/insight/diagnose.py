@@ -122,6 +122,19 @@ def _alphabeta_sumpool(s: Site) -> bool:
             and s.input_nonnegative is not False)
 
 
+@register_cause("alphabeta-unbalanced", lambda s: (
+    f"αβ with α − β = {s.rule.alpha - s.rule.value('beta'):g} (α = {s.rule.alpha:g}, β = "
+    f"{s.rule.value('beta'):g}) multiplies the relevance of every neuron with contributions of "
+    "both signs by α − β: αβ conserves only with α − β = 1 (alphabeta:2 is α2β1, alphabeta:1 "
+    "is z⁺)"))
+def _alphabeta_unbalanced(s: Site) -> bool:
+    """β set apart from α (``alphabeta:2:3``) so that α − β ≠ 1: the rule scales relevance by
+    design; "conserves only where a neuron has both signs" pointed at the data instead."""
+    a = _alpha(s.rule)
+    return (a is not None and abs(a - s.rule.value("beta") - 1.0) > 1e-9
+            and s.kind in SUM_KINDS + ("blowup",))
+
+
 @register_cause("alphabeta-one-sign", lambda s: (
     f"αβ (α = {s.rule.alpha:g}, β = {s.rule.value('beta'):g}) conserves only where a neuron "
     "has both positive and negative contributions; here many have one sign only; use "

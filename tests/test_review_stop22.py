@@ -1,0 +1,79 @@
+"""An acceptance review as a new LRP user (stop 22): what the commands said wrongly or not
+at all — a preset given parameters, αβ set off balance, and maps whose recorded inputs moved."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore.cli.main import main
+from lrpcore.errors import RuleError
+from lrpcore.explain import resolve_rules
+
+
+@pytest.mark.parametrize("spec", ["EpsilonPlus:3", "epsilongammabox:0.5"])
+def test_a_preset_given_parameters_is_named_as_a_preset(spec):
+    """``--rule EpsilonPlus:3`` said "unknown rule 'EpsilonPlus': choose one of … or a
+    preset" — it is a preset, one that takes no parameters."""
+    layers = lrpcore.Explainer(lrpcore.load_model("mnist-lenet5")).layers
+    with pytest.raises(RuleError) as err:
+        resolve_rules(layers, spec)
+    text = str(err.value)
+    assert "takes no parameters" in text and "--layer-rule" in text
+    assert "unknown rule" not in text
+
+
+def test_an_unknown_rule_is_still_unknown():
+    layers = lrpcore.Explainer(lrpcore.load_model("mnist-lenet5")).layers
+    with pytest.raises(RuleError, match="unknown rule 'foo'"):
+        resolve_rules(layers, "foo:1")
+
+
+def test_alphabeta_off_balance_is_named_as_such(tmp_path, capsys):
+    """``alphabeta:2:3`` (α − β = −1) flips the sign at every layer by its own formula; the
+    warning blamed the data ("conserves only where a neuron has both positive and negative
+    contributions; here many have one sign only")."""
+    x = tmp_path / "x.npy"
+    np.save(x, lrpcore.open_dataset("mnist-test").images(range(4)))
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R.npy"),
+                 "--rule", "alphabeta:2:3"]) == 0
+    err = capsys.readouterr().err
+    assert "α − β = -1" in err and "conserves only with α − β = 1" in err
+    assert "one sign only" not in err
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R2.npy"),
+                 "--rule", "alphabeta:2"]) == 0  # balanced: the sum pool's own cause
+    err = capsys.readouterr().err
+    assert "at a sum pool after a ReLU" in err and "α − β" not in err
+
+
+@pytest.fixture
+def moved_inputs(tmp_path, capsys):
+    """Relevance whose sidecar names a dataset file that was moved away since."""
+    x = tmp_path / "digits.npy"
+    np.save(x, lrpcore.open_dataset("mnist-test").images(range(3)))
+    r = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(r)]) == 0
+    x.rename(tmp_path / "elsewhere.npy")
+    capsys.readouterr()
+    return r
+
+
+def test_side_by_side_says_why_the_recorded_inputs_are_missing(moved_inputs, tmp_path, capsys):
+    """'--side-by-side needs --input' beside a sidecar that names the inputs left the user
+    guessing why they were not found."""
+    assert main(["render", str(moved_inputs), "--side-by-side", "--out",
+                 str(tmp_path / "h.png")]) == 2
+    err = capsys.readouterr().err
+    assert "--side-by-side needs --input" in err
+    assert "digits.npy" in err and "sidecar names" in err
+    assert not (tmp_path / "h.png").exists()
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_maps_drawn_without_their_recorded_inputs_say_so(moved_inputs, tmp_path, capsys,
+                                                         command):
+    """The heatmap was drawn without its input (no outline, no input column) in silence."""
+    assert main([command, str(moved_inputs), "--out", str(tmp_path / "h.png")]) == 0
+    err = capsys.readouterr().err
+    assert f"lrp {command}: note:" in err and "digits.npy" in err and "give --input" in err
