@@ -240,7 +240,8 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
                 how = "back as its gradient (as zennit, which has no rule there)" \
                     if layer.role == "gradient" else "through unchanged"
                 raise RuleError(f"layer {i} ({layer.describe()}) passes relevance {how} and "
-                                "takes no rule; choose a Linear, Convolution or pooling layer")
+                                "takes no rule; choose a Linear, Convolution or pooling layer"
+                                f"{_nearest_ruled(layers, i)}")
             if preset_or_none(spec) is not None:
                 raise RuleError(f"layer {i}: a preset ({spec}) cannot be assigned to one layer")
             chosen[i] = parse_rule(spec)
@@ -257,6 +258,18 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     desc = base + (" with " + ", ".join(f"{i}={s}" for i, s in overrides.items())
                    if overrides else "")
     return RuleConfig(rules, desc)
+
+
+def _nearest_ruled(layers, i) -> str:
+    """" (the nearest: layer 2, '/conv1/Conv')" for a key naming a layer that takes no rule:
+    an ONNX graph's layer 0 is its channels-last step and each padded Conv's Pad comes first,
+    so ``--layer-rule 0=flat`` named no convolution and the error did not say which does."""
+    near = sorted((j for j in range(len(layers)) if layers[j].role in RULE_ROLES),
+                  key=lambda j: (abs(j - i), j))
+    if not near:
+        return ""
+    names = getattr(layers, "names", None)
+    return f" (the nearest: layer {near[0]}" + (f", {names[near[0]]!r})" if names else ")")
 
 
 def initial_relevance(y, target="pred", labels=None, xp=np, class_names=None):
@@ -610,7 +623,8 @@ class Explainer:
         for start, stop in self.passes(x.shape, batch_size):
             fwd = self.forward(x[start:stop], raw=True)
             lab = None if labels is None else _slice_labels(labels, start, stop, n)
-            tgt = _slice_labels(target, start, stop, n) if _is_per_sample(target) else target
+            tgt = _slice_labels(target, start, stop, n, "target classes") \
+                if _is_per_sample(target) else target
             r = fwd.relevance(config, tgt, labels=lab)
             if out is None:
                 out = np.empty((n,) + r.shape[1:], dtype=r.dtype)
@@ -692,10 +706,10 @@ def _is_per_sample(target) -> bool:
     return not isinstance(target, (str, int, np.integer)) and np.ndim(target) == 1
 
 
-def _slice_labels(labels, start, stop, n):
+def _slice_labels(labels, start, stop, n, what="labels"):
     arr = np.asarray(labels).reshape(-1)
-    if arr.size != n:
-        raise ShapeError(f"{arr.size} labels given for {n} samples")
+    if arr.size != n:  # named as given: a target list was called "labels"
+        raise ShapeError(f"{arr.size} {what} given for {n} samples")
     return arr[start:stop]
 
 

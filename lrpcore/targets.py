@@ -143,16 +143,19 @@ def class_array(c, n, k, xp, what):
     """``c`` (one class or one per sample) as N class indices on the device, checked to be
     whole numbers within the K outputs."""
     arr = np.asarray(c.get() if hasattr(c, "get") else c).reshape(-1)
+    many = what + ("es" if what.endswith("s") else "s")  # "target classes", not "classs"
     if arr.size == 1:
         arr = np.repeat(arr, n)
     if arr.size != n:
-        raise ShapeError(f"{arr.size} {what}s given for {n} samples")
+        raise ShapeError(f"{arr.size} {many} given for {n} samples")
+    if arr.dtype == np.bool_:  # a mask (True read as class 1) explained classes 0 and 1
+        raise ShapeError(f"{many} must be whole numbers, got booleans (a mask?)")
     try:  # as floats first: a class such as 10**20 fits no integer type
         f = arr.astype(np.float64)
     except (TypeError, ValueError, OverflowError):
-        raise ShapeError(f"{what}s must be whole numbers") from None
+        raise ShapeError(f"{many} must be whole numbers") from None
     if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
-        raise ShapeError(f"{what}s must be whole numbers")
+        raise ShapeError(f"{many} must be whole numbers")
     bad = f[(f < 0) | (f >= k)]
     if bad.size:
         raise ShapeError(f"{what} {bad[0]:.0f} is out of range: the model has {k} outputs "

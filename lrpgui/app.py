@@ -150,7 +150,11 @@ def _apply_options(window, args) -> list[str]:
             setattr(s, field, value)
         except Exception as exc:
             problems.append(f"--{field.split('_')[0]} {value}: {exc}")
-    if args.misclassified:
+    if args.misclassified and s.dataset is not None and s.labels is None:
+        # the filter hid every sample behind a checked, disabled box the user could not clear
+        problems.append(f"--misclassified: {os.path.basename(str(s.dataset_name))} has no "
+                        "labels, so no sample can be called misclassified")
+    elif args.misclassified:
         s.misclassified_only = True
         if args.sample is None:  # a sample asked for stays on display, filter or not
             window.predictions_done.connect(_select_first_misclassified(window))

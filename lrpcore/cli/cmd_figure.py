@@ -66,7 +66,9 @@ def run(args) -> int:
                          cmaps, indices=indices, outline=args.outline, scaling=args.scaling,
                          sigma=args.sigma, info=info, overwrite=args.overwrite,
                          row_titles=rows)
-    print(f"wrote {path} ({plural(len(indices), 'sample')} × {plural(len(cmaps), 'colormap')})")
+    counted = plural(len(indices), "sample") if source.of_sample is None else \
+        f"{plural(len(indices), 'map')} of sample {source.of_sample}"  # concepts' channels
+    print(f"wrote {path} ({counted} × {plural(len(cmaps), 'colormap')})")
     return 0
 
 

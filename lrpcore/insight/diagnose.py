@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rules import AlphaBeta, Epsilon, Gamma, Simple, ZPlus
+from ..rules import AlphaBeta, Epsilon, Gamma, Gradient, Simple, ZPlus
 from ..text import elide_middle
 from .conservation import cut_sums
 
@@ -206,6 +206,19 @@ def _after_gradient_layer(s: Site) -> bool:
     """Below a LogSoftmax the bias share of the last dense layer read 'ΣR ×1.62e+06
     (created)', a warning beside the note that explains it."""
     return s.kind in SUM_KINDS and s.after_gradient and s.arriving < ZERO_SUM
+
+
+@register_cause("gradient-rule", lambda s: (
+    "the gradient rule sends relevance back unnormalised (R_i = Σ_j w_ij R_j): it conserves "
+    "only where each output's weights sum to 1 (an average pool, where zennit takes it); on "
+    "other layers it is no LRP rule, and with activations passing relevance on unchanged the "
+    "whole model's map is not its gradient either: for gradient baselines use sensitivity or "
+    "gradxinput (Compare, lrp evaluate)"))
+def _gradient_rule(s: Site) -> bool:
+    """``--rule gradient`` on LeNet-5 blamed the biases ("gradient conserves only without
+    bias") and, at the sum pools, found no cause at all."""
+    return (isinstance(s.rule, Gradient) and s.kind in SUM_KINDS + ("blowup",)
+            and not s.feeds_gradient_pool)
 
 
 @register_cause("bias", _bias_text, expected=_bias_sink)
