@@ -16,7 +16,8 @@ X.npy: the input as the model takes it (N×C×H×W, normalised). ``--low/--high`
 range before the file's normalisation is unknown here, so zB's bounds are given directly,
 per channel or one value (default: X's own minimum and maximum per channel).
 Operators: Conv, Gemm, Relu, LeakyReLU, Clip, Add of two tensors, Concat, MaxPool,
-AveragePool, GlobalAveragePool, Flatten, BatchNormalization (folded into a Conv it follows);
+AveragePool, GlobalAveragePool, Flatten, BatchNormalization (folded into a Conv it follows),
+Constant, Identity;
 for Pad subgraphs computed from shapes (EfficientNet-Lite0) see ``lite0_zennit_parity.py``.
 Not part of the test suite: PyTorch is never a dependency of this project.
 """
@@ -149,7 +150,14 @@ def twin(path):
         op, name = node.op_type, f"n{k}"
         data = [renamed.get(i, i) for i in node.input if i and i not in consts]
         out = node.output[0]
-        if op == "Conv":
+        if op == "Constant":
+            consts[out] = numpy_helper.to_array(a["value"]).astype(np.float64)
+        elif op == "Identity":  # TorchScript's copies of shared weights, or of data
+            if node.input[0] in consts:
+                consts[out] = consts[node.input[0]]
+            else:
+                renamed[out] = renamed.get(node.input[0], node.input[0])
+        elif op == "Conv":
             W = consts[node.input[1]]
             B = consts[node.input[2]] if len(node.input) > 2 else np.zeros(W.shape[0])
             after = [m for m in nodes if out in m.input]
@@ -179,9 +187,29 @@ def twin(path):
             g.add(name, TwoSum(), data, out)
         elif op == "Concat":
             g.add(name, Cat(a["axis"]), data, out)
+        elif functional(node):  # no module: zennit leaves it to autograd
+            g.add(name, Functional(_simple(path, node, a, consts)), data[:1], out)
         else:
             g.add(name, _simple(path, node, a, consts), data[:1], out)
     return g.double().eval()
+
+
+def functional(node):
+    """A PyTorch export names a module's node by its module path (``/avgpool/...``); a call
+    in ``forward`` (torchvision MobileNetV2's ``F.adaptive_avg_pool2d``) sits at the top
+    (``/GlobalAveragePool``). zennit's rules attach to modules only."""
+    return node.op_type not in ("Flatten",) and node.name.count("/") == 1
+
+
+class Functional(nn.Module):
+    """A module zennit has no rule for, so relevance passes it as autograd's gradient."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.__dict__["inner"] = inner  # not a submodule: no rule may attach to it
+
+    def forward(self, x):
+        return self.inner(x)
 
 
 def _simple(path, node, a, consts):
