@@ -73,7 +73,7 @@ def get_backend(name: str | Backend | None = None) -> Backend:
         if backend is None:
             raise BackendError("backend 'cupy' requested, but cupy is not installed or sees no GPU")
         return backend
-    raise BackendError(f"unknown backend {name!r}: choose numpy or cupy")
+    raise BackendError(f"unknown backend {name!r}: choose numpy, cupy or auto")
 
 
 def get_dtype(name: str | type | np.dtype | None) -> np.dtype:

@@ -115,3 +115,26 @@ def test_examples_that_need_no_files_run_as_written(capsys, command):
     words = _example(build_parser(), command).split()
     assert words[:2] == ["lrp", command]
     assert main(words[1:]) == 0
+
+
+def _backend_options(parser, name="lrp"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, subparser in action.choices.items():
+                yield from _backend_options(subparser, f"{name} {sub}")
+        elif "--backend" in action.option_strings:
+            yield name, action
+
+
+def test_every_backend_option_offers_the_same_choices(capsys):
+    """evaluate, sweep and sanity took --backend as free text: 'gpu' passed the parser and
+    failed later as "backend 'cupy' requested", and 'foo' was told 'choose numpy or cupy'
+    without auto. Every command now offers numpy, cupy and auto, checked by the parser."""
+    found = dict(_backend_options(build_parser()))
+    assert {"lrp evaluate", "lrp sweep", "lrp sanity", "lrp explain", "lrp train"} <= set(found)
+    for name, action in found.items():
+        assert tuple(action.choices) == ("numpy", "cupy", "auto"), name
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "mnist-lenet5", "--backend", "gpu"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'gpu'" in capsys.readouterr().err

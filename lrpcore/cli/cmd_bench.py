@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import RuleError
-from .common import add_command, check_outputs_free, model_files
+from .common import add_backend_argument, add_command, check_outputs_free, model_files
 
 DEFAULTS = {"batch_sizes": "1,16,64,256", "repeat": 7}
 QUICK = {"batch_sizes": "1,16", "repeat": 3}  # --quick, for what is not given explicitly
@@ -54,9 +54,8 @@ def register(sub):
                    help="comma-separated rule specs or presets, as --rule of 'lrp explain' "
                    "takes them; the first is the one '×floor' uses (default "
                    "epsilon:0.01,alphabeta:2,EpsilonPlus,EpsilonGammaBox)")
-    p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto",
-                   help="numpy (CPU), cupy (GPU) or auto: the GPU when one is usable "
-                   "(default auto)")
+    add_backend_argument(p, help_text="numpy (CPU), cupy (GPU) or auto: the GPU when one is "
+                         "usable (default auto)")
     p.add_argument("--repeat", type=int,
                    help="timings per figure, their median shown (default 7; --quick: 3)")
     p.add_argument("--quick", action="store_true",

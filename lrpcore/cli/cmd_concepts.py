@@ -10,6 +10,7 @@ from ..render import DEFAULT_COLORMAP
 from ..text import printable_line
 from .common import (
     DatasetArray,
+    add_backend_argument,
     add_command,
     load_samples,
     model_defaults,
@@ -56,8 +57,7 @@ def register(sub):
                    "at most 256)")
     p.add_argument("--colormap", default=DEFAULT_COLORMAP,
                    help=f"colormap of the PNGs (default {DEFAULT_COLORMAP})")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
-                   help="array backend (default: cupy when a GPU is available, else numpy)")
+    add_backend_argument(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     p.set_defaults(func=run)
 

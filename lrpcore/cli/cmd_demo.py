@@ -28,7 +28,7 @@ from ..export import (
 from ..fileio import staged_writes
 from ..io.models import load_classifier
 from ..render import TOOLBOX_COLORMAPS
-from .common import add_command, check_outputs_free, model_files
+from .common import add_backend_argument, add_command, check_outputs_free, model_files
 
 EXAMPLE = "lrp demo --out demo-output/"
 
@@ -52,8 +52,7 @@ def register(sub):
     p.add_argument("--out", metavar="DIR",
                    help="folder for the PNG and .npy files (default: a new folder ./lrp-demo, "
                    "./lrp-demo-2, ... so that a second run never meets the first one's files)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
-                   help="array backend (default: cupy when a GPU is available, else numpy)")
+    add_backend_argument(p)
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="precision (default float64, the toolbox's)")
     p.add_argument("--count", type=int, default=10, metavar="N",

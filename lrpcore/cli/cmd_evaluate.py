@@ -10,6 +10,7 @@ from ..errors import ShapeError
 from ..fileio import atomic_write_text, staged_writes
 from ..insight.pixelflip import DEFAULTS
 from .common import (
+    add_backend_argument,
     add_command,
     check_outputs_free,
     load_labels,
@@ -65,7 +66,7 @@ def register(sub):
     p.add_argument("--n", type=int, help="use the first N samples (default: all)")
     p.add_argument("--batch-size", type=int, default=256,
                    help="perturbed inputs per forward pass (default 256)")
-    p.add_argument("--backend", default=None, help="numpy or cupy (default: GPU if available)")
+    add_backend_argument(p)
     p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
                    help="precision (default float32: 3-4× faster than float64 and the same "
                         "AOPC to 4 digits on LeNet-5)")

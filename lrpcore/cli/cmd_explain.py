@@ -24,6 +24,7 @@ from ..spec import unit_inputs
 from ..text import is_digits, printable_line
 from .common import (
     DatasetArray,
+    add_backend_argument,
     add_command,
     check_outputs_free,
     load_labels,
@@ -84,8 +85,7 @@ def register(sub):
                    "X_images.npy)")
     p.add_argument("--raw", action="store_true", help="feed INPUT as stored, no preprocessing")
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
-                   help="array backend (default: cupy when a GPU is available, else numpy)")
+    add_backend_argument(p)
     p.add_argument("--dtype", choices=["float64", "float32"], default=None,
                    help="precision; the model's by default (float32 for graph models, float64 "
                    "for toolbox models)")

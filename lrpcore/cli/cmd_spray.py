@@ -7,6 +7,7 @@ import sys
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
 from .common import (
+    add_backend_argument,
     add_command,
     check_outputs_free,
     model_defaults,
@@ -46,8 +47,7 @@ def register(sub):
     p.add_argument("--embedding", choices=["tsne", "umap", "none"], default="tsne",
                    help="2-D map of the samples: t-SNE (default), UMAP (needs umap-learn) "
                    "or none")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="auto",
-                   help="array backend (default: cupy when a GPU is available, else numpy)")
+    add_backend_argument(p)
     p.add_argument("--batch-size", type=int, default=256,
                    help="samples per forward/backward pass (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")

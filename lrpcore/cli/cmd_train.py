@@ -6,7 +6,7 @@ import shlex
 
 from ..train.architectures import ARCHITECTURES
 from ..train.optim import OPTIMIZERS, SCHEDULES
-from .common import add_command
+from .common import add_backend_argument, add_command
 
 EXAMPLE = ("lrp train --arch lenet5 --dataset mnist-sample --epochs 30 --augment-shift 2 "
            "--out lenet5.npz --test-set test_images.npy --test-labels test_labels.npy")
@@ -62,9 +62,8 @@ def register(sub):
     p.add_argument("--eval-every", type=int, default=1, metavar="N",
                    help="evaluate every N epochs (default 1; the last epoch always)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (same settings)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "auto"], default="numpy",
-                   help="array backend (default numpy, also with a GPU; cupy or auto "
-                   "train on the GPU)")
+    add_backend_argument(p, default="numpy", help_text="array backend (default numpy, also "
+                         "with a GPU; cupy or auto train on the GPU)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training precision (default float32; the model is saved in "
                    "float32 either way)")

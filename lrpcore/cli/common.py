@@ -19,6 +19,16 @@ def add_command(sub, name, help_text, example, description=None):
         epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+BACKENDS = ("numpy", "cupy", "auto")
+AUTO_BACKEND_HELP = "array backend (default: cupy when a GPU is available, else numpy)"
+
+
+def add_backend_argument(p, default="auto", help_text=AUTO_BACKEND_HELP) -> None:
+    """``--backend``, the same choices for every command (evaluate, sweep and sanity took free
+    text, so ``--backend gpu`` passed the parser and failed later in other words)."""
+    p.add_argument("--backend", choices=BACKENDS, default=default, help=help_text)
+
+
 def load_array(path, what="input", mmap=False) -> np.ndarray:
     """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
     not read whole but as its samples are used (plain reads, never a memory map)."""

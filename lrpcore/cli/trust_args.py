@@ -9,6 +9,7 @@ import sys
 
 from ..errors import ModelFormatError, ShapeError
 from ..fileio import atomic_write_text
+from .common import add_backend_argument
 
 
 def add_model_data(p, n_default) -> None:
@@ -22,7 +23,7 @@ def add_model_data(p, n_default) -> None:
     p.add_argument("--target", default="pred",
                    help="pred (default), true, a class index or a class "
                    "name (\"Egyptian cat\"; any case, or its unambiguous start)")
-    p.add_argument("--backend", default=None, help="numpy or cupy (default: GPU if available)")
+    add_backend_argument(p)
     p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
                    help="precision (default float32)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
