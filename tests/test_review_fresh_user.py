@@ -3,6 +3,7 @@ and figure outputs checked only when written."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,8 @@ def test_a_sweep_takes_per_layer_rules_named_by_glob_and_prints_their_order():
     settings = grid(layers, "EpsilonGammaBox", layer_rules={"conv*": "zplus"})
     assert settings
     for s in settings:
-        rules = parse_layer_rules(s.cli_args().split(" --layer-rule ")[1:])
+        words = shlex.split(s.cli_args())
+        rules = parse_layer_rules(words[3::2])
         assert resolve_rules(layers, s.rule, rules).rules == s.config(layers).rules
 
 

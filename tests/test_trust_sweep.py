@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +195,39 @@ def test_channels_first_graph_flipping_equals_plain_flipping():
         y = ex.forward(flipped.reshape(len(x), 28, 28, 1).transpose(0, 3, 1, 2), raw=True)
         np.testing.assert_allclose(curves[:, k], y.outputs()[np.arange(len(x)), t],
                                    rtol=1e-9, atol=1e-9)
+
+
+def test_best_setting_names_a_graphs_layers_by_node_name():
+    """lrp sweep printed a graph model's best setting with node indices (--layer-rule 27=…),
+    which 'lrp info' lists beside names that survive a re-export; a name that is not plain (a
+    duplicate, glob characters, a number) stays an index, and every option is shell-quoted."""
+    setting = P.Setting("EpsilonGammaBox", "middle", {"gamma": 0.5}, "EpsilonGammaBox",
+                        {1: "gamma:0.5", 2: "gamma:0.5", 3: "epsilon:0.1", 0: "flat"})
+    names = ["/stem/Conv", "/layer1/conv1/Conv", "dup", "dup"]
+    words = shlex.split(setting.cli_args(names))
+    assert words == ["--rule", "EpsilonGammaBox", "--layer-rule", "/layer1/conv1/Conv=gamma:0.5",
+                     "--layer-rule", "2=gamma:0.5", "--layer-rule", "3=epsilon:0.1",
+                     "--layer-rule", "/stem/Conv=flat"]
+    glob = P.Setting("EpsilonPlus", "all", {}, "EpsilonPlus", {"conv*": "zplus", 0: "flat"})
+    assert shlex.split(glob.cli_args()) == ["--rule", "EpsilonPlus", "--layer-rule",
+                                            "conv*=zplus", "--layer-rule", "0=flat"]
+    assert "'conv*=zplus'" in glob.cli_args()  # the shell leaves the glob to the engine
+
+
+def test_lrp_sweep_on_a_graph_model_prints_node_names(capsys):
+    from shared_data import shared_path
+
+    from lrpcore.cli.cmd_explain import parse_layer_rules
+    from lrpcore.cli.main import main
+
+    onnx_file = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    assert main(["sweep", str(onnx_file), "mnist-sample", "--n", "4", "--rule",
+                 "EpsilonGammaBox", "--group", "middle", "--param", "gamma=0.5",
+                 "--steps", "4", "--quiet"]) == 0
+    best = [line for line in capsys.readouterr().out.splitlines() if line.startswith("best:")]
+    words = shlex.split(best[0][len("best:"):])
+    assert "/layer1/conv1/Conv=gamma:0.5" in words
+    model = lrpcore.load_model(onnx_file)
+    layers = Explainer(model).layers
+    named = lrpcore.resolve_rules(layers, words[1], parse_layer_rules(words[3::2]))
+    assert named.rules[model.node_names.index("/layer1/conv1/Conv")].spec() == "gamma:0.5"

@@ -89,5 +89,6 @@ def run(args) -> int:
               file=out)
         return 0
     best = result.best.setting
-    print(f"best: {best.cli_args()}", file=out)
+    names = getattr(model.analysis_layers(), "names", None)  # a graph's node names
+    print(f"best: {best.cli_args(names)}", file=out)
     return 0

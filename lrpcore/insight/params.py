@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import shlex
 from dataclasses import dataclass, field
 
 from ..errors import RuleError
@@ -171,11 +172,26 @@ class Setting:
     def config(self, layers) -> RuleConfig:
         return resolve_rules(layers, self.rule, self.layer_rules)
 
-    def cli_args(self) -> str:
-        """The ``lrp explain`` options that explain with this setting."""
-        args = [f"--rule {self.rule}"]
-        args += [f"--layer-rule {i}={spec}" for i, spec in self.layer_rules.items()]
+    def cli_args(self, names=None) -> str:
+        """The ``lrp explain`` options that explain with this setting, quoted for a shell.
+        ``names``: the layers' names (a graph's nodes), which then key the per-layer rules
+        (``/layer1/conv1/Conv=gamma:0.5``, not ``5=…``: what 'lrp info' shows, and stable
+        when a re-export renumbers the nodes)."""
+        args = [f"--rule {shlex.quote(self.rule)}"]
+        args += [f"--layer-rule {shlex.quote(f'{_layer_key(key, names)}={spec}')}"
+                 for key, spec in self.layer_rules.items()]
         return " ".join(args)
+
+
+def _layer_key(key, names):
+    """A layer index as the layer's name where that names it alone and plainly (not a glob, a
+    number, or a name with '='); else as it is."""
+    if names is None or not isinstance(key, int) or not 0 <= key < len(names):
+        return key
+    name = names[key]
+    plain = (name and names.count(name) == 1 and not name.strip().isdigit()
+             and not any(c in name for c in "*?[]=") and name == name.strip())
+    return name if plain else key
 
 
 def make_setting(layers, base, values: dict, group="all", layer_rules=None) -> Setting | None:
