@@ -91,6 +91,9 @@ class Session:
         self.settings_kind = TOOLBOX.name
         self._kind_start = (TOOLBOX.rule, TOOLBOX.dtype)  # what this kind's models started from
         self.other_kinds: dict = {}  # {kind: {"rule", "dtype"}} chosen for the other kinds
+        self._settings_status = None  # the status that named the rule a model started from
+        for name in ("rule", "dtype"):
+            getattr(state.events, name).connect(self._drop_settings_status)
 
     # -- opening and closing ----------------------------------------------------------------
     def open_model(self, path, close_unfitting=None) -> None:
@@ -180,10 +183,25 @@ class Session:
         s.dtype = start["dtype"]
         self._kind_start = (s.rule, s.dtype)
         self.settings_kind = convention.name
-        s.status = f"{s.rule} in {s.dtype}: recommended for this model"
+        status = f"{s.rule} in {s.dtype}: recommended for this model"
         chosen = self.other_kinds.pop(convention.name, None)
         if chosen is not None and self._take_rule(chosen):
-            s.status = f"{s.rule} in {s.dtype}: your last choice for models of this kind"
+            status = f"{s.rule} in {s.dtype}: your last choice for models of this kind"
+        s.status = status
+        self._settings_status = (status, s.rule, s.dtype)
+
+    def _drop_settings_status(self, _value=None) -> None:
+        """A rule or dtype the user picks clears the message naming the one a model started
+        from: "EpsilonPlus in float32: recommended …" stayed up beside another rule. (Events
+        of a batch arrive after it: the message stays while rule and dtype are its own.)"""
+        if self._settings_status is None:
+            return
+        status, rule, dtype = self._settings_status
+        s = self.state
+        if (s.rule, s.dtype) != (rule, dtype):
+            self._settings_status = None
+            if s.status == status:
+                s.status = ""
 
     def _take_rule(self, chosen) -> bool:
         """Set the remembered ``{"rule", "dtype"}``; False (nothing changed) when either no

@@ -72,3 +72,19 @@ def test_a_kind_left_at_its_defaults_starts_from_them_again(graph, tmp_path):
     assert (fresh.state.rule, fresh.state.dtype) == ("EpsilonPlus", "float32")
     fresh.restore({"other_kinds": "not json"})
     assert fresh.other_kinds == {}
+
+
+def test_picking_another_rule_clears_the_message_naming_the_start(graph):
+    """"EpsilonPlus in float32: recommended for this model" stayed in the status bar after
+    the user picked another rule (the review noticed it); any other message stays."""
+    session = Session(AppState())
+    st = session.state
+    session.open_model(default_model_path())
+    session.open_model(graph)
+    assert st.status == "EpsilonPlus in float32: recommended for this model"
+    st.rule = "EpsilonAlpha2Beta1"
+    assert st.status == ""
+    session.open_model(default_model_path())
+    st.status = "wrote heatmap.png"
+    st.dtype = "float64"
+    assert st.status == "wrote heatmap.png"
