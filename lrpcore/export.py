@@ -29,6 +29,7 @@ from .fileio import (
     stage_mark,
     staged_writes,
 )
+from .io.sidecar import refuse_model_sidecar
 from .render import (
     TOOLBOX_COLORMAPS,
     as_map,
@@ -174,6 +175,8 @@ class _Writer:
         self._mark = None  # where its staged block stood when it began (see remove_all)
 
     def _check_free(self, *paths):
+        for p in paths:
+            refuse_model_sidecar(p)
         if self.overwrite:
             return
         for p in paths:

@@ -281,8 +281,14 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> 
     skipped. Two outputs naming one file (``--out a.npy --outputs a.npy``, or an output and
     another's sidecar) are refused: the later would silently replace the earlier. An output
     that is one of the files the command reads (``inputs``) is refused even with --overwrite:
-    ``lrp explain m x.npy --out x.npy --overwrite`` replaced the samples with their relevance."""
+    ``lrp explain m x.npy --out x.npy --overwrite`` replaced the samples with their relevance;
+    so is a model's sidecar (``--csv m.json`` beside ``m.npz``), whichever model is used."""
+    from ..io.sidecar import refuse_model_sidecar  # noqa: PLC0415
+
     read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
+    for path in paths:
+        if path:
+            refuse_model_sidecar(path)
     for path in paths:
         if path and os.path.realpath(path) in read:
             raise ExportError(f"{path}: is also a file this command reads "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..errors import ModelFormatError, RuleError
+from ..errors import ExportError, ModelFormatError, RuleError
 from ..text import listing
 from .spec_json import check_layout, class_names_from_json, finite_number, spec_from_json
 
@@ -30,6 +30,32 @@ _MAX_BYTES = 1 << 20
 def sidecar_path(model_path) -> str:
     """Where the sidecar of a model file lives: the same name with ``.json``."""
     return os.path.splitext(os.fspath(model_path))[0] + ".json"
+
+
+def sidecar_owner(path) -> str | None:
+    """The model file beside ``path`` whose sidecar ``path`` is (``m.json`` of ``m.npz``), or
+    None: an output written there would be applied to that model the next time it loads."""
+    from ..bundled import MODEL_EXTENSIONS  # noqa: PLC0415
+
+    stem, ext = os.path.splitext(os.fspath(path))
+    if ext.lower() != ".json":
+        return None
+    for model_ext in MODEL_EXTENSIONS:
+        for candidate in (stem + model_ext, stem + model_ext.upper()):
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def refuse_model_sidecar(path) -> None:
+    """An output never replaces or creates a model's sidecar, even with --overwrite: the
+    model would lose its input specification and class names, or fail to load."""
+    owner = sidecar_owner(path)
+    if owner:
+        raise ExportError(f"{os.fspath(path)}: is the sidecar of the model "
+                          f"{os.path.basename(owner)} beside it (its input specification and "
+                          "class names, read whenever it loads); writing there would replace "
+                          "it: give the output another name")
 
 
 def read_sidecar(path) -> dict:

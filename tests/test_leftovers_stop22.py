@@ -1,0 +1,51 @@
+"""Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
+sidecar."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hostile_files import one_line
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+SIDE = '{"class_names": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}\n'
+
+
+@pytest.mark.parametrize("make", ["existing", "new"])
+@pytest.mark.parametrize("argv", [
+    ["sanity", "OTHER", "mnist-test", "--n", "2", "--csv", "SIDE", "--overwrite"],
+    ["evaluate", "OTHER", "mnist-test", "--n", "2", "--csv", "SIDE", "--overwrite"],
+    ["sweep", "OTHER", "mnist-test", "--rule", "epsilon", "--param", "epsilon=0.1,1", "--n",
+     "2", "--csv", "SIDE", "--overwrite"],
+    ["bench", "--models", "lenet5", "--json", "SIDE", "--overwrite"],
+])
+def test_no_output_replaces_or_creates_a_models_sidecar(tmp_path, capsys, argv, make):
+    """``--csv m.json --overwrite`` beside ``m.npz`` replaced the model's sidecar (its class
+    names, input specification) with a CSV, and without one created a sidecar that made
+    ``m.npz`` fail to load; refused before anything is computed, whichever model is used."""
+    from lrpcore.cli.main import main
+
+    shutil.copy(MODELS / "mnist-lenet5.npz", tmp_path / "m.NPZ")
+    side = tmp_path / "m.json"
+    if make == "existing":
+        side.write_text(SIDE)
+    names = {"OTHER": str(MODELS / "mnist-lenet5.npz"), "SIDE": str(side)}
+    assert main([names.get(a, a) for a in argv]) == 2
+    one_line(capsys, "m.json: is the sidecar of the model m.NPZ beside it", "another name")
+    assert (side.read_text() == SIDE) if make == "existing" else not side.exists()
+
+
+def test_a_library_export_never_writes_a_models_sidecar(tmp_path):
+    """The library's exports (the explorer's too) refuse a model's sidecar as well."""
+    from lrpcore.errors import ExportError
+    from lrpcore.export import export_relevance
+
+    shutil.copy(MODELS / "mnist-lenet5.npz", tmp_path / "m.npz")
+    with pytest.raises(ExportError, match="sidecar of the model m.npz"):
+        export_relevance(tmp_path / "m.json", np.zeros((28, 28)), overwrite=True)
+    assert not (tmp_path / "m.json").exists()
+    export_relevance(tmp_path / "r.npy", np.zeros((28, 28)))  # other names as before
+    assert (tmp_path / "r.npy.json").is_file()
