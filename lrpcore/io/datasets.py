@@ -52,6 +52,13 @@ def _sample_view(data, name):
     shape = tuple(data.shape)
     if len(shape) == 0:
         raise DatasetError(f"{name}: a single number, not a dataset")
+    if len(shape) > 4:
+        raise DatasetError(f"{name}: {len(shape)}-dimensional data ({_shape_text(shape)}); "
+                           "expected N samples of (H, W, C) images or flat vectors")
+    if 0 in shape[1:]:  # '0 per sample' was described as a dataset, then fitted no model
+        raise DatasetError(f"{name}: samples of shape {_shape_text(shape[1:])} hold no values "
+                           f"(data of {_shape_text(shape)}); expected N samples of (H, W, C) "
+                           "images or flat vectors")
     if len(shape) == 1:
         return data.reshape(shape[0], 1)
     if len(shape) == 2:
@@ -61,10 +68,7 @@ def _sample_view(data, name):
         return data
     if len(shape) == 3:
         return data.reshape(shape + (1,))
-    if len(shape) == 4:
-        return data
-    raise DatasetError(f"{name}: {len(shape)}-dimensional data ({_shape_text(shape)}); "
-                       "expected N samples of (H, W, C) images or flat vectors")
+    return data
 
 
 _MAX_COUNTED_CLASSES = 1 << 16  # class indices beyond this are counted by value, not by slot
@@ -228,7 +232,8 @@ class Dataset:
             f"source:  {printable_line(self.source)}",
             f"storage: {self.storage}",
         ]
-        notes = [n for n in (self.left_out_note(), self.depth_note()) if n]
+        empty = None if len(self) else "no samples: the commands and the explorer refuse it"
+        notes = [n for n in (empty, self.left_out_note(), self.depth_note()) if n]
         return "\n".join(lines + [f"note:    {n}" for n in notes])
 
     def left_out_note(self) -> str | None:
