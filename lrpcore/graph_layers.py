@@ -403,11 +403,24 @@ class Affine(LinearMap):
 
     def output_shape(self, in_shape):
         if not in_shape or in_shape[-1] != self.scale.size:
-            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+            raise ShapeError(f"{self.describe()} takes {self.scale.size} channels, gets input "
+                             f"of shape {tuple(in_shape)}")
         return tuple(in_shape)
 
     def describe(self):
-        return f"Affine ({self.scale.size} channels)"
+        return f"{self.kind} ({self._values_text()})"
+
+    def _values_text(self) -> str:
+        """The channel count, or the one value every channel has: a Mul by a scalar on N×C×H×W
+        data was described as 'Affine (6 channels)', as if it held six scales."""
+        n = self.scale.size
+        if n == 0 or np.ptp(self.scale) != 0 or np.ptp(self.shift) != 0:
+            return f"{n} channels"
+        scale, shift = float(self.scale[0]), float(self.shift[0])
+        parts = [f"×{scale:.4g}"] if scale != 1 or shift == 0 else []
+        if shift != 0:
+            parts.append(f"{'+' if shift > 0 else '−'}{abs(shift):.4g}")
+        return f"scalar {' '.join(parts)}"  # the same on every channel: short, for trace
 
     def param_count(self):
         return self.scale.size + self.shift.size
@@ -436,9 +449,6 @@ class Scale(Affine):
     onnx_ops = ("Mul", "Div", "Add", "Sub")  # of a constant, in a PyTorch export
     role = "gradient"
     unruled_pass = False
-
-    def describe(self):
-        return f"Scale ({self.scale.size} channels)"
 
 
 @register_layer
