@@ -1,5 +1,5 @@
 """Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
-sidecar; `lrp data info` on samples without values."""
+sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hostile_files import one_line
+
+import lrpcore
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 SIDE = '{"class_names": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}\n'
@@ -86,3 +88,63 @@ def test_lrp_data_info_says_an_empty_dataset_is_refused_and_blank_samples_are_fi
     assert main(["data", "info", str(tmp_path / "black.npy")]) == 0
     out = capsys.readouterr().out
     assert "samples: 2\n" in out and "note" not in out
+
+
+def _conv_times_scalar(path, producer):
+    """Conv → Relu → Mul by a scalar on N×6×6×6 → Flatten → MatMul, as ``producer`` wrote it."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=(6, 3, 3, 3)).astype(np.float32), "W"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "s"),
+             numpy_helper.from_array(rng.normal(size=(216, 4)).astype(np.float32), "W2"),
+             numpy_helper.from_array(np.array([-1, 216], np.int64), "shape")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Mul", ["r", "s"], ["m"], name="mul"),
+             helper.make_node("Reshape", ["m", "shape"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "W2"], ["y"], name="fc")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                producer_name=producer), path)
+    return path
+
+
+@pytest.mark.parametrize("producer, kind", [("tf2onnx", "Affine"), ("pytorch", "Scale")])
+def test_a_mul_by_a_scalar_is_described_as_a_scalar(tmp_path, capsys, producer, kind):
+    """``x * 0.5`` on N×C×H×W data was 'Affine (6 channels)' in lrp info and --trace, as if
+    it held six scales; it says its one value (short enough for --trace's column)."""
+    from lrpcore.cli.main import main
+
+    path = _conv_times_scalar(tmp_path / "m.onnx", producer)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{kind} (scalar ×0.5)" in out and "6 channels" not in out
+    from lrpcore.graph_layers import Affine
+
+    assert Affine(np.array([2.0, 2.0]), np.array([-0.1, -0.1])).describe() == \
+        "Affine (scalar ×2 −0.1)"
+    assert Affine(np.ones(3), np.full(3, 0.25)).describe() == "Affine (scalar +0.25)"
+    assert Affine(np.array([1.0, 2.0]), np.zeros(2)).describe() == "Affine (2 channels)"
+    with pytest.raises(lrpcore.ShapeError, match=r"takes 2 channels, gets input of shape \(3,\)"):
+        Affine(np.full(2, 0.5), np.zeros(2)).output_shape((3,))
+
+
+def test_lrp_convert_writes_its_own_sidecar_but_not_another_models(tmp_path, capsys):
+    """lrp convert writes the output model's sidecar (replacing the output model's own with
+    --overwrite), but not one that is also the sidecar of another model beside it."""
+    from lrpcore.cli.main import main
+
+    src = tmp_path / "src.npz"
+    shutil.copy(MODELS / "mnist-lenet5.npz", src)
+    shutil.copy(MODELS / "mnist-lenet5.npz", tmp_path / "other.NPZ")
+    (tmp_path / "other.json").write_text(SIDE)
+    assert main(["convert", str(src), str(tmp_path / "other.txt"), "--overwrite"]) == 2
+    one_line(capsys, "other.json: is the sidecar of the model other.NPZ beside it")
+    assert (tmp_path / "other.json").read_text() == SIDE
+    assert not (tmp_path / "other.txt").exists()
+    assert main(["convert", str(src), str(tmp_path / "out.npz")]) == 0
+    assert main(["convert", str(src), str(tmp_path / "out.npz"), "--overwrite"]) == 0

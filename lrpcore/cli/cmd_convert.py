@@ -48,7 +48,7 @@ def run(args) -> int:
     from ..errors import ExportError
     from ..fileio import staged_writes
     from ..io.models import WRITERS, load_model, model_file, save_model
-    from ..io.sidecar import sidecar_data, sidecar_path, write_sidecar
+    from ..io.sidecar import refuse_model_sidecar, sidecar_data, sidecar_path, write_sidecar
 
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in WRITERS:
@@ -67,7 +67,8 @@ def run(args) -> int:
         raise ExportError(f"{args.output}: its sidecar {side} is the one of {args.input} (it "
                           "sets that model's input specification) and would be replaced or "
                           "removed: give the output another name or folder")
-    check_outputs_free([args.output, side], args.overwrite)
+    refuse_model_sidecar(side, besides=(args.output, args.input))  # another model's
+    check_outputs_free([args.output, side], args.overwrite, own_sidecars=[side])
     if args.input.lower().endswith((".pth", ".pt")) and args.arch:
         from ..io.imagenet import build_from_checkpoint  # noqa: PLC0415
 

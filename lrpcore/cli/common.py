@@ -275,19 +275,21 @@ def check_sigma(value) -> float:
     return float(value)
 
 
-def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=()) -> None:
+def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
+                       own_sidecars=()) -> None:
     """Fail before any computation when an output exists (without --overwrite) or its folder
     is missing (unless the command makes it); ``None`` entries (options not given) are
     skipped. Two outputs naming one file (``--out a.npy --outputs a.npy``, or an output and
     another's sidecar) are refused: the later would silently replace the earlier. An output
     that is one of the files the command reads (``inputs``) is refused even with --overwrite:
     ``lrp explain m x.npy --out x.npy --overwrite`` replaced the samples with their relevance;
-    so is a model's sidecar (``--csv m.json`` beside ``m.npz``), whichever model is used."""
+    so is a model's sidecar (``--csv m.json`` beside ``m.npz``), whichever model is used,
+    except ``own_sidecars``: those of a model the command writes, which the caller checks."""
     from ..io.sidecar import refuse_model_sidecar  # noqa: PLC0415
 
     read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
     for path in paths:
-        if path:
+        if path and path not in own_sidecars:
             refuse_model_sidecar(path)
     for path in paths:
         if path and os.path.realpath(path) in read:

@@ -32,25 +32,28 @@ def sidecar_path(model_path) -> str:
     return os.path.splitext(os.fspath(model_path))[0] + ".json"
 
 
-def sidecar_owner(path) -> str | None:
-    """The model file beside ``path`` whose sidecar ``path`` is (``m.json`` of ``m.npz``), or
-    None: an output written there would be applied to that model the next time it loads."""
+def sidecar_owner(path, besides=()) -> str | None:
+    """The model file beside ``path`` whose sidecar ``path`` is (``m.json`` of ``m.npz``), other
+    than those in ``besides``, or None: an output written there would be applied to that model
+    the next time it loads."""
     from ..bundled import MODEL_EXTENSIONS  # noqa: PLC0415
 
     stem, ext = os.path.splitext(os.fspath(path))
     if ext.lower() != ".json":
         return None
+    skip = {os.path.realpath(p) for p in besides if p}
     for model_ext in MODEL_EXTENSIONS:
         for candidate in (stem + model_ext, stem + model_ext.upper()):
-            if os.path.isfile(candidate):
+            if os.path.isfile(candidate) and os.path.realpath(candidate) not in skip:
                 return candidate
     return None
 
 
-def refuse_model_sidecar(path) -> None:
-    """An output never replaces or creates a model's sidecar, even with --overwrite: the
-    model would lose its input specification and class names, or fail to load."""
-    owner = sidecar_owner(path)
+def refuse_model_sidecar(path, besides=()) -> None:
+    """An output never replaces or creates a model's sidecar (of a model other than those in
+    ``besides``), even with --overwrite: the model would lose its input specification and
+    class names, or fail to load."""
+    owner = sidecar_owner(path, besides)
     if owner:
         raise ExportError(f"{os.fspath(path)}: is the sidecar of the model "
                           f"{os.path.basename(owner)} beside it (its input specification and "
