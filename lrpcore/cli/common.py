@@ -289,13 +289,13 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
 
     read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
     for path in paths:
-        if path and path not in own_sidecars:
-            refuse_model_sidecar(path)
-    for path in paths:
         if path and os.path.realpath(path) in read:
             raise ExportError(f"{path}: is also a file this command reads "
                               f"({read[os.path.realpath(path)]}); writing there would replace "
                               "it: give the output another name")
+    for path in paths:
+        if path and path not in own_sidecars:
+            refuse_model_sidecar(path)
     refuse_images_in_folders_read(paths, inputs)
     seen: dict[str, str] = {}
     for path in paths:
