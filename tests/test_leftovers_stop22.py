@@ -1,5 +1,6 @@
 """Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
-sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels."""
+sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels;
+the sanity figure's white-on-black digits."""
 
 from __future__ import annotations
 
@@ -148,3 +149,29 @@ def test_lrp_convert_writes_its_own_sidecar_but_not_another_models(tmp_path, cap
     assert not (tmp_path / "other.txt").exists()
     assert main(["convert", str(src), str(tmp_path / "out.npz")]) == 0
     assert main(["convert", str(src), str(tmp_path / "out.npz"), "--overwrite"]) == 0
+
+
+def test_the_sanity_figure_draws_samples_as_every_png_does():
+    """lrp sanity's figure drew a digit white on black (its [0, 1] values as gray levels)
+    where every other PNG and the explorer draw dark ink on white; a photograph's channels
+    were summed into an overexposed gray. The inputs now come from the run as the raw
+    images (padding cropped) and are drawn by render.digit."""
+    from lrpcore import load_model
+    from lrpcore.insight import sanity
+    from lrpcore.render.compose import digit, to_uint8
+
+    model = load_model("mnist-lenet5")  # 28×28 digits padded to 32×32
+    x = np.zeros((2, 28, 28, 1), np.uint8)
+    x[:, 10:18, 12:16] = 255
+    result = sanity.cascading_randomisation(model, x, "epsilon:0.01")
+    assert result.inputs.shape == (2, 28, 28, 1)
+    image = sanity.figure(result, scaling=1)
+    cell = to_uint8(digit(result.inputs[0], 1))
+    assert (cell[0, 0] == 255).all() and (cell[12, 13] == 0).all()  # white paper, black ink
+    rows, cols = np.nonzero((image == cell[12, 13]).all(axis=2))
+    assert len(rows) >= 8 * 4  # the ink is in the figure as drawn
+    photo = np.zeros((1, 5, 6, 3))
+    photo[..., 0] = 1.0  # red
+    step = sanity.SanityStep((), (), np.ones(1), np.ones(1), np.zeros((1, 5, 6)))
+    red = sanity.figure(sanity.SanityResult("r", 1, (step,), photo, 0.1), scaling=1)
+    assert ((red == (255, 0, 0)).all(axis=2)).sum() == 30

@@ -14,6 +14,7 @@ deviation of the layer's own weights (and biases), seeded, so a run can be repea
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import time
@@ -166,7 +167,7 @@ class SanityResult:
     rule: str
     n: int
     steps: tuple  # SanityStep, step 0 = the original model
-    inputs: np.ndarray = field(repr=False)  # (keep, H, W) in [0, 1], the samples drawn
+    inputs: np.ndarray = field(repr=False)  # (keep, H, W[, C]) in [0, 1], the samples drawn
     seconds: float
     threshold: float = SIMILAR
 
@@ -264,14 +265,20 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         steps.append(step)
         if on_step is not None:
             on_step(step, k + 1, len(order) + 1)
-    x01 = as_maps(_unit_inputs(spec, X[shown]), spec)
+    x01 = _unit_inputs(spec, X[shown])
     return SanityResult(str(rule), n, tuple(steps), x01, time.perf_counter() - t0)
 
 
 def _unit_inputs(spec, X):
+    """The samples in [0, 1] as the raw images (padding cropped, channels kept: a photograph
+    stays in colour), else as 2-D maps."""
     from ..spec import unit_inputs  # noqa: PLC0415
 
-    return unit_inputs(spec, X)
+    x01 = unit_inputs(spec, X)
+    if spec is not None and spec.layout != "flat":
+        with contextlib.suppress(Exception):  # a layout unpad does not know: as maps
+            return spec.unpad(x01)
+    return as_maps(x01, spec)
 
 
 def csv_text(result: SanityResult) -> str:
@@ -287,13 +294,15 @@ def csv_text(result: SanityResult) -> str:
 
 
 def figure(result: SanityResult, cmap="bwr", scaling=3) -> np.ndarray:
-    """Heatmaps of the drawn samples (rows) at every step (columns), RGB uint8."""
-    from ..render.compose import heatmap, to_uint8  # noqa: PLC0415
+    """Heatmaps of the drawn samples (rows) at every step (columns), RGB uint8; each row
+    starts with its sample drawn as every PNG draws it (:func:`~lrpcore.render.digit`: dark
+    ink on white, a photograph in colour; it was white on black here)."""
+    from ..render.compose import digit, heatmap, to_uint8  # noqa: PLC0415
     from ..render.grid import grid  # noqa: PLC0415
 
     rows = []
     for i in range(result.inputs.shape[0]):
-        row = [np.repeat(np.repeat(result.inputs[i], scaling, 0), scaling, 1)]
+        row = [to_uint8(digit(result.inputs[i], scaling))]
         for s in result.steps:
             row.append(to_uint8(heatmap(_unit(s.maps[i]), None, cmap, scaling)))
         rows.append(row)
