@@ -46,6 +46,7 @@ from .widgets.colour_panel import BusyIndicator, ColourPanel
 from .widgets.rule_panel import RulePanel
 from .widgets.sample_grid import SampleGrid
 from .widgets.views import ImagePair, ScoresPlot
+from .wording import gui_message
 
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
@@ -481,7 +482,7 @@ class MainWindow(QMainWindow):
     # -- errors -----------------------------------------------------------------------------
     def show_error(self, title: str, message: str, quiet=False) -> None:
         """Record the error and show it in a non-blocking dialog (status bar when quiet)."""
-        title, message = printable_line(title), error_line(message)  # file names in it
+        title, message = printable_line(title), error_line(gui_message(message))
         self.errors.append(message)
         self.last_error = self._message_error = message
         self.state.status = f"{title}: {message}"

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from lrpcore.errors import LRPError
 
+from ..wording import gui_message
 from .job_controls import JobControls
 from .runner import is_cancellation
 
@@ -117,6 +118,7 @@ class ToolPanel(QWidget):
 
     # -- results ----------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
+        message = gui_message(message) if message else message
         self.last_error = message
         self.error_label.setText(message)
         self.error_label.setVisible(bool(message))
