@@ -438,12 +438,14 @@ def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0
 
 
 def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0,
-                  info=None, overwrite=False, row_titles=None) -> Path:
-    """The figure grid as one PNG with its sidecar."""
+                  info=None, overwrite=False, row_titles=None, samples=None) -> Path:
+    """The figure grid as one PNG with its sidecar; ``samples``: the sample each row is of,
+    where it is not its index (maps that are all of one sample: lrp concepts' channels)."""
     image = figure_image(R, x01, cmaps, indices, outline, scaling, sigma, row_titles)
     n = np.shape(R)[0]
+    samples = _indices(indices, n) if samples is None else [int(s) for s in samples]
     with _writing(info, overwrite) as w:
-        return w.png(path, image, layout="figure grid", samples=_indices(indices, n),
+        return w.png(path, image, layout="figure grid", samples=samples,
                      colormaps=[get_colormap(c).name for c in cmaps], outline=bool(outline),
                      scaling=int(scaling), sigma=float(sigma))
 

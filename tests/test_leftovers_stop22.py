@@ -1,6 +1,6 @@
 """Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
 sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels;
-the sanity figure's white-on-black digits."""
+the sanity figure's white-on-black digits; conditional maps counted as samples."""
 
 from __future__ import annotations
 
@@ -175,3 +175,33 @@ def test_the_sanity_figure_draws_samples_as_every_png_does():
     step = sanity.SanityStep((), (), np.ones(1), np.ones(1), np.zeros((1, 5, 6)))
     red = sanity.figure(sanity.SanityResult("r", 1, (step,), photo, 0.1), scaling=1)
     assert ((red == (255, 0, 0)).all(axis=2)).sum() == 30
+
+
+def test_lrp_figure_counts_conditional_maps_as_maps_of_their_sample(tmp_path, capsys):
+    """lrp figure of lrp concepts' three conditional maps of sample 7 said 'wrote fig.png (3
+    samples × 1 colormap)', and its sidecar listed samples 0, 1, 2: one sample's channel
+    maps. It says '2 maps of sample 7'; the sidecar names sample 7 per row, the maps'
+    positions and their channels."""
+    import json
+
+    from lrpcore.cli.main import main
+
+    out = tmp_path / "c"
+    assert main(["concepts", "mnist-lenet5", "mnist-sample", "--layer", "convolution1",
+                 "--sample", "7", "--top", "3", "--references", "0", "--out", str(out),
+                 "--rule", "epsilon:0.01"]) == 0
+    channels = json.loads((out / "conditional.npy.json").read_text())["channels"]
+    capsys.readouterr()
+    fig = tmp_path / "fig.png"
+    assert main(["figure", str(out / "conditional.npy"), "--colormap", "bwr", "--index", "0",
+                 "--index", "2", "--out", str(fig)]) == 0
+    assert "(2 maps of sample 7 × 1 colormap)" in capsys.readouterr().out
+    side = json.loads((tmp_path / "fig.png.json").read_text())
+    assert side["samples"] == [7, 7] and side["maps"] == [0, 2]
+    assert side["channels"] == [channels[0], channels[2]]
+    digits = tmp_path / "d.npy"
+    np.save(digits, np.zeros((3, 28, 28)))
+    assert main(["figure", str(digits), "--colormap", "bwr", "--out", str(tmp_path / "g.png")]) \
+        == 0
+    assert "(3 samples × 1 colormap)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "g.png.json").read_text())["samples"] == [0, 1, 2]

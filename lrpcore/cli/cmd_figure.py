@@ -60,15 +60,15 @@ def run(args) -> int:
     maps = source.maps(indices)
     inputs, xs = fitted_inputs(args.input, source, indices, maps)
     note_inputs_left_out("figure", args.relevance, source)
-    info = {**source.provenance(), "input_file": None if inputs is None else inputs.where}
+    info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,
+            **source.row_fields(indices)}
     rows = [source.row_title(i, inputs) for i in indices]
     path = export_figure(args.out, _stack(maps, args.relevance), _stack(xs, args.input),
                          cmaps, indices=indices, outline=args.outline, scaling=args.scaling,
                          sigma=args.sigma, info=info, overwrite=args.overwrite,
-                         row_titles=rows)
-    counted = plural(len(indices), "sample") if source.of_sample is None else \
-        f"{plural(len(indices), 'map')} of sample {source.of_sample}"  # concepts' channels
-    print(f"wrote {path} ({counted} × {plural(len(cmaps), 'colormap')})")
+                         row_titles=rows, samples=[source.input_index(i) for i in indices])
+    print(f"wrote {path} ({source.rows_text(len(indices))} × "
+          f"{plural(len(cmaps), 'colormap')})")
     return 0
 
 

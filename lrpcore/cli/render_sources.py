@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DatasetError, LRPError, ShapeError
 from ..io.image_folder import is_image_file
-from .common import DatasetArray, load_array, load_samples
+from .common import DatasetArray, load_array, load_samples, plural
 
 NPZ_PREFERRED = "relevance"  # the member an .npz of several arrays is read from by default
 
@@ -193,6 +193,24 @@ class RelevanceFile:
         position = checked_position(index, self.n, self.path)
         which = f"ch {self.channels[position]}" if self.channels else f"map {position}"
         return f"sample {self.of_sample} · {which}"
+
+    def rows_text(self, count) -> str:
+        """What ``count`` figure rows show: samples, or maps of the one sample (``lrp
+        concepts``' four conditional maps of sample 0 were reported as '4 samples')."""
+        if self.of_sample is None:
+            return plural(count, "sample")
+        return f"{plural(count, 'map')} of sample {self.of_sample}"
+
+    def row_fields(self, indices) -> dict:
+        """Sidecar fields naming the maps of rows ``indices`` when they are all of one sample
+        (their positions in the file, and channels), where ``samples`` repeats that sample."""
+        if self.of_sample is None:
+            return {}
+        positions = [checked_position(i, self.n, self.path) for i in indices]
+        fields = {"maps": positions}
+        if self.channels:
+            fields["channels"] = [self.channels[p] for p in positions]
+        return fields
 
     def input_index(self, index) -> int:
         """The dataset sample drawn beside map ``index``."""
