@@ -50,7 +50,7 @@ def sample_classes(model, y, target, labels=None, files=None) -> list[dict]:
 
 
 def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, outline=True,
-                     scaling=3, info=None, overwrite=False, progress=None,
+                     scaling=None, info=None, overwrite=False, progress=None,
                      cancel=None, classes=None, width=None) -> list[Path]:
     """Write the explained chunk (``R`` for the model inputs ``fed``, samples ``indices``):
     PNGs draw the input scaled as ``lrp explain --png`` does; ``classes`` (from
@@ -69,7 +69,7 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
 
 
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
-                       cmaps=(), npy=True, outline=True, scaling=3, info=None,
+                       cmaps=(), npy=True, outline=True, scaling=None, info=None,
                        overwrite=False, chunk=256, progress=None, cancel=None,
                        files=None) -> list[Path]:
     """Explain samples ``indices`` and write them into ``out_dir``.

@@ -32,6 +32,7 @@ from .fileio import (
 )
 from .relmax import _spatial
 from .render.compose import compose, digit, encode_png, heatmap
+from .render.outline import DIGIT_SCALING
 from .text import short
 
 TILE = 28  # reference crops are shown at this side (nearest neighbour), before scaling
@@ -55,7 +56,7 @@ def _nearest(a, side=TILE) -> np.ndarray:
     return a[ys][:, xs]
 
 
-def gallery_image(crops, cmap="bwr", scaling=3) -> np.ndarray:
+def gallery_image(crops, cmap="bwr", scaling=DIGIT_SCALING) -> np.ndarray:
     """One row per reference sample: the input crop above its conditional heatmap crop."""
     columns = []
     for _, image, heat in crops:
@@ -161,7 +162,7 @@ def output_folder(out, overwrite):
 
 
 def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=None,
-                   cmap="bwr", scaling=3, sample_fields=None) -> list[str]:
+                   cmap="bwr", scaling=None, sample_fields=None) -> list[str]:
     """Write ranking.csv, conditional.npy, heatmap.png, conditional_<rank>_ch<c>.png and the
     reference galleries into ``folder`` (a fresh folder); returns the names written.
 
@@ -200,7 +201,7 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
                       "their channel relevance, crop boxes y0,y1,x0,x1 in the fed input")
         for c in ranking.channels[:len(conditional)]:
             name = os.path.join("references", f"channel_{int(c)}.png")
-            image = gallery_image(refs.crops(int(c), gallery), cmap, scaling)
+            image = gallery_image(refs.crops(int(c), gallery), cmap, scaling or DIGIT_SCALING)
             atomic_write_bytes(os.path.join(folder, name), encode_png(image))
             side(name, info, format="png", channel=int(c),
                  samples=refs.samples[int(c)].tolist(), layout="input crop over its "

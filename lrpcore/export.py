@@ -35,6 +35,7 @@ from .render import (
     as_map,
     check_scaling,
     compose,
+    default_scaling,
     digit,
     encode_png,
     get_colormap,
@@ -250,26 +251,30 @@ def render_fields(cmap, outline, scaling, sigma) -> dict:
             "scaling": int(scaling), "sigma": float(sigma)}
 
 
-def input_heatmap_image(R, x01, cmap, outline=True, scaling=3, sigma=2.0) -> np.ndarray:
-    """The toolbox's PNG content: input | 2-px black gap | heatmap (heatmap alone if no x)."""
+def input_heatmap_image(R, x01, cmap, outline=True, scaling=None, sigma=2.0) -> np.ndarray:
+    """The toolbox's PNG content: input | 2-px black gap | heatmap (heatmap alone if no x).
+    ``scaling`` None: from the map's size (:func:`~lrpcore.render.default_scaling`)."""
+    scaling = _scaling(scaling, R)
     hm = heatmap(R, x01 if outline else None, cmap=cmap, scaling=scaling, sigma=sigma)
     if x01 is None:
         return compose([hm])
     return compose([digit(x01, scaling), hm])
 
 
-def export_input_heatmap(path, R, x01, cmap="bwr", outline=True, scaling=3, sigma=2.0,
+def export_input_heatmap(path, R, x01, cmap="bwr", outline=True, scaling=None, sigma=2.0,
                          info=None, overwrite=False) -> Path:
     """PNG of input | heatmap (the toolbox demo's ``heatmap.png``) with its sidecar."""
+    scaling = _scaling(scaling, R)
     image = input_heatmap_image(R, x01, cmap, outline and x01 is not None, scaling, sigma)
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="input|heatmap" if x01 is not None else "heatmap",
                      **render_fields(cmap, outline and x01 is not None, scaling, sigma))
 
 
-def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=3, sigma=2.0,
+def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=None, sigma=2.0,
                    info=None, overwrite=False) -> Path:
     """PNG of the heatmap alone (outlined when ``x01`` is given and ``outline``)."""
+    scaling = _scaling(scaling, R)
     use_x = x01 if outline else None
     image = heatmap(R, use_x, cmap=cmap, scaling=scaling, sigma=sigma)
     with _writing(info, overwrite) as w:
@@ -356,9 +361,10 @@ def refuse_existing(folder, names, hint="choose an empty folder or remove them f
 
 
 def export_colormaps(out_dir, R, x01, index, cmaps=TOOLBOX_COLORMAPS, outline=True,
-                     scaling=3, sigma=2.0, info=None, overwrite=False) -> list[Path]:
+                     scaling=None, sigma=2.0, info=None, overwrite=False) -> list[Path]:
     """One sample in every colormap: ``heatmap_{index}_{cmap}.png`` (input | heatmap)."""
     out = _ensure_dir(out_dir)
+    scaling = _scaling(scaling, R)
     images = {c: input_heatmap_image(R, x01, c, outline, scaling, sigma) for c in cmaps}
     with _writing(info, overwrite) as w:
         for c, image in images.items():
@@ -451,7 +457,7 @@ def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, si
 
 
 # --- batch export with progress and cancellation ------------------------------------------
-def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3, info=None,
+def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=None, info=None,
                         overwrite=False, progress=None, cancel=None, *, sigma=2.0,
                         npy=False, to_image=None, per_sample=None, width=None) -> list[Path]:
     """Write ``heatmap_{i}_{cmap}.png`` for every sample and colormap (and, with ``npy``,
@@ -496,11 +502,12 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
             if to_image is not None:
                 r = to_image(r)
                 x = None if x is None else to_image(x)
+            s = _scaling(scaling, r)
             for c in cmaps:
-                image = input_heatmap_image(r, x, c, use_outline, scaling, sigma)
+                image = input_heatmap_image(r, x, c, use_outline, s, sigma)
                 w.png(out / colormap_file_name(i, c, width), image, sample=i,
                       layout="input|heatmap" if x is not None else "heatmap",
-                      **render_fields(c, use_outline, scaling, sigma), **extra[k])
+                      **render_fields(c, use_outline, s, sigma), **extra[k])
             if npy:
                 w.npy(out / relevance_file_name(i, width), _finite(R[k], "relevance"), sample=i,
                       **extra[k])
@@ -510,6 +517,11 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=3
 
 
 # --- helpers -----------------------------------------------------------------------------
+def _scaling(scaling, R) -> int:
+    """``scaling``, or without one the map's own (3 for a digit, 1 for a photograph)."""
+    return default_scaling(R) if scaling is None else scaling
+
+
 def _indices(indices, n) -> list[int]:
     if indices is None:
         return list(range(n))

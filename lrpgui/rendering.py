@@ -14,15 +14,15 @@ from lrpcore import render as _render
 from lrpcore.render import colormap_names, compose, digit, heatmap, to_uint8  # noqa: F401
 from lrpcore.render.colormaps import gray_red2_bar  # noqa: F401 (the views' colour bar)
 
-DISPLAY_SCALING = 3
-ENLARGED_UP_TO = 96  # images with no side longer than this are drawn enlarged (digits)
+DISPLAY_SCALING = _render.outline.DIGIT_SCALING  # a digit's
 
 
 def display_scaling(shape) -> int:
-    """Pixels per image pixel the views render: DISPLAY_SCALING for small images (a 28×28
-    digit, whose outline would otherwise be as coarse as its pixels), 1 for photographs
-    (224×224 has the view's resolution already; 3× would cost 9× the work per click)."""
-    return DISPLAY_SCALING if max(shape[:2], default=0) <= ENLARGED_UP_TO else 1
+    """Pixels per image pixel the views render: 3 for small images (a 28×28 digit, whose
+    outline would otherwise be as coarse as its pixels), 1 for photographs (224×224 has the
+    view's resolution already; 3× would cost 9× the work per click): the rule of every
+    export and command (:func:`lrpcore.render.scaling_for`)."""
+    return _render.scaling_for(max(shape[:2], default=0), 0)
 
 
 def colormap_description(name: str) -> str:

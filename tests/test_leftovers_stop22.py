@@ -1,6 +1,7 @@
 """Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
 sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels;
-the sanity figure's white-on-black digits; conditional maps counted as samples."""
+the sanity figure's white-on-black digits; conditional maps counted as samples;
+photographs drawn at the digits' scaling 3."""
 
 from __future__ import annotations
 
@@ -91,23 +92,25 @@ def test_lrp_data_info_says_an_empty_dataset_is_refused_and_blank_samples_are_fi
     assert "samples: 2\n" in out and "note" not in out
 
 
-def _conv_times_scalar(path, producer):
-    """Conv → Relu → Mul by a scalar on N×6×6×6 → Flatten → MatMul, as ``producer`` wrote it."""
+def _conv_times_scalar(path, producer, side=8):
+    """Conv → Relu → Mul by a scalar on N×6×(side−2)² → Flatten → MatMul, as ``producer``
+    wrote it."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
+    flat = 6 * (side - 2) ** 2
     inits = [numpy_helper.from_array(rng.normal(size=(6, 3, 3, 3)).astype(np.float32), "W"),
              numpy_helper.from_array(np.array(0.5, np.float32), "s"),
-             numpy_helper.from_array(rng.normal(size=(216, 4)).astype(np.float32), "W2"),
-             numpy_helper.from_array(np.array([-1, 216], np.int64), "shape")]
+             numpy_helper.from_array(rng.normal(size=(flat, 4)).astype(np.float32), "W2"),
+             numpy_helper.from_array(np.array([-1, flat], np.int64), "shape")]
     nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
              helper.make_node("Relu", ["c"], ["r"], name="relu"),
              helper.make_node("Mul", ["r", "s"], ["m"], name="mul"),
              helper.make_node("Reshape", ["m", "shape"], ["f"], name="flat"),
              helper.make_node("MatMul", ["f", "W2"], ["y"], name="fc")]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, side, side])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                                 producer_name=producer), path)
@@ -205,3 +208,49 @@ def test_lrp_figure_counts_conditional_maps_as_maps_of_their_sample(tmp_path, ca
         == 0
     assert "(3 samples × 1 colormap)" in capsys.readouterr().out
     assert json.loads((tmp_path / "g.png.json").read_text())["samples"] == [0, 1, 2]
+
+
+def _png_width(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size[0]
+
+
+def test_photographs_are_drawn_at_scaling_1_and_digits_at_3(tmp_path, capsys):
+    """lrp explain --png and lrp render drew photographs at the digits' --scaling 3 (a
+    224×224 photograph became a 1,346-pixel-wide PNG), where the explorer shows them at 1:
+    without --scaling every command and export takes the explorer's rule (3 up to 96 pixels
+    a side, 1 beyond); --scaling still picks any factor."""
+    import json
+
+    from lrpcore.cli.main import main
+    from lrpcore.export import export_input_heatmap
+
+    model = _conv_times_scalar(tmp_path / "photo.onnx", "pytorch", side=100)
+    photos = tmp_path / "photos.npy"
+    np.save(photos, np.random.default_rng(0).integers(0, 255, (2, 100, 100, 3), np.uint8))
+    for extra, width, scaling in (([], 202, 1), (["--scaling", "2"], 402, 2)):
+        png = tmp_path / f"png{scaling}"
+        assert main(["explain", str(model), str(photos), "--out", str(tmp_path / "R.npy"),
+                     "--png", str(png), "--overwrite"] + extra) == 0
+        assert _png_width(png / "heatmap_0_bwr.png") == width  # input | 2 px | heatmap
+        assert json.loads((png / "heatmap_0_bwr.png.json").read_text())["scaling"] == scaling
+    assert main(["render", str(tmp_path / "R.npy"), "--out", str(tmp_path / "r.png")]) == 0
+    assert _png_width(tmp_path / "r.png") == 100
+    digits = tmp_path / "digits.npy"
+    np.save(digits, np.zeros((1, 28, 28), np.uint8))
+    assert main(["explain", "mnist-lenet5", str(digits), "--out", str(tmp_path / "D.npy"),
+                 "--png", str(tmp_path / "d")]) == 0
+    assert _png_width(tmp_path / "d" / "heatmap_0_bwr.png") == 3 * 32 * 2 + 2
+    assert main(["render", str(tmp_path / "D.npy"), "--out", str(tmp_path / "d.png")]) == 0
+    assert _png_width(tmp_path / "d.png") == 3 * 32
+    path = export_input_heatmap(tmp_path / "e.png", np.ones((224, 224, 3)), np.zeros((224, 224,
+                                                                                      3)))
+    assert _png_width(path) == 450  # the explorer's exports follow the rule too
+    capsys.readouterr()
+    for command in ("explain", "render"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "1 for photographs, as the explorer shows them" in " ".join(
+            capsys.readouterr().out.split())

@@ -23,6 +23,7 @@ from ..rules import RULES
 from ..spec import unit_inputs
 from ..text import is_digits, printable_line
 from .common import (
+    SCALING_HELP,
     DatasetArray,
     add_backend_argument,
     add_command,
@@ -103,8 +104,8 @@ def register(sub):
                    "the explorer)")
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges on the heatmap PNGs (default: on)")
-    p.add_argument("--scaling", type=scaling_option, default=3, metavar="K",
-                   help="pixel replication factor of the PNGs (default 3)")
+    p.add_argument("--scaling", type=scaling_option, default=None, metavar="K",
+                   help=SCALING_HELP)
     p.add_argument("--trace", action="store_true",
                    help="print the relevance sum at every layer or node (conservation "
                    "check); under a merge (Add, Concat), what each input branch received")
@@ -136,7 +137,8 @@ def check_png_options(args) -> None:
         return
     for name in args.colormap or []:
         get_colormap(name)
-    check_scaling(args.scaling)
+    if args.scaling is not None:
+        check_scaling(args.scaling)
     if os.path.exists(args.png) and not os.path.isdir(args.png):
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
     if os.path.isdir(args.input) and within(args.png, args.input):  # heatmaps as photos

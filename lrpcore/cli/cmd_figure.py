@@ -23,7 +23,7 @@ def register(sub):
                         "titles. Without --colormap, the LRP Toolbox's five maps are used."))
     add_render_options(p, scaling_help="each pixel becomes a K×K block (default: from the "
                        "maps' size, 3 for digits of 28 or 32 pixels, 1 for photographs of "
-                       "96 pixels a side or more)", scaling_default=None)
+                       "96 pixels a side or more)")
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help="a column's colormap (repeatable; default: the toolbox's five)")
     p.add_argument("--index", "--sample", action="append", type=int, metavar="I", dest="index",

@@ -17,6 +17,7 @@ from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import DEFAULT_COLORMAP, colormap_names
 from .common import (
+    SCALING_HELP,
     add_command,
     check_png_out,
     check_png_out_of,
@@ -29,9 +30,9 @@ EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firer
            "--out heatmap3.png")
 
 
-def add_render_options(p, scaling_help="each pixel becomes a K×K block (default 3)",
-                       scaling_default=3):
-    """Options shared by render and figure (a figure's scaling follows its maps' size)."""
+def add_render_options(p, scaling_help=SCALING_HELP):
+    """Options shared by render and figure; without --scaling each follows its maps' size
+    (render: :func:`lrpcore.render.default_scaling`, figure: its grid's cell size)."""
     p.add_argument("relevance", help="relevance: a .npy (one map, H×W[×C] or a square vector, "
                    "or a batch, N×H×W×C, N×H×W, N×D), an .npz (its one array, the one named "
                    "'relevance', or FILE.npz:NAME) or a relevance store R.zarr of 'lrp "
@@ -44,7 +45,7 @@ def add_render_options(p, scaling_help="each pixel becomes a K×K block (default
                    "names it, when it opens and fits)")
     p.add_argument("--out", required=True, metavar="FILE.png", type=png_output,
                    help="PNG to write")
-    p.add_argument("--scaling", type=scaling_option, default=scaling_default, metavar="K",
+    p.add_argument("--scaling", type=scaling_option, default=None, metavar="K",
                    help=scaling_help)
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges (Canny) in black on the heatmap (default: on, "

@@ -247,6 +247,10 @@ def png_output(text: str) -> str:
     return text
 
 
+SCALING_HELP = ("each pixel becomes a K×K block (default: 3 for digits and other images of "
+                "at most 96 pixels a side, 1 for photographs, as the explorer shows them)")
+
+
 def scaling_option(text: str) -> int:
     """argparse type of ``--scaling``: a whole number ≥ 1, refused as the option's fault (not
     the relevance file's, as a later check would word it)."""

@@ -293,12 +293,17 @@ def csv_text(result: SanityResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure(result: SanityResult, cmap="bwr", scaling=3) -> np.ndarray:
+def figure(result: SanityResult, cmap="bwr", scaling=None) -> np.ndarray:
     """Heatmaps of the drawn samples (rows) at every step (columns), RGB uint8; each row
     starts with its sample drawn as every PNG draws it (:func:`~lrpcore.render.digit`: dark
-    ink on white, a photograph in colour; it was white on black here)."""
+    ink on white, a photograph in colour; it was white on black here). ``scaling`` None: 3
+    for digits, 1 for photographs (:func:`~lrpcore.render.default_scaling`)."""
     from ..render.compose import digit, heatmap, to_uint8  # noqa: PLC0415
     from ..render.grid import grid  # noqa: PLC0415
+    from ..render.outline import default_scaling  # noqa: PLC0415
+
+    if scaling is None:
+        scaling = default_scaling(result.inputs[0])
 
     rows = []
     for i in range(result.inputs.shape[0]):

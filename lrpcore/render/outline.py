@@ -42,6 +42,29 @@ def check_scaling(scaling, height=1, width=1) -> int:
     return s
 
 
+DIGIT_SCALING = 3  # the toolbox's: a 28×28 digit drawn 84×84
+ENLARGED_UP_TO = 96  # images with no side longer than this are enlarged (digits, icons)
+
+
+def scaling_for(height: int, width: int) -> int:
+    """Pixels per image pixel when none are asked for: DIGIT_SCALING for small images, 1 for
+    photographs (a 224×224 one has a screen's resolution already; at 3 a PNG of it was
+    1,346 pixels wide). One rule for the explorer's views, its exports and every command."""
+    return DIGIT_SCALING if max(height, width) <= ENLARGED_UP_TO else 1
+
+
+def default_scaling(a) -> int:
+    """:func:`scaling_for` a map or image as the renderers take it: H×W, H×W×C, C×H×W (a
+    PyTorch-layout map) or a square vector (a dense model's digit)."""
+    shape = np.shape(a)
+    if len(shape) == 3 and shape[0] <= 4 < min(shape[1], shape[2]):
+        shape = shape[1:]  # C×H×W
+    if len(shape) == 1:
+        side = int(round(shape[0] ** 0.5))
+        return scaling_for(side, side)
+    return scaling_for(*shape[:2])
+
+
 def enlarge(a: np.ndarray, scaling: int) -> np.ndarray:
     """Replicate every pixel into a scaling × scaling block (nearest neighbour), as a copy."""
     s = check_scaling(scaling, *a.shape[:2])
