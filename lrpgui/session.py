@@ -226,10 +226,7 @@ class Session:
                 raise DatasetError(f"{name}: the dataset has no samples")
             dataset.images(np.array([0]))
         except Exception as exc:
-            text = message(exc, name)
-            if "not downloaded yet" in text:  # the engine names the CLI; here: a button
-                text += " — here: “Download MNIST…” in the Browser (File menu)"
-            raise OpenError("Cannot open dataset", text) from None
+            raise OpenError("Cannot open dataset", message(exc, name)) from None
         in_model_layout = False
         if self.state.model is not None:
             try:

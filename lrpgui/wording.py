@@ -15,8 +15,8 @@ GUI_POINTERS = (
      "(the rule list of the Explanation panel; each rule's tooltip gives its formula)"),
     (re.compile(r"\('lrp info MODEL' lists the layer names\)"),
      "(the per-layer rules table of the Explanation panel lists them)"),
-    (re.compile(r"run 'lrp data download --kind \w+' or \S+"),
-     "download them with File ▸ Download MNIST…"),
+    (re.compile(r"run 'lrp data download --kind \w+'(?: or \S+)?"),
+     "download them with “Download MNIST…” (File menu, or the Browser)"),
 )
 
 

@@ -39,4 +39,5 @@ def test_every_command_line_pointer_has_the_explorers_words():
     text = gui_message("mnist-train: MNIST train files are not downloaded yet (missing a.gz); "
                        "run 'lrp data download --kind train' or "
                        "lrpcore.io.datasets.download_mnist('train')")
-    assert text.endswith("(missing a.gz); download them with File ▸ Download MNIST…")
+    assert text.endswith("(missing a.gz); download them with “Download MNIST…” (File menu, or "
+                         "the Browser)")
