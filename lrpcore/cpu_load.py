@@ -7,8 +7,9 @@ machine that other jobs keep busy that wait is a scheduler time slice per step: 
 3–6 s split over both cores, and 0.2–0.3 s on one; one ResNet digit 24–276 ms with BLAS's own
 two threads, and 2–43 ms on one. ``lrpcore.parallel`` asks ``usable_cores`` before a pass.
 
-Linux only (``/proc/stat``); elsewhere every core counts as free. ``LRP_IGNORE_CPU_LOAD=1``
-in the environment makes every core count as free (a benchmark that wants the split anyway).
+Linux only (``/proc/stat``); elsewhere (no ``/proc``, or one of another format) every core
+counts as free. ``LRP_IGNORE_CPU_LOAD=1`` in the environment makes every core count as free
+(a benchmark that wants the split anyway).
 """
 
 from __future__ import annotations
@@ -48,16 +49,14 @@ def _busy_seconds(cpus, stat_path="/proc/stat"):
             lines = f.read().splitlines()
     except OSError:
         return None
-    ticks = 0
-    found = 0
     per_cpu = [line.split() for line in lines if line.startswith("cpu") and line[3:4].isdigit()]
-    for fields in per_cpu:
-        if int(fields[0][3:]) in cpus:
-            ticks += sum(int(fields[1 + c]) for c in _BUSY_COLUMNS if 1 + c < len(fields))
-            found += 1
-    if found == 0:  # a container whose /proc/stat numbers its CPUs anew: count them all
-        for fields in per_cpu:
-            ticks += sum(int(fields[1 + c]) for c in _BUSY_COLUMNS if 1 + c < len(fields))
+    try:  # another format (a compatibility layer's /proc): unknown, not a failed pass
+        ours = [f for f in per_cpu if int(f[0][3:]) in cpus]
+        # none of ours listed: a container whose /proc/stat numbers its CPUs anew: all count
+        ticks = sum(int(f[1 + c]) for f in ours or per_cpu for c in _BUSY_COLUMNS
+                    if 1 + c < len(f))
+    except ValueError:
+        return None
     return ticks / _CLOCK_TICKS
 
 

@@ -1,7 +1,7 @@
 """Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
 sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels;
 the sanity figure's white-on-black digits; conditional maps counted as samples;
-photographs drawn at the digits' scaling 3."""
+photographs drawn at the digits' scaling 3; a /proc/stat of another format."""
 
 from __future__ import annotations
 
@@ -254,3 +254,39 @@ def test_photographs_are_drawn_at_scaling_1_and_digits_at_3(tmp_path, capsys):
             main([command, "--help"])
         assert "1 for photographs, as the explorer shows them" in " ".join(
             capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("proc", ["absent", "garbled"])
+def test_usable_cores_counts_every_core_free_without_a_readable_proc(monkeypatch, tmp_path,
+                                                                      proc):
+    """On a platform without /proc (macOS, Windows) every core counts as free and passes
+    run as before; a /proc/stat of another format (a compatibility layer's) raised
+    ValueError inside the pass that asked."""
+    import builtins
+
+    from lrpcore import cpu_load
+
+    real_open, real_listdir = builtins.open, cpu_load.os.listdir
+    garbled = tmp_path / "stat"
+    garbled.write_text("cpu  n/a\ncpu0 busy idle - -\ncpux 1 2 3\n", encoding="ascii")
+
+    def fake_open(path, *args, **kwargs):
+        if str(path).startswith("/proc"):
+            if proc == "garbled" and str(path) == "/proc/stat":
+                return real_open(garbled, *args, **kwargs)
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_open(path, *args, **kwargs)
+
+    def fake_listdir(path):
+        if str(path).startswith("/proc"):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(cpu_load.os, "listdir", fake_listdir)
+    monkeypatch.delenv("LRP_IGNORE_CPU_LOAD", raising=False)
+    monkeypatch.setattr(cpu_load, "_share", cpu_load.CpuShare())
+    for _ in range(2):  # before a first window, and asked again
+        monkeypatch.setattr(cpu_load, "_answer", (0.0, 1))
+        assert cpu_load.usable_cores() == len(cpu_load.cpu_set())
+    assert cpu_load._own_runnable() == 1 and cpu_load._runnable_now() is None
