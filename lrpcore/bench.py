@@ -121,6 +121,13 @@ def _median_time(fn, backend, repeat):
     return float(np.median(times))
 
 
+OVERHEAD_FLOOR_MS = 1.0  # below: each layer's fixed Python cost (tens of µs) outweighs its sums
+OVERHEAD_NOTE = ("* floor under 1 ms: a model this small (or one small sample) is timed mostly "
+                 "by the fixed cost of each layer's Python call, not by its arithmetic, so "
+                 "×floor there says how small the model is rather than how fast the engine "
+                 "explains; a larger batch measures the engine")
+
+
 @dataclass
 class BenchRow:
     model: str
@@ -137,6 +144,11 @@ class BenchRow:
     def times_floor(self) -> float:
         first = next(iter(self.lrp_ms.values()))
         return (self.forward_ms + first) / self.floor_ms if self.floor_ms else float("nan")
+
+    @property
+    def overhead_bound(self) -> bool:
+        """Whether the floor is too small for ×floor to measure the engine (OVERHEAD_NOTE)."""
+        return self.floor_ms < OVERHEAD_FLOOR_MS
 
 
 def _peak_memory_mb(explainer, x, config, backend) -> float:
@@ -212,4 +224,5 @@ def format_row(row: BenchRow) -> str:
     name = os.path.basename(row.model)  # a user's model file by its name; JSON keeps the path
     return (f"{name:<18} {row.backend:<8}{row.dtype:<8}{row.batch:>6}{row.forward_ms:>9.3f}"
             f"{cols}{row.heatmaps_per_s:>10.0f}{row.peak_mb:>9.1f} {row.floor_ms:>9.4f}"
-            f" {row.times_floor:>9.2f}")  # a GPU's ×floor runs to 5 digits: keep a space
+            f" {row.times_floor:>9.2f}"  # a GPU's ×floor runs to 5 digits: keep a space
+            + ("*" if row.overhead_bound else ""))

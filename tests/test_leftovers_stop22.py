@@ -1,7 +1,8 @@
 """Defects earlier reviews noticed and left (stop 22): an output that replaced a model's
 sidecar; `lrp data info` on samples without values; a Mul by a scalar described as 6 channels;
 the sanity figure's white-on-black digits; conditional maps counted as samples;
-photographs drawn at the digits' scaling 3; a /proc/stat of another format."""
+photographs drawn at the digits' scaling 3; a /proc/stat of another format; ×floor of tiny
+models."""
 
 from __future__ import annotations
 
@@ -290,3 +291,24 @@ def test_usable_cores_counts_every_core_free_without_a_readable_proc(monkeypatch
         monkeypatch.setattr(cpu_load, "_answer", (0.0, 1))
         assert cpu_load.usable_cores() == len(cpu_load.cpu_set())
     assert cpu_load._own_runnable() == 1 and cpu_load._runnable_now() is None
+
+
+def test_lrp_bench_marks_floors_too_small_to_measure_the_engine(tmp_path, capsys):
+    """lrp bench on a tiny model of one's own printed ×floor 401 with nothing to say that
+    it is Python's fixed cost per layer, not the engine's arithmetic: such rows (floor under
+    1 ms) are marked, a note under the table says why, and the JSON flags them."""
+    import json
+
+    from lrpcore.bench import BenchRow, format_row
+    from lrpcore.cli.main import main
+
+    model = _conv_times_scalar(tmp_path / "tiny.onnx", "pytorch")
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--models", str(model), "--batch-sizes", "1", "--repeat", "1",
+                 "--dtypes", "float32", "--rules", "epsilon:0.01", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("tiny.onnx"))
+    assert row.endswith("*") and "* floor under 1 ms: a model this small" in text
+    assert json.loads(out.read_text())["rows"][0]["overhead_bound"] is True
+    big = BenchRow("lenet5", "numpy", "float32", 256, 45.0, {"epsilon": 50.0}, 2500, 42, 18.5)
+    assert not big.overhead_bound and not format_row(big).endswith("*")

@@ -74,7 +74,14 @@ def register(sub):
 
 def run(args) -> int:
     from ..backend import get_dtype
-    from ..bench import BENCH_MODELS, bench_model, format_header, format_row, run_benchmark
+    from ..bench import (
+        BENCH_MODELS,
+        OVERHEAD_NOTE,
+        bench_model,
+        format_header,
+        format_row,
+        run_benchmark,
+    )
     from ..fileio import atomic_write_text
     from ..presets import preset_or_none
     from ..rules import parse_rule
@@ -110,8 +117,11 @@ def run(args) -> int:
                                 report=lambda row: print(format_row(row), flush=True))
     for dtype, rate in rates.items():
         print(f"matmul rate ({dtype}): {rate / 1e9:.1f} G multiply-adds/s")
+    if any(r.overhead_bound for r in rows):
+        print(OVERHEAD_NOTE)
     if args.json:
-        data = {"rates": rates, "rows": [dict(vars(r), times_floor=r.times_floor) for r in rows]}
+        data = {"rates": rates, "rows": [dict(vars(r), times_floor=r.times_floor,
+                                              overhead_bound=r.overhead_bound) for r in rows]}
         atomic_write_text(args.json, json.dumps(data, indent=1), overwrite=args.overwrite)
     return 0
 
