@@ -45,7 +45,7 @@ def keras_part(out_dir, handover):
     """In a process without torch (TensorFlow and PyTorch crash in one process)."""
     import keras
     from keras import layers
-    from make_zoo_keras_fixture import randomise
+    from make_zoo_keras_fixture import finish_keras_part
 
     keras.utils.set_random_seed(11)
     inp = keras.Input(SHAPE, name="input")
@@ -61,17 +61,16 @@ def keras_part(out_dir, handover):
     x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
     out = layers.Dense(CLASSES, activation="softmax", name="fc")(x)
-    model = keras.Model(inp, out)
-    rng = np.random.default_rng(11)
-    randomise(model, rng)
-    x = rng.random((64,) + SHAPE)
-    fc = model.get_layer("fc")  # centre the logits on noise, so several classes win
-    kernel, bias = fc.get_weights()
-    feats = keras.Model(inp, model.layers[-2].output)(x.astype(np.float32)).numpy()
-    fc.set_weights([kernel, bias - (feats @ kernel + bias).mean(0)])
-    model(x[:1].astype(np.float32))  # Keras exports only a model that has been called
-    model.export(os.path.join(out_dir, "keras_bn_tf2onnx.onnx"), format="onnx")
-    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy())
+
+    def export(model, x):  # centre the logits (before the softmax) on noise: several win
+        fc = model.get_layer("fc")
+        kernel, bias = fc.get_weights()
+        feats = keras.Model(inp, model.layers[-2].output)(x.astype(np.float32)).numpy()
+        fc.set_weights([kernel, bias - (feats @ kernel + bias).mean(0)])
+        model(x[:1].astype(np.float32))  # Keras exports only a model that has been called
+        model.export(os.path.join(out_dir, "keras_bn_tf2onnx.onnx"), format="onnx")
+
+    finish_keras_part(inp, out, 11, handover, export)
 
 
 def twin_from_onnx(path):

@@ -97,6 +97,19 @@ def export_centred(model, x, last, path):
     model.export(path, format="onnx")
 
 
+def finish_keras_part(inp, out, seed, handover, export):
+    """The end the Keras parts share: the model ``inp`` → ``out`` with random biases and
+    BatchNorm statistics, 64 samples in [0, 1) from the same ``default_rng(seed)``,
+    ``export(model, x)`` (e.g. :func:`export_centred`) and the hand-over of ``x`` with
+    Keras's outputs (the twin is checked against them)."""
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(seed)
+    randomise(model, rng)
+    x = rng.random((64,) + tuple(inp.shape[1:]))
+    export(model, x)
+    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy())
+
+
 def make_twin():
     """The PyTorch twin (classes defined here: the Keras process has no torch)."""
 

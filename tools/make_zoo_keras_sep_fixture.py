@@ -38,7 +38,7 @@ def keras_part(out_dir, handover):
     """In a process without torch (TensorFlow and PyTorch crash in one process)."""
     import keras
     from keras import layers
-    from make_zoo_keras_fixture import export_centred, randomise
+    from make_zoo_keras_fixture import export_centred, finish_keras_part
 
     keras.utils.set_random_seed(3)
     inp = keras.Input(SHAPE, name="input")
@@ -54,12 +54,9 @@ def keras_part(out_dir, handover):
     x = layers.BatchNormalization(name="bn_fc")(x)
     x = layers.ReLU()(x)
     out = layers.Dense(CLASSES, name="fc2")(x)
-    model = keras.Model(inp, out)
-    rng = np.random.default_rng(3)
-    randomise(model, rng)  # SeparableConv2D's bias is its third weight
-    x = rng.random((64,) + SHAPE)
-    export_centred(model, x, "fc2", os.path.join(out_dir, "keras_sep_tf2onnx.onnx"))
-    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy())
+    path = os.path.join(out_dir, "keras_sep_tf2onnx.onnx")
+    finish_keras_part(inp, out, 3, handover,  # randomised: SeparableConv2D's bias is 3rd
+                      lambda model, x: export_centred(model, x, "fc2", path))
 
 
 def twin_from_onnx(path):

@@ -36,7 +36,7 @@ def keras_part(out_dir, handover):
     """In a process without torch (TensorFlow and PyTorch crash in one process)."""
     import keras
     from keras import layers
-    from make_zoo_keras_fixture import export_centred, randomise
+    from make_zoo_keras_fixture import export_centred, finish_keras_part
 
     keras.utils.set_random_seed(5)
     inp = keras.Input(SHAPE, name="input")
@@ -46,12 +46,9 @@ def keras_part(out_dir, handover):
     x = layers.AveragePooling1D(2)(x)
     x = layers.GlobalAveragePooling1D()(x)
     out = layers.Dense(CLASSES, name="fc")(x)
-    model = keras.Model(inp, out)
-    rng = np.random.default_rng(5)
-    randomise(model, rng)
-    x = rng.random((64,) + SHAPE)
-    export_centred(model, x, "fc", os.path.join(out_dir, "keras_seq_tf2onnx.onnx"))
-    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy())
+    path = os.path.join(out_dir, "keras_seq_tf2onnx.onnx")
+    finish_keras_part(inp, out, 5, handover,
+                      lambda model, x: export_centred(model, x, "fc", path))
 
 
 def twin_from_onnx(path):
