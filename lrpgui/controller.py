@@ -1,10 +1,12 @@
 """The controller: owns the worker threads and drops stale results.
 
-Two workers, each a ``QObject`` living in its own ``QThread`` (the insight tools add theirs):
+Workers, each a ``QObject`` living in its own ``QThread`` (the insight tools add theirs):
 
 * ``interactive`` keeps only the newest pending job (clicking through samples computes only the
   sample the user stopped at);
-* ``batch`` runs long, cancellable jobs (accuracy, exports, downloads) in order.
+* ``batch`` runs long, cancellable jobs (accuracy, exports, downloads) in order;
+* ``files`` (added on first use) reads what opening a dataset needs, an image folder's
+  listing and headers, while the GUI thread waits serving events (``MainWindow._off_gui_thread``).
 
 Every worker runs its jobs on one core (``lrpcore.parallel.one_core``: BLAS at one thread, no
 pass split over the cores), so that the GUI thread keeps the other: a click, Compare, a sweep,
