@@ -53,7 +53,9 @@ modules; ``meansigmoid``: ``x.mean([2, 3])``, ``x * torch.sigmoid(x)`` beside ``
 a BatchNorm); ``padmodes``: ``padding_mode`` reflect and replicate, ``nn.ReflectionPad2d``,
 ``nn.ReplicationPad2d`` (MirrorPad nodes); ``circular_dynamo``: ``padding_mode="circular"``,
 dynamo's Pad of mode wrap); ``custompool``: a leaf module of ours that pools and flattens in
-its forward (TorchScript: ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``). Issue 12's bar:
+its forward (TorchScript: ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``). zoo5:
+``modfuncs_functions``, TorchScript with ``export_modules_as_functions=True`` (local functions
+inlined; a custom Swish module told from ``nn.SiLU``). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -86,7 +88,9 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "flatmlp_extdata",
                                                                    "keras_pool_tf2onnx",
                                                                    "softbeta_ts",
-                                                                   "circular_dynamo"]
+                                                                   "circular_dynamo",
+                                                                   "modfuncs_functions",
+                                                                   "modfuncs_dynamo"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -26,7 +26,9 @@ hooks no module and takes the gradient: these references call them as the models
 module substituted); padding by copies of the input (``padmodes``: ``padding_mode`` reflect and
 replicate, ``nn.ReflectionPad2d``, ``nn.ReplicationPad2d``; ``circular``: ``padding_mode``
 circular, whose TorchScript export is refused); a custom pooling module
-(``custompool``: ``F.adaptive_avg_pool2d`` and a flatten in a leaf module's forward).
+(``custompool``: ``F.adaptive_avg_pool2d`` and a flatten in a leaf module's forward); zoo5:
+``modfuncs`` exported with ``export_modules_as_functions=True`` (``modfuncs_functions.onnx``
+instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in a block.
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -882,6 +884,47 @@ class CustomPool(nn.Module):
         return self.fc(self.gap(nn.functional.relu(self.c2(self.act(self.c1(x))))))
 
 
+class Swish(nn.Module):
+    """A custom activation module: zennit hooks no module of its own type and takes the
+    gradient of ``x * torch.sigmoid(x)``, while ``nn.SiLU`` (the same operators) is passed."""
+
+    def forward(self, x):
+        return x * torch.sigmoid(x)
+
+
+class ReluNormBlock(nn.Module):
+    """conv → ``F.relu`` → BatchNorm → conv, added to its input: the functional ReLU drops the
+    relevance the BatchNorm's Pass brings to the units it silenced."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c1, self.norm, self.c2 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), \
+            nn.Conv2d(c, c, 3, padding=1)
+        self.merge = Merge()
+
+    def forward(self, x):
+        return self.merge(x, self.c2(self.norm(nn.functional.relu(self.c1(x)))))
+
+
+class ModFuncs(nn.Module):
+    """Exported with ``export_modules_as_functions=True`` (each module a local function named
+    by its class): a custom ``Swish`` module and ``nn.SiLU``, each before a BatchNorm, a
+    residual block calling ``F.relu``, pooling by a module."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.c1, self.swish, self.norm_a = nn.Conv2d(3, 8, 3, padding=1), Swish(), \
+            nn.BatchNorm2d(8)
+        self.c2, self.silu, self.norm_b = nn.Conv2d(8, 8, 3, padding=1), nn.SiLU(), \
+            nn.BatchNorm2d(8)
+        self.block = ReluNormBlock(8)
+        self.act, self.pool, self.fc = nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.norm_b(self.silu(self.c2(self.norm_a(self.swish(self.c1(x))))))
+        return self.fc(torch.flatten(self.pool(self.act(self.block(x))), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -918,12 +961,16 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "padmodes": (PadModes, (3, 7, 8), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "circular": (Circular, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "custompool": (CustomPool, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "modfuncs": (ModFuncs, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
 # dynamo=True exports kept as torch writes them by default: NAME_extdata.onnx and its weights
 # in NAME_extdata.onnx.data beside it
 EXTERNAL_DATA = {"flatmlp"}
+# TorchScript exports with export_modules_as_functions=True (opset 17), NAME_functions.onnx,
+# instead of the plain one (whose custom Swish module reads as nn.SiLU: see the README)
+FUNCTIONS = {"modfuncs"}
 # models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
 # first convolution sees), while the stored mean and std (0, 1) describe the raw input
 INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD),
@@ -1071,9 +1118,10 @@ def inputs(shape, mean, std, model, seed, n=4, binary=False):
     raise RuntimeError("no inputs with two predicted classes")
 
 
-def export(model, shape, path, dynamo, optimize=True, opset=17, external=False):
+def export(model, shape, path, dynamo, optimize=True, opset=17, external=False,
+           functions=False):
     """``external``: the weights in ``path + '.data'``, as ``dynamo=True`` writes them by
-    default (the other files keep one file)."""
+    default (the other files keep one file); ``functions``: each module a local function."""
     model = model.float().eval()
     x = torch.zeros((1,) + tuple(shape))
     if dynamo:
@@ -1083,7 +1131,7 @@ def export(model, shape, path, dynamo, optimize=True, opset=17, external=False):
         torch.onnx.export(model, (x,), path, dynamo=False, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "N"},
                                                                   "logits": {0: "N"}},
-                          opset_version=opset)
+                          opset_version=opset, export_modules_as_functions=functions)
     import onnx
 
     proto = onnx.load(path)  # dynamo may write weights beside the file: keep one file
@@ -1119,7 +1167,11 @@ def main(out_dir, only=()):
                                 std=std, **ref)
         fold_conv_bn(model, torch.float32)
         x = inputs(shape, mean, std, model, 100 + seed, binary=name in BINARY_INPUTS)
-        export(model, shape, os.path.join(out_dir, f"{name}_ts.onnx"), dynamo=False)
+        if name in FUNCTIONS:
+            export(model, shape, os.path.join(out_dir, f"{name}_functions.onnx"), dynamo=False,
+                   functions=True)
+        else:
+            export(model, shape, os.path.join(out_dir, f"{name}_ts.onnx"), dynamo=False)
         try:
             export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts

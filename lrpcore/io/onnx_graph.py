@@ -64,6 +64,7 @@ from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from .native import MAX_GRAPH_NODES
+from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
@@ -1373,7 +1374,6 @@ ZENNIT_PASSED = frozenset("torch.nn.modules.activation." + n for n in (
 ZENNIT_NORMED = frozenset("torch.nn.modules.pooling." + n for n in (
     "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d"))
-CLASS_HIERARCHY = "pkg.torch.onnx.class_hierarchy"
 # what the TorchScript exporter writes in the scope of an average-pooling module
 POOLING_MODULE_OPS = frozenset({"AveragePool", "GlobalAveragePool", "ReduceMean", "Pad",
                                 "Constant"})
@@ -1461,6 +1461,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     onnx, _ = _onnx()
     if proto is None:
         proto = load_proto(path)
+    if len(proto.graph.node) <= MAX_NODES:  # modules as local functions: their operators
+        proto = inline_functions(onnx, proto, path, MAX_NODES)
     graph = proto.graph
     if not graph.node:
         raise ModelFormatError(f"{path}: the ONNX graph has no nodes")
