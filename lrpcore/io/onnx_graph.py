@@ -1374,6 +1374,7 @@ ZENNIT_PASSED = frozenset("torch.nn.modules.activation." + n for n in (
 ZENNIT_NORMED = frozenset("torch.nn.modules.pooling." + n for n in (
     "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d"))
+NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 # what the TorchScript exporter writes in the scope of an average-pooling module
 POOLING_MODULE_OPS = frozenset({"AveragePool", "GlobalAveragePool", "ReduceMean", "Pad",
                                 "Constant"})
@@ -1394,6 +1395,25 @@ def _innermost_module(node):
                 return None
             return chain[-2] if len(chain) >= 3 else ""
     return None
+
+
+def _module_of(node) -> str:
+    """Where a ``dynamo=True`` export's node sits, for messages: `` in module 'features.1.block.1'
+    (SqueezeExcitation)`` from its ``pkg.torch.onnx.name_scopes`` (its names, ``node_mul``, say
+    nothing of it); '' for other files and for calls in the model's own ``forward``."""
+    for prop in node.metadata_props:
+        if prop.key == NAME_SCOPES and len(prop.value) <= 10_000:
+            try:
+                scopes = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return ""
+            if not (isinstance(scopes, list) and len(scopes) >= 3
+                    and isinstance(scopes[-2], str) and scopes[-2]):
+                return ""
+            cls = _innermost_module(node)
+            cls = f" ({short(cls.rsplit('.', 1)[-1], 60)})" if cls else ""
+            return f" in module '{short(scopes[-2], 100)}'{cls}"
+    return ""
 
 
 def _scope(name):
@@ -1511,7 +1531,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         name = node.name or f"{node.op_type}_{i}"
         if not node.name:
             node.name = name
-        where = f"node {i} '{short(name)}' ({short(node.op_type, 40)})"
+        where = f"node {i} '{short(name)}' ({short(node.op_type, 40)}){_module_of(node)}"
         if node.domain not in ("", "ai.onnx"):
             raise ModelFormatError(f"{path}: {where}: operator '{short(node.domain, 40)}."
                                    f"{short(node.op_type, 40)}' "
