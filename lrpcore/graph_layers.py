@@ -62,7 +62,8 @@ class Add(Merge):
     summand takes its proportional share R·x_k / (Σx + ε·s(Σx)) with ε = 1e-6."""
 
     kind = "Add"
-    onnx_ops = ("Add", "Sum")  # Add of two tensors (an Add of a constant is a bias)
+    # Add of two tensors (an Add of a constant is a bias); ReduceSum: zennit's Sum layer
+    onnx_ops = ("Add", "Sum", "ReduceSum")
 
     def forward_many(self, xs, xp):
         out = xs[0] + xs[1]

@@ -55,7 +55,8 @@ a BatchNorm); ``padmodes``: ``padding_mode`` reflect and replicate, ``nn.Reflect
 dynamo's Pad of mode wrap); ``custompool``: a leaf module of ours that pools and flattens in
 its forward (TorchScript: ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``). zoo5:
 ``modfuncs_functions``, TorchScript with ``export_modules_as_functions=True`` (local functions
-inlined; a custom Swish module told from ``nn.SiLU``). Issue 12's bar:
+inlined; a custom Swish module told from ``nn.SiLU``), ``zsum``: additions through zennit's
+own ``Sum`` layer inside the model (``torch.stack`` and a sum: one Add). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -76,7 +77,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
-          "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool"]
+          "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool", "zsum"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",

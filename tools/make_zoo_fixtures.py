@@ -28,7 +28,8 @@ replicate, ``nn.ReflectionPad2d``, ``nn.ReplicationPad2d``; ``circular``: ``padd
 circular, whose TorchScript export is refused); a custom pooling module
 (``custompool``: ``F.adaptive_avg_pool2d`` and a flatten in a leaf module's forward); zoo5:
 ``modfuncs`` exported with ``export_modules_as_functions=True`` (``modfuncs_functions.onnx``
-instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in a block.
+instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in a block;
+``zsum``: additions through zennit's ``Sum`` layer inside the model, exported as they are.
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -925,6 +926,25 @@ class ModFuncs(nn.Module):
         return self.fc(torch.flatten(self.pool(self.act(self.block(x))), 1))
 
 
+class ZennitSum(nn.Module):
+    """Additions written with zennit's own ``Sum`` layer, ``self.sum(torch.stack([...],
+    dim=-1))``, as its canonizers rewrite torchvision's blocks, exported as they are
+    (Unsqueeze, Concat, ReduceSum): a three-way sum and a residual one."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.c1, self.act = nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()
+        self.a, self.b = nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 1)
+        self.sum3, self.c, self.sum2 = Sum(), nn.Conv2d(8, 8, 3, padding=1), Sum()
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.act(self.c1(x))
+        x = self.act(self.sum3(torch.stack([x, self.a(x), self.b(x)], dim=-1)))
+        x = self.act(self.sum2(torch.stack([x, self.c(x)], dim=-1)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -962,6 +982,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "circular": (Circular, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "custompool": (CustomPool, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "modfuncs": (ModFuncs, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "zsum": (ZennitSum, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}

@@ -63,6 +63,7 @@ from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
+from . import onnx_stack as stack
 from .native import MAX_GRAPH_NODES
 from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
@@ -860,6 +861,8 @@ def _op_unsqueeze(b, node, attrs, where, t, data_in):
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
         axes = b.const(node.input[1], where, "Unsqueeze's axes")
+    if axes is not None and stack.unsqueeze(b, node, t, axes):
+        return  # a summand of torch.stack([...], dim=-1), zennit's Sum layer's input
     axes = None if axes is None else sorted(int(a) % 4 for a in np.atleast_1d(axes))
     if channels.unsqueeze_picked(b, node, t, axes):
         return  # torch.unsqueeze(x[:, c], 1): one channel, as Gather took it
@@ -981,6 +984,8 @@ def _op_concat(b, node, attrs, where, t, data_in):
         _alias(b, node, t)
         return
     axis = int(attrs.get("axis", 1))
+    if stack.concat(b, node, where, data_in, axis):
+        return  # torch.stack([...], dim=-1) before zennit's Sum layer
     if axis % _rank(t) != 1:
         b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
     if len(t.shape) >= 2:
@@ -1158,6 +1163,7 @@ OPERATORS = {
     "Sum": _op_sum,
     "Mean": _op_sum,
     "Concat": _op_concat,
+    "ReduceSum": stack.reduce_sum,
     "BatchNormalization": lambda b, node, attrs, where, t, data_in: _batchnorm(
         b, node, attrs, where, t),
     "Mul": _op_arithmetic,
@@ -1179,7 +1185,8 @@ REFUSED = {
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled; Keras's "
-                            "N×L×C input to N×1×L×C",
+                            "N×L×C input to N×1×L×C; along a new last axis, a summand of "
+                            "zennit's `Sum` (see ReduceSum)",
                "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's; an "
                             "N×L×C sequence to N×C×L"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
@@ -1194,7 +1201,11 @@ NOTES = {
            "of a constant (one or one per channel): folded into "
            "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization); "
            "in a PyTorch export a `Scale` (see Mul), or a bias-free MatMul's bias",
-    "Sum": "of tensors", "Mean": "of tensors", "Concat": "of tensors along channels",
+    "Sum": "of tensors", "Mean": "of tensors",
+    "Concat": "of tensors along channels; of summands stacked along a new last axis, for "
+              "zennit's `Sum` (see ReduceSum)",
+    "ReduceSum": "over the last axis of `torch.stack([a, b, ...], dim=-1)` (Unsqueeze, Concat), "
+                 "keepdims 0: zennit's `Sum` layer, one merge of the summands (its Norm rule)",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
     "Conv": "grouped, depthwise and dilated; `pads` (asymmetric too) and `auto_pad` become a "
@@ -1354,6 +1365,10 @@ def _node(b, node, where, onnx):
     if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze"):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
                       "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
+    if op not in ("Concat", "ReduceSum") and any(
+            d is not None and d.storage == stack.STACKED for d in data_in):
+        b.fail(where, f"{short(op, 40)} of a stacked tensor (torch.stack along a new last axis) "
+                      "is not supported; only its sum over that axis (zennit's Sum layer)")
     handler = OPERATORS.get(op)
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
@@ -1557,6 +1572,9 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is not computed from "
                                "the input")
     final = b.data[out_name]
+    if final.storage == stack.STACKED:
+        raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a stack of "
+                               "tensors (torch.stack); only its sum is supported")
     if final.name != out_name:  # an alias (Identity, folded bias) of a node's output
         out_name = final.name
     nodes = _prune(b.nodes, out_name)
