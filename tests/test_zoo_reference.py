@@ -56,7 +56,8 @@ dynamo's Pad of mode wrap); ``custompool``: a leaf module of ours that pools and
 its forward (TorchScript: ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``). zoo5:
 ``modfuncs_functions``, TorchScript with ``export_modules_as_functions=True`` (local functions
 inlined; a custom Swish module told from ``nn.SiLU``), ``zsum``: additions through zennit's
-own ``Sum`` layer inside the model (``torch.stack`` and a sum: one Add). Issue 12's bar:
+own ``Sum`` layer inside the model (``torch.stack`` and a sum: one Add), ``smooth_float64``:
+``smooth`` exported in float64 (Cast to float32 around CELU, dropped). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -91,7 +92,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "softbeta_ts",
                                                                    "circular_dynamo",
                                                                    "modfuncs_functions",
-                                                                   "modfuncs_dynamo"]
+                                                                   "modfuncs_dynamo",
+                                                                   "smooth_float64"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -29,7 +29,8 @@ circular, whose TorchScript export is refused); a custom pooling module
 (``custompool``: ``F.adaptive_avg_pool2d`` and a flatten in a leaf module's forward); zoo5:
 ``modfuncs`` exported with ``export_modules_as_functions=True`` (``modfuncs_functions.onnx``
 instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in a block;
-``zsum``: additions through zennit's ``Sum`` layer inside the model, exported as they are.
+``zsum``: additions through zennit's ``Sum`` layer inside the model, exported as they are;
+``smooth_float64.onnx``: ``smooth`` exported in float64 (Cast around CELU).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -992,6 +993,8 @@ EXTERNAL_DATA = {"flatmlp"}
 # TorchScript exports with export_modules_as_functions=True (opset 17), NAME_functions.onnx,
 # instead of the plain one (whose custom Swish module reads as nn.SiLU: see the README)
 FUNCTIONS = {"modfuncs"}
+# TorchScript exports of model.double(), NAME_float64.onnx (CELU: Cast to float32 and back)
+FLOAT64 = {"smooth"}
 # models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
 # first convolution sees), while the stored mean and std (0, 1) describe the raw input
 INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD),
@@ -1140,11 +1143,12 @@ def inputs(shape, mean, std, model, seed, n=4, binary=False):
 
 
 def export(model, shape, path, dynamo, optimize=True, opset=17, external=False,
-           functions=False):
+           functions=False, double=False):
     """``external``: the weights in ``path + '.data'``, as ``dynamo=True`` writes them by
-    default (the other files keep one file); ``functions``: each module a local function."""
-    model = model.float().eval()
-    x = torch.zeros((1,) + tuple(shape))
+    default (the other files keep one file); ``functions``: each module a local function;
+    ``double``: the model exported in float64 (``model.double()``)."""
+    model = (model.double() if double else model.float()).eval()
+    x = torch.zeros((1,) + tuple(shape), dtype=torch.float64 if double else torch.float32)
     if dynamo:
         torch.onnx.export(model, (x,), path, dynamo=True, input_names=["input"],
                           output_names=["logits"], optimize=optimize)
@@ -1200,6 +1204,9 @@ def main(out_dir, only=()):
         if name in EXTERNAL_DATA:
             export(model, shape, os.path.join(out_dir, f"{name}_extdata.onnx"), dynamo=True,
                    external=True)
+        if name in FLOAT64:
+            export(model, shape, os.path.join(out_dir, f"{name}_float64.onnx"), dynamo=False,
+                   double=True)
         for opset in TS_OPSETS.get(name, ()):
             export(model, shape, os.path.join(out_dir, f"{name}_op{opset}.onnx"), dynamo=False,
                    opset=opset)

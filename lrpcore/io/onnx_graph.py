@@ -797,6 +797,30 @@ def _op_alias(b, node, attrs, where, t, data_in):
     _alias(b, node, t)
 
 
+# ONNX's floating types: FLOAT, FLOAT16, DOUBLE, BFLOAT16
+FLOAT_TYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16"}
+OTHER_TYPES = {2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
+
+
+def _op_cast(b, node, attrs, where, t, data_in):
+    """Cast of data between floating types is dropped: the engine computes in its own dtype.
+    A model exported in float64 (``model.double()``) casts to float32 around operators ONNX
+    defines only for it (``Celu``) and back."""
+    if node.op_type == "CastLike":
+        like = b.consts.get(node.input[1]) if len(node.input) > 1 else None
+        floating = like is not None and np.asarray(like).dtype.kind == "f" \
+            or like is None and len(node.input) > 1 and node.input[1] in b.data
+        to = "that of its second input"
+    else:
+        code = int(attrs.get("to", 0))
+        floating = code in FLOAT_TYPES
+        to = FLOAT_TYPES.get(code) or OTHER_TYPES.get(code) or f"ONNX type {code}"
+    if not floating:
+        b.fail(where, f"{node.op_type} of data to {to} is not supported: only between floating "
+                      "types (a float64 export's casts around Celu)")
+    _alias(b, node, t)
+
+
 def _op_dropout(b, node, attrs, where, t, data_in):
     mode = _optional_input(node, 2)  # opset 12+: a constant True drops units at random
     if mode and mode in b.consts and np.any(b.consts[mode]):
@@ -1138,6 +1162,8 @@ OPERATORS = {
     "PRelu": _op_prelu,
     "Identity": _op_alias,
     "Dropout": _op_dropout,
+    "Cast": _op_cast,
+    "CastLike": _op_cast,
     "Pad": lambda b, node, attrs, where, t, data_in: _pad(b, node, attrs, where, t),
     "MaxPool": lambda b, node, attrs, where, t, data_in: _pool(b, node, attrs, where, t,
                                                                MaxPool),
@@ -1184,6 +1210,9 @@ REFUSED = {
 }
 # operators that build no layer of their own: relabelled, dropped or evaluated at import
 IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
+               **{op: "of data to a floating type: dropped (the engine computes in its own "
+                      "dtype; a `model.double()` export casts to float32 around `Celu`)"
+                  for op in ("Cast", "CastLike")},
                "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled; Keras's "
                             "N×L×C input to N×1×L×C; along a new last axis, a summand of "
                             "zennit's `Sum` (see ReduceSum)",
