@@ -1554,9 +1554,16 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
     if len(sample) not in (1, 2, 3) or any(d <= 0 for d in sample):
+        # dynamic_axes={"input": {2: "H", 3: "W"}} (dynamo: dynamic_shapes) leaves sizes open,
+        # which the layers' shapes, fixed at load, cannot follow: say how to export instead
+        open_ = len(sample) in (1, 2, 3) and any(d.HasField("dim_param") for d in dims[1:])
+        hint = ("; its sizes beyond the batch are left open (dynamic_axes or dynamic_shapes on "
+                "them): export it with a fixed input size, dynamic on the batch axis only"
+                if open_ else "")
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' must have a fixed shape "
                                "(N, features), (N, C, L), (N, C, H, W) or (N, H, W, C); got "
-                               f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}")
+                               f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}"
+                               f"{hint}")
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "
                                f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")

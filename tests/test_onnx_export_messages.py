@@ -1,9 +1,13 @@
-"""A refusal in a ``dynamo=True`` export names the module it comes from: the exporter names its
+"""Refusals that say how the file was exported, and what to do.
+
+A refusal in a ``dynamo=True`` export names the module it comes from: the exporter names its
 nodes by operator (``node_mul``), so "node 9 'node_mul' (Mul): Mul of two tensors is not
 supported" left a MobileNetV3 user to guess which of 50 products; the node's
 ``pkg.torch.onnx.name_scopes`` and ``class_hierarchy`` say it: ``in module
 'features.1.block.1' (SqueezeExcitation)`` (torchvision's mobilenet_v3_small, efficientnet_b0,
-regnet_y_400mf; ConvNeXt's LayerNorm2d likewise)."""
+regnet_y_400mf; ConvNeXt's LayerNorm2d likewise). An input whose height and width were left
+open (``dynamic_axes={"input": {0: "N", 2: "H", 3: "W"}}``, dynamo's ``dynamic_shapes``) is
+refused saying so and how to export it instead."""
 
 from __future__ import annotations
 
@@ -54,3 +58,16 @@ def test_without_a_module_the_message_is_as_before(tmp_path, scopes):
     with pytest.raises(ModelFormatError) as err:
         load_model(path)
     assert str(err.value).startswith(f"{path}: node 3 'node_mul' (Mul): Mul of two tensors")
+
+
+def test_open_image_sizes_say_how_to_export(tmp_path):
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["y"])]
+    path = save_onnx_graph(tmp_path / "d.onnx", nodes, [], ("N", 3, "H", "W"), ("N", 3))
+    with pytest.raises(ModelFormatError) as err:
+        load_model(path)
+    assert str(err.value) == (
+        f"{path}: input 'x' must have a fixed shape (N, features), (N, C, L), (N, C, H, W) or "
+        "(N, H, W, C); got ['N', 3, 'H', 'W']; its sizes beyond the batch are left open "
+        "(dynamic_axes or dynamic_shapes on them): export it with a fixed input size, dynamic "
+        "on the batch axis only")
