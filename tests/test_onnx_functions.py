@@ -59,6 +59,27 @@ def test_functions_calling_themselves_are_refused_in_one_line(tmp_path):
     assert str(err.value) == f"{tmp_path / 'f.onnx'}: local function 'm.Loop' calls itself"
 
 
+def test_functions_calling_each_other_in_a_cycle_are_refused(tmp_path):
+    a = _function("A", "m", [helper.make_node("B", ["a"], ["b"], domain="m")], ["a"], ["b"])
+    b = _function("B", "m", [helper.make_node("A", ["a"], ["b"], domain="m")], ["a"], ["b"])
+    with pytest.raises(ModelFormatError) as err:
+        load_model(_save(tmp_path, [a, b], "A"))
+    assert str(err.value).endswith("' calls itself")
+
+
+def test_functions_nested_thousands_deep_are_refused_in_one_line(tmp_path):
+    """3,000 functions each calling the one before: the size count recursed into a
+    RecursionError ('internal error')."""
+    functions = [_function("F0", "m", [helper.make_node("Relu", ["a"], ["b"])], ["a"], ["b"])]
+    for k in range(1, 3000):
+        functions.append(_function(f"F{k}", "m", [
+            helper.make_node(f"F{k - 1}", ["a"], ["b"], domain="m")], ["a"], ["b"]))
+    path = _save(tmp_path, functions[::-1], "F2999")  # callers first, too
+    with pytest.raises(ModelFormatError) as err:
+        load_model(path)
+    assert str(err.value) == f"{path}: its local functions call each other more than 64 levels deep"
+
+
 def test_functions_inlining_to_billions_of_operators_are_refused(tmp_path):
     """40 functions each calling the one below twice: 2⁴⁰ operators in a few kilobytes."""
     functions = [_function("F0", "m", [helper.make_node("Relu", ["a"], ["b"])], ["a"], ["b"])]

@@ -20,38 +20,52 @@ from ..text import short
 
 CLASS_HIERARCHY = "pkg.torch.onnx.class_hierarchy"
 VARIANT = re.compile(r"[.]\d+$")  # BasicBlock.1: a second function of one class
+MAX_DEPTH = 64  # functions calling functions (a real export: the module tree's depth, ~10)
 
 
 def _inlined_size(proto, limit, path) -> int:
     """The number of operators inlining writes, refused beyond ``limit`` (a few functions
-    calling each other twice over describe 2⁴⁰ operators in a kilobyte) or on a cycle."""
+    calling each other twice over describe 2⁴⁰ operators in a kilobyte), on a cycle or beyond
+    ``MAX_DEPTH`` nested calls (the inliner recurses). Iterative: 3,000 functions each calling
+    the next ended in a RecursionError."""
     functions = {(f.domain, f.name): f for f in proto.functions}
-    sizes, open_ = {}, set()
 
-    def size(key):
-        if key in sizes:
-            return sizes[key]
-        if key in open_:
-            raise ModelFormatError(f"{path}: local function '{short(key[0], 60)}."
-                                   f"{short(key[1], 60)}' calls itself")
-        open_.add(key)
-        total = 0
-        for node in functions[key].node:
-            callee = (node.domain, node.op_type)
-            total += size(callee) if callee in functions else 1
-            if total > limit:
-                break
-        open_.discard(key)
-        sizes[key] = total
-        return total
+    def callees(key):
+        return [(n.domain, n.op_type) for n in functions[key].node
+                if (n.domain, n.op_type) in functions]
 
-    total = 0
-    for node in proto.graph.node:
-        callee = (node.domain, node.op_type)
-        total += size(callee) if callee in functions else 1
-        if total > limit:
-            raise ModelFormatError(f"{path}: its local functions inline to more than {limit:,} "
-                                   "operators; not a network this program reads")
+    sizes, depths, open_ = {}, {}, set()  # open_: entered, callees not all sized yet
+    for root in functions:
+        stack = [root]
+        while stack:
+            key = stack[-1]
+            if key in sizes:
+                stack.pop()
+                continue
+            waiting = [c for c in callees(key) if c not in sizes]
+            if key not in open_:
+                open_.add(key)
+                cycle = next((c for c in waiting if c in open_), None)
+                if cycle is not None:
+                    raise ModelFormatError(f"{path}: local function '{short(cycle[0], 60)}."
+                                           f"{short(cycle[1], 60)}' calls itself")
+                stack.extend(waiting)
+                continue
+            open_.discard(key)
+            stack.pop()
+            total = 0
+            for node in functions[key].node:
+                callee = (node.domain, node.op_type)
+                total = min(total + sizes.get(callee, 1), limit + 1)
+            sizes[key] = total
+            depths[key] = 1 + max((depths[c] for c in callees(key)), default=0)
+            if depths[key] > MAX_DEPTH:
+                raise ModelFormatError(f"{path}: its local functions call each other more "
+                                       f"than {MAX_DEPTH} levels deep")
+    total = sum(sizes.get((n.domain, n.op_type), 1) for n in proto.graph.node)
+    if total > limit:
+        raise ModelFormatError(f"{path}: its local functions inline to more than {limit:,} "
+                               "operators; not a network this program reads")
     return total
 
 
