@@ -57,7 +57,9 @@ its forward (TorchScript: ``/gap/GlobalAveragePool`` beside ``/gap/Flatten``). z
 ``modfuncs_functions``, TorchScript with ``export_modules_as_functions=True`` (local functions
 inlined; a custom Swish module told from ``nn.SiLU``), ``zsum``: additions through zennit's
 own ``Sum`` layer inside the model (``torch.stack`` and a sum: one Add), ``smooth_float64``:
-``smooth`` exported in float64 (Cast to float32 around CELU, dropped). Issue 12's bar:
+``smooth`` exported in float64 (Cast to float32 around CELU, dropped), ``subclass``: subclasses of
+``nn.ReLU`` and ``nn.AvgPool2d`` (zennit hooks them as their bases; dynamo's stack traces say
+so). Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -78,7 +80,8 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "activations", "avgpools", "groupfirst", "dilated", "smooth", "inception", "sequence",
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
-          "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool", "zsum"]
+          "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool", "zsum",
+          "subclass"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",

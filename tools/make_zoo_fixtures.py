@@ -30,7 +30,8 @@ circular, whose TorchScript export is refused); a custom pooling module
 ``modfuncs`` exported with ``export_modules_as_functions=True`` (``modfuncs_functions.onnx``
 instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in a block;
 ``zsum``: additions through zennit's ``Sum`` layer inside the model, exported as they are;
-``smooth_float64.onnx``: ``smooth`` exported in float64 (Cast around CELU).
+``smooth_float64.onnx``: ``smooth`` exported in float64 (Cast around CELU); ``subclass``:
+subclasses of ``nn.ReLU`` and ``nn.AvgPool2d`` (its dynamo export keeps its stack traces).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -62,6 +63,7 @@ How the references are made, as the shared ones (``../shared/reference/README.md
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 
@@ -946,6 +948,33 @@ class ZennitSum(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class SubReLU(nn.ReLU):
+    """A subclass of a zennit activation: zennit's isinstance gives it Pass."""
+
+
+class SubAvgPool(nn.AvgPool2d):
+    """A subclass of a zennit pooling module: zennit gives it Norm."""
+
+
+class Subclassed(nn.Module):
+    """Activation and pooling modules subclassing PyTorch's, each before a layer that makes
+    Pass or Norm differ from the gradient (a BatchNorm, a convolution after a padded pool),
+    beside ``F.relu`` in ``forward`` (zennit's gradient)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.c1, self.act, self.norm = nn.Conv2d(3, 8, 3, padding=1), SubReLU(), \
+            nn.BatchNorm2d(8)
+        self.pool1 = SubAvgPool(3, 1, 1)
+        self.c2, self.norm2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.pool1(self.norm(self.act(self.c1(x))))
+        x = self.norm2(nn.functional.relu(self.c2(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -984,6 +1013,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "custompool": (CustomPool, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "modfuncs": (ModFuncs, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "zsum": (ZennitSum, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "subclass": (Subclassed, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
@@ -995,6 +1025,9 @@ EXTERNAL_DATA = {"flatmlp"}
 FUNCTIONS = {"modfuncs"}
 # TorchScript exports of model.double(), NAME_float64.onnx (CELU: Cast to float32 and back)
 FLOAT64 = {"smooth"}
+# dynamo exports keeping their stack traces (paths trimmed), which tell a subclass of a PyTorch
+# activation or pooling module (its forward written in torch/nn/modules) from a custom one
+TRACES = {"subclass"}
 # models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
 # first convolution sees), while the stored mean and std (0, 1) describe the raw input
 INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD),
@@ -1142,11 +1175,22 @@ def inputs(shape, mean, std, model, seed, n=4, binary=False):
     raise RuntimeError("no inputs with two predicted classes")
 
 
+def _trimmed(trace):
+    """A stack trace with this machine's paths cut: from ``torch/`` on in site-packages, the
+    file name alone elsewhere."""
+    def cut(m):
+        path = m.group(1).replace("\\", "/")
+        return 'File "%s"' % (path.split("site-packages/")[-1] if "site-packages/" in path
+                             else os.path.basename(path))
+    return re.sub(r'File "([^"]*)"', cut, trace)
+
+
 def export(model, shape, path, dynamo, optimize=True, opset=17, external=False,
-           functions=False, double=False):
+           functions=False, double=False, traces=False):
     """``external``: the weights in ``path + '.data'``, as ``dynamo=True`` writes them by
     default (the other files keep one file); ``functions``: each module a local function;
-    ``double``: the model exported in float64 (``model.double()``)."""
+    ``double``: the model exported in float64 (``model.double()``); ``traces``: dynamo's stack
+    traces kept, as it writes them by default (paths trimmed), else dropped."""
     model = (model.double() if double else model.float()).eval()
     x = torch.zeros((1,) + tuple(shape), dtype=torch.float64 if double else torch.float32)
     if dynamo:
@@ -1162,6 +1206,11 @@ def export(model, shape, path, dynamo, optimize=True, opset=17, external=False,
     proto = onnx.load(path)  # dynamo may write weights beside the file: keep one file
     for node in proto.graph.node:  # and drop the stack traces (paths of this machine)
         keep = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        if traces:
+            for p in node.metadata_props:
+                if p.key == "pkg.torch.onnx.stack_trace":
+                    p.value = _trimmed(p.value)
+            keep = list(node.metadata_props)
         del node.metadata_props[:]
         node.metadata_props.extend(keep)
     if os.path.exists(path + ".data"):
@@ -1198,7 +1247,8 @@ def main(out_dir, only=()):
         else:
             export(model, shape, os.path.join(out_dir, f"{name}_ts.onnx"), dynamo=False)
         try:
-            export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True)
+            export(model, shape, os.path.join(out_dir, f"{name}_dynamo.onnx"), dynamo=True,
+                   traces=name in TRACES)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
             print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
         if name in EXTERNAL_DATA:

@@ -1419,6 +1419,12 @@ ZENNIT_NORMED = frozenset("torch.nn.modules.pooling." + n for n in (
     "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d"))
 NAME_SCOPES = "pkg.torch.onnx.name_scopes"
+STACK_TRACE = "pkg.torch.onnx.stack_trace"
+# where PyTorch's own activation and pooling modules run: a module of another class whose
+# operator is written there inherits one's forward (``class MyReLU(nn.ReLU)``), and zennit's
+# isinstance hooks it as it hooks its base (dynamo's metadata names only the subclass)
+TORCH_MODULE_FILES = {False: "torch/nn/modules/activation.py",
+                      True: "torch/nn/modules/pooling.py"}
 # what the TorchScript exporter writes in the scope of an average-pooling module
 POOLING_MODULE_OPS = frozenset({"AveragePool", "GlobalAveragePool", "ReduceMean", "Pad",
                                 "Constant"})
@@ -1439,6 +1445,17 @@ def _innermost_module(node):
                 return None
             return chain[-2] if len(chain) >= 3 else ""
     return None
+
+
+def _written_in(node) -> str:
+    """The file of the innermost frame of the stack trace a ``dynamo=True`` export records
+    for ``node`` (``pkg.torch.onnx.stack_trace``, paths with ``/``), '' where it records none."""
+    for prop in node.metadata_props:
+        if prop.key == STACK_TRACE and len(prop.value) <= 1_000_000:
+            start = prop.value.rfind('File "')
+            end = prop.value.find('"', start + 6)
+            return prop.value[start + 6:end].replace("\\", "/") if 0 <= start < end else ""
+    return ""
 
 
 def _module_of(node) -> str:
@@ -1497,7 +1514,8 @@ def mark_functional_calls(graph_nodes, nodes, pytorch) -> list:
         if dynamo:
             module = _innermost_module(source)
             functional = module is not None and module not in (
-                ZENNIT_NORMED if pool else ZENNIT_PASSED)
+                ZENNIT_NORMED if pool else ZENNIT_PASSED) \
+                and not _written_in(source).endswith(TORCH_MODULE_FILES[bool(pool)])
         else:  # a pooling module writes its pool alone (and a Pad): a leaf module writing
             # more (``F.adaptive_avg_pool2d(x, 1).flatten(1)``) is no pooling module
             scope = _scope(source.name)
