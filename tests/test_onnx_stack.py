@@ -61,8 +61,8 @@ def test_a_stack_summed_is_the_add_of_its_summands(tmp_path):
                          "zennit's Sum layer writes it"),
     (_stack(keepdims=1), "ReduceSum over [-1] is supported only as zennit's Sum layer"),
     (_stack()[:3] + [helper.make_node("Relu", ["st"], ["m"], name="act")],
-     "node 6 'act' (Relu): Relu of a stacked tensor (torch.stack along a new last axis) is not "
-     "supported"),
+     "node 6 'act' (Relu): Relu of the output of 'stack' (Unsqueeze of data along a new last "
+     "axis, as torch.stack writes it) is not supported"),
     (_stack(concat_axis=1), "node 5 'stack' (Concat): Concat of stacked tensors (torch.stack) is "
                             "supported only along the stacking axis"),
     ([helper.make_node("Unsqueeze", ["r", "last"], ["ur"]),
@@ -83,5 +83,6 @@ def test_a_stack_as_the_output_is_refused(tmp_path):
     path = save_onnx_graph(tmp_path / "o.onnx", nodes, _inits(), (1, 4), (1, 4, 1))
     with pytest.raises(ModelFormatError) as err:
         load_model(path)
-    assert str(err.value) == (f"{path}: the graph output 'y' is a stack of tensors "
-                              "(torch.stack); only its sum is supported")
+    assert str(err.value) == (f"{path}: the graph output 'y' is a stack of tensors (Unsqueeze "
+                              "along a new last axis, as torch.stack writes it); only its sum "
+                              "is supported")

@@ -1394,10 +1394,9 @@ def _node(b, node, where, onnx):
     if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze"):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
                       "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
-    if op not in ("Concat", "ReduceSum") and any(
-            d is not None and d.storage == stack.STACKED for d in data_in):
-        b.fail(where, f"{short(op, 40)} of a stacked tensor (torch.stack along a new last axis) "
-                      "is not supported; only its sum over that axis (zennit's Sum layer)")
+    stacked = next((d for d in data_in if d is not None and d.storage == stack.STACKED), None)
+    if stacked is not None and op not in ("Concat", "ReduceSum"):
+        stack.refuse_other_use(b, where, op, stacked)
     handler = OPERATORS.get(op)
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
@@ -1628,7 +1627,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     final = b.data[out_name]
     if final.storage == stack.STACKED:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a stack of "
-                               "tensors (torch.stack); only its sum is supported")
+                               "tensors (Unsqueeze along a new last axis, as torch.stack writes "
+                               "it); only its sum is supported")
     if final.name != out_name:  # an alias (Identity, folded bias) of a node's output
         out_name = final.name
     nodes = _prune(b.nodes, out_name)

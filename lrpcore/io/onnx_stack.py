@@ -15,18 +15,27 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph_layers import Add
-from ..text import brief
+from ..text import brief, short
 
 STACKED = "stacked"
 
 
-def _stack(name, members):
+def _stack(name, members, origin):
+    """A stack of ``members`` (never computed), made by node ``origin``."""
     from .onnx_graph import _Tensor
 
     first = members[0]
     t = _Tensor(name, first.shape, STACKED, first.seq)
-    t.members = tuple(members)
+    t.members, t.origin = tuple(members), origin
     return t
+
+
+def refuse_other_use(b, where, op, t):
+    """Any operator but Concat and ReduceSum reading a stack: refused naming the node that
+    made it (an ``x.unsqueeze(-1)`` that no sum follows is no relabelling either)."""
+    b.fail(where, f"{short(op, 40)} of the output of '{short(t.origin)}' (Unsqueeze of data "
+                  "along a new last axis, as torch.stack writes it) is not supported; only its "
+                  "sum over that axis (zennit's Sum layer)")
 
 
 def _new_last_axis(axes, t) -> bool:
@@ -40,7 +49,7 @@ def unsqueeze(b, node, t, axes) -> bool:
     """``Unsqueeze`` of a summand along a new last axis: recorded as a stack of one."""
     if t.storage == STACKED or not _new_last_axis(np.atleast_1d(axes), t):
         return False
-    b.data[node.output[0]] = _stack(node.output[0], [t])
+    b.data[node.output[0]] = _stack(node.output[0], [t], node.name)
     return True
 
 
@@ -57,7 +66,7 @@ def concat(b, node, where, data_in, axis) -> bool:
     shapes = {m.shape for m in members}
     if len(shapes) != 1:
         b.fail(where, f"torch.stack of tensors of different shapes {sorted(shapes)}")
-    b.data[node.output[0]] = _stack(node.output[0], members)
+    b.data[node.output[0]] = _stack(node.output[0], members, node.name)
     return True
 
 
