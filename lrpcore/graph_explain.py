@@ -220,7 +220,11 @@ class GraphExplainer(Explainer):
         bounds = None if model.input_spec is None else model.input_spec.channel_range()
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
-        if self.input_range is not None:  # as the first linear layer sees the input
+        # zennit's EpsilonGammaBox(low, high) takes the input's bounds at the first linear
+        # layer as they are, through any normalisation inside the model; only bounds that do
+        # not fit that layer's channels are mapped to what it sees
+        if self.input_range is not None and not _fits_channels(model, self.nodes,
+                                                               self.input_range):
             mapped = _through_affines(self.nodes, model.input_name, *self.input_range)
             if mapped is not None and not _fits_channels(model, self.nodes, mapped):
                 mapped = None  # bounds of another length than that layer's channels
@@ -361,8 +365,10 @@ def _through_affines(nodes, name, low, high):
     Rescaling or BatchNormalization on the input, ``(x − mean) / std`` in a PyTorch model's
     ``forward``, GoogLeNet's ``transform_input``: each channel sliced, scaled, concatenated
     again) come before it: the input range mapped through them, as the layer sees it (None
-    when there is none). Other layers on the way (layout changes, pads) keep the bounds; at a
-    merge with a tensor not computed from the input this way they are the ones reached."""
+    when there is none). Used only where the input's own bounds do not fit that layer's
+    channels; otherwise they stay as given, as zennit keeps them. Other layers on the way
+    (layout changes, pads) keep the bounds; at a merge with a tensor not computed from the
+    input this way they are the ones reached."""
     known = {name: tuple(np.asarray(v, dtype=np.float64) for v in (low, high))}
     mapped, last = False, None
     for node in nodes:

@@ -61,10 +61,12 @@ def test_a_rescaled_nhwc_input_keeps_its_layout_and_computes_as_onnx(tmp_path):
                                atol=1e-6)
 
 
-def test_zb_bounds_follow_the_input_range_through_the_rescaling(tmp_path):
-    """The rescaled model explained from raw values in [0, 256] equals the model without
-    Rescaling explained from the rescaled pixels with bounds [−0.5, 0.5]: the Affine passes
-    relevance and zB at the convolution gets the range it sees."""
+def test_zb_bounds_are_the_input_range_also_through_a_rescaling(tmp_path):
+    """zennit's EpsilonGammaBox(low, high) takes the input's range at the first convolution as
+    given, through a Rescaling inside the model: the engine's default bounds are the input's
+    [0, 256], and the rescaled model with the bounds the convolution sees, named in a
+    per-layer rule, equals the model without Rescaling explained from the rescaled pixels
+    (the Affine passes relevance)."""
     _keras_like(tmp_path / "with.onnx", True)
     _keras_like(tmp_path / "without.onnx", False)
     inside = lrpcore.load_model(tmp_path / "with.onnx")
@@ -74,11 +76,14 @@ def test_zb_bounds_follow_the_input_range_through_the_rescaling(tmp_path):
     outside.input_spec = replace(outside.input_spec, divide=1.0, raw_range=(-0.5, 0.5),
                                  value_range=(-0.5, 0.5))
     x = RNG.uniform(0, 256, size=(2, 5, 5, 3))
-    R_in = lrpcore.Explainer(inside, dtype="float64").forward(x, raw=True).relevance(
-        "EpsilonGammaBox")
+    fw = lrpcore.Explainer(inside, dtype="float64").forward(x, raw=True)
+    assert tuple(map(float, fw.explainer.input_range)) == (0.0, 256.0)
+    conv = next(n.name for n in inside.nodes if n.layer.kind == "Convolution")
+    R_in = fw.relevance("EpsilonGammaBox", layer_rules={conv: "zb:-0.5:0.5"})
     R_out = lrpcore.Explainer(outside, dtype="float64").forward(x / 256 - 0.5, raw=True) \
         .relevance("EpsilonGammaBox")
     np.testing.assert_allclose(R_in, R_out, rtol=1e-9, atol=1e-12 * np.abs(R_out).max())
+    assert not np.allclose(fw.relevance("EpsilonGammaBox"), R_out)
 
 
 def test_per_channel_scale_of_an_nchw_input_and_a_misshapen_constant(tmp_path):

@@ -37,8 +37,9 @@ pre-activation ResNet (BatchNorm before ReLU and after an Add: ``preact``), ResN
 residual branch times 0.3; zennit takes the gradient there), an MLP on an image input
 (``flatmlp``; ``flatmlp_op20``: TorchScript at opset 20; ``flatmlp_extdata``: dynamo's export as
 torch writes it by default, the weights in ``flatmlp_extdata.onnx.data`` beside it),
-GoogLeNet's ``transform_input`` (``transform``: each channel gathered, scaled, concatenated; zB's
-bounds mapped through it), functional clamps (``clamps``: ``x.clamp(min=0)``, dynamo's Max;
+GoogLeNet's ``transform_input`` (``transform``: each channel gathered, scaled, concatenated;
+zB's bounds the input's range as given, as zennit takes them), functional clamps (``clamps``:
+``x.clamp(min=0)``, dynamo's Max;
 ``F.relu6``), and Keras's "same" pooling on a non-square input (``keras_pool_tf2onnx``:
 ZeroPadding2D, MaxPooling2D and AveragePooling2D with "same" padding, the average over the
 entries inside the input; ``tools/make_zoo_keras_pool_fixture.py``), ``nn.Softplus(beta)``
@@ -297,17 +298,22 @@ def test_one_axis_squeezes_and_reduce_max_read_as_pooling():
 
 
 @pytest.mark.parametrize("file", ["transform_ts", "transform_dynamo"])
-def test_transform_input_maps_zbs_bounds_channel_by_channel(file):
+def test_transform_input_leaves_zbs_bounds_the_inputs_range(file):
     """GoogLeNet's ``transform_input`` turns ImageNet-normalised input into ``(x − 0.5) / 0.5``
-    channel by channel: three Gathers (ChannelSlices), Scales, one Concat; zB's bounds follow
-    each channel through it to [−1, 1], what the convolution sees (they were the first
-    channel's mapping for all three)."""
+    channel by channel: three Gathers (ChannelSlices), Scales, one Concat. zennit's
+    EpsilonGammaBox(low, high), given the input's range as for every other model, uses it at
+    the first convolution as it is: so does the engine (it mapped the bounds to [−1, 1], what
+    the convolution sees, 0.27 × max|R| from such a reference). The mapped bounds stay one
+    per-layer rule away."""
     model, ref, fw = _forward(file)
     kinds = [n.layer.kind for n in model.nodes]
     assert kinds.count("ChannelSlice") == 3 and kinds.count("Scale") == 3
     low, high = fw.explainer.input_range
-    np.testing.assert_allclose(low, -1, atol=1e-6)
-    np.testing.assert_allclose(high, 1, atol=1e-6)
+    np.testing.assert_allclose(low, (0 - ref["mean"]) / ref["std"])
+    np.testing.assert_allclose(high, (1 - ref["mean"]) / ref["std"])
+    conv = next(n.name for n in model.nodes if n.layer.kind == "Convolution")
+    mapped = fw.relevance("EpsilonGammaBox", layer_rules={conv: "zb:-1:1"})
+    assert _relative_error(mapped, ref["R__EpsilonGammaBox"]).max() > 0.1
 
 
 def test_softplus_with_beta_is_one_activation_and_dynamos_threshold_is_refused():

@@ -1028,10 +1028,6 @@ FLOAT64 = {"smooth"}
 # dynamo exports keeping their stack traces (paths trimmed), which tell a subclass of a PyTorch
 # activation or pooling module (its forward written in torch/nn/modules) from a custom one
 TRACES = {"subclass"}
-# models that normalise inside: zB's bounds are the normalised images of 0 and 1 (what the
-# first convolution sees), while the stored mean and std (0, 1) describe the raw input
-INSIDE_NORMALISATION = {"innorm": (INNORM_MEAN, INNORM_STD),
-                        "transform": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))}
 
 
 def randomise(model, seed):
@@ -1260,7 +1256,9 @@ def main(out_dir, only=()):
         for opset in TS_OPSETS.get(name, ()):
             export(model, shape, os.path.join(out_dir, f"{name}_op{opset}.onnx"), dynamo=False,
                    opset=opset)
-        ref = references(model, x, *INSIDE_NORMALISATION.get(name, (mean, std)))
+        # zB's bounds: the input's range, also where the model normalises inside (innorm,
+        # transform): EpsilonGammaBox(low, high) as a checker gives it the input's bounds
+        ref = references(model, x, mean, std)
         np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
                             **ref)
         print(name, "predicts", ref["Y"].argmax(1).tolist())
