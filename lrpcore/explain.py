@@ -552,10 +552,15 @@ class Explainer:
         x = self.prepare(x, raw)
         xp = self.backend.xp
         if isinstance(x, np.ndarray):  # checked on the host: on a GPU a check is a round trip
-            with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
-                x = np.asarray(x, dtype=self.dtype)
+            # before the cast, which printed numpy's warning for a signalling NaN ('invalid')
+            # and for --raw float64 samples beyond float32 ('overflow'; refused as NaN then)
             finite = bool(np.isfinite(x).all())
-            a = xp.asarray(x)
+            narrowed = x.dtype.kind == "f" and x.dtype.itemsize > np.dtype(self.dtype).itemsize
+            top = float(np.abs(x).max()) if finite and narrowed and x.size else 0.0
+            if top > float(np.finfo(self.dtype).max):
+                name = np.dtype(self.dtype).name
+                raise ShapeError(f"samples reach {top:.3g}, beyond {name}; use --dtype float64")
+            a = xp.asarray(np.asarray(x, dtype=self.dtype)) if finite else None
         else:
             a = xp.asarray(x, dtype=self.dtype)
             finite = bool(xp.all(xp.isfinite(a)))

@@ -277,3 +277,25 @@ def test_relevance_overflowing_from_a_huge_weight_blames_the_model(tmp_path, cap
     assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--rule", "simple",
                  "--dtype", "float32", *args]) == 2
     one_line(capsys, "parameters reach 1e+300, too large for float32")
+
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_raw_samples_near_1e300_are_refused_or_explained_without_warnings(tmp_path, capsys,
+                                                                          dtype):
+    """--raw float64 samples of 1e300: in float32 the cast printed numpy's 'overflow
+    encountered in cast', then blamed NaN or infinite input; in float64 the explanation
+    finished and the conservation check printed 'overflow encountered in multiply'."""
+    x = np.zeros((3, 32, 32, 1))
+    x[:, 5:20, 5:20, 0] = 1e300
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "r.npy"
+    status = _run_warnings_as_errors(["explain", "mnist-lenet5", str(tmp_path / "x.npy"),
+                                      "--raw", "--dtype", dtype, "--out", str(out)])
+    if dtype == "float32":
+        assert status == 2
+        one_line(capsys, "x.npy", "samples reach 1e+300, beyond float32; use --dtype float64")
+        assert not out.exists()
+    else:
+        assert status == 0, capsys.readouterr().err
+        assert out.exists()

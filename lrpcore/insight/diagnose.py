@@ -550,17 +550,19 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
         # created/absorbed in the direction of the relevance arriving: explaining an output
         # below zero, a sum moving towards 0 lost relevance, it did not gain any
         sign = np.where(out_s != 0, np.sign(out_s), np.where(f != 0, np.sign(f), 1.0))
-        change = (in_s - out_s) * sign / scale
+        # sums near 1e300 (--raw inputs that large) overflow the products: inf keeps the
+        # sign each test reads, and numpy's warning was printed after a finished explanation
         with np.errstate(all="ignore"):
+            change = (in_s - out_s) * sign / scale
             grow = mags[:, k] / np.maximum(mags[:, o], tiny)
             mag = mags[:, k] / np.maximum(absf, tiny)
-        flags = {
-            "nonfinite": fin[:, o] & ~fin[:, k],
-            "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
-            "flipped": fin[:, k] & (in_s * out_s < 0) & (np.abs(in_s) / scale > CHANGE_TOL),
-            "created": fin[:, k] & (change > CHANGE_TOL),
-            "absorbed": fin[:, k] & (change < -CHANGE_TOL),
-        }
+            flags = {
+                "nonfinite": fin[:, o] & ~fin[:, k],
+                "blowup": fin[:, k] & (mag > BLOWUP) & (grow > BLOWUP_STEP) & ~seen,
+                "flipped": fin[:, k] & (in_s * out_s < 0) & (np.abs(in_s) / scale > CHANGE_TOL),
+                "created": fin[:, k] & (change > CHANGE_TOL),
+                "absorbed": fin[:, k] & (change < -CHANGE_TOL),
+            }
         for kind in KINDS:
             hit = flags[kind]
             count = int(hit.sum())
