@@ -279,6 +279,24 @@ def test_relevance_overflowing_from_a_huge_weight_blames_the_model(tmp_path, cap
     one_line(capsys, "parameters reach 1e+300, too large for float32")
 
 
+@pytest.mark.parametrize("command", [
+    ["sweep", "mnist-lenet5", "{x}", "--rule", "epsilon", "--steps", "2", "--quiet"],
+    ["sanity", "mnist-lenet5", "{x}", "--quiet"],
+    ["spray", "mnist-lenet5", "{x}", "--embedding", "none", "--out", "{out}.npz"],
+    ["demo", "--dataset", "{x}", "--out", "{out}"],
+])
+def test_samples_of_another_shape_are_refused_naming_their_file(tmp_path, capsys, command):
+    """20×20 digits for LeNet-5 (28×28) were refused by lrp sweep, sanity, spray and demo as
+    'samples of shape (20, 20, 1) do not fit the model, …', naming no file (lrp explain and
+    evaluate named it): the refusal came from the first batch. common.check_samples_fit
+    checks the first sample before any work, for them and lrp evaluate."""
+    x = tmp_path / "small.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (6, 20, 20)).astype(np.uint8))
+    out = tmp_path / "out"
+    assert main([a.format(x=x, out=out) for a in command]) == 2
+    one_line(capsys, f"{x}: samples of shape (20, 20")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.npy"]
+
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_raw_samples_near_1e300_are_refused_or_explained_without_warnings(tmp_path, capsys,

@@ -28,7 +28,13 @@ from ..export import (
 from ..fileio import staged_writes
 from ..io.models import load_classifier
 from ..render import TOOLBOX_COLORMAPS
-from .common import add_backend_argument, add_command, check_outputs_free, model_files
+from .common import (
+    add_backend_argument,
+    add_command,
+    check_outputs_free,
+    check_samples_fit,
+    model_files,
+)
 
 EXAMPLE = "lrp demo --out demo-output/"
 
@@ -125,6 +131,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else fresh_folder()
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))
     chosen = demo_indices(ds, n)
+    check_samples_fit(args.dataset or ds.name, model, ds.images(chosen[:1]))
     try:
         # --dataset photos --out photos: heatmaps became photos of the folder it explained
         check_outputs_free(planned_outputs(out, chosen, m), args.overwrite,

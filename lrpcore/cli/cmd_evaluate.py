@@ -13,6 +13,7 @@ from .common import (
     add_backend_argument,
     add_command,
     check_outputs_free,
+    check_samples_fit,
     load_labels,
     load_samples,
     model_files,
@@ -105,19 +106,6 @@ def _write_outputs(args, results) -> None:
             save_png(args.plot, curve_plot(results), overwrite=args.overwrite)
 
 
-def _check_fit(args, model, x) -> None:
-    """Samples the model cannot take are refused first: a warning that their values exceed
-    a sequence model's range came before "samples … do not fit the model"."""
-    from ..explain import Explainer  # noqa: PLC0415
-
-    if len(x):
-        try:
-            Explainer(model, "numpy", "float64").prepare(x[:1] if x.ndim >= 2 else x,
-                                                         raw=args.raw)
-        except ShapeError as exc:
-            raise ShapeError(f"{args.input}: {exc}") from None
-
-
 def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
@@ -134,7 +122,9 @@ def run(args) -> int:
 
         args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
-    _check_fit(args, model, x)  # before the hints about these samples, as lrp explain does
+    # before the hints about these samples, as lrp explain does: a warning that their
+    # values exceed a sequence model's range came before "samples … do not fit the model"
+    check_samples_fit(args.input, model, x, raw=args.raw)
     if not args.raw:
         warn_if_preprocessed("evaluate", args.input, x, model, args.dtype)
     warn_if_incomplete("evaluate", args.model, model, x)

@@ -10,6 +10,7 @@ from .common import (
     add_backend_argument,
     add_command,
     check_outputs_free,
+    check_samples_fit,
     model_defaults,
     no_labels,
     parse_target,
@@ -81,6 +82,7 @@ def run(args) -> int:
     else:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
+        check_samples_fit(args.data, model, data.images(list(range(min(len(data), 1)))))
         target = parse_target(args.target or "true", model=model)
         # refused before the note below: "explained for its predicted class" came first, then
         # "--class needs a dataset with labels"

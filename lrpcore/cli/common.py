@@ -107,6 +107,20 @@ def load_samples(path, what="input", mmap=False, model=None):
     return DatasetArray(ds), ds.labels
 
 
+def check_samples_fit(path, model, x, raw=False) -> None:
+    """Refuse samples ``x`` (a batch, or what the model would be fed) the model cannot take,
+    naming their file ``path``, before any work: lrp sweep, sanity, spray and demo refused
+    them from their first batch, in words that named no file."""
+    from ..explain import Explainer  # noqa: PLC0415
+
+    if len(x):
+        try:
+            Explainer(model, "numpy", "float64").prepare(x[:1] if np.ndim(x) >= 2 else x,
+                                                         raw=raw)
+        except ShapeError as exc:
+            raise ShapeError(f"{path}: {exc}") from None
+
+
 def no_labels(path, what="--target true needs --labels FILE (or a dataset that has labels)"):
     """The one-line refusal of ``--target true`` without labels; for an image folder with class
     subfolders (unlabelled for a model unless they all name its classes) it says how to name

@@ -64,6 +64,7 @@ def load_inputs(args, n_default, model=None):
     from .. import open_dataset  # noqa: PLC0415
     from ..insight.tasks import spread_indices  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
+    from .common import check_samples_fit  # noqa: PLC0415
 
     if model is None:
         model = load_classifier(model_path(args.model))
@@ -73,6 +74,7 @@ def load_inputs(args, n_default, model=None):
         raise ShapeError(f"--n must be ≥ 1, got {n}")
     idx = spread_indices(len(ds), n)
     x = ds.images(idx)
+    check_samples_fit(args.data, model, x)
     labels = None if ds.labels is None else np.asarray(ds.labels)[idx]
     return model, x, labels
 
