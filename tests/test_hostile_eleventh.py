@@ -317,3 +317,36 @@ def test_raw_samples_near_1e300_are_refused_or_explained_without_warnings(tmp_pa
     else:
         assert status == 0, capsys.readouterr().err
         assert out.exists()
+
+
+@pytest.mark.parametrize("damage", ["done chunk", "no relevance", "relevance dtype"])
+def test_a_damaged_store_is_refused_when_a_run_resumes_it(tmp_path, damage):
+    """lrp explain --out R.zarr resumes R.zarr.partial when its run key matches: a damaged
+    'done' chunk ended the run in 'internal error: RuntimeError: Zstd decompression error',
+    and a store whose relevance array was removed or edited (int8) was resumed ('4 of 4
+    chunks already done') and renamed into an R.zarr no reader opens. It is checked as the
+    readers check a store, and against this run's arrays."""
+    pytest.importorskip("zarr")
+    import json  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from lrpcore.distributed import prepare_store  # noqa: PLC0415
+    from lrpcore.errors import DatasetError  # noqa: PLC0415
+
+    key = {"n": 4, "chunk": 2, "input": "digits.npy", "rule": None, "layer_rules": [],
+           "dtype": "float32", "model_sha256": "0" * 64}
+    work = tmp_path / "R.zarr.partial"
+    args = (key, (4, 28, 28, 1), 10, "float32", {"model": "m.npz"}, False)
+    g = prepare_store(work, *args)
+    g["done"][:] = 1
+    if damage == "done chunk":
+        chunks = [p for p in (work / "done").rglob("*") if p.is_file() and p.name != "zarr.json"]
+        chunks[0].write_bytes(b"\x28\xb5\x2f\xfd garbage")
+    elif damage == "no relevance":
+        shutil.rmtree(work / "relevance")
+    else:
+        meta = json.loads((work / "relevance" / "zarr.json").read_text())
+        meta["data_type"] = "int8"
+        (work / "relevance" / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="R.zarr.partial: .*(damaged|not a relevance store)"):
+        prepare_store(work, *args)

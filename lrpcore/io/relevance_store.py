@@ -304,9 +304,26 @@ def prepare_store(path, key, fed_shape, n_out, dtype, provenance, overwrite):
             what = "; ".join(f"{k}: stored {existing.get(k)!r}, now {key[k]!r}" for k in diff)
             raise ExportError(f"{path}: holds a run with other settings ({what}); rerun the "
                               "same command to resume it, or use --overwrite or another --out")
+        _check_resumable(path, fed_shape, n_out, dtype)
         return zarr.open_group(path, mode="r+")
     return _create(zarr, path, key, fed_shape, n_out, dtype, provenance,
                    replace=existing is not None)
+
+
+def _check_resumable(path, fed_shape, n_out, dtype) -> None:
+    """A store to resume, checked as its readers check it (arrays, chunks, codecs, a readable
+    manifest) and against this run's arrays: a partial store whose 'done' manifest was
+    damaged ended in an internal error, and one whose relevance array was removed or edited
+    was resumed ('4 of 4 chunks already done') into an R.zarr no reader opens."""
+    store = RelevanceStore(path)
+    have = (tuple(store.relevance.shape), tuple(store.outputs.shape), str(store.relevance.dtype))
+    want = (tuple(fed_shape), (int(fed_shape[0]), int(n_out)), str(np.dtype(dtype)))
+    if have != want:
+        raise DatasetError(f"{path}: a damaged relevance store (relevance {brief(list(have[0]))} "
+                           f"{have[2]}, outputs {brief(list(have[1]))}; this run writes "
+                           f"{brief(list(want[0]))} {want[2]}, {brief(list(want[1]))}); "
+                           "use --overwrite to start it again")
+    store.done  # noqa: B018 - reads the manifest: a damaged one is refused here, named
 
 
 def _existing_store(path, overwrite):
