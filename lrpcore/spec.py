@@ -267,6 +267,14 @@ def _numbers(values) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
+def span_fraction(x, lo, hi) -> np.ndarray:
+    """(x − lo) / (hi − lo) where hi > lo, else 0; computed on halves: inputs near ±1.8e308
+    overflowed the differences (numpy's warning, then 'input contains NaN or infinite
+    values' for a finite input)."""
+    span = np.asarray(hi, dtype=np.float64) / 2 - np.asarray(lo, dtype=np.float64) / 2
+    return np.where(span > 0, (x / 2 - lo / 2) / np.where(span > 0, span, 1), 0.0)
+
+
 def unit_inputs(spec, fed) -> np.ndarray:
     """A batch of model inputs scaled to [0, 1] for drawing digits and outlines: by the spec's
     value range (clipped), or without a spec each sample by its own range. The one formula of
@@ -274,10 +282,10 @@ def unit_inputs(spec, fed) -> np.ndarray:
     fed = np.asarray(fed, dtype=np.float64)
     if spec is not None:
         lo, hi = spec.value_range
-        return np.clip((fed - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(fed)
+        return np.clip(span_fraction(fed, lo, hi), 0, 1) if hi > lo else np.zeros_like(fed)
     axes = tuple(range(1, fed.ndim))
     lo, hi = fed.min(axis=axes, keepdims=True), fed.max(axis=axes, keepdims=True)
-    return np.where(hi > lo, (fed - lo) / np.where(hi > lo, hi - lo, 1), 0.0)
+    return span_fraction(fed, lo, hi)
 
 
 def side_for_unit_output(layers, channels: int, limit: int = 512):

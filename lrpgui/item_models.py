@@ -15,6 +15,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from lrpcore.errors import LRPError
 from lrpcore.io.datasets import mixed_order
+from lrpcore.spec import span_fraction
 from lrpcore.text import no_markup
 
 THUMB = 56
@@ -43,7 +44,7 @@ def pixels(img) -> np.ndarray:
         lo, hi = float(a.min()), float(a.max())
         if lo >= 0.0 and hi <= 1.0:
             lo, hi = 0.0, 1.0
-        a = np.clip((a - lo) / ((hi - lo) or 1.0) * 255, 0, 255).astype(np.uint8)
+        a = np.clip(span_fraction(a, lo, hi) * 255, 0, 255).astype(np.uint8)
     return a
 
 

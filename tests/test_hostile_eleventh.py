@@ -350,3 +350,21 @@ def test_a_damaged_store_is_refused_when_a_run_resumes_it(tmp_path, damage):
         (work / "relevance" / "zarr.json").write_text(json.dumps(meta))
     with pytest.raises(DatasetError, match="R.zarr.partial: .*(damaged|not a relevance store)"):
         prepare_store(work, *args)
+
+
+@pytest.mark.parametrize("flag", ["--side-by-side", "--outline"])
+def test_inputs_near_the_float64_limit_are_drawn_without_overflow(tmp_path, capsys, flag):
+    """lrp render --input of samples spanning ±1.7e308 scaled them to [0, 1] by (x − lo) /
+    (hi − lo), which overflowed: numpy's warnings, then 'input contains NaN or infinite
+    values' for a finite input. spec.span_fraction (on halves) is the one such scaling of
+    the command line and the explorer's thumbnails."""
+    x = np.zeros((2, 28, 28))
+    x[:, 5:20, 5:20] = 1.7e308
+    x[:, 0, 0] = -1.7e308
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "R.npy", np.random.RandomState(0).rand(2, 28, 28, 1))
+    out = tmp_path / "h.png"
+    assert _run_warnings_as_errors(["render", str(tmp_path / "R.npy"), "--input",
+                                    str(tmp_path / "x.npy"), "--out", str(out), flag]) == 0, \
+        capsys.readouterr().err
+    assert out.exists()

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..export import export_heatmap, export_input_heatmap, sha256_file
 from ..render import DEFAULT_COLORMAP, colormap_names
+from ..spec import span_fraction
 from .common import (
     SCALING_HELP,
     add_command,
@@ -112,7 +113,7 @@ def to_unit(x: np.ndarray) -> np.ndarray:
     if lo < 0.0 and lo >= -1.0 and hi <= 1.0:
         return (xf + 1.0) / 2.0
     if lo < 0.0 or hi > 1.0:
-        return (xf - lo) / (hi - lo) if hi > lo else np.zeros_like(xf)
+        return span_fraction(xf, lo, hi)
     return xf
 
 
