@@ -368,3 +368,29 @@ def test_inputs_near_the_float64_limit_are_drawn_without_overflow(tmp_path, caps
                                     str(tmp_path / "x.npy"), "--out", str(out), flag]) == 0, \
         capsys.readouterr().err
     assert out.exists()
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EROFS"])
+def test_a_full_cache_folder_is_named_and_no_other_mirror_is_tried(tmp_path, capsys,
+                                                                   monkeypatch, code):
+    """A download into a full (or read-only) cache folder was 'could not download
+    t10k-images-idx3-ubyte.gz: http://…: [Errno 28] No space left on device (set another
+    mirror …)' after trying every mirror: the folder is the problem, not the mirror."""
+    import errno  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    import lrpcore.io.download as download  # noqa: PLC0415
+
+    tried = []
+
+    def full(pooch, url, *args):
+        tried.append(url)
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(download, "_retrieve", full)
+    monkeypatch.setenv("LRP_MNIST_MIRROR", "http://a.example/ http://b.example/")
+    assert main(["data", "download", "--kind", "test", "--quiet", "--cache-dir",
+                 str(tmp_path)]) == 2
+    one_line(capsys, f"{tmp_path}: cannot store ", os.strerror(getattr(errno, code)),
+             "LRP_CACHE_DIR")
+    assert len(tried) == 1

@@ -11,6 +11,7 @@ the next download removes).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from ..errors import Cancelled, DatasetError
 from ..fileio import clean_stale_temporaries, temp_prefix
 from ..limits import DOWNLOAD_DEADLINE, DOWNLOAD_MAX, DOWNLOAD_STALL
 from ..text import short
+from .cache import CACHE_ENV
 from .cache import cache_dir as default_cache_dir
 from .download_deadline import Deadline
 
@@ -261,6 +263,12 @@ def _retrieve(pooch, url, md5, name, folder: Path, downloader) -> Path:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# the cache folder's own failures while a download is written (a full disk, a quota, a
+# read-only mount): said as such, where they were 'could not download …: [Errno 28] No space
+# left on device (set another mirror …)'
+_FOLDER_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
 def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) -> Path:
     import pooch
 
@@ -292,6 +300,11 @@ def _fetch_one(entry: dict, folder: Path, mirrors, progress, cancel, timeout) ->
                 failures.append(str(exc))
                 unreachable = False
             except Exception as exc:  # network, HTTP, checksum: try the next mirror
+                if getattr(exc, "errno", None) in _FOLDER_FULL:  # no mirror helps with that
+                    raise DatasetError(f"{folder}: cannot store {name}: "
+                                       f"{os.strerror(exc.errno)}; free some space there or "
+                                       f"choose another cache folder ({CACHE_ENV}); nothing "
+                                       "was kept") from None
                 message, no_contact = _describe_failure(exc, url)
                 failures.append(message)
                 unreachable = unreachable and no_contact
