@@ -394,3 +394,21 @@ def test_a_full_cache_folder_is_named_and_no_other_mirror_is_tried(tmp_path, cap
     one_line(capsys, f"{tmp_path}: cannot store ", os.strerror(getattr(errno, code)),
              "LRP_CACHE_DIR")
     assert len(tried) == 1
+
+
+def test_a_castlike_without_its_second_input_is_refused_in_one_line(tmp_path, capsys):
+    """A constant CastLike whose second input (the tensor whose type it takes) is left empty
+    folded into a constant of Python objects, which reached a convolution's bias: 'internal
+    error: TypeError: ufunc 'isfinite' not supported for the input types' (found by fuzzing
+    ONNX graphs)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    inits = [numpy_helper.from_array(np.ones((4, 3), np.float32), "W"),
+             numpy_helper.from_array(np.ones(4, np.float32), "b")]
+    nodes = [helper.make_node("CastLike", ["b", ""], ["b_cast"], name="cast_bias"),
+             helper.make_node("Gemm", ["x", "W", "b_cast"], ["y"], transB=1)]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3], [1, 4])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "cast_bias", "CastLike without its second input")

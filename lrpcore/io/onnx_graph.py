@@ -355,6 +355,8 @@ def _fold(b, node, attrs, where, onnx):
         _check_size(shape, b, where, op)
         value = np.broadcast_to(x, shape).copy()
     elif op == "CastLike":
+        if len(ins) < 2 or ins[1] is None:  # its type from nothing: a constant of objects
+            b.fail(where, "CastLike without its second input, whose type it takes")
         value = np.asarray(x).astype(np.asarray(ins[1]).dtype)
     elif op in ("Identity", "Dropout"):
         value = x
