@@ -412,3 +412,20 @@ def test_a_castlike_without_its_second_input_is_refused_in_one_line(tmp_path, ca
     model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3], [1, 4])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "cast_bias", "CastLike without its second input")
+
+
+def test_a_fold_into_a_constant_of_objects_names_the_folded_node(tmp_path, capsys):
+    """A Concat of a constant and an input left empty folded into an array holding None,
+    refused only by the Gemm that took it as its bias ('malformed (TypeError: unsupported
+    operand type(s) for *: 'float' and 'NoneType')'): the folded node is named."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    inits = [numpy_helper.from_array(np.ones((4, 3), np.float32), "W"),
+             numpy_helper.from_array(np.ones(3, np.float32), "b")]
+    nodes = [helper.make_node("Concat", ["b", ""], ["b4"], name="join_bias", axis=0),
+             helper.make_node("Gemm", ["x", "W", "b4"], ["y"], transB=1)]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3], [1, 4])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "join_bias", "not numbers (an input left empty?)")

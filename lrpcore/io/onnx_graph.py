@@ -232,6 +232,9 @@ def _bounded(arr, b, where, ins=()):
     if np.size(arr) > MAX_CONSTANT_ELEMENTS:
         b.fail(where, f"a constant of {np.size(arr)} values is larger than shape arithmetic "
                       "needs")
+    if np.asarray(arr).dtype.kind not in "biuf":  # an input left empty folds in as None
+        b.fail(where, f"folds into a constant of {np.asarray(arr).dtype} values, not numbers "
+                      "(an input left empty?)")
     if not any(isinstance(x, np.ndarray) and np.may_share_memory(arr, x) for x in ins):
         b.folded_bytes += arr.nbytes
         if b.folded_bytes > MAX_FOLDED_BYTES:
