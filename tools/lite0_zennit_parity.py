@@ -3,10 +3,10 @@
 The shared reference (``../shared/reference/efficientnet_lite0_dev.npz``) holds two photographs;
 held-back inputs are checked the same way. This builds zennit's side from the ONNX file's own
 weights (``bench_zennit.lite0``, BatchNorms already folded there, so none is left to fold and
-zennit's ``SequentialMergeBatchNorm`` eps shift cannot enter), explains with the five presets in
-float64 and compares with ``lrpcore`` run through ``--python`` (an interpreter that has it), per
-sample as issue 12 measures: max|R − R_zennit| / max|R_zennit|, outputs absolutely. Run by hand
-in a scratch environment with torch, zennit 0.5.1 and onnx::
+zennit's ``SequentialMergeBatchNorm`` eps shift cannot enter), and compares it with ``lrpcore``
+run through ``--python`` as ``onnx_zennit_parity.py`` does (its zennit side, lrpcore side and
+report; that tool cannot rebuild the shape subgraphs of this file's Pad nodes). Run by hand in
+a scratch environment with torch, zennit 0.5.1 and onnx::
 
     /tmp/zvenv/bin/python tools/lite0_zennit_parity.py --python python3 [IMAGES.npy]
 
@@ -20,33 +20,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import onnx_zennit_parity as parity  # noqa: E402
+
 SHARED = os.path.join(HERE, "..", "..", "shared")
 ONNX = os.path.join(SHARED, "models", "torch_onnx", "efficientnet_lite0.onnx")
 REFERENCE = os.path.join(SHARED, "reference", "efficientnet_lite0_dev.npz")
 MEAN, STD = 0.498, 0.502
-PRESETS = ("EpsilonPlus", "EpsilonAlpha2Beta1", "EpsilonPlusFlat", "EpsilonGammaBox")
-
-# the lrpcore side, run by --python: relevance for every preset, float64, bounds from mean/std
-LRPCORE_PART = """
-import sys, numpy as np, lrpcore
-from dataclasses import replace
-data = dict(np.load(sys.argv[1]))
-model = lrpcore.load_model(sys.argv[2])
-mean, std = float(sys.argv[4]), float(sys.argv[5])
-model.input_spec = replace(model.input_spec, mean=(mean,) * 3, std=(std,) * 3)
-fw = lrpcore.Explainer(model, dtype="float64").forward(data["x"], raw=True)
-out = {"Y": fw.outputs()}
-for name in sys.argv[6:]:
-    out["R__" + name] = fw.relevance(name)
-np.savez(sys.argv[3], **out)
-"""
+# zB's bounds: the normalised images of pixels 0 and 255, per channel
+LOW, HIGH = np.full(3, (0 - MEAN) / STD), np.full(3, (1 - MEAN) / STD)
 
 
 def synthetic_images(size=224, seed=5):
@@ -101,48 +88,6 @@ def _drop_batchnorms(parent, nn):
             _drop_batchnorms(child, nn)
 
 
-def zennit_side(model, x):
-    import torch
-    from zennit.attribution import Gradient
-    from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat
-
-    xt = torch.tensor(x, dtype=torch.float64)
-    low = torch.full_like(xt, (0 - MEAN) / STD)
-    high = torch.full_like(xt, (1 - MEAN) / STD)
-    composites = {"EpsilonPlus": EpsilonPlus(), "EpsilonAlpha2Beta1": EpsilonAlpha2Beta1(),
-                  "EpsilonPlusFlat": EpsilonPlusFlat(),
-                  "EpsilonGammaBox": EpsilonGammaBox(low=low, high=high)}
-    with torch.no_grad():
-        Y = model(xt)
-    onehot = torch.nn.functional.one_hot(Y.argmax(1), Y.shape[1]).double()
-    out = {"Y": Y.numpy()}
-    for name, composite in composites.items():
-        with Gradient(model, composite) as attributor:
-            _, R = attributor(xt, lambda y: y * onehot)
-        out["R__" + name] = R.numpy()
-    return out
-
-
-def lrpcore_side(python, x):
-    with tempfile.TemporaryDirectory() as tmp:
-        inp, out = os.path.join(tmp, "x.npz"), os.path.join(tmp, "R.npz")
-        np.savez(inp, x=x)
-        subprocess.run([python, "-c", LRPCORE_PART, inp, ONNX, out, str(MEAN), str(STD),
-                        *PRESETS], check=True)
-        with np.load(out) as data:
-            return {k: data[k] for k in data.files}
-
-
-def report(title, ours, theirs):
-    n = len(theirs["Y"])
-    print(f"{title}: outputs within {np.abs(ours['Y'] - theirs['Y']).max():.1e}; "
-          "relevance per sample, max|ΔR| / max|R|:")
-    for name in PRESETS:
-        a, b = ours["R__" + name].reshape(n, -1), theirs["R__" + name].reshape(n, -1)
-        errors = np.abs(a - b).max(axis=1) / np.abs(b).max(axis=1)
-        print(f"  {name:20s} " + " ".join(f"{e:.1e}" for e in errors))
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("images", nargs="?", help="N×224×224×3 uint8 .npy (default: five synthetic)")
@@ -154,11 +99,12 @@ def main(argv=None):
     if args.check_reference:
         with np.load(REFERENCE) as data:
             ref = {k: data[k] for k in data.files}
-        mine = zennit_side(model, ref["x"].astype(np.float64))
-        report("twin vs the shared reference", mine, ref)
+        mine = parity.zennit_side(model, ref["x"].astype(np.float64), LOW, HIGH)
+        parity.report(mine, ref, "twin vs the shared reference")
     pixels = synthetic_images() if args.images is None else np.load(args.images)
     x = (pixels.transpose(0, 3, 1, 2) / 255.0 - MEAN) / STD
-    report("LRP Explorer vs zennit", lrpcore_side(args.python, x), zennit_side(model, x))
+    parity.report(parity.lrpcore_side(args.python, ONNX, x, LOW, HIGH),
+                  parity.zennit_side(model, x, LOW, HIGH))
 
 
 if __name__ == "__main__":

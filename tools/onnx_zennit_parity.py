@@ -273,11 +273,12 @@ def lrpcore_side(python, path, x, low, high):
             return {k: data[k] for k in data.files}
 
 
-def report(ours, theirs):
+def report(ours, theirs, title="LRP Explorer vs zennit"):
+    """Per sample and preset (those both hold): max|ΔR| / max|R|, as issue 12 measures."""
     n = len(theirs["Y"])
-    print(f"outputs within {np.abs(ours['Y'] - theirs['Y']).max():.1e}; predicted "
+    print(f"{title}: outputs within {np.abs(ours['Y'] - theirs['Y']).max():.1e}; predicted "
           f"{theirs['Y'].argmax(1).tolist()}; relevance per sample, max|ΔR| / max|R|:")
-    for name in PRESETS:
+    for name in (p for p in PRESETS if "R__" + p in ours and "R__" + p in theirs):
         a, b = ours["R__" + name].reshape(n, -1), theirs["R__" + name].reshape(n, -1)
         scale = np.abs(b).max(axis=1)  # an all-zero map (a black input): the absolute error
         errors = np.abs(a - b).max(axis=1) / np.where(scale > 0, scale, 1)
