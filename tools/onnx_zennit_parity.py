@@ -36,18 +36,9 @@ import torch
 from onnx import helper, numpy_helper
 from torch import nn
 from zennit.attribution import Gradient
-from zennit.composites import (
-    EpsilonAlpha2Beta1,
-    EpsilonAlpha2Beta1Flat,
-    EpsilonGammaBox,
-    EpsilonPlus,
-    EpsilonPlusFlat,
-    LayerMapComposite,
-    layer_map_base,
-)
-from zennit.layer import Sum
-from zennit.rules import Epsilon
-from zennit.types import Convolution
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_zoo_fixtures import Merge, composites  # noqa: E402 (the zoo's references' own)
 
 PRESETS = ("epsilon_0p01", "EpsilonPlus", "EpsilonPlusFlat", "EpsilonAlpha2Beta1",
            "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox")
@@ -93,18 +84,6 @@ class PaddedMaxPool(nn.MaxPool2d):
 
     def forward(self, x):
         return super().forward(nn.functional.pad(x, self.pads, value=-np.inf))
-
-
-class TwoSum(nn.Module):
-    """Add of two tensors through zennit's ``Sum`` (its Norm rule), which reads the summands
-    stacked on a last axis."""
-
-    def __init__(self):
-        super().__init__()
-        self.sum = Sum()
-
-    def forward(self, a, b):
-        return self.sum(torch.stack([a, b], dim=-1))
 
 
 class Graph(nn.Module):
@@ -184,7 +163,7 @@ def twin(path):
             linear.weight.data, linear.bias.data = torch.tensor(W), torch.tensor(B)
             g.add(name, linear, data, out)
         elif op == "Add" and len(data) == 2:
-            g.add(name, TwoSum(), data, out)
+            g.add(name, Merge(), data, out)  # zennit's Sum in zennit_side
         elif op == "Concat":
             g.add(name, Cat(a["axis"]), data, out)
         elif functional(node):  # no module: zennit leaves it to autograd
@@ -241,25 +220,24 @@ def _simple(path, node, a, consts):
 
 
 def zennit_side(model, x, low, high):
+    """zennit's outputs and relevance under the zoo's composites, float64, target the
+    predicted class; zB's bounds per channel as given."""
     xt = torch.tensor(x, dtype=torch.float64)
     shape = (1, -1) + (1,) * (x.ndim - 2)
     lo = torch.tensor(low).reshape(shape).expand_as(xt).contiguous()
     hi = torch.tensor(high).reshape(shape).expand_as(xt).contiguous()
-    composites = {
-        "epsilon_0p01": LayerMapComposite(layer_map_base() + [
-            (Convolution, Epsilon(0.01)), (torch.nn.Linear, Epsilon(0.01))]),
-        "EpsilonPlus": EpsilonPlus(), "EpsilonPlusFlat": EpsilonPlusFlat(),
-        "EpsilonAlpha2Beta1": EpsilonAlpha2Beta1(),
-        "EpsilonAlpha2Beta1Flat": EpsilonAlpha2Beta1Flat(),
-        "EpsilonGammaBox": EpsilonGammaBox(low=lo, high=hi)}
     with torch.no_grad():
         Y = model(xt)
     onehot = torch.nn.functional.one_hot(Y.argmax(1), Y.shape[1]).double()
     out = {"Y": Y.numpy()}
-    for name, composite in composites.items():
-        with Gradient(model, composite) as attributor:
-            _, R = attributor(xt, lambda y: y * onehot)
-        out["R__" + name] = R.numpy()
+    Merge.zennit = True  # each Add through zennit's Sum (Norm rule)
+    try:
+        for name, composite in composites(lo, hi).items():
+            with Gradient(model, composite) as attributor:
+                _, R = attributor(xt, lambda y: y * onehot)
+            out["R__" + name] = R.numpy()
+    finally:
+        Merge.zennit = False
     return out
 
 
