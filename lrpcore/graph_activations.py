@@ -178,6 +178,14 @@ class PRelu(Activation):
         return f"PRelu ({self.slope.size} slope{'s' if self.slope.size > 1 else ''})"
 
 
+def _flat_features(layer, in_shape) -> tuple:
+    """The shape a (log) softmax over features keeps; other tensors are refused."""
+    if len(in_shape) != 1:
+        raise ShapeError(f"{layer.kind} over a tensor of shape {tuple(in_shape)}: only over "
+                         "the features of a flat tensor")
+    return tuple(in_shape)
+
+
 @register_layer
 class Softmax(Layer):
     """softmax over a flat tensor's features, as an ONNX export's output (``nn.Softmax``,
@@ -192,10 +200,7 @@ class Softmax(Layer):
     onnx_ops = ("Softmax",)
 
     def output_shape(self, in_shape):
-        if len(in_shape) != 1:
-            raise ShapeError(f"Softmax over a tensor of shape {tuple(in_shape)}: only over "
-                             "the features of a flat tensor")
-        return tuple(in_shape)
+        return _flat_features(self, in_shape)
 
     def forward(self, x, xp):
         e = xp.exp(x - x.max(axis=-1, keepdims=True))
@@ -216,10 +221,7 @@ class LogSoftmax(Layer):
     onnx_ops = ("LogSoftmax",)
 
     def output_shape(self, in_shape):
-        if len(in_shape) != 1:
-            raise ShapeError(f"LogSoftmax over a tensor of shape {tuple(in_shape)}: only over "
-                             "the features of a flat tensor")
-        return tuple(in_shape)
+        return _flat_features(self, in_shape)
 
     def forward(self, x, xp):
         shifted = x - x.max(axis=-1, keepdims=True)
