@@ -34,7 +34,7 @@ import numpy as np
 import scipy.linalg.cython_blas
 from numba import prange
 
-from .parallel import kernels_split
+from .parallel import blas_library_loaded, kernels_split
 
 
 def _compile(fn, parallel=False):
@@ -570,6 +570,7 @@ def _blas_function(name):
 
 _GEMM = {np.dtype(np.float32): _blas_function("sgemm"),
          np.dtype(np.float64): _blas_function("dgemm")}
+blas_library_loaded()  # SciPy's BLAS is loaded now: one thread wherever numpy's is held to one
 _NO_TRANSPOSE, _TRANSPOSE = 78, 84  # 'N', 'T'
 
 

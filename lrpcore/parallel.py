@@ -83,16 +83,27 @@ class _OneBlasThread:
 
     def enter(self, rescan=False):
         with self._lock:
+            if rescan:  # libraries loaded since the first call (scikit-learn's SciPy)
+                _blas_controller.cache_clear()
             if self._users == 0 or rescan:
-                if rescan:  # libraries loaded since the first call (scikit-learn's SciPy)
-                    _blas_controller.cache_clear()
-                controller = _blas_controller()
-                known = {lib.filepath for lib, _ in self._held}
-                for lib in [] if controller is None else controller.lib_controllers:
-                    if lib.filepath not in known:
-                        self._held.append((lib, lib.get_num_threads()))
-                        _set_blas_threads(lib, 1)
+                self._limit_unheld()
             self._users += 1
+
+    def library_loaded(self):
+        """A BLAS library was loaded after the first call: limit it too, now if a caller holds
+        the limit, else on the next call."""
+        with self._lock:
+            _blas_controller.cache_clear()
+            if self._users:
+                self._limit_unheld()
+
+    def _limit_unheld(self):
+        controller = _blas_controller()
+        known = {lib.filepath for lib, _ in self._held}
+        for lib in [] if controller is None else controller.lib_controllers:
+            if lib.filepath not in known:
+                self._held.append((lib, lib.get_num_threads()))
+                _set_blas_threads(lib, 1)
 
     def leave(self):
         with self._lock:
@@ -116,6 +127,14 @@ def _set_blas_threads(lib, n):
 
 
 _one_blas_thread = _OneBlasThread()
+
+
+def blas_library_loaded():
+    """Called by a module that loads another BLAS (``lrpcore.cpu_kernels``: SciPy's, which its
+    kernels call). Found only by a rescan, it ran at two threads inside ``one_core`` and the
+    shards: on a busy machine a pass's block-wise z⁺ kernel then took ~80 ms a layer instead of
+    ~1 waiting for a core other processes held."""
+    _one_blas_thread.library_loaded()
 
 
 @contextlib.contextmanager
@@ -152,7 +171,6 @@ _split_lock = threading.Lock()  # one pass at a time splits; overlapping ones ru
 # ends a forked child (multiprocessing's default start on Linux) that launches a parallel
 # kernel after its parent did, so a child keeps its kernels on one core.
 _split_pid = None
-_blas_rescanned = False  # whether the BLAS limit has looked for SciPy's BLAS (the kernels')
 
 
 @functools.lru_cache(maxsize=1)
@@ -189,7 +207,7 @@ def all_cores(threads=None):
     """Split this thread's kernels over ``threads`` cores (default: numba's count; see above)
     when that is possible and no other pass does so already, nor ``one_core`` forbids it
     here; BLAS at one thread meanwhile."""
-    global _blas_rescanned, _split_pid
+    global _split_pid
     if (threads is not None and threads < 2) or _local.one_core or \
             kernels_split() or _split_pid not in (None, os.getpid()) or \
             not _split_usable() or not _split_lock.acquire(blocking=False):
@@ -200,11 +218,10 @@ def all_cores(threads=None):
 
         from .kernels import compiled  # noqa: PLC0415 (numba loads on first use)
 
-        compiled()  # loads SciPy's BLAS, which the kernels call: the limit must find it
+        compiled()  # loads SciPy's BLAS, which the kernels call (blas_library_loaded)
         before = numba.get_num_threads()
         numba.set_num_threads(min(threads or before, numba.config.NUMBA_NUM_THREADS))
-        with single_threaded_blas(rescan=not _blas_rescanned):
-            _blas_rescanned = True
+        with single_threaded_blas():
             _split_pid = os.getpid()
             _local.split = True
             try:
