@@ -414,17 +414,28 @@ class Affine(LinearMap):
     def _values_text(self) -> str:
         """The channel count, or the one value every channel has: a Mul by a scalar on N×C×H×W
         data was described as 'Affine (6 channels)', as if it held six scales."""
+        parts = self._scalar_parts()
+        if parts is None:
+            return f"{self.scale.size} channels"
+        return f"scalar {' '.join(parts)}"  # the same on every channel: short, for trace
+
+    def _scalar_parts(self) -> list[str] | None:
+        """The values of a layer that is the same on every channel, as written ('×0.5',
+        '+0.25'; a scale of 1 or a shift of 0 is no value of its own), or None."""
         n = self.scale.size
         if n == 0 or np.ptp(self.scale) != 0 or np.ptp(self.shift) != 0:
-            return f"{n} channels"
+            return None
         scale, shift = float(self.scale[0]), float(self.shift[0])
         parts = [f"×{scale:.4g}"] if scale != 1 or shift == 0 else []
         if shift != 0:
             parts.append(f"{'+' if shift > 0 else '−'}{abs(shift):.4g}")
-        return f"scalar {' '.join(parts)}"  # the same on every channel: short, for trace
+        return parts
 
     def param_count(self):
-        return self.scale.size + self.shift.size
+        """The values it holds: one per written value of a scalar layer (``x * 0.3`` on 8
+        channels counted 16, its scale spread over the channels and a shift of zeros)."""
+        parts = self._scalar_parts()
+        return self.scale.size + self.shift.size if parts is None else len(parts)
 
     def fan_in(self):
         return 1
