@@ -6,8 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..export import check_figure_size, export_figure
-from ..render import TOOLBOX_COLORMAPS
-from ..render.figure import grid_scale_for
+from ..render import TOOLBOX_COLORMAPS, default_scaling
 from .cmd_render import add_render_options, note_inputs_left_out
 from .common import add_command, check_png_out, check_png_out_of, check_sigma, plural
 
@@ -21,9 +20,7 @@ def register(sub):
                         "Draw saved relevance maps as one PNG figure: one row per sample "
                         "(the input first, with --input), one column per colormap, with "
                         "titles. Without --colormap, the LRP Toolbox's five maps are used."))
-    add_render_options(p, scaling_help="each pixel becomes a K×K block (default: from the "
-                       "maps' size, 3 for digits of 28 or 32 pixels, 1 for photographs of "
-                       "96 pixels a side or more)")
+    add_render_options(p)
     p.add_argument("--colormap", action="append", metavar="NAME",
                    help="a column's colormap (repeatable; default: the toolbox's five)")
     p.add_argument("--index", "--sample", action="append", type=int, metavar="I", dest="index",
@@ -50,7 +47,7 @@ def run(args) -> int:
     cmaps = args.colormap or list(TOOLBOX_COLORMAPS)
     first = source.maps(indices[:1])[0]  # a sample out of range is refused as any other row
     if args.scaling is None:
-        args.scaling = grid_scale_for(first)
+        args.scaling = default_scaling(first)  # as lrp render and the explorer draw it
     try:  # before the other maps are read: each cell costs memory
         columns = len(cmaps) + bool(args.input or source.default_input)
         check_figure_size(len(indices), columns, first, args.scaling)

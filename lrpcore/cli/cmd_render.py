@@ -32,8 +32,8 @@ EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firer
 
 
 def add_render_options(p, scaling_help=SCALING_HELP):
-    """Options shared by render and figure; without --scaling each follows its maps' size
-    (render: :func:`lrpcore.render.default_scaling`, figure: its grid's cell size)."""
+    """Options shared by render and figure; without --scaling both follow their maps' size
+    (:func:`lrpcore.render.default_scaling`)."""
     p.add_argument("relevance", help="relevance: a .npy (one map, H×W[×C] or a square vector, "
                    "or a batch, N×H×W×C, N×H×W, N×D), an .npz (its one array, the one named "
                    "'relevance', or FILE.npz:NAME) or a relevance store R.zarr of 'lrp "

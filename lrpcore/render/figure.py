@@ -30,17 +30,6 @@ def figure_scale_for(R) -> int:
     return max(1, min(MAX_AUTO_SCALE, FIGURE_SIDE // max(h, w)))
 
 
-GRID_SIDE = 96  # pixels a cell of ``lrp figure``'s grid aims at, by default
-MAX_GRID_SCALE = 3  # the toolbox's scale: a 28×28 (or padded 32×32) digit's cells as before
-
-
-def grid_scale_for(R) -> int:
-    """The scale of ``lrp figure``'s grid when none is chosen: 3 for digits (28 or 32 pixels),
-    1 for a 224×224 photograph, whose figure at 3 was a PNG of 4,095 × 726 pixels."""
-    h, w = as_map(R).shape
-    return max(1, min(MAX_GRID_SCALE, GRID_SIDE // max(h, w)))
-
-
 def colorbar(R, cmap, height, width=16) -> tuple[np.ndarray, float, float]:
     """(height × width × 3 uint8 bar, top value, bottom value): +max at the top."""
     cm = get_colormap(cmap)
