@@ -426,7 +426,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                               key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
     bar = _progress_thread(list(futures), progress)
     failed, seconds, used = [], [], set()
-    checks = Accumulator(probe.layers, config)  # conservation, merged from the workers
+    checks = Accumulator.of(probe, config)  # conservation, merged from the workers
     try:
         pending = distributed.as_completed(list(futures))
         for fut in pending:

@@ -71,6 +71,17 @@ class Context:
     inside: object = None
 
 
+@dataclass(frozen=True)
+class LayerInputRange:
+    """The range the first linear layer (``layer``) reads when the model's input spans its
+    range, per channel (``low``, ``high``): other than that range where the model normalises
+    inside (an input BatchNorm, ``(x − mean) / std`` in ``forward``, a Keras Rescaling),
+    which zB's default bounds, the input's range as given, then do not contain."""
+
+    layer: int
+    low: np.ndarray
+    high: np.ndarray
+
 
 
 def largest_parameter(rules):
@@ -510,6 +521,11 @@ class Explainer:
         # CPU threads a batch is spread over (see lrpcore.parallel); a GPU runs it whole
         self.threads = 1 if self.backend.name != "numpy" else int(threads or cpu_count())
         self._inside = {}  # border masks of padded inputs, see inside_mask
+
+    def first_layer_range(self) -> LayerInputRange | None:
+        """What the first linear layer reads where the model maps its input before it (None:
+        the input's range as it is, as in every chain)."""
+        return None
 
     def inside_mask(self, i, acts):
         """For a layer whose input is a Pad's output (through Rect, Tanh or Flatten): 1 over

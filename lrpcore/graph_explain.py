@@ -13,7 +13,7 @@ import numpy as np
 
 from . import graph_tensors
 from .errors import RuleError, ShapeError
-from .explain import Context, Explainer, Forward, RuleConfig
+from .explain import Context, Explainer, Forward, LayerInputRange, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
 from .graph_channels import ChannelSlice
 from .graph_layers import Affine, Concat
@@ -220,6 +220,7 @@ class GraphExplainer(Explainer):
         bounds = None if model.input_spec is None else model.input_spec.channel_range()
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
+        self._given_range = self.input_range  # before any mapping (first_layer_range)
         # zennit's EpsilonGammaBox(low, high) takes the input's bounds at the first linear
         # layer as they are, through any normalisation inside the model; only bounds that do
         # not fit that layer's channels are mapped to what it sees
@@ -232,6 +233,19 @@ class GraphExplainer(Explainer):
                 self.input_range = tuple(
                     float(v.reshape(-1)[0]) if np.all(v == v.reshape(-1)[0])
                     else np.asarray(v, dtype=self.dtype) for v in mapped)
+
+    def first_layer_range(self):
+        """The input's range mapped through the Affine and Scale nodes before the first
+        linear layer (:func:`_through_affines`), when there are such nodes and the result
+        fits that layer's channels; else None."""
+        if self._given_range is None:
+            return None
+        mapped = _through_affines(self.nodes, self.model.input_name, *self._given_range)
+        if mapped is None or not _fits_channels(self.model, self.nodes, mapped):
+            return None
+        first = next(k for k, n in enumerate(self.nodes) if n.layer.role == "linear"
+                     and not isinstance(n.layer, Affine))
+        return LayerInputRange(first, *mapped)
 
     def run_layers(self, a):
         """The explained nodes applied to a device array (no checks, nothing kept)."""

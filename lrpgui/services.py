@@ -18,7 +18,7 @@ from lrpcore import export as _export
 from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
-from lrpcore.insight.diagnose import diagnose_trace, sample_activations
+from lrpcore.insight.diagnose import diagnose_trace, rule_findings, sample_activations
 from lrpcore.parallel import PASS_BYTES
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
@@ -217,7 +217,8 @@ class ExplainService:
             token.check()  # a newer click: its heatmap first, no check of this one
         # a check of the same trace, no second backward pass
         result.later["diagnosis"] = diagnose_trace(trace, ex.layers, config,
-                                                   sample_activations(fwd), fwd.backend.xp)
+                                                   sample_activations(fwd), fwd.backend.xp,
+                                                   rule_findings(ex, config))
         clock.lap("diagnosis")
         return result
 

@@ -208,7 +208,7 @@ def run(args) -> int:
     bar = ProgressBar(n, "explaining", enabled=args.progress)
     traces = []
     trace_classes = {}  # sample → the class its trace explains ("285 (Egyptian cat)")
-    checks = Accumulator(explainer.layers, config)  # conservation, layer by layer
+    checks = Accumulator.of(explainer, config)  # conservation, layer by layer
     t0 = time.perf_counter()
     outputs = []
     stage = None

@@ -21,12 +21,13 @@ branch carries part of it, so no single node's sum is the total.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..rules import AlphaBeta, Epsilon, Gamma, Gradient, Simple, ZPlus
+from ..rules import AlphaBeta, Epsilon, Gamma, Gradient, Simple, ZBox, ZPlus
 from ..text import elide_middle
 from .conservation import cut_sums
 
@@ -50,6 +51,9 @@ ZERO_SUM = 1e-3
 # taken than arrived)
 KINDS = ("nonfinite", "blowup", "flipped", "created", "absorbed")
 SUM_KINDS = ("flipped", "created", "absorbed")  # a change of the sum, not of its size
+# findings of the rules against the model alone, before any sample (:func:`rule_findings`):
+# "bounds": zB's bounds do not contain what its layer reads
+BEFORE_KINDS = ("bounds",)
 
 
 @dataclass(frozen=True)
@@ -269,8 +273,11 @@ class Finding:
     cause: str
     reason: str
     expected: bool = False  # the rule's own numerics (Cause.expected): reported, not warned
+    detail: str = ""  # what a finding of the model alone (BEFORE_KINDS) found, in words
 
     def text(self) -> str:
+        if self.kind in BEFORE_KINDS:
+            return f"layer {self.layer} ({self.description}): {self.detail}"
         what = {"nonfinite": "relevance becomes NaN/infinite",
                 "blowup": f"|R| blows up to {self.magnitude:.3g}× the output",
                 "created": f"ΣR ×{self.factor:.3g} (created)",
@@ -283,7 +290,8 @@ class Finding:
         return {"layer": self.layer, "layer_description": self.description, "kind": self.kind,
                 "factor": _json_float(self.factor), "magnitude": _json_float(self.magnitude),
                 "samples": self.samples, "n": self.n, "cause": self.cause,
-                "reason": self.reason, "expected": self.expected}
+                "reason": self.reason, "expected": self.expected,
+                **({"detail": self.detail} if self.detail else {})}
 
 
 @dataclass(frozen=True)
@@ -325,7 +333,13 @@ class Diagnosis:
         if self.ok:
             return []
         lines = []
-        if math.isfinite(self.total_ratio):
+        conserved = not self.total_changed and all(f.kind in BEFORE_KINDS
+                                                   for f in self.findings)
+        if math.isfinite(self.total_ratio) and conserved:  # only zB's bounds are wrong
+            lines.append(f"{self.rule}: the rule does not fit the model's inputs (ΣR at the "
+                         f"input is {self.total_ratio:.3g}× the explained output, median of "
+                         f"{self.n})")
+        elif math.isfinite(self.total_ratio):
             flip = ", its sign flipped" if self.total_ratio < 0 else ""
             lines.append(f"{self.rule}: relevance is not conserved: ΣR at the input is "
                          f"{self.total_ratio:.3g}× the explained output{flip} (median of "
@@ -375,7 +389,8 @@ class Diagnosis:
         def finding(f):
             return Finding(f["layer"], f["layer_description"], f["kind"], _float(f["factor"]),
                            _float(f["magnitude"]), f["samples"], f["n"], f["cause"],
-                           f["reason"], bool(f.get("expected", False)))
+                           f["reason"], bool(f.get("expected", False)),
+                           str(f.get("detail", "")))
 
         return cls(d["rule"], d["samples"], _float(d["sum_ratio"]),
                    tuple(finding(f) for f in d["findings"]),
@@ -389,6 +404,58 @@ class Diagnosis:
                 "warnings": self.warnings(),
                 "findings": [f.to_dict() for f in self.findings],
                 "expected": [f.to_dict() for f in self.expected]}
+
+
+def rule_findings(explainer, config) -> tuple[Finding, ...]:
+    """What the rules get wrong on the model alone, before any sample: zB on the first linear
+    layer with bounds that do not contain what that layer reads (a model that normalises its
+    input inside, where zB's default bounds are the input's range as given, as zennit takes
+    them): the bounds to give it instead, as ``--layer-rule`` takes them."""
+    reads = explainer.first_layer_range()
+    if reads is None:
+        return ()
+    k = reads.layer
+    rule = config.rules[k]
+    if not isinstance(rule, ZBox):
+        return ()
+    given = rule.low is not None
+    bounds = (rule.low, rule.high) if given else explainer.input_range
+    if bounds is None:
+        return ()
+    low, high = (np.asarray(v, dtype=np.float64) for v in bounds)
+    r_low, r_high = reads.low, reads.high
+    tol = 1e-5 * max(1.0, float(np.max(high - low)))  # float32 rounding of the same bounds
+    if not (np.any(r_low < low - tol) or np.any(r_high > high + tol)):
+        return ()
+    from ..explain import layer_names  # noqa: PLC0415 (explain imports rules; keep it light)
+
+    name = layer_names(explainer.layers)[k]
+    lo, hi = _round_out(float(np.min(r_low)), up=False), _round_out(float(np.max(r_high)),
+                                                                    up=True)
+    spec = f"zb:{lo}:{hi}"
+    whose = "" if given else " (the input's range as given, as zennit takes it)"
+    widest = "" if np.ptp(r_low) == 0 and np.ptp(r_high) == 0 else \
+        ", the widest over its channels"
+    detail = (f"its inputs lie in [{_g(r_low.min())}, {_g(r_high.max())}], outside zB's "
+              f"bounds [{_g(low.min())}, {_g(high.max())}]{whose}")
+    reason = ("the model normalises its input before this layer, so zB's bounds are not what "
+              f"it reads; give it its inputs' bounds{widest}: --layer-rule "
+              f"{shlex.quote(f'{name}={spec}')} (in the explorer: {spec} in that layer's row)")
+    return (Finding(k, _describe(explainer.layers, k, getattr(explainer.layers, "names", None)),
+                    "bounds", math.nan, math.nan, 1, 1, "zb-bounds", reason, detail=detail),)
+
+
+def _round_out(v: float, up: bool) -> str:
+    """``v`` to 6 significant digits, rounded away from the range it bounds (low down, high
+    up), so that the bounds written contain every input."""
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g}"
+    step = 10.0 ** (math.floor(math.log10(abs(v))) - 5)
+    return f"{(math.ceil if up else math.floor)(v / step) * step:.6g}"
+
+
+def _g(v) -> str:
+    return f"{float(v):.4g}"
 
 
 def _json_float(v: float):
@@ -409,7 +476,8 @@ class Accumulator:
     of the batch is enough).
     """
 
-    def __init__(self, layers, config):
+    def __init__(self, layers, config, found=()):
+        self.found = tuple(found)  # :func:`rule_findings`, given first in the result
         self.layers = list(layers)
         self.sources = getattr(layers, "sources", None)  # a graph's: who writes each input
         self.names = getattr(layers, "names", None)  # a graph's node names, for the warnings
@@ -496,16 +564,24 @@ class Accumulator:
             for mine, more in zip(self._zs, state["zs"], strict=True):
                 mine.extend(more[:max(0, Z_BATCHES - len(mine))])
 
+    @classmethod
+    def of(cls, explainer, config) -> Accumulator:
+        """The accumulator of ``explainer``'s layers, with what its rules get wrong before any
+        sample (:func:`rule_findings`)."""
+        return cls(explainer.layers, config, rule_findings(explainer, config))
+
     def result(self) -> Diagnosis:
         if not self._sums:
-            return Diagnosis(self.config.description, 0, math.nan)
+            return Diagnosis(self.config.description, 0, math.nan, self.found)
         sums = np.concatenate(self._sums)
         mags = np.concatenate(self._abs)
         fin = np.concatenate(self._finite)
-        return _diagnose(sums, mags, fin, self.layers, self.config,
-                         self._nonneg if self._have_acts else None,
-                         [float(np.median(z)) if z else None for z in self._zs],
-                         np.concatenate(self._input_cut), self.names, self.sources)
+        found = _diagnose(sums, mags, fin, self.layers, self.config,
+                          self._nonneg if self._have_acts else None,
+                          [float(np.median(z)) if z else None for z in self._zs],
+                          np.concatenate(self._input_cut), self.names, self.sources)
+        # the cause first: a zB whose bounds miss its inputs explains the layers flagged after
+        return replace(found, findings=self.found + found.findings)
 
 
 Z_BATCHES = 4  # batches whose outputs give a layer's typical |z| (enough for a scale)
@@ -603,9 +679,11 @@ def sample_activations(forward) -> list:
     return forward.shards[0]
 
 
-def diagnose_trace(per_layer, layers, config, activations=None, xp=np) -> Diagnosis:
-    """The diagnosis of one trace (``Forward.relevance(..., trace=True)[1]``)."""
-    acc = Accumulator(layers, config)
+def diagnose_trace(per_layer, layers, config, activations=None, xp=np,
+                   found=()) -> Diagnosis:
+    """The diagnosis of one trace (``Forward.relevance(..., trace=True)[1]``); ``found``:
+    :func:`rule_findings` of its explainer."""
+    acc = Accumulator(layers, config, found)
     acc.add(per_layer, activations, xp)
     return acc.result()
 
@@ -618,4 +696,4 @@ def diagnose(forward, rule=None, target="pred", labels=None, layer_rules=None) -
     config = rule if hasattr(rule, "rules") else resolve_rules(ex.layers, rule, layer_rules)
     _, trace = forward.relevance(config, target, labels=labels, trace=True, to_numpy=False)
     return diagnose_trace(trace, ex.layers, config, sample_activations(forward),
-                          forward.backend.xp)
+                          forward.backend.xp, rule_findings(ex, config))

@@ -111,7 +111,7 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
         t0 = time.perf_counter()
         config = setting.config(ex.layers)
         R = np.empty(X.shape, dtype=ex.dtype)
-        checks = Accumulator(ex.layers, config)
+        checks = Accumulator.of(ex, config)
         for start, stop, kept in forwards:
             check_cancel(cancel)
             fwd = kept if kept is not None else ex.forward(X[start:stop], raw=True)

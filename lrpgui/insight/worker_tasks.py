@@ -20,7 +20,7 @@ from lrpcore.explain import Explainer, Forward, resolve_rules
 from lrpcore.insight import compare, conservation_from_trace, flip_curves, layer_relevance_map
 from lrpcore.insight.baselines import attribute, output_seed
 from lrpcore.insight.compare import MAX_RULES
-from lrpcore.insight.diagnose import diagnose_trace, sample_activations
+from lrpcore.insight.diagnose import diagnose_trace, rule_findings, sample_activations
 from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
 
@@ -171,13 +171,14 @@ def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> Co
         token.check()
     if shared is not None:  # its diagnosis may still be computed: then check it here too
         diagnosis = shared.diagnosis or diagnose_trace(
-            shared.trace, ex.layers, shared.config, sample_activations(fwd), fwd.backend.xp)
+            shared.trace, ex.layers, shared.config, sample_activations(fwd), fwd.backend.xp,
+            rule_findings(ex, shared.config))
         return _conservation(req, fwd, shared.config, shared.trace, diagnosis)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
     _, trace = fwd.relevance(config, req.target_value, labels=req.labels, trace=True,
                              to_numpy=False)
     diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
-                               fwd.backend.xp)
+                               fwd.backend.xp, rule_findings(ex, config))
     return _conservation(req, fwd, config, trace, diagnosis)
 
 
