@@ -101,6 +101,13 @@ def _main(argv=None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(model=args.model, dataset=args.dataset)
+    window.show()  # at once: its files are read on a worker meanwhile
+    quitting = args.profile or args.quit_after_load or args.screenshot
+    # the options set the view the files open into (a sample of the dataset, a rule after
+    # the model's defaults)
+    window.wait_opened(args.timeout if quitting else None)
+    if not window.isVisible():  # closed before its files were open
+        return 0
     problems = _apply_options(window, args)
     for problem in problems:  # bad options are reported, the window opens
         window.show_error("Invalid option", problem, quiet=True)
@@ -108,7 +115,6 @@ def _main(argv=None) -> int:
     # a script that asked for a view it did not get (a refused option) gets exit status 1, as
     # for a model file that does not open, and no picture of another view
     refused = 1 if problems else 0
-    window.show()
     if args.profile:
         from .profiling import run_profile
 

@@ -1,9 +1,12 @@
 """The main window: wires AppState, the widgets and the controller together.
 
-``MainWindow(model=PATH, dataset=PATH)`` opens both synchronously (file reading is quick) and
-asks the worker for the first explanation; ``open_model``/``open_dataset`` do what the menu
-actions do. Errors become non-blocking dialogs and leave the previous model, dataset and
-results in place.
+``MainWindow(model=PATH, dataset=PATH)`` reads both on the file worker while the window shows
+"Opening …" (a photograph model and its image folder held the GUI thread before the window
+appeared), then opens them, takes back the last session's sample and per-layer rules where
+they fit and asks the worker for the first explanation; ``opened`` is emitted then
+(``window.opening`` is True until it is; ``wait_opened()`` serves events until it is).
+``open_model``/``open_dataset`` do what the menu actions do. Errors become non-blocking
+dialogs and leave the previous model, dataset and results in place.
 
 Driving it from a test: change a widget or ``window.state`` (sample_index, rule, target,
 layer_rules, ...); every change that needs a new explanation sets ``state.relevance`` (and
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QByteArray, QEventLoop, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QEventLoop, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -37,7 +40,7 @@ from . import dialogs, flows, gui_collector, help_dialogs, rendering, services
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import REMEMBERED_KEYS, Declined, OpenError, Session, message
+from .session import REMEMBERED_KEYS, VIEW_KEYS, Declined, OpenError, Session, message
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -49,6 +52,7 @@ from .widgets.views import ImagePair, ScoresPlot
 from .wording import gui_message
 
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
+OPENING = "Opening the model and dataset…"  # the window's message while they are read
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
 DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte *.png *.jpg *.jpeg);;"
                   "All files (*)")
@@ -62,6 +66,7 @@ class MainWindow(QMainWindow):
     export_finished = Signal(object)  # list of written paths
     export_cancelled = Signal()
     error_shown = Signal(str)
+    opened = Signal()  # the start-up files are open (or refused): ``opening`` is False
 
     def __init__(self, model=None, dataset=None, settings: Settings | None = None):
         super().__init__()
@@ -78,6 +83,7 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self._reads = 0  # files read off the GUI thread so far (a later one supersedes)
         self._waiting: list[QEventLoop] = []  # their waits, ended when the window closes
+        self._opening = 0  # the job reading the start-up files while it runs (0: none)
         self._message_error: str | None = None  # the error the window's message repeats
         self._progress_dialog = None
         self._progress_job = None
@@ -305,7 +311,8 @@ class MainWindow(QMainWindow):
         st = self.settings
         st.set("window/geometry", self.saveGeometry())
         st.set("window/state", self.saveState())
-        for name, value in self.session.remembered().items():
+        for name, value in {**self.session.remembered(),
+                            **self.session.remembered_view()}.items():
             st.set(f"state/{name}", value)
         if self.state.model_path:
             st.set("last/model", self.state.model_path)
@@ -314,14 +321,32 @@ class MainWindow(QMainWindow):
         st.sync()
 
     def _open_initial(self, model, dataset) -> None:
-        """Open what was asked for; else the last session's files; else the bundled ones.
+        """Open what was asked for; else the last session's files; else the bundled ones,
+        read on the file worker (:meth:`Session.read_initial`) while the window shows.
 
         Files named by the caller that cannot be opened get an error dialog (non-modal) and
         the reason stays in the window's message; remembered or default files fail quietly.
+        A file the user opens meanwhile wins (:meth:`_stop_opening`).
         """
-        problems = self.session.open_initial(model, dataset,
-                                             self.settings.get_str("last/model"),
-                                             self.settings.get_str("last/dataset"))
+        last_model = self.settings.get_str("last/model")
+        last_dataset = self.settings.get_str("last/dataset")
+        self.controller.add_worker("files")
+        self._opening = self.controller.submit(
+            "open-initial",
+            lambda _token: Session.read_initial(model, dataset, last_model, last_dataset),
+            worker="files", on_done=self._initial_read, on_error=self._initial_failed)
+        self.busy.set_busy(bool(self._opening))
+        self._update_message()
+
+    def _initial_read(self, read) -> None:
+        """The start-up files were read: open them, then the last session's sample and
+        per-layer rules where they fit (said in the status bar where they do not)."""
+        self._opening = 0
+        view = {name: self.settings.get_str(f"state/{name}") for name in VIEW_KEYS}
+        try:
+            problems = self.session.commit_initial(read, view)
+        except OpenError as exc:  # (the read was for the state it meets: not expected)
+            problems = [(exc, False)]
         for exc, quiet in problems:
             self.show_error(exc.title, str(exc), quiet=quiet)
         s = self.state
@@ -333,6 +358,53 @@ class MainWindow(QMainWindow):
         # prediction pass (all of natural-images through EfficientNet) ran to its end before
         # the second began, doubling the wait for the accuracy
         self._start_work()
+        self.busy.set_busy(self.controller.pending("explain"))
+        self.opened.emit()
+
+    def _initial_failed(self, exc) -> None:
+        """An internal fault while reading (a refusal is a problem of ``read_initial``'s):
+        said like any error; the window stays, empty. Cancelled: the user opened a file."""
+        if isinstance(exc, Cancelled):
+            return
+        self._opening = 0
+        self.busy.set_busy(False)
+        self.show_error("Cannot open", message(exc))
+        self.opened.emit()
+
+    def _stop_opening(self) -> None:
+        """A model or dataset the user opens (or closes) while the start-up files are read
+        is the one that counts: the start-up read is dropped, not opened over it."""
+        if self._opening:
+            self.controller.cancel("open-initial")
+            self._opening = 0
+            self.busy.set_busy(self.controller.pending("explain"))
+            self._update_message()
+            self.opened.emit()
+
+    @property
+    def opening(self) -> bool:
+        """Whether the start-up files are still being read."""
+        return bool(self._opening)
+
+    def wait_opened(self, timeout=None) -> bool:
+        """Serve events until the start-up files are open or refused (for scripts and
+        ``--sample``, which set the view they open into); False after ``timeout`` seconds
+        or when the window closed first."""
+        if not self.opening:
+            return True
+        loop = QEventLoop()
+        quit_loop = loop.quit
+        self.opened.connect(quit_loop)
+        if timeout is not None:
+            QTimer.singleShot(max(0, int(1000 * timeout)), loop, quit_loop)
+        self._waiting.append(loop)
+        try:
+            if self.opening:
+                loop.exec()
+        finally:
+            self._waiting.remove(loop)
+            self.opened.disconnect(quit_loop)
+        return not self.opening
 
     @property
     def last_result(self):
@@ -340,7 +412,7 @@ class MainWindow(QMainWindow):
         return self.session.last_result
 
     def _update_message(self) -> None:
-        text = self.session.missing()
+        text = OPENING if self.opening else self.session.missing()
         if text and self._message_error:
             text += f"\n\nLast error: {self._message_error}"
         self.message.setText(text)
@@ -368,6 +440,7 @@ class MainWindow(QMainWindow):
                 return False
             self.settings.set_last_dir("models", os.path.dirname(path))
         path = os.fspath(path)
+        self._stop_opening()
         had_data = self.state.dataset is not None
         ask = None if quiet else (lambda title, text: dialogs.ask_close_dataset(self, title,
                                                                                text))
@@ -411,6 +484,7 @@ class MainWindow(QMainWindow):
                 return False
             self.settings.set_last_dir("datasets", os.path.dirname(path))
         name = os.fspath(path)
+        self._stop_opening()
         try:
             read = self._off_gui_thread(
                 lambda _token, model=self.state.model: self.session.read_dataset(name, model))
@@ -486,6 +560,7 @@ class MainWindow(QMainWindow):
 
     def close_dataset(self) -> None:
         """Close the open dataset (the model stays), e.g. to open a model for other data."""
+        self._stop_opening()
         self.session.close_dataset()
         self._dataset_closed()
         self.browser.refresh()

@@ -36,8 +36,8 @@ def wait_for_explanation(app, window, timeout, index=None) -> bool:
         result = window.state.explanation
         if result is not None and (index is None or result.index == index):
             return True
-        if window.state.model is None or window.state.dataset is None:
-            return False
+        if not window.opening and (window.state.model is None or window.state.dataset is None):
+            return False  # nothing open, and nothing on its way
         _pump()
     return False
 

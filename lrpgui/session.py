@@ -20,6 +20,7 @@ import lrpcore
 from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import DatasetError, LRPError
+from lrpcore.explain import layer_names
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
 from lrpcore.targets import model_not_scores, parse_target
@@ -28,6 +29,7 @@ from lrpcore.text import no_markup
 from . import rendering, services, sources
 from .explained import class_name, explained_class
 from .requests import ExplainRequest
+from .state import checked_layer_rules
 
 
 class OpenError(LRPError):
@@ -54,6 +56,17 @@ class ReadDataset:
     depth: str | None  # an image folder's 16-bit images, read at 8 bits
 
 
+@dataclass(frozen=True)
+class ReadStart:
+    """What :meth:`Session.read_initial` read for the start: the model (None: none opened),
+    the dataset read for it, and the refusals met, each with ``quiet``."""
+
+    model_path: str | None
+    model: object
+    dataset: ReadDataset | None
+    problems: tuple
+
+
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
 # the kind of model (its convention's name) the remembered rule and dtype were chosen for
 SETTINGS_KIND = "settings_kind"
@@ -61,6 +74,11 @@ SETTINGS_KIND = "settings_kind"
 # ..., "dtype": ...}}), given back when a model of that kind is opened again
 OTHER_KINDS = "other_kinds"
 REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND, OTHER_KINDS)
+# the sample and per-layer rules on display, each with the dataset or model it was chosen on
+# (JSON text: {"dataset", "index"} and {"model", "rules": [[key, spec, layer name], ...]}),
+# taken back once the start-up files are open (Session.restore_view)
+SAMPLE, LAYER_RULES = "sample", "layer_rules"
+VIEW_KEYS = (SAMPLE, LAYER_RULES)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
@@ -78,15 +96,19 @@ def no_labels(dataset_name) -> str:
     return f"{no_markup(name)} has no labels"  # a tooltip: no markup, escapes or newlines
 
 
+def _json_dict(text) -> dict:
+    """A remembered JSON object; anything else (missing, edited, cut short) is no memory."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _other_kinds(text) -> dict:
     """The remembered :data:`OTHER_KINDS` (JSON text) as {kind: {"rule", "dtype"}}; anything
     else (missing, edited, of another version) is no memory."""
-    try:
-        value = json.loads(text) if isinstance(text, str) else None
-    except (ValueError, RecursionError):  # a settings file nested deeply stopped the start
-        return {}
-    if not isinstance(value, dict):
-        return {}
+    value = _json_dict(text)  # a settings file nested deeply stopped the start
     return {k: {"rule": v["rule"], "dtype": v["dtype"]} for k, v in value.items()
             if isinstance(k, str) and isinstance(v, dict)
             and isinstance(v.get("rule"), str) and isinstance(v.get("dtype"), str)}
@@ -114,6 +136,13 @@ class Session:
         dataset and open the model anyway; without it, or when it answers False, the model
         is refused with the way out in the message and nothing changes."""
         path = os.fspath(path)
+        self.commit_model(path, self.read_model(path), close_unfitting)
+
+    @staticmethod
+    def read_model(path):
+        """The file work of opening model ``path``, touching no state (so that the window can
+        run it off the GUI thread): the loaded model, or an OpenError."""
+        path = os.fspath(path)
         try:
             model = lrpcore.load_model(path)
         except Exception as exc:  # any failure keeps the previous model
@@ -125,6 +154,12 @@ class Session:
         problem = model_not_scores(model)
         if problem:  # a feature extractor: every prediction and explanation would fail
             raise OpenError("Cannot open model", f"{path}: {problem}")
+        return model
+
+    def commit_model(self, path, model, close_unfitting=None) -> None:
+        """Make ``model`` (:meth:`read_model` of ``path``) the open one, fitted to the open
+        dataset as :meth:`open_model` says."""
+        path = os.fspath(path)
         dataset = self.state.dataset
         if dataset is not None:
             # an array read in the last model's own layout is read again in this one's
@@ -284,21 +319,30 @@ class Session:
                 s.status = f"{os.path.basename(os.fspath(name))}: {read.depth}"
 
     def open_initial(self, model=None, dataset=None, last_model=None,
-                     last_dataset=None) -> list[tuple[OpenError, bool]]:
-        """Open what was asked for; else the last session's files; else the bundled ones.
+                     last_dataset=None, view=None) -> list[tuple[OpenError, bool]]:
+        """Open what was asked for; else the last session's files; else the bundled ones;
+        then the last session's sample and per-layer rules (``view``) where they fit.
 
         Returns the refusals, each with ``quiet``: files the caller named are reported
         loudly (a dialog), remembered or default ones quietly (they fall back silently).
+        The window runs :meth:`read_initial` off the GUI thread, then :meth:`commit_initial`.
         """
+        return self.commit_initial(self.read_initial(model, dataset, last_model, last_dataset),
+                                   view)
+
+    @staticmethod
+    def read_initial(model=None, dataset=None, last_model=None,
+                     last_dataset=None) -> ReadStart:
+        """The file work of :meth:`open_initial`, touching no state: the model and dataset
+        read (falling back as it says) and the refusals met on the way."""
         problems = []
 
-        def attempt(open_, target, quiet) -> bool:
+        def attempt(quiet, read, *args):
             try:
-                open_(target)
+                return read(*args)
             except OpenError as exc:
                 problems.append((exc, quiet))
-                return False
-            return True
+                return None
 
         asked_model, asked_dataset = model is not None, dataset is not None
         fallback_model = default_model()
@@ -306,14 +350,31 @@ class Session:
             model = last_model if remembered_model_exists(last_model) else fallback_model
         if dataset is None:
             dataset = last_dataset or bundled.default_dataset()
-        if model is not None and not attempt(self.open_model, model, not asked_model) \
-                and not asked_model and fallback_model not in (None, model):
-            attempt(self.open_model, fallback_model, True)  # a remembered file went bad
-        if dataset is not None and self.state.model is not None \
-                and not attempt(self.open_dataset, dataset, not asked_dataset) \
-                and not asked_dataset and bundled.default_dataset() != dataset:
-            attempt(self.open_dataset, bundled.default_dataset(), True)  # deleted since
-        return problems
+        opened = None if model is None else attempt(not asked_model, Session.read_model, model)
+        if opened is None and model is not None and not asked_model \
+                and fallback_model not in (None, model):
+            model = fallback_model  # a remembered file went bad
+            opened = attempt(True, Session.read_model, model)
+        read = None
+        if dataset is not None and opened is not None:
+            read = attempt(not asked_dataset, Session.read_dataset, dataset, opened)
+            default = bundled.default_dataset()
+            if read is None and not asked_dataset and default != dataset:
+                read = attempt(True, Session.read_dataset, default, opened)  # deleted since
+        return ReadStart(None if opened is None else os.fspath(model), opened, read,
+                         tuple(problems))
+
+    def commit_initial(self, read: ReadStart, view=None) -> list[tuple[OpenError, bool]]:
+        """Open what :meth:`read_initial` read, then take back the sample and per-layer
+        rules of the last session where they fit (``view``: :meth:`remembered_view`'s values,
+        see :meth:`restore_view`); returns the refusals."""
+        if read.model is not None:
+            self.commit_model(read.model_path, read.model)
+        if read.dataset is not None:
+            self.commit_dataset(read.dataset)
+        if view:
+            self.restore_view(view)
+        return list(read.problems)
 
     def close_dataset(self) -> None:
         """Close the dataset (the model stays), e.g. to open a model for other data."""
@@ -413,6 +474,83 @@ class Session:
                 setattr(self.state, name, value)
             except (LRPError, ValueError, TypeError):
                 pass
+
+    def remembered_view(self) -> dict:
+        """The sample and per-layer rules on display (:data:`VIEW_KEYS`, JSON text), each with
+        the dataset or model it was chosen on; a key is left out while nothing is open for it
+        (a window closed before its start-up files opened keeps what the last one saved)."""
+        s = self.state
+        out = {}
+        if s.dataset is not None:
+            out[SAMPLE] = json.dumps({"dataset": s.dataset_name, "index": s.sample_index})
+        if s.model is not None:
+            names = layer_names(s.model.analysis_layers())
+            # an index key with the layer's name then: another model under the same file
+            # name is not given rules meant for other layers
+            rules = [[key, spec, names[key] if isinstance(key, int) and 0 <= key < len(names)
+                      else None] for key, spec in s.layer_rules.items()]
+            out[LAYER_RULES] = json.dumps({"model": s.model_path, "rules": rules})
+        return out
+
+    def restore_view(self, values: dict) -> None:
+        """Take back :meth:`remembered_view` for the files now open: the sample when the
+        same dataset is open and still has it, the per-layer rules of the same model that
+        still fit it (a layer gone, renamed or refusing its rule since drops that rule).
+        What is dropped is said in the status bar; values of other files are left alone."""
+        s = self.state
+        notes = []
+        rules = _json_dict(values.get(LAYER_RULES))
+        entries = rules.get("rules") if isinstance(rules.get("rules"), list) else []
+        if entries and s.model is not None:
+            if rules.get("model") == s.model_path:
+                notes += self._restore_layer_rules(entries)
+            else:
+                old = os.path.basename(str(rules.get("model")))
+                notes.append(f"the per-layer rules of {old} were not restored: "
+                             f"{os.path.basename(s.model_path or '')} is open")
+        sample = _json_dict(values.get(SAMPLE))
+        index = sample.get("index")
+        if (s.dataset is not None and sample.get("dataset") == s.dataset_name
+                and isinstance(index, int) and not isinstance(index, bool)):
+            if 0 <= index < len(s.dataset):
+                s.sample_index = index
+            else:
+                notes.append(f"sample {index:,} was not restored: "
+                             f"{os.path.basename(s.dataset_name)} has {len(s.dataset):,}")
+        if notes:
+            s.status = no_markup("Last session: " + "; ".join(notes))
+
+    def _restore_layer_rules(self, entries) -> list[str]:
+        """Set the remembered ``[key, spec, layer name]`` entries that fit the open model, in
+        their order (a later one wins, as a later --layer-rule does); the dropped ones as
+        notes."""
+        s = self.state
+        layers = s.model.analysis_layers()
+        names = layer_names(layers)
+        kept, dropped = {}, []
+        for entry in entries:
+            if not (isinstance(entry, list) and len(entry) == 3):
+                continue  # edited by hand: no rule of this program's
+            key, spec, name = entry
+            said = f"{key}={spec}"
+            if isinstance(key, int) and name is not None and (
+                    not 0 <= key < len(names) or names[key] != name):
+                dropped.append(f"{said} (layer {key} is no longer {name})")
+                continue
+            trial = {**kept, key: spec}
+            try:
+                trial = checked_layer_rules(trial)
+                lrpcore.resolve_rules(layers, s.rule, trial)
+            except (LRPError, ValueError, TypeError) as exc:
+                dropped.append(f"{said} ({no_markup(str(exc))})")
+                continue
+            kept = trial
+        if kept:
+            s.layer_rules = kept
+        if not dropped:
+            return []
+        return [f"per-layer rule{'s' * (len(dropped) > 1)} dropped, the model no longer "
+                f"takes {'them' if len(dropped) > 1 else 'it'}: " + "; ".join(dropped)]
 
     # -- the explanation on display ---------------------------------------------------------
     def explain_request(self) -> ExplainRequest | None:

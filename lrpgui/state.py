@@ -89,6 +89,12 @@ def _layer_rules(value, _obj):
     return out
 
 
+def checked_layer_rules(value) -> dict:
+    """Per-layer rules as ``state.layer_rules`` takes them (keys and specs normalised), or a
+    RuleError: for rules checked before they are set (remembered ones)."""
+    return _layer_rules(value, None)
+
+
 def _target(value, obj):
     """Stored as text ("pred", "3"): lrpcore.targets parses it, as for the command line; a
     class name of the open model ("Egyptian cat") is stored as its index."""

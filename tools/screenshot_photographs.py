@@ -44,9 +44,10 @@ def main(out: str) -> int:
 
     window = MainWindow(model="efficientnet-lite0", dataset="natural-images")
     s = window.state
-    s.dtype, s.rule = "float32", "EpsilonPlus"
     window.resize(*SIZE)
     window.show()
+    window.wait_opened()  # the settings below are for the model once it is open
+    s.dtype, s.rule = "float32", "EpsilonPlus"
     done = _wait(app, lambda: s.relevance is not None and s.explanation.request.dtype
                  == "float32" and not window.controller.pending("predict"))
     if not done:

@@ -143,6 +143,8 @@ def make_window(qtbot, toy_files):
         window = MainWindow(model=str(model), dataset=str(dataset))
         qtbot.addWidget(window)
         window.show()
+        # the files are read on a worker: open (or refused) once ``opening`` ends
+        qtbot.waitUntil(lambda: not window.opening, timeout=60000)
         if wait:
             qtbot.waitUntil(lambda: window.state.explanation is not None, timeout=20000)
             qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)

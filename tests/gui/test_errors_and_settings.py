@@ -63,6 +63,7 @@ def test_missing_model_gives_an_empty_window_with_a_message(qtbot, tmp_path, mon
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: not window.opening, timeout=20000)  # read on a worker
     assert window.state.model is None
     assert window.message.isVisible() and "No model" in window.message.text()
     assert window.export_png() == []  # nothing to export: reported, no crash
@@ -80,6 +81,7 @@ def test_settings_persist(make_window, qtbot, toy_files, settings_file):
     assert settings_file.exists()
     again = MainWindow()  # no arguments: model and dataset come from the settings
     qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: not again.opening, timeout=20000)  # read on a worker
     s = again.state
     assert s.model_path == str(toy_files[0]) and s.dataset_name == str(toy_files[1])
     assert (s.rule, s.colormap, s.outline, s.dtype) == ("EpsilonPlusFlat", cmap, False,
@@ -259,6 +261,7 @@ def test_a_model_named_at_start_that_cannot_open_is_reported(qtbot, tmp_path, di
     window = MainWindow(model=str(bad), dataset=str(toy_files[1]))
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: not window.opening, timeout=20000)  # read on a worker
     assert window.state.model is None
     assert dialogs_shown and "truncated.txt" in dialogs_shown[-1][1]
     assert "truncated.txt" in window.message.text()  # the reason stays in the window

@@ -45,6 +45,7 @@ def test_held_out_digits_ship_with_the_package_and_show_real_mistakes(qtbot):
 
     window = MainWindow(model=str(bundled.default_model_path()))
     qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: not window.opening, timeout=20000)  # read on a worker
     assert window.state.dataset_name == "mnist-test"
     window.state.misclassified_only = True
     with qtbot.waitSignal(window.predictions_done, timeout=60000):

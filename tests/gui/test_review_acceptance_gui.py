@@ -36,6 +36,7 @@ def test_a_failed_model_keeps_its_reason_while_a_dataset_opens(qtbot, tmp_path, 
     window = MainWindow(model=str(bad), dataset=None)
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: not window.opening, timeout=20000)  # read on a worker
     assert window.state.model is None
     assert window.open_dataset(str(toy_files[1])) is True
     assert "truncated.txt" in window.message.text()

@@ -247,6 +247,7 @@ def test_remembered_files_that_went_bad_give_way_to_the_defaults(qtbot, tmp_path
     data.unlink()
     second = MainWindow()
     qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: not second.opening, timeout=20000)  # read on a worker
     assert second.state.model_path == str(toy_files[0])
     assert second.state.dataset_name == bundled.default_dataset()
     qtbot.waitUntil(lambda: second.state.relevance is not None, timeout=20000)
@@ -263,6 +264,7 @@ def test_remembered_files_that_went_bad_give_way_to_the_defaults(qtbot, tmp_path
     second.settings.sync()
     third = MainWindow()
     qtbot.addWidget(third)
+    qtbot.waitUntil(lambda: not third.opening, timeout=20000)  # read on a worker
     assert third.state.model_path == default_model and third.state.dataset is not None
     assert "broken.npz" in third.errors[0] and not dialogs_shown
     qtbot.waitUntil(lambda: third.state.relevance is not None, timeout=20000)
