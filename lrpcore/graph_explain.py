@@ -221,6 +221,7 @@ class GraphExplainer(Explainer):
         if bounds is not None:  # zB's bounds per channel (the engine's channels come last)
             self.input_range = tuple(np.asarray(v, dtype=self.dtype) for v in bounds)
         self._given_range = self.input_range  # before any mapping (first_layer_range)
+        self._first_range = False  # first_layer_range, once computed
         # zennit's EpsilonGammaBox(low, high) takes the input's bounds at the first linear
         # layer as they are, through any normalisation inside the model; only bounds that do
         # not fit that layer's channels are mapped to what it sees
@@ -238,14 +239,15 @@ class GraphExplainer(Explainer):
         """The input's range mapped through the Affine and Scale nodes before the first
         linear layer (:func:`_through_affines`), when there are such nodes and the result
         fits that layer's channels; else None."""
-        if self._given_range is None:
-            return None
-        mapped = _through_affines(self.nodes, self.model.input_name, *self._given_range)
-        if mapped is None or not _fits_channels(self.model, self.nodes, mapped):
-            return None
-        first = next(k for k, n in enumerate(self.nodes) if n.layer.role == "linear"
-                     and not isinstance(n.layer, Affine))
-        return LayerInputRange(first, *mapped)
+        if self._first_range is False:  # not yet known (the model does not change)
+            self._first_range = None
+            mapped = None if self._given_range is None else _through_affines(
+                self.nodes, self.model.input_name, *self._given_range)
+            if mapped is not None and _fits_channels(self.model, self.nodes, mapped):
+                first = next(k for k, n in enumerate(self.nodes) if n.layer.role == "linear"
+                             and not isinstance(n.layer, Affine))
+                self._first_range = LayerInputRange(first, *mapped)
+        return self._first_range
 
     def run_layers(self, a):
         """The explained nodes applied to a device array (no checks, nothing kept)."""

@@ -411,6 +411,8 @@ def rule_findings(explainer, config) -> tuple[Finding, ...]:
     layer with bounds that do not contain what that layer reads (a model that normalises its
     input inside, where zB's default bounds are the input's range as given, as zennit takes
     them): the bounds to give it instead, as ``--layer-rule`` takes them."""
+    if not any(isinstance(rule, ZBox) for rule in config.rules):
+        return ()  # (every click is diagnosed: no look at the model without a zB)
     reads = explainer.first_layer_range()
     if reads is None:
         return ()
