@@ -345,18 +345,30 @@ def match_layer_key(key, names) -> list[int]:
 
 def inside_mask(nodes, k, producers, tensors, xp, dtype, cache):
     """For node k whose input comes from a Pad (through activations): 1 over the real input,
-    0 over the padded border; else None (see lrpcore.layers.Pad.inside)."""
-    t = nodes[k].inputs[0]
+    0 over the padded border; else None (see lrpcore.layers.Pad.inside). Consecutive Pads are
+    one border: dynamo's export without its optimiser (``optimize=False``) writes PyTorch's
+    asymmetric ``padding="same"`` as a Pad node before a Conv with pads of its own, and flat
+    and zB counted the outer Pad's zeros as input (0.2 × max|R| off zennit)."""
+    pads, t = [], nodes[k].inputs[0]
     while t in producers:
-        layer = nodes[producers[t]].layer
-        if getattr(layer, "pass_through", False) and len(nodes[producers[t]].inputs) == 1:
-            t = nodes[producers[t]].inputs[0]
+        node = nodes[producers[t]]
+        if getattr(node.layer, "pass_through", False) and len(node.inputs) == 1:
+            t = node.inputs[0]
             continue
-        if not isinstance(layer, Pad):
-            return None
-        in_shape = tuple(tensors.shape(nodes[producers[t]].inputs[0])[1:])
-        key = (k, in_shape)
-        if key not in cache:
-            cache[key] = layer.inside(in_shape, xp, dtype)
-        return cache[key]
-    return None
+        if not isinstance(node.layer, Pad):
+            break
+        pads.append(node.layer)
+        t = node.inputs[0]
+    if not pads:
+        return None
+    in_shape = tuple(tensors.shape(t)[1:])
+    key = (k, in_shape)
+    if key not in cache:
+        mask = pads[-1].inside(in_shape, xp, dtype)
+        for outer in reversed(pads[:-1]):  # each border around the one inside it
+            top, _, left, _ = (int(p) for p in outer.pads)
+            grown = outer.inside(tuple(mask.shape[1:]), xp, dtype)
+            grown[:, top:top + mask.shape[1], left:left + mask.shape[2], :] = mask
+            mask = grown
+        cache[key] = mask
+    return cache[key]

@@ -22,7 +22,7 @@ class ChannelSlice(Layer):
 
     kind = "ChannelSlice"
     role = "reshape"
-    onnx_ops = ("Slice", "Split", "Gather")
+    onnx_ops = ("Slice", "Split", "Gather", "SplitToSequence", "SequenceAt")
 
     def __init__(self, start, stop):
         super().__init__()

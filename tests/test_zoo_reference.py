@@ -60,7 +60,11 @@ inlined; a custom Swish module told from ``nn.SiLU``), ``zsum``: additions throu
 own ``Sum`` layer inside the model (``torch.stack`` and a sum: one Add), ``smooth_float64``:
 ``smooth`` exported in float64 (Cast to float32 around CELU, dropped), ``subclass``: subclasses of
 ``nn.ReLU`` and ``nn.AvgPool2d`` (zennit hooks them as their bases; dynamo's stack traces say
-so). Issue 12's bar:
+so). zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``: ``dynamo=True``
+without its optimiser, as a checker keeping BatchNorms for an exact fold exports (a Pad node
+before a padded Conv: one border for flat and zB; a ReduceMean output named like the
+initializer 'mean'; ``x.chunk`` as SplitToSequence/SequenceAt, an Identity in the shuffle).
+Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -97,7 +101,10 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "circular_dynamo",
                                                                    "modfuncs_functions",
                                                                    "modfuncs_dynamo",
-                                                                   "smooth_float64"]
+                                                                   "smooth_float64",
+                                                                   "grouped_noopt",
+                                                                   "innorm_noopt",
+                                                                   "shufflenet_noopt"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -31,7 +31,9 @@ circular, whose TorchScript export is refused); a custom pooling module
 instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in a block;
 ``zsum``: additions through zennit's ``Sum`` layer inside the model, exported as they are;
 ``smooth_float64.onnx``: ``smooth`` exported in float64 (Cast around CELU); ``subclass``:
-subclasses of ``nn.ReLU`` and ``nn.AvgPool2d`` (its dynamo export keeps its stack traces).
+subclasses of ``nn.ReLU`` and ``nn.AvgPool2d`` (its dynamo export keeps its stack traces);
+zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``: ``dynamo=True`` without its
+optimiser (``optimize=False``), as a checker keeping the BatchNorms writes them (``NOOPT``).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -1025,6 +1027,11 @@ EXTERNAL_DATA = {"flatmlp"}
 FUNCTIONS = {"modfuncs"}
 # TorchScript exports of model.double(), NAME_float64.onnx (CELU: Cast to float32 and back)
 FLOAT64 = {"smooth"}
+# dynamo=True exports without its optimiser (optimize=False, as a checker keeping BatchNorms for
+# an exact fold writes them), NAME_noopt.onnx: PyTorch's asymmetric padding="same" as a Pad node
+# before a padded Conv (grouped), a ReduceMean output named like the 'mean' buffer (innorm),
+# x.chunk as SplitToSequence and SequenceAt, a clone (Identity) inside the shuffle (shufflenet)
+NOOPT = {"grouped", "innorm", "shufflenet"}
 # dynamo exports keeping their stack traces (paths trimmed), which tell a subclass of a PyTorch
 # activation or pooling module (its forward written in torch/nn/modules) from a custom one
 TRACES = {"subclass"}
@@ -1247,6 +1254,9 @@ def main(out_dir, only=()):
                    traces=name in TRACES)
         except Exception as exc:  # noqa: BLE001 - reported, the TorchScript file still counts
             print(f"{name}: dynamo export failed: {exc}", file=sys.stderr)
+        if name in NOOPT:
+            export(model, shape, os.path.join(out_dir, f"{name}_noopt.onnx"), dynamo=True,
+                   optimize=False)
         if name in EXTERNAL_DATA:
             export(model, shape, os.path.join(out_dir, f"{name}_extdata.onnx"), dynamo=True,
                    external=True)

@@ -125,6 +125,45 @@ def split_data(b, node, attrs, where, t, data_in):
         start += size
 
 
+def split_to_sequence(b, node, attrs, where, t, data_in):
+    """SplitToSequence of data along channels (dynamo's ``x.chunk`` without its optimiser,
+    ``optimize=False``): recorded as the parts' channel ranges; each ``SequenceAt`` of it is
+    one ChannelSlice."""
+    from .onnx_graph import _rank
+
+    t = _prepare(b, t, where)
+    if int(attrs.get("axis", 0)) % _rank(t) != 1:
+        b.fail(where, f"SplitToSequence along axis {attrs.get('axis', 0)}: only along "
+                      "channels (axis 1)")
+    C = t.shape[0] if t.storage == "cl" else t.shape[-1]
+    split = node.input[1] if len(node.input) > 1 and node.input[1] else None
+    sizes = None if split is None else np.atleast_1d(b.const(split, where, "the split"))
+    if sizes is None or (sizes.size == 1 and np.ndim(b.consts[split]) == 0):
+        if sizes is None and not attrs.get("keepdims", 1):
+            b.fail(where, "SplitToSequence into single channels without keepdims is not "
+                          "supported")
+        part = 1 if sizes is None else int(sizes[0])
+        sizes = [min(part, C - k) for k in range(0, C, part)] if part > 0 else []
+    sizes = [int(v) for v in sizes]
+    if not sizes or any(v <= 0 for v in sizes) or sum(sizes) != C:
+        b.fail(where, f"SplitToSequence of {C} channels into {brief(sizes)} does not fit")
+    bounds = np.cumsum([0] + sizes)
+    b.sequences[node.output[0]] = (t, list(zip(bounds[:-1], bounds[1:], strict=True)))
+
+
+def sequence_at(b, node, where):
+    """One part of a SplitToSequence: a ChannelSlice."""
+    if node.input[0] not in b.sequences:
+        b.fail(where, "SequenceAt of a sequence not made by a SplitToSequence of data is not "
+                      "supported")
+    t, parts = b.sequences[node.input[0]]
+    k = int(np.asarray(b.const(node.input[1], where, "SequenceAt's position")).reshape(-1)[0])
+    if not -len(parts) <= k < len(parts):
+        b.fail(where, f"SequenceAt {k} of a sequence of {len(parts)} parts")
+    start, stop = parts[k]
+    _add_slice(b, node.name, t, int(start), int(stop), node.output[0], where)
+
+
 def reshape(b, node, where, t, target) -> bool:
     """Reshape into the channel shuffle's groups, or back from them; returns whether it was
     one of these."""

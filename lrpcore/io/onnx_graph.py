@@ -135,6 +135,7 @@ class _Builder:
         self.dilated_values = 0  # in dilated filters so far (MAX_DILATED_VALUES)
         self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
+        self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -1186,6 +1187,8 @@ OPERATORS = {
     "Slice": channels.slice_data,
     "Gather": channels.gather_data,
     "Split": channels.split_data,
+    "SplitToSequence": channels.split_to_sequence,
+    "SequenceAt": lambda b, node, attrs, where, t, data_in: channels.sequence_at(b, node, where),
     "Reshape": _op_reshape,
     "Transpose": _op_transpose,
     "Gemm": lambda b, node, attrs, where, t, data_in: _gemm(b, node, attrs, where, t),
@@ -1257,6 +1260,9 @@ NOTES = {
     "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`); a map's height and "
              "width, step 1 (`x[:, :, 1:, :-1]`, Keras's Cropping2D): a `Crop`",
     "Split": "of data: along channels",
+    "SplitToSequence": "of data along channels (`x.chunk` exported by `dynamo=True` without "
+                       "its optimiser); each part taken by `SequenceAt`",
+    "SequenceAt": "a part of a `SplitToSequence`",
     "Gather": "of data: consecutive channels (axis 1); one (`x[:, c]`) with the `Unsqueeze(1)` "
               "after it (GoogLeNet's and Inception-v3's `transform_input`)",
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
@@ -1391,12 +1397,15 @@ def _node(b, node, where, onnx):
     if _fold(b, node, attrs, where, onnx):
         return
     op = node.op_type
+    if op == "SequenceAt":
+        channels.sequence_at(b, node, where)
+        return
     data_in = [b.data.get(n) for n in node.input if n]
     t = next((d for d in data_in if d is not None), None)  # Mul(0.5, x): data second
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
-    if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze"):
+    if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze", "Identity"):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
                       "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
     stacked = next((d for d in data_in if d is not None and d.storage == stack.STACKED), None)
@@ -1609,6 +1618,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
             raise ModelFormatError(f"{path}: {where}: operator '{short(node.domain, 40)}."
                                    f"{short(node.op_type, 40)}' "
                                    "is not supported")
+        for out in node.output:  # a node's output named like an initializer: later nodes
+            b.consts.pop(out, None)  # read the output (dynamo, optimize=False: 'mean')
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # checked below, not printed
                 _node(b, node, where, onnx)
