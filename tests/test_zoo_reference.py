@@ -63,7 +63,9 @@ own ``Sum`` layer inside the model (``torch.stack`` and a sum: one Add), ``smoot
 so). zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``: ``dynamo=True``
 without its optimiser, as a checker keeping BatchNorms for an exact fold exports (a Pad node
 before a padded Conv: one border for flat and zB; a ReduceMean output named like the
-initializer 'mean'; ``x.chunk`` as SplitToSequence/SequenceAt, an Identity in the shuffle).
+initializer 'mean'; ``x.chunk`` as SplitToSequence/SequenceAt, an Identity in the shuffle;
+``smooth_noopt``, ``funcacts_noopt``: Softplus as x · 1, Softplus, / 1, its threshold on x · 1);
+``sequence_op9``: TorchScript at opset 9 (an AvgPool1d's Pad of zeros).
 Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
@@ -104,7 +106,10 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "smooth_float64",
                                                                    "grouped_noopt",
                                                                    "innorm_noopt",
-                                                                   "shufflenet_noopt"]
+                                                                   "shufflenet_noopt",
+                                                                   "smooth_noopt",
+                                                                   "funcacts_noopt",
+                                                                   "sequence_op9"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -32,7 +32,8 @@ instead of ``_ts``): a custom ``Swish`` module beside ``nn.SiLU``, ``F.relu`` in
 ``zsum``: additions through zennit's ``Sum`` layer inside the model, exported as they are;
 ``smooth_float64.onnx``: ``smooth`` exported in float64 (Cast around CELU); ``subclass``:
 subclasses of ``nn.ReLU`` and ``nn.AvgPool2d`` (its dynamo export keeps its stack traces);
-zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``: ``dynamo=True`` without its
+zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``, ``smooth_noopt``,
+``funcacts_noopt``: ``dynamo=True`` without its
 optimiser (``optimize=False``), as a checker keeping the BatchNorms writes them (``NOOPT``).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
@@ -1018,7 +1019,8 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "subclass": (Subclassed, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
-TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,)}
+TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,),
+             "sequence": (9,)}  # opset 9: a 1-D pool's Pad of zeros
 # dynamo=True exports kept as torch writes them by default: NAME_extdata.onnx and its weights
 # in NAME_extdata.onnx.data beside it
 EXTERNAL_DATA = {"flatmlp"}
@@ -1030,8 +1032,9 @@ FLOAT64 = {"smooth"}
 # dynamo=True exports without its optimiser (optimize=False, as a checker keeping BatchNorms for
 # an exact fold writes them), NAME_noopt.onnx: PyTorch's asymmetric padding="same" as a Pad node
 # before a padded Conv (grouped), a ReduceMean output named like the 'mean' buffer (innorm),
-# x.chunk as SplitToSequence and SequenceAt, a clone (Identity) inside the shuffle (shufflenet)
-NOOPT = {"grouped", "innorm", "shufflenet"}
+# x.chunk as SplitToSequence and SequenceAt, a clone (Identity) inside the shuffle (shufflenet),
+# nn.Softplus and F.softplus as x · 1, Softplus, / 1 with a threshold on x · 1 (smooth, funcacts)
+NOOPT = {"grouped", "innorm", "shufflenet", "smooth", "funcacts"}
 # dynamo exports keeping their stack traces (paths trimmed), which tell a subclass of a PyTorch
 # activation or pooling module (its forward written in torch/nn/modules) from a custom one
 TRACES = {"subclass"}

@@ -513,6 +513,9 @@ def _pad(b, node, attrs, where, t):
         for k, a in enumerate(axes):
             full[a % 4], full[a % 4 + 4] = pads[k], pads[len(axes) + k]
         pads = full
+    if not any(pads):  # nothing added (TorchScript at opset 9: a 1-D pool's pads of zeros)
+        _alias(b, node, t)
+        return
     if len(pads) != 8 or any(pads[k] for k in (0, 1, 4, 5)):
         b.fail(where, f"pads {pads}: only the height and width of an N×C×H×W tensor")
     if not np.isfinite(value):
@@ -1097,6 +1100,23 @@ def _channel_values(b, c, t, where):
     return c.reshape(-1)
 
 
+def _identity_constant(b, node, t) -> bool:
+    """Whether ``node`` multiplies or divides data by exactly 1, or adds or subtracts exactly 0:
+    dropped, as its gradient and its Affine are the identity. dynamo's export without its
+    optimiser (``optimize=False``) writes ``nn.Softplus()`` as x · 1, Softplus, / 1, and a
+    threshold that reads x · 1 too, which kept the activation from being read as one."""
+    op = node.op_type
+    data_first = node.input[0] in b.data
+    if not data_first and op in ("Sub", "Div"):
+        return False
+    other = node.input[1] if data_first else node.input[0]
+    c = b.consts.get(other)
+    if c is None or np.size(c) != 1 or np.ndim(c) > len(t.shape) + 1:
+        return False
+    value = float(np.asarray(c, dtype=np.float64).reshape(-1)[0])
+    return value == (1.0 if op in ("Mul", "Div") else 0.0)
+
+
 def _scale_shift(b, node, where, t):
     """Mul, Div, Add or Sub of data and a constant of one value or one per channel: Keras's
     BatchNormalization as tf2onnx writes it (Mul, Add), a Rescaling layer. Folded into the
@@ -1108,6 +1128,9 @@ def _scale_shift(b, node, where, t):
     :class:`Scale`, folded only into another Scale or, as its bias, into a bias-free MatMul
     (a Linear on more than two axes); folding ``conv(x) * 0.2`` changed the relevance."""
     op = node.op_type
+    if _identity_constant(b, node, t):
+        _alias(b, node, t)
+        return
     if elementwise.extend(b, node, where):  # a step of the element-wise activation before it
         return
     data_first = node.input[0] in b.data
@@ -1598,8 +1621,8 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "
                                f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")
-    for node in graph.node:
-        for n in node.input:
+    for node in graph.node:  # CastLike's second input gives only its type: no reader
+        for n in node.input[:1] if node.op_type == "CastLike" else node.input:
             b.readers[n] = b.readers.get(n, 0) + 1
     first = next((n for n in graph.node if inp.name in n.input), None)
     # a 'perm' of another type (a float, a string) is the Transpose's to refuse, named
