@@ -15,9 +15,16 @@ environment with torch, zennit and onnx::
 X.npy: the input as the model takes it (N×C×H×W, normalised). ``--low/--high``: the raw
 range before the file's normalisation is unknown here, so zB's bounds are given directly,
 per channel or one value (default: X's own minimum and maximum per channel).
-Operators: Conv, Gemm, Relu, LeakyReLU, Clip, Add of two tensors, Concat, MaxPool,
-AveragePool, GlobalAveragePool, Flatten, BatchNormalization (folded into a Conv it follows),
-Constant, Identity;
+Operators: Conv, Gemm, Relu, LeakyReLU, Clip, Sigmoid, Tanh, Softmax, LogSoftmax, Add of two
+tensors, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over height and width,
+Flatten (Reshape, Squeeze to N×features), BatchNormalization (folded into a Conv it follows;
+else a BatchNorm module, which zennit passes), Mul/Div/Add/Sub of a constant (arithmetic in a
+forward: its gradient), constant zero Pads before a Conv (its padding), Constant, Identity,
+Dropout, Cast/CastLike (dropped), zennit's stacked ``Sum`` (Unsqueeze, Concat, ReduceSum: one
+n-way Norm split), local functions (``export_modules_as_functions=True``: inlined) and shape
+arithmetic of constants. A call in ``forward`` is told from a module by the TorchScript node's
+scope or by dynamo's ``class_hierarchy`` (and stack trace, for subclasses of PyTorch's
+modules); inlined local functions lose their scopes, so their calls read as modules here;
 for Pad subgraphs computed from shapes (EfficientNet-Lite0) see ``lite0_zennit_parity.py``.
 Not part of the test suite: PyTorch is never a dependency of this project.
 """
@@ -25,6 +32,7 @@ Not part of the test suite: PyTorch is never a dependency of this project.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import subprocess
 import sys
@@ -36,6 +44,7 @@ import torch
 from onnx import helper, numpy_helper
 from torch import nn
 from zennit.attribution import Gradient
+from zennit.layer import Sum
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_zoo_fixtures import Merge, composites  # noqa: E402 (the zoo's references' own)
@@ -115,27 +124,82 @@ class Cat(nn.Module):
         return torch.cat(parts, self.axis)
 
 
+class StackSum(nn.Module):
+    """zennit's ``Sum`` over ``torch.stack(parts, dim=-1)``: how a model written with zennit's
+    layer (or a canonizer) adds several tensors at once (exported as Unsqueeze along a new last
+    axis, Concat along it and ReduceSum over it); its Norm rule splits among all parts."""
+
+    def __init__(self):
+        super().__init__()
+        self.sum = Sum()
+
+    def forward(self, *parts):
+        return self.sum(torch.stack(parts, dim=-1))
+
+
+class Arithmetic(nn.Module):
+    """x · c, x / c, x + c or x − c (``(x − mean) / std`` or ``branch * 0.2`` in a forward): no
+    module zennit has a rule for, so relevance passes it as autograd's gradient."""
+
+    def __init__(self, op, c, data_first=True):
+        super().__init__()
+        self.op, self.data_first = op, data_first
+        self.register_buffer("c", torch.tensor(c))
+
+    def forward(self, x):
+        a, b = (x, self.c) if self.data_first else (self.c, x)
+        return {"Mul": torch.mul, "Div": torch.div, "Add": torch.add, "Sub": torch.sub}[
+            self.op](a, b)
+
+
 def twin(path):
     """The ONNX graph as a torch module of one submodule per node (zennit's rules attach to
     them), each BatchNorm folded exactly into the convolution before it."""
     proto = onnx.load(path)
+    if proto.functions:  # export_modules_as_functions=True: the modules' operators inlined
+        from onnx import inliner
+
+        proto = inliner.inline_local_functions(proto)
     consts = {t.name: numpy_helper.to_array(t).astype(np.float64)
               for t in proto.graph.initializer}
     nodes = list(proto.graph.node)
+    dynamo = any(p.key == "pkg.torch.onnx.class_hierarchy" for n in nodes
+                 for p in n.metadata_props)
     g = Graph(proto.graph.input[0].name, proto.graph.output[0].name)
-    renamed = {}  # a folded BatchNorm's output: the convolution's
+    renamed = {}  # a folded BatchNorm's output: the convolution's; a copy: its source
+    padded = {}  # a constant Pad's output: (its input, its pads), for the Conv reading it
+    stacked = {}  # torch.stack's parts: the Unsqueeze/Concat outputs → the tensors stacked
     for k, node in enumerate(nodes):
         a = {att.name: helper.get_attribute_value(att) for att in node.attribute}
         op, name = node.op_type, f"n{k}"
+        for o in node.output:  # named like an initializer (dynamo, optimize=False: 'mean')
+            consts.pop(o, None)
         data = [renamed.get(i, i) for i in node.input if i and i not in consts]
         out = node.output[0]
-        if op == "Constant":
-            consts[out] = numpy_helper.to_array(a["value"]).astype(np.float64)
-        elif op == "Identity":  # TorchScript's copies of shared weights, or of data
-            if node.input[0] in consts:
-                consts[out] = consts[node.input[0]]
-            else:
-                renamed[out] = renamed.get(node.input[0], node.input[0])
+        gate = _sigmoid_gate(nodes, node, data, renamed) if op == "Mul" else None
+        if gate is not None:  # x · sigmoid(x): SiLU (a module zennit passes, or a call)
+            silu = nn.SiLU() if not functional(node, dynamo) else Functional(nn.SiLU())
+            g.add(name, silu, [gate], out)
+        elif op == "CastLike" and node.input[0] in consts:  # a constant cast like the data
+            consts[out] = consts[node.input[0]]
+        elif not data and op != "Constant":  # shape arithmetic: evaluated here
+            consts[out] = _fold(op, a, [consts.get(i) for i in node.input if i], node)
+        elif op == "Constant":
+            consts[out] = numpy_helper.to_array(a["value"]).astype(np.float64) \
+                if "value" in a else np.asarray(
+                    a.get("value_float", a.get("value_floats", a.get("value_ints",
+                                                                      a.get("value_int")))),
+                    dtype=np.float64)
+        elif op in ("Identity", "Dropout", "Cast", "CastLike"):  # copies of data
+            renamed[out] = data[0]
+        elif op == "Unsqueeze" and _last_new_axis(node, a, consts):
+            stacked[out] = [data[0]]
+        elif op == "Concat" and all(d in stacked for d in data):
+            stacked[out] = [t for d in data for t in stacked[d]]
+        elif op == "ReduceSum" and data[0] in stacked:
+            g.add(name, StackSum(), stacked[data[0]], out)
+        elif op == "Pad" and _zero_pad(node, a, consts) is not None:
+            padded[out] = (data[0], _zero_pad(node, a, consts))
         elif op == "Conv":
             W = consts[node.input[1]]
             B = consts[node.input[2]] if len(node.input) > 2 else np.zeros(W.shape[0])
@@ -147,15 +211,26 @@ def twin(path):
                 scale = s / np.sqrt(var + eps)
                 W, B = W * scale[:, None, None, None], (B - mean) * scale + b
                 renamed[after[0].output[0]] = out
+            pads = np.array(a.get("pads", (0, 0, 0, 0)))
+            while data[0] in padded:  # Pads before it (dynamo, optimize=False): its padding
+                data[0], more = padded[data[0]]
+                pads = pads + np.array(more)
             groups = a.get("group", 1)
             conv = PaddedConv(W.shape[1] * groups, W.shape[0], tuple(W.shape[2:]),
                               stride=tuple(a.get("strides", (1, 1))),
                               dilation=tuple(a.get("dilations", (1, 1))), groups=groups,
-                              pads=tuple(a.get("pads", (0, 0, 0, 0))))
+                              pads=tuple(int(p) for p in pads))
             conv.weight.data, conv.bias.data = torch.tensor(W), torch.tensor(B)
             g.add(name, conv, data, out)
         elif op == "BatchNormalization" and out in renamed:
             continue
+        elif op == "BatchNormalization":  # after no convolution: zennit's composites pass it
+            s, b, mean, var = (consts[i] for i in node.input[1:5])
+            bn = nn.BatchNorm2d(len(s), eps=a.get("epsilon", 1e-5))
+            for attr, v in (("weight", s), ("bias", b), ("running_mean", mean),
+                            ("running_var", var)):
+                getattr(bn, attr).data = torch.tensor(v)
+            g.add(name, bn, data, out)
         elif op == "Gemm":
             W, B = consts[node.input[1]], consts[node.input[2]]
             W = W if a.get("transB", 0) else W.T
@@ -164,20 +239,87 @@ def twin(path):
             g.add(name, linear, data, out)
         elif op == "Add" and len(data) == 2:
             g.add(name, Merge(), data, out)  # zennit's Sum in zennit_side
+        elif op in ("Mul", "Div", "Add", "Sub"):  # of a constant
+            first = node.input[0] not in consts
+            c = consts[node.input[1] if first else node.input[0]]
+            g.add(name, Arithmetic(op, c, first), data, out)
         elif op == "Concat":
             g.add(name, Cat(a["axis"]), data, out)
-        elif functional(node):  # no module: zennit leaves it to autograd
+        elif functional(node, dynamo):  # no module: zennit leaves it to autograd
             g.add(name, Functional(_simple(path, node, a, consts)), data[:1], out)
         else:
             g.add(name, _simple(path, node, a, consts), data[:1], out)
     return g.double().eval()
 
 
-def functional(node):
+def _sigmoid_gate(nodes, node, data, renamed):
+    """For a Mul of x and Sigmoid(x): x, else None."""
+    if len(data) != 2:
+        return None
+    for x, gate in (data, data[::-1]):
+        src = next((m for m in nodes if gate in m.output), None)
+        if src is not None and src.op_type == "Sigmoid" \
+                and renamed.get(src.input[0], src.input[0]) == x:
+            return x
+    return None
+
+
+def _fold(op, a, ins, node):
+    """A node of constants only (the exporters' shape arithmetic), evaluated."""
+    x = ins[0] if ins else None
+    if op in ("Cast", "CastLike", "Identity"):
+        return x
+    if op in ("Mul", "Div", "Add", "Sub"):
+        return {"Mul": np.multiply, "Div": np.divide, "Add": np.add,
+                "Sub": np.subtract}[op](ins[0], ins[1])
+    if op == "Reshape":
+        return np.reshape(x, [int(v) for v in ins[1]])
+    if op == "Concat":
+        return np.concatenate([np.atleast_1d(v) for v in ins], axis=a["axis"])
+    raise SystemExit(f"node {node.name!r} ({op}) of constants is not handled by this tool")
+
+
+def _last_new_axis(node, a, consts):
+    """Whether an Unsqueeze adds a new last axis to a map (torch.stack(..., dim=-1))."""
+    axes = a.get("axes")
+    if axes is None and len(node.input) > 1:
+        axes = consts.get(node.input[1])
+    axes = [int(v) for v in np.atleast_1d(axes)] if axes is not None else []
+    return len(axes) == 1 and (axes[0] == -1 or axes[0] >= 4)
+
+
+def _zero_pad(node, a, consts):
+    """A constant Pad of zeros on height and width: (top, left, bottom, right), else None."""
+    pads = a.get("pads")
+    if pads is None and len(node.input) > 1:
+        pads = consts.get(node.input[1])
+    mode = a.get("mode", b"constant")
+    value = consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else 0.0
+    if pads is None or len(pads) != 8 or mode not in (b"constant", "constant") \
+            or float(np.asarray(value).reshape(-1)[0]) != 0.0:
+        return None
+    pads = [int(p) for p in pads]
+    return (pads[2], pads[3], pads[6], pads[7])
+
+
+def functional(node, dynamo=False):
     """A PyTorch export names a module's node by its module path (``/avgpool/...``); a call
     in ``forward`` (torchvision MobileNetV2's ``F.adaptive_avg_pool2d``) sits at the top
-    (``/GlobalAveragePool``). zennit's rules attach to modules only."""
-    return node.op_type not in ("Flatten",) and node.name.count("/") == 1
+    (``/GlobalAveragePool``). A ``dynamo=True`` export lists the module classes down to the
+    operator (``pkg.torch.onnx.class_hierarchy``): a call where the class before the operator
+    is none of PyTorch's own modules and its stack trace (when kept) does not end in one's
+    forward (a subclass of ``nn.ReLU`` is hooked as its base). zennit's rules attach to
+    modules only."""
+    if node.op_type in ("Flatten", "Reshape", "Squeeze"):
+        return False
+    if not dynamo:
+        return node.name.count("/") == 1
+    props = {p.key: p.value for p in node.metadata_props}
+    chain = ast.literal_eval(props.get("pkg.torch.onnx.class_hierarchy", "[]"))
+    inner = chain[-2] if len(chain) >= 3 else ""
+    trace = props.get("pkg.torch.onnx.stack_trace", "").replace("\\", "/")
+    return not inner.startswith("torch.nn.modules.") and "torch/nn/modules/" not in \
+        trace[trace.rfind('File "'):]
 
 
 class Functional(nn.Module):
@@ -206,6 +348,18 @@ def _simple(path, node, a, consts):
         return nn.AdaptiveAvgPool2d(1)
     if op == "Flatten":
         return nn.Flatten(a.get("axis", 1))
+    if op in ("Reshape", "Squeeze"):  # to N×features: a flatten (a pooled map's 1×1 too)
+        return nn.Flatten(1)
+    if op == "ReduceMean":  # over height and width (dynamo's pooling), keepdims or not
+        axes = a.get("axes", consts.get(node.input[1]) if len(node.input) > 1 else None)
+        if sorted(int(v) % 4 for v in np.atleast_1d(axes)) != [2, 3]:
+            raise SystemExit(f"{path}: node {node.name!r}: ReduceMean over {axes}")
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), *(() if a.get("keepdims", 1)
+                                                        else (nn.Flatten(1),)))
+    if op in ("Softmax", "LogSoftmax"):  # zennit has no rule: its gradient
+        return (nn.Softmax if op == "Softmax" else nn.LogSoftmax)(a.get("axis", -1))
+    if op in ("Sigmoid", "Tanh"):
+        return nn.Sigmoid() if op == "Sigmoid" else nn.Tanh()
     if op in ("MaxPool", "AveragePool"):
         pads = tuple(a.get("pads", (0, 0, 0, 0)))
         kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1)))
