@@ -15,8 +15,8 @@ environment with torch, zennit and onnx::
 X.npy: the input as the model takes it (N×C×H×W, normalised). ``--low/--high``: the raw
 range before the file's normalisation is unknown here, so zB's bounds are given directly,
 per channel or one value (default: X's own minimum and maximum per channel).
-Operators: Conv, Gemm, Relu, LeakyReLU, Clip, Sigmoid, Tanh, Softmax, LogSoftmax, Add of two
-tensors, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over height and width,
+Operators: Conv, Gemm, MatMul (bias-free Linear), Relu, LeakyRelu, Clip, Sigmoid, Tanh,
+Softmax, LogSoftmax, Add of two tensors, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over height and width,
 Flatten (Reshape, Squeeze to N×features), BatchNormalization (folded into a Conv it follows;
 else a BatchNorm module, which zennit passes), Mul/Div/Add/Sub of a constant (arithmetic in a
 forward: its gradient), constant zero Pads before a Conv (its padding), Constant, Identity,
@@ -137,6 +137,13 @@ class StackSum(nn.Module):
         return self.sum(torch.stack(parts, dim=-1))
 
 
+class AnyBatchNorm(nn.BatchNorm2d):
+    """A BatchNorm on a map or a flat tensor (zennit's composites pass both)."""
+
+    def _check_input_dim(self, x):
+        pass
+
+
 class Arithmetic(nn.Module):
     """x · c, x / c, x + c or x − c (``(x − mean) / std`` or ``branch * 0.2`` in a forward): no
     module zennit has a rule for, so relevance passes it as autograd's gradient."""
@@ -182,6 +189,8 @@ def twin(path):
             g.add(name, silu, [gate], out)
         elif op == "CastLike" and node.input[0] in consts:  # a constant cast like the data
             consts[out] = consts[node.input[0]]
+        elif op == "Shape":  # of data: read only by shape arithmetic for a flatten here
+            consts[out] = np.ones(4)
         elif not data and op != "Constant":  # shape arithmetic: evaluated here
             consts[out] = _fold(op, a, [consts.get(i) for i in node.input if i], node)
         elif op == "Constant":
@@ -226,7 +235,7 @@ def twin(path):
             continue
         elif op == "BatchNormalization":  # after no convolution: zennit's composites pass it
             s, b, mean, var = (consts[i] for i in node.input[1:5])
-            bn = nn.BatchNorm2d(len(s), eps=a.get("epsilon", 1e-5))
+            bn = AnyBatchNorm(len(s), eps=a.get("epsilon", 1e-5))
             for attr, v in (("weight", s), ("bias", b), ("running_mean", mean),
                             ("running_var", var)):
                 getattr(bn, attr).data = torch.tensor(v)
@@ -236,6 +245,11 @@ def twin(path):
             W = W if a.get("transB", 0) else W.T
             linear = nn.Linear(W.shape[1], W.shape[0])
             linear.weight.data, linear.bias.data = torch.tensor(W), torch.tensor(B)
+            g.add(name, linear, data, out)
+        elif op == "MatMul" and node.input[1] in consts:  # a bias-free Linear
+            W = consts[node.input[1]].T
+            linear = nn.Linear(W.shape[1], W.shape[0], bias=False)
+            linear.weight.data = torch.tensor(W)
             g.add(name, linear, data, out)
         elif op == "Add" and len(data) == 2:
             g.add(name, Merge(), data, out)  # zennit's Sum in zennit_side
@@ -274,6 +288,15 @@ def _fold(op, a, ins, node):
                 "Sub": np.subtract}[op](ins[0], ins[1])
     if op == "Reshape":
         return np.reshape(x, [int(v) for v in ins[1]])
+    if op == "Gather":
+        return np.take(x, np.asarray(ins[1]).astype(int), axis=a.get("axis", 0))
+    if op in ("Unsqueeze", "Squeeze"):
+        axes = a.get("axes", ins[1] if len(ins) > 1 else None)
+        if op == "Squeeze":
+            return np.squeeze(x, axis=None if axes is None else tuple(int(v) for v in axes))
+        for ax in sorted(int(v) for v in np.atleast_1d(axes)):
+            x = np.expand_dims(x, ax)
+        return x
     if op == "Concat":
         return np.concatenate([np.atleast_1d(v) for v in ins], axis=a["axis"])
     raise SystemExit(f"node {node.name!r} ({op}) of constants is not handled by this tool")
@@ -337,7 +360,7 @@ def _simple(path, node, a, consts):
     op = node.op_type
     if op == "Relu":
         return nn.ReLU()
-    if op == "LeakyReLU":
+    if op == "LeakyRelu":
         return nn.LeakyReLU(a.get("alpha", 0.01))
     if op == "Clip":
         low = consts[node.input[1]] if len(node.input) > 1 else a["min"]
