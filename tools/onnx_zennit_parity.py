@@ -16,8 +16,8 @@ X.npy: the input as the model takes it (N×C×H×W, normalised). ``--low/--high`
 range before the file's normalisation is unknown here, so zB's bounds are given directly,
 per channel or one value (default: X's own minimum and maximum per channel).
 Operators: Conv, Gemm, MatMul (bias-free Linear), Relu, LeakyRelu, Clip, Sigmoid, Tanh,
-Softmax, LogSoftmax, Add of two tensors, Concat, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over height and width,
-Flatten (Reshape, Squeeze to N×features), BatchNormalization (folded into a Conv it follows;
+Softmax, LogSoftmax, Add of two tensors, Concat, MaxPool, AveragePool, GlobalAveragePool,
+ReduceMean over height and width, Flatten (Reshape, Squeeze to N×features), BatchNormalization (folded into a Conv it follows;
 else a BatchNorm module, which zennit passes), Mul/Div/Add/Sub of a constant (arithmetic in a
 forward: its gradient), constant zero Pads before a Conv (its padding), Constant, Identity,
 Dropout, Cast/CastLike (dropped), zennit's stacked ``Sum`` (Unsqueeze, Concat, ReduceSum: one
