@@ -17,14 +17,15 @@ range before the file's normalisation is unknown here, so zB's bounds are given 
 per channel or one value (default: X's own minimum and maximum per channel).
 Operators: Conv, Gemm, MatMul (bias-free Linear), Relu, LeakyRelu, Clip, Sigmoid, Tanh,
 Softmax, LogSoftmax, Add of two tensors, Concat, MaxPool, AveragePool, GlobalAveragePool,
-ReduceMean over height and width, Flatten (Reshape, Squeeze to N×features), BatchNormalization (folded into a Conv it follows;
-else a BatchNorm module, which zennit passes), Mul/Div/Add/Sub of a constant (arithmetic in a
-forward: its gradient), constant zero Pads before a Conv (its padding), Constant, Identity,
-Dropout, Cast/CastLike (dropped), zennit's stacked ``Sum`` (Unsqueeze, Concat, ReduceSum: one
-n-way Norm split), local functions (``export_modules_as_functions=True``: inlined) and shape
-arithmetic of constants. A call in ``forward`` is told from a module by the TorchScript node's
-scope or by dynamo's ``class_hierarchy`` (and stack trace, for subclasses of PyTorch's
-modules); inlined local functions lose their scopes, so their calls read as modules here;
+ReduceMean over height and width, Flatten (Reshape, Squeeze to N×features),
+BatchNormalization (folded into a Conv it follows; else a BatchNorm module, which zennit
+passes), Mul/Div/Add/Sub of a constant (arithmetic in a forward: its gradient), constant
+zero Pads before a Conv (its padding), Constant, Identity, Dropout, Cast/CastLike (dropped),
+zennit's stacked ``Sum`` (Unsqueeze, Concat, ReduceSum: one n-way Norm split), local
+functions (``export_modules_as_functions=True``: inlined) and shape arithmetic of constants.
+A call in ``forward`` is told from a module by the TorchScript node's scope or by dynamo's
+``class_hierarchy`` (and stack trace, for subclasses of PyTorch's modules); inlined local
+functions lose their scopes, so their calls read as modules here;
 for Pad subgraphs computed from shapes (EfficientNet-Lite0) see ``lite0_zennit_parity.py``.
 Not part of the test suite: PyTorch is never a dependency of this project.
 """
