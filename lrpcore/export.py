@@ -26,6 +26,7 @@ from .fileio import (
     atomic_write_bytes,
     atomic_write_text,
     discard_since,
+    exists,
     stage_mark,
     staged_writes,
 )
@@ -181,7 +182,7 @@ class _Writer:
         if self.overwrite:
             return
         for p in paths:
-            if p.exists():
+            if exists(p):
                 raise ExportError(f"{p}: file exists (pass overwrite=True / --overwrite to "
                                   "replace it)")
 

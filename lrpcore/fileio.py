@@ -44,6 +44,24 @@ def lstat_or_none(path):
         raise ExportError(f"{path}: cannot check: {exc.strerror or exc}") from None
 
 
+def exists(path) -> bool:
+    """``os.path.exists`` for an output about to be written: a name the system cannot look up
+    at all (longer than the file system allows) is an ExportError naming it, not "free"
+    (``os.path.exists`` said False, the write then failed as an internal error) nor a crash
+    (``Path.exists`` raised the bare OSError)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ExportError(f"{path}: cannot check: {exc.strerror}") from None
+        return False  # a loop of links, a folder it may not search: the write says so
+    except ValueError:  # a NUL byte in the name: as os.path.exists
+        return False
+    return True
+
+
 def _identity(path):
     """What is at ``path`` now: None, or the identity (device, inode, size, times) of a regular
     file; anything else (a symbolic link, a device such as /dev/null, a pipe, a folder) is

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from ..errors import DatasetError, ExportError, ShapeError
-from ..fileio import no_folder_error
+from ..fileio import exists, no_folder_error
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -328,7 +328,7 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
         if os.path.isdir(path):  # "file exists" misled: --overwrite cannot replace a folder
             raise ExportError(f"{path}: is a folder, not a file; give a file path (e.g. a "
                               "name inside that folder) instead")
-        if os.path.exists(path) and not overwrite:
+        if exists(path) and not overwrite:
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
         folder = os.path.dirname(os.path.abspath(path))
         if folders_must_exist and not os.path.isdir(folder):

@@ -43,7 +43,7 @@ def model_path(text: str) -> str:
         return text
     for ext in MODEL_EXTENSIONS:
         candidate = MODELS_DIR / f"{text}{ext}"
-        if candidate.is_file():
+        if os.path.isfile(candidate):
             return str(candidate)
     raise ModelFormatError(f"{text}: no such model file or bundled model")
 

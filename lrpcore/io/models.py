@@ -71,7 +71,7 @@ def bundled_model(name):
     if not isinstance(name, str) or os.sep in name or "/" in name:
         return None
     path = MODELS_DIR / f"{name}.npz"
-    return path if path.is_file() else None
+    return path if os.path.isfile(path) else None  # never raises (a name too long)
 
 
 def model_names() -> list[str]:

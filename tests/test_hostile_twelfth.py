@@ -1,0 +1,61 @@
+"""Found by the twelfth hostile review (file names longer than the file system allows, ...):
+each test writes the input it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hostile_files import one_line
+
+from lrpcore.cli.main import main
+
+TOO_LONG = "n" * 300  # one name component beyond the 255 bytes of ext4, tmpfs, XFS, btrfs
+
+
+def _digits(path, n=3):
+    np.save(path, np.random.RandomState(0).randint(0, 255, (n, 28, 28)).astype(np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("command", ["render", "figure", "demo"])
+def test_an_output_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys, command):
+    """``Path.exists`` raises for such a name where ``os.path.exists`` says False: 'lrp
+    render --out NAME.png' and 'lrp figure' stopped in an internal error ('OSError: [Errno
+    36] File name too long'), 'lrp demo --out NAME' too, after its accuracy run."""
+    x = _digits(tmp_path / "x.npy")
+    out = tmp_path / (TOO_LONG + (".png" if command != "demo" else ""))
+    if command == "demo":
+        argv = ["demo", "--dataset", str(x), "--labels", str(_labels(tmp_path)),
+                "--count", "2", "--out", str(out)]
+    else:
+        r = tmp_path / "r.npy"
+        np.save(r, np.random.RandomState(1).randn(3, 28, 28))
+        argv = [command, str(r), "--out", str(out)]
+    assert main(argv) == 2
+    one_line(capsys, TOO_LONG, "too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["x.npy", "y.npy" if command == "demo" else "r.npy"])
+
+
+def _labels(tmp_path):
+    np.save(tmp_path / "y.npy", np.arange(3))
+    return tmp_path / "y.npy"
+
+
+@pytest.mark.parametrize("command", ["explain", "info", "convert", "sweep"])
+def test_a_model_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys, monkeypatch,
+                                                             command):
+    """A model file named without a folder whose name is too long was looked up as a bundled
+    model's name (``Path.is_file`` on models/NAME.npz), which raised: an internal error, not
+    'no such file'."""
+    monkeypatch.chdir(tmp_path)
+    model = TOO_LONG + ".npz"
+    _digits(tmp_path / "x.npy")
+    argv = {"explain": ["explain", model, str(tmp_path / "x.npy"), "--out",
+                        str(tmp_path / "r.npy")],
+            "info": ["info", model],
+            "convert": ["convert", model, str(tmp_path / "m.txt")],
+            "sweep": ["sweep", model, str(tmp_path / "x.npy"), "--rule", "epsilon"]}[command]
+    assert main(argv) == 2
+    one_line(capsys, TOO_LONG)
+    assert not (tmp_path / "r.npy").exists() and not (tmp_path / "m.txt").exists()
