@@ -59,3 +59,19 @@ def test_a_model_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys,
     assert main(argv) == 2
     one_line(capsys, TOO_LONG)
     assert not (tmp_path / "r.npy").exists() and not (tmp_path / "m.txt").exists()
+
+
+def test_a_checkpoint_name_too_long_is_refused_before_training(tmp_path, capsys):
+    """``--out`` of a name that fits but whose checkpoint ``NAME.ckpt.npz`` does not: the
+    whole run was trained, then lost ('cannot check: File name too long' at the first
+    checkpoint)."""
+    x = _digits(tmp_path / "x.npy", n=20)
+    np.save(tmp_path / "y.npy", np.arange(20) % 10)
+    out = tmp_path / ("n" * 250 + ".npz")  # 254 bytes; its checkpoint's name, 259
+    assert main(["train", "--layers", "flatten,linear:10", "--dataset", str(x), "--labels",
+                 str(tmp_path / "y.npy"), "--epochs", "1", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "epoch" not in captured.out, captured.out  # refused before the first epoch
+    assert captured.err.count("\n") == 1 and "internal" not in captured.err
+    assert ".ckpt.npz: cannot check: File name too long" in captured.err
+    assert not out.exists()

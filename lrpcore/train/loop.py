@@ -23,7 +23,7 @@ from .. import __version__
 from ..backend import get_backend, get_dtype
 from ..errors import LRPError
 from ..explain import predict
-from ..fileio import identity
+from ..fileio import exists, identity
 from ..io import save_model
 from ..io.datasets import check_labels_fit
 from ..io.sidecar import sidecar_path
@@ -149,7 +149,7 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
     if os.path.exists(out) and not overwrite and resume is None:
         raise LRPError(f"{out}: file exists (use --overwrite to replace it)")
     ckpt_file = checkpoint_path(out)
-    if (os.path.exists(ckpt_file) and not overwrite and resume is None):
+    if exists(ckpt_file) and not overwrite and resume is None:  # a name too long: refused
         # another run's resumable state: replacing it silently would lose that run
         raise LRPError(f"{ckpt_file}: a checkpoint of an earlier run exists (resume it with "
                        f"--resume {ckpt_file}, or use --overwrite to replace it)")
