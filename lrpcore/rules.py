@@ -451,8 +451,10 @@ class WSquare(Rule):
         xp = ctx.xp
         sq = layer.variant("sq", xp, ctx.dtype)
         plus = _squared_bias(layer, ctx) + LITERATURE_STABILIZER if self.literature else 0.0
-        if ctx.inside is None:
-            return layer.tmap(R / (layer.colsum(sq, xp) + plus), sq, x.shape[1:], xp)
+        if ctx.inside is None:  # a pruned neuron (all its weights 0) passes nothing, not 0/0
+            total = layer.colsum(sq, xp) + plus
+            divisor = xp.where(total > 0, total, 1).astype(R.dtype, copy=False)
+            return layer.tmap(R / divisor, sq, x.shape[1:], xp)
         return _masked_share(layer, sq, R, x, ctx, plus)  # a padded input: real inputs only
 
     def maxpool(self, layer, x, y, R, ctx):

@@ -75,3 +75,21 @@ def test_a_checkpoint_name_too_long_is_refused_before_training(tmp_path, capsys)
     assert captured.err.count("\n") == 1 and "internal" not in captured.err
     assert ".ckpt.npz: cannot check: File name too long" in captured.err
     assert not out.exists()
+
+
+def test_the_w2_rule_passes_nothing_through_a_pruned_neuron_and_stays_finite():
+    """A neuron whose weights are all zero (a pruned filter or unit) made the toolbox's
+    w²-rule divide 0 by 0: relevance NaN for every sample, refused as 'a division by zero
+    (e.g. epsilon:0 ...)' though ww has no ε. It now passes nothing, as the padded path (and
+    the γ-rule for z_j = 0) already did; the other neurons' shares are unchanged."""
+    import lrpcore
+    from lrpcore.layers import Linear
+
+    W = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, -1.0]])  # neuron 1 pruned
+    model = lrpcore.Sequential([Linear(W, np.zeros(3))])
+    x = np.array([[1.0, 2.0]])
+    R = lrpcore.explain(model, x, rule="ww", target="output", raw=True)
+    z = x @ W
+    live = [0, 2]
+    expected = sum(W[:, j] ** 2 / (W[:, j] ** 2).sum() * z[0, j] for j in live)
+    np.testing.assert_allclose(R[0], expected, rtol=1e-12)
