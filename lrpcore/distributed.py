@@ -215,6 +215,11 @@ def _explainer(job: Job):
         return _CACHE[key]
 
 
+class StoreWriteError(ExportError):
+    """A chunk's results that the store could not take (a full disk, a read-only folder):
+    the user's to fix, but not by fixing the input."""
+
+
 def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> dict:
     """Explain samples ``start..stop-1`` (one pass) and write them into the store."""
     from .explain import check_finite_outputs  # noqa: PLC0415
@@ -239,10 +244,14 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
     except ShapeError as exc:
         raise ShapeError(f"{job.source.path} (samples {start}..{stop - 1}): {exc}") from None
     zarr = layout.import_zarr()
-    group = zarr.open_group(job.store, mode="r+")
-    group[layout.RELEVANCE][start:stop] = r
-    group[layout.OUTPUTS][start:stop] = y
-    group[layout.PREDICTIONS][start:stop] = np.argmax(y.reshape(len(y), -1), axis=1)
+    try:  # a full disk is the user's to fix (exit 2), named with the store, not a bare OSError
+        group = zarr.open_group(job.store, mode="r+")
+        group[layout.RELEVANCE][start:stop] = r
+        group[layout.OUTPUTS][start:stop] = y
+        group[layout.PREDICTIONS][start:stop] = np.argmax(y.reshape(len(y), -1), axis=1)
+    except OSError as exc:
+        raise StoreWriteError(f"{job.store}: cannot write samples {start}..{stop - 1}: "
+                          f"{exc.strerror or exc}") from None
     return {"index": index, "seconds": time.perf_counter() - t0, "read_seconds": read_s,
             "backend": explainer.backend.name, "checks": checks.state()}
 
@@ -450,7 +459,8 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 # bad input (an undecodable image, NaN): the command's exit status 2, as
                 # without a cluster; anything else (a lost worker, a bug) stays 1
                 failed.append({"chunk": i, "samples": [a, b - 1], "error": why,
-                               "bad_input": isinstance(exc, LRPError)})
+                               "bad_input": isinstance(exc, LRPError),
+                               "unwritten": isinstance(exc, StoreWriteError)})
             fut.release()
     finally:
         if bar is not None:

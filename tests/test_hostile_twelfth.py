@@ -93,3 +93,38 @@ def test_the_w2_rule_passes_nothing_through_a_pruned_neuron_and_stays_finite():
     live = [0, 2]
     expected = sum(W[:, j] ** 2 / (W[:, j] ** 2).sum() * z[0, j] for j in live)
     np.testing.assert_allclose(R[0], expected, rtol=1e-12)
+
+
+def test_a_cluster_run_that_cannot_write_its_store_names_it_and_is_the_users_to_fix(tmp_path):
+    """A store on a full disk (here: a file-size limit, EFBIG, as ENOSPC would be) failed
+    every chunk with a bare 'OSError: [Errno 27] File too large', named no store and exited
+    1, the status of a bug in LRP Explorer; its hint said to rerun as if nothing could be
+    done. Each chunk's error now names the store; exit 2."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (128, 28, 28)).astype(np.uint8))
+    out = tmp_path / "R.zarr"
+
+    def small_files():  # the store's metadata fits; a chunk of 64 relevance maps does not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "LRP_IGNORE_CPU_LOAD": "1"}
+    run = subprocess.run([sys.executable, "-m", "lrpcore", "explain", "mnist-dense-rect",
+                          str(x), "--out", str(out), "--batch-size", "64", "--workers", "1"],
+                         capture_output=True, text=True, env=env, preexec_fn=small_files,
+                         timeout=300, check=False)
+    assert run.returncode == 2, run.stderr
+    partial = f"{out}.partial"
+    assert f"failed: StoreWriteError: {partial}: cannot write samples 0..63: File too large" \
+        in run.stderr, run.stderr
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr
+    assert "fix what the errors above name and rerun" in run.stderr
+    assert not out.exists()

@@ -90,9 +90,11 @@ def run_cluster(args) -> int:
     if not result.failed:
         return 0
     bad_input = all(f.get("bad_input") for f in result.failed)
+    # a store that could not be written (a full disk) is no fault of the input
+    fix = ("fix what the errors above name and " if any(f.get("unwritten") for f in result.failed)
+           else "fix the input and ")
     print(f"lrp explain: {args.out} is written when every chunk is done; {result.store} "
-          "keeps the finished ones: "
-          f"{'fix the input and ' if bad_input else ''}rerun the same command",
+          f"keeps the finished ones: {fix if bad_input else ''}rerun the same command",
           file=sys.stderr)
     return 2 if bad_input else 1  # bad input is the user's to fix (exit 2, as elsewhere)
 
