@@ -128,3 +128,17 @@ def test_a_cluster_run_that_cannot_write_its_store_names_it_and_is_the_users_to_
     assert "internal error" not in run.stderr and "Traceback" not in run.stderr
     assert "fix what the errors above name and rerun" in run.stderr
     assert not out.exists()
+
+
+def test_a_run_diverged_by_its_weight_decay_names_the_weight_decay(tmp_path, capsys):
+    """--weight-decay 1e300 (the learning rate at its default) diverged at the second step
+    with 'lower --lr (it is 0.001)': the one option left at its default was blamed, the
+    one that drove the weights beyond float range not named."""
+    x = _digits(tmp_path / "x.npy", n=20)
+    np.save(tmp_path / "y.npy", np.arange(20) % 10)
+    out = tmp_path / "m.npz"
+    assert main(["train", "--layers", "flatten,linear:10", "--dataset", str(x), "--labels",
+                 str(tmp_path / "y.npy"), "--epochs", "1", "--batch-size", "4",
+                 "--weight-decay", "1e300", "--out", str(out)]) == 2
+    one_line(capsys, "training diverged", "--weight-decay (it is 1e+300)")
+    assert not out.exists()

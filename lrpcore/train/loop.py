@@ -236,9 +236,11 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                 with np.errstate(over="ignore", invalid="ignore"):
                     acts = forward_trace(layers, params, x, xp)
                     loss, dout, ok = softmax_cross_entropy(acts[-1], y, xp)
-                if not np.isfinite(loss):
+                if not np.isfinite(loss):  # either can drive the weights beyond float range
+                    decay = (f" or --weight-decay (it is {config.weight_decay:g})"
+                             if config.weight_decay else "")
                     raise LRPError(f"training diverged at epoch {epoch + 1}, step {b + 1} "
-                                   f"(loss {loss}); lower --lr (it is {lr:g})")
+                                   f"(loss {loss}); lower --lr (it is {lr:g}){decay}")
                 step = epoch * steps_per_epoch + b
                 with np.errstate(over="ignore", invalid="ignore"):
                     grads = backward(layers, params, acts, dout, xp)
