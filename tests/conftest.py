@@ -14,6 +14,16 @@ from shared_data import SHARED, shared_path  # noqa: F401 (re-exported for the t
 os.environ["LRP_IGNORE_CPU_LOAD"] = "1"
 
 
+@pytest.fixture(autouse=True)
+def settings_file(tmp_path_factory, monkeypatch):
+    """The explorer's settings of every test in a private ini (tests/gui/conftest.py gives its
+    tests their own in tmp_path): a test outside tests/gui that opened a MainWindow (the batch
+    export shared with lrp demo) wrote its temporary files into the user's recent lists."""
+    path = tmp_path_factory.mktemp("settings") / "lrp-explorer.ini"
+    monkeypatch.setenv("LRP_EXPLORER_SETTINGS", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def lenet_txt() -> Path:
     return shared_path("models", "lrp_toolbox", "LeNet-5.txt")

@@ -142,3 +142,14 @@ def test_a_run_diverged_by_its_weight_decay_names_the_weight_decay(tmp_path, cap
                  "--weight-decay", "1e300", "--out", str(out)]) == 2
     one_line(capsys, "training diverged", "--weight-decay (it is 1e+300)")
     assert not out.exists()
+
+
+def test_no_test_writes_the_users_explorer_settings(tmp_path_factory):
+    """The suite wrote pytest's temporary files into the user's recent models and datasets
+    (tests/test_batch_export.py opens a MainWindow outside tests/gui, whose conftest alone
+    gave each test a private settings file): every test now gets one."""
+    pytest.importorskip("PySide6")
+    from lrpgui.settings import open_settings
+
+    where = open_settings().fileName()
+    assert where.startswith(str(tmp_path_factory.getbasetemp())), where
