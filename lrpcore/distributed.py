@@ -373,7 +373,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     given = job_args["model"]
     # a bundled name: its file; a named architecture (efficientnet-lite0) stays a name, as its
     # file (a PyTorch checkpoint) is weights that only the name builds into a model
-    named = not os.path.exists(given) and given in NAMED_MODEL_FILES
+    named = not os.path.isfile(given) and given in NAMED_MODEL_FILES
     model_path = given if named else os.path.abspath(model_file(given))
     source = job_args["source"]
     model = load_model(model_path)

@@ -153,3 +153,41 @@ def test_no_test_writes_the_users_explorer_settings(tmp_path_factory):
 
     where = open_settings().fileName()
     assert where.startswith(str(tmp_path_factory.getbasetemp())), where
+
+
+@pytest.mark.parametrize("command", ["info", "sweep"])
+def test_a_folder_named_as_a_bundled_model_does_not_hide_it(tmp_path, capsys, monkeypatch,
+                                                            command):
+    """An output folder named after the model ('--png mnist-lenet5', 'lrp concepts ... --out
+    mnist-lenet5') made every later 'lrp ... mnist-lenet5' run in that folder fail with
+    'mnist-lenet5: is a folder, not a model file': the name looked for a path first, and a
+    folder is never a model."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist-lenet5").mkdir()
+    _digits(tmp_path / "x.npy")
+    argv = {"info": ["info", "mnist-lenet5"],
+            "sweep": ["sweep", "mnist-lenet5", "x.npy", "--rule", "epsilon", "--n", "2",
+                      "--steps", "2", "--quiet"]}[command]
+    status, captured = main(argv), capsys.readouterr()
+    assert status == 0, captured.err
+    assert command == "sweep" or "models/mnist-lenet5.npz" in captured.out
+
+
+@pytest.mark.parametrize("option", ["--png", "--csv"])
+def test_an_output_named_as_a_built_in_dataset_or_model_here_is_refused(tmp_path, capsys,
+                                                                        monkeypatch, option):
+    """'lrp explain M mnist-test --png mnist-test' wrote the heatmaps into ./mnist-test, and
+    every later 'lrp explain M mnist-test' there explained those 10,000 PNGs instead of MNIST,
+    without a word (a bare name reads the current folder first); 'lrp evaluate --csv
+    mnist-lenet5' made a file that hid the bundled model the same way."""
+    monkeypatch.chdir(tmp_path)
+    _digits(tmp_path / "x.npy")
+    if option == "--png":
+        name = "mnist-test"
+        argv = ["explain", "mnist-dense-rect", "x.npy", "--out", "R.npy", "--png", name]
+    else:
+        name = "mnist-lenet5"
+        argv = ["evaluate", "mnist-dense-rect", "x.npy", "--steps", "2", "--csv", name]
+    assert main(argv) == 2
+    one_line(capsys, f"{name}: would make {name} in this folder", "give the output another")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

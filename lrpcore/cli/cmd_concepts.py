@@ -16,6 +16,7 @@ from .common import (
     model_defaults,
     parse_target,
     refuse_folder_in_folders_read,
+    refuse_shadowing,
 )
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
@@ -85,6 +86,7 @@ def run(args) -> int:
     get_colormap(args.colormap)
     check_output_folder(args.out, args.overwrite)  # before anything is computed
     refuse_folder_in_folders_read(args.out, [args.data])
+    refuse_shadowing([args.out])
     model = load_classifier(args.model)
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)

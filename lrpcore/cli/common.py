@@ -305,6 +305,7 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
     except ``own_sidecars``: those of a model the command writes, which the caller checks."""
     from ..io.sidecar import refuse_model_sidecar  # noqa: PLC0415
 
+    refuse_shadowing(paths)
     read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
     for path in paths:
         if path and os.path.realpath(path) in read:
@@ -333,6 +334,28 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
         folder = os.path.dirname(os.path.abspath(path))
         if folders_must_exist and not os.path.isdir(folder):
             raise no_folder_error(path, folder)
+
+
+def refuse_shadowing(paths) -> None:
+    """Refused: an output that would make a new file or folder in the current folder named as
+    a built-in dataset or bundled model. Such a name, given bare, reads what the current
+    folder holds first, so every later command run there would read the output instead
+    (``lrp explain M mnist-test --png mnist-test``: the next ``lrp explain M mnist-test``
+    explained the 10,000 heatmap PNGs, without a word)."""
+    from ..io.datasets import DATASET_NAMES  # noqa: PLC0415
+    from ..io.models import model_names  # noqa: PLC0415
+
+    names = set(DATASET_NAMES) | set(model_names())
+    here = os.getcwd()
+    for path in paths:
+        if not path:
+            continue
+        top = os.path.relpath(os.path.abspath(path), here).split(os.sep)[0]
+        if top in names and not os.path.lexists(top):
+            what = "built-in dataset" if top in DATASET_NAMES else "bundled model"
+            raise ExportError(f"{path}: would make {top} in this folder, which every later "
+                              f"command run here would read instead of the {what} {top}: "
+                              "give the output another name")
 
 
 def model_files(model) -> list:

@@ -34,7 +34,7 @@ def model_path(text: str) -> str:
     """A model file, the file of a bundled model named without its extension, or a model
     named as ``load_model`` takes it (``efficientnet-lite0``, built from its checkpoint: it
     was refused here, while ``lrp evaluate`` took it)."""
-    if os.path.exists(text):
+    if os.path.isfile(text):
         return text
     from ..bundled import MODEL_EXTENSIONS, MODELS_DIR  # noqa: PLC0415
     from ..io.models import NAMED_MODEL_FILES  # noqa: PLC0415
@@ -45,6 +45,8 @@ def model_path(text: str) -> str:
         candidate = MODELS_DIR / f"{text}{ext}"
         if os.path.isfile(candidate):
             return str(candidate)
+    if os.path.exists(text):  # a folder, not named as a bundled model: loading says so
+        return text
     raise ModelFormatError(f"{text}: no such model file or bundled model")
 
 

@@ -85,9 +85,9 @@ def model_names() -> list[str]:
 def model_file(path_or_name):
     """The file a model comes from: the path itself, or a named model's weights file."""
     path = os.fspath(path_or_name)
-    if not os.path.exists(path) and path in NAMED_MODEL_FILES:
+    if not os.path.isfile(path) and path in NAMED_MODEL_FILES:
         return NAMED_MODEL_FILES[path]() or path
-    if not os.path.exists(path) and bundled_model(path) is not None:
+    if not os.path.isfile(path) and bundled_model(path) is not None:
         return bundled_model(path)
     return path
 
@@ -134,9 +134,11 @@ def load_model(path, sidecar=True) -> Sequential:
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
-    if not os.path.exists(path) and path in NAMED_MODELS:
+    # a folder is never a model: one named as a bundled model (an output folder named after
+    # the model, "--png mnist-lenet5") does not hide it
+    if not os.path.isfile(path) and path in NAMED_MODELS:
         return NAMED_MODELS[path]()
-    if not os.path.exists(path) and bundled_model(path) is not None:
+    if not os.path.isfile(path) and bundled_model(path) is not None:
         path = os.fspath(bundled_model(path))  # a bundled model by name: "mnist-lenet5"
         ext = ".npz"
     if not os.path.exists(path):
