@@ -191,3 +191,21 @@ def test_an_output_named_as_a_built_in_dataset_or_model_here_is_refused(tmp_path
     assert main(argv) == 2
     one_line(capsys, f"{name}: would make {name} in this folder", "give the output another")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_an_output_file_named_with_a_trailing_slash_is_refused_before_computing(tmp_path,
+                                                                                capsys):
+    """'lrp evaluate --csv e.csv/' passed every check (os.path.abspath drops the slash), ran
+    the whole evaluation, then failed to name the file ('Not a directory'); 'lrp explain
+    --out R.npy/' was refused as 'R.npy/.json: folder ... does not exist'."""
+    x = _digits(tmp_path / "x.npy")
+    csv = f"{tmp_path / 'e.csv'}/"
+    assert main(["evaluate", "mnist-dense-rect", str(x), "--steps", "2", "--csv", csv]) == 2
+    captured = capsys.readouterr()
+    assert "AOPC" not in captured.out and "simple" not in captured.out  # nothing was computed
+    assert captured.err.strip() == (f"lrp evaluate: error: {csv}: ends in '/', so it names a "
+                                    "folder: give the output a file name")
+    out = f"{tmp_path / 'R.npy'}/"
+    assert main(["explain", "mnist-dense-rect", str(x), "--out", out]) == 2
+    one_line(capsys, f"{out}: ends in '/'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

@@ -305,6 +305,10 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
     except ``own_sidecars``: those of a model the command writes, which the caller checks."""
     from ..io.sidecar import refuse_model_sidecar  # noqa: PLC0415
 
+    for path in paths:  # "e.csv/" passed every check, then failed after the computation
+        if path and os.fspath(path).endswith(("/", os.sep)):
+            raise ExportError(f"{path}: ends in '/', so it names a folder: give the output "
+                              "a file name")
     refuse_shadowing(paths)
     read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
     for path in paths:
