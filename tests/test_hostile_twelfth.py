@@ -209,3 +209,17 @@ def test_an_output_file_named_with_a_trailing_slash_is_refused_before_computing(
     assert main(["explain", "mnist-dense-rect", str(x), "--out", out]) == 2
     one_line(capsys, f"{out}: ends in '/'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_heatmaps_in_a_folder_named_after_the_model_leave_the_model_its_name(tmp_path, capsys,
+                                                                             monkeypatch):
+    """A folder is never read as a model, so '--png mnist-lenet5' stays allowed, and the
+    bundled model is still what 'mnist-lenet5' names afterwards."""
+    monkeypatch.chdir(tmp_path)
+    _digits(tmp_path / "x.npy")
+    assert main(["explain", "mnist-lenet5", "x.npy", "--out", "R.npy", "--png",
+                 "mnist-lenet5"]) == 0
+    assert (tmp_path / "mnist-lenet5" / "heatmap_0_bwr.png").is_file()
+    capsys.readouterr()
+    assert main(["info", "mnist-lenet5"]) == 0
+    assert "models/mnist-lenet5.npz" in capsys.readouterr().out

@@ -86,7 +86,7 @@ def run(args) -> int:
     get_colormap(args.colormap)
     check_output_folder(args.out, args.overwrite)  # before anything is computed
     refuse_folder_in_folders_read(args.out, [args.data])
-    refuse_shadowing([args.out])
+    refuse_shadowing([args.out], folders=True)
     model = load_classifier(args.model)
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)

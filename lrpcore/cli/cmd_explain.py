@@ -142,7 +142,7 @@ def check_png_options(args) -> None:
         check_scaling(args.scaling)
     if os.path.exists(args.png) and not os.path.isdir(args.png):
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
-    refuse_shadowing([args.png])
+    refuse_shadowing([args.png], folders=True)
     if os.path.isdir(args.input) and within(args.png, args.input):  # heatmaps as photos
         raise ExportError(f"{args.png}: is inside the image folder {args.input} being "
                           "explained; its heatmaps would be read as photos next time: give "

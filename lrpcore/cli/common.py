@@ -340,21 +340,24 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
             raise no_folder_error(path, folder)
 
 
-def refuse_shadowing(paths) -> None:
+def refuse_shadowing(paths, folders=False) -> None:
     """Refused: an output that would make a new file or folder in the current folder named as
-    a built-in dataset or bundled model. Such a name, given bare, reads what the current
-    folder holds first, so every later command run there would read the output instead
-    (``lrp explain M mnist-test --png mnist-test``: the next ``lrp explain M mnist-test``
-    explained the 10,000 heatmap PNGs, without a word)."""
+    a built-in dataset, or a file named as a bundled model (a folder is never read as a
+    model). Such a name, given bare, reads what the current folder holds first, so every
+    later command run there would read the output instead (``lrp explain M mnist-test --png
+    mnist-test``: the next ``lrp explain M mnist-test`` explained the 10,000 heatmap PNGs,
+    without a word). ``folders``: the paths are folders to be made."""
     from ..io.datasets import DATASET_NAMES  # noqa: PLC0415
     from ..io.models import model_names  # noqa: PLC0415
 
-    names = set(DATASET_NAMES) | set(model_names())
     here = os.getcwd()
     for path in paths:
         if not path:
             continue
-        top = os.path.relpath(os.path.abspath(path), here).split(os.sep)[0]
+        rel = os.path.relpath(os.path.abspath(path), here)
+        top = rel.split(os.sep)[0]
+        names = set(DATASET_NAMES) | (set(model_names()) if rel == top and not folders
+                                      else set())
         if top in names and not os.path.lexists(top):
             what = "built-in dataset" if top in DATASET_NAMES else "bundled model"
             raise ExportError(f"{path}: would make {top} in this folder, which every later "
