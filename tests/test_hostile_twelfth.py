@@ -223,3 +223,19 @@ def test_heatmaps_in_a_folder_named_after_the_model_leave_the_model_its_name(tmp
     capsys.readouterr()
     assert main(["info", "mnist-lenet5"]) == 0
     assert "models/mnist-lenet5.npz" in capsys.readouterr().out
+
+
+def test_the_sanity_check_of_blank_heatmaps_gives_no_verdict(tmp_path, capsys):
+    """A model of zero weights explains every sample with relevance 0; randomising its top
+    layer leaves that so, and 'lrp sanity' said 'FAIL: ... (SSIM 1.00): it explains the
+    input more than the model' about heatmaps that show nothing at all."""
+    import lrpcore
+    from lrpcore.layers import Linear, Rect
+
+    model = lrpcore.Sequential([Linear(np.zeros((784, 8)), np.zeros(8)), Rect(),
+                                Linear(np.zeros((8, 10)), np.zeros(10))])
+    lrpcore.save_model(model, tmp_path / "zero.npz")
+    x = _digits(tmp_path / "x.npy", n=4)
+    assert main(["sanity", str(tmp_path / "zero.npz"), str(x), "--rule", "epsilon",
+                 "--quiet"]) == 2
+    one_line(capsys, "heatmaps are blank", "for all 4 samples")

@@ -256,6 +256,10 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
             report(progress, k * n + b, total)
         maps = np.nan_to_num(as_maps(R, spec))
         if original is None:
+            if not np.any(maps):  # blank stays blank: SSIM 1 read as "explains the input"
+                raise RuleError(f"{rule}: the original model's heatmaps are blank (relevance "
+                                f"0 everywhere) for all {n} samples: nothing to compare as "
+                                "it is randomised (a model of zero weights?)")
             original = maps
         flat_o = original.reshape(n, -1)
         flat = maps.reshape(n, -1)
