@@ -92,3 +92,19 @@ def test_the_explorers_diagnosis_says_it_and_keeps_it_in_a_sidecar(innorm):
         "\n".join(diagnosis.warnings())
     back = Diagnosis.from_dict(diagnosis.to_dict())
     assert back.warnings() == diagnosis.warnings()
+
+
+def test_bounds_alone_are_not_called_a_conservation_failure():
+    """Where the sum is kept, the first line says what is wrong, not 'not conserved'."""
+    import math
+
+    from lrpcore.insight.diagnose import Finding
+
+    found = Finding(3, "Convolution, node c", "bounds", math.nan, math.nan, 1, 1, "zb-bounds",
+                    "give it zb:-2:3", detail="its inputs lie in [-2, 3], outside [0, 1]")
+    lines = Diagnosis("EpsilonGammaBox", 4, 1.02, (found,)).warnings()
+    assert "not conserved" not in lines[0] and "does not fit" in lines[0]
+    assert lines[1] == ("layer 3 (Convolution, node c): its inputs lie in [-2, 3], outside "
+                        "[0, 1] — give it zb:-2:3")
+    lines = Diagnosis("EpsilonGammaBox", 4, 3.0, (found,)).warnings()
+    assert "not conserved" in lines[0]  # a sum off by 3× is said as before
