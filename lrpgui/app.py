@@ -100,7 +100,7 @@ def _main(argv=None) -> int:
     app.setOrganizationName("lrp-explorer")
     from .main_window import MainWindow
 
-    window = MainWindow(model=args.model, dataset=args.dataset)
+    window = MainWindow(model=args.model, dataset=args.dataset, wait=False)
     window.show()  # at once: its files are read on a worker meanwhile
     quitting = args.profile or args.quit_after_load or args.screenshot
     # the options set the view the files open into (a sample of the dataset, a rule after

@@ -1,10 +1,12 @@
 """The main window: wires AppState, the widgets and the controller together.
 
-``MainWindow(model=PATH, dataset=PATH)`` reads both on the file worker while the window shows
-"Opening …" (a photograph model and its image folder held the GUI thread before the window
-appeared), then opens them, takes back the last session's sample and per-layer rules where
-they fit and asks the worker for the first explanation; ``opened`` is emitted then
-(``window.opening`` is True until it is; ``wait_opened()`` serves events until it is).
+``MainWindow(model=PATH, dataset=PATH)`` reads both on the file worker (a photograph model and
+its image folder held the GUI thread before the window appeared), then opens them, takes back
+the last session's sample and per-layer rules where they fit and asks the worker for the first
+explanation; ``opened`` is emitted then. It returns with them open (it serves events while they
+are read), as scripts have always been given it; ``wait=False``, as the app starts it, returns
+at once with the window showing "Opening …" (``window.opening`` is True until ``opened``;
+``wait_opened()`` serves events until then).
 ``open_model``/``open_dataset`` do what the menu actions do. Errors become non-blocking
 dialogs and leave the previous model, dataset and results in place.
 
@@ -68,7 +70,11 @@ class MainWindow(QMainWindow):
     error_shown = Signal(str)
     opened = Signal()  # the start-up files are open (or refused): ``opening`` is False
 
-    def __init__(self, model=None, dataset=None, settings: Settings | None = None):
+    def __init__(self, model=None, dataset=None, settings: Settings | None = None, *,
+                 wait: bool = True):
+        """``wait``: return with the start-up files open (read on the file worker while this
+        serves events), as scripts and tests have always been given the window; the app
+        passes False to show the window at once while they are read."""
         super().__init__()
         gui_collector.COLLECTOR.hold(self)  # Qt garbage is freed on this thread, not a worker's
         self.setWindowTitle("LRP Explorer")
@@ -95,6 +101,8 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._open_initial(model, dataset)
         self.grid.view.setFocus()
+        if wait:
+            self.wait_opened()
 
     # -- construction -----------------------------------------------------------------------
     def _build(self) -> None:

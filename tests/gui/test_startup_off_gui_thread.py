@@ -46,7 +46,7 @@ def held_files(toy_files, tmp_path):
 def test_the_window_shows_while_its_files_are_read(qtbot, held_load, held_files):
     from lrpgui import MainWindow
 
-    window = MainWindow(model=held_files[0], dataset=held_files[1])
+    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
     qtbot.addWidget(window)
     window.show()  # returned while the model is still being read
     qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)
@@ -61,6 +61,20 @@ def test_the_window_shows_while_its_files_are_read(qtbot, held_load, held_files)
     window.close()
 
 
+def test_a_script_is_given_the_window_with_its_files_open(qtbot, held_load, held_files):
+    """``MainWindow(model, dataset)`` has always returned with both open, and scripts read
+    ``window.state`` at once: it still does, the files read on the worker meanwhile."""
+    from lrpgui import MainWindow
+
+    held_load.release()  # recorded, not held
+    window = MainWindow(model=held_files[0], dataset=held_files[1])
+    qtbot.addWidget(window)
+    assert not window.opening and window.state.model_path == held_files[0]
+    assert window.state.dataset_name == held_files[1]
+    assert held_load.threads and held_load.threads[0] is not threading.main_thread()
+    window.close()
+
+
 def test_a_file_that_does_not_open_is_an_error_of_the_window(qtbot, tmp_path, toy_files,
                                                              dialogs_shown, monkeypatch):
     """An internal fault of a loader, not only a refused file, is said in a dialog; the
@@ -71,7 +85,7 @@ def test_a_file_that_does_not_open_is_an_error_of_the_window(qtbot, tmp_path, to
         raise RuntimeError("the loader broke")
 
     monkeypatch.setattr(lrpcore, "load_model", broken)
-    window = MainWindow(model=str(toy_files[0]), dataset=str(toy_files[1]))
+    window = MainWindow(model=str(toy_files[0]), dataset=str(toy_files[1]), wait=False)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: not window.opening, timeout=20000)
@@ -84,7 +98,7 @@ def test_a_file_that_does_not_open_is_an_error_of_the_window(qtbot, tmp_path, to
 def test_a_model_opened_meanwhile_wins(qtbot, held_load, held_files, toy_files):
     from lrpgui import MainWindow
 
-    window = MainWindow(model=held_files[0], dataset=held_files[1])
+    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)
