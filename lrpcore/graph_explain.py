@@ -193,7 +193,10 @@ def _shard_masks(conditions, ndims, start, stop, n):
 
 def _joined(parts, xp):
     """Relevance at a merge's inputs as one array for traces: summed where the shapes agree
-    (Add), concatenated along channels otherwise (Concat)."""
+    (Add), concatenated along channels where only the channels differ (Concat); a Gate's
+    map's part."""
+    if parts[0].shape[1:-1] != parts[-1].shape[1:-1]:
+        return parts[0]  # a Gate: what its map received (the gate's part is its branch's)
     if all(p.shape == parts[0].shape for p in parts):
         out = parts[0].copy()
         for p in parts[1:]:

@@ -138,6 +138,43 @@ class Concat(Merge):
         return out
 
 
+@register_layer
+class Gate(Merge):
+    """A map times one value per sample and channel (inputs: the map, N×H×W×C, then the gate,
+    N×1×1×C): the squeeze-and-excitation gate of EfficientNet and MobileNetV3. LRP has no rule
+    for a product of two signals; zennit's composites hook no module there and autograd passes
+    the relevance on as a gradient, R·s to the map and the sum over the map of R·x to the gate.
+    This does the same, so that these models agree with zennit; like zennit, it does not
+    conserve relevance."""
+
+    kind = "Gate"
+    onnx_ops = ("Mul",)  # of a map and a tensor broadcast over its height and width
+    passes_gradient = True  # conserves nothing, by zennit's convention (insight.diagnose)
+
+    def forward_many(self, xs, xp):
+        x, s = xs
+        return x * s
+
+    def output_shape_many(self, shapes):
+        x, s = (tuple(int(v) for v in sh) for sh in shapes)
+        if len(x) != len(s) or x[-1] != s[-1] or any(v != 1 for v in s[:-1]):
+            raise ShapeError(f"Gate of a map of shape {x} by a gate of shape {s}: the gate "
+                             "needs one value per channel (1×…×1×C)")
+        return x
+
+    def rule_problem(self, rule):
+        return (f"a gate (a map times a gate computed from it) takes no rule: relevance "
+                f"passes as the gradient, as zennit's does; {MERGE_RULES}")
+
+    def split(self, xs, y, R, eps, xp):
+        return self.gradient_many(xs, y, R, xp)
+
+    def gradient_many(self, xs, y, g, xp):
+        x, s = xs
+        spread = tuple(a for a in range(1, x.ndim) if s.shape[a] == 1 and x.shape[a] != 1)
+        return [g * s, (g * x).sum(axis=spread, keepdims=True)]
+
+
 FEW_CHANNELS = 16  # up to this many channels go channels-last one plane at a time
 
 

@@ -61,10 +61,10 @@ def test_a_prelu_slope_that_fits_no_channel_count_is_refused(tmp_path):
         lrpcore.load_model(path)
 
 
-def test_x_times_its_own_sigmoid_is_silu_but_a_gate_from_elsewhere_is_refused(tmp_path):
+def test_x_times_its_own_sigmoid_is_silu_and_a_gate_from_elsewhere_is_a_gate(tmp_path):
     """SiLU is exported as Sigmoid and Mul of one tensor: one activation. A squeeze-and-
     excitation gate (Mul of a map and the sigmoid of its pooled, transformed copy) is a
-    product of two signals and stays refused."""
+    ``Gate`` (stop 23; it was refused); a product of two maps stays refused."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -88,5 +88,9 @@ def test_x_times_its_own_sigmoid_is_silu_but_a_gate_from_elsewhere_is_refused(tm
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 4))
     np.testing.assert_allclose(model.forward(x), (x / (1 + np.exp(-x))).mean(axis=(2, 3)),
                                rtol=1e-6)
+    gated = lrpcore.load_model(save("g", "gate.onnx"))
+    assert "Gate" in [n.layer.kind for n in gated.nodes]
+    s = 1 / (1 + np.exp(-x.mean(axis=(2, 3), keepdims=True)))
+    np.testing.assert_allclose(gated.forward(x), (x * s).mean(axis=(2, 3)), rtol=1e-6)
     with pytest.raises(ModelFormatError, match="Mul of two tensors is not supported"):
-        lrpcore.load_model(save("g", "gate.onnx"))
+        lrpcore.load_model(save("x", "product.onnx"))  # the sigmoid of the input: a full map

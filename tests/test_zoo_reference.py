@@ -65,7 +65,10 @@ without its optimiser, as a checker keeping BatchNorms for an exact fold exports
 before a padded Conv: one border for flat and zB; a ReduceMean output named like the
 initializer 'mean'; ``x.chunk`` as SplitToSequence/SequenceAt, an Identity in the shuffle;
 ``smooth_noopt``, ``funcacts_noopt``: Softplus as x · 1, Softplus, / 1, its threshold on x · 1);
-``sequence_op9``: TorchScript at opset 9 (an AvgPool1d's Pad of zeros).
+``sequence_op9``: TorchScript at opset 9 (an AvgPool1d's Pad of zeros). Stop 23: ``segate``,
+squeeze-and-excitation gates as MobileNetV3 (ReLU, Hardsigmoid, ``scale * x``) and EfficientNet
+(SiLU, Sigmoid) build them, a ``Gate`` node each, which passes relevance as zennit's autograd
+does (R·s to the map, Σ R·x to the gate), in every export (``_noopt`` too).
 Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
@@ -88,7 +91,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
           "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool", "zsum",
-          "subclass"]
+          "subclass", "segate"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -109,7 +112,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "shufflenet_noopt",
                                                                    "smooth_noopt",
                                                                    "funcacts_noopt",
-                                                                   "sequence_op9"]
+                                                                   "sequence_op9",
+                                                                   "segate_noopt"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
@@ -222,7 +226,8 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
                                   "sequence_dynamo", "shufflenet_ts", "keras_seq_tf2onnx",
                                   "innorm_dynamo", "maxhead_dynamo", "squeeze_ts",
                                   "cropped_ts", "transform_dynamo", "functional_dynamo",
-                                  "meansigmoid_ts", "padmodes_ts", "circular_dynamo"])
+                                  "meansigmoid_ts", "padmodes_ts", "circular_dynamo",
+                                  "segate_ts"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -206,9 +206,10 @@ def later_kinds_graphs(seed=0) -> dict:
         shape=(4, 16), raw_shape=(4, 16), layout="flat", divide=1.0, offset=0.0,
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     # zoo4: padding by copies (MirrorPad), a kept final Softmax, functional calls (an
-    # activation's gradient role, a pool's gradient rule)
+    # activation's gradient role, a pool's gradient rule); stop 23's Gate
     from lrpcore.graph_activations import Softmax
     from lrpcore.graph_channels import MirrorPad
+    from lrpcore.graph_layers import Gate
     from lrpcore.layers import mark_functional
 
     relu, pool = Rect(), MeanPool((5, 5), (5, 5))
@@ -225,7 +226,13 @@ def later_kinds_graphs(seed=0) -> dict:
         Node("conv2", Convolution(rng.normal(size=(3, 2, 6, 6)) / 3, rng.normal(size=6) * 0.1),
              ("cq",), "d"),                                               # 6×5×6
         Node("crop", Crop((1, 0, 0, 0)), ("d",), "dc"),                   # 5×5×6
-        Node("gap", pool, ("dc",), "e"),
+        # stop 23: a squeeze-and-excitation gate (Gate: the map times its pooled branch)
+        Node("se/pool", MeanPool((5, 5), (5, 5)), ("dc",), "s1"),         # 1×1×6
+        Node("se/fc", Convolution(rng.normal(size=(1, 1, 6, 6)) / 2, rng.normal(size=6) * 0.1),
+             ("s1",), "s2"),
+        Node("se/sigmoid", Sigmoid(), ("s2",), "s3"),
+        Node("se/mul", Gate(), ("dc", "s3"), "dg"),                        # 5×5×6
+        Node("gap", pool, ("dg",), "e"),
         Node("flat", FlattenChannelsFirst(), ("e",), "f"),
         Node("fc", Linear(rng.normal(size=(6, 4)) / 2, rng.normal(size=4) * 0.1), ("f",), "g"),
         Node("softmax", Softmax(), ("g",), "y"),

@@ -978,6 +978,55 @@ class Subclassed(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class SqueezeExcite(nn.Module):
+    """torchvision's SqueezeExcitation: pooled, two 1×1 convolutions, a gate activation, and
+    ``scale * x`` in ``forward`` (a product of two signals: zennit's gradient there)."""
+
+    def __init__(self, c, squeeze, act, gate):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1, self.act = nn.Conv2d(c, squeeze, 1), act()
+        self.fc2, self.gate = nn.Conv2d(squeeze, c, 1), gate()
+
+    def forward(self, x):
+        scale = self.gate(self.fc2(self.act(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+class SEBlock(nn.Module):
+    """An inverted residual block with a squeeze-and-excitation gate on its depthwise output,
+    as in MobileNetV3 (ReLU, Hardsigmoid, Hardswish) or EfficientNet (SiLU, Sigmoid)."""
+
+    def __init__(self, c, act, gate, residual):
+        super().__init__()
+        self.expand = nn.Sequential(*conv_bn(c, 2 * c, 1), act())
+        self.dw = nn.Sequential(*conv_bn(2 * c, 2 * c, 3, 1, 1, groups=2 * c), act())
+        self.se = SqueezeExcite(2 * c, max(2, c // 2), nn.ReLU if gate is nn.Hardsigmoid
+                                else nn.SiLU, gate)
+        self.project = nn.Sequential(*conv_bn(2 * c, c, 1))
+        self.merge = Merge() if residual else None
+
+    def forward(self, x):
+        y = self.project(self.se(self.dw(self.expand(x))))
+        return self.merge(x, y) if self.merge is not None else y
+
+
+class SEGate(nn.Module):
+    """Squeeze-and-excitation gates (``Gate``): a MobileNetV3 block (gate first in the Mul as
+    torchvision writes ``scale * input``) with its residual, and an EfficientNet block."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(3, 8, 3, 2, 1), nn.Hardswish())
+        self.block1 = SEBlock(8, nn.Hardswish, nn.Hardsigmoid, residual=True)
+        self.block2 = SEBlock(8, nn.SiLU, nn.Sigmoid, residual=False)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.block2(self.block1(self.stem(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1017,6 +1066,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "modfuncs": (ModFuncs, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "zsum": (ZennitSum, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "subclass": (Subclassed, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "segate": (SEGate, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,),
@@ -1034,7 +1084,7 @@ FLOAT64 = {"smooth"}
 # before a padded Conv (grouped), a ReduceMean output named like the 'mean' buffer (innorm),
 # x.chunk as SplitToSequence and SequenceAt, a clone (Identity) inside the shuffle (shufflenet),
 # nn.Softplus and F.softplus as x · 1, Softplus, / 1 with a threshold on x · 1 (smooth, funcacts)
-NOOPT = {"grouped", "innorm", "shufflenet", "smooth", "funcacts"}
+NOOPT = {"grouped", "innorm", "shufflenet", "smooth", "funcacts", "segate"}
 # dynamo exports keeping their stack traces (paths trimmed), which tell a subclass of a PyTorch
 # activation or pooling module (its forward written in torch/nn/modules) from a custom one
 TRACES = {"subclass"}

@@ -249,6 +249,14 @@ def _gradient_layer(s: Site) -> bool:
     return getattr(s.layer, "role", None) == "gradient"
 
 
+@register_cause("gate", lambda s: (
+    "a gate (a map times one value per channel computed from it: squeeze-and-excitation) passes "
+    "relevance as its gradient, as zennit's autograd does: R·s to the map and the sum of R·x "
+    "to the gate's branch, which is not conserved by design"), expected=lambda s: True)
+def _gate(s: Site) -> bool:
+    return getattr(s.layer, "passes_gradient", False)
+
+
 @register_cause("unknown", lambda s: (
     "cause not recognised; look at the layer's rule in the Conservation panel"))
 def _unknown(s: Site) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import math
 import os
+from fractions import Fraction
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from ..graph_layers import (
     Clip,
     Concat,
     FlattenChannelsFirst,
+    Gate,
     GroupedConvolution,
     LeakyReLU,
     Mean,
@@ -172,7 +174,27 @@ class _Builder:
 
 
 def _attrs(onnx, node) -> dict:
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    """A node's attributes; a float one as the value it was written from (:func:`as_written`)."""
+    return {a.name: as_written(onnx.helper.get_attribute_value(a))
+            if a.type == onnx.AttributeProto.FLOAT else onnx.helper.get_attribute_value(a)
+            for a in node.attribute}
+
+
+def as_written(value: float) -> float:
+    """ONNX stores float attributes in float32: PyTorch's ``x / 6 + 0.5`` arrives as HardSigmoid
+    α = 0.16666667163…, and a float64 model then differs from PyTorch's by 4e-7 in its outputs
+    and 6e-5 of max|R| (mobilenet_v3_small). The number the exporter rounded is taken back where
+    it is plain: a fraction with a denominator up to 1,000 (1/6, 0.2), or a decimal of at most
+    six significant digits (0.01, 0.3), that rounds to the same float32; else the float32's own
+    value."""
+    if not math.isfinite(value) or value == 0:
+        return value
+    single = np.float32(value)
+    fraction = float(Fraction(value).limit_denominator(1000))
+    if np.float32(fraction) == single:
+        return fraction
+    decimal = float(f"{float(single):.6g}")
+    return decimal if np.float32(decimal) == single else value
 
 
 def _ints(values, where, b, what):
@@ -945,7 +967,8 @@ def _gate_hint(t, target) -> str:
     if len(t.shape) == 1 and [int(s) for s in target[1:]] in ([t.shape[0], 1, 1],
                                                                [1, 1, t.shape[0]]):
         return (" (a pooled vector back to a 1×1 map usually starts a squeeze-and-excitation "
-                "gate, whose product of two signals LRP here has no rule for)")
+                "gate: the importer reads such gates as PyTorch exports them, a Mul of the map "
+                "and a C×1×1 tensor, not yet through a Reshape as Keras writes them)")
     return ""
 
 
@@ -1064,8 +1087,31 @@ def _op_arithmetic(b, node, attrs, where, t, data_in):
         operands = elementwise.operands_of(b, node, where)
         if None not in operands and elementwise.fuse(b, node, where, operands):
             return  # e.g. GELU's x · (erf(x/√2) + 1): a function of x alone
+        if node.op_type == "Mul" and _gate(b, node, data_in):
+            return  # squeeze-and-excitation: a map times one value per channel
         _op_product(b, node, attrs, where, t, data_in)
     _scale_shift(b, node, where, t)
+
+
+def _engine_shape(t):
+    """A tensor's per-sample shape as the engine stores it (channels last)."""
+    return t.shape[1:] + t.shape[:1] if t.storage == "cl" else t.shape
+
+
+def _gate(b, node, data_in) -> bool:
+    """A Mul of a map and a tensor with one value per channel, broadcast over the map (the
+    squeeze-and-excitation gate): a :class:`Gate` node, map first; False for other products."""
+    if len(data_in) != 2 or None in data_in or data_in[0].seq or data_in[1].seq:
+        return False
+    for x, s in (data_in, data_in[::-1]):
+        xs, ss = _engine_shape(x), _engine_shape(s)
+        if x.storage == s.storage and len(xs) == len(ss) >= 2 and xs[-1] == ss[-1] \
+                and all(v == 1 for v in ss[:-1]) and any(v != 1 for v in xs[:-1]):
+            out = node.output[0]
+            b.data[b.add(node.name, Gate(), [x.name, s.name], out)] = _Tensor(
+                out, x.shape, x.storage)
+            return True
+    return False
 
 
 def _op_activation_or_step(cls):
@@ -1307,8 +1353,10 @@ NOTES = {
            "autograd does (never folded); x · Sigmoid(x) is a `Silu`, x · HardSigmoid(x) a "
            "HardSwish; a "
            "product of tensors computed from one tensor (GELU's x · Φ(x)) a step of an "
-           "`Elementwise`; other products of data refused (no LRP rule for a product of two "
-           "signals)",
+           "`Elementwise`; a map times one value per channel computed from it "
+           "(squeeze-and-excitation: MobileNetV3, EfficientNet-B0) a `Gate`, which passes "
+           "relevance as its gradient, as zennit's autograd does; other products of data "
+           "refused (no LRP rule for a product of two signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
     **{op: "an element-wise activation, alone or as a step of one (GELU's Erf; dynamo's "
            "Softplus threshold: Greater, Where); relevance passes, as zennit's `Pass`"

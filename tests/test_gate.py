@@ -1,0 +1,121 @@
+"""Squeeze-and-excitation gates (MobileNetV3, EfficientNet-B0): a ``Gate`` node multiplies a map
+by one value per channel computed from it and passes relevance as zennit's autograd does. The
+zoo's ``segate`` fixtures check it against zennit itself (tests/test_zoo_reference.py); these
+check the layer's own contract and what users are told about it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore.errors import RuleError, ShapeError
+from lrpcore.graph_layers import Gate
+
+ZOO = Path(__file__).parent / "data" / "zoo"
+
+
+def test_relevance_passes_as_the_gradient_of_the_product():
+    rng = np.random.default_rng(0)
+    x, s = rng.normal(size=(2, 5, 4, 3)), rng.uniform(size=(2, 1, 1, 3))
+    R = rng.normal(size=(2, 5, 4, 3))
+    gate = Gate()
+    y = gate.forward_many([x, s], np)
+    np.testing.assert_array_equal(y, x * s)
+    to_map, to_gate = gate.split([x, s], y, R, 1e-6, np)
+    np.testing.assert_allclose(to_map, R * s)
+    assert to_gate.shape == s.shape
+    # the gate's share is the sum over the map, per sample and channel
+    np.testing.assert_allclose(to_gate[:, 0, 0, :], np.einsum("nhwc,nhwc->nc", R, x))
+    for a, b in zip(gate.gradient_many([x, s], y, R, np), (to_map, to_gate), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_gate_needs_one_value_per_channel():
+    gate = Gate()
+    assert gate.output_shape_many([(5, 4, 3), (1, 1, 3)]) == (5, 4, 3)
+    for bad in ((1, 1, 2), (5, 1, 3), (1, 3)):
+        with pytest.raises(ShapeError, match="one value per channel"):
+            gate.output_shape_many([(5, 4, 3), bad])
+
+
+def test_the_zoo_gates_load_as_gates_and_take_no_rule():
+    pytest.importorskip("onnx")
+    path = ZOO / "segate_ts.onnx"
+    if not path.exists():
+        pytest.skip("zoo fixture segate is missing (tools/make_zoo_fixtures.py makes it)")
+    model = lrpcore.load_model(path)
+    gates = [n.name for n in model.nodes if isinstance(n.layer, Gate)]
+    assert gates == ["/block1/se/Mul", "/block2/se/Mul"]
+    # the map first, whichever operand the export wrote first (torchvision: scale * input)
+    first = next(n for n in model.nodes if n.name == gates[0])
+    producers = {n.output: n for n in model.nodes}
+    assert "HardSigmoid" in producers[first.inputs[1]].layer.kind
+    x = np.load(ZOO / "segate.npz")["x"]
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    with pytest.raises(RuleError, match="takes no rule"):
+        fw.relevance("EpsilonPlus", layer_rules={gates[0]: "epsilon:0.1"})
+
+
+def test_the_gate_is_an_expected_note_not_an_unrecognised_leak(tmp_path, capsys):
+    """A gate conserves nothing (zennit's convention): said as expected, with why."""
+    pytest.importorskip("onnx")
+    from lrpcore.cli.main import main
+
+    if not (ZOO / "segate_dynamo.onnx").exists():
+        pytest.skip("zoo fixture segate is missing (tools/make_zoo_fixtures.py makes it)")
+    with np.load(ZOO / "segate.npz") as data:
+        np.save(tmp_path / "x.npy", data["x"])
+    assert main(["explain", str(ZOO / "segate_dynamo.onnx"), str(tmp_path / "x.npy"),
+                 "--raw", "--out", str(tmp_path / "R.npy")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert not [line for line in err if "not recognised" in line], err
+    assert any("note: expected:" in line and "squeeze-and-excitation" in line for line in err)
+
+
+def test_trace_reports_what_each_gate_input_received(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from lrpcore.cli.main import main
+
+    if not (ZOO / "segate_ts.onnx").exists():
+        pytest.skip("zoo fixture segate is missing (tools/make_zoo_fixtures.py makes it)")
+    with np.load(ZOO / "segate.npz") as data:
+        np.save(tmp_path / "x.npy", data["x"])
+    assert main(["explain", str(ZOO / "segate_ts.onnx"), str(tmp_path / "x.npy"), "--raw",
+                 "--trace", "--out", str(tmp_path / "R.npy")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [k for k, line in enumerate(out) if " Gate " in line]
+    assert len(rows) == 2 * 4  # two gates, four samples
+    for k in rows:  # the map's branch, then the gate's
+        assert "↳ from node" in out[k + 1] and "↳ from node" in out[k + 2]
+
+
+def test_float_attributes_read_as_the_numbers_they_were_written_from(tmp_path):
+    """ONNX keeps float attributes in float32: PyTorch's hardsigmoid (x / 6 + 0.5) arrives with
+    α = 0.16666667163…, which put a float64 mobilenet_v3_small 4e-7 from PyTorch in its outputs
+    and 6e-5 of max|R| from zennit; a plain fraction or short decimal is taken back."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from lrpcore.graph_activations import HardSigmoid
+    from lrpcore.graph_layers import LeakyReLU
+    from lrpcore.io.onnx_graph import as_written
+
+    nodes = [helper.make_node("HardSigmoid", ["x"], ["h"], alpha=1 / 6, beta=0.5, name="hs"),
+             helper.make_node("LeakyRelu", ["h"], ["l"], alpha=0.01, name="lr"),
+             helper.make_node("GlobalAveragePool", ["l"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])])
+    path = tmp_path / "attrs.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    layers = {type(n.layer): n.layer for n in lrpcore.load_model(path).nodes}
+    assert layers[HardSigmoid].alpha == 1 / 6 and layers[HardSigmoid].beta == 0.5
+    assert layers[LeakyReLU].slope == 0.01
+    # a constant of more digits than float32 holds stays the float32's value
+    selu = float(np.float32(1.6732632423543772))
+    assert as_written(selu) == selu
+    assert as_written(float(np.float32(0.044715))) == 0.044715
