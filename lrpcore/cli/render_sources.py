@@ -170,10 +170,11 @@ class RelevanceFile:
             raise ShapeError(f"{spec}: maps of {self.batch.shape[1]} values are not square "
                              "images; only image-shaped relevance can be drawn")
         self.n = int(self.batch.shape[0])
-        if not side.get("raw"):
-            from ..export import sidecar_dataset  # noqa: PLC0415
+        from ..export import sidecar_dataset  # noqa: PLC0415
 
-            self.default_input = sidecar_dataset(side)  # "dataset", or an older key
+        # "dataset", or an older key; with "raw" too: the samples were fed as stored, and are
+        # drawn so (as a store of a --raw run draws its input)
+        self.default_input = sidecar_dataset(side)
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
         elif isinstance(side.get("sample"), int):  # drawn beside sample 2, map 2 of sample 7

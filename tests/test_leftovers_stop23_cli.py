@@ -1,0 +1,45 @@
+"""Defects earlier reviews noticed and left (stop 23, command line): relevance of a --raw run
+rendered without its dataset; one broken photo that made a folder unusable; lrp concepts'
+three-digit file numbers; a damaged chunk trusted on resume; a FIFO output refused after the
+work; αβ overflow called a division by zero; a sidecar naming / as its dataset; any .txt
+taken for a model beside an output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hostile_files import one_line
+from skimage import io as skio
+
+import lrpcore
+from lrpcore.cli.main import main
+
+
+def _padded_digits(n):
+    """``n`` MNIST digits as LeNet-5 takes them (--raw): 32×32×1 in [-1, 1]."""
+    x = lrpcore.open_dataset("mnist-test").images(np.arange(n)).astype(np.float64)
+    x = x.reshape(n, 28, 28, 1) / 127.5 - 1.0
+    return np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-1.0)
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_relevance_of_a_raw_run_is_drawn_over_the_dataset_its_sidecar_names(
+        tmp_path, capsys, command):
+    """lrp explain --raw writes a sidecar naming its samples (and "raw": true); lrp render and
+    lrp figure ignored them ('--side-by-side needs --input'; a figure without its input
+    column), while the same maps without --raw were drawn over their dataset."""
+    x = tmp_path / "x.npy"
+    np.save(x, _padded_digits(3))
+    r = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(x), "--raw", "--out", str(r)]) == 0
+    assert json.loads((tmp_path / "R.npy.json").read_text())["raw"] is True
+    capsys.readouterr()
+    extra = ["--side-by-side", "--index", "2"] if command == "render" else ["--index", "2"]
+    auto, given = tmp_path / "auto.png", tmp_path / "given.png"
+    assert main([command, str(r), *extra, "--out", str(auto)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert main([command, str(r), *extra, "--input", str(x), "--out", str(given)]) == 0
+    np.testing.assert_array_equal(skio.imread(auto), skio.imread(given))
+    assert json.loads((tmp_path / "auto.png.json").read_text())["input_file"] == str(x)
