@@ -161,6 +161,13 @@ def output_folder(out, overwrite):
         raise
 
 
+def rank_width(count) -> int:
+    """Digits of the ranks in ``count`` file names: three (000…999, the names scripts know),
+    more where there are more maps, so that the names sort in rank order (conditional_1000
+    sorted before conditional_101)."""
+    return max(3, len(str(max(int(count) - 1, 0))))
+
+
 def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=None,
                    cmap="bwr", scaling=None, sample_fields=None) -> list[str]:
     """Write ranking.csv, conditional.npy, heatmap.png, conditional_<rank>_ch<c>.png and the
@@ -186,8 +193,9 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
     export_input_heatmap(os.path.join(folder, "heatmap.png"), flat, x01, cmap,
                          scaling=scaling, info=sample_info)
     names.append("heatmap.png")
+    width = rank_width(len(conditional))
     for rank, (c, R) in enumerate(zip(ranking.channels, conditional, strict=False)):
-        name = f"conditional_{rank:03d}_ch{int(c)}.png"
+        name = f"conditional_{rank:0{width}d}_ch{int(c)}.png"
         export_input_heatmap(os.path.join(folder, name), _spatial(R[None])[0], x01, cmap,
                              scaling=scaling, info={**sample_info, "channel": int(c), "rank": rank})
         names.append(name)
@@ -209,5 +217,5 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
     return names
 
 
-__all__ = ["check_output_folder", "gallery_image", "image01", "output_folder", "ranking_csv",
-           "write_concepts"]
+__all__ = ["check_output_folder", "gallery_image", "image01", "output_folder", "rank_width",
+           "ranking_csv", "write_concepts"]

@@ -43,3 +43,29 @@ def test_relevance_of_a_raw_run_is_drawn_over_the_dataset_its_sidecar_names(
     assert main([command, str(r), *extra, "--input", str(x), "--out", str(given)]) == 0
     np.testing.assert_array_equal(skio.imread(auto), skio.imread(given))
     assert json.loads((tmp_path / "auto.png.json").read_text())["input_file"] == str(x)
+
+
+@pytest.mark.parametrize("count, first, last", [
+    (5, "conditional_000_ch0.png", "conditional_004_ch4.png"),  # the names scripts know
+    (1000, "conditional_000_ch0.png", "conditional_999_ch999.png"),
+    (1001, "conditional_0000_ch0.png", "conditional_1000_ch1000.png"),
+])
+def test_concept_files_are_numbered_wide_enough_to_sort_in_rank_order(
+        tmp_path, monkeypatch, count, first, last):
+    """lrp concepts numbered its conditional heatmaps with three digits: with --top all on a
+    layer of 1,000+ channels conditional_1000_… sorted before conditional_101_…. The width
+    follows the count; below 1,000 maps the names are as before."""
+    from lrpcore import concepts_export
+    from lrpcore.concepts import Ranking
+
+    drawn = []
+    monkeypatch.setattr(concepts_export, "export_input_heatmap",
+                        lambda path, *a, info=None, **k: drawn.append((path, info.get("rank"))))
+    ranking = Ranking(0, "conv", np.arange(count), np.ones(count), np.ones(count) / count,
+                      np.zeros((2, 2)))
+    concepts_export.write_concepts(tmp_path, ranking, np.zeros((count, 2, 2)),
+                                   np.zeros((2, 2)), {})
+    names = [p.rsplit("/", 1)[-1] for p, _ in drawn[1:]]  # [0]: heatmap.png
+    assert names[0] == first and names[-1] == last and len(names) == count
+    assert [rank for _, rank in drawn[1:]] == list(range(count))
+    assert sorted(names) == names  # rank order is file-name order
