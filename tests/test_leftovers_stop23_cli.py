@@ -69,3 +69,29 @@ def test_concept_files_are_numbered_wide_enough_to_sort_in_rank_order(
     assert names[0] == first and names[-1] == last and len(names) == count
     assert [rank for _, rank in drawn[1:]] == list(range(count))
     assert sorted(names) == names  # rank order is file-name order
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "mnist-lenet5", "mnist-test", "--n", "2", "--steps", "2", "--csv", "OUT"],
+    ["sanity", "mnist-lenet5", "mnist-test", "--n", "2", "--csv", "OUT"],
+    ["sweep", "mnist-lenet5", "mnist-test", "--rule", "epsilon", "--param", "epsilon=0.1,1",
+     "--n", "2", "--csv", "OUT"],
+    ["bench", "--models", "lenet5", "--json", "OUT"],
+])
+def test_a_pipe_as_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch, argv):
+    """--csv FIFO --overwrite ran the whole computation, then the write refused the pipe
+    ('is not a regular file'); check_outputs_free refuses it first, as every output check."""
+    import os
+
+    from lrpcore.explain import Explainer, Forward
+
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    passes = []
+    real = Forward.relevance
+    monkeypatch.setattr(Forward, "relevance",
+                        lambda self, *a, **k: passes.append(1) or real(self, *a, **k))
+    monkeypatch.setattr(Explainer, "forward", lambda *a, **k: passes.append(2) or 1 / 0)
+    assert main([str(fifo) if a == "OUT" else a for a in argv] + ["--overwrite"]) == 2
+    one_line(capsys, "out.csv: is not a regular file (a device or pipe)")
+    assert passes == []

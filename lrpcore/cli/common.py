@@ -302,7 +302,9 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
     that is one of the files the command reads (``inputs``) is refused even with --overwrite:
     ``lrp explain m x.npy --out x.npy --overwrite`` replaced the samples with their relevance;
     so is a model's sidecar (``--csv m.json`` beside ``m.npz``), whichever model is used,
-    except ``own_sidecars``: those of a model the command writes, which the caller checks."""
+    except ``own_sidecars``: those of a model the command writes, which the caller checks.
+    A pipe, device or symbolic link at an output is refused, --overwrite or not."""
+    from ..fileio import identity  # noqa: PLC0415
     from ..io.sidecar import refuse_model_sidecar  # noqa: PLC0415
 
     for path in paths:  # "e.csv/" passed every check, then failed after the computation
@@ -335,6 +337,9 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
                               "name inside that folder) instead")
         if exists(path) and not overwrite:
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
+        # a pipe, device or link there is never replaced (lrpcore.fileio's writes refuse it):
+        # said now, not after the whole computation (--csv FIFO --overwrite)
+        identity(path)
         folder = os.path.dirname(os.path.abspath(path))
         if folders_must_exist and not os.path.isdir(folder):
             raise no_folder_error(path, folder)
