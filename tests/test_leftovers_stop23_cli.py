@@ -95,3 +95,43 @@ def test_a_pipe_as_output_is_refused_before_any_work(tmp_path, capsys, monkeypat
     assert main([str(fifo) if a == "OUT" else a for a in argv] + ["--overwrite"]) == 2
     one_line(capsys, "out.csv: is not a regular file (a device or pipe)")
     assert passes == []
+
+
+@pytest.mark.parametrize("beside, refused", [
+    ("labels.txt", False),     # a list of class names: no model
+    ("labels.npz", False),     # samples: no model header
+    ("model.txt", True),       # a toolbox text model: its sidecar stays protected
+    ("model.npz", True),       # a native model
+])
+def test_only_a_real_model_beside_an_output_makes_it_a_sidecar(tmp_path, capsys, beside,
+                                                                 refused):
+    """Any .txt (or .npz) beside an output counted as a model: --csv labels.json beside a
+    labels.txt of class names was refused as 'the sidecar of the model labels.txt'. Only a
+    file that is a model (a toolbox layer first, a native model's header) protects its
+    .json."""
+    import shutil
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    stem = beside.split(".")[0]
+    if beside == "labels.txt":
+        (tmp_path / beside).write_text("cat\ndog\n")
+    elif beside == "labels.npz":
+        np.savez(tmp_path / beside, x=np.zeros((2, 28, 28)))
+    elif beside == "model.txt":
+        assert main(["convert", str(models / "mnist-dense-rect.npz"),
+                     str(tmp_path / beside)]) == 0
+        (tmp_path / "model.json").unlink(missing_ok=True)
+    else:
+        shutil.copy(models / "mnist-dense-rect.npz", tmp_path / beside)
+    capsys.readouterr()
+    out = tmp_path / f"{stem}.json"
+    status = main(["evaluate", "mnist-lenet5", "mnist-test", "--n", "2", "--steps", "2",
+                   "--csv", str(out)])
+    if refused:
+        assert status == 2
+        one_line(capsys, f"{stem}.json: is the sidecar of the model {beside} beside it")
+        assert not out.exists()
+    else:
+        assert status == 0, capsys.readouterr().err
+        assert out.read_text().startswith("rule,")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 from ..errors import ExportError, ModelFormatError, RuleError
 from ..text import listing
@@ -44,9 +45,35 @@ def sidecar_owner(path, besides=()) -> str | None:
     skip = {os.path.realpath(p) for p in besides if p}
     for model_ext in MODEL_EXTENSIONS:
         for candidate in (stem + model_ext, stem + model_ext.upper()):
-            if os.path.isfile(candidate) and os.path.realpath(candidate) not in skip:
+            if (os.path.isfile(candidate) and os.path.realpath(candidate) not in skip
+                    and could_be_model(candidate)):
                 return candidate
     return None
+
+
+SNIFF_BYTES = 4096  # a toolbox text model's first layer line lies within its first bytes
+
+
+def could_be_model(path) -> bool:
+    """Whether the file ``path`` (of a model's extension) may be a model, judged from its
+    first bytes: a ``.txt`` whose first line is no toolbox layer (``labels.txt``, notes) and an
+    ``.npz`` without a model header (samples, a SpRAy result) are no models, and their
+    ``.json`` no sidecar; anything unreadable counts as a model (kept safe)."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    try:
+        if ext == ".txt":
+            from .toolbox_txt import starts_like_toolbox_text  # noqa: PLC0415
+
+            with open(path, "rb") as fh:
+                return starts_like_toolbox_text(fh.read(SNIFF_BYTES))
+        if ext == ".npz":
+            if not zipfile.is_zipfile(path):
+                return False
+            with zipfile.ZipFile(path) as archive:
+                return "header.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return True
+    return True
 
 
 def refuse_model_sidecar(path, besides=()) -> None:

@@ -219,6 +219,16 @@ def parse_toolbox_text(text: str, path: str = "<text>") -> list:
     return layers
 
 
+def starts_like_toolbox_text(head: bytes) -> bool:
+    """Whether the first bytes of a file begin as a toolbox text model: a first non-empty
+    line whose first word is a layer (what :func:`parse_toolbox_text` reads first)."""
+    for line in head.decode("utf-8", "replace").split("\n"):
+        words = line.split(None, 1)
+        if words:
+            return words[0] in _KNOWN
+    return False
+
+
 def read_toolbox_txt(path) -> Sequential:
     """Read a toolbox ``.txt`` model; errors name the file and line."""
     path = os.fspath(path)
