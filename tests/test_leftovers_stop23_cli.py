@@ -135,3 +135,31 @@ def test_only_a_real_model_beside_an_output_makes_it_a_sidecar(tmp_path, capsys,
     else:
         assert status == 0, capsys.readouterr().err
         assert out.read_text().startswith("rule,")
+
+
+@pytest.mark.parametrize("named", ["/", "folder"])
+def test_a_sidecar_naming_the_root_or_a_folder_of_no_images_as_its_dataset(
+        tmp_path, capsys, named):
+    """A relevance sidecar naming / as its dataset made every --out 'inside the folder / this
+    command reads' (refused: nothing could be rendered), and / opened as an image folder of
+    the classes bin, etc, home, …. The root is refused as a dataset, naming it; a sidecar's
+    folder that holds no dataset is noted and the map drawn alone, as any dataset the
+    sidecar names that cannot be used."""
+    (tmp_path / "maps").mkdir()
+    r = tmp_path / "maps" / "R.npy"
+    np.save(r, np.random.RandomState(0).randn(2, 28, 28))
+    dataset = "/" if named == "/" else str(tmp_path / "maps")
+    (tmp_path / "maps" / "R.npy.json").write_text(json.dumps(
+        {"content": "relevance", "shape": [2, 28, 28], "dataset": dataset}))
+    out = tmp_path / "maps" / "h.png"
+    assert main(["render", str(r), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note:" in err and "drawn without them" in err
+    if named == "/":
+        assert "/: the root of the file system, not a folder of images" in err
+        assert main(["render", str(r), "--side-by-side", "--out", str(tmp_path / "s.png")]) == 2
+        one_line(capsys, "--side-by-side needs --input", "/: the root of the file system")
+        assert main(["data", "info", "/"]) == 2
+        one_line(capsys, "/: the root of the file system, not a folder of images")
+    assert out.is_file() and json.loads((tmp_path / "maps" / "h.png.json").read_text())[
+        "input_file"] is None

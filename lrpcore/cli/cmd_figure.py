@@ -37,7 +37,6 @@ def run(args) -> int:
     check_sigma(args.sigma)
     check_png_out(args)
     source = RelevanceFile(args.relevance)
-    check_png_out_of(args, source)
     if args.index:
         indices = list(args.index)
     else:
@@ -56,6 +55,7 @@ def run(args) -> int:
                          "--scaling)") from None
     maps = source.maps(indices)
     inputs, xs = fitted_inputs(args.input, source, indices, maps)
+    check_png_out_of(args, inputs)
     note_inputs_left_out("figure", args.relevance, source)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,
             **source.row_fields(indices)}

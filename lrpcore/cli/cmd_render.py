@@ -179,11 +179,11 @@ def run(args) -> int:
     check_sigma(args.sigma)
     check_png_out(args)
     source = RelevanceFile(args.relevance)
-    check_png_out_of(args, source)
     if args.index is None:
         args.index = source.default_indices(1)[0]
     r = source.maps([args.index])[0]
     inputs, xs = fitted_inputs(args.input, source, [args.index], [r])
+    check_png_out_of(args, inputs)
     x = None if xs is None else xs[0]
     if x is None and args.side_by_side:
         problem = source.default_input_problem

@@ -427,16 +427,17 @@ def check_png_out(args) -> None:
                        inputs=[args.relevance, args.input])
 
 
-def check_png_out_of(args, source) -> None:
+def check_png_out_of(args, inputs) -> None:
     """``--out`` checked against the dataset the maps' sidecar or store names, read as the
-    input when ``--input`` is left out: ``lrp render r.npy --out photos/h.png`` wrote into
-    the image folder it drew beside the map, and ``--out photo.png --overwrite`` replaced
-    the photograph it had just read (refused with ``--input photo.png``)."""
+    input (``inputs``, None when none was) when ``--input`` is left out: ``lrp render r.npy
+    --out photos/h.png`` wrote into the image folder it drew beside the map, and ``--out
+    photo.png --overwrite`` replaced the photograph it had just read (refused with ``--input
+    photo.png``). Checked once the dataset opened, before anything is written: a sidecar
+    naming a folder that is no dataset (``/``) refused every --out inside it."""
     from ..export import sidecar_path  # noqa: PLC0415
 
-    if args.input is None and source.default_input:
-        check_outputs_free([args.out, sidecar_path(args.out)], True,
-                           inputs=[source.default_input])
+    if args.input is None and inputs is not None:
+        check_outputs_free([args.out, sidecar_path(args.out)], True, inputs=[inputs.path])
 
 
 def remove_with_sidecars(paths) -> None:

@@ -221,6 +221,10 @@ class ImageFolder:
 
     def __init__(self, root):
         self.root = os.fspath(root)
+        whole = os.path.abspath(self.root)
+        if os.path.dirname(whole) == whole:  # its subfolders (bin, etc, home, ...) as classes
+            raise DatasetError(f"{self.root}: the root of the file system, not a folder of "
+                               "images; give the folder that holds them")
         classes = [] if is_image_file(self.root) else sorted(d for d in _listdir(self.root)
                          if os.path.isdir(os.path.join(self.root, d)) and not d.startswith("."))
         files, labels = [], []
