@@ -288,11 +288,11 @@ class AlphaBeta(Rule):
             return out
         if beta == 0:
             dpos = split.positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
-            return alpha * split.positive_share(R / dpos)
+            return check_overflow(self, ctx.xp, R, x, alpha * split.positive_share(R / dpos))
         if alpha == 0:
             dneg = (split.negative_sum() + _bias_part(layer, ctx, "neg")
                     + layer.beta_only_stabilizer)
-            return beta * split.negative_share(R / dneg)
+            return check_overflow(self, ctx.xp, R, x, beta * split.negative_share(R / dneg))
         dpos = split.positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
         if ctx.dtype == np.float64:
             # by subtraction from the stored output, exactly as the toolbox does
@@ -300,7 +300,8 @@ class AlphaBeta(Rule):
         else:
             # in float32 that subtraction cancels catastrophically; sum the negative part
             dneg = split.negative_sum() + _bias_part(layer, ctx, "neg") - 2e-16
-        return alpha * split.positive_share(R / dpos) + beta * split.negative_share(R / dneg)
+        out = alpha * split.positive_share(R / dpos) + beta * split.negative_share(R / dneg)
+        return check_overflow(self, ctx.xp, R, x, out)
 
 
 class SignSplit:
@@ -533,6 +534,27 @@ def check_denominators(rule, name, xp, *denominators) -> None:
                         f"the rule's denominators overflowed {dtype}; choose a smaller {name}")
     raise RuleError(f"{rule.spec()}: the rule's denominators are not finite in {dtype} (the "
                     "layer's inputs are too large for it)")
+
+
+def check_overflow(rule, xp, R, x, out):
+    """``out``, the relevance a layer's rule sent back from ``R`` over inputs ``x``, refused
+    when it is not finite though ``R`` and ``x`` are, naming the rule and the magnitudes:
+    relevance near 1e300 in float64 over the αβ-rule's stabiliser (1e-16, where a neuron has
+    no contribution of one sign) became ±inf, then NaN, reported as 'a division by zero'.
+    Relevance or inputs already not finite, and a huge parameter (α = 1e308), are left to the
+    check that names that cause (Forward.check_finite)."""
+    if bool(xp.isfinite(out).all()) or not (bool(xp.isfinite(R).all())
+                                            and bool(xp.isfinite(x).all())):
+        return out
+    values = [getattr(rule, p.name) for p in rule.params]
+    if any(isinstance(v, float) and abs(v) > OVERFLOW_PARAMETER for v in values):
+        return out
+    dtype = np.dtype(R.dtype)
+    top_r, top_x = float(xp.max(xp.abs(R))), float(xp.max(xp.abs(x)))
+    raise RuleError(f"{rule.spec()}: the numbers overflow {dtype.name} (beyond "
+                    f"{np.finfo(dtype).max:.3g}): relevance up to {top_r:.3g} and inputs up to "
+                    f"{top_x:.3g} are too large for the rule's divisions; scale the samples "
+                    "down")
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,23 @@ def test_a_sidecar_naming_the_root_or_a_folder_of_no_images_as_its_dataset(
         one_line(capsys, "/: the root of the file system, not a folder of images")
     assert out.is_file() and json.loads((tmp_path / "maps" / "h.png.json").read_text())[
         "input_file"] is None
+
+
+@pytest.mark.parametrize("rule", ["alphabeta", "EpsilonAlpha2Beta1"])
+def test_alphabeta_over_samples_near_1e300_says_the_numbers_overflow(tmp_path, capsys, rule):
+    """αβ over --raw float64 samples near 1e300: relevance near 1e300 over the rule's
+    stabiliser 1e-16 overflowed, and the run ended in 'a division by zero (e.g. epsilon:0
+    …); choose a rule with a stabiliser > 0'. It names the layer, the rule and the
+    overflow, as the other overflow guards do; samples that do not overflow are explained."""
+    x = np.zeros((2, 32, 32, 1))
+    x[:, 5:20, 5:20, 0] = 1e300
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "r.npy"
+    argv = ["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--raw", "--dtype", "float64",
+            "--rule", rule, "--out", str(out)]
+    assert main(argv) == 2
+    err = one_line(capsys, "layer 0 (Convolution", "alphabeta:2: the numbers overflow float64",
+                   "too large for the rule's divisions")
+    assert "division by zero" not in err and not out.exists()
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).randn(2, 32, 32, 1) * 1e300)
+    assert main(argv) == 0 and np.isfinite(np.load(out)).all()
