@@ -49,6 +49,11 @@ class Source:
     # what the samples were when the run was keyed (input_stamp; not checked on the workers,
     # whose copy of a file may be their own, e.g. staged to a node's local disk)
     stamp: str = ""
+    # images: the folder's files that cannot be read, left out (ImageFolder.unreadable_note)
+    unreadable: str = dataclasses.field(default="", compare=False)
+
+    def unreadable_note(self) -> str | None:
+        return self.unreadable or None
 
     def read(self, start, stop) -> np.ndarray:
         if self.kind == "npy":
@@ -137,7 +142,8 @@ def open_source(path, model=None):
         ds = open_dataset(path, model=model)
         folder = ds._data  # the ImageFolder, fitted to the model
         return (_stamped(Source("images", full, tuple(folder.shape), tuple(folder.files),
-                                folder.fitting())), ds.labels)
+                                folder.fitting(), unreadable=ds.unreadable_note() or "")),
+                ds.labels)
     if path.lower().endswith(".npy"):
         from .cli.common import load_array  # noqa: PLC0415
         from .io.datasets import labels_beside  # noqa: PLC0415

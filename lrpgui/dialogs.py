@@ -16,6 +16,8 @@ boxes are non-modal.
 - ``ask_close_dataset(parent, title, question) -> bool``: a model that does not fit the open
   dataset asks whether to close that dataset and open the model
 - ``show_error(parent, title, message)``: every error
+- ``show_warning(parent, title, message)``: what was opened with a part left out (the images
+  of a folder that cannot be read)
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ def show_error(parent, title: str, message: str) -> QMessageBox:
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setWindowModality(Qt.WindowModality.NonModal)
     box.show()
+    return box
+
+
+def show_warning(parent, title: str, message: str) -> QMessageBox:
+    """:func:`show_error`'s non-modal box for a warning: what opened, and what was left out."""
+    box = show_error(parent, title, message)
+    box.setObjectName("warningDialog")
     return box
 
 

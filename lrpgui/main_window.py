@@ -502,6 +502,9 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
+        unread = read.dataset.unreadable_note()
+        if unread and not quiet:  # said in the status bar too (Session.concerns)
+            dialogs.show_warning(self, "Some images left out", f"{name}: {unread}")
         if self.state.model is not None:  # else the reason it is missing stays in the message
             self._message_error = None
         self._opened("datasets", "last/dataset", self.state.dataset_name)

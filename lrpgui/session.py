@@ -415,13 +415,18 @@ class Session:
     def concerns(self) -> list[str]:
         """Warnings about the open model and dataset together (:mod:`lrpcore.io.completeness`:
         a model that ends where no classifier does, or whose outputs are not the dataset's
-        classes — a toolbox .txt cut short loads as a smaller model)."""
+        classes — a toolbox .txt cut short loads as a smaller model), and the images of the
+        open folder that cannot be read."""
         from lrpcore.io.completeness import class_count_hint, ending_hint  # noqa: PLC0415
 
-        model = self.state.model
+        model, dataset = self.state.model, self.state.dataset
+        # an image folder's photos that cannot be read, left out (the others are used)
+        unread = getattr(dataset, "unreadable_note", lambda: None)()
+        unread = f"{os.path.basename(os.fspath(self.state.dataset_name))}: {unread}" \
+            if unread else None
         if model is None:
-            return []
-        hints = (ending_hint(model), class_count_hint(model, self.state.dataset))
+            return [unread] if unread else []
+        hints = (unread, ending_hint(model), class_count_hint(model, dataset))
         return [h for h in hints if h]
 
     def open_relevance_store(self, path):

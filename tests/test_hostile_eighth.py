@@ -547,7 +547,8 @@ def test_a_photo_cut_short_is_named_as_damaged_not_as_another_format(tmp_path, c
                                                                      ext):
     """A photograph cut short (an interrupted copy or download) was reported as 'not a valid
     PNG or JPEG file', though its header says which it is: the user looks for a file of the
-    wrong format instead of a damaged one."""
+    wrong format instead of a damaged one. (Since stop 23 it is left out as the folder opens,
+    the others explained, and the warning names it so.)"""
     from PIL import Image
 
     folder = tmp_path / "photos"
@@ -559,5 +560,7 @@ def test_a_photo_cut_short_is_named_as_damaged_not_as_another_format(tmp_path, c
     cut = folder / f"1.{ext}"
     data = cut.read_bytes()
     cut.write_bytes(data[:len(data) * 2 // 3])  # its header whole, its pixels cut
-    assert main(["explain", "mnist-lenet5", str(folder), "--out", str(tmp_path / "R.npy")]) == 2
-    one_line(capsys, str(cut), f"its {fmt} data is damaged or cut short")
+    assert main(["explain", "mnist-lenet5", str(folder), "--out", str(tmp_path / "R.npy")]) == 0
+    warning = next(line for line in capsys.readouterr().err.splitlines() if "1." in line)
+    assert f"1.{ext} (cannot decode the image: its {fmt} data is damaged or cut short)" in warning
+    assert np.load(tmp_path / "R.npy").shape[0] == 1

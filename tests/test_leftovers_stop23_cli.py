@@ -183,3 +183,78 @@ def test_alphabeta_over_samples_near_1e300_says_the_numbers_overflow(tmp_path, c
     assert "division by zero" not in err and not out.exists()
     np.save(tmp_path / "x.npy", np.random.RandomState(0).randn(2, 32, 32, 1) * 1e300)
     assert main(argv) == 0 and np.isfinite(np.load(out)).all()
+
+
+def _digit_folder(root, broken):
+    """Ten 28×28 digits in two class folders; ``broken`` (name → bytes) replaces some."""
+    from PIL import Image
+
+    digits = lrpcore.open_dataset("mnist-test").images(np.arange(10))
+    for k, img in enumerate(digits):
+        (root / f"c{k % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.reshape(28, 28)).save(root / f"c{k % 2}" / f"d{k}.png")
+    for name, data in broken.items():
+        whole = (root / name).read_bytes() if (root / name).exists() else b""
+        (root / name).write_bytes(data(whole))
+    return digits
+
+
+CUT = {"c0/d0.png": lambda b: b"not an image", "c1/d3.png": lambda b: b[:len(b) // 2],
+       "c0/d4.png": lambda b: b""}
+
+
+def test_a_folder_with_broken_photos_opens_with_the_others_and_names_them(tmp_path):
+    """One damaged image (the first one, here) made the whole folder unusable: 'c0/d0.png:
+    cannot decode the image …' for every command. The others are its samples now, their
+    labels kept; the broken ones are named with the reason."""
+    digits = _digit_folder(tmp_path / "photos", CUT)
+    ds = lrpcore.open_dataset(tmp_path / "photos")
+    kept = [2, 6, 8, 1, 5, 7, 9]  # c0: d2, d6, d8; c1: d1, d5, d7, d9
+    assert len(ds) == 7 and ds.labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    np.testing.assert_array_equal(ds.images()[..., 0], digits[kept].reshape(7, 28, 28))
+    assert ds.sample_files([0, 3]) == ["c0/d2.png", "c1/d1.png"]
+    note = ds.unreadable_note()
+    assert note.startswith("3 images cannot be read and are left out:")
+    for name, why in [("c0/d0.png", "not a valid PNG or JPEG file"),
+                      ("c0/d4.png", "not a valid PNG or JPEG file"),
+                      ("c1/d3.png", "its PNG data is damaged or cut short")]:
+        assert f"{name} (cannot decode the image: {why})" in note
+    assert note.endswith("the other 7 are used") and f"note:    {note}" in ds.describe()
+
+
+def test_a_folder_of_nothing_readable_is_still_refused_naming_the_folder(tmp_path):
+    from lrpcore.errors import DatasetError
+
+    (tmp_path / "photos").mkdir()
+    for k in range(3):
+        (tmp_path / "photos" / f"{k}.jpg").write_bytes(b"x" * k)
+    with pytest.raises(DatasetError) as exc:
+        lrpcore.open_dataset(tmp_path / "photos")
+    text = str(exc.value)
+    assert text.startswith(f"{tmp_path / 'photos'}: none of its 3 images can be read: 0.jpg")
+    assert "(and 2 more)" in text
+    (tmp_path / "one.png").write_bytes(b"broken")  # one image given alone: its own error
+    with pytest.raises(DatasetError, match="one.png: cannot decode the image"):
+        lrpcore.open_dataset(tmp_path / "one.png")
+
+
+@pytest.mark.parametrize("argv", [
+    ["explain", "mnist-lenet5", "{d}", "--out", "{t}/r.npy"],
+    ["evaluate", "mnist-lenet5", "{d}", "--n", "3", "--steps", "2"],
+    ["sanity", "mnist-lenet5", "{d}", "--n", "3", "--rule", "simple"],
+    ["data", "info", "{d}"],
+])
+def test_every_command_says_which_photos_it_left_out(tmp_path, capsys, argv):
+    _digit_folder(tmp_path / "photos", CUT)
+    d = str(tmp_path / "photos")
+    assert main([a.format(d=d, t=tmp_path) for a in argv]) == 0
+    captured = capsys.readouterr()
+    said = captured.out if argv[0] == "data" else captured.err
+    line = next(x for x in said.splitlines() if "cannot be read" in x)
+    if argv[0] == "data":
+        assert line.startswith("note:    3 images cannot be read")
+    else:
+        assert line.startswith(f"lrp {argv[0]}: warning: {d}: 3 images cannot be read")
+    assert "c1/d3.png (cannot decode the image: its PNG data is damaged or cut short)" in line
+    if argv[0] == "explain":
+        assert np.load(tmp_path / "r.npy").shape[0] == 7

@@ -17,6 +17,7 @@ from .common import (
     parse_target,
     refuse_folder_in_folders_read,
     refuse_shadowing,
+    warn_unreadable,
 )
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
@@ -90,6 +91,7 @@ def run(args) -> int:
     model = load_classifier(args.model)
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)
+    warn_unreadable("concepts", args.data, x)
     n = len(x)
     if not 0 <= args.sample < n:
         raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")

@@ -34,6 +34,7 @@ from .common import (
     check_outputs_free,
     check_samples_fit,
     model_files,
+    warn_unreadable,
 )
 
 EXAMPLE = "lrp demo --out demo-output/"
@@ -72,7 +73,9 @@ def register(sub):
 def open_demo_dataset(name, labels):
     from ..io.datasets import open_dataset  # noqa: PLC0415 (heavy only when the demo runs)
 
-    return open_dataset(name, labels=labels)
+    ds = open_dataset(name, labels=labels)
+    warn_unreadable("demo", name, ds)
+    return ds
 
 
 def accuracy(explainer: Explainer, ds, chunk=1000) -> tuple[int, int]:

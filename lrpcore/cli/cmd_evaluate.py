@@ -23,6 +23,7 @@ from .common import (
     png_output,
     warn_if_incomplete,
     warn_if_preprocessed,
+    warn_unreadable,
 )
 from .progress import ProgressBar
 
@@ -122,6 +123,7 @@ def run(args) -> int:
 
         args.rule = [recommended_rule(model) or convention_of(model).command_rule]
     x, labels = load_samples(args.input, model=model)
+    warn_unreadable("evaluate", args.input, x)
     # before the hints about these samples, as lrp explain does: a warning that their
     # values exceed a sequence model's range came before "samples … do not fit the model"
     check_samples_fit(args.input, model, x, raw=args.raw)

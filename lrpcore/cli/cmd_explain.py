@@ -41,6 +41,7 @@ from .common import (
     scaling_option,
     warn_if_incomplete,
     warn_if_preprocessed,
+    warn_unreadable,
 )
 from .progress import ProgressBar
 
@@ -177,6 +178,7 @@ def run(args) -> int:
     model = load_classifier(args.model)
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
+    warn_unreadable("explain", args.input, x)
     left = x.dataset.left_out_note() if isinstance(x, DatasetArray) else None
     if left:
         print(f"lrp explain: warning: {args.input}: {left}", file=sys.stderr)

@@ -8,7 +8,14 @@ from ..errors import ShapeError
 from ..export import check_figure_size, export_figure
 from ..render import TOOLBOX_COLORMAPS, default_scaling
 from .cmd_render import add_render_options, note_inputs_left_out
-from .common import add_command, check_png_out, check_png_out_of, check_sigma, plural
+from .common import (
+    add_command,
+    check_png_out,
+    check_png_out_of,
+    check_sigma,
+    plural,
+    warn_unreadable,
+)
 
 EXAMPLE = ("lrp figure R.npy --input digits.npy --colormap black-firered --colormap "
            "gray-red --index 0 --index 1 --out figure.png")
@@ -55,6 +62,8 @@ def run(args) -> int:
                          "--scaling)") from None
     maps = source.maps(indices)
     inputs, xs = fitted_inputs(args.input, source, indices, maps)
+    if inputs is not None:
+        warn_unreadable("figure", inputs.path, inputs.data)
     check_png_out_of(args, inputs)
     note_inputs_left_out("figure", args.relevance, source)
     info = {**source.provenance(), "input_file": None if inputs is None else inputs.where,

@@ -25,6 +25,7 @@ from .common import (
     check_sigma,
     png_output,
     scaling_option,
+    warn_unreadable,
 )
 
 EXAMPLE = ("lrp render R.npy --input digits.npy --index 3 --colormap black-firered "
@@ -183,6 +184,8 @@ def run(args) -> int:
         args.index = source.default_indices(1)[0]
     r = source.maps([args.index])[0]
     inputs, xs = fitted_inputs(args.input, source, [args.index], [r])
+    if inputs is not None:
+        warn_unreadable("render", inputs.path, inputs.data)
     check_png_out_of(args, inputs)
     x = None if xs is None else xs[0]
     if x is None and args.side_by_side:

@@ -14,6 +14,7 @@ from .common import (
     model_defaults,
     no_labels,
     parse_target,
+    warn_unreadable,
 )
 from .progress import ProgressBar
 
@@ -82,6 +83,7 @@ def run(args) -> int:
     else:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
+        warn_unreadable("spray", args.data, data)
         check_samples_fit(args.data, model, data.images(list(range(min(len(data), 1)))))
         target = parse_target(args.target or "true", model=model)
         # refused before the note below: "explained for its predicted class" came first, then

@@ -107,6 +107,19 @@ def load_samples(path, what="input", mmap=False, model=None):
     return DatasetArray(ds), ds.labels
 
 
+def warn_unreadable(command, path, data) -> None:
+    """One line on stderr naming the images of a folder that cannot be read, left out of the
+    samples (the others are used): ``data`` a dataset, or the array a command read (nothing
+    said for others)."""
+    dataset = data.dataset if isinstance(data, DatasetArray) else data
+    note = getattr(dataset, "unreadable_note", lambda: None)()
+    if note:
+        from ..text import printable_line  # noqa: PLC0415
+
+        print(f"lrp {command}: warning: {printable_line(os.fspath(path))}: "
+              f"{printable_line(note)}", file=sys.stderr)
+
+
 def check_samples_fit(path, model, x, raw=False) -> None:
     """Refuse samples ``x`` (a batch, or what the model would be fed) the model cannot take,
     naming their file ``path``, before any work: lrp sweep, sanity, spray and demo refused
@@ -339,7 +352,8 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
             raise ExportError(f"{path}: file exists (use --overwrite to replace it)")
         # a pipe, device or link there is never replaced (lrpcore.fileio's writes refuse it):
         # said now, not after the whole computation (--csv FIFO --overwrite)
-        identity(path)
+        if os.path.lexists(path):
+            identity(path)
         folder = os.path.dirname(os.path.abspath(path))
         if folders_must_exist and not os.path.isdir(folder):
             raise no_folder_error(path, folder)

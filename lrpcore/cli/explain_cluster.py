@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import RuleError
-from .common import parse_target, plural
+from .common import parse_target, plural, warn_unreadable
 
 UNSUPPORTED = (("png", "--png"), ("outputs", "--outputs"), ("trace", "--trace"))
 
@@ -66,6 +66,7 @@ def run_cluster(args) -> int:
     target = parse_target(args.target, model=lambda: loaded or load_classifier(args.model))
     # a folder: fitted to the model; a Zarr array: its chunking checked
     source, found_labels = distributed.open_source(args.input, model)
+    warn_unreadable("explain", args.input, source)
     if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
         distributed.check_tasks(args.input, source.shape[0], args.batch_size)
     labels = _labels(args, target, source, found_labels)

@@ -66,11 +66,12 @@ def load_inputs(args, n_default, model=None):
     from .. import open_dataset  # noqa: PLC0415
     from ..insight.tasks import spread_indices  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
-    from .common import check_samples_fit  # noqa: PLC0415
+    from .common import check_samples_fit, warn_unreadable  # noqa: PLC0415
 
     if model is None:
         model = load_classifier(model_path(args.model))
     ds = open_dataset(args.data, model=model)  # photographs fitted to the model
+    warn_unreadable(args.command, args.data, ds)
     n = n_default if args.n is None else args.n
     if n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {n}")

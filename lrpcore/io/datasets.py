@@ -233,8 +233,14 @@ class Dataset:
             f"storage: {self.storage}",
         ]
         empty = None if len(self) else "no samples: the commands and the explorer refuse it"
-        notes = [n for n in (empty, self.left_out_note(), self.depth_note()) if n]
+        notes = [n for n in (empty, self.unreadable_note(), self.left_out_note(),
+                             self.depth_note()) if n]
         return "\n".join(lines + [f"note:    {n}" for n in notes])
+
+    def unreadable_note(self) -> str | None:
+        """For an image folder: the images that cannot be read, left out of the samples, each
+        named with the reason (:meth:`ImageFolder.unreadable_note`); None otherwise."""
+        return self._data.unreadable_note() if isinstance(self._data, ImageFolder) else None
 
     def left_out_note(self) -> str | None:
         """For an image folder with class subfolders: the images beside them, which are no

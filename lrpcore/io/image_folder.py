@@ -2,12 +2,15 @@
 subfolder names).
 
 Images are listed on open and decoded only when asked for (Pillow), so a folder of thousands
-of files opens at once. Photographs of any size are fitted to a model with ``fit``: the
-shorter side resized to ``resize`` and the centre ``crop``×``crop`` cut out (torchvision's
-Resize + CenterCrop); without ``fit`` the first image fixes the sample shape and an image of
-another size found later is an error that names it. Images are turned upright by their EXIF
-orientation tag (phone photos), unlike torchvision's loaders. Greyscale and RGBA files are
-converted, 16-bit greyscale read at 8 bits (with a note: :meth:`ImageFolder.depth_note`);
+of files opens at once; each file's header (and end) is checked on open, and an image that
+cannot be read is left out of the samples, named with the reason
+(:meth:`ImageFolder.unreadable_note`), so that one broken photo leaves the others usable.
+Photographs of any size are fitted to a model with ``fit``: the shorter side resized to
+``resize`` and the centre ``crop``×``crop`` cut out (torchvision's Resize + CenterCrop);
+without ``fit`` the first image fixes the sample shape and an image of another size found
+later is an error that names it. Images are turned upright by their EXIF orientation tag
+(phone photos), unlike torchvision's loaders. Greyscale and RGBA files are converted, 16-bit
+greyscale read at 8 bits (with a note: :meth:`ImageFolder.depth_note`);
 CMYK and decompression bombs are refused with one sentence naming the file.
 """
 
@@ -173,6 +176,28 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     return img[:, :, None] if img.ndim == 2 else img
 
 
+TAIL_BYTES = 64  # where a whole PNG's IEND chunk or a whole JPEG's end marker lies
+
+
+def check_image(path: str) -> None:
+    """Refuse, naming the file, an image no reader can use, without decoding it where the file
+    looks whole: its header is read (format, size, mode: :func:`_open`), and only a file whose
+    end is not a PNG's IEND chunk or a JPEG's end marker (cut short, as an interrupted copy
+    leaves it) is decoded to be sure (a phone's motion photo, a video after the JPEG, opens)."""
+    im = _open(path)
+    try:
+        kind = im.format
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - TAIL_BYTES))
+            tail = fh.read()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        im.close()
+    if (b"IEND" if kind == "PNG" else b"\xff\xd9") not in tail:
+        read_image(path)
+
+
 def eight_bits(a) -> np.ndarray:
     """16-bit pixel values (0…65535) as 8-bit ones: v / 257, rounded (65535 → 255, exactly)."""
     return np.clip(np.round(np.asarray(a, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
@@ -243,11 +268,58 @@ class ImageFolder:
         if not files:
             raise DatasetError(f"{self.root}: no PNG or JPEG images found (expected one "
                                "subfolder per class, or images directly in the folder)")
+        # (file name in the folder, why): images no reader can use, left out of the samples
+        self.unreadable: list[tuple[str, str]] = []
+        if files != [self.root]:  # one image given alone: its own error, as before
+            files, labels = self._readable(files, labels)
         self.files = files
+        if self.labels is not None:
+            self.labels = np.asarray(labels, dtype=np.int64)
         self.resize, self.crop, self.channels = None, None, None
         first = read_image(files[0])
         self.shape = (len(files),) + first.shape
         self.dtype = np.dtype(np.uint8)
+
+    def _readable(self, files, labels):
+        """(files, labels) of the images that open (:func:`check_image`) and of which the first
+        decodes (it fixes the sample shape); the others go to ``unreadable`` with the reason.
+        One broken photo made the whole folder unusable; a folder of none that opens is
+        still refused, naming it."""
+        keep = []
+        for k, path in enumerate(files):
+            try:
+                check_image(path)
+                keep.append(k)
+            except DatasetError as exc:
+                self._left_out(path, exc)
+        while keep:  # the first image is decoded now: its shape is the folder's
+            try:
+                read_image(files[keep[0]])
+                break
+            except DatasetError as exc:
+                self._left_out(files[keep.pop(0)], exc)
+        if not keep:
+            name, why = self.unreadable[0]
+            more = f" (and {len(self.unreadable) - 1:,} more)" if len(self.unreadable) > 1 else ""
+            raise DatasetError(f"{self.root}: none of its {len(files):,} images can be read: "
+                               f"{name}: {why}{more}")
+        return [files[k] for k in keep], [labels[k] for k in keep] if labels else labels
+
+    def _left_out(self, path, exc) -> None:
+        text = str(exc)
+        why = text[len(path) + 2:] if text.startswith(f"{path}: ") else text
+        self.unreadable.append((os.path.relpath(path, self.root), why))
+
+    def unreadable_note(self) -> str | None:
+        """The images left out as unreadable, named with the reason, in one line (None:
+        none); the first three in full."""
+        n = len(self.unreadable)
+        if not n:
+            return None
+        named = "; ".join(f"{short(name, 60)} ({short(why, 120)})"
+                          for name, why in self.unreadable[:3]) + ("; …" if n > 3 else "")
+        return (f"{n:,} image{'s' * (n != 1)} cannot be read and {'are' if n != 1 else 'is'} "
+                f"left out: {named}; the other {len(self.files):,} are used")
 
     def fit(self, crop: int, channels: int, resize: int | None = None) -> None:
         """Deliver every image as ``crop``×``crop``×``channels`` (see the module docstring)."""
