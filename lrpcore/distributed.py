@@ -250,16 +250,21 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
     except ShapeError as exc:
         raise ShapeError(f"{job.source.path} (samples {start}..{stop - 1}): {exc}") from None
     zarr = layout.import_zarr()
+    written = []
     try:  # a full disk is the user's to fix (exit 2), named with the store, not a bare OSError
         group = zarr.open_group(job.store, mode="r+")
-        group[layout.RELEVANCE][start:stop] = r
-        group[layout.OUTPUTS][start:stop] = y
-        group[layout.PREDICTIONS][start:stop] = np.argmax(y.reshape(len(y), -1), axis=1)
+        for name, values in ((layout.RELEVANCE, r), (layout.OUTPUTS, y),
+                             (layout.PREDICTIONS, np.argmax(y.reshape(len(y), -1), axis=1))):
+            array = group[name]
+            values = np.asarray(values, dtype=array.dtype)  # as stored: what a resume reads
+            array[start:stop] = values
+            written.append(values)
     except OSError as exc:
         raise StoreWriteError(f"{job.store}: cannot write samples {start}..{stop - 1}: "
                           f"{exc.strerror or exc}") from None
     return {"index": index, "seconds": time.perf_counter() - t0, "read_seconds": read_s,
-            "backend": explainer.backend.name, "checks": checks.state()}
+            "backend": explainer.backend.name, "checks": checks.state(),
+            "checksum": layout.chunk_checksum(*written)}
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -425,7 +430,13 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
     work = layout.partial_path(out)  # filled here; --out only when every chunk is done
     group = prepare_store(work, key, fed_shape, n_out, job.dtype, provenance, overwrite)
     done = group[layout.DONE]
+    sums = group[layout.CHECKSUMS] if layout.CHECKSUMS in group else None
     finished = np.asarray(done[:]).astype(bool)
+    for i, why in layout.damaged_chunks(group, finished, bounds):  # checked, not trusted
+        _, a, b = bounds[i]
+        say(f"{work}: chunk {i + 1}/{len(bounds)} (samples {a}..{b - 1}) is marked done but "
+            f"damaged ({why}); computing it again")
+        done[i], finished[i] = 0, False
     todo = [b for b in bounds if not finished[b[0]]]
     if finished.any():
         say(f"resuming {work}: {int(finished.sum())} of {len(bounds)} chunks already done, "
@@ -454,6 +465,8 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                 seconds.append(fut.result()["seconds"])
                 used.add(fut.result()["backend"])
                 checks.merge(fut.result()["checks"])
+                if sums is not None:  # what a resumed run checks the chunk against
+                    sums[i] = fut.result()["checksum"]
                 done[i] = 1  # after the worker wrote the data: the manifest never lies
                 if on_chunk is not None:
                     on_chunk(i, a, b)

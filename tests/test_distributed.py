@@ -134,6 +134,15 @@ def test_resume_after_the_client_is_killed(cluster, mnist, reference, tmp_path, 
     assert_equal_to(reference, out)
 
 
+def _damage_pixels(path):
+    """Garble the compressed pixels of a PNG, its header and end whole: the folder opens with
+    it (an unreadable header is left out as the folder opens), its decoding fails."""
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IDAT") + 6  # past the chunk type and the zlib header
+    data[start:start + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+
+
 def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
     from skimage import io as skio
 
@@ -146,7 +155,7 @@ def test_a_corrupt_image_fails_only_its_chunk(cluster, mnist, tmp_path, capsys):
     for i, img in enumerate(digits):
         skio.imsave(folder / f"{i:03d}.png", np.asarray(img, dtype=np.uint8),
                     check_contrast=False)
-    (folder / "025.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
+    _damage_pixels(folder / "025.png")
     out = tmp_path / "R.zarr"
     assert main(["explain", str(MODEL), str(folder), "--out", str(out), "--batch-size", "8",
                  "--scheduler", cluster_.scheduler_address]) == 2  # bad input: the user's
@@ -235,7 +244,9 @@ def test_a_failing_chunk_is_one_line_not_a_worker_traceback(mnist, tmp_path, cap
     folder.mkdir()
     for i, img in enumerate(np.load(mnist, mmap_mode="r")[:2].reshape(2, 28, 28)):
         skio.imsave(folder / f"{i}.png", np.asarray(img, dtype=np.uint8), check_contrast=False)
-    (folder / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n this is no image")
+    skio.imsave(folder / "2.png", np.asarray(np.load(mnist, mmap_mode="r")[2].reshape(28, 28),
+                                             dtype=np.uint8), check_contrast=False)
+    _damage_pixels(folder / "2.png")
     assert main(["explain", str(MODEL), str(folder), "--out", str(tmp_path / "R.zarr"),
                  "--batch-size", "1", "--workers", "1"]) == 2
     err = capfd.readouterr().err

@@ -258,3 +258,65 @@ def test_every_command_says_which_photos_it_left_out(tmp_path, capsys, argv):
     assert "c1/d3.png (cannot decode the image: its PNG data is damaged or cut short)" in line
     if argv[0] == "explain":
         assert np.load(tmp_path / "r.npy").shape[0] == 7
+
+
+@pytest.mark.parametrize("damage", ["values changed", "file removed", "file cut short", "nan",
+                                    "older store"])
+def test_a_resumed_store_recomputes_a_done_chunk_that_is_damaged(tmp_path, damage):
+    """A resumed run (lrp explain --out R.zarr, rerun) trusted every chunk marked done: one
+    whose relevance was changed or whose chunk file was removed (read as zeros) was renamed
+    into R.zarr as it was, and one cut short ended the run. Each done chunk is checked
+    (readable, finite, its predictions its outputs' argmax, the checksum recorded when it
+    was marked done) and a damaged one computed again, saying so."""
+    distributed = pytest.importorskip("distributed")
+    zarr = pytest.importorskip("zarr")
+    from pathlib import Path
+
+    from lrpcore import distributed as dist
+    from lrpcore import open_relevance_store
+    from lrpcore.io.relevance_store import partial_path
+
+    x = tmp_path / "x.npy"
+    np.save(x, lrpcore.open_dataset("mnist-test").images(np.arange(20)))  # mixed classes
+    out = tmp_path / "R.zarr"
+    source, _ = dist.open_source(str(x))
+    args = {"model": "mnist-dense-rect", "backend": "numpy", "dtype": "float64",
+            "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
+            "batch_size": 5, "source": source}
+    said = []
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        def run():
+            return dist.explain_to_store(args, out, client=client, progress=False,
+                                         log=said.append)
+
+        whole = run()
+        assert whole.failed == [] and whole.computed == 4
+        want = open_relevance_store(out).heatmaps(slice(None))
+        Path(out).rename(partial_path(out))  # as an interrupted run leaves it: all done
+        g = zarr.open_group(partial_path(out), mode="r+")
+        def chunk_2(array):  # the file of chunk 2 (samples 10..14): c/2/… in zarr 3
+            found = [p for p in Path(partial_path(out), array, "c", "2").rglob("*")
+                     if p.is_file()]
+            assert len(found) == 1, found
+            return found[0]
+
+        chunk_file = chunk_2("relevance")
+        if damage == "values changed":
+            g["relevance"][10:12] = g["relevance"][10:12] * 1.5
+        elif damage == "file removed":
+            chunk_file.unlink()
+        elif damage == "file cut short":
+            chunk_file.write_bytes(chunk_file.read_bytes()[:40])
+        elif damage == "nan":
+            g["relevance"][11] = np.nan
+        else:  # a store of an earlier version: no checksums; its outputs' chunk removed
+            del g["checksums"]
+            chunk_2("outputs").unlink()
+        said.clear()
+        again = run()
+    assert (again.computed, again.skipped, again.failed) == (1, 3, [])
+    line = next(s for s in said if "damaged" in s)
+    assert "chunk 3/4 (samples 10..14) is marked done but damaged" in line
+    assert line.endswith("computing it again")
+    np.testing.assert_array_equal(open_relevance_store(out).heatmaps(slice(None)), want)

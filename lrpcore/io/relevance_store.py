@@ -34,6 +34,9 @@ from ..fileio import (
 from ..text import brief, short
 
 RELEVANCE, OUTPUTS, PREDICTIONS, DONE = "relevance", "outputs", "predictions", "done"
+# one 64-bit digest per chunk of what its worker wrote (chunk_checksum; 0: none recorded, as
+# in stores of earlier versions): a resumed run recomputes a done chunk that no longer matches
+CHECKSUMS = "checksums"
 PROVENANCE = "lrp_provenance"  # attribute: the sidecar's provenance dict
 RUN = "lrp_run"  # attribute: what a rerun must match to resume (see lrpcore.distributed)
 FAILED = "lrp_failed"  # attribute: chunks that failed for bad input, with their samples
@@ -154,7 +157,7 @@ class RelevanceStore:
         if not os.path.isdir(self.path):
             raise DatasetError(f"{self.path}: no such relevance store (a folder written by "
                                "'lrp explain ... --out R.zarr')")
-        for array in (RELEVANCE, OUTPUTS, PREDICTIONS, DONE):
+        for array in (RELEVANCE, OUTPUTS, PREDICTIONS, DONE, CHECKSUMS):
             refuse_code_codecs(os.path.join(self.path, array))
         try:
             group = zarr.open_group(self.path, mode="r")
@@ -326,6 +329,46 @@ def _check_resumable(path, fed_shape, n_out, dtype) -> None:
     store.done  # noqa: B018 - reads the manifest: a damaged one is refused here, named
 
 
+def chunk_checksum(*arrays) -> int:
+    """A 64-bit digest (never 0) of the values of one chunk's arrays as stored (relevance,
+    outputs, predictions; little-endian bytes): what its worker wrote, recorded when the chunk
+    is marked done and compared when a run resumes (:func:`damaged_chunks`)."""
+    import hashlib  # noqa: PLC0415
+
+    digest = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        a = np.asarray(a)
+        digest.update(str(a.shape).encode())
+        digest.update(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
+    return int.from_bytes(digest.digest(), "little") or 1
+
+
+def damaged_chunks(group, finished, bounds) -> list[tuple[int, str]]:
+    """(chunk, why) of the chunks marked done in ``finished`` whose stored data is no longer
+    what their worker wrote: unreadable (a chunk file damaged or cut short), not finite,
+    predictions that are not the outputs' argmax, or another checksum than the one recorded
+    (a chunk file removed reads as the fill value, zeros). A resumed run trusted them."""
+    sums = group[CHECKSUMS] if CHECKSUMS in group else None  # absent in earlier versions
+    arrays = (group[RELEVANCE], group[OUTPUTS], group[PREDICTIONS])
+    damaged = []
+    for i, a, b in bounds:
+        if not finished[i]:
+            continue
+        try:
+            r, y, p = (np.asarray(arr[a:b]) for arr in arrays)
+            recorded = int(sums[i]) if sums is not None else 0
+        except Exception as exc:  # noqa: BLE001 - zarr's codecs raise many types
+            damaged.append((i, f"unreadable: {type(exc).__name__}: {short(exc, 120)}"))
+            continue
+        if not (np.isfinite(r).all() and np.isfinite(y).all()):
+            damaged.append((i, "values that are not finite"))
+        elif y.size and not np.array_equal(p, np.argmax(y.reshape(len(y), -1), axis=1)):
+            damaged.append((i, "predictions that do not match its outputs"))
+        elif recorded and recorded != chunk_checksum(r, y, p):
+            damaged.append((i, "not the values written (its checksum differs)"))
+    return damaged
+
+
 def _existing_store(path, overwrite):
     """The run key of the relevance store at ``path``; None when nothing is there."""
     st = lstat_or_none(path)
@@ -470,6 +513,8 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
         group.create_array(PREDICTIONS, shape=(n,), dtype="int64", chunks=(chunk,),
                            fill_value=-1)
         group.create_array(DONE, shape=(-(-n // chunk),), dtype="uint8", chunks=(1,),
+                           fill_value=0)
+        group.create_array(CHECKSUMS, shape=(-(-n // chunk),), dtype="uint64", chunks=(1,),
                            fill_value=0)
         group.attrs.update({PROVENANCE: provenance, RUN: key, FAILED: []})  # the mark: last
         if not replace and os.path.lexists(path):
