@@ -270,19 +270,20 @@ class ImageFolder:
                                "subfolder per class, or images directly in the folder)")
         # (file name in the folder, why): images no reader can use, left out of the samples
         self.unreadable: list[tuple[str, str]] = []
-        if files != [self.root]:  # one image given alone: its own error, as before
-            files, labels = self._readable(files, labels)
+        if files == [self.root]:  # one image given alone: its own error, as before
+            first = read_image(files[0])
+        else:
+            files, labels, first = self._readable(files, labels)
         self.files = files
         if self.labels is not None:
             self.labels = np.asarray(labels, dtype=np.int64)
         self.resize, self.crop, self.channels = None, None, None
-        first = read_image(files[0])
         self.shape = (len(files),) + first.shape
         self.dtype = np.dtype(np.uint8)
 
     def _readable(self, files, labels):
-        """(files, labels) of the images that open (:func:`check_image`) and of which the first
-        decodes (it fixes the sample shape); the others go to ``unreadable`` with the reason.
+        """(files, labels, first image) of the images that open (:func:`check_image`), the first
+        decoded (it fixes the sample shape); the others go to ``unreadable`` with the reason.
         One broken photo made the whole folder unusable; a folder of none that opens is
         still refused, naming it."""
         keep = []
@@ -292,10 +293,10 @@ class ImageFolder:
                 keep.append(k)
             except DatasetError as exc:
                 self._left_out(path, exc)
-        while keep:  # the first image is decoded now: its shape is the folder's
+        first = None
+        while keep and first is None:  # the first image is decoded now: its shape is the folder's
             try:
-                read_image(files[keep[0]])
-                break
+                first = read_image(files[keep[0]])
             except DatasetError as exc:
                 self._left_out(files[keep.pop(0)], exc)
         if not keep:
@@ -303,7 +304,7 @@ class ImageFolder:
             more = f" (and {len(self.unreadable) - 1:,} more)" if len(self.unreadable) > 1 else ""
             raise DatasetError(f"{self.root}: none of its {len(files):,} images can be read: "
                                f"{name}: {why}{more}")
-        return [files[k] for k in keep], [labels[k] for k in keep] if labels else labels
+        return [files[k] for k in keep], [labels[k] for k in keep] if labels else labels, first
 
     def _left_out(self, path, exc) -> None:
         text = str(exc)
