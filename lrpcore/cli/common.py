@@ -110,13 +110,14 @@ def load_samples(path, what="input", mmap=False, model=None):
 def warn_unreadable(command, path, data) -> None:
     """One line on stderr naming the images of a folder that cannot be read, left out of the
     samples (the others are used): ``data`` a dataset, or the array a command read (nothing
-    said for others)."""
+    said for others); ``command`` None: "lrp: warning: …"."""
     dataset = data.dataset if isinstance(data, DatasetArray) else data
     note = getattr(dataset, "unreadable_note", lambda: None)()
     if note:
         from ..text import printable_line  # noqa: PLC0415
 
-        print(f"lrp {command}: warning: {printable_line(os.fspath(path))}: "
+        prog = f"lrp {command}" if command else "lrp"
+        print(f"{prog}: warning: {printable_line(os.fspath(path))}: "
               f"{printable_line(note)}", file=sys.stderr)
 
 

@@ -71,7 +71,7 @@ def load_inputs(args, n_default, model=None):
     if model is None:
         model = load_classifier(model_path(args.model))
     ds = open_dataset(args.data, model=model)  # photographs fitted to the model
-    warn_unreadable(args.command, args.data, ds)
+    warn_unreadable(getattr(args, "command", None), args.data, ds)  # None: called as a library
     n = n_default if args.n is None else args.n
     if n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {n}")
