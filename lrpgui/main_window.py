@@ -439,8 +439,11 @@ class MainWindow(QMainWindow):
         if name != self.state.dataset_name:
             self.open_dataset(name)
 
-    def open_model(self, path=None, quiet=False) -> bool:
-        """Open a model file (asks for one when ``path`` is None). True on success."""
+    def open_model(self, path=None, quiet=False, data_follows=False) -> bool:
+        """Open a model file (asks for one when ``path`` is None). True on success.
+        ``data_follows``: the caller opens the model's own data next (a relevance store's), so
+        an open dataset the model does not fit is closed without asking "Close the dataset
+        and open the model? Then open data that fits it" (the store brings that data)."""
         if path is None:
             path = dialogs.ask_open_file(self, "Open model", self.settings.last_dir("models"),
                                          MODEL_FILTER)
@@ -452,6 +455,8 @@ class MainWindow(QMainWindow):
         had_data = self.state.dataset is not None
         ask = None if quiet else (lambda title, text: dialogs.ask_close_dataset(self, title,
                                                                                text))
+        if data_follows:
+            ask = lambda title, text: True  # noqa: E731 (the data that fits comes next)
         try:
             self.session.open_model(path, close_unfitting=ask)
         except OpenError as exc:  # declined: the question said it all; the status bar keeps it
@@ -560,8 +565,8 @@ class MainWindow(QMainWindow):
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
-        if self.session.needs_model(source) and not self.open_model(source.model_path,
-                                                                    quiet=quiet):
+        if self.session.needs_model(source) and not self.open_model(
+                source.model_path, quiet=quiet, data_follows=True):
             return False
         if not self.open_dataset(source.dataset_path, quiet=quiet):
             return False
