@@ -723,9 +723,21 @@ def rule_class(name: str) -> type[Rule]:
             raise RuleError(f"preset {preset.name} takes no parameters: its rules keep their "
                             "defaults; give a layer another rule or parameter with --layer-rule "
                             "(e.g. 'conv*=gamma:0.5'; the explorer's per-layer rules)")
+        from .insight.baselines import baseline_name  # noqa: PLC0415 (imports this module)
+
+        baseline = baseline_name(key)
+        if baseline is not None:  # lrp evaluate and Compare take it beside rules: not here
+            raise RuleError(f"{name!r} is a gradient baseline, not an LRP rule: 'lrp evaluate' "
+                            "and the explorer's Compare take it beside rules (in Python "
+                            f"lrpcore.insight.{BASELINE_FUNCTIONS[baseline]}); choose one of "
+                            f"{', '.join(RULE_NAMES)} or a preset (see 'lrp rules')")
         raise RuleError(f"unknown rule {name!r}: choose one of {', '.join(RULE_NAMES)} "
                         "or a preset (see 'lrp rules')")
     return cls
+
+
+# the Python function of each gradient baseline, named where a rule spec names one
+BASELINE_FUNCTIONS = {"sensitivity": "sensitivity", "gradxinput": "gradient_x_input"}
 
 
 def parse_rule(spec) -> Rule:
