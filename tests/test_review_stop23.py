@@ -36,3 +36,40 @@ def test_every_baseline_has_its_python_function_named():
     assert set(BASELINE_FUNCTIONS) == set(BASELINES)
     assert all(getattr(lrpcore.insight, f) is BASELINES[b]
                for b, f in BASELINE_FUNCTIONS.items())
+
+
+def _digit_folder(root):
+    """Two class subfolders named in words, which name none of a digit model's classes."""
+    import numpy as np
+    from PIL import Image
+
+    for name in ("seven", "two"):
+        (root / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(root / name / "a.png")
+    return root
+
+
+def test_the_folder_labels_hint_gives_examples_of_the_models_own_classes(tmp_path, capsys):
+    """Subfolders 'seven' and 'two' under a digit model were told to be named "a class name
+    such as 'Egyptian cat', or an index such as '285'": ImageNet's, which LeNet-5 has not. The
+    examples are now the model's own (its class 9, named '9': an index alone), ImageNet's
+    for an ImageNet model."""
+    import lrpcore
+    from lrpcore.io.datasets import folder_labels_hint
+
+    folder = _digit_folder(tmp_path / "digits")
+    model = lrpcore.load_model("mnist-lenet5")
+    assert main(["explain", "mnist-lenet5", str(folder), "--target", "true", "--out",
+                 str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "an index such as '9'" in err
+    assert "285" not in err and "Egyptian cat" not in err
+    hint = lrpcore.open_dataset(folder, model=model).unlabelled_hint(model)
+    assert hint.endswith("(an index such as '9')")
+
+    class Named:  # a model naming its classes: one of its names is the example
+        class_names = [f"kind {k}, synonym" for k in range(3)]
+        n_classes = 3
+
+    assert folder_labels_hint(["a"], Named()).endswith(
+        "(a class name such as 'kind 2', or an index such as '2')")

@@ -138,7 +138,7 @@ def run(args) -> int:
     target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
         raise no_labels(args.input, "--target true needs --labels FILE (or a dataset that "
-                        "has labels)")
+                        "has labels)", model)
     bar = ProgressBar(len(x), "evaluating", enabled=False if args.quiet else None)  # tty only
     start = time.perf_counter()
     try:

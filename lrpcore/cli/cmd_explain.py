@@ -188,7 +188,7 @@ def run(args) -> int:
     layer_rules = parse_layer_rules(args.layer_rule)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:
-        raise no_labels(args.input)
+        raise no_labels(args.input, model=model)
     if args.batch_size < 1:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)

@@ -91,7 +91,7 @@ def run(args) -> int:
         class_indices(data.labels, len(data), cls, args.data)
         if target == "true" and data.labels is None:
             if args.target is not None:  # asked for: refused, as by lrp explain
-                raise no_labels(args.data)
+                raise no_labels(args.data, model=model)
             print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
                   "predicted class (--target pred)", file=sys.stderr)
         ex = Explainer(model, args.backend)

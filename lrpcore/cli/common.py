@@ -135,9 +135,10 @@ def check_samples_fit(path, model, x, raw=False) -> None:
             raise ShapeError(f"{path}: {exc}") from None
 
 
-def no_labels(path, what="--target true needs --labels FILE (or a dataset that has labels)"):
+def no_labels(path, what="--target true needs --labels FILE (or a dataset that has labels)",
+              model=None):
     """The one-line refusal of ``--target true`` without labels; for an image folder with class
-    subfolders (unlabelled for a model unless they all name its classes) it says how to name
+    subfolders (unlabelled for ``model`` unless they all name its classes) it says how to name
     them."""
     from ..io.datasets import folder_labels_hint  # noqa: PLC0415
 
@@ -145,7 +146,7 @@ def no_labels(path, what="--target true needs --labels FILE (or a dataset that h
     subs = sorted(d for d in os.listdir(p) if not d.startswith(".")
                   and os.path.isdir(os.path.join(p, d))) if os.path.isdir(p) else []
     if subs:
-        what += f"; {p}: {folder_labels_hint(subs)}"
+        what += f"; {p}: {folder_labels_hint(subs, model)}"
     return ShapeError(what)
 
 

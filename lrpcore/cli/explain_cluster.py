@@ -69,7 +69,7 @@ def run_cluster(args) -> int:
     warn_unreadable("explain", args.input, source)
     if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
         distributed.check_tasks(args.input, source.shape[0], args.batch_size)
-    labels = _labels(args, target, source, found_labels)
+    labels = _labels(args, target, source, found_labels, model)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,
                 "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
                 "target": target, "raw": bool(args.raw), "batch_size": args.batch_size,
@@ -128,7 +128,7 @@ def _check_rules(model, rule, layer_rules, dtype) -> None:
     resolve_rules(Explainer(model, "numpy", dtype).layers, rule, layer_rules)
 
 
-def _labels(args, target, source, found_labels):
+def _labels(args, target, source, found_labels, model=None):
     import numpy as np
 
     from .common import load_labels, no_labels
@@ -138,6 +138,6 @@ def _labels(args, target, source, found_labels):
         return load_labels(args.labels, n)
     if target == "true":
         if found_labels is None:
-            raise no_labels(args.input)
+            raise no_labels(args.input, model=model)
         return np.asarray(found_labels)
     return None

@@ -90,7 +90,7 @@ def target_of(args, labels, model=None):
         from .common import no_labels  # noqa: PLC0415
 
         raise no_labels(args.data, f"{args.data}: --target true needs labels, and the data has "
-                        "none")
+                        "none", model)
     return target
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..fileio import read_bytes
-from ..text import is_digits, listing, printable_line
+from ..text import is_digits, listing, printable_line, short
 from .claims import ZIP_ERRORS, check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
 from .file_array import FileArray, read_npy
@@ -180,13 +180,13 @@ class Dataset:
         for i in range(len(self)):
             yield self.images(i)
 
-    def unlabelled_hint(self) -> str | None:
-        """Why an image folder with class subfolders has no labels for the open model, and
+    def unlabelled_hint(self, model=None) -> str | None:
+        """Why an image folder with class subfolders has no labels for the open ``model``, and
         how to name them (:func:`folder_labels_hint`); None for any other dataset."""
         classes = getattr(self._data, "class_names", None)
         if self.labels is not None or not isinstance(self._data, ImageFolder) or not classes:
             return None
-        return folder_labels_hint(classes)
+        return folder_labels_hint(classes, model)
 
     def label_name(self, label: int) -> str:
         if self.class_names and 0 <= label < len(self.class_names):
@@ -736,13 +736,29 @@ def _class_of(folder_name, names, n_classes):
     return None
 
 
-def folder_labels_hint(subfolders) -> str:
+def folder_labels_hint(subfolders, model=None) -> str:
     """How class subfolders must be named to label their images for a model (one that names
     none of its classes leaves the folder unlabelled, :func:`_label_folder`): the one wording
-    of the commands' refusals and the explorer's accuracy line."""
+    of the commands' refusals and the explorer's accuracy line. Given the model, its
+    examples are the model's own class (an MNIST model has no class '285')."""
     return (f"its subfolders ({listing(subfolders, shown=4)}) label its images only when each "
-            "is named after one of the model's classes (a class name such as 'Egyptian cat', "
-            "or an index such as '285')")
+            f"is named after one of the model's classes ({_class_examples(model)})")
+
+
+def _class_examples(model) -> str:
+    """A class name and an index the model has, e.g. "a class name such as 'Egyptian cat', or
+    an index such as '285'" (ImageNet's class 285, or the model's last class if it has
+    fewer); a name that is only digits or absent ("3" of a digit model) gives the index alone."""
+    names = [str(c) for c in (getattr(model, "class_names", None) or [])]
+    n = getattr(model, "n_classes", None) or len(names)
+    if model is None or not n:
+        return "a class name such as 'Egyptian cat', or an index such as '285'"
+    k = min(285, n - 1)
+    name = names[k].split(",")[0].strip() if k < len(names) else ""
+    index = f"an index such as '{k}'"
+    if not name or is_digits(name):
+        return index
+    return f"a class name such as '{short(name, 40)}', or {index}"
 
 
 def _label_folder(dataset, model) -> None:

@@ -175,7 +175,7 @@ class Browser(QWidget):
         if self.state.dataset is None:  # closed: "accuracy on mnist-test: —" stayed behind
             self.accuracy_label.setText("accuracy: no dataset open")
         elif acc is None and self.state.labels is None:
-            hint = self.state.dataset.unlabelled_hint()
+            hint = self.state.dataset.unlabelled_hint(self.state.model)
             more = f"; {printable_line(hint)}" if hint else ""  # as `lrp explain` says it
             self.accuracy_label.setText(f"accuracy on {shown}: no labels{more}")
         elif acc is None:

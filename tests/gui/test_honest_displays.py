@@ -211,7 +211,7 @@ def test_class_folders_that_name_no_class_say_how_to_name_them(make_window, qtbo
             tmp_path / "data" / name / "a.png")
     window = make_window(dataset=tmp_path / "data")
     label = window.browser.accuracy_label.text()
-    hint = folder_labels_hint(["cat", "coffee"])
+    hint = folder_labels_hint(["cat", "coffee"], window.state.model)
     assert "no labels" in label and hint in label
     assert "subfolders (cat, coffee)" in hint and "model's classes" in hint
     # whole in the tooltip as well: a short Browser dock clips the label's last lines
