@@ -134,7 +134,8 @@ def resolve_classes(y, target, labels=None, xp=np, class_names=None):
             return xp.argmax(y, axis=1)
         if target == "true":
             if labels is None:
-                raise ShapeError("target 'true' needs the samples' labels")
+                raise ShapeError("target 'true' needs the samples' labels: pass labels= "
+                                 "(one class per sample), or target='pred'")
             return class_array(labels, n, k, xp, "label")
     return class_array(target, n, k, xp, "target class")
 

@@ -73,3 +73,19 @@ def test_the_folder_labels_hint_gives_examples_of_the_models_own_classes(tmp_pat
 
     assert folder_labels_hint(["a"], Named()).endswith(
         "(a class name such as 'kind 2', or an index such as '2')")
+
+
+def test_target_true_without_labels_in_python_says_how_to_give_them():
+    """``lrpcore.explain(model, x, target="true")`` said only "target 'true' needs the samples'
+    labels": the keyword that takes them was left to the docstring."""
+    import numpy as np
+
+    import lrpcore
+    from lrpcore.errors import ShapeError
+
+    model = lrpcore.load_model("mnist-lenet5")
+    x = np.zeros((2, 28, 28), np.uint8)
+    with pytest.raises(ShapeError, match="pass labels="):
+        lrpcore.explain(model, x, target="true")
+    R = lrpcore.explain(model, x, target="true", labels=np.array([3, 4]))
+    assert R.shape == (2, 32, 32, 1)
