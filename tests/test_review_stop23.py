@@ -89,3 +89,35 @@ def test_target_true_without_labels_in_python_says_how_to_give_them():
         lrpcore.explain(model, x, target="true")
     R = lrpcore.explain(model, x, target="true", labels=np.array([3, 4]))
     assert R.shape == (2, 32, 32, 1)
+
+
+def test_a_stores_photographs_open_at_the_size_of_its_heatmaps(tmp_path):
+    """``open_relevance_store(R.zarr).open_dataset()`` of a run over a folder of photographs
+    read the folder as stored: a 40×30 photograph beside 16×16 heatmaps. It is fitted to the
+    store's model (unchanged since the run) as the run read it, or to a model given."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    import distributed
+    from colour_models import colour_graph_model, write_photos
+
+    import lrpcore
+    from lrpcore import distributed as dist
+
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), model)
+    folder = write_photos(tmp_path / "photos")
+    source, _ = dist.open_source(str(folder), lrpcore.load_model(model))
+    out = tmp_path / "R.zarr"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
+                "rule": "EpsilonPlus", "layer_rules": {}, "target": "pred", "raw": False,
+                "batch_size": 8, "source": source}
+        assert dist.explain_to_store(args, out, client=client, progress=False).failed == []
+    store = lrpcore.open_relevance_store(out)
+    maps = store.heatmaps([0])  # N×C×H×W of the model's layout
+    images = store.open_dataset().images([0])
+    assert images.shape[1:3] == maps.shape[2:] == (16, 16)
+    assert store.open_dataset(model=lrpcore.load_model(model)).images([0]).shape == images.shape
+    lrpcore.save_model(colour_graph_model(names=["a", "b", "c"]), model, overwrite=True)
+    assert store.open_dataset().images([0]).shape[1:3] == (30, 40)  # another model: as stored

@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 
-from ..errors import DatasetError, LRPError, ShapeError
+from ..errors import DatasetError, ShapeError
 from ..io.image_folder import is_image_file
 from .common import DatasetArray, load_array, load_samples, plural
 
@@ -301,25 +301,9 @@ def folder_model(relevance: RelevanceFile, path):
         side = relevance.provenance().get("relevance_sidecar", {})
         side = side if isinstance(side, dict) else {}
         name, sha = side.get("model"), side.get("model_sha256")
-    if not isinstance(name, str) or not isinstance(sha, str):
-        return None
-    from ..export import sha256_file  # noqa: PLC0415
-    from ..io import load_model  # noqa: PLC0415
-    from ..io.models import model_file  # noqa: PLC0415
+    from ..io.models import load_if_unchanged  # noqa: PLC0415
 
-    try:
-        if os.path.getsize(model_file(name)) > MAX_NAMED_MODEL_BYTES:
-            # a crafted sidecar naming a huge sparse file (/var/log/lastlog: up to a TB of
-            # zeros) kept render hashing for minutes, as /dev/zero once did forever
-            return None
-        if sha256_file(model_file(name)) != sha:
-            return None
-        return load_model(name)
-    except (LRPError, OSError):
-        return None
-
-
-MAX_NAMED_MODEL_BYTES = 4 << 30  # an ONNX file holds at most 2 GiB; native files no more
+    return load_if_unchanged(name, sha)
 
 
 class InputFile:

@@ -177,6 +177,31 @@ def load_classifier(path) -> Sequential:
     return model
 
 
+def load_if_unchanged(name, sha256):
+    """The model a result's provenance names (file or bundled name) when its file still has
+    the SHA-256 recorded with it; None when either is missing, the file changed or it does
+    not load. What read an image folder to a model's size then reads it the same way again
+    (``lrp render``/``lrp figure``, :meth:`RelevanceStore.open_dataset`)."""
+    if not isinstance(name, str) or not isinstance(sha256, str):
+        return None
+    from ..errors import LRPError  # noqa: PLC0415
+    from ..export import sha256_file  # noqa: PLC0415
+
+    try:
+        if os.path.getsize(model_file(name)) > MAX_NAMED_MODEL_BYTES:
+            # a crafted sidecar naming a huge sparse file (/var/log/lastlog: up to a TB of
+            # zeros) kept render hashing for minutes, as /dev/zero once did forever
+            return None
+        if sha256_file(model_file(name)) != sha256:
+            return None
+        return load_model(name)
+    except (LRPError, OSError):
+        return None
+
+
+MAX_NAMED_MODEL_BYTES = 4 << 30  # an ONNX file holds at most 2 GiB; native files no more
+
+
 def save_model(model, path, overwrite=False, dtype=None) -> None:
     """Write a model; the format is chosen by the extension (``.npz`` native, ``.txt``).
 

@@ -267,11 +267,19 @@ class RelevanceStore:
         return self._read(RELEVANCE, lambda: np.asarray(
             self.relevance.get_orthogonal_selection((np.asarray(idx),))))
 
-    def open_dataset(self):
-        """The explained dataset (:func:`lrpcore.open_dataset` of the stored input path)."""
+    def open_dataset(self, model=None):
+        """The explained dataset (:func:`lrpcore.open_dataset` of the stored input path). A
+        folder of photographs (or one) is fitted to ``model`` — by default the store's own,
+        while its file is unchanged — as the run read it, so that its images have the size
+        of the heatmaps (read as stored, a 300×451 photograph stood beside 224×224 maps)."""
         from .datasets import open_dataset  # noqa: PLC0415
+        from .image_folder import is_image_file  # noqa: PLC0415
+        from .models import load_if_unchanged  # noqa: PLC0415
 
-        return open_dataset(self.input)
+        if model is None and (os.path.isdir(self.input) or is_image_file(self.input)):
+            model = load_if_unchanged(self.provenance.get("model"),
+                                      self.run.get("model_sha256"))
+        return open_dataset(self.input, model=model)
 
     def describe(self) -> str:
         p = self.provenance
