@@ -121,3 +121,31 @@ def test_a_stores_photographs_open_at_the_size_of_its_heatmaps(tmp_path):
     assert store.open_dataset(model=lrpcore.load_model(model)).images([0]).shape == images.shape
     lrpcore.save_model(colour_graph_model(names=["a", "b", "c"]), model, overwrite=True)
     assert store.open_dataset().images([0]).shape[1:3] == (30, 40)  # another model: as stored
+
+
+def test_convert_beside_another_model_of_the_name_writes_no_sidecar_and_is_not_refused(
+        tmp_path, capsys):
+    """``lrp convert LeNet-5.nn LeNet-5.npz`` (the command's own --help example) in the
+    toolbox's folder, where LeNet-5.txt lies too, was refused: 'LeNet-5.json: is the sidecar of
+    the model LeNet-5.txt beside it … writing there would replace it' — though no LeNet-5.json
+    existed or was to be written. A sidecar the conversion would write (a .txt of a model with
+    metadata) beside another model of that name is still refused."""
+    import shutil
+
+    from shared_data import shared_path
+
+    src = shared_path("models", "lrp_toolbox", "LeNet-5.nn")
+    txt = shared_path("models", "lrp_toolbox", "LeNet-5.txt")
+    shutil.copy(src, tmp_path / "LeNet-5.nn")
+    shutil.copy(txt, tmp_path / "LeNet-5.txt")
+    assert main(["convert", str(tmp_path / "LeNet-5.nn"), str(tmp_path / "LeNet-5.npz"),
+                 "--dtype", "float32"]) == 0
+    assert (tmp_path / "LeNet-5.npz").is_file() and not (tmp_path / "LeNet-5.json").exists()
+    capsys.readouterr()
+    # mnist-lenet5 carries class names and its input specification: its .txt needs a sidecar,
+    # which would also be LeNet-5.npz's (and LeNet-5.nn's)
+    assert main(["convert", "mnist-lenet5", str(tmp_path / "LeNet-5b.txt")]) == 0
+    assert (tmp_path / "LeNet-5b.json").is_file()
+    assert main(["convert", "mnist-lenet5", str(tmp_path / "LeNet-5.txt"), "--overwrite"]) == 2
+    assert "is the sidecar of the model" in capsys.readouterr().err
+    assert not (tmp_path / "LeNet-5.json").exists()

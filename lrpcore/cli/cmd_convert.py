@@ -67,7 +67,12 @@ def run(args) -> int:
         raise ExportError(f"{args.output}: its sidecar {side} is the one of {args.input} (it "
                           "sets that model's input specification) and would be replaced or "
                           "removed: give the output another name or folder")
-    refuse_model_sidecar(side, besides=(args.output, args.input))  # another model's
+    # another model's sidecar is never replaced or removed; one that does not exist is only
+    # refused where it would be written (LeNet-5.nn → LeNet-5.npz beside the toolbox's
+    # LeNet-5.txt writes no LeNet-5.json: it was refused all the same)
+    there = os.path.lexists(side)
+    if there:
+        refuse_model_sidecar(side, besides=(args.output, args.input))
     check_outputs_free([args.output, side], args.overwrite, own_sidecars=[side])
     if args.input.lower().endswith((".pth", ".pt")) and args.arch:
         from ..io.imagenet import build_from_checkpoint  # noqa: PLC0415
@@ -81,6 +86,8 @@ def run(args) -> int:
         raise ExportError(f"{args.output}: its sidecar {side} would also be the sidecar of "
                           f"{args.input} and apply to it when it is read: give the output "
                           "another name or folder")
+    if ext == ".txt" and sidecar_data(model) and not there:  # to be written: whose is it?
+        refuse_model_sidecar(side, besides=(args.output, args.input))
     written = None
     with staged_writes():  # the model and its sidecar take their names together, or neither
         save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
