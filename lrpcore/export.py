@@ -304,14 +304,14 @@ def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=None
     """A figure for papers (:func:`lrpcore.render.figure.figure`: chosen scale, colour bar,
     title) as PNG with its sidecar. Without ``scale``, one from the map's size
     (:func:`lrpcore.render.figure.figure_scale_for`: 8 for digits, 1 for photographs)."""
-    from .render.figure import figure, figure_scale_for  # noqa: PLC0415
+    from .render.figure import figure, figure_scale_for, figure_sigma  # noqa: PLC0415
 
     scale = figure_scale_for(R) if scale is None else int(scale)
     image = figure(R, x01, cmap=cmap, scale=scale, outline=outline, title=title)
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="figure: input|heatmap|colour bar",
                      title=list(title), **render_fields(cmap, outline and x01 is not None,
-                                                        int(scale), 2.0 * int(scale) / 3.0))
+                                                        int(scale), figure_sigma(R, scale)))
 
 
 def number_width(indices) -> int:

@@ -149,3 +149,33 @@ def test_convert_beside_another_model_of_the_name_writes_no_sidecar_and_is_not_r
     assert main(["convert", "mnist-lenet5", str(tmp_path / "LeNet-5.txt"), "--overwrite"]) == 2
     assert "is the sidecar of the model" in capsys.readouterr().err
     assert not (tmp_path / "LeNet-5.json").exists()
+
+
+def test_a_photographs_figure_is_outlined_as_its_view_and_png(tmp_path, monkeypatch):
+    """File → Export figure of a 224×224 photograph drew its outline at σ = 2·scale/3 (the
+    toolbox's digits at 3×) while drawing it at 1×: σ 0.67, a thicket of edges beside the
+    view's and the PNG's σ 2. A digit's figure keeps σ 2 per 3× of scale."""
+    import json
+
+    import numpy as np
+
+    import lrpcore.render.figure as figure_module
+    from lrpcore.export import export_explanation_figure
+    from lrpcore.render import heatmap
+
+    drawn = []
+
+    def recording(R, x=None, cmap="bwr", scaling=3, sigma=2.0):
+        drawn.append((scaling, sigma))
+        return heatmap(R, x, cmap=cmap, scaling=scaling, sigma=sigma)
+
+    monkeypatch.setattr(figure_module, "heatmap", recording)
+    rng = np.random.default_rng(0)
+    x01 = rng.uniform(0, 1, (224, 224, 3))
+    R = rng.normal(0, 1, (3, 224, 224))  # C×H×W, as lrpcore.explain returns it
+    export_explanation_figure(tmp_path / "photo.png", R, x01, scale=1)
+    assert drawn[-1] == (1, 2.0)  # as the PNG export and the view draw it at 1×
+    assert json.loads((tmp_path / "photo.png.json").read_text())["sigma"] == 2.0
+    export_explanation_figure(tmp_path / "digit.png", rng.normal(0, 1, (28, 28)),
+                              rng.uniform(0, 1, (28, 28)), scale=8)
+    assert drawn[-1] == (8, pytest.approx(16 / 3))  # digits: as before

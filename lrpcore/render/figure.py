@@ -14,7 +14,7 @@ from ..errors import ShapeError
 from .colormaps import get_colormap, gray_red2_bar, palette
 from .compose import _rgb, digit, heatmap
 from .font import draw_text, line_height, text_size, title_scale
-from .outline import as_map
+from .outline import as_map, default_scaling
 
 MARGIN = 8
 FIGURE_SIDE = 256  # pixels the longer side of a figure's heatmap aims at, by default
@@ -28,6 +28,14 @@ def figure_scale_for(R) -> int:
     4. ``R`` is a map as :func:`figure` takes it (H×W, H×W×C or a square vector)."""
     h, w = as_map(R).shape
     return max(1, min(MAX_AUTO_SCALE, FIGURE_SIDE // max(h, w)))
+
+
+def figure_sigma(R, scale) -> float:
+    """The outline's smoothing at ``scale``: σ 2 at the scale the views and PNGs draw this map
+    (3× for digits, the toolbox's edge width; 1× for photographs), grown with the scale. At
+    2·scale/3 for every map, a photograph's figure at 1× was outlined at σ 0.67: three times
+    the edges of the view and of its PNG export."""
+    return 2.0 * int(scale) / default_scaling(R)
 
 
 def colorbar(R, cmap, height, width=16) -> tuple[np.ndarray, float, float]:
@@ -54,7 +62,7 @@ def figure(R, x01, cmap="bwr", scale=None, outline=True, title=(), with_colorbar
     scale = figure_scale_for(R) if scale is None else int(scale)
     if not 1 <= scale <= 64:
         raise ShapeError(f"figure scale {scale}: use 1 to 64 pixels per input pixel")
-    sigma = 2.0 * scale / 3.0  # the toolbox's edge width (σ 2 at 3×), at this scale
+    sigma = figure_sigma(R, scale)
     use_x = x01 if outline and x01 is not None else None
     heat = _rgb(heatmap(R, use_x, cmap=cmap, scaling=scale, sigma=sigma), "heatmap")
     parts = [heat]
