@@ -47,7 +47,12 @@ def parse_target(value, words=TARGET_WORDS, what="target", class_names=None):
     if text.startswith("-") and is_digits(text[1:]):
         raise RuleError(f"{what} {value}: a class index cannot be negative")
     names = _names(class_names)
-    if not text or not any(n != str(k) for k, n in enumerate(names)):  # no names, or "0".."9"
+    if text and names and not any(n != str(k) for k, n in enumerate(names)):
+        # an ONNX export's 1000 classes are "0".."999": "Egyptian cat" names none of them
+        raise RuleError(f"{what} {value!r}: the model's classes are known by their indices "
+                        f"only (0 … {len(names) - 1}; a sidecar's \"class_names\" can name "
+                        f"them): {_usage(words, False)}")
+    if not text or not names:
         raise RuleError(f"{what} {value!r}: {_usage(words, False)}")
     return class_by_name(value, names, what, words)
 

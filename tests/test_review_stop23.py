@@ -179,3 +179,22 @@ def test_a_photographs_figure_is_outlined_as_its_view_and_png(tmp_path, monkeypa
     export_explanation_figure(tmp_path / "digit.png", rng.normal(0, 1, (28, 28)),
                               rng.uniform(0, 1, (28, 28)), scale=8)
     assert drawn[-1] == (8, pytest.approx(16 / 3))  # digits: as before
+
+
+def test_a_class_name_for_a_model_of_unnamed_classes_says_why_it_names_nothing(tmp_path,
+                                                                               capsys):
+    """The shared ONNX EfficientNet-Lite0 names its 1000 classes "0" … "999" (ONNX holds no
+    names): ``--target "Egyptian cat"`` said only "use pred, true, output or a class index",
+    beside a README whose targets name classes. It says the model's classes have indices
+    only, and how to name them."""
+    from lrpcore.errors import RuleError
+    from lrpcore.targets import parse_target
+
+    names = [str(k) for k in range(1000)]
+    with pytest.raises(RuleError, match=r"known by their indices only \(0 … 999; a sidecar's "
+                       r"\"class_names\" can name them\)"):
+        parse_target("Egyptian cat", class_names=names)
+    assert parse_target("285", class_names=names) == 285
+    with pytest.raises(RuleError, match=r"^target 'cat': use pred, true, output or a class "
+                       r"index$"):
+        parse_target("cat")  # no model to ask: as before
