@@ -128,8 +128,9 @@ class InputSpec:
         """What to do with photographs of another size when this model resizes and crops
         them (its ``extra``): the words of the image folder's stacking error, so that both
         paths to one mistake say the same."""
-        if not (self.extra.get("crop") or self.extra.get("resize")) or len(shape) != 3:
-            return ""
+        if not (self.extra.get("crop") or self.extra.get("resize")) or len(shape) != 3 \
+                or len(self.raw_shape) != 3 or shape[-1] != self.raw_shape[-1]:
+            return ""  # digits offered to a photograph model: no resizing makes them fit
         return f"; {PHOTOS_HINT}"
 
     def raw_size(self) -> int:
@@ -148,7 +149,8 @@ class InputSpec:
             raise ShapeError("no samples given")
         n = x.shape[0]
         if int(np.prod(x.shape[1:])) != self.raw_size():
-            raise ShapeError(f"samples of shape {tuple(x.shape[1:])} do not fit the model, "
+            raise ShapeError(f"samples of shape {'×'.join(map(str, x.shape[1:]))} do not fit "
+                             "the model, "
                              f"which takes raw {raw} images ({self.raw_size()} values each)"
                              f"{self.resize_hint(x.shape[1:])}")
         self._check_layout(x.shape[1:])

@@ -294,7 +294,7 @@ def test_samples_of_another_shape_are_refused_naming_their_file(tmp_path, capsys
     np.save(x, np.random.RandomState(0).randint(0, 255, (6, 20, 20)).astype(np.uint8))
     out = tmp_path / "out"
     assert main([a.format(x=x, out=out) for a in command]) == 2
-    one_line(capsys, f"{x}: samples of shape (20, 20")
+    one_line(capsys, f"{x}: samples of shape 20×20")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.npy"]
 
 

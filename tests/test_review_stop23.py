@@ -198,3 +198,24 @@ def test_a_class_name_for_a_model_of_unnamed_classes_says_why_it_names_nothing(t
     with pytest.raises(RuleError, match=r"^target 'cat': use pred, true, output or a class "
                        r"index$"):
         parse_target("cat")  # no model to ask: as before
+
+
+def test_digits_for_a_photograph_model_get_no_advice_to_resize_them(capsys):
+    """``lrp explain efficientnet-lite0 mnist-test`` advised "open the folder (or the photo's
+    file) with the model, lrpcore.open_dataset(folder, model=model) (as the lrp commands do)":
+    no resizing makes greyscale digits colour photographs, and the lrp command was the one
+    used. Photographs of another size keep the advice; shapes read 28×28×1 as elsewhere."""
+    import numpy as np
+    from colour_models import colour_graph_model
+
+    import lrpcore
+    from lrpcore.errors import ShapeError
+    from lrpcore.spec import PHOTOS_HINT
+
+    model = colour_graph_model()  # resizes and crops photographs, as EfficientNet-Lite0
+    with pytest.raises(ShapeError) as err:
+        lrpcore.explain(model, np.zeros((1, 28, 28, 1), np.uint8))
+    assert PHOTOS_HINT not in str(err.value) and "shape 28×28×1 do not fit" in str(err.value)
+    with pytest.raises(ShapeError) as err:
+        lrpcore.explain(model, np.zeros((1, 30, 40, 3), np.uint8))
+    assert PHOTOS_HINT in str(err.value)
