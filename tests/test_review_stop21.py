@@ -131,8 +131,8 @@ def test_sanity_titles_and_verdicts_give_no_sign_to_a_zero():
     assert sanity.step_title(2, step) == "top 2 layers random\nSpearman 0.00"
     result = sanity.SanityResult("epsilon:0.01", 3, (first, step), np.zeros((3, 4, 4)), 0.1)
     assert result.passed
-    assert "ρ 0.00, SSIM 0.00 with every layer random" in result.verdict()
-    assert "ρ  0.000  SSIM  0.000" in step_lines(result)[1]
+    assert "|ρ| 0.00, |SSIM| 0.00 with every layer random" in result.verdict()
+    assert "|ρ|  0.000  |SSIM|  0.000" in step_lines(result)[1]
     assert sanity.rounded(-0.004) == "0.00" and sanity.rounded(-0.006) == "-0.01"
     assert sanity.rounded(-0.0004, 3, 6) == " 0.000"
 

@@ -219,3 +219,30 @@ def test_digits_for_a_photograph_model_get_no_advice_to_resize_them(capsys):
     with pytest.raises(ShapeError) as err:
         lrpcore.explain(model, np.zeros((1, 30, 40, 3), np.uint8))
     assert PHOTOS_HINT in str(err.value)
+
+
+def test_sanity_takes_each_maps_correlation_whatever_its_sign():
+    """The sanity check judged the median over samples of signed ρ: when randomising the top
+    layer flipped half of the samples' maps and left the others, every map stayed the same
+    up to its sign, yet the median ρ was about 0 and the rule passed — on the bundled LeNet-5,
+    α2β1 and EpsilonAlpha2Beta1 passed so. A map that only flipped its sign is the same map
+    (README): the median of |ρ| (and |SSIM|) is judged."""
+    import numpy as np
+
+    from lrpcore.cli.cmd_sanity import step_lines
+    from lrpcore.insight import sanity
+
+    flipped = np.array([0.9, -0.9, 0.9, -0.9, 0.9, -0.92])  # each map the same up to sign
+    step = sanity.SanityStep((9,), ("Linear",), flipped, flipped.copy(), np.zeros((2, 4, 4)))
+    first = sanity.SanityStep((), (), np.ones(6), np.ones(6), np.zeros((2, 4, 4)))
+    assert abs(step.spearman_median) < 0.5  # the signed median hides it
+    assert step.similar()
+    result = sanity.SanityResult("alphabeta:2", 6, (first, step), np.zeros((2, 4, 4)), 0.1)
+    assert not result.passed
+    assert "FAIL" in result.verdict() and "|ρ| 0.90" in result.verdict()
+    assert "|ρ|  0.900" in step_lines(result)[1] and step_lines(result)[1].endswith("similar")
+    csv = sanity.csv_text(result).splitlines()
+    assert csv[0].endswith(",similar,spearman_abs_median,ssim_abs_median")
+    assert csv[2].endswith(",yes,0.9,0.9")
+    unlike = np.array([0.3, -0.2, 0.1, -0.4, 0.2, -0.1])  # maps that share little: a pass
+    assert not sanity.SanityStep((9,), ("Linear",), unlike, unlike, np.zeros((2, 4, 4))).similar()

@@ -145,7 +145,7 @@ def test_the_step_table_keeps_its_columns_past_nine_steps():
     from lrpcore.cli.cmd_sanity import step_lines
 
     def step(label):
-        return SimpleNamespace(label=label, spearman_median=0.5, ssim_median=0.25,
+        return SimpleNamespace(label=label, spearman_abs_median=0.5, ssim_abs_median=0.25,
                                similar=lambda threshold: False)
 
     labels = ["original"] + [f"top {k} random (to layer {200 - 20 * k})" for k in range(1, 12)]

@@ -105,7 +105,7 @@ def step_lines(result) -> list[str]:
 
     number = len(str(len(result.steps) - 1))
     label = max([34] + [len(s.label) for s in result.steps])
-    return [f"  {k:>{number}}. {s.label:<{label}} Spearman ρ {rounded(s.spearman_median, 3, 6)}"
-            f"  SSIM {rounded(s.ssim_median, 3, 6)}"
+    return [f"  {k:>{number}}. {s.label:<{label}} Spearman |ρ| "
+            f"{rounded(s.spearman_abs_median, 3, 6)}  |SSIM| {rounded(s.ssim_abs_median, 3, 6)}"
             f"{'  similar' if k and s.similar(result.threshold) else ''}"
             for k, s in enumerate(result.steps)]

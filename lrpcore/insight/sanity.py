@@ -30,8 +30,9 @@ from .baselines import attribute, baseline_name, model_class_names, output_seed
 from .tasks import check_cancel, report, spread_indices
 
 # The check fails when, with at least half of the weighted layers randomised (from the top),
-# the heatmaps still correlate with the original ones this much (|median| over samples of
-# Spearman's ρ or of SSIM: a map that only changed its sign is the same map).
+# the heatmaps still correlate with the original ones this much (the median over samples of
+# |Spearman's ρ| or of |SSIM|: a map that only changed its sign is the same map, whichever
+# samples' maps flipped — as a median of signed ρ, half flipped and half not made ≈ 0).
 SIMILAR = 0.5
 
 
@@ -155,11 +156,21 @@ class SanityStep:
     def ssim_median(self) -> float:
         return float(np.median(self.ssim))
 
+    @property
+    def spearman_abs_median(self) -> float:
+        """The median over samples of |ρ|: how alike each map stays, whatever its sign."""
+        return float(np.median(np.abs(self.spearman)))
+
+    @property
+    def ssim_abs_median(self) -> float:
+        return float(np.median(np.abs(self.ssim)))
+
     def similar(self, threshold=None) -> bool:
-        """Whether the heatmaps still look like the original ones: |ρ| or |SSIM| (medians)
-        at or above the threshold (a map that only flipped its sign is the same map)."""
+        """Whether the heatmaps still look like the original ones: the median over samples
+        of |ρ| or of |SSIM| at or above the threshold (a map that only flipped its sign is
+        the same map, also where only some samples' maps flipped)."""
         t = SIMILAR if threshold is None else threshold
-        return abs(self.spearman_median) >= t or abs(self.ssim_median) >= t
+        return self.spearman_abs_median >= t or self.ssim_abs_median >= t
 
 
 @dataclass(frozen=True)
@@ -193,13 +204,14 @@ class SanityResult:
     def verdict(self) -> str:
         if self.passed:
             return (f"PASS: {self.rule} changes as the model is randomised (median Spearman "
-                    f"ρ {rounded(self.steps[-1].spearman_median)}, SSIM "
-                    f"{rounded(self.steps[-1].ssim_median)} with every layer random)")
+                    f"|ρ| {rounded(self.steps[-1].spearman_abs_median)}, |SSIM| "
+                    f"{rounded(self.steps[-1].ssim_abs_median)} with every layer random)")
         k = self.failing_steps[0]
         s = self.steps[k]
         return (f"FAIL: {self.rule} stays similar to the original with {s.label} (median "
-                f"Spearman ρ {rounded(s.spearman_median)}, SSIM {rounded(s.ssim_median)}; |·| ≥ "
-                f"{self.threshold:g}): it explains the input more than the model")
+                f"Spearman |ρ| {rounded(s.spearman_abs_median)}, |SSIM| "
+                f"{rounded(s.ssim_abs_median)}; ≥ {self.threshold:g}): it explains the input "
+                "more than the model")
 
 
 def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=False, seed=0,
@@ -287,13 +299,14 @@ def _unit_inputs(spec, X):
 
 def csv_text(result: SanityResult) -> str:
     lines = ["step,randomised_layers,n_random,spearman_median,spearman_mean,ssim_median,"
-             "ssim_mean,similar"]
+             "ssim_mean,similar,spearman_abs_median,ssim_abs_median"]
     for k, s in enumerate(result.steps):
         similar = "yes" if s.similar(result.threshold) else "no"
         layers = " ".join(str(i) for i in s.randomised)
         lines.append(f"{k},\"{layers}\",{len(s.randomised)},{s.spearman_median:.6g},"
                      f"{float(np.mean(s.spearman)):.6g},{s.ssim_median:.6g},"
-                     f"{float(np.mean(s.ssim)):.6g},{similar}")
+                     f"{float(np.mean(s.ssim)):.6g},{similar},{s.spearman_abs_median:.6g},"
+                     f"{s.ssim_abs_median:.6g}")
     return "\n".join(lines) + "\n"
 
 

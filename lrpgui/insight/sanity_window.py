@@ -1,7 +1,7 @@
 """The Sanity window: cascading model-parameter randomisation (Adebayo et al., 2018).
 
 The weighted layers are randomised from the output towards the input, one more per step (on a
-copy of the model); the table gives the median Spearman ρ and SSIM of the heatmaps against
+copy of the model); the table gives the median |Spearman ρ| and |SSIM| of the heatmaps against
 the original ones per step; the grid shows the first samples' heatmaps per step; the verdict
 says whether the rule's explanation depends on the model (PASS) or stays the same while the
 model is destroyed (FAIL).
@@ -24,7 +24,7 @@ from .layouts import canvas, result_table, table_over_maps
 from .trust_panels import BatchPanel
 from .trust_tasks import request_from_state, sanity_task
 
-COLUMNS = ("step", "randomised", "Spearman ρ", "SSIM", "similar")
+COLUMNS = ("step", "randomised", "Spearman |ρ|", "|SSIM|", "similar")
 
 
 class SanityPanel(BatchPanel):
@@ -50,7 +50,8 @@ class SanityPanel(BatchPanel):
         form.addRow(self.batch_controls(64, "sanity"))
         self.table = result_table(
             "sanityTable", COLUMNS, "similarity of the heatmaps to the original ones (medians "
-            "over the samples) as more layers are randomised from the top")
+            "over the samples of |ρ| and |SSIM|: a map that only flipped its sign is the same "
+            "map) as more layers are randomised from the top")
         self.maps = canvas("sanityMaps")
         self.cells: list = []
         table_over_maps(self, form, self.table, self.maps, self.verdict)
@@ -89,7 +90,8 @@ class SanityPanel(BatchPanel):
     def _fill(self) -> None:
         self.table.setRowCount(len(self.steps))
         for i, s in enumerate(self.steps):
-            values = (str(i), s.label, rounded(s.spearman_median, 3), rounded(s.ssim_median, 3),
+            values = (str(i), s.label, rounded(s.spearman_abs_median, 3),
+                      rounded(s.ssim_abs_median, 3),
                       "" if i == 0 else ("yes" if s.similar() else "no"))
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
