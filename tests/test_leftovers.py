@@ -249,7 +249,7 @@ def test_sanity_figure_columns_say_what_is_random_and_how_alike():
     step = sanity.SanityStep((9,), ("Linear",), np.array([0.5, -0.1, 0.3]), np.zeros(3),
                              np.zeros((3, 4, 4)))
     assert sanity.step_title(0, step) == "original\n(trained)"
-    assert sanity.step_title(1, step) == "top 1 layer random\nSpearman 0.30"
+    assert sanity.step_title(1, step) == "top 1 layer random\nSpearman |ρ| 0.30"
     assert sanity.step_title(3, step).startswith("top 3 layers random\n")
     cells = [[np.zeros((28, 28)), np.zeros((28, 28))]]
     one = grid(cells, col_titles=["a", "b"])

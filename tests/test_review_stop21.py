@@ -128,7 +128,7 @@ def test_sanity_titles_and_verdicts_give_no_sign_to_a_zero():
                              np.array([-0.0003, 0.0001, -0.0001]), np.zeros((3, 4, 4)))
     first = sanity.SanityStep((), (), np.ones(3), np.ones(3), np.zeros((3, 4, 4)))
     assert step.spearman_median < 0 and step.ssim_median < 0
-    assert sanity.step_title(2, step) == "top 2 layers random\nSpearman 0.00"
+    assert sanity.step_title(2, step) == "top 2 layers random\nSpearman |ρ| 0.00"
     result = sanity.SanityResult("epsilon:0.01", 3, (first, step), np.zeros((3, 4, 4)), 0.1)
     assert result.passed
     assert "|ρ| 0.00, |SSIM| 0.00 with every layer random" in result.verdict()

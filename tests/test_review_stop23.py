@@ -241,6 +241,7 @@ def test_sanity_takes_each_maps_correlation_whatever_its_sign():
     assert not result.passed
     assert "FAIL" in result.verdict() and "|ρ| 0.90" in result.verdict()
     assert "|ρ|  0.900" in step_lines(result)[1] and step_lines(result)[1].endswith("similar")
+    assert sanity.step_title(1, step).endswith("Spearman |ρ| 0.90")  # the figure's, alike
     csv = sanity.csv_text(result).splitlines()
     assert csv[0].endswith(",similar,spearman_abs_median,ssim_abs_median")
     assert csv[2].endswith(",yes,0.9,0.9")

@@ -338,7 +338,7 @@ def step_title(k: int, step: SanityStep) -> str:
     if k == 0:
         return "original\n(trained)"
     layers = "layer" if k == 1 else "layers"
-    return f"top {k} {layers} random\nSpearman {rounded(step.spearman_median)}"
+    return f"top {k} {layers} random\nSpearman |ρ| {rounded(step.spearman_abs_median)}"
 
 
 def rounded(value: float, digits: int = 2, width: int = 0) -> str:
