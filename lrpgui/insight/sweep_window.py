@@ -95,7 +95,8 @@ class SweepPanel(BatchPanel):
             lambda: self.apply_button.setEnabled(self.selected_row() is not None))
         self.table.cellDoubleClicked.connect(lambda r, _c: self.apply_row(r))
         self.maps = canvas("sweepMaps", "the first sample's heatmap under each setting, "
-                           "best first; click one to apply its setting")
+                           "best first, each on its own colour scale; click one to apply its "
+                           "setting")
         self.maps.scene().sigMouseClicked.connect(self._map_clicked)
         self.cells: list = []
         self.boxes: list = []  # the ViewBox of each heatmap, in ranking order
@@ -163,18 +164,18 @@ class SweepPanel(BatchPanel):
         shown = self.rows[:MAX_CELLS]
         if not shown:
             return
-        # a setting's NaN map (relevance not finite) is drawn blank: its NaN as the shared
-        # colour scale's maximum blanked every map beside it
+        # a setting's NaN map (relevance not finite) is drawn blank. Each map on its own
+        # scale: flipping ranks pixels, whatever the scale, and on one shared scale the
+        # z-rule's large values (γ = 0) left the best settings' maps nearly white
         r2d = [np.nan_to_num(imaging.map2d(_raw_map(self.state.model, row.maps[0])), nan=0.0,
                              posinf=0.0, neginf=0.0) for row in shown]
-        vmax = max(imaging.max_abs(m) for m in r2d)
         for i, (row, m) in enumerate(zip(shown, r2d, strict=True)):
             r, c = divmod(i, PER_ROW)
             title = pg.LabelItem(f"{i + 1}. {row.setting.short_label}<br>{row.score:.4g}",
                                  size="8pt", color="k")
             self.maps.ci.addItem(title, row=2 * r, col=c)
             box, item = imaging.image_cell(self.maps.ci, 2 * r + 1, c)
-            imaging.show_relevance(item, m, vmax, self.state.colormap)
+            imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)
             imaging.fit(box, m.shape)
             self.cells.append(item)
             self.boxes.append(box)

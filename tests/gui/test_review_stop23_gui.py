@@ -1,5 +1,5 @@
 """The stop-23 acceptance review in the window: what a new user met opening a cluster's
-relevance store."""
+relevance store, and the sweep's heatmaps."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from colour_models import colour_graph_model
 
 import lrpcore
 
-pytest.importorskip("distributed")
-pytest.importorskip("zarr")
-
 
 @pytest.fixture
 def toy_store(toy_files, tmp_path):
     """An ``R.zarr`` of the toy digit model on the toy digits, made on an in-process cluster."""
-    import distributed
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
 
     from lrpcore import distributed as dist
 
@@ -49,3 +47,35 @@ def test_a_store_opens_over_data_its_model_does_not_fit_without_a_question(
                     and window.state.explanation.precomputed, timeout=20000)
     assert window.state.model_path.endswith(str(toy_files[0].name))
     assert window.state.dataset_name.endswith(str(toy_files[1].name))
+
+
+def test_each_sweep_heatmap_is_drawn_on_its_own_scale(make_window, toy_files, qtbot,
+                                                      monkeypatch):
+    """The sweep drew every setting's heatmap on one colour scale, the largest map's: on the
+    shared MNIST ResNet the z-rule's (γ = 0, ranked last) values left the best settings' maps
+    nearly white. Flipping ranks pixels whatever the scale, so each map takes its own."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    from lrpgui.insight import imaging
+
+    drawn = []
+    real = imaging.show_relevance
+
+    def recording(item, r2d, vmax, cmap):
+        drawn.append((float(imaging.max_abs(r2d)), float(vmax)))
+        real(item, r2d, vmax, cmap)
+
+    monkeypatch.setattr(imaging, "show_relevance", recording)
+    models = Path(__file__).resolve().parents[2] / "models"
+    window = make_window(model=models / "mnist-lenet5.npz", dataset=toy_files[1])
+    panel = window.insight.show("sweep")
+    panel.rule_edit.setText("alphabeta:2")  # α = 1, 2, 3: maps of other sizes
+    panel.n_spin.setValue(6)
+    panel.steps.setValue(4)
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    last = drawn[-3:]
+    assert len({round(m, 9) for m, _v in last}) == 3  # the three maps differ in size
+    assert all(v == pytest.approx(m) for m, v in last)
