@@ -247,3 +247,17 @@ def test_sanity_takes_each_maps_correlation_whatever_its_sign():
     assert csv[2].endswith(",yes,0.9,0.9")
     unlike = np.array([0.3, -0.2, 0.1, -0.4, 0.2, -0.1])  # maps that share little: a pass
     assert not sanity.SanityStep((9,), ("Linear",), unlike, unlike, np.zeros((2, 4, 4))).similar()
+
+
+def test_concepts_of_a_one_channel_layer_say_one_channel(tmp_path, capsys):
+    """``lrp concepts … --layer /conv1/Conv/pad`` (the shared ResNet's padded one-channel
+    input) printed "1 channels for sample 0"."""
+    import numpy as np
+    from shared_data import shared_path
+
+    model = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8))
+    assert main(["concepts", str(model), str(x), "--layer", "/conv1/Conv/pad", "--top", "1",
+                 "--references", "0", "--out", str(tmp_path / "c")]) == 0
+    assert "): 1 channel for sample 0" in capsys.readouterr().out

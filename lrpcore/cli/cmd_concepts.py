@@ -15,6 +15,7 @@ from .common import (
     load_samples,
     model_defaults,
     parse_target,
+    plural,
     refuse_folder_in_folders_read,
     refuse_shadowing,
     warn_unreadable,
@@ -134,7 +135,7 @@ def run(args) -> int:
     with output_folder(args.out, args.overwrite) as tmp:
         write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap,
                        sample_fields=classes)
-    print(f"layer {k} ({printable_line(ranking.name)}): {len(ranking.channels)} channels "
+    print(f"layer {k} ({printable_line(ranking.name)}): {plural(len(ranking.channels), 'channel')} "
           f"for sample {args.sample} ({_classes_said(classes)}); top "
           f"{', '.join(f'{c} ({s:.1%})' for c, _, s in list(ranking.rows())[:min(top, 5)])} "
           f"→ {args.out}")
