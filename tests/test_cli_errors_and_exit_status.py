@@ -145,7 +145,7 @@ def test_text_samples_are_refused_for_their_type(work, capsys):
 def test_mismatched_images_name_the_input_file(work, capsys):
     np.save(work / "rgb.npy", np.zeros((2, 32, 32, 3), np.uint8))
     code, _, err = lrp("explain", "m.npz", "rgb.npy", "--out", "R.npy", capsys=capsys)
-    assert_one_line_error(code, err, "rgb.npy", "(32, 32, 3)", "28×28×1")
+    assert_one_line_error(code, err, "rgb.npy", "32×32×3", "28×28×1")
 
 
 # --- lrp evaluate: both outputs or neither; toolbox label layout ---------------------------
@@ -188,7 +188,7 @@ def test_evaluate_mismatched_input_names_the_file(work, capsys):
     np.save(work / "rgb.npy", np.zeros((2, 32, 32, 3), np.uint8))
     code, _, err = lrp("evaluate", "m.npz", "rgb.npy", "--rule", "simple", "--csv", "f.csv",
                        "--quiet", capsys=capsys)
-    assert_one_line_error(code, err, "rgb.npy", "(32, 32, 3)")
+    assert_one_line_error(code, err, "rgb.npy", "32×32×3")
     assert not (work / "f.csv").exists()
 
 
