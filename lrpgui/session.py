@@ -356,11 +356,21 @@ class Session:
             model = fallback_model  # a remembered file went bad
             opened = attempt(True, Session.read_model, model)
         read = None
+        before_data = len(problems)
         if dataset is not None and opened is not None:
             read = attempt(not asked_dataset, Session.read_dataset, dataset, opened)
             default = bundled.default_dataset()
             if read is None and not asked_dataset and default != dataset:
                 read = attempt(True, Session.read_dataset, default, opened)  # deleted since
+            fitting = fitting_dataset(opened)
+            if read is None and not asked_dataset and fitting not in (None, dataset, default):
+                # `lrp-explorer --model efficientnet-lite0` opened no data: the remembered and
+                # default ones hold digits; the built-in one that fits it opens instead
+                tried = len(problems)
+                read = attempt(True, Session.read_dataset, fitting, opened)
+                if read is not None:  # what did not fit is no problem once data opened
+                    problems[before_data:] = [p for p in problems[before_data:tried]
+                                              if not p[1]]
         return ReadStart(None if opened is None else os.fspath(model), opened, read,
                          tuple(problems))
 
@@ -676,24 +686,33 @@ class Session:
         return int(np.count_nonzero(np.asarray(predictions) < 0))
 
 
-# what to open for a model, by the raw samples it takes: (test on raw_shape, hint); the first
-# that matches is named when a model opens without a dataset
+# what to open for a model, by the raw samples it takes: (test on raw_shape, hint, the built-in
+# dataset it names); the first that matches is named when a model opens without a dataset, and
+# its dataset opened at start when none was asked for and the remembered one does not fit
 DATA_HINTS = (
     (lambda shape: int(np.prod(shape)) == 784,
-     "mnist-test (or mnist-sample, mnist-train) for 28×28 digits"),
+     "mnist-test (or mnist-sample, mnist-train) for 28×28 digits", "mnist-test"),
     (lambda shape: len(shape) == 3 and shape[-1] == 3,
-     "natural-images, or File → Open image folder… for your own photographs"),
+     "natural-images, or File → Open image folder… for your own photographs", "natural-images"),
 )
+
+
+def _matching_hint(model):
+    spec = getattr(model, "input_spec", None)
+    shape = tuple(getattr(spec, "raw_shape", None) or ())
+    return next((h for h in DATA_HINTS if shape and h[0](shape)), None)
 
 
 def data_hint(model, lead="") -> str:
     """``lead`` + which data fits ``model`` ('' when no hint knows its input)."""
-    spec = getattr(model, "input_spec", None)
-    shape = tuple(getattr(spec, "raw_shape", None) or ())
-    for fits, hint in DATA_HINTS:
-        if shape and fits(shape):
-            return f"{lead}{hint}"
-    return ""
+    hint = _matching_hint(model)
+    return "" if hint is None else f"{lead}{hint[1]}"
+
+
+def fitting_dataset(model) -> str | None:
+    """The built-in dataset that fits ``model`` (None when no hint knows its input)."""
+    hint = _matching_hint(model)
+    return None if hint is None else hint[2]
 
 
 def _class_names(model) -> list[str] | None:
