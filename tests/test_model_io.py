@@ -496,3 +496,18 @@ def test_toolbox_text_written_on_numpy_2_loads(tmp_path, lenet_txt):
     evil.write_text(wrapped.replace("np.float64(", "__import__(", 1))
     with pytest.raises(ModelFormatError, match="is not a number"):
         load_model(evil)
+
+
+def test_save_model_over_a_file_says_how_to_replace_it_in_either_interface(tmp_path):
+    """Two `lrp convert` runs to one output: the loser, past the command's own check, said
+    '(use overwrite …)', the option's name without its dashes (hostile twelfth, noticed)."""
+    import pytest
+
+    import lrpcore
+    from lrpcore.errors import ExportError
+
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"taken")
+    with pytest.raises(ExportError, match=r"overwrite=True, or --overwrite"):
+        lrpcore.save_model(lrpcore.load_model("mnist-lenet5"), out)
+    assert out.read_bytes() == b"taken"

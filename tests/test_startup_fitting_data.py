@@ -30,3 +30,4 @@ def test_the_digit_model_keeps_its_digits():
     read = Session.read_initial(model="mnist-lenet5")
     assert fitting_dataset(read.model) == "mnist-test"
     assert read.dataset is not None and read.dataset.name == "mnist-test"
+

@@ -215,7 +215,8 @@ def save_model(model, path, overwrite=False, dtype=None) -> None:
         raise ModelFormatError(f"{path}: cannot write models as {ext or '(no extension)'!r}; "
                                f"writable: {', '.join(sorted(WRITERS))}")
     if os.path.exists(path) and not overwrite:
-        raise ExportError(f"{path}: file exists (use overwrite to replace it)")
+        raise ExportError(f"{path}: file exists (overwrite=True, or --overwrite on the command "
+                          "line, replaces it)")
     _check_range(model, path, dtype)
     writer(model, path, dtype=dtype, overwrite=overwrite)
 
