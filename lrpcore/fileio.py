@@ -31,6 +31,10 @@ TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-@<host>-": the next write there removes a 
 UNTAGGED_STALE_S = 86400  # a temporary name of an older version (no host tag) unchanged a day
 _cleaned: set[str] = set()
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
+# Called before a finished file takes its name (None: nothing to check). The command line sets
+# it to raise KeyboardInterrupt once a Ctrl-C or SIGTERM has arrived: a signal whose exception
+# was caught or swallowed where it struck then still stops the outputs from being published.
+commit_check = None
 
 
 def lstat_or_none(path):
@@ -244,6 +248,8 @@ def staged_writes():
     finally:
         _stage.reset(token)
     try:
+        if commit_check is not None:
+            commit_check()
         _commit(state.pending)
     except BaseException:
         _discard(state.pending)
@@ -406,6 +412,8 @@ def atomic_open(path, mode="wb", overwrite=True):
         if stage is not None:
             stage.pending.append((tmp, path, before, overwrite))
         else:
+            if commit_check is not None:
+                commit_check()
             _finish(tmp, path, before, overwrite)
     except BaseException as exc:
         with contextlib.suppress(OSError):

@@ -63,3 +63,32 @@ def test_after_sigkill_the_next_run_removes_the_dead_runs_leftover(tmp_path):
     atomic_write_bytes(out, np.zeros(3).tobytes())  # any later write into that name
     assert not temps[0].exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["R.npy"]
+
+
+def test_a_sigterm_whose_exception_was_swallowed_still_publishes_nothing(tmp_path, monkeypatch,
+                                                                        capsys):
+    """CI once saw `lrp explain` finish with exit 0 and a complete R.npy after SIGTERM: its
+    handler ran, and the KeyboardInterrupt it raised was caught where it struck. Whatever
+    swallows it, the outputs then never take their names, and the exit status says why."""
+    from lrpcore.cli.main import main
+    from lrpcore.explain import Explainer
+
+    real = Explainer.forward
+
+    def forward(self, *args, **kwargs):
+        try:  # SIGTERM arrives here, and something on the way swallows its exception
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+        except KeyboardInterrupt:
+            pass
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Explainer, "forward", forward)
+    x = np.random.default_rng(0).uniform(0, 1, size=(3, 32, 32, 1))
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--raw",
+                 "--out", str(out / "R.npy")])
+    assert code == 128 + signal.SIGTERM
+    assert "terminated" in capsys.readouterr().err
+    assert list(out.iterdir()) == []

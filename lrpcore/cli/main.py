@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 
-from .. import __version__
+from .. import __version__, fileio
 from ..allocator import keep_freed_memory
 from ..errors import LRPError
 from ..text import error_line, escaping_output
@@ -92,6 +92,15 @@ def stop_if_interrupted() -> None:
         return bool(len(self))
 
 
+def _stop_before_publishing() -> None:
+    """``fileio.commit_check`` while a command runs: a Ctrl-C or SIGTERM that arrived keeps its
+    outputs from taking their names, even where its exception was caught or swallowed on the
+    way (a SIGTERM was once lost that way and the run published a complete R.npy, exit 0)."""
+    flag = _running
+    if flag and not flag.closing:
+        raise KeyboardInterrupt
+
+
 def _terminate_like_ctrl_c():
     """SIGTERM (a job scheduler's stop, ``kill``) runs the same clean-up as Ctrl-C: every
     writer removes what it wrote. Returns a flag that holds the signals that arrived (Ctrl-C
@@ -157,6 +166,7 @@ def _main(argv=None) -> int:
     signals, previous = _terminate_like_ctrl_c()
     unraisable = _quiet_interrupted_callbacks(signals)
     _running = signals
+    fileio.commit_check = _stop_before_publishing
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -182,6 +192,7 @@ def _main(argv=None) -> int:
     finally:
         signals.closing = True  # a signal from here on must not escape as an exception
         _running = None
+        fileio.commit_check = None
         sys.unraisablehook = unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)
