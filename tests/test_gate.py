@@ -59,31 +59,34 @@ def test_the_zoo_gates_load_as_gates_and_take_no_rule():
         fw.relevance("EpsilonPlus", layer_rules={gates[0]: "epsilon:0.1"})
 
 
-def test_the_gate_is_an_expected_note_not_an_unrecognised_leak(tmp_path, capsys):
-    """A gate conserves nothing (zennit's convention): said as expected, with why."""
+@pytest.fixture
+def segate_inputs(tmp_path):
+    """The segate reference's inputs as an .npy for ``lrp explain`` (skips without onnx or
+    the zoo fixture)."""
     pytest.importorskip("onnx")
-    from lrpcore.cli.main import main
-
-    if not (ZOO / "segate_dynamo.onnx").exists():
+    if not all((ZOO / f"segate{end}").exists() for end in (".npz", "_ts.onnx", "_dynamo.onnx")):
         pytest.skip("zoo fixture segate is missing (tools/make_zoo_fixtures.py makes it)")
     with np.load(ZOO / "segate.npz") as data:
         np.save(tmp_path / "x.npy", data["x"])
-    assert main(["explain", str(ZOO / "segate_dynamo.onnx"), str(tmp_path / "x.npy"),
+    return tmp_path / "x.npy"
+
+
+def test_the_gate_is_an_expected_note_not_an_unrecognised_leak(segate_inputs, tmp_path,
+                                                                 capsys):
+    """A gate conserves nothing (zennit's convention): said as expected, with why."""
+    from lrpcore.cli.main import main
+
+    assert main(["explain", str(ZOO / "segate_dynamo.onnx"), str(segate_inputs),
                  "--raw", "--out", str(tmp_path / "R.npy")]) == 0
     err = capsys.readouterr().err.splitlines()
     assert not [line for line in err if "not recognised" in line], err
     assert any("note: expected:" in line and "squeeze-and-excitation" in line for line in err)
 
 
-def test_trace_reports_what_each_gate_input_received(tmp_path, capsys):
-    pytest.importorskip("onnx")
+def test_trace_reports_what_each_gate_input_received(segate_inputs, tmp_path, capsys):
     from lrpcore.cli.main import main
 
-    if not (ZOO / "segate_ts.onnx").exists():
-        pytest.skip("zoo fixture segate is missing (tools/make_zoo_fixtures.py makes it)")
-    with np.load(ZOO / "segate.npz") as data:
-        np.save(tmp_path / "x.npy", data["x"])
-    assert main(["explain", str(ZOO / "segate_ts.onnx"), str(tmp_path / "x.npy"), "--raw",
+    assert main(["explain", str(ZOO / "segate_ts.onnx"), str(segate_inputs), "--raw",
                  "--trace", "--out", str(tmp_path / "R.npy")]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [k for k, line in enumerate(out) if " Gate " in line]

@@ -121,9 +121,10 @@ def test_render_and_figure_draw_a_channels_first_store_beside_its_inputs(tmp_pat
     """A relevance store of a PyTorch-layout model (N×C×H×W): its maps reached the input
     fitting as C×H×W, so ``--input`` failed ("inputs of 16×16 pixels do not fit the 3×16
     maps") and without it the input and its outline were silently left out."""
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     pytest.importorskip("zarr")
     from colour_models import colour_graph_model
+    from local_store import explain_to_local_store
     from skimage import io as skio
 
     from lrpcore import distributed as dist
@@ -134,12 +135,7 @@ def test_render_and_figure_draw_a_channels_first_store_beside_its_inputs(tmp_pat
     np.save(x, np.random.default_rng(4).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8))
     source, _ = dist.open_source(str(x))
     store = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
-                "rule": "EpsilonPlus", "layer_rules": {}, "target": "pred", "raw": False,
-                "batch_size": 2, "source": source}
-        assert dist.explain_to_store(args, store, client=client, progress=False).failed == []
+    assert explain_to_local_store(model, source, store, "EpsilonPlus", 2).failed == []
     R = lrpcore.open_relevance_store(store).heatmaps(slice(None))
     assert R.shape == (3, 3, 16, 16)  # the model's layout
     np.save(tmp_path / "R.npy", R)

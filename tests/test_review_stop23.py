@@ -97,8 +97,8 @@ def test_a_stores_photographs_open_at_the_size_of_its_heatmaps(tmp_path):
     store's model (unchanged since the run) as the run read it, or to a model given."""
     pytest.importorskip("distributed")
     pytest.importorskip("zarr")
-    import distributed
     from colour_models import colour_graph_model, write_photos
+    from local_store import explain_to_local_store
 
     import lrpcore
     from lrpcore import distributed as dist
@@ -108,12 +108,7 @@ def test_a_stores_photographs_open_at_the_size_of_its_heatmaps(tmp_path):
     folder = write_photos(tmp_path / "photos")
     source, _ = dist.open_source(str(folder), lrpcore.load_model(model))
     out = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
-                "rule": "EpsilonPlus", "layer_rules": {}, "target": "pred", "raw": False,
-                "batch_size": 8, "source": source}
-        assert dist.explain_to_store(args, out, client=client, progress=False).failed == []
+    assert explain_to_local_store(model, source, out, "EpsilonPlus", 8).failed == []
     store = lrpcore.open_relevance_store(out)
     maps = store.heatmaps([0])  # N×C×H×W of the model's layout
     images = store.open_dataset().images([0])

@@ -14,21 +14,15 @@ pytest.importorskip("zarr")
 def store(toy_files, tmp_path):
     """A store of the toy data made on an in-process Dask cluster; sample 3's stored
     relevance is then marked, so that a heatmap read from the store can be told apart."""
-    import distributed
     import zarr
+    from local_store import explain_to_local_store
 
     from lrpcore import distributed as dist
 
     model, images = toy_files
     source, _ = dist.open_source(images)
     out = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
-                "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
-                "batch_size": 32, "source": source}
-        result = dist.explain_to_store(args, out, client=client, progress=False)
-    assert result.failed == []
+    assert explain_to_local_store(model, source, out).failed == []
     rel = zarr.open_group(out, mode="r+")["relevance"]
     rel[3] = np.full(rel.shape[1:], 0.125)
     return out

@@ -13,20 +13,16 @@ import lrpcore
 @pytest.fixture
 def toy_store(toy_files, tmp_path):
     """An ``R.zarr`` of the toy digit model on the toy digits, made on an in-process cluster."""
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     pytest.importorskip("zarr")
+    from local_store import explain_to_local_store
 
     from lrpcore import distributed as dist
 
     model, images = toy_files
     source, _ = dist.open_source(images)
     out = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        args = {"model": str(model), "backend": "numpy", "dtype": "float64",
-                "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
-                "batch_size": 32, "source": source}
-        assert dist.explain_to_store(args, out, client=client, progress=False).failed == []
+    assert explain_to_local_store(model, source, out).failed == []
     return out
 
 

@@ -1,0 +1,18 @@
+"""A relevance store (``R.zarr``) made as ``lrp explain --out R.zarr`` makes it, on an
+in-process Dask cluster of one single-threaded worker: the fixture several tests share."""
+
+from __future__ import annotations
+
+
+def explain_to_local_store(model, source, out, rule="epsilon:0.01", batch_size=32):
+    """The run's result (its ``failed`` chunks: [] when every chunk was written)."""
+    import distributed
+
+    from lrpcore import distributed as dist
+
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        args = {"model": str(model), "backend": "numpy", "dtype": "float64", "rule": rule,
+                "layer_rules": {}, "target": "pred", "raw": False, "batch_size": batch_size,
+                "source": source}
+        return dist.explain_to_store(args, out, client=client, progress=False)
