@@ -155,9 +155,16 @@ class Gate(Merge):
         x, s = xs
         return x * s
 
+    @staticmethod
+    def fits(x, s) -> bool:
+        """Whether per-sample shape ``s`` (channels last) gates a map of shape ``x``: one value
+        per channel, spread over a map that is more than one value per channel."""
+        return (len(x) == len(s) >= 2 and x[-1] == s[-1] and all(v == 1 for v in s[:-1])
+                and any(v != 1 for v in x[:-1]))
+
     def output_shape_many(self, shapes):
         x, s = (tuple(int(v) for v in sh) for sh in shapes)
-        if len(x) != len(s) or x[-1] != s[-1] or any(v != 1 for v in s[:-1]):
+        if not self.fits(x, s):
             raise ShapeError(f"Gate of a map of shape {x} by a gate of shape {s}: the gate "
                              "needs one value per channel (1×…×1×C)")
         return x

@@ -1104,9 +1104,7 @@ def _gate(b, node, data_in) -> bool:
     if len(data_in) != 2 or None in data_in or data_in[0].seq or data_in[1].seq:
         return False
     for x, s in (data_in, data_in[::-1]):
-        xs, ss = _engine_shape(x), _engine_shape(s)
-        if x.storage == s.storage and len(xs) == len(ss) >= 2 and xs[-1] == ss[-1] \
-                and all(v == 1 for v in ss[:-1]) and any(v != 1 for v in xs[:-1]):
+        if x.storage == s.storage and Gate.fits(_engine_shape(x), _engine_shape(s)):
             out = node.output[0]
             b.data[b.add(node.name, Gate(), [x.name, s.name], out)] = _Tensor(
                 out, x.shape, x.storage)
