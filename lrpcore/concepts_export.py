@@ -14,7 +14,6 @@ import io
 import os
 import re
 import shutil
-import tempfile
 
 import numpy as np
 
@@ -25,10 +24,9 @@ from .fileio import (
     atomic_write_bytes,
     atomic_write_text,
     clean_stale_temporaries,
+    make_temp_folder,
     move_folder_into_place,
     no_folder_error,
-    process_umask,
-    temp_prefix,
 )
 from .relmax import _spatial
 from .render.compose import compose, digit, encode_png, heatmap
@@ -138,8 +136,7 @@ def output_folder(out, overwrite):
     parent = os.path.dirname(out)
     clean_stale_temporaries(parent)  # folders of killed runs of this machine
     try:
-        tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-concepts", dir=parent)
-        os.chmod(tmp, 0o777 & ~process_umask())  # mkdtemp's 0700 made the results private
+        tmp = make_temp_folder(parent, "-concepts")
     except OSError as exc:  # a read-only or full disk: one line, not an internal error
         raise ExportError(f"{out}: cannot write in {parent}: {exc.strerror or exc}") from None
     try:

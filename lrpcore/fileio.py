@@ -30,6 +30,7 @@ from .text import is_digits
 TEMP_PREFIX = ".tmp-lrp-"  # + "<pid>-@<host>-": the next write there removes a dead run's files
 UNTAGGED_STALE_S = 86400  # a temporary name of an older version (no host tag) unchanged a day
 _cleaned: set[str] = set()
+_made_in: set[str] = set()  # folders where this process has made temporary files
 _stage: contextvars.ContextVar = contextvars.ContextVar("lrp_stage", default=None)
 # Called before a finished file takes its name (None: nothing to check). The command line sets
 # it to raise KeyboardInterrupt once a Ctrl-C or SIGTERM has arrived: a signal whose exception
@@ -145,6 +146,46 @@ def clean_stale_temporaries(folder) -> None:
         else:
             with contextlib.suppress(OSError):
                 os.unlink(full)
+
+
+def make_temp_folder(folder, suffix) -> str:
+    """A new folder of this run's (``.tmp-lrp-<pid>-@<host>-…suffix``) in ``folder``, with the
+    mode a plain ``mkdir`` would give (mkdtemp's 0700 would make finished results private).
+    Recorded before it exists, so that :func:`remove_own_temporaries` finds it even when a
+    signal strikes before its name is returned."""
+    folder = os.path.abspath(folder)
+    _made_in.add(folder)
+    tmp = tempfile.mkdtemp(prefix=temp_prefix(), suffix=suffix, dir=folder)
+    os.chmod(tmp, 0o777 & ~process_umask())
+    return tmp
+
+
+def forget_written_folders() -> None:
+    """Start a new command's record of where it wrote (in-process callers run several)."""
+    _made_in.clear()
+
+
+def remove_own_temporaries() -> None:
+    """Remove the unfinished files of this process (a run stopped by Ctrl-C or SIGTERM). Each
+    writer removes its own temporary file on the way out, but a signal that strikes between
+    ``mkstemp`` creating the file and returning its name leaves one nobody knows of; this
+    sweep of every folder written in finds it (and the folders of :func:`make_temp_folder`).
+    Earlier files held aside by a commit (``…-old``) are left alone: an interrupted commit
+    puts them back, or names them."""
+    prefix = temp_prefix()
+    for folder in sorted(_made_in):
+        try:
+            names = [n for n in os.listdir(folder)
+                     if n.startswith(prefix) and not n.endswith("-old")]
+        except OSError:
+            continue
+        for name in names:
+            full = os.path.join(folder, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(full)
 
 
 def _untouched_for(path, seconds) -> bool:
@@ -397,6 +438,7 @@ def atomic_open(path, mode="wb", overwrite=True):
     if not os.path.isdir(folder):
         raise no_folder_error(path, folder)
     clean_stale_temporaries(folder)
+    _made_in.add(folder)  # before the file exists: a signal may strike before its name is known
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(),
                                    suffix=os.path.basename(path)[-40:], dir=folder)

@@ -70,3 +70,32 @@ def test_file_systems_without_fallocate_get_a_sparse_file(tmp_path, monkeypatch)
     with atomic_npy_memmap(tmp_path / "R.npy", (4, 2), np.int64) as out:
         out[:] = np.arange(8).reshape(4, 2)
     np.testing.assert_array_equal(np.load(tmp_path / "R.npy"), np.arange(8).reshape(4, 2))
+
+
+def test_a_stopped_run_sweeps_its_own_temporaries_and_nothing_else(tmp_path, monkeypatch):
+    """What a signal left between mkstemp/mkdtemp making a name and returning it is found by
+    the sweep; another run's temporaries and an earlier file held aside (``-old``) are not."""
+    import tempfile
+
+    from lrpcore import fileio
+
+    fileio.forget_written_folders()
+    real = tempfile.mkstemp
+
+    def struck(*args, **kwargs):
+        fd, _ = real(*args, **kwargs)
+        os.close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tempfile, "mkstemp", struck)
+    with pytest.raises(KeyboardInterrupt):
+        with fileio.atomic_open(tmp_path / "R.npy", "wb"):
+            pass
+    monkeypatch.undo()
+    fileio.make_temp_folder(tmp_path, "-concepts")
+    others = [f"{fileio.TEMP_PREFIX}1-@elsewhere000000-x", f"{fileio.temp_prefix()}abcd-old"]
+    for name in others:
+        (tmp_path / name).write_bytes(b"")
+    assert len(list(tmp_path.iterdir())) == 4
+    fileio.remove_own_temporaries()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)

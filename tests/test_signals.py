@@ -92,3 +92,36 @@ def test_a_sigterm_whose_exception_was_swallowed_still_publishes_nothing(tmp_pat
     assert code == 128 + signal.SIGTERM
     assert "terminated" in capsys.readouterr().err
     assert list(out.iterdir()) == []
+
+
+def test_a_sigterm_striking_as_a_temporary_file_is_made_leaves_nothing(tmp_path, monkeypatch,
+                                                                       capsys):
+    """CI once found ``.tmp-lrp-…heatmap_0013_bwr.png.json`` after SIGTERM: the signal struck
+    after ``mkstemp`` had made the file and before the writer knew its name, so the writer's
+    own clean-up could not remove it. The stopped command sweeps the folders it wrote in."""
+    import tempfile
+
+    from lrpcore.cli.main import main
+
+    real = tempfile.mkstemp
+    made = []
+
+    def mkstemp(*args, **kwargs):
+        fd, name = real(*args, **kwargs)
+        made.append(name)
+        if len(made) == 5:  # a PNG or its description, midway through the run
+            os.close(fd)
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    x = np.random.default_rng(0).uniform(0, 1, size=(4, 32, 32, 1))
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--raw",
+                 "--out", str(out / "R.npy"), "--png", str(out / "png")])
+    assert code == 128 + signal.SIGTERM
+    assert "terminated" in capsys.readouterr().err
+    assert len(made) == 5 and os.path.basename(made[-1]).startswith(".tmp-lrp-")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == []

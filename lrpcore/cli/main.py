@@ -88,9 +88,6 @@ def stop_if_interrupted() -> None:
     if flag is not None and flag.swallowed and not flag.closing:
         raise KeyboardInterrupt
 
-    def __bool__(self):
-        return bool(len(self))
-
 
 def _stop_before_publishing() -> None:
     """``fileio.commit_check`` while a command runs: a Ctrl-C or SIGTERM that arrived keeps its
@@ -144,6 +141,7 @@ def _quiet_interrupted_callbacks(signals):
 
 
 def _stopped(signals) -> int:
+    fileio.remove_own_temporaries()
     terminated = signal.SIGTERM in signals
     how = "terminated" if terminated else "interrupted"
     print(f"lrp: {how}; no partial output files were left", file=sys.stderr)
@@ -167,6 +165,7 @@ def _main(argv=None) -> int:
     unraisable = _quiet_interrupted_callbacks(signals)
     _running = signals
     fileio.commit_check = _stop_before_publishing
+    fileio.forget_written_folders()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import Cancelled, DatasetError
-from ..fileio import clean_stale_temporaries, temp_prefix
+from ..fileio import clean_stale_temporaries, make_temp_folder
 from ..limits import DOWNLOAD_DEADLINE, DOWNLOAD_MAX, DOWNLOAD_STALL
 from ..text import short
 from .cache import CACHE_ENV
@@ -250,9 +250,8 @@ def _retrieve(pooch, url, md5, name, folder: Path, downloader) -> Path:
     there too, so a run killed outright (SIGKILL) leaves only a folder that is unmistakably
     temporary, which the next download removes (:func:`~lrpcore.fileio.clean_stale_temporaries`)."""
     import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
 
-    work = tempfile.mkdtemp(prefix=temp_prefix(), suffix="-download", dir=folder)
+    work = make_temp_folder(folder, "-download")
     try:
         path = pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name, path=work,
                               downloader=downloader)

@@ -19,7 +19,6 @@ import math
 import os
 import shutil
 import stat
-import tempfile
 
 import numpy as np
 
@@ -27,9 +26,8 @@ from ..errors import DatasetError, ExportError
 from ..fileio import (
     clean_stale_temporaries,
     lstat_or_none,
+    make_temp_folder,
     move_folder_into_place,
-    process_umask,
-    temp_prefix,
 )
 from ..text import brief, short
 
@@ -506,12 +504,10 @@ def _create(zarr, path, key, fed_shape, n_out, dtype, provenance, replace):
         raise ExportError(f"{path}: folder {folder} does not exist")
     clean_stale_temporaries(folder)  # stores of killed runs
     try:
-        tmp = tempfile.mkdtemp(prefix=temp_prefix(),
-                               suffix=os.path.basename(path.rstrip(os.sep))[-40:], dir=folder)
+        tmp = make_temp_folder(folder, os.path.basename(path.rstrip(os.sep))[-40:])
     except OSError as exc:
         raise ExportError(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from None
     try:
-        os.chmod(tmp, 0o777 & ~process_umask())
         n, chunk = key["n"], key["chunk"]
         group = zarr.open_group(tmp, mode="w")
         group.create_array(RELEVANCE, shape=tuple(fed_shape), dtype=dtype,
