@@ -452,6 +452,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                               key=f"lrp-chunk-{i}-{os.urandom(4).hex()}")] = (i, a, b)
     bar = _progress_thread(list(futures), progress)
     failed, seconds, used = [], [], set()
+    refused = None  # the first chunk the store could not take: the rest is not computed
     checks = Accumulator.of(probe, config)  # conservation, merged from the workers
     try:
         pending = distributed.as_completed(list(futures))
@@ -475,11 +476,20 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
             else:
                 exc = None if fut.status == "cancelled" else fut.exception()
                 why = "cancelled" if exc is None else f"{type(exc).__name__}: {exc}"
+                if exc is None and refused is not None:
+                    why = f"not computed: the store could not take chunk {refused + 1}"
+                if isinstance(exc, StoreWriteError) and refused is None:
+                    # a full disk or a read-only folder refuses every later chunk too: hours
+                    # of LRP whose results could not be kept; stop at the first
+                    refused = i
+                    client.cancel([f for f in futures if not f.done()])
                 # bad input (an undecodable image, NaN): the command's exit status 2, as
                 # without a cluster; anything else (a lost worker, a bug) stays 1
+                skipped = exc is None and refused is not None
                 failed.append({"chunk": i, "samples": [a, b - 1], "error": why,
-                               "bad_input": isinstance(exc, LRPError),
-                               "unwritten": isinstance(exc, StoreWriteError)})
+                               "bad_input": isinstance(exc, LRPError) or skipped,
+                               "unwritten": isinstance(exc, StoreWriteError) or skipped,
+                               "not_computed": skipped})
             fut.release()
     finally:
         if bar is not None:

@@ -82,9 +82,14 @@ def run_cluster(args) -> int:
         from .common import print_diagnosis  # noqa: PLC0415
 
         print_diagnosis(result.diagnosis)
+    not_computed = [f for f in result.failed if f.get("not_computed")]
     for f in result.failed:
-        print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}..{f['samples'][1]}) "
-              f"failed: {f['error']}", file=sys.stderr)
+        if not f.get("not_computed"):
+            print(f"lrp explain: chunk {f['chunk']} (samples {f['samples'][0]}.."
+                  f"{f['samples'][1]}) failed: {f['error']}", file=sys.stderr)
+    if not_computed:  # one line, not thousands: they all stopped for the same reason
+        print(f"lrp explain: {plural(len(not_computed), 'more chunk')} "
+              f"{not_computed[0]['error']}", file=sys.stderr)
     print(f"explained {plural(result.computed, 'chunk')} of {result.chunks} ({result.skipped} "
           f"already done, {len(result.failed)} failed) in {result.seconds:.3f} s → "
           f"{result.store or args.out}")
