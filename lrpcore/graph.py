@@ -21,7 +21,7 @@ import numpy as np
 from .backend import get_backend, get_dtype
 from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # noqa: F401
 from .errors import RuleError, ShapeError
-from .layers import ROLES, Flatten, Pad
+from .layers import ROLES, Flatten
 from .model import Sequential
 from .text import is_digits, short, unique_elided
 
@@ -344,31 +344,29 @@ def match_layer_key(key, names) -> list[int]:
 
 
 def inside_mask(nodes, k, producers, tensors, xp, dtype, cache):
-    """For node k whose input comes from a Pad (through activations): 1 over the real input,
-    0 over the padded border; else None (see lrpcore.layers.Pad.inside). Consecutive Pads are
+    """For node k whose input comes from a Pad (through activations) or another layer that
+    sets its input among constant zeros (a transposed convolution's ``Spread``): 1 over the
+    real input, 0 elsewhere; else None (see lrpcore.layers.Pad.inside). Consecutive ones are
     one border: dynamo's export without its optimiser (``optimize=False``) writes PyTorch's
     asymmetric ``padding="same"`` as a Pad node before a Conv with pads of its own, and flat
     and zB counted the outer Pad's zeros as input (0.2 × max|R| off zennit)."""
-    pads, t = [], nodes[k].inputs[0]
+    borders, t = [], nodes[k].inputs[0]
     while t in producers:
         node = nodes[producers[t]]
         if getattr(node.layer, "pass_through", False) and len(node.inputs) == 1:
             t = node.inputs[0]
             continue
-        if not isinstance(node.layer, Pad):
+        if not callable(getattr(node.layer, "embed", None)):
             break
-        pads.append(node.layer)
+        borders.append(node.layer)
         t = node.inputs[0]
-    if not pads:
+    if not borders:
         return None
     in_shape = tuple(tensors.shape(t)[1:])
     key = (k, in_shape)
     if key not in cache:
-        mask = pads[-1].inside(in_shape, xp, dtype)
-        for outer in reversed(pads[:-1]):  # each border around the one inside it
-            top, _, left, _ = (int(p) for p in outer.pads)
-            grown = outer.inside(tuple(mask.shape[1:]), xp, dtype)
-            grown[:, top:top + mask.shape[1], left:left + mask.shape[2], :] = mask
-            mask = grown
+        mask = borders[-1].inside(in_shape, xp, dtype)
+        for outer in reversed(borders[:-1]):  # each border around the one inside it
+            mask = outer.embed(mask, xp)
         cache[key] = mask
     return cache[key]

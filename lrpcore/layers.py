@@ -891,6 +891,13 @@ class Pad(Layer):
         mask[:, t:t + H, left:left + W, :] = 1
         return mask
 
+    def embed(self, mask, xp):
+        """``mask`` (over this layer's input) as it lies in the output: 0 on the border."""
+        t, _, left, _ = self.pads
+        out = self.inside(tuple(mask.shape[1:]), xp, mask.dtype)
+        out[:, t:t + mask.shape[1], left:left + mask.shape[2], :] = mask
+        return out
+
     def relevance_back(self, R, x, xp):
         return self.crop(R)  # the constant border holds no input
 

@@ -3,9 +3,9 @@ and the operators real classifiers contain that are refused with the reason.
 
 The zoo fixtures ``smooth_*`` check the relevance against zennit; these tests check what the
 importer builds: one ``Elementwise`` node for GELU's Div/Erf/Add/Mul/Mul, a residual Add kept a
-merge, a gate from another tensor still refused, Mish, a LogSoftmax over a map and
-ConvTranspose refused with the reason, LogSoftmax's gradient, and a native program that names
-an unknown operation refused."""
+merge, a gate from another tensor still refused, Mish, a LogSoftmax over a map and what
+ConvTranspose and Resize lack refused with the reason, LogSoftmax's gradient, and a native
+program that names an unknown operation refused."""
 
 from __future__ import annotations
 
@@ -107,15 +107,21 @@ def test_mish_is_refused_naming_why(tmp_path, how):
         lrpcore.load_model(_save(tmp_path, nodes, opset=opset))
 
 
-def test_log_softmax_of_a_map_and_conv_transpose_are_refused_with_the_reason(tmp_path):
+def test_log_softmax_of_a_map_and_what_upsampling_lacks_are_refused_with_the_reason(tmp_path):
     path = _save(tmp_path, [helper.make_node("LogSoftmax", ["c"], ["out"], name="logsm",
                                              axis=1)])
     with pytest.raises(ModelFormatError, match="'logsm'.*LogSoftmax along axis 1.*flat"):
         lrpcore.load_model(path)
     Wt = numpy_helper.from_array(np.ones((3, 3, 2, 2), dtype=np.float32), "Wt")
-    path = _save(tmp_path, [helper.make_node("ConvTranspose", ["c", "Wt"], ["out"],
-                                             name="up")], [Wt], name="t.onnx")
-    with pytest.raises(ModelFormatError, match="'up'.*ConvTranspose.*transposed convolutions"):
+    path = _save(tmp_path, [helper.make_node("ConvTranspose", ["c", "Wt"], ["out"], name="up",
+                                             dilations=[2, 2])], [Wt], name="t.onnx")
+    with pytest.raises(ModelFormatError, match="'up'.*dilated transposed convolutions"):
+        lrpcore.load_model(path)
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
+    path = _save(tmp_path, [helper.make_node("Resize", ["c", "", "scales"], ["out"],
+                                             name="grow", mode="linear")], [scales],
+                 name="r.onnx")
+    with pytest.raises(ModelFormatError, match="'grow'.*mode 'linear'.*only 'nearest'"):
         lrpcore.load_model(path)
 
 

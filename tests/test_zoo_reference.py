@@ -68,7 +68,11 @@ initializer 'mean'; ``x.chunk`` as SplitToSequence/SequenceAt, an Identity in th
 ``sequence_op9``: TorchScript at opset 9 (an AvgPool1d's Pad of zeros). Stop 23: ``segate``,
 squeeze-and-excitation gates as MobileNetV3 (ReLU, Hardsigmoid, ``scale * x``) and EfficientNet
 (SiLU, Sigmoid) build them, a ``Gate`` node each, which passes relevance as zennit's autograd
-does (R·s to the map, Σ R·x to the gate), in every export (``_noopt`` too).
+does (R·s to the map, Σ R·x to the gate), in every export (``_noopt`` too). Stop 24:
+``decoder``, a U-Net's decoder path (ConvTranspose: k=2 s=2, k=4 s=2 p=1 after a skip
+concatenated, grouped with output_padding; nearest Resize by scales and by sizes), and
+``transfirst``, a transposed convolution as the first layer (flat's ones and zB's bounds only
+where input pixels land).
 Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
@@ -91,7 +95,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
           "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool", "zsum",
-          "subclass", "segate"]
+          "subclass", "segate", "decoder", "transfirst"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",
@@ -227,7 +231,7 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
                                   "innorm_dynamo", "maxhead_dynamo", "squeeze_ts",
                                   "cropped_ts", "transform_dynamo", "functional_dynamo",
                                   "meansigmoid_ts", "padmodes_ts", "circular_dynamo",
-                                  "segate_ts"])
+                                  "segate_ts", "decoder_ts", "transfirst_dynamo"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -240,8 +240,30 @@ def later_kinds_graphs(seed=0) -> dict:
     zoo4 = GraphModel(nodes, "x", "y", InputSpec(
         shape=(3, 6, 7), raw_shape=(6, 7, 3), layout="NCHW", divide=1.0, offset=0.0,
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    # stop 24: a transposed convolution first (Spread, its Pad, a Convolution: flat's and zB's
+    # border mask over the zeros between the pixels) and a nearest resize
+    from lrpcore.graph_upsampling import NearestResize, Spread
+
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 4×5×3
+        Node("up/spread", Spread((2, 2)), ("a",), "b"),                   # 7×9×3
+        Node("up/pad", Pad((1, 2, 1, 2)), ("b",), "bp"),                  # 10×12×3
+        Node("up", Convolution(rng.normal(size=(3, 3, 3, 4)) / 3, rng.normal(size=4) * 0.1),
+             ("bp",), "c"),                                               # 8×10×4
+        Node("relu", Rect(), ("c",), "d"),
+        Node("resize", NearestResize([0, 0, 1, 3, 5, 7, 7], [0, 2, 4, 6, 8, 9], (8, 10)),
+             ("d",), "e"),                                                # 7×6×4
+        Node("conv", Convolution(rng.normal(size=(3, 3, 4, 5)) / 3, rng.normal(size=5) * 0.1,
+                                 (2, 2)), ("e",), "f"),                    # 3×2×5
+        Node("gap", MeanPool((3, 2), (3, 2)), ("f",), "g"),
+        Node("flat", FlattenChannelsFirst(), ("g",), "h"),
+        Node("fc", Linear(rng.normal(size=(5, 3)) / 2, rng.normal(size=3) * 0.1), ("h",), "y"),
+    ]
+    decoder = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(3, 4, 5), raw_shape=(4, 5, 3), layout="NCHW", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     return {"every operator (later kinds)": image, "every operator (sequence)": sequence,
-            "every operator (zoo4)": zoo4}
+            "every operator (zoo4)": zoo4, "every operator (decoder)": decoder}
 
 
 def parity(quick: bool) -> tuple[bool, list]:

@@ -1027,6 +1027,46 @@ class SEGate(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class Decoder(nn.Module):
+    """A U-Net's decoder path: transposed convolutions (k=2 s=2; k=4 s=2 p=1 after a skip
+    concatenated; grouped k=3 s=2 p=1 with output_padding) and nearest upsampling (a module
+    ×2, ``F.interpolate`` to a size 1.5× the input: ONNX Resize with sizes)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.down = nn.Sequential(nn.Conv2d(8, 12, 3, stride=2, padding=1), nn.ReLU())
+        self.up1 = nn.Sequential(nn.ConvTranspose2d(12, 8, 2, stride=2), nn.ReLU())
+        self.up2 = nn.Sequential(nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), nn.ReLU(),
+                                 nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
+        self.up3 = nn.Sequential(nn.ConvTranspose2d(8, 8, 3, stride=2, padding=1,
+                                                    output_padding=1, groups=2), nn.ReLU(),
+                                 nn.MaxPool2d(2), nn.Upsample(scale_factor=2),
+                                 nn.Conv2d(8, 8, 3, stride=3), nn.ReLU())
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        skip = self.stem(x)
+        x = self.up1(self.down(skip))
+        x = self.up3(self.up2(torch.cat([x, skip], 1)))
+        x = nn.functional.interpolate(x, size=(6, 6), mode="nearest")
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class TransposedFirst(nn.Module):
+    """A transposed convolution as the first layer: zB's bounds and flat's ones only where
+    input pixels land, not on the zeros between them."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(nn.ConvTranspose2d(3, 6, 3, stride=2, padding=1),
+                                      nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2), nn.ReLU())
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1067,6 +1107,8 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "zsum": (ZennitSum, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "subclass": (Subclassed, (3, 6, 6), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "segate": (SEGate, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "decoder": (Decoder, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "transfirst": (TransposedFirst, (3, 5, 5), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,),

@@ -30,6 +30,7 @@ from .. import (  # noqa: F401 - registers the graph layer kinds
     graph_elementwise,
     graph_layers,
     graph_sequence,
+    graph_upsampling,
 )
 from ..errors import ExportError, ModelFormatError, ShapeError
 from ..graph import TOOLBOX, ZENNIT, GraphModel, Node

@@ -66,6 +66,7 @@ from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from . import onnx_stack as stack
+from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
 from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
@@ -1217,6 +1218,9 @@ def _scale_shift(b, node, where, t):
 
 OPERATORS = {
     "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
+    "ConvTranspose": upsampling.conv_transpose,
+    "Resize": upsampling.resize,
+    "Upsample": upsampling.resize,
     "Relu": _op_activation(Rect),
     "Tanh": _op_activation_or_step(Tanh),
     "Softmax": _op_softmax,
@@ -1275,7 +1279,6 @@ OPERATORS = {
 REFUSED = {
     "Mish": "this computes Mish, which zennit does not pass relevance through (it has no rule "
             "for it and takes the gradient there)",
-    "ConvTranspose": "transposed convolutions (decoders, U-Nets) have no layer kind here",
     **{op: "it divides by the sample's own statistics (a quotient of two signals), for which "
            "LRP here has no rule; zennit has none either (it takes the gradient there)"
        for op in ("LayerNormalization", "GroupNormalization", "InstanceNormalization", "LRN")},
@@ -1314,6 +1317,16 @@ NOTES = {
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
     "Conv": "grouped, depthwise and dilated; `pads` (asymmetric too) and `auto_pad` become a "
             "`Pad`",
+    "ConvTranspose": "a `Spread` of the input (its strides), a `Pad` (k − 1 − pads, and "
+                     "`output_padding`) and a `Convolution` (`GroupedConvolution`: any group) "
+                     "of the filters flipped, in and out swapped; `pads`, `auto_pad`, "
+                     "`output_shape`; not dilated. Flat's ones and zB's bounds only where "
+                     "input pixels land, as zennit on a `ConvTranspose2d`",
+    "Resize": "mode `nearest` with any `coordinate_transformation_mode` but "
+              "`tf_crop_and_resize`, any `nearest_mode`; constant scales or sizes of H and W; "
+              "relevance back summed over each pixel's copies (the gradient, as zennit takes "
+              "it); `linear` and `cubic` refused",
+    "Upsample": "mode `nearest` (opsets 7–9), as Resize",
     "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too; "
                "a window's equal maxima: relevance to the first (PyTorch's gradient, zennit)",
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "

@@ -1,0 +1,196 @@
+"""ONNX operators that make a map larger: ``ConvTranspose`` (as :class:`Spread`, a ``Pad``
+and a convolution of flipped filters; ``lrpcore.graph_upsampling`` says why) and nearest
+``Resize``/``Upsample`` (as :class:`NearestResize`, its index map computed here with ONNX's
+coordinate rules)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..graph_layers import GroupedConvolution
+from ..graph_upsampling import MAX_SIDE, MAX_STRIDE, NearestResize, Spread
+from ..layers import Convolution
+from ..text import brief, short
+
+
+def _text(attrs, key, default):
+    value = attrs.get(key, default)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def conv_transpose(b, node, attrs, where, t, data_in):
+    from .onnx_graph import _ints, _optional_input, _pad_node, _pair, _Tensor  # noqa: PLC0415
+
+    W = b.const(node.input[1], where, "the filters")
+    B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
+    if W.ndim != 4:
+        b.fail(where, f"filters of shape {W.shape}: only 2-D transposed convolutions are "
+                      "supported")
+    c_in, n_g, kh, kw = W.shape
+    groups = int(attrs.get("group", 1))
+    if groups < 1 or c_in % groups:
+        b.fail(where, f"group {groups} does not divide the {c_in} input channels")
+    n = n_g * groups
+    if _pair(attrs.get("dilations", [1, 1]), where, b, "dilations") != [1, 1]:
+        b.fail(where, "dilated transposed convolutions are not supported")
+    strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")
+    if not all(1 <= s <= MAX_STRIDE for s in strides):
+        b.fail(where, f"strides {brief(strides)} must be 1…{MAX_STRIDE}")
+    if "kernel_shape" in attrs and _ints(attrs["kernel_shape"], where, b, "kernel_shape") \
+            != [kh, kw]:
+        b.fail(where, f"kernel_shape {brief(list(attrs['kernel_shape']))} does not match "
+                      f"filters of {kh}×{kw}")
+    t = b.channels_last(t, where)
+    C, H, Wd = t.shape
+    if C != c_in:
+        b.fail(where, f"filters take {c_in} channels, the input has {C}")
+    extra = _ints(attrs.get("output_padding", [0, 0]), where, b, "output_padding")
+    if len(extra) != 2 or any(not 0 <= e < s for e, s in zip(extra, strides, strict=True)):
+        b.fail(where, f"output_padding {brief(extra)} must be two numbers below the strides")
+    pads = _output_pads(b, where, attrs, (H, Wd), (kh, kw), strides, extra)
+    # the equivalent convolution reads the spread input padded by k − 1 − pads (+ extra after)
+    (top, bottom), (left, right) = pads
+    border = (kh - 1 - top, kh - 1 - bottom + extra[0], kw - 1 - left, kw - 1 - right + extra[1])
+    if any(p < 0 for p in border):
+        b.fail(where, f"pads {brief([top, left, bottom, right])} cut more than the "
+                      f"{kh}×{kw} filters add: not supported")
+    if B is None:
+        B = np.zeros(n)
+    # C_in × (n/g) × kh × kw → kh × kw × (C_in/g) × n, flipped: output o of group g reads
+    # input i of that group through W[g·C_in/g + i, o − g·n/g] turned by 180°
+    flipped = W[:, :, ::-1, ::-1].reshape(groups, c_in // groups, n_g, kh, kw)
+    Wt = np.ascontiguousarray(flipped.transpose(3, 4, 1, 0, 2).reshape(kh, kw, c_in // groups,
+                                                                          n))
+    x = t
+    if strides != [1, 1]:
+        out = b.add(f"{node.name}/spread", Spread(strides), [t.name], f"{node.name}/spread_output")
+        shape = Spread(strides).output_shape((H, Wd, C))
+        b.data[out] = x = _Tensor(out, (C, shape[0], shape[1]), "cl", t.seq)
+    x = _pad_node(b, f"{node.name}/pad", x, border, 0.0, where)
+    layer = Convolution(Wt, B) if groups == 1 else GroupedConvolution(Wt, B, (1, 1), groups)
+    out = b.add(node.name, layer, [x.name], node.output[0])
+    Ho, Wo, oc = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
+    b.data[out] = _Tensor(out, (oc, Ho, Wo), "cl", t.seq)
+
+
+def _output_pads(b, where, attrs, sizes, kernel, strides, extra):
+    """((top, bottom), (left, right)) a transposed convolution cuts off its full output."""
+    from .onnx_graph import _ints  # noqa: PLC0415
+
+    auto = _text(attrs, "auto_pad", "NOTSET")
+    full = [s * (size - 1) + e + k
+            for size, k, s, e in zip(sizes, kernel, strides, extra, strict=True)]
+    wanted = None
+    if "output_shape" in attrs:
+        wanted = _ints(attrs["output_shape"], where, b, "output_shape")[-2:]
+    elif auto in ("SAME_UPPER", "SAME_LOWER"):
+        wanted = [size * s for size, s in zip(sizes, strides, strict=True)]
+    if wanted is not None:
+        if len(wanted) != 2:
+            b.fail(where, f"output_shape {brief(wanted)} is not that of a 2-D operator")
+        pads = []
+        for f, w in zip(full, wanted, strict=True):
+            total = f - w
+            if total < 0:
+                b.fail(where, f"output_shape {brief(wanted)} is larger than the "
+                              "transposed convolution makes")
+            small, large = total // 2, total - total // 2
+            pads.append((small, large) if auto == "SAME_UPPER" else (large, small))
+        return tuple(pads)
+    if auto not in ("NOTSET", "VALID"):
+        b.fail(where, f"auto_pad {short(auto)!r} is not supported")
+    p = _ints(attrs.get("pads", [0, 0, 0, 0]), where, b, "pads") if auto == "NOTSET" \
+        else [0, 0, 0, 0]
+    if len(p) != 4 or any(v < 0 for v in p):
+        b.fail(where, f"pads {brief(p)} are not those of a 2-D operator")
+    top, left, bottom, right = p
+    return (top, bottom), (left, right)
+
+
+# ONNX's coordinate_transformation_mode: output index i → input coordinate, for scale s, an
+# input of ``size`` and an output of ``out`` = size · s before rounding down (as onnx's
+# reference evaluator reads the specification)
+_COORDINATES = {
+    "half_pixel": lambda i, s, size, out: (i + 0.5) / s - 0.5,
+    "half_pixel_symmetric": lambda i, s, size, out:
+        size / 2 * (1 - math.floor(out) / out) + (i + 0.5) / s - 0.5,
+    "pytorch_half_pixel": lambda i, s, size, out:
+        (i + 0.5) / s - 0.5 if out != 1 else np.full_like(i, -0.5),
+    "align_corners": lambda i, s, size, out:
+        i * (size - 1) / (out - 1) if out != 1 else np.zeros_like(i),
+    "asymmetric": lambda i, s, size, out: i / s,
+    "tf_half_pixel_for_nn": lambda i, s, size, out: (i + 0.5) / s,  # opset 11 only
+}
+# ONNX's nearest_mode: a coordinate → the input index read
+_NEAREST = {
+    "round_prefer_floor": lambda x: np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x)),
+    "round_prefer_ceil": lambda x: np.where(x - np.floor(x) == 0.5, np.ceil(x), np.round(x)),
+    "floor": np.floor,
+    "ceil": np.ceil,
+}
+
+
+def nearest_index(size, scale, coordinates, nearest) -> np.ndarray:
+    """Input index read by each output position (ONNX Resize, mode nearest)."""
+    out = size * scale
+    i = np.arange(math.floor(out), dtype=np.float64)
+    x = _COORDINATES[coordinates](i, scale, size, out)
+    return np.clip(_NEAREST[nearest](x), 0, size - 1).astype(np.int64)
+
+
+def resize(b, node, attrs, where, t, data_in):
+    from .onnx_graph import _optional_input, _Tensor  # noqa: PLC0415
+
+    op = node.op_type
+    mode = _text(attrs, "mode", "nearest")
+    if mode != "nearest":
+        b.fail(where, f"{op} of mode {short(mode)!r} is not supported: only 'nearest' (an "
+                      "interpolation mixes pixels, and zennit passes its gradient, which this "
+                      "engine does not compute for it)")
+    legacy = op == "Upsample" or b.opset < 11  # Upsample, and Resize-10: no such attributes
+    coordinates = "asymmetric" if legacy else _text(attrs, "coordinate_transformation_mode",
+                                                    "half_pixel")
+    nearest = "floor" if legacy else _text(attrs, "nearest_mode", "round_prefer_floor")
+    if coordinates not in _COORDINATES or nearest not in _NEAREST:
+        b.fail(where, f"{op} with coordinate_transformation_mode {short(coordinates)!r} and "
+                      f"nearest_mode {short(nearest)!r} is not supported")
+    if "axes" in attrs or _text(attrs, "keep_aspect_ratio_policy", "stretch") != "stretch":
+        b.fail(where, f"{op} with 'axes' or a keep_aspect_ratio_policy is not supported")
+    t = b.channels_last(t, where)
+    C, H, W = t.shape
+    scales = sizes = None
+    if "scales" in attrs:  # Upsample-7
+        scales = np.asarray(attrs["scales"], dtype=np.float64)
+    scale_input = 1 if op == "Upsample" or b.opset < 11 else 2
+    if _optional_input(node, scale_input):
+        value = np.asarray(b.const(node.input[scale_input], where, f"{op}'s scales"))
+        if value.size:
+            scales = value.astype(np.float64)
+    if op == "Resize" and b.opset >= 11 and _optional_input(node, 3):
+        value = np.asarray(b.const(node.input[3], where, f"{op}'s sizes"))
+        if value.size:
+            sizes = value.astype(np.int64)
+    if sizes is not None:
+        if sizes.shape != (4,) or sizes[1] != C:
+            b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, H, W")
+        factors = [int(o) / s for o, s in zip(sizes[2:], (H, W), strict=True)]
+    elif scales is not None:
+        if scales.shape != (4,) or scales[0] != 1 or scales[1] != 1:
+            b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be 1, 1, s, s "
+                          "(height and width only)")
+        factors = [float(v) for v in scales[2:]]
+        if not all(math.isfinite(f) and f > 0 for f in factors):
+            b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be positive")
+    else:
+        b.fail(where, f"{op} needs constant scales or sizes")
+    out_hw = [math.floor(size * f) for size, f in zip((H, W), factors, strict=True)]
+    if not all(1 <= o <= MAX_SIDE for o in out_hw):
+        b.fail(where, f"{op} makes a map of {out_hw[0]}×{out_hw[1]}: each side must be "
+                      f"1…{MAX_SIDE}")
+    rows, cols = (nearest_index(size, f, coordinates, nearest)
+                  for size, f in zip((H, W), factors, strict=True))
+    layer = NearestResize(rows, cols, (H, W))
+    out = b.add(node.name, layer, [t.name], node.output[0])
+    b.data[out] = _Tensor(out, (C, out_hw[0], out_hw[1]), "cl", t.seq)
