@@ -198,3 +198,16 @@ def test_transposed_convolutions_the_engine_cannot_build_are_refused(tmp_path, a
     path, _ = _model(tmp_path, node, [W], (3, 3, 3))
     with pytest.raises(ModelFormatError, match=f"m.onnx.*'up'.*{message}"):
         lrpcore.load_model(path)
+
+
+def test_their_gradients_are_the_adjoints_of_their_forward_maps():
+    """Training and gradient baselines go back through them: ⟨f(x), g⟩ = ⟨x, f*(g)⟩."""
+    from lrpcore.graph_upsampling import NearestResize, Spread
+
+    x = RNG.normal(size=(2, 4, 5, 3))
+    for layer in (Spread((2, 3)), NearestResize([0, 0, 1, 3, 3, 2], [4, 0, 1], (4, 5))):
+        y = layer.forward(x, np)
+        g = RNG.normal(size=y.shape)
+        back = layer.gradient(x, y, g, np, np.float64)
+        assert back.shape == x.shape
+        np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, back), rtol=1e-12)
