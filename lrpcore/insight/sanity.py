@@ -310,26 +310,56 @@ def csv_text(result: SanityResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+# steps drawn side by side at most: a graph model has dozens of weighted layers, and
+# EfficientNet-Lite0's 50 steps made one row of 52 photographs, a PNG 11,754 pixels wide
+MAX_STEP_COLUMNS = 12
+BAND_GAP = 12  # pixels of background between two bands of steps
+
+
 def figure(result: SanityResult, cmap="bwr", scaling=None) -> np.ndarray:
     """Heatmaps of the drawn samples (rows) at every step (columns), RGB uint8; each row
     starts with its sample drawn as every PNG draws it (:func:`~lrpcore.render.digit`: dark
     ink on white, a photograph in colour; it was white on black here). ``scaling`` None: 3
-    for digits, 1 for photographs (:func:`~lrpcore.render.default_scaling`)."""
+    for digits, 1 for photographs (:func:`~lrpcore.render.default_scaling`). More than
+    MAX_STEP_COLUMNS steps wrap into bands of about equal width, one under the other, each
+    beginning with the samples again (every heatmap is drawn, at its own size)."""
     from ..render.compose import digit, heatmap, to_uint8  # noqa: PLC0415
     from ..render.grid import grid  # noqa: PLC0415
     from ..render.outline import default_scaling  # noqa: PLC0415
 
     if scaling is None:
         scaling = default_scaling(result.inputs[0])
+    inputs = [to_uint8(digit(x, scaling)) for x in result.inputs]
+    bands = []
+    for steps in step_bands(len(result.steps)):
+        rows = [[inputs[i]] + [to_uint8(heatmap(_unit(result.steps[k].maps[i]), None, cmap,
+                                                scaling)) for k in steps]
+                for i in range(len(inputs))]
+        titles = ["input"] + [step_title(k, result.steps[k]) for k in steps]
+        bands.append(grid(rows, col_titles=titles))
+    return _stacked(bands)
 
-    rows = []
-    for i in range(result.inputs.shape[0]):
-        row = [to_uint8(digit(result.inputs[i], scaling))]
-        for s in result.steps:
-            row.append(to_uint8(heatmap(_unit(s.maps[i]), None, cmap, scaling)))
-        rows.append(row)
-    titles = ["input"] + [step_title(k, s) for k, s in enumerate(result.steps)]
-    return grid(rows, col_titles=titles)
+
+def step_bands(n_steps: int, most: int = MAX_STEP_COLUMNS) -> list[range]:
+    """The steps of each band of the figure: all in one when they fit ``most`` columns, else
+    as few bands as fit, of sizes differing by at most one (no band of two beside full ones)."""
+    count = -(-n_steps // most)
+    cuts = [round(b * n_steps / count) for b in range(count + 1)]
+    return [range(a, b) for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+def _stacked(bands: list[np.ndarray]) -> np.ndarray:
+    """Images one under the other, left-aligned on a white background, BAND_GAP apart."""
+    if len(bands) == 1:
+        return bands[0]
+    width = max(b.shape[1] for b in bands)
+    height = sum(b.shape[0] for b in bands) + BAND_GAP * (len(bands) - 1)
+    out = np.full((height, width, 3), 255, dtype=np.uint8)
+    y = 0
+    for b in bands:
+        out[y:y + b.shape[0], :b.shape[1]] = b
+        y += b.shape[0] + BAND_GAP
+    return out
 
 
 def step_title(k: int, step: SanityStep) -> str:

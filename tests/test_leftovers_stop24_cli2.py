@@ -1,0 +1,37 @@
+"""Stop 24 (cli2): defects an earlier session noticed and left — the sanity figure's width,
+the layers lrp concepts offers, render's fit of far larger maps, unusable --settings paths,
+integer ONNX weights, dangling links in image folders, the graph path's αβ overflow and the
+re-check of a complete relevance store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrpcore.insight import sanity
+
+
+def _sanity_result(n_steps, side=40):
+    rng = np.random.default_rng(0)
+    inputs = rng.random((2, side, side, 3))
+    steps = tuple(sanity.SanityStep(tuple(range(k)), ("Convolution",) * k, np.full(2, 0.5),
+                                    np.full(2, 0.5), rng.normal(size=(2, side, side)))
+                  for k in range(n_steps))
+    return sanity.SanityResult("EpsilonPlus", 2, steps, inputs, 0.1)
+
+
+def test_the_sanity_figure_of_many_steps_wraps_into_bands():
+    """EfficientNet-Lite0's 50 randomisation steps were drawn in one row: a PNG 11,754 pixels
+    wide and 490 high. Steps beyond MAX_STEP_COLUMNS wrap into bands of near-equal size, one
+    under the other, each starting with the samples; a figure that fits stays as it was."""
+    assert sanity.MAX_STEP_COLUMNS == 12
+    bands = sanity.step_bands(51)
+    assert [len(b) for b in bands] == [10, 10, 11, 10, 10]
+    assert [k for b in bands for k in b] == list(range(51))
+    assert sanity.step_bands(12) == [range(12)]
+    one_row = sanity.figure(_sanity_result(12), scaling=1)
+    wrapped = sanity.figure(_sanity_result(51), scaling=1)
+    assert wrapped.shape[1] < 1.1 * one_row.shape[1]  # about as wide as 12 steps in a row
+    assert wrapped.shape[0] >= 5 * one_row.shape[0]  # five bands, every step drawn
+    band = sanity.figure(_sanity_result(10), scaling=1)  # the first band alone, as it was
+    np.testing.assert_array_equal(wrapped[:band.shape[0], :band.shape[1]], band)
