@@ -66,12 +66,19 @@ def resolve_layer(ex, key) -> int:
     k = _resolve(ex, key)
     if k not in concept_layers(ex):
         names = layer_names(ex)
-        cuts = [i for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
+        cuts = offered_layers(ex)
         near = sorted(sorted(cuts, key=lambda i: (abs(i - k), -i))[:4])  # the nearest ones
         raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
                         "channels cannot be isolated; choose a block output such as "
                         f"{', '.join(names[i] for i in near)}")
     return k
+
+
+def offered_layers(ex) -> list[int]:
+    """The layers a message suggests choosing: :func:`concept_layers` without Pad nodes, whose
+    channels are only those of the layer under them (an unknown name listed ToChannelsLast,
+    then Pad, Conv, ... Pad: layers bypassed by a skip connection and pads among them)."""
+    return [i for i in concept_layers(ex) if not isinstance(ex.layers[i], Pad)]
 
 
 def _resolve(ex, key) -> int:
@@ -89,8 +96,9 @@ def _resolve(ex, key) -> int:
     described = [i for i, layer in enumerate(ex.layers) if layer.describe() == text]
     if len(described) == 1:
         return described[0]
-    raise RuleError(f"no layer is named {text!r} (names: {', '.join(names[:8])}"
-                    f"{', ...' if len(names) > 8 else ''}; or give an index)")
+    offered = [names[i] for i in offered_layers(ex)]
+    raise RuleError(f"no layer is named {text!r} (layers to choose: {', '.join(offered[:8])}"
+                    f"{', ...' if len(offered) > 8 else ''}; or give an index)")
 
 
 def _mixes(layer) -> bool:

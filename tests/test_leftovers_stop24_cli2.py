@@ -35,3 +35,28 @@ def test_the_sanity_figure_of_many_steps_wraps_into_bands():
     assert wrapped.shape[0] >= 5 * one_row.shape[0]  # five bands, every step drawn
     band = sanity.figure(_sanity_result(10), scaling=1)  # the first band alone, as it was
     np.testing.assert_array_equal(wrapped[:band.shape[0], :band.shape[1]], band)
+
+
+def test_an_unknown_concepts_layer_lists_only_layers_that_can_be_chosen():
+    """The error of ``lrp concepts --layer NAME`` listed the first eight nodes: Pad nodes (no
+    channels of their own) and convolutions a skip connection bypasses (refused when
+    chosen) among them. It lists layers that are accepted, no Pad."""
+    import re
+
+    import lrpcore
+    from lrpcore import concepts
+    from lrpcore.errors import RuleError
+    from lrpcore.explain import Explainer
+    from lrpcore.layers import Pad
+    from shared_data import shared_path
+
+    ex = Explainer(lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx")),
+                   "numpy")
+    with pytest.raises(RuleError, match="no layer is named 'nope'") as err:
+        concepts.resolve_layer(ex, "nope")
+    listed = re.search(r"\((?:names|layers to choose): (.*?)(?:, \.\.\.)?; or give an index\)",
+                       str(err.value)).group(1).split(", ")
+    assert len(listed) == 8
+    for name in listed:
+        k = concepts.resolve_layer(ex, name)  # accepted, not "bypassed by a skip connection"
+        assert not isinstance(ex.layers[k], Pad), name
