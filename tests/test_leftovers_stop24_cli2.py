@@ -60,3 +60,25 @@ def test_an_unknown_concepts_layer_lists_only_layers_that_can_be_chosen():
     for name in listed:
         k = concepts.resolve_layer(ex, name)  # accepted, not "bypassed by a skip connection"
         assert not isinstance(ex.layers[k], Pad), name
+
+
+def test_render_refuses_maps_far_larger_than_their_input(tmp_path, capsys):
+    """``lrp render`` padded any smaller input by any even margin: a 280×280 map over a 28×28
+    digit was drawn (exit 0) with the digit a speck in its middle. A border beyond a quarter
+    of the input's side is refused, naming both files and both shapes; a padded model's
+    32×32 maps over 28×28 digits are still drawn."""
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.random((1, 28, 28)))
+    np.save(tmp_path / "big.npy", rng.normal(size=(1, 280, 280)))
+    np.save(tmp_path / "padded.npy", rng.normal(size=(1, 32, 32)))
+    out = tmp_path / "h.png"
+    argv = ["render", "--input", str(tmp_path / "x.npy"), "--out", str(out)]
+    assert main(["render", str(tmp_path / "big.npy")] + argv[1:]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    for word in ("x.npy", "big.npy", "28×28", "280×280", "far larger"):
+        assert word in err, err
+    assert not out.exists()
+    assert main(["render", str(tmp_path / "padded.npy")] + argv[1:]) == 0 and out.is_file()

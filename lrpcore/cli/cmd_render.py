@@ -125,9 +125,16 @@ def _hw(sample: np.ndarray) -> tuple[int, int]:
     return sample.shape[0], sample.shape[1]
 
 
+# the widest border fit_input pads around an input, as a share of its side: a model pads its
+# raw input by a few pixels (LeNet-5: 28 → 32); a 280×280 map over a 28×28 digit was drawn
+# with the digit a speck in its middle
+MAX_BORDER = 0.25
+
+
 def fit_input(x: np.ndarray, r: np.ndarray, x_path, r_path) -> np.ndarray:
-    """One input sample in the relevance map's H×W: a raw image smaller by an even margin is
-    centred on a zero (background) border, as the toolbox pads MNIST digits for LeNet-5."""
+    """One input sample in the relevance map's H×W: a raw image smaller by an even margin (at
+    most MAX_BORDER of its side on each side) is centred on a zero (background) border, as
+    the toolbox pads MNIST digits for LeNet-5."""
     if x.ndim == 1:
         side = int(round(x.size ** 0.5))
         if side * side != x.size:
@@ -137,11 +144,15 @@ def fit_input(x: np.ndarray, r: np.ndarray, x_path, r_path) -> np.ndarray:
     if (xh, xw) == (rh, rw):
         return x
     dh, dw = rh - xh, rw - xw
+    why = ""
     if dh >= 0 and dw >= 0 and dh % 2 == 0 and dw % 2 == 0:
-        pad = [(dh // 2, dh // 2), (dw // 2, dw // 2)] + [(0, 0)] * (x.ndim - 2)
-        return np.pad(x, pad)
+        if dh // 2 <= xh * MAX_BORDER and dw // 2 <= xw * MAX_BORDER:
+            pad = [(dh // 2, dh // 2), (dw // 2, dw // 2)] + [(0, 0)] * (x.ndim - 2)
+            return np.pad(x, pad)
+        why = (f" (the maps are far larger: a border of {max(dh, dw) // 2} pixels around the "
+               "input is no model's padding)")
     raise ShapeError(f"{x_path}: inputs of {xh}×{xw} pixels do not fit the {rh}×{rw} maps "
-                     f"of {r_path}")
+                     f"of {r_path}{why}")
 
 
 SIDECAR_MAX_BYTES = 16 << 20  # a relevance sidecar is a few KB; more is not one
