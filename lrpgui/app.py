@@ -50,6 +50,12 @@ def parse_args(argv=None):
     p.add_argument("--timeout", type=_seconds, default=60.0,
                    help="seconds to wait for the first explanation in the modes that quit")
     args = p.parse_args(argv)
+    if args.settings:  # a folder or an unwritable file: every change was silently dropped
+        from .settings import settings_file_problem  # noqa: PLC0415
+
+        problem = settings_file_problem(args.settings)
+        if problem:
+            p.error(f"argument --settings: {problem}")
     if args.profile_stats and not args.profile:  # it wrote nothing and said nothing
         p.error("--profile-stats needs --profile (the statistics are of its clicks)")
     if args.screenshot:  # a missing folder: now, not after the first explanation

@@ -21,6 +21,7 @@ Questions to the user go through :mod:`lrpgui.dialogs`, whose functions tests re
 from __future__ import annotations
 
 import os
+import sys
 
 from PySide6.QtCore import QByteArray, QEventLoop, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -326,7 +327,9 @@ class MainWindow(QMainWindow):
             st.set("last/model", self.state.model_path)
         if self.state.dataset_name:
             st.set("last/dataset", self.state.dataset_name)
-        st.sync()
+        problem = st.sync()
+        if problem:  # the window is closing: said where a script or terminal sees it
+            print(f"lrp-explorer: warning: {problem}", file=sys.stderr)
 
     def _open_initial(self, model, dataset) -> None:
         """Open what was asked for; else the last session's files; else the bundled ones,

@@ -14,6 +14,32 @@ ENV = "LRP_EXPLORER_SETTINGS"
 MAX_RECENT = 8
 
 
+def settings_file_problem(path) -> str | None:
+    """Why the explorer could not keep its settings in ``path`` (None: it can), said before
+    the window opens: Qt reads nothing from a folder, a file under a file or a file it may not
+    write, and drops every change at the end without a word. (A missing folder is no
+    problem: Qt makes it.)"""
+    path = os.fspath(path)
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        example = os.path.join(path, "lrp-explorer.ini")
+        return f"{path}: is a folder; give a settings file (e.g. {example})"
+    if os.path.exists(path):
+        try:
+            with open(path, "r+b"):  # opened for writing, nothing written
+                pass
+        except OSError as exc:
+            return f"{path}: cannot be written ({exc.strerror or exc}): changes would not be saved"
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):  # the part of the path that exists
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        return f"{path}: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK):
+        return f"{path}: cannot be created: folder {folder} is not writable"
+    return None
+
+
 def open_settings() -> QSettings:
     path = os.environ.get(ENV)
     if path:
@@ -67,5 +93,9 @@ class Settings:
     def set_last_dir(self, purpose: str, folder: str) -> None:
         self.q.setValue(f"dirs/{purpose}", folder)
 
-    def sync(self) -> None:
+    def sync(self) -> str | None:
+        """Write the changes; why they were not written, naming the file (None: written)."""
         self.q.sync()
+        if self.q.status() == QSettings.Status.NoError:
+            return None
+        return f"{self.q.fileName()}: the settings cannot be written there; they are not saved"
