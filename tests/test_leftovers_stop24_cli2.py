@@ -82,3 +82,34 @@ def test_render_refuses_maps_far_larger_than_their_input(tmp_path, capsys):
         assert word in err, err
     assert not out.exists()
     assert main(["render", str(tmp_path / "padded.npy")] + argv[1:]) == 0 and out.is_file()
+
+
+@pytest.mark.parametrize("op", ["Conv", "Gemm"])
+def test_integer_onnx_weights_are_refused_naming_node_and_initializer(tmp_path, op):
+    """An ONNX Conv whose filters are int8 (a quantised export without its DequantizeLinear)
+    was read as float filters of the stored integers: the heatmaps of another model, without
+    a word. It is refused, naming the node and the initializer; float filters still load."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph
+    from onnx import helper, numpy_helper
+
+    from lrpcore import ModelFormatError, load_model
+
+    def model(dtype):
+        if op == "Conv":
+            W = numpy_helper.from_array(np.full((2, 1, 3, 3), 7, dtype), "Wq")
+            node = helper.make_node("Conv", ["x", "Wq"], ["y"], name="conv")
+            return save_onnx_graph(tmp_path / f"{dtype.__name__}.onnx", [node], [W],
+                                   (1, 1, 5, 5), (1, 2, 3, 3))
+        W = numpy_helper.from_array(np.full((4, 3), 7, dtype), "Wq")
+        node = helper.make_node("Gemm", ["x", "Wq"], ["y"], name="fc")
+        return save_onnx_graph(tmp_path / f"{dtype.__name__}.onnx", [node], [W], (1, 4),
+                               (1, 3))
+
+    path = model(np.int8)
+    with pytest.raises(ModelFormatError) as err:
+        load_model(path)
+    name = "conv' (Conv)" if op == "Conv" else "fc' (Gemm)"
+    for word in (str(path), name, "'Wq'", "int8", "DequantizeLinear"):
+        assert word in str(err.value), str(err.value)
+    assert load_model(model(np.float32)).nodes[-1].layer.kind in ("Convolution", "Linear")

@@ -158,6 +158,19 @@ class _Builder:
             self.fail(where, f"{what} hold NaN or infinite values")
         return value
 
+    def weights(self, name, where, what):
+        """A weighted layer's constant (filters, biases, a weight matrix) in floating point:
+        integers are quantised weights, whose scale and zero point a DequantizeLinear node
+        holds; read as floats (int8 filters of 7 as weights of 7.0) they are not the model's
+        numbers, and the heatmaps of a model that does not exist came out."""
+        value = self.const(name, where, what)
+        kind = np.asarray(value).dtype
+        if kind.kind != "f":
+            self.fail(where, f"{what} ('{short(name)}') hold {kind.name} values: quantised weights "
+                             "without their scale (a DequantizeLinear node) are not the "
+                             "model's numbers; export the model in floating point")
+        return value
+
     def channels_last(self, t: _Tensor, where) -> _Tensor:
         """The tensor stored channels-last (a ToChannelsLast node for a C×H×W input)."""
         if t.storage == "cl":
@@ -413,8 +426,8 @@ def _reshape_const(x, target, b, where):
 # -- layers ------------------------------------------------------------------------------------
 
 def _conv(b, node, attrs, where, t):
-    W = b.const(node.input[1], where, "the filters")
-    B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
+    W = b.weights(node.input[1], where, "the filters")
+    B = b.weights(node.input[2], where, "the biases") if _optional_input(node, 2) else None
     if W.ndim == 3 and _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
         W, attrs = W[:, :, None, :], _as_2d(attrs)
     if W.ndim != 4:
@@ -650,13 +663,13 @@ def _gemm(b, node, attrs, where, t):
     for label, v in (("alpha", alpha), ("beta", beta)):
         if not np.isfinite(v) or abs(v) > MAX_SCALE:
             b.fail(where, f"Gemm {label} = {v} is not a usable scale")
-    B = b.const(node.input[1], where, "Gemm's weights")
+    B = b.weights(node.input[1], where, "Gemm's weights")
     if B.ndim != 2:  # was "malformed (IndexError: tuple index out of range)"
         b.fail(where, f"Gemm's weights are {B.ndim}-d (shape {list(B.shape)}); a Gemm needs a "
                       "2-d weight matrix")
     W = alpha * (B.T if int(attrs.get("transB", 0)) else B)
     c = _optional_input(node, 2)
-    bias = np.zeros(W.shape[1]) if c is None else b.const(c, where, "Gemm's bias").reshape(-1)
+    bias = np.zeros(W.shape[1]) if c is None else b.weights(c, where, "Gemm's bias").reshape(-1)
     if bias.size not in (1, W.shape[1]):
         b.fail(where, f"a bias of {bias.size} values does not fit {W.shape[1]} outputs")
     bias = beta * np.broadcast_to(bias, (W.shape[1],))
@@ -673,7 +686,7 @@ def _sole_reader(b, t) -> bool:
 
 
 def _batchnorm(b, node, attrs, where, t):
-    scale, shift, mean, var = (np.asarray(b.const(n, where, "BatchNormalization's parameters"),
+    scale, shift, mean, var = (np.asarray(b.weights(n, where, "BatchNormalization's parameters"),
                                           dtype=np.float64).reshape(-1)
                                for n in node.input[1:5])
     if attrs.get("training_mode", 0):  # a model exported in train mode (model.train())
@@ -1003,7 +1016,7 @@ def _two_tensors(data_in) -> bool:
 def _op_matmul(b, node, attrs, where, t, data_in):
     if _two_tensors(data_in):
         _op_product(b, node, attrs, where, t, data_in)
-    W = b.const(node.input[1], where, "MatMul's second operand")
+    W = b.weights(node.input[1], where, "MatMul's second operand")
     if W.ndim != 2:
         b.fail(where, f"MatMul with a {W.ndim}-d constant is not supported")
     _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.zeros(W.shape[1]))
