@@ -113,3 +113,28 @@ def test_integer_onnx_weights_are_refused_naming_node_and_initializer(tmp_path, 
     for word in (str(path), name, "'Wq'", "int8", "DequantizeLinear"):
         assert word in str(err.value), str(err.value)
     assert load_model(model(np.float32)).nodes[-1].layer.kind in ("Convolution", "Linear")
+
+
+def test_dangling_links_in_an_image_folder_are_named_as_broken_photos_are(tmp_path, capsys):
+    """A folder's symbolic link to a photo since moved or deleted was dropped without a word
+    (only broken photos were named in the 'left out' warning): it is named there too, with
+    where it points; the other images are used."""
+    from PIL import Image
+
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k in range(2):
+        Image.fromarray((rng.random((28, 28)) * 255).astype(np.uint8)).save(folder / f"d{k}.png")
+    (folder / "broken.png").write_bytes(b"no png")
+    (folder / "gone.png").symlink_to(tmp_path / "moved-away.png")
+    out = tmp_path / "R.npy"
+    assert main(["explain", "mnist-lenet5", str(folder), "--out", str(out)]) == 0
+    line = next(s for s in capsys.readouterr().err.splitlines() if "left out" in s)
+    assert "2 images cannot be read and are left out" in line, line
+    assert "broken.png (cannot decode the image" in line
+    assert f"gone.png (a symbolic link to {tmp_path / 'moved-away.png'}, which does not exist)" \
+        in line
+    assert np.load(out).shape[0] == 2

@@ -48,10 +48,29 @@ def _listdir(folder: str) -> list[str]:
 
 def _images_in(folder: str) -> list[str]:
     """The PNG/JPEG files of ``folder``, hidden ones left out as hidden class folders are
-    (macOS leaves an AppleDouble ``._photo.jpg`` beside each photo on foreign disks)."""
+    (macOS leaves an AppleDouble ``._photo.jpg`` beside each photo on foreign disks), and
+    its dangling symbolic links of such names: those are left out when the images are
+    checked, named as broken photos are (they were dropped here without a word)."""
     return sorted(os.path.join(folder, f) for f in _listdir(folder)
                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
-                  and os.path.isfile(os.path.join(folder, f)))
+                  and (os.path.isfile(os.path.join(folder, f))
+                       or _dangling(os.path.join(folder, f))))
+
+
+def _dangling(path: str) -> bool:
+    """Whether ``path`` is a symbolic link to nothing (its target moved or deleted)."""
+    return os.path.islink(path) and not os.path.exists(path)
+
+
+def _check_link(path: str) -> None:
+    """Refuse a dangling symbolic link, naming where it points."""
+    if _dangling(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        raise DatasetError(f"{path}: a symbolic link to {short(target, 80)}, which does not "
+                           "exist")
 
 
 def is_image_file(path) -> bool:
@@ -289,6 +308,7 @@ class ImageFolder:
         keep = []
         for k, path in enumerate(files):
             try:
+                _check_link(path)
                 check_image(path)
                 keep.append(k)
             except DatasetError as exc:
