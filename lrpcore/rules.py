@@ -285,7 +285,7 @@ class AlphaBeta(Rule):
                 dneg = _plus_bias_part(split.negative_sum(), layer, ctx, "neg")
                 out = out + beta * split.negative_share(
                     epsilon_share(R, dneg, LITERATURE_STABILIZER, xp))
-            return out
+            return check_overflow(self, xp, R, x, out)  # graph models take this form
         if beta == 0:
             dpos = split.positive_sum() + _bias_part(layer, ctx, "pos") + 1e-16
             return check_overflow(self, ctx.xp, R, x, alpha * split.positive_share(R / dpos))

@@ -138,3 +138,28 @@ def test_dangling_links_in_an_image_folder_are_named_as_broken_photos_are(tmp_pa
     assert f"gone.png (a symbolic link to {tmp_path / 'moved-away.png'}, which does not exist)" \
         in line
     assert np.load(out).shape[0] == 2
+
+
+@pytest.mark.parametrize("rule", ["alphabeta", "alphabeta:5", "EpsilonAlpha2Beta1"])
+def test_alphabeta_overflow_on_a_graph_model_says_so(tmp_path, capsys, rule):
+    """The αβ overflow guard (rules.check_overflow) was only on the toolbox form of the rule;
+    a graph model takes the literature's form, so an ONNX model explained with αβ over
+    float32 samples near 1e36 ended in 'a division by zero (e.g. epsilon:0 …); choose a rule
+    with a stabiliser > 0'. It names the node, the rule and the overflow, as for the
+    toolbox chain; no output is written."""
+    from lrpcore.cli.main import main
+    from shared_data import shared_path
+
+    x = np.zeros((2, 1, 28, 28))
+    x[:, :, 5:20, 5:20] = 1e36
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "R.npy"
+    model = str(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    assert main(["explain", model, str(tmp_path / "x.npy"), "--raw", "--dtype", "float32",
+                 "--rule", rule, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    for word in ("node ", "(Convolution", "the numbers overflow float32",
+                 "too large for the rule's divisions; scale the samples down"):
+        assert word in err, err
+    assert "division by zero" not in err and not out.exists()
