@@ -423,7 +423,7 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                                      shape=list(fed_shape), dtype_saved=job.dtype)
     bounds = [(i, a, min(n, a + step)) for i, a in enumerate(range(0, n, step))]
     say = log or (lambda text: None)
-    if layout.finished_store(out, key, overwrite):  # this run, complete: nothing to do
+    if layout.finished_store(out, key, overwrite, bounds, say):  # complete and undamaged
         say(f"{out}: all {len(bounds)} chunks already done")
         return Result(chunks=len(bounds), computed=0, skipped=len(bounds), failed=[],
                       seconds=0.0, chunk_seconds=[], store=os.fspath(out))

@@ -163,3 +163,53 @@ def test_alphabeta_overflow_on_a_graph_model_says_so(tmp_path, capsys, rule):
                  "too large for the rule's divisions; scale the samples down"):
         assert word in err, err
     assert "division by zero" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["values changed", "file removed"])
+def test_a_complete_store_run_again_recomputes_a_damaged_chunk(tmp_path, damage):
+    """A resumed run checks every chunk marked done; a complete store run again answered
+    'all chunks already done' without looking: a chunk changed or removed on disk after the
+    run stayed in R.zarr. It is checked as a resumed one is and the damaged chunk computed
+    again, saying so; an undamaged complete store is still left as it is."""
+    distributed = pytest.importorskip("distributed")
+    zarr = pytest.importorskip("zarr")
+    from pathlib import Path
+
+    import lrpcore
+    from lrpcore import distributed as dist
+    from lrpcore import open_relevance_store
+    from lrpcore.io.relevance_store import partial_path
+
+    x = tmp_path / "x.npy"
+    np.save(x, lrpcore.open_dataset("mnist-test").images(np.arange(20)))
+    out = tmp_path / "R.zarr"
+    source, _ = dist.open_source(str(x))
+    args = {"model": "mnist-dense-rect", "backend": "numpy", "dtype": "float64",
+            "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
+            "batch_size": 5, "source": source}
+    said = []
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as client:
+        def run():
+            said.clear()
+            return dist.explain_to_store(args, out, client=client, progress=False,
+                                         log=said.append)
+
+        assert run().computed == 4
+        want = open_relevance_store(out).heatmaps(slice(None))
+        again = run()  # undamaged: nothing to do
+        assert (again.computed, again.skipped) == (0, 4)
+        assert said == [f"{out}: all 4 chunks already done"]
+        g = zarr.open_group(out, mode="r+")
+        if damage == "values changed":
+            g["relevance"][10:12] = g["relevance"][10:12] * 1.5
+        else:
+            [chunk] = [p for p in Path(out, "relevance", "c", "2").rglob("*") if p.is_file()]
+            chunk.unlink()
+        again = run()
+    assert (again.computed, again.skipped, again.failed) == (1, 3, [])
+    assert f"{out}: complete, but 1 of its 4 chunks are damaged on disk; computing them " \
+        "again" in said
+    assert any("chunk 3/4 (samples 10..14) is marked done but damaged" in s for s in said)
+    np.testing.assert_array_equal(open_relevance_store(out).heatmaps(slice(None)), want)
+    assert not Path(partial_path(out)).exists()

@@ -455,11 +455,16 @@ def _same_file(fd, path) -> bool:
         return False
 
 
-def finished_store(path, key, overwrite) -> bool:
+def finished_store(path, key, overwrite, bounds=None, say=None) -> bool:
     """Whether ``path`` already holds this run (``key``), complete: nothing is left to do.
     A store of an older version left unfinished under the result's name is moved to its
     partial name to be resumed there; a store of other settings is refused without
-    ``overwrite``; anything that is no relevance store is refused (never replaced)."""
+    ``overwrite``; anything that is no relevance store is refused (never replaced).
+    With ``bounds`` ((chunk, first, end) per chunk) a complete store is checked as a resumed
+    one is (:func:`damaged_chunks`; it reads the whole store, far less than computing it): a
+    chunk damaged on disk after the run was answered 'all chunks already done'. A damaged
+    complete store is moved to its partial name too, where the run computes those chunks
+    again (``say`` tells why)."""
     path = os.fspath(path)
     existing = _existing_store(path, overwrite)
     if existing is None or overwrite:
@@ -469,12 +474,21 @@ def finished_store(path, key, overwrite) -> bool:
         what = "; ".join(f"{k}: stored {existing.get(k)!r}, now {key[k]!r}" for k in diff)
         raise ExportError(f"{path}: holds a run with other settings ({what}); use "
                           "--overwrite or another --out")
-    if RelevanceStore(path).complete:
-        return True
+    store = RelevanceStore(path)
+    complete = store.complete
+    if complete:
+        group = import_zarr().open_group(path, mode="r")
+        damaged = [] if bounds is None else damaged_chunks(group, store.done, bounds)
+        if not damaged:
+            return True
+        if say is not None:
+            say(f"{path}: complete, but {len(damaged)} of its {len(bounds)} chunks are damaged "
+                "on disk; computing them again")
     work = partial_path(path)
     if os.path.lexists(work):
-        raise ExportError(f"{path}: an unfinished store of an older version, and {work} "
-                          "exists too; remove one of them")
+        what = "a complete store with damaged chunks" if complete else \
+            "an unfinished store of an older version"
+        raise ExportError(f"{path}: {what}, and {work} exists too; remove one of them")
     os.rename(path, work)
     return False
 
