@@ -43,12 +43,13 @@ def test_an_unknown_concepts_layer_lists_only_layers_that_can_be_chosen():
     chosen) among them. It lists layers that are accepted, no Pad."""
     import re
 
+    from shared_data import shared_path
+
     import lrpcore
     from lrpcore import concepts
     from lrpcore.errors import RuleError
     from lrpcore.explain import Explainer
     from lrpcore.layers import Pad
-    from shared_data import shared_path
 
     ex = Explainer(lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx")),
                    "numpy")
@@ -147,8 +148,9 @@ def test_alphabeta_overflow_on_a_graph_model_says_so(tmp_path, capsys, rule):
     float32 samples near 1e36 ended in 'a division by zero (e.g. epsilon:0 …); choose a rule
     with a stabiliser > 0'. It names the node, the rule and the overflow, as for the
     toolbox chain; no output is written."""
-    from lrpcore.cli.main import main
     from shared_data import shared_path
+
+    from lrpcore.cli.main import main
 
     x = np.zeros((2, 1, 28, 28))
     x[:, :, 5:20, 5:20] = 1e36
