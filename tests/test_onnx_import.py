@@ -466,11 +466,21 @@ def test_non_flatten_reshape_refused(tmp_path):
     _refused(tmp_path, g, "Reshape", "not a flatten")
 
 
-def test_a_pooled_vector_back_to_a_map_is_refused_as_a_gate(tmp_path):
-    """Keras's EfficientNetV2B0 stops at the Reshape that starts its first squeeze-and-
-    excitation gate: the refusal says what that Reshape usually begins."""
+def test_a_pooled_vector_back_to_its_map_is_that_map_and_a_computed_one_is_refused(tmp_path):
+    """Keras's EfficientNet reshapes its pooled vector back to a 1×1 map before the gate's
+    1×1 convolutions (it stopped the import there): the same array as the pooled map, no node.
+    A vector computed after the pool (dense layers), reshaped to a map, is still refused, and
+    the refusal says what such a Reshape usually begins."""
+    for target in ([-1, 3, 1, 1], [0, 3, 1, 1]):
+        g = Graph([3, 4, 4])
+        g.node("GlobalAveragePool").node("Flatten").node("Reshape", g.init(target, np.int64))
+        g.node("Conv", g.init(_w(2, 3, 1, 1)), g.init(_w(2)))
+        model = _check(tmp_path, g, RNG.standard_normal((2, 3, 4, 4)))
+        assert [n.layer.kind for n in model.nodes] == ["ToChannelsLast", "MeanPool",
+                                                       "Convolution"]
     g = Graph([3, 4, 4])
-    g.node("GlobalAveragePool").node("Flatten").node("Reshape", g.init([-1, 3, 1, 1], np.int64))
+    g.node("GlobalAveragePool").node("Flatten").node("Gemm", g.init(_w(3, 3)), transB=1)
+    g.node("Reshape", g.init([-1, 3, 1, 1], np.int64))
     msg = _refused(tmp_path, g, "not a flatten", "squeeze-and-excitation gate")
     g = Graph([2, 4, 4])
     g.node("Reshape", g.init([0, 4, 8], np.int64))

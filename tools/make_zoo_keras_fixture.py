@@ -200,13 +200,15 @@ def script_main(keras_part, main):
         main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
 
 
-def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=None):
+def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=None,
+                  keep_keras=False):
     """Run ``script``'s Keras part in a process of its own (it writes ``<name>_tf2onnx.onnx``
     and hands over ``x`` and Keras's outputs ``keras_y``), build the PyTorch twin with
     ``twin_for(handed_over, onnx_path)``, check ``twin_output(twin, x)`` (default: the twin's
     output) against Keras's within ``tolerance(keras's)`` (default: 1e-4 of its largest) on
     four samples (at most two per predicted class), and write ``<name>.npz`` with zennit's
-    relevance. Shared by the Keras fixture scripts."""
+    relevance (and, with ``keep_keras``, Keras's own float32 outputs as ``keras_y``). Shared
+    by the Keras fixture scripts."""
     twin_output = twin_output or (lambda twin, x: twin(x))
     tolerance = tolerance or (lambda keras_y: 1e-4 * np.abs(keras_y).max())
     os.makedirs(out_dir, exist_ok=True)
@@ -232,6 +234,8 @@ def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=N
     # zB's bounds in the twin's channels-first layout: N×C×H×W (N×C×L for a sequence)
     first = (x.shape[0], x.shape[-1]) + tuple(x.shape[1:-1])
     ref = references(twin, x, (0.0,), (1.0,), first_conv_input=first)
+    if keep_keras:
+        ref["keras_y"] = theirs
     np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=(0.0,), std=(1.0,),
                         **ref)
     print(name, "predicts", ref["Y"].argmax(1).tolist(), "twin − keras",

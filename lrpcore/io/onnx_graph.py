@@ -65,6 +65,7 @@ from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
+from . import onnx_hard_sigmoid as hard_sigmoid
 from . import onnx_stack as stack
 from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
@@ -886,12 +887,18 @@ def _op_reduce(b, node, attrs, where, t, data_in):
         t = b.channels_last(t, where)
     spatial = [2] if t.seq else [2, 3]  # over L of an N×C×L sequence
     axes = sorted(int(a) % _rank(t) for a in np.atleast_1d(axes)) if axes is not None else None
-    if t.storage != "cl" or axes != spatial:
+    nhwc = t.storage == "same" and len(t.shape) == 3 and axes == [1, 2]
+    if nhwc:  # Keras's GlobalAveragePooling2D on N×H×W×C: the engine's own layout
+        H, W, C = t.shape
+        t = _Tensor(t.name, (C, H, W), "cl")
+    elif t.storage != "cl" or axes != spatial:
         b.fail(where, f"{op} is supported over the height and width of an image (the "
                       "length of a sequence)")
     pool = _global_mean if op == "ReduceMean" else _global_max
     if int(attrs.get("keepdims", 1)):
-        pool(b, node.name, t, out, where)
+        pooled = pool(b, node.name, t, out, where)
+        if nhwc:  # N×1×1×C as ONNX has it: the same array
+            b.data[out] = _Tensor(pooled.name, (1, 1, pooled.shape[0]), "same")
     else:
         pooled = pool(b, node.name, t, f"{out}/pooled", where)
         _flatten(b, f"{node.name}/flatten", pooled, out)
@@ -969,20 +976,47 @@ def _op_reshape(b, node, attrs, where, t, data_in):
         _alias(b, node, t)
     elif channels.reshape(b, node, where, t, target):
         return  # a channel shuffle's first or last Reshape
+    elif _unflatten(b, node, t, target):
+        return  # a pooled vector back to its 1×1 map: Keras's squeeze-and-excitation
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
                       f"flattening reshapes are supported{_gate_hint(t, target)}")
 
 
+def _to_one_by_one(t, target):
+    """The storage of the 1×1 map that Reshape ``target`` makes of flat vector ``t``: "same"
+    for N×1×1×C (Keras), "cl" for N×C×1×1, None for any other Reshape."""
+    if len(t.shape) != 1:
+        return None
+    dims = [int(s) for s in target[1:]]
+    return "same" if dims == [1, 1, t.shape[0]] else "cl" if dims == [t.shape[0], 1, 1] \
+        else None
+
+
+def _unflatten(b, node, t, target) -> bool:
+    """A Reshape of a flattened 1×1×C map back to a 1×1 map (Keras's squeeze-and-excitation:
+    GlobalAveragePooling2D, then Reshape((1, 1, C)) before the gate's 1×1 convolutions): the
+    map the Flatten read, the same array; the Flatten is pruned when nothing else reads it."""
+    storage = _to_one_by_one(t, target)
+    k = b.producer.get(t.name)
+    if storage is None or k is None or not isinstance(b.nodes[k].layer, Flatten):
+        return False
+    source = next((b.data[a] for a in b.data.aliases(b.nodes[k].inputs[0])), None)
+    if source is None or _engine_shape(source) != (1, 1, t.shape[0]):
+        return False
+    C = t.shape[0]
+    b.data[node.output[0]] = _Tensor(source.name, (1, 1, C) if storage == "same" else (C, 1, 1),
+                                     storage)
+    return True
+
+
 def _gate_hint(t, target) -> str:
-    """What a pooled vector turned back into a C×1×1 map usually starts: a squeeze-and-
-    excitation gate (EfficientNet, MobileNetV3 from Keras), whose product of two signals has no
-    LRP rule here; the Reshape is only where the import first stops."""
-    if len(t.shape) == 1 and [int(s) for s in target[1:]] in ([t.shape[0], 1, 1],
-                                                               [1, 1, t.shape[0]]):
-        return (" (a pooled vector back to a 1×1 map usually starts a squeeze-and-excitation "
-                "gate: the importer reads such gates as PyTorch exports them, a Mul of the map "
-                "and a C×1×1 tensor, not yet through a Reshape as Keras writes them)")
+    """What a vector turned into a 1×1 map other than a pooled map's own usually starts: a
+    squeeze-and-excitation gate computed by dense layers, which the importer does not read."""
+    if _to_one_by_one(t, target) is not None:
+        return (" (a vector back to a 1×1 map usually starts a squeeze-and-excitation gate: "
+                "the importer reads one whose vector is a global pool's output, as Keras's "
+                "applications and PyTorch's exports write them, not one computed after it)")
     return ""
 
 
@@ -1693,10 +1727,14 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "
                                f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")
-    for node in graph.node:  # CastLike's second input gives only its type: no reader
+    graph_nodes = list(graph.node)
+    if not b.pytorch:  # Keras's ReLU6(x + 3) / 6: one HardSigmoid, as PyTorch's
+        graph_nodes = hard_sigmoid.fuse(onnx, graph_nodes, b.consts,
+                                        [o.name for o in graph.output], opset)
+    for node in graph_nodes:  # CastLike's second input gives only its type: no reader
         for n in node.input[:1] if node.op_type == "CastLike" else node.input:
             b.readers[n] = b.readers.get(n, 0) + 1
-    first = next((n for n in graph.node if inp.name in n.input), None)
+    first = next((n for n in graph_nodes if inp.name in n.input), None)
     # a 'perm' of another type (a float, a string) is the Transpose's to refuse, named
     perm = _attrs(onnx, first).get("perm") if first is not None else None
     nhwc = (len(sample) == 3 and isinstance(perm, list) and first.op_type == "Transpose"
@@ -1704,7 +1742,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     b.data[inp.name] = _Tensor(inp.name, sample, "same")
     if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
         b.batch = int(dims[0].dim_value)
-    for i, node in enumerate(graph.node):
+    for i, node in enumerate(graph_nodes):
         name = node.name or f"{node.op_type}_{i}"
         if not node.name:
             node.name = name
@@ -1745,7 +1783,7 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     nodes = _prune(b.nodes, out_name)
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
-    mark_functional_calls(graph.node, nodes, b.pytorch)
+    mark_functional_calls(graph_nodes, nodes, b.pytorch)
     overflowed = next((n for n in nodes if not all(
         np.all(np.isfinite(a)) for a in (n.layer.native_params() or ()))), None)
     if overflowed is not None:  # a chain of Mul by 1e30 folded into a MatMul gave it inf
