@@ -98,7 +98,7 @@ class HardSigmoid(Activation):
     """max(0, min(1, αx + β)); ``swish`` multiplies it by x (HardSwish: α = 1/6, β = 1/2)."""
 
     kind = "HardSigmoid"
-    onnx_ops = ("HardSigmoid", "HardSwish")
+    onnx_ops = ("HardSigmoid", "HardSwish", "Clip")  # Clip: Keras's ReLU6(x + 3) / 6
 
     def __init__(self, alpha=0.2, beta=0.5, swish=False):
         super().__init__()

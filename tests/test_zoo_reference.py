@@ -72,7 +72,8 @@ does (R·s to the map, Σ R·x to the gate), in every export (``_noopt`` too). S
 ``decoder``, a U-Net's decoder path (ConvTranspose: k=2 s=2, k=4 s=2 p=1 after a skip
 concatenated, grouped with output_padding; nearest Resize by scales and by sizes), and
 ``transfirst``, a transposed convolution as the first layer (flat's ones and zB's bounds only
-where input pixels land).
+where input pixels land). ``keras_se_tf2onnx``: the gates as Keras's MobileNetV3 and
+EfficientNet blocks write them (``tools/make_zoo_keras_se_fixture.py``; test_keras_gates.py).
 Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """

@@ -1379,11 +1379,13 @@ NOTES = {
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "
                    "count fewer entries (`count_include_pad=0`, partial ones) a "
                    "`PartialMeanPool`",
-    "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling)",
+    "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling); over axes 1, 2 of "
+                  "an N×H×W×C map (Keras's GlobalAveragePooling2D as tf2onnx writes it)",
     "ReduceMax": "over H and W (`dynamo=True`'s `AdaptiveMaxPool2d(1)`, `x.amax((2, 3))`)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
                "dropped; with a Transpose [0, 2, 1, 3, 4] between, to N×g×(C/g)×H×W and back: "
-               "a channel shuffle (ShuffleNet), one `ChannelPermute`",
+               "a channel shuffle (ShuffleNet), one `ChannelPermute`; a pooled vector back "
+               "to its N×1×1×C or N×C×1×1 map (Keras's squeeze-and-excitation): that map",
     "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`); a map's height and "
              "width, step 1 (`x[:, :, 1:, :-1]`, Keras's Cropping2D): a `Crop`",
     "Split": "of data: along channels",
@@ -1395,7 +1397,9 @@ NOTES = {
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
-    "Clip": "e.g. ReLU6",
+    "Clip": "e.g. ReLU6; in a Keras export Add(x, a), Clip(0, m), Mul(1/m) (MobileNetV3's "
+            "`ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) is one `HardSigmoid` (α = 1/m, β = a/m), as "
+            "PyTorch's `nn.Hardsigmoid` exports",
     "Pad": "of height and width; constant, or `reflect`, `edge`, `wrap` (PyTorch's "
            "`padding_mode` `reflect`, `replicate`, `circular` as dynamo writes it; "
            "`nn.ReflectionPad2d`): a `MirrorPad`, whose border passes relevance back to the "
@@ -1412,7 +1416,8 @@ NOTES = {
            "HardSwish; a "
            "product of tensors computed from one tensor (GELU's x · Φ(x)) a step of an "
            "`Elementwise`; a map times one value per channel computed from it "
-           "(squeeze-and-excitation: MobileNetV3, EfficientNet-B0) a `Gate`, which passes "
+           "(squeeze-and-excitation: MobileNetV3, EfficientNet-B0, from PyTorch or Keras) a "
+           "`Gate`, which passes "
            "relevance as its gradient, as zennit's autograd does; other products of data "
            "refused (no LRP rule for a product of two signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
