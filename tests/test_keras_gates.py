@@ -219,3 +219,35 @@ def test_a_gate_of_another_shape_is_refused_naming_node_and_operator(tmp_path):
     msg = str(info.value)
     assert "'se_reshape' (Reshape)" in msg and "squeeze-and-excitation gate" in msg
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize("opset", [10, 13])
+def test_a_hard_sigmoid_divided_by_its_ceiling_and_clipped_by_attributes(tmp_path, opset):
+    """Div(m) in place of Mul(1/m); before opset 11 Clip's bounds are attributes. A per-channel
+    Add is no hard sigmoid's shift: left as it was."""
+    inits = []
+    W = RNG.normal(size=(4, 3))
+    for shift, fused in ((2.0, True), (np.array([1.0, 2.0, 3.0]), False)):
+        clip = helper.make_node("Clip", ["a"], ["c"], name="relu6", min=0.0, max=6.0) \
+            if opset < 11 else helper.make_node(
+                "Clip", ["a", _const("lo", 0.0, inits), _const("hi", 6.0, inits)], ["c"],
+                name="relu6")
+        nodes = [helper.make_node("MatMul", ["x", _const("W", W, inits)], ["d"], name="dense"),
+                 helper.make_node("Add", ["d", _const("shift", shift, inits)], ["a"],
+                                  name="add"), clip,
+                 helper.make_node("Div", ["c", _const("six", 6.0, inits)], ["out"],
+                                  name="div")]
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, ["N", 4])], [helper.make_tensor_value_info(
+                "out", TensorProto.FLOAT, ["N", 3])], inits)
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                  producer_name="tf2onnx")
+        proto.ir_version = 8
+        onnx.save(proto, tmp_path / "hs.onnx")
+        inits.clear()
+        model = lrpcore.load_model(tmp_path / "hs.onnx")
+        kinds = [n.layer.kind for n in model.nodes]
+        assert ("HardSigmoid" in kinds) == fused and ("Clip" in kinds) != fused, kinds
+        x = RNG.normal(size=(5, 4)) * 3
+        want = np.clip(x @ W.astype(np.float32).astype(np.float64) + shift, 0, 6) / 6
+        np.testing.assert_allclose(model.forward(x), want, rtol=1e-12, atol=1e-12)

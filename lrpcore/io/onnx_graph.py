@@ -889,6 +889,7 @@ def _op_reduce(b, node, attrs, where, t, data_in):
     axes = sorted(int(a) % _rank(t) for a in np.atleast_1d(axes)) if axes is not None else None
     nhwc = t.storage == "same" and len(t.shape) == 3 and axes == [1, 2]
     if nhwc:  # Keras's GlobalAveragePooling2D on N×H×W×C: the engine's own layout
+        b.relabelled_nhwc = True
         H, W, C = t.shape
         t = _Tensor(t.name, (C, H, W), "cl")
     elif t.storage != "cl" or axes != spatial:

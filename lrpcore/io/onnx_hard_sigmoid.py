@@ -26,8 +26,11 @@ def _scalar(onnx, name, consts, constant_nodes):
     value = consts.get(name)
     if value is None and name in constant_nodes:
         attrs = {a.name: a for a in constant_nodes[name].attribute}
-        if "value" in attrs:
-            value = onnx.numpy_helper.to_array(attrs["value"].t)
+        if "value" in attrs and np.prod(attrs["value"].t.dims) == 1:
+            try:  # a malformed one is the import's to refuse, named, when it reaches it
+                value = onnx.numpy_helper.to_array(attrs["value"].t)
+            except (ValueError, TypeError, KeyError):
+                return None
     if value is None or np.size(value) != 1 or np.asarray(value).dtype.kind != "f":
         return None
     value = float(np.asarray(value).reshape(-1)[0])
@@ -40,15 +43,16 @@ def _data_and_constant(onnx, node, consts, constant_nodes):
         return None
     for data, const in (node.input, node.input[::-1]):
         value = _scalar(onnx, const, consts, constant_nodes)
-        if value is not None and _scalar(onnx, data, consts, constant_nodes) is None:
+        if value is not None and data not in consts and data not in constant_nodes:
             return data, value
     return None
 
 
 def _clip_bounds(onnx, node, consts, constant_nodes, opset):
+    """A Clip's (min, max), None for either that is absent or no plain number."""
     if opset < 11:
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        return attrs.get("min"), attrs.get("max")
+        attrs = {a.name: a for a in node.attribute if a.type == onnx.AttributeProto.FLOAT}
+        return tuple(float(attrs[k].f) if k in attrs else None for k in ("min", "max"))
     bounds = [_scalar(onnx, n, consts, constant_nodes) if n else None for n in node.input[1:3]]
     return tuple(bounds + [None] * (2 - len(bounds)))
 
@@ -64,26 +68,24 @@ def fuse(onnx, nodes, consts, outputs, opset):
             readers.setdefault(name, []).append(k)
     outputs = set(outputs)
 
-    def sole_reader(name, op):
-        ks = readers.get(name, [])
-        if len(ks) == 1 and name not in outputs and nodes[ks[0]].op_type == op:
+    def sole_reader(node, ops):
+        """The index of the one node reading ``node``'s one output, when it is of ``ops``."""
+        ks = readers.get(node.output[0], []) if len(node.output) == 1 else []
+        if len(ks) == 1 and node.output[0] not in outputs and nodes[ks[0]].op_type in ops:
             return ks[0]
         return None
 
     drop, replace = set(), {}
     for k, add in enumerate(nodes):
-        if add.op_type != "Add" or len(add.output) != 1:
+        if add.op_type != "Add":
             continue
         operands = _data_and_constant(onnx, add, consts, constant_nodes)
-        c = sole_reader(add.output[0], "Clip")
+        c = sole_reader(add, ("Clip",))
         if operands is None or c is None or nodes[c].input[0] != add.output[0]:
             continue
         low, high = _clip_bounds(onnx, nodes[c], consts, constant_nodes, opset)
-        if low != 0 or high is None or not high > 0 or len(nodes[c].output) != 1:
-            continue
-        m = next((r for r in readers.get(nodes[c].output[0], []) if len(readers[
-            nodes[c].output[0]]) == 1 and nodes[r].op_type in ("Mul", "Div")), None)
-        if m is None or nodes[c].output[0] in outputs or len(nodes[m].output) != 1:
+        m = sole_reader(nodes[c], ("Mul", "Div"))
+        if low != 0 or high is None or not high > 0 or m is None or len(nodes[m].output) != 1:
             continue
         scaled = _data_and_constant(onnx, nodes[m], consts, constant_nodes)
         if scaled is None or scaled[0] != nodes[c].output[0]:
