@@ -16,17 +16,22 @@ from ..fileio import read_bytes, require_regular_file
 from ..model import Sequential
 from ..text import printable_meta
 from .native import read_native, save_native
-from .sidecar import apply_sidecar, sidecar_path
+from .sidecar import apply_sidecar, sidecar_input_shape, sidecar_path
 from .toolbox_nn import read_toolbox_nn
 from .toolbox_txt import read_toolbox_txt, write_toolbox_txt
 
 MATLAB_HEADER = b"MATLAB 5.0 MAT-file"
 
 
-def read_onnx(path) -> Sequential:
+def read_onnx(path, input_shape=None) -> Sequential:
     from .onnx_import import read_onnx as _read  # imports the optional onnx package
 
-    return _read(path)
+    return _read(path, input_shape)
+
+
+# a loader that can take the sizes its file leaves open (an ONNX input's H and W exported with
+# dynamic_axes) from the sidecar's "shape": the file alone cannot be loaded
+read_onnx.takes_input_shape = True
 
 
 def refuse_mat(path) -> Sequential:
@@ -153,10 +158,14 @@ def load_model(path, sidecar=True) -> Sequential:
         raise ModelFormatError(f"{path}: unknown model format {ext or '(no extension)'!r}; "
                                f"known: {known}")
     stamp = _stamp(path)  # before reading: a file replaced meanwhile is not this one
-    model = loader(path)
-    _LOADED[os.path.abspath(path)] = stamp
     side = sidecar_path(path)
-    if sidecar and os.path.isfile(side):
+    sidecar = sidecar and os.path.isfile(side)
+    if sidecar and getattr(loader, "takes_input_shape", False):
+        model = loader(path, input_shape=sidecar_input_shape(side))
+    else:
+        model = loader(path)
+    _LOADED[os.path.abspath(path)] = stamp
+    if sidecar:
         apply_sidecar(model, side)
     if isinstance(getattr(model, "meta", None), dict):  # no terminal escapes reach a screen
         model.meta = printable_meta(model.meta)

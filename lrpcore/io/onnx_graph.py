@@ -1477,6 +1477,36 @@ def _input_count_problem(path, inputs) -> str:
             "as inputs: fold it into the model or give mean and std in the sidecar)")
 
 
+def _pinned(path, sample, input_shape) -> list:
+    """The input's per-sample sizes (0 where the file leaves one open), those left open taken
+    from ``input_shape`` (the sidecar's "shape", in the input's own axis order), which must
+    agree with every size the file fixes; the sizes as they were without it."""
+    if input_shape is None or all(d > 0 for d in sample):
+        return sample  # a fixed input: the sidecar's shape is checked against the model later
+    ok = (isinstance(input_shape, list) and len(input_shape) == len(sample)
+          and all(isinstance(g, int) and not isinstance(g, bool) and 0 < g <= MAX_SAMPLE_ELEMENTS
+                  for g in input_shape))
+    if not ok or any(d > 0 and d != g for d, g in zip(sample, input_shape, strict=True)):
+        declared = "×".join(str(d) if d > 0 else "?" for d in sample)
+        raise ModelFormatError(f"{path}: the input shape {short(repr(input_shape), 60)} of "
+                               f"its sidecar {_sidecar_name(path)} does not fit the input's "
+                               f"declared per-sample sizes {declared} "
+                               f"({len(sample)} positive integers, in that order, equal where "
+                               "the file fixes them)")
+    return list(input_shape)
+
+
+def _sidecar_name(path) -> str:
+    from .sidecar import sidecar_path  # noqa: PLC0415
+
+    return os.path.basename(sidecar_path(path))
+
+
+def _shape_example(sample) -> str:
+    """The sidecar "shape" that fixes ``sample``'s open sizes, 224 standing for each."""
+    return "[" + ", ".join(str(d) if d > 0 else "224" for d in sample) + "]"
+
+
 def _declared_shape(value) -> str:
     dims = value.type.tensor_type.shape.dim
     return "×".join(str(d.dim_value) if d.HasField("dim_value") else "?" for d in dims) \
@@ -1685,8 +1715,9 @@ def _prune(nodes, output):
     return list(reversed(keep))
 
 
-def read_onnx_graph(path, proto=None) -> GraphModel:
-    """Read any supported ONNX graph as a :class:`~lrpcore.graph.GraphModel`."""
+def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
+    """Read any supported ONNX graph as a :class:`~lrpcore.graph.GraphModel`; sizes its input
+    leaves open are taken from ``input_shape`` (a sidecar's "shape", :func:`_pinned`)."""
     path = os.fspath(path)
     onnx, _ = _onnx()
     if proto is None:
@@ -1719,13 +1750,15 @@ def read_onnx_graph(path, proto=None) -> GraphModel:
     inp = inputs[0]
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
+    sample = _pinned(path, sample, input_shape)
     if len(sample) not in (1, 2, 3) or any(d <= 0 for d in sample):
         # dynamic_axes={"input": {2: "H", 3: "W"}} (dynamo: dynamic_shapes) leaves sizes open,
         # which the layers' shapes, fixed at load, cannot follow: say how to export instead
         open_ = len(sample) in (1, 2, 3) and any(d.HasField("dim_param") for d in dims[1:])
         hint = ("; its sizes beyond the batch are left open (dynamic_axes or dynamic_shapes on "
-                "them): export it with a fixed input size, dynamic on the batch axis only"
-                if open_ else "")
+                "them): export it with a fixed input size, dynamic on the batch axis only, or "
+                f"give the size in its sidecar {_sidecar_name(path)}: {{\"input\": "
+                f"{{\"shape\": {_shape_example(sample)}}}}}" if open_ else "")
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' must have a fixed shape "
                                "(N, features), (N, C, L), (N, C, H, W) or (N, H, W, C); got "
                                f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}"

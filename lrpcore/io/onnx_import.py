@@ -121,12 +121,13 @@ def _tensor(onnx, tensor, where, external=None):
 MAX_SAMPLE_ELEMENTS = 1 << 26  # per-sample input values (64 M: 4,096² × 4)
 
 
-def read_onnx(path):
-    """Read an ONNX network as a graph model (see :mod:`lrpcore.io.onnx_graph`)."""
+def read_onnx(path, input_shape=None):
+    """Read an ONNX network as a graph model (see :mod:`lrpcore.io.onnx_graph`); sizes its
+    input leaves open are taken from ``input_shape`` (a sidecar's "shape")."""
     from .onnx_graph import read_onnx_graph
 
     path = os.fspath(path)
-    return read_onnx_graph(path, load_proto(path))
+    return read_onnx_graph(path, load_proto(path), input_shape)
 
 
 MAX_PROTO_BYTES = (2 << 30) - 1  # protobuf parses no message larger than 2 GiB

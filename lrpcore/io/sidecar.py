@@ -117,6 +117,16 @@ def read_sidecar(path) -> dict:
     return data
 
 
+def sidecar_input_shape(path):
+    """The sidecar's ``input`` ``shape`` as written (checked where it is used), or None where
+    it gives none or cannot be read (:func:`apply_sidecar` then says why, after loading)."""
+    try:
+        given = read_sidecar(path).get("input")
+    except ModelFormatError:
+        return None
+    return given.get("shape") if isinstance(given, dict) else None
+
+
 def apply_sidecar(model, path) -> None:
     """Override the model's input spec and metadata with the sidecar at ``path``."""
     path = os.fspath(path)
