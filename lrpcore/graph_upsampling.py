@@ -96,9 +96,9 @@ class NearestResize(Layer):
         for name, index, size in (("rows", self.rows, self.in_hw[0]),
                                   ("cols", self.cols, self.in_hw[1])):
             if not 1 <= index.size <= MAX_SIDE or not 1 <= size <= MAX_SIDE \
-                    or index.min() < 0 or index.max() >= size:
-                raise ShapeError(f"NearestResize: {name} must be 1…{MAX_SIDE} indices into "
-                                 f"{size} input positions")
+                    or index.min() < 0 or index.max() >= size or np.any(np.diff(index) < 0):
+                raise ShapeError(f"NearestResize: {name} must be 1…{MAX_SIDE} indices, in "
+                                 f"order, into {size} input positions")
 
     def native_fields(self):
         return {"rows": self.rows.tolist(), "cols": self.cols.tolist(),
@@ -125,25 +125,44 @@ class NearestResize(Layer):
         return (f"NearestResize {self.in_hw[0]}×{self.in_hw[1]} → "
                 f"{self.rows.size}×{self.cols.size}")
 
-    def _picks(self, xp, dtype):
-        """One-hot matrices (out × in) of the rows and of the columns read."""
-        def onehot(index, size):
-            m = np.zeros((index.size, size))
-            m[np.arange(index.size), index] = 1
-            return m
+    def _runs(self, axis):
+        """The copies of each input position along ``axis`` (1: rows, 2: columns), grouped by
+        how many there are: [(copies k, input positions, first output of each)]. Nearest
+        resizing reads the input in order, so each position's copies are adjacent; groups
+        are few (a 2× upsampling has one: k = 2)."""
+        def make():
+            index = self.rows if axis == 1 else self.cols
+            size = self.in_hw[axis - 1]
+            counts = np.bincount(index, minlength=size)
+            first = np.searchsorted(index, np.arange(size))
+            return [(int(k), np.flatnonzero(counts == k), first[counts == k])
+                    for k in np.unique(counts) if k > 0]
+        return self._cached(f"runs{axis}", np, None, make)
 
-        return self._cached("picks", xp, dtype, lambda: (
-            xp.asarray(onehot(self.rows, self.in_hw[0]), dtype=dtype),
-            xp.asarray(onehot(self.cols, self.in_hw[1]), dtype=dtype)))
+    def _sum_copies(self, R, axis, xp):
+        size = self.in_hw[axis - 1]
+        shape = list(R.shape)
+        shape[axis] = size
+        out = xp.zeros(shape, dtype=R.dtype)  # positions no output reads get nothing
+        for k, positions, first in self._runs(axis):
+            take = xp.asarray(first[:, None] + np.arange(k)[None, :])  # positions × k
+            picked = xp.take(R, take.reshape(-1), axis=axis)
+            shape = list(picked.shape)
+            shape[axis:axis + 1] = [len(positions), k]
+            summed = picked.reshape(shape).sum(axis=axis + 1)
+            index = [slice(None)] * R.ndim
+            index[axis] = xp.asarray(positions)
+            out[tuple(index)] = summed
+        return out
 
     def forward(self, x, xp):
         rows, cols = xp.asarray(self.rows), xp.asarray(self.cols)
         return xp.ascontiguousarray(x[:, rows][:, :, cols])
 
     def relevance_back(self, R, x, xp):
-        """Each input pixel gets the sum of its copies (the gradient of the copy)."""
-        pr, pc = self._picks(xp, R.dtype)
-        return xp.ascontiguousarray(xp.einsum("ih,nijc,jw->nhwc", pr, R, pc, optimize=True))
+        """Each input pixel gets the sum of its copies (the gradient of the copy), summed
+        in place of one-hot matrices (out × in values per axis: gigabytes for long sides)."""
+        return self._sum_copies(self._sum_copies(R, 1, xp), 2, xp)
 
     def gradient(self, x, y, g, xp, dtype):
         return self.relevance_back(g, x, xp)

@@ -205,9 +205,20 @@ def test_their_gradients_are_the_adjoints_of_their_forward_maps():
     from lrpcore.graph_upsampling import NearestResize, Spread
 
     x = RNG.normal(size=(2, 4, 5, 3))
-    for layer in (Spread((2, 3)), NearestResize([0, 0, 1, 3, 3, 2], [4, 0, 1], (4, 5))):
+    # rows: input row 2 copied nowhere, row 3 three times; columns: a shrinking
+    for layer in (Spread((2, 3)), NearestResize([0, 0, 1, 3, 3, 3], [0, 2, 4], (4, 5))):
         y = layer.forward(x, np)
         g = RNG.normal(size=y.shape)
         back = layer.gradient(x, y, g, np, np.float64)
         assert back.shape == x.shape
         np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, back), rtol=1e-12)
+
+
+def test_a_native_resize_reading_out_of_order_is_refused():
+    """Nearest resizing reads the input in order (every ONNX mode does); a file saying
+    otherwise is not one this program wrote."""
+    from lrpcore.errors import ShapeError
+    from lrpcore.graph_upsampling import NearestResize
+
+    with pytest.raises(ShapeError, match="cols must be 1…65536 indices, in order, into 5"):
+        NearestResize([0, 1], [4, 0, 1], (4, 5))
