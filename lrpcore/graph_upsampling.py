@@ -156,7 +156,8 @@ class NearestResize(Layer):
         return out
 
     def forward(self, x, xp):
-        rows, cols = xp.asarray(self.rows), xp.asarray(self.cols)
+        rows, cols = self._cached("index", xp, None,
+                                  lambda: (xp.asarray(self.rows), xp.asarray(self.cols)))
         return xp.ascontiguousarray(x[:, rows][:, :, cols])
 
     def relevance_back(self, R, x, xp):
