@@ -43,6 +43,7 @@ class ConceptsResult:
     ranking: object
     conditional: np.ndarray  # (k, H, W)
     composition: object | None
+    raw: np.ndarray | None = None  # the explained sample as read (its maps' outline)
 
 
 def _explainer(model, backend):
@@ -75,7 +76,7 @@ def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label
                                          cancelled=None if token is None else token.cancelled)
     c = int(ranking.channels[0]) if channel is None else int(channel)
     comp = concepts.composition(fwd, layer, c, config, target, labels)
-    return ConceptsResult(layer, ranking, _spatial(cond), comp)
+    return ConceptsResult(layer, ranking, _spatial(cond), comp, raw)
 
 
 class ConceptsPanel(ToolPanel):
@@ -88,8 +89,12 @@ class ConceptsPanel(ToolPanel):
         self.references = None
         self.channel: int | None = None
         self._ex = (None, None)
+        self.map_outlines: list = []  # the outline over each conditional map, in rank order
+        self.gallery_outlines: list = []  # the outline over each reference's heatmap
         self._build()
         self.state.events.model.connect(lambda _m: self._fill_layers())
+        for event in (self.state.events.outline, self.state.events.colormap):
+            event.connect(lambda _v: self._redraw())
         self._fill_layers()
 
     def _build(self) -> None:
@@ -344,12 +349,20 @@ class ConceptsPanel(ToolPanel):
                        + 2 * t.frameWidth() + 4)  # + slack: Qt rounds the stretch
         self.left_pane.setMinimumWidth(need)
 
+    def _redraw(self) -> None:
+        """Colour and outline the maps on display anew (nothing is computed again)."""
+        self._draw_maps()
+        self._draw_gallery()
+
     def _draw_maps(self) -> None:
         self.maps.clear()
+        self.map_outlines = []
         r = self.result
         if r is None:
             return
         vmax = max((imaging.max_abs(m) for m in r.conditional), default=1.0)
+        shape = r.conditional.shape[1:]
+        x01 = imaging.input_for_map(self.state.model, r.raw, shape)
         per_row = 6
         for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):
             row, col = divmod(i, per_row)
@@ -358,11 +371,15 @@ class ConceptsPanel(ToolPanel):
                                  row=2 * row, col=col)
             box, item = imaging.image_cell(self.maps.ci, 2 * row + 1, col)
             imaging.show_relevance(item, m, vmax, self.state.colormap)
+            outline = imaging.outline_overlay(box)
+            imaging.show_outline(outline, x01, m.shape, self.state.outline)
+            self.map_outlines.append(outline)
             imaging.fit(box, m.shape)
         imaging.even_columns(self.maps.ci, min(per_row, len(r.conditional)))
 
     def _draw_gallery(self) -> None:
         self.gallery.clear()
+        self.gallery_outlines = []
         refs, c = self.references, self.channel
         if refs is None or c is None or c >= refs.n_channels:
             return
@@ -386,6 +403,9 @@ class ConceptsPanel(ToolPanel):
             bh, ih = imaging.image_cell(self.gallery.ci, 2, i)
             hc = _nearest(heat[y0:y1, x0:x1])
             imaging.show_relevance(ih, hc, imaging.max_abs(hc), self.state.colormap)
+            outline = imaging.outline_overlay(bh)
+            imaging.show_outline(outline, crop, hc.shape, self.state.outline)
+            self.gallery_outlines.append(outline)
             imaging.fit(bh, hc.shape)
         self.gallery_samples = [int(s) for s in refs.samples[c]]
 

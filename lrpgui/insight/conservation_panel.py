@@ -234,24 +234,6 @@ class ConservationPanel(ToolPanel):
         if rows and self.result is not None and rows[0].row() < len(self.table_layers):
             self.select_layer(self.table_layers[rows[0].row()])
 
-    def _input_unit(self, shape):
-        """The explained input in [0, 1], in the model's input layout, or None when ``shape``
-        is not that layout."""
-        req = self.result.request
-        if req.raw is None:
-            return None
-        from ..services import model_input_unit  # noqa: PLC0415
-
-        try:
-            x = model_input_unit(req.model, np.asarray(req.raw)[None], np.float64)[0]
-        except Exception:  # e.g. a vector model: no picture, no outline
-            return None
-        spec = req.model.input_spec
-        if x.ndim == 3 and spec is not None and spec.layout == "NCHW":  # C×H×W photograph
-            x = spec.image_layout(x[None])[0]
-        x = x.reshape(x.shape[:2] + (-1,)) if x.ndim >= 2 else x
-        return x if x.shape[:2] == tuple(shape[:2]) else None
-
     def _draw_map(self) -> None:
         if self.result is None or self.shown_layer is None:
             return
@@ -260,10 +242,12 @@ class ConservationPanel(ToolPanel):
         self.shown_map = r
         vmax = imaging.max_abs(r)
         imaging.show_relevance(self.map_item, r, vmax, self.state.colormap)
-        # the input's outline where the map is in the input's layout (layer 0: the model
-        # input, e.g. the padded 32×32 digit); a hidden layer's map has none
-        imaging.show_outline(self.map_outline, self._input_unit(r.shape), r.shape,
-                             self.state.outline)
+        # the input's outline where the map is in the model's input layout (layer 0: the
+        # padded 32×32 digit); a hidden layer's map has none (LeNet-5's first convolution
+        # makes 28×28 maps: the raw digit's size, not its layout)
+        req = self.result.request
+        x01 = imaging.input_for_map(req.model, req.raw, r.shape, raw_layout=False)
+        imaging.show_outline(self.map_outline, x01, r.shape, self.state.outline)
         imaging.fit(self.map_box, r.shape)
         layers = self.result.rows
         what = next((row.description for row in layers if row.layer == k), "initial relevance")

@@ -120,6 +120,42 @@ def show_outline(overlay: pg.ImageItem, x01, shape, on=True) -> bool:
     return True
 
 
+def input_for_map(model, raw, shape, raw_layout=True):
+    """Sample ``raw`` in [0, 1], laid out as a relevance map of ``shape`` (H×W…) is, for
+    the map's outline: the model's input layout (LeNet-5's padded 32×32 digit, a photograph
+    channels-last), else (``raw_layout``) the raw layout of maps cropped back to it; a flat
+    input folded when the map is its square. None when neither fits (a hidden layer's map,
+    XOR's two inputs): one rule for every tool that outlines a map."""
+    shape = tuple(shape)[:2]
+    if raw is None or model is None or len(shape) < 2:
+        return None
+    for x in _input_layouts(model, raw, raw_layout):
+        if x.ndim == 1 and x.size == shape[0] * shape[1]:
+            x = x.reshape(shape)
+        if x.ndim in (2, 3) and x.shape[:2] == shape:
+            return x.reshape(shape + (-1,))
+    return None
+
+
+def _input_layouts(model, raw, raw_layout):
+    """The sample as the model is fed it (in [0, 1]), then as read (raw range → [0, 1])."""
+    from ..services import model_input_unit  # noqa: PLC0415 (heavy; only when drawn)
+    from .worker_tasks import input_image  # noqa: PLC0415
+
+    raw = np.asarray(raw)
+    try:
+        x = model_input_unit(model, raw[None], np.float64)[0]
+    except Exception:  # noqa: BLE001 (a sample that does not fit: no outline, no error)
+        pass
+    else:
+        spec = model.input_spec
+        if x.ndim == 3 and spec is not None and spec.layout == "NCHW":  # C×H×W photograph
+            x = spec.image_layout(x[None])[0]
+        yield x
+    if raw_layout:
+        yield input_image(model, raw)
+
+
 def keep_whole(canvas: pg.GraphicsLayoutWidget) -> pg.GraphicsLayoutWidget:
     """Keep ``canvas`` (a grid of map cells and labels) at least as large as its grid needs,
     now and whenever cells or labels change: a smaller view shows only part of the grid,

@@ -53,8 +53,10 @@ class SweepPanel(BatchPanel):
         super().__init__(runner, parent)
         self.setObjectName("sweepPanel")
         self.rows: list = []  # SweepRow, sorted best first
+        self.sample = None  # the first sample judged, as read: the maps' outline
         self._build()
         self.state.events.colormap.connect(lambda _c: self._draw_maps())
+        self.state.events.outline.connect(lambda _c: self._draw_maps())
 
     def _build(self) -> None:
         self.rule_edit = self.rule_field("sweepRule",
@@ -100,6 +102,7 @@ class SweepPanel(BatchPanel):
         self.maps.scene().sigMouseClicked.connect(self._map_clicked)
         self.cells: list = []
         self.boxes: list = []  # the ViewBox of each heatmap, in ranking order
+        self.outlines: list = []  # the outline over each heatmap, in ranking order
         table_over_maps(self, form, self.table, self.maps)
 
     # -- work -------------------------------------------------------------------------------
@@ -115,6 +118,7 @@ class SweepPanel(BatchPanel):
             raise RuleError("open a model and a dataset first")
         settings = self.settings()  # bad parameter text fails here, on the GUI thread
         self.clear_error()
+        self.sample = req.first_sample()
         self.rows = []
         self._fill()
         return self.submit(lambda token: sweep_task(req, settings, token), self._done,
@@ -161,6 +165,7 @@ class SweepPanel(BatchPanel):
         self.maps.clear()
         self.cells = []
         self.boxes = []
+        self.outlines = []
         shown = self.rows[:MAX_CELLS]
         if not shown:
             return
@@ -169,6 +174,7 @@ class SweepPanel(BatchPanel):
         # z-rule's large values (γ = 0) left the best settings' maps nearly white
         r2d = [np.nan_to_num(imaging.map2d(_raw_map(self.state.model, row.maps[0])), nan=0.0,
                              posinf=0.0, neginf=0.0) for row in shown]
+        x01 = imaging.input_for_map(self.state.model, self.sample, r2d[0].shape)
         for i, (row, m) in enumerate(zip(shown, r2d, strict=True)):
             r, c = divmod(i, PER_ROW)
             title = pg.LabelItem(f"{i + 1}. {row.setting.short_label}<br>{row.score:.4g}",
@@ -176,7 +182,10 @@ class SweepPanel(BatchPanel):
             self.maps.ci.addItem(title, row=2 * r, col=c)
             box, item = imaging.image_cell(self.maps.ci, 2 * r + 1, c)
             imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)
+            outline = imaging.outline_overlay(box)
+            imaging.show_outline(outline, x01, m.shape, self.state.outline)
             imaging.fit(box, m.shape)
+            self.outlines.append(outline)
             self.cells.append(item)
             self.boxes.append(box)
         # one width per column: the titles' lengths ("1. epsilon:0.1" / "3. epsilon:1e-06")

@@ -40,6 +40,15 @@ class TrustJob:
         labels = getattr(self.dataset, "labels", None)
         return x, None if labels is None else np.asarray(labels)[idx]
 
+    def first_sample(self):
+        """The first sample judged, as read (the sweep draws its maps, outlined); None when
+        it cannot be read (the task then says why)."""
+        try:
+            return np.asarray(self.dataset.images(spread_indices(len(self.dataset),
+                                                                 self.n)[:1]))[0]
+        except Exception:  # noqa: BLE001 (reported by the task, which reads it too)
+            return None
+
     @property
     def target_value(self):
         """A sweep and a sanity check follow one class per sample ("output" → "pred")."""
