@@ -1,12 +1,14 @@
 """The Concepts panel's and the Sweep window's heatmaps carry the input's outline, as the main
-heatmap view does (they were drawn bare), follow the outline switch, and outline a padded
-model's maps (LeNet-5: 32×32 conditional maps, 28×28 sweep maps) in their own layout."""
+heatmap view does (they were drawn bare), follow the outline switch (Concepts the colormap
+too), and outline a padded model's maps (LeNet-5: 32×32 conditional maps, 28×28 sweep maps)
+in their own layout."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from lrpgui import rendering
@@ -41,6 +43,12 @@ def test_concepts_maps_are_outlined_like_the_main_view(lenet_window, qtbot):
     assert all(drawn_mask(o) is None for o in panel.map_outlines)
     window.state.outline = True
     assert all(np.array_equal(drawn_mask(o), want) for o in panel.map_outlines)
+    # a colormap chosen in the Explanation dock re-colours the maps (they kept the old one)
+    window.state.colormap = "seismic"
+    overlay = panel.map_outlines[0]
+    box = overlay.getViewBox()
+    cell = next(i for i in box.addedItems if isinstance(i, pg.ImageItem) and i is not overlay)
+    np.testing.assert_array_equal(cell.lut, rendering.bar_lut("seismic"))
 
 
 def test_sweep_maps_are_outlined(lenet_window, qtbot):
