@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
 
 from lrpcore.errors import LRPError
 from lrpcore.io.datasets import mixed_order
@@ -302,14 +302,35 @@ class SampleListModel(QAbstractListModel):
             pix = QPixmap(THUMB, THUMB)
             pix.fill(QColor(230, 230, 230))
         else:
-            pix = QPixmap.fromImage(gray_qimage(_invert_if_ink(pixels(img)))).scaled(
-                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.FastTransformation)
+            pix = thumbnail(gray_qimage(_invert_if_ink(pixels(img))))
         self.renders += 1
         self._cache[i] = pix
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return pix
+
+
+FRAME = QColor(190, 190, 190)  # the insight tools' cell border (imaging.image_cell)
+
+
+def thumbnail(image: QImage) -> QPixmap:
+    """A sample's tile picture: scaled to fit THUMB×THUMB and centred on a transparent square
+    of that size, so that every picture stands in one place above its label. XOR's 2×1 strip
+    (56×28) stood at the top of its square, and its white cells vanished into the tile: (0, 1)
+    looked like a black square shifted right. A picture that leaves room gets a thin frame."""
+    pix = QPixmap.fromImage(image).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.FastTransformation)
+    if pix.width() == THUMB and pix.height() == THUMB:
+        return pix
+    tile = QPixmap(THUMB, THUMB)
+    tile.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(tile)
+    x, y = (THUMB - pix.width()) // 2, (THUMB - pix.height()) // 2
+    painter.drawPixmap(x, y, pix)
+    painter.setPen(FRAME)
+    painter.drawRect(x, y, pix.width() - 1, pix.height() - 1)
+    painter.end()
+    return tile
 
 
 def _invert_if_ink(img):

@@ -71,9 +71,37 @@ def test_two_feature_model_explains_draws_and_hovers(make_window, qtbot, xor_fil
     assert window.views.describe_point(QPointF(2.5, 0.5)) == ""
     # thumbnails are strips drawn like the input view: (0, 1) and (1, 0) differ
     a, b = tile(window, 1), tile(window, 2)
-    assert a.width() == 2 * a.height()
-    assert a.pixelColor(0, 0) != a.pixelColor(a.width() - 1, 0)
-    assert a.pixelColor(0, 0) == b.pixelColor(b.width() - 1, 0)
+    left, right = strip_cells(a), strip_cells(b)
+    assert left[0] != left[1] and left[0] == right[1] and left[1] == right[0]
+
+
+def strip_cells(image: QImage) -> tuple:
+    """The colours at the centres of a centred two-cell strip's cells (thumbnail())."""
+    w, h = image.width(), image.height()
+    return image.pixelColor(w // 4, h // 2), image.pixelColor(3 * w // 4, h // 2)
+
+
+def test_two_feature_thumbnails_stand_centred_and_framed(make_window, xor_files):
+    """XOR's 2×1 strips were 56×28 pictures drawn at the top of their 56×56 place, with their
+    white cells lost in the white tile: (0, 1) looked like a black square shifted right, (0, 0)
+    like an empty tile. Every tile picture is now the square a digit's is, the strip centred
+    in it and framed."""
+    from lrpgui.item_models import THUMB
+
+    window = make_window(*xor_files)
+    window.grid.set_order("dataset")  # row r is sample r
+    for row in range(4):
+        image = tile(window, row)
+        assert (image.width(), image.height()) == (THUMB, THUMB)
+        alpha = np.array([[image.pixelColor(x, y).alpha() for x in range(THUMB)]
+                          for y in range(THUMB)])
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        assert rows[0] > 0 and rows[0] == THUMB - 1 - rows[-1]  # centred top to bottom
+        assert (cols[0], cols[-1]) == (0, THUMB - 1)  # the whole width
+        assert rows.size == THUMB // 2
+    blank = tile(window, 0)  # (0, 0): two white cells, seen by their frame
+    edge = blank.pixelColor(0, THUMB // 2)
+    assert edge.alpha() == 255 and edge != blank.pixelColor(THUMB // 4, THUMB // 2)
 
 
 def test_image_exports_of_a_two_feature_model_are_refused_before_asking(
