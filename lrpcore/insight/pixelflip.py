@@ -43,6 +43,13 @@ DEFAULTS = {"steps": 50, "per_step": 16, "patch": 1, "baseline": "background",
             "region": "raw", "random": True}
 
 
+def axis_label(unit) -> str:
+    """What a curve's x axis counts for flip units of side ``unit`` (:attr:`FlipResult.unit`):
+    "pixels flipped", "8×8 patches flipped"; every plot of the curves says it alike."""
+    side = int(unit)
+    return "pixels flipped" if side == 1 else f"{side}×{side} patches flipped"
+
+
 @dataclass(frozen=True)
 class FlipResult:
     """Perturbation curves of one method.

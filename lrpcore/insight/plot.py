@@ -12,6 +12,7 @@ import numpy as np
 from skimage.draw import line_aa
 
 from ..render.font import draw_text, text_size
+from .pixelflip import axis_label
 
 COLOURS = [(0, 90, 200), (230, 120, 0), (0, 150, 60), (200, 30, 30), (130, 60, 170),
            (140, 90, 40), (0, 150, 150), (200, 0, 150), (120, 130, 0), (240, 110, 170),
@@ -91,7 +92,7 @@ def curve_plot(results, title="pixel-flipping", width=760, plot_height=360) -> n
         draw_text_float(img, lab, y1 + 8, c - tw // 2)
     img[y0:y1 + 1, x0] = ink  # axes
     img[y1, x0:x1 + 1] = ink
-    xlabel = f"{'pixels' if results and results[0].unit == 1 else 'patches'} flipped"
+    xlabel = axis_label(results[0].unit if results else 1)
     th, tw = text_size(xlabel, TEXT)
     draw_text_float(img, xlabel, y1 + label_top, (x0 + x1 - tw) // 2)
     draw_text_float(img, f"{title}: mean output of the explained class", 12, x0)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from lrpcore.insight.conservation import branch_text, cut_summary, input_cut
 
 from . import imaging
+from .layouts import label_axes
 from .panel import ToolPanel
 from .worker_tasks import request_from_state, run_conservation
 
@@ -98,9 +99,8 @@ class ConservationPanel(ToolPanel):
         self.plot = pg.PlotWidget(objectName="conservationPlot")
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
-        self.plot.setLabel("bottom", "layer (the cut at its input; rightmost: f(x))")
-        self.plot.setLabel("left", "ΣR across the cut")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)  # 0.6 was "600 (x0.001)"
+        label_axes(self.plot, "ΣR across the cut",
+                   "layer (the cut at its input; rightmost: f(x))")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMinimumHeight(140)
         self.sum_curve = self.plot.plot([], [], pen=pg.mkPen((0, 90, 200), width=2),

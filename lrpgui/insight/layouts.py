@@ -36,6 +36,19 @@ def canvas(name, tooltip="") -> pg.GraphicsLayoutWidget:
     return imaging.keep_whole(w)  # never shown cut: a small dock scrolls
 
 
+AXIS_TEXT = (40, 40, 40)  # pyqtgraph's default, (150, 150, 150), is faint on white
+
+
+def label_axes(plot: pg.PlotItem | pg.PlotWidget, left: str, bottom: str) -> None:
+    """Title the axes of one of the tools' white plots, in dark text (tick labels too), and
+    write their numbers as they are: pyqtgraph's SI scaling wrote 0.6 as "600 (x0.001)"."""
+    for side, text in (("left", left), ("bottom", bottom)):
+        axis = plot.getAxis(side)
+        axis.enableAutoSIPrefix(False)
+        axis.setTextPen(AXIS_TEXT)
+        axis.setLabel(text)
+
+
 def table_over_maps(panel, form, table, maps, *between) -> None:
     """The batch windows' layout: settings, then ``between`` (e.g. a verdict), the error
     line, and the table above the heatmaps (which get two thirds of the height)."""
@@ -51,4 +64,4 @@ def table_over_maps(panel, form, table, maps, *between) -> None:
     layout.addWidget(split, 1)
 
 
-__all__ = ["canvas", "result_table", "table_over_maps"]
+__all__ = ["canvas", "label_axes", "result_table", "table_over_maps"]

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS, default_patch
+from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS, axis_label, default_patch
 
-from .layouts import result_table
+from .layouts import label_axes, result_table
 from .panel import ToolPanel
 from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
 
@@ -34,6 +34,7 @@ DEFAULT_METHODS = ("alphabeta:2", "sensitivity", "gradxinput")
 COLOURS = [(0, 90, 200), (230, 120, 0), (0, 150, 60), (200, 30, 30), (130, 60, 170),
            (140, 90, 40), (0, 150, 150), (200, 0, 150)]
 RANDOM_COLOUR = (128, 128, 128)
+X_LABEL = "pixels or patches flipped"  # until the curves say which (pixelflip.axis_label)
 
 
 def _methods(first) -> str:
@@ -103,9 +104,7 @@ class PixelFlipPanel(ToolPanel):
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setLabel("left", "output of the explained class")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)  # 0.6 was "600 (x0.001)"
-        self.plot.setLabel("bottom", "units flipped")
+        label_axes(self.plot, "output of the explained class", X_LABEL)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
         self.table = result_table("aopcTable", ("method", "AOPC"))
         self.table.verticalHeader().setDefaultSectionSize(22)
@@ -178,6 +177,8 @@ class PixelFlipPanel(ToolPanel):
 
     def _plot(self, results) -> None:
         self.results = tuple(results)
+        if results:  # "units flipped" said neither pixels nor which patches
+            self.plot.getAxis("bottom").setLabel(axis_label(results[0].unit))
         self.table.setRowCount(len(results))
         for i, res in enumerate(results):
             colour = RANDOM_COLOUR if res.label == "random" else COLOURS[i % len(COLOURS)]

@@ -32,6 +32,7 @@ from lrpcore.export import DATASET_KEY
 from .. import dialogs
 from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
+from .layouts import label_axes
 from .trust_panels import BatchPanel
 from .worker_tasks import input_image
 
@@ -130,10 +131,8 @@ class SprayPanel(BatchPanel):
         self.eigen_plot = pg.PlotWidget()
         self.eigen_plot.setObjectName("sprayEigengap")
         self.eigen_plot.setBackground("w")
-        self.eigen_plot.setLabel("bottom", "index")
-        self.eigen_plot.setLabel("left", "Laplacian eigenvalue")
-        # eigenvalues lie in [0, 2]: show them as they are, not as "200 (x0.01)"
-        self.eigen_plot.getAxis("left").enableAutoSIPrefix(False)
+        # eigenvalues lie in [0, 2]: shown as they are, not as "200 (x0.01)"
+        label_axes(self.eigen_plot, "Laplacian eigenvalue", "index")
         self.eigen_plot.setTitle("eigengap", color="k", size="9pt")
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.preview)

@@ -1,0 +1,31 @@
+"""The pixel-flipping plot's axes: the x axis says what is flipped ("pixels flipped",
+"2×2 patches flipped"; it said "units flipped" whatever the patch), in dark text (pyqtgraph's
+grey, (150, 150, 150), on white was faint), and both axes write their numbers unscaled."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+
+from .insight_helpers import open_tool, rerun
+
+
+def test_flip_axes_name_the_unit_and_read_plainly(make_window, qtbot):
+    window = make_window()
+    panel = open_tool(qtbot, window, "pixelflip")
+    panel.live.setChecked(False)
+    panel.methods_edit.setText("epsilon:0.01")
+    panel.random.setChecked(False)
+    panel.steps.setValue(5)
+    rerun(qtbot, panel, panel.refresh)
+    bottom, left = panel.plot.getAxis("bottom"), panel.plot.getAxis("left")
+    assert panel.outcome.results[0].unit == 1
+    assert bottom.labelText == "pixels flipped"
+    panel.patch.setValue(2)
+    rerun(qtbot, panel, panel.refresh)
+    assert panel.outcome.results[0].unit == 2
+    assert bottom.labelText == "2×2 patches flipped"
+    assert left.labelText == "output of the explained class"
+    panel.plot.setYRange(0, 0.002, padding=0)  # scaled, it read "2 (x0.001)"
+    for axis in (bottom, left):
+        assert "(x" not in axis.labelString()
+        assert QColor(axis.textPen().color()).lightness() < 100
