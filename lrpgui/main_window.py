@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.text import error_line, printable_line
 
-from . import dialogs, flows, gui_collector, help_dialogs, rendering, services
+from . import dialogs, flows, gui_collector, help_dialogs, rendering, services, sources
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
@@ -439,8 +439,10 @@ class MainWindow(QMainWindow):
             self.open_model(path)
 
     def _dataset_chosen(self, name) -> None:
+        """An entry of the browser's list: a built-in name or a file as the window holds it
+        (a file by its absolute path), opened as it is."""
         if name != self.state.dataset_name:
-            self.open_dataset(name)
+            self._open_held_dataset(name)
 
     def open_model(self, path=None, quiet=False, data_follows=False) -> bool:
         """Open a model file (asks for one when ``path`` is None). True on success.
@@ -492,14 +494,19 @@ class MainWindow(QMainWindow):
         self.request_explanation()
 
     def open_dataset(self, path=None, quiet=False) -> bool:
-        """Open a dataset file or name (asks when ``path`` is None). True on success."""
+        """Open a dataset file or name (asks when ``path`` is None). True on success. A path
+        typed comes first, as for ``lrp``: a folder ``mnist-test`` here is that folder."""
         if path is None:
             path = dialogs.ask_open_file(self, "Open dataset",
                                          self.settings.last_dir("datasets"), DATASET_FILTER)
             if not path:
                 return False
             self.settings.set_last_dir("datasets", os.path.dirname(path))
-        name = os.fspath(path)
+        return self._open_held_dataset(sources.held_name(path), quiet)
+
+    def _open_held_dataset(self, name, quiet=False) -> bool:
+        """Open a dataset as the window holds it (``sources.held_name``: a file absolute, a
+        bare built-in name the built-in dataset)."""
         self._stop_opening()
         try:
             read = self._off_gui_thread(
@@ -571,7 +578,7 @@ class MainWindow(QMainWindow):
         if self.session.needs_model(source) and not self.open_model(
                 source.model_path, quiet=quiet, data_follows=True):
             return False
-        if not self.open_dataset(source.dataset_path, quiet=quiet):
+        if not self._open_held_dataset(source.dataset_path, quiet=quiet):  # as the store has it
             return False
         self.session.use_relevance_store(source, self.service)
         self.request_explanation()

@@ -264,15 +264,17 @@ class Session:
         return True
 
     def open_dataset(self, name) -> None:
-        """Open a dataset file or built-in name; sample 0 must be readable (it is explained
-        next) and the data must fit the open model."""
-        self.commit_dataset(self.read_dataset(name, self.state.model))
+        """Open a dataset file or built-in name (a path first, as typed: ``sources.held_name``);
+        sample 0 must be readable (it is explained next) and the data must fit the open
+        model."""
+        self.commit_dataset(self.read_dataset(sources.held_name(name), self.state.model))
 
     @staticmethod
     def read_dataset(name, model) -> ReadDataset:
-        """The file work of opening dataset ``name`` for ``model``, touching no state: an
-        image folder's listing, sample 0, the fit, the headers of the depth note (0.1–0.4 s
-        for 2,000 photographs), so that the window can run it off the GUI thread."""
+        """The file work of opening dataset ``name`` (as the explorer holds it: a bare built-in
+        name is the built-in dataset, see ``sources.held_name``) for ``model``, touching no
+        state: an image folder's listing, sample 0, the fit, the headers of the depth note
+        (0.1–0.4 s for 2,000 photographs), so that the window can run it off the GUI thread."""
         name = os.fspath(name)
         try:
             dataset = sources.open_dataset(name)
@@ -302,7 +304,7 @@ class Session:
         s = self.state
         with s.batch():
             s.dataset = dataset
-            s.dataset_name = where_found(name)
+            s.dataset_name = sources.recorded_name(name)
             s.sample_index = 0
             if dataset.labels is None and s.target == "true":
                 s.target = "pred"  # no labels: the selector offers no "true class"
@@ -348,8 +350,10 @@ class Session:
         fallback_model = default_model()
         if model is None:
             model = last_model if remembered_model_exists(last_model) else fallback_model
-        if dataset is None:
+        if dataset is None:  # held names already (a bare built-in name is the built-in one)
             dataset = last_dataset or bundled.default_dataset()
+        else:  # typed: a path of a built-in's name is that path
+            dataset = sources.held_name(dataset)
         opened = None if model is None else attempt(not asked_model, Session.read_model, model)
         if opened is None and model is not None and not asked_model \
                 and fallback_model not in (None, model):

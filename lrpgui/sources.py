@@ -13,16 +13,39 @@ import os
 import numpy as np
 
 import lrpcore
+from lrpcore.export import where_found
+from lrpcore.io.datasets import DATASET_NAMES, builtin_dataset
 from lrpcore.text import is_digits
 
 
+def held_name(typed) -> str:
+    """A dataset the user typed (``--dataset``, a script), as the explorer holds it: a file or
+    folder that exists by its absolute path (a path wins over a built-in name of the same
+    spelling, as for ``lrp``), anything else as typed. Held so, a bare built-in name in the
+    explorer (its list, a recent entry, the last session's) always means the built-in one."""
+    return where_found(typed)
+
+
+def recorded_name(spec) -> str:
+    """The name the explorer records for the dataset :func:`open_dataset` opened from a held
+    ``spec``: a built-in name as it is, a file or folder absolute."""
+    spec = os.fspath(spec)
+    return spec if spec in DATASET_NAMES else where_found(spec)
+
+
 def open_dataset(spec) -> lrpcore.Dataset:
-    """Open a dataset file, folder or built-in name; :func:`lrpcore.open_dataset` finds the
-    labels stored beside an image file under the toolbox's naming.
+    """Open a dataset file, folder or built-in name as the explorer holds it
+    (:func:`held_name`): a built-in name opens the built-in dataset, even where the working
+    folder has a folder of that name (``mnist-test`` chosen in the browser opened a local
+    ``mnist-test`` folder); :func:`lrpcore.open_dataset` finds the labels stored beside an
+    image file under the toolbox's naming.
 
     Raises :class:`lrpcore.DatasetError` (naming the file) when it cannot be read.
     """
-    return lrpcore.open_dataset(os.fspath(spec))
+    spec = os.fspath(spec)
+    if spec in DATASET_NAMES:
+        return builtin_dataset(spec)
+    return lrpcore.open_dataset(spec)
 
 
 def _layer_key(key):

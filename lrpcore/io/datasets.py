@@ -567,6 +567,15 @@ def _refuse_zarr(folder) -> None:
                        "--out R.zarr (a Dask run); save it as .npy for other commands")
 
 
+def builtin_dataset(name) -> Dataset:
+    """A built-in dataset by its name, whatever the working folder holds: what a list of the
+    built-in names opens (the explorer's). :func:`open_dataset` takes a file or folder of
+    that name first, as a name typed on the command line must."""
+    if name not in DATASET_NAMES:
+        raise DatasetError(f"{name}: no built-in dataset (built-in: {', '.join(DATASET_NAMES)})")
+    return _named(name)
+
+
 def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     """Open a dataset file, folder or built-in name lazily.
 
