@@ -43,7 +43,15 @@ from . import dialogs, flows, gui_collector, help_dialogs, rendering, services, 
 from .controller import Controller
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
-from .session import REMEMBERED_KEYS, VIEW_KEYS, Declined, OpenError, Session, message
+from .session import (
+    REMEMBERED_KEYS,
+    VIEW_KEYS,
+    Declined,
+    OpenError,
+    Session,
+    StartupData,
+    message,
+)
 from .settings import Settings
 from .state import AppState
 from .tooltips import fill_tooltips
@@ -91,6 +99,7 @@ class MainWindow(QMainWindow):
         self._reads = 0  # files read off the GUI thread so far (a later one supersedes)
         self._waiting: list[QEventLoop] = []  # their waits, ended when the window closes
         self._opening = 0  # the job reading the start-up files while it runs (0: none)
+        self._startup = StartupData()  # what it shares with a dataset opened meanwhile
         self._message_error: str | None = None  # the error the window's message repeats
         self._progress_dialog = None
         self._progress_job = None
@@ -337,15 +346,24 @@ class MainWindow(QMainWindow):
 
         Files named by the caller that cannot be opened get an error dialog (non-modal) and
         the reason stays in the window's message; remembered or default files fail quietly.
-        A file the user opens meanwhile wins (:meth:`_stop_opening`).
+        A file the user opens meanwhile wins: a model replaces the start-up read
+        (:meth:`_stop_opening`), a dataset (or Close dataset) its dataset only
+        (:meth:`_supersede_startup_data`): the model read still opens.
         """
         last_model = self.settings.get_str("last/model")
         last_dataset = self.settings.get_str("last/dataset")
+        startup = self._startup = StartupData()
+
+        def read(_token):
+            found = Session.read_initial(model, dataset, last_model, last_dataset,
+                                         wants_data=startup.wanted)
+            startup.model = found.model  # a dataset opened meanwhile is read for it next
+            return found
+
         self.controller.add_worker("files")
         self._opening = self.controller.submit(
-            "open-initial",
-            lambda _token: Session.read_initial(model, dataset, last_model, last_dataset),
-            worker="files", on_done=self._initial_read, on_error=self._initial_failed)
+            "open-initial", read, worker="files", on_done=self._initial_read,
+            on_error=self._initial_failed)
         self.busy.set_busy(bool(self._opening))
         self._update_message()
 
@@ -353,6 +371,8 @@ class MainWindow(QMainWindow):
         """The start-up files were read: open them, then the last session's sample and
         per-layer rules where they fit (said in the status bar where they do not)."""
         self._opening = 0
+        if not self._startup.wanted():  # the user opened (or closed) a dataset meanwhile
+            read = read.without_data()
         view = {name: self.settings.get_str(f"state/{name}") for name in VIEW_KEYS}
         try:
             problems = self.session.commit_initial(read, view)
@@ -391,6 +411,15 @@ class MainWindow(QMainWindow):
             self.busy.set_busy(self.controller.pending("explain"))
             self._update_message()
             self.opened.emit()
+
+    def _supersede_startup_data(self) -> StartupData | None:
+        """A dataset the user opens (or closes) while the start-up files are read replaces
+        the start-up dataset, not its model: that read goes on, skips (or drops) its dataset,
+        and opens its model. Returns what it shares (None when nothing is being read)."""
+        if not self._opening:
+            return None
+        self._startup.superseded.set()
+        return self._startup
 
     @property
     def opening(self) -> bool:
@@ -506,11 +535,16 @@ class MainWindow(QMainWindow):
 
     def _open_held_dataset(self, name, quiet=False) -> bool:
         """Open a dataset as the window holds it (``sources.held_name``: a file absolute, a
-        bare built-in name the built-in dataset)."""
-        self._stop_opening()
+        bare built-in name the built-in dataset). While the start-up files are read, it is
+        read right after their model, for that model, and replaces their dataset."""
+        startup = self._supersede_startup_data()
+        model = self.state.model
+
+        def read_for_model(_token):  # on the file worker, after the start-up read if any
+            return self.session.read_dataset(name, model if startup is None else startup.model)
+
         try:
-            read = self._off_gui_thread(
-                lambda _token, model=self.state.model: self.session.read_dataset(name, model))
+            read = self._off_gui_thread(read_for_model)
             if read is None:  # another dataset asked for meanwhile, or the window closed
                 return False
             self.session.commit_dataset(read)
@@ -585,8 +619,9 @@ class MainWindow(QMainWindow):
         return True
 
     def close_dataset(self) -> None:
-        """Close the open dataset (the model stays), e.g. to open a model for other data."""
-        self._stop_opening()
+        """Close the open dataset (the model stays), e.g. to open a model for other data;
+        while the start-up files are read, their dataset is not opened (their model is)."""
+        self._supersede_startup_data()
         self.session.close_dataset()
         self._dataset_closed()
         self.browser.refresh()

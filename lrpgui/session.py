@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,12 +60,32 @@ class ReadDataset:
 @dataclass(frozen=True)
 class ReadStart:
     """What :meth:`Session.read_initial` read for the start: the model (None: none opened),
-    the dataset read for it, and the refusals met, each with ``quiet``."""
+    the dataset read for it, and the refusals met, each with ``quiet`` (those of the dataset
+    from ``data_from`` on)."""
 
     model_path: str | None
     model: object
     dataset: ReadDataset | None
     problems: tuple
+    data_from: int | None = None
+
+    def without_data(self) -> ReadStart:
+        """The model part alone: a dataset the user opened meanwhile replaces the rest."""
+        cut = len(self.problems) if self.data_from is None else self.data_from
+        return replace(self, dataset=None, problems=self.problems[:cut], data_from=None)
+
+
+class StartupData:
+    """What the window's start-up read shares with a dataset the user opens while it runs
+    (on the same worker, after it): whether its dataset is still wanted, and the model it
+    read, which the user's dataset is read for. The user's choice wins; the model is kept."""
+
+    def __init__(self):
+        self.superseded = threading.Event()
+        self.model = None
+
+    def wanted(self) -> bool:
+        return not self.superseded.is_set()
 
 
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
@@ -334,10 +355,12 @@ class Session:
 
     @staticmethod
     def read_initial(model=None, dataset=None, last_model=None,
-                     last_dataset=None) -> ReadStart:
+                     last_dataset=None, wants_data=None) -> ReadStart:
         """The file work of :meth:`open_initial`, touching no state: the model and dataset
-        read (falling back as it says) and the refusals met on the way."""
+        read (falling back as it says) and the refusals met on the way. ``wants_data()``
+        False (a dataset the user opened meanwhile): the model only, the dataset unread."""
         problems = []
+        wanted = wants_data or (lambda: True)
 
         def attempt(quiet, read, *args):
             try:
@@ -361,7 +384,7 @@ class Session:
             opened = attempt(True, Session.read_model, model)
         read = None
         before_data = len(problems)
-        if dataset is not None and opened is not None:
+        if dataset is not None and opened is not None and wanted():
             read = attempt(not asked_dataset, Session.read_dataset, dataset, opened)
             default = bundled.default_dataset()
             if read is None and not asked_dataset and default != dataset:
@@ -375,8 +398,9 @@ class Session:
                 if read is not None:  # what did not fit is no problem once data opened
                     problems[before_data:] = [p for p in problems[before_data:tried]
                                               if not p[1]]
-        return ReadStart(None if opened is None else os.fspath(model), opened, read,
-                         tuple(problems))
+        found = ReadStart(None if opened is None else os.fspath(model), opened, read,
+                          tuple(problems), before_data)
+        return found if wanted() else found.without_data()  # superseded while it was read
 
     def commit_initial(self, read: ReadStart, view=None) -> list[tuple[OpenError, bool]]:
         """Open what :meth:`read_initial` read, then take back the sample and per-layer

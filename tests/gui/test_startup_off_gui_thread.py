@@ -128,3 +128,64 @@ def test_start_options_apply_to_the_files_once_open(tmp_path, toy_files):
     assert proc.returncode == 0, proc.stderr[-2000:]
     settings = (tmp_path / "s.ini").read_text()
     assert "rule=alphabeta:2" in settings and '\\"index\\": 7' in settings, settings
+
+
+@pytest.fixture
+def datasets_read(monkeypatch):
+    """The datasets ``lrpgui.sources.open_dataset`` was asked for, in order."""
+    import lrpgui.sources
+
+    real, names = lrpgui.sources.open_dataset, []
+
+    def recording(spec):
+        names.append(str(spec))
+        return real(spec)
+
+    monkeypatch.setattr(lrpgui.sources, "open_dataset", recording)
+    return names
+
+
+def test_a_dataset_opened_meanwhile_wins_and_the_model_still_opens(
+        qtbot, held_load, held_files, tmp_path, datasets_read):
+    """A dataset opened while the start-up model was read waited for the whole start-up read
+    (its dataset too), which was then thrown away with its model: the dataset opened with no
+    model. Now the start-up read skips its dataset, its model opens, and the user's dataset
+    is read for that model right after it."""
+    import numpy as np
+    from PySide6.QtCore import QTimer
+
+    from lrpgui import MainWindow
+
+    other = tmp_path / "other.npy"
+    np.save(other, np.load(held_files[1])[:7])
+    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)  # the model is being read
+    QTimer.singleShot(0, held_load.release)  # served while the window waits for the dataset
+    assert window.open_dataset(str(other)) is True
+    settle(qtbot, window.controller)
+    s = window.state
+    assert not window.opening
+    assert s.model_path == held_files[0] and s.dataset_name == str(other)
+    assert len(s.dataset) == 7 and held_files[1] not in datasets_read  # never read
+    qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
+    assert s.explanation.index == 0 and s.model_path == held_files[0]
+    window.close()
+
+
+def test_closing_the_dataset_meanwhile_keeps_the_start_up_model(qtbot, held_load, held_files,
+                                                                datasets_read):
+    from lrpgui import MainWindow
+
+    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)
+    window.close_dataset()
+    with qtbot.waitSignal(window.opened, timeout=20000):
+        held_load.release()
+    settle(qtbot, window.controller)
+    assert window.state.model_path == held_files[0] and window.state.dataset is None
+    assert held_files[1] not in datasets_read
+    window.close()
