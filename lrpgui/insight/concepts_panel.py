@@ -363,6 +363,7 @@ class ConceptsPanel(ToolPanel):
         vmax = max((imaging.max_abs(m) for m in r.conditional), default=1.0)
         shape = r.conditional.shape[1:]
         x01 = imaging.input_for_map(self.state.model, r.raw, shape)
+        rgba = imaging.outline_image(x01, shape, self.state.outline)
         per_row = 6
         for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):
             row, col = divmod(i, per_row)
@@ -372,7 +373,7 @@ class ConceptsPanel(ToolPanel):
             box, item = imaging.image_cell(self.maps.ci, 2 * row + 1, col)
             imaging.show_relevance(item, m, vmax, self.state.colormap)
             outline = imaging.outline_overlay(box)
-            imaging.show_outline(outline, x01, m.shape, self.state.outline)
+            imaging.put_outline(outline, rgba, m.shape)
             self.map_outlines.append(outline)
             imaging.fit(box, m.shape)
         imaging.even_columns(self.maps.ci, min(per_row, len(r.conditional)))

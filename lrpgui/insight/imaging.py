@@ -103,18 +103,30 @@ def show_outline(overlay: pg.ImageItem, x01, shape, on=True) -> bool:
     """Draw the Canny outline of input ``x01`` over a map of ``shape`` (H×W…); cleared when
     ``on`` is False or the map is not in the input's layout (e.g. a hidden layer's map).
     Returns whether an outline is drawn."""
+    return put_outline(overlay, outline_image(x01, shape, on), shape)
+
+
+def outline_image(x01, shape, on=True) -> np.ndarray | None:
+    """The RGBA picture :func:`show_outline` draws (None: none), made once for a grid of
+    maps of one input: an edge filter per cell cost a photograph's sweep 24 of them."""
     shape = tuple(shape)
     if not on or x01 is None or len(shape) < 2:
-        overlay.clear()
-        return False
+        return None
     x = np.asarray(x01)
     if x.shape[:2] != shape[:2] or x.ndim not in (2, 3):
-        overlay.clear()
-        return False
+        return None
     mask = rendering.outline_mask(x)
-    h, w = shape[:2]
     rgba = np.zeros(mask.shape + (4,), dtype=np.float32)
     rgba[mask, 3] = 1.0
+    return rgba
+
+
+def put_outline(overlay: pg.ImageItem, rgba, shape) -> bool:
+    """Show :func:`outline_image`'s picture over a map of ``shape`` (cleared for None)."""
+    if rgba is None:
+        overlay.clear()
+        return False
+    h, w = tuple(shape)[:2]
     overlay.setImage(rgba, autoLevels=False, levels=(0.0, 1.0))
     overlay.setRect(QRectF(0, 0, w, h))
     return True

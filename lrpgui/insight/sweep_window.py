@@ -175,6 +175,7 @@ class SweepPanel(BatchPanel):
         r2d = [np.nan_to_num(imaging.map2d(_raw_map(self.state.model, row.maps[0])), nan=0.0,
                              posinf=0.0, neginf=0.0) for row in shown]
         x01 = imaging.input_for_map(self.state.model, self.sample, r2d[0].shape)
+        rgba = imaging.outline_image(x01, r2d[0].shape, self.state.outline)
         for i, (row, m) in enumerate(zip(shown, r2d, strict=True)):
             r, c = divmod(i, PER_ROW)
             title = pg.LabelItem(f"{i + 1}. {row.setting.short_label}<br>{row.score:.4g}",
@@ -183,7 +184,7 @@ class SweepPanel(BatchPanel):
             box, item = imaging.image_cell(self.maps.ci, 2 * r + 1, c)
             imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)
             outline = imaging.outline_overlay(box)
-            imaging.show_outline(outline, x01, m.shape, self.state.outline)
+            imaging.put_outline(outline, rgba, m.shape)
             imaging.fit(box, m.shape)
             self.outlines.append(outline)
             self.cells.append(item)
