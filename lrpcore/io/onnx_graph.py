@@ -1464,8 +1464,9 @@ def operators_markdown() -> str:
 
 def _input_count_problem(path, inputs) -> str:
     """Why a graph with other than one value-less input cannot be explained, naming them: a
-    Keras export (tf2onnx) of a model with a ``Normalization`` layer keeps its mean and variance
-    as further inputs, and "has 3" alone did not say which."""
+    Keras export (``model.export``, tf2onnx's ``from_function``) of a model with a
+    ``Normalization`` layer keeps its mean and variance as further inputs, and "has 3" alone
+    did not say which; ``tf2onnx.convert.from_keras`` stores them (EfficientNetB0 loads)."""
     if not inputs:
         return (f"{path}: the graph has no input: every graph input has a stored value "
                 "(initializer), so there is nothing to explain")
@@ -1473,8 +1474,9 @@ def _input_count_problem(path, inputs) -> str:
     more = f" and {len(inputs) - 4} more" if len(inputs) > 4 else ""
     return (f"{path}: the graph has {len(inputs)} inputs without stored values: {named}{more}; "
             "LRP explains a model of one input, so every other input needs its value in the "
-            "file (as an initializer; a Keras Normalization layer exports its mean and variance "
-            "as inputs: fold it into the model or give mean and std in the sidecar)")
+            "file (as an initializer; Keras's model.export(format=\"onnx\") leaves a "
+            "Normalization layer's mean and variance as inputs, as in EfficientNet: export with "
+            "tf2onnx.convert.from_keras(model, input_signature=...), which stores them)")
 
 
 def _pinned(path, sample, input_shape) -> list:
