@@ -50,6 +50,10 @@ def test_lrp_explain_names_the_bounds_zb_should_have(tmp_path, capsys, innorm, m
     # the cause before the layers it upsets: the warning right after the overall sum
     assert warnings.index(bounds[0]) == 1
     assert "layer 3 (Convolution 3×3×3×8" in bounds[0] and "[0, 1]" in bounds[0]
+    # said as a mapping of the input's range, so that a wrong range (0…255 pixels declared
+    # 0…1: Keras's MobileNetV3 read [-1, -0.9922]) shows as such
+    assert re.search(r"maps its input's range \[0, 1\] .* to \[-2\.1\d*, 2\.6\d*\] before this "
+                     r"layer", bounds[0])
     (arg,) = SUGGESTED.findall(bounds[0])
     key, spec = shlex.split(arg)[0].split("=", 1)
     assert key == FIRST_CONV[model]

@@ -446,8 +446,14 @@ def rule_findings(explainer, config) -> tuple[Finding, ...]:
     whose = "" if given else " (the input's range as given, as zennit takes it)"
     widest = "" if np.ptp(r_low) == 0 and np.ptp(r_high) == 0 else \
         ", the widest over its channels"
-    detail = (f"its inputs lie in [{_g(r_low.min())}, {_g(r_high.max())}], outside zB's "
-              f"bounds [{_g(low.min())}, {_g(high.max())}]{whose}")
+    reads = f"[{_g(r_low.min())}, {_g(r_high.max())}]"
+    if given:
+        detail = f"its inputs lie in {reads}, outside zB's bounds [{_g(low.min())}, " \
+                 f"{_g(high.max())}]"
+    else:  # said as a mapping: a wrong input range (0…255 pixels read as 0…1) shows there
+        detail = (f"the model maps its input's range [{_g(low.min())}, {_g(high.max())}] (the "
+                  f"input specification's; a sidecar's \"value_range\" if the samples span "
+                  f"another) to {reads} before this layer, outside zB's bounds{whose}")
     reason = ("the model normalises its input before this layer, so zB's bounds are not what "
               f"it reads; give it its inputs' bounds{widest}: --layer-rule "
               f"{shlex.quote(f'{name}={spec}')} (in the explorer: {spec} in that layer's row)")
