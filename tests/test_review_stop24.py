@@ -1,0 +1,30 @@
+"""Stop 24's acceptance review as a new user: each test is a defect found by following the
+README, and fails without its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_digits_beside_a_photographs_maps_are_refused(command, tmp_path, capsys):
+    """`lrp render R285.npy --input digits.npy` drew the 28×28 digit as a speck centred on
+    the photograph's 224×224 heatmap (and recorded the digits as its input): the border is
+    no padding of any model. LeNet-5's 28 → 32 (a border of 2) still fits."""
+    r = tmp_path / "R285.npy"
+    np.save(r, np.random.default_rng(0).normal(size=(2, 3, 224, 224)).astype(np.float32))
+    x = tmp_path / "d_images.npy"
+    np.save(x, np.random.default_rng(1).integers(0, 256, (2, 784), dtype=np.uint8))
+    out = tmp_path / "out.png"
+    assert main([command, str(r), "--input", str(x), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "28×28" in err and "224×224" in err and "do not fit" in err
+    assert not out.exists() and not (tmp_path / "out.png.json").exists()
+
+    lenet = tmp_path / "R32.npy"  # the toolbox LeNet-5's padded maps: the digit is centred
+    np.save(lenet, np.random.default_rng(2).normal(size=(2, 32, 32, 1)))
+    assert main([command, str(lenet), "--input", str(x), "--out", str(out)]) == 0
+    assert out.exists()
