@@ -28,3 +28,18 @@ def test_digits_beside_a_photographs_maps_are_refused(command, tmp_path, capsys)
     np.save(lenet, np.random.default_rng(2).normal(size=(2, 32, 32, 1)))
     assert main([command, str(lenet), "--input", str(x), "--out", str(out)]) == 0
     assert out.exists()
+
+
+def test_figure_text_draws_no_missing_glyph_boxes():
+    """Pillow's built-in font has no Greek: every sanity plot titled its columns "Spearman
+    |▯|". What figures write beyond Latin letters is spelled with letters the font has."""
+    from lrpcore.render import font
+
+    if font._font(font.FONT_PX) is None:
+        pytest.skip("Pillow without FreeType draws the bitmap font")
+    box = font.text_coverage("\U0010fffd", 2)  # a private code point: the missing glyph
+    for ch in "ρεαβγΣ×→≥−é":
+        cover = font.text_coverage(ch, 2)
+        assert cover.shape != box.shape or not np.array_equal(cover, box), ch
+    h, w = font.text_size("Spearman |ρ|")
+    assert font.text_coverage("Spearman |ρ|").shape == (h, w)  # measured as drawn

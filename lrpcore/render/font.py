@@ -9,6 +9,7 @@ digits, punctuation; one string per row, '#' = ink) is used instead.
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import numpy as np
 
@@ -81,6 +82,14 @@ def glyph(ch: str) -> np.ndarray:
 
 FONT_PX = 12  # pixel size of the scalable font at scale 1
 
+# Pillow's built-in font covers Latin letters only: what figures write beyond them (the sanity
+# plot's "Spearman |ρ|", rule and class names) was drawn as empty boxes. Such characters are
+# spelled with letters it has; others lose their accents (é → e) or, failing that, stay.
+SPELLED = {"ρ": "rho", "ε": "eps", "α": "alpha", "β": "beta", "γ": "gamma", "σ": "sigma",
+           "Σ": "sum ", "μ": "u", "µ": "u", "×": "x", "→": "->", "←": "<-", "≥": ">=",
+           "≤": "<=", "−": "-", "–": "-", "—": "-", "▼": "v", "⚠": "!", "·": "-"}
+_NO_GLYPH = "\U0010fffd"  # a private code point no font draws: its box is the missing glyph
+
 
 @functools.lru_cache(maxsize=16)
 def _font(px: int):
@@ -94,6 +103,33 @@ def _font(px: int):
     except (ImportError, OSError, TypeError):
         return None
     return font if hasattr(font, "getbbox") and hasattr(font, "size") else None
+
+
+def _ink(font, text: str) -> tuple:
+    mask = font.getmask(text)
+    return mask.size, bytes(mask)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_glyph(px: int, ch: str) -> bool:
+    """Whether the font at ``px`` pixels draws ``ch`` (the bitmap font: one of its glyphs)."""
+    font = _font(px)
+    if font is None:
+        return ch.upper() in _GLYPHS
+    return ch.isspace() or _ink(font, ch) != _ink(font, _NO_GLYPH)
+
+
+def _spelling(ch: str) -> str:
+    if ch in SPELLED:
+        return SPELLED[ch]
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return base if base and base != ch else ch
+
+
+def drawable(text: str, scale: int = 1) -> str:
+    """``text`` as it is drawn: each character the font lacks spelled with ones it has."""
+    px = FONT_PX * scale
+    return "".join(ch if _has_glyph(px, ch) else _spelling(ch) for ch in text)
 
 
 def title_scale(side: int) -> int:
@@ -114,6 +150,7 @@ def line_height(scale: int = 1) -> int:
 
 def text_coverage(text: str, scale: int = 1) -> np.ndarray:
     """Ink coverage in [0, 1] of one line of ``text``: H×W float, H = :func:`line_height`."""
+    text = drawable(text, scale)
     font = _font(FONT_PX * scale)
     if font is None:
         return _bitmap_mask(text, scale).astype(np.float64)
@@ -128,6 +165,7 @@ def text_coverage(text: str, scale: int = 1) -> np.ndarray:
 
 def text_size(text: str, scale: int = 1) -> tuple[int, int]:
     """(height, width) in pixels of ``text`` drawn on one line."""
+    text = drawable(text, scale)
     font = _font(FONT_PX * scale)
     if font is None:
         return GLYPH_H * scale, max(0, len(text) * (GLYPH_W + 1) - 1) * scale
