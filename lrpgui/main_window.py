@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._message_error: str | None = None  # the error the window's message repeats
         self._progress_dialog = None
         self._progress_job = None
+        self._error_status = None  # the status bar's text of the last error, while it is up
         self.batch_chunk = 256  # samples explained per step of a batch export
         self._build()
         install_insight_tools(self)  # Tools menu and docks of lrpgui/insight
@@ -504,7 +505,12 @@ class MainWindow(QMainWindow):
         return True
 
     def _opened(self, recent, last, path) -> None:
-        """After a model or dataset opened: remember it, show it, and start computing."""
+        """After a model or dataset opened: remember it, show it, and start computing. A
+        refusal still in the status bar goes: "Dataset does not fit the model: natural-images
+        …" stood beside the digits opened next, as if they had been refused."""
+        if self._error_status is not None and self.state.status == self._error_status:
+            self.state.status = ""
+        self._error_status = None
         self._remember(recent, last, path)
         self._start_work()
 
@@ -655,7 +661,7 @@ class MainWindow(QMainWindow):
         title, message = printable_line(title), error_line(gui_message(message))
         self.errors.append(message)
         self.last_error = self._message_error = message
-        self.state.status = f"{title}: {message}"
+        self.state.status = self._error_status = f"{title}: {message}"
         if not quiet:
             dialogs.show_error(self, title, message)
         self._update_message()
