@@ -204,8 +204,17 @@ class CompareView(ToolPanel):
         self._first_follows = False
 
     def _follow_rule(self, rule) -> None:
-        if self._first_follows and rule:
-            self.rule_boxes[0].setCurrentText(rule)  # the new explanation refreshes the view
+        if not (self._first_follows and rule):
+            return
+        first = self.rule_boxes[0]
+        before = first.currentText().strip()
+        if before != rule:  # a row showing the new rule already takes the first row's old one:
+            # EpsilonGammaBox chosen in the main view was drawn twice and EpsilonPlus not at all
+            for box in self.rule_boxes[1:]:
+                if box.currentText().strip() == rule:
+                    box.setCurrentText(before)
+                    break
+        first.setCurrentText(rule)  # the new explanation refreshes the view
 
     # -- settings (also used by tests and scripts) ------------------------------------------
     def rules(self) -> list[str]:

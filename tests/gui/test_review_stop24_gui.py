@@ -35,3 +35,21 @@ def test_a_status_set_by_the_open_itself_stays(make_window, toy_files, tmp_path)
     np.save(unlabelled, np.load(toy_files[1])[:5])
     assert window.open_dataset(str(unlabelled)) is True
     assert "drawings.npy has no labels" in window.state.status
+
+
+def test_compare_draws_each_rule_once_when_the_main_rule_is_one_of_its_rows(make_window,
+                                                                            qtbot):
+    """Compare's first row follows the main rule; choosing a rule that another row already
+    showed (EpsilonGammaBox on a photograph model) drew it twice and dropped the rule shown
+    before. The two rows now trade places."""
+    from .insight_helpers import open_tool
+
+    window = make_window()
+    view = open_tool(qtbot, window, "compare")
+    before = view.rules()
+    assert len(set(before)) == len(before) >= 3
+    window.state.rule = before[2]
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    after = view.rules()
+    assert after[0] == before[2] and len(set(after)) == len(after)
+    assert sorted(after) == sorted(before)  # the rule shown before is still compared
