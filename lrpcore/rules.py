@@ -731,9 +731,24 @@ def rule_class(name: str) -> type[Rule]:
                             "and the explorer's Compare take it beside rules (in Python "
                             f"lrpcore.insight.{BASELINE_FUNCTIONS[baseline]}); choose one of "
                             f"{', '.join(RULE_NAMES)} or a preset (see 'lrp rules')")
-        raise RuleError(f"unknown rule {name!r}: choose one of {', '.join(RULE_NAMES)} "
+        close = closest_rule_name(key)
+        hint = f" (did you mean {close}?)" if close else ""
+        raise RuleError(f"unknown rule {name!r}{hint}: choose one of {', '.join(RULE_NAMES)} "
                         "or a preset (see 'lrp rules')")
     return cls
+
+
+def closest_rule_name(name: str) -> str | None:
+    """The rule or preset a mistyped name most likely meant (``EpsilonPlsu``: EpsilonPlus),
+    spelled as ``lrp rules`` lists it; None when none is close. The list of every name told
+    a user who typed one letter wrong only that it was not among them."""
+    import difflib  # noqa: PLC0415 (only for an error message)
+
+    from .presets import PRESETS  # noqa: PLC0415 (presets import this module)
+
+    names = {n.lower(): n for n in RULE_NAMES} | {p.lower(): p for p in PRESETS}
+    match = difflib.get_close_matches(str(name).strip().lower(), names, n=1, cutoff=0.75)
+    return names[match[0]] if match else None
 
 
 # the Python function of each gradient baseline, named where a rule spec names one

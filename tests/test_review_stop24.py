@@ -43,3 +43,19 @@ def test_figure_text_draws_no_missing_glyph_boxes():
         assert cover.shape != box.shape or not np.array_equal(cover, box), ch
     h, w = font.text_size("Spearman |ρ|")
     assert font.text_coverage("Spearman |ρ|").shape == (h, w)  # measured as drawn
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("EpsilonPlsu", "EpsilonPlus"),
+                                              ("epsilonn", "epsilon"),
+                                              ("alpha-beta", "alphabeta"),
+                                              ("epsilon_gamma_box", "EpsilonGammaBox")])
+def test_a_mistyped_rule_names_the_rule_meant(typed, meant, tmp_path, capsys):
+    """`--rule EpsilonPlsu` listed every rule name without the presets' and left the user to
+    find the typo; the closest rule or preset is now named."""
+    x = tmp_path / "d_images.npy"
+    np.save(x, np.zeros((1, 784), dtype=np.uint8))
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R.npy"),
+                 "--rule", typed]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown rule '{typed}' (did you mean {meant}?)" in err
+    assert not (tmp_path / "R.npy").exists()
