@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QSplitter, QTableWidget, QVBoxLayout
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QVBoxLayout,
+)
 
 from . import imaging
 
@@ -49,12 +56,23 @@ def label_axes(plot: pg.PlotItem | pg.PlotWidget, left: str, bottom: str) -> Non
         axis.setLabel(text)
 
 
+def scrolling(maps) -> QScrollArea:
+    """A grid of maps that scrolls on its own: kept whole (imaging.keep_whole), the sanity
+    check of a ResNet (eleven steps) made the whole tool 1,400 pixels wide, its verdict cut
+    and its Run button beyond the edge of the window."""
+    area = QScrollArea(objectName=f"{maps.objectName()}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(maps)
+    return area
+
+
 def table_over_maps(panel, form, table, maps, *between) -> None:
     """The batch windows' layout: settings, then ``between`` (e.g. a verdict), the error
     line, and the table above the heatmaps (which get two thirds of the height)."""
     split = QSplitter(Qt.Orientation.Vertical)
     split.addWidget(table)
-    split.addWidget(maps)
+    split.addWidget(scrolling(maps))
     split.setStretchFactor(1, 2)
     layout = QVBoxLayout(panel)
     layout.addLayout(form)
@@ -64,4 +82,4 @@ def table_over_maps(panel, form, table, maps, *between) -> None:
     layout.addWidget(split, 1)
 
 
-__all__ = ["canvas", "label_axes", "result_table", "table_over_maps"]
+__all__ = ["canvas", "label_axes", "result_table", "scrolling", "table_over_maps"]

@@ -113,3 +113,6 @@ class SanityPanel(BatchPanel):
                 imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)
                 imaging.fit(box, m.shape)
                 self.cells.append(item)
+        # one width for every step: the original maps, under the narrowest title, were drawn
+        # at half the size of the randomised ones they are compared with
+        imaging.even_columns(self.maps.ci, len(self.steps))

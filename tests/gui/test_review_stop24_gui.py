@@ -53,3 +53,49 @@ def test_compare_draws_each_rule_once_when_the_main_rule_is_one_of_its_rows(make
     after = view.rules()
     assert after[0] == before[2] and len(set(after)) == len(after)
     assert sorted(after) == sorted(before)  # the rule shown before is still compared
+
+
+def test_sanity_maps_are_drawn_at_one_size(make_window, toy_files, qtbot):
+    """The sanity window drew the original maps, under the narrowest title, at about half
+    the width of the randomised maps beside them (the grid shared its width by the titles)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    model = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    window = make_window(model=model, dataset=toy_files[1])
+    panel = window.insight.show("sanity", (1000, 640))
+    panel.rule_edit.setText("epsilon:0.01")
+    panel.n_spin.setValue(4)
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    grid = panel.maps.ci
+
+    def widths():
+        grid.layout.activate()
+        return [grid.getItem(1, k).geometry().width() for k in range(len(panel.steps))]
+
+    qtbot.waitUntil(lambda: min(widths()) > 0, timeout=10000)
+    assert len(widths()) == 5 and max(widths()) - min(widths()) <= 1, widths()
+
+
+def test_sanity_maps_scroll_without_widening_the_tool(make_window, toy_files, qtbot):
+    """A sanity check's maps (one column per randomisation step: eleven for the MNIST ResNet)
+    made the whole tool as wide as their grid: the verdict was cut and the Run button lay
+    beyond the dock's edge. The grid now scrolls on its own; the tool keeps its width."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    model = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    window = make_window(model=model, dataset=toy_files[1])
+    panel = window.insight.show("sanity", (1000, 640))
+    before = panel.minimumSizeHint().width()
+    panel.rule_edit.setText("epsilon:0.01")
+    panel.n_spin.setValue(4)
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    grid = panel.maps.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+    assert grid > before  # five titled columns need more than the controls do
+    qtbot.waitUntil(lambda: panel.maps.minimumWidth() >= grid, timeout=10000)  # kept whole
+    assert panel.minimumSizeHint().width() == before
