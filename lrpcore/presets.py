@@ -61,7 +61,7 @@ WINNER = Epsilon(1e-6)  # max pooling: any non-flat rule sends relevance to the 
 
 
 def _base(layer, dense_rule, conv_rule):
-    if isinstance(layer, Linear):
+    if isinstance(layer, Linear) or getattr(layer, "dense", False):
         return dense_rule
     if getattr(layer, "convolution", False):  # grouped and depthwise ones too
         return conv_rule

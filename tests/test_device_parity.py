@@ -222,9 +222,10 @@ def test_transposed_convolution_and_resize_on_the_device_path_equal_numpy(rule):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     import gpu_graph_check
 
-    model = gpu_graph_check.later_kinds_graphs()["every operator (decoder)"]
-    x = np.random.default_rng(7).uniform(-1, 1, (3, 3, 4, 5))
-    want = lrpcore.explain(model, x, rule=rule, raw=True, backend="numpy")
-    got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
-    assert type(got) is np.ndarray and got.shape == x.shape
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+    for name in ("decoder", "convnext"):  # and ConvNeXt's ChannelNorm and PositionwiseDense
+        model = gpu_graph_check.later_kinds_graphs()[f"every operator ({name})"]
+        x = np.random.default_rng(7).uniform(-1, 1, (3, *model.input_spec.shape))
+        want = lrpcore.explain(model, x, rule=rule, raw=True, backend="numpy")
+        got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
+        assert type(got) is np.ndarray and got.shape == x.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())

@@ -262,8 +262,34 @@ def later_kinds_graphs(seed=0) -> dict:
     decoder = GraphModel(nodes, "x", "y", InputSpec(
         shape=(3, 4, 5), raw_shape=(4, 5, 3), layout="NCHW", divide=1.0, offset=0.0,
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    # stop 24: ConvNeXt's LayerNorm over the channels (ChannelNorm, the gradient role) and its
+    # nn.Linear at every position (PositionwiseDense)
+    from lrpcore.graph_norms import ChannelNorm, PositionwiseDense
+
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 4×4×3
+        Node("stem", Convolution(rng.normal(size=(2, 2, 3, 6)) / 3, rng.normal(size=6) * 0.1,
+                                 (2, 2)), ("a",), "b"),                    # 2×2×6
+        Node("stem/relu", Rect(), ("b",), "b1"),
+        # (a rule between the first layer and the norm: flat right before it gives a zero map,
+        # its gradient summing to 0 over the channels of each position)
+        Node("pw", Convolution(rng.normal(size=(1, 1, 6, 6)) / 2, rng.normal(size=6) * 0.1),
+             ("b1",), "b2"),
+        Node("norm", ChannelNorm(0.5 + rng.uniform(size=6), rng.normal(size=6) * 0.3, 1e-6),
+             ("b2",), "c"),
+        Node("dense", PositionwiseDense(rng.normal(size=(6, 8)) / 2, rng.normal(size=8) * 0.1),
+             ("c",), "d"),                                                # 2×2×8
+        Node("relu", Rect(), ("d",), "e"),
+        Node("gap", MeanPool((2, 2), (2, 2)), ("e",), "f"),
+        Node("flat", FlattenChannelsFirst(), ("f",), "g"),
+        Node("fc", Linear(rng.normal(size=(8, 3)) / 2, rng.normal(size=3) * 0.1), ("g",), "y"),
+    ]
+    convnext = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(3, 4, 4), raw_shape=(4, 4, 3), layout="NCHW", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     return {"every operator (later kinds)": image, "every operator (sequence)": sequence,
-            "every operator (zoo4)": zoo4, "every operator (decoder)": decoder}
+            "every operator (zoo4)": zoo4, "every operator (decoder)": decoder,
+            "every operator (convnext)": convnext}
 
 
 def parity(quick: bool) -> tuple[bool, list]:

@@ -1067,6 +1067,44 @@ class TransposedFirst(nn.Module):
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
+class ConvNeXtBlock(nn.Module):
+    """torchvision's CNBlock (depthwise 7×7, permute, LayerNorm, Linear ×4, GELU, Linear,
+    permute, layer scale) with its residual through ``Merge``."""
+
+    def __init__(self, dim):
+        from torchvision.ops.misc import Permute
+
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, 7, padding=3, groups=dim), Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim), nn.GELU(),
+            nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+        self.layer_scale = nn.Parameter(0.5 + torch.rand(dim, 1, 1))
+        self.merge = Merge()
+
+    def forward(self, x):
+        return self.merge(self.layer_scale * self.block(x), x)
+
+
+class ConvNeXt(nn.Module):
+    """A small ConvNeXt as torchvision builds one: a 4×4 stride-4 stem and LayerNorm2d, blocks,
+    a LayerNorm2d and 2×2 stride-2 downsampling, and the head (average pool, LayerNorm2d,
+    Flatten, Linear). LayerNorm has no zennit rule: relevance passes as its gradient."""
+
+    def __init__(self, classes=4):
+        from torchvision.models.convnext import LayerNorm2d
+
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 4, stride=4), LayerNorm2d(8, eps=1e-6), ConvNeXtBlock(8),
+            LayerNorm2d(8, eps=1e-6), nn.Conv2d(8, 12, 2, stride=2), ConvNeXtBlock(12))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(LayerNorm2d(12, eps=1e-6), nn.Flatten(1), nn.Linear(12, classes))
+
+    def forward(self, x):
+        return self.head(self.pool(self.features(x)))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1109,6 +1147,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "segate": (SEGate, (3, 12, 12), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "decoder": (Decoder, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "transfirst": (TransposedFirst, (3, 5, 5), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "convnext": (ConvNeXt, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,),
@@ -1143,6 +1182,10 @@ def randomise(model, seed):
                 m.bias.data = 0.3 * torch.randn(n, generator=g)
             m.running_mean = 0.2 * torch.randn(n, generator=g)
             m.running_var = 0.5 + torch.rand(n, generator=g)
+        elif isinstance(m, nn.LayerNorm):  # LayerNorm2d too
+            n = m.weight.shape
+            m.weight.data = 0.5 + torch.rand(n, generator=g)
+            m.bias.data = 0.3 * torch.randn(n, generator=g)
         elif isinstance(m, nn.PReLU):
             m.weight.data = 0.1 + 0.3 * torch.rand(m.weight.shape, generator=g)
         elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):

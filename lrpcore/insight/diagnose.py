@@ -240,6 +240,15 @@ def _padded_gradient_pool(s: Site) -> bool:
     return s.kind == "absorbed" and s.feeds_gradient_pool
 
 
+@register_cause("normalisation", lambda s: (
+    "a LayerNorm passes relevance as its gradient, as zennit's autograd does (LRP has no rule "
+    "for a division by the sample's own statistics): that gradient sums to zero over the "
+    "channels of each position, so the relevance it passes is not conserved by design"),
+    expected=lambda s: True)
+def _normalisation(s: Site) -> bool:
+    return getattr(s.layer, "normalises", False)
+
+
 @register_cause("gradient-layer", lambda s: (
     "relevance passes this layer as its gradient, as zennit does where it has no rule: not "
     "conserved by design (a final Softmax's or LogSoftmax's gradient sums to zero per sample: "

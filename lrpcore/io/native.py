@@ -29,6 +29,7 @@ from .. import (  # noqa: F401 - registers the graph layer kinds
     graph_dilated,
     graph_elementwise,
     graph_layers,
+    graph_norms,
     graph_sequence,
     graph_upsampling,
 )

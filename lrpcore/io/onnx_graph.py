@@ -59,6 +59,7 @@ from ..graph_layers import (
     Scale,
     ToChannelsLast,
 )
+from ..graph_norms import ChannelNorm, PositionwiseDense
 from ..graph_sequence import SequenceToChannelsLast
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh, mark_functional
 from ..spec import onnx_input_spec
@@ -1054,8 +1055,43 @@ def _op_matmul(b, node, attrs, where, t, data_in):
     W = b.weights(node.input[1], where, "MatMul's second operand")
     if W.ndim != 2:
         b.fail(where, f"MatMul with a {W.ndim}-d constant is not supported")
-    _linear_from(b, node, where, t, np.asarray(W, dtype=np.float64), np.zeros(W.shape[1]))
+    W = np.asarray(W, dtype=np.float64)
+    if t.storage == "same" and len(t.shape) == 3 and not t.seq:
+        # an N×H×W×C map times C×D (ConvNeXt's nn.Linear after its permute): the same
+        # product at every position, a 1×1 convolution of the map as the engine stores it
+        H, Wd, C = t.shape
+        if W.shape[0] != C:
+            b.fail(where, f"weights take {W.shape[0]} inputs, the map has {C} channels")
+        layer = PositionwiseDense(W, np.zeros(W.shape[1]))
+        out = b.add(node.name, layer, [t.name], node.output[0])
+        b.data[out] = _Tensor(out, (H, Wd, W.shape[1]), "same")
+    else:
+        _linear_from(b, node, where, t, W, np.zeros(W.shape[1]))
     b.bias_free.add(len(b.nodes) - 1)
+
+
+def _op_layer_norm(b, node, attrs, where, t, data_in):
+    """LayerNormalization over the last axis where the engine stores the tensor as ONNX shapes
+    it (ConvNeXt's LayerNorm2d after its permute to N×H×W×C: over the channels; a flat
+    tensor's features); a map stored channels-last under an N×C×H×W shape is refused."""
+    axis = int(attrs.get("axis", -1))
+    rank = len(t.shape) + 1
+    if axis % rank != rank - 1 or t.storage != "same":
+        b.fail(where, f"LayerNormalization along axis {axis} of a {brief(list(t.shape))} "
+                      f"tensor is supported only over the channels of a channels-last map "
+                      "(after a Transpose to N×H×W×C) or over a flat tensor's features")
+    C = t.shape[-1]
+    scale = np.asarray(b.weights(node.input[1], where, "LayerNormalization's scale"),
+                       dtype=np.float64)
+    shift = np.asarray(b.weights(node.input[2], where, "LayerNormalization's bias"),
+                       dtype=np.float64) if _optional_input(node, 2) else np.zeros(C)
+    if scale.size != C or shift.size != C:
+        b.fail(where, f"LayerNormalization's scale and bias must hold {C} values each")
+    eps = _finite(float(attrs.get("epsilon", 1e-5)), where, b, "epsilon")
+    if not eps > 0:
+        b.fail(where, f"LayerNormalization's epsilon {eps:g} must be positive")
+    out = b.add(node.name, ChannelNorm(scale, shift, eps), [t.name], node.output[0])
+    b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
 
 
 def _op_sum(b, node, attrs, where, t, data_in):
@@ -1267,6 +1303,7 @@ def _scale_shift(b, node, where, t):
 OPERATORS = {
     "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
     "ConvTranspose": upsampling.conv_transpose,
+    "LayerNormalization": _op_layer_norm,
     "Resize": upsampling.resize,
     "Upsample": upsampling.resize,
     "Relu": _op_activation(Rect),
@@ -1329,7 +1366,7 @@ REFUSED = {
             "for it and takes the gradient there)",
     **{op: "it divides by the sample's own statistics (a quotient of two signals), for which "
            "LRP here has no rule; zennit has none either (it takes the gradient there)"
-       for op in ("LayerNormalization", "GroupNormalization", "InstanceNormalization", "LRN")},
+       for op in ("GroupNormalization", "InstanceNormalization", "LRN")},
     **{op: "recurrent layers multiply gates and states (products of two signals), for which "
            "LRP here has no rule"
        for op in ("LSTM", "GRU", "RNN")},
@@ -1382,6 +1419,9 @@ NOTES = {
                    "`PartialMeanPool`",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling); over axes 1, 2 of "
                   "an N×H×W×C map (Keras's GlobalAveragePooling2D as tf2onnx writes it)",
+    "MatMul": "of flat data and a constant: a `Linear`; of an N×H×W×C map (ConvNeXt's "
+              "`nn.Linear` after its permute): a `PositionwiseDense`, which the presets treat "
+              "as the dense layer it is",
     "ReduceMax": "over H and W (`dynamo=True`'s `AdaptiveMaxPool2d(1)`, `x.amax((2, 3))`)",
     "Reshape": "to N×features (N: 0, −1 or the input's fixed batch); to the shape it has: "
                "dropped; with a Transpose [0, 2, 1, 3, 4] between, to N×g×(C/g)×H×W and back: "
@@ -1398,6 +1438,10 @@ NOTES = {
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
+    "LayerNormalization": "over the last axis of an N×H×W×C map (ConvNeXt's LayerNorm2d "
+                          "after its permute: over the channels) or a flat tensor: a "
+                          "`ChannelNorm`, which passes relevance as its gradient (zennit has "
+                          "no rule there and takes it)",
     "Clip": "e.g. ReLU6; in a Keras export Add(x, a), Clip(0, m), Mul(1/m) (MobileNetV3's "
             "`ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) is one `HardSigmoid` (α = 1/m, β = a/m), as "
             "PyTorch's `nn.Hardsigmoid` exports",

@@ -1,0 +1,118 @@
+"""ConvNeXt's building blocks that are not convolutions: layer normalisation over the channels
+of each position (ONNX ``LayerNormalization`` over the last axis: ``LayerNorm2d``) and a dense
+layer applied at every position of a channels-last map (``nn.Linear`` after a permute).
+
+It divides by the sample's own statistics, a quotient of two signals, for which LRP has no
+rule; zennit's composites hook no module there and its autograd takes the gradient, so
+relevance passes through it as the gradient of the normalisation does. The engine does the
+same (role "gradient"), which is what makes such a model agree with zennit; like zennit's,
+the result need not conserve relevance there (the diagnosis says so).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+from .layers import Convolution, Layer, register_layer
+
+
+@register_layer
+class PositionwiseDense(Convolution):
+    """``nn.Linear`` applied to the channels at every position of an N×H×W×C map (ConvNeXt's
+    pointwise layers, exported as a MatMul after a Transpose): computed as the 1×1
+    convolution it is, but a dense layer to the rules, as zennit's composites see the
+    ``nn.Linear`` module (EpsilonPlus: ε there, not z⁺)."""
+
+    kind = "PositionwiseDense"
+    convolution = False
+    dense = True
+    onnx_ops = ("MatMul",)  # of an N×H×W×C map
+
+    def __init__(self, W, B):
+        W = np.asarray(W)
+        if W.ndim != 2:
+            raise ShapeError(f"PositionwiseDense: weights of shape {W.shape} are not C × D")
+        super().__init__(W.reshape(1, 1, *W.shape), B)
+
+    def native_fields(self):
+        return {"weights": list(self.W.shape[2:])}
+
+    @classmethod
+    def from_native(cls, f):
+        shape = f.ints("weights", 2)
+        return cls(f.param("W", (1, 1, *shape)).reshape(shape), f.param("B", (shape[1],)))
+
+    def describe(self):
+        return f"Dense {self.W.shape[2]}→{self.W.shape[3]} at every position"
+
+
+@register_layer
+class ChannelNorm(Layer):
+    """y = (x − mean) / sqrt(var + eps) · scale + shift, the statistics over the last axis
+    (the channels, as the engine stores maps)."""
+
+    kind = "ChannelNorm"
+    role = "gradient"
+    normalises = True  # the diagnosis says why it does not conserve (cause "normalisation")
+    onnx_ops = ("LayerNormalization",)  # over the last axis
+
+    def __init__(self, scale, shift, eps=1e-5):
+        super().__init__()
+        self.scale = np.asarray(scale, dtype=np.float64).reshape(-1)
+        self.shift = np.asarray(shift, dtype=np.float64).reshape(-1)
+        self.eps = float(eps)
+        if self.scale.shape != self.shift.shape or not self.scale.size:
+            raise ShapeError(f"ChannelNorm: scale {self.scale.shape} and shift "
+                             f"{self.shift.shape} must be one value per channel each")
+        if not (np.isfinite(self.eps) and self.eps > 0) or not (
+                np.all(np.isfinite(self.scale)) and np.all(np.isfinite(self.shift))):
+            raise ShapeError("ChannelNorm: eps must be positive and the parameters finite")
+
+    def native_fields(self):
+        return {"channels": int(self.scale.size), "eps": self.eps}
+
+    def native_params(self):
+        return self.scale, self.shift
+
+    @classmethod
+    def from_native(cls, f):
+        n = f.size("channels")
+        eps = f.spec.get("eps")
+        if n is None or not isinstance(eps, (int, float)) or isinstance(eps, bool):
+            f.fail("ChannelNorm needs 'channels' and a number 'eps'")
+        return cls(f.param("W", (n,)), f.param("B", (n,)), float(eps))
+
+    def param_count(self):
+        return 2 * self.scale.size
+
+    def output_shape(self, in_shape):
+        if not in_shape or in_shape[-1] != self.scale.size:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+        return tuple(in_shape)
+
+    def describe(self):
+        return f"ChannelNorm over {self.scale.size} channels"
+
+    def _params(self, xp, dtype):
+        return self._cached("params", xp, dtype, lambda: (
+            xp.asarray(self.scale, dtype=dtype), xp.asarray(self.shift, dtype=dtype)))
+
+    def _normalised(self, x, xp):
+        mean = x.mean(axis=-1, keepdims=True)
+        centred = x - mean
+        inv = 1.0 / xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + self.eps)
+        return centred * inv, inv
+
+    def forward(self, x, xp):
+        scale, shift = self._params(xp, x.dtype)
+        xhat, _ = self._normalised(x, xp)
+        return xhat * scale + shift
+
+    def gradient(self, x, y, g, xp, dtype):
+        """J^T g: (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)) / σ with ĝ = g · scale."""
+        scale, _ = self._params(xp, g.dtype)
+        xhat, inv = self._normalised(x, xp)
+        gs = g * scale
+        return inv * (gs - gs.mean(axis=-1, keepdims=True)
+                      - xhat * (gs * xhat).mean(axis=-1, keepdims=True))
