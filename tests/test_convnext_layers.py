@@ -121,3 +121,29 @@ def test_the_diagnosis_says_a_layer_norm_does_not_conserve_by_design():
     norms = [f for f in diagnosis.expected if f.cause == "normalisation"]
     assert norms and all(f.expected and "ChannelNorm" in f.description for f in norms)
     assert not diagnosis.findings  # a note of the design, not a warning
+
+
+def test_a_gather_of_a_flattened_batch_other_than_its_own_view_is_refused(tmp_path):
+    """dynamo's ``as_strided`` of a batch of one (Reshape to [-1], Gather of every index in
+    order, shaped as before) is the tensor itself (convnext_dynamo); reversed indices would
+    mix the batch axis into the features."""
+    path = ZOO / "convnext_dynamo.onnx"
+    if not path.exists():
+        pytest.skip("zoo fixture convnext is missing (tools/make_zoo_fixtures.py makes it)")
+    proto = onnx.load(path)
+    gather = next(n for n in proto.graph.node if n.op_type == "Gather")
+    index = next(i for i in proto.graph.initializer if i.name == gather.input[1]) \
+        if any(i.name == gather.input[1] for i in proto.graph.initializer) else None
+    if index is None:  # a Constant node
+        const = next(n for n in proto.graph.node if gather.input[1] in n.output)
+        values = numpy_helper.to_array(const.attribute[0].t)
+        const.attribute[0].t.CopyFrom(numpy_helper.from_array(values.reshape(-1)[::-1]
+                                                              .reshape(values.shape)))
+    else:
+        values = numpy_helper.to_array(index)
+        index.CopyFrom(numpy_helper.from_array(values.reshape(-1)[::-1].reshape(values.shape),
+                                               index.name))
+    onnx.save(proto, tmp_path / "mixed.onnx")
+    with pytest.raises(ModelFormatError, match="mixed.onnx.*Gather of a batch flattened to "
+                                               "one axis is supported only as the view"):
+        lrpcore.load_model(tmp_path / "mixed.onnx")

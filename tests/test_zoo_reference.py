@@ -77,8 +77,9 @@ EfficientNet blocks write them (``tools/make_zoo_keras_se_fixture.py``; test_ker
 ``convnext_ts``: torchvision's ConvNeXt blocks and LayerNorm2d (LayerNormalization over the
 channels after a Transpose, a ``ChannelNorm`` that passes relevance as its gradient, as
 zennit's autograd does; ``nn.Linear`` on the permuted map a ``PositionwiseDense``, dense to
-the presets), residuals through ``Sum``; its dynamo export writes LayerNorm2d's permute of
-the pooled map as a Reshape to [-1] and a Gather, refused.
+the presets), residuals through ``Sum``; ``convnext_dynamo``, whose export writes
+LayerNorm2d's permute of the pooled 1×1 map as a Reshape to [-1] and a Gather of every index
+(``as_strided``): the same tensor.
 Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
@@ -125,7 +126,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "sequence_op9",
                                                                    "segate_noopt",
                                                                    "keras_se_tf2onnx",
-                                                                   "convnext_ts"]
+                                                                   "convnext_ts",
+                                                                   "convnext_dynamo"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -19,8 +19,10 @@ import numpy as np
 from ..graph_channels import ChannelPermute, ChannelSlice, Crop
 from ..text import brief
 
+BATCH_FLAT = "batch-flat"  # a batch of one in one axis (Reshape to [-1]), for a Gather
 PENDING = ("groups", "shuffled",  # storages of the shuffle's 5-D tensors, never computed
-           "picked")  # one channel taken by Gather (N×H×W), which only Unsqueeze(1) accepts
+           "picked",  # one channel taken by Gather (N×H×W), which only Unsqueeze(1) accepts
+           BATCH_FLAT)
 
 
 def _tensor(name, shape, storage, seq=False):
@@ -199,6 +201,9 @@ def gather_data(b, node, attrs, where, t, data_in):
     ``Unsqueeze(1)``) or consecutive ones (``x[:, [c, c + 1]]``): a ChannelSlice."""
     from .onnx_graph import _rank
 
+    if t.storage == BATCH_FLAT:
+        _unflatten_batch(b, node, where, t, attrs)
+        return
     t = _prepare(b, t, where)
     axis = int(attrs.get("axis", 0))
     index = np.asarray(b.const(node.input[1], where, "Gather's indices"))
@@ -215,6 +220,23 @@ def gather_data(b, node, attrs, where, t, data_in):
         b.data[node.output[0]] = _tensor(out.name, out.shape, "picked")
     elif index.ndim == 0:
         b.fail(where, "Gather of one channel of a flat tensor is not supported")
+
+
+def _unflatten_batch(b, node, where, t, attrs):
+    """Gather of a batch of one flattened to one axis by every index in order, shaped as the
+    tensor before the flatten: dynamo's ``as_strided`` view of it (LayerNorm2d's permute of
+    ConvNeXt's pooled 1×1 map), the same tensor. Any other Gather there mixes the batch
+    axis into the features and is refused."""
+    from .onnx_graph import _onnx_shape
+
+    before = b.batch_flat[node.input[0]]
+    index = np.asarray(b.const(node.input[1], where, "Gather's indices"))
+    if int(attrs.get("axis", 0)) != 0 or index.shape != (1, *_onnx_shape(before)) \
+            or not np.array_equal(index.reshape(-1), np.arange(index.size)):
+        b.fail(where, f"Gather of a batch flattened to one axis is supported only as the "
+                      f"view of the tensor it was ({brief([1, *_onnx_shape(before)])}, every "
+                      "index in order: dynamo's as_strided)")
+    b.data[node.output[0]] = before
 
 
 def unsqueeze_picked(b, node, t, axes) -> bool:

@@ -141,6 +141,7 @@ class _Builder:
         self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
+        self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one → the tensor it read
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -980,6 +981,11 @@ def _op_reshape(b, node, attrs, where, t, data_in):
         return  # a channel shuffle's first or last Reshape
     elif _unflatten(b, node, t, target):
         return  # a pooled vector back to its 1×1 map: Keras's squeeze-and-excitation
+    elif target == [-1] and b.batch == 1:
+        # dynamo's as_strided of a batch of one (ConvNeXt's LayerNorm2d permuting the pooled
+        # map): everything in one axis, read back by a Gather (channels.gather_data)
+        b.batch_flat[node.output[0]] = t
+        b.data[node.output[0]] = _Tensor(t.name, (size,), channels.BATCH_FLAT)
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
                       f"flattening reshapes are supported{_gate_hint(t, target)}")
@@ -1616,7 +1622,8 @@ def _node(b, node, where, onnx):
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
-    if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze", "Identity"):
+    if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze", "Identity") \
+            and not (pending.storage == channels.BATCH_FLAT and op == "Gather"):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
                       "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
     stacked = next((d for d in data_in if d is not None and d.storage == stack.STACKED), None)
