@@ -33,6 +33,27 @@ def test_window_explains_a_pytorch_graph_model(make_window, qtbot, tmp_path, nam
     assert "ΣR" in window.conservation_label.text()
 
 
+@pytest.mark.parametrize("name", ["decoder_ts.onnx", "convnext_dynamo.onnx"])
+def test_window_explains_decoders_and_convnext(make_window, qtbot, tmp_path, name):
+    """Transposed convolutions and nearest resizing; ConvNeXt's LayerNorm (a layer whose
+    relevance passes as its gradient: no rule row) and its dense layers at every position."""
+    from pathlib import Path
+
+    model_path = Path(__file__).resolve().parents[1] / "data" / "zoo" / name
+    model = lrpcore.load_model(model_path)
+    H, W, C = model.input_spec.raw_shape
+    images = np.random.default_rng(1).integers(0, 256, (2, H, W, C)).astype(np.uint8)
+    data = tmp_path / "images.npy"
+    np.save(data, images)
+    window = make_window(model=str(model_path), dataset=data)
+    s = window.state
+    assert s.relevance.shape == (H, W, C)
+    want = lrpcore.explain(s.model, images[:1], rule=s.rule, dtype=s.dtype, target=s.target
+                           if not s.target.isdigit() else int(s.target))[0]
+    np.testing.assert_allclose(s.relevance, want.transpose(1, 2, 0), rtol=1e-9, atol=1e-12)
+    assert "ΣR" in window.conservation_label.text()
+
+
 def test_browser_lists_efficientnet_and_the_app_explains_photographs(make_window, qtbot):
     """lrp-explorer --model efficientnet-lite0 --dataset natural-images: offline, by name."""
     from lrpcore.io import imagenet
