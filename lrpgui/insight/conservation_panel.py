@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 
 from lrpcore.insight.conservation import branch_text, cut_summary, input_cut
 
+from ..widgets.axes import label_axes
 from . import imaging
-from .layouts import label_axes
 from .panel import ToolPanel
 from .worker_tasks import request_from_state, run_conservation
 

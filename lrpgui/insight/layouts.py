@@ -43,19 +43,6 @@ def canvas(name, tooltip="") -> pg.GraphicsLayoutWidget:
     return imaging.keep_whole(w)  # never shown cut: a small dock scrolls
 
 
-AXIS_TEXT = (40, 40, 40)  # pyqtgraph's default, (150, 150, 150), is faint on white
-
-
-def label_axes(plot: pg.PlotItem | pg.PlotWidget, left: str, bottom: str) -> None:
-    """Title the axes of one of the tools' white plots, in dark text (tick labels too), and
-    write their numbers as they are: pyqtgraph's SI scaling wrote 0.6 as "600 (x0.001)"."""
-    for side, text in (("left", left), ("bottom", bottom)):
-        axis = plot.getAxis(side)
-        axis.enableAutoSIPrefix(False)
-        axis.setTextPen(AXIS_TEXT)
-        axis.setLabel(text)
-
-
 def scrolling(maps) -> QScrollArea:
     """A grid of maps that scrolls on its own: kept whole (imaging.keep_whole), the sanity
     check of a ResNet (eleven steps) made the whole tool 1,400 pixels wide, its verdict cut
@@ -82,4 +69,4 @@ def table_over_maps(panel, form, table, maps, *between) -> None:
     layout.addWidget(split, 1)
 
 
-__all__ = ["canvas", "label_axes", "result_table", "scrolling", "table_over_maps"]
+__all__ = ["canvas", "result_table", "scrolling", "table_over_maps"]

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS, axis_label, default_patch
 
-from .layouts import label_axes, result_table
+from ..widgets.axes import label_axes
+from .layouts import result_table
 from .panel import ToolPanel
 from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
 

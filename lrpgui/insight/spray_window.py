@@ -30,9 +30,9 @@ from lrpcore.errors import RuleError
 from lrpcore.export import DATASET_KEY
 
 from .. import dialogs
+from ..widgets.axes import label_axes
 from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
-from .layouts import label_axes
 from .trust_panels import BatchPanel
 from .worker_tasks import input_image
 

@@ -21,6 +21,7 @@ from lrpcore.text import elide_middle
 
 from .. import rendering
 from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
+from .axes import label_axes
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -390,10 +391,8 @@ class ScoresPlot(pg.PlotWidget):
         self.setBackground("w")
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
-        self.setLabel("left", "score")
         # scores as they are: probabilities of 0.2 and 0.6 read "200", "600" "(x0.001)"
-        self.getAxis("left").enableAutoSIPrefix(False)
-        self.setLabel("bottom", "class")
+        label_axes(self, "score", "class")
         self.setTitle("class scores: predicted class red, true class outlined, "
                       "▼ explained class", size="9pt", color="k")
         self.setToolTip("The model's output for every class; ▼ marks the class whose "

@@ -1,6 +1,6 @@
-"""The pixel-flipping plot's axes: the x axis says what is flipped ("pixels flipped",
-"2×2 patches flipped"; it said "units flipped" whatever the patch), in dark text (pyqtgraph's
-grey, (150, 150, 150), on white was faint), and both axes write their numbers unscaled."""
+"""The plots' axes: the pixel-flipping plot's x axis says what is flipped ("pixels flipped",
+"2×2 patches flipped"; it said "units flipped" whatever the patch); every plot's axes are in
+dark text (pyqtgraph's grey, (150, 150, 150), on white was faint) and unscaled."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ def test_flip_axes_name_the_unit_and_read_plainly(make_window, qtbot):
     for axis in (bottom, left):
         assert "(x" not in axis.labelString()
         assert QColor(axis.textPen().color()).lightness() < 100
+
+
+def test_every_plot_of_the_window_titles_its_axes_in_dark_text(make_window, qtbot):
+    window = make_window()
+    plots = [window.scores]
+    for name in ("pixelflip", "conservation"):
+        plots.append(window.insight[name].plot)
+    plots.append(window.insight["spray"].eigen_plot)
+    for plot in plots:
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            assert axis.labelText and not axis.autoSIPrefix
+            assert QColor(axis.textPen().color()).lightness() < 100, (plot, side)
