@@ -346,6 +346,7 @@ class CompareView(ToolPanel):
         comparable = self._comparable(rows)
         use_shared = self.shared.isChecked() and comparable
         self.cell_maps, self.cell_levels = {}, {}
+        outlines = {}  # one edge filter per map shape, not one per cell
         for r, row in enumerate(rows):
             self._row_labels[r].setText(row.label)
             vmax = shared if use_shared else row_vmax[r]
@@ -356,8 +357,10 @@ class CompareView(ToolPanel):
                     item.clear()
                     continue
                 imaging.show_relevance(item, maps[r][c], vmax, cmap)
-                imaging.show_outline(self._outlines[(r, c)], x01, maps[r][c].shape,
-                                     self.state.outline)
+                shape = maps[r][c].shape
+                if shape not in outlines:
+                    outlines[shape] = imaging.outline_image(x01, shape, self.state.outline)
+                imaging.put_outline(self._outlines[(r, c)], outlines[shape], shape)
                 self.cell_maps[(r, c)] = maps[r][c]
                 self.cell_levels[(r, c)] = vmax
                 if new:
