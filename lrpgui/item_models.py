@@ -18,6 +18,8 @@ from lrpcore.io.datasets import mixed_order
 from lrpcore.spec import span_fraction
 from lrpcore.text import no_markup
 
+from . import rendering
+
 THUMB = 56
 DATASET_INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 MISCLASSIFIED_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -310,7 +312,6 @@ class SampleListModel(QAbstractListModel):
         return pix
 
 
-FRAME = QColor(190, 190, 190)  # the insight tools' cell border (imaging.image_cell)
 
 
 def thumbnail(image: QImage) -> QPixmap:
@@ -327,7 +328,7 @@ def thumbnail(image: QImage) -> QPixmap:
     painter = QPainter(tile)
     x, y = (THUMB - pix.width()) // 2, (THUMB - pix.height()) // 2
     painter.drawPixmap(x, y, pix)
-    painter.setPen(FRAME)
+    painter.setPen(QColor(*rendering.FRAME))
     painter.drawRect(x, y, pix.width() - 1, pix.height() - 1)
     painter.end()
     return tile

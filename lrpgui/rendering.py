@@ -15,6 +15,9 @@ from lrpcore.render import colormap_names, compose, digit, heatmap, to_uint8  # 
 from lrpcore.render.colormaps import gray_red2_bar  # noqa: F401 (the views' colour bar)
 
 DISPLAY_SCALING = _render.outline.DIGIT_SCALING  # a digit's
+# the thin grey frame of a picture whose white would vanish on the white views (a strip of
+# features; every cell of the insight tools)
+FRAME = (190, 190, 190)
 
 
 def display_scaling(shape) -> int:
@@ -36,6 +39,12 @@ def colormap_description(name: str) -> str:
 def default_colormap() -> str:
     names = colormap_names()
     return _render.DEFAULT_COLORMAP if _render.DEFAULT_COLORMAP in names else names[0]
+
+
+def is_strip(a) -> bool:
+    """Whether one sample is drawn as a strip of features (:func:`displayable`): a flat
+    vector that is no square image, such as XOR's two inputs."""
+    return np.ndim(a) == 1 and np.ndim(displayable(a)) == 2
 
 
 def displayable(a) -> np.ndarray:

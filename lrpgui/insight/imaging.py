@@ -41,7 +41,7 @@ def image_cell(layout: pg.GraphicsLayout, row: int, col: int, size=None):
     if size is not None:
         box.setMinimumSize(size, size)
     item = pg.ImageItem(axisOrder="row-major")
-    item.setBorder(pg.mkPen(190, 190, 190))
+    item.setBorder(pg.mkPen(rendering.FRAME))
     box.addItem(item)
     return box, item
 

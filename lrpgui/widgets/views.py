@@ -192,6 +192,11 @@ class ImagePair(QWidget):
         self.input_item.setImage(np.ascontiguousarray(img, dtype=np.float32),
                                  autoLevels=False, levels=(0.0, 1.0))
         self.input_item.setRect(QRectF(0, 0, w, h))
+        # a strip of features is framed, as its tile is: white cells vanished on the white
+        # view, so XOR's (0, 1) showed one black square right of the middle
+        frame = pg.mkPen(rendering.FRAME) if rendering.is_strip(result.input_unit) else None
+        for item in (self.input_item, self.heat_item):
+            item.setBorder(frame)
         self.redraw_heatmap()
         if first:  # a new image size: fit it again, also while the window is laid out
             self.input_box.enableAutoRange()
@@ -274,9 +279,9 @@ class ImagePair(QWidget):
         changes (an edge filter per click is the slowest part of a photograph's render). None
         for a strip of features (XOR's two inputs): it has no edges, and the edge filter drew
         a black block over the second feature's relevance."""
-        x01 = rendering.displayable(result.input_unit)
-        if np.ndim(result.input_unit) == 1 and np.ndim(x01) == 2:
+        if rendering.is_strip(result.input_unit):
             return None
+        x01 = rendering.displayable(result.input_unit)
         cached = self._mask_for
         if cached is None or cached[1] != self._scaling or not _same_array(cached[0], x01):
             self._mask_for = cached = (x01, self._scaling,

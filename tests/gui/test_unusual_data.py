@@ -81,11 +81,12 @@ def strip_cells(image: QImage) -> tuple:
     return image.pixelColor(w // 4, h // 2), image.pixelColor(3 * w // 4, h // 2)
 
 
-def test_two_feature_thumbnails_stand_centred_and_framed(make_window, xor_files):
+def test_two_feature_thumbnails_stand_centred_and_framed(make_window, qtbot, xor_files,
+                                                        toy_files):
     """XOR's 2×1 strips were 56×28 pictures drawn at the top of their 56×56 place, with their
     white cells lost in the white tile: (0, 1) looked like a black square shifted right, (0, 0)
-    like an empty tile. Every tile picture is now the square a digit's is, the strip centred
-    in it and framed."""
+    like an empty tile (the input and heatmap views alike). Every tile picture is now the
+    square a digit's is, the strip centred in it and framed; the views frame it too."""
     from lrpgui.item_models import THUMB
 
     window = make_window(*xor_files)
@@ -102,6 +103,17 @@ def test_two_feature_thumbnails_stand_centred_and_framed(make_window, xor_files)
     blank = tile(window, 0)  # (0, 0): two white cells, seen by their frame
     edge = blank.pixelColor(0, THUMB // 2)
     assert edge.alpha() == 255 and edge != blank.pixelColor(THUMB // 4, THUMB // 2)
+    # the input and heatmap views frame the strip alike (a digit's pictures stay unframed)
+    views = window.views
+    for item in (views.input_item, views.heat_item):
+        assert item.border.style() != Qt.PenStyle.NoPen
+    window.close_dataset()
+    assert window.open_model(str(toy_files[0]))
+    assert window.open_dataset(str(toy_files[1]))
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.input_unit.ndim > 1, timeout=20000)
+    for item in (views.input_item, views.heat_item):
+        assert item.border.style() == Qt.PenStyle.NoPen
 
 
 def test_image_exports_of_a_two_feature_model_are_refused_before_asking(
