@@ -1,4 +1,5 @@
-"""How the explorer's plots title their axes: one look for the class scores and every tool."""
+"""How the explorer's plots title their axes: one look for the class scores, the colour bar
+and every tool."""
 
 from __future__ import annotations
 
@@ -13,5 +14,10 @@ def label_axes(plot: pg.PlotItem | pg.PlotWidget, left: str, bottom: str) -> Non
     for side, text in (("left", left), ("bottom", bottom)):
         axis = plot.getAxis(side)
         axis.enableAutoSIPrefix(False)
-        axis.setTextPen(AXIS_TEXT)
+        readable(axis)
         axis.setLabel(text)
+
+
+def readable(axis: pg.AxisItem) -> None:
+    """Dark tick labels (and title) on white: pyqtgraph's default grey was faint."""
+    axis.setTextPen(AXIS_TEXT)

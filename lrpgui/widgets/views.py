@@ -21,7 +21,7 @@ from lrpcore.text import elide_middle
 
 from .. import rendering
 from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
-from .axes import label_axes
+from .axes import label_axes, readable
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -114,6 +114,7 @@ class ImagePair(QWidget):
             box.sigRangeChanged.connect(lambda *_a, a=box, b=other: self._follow(a, b))
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), interactive=False, width=14,
                                         colorMap=self._colormap(state.colormap))
+        readable(self.colorbar.axis)
         # the colour bar in a widget of its own, beside the heatmap: inside the heatmap's
         # widget it took width from the heatmap, which was then drawn smaller than the input
         self.bar_widget = pg.GraphicsLayoutWidget()

@@ -32,6 +32,7 @@ def test_flip_axes_name_the_unit_and_read_plainly(make_window, qtbot):
 
 
 def test_every_plot_of_the_window_titles_its_axes_in_dark_text(make_window, qtbot):
+    """The class scores, the tools' plots and the colour bar's numbers alike."""
     window = make_window()
     plots = [window.scores]
     for name in ("pixelflip", "conservation"):
@@ -42,3 +43,4 @@ def test_every_plot_of_the_window_titles_its_axes_in_dark_text(make_window, qtbo
             axis = plot.getAxis(side)
             assert axis.labelText and not axis.autoSIPrefix
             assert QColor(axis.textPen().color()).lightness() < 100, (plot, side)
+    assert QColor(window.views.colorbar.axis.textPen().color()).lightness() < 100
