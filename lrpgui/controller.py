@@ -6,7 +6,9 @@ Workers, each a ``QObject`` living in its own ``QThread`` (the insight tools add
   sample the user stopped at);
 * ``batch`` runs long, cancellable jobs (accuracy, exports, downloads) in order;
 * ``files`` (added on first use) reads what opening a dataset needs, an image folder's
-  listing and headers, while the GUI thread waits serving events (``MainWindow._off_gui_thread``).
+  listing and headers, while the GUI thread waits serving events (``MainWindow._off_gui_thread``);
+* ``start-up`` reads the files named or remembered at start, so that a dataset the user opens
+  meanwhile is read beside it, not after it.
 
 Every worker runs its jobs on one core (``lrpcore.parallel.one_core``: BLAS at one thread, no
 pass split over the cores), so that the GUI thread keeps the other: a click, Compare, a sweep,

@@ -349,21 +349,24 @@ class MainWindow(QMainWindow):
         the reason stays in the window's message; remembered or default files fail quietly.
         A file the user opens meanwhile wins: a model replaces the start-up read
         (:meth:`_stop_opening`), a dataset (or Close dataset) its dataset only
-        (:meth:`_supersede_startup_data`): the model read still opens.
+        (:meth:`_supersede_startup_data`): the model read still opens. The start-up read has
+        a worker of its own, so that the user's file is read beside it, not after it.
         """
         last_model = self.settings.get_str("last/model")
         last_dataset = self.settings.get_str("last/dataset")
         startup = self._startup = StartupData()
 
         def read(_token):
-            found = Session.read_initial(model, dataset, last_model, last_dataset,
-                                         wants_data=startup.wanted)
-            startup.model = found.model  # a dataset opened meanwhile is read for it next
-            return found
+            try:
+                return Session.read_initial(model, dataset, last_model, last_dataset,
+                                            wants_data=startup.wanted,
+                                            on_model=startup.publish)
+            finally:
+                startup.model_ready.set()  # also when it failed: nobody waits for ever
 
-        self.controller.add_worker("files")
+        self.controller.add_worker("start-up")
         self._opening = self.controller.submit(
-            "open-initial", read, worker="files", on_done=self._initial_read,
+            "open-initial", read, worker="start-up", on_done=self._initial_read,
             on_error=self._initial_failed)
         self.busy.set_busy(bool(self._opening))
         self._update_message()
@@ -374,6 +377,11 @@ class MainWindow(QMainWindow):
         self._opening = 0
         if not self._startup.wanted():  # the user opened (or closed) a dataset meanwhile
             read = read.without_data()
+        self._open_start(read)
+
+    def _open_start(self, read) -> None:
+        """Open what the start-up read found (its model part alone when a dataset the user
+        opened came first)."""
         view = {name: self.settings.get_str(f"state/{name}") for name in VIEW_KEYS}
         try:
             problems = self.session.commit_initial(read, view)
@@ -404,8 +412,9 @@ class MainWindow(QMainWindow):
         self.opened.emit()
 
     def _stop_opening(self) -> None:
-        """A model or dataset the user opens (or closes) while the start-up files are read
-        is the one that counts: the start-up read is dropped, not opened over it."""
+        """A model the user opens while the start-up files are read is the one that counts:
+        the start-up read is dropped, not opened over it (a dataset replaces only the start-up
+        dataset: :meth:`_supersede_startup_data`)."""
         if self._opening:
             self.controller.cancel("open-initial")
             self._opening = 0
@@ -542,17 +551,25 @@ class MainWindow(QMainWindow):
     def _open_held_dataset(self, name, quiet=False) -> bool:
         """Open a dataset as the window holds it (``sources.held_name``: a file absolute, a
         bare built-in name the built-in dataset). While the start-up files are read, it is
-        read right after their model, for that model, and replaces their dataset."""
+        read for their model as soon as that is read, beside their dataset, which it
+        replaces; their model opens with it."""
         startup = self._supersede_startup_data()
         model = self.state.model
 
-        def read_for_model(_token):  # on the file worker, after the start-up read if any
-            return self.session.read_dataset(name, model if startup is None else startup.model)
+        def read_for_model(token):  # on the file worker, beside the start-up read if any
+            if startup is not None:
+                return self.session.read_dataset(name, startup.model(token.cancelled))
+            return self.session.read_dataset(name, model)
 
         try:
             read = self._off_gui_thread(read_for_model)
             if read is None:  # another dataset asked for meanwhile, or the window closed
                 return False
+            if startup is not None and startup is self._startup and self._opening \
+                    and startup.model_part is not None:  # its dataset is still being read
+                self.controller.cancel("open-initial")  # that dataset is dropped when read
+                self._opening = 0
+                self._open_start(startup.model_part)
             self.session.commit_dataset(read)
         except OpenError as exc:
             self.show_error(exc.title, str(exc), quiet=quiet)

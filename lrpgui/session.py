@@ -20,7 +20,7 @@ import numpy as np
 import lrpcore
 from lrpcore import bundled
 from lrpcore.conventions import TOOLBOX, convention_of
-from lrpcore.errors import DatasetError, LRPError
+from lrpcore.errors import Cancelled, DatasetError, LRPError
 from lrpcore.explain import layer_names
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
@@ -77,15 +77,28 @@ class ReadStart:
 
 class StartupData:
     """What the window's start-up read shares with a dataset the user opens while it runs
-    (on the same worker, after it): whether its dataset is still wanted, and the model it
-    read, which the user's dataset is read for. The user's choice wins; the model is kept."""
+    (read on another worker): whether its dataset is still wanted, and its model part
+    (:meth:`ReadStart.without_data`, published before its dataset is read), which the user's
+    dataset is read for and opened with. The user's choice wins; the model is kept."""
 
     def __init__(self):
         self.superseded = threading.Event()
-        self.model = None
+        self.model_ready = threading.Event()  # set once the model part is known (or failed)
+        self.model_part: ReadStart | None = None
 
     def wanted(self) -> bool:
         return not self.superseded.is_set()
+
+    def publish(self, part: ReadStart) -> None:
+        self.model_part = part
+        self.model_ready.set()
+
+    def model(self, cancelled=lambda: False):
+        """The start-up model, once read (None: none opened); waits for it on a worker."""
+        while not self.model_ready.wait(0.05):
+            if cancelled():
+                raise Cancelled("superseded")
+        return None if self.model_part is None else self.model_part.model
 
 
 REMEMBERED = ("rule", "colormap", "outline", "dtype", "target")  # settings kept between runs
@@ -355,10 +368,11 @@ class Session:
 
     @staticmethod
     def read_initial(model=None, dataset=None, last_model=None,
-                     last_dataset=None, wants_data=None) -> ReadStart:
+                     last_dataset=None, wants_data=None, on_model=None) -> ReadStart:
         """The file work of :meth:`open_initial`, touching no state: the model and dataset
-        read (falling back as it says) and the refusals met on the way. ``wants_data()``
-        False (a dataset the user opened meanwhile): the model only, the dataset unread."""
+        read (falling back as it says) and the refusals met on the way. ``on_model(part)``
+        gets the model part as soon as it is read; ``wants_data()`` False (a dataset the
+        user opened meanwhile): the model only, the dataset unread."""
         problems = []
         wanted = wants_data or (lambda: True)
 
@@ -384,6 +398,9 @@ class Session:
             opened = attempt(True, Session.read_model, model)
         read = None
         before_data = len(problems)
+        if on_model is not None:
+            on_model(ReadStart(None if opened is None else os.fspath(model), opened, None,
+                               tuple(problems)))
         if dataset is not None and opened is not None and wanted():
             read = attempt(not asked_dataset, Session.read_dataset, dataset, opened)
             default = bundled.default_dataset()

@@ -189,3 +189,41 @@ def test_closing_the_dataset_meanwhile_keeps_the_start_up_model(qtbot, held_load
     assert window.state.model_path == held_files[0] and window.state.dataset is None
     assert held_files[1] not in datasets_read
     window.close()
+
+
+def test_a_dataset_opened_while_the_start_up_dataset_is_read_does_not_wait_for_it(
+        qtbot, held_files, tmp_path, monkeypatch):
+    """The start-up dataset being read (a slow image folder, mnist-train) held the user's
+    dataset behind it on the one file worker. Now it is read beside it: the user's dataset
+    and the start-up model open while the start-up dataset is still being read, and that
+    dataset, once read, is dropped."""
+    import numpy as np
+
+    import lrpgui.sources
+    from lrpgui import MainWindow
+
+    real, gate, held = lrpgui.sources.open_dataset, threading.Event(), []
+
+    def slow(spec):
+        if str(spec) == held_files[1]:
+            held.append(spec)
+            held.append(gate.wait(20))  # False: nobody released it (the user's read waited)
+        return real(spec)
+
+    monkeypatch.setattr(lrpgui.sources, "open_dataset", slow)
+    other = tmp_path / "other.npy"
+    np.save(other, np.load(held_files[1])[:7])
+    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(held), timeout=20000)  # the start-up dataset is being read
+    assert window.open_dataset(str(other)) is True
+    s = window.state
+    assert len(held) == 1  # returned while the start-up dataset is still held
+    assert not window.opening and s.model_path == held_files[0]
+    assert s.dataset_name == str(other) and len(s.dataset) == 7
+    gate.set()
+    settle(qtbot, window.controller)  # the start-up read ends; its dataset is dropped
+    assert held[1] is True and s.dataset_name == str(other) and len(s.dataset) == 7
+    qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
+    window.close()
