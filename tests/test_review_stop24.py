@@ -59,3 +59,15 @@ def test_a_mistyped_rule_names_the_rule_meant(typed, meant, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"unknown rule '{typed}' (did you mean {meant}?)" in err
     assert not (tmp_path / "R.npy").exists()
+
+
+def test_floats_of_0_to_1_are_told_what_raw_takes(tmp_path, capsys):
+    """ToTensor's 0…1 digits given to LeNet-5 were told "add --raw to feed them as they
+    are": with --raw the 28×28 digits do not fit the padded 32×32 input at all. The warning
+    names what --raw feeds, and the raw range to scale to."""
+    x = tmp_path / "tensor_digits.npy"
+    np.save(x, np.random.default_rng(0).random((2, 784)).astype(np.float32))
+    assert main(["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R.npy")]) == 0
+    warning = next(line for line in capsys.readouterr().err.splitlines()
+                   if "look preprocessed" in line)
+    assert "(32×32×1 in [-1, 1])" in warning and "raw range [0, 255]" in warning

@@ -212,9 +212,12 @@ def warn_if_preprocessed(command, path, x, model, dtype=None) -> None:
             if np.isfinite(head).any() else (0.0, 0.0)
     peak = max(abs(low), abs(high))
     if head.dtype.kind == "f" and 0 < peak <= 1.0 and raw_range[1] > 1.5:
+        # "add --raw" alone sent a PyTorch user's 0…1 digits (ToTensor's) to LeNet-5 unpadded
+        # and unscaled: --raw fits only arrays of what the model is fed, which it now names
         print(f"lrp {command}: warning: {path}: values in [{low:.3g}, {high:.3g}] look "
               f"preprocessed already, while the model's raw input reaches {raw_range[1]:g}; "
-              "add --raw to feed them as they are", file=sys.stderr)
+              f"add --raw if they are what the model is fed ({fed_text(spec)}), or scale "
+              f"them to its raw range [{raw_range[0]:g}, {raw_range[1]:g}]", file=sys.stderr)
     elif (raw_range_declared(spec) and beyond_range(low, high, raw_range)
           and not (dtype and peak > float(np.finfo(dtype).max))):
         # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently, and
@@ -224,6 +227,13 @@ def warn_if_preprocessed(command, path, x, model, dtype=None) -> None:
               f"model's raw input range [{raw_range[0]:g}, {raw_range[1]:g}] (its scaling and "
               "zB's bounds assume it); rescale them, or add --raw to feed them as they are",
               file=sys.stderr)
+
+
+def fed_text(spec) -> str:
+    """What a model is fed, as ``lrp info`` ends its input line: '32×32×1 in [-1, 1]'."""
+    shape = "×".join(str(int(n)) for n in spec.shape)
+    value_range = getattr(spec, "value_range", None)
+    return shape + (f" in [{value_range[0]:g}, {value_range[1]:g}]" if value_range else "")
 
 
 def warn_if_incomplete(command, path, model, x=None) -> None:
