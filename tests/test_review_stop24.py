@@ -71,3 +71,24 @@ def test_floats_of_0_to_1_are_told_what_raw_takes(tmp_path, capsys):
     warning = next(line for line in capsys.readouterr().err.splitlines()
                    if "look preprocessed" in line)
     assert "(32×32×1 in [-1, 1])" in warning and "raw range [0, 255]" in warning
+
+
+def test_convert_to_txt_says_what_its_sidecar_holds(tmp_path, capsys):
+    """`lrp convert mnist-lenet5 lenet.txt` said it wrote "input specification and metadata"
+    to lenet.json, which holds none (the layers imply it: `lrp info lenet.txt` then said
+    "guessed from the layers"). It says what the sidecar holds."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    assert main(["convert", "mnist-lenet5", str(tmp_path / "plain.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "input" not in json.loads((tmp_path / "plain.json").read_text())
+    assert "plain.json: metadata (" in out and "input specification and" not in out
+
+    own = tmp_path / "own.npz"  # a sidecar that moves the input scaling: it must travel along
+    shutil.copy(Path(__file__).resolve().parents[1] / "models" / "mnist-lenet5.npz", own)
+    (tmp_path / "own.json").write_text('{"input": {"divide": 255, "offset": 0}}')
+    assert main(["convert", str(own), str(tmp_path / "sub.txt")]) == 0
+    assert "input" in json.loads((tmp_path / "sub.json").read_text())
+    assert "sub.json: input specification and metadata" in capsys.readouterr().out

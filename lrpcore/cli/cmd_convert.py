@@ -105,8 +105,11 @@ def run(args) -> int:
         raise
     print(f"wrote {args.output}: {len(model.layers)} layers, {model.param_count():,} "
           f"parameters" + (f" as {args.dtype}" if args.dtype else ""))
-    if written:
-        print(f"wrote {written}: input specification and metadata (.txt cannot hold them)")
+    if written:  # it holds the input specification only where the layers do not imply it
+        print(f"wrote {written}: " + (
+            "input specification and metadata (.txt cannot hold them)"
+            if "input" in sidecar_data(model) else
+            "metadata (.txt cannot hold it; the layers imply the input specification)"))
     _note_convention_lost(model, args.output, ext)
     return 0
 
