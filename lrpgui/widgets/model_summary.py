@@ -8,6 +8,7 @@ every layer, shape and parameter count stays readable without a horizontal scrol
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 from PySide6.QtGui import QTextOption
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QTextBrowser
 
 from lrpcore.errors import ShapeError
 from lrpcore.io.completeness import ending_hint
+from lrpcore.io.sidecar import sidecar_path
 from lrpcore.model import format_accuracy
 from lrpcore.text import no_markup, short
 
@@ -32,7 +34,8 @@ def summary_html(model, path: str | None) -> str:
     spec = model.input_spec
     head.append("input: " + (esc(spec.describe(model.sequence_layout())) if spec is not None
                              else "unknown"))
-    head.append("classes: " + esc(class_summary(model.class_names)))
+    head.append("classes: " + esc(unnamed_classes(model, path)
+                                  or class_summary(model.class_names)))
     acc = model.meta.get("accuracy")
     if acc is not None:
         head.append("recorded accuracy: " + esc(short(format_accuracy(acc), 4 * SHOWN_CHARS)))
@@ -62,6 +65,17 @@ def class_summary(names, shown=SHOWN_CLASSES) -> str:
     names = list(names)
     text = ", ".join(short(name, SHOWN_CHARS) for name in names[:shown])
     return text if len(names) <= shown else text + f", … ({len(names):,} classes)"
+
+
+def unnamed_classes(model, path) -> str | None:
+    """For a model whose file names no classes, how many outputs it has and where names
+    would come from, as ``lrp info`` says it: an ONNX ImageNet classifier listed "0, 1, 2, …
+    99, … (1,000 classes)", a hundred numbers and no hint."""
+    n = model.n_classes
+    if model.meta.get("class_names") or not n:
+        return None
+    side = os.path.basename(sidecar_path(path)) if path else "MODEL.json"
+    return f"{n:,} outputs, unnamed (a sidecar's \"class_names\" names them: {side})"
 
 
 class ModelSummary(QTextBrowser):

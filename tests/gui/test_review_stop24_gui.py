@@ -99,3 +99,22 @@ def test_sanity_maps_scroll_without_widening_the_tool(make_window, toy_files, qt
     assert grid > before  # five titled columns need more than the controls do
     qtbot.waitUntil(lambda: panel.maps.minimumWidth() >= grid, timeout=10000)  # kept whole
     assert panel.minimumSizeHint().width() == before
+
+
+def test_the_summary_of_a_model_without_class_names_says_where_names_come_from(tmp_path):
+    """An ONNX ImageNet classifier's summary listed "classes: 0, 1, 2, … 99, … (1,000
+    classes)": a hundred numbers and no hint. Like `lrp info`, it names the output count and
+    the sidecar that would name them; named classes are still listed."""
+    import lrpcore
+    from lrpgui.widgets.model_summary import summary_html
+
+    from .conftest import toy_model
+
+    model = toy_model()
+    path = tmp_path / "net.npz"
+    lrpcore.save_model(model, path)
+    text = summary_html(lrpcore.load_model(path), str(path))
+    assert "classes: 10 outputs, unnamed" in text and "net.json" in text
+    assert "0, 1, 2" not in text
+    named = lrpcore.load_model("mnist-lenet5")
+    assert "classes: 0, 1, 2, 3" in summary_html(named, "mnist-lenet5.npz")
