@@ -92,3 +92,15 @@ def test_convert_to_txt_says_what_its_sidecar_holds(tmp_path, capsys):
     assert main(["convert", str(own), str(tmp_path / "sub.txt")]) == 0
     assert "input" in json.loads((tmp_path / "sub.json").read_text())
     assert "sub.json: input specification and metadata" in capsys.readouterr().out
+
+
+def test_convert_says_arch_is_not_applied_to_a_model_with_its_own(tmp_path, capsys):
+    """`lrp convert net.npz out.npz --arch efficientnet-lite0` converted the model as it was
+    and said nothing of --arch: a user expecting it applied learnt nothing."""
+    out = tmp_path / "out.npz"
+    assert main(["convert", "mnist-lenet5", str(out), "--arch", "efficientnet-lite0"]) == 0
+    err = capsys.readouterr().err
+    assert "--arch efficientnet-lite0" in err and "converted as it is" in err
+    assert out.exists()
+    assert main(["convert", "mnist-lenet5", str(tmp_path / "plain.npz")]) == 0
+    assert capsys.readouterr().err == ""

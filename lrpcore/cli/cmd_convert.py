@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from .common import add_command, check_outputs_free, remove_quietly
 
@@ -79,6 +80,10 @@ def run(args) -> int:
 
         model = build_from_checkpoint(args.input, args.arch)
     else:
+        if args.arch:  # it was ignored without a word: the user may expect it to be applied
+            print(f"lrp convert: note: --arch {args.arch} builds a network from a PyTorch "
+                  f"checkpoint (.pth, .pt); {args.input} holds its own and is converted as "
+                  "it is", file=sys.stderr)
         model = load_model(args.input)
     if ext == ".txt" and sidecar_data(model) and \
             os.path.realpath(own) == os.path.realpath(side):
