@@ -104,3 +104,23 @@ def test_convert_says_arch_is_not_applied_to_a_model_with_its_own(tmp_path, caps
     assert out.exists()
     assert main(["convert", "mnist-lenet5", str(tmp_path / "plain.npz")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_model_input_given_to_a_command_without_raw_is_not_told_to_add_it(tmp_path, capsys):
+    """lrp concepts on N×C×H×W samples said 'or --raw on the command line', an option it
+    does not have (only explain and evaluate do)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from lrpcore.cli.main import main
+
+    zoo = Path(__file__).resolve().parent / "data" / "zoo"
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(zoo / "convnext.npz")["x"])
+    code = main(["concepts", str(zoo / "convnext_dynamo.onnx"), str(x), "--layer",
+                 "node_add_1", "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 2 and "model's own C×H×W input" in err
+    assert "lrp explain --raw" in err and "the other commands take images H×W×C" in err
+    assert "--raw on the command line" not in err
