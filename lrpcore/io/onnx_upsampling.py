@@ -110,18 +110,19 @@ def _output_pads(b, where, attrs, sizes, kernel, strides, extra):
 
 
 # ONNX's coordinate_transformation_mode: output index i → input coordinate, for scale s, an
-# input of ``size`` and an output of ``out`` = size · s before rounding down (as onnx's
-# reference evaluator reads the specification)
+# input of ``size``, an output of ``out`` = size · s before rounding down and ``count`` positions
+# (the sizes given, else ``out`` rounded down), as onnx's reference evaluator reads the
+# specification
 _COORDINATES = {
-    "half_pixel": lambda i, s, size, out: (i + 0.5) / s - 0.5,
-    "half_pixel_symmetric": lambda i, s, size, out:
-        size / 2 * (1 - math.floor(out) / out) + (i + 0.5) / s - 0.5,
-    "pytorch_half_pixel": lambda i, s, size, out:
+    "half_pixel": lambda i, s, size, out, count: (i + 0.5) / s - 0.5,
+    "half_pixel_symmetric": lambda i, s, size, out, count:
+        size / 2 * (1 - count / out) + (i + 0.5) / s - 0.5,
+    "pytorch_half_pixel": lambda i, s, size, out, count:
         (i + 0.5) / s - 0.5 if out != 1 else np.full_like(i, -0.5),
-    "align_corners": lambda i, s, size, out:
+    "align_corners": lambda i, s, size, out, count:
         i * (size - 1) / (out - 1) if out != 1 else np.zeros_like(i),
-    "asymmetric": lambda i, s, size, out: i / s,
-    "tf_half_pixel_for_nn": lambda i, s, size, out: (i + 0.5) / s,  # opset 11 only
+    "asymmetric": lambda i, s, size, out, count: i / s,
+    "tf_half_pixel_for_nn": lambda i, s, size, out, count: (i + 0.5) / s,  # opset 11 only
 }
 # ONNX's nearest_mode: a coordinate → the input index read
 _NEAREST = {
@@ -132,11 +133,13 @@ _NEAREST = {
 }
 
 
-def nearest_index(size, scale, coordinates, nearest) -> np.ndarray:
-    """Input index read by each output position (ONNX Resize, mode nearest)."""
+def nearest_index(size, scale, coordinates, nearest, count=None) -> np.ndarray:
+    """Input index read by each output position (ONNX Resize, mode nearest): ``count`` of
+    them (Resize's sizes), else size · scale rounded down."""
     out = size * scale
-    i = np.arange(math.floor(out), dtype=np.float64)
-    x = _COORDINATES[coordinates](i, scale, size, out)
+    count = math.floor(out) if count is None else count
+    i = np.arange(count, dtype=np.float64)
+    x = _COORDINATES[coordinates](i, scale, size, out, count)
     return np.clip(_NEAREST[nearest](x), 0, size - 1).astype(np.int64)
 
 
@@ -176,6 +179,8 @@ def resize(b, node, attrs, where, t, data_in):
         if sizes.shape != (4,) or sizes[1] != C:
             b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, H, W")
         factors = [int(o) / s for o, s in zip(sizes[2:], (H, W), strict=True)]
+        # the sizes themselves: size · (o / size) rounded down is o − 1 for some (7 → 61)
+        out_hw = [int(o) for o in sizes[2:]]
     elif scales is not None:
         if scales.shape != (4,) or scales[0] != 1 or scales[1] != 1:
             b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be 1, 1, s, s "
@@ -183,14 +188,14 @@ def resize(b, node, attrs, where, t, data_in):
         factors = [float(v) for v in scales[2:]]
         if not all(math.isfinite(f) and f > 0 for f in factors):
             b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be positive")
+        out_hw = [math.floor(size * f) for size, f in zip((H, W), factors, strict=True)]
     else:
         b.fail(where, f"{op} needs constant scales or sizes")
-    out_hw = [math.floor(size * f) for size, f in zip((H, W), factors, strict=True)]
     if not all(1 <= o <= MAX_SIDE for o in out_hw):
         b.fail(where, f"{op} makes a map of {out_hw[0]}×{out_hw[1]}: each side must be "
                       f"1…{MAX_SIDE}")
-    rows, cols = (nearest_index(size, f, coordinates, nearest)
-                  for size, f in zip((H, W), factors, strict=True))
+    rows, cols = (nearest_index(size, f, coordinates, nearest, count)
+                  for size, f, count in zip((H, W), factors, out_hw, strict=True))
     layer = NearestResize(rows, cols, (H, W))
     out = b.add(node.name, layer, [t.name], node.output[0])
     b.data[out] = _Tensor(out, (C, out_hw[0], out_hw[1]), "cl", t.seq)
