@@ -106,14 +106,18 @@ class NearestResize(Layer):
 
     @classmethod
     def from_native(cls, f):
-        def ints(key):
+        def ints(key, n=None):
+            """Whole numbers 0…MAX_SIDE (a 31-digit one overflowed int64: OverflowError),
+            ``n`` of them where given (an 'in_hw' of one raised IndexError)."""
             values = f.spec.get(key)
-            if not (isinstance(values, list) and values and all(
-                    isinstance(v, int) and not isinstance(v, bool) for v in values)):
-                f.fail(f"NearestResize needs '{key}': a list of whole numbers")
+            if not (isinstance(values, list) and values and len(values) == (n or len(values))
+                    and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SIDE
+                            for v in values)):
+                count = f"{n} " if n else "a list of "
+                f.fail(f"NearestResize needs '{key}': {count}whole numbers from 0 to {MAX_SIDE}")
             return values
 
-        return cls(ints("rows"), ints("cols"), ints("in_hw"))
+        return cls(ints("rows"), ints("cols"), ints("in_hw", 2))
 
     def output_shape(self, in_shape):
         _check_nhwc(self, in_shape, 1, 1)

@@ -5,6 +5,8 @@ and failed before the fix it guards."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,54 @@ def test_resize_to_sizes_makes_those_sizes_and_reads_what_onnx_defines(tmp_path,
     got = _forward(path, x)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+
+
+def _native(tmp_path, nodes, inits, in_shape):
+    """The native file of a small ONNX graph, and its header, for mutating."""
+    path, _ = _save(tmp_path, nodes, inits, in_shape)
+    native = tmp_path / "m.npz"
+    lrpcore.save_model(lrpcore.load_model(path), native)
+    arrays = dict(np.load(native))
+    return native, arrays, json.loads(str(arrays["header"]))
+
+
+def _rewrite(native, arrays, header):
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(native, **arrays)
+
+
+def _resize_native(tmp_path):
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="resize",
+                            mode="nearest", coordinate_transformation_mode="asymmetric",
+                            nearest_mode="floor")
+    return _native(tmp_path, [node, FLAT], [scales], (2, 3, 3))
+
+
+@pytest.mark.parametrize("key,value", [("rows", [10 ** 30]), ("cols", [-(10 ** 30)]),
+                                       ("in_hw", [3]), ("in_hw", [3, 3, 3])])
+def test_a_native_nearest_resize_with_damaged_indices_is_refused_by_name(tmp_path, key, value):
+    """A NearestResize's 'rows' holding a 31-digit number stopped the reader in OverflowError
+    (int64), an 'in_hw' of one number in IndexError: internal errors, not the file's; one of
+    three numbers was blamed on the header's input shape."""
+    native, arrays, header = _resize_native(tmp_path)
+    entry = next(i for i, layer in enumerate(header["layers"])
+                 if layer["type"] == "NearestResize")
+    header["layers"][entry][key] = value
+    _rewrite(native, arrays, header)
+    with pytest.raises(lrpcore.ModelFormatError, match=f"m.npz: header layer {entry}: .*{key}"):
+        lrpcore.load_model(native)
+
+
+@pytest.mark.parametrize("eps", [10 ** 400, "1e-5"], ids=["400 digits", "text"])
+def test_a_native_channel_norm_with_an_eps_no_float_holds_is_refused_by_name(tmp_path, eps):
+    """ChannelNorm read its eps with float(), which raised OverflowError for an integer of
+    400 digits (Python's json reads it): an internal error, not the file's."""
+    scale = numpy_helper.from_array(np.ones(3, np.float32), "scale")
+    node = helper.make_node("LayerNormalization", ["x", "scale"], ["y"], name="norm", axis=-1)
+    native, arrays, header = _native(tmp_path, [node, FLAT], [scale], (4, 4, 3))
+    entry = next(i for i, layer in enumerate(header["layers"]) if layer["type"] == "ChannelNorm")
+    header["layers"][entry]["eps"] = eps
+    _rewrite(native, arrays, header)
+    with pytest.raises(lrpcore.ModelFormatError, match=f"m.npz: header layer {entry}: .*eps"):
+        lrpcore.load_model(native)
