@@ -105,3 +105,56 @@ def test_a_native_channel_norm_with_an_eps_no_float_holds_is_refused_by_name(tmp
     _rewrite(native, arrays, header)
     with pytest.raises(lrpcore.ModelFormatError, match=f"m.npz: header layer {entry}: .*eps"):
         lrpcore.load_model(native)
+
+
+def _batch_of_one(tmp_path, nodes, inits, in_shape):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, *in_shape])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    path = tmp_path / "flat.onnx"
+    onnx.save(proto, path)
+    return path, proto
+
+
+def _as_strided(after):
+    """Conv, Reshape to [-1] (a batch of one), then ``after`` nodes reading 'r'."""
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array(rng.normal(size=(3, 2, 1, 1)).astype(np.float32), "K"),
+             numpy_helper.from_array(np.array([-1], np.int64), "shape"),
+             numpy_helper.from_array(np.arange(48).reshape(1, 3, 4, 4), "index")]
+    nodes = [helper.make_node("Conv", ["x", "K"], ["c"], name="conv"),
+             helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat_view"), *after]
+    return nodes, inits
+
+
+@pytest.mark.parametrize("after", [
+    [],  # the Reshape's output is the graph's: x.reshape(-1) last
+    [helper.make_node("Identity", ["r"], ["i"], name="same"),
+     helper.make_node("Gather", ["i", "index"], ["g"], name="view", axis=0),
+     helper.make_node("Flatten", ["g"], ["out"], name="flat")],
+], ids=["output", "identity"])
+def test_a_batch_flattened_to_one_axis_computes_what_onnx_does(tmp_path, after):
+    """A graph ending in x.reshape(-1) (a batch of one) gave its outputs as the channels-last
+    map the engine keeps, in another order than ONNX's: wrong numbers for every class. An
+    Identity between the Reshape and dynamo's Gather stopped the import in a KeyError."""
+    nodes, inits = _as_strided(after)
+    if not after:
+        nodes[-1].output[0] = "out"
+    path, proto = _batch_of_one(tmp_path, nodes, inits, (2, 4, 4))
+    x = np.random.default_rng(5).uniform(-1, 1, (1, 2, 4, 4)).astype(np.float32)
+    expected = ReferenceEvaluator(proto).run(None, {"x": x})[0]
+    np.testing.assert_allclose(_forward(path, x).reshape(-1), expected.reshape(-1), rtol=0,
+                               atol=1e-5)
+
+
+def test_another_operator_on_a_batch_flattened_to_one_axis_is_named_as_such(tmp_path):
+    """A Relu of the flattened batch was refused as reading a tensor 'between a channel
+    shuffle's Reshape and Transpose', of which the graph has none."""
+    nodes, inits = _as_strided([helper.make_node("Relu", ["r"], ["out"], name="relu")])
+    path, _ = _batch_of_one(tmp_path, nodes, inits, (2, 4, 4))
+    with pytest.raises(lrpcore.ModelFormatError) as caught:
+        lrpcore.load_model(path)
+    text = str(caught.value)
+    assert "flat.onnx: node 2 'relu'" in text and "Reshape to [-1]" in text
+    assert "shuffle" not in text

@@ -229,7 +229,7 @@ def _unflatten_batch(b, node, where, t, attrs):
     axis into the features and is refused."""
     from .onnx_graph import _onnx_shape
 
-    before = b.batch_flat[node.input[0]]
+    before = b.batch_flat[t]
     index = np.asarray(b.const(node.input[1], where, "Gather's indices"))
     if int(attrs.get("axis", 0)) != 0 or index.shape != (1, *_onnx_shape(before)) \
             or not np.array_equal(index.reshape(-1), np.arange(index.size)):

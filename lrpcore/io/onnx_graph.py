@@ -141,7 +141,8 @@ class _Builder:
         self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
-        self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one → the tensor it read
+        self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one: its _Tensor → the
+        # tensor it read
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -981,11 +982,15 @@ def _op_reshape(b, node, attrs, where, t, data_in):
         return  # a channel shuffle's first or last Reshape
     elif _unflatten(b, node, t, target):
         return  # a pooled vector back to its 1×1 map: Keras's squeeze-and-excitation
+    elif target == [-1] and t.storage == channels.BATCH_FLAT:
+        _alias(b, node, t)  # already in one axis
     elif target == [-1] and b.batch == 1:
         # dynamo's as_strided of a batch of one (ConvNeXt's LayerNorm2d permuting the pooled
-        # map): everything in one axis, read back by a Gather (channels.gather_data)
-        b.batch_flat[node.output[0]] = t
-        b.data[node.output[0]] = _Tensor(t.name, (size,), channels.BATCH_FLAT)
+        # map): everything in one axis, read back by a Gather (channels.gather_data); keyed
+        # by the flat tensor itself, which an Identity's output shares
+        flat = _Tensor(t.name, (size,), channels.BATCH_FLAT)
+        b.batch_flat[flat] = t
+        b.data[node.output[0]] = flat
     else:
         b.fail(where, f"Reshape of a {t.shape} tensor to {brief(target)} is not a flatten; only "
                       f"flattening reshapes are supported{_gate_hint(t, target)}")
@@ -1622,6 +1627,10 @@ def _node(b, node, where, onnx):
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
+    if pending is not None and pending.storage == channels.BATCH_FLAT \
+            and op not in ("Reshape", "Identity", "Gather"):
+        b.fail(where, f"{op} of a batch flattened to one axis (a Reshape to [-1]) is not "
+                      "supported; only a Gather reading it back in order (dynamo's as_strided)")
     if pending is not None and op not in ("Transpose", "Reshape", "Unsqueeze", "Identity") \
             and not (pending.storage == channels.BATCH_FLAT and op == "Gather"):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
@@ -1866,6 +1875,10 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is not computed from "
                                "the input")
     final = b.data[out_name]
+    if final.storage == channels.BATCH_FLAT:  # x.reshape(-1) last, batch of one: the features
+        # in ONNX's order (read as the map it was, the outputs were its channels-last values)
+        _flatten(b, f"{out_name}/flatten", b.batch_flat[final], out_name)
+        final = b.data[out_name]
     if final.storage == stack.STACKED:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a stack of "
                                "tensors (Unsqueeze along a new last axis, as torch.stack writes "
