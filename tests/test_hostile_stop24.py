@@ -158,3 +158,20 @@ def test_another_operator_on_a_batch_flattened_to_one_axis_is_named_as_such(tmp_
     text = str(caught.value)
     assert "flat.onnx: node 2 'relu'" in text and "Reshape to [-1]" in text
     assert "shuffle" not in text
+
+
+@pytest.mark.parametrize("attrs,filters,in_shape,problem", [
+    ({}, (2, 3, 3, 3), (2, 5), "sequence"),  # ran as a 1×5 map: 63 outputs, for no runtime
+    ({"output_shape": [-100, -100]}, (2, 3, 3, 3), (2, 4, 5), "output_shape"),  # blamed 'pads'
+    ({"auto_pad": b"\xff\xfe"}, (2, 3, 3, 3), (2, 4, 5), "auto_pad"),  # UnicodeDecodeError
+    ({}, (2, 3, 0, 3), (2, 4, 5), "empty"),  # blamed 'pads [0, 0, 0, 0]'
+], ids=["sequence", "negative output_shape", "bytes auto_pad", "empty filters"])
+def test_a_transposed_convolution_onnx_refuses_is_refused_naming_its_problem(
+        tmp_path, attrs, filters, in_shape, problem):
+    """Each was loaded as something else or refused blaming another attribute."""
+    rng = np.random.default_rng(6)
+    inits = [numpy_helper.from_array(rng.normal(size=filters).astype(np.float32), "W")]
+    node = helper.make_node("ConvTranspose", ["x", "W"], ["y"], name="up", **attrs)
+    path, _ = _save(tmp_path, [node, FLAT], inits, in_shape)
+    with pytest.raises(lrpcore.ModelFormatError, match=f"m.onnx: node 0 'up'.*{problem}"):
+        lrpcore.load_model(path)

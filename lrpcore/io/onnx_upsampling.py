@@ -16,8 +16,8 @@ from ..text import brief, short
 
 
 def _text(attrs, key, default):
-    value = attrs.get(key, default)
-    return value.decode() if isinstance(value, bytes) else str(value)
+    value = attrs.get(key, default)  # bytes not UTF-8 stopped the import in UnicodeDecodeError
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def conv_transpose(b, node, attrs, where, t, data_in):
@@ -29,6 +29,8 @@ def conv_transpose(b, node, attrs, where, t, data_in):
         b.fail(where, f"filters of shape {W.shape}: only 2-D transposed convolutions are "
                       "supported")
     c_in, n_g, kh, kw = W.shape
+    if not (kh and kw):
+        b.fail(where, f"filters of shape {W.shape} are empty")
     groups = int(attrs.get("group", 1))
     if groups < 1 or c_in % groups:
         b.fail(where, f"group {groups} does not divide the {c_in} input channels")
@@ -43,6 +45,9 @@ def conv_transpose(b, node, attrs, where, t, data_in):
         b.fail(where, f"kernel_shape {brief(list(attrs['kernel_shape']))} does not match "
                       f"filters of {kh}×{kw}")
     t = b.channels_last(t, where)
+    if t.seq:  # 4-d filters on an N×C×L tensor: every runtime refuses it, here it ran as 1×L
+        b.fail(where, f"filters of shape {W.shape} (2-D) on a sequence of shape "
+                      f"{brief([t.shape[0], t.shape[2]])}: the ranks differ")
     C, H, Wd = t.shape
     if C != c_in:
         b.fail(where, f"filters take {c_in} channels, the input has {C}")
@@ -88,8 +93,9 @@ def _output_pads(b, where, attrs, sizes, kernel, strides, extra):
     elif auto in ("SAME_UPPER", "SAME_LOWER"):
         wanted = [size * s for size, s in zip(sizes, strides, strict=True)]
     if wanted is not None:
-        if len(wanted) != 2:
-            b.fail(where, f"output_shape {brief(wanted)} is not that of a 2-D operator")
+        if len(wanted) != 2 or any(w < 1 for w in wanted):
+            b.fail(where, f"output_shape {brief(wanted)} is not that of a 2-D operator (two "
+                          "positive sizes)")
         pads = []
         for f, w in zip(full, wanted, strict=True):
             total = f - w
