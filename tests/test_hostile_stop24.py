@@ -175,3 +175,41 @@ def test_a_transposed_convolution_onnx_refuses_is_refused_naming_its_problem(
     path, _ = _save(tmp_path, [node, FLAT], inits, in_shape)
     with pytest.raises(lrpcore.ModelFormatError, match=f"m.onnx: node 0 'up'.*{problem}"):
         lrpcore.load_model(path)
+
+
+def _channel_norm_graph(norm):
+    """Conv, Transpose to N×H×W×C, ``norm`` (reading 't', writing 'n'), Flatten."""
+    rng = np.random.default_rng(8)
+    inits = [numpy_helper.from_array(rng.normal(size=(4, 2, 1, 1)).astype(np.float32), "K"),
+             numpy_helper.from_array(rng.normal(size=4).astype(np.float32), "scale")]
+    nodes = [helper.make_node("Conv", ["x", "K"], ["c"], name="conv"),
+             helper.make_node("Transpose", ["c"], ["t"], name="nhwc", perm=[0, 2, 3, 1]),
+             norm, helper.make_node("Flatten", ["n"], ["out"], name="flat")]
+    return nodes, inits
+
+
+@pytest.mark.parametrize("axis", [7, -5])
+def test_layer_normalization_along_an_axis_its_input_lacks_is_refused(tmp_path, axis):
+    """Axis 7 (or −5) of a rank-4 tensor was read modulo 4 as the last: a file every
+    runtime refuses loaded as a model."""
+    nodes, inits = _channel_norm_graph(helper.make_node(
+        "LayerNormalization", ["t", "scale"], ["n"], name="norm", axis=axis))
+    path, _ = _save(tmp_path, nodes, inits, (2, 3, 5))
+    with pytest.raises(lrpcore.ModelFormatError, match=f"m.onnx: node 2 'norm'.*axis {axis}"):
+        lrpcore.load_model(path)
+
+
+@pytest.mark.parametrize("op,attrs", [("MaxPool", {"kernel_shape": [1, 1]}), ("Dropout", {}),
+                                      ("LayerNormalization", {})])
+def test_reading_an_output_the_import_does_not_compute_says_so(tmp_path, op, attrs):
+    """A node reading LayerNormalization's Mean (MaxPool's Indices, Dropout's mask) was
+    refused as "Add's constant must be a constant" or "on inputs that are neither data nor
+    constants", naming neither the tensor nor the node writing it."""
+    inputs = ["t", "scale"] if op == "LayerNormalization" else ["t"]
+    nodes, inits = _channel_norm_graph(helper.make_node(op, inputs, ["m", "aux"], name="two",
+                                                        **attrs))
+    nodes[3:3] = [helper.make_node("Add", ["m", "aux"], ["n"], name="sum")]
+    path, _ = _save(tmp_path, nodes, inits, (2, 3, 5))
+    with pytest.raises(lrpcore.ModelFormatError,
+                       match=f"m.onnx: node 3 'sum'.*'aux', output 2 of node 2 'two' \\({op}\\)"):
+        lrpcore.load_model(path)

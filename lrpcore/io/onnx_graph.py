@@ -143,6 +143,10 @@ class _Builder:
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
         self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one: its _Tensor → the
         # tensor it read
+        # an output after a node's first that the import does not compute (MaxPool's Indices,
+        # LayerNormalization's Mean) → (its index, the node's description), for the reader's
+        # error (it was "Add's constant must be a constant")
+        self.uncomputed: dict = {}
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -1087,6 +1091,8 @@ def _op_layer_norm(b, node, attrs, where, t, data_in):
     tensor's features); a map stored channels-last under an N×C×H×W shape is refused."""
     axis = int(attrs.get("axis", -1))
     rank = len(t.shape) + 1
+    if not -rank <= axis < rank:  # axis 7 of a rank-4 tensor was read as 3 (7 mod 4)
+        b.fail(where, f"LayerNormalization's axis {axis} is outside the {rank} axes of its input")
     if axis % rank != rank - 1 or t.storage != "same":
         b.fail(where, f"LayerNormalization along axis {axis} of a {brief(list(t.shape))} "
                       f"tensor is supported only over the channels of a channels-last map "
@@ -1615,6 +1621,11 @@ def _check_arity(b, node, where, onnx):
 
 def _node(b, node, where, onnx):
     _check_arity(b, node, where, onnx)
+    unread = next((n for n in node.input if n in b.uncomputed), None)
+    if unread is not None:
+        k, origin = b.uncomputed[unread]
+        b.fail(where, f"reads '{short(unread)}', output {k + 1} of {origin}, which is not "
+                      "supported: only that operator's first output is computed")
     attrs = _attrs(onnx, node)
     if _fold(b, node, attrs, where, onnx):
         return
@@ -1868,6 +1879,9 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
             # a hostile file reaching a check no branch foresaw: still one line naming it
             raise ModelFormatError(f"{path}: {where}: malformed ({type(exc).__name__}: "
                                    f"{str(exc)[:200]})") from None
+        for k, extra in enumerate(node.output[1:], 1):
+            if extra and extra not in b.data and extra not in b.consts:
+                b.uncomputed[extra] = (k, where)
     if not graph.output:
         raise ModelFormatError(f"{path}: the ONNX graph declares no output")
     out_name = graph.output[0].name
