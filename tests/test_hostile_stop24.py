@@ -213,3 +213,35 @@ def test_reading_an_output_the_import_does_not_compute_says_so(tmp_path, op, att
     with pytest.raises(lrpcore.ModelFormatError,
                        match=f"m.onnx: node 3 'sum'.*'aux', output 2 of node 2 'two' \\({op}\\)"):
         lrpcore.load_model(path)
+
+
+def _open_sized(tmp_path, sidecar_text):
+    """An ONNX model whose input leaves its height and width open, with a sidecar."""
+    K = numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "K")
+    nodes = [helper.make_node("Conv", ["x", "K"], ["c"], name="conv"),
+             helper.make_node("GlobalAveragePool", ["c"], ["g"], name="pool"),
+             helper.make_node("Flatten", ["g"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [K])
+    path = tmp_path / "open.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    (tmp_path / "open.json").write_text(sidecar_text)
+    return path
+
+
+def test_a_broken_sidecar_of_a_model_with_open_sizes_is_named(tmp_path):
+    """The sidecar's shape was read as absent when the sidecar was no JSON, so the model was
+    refused telling the user to write the very sidecar that was there, its defect unnamed."""
+    path = _open_sized(tmp_path, '{"input": {"shape": [3, 8, 8]}')
+    with pytest.raises(lrpcore.ModelFormatError, match=r"open\.json: sidecar is not valid JSON"):
+        lrpcore.load_model(path)
+
+
+def test_a_sidecar_shape_too_large_is_blamed_on_the_sidecar(tmp_path):
+    """The input was said to 'declare' 300,000,000 values, where the file leaves its sizes
+    open and the sidecar gave them."""
+    path = _open_sized(tmp_path, json.dumps({"input": {"shape": [3, 10000, 10000]}}))
+    with pytest.raises(lrpcore.ModelFormatError, match=r"open\.onnx: .*sidecar open\.json") as e:
+        lrpcore.load_model(path)
+    assert "300,000,000" in str(e.value) and "declares" not in str(e.value)

@@ -1823,6 +1823,7 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
     inp = inputs[0]
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
+    declared = sample
     sample = _pinned(path, sample, input_shape)
     if len(sample) not in (1, 2, 3) or any(d <= 0 for d in sample):
         # dynamic_axes={"input": {2: "H", 3: "W"}} (dynamo: dynamic_shapes) leaves sizes open,
@@ -1837,8 +1838,11 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
                                f"{brief([short(d.dim_param, 20) or d.dim_value for d in dims])}"
                                f"{hint}")
     if math.prod(sample) > MAX_SAMPLE_ELEMENTS:  # Python ints: np.prod wraps around at 2⁶⁴
-        raise ModelFormatError(f"{path}: input '{short(inp.name)}' declares {math.prod(sample):,} "
-                               f"values per sample (more than {MAX_SAMPLE_ELEMENTS:,})")
+        whose = (f"with the shape its sidecar {_sidecar_name(path)} gives, has"
+                 if sample != declared else "declares")
+        raise ModelFormatError(f"{path}: input '{short(inp.name)}' {whose} "
+                               f"{math.prod(sample):,} values per sample (more than "
+                               f"{MAX_SAMPLE_ELEMENTS:,})")
     graph_nodes = list(graph.node)
     if not b.pytorch:  # Keras's ReLU6(x + 3) / 6: one HardSigmoid, as PyTorch's
         graph_nodes = hard_sigmoid.fuse(onnx, graph_nodes, b.consts,

@@ -119,11 +119,10 @@ def read_sidecar(path) -> dict:
 
 def sidecar_input_shape(path):
     """The sidecar's ``input`` ``shape`` as written (checked where it is used), or None where
-    it gives none or cannot be read (:func:`apply_sidecar` then says why, after loading)."""
-    try:
-        given = read_sidecar(path).get("input")
-    except ModelFormatError:
-        return None
+    it gives none. One that cannot be read is refused here, as :func:`apply_sidecar` would:
+    read as none, a model whose sizes it was to fix was refused asking for the sidecar that
+    was there, its own defect never named."""
+    given = read_sidecar(path).get("input")
     return given.get("shape") if isinstance(given, dict) else None
 
 
