@@ -245,3 +245,19 @@ def test_a_sidecar_shape_too_large_is_blamed_on_the_sidecar(tmp_path):
     with pytest.raises(lrpcore.ModelFormatError, match=r"open\.onnx: .*sidecar open\.json") as e:
         lrpcore.load_model(path)
     assert "300,000,000" in str(e.value) and "declares" not in str(e.value)
+
+
+def test_a_relu6_gate_whose_hard_sigmoid_overflows_float32_stays_as_written(tmp_path):
+    """Add(1e10), Clip(0, 1e-30), Mul(1e30) was rewritten to a HardSigmoid whose β = 1e40
+    is infinite as the float32 an ONNX attribute holds: a valid file refused over 'node
+    relu6 (HardSigmoid): beta = inf', an operator the file does not have."""
+    consts = {"K": np.ones((2, 2, 1, 1)), "a": 1e10, "lo": 0.0, "hi": 1e-30, "c": 1e30}
+    inits = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items()]
+    nodes = [helper.make_node("Conv", ["x", "K"], ["v"], name="conv"),
+             helper.make_node("Add", ["v", "a"], ["p"], name="add"),
+             helper.make_node("Clip", ["p", "lo", "hi"], ["q"], name="relu6"),
+             helper.make_node("Mul", ["q", "c"], ["y"], name="scale"), FLAT]
+    path, proto = _save(tmp_path, nodes, inits, (2, 3, 3), opset=13)
+    x = np.random.default_rng(9).uniform(-5, 5, (2, 2, 3, 3)).astype(np.float32)
+    expected = ReferenceEvaluator(proto).run(None, {"x": x})[0]
+    np.testing.assert_allclose(_forward(path, x), expected, rtol=1e-6)

@@ -95,6 +95,10 @@ def fuse(onnx, nodes, consts, outputs, opset):
         if nodes[m].op_type == "Mul" and abs(scaled[1] * high - 1) > MATCH:
             continue
         x, shift = operands
+        with np.errstate(over="ignore"):
+            params = np.float32([1 / high, shift / high])  # an ONNX attribute is a float32
+        if not np.all(np.isfinite(params)):  # Clip(0, 1e-30) after Add(1e10): left as written
+            continue
         replace[m] = onnx.helper.make_node(
             "HardSigmoid", [x], [nodes[m].output[0]], name=nodes[c].name,
             alpha=1 / high, beta=shift / high)
