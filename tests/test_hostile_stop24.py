@@ -261,3 +261,21 @@ def test_a_relu6_gate_whose_hard_sigmoid_overflows_float32_stays_as_written(tmp_
     x = np.random.default_rng(9).uniform(-5, 5, (2, 2, 3, 3)).astype(np.float32)
     expected = ReferenceEvaluator(proto).run(None, {"x": x})[0]
     np.testing.assert_allclose(_forward(path, x), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("inputs,consts,in_shape,problem", [
+    (["x", "", "scales", "sizes"], {"scales": np.float32([1, 1, 2, 2]),
+                                    "sizes": np.int64([1, 2, 5, 5])}, (2, 3, 4), "both"),
+    (["x", "", "", "sizes"], {"sizes": np.float32([1, 2, 5.7, 5])}, (2, 3, 4), "sizes hold"),
+    (["x", "", "scales"], {"scales": np.int64([1, 1, 2, 2])}, (2, 3, 4), "scales hold"),
+    (["x", "", "scales"], {"scales": np.float32([1, 1, 1, 2])}, (2, 3), "sequence"),
+], ids=["scales and sizes", "float sizes", "integer scales", "sequence"])
+def test_a_resize_onnx_refuses_is_refused_naming_its_problem(tmp_path, inputs, consts, in_shape,
+                                                            problem):
+    """Each loaded as a model no runtime runs: sizes of 5.7 cut to 5, the sizes taken over
+    the scales, four scales of an N×C×L tensor run on a C×1×L map."""
+    inits = [numpy_helper.from_array(v, k) for k, v in consts.items()]
+    node = helper.make_node("Resize", inputs, ["y"], name="up", mode="nearest")
+    path, _ = _save(tmp_path, [node, FLAT], inits, in_shape)
+    with pytest.raises(lrpcore.ModelFormatError, match=f"m.onnx: node 0 'up'.*{problem}"):
+        lrpcore.load_model(path)

@@ -149,6 +149,16 @@ def nearest_index(size, scale, coordinates, nearest, count=None) -> np.ndarray:
     return np.clip(_NEAREST[nearest](x), 0, size - 1).astype(np.int64)
 
 
+def _typed(b, where, value, kinds, what):
+    """``value`` where its dtype is of ``kinds`` (ONNX types scales float, sizes int64): sizes
+    of 5.7 were cut to 5, where runtimes refuse the file."""
+    if value.dtype.kind not in kinds:
+        held = "floating-point" if value.dtype.kind == "f" else value.dtype.name
+        b.fail(where, f"{what} hold {held} values: ONNX takes "
+                      f"{'floating-point' if kinds == 'f' else 'integer'} ones")
+    return value
+
+
 def resize(b, node, attrs, where, t, data_in):
     from .onnx_graph import _optional_input, _Tensor  # noqa: PLC0415
 
@@ -168,6 +178,8 @@ def resize(b, node, attrs, where, t, data_in):
     if "axes" in attrs or _text(attrs, "keep_aspect_ratio_policy", "stretch") != "stretch":
         b.fail(where, f"{op} with 'axes' or a keep_aspect_ratio_policy is not supported")
     t = b.channels_last(t, where)
+    if t.seq:  # four scales for an N×C×L tensor ran as a C×1×L map, for no runtime
+        b.fail(where, f"{op} of a sequence (N×C×L) is not supported: only of an image")
     C, H, W = t.shape
     scales = sizes = None
     if "scales" in attrs:  # Upsample-7
@@ -176,11 +188,13 @@ def resize(b, node, attrs, where, t, data_in):
     if _optional_input(node, scale_input):
         value = np.asarray(b.const(node.input[scale_input], where, f"{op}'s scales"))
         if value.size:
-            scales = value.astype(np.float64)
+            scales = _typed(b, where, value, "f", f"{op}'s scales").astype(np.float64)
     if op == "Resize" and b.opset >= 11 and _optional_input(node, 3):
         value = np.asarray(b.const(node.input[3], where, f"{op}'s sizes"))
         if value.size:
-            sizes = value.astype(np.int64)
+            sizes = _typed(b, where, value, "iu", f"{op}'s sizes").astype(np.int64)
+    if sizes is not None and scales is not None:  # read as the sizes: runtimes refuse it
+        b.fail(where, f"{op} gives both scales and sizes; ONNX allows only one")
     if sizes is not None:
         if sizes.shape != (4,) or sizes[1] != C:
             b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, H, W")
