@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,8 @@ from .backend import get_backend, get_dtype
 from .conventions import TOOLBOX
 from .errors import ShapeError
 from .spec import InputSpec, infer_input_spec
+
+MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 
 
 def format_accuracy(acc) -> str:
@@ -147,7 +150,13 @@ class Sequential:
             got = "×".join(map(str, x_shape))
             raise ShapeError(f"input samples of shape {got} do not fit the model, "
                              f"which takes {want}")
-        self.shapes(x_shape)
+        values = sum(math.prod(s) for s in self.shapes(x_shape))
+        if values > MAX_ACTIVATION_VALUES:  # a model file stating no input shape is bounded
+            # here: a 1.5-MB one resizing 2×2 to 65,536² asked for 32 GiB (MemoryError)
+            raise ShapeError(f"for input samples of shape {'×'.join(map(str, x_shape))} the "
+                             f"layers' outputs hold {values:,} values per sample, more than "
+                             f"{MAX_ACTIVATION_VALUES:,}; not a network this program can "
+                             "explain")
 
     def _takes(self, in_shape) -> bool:
         try:

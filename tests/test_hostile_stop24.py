@@ -6,6 +6,10 @@ and failed before the fix it guards."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +283,31 @@ def test_a_resize_onnx_refuses_is_refused_naming_its_problem(tmp_path, inputs, c
     path, _ = _save(tmp_path, [node, FLAT], inits, in_shape)
     with pytest.raises(lrpcore.ModelFormatError, match=f"m.onnx: node 0 'up'.*{problem}"):
         lrpcore.load_model(path)
+
+
+_HUGE_RESIZE = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+import numpy as np, lrpcore
+try:
+    lrpcore.explain(lrpcore.load_model(sys.argv[1]), np.ones((1, 1, 2, 2)), raw=True)
+except lrpcore.LRPError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_native_file_without_input_shape_cannot_ask_for_gigabytes(tmp_path):
+    """The bound on the layers' outputs was checked at load against the header's input
+    shape only: a 1.5-MB native file stating none, whose NearestResize makes 65,536² of a
+    2×2 map, loaded and ran into MemoryError (32 GiB) when explained."""
+    native, arrays, header = _resize_native(tmp_path)
+    entry = next(layer for layer in header["layers"] if layer["type"] == "NearestResize")
+    entry.update(rows=[0] * 32768 + [1] * 32768, cols=[0] * 32768 + [1] * 32768, in_hw=[2, 2])
+    header["input"] = None
+    _rewrite(native, arrays, header)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", _HUGE_RESIZE, str(native)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "refused: for input samples of shape 1×2×2" in done.stdout
+    assert "8,589,934,596 values per sample" in done.stdout

@@ -474,7 +474,7 @@ def _meta(header, path, n_classes) -> dict:
 def _check_activations(shapes, path) -> None:
     """The bound ONNX imports have (a 14-KB native graph of 36 doubling Concats declared
     2³⁶ outputs: loaded, then an explanation ran the machine out of memory)."""
-    from .onnx_graph import MAX_ACTIVATION_VALUES  # noqa: PLC0415
+    from ..model import MAX_ACTIVATION_VALUES  # noqa: PLC0415
 
     values = sum(math.prod(s) for s in shapes)
     if values > MAX_ACTIVATION_VALUES:

@@ -62,6 +62,7 @@ from ..graph_layers import (
 from ..graph_norms import ChannelNorm, PositionwiseDense
 from ..graph_sequence import SequenceToChannelsLast
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh, mark_functional
+from ..model import MAX_ACTIVATION_VALUES  # noqa: F401 - also read from here
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
 from . import onnx_channels as channels
@@ -73,7 +74,6 @@ from .native import MAX_GRAPH_NODES
 from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
 
-MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 # what all folded constants of one file may hold together: a 33-KB file of 200
