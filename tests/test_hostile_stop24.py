@@ -311,3 +311,18 @@ def test_a_native_file_without_input_shape_cannot_ask_for_gigabytes(tmp_path):
     assert done.returncode == 0, done.stderr[-800:]
     assert "refused: for input samples of shape 1×2×2" in done.stdout
     assert "8,589,934,596 values per sample" in done.stdout
+
+
+@pytest.mark.parametrize("opset", [7, 9])
+def test_a_shrinking_upsample_is_refused(tmp_path, opset):
+    """ONNX's Upsample takes scales of at least 1; one of 0.6 loaded, its reads rounded down
+    where onnxruntime rounds a shrinking one up: numbers of a model no two runtimes agree on."""
+    scales = [1.0, 1.0, 0.6, 2.0]
+    if opset == 7:
+        node, inits = helper.make_node("Upsample", ["x"], ["y"], name="up", scales=scales), []
+    else:
+        node = helper.make_node("Upsample", ["x", "scales"], ["y"], name="up")
+        inits = [numpy_helper.from_array(np.float32(scales), "scales")]
+    path, _ = _save(tmp_path, [node, FLAT], inits, (2, 5, 4), opset=opset)
+    with pytest.raises(lrpcore.ModelFormatError, match="m.onnx: node 0 'up'.*at least 1"):
+        lrpcore.load_model(path)

@@ -208,6 +208,10 @@ def resize(b, node, attrs, where, t, data_in):
         factors = [float(v) for v in scales[2:]]
         if not all(math.isfinite(f) and f > 0 for f in factors):
             b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be positive")
+        if op == "Upsample" and min(factors) < 1:  # ONNX: at least 1 (runtimes round a
+            # shrinking Upsample up, where its specification rounds down)
+            b.fail(where, f"Upsample's scales {brief(scales.tolist())} must be at least 1 "
+                          "(ONNX's Upsample only enlarges; Resize shrinks)")
         out_hw = [math.floor(size * f) for size, f in zip((H, W), factors, strict=True)]
     else:
         b.fail(where, f"{op} needs constant scales or sizes")
