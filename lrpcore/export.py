@@ -80,27 +80,37 @@ DATASET_KEY = "dataset"
 OLD_DATASET_KEYS = ("input", "data")
 
 
-def where_found(spec) -> str:
+def where_found(spec, *, builtin_first=False) -> str:
     """A file or folder as an absolute path, a built-in name (``mnist-test``) as it is: a
     sidecar read from another folder (``lrp render R.npy --side-by-side``) still finds its
-    model and input (a relative path was read against the reader's folder)."""
+    model and input (a relative path was read against the reader's folder).
+
+    ``builtin_first``: a built-in dataset name means the built-in dataset even where the
+    working folder holds a file of that name, as the explorer opens its names
+    (:func:`lrpcore.io.datasets.builtin_dataset`); the command line opens the file."""
     spec = os.fspath(spec)
+    if builtin_first:
+        from .io.datasets import DATASET_NAMES  # noqa: PLC0415 (io imports export's neighbours)
+
+        if spec in DATASET_NAMES:
+            return spec
     return os.path.abspath(spec) if os.path.exists(spec) else spec
 
 
 def sidecar_info(model_path, rule_desc, target, backend, dtype, *, dataset=None,
-                 **extra) -> dict:
+                 builtin_first=False, **extra) -> dict:
     """The provenance every export records; ``model_path`` may be None for in-memory models.
     ``dataset`` (a file or built-in name) is recorded under one key for every writer,
     :data:`DATASET_KEY`, which :func:`sidecar_dataset` reads back; the model's and the
-    samples' files are recorded absolute."""
+    samples' files are recorded absolute. ``builtin_first``: ``dataset`` was opened as the
+    explorer opens names (:func:`where_found`)."""
     from .io.models import changed_since_loaded  # noqa: PLC0415
 
     old = sorted(set(extra) & set(OLD_DATASET_KEYS))
     if old:  # one key for the samples in every sidecar (three writers used three names)
         raise TypeError(f"sidecar_info: pass the samples as dataset=, not {old[0]}=")
     if dataset is not None:
-        extra = {DATASET_KEY: where_found(dataset), **extra}
+        extra = {DATASET_KEY: where_found(dataset, builtin_first=builtin_first), **extra}
     file = None if model_path is None else _model_file(model_path)
     changed = file is not None and changed_since_loaded(file)
     info = {

@@ -122,16 +122,22 @@ def model_hash(model) -> str:
     return h.hexdigest()
 
 
-def dataset_key(data, n) -> str:
+def dataset_key(data, n, *, builtin_first=False) -> str:
     """What the reference cache knows a dataset by: its name or file, its size and, for a
     file, its modification time (the CLI and the explorer alike: the explorer's name and
-    size alone showed the references of a file rewritten since)."""
-    data = os.fspath(data)
+    size alone showed the references of a file rewritten since). ``builtin_first``: a
+    built-in name means the built-in dataset, as the explorer opens it
+    (:func:`lrpcore.export.where_found`), not a folder of that name here."""
+    from .export import where_found  # noqa: PLC0415
+
+    data = where_found(data, builtin_first=builtin_first)  # a file absolute, a name as it is
+    if not os.path.isabs(data):  # a built-in name (or nothing found)
+        return f"{data}|{n}"
     if os.path.isdir(data):  # an image folder: a photo replaced in place leaves its mtime
-        return f"{os.path.abspath(data)}|{n}|{_folder_stamp(data)}"
+        return f"{data}|{n}|{_folder_stamp(data)}"
     if os.path.exists(data):
         st = os.stat(data)
-        return f"{os.path.abspath(data)}|{n}|{st.st_size}|{st.st_mtime_ns}"
+        return f"{data}|{n}|{st.st_size}|{st.st_mtime_ns}"
     return f"{data}|{n}"
 
 

@@ -321,9 +321,10 @@ def accuracy(predictions, labels) -> float | None:
 
 # -- exports (all through lrpcore.export: atomic files, JSON sidecars, clean-up) -------------
 def sidecar(model_path, rule_description, target, backend, dtype, **extra) -> dict:
-    """The provenance every exported file records (see :func:`lrpcore.export.sidecar_info`)."""
+    """The provenance every exported file records (see :func:`lrpcore.export.sidecar_info`):
+    a built-in dataset name is the built-in dataset, as the explorer opened it."""
     return dict(_export.sidecar_info(model_path, rule_description, target, backend, dtype,
-                                     **extra))
+                                     builtin_first=True, **extra))
 
 
 def input_and_heatmap_png(result: ExplainResult, cmap, outline) -> np.ndarray:

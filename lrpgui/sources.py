@@ -29,8 +29,7 @@ def held_name(typed) -> str:
 def recorded_name(spec) -> str:
     """The name the explorer records for the dataset :func:`open_dataset` opened from a held
     ``spec``: a built-in name as it is, a file or folder absolute."""
-    spec = os.fspath(spec)
-    return spec if spec in DATASET_NAMES else where_found(spec)
+    return where_found(spec, builtin_first=True)
 
 
 def open_dataset(spec) -> lrpcore.Dataset:

@@ -281,7 +281,8 @@ class ConceptsPanel(ToolPanel):
             # keyed by the file's time too (a rewritten file: anew); a folder's files are
             # looked at here, in the worker, not on the GUI thread
             return relmax.references(ex, ds, layer, config, target, labels, n=8,
-                                     dataset_id=relmax.dataset_key(source, len(ds)),
+                                     dataset_id=relmax.dataset_key(source, len(ds),
+                                                                 builtin_first=True),
                                      progress=lambda d, t: token.progress(d, t, None),
                                      cancelled=token.cancelled)
 

@@ -303,10 +303,11 @@ class SprayPanel(BatchPanel):
         data = sidecar_dataset(result.meta)  # "dataset"; results of before wrote "data"
         if not isinstance(data, str) or not data or not self.state.dataset_name:
             return None
-        found = where_found(data)
+        found = where_found(data, builtin_first=True)  # the built-in, as the explorer opens it
         if not os.path.isabs(found) and found not in DATASET_NAMES:  # not found from here
             return None
-        return None if found == where_found(self.state.dataset_name) else data
+        return None if found == where_found(self.state.dataset_name, builtin_first=True) \
+            else data
 
     def _ask(self, ask, title, name="") -> str:
         """A file from ``ask`` (an :mod:`lrpgui.dialogs` question, which tests answer),

@@ -1,0 +1,67 @@
+"""Polish of stop 24: small defects reviewers found in the explorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gui.test_builtin_dataset_names import choose, local_mnist_test  # noqa: F401
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+# -- the built-in "mnist-test" beside a folder of that name -----------------------------------
+# The explorer opens the built-in dataset for its name; its export sidecars, its reference
+# cache key and its SpRAy window's "made on" check named the working folder's folder instead.
+
+def _builtin_window(make_window, qtbot, folder):
+    window = make_window(model=MODELS / "mnist-lenet5.npz", dataset=folder)
+    choose(qtbot, window, "mnist-test")
+    assert window.state.dataset_name == "mnist-test" and len(window.state.dataset) == 10000
+    qtbot.waitUntil(lambda: window.state.explanation is not None
+                    and window.state.explanation.request.dataset_name == "mnist-test",
+                    timeout=20000)
+    return window
+
+
+def test_sidecars_of_the_built_in_name_the_built_in(make_window, qtbot, local_mnist_test):  # noqa: F811
+    window = _builtin_window(make_window, qtbot, local_mnist_test)
+    assert window.session.export_info()["dataset"] == "mnist-test"
+    result = window.state.explanation
+    assert window.session.result_info(result)["dataset"] == "mnist-test"
+    window.close()
+
+
+def test_references_of_the_built_in_are_keyed_by_its_name(make_window, qtbot, monkeypatch,
+                                                          local_mnist_test):  # noqa: F811
+    from lrpcore import relmax
+    from lrpcore.errors import RuleError
+
+    keys = []
+
+    def caught(*args, dataset_id=None, **kwargs):
+        keys.append(dataset_id)
+        raise RuleError("stopped by the test")
+
+    monkeypatch.setattr(relmax, "references", caught)
+    window = _builtin_window(make_window, qtbot, local_mnist_test)
+    panel = window.insight.show("concepts")
+    qtbot.waitUntil(lambda: panel.layer() is not None, timeout=60000)
+    assert panel.find_references()
+    qtbot.waitUntil(lambda: bool(keys), timeout=60000)
+    assert len(keys) == 1 and keys[0].split("|")[:2] == ["mnist-test", "10000"]
+    window.close()
+
+
+def test_spray_results_are_checked_against_the_built_in(make_window, qtbot, tmp_path,
+                                                         local_mnist_test):  # noqa: F811
+    from tests.gui.test_spray_result_dataset import _result
+
+    window = _builtin_window(make_window, qtbot, local_mnist_test)
+    panel = window.insight.show("spray")
+    folders, builtins = tmp_path / "folder.npz", tmp_path / "builtin.npz"
+    _result({"dataset": str(local_mnist_test)}).save(folders)
+    _result({"dataset": "mnist-test"}).save(builtins)
+    assert panel.open(str(folders)) is None  # made on the folder, not on the open built-in
+    assert str(local_mnist_test) in panel.last_error
+    assert panel.open(str(builtins)) is not None
+    window.close()
