@@ -57,6 +57,22 @@ def _images_in(folder: str) -> list[str]:
                        or _dangling(os.path.join(folder, f))))
 
 
+ARRAY_EXTENSIONS = (".npy", ".npz", ".mat")  # sample arrays, read as files, not folders
+
+
+def _arrays_hint(folder: str) -> str:
+    """Where a folder of no images holds sample arrays, which to give instead: a folder of
+    ``x.npy`` files was only told it had no images."""
+    arrays = sorted(f for f in _listdir(folder)
+                    if f.lower().endswith(ARRAY_EXTENSIONS) and not f.startswith(".")
+                    and os.path.isfile(os.path.join(folder, f)))
+    if not arrays:
+        return ""
+    named = ", ".join(arrays[:3]) + (f" and {len(arrays) - 3:,} more" if len(arrays) > 3 else "")
+    one = "that file" if len(arrays) == 1 else "one of those files"
+    return f"; it holds {named}: pass {one} itself, e.g. {os.path.join(folder, arrays[0])}"
+
+
 def _dangling(path: str) -> bool:
     """Whether ``path`` is a symbolic link to nothing (its target moved or deleted)."""
     return os.path.islink(path) and not os.path.exists(path)
@@ -286,7 +302,8 @@ class ImageFolder:
             self.class_names, self.labels = None, None
         if not files:
             raise DatasetError(f"{self.root}: no PNG or JPEG images found (expected one "
-                               "subfolder per class, or images directly in the folder)")
+                               "subfolder per class, or images directly in the folder)"
+                               + _arrays_hint(self.root))
         # (file name in the folder, why): images no reader can use, left out of the samples
         self.unreadable: list[tuple[str, str]] = []
         if files == [self.root]:  # one image given alone: its own error, as before

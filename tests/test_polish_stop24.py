@@ -1,0 +1,34 @@
+"""Polish of stop 24: small defects reviewers found in the command line and the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lrpcore.cli.main import main
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def lrp(*args, capsys):
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # an option argparse refuses
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_folder_of_arrays_names_the_array_to_pass(tmp_path, capsys):
+    # `lrp explain MODEL FOLDER/` on a folder of .npy files said only "no PNG or JPEG images
+    # found", not that the samples were there, in a file to give itself
+    folder = tmp_path / "arrays"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.zeros((2, 28, 28, 1), np.uint8))
+    out = tmp_path / "R.npy"
+    code, _, err = lrp("explain", MODELS / "mnist-lenet5.npz", f"{folder}/", "--out", out,
+                       capsys=capsys)
+    assert code != 0 and not out.exists()
+    assert "no PNG or JPEG images" in err and "x.npy" in err
+    assert str(folder / "x.npy") in err and "itself" in err
