@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -106,7 +107,8 @@ class PixelFlipPanel(ToolPanel):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         label_axes(self.plot, "output of the explained class", X_LABEL)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
+        # no legend in the plot (in its corner it covered the curves that stay high): the
+        # table below names each curve by a sample of its line
         self.table = result_table("aopcTable", ("method", "AOPC"))
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setMaximumHeight(170)
@@ -171,7 +173,6 @@ class PixelFlipPanel(ToolPanel):
     def _clear_plot(self) -> None:
         for item in self.curves.values():
             self.plot.removeItem(item)
-        self.legend.clear()
         self.curves = {}
         self.results = ()
         self.table.setRowCount(0)
@@ -187,21 +188,33 @@ class PixelFlipPanel(ToolPanel):
             item = self.curves.get(res.label)
             x = np.asarray(res.flipped, dtype=float)
             y = np.asarray(res.mean_curve, dtype=float)
+            style = Qt.PenStyle.DashLine if res.label == "random" else Qt.PenStyle.SolidLine
+            pen = pg.mkPen(colour, width=2, style=style)
             if item is None:
-                style = Qt.PenStyle.DashLine if res.label == "random" else Qt.PenStyle.SolidLine
-                item = self.plot.plot(x, y, pen=pg.mkPen(colour, width=2, style=style),
-                                      name=name)
+                item = self.plot.plot(x, y, pen=pen, name=name)
                 self.curves[res.label] = item
             else:
                 item.setData(x, y)
-            self.table.setItem(i, 0, QTableWidgetItem(res.label))
+            self.table.setItem(i, 0, QTableWidgetItem(line_sample(pen), res.label))
             aopc = QTableWidgetItem(f"{res.aopc:.5g}")
             aopc.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(i, 1, aopc)
+        self.table.resizeColumnToContents(0)  # each name whole beside its line
 
     def aopc(self) -> dict:
         """{method label: AOPC} of the curves on display."""
         return {res.label: res.aopc for res in self.results}
+
+
+def line_sample(pen) -> QIcon:
+    """A short piece of a curve's line, which names the curve in the table."""
+    picture = QPixmap(28, 10)
+    picture.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(picture)
+    painter.setPen(pen)
+    painter.drawLine(1, 5, 27, 5)
+    painter.end()
+    return QIcon(picture)
 
 
 def followed_class(req, k) -> str:

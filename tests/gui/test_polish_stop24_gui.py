@@ -65,3 +65,30 @@ def test_spray_results_are_checked_against_the_built_in(make_window, qtbot, tmp_
     assert str(local_mnist_test) in panel.last_error
     assert panel.open(str(builtins)) is not None
     window.close()
+
+
+# -- the pixel-flipping tool ------------------------------------------------------------------
+def test_the_pixel_flipping_curves_are_named_beside_the_plot(make_window, qtbot):
+    # the legend was drawn in the plot's top right corner, over the curves that stay high;
+    # the table of AOPCs below names each curve by a piece of its line instead
+    from PySide6.QtGui import QColor
+
+    from .insight_helpers import open_tool, rerun
+    from .test_insight_pixelflip import configure
+
+    window = make_window()
+    panel = open_tool(qtbot, window, "pixelflip")
+    configure(panel, ["epsilon:0.01", "alphabeta:2"], steps=10, per_step=10, patch=2)
+    rerun(qtbot, panel, panel.run_button.click)
+    import pyqtgraph as pg
+
+    scene = panel.plot.scene()  # nothing drawn over the curves
+    assert [item for item in scene.items() if isinstance(item, pg.LegendItem)] == []
+    assert panel.table.rowCount() == 3  # both methods and the random order, each named
+    assert panel.table.columnWidth(0) >= panel.table.sizeHintForColumn(0)  # names whole
+    for row in range(panel.table.rowCount()):
+        cell = panel.table.item(row, 0)
+        pen = panel.curves[cell.text()].opts["pen"]
+        picture = cell.icon().pixmap(28, 10).toImage()
+        assert not cell.icon().isNull()
+        assert QColor(picture.pixelColor(14, 5)).rgb() == pen.color().rgb()
