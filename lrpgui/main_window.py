@@ -356,10 +356,10 @@ class MainWindow(QMainWindow):
         last_dataset = self.settings.get_str("last/dataset")
         startup = self._startup = StartupData()
 
-        def read(_token):
+        def read(token):
             try:
                 return Session.read_initial(model, dataset, last_model, last_dataset,
-                                            wants_data=startup.wanted,
+                                            wants_data=lambda: startup.wanted(token.cancelled),
                                             on_model=startup.publish)
             finally:
                 startup.model_ready.set()  # also when it failed: nobody waits for ever
@@ -375,7 +375,7 @@ class MainWindow(QMainWindow):
         """The start-up files were read: open them, then the last session's sample and
         per-layer rules where they fit (said in the status bar where they do not)."""
         self._opening = 0
-        if not self._startup.wanted():  # the user opened (or closed) a dataset meanwhile
+        if self._startup.superseded.is_set():  # the user opened (or closed) a dataset meanwhile
             read = read.without_data()
         self._open_start(read)
 
@@ -553,7 +553,9 @@ class MainWindow(QMainWindow):
         bare built-in name the built-in dataset). While the start-up files are read, it is
         read for their model as soon as that is read, beside their dataset, which it
         replaces; their model opens with it."""
-        startup = self._supersede_startup_data()
+        startup = self._startup if self._opening else None  # its dataset waits for this one
+        if startup is not None:
+            startup.asked()
         model = self.state.model
 
         def read_for_model(token):  # on the file worker, beside the start-up read if any
@@ -561,19 +563,25 @@ class MainWindow(QMainWindow):
                 return self.session.read_dataset(name, startup.model(token.cancelled))
             return self.session.read_dataset(name, model)
 
+        read = None
         try:
             read = self._off_gui_thread(read_for_model)
             if read is None:  # another dataset asked for meanwhile, or the window closed
                 return False
+            if startup is not None:
+                startup.superseded.set()  # this one opens: the start-up dataset is dropped
             if startup is not None and startup is self._startup and self._opening \
                     and startup.model_part is not None:  # its dataset is still being read
                 self.controller.cancel("open-initial")  # that dataset is dropped when read
                 self._opening = 0
                 self._open_start(startup.model_part)
             self.session.commit_dataset(read)
-        except OpenError as exc:
+        except OpenError as exc:  # the start-up dataset, if any, still opens
             self.show_error(exc.title, str(exc), quiet=quiet)
             return False
+        finally:
+            if startup is not None:
+                startup.answered(opened=read is not None)
         unread = read.dataset.unreadable_note()
         if unread and not quiet:  # said in the status bar too (Session.concerns)
             dialogs.show_warning(self, "Some images left out", f"{name}: {unread}")

@@ -79,15 +79,37 @@ class StartupData:
     """What the window's start-up read shares with a dataset the user opens while it runs
     (read on another worker): whether its dataset is still wanted, and its model part
     (:meth:`ReadStart.without_data`, published before its dataset is read), which the user's
-    dataset is read for and opened with. The user's choice wins; the model is kept."""
+    dataset is read for and opened with. The user's choice wins once it opened; the model is
+    kept. A user's dataset that fails to open leaves the start-up dataset as it was (it was
+    dropped as soon as the user's was asked for: nothing open then)."""
 
     def __init__(self):
         self.superseded = threading.Event()
         self.model_ready = threading.Event()  # set once the model part is known (or failed)
         self.model_part: ReadStart | None = None
+        self._asked = 0  # the user's datasets being read, whose outcome decides
+        self._answer = threading.Condition()
 
-    def wanted(self) -> bool:
-        return not self.superseded.is_set()
+    def asked(self) -> None:
+        """A dataset of the user's is being read: the start-up dataset waits for its outcome."""
+        with self._answer:
+            self._asked += 1
+
+    def answered(self, opened: bool) -> None:
+        """That read ended; ``opened``: the user's dataset opened and replaces the start-up's."""
+        with self._answer:
+            self._asked -= 1
+            if opened:
+                self.superseded.set()
+            self._answer.notify_all()
+
+    def wanted(self, cancelled=lambda: False) -> bool:
+        """Whether the start-up dataset is still to be read (on the start-up worker: waits
+        while a dataset of the user's is being read, as its outcome decides)."""
+        with self._answer:
+            while self._asked and not self.superseded.is_set() and not cancelled():
+                self._answer.wait(0.05)
+            return not self.superseded.is_set() and not cancelled()
 
     def publish(self, part: ReadStart) -> None:
         self.model_part = part

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.gui.test_builtin_dataset_names import choose, local_mnist_test  # noqa: F401
+from tests.gui.test_startup_off_gui_thread import held_files, held_load  # noqa: F401
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -92,3 +93,31 @@ def test_the_pixel_flipping_curves_are_named_beside_the_plot(make_window, qtbot)
         picture = cell.icon().pixmap(28, 10).toImage()
         assert not cell.icon().isNull()
         assert QColor(picture.pixelColor(14, 5)).rgb() == pen.color().rgb()
+
+
+# -- a dataset that fails to open during start-up ---------------------------------------------
+def test_a_dataset_that_fails_meanwhile_keeps_the_start_up_dataset(
+        qtbot, held_load, held_files, tmp_path, dialogs_shown):  # noqa: F811
+    # the start-up dataset was dropped as soon as the user's was asked for: when that one
+    # could not be read, the window was left with a model and no dataset at all
+    from PySide6.QtCore import QTimer
+
+    from lrpgui import MainWindow
+
+    from .waiting import settle
+
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"not an array")
+    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)  # the model is being read
+    QTimer.singleShot(0, held_load.release)  # served while the window waits for the dataset
+    assert window.open_dataset(str(broken)) is False
+    qtbot.waitUntil(lambda: not window.opening, timeout=20000)
+    settle(qtbot, window.controller)
+    s = window.state
+    assert any(str(broken) in text for _, text in dialogs_shown)
+    assert s.model_path == held_files[0] and s.dataset_name == held_files[1]
+    qtbot.waitUntil(lambda: s.explanation is not None, timeout=20000)
+    window.close()
