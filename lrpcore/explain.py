@@ -109,8 +109,8 @@ def vanishing_parameter(rules, dtype):
 
 
 def _parameter_words(rule, param, value) -> str:
-    """'epsilon parameter epsilon (ε) = 1e-50': a rule parameter as messages name it."""
-    return f"{rule.name} parameter {param.name} ({param.label}) = {value:g}"
+    """"epsilon's ε = 1e-50": a rule parameter as messages name it."""
+    return f"{param.called(rule.name)} = {value:g}"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -77,9 +78,22 @@ class Parameter:
         hi = None if self.maximum is None else f"≤ {self.maximum:g}"
         return ", ".join(t for t in (lo, hi) if t) or "any number"
 
+    @property
+    def spoken(self) -> str:
+        """The parameter as messages name it: its label where that says its name (ε for
+        epsilon, low), else both ("factor f")."""
+        letter = unicodedata.name(self.label, "") if len(self.label) == 1 else ""
+        says = self.label == self.name or letter.endswith(" " + self.name.upper())
+        return self.label if says else f"{self.name} {self.label}"
+
+    def called(self, rule: str) -> str:
+        """This parameter of ``rule`` named within a sentence: "gamma's γ"."""
+        return f"{rule}'s {self.spoken}"
+
     def check(self, rule: str, value) -> float:
-        """``value`` as a float, or a one-line RuleError naming the rule and this parameter."""
-        what = f"{rule} parameter {self.name} ({self.label})"
+        """``value`` as a float, or a one-line RuleError naming the rule and this parameter
+        ("epsilon: ε must be a number, got 'x'"; it read "epsilon parameter epsilon (ε)")."""
+        what = f"{rule}: {self.spoken}"
         try:
             value = float(value)
         except (TypeError, ValueError) as exc:
@@ -529,8 +543,8 @@ def check_denominators(rule, name, xp, *denominators) -> None:
     dtype = np.dtype(denominators[0].dtype).name
     value = getattr(rule, name)
     if abs(value) > OVERFLOW_PARAMETER:
-        label = next(p.label for p in rule.params if p.name == name)
-        raise RuleError(f"{rule.name} parameter {name} ({label}) = {value:g} is too large: "
+        param = next(p for p in rule.params if p.name == name)
+        raise RuleError(f"{param.called(rule.name)} = {value:g} is too large: "
                         f"the rule's denominators overflowed {dtype}; choose a smaller {name}")
     raise RuleError(f"{rule.spec()}: the rule's denominators are not finite in {dtype} (the "
                     "layer's inputs are too large for it)")

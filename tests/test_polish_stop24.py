@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lrpcore.cli.main import main
 
@@ -32,3 +33,18 @@ def test_a_folder_of_arrays_names_the_array_to_pass(tmp_path, capsys):
     assert code != 0 and not out.exists()
     assert "no PNG or JPEG images" in err and "x.npy" in err
     assert str(folder / "x.npy") in err and "itself" in err
+
+
+@pytest.mark.parametrize("spec, said", [
+    ("epsilon:x", "epsilon: ε must be a number, got 'x'"),
+    ("gamma:-1", "gamma: γ must be ≥ 0, got -1"),
+    ("alphabeta:inf", "alphabeta: α must be finite, got inf"),
+])
+def test_rule_parameter_errors_read_naturally(spec, said):
+    # "epsilon parameter epsilon (ε) must be a number": the rule and parameter named thrice
+    from lrpcore.errors import RuleError
+    from lrpcore.rules import parse_rule
+
+    with pytest.raises(RuleError) as caught:
+        parse_rule(spec)
+    assert str(caught.value) == said

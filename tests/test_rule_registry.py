@@ -67,7 +67,7 @@ def test_out_of_range_values_are_refused_naming_the_parameter(cls, p):
     for value in bad:
         args = [_inside(q) + k for k, q in enumerate(cls.params[:full])]
         args[cls.params.index(p)] = value
-        with pytest.raises(RuleError, match=f"{cls.name} parameter {p.name} "):
+        with pytest.raises(RuleError, match=f"^{cls.name}: {re.escape(p.spoken)} must be "):
             parse_rule(":".join([cls.name, *map(str, args)]))
 
 
@@ -118,7 +118,7 @@ def test_adding_a_rule_is_one_class_and_one_registration(monkeypatch):
 
     register_rule(Halve)
     assert parse_rule("halve:0.25") == Halve(0.25) and parse_rule("halve").spec() == "halve:0.5"
-    with pytest.raises(RuleError, match="halve parameter factor"):
+    with pytest.raises(RuleError, match="halve: factor f must be"):
         parse_rule("halve:2")
     with pytest.raises(ValueError, match="registered already"):
         register_rule(Halve)

@@ -104,12 +104,12 @@ def test_maxpool_flat_and_ww_split_uniformly(spec):
 
 @pytest.mark.parametrize("spec, message", [
     ("nonsense", "unknown rule"),
-    ("epsilon:-1", "epsilon .* > 0"),
+    ("epsilon:-1", "epsilon: ε .* > 0"),
     ("epsilon:0", "use 'simple'"),
     ("epsilon:nan", "finite"),
     ("epsilon:abc", "number"),
     ("alphabeta:1:2:3", "parameter"),
-    ("alphabeta:2:-1.5", "beta .* ≥ -1"),
+    ("alphabeta:2:-1.5", "alphabeta: β .* ≥ -1"),
     ("alphabeta:-2", "≥ 0"),
     ("gamma:-0.5", "≥ 0"),
     ("zb:1:-1", "low < high"),
