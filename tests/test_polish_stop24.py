@@ -48,3 +48,23 @@ def test_rule_parameter_errors_read_naturally(spec, said):
     with pytest.raises(RuleError) as caught:
         parse_rule(spec)
     assert str(caught.value) == said
+
+
+def test_figure_rows_name_the_class_every_map_was_explained_for(tmp_path, capsys):
+    # `lrp explain ... --target 3` then `lrp figure`: the rows said "sample 0" (no labels) or
+    # "sample 0 · class 7" (its label), never that the maps show the relevance for class 3
+    from lrpcore.cli.render_sources import RelevanceFile
+    from lrpcore.io.datasets import open_dataset
+
+    x = tmp_path / "x.npy"
+    np.save(x, open_dataset("mnist-sample").images(np.arange(2)))
+    for target, said in (("3", "relevance for class 3"), ("pred", None)):
+        out = tmp_path / f"R-{target}.npy"
+        code, _, _ = lrp("explain", MODELS / "mnist-lenet5.npz", x, "--target", target,
+                         "--out", out, capsys=capsys)
+        assert code == 0
+        titles = [RelevanceFile(str(out)).row_title(i) for i in range(2)]
+        if said is None:  # a class per sample (its prediction): none named for all
+            assert titles == ["sample 0", "sample 1"]
+        else:
+            assert titles == [f"sample 0 · {said}", f"sample 1 · {said}"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DatasetError, ShapeError
 from ..io.image_folder import is_image_file
+from ..text import printable_line
 from .common import DatasetArray, load_array, load_samples, plural
 
 NPZ_PREFERRED = "relevance"  # the member an .npz of several arrays is read from by default
@@ -130,6 +131,7 @@ class RelevanceFile:
             self.store = open_relevance_store(path)
             refuse_vectors(self.store.relevance.shape, path, "lrpcore.open_relevance_store")
             self.default_input = self.store.input
+            self.explained = explained_class(self.store.provenance)
             self.batch = None
             self.n = len(self.store)
             return
@@ -175,6 +177,7 @@ class RelevanceFile:
         # "dataset", or an older key; with "raw" too: the samples were fed as stored, and are
         # drawn so (as a store of a --raw run draws its input)
         self.default_input = sidecar_dataset(side)
+        self.explained = explained_class(side)
         if self.n == 1 and isinstance(side.get("sample"), int):
             self.samples = [int(side["sample"])]
         elif isinstance(side.get("sample"), int):  # drawn beside sample 2, map 2 of sample 7
@@ -190,7 +193,10 @@ class RelevanceFile:
         where the sidecar lists them. Those rows were titled "sample 0 · class 0", "sample 1
         · class 0", … after the maps' positions, beside sample 7's digit."""
         if self.of_sample is None:
-            return inputs.row_title(index) if inputs is not None else f"sample {index}"
+            title = inputs.row_title(index) if inputs is not None else f"sample {index}"
+            # one class explained for every sample: named, as no label says it ("sample 0"
+            # alone, or "sample 0 · class 7" of a map explained for class 3)
+            return title if self.explained is None else f"{title} · relevance for {self.explained}"
         position = checked_position(index, self.n, self.path)
         which = f"ch {self.channels[position]}" if self.channels else f"map {position}"
         return f"sample {self.of_sample} · {which}"
@@ -255,6 +261,14 @@ class RelevanceFile:
             return provenance(self.path, None)
         return {"relevance_file": os.path.abspath(self.path),
                 "relevance_store": dict(self.store.provenance)}
+
+
+def explained_class(info) -> str | None:
+    """"class 3": the one class every map of a sidecar (or store provenance) was explained
+    for, which ``lrp explain`` records as ``explained_name`` for a class target; else None
+    (pred, true, output: a class per sample, or none)."""
+    name = info.get("explained_name") if isinstance(info, dict) else None
+    return f"class {printable_line(name)}" if isinstance(name, str) and name else None
 
 
 def fitted_inputs(spec, relevance: RelevanceFile, indices, maps):
