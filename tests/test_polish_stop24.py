@@ -68,3 +68,22 @@ def test_figure_rows_name_the_class_every_map_was_explained_for(tmp_path, capsys
             assert titles == ["sample 0", "sample 1"]
         else:
             assert titles == [f"sample 0 · {said}", f"sample 1 · {said}"]
+
+
+def test_the_readme_names_every_file_lrp_concepts_writes(tmp_path, capsys):
+    # references/references.npz (the reference samples of every channel) went unmentioned
+    import re
+
+    out = tmp_path / "c"
+    code, _, _ = lrp("concepts", MODELS / "mnist-lenet5.npz", "mnist-sample", "--layer",
+                     "convolution1", "--sample", "7", "--top", "1", "--references", "1",
+                     "--out", out, capsys=capsys)
+    assert code == 0
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*")
+               if p.is_file() and not p.name.endswith(".json")}
+    assert "references/references.npz" in written
+    for name in written:  # as the README writes the numbered ones
+        name = re.sub(r"conditional_\d+_ch\d+", "conditional_<rank>_ch<c>", name)
+        name = re.sub(r"channel_\d+", "channel_<c>", name)
+        assert f"`{name}`" in readme or f"`c/{name}`" in readme, name
