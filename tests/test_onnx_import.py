@@ -485,6 +485,11 @@ def test_a_pooled_vector_back_to_its_map_is_that_map_and_a_computed_one_is_refus
     g = Graph([2, 4, 4])
     g.node("Reshape", g.init([0, 4, 8], np.int64))
     assert "squeeze-and-excitation" not in _refused(tmp_path, g, "not a flatten"), msg
+    # another batch size ([7, C, 1, 1] of any batch) is no map of the same samples: it loaded
+    g = Graph([3, 4, 4])
+    g.node("GlobalAveragePool").node("Flatten").node("Reshape", g.init([7, 3, 1, 1], np.int64))
+    g.node("Conv", g.init(_w(2, 3, 1, 1)), g.init(_w(2)))
+    _refused(tmp_path, g, "Reshape", "not a flatten")
 
 
 def test_branching_graph_is_a_graph_model(tmp_path):

@@ -1018,6 +1018,8 @@ def _unflatten(b, node, t, target) -> bool:
     k = b.producer.get(t.name)
     if storage is None or k is None or not isinstance(b.nodes[k].layer, Flatten):
         return False
+    if target[0] not in (0, -1) and target[0] != b.batch:  # [7, C, 1, 1]: another batch
+        return False
     source = next((b.data[a] for a in b.data.aliases(b.nodes[k].inputs[0])), None)
     if source is None or _engine_shape(source) != (1, 1, t.shape[0]):
         return False
