@@ -485,11 +485,11 @@ def explain_to_store(job_args: dict, out, *, client, labels=None, overwrite=Fals
                     client.cancel([f for f in futures if not f.done()])
                 # bad input (an undecodable image, NaN): the command's exit status 2, as
                 # without a cluster; anything else (a lost worker, a bug) stays 1
-                skipped = exc is None and refused is not None
+                not_computed = exc is None and refused is not None
                 failed.append({"chunk": i, "samples": [a, b - 1], "error": why,
-                               "bad_input": isinstance(exc, LRPError) or skipped,
-                               "unwritten": isinstance(exc, StoreWriteError) or skipped,
-                               "not_computed": skipped})
+                               "bad_input": isinstance(exc, LRPError) or not_computed,
+                               "unwritten": isinstance(exc, StoreWriteError) or not_computed,
+                               "not_computed": not_computed})
             fut.release()
     finally:
         if bar is not None:

@@ -272,6 +272,8 @@ def test_a_resumed_store_recomputes_a_done_chunk_that_is_damaged(tmp_path, damag
     zarr = pytest.importorskip("zarr")
     from pathlib import Path
 
+    from local_store import job_args
+
     from lrpcore import distributed as dist
     from lrpcore import open_relevance_store
     from lrpcore.io.relevance_store import partial_path
@@ -280,9 +282,7 @@ def test_a_resumed_store_recomputes_a_done_chunk_that_is_damaged(tmp_path, damag
     np.save(x, lrpcore.open_dataset("mnist-test").images(np.arange(20)))  # mixed classes
     out = tmp_path / "R.zarr"
     source, _ = dist.open_source(str(x))
-    args = {"model": "mnist-dense-rect", "backend": "numpy", "dtype": "float64",
-            "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
-            "batch_size": 5, "source": source}
+    args = job_args("mnist-dense-rect", source, batch_size=5)
     said = []
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
                             dashboard_address=None) as client:

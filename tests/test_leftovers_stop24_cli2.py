@@ -178,6 +178,8 @@ def test_a_complete_store_run_again_recomputes_a_damaged_chunk(tmp_path, damage)
     zarr = pytest.importorskip("zarr")
     from pathlib import Path
 
+    from local_store import job_args
+
     import lrpcore
     from lrpcore import distributed as dist
     from lrpcore import open_relevance_store
@@ -187,9 +189,7 @@ def test_a_complete_store_run_again_recomputes_a_damaged_chunk(tmp_path, damage)
     np.save(x, lrpcore.open_dataset("mnist-test").images(np.arange(20)))
     out = tmp_path / "R.zarr"
     source, _ = dist.open_source(str(x))
-    args = {"model": "mnist-dense-rect", "backend": "numpy", "dtype": "float64",
-            "rule": "epsilon:0.01", "layer_rules": {}, "target": "pred", "raw": False,
-            "batch_size": 5, "source": source}
+    args = job_args("mnist-dense-rect", source, batch_size=5)
     said = []
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
                             dashboard_address=None) as client:

@@ -41,6 +41,21 @@ def _wait_for_temporary(tmp_path, proc, timeout=120):
     pytest.fail("no temporary output appeared")
 
 
+def _explain_in_process(tmp_path, n, png=False):
+    """``lrp explain`` of ``n`` random LeNet-5 inputs into ``tmp_path/out`` (an empty folder;
+    with ``png``, heatmaps into its ``png``), run in this process; returns (exit status, that
+    folder)."""
+    from lrpcore.cli.main import main
+
+    x = np.random.default_rng(0).uniform(0, 1, size=(n, 32, 32, 1))
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--raw",
+                 "--out", str(out / "R.npy"), *(["--png", str(out / "png")] if png else [])])
+    return code, out
+
+
 def test_sigterm_removes_everything_it_wrote(tmp_path):
     proc, out = _start(tmp_path)
     _wait_for_temporary(tmp_path, proc)
@@ -70,7 +85,6 @@ def test_a_sigterm_whose_exception_was_swallowed_still_publishes_nothing(tmp_pat
     """CI once saw `lrp explain` finish with exit 0 and a complete R.npy after SIGTERM: its
     handler ran, and the KeyboardInterrupt it raised was caught where it struck. Whatever
     swallows it, the outputs then never take their names, and the exit status says why."""
-    from lrpcore.cli.main import main
     from lrpcore.explain import Explainer
 
     real = Explainer.forward
@@ -83,12 +97,7 @@ def test_a_sigterm_whose_exception_was_swallowed_still_publishes_nothing(tmp_pat
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Explainer, "forward", forward)
-    x = np.random.default_rng(0).uniform(0, 1, size=(3, 32, 32, 1))
-    np.save(tmp_path / "x.npy", x)
-    out = tmp_path / "out"
-    out.mkdir()
-    code = main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--raw",
-                 "--out", str(out / "R.npy")])
+    code, out = _explain_in_process(tmp_path, 3)
     assert code == 128 + signal.SIGTERM
     assert "terminated" in capsys.readouterr().err
     assert list(out.iterdir()) == []
@@ -101,7 +110,6 @@ def test_a_sigterm_striking_as_a_temporary_file_is_made_leaves_nothing(tmp_path,
     own clean-up could not remove it. The stopped command sweeps the folders it wrote in."""
     import tempfile
 
-    from lrpcore.cli.main import main
 
     real = tempfile.mkstemp
     made = []
@@ -115,12 +123,7 @@ def test_a_sigterm_striking_as_a_temporary_file_is_made_leaves_nothing(tmp_path,
         return fd, name
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-    x = np.random.default_rng(0).uniform(0, 1, size=(4, 32, 32, 1))
-    np.save(tmp_path / "x.npy", x)
-    out = tmp_path / "out"
-    out.mkdir()
-    code = main(["explain", "mnist-lenet5", str(tmp_path / "x.npy"), "--raw",
-                 "--out", str(out / "R.npy"), "--png", str(out / "png")])
+    code, out = _explain_in_process(tmp_path, 4, png=True)
     assert code == 128 + signal.SIGTERM
     assert "terminated" in capsys.readouterr().err
     assert len(made) == 5 and os.path.basename(made[-1]).startswith(".tmp-lrp-")

@@ -94,20 +94,6 @@ def test_each_input_pixel_gets_the_relevance_of_its_copies(tmp_path):
     np.testing.assert_allclose(back, expected, rtol=1e-14)
 
 
-CONV_TRANSPOSES = [  # (in C×H×W, filters C_in×(n/g)×k×k, attributes)
-    ((4, 3, 3), (4, 2, 2, 2), {"strides": [2, 2]}),  # U-Net's up-convolution
-    ((4, 3, 4), (4, 3, 4, 4), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
-    ((4, 3, 3), (4, 2, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1],
-                               "output_padding": [1, 1], "group": 2}),
-    ((3, 4, 4), (3, 2, 3, 3), {"pads": [1, 1, 1, 1]}),  # stride 1
-    ((3, 3, 4), (3, 2, 3, 2), {"strides": [3, 2], "pads": [0, 1, 2, 0]}),  # asymmetric
-    ((3, 3, 3), (3, 2, 3, 3), {"strides": [2, 2], "auto_pad": "SAME_UPPER"}),
-    ((3, 3, 3), (3, 2, 3, 3), {"strides": [2, 2], "auto_pad": "SAME_LOWER"}),
-    ((3, 3, 3), (3, 2, 4, 4), {"strides": [2, 2], "output_shape": [7, 6]}),
-    ((6, 3, 3), (6, 1, 3, 3), {"strides": [2, 2], "group": 6}),  # depthwise
-]
-
-
 def _conv_transpose(x, W, B, strides=(1, 1), pads=(0, 0, 0, 0), output_padding=(0, 0),
                     group=1):
     """ConvTranspose as ONNX defines it, written out: input pixel (i, j) of channel c adds
