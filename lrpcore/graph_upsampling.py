@@ -129,34 +129,32 @@ class NearestResize(Layer):
         return (f"NearestResize {self.in_hw[0]}×{self.in_hw[1]} → "
                 f"{self.rows.size}×{self.cols.size}")
 
-    def _runs(self, axis):
+    def _runs(self, axis, xp):
         """The copies of each input position along ``axis`` (1: rows, 2: columns), grouped by
-        how many there are: [(copies k, input positions, first output of each)]. Nearest
-        resizing reads the input in order, so each position's copies are adjacent; groups
-        are few (a 2× upsampling has one: k = 2)."""
+        how many there are: [(copies k, input positions, the outputs copying each: positions ×
+        k)], the indices on ``xp``'s device. Nearest resizing reads the input in order, so
+        each position's copies are adjacent; groups are few (a 2× upsampling has one: k = 2)."""
         def make():
             index = self.rows if axis == 1 else self.cols
             size = self.in_hw[axis - 1]
             counts = np.bincount(index, minlength=size)
             first = np.searchsorted(index, np.arange(size))
-            return [(int(k), np.flatnonzero(counts == k), first[counts == k])
+            return [(int(k), xp.asarray(np.flatnonzero(counts == k)),
+                     xp.asarray((first[counts == k][:, None] + np.arange(k)).reshape(-1)))
                     for k in np.unique(counts) if k > 0]
-        return self._cached(f"runs{axis}", np, None, make)
+        return self._cached(f"runs{axis}", xp, None, make)
 
     def _sum_copies(self, R, axis, xp):
-        size = self.in_hw[axis - 1]
         shape = list(R.shape)
-        shape[axis] = size
+        shape[axis] = self.in_hw[axis - 1]
         out = xp.zeros(shape, dtype=R.dtype)  # positions no output reads get nothing
-        for k, positions, first in self._runs(axis):
-            take = xp.asarray(first[:, None] + np.arange(k)[None, :])  # positions × k
-            picked = xp.take(R, take.reshape(-1), axis=axis)
+        for k, positions, copies in self._runs(axis, xp):
+            picked = xp.take(R, copies, axis=axis)
             shape = list(picked.shape)
             shape[axis:axis + 1] = [len(positions), k]
-            summed = picked.reshape(shape).sum(axis=axis + 1)
             index = [slice(None)] * R.ndim
-            index[axis] = xp.asarray(positions)
-            out[tuple(index)] = summed
+            index[axis] = positions
+            out[tuple(index)] = picked.reshape(shape).sum(axis=axis + 1)
         return out
 
     def forward(self, x, xp):
