@@ -11,10 +11,16 @@ either. That is what zennit computes on a ``ConvTranspose2d`` module.
 
 Nearest resizing copies each input pixel to the output pixels that read it; relevance (and
 the gradient) goes back summed over those copies: zennit has no rule for ``Upsample`` and
-takes its gradient there.
+takes its gradient there. Bilinear and bicubic resizing (:class:`InterpolatingResize`: FPN and
+segmentation heads, ``F.interpolate(mode="bilinear")``, a model resizing its own input) mix
+neighbouring pixels with fixed weights; relevance goes back through the transposed weights,
+the gradient, again as zennit takes it. Each output row sums its weights to 1, so relevance is
+conserved.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -23,6 +29,83 @@ from .layers import Layer, _check_nhwc, register_layer
 
 MAX_STRIDE = 64
 MAX_SIDE = 1 << 16  # rows (or columns) a resized map may have
+MAX_TAPS = 1 << 24  # weights of one axis of an interpolating resize (64 k rows × 256 taps)
+
+# ONNX's coordinate_transformation_mode: output position i → input coordinate, for scale s, an
+# input of ``size``, ``count`` output positions and ``out`` = size · s before rounding down
+# (half_pixel_symmetric centres what the rounding cut off). align_corners and
+# pytorch_half_pixel read the output's length ``count``, as ONNX's text, onnxruntime and
+# PyTorch do (onnx's reference evaluator reads ``out``; they differ for fractional scales only)
+COORDINATES = {
+    "half_pixel": lambda i, s, size, out, count: (i + 0.5) / s - 0.5,
+    "half_pixel_symmetric": lambda i, s, size, out, count:
+        size / 2 * (1 - count / out) + (i + 0.5) / s - 0.5,
+    "pytorch_half_pixel": lambda i, s, size, out, count:
+        (i + 0.5) / s - 0.5 if count > 1 else np.zeros_like(i),
+    "align_corners": lambda i, s, size, out, count:
+        i * (size - 1) / (count - 1) if count > 1 else np.zeros_like(i),
+    "asymmetric": lambda i, s, size, out, count: i / s,
+    "tf_half_pixel_for_nn": lambda i, s, size, out, count: (i + 0.5) / s,  # opsets 11–12
+}
+
+
+def _keys_cubic(d, a):
+    """Keys' cubic convolution kernel with coefficient ``a`` (ONNX's cubic_coeff_a)."""
+    d = np.abs(d)
+    inner = ((a + 2) * d - (a + 3)) * d * d + 1
+    outer = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, inner, np.where(d < 2, outer, 0.0))
+
+
+# interpolation kernels: (support: taps on each side, weight of a tap at distance d)
+KERNELS = {
+    "linear": (1, lambda d, a: np.clip(1 - np.abs(d), 0, None)),
+    "cubic": (2, _keys_cubic),
+}
+
+
+def interpolation_taps(size, count, scale, mode, coordinates, cubic_a=-0.75,
+                       exclude_outside=False, antialias=False):
+    """ONNX Resize of one axis as taps: output position i is Σ_t weight[i, t] ·
+    input[index[i, t]], both ``count`` × taps. The taps lie around f = ⌈x⌉ − 1 for the
+    input coordinate x (the neighbours ONNX picks: the left one at whole coordinates), at
+    distances scaled by the scale when an antialiasing filter widens a shrinking kernel; an
+    index past the edge reads the edge (or, with ``exclude_outside``, gets no weight)."""
+    support, kernel = KERNELS[mode]
+    x = COORDINATES[coordinates](np.arange(count, dtype=np.float64), scale, size,
+                                 size * scale, count)
+    stretch = min(scale, 1.0) if antialias else 1.0
+    first = math.floor(-support / stretch) + 1
+    offsets = np.arange(first, 2 - first)
+    f = np.ceil(x) - 1
+    weight = kernel(stretch * (offsets[None, :] - (x - f)[:, None]), cubic_a)
+    if antialias:
+        weight = weight / weight.sum(axis=1, keepdims=True)
+    index = f.astype(np.int64)[:, None] + offsets[None, :]
+    if exclude_outside:
+        weight = np.where((index < 0) | (index >= size), 0.0, weight)
+        total = weight.sum(axis=1, keepdims=True)
+        weight = weight / np.where(total == 0, 1.0, total)
+    return np.clip(index, 0, size - 1), weight
+
+
+def transposed_taps(index, weight, size):
+    """The taps of the transposed map (the gradient): for each of ``size`` input positions,
+    the output positions reading it and with what weight, padded with zero weights to the
+    largest count."""
+    outputs = np.repeat(np.arange(index.shape[0]), index.shape[1])
+    inputs, weights = index.reshape(-1), weight.reshape(-1)
+    keep = weights != 0
+    outputs, inputs, weights = outputs[keep], inputs[keep], weights[keep]
+    order = np.argsort(inputs, kind="stable")
+    outputs, inputs, weights = outputs[order], inputs[order], weights[order]
+    counts = np.bincount(inputs, minlength=size)
+    width = max(int(counts.max(initial=0)), 1)
+    slot = np.arange(inputs.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    t_index = np.zeros((size, width), dtype=np.int64)
+    t_weight = np.zeros((size, width))
+    t_index[inputs, slot], t_weight[inputs, slot] = outputs, weights
+    return t_index, t_weight
 
 
 @register_layer
@@ -166,6 +249,108 @@ class NearestResize(Layer):
         """Each input pixel gets the sum of its copies (the gradient of the copy), summed
         in place of one-hot matrices (out × in values per axis: gigabytes for long sides)."""
         return self._sum_copies(self._sum_copies(R, 1, xp), 2, xp)
+
+    def gradient(self, x, y, g, xp, dtype):
+        return self.relevance_back(g, x, xp)
+
+
+@register_layer
+class InterpolatingResize(Layer):
+    """Bilinear or bicubic resizing of an H×W×C map as ONNX's ``Resize`` defines it (modes
+    ``linear`` and ``cubic``, every coordinate mode but tf_crop_and_resize, cubic_coeff_a,
+    exclude_outside, antialias); its parameters are kept, the taps of each axis made from
+    them (:func:`interpolation_taps`)."""
+
+    kind = "InterpolatingResize"
+    role = "reshape"
+    onnx_ops = ("Resize", "Upsample")  # modes 'linear' and 'cubic'
+
+    def __init__(self, in_hw, out_hw, scales, mode="linear", coordinates="half_pixel",
+                 cubic_a=-0.75, exclude_outside=False, antialias=False):
+        super().__init__()
+        self.in_hw = tuple(int(v) for v in in_hw)
+        self.out_hw = tuple(int(v) for v in out_hw)
+        self.scales = tuple(float(v) for v in scales)
+        self.mode, self.coordinates = mode, coordinates
+        self.cubic_a = float(cubic_a)
+        self.exclude_outside, self.antialias = bool(exclude_outside), bool(antialias)
+        if mode not in KERNELS or coordinates not in COORDINATES:
+            raise ShapeError(f"InterpolatingResize: mode must be one of {', '.join(KERNELS)} "
+                             f"and coordinates one of {', '.join(COORDINATES)}")
+        if not all(len(v) == 2 and all(1 <= n <= MAX_SIDE for n in v)
+                   for v in (self.in_hw, self.out_hw)):
+            raise ShapeError(f"InterpolatingResize: sides must be two whole numbers in "
+                             f"1…{MAX_SIDE}")
+        if not (len(self.scales) == 2 and all(1 / MAX_SIDE <= s <= MAX_SIDE
+                                               for s in self.scales)
+                and math.isfinite(self.cubic_a)):
+            raise ShapeError(f"InterpolatingResize: scales must be two numbers in "
+                             f"1/{MAX_SIDE}…{MAX_SIDE} and cubic_a finite")
+        support = KERNELS[mode][0]
+        for count, s in zip(self.out_hw, self.scales, strict=True):
+            taps = -2 * math.floor(-support / min(s, 1.0)) if antialias else 2 * support
+            if count * taps > MAX_TAPS:
+                raise ShapeError(f"InterpolatingResize: {count} × {taps} weights on one "
+                                 f"axis (at most {MAX_TAPS})")
+
+    def native_fields(self):
+        return {"in_hw": list(self.in_hw), "out_hw": list(self.out_hw),
+                "scales": list(self.scales), "mode": self.mode,
+                "coordinates": self.coordinates, "cubic_a": self.cubic_a,
+                "exclude_outside": int(self.exclude_outside), "antialias": int(self.antialias)}
+
+    @classmethod
+    def from_native(cls, f):
+        scales = f.spec.get("scales")
+        if not (isinstance(scales, list) and len(scales) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and math.isfinite(v) and v > 0 for v in scales)):
+            f.fail("InterpolatingResize needs 'scales': two positive numbers")
+        mode, coordinates = f.spec.get("mode"), f.spec.get("coordinates")
+        if mode not in KERNELS or coordinates not in COORDINATES:
+            f.fail(f"InterpolatingResize needs 'mode' (one of {', '.join(KERNELS)}) and "
+                   f"'coordinates' (one of {', '.join(COORDINATES)})")
+        return cls(f.ints("in_hw", 2), f.ints("out_hw", 2), scales, mode, coordinates,
+                   f.number("cubic_a"), f.flag("exclude_outside"), f.flag("antialias"))
+
+    def output_shape(self, in_shape):
+        _check_nhwc(self, in_shape, 1, 1)
+        if tuple(in_shape[:2]) != self.in_hw:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}")
+        return (*self.out_hw, in_shape[2])
+
+    def describe(self):
+        return (f"InterpolatingResize {self.mode} {self.in_hw[0]}×{self.in_hw[1]} → "
+                f"{self.out_hw[0]}×{self.out_hw[1]}")
+
+    def taps(self, axis, transposed=False):
+        """(index, weight) of ``axis`` (0: rows, 1: columns), of the map or its transpose."""
+        index, weight = interpolation_taps(
+            self.in_hw[axis], self.out_hw[axis], self.scales[axis], self.mode,
+            self.coordinates, self.cubic_a, self.exclude_outside, self.antialias)
+        return transposed_taps(index, weight, self.in_hw[axis]) if transposed \
+            else (index, weight)
+
+    def _apply(self, x, axis, transposed, xp):
+        """Each position along ``axis`` (1 or 2) of x becomes its taps' weighted sum."""
+        def make():
+            index, weight = self.taps(axis - 1, transposed)
+            return xp.asarray(index.reshape(-1)), xp.asarray(weight, dtype=x.dtype)
+
+        index, weight = self._cached(("taps", axis, transposed), xp, x.dtype, make)
+        picked = xp.take(x, index, axis=axis)
+        shape = list(x.shape)
+        shape[axis:axis + 1] = list(weight.shape)
+        picked = picked.reshape(shape)
+        picked *= weight.reshape(weight.shape + (1,) * (x.ndim - axis - 1))
+        return picked.sum(axis=axis + 1)
+
+    def forward(self, x, xp):
+        return self._apply(self._apply(x, 1, False, xp), 2, False, xp)
+
+    def relevance_back(self, R, x, xp):
+        """The transposed map (the gradient), as zennit's autograd passes relevance here."""
+        return self._apply(self._apply(R, 2, True, xp), 1, True, xp)
 
     def gradient(self, x, y, g, xp, dtype):
         return self.relevance_back(g, x, xp)

@@ -119,9 +119,10 @@ def test_log_softmax_of_a_map_and_what_upsampling_lacks_are_refused_with_the_rea
         lrpcore.load_model(path)
     scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
     path = _save(tmp_path, [helper.make_node("Resize", ["c", "", "scales"], ["out"],
-                                             name="grow", mode="linear")], [scales],
-                 name="r.onnx")
-    with pytest.raises(ModelFormatError, match="'grow'.*mode 'linear'.*only 'nearest'"):
+                                             name="grow", mode="linear",
+                                             coordinate_transformation_mode="tf_crop_and_resize"
+                                             )], [scales], name="r.onnx")
+    with pytest.raises(ModelFormatError, match="'grow'.*'tf_crop_and_resize'.*not supported"):
         lrpcore.load_model(path)
 
 

@@ -49,8 +49,8 @@ RESIZES = [  # (coordinate mode, nearest mode, in H×W, scales or sizes)
     ("align_corners", "round_prefer_floor", (4, 5), {"sizes": [2, 3, 9, 3]}),
     ("half_pixel", "ceil", (6, 4), {"scales": [1, 1, 0.5, 2]}),  # shrinking too
     ("half_pixel_symmetric", "round_prefer_floor", (4, 5), {"scales": [1, 1, 1.7, 2.3]}),
-    ("align_corners", "floor", (4, 5), {"scales": [1, 1, 1.7, 0.2]}),
-    ("pytorch_half_pixel", "round_prefer_ceil", (4, 5), {"scales": [1, 1, 0.25, 0.2]}),
+    ("align_corners", "floor", (4, 6), {"scales": [1, 1, 1.75, 0.5]}),
+    ("pytorch_half_pixel", "round_prefer_ceil", (4, 8), {"scales": [1, 1, 0.25, 0.125]}),
     ("asymmetric", "round_prefer_ceil", (3, 3), {"sizes": [2, 3, 1, 8]}),
 ]
 
@@ -67,6 +67,109 @@ def test_nearest_resize_reads_the_pixels_onnx_defines(tmp_path, coordinates, nea
     node = helper.make_node("Resize", inputs, ["y"], name="resize", mode="nearest",
                             coordinate_transformation_mode=coordinates, nearest_mode=nearest)
     _agrees(tmp_path, node, inits, (3, *hw))
+
+
+def _resize(tmp_path, hw, scales=None, sizes=None, opset=19, **attrs):
+    """A Resize of a 3×H×W map, loaded, and its layer."""
+    if sizes is None:
+        inits, inputs = [numpy_helper.from_array(np.float32(scales), "scales")], ["x", "", "scales"]
+    else:
+        inits, inputs = [numpy_helper.from_array(np.int64(sizes), "sizes")], ["x", "", "", "sizes"]
+    node = helper.make_node("Resize", inputs, ["y"], name="resize", **attrs)
+    path, proto = _model(tmp_path, node, inits, (3, *hw), opset)
+    model = lrpcore.load_model(path)
+    return model, next(n.layer for n in model.nodes if "Resize" in n.layer.kind), proto
+
+
+def test_align_corners_and_pytorch_half_pixel_read_the_output_length(tmp_path):
+    """ONNX's text (and onnxruntime, and PyTorch's align_corners=True) map output position i
+    to i·(in − 1)/(out − 1) with ``out`` the output's length, and pytorch_half_pixel to 0 for
+    an output of length 1; onnx's reference evaluator uses in·scale before rounding down
+    instead, which differs for fractional scales (4 rows × 1.7: 6 rows, i·3/5.8 instead of
+    i·3/5; 5 columns × float32 0.2 = 1.0000000149: column 2 instead of 0)."""
+    _, layer, _ = _resize(tmp_path, (4, 5), [1, 1, 1.7, 1], mode="nearest",
+                          coordinate_transformation_mode="align_corners", nearest_mode="floor")
+    np.testing.assert_array_equal(layer.rows, np.floor(np.arange(6) * 3 / 5))
+    _, layer, _ = _resize(tmp_path, (4, 5), [1, 1, 1, 0.2], mode="nearest",
+                          coordinate_transformation_mode="pytorch_half_pixel")
+    np.testing.assert_array_equal(layer.cols, [0])
+    model, _, _ = _resize(tmp_path, (4, 5), [1, 1, 1.7, 1], mode="linear",
+                          coordinate_transformation_mode="align_corners")
+    x = RNG.uniform(size=(1, 3, 4, 5))
+    y = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True).outputs()
+    at = np.arange(6) * 3 / 5  # bilinear along the rows only
+    low = np.floor(at).astype(int)
+    high = np.minimum(low + 1, 3)
+    want = x[:, :, low] * (1 - at + low)[:, None] + x[:, :, high] * (at - low)[:, None]
+    np.testing.assert_allclose(y, want.reshape(1, -1), rtol=1e-13)
+
+
+INTERPOLATIONS = [  # (in H×W, scales or sizes, attributes): onnx's reference evaluator agrees
+    ((4, 5), {"scales": [1, 1, 2, 2]}, {"mode": "linear"}),  # ONNX's default half_pixel
+    ((4, 5), {"scales": [1, 1, 2, 2]},
+     {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}),
+    ((6, 6), {"sizes": [2, 3, 9, 4]},
+     {"mode": "linear", "coordinate_transformation_mode": "align_corners"}),
+    ((8, 7), {"scales": [1, 1, 0.5, 3]},
+     {"mode": "linear", "coordinate_transformation_mode": "asymmetric", "antialias": 1}),
+    ((5, 9), {"sizes": [2, 3, 2, 3]}, {"mode": "linear", "antialias": 1,
+                                       "exclude_outside": 1}),
+    ((4, 5), {"scales": [1, 1, 2, 2]}, {"mode": "cubic"}),
+    ((6, 6), {"sizes": [2, 3, 9, 4]},
+     {"mode": "cubic", "coordinate_transformation_mode": "half_pixel_symmetric",
+      "exclude_outside": 1}),
+    ((8, 7), {"scales": [1, 1, 0.5, 3]},
+     {"mode": "cubic", "coordinate_transformation_mode": "align_corners", "antialias": 1}),
+    ((5, 9), {"sizes": [2, 3, 2, 3]},
+     {"mode": "cubic", "antialias": 1, "exclude_outside": 1, "cubic_coeff_a": -0.5}),
+]
+
+
+@pytest.mark.parametrize("hw,given,attrs", INTERPOLATIONS)
+def test_bilinear_and_bicubic_resizing_compute_what_onnx_defines(tmp_path, hw, given, attrs):
+    """Every coordinate mode, exclude_outside, cubic_coeff_a and opset 18's antialias (each
+    kernel widened by 1/scale when shrinking), in float64 (the evaluator's cubic weights are
+    float32: ~1e-7)."""
+    _, layer, proto = _resize(tmp_path, hw, **given, **attrs)
+    x = RNG.uniform(-1, 1, size=(2, 3, *hw))
+    want = ReferenceEvaluator(proto).run(None, {"x": x})[0]
+    model = lrpcore.load_model(tmp_path / "m.onnx")
+    got = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True).outputs()
+    tolerance = 1e-12 if attrs["mode"] == "linear" else 2e-6
+    np.testing.assert_allclose(got, want, rtol=0, atol=tolerance)
+    assert layer.kind == "InterpolatingResize"
+
+
+@pytest.mark.parametrize("attrs", [{"mode": "linear"}, {"mode": "cubic", "antialias": 1}])
+def test_interpolated_relevance_goes_back_through_the_weights_and_is_conserved(tmp_path,
+                                                                               attrs):
+    """Relevance at the input is the transposed map of what each pixel was mixed into (the
+    gradient, as zennit's autograd passes it), and every output row's weights sum to 1, so
+    each sample's relevance is conserved."""
+    _, layer, _ = _resize(tmp_path, (5, 6), [1, 1, 1.6, 0.5], **attrs)
+    R = RNG.normal(size=(2, 8, 3, 3))
+    back = layer.relevance_back(R, None, np)
+    dense = []  # each axis's map as a matrix, output × input
+    for axis, (n_in, n_out) in enumerate(((5, 8), (6, 3))):
+        index, weight = layer.taps(axis)
+        matrix = np.zeros((n_out, n_in))
+        np.add.at(matrix, (np.arange(n_out)[:, None], index), weight)
+        dense.append(matrix)
+    want = np.einsum("oh,pw,nopc->nhwc", dense[0], dense[1], R)
+    np.testing.assert_allclose(back, want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(back.sum(axis=(1, 2, 3)), R.sum(axis=(1, 2, 3)), rtol=1e-12)
+
+
+def test_resizes_the_engine_cannot_read_are_refused(tmp_path):
+    cases = [({"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"},
+              19, "tf_crop_and_resize"),
+             ({"mode": "nearest", "coordinate_transformation_mode": "tf_half_pixel_for_nn"},
+              13, "opsets 11 and 12 only"),
+             ({"mode": "linear", "antialias": 2}, 19, "antialias '2' must be 0 or 1"),
+             ({"mode": "area"}, 19, "mode 'area' is not supported")]
+    for attrs, opset, message in cases:
+        with pytest.raises(ModelFormatError, match=f"m.onnx.*'resize'.*{message}"):
+            _resize(tmp_path, (4, 4), [1, 1, 2, 2], opset=opset, **attrs)
 
 
 def test_opset_10_resize_reads_as_upsample_floor_of_asymmetric(tmp_path):
@@ -188,11 +291,13 @@ def test_transposed_convolutions_the_engine_cannot_build_are_refused(tmp_path, a
 
 def test_their_gradients_are_the_adjoints_of_their_forward_maps():
     """Training and gradient baselines go back through them: ⟨f(x), g⟩ = ⟨x, f*(g)⟩."""
-    from lrpcore.graph_upsampling import NearestResize, Spread
+    from lrpcore.graph_upsampling import InterpolatingResize, NearestResize, Spread
 
     x = RNG.normal(size=(2, 4, 5, 3))
     # rows: input row 2 copied nowhere, row 3 three times; columns: a shrinking
-    for layer in (Spread((2, 3)), NearestResize([0, 0, 1, 3, 3, 3], [0, 2, 4], (4, 5))):
+    for layer in (Spread((2, 3)), NearestResize([0, 0, 1, 3, 3, 3], [0, 2, 4], (4, 5)),
+                  InterpolatingResize((4, 5), (7, 2), (1.75, 0.4), "cubic", antialias=True),
+                  InterpolatingResize((4, 5), (9, 12), (2.25, 2.4), exclude_outside=True)):
         y = layer.forward(x, np)
         g = RNG.normal(size=y.shape)
         back = layer.gradient(x, y, g, np, np.float64)
@@ -208,3 +313,46 @@ def test_a_native_resize_reading_out_of_order_is_refused():
 
     with pytest.raises(ShapeError, match="cols must be 1…65536 indices, in order, into 5"):
         NearestResize([0, 1], [4, 0, 1], (4, 5))
+
+
+def test_upsample_and_resize_10_read_linear_as_asymmetric(tmp_path):
+    """ONNX's Upsample (opsets 7–9) and Resize-10 have no coordinate attribute: linear
+    resizing there is asymmetric, as onnxruntime reads it; cubic is no mode of theirs."""
+    scales = numpy_helper.from_array(np.float32([1, 1, 2, 1.5]), "scales")
+    node = helper.make_node("Upsample", ["x", "scales"], ["y"], name="up", mode="linear")
+    path, _ = _model(tmp_path, node, [scales], (3, 3, 4), opset=9)
+    legacy = lrpcore.load_model(path)
+    modern, _, _ = _resize(tmp_path, (3, 4), [1, 1, 2, 1.5], mode="linear",
+                           coordinate_transformation_mode="asymmetric")
+    x = RNG.uniform(size=(2, 3, 3, 4))
+    np.testing.assert_allclose(lrpcore.explain(legacy, x, raw=True),
+                               lrpcore.explain(modern, x, raw=True), rtol=1e-12)
+    node = helper.make_node("Upsample", ["x", "scales"], ["y"], name="up", mode="cubic")
+    path, _ = _model(tmp_path, node, [scales], (2, 3, 4), opset=9)
+    with pytest.raises(ModelFormatError, match="m.onnx.*'up'.*mode 'cubic' is not supported"):
+        lrpcore.load_model(path)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("mode", "area", "'mode'"), ("coordinates", 7, "'coordinates'"),
+    ("scales", [0, 2], "'scales'"), ("scales", [1e-300, 2], "scales must be two numbers"),
+    ("out_hw", [65537, 6], "sides must be"), ("cubic_a", "x", "cubic_a"),
+    ("antialias", 2, "'antialias'"), ("in_hw", [3], "'in_hw'")])
+def test_a_damaged_native_interpolating_resize_is_refused_by_name(tmp_path, key, value,
+                                                                  message):
+    """Every field is checked on reading, a scale of 1e-300 included (its antialiasing filter
+    would span 10³⁰⁰ taps)."""
+    import json
+
+    model, _, _ = _resize(tmp_path, (3, 3), [1, 1, 2, 2], mode="linear", antialias=1)
+    native = tmp_path / "m.npz"
+    lrpcore.save_model(model, native)
+    arrays = dict(np.load(native))
+    header = json.loads(str(arrays["header"]))
+    entry = next(i for i, layer in enumerate(header["layers"])
+                 if layer["type"] == "InterpolatingResize")
+    header["layers"][entry][key] = value
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(native, **arrays)
+    with pytest.raises(ModelFormatError, match=f"m.npz: header layer {entry}.*{message}"):
+        lrpcore.load_model(native)

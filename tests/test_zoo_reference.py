@@ -127,7 +127,10 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "segate_noopt",
                                                                    "keras_se_tf2onnx",
                                                                    "convnext_ts",
-                                                                   "convnext_dynamo"]
+                                                                   "convnext_dynamo",
+                                                                   "interpolate_ts",
+                                                                   "interpolate_dynamo",
+                                                                   "interpaa_dynamo"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -242,7 +242,7 @@ def later_kinds_graphs(seed=0) -> dict:
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     # stop 24: a transposed convolution first (Spread, its Pad, a Convolution: flat's and zB's
     # border mask over the zeros between the pixels) and a nearest resize
-    from lrpcore.graph_upsampling import NearestResize, Spread
+    from lrpcore.graph_upsampling import InterpolatingResize, NearestResize, Spread
 
     nodes = [
         Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 4×5×3
@@ -252,7 +252,12 @@ def later_kinds_graphs(seed=0) -> dict:
              ("bp",), "c"),                                               # 8×10×4
         Node("relu", Rect(), ("c",), "d"),
         Node("resize", NearestResize([0, 0, 1, 3, 5, 7, 7], [0, 2, 4, 6, 8, 9], (8, 10)),
-             ("d",), "e"),                                                # 7×6×4
+             ("d",), "e0"),                                               # 7×6×4
+        # stop 25: bilinear enlarging, bicubic shrinking through an antialiasing filter
+        Node("bilinear", InterpolatingResize((7, 6), (14, 9), (2.0, 1.5)), ("e0",), "e1"),
+        Node("bicubic", InterpolatingResize((14, 9), (7, 6), (0.5, 2 / 3), "cubic",
+                                            "pytorch_half_pixel", antialias=True),
+             ("e1",), "e"),                                               # 7×6×4
         Node("conv", Convolution(rng.normal(size=(3, 3, 4, 5)) / 3, rng.normal(size=5) * 0.1,
                                  (2, 2)), ("e",), "f"),                    # 3×2×5
         Node("gap", MeanPool((3, 2), (3, 2)), ("f",), "g"),

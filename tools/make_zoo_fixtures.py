@@ -1105,6 +1105,40 @@ class ConvNeXt(nn.Module):
         return self.head(self.pool(self.features(x)))
 
 
+class Interpolations(nn.Module):
+    """A feature-pyramid path as segmentation and detection networks build it: a coarse map
+    enlarged bilinearly (``F.interpolate(scale_factor=2, mode="bilinear")``) and added to the
+    fine one, then bicubic enlarging (``scale_factor=1.5``), ``nn.Upsample(size,
+    mode="bilinear", align_corners=True)`` shrinking it, and a bilinear shrink through
+    an antialiasing filter (``antialias=True``, ``interpaa`` only: the TorchScript exporter
+    cannot write it): ONNX Resize of modes linear and cubic."""
+
+    antialias = False
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.down = nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
+        self.merge = Merge()
+        self.head = nn.Sequential(nn.Conv2d(8, 6, 3, padding=1), nn.ReLU())
+        self.shrink = nn.Upsample(size=(10, 10), mode="bilinear", align_corners=True)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(6, classes)
+
+    def forward(self, x):
+        fine = self.stem(x)                                                     # 8×12×12
+        coarse = nn.functional.interpolate(self.down(fine), scale_factor=2, mode="bilinear")
+        x = self.head(self.merge(fine, coarse))                                 # 6×12×12
+        x = nn.functional.interpolate(x, scale_factor=1.5, mode="bicubic")     # 6×18×18
+        x = self.shrink(x)                                                      # 6×10×10
+        if self.antialias:
+            x = nn.functional.interpolate(x, size=(7, 7), mode="bilinear", antialias=True)
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class InterpolationsAntialiased(Interpolations):
+    antialias = True
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1148,7 +1182,12 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "decoder": (Decoder, (3, 6, 6), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "transfirst": (TransposedFirst, (3, 5, 5), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "convnext": (ConvNeXt, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "interpolate": (Interpolations, (3, 12, 12), (0.485, 0.456, 0.406),
+                    (0.229, 0.224, 0.225)),
+    "interpaa": (InterpolationsAntialiased, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
+# models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
+DYNAMO_ONLY = {"interpaa"}
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
 TS_OPSETS = {"activations": (13,), "nonsquare": (18,), "flatmlp": (20,),
              "sequence": (9,)}  # opset 9: a 1-D pool's Pad of zeros
@@ -1382,7 +1421,9 @@ def main(out_dir, only=()):
                                 std=std, **ref)
         fold_conv_bn(model, torch.float32)
         x = inputs(shape, mean, std, model, 100 + seed, binary=name in BINARY_INPUTS)
-        if name in FUNCTIONS:
+        if name in DYNAMO_ONLY:
+            pass
+        elif name in FUNCTIONS:
             export(model, shape, os.path.join(out_dir, f"{name}_functions.onnx"), dynamo=False,
                    functions=True)
         else:

@@ -1426,11 +1426,13 @@ NOTES = {
                      "of the filters flipped, in and out swapped; `pads`, `auto_pad`, "
                      "`output_shape`; not dilated. Flat's ones and zB's bounds only where "
                      "input pixels land, as zennit on a `ConvTranspose2d`",
-    "Resize": "mode `nearest` with any `coordinate_transformation_mode` but "
-              "`tf_crop_and_resize`, any `nearest_mode`; constant scales or sizes of H and W; "
-              "relevance back summed over each pixel's copies (the gradient, as zennit takes "
-              "it); `linear` and `cubic` refused",
-    "Upsample": "mode `nearest` (opsets 7–9), as Resize",
+    "Resize": "constant scales or sizes of H and W; any `coordinate_transformation_mode` "
+              "but `tf_crop_and_resize`; mode `nearest` (any `nearest_mode`): relevance back "
+              "summed over each pixel's copies; modes `linear` and `cubic` (`cubic_coeff_a`, "
+              "`exclude_outside`, `antialias`): relevance back through the transposed "
+              "weights; both the gradient, as zennit takes it",
+    "Upsample": "modes `nearest` and `linear` (opsets 7–9), as Resize with asymmetric "
+                "coordinates",
     "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too; "
                "a window's equal maxima: relevance to the first (PyTorch's gradient, zennit)",
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "

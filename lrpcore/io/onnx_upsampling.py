@@ -1,7 +1,7 @@
 """ONNX operators that make a map larger: ``ConvTranspose`` (as :class:`Spread`, a ``Pad``
-and a convolution of flipped filters; ``lrpcore.graph_upsampling`` says why) and nearest
-``Resize``/``Upsample`` (as :class:`NearestResize`, its index map computed here with ONNX's
-coordinate rules)."""
+and a convolution of flipped filters; ``lrpcore.graph_upsampling`` says why) and
+``Resize``/``Upsample``: nearest (as :class:`NearestResize`, its index map computed here with
+ONNX's coordinate rules), linear and cubic (as :class:`InterpolatingResize`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,17 @@ import math
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..graph_layers import GroupedConvolution
-from ..graph_upsampling import MAX_SIDE, MAX_STRIDE, NearestResize, Spread
+from ..graph_upsampling import (
+    COORDINATES,
+    KERNELS,
+    MAX_SIDE,
+    MAX_STRIDE,
+    InterpolatingResize,
+    NearestResize,
+    Spread,
+)
 from ..layers import Convolution
 from ..text import brief, short
 
@@ -115,21 +124,6 @@ def _output_pads(b, where, attrs, sizes, kernel, strides, extra):
     return (top, bottom), (left, right)
 
 
-# ONNX's coordinate_transformation_mode: output index i → input coordinate, for scale s, an
-# input of ``size``, an output of ``out`` = size · s before rounding down and ``count`` positions
-# (the sizes given, else ``out`` rounded down), as onnx's reference evaluator reads the
-# specification
-_COORDINATES = {
-    "half_pixel": lambda i, s, size, out, count: (i + 0.5) / s - 0.5,
-    "half_pixel_symmetric": lambda i, s, size, out, count:
-        size / 2 * (1 - count / out) + (i + 0.5) / s - 0.5,
-    "pytorch_half_pixel": lambda i, s, size, out, count:
-        (i + 0.5) / s - 0.5 if out != 1 else np.full_like(i, -0.5),
-    "align_corners": lambda i, s, size, out, count:
-        i * (size - 1) / (out - 1) if out != 1 else np.zeros_like(i),
-    "asymmetric": lambda i, s, size, out, count: i / s,
-    "tf_half_pixel_for_nn": lambda i, s, size, out, count: (i + 0.5) / s,  # opset 11 only
-}
 # ONNX's nearest_mode: a coordinate → the input index read
 _NEAREST = {
     "round_prefer_floor": lambda x: np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x)),
@@ -145,7 +139,7 @@ def nearest_index(size, scale, coordinates, nearest, count=None) -> np.ndarray:
     out = size * scale
     count = math.floor(out) if count is None else count
     i = np.arange(count, dtype=np.float64)
-    x = _COORDINATES[coordinates](i, scale, size, out, count)
+    x = COORDINATES[coordinates](i, scale, size, out, count)
     return np.clip(_NEAREST[nearest](x), 0, size - 1).astype(np.int64)
 
 
@@ -164,15 +158,18 @@ def resize(b, node, attrs, where, t, data_in):
 
     op = node.op_type
     mode = _text(attrs, "mode", "nearest")
-    if mode != "nearest":
-        b.fail(where, f"{op} of mode {short(mode)!r} is not supported: only 'nearest' (an "
-                      "interpolation mixes pixels, and zennit passes its gradient, which this "
-                      "engine does not compute for it)")
     legacy = op == "Upsample" or b.opset < 11  # Upsample, and Resize-10: no such attributes
+    modes = ("nearest", "linear") if legacy else ("nearest", *KERNELS)
+    if mode not in modes:
+        b.fail(where, f"{op} of mode {short(mode)!r} is not supported: only "
+                      f"{', '.join(repr(m) for m in modes)}")
     coordinates = "asymmetric" if legacy else _text(attrs, "coordinate_transformation_mode",
                                                     "half_pixel")
     nearest = "floor" if legacy else _text(attrs, "nearest_mode", "round_prefer_floor")
-    if coordinates not in _COORDINATES or nearest not in _NEAREST:
+    if coordinates == "tf_half_pixel_for_nn" and (b.opset >= 13 or mode != "nearest"):
+        b.fail(where, f"{op}'s coordinate_transformation_mode 'tf_half_pixel_for_nn' is "
+                      "ONNX's for nearest resizing at opsets 11 and 12 only")
+    if coordinates not in COORDINATES or nearest not in _NEAREST:
         b.fail(where, f"{op} with coordinate_transformation_mode {short(coordinates)!r} and "
                       f"nearest_mode {short(nearest)!r} is not supported")
     if "axes" in attrs or _text(attrs, "keep_aspect_ratio_policy", "stretch") != "stretch":
@@ -218,8 +215,27 @@ def resize(b, node, attrs, where, t, data_in):
     if not all(1 <= o <= MAX_SIDE for o in out_hw):
         b.fail(where, f"{op} makes a map of {out_hw[0]}×{out_hw[1]}: each side must be "
                       f"1…{MAX_SIDE}")
-    rows, cols = (nearest_index(size, f, coordinates, nearest, count)
-                  for size, f, count in zip((H, W), factors, out_hw, strict=True))
-    layer = NearestResize(rows, cols, (H, W))
+    if mode == "nearest":
+        rows, cols = (nearest_index(size, f, coordinates, nearest, count)
+                      for size, f, count in zip((H, W), factors, out_hw, strict=True))
+        layer = NearestResize(rows, cols, (H, W))
+    else:
+        layer = _interpolating(b, where, attrs, (H, W), out_hw, factors, mode, coordinates)
     out = b.add(node.name, layer, [t.name], node.output[0])
     b.data[out] = _Tensor(out, (C, out_hw[0], out_hw[1]), "cl", t.seq)
+
+
+def _interpolating(b, where, attrs, in_hw, out_hw, factors, mode, coordinates):
+    """An InterpolatingResize of Resize's attributes (opset 18's antialias included)."""
+    cubic_a = attrs.get("cubic_coeff_a", -0.75)
+    flags = {key: attrs.get(key, 0) for key in ("exclude_outside", "antialias")}
+    if not (isinstance(cubic_a, float) and math.isfinite(cubic_a)):
+        b.fail(where, f"cubic_coeff_a {short(cubic_a)!r} must be a finite number")
+    for key, value in flags.items():
+        if value not in (0, 1):
+            b.fail(where, f"{key} {short(value)!r} must be 0 or 1")
+    try:
+        return InterpolatingResize(in_hw, out_hw, factors, mode, coordinates, cubic_a,
+                                   **flags)
+    except ShapeError as exc:
+        b.fail(where, str(exc).removeprefix("InterpolatingResize: "))
