@@ -1,12 +1,13 @@
 """ConvNeXt's building blocks that are not convolutions: layer normalisation over the channels
 of each position (ONNX ``LayerNormalization`` over the last axis: ``LayerNorm2d``) and a dense
-layer applied at every position of a channels-last map (``nn.Linear`` after a permute).
+layer applied at every position of a channels-last map (``nn.Linear`` after a permute); and
+group and instance normalisation (``nn.GroupNorm``, ``nn.InstanceNorm2d``).
 
-It divides by the sample's own statistics, a quotient of two signals, for which LRP has no
-rule; zennit's composites hook no module there and its autograd takes the gradient, so
-relevance passes through it as the gradient of the normalisation does. The engine does the
-same (role "gradient"), which is what makes such a model agree with zennit; like zennit's,
-the result need not conserve relevance there (the diagnosis says so).
+A normalisation divides by the sample's own statistics, a quotient of two signals, for which
+LRP has no rule; zennit's composites hook no module there and its autograd takes the
+gradient, so relevance passes through it as the gradient of the normalisation does. The
+engine does the same (role "gradient"), which is what makes such a model agree with zennit;
+like zennit's, the result need not conserve relevance there (the diagnosis says so).
 """
 
 from __future__ import annotations
@@ -98,21 +99,71 @@ class ChannelNorm(Layer):
         return self._cached("params", xp, dtype, lambda: (
             xp.asarray(self.scale, dtype=dtype), xp.asarray(self.shift, dtype=dtype)))
 
+    def _grouped(self, x):
+        """``x`` shaped so that each set of values normalised together runs along the axes
+        returned: here each position's channels (the last axis)."""
+        return x, (-1,)
+
     def _normalised(self, x, xp):
-        mean = x.mean(axis=-1, keepdims=True)
-        centred = x - mean
-        inv = 1.0 / xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + self.eps)
+        """x̂ (in the grouped shape) and 1/σ of each set."""
+        v, axes = self._grouped(x)
+        centred = v - v.mean(axis=axes, keepdims=True)
+        inv = 1.0 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + self.eps)
         return centred * inv, inv
 
     def forward(self, x, xp):
         scale, shift = self._params(xp, x.dtype)
         xhat, _ = self._normalised(x, xp)
-        return xhat * scale + shift
+        return xhat.reshape(x.shape) * scale + shift
 
     def gradient(self, x, y, g, xp, dtype):
-        """J^T g: (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)) / σ with ĝ = g · scale."""
+        """J^T g: (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)) / σ with ĝ = g · scale, the means over each
+        set normalised together."""
         scale, _ = self._params(xp, g.dtype)
         xhat, inv = self._normalised(x, xp)
-        gs = g * scale
-        return inv * (gs - gs.mean(axis=-1, keepdims=True)
-                      - xhat * (gs * xhat).mean(axis=-1, keepdims=True))
+        gs, axes = self._grouped(g * scale)
+        back = inv * (gs - gs.mean(axis=axes, keepdims=True)
+                      - xhat * (gs * xhat).mean(axis=axes, keepdims=True))
+        return back.reshape(g.shape)
+
+
+@register_layer
+class GroupNorm(ChannelNorm):
+    """``nn.GroupNorm`` and ``nn.InstanceNorm`` (groups = channels): the statistics over
+    each group of consecutive channels at every position of a sample's map, one scale and
+    shift per channel. Relevance passes as its gradient, as for :class:`ChannelNorm`."""
+
+    kind = "GroupNorm"
+    onnx_ops = ("InstanceNormalization", "GroupNormalization")
+
+    def __init__(self, scale, shift, groups, eps=1e-5):
+        super().__init__(scale, shift, eps)
+        self.groups = int(groups)
+        if not (1 <= self.groups <= self.scale.size and self.scale.size % self.groups == 0):
+            raise ShapeError(f"GroupNorm: {self.groups} groups do not divide "
+                             f"{self.scale.size} channels")
+
+    def native_fields(self):
+        return {**super().native_fields(), "groups": self.groups}
+
+    @classmethod
+    def from_native(cls, f):
+        n, groups = f.size("channels"), f.size("groups")
+        if n is None or groups is None:
+            f.fail("GroupNorm needs 'channels', 'groups' and a number 'eps'")
+        return cls(f.param("W", (n,)), f.param("B", (n,)), groups, f.number("eps"))
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ShapeError(f"{self.describe()} gets input of shape {tuple(in_shape)}, "
+                             "not a map")
+        return super().output_shape(in_shape)
+
+    def describe(self):
+        if self.groups == self.scale.size:
+            return f"InstanceNorm over {self.groups} channels"
+        return f"GroupNorm of {self.scale.size} channels in {self.groups} groups"
+
+    def _grouped(self, x):
+        n = x.shape[0]
+        return x.reshape(n, -1, self.groups, self.scale.size // self.groups), (1, 3)

@@ -145,15 +145,12 @@ def test_programs_compute_the_function_and_its_derivative(program, want):
     check_forward_and_gradient(Elementwise(program), want, X)
 
 
-def test_a_group_norm_and_a_layer_norm_over_the_width_are_refused_with_the_reason(tmp_path):
-    """(LayerNorm over the channels loads: tests/test_convnext_layers.py)"""
-    scale = numpy_helper.from_array(np.ones(3, dtype=np.float32), "scale")
-    bias = numpy_helper.from_array(np.zeros(3, dtype=np.float32), "bias")
-    path = _save(tmp_path, [helper.make_node("GroupNormalization", ["c", "scale", "bias"],
-                                             ["out"], name="gn", num_groups=3)],
-                 [scale, bias], opset=18)
-    with pytest.raises(ModelFormatError, match="'gn'.*GroupNormalization.*sample's own "
-                                               "statistics"):
+def test_a_local_response_norm_and_a_layer_norm_over_the_width_are_refused_with_the_reason(
+        tmp_path):
+    """(LayerNorm over the channels loads: tests/test_convnext_layers.py; group and instance
+    normalisation: tests/test_group_norm.py)"""
+    path = _save(tmp_path, [helper.make_node("LRN", ["c"], ["out"], name="lrn", size=3)])
+    with pytest.raises(ModelFormatError, match="'lrn'.*LRN.*sample's own statistics"):
         lrpcore.load_model(path)
     scale = numpy_helper.from_array(np.ones(4, dtype=np.float32), "scale")
     path = _save(tmp_path, [helper.make_node("LayerNormalization", ["c", "scale"], ["out"],

@@ -130,7 +130,9 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "convnext_dynamo",
                                                                    "interpolate_ts",
                                                                    "interpolate_dynamo",
-                                                                   "interpaa_dynamo"]
+                                                                   "interpaa_dynamo",
+                                                                   "groupnorm_ts",
+                                                                   "groupnorm_dynamo"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -269,7 +269,7 @@ def later_kinds_graphs(seed=0) -> dict:
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     # stop 24: ConvNeXt's LayerNorm over the channels (ChannelNorm, the gradient role) and its
     # nn.Linear at every position (PositionwiseDense)
-    from lrpcore.graph_norms import ChannelNorm, PositionwiseDense
+    from lrpcore.graph_norms import ChannelNorm, GroupNorm, PositionwiseDense
 
     nodes = [
         Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 4×4×3
@@ -284,7 +284,15 @@ def later_kinds_graphs(seed=0) -> dict:
              ("b2",), "c"),
         Node("dense", PositionwiseDense(rng.normal(size=(6, 8)) / 2, rng.normal(size=8) * 0.1),
              ("c",), "d"),                                                # 2×2×8
-        Node("relu", Rect(), ("d",), "e"),
+        Node("relu", Rect(), ("d",), "e0"),
+        # stop 25: nn.GroupNorm (4 groups) and nn.InstanceNorm2d (a group per channel), each
+        # before a ReLU (a norm's output straight into the mean pool is constant)
+        Node("groupnorm", GroupNorm(0.5 + rng.uniform(size=8), rng.normal(size=8) * 0.3, 4),
+             ("e0",), "e1"),
+        Node("relu2", Rect(), ("e1",), "e2"),
+        Node("instancenorm", GroupNorm(0.5 + rng.uniform(size=8), rng.normal(size=8) * 0.3,
+                                       8), ("e2",), "e3"),
+        Node("relu3", Rect(), ("e3",), "e"),
         Node("gap", MeanPool((2, 2), (2, 2)), ("e",), "f"),
         Node("flat", FlattenChannelsFirst(), ("f",), "g"),
         Node("fc", Linear(rng.normal(size=(8, 3)) / 2, rng.normal(size=3) * 0.1), ("g",), "y"),

@@ -1139,6 +1139,29 @@ class InterpolationsAntialiased(Interpolations):
     antialias = True
 
 
+class GroupNormNet(nn.Module):
+    """Group and instance normalisation where batch statistics are no option (small batches,
+    detection heads, ResNet-GN): ``nn.GroupNorm`` with 4 groups and with one (a LayerNorm
+    over C×H×W) in a residual block, ``nn.InstanceNorm2d`` with and without its affine
+    parameters. zennit has no rule for them and takes their gradient."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(4, 8), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.GroupNorm(1, 8),
+                                  nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+        self.merge = Merge()
+        self.tail = nn.Sequential(nn.ReLU(), nn.InstanceNorm2d(8, affine=True),
+                                  nn.Conv2d(8, 6, 3, stride=2), nn.InstanceNorm2d(6),
+                                  nn.ReLU())
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(6, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.tail(self.merge(x, self.body(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1185,6 +1208,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "interpolate": (Interpolations, (3, 12, 12), (0.485, 0.456, 0.406),
                     (0.229, 0.224, 0.225)),
     "interpaa": (InterpolationsAntialiased, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "groupnorm": (GroupNormNet, (3, 9, 9), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}
@@ -1221,7 +1245,8 @@ def randomise(model, seed):
                 m.bias.data = 0.3 * torch.randn(n, generator=g)
             m.running_mean = 0.2 * torch.randn(n, generator=g)
             m.running_var = 0.5 + torch.rand(n, generator=g)
-        elif isinstance(m, nn.LayerNorm):  # LayerNorm2d too
+        elif isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d)) \
+                and m.weight is not None:  # LayerNorm2d too; InstanceNorm2d(affine=True)
             n = m.weight.shape
             m.weight.data = 0.5 + torch.rand(n, generator=g)
             m.bias.data = 0.3 * torch.randn(n, generator=g)

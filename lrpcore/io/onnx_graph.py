@@ -68,6 +68,7 @@ from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from . import onnx_hard_sigmoid as hard_sigmoid
+from . import onnx_norms as norms
 from . import onnx_stack as stack
 from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
@@ -143,6 +144,8 @@ class _Builder:
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
         self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one: its _Tensor → the
         # tensor it read
+        self.grouped: dict = {}  # a map reshaped for nn.GroupNorm (onnx_norms): its _Tensor →
+        # the map it read, or the GroupNorm's output once normalised
         # an output after a node's first that the import does not compute (MaxPool's Indices,
         # LayerNormalization's Mean) → (its index, the node's description), for the reader's
         # error (it was "Add's constant must be a constant")
@@ -975,6 +978,9 @@ def _op_reshape(b, node, attrs, where, t, data_in):
                    b, "Reshape's shape")
     if list(target).count(-1) > 1:  # [-1, -1] was read as a flatten; ONNX refuses it
         b.fail(where, f"Reshape's shape {brief(list(target))} holds more than one -1")
+    if t.storage in norms.STORAGES:
+        norms.reshape_back(b, node, where, t, target)
+        return
     size = int(np.prod(t.shape))
     # dynamo=True with a fixed example batch writes the flatten as Reshape [1, features]
     batch = (0, -1) if b.batch is None else (0, -1, b.batch)
@@ -986,6 +992,8 @@ def _op_reshape(b, node, attrs, where, t, data_in):
         return  # a channel shuffle's first or last Reshape
     elif _unflatten(b, node, t, target):
         return  # a pooled vector back to its 1×1 map: Keras's squeeze-and-excitation
+    elif norms.group_reshape(b, node, where, t, target):
+        return  # nn.GroupNorm's first step
     elif target == [-1] and t.storage == channels.BATCH_FLAT:
         _alias(b, node, t)  # already in one axis
     elif target == [-1] and b.batch == 1:
@@ -1303,6 +1311,13 @@ def _scale_shift(b, node, where, t):
     k = b.producer.get(t.name)
     layer = None if k is None else b.nodes[k].layer
     if layer is not None and _sole_reader(b, t):
+        if isinstance(layer, ChannelNorm) and np.size(v) in (1, layer.scale.size):
+            # a norm's own scale and shift (nn.GroupNorm's, written after it): exact, and
+            # its gradient is the Scale's
+            layer.scale, layer.shift = layer.scale * scale, layer.shift * scale + shift
+            layer.clear_cache()
+            _alias(b, node, t)
+            return
         if type(layer) is cls:
             layer.scale, layer.shift = layer.scale * scale, layer.shift * scale + shift
             layer.clear_cache()
@@ -1323,6 +1338,8 @@ OPERATORS = {
     "Conv": lambda b, node, attrs, where, t, data_in: _conv(b, node, attrs, where, t),
     "ConvTranspose": upsampling.conv_transpose,
     "LayerNormalization": _op_layer_norm,
+    "InstanceNormalization": norms.instance_norm,
+    "GroupNormalization": norms.group_norm,
     "Resize": upsampling.resize,
     "Upsample": upsampling.resize,
     "Relu": _op_activation(Rect),
@@ -1385,7 +1402,7 @@ REFUSED = {
             "for it and takes the gradient there)",
     **{op: "it divides by the sample's own statistics (a quotient of two signals), for which "
            "LRP here has no rule; zennit has none either (it takes the gradient there)"
-       for op in ("GroupNormalization", "InstanceNormalization", "LRN")},
+       for op in ("LRN",)},
     **{op: "recurrent layers multiply gates and states (products of two signals), for which "
            "LRP here has no rule"
        for op in ("LSTM", "GRU", "RNN")},
@@ -1459,6 +1476,13 @@ NOTES = {
     "Squeeze": "of data: the 1×1 of a pooled map (Keras's GlobalAveragePooling2D), also one "
                "axis at a time (`x.squeeze(-1).squeeze(-1)`)",
     "Flatten": "axis 1; C, H, W order kept", "Gemm": "`transB`, `alpha`, `beta`",
+    "InstanceNormalization": "of a map or sequence (`nn.InstanceNorm2d`/`1d`: a group per "
+                             "channel); of a map reshaped to N×groups×−1 and back "
+                             "(`nn.GroupNorm` as both PyTorch exporters write it, its scale "
+                             "and shift after it folded in): a `GroupNorm`, which passes "
+                             "relevance as its gradient (zennit has no rule there and takes it)",
+    "GroupNormalization": "scale and bias per group (opsets 18–20) or per channel (21): a "
+                          "`GroupNorm`, as InstanceNormalization",
     "LayerNormalization": "over the last axis of an N×H×W×C map (ConvNeXt's LayerNorm2d "
                           "after its permute: over the channels) or a flat tensor: a "
                           "`ChannelNorm`, which passes relevance as its gradient (zennit has "
@@ -1641,6 +1665,9 @@ def _node(b, node, where, onnx):
     t = next((d for d in data_in if d is not None), None)  # Mul(0.5, x): data second
     if t is None:
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
+    grouped = next((d for d in data_in if d is not None and d.storage in norms.STORAGES), None)
+    if grouped is not None:
+        norms.refuse_other_reader(b, where, op, grouped)
     pending = next((d for d in data_in if d is not None and d.storage in channels.PENDING), None)
     if pending is not None and pending.storage == channels.BATCH_FLAT \
             and op not in ("Reshape", "Identity", "Gather"):
@@ -1901,6 +1928,10 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
         # in ONNX's order (read as the map it was, the outputs were its channels-last values)
         _flatten(b, f"{out_name}/flatten", b.batch_flat[final], out_name)
         final = b.data[out_name]
+    if final.storage in norms.STORAGES:
+        raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a map "
+                               "reshaped for a group normalisation; only the normalised map, "
+                               "reshaped back, is supported")
     if final.storage == stack.STACKED:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a stack of "
                                "tensors (Unsqueeze along a new last axis, as torch.stack writes "
