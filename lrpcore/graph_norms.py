@@ -95,6 +95,10 @@ class ChannelNorm(Layer):
     def describe(self):
         return f"ChannelNorm over {self.scale.size} channels"
 
+    def statistics(self) -> tuple[str, str]:
+        """What it is called, and over what its statistics run (the diagnosis says both)."""
+        return "a LayerNorm", "the channels of each position"
+
     def _params(self, xp, dtype):
         return self._cached("params", xp, dtype, lambda: (
             xp.asarray(self.scale, dtype=dtype), xp.asarray(self.shift, dtype=dtype)))
@@ -162,7 +166,12 @@ class GroupNorm(ChannelNorm):
     def describe(self):
         if self.groups == self.scale.size:
             return f"InstanceNorm over {self.groups} channels"
-        return f"GroupNorm of {self.scale.size} channels in {self.groups} groups"
+        return f"GroupNorm {self.scale.size} channels, {self.groups} groups"
+
+    def statistics(self) -> tuple[str, str]:
+        if self.groups == self.scale.size:
+            return "an InstanceNorm", "each channel's map"
+        return "a GroupNorm", "each group of channels, over the whole map"
 
     def _grouped(self, x):
         n = x.shape[0]

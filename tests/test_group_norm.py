@@ -6,6 +6,7 @@ checks the relevance against zennit for both PyTorch exporters."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -192,3 +193,30 @@ def test_a_native_round_trip_keeps_the_group_norm(tmp_path):
     np.testing.assert_array_equal(lrpcore.explain(lrpcore.load_model(native), x, raw=True,
                                                   rule="epsilon:0.01"),
                                   lrpcore.explain(model, x, raw=True, rule="epsilon:0.01"))
+
+
+@pytest.mark.parametrize("groups,says", [(2, "a GroupNorm .* each group of channels"),
+                                         (C, "an InstanceNorm .* each channel's map")])
+def test_the_diagnosis_names_the_normalisation_and_what_its_gradient_sums_over(groups, says):
+    """The note said "a LayerNorm ... over the channels of each position" for every norm."""
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_layers import FlattenChannelsFirst, MeanPool
+    from lrpcore.insight.diagnose import diagnose
+    from lrpcore.layers import Convolution, Linear, Rect
+    from lrpcore.spec import InputSpec
+
+    nodes = [Node("conv", Convolution(RNG.normal(size=(1, 1, 3, C)), RNG.normal(size=C)),
+                  ("x",), "a"),
+             Node("norm", GroupNorm(RNG.uniform(0.5, 2, C), RNG.normal(size=C), groups),
+                  ("a",), "b"),
+             Node("relu", Rect(), ("b",), "c"),
+             Node("gap", MeanPool((4, 5), (4, 5)), ("c",), "d"),
+             Node("flat", FlattenChannelsFirst(), ("d",), "e"),
+             Node("fc", Linear(RNG.normal(size=(C, 3)), RNG.normal(size=3) * 0.1), ("e",), "y")]
+    model = GraphModel(nodes, "x", "y", InputSpec(shape=(4, 5, 3), raw_shape=(4, 5, 3),
+                                                  layout="NHWC", value_range=(-1.0, 1.0),
+                                                  raw_range=(-1.0, 1.0)))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(RNG.normal(size=(2, 4, 5, 3)),
+                                                           raw=True)
+    notes = [f for f in diagnose(fw, "epsilon:0.01").expected if f.cause == "normalisation"]
+    assert notes and all(re.search(says, f.reason) for f in notes)

@@ -241,9 +241,9 @@ def _padded_gradient_pool(s: Site) -> bool:
 
 
 @register_cause("normalisation", lambda s: (
-    "a LayerNorm passes relevance as its gradient, as zennit's autograd does (LRP has no rule "
-    "for a division by the sample's own statistics): that gradient sums to zero over the "
-    "channels of each position, so the relevance it passes is not conserved by design"),
+    "{0} passes relevance as its gradient, as zennit's autograd does (LRP has no rule for a "
+    "division by the sample's own statistics): that gradient sums to zero over {1}, so the "
+    "relevance it passes is not conserved by design").format(*s.layer.statistics()),
     expected=lambda s: True)
 def _normalisation(s: Site) -> bool:
     return getattr(s.layer, "normalises", False)
