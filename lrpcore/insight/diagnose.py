@@ -241,8 +241,8 @@ def _padded_gradient_pool(s: Site) -> bool:
 
 
 @register_cause("normalisation", lambda s: (
-    "{0} passes relevance as its gradient, as zennit's autograd does (LRP has no rule for a "
-    "division by the sample's own statistics): that gradient sums to zero over {1}, so the "
+    "{} passes relevance as its gradient, as zennit's autograd does (LRP has no rule for a "
+    "division by the sample's own statistics): that gradient sums to zero over {}, so the "
     "relevance it passes is not conserved by design").format(*s.layer.statistics()),
     expected=lambda s: True)
 def _normalisation(s: Site) -> bool:
