@@ -356,3 +356,23 @@ def test_a_damaged_native_interpolating_resize_is_refused_by_name(tmp_path, key,
     np.savez(native, **arrays)
     with pytest.raises(ModelFormatError, match=f"m.npz: header layer {entry}.*{message}"):
         lrpcore.load_model(native)
+
+
+@pytest.mark.parametrize("mode,given", [("nearest", {"scales": [1, 1, 2.5]}),
+                                        ("linear", {"sizes": [2, 3, 11]}),
+                                        ("cubic", {"scales": [1, 1, 0.5]})])
+def test_a_sequence_is_resized_along_its_length(tmp_path, mode, given):
+    """``F.interpolate`` of Conv1d features (N×C×L, three scales or sizes): was refused."""
+    if "scales" in given:
+        inits, inputs = [numpy_helper.from_array(np.float32(given["scales"]), "scales")], \
+            ["x", "", "scales"]
+    else:
+        inits, inputs = [numpy_helper.from_array(np.int64(given["sizes"]), "sizes")], \
+            ["x", "", "", "sizes"]
+    node = helper.make_node("Resize", inputs, ["y"], name="resize", mode=mode)
+    path, proto = _model(tmp_path, node, inits, (3, 8))
+    x = RNG.uniform(-1, 1, size=(2, 3, 8))
+    want = ReferenceEvaluator(proto).run(None, {"x": x})[0]
+    got = lrpcore.Explainer(lrpcore.load_model(path), dtype="float64").forward(
+        x, raw=True).outputs()
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)

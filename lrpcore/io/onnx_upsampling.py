@@ -175,9 +175,10 @@ def resize(b, node, attrs, where, t, data_in):
     if "axes" in attrs or _text(attrs, "keep_aspect_ratio_policy", "stretch") != "stretch":
         b.fail(where, f"{op} with 'axes' or a keep_aspect_ratio_policy is not supported")
     t = b.channels_last(t, where)
-    if t.seq:  # four scales for an N×C×L tensor ran as a C×1×L map, for no runtime
-        b.fail(where, f"{op} of a sequence (N×C×L) is not supported: only of an image")
     C, H, W = t.shape
+    # a sequence N×C×L (F.interpolate of Conv1d features) is stored as a C×1×L map: its
+    # three scales or sizes gain the height's 1 (four, for no runtime, were refused)
+    rank, axes = (3, "L (a sequence)") if t.seq else (4, "H, W")
     scales = sizes = None
     if "scales" in attrs:  # Upsample-7
         scales = np.asarray(attrs["scales"], dtype=np.float64)
@@ -193,15 +194,18 @@ def resize(b, node, attrs, where, t, data_in):
     if sizes is not None and scales is not None:  # read as the sizes: runtimes refuse it
         b.fail(where, f"{op} gives both scales and sizes; ONNX allows only one")
     if sizes is not None:
-        if sizes.shape != (4,) or sizes[1] != C:
-            b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, H, W")
+        if sizes.shape != (rank,) or sizes[1] != C:
+            b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, {axes}")
+        sizes = np.insert(sizes, 2, 1) if t.seq else sizes
         factors = [int(o) / s for o, s in zip(sizes[2:], (H, W), strict=True)]
         # the sizes themselves: size · (o / size) rounded down is o − 1 for some (7 → 61)
         out_hw = [int(o) for o in sizes[2:]]
     elif scales is not None:
-        if scales.shape != (4,) or scales[0] != 1 or scales[1] != 1:
-            b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be 1, 1, s, s "
-                          "(height and width only)")
+        if scales.shape != (rank,) or scales[0] != 1 or scales[1] != 1:
+            which = "s (a sequence N×C×L: its length" if t.seq else "s, s (height and width"
+            b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be 1, 1, {which} "
+                          "only)")
+        scales = np.insert(scales, 2, 1.0) if t.seq else scales
         factors = [float(v) for v in scales[2:]]
         if not all(math.isfinite(f) and f > 0 for f in factors):
             b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be positive")
