@@ -30,6 +30,7 @@ from .layers import Layer, _check_nhwc, register_layer
 MAX_STRIDE = 64
 MAX_SIDE = 1 << 16  # rows (or columns) a resized map may have
 MAX_TAPS = 1 << 24  # weights of one axis of an interpolating resize (64 k rows × 256 taps)
+DENSE_TAPS = 1 << 22  # an axis whose output × input fits is resized by one matrix product
 
 # ONNX's coordinate_transformation_mode: output position i → input coordinate, for scale s, an
 # input of ``size``, ``count`` output positions and ``out`` = size · s before rounding down
@@ -332,7 +333,27 @@ class InterpolatingResize(Layer):
             else (index, weight)
 
     def _apply(self, x, axis, transposed, xp):
-        """Each position along ``axis`` (1 or 2) of x becomes its taps' weighted sum."""
+        """Each position along ``axis`` (1 or 2) of x becomes its taps' weighted sum: one
+        matrix product (out × in, mostly zeros, but a product) where the axis's matrix is
+        small, else the taps gathered."""
+        n_in, n_out = self.in_hw[axis - 1], self.out_hw[axis - 1]
+        if transposed:
+            n_in, n_out = n_out, n_in
+        if n_in * n_out <= DENSE_TAPS:
+            def matrix():
+                index, weight = self.taps(axis - 1)
+                dense = np.zeros((self.out_hw[axis - 1], self.in_hw[axis - 1]))
+                np.add.at(dense, (np.arange(dense.shape[0])[:, None], index), weight)
+                return xp.asarray(dense.T if transposed else dense, dtype=x.dtype)
+
+            A = self._cached(("matrix", axis, transposed), xp, x.dtype, matrix)
+            if axis == 1:  # rows: N × H × (W·C)
+                N, _, W, C = x.shape
+                return xp.matmul(A, x.reshape(N, n_in, W * C)).reshape(N, n_out, W, C)
+            # columns: one product with the columns first (numpy's matmul broadcasting A over
+            # N·H rows ran 10× slower)
+            return xp.ascontiguousarray(xp.moveaxis(xp.tensordot(A, x, axes=([1], [2])), 0, 2))
+
         def make():
             index, weight = self.taps(axis - 1, transposed)
             return xp.asarray(index.reshape(-1)), xp.asarray(weight, dtype=x.dtype)
@@ -346,11 +367,12 @@ class InterpolatingResize(Layer):
         return picked.sum(axis=axis + 1)
 
     def forward(self, x, xp):
-        return self._apply(self._apply(x, 1, False, xp), 2, False, xp)
+        # the columns first: enlarging, the row product (the cheap one) takes the larger map
+        return self._apply(self._apply(x, 2, False, xp), 1, False, xp)
 
     def relevance_back(self, R, x, xp):
         """The transposed map (the gradient), as zennit's autograd passes relevance here."""
-        return self._apply(self._apply(R, 2, True, xp), 1, True, xp)
+        return self._apply(self._apply(R, 1, True, xp), 2, True, xp)
 
     def gradient(self, x, y, g, xp, dtype):
         return self.relevance_back(g, x, xp)

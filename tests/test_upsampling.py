@@ -376,3 +376,18 @@ def test_a_sequence_is_resized_along_its_length(tmp_path, mode, given):
     got = lrpcore.Explainer(lrpcore.load_model(path), dtype="float64").forward(
         x, raw=True).outputs()
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+
+
+def test_large_axes_gather_their_taps_and_agree_with_the_matrix_product(monkeypatch):
+    """An axis whose matrix would be large is resized by gathering its taps; both paths
+    compute the same map and the same transposed map."""
+    import lrpcore.graph_upsampling as upsampling
+
+    args = ((5, 7), (9, 4), (1.8, 0.6), "cubic", "half_pixel", -0.5, True, True)
+    x, R = RNG.normal(size=(2, 5, 7, 3)), RNG.normal(size=(2, 9, 4, 3))
+    dense = upsampling.InterpolatingResize(*args)
+    monkeypatch.setattr(upsampling, "DENSE_TAPS", 0)
+    gathered = upsampling.InterpolatingResize(*args)
+    np.testing.assert_allclose(gathered.forward(x, np), dense.forward(x, np), rtol=1e-13)
+    np.testing.assert_allclose(gathered.relevance_back(R, None, np),
+                               dense.relevance_back(R, None, np), rtol=1e-13)
