@@ -1443,8 +1443,8 @@ NOTES = {
                      "of the filters flipped, in and out swapped; `pads`, `auto_pad`, "
                      "`output_shape`; not dilated. Flat's ones and zB's bounds only where "
                      "input pixels land, as zennit on a `ConvTranspose2d`",
-    "Resize": "constant scales or sizes of H and W (of L for a sequence N×C×L); any `coordinate_transformation_mode` "
-              "but `tf_crop_and_resize`; mode `nearest` (any `nearest_mode`): relevance back "
+    "Resize": "constant scales or sizes of H and W (of L for a sequence N×C×L); any "
+              "`coordinate_transformation_mode` but `tf_crop_and_resize`; mode `nearest` (any `nearest_mode`): relevance back "
               "summed over each pixel's copies; modes `linear` and `cubic` (`cubic_coeff_a`, "
               "`exclude_outside`, `antialias`): relevance back through the transposed "
               "weights; both the gradient, as zennit takes it",
