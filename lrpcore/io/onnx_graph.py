@@ -1444,10 +1444,11 @@ NOTES = {
                      "`output_shape`; not dilated. Flat's ones and zB's bounds only where "
                      "input pixels land, as zennit on a `ConvTranspose2d`",
     "Resize": "constant scales or sizes of H and W (of L for a sequence N×C×L); any "
-              "`coordinate_transformation_mode` but `tf_crop_and_resize`; mode `nearest` (any `nearest_mode`): relevance back "
-              "summed over each pixel's copies; modes `linear` and `cubic` (`cubic_coeff_a`, "
-              "`exclude_outside`, `antialias`): relevance back through the transposed "
-              "weights; both the gradient, as zennit takes it",
+              "`coordinate_transformation_mode` but `tf_crop_and_resize`; mode `nearest` "
+              "(any `nearest_mode`): relevance back summed over each pixel's copies; modes "
+              "`linear` and `cubic` (`cubic_coeff_a`, `exclude_outside`, `antialias`): "
+              "relevance back through the transposed weights; both the gradient, as zennit "
+              "takes it",
     "Upsample": "modes `nearest` and `linear` (opsets 7–9), as Resize with asymmetric "
                 "coordinates",
     "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too; "
