@@ -256,11 +256,12 @@ def _check_order(nodes, input_name, output_name):
             raise ShapeError(f"two nodes are named {short(node.name)!r}")
         names.add(node.name)
         merge = getattr(node.layer, "merge", False)
-        if (len(node.inputs) < 2) if merge else (len(node.inputs) != 1):
+        arity = getattr(node.layer, "arity", None) if merge else 1
+        if (len(node.inputs) < 2) if arity is None else (len(node.inputs) != arity):
             # a merge of one tensor, or a layer given two, would fail inside the engine
+            takes = {None: "two or more", 1: "one", 2: "two"}.get(arity, str(arity))
             raise ShapeError(f"node {short(node.name)!r} ({node.layer.describe()}) reads "
-                             f"{len(node.inputs)} tensors; it takes "
-                             f"{'two or more' if merge else 'one'}")
+                             f"{len(node.inputs)} tensors; it takes {takes}")
         missing = [t for t in node.inputs if t not in known]
         if missing:
             raise ShapeError(f"node {short(node.name)!r} reads {short(missing[0])!r} before it is "

@@ -28,6 +28,7 @@ class Merge(Layer):
     """Base of layers with several inputs; relevance is split among them by ``split``."""
 
     merge = True
+    arity = None  # how many tensors it reads: None for two or more
     role = "merge"
     simple_stabilizer = 1e-16  # the z-rule named on a merge: as on a linear layer
 
@@ -148,6 +149,7 @@ class Gate(Merge):
     conserve relevance."""
 
     kind = "Gate"
+    arity = 2  # the map and its gate (a native file's third input: an unpacking error)
     onnx_ops = ("Mul",)  # of a map and a tensor broadcast over its height and width
     passes_gradient = True  # conserves nothing, by zennit's convention (insight.diagnose)
 

@@ -59,7 +59,7 @@ def slice_data(b, node, attrs, where, t, data_in):
     if b.opset < 10:
         starts, ends, axes, steps = attrs.get("starts"), attrs.get("ends"), attrs.get("axes"), None
     else:
-        const = [None if not n else b.const(n, where, "Slice's bounds")
+        const = [None if not n else b.indices(n, where, "Slice's bounds")
                  for n in list(node.input[1:5]) + [""] * (5 - len(node.input))]
         starts, ends, axes, steps = const[0], const[1], const[2], const[3]
     starts, ends = np.atleast_1d(starts).astype(np.int64), np.atleast_1d(ends).astype(np.int64)
@@ -112,7 +112,7 @@ def split_data(b, node, attrs, where, t, data_in):
     outputs = list(node.output)
     sizes = attrs.get("split")
     if sizes is None and len(node.input) > 1 and node.input[1]:
-        sizes = b.const(node.input[1], where, "Split's sizes")
+        sizes = b.indices(node.input[1], where, "Split's sizes")
     if sizes is None:
         n = len(outputs)
         part = -(-C // n)  # ONNX: the last part may be smaller
@@ -139,7 +139,7 @@ def split_to_sequence(b, node, attrs, where, t, data_in):
                       "channels (axis 1)")
     C = t.shape[0] if t.storage == "cl" else t.shape[-1]
     split = node.input[1] if len(node.input) > 1 and node.input[1] else None
-    sizes = None if split is None else np.atleast_1d(b.const(split, where, "the split"))
+    sizes = None if split is None else np.atleast_1d(b.indices(split, where, "the split"))
     if sizes is None or (sizes.size == 1 and np.ndim(b.consts[split]) == 0):
         if sizes is None and not attrs.get("keepdims", 1):
             b.fail(where, "SplitToSequence into single channels without keepdims is not "
@@ -159,7 +159,7 @@ def sequence_at(b, node, where):
         b.fail(where, "SequenceAt of a sequence not made by a SplitToSequence of data is not "
                       "supported")
     t, parts = b.sequences[node.input[0]]
-    k = int(np.asarray(b.const(node.input[1], where, "SequenceAt's position")).reshape(-1)[0])
+    k = int(np.asarray(b.indices(node.input[1], where, "SequenceAt's position")).reshape(-1)[0])
     if not -len(parts) <= k < len(parts):
         b.fail(where, f"SequenceAt {k} of a sequence of {len(parts)} parts")
     start, stop = parts[k]
@@ -206,7 +206,7 @@ def gather_data(b, node, attrs, where, t, data_in):
         return
     t = _prepare(b, t, where)
     axis = int(attrs.get("axis", 0))
-    index = np.asarray(b.const(node.input[1], where, "Gather's indices"))
+    index = np.asarray(b.indices(node.input[1], where, "Gather's indices"))
     C = t.shape[0] if t.storage == "cl" else t.shape[-1]
     picks = [int(i) + C if int(i) < 0 else int(i) for i in index.reshape(-1)]
     if axis % _rank(t) != 1 or index.ndim > 1 or not picks or t.seq \
@@ -230,7 +230,7 @@ def _unflatten_batch(b, node, where, t, attrs):
     from .onnx_graph import _onnx_shape
 
     before = b.batch_flat[t]
-    index = np.asarray(b.const(node.input[1], where, "Gather's indices"))
+    index = np.asarray(b.indices(node.input[1], where, "Gather's indices"))
     if int(attrs.get("axis", 0)) != 0 or index.shape != (1, *_onnx_shape(before)) \
             or not np.array_equal(index.reshape(-1), np.arange(index.size)):
         b.fail(where, f"Gather of a batch flattened to one axis is supported only as the "

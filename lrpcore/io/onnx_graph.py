@@ -169,6 +169,12 @@ class _Builder:
             self.fail(where, f"{what} hold NaN or infinite values")
         return value
 
+    def indices(self, name, where, what):
+        """A constant the operator reads as whole numbers (indices, axes, sizes, a shape),
+        which ONNX types as integers: floats were cut toward zero (Gather at 1.7 took
+        channel 1), where every runtime refuses the file."""
+        return _integer(self, where, self.const(name, where, what), what)
+
     def weights(self, name, where, what):
         """A weighted layer's constant (filters, biases, a weight matrix) in floating point:
         integers are quantised weights, whose scale and zero point a DequantizeLinear node
@@ -223,10 +229,24 @@ def as_written(value: float) -> float:
 
 
 def _ints(values, where, b, what):
+    """Whole numbers: 1.5 is refused, not cut to 1 (a shape or pads read so describe
+    another model than the file)."""
     try:
-        return [int(v) for v in values]
-    except (TypeError, ValueError):
+        ints = [int(v) for v in values]
+        if any(i != v for i, v in zip(ints, values, strict=True)):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
         b.fail(where, f"{what} must be whole numbers")
+    return ints
+
+
+def _integer(b, where, value, what):
+    """``value`` where it holds integers (:meth:`_Builder.indices`)."""
+    kind = np.asarray(value).dtype
+    if kind.kind not in "iu":  # initializers are held in float64, whatever the file's floats
+        held = "floating-point" if kind.kind == "f" else kind.name
+        b.fail(where, f"{what} hold {held} values: ONNX takes integers there")
+    return value
 
 
 def _pair(values, where, b, what):
@@ -333,7 +353,8 @@ def _fold(b, node, attrs, where, onnx):
     if op == "Shape":
         value = _shape_of(np.shape(x), attrs)
     elif op == "Gather":
-        index, axis = np.asarray(ins[1]).astype(np.int64), int(attrs.get("axis", 0))
+        index = np.asarray(_integer(b, where, ins[1], "Gather's indices"), dtype=np.int64)
+        axis = int(attrs.get("axis", 0))
         if not -np.ndim(x) <= axis < np.ndim(x):
             b.fail(where, f"Gather along axis {axis} of a constant of {np.ndim(x)} dimensions")
         axis %= np.ndim(x)
@@ -371,6 +392,9 @@ def _fold(b, node, attrs, where, onnx):
             starts, ends = ins[1], ins[2]
             axes = ins[3] if len(ins) > 3 and ins[3] is not None else None
             steps = ins[4] if len(ins) > 4 and ins[4] is not None else None
+            for v in (starts, ends, axes, steps):
+                if v is not None:
+                    _integer(b, where, v, "Slice's bounds")
         axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
         steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
         index = [slice(None)] * np.ndim(x)
@@ -396,6 +420,15 @@ def _fold(b, node, attrs, where, onnx):
                           "than shape arithmetic needs")
         with np.errstate(all="ignore"):
             value = fn(x, ins[1])
+        if op == "Div" and all(np.asarray(v).dtype.kind in "iu" for v in (x, ins[1])):
+            # integers divide to integers, cut toward zero, as ONNX's reference does (shape
+            # arithmetic: TorchScript's x.chunk(2, dim=1) computes (C + 1) / 2)
+            if not np.all(ins[1]):
+                b.fail(where, "Div of whole numbers by zero")
+            a, d = np.asarray(x), np.asarray(ins[1])
+            with np.errstate(all="ignore"):
+                whole = np.abs(a) // np.abs(d)  # exact beyond float64's 2⁵³
+            value = np.where((a < 0) != (d < 0), -whole, whole)
     elif op == "Expand":  # dynamo=True without its optimiser builds zero biases this way
         target = _ints(np.atleast_1d(ins[1]), where, b, "Expand's shape")
         try:
@@ -546,13 +579,13 @@ def _pad(b, node, attrs, where, t):
     if b.opset < 11:
         pads, value = attrs.get("pads"), float(attrs.get("value", 0.0))
     else:
-        pads = b.const(node.input[1], where, "Pad's pads")
+        pads = b.indices(node.input[1], where, "Pad's pads")
         v = _optional_input(node, 2)
         value = float(np.asarray(b.const(v, where, "Pad's value")).reshape(-1)[0]) if v else 0.0
     pads = _ints(np.atleast_1d(pads), where, b, "pads")
     axes_in = _optional_input(node, 3) if b.opset >= 18 else None
     if axes_in:  # Pad-18's axes: the pads of those axes only (e.g. [2, 3]: height and width)
-        axes = _ints(np.atleast_1d(b.const(axes_in, where, "Pad's axes")), where, b, "axes")
+        axes = _ints(np.atleast_1d(b.indices(axes_in, where, "Pad's axes")), where, b, "axes")
         if len(pads) != 2 * len(axes) or len({a % 4 for a in axes}) != len(axes) \
                 or any(not -4 <= a < 4 for a in axes):
             b.fail(where, f"pads {brief(pads)} do not fit axes {brief(axes)}")
@@ -892,7 +925,7 @@ def _op_reduce(b, node, attrs, where, t, data_in):
     out, op = node.output[0], node.op_type
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
-        axes = b.const(node.input[1], where, f"{op}'s axes")
+        axes = b.indices(node.input[1], where, f"{op}'s axes")
     if _is_sequence(t):
         t = b.channels_last(t, where)
     spatial = [2] if t.seq else [2, 3]  # over L of an N×C×L sequence
@@ -920,7 +953,7 @@ def _op_squeeze(b, node, attrs, where, t, data_in):
     tf2onnx writes it) is a flatten; anything else is refused."""
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
-        axes = b.const(node.input[1], where, "Squeeze's axes")
+        axes = b.indices(node.input[1], where, "Squeeze's axes")
     rank = _rank(t)
     axes = None if axes is None else sorted(int(a) % rank for a in np.atleast_1d(axes))
     if t.storage == "cl" and not t.seq and (axes == [2] and t.shape[1] == 1
@@ -947,7 +980,7 @@ def _op_unsqueeze(b, node, attrs, where, t, data_in):
     to N×1×L×C (a reshape node); anything else is refused."""
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
-        axes = b.const(node.input[1], where, "Unsqueeze's axes")
+        axes = b.indices(node.input[1], where, "Unsqueeze's axes")
     if axes is not None and stack.unsqueeze(b, node, t, axes):
         return  # a summand of torch.stack([...], dim=-1), zennit's Sum layer's input
     axes = None if axes is None else sorted(int(a) % 4 for a in np.atleast_1d(axes))
@@ -974,7 +1007,7 @@ def _op_flatten(b, node, attrs, where, t, data_in):
 
 
 def _op_reshape(b, node, attrs, where, t, data_in):
-    target = _ints(np.atleast_1d(b.const(node.input[1], where, "Reshape's shape")), where,
+    target = _ints(np.atleast_1d(b.indices(node.input[1], where, "Reshape's shape")), where,
                    b, "Reshape's shape")
     if list(target).count(-1) > 1:  # [-1, -1] was read as a flatten; ONNX refuses it
         b.fail(where, f"Reshape's shape {brief(list(target))} holds more than one -1")
@@ -1112,13 +1145,23 @@ def _op_layer_norm(b, node, attrs, where, t, data_in):
                        dtype=np.float64)
     shift = np.asarray(b.weights(node.input[2], where, "LayerNormalization's bias"),
                        dtype=np.float64) if _optional_input(node, 2) else np.zeros(C)
-    if scale.size != C or shift.size != C:
-        b.fail(where, f"LayerNormalization's scale and bias must hold {C} values each")
+    if not all(_per_channel(v.shape, C, rank) for v in (scale, shift)):
+        # a 2×2 or 4×1 scale of a 4-channel map, which runtimes broadcast into another
+        # shape or refuse, loaded as its 4 values in a row
+        b.fail(where, f"LayerNormalization's scale and bias of shapes {brief(list(scale.shape))} "
+                      f"and {brief(list(shift.shape))} must hold {C} values each, along the "
+                      "last axis")
     eps = _finite(float(attrs.get("epsilon", 1e-5)), where, b, "epsilon")
     if not eps > 0:
         b.fail(where, f"LayerNormalization's epsilon {eps:g} must be positive")
     out = b.add(node.name, ChannelNorm(scale, shift, eps), [t.name], node.output[0])
     b.data[out] = _Tensor(out, t.shape, t.storage, t.seq)
+
+
+def _per_channel(shape, C, rank) -> bool:
+    """Whether a tensor of ``shape`` holds one value per channel along the last axis of a
+    tensor of ``rank`` axes (broadcast to it unchanged: 1×…×1×C)."""
+    return tuple(shape[-1:]) == (C,) and len(shape) <= rank and all(d == 1 for d in shape[:-1])
 
 
 def _op_sum(b, node, attrs, where, t, data_in):
@@ -1630,15 +1673,20 @@ def _refuse_undecodable_names(path, graph) -> None:
                                            "ONNX requires; a damaged file?")
 
 
-def _check_arity(b, node, where, onnx):
+def _schema(b, node, onnx):
+    """ONNX's declaration of the node's operator at the model's opset; None for an operator
+    ONNX does not know there, which is left to its handler (which may read it from a later
+    opset, or refuse it)."""
+    try:
+        return onnx.defs.get_schema(node.op_type, max_inclusive_version=b.opset, domain="")
+    except onnx.defs.SchemaError:
+        return None
+
+
+def _check_arity(b, node, where, schema):
     """The operator's input and output counts as ONNX declares them at the model's opset: an
     Add of three tensors was read as a sum, a Conv's fourth input ignored, where every ONNX
-    runtime refuses the file. An operator ONNX does not know at that opset is left to its
-    handler (which may read it from a later opset, or refuse it)."""
-    try:
-        schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=b.opset, domain="")
-    except onnx.defs.SchemaError:
-        return
+    runtime refuses the file."""
     for what, count, low, high in (
             ("inputs", len(node.input), schema.min_input, schema.max_input),
             ("outputs", len(node.output), schema.min_output, schema.max_output)):
@@ -1648,8 +1696,31 @@ def _check_arity(b, node, where, onnx):
                           f"(opset {b.opset}) takes {need}")
 
 
+_ATTRIBUTE_KINDS = {"INT": "a whole number", "INTS": "a list of whole numbers",
+                    "FLOAT": "a number", "FLOATS": "a list of numbers", "STRING": "a string",
+                    "STRINGS": "a list of strings", "TENSOR": "a tensor"}
+
+
+def _check_attribute_types(b, node, where, schema, onnx):
+    """Each attribute of the type ONNX declares for it, as onnx.checker and every runtime
+    require: strides of floats [1.5, 1.5] were read as int(1.5) = 1, a ConvTranspose of stride
+    1 where the file asks for another operator; an attribute the operator does not declare is
+    left to its handler."""
+    types = onnx.AttributeProto.AttributeType
+    for a in node.attribute:
+        declared = schema.attributes.get(a.name)
+        if declared is not None and a.type != int(declared.type.value):
+            held = types.Name(a.type) if a.type in types.values() else f"type {a.type}"
+            wanted = _ATTRIBUTE_KINDS.get(declared.type.name, declared.type.name)
+            b.fail(where, f"attribute '{short(a.name, 40)}' must be {wanted}, not {held} "
+                          f"({short(node.op_type, 40)}, opset {b.opset})")
+
+
 def _node(b, node, where, onnx):
-    _check_arity(b, node, where, onnx)
+    schema = _schema(b, node, onnx)
+    if schema is not None:
+        _check_arity(b, node, where, schema)
+        _check_attribute_types(b, node, where, schema, onnx)
     unread = next((n for n in node.input if n in b.uncomputed), None)
     if unread is not None:
         k, origin = b.uncomputed[unread]

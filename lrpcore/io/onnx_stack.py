@@ -77,7 +77,7 @@ def reduce_sum(b, node, attrs, where, t, data_in):
 
     axes = attrs.get("axes")
     if axes is None and _optional_input(node, 1):
-        axes = b.const(node.input[1], where, "ReduceSum's axes")
+        axes = b.indices(node.input[1], where, "ReduceSum's axes")
     axes = None if axes is None else [int(a) for a in np.atleast_1d(axes)]
     if t.storage != STACKED or axes is None or len(axes) != 1 \
             or axes[0] not in (-1, _rank(t)) or int(attrs.get("keepdims", 1)):

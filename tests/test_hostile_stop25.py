@@ -1,0 +1,111 @@
+"""Found by stop 25's hostile review of the newest import paths (ConvTranspose, LayerNormalization,
+dynamo's as_strided Gather, squeeze-and-excitation gates) and of the native format holding their
+layers: each test builds the file it needs and failed before the fix it guards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hostile_files import one_line, save_onnx_graph
+
+import lrpcore
+from lrpcore.cli.main import main
+
+onnx = pytest.importorskip("onnx")
+from onnx import helper, numpy_helper  # noqa: E402
+
+C = 4
+FILTERS = numpy_helper.from_array(np.ones((C, C, 1, 1), np.float32), "cw")
+CONV = helper.make_node("Conv", ["x", "cw"], ["c"], name="conv")
+
+
+def _refused(tmp_path, capsys, nodes, inits, in_shape, *parts):
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, in_shape, [1, 1])
+    assert main(["info", str(model)]) == 2
+    return one_line(capsys, "m.onnx", *parts)
+
+
+def test_convtranspose_strides_written_as_floats_are_refused(tmp_path, capsys):
+    """strides [1.5, 1.5] (an attribute of floats where ONNX declares integers, which
+    onnx.checker and every runtime refuse) were read as int(1.5) = 1: a transposed
+    convolution of stride 1 explained in place of the file's."""
+    W = numpy_helper.from_array(np.ones((C, 2, 3, 3), np.float32), "W")
+    node = helper.make_node("ConvTranspose", ["c", "W"], ["y"], name="up", strides=[1.5, 1.5])
+    _refused(tmp_path, capsys, [CONV, node], [FILTERS, W], [1, C, 4, 4],
+             "'up'", "attribute 'strides' must be a list of whole numbers, not FLOATS")
+
+
+@pytest.mark.parametrize("op,inputs,consts", [
+    # x[:, [1.7, 2.7]]: channels 1 and 2 were taken
+    ("Gather", ["c", "i"], {"i": np.array([1.7, 2.7], np.float32)}),
+    # x[:, 0.5:2.5]: read as channels 0…1
+    ("Slice", ["c", "s", "e", "a"], {"s": np.array([0.5], np.float32),
+                                     "e": np.array([2.5], np.float32),
+                                     "a": np.array([1], np.int64)}),
+    # Split of the 4 channels into 1.5 + 2.5: read as 1 + 2, refused as not adding up
+    ("Split", ["c", "n"], {"n": np.array([1.5, 2.5], np.float32)}),
+])
+def test_indices_written_as_floats_are_refused(tmp_path, capsys, op, inputs, consts):
+    """A Gather's indices, a Slice's bounds or a Split's sizes held as floats (ONNX types them
+    as integers; runtimes refuse the file) were cut toward zero: other channels than any
+    reading of the file explained, or a refusal blaming the sizes' sum."""
+    outputs = ["y", "z"] if op == "Split" else ["y"]
+    nodes = [CONV, helper.make_node(op, inputs, outputs, name="pick",
+                                    **({"axis": 1} if op != "Slice" else {}))]
+    inits = [FILTERS] + [numpy_helper.from_array(v, k) for k, v in consts.items()]
+    err = _refused(tmp_path, capsys, nodes, inits, [1, C, 3, 3], "'pick'", "floating-point values",
+                   "ONNX takes integers there")
+    assert "does not fit" not in err
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (C, 1)])
+def test_layer_norm_scale_of_another_shape_is_refused(tmp_path, capsys, shape):
+    """A LayerNormalization scale of 2×2 (or 4×1) for a 4-channel map, which runtimes refuse
+    (or broadcast into a 4×4 per position), loaded as its four values in a row."""
+    nodes = [CONV, helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1], name="tr"),
+             helper.make_node("LayerNormalization", ["t", "s", "b"], ["n"], name="norm")]
+    inits = [FILTERS, numpy_helper.from_array(np.ones(shape, np.float32), "s"),
+             numpy_helper.from_array(np.zeros(C, np.float32), "b")]
+    _refused(tmp_path, capsys, nodes, inits, [1, C, 3, 3], "'norm'",
+             f"shapes {list(shape)} and [{C}]", "along the last axis")
+
+
+def test_layer_norm_scale_of_one_row_still_loads(tmp_path):
+    """A 1×C scale broadcasts as C values: the same model, still read."""
+    nodes = [CONV, helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1], name="tr"),
+             helper.make_node("LayerNormalization", ["t", "s", "b"], ["n"], name="norm"),
+             helper.make_node("Flatten", ["n"], ["out"], name="flat")]
+    inits = [FILTERS, numpy_helper.from_array(np.full((1, C), 2, np.float32), "s"),
+             numpy_helper.from_array(np.zeros(C, np.float32), "b")]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, C, 3, 3], [1, 9 * C])
+    layer = next(n.layer for n in lrpcore.load_model(model).nodes if n.name == "norm")
+    np.testing.assert_array_equal(layer.scale, np.full(C, 2.0))
+
+
+def test_a_native_gate_of_three_inputs_is_refused_naming_the_node(tmp_path, capsys):
+    """A native graph whose Gate node lists three inputs stopped in Python's 'too many values
+    to unpack (expected 2)': a Gate reads a map and its gate, two tensors."""
+    from onnx import TensorProto  # noqa: PLC0415
+
+    pool = helper.make_node("GlobalAveragePool", ["c"], ["p"], name="pool")
+    gate = helper.make_node("Sigmoid", ["p"], ["g"], name="sig")
+    mul = helper.make_node("Mul", ["c", "g"], ["m"], name="gate")
+    flat = helper.make_node("Flatten", ["m"], ["out"], name="flat")
+    graph = helper.make_graph(
+        [CONV, pool, gate, mul, flat], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, 3, 3])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 9 * C])], [FILTERS])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              tmp_path / "m.onnx")
+    native = tmp_path / "m.npz"
+    lrpcore.save_model(lrpcore.load_model(tmp_path / "m.onnx"), native)
+    with np.load(native) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(str(arrays.pop("header")))
+    node = next(n for n in header["graph"]["nodes"] if n["name"] == "gate")
+    node["inputs"].append(node["inputs"][0])
+    np.savez(native, header=np.array(json.dumps(header)), **arrays)
+    assert main(["info", str(native)]) == 2
+    one_line(capsys, "m.npz", "'gate' (Gate) reads 3 tensors; it takes two")
