@@ -109,3 +109,15 @@ def test_a_native_gate_of_three_inputs_is_refused_naming_the_node(tmp_path, caps
     np.savez(native, header=np.array(json.dumps(header)), **arrays)
     assert main(["info", str(native)]) == 2
     one_line(capsys, "m.npz", "'gate' (Gate) reads 3 tensors; it takes two")
+
+
+def test_an_initializer_of_a_negative_dimension_is_refused(tmp_path, capsys):
+    """An initializer declared [-1, 3] (ONNX's dimensions are sizes, never negative) loaded as
+    numpy's reshape reads -1: "the rest"; external data was refused so, stored data not."""
+    W = numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    del W.dims[:]
+    W.dims.extend([-1, 3])
+    node = helper.make_node("Gemm", ["x", "W"], ["y"], name="fc", transB=1)
+    model = save_onnx_graph(tmp_path / "m.onnx", [node], [W], [1, 3], [1, 4])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "tensor 'W' has a negative dimension [-1, 3]")

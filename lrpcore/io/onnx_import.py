@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelFormatError
 from ..fileio import require_regular_file
-from ..text import short
+from ..text import brief, short
 
 
 def _onnx():
@@ -99,6 +99,9 @@ def _tensor(onnx, tensor, where, external=None):
         raise ModelFormatError(f"{where}: its 'value' must be a tensor, not "
                                f"{type(tensor).__name__}")
     name = short(tensor.name)  # a name in a crafted file may be megabytes long
+    if any(d < 0 for d in tensor.dims):  # [-1, 3] was read by numpy's reshape as "the rest"
+        raise ModelFormatError(f"{where}: tensor '{name}' has a negative dimension "
+                               f"{brief(list(tensor.dims))}")
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         if external is None:
             raise ModelFormatError(f"{where}: tensor '{name}' is stored in an external file; "
