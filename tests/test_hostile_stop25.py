@@ -121,3 +121,15 @@ def test_an_initializer_of_a_negative_dimension_is_refused(tmp_path, capsys):
     model = save_onnx_graph(tmp_path / "m.onnx", [node], [W], [1, 3], [1, 4])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "tensor 'W' has a negative dimension [-1, 3]")
+
+
+def test_a_same_auto_pad_beyond_the_output_names_auto_pad(tmp_path, capsys):
+    """A ConvTranspose of 1×1 filters at stride 2 with auto_pad SAME_UPPER (an output of twice
+    the input, more than such filters make) was refused as "output_shape [4, 4] is larger
+    than …", an attribute the file does not have."""
+    W = numpy_helper.from_array(np.ones((C, 2, 1, 1), np.float32), "W")
+    node = helper.make_node("ConvTranspose", ["c", "W"], ["y"], name="up", strides=[2, 2],
+                            auto_pad="SAME_UPPER")
+    err = _refused(tmp_path, capsys, [CONV, node], [FILTERS, W], [1, C, 2, 2], "'up'",
+                   "auto_pad SAME_UPPER's output of 4×4", "larger than the 3×3")
+    assert "output_shape" not in err

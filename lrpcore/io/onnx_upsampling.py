@@ -105,11 +105,16 @@ def _output_pads(b, where, attrs, sizes, kernel, strides, extra):
         if len(wanted) != 2 or any(w < 1 for w in wanted):
             b.fail(where, f"output_shape {brief(wanted)} is not that of a 2-D operator (two "
                           "positive sizes)")
+        # the file's own words: a SAME auto_pad without output_shape was refused as
+        # "output_shape [2, 2] is larger…", naming an attribute the file does not have
+        asked = (f"output_shape {brief(wanted)}" if "output_shape" in attrs else
+                 f"auto_pad {auto}'s output of {wanted[0]}×{wanted[1]} (the input's size "
+                 "times the strides)")
         pads = []
         for f, w in zip(full, wanted, strict=True):
             total = f - w
             if total < 0:
-                b.fail(where, f"output_shape {brief(wanted)} is larger than the "
+                b.fail(where, f"{asked} is larger than the {full[0]}×{full[1]} the "
                               "transposed convolution makes")
             small, large = total // 2, total - total // 2
             pads.append((small, large) if auto == "SAME_UPPER" else (large, small))
