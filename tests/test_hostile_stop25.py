@@ -133,3 +133,22 @@ def test_a_same_auto_pad_beyond_the_output_names_auto_pad(tmp_path, capsys):
     err = _refused(tmp_path, capsys, [CONV, node], [FILTERS, W], [1, C, 2, 2], "'up'",
                    "auto_pad SAME_UPPER's output of 4×4", "larger than the 3×3")
     assert "output_shape" not in err
+
+
+def test_transposed_filters_larger_than_the_input_load(tmp_path):
+    """A ConvTranspose of 20×20 filters on a 1×1 map (a generator's first layer) makes a 20×20
+    map; it was refused as 'pads [19, 19, 19, 19] are negative or far larger than the 1×1
+    input', pads the file does not have (the bound of a Pad operator's own)."""
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(1, 2, 20, 20)).astype(np.float32)
+    B = np.array([0.5, -1.0], np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "W", "B"], ["y"], name="up")
+    flat = helper.make_node("Flatten", ["y"], ["out"], name="flat")
+    model = save_onnx_graph(tmp_path / "m.onnx", [node, flat],
+                            [numpy_helper.from_array(W, "W"), numpy_helper.from_array(B, "B")],
+                            [1, 1, 1, 1], [1, 800])
+    x = np.array([[[[1.5]]]])
+    got = lrpcore.Explainer(lrpcore.load_model(model), dtype="float64").forward(
+        x, raw=True).outputs()
+    expected = 1.5 * W[0].astype(np.float64) + B[:, None, None].astype(np.float64)
+    np.testing.assert_allclose(got, expected.reshape(1, -1), rtol=1e-12)

@@ -558,11 +558,14 @@ def _pads_of(b, attrs, where, t, kernel, strides, ceil=False):
     return top, bottom, left, right
 
 
-def _pad_node(b, name, t, pads, value, where):
+def _pad_node(b, name, t, pads, value, where, limit=None):
+    """A Pad node adding ``pads`` to ``t``; each at most ``limit`` (default: a little more
+    than the input's size, as the operator's own pads are)."""
     if not any(pads):
         return t
     C, H, W = t.shape
-    if any(p < 0 for p in pads) or any(p > min(MAX_PAD, max(H, W) + 16) for p in pads):
+    limit = min(MAX_PAD, max(H, W) + 16) if limit is None else limit
+    if any(p < 0 for p in pads) or any(p > limit for p in pads):
         b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} input")
     out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
     top, bottom, left, right = pads

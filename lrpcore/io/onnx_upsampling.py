@@ -30,7 +30,14 @@ def _text(attrs, key, default):
 
 
 def conv_transpose(b, node, attrs, where, t, data_in):
-    from .onnx_graph import _ints, _optional_input, _pad_node, _pair, _Tensor  # noqa: PLC0415
+    from .onnx_graph import (  # noqa: PLC0415
+        MAX_PAD,
+        _ints,
+        _optional_input,
+        _pad_node,
+        _pair,
+        _Tensor,
+    )
 
     W = b.weights(node.input[1], where, "the filters")
     B = b.weights(node.input[2], where, "the biases") if _optional_input(node, 2) else None
@@ -82,7 +89,13 @@ def conv_transpose(b, node, attrs, where, t, data_in):
         out = b.add(f"{node.name}/spread", Spread(strides), [t.name], f"{node.name}/spread_output")
         shape = Spread(strides).output_shape((H, Wd, C))
         b.data[out] = x = _Tensor(out, (C, shape[0], shape[1]), "cl", t.seq)
-    x = _pad_node(b, f"{node.name}/pad", x, border, 0.0, where)
+    if max(border) > MAX_PAD:
+        b.fail(where, f"filters of {kh}×{kw} on a {H}×{Wd} input are not supported (the "
+                      f"convolution would pad its input by more than {MAX_PAD})")
+    # k − 1 around the input, however small (a 1×1 latent through 20×20 filters makes its
+    # 20×20 map): bounded by the filters the file holds, not by the input's size; the bound
+    # on a Pad operator's own pads named "pads" the file does not have
+    x = _pad_node(b, f"{node.name}/pad", x, border, 0.0, where, limit=MAX_PAD)
     layer = Convolution(Wt, B) if groups == 1 else GroupedConvolution(Wt, B, (1, 1), groups)
     out = b.add(node.name, layer, [x.name], node.output[0])
     Ho, Wo, oc = layer.output_shape((x.shape[1], x.shape[2], x.shape[0]))
