@@ -65,13 +65,14 @@ def gallery_image(crops, cmap="bwr", scaling=DIGIT_SCALING) -> np.ndarray:
     return compose(columns)
 
 
-def image01(explainer, images, spec):
-    """dataset index → the fed input as an (H, W) or (H, W, 3) image in [0, 1]."""
+def image01(explainer, images, spec, raw=False):
+    """dataset index → the fed input as an (H, W) or (H, W, 3) image in [0, 1] (``raw``:
+    ``images`` are arrays in the model's own layout, fed as stored)."""
     from .relmax import take  # noqa: PLC0415
     from .spec import unit_inputs  # noqa: PLC0415
 
     def get(i):
-        fed = explainer.prepare(take(images, [i]))
+        fed = explainer.prepare(take(images, [i]), raw)
         x = unit_inputs(spec, fed)[0]
         if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (1, 3):
             x = np.moveaxis(x, 0, -1)

@@ -193,21 +193,24 @@ def _box(support) -> tuple:
 
 
 def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
-                       n=8, batch_size=256, progress=None, cancelled=None) -> References:
-    """RelMax references of every channel of layer k over ``images`` (raw samples, indexable
-    by slices, e.g. a dataset's ``images``); ``progress(done, total)`` and ``cancelled()`` let
-    a background job report and stop (raising :class:`Cancelled`)."""
+                       n=8, batch_size=256, progress=None, cancelled=None,
+                       raw=False) -> References:
+    """RelMax references of every channel of layer k over ``images`` (raw samples, or with
+    ``raw`` arrays in the model's own layout; indexable by slices, e.g. a dataset's
+    ``images``); ``progress(done, total)`` and ``cancelled()`` let a background job report
+    and stop (raising :class:`Cancelled`)."""
     ex = explainer
     config = _config(ex, rule)
     N = len(images)
     rels = []
     steps = N + 1
     if N:
-        batch_size = pass_size(ex, ex.prepare(take(images, slice(0, 1))).shape[1:], batch_size)
+        first = ex.prepare(take(images, slice(0, 1)), raw)
+        batch_size = pass_size(ex, first.shape[1:], batch_size)
     for a in range(0, N, batch_size):
         _check(cancelled)
         try:
-            fed = ex.prepare(take(images, slice(a, a + batch_size)))
+            fed = ex.prepare(take(images, slice(a, a + batch_size)), raw)
         except ShapeError as exc:  # a NaN in the data: which samples (the caller names the file)
             raise ShapeError(f"samples {a}..{min(a + batch_size, N) - 1}: {exc}") from None
         fwd = ex.forward(fed, raw=True)
@@ -221,7 +224,8 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     n = min(n, N)
     top = np.argsort(-R, axis=0, kind="stable")[:n].T  # (C, n)
     pairs = [(c, int(s)) for c in range(C) for s in top[c]]
-    heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled)
+    heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled,
+                                  raw)
     if progress:
         progress(steps, steps)
     H, W = heat.shape[1:]
@@ -229,18 +233,18 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
                       boxes.reshape(C, n, 4), heat.reshape(C, n, H, W), R)
 
 
-def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled):
+def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw=False):
     """Conditional heatmaps and receptive-field boxes of (channel, sample) pairs."""
     one = single_pass(ex)
     flat = _config(one, "flat")
     heats, boxes = [], []
-    step = pass_size(one, one.prepare(take(images, [pairs[0][1]])).shape[1:], 64) if pairs \
+    step = pass_size(one, one.prepare(take(images, [pairs[0][1]]), raw).shape[1:], 64) if pairs \
         else 1
     for a in range(0, len(pairs), step):
         _check(cancelled)
         part = pairs[a:a + step]
         idx = [s for _, s in part]
-        x = one.prepare(take(images, idx))
+        x = one.prepare(take(images, idx), raw)
         lab = None if labels is None else np.asarray(labels)[idx]
         fwd = one.forward(x, raw=True)
         _, trace = fwd.relevance(config, target, labels=lab, trace=True)
@@ -272,16 +276,19 @@ def _check(cancelled):
 
 
 def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
-               dataset_id="", progress=None, cancelled=None, use_cache=True) -> References:
+               dataset_id="", progress=None, cancelled=None, use_cache=True,
+               raw=False) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
-    hash, rule, target, layer, ``dataset_id`` and n)."""
+    hash, rule, target, layer, ``dataset_id``, n and ``raw``)."""
     from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
     path = cap = None
     if use_cache and dataset_id:
         cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work
-        key = cache_key(explainer.model, _config(explainer, rule), target, k, dataset_id, n)
+        # fed as stored, the same file's samples are other inputs than its images prepared
+        key = cache_key(explainer.model, _config(explainer, rule), target, k,
+                        dataset_id + ("|raw" if raw else ""), n)
         try:
             path = cache_dir(CACHE_SUB) / f"{key}.npz"
         except DatasetError:  # no cache folder can be made (a read-only home): compute
@@ -296,7 +303,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                 with contextlib.suppress(OSError):
                     os.unlink(path)  # damaged (cut short, not a zip) or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,
-                              progress=progress, cancelled=cancelled)
+                              progress=progress, cancelled=cancelled, raw=raw)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         try:
             refs.save(path)

@@ -296,20 +296,21 @@ def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
 
 
 def explain_samples(explainer, images, indices, rule=None, target="pred", labels=None,
-                    batch_size=256, progress=None, cancelled=None) -> np.ndarray:
-    """(n, H, W) input relevance of ``images[indices]``, batch by batch."""
+                    batch_size=256, progress=None, cancelled=None, raw=False) -> np.ndarray:
+    """(n, H, W) input relevance of ``images[indices]``, batch by batch (``raw``: they are
+    arrays in the model's own layout, fed as stored)."""
     from .concepts import _config, pass_size  # noqa: PLC0415
 
     config = _config(explainer, rule)
     out = []
     n = len(indices)
     if n:
-        first = explainer.prepare(take(images, indices[:1]))
+        first = explainer.prepare(take(images, indices[:1]), raw)
         batch_size = pass_size(explainer, first.shape[1:], batch_size)
     for a in range(0, n, batch_size):
         _check(cancelled)
         idx = indices[a:a + batch_size]
-        fwd = explainer.forward(explainer.prepare(take(images, idx)), raw=True)
+        fwd = explainer.forward(explainer.prepare(take(images, idx), raw), raw=True)
         lab = None if labels is None else np.asarray(labels)[idx]
         out.append(_spatial(fwd.relevance(config, target, labels=lab)).astype(np.float32))
         if progress:
@@ -319,9 +320,9 @@ def explain_samples(explainer, images, indices, rule=None, target="pred", labels
 
 def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighbours=10,
           size=8, embed="tsne", seed=0, batch_size=256, progress=None,
-          cancelled=None) -> SprayResult:
+          cancelled=None, raw=False) -> SprayResult:
     """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
-    ``images(index)`` and ``labels``, or an array)."""
+    ``images(index)`` and ``labels``, or an array; ``raw``: of the model's own layout)."""
     from .concepts import _config  # noqa: PLC0415
     from .targets import parse_target  # noqa: PLC0415
 
@@ -334,12 +335,14 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
     check_k(k, len(indices))
     config = _config(explainer, rule)  # the rules as resolved (the default's too), recorded
     R = explain_samples(explainer, dataset, indices, config, target, labels, batch_size,
-                        progress, cancelled)
+                        progress, cancelled, raw)
     res = analyse(R, k, neighbours, size, embed, seed, cancelled)
     lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
     meta = {"class": None if cls is None else int(cls), "rule": config.description,
             "target": target, "neighbours": neighbours, "size": size, "embedding": embed,
             "seed": seed}
+    if raw:  # the samples were fed as stored: a reader prepares them so again
+        meta["raw"] = True
     return SprayResult(indices, lab, R, **res, meta=meta)
 
 

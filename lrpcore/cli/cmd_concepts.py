@@ -12,12 +12,17 @@ from .common import (
     DatasetArray,
     add_backend_argument,
     add_command,
+    add_raw_argument,
+    check_samples_fit,
+    load_labels,
     load_samples,
     model_defaults,
+    no_labels,
     parse_target,
     plural,
     refuse_folder_in_folders_read,
     refuse_shadowing,
+    warn_if_preprocessed,
     warn_unreadable,
 )
 
@@ -38,6 +43,10 @@ def register(sub):
                         "sidecar."))
     p.add_argument("model", help="model file or bundled model name")
     p.add_argument("data", help="dataset: .npy, any format lrp opens, or a name (mnist-sample)")
+    add_raw_argument(p, "DATA")
+    p.add_argument("--labels", metavar="FILE", default=None,
+                   help="labels of DATA's samples (.npy, .mat, .txt or IDX; N or N×1), for "
+                   "--target true when DATA does not carry them")
     p.add_argument("--layer", required=True,
                    help="layer index or name (chain: convolution1, rect0, ...; graph: the "
                    "ONNX node name, e.g. /layer3/Add)")
@@ -96,6 +105,11 @@ def run(args) -> int:
     n = len(x)
     if not 0 <= args.sample < n:
         raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")
+    check_samples_fit(args.data, model, x[args.sample:args.sample + 1], raw=args.raw)
+    if not args.raw:
+        warn_if_preprocessed("concepts", args.data, x, model)
+    if args.labels:
+        labels = load_labels(args.labels, n, model.n_classes)
     if args.references < 0:
         raise RuleError("--references must not be negative")
     if args.references > MAX_REFERENCES:  # one conditional heatmap per channel and sample:
@@ -103,13 +117,13 @@ def run(args) -> int:
                         "samples per channel")  # 10¹² ran for hours towards a MemoryError
     target = parse_target(args.target, model=model)
     if target == "true" and labels is None:
-        raise RuleError("--target true needs a dataset that has labels")
+        raise no_labels(args.data, model=model)
     ex = Explainer(model, args.backend)
     k = concepts.resolve_layer(ex, args.layer)
     config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
     lab = None if labels is None else np.asarray(labels)
     try:
-        fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]))
+        fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]), args.raw)
     except ShapeError as exc:  # a NaN in the sample: the message named no file
         raise ShapeError(f"{args.data} (sample {args.sample}): {exc}") from None
     fwd = ex.forward(fed, raw=True)
@@ -120,18 +134,19 @@ def run(args) -> int:
                                                 one_label)
     info = export.sidecar_info(args.model, config.description, args.target, ex.backend.name,
                                ex.dtype.name, model_name=str(args.model), dataset=args.data,
-                               sample=args.sample, layer=k, layer_name=ranking.name)
+                               sample=args.sample, layer=k, layer_name=ranking.name,
+                               **({"raw": True} if args.raw else {}))
     classes = _sample_classes(model, fwd, target, one_label, x, args.sample)
-    x01 = image01(ex, x, model.input_spec)(args.sample)
+    x01 = image01(ex, x, model.input_spec, args.raw)(args.sample)
     refs = gallery = None
     if args.references:
         data = getattr(x, "dataset", x)
         try:
             refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
-                                     dataset_id=_dataset_id(args.data, n))
+                                     dataset_id=_dataset_id(args.data, n), raw=args.raw)
         except ShapeError as exc:
             raise ShapeError(f"{args.data}: {exc}") from None
-        gallery = image01(ex, data, model.input_spec)
+        gallery = image01(ex, data, model.input_spec, args.raw)
     with output_folder(args.out, args.overwrite) as tmp:
         write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap,
                        sample_fields=classes)

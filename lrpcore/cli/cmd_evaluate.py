@@ -12,6 +12,7 @@ from ..insight.pixelflip import DEFAULTS
 from .common import (
     add_backend_argument,
     add_command,
+    add_raw_argument,
     check_outputs_free,
     check_samples_fit,
     load_labels,
@@ -39,8 +40,7 @@ def register(sub):
                    "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
                    "needed for --target true")
-    p.add_argument("--raw", action="store_true",
-                   help="samples are already in the model's input layout (no preprocessing)")
+    add_raw_argument(p)
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
                    help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable; "
                         "default: the model's rule, as for 'lrp explain')")
@@ -137,8 +137,7 @@ def run(args) -> int:
         labels = None if labels is None else labels[:args.n]
     target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
-        raise no_labels(args.input, "--target true needs --labels FILE (or a dataset that "
-                        "has labels)", model)
+        raise no_labels(args.input, model=model)
     bar = ProgressBar(len(x), "evaluating", enabled=False if args.quiet else None)  # tty only
     start = time.perf_counter()
     try:

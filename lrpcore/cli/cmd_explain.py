@@ -27,6 +27,7 @@ from .common import (
     DatasetArray,
     add_backend_argument,
     add_command,
+    add_raw_argument,
     check_outputs_free,
     load_labels,
     load_samples,
@@ -86,7 +87,7 @@ def register(sub):
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
                    "for --target true (default: the dataset's own, or X_labels.npy beside an "
                    "X_images.npy)")
-    p.add_argument("--raw", action="store_true", help="feed INPUT as stored, no preprocessing")
+    add_raw_argument(p)
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
     add_backend_argument(p)
     p.add_argument("--dtype", choices=["float64", "float32"], default=None,
@@ -258,8 +259,8 @@ def run(args) -> int:
     if args.trace:
         _print_trace(traces, trace_classes)
     print_diagnosis(diagnosis)
-    name = target_name(target, model)
-    shown = target if name is None else f"{target}: {name}"
+    name = target_name(target, model)  # unnamed classes' "names" are their numbers: once
+    shown = target if name in (None, str(target)) else f"{target}: {printable_line(name)}"
     print(f"explained {plural(n, 'sample')} with {config.description} (target {shown}) using "
           f"{explainer.backend.name} {explainer.dtype.name} in {elapsed:.3f} s → {args.out}")
     return 0

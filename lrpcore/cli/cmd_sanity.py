@@ -74,7 +74,7 @@ def run(args) -> int:
     bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)
     try:
         result = cascading_randomisation(model, x, args.rule, target=target, labels=labels,
-                                         seed=args.seed, backend=args.backend,
+                                         raw=args.raw, seed=args.seed, backend=args.backend,
                                          dtype=args.dtype, progress=bar)
     finally:
         bar.close()

@@ -9,11 +9,13 @@ from ..errors import RuleError
 from .common import (
     add_backend_argument,
     add_command,
+    add_raw_argument,
     check_outputs_free,
     check_samples_fit,
     model_defaults,
     no_labels,
     parse_target,
+    warn_if_preprocessed,
     warn_unreadable,
 )
 from .progress import ProgressBar
@@ -33,6 +35,7 @@ def register(sub):
     p.add_argument("data", help="dataset with labels: a name (mnist-sample), a file or "
                    "folder, or an R.zarr relevance store of 'lrp explain' (its heatmaps are "
                    "used as they are: nothing is explained again)")
+    add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
                    help="labels of DATA's samples, when DATA does not carry them")
     p.add_argument("--class", dest="cls", default=None,
@@ -84,7 +87,10 @@ def run(args) -> int:
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
         warn_unreadable("spray", args.data, data)
-        check_samples_fit(args.data, model, data.images(list(range(min(len(data), 1)))))
+        head = data.images(list(range(min(len(data), 64))))  # what warnings look at
+        check_samples_fit(args.data, model, head, raw=args.raw)
+        if not args.raw:
+            warn_if_preprocessed("spray", args.data, head, model)
         target = parse_target(args.target or "true", model=model)
         # refused before the note below: "explained for its predicted class" came first, then
         # "--class needs a dataset with labels"
@@ -99,7 +105,7 @@ def run(args) -> int:
         bar = ProgressBar(1, "explaining", enabled=args.progress)
         res = spray(ex, data, cls, args.rule, target, k=args.k, neighbours=args.neighbours,
                     size=args.size, embed=embed, batch_size=args.batch_size,
-                    progress=lambda d, t: bar(d, t))
+                    progress=lambda d, t: bar(d, t), raw=args.raw)
         data = args.data
     # files absolute: the explorer's SpRAy window checks that the open dataset is this one
     res.meta.update({"model": where_found(args.model), DATASET_KEY: where_found(data)})
@@ -121,11 +127,12 @@ def _spray_store(args, model, cls, embed):
     from .common import load_labels
 
     store = open_relevance_store(args.data)
-    given = [f for f, v in (("--rule", args.rule), ("--target", args.target)) if v is not None]
+    given = [f for f, v in (("--rule", args.rule), ("--target", args.target),
+                            ("--raw", args.raw or None)) if v is not None]
     if given:
         raise RuleError(f"{args.data}: a relevance store holds heatmaps of rule "
                         f"{store.provenance.get('rules')}, target "
-                        f"{store.provenance.get('target')}; {' and '.join(given)} cannot "
+                        f"{store.provenance.get('target')}; {_listed(given)} cannot "
                         "change them (explain again with 'lrp explain ... --out R.zarr')")
     if sha256_file(model_file(args.model)) != store.run.get("model_sha256"):
         stored = store.provenance.get("model")
@@ -142,3 +149,8 @@ def _spray_store(args, model, cls, embed):
                             size=args.size, embed=embed)
     res.meta["store_input"] = store.input
     return res
+
+
+def _listed(options) -> str:
+    """'--rule', '--rule and --target', '--rule, --target and --raw'."""
+    return " and ".join([", ".join(options[:-1]), options[-1]] if options[1:] else options)

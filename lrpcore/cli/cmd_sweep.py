@@ -57,9 +57,9 @@ def run(args) -> int:
     try:
         result = run_sweep(model, x, args.rule, params=params,
                            groups=tuple(args.group or ["all"]), target=target, labels=labels,
-                           steps=args.steps, per_step=args.per_step, baseline=args.baseline,
-                           seed=args.seed, backend=args.backend, dtype=args.dtype,
-                           progress=bar)
+                           raw=args.raw, steps=args.steps, per_step=args.per_step,
+                           baseline=args.baseline, seed=args.seed, backend=args.backend,
+                           dtype=args.dtype, progress=bar)
     finally:
         bar.close()
     out = sys.stderr if args.csv == "-" else sys.stdout

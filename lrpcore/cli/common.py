@@ -29,6 +29,13 @@ def add_backend_argument(p, default="auto", help_text=AUTO_BACKEND_HELP) -> None
     p.add_argument("--backend", choices=BACKENDS, default=default, help=help_text)
 
 
+def add_raw_argument(p, samples="INPUT") -> None:
+    """``--raw``, one meaning in every command that takes samples: ``samples`` (the name of
+    its positional argument) holds arrays in the model's own layout, fed as stored."""
+    p.add_argument("--raw", action="store_true",
+                   help=f"feed {samples} as stored, no preprocessing")
+
+
 def load_array(path, what="input", mmap=False) -> np.ndarray:
     """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
     not read whole but as its samples are used (plain reads, never a memory map)."""
@@ -135,14 +142,15 @@ def check_samples_fit(path, model, x, raw=False) -> None:
             raise ShapeError(f"{path}: {exc}") from None
 
 
-def no_labels(path, what="--target true needs --labels FILE (or a dataset that has labels)",
-              model=None):
-    """The one-line refusal of ``--target true`` without labels; for an image folder with class
-    subfolders (unlabelled for ``model`` unless they all name its classes) it says how to name
-    them."""
+def no_labels(path, what=None, model=None):
+    """The one-line refusal of ``--target true`` without labels, naming the samples' file;
+    for an image folder with class subfolders (unlabelled for ``model`` unless they all name
+    its classes) it says how to name them."""
     from ..io.datasets import folder_labels_hint  # noqa: PLC0415
 
     p = os.fspath(path)
+    if what is None:
+        what = f"{p}: --target true needs --labels FILE (or a dataset that has labels)"
     subs = sorted(d for d in os.listdir(p) if not d.startswith(".")
                   and os.path.isdir(os.path.join(p, d))) if os.path.isdir(p) else []
     if subs:

@@ -9,7 +9,7 @@ import sys
 
 from ..errors import ModelFormatError, ShapeError
 from ..fileio import atomic_write_text
-from .common import add_backend_argument
+from .common import add_backend_argument, add_raw_argument
 
 
 def add_model_data(p, n_default) -> None:
@@ -17,6 +17,10 @@ def add_model_data(p, n_default) -> None:
                    "name (e.g. mnist-lenet5)")
     p.add_argument("data", help="samples: a dataset file or folder, or a built-in dataset "
                    "(e.g. mnist-sample)")
+    add_raw_argument(p, "DATA")
+    p.add_argument("--labels", metavar="FILE", default=None,
+                   help="labels of DATA's samples (.npy, .mat, .txt or IDX; N or N×1), for "
+                   "--target true when DATA does not carry them")
     p.add_argument("--n", type=int, default=n_default,
                    help="use N samples spread evenly over DATA (datasets are often sorted by "
                    f"class; default {n_default})")
@@ -55,18 +59,24 @@ def read_files(args) -> list:
     ``--csv data.npy --overwrite`` replaced the samples being ranked with the ranking."""
     from .common import model_files  # noqa: PLC0415
 
-    return [*model_files(args.model), args.data]
+    return [*model_files(args.model), args.data, getattr(args, "labels", None)]
 
 
 def load_inputs(args, n_default, model=None):
-    """(model, raw samples, labels or None) of ``--n`` samples spread evenly over DATA
-    (``model``: already opened, else ``args.model`` is)."""
+    """(model, samples, labels or None) of ``--n`` samples spread evenly over DATA
+    (``model``: already opened, else ``args.model`` is); the samples are raw images, or
+    with ``--raw`` arrays in the model's own layout; the labels DATA's or ``--labels``'."""
     import numpy as np  # noqa: PLC0415
 
     from .. import open_dataset  # noqa: PLC0415
     from ..insight.tasks import spread_indices  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
-    from .common import check_samples_fit, warn_unreadable  # noqa: PLC0415
+    from .common import (  # noqa: PLC0415
+        check_samples_fit,
+        load_labels,
+        warn_if_preprocessed,
+        warn_unreadable,
+    )
 
     if model is None:
         model = load_classifier(model_path(args.model))
@@ -77,8 +87,14 @@ def load_inputs(args, n_default, model=None):
         raise ShapeError(f"--n must be ≥ 1, got {n}")
     idx = spread_indices(len(ds), n)
     x = ds.images(idx)
-    check_samples_fit(args.data, model, x)
-    labels = None if ds.labels is None else np.asarray(ds.labels)[idx]
+    raw = bool(getattr(args, "raw", False))
+    check_samples_fit(args.data, model, x, raw=raw)
+    if not raw and getattr(args, "command", None):  # as lrp explain warns
+        warn_if_preprocessed(args.command, args.data, x, model, getattr(args, "dtype", None))
+    labels = ds.labels
+    if getattr(args, "labels", None):
+        labels = load_labels(args.labels, len(ds), model.n_classes)
+    labels = None if labels is None else np.asarray(labels)[idx]
     return model, x, labels
 
 
@@ -89,8 +105,7 @@ def target_of(args, labels, model=None):
     if target == "true" and labels is None:
         from .common import no_labels  # noqa: PLC0415
 
-        raise no_labels(args.data, f"{args.data}: --target true needs labels, and the data has "
-                        "none", model)
+        raise no_labels(args.data, model=model)
     return target
 
 
