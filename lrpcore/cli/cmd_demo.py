@@ -70,10 +70,12 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def open_demo_dataset(name, labels):
+def open_demo_dataset(name, labels, model=None):
+    """The demo's samples; with ``model``, a folder of photographs is fitted to its input as
+    every other command reads it (the demo refused them: "300×301×3 do not fit")."""
     from ..io.datasets import open_dataset  # noqa: PLC0415 (heavy only when the demo runs)
 
-    ds = open_dataset(name, labels=labels)
+    ds = open_dataset(name, labels=labels, model=model)
     warn_unreadable("demo", name, ds)
     return ds
 
@@ -130,7 +132,7 @@ def run(args) -> int:
         raise LRPError("--count and --batch must be at least 1")
     model_path = Path(args.model) if args.model else default_model_path()
     model = load_classifier(model_path)
-    ds = open_demo_dataset(args.dataset or default_dataset(), args.labels)
+    ds = open_demo_dataset(args.dataset or default_dataset(), args.labels, model)
     out = Path(args.out) if args.out else fresh_folder()
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))
     chosen = demo_indices(ds, n)

@@ -1,0 +1,28 @@
+"""What a CLI acceptance review (stop 25: the README followed literally on the shared ONNX
+models, the MNIST test set and photographs of odd sizes) found outside ``--raw``."""
+
+from __future__ import annotations
+
+import numpy as np
+from shared_data import shared_path
+
+from lrpcore.cli.main import main
+
+
+def test_demo_fits_a_folder_of_images_to_the_model(tmp_path, capsys):
+    """``lrp demo --dataset FOLDER`` read the images at their own size ("samples of shape
+    35×40×1 do not fit the model … open the folder with the model … as the lrp commands do")
+    where every other command fits them to the model's input."""
+    from PIL import Image
+
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    digits = np.load(shared_path("data", "mnist_test_images.npy"))[:3].reshape(-1, 28, 28)
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for k, img in enumerate(digits):
+        Image.fromarray(img).resize((40, 35)).save(folder / f"d{k}.png")
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", str(resnet), "--dataset", str(folder), "--out", str(out),
+                 "--count", "2", "--batch", "2"]) == 0, capsys.readouterr().err
+    relevance = np.load(out / "relevance_0.npy")
+    assert relevance.shape[-2:] == (28, 28) and np.abs(relevance).max() > 0
