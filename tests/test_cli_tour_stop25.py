@@ -26,3 +26,20 @@ def test_demo_fits_a_folder_of_images_to_the_model(tmp_path, capsys):
                  "--count", "2", "--batch", "2"]) == 0, capsys.readouterr().err
     relevance = np.load(out / "relevance_0.npy")
     assert relevance.shape[-2:] == (28, 28) and np.abs(relevance).max() > 0
+
+
+def test_sweep_labels_name_only_the_values_a_group_takes(tmp_path, capsys):
+    """EpsilonGammaBox swept on the ResNet's last layer (dense: ε only) printed "ε=1e-06, γ=0
+    [last]" — a γ no layer of the group takes, in the label and the CSV's gamma column — and
+    blamed the equal scores of ε settings that only scale the heatmaps on blank images."""
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    np.save(tmp_path / "x.npy", np.load(shared_path("data", "mnist_test_images.npy"))[:8])
+    csv = tmp_path / "s.csv"
+    assert main(["sweep", str(resnet), str(tmp_path / "x.npy"), "--rule", "EpsilonGammaBox",
+                 "--group", "last", "--n", "8", "--steps", "3", "--quiet", "--csv",
+                 str(csv)]) == 0
+    out = capsys.readouterr().out
+    rows = csv.read_text().splitlines()[1:]
+    assert len(rows) == 3 and all("[last]" in r and "γ" not in r for r in rows), rows
+    assert all(r.split(",")[6] == "" and r.split(",")[5] != "" for r in rows), rows  # γ, ε
+    assert "no best" not in out or "in the same order" in out

@@ -83,10 +83,12 @@ def run(args) -> int:
     scores = [row.score for row in result.rows if row.finite]
     if len(scores) > 1 and max(scores) - min(scores) <= 1e-9 * max(1.0, *map(abs, scores)):
         # blank samples: every ordering flips pixels that change nothing, so every setting
-        # scores alike and the first was named best by the order of the grid
-        print(f"no best: every setting scores {scores[0]:.4g}; flipping these samples' pixels "
-              "changes the outputs alike whatever the heatmap (blank or constant images?)",
-              file=out)
+        # scores alike and the first was named best by the order of the grid; or settings
+        # that only scale the heatmaps (ε of a last dense layer alone): the same ordering
+        print(f"no best: every setting scores {scores[0]:.4g}; they flip these samples' pixels "
+              "in the same order (settings that only scale the heatmaps, such as ε of the "
+              "last layer alone), or flipping changes the outputs alike whatever the "
+              "heatmap (blank or constant images?)", file=out)
         return 0
     best = result.best.setting
     names = getattr(model.analysis_layers(), "names", None)  # a graph's node names

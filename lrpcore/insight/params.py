@@ -207,20 +207,23 @@ def make_setting(layers, base, values: dict, group="all", layer_rules=None) -> S
         return Setting(str(base), group, dict(values), dataclasses.replace(rule, **changes).spec())
     config = resolve_rules(layers, base, base_rules)
     overrides = dict(base_rules)
-    touched = False
+    applied = set()  # the parameters some layer of the group has: only these are its values
     for i in group_layers(layers, group):
         rule = config.rules[i]
         changes = {p.field: float(values[p.name]) for p in params if _holds(rule, p)}
         if changes:
-            touched = True
+            applied.update(p.name for p in params if _holds(rule, p))
             new = dataclasses.replace(rule, **changes)
             if new != rule:  # a value the preset already has needs no override
                 overrides.pop(i, None)  # last, so that no glob of the user's comes after it
                 overrides[i] = new.spec()
-    if not touched:
+    if not applied:
         return None
     name = preset_or_none(base).name if preset_or_none(base) else parse_rule(base).spec()
-    return Setting(name, group, dict(values), name, overrides)
+    # "ε=1e-06, γ=0 [last]" named a γ that no layer of the group takes (EpsilonGammaBox's
+    # last layer is dense), and the CSV's gamma column held it
+    return Setting(name, group, {k: v for k, v in values.items() if k in applied}, name,
+                   overrides)
 
 
 def grid(layers, base, params: dict | None = None, groups=("all",),
