@@ -43,3 +43,30 @@ def test_sweep_labels_name_only_the_values_a_group_takes(tmp_path, capsys):
     assert len(rows) == 3 and all("[last]" in r and "γ" not in r for r in rows), rows
     assert all(r.split(",")[6] == "" and r.split(",")[5] != "" for r in rows), rows  # γ, ε
     assert "no best" not in out or "in the same order" in out
+
+
+def test_explain_says_when_drawing_options_draw_nothing(tmp_path, capsys):
+    """``--colormap jet`` without ``--png`` wrote no picture and said nothing."""
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    np.save(tmp_path / "x.npy", np.load(shared_path("data", "mnist_test_images.npy"))[:2])
+    base = ["explain", str(resnet), str(tmp_path / "x.npy"), "--out", str(tmp_path / "R.npy")]
+    assert main([*base, "--colormap", "jet", "--no-outline"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: --colormap, --no-outline only draw the --png heatmaps" in err, err
+    assert main([*base, "--overwrite"]) == 0
+    assert "--png" not in capsys.readouterr().err
+    assert main([*base, "--overwrite", "--png", str(tmp_path / "p"), "--colormap", "jet"]) == 0
+    assert "only draw" not in capsys.readouterr().err
+    assert (tmp_path / "p" / "heatmap_0_jet.png").exists()
+
+
+def test_a_store_refuses_png_naming_the_commands_that_draw_it(tmp_path, capsys):
+    """The refusal of --png with --out R.zarr sent the user to the explorer alone, while
+    ``lrp render`` and ``lrp figure`` read a store."""
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    np.save(tmp_path / "x.npy", np.load(shared_path("data", "mnist_test_images.npy"))[:2])
+    assert main(["explain", str(resnet), str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "R.zarr"), "--png", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "--png is not available with --out *.zarr" in err and "lrp render R.zarr" in err
+    assert not (tmp_path / "R.zarr").exists() and not (tmp_path / "p").exists()

@@ -135,8 +135,16 @@ def parse_layer_rules(items) -> dict:
 
 
 def check_png_options(args) -> None:
-    """Bad colormaps, scaling or PNG folder fail before anything is computed."""
+    """Bad colormaps, scaling or PNG folder fail before anything is computed; without --png
+    the options that only draw PNGs are said to do nothing (a run with --colormap jet wrote
+    no picture and said nothing)."""
     if not args.png:
+        unused = [name for name, given in (("--colormap", args.colormap),
+                                           ("--scaling", args.scaling is not None),
+                                           ("--no-outline", not args.outline)) if given]
+        if unused:
+            print(f"lrp explain: warning: {', '.join(unused)} only draw the --png heatmaps; "
+                  "without --png no picture is written (add --png DIR)", file=sys.stderr)
         return
     for name in args.colormap or []:
         get_colormap(name)

@@ -48,7 +48,8 @@ def run_cluster(args) -> int:
     for attr, flag in UNSUPPORTED:
         if getattr(args, attr, None):
             raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "
-                            "outputs; render heatmaps from it with the explorer)")
+                            "outputs; draw heatmaps from it with 'lrp render R.zarr --sample "
+                            "I' or 'lrp figure R.zarr', or open it in the explorer)")
     import os
 
     from ..io.image_folder import is_image_file  # noqa: PLC0415
