@@ -235,11 +235,10 @@ class InputSpec:
             hint = (" (channels first? give H×W×C images)"
                     if sorted(have) == sorted(want) else "")
             if self.layout == "NCHW" and tuple(shape) == tuple(self.shape):
-                # (only lrp explain and lrp evaluate have --raw: concepts, spray, sweep and
-                # sanity take images, and their users were told to add an option they lack)
-                hint = (" (this is the model's own C×H×W input: raw=True takes it as it is, "
-                        "as do lrp explain --raw and lrp evaluate --raw; the other commands "
-                        "take images H×W×C)")
+                # every lrp command that takes samples has --raw (stop 25; until then
+                # concepts, spray, sweep and sanity had not, and only images reached them)
+                hint = (" (this is the model's own C×H×W input: add --raw, or raw=True in "
+                        "Python, to feed it as it is)")
             raise ShapeError(f"samples of shape {got} do not fit the model, which takes raw "
                              f"{raw} images{hint}")
 

@@ -70,3 +70,13 @@ def test_a_store_refuses_png_naming_the_commands_that_draw_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--png is not available with --out *.zarr" in err and "lrp render R.zarr" in err
     assert not (tmp_path / "R.zarr").exists() and not (tmp_path / "p").exists()
+
+
+def test_info_says_an_onnx_files_scaling_is_assumed(capsys):
+    """'input specification: from the ONNX input' read as if the x/255 shown above it came
+    from the file; EfficientNet-Lite0's export needs (x/255 − 0.498)/0.502, set by a sidecar."""
+    model = shared_path("models", "torch_onnx", "efficientnet_lite0.onnx")
+    assert main(["info", str(model)]) == 0
+    line = next(t for t in capsys.readouterr().out.splitlines()
+                if t.startswith("input specification:"))
+    assert "assumed" in line and "efficientnet_lite0.json" in line, line

@@ -122,5 +122,8 @@ def test_a_model_input_given_to_a_command_without_raw_is_not_told_to_add_it(tmp_
                  "node_add_1", "--out", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code == 2 and "model's own C×H×W input" in err
-    assert "lrp explain --raw" in err and "the other commands take images H×W×C" in err
+    assert "add --raw" in err  # which lrp concepts now has (stop 25)
     assert "--raw on the command line" not in err
+    code = main(["concepts", str(zoo / "convnext_dynamo.onnx"), str(x), "--raw", "--layer",
+                 "node_add_1", "--out", str(tmp_path / "c"), "--references", "0"])
+    assert code == 0, capsys.readouterr().err

@@ -45,9 +45,12 @@ def describe_model(model, path) -> str:
     lines = [f"model: {where} ({ext[1:] or '?'} format)", model.summary()]
     spec = model.input_spec
     if spec is not None:
+        # an ONNX file holds no preprocessing: "from the ONNX input" read as if its x/255 were
+        # the file's, and EfficientNet-Lite0's export needs (x/255 − 0.498)/0.502
+        onnx = ("the ONNX input's shape; its scaling is assumed, an ONNX file holds none (a "
+                f"sidecar's \"input\" sets it: {os.path.basename(sidecar_path(source))})")
         origin = {"inferred": "guessed from the layers", "sidecar": sidecar_path(path),
-                  "file": "stored in the file", "onnx": "from the ONNX input"}.get(spec.source,
-                                                                                  spec.source)
+                  "file": "stored in the file", "onnx": onnx}.get(spec.source, spec.source)
         lines.append(f"input specification: {origin}")
         lines.append(f"input layout: {layout_text(spec, model)}")
     n = model.n_classes
