@@ -4,6 +4,7 @@ models, the MNIST test set and photographs of odd sizes) found outside ``--raw``
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from shared_data import shared_path
 
 from lrpcore.cli.main import main
@@ -80,3 +81,35 @@ def test_info_says_an_onnx_files_scaling_is_assumed(capsys):
     line = next(t for t in capsys.readouterr().out.splitlines()
                 if t.startswith("input specification:"))
     assert "assumed" in line and "efficientnet_lite0.json" in line, line
+
+
+@pytest.mark.parametrize("command, write", [
+    ("explain", ["--out"]), ("evaluate", ["--steps", "2", "--csv"]),
+    ("sweep", ["--rule", "epsilon", "--n", "2", "--steps", "2", "--csv"]),
+    ("sanity", ["--n", "2", "--csv"])])
+def test_the_labels_read_beside_the_samples_are_never_overwritten(tmp_path, capsys, command,
+                                                                   write):
+    """x_labels.npy beside x_images.npy is read with it (``--target true`` needs no
+    --labels), but was no file the command reads: ``--csv x_labels.npy --overwrite``
+    replaced the labels with the ranking."""
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    np.save(tmp_path / "x_images.npy", np.load(shared_path("data", "mnist_test_images.npy"))[:4])
+    labels = tmp_path / "x_labels.npy"
+    np.save(labels, np.arange(4))
+    before = labels.read_bytes()
+    assert main([command, str(resnet), str(tmp_path / "x_images.npy"), *write, str(labels),
+                 "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "is also a file this command reads" in err and "the labels of" in err, err
+    assert labels.read_bytes() == before
+
+
+def test_scores_beside_the_samples_are_no_labels_and_stay_writable(tmp_path, capsys):
+    """y.npy beside x.npy is their labels file only when it holds labels: the outputs an
+    earlier --outputs y.npy wrote there are rewritten by the same command."""
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    np.save(tmp_path / "x.npy", np.load(shared_path("data", "mnist_test_images.npy"))[:2])
+    run = ["explain", str(resnet), str(tmp_path / "x.npy"), "--out", str(tmp_path / "R.npy"),
+           "--outputs", str(tmp_path / "y.npy"), "--overwrite"]
+    assert main(run) == 0 and main(run) == 0, capsys.readouterr().err
+    assert np.load(tmp_path / "y.npy").shape == (2, 10)

@@ -345,7 +345,14 @@ def check_outputs_free(paths, overwrite, folders_must_exist=True, inputs=(),
             raise ExportError(f"{path}: ends in '/', so it names a folder: give the output "
                               "a file name")
     refuse_shadowing(paths)
-    read = {os.path.realpath(p): os.fspath(p) for p in inputs if p and os.path.isfile(p)}
+    from ..io.datasets import labels_file_beside  # noqa: PLC0415
+
+    inputs = [p for p in inputs if p]
+    read = {os.path.realpath(p): os.fspath(p) for p in inputs if os.path.isfile(p)}
+    for p in inputs:  # x_labels.npy beside x_images.npy is read with it
+        beside = labels_file_beside(p)
+        if beside and os.path.realpath(beside) not in read:
+            read[os.path.realpath(beside)] = f"{beside}, the labels of {os.fspath(p)}"
     for path in paths:
         if path and os.path.realpath(path) in read:
             raise ExportError(f"{path}: is also a file this command reads "

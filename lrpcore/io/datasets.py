@@ -488,6 +488,21 @@ def _sibling_labels(path: str):
     return None
 
 
+def labels_file_beside(path) -> str | None:
+    """The file :func:`labels_beside` reads the labels of image file ``path`` from, or None:
+    a command writing there would replace what it reads (``lrp sweep x_images.npy --csv
+    x_labels.npy --overwrite`` did). A file beside that holds no labels is not read, and
+    not named (``y.npy`` of an earlier ``--outputs`` beside ``x.npy`` is rewritten freely)."""
+    found = _sibling_labels(os.fspath(path)) if os.path.isfile(path) else None
+    if found is None:
+        return None
+    try:
+        load_labels(found)
+    except DatasetError:
+        return found if "labels" in os.path.basename(found).lower() else None
+    return found
+
+
 def labels_beside(path, n) -> np.ndarray | None:
     """The labels of ``n`` samples stored in an image array file, read from the label file
     beside it (:func:`_sibling_labels`), or None: what :func:`open_dataset` finds, for the
