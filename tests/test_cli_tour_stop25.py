@@ -113,3 +113,34 @@ def test_scores_beside_the_samples_are_no_labels_and_stay_writable(tmp_path, cap
            "--outputs", str(tmp_path / "y.npy"), "--overwrite"]
     assert main(run) == 0 and main(run) == 0, capsys.readouterr().err
     assert np.load(tmp_path / "y.npy").shape == (2, 10)
+
+
+def test_layer_rules_in_every_command_that_explains_with_one(tmp_path, capsys):
+    """``lrp sweep`` prints its best setting as ``--rule … --layer-rule …``, which explain and
+    concepts took while spray, sweep and sanity had no --layer-rule."""
+    from lrpcore.cli.main import build_parser
+    from lrpcore.spray import SprayResult
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    helps = {c: next(a.help for a in sub[c]._actions if "--layer-rule" in a.option_strings)
+             for c in ("concepts", "spray", "sweep", "sanity")}
+    assert len(set(helps.values())) == 1, helps
+    resnet = str(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    x = tmp_path / "x_images.npy"
+    np.save(x, np.load(shared_path("data", "mnist_test_images.npy"))[:40])
+    np.save(tmp_path / "x_labels.npy", np.load(shared_path("data", "mnist_test_labels.npy"))[:40])
+    key = "layer1.*=zplus"
+    assert main(["sanity", resnet, str(x), "--n", "4", "--rule", "epsilon:0.01", "--quiet",
+                 "--layer-rule", key]) in (0, 3)
+    assert "epsilon:0.01 with 5=zplus, 8=zplus" in capsys.readouterr().out
+    assert main(["sanity", resnet, str(x), "--rule", "sensitivity", "--layer-rule", key]) == 2
+    assert "takes no per-layer rules" in capsys.readouterr().err
+    assert main(["sweep", resnet, str(x), "--rule", "epsilon", "--param", "epsilon=0.01,1",
+                 "--n", "4", "--steps", "2", "--quiet", "--layer-rule", key]) == 0
+    best = capsys.readouterr().out.splitlines()[-1]
+    assert "--layer-rule 'layer1.*=zplus'" in best, best
+    for name, extra in (("a", []), ("b", ["--layer-rule", key])):
+        assert main(["spray", resnet, str(x), "--class", "1", "--embedding", "none", "--out",
+                     str(tmp_path / f"{name}.npz"), *extra]) == 0
+    a, b = (SprayResult.load(tmp_path / f"{n}.npz") for n in "ab")
+    assert b.meta["rule"] == "EpsilonPlus with 5=zplus, 8=zplus" and a.meta["rule"] == "EpsilonPlus"

@@ -12,6 +12,7 @@ from .common import (
     DatasetArray,
     add_backend_argument,
     add_command,
+    add_layer_rule_argument,
     add_raw_argument,
     check_samples_fit,
     load_labels,
@@ -58,9 +59,7 @@ def register(sub):
                    "unless empty or --overwrite)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
                    + RULE_DEFAULT_HELP)
-    p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
-                   help="rule for one layer or node, repeatable: a layer index, an ONNX node "
-                   "name, a glob or a PyTorch module path (see 'lrp explain --help')")
+    add_layer_rule_argument(p)
     p.add_argument("--target", default="pred",
                    help="pred, true, output, a class index or a class name "
                    "(\"Egyptian cat\"; any case, or its unambiguous start; default pred)")

@@ -56,8 +56,10 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sanity import cascading_randomisation, csv_text, figure  # noqa: PLC0415
     from ..render.compose import save_png  # noqa: PLC0415
+    from .cmd_explain import parse_layer_rules  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
+    layer_rules = parse_layer_rules(args.layer_rule) or None
     model = None
     if args.rule is None:  # the model's rule, as lrp explain takes it; the plot is named by it
         from ..explain import DEFAULT_RULE  # noqa: PLC0415
@@ -74,7 +76,8 @@ def run(args) -> int:
     bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)
     try:
         result = cascading_randomisation(model, x, args.rule, target=target, labels=labels,
-                                         raw=args.raw, seed=args.seed, backend=args.backend,
+                                         raw=args.raw, layer_rules=layer_rules,
+                                         seed=args.seed, backend=args.backend,
                                          dtype=args.dtype, progress=bar)
     finally:
         bar.close()

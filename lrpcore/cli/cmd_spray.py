@@ -9,6 +9,7 @@ from ..errors import RuleError
 from .common import (
     add_backend_argument,
     add_command,
+    add_layer_rule_argument,
     add_raw_argument,
     check_outputs_free,
     check_samples_fit,
@@ -43,6 +44,7 @@ def register(sub):
     p.add_argument("--out", required=True, help="result file (.npz)")
     p.add_argument("--rule", default=None, help="rule spec or preset (as 'lrp explain'); "
                    + RULE_DEFAULT_HELP)
+    add_layer_rule_argument(p)
     p.add_argument("--target", default=None,
                    help="true (default: each sample's label), pred, a class index or a "
                    "class name")
@@ -68,6 +70,7 @@ def run(args) -> int:
     from ..io.models import load_classifier
     from ..io.relevance_store import is_zarr_path
     from ..spray import class_indices, spray
+    from .cmd_explain import parse_layer_rules
 
     if not args.out.lower().endswith(".npz"):
         raise RuleError(f"{args.out}: a SpRAy result is saved as .npz")
@@ -101,9 +104,9 @@ def run(args) -> int:
             print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
                   "predicted class (--target pred)", file=sys.stderr)
         ex = Explainer(model, args.backend)
-        resolve_rules(ex.layers, args.rule)  # fail fast
+        config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
         bar = ProgressBar(1, "explaining", enabled=args.progress)
-        res = spray(ex, data, cls, args.rule, target, k=args.k, neighbours=args.neighbours,
+        res = spray(ex, data, cls, config, target, k=args.k, neighbours=args.neighbours,
                     size=args.size, embed=embed, batch_size=args.batch_size,
                     progress=lambda d, t: bar(d, t), raw=args.raw)
         data = args.data
@@ -128,6 +131,7 @@ def _spray_store(args, model, cls, embed):
 
     store = open_relevance_store(args.data)
     given = [f for f, v in (("--rule", args.rule), ("--target", args.target),
+                            ("--layer-rule", args.layer_rule or None),
                             ("--raw", args.raw or None)) if v is not None]
     if given:
         raise RuleError(f"{args.data}: a relevance store holds heatmaps of rule "

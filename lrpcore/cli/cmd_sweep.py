@@ -46,6 +46,7 @@ def run(args) -> int:
     from ..insight.params import parse_values  # noqa: PLC0415
     from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sweep import csv_text, run_sweep  # noqa: PLC0415
+    from .cmd_explain import parse_layer_rules  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
     params = dict(parse_values(t) for t in args.param) or None
@@ -56,7 +57,9 @@ def run(args) -> int:
     bar = ProgressBar(1, "sweeping", enabled=False if args.quiet else None)
     try:
         result = run_sweep(model, x, args.rule, params=params,
-                           groups=tuple(args.group or ["all"]), target=target, labels=labels,
+                           groups=tuple(args.group or ["all"]),
+                           layer_rules=parse_layer_rules(args.layer_rule) or None,
+                           target=target, labels=labels,
                            raw=args.raw, steps=args.steps, per_step=args.per_step,
                            baseline=args.baseline, seed=args.seed, backend=args.backend,
                            dtype=args.dtype, progress=bar)

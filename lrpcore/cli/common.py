@@ -36,6 +36,14 @@ def add_raw_argument(p, samples="INPUT") -> None:
                    help=f"feed {samples} as stored, no preprocessing")
 
 
+def add_layer_rule_argument(p) -> None:
+    """``--layer-rule KEY=SPEC``, as ``lrp explain`` takes it (its --help and 'lrp rules'
+    describe the keys), for every command that explains with a rule."""
+    p.add_argument("--layer-rule", action="append", default=[], metavar="KEY=SPEC",
+                   help="rule for one layer or node, repeatable: a layer index, an ONNX node "
+                   "name, a glob or a PyTorch module path (see 'lrp explain --help')")
+
+
 def load_array(path, what="input", mmap=False) -> np.ndarray:
     """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
     not read whole but as its samples are used (plain reads, never a memory map)."""

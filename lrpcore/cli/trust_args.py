@@ -9,7 +9,7 @@ import sys
 
 from ..errors import ModelFormatError, ShapeError
 from ..fileio import atomic_write_text
-from .common import add_backend_argument, add_raw_argument
+from .common import add_backend_argument, add_layer_rule_argument, add_raw_argument
 
 
 def add_model_data(p, n_default) -> None:
@@ -18,6 +18,7 @@ def add_model_data(p, n_default) -> None:
     p.add_argument("data", help="samples: a dataset file or folder, or a built-in dataset "
                    "(e.g. mnist-sample)")
     add_raw_argument(p, "DATA")
+    add_layer_rule_argument(p)
     p.add_argument("--labels", metavar="FILE", default=None,
                    help="labels of DATA's samples (.npy, .mat, .txt or IDX; N or N×1), for "
                    "--target true when DATA does not carry them")

@@ -216,9 +216,11 @@ class SanityResult:
 
 def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=False, seed=0,
                             keep_maps=4, backend=None, dtype="float32", batch_size=256,
-                            progress=None, cancel=None, on_step=None) -> SanityResult:
-    """Heatmaps of ``rule`` (a rule spec, preset, ``sensitivity`` or ``gradxinput``) on the
-    samples ``x`` as the weighted layers are randomised from the output down, one per step.
+                            progress=None, cancel=None, on_step=None,
+                            layer_rules=None) -> SanityResult:
+    """Heatmaps of ``rule`` (a rule spec, preset, ``sensitivity`` or ``gradxinput``; with
+    ``layer_rules`` as ``lrp explain --layer-rule`` takes them) on the samples ``x`` as the
+    weighted layers are randomised from the output down, one per step.
 
     The explained class of each sample is the original model's (target ``pred`` means the
     prediction before randomising), so every step explains the same output unit.
@@ -229,10 +231,14 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
     check_seed(seed)
     t0 = time.perf_counter()
     base = Explainer(model, backend, dtype)
+    label = str(rule)
     if baseline_name(rule) is None:
-        resolve_rules(base.layers, rule)  # a bad spec fails before any work
+        config = resolve_rules(base.layers, rule, layer_rules)  # a bad spec fails first
+        label = config.description if layer_rules else label
     elif not isinstance(rule, str):
         raise RuleError(f"unknown method {rule!r}")
+    elif layer_rules:
+        raise RuleError(f"{rule} is no LRP rule: it takes no per-layer rules")
     target = one_class_per_sample(target, "the sanity check", lambda: base.model.class_names)
     X = base.prepare(x, raw)
     n = X.shape[0]
@@ -264,7 +270,7 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
             check_cancel(cancel)
             fwd = ex.forward(X[a:b], raw=True)
             with np.errstate(all="ignore"):
-                R[a:b] = attribute(fwd, rule, targets[a:b])
+                R[a:b] = attribute(fwd, rule, targets[a:b], layer_rules=layer_rules)
             report(progress, k * n + b, total)
         maps = np.nan_to_num(as_maps(R, spec))
         if original is None:
@@ -282,7 +288,7 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         if on_step is not None:
             on_step(step, k + 1, len(order) + 1)
     x01 = _unit_inputs(spec, X[shown])
-    return SanityResult(str(rule), n, tuple(steps), x01, time.perf_counter() - t0)
+    return SanityResult(label, n, tuple(steps), x01, time.perf_counter() - t0)
 
 
 def _unit_inputs(spec, X):
