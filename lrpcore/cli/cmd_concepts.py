@@ -14,7 +14,6 @@ from .common import (
     add_command,
     add_layer_rule_argument,
     add_raw_argument,
-    check_samples_fit,
     load_labels,
     load_samples,
     model_defaults,
@@ -104,9 +103,6 @@ def run(args) -> int:
     n = len(x)
     if not 0 <= args.sample < n:
         raise RuleError(f"--sample {args.sample}: {args.data} has samples 0..{n - 1}")
-    check_samples_fit(args.data, model, x[args.sample:args.sample + 1], raw=args.raw)
-    if not args.raw:
-        warn_if_preprocessed("concepts", args.data, x, model)
     if args.labels:
         labels = load_labels(args.labels, n, model.n_classes)
     if args.references < 0:
@@ -125,6 +121,8 @@ def run(args) -> int:
         fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]), args.raw)
     except ShapeError as exc:  # a NaN in the sample: the message named no file
         raise ShapeError(f"{args.data} (sample {args.sample}): {exc}") from None
+    if not args.raw:  # a hint, after the checks that refuse the samples (as lrp explain)
+        warn_if_preprocessed("concepts", args.data, x, model)
     fwd = ex.forward(fed, raw=True)
     one_label = None if lab is None else lab[args.sample:args.sample + 1]
     ranking = concepts.rank_channels(fwd, k, config, target, one_label)
