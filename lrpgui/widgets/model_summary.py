@@ -1,8 +1,11 @@
-"""The model summary of the browser dock as rich text that wraps to the dock's width.
+"""The model summary of the browser dock as rich text that fits the dock's width.
 
 A fixed-width text table (``Sequential.summary()``) needs ~450 px and made the narrow dock
-scroll sideways; an HTML table lets the layer column wrap while the columns stay aligned, so
-every layer, shape and parameter count stays readable without a horizontal scrollbar.
+scroll sideways. Each layer takes two lines: its description and name (as the per-layer table
+shows them) on the whole width, shortened in the middle to one line when the dock is narrower
+(the tooltip holds the full text), then its output shape and parameter count, which never
+break. In a 4-column table the layer column of a 120–240 px dock was 40–70 px wide and broke
+node names and shapes in the middle of words ("ToChann" / "elsLast", "224×22" / "4×3").
 """
 
 from __future__ import annotations
@@ -11,26 +14,40 @@ import html
 import os
 from pathlib import Path
 
-from PySide6.QtGui import QTextOption
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics, QTextCharFormat, QTextCursor, QTextOption
 from PySide6.QtWidgets import QTextBrowser
 
 from lrpcore.errors import ShapeError
 from lrpcore.io.completeness import ending_hint
 from lrpcore.io.sidecar import sidecar_path
-from lrpcore.model import format_accuracy
-from lrpcore.text import no_markup, short
+from lrpcore.model import chain_layer_names, format_accuracy
+from lrpcore.text import elide_middle, no_markup, short
 
 SHOWN_CLASSES = 100  # class names the summary lists (the target box finds every one)
 # characters of one class name, and of the recorded accuracy, the summary shows: Qt lays out a
 # long word of wrapping rich text in time that grows with its square (ten class names of
 # 90,000 characters, a 900-KB sidecar, froze the window for minutes as it opened)
 SHOWN_CHARS = 60
+NAME_CHARS = 240  # of a node name (a crafted file's may be megabytes; real ones are < 100)
+FILE_KEY = "file"  # the title key of the file name's line
+INDENT = "&nbsp;" * 3  # the output shape under its layer's line
+SLACK = 10  # pixels a fitted line leaves free (cell padding, rounding of the layout)
 
 
-def summary_html(model, path: str | None) -> str:
-    """File, input, classes, recorded accuracy, then one table row per layer."""
+def summary_html(model, path: str | None, fit=None) -> str:
+    """File, input, classes, recorded accuracy, then two lines per layer.
+
+    ``fit(text, bold)`` shortens a line that must not wrap (the file name, each layer's
+    description and name) to the width on screen; without it every line is whole. Those
+    lines carry ``title`` keys (:data:`FILE_KEY`, ``L<index>``) whose tooltips
+    :class:`ModelSummary` fills with the full text (Qt takes a ``title`` attribute as it is
+    written: an escaped ``&amp;`` would show as such).
+    """
     esc = html.escape
-    head = [f"<b>{esc(no_markup(Path(path or '').name))}</b>"]
+    fit = fit or (lambda text, bold=False: text)
+    name = no_markup(Path(path or "").name)
+    head = [f"<b><span title='{FILE_KEY}'>{esc(fit(name, True))}</span></b>"]
     spec = model.input_spec
     head.append("input: " + (esc(spec.describe(model.sequence_layout())) if spec is not None
                              else "unknown"))
@@ -46,16 +63,26 @@ def summary_html(model, path: str | None) -> str:
         shapes = model.shapes()
     except ShapeError:
         shapes = [None] * len(model.layers)
-    rows = ["<tr><th align='right'>#</th><th align='left'>layer</th>"
-            "<th align='left'>output</th><th align='right'>params</th></tr>"]
-    for i, (layer, shape) in enumerate(zip(model.layers, shapes, strict=True)):
+    lines = [f"<b># layer</b><br>{INDENT}→ output, parameters"]
+    for i, (line, layer, shape) in enumerate(zip(layer_lines(model), model.layers, shapes,
+                                                 strict=True)):
         out = "×".join(map(str, shape)) if shape else "?"
-        rows.append(f"<tr><td align='right'>{i}</td><td>{esc(layer.describe())}</td>"
-                    f"<td>{out}</td><td align='right'>{layer.param_count():,}</td></tr>")
-    table = ("<table cellspacing='0' cellpadding='2' width='100%'>" + "".join(rows)
-             + "</table>")
+        count = layer.param_count()
+        params = f", {count:,} params" if count else ""
+        lines.append(f"<span title='L{i}'>{esc(fit(line))}</span><br>"
+                     f"{INDENT}→ <span style='white-space:nowrap'>{out}</span>{params}")
     total = f"total parameters: {model.param_count():,}"
-    return "<br>".join(head) + "<br>" + table + total
+    return "<br>".join(head + [""] + lines + [total])
+
+
+def layer_lines(model) -> list[str]:
+    """Each layer's index, description and name, as the per-layer rule table writes them: a graph's
+    node name (what ``--layer-rule`` takes), a chain's ``convolution0``, ``rect1``, …"""
+    names = getattr(model, "node_names", None)
+    if names is None:
+        names = chain_layer_names(model.layers)
+    return [f"{i} {layer.describe()} ({elide_middle(name, NAME_CHARS)})"
+            for i, (layer, name) in enumerate(zip(model.layers, names, strict=True))]
 
 
 def class_summary(names, shown=SHOWN_CLASSES) -> str:
@@ -79,7 +106,8 @@ def unnamed_classes(model, path) -> str | None:
 
 
 class ModelSummary(QTextBrowser):
-    """Read-only rich text that wraps at the widget's width and never scrolls sideways."""
+    """Read-only rich text that fits the widget's width and never scrolls sideways: lines
+    that must not break are shortened in the middle again whenever the width changes."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -87,12 +115,70 @@ class ModelSummary(QTextBrowser):
         self.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
         self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.document().setDocumentMargin(3)
+        self.document().setUndoRedoEnabled(False)  # tooltips are set on it after each render
         font = self.font()
         font.setPointSizeF(max(font.pointSizeF() - 1.0, 7.0))
         self.setFont(font)
+        self._shown = None  # (model, path) on display
+        self._fitted_to = None  # the line width the text was last fitted to
 
     def show_model(self, model, path: str | None) -> None:
+        self._shown = None if model is None else (model, path)
         if model is None:
+            self._fitted_to = None
             self.setPlainText("(no model open)")
         else:
-            self.setHtml(summary_html(model, path))
+            self._render()
+
+    def line_width(self) -> int:
+        """Pixels a layer's line may take: the viewport less the margins."""
+        margins = 2 * int(self.document().documentMargin())
+        return max(self.viewport().width() - margins - SLACK, 0)
+
+    def fit(self, text: str, bold: bool = False) -> str:
+        """``text`` shortened in the middle to :meth:`line_width` (the start says what kind
+        of layer, the end which node)."""
+        font = self.font()
+        font.setBold(bold)
+        return QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideMiddle,
+                                             self.line_width())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self._shown is not None and self.line_width() != self._fitted_to:
+            self._render()
+
+    def _render(self) -> None:
+        model, path = self._shown
+        bar = self.verticalScrollBar()
+        at = bar.value()  # a new width keeps the reader's place
+        self._fitted_to = self.line_width()
+        self.setHtml(summary_html(model, path, self.fit))
+        tips = {FILE_KEY: no_markup(path or ""),
+                **{f"L{i}": no_markup(line) for i, line in enumerate(layer_lines(model))}}
+        set_tooltips(self.document(), tips)
+        bar.setValue(at)
+
+
+def set_tooltips(document, tips: dict) -> None:
+    """Replace each fragment's ``title`` key with its text in ``tips``."""
+    spans = []  # found first: setting a format splits and merges the fragments
+    block = document.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            key = fragment.charFormat().toolTip()
+            if key in tips:
+                spans.append((fragment.position(), fragment.length(), tips[key]))
+            it += 1
+        block = block.next()
+    cursor = QTextCursor(document)
+    cursor.beginEditBlock()  # one layout at the end, not one per tooltip (1.6 s for 112)
+    for start, length, text in spans:
+        cursor.setPosition(start)
+        cursor.setPosition(start + length, QTextCursor.MoveMode.KeepAnchor)
+        tip = QTextCharFormat()
+        tip.setToolTip(text)
+        cursor.mergeCharFormat(tip)
+    cursor.endEditBlock()

@@ -279,7 +279,9 @@ def test_browser_lists_and_opens(make_window, qtbot, toy_files):
     datasets = window.findChild(QWidget, "datasetBrowser")
     names = [datasets.item(i).data(Qt.ItemDataRole.UserRole) for i in range(datasets.count())]
     assert "mnist-sample" in names and str(toy_files[1]) in names
-    assert "Linear 576→10" in window.browser.summary.toPlainText()
+    from .test_review_stop25_gui import layer_spans  # a line as wide as the dock, or shortened
+
+    assert "4 Linear 576→10 (linear0)" in [tip for *_, tip in layer_spans(window.browser.summary)]
     assert "%" in window.browser.accuracy_label.text()
 
 

@@ -1,0 +1,80 @@
+"""Stop 25's acceptance review of the explorer: defects found by using it as a new researcher
+(ONNX graph models, photographs, the MNIST test set)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from colour_models import colour_graph_model
+
+
+def long_named_graph():
+    """The colour graph model with ONNX node names as PyTorch exports write them."""
+    model = colour_graph_model()
+    model.nodes = [replace(node, name=f"/features/features.{k}/block/block.1/{node.name}")
+                   for k, node in enumerate(model.nodes)]
+    return model
+
+
+def layer_spans(summary):
+    """(start, end, tooltip) of each layer's line in the summary's document."""
+    from PySide6.QtGui import QTextCursor
+
+    text = summary.toPlainText()
+    spans, cursor = [], QTextCursor(summary.document())
+    for position in range(1, len(text) + 1):
+        cursor.setPosition(position)
+        tip = cursor.charFormat().toolTip()  # the format of the character before position
+        if not re.match(r"\d+ ", tip):  # not a layer's line (the file's, or none)
+            continue
+        if spans and spans[-1][2] == tip and spans[-1][1] == position - 1:
+            spans[-1] = (spans[-1][0], position, tip)
+        else:
+            spans.append((position - 1, position, tip))
+    return spans
+
+
+def on_one_line(document, start, end) -> bool:
+    block = document.findBlock(start)
+    layout = block.layout()
+    first = layout.lineForTextPosition(start - block.position()).lineNumber()
+    last = layout.lineForTextPosition(end - 1 - block.position()).lineNumber()
+    return block.contains(end - 1) and first == last
+
+
+def test_long_node_names_in_the_model_summary_are_shortened_in_the_middle(qtbot):
+    """In the ~240-pixel browser dock the summary's 4-column table left the layer column
+    40–70 px, so node names such as '/features/features.3/block/block.1/Conv' and shapes
+    ('224×22' / '4×3') broke in the middle of words. Each layer's line now takes the whole
+    width, shortened in the middle (its kind at the start, the node at the end), with the full
+    text in its tooltip; it is fitted again when the dock is resized."""
+    from PySide6.QtWidgets import QApplication
+
+    from lrpgui.widgets.model_summary import ModelSummary
+
+    model = long_named_graph()
+    summary = ModelSummary(objectName="modelSummary")
+    qtbot.addWidget(summary)
+    summary.resize(240, 400)
+    summary.show()
+    summary.show_model(model, "/data/exports/a-long-model-file-name-from-pytorch.onnx")
+    QApplication.processEvents()
+    text = summary.toPlainText()
+    spans = layer_spans(summary)
+    assert len(spans) == len(model.layers)
+    for k, (start, end, tip) in enumerate(spans):
+        node = model.nodes[k]
+        assert tip == f"{k} {node.layer.describe()} ({node.name})"
+        shown = text[start:end]
+        assert "…" in shown and shown.startswith(f"{k} ") and tip.endswith(shown[-4:])
+        assert on_one_line(summary.document(), start, end), shown
+    assert summary.horizontalScrollBar().maximum() == 0
+    for shape in model.shapes():  # shapes are whole, never broken
+        assert "×".join(map(str, shape)) in text
+
+    summary.resize(900, 400)  # wide enough: every line in full
+    QApplication.processEvents()
+    text = summary.toPlainText()
+    assert [text[s:e] for s, e, _t in layer_spans(summary)] == \
+        [t for _s, _e, t in layer_spans(summary)]
