@@ -24,6 +24,7 @@ from lrpcore.errors import Cancelled, DatasetError, LRPError
 from lrpcore.explain import layer_names
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
+from lrpcore.io.raw_values import HEAD, check_raw_values
 from lrpcore.targets import model_not_scores, parse_target
 from lrpcore.text import no_markup
 
@@ -503,8 +504,29 @@ class Session:
             if unread else None
         if model is None:
             return [unread] if unread else []
-        hints = (unread, ending_hint(model), class_count_hint(model, dataset))
+        hints = (unread, ending_hint(model), class_count_hint(model, dataset),
+                 self.raw_values_hint())
         return [h for h in hints if h]
+
+    def raw_values_hint(self) -> str | None:
+        """Why the open array's values do not look like the model's raw input (ToTensor's
+        0…1 digits for LeNet-5 were scaled again and drawn as a blank input, each explained
+        as a 1; `lrp explain` warns of it), or None. Image files are 8-bit pixels: a folder
+        is not read for it."""
+        model, dataset = self.state.model, self.state.dataset
+        if model is None or dataset is None or dataset.storage.startswith("image files"):
+            return None
+        try:
+            head = dataset.images(np.arange(min(len(dataset), HEAD)))
+        except LRPError:  # a NaN sample among them is refused when it is explained
+            head = dataset.images(np.array([0]))  # read as the dataset opened
+        found = check_raw_values(head, model.input_spec, self.state.dtype)
+        if found is None:
+            return None
+        lo, hi = found.raw_range
+        name = os.path.basename(os.fspath(self.state.dataset_name))
+        return (f"{name}: {found.describe()}; the explorer reads them as raw pixels: "
+                f"rescale them to [{lo:g}, {hi:g}]")
 
     def open_relevance_store(self, path):
         """The heatmaps of an ``R.zarr`` (:class:`~lrpgui.sources.PrecomputedRelevance`);

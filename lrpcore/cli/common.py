@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExportError, ShapeError
 from ..fileio import exists, no_folder_error
+from ..io.raw_values import check_raw_values
 
 
 def add_command(sub, name, help_text, example, description=None):
@@ -209,40 +210,27 @@ def parse_target(text, words=("pred", "true", "output"), model=None, what="--tar
 
 
 def warn_if_preprocessed(command, path, x, model, dtype=None) -> None:
-    """A warning on stderr when INPUT, read as raw images, looks preprocessed already: float
-    values within [-1, 1] (the LRP Toolbox's x/127.5 − 1, or x/255) for a model whose raw
-    pixels reach 255. Without --raw the scaling would be applied twice, silently. Values
-    beyond the model's raw range (16-bit images for a model of 8-bit pixels, float images
-    of 0…65535 or 0…1000) are named too, whatever their type; values at its bounds are not,
-    nor any where the range is only a guess (:func:`raw_range_declared`), nor values beyond
-    what ``dtype`` holds (refused later, in one line of its own)."""
+    """A warning on stderr when INPUT, read as raw images, does not look raw
+    (:func:`lrpcore.io.raw_values.check_raw_values`): float values within [-1, 1] (the LRP
+    Toolbox's x/127.5 − 1, or x/255) for a model whose raw pixels reach 255 — without --raw
+    the scaling would be applied twice, silently — or values beyond the model's raw range
+    (16-bit images for a model of 8-bit pixels, float images of 0…65535 or 0…1000)."""
     spec = getattr(model, "input_spec", None)
-    raw_range = getattr(spec, "raw_range", None)
-    if not raw_range or not len(x):
+    found = check_raw_values(x, spec, dtype)
+    if found is None:
         return
-    head = np.asarray(x[:64])
-    if head.dtype.kind not in "fiu" or not head.size:
-        return
-    with np.errstate(invalid="ignore"):
-        low, high = (float(np.nanmin(head)), float(np.nanmax(head))) \
-            if np.isfinite(head).any() else (0.0, 0.0)
-    peak = max(abs(low), abs(high))
-    if head.dtype.kind == "f" and 0 < peak <= 1.0 and raw_range[1] > 1.5:
+    lo, hi = found.raw_range
+    if found.kind == "preprocessed":
         # "add --raw" alone sent a PyTorch user's 0…1 digits (ToTensor's) to LeNet-5 unpadded
         # and unscaled: --raw fits only arrays of what the model is fed, which it now names
-        print(f"lrp {command}: warning: {path}: values in [{low:.3g}, {high:.3g}] look "
-              f"preprocessed already, while the model's raw input reaches {raw_range[1]:g}; "
-              f"add --raw if they are what the model is fed ({fed_text(spec)}), or scale "
-              f"them to its raw range [{raw_range[0]:g}, {raw_range[1]:g}]", file=sys.stderr)
-    elif (raw_range_declared(spec) and beyond_range(low, high, raw_range)
-          and not (dtype and peak > float(np.finfo(dtype).max))):
+        advice = (f"add --raw if they are what the model is fed ({fed_text(spec)}), or scale "
+                  f"them to its raw range [{lo:g}, {hi:g}]")
+    else:
         # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently, and
         # float ones still were (floats so large that float32 cannot hold them are refused
         # later, in one line)
-        print(f"lrp {command}: warning: {path}: values in [{low:.6g}, {high:.6g}] exceed the "
-              f"model's raw input range [{raw_range[0]:g}, {raw_range[1]:g}] (its scaling and "
-              "zB's bounds assume it); rescale them, or add --raw to feed them as they are",
-              file=sys.stderr)
+        advice = "rescale them, or add --raw to feed them as they are"
+    print(f"lrp {command}: warning: {path}: {found.describe()}; {advice}", file=sys.stderr)
 
 
 def fed_text(spec) -> str:
@@ -263,27 +251,6 @@ def warn_if_incomplete(command, path, model, x=None) -> None:
         if hint:
             print(f"lrp {command}: warning: {printable(os.fspath(path))}: {hint}",
                   file=sys.stderr)
-
-
-# values this close to a bound (a share of the range's width) count as on it: float rounding
-# of pixels computed as x / 255 * 255 is no reason for a warning
-RANGE_SLACK = 1e-6
-
-
-def beyond_range(low, high, raw_range) -> bool:
-    """Whether values from ``low`` to ``high`` leave ``raw_range`` (its bounds are inside)."""
-    lo, hi = (float(v) for v in raw_range)
-    slack = RANGE_SLACK * max(hi - lo, 1e-300)
-    return low < lo - slack or high > hi + slack
-
-
-def raw_range_declared(spec) -> bool:
-    """Whether ``spec``'s raw range says what the model takes, not a guess: a feature vector
-    guessed from a toolbox file or an ONNX input without a sidecar is assumed to lie in
-    [0, 1] (:func:`lrpcore.spec.infer_input_spec`), and features beyond it are no mistake.
-    Image inputs take 8-bit pixels, guessed or declared."""
-    guessed = getattr(spec, "source", None) in ("inferred", "onnx")
-    return not (guessed and len(getattr(spec, "raw_shape", ())) == 1)
 
 
 def plural(n: int, word: str) -> str:

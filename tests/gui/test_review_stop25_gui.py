@@ -78,3 +78,28 @@ def test_long_node_names_in_the_model_summary_are_shortened_in_the_middle(qtbot)
     text = summary.toPlainText()
     assert [text[s:e] for s, e, _t in layer_spans(summary)] == \
         [t for _s, _e, t in layer_spans(summary)]
+
+
+def test_digits_scaled_to_0_1_are_named_in_the_status_bar(make_window, toy_files, tmp_path):
+    """ToTensor's digits (floats in [0, 1]) opened for LeNet-5 were scaled a second time:
+    a blank input, every sample explained as the same class, and not a word (``lrp explain``
+    warns of it). The status bar now says so; 8-bit digits say nothing."""
+    from pathlib import Path
+
+    import numpy as np
+
+    lenet = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    window = make_window(model=lenet)
+    assert "preprocessed" not in window.state.status and window.session.concerns() == []
+    scaled = tmp_path / "tensor_digits.npy"
+    np.save(scaled, np.load(toy_files[1]).astype(np.float32) / 255)
+    assert window.open_dataset(str(scaled)) is True
+    status = window.state.status
+    assert status.startswith("⚠ tensor_digits.npy: values in [0, 0.9") and \
+        "look preprocessed already" in status and "rescale them to [0, 255]" in status
+
+    sixteen_bit = tmp_path / "deep_digits.npy"  # beyond the raw range: named too
+    np.save(sixteen_bit, np.load(toy_files[1]).astype(np.uint16) * 257)
+    assert window.open_dataset(str(sixteen_bit)) is True
+    assert "deep_digits.npy: values in [0, 6" in window.state.status
+    assert "exceed the model's raw input range [0, 255]" in window.state.status
