@@ -411,9 +411,10 @@ class RulePanel(QWidget):
                         table.setItem(i, col, item)
                     table.setItem(i, 3, QTableWidgetItem())
                 self._table_model = model
-            for i in range(len(layers)):
-                self._show_layer_rule(table.item(i, 3), i, base.spec_of(i), overridden.get(i),
-                                      getattr(layers[i], "merge", False))
+            with table.batched_changes():
+                for i in range(len(layers)):
+                    self._show_layer_rule(table.item(i, 3), i, base.spec_of(i),
+                                          overridden.get(i), getattr(layers[i], "merge", False))
             table.resizeRowsToContents()
         table.fit_columns()
         table.updateGeometry()  # its size hint follows the descriptions of the new model
