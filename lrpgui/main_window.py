@@ -896,6 +896,9 @@ class MainWindow(QMainWindow):
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
         dlg.canceled.connect(lambda: self.controller.cancel(job))
+        # Escape where the dialog's own Escape shortcut does not fire (it is not the active
+        # window) is QDialog's reject(): it hid the dialog, and the job went on out of sight
+        dlg.rejected.connect(lambda: self.controller.cancel(job))
         dlg.show()
         self._progress_dialog = dlg
         self._progress_job = job

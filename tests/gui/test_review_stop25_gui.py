@@ -120,3 +120,31 @@ def test_a_rule_switch_updates_the_layer_table_in_one_change(make_window, qtbot)
         window.state.rule = "alphabeta:2"
     assert [table.item(r, 3).text() for r in range(table.rowCount())].count("alphabeta:2") >= 2
     assert 1 <= len(changes) <= 2, len(changes)
+
+
+def test_escape_on_the_batch_export_progress_cancels_it(make_window, qtbot, tmp_path,
+                                                        monkeypatch):
+    """Escape reaches the batch export's progress dialog as QDialog's reject() wherever the
+    dialog's own Escape shortcut does not fire (the dialog shown but not the active window: an
+    X server without a window manager, seen under xvfb): it hid the dialog without emitting
+    ``canceled``, and the export went on out of sight and wrote all its files. The README says
+    Escape stops it and removes what it wrote."""
+    from PySide6.QtWidgets import QWidget
+
+    from lrpgui import services
+
+    from .waiting import HeldAfterFirst
+
+    window = make_window()
+    window.batch_chunk = 10
+    gate = HeldAfterFirst(monkeypatch, services, "model_read")  # held until Escape is pressed
+    out = tmp_path / "out"
+    out.mkdir()
+    with qtbot.waitSignal(window.export_cancelled, timeout=30000):
+        window.batch_export(str(out), scope="filtered", formats=("png", "npy"))
+        dialog = window.findChild(QWidget, "exportProgress")
+        qtbot.waitUntil(lambda: dialog.value() > 0, timeout=20000)
+        dialog.reject()  # what QDialog.keyPressEvent does with Escape
+        assert not dialog.isVisible()
+        gate.release()
+    assert list(out.iterdir()) == []
