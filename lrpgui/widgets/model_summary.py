@@ -14,7 +14,7 @@ import html
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics, QTextCharFormat, QTextCursor, QTextOption
 from PySide6.QtWidgets import QTextBrowser
 
@@ -32,6 +32,7 @@ SHOWN_CHARS = 60
 NAME_CHARS = 240  # of a node name (a crafted file's may be megabytes; real ones are < 100)
 FILE_KEY = "file"  # the title key of the file name's line
 INDENT = "&nbsp;" * 3  # the output shape under its layer's line
+REFIT_MS = 100  # after the last resize
 SLACK = 10  # pixels a fitted line leaves free (cell padding, rounding of the layout)
 
 
@@ -121,6 +122,10 @@ class ModelSummary(QTextBrowser):
         self.setFont(font)
         self._shown = None  # (model, path) on display
         self._fitted_to = None  # the line width the text was last fitted to
+        # fitted again once a resize settles: a dock dragged wider or narrower resizes it at
+        # every step, and 1,000 layers take ~0.2 s to fit
+        self._refit = QTimer(self, singleShot=True, interval=REFIT_MS)
+        self._refit.timeout.connect(self._render_if_resized)
 
     def show_model(self, model, path: str | None) -> None:
         self._shown = None if model is None else (model, path)
@@ -143,9 +148,17 @@ class ModelSummary(QTextBrowser):
         return QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideMiddle,
                                              self.line_width())
 
+    def fitted(self) -> bool:
+        """Whether the text is fitted to the width on screen (tests wait for it)."""
+        return self._shown is None or self.line_width() == self._fitted_to
+
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
-        if self._shown is not None and self.line_width() != self._fitted_to:
+        if not self.fitted():
+            self._refit.start()
+
+    def _render_if_resized(self) -> None:
+        if not self.fitted():
             self._render()
 
     def _render(self) -> None:

@@ -111,6 +111,7 @@ def test_model_summary_wraps_instead_of_scrolling_sideways(make_window, qtbot):
     qtbot.waitUntil(lambda: window.browser.summary.width() > 0, timeout=5000)
     QApplication.processEvents()
     summary = window.browser.summary
+    qtbot.waitUntil(summary.fitted, timeout=5000)
     assert summary.horizontalScrollBar().maximum() == 0, "the summary scrolls sideways"
     text = summary.toPlainText()
     model = window.state.model

@@ -49,8 +49,6 @@ def test_long_node_names_in_the_model_summary_are_shortened_in_the_middle(qtbot)
     ('224×22' / '4×3') broke in the middle of words. Each layer's line now takes the whole
     width, shortened in the middle (its kind at the start, the node at the end), with the full
     text in its tooltip; it is fitted again when the dock is resized."""
-    from PySide6.QtWidgets import QApplication
-
     from lrpgui.widgets.model_summary import ModelSummary
 
     model = long_named_graph()
@@ -59,7 +57,7 @@ def test_long_node_names_in_the_model_summary_are_shortened_in_the_middle(qtbot)
     summary.resize(240, 400)
     summary.show()
     summary.show_model(model, "/data/exports/a-long-model-file-name-from-pytorch.onnx")
-    QApplication.processEvents()
+    qtbot.waitUntil(summary.fitted, timeout=5000)  # to the width its scrollbar leaves
     text = summary.toPlainText()
     spans = layer_spans(summary)
     assert len(spans) == len(model.layers)
@@ -73,8 +71,8 @@ def test_long_node_names_in_the_model_summary_are_shortened_in_the_middle(qtbot)
     for shape in model.shapes():  # shapes are whole, never broken
         assert "×".join(map(str, shape)) in text
 
-    summary.resize(900, 400)  # wide enough: every line in full
-    QApplication.processEvents()
+    summary.resize(900, 400)  # wide enough: every line in full, once the resize settles
+    qtbot.waitUntil(summary.fitted, timeout=5000)
     text = summary.toPlainText()
     assert [text[s:e] for s, e, _t in layer_spans(summary)] == \
         [t for _s, _e, t in layer_spans(summary)]
