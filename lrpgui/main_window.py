@@ -64,6 +64,9 @@ from .wording import gui_message
 
 MIN_VIEWS = (420, 230)  # the least the input and heatmap views get, docks or not
 OPENING = "Opening the model and dataset…"  # the window's message while they are read
+# errors that refuse a setting (a rule typed into the table, a command-line option): they
+# leave the status bar when the settings change (MainWindow._drop_setting_refusal)
+SETTING_REFUSALS = ("Invalid setting: ", "Invalid option: ")
 MODEL_FILTER = "Models (*.npz *.txt *.nn *.onnx);;All files (*)"
 DATASET_FILTER = ("Datasets (*.npy *.npz *.mat *.txt *.gz *.idx *-ubyte *.png *.jpg *.jpeg);;"
                   "All files (*)")
@@ -692,9 +695,20 @@ class MainWindow(QMainWindow):
         self._update_message()
         self.error_shown.emit(message)
 
+    def _drop_setting_refusal(self) -> None:
+        """A refused setting's error leaves the status bar once the settings change: after a
+        valid per-layer rule, "Invalid setting: layer 5: ε must be > 0, got -1" stayed beside
+        the rule it had refused, as if the valid one had been refused too."""
+        status = self._error_status
+        if status is not None and status.startswith(SETTING_REFUSALS) \
+                and self.state.status == status:
+            self.state.status = ""
+            self._error_status = None
+
     # -- explanation ------------------------------------------------------------------------
     def request_explanation(self) -> int:
         """Ask the interactive worker to explain the current sample; returns the job id."""
+        self._drop_setting_refusal()
         try:  # a lazily read sample can be broken (NaN, unreadable file in a folder)
             req = self.session.explain_request()
         except Exception as exc:

@@ -146,3 +146,21 @@ def test_escape_on_the_batch_export_progress_cancels_it(make_window, qtbot, tmp_
         assert not dialog.isVisible()
         gate.release()
     assert list(out.iterdir()) == []
+
+
+def test_a_refused_layer_rule_leaves_the_status_bar_once_a_valid_one_is_typed(
+        make_window, qtbot, dialogs_shown):
+    """"Invalid setting: layer 0: epsilon: ε must be > 0, got -1" stayed in the status bar
+    after a valid rule had been typed into the same cell and explained, as if it had been
+    refused too."""
+    window = make_window()
+    table = window.rules.layer_table
+    table.item(0, 3).setText("epsilon:-1")
+    assert dialogs_shown and "ε must be > 0" in window.statusBar().currentMessage()
+    assert window.state.layer_rules == {}
+    with qtbot.waitSignal(window.state.events.relevance, timeout=20000,
+                          check_params_cb=lambda r: r is not None):
+        table.item(0, 3).setText("epsilon:0.5")
+    assert window.state.layer_rules == {0: "epsilon:0.5"}
+    assert "Invalid setting" not in window.statusBar().currentMessage()
+    assert "Invalid setting" not in window.state.status
