@@ -35,6 +35,9 @@ class ClassChoice(ChoiceBox):
         if chars is not None:
             self.setSizeAdjustPolicy(FIXED)
             self.setMinimumContentsLength(chars)
+        else:  # measured again for each model's classes: Qt's default measures once, at the
+            # first show, and the grid's filters kept ImageNet's width for ten digits
+            self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._list = QStringListModel(self)
         self.setModel(self._list)
         self.view().setUniformItemSizes(True)  # the popup lays out its rows unmeasured

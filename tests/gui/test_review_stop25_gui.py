@@ -164,3 +164,25 @@ def test_a_refused_layer_rule_leaves_the_status_bar_once_a_valid_one_is_typed(
     assert window.state.layer_rules == {0: "epsilon:0.5"}
     assert "Invalid setting" not in window.statusBar().currentMessage()
     assert "Invalid setting" not in window.state.status
+
+
+def test_class_boxes_fit_the_classes_of_the_model_now_open(qtbot):
+    """The grid's class filters (and the target box) were measured once, at their first
+    show: after EfficientNet-Lite0's 1000 class names they stayed ~250 px wide for the MNIST
+    ResNet's ten digits ("predicted [any            ▾]")."""
+    from lrpgui.widgets.class_choice import ClassChoice
+
+    def box(names):
+        choice = ClassChoice(objectName="predClassFilter")
+        qtbot.addWidget(choice)
+        choice.set_entries(["any", *names], [None, *range(len(names))])
+        return choice
+
+    digits = [str(k) for k in range(10)]
+    reused = box([f"a rather long ImageNet class name {k}" for k in range(1000)])
+    reused.show()
+    wide = reused.sizeHint().width()
+    reused.set_entries(["any", *digits], [None, *range(10)])
+    fresh = box(digits)
+    fresh.show()
+    assert reused.sizeHint().width() == fresh.sizeHint().width() < wide
