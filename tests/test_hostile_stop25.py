@@ -152,3 +152,19 @@ def test_transposed_filters_larger_than_the_input_load(tmp_path):
         x, raw=True).outputs()
     expected = 1.5 * W[0].astype(np.float64) + B[:, None, None].astype(np.float64)
     np.testing.assert_allclose(got, expected.reshape(1, -1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("key", ["pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy"])
+def test_exporter_metadata_that_builds_no_literal_is_ignored(tmp_path, capsys, key):
+    """dynamo's metadata (a list of strings, read as a Python literal) of '{[]: 1}' parses,
+    and building the dict raised TypeError: 'lrp info: internal error' for a file that is
+    otherwise a plain model. Metadata that is no literal says nothing of the node."""
+    relu = helper.make_node("Relu", ["x"], ["r"], name="act")
+    for name, value in ((key, "{[]: 1}"), ("pkg.torch.onnx.name_scopes", "['', 'act', 'r']")):
+        if not any(p.key == name for p in relu.metadata_props):
+            relu.metadata_props.add(key=name, value=value)
+    W = numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    fc = helper.make_node("Gemm", ["r", "W"], ["y"], name="fc", transB=1)
+    model = save_onnx_graph(tmp_path / "m.onnx", [relu, fc], [W], [1, 3], [1, 4])
+    assert main(["info", str(model)]) == 0, capsys.readouterr().err
+    assert "act" in capsys.readouterr().out

@@ -1787,16 +1787,23 @@ POOLING_MODULE_OPS = frozenset({"AveragePool", "GlobalAveragePool", "ReduceMean"
                                 "Constant"})
 
 
+def _literal(text):
+    """The Python literal an exporter's metadata writes (a list of strings), never evaluated
+    as code; None where it is no literal: '{[]: 1}' parses, and building the dict raised
+    TypeError, an internal error of every command reading the file."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
 def _innermost_module(node):
     """The class of the innermost module a ``dynamo=True`` export records for ``node``
     (``pkg.torch.onnx.class_hierarchy``: the modules from the model down, then the aten
     operator), '' for a call in the model's own ``forward``; None where it records none."""
     for prop in node.metadata_props:
         if prop.key == CLASS_HIERARCHY and len(prop.value) <= 100_000:
-            try:
-                chain = ast.literal_eval(prop.value)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                return None
+            chain = _literal(prop.value)
             if not (isinstance(chain, list) and chain and all(isinstance(c, str)
                                                              for c in chain)):
                 return None
@@ -1821,10 +1828,7 @@ def _module_of(node) -> str:
     nothing of it); '' for other files and for calls in the model's own ``forward``."""
     for prop in node.metadata_props:
         if prop.key == NAME_SCOPES and len(prop.value) <= 10_000:
-            try:
-                scopes = ast.literal_eval(prop.value)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                return ""
+            scopes = _literal(prop.value)
             if not (isinstance(scopes, list) and len(scopes) >= 3
                     and isinstance(scopes[-2], str) and scopes[-2]):
                 return ""
