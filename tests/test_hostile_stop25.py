@@ -168,3 +168,25 @@ def test_exporter_metadata_that_builds_no_literal_is_ignored(tmp_path, capsys, k
     model = save_onnx_graph(tmp_path / "m.onnx", [relu, fc], [W], [1, 3], [1, 4])
     assert main(["info", str(model)]) == 0, capsys.readouterr().err
     assert "act" in capsys.readouterr().out
+
+
+def test_a_refusal_the_sidecars_sizes_cause_names_the_sidecar(tmp_path, capsys):
+    """An ONNX input of open height and width takes its sizes from the sidecar; a 2×2 there
+    for 3×3 filters was refused as 'node 0 'conv': input 2×2 is smaller than the 3×3 window',
+    naming the model alone, whose file holds no 2×2 anywhere."""
+    from onnx import TensorProto  # noqa: PLC0415
+
+    W = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [W])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              tmp_path / "m.onnx")
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"shape": [3, 2, 2]}}))
+    assert main(["info", str(tmp_path / "m.onnx")]) == 2
+    one_line(capsys, "m.onnx", "'conv'", "smaller than the 3×3 window",
+             "sizes [3, 2, 2] are those its sidecar m.json gives")
+    (tmp_path / "m.json").write_text(json.dumps({"input": {"shape": [3, 5, 5]}}))
+    assert main(["info", str(tmp_path / "m.onnx")]) == 0, capsys.readouterr().err

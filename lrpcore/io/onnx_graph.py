@@ -1953,6 +1953,21 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
         raise ModelFormatError(f"{path}: input '{short(inp.name)}' {whose} "
                                f"{math.prod(sample):,} values per sample (more than "
                                f"{MAX_SAMPLE_ELEMENTS:,})")
+    if sample == declared:
+        return _read_nodes(path, proto, b, inp, dims, sample, onnx)
+    try:
+        return _read_nodes(path, proto, b, inp, dims, sample, onnx)
+    except ModelFormatError as exc:  # a refusal the sidecar's sizes may cause: it names the
+        # model alone ("node 0 'conv': input 2×2 is smaller than the 3×3 window"), and the
+        # 2×2 is written in the sidecar only
+        raise ModelFormatError(f"{exc} (the input's sizes {brief(sample)} are those its "
+                               f"sidecar {_sidecar_name(path)} gives)") from None
+
+
+def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
+    """The model of the graph's nodes, read into ``b`` for an input of per-sample sizes
+    ``sample``."""
+    graph, opset = proto.graph, b.opset
     graph_nodes = list(graph.node)
     if not b.pytorch:  # Keras's ReLU6(x + 3) / 6: one HardSigmoid, as PyTorch's
         graph_nodes = hard_sigmoid.fuse(onnx, graph_nodes, b.consts,
