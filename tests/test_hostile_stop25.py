@@ -190,3 +190,14 @@ def test_a_refusal_the_sidecars_sizes_cause_names_the_sidecar(tmp_path, capsys):
              "sizes [3, 2, 2] are those its sidecar m.json gives")
     (tmp_path / "m.json").write_text(json.dumps({"input": {"shape": [3, 5, 5]}}))
     assert main(["info", str(tmp_path / "m.onnx")]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("op,filters", [("Conv", (2, C, 1, 1)), ("ConvTranspose", (C, 2, 1, 1))])
+def test_biases_of_two_axes_are_refused(tmp_path, capsys, op, filters):
+    """A Conv's or ConvTranspose's bias of shape 2×1 (ONNX declares one axis of one value a
+    channel; runtimes refuse the file) loaded as its two values in a row."""
+    W = numpy_helper.from_array(np.ones(filters, np.float32), "W")
+    B = numpy_helper.from_array(np.ones((2, 1), np.float32), "B")
+    node = helper.make_node(op, ["c", "W", "B"], ["y"], name="layer")
+    _refused(tmp_path, capsys, [CONV, node], [FILTERS, W, B], [1, C, 3, 3], "'layer'",
+             "biases of shape [2, 1]: the filters make 2 channels, one bias each")

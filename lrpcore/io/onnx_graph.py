@@ -469,16 +469,27 @@ def _reshape_const(x, target, b, where):
 
 # -- layers ------------------------------------------------------------------------------------
 
+def _biases(b, node, where, n):
+    """A Conv's or ConvTranspose's optional third input: one value for each of the ``n``
+    channels it makes, in one axis as ONNX declares it (a 3×1 bias loaded as its three values,
+    where runtimes refuse the file); zeros where it has none."""
+    if not _optional_input(node, 2):
+        return np.zeros(n)
+    B = b.weights(node.input[2], where, "the biases")
+    if np.shape(B) != (n,):
+        b.fail(where, f"biases of shape {brief(list(np.shape(B)))}: the filters make {n} "
+                      "channels, one bias each")
+    return B
+
+
 def _conv(b, node, attrs, where, t):
     W = b.weights(node.input[1], where, "the filters")
-    B = b.weights(node.input[2], where, "the biases") if _optional_input(node, 2) else None
     if W.ndim == 3 and _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
         W, attrs = W[:, :, None, :], _as_2d(attrs)
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
-    if B is None:
-        B = np.zeros(n)
+    B = _biases(b, node, where, n)
     groups = int(attrs.get("group", 1))
     dilation = _pair(attrs.get("dilations", [1, 1]), where, b, "dilations")
     strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")

@@ -32,15 +32,14 @@ def _text(attrs, key, default):
 def conv_transpose(b, node, attrs, where, t, data_in):
     from .onnx_graph import (  # noqa: PLC0415
         MAX_PAD,
+        _biases,
         _ints,
-        _optional_input,
         _pad_node,
         _pair,
         _Tensor,
     )
 
     W = b.weights(node.input[1], where, "the filters")
-    B = b.weights(node.input[2], where, "the biases") if _optional_input(node, 2) else None
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D transposed convolutions are "
                       "supported")
@@ -51,6 +50,7 @@ def conv_transpose(b, node, attrs, where, t, data_in):
     if groups < 1 or c_in % groups:
         b.fail(where, f"group {groups} does not divide the {c_in} input channels")
     n = n_g * groups
+    B = _biases(b, node, where, n)
     if _pair(attrs.get("dilations", [1, 1]), where, b, "dilations") != [1, 1]:
         b.fail(where, "dilated transposed convolutions are not supported")
     strides = _pair(attrs.get("strides", [1, 1]), where, b, "strides")
@@ -77,8 +77,6 @@ def conv_transpose(b, node, attrs, where, t, data_in):
     if any(p < 0 for p in border):
         b.fail(where, f"pads {brief([top, left, bottom, right])} cut more than the "
                       f"{kh}×{kw} filters add: not supported")
-    if B is None:
-        B = np.zeros(n)
     # C_in × (n/g) × kh × kw → kh × kw × (C_in/g) × n, flipped: output o of group g reads
     # input i of that group through W[g·C_in/g + i, o − g·n/g] turned by 180°
     flipped = W[:, :, ::-1, ::-1].reshape(groups, c_in // groups, n_g, kh, kw)
