@@ -500,6 +500,7 @@ class MainWindow(QMainWindow):
         path = os.fspath(path)
         self._stop_opening()
         had_data = self.state.dataset is not None
+        before = self.state.status  # what the open says comes after this
         ask = None if quiet else (lambda title, text: dialogs.ask_close_dataset(self, title,
                                                                                text))
         if data_follows:
@@ -513,10 +514,10 @@ class MainWindow(QMainWindow):
             self._dataset_closed()
         # an earlier refusal ("close the dataset first") no longer describes the window
         self._message_error = None
-        self._opened("models", "last/model", self.state.model_path)
+        self._opened("models", "last/model", self.state.model_path, before)
         return True
 
-    def _opened(self, recent, last, path) -> None:
+    def _opened(self, recent, last, path, before=None) -> None:
         """After a model or dataset opened: remember it, show it, and start computing. A
         refusal still in the status bar goes: "Dataset does not fit the model: natural-images
         …" stood beside the digits opened next, as if they had been refused."""
@@ -524,19 +525,24 @@ class MainWindow(QMainWindow):
             self.state.status = ""
         self._error_status = None
         self._remember(recent, last, path)
-        self._start_work()
+        self._start_work(before)
 
     def _remember(self, recent, last, path) -> None:
         self.settings.add_recent(recent, path)
         self.settings.set(last, path)
 
-    def _start_work(self) -> None:
-        """Show what is open and start its predictions and the explanation on display."""
+    def _start_work(self, before=None) -> None:
+        """Show what is open and start its predictions and the explanation on display.
+        ``before``: the status bar's text before the open, so that what the open itself said
+        (no labels, so target true class → predicted class; a 16-bit note) stays beside the
+        warnings about what it opened instead of giving way to them."""
         self.browser.refresh()
         self._update_message()
         concerns = self.session.concerns()
         if concerns:  # e.g. a toolbox .txt cut short: it loads as a smaller model
-            self.state.status = "⚠ " + "; ".join(concerns)
+            said = self.state.status
+            said = said if said and said != before and not said.startswith("⚠ ") else ""
+            self.state.status = "; ".join(["⚠ " + "; ".join(concerns)] + [said] * bool(said))
         self.start_predictions()
         self.request_explanation()
 
@@ -578,6 +584,7 @@ class MainWindow(QMainWindow):
                 self.controller.cancel("open-initial")  # that dataset is dropped when read
                 self._opening = 0
                 self._open_start(startup.model_part)
+            before = self.state.status  # what the open says comes after this
             self.session.commit_dataset(read)
         except OpenError as exc:  # the start-up dataset, if any, still opens
             self.show_error(exc.title, str(exc), quiet=quiet)
@@ -590,7 +597,7 @@ class MainWindow(QMainWindow):
             dialogs.show_warning(self, "Some images left out", f"{name}: {unread}")
         if self.state.model is not None:  # else the reason it is missing stays in the message
             self._message_error = None
-        self._opened("datasets", "last/dataset", self.state.dataset_name)
+        self._opened("datasets", "last/dataset", self.state.dataset_name, before)
         return True
 
     def _off_gui_thread(self, read):

@@ -186,3 +186,22 @@ def test_class_boxes_fit_the_classes_of_the_model_now_open(qtbot):
     fresh = box(digits)
     fresh.show()
     assert reused.sizeHint().width() == fresh.sizeHint().width() < wide
+
+
+def test_a_warning_about_the_data_keeps_what_opening_it_said(make_window, toy_files, tmp_path):
+    """The warnings about what was opened replaced what the open itself had said: unlabelled
+    ToTensor digits opened while the true class was explained showed only the raw-values
+    warning, and "Target true class → predicted class: … has no labels" was lost."""
+    from pathlib import Path
+
+    import numpy as np
+
+    lenet = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    window = make_window(model=lenet)
+    window.state.target = "true"
+    scaled = tmp_path / "tensor_digits.npy"
+    np.save(scaled, np.load(toy_files[1]).astype(np.float32) / 255)
+    assert window.open_dataset(str(scaled)) is True
+    status = window.state.status
+    assert status.startswith("⚠ tensor_digits.npy: values in") and "preprocessed" in status
+    assert "Target true class → predicted class: tensor_digits.npy has no labels" in status
