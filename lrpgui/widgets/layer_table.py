@@ -12,10 +12,10 @@ was 30 px wide and showed only "…".
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget
+
+from .table_batch import batched_item_changes
 
 HEADERS = ("#", "layer", "output", "rule")
 LAYER_COLUMN = 1
@@ -68,21 +68,10 @@ class LayerRuleTable(QTableWidget):
         self.setMinimumWidth(MIN_WIDTH)
         self.setMinimumHeight(self.rows_height(MIN_ROWS))
 
-    @contextmanager
     def batched_changes(self):
-        """Change many cells and let the view and header measure them once: each change of
-        an item (text, font, flags, tooltip: seven per rule cell) made the view and the
-        header's fit-to-contents columns measure every row again, so a rule switch held
-        EfficientNet-Lite0's 112 rows 0.5–1 s on the GUI thread."""
-        model = self.model()
-        blocked = model.blockSignals(True)
-        try:
-            yield
-        finally:
-            model.blockSignals(blocked)
-            if self.rowCount():
-                last = self.columnCount() - 1
-                model.dataChanged.emit(model.index(0, 0), model.index(self.rowCount() - 1, last))
+        """Change many cells as one change (:func:`batched_item_changes`): a rule switch
+        rewrites every rule cell."""
+        return batched_item_changes(self)
 
     def rows_height(self, rows: int) -> int:
         """Height of the header, ``rows`` rows of one line and the frame."""
