@@ -16,8 +16,9 @@ X.npy: the input as the model takes it (N×C×H×W, normalised). ``--low/--high`
 range before the file's normalisation is unknown here, so zB's bounds are given directly,
 per channel or one value (default: X's own minimum and maximum per channel).
 Operators: Conv, Gemm, MatMul (bias-free Linear), Relu, LeakyRelu, Clip, Sigmoid, Tanh,
-Softmax, LogSoftmax, Add of two tensors, Concat, MaxPool, AveragePool, GlobalAveragePool,
-ReduceMean over height and width, Flatten (Reshape, Squeeze to N×features),
+Softmax, LogSoftmax, HardSigmoid, HardSwish, Add of two tensors, Mul of two tensors (a
+squeeze-and-excitation gate in a forward: its gradient), Concat, MaxPool, AveragePool,
+GlobalAveragePool, ReduceMean over height and width, Flatten (Reshape, Squeeze to N×features),
 BatchNormalization (folded into a Conv it follows; else a BatchNorm module, which zennit
 passes), Mul/Div/Add/Sub of a constant (arithmetic in a forward: its gradient), constant
 zero Pads before a Conv (its padding), Constant, Identity, Dropout, Cast/CastLike (dropped),
@@ -38,6 +39,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from fractions import Fraction
 
 import numpy as np
 import onnx
@@ -102,6 +104,7 @@ class Graph(nn.Module):
     def __init__(self, input_name, output_name):
         super().__init__()
         self.names = (input_name, output_name)
+        self.channels_last = False  # tf2onnx: N×H×W×C input, transposed first
         self.layers = nn.ModuleDict()
         self.steps = []  # (layer name, inputs, output)
 
@@ -136,6 +139,57 @@ class StackSum(nn.Module):
 
     def forward(self, *parts):
         return self.sum(torch.stack(parts, dim=-1))
+
+
+class Product(nn.Module):
+    """``scale * x`` of two signals (a squeeze-and-excitation gate, written in torchvision's
+    ``forward``): no module zennit has a rule for, so relevance passes it as autograd's
+    gradient."""
+
+    def forward(self, a, b):
+        return a * b
+
+
+class HardSigmoid(nn.Hardsigmoid):
+    """ONNX's ``HardSigmoid`` with its own alpha and beta: an ``nn.Hardsigmoid`` to zennit,
+    which passes relevance through it."""
+
+    def __init__(self, alpha, beta):
+        super().__init__()
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, x):
+        return torch.clamp(self.alpha * x + self.beta, 0.0, 1.0)
+
+
+class Reshape4(nn.Module):
+    """A Reshape to a 4-D shape of constants (the batch kept; 0 copies an axis)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = [int(v) for v in shape]
+
+    def forward(self, x):
+        return x.reshape([x.shape[0]] + [x.shape[i] if v == 0 else v
+                                         for i, v in enumerate(self.shape) if i > 0])
+
+
+class Permute(nn.Module):
+    def forward(self, x):
+        return x.permute(0, 3, 1, 2)
+
+
+class Affine(nn.BatchNorm2d):
+    """x · s + b of constants (tf2onnx's BatchNormalization after no convolution, Keras's
+    Rescaling): a BatchNorm to zennit's composites, which pass relevance through it."""
+
+    def __init__(self, s, b):
+        super().__init__(1)
+        self.register_buffer("s", torch.tensor(s))
+        self.register_buffer("b", torch.tensor(b))
+
+    def forward(self, x):
+        return x * self.s + self.b
 
 
 class AnyBatchNorm(nn.BatchNorm2d):
@@ -177,6 +231,8 @@ def twin(path):
     renamed = {}  # a folded BatchNorm's output: the convolution's; a copy: its source
     padded = {}  # a constant Pad's output: (its input, its pads), for the Conv reading it
     stacked = {}  # torch.stack's parts: the Unsqueeze/Concat outputs → the tensors stacked
+    skip = set()  # outputs of nodes read as part of an earlier one's module
+    hard = {}  # a HardSigmoid's output (tf2onnx: Add, Clip, Mul of constants) → its input
     for k, node in enumerate(nodes):
         a = {att.name: helper.get_attribute_value(att) for att in node.attribute}
         op, name = node.op_type, f"n{k}"
@@ -184,10 +240,28 @@ def twin(path):
             consts.pop(o, None)
         data = [renamed.get(i, i) for i in node.input if i and i not in consts]
         out = node.output[0]
+        if out in skip:
+            continue
+        if op != "Conv":  # a zero Pad read by anything else: a ZeroPad2d module
+            for d in (d for d in data if d in padded):
+                top, left, bottom, right = padded.pop(d)[1]
+                g.add(f"{name}_pad", nn.ZeroPad2d((left, right, top, bottom)),
+                      [_source(padded, d, nodes, renamed)], d)
         gate = _sigmoid_gate(nodes, node, data, renamed) if op == "Mul" else None
+        swish = next((x for x, h in (data, data[::-1]) if hard.get(h) == x), None) \
+            if op == "Mul" and len(data) == 2 else None
+        hsig = _keras_hard_sigmoid(nodes, out, consts) \
+            if op == "Add" and len(data) == 1 else None
         if gate is not None:  # x · sigmoid(x): SiLU (a module zennit passes, or a call)
             silu = nn.SiLU() if not functional(node, dynamo) else Functional(nn.SiLU())
             g.add(name, silu, [gate], out)
+        elif swish is not None:  # x · HardSigmoid(x): a hard swish (tf2onnx), passed
+            g.add(name, nn.Hardswish(), [swish], out)
+        elif hsig is not None:  # Keras's ReLU(6.0)(x + 3.0) * (1.0 / 6.0): passed
+            (clip, mul), module = hsig
+            skip.update((clip, mul))
+            hard[mul] = data[0]
+            g.add(name, module, data, mul)
         elif op == "CastLike" and node.input[0] in consts:  # a constant cast like the data
             consts[out] = consts[node.input[0]]
         elif op == "Shape":  # of data: read only by shape arithmetic for a flatten here
@@ -221,6 +295,15 @@ def twin(path):
                 scale = s / np.sqrt(var + eps)
                 W, B = W * scale[:, None, None, None], (B - mean) * scale + b
                 renamed[after[0].output[0]] = out
+            elif len(after) == 1 and after[0].op_type == "Mul" \
+                    and _constant_add(nodes, after[0].output[0], consts) is not None:
+                mul = after[0].output[0]  # tf2onnx's BatchNormalization left as Mul, Add
+                add, b = _constant_add(nodes, mul, consts)
+                s = next(consts[i] for i in after[0].input if i in consts).reshape(-1)
+                s = np.broadcast_to(s, B.shape)
+                W, B = W * s[:, None, None, None], B * s + consts[b].reshape(-1)
+                skip.add(mul)
+                renamed[add] = out
             pads = np.array(a.get("pads", (0, 0, 0, 0)))
             while data[0] in padded:  # Pads before it (dynamo, optimize=False): its padding
                 data[0], more = padded[data[0]]
@@ -247,13 +330,31 @@ def twin(path):
             linear = nn.Linear(W.shape[1], W.shape[0])
             linear.weight.data, linear.bias.data = torch.tensor(W), torch.tensor(B)
             g.add(name, linear, data, out)
-        elif op == "MatMul" and node.input[1] in consts:  # a bias-free Linear
+        elif op == "MatMul" and node.input[1] in consts:  # a Linear (tf2onnx: + its bias)
             W = consts[node.input[1]].T
-            linear = nn.Linear(W.shape[1], W.shape[0], bias=False)
+            bias = _constant_add(nodes, out, consts)
+            linear = nn.Linear(W.shape[1], W.shape[0], bias=bias is not None)
             linear.weight.data = torch.tensor(W)
+            if bias is not None:
+                linear.bias.data = torch.tensor(consts[bias[1]].reshape(-1))
+                renamed[bias[0]] = out
             g.add(name, linear, data, out)
+        elif op == "Add" and out in renamed:  # a bias folded into its Linear or Affine
+            continue
+        elif op == "Reshape" and len(consts.get(node.input[1], ())) == 4:  # tf2onnx: a
+            g.add(name, Reshape4(consts[node.input[1]]), data, out)  # pooled vector's 1×1 map
+        elif op == "Transpose" and not g.channels_last and list(a["perm"]) == [0, 3, 1, 2]:
+            g.channels_last = True  # tf2onnx's N×H×W×C input to N×C×H×W: gradient, exact
+            g.add(name, Permute(), data, out)
+        elif op == "Mul" and len(data) == 1 and _constant_add(nodes, out, consts) is not None:
+            add, b = _constant_add(nodes, out, consts)  # tf2onnx's BatchNormalization or
+            renamed[add] = out  # Rescaling: an Affine zennit's composites pass
+            g.add(name, Affine(consts[node.input[1] if node.input[0] == data[0]
+                                      else node.input[0]], consts[b]), data, out)
         elif op == "Add" and len(data) == 2:
             g.add(name, Merge(), data, out)  # zennit's Sum in zennit_side
+        elif op == "Mul" and len(data) == 2:  # a gate: scale * x in a forward
+            g.add(name, Product(), data, out)
         elif op in ("Mul", "Div", "Add", "Sub"):  # of a constant
             first = node.input[0] not in consts
             c = consts[node.input[1] if first else node.input[0]]
@@ -265,6 +366,45 @@ def twin(path):
         else:
             g.add(name, _simple(path, node, a, consts), data[:1], out)
     return g.double().eval()
+
+
+def _keras_hard_sigmoid(nodes, out, consts):
+    """For the Add of x + a read only by a Clip(0, m) read only by a Mul of 1/m (Keras's
+    ``ReLU(6.0)(x + 3.0) * (1.0 / 6.0)``): ((the Clip's output, the Mul's output), the
+    HardSigmoid(1/m, a/m) module); else None."""
+    clip = [m for m in nodes if out in m.input]
+    if len(clip) != 1 or clip[0].op_type != "Clip" or len(clip[0].input) < 3:
+        return None
+    mul = [m for m in nodes if clip[0].output[0] in m.input]
+    add = next(m for m in nodes if out in m.output)
+    low, high = (consts.get(i) for i in clip[0].input[1:3])
+    if len(mul) != 1 or mul[0].op_type != "Mul" or low is None or high is None \
+            or float(low) != 0:
+        return None
+    c = next((consts[i] for i in mul[0].input if i in consts), None)
+    a = next((consts[i] for i in add.input if i in consts), None)
+    if c is None or a is None or c.size != 1 or a.size != 1 \
+            or abs(_plain(c.item()) * float(high) - 1) > 1e-12:
+        return None
+    return ((clip[0].output[0], mul[0].output[0]),
+            HardSigmoid(1 / float(high), a.item() / float(high)))
+
+
+def _constant_add(nodes, out, consts):
+    """(its output, the constant) for the one node reading ``out``, where that is an Add of
+    a constant; else None."""
+    readers = [m for m in nodes if out in m.input]
+    if len(readers) != 1 or readers[0].op_type != "Add":
+        return None
+    other = [i for i in readers[0].input if i != out]
+    return (readers[0].output[0], other[0]) if len(other) == 1 and other[0] in consts \
+        else None
+
+
+def _source(padded, name, nodes, renamed):
+    """The tensor a Pad node with output ``name`` reads."""
+    src = next(m for m in nodes if name in m.output)
+    return renamed.get(src.input[0], src.input[0])
 
 
 def _sigmoid_gate(nodes, node, data, renamed):
@@ -357,6 +497,13 @@ class Functional(nn.Module):
         return self.inner(x)
 
 
+def _plain(value):
+    """A float32 attribute as the fraction the exporter rounded (PyTorch's 1/6), where one
+    with a denominator up to 1,000 rounds to it."""
+    fraction = float(Fraction(value).limit_denominator(1000))
+    return fraction if np.float32(fraction) == np.float32(value) else value
+
+
 def _simple(path, node, a, consts):
     op = node.op_type
     if op == "Relu":
@@ -384,6 +531,10 @@ def _simple(path, node, a, consts):
         return (nn.Softmax if op == "Softmax" else nn.LogSoftmax)(a.get("axis", -1))
     if op in ("Sigmoid", "Tanh"):
         return nn.Sigmoid() if op == "Sigmoid" else nn.Tanh()
+    if op == "HardSigmoid":
+        return HardSigmoid(*(_plain(a.get(k, v)) for k, v in (("alpha", 0.2), ("beta", 0.5))))
+    if op == "HardSwish":
+        return nn.Hardswish()
     if op in ("MaxPool", "AveragePool"):
         pads = tuple(a.get("pads", (0, 0, 0, 0)))
         kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", (1, 1)))
@@ -402,8 +553,9 @@ def zennit_side(model, x, low, high):
     predicted class; zB's bounds per channel as given."""
     xt = torch.tensor(x, dtype=torch.float64)
     shape = (1, -1) + (1,) * (x.ndim - 2)
-    lo = torch.tensor(low).reshape(shape).expand_as(xt).contiguous()
-    hi = torch.tensor(high).reshape(shape).expand_as(xt).contiguous()
+    seen = xt.permute(0, 3, 1, 2) if model.channels_last else xt  # the first convolution's
+    lo = torch.tensor(low).reshape(shape).expand_as(seen).contiguous()
+    hi = torch.tensor(high).reshape(shape).expand_as(seen).contiguous()
     with torch.no_grad():
         Y = model(xt)
     onehot = torch.nn.functional.one_hot(Y.argmax(1), Y.shape[1]).double()
@@ -450,11 +602,14 @@ def main(argv=None):
     p.add_argument("--high", type=float, nargs="+", help="zB's upper bound per channel")
     args = p.parse_args(argv)
     x = np.load(args.inputs).astype(np.float64)
-    axes = (0,) + tuple(range(2, x.ndim))
-    low = np.broadcast_to(args.low if args.low else x.min(axis=axes), x.shape[1:2]).copy()
-    high = np.broadcast_to(args.high if args.high else x.max(axis=axes), x.shape[1:2]).copy()
+    model = twin(args.model)
+    channel = x.ndim - 1 if model.channels_last else 1
+    axes = tuple(k for k in range(x.ndim) if k != channel)
+    n = (x.shape[channel],)
+    low = np.broadcast_to(args.low if args.low else x.min(axis=axes), n).copy()
+    high = np.broadcast_to(args.high if args.high else x.max(axis=axes), n).copy()
     report(lrpcore_side(args.python, os.path.abspath(args.model), x, low, high),
-           zennit_side(twin(args.model), x, low, high))
+           zennit_side(model, x, low, high))
 
 
 if __name__ == "__main__":
