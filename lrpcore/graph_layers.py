@@ -164,9 +164,16 @@ class Gate(Merge):
         return (len(x) == len(s) >= 2 and x[-1] == s[-1] and all(v == 1 for v in s[:-1])
                 and any(v != 1 for v in x[:-1]))
 
+    @staticmethod
+    def one_by_one(x, s) -> bool:
+        """Whether both are 1×…×1×C: a gate on a 1×1 map (EfficientNetV2's and MobileNetV3's
+        last stages on a small input), which only the importer can tell from a product of two
+        signals (it checks that the gate is computed from the map's global pool)."""
+        return len(x) >= 2 and tuple(x) == tuple(s) and all(v == 1 for v in x[:-1])
+
     def output_shape_many(self, shapes):
         x, s = (tuple(int(v) for v in sh) for sh in shapes)
-        if not self.fits(x, s):
+        if not (self.fits(x, s) or self.one_by_one(x, s)):
             raise ShapeError(f"Gate of a map of shape {x} by a gate of shape {s}: the gate "
                              "needs one value per channel (1×…×1×C)")
         return x

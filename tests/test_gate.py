@@ -39,6 +39,50 @@ def test_a_gate_needs_one_value_per_channel():
     for bad in ((1, 1, 2), (5, 1, 3), (1, 3)):
         with pytest.raises(ShapeError, match="one value per channel"):
             gate.output_shape_many([(5, 4, 3), bad])
+    assert gate.output_shape_many([(1, 1, 3), (1, 1, 3)]) == (1, 1, 3)  # a 1×1 map's gate
+
+
+def _one_by_one_gate(tmp_path, pooled):
+    """x (N×3×4×4) → a 4×4 stride-4 Conv: a 1×1 map c; the gate sigmoid(Conv(p)) of its global
+    pool p (``pooled``) or of c itself; the Mul of c and the gate, flattened."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+             for name, shape in (("W", (3, 3, 4, 4)), ("V", (3, 3, 1, 1)))]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv", strides=[4, 4]),
+             *([helper.make_node("GlobalAveragePool", ["c"], ["p"], name="pool")]
+               if pooled else []),
+             helper.make_node("Conv", ["p" if pooled else "c", "V"], ["v"], name="excite"),
+             helper.make_node("Sigmoid", ["v"], ["s"], name="sigmoid"),
+             helper.make_node("Mul", ["s", "c"], ["m"], name="gate"),
+             helper.make_node("Flatten", ["m"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])], inits)
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_a_gate_on_a_one_by_one_map_is_a_gate_only_when_computed_from_its_pool(tmp_path):
+    """EfficientNetV2-S and MobileNetV3 on 32×32 inputs gate 1×1 maps (their last stages): the
+    map and its gate have one shape, and such gates were refused as products of two signals.
+    A product with a tensor computed from the map without its pool stays refused."""
+    model = lrpcore.load_model(_one_by_one_gate(tmp_path, pooled=True))
+    gate = next(n for n in model.nodes if isinstance(n.layer, Gate))
+    assert gate.name == "gate"
+    producers = {n.output: n for n in model.nodes}
+    assert producers[gate.inputs[0]].name == "conv"  # the map first, as written or not
+    x = np.random.default_rng(1).normal(size=(2, 3, 4, 4))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    R = fw.relevance("epsilon:1e-9")
+    assert R.shape == x.shape and np.isfinite(R).all()
+    from lrpcore import ModelFormatError
+
+    with pytest.raises(ModelFormatError, match="'gate'.*product of two signals"):
+        lrpcore.load_model(_one_by_one_gate(tmp_path, pooled=False))
 
 
 def test_the_zoo_gates_load_as_gates_and_take_no_rule():

@@ -1027,6 +1027,26 @@ class SEGate(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class SEGateOneByOne(nn.Module):
+    """Squeeze-and-excitation gates on a 1×1 map, as EfficientNetV2-S and MobileNetV3 have in
+    their last stages on a small input (32×32): the map and its gate have one shape, N×C×1×1.
+    An EfficientNet gate after a stride-2 depthwise convolution that leaves 1×1, then a
+    MobileNetV3 block with its residual."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(3, 8, 3, 2, 1), nn.SiLU())
+        self.dw = nn.Sequential(*conv_bn(8, 8, 3, 2, 1, groups=8), nn.SiLU())
+        self.se = SqueezeExcite(8, 4, nn.SiLU, nn.Sigmoid)
+        self.project = nn.Sequential(*conv_bn(8, 8, 1))
+        self.block = SEBlock(8, nn.Hardswish, nn.Hardsigmoid, residual=True)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.block(self.project(self.se(self.dw(self.stem(x)))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 class Decoder(nn.Module):
     """A U-Net's decoder path: transposed convolutions (k=2 s=2; k=4 s=2 p=1 after a skip
     concatenated; grouped k=3 s=2 p=1 with output_padding) and nearest upsampling (a module
@@ -1209,6 +1229,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
                     (0.229, 0.224, 0.225)),
     "interpaa": (InterpolationsAntialiased, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "groupnorm": (GroupNormNet, (3, 9, 9), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "segate1x1": (SEGateOneByOne, (3, 4, 4), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}

@@ -162,6 +162,21 @@ class HardSigmoid(nn.Hardsigmoid):
         return torch.clamp(self.alpha * x + self.beta, 0.0, 1.0)
 
 
+class Crop(nn.Module):
+    """ONNX's Slice of constant starts, ends, axes and steps."""
+
+    def __init__(self, starts, ends, axes=None, steps=None):
+        super().__init__()
+        n = len(starts)
+        axes = range(n) if axes is None else axes
+        steps = [1] * n if steps is None else steps
+        self.cut = {int(ax): slice(int(b), None if e >= 2 ** 31 - 1 else int(e), int(st))
+                    for ax, b, e, st in zip(axes, starts, ends, steps, strict=True)}
+
+    def forward(self, x):
+        return x[tuple(self.cut.get(k, slice(None)) for k in range(x.dim()))]
+
+
 class Reshape4(nn.Module):
     """A Reshape to a 4-D shape of constants (the batch kept; 0 copies an axis)."""
 
@@ -361,6 +376,10 @@ def twin(path):
             g.add(name, Arithmetic(op, c, first), data, out)
         elif op == "Concat":
             g.add(name, Cat(a["axis"]), data, out)
+        elif op == "Slice":  # a crop of constants (Keras's Cropping2D): its gradient, exact
+            starts, ends, axes, steps = (consts.get(i) if i else None
+                                         for i in (list(node.input[1:]) + [""] * 4)[:4])
+            g.add(name, Crop(starts, ends, axes, steps), data, out)
         elif functional(node, dynamo):  # no module: zennit leaves it to autograd
             g.add(name, Functional(_simple(path, node, a, consts)), data[:1], out)
         else:

@@ -1269,15 +1269,38 @@ def _engine_shape(t):
 
 def _gate(b, node, data_in) -> bool:
     """A Mul of a map and a tensor with one value per channel, broadcast over the map (the
-    squeeze-and-excitation gate): a :class:`Gate` node, map first; False for other products."""
+    squeeze-and-excitation gate): a :class:`Gate` node, map first; False for other products.
+    On a 1×1 map both have one shape: the gate is the one computed from the other's global
+    pool."""
     if len(data_in) != 2 or None in data_in or data_in[0].seq or data_in[1].seq:
         return False
     for x, s in (data_in, data_in[::-1]):
-        if x.storage == s.storage and Gate.fits(_engine_shape(x), _engine_shape(s)):
+        xs, ss = _engine_shape(x), _engine_shape(s)
+        if x.storage == s.storage and (Gate.fits(xs, ss) or Gate.one_by_one(xs, ss)
+                                       and _pooled_from(b, s.name, x.name)):
             out = node.output[0]
             b.data[b.add(node.name, Gate(), [x.name, s.name], out)] = _Tensor(
                 out, x.shape, x.storage)
             return True
+    return False
+
+
+GATE_BRANCH_NODES = 64  # a squeeze-and-excitation branch is a handful of nodes
+
+
+def _pooled_from(b, gate, source) -> bool:
+    """Whether engine tensor ``gate`` is computed from a pool of ``source`` (a squeeze-and-
+    excitation branch: pool, convolutions or dense layers, activations), looking back at most
+    GATE_BRANCH_NODES nodes."""
+    todo, seen = [gate], set()
+    while todo and len(seen) < GATE_BRANCH_NODES:
+        k = b.producer.get(todo.pop())
+        if k is None or k in seen:
+            continue
+        seen.add(k)
+        if isinstance(b.nodes[k].layer, (MeanPool, MaxPool)) and source in b.nodes[k].inputs:
+            return True
+        todo.extend(b.nodes[k].inputs)
     return False
 
 
@@ -1565,7 +1588,8 @@ NOTES = {
            "product of tensors computed from one tensor (GELU's x · Φ(x)) a step of an "
            "`Elementwise`; a map times one value per channel computed from it "
            "(squeeze-and-excitation: MobileNetV3, EfficientNet-B0, from PyTorch or Keras) a "
-           "`Gate`, which passes "
+           "`Gate` (on a 1×1 map, where both have one shape, the one computed from the "
+           "other's global pool is the gate), which passes "
            "relevance as its gradient, as zennit's autograd does; other products of data "
            "refused (no LRP rule for a product of two signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
