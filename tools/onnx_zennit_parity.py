@@ -240,6 +240,7 @@ def twin(path):
     consts = {t.name: numpy_helper.to_array(t).astype(np.float64)
               for t in proto.graph.initializer}
     nodes = list(proto.graph.node)
+    keras = proto.producer_name == "tf2onnx"  # Keras's layers of constants: folded or passed
     dynamo = any(p.key == "pkg.torch.onnx.class_hierarchy" for n in nodes
                  for p in n.metadata_props)
     g = Graph(proto.graph.input[0].name, proto.graph.output[0].name)
@@ -310,15 +311,19 @@ def twin(path):
                 scale = s / np.sqrt(var + eps)
                 W, B = W * scale[:, None, None, None], (B - mean) * scale + b
                 renamed[after[0].output[0]] = out
-            elif len(after) == 1 and after[0].op_type == "Mul" \
-                    and _constant_add(nodes, after[0].output[0], consts) is not None:
-                mul = after[0].output[0]  # tf2onnx's BatchNormalization left as Mul, Add
-                add, b = _constant_add(nodes, mul, consts)
-                s = next(consts[i] for i in after[0].input if i in consts).reshape(-1)
-                s = np.broadcast_to(s, B.shape)
-                W, B = W * s[:, None, None, None], B * s + consts[b].reshape(-1)
-                skip.add(mul)
-                renamed[add] = out
+            elif keras:  # tf2onnx: Mul/Add of constants after it (BatchNormalization, a
+                while len(after) == 1 and after[0].op_type in ("Mul", "Add") \
+                        and sum(i in consts for i in after[0].input) == 1 \
+                        and _keras_hard_sigmoid(nodes, after[0].output[0], consts) is None:
+                    c = np.broadcast_to(next(consts[i] for i in after[0].input if i in consts)
+                                        .reshape(-1), B.shape)
+                    if after[0].op_type == "Mul":
+                        W, B = W * c[:, None, None, None], B * c
+                    else:
+                        B = B + c
+                    skip.add(after[0].output[0])  # layer's scale): folded, as the engine does
+                    renamed[after[0].output[0]] = out
+                    after = [m for m in nodes if after[0].output[0] in m.input]
             pads = np.array(a.get("pads", (0, 0, 0, 0)))
             while data[0] in padded:  # Pads before it (dynamo, optimize=False): its padding
                 data[0], more = padded[data[0]]
@@ -370,6 +375,13 @@ def twin(path):
             g.add(name, Merge(), data, out)  # zennit's Sum in zennit_side
         elif op == "Mul" and len(data) == 2:  # a gate: scale * x in a forward
             g.add(name, Product(), data, out)
+        elif op in ("Mul", "Div", "Add", "Sub") and keras:  # Rescaling, Normalization, a
+            first = node.input[0] not in consts  # BatchNormalization after no Conv: passed
+            c = consts[node.input[1] if first else node.input[0]]
+            s, b = {"Mul": (c, 0.0), "Div": (1 / c, 0.0), "Add": (1.0, c),
+                    "Sub": (1.0, -c) if first else (-1.0, c)}[op]
+            g.add(name, Affine(np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)),
+                  data, out)
         elif op in ("Mul", "Div", "Add", "Sub"):  # of a constant
             first = node.input[0] not in consts
             c = consts[node.input[1] if first else node.input[0]]
