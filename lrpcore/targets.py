@@ -41,13 +41,14 @@ def parse_target(value, words=TARGET_WORDS, what="target", class_names=None):
     if text in words:
         return text
     if _ALIASES.get(text, text) in TARGET_WORDS:  # e.g. "output" where one class is needed
-        raise RuleError(f"{what} {value!r} is not available here: {_usage(words, False)}")
+        raise RuleError(f"{what} {value!r} is not available here: "
+                        f"{_usage(words, _has_names(_names(class_names)))}")
     if is_digits(text):
         return _checked_index(int(text), what, class_names)
     if text.startswith("-") and is_digits(text[1:]):
         raise RuleError(f"{what} {value}: a class index cannot be negative")
     names = _names(class_names)
-    if text and names and not any(n != str(k) for k, n in enumerate(names)):
+    if text and names and not _has_names(names):
         # an ONNX export's 1000 classes are "0".."999": "Egyptian cat" names none of them
         raise RuleError(f"{what} {value!r}: the model's classes are known by their indices "
                         f"only (0 … {len(names) - 1}; a sidecar's \"class_names\" can name "
@@ -199,6 +200,11 @@ def _named(index, names, what) -> str:
 def _names(class_names) -> list:
     names = class_names() if callable(class_names) else class_names
     return [str(n) for n in names] if names is not None else []
+
+
+def _has_names(names) -> bool:
+    """Whether the classes have names besides their indices (an ONNX export's are "0".."999")."""
+    return any(n != str(k) for k, n in enumerate(names))
 
 
 def _key(name) -> str:

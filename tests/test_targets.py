@@ -36,9 +36,13 @@ def test_bad_targets_fail_with_one_message(value):
 def test_evaluate_refuses_output_as_its_target():
     with pytest.raises(RuleError, match="pred, true"):
         cli_parse("output", words=("pred", "true"))
-    # also for a model with class names: a word, not an unknown class name
-    with pytest.raises(RuleError, match="'output' is not available here: use pred, true or"):
+    # also for a model with class names: a word, not an unknown class name; the usage
+    # offers the names such a model takes (it said "or a class index" only)
+    with pytest.raises(RuleError, match="'output' is not available here: use pred, true, a "
+                                        "class index or a class name$"):
         parse_target("output", ("pred", "true"), "--target", class_names=["cat", "dog"])
+    with pytest.raises(RuleError, match="not available here: use pred, true or a class index$"):
+        parse_target("output", ("pred", "true"), "--target", class_names=["0", "1"])
 
 
 # class names: one parser for the engine, its gradient baselines, the CLI and the GUI state
