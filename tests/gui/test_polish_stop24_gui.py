@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.gui.test_builtin_dataset_names import choose, local_mnist_test  # noqa: F401
-from tests.gui.test_startup_off_gui_thread import held_files, held_load  # noqa: F401
+from tests.gui.test_startup_off_gui_thread import (  # noqa: F401
+    held_files,
+    held_load,
+    window_reading_its_model,
+)
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -102,16 +106,11 @@ def test_a_dataset_that_fails_meanwhile_keeps_the_start_up_dataset(
     # could not be read, the window was left with a model and no dataset at all
     from PySide6.QtCore import QTimer
 
-    from lrpgui import MainWindow
-
     from .waiting import settle
 
     broken = tmp_path / "broken.npy"
     broken.write_bytes(b"not an array")
-    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)  # the model is being read
+    window = window_reading_its_model(qtbot, held_load, held_files)
     QTimer.singleShot(0, held_load.release)  # served while the window waits for the dataset
     assert window.open_dataset(str(broken)) is False
     qtbot.waitUntil(lambda: not window.opening, timeout=20000)

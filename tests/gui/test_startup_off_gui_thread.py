@@ -43,13 +43,20 @@ def held_files(toy_files, tmp_path):
     return str(model), str(toy_files[1])
 
 
-def test_the_window_shows_while_its_files_are_read(qtbot, held_load, held_files):
+def window_reading_its_model(qtbot, held_load, held_files):
+    """The window started on ``held_files``, shown while its model is being read (held)."""
     from lrpgui import MainWindow
 
     window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
     qtbot.addWidget(window)
     window.show()  # returned while the model is still being read
     qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)
+    return window
+
+
+def test_the_window_shows_while_its_files_are_read(qtbot, held_load, held_files):
+
+    window = window_reading_its_model(qtbot, held_load, held_files)
     assert held_load.threads[0] is not threading.main_thread()
     assert window.opening and window.state.model is None
     assert window.message.isVisible() and "Opening" in window.message.text()
@@ -96,12 +103,8 @@ def test_a_file_that_does_not_open_is_an_error_of_the_window(qtbot, tmp_path, to
 
 
 def test_a_model_opened_meanwhile_wins(qtbot, held_load, held_files, toy_files):
-    from lrpgui import MainWindow
 
-    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)
+    window = window_reading_its_model(qtbot, held_load, held_files)
     assert window.open_model(str(toy_files[0])) is True
     assert not window.opening
     held_load.release()
@@ -154,14 +157,10 @@ def test_a_dataset_opened_meanwhile_wins_and_the_model_still_opens(
     import numpy as np
     from PySide6.QtCore import QTimer
 
-    from lrpgui import MainWindow
 
     other = tmp_path / "other.npy"
     np.save(other, np.load(held_files[1])[:7])
-    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)  # the model is being read
+    window = window_reading_its_model(qtbot, held_load, held_files)
     QTimer.singleShot(0, held_load.release)  # served while the window waits for the dataset
     assert window.open_dataset(str(other)) is True
     settle(qtbot, window.controller)
@@ -176,12 +175,8 @@ def test_a_dataset_opened_meanwhile_wins_and_the_model_still_opens(
 
 def test_closing_the_dataset_meanwhile_keeps_the_start_up_model(qtbot, held_load, held_files,
                                                                 datasets_read):
-    from lrpgui import MainWindow
 
-    window = MainWindow(model=held_files[0], dataset=held_files[1], wait=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: bool(held_load.threads), timeout=20000)
+    window = window_reading_its_model(qtbot, held_load, held_files)
     window.close_dataset()
     with qtbot.waitSignal(window.opened, timeout=20000):
         held_load.release()
