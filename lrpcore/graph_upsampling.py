@@ -65,6 +65,15 @@ KERNELS = {
 }
 
 
+def tap_offsets(mode, scale, antialias) -> tuple[np.ndarray, float]:
+    """The taps' offsets from f = ⌈x⌉ − 1 and the factor on their distances: the kernel's
+    support on each side, widened by 1/scale where an antialiasing filter shrinks."""
+    support = KERNELS[mode][0]
+    stretch = min(scale, 1.0) if antialias else 1.0
+    first = math.floor(-support / stretch) + 1
+    return np.arange(first, 2 - first), stretch
+
+
 def interpolation_taps(size, count, scale, mode, coordinates, cubic_a=-0.75,
                        exclude_outside=False, antialias=False):
     """ONNX Resize of one axis as taps: output position i is Σ_t weight[i, t] ·
@@ -72,14 +81,11 @@ def interpolation_taps(size, count, scale, mode, coordinates, cubic_a=-0.75,
     input coordinate x (the neighbours ONNX picks: the left one at whole coordinates), at
     distances scaled by the scale when an antialiasing filter widens a shrinking kernel; an
     index past the edge reads the edge (or, with ``exclude_outside``, gets no weight)."""
-    support, kernel = KERNELS[mode]
     x = COORDINATES[coordinates](np.arange(count, dtype=np.float64), scale, size,
                                  size * scale, count)
-    stretch = min(scale, 1.0) if antialias else 1.0
-    first = math.floor(-support / stretch) + 1
-    offsets = np.arange(first, 2 - first)
+    offsets, stretch = tap_offsets(mode, scale, antialias)
     f = np.ceil(x) - 1
-    weight = kernel(stretch * (offsets[None, :] - (x - f)[:, None]), cubic_a)
+    weight = KERNELS[mode][1](stretch * (offsets[None, :] - (x - f)[:, None]), cubic_a)
     if antialias:
         weight = weight / weight.sum(axis=1, keepdims=True)
     index = f.astype(np.int64)[:, None] + offsets[None, :]
@@ -287,9 +293,8 @@ class InterpolatingResize(Layer):
                 and math.isfinite(self.cubic_a)):
             raise ShapeError(f"InterpolatingResize: scales must be two numbers in "
                              f"1/{MAX_SIDE}…{MAX_SIDE} and cubic_a finite")
-        support = KERNELS[mode][0]
         for count, s in zip(self.out_hw, self.scales, strict=True):
-            taps = -2 * math.floor(-support / min(s, 1.0)) if antialias else 2 * support
+            taps = tap_offsets(mode, s, antialias)[0].size
             if count * taps > MAX_TAPS:
                 raise ShapeError(f"InterpolatingResize: {count} × {taps} weights on one "
                                  f"axis (at most {MAX_TAPS})")

@@ -56,13 +56,11 @@ def group_reshape(b, node, where, t, target) -> bool:
 
 
 def reshape_back(b, node, where, t, target):
-    """The last Reshape of ``nn.GroupNorm``: back to the map's own shape, which is the
-    GroupNorm's output; any other shape is refused."""
+    """The last Reshape of ``nn.GroupNorm`` (of its NORMALISED tensor): back to the map's own
+    shape, which is the GroupNorm's output; any other shape is refused."""
     from .onnx_graph import _onnx_shape  # noqa: PLC0415
 
-    if t.storage == GROUPED:
-        refuse_other_reader(b, where, "Reshape", t)
-    normalised = b.grouped[t]
+    normalised = b.grouped[t]  # a GROUPED tensor's Reshape is refused before (_node)
     batch = (0, -1) if b.batch is None else (0, -1, b.batch)
     if target[0] not in batch or [int(s) for s in target[1:]] != list(_onnx_shape(normalised)):
         b.fail(where, f"Reshape of a group normalisation's {brief(list(t.shape))} tensor to "
