@@ -141,7 +141,10 @@ def _negative_epsilon(nodes, inits):
      "'gn/reshape'.*Reshape of a .* is not a flatten"),
     (_reshape_back_flat, "'gn/back'.*group normalisation's .* only back to its map's shape"),
     (_replace(1, _const("ones", np.ones(3))),
-     "'gn/norm'.*scale must hold 2 finite numbers, one per group; it holds 3"),
+     "'gn/norm'.*scale must hold 2 finite numbers in one axis, one per group; it holds \\[3\\]"),
+    (_replace(2, _const("zeros", np.zeros((1, 2)))),
+     "'gn/norm'.*bias must hold 2 finite numbers in one axis, one per group; it holds "
+     "\\[1, 2\\]"),
     (_negative_epsilon, "'gn/norm'.*epsilon '-1.0' must be a positive number"),
 ])
 def test_what_is_not_a_group_norm_is_refused_naming_the_node(tmp_path, change, message):

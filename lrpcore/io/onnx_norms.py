@@ -83,10 +83,11 @@ def _per_group(b, node, where, k, count, what, unit):
     if not _optional_input(node, k):
         b.fail(where, f"{node.op_type} needs its {what}")
     v = np.asarray(b.weights(node.input[k], where, f"{node.op_type}'s {what}"),
-                   dtype=np.float64).reshape(-1)
-    if v.size != count or not np.all(np.isfinite(v)):
-        b.fail(where, f"{node.op_type}'s {what} must hold {count} finite numbers, one per "
-                      f"{unit}; it holds {v.size}")
+                   dtype=np.float64)
+    if v.shape != (count,) or not np.all(np.isfinite(v)):  # ONNX declares them 1-D (a 2×3
+        # bias for 6 channels loaded as its values in a row)
+        b.fail(where, f"{node.op_type}'s {what} must hold {count} finite numbers in one axis, "
+                      f"one per {unit}; it holds {brief(list(v.shape))}")
     return v
 
 

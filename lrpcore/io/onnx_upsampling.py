@@ -159,13 +159,11 @@ def nearest_index(size, scale, coordinates, nearest, count=None) -> np.ndarray:
     return np.clip(_NEAREST[nearest](x), 0, size - 1).astype(np.int64)
 
 
-def _typed(b, where, value, kinds, what):
-    """``value`` where its dtype is of ``kinds`` (ONNX types scales float, sizes int64): sizes
-    of 5.7 were cut to 5, where runtimes refuse the file."""
-    if value.dtype.kind not in kinds:
-        held = "floating-point" if value.dtype.kind == "f" else value.dtype.name
-        b.fail(where, f"{what} hold {held} values: ONNX takes "
-                      f"{'floating-point' if kinds == 'f' else 'integer'} ones")
+def _floats(b, where, value, what):
+    """``value`` where ONNX's floating-point scales are (integer scales are no Resize's);
+    its integer sizes are read by ``b.indices``."""
+    if value.dtype.kind != "f":
+        b.fail(where, f"{what} hold {value.dtype.name} values: ONNX takes floating-point ones")
     return value
 
 
@@ -202,11 +200,11 @@ def resize(b, node, attrs, where, t, data_in):
     if _optional_input(node, scale_input):
         value = np.asarray(b.const(node.input[scale_input], where, f"{op}'s scales"))
         if value.size:
-            scales = _typed(b, where, value, "f", f"{op}'s scales").astype(np.float64)
+            scales = _floats(b, where, value, f"{op}'s scales").astype(np.float64)
     if op == "Resize" and b.opset >= 11 and _optional_input(node, 3):
-        value = np.asarray(b.const(node.input[3], where, f"{op}'s sizes"))
+        value = np.asarray(b.indices(node.input[3], where, f"{op}'s sizes"))
         if value.size:
-            sizes = _typed(b, where, value, "iu", f"{op}'s sizes").astype(np.int64)
+            sizes = value.astype(np.int64)
     if sizes is not None and scales is not None:  # read as the sizes: runtimes refuse it
         b.fail(where, f"{op} gives both scales and sizes; ONNX allows only one")
     if sizes is not None:
