@@ -103,6 +103,11 @@ class ChannelNorm(Layer):
         return self._cached("params", xp, dtype, lambda: (
             xp.asarray(self.scale, dtype=dtype), xp.asarray(self.shift, dtype=dtype)))
 
+    def _eps_in(self, dtype):
+        """eps as ``dtype`` holds it, never rounded to 0: an eps below float32's range (a
+        float64 model's 1e-50) would leave 1/σ infinite on a constant set of values."""
+        return max(self.eps, float(np.finfo(dtype).tiny))
+
     def _grouped(self, x):
         """``x`` shaped so that each set of values normalised together runs along the axes
         returned: here each position's channels (the last axis)."""
@@ -112,7 +117,8 @@ class ChannelNorm(Layer):
         """x̂ (in the grouped shape) and 1/σ of each set."""
         v, axes = self._grouped(x)
         centred = v - v.mean(axis=axes, keepdims=True)
-        inv = 1.0 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + self.eps)
+        inv = 1.0 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True)
+                            + self._eps_in(x.dtype))
         return centred * inv, inv
 
     def forward(self, x, xp):

@@ -13,7 +13,7 @@ import pytest
 
 import lrpcore
 from lrpcore import ModelFormatError
-from lrpcore.graph_norms import GroupNorm
+from lrpcore.graph_norms import ChannelNorm, GroupNorm
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -223,3 +223,17 @@ def test_the_diagnosis_names_the_normalisation_and_what_its_gradient_sums_over(g
                                                            raw=True)
     notes = [f for f in diagnose(fw, "epsilon:0.01").expected if f.cause == "normalisation"]
     assert notes and all(re.search(says, f.reason) for f in notes)
+
+
+@pytest.mark.parametrize("layer", [ChannelNorm(np.ones(3), np.full(3, 0.25), eps=1e-50),
+                                   GroupNorm(np.ones(4), np.full(4, 0.25), 2, eps=1e-50)])
+def test_an_eps_below_float32s_range_keeps_constant_values_finite(layer):
+    """eps 1e-50 rounds to 0 in float32: a set of equal values then divided 0 by 0."""
+    x = np.ones((2, 3, 3, layer.scale.size), dtype=np.float32)
+    x[0, 0, 0] = np.arange(layer.scale.size)  # one position that varies
+    y32 = layer.forward(x, np)
+    y64 = layer.forward(x.astype(np.float64), np)
+    assert np.isfinite(y32).all()
+    np.testing.assert_allclose(y32, y64, rtol=1e-5, atol=1e-6)
+    g = layer.gradient(x, y32, np.ones_like(y32), np, np.float32)
+    assert np.isfinite(g).all()
