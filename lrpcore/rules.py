@@ -567,8 +567,18 @@ def check_overflow(rule, xp, R, x, out):
     top_r, top_x = float(xp.max(xp.abs(R))), float(xp.max(xp.abs(x)))
     raise RuleError(f"{rule.spec()}: the numbers overflow {dtype.name} (beyond "
                     f"{np.finfo(dtype).max:.3g}): relevance up to {top_r:.3g} and inputs up to "
-                    f"{top_x:.3g} are too large for the rule's divisions; scale the samples "
-                    "down")
+                    f"{top_x:.3g} are too large for the rule's divisions; "
+                    + _overflow_advice(dtype))
+
+
+def _overflow_advice(dtype) -> str:
+    """What helps when a rule overflowed ``dtype``: a wider type where there is one (a model
+    whose activations grow to 1e30 — random weights, a deep plain network — is explained in
+    float64 as it is), else smaller samples."""
+    if dtype.itemsize < 8:
+        return ("explain in float64 (--dtype float64; dtype=numpy.float64 in Python), whose "
+                "range holds them, or scale the samples down")
+    return "scale the samples down"
 
 
 @dataclass(frozen=True)

@@ -142,8 +142,12 @@ def test_dangling_links_in_an_image_folder_are_named_as_broken_photos_are(tmp_pa
     assert np.load(out).shape[0] == 2
 
 
-@pytest.mark.parametrize("rule", ["alphabeta", "alphabeta:5", "EpsilonAlpha2Beta1"])
-def test_alphabeta_overflow_on_a_graph_model_says_so(tmp_path, capsys, rule):
+@pytest.mark.parametrize("rule,dtype,scale,advice", [
+    ("alphabeta", "float32", 1e36, "--dtype float64"),
+    ("alphabeta:5", "float32", 1e36, "--dtype float64"),
+    ("EpsilonAlpha2Beta1", "float32", 1e36, "--dtype float64")])
+def test_alphabeta_overflow_on_a_graph_model_says_so(tmp_path, capsys, rule, dtype, scale,
+                                                     advice):
     """The αβ overflow guard (rules.check_overflow) was only on the toolbox form of the rule;
     a graph model takes the literature's form, so an ONNX model explained with αβ over
     float32 samples near 1e36 ended in 'a division by zero (e.g. epsilon:0 …); choose a rule
@@ -158,14 +162,30 @@ def test_alphabeta_overflow_on_a_graph_model_says_so(tmp_path, capsys, rule):
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "R.npy"
     model = str(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
-    assert main(["explain", model, str(tmp_path / "x.npy"), "--raw", "--dtype", "float32",
+    assert main(["explain", model, str(tmp_path / "x.npy"), "--raw", "--dtype", dtype,
                  "--rule", rule, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
-    for word in ("node ", "(Convolution", "the numbers overflow float32",
-                 "too large for the rule's divisions; scale the samples down"):
+    for word in ("node ", "(Convolution", f"the numbers overflow {dtype}",
+                 "too large for the rule's divisions", advice):
         assert word in err, err
     assert "division by zero" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("dtype,advice", [(np.float32, "--dtype float64"),
+                                          (np.float64, "divisions; scale the samples down")])
+def test_an_overflow_advises_float64_only_where_the_pass_was_narrower(dtype, advice):
+    """The advice was 'scale the samples down' in float32 too, where explaining in float64
+    is what helps a model whose activations outgrow float32 (random-weight EfficientNetV2)."""
+    from lrpcore.errors import RuleError
+    from lrpcore.rules import AlphaBeta, check_overflow
+
+    R = np.ones((1, 3), dtype=dtype)
+    x = np.ones((1, 4), dtype=dtype)
+    with pytest.raises(RuleError, match=f"overflow {np.dtype(dtype).name}") as err:
+        check_overflow(AlphaBeta(), np, R, x, np.full((1, 4), np.inf, dtype=dtype))
+    assert advice in str(err.value)
+    assert ("float64" in str(err.value).split("divisions")[1]) == (dtype == np.float32)
 
 
 @pytest.mark.parametrize("damage", ["values changed", "file removed"])
