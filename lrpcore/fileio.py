@@ -279,12 +279,13 @@ def staged_writes():
     if outer is not None:
         yield outer
         return
-    state = types.SimpleNamespace(pending=[], committed=False)
+    state = types.SimpleNamespace(pending=[], removed=[], committed=False)
     token = _stage.set(state)
     try:
         yield state
     except BaseException:
         _discard(state.pending)
+        _put_back(state.removed)
         raise
     finally:
         _stage.reset(token)
@@ -294,8 +295,37 @@ def staged_writes():
         _commit(state.pending)
     except BaseException:
         _discard(state.pending)
+        _put_back(state.removed)
         raise
     state.committed = True
+    for _, aside in state.removed:
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
+
+
+def stage_removal(path, what="file") -> None:
+    """Remove ``path`` together with the staged block's writes: it is moved aside now (an
+    ExportError naming it when that fails, before anything is written), deleted when the block
+    commits and put back when it does not. Removing it after the commit instead left nothing
+    to fall back on: ``lrp convert --overwrite`` whose stale sidecar could not be removed took
+    back the new model, and the one it had replaced was gone."""
+    state = _stage.get()
+    try:
+        aside = _aside(path, move=True)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot remove the old {what}: "
+                          f"{exc.strerror or exc}") from None
+    if state is None:
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
+    else:
+        state.removed.append((path, aside))
+
+
+def _put_back(removed) -> None:
+    for path, aside in reversed(removed):
+        with contextlib.suppress(OSError):
+            os.replace(aside, path)
 
 
 def stage_mark():

@@ -341,6 +341,43 @@ def test_convert_replaces_or_refuses_a_stale_sidecar(tmp_path, capsys, ext):
     assert not stale.exists()
 
 
+def _sidecar_held(monkeypatch, stale):
+    """``stale`` cannot be removed or moved (a file the user may not delete)."""
+    import os
+
+    for name in ("unlink", "rename", "replace"):
+        real = getattr(os, name)
+
+        def refuse(src, *args, _real=real, **kwargs):
+            if os.path.abspath(src) == str(stale):
+                raise PermissionError(1, "Operation not permitted")
+            return _real(src, *args, **kwargs)
+        monkeypatch.setattr(os, name, refuse)
+
+
+def test_convert_keeps_the_replaced_model_when_the_stale_sidecar_cannot_go(
+        tmp_path, capsys, monkeypatch):
+    """The sidecar was removed after the converted model had replaced the old one: when that
+    failed the new model was taken back and the old one, replaced, was gone. Now nothing
+    changes: the old model and its sidecar stay, and no temporary file is left."""
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "m.npz"
+    lrpcore.save_model(Sequential([Linear(rng.normal(size=(784, 3)), np.zeros(3))]), src)
+    out = tmp_path / "out.npz"
+    lrpcore.save_model(Sequential([Linear(rng.normal(size=(784, 4)), np.zeros(4))]), out)
+    before = out.read_bytes()
+    stale = tmp_path / "out.json"
+    stale.write_text('{"class_names": ["cat", "dog", "cow", "ox"]}')
+    _sidecar_held(monkeypatch, stale)
+    assert main(["convert", str(src), str(out), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "out.json: cannot remove the old sidecar: Operation not permitted" in err, err
+    assert out.read_bytes() == before and stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "out.json", "out.npz"]
+
+
 # -- lrp train: a MODEL.json beside the output belongs to another model -----------------------
 
 
@@ -363,6 +400,26 @@ def test_train_refuses_or_removes_a_stale_sidecar(tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0
     assert not stale.exists()
     assert lrpcore.load_model(tmp_path / "model.npz").class_names == [str(i) for i in range(10)]
+
+
+def test_train_saves_no_model_beside_a_stale_sidecar_it_cannot_remove(tmp_path, capsys,
+                                                                      monkeypatch):
+    """The model was saved, then the stale sidecar's removal failed: the new model stayed
+    beside a sidecar that overrides its metadata. Now the model is saved only with the
+    sidecar gone: an error naming the sidecar, no model file, the sidecar as it was."""
+    from lrpcore.cli.main import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8))
+    np.save(tmp_path / "y.npy", np.arange(40) % 10)
+    stale = tmp_path / "model.json"
+    stale.write_text('{"class_names": ["a", "b", "c"]}')
+    _sidecar_held(monkeypatch, stale)
+    assert main(["train", "--layers", "linear:10,softmax", "--dataset", str(tmp_path / "x.npy"),
+                 "--labels", str(tmp_path / "y.npy"), "--epochs", "1", "--overwrite",
+                 "--out", str(tmp_path / "model.npz")]) == 2
+    assert "model.json: cannot remove the old sidecar" in capsys.readouterr().err
+    assert not (tmp_path / "model.npz").exists() and stale.exists()
 
 
 def test_a_layer_rule_on_the_dropped_softmax_says_why_it_is_refused():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import add_command, check_outputs_free, remove_quietly
+from .common import add_command, check_outputs_free
 
 
 def register(sub):
@@ -47,7 +47,7 @@ def _architectures():
 
 def run(args) -> int:
     from ..errors import ExportError
-    from ..fileio import staged_writes
+    from ..fileio import stage_removal, staged_writes
     from ..io.models import WRITERS, load_model, model_file, save_model
     from ..io.sidecar import refuse_model_sidecar, sidecar_data, sidecar_path, write_sidecar
 
@@ -98,16 +98,8 @@ def run(args) -> int:
         save_model(model, args.output, overwrite=args.overwrite, dtype=args.dtype)
         if ext == ".txt":
             written = write_sidecar(model, args.output, overwrite=True)
-    try:
-        if written is None and os.path.exists(side):
-            try:
-                os.unlink(side)  # a stale sidecar would override the converted metadata
-            except OSError as exc:
-                raise ExportError(f"{side}: cannot remove the old sidecar: "
-                                  f"{exc.strerror or exc}") from None
-    except BaseException:  # the model without its input specification is half a result
-        remove_quietly([args.output])
-        raise
+        if written is None and os.path.lexists(side):  # it would override the converted
+            stage_removal(side, "sidecar")  # model's metadata
     print(f"wrote {args.output}: {len(model.layers)} layers, {model.param_count():,} "
           f"parameters" + (f" as {args.dtype}" if args.dtype else ""))
     if written:  # it holds the input specification only where the layers do not imply it

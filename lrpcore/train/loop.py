@@ -23,7 +23,7 @@ from .. import __version__
 from ..backend import get_backend, get_dtype
 from ..errors import LRPError
 from ..explain import predict
-from ..fileio import exists, identity
+from ..fileio import exists, identity, stage_removal, staged_writes
 from ..io import save_model
 from ..io.datasets import check_labels_fit
 from ..io.sidecar import sidecar_path
@@ -207,16 +207,13 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
                                      .isoformat(timespec="seconds")},
                       "accuracy": metrics.get("test"),
                       "validation": metrics.get("val")}
-        save_model(model, out, overwrite=True)
-        expected[0] = identity(out)
         nonlocal stale_sidecar
-        if stale_sidecar:
-            try:
-                os.unlink(stale_sidecar)
-            except OSError as exc:
-                raise LRPError(f"{stale_sidecar}: cannot remove the old sidecar: "
-                               f"{exc.strerror or exc}") from None
-            stale_sidecar = None
+        with staged_writes():  # the model is saved with its stale sidecar gone, or not at all
+            save_model(model, out, overwrite=True)
+            if stale_sidecar:
+                stage_removal(stale_sidecar, "sidecar")
+        expected[0] = identity(out)
+        stale_sidecar = None
 
     interrupted = False
     epoch = start_epoch
