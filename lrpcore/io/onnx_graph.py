@@ -429,6 +429,14 @@ def _fold(b, node, attrs, where, onnx):
             with np.errstate(all="ignore"):
                 whole = np.abs(a) // np.abs(d)  # exact beyond float64's 2⁵³
             value = np.where((a < 0) != (d < 0), -whole, whole)
+    elif op == "Mod":  # Swin's window shift: the padding a side needs, H % window
+        if np.asarray(x).dtype.kind in "iu" and np.asarray(ins[1]).dtype.kind in "iu" \
+                and not np.all(ins[1]):
+            b.fail(where, "Mod of whole numbers by zero")
+        # fmod=0: the divisor's sign (Python's %); fmod=1: the dividend's (C's fmod)
+        fn = np.fmod if int(attrs.get("fmod", 0)) else np.mod
+        with np.errstate(all="ignore"):
+            value = fn(x, ins[1])
     elif op == "Expand":  # dynamo=True without its optimiser builds zero biases this way
         target = _ints(np.atleast_1d(ins[1]), where, b, "Expand's shape")
         try:
@@ -1499,7 +1507,7 @@ IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                             "N×L×C sequence to N×C×L"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
-          "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div",
+          "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div", "Mod",
           "Identity", "Dropout")  # evaluated at import when every input is a constant
 
 
@@ -1774,6 +1782,10 @@ def _node(b, node, where, onnx):
     data_in = [b.data.get(n) for n in node.input if n]
     t = next((d for d in data_in if d is not None), None)  # Mul(0.5, x): data second
     if t is None:
+        if all(n in b.consts for n in node.input if n):  # shape arithmetic not among FOLDED
+            b.fail(where, f"operator {short(op, 40)} on constants only: it is not among the "
+                          "operators evaluated at import (shape arithmetic: "
+                          f"{', '.join(FOLDED)})")
         b.fail(where, f"operator {short(op, 40)} on inputs that are neither data nor constants")
     grouped = next((d for d in data_in if d is not None and d.storage in norms.STORAGES), None)
     if grouped is not None:
