@@ -391,3 +391,49 @@ def test_large_axes_gather_their_taps_and_agree_with_the_matrix_product(monkeypa
     np.testing.assert_allclose(gathered.forward(x, np), dense.forward(x, np), rtol=1e-13)
     np.testing.assert_allclose(gathered.relevance_back(R, None, np),
                                dense.relevance_back(R, None, np), rtol=1e-13)
+
+
+# Where onnx's reference evaluator (float64) and onnxruntime (float32) part, the pixels read
+# are onnxruntime 1.32's, measured on these very graphs: the runtime users check a model with,
+# and what PyTorch computes (in float32 too).
+RUNTIME_READS = [  # (opset, attributes, in H×W, scales, rows read, columns read)
+    # Resize-10: ONNX leaves nearest's rounding open; the runtime reads up when shrinking
+    (10, {}, (7, 9), (0.6, 0.75), [0, 2, 4, 5], [0, 2, 3, 4, 6, 7]),
+    # … in float32: 7 / 0.7 is 10 there, just over it in float64 (read up to 11)
+    (10, {}, (5, 13), (1.5, 0.7), [0, 0, 1, 2, 2, 3, 4], [0, 2, 3, 5, 6, 8, 9, 10, 12]),
+    # PyTorch's own export form: 3 / 0.6 is 5 in float32 (4.9999998 in float64: row 4)
+    (13, {"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, (7, 9),
+     (0.6, 0.75), [0, 1, 3, 5], [0, 1, 2, 4, 5, 6]),
+    (18, {"coordinate_transformation_mode": "half_pixel", "nearest_mode": "floor"}, (7, 9),
+     (0.6, 0.75), [0, 2, 3, 5], [0, 1, 2, 4, 5, 6]),
+    # 10 × 1.3 (a float32 just under 1.3) is 13 rows in float32, as PyTorch makes them (12
+    # from the exact product); 10 × 2.6 is 26
+    (13, {"coordinate_transformation_mode": "pytorch_half_pixel"}, (10, 10), (1.3, 2.6),
+     [0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 8, 8, 9],
+     [0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 7, 7, 7, 8, 8, 9, 9, 9]),
+]
+
+
+@pytest.mark.parametrize("opset,attrs,hw,scales,rows,cols", RUNTIME_READS)
+def test_nearest_resize_reads_what_the_runtime_reads(tmp_path, opset, attrs, hw, scales, rows,
+                                                     cols):
+    """Resize-10 read down where it shrank (the runtime reads up), and coordinates and output
+    sides computed in float64 read the pixel before a whole float32 coordinate, or made a
+    side one pixel short."""
+    inits = [numpy_helper.from_array(np.array([1, 1, *scales], np.float32), "scales")]
+    inputs = ["x", "scales"] if opset < 11 else ["x", "", "scales"]
+    node = helper.make_node("Resize", inputs, ["y"], name="resize", mode="nearest", **attrs)
+    path, _ = _model(tmp_path, node, inits, (3, *hw), opset)
+    x = RNG.uniform(-1, 1, size=(2, 3, *hw))
+    got = lrpcore.Explainer(lrpcore.load_model(path), dtype="float64").forward(
+        x, raw=True).outputs()
+    np.testing.assert_array_equal(got, x[:, :, rows][:, :, :, cols].reshape(2, -1))
+
+
+def test_a_linear_resize_makes_the_side_the_runtime_makes(tmp_path):
+    """Output sides from scales are size × scale rounded down in float32: 10 × 1.3 is 13 rows
+    (a concatenation with a 13-row skip connection after it fits), not 12."""
+    model, _, _ = _resize(tmp_path, (10, 10), scales=[1, 1, 1.3, 2.6], mode="linear")
+    x = RNG.uniform(-1, 1, size=(1, 3, 10, 10))
+    got = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True).outputs()
+    assert got.shape == (1, 3 * 13 * 26)

@@ -153,10 +153,31 @@ def nearest_index(size, scale, coordinates, nearest, count=None) -> np.ndarray:
     """Input index read by each output position (ONNX Resize, mode nearest): ``count`` of
     them (Resize's sizes), else size · scale rounded down."""
     out = size * scale
-    count = math.floor(out) if count is None else count
-    i = np.arange(count, dtype=np.float64)
-    x = COORDINATES[coordinates](i, scale, size, out, count)
+    count = scaled_size(size, scale) if count is None else count
+    # in float32, as onnxruntime and PyTorch compute them: a coordinate that float32 makes a
+    # whole number (3 / 0.6 = 5) was just under it in float64 and read the pixel before
+    i = np.arange(count, dtype=np.float32)
+    x = COORDINATES[coordinates](i, np.float32(scale), size, out, count)
     return np.clip(_NEAREST[nearest](x), 0, size - 1).astype(np.int64)
+
+
+def scaled_size(size, scale) -> int:
+    """An output side from a scale: size · scale rounded down, the product taken in float32
+    as onnxruntime takes it (the scale is a float32 in the file). 10 × 1.3 (a float32 just
+    under 1.3) is then 13, as PyTorch's ``interpolate(scale_factor=1.3)`` makes it, where
+    the exact product, 12.99999…, gave 12."""
+    return math.floor(np.float32(size) * np.float32(scale))
+
+
+def legacy_nearest_index(size, scale, count) -> np.ndarray:
+    """Input index read by each output position of Upsample's and Resize-10's nearest mode,
+    whose rounding ONNX leaves open: as onnxruntime reads, output i / scale in float32,
+    rounded down where the axis is enlarged and up where it is shrunk (rounded down, a
+    shrinking Resize-10 read other pixels than the runtime; in float64, 7 / 0.7 was just over
+    10 and read pixel 11)."""
+    x = np.arange(count, dtype=np.float32) / np.float32(scale)
+    index = np.floor(x) if scale >= 1 else np.ceil(x)
+    return np.clip(index, 0, size - 1).astype(np.int64)
 
 
 def _floats(b, where, value, what):
@@ -179,11 +200,11 @@ def resize(b, node, attrs, where, t, data_in):
                       f"{', '.join(repr(m) for m in modes)}")
     coordinates = "asymmetric" if legacy else _text(attrs, "coordinate_transformation_mode",
                                                     "half_pixel")
-    nearest = "floor" if legacy else _text(attrs, "nearest_mode", "round_prefer_floor")
+    nearest = None if legacy else _text(attrs, "nearest_mode", "round_prefer_floor")
     if coordinates == "tf_half_pixel_for_nn" and (b.opset >= 13 or mode != "nearest"):
         b.fail(where, f"{op}'s coordinate_transformation_mode 'tf_half_pixel_for_nn' is "
                       "ONNX's for nearest resizing at opsets 11 and 12 only")
-    if coordinates not in COORDINATES or nearest not in _NEAREST:
+    if coordinates not in COORDINATES or (nearest is not None and nearest not in _NEAREST):
         b.fail(where, f"{op} with coordinate_transformation_mode {short(coordinates)!r} and "
                       f"nearest_mode {short(nearest)!r} is not supported")
     if "axes" in attrs or _text(attrs, "keep_aspect_ratio_policy", "stretch") != "stretch":
@@ -227,14 +248,15 @@ def resize(b, node, attrs, where, t, data_in):
             # shrinking Upsample up, where its specification rounds down)
             b.fail(where, f"Upsample's scales {brief(scales.tolist())} must be at least 1 "
                           "(ONNX's Upsample only enlarges; Resize shrinks)")
-        out_hw = [math.floor(size * f) for size, f in zip((H, W), factors, strict=True)]
+        out_hw = [scaled_size(size, f) for size, f in zip((H, W), factors, strict=True)]
     else:
         b.fail(where, f"{op} needs constant scales or sizes")
     if not all(1 <= o <= MAX_SIDE for o in out_hw):
         b.fail(where, f"{op} makes a map of {out_hw[0]}×{out_hw[1]}: each side must be "
                       f"1…{MAX_SIDE}")
     if mode == "nearest":
-        rows, cols = (nearest_index(size, f, coordinates, nearest, count)
+        rows, cols = (legacy_nearest_index(size, f, count) if legacy else
+                      nearest_index(size, f, coordinates, nearest, count)
                       for size, f, count in zip((H, W), factors, out_hw, strict=True))
         layer = NearestResize(rows, cols, (H, W))
     else:
