@@ -59,3 +59,17 @@ def test_an_unfoldable_operator_on_constants_says_so(tmp_path, capsys):
     err = one_line(capsys, "m.onnx", "'shift'", "operator BitShift on constants only",
                    "not among the operators evaluated at import", "Mod")
     assert "neither data nor constants" not in err
+
+
+@pytest.mark.parametrize("output_shape", [[1, 3, 9, 9], [3, 9, 9]])
+def test_a_transposed_convolutions_output_shape_names_its_sides_only(tmp_path, capsys,
+                                                                     output_shape):
+    """ONNX's output_shape holds the spatial sides (onnxruntime and onnx's reference refuse
+    N, C, H, W); four entries were read as their last two, a file no runtime runs."""
+    W = numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "W")
+    node = helper.make_node("ConvTranspose", ["x", "W"], ["y"], name="up", strides=[2, 2],
+                            output_shape=output_shape)
+    path = save_onnx_graph(tmp_path / "m.onnx", [node], [W], [1, 2, 4, 4], [1, 3, 9, 9])
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", "'up'", f"output_shape [{', '.join(map(str, output_shape))}]",
+             "is not that of a 2-D operator")

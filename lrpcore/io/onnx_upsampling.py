@@ -109,7 +109,7 @@ def _output_pads(b, where, attrs, sizes, kernel, strides, extra):
             for size, k, s, e in zip(sizes, kernel, strides, extra, strict=True)]
     wanted = None
     if "output_shape" in attrs:
-        wanted = _ints(attrs["output_shape"], where, b, "output_shape")[-2:]
+        wanted = _ints(attrs["output_shape"], where, b, "output_shape")
     elif auto in ("SAME_UPPER", "SAME_LOWER"):
         wanted = [size * s for size, s in zip(sizes, strides, strict=True)]
     if wanted is not None:
