@@ -17,6 +17,7 @@ from .errors import (
 )
 from .explain import Explainer, Forward, explain, predict, resolve_rules
 from .io import Dataset, check_fits, load_labels, load_model, open_dataset, save_model
+from .io.image_folder import fit_image
 from .io.relevance_store import RelevanceStore, open_relevance_store  # zarr imported on use
 from .lazy import submodule_getattr
 from .model import Sequential
@@ -30,7 +31,7 @@ __all__ = [
     "ShapeError", "Explainer", "Forward", "explain", "predict", "resolve_rules", "load_model",
     "save_model", "Sequential", "Dataset", "check_fits", "load_labels", "open_dataset",
     "PRESETS", "RULE_NAMES", "parse_rule", "__version__", "RelevanceStore",
-    "open_relevance_store", "default_settings",
+    "open_relevance_store", "default_settings", "fit_image",
 ]
 
 

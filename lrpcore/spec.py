@@ -16,7 +16,8 @@ from .errors import ShapeError
 # photographs of another size than a model's: the one remedy, said alike wherever they stop
 PHOTOS_HINT = ("open the folder (or the photo's file) with the model, "
                "lrpcore.open_dataset(folder, model=model) (as the lrp commands do), which "
-               "resizes and crops photographs to its input")
+               "resizes and crops photographs to its input; a photograph held as an array: "
+               "lrpcore.fit_image(photo, model)")
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,13 @@ class InputSpec:
 
     def resize_hint(self, shape) -> str:
         """What to do with photographs of another size when this model resizes and crops
-        them (its ``extra``): the words of the image folder's stacking error, so that both
-        paths to one mistake say the same."""
-        if not (self.extra.get("crop") or self.extra.get("resize")) or len(shape) != 3 \
-                or len(self.raw_shape) != 3 or shape[-1] != self.raw_shape[-1]:
+        them (its ``extra``) or takes colour images (an ONNX export's plain 224×224×3): the
+        words of the image folder's stacking error, so that both paths to one mistake say
+        the same."""
+        photographs = self.extra.get("crop") or self.extra.get("resize") or (
+            len(self.raw_shape) == 3 and self.raw_shape[-1] == 3)  # a colour image model
+        if not photographs or len(shape) != 3 or len(self.raw_shape) != 3 \
+                or shape[-1] != self.raw_shape[-1]:
             return ""  # digits offered to a photograph model: no resizing makes them fit
         return f"; {PHOTOS_HINT}"
 

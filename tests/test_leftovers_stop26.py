@@ -73,3 +73,69 @@ def test_a_transposed_convolutions_output_shape_names_its_sides_only(tmp_path, c
     assert main(["info", str(path)]) == 2
     one_line(capsys, "m.onnx", "'up'", f"output_shape [{', '.join(map(str, output_shape))}]",
              "is not that of a 2-D operator")
+
+
+def test_a_photograph_in_memory_is_fitted_to_a_colour_model(tmp_path):
+    """A photograph held as an array of another size (scikit-image's chelsea, 300×451) was
+    refused by explain with advice for folders only: fit_image fits it as an image folder
+    opened with the model does, and the refusal names it, for a plain ONNX export too."""
+    from colour_models import colour_graph_model
+    from PIL import Image
+
+    from lrpcore.errors import ShapeError
+
+    model = colour_graph_model()
+    side = model.input_spec.raw_shape[0]
+    photo = np.random.default_rng(0).integers(0, 256, size=(30, 45, 3), dtype=np.uint8)
+    with pytest.raises(ShapeError, match=r"lrpcore\.fit_image\(photo, model\)"):
+        lrpcore.explain(model, photo[None])
+    fitted = lrpcore.fit_image(photo, model)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    from_folder = lrpcore.open_dataset(str(tmp_path / "photo.png"), model=model).images([0])[0]
+    assert fitted.shape == (side, side, 3) and fitted.dtype == np.uint8
+    np.testing.assert_array_equal(fitted, from_folder)
+    R = lrpcore.explain(model, fitted[None])
+    assert R.shape[0] == 1 and np.isfinite(R).all()
+    # greyscale and RGBA photographs become RGB, an alpha channel laid over white
+    grey = lrpcore.fit_image(photo[:, :, 0], model)
+    assert grey.shape == (side, side, 3) and (grey[..., 0] == grey[..., 2]).all()
+    clear = np.zeros((30, 45, 4), np.uint8)
+    assert (lrpcore.fit_image(clear, model) == 255).all()
+
+
+@pytest.mark.parametrize("image,words", [
+    (np.zeros((30, 45, 3)), "uint8"),
+    (np.zeros((30, 45, 2), np.uint8), "H×W×3"),
+    (np.zeros((2, 30, 45, 3), np.uint8), "one H×W"),
+])
+def test_fit_image_refuses_what_is_no_photograph(image, words):
+    from colour_models import colour_graph_model
+
+    from lrpcore.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=words):
+        lrpcore.fit_image(image, colour_graph_model())
+
+
+def test_fit_image_refuses_a_model_of_no_square_images():
+    from lrpcore.errors import ShapeError
+    from lrpcore.layers import Linear
+
+    model = lrpcore.Sequential([Linear(np.ones((5, 2)), np.zeros(2))])
+    with pytest.raises(ShapeError, match="not square images"):
+        lrpcore.fit_image(np.zeros((4, 4, 3), np.uint8), model)
+
+
+def test_a_plain_colour_export_is_told_how_to_fit_a_photograph(tmp_path):
+    """An ONNX export without a sidecar (no resize or crop in its input specification) got no
+    hint at all for a photograph of another size, though folders are fitted to it."""
+    from lrpcore.errors import ShapeError
+
+    W = numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["y"], name="flat")]
+    model = lrpcore.load_model(save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 3, 8, 8],
+                                               [1, 128]))
+    with pytest.raises(ShapeError, match=r"fit_image\(photo, model\)"):
+        lrpcore.explain(model, np.zeros((1, 12, 10, 3), np.uint8))
+    assert lrpcore.fit_image(np.zeros((12, 10, 3), np.uint8), model).shape == (8, 8, 3)

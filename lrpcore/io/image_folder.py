@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, ShapeError
 from ..spec import PHOTOS_HINT
 from ..text import short
 
@@ -185,22 +185,7 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
             from PIL import Image  # noqa: PLC0415
 
             im = Image.fromarray(eight_bits(np.asarray(im)))
-        if im.mode in ("P", "PA"):
-            im = im.convert("RGBA")
-        if im.mode in ("RGBA", "LA"):
-            from PIL import Image  # noqa: PLC0415
-
-            grey = im.mode == "LA"
-            rgba = im.convert("RGBA")
-            im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), rgba)
-            im = im.convert("L" if grey else "RGB")
-        if im.mode == "1":
-            im = im.convert("L")
-        if channels == 3 and im.mode == "L":
-            im = im.convert("RGB")
-        elif channels == 1 and im.mode == "RGB":
-            im = im.convert("L")
-        img = np.asarray(im)
+        img = np.asarray(_in_channels(im, channels))
     except DatasetError:
         raise
     except Exception:  # its header was read as PNG or JPEG: the pixels are at fault
@@ -209,6 +194,57 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     if img.dtype != np.uint8:
         raise DatasetError(f"{path}: {img.dtype} pixels; only 8-bit images are supported")
     return img[:, :, None] if img.ndim == 2 else img
+
+
+def _in_channels(im, channels):
+    """A PIL image as greyscale (L) or colour (RGB), an alpha channel laid over white;
+    ``channels`` = 3 makes greyscale RGB, 1 makes colour grey."""
+    from PIL import Image  # noqa: PLC0415
+
+    if im.mode in ("P", "PA"):
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA"):
+        grey = im.mode == "LA"
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), rgba)
+        im = im.convert("L" if grey else "RGB")
+    if im.mode == "1":
+        im = im.convert("L")
+    if channels == 3 and im.mode == "L":
+        im = im.convert("RGB")
+    elif channels == 1 and im.mode == "RGB":
+        im = im.convert("L")
+    return im
+
+
+def fit_image(image, model) -> np.ndarray:
+    """A photograph held as an array (H×W, H×W×1, ×3 or ×4 uint8, any size: scikit-image's
+    ``data.chelsea()``, a frame of a video) fitted to ``model`` as an image folder opened with
+    it is: the shorter side resized to the input specification's ``resize`` (else to the
+    input's side), the centre cut out, greyscale or colour as the model takes them. Arrays
+    given to ``explain`` are never resized, so a photograph in memory had no way in but a file.
+    """
+    from PIL import Image  # noqa: PLC0415
+
+    spec = getattr(model, "input_spec", model)
+    want = tuple(spec.raw_shape)
+    if len(want) != 3 or want[0] != want[1]:
+        raise ShapeError(f"the model takes samples of shape {'×'.join(map(str, want))}, not "
+                         "square images: fit_image has nothing to fit a photograph to")
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise ShapeError(f"fit_image takes 8-bit pixels (uint8, 0…255), got {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+        raise ShapeError(f"an image of shape {'×'.join(map(str, a.shape))}: fit_image takes "
+                         "one H×W, H×W×1, H×W×3 or H×W×4 photograph")
+    img = np.asarray(_in_channels(Image.fromarray(np.ascontiguousarray(a)), want[2]))
+    img = img[:, :, None] if img.ndim == 2 else img
+    try:
+        return resize_crop(img, spec.extra.get("resize"), want[0])
+    except DatasetError as exc:
+        raise ShapeError(str(exc)) from None
 
 
 TAIL_BYTES = 64  # where a whole PNG's IEND chunk or a whole JPEG's end marker lies
