@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lrpcore
-from lrpcore.graph_dilated import DilatedConvolution, DilatedGroupedConvolution, dilate
+from lrpcore.graph_dilated import DilatedConvolution, DilatedGroupedConvolution
 
 ZOO = Path(__file__).parent / "data" / "zoo"
 
@@ -20,10 +20,10 @@ def test_a_dilated_convolution_is_described_by_its_kernel_and_dilation():
     """Conv1d(8, 8, 3, dilation=2) read as 'Convolution 1×5×8×8 … dilation 1,2': the span
     of the dilated filter beside the dilation, as if its kernel had five taps."""
     taps = np.ones((1, 3, 8, 8))
-    conv = DilatedConvolution(dilate(taps, (1, 2)), np.zeros(8), dilation=(1, 2))
+    conv = DilatedConvolution(taps, np.zeros(8), dilation=(1, 2))
     assert conv.describe() == "Convolution 1×3×8×8 stride 1,1 dilation 1,2"
-    grouped = DilatedGroupedConvolution(dilate(np.ones((3, 3, 4, 8)), (2, 3)), np.zeros(8),
-                                        groups=2, dilation=(2, 3))
+    grouped = DilatedGroupedConvolution(np.ones((3, 3, 4, 8)), np.zeros(8), groups=2,
+                                        dilation=(2, 3))
     assert grouped.describe().startswith("Grouped convolution 3×3×8×8 groups 2")
     model = lrpcore.load_model(ZOO / "keras_seq_tf2onnx.onnx")  # Conv1D(8, 3, dilation 2)
     dilated = [layer.describe() for layer in model.layers if "dilation" in layer.describe()]

@@ -136,7 +136,6 @@ def later_kinds_graphs(seed=0) -> dict:
         DilatedConvolution,
         DilatedGroupedConvolution,
         DilatedMaxPool,
-        dilate,
     )
     from lrpcore.graph_elementwise import Elementwise
     from lrpcore.graph_layers import (
@@ -159,13 +158,13 @@ def later_kinds_graphs(seed=0) -> dict:
     nodes = [
         Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 12×12×3
         Node("dil/pad", Pad((2, 2, 2, 2)), ("a",), "ap"),
-        Node("dil", DilatedConvolution(dilate(rng.normal(size=(3, 3, 3, 8)) / 3, (2, 2)),
+        Node("dil", DilatedConvolution(rng.normal(size=(3, 3, 3, 8)) / 3,
                                        rng.normal(size=8) * 0.1, (1, 1), (2, 2)),
              ("ap",), "b"),                                               # 12×12×8
         Node("elu", Elu(0.7), ("b",), "c"),
         Node("dgc/pad", Pad((1, 1, 2, 2)), ("c",), "cp"),
         Node("dgc", DilatedGroupedConvolution(
-            dilate(rng.normal(size=(3, 3, 4, 8)) / 6, (1, 2)), rng.normal(size=8) * 0.1,
+            rng.normal(size=(3, 3, 4, 8)) / 6, rng.normal(size=8) * 0.1,
             (1, 1), 2, (1, 2)), ("cp",), "d"),                            # 12×12×8
         Node("prelu", PRelu(rng.uniform(0.1, 0.3, 8)), ("d",), "e"),
         Node("dmp", dmp, ("e",), "f"),                                    # 10×10×8

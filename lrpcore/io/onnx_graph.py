@@ -41,7 +41,7 @@ from ..graph_dilated import (
     DilatedGroupedConvolution,
     DilatedMaxPool,
     check_dilation,
-    dilate,
+    span,
 )
 from ..graph_elementwise import Elementwise
 from ..graph_layers import (
@@ -80,9 +80,6 @@ MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
 # what all folded constants of one file may hold together: a 33-KB file of 200
 # ConstantOfShape nodes, each within the bound above, asked for 25 GB (a real export: kB)
 MAX_FOLDED_BYTES = 1 << 29
-# what the dilated filters of one file may hold together (zeros between the taps): a 2.4-MB
-# file of one 3×3×256×256 Conv with dilations 64 asked for 8 GiB at load
-MAX_DILATED_VALUES = 1 << 26
 MAX_PAD = 1024
 MAX_SCALE = 1e30
 
@@ -138,7 +135,6 @@ class _Builder:
         self.data: _TensorTable = _TensorTable(self.readers)
         self.consts: dict[str, np.ndarray] = {}
         self.folded_bytes = 0  # made by constant folding so far (MAX_FOLDED_BYTES)
-        self.dilated_values = 0  # in dilated filters so far (MAX_DILATED_VALUES)
         self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
@@ -510,18 +506,13 @@ def _conv(b, node, attrs, where, t):
     if cg * groups != C:
         b.fail(where, f"filters take {cg * groups} channels, the input has {C}")
     Wt = np.ascontiguousarray(W.transpose(2, 3, 1, 0))  # OIHW → HWCN
-    if dilation != [1, 1]:  # zeros between the taps (graph_dilated says why)
-        check_dilation(dilation)
-        span = ((kh - 1) * dilation[0] + 1) * ((kw - 1) * dilation[1] + 1)
-        b.dilated_values += span * Wt.shape[2] * Wt.shape[3]
-        if b.dilated_values > MAX_DILATED_VALUES:  # checked before numpy allocates them
-            b.fail(where, f"dilations {brief(dilation)} spread the {kh}×{kw} filters over "
-                          f"{span:,} positions: the dilated filters of this file would hold "
-                          f"{b.dilated_values:,} values, more than {MAX_DILATED_VALUES:,}")
-        Wt = dilate(Wt, dilation)
-        kh, kw = Wt.shape[:2]
-    x = _pad_for(b, node, attrs, where, t, (kh, kw), strides, 0.0)
     if dilation != [1, 1]:
+        check_dilation(dilation)
+    reach = (span(kh, dilation[0]), span(kw, dilation[1]))  # what SAME padding must cover
+    # pads may reach as far as the taps do (DeepLab's atrous heads: pads 36 on a 9×9 map)
+    x = _pad_for(b, node, attrs, where, t, reach, strides, 0.0,
+                 limit=min(MAX_PAD, max(H, Wd) + 15 + max(reach)))
+    if dilation != [1, 1]:  # the taps alone, over the input's phases (graph_dilated)
         layer = (DilatedConvolution(Wt, B, strides, dilation) if groups == 1
                  else DilatedGroupedConvolution(Wt, B, strides, groups, dilation))
     else:
@@ -544,11 +535,11 @@ def _ceil_extra(size, k, s, before, after):
     return max(0, (out - 1) * s + k - padded)
 
 
-def _pad_for(b, node, attrs, where, t, kernel, strides, value, ceil=False):
+def _pad_for(b, node, attrs, where, t, kernel, strides, value, ceil=False, limit=None):
     """A Pad node for a Conv's or pool's own ``pads`` / ``auto_pad`` (and, for a ``ceil_mode``
-    pool, the windows past the end); returns its output."""
+    pool, the windows past the end); returns its output. ``limit``: as ``_pad_node``'s."""
     pads = _pads_of(b, attrs, where, t, kernel, strides, ceil)
-    return _pad_node(b, f"{node.name}/pad", t, pads, value, where)
+    return _pad_node(b, f"{node.name}/pad", t, pads, value, where, limit)
 
 
 def _pads_of(b, attrs, where, t, kernel, strides, ceil=False):
