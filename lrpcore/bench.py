@@ -17,7 +17,6 @@ import numpy as np
 from .backend import get_backend, get_dtype
 from .errors import ModelFormatError, ShapeError
 from .explain import Explainer, resolve_rules
-from .graph_layers import GroupedConvolution
 from .layers import Convolution, Flatten, Linear, Rect, SumPool
 from .model import Sequential
 from .zoo import efficientnet_lite0, mnist_resnet
@@ -78,13 +77,13 @@ def bench_model(name):
 
 
 def multiply_adds(model) -> int:
-    """Multiply-adds of one forward pass for one sample."""
+    """Multiply-adds of one forward pass for one sample (a dilated convolution's: its taps')."""
     total = 0
     for layer, out in zip(model.layers, model.shapes(), strict=True):
         if isinstance(layer, Linear):
             total += layer.m * layer.n
-        elif isinstance(layer, Convolution | GroupedConvolution):
-            h, w, d, n = layer.W.shape  # d: input channels per group
+        elif getattr(layer, "convolution", False):  # grouped, depthwise, dilated too
+            h, w, d, n = layer.kernel  # d: input channels per group
             total += out[0] * out[1] * n * h * w * d
     return total
 

@@ -246,3 +246,13 @@ def test_native_files_hold_the_taps_and_earlier_ones_still_read(tmp_path):
                                                r"dilated by 2,3"):
         lrpcore.load_model(bad)
     assert zipfile.is_zipfile(bad)
+
+
+def test_lrp_bench_counts_a_dilated_convolutions_taps(tmp_path):
+    """``lrp bench``'s arithmetic floor counted the zero-filled filter (73×73 at dilation 36:
+    590× the work of the 3×3 taps); since the layer holds its taps it counted nothing."""
+    from lrpcore.bench import multiply_adds
+
+    _atrous_onnx(tmp_path / "a.onnx", 16, 8, 12, 10)
+    model = lrpcore.load_model(tmp_path / "a.onnx")
+    assert multiply_adds(model) == 10 * 10 * 8 * 3 * 3 * 16 + 8 * 3
