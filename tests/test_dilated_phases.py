@@ -256,3 +256,21 @@ def test_lrp_bench_counts_a_dilated_convolutions_taps(tmp_path):
     _atrous_onnx(tmp_path / "a.onnx", 16, 8, 12, 10)
     model = lrpcore.load_model(tmp_path / "a.onnx")
     assert multiply_adds(model) == 10 * 10 * 8 * 3 * 3 * 16 + 8 * 3
+
+
+@pytest.mark.parametrize("rule", ["EpsilonPlusFlat", "EpsilonGammaBox", "EpsilonAlpha2Beta1",
+                                  "ww"])
+def test_the_phases_on_the_device_path_equal_numpy(rule):
+    """The phase grids are strided views and writes into them: on a GPU (the stand-in that
+    refuses host arrays, tests/fake_device.py) as on numpy, depthwise convolutions too."""
+    from fake_device import FAKE_GPU
+
+    model = _model(DilatedConvolution(RNG.normal(size=(3, 3, 4, 8)) / 3, RNG.normal(size=8),
+                                      (1, 1), (2, 3)),
+                   DilatedGroupedConvolution(RNG.normal(size=(3, 3, 1, 8)) / 3,
+                                             RNG.normal(size=8), (2, 1), 8, (2, 3)))
+    x = RNG.uniform(-1, 1, (3, 4, 14, 13))
+    want = lrpcore.explain(model, x, rule=rule, raw=True, backend="numpy")
+    got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
+    assert type(got) is np.ndarray and got.shape == x.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())

@@ -81,7 +81,9 @@ the presets), residuals through ``Sum``; ``convnext_dynamo``, whose export write
 LayerNorm2d's permute of the pooled 1×1 map as a Reshape to [-1] and a Gather of every index
 (``as_strided``): the same tensor. Stop 25: ``segate1x1``, gates on a 1×1 map (EfficientNetV2-S
 and MobileNetV3 on 32×32 inputs, their last stages): map and gate of one shape, were refused.
-Issue 12's bar:
+Stop 26: ``atrous``, DeepLab's atrous pyramid in small (a dilated depthwise convolution, stride 2
+with dilation 3, branches at dilations 2, 6 and 12 on an 8×8 map), computed on the taps over
+the input's phases. Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -103,7 +105,7 @@ MODELS = ["resnet", "densenet", "mobilenetv2", "vgg", "grouped", "squeezenet", "
           "shufflenet", "logsoftmax", "nonsquare", "squeeze", "maxhead", "preact", "resnext",
           "innorm", "flatmlp", "transform", "clamps", "cropped", "softmax", "functional",
           "meansigmoid", "mobiletail", "funcacts", "padmodes", "custompool", "zsum",
-          "subclass", "segate", "decoder", "transfirst", "segate1x1"]
+          "subclass", "segate", "decoder", "transfirst", "segate1x1", "atrous"]
 FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dynamo",
                                                                    "keras_tf2onnx",
                                                                    "keras_bn_tf2onnx",

@@ -35,6 +35,7 @@ subclasses of ``nn.ReLU`` and ``nn.AvgPool2d`` (its dynamo export keeps its stac
 zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``, ``smooth_noopt``,
 ``funcacts_noopt``: ``dynamo=True`` without its
 optimiser (``optimize=False``), as a checker keeping the BatchNorms writes them (``NOOPT``).
+Stop 26: ``atrous``, DeepLab's atrous pyramid in small (appended last: seeds go by position).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -355,6 +356,31 @@ class Dilated(nn.Module):
 
     def forward(self, x):
         return self.fc(self.features(x))
+
+
+class Atrous(nn.Module):
+    """DeepLab's atrous pyramid in small, as the phase form computes it: a dilated depthwise
+    convolution (MobileNetV3's dilated stages), a strided one whose stride and dilation share
+    no factor (2 and 3), and branches at dilations 2, 6 and 12 on an 8×8 map (12: beyond the
+    map, each phase makes one output) beside a 1×1 one, concatenated and projected."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 12, 3, stride=2, padding=3, dilation=3), nn.ReLU())
+        self.branches = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(12, 6, 1), nn.ReLU())]
+            + [nn.Sequential(nn.Conv2d(12, 6, 3, padding=d, dilation=d), nn.ReLU())
+               for d in (2, 6, 12)])
+        self.project = nn.Sequential(nn.Conv2d(24, 8, 1), nn.BatchNorm2d(8), nn.ReLU(),
+                                     nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.features(x)
+        return self.fc(self.project(torch.cat([b(x) for b in self.branches], 1)))
 
 
 class Smooth(nn.Module):
@@ -1230,6 +1256,7 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "interpaa": (InterpolationsAntialiased, (3, 12, 12), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "groupnorm": (GroupNormNet, (3, 9, 9), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "segate1x1": (SEGateOneByOne, (3, 4, 4), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "atrous": (Atrous, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}

@@ -1515,8 +1515,8 @@ NOTES = {
                  "keepdims 0: zennit's `Sum` layer, one merge of the summands (its Norm rule)",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
                           "that passes relevance on (zennit's `Pass` for BatchNorm)",
-    "Conv": "grouped, depthwise and dilated; `pads` (asymmetric too) and `auto_pad` become a "
-            "`Pad`",
+    "Conv": "grouped, depthwise and dilated (computed on its taps over the input's phase "
+            "sub-grids, see Model files); `pads` (asymmetric too) and `auto_pad` become a `Pad`",
     "ConvTranspose": "a `Spread` of the input (its strides), a `Pad` (k − 1 − pads, and "
                      "`output_padding`) and a `Convolution` (`GroupedConvolution`: any group) "
                      "of the filters flipped, in and out swapped; `pads`, `auto_pad`, "
