@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import Cancelled, RuleError
 from .explain import Explainer, RuleConfig, resolve_rules
+from .graph_dilated import DilatedConvolution
 from .layers import Convolution, Linear, Pad
 from .text import is_digits
 
@@ -101,8 +102,10 @@ def _resolve(ex, key) -> int:
                     f"{', ...' if len(offered) > 8 else ''}; or give an index)")
 
 
-def _mixes(layer) -> bool:
-    return isinstance(layer, (Convolution, Linear))
+def mixes_channels(layer) -> bool:
+    """Whether ``layer`` makes each output channel from all input channels (a dense layer or
+    an ungrouped convolution, dilated too): where a concept's channels are made."""
+    return isinstance(layer, (Convolution, DilatedConvolution, Linear))
 
 
 def lower_layer(ex, k) -> int | None:
@@ -112,8 +115,8 @@ def lower_layer(ex, k) -> int | None:
     None when the input comes first."""
     for j in sorted(concept_layers(ex), reverse=True):
         layer = ex.layers[j]
-        if j < k and (getattr(layer, "merge", False) or _mixes(layer)) and any(
-                _mixes(ex.layers[i]) for i in range(j + 1, k + 1)):
+        if j < k and (getattr(layer, "merge", False) or mixes_channels(layer)) and any(
+                mixes_channels(ex.layers[i]) for i in range(j + 1, k + 1)):
             return j
     return None
 

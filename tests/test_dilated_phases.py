@@ -274,3 +274,20 @@ def test_the_phases_on_the_device_path_equal_numpy(rule):
     got = lrpcore.explain(model, x, rule=rule, raw=True, backend=FAKE_GPU)
     assert type(got) is np.ndarray and got.shape == x.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_a_dilated_convolution_makes_concept_channels():
+    """The concept tools (``lrp concepts``, the explorer's Concepts panel) choose the layers
+    that make channels from all input channels; a dilated convolution was one while it was a
+    Convolution holding zeros between its taps, and must stay one (a grouped one is not,
+    as an undilated grouped one is not)."""
+    from lrpcore import concepts
+
+    model = _model(DilatedConvolution(RNG.normal(size=(3, 3, 4, 8)), RNG.normal(size=8),
+                                      (1, 1), (2, 3)),
+                   DilatedGroupedConvolution(RNG.normal(size=(3, 3, 4, 8)), RNG.normal(size=8),
+                                             (1, 1), 2, (2, 2)))
+    ex = lrpcore.Explainer(model, dtype="float64")
+    assert [concepts.mixes_channels(layer) for layer in model.layers].count(True) == 2
+    assert concepts.lower_layer(ex, model.node_names.index("fc")) == \
+        model.node_names.index("c1")

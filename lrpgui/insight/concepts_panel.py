@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from lrpcore.errors import RuleError
-from lrpcore.layers import Convolution, Linear, Rect
+from lrpcore.layers import Rect
 
 from ..session import no_labels
 from . import imaging
@@ -176,8 +176,8 @@ class ConceptsPanel(ToolPanel):
         if ex is not None:
             names = concepts.layer_names(ex)
             for k in concepts.concept_layers(ex):
-                if isinstance(ex.layers[k], (Convolution, Linear, Rect)) or getattr(
-                        ex.layers[k], "merge", False):
+                if concepts.mixes_channels(ex.layers[k]) or isinstance(ex.layers[k], Rect) \
+                        or getattr(ex.layers[k], "merge", False):
                     self.layer_box.addItem(f"{k}: {names[k]}", k)
             linear = [i for i in range(self.layer_box.count())
                       if not isinstance(ex.layers[self.layer_box.itemData(i)], Rect)]
