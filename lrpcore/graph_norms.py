@@ -56,7 +56,8 @@ class ChannelNorm(Layer):
     kind = "ChannelNorm"
     role = "gradient"
     normalises = True  # the diagnosis says why it does not conserve (cause "normalisation")
-    onnx_ops = ("LayerNormalization",)  # over the last axis
+    # over the last axis; Keras's LayerNormalization as tf2onnx's arithmetic (onnx_keras_norms)
+    onnx_ops = ("LayerNormalization", "ReduceMean")
 
     def __init__(self, scale, shift, eps=1e-5):
         super().__init__()
@@ -144,7 +145,8 @@ class GroupNorm(ChannelNorm):
     shift per channel. Relevance passes as its gradient, as for :class:`ChannelNorm`."""
 
     kind = "GroupNorm"
-    onnx_ops = ("InstanceNormalization", "GroupNormalization")
+    # and Keras's GroupNormalization as tf2onnx's arithmetic (onnx_keras_norms)
+    onnx_ops = ("InstanceNormalization", "GroupNormalization", "ReduceMean")
 
     def __init__(self, scale, shift, groups, eps=1e-5):
         super().__init__(scale, shift, eps)

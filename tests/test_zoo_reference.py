@@ -83,7 +83,11 @@ LayerNorm2d's permute of the pooled 1×1 map as a Reshape to [-1] and a Gather o
 and MobileNetV3 on 32×32 inputs, their last stages): map and gate of one shape, were refused.
 Stop 26: ``atrous``, DeepLab's atrous pyramid in small (a dilated depthwise convolution, stride 2
 with dilation 3, branches at dilations 2, 6 and 12 on an 8×8 map), computed on the taps over
-the input's phases. Issue 12's bar:
+the input's phases; ``keras_norm_tf2onnx``: Keras's GroupNormalization and LayerNormalization
+(over a map's channels, after tf2onnx moved its Transposes; over dense features; without γ or
+β) as the arithmetic tf2onnx writes, read as GroupNorm and ChannelNorm; its reference on a
+PyTorch twin's ``nn.GroupNorm`` and ``nn.LayerNorm`` (``tools/make_zoo_keras_norm_fixture.py``).
+Issue 12's bar:
 outputs within 1e-6, relevance within 1e-4 of max|R| per sample, float64.
 """
 
@@ -135,7 +139,8 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
                                                                    "interpolate_dynamo",
                                                                    "interpaa_dynamo",
                                                                    "groupnorm_ts",
-                                                                   "groupnorm_dynamo"]
+                                                                   "groupnorm_dynamo",
+                                                                   "keras_norm_tf2onnx"]
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}

@@ -68,6 +68,7 @@ from ..text import brief, error_line, short
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from . import onnx_hard_sigmoid as hard_sigmoid
+from . import onnx_keras_norms as keras_norms
 from . import onnx_norms as norms
 from . import onnx_stack as stack
 from . import onnx_upsampling as upsampling
@@ -140,6 +141,7 @@ class _Builder:
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
         self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one: its _Tensor → the
         # tensor it read
+        self.keras_norms: dict = {}  # id(placeholder node) → keras_norms.Moments
         self.grouped: dict = {}  # a map reshaped for nn.GroupNorm (onnx_norms): its _Tensor →
         # the map it read, or the GroupNorm's output once normalised
         # an output after a node's first that the import does not compute (MaxPool's Indices,
@@ -1536,7 +1538,11 @@ NOTES = {
                    "count fewer entries (`count_include_pad=0`, partial ones) a "
                    "`PartialMeanPool`",
     "ReduceMean": "over H and W (PyTorch's `dynamo=True` global pooling); over axes 1, 2 of "
-                  "an N×H×W×C map (Keras's GlobalAveragePooling2D as tf2onnx writes it)",
+                  "an N×H×W×C map (Keras's GlobalAveragePooling2D as tf2onnx writes it); "
+                  "Keras's LayerNormalization and GroupNormalization as tf2onnx writes them "
+                  "(the moments, then Sqrt, Reciprocal and x · inv + (−mean · inv + β), a "
+                  "group norm between a Reshape to N×H×W×groups×(C/groups) and one back): "
+                  "a `ChannelNorm` and a `GroupNorm`",
     "MatMul": "of flat data and a constant: a `Linear`; of an N×H×W×C map (ConvNeXt's "
               "`nn.Linear` after its permute): a `PositionwiseDense`, which the presets treat "
               "as the dense layer it is",
@@ -1754,6 +1760,10 @@ def _check_attribute_types(b, node, where, schema, onnx):
 
 
 def _node(b, node, where, onnx):
+    moments = b.keras_norms.get(id(node))  # a placeholder of keras_norms.fuse
+    if moments is not None:
+        keras_norms.read(b, node, moments, where)
+        return
     schema = _schema(b, node, onnx)
     if schema is not None:
         _check_arity(b, node, where, schema)
@@ -2010,6 +2020,9 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     if not b.pytorch:  # Keras's ReLU6(x + 3) / 6: one HardSigmoid, as PyTorch's
         graph_nodes = hard_sigmoid.fuse(onnx, graph_nodes, b.consts,
                                         [o.name for o in graph.output], opset)
+        # Keras's LayerNormalization and GroupNormalization: one placeholder node each
+        graph_nodes, b.keras_norms = keras_norms.fuse(onnx, graph_nodes, b.consts,
+                                                      [o.name for o in graph.output], opset)
     for node in graph_nodes:  # CastLike's second input gives only its type: no reader
         for n in node.input[:1] if node.op_type == "CastLike" else node.input:
             b.readers[n] = b.readers.get(n, 0) + 1
