@@ -280,15 +280,20 @@ def _is_sequence(t) -> bool:
     return t.seq or (t.storage == "same" and len(t.shape) == 2)
 
 
-def _as_2d(attrs) -> dict:
-    """A 1-D Conv's or pool's attributes for the 1×L map the sequence is stored as."""
+def _as_2d(attrs, b, where) -> dict:
+    """A 1-D Conv's or pool's attributes for the 1×L map the sequence is stored as. They must
+    be those of one axis: a 1-D Conv's pads [1, 1, 1, 1] padded the 1×L map's height too (a
+    2-D output explained where runtimes refuse the file), dilations [3, 2] read as 2."""
     out = dict(attrs)
+    for key, count in (("strides", 1), ("dilations", 1), ("kernel_shape", 1), ("pads", 2)):
+        if key in attrs and len(attrs[key]) != count:
+            b.fail(where, f"{key} {brief(list(attrs[key]))} do not fit a 1-D operator, which "
+                          f"takes {count}")
     for key in ("strides", "dilations", "kernel_shape"):
         if key in attrs:
-            v = list(attrs[key])
-            out[key] = [1] + v if len(v) == 1 else v
-    if "pads" in attrs and len(attrs["pads"]) == 2:
-        out["pads"] = [0, int(attrs["pads"][0]), 0, int(attrs["pads"][1])]
+            out[key] = [1] + list(attrs[key])
+    if "pads" in attrs:
+        out["pads"] = [0, attrs["pads"][0], 0, attrs["pads"][1]]
     return out
 
 
@@ -491,7 +496,7 @@ def _biases(b, node, where, n):
 def _conv(b, node, attrs, where, t):
     W = b.weights(node.input[1], where, "the filters")
     if W.ndim == 3 and _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
-        W, attrs = W[:, :, None, :], _as_2d(attrs)
+        W, attrs = W[:, :, None, :], _as_2d(attrs, b, where)
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
@@ -636,7 +641,7 @@ def _alias(b, node, t):
 
 def _pool(b, node, attrs, where, t, cls):
     if _is_sequence(t) and len(attrs.get("kernel_shape", ())) == 1:  # MaxPool1d, AvgPool1d
-        attrs = _as_2d(attrs)
+        attrs = _as_2d(attrs, b, where)
     t = b.channels_last(t, where)
     if "kernel_shape" not in attrs:
         b.fail(where, "kernel_shape is missing")
