@@ -30,3 +30,20 @@ def test_a_1d_conv_with_attributes_of_two_axes_is_refused(tmp_path, capsys, attr
     model = save_onnx_graph(tmp_path / "m.onnx", [conv, flat], [W], [1, 2, 10], [1, 12])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "'conv'", part)
+
+
+@pytest.mark.parametrize("opset,mode", [(13, "nearest"), (13, "linear"), (10, "nearest")])
+def test_a_resize_scale_beyond_float32s_products_is_refused_plainly(tmp_path, capsys, opset,
+                                                                    mode):
+    """A scale of 3e38 (a finite float32) times the side overflowed float32's product to
+    infinity: the import stopped in 'malformed (OverflowError: cannot convert float infinity
+    to integer)' instead of naming the scale."""
+    scales = numpy_helper.from_array(np.array([1, 1, 3e38, 1], np.float32), "sc")
+    roi = numpy_helper.from_array(np.array([], np.float32), "roi")
+    ins, inits = (["x", "roi", "sc"], [roi, scales]) if opset >= 11 else (["x", "sc"], [scales])
+    nodes = [helper.make_node("Resize", ins, ["y"], name="up", mode=mode),
+             helper.make_node("Flatten", ["y"], ["out"], name="flat")]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 2, 4, 4], [1, 2], opset)
+    assert main(["info", str(model)]) == 2
+    err = one_line(capsys, "m.onnx", "'up'", "make a map of more than 65536 on a side")
+    assert "OverflowError" not in err

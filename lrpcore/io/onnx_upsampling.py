@@ -244,6 +244,10 @@ def resize(b, node, attrs, where, t, data_in):
         factors = [float(v) for v in scales[2:]]
         if not all(math.isfinite(f) and f > 0 for f in factors):
             b.fail(where, f"{op}'s scales {brief(scales.tolist())} must be positive")
+        if max(factors) > MAX_SIDE:  # no side of 1 or more fits; 3e38 overflowed float32's
+            # product to infinity and stopped the import in OverflowError
+            b.fail(where, f"{op}'s scales {brief(scales.tolist())} make a map of more than "
+                          f"{MAX_SIDE} on a side")
         if op == "Upsample" and min(factors) < 1:  # ONNX: at least 1 (runtimes round a
             # shrinking Upsample up, where its specification rounds down)
             b.fail(where, f"Upsample's scales {brief(scales.tolist())} must be at least 1 "
