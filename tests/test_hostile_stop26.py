@@ -47,3 +47,21 @@ def test_a_resize_scale_beyond_float32s_products_is_refused_plainly(tmp_path, ca
     assert main(["info", str(model)]) == 2
     err = one_line(capsys, "m.onnx", "'up'", "make a map of more than 65536 on a side")
     assert "OverflowError" not in err
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_fit_image_refuses_a_model_of_other_than_1_or_3_channels(tmp_path, channels):
+    """A model of 8×8×4 inputs was handed a fitted 8×8×3 photograph (RGBA composited to RGB),
+    which explain then refused as not fitting: fit_image said nothing of the channels."""
+    import lrpcore  # noqa: PLC0415
+    from lrpcore.errors import ShapeError  # noqa: PLC0415
+
+    W = numpy_helper.from_array(np.ones((2, channels, 3, 3), np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], name="conv"),
+             helper.make_node("Flatten", ["y"], ["out"], name="flat")]
+    model = lrpcore.load_model(save_onnx_graph(tmp_path / "m.onnx", nodes, [W],
+                                               [1, channels, 8, 8], [1, 72]))
+    photo = np.zeros((20, 30, 4), np.uint8)
+    with pytest.raises(ShapeError, match=f"images of {channels} channels: fit_image makes "
+                                         r"greyscale \(1\) or colour \(3\)"):
+        lrpcore.fit_image(photo, model)

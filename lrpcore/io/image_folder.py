@@ -231,6 +231,10 @@ def fit_image(image, model) -> np.ndarray:
     if len(want) != 3 or want[0] != want[1]:
         raise ShapeError(f"the model takes samples of shape {'×'.join(map(str, want))}, not "
                          "square images: fit_image has nothing to fit a photograph to")
+    if want[2] not in (1, 3):  # a photograph made 3 channels for a model of 4 (returned as
+        # fitted, refused by explain as not fitting)
+        raise ShapeError(f"the model takes images of {want[2]} channels: fit_image makes "
+                         "greyscale (1) or colour (3) photographs, nothing else")
     a = np.asarray(image)
     if a.dtype != np.uint8:
         raise ShapeError(f"fit_image takes 8-bit pixels (uint8, 0…255), got {a.dtype}")
