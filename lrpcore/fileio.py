@@ -310,8 +310,14 @@ def stage_removal(path, what="file") -> None:
     to fall back on: ``lrp convert --overwrite`` whose stale sidecar could not be removed took
     back the new model, and the one it had replaced was gone."""
     state = _stage.get()
+    if os.path.isdir(path) and not os.path.islink(path):  # a folder of that name was moved
+        # to a hidden temporary name and left there, out of the user's sight
+        raise ExportError(f"{path}: is a folder, not a {what}: left it alone (remove or "
+                          "rename it)")
     try:
         aside = _aside(path, move=True)
+    except FileNotFoundError:  # gone meanwhile: removed, as asked
+        return
     except OSError as exc:
         raise ExportError(f"{path}: cannot remove the old {what}: "
                           f"{exc.strerror or exc}") from None

@@ -65,3 +65,50 @@ def test_fit_image_refuses_a_model_of_other_than_1_or_3_channels(tmp_path, chann
     with pytest.raises(ShapeError, match=f"images of {channels} channels: fit_image makes "
                                          r"greyscale \(1\) or colour \(3\)"):
         lrpcore.fit_image(photo, model)
+
+
+def _train_args(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8))
+    np.save(tmp_path / "y.npy", np.arange(20) % 10)
+    return ["train", "--layers", "flatten,linear:10", "--dataset", str(tmp_path / "x.npy"),
+            "--labels", str(tmp_path / "y.npy"), "--epochs", "1",
+            "--out", str(tmp_path / "m.npz")]
+
+
+def test_train_leaves_a_folder_named_as_the_sidecar_where_it_is(tmp_path, capsys):
+    """A folder m.json beside --out m.npz, with --overwrite: moved to a hidden temporary
+    name as the stale sidecar, and left there with what it held (the user's folder gone from
+    sight, the model saved). Now refused before training, the folder untouched."""
+    folder = tmp_path / "m.json"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert main(_train_args(tmp_path) + ["--overwrite"]) == 2
+    captured = capsys.readouterr()
+    assert "epoch" not in captured.out, captured.out  # refused before the first epoch
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "internal error" not in err, err
+    assert "m.json: is a folder, where the sidecar of" in err and "left it alone" in err, err
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "x.npy", "y.npy"]
+
+
+def test_stage_removal_refuses_a_folder_and_takes_a_file_gone_meanwhile(tmp_path):
+    """stage_removal moved a folder aside like a file and its commit could not delete it: the
+    folder stayed under a hidden temporary name. A file already gone when its removal is
+    staged (removed by another program meanwhile) failed the block: 'cannot remove the old
+    sidecar: No such file or directory'."""
+    from lrpcore.errors import ExportError  # noqa: PLC0415
+    from lrpcore.fileio import stage_removal, staged_writes  # noqa: PLC0415
+
+    folder = tmp_path / "m.json"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match="m.json: is a folder, not a sidecar: left it alone"):
+        with staged_writes():
+            stage_removal(str(folder), "sidecar")
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+    with staged_writes() as state:
+        stage_removal(str(tmp_path / "gone.json"), "sidecar")
+    assert state.committed

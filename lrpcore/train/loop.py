@@ -157,6 +157,9 @@ def train(config: TrainConfig, data: TrainingData, out, test: TrainingData | Non
     # the trained model whenever it is read: refused, or with --overwrite replaced by nothing
     stale_sidecar = sidecar_path(out) if resume is None and os.path.exists(
         sidecar_path(out)) else None
+    if stale_sidecar and os.path.isdir(stale_sidecar) and not os.path.islink(stale_sidecar):
+        raise LRPError(f"{stale_sidecar}: is a folder, where the sidecar of {out} goes: "
+                       "left it alone (rename it, or choose another --out)")
     if stale_sidecar and not overwrite:
         raise LRPError(f"{stale_sidecar}: file exists beside {out} and would override the "
                        "trained model's metadata (use --overwrite to remove it)")
