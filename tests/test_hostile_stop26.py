@@ -112,3 +112,16 @@ def test_stage_removal_refuses_a_folder_and_takes_a_file_gone_meanwhile(tmp_path
     with staged_writes() as state:
         stage_removal(str(tmp_path / "gone.json"), "sidecar")
     assert state.committed
+
+
+def test_pads_refused_as_too_large_say_in_which_order_they_are_named(tmp_path, capsys):
+    """A Conv's pads [0, 50, 0, 0] (ONNX's order: top, left, bottom, right) were refused as
+    'pads [0, 0, 50, 0] are … far larger', reordered without a word: the user found no such
+    pads in the file."""
+    W = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "W")
+    conv = helper.make_node("Conv", ["x", "W"], ["c"], name="conv", pads=[0, 50, 0, 0])
+    flat = helper.make_node("Flatten", ["c"], ["out"], name="flat")
+    model = save_onnx_graph(tmp_path / "m.onnx", [conv, flat], [W], [1, 2, 8, 8], [1, 2])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "'conv'", "pads [0, 0, 50, 0] are negative or far larger than "
+             "the 8×8 input (pads as top, bottom, left, right)")

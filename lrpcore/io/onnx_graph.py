@@ -583,7 +583,9 @@ def _pad_node(b, name, t, pads, value, where, limit=None):
     C, H, W = t.shape
     limit = min(MAX_PAD, max(H, W) + 16) if limit is None else limit
     if any(p < 0 for p in pads) or any(p > limit for p in pads):
-        b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} input")
+        # in the order read (a file's [0, 50, 0, 0] was named as [0, 0, 50, 0], unexplained)
+        b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} "
+                      "input (pads as top, bottom, left, right)")
     out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
     top, bottom, left, right = pads
     b.data[out] = _Tensor(out, (C, H + top + bottom, W + left + right), "cl", t.seq)
