@@ -125,3 +125,30 @@ def test_pads_refused_as_too_large_say_in_which_order_they_are_named(tmp_path, c
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "'conv'", "pads [0, 0, 50, 0] are negative or far larger than "
              "the 8×8 input (pads as top, bottom, left, right)")
+
+
+@pytest.mark.parametrize("tensor,change", [
+    ("ln/sq", "drop input"),  # Mul(d): IndexError, 'lrp info: internal error'
+    ("ln/s", "add input"),  # Sqrt(v, x): read as the norm, a file runtimes refuse
+    ("ln/r", "add output"),  # Reciprocal with two outputs: read as the norm
+    ("ln/mean", "add input"),  # ReduceMean-13 given axes twice: read as the norm
+])
+def test_malformed_keras_norm_arithmetic_is_refused_plainly(tmp_path, capsys, tensor, change):
+    """tf2onnx's LayerNormalization arithmetic with one node malformed (a Mul of one input,
+    a Sqrt of two, a node of two outputs): the Mul stopped the import in IndexError, the
+    others were read as the normalisation, though no runtime runs the file. Each is now left
+    to the import, which refuses it naming the file."""
+    from test_keras_norms import _norm_nodes  # noqa: PLC0415
+
+    nodes, inits, y = _norm_nodes("x", "ln/", [1], gamma=np.ones(6), beta=np.zeros(6))
+    node = next(n for n in nodes if tensor in n.output)
+    if change == "drop input":
+        del node.input[-1]
+    elif change == "add input":
+        node.input.append("x")
+    else:
+        node.output.append("extra")
+    nodes.append(helper.make_node("Flatten", [y], ["out"], name="flat"))
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 6], [1, 6])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx")

@@ -51,6 +51,18 @@ class Moments:
     mean_shape: np.ndarray | None
 
 
+# the inputs each operator of the pattern takes (ReduceMean: its axes as an input, opset 18)
+_ARITY = {"ReduceMean": (1, 2), "Neg": (1,), "Sub": (2,), "Mul": (2,), "Add": (2,),
+          "Sqrt": (1,), "Reciprocal": (1,), "Reshape": (2,)}
+
+
+def _plain(node) -> bool:
+    """A node of the pattern's operators with their inputs and one output. A malformed one (a
+    Mul of one input) stopped the import in IndexError, an internal error; it stays the
+    import's to refuse, naming it."""
+    return len(node.output) == 1 and len(node.input) in _ARITY.get(node.op_type, ())
+
+
 class _Graph:
     """Who reads and who writes each tensor, and the constants (initializers and Constant
     nodes' values) of the nodes being matched."""
@@ -79,7 +91,8 @@ class _Graph:
     def inner(self, name, ops):
         """The one node reading ``name`` (an inner tensor: no graph output), if of ``ops``."""
         ks = self.readers.get(name, [])
-        if len(ks) == 1 and name not in self.outputs and self.nodes[ks[0]].op_type in ops:
+        if len(ks) == 1 and name not in self.outputs and self.nodes[ks[0]].op_type in ops \
+                and _plain(self.nodes[ks[0]]):
             return ks[0]
         return None
 
@@ -102,8 +115,8 @@ def _reduce_axes(g, k, opset):
     attrs = {a.name: a for a in n.attribute}
     if "keepdims" in attrs and attrs["keepdims"].i != 1:
         return None
-    if "axes" in attrs:
-        return tuple(sorted(int(a) for a in attrs["axes"].ints))
+    if "axes" in attrs:  # and an input beside (which runtimes refuse): not read as these
+        return None if len(n.input) > 1 else tuple(sorted(int(a) for a in attrs["axes"].ints))
     if opset >= 18 and len(n.input) > 1 and n.input[1]:
         v = g.value(n.input[1])
         return None if v is None or v.dtype.kind != "i" else tuple(sorted(int(a) for a in
@@ -118,7 +131,8 @@ def _match(g, k, opset):
     x, mean = nodes[k].input[0], nodes[k].output[0]
     axes = _reduce_axes(g, k, opset)
     readers = g.readers.get(mean, [])
-    if axes is None or len(readers) != 2 or mean in g.outputs:
+    if axes is None or len(readers) != 2 or mean in g.outputs \
+            or not all(_plain(nodes[j]) for j in (k, *readers)):
         return None
     by_op = {nodes[j].op_type: j for j in readers}
     if set(by_op) not in ({"Neg", "Sub"}, {"Neg", "Reshape"}):
@@ -163,7 +177,7 @@ def _match(g, k, opset):
     if inv in g.outputs or len(g.readers.get(inv, [])) != 2:
         return None
     muls = {tuple(sorted(nodes[j].input)): j for j in g.readers[inv]
-            if nodes[j].op_type == "Mul" and len(nodes[j].input) == 2}
+            if nodes[j].op_type == "Mul" and _plain(nodes[j])}
     neg_out = nodes[by_op["Neg"]].output[0]
     times_x, times_neg = muls.get(tuple(sorted((x, inv)))), muls.get(tuple(sorted((neg_out,
                                                                                   inv))))
