@@ -37,6 +37,7 @@ from .layers import (
     register_layer,
     strided_view,
 )
+from .model import MAX_ACTIVATION_VALUES
 
 MAX_DILATION = 64
 
@@ -157,7 +158,17 @@ class _PhaseConvolution(LinearMap):
         sh, sw = span(h, self.dilation[0]), span(w, self.dilation[1])
         _check_nhwc(self, in_shape, sh, sw, self.in_channels)
         H, W, _ = in_shape
-        return ((H - sh) // self.stride[0] + 1, (W - sw) // self.stride[1] + 1, n)
+        Ho, Wo = (H - sh) // self.stride[0] + 1, (W - sw) // self.stride[1] + 1
+        # a stride beside a dilation neither divides computes every (s/g)-th output's
+        # neighbours too: hidden from the bound on the layers' outputs, stride 63 beside
+        # dilation 64 made a 33-KB file of 16×16 outputs ask for 7 GiB at one sample
+        hidden = math.prod(_Axis.plan(k, s, d, o).dense for k, s, d, o in zip(
+            (h, w), self.stride, self.dilation, (Ho, Wo), strict=True)) * n
+        if hidden > MAX_ACTIVATION_VALUES:
+            raise ShapeError(f"{self.describe()}: its phases compute {hidden:,} values per "
+                             f"sample for its {Ho}×{Wo}×{n} output, more than "
+                             f"{MAX_ACTIVATION_VALUES:,}; not a layer this program can explain")
+        return Ho, Wo, n
 
     # -- the compact convolution and the phases ----------------------------------------------
     def _inner(self):

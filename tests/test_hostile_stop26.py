@@ -152,3 +152,23 @@ def test_malformed_keras_norm_arithmetic_is_refused_plainly(tmp_path, capsys, te
     model = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 6], [1, 6])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx")
+
+
+def test_a_dilated_convolution_whose_phases_outgrow_the_activation_bound_is_refused(
+        tmp_path, capsys):
+    """Stride 63 beside dilation 64 computes every stride-1 output of the phases and keeps
+    one in 63² of them: a 33-KB file of 16×16×2048 outputs (far under the bound on a
+    sample's layer outputs) asked for 7 GiB at one sample, a MemoryError or worse. Refused at
+    load now; a stride and dilation that leave the work small still load."""
+    W = numpy_helper.from_array(np.ones((2048, 1, 2, 2), np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="atrous", dilations=[64, 64],
+                              strides=[63, 63]),
+             helper.make_node("ReduceMean", ["c"], ["p"], axes=[2, 3], keepdims=0)]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 1, 1024, 1024], [1, 2048])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "'atrous'", "its phases compute 1,887,436,800 values per sample "
+             "for its 16×16×2048 output", "not a layer this program can explain")
+    nodes[0] = helper.make_node("Conv", ["x", "W"], ["c"], name="atrous", dilations=[64, 64],
+                                strides=[64, 64])  # dilation 1 left: every 64th row, no more
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 1, 1024, 1024], [1, 2048])
+    assert main(["info", str(model)]) == 0, capsys.readouterr().err
