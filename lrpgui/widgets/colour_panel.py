@@ -10,12 +10,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
+    QBoxLayout,
+    QGridLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QSlider,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -23,6 +23,9 @@ from lrpcore.render.overlay import CHANNEL_MAPS, channel_map, overlay
 
 from .. import rendering
 from .choice_box import ChoiceBox
+
+CONTROLS_WIDTH = 150  # the least width of the controls beside the overlay picture
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
 
 
 def is_colour(result) -> bool:
@@ -72,27 +75,58 @@ class ColourPanel(QWidget):
         self.box.addItem(self.item)
         # small enough that the Explanation dock above keeps its rule table readable at
         # 1024×700; the preview grows with the dock
-        self.widget.setMinimumSize(120, 56)
+        self.widget.setMinimumSize(56, 56)
+        self.widget.ci.setContentsMargins(0, 0, 0, 0)
+        self.box.setDefaultPadding(0.0)  # the picture to the frame's edge: every pixel counts
         self.note = QLabel(objectName="overlayNote")
         self.note.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("channels:"))
-        row.addWidget(self.channels, 1)
-        row2 = QHBoxLayout()
-        row2.addWidget(QLabel("opacity:"))
-        row2.addWidget(self.opacity, 1)
-        row2.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.widget, 1)
-        layout.addLayout(row2)
-        layout.addWidget(self.note)
+        # one control a line: narrow enough to stand beside the picture (see _arrange)
+        self.controls = QWidget(objectName="overlayControls")
+        column = QGridLayout(self.controls)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(QLabel("channels:"), 0, 0)
+        column.addWidget(self.channels, 0, 1)
+        column.addWidget(QLabel("opacity:"), 1, 0)
+        column.addWidget(self.opacity, 1, 1)
+        column.addWidget(self.export_button, 2, 1)
+        column.setColumnStretch(1, 1)
+        column.setRowStretch(4, 1)
+        column.addWidget(self.note, 3, 0, 1, 2)
+        # beside first: the least height the window has to give (see _arrange)
+        self.body = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.body.setContentsMargins(4, 4, 4, 4)
+        self.body.addWidget(self.widget, 1)
+        self.body.addWidget(self.controls)
         self.rendered = None  # the overlay on display, H×W×3 float (tests read it)
         self.rendered_for = None  # the explanation it was drawn from
         self._stale = False
         for name in ("explanation", "channels", "overlay_opacity", "colormap"):
             getattr(state.events, name).connect(lambda _v: self.redraw())
         state.events.channels.connect(self._sync_choice)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Controls under the picture or beside it, whichever leaves the larger square: at
+        1024×700 the dock is wider than tall, and channels above and opacity below the
+        picture left it a 45-pixel strip."""
+        need = self.controls.minimumSizeHint()
+        margins = self.body.contentsMargins()
+        w = self.width() - margins.left() - margins.right() - self.body.spacing()
+        h = self.height() - margins.top() - margins.bottom() - self.body.spacing()
+        narrow = max(need.width(), CONTROLS_WIDTH)
+        beside = min(h, w - narrow)
+        below = min(w, h - need.height())
+        if beside > below:  # the controls as narrow as they go, the picture the rest
+            self.controls.setMaximumWidth(narrow)
+            direction = QBoxLayout.Direction.LeftToRight
+        else:
+            self.controls.setMaximumWidth(QWIDGETSIZE_MAX)
+            direction = QBoxLayout.Direction.TopToBottom
+        if self.body.direction() != direction:
+            self.body.setDirection(direction)
 
     def follow(self, state, dock, on_show=None) -> None:
         """Show ``dock`` with the first explanation of a colour model, hide it with the first

@@ -1,0 +1,49 @@
+"""Stop 26's tour of the explorer: the overlay preview at 1024×700, a long accuracy hint, the
+Conservation table floating, the SpRAy window while it runs, and cosmetics (eigengap ticks,
+idle progress bars, Compare's one-column grid, class names in the scores plot)."""
+
+from __future__ import annotations
+
+import pytest
+from colour_models import colour_graph_model, write_photos
+from PySide6.QtWidgets import QApplication
+
+from .waiting import window_at
+
+
+@pytest.fixture
+def colour_files(tmp_path):
+    import lrpcore
+
+    path = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), path)
+    return path, write_photos(tmp_path / "photos")
+
+
+def drawn_side(panel) -> float:
+    """The shorter side, in pixels, of the overlay picture as drawn in the preview."""
+    rect = panel.item.mapRectToScene(panel.item.boundingRect())
+    return min(rect.width(), rect.height())
+
+
+def test_the_overlay_preview_is_a_picture_at_1024_by_700(qtbot, colour_files):
+    """At 1024×700 the preview was a 66-pixel strip under the Explanation dock (its picture
+    about 45 pixels): channels above and opacity below took the dock's height. Where the dock
+    is wider than tall the controls stand beside the picture; the rule table keeps its rows."""
+    from lrpgui.widgets.layer_table import MIN_ROWS
+
+    window = window_at(qtbot, *colour_files, 1024, 700)
+    qtbot.waitUntil(window.colour_dock.isVisible)
+    panel = window.colour
+    qtbot.waitUntil(lambda: panel.rendered is not None, timeout=5000)
+    QApplication.processEvents()
+    assert drawn_side(panel) >= 110, drawn_side(panel)
+    table = window.rules.layer_table
+    assert table.viewport().height() / table.rowHeight(0) >= MIN_ROWS - 0.05
+    for control in (panel.channels, panel.export_button):  # whole, on screen
+        assert control.isVisible() and control.width() >= control.sizeHint().width()
+    assert panel.opacity.width() >= 80  # a slider that can be dragged
+    # a tall dock (floating) puts the controls back under the picture, which takes the width
+    window.colour_dock.setFloating(True)
+    window.colour_dock.resize(360, 620)
+    qtbot.waitUntil(lambda: drawn_side(panel) >= 300, timeout=5000)
