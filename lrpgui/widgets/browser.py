@@ -20,6 +20,7 @@ from lrpcore import bundled
 from lrpcore.io.datasets import DATASET_NAMES
 from lrpcore.text import no_markup, printable_line
 
+from .lines_label import LinesLabel
 from .model_summary import ModelSummary
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -68,12 +69,10 @@ class Browser(QWidget):
         open_data.clicked.connect(self.open_dataset_requested)
         download.clicked.connect(self.download_requested)
         self.summary = ModelSummary(objectName="modelSummary")
-        self.accuracy_label = QLabel("accuracy: —", objectName="accuracyLabel")
-        self.accuracy_label.setTextFormat(Qt.TextFormat.PlainText)  # it names the dataset
-        self.accuracy_label.setWordWrap(True)  # a long dataset name must not widen the dock
-        # a short dock clips the end of a long hint, never its start (centred, "accuracy on
-        # photos:" was cut through under the "Model summary" heading)
-        self.accuracy_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # plain text (it names the dataset), wrapped (a long name must not widen the dock),
+        # from the top (centred, "accuracy on photos:" was cut through under the heading),
+        # three lines at most: a long hint took nine and the model summary's room
+        self.accuracy_label = LinesLabel("accuracy: —", lines=3, objectName="accuracyLabel")
         self.progress = QProgressBar(objectName="accuracyProgress")
         self.progress.setMaximumHeight(12)
         self.progress.setTextVisible(False)

@@ -47,3 +47,36 @@ def test_the_overlay_preview_is_a_picture_at_1024_by_700(qtbot, colour_files):
     window.colour_dock.setFloating(True)
     window.colour_dock.resize(360, 620)
     qtbot.waitUntil(lambda: drawn_side(panel) >= 300, timeout=5000)
+
+
+def test_a_long_accuracy_hint_leaves_the_model_summary_its_room(qtbot, tmp_path):
+    """Class subfolders that name none of the model's classes: the accuracy line's hint took
+    nine lines of the Browser dock at 1024×700, and the model summary and the lists shrank
+    to make room. The line shows three lines at most, its end elided (the tooltip has it
+    whole); its text stays the whole hint."""
+    import lrpcore
+    from lrpcore.io.datasets import folder_labels_hint
+
+    path = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(), path)
+    write_photos(tmp_path / "labelled" / "cats")
+    write_photos(tmp_path / "labelled" / "cups")
+    window = window_at(qtbot, path, tmp_path / "labelled", 1024, 700)
+    browser = window.browser
+    label = browser.accuracy_label
+    hint = folder_labels_hint(["cats", "cups"], window.state.model)
+    assert hint in label.text() and label.toolTip() == hint
+    QApplication.processEvents()
+    line = label.fontMetrics().lineSpacing()
+    assert label.height() <= 3 * line + 4, (label.height(), line)
+    assert browser.summary.height() >= browser.summary.minimumHeight()
+    shown = label.shown_lines()
+    assert len(shown) == 3 and shown[-1].endswith("…")
+    assert "".join(shown).replace(" ", "").startswith("accuracyon")
+    summary_with_hint = browser.summary.height()
+    window.open_dataset(str(tmp_path / "labelled" / "cats"))  # no hint: one line
+    qtbot.waitUntil(lambda: "subfolders" not in label.text(), timeout=20000)
+    qtbot.waitUntil(lambda: not window.controller.pending("predict"), timeout=20000)
+    QApplication.processEvents()
+    assert len(label.shown_lines()) < 3
+    assert summary_with_hint >= browser.summary.height() - 2 * line
