@@ -42,6 +42,12 @@ from .worker_tasks import request_from_state, run_conservation
 
 COLUMNS = ("layer", "type", "R at output", "R at input", "created (+) / absorbed (−)",
            "in / out", "in / f(x)", "ΣR across the cut", "node")
+# the headers on two lines and the columns of names (type, node) sharing what the numbers
+# leave, shortened in the middle: one line each, the table scrolled sideways in its own
+# 760-pixel window (a graph model's node names out of sight)
+HEADERS = ("layer", "type", "R at\noutput", "R at\ninput", "created (+)\nabsorbed (−)",
+           "in /\nout", "in /\nf(x)", "ΣR across\nthe cut", "node")
+NAME_COLUMNS = (1, 8)  # type, node
 CUT_COLUMN = 7  # shown for graph models (a chain's cut is "R at input")
 NODE_COLUMN = 8  # shown for graph models
 CUT_TIP = ("Relevance crossing the cut at this node's input: on every edge from a node before "
@@ -87,14 +93,20 @@ class ConservationPanel(ToolPanel):
         self.summary = QLabel(objectName="conservationSummary")
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS), objectName="conservationTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        for j, name in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(j).setToolTip(name)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for j in NAME_COLUMNS:
+            header.setSectionResizeMode(j, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.setMinimumHeight(150)
         self.plot = pg.PlotWidget(objectName="conservationPlot")
@@ -165,6 +177,8 @@ class ConservationPanel(ToolPanel):
                     item = QTableWidgetItem(text)
                     if j == CUT_COLUMN:
                         item.setToolTip(CUT_TIP)
+                    elif j in NAME_COLUMNS:  # whole where the column shortens it
+                        item.setToolTip(text)
                     if j not in (1, NODE_COLUMN):
                         item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                               | Qt.AlignmentFlag.AlignVCenter)
@@ -192,7 +206,7 @@ class ConservationPanel(ToolPanel):
         values = {1: branch_text(source, share), 3: _num(value), NODE_COLUMN: name}
         for j in range(len(COLUMNS)):
             item = QTableWidgetItem(values.get(j, ""))
-            item.setToolTip(BRANCH_TIP)
+            item.setToolTip(f"{item.text()}: {BRANCH_TIP}" if j in NAME_COLUMNS else BRANCH_TIP)
             item.setForeground(QBrush(QColor(70, 70, 70)))
             if j == 3:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -80,3 +80,48 @@ def test_a_long_accuracy_hint_leaves_the_model_summary_its_room(qtbot, tmp_path)
     QApplication.processEvents()
     assert len(label.shown_lines()) < 3
     assert summary_with_hint >= browser.summary.height() - 2 * line
+
+
+def long_named_colour_model():
+    """The colour graph model with ONNX node names as PyTorch exports write them."""
+    from dataclasses import replace
+
+    model = colour_graph_model()
+    model.nodes = [replace(node, name=f"/features/features.{k}/block/block.1/{node.name}")
+                   for k, node in enumerate(model.nodes)]
+    return model
+
+
+@pytest.mark.parametrize("which", ["lenet", "graph"])
+def test_the_conservation_table_fits_its_floating_window(make_window, qtbot, tmp_path,
+                                                        toy_files, which):
+    """Floating at its own size (760 wide) the table scrolled sideways: LeNet-5's "in / f(x)"
+    was cut, and a graph model's node and cut columns were out of sight. The headers take two
+    lines and the type and node columns share what is left, shortened in the middle (the
+    whole text in each cell's tooltip)."""
+    import lrpcore
+
+    from .insight_helpers import open_tool
+
+    if which == "lenet":
+        window = make_window("mnist-lenet5")
+    else:
+        path = tmp_path / "named.npz"
+        lrpcore.save_model(long_named_colour_model(), path)
+        window = make_window(path, write_photos(tmp_path / "photos"))
+    panel = open_tool(qtbot, window, "conservation")
+    dock = window.insight.docks["conservation"]
+    assert dock.isFloating() and dock.width() <= 760
+    table = panel.table
+    qtbot.waitUntil(lambda: table.horizontalScrollBar().maximum() == 0, timeout=5000)
+    shown = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    right = max(table.columnViewportPosition(c) + table.columnWidth(c) for c in shown)
+    assert right <= table.viewport().width()
+    metrics = table.fontMetrics()
+    for r in range(table.rowCount()):
+        for c in shown:
+            item = table.item(r, c)
+            if item is None or not item.text():
+                continue
+            if metrics.horizontalAdvance(item.text()) > table.columnWidth(c) - 4:
+                assert item.toolTip() and item.text() in item.toolTip(), (r, c, item.text())
