@@ -70,6 +70,8 @@ class SprayPanel(BatchPanel):
         super().__init__(runner, parent)
         self.setObjectName("sprayPanel")
         self.selected = np.zeros(0, dtype=np.int64)  # dataset indices in the box
+        self._doing = ""  # what the run going on does, as the summary says it
+        self._done_count = ""  # how far it got
         self._build()
         self.state.events.model.connect(lambda _m: self._fill_classes())
         self._fill_classes()
@@ -105,6 +107,7 @@ class SprayPanel(BatchPanel):
             top.addWidget(w)
         self.summary = QLabel(objectName="spraySummary")
         self.summary.setTextFormat(Qt.TextFormat.PlainText)  # a saved result's class, as written
+        self.summary.setWordWrap(True)  # what a run does is a long line: never a wider window
 
         self.scatter_plot = pg.PlotWidget()
 
@@ -190,19 +193,48 @@ class SprayPanel(BatchPanel):
             raise RuleError("choosing a class needs a dataset with labels")
         store = self.relevance_store(cls)
         made_on = {"model": s.model_path, DATASET_KEY: s.dataset_name}
+        k = self.k_spin.value() or None
+        what = "all classes" if cls is None else f"class {self.class_box.currentText()}"
+        clusters = "k chosen by the eigengap" if k is None else f"{k} clusters"
         if store is not None:  # the store's heatmaps, for the target it was explained for
-            args = (store, s.labels, cls, self.k_spin.value() or None)
+            args = (store, s.labels, cls, k)
             self.clear_error()
-            return self.submit(lambda token: spray_store_task(*args, token),
-                               lambda result: self._done(result, made_on))
+            return self._run(lambda token: spray_store_task(*args, token), made_on,
+                             f"clustering the stored heatmaps of {what} ({clusters})")
         # SpRAy asks how the model recognises the class: each sample is explained for its
         # true class (as 'lrp spray' does); without labels, for its prediction
         target = "true" if s.labels is not None else "pred"
-        args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend,
-                self.k_spin.value() or None)
+        args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend, k)
+        rule = s.rule + (" with per-layer rules" if s.layer_rules else "")
+        each = "its true class" if target == "true" else "its predicted class"
         self.clear_error()
-        return self.submit(lambda token: spray_task(*args, token),
-                           lambda result: self._done(result, made_on))
+        return self._run(lambda token: spray_task(*args, token), made_on,
+                         f"explaining the samples of {what} with {rule} (each for {each}), "
+                         f"then clustering them ({clusters})")
+
+    def _run(self, task, made_on, doing) -> int:
+        """Submit ``task``; the summary says what runs (``doing``) and how far it got until
+        it ends: the last result's line, or the prompt to Run, read as this run's."""
+        self._doing, self._done_count = doing, ""
+
+        def progress(done, total, _payload):
+            self._done_count = f" ({done:,}/{total:,} explained)"
+            self._show_summary()
+
+        job = self.submit(task, lambda result: self._done(result, made_on), progress)
+        self._show_summary()
+        return job
+
+    def cancelled(self) -> None:
+        super().cancelled()
+        if self._doing:
+            self._doing = ""
+            self._show_summary(note="Run cancelled. ")
+
+    def _on_error(self, exc) -> None:
+        self._doing = ""
+        super()._on_error(exc)
+        self._show_summary()
 
     def relevance_store(self, cls):
         """The open relevance store (lrpgui.sources.PrecomputedRelevance) when it holds the
@@ -226,6 +258,7 @@ class SprayPanel(BatchPanel):
         return source.store if source.serves(req) else None
 
     def _done(self, result, made_on=None) -> None:
+        self._doing = ""
         for key, value in (made_on or {}).items():  # saved with it: Open checks the dataset
             if value and key not in result.meta:
                 result.meta[key] = value
@@ -398,22 +431,29 @@ class SprayPanel(BatchPanel):
                 self.box.setSize(tuple(np.maximum((hi - lo) / 3, 1e-6)), finish=False)
         self._show_summary()
 
-    def _show_summary(self) -> None:
+    def _show_summary(self, note="") -> None:
+        """What the window shows: while a run goes on, what it does (and that the clusters
+        on display are the last run's); else the result's line or the prompt to Run."""
         r = self.result
+        if self._doing and self._job:
+            last = "; the clusters below are the last run's" if r is not None else ""
+            self.summary.setText(f"Running{self._done_count}: {self._doing}…{last}")
+            return
         if r is None:
-            self.summary.setText("Run clusters the heatmaps of a class (or Open a saved "
-                                 "result).")
+            self.summary.setText(note + "Run clusters the heatmaps of a class (or Open a "
+                                 "saved result).")
             return
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
-                f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
+                f" → {r.k} cluster{'s' * (r.k != 1)} (size{'s' * (r.k != 1)} "
+                f"{', '.join(map(str, r.sizes()))})")
         if r.meta.get("store"):
             text += " — heatmaps read from the relevance store"
         elif r.meta.get("target") == "pred":  # data without labels: 'lrp spray' says it too
             text += " — each explained for its predicted class"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
-        self.summary.setText(text)
+        self.summary.setText(note + text)
 
     def _hovered(self, _item, points, _event=None) -> None:
         if self.result is None or points is None or len(points) == 0:

@@ -125,3 +125,49 @@ def test_the_conservation_table_fits_its_floating_window(make_window, qtbot, tmp
                 continue
             if metrics.horizontalAdvance(item.text()) > table.columnWidth(c) - 4:
                 assert item.toolTip() and item.text() in item.toolTip(), (r, c, item.text())
+
+
+def test_the_spray_window_says_what_it_is_running(make_window, qtbot, monkeypatch):
+    """While Run went on, the line above the plots kept "Run clusters the heatmaps of a class
+    (or Open a saved result)." (or the last run's clusters, as if they were this run's). It
+    says now what runs (class, rule, clusters) and how far it got; the clusters of the last
+    run are said to be the last run's; a cancelled run says so."""
+    import threading
+
+    from lrpgui.insight import spray_window
+
+    window = make_window()
+    panel = window.insight.show("spray")
+    gate, real = threading.Event(), spray_window.spray_task
+
+    def held(*args):
+        args[-1].progress(3, 12, None)  # the token: as spray reports its samples
+        gate.wait(20)
+        return real(*args)
+
+    monkeypatch.setattr(spray_window, "spray_task", held)
+    panel.class_box.setCurrentIndex(panel.class_box.findData(2))
+    panel.k_spin.setValue(2)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: "3/12" in panel.summary.text(), timeout=10000)
+    text = panel.summary.text()
+    assert text.startswith("Running") and "class 2" in text and window.state.rule in text
+    assert "2 clusters" in text and "Run clusters" not in text
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        gate.set()
+    done = panel.summary.text()
+    assert "Running" not in done and "→ 2 clusters" in done
+
+    gate.clear()
+    panel.k_spin.setValue(0)
+    panel.run_button.click()  # a second run: the first one's clusters stay on display
+    qtbot.waitUntil(lambda: "3/12" in panel.summary.text(), timeout=10000)
+    text = panel.summary.text()
+    assert "k chosen by the eigengap" in text and "last run" in text
+    panel.cancel_button.click()
+    assert "Running" not in panel.summary.text() and "cancelled" in panel.summary.text()
+    gate.set()
+    from .waiting import settle
+
+    settle(qtbot, window.controller)
+    assert "→ 2 clusters" in panel.summary.text()
