@@ -30,7 +30,7 @@ from lrpcore.errors import RuleError
 from lrpcore.export import DATASET_KEY
 
 from .. import dialogs
-from ..widgets.axes import label_axes
+from ..widgets.axes import IndexAxis, label_axes
 from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
 from .trust_panels import BatchPanel
@@ -131,7 +131,7 @@ class SprayPanel(BatchPanel):
         self.preview_label = pg.LabelItem("hover a point", size="8pt", color="k")
         self.preview.ci.addItem(self.preview_label, row=0, col=0, colspan=2)
         self.preview_boxes = [imaging.image_cell(self.preview.ci, 1, c) for c in range(2)]
-        self.eigen_plot = pg.PlotWidget()
+        self.eigen_plot = pg.PlotWidget(axisItems={"bottom": IndexAxis("bottom")})
         self.eigen_plot.setObjectName("sprayEigengap")
         self.eigen_plot.setBackground("w")
         # eigenvalues lie in [0, 2]: shown as they are, not as "200 (x0.01)"

@@ -3,6 +3,8 @@ and every tool."""
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 
 AXIS_TEXT = (40, 40, 40)  # pyqtgraph's default, (150, 150, 150), is faint on white
@@ -21,3 +23,15 @@ def label_axes(plot: pg.PlotItem | pg.PlotWidget, left: str, bottom: str) -> Non
 def readable(axis: pg.AxisItem) -> None:
     """Dark tick labels (and title) on white: pyqtgraph's default grey was faint."""
     axis.setTextPen(AXIS_TEXT)
+
+
+class IndexAxis(pg.AxisItem):
+    """An axis of indices (the eigengap plot's eigenvalue number): ticks at whole numbers
+    only; pyqtgraph ticked three eigenvalues at 1.0, 1.5, 2.0, 2.5, 3.0."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
+        levels = [(spacing, values) for spacing, values in super().tickValues(minVal, maxVal, size)
+                  if spacing >= 1]
+        if levels or not (math.isfinite(minVal) and math.isfinite(maxVal)):
+            return levels
+        return [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]

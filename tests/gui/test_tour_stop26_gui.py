@@ -171,3 +171,14 @@ def test_the_spray_window_says_what_it_is_running(make_window, qtbot, monkeypatc
 
     settle(qtbot, window.controller)
     assert "→ 2 clusters" in panel.summary.text()
+
+
+@pytest.mark.parametrize("n", [3, 6, 10, 30])
+def test_the_eigengap_plot_ticks_whole_indices(make_window, n):
+    """Three eigenvalues were ticked at 1.0, 1.5, 2.0, 2.5, 3.0: no eigenvalue is number 1.5."""
+    panel = make_window().insight.show("spray")
+    axis = panel.eigen_plot.getAxis("bottom")
+    levels = axis.tickValues(0.8, n + 0.2, 300)  # n eigenvalues, as the plot ranges them
+    ticks = [v for _spacing, values in levels for v in values]
+    assert ticks and all(float(v).is_integer() for v in ticks), levels
+    assert {1.0, float(n)} <= set(ticks) or n > 10
