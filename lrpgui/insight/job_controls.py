@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
+# the bar's text: none before a job (a "0%" beside Concepts' "Find references" read as a
+# search that had found nothing), the share done once one runs
+IDLE, RUNNING = "", "%p%"
+
 
 class JobControls:
     """The widgets (``run_button``, ``cancel_button``, ``progress``) and their states.
@@ -30,6 +34,7 @@ class JobControls:
         self.progress = QProgressBar(objectName=names.get("progress", f"{prefix}Progress"))
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat(IDLE)
         self.run_button.clicked.connect(lambda: run())
         self.cancel_button.clicked.connect(lambda: cancel())
 
@@ -37,6 +42,7 @@ class JobControls:
         return self.progress, self.run_button, self.cancel_button
 
     def started(self, total=1) -> None:
+        self.progress.setFormat(RUNNING)
         self.step(0, total)
         self.cancel_button.setEnabled(True)
         self.run_button.setEnabled(not self.exclusive)
@@ -55,6 +61,7 @@ class JobControls:
     def cancelled(self) -> None:
         self._idle()
         self.progress.setValue(0)
+        self.progress.setFormat(IDLE)
 
     def _idle(self) -> None:
         self.cancel_button.setEnabled(False)

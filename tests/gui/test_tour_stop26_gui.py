@@ -182,3 +182,28 @@ def test_the_eigengap_plot_ticks_whole_indices(make_window, n):
     ticks = [v for _spacing, values in levels for v in values]
     assert ticks and all(float(v).is_integer() for v in ticks), levels
     assert {1.0, float(n)} <= set(ticks) or n > 10
+
+
+def test_progress_bars_say_nothing_before_a_job(make_window, qtbot):
+    """Concepts showed "0%" beside "Find references" before any search (so did every tool's
+    bar before its first Run), read as a search that had found nothing. The bars are blank
+    until a job starts, show its share done while it runs and after, and are blank again
+    when it is cancelled."""
+    from .insight_helpers import open_tool
+
+    window = make_window()
+    open_tool(qtbot, window, "concepts")
+    bars = [panel.jobs for panel in window.insight.panels.values() if panel.jobs is not None]
+    bars.append(window.insight.panels["concepts"].refs)
+    assert len(bars) >= 5
+    for jobs in bars:
+        assert jobs.progress.text() == "", jobs.progress.objectName()
+    jobs = bars[-1]
+    jobs.started(8)
+    jobs.step(2, 8)
+    assert jobs.progress.text() == "25%"
+    jobs.finished()
+    assert jobs.progress.text() == "100%"
+    jobs.started(8)
+    jobs.cancelled()
+    assert jobs.progress.text() == ""
