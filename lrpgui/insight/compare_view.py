@@ -9,6 +9,8 @@ change or a scale toggle re-colours the cached maps without any new computation.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -42,6 +44,10 @@ DEFAULT_RULES = TOOLBOX.compare  # before a model opens; each kind of model has 
 CELL = 72  # minimum side of a map cell in pixels
 MAP_STRETCH = 4  # a map column's (row's) share of spare room against the name column's 1
 SCALE_WIDTH = 72  # the scale column ("±8.5e-07") at most
+CAPTION_HEIGHT = 28  # a tile's title line
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
+TILE_WIDTH = 200  # a tile's preferred width (wider than its caption's)
+TILES_PER_LINE = 4  # one class column: the input and the maps as tiles, at most this many a line
 
 
 def rule_choices() -> list[str]:
@@ -267,6 +273,7 @@ class CompareView(ToolPanel):
     def _ensure_grid(self, n_rows, n_cols) -> bool:
         if self._grid_shape == (n_rows, n_cols):
             return False
+        _forget_room(self.canvas.ci.layout)
         self.canvas.clear()
         ci = self.canvas.ci
         ci.setSpacing(4)
@@ -275,6 +282,10 @@ class CompareView(ToolPanel):
         self._titles = []
         self._row_labels = []
         self._scale_labels = []
+        if n_cols == 1:
+            self._tile_grid(ci, n_rows)
+            self._grid_shape = (n_rows, n_cols)
+            return True
         self.input_box, self.input_item = imaging.image_cell(ci, 0, 0, CELL)
         for c in range(n_cols):
             label = pg.LabelItem("", size="9pt", color="k")
@@ -299,6 +310,41 @@ class CompareView(ToolPanel):
         self._share_room(ci.layout, n_rows, n_cols)
         self._grid_shape = (n_rows, n_cols)
         return True
+
+    def _tile_grid(self, ci, n_rows) -> None:
+        """One class column: the input and each row's map as tiles, several to a line, each
+        titled with its rule and scale (the column's title over the input). As one column
+        of rows, five maps took a sliver of a wide dock's width, one under the other."""
+        n = n_rows + 1
+        per_line = math.ceil(n / math.ceil(n / TILES_PER_LINE))
+        places = [(2 * (t // per_line), t % per_line) for t in range(n)]
+        line, col = places[0]
+        title = pg.LabelItem("", size="9pt", color="k")
+        ci.addItem(title, row=line, col=col)
+        self._titles.append(title)
+        self.input_box, self.input_item = imaging.image_cell(ci, line + 1, col, CELL)
+        for r in range(n_rows):
+            line, col = places[r + 1]
+            caption = ci.addLayout(row=line, col=col)
+            caption.setContentsMargins(0, 0, 0, 0)
+            name = pg.LabelItem("", size="9pt", color="k")
+            scale = pg.LabelItem("", size="8pt", color="#555")
+            caption.addItem(name, row=0, col=0)
+            caption.addItem(scale, row=0, col=1)
+            caption.setMaximumHeight(CAPTION_HEIGHT)
+            self._row_labels.append(name)
+            self._scale_labels.append(scale)
+            box, item = imaging.image_cell(ci, line + 1, col, CELL)
+            self._cells[(r, 0)] = (box, item)
+            self._outlines[(r, 0)] = imaging.outline_overlay(box)
+        layout = ci.layout
+        for c in range(per_line):  # columns of one width: the captions' differ
+            layout.setColumnStretchFactor(c, 1)
+            layout.setColumnPreferredWidth(c, TILE_WIDTH)
+        for line in range(0, 2 * math.ceil(n / per_line), 2):
+            layout.setRowStretchFactor(line, 0)
+            layout.setRowMaximumHeight(line, CAPTION_HEIGHT)
+            layout.setRowStretchFactor(line + 1, MAP_STRETCH)
 
     @staticmethod
     def _share_room(layout, n_rows, n_cols) -> None:
@@ -374,6 +420,19 @@ class CompareView(ToolPanel):
                           f"{_name(model, int(np.argmax(out)))} (output {np.max(out):.4g}); "
                           f"one forward pass, {sum(m.shape[0] for m in maps)} maps")
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)
+
+
+def _forget_room(layout) -> None:
+    """Undo what the last grid set per row and column (a layout keeps stretch factors and
+    maximum sizes of rows and columns its items left): the 72-pixel scale column of one grid
+    would cut a map column of the next."""
+    for c in range(layout.columnCount()):
+        layout.setColumnStretchFactor(c, 0)
+        layout.setColumnMaximumWidth(c, QWIDGETSIZE_MAX)
+        layout.setColumnPreferredWidth(c, 0)
+    for r in range(layout.rowCount()):
+        layout.setRowStretchFactor(r, 0)
+        layout.setRowMaximumHeight(r, QWIDGETSIZE_MAX)
 
 
 def _units(rule: str) -> str:

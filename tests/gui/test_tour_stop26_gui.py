@@ -207,3 +207,33 @@ def test_progress_bars_say_nothing_before_a_job(make_window, qtbot):
     jobs.started(8)
     jobs.cancelled()
     assert jobs.progress.text() == ""
+
+
+def test_compare_lays_one_class_column_out_as_tiles(make_window, qtbot):
+    """Five rules for the explained class were five rows of one column: 84-pixel maps one
+    under the other in a 1100-pixel window (here the offscreen screen's 760), most of it
+    empty. The input and the maps are
+    tiles now, several to a line, each titled with its rule and scale."""
+    from .insight_helpers import open_tool, rerun
+
+    window = make_window()
+    view = open_tool(qtbot, window, "compare")
+    rules = ["epsilon:0.01", "alphabeta:2", "flat", "sensitivity", "gradxinput"]
+    rerun(qtbot, view, lambda: view.set_rules(rules))
+    assert window.insight.docks["compare"].isFloating()
+
+    def cells():
+        return [view._cells[(r, 0)][0].sceneBoundingRect() for r in range(len(rules))]
+
+    qtbot.waitUntil(lambda: min(c.width() for c in cells()) >= 150, timeout=5000)
+    assert len({round(c.left()) for c in cells()}) >= 3  # side by side, not one column
+    assert [label.text for label in view._row_labels] == rules
+    assert all(label.text.startswith("±") for label in view._scale_labels)
+    for r, rect in enumerate(cells()):  # each title over its own map
+        name = view._row_labels[r].sceneBoundingRect()
+        assert name.bottom() <= rect.top() + 1 and rect.left() - 1 <= name.center().x()
+        assert name.center().x() <= rect.right() + 1
+    view.set_mode("all")  # classes as columns: the grid of rows and columns again
+    qtbot.waitUntil(lambda: view._grid_shape == (len(rules), 10), timeout=20000)
+    lefts = {round(view._cells[(r, 0)][0].sceneBoundingRect().left()) for r in range(5)}
+    assert len(lefts) == 1
