@@ -345,8 +345,9 @@ def _same_rect(a, b, tol=1e-9) -> bool:
 
 
 class ClassAxis(pg.AxisItem):
-    """A category axis whose labels are cut to the space of one bar ("drilling platform"
-    and "space shuttle" side by side at 50 px a bar were drawn over each other). Labels are
+    """A category axis whose labels are cut to the space of one bar, or of two where they
+    alternate between two lines ("drilling platform" and "space shuttle" side by side at
+    50 px a bar were drawn over each other). Labels are
     cut before pyqtgraph lays them out: it drops any label that leaves the axis, which was
     the first bar's, the predicted class ("Egyptian cat" at the left end)."""
 
@@ -375,15 +376,19 @@ class ClassAxis(pg.AxisItem):
         scale = width / span
         values = sorted(float(v) for v, _text in levels[0])
         step = float(np.diff(values).min()) * scale if len(values) > 1 else width
-        room = max(step - self.GAP, 8.0)
         metrics = QFontMetrics(self.style.get("tickFont") or p.font())
+        # labels wider than a bar alternate between two lines: each then has the room of
+        # two bars (ImageNet's names at 1024 pixels were cut to "bobs…", "foot…")
+        staggered = any(metrics.horizontalAdvance(text) > step - self.GAP
+                        for _v, text in levels[0])
+        room = max((2 if staggered else 1) * step - self.GAP, 8.0)
         first = []
-        for value, text in levels[0]:
+        for k, (value, text) in enumerate(sorted(levels[0], key=lambda t: float(t[0]))):
             x = (float(value) - self.range[0]) * scale
             here = max(min(room, 2.0 * min(x, width - x) - 2.0), 8.0)
             if metrics.horizontalAdvance(text) > here:
                 text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(here))
-            first.append((value, text))
+            first.append((value, "\n" + text if staggered and k % 2 else text))
         return [first, *levels[1:]]
 
 
