@@ -97,6 +97,7 @@ class ConservationPanel(ToolPanel):
         for j, name in enumerate(COLUMNS):
             self.table.horizontalHeaderItem(j).setToolTip(name)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # wrapped, a cell is cut at its end, not its middle
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
