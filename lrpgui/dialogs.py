@@ -22,11 +22,14 @@ boxes are non-modal.
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from lrpcore.text import error_line, printable_line
 
+from .flows import file_suffix
 from .widgets.batch_dialog import BatchExportDialog
 
 
@@ -56,8 +59,16 @@ def ask_open_file(parent, title, folder, filters) -> str:
 
 
 def ask_save_file(parent, title, path, filters) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, title, path, filters)
-    return path
+    """A file name to write; a name typed without a suffix gets the filter's (".png"):
+    the export refuses PNG bytes under another name, as 'lrp' does."""
+    dialog = QFileDialog(parent, title, path, filters)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    suffix = file_suffix(filters or "")
+    if suffix:
+        dialog.setDefaultSuffix(suffix[1:])
+    if os.path.basename(path):
+        dialog.selectFile(path)
+    return dialog.selectedFiles()[0] if dialog.exec() and dialog.selectedFiles() else ""
 
 
 def ask_folder(parent, title, folder) -> str:

@@ -9,6 +9,7 @@ Every refusal is a :class:`Refused` with a dialog title and a one-line message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,6 +89,12 @@ SINGLE_EXPORTS: dict[str, SingleExport] = {
     "colormaps": SingleExport("Export all colormaps", "", None, _colormaps,
                               colormap_in_info=False),
 }
+
+
+def file_suffix(filters: str) -> str:
+    """The suffix of a save dialog's first filter: ".png" of "PNG (*.png)"."""
+    found = re.search(r"\*(\.\w+)", filters)
+    return found.group(1).lower() if found else ""
 
 
 def written_status(paths, what="wrote") -> str:
@@ -222,6 +229,10 @@ class Exports:
                               "another name")
         for target in written:
             refuse_open_file(self.state, target, "Cannot export")
+        suffix = file_suffix(SINGLE_EXPORTS[kind].filters)
+        if not path.lower().endswith(suffix):  # as 'lrp' refuses --out heatmap.jpg
+            raise Refused("Cannot export", f"{path}: this export writes a {suffix} file; "
+                          f"name the file …{suffix}")
 
     def suggested_name(self, kind, result) -> str:
         return SINGLE_EXPORTS[kind].name.format(index=result.index, colormap=self.state.colormap)

@@ -281,3 +281,37 @@ def test_imagenet_class_names_in_the_scores_plot_are_readable_at_1024(qtbot):
     line = plot.fontMetrics().lineSpacing()
     qtbot.waitUntil(lambda: axis.height() >= 2 * 0.8 * line + axis.style["tickLength"],
                     timeout=5000)
+
+
+@pytest.mark.parametrize("kind, name", [("png", "heat.jpg"), ("png", "heat"),
+                                        ("npy", "relevance.txt"), ("overlay", "ov")])
+def test_an_export_is_named_as_what_it_writes(make_window, tmp_path, dialogs_shown, kind,
+                                             name):
+    """Export PNG to "heat.jpg" wrote PNG bytes under that name (to "heat": a file no
+    viewer opens), .npy to "relevance.txt" likewise; 'lrp' refuses --out heatmap.jpg. The
+    export is refused, naming the file and the suffix, and writes nothing."""
+    from lrpgui.flows import SINGLE_EXPORTS, file_suffix
+
+    window = make_window()
+    assert window.export(kind, str(tmp_path / name)) == []
+    suffix = file_suffix(SINGLE_EXPORTS[kind].filters)
+    (title, text), = dialogs_shown
+    assert str(tmp_path / name) in text and f"…{suffix}" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["settings"]
+
+
+def test_the_save_dialog_gives_a_name_typed_without_suffix_the_filters(qtbot, monkeypatch,
+                                                                      tmp_path):
+    """Typed "heat" in Export PNG's dialog: the file is heat.png (Qt's dialog adds no suffix
+    by itself, and the export refuses a PNG under another name)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from lrpgui import dialogs
+
+    def typed(dialog):
+        dialog.selectFile(str(tmp_path / "heat"))
+        return True
+
+    monkeypatch.setattr(QFileDialog, "exec", typed)
+    assert dialogs.ask_save_file(None, "Export PNG", str(tmp_path / "h_0.png"),
+                                 "PNG (*.png)") == str(tmp_path / "heat.png")
