@@ -347,9 +347,10 @@ def _same_rect(a, b, tol=1e-9) -> bool:
 class ClassAxis(pg.AxisItem):
     """A category axis whose labels are cut to the space of one bar, or of two where they
     alternate between two lines ("drilling platform" and "space shuttle" side by side at
-    50 px a bar were drawn over each other). Labels are
-    cut before pyqtgraph lays them out: it drops any label that leaves the axis, which was
-    the first bar's, the predicted class ("Egyptian cat" at the left end)."""
+    50 px a bar were drawn over each other). Labels are cut before pyqtgraph lays them out;
+    it drops any label that leaves the axis, so a label at either end, which would, is drawn
+    here moved inside: the first bar is the predicted class ("Egyptian cat" at the left end
+    was dropped, later cut to "Egypti…")."""
 
     GAP = 6  # pixels kept free between two labels
 
@@ -360,13 +361,17 @@ class ClassAxis(pg.AxisItem):
             return super().generateDrawSpecs(p)
         self._tickLevels = fitted
         try:
-            return super().generateDrawSpecs(p)
+            specs = super().generateDrawSpecs(p)
         finally:
             self._tickLevels = levels
+        if specs is None:
+            return specs
+        axis, ticks, texts = specs
+        return axis, ticks, texts + self._moved_inside(p, fitted[0], texts)
 
     def _fitted_levels(self, p, levels):
-        """``levels`` with each label cut to the room of its bar and, at the ends, to the
-        room the axis has on both sides of its tick (labels are centred on ticks)."""
+        """``levels`` with each label cut to the room of its bar (two bars' on two lines);
+        at an end, a label may reach from the axis's end to half that room past its tick."""
         if not levels or not levels[0]:
             return None
         width = self.mapRectFromParent(self.geometry()).width()
@@ -382,14 +387,54 @@ class ClassAxis(pg.AxisItem):
         staggered = any(metrics.horizontalAdvance(text) > step - self.GAP
                         for _v, text in levels[0])
         room = max((2 if staggered else 1) * step - self.GAP, 8.0)
-        first = []
-        for k, (value, text) in enumerate(sorted(levels[0], key=lambda t: float(t[0]))):
-            x = (float(value) - self.range[0]) * scale
-            here = max(min(room, 2.0 * min(x, width - x) - 2.0), 8.0)
-            if metrics.horizontalAdvance(text) > here:
-                text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(here))
-            first.append((value, "\n" + text if staggered and k % 2 else text))
-        return [first, *levels[1:]]
+        labels = sorted(levels[0], key=lambda t: float(t[0]))
+        xs = [(float(v) - self.range[0]) * scale for v, _t in labels]
+
+        def cut(text, here):
+            here = max(min(here, width - 2.0), 8.0)
+            if metrics.horizontalAdvance(text) <= here:
+                return text
+            return metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(here))
+
+        texts = [cut(t, min(room, x + room / 2, width - x + room / 2))
+                 for (_v, t), x in zip(labels, xs, strict=True)]
+        # a label at an end, moved inside (_moved_inside), may reach up to its neighbour on
+        # its line: the predicted class "Egyptian cat" was cut to the room left of its tick
+        after = 2 if staggered else 1
+        for k, inward in ((0, 1), (len(labels) - 1, -1)):
+            j = k + inward * after
+            if not 0 <= j < len(labels) or k == j:
+                continue
+            edge = xs[k] if inward > 0 else width - xs[k]  # its tick from the axis's end
+            reach = abs(xs[j] - xs[k]) + edge - metrics.horizontalAdvance(texts[j]) / 2 \
+                - self.GAP  # the free room from the end to the neighbour
+            texts[k] = cut(labels[k][1], reach if reach > 2 * edge else 2 * (reach - edge))
+        return [[(v, "\n" + t if staggered and k % 2 else t)
+                 for k, ((v, _t), t) in enumerate(zip(labels, texts, strict=True))],
+                *levels[1:]]
+
+    def _moved_inside(self, p, labels, drawn) -> list:
+        """Draw specs of the labels pyqtgraph dropped for leaving the axis, moved inside it
+        (as pyqtgraph places a bottom axis's labels, but not past either end)."""
+        left = [text for _rect, _flags, text in drawn]
+        bounds = self.mapRectFromParent(self.geometry())
+        span = float(self.range[1] - self.range[0])
+        top = bounds.top() + max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
+        flags = (Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                 | Qt.TextFlag.TextDontClip)
+        moved = []
+        for value, text in labels:
+            if text in left:
+                left.remove(text)
+                continue
+            x = bounds.left() + (float(value) - self.range[0]) * bounds.width() / span
+            if not bounds.left() <= x <= bounds.right():
+                continue  # a tick out of view has no label
+            size = p.boundingRect(QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter, text)
+            w, h = size.width(), size.height() * 0.8  # pyqtgraph's measure
+            x0 = min(max(x - w / 2, bounds.left()), bounds.right() - w)
+            moved.append((QRectF(x0, top, w, h), flags, text))
+        return moved
 
 
 class ScoresPlot(pg.PlotWidget):
