@@ -52,10 +52,17 @@ def _explainer(model, backend):
     return Explainer(model, backend)
 
 
+def share_text(share) -> str:
+    """A channel's share of the relevance as the tables and the maps' titles show it: one
+    decimal (whole percent titled the top channels of a 1280-channel layer "0%"), and no
+    sign on a share that rounds to zero ("-0.0%")."""
+    text = f"{float(share):.1%}"
+    return text[1:] if text.startswith("-") and float(text[1:-1]) == 0 else text
+
+
 def map_title(channel, share) -> str:
-    """A conditional map's title, its share in whole percent: a share of −0.4 % read "−0%"
-    (the table beside it shows one decimal)."""
-    return f"ch {int(channel)} · {round(100 * float(share))}%"
+    """A conditional map's title: its channel and share."""
+    return f"ch {int(channel)} · {share_text(share)}"
 
 
 def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label, token=None):
@@ -310,7 +317,7 @@ class ConceptsPanel(ToolPanel):
         t.blockSignals(True)
         t.setRowCount(len(rk.channels))
         for i, (c, rel, share) in enumerate(rk.rows()):
-            for j, text in enumerate((str(c), f"{rel:.4g}", f"{share:.1%}")):
+            for j, text in enumerate((str(c), f"{rel:.4g}", share_text(share))):
                 t.setItem(i, j, QTableWidgetItem(text))
             if c == self.channel:
                 t.selectRow(i)
@@ -330,7 +337,7 @@ class ConceptsPanel(ToolPanel):
             ct.setRowCount(n)
             for i in range(n):
                 values = (str(int(comp.channels[i])), f"{comp.relevance[i]:.4g}",
-                          f"{comp.share[i]:.1%}")
+                          share_text(comp.share[i]))
                 for j, text in enumerate(values):
                     ct.setItem(i, j, QTableWidgetItem(text))
         self._fit_tables()

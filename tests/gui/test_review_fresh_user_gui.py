@@ -96,5 +96,6 @@ def test_a_conditional_maps_title_never_reads_minus_zero_percent():
     concatenation, where the table beside it said −0.4 %)."""
     from lrpgui.insight.concepts_panel import map_title
 
-    assert map_title(6, -0.004) == "ch 6 · 0%"
-    assert map_title(7, -0.886) == "ch 7 · -89%" and map_title(3, 0.397) == "ch 3 · 40%"
+    # one decimal since stop 26 (as the table): the share is said, never a minus zero
+    assert map_title(6, -0.004) == "ch 6 · -0.4%" and map_title(6, -0.0004) == "ch 6 · 0.0%"
+    assert map_title(7, -0.886) == "ch 7 · -88.6%" and map_title(3, 0.397) == "ch 3 · 39.7%"

@@ -321,3 +321,13 @@ def test_the_save_dialog_gives_a_name_typed_without_suffix_the_filters(qtbot, mo
     monkeypatch.setattr(QFileDialog, "exec", typed)
     assert dialogs.ask_save_file(None, "Export PNG", str(tmp_path / "h_0.png"),
                                  "PNG (*.png)") == str(tmp_path / "heat.png")
+
+
+def test_concepts_titles_a_small_share_in_tenths_of_a_percent():
+    """EfficientNet's 1280-channel head: the top channels each hold ~0.3 % of the relevance
+    and every map was titled "ch … · 0%" (whole percent) beside a table saying 0.3 %."""
+    from lrpgui.insight.concepts_panel import map_title, share_text
+
+    assert map_title(461, 0.0031) == "ch 461 · 0.3%"
+    assert map_title(14, 0.253) == "ch 14 · 25.3%" and share_text(-0.122) == "-12.2%"
+    assert share_text(-0.00001) == "0.0%" and share_text(0.0) == "0.0%"
