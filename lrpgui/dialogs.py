@@ -59,16 +59,15 @@ def ask_open_file(parent, title, folder, filters) -> str:
 
 
 def ask_save_file(parent, title, path, filters) -> str:
-    """A file name to write; a name typed without a suffix gets the filter's (".png"):
-    the export refuses PNG bytes under another name, as 'lrp' does."""
-    dialog = QFileDialog(parent, title, path, filters)
-    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    """A file name to write. A name typed without a suffix gets the filter's (".png") where
+    no such file exists (Qt's dialog adds none; the export refuses PNG bytes under another
+    name, as 'lrp' does); where one exists, the name stays as typed and the export says so
+    (the dialog asked "replace?" of no file)."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, path, filters)
     suffix = file_suffix(filters or "")
-    if suffix:
-        dialog.setDefaultSuffix(suffix[1:])
-    if os.path.basename(path):
-        dialog.selectFile(path)
-    return dialog.selectedFiles()[0] if dialog.exec() and dialog.selectedFiles() else ""
+    if path and suffix and not os.path.splitext(path)[1] and not os.path.lexists(path + suffix):
+        return path + suffix
+    return path
 
 
 def ask_folder(parent, title, folder) -> str:

@@ -306,21 +306,24 @@ def test_an_export_is_named_as_what_it_writes(make_window, tmp_path, dialogs_sho
     assert [p.name for p in tmp_path.iterdir()] == ["settings"]
 
 
-def test_the_save_dialog_gives_a_name_typed_without_suffix_the_filters(qtbot, monkeypatch,
+def test_the_save_dialog_gives_a_name_typed_without_suffix_the_filters(monkeypatch,
                                                                       tmp_path):
     """Typed "heat" in Export PNG's dialog: the file is heat.png (Qt's dialog adds no suffix
-    by itself, and the export refuses a PNG under another name)."""
+    by itself, and the export refuses a PNG under another name); where heat.png exists (no
+    "replace?" was asked of it), the name stays "heat" for the export to refuse."""
     from PySide6.QtWidgets import QFileDialog
 
     from lrpgui import dialogs
 
-    def typed(dialog):
-        dialog.selectFile(str(tmp_path / "heat"))
-        return True
-
-    monkeypatch.setattr(QFileDialog, "exec", typed)
-    assert dialogs.ask_save_file(None, "Export PNG", str(tmp_path / "h_0.png"),
-                                 "PNG (*.png)") == str(tmp_path / "heat.png")
+    typed = str(tmp_path / "heat")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (typed, a[3]))
+    ask = dialogs.ask_save_file
+    assert ask(None, "Export PNG", str(tmp_path / "h.png"), "PNG (*.png)") == typed + ".png"
+    assert ask(None, "Export", str(tmp_path / "r.npy"), "NumPy (*.npy)") == typed + ".npy"
+    (tmp_path / "heat.png").write_bytes(b"")
+    assert ask(None, "Export PNG", str(tmp_path / "h.png"), "PNG (*.png)") == typed
+    typed = str(tmp_path / "heat.jpg")  # a suffix of its own: left to the export to refuse
+    assert ask(None, "Export PNG", str(tmp_path / "h.png"), "PNG (*.png)") == typed
 
 
 def test_concepts_titles_a_small_share_in_tenths_of_a_percent():
