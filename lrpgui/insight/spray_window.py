@@ -229,7 +229,8 @@ class SprayPanel(BatchPanel):
         super().cancelled()
         if self._doing:
             self._doing = ""
-            self._show_summary(note="Run cancelled. ")
+            self._show_summary()
+            self.summary.setText("Run cancelled. " + self.summary.text())
 
     def _on_error(self, exc) -> None:
         self._doing = ""
@@ -431,7 +432,7 @@ class SprayPanel(BatchPanel):
                 self.box.setSize(tuple(np.maximum((hi - lo) / 3, 1e-6)), finish=False)
         self._show_summary()
 
-    def _show_summary(self, note="") -> None:
+    def _show_summary(self) -> None:
         """What the window shows: while a run goes on, what it does (and that the clusters
         on display are the last run's); else the result's line or the prompt to Run."""
         r = self.result
@@ -440,20 +441,19 @@ class SprayPanel(BatchPanel):
             self.summary.setText(f"Running{self._done_count}: {self._doing}…{last}")
             return
         if r is None:
-            self.summary.setText(note + "Run clusters the heatmaps of a class (or Open a "
-                                 "saved result).")
+            self.summary.setText("Run clusters the heatmaps of a class (or Open a saved "
+                                 "result).")
             return
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
-                f" → {r.k} cluster{'s' * (r.k != 1)} (size{'s' * (r.k != 1)} "
-                f"{', '.join(map(str, r.sizes()))})")
+                f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
         if r.meta.get("store"):
             text += " — heatmaps read from the relevance store"
         elif r.meta.get("target") == "pred":  # data without labels: 'lrp spray' says it too
             text += " — each explained for its predicted class"
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
-        self.summary.setText(note + text)
+        self.summary.setText(text)
 
     def _hovered(self, _item, points, _event=None) -> None:
         if self.result is None or points is None or len(points) == 0:
