@@ -172,3 +172,20 @@ def test_a_dilated_convolution_whose_phases_outgrow_the_activation_bound_is_refu
                                 strides=[64, 64])  # dilation 1 left: every 64th row, no more
     model = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 1, 1024, 1024], [1, 2048])
     assert main(["info", str(model)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("node,inits,part", [
+    (helper.make_node("Conv", ["x", "W"], ["c"], name="layer"),
+     [numpy_helper.from_array(np.ones((2, 2, 1, 3), np.float32), "W")],
+     "filters of shape [2, 2, 1, 3] on a sequence of shape [2, 10]: the ranks differ"),
+    (helper.make_node("MaxPool", ["x"], ["c"], name="layer", kernel_shape=[1, 2]), [],
+     "kernel_shape [1, 2] on a sequence of shape [2, 10]: the ranks differ"),
+])
+def test_a_2d_conv_or_pool_on_a_sequence_is_refused(tmp_path, capsys, node, inits, part):
+    """4-D filters (or a 2-D kernel_shape) on an N×C×L input, which every runtime refuses,
+    ran as a 1×k operator over the C×1×L map the sequence is stored as (the ConvTranspose
+    refuses it since stop 25)."""
+    flat = helper.make_node("Flatten", ["c"], ["out"], name="flat")
+    model = save_onnx_graph(tmp_path / "m.onnx", [node, flat], inits, [1, 2, 10], [1, 16])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "'layer'", part)

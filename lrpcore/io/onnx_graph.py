@@ -495,7 +495,10 @@ def _biases(b, node, where, n):
 
 def _conv(b, node, attrs, where, t):
     W = b.weights(node.input[1], where, "the filters")
-    if W.ndim == 3 and _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
+    if _is_sequence(t):  # Conv1d: a 1×k convolution of the C×1×L map
+        if W.ndim != 3:  # every runtime refuses it; it ran as a 1×k convolution
+            b.fail(where, f"filters of shape {brief(list(W.shape))} on a sequence of shape "
+                          f"{brief(list(_onnx_shape(t)))}: the ranks differ")
         W, attrs = W[:, :, None, :], _as_2d(attrs, b, where)
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
@@ -642,7 +645,10 @@ def _alias(b, node, t):
 
 
 def _pool(b, node, attrs, where, t, cls):
-    if _is_sequence(t) and len(attrs.get("kernel_shape", ())) == 1:  # MaxPool1d, AvgPool1d
+    if _is_sequence(t) and "kernel_shape" in attrs:  # MaxPool1d, AvgPool1d
+        if len(attrs["kernel_shape"]) != 1:  # every runtime refuses it; it ran as 1×k
+            b.fail(where, f"kernel_shape {brief(list(attrs['kernel_shape']))} on a sequence "
+                          f"of shape {brief(list(_onnx_shape(t)))}: the ranks differ")
         attrs = _as_2d(attrs, b, where)
     t = b.channels_last(t, where)
     if "kernel_shape" not in attrs:
