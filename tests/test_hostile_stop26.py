@@ -189,3 +189,15 @@ def test_a_2d_conv_or_pool_on_a_sequence_is_refused(tmp_path, capsys, node, init
     model = save_onnx_graph(tmp_path / "m.onnx", [node, flat], inits, [1, 2, 10], [1, 16])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "'layer'", part)
+
+
+@pytest.mark.parametrize("dilations", [[1, 1], [2, 2]])
+def test_a_conv_of_empty_filters_is_refused(tmp_path, capsys, dilations):
+    """Filters of 0 rows (2×2×0×3) loaded as a layer whose window spans −1 rows: an 11×7
+    output from a 9×9 input (10×7 undilated), and an IndexError when it was computed."""
+    W = numpy_helper.from_array(np.ones((2, 2, 0, 3), np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv", dilations=dilations),
+             helper.make_node("Flatten", ["c"], ["out"], name="flat")]
+    model = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 2, 9, 9], [1, 2])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "'conv'", "filters of shape [2, 2, 0, 3] are empty")

@@ -503,6 +503,9 @@ def _conv(b, node, attrs, where, t):
     if W.ndim != 4:
         b.fail(where, f"filters of shape {W.shape}: only 2-D convolutions are supported")
     n, cg, kh, kw = W.shape
+    if not (kh and kw):  # a span of −1 rows: an output larger than the input, and an
+        # IndexError when it was computed
+        b.fail(where, f"filters of shape {brief(list(W.shape))} are empty")
     B = _biases(b, node, where, n)
     groups = int(attrs.get("group", 1))
     dilation = _pair(attrs.get("dilations", [1, 1]), where, b, "dilations")
