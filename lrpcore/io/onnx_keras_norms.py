@@ -116,7 +116,8 @@ def _reduce_axes(g, k, opset):
     if "keepdims" in attrs and attrs["keepdims"].i != 1:
         return None
     if "axes" in attrs:  # and an input beside (which runtimes refuse): not read as these
-        return None if len(n.input) > 1 else tuple(sorted(int(a) for a in attrs["axes"].ints))
+        return None if len(n.input) > 1 and n.input[1] else tuple(sorted(int(a) for a in
+                                                                         attrs["axes"].ints))
     if opset >= 18 and len(n.input) > 1 and n.input[1]:
         v = g.value(n.input[1])
         return None if v is None or v.dtype.kind != "i" else tuple(sorted(int(a) for a in
