@@ -201,3 +201,19 @@ def test_a_conv_of_empty_filters_is_refused(tmp_path, capsys, dilations):
     model = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 2, 9, 9], [1, 2])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "'conv'", "filters of shape [2, 2, 0, 3] are empty")
+
+
+def test_keras_norm_arithmetic_with_an_empty_optional_axes_input_still_reads(tmp_path):
+    """ReduceMean(x, '') (the optional second input named empty, as ONNX allows) has its axes
+    in the attribute alone: still the normalisation, not axes given twice."""
+    from test_keras_norms import _norm_nodes  # noqa: PLC0415
+
+    import lrpcore  # noqa: PLC0415
+
+    nodes, inits, y = _norm_nodes("x", "ln/", [1], gamma=np.ones(6), beta=np.zeros(6))
+    for node in nodes:
+        if node.op_type == "ReduceMean":
+            node.input.append("")
+    nodes.append(helper.make_node("Flatten", [y], ["out"], name="flat"))
+    model = lrpcore.load_model(save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 6], [1, 6]))
+    assert [layer.kind for layer in model.layers] == ["ChannelNorm", "Flatten"]
