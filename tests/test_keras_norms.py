@@ -156,3 +156,71 @@ def test_a_grouping_that_is_not_of_the_channels_is_refused(tmp_path):
     with pytest.raises(ModelFormatError, match=r"rows\.onnx.*Reshape of the \[4, 4, 4\] map "
                                                r"to \[-1, 2, 8, 2, 2\].*not supported"):
         lrpcore.load_model(path)
+
+
+def _reference(path, x):
+    """The file's outputs as onnx's own evaluator computes them (float32)."""
+    from onnx.reference import ReferenceEvaluator  # noqa: PLC0415
+
+    return ReferenceEvaluator(str(path)).run(None, {"x": x.astype(np.float32)})[0]
+
+
+def _map_model(path, axes, shape, conv=True):
+    """x (N×2×6×6) → Conv to 4 channels (or x itself, N×4×6×6) → the normalisation's
+    arithmetic over ``axes`` with gamma and beta of ``shape`` → mean over H, W → 4 scores."""
+    inits = [numpy_helper.from_array(RNG.normal(size=(4, 2, 3, 3)).astype(np.float32), "W")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"])] if conv else []
+    more, extra, y = _norm_nodes("c" if conv else "x", "ln/", axes, gamma=RNG.uniform(
+        0.5, 1.5, shape), beta=RNG.normal(size=shape))
+    nodes += more + [helper.make_node("ReduceMean", [y], ["p"], axes=[2, 3], keepdims=0),
+                     helper.make_node("Flatten", ["p"], ["out"])]
+    return save_onnx_graph(path, nodes, inits + extra, [1, 2 if conv else 4, 6, 6], [1, 4])
+
+
+@pytest.mark.parametrize("axes, shape, conv", [
+    ([-3], (1, 4, 1, 1), True),  # axes counted from the end
+    ([1], (4, 1, 1), True),  # gamma and beta per channel in their broadcast form
+    ([1], (1, 4, 1, 1), False),  # over the channels of an N×C×H×W model input
+])
+def test_a_normalisation_over_the_channels_of_a_channels_first_map(tmp_path, axes, shape,
+                                                                   conv):
+    """Each was refused (axes [-3] as 'not over its channels', a C×1×1 gamma as 'not one
+    value per channel', the model input's axis 1 as not its channels), though each is the
+    normalisation over the channels exactly."""
+    path = _map_model(tmp_path / "map.onnx", axes, shape, conv)
+    model = lrpcore.load_model(path)
+    assert [layer.kind for layer in model.layers].count("ChannelNorm") == 1
+    x = RNG.normal(size=(3, 2 if conv else 4, 6, 6))
+    np.testing.assert_allclose(lrpcore.predict(model, x, raw=True, dtype="float64"),
+                               _reference(path, x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_layer_normalisation_over_axis_minus_one(tmp_path):
+    """ReduceMean over axes [-1] (the features of an N×6 input) was refused."""
+    nodes, inits, y = _norm_nodes("x", "ln/", [-1], gamma=RNG.uniform(0.5, 1.5, 6),
+                                  beta=RNG.normal(size=6))
+    inits.append(numpy_helper.from_array(RNG.normal(size=(6, 3)).astype(np.float32), "W"))
+    path = save_onnx_graph(tmp_path / "neg.onnx", nodes + [
+        helper.make_node("MatMul", [y, "W"], ["out"])], inits, [1, 6], [1, 3])
+    model = lrpcore.load_model(path)
+    x = RNG.normal(size=(4, 6))
+    np.testing.assert_allclose(lrpcore.predict(model, x, raw=True, dtype="float64"),
+                               _reference(path, x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_gamma_per_group_is_each_channel_of_its_group(tmp_path):
+    """Gamma and beta of one value per group (groups×1, broadcast over each group's
+    channels) were refused as not one value per channel; they are, exactly."""
+    path = _grouped_model(tmp_path / "pg.onnx", [-1, 4, 4, 2, 2], gamma_shape=(2, 1))
+    model = lrpcore.load_model(path)
+    x = RNG.normal(size=(3, 4, 4, 4))
+    np.testing.assert_allclose(lrpcore.predict(model, x, raw=True, dtype="float64"),
+                               _reference(path, x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_gamma_per_position_stays_refused(tmp_path):
+    """A gamma over the rows of the map (1×1×6×1) is not a per-channel constant."""
+    path = _map_model(tmp_path / "rows.onnx", [1], (1, 1, 4, 1))
+    with pytest.raises(ModelFormatError, match=r"rows\.onnx.*gamma of shape \[1, 1, 4, 1\] "
+                                               r"does not hold one finite value per channel"):
+        lrpcore.load_model(path)

@@ -12,7 +12,9 @@ beta)`` with ``inv = gamma / sqrt(var + eps)``:
 Read operator by operator, the first ReduceMean was refused. The whole pattern, each inner
 tensor read only by the next step, is one :class:`~lrpcore.graph_norms.ChannelNorm` (over the
 channels: the last axis of an N×H×W×C map or of a dense layer's features, or axis 1 where
-tf2onnx moved its Transposes past the normalisation) or, after a Reshape of an N×H×W×C map to
+tf2onnx moved its Transposes past the normalisation, an N×C×H×W model input's included; axes
+may count from the end, gamma and beta may be in any shape that broadcasts one value per
+channel) or, after a Reshape of an N×H×W×C map to
 N×H×W×groups×(C/groups) with the statistics over axes 1, 2, 4, one
 :class:`~lrpcore.graph_norms.GroupNorm` (its Reshape back is read as for ``nn.GroupNorm``).
 Relevance passes them as their gradient, as zennit's autograd passes PyTorch's twins
@@ -204,7 +206,7 @@ def _match(g, k, opset):
     if r5 is not None and nodes[r5].op_type == "Reshape" and len(nodes[r5].input) == 2:
         target = g.value(nodes[r5].input[1])
         pattern_reads = {k, sub, times_x}
-        if target is not None and target.size == 5 and axes == (1, 2, 4) \
+        if target is not None and target.size == 5 and _axes(axes, 5) == (1, 2, 4) \
                 and set(g.readers.get(x, [])) == pattern_reads and x not in g.outputs:
             grouping, x = target.reshape(-1), nodes[r5].input[0]
             used.append(r5)
@@ -238,19 +240,35 @@ def fuse(onnx, nodes, consts, outputs, opset):
     return out, found
 
 
-def _params(b, where, m, C, shape_ok):
-    """(scale, shift) of ``C`` channels from gamma and beta as written (ones and zeros where
-    absent), each refused unless ``shape_ok(shape)``."""
+def _params(b, where, m, layout):
+    """(scale, shift), one value per channel, from gamma and beta as written (ones and zeros
+    where absent). ``layout`` is the input's shape with 1 on each axis but the channels' (the
+    groups' and their channels' for a group norm): a constant that broadcasts to it (γ of
+    C×1×1 for an N×C×H×W map, one γ per group) is one value per channel, exactly; anything
+    else (a gamma per position, more axes than the input) is refused."""
+    C = int(np.prod(layout))
     out = []
     for v, what, default in ((m.scale, "gamma", 1.0), (m.shift, "beta", 0.0)):
         if v is None:
             out.append(np.full(C, default))
             continue
-        if v.size != C or not shape_ok(v.shape) or not np.all(np.isfinite(v)):
+        padded = (1,) * (len(layout) - v.ndim) + v.shape
+        fits = v.ndim <= len(layout) and all(
+            d in (1, want) for d, want in zip(padded, layout, strict=True))
+        if not fits or not np.all(np.isfinite(v)):
             b.fail(where, f"the normalisation's {what} of shape {brief(list(v.shape))} does "
                           f"not hold one finite value per channel of the {C} channels")
-        out.append(np.asarray(v, dtype=np.float64).reshape(-1))
+        out.append(np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(padded),
+                                   layout).reshape(-1))
     return out
+
+
+def _axes(axes, rank):
+    """The axes as non-negative numbers (ONNX counts −1 as the last), sorted; None when one
+    is out of range."""
+    if not all(-rank <= a < rank for a in axes):
+        return None
+    return tuple(sorted(a % rank for a in axes))
 
 
 def read(b, node, m, where):
@@ -272,8 +290,7 @@ def read(b, node, m, where):
                           "before its normalisation is not supported; only N×H×W×C to "
                           "N×H×W×groups×(C/groups) (Keras's GroupNormalization)")
         C, groups = t.shape[2], target[3]
-        scale, shift = _params(b, where, m, C, lambda s: s[-2:] == (groups, C // groups)
-                               and all(d == 1 for d in s[:-2]))
+        scale, shift = _params(b, where, m, (1, 1, 1, groups, C // groups))
         out = b.add(node.name, GroupNorm(scale, shift, groups, m.eps), [t.name],
                     f"{m.out}/map")
         normalised = _Tensor(out, t.shape, t.storage)
@@ -283,15 +300,15 @@ def read(b, node, m, where):
         b.data[m.out] = pending
         return
     rank = len(t.shape) + 1
-    if t.storage == "same" and not t.seq and m.axes == (rank - 1,):  # the last axis
-        C = t.shape[-1]
-        scale, shift = _params(b, where, m, C, lambda s: s[-1:] == (C,)
-                               and all(d == 1 for d in s[:-1]))
+    axes = _axes(m.axes, rank)
+    if t.storage == "same" and not t.seq and len(t.shape) == 3 and axes == (1,):
+        t = b.channels_last(t, where)  # a C×H×W model input: its channels as a map's
+    if t.storage == "same" and not t.seq and axes == (rank - 1,):  # the last axis
+        scale, shift = _params(b, where, m, (1,) * (rank - 1) + (t.shape[-1],))
         mean_dims = [*t.shape[:-1], 1]
-    elif t.storage == "cl" and not t.seq and len(t.shape) == 3 and m.axes == (1,):
-        C = t.shape[0]  # channels first as ONNX has it, last as the engine stores it
-        scale, shift = _params(b, where, m, C, lambda s: len(s) == 4 and s[1] == C
-                               and s[0] == s[2] == s[3] == 1)
+    elif t.storage == "cl" and not t.seq and len(t.shape) == 3 and axes == (1,):
+        # channels first as ONNX has it, last as the engine stores it
+        scale, shift = _params(b, where, m, (1, t.shape[0], 1, 1))
         mean_dims = [1, *t.shape[1:]]
     else:
         b.fail(where, f"a normalisation over axes {brief(list(m.axes))} of a "
