@@ -27,8 +27,7 @@ _SQRT_HALF = 1 / math.sqrt(2)
 
 
 def _gelu(attrs):
-    approx = attrs.get("approximate", b"none")
-    approx = approx.decode() if isinstance(approx, bytes) else str(approx)
+    approx = str(attrs.get("approximate", "none"))  # text: onnx_graph._attrs decodes it
     if approx == "tanh":
         return [["pow", "x", 3.0], ["mul", 0, 0.044715], ["add", "x", 1],
                 ["mul", 2, math.sqrt(2 / math.pi)], ["tanh", 3], ["add", 4, 1.0],

@@ -202,11 +202,25 @@ class _Builder:
         return _Tensor(self._cl[t.name], shape, "cl", seq)
 
 
-def _attrs(onnx, node) -> dict:
-    """A node's attributes; a float one as the value it was written from (:func:`as_written`)."""
-    return {a.name: as_written(onnx.helper.get_attribute_value(a))
-            if a.type == onnx.AttributeProto.FLOAT else onnx.helper.get_attribute_value(a)
-            for a in node.attribute}
+def _attrs(onnx, node, b=None, where=None) -> dict:
+    """A node's attributes; a float one as the value it was written from (:func:`as_written`),
+    a string one as text (the one place strings are decoded: bytes not UTF-8, in auto_pad or
+    Pad's mode, stopped the import as "malformed (UnicodeDecodeError…)", the attribute
+    unnamed). Without ``b`` (a peek at one attribute) such bytes are left as they are."""
+    out = {}
+    for a in node.attribute:
+        value = onnx.helper.get_attribute_value(a)
+        if a.type == onnx.AttributeProto.FLOAT:
+            value = as_written(value)
+        elif a.type == onnx.AttributeProto.STRING:
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                if b is not None:
+                    b.fail(where, f"attribute '{short(a.name, 40)}' is not text: its bytes "
+                                  "are not UTF-8")
+        out[a.name] = value
+    return out
 
 
 def as_written(value: float) -> float:
@@ -558,8 +572,7 @@ def _pad_for(b, node, attrs, where, t, kernel, strides, value, ceil=False, limit
 def _pads_of(b, attrs, where, t, kernel, strides, ceil=False):
     """(top, bottom, left, right) of a Conv's or pool's ``pads`` / ``auto_pad``."""
     C, H, W = t.shape
-    auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    auto = str(attrs.get("auto_pad", "NOTSET"))
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = []
         for size, k, s in ((H, kernel[0], strides[0]), (W, kernel[1], strides[1])):
@@ -589,7 +602,11 @@ def _pad_node(b, name, t, pads, value, where, limit=None):
     C, H, W = t.shape
     limit = min(MAX_PAD, max(H, W) + 16) if limit is None else limit
     if any(p < 0 for p in pads) or any(p > limit for p in pads):
-        # in the order read (a file's [0, 50, 0, 0] was named as [0, 0, 50, 0], unexplained)
+        # in the order read (a file's [0, 50, 0, 0] was named as [0, 0, 50, 0], unexplained;
+        # a 1-D Conv's [35, 0] as the 1×L map's [0, 0, 35, 0])
+        if t.seq:
+            b.fail(where, f"pads {brief(list(pads[2:]))} are negative or far larger than the "
+                          f"sequence of {W} (pads as begin, end)")
         b.fail(where, f"pads {brief(list(pads))} are negative or far larger than the {H}×{W} "
                       "input (pads as top, bottom, left, right)")
     out = b.add(name, Pad(pads, value), [t.name], f"{name}_output")
@@ -599,8 +616,7 @@ def _pad_node(b, name, t, pads, value, where, limit=None):
 
 
 def _pad(b, node, attrs, where, t):
-    mode = attrs.get("mode", b"constant")
-    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    mode = str(attrs.get("mode", "constant"))
     if mode not in ("constant", ) + MirrorPad.MODES:
         b.fail(where, f"padding of mode {short(mode)!r} is not supported: only constant, "
                       "reflect, edge and wrap")
@@ -1789,7 +1805,7 @@ def _node(b, node, where, onnx):
         k, origin = b.uncomputed[unread]
         b.fail(where, f"reads '{short(unread)}', output {k + 1} of {origin}, which is not "
                       "supported: only that operator's first output is computed")
-    attrs = _attrs(onnx, node)
+    attrs = _attrs(onnx, node, b, where)
     if _fold(b, node, attrs, where, onnx):
         return
     op = node.op_type
