@@ -162,13 +162,25 @@ class _PhaseConvolution(LinearMap):
         # a stride beside a dilation neither divides computes every (s/g)-th output's
         # neighbours too: hidden from the bound on the layers' outputs, stride 63 beside
         # dilation 64 made a 33-KB file of 16×16 outputs ask for 7 GiB at one sample
-        hidden = math.prod(_Axis.plan(k, s, d, o).dense for k, s, d, o in zip(
-            (h, w), self.stride, self.dilation, (Ho, Wo), strict=True)) * n
+        hidden = self._dense_values(Ho, Wo)
         if hidden > MAX_ACTIVATION_VALUES:
             raise ShapeError(f"{self.describe()}: its phases compute {hidden:,} values per "
                              f"sample for its {Ho}×{Wo}×{n} output, more than "
                              f"{MAX_ACTIVATION_VALUES:,}; not a layer this program can explain")
         return Ho, Wo, n
+
+    def _dense_values(self, Ho, Wo) -> int:
+        """Values per sample the phases compute for an Ho×Wo output: up to (s/g)² times it."""
+        h, w, _, n = self.W.shape
+        return math.prod(_Axis.plan(k, s, d, o).dense for k, s, d, o in zip(
+            (h, w), self.stride, self.dilation, (Ho, Wo), strict=True)) * n
+
+    def work_values(self, in_shape) -> int:
+        """Values per sample the layer holds while it runs beyond its output (the dense
+        outputs of its phases, of which it keeps every (s/g)-th): the batch-size estimate
+        counts them (``GraphExplainer.sample_bytes``)."""
+        Ho, Wo, n = self.output_shape(in_shape)
+        return self._dense_values(Ho, Wo) - Ho * Wo * n
 
     # -- the compact convolution and the phases ----------------------------------------------
     def _inner(self):

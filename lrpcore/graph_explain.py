@@ -282,16 +282,20 @@ class GraphExplainer(Explainer):
         return out
 
     def sample_bytes(self, sample_shape) -> int:
-        """Bytes of the tensors a forward pass keeps per sample (0 for a shape that does not
-        fit the model: the input check reports that)."""
+        """Bytes of the tensors a forward pass keeps per sample, and of the largest one a
+        layer holds only while it runs (a strided dilated convolution's dense outputs on its
+        phases: up to (s/g)² of its output, uncounted, so batches were not cut to fit);
+        0 for a shape that does not fit the model: the input check reports that."""
         sample_shape = tuple(sample_shape)
         if sample_shape not in self._sample_bytes:  # asked by every pass: sharding, splitting
             try:
                 shapes = self.tensor_shapes(sample_shape)
             except ShapeError:
                 return 0
-            self._sample_bytes[sample_shape] = \
-                sum(int(np.prod(shapes[name])) for name in self._kept) * self.dtype.itemsize
+            kept = sum(int(np.prod(shapes[name])) for name in self._kept)
+            working = max((n.layer.work_values(shapes[n.inputs[0]]) for n in self.nodes
+                           if hasattr(n.layer, "work_values")), default=0)
+            self._sample_bytes[sample_shape] = (kept + working) * self.dtype.itemsize
         return self._sample_bytes[sample_shape]
 
     def remade_bytes(self, sample_shape) -> int:

@@ -52,3 +52,34 @@ def test_a_1d_convs_pads_beyond_the_limit_are_named_as_the_file_has_them(tmp_pat
     err = one_line(capsys, "m.onnx", "'conv'", "pads [35, 0] are negative or far larger than "
                    "the sequence of 10 (pads as begin, end)")
     assert "[0, 0, 35, 0]" not in err
+
+
+def test_the_batch_estimate_counts_a_strided_dilated_convolutions_phases():
+    """Stride 3 beside dilation 4 computes 24×24 dense outputs on its phases for its 8×8
+    output (every third kept): the per-sample estimate counted the kept tensors only, so
+    batches were not cut for the ninefold tensor the layer makes while it runs."""
+    from lrpcore.explain import Explainer  # noqa: PLC0415
+    from lrpcore.graph import GraphModel, Node  # noqa: PLC0415
+    from lrpcore.graph_dilated import DilatedConvolution  # noqa: PLC0415
+    from lrpcore.graph_layers import FlattenChannelsFirst, ToChannelsLast  # noqa: PLC0415
+    from lrpcore.layers import Rect  # noqa: PLC0415
+    from lrpcore.spec import InputSpec  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    conv = DilatedConvolution(rng.normal(size=(3, 3, 2, 16)), np.zeros(16), (3, 3), (4, 4))
+    H = 3 * 7 + 9  # 8×8 outputs
+    assert conv.output_shape((H, H, 2)) == (8, 8, 16)
+    nodes = [Node("to_cl", ToChannelsLast(), ("x",), "a"), Node("conv", conv, ("a",), "b"),
+             Node("relu", Rect(), ("b",), "c"), Node("flat", FlattenChannelsFirst(), ("c",), "y")]
+    model = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(2, H, H), raw_shape=(H, H, 2), layout="NCHW", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    ex = Explainer(model, "numpy", "float64")
+    dense = 24 * 24 * 16  # (7·3 + 1 = 22 rows, in 4 phases of 6) squared, 16 channels
+    shapes = ex.tensor_shapes((2, H, H))
+    kept = sum(int(np.prod(shapes[name])) for name in ex._kept)
+    assert ex.sample_bytes((2, H, H)) == (kept + dense - 8 * 8 * 16) * 8
+    # and the layer's own forward pass makes that many values per sample
+    x = rng.normal(size=(1, H, H, 2))
+    rows, cols, _, _ = conv._plan(x.shape[1:])
+    assert rows.dense * cols.dense * 16 == dense
