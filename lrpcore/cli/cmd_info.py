@@ -37,7 +37,7 @@ def _text(value, limit=PROVENANCE_SHOWN) -> str:
 def describe_model(model, path) -> str:
     """The report ``lrp info`` prints (also usable by other front ends)."""
     from ..io.models import model_file  # noqa: PLC0415
-    from ..io.sidecar import sidecar_path
+    from ..io.sidecar import assumed_scaling, sidecar_path
 
     source = os.fspath(model_file(path))  # a bundled or built-in name: its weights file
     ext = os.path.splitext(source)[1].lower()
@@ -47,8 +47,7 @@ def describe_model(model, path) -> str:
     if spec is not None:
         # an ONNX file holds no preprocessing: "from the ONNX input" read as if its x/255 were
         # the file's, and EfficientNet-Lite0's export needs (x/255 − 0.498)/0.502
-        onnx = ("the ONNX input's shape; its scaling is assumed, an ONNX file holds none (a "
-                f"sidecar's \"input\" sets it: {os.path.basename(sidecar_path(source))})")
+        onnx = f"the ONNX input's shape; {assumed_scaling(model, source)}"
         origin = {"inferred": "guessed from the layers", "sidecar": sidecar_path(path),
                   "file": "stored in the file", "onnx": onnx}.get(spec.source, spec.source)
         lines.append(f"input specification: {origin}")

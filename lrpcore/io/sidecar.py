@@ -33,6 +33,18 @@ def sidecar_path(model_path) -> str:
     return os.path.splitext(os.fspath(model_path))[0] + ".json"
 
 
+def assumed_scaling(model, model_path) -> str | None:
+    """Where a model's input scaling is assumed (an ONNX file holds none: EfficientNet-Lite0's
+    export needs (x/255 − 0.498)/0.502, not the x/255 taken for it), the sentence saying so
+    and which sidecar would set it; None where a file or sidecar states it. ``lrp info`` and
+    the explorer's model summary both say it."""
+    spec = model.input_spec
+    if spec is None or spec.source != "onnx":
+        return None
+    return ("its scaling is assumed, an ONNX file holds none (a sidecar's \"input\" sets it: "
+            f"{os.path.basename(sidecar_path(model_path))})")
+
+
 def sidecar_owner(path, besides=()) -> str | None:
     """The model file beside ``path`` whose sidecar ``path`` is (``m.json`` of ``m.npz``), other
     than those in ``besides``, or None: an output written there would be applied to that model

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QTextBrowser
 
 from lrpcore.errors import ShapeError
 from lrpcore.io.completeness import ending_hint
-from lrpcore.io.sidecar import sidecar_path
+from lrpcore.io.sidecar import assumed_scaling, sidecar_path
 from lrpcore.model import chain_layer_names, format_accuracy
 from lrpcore.text import elide_middle, no_markup, short
 
@@ -50,8 +50,9 @@ def summary_html(model, path: str | None, fit=None) -> str:
     name = no_markup(Path(path or "").name)
     head = [f"<b><span title='{FILE_KEY}'>{esc(fit(name, True))}</span></b>"]
     spec = model.input_spec
+    assumed = assumed_scaling(model, path) if path else None  # as 'lrp info' says it
     head.append("input: " + (esc(spec.describe(model.sequence_layout())) if spec is not None
-                             else "unknown"))
+                             else "unknown") + (f"; {esc(assumed)}" if assumed else ""))
     head.append("classes: " + esc(unnamed_classes(model, path)
                                   or class_summary(model.class_names)))
     acc = model.meta.get("accuracy")
