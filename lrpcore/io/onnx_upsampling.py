@@ -25,8 +25,8 @@ from ..text import brief, short
 
 
 def _text(attrs, key, default):
-    value = attrs.get(key, default)  # bytes not UTF-8 stopped the import in UnicodeDecodeError
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    """A string attribute (``onnx_graph._attrs`` decoded it, refusing bytes not UTF-8)."""
+    return str(attrs.get(key, default))
 
 
 def conv_transpose(b, node, attrs, where, t, data_in):
