@@ -239,56 +239,6 @@ def test_compare_lays_one_class_column_out_as_tiles(make_window, qtbot):
     assert len(lefts) == 1
 
 
-def test_imagenet_class_names_in_the_scores_plot_are_readable_at_1024(qtbot):
-    """At 1024×700 the scores plot is about 530 pixels wide: ten ImageNet names were cut to
-    five characters ("bobs…", "foot…", "punc…"). Names wider than a bar alternate between
-    two lines, so each has two bars' room; the axis grows a line to hold them. The first
-    bar's name (the predicted class) starts at the axis's left end instead of being cut to
-    the room left of its tick ("Egypti…")."""
-    from PySide6.QtGui import QImage, QPainter
-
-    from lrpgui.state import AppState
-    from lrpgui.widgets.views import ScoresPlot
-
-    names = ["Egyptian cat", "football helmet", "go-kart", "barbell", "punching bag", "puck",
-             "ski", "rugby ball", "lifeboat", "stretcher"]
-    plot = ScoresPlot(AppState())
-    qtbot.addWidget(plot)
-    plot.getAxis("bottom").setTicks([list(enumerate(names))])
-    plot.setRange(xRange=(-0.6, len(names) - 0.4), padding=0)
-    plot.resize(535, 150)
-    plot.show()
-    qtbot.waitExposed(plot)
-    axis = plot.getAxis("bottom")
-
-    def labels():
-        image = QImage(axis.width() or 400, 80, QImage.Format.Format_ARGB32)
-        painter = QPainter(image)
-        try:
-            return [(rect, text) for rect, _f, text in axis.generateDrawSpecs(painter)[2]]
-        finally:
-            painter.end()
-
-    shown = sorted(labels(), key=lambda spec: spec[0].center().x())  # left to right
-    texts = [t.lstrip("\n") for _r, t in shown]
-    assert len(texts) == len(names)
-    for text, name in zip(texts, names, strict=True):  # whole, or cut after 10 characters
-        assert text == name or (text.endswith("…") and len(text) > 10), (text, name)
-    second = [t for _r, t in shown if t.startswith("\n")]
-    assert len(second) == len(names) // 2
-    bounds = axis.mapRectFromParent(axis.geometry())
-    for line in (False, True):
-        same = sorted((r for r, t in shown if t.startswith("\n") == line),
-                      key=lambda r: r.left())
-        for a, b in zip(same, same[1:], strict=False):
-            assert a.right() <= b.left()
-        assert all(bounds.left() <= r.left() and r.right() <= bounds.right() for r in same)
-    assert texts[0] == "Egyptian cat"  # the predicted class at the left end, whole
-    line = plot.fontMetrics().lineSpacing()
-    qtbot.waitUntil(lambda: axis.height() >= 2 * 0.8 * line + axis.style["tickLength"],
-                    timeout=5000)
-
-
 @pytest.mark.parametrize("kind, name", [("png", "heat.jpg"), ("png", "heat"),
                                         ("npy", "relevance.txt"), ("overlay", "ov")])
 def test_an_export_is_named_as_what_it_writes(make_window, tmp_path, dialogs_shown, kind,
