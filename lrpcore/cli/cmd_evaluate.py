@@ -12,6 +12,7 @@ from ..insight.pixelflip import DEFAULTS
 from .common import (
     add_backend_argument,
     add_command,
+    add_layer_rule_argument,
     add_raw_argument,
     check_outputs_free,
     check_samples_fit,
@@ -44,6 +45,7 @@ def register(sub):
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
                    help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable; "
                         "default: the model's rule, as for 'lrp explain')")
+    add_layer_rule_argument(p)
     p.add_argument("--random", action=argparse.BooleanOptionalAction,
                    default=DEFAULTS["random"],
                    help="add random ordering as a reference (default: on, as in the GUI)")
@@ -111,7 +113,10 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
 
+    from .cmd_explain import parse_layer_rules  # noqa: PLC0415
+
     check_seed(args.seed)  # before anything is read or computed
+    layer_rules = parse_layer_rules(args.layer_rule) or None
     # --csv x.npy --overwrite replaced the samples it evaluates (lrp explain refuses it)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, args.plot],
                        args.overwrite, inputs=[args.input, args.labels, *model_files(args.model)])
@@ -145,7 +150,7 @@ def run(args) -> int:
             model, x, args.rule, target=target, labels=labels, raw=args.raw, random=args.random,
             steps=args.steps, patch=args.patch, per_step=args.per_step, baseline=args.baseline,
             region=args.region, seed=args.seed, batch_size=args.batch_size,
-            backend=args.backend, dtype=args.dtype, progress=bar)
+            backend=args.backend, dtype=args.dtype, progress=bar, layer_rules=layer_rules)
     except ShapeError as exc:
         raise ShapeError(f"{args.input}: {exc}") from None
     finally:

@@ -401,16 +401,34 @@ def method_label(layers, method) -> str:
     from ..explain import resolve_rules  # noqa: PLC0415 (keeps the import list short)
 
     name = baseline_name(method)
-    return name if name is not None else resolve_rules(layers, method).description
+    if name is not None:
+        return name
+    return getattr(method, "description", None) or resolve_rules(layers, method).description
+
+
+def resolve_methods(layers, methods, layer_rules=None) -> list:
+    """``methods`` with each LRP rule or preset resolved against ``layers`` together with
+    ``layer_rules`` (``lrp explain --layer-rule``'s keys: one set for every rule; baselines
+    take none), so that a bad spec or key fails before any work."""
+    from ..explain import resolve_rules  # noqa: PLC0415
+
+    if layer_rules and all(baseline_name(m) is not None for m in methods):
+        verb = "takes" if len(methods) == 1 else "take"
+        raise RuleError(f"--layer-rule needs an LRP rule: {', '.join(map(str, methods))} "
+                        f"{verb} no per-layer rules")
+    return [m if baseline_name(m) is not None else resolve_rules(layers, m, layer_rules)
+            for m in methods]
 
 
 def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
                      random=DEFAULTS["random"], steps=DEFAULTS["steps"], patch=None,
                      per_step=DEFAULTS["per_step"], baseline=DEFAULTS["baseline"],
                      region=DEFAULTS["region"], seed=0, batch_size=1024, explain_batch=256,
-                     backend=None, dtype=None, progress=None, cancel=None) -> list[FlipResult]:
+                     backend=None, dtype=None, progress=None, cancel=None,
+                     layer_rules=None) -> list[FlipResult]:
     """Pixel-flipping curves of several methods (LRP rules, presets, ``sensitivity``,
-    ``gradxinput``) on the same samples, plus random ordering when ``random``. The defaults
+    ``gradxinput``; ``layer_rules`` as ``lrp explain --layer-rule`` takes them, applied to
+    every LRP rule) on the same samples, plus random ordering when ``random``. The defaults
     are ``lrp evaluate``'s and the GUI panel's (:data:`DEFAULTS`; ``patch`` None: fitted to
     the image size, see :func:`default_patch`).
 
@@ -421,7 +439,8 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
     if not methods and not random:
         raise RuleError("nothing to evaluate: give at least one rule or ask for random order")
     ex = _as_explainer(model, backend, dtype)
-    labels_ = [method_label(ex.layers, m) for m in methods]  # bad specs fail before any work
+    methods = resolve_methods(ex.layers, methods, layer_rules)  # bad specs fail before work
+    labels_ = [method_label(ex.layers, m) for m in methods]
     target = one_class_per_sample(target, "pixel-flipping", lambda: ex.model.class_names)
     steps = _positive_int(steps, "number of steps")
     per_step = _positive_int(per_step, "units per step")
