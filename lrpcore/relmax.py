@@ -279,16 +279,19 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                dataset_id="", progress=None, cancelled=None, use_cache=True,
                raw=False) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
-    hash, rule, target, layer, ``dataset_id``, n and ``raw``)."""
+    hash, rule, target, layer, ``dataset_id``, n, ``raw`` and the explainer's dtype)."""
     from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
     path = cap = None
     if use_cache and dataset_id:
         cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work
-        # fed as stored, the same file's samples are other inputs than its images prepared
+        # fed as stored, the same file's samples are other inputs than its images prepared;
+        # float32 ranks other samples first where scores tie to float32's digits (float64,
+        # the explorer's, keeps the key it always had)
         key = cache_key(explainer.model, _config(explainer, rule), target, k,
-                        dataset_id + ("|raw" if raw else ""), n)
+                        dataset_id + ("|raw" if raw else "")
+                        + ("" if explainer.dtype == np.float64 else f"|{explainer.dtype}"), n)
         try:
             path = cache_dir(CACHE_SUB) / f"{key}.npz"
         except DatasetError:  # no cache folder can be made (a read-only home): compute

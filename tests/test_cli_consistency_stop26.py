@@ -32,3 +32,120 @@ def test_evaluate_takes_layer_rules_as_explain(tmp_path, capsys):
     assert main([*base, "--rule", "sensitivity", "--layer-rule", "0=flat"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--layer-rule needs an LRP rule" in err, err
+
+
+def _subparser(command):
+    parser = build_parser()
+    action = parser._subparsers._group_actions[0]
+    sub = action.choices
+    for word in command.split():
+        found = sub[word]
+        actions = [a for a in found._actions if a.__class__.__name__ == "_SubParsersAction"]
+        sub = actions[0].choices if actions else None
+    return found
+
+
+LRP_COMMANDS = ("explain", "evaluate", "sweep", "sanity", "concepts", "spray", "demo")
+PROGRESS_COMMANDS = ("explain", "evaluate", "sweep", "sanity", "concepts", "spray",
+                     "data download")
+
+
+@pytest.mark.parametrize("command", LRP_COMMANDS)
+def test_every_command_that_runs_lrp_takes_one_dtype_option(command):
+    """``--dtype`` was float64 only in concepts, missing in spray, and defined four ways with
+    three defaults: now one definition, whose help says the default and why it is not the
+    model's where it is not."""
+    (action,) = [a for a in _subparser(command)._actions if "--dtype" in a.option_strings]
+    assert tuple(action.choices) == ("float32", "float64")
+    assert "default" in action.help
+    if action.default is None:
+        assert "the model's" in action.help
+    else:
+        assert f"default {action.default}:" in action.help  # with its reason
+
+
+def test_concepts_and_spray_compute_in_the_dtype_asked_for(tmp_path, monkeypatch, capsys):
+    """``lrp concepts`` and ``lrp spray`` explained in float64 whatever was asked."""
+    import lrpcore.concepts
+    import lrpcore.spray
+
+    used = []
+
+    def spy(module, name):
+        real = getattr(module, name)
+
+        def call(ex, *args, **kwargs):
+            used.append(ex.dtype.name)
+            return real(ex, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, call)
+
+    spy(lrpcore.concepts, "resolve_layer")
+    spy(lrpcore.spray, "spray")
+    x = _digits(tmp_path, 6)
+    np.save(tmp_path / "x_labels.npy", np.load(shared_path("data", "mnist_test_labels.npy"))[:6])
+    assert main(["concepts", "mnist-lenet5", x, "--layer", "0", "--top", "1",
+                 "--references", "0", "--out", str(tmp_path / "c"), "--dtype", "float32"]) == 0
+    assert used == ["float32"], used
+    assert main(["spray", "mnist-lenet5", x, "--out", str(tmp_path / "s.npz"), "--k", "2",
+                 "--embedding", "none", "--dtype", "float32", "--quiet"]) == 0, \
+        capsys.readouterr().err
+    assert main(["spray", "mnist-lenet5", x, "--out", str(tmp_path / "t.npz"), "--k", "2",
+                 "--embedding", "none"]) == 0
+    assert used[1:] == ["float32", "float64"], used  # the default: the explorer's
+
+
+@pytest.mark.parametrize("command", PROGRESS_COMMANDS)
+def test_progress_and_quiet_mean_the_same_in_every_command(command, capsys):
+    """``--progress`` (explain, spray) and ``--quiet`` (evaluate, sweep, sanity, data
+    download) were each taken by some commands only, and data download drew its bar into a
+    log that no other command drew into: now both everywhere, a terminal decides by default,
+    and the two together are refused in one line."""
+    parser = _subparser(command)
+    required = {"explain": ["m", "x", "--out", "R.npy"], "evaluate": ["m", "x"],
+                "sweep": ["m", "x", "--rule", "epsilon"], "sanity": ["m", "x"],
+                "concepts": ["m", "x", "--layer", "0", "--out", "c"],
+                "spray": ["m", "x", "--out", "s.npz"], "data download": []}[command]
+    assert parser.parse_args(required).progress is None
+    assert parser.parse_args([*required, "--progress"]).progress is True
+    assert parser.parse_args([*required, "--quiet"]).progress is False
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args([*required, "--progress", "--quiet"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not allowed with argument --progress" in err, err
+
+
+def test_evaluate_draws_its_bar_into_a_log_when_asked(tmp_path, capsys):
+    """``lrp evaluate --progress`` (a log that is no terminal) was refused."""
+    x = _digits(tmp_path, 2)
+    assert main(["evaluate", "mnist-lenet5", x, "--steps", "2", "--progress"]) == 0
+    assert "evaluating [" in capsys.readouterr().err
+    assert main(["evaluate", "mnist-lenet5", x, "--steps", "2"]) == 0
+    assert "evaluating [" not in capsys.readouterr().err  # stderr is no terminal here
+
+
+def test_relmax_cache_keeps_float32_references_apart(tmp_path, monkeypatch):
+    """With ``lrp concepts --dtype`` the reference cache, keyed without the precision, gave
+    float32 runs the float64 references (and back); float64's key stays what it was."""
+    import lrpcore
+    from lrpcore import relmax
+    from lrpcore.explain import Explainer
+
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    computed = []
+
+    def fake(explainer, images, k, rule=None, target="pred", labels=None, n=8, **kw):
+        computed.append(explainer.dtype.name)
+        return relmax.References(k, np.zeros((1, 1), np.int64), np.zeros((1, 1)),
+                                 np.zeros((1, 1, 4), np.int32),
+                                 np.ones((1, 1, 4, 4), np.float32), np.zeros((1, 1)))
+
+    monkeypatch.setattr(relmax, "compute_references", fake)
+    model = lrpcore.load_model("mnist-lenet5")
+    for dtype in ("float64", "float32", "float32", "float64"):
+        relmax.references(Explainer(model, "numpy", dtype), 4, 0, "flat", dataset_id="d")
+    assert computed == ["float64", "float32"], computed
+    old_key = relmax.cache_key(model, relmax._config(Explainer(model, "numpy"), "flat"),
+                               "pred", 0, "d", 8)
+    assert (tmp_path / "relmax" / f"{old_key}.npz").exists()

@@ -270,7 +270,8 @@ def test_cli_download_prints_progress(server, cache, capsys, monkeypatch):
     server.serve(files)
     manifest = manifest_for(files)
     monkeypatch.setattr(download, "load_manifest", lambda path=None: manifest)
-    rc = main(["data", "download", "--kind", "test", "--mirror", server.url])
+    # stderr is no terminal here: the bar is drawn when asked, as every command draws it
+    rc = main(["data", "download", "--kind", "test", "--mirror", server.url, "--progress"])
     out, err = capsys.readouterr()
     assert rc == 0
     assert "t10k-images-idx3-ubyte.gz" in out and "[" in err and "#" in err

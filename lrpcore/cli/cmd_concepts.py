@@ -9,10 +9,13 @@ from ..errors import RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
 from ..text import printable_line
 from .common import (
+    EXPLORER_FLOAT64,
     DatasetArray,
     add_backend_argument,
     add_command,
+    add_dtype_argument,
     add_layer_rule_argument,
+    add_progress_arguments,
     add_raw_argument,
     load_labels,
     load_samples,
@@ -25,6 +28,7 @@ from .common import (
     warn_if_preprocessed,
     warn_unreadable,
 )
+from .progress import ProgressBar
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
            "--out concepts/ --rule epsilon:0.01")
@@ -68,7 +72,9 @@ def register(sub):
     p.add_argument("--colormap", default=DEFAULT_COLORMAP,
                    help=f"colormap of the PNGs (default {DEFAULT_COLORMAP})")
     add_backend_argument(p)
+    add_dtype_argument(p, "float64", EXPLORER_FLOAT64)
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    add_progress_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -113,7 +119,7 @@ def run(args) -> int:
     target = parse_target(args.target, model=model)
     if target == "true" and labels is None:
         raise no_labels(args.data, model=model)
-    ex = Explainer(model, args.backend)
+    ex = Explainer(model, args.backend, args.dtype)
     k = concepts.resolve_layer(ex, args.layer)
     config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
     lab = None if labels is None else np.asarray(labels)
@@ -138,11 +144,15 @@ def run(args) -> int:
     refs = gallery = None
     if args.references:
         data = getattr(x, "dataset", x)
+        bar = ProgressBar(n, "references", enabled=args.progress)
         try:
             refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
-                                     dataset_id=_dataset_id(args.data, n), raw=args.raw)
+                                     dataset_id=_dataset_id(args.data, n), raw=args.raw,
+                                     progress=bar)
         except ShapeError as exc:
             raise ShapeError(f"{args.data}: {exc}") from None
+        finally:
+            bar.close()
         gallery = image01(ex, data, model.input_spec, args.raw)
     with output_folder(args.out, args.overwrite) as tmp:
         write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap,

@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..text import printable
-from .common import add_command
+from .common import add_command, add_progress_arguments
 
 
 def register(sub) -> None:
@@ -36,7 +36,7 @@ def register(sub) -> None:
                       "or the built-in mirror list)")
     down.add_argument("--cache-dir", help="folder for the files (default: the user cache, or "
                       "LRP_CACHE_DIR)")
-    down.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_arguments(down)
     down.set_defaults(func=run_download)
     parser.set_defaults(func=lambda args: _usage(parser))
 
@@ -89,7 +89,8 @@ class TextProgress:
 def run_download(args) -> int:
     from ..io.download import download_mnist
 
-    bar = None if args.quiet else TextProgress()
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = TextProgress() if show else None
     try:
         paths = download_mnist(args.kind, mirrors=args.mirror, cache_dir=args.cache_dir,
                                progress=bar)

@@ -31,6 +31,7 @@ from ..render import TOOLBOX_COLORMAPS
 from .common import (
     add_backend_argument,
     add_command,
+    add_dtype_argument,
     check_outputs_free,
     check_samples_fit,
     model_files,
@@ -60,8 +61,7 @@ def register(sub):
                    help="folder for the PNG and .npy files (default: a new folder ./lrp-demo, "
                    "./lrp-demo-2, ... so that a second run never meets the first one's files)")
     add_backend_argument(p)
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                   help="precision (default float64, the toolbox's)")
+    add_dtype_argument(p, "float64", "the toolbox demo's, whatever --model")
     p.add_argument("--count", type=int, default=10, metavar="N",
                    help="samples explained and drawn (default 10)")
     p.add_argument("--batch", type=int, default=256, metavar="N",

@@ -10,9 +10,12 @@ from ..errors import ShapeError
 from ..fileio import atomic_write_text, staged_writes
 from ..insight.pixelflip import DEFAULTS
 from .common import (
+    SCORING_FLOAT32,
     add_backend_argument,
     add_command,
+    add_dtype_argument,
     add_layer_rule_argument,
+    add_progress_arguments,
     add_raw_argument,
     check_outputs_free,
     check_samples_fit,
@@ -71,17 +74,14 @@ def register(sub):
     p.add_argument("--batch-size", type=int, default=256,
                    help="perturbed inputs per forward pass (default 256)")
     add_backend_argument(p)
-    p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
-                   help="precision (default float32: 3-4× faster than float64 and the same "
-                        "AOPC to 4 digits on LeNet-5)")
+    add_dtype_argument(p, "float32", SCORING_FLOAT32)
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
                    help="the curves as CSV (rule, step, flipped, mean output, AOPC up to that "
                         "step) to PATH, or to stdout without a PATH (the summary then goes "
                         "to stderr); without --csv only the AOPC summary is printed")
     p.add_argument("--plot", type=png_output, help="output PNG with the mean curves")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (it is shown only when stderr is a terminal)")
+    add_progress_arguments(p)
     p.set_defaults(func=run)
     return p
 
@@ -112,7 +112,6 @@ def _write_outputs(args, results) -> None:
 def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
-
     from .cmd_explain import parse_layer_rules  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
@@ -143,7 +142,7 @@ def run(args) -> int:
     target = parse_target(args.target, words=("pred", "true"), model=model)
     if target == "true" and labels is None:
         raise no_labels(args.input, model=model)
-    bar = ProgressBar(len(x), "evaluating", enabled=False if args.quiet else None)  # tty only
+    bar = ProgressBar(len(x), "evaluating", enabled=args.progress)
     start = time.perf_counter()
     try:
         results = evaluate_methods(

@@ -27,6 +27,8 @@ from .common import (
     DatasetArray,
     add_backend_argument,
     add_command,
+    add_dtype_argument,
+    add_progress_arguments,
     add_raw_argument,
     check_outputs_free,
     load_labels,
@@ -90,9 +92,7 @@ def register(sub):
     add_raw_argument(p)
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
     add_backend_argument(p)
-    p.add_argument("--dtype", choices=["float64", "float32"], default=None,
-                   help="precision; the model's by default (float32 for graph models, float64 "
-                   "for toolbox models)")
+    add_dtype_argument(p)
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
                    help="samples per forward/backward pass (default 256; on the CPU a pass "
                    "holds at most 64 MB of activations, so larger values change nothing)")
@@ -113,8 +113,7 @@ def register(sub):
                    help="print the relevance sum at every layer or node (conservation "
                    "check); under a merge (Add, Concat), what each input branch received")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--progress", action="store_true", default=None,
-                   help="show a progress bar even when stderr is not a terminal")
+    add_progress_arguments(p)
     from .explain_cluster import add_cluster_arguments  # noqa: PLC0415
 
     add_cluster_arguments(p)

@@ -73,7 +73,7 @@ def run(args) -> int:
                        inputs=read_files(args))
     model, x, labels = load_inputs(args, 64, model)
     target = target_of(args, labels, model)
-    bar = ProgressBar(1, "randomising", enabled=False if args.quiet else None)
+    bar = ProgressBar(1, "randomising", enabled=args.progress)
     try:
         result = cascading_randomisation(model, x, args.rule, target=target, labels=labels,
                                          raw=args.raw, layer_rules=layer_rules,

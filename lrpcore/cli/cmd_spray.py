@@ -7,9 +7,12 @@ import sys
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
 from .common import (
+    EXPLORER_FLOAT64,
     add_backend_argument,
     add_command,
+    add_dtype_argument,
     add_layer_rule_argument,
+    add_progress_arguments,
     add_raw_argument,
     check_outputs_free,
     check_samples_fit,
@@ -55,11 +58,11 @@ def register(sub):
                    help="2-D map of the samples: t-SNE (default), UMAP (needs umap-learn) "
                    "or none")
     add_backend_argument(p)
+    add_dtype_argument(p, "float64", EXPLORER_FLOAT64)
     p.add_argument("--batch-size", type=int, default=256,
                    help="samples per forward/backward pass (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    p.add_argument("--progress", action="store_true", default=None,
-                   help="show a progress bar even when stderr is not a terminal")
+    add_progress_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -103,7 +106,7 @@ def run(args) -> int:
                 raise no_labels(args.data, model=model)
             print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
                   "predicted class (--target pred)", file=sys.stderr)
-        ex = Explainer(model, args.backend)
+        ex = Explainer(model, args.backend, args.dtype)
         config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
         bar = ProgressBar(1, "explaining", enabled=args.progress)
         res = spray(ex, data, cls, config, target, k=args.k, neighbours=args.neighbours,

@@ -54,7 +54,7 @@ def run(args) -> int:
         check_outputs_free([args.csv], args.overwrite, inputs=read_files(args))
     model, x, labels = load_inputs(args, 256)
     target = target_of(args, labels, model)
-    bar = ProgressBar(1, "sweeping", enabled=False if args.quiet else None)
+    bar = ProgressBar(1, "sweeping", enabled=args.progress)
     try:
         result = run_sweep(model, x, args.rule, params=params,
                            groups=tuple(args.group or ["all"]),

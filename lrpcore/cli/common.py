@@ -45,6 +45,40 @@ def add_layer_rule_argument(p) -> None:
                    "name, a glob or a PyTorch module path (see 'lrp explain --help')")
 
 
+DTYPES = ("float32", "float64")
+MODEL_DTYPE = ("the model's: float32 for graph models (ONNX, efficientnet-lite0), float64 for "
+               "toolbox models")
+
+
+# why a command keeps a default other than the model's (its users' results would change)
+SCORING_FLOAT32 = ("it explains and scores many samples: 3-4× faster than float64, the same "
+                   "scores to about 4 digits")
+EXPLORER_FLOAT64 = "as the explorer's Concepts and SpRAy windows compute, whatever the model"
+
+
+def add_dtype_argument(p, default=None, why="") -> None:
+    """``--dtype float32|float64``, one definition for every command that runs LRP (concepts
+    took float64 only, spray none). ``default`` None: the model's, as ``lrp explain`` and the
+    explorer take it (:func:`model_defaults` fills it in); a command that keeps another
+    default, because changing it would change its users' results, says ``why``."""
+    said = MODEL_DTYPE if default is None else f"{default}: {why}" if why else default
+    p.add_argument("--dtype", choices=DTYPES, default=default,
+                   help=f"precision of the computation (default {said})")
+
+
+def add_progress_arguments(p) -> None:
+    """``--progress`` and ``--quiet``, one meaning in every command that draws a progress bar
+    (some took only one of them): the bar is drawn on stderr when it is a terminal, always
+    with --progress, never with --quiet; both at once are refused. ``args.progress`` is
+    True, False or None (a terminal decides), as :class:`~.progress.ProgressBar` takes it."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--progress", action="store_const", const=True, default=None,
+                       help="draw the progress bar on stderr even when it is not a terminal "
+                       "(default: only on a terminal)")
+    group.add_argument("--quiet", dest="progress", action="store_const", const=False,
+                       help="no progress bar, even on a terminal")
+
+
 def load_array(path, what="input", mmap=False) -> np.ndarray:
     """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
     not read whole but as its samples are used (plain reads, never a memory map)."""

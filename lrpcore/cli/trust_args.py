@@ -9,7 +9,14 @@ import sys
 
 from ..errors import ModelFormatError, ShapeError
 from ..fileio import atomic_write_text
-from .common import add_backend_argument, add_layer_rule_argument, add_raw_argument
+from .common import (
+    SCORING_FLOAT32,
+    add_backend_argument,
+    add_dtype_argument,
+    add_layer_rule_argument,
+    add_progress_arguments,
+    add_raw_argument,
+)
 
 
 def add_model_data(p, n_default) -> None:
@@ -29,10 +36,9 @@ def add_model_data(p, n_default) -> None:
                    help="pred (default), true, a class index or a class "
                    "name (\"Egyptian cat\"; any case, or its unambiguous start)")
     add_backend_argument(p)
-    p.add_argument("--dtype", default="float32", choices=["float64", "float32"],
-                   help="precision (default float32)")
+    add_dtype_argument(p, "float32", SCORING_FLOAT32)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_arguments(p)
 
 
 def model_path(text: str) -> str:
