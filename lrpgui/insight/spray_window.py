@@ -447,10 +447,14 @@ class SprayPanel(BatchPanel):
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
                 f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
-        if r.meta.get("store"):
-            text += " — heatmaps read from the relevance store"
-        elif r.meta.get("target") == "pred":  # data without labels: 'lrp spray' says it too
-            text += " — each explained for its predicted class"
+        notes = ["heatmaps read from the relevance store"] if r.meta.get("store") else [
+            note for note, given in (
+                ("samples fed as stored (lrp spray --raw)", r.meta.get("raw")),
+                # data without labels: 'lrp spray' says it too
+                ("each explained for its predicted class", r.meta.get("target") == "pred"))
+            if given]
+        if notes:
+            text += " — " + ", ".join(notes)
         if self.selected.size:
             text += f"; {self.selected.size} selected (the sample grid lists only them)"
         self.summary.setText(text)
@@ -468,13 +472,27 @@ class SprayPanel(BatchPanel):
         (box_x, item_x), (box_r, item_r) = self.preview_boxes
         ds = self.state.dataset
         if ds is not None and s < len(ds) and self.state.model is not None:
-            x = _like(input_image(self.state.model, ds.images([s])[0]), r.heatmaps[i].shape)
+            if r.meta.get("raw"):  # 'lrp spray --raw': the samples are what the model is fed
+                x = _fed_image(self.state.model, ds, s)
+            else:
+                x = _like(input_image(self.state.model, ds.images([s])[0]),
+                          r.heatmaps[i].shape)
             imaging.show_input(item_x, x)
             imaging.fit(box_x, np.shape(x))
         m = r.heatmaps[i]
         imaging.show_relevance(item_r, m, imaging.max_abs(m), self.state.colormap)
         imaging.fit(box_r, m.shape)
         self.previewed = s
+
+
+def _fed_image(model, dataset, index) -> np.ndarray:
+    """Sample ``index`` of a result clustered from samples fed as stored (``"raw": true``):
+    drawn as fed, in [0, 1] by the model's input range; read as a raw image it was scaled
+    as pixels (a blank square for 0…1 floats) or folded wrongly (a channels-first array)."""
+    from lrpcore.concepts_export import image01
+    from lrpcore.explain import Explainer
+
+    return image01(Explainer(model, "numpy"), dataset, model.input_spec, raw=True)(index)
 
 
 def _like(x, shape) -> np.ndarray:
