@@ -149,3 +149,17 @@ def test_relmax_cache_keeps_float32_references_apart(tmp_path, monkeypatch):
     old_key = relmax.cache_key(model, relmax._config(Explainer(model, "numpy"), "flat"),
                                "pred", 0, "d", 8)
     assert (tmp_path / "relmax" / f"{old_key}.npz").exists()
+
+
+def test_convert_refuses_a_graph_as_txt_before_the_output_checks(tmp_path, capsys):
+    """``lrp convert x.onnx out/x.txt`` said "folder out does not exist" (and with x.json
+    there, "file exists"); once that was fixed, that .txt cannot hold the graph at all."""
+    resnet = str(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    (tmp_path / "x.json").write_text("{}")
+    for out in (tmp_path / "missing" / "x.txt", tmp_path / "x.txt"):
+        assert main(["convert", resnet, str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{out}: the LRP Toolbox's text format has no form" \
+            in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+    assert (tmp_path / "x.json").read_text() == "{}"

@@ -48,8 +48,9 @@ def _architectures():
 def run(args) -> int:
     from ..errors import ExportError
     from ..fileio import stage_removal, staged_writes
-    from ..io.models import WRITERS, load_model, model_file, save_model
+    from ..io.models import WRITERS, model_file, save_model
     from ..io.sidecar import refuse_model_sidecar, sidecar_data, sidecar_path, write_sidecar
+    from ..io.toolbox_txt import check_txt_writable
 
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in WRITERS:
@@ -59,6 +60,11 @@ def run(args) -> int:
     # was converted over itself, --dtype float32 keeping none of its float64 weights
     if os.path.realpath(model_file(args.input)) == os.path.realpath(args.output):
         raise ExportError(f"{args.output}: input and output are the same file")
+    # a graph written as .txt is refused before the output's folder and sidecar are checked:
+    # 'out/x.txt' said "folder out does not exist", then, once made, that .txt cannot hold it
+    model = _read_model(args)
+    if ext == ".txt":
+        check_txt_writable(model, args.output)
     # a MODEL.json beside the output would be applied to it when it is read (for .npz too):
     # it is part of the output, refused without --overwrite, replaced or removed with it
     side = sidecar_path(args.output)
@@ -75,16 +81,6 @@ def run(args) -> int:
     if there:
         refuse_model_sidecar(side, besides=(args.output, args.input))
     check_outputs_free([args.output, side], args.overwrite, own_sidecars=[side])
-    if args.input.lower().endswith((".pth", ".pt")) and args.arch:
-        from ..io.imagenet import build_from_checkpoint  # noqa: PLC0415
-
-        model = build_from_checkpoint(args.input, args.arch)
-    else:
-        if args.arch:  # it was ignored without a word: the user may expect it to be applied
-            print(f"lrp convert: note: --arch {args.arch} builds a network from a PyTorch "
-                  f"checkpoint (.pth, .pt); {args.input} holds its own and is converted as "
-                  "it is", file=sys.stderr)
-        model = load_model(args.input)
     if ext == ".txt" and sidecar_data(model) and \
             os.path.realpath(own) == os.path.realpath(side):
         # m.onnx → m.txt: the .txt's m.json would become m.onnx's sidecar, and apply to it
@@ -109,6 +105,21 @@ def run(args) -> int:
             "metadata (.txt cannot hold it; the layers imply the input specification)"))
     _note_convention_lost(model, args.output, ext)
     return 0
+
+
+def _read_model(args):
+    """The model INPUT holds, or a PyTorch checkpoint built with --arch."""
+    from ..io.models import load_model  # noqa: PLC0415
+
+    if args.input.lower().endswith((".pth", ".pt")) and args.arch:
+        from ..io.imagenet import build_from_checkpoint  # noqa: PLC0415
+
+        return build_from_checkpoint(args.input, args.arch)
+    if args.arch:  # it was ignored without a word: the user may expect it to be applied
+        print(f"lrp convert: note: --arch {args.arch} builds a network from a PyTorch "
+              f"checkpoint (.pth, .pt); {args.input} holds its own and is converted as "
+              "it is", file=sys.stderr)
+    return load_model(args.input)
 
 
 def _note_convention_lost(model, output, ext):

@@ -251,22 +251,27 @@ def _fmt(a) -> str:
     return " ".join(repr(float(v)) for v in np.asarray(a, dtype=np.float64).ravel())
 
 
-def format_toolbox_text(model, where=None) -> str:
-    """The toolbox's text form of a model (round-trips bit-exactly through the reader).
-    ``where`` (the file to write) starts the refusal of a layer the format cannot hold."""
-    out = []
+def check_txt_writable(model, where=None) -> None:
+    """Refuse a model the toolbox's text format cannot hold, naming its first layer that has
+    no form there; ``where`` (the file to write) starts the message. ``lrp convert`` asks
+    before it checks the output's folder and sidecar, which were refused first."""
     names = getattr(model, "node_names", None)
     for k, layer in enumerate(model.layers):
-        write = _WRITERS.get(type(layer))  # exact classes: a MeanPool is no SumPool here
-        if write is None:
+        if type(layer) not in _WRITERS:  # exact classes: a MeanPool is no SumPool here
             node = f" (node {names[k]!r})" if names else ""
             raise ModelFormatError(
                 f"{where or 'toolbox text'}: the LRP Toolbox's text format has no form for "
                 f"layer {k}, {layer.kind}{node}: it holds a chain of "
                 f"{', '.join(TXT_KINDS)} only; write .npz, the native format, which holds "
                 "every model this program reads")
-        out += write(layer)
-    return "\n".join(out) + "\n"
+
+
+def format_toolbox_text(model, where=None) -> str:
+    """The toolbox's text form of a model (round-trips bit-exactly through the reader).
+    ``where`` (the file to write) starts the refusal of a layer the format cannot hold."""
+    check_txt_writable(model, where)
+    return "\n".join(line for layer in model.layers
+                     for line in _WRITERS[type(layer)](layer)) + "\n"
 
 
 def write_toolbox_txt(model, path, dtype=None, overwrite=True) -> None:
