@@ -323,8 +323,11 @@ LAYER_KEY_HELP = (
     "path or glob of them ('layer1.*' names '/layer1/conv1/Conv', '/layer1/conv2/Conv', ...)."
     " A glob names the linear and pooling layers it matches; a merge (Add, Sum, Mean) is "
     "named only by its exact name or index and takes epsilon[:EPS] or simple (default: "
-    "zennit's Norm, ε = 1e-6); Concat takes no rule. Example: --layer-rule 'layer1.*=zplus' "
-    "--layer-rule 0=flat"
+    "zennit's Norm, ε = 1e-6); Concat takes no rule. Examples for a chain (LRP Toolbox): "
+    "--layer-rule 0=flat --layer-rule 'conv*=zplus'; for an ONNX graph: --layer-rule "
+    "'/conv1/Conv=flat' --layer-rule 'layer1.*=zplus' (index 0 of an image graph is the "
+    "change of its input's layout, which takes no rule: 'lrp info' gives the first "
+    "convolution's index and name)"
 )
 
 

@@ -163,3 +163,35 @@ def test_convert_refuses_a_graph_as_txt_before_the_output_checks(tmp_path, capsy
             in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
     assert (tmp_path / "x.json").read_text() == "{}"
+
+
+def test_every_layer_rule_example_of_lrp_rules_works_where_it_is_given(capsys):
+    """``lrp rules`` gave ``--layer-rule 0=flat`` as the example for every model: on an ONNX
+    graph layer 0 is the change of the input's layout, which takes no rule (refused), and
+    ``'layer1.*=zplus'`` names no layer of a chain. Each example now says its kind of model
+    and resolves there; one given for no kind must resolve on both."""
+    import re
+
+    import lrpcore
+    from lrpcore.explain import Explainer, resolve_rules
+
+    assert main(["rules"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    models = {"chain": lrpcore.load_model(str(shared_path("models", "lrp_toolbox",
+                                                          "LeNet-5.txt"))),
+              "graph": lrpcore.load_model(str(shared_path("models", "torch_onnx",
+                                                          "mnist_resnet.onnx")))}
+    kinds = {"chain": ("chain",), "ONNX graph": ("graph",)}
+    examples = []
+    for part in text.split("; "):
+        said = [kinds[k] for k in kinds if f"for an {k}:" in part or f"for a {k}" in part]
+        for key in re.findall(r"--layer-rule '?([^' ]+=[^' ]+?)'?(?=[ ;)]|$)", part):
+            examples.append((key, said[0] if said else tuple(models)))
+    assert len(examples) >= 4, examples
+    for key, where in examples:
+        name, _, spec = key.rpartition("=")
+        layer_key = int(name) if name.lstrip("-").isdigit() else name
+        for kind in where:
+            layers = Explainer(models[kind], "numpy").layers
+            config = resolve_rules(layers, "epsilon", {layer_key: spec})
+            assert config.description != "epsilon", (key, kind)

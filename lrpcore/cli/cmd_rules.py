@@ -56,5 +56,5 @@ def run(args) -> int:
             print(f"  {'':<24} ref: {preset.reference}")
     print("per-layer rules (lrp explain --layer-rule, repeatable):")
     print(textwrap.fill(LAYER_KEY_HELP, width=92, initial_indent="  ",
-                        subsequent_indent="  "))
+                        subsequent_indent="  ", break_on_hyphens=False))  # "--layer-\nrule"
     return 0
