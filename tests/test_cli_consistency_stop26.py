@@ -29,7 +29,7 @@ def test_evaluate_takes_layer_rules_as_explain(tmp_path, capsys):
     ruled = (tmp_path / "b.csv").read_text().splitlines()[1:]
     assert all("=flat" in row for row in ruled) and not any("flat" in r for r in plain)
     capsys.readouterr()
-    assert main([*base, "--rule", "sensitivity", "--layer-rule", "0=flat"]) == 2
+    assert main([*base, "--rule", "sensitivity", "--layer-rule", "/conv1/Conv=flat"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--layer-rule needs an LRP rule" in err, err
 
@@ -195,3 +195,33 @@ def test_every_layer_rule_example_of_lrp_rules_works_where_it_is_given(capsys):
             layers = Explainer(models[kind], "numpy").layers
             config = resolve_rules(layers, "epsilon", {layer_key: spec})
             assert config.description != "epsilon", (key, kind)
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate", "sweep", "sanity", "concepts",
+                                     "spray"])
+def test_a_layer_rule_key_the_model_lacks_names_the_option_and_the_model(command, tmp_path,
+                                                                          capsys):
+    """``--layer-rule '/conv1/Conv=flat'`` on a toolbox chain said "no node is named or
+    matches '/conv1/Conv'", naming neither the option nor the model (the key is right for
+    another model); a bad SPEC names the option alone."""
+    lenet = str(shared_path("models", "lrp_toolbox", "LeNet-5.txt"))
+    x = _digits(tmp_path)
+    rest = {"explain": ["--out", str(tmp_path / "R.npy")], "evaluate": ["--steps", "2"],
+            "sweep": ["--rule", "epsilon", "--steps", "2", "--n", "2"], "sanity": ["--n", "2"],
+            "concepts": ["--layer", "0", "--out", str(tmp_path / "c")],
+            "spray": ["--out", str(tmp_path / "s.npz"), "--target", "pred"]}[command]
+    for item, said in (("/conv1/Conv=flat", f"--layer-rule '/conv1/Conv=flat': {lenet}: no "),
+                       ("0=bogus", "--layer-rule '0=bogus': unknown rule 'bogus'")):
+        assert main([command, lenet, x, *rest, "--layer-rule", item]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"lrp {command}: error: {said}" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_concepts_layer_that_the_model_lacks_names_the_option_and_the_model(tmp_path, capsys):
+    resnet = str(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    assert main(["concepts", resnet, _digits(tmp_path), "--layer", "/nope", "--out",
+                 str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lrp concepts: error: --layer '/nope': {resnet}: no layer"), err
+    assert not (tmp_path / "c").exists()

@@ -96,7 +96,7 @@ def run(args) -> int:
     from ..explain import Explainer, resolve_rules
     from ..io.models import load_classifier
     from ..render import get_colormap
-    from .cmd_explain import parse_layer_rules
+    from .cmd_explain import layer_rules_of
 
     get_colormap(args.colormap)
     check_output_folder(args.out, args.overwrite)  # before anything is computed
@@ -120,8 +120,13 @@ def run(args) -> int:
     if target == "true" and labels is None:
         raise no_labels(args.data, model=model)
     ex = Explainer(model, args.backend, args.dtype)
-    k = concepts.resolve_layer(ex, args.layer)
-    config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
+    try:
+        k = concepts.resolve_layer(ex, args.layer)
+    except RuleError as exc:  # it named neither the option nor the model
+        raise RuleError(f"--layer {args.layer!r}: {printable_line(str(args.model))}: "
+                        f"{exc}") from None
+    config = resolve_rules(ex.layers, args.rule,
+                           layer_rules_of(args.layer_rule, model, args.model))
     lab = None if labels is None else np.asarray(labels)
     try:
         fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]), args.raw)

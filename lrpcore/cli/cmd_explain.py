@@ -133,6 +133,31 @@ def parse_layer_rules(items) -> dict:
     return rules
 
 
+def layer_rules_of(items, model, model_name) -> dict:
+    """:func:`parse_layer_rules`, each item checked against ``model``'s layers before any
+    work: a key that names no layer (or one that takes no rule) is refused naming the option
+    and the model file ``model_name`` — it named neither ("no node is named or matches
+    '/nope'"), though the key is right for another model; a bad SPEC names the option."""
+    from ..explain import Explainer  # noqa: PLC0415
+    from ..presets import preset_or_none  # noqa: PLC0415
+    from ..rules import parse_rule  # noqa: PLC0415
+
+    layers = Explainer(model, "numpy").layers
+    for item in items:
+        ((key, spec),) = parse_layer_rules([item]).items()
+        try:
+            if preset_or_none(spec) is None:
+                parse_rule(spec)
+        except RuleError as exc:
+            raise RuleError(f"--layer-rule {item!r}: {exc}") from None
+        try:
+            resolve_rules(layers, None, {key: spec})
+        except RuleError as exc:
+            raise RuleError(f"--layer-rule {item!r}: {printable_line(str(model_name))}: "
+                            f"{exc}") from None
+    return parse_layer_rules(items)
+
+
 def check_png_options(args) -> None:
     """Bad colormaps, scaling or PNG folder fail before anything is computed; without --png
     the options that only draw PNGs are said to do nothing (a run with --colormap jet wrote
@@ -193,7 +218,7 @@ def run(args) -> int:
     depth = x.dataset.depth_note() if isinstance(x, DatasetArray) else None
     if depth:
         print(f"lrp explain: note: {args.input}: {depth}", file=sys.stderr)
-    layer_rules = parse_layer_rules(args.layer_rule)
+    layer_rules = layer_rules_of(args.layer_rule, model, args.model)
     target = parse_target(args.target, model=model)
     if target == "true" and not args.labels and found_labels is None:
         raise no_labels(args.input, model=model)

@@ -56,10 +56,10 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sanity import cascading_randomisation, csv_text, figure  # noqa: PLC0415
     from ..render.compose import save_png  # noqa: PLC0415
-    from .cmd_explain import parse_layer_rules  # noqa: PLC0415
+    from .cmd_explain import layer_rules_of, parse_layer_rules  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
-    layer_rules = parse_layer_rules(args.layer_rule) or None
+    parse_layer_rules(args.layer_rule)  # their form, before anything is read
     model = None
     if args.rule is None:  # the model's rule, as lrp explain takes it; the plot is named by it
         from ..explain import DEFAULT_RULE  # noqa: PLC0415
@@ -72,6 +72,7 @@ def run(args) -> int:
     check_outputs_free([None if args.csv in (None, "-") else args.csv, plot], args.overwrite,
                        inputs=read_files(args))
     model, x, labels = load_inputs(args, 64, model)
+    layer_rules = layer_rules_of(args.layer_rule, model, args.model) or None
     target = target_of(args, labels, model)
     bar = ProgressBar(1, "randomising", enabled=args.progress)
     try:

@@ -73,7 +73,7 @@ def run(args) -> int:
     from ..io.models import load_classifier
     from ..io.relevance_store import is_zarr_path
     from ..spray import class_indices, spray
-    from .cmd_explain import parse_layer_rules
+    from .cmd_explain import layer_rules_of
 
     if not args.out.lower().endswith(".npz"):
         raise RuleError(f"{args.out}: a SpRAy result is saved as .npz")
@@ -107,7 +107,8 @@ def run(args) -> int:
             print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
                   "predicted class (--target pred)", file=sys.stderr)
         ex = Explainer(model, args.backend, args.dtype)
-        config = resolve_rules(ex.layers, args.rule, parse_layer_rules(args.layer_rule))
+        config = resolve_rules(ex.layers, args.rule,
+                               layer_rules_of(args.layer_rule, model, args.model))
         bar = ProgressBar(1, "explaining", enabled=args.progress)
         res = spray(ex, data, cls, config, target, k=args.k, neighbours=args.neighbours,
                     size=args.size, embed=embed, batch_size=args.batch_size,

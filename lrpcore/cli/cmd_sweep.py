@@ -46,19 +46,21 @@ def run(args) -> int:
     from ..insight.params import parse_values  # noqa: PLC0415
     from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sweep import csv_text, run_sweep  # noqa: PLC0415
-    from .cmd_explain import parse_layer_rules  # noqa: PLC0415
+    from .cmd_explain import layer_rules_of, parse_layer_rules  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
     params = dict(parse_values(t) for t in args.param) or None
+    parse_layer_rules(args.layer_rule)  # their form, before anything is read
     if args.csv not in (None, "-"):
         check_outputs_free([args.csv], args.overwrite, inputs=read_files(args))
     model, x, labels = load_inputs(args, 256)
+    layer_rules = layer_rules_of(args.layer_rule, model, args.model) or None
     target = target_of(args, labels, model)
     bar = ProgressBar(1, "sweeping", enabled=args.progress)
     try:
         result = run_sweep(model, x, args.rule, params=params,
                            groups=tuple(args.group or ["all"]),
-                           layer_rules=parse_layer_rules(args.layer_rule) or None,
+                           layer_rules=layer_rules,
                            target=target, labels=labels,
                            raw=args.raw, steps=args.steps, per_step=args.per_step,
                            baseline=args.baseline, seed=args.seed, backend=args.backend,

@@ -54,7 +54,7 @@ def run_cluster(args) -> int:
 
     from ..io.image_folder import is_image_file  # noqa: PLC0415
     from ..io.models import load_classifier  # noqa: PLC0415
-    from .cmd_explain import parse_layer_rules
+    from .cmd_explain import layer_rules_of
 
     model = None
     if (args.rule is None or args.dtype is None or os.path.isdir(args.input)
@@ -71,11 +71,13 @@ def run_cluster(args) -> int:
     if args.batch_size >= 1:  # before a cluster starts: passes are at most --batch-size
         distributed.check_tasks(args.input, source.shape[0], args.batch_size)
     labels = _labels(args, target, source, found_labels, model)
+    loaded = loaded or load_classifier(args.model)
     job_args = {"model": args.model, "backend": args.backend, "dtype": args.dtype,
-                "rule": args.rule, "layer_rules": parse_layer_rules(args.layer_rule),
+                "rule": args.rule, "layer_rules": layer_rules_of(args.layer_rule, loaded,
+                                                                 args.model),
                 "target": target, "raw": bool(args.raw), "batch_size": args.batch_size,
                 "source": source}
-    _check_rules(loaded or load_classifier(args.model), args.rule, job_args["layer_rules"],
+    _check_rules(loaded, args.rule, job_args["layer_rules"],
                  args.dtype)  # before a cluster is started or reached, not after
     with distributed.layout.run_lock(args.out):  # one run at a time fills a store
         result = _run_on_cluster(args, distributed, job_args, labels)
