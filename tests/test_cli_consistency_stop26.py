@@ -225,3 +225,15 @@ def test_concepts_layer_that_the_model_lacks_names_the_option_and_the_model(tmp_
     err = capsys.readouterr().err
     assert err.startswith(f"lrp concepts: error: --layer '/nope': {resnet}: no layer"), err
     assert not (tmp_path / "c").exists()
+
+
+def test_evaluate_refuses_a_patch_that_covers_the_whole_image(tmp_path, capsys):
+    """``--patch 100`` on 28×28 digits flipped the whole image in one step: every ordering
+    gave the same curve, and the AOPC of the rule and of random order tied (exit 0)."""
+    x = _digits(tmp_path, 2)
+    assert main(["evaluate", "mnist-lenet5", x, "--patch", "100", "--csv",
+                 str(tmp_path / "f.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "patch size 100: the 28×28 image is a single patch" in err
+    assert not (tmp_path / "f.csv").exists()
+    assert main(["evaluate", "mnist-lenet5", x, "--patch", "14", "--steps", "2"]) == 0

@@ -167,6 +167,10 @@ def unit_grid(spec, in_shape, patch=1, region="input") -> UnitGrid:
     n_units = int(uid.max()) + 1 if inside.any() else 0
     if n_units == 0:
         raise ShapeError("the input has no pixels to flip")
+    if n_units == 1 and patch > 1:  # 'lrp evaluate --patch 100' on a digit: one curve each,
+        raise ShapeError(                 # every ordering the same, and an AOPC of nothing
+            f"patch size {patch}: the {r1 - r0}×{c1 - c0} image is a single patch, which "
+            "every ordering flips at once: choose a patch smaller than the image")
     return UnitGrid((H, W, C), uid.astype(np.int64), n_units, patch,
                     _channels_first(spec, in_shape))
 
