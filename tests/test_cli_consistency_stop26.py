@@ -237,3 +237,14 @@ def test_evaluate_refuses_a_patch_that_covers_the_whole_image(tmp_path, capsys):
     assert err.count("\n") == 1 and "patch size 100: the 28×28 image is a single patch" in err
     assert not (tmp_path / "f.csv").exists()
     assert main(["evaluate", "mnist-lenet5", x, "--patch", "14", "--steps", "2"]) == 0
+
+
+def test_a_truncated_nn_model_says_so_in_words(tmp_path, capsys):
+    """A toolbox .nn cut short ended its error with pickle's empty "EOFError: "."""
+    data = shared_path("models", "lrp_toolbox", "LeNet-5.nn").read_bytes()
+    path = tmp_path / "cut.nn"
+    path.write_bytes(data[:len(data) // 2])
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lrp info: error: {path}: not a readable toolbox .nn model: the file ends "
+                   "in the middle of the model (truncated?)\n"), err

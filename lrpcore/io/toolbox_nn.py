@@ -308,11 +308,13 @@ def unpickle_toolbox(data: bytes, path: str = "<bytes>"):
     except MemoryError:
         raise ModelFormatError(f"{path}: declares more data than fits in memory") from None
     except Exception as exc:  # noqa: BLE001 - any failure of a damaged pickle is a format error
-        where = ""
         if isinstance(exc, EOFError) or "ran out of input" in str(exc).lower():
-            where = " (truncated?)"
-        raise ModelFormatError(f"{path}: not a readable toolbox .nn model{where}: "
-                               f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            # pickle's EOFError says nothing ("EOFError: " ended the line)
+            raise ModelFormatError(f"{path}: not a readable toolbox .nn model: the file ends "
+                                   "in the middle of the model (truncated?)") from None
+        said = str(exc)[:200]
+        raise ModelFormatError(f"{path}: not a readable toolbox .nn model: "
+                               f"{type(exc).__name__}{': ' + said if said else ''}") from None
 
 
 # ---------------------------------------------------------------------------------------------
