@@ -248,3 +248,11 @@ def test_a_truncated_nn_model_says_so_in_words(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == (f"lrp info: error: {path}: not a readable toolbox .nn model: the file ends "
                    "in the middle of the model (truncated?)\n"), err
+
+
+def test_bench_names_its_option_when_a_precision_is_unknown(capsys):
+    """``lrp bench --dtypes float16`` said "unsupported dtype float16", naming no option."""
+    assert main(["bench", "--models", "lenet5", "--dtypes", "float32,float16",
+                 "--repeat", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrp bench: error: --dtypes 'float32,float16': float16 is no "), err

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import RuleError
-from .common import add_backend_argument, add_command, check_outputs_free, model_files
+from ..errors import LRPError, RuleError
+from .common import (
+    DTYPES,
+    add_backend_argument,
+    add_command,
+    check_outputs_free,
+    model_files,
+)
 
 DEFAULTS = {"batch_sizes": "1,16,64,256", "repeat": 7}
 QUICK = {"batch_sizes": "1,16", "repeat": 3}  # --quick, for what is not given explicitly
@@ -103,7 +109,11 @@ def run(args) -> int:
         raise RuleError(f"--batch-sizes {sizes!r}: give whole numbers ≥ 1")
     dtypes = _csv(args.dtypes, option="--dtypes")
     for dtype in dtypes:
-        get_dtype(dtype)
+        try:
+            get_dtype(dtype)
+        except LRPError:  # it named no option ("unsupported dtype float16")
+            raise RuleError(f"--dtypes {args.dtypes!r}: {dtype} is no precision the engine "
+                            f"computes in: choose from {', '.join(DTYPES)}") from None
     if args.json:  # fail before minutes of timing; never over a model file it times
         check_outputs_free([args.json], args.overwrite,
                            inputs=[f for m in models if m not in BENCH_MODELS
