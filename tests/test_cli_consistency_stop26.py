@@ -256,3 +256,15 @@ def test_bench_names_its_option_when_a_precision_is_unknown(capsys):
                  "--repeat", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lrp bench: error: --dtypes 'float32,float16': float16 is no "), err
+
+
+def test_info_on_samples_points_to_data_info(tmp_path, capsys):
+    """``lrp info x.npy`` (or a photo folder, or ``mnist-test``) said only that .npy is no
+    model format: a new user looking at their data is told which command describes it."""
+    x = _digits(tmp_path, 2)
+    for path in (x, str(tmp_path), "mnist-test"):
+        assert main(["info", path]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"'lrp data info {path}' describes a dataset" in err
+    assert main(["info", str(tmp_path / "missing.npy")]) == 2
+    assert "data info" not in capsys.readouterr().err

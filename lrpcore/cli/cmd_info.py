@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..errors import ModelFormatError
 from ..model import format_accuracy
 from ..targets import model_not_scores
 from ..text import printable
@@ -114,10 +115,27 @@ def run(args) -> int:
     if os.fspath(args.model).lower().endswith((".pth", ".pt")):
         print(describe_state_dict(os.fspath(args.model)))
         return 0
-    model = load_model(args.model, sidecar=not args.no_sidecar)
+    try:
+        model = load_model(args.model, sidecar=not args.no_sidecar)
+    except ModelFormatError as exc:
+        if not _looks_like_data(os.fspath(args.model)):
+            raise
+        raise ModelFormatError(f"{exc}; it looks like samples: 'lrp data info "
+                               f"{printable(os.fspath(args.model))}' describes a dataset") from None
     print(printable(describe_model(model, os.fspath(args.model))))
     warn_if_incomplete("info", args.model, model)
     return 0
+
+
+def _looks_like_data(path) -> bool:
+    """A built-in dataset's name, a folder, an array or a photograph: what a new user may
+    give 'lrp info' (a model's report) for 'lrp data info' (a dataset's)."""
+    from ..io.datasets import DATASET_NAMES  # noqa: PLC0415
+    from ..io.image_folder import IMAGE_EXTENSIONS  # noqa: PLC0415
+
+    return path in DATASET_NAMES or os.path.isdir(path) or (
+        os.path.isfile(path)
+        and path.lower().endswith((".npy", ".idx", ".ubyte", ".gz", *IMAGE_EXTENSIONS)))
 
 
 def describe_state_dict(path) -> str:
