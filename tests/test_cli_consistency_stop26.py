@@ -268,3 +268,12 @@ def test_info_on_samples_points_to_data_info(tmp_path, capsys):
         assert err.count("\n") == 1 and f"'lrp data info {path}' describes a dataset" in err
     assert main(["info", str(tmp_path / "missing.npy")]) == 2
     assert "data info" not in capsys.readouterr().err
+
+
+def test_lrp_help_says_what_every_kind_of_command_does():
+    """``lrp --help`` summed the commands up as "explain, render, benchmark, convert and train
+    models": evaluate, sweep, sanity, concepts, spray, info and data were not in it."""
+    text = build_parser().description.lower()
+    for word in ("explain", "pixel-flipping", "sweep", "sanity", "concepts", "spray", "render",
+                 "inspect", "convert", "train", "benchmark"):
+        assert word in text, word

@@ -55,7 +55,9 @@ def join_negative_keys(argv) -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lrp", description="Layer-wise Relevance Propagation from the command "
-                     "line: explain, render, benchmark, convert and train models.",
+                     "line: explain samples; evaluate explanations (pixel-flipping, parameter "
+                     "sweeps, sanity check) and analyse them (concepts, SpRAy); render "
+                     "heatmaps; inspect, convert, train and benchmark models.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Run 'lrp COMMAND --help' for a command's options and an example.")
     parser.add_argument("--version", action="version", version=f"lrp {__version__}")
