@@ -1,6 +1,6 @@
 """A command's --help states the defaults that command uses: `lrp concepts` and `lrp spray`
-have no --dtype and compute in float64, so their --rule help must not promise "float32 for
-graph models" as `lrp explain`'s does (review)."""
+compute in float64 by default (their --dtype says so, stop 26), so their --rule help must not
+promise "float32 for graph models" as `lrp explain`'s does (review)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ def _help(capsys, command):
 
 
 @pytest.mark.parametrize("command", ["concepts", "spray"])
-def test_rule_help_of_commands_without_dtype_names_no_precision(capsys, command):
+def test_rule_help_of_commands_computing_in_float64_names_no_precision(capsys, command):
     text = _help(capsys, command)
-    assert "--dtype" not in text
-    assert "EpsilonPlus" in text and "float32" not in text and "float64" not in text
+    rule = text[text.index("--rule RULE rule spec"):text.index("--layer-rule KEY=SPEC rule")]
+    assert "EpsilonPlus" in rule and "float32" not in rule and "float64" not in rule
+    dtype = text[text.index("--dtype {float32,float64} precision"):]
+    assert dtype.split(")")[0].endswith("(default float64: as the explorer's Concepts and "
+                                        "SpRAy windows compute, whatever the model"), dtype
 
 
 def test_explain_help_still_names_the_precision(capsys):
