@@ -277,3 +277,13 @@ def test_lrp_help_says_what_every_kind_of_command_does():
     for word in ("explain", "pixel-flipping", "sweep", "sanity", "concepts", "spray", "render",
                  "inspect", "convert", "train", "benchmark"):
         assert word in text, word
+
+
+def test_concepts_draws_a_bar_over_its_reference_samples_when_asked(tmp_path, monkeypatch,
+                                                                     capsys):
+    """``lrp concepts`` searched the whole dataset for reference samples without a bar."""
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    x = _digits(tmp_path, 6)
+    assert main(["concepts", "mnist-lenet5", x, "--layer", "0", "--top", "1",
+                 "--references", "2", "--out", str(tmp_path / "c"), "--progress"]) == 0
+    assert "references [" in capsys.readouterr().err
