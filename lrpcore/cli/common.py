@@ -48,8 +48,6 @@ def add_layer_rule_argument(p) -> None:
 DTYPES = ("float32", "float64")
 MODEL_DTYPE = ("the model's: float32 for graph models (ONNX, efficientnet-lite0), float64 for "
                "toolbox models")
-
-
 # why a command keeps a default other than the model's (its users' results would change)
 SCORING_FLOAT32 = ("it explains and scores many samples: 3-4× faster than float64, the same "
                    "scores to about 4 digits")
