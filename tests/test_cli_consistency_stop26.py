@@ -287,3 +287,24 @@ def test_concepts_draws_a_bar_over_its_reference_samples_when_asked(tmp_path, mo
     assert main(["concepts", "mnist-lenet5", x, "--layer", "0", "--top", "1",
                  "--references", "2", "--out", str(tmp_path / "c"), "--progress"]) == 0
     assert "references [" in capsys.readouterr().err
+
+
+def test_heatmaps_of_a_model_that_takes_no_image_are_refused_naming_it(tmp_path, capsys):
+    """``lrp demo`` with the toolbox's XOR net printed its accuracy and predictions, then
+    failed on "relevance: a flat vector of 2 values is not a square image", naming no file;
+    ``lrp explain --png`` named the option only."""
+    xor = str(shared_path("models", "lrp_toolbox", "xor_net_small.txt"))
+    x = tmp_path / "xor_images.npy"
+    np.save(x, np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float))
+    np.save(tmp_path / "xor_labels.npy", np.array([0, 1, 1, 0]))
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", xor, "--dataset", str(x), "--count", "1", "--batch", "2",
+                 "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured
+    assert f"the demo draws heatmaps: {xor}: relevance: a flat vector" in captured.err
+    assert not out.exists()
+    assert main(["explain", xor, str(x), "--out", str(tmp_path / "R.npy"), "--png",
+                 str(tmp_path / "p")]) == 2
+    assert f"error: --png: {xor}: relevance" in capsys.readouterr().err
+    assert not (tmp_path / "R.npy").exists() and not (tmp_path / "p").exists()

@@ -35,6 +35,7 @@ from .common import (
     check_outputs_free,
     check_samples_fit,
     model_files,
+    refuse_undrawable,
     warn_unreadable,
 )
 
@@ -137,6 +138,8 @@ def run(args) -> int:
     n, m = min(args.count, len(ds)), min(args.batch, len(ds))
     chosen = demo_indices(ds, n)
     check_samples_fit(args.dataset or ds.name, model, ds.images(chosen[:1]))
+    fed = Explainer(model, "numpy").prepare(ds.images(chosen[:1]))
+    refuse_undrawable(model, model_path, fed.shape, why="the demo draws heatmaps: ")
     try:
         # --dataset photos --out photos: heatmaps became photos of the folder it explained
         check_outputs_free(planned_outputs(out, chosen, m), args.overwrite,

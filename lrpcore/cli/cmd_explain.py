@@ -20,7 +20,6 @@ from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
-from ..spec import unit_inputs
 from ..text import is_digits, printable_line
 from .common import (
     SCALING_HELP,
@@ -39,6 +38,7 @@ from .common import (
     plural,
     print_diagnosis,
     refuse_shadowing,
+    refuse_undrawable,
     remove_quietly,
     remove_with_sidecars,
     scaling_option,
@@ -378,13 +378,9 @@ class PngWriter:
         if not args.png:
             return
         self.cmaps = args.colormap or [DEFAULT_COLORMAP]
-        blank = np.zeros((1,) + tuple(fed_shape[1:]))
-        try:  # a model input that cannot be drawn (e.g. 2 features) fails before computing
-            export.input_heatmap_image(blank[0], unit_inputs(model.input_spec, blank)[0],
-                                       self.cmaps[0],
-                                       args.outline, args.scaling)
-        except ShapeError as exc:
-            raise ShapeError(f"--png: {exc}") from None
+        # a model input that cannot be drawn (e.g. 2 features) fails before computing
+        refuse_undrawable(model, args.model, fed_shape, self.cmaps[0], args.outline,
+                          args.scaling, why="--png: ")
         self.width = export.number_width(range(fed_shape[0]))  # heatmap_07 … heatmap_12
         if not args.overwrite:
             export.refuse_existing(args.png,

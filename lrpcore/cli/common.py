@@ -77,6 +77,24 @@ def add_progress_arguments(p) -> None:
                        help="no progress bar, even on a terminal")
 
 
+def refuse_undrawable(model, model_name, fed_shape, cmap=None, outline=True, scaling=None,
+                      why="") -> None:
+    """Refuse, before any work, heatmap PNGs of a model whose input is no image (the XOR
+    net's 2 values), naming the model file: ``lrp demo`` printed its accuracy and
+    predictions first, then failed on "relevance: a flat vector of 2 values…"."""
+    from ..export import input_heatmap_image  # noqa: PLC0415
+    from ..render import DEFAULT_COLORMAP  # noqa: PLC0415
+    from ..spec import unit_inputs  # noqa: PLC0415
+    from ..text import printable_line  # noqa: PLC0415
+
+    blank = np.zeros((1,) + tuple(fed_shape[1:]))
+    try:
+        input_heatmap_image(blank[0], unit_inputs(model.input_spec, blank)[0],
+                            cmap or DEFAULT_COLORMAP, outline, scaling)
+    except ShapeError as exc:
+        raise ShapeError(f"{why}{printable_line(os.fspath(model_name))}: {exc}") from None
+
+
 def load_array(path, what="input", mmap=False) -> np.ndarray:
     """Load a ``.npy`` array without pickle; errors name the file. With ``mmap`` a ``.npy`` is
     not read whole but as its samples are used (plain reads, never a memory map)."""
