@@ -236,7 +236,8 @@ def test_evaluate_refuses_a_patch_that_covers_the_whole_image(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "patch size 100: the 28×28 image is a single patch" in err
     assert not (tmp_path / "f.csv").exists()
-    assert main(["evaluate", "mnist-lenet5", x, "--patch", "14", "--steps", "2"]) == 0
+    assert main(["evaluate", "mnist-lenet5", x, "--patch", "14", "--per-step", "1",
+                 "--steps", "2"]) == 0
 
 
 def test_a_truncated_nn_model_says_so_in_words(tmp_path, capsys):
@@ -308,3 +309,16 @@ def test_heatmaps_of_a_model_that_takes_no_image_are_refused_naming_it(tmp_path,
                  str(tmp_path / "p")]) == 2
     assert f"error: --png: {xor}: relevance" in capsys.readouterr().err
     assert not (tmp_path / "R.npy").exists() and not (tmp_path / "p").exists()
+
+
+def test_evaluate_refuses_steps_that_flip_the_whole_input_at_once(tmp_path, capsys):
+    """``lrp evaluate`` of the XOR net (2 inputs) flipped its default 16 units per step: both
+    inputs in the first step, one curve for every ordering, the rule tied with random."""
+    xor = str(shared_path("models", "lrp_toolbox", "xor_net_small.txt"))
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float))
+    assert main(["evaluate", xor, str(x), "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "flipping 16 per step flips all 2 pixels of the input in " \
+        "the first step, whatever the ordering: flip at most 1 per step" in err, err
+    assert main(["evaluate", xor, str(x), "--steps", "2", "--per-step", "1"]) == 0

@@ -175,6 +175,18 @@ def unit_grid(spec, in_shape, patch=1, region="input") -> UnitGrid:
                     _channels_first(spec, in_shape))
 
 
+def check_orderable(grid: UnitGrid, per_step: int) -> None:
+    """Refuse steps that flip every unit at once (``--per-step 16`` on the XOR net's 2
+    inputs): each ordering then draws the same curve, and a rule tied with random order."""
+    n = grid.n_units
+    if n <= per_step:
+        what = f"{n} pixel{'s' * (n != 1)}" if grid.patch == 1 else \
+            f"{n} {grid.patch}×{grid.patch} patch{'es' * (n != 1)}"
+        fewer = f": flip at most {n - 1} per step" if n > 1 else ": nothing to order"
+        raise ShapeError(f"flipping {per_step} per step flips all {what} of the input in "
+                         f"the first step, whatever the ordering{fewer}")
+
+
 def _positive_int(value, what) -> int:
     try:
         v = int(value)
@@ -456,6 +468,7 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
     if patch is None:
         patch = default_patch(ex.model.input_spec, X.shape[1:])
     grid = unit_grid(ex.model.input_spec, X.shape[1:], patch, region)
+    check_orderable(grid, per_step)
     s1 = min(steps, math.ceil(grid.n_units / per_step)) + 1
     curves = len(methods) + bool(random)
     total = n * len(methods) + curves * n * s1
