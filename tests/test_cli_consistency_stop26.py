@@ -322,3 +322,24 @@ def test_evaluate_refuses_steps_that_flip_the_whole_input_at_once(tmp_path, caps
     assert err.count("\n") == 1 and "flipping 16 per step flips all 2 pixels of the input in " \
         "the first step, whatever the ordering: flip at most 1 per step" in err, err
     assert main(["evaluate", xor, str(x), "--steps", "2", "--per-step", "1"]) == 0
+
+
+def test_sanity_of_maps_too_small_for_ssim_says_no_nan(tmp_path, capsys):
+    """``lrp sanity`` of the XOR net printed numpy's "RuntimeWarning: invalid value
+    encountered in divide" (with its source line) and "|SSIM| nan": a blank map (the input
+    0, 0) has no correlation; it counts 0, as its Spearman ρ does."""
+    import warnings
+
+    from lrpcore.insight.sanity import ssim_rows
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ssim_rows(np.array([[[0.0, 0.0]], [[1.0, 2.0]]]),
+                        np.array([[[0.5, -1.0]], [[2.0, 3.0]]]))
+    np.testing.assert_allclose(got, [0.0, 1.0])
+    xor = str(shared_path("models", "lrp_toolbox", "xor_net_small.txt"))
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float))
+    assert main(["sanity", xor, str(x), "--n", "4", "--quiet"]) in (0, 3)
+    captured = capsys.readouterr()
+    assert "nan" not in captured.out and captured.err == "", captured

@@ -99,8 +99,17 @@ def ssim_rows(a, b) -> np.ndarray:
         win = min(7, *x.shape)
         win -= (win + 1) % 2  # odd
         out[i] = structural_similarity(x, y, data_range=2.0, win_size=max(win, 3)) \
-            if min(x.shape) >= 3 else float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
+            if min(x.shape) >= 3 else _pearson(x.ravel(), y.ravel())
     return out
+
+
+def _pearson(x, y) -> float:
+    """Correlation of two maps too small for SSIM's window (the XOR net's 2 inputs); a
+    constant one correlates 0, as in :func:`spearman_rows` (np.corrcoef gave NaN, printed
+    as "|SSIM| nan", with numpy's RuntimeWarning on stderr)."""
+    x, y = x - x.mean(), y - y.mean()
+    den = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / den) if den > 0 else 0.0
 
 
 def _unit(m) -> np.ndarray:
