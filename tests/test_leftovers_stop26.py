@@ -139,3 +139,21 @@ def test_a_plain_colour_export_is_told_how_to_fit_a_photograph(tmp_path):
     with pytest.raises(ShapeError, match=r"fit_image\(photo, model\)"):
         lrpcore.explain(model, np.zeros((1, 12, 10, 3), np.uint8))
     assert lrpcore.fit_image(np.zeros((12, 10, 3), np.uint8), model).shape == (8, 8, 3)
+
+
+def test_a_toolbox_nn_cut_anywhere_says_it_is_cut(tmp_path, capsys):
+    """A .nn cut inside a float said "error: unpack requires a buffer of 8 bytes", one cut
+    inside a class name that the file "asks for 'modul.', … (the file may be unsafe)", one
+    cut after a byte "IndexError: index out of range": every cut now says the file ends in
+    the middle of the model; a complete file asking for another class is still called unsafe."""
+    from shared_data import shared_path
+
+    data = shared_path("models", "lrp_toolbox", "LeNet-5.nn").read_bytes()
+    path = tmp_path / "cut.nn"
+    for length in (1, 9, 57, 146, 262, len(data) // 3, len(data) - 1):
+        path.write_bytes(data[:length])
+        assert main(["info", str(path)]) == 2
+        one_line(capsys, "cut.nn", "the file ends in the middle of the model (truncated?)")
+    path.write_bytes(b"cos\nsystem\n(S'true'\ntR.")
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "cut.nn", "asks for 'os.system'", "may be unsafe; nothing was run")

@@ -292,26 +292,42 @@ class SafeUnpickler(BoundedUnpickler):
                 "not part of a toolbox model (the file may be unsafe; nothing was run)")
         return target
 
+    def read_to_the_end(self, stream, size) -> bool:
+        """Whether every byte of the file was taken: the stream read to ``size`` and no
+        frame (pickle protocol 4 reads one whole, ahead of its opcodes) left unread."""
+        frame = getattr(getattr(self, "_unframer", None), "current_frame", None)
+        unread = frame is not None and frame.tell() < len(frame.getbuffer())
+        return stream.tell() >= size and not unread
+
     def persistent_load(self, pid):
         raise ModelFormatError(f"{self.path}: refused to load: persistent references are not "
                                "part of a toolbox model")
 
 
 def unpickle_toolbox(data: bytes, path: str = "<bytes>"):
-    """Unpickle a toolbox model with the restricted unpickler; returns stand-in objects."""
+    """Unpickle a toolbox model with the restricted unpickler; returns stand-in objects.
+
+    A load that fails with every byte read is a file cut short, whatever the unpickler says
+    there: pickle's empty EOFError, a float cut in two ("unpack requires a buffer of 8
+    bytes"), or a class name cut in two, which read as a refused class "that may be unsafe".
+    """
+    stream = io.BytesIO(data)
+    truncated = ModelFormatError(f"{path}: not a readable toolbox .nn model: the file ends in "
+                                 "the middle of the model (truncated?)")
+    unpickler = SafeUnpickler(stream, path, len(data))
     try:
-        return SafeUnpickler(io.BytesIO(data), path, len(data)).load()
+        return unpickler.load()
     except ModelFormatError:
+        if unpickler.read_to_the_end(stream, len(data)):
+            raise truncated from None
         raise
     except RecursionError:
         raise ModelFormatError(f"{path}: nested too deeply to be a toolbox model") from None
     except MemoryError:
         raise ModelFormatError(f"{path}: declares more data than fits in memory") from None
     except Exception as exc:  # noqa: BLE001 - any failure of a damaged pickle is a format error
-        if isinstance(exc, EOFError) or "ran out of input" in str(exc).lower():
-            # pickle's EOFError says nothing ("EOFError: " ended the line)
-            raise ModelFormatError(f"{path}: not a readable toolbox .nn model: the file ends "
-                                   "in the middle of the model (truncated?)") from None
+        if unpickler.read_to_the_end(stream, len(data)) or isinstance(exc, EOFError):
+            raise truncated from None
         said = str(exc)[:200]
         raise ModelFormatError(f"{path}: not a readable toolbox .nn model: "
                                f"{type(exc).__name__}{': ' + said if said else ''}") from None
