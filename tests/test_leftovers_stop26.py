@@ -157,3 +157,19 @@ def test_a_toolbox_nn_cut_anywhere_says_it_is_cut(tmp_path, capsys):
     path.write_bytes(b"cos\nsystem\n(S'true'\ntR.")
     assert main(["info", str(path)]) == 2
     one_line(capsys, "cut.nn", "asks for 'os.system'", "may be unsafe; nothing was run")
+
+
+def test_flip_curves_refuses_steps_that_flip_the_whole_input_at_once():
+    """``lrp evaluate`` refused 16 units per step on the XOR net's 2 inputs, but the
+    explorer's Pixel-flipping panel calls flip_curves directly: every ordering drew the same
+    curve there and a rule tied with random order."""
+    from shared_data import shared_path
+
+    from lrpcore.errors import ShapeError
+    from lrpcore.insight.pixelflip import flip_curves
+
+    xor = lrpcore.load_model(shared_path("models", "lrp_toolbox", "xor_net_small.txt"))
+    x = np.array([[0.0, 1.0]])
+    with pytest.raises(ShapeError, match="flips all 2 pixels of the input in the first step"):
+        flip_curves(xor, x, np.array([[0.2, 0.8]]), 1, per_step=16)
+    assert flip_curves(xor, x, np.array([[0.2, 0.8]]), 1, per_step=1) is not None

@@ -143,6 +143,18 @@ def default_patch(spec, in_shape=None) -> int:
     return max(1, min(H, W) // 28)
 
 
+def default_per_step(spec, patch, in_shape=None) -> int:
+    """Units per step the explorer's panel starts with: DEFAULTS' 16, fewer where the input
+    has no more units than that (the XOR net's 2 inputs), which :func:`check_orderable`
+    refuses; opening such a model ran the panel into that refusal."""
+    if in_shape is None:
+        in_shape = getattr(spec, "shape", None)
+    if not in_shape:
+        return DEFAULTS["per_step"]
+    units = unit_grid(spec, in_shape, patch).n_units
+    return max(1, min(DEFAULTS["per_step"], units - 1))
+
+
 def _channels_first(spec, in_shape) -> bool:
     return spec is not None and spec.layout == "NCHW" and len(tuple(in_shape)) == 3
 
@@ -315,6 +327,7 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
     if patch is None:
         patch = default_patch(spec, x.shape[1:])
     grid = unit_grid(spec, x.shape[1:], patch, region)
+    check_orderable(grid, per_step)  # the explorer's panel calls this function directly
     ids = np.arange(n) if sample_ids is None else np.asarray(sample_ids).reshape(-1)
     if ids.size != n:
         raise ShapeError(f"{ids.size} sample numbers given for {n} samples")

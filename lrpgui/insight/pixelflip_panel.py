@@ -25,7 +25,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from lrpcore.insight.pixelflip import BASELINE_VALUES, DEFAULTS, axis_label, default_patch
+from lrpcore.insight.pixelflip import (
+    BASELINE_VALUES,
+    DEFAULTS,
+    axis_label,
+    default_patch,
+    default_per_step,
+)
 
 from ..widgets.axes import label_axes
 from .layouts import result_table
@@ -128,9 +134,12 @@ class PixelFlipPanel(ToolPanel):
 
     def _fit_patch(self, model) -> None:
         """Each model starts with the patch side ``lrp evaluate`` takes for it: pixels for
-        digits, 8×8 patches for a 224×224 photograph (as many units as a digit has)."""
+        digits, 8×8 patches for a 224×224 photograph (as many units as a digit has); and with
+        fewer units per step than the input has (the XOR net's 2)."""
         if model is not None:
-            self.patch.setValue(default_patch(getattr(model, "input_spec", None)))
+            spec = getattr(model, "input_spec", None)
+            self.patch.setValue(default_patch(spec))
+            self.per_step.setValue(default_per_step(spec, self.patch.value()))
 
     # -- settings ---------------------------------------------------------------------------
     def settings(self) -> FlipSettings:
