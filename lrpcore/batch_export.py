@@ -21,12 +21,14 @@ from .export import (
     refuse_existing,
 )
 from .fileio import discard_since, stage_mark, staged_writes
+from .map_targets import predicted_classes
 from .spec import unit_inputs
 from .targets import resolve_classes
 
 
 def sample_classes(model, y, target, labels=None, files=None) -> list[dict]:
-    """Per sample of the outputs ``y`` (N×K): its predicted class and the class explained
+    """Per sample of the outputs ``y`` (N×K; a map's: the class at the most pixels,
+    :mod:`lrpcore.map_targets`): its predicted class and the class explained
     (none for target "output"), by index and name, as the GUI's single exports record them:
     a heatmap of target "pred" said nowhere which of 1000 classes it explains. ``files``
     (:meth:`Dataset.sample_files`, one per sample) adds ``"sample_file"``."""
@@ -38,7 +40,7 @@ def sample_classes(model, y, target, labels=None, files=None) -> list[dict]:
         return str(names[k]) if 0 <= k < len(names) else str(k)
 
     out = []
-    for n, k in enumerate(np.argmax(y, axis=1)):
+    for n, k in enumerate(predicted_classes(y)):
         fields = {"predicted_class": int(k), "predicted_name": name(int(k))}
         if explained is not None:
             e = int(explained[n])

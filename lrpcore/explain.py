@@ -19,6 +19,7 @@ from .errors import RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
 from .layers import Pad
+from .map_targets import map_mask, predicted_classes
 from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
@@ -287,9 +288,15 @@ def initial_relevance(y, target="pred", labels=None, xp=np, class_names=None):
     """The relevance put on the output: ``pred`` (output × one-hot of the argmax, as in the
     toolbox demo), ``true`` (needs labels), a class index or name, an array of per-sample
     classes, or ``output`` (the whole output vector, like the toolbox's ``nn.lrp(y)``);
-    :func:`lrpcore.targets.resolve_classes` reads the target."""
+    :func:`lrpcore.targets.resolve_classes` reads the target. On a map output (a
+    segmentation model) a class starts at its channel where it is predicted
+    (:mod:`lrpcore.map_targets`)."""
     classes = resolve_classes(y, target, labels, xp, class_names)
-    return y.copy() if classes is None else class_relevance(y, classes, xp)
+    if classes is None:
+        return y.copy()
+    if y.ndim > 2:
+        return y * map_mask(y, classes, xp, class_names)
+    return class_relevance(y, classes, xp)
 
 
 class Forward:
@@ -336,8 +343,9 @@ class Forward:
         return Forward(self.explainer, [a[index] for a in self.activations])
 
     def predictions(self) -> np.ndarray:
-        """The predicted class of each sample (argmax of :meth:`outputs`)."""
-        return self.outputs().argmax(axis=1)
+        """The predicted class of each sample (argmax of :meth:`outputs`; of a map, the class
+        predicted at the most pixels)."""
+        return predicted_classes(self.outputs())
 
     @_documents_rule_target_layer_rules
     def relevance(self, rule=None, target="pred", layer_rules=None, labels=None,

@@ -116,10 +116,13 @@ class Sequential:
 
     @property
     def n_classes(self) -> int | None:
+        """The outputs per sample; of a map output (a segmentation model, channels last),
+        its classes per pixel (what targets, class names and labels index)."""
         try:
-            return int(np.prod(self.shapes()[-1]))
+            shape = self.shapes()[-1]
         except ShapeError:
             return None
+        return int(shape[-1]) if len(shape) > 1 else int(np.prod(shape))
 
     @property
     def class_names(self) -> list:

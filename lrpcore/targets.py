@@ -17,6 +17,7 @@ import difflib
 import numpy as np
 
 from .errors import RuleError, ShapeError
+from .map_targets import is_map, map_words, predicted_classes, refuse_true_target
 from .text import is_digits
 
 TARGET_WORDS = ("pred", "true", "output")
@@ -68,10 +69,16 @@ def explains_all_outputs(target) -> bool:
     return isinstance(target, str) and _ALIASES.get(t := target.strip().lower(), t) == "output"
 
 
-def one_class_per_sample(target, what, class_names=None):
+def one_class_per_sample(target, what, class_names=None, model=None):
     """``target`` for a tool that follows one class per sample (pixel-flipping, sanity
-    checks, sweeps): parsed (a name becomes its index), arrays unchanged; ``output`` raises
-    ShapeError naming the tool (``what``)."""
+    checks, sweeps): parsed (a name becomes its index), arrays unchanged; ``output``, and a
+    ``model`` whose output is a map (a segmentation model: no one score per sample to follow),
+    raise ShapeError naming the tool (``what``)."""
+    shape = None if model is None else model_map_shape(model)
+    if shape is not None:
+        raise ShapeError(f"{what} follows one class score per sample; the model's output is "
+                         f"{map_words(shape)} (a segmentation model): its heatmaps come from "
+                         "lrp explain and the explorer")
     if explains_all_outputs(target):
         raise ShapeError(f"{what} follows one class per sample: use pred, true or a class")
     return parse_target(target, class_names=class_names) if isinstance(target, str) else target
@@ -106,39 +113,52 @@ def class_by_name(value: str, names, what="target", words=TARGET_WORDS) -> int:
 
 
 def not_scores(sample_shape) -> str | None:
-    """Why outputs of per-sample shape ``sample_shape`` cannot be explained (None when they
-    are a vector of class scores): one text for the engine and the explorer."""
-    if len(sample_shape) == 1:
+    """Why a command that scores or compares classes per sample cannot take outputs of
+    per-sample shape ``sample_shape`` (None when they are a vector of class scores): a map
+    (a segmentation model) is explained pixel by pixel (:mod:`lrpcore.map_targets`) by
+    ``lrp explain`` and the explorer only."""
+    if not is_map(sample_shape):
         return None
-    return (f"the model's output is a {'×'.join(map(str, sample_shape))} map per sample, not "
-            "a vector of class scores; LRP explains a classifier (end the model with Flatten "
-            "and a Linear/Gemm layer)")
+    return (f"the model's output is {map_words(sample_shape)}, not a vector of class scores, "
+            "which this command needs (lrp explain with --out R.npy and the explorer explain "
+            "a segmentation model's pixels)")
 
 
 def model_not_scores(model) -> str | None:
     """:func:`not_scores` of ``model``'s output; None when its shape is not known from the
     model alone (then it is checked when data is fed)."""
+    shape = model_map_shape(model)
+    return None if shape is None else not_scores(shape)
+
+
+def model_map_shape(model) -> tuple | None:
+    """The per-sample shape of ``model``'s output when it is a map (a segmentation model,
+    channels last), else None (a vector of scores, or a shape not known from the model
+    alone)."""
     try:
         shapes = model.shapes()
     except Exception:  # noqa: BLE001 - an unknown input shape, a model that fails with data
         return None
-    return not_scores(shapes[-1]) if shapes else None
+    return tuple(shapes[-1]) if shapes and is_map(shapes[-1]) else None
 
 
 def resolve_classes(y, target, labels=None, xp=np, class_names=None):
-    """The explained class per sample of the outputs ``y`` (N×K) as an index array on the
-    device, or None for ``output`` (every output is explained). ``target`` is anything
-    :func:`parse_target` takes, or an array of per-sample classes."""
-    if y.ndim != 2:  # a feature extractor's map (an ONNX backbone): no class to explain
-        raise ShapeError(not_scores(y.shape[1:]))
-    n, k = y.shape
+    """The explained class per sample of the outputs ``y`` (N×K, or a map N×…×K: see
+    :mod:`lrpcore.map_targets`) as an index array on the device, or None for ``output``
+    (every output is explained). ``target`` is anything :func:`parse_target` takes, or an
+    array of per-sample classes."""
+    if y.ndim < 2:
+        raise ShapeError(f"expected outputs of shape N×K, got {y.shape}")
+    n, k = y.shape[0], y.shape[-1]
     if isinstance(target, str):
         target = parse_target(target, class_names=class_names)
         if target == "output":
             return None
         if target == "pred":
-            return xp.argmax(y, axis=1)
+            return predicted_classes(y, xp)
         if target == "true":
+            if y.ndim > 2:
+                refuse_true_target()
             if labels is None:
                 raise ShapeError("target 'true' needs the samples' labels: pass labels= "
                                  "(one class per sample), or target='pred'")

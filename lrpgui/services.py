@@ -19,6 +19,7 @@ from lrpcore.batch_export import explain_and_export
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.insight.diagnose import diagnose_trace, rule_findings, sample_activations
+from lrpcore.map_targets import class_scores, predicted_classes
 from lrpcore.parallel import PASS_BYTES
 from lrpcore.spec import unit_inputs
 from lrpcore.targets import parse_target
@@ -202,8 +203,8 @@ class ExplainService:
         clock.lap("prepare")
         result = ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
-            input_unit=unit[0], scores=out[0],
-            prediction=int(out[0].argmax()), rule_description=config.description,
+            input_unit=unit[0], scores=class_scores(out)[0],  # of a map: pixel shares
+            prediction=int(predicted_classes(out)[0]), rule_description=config.description,
             seconds=clock.total(), backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
             forward_reused=reused, precomputed=stored, timings=clock.laps)
@@ -271,7 +272,7 @@ def predict_dataset(model, dataset, token: Token, batch=2000, backend="numpy",
         if idx.size:
             x = ex.prepare(raw)
             y = model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype)
-            preds[idx] = be.to_numpy(y).argmax(axis=1)
+            preds[idx] = predicted_classes(be.to_numpy(y))  # of a map: at the most pixels
         token.progress(stop, n, Predicted(idx, preds[idx], first=start == 0))
     return preds
 

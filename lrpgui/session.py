@@ -25,7 +25,7 @@ from lrpcore.explain import layer_names
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
 from lrpcore.io.raw_values import HEAD, check_raw_values
-from lrpcore.targets import model_not_scores, parse_target
+from lrpcore.targets import parse_target
 from lrpcore.text import no_markup
 
 from . import rendering, services, sources
@@ -208,10 +208,7 @@ class Session:
         if n is not None and n > MAX_CLASSES:  # every class becomes an entry of three lists
             raise OpenError("Cannot open model", f"{path}: {n:,} outputs; the explorer lists "
                             f"at most {MAX_CLASSES:,} classes (lrp explain takes the model)")
-        problem = model_not_scores(model)
-        if problem:  # a feature extractor: every prediction and explanation would fail
-            raise OpenError("Cannot open model", f"{path}: {problem}")
-        return model
+        return model  # a map output (a segmentation model): its pixels are explained
 
     def commit_model(self, path, model, close_unfitting=None) -> None:
         """Make ``model`` (:meth:`read_model` of ``path``) the open one, fitted to the open

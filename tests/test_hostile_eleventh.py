@@ -109,7 +109,7 @@ def test_relevance_beyond_1e154_is_drawn_in_gray_red2_without_overflow(tmp_path,
 
 
 @pytest.mark.parametrize("command", [
-    ["explain", "{m}", "{x}", "--raw", "--out", "{out}.npy"],
+    ["explain", "{m}", "{x}", "--raw", "--out", "{out}.zarr"],  # a cluster's store
     ["evaluate", "{m}", "{x}", "--raw", "--steps", "2"],
     ["sweep", "{m}", "{x}", "--rule", "epsilon", "--steps", "2"],
     ["sanity", "{m}", "{x}"],
@@ -122,7 +122,8 @@ def test_a_model_whose_output_is_a_map_is_refused_naming_the_model(tmp_path, cap
     """A feature extractor (an ONNX backbone) was refused in a message naming no file
     ('lrp sweep: error: the model's output is a 6×6×4 map per sample, …', lrp bench too; lrp
     evaluate's named the samples): the refusal came from the first batch.
-    io.models.load_classifier refuses it when it is loaded, naming the model file."""
+    io.models.load_classifier refuses it when it is loaded, naming the model file. lrp explain
+    to an .npy file explains a map's pixels (test_segmentation.py)."""
     pytest.importorskip("onnx")
     from hostile_files import save_feature_extractor  # noqa: PLC0415
 
@@ -132,8 +133,10 @@ def test_a_model_whose_output_is_a_map_is_refused_naming_the_model(tmp_path, cap
     np.save(tmp_path / "x_labels.npy", np.array([0, 1, 0, 1]))
     out = tmp_path / "out"
     assert main([a.format(m=model, x=x, out=out) for a in command]) == 2
-    one_line(capsys, f"{model}: the model's output is a 6×6×4 map per sample, not a vector of "
-             "class scores")
+    one_line(capsys, f"{model}: the model's output is a 6×6×4 map per sample (4 class scores "
+             "per pixel, the last axis), not a vector of class scores, which this command "
+             "needs (lrp explain with --out R.npy and the explorer explain a segmentation "
+             "model's pixels)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone.onnx", "x.npy",
                                                             "x_labels.npy"]
 

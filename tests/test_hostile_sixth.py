@@ -151,20 +151,32 @@ def test_concepts_run_when_no_cache_folder_can_be_made(tmp_path, monkeypatch, ca
     run_concepts_on_digits(tmp_path, capsys)
 
 
-@pytest.mark.parametrize("target", ["pred", "output", "3"])
-def test_a_model_whose_output_is_a_map_is_refused_inone_line(tmp_path, capsys, target):
+@pytest.mark.parametrize(("target", "refusal"), [
+    ("pred", None), ("output", None),
+    # four equal channels: every pixel's argmax is class 0, so class 3 has no pixel
+    ("3", "class 3 is predicted at no pixel of 2 of the 2 samples"),
+    ("true", "target 'true' needs a label per sample, which says nothing about the pixels")])
+def test_a_model_whose_output_is_a_map_is_explained_or_refused_in_one_line(tmp_path, capsys,
+                                                                         target, refusal):
     # an ONNX feature extractor (no classifier head) loads, then `lrp explain` was "internal
-    # error: ValueError: too many values to unpack" reading its N×C×H×W output as N×classes
+    # error: ValueError: too many values to unpack" reading its N×C×H×W output as N×classes;
+    # then it was refused; now a map's pixels are explained (lrpcore.map_targets)
     pytest.importorskip("onnx")
     from hostile_files import save_feature_extractor  # noqa: PLC0415
 
     model = save_feature_extractor(tmp_path / "backbone.onnx", 8)
     x = tmp_path / "x.npy"
     np.save(x, np.random.RandomState(0).rand(2, 1, 8, 8).astype(np.float32))
+    np.save(tmp_path / "x_labels.npy", np.array([0, 1]))
     out = tmp_path / "r.npy"
-    assert main(["explain", str(model), str(x), "--raw", "--target", target,
-                 "--out", str(out)]) == 2
-    one_line(capsys, "6×6×4 map", "not a vector of class scores")
+    code = main(["explain", str(model), str(x), "--raw", "--target", target,
+                 "--out", str(out)])
+    if refusal is None:
+        assert code == 0, capsys.readouterr().err
+        assert np.load(out).shape == (2, 1, 8, 8) and np.abs(np.load(out)).max() > 0
+        return
+    assert code == 2
+    one_line(capsys, refusal)
     assert not out.exists()
 
 

@@ -1208,6 +1208,25 @@ class GroupNormNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class TinyFCN(nn.Module):
+    """A segmentation network in torchvision's FCN layout: conv/BN/ReLU stem, a stride-2
+    stage, an ``FCNHead`` (3×3 conv, BN, ReLU, Dropout, 1×1 classifier to K=4 channels) and
+    ``F.interpolate(size=input size, mode="bilinear")`` back to the input's size: the output
+    is an N×K×H×W map (``SEGMENT``: references start at the output times a pixel mask)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(3, 8, 3, 1, 1), nn.ReLU())
+        self.down = nn.Sequential(*conv_bn(8, 16, 3, 2, 1), nn.ReLU())
+        self.head = nn.Sequential(*conv_bn(16, 8, 3, 1, 1), nn.ReLU(), nn.Dropout(0.1),
+                                  nn.Conv2d(8, classes, 1))
+
+    def forward(self, x):
+        size = x.shape[-2:]
+        y = self.head(self.down(self.stem(x)))
+        return nn.functional.interpolate(y, size=size, mode="bilinear", align_corners=False)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1257,7 +1276,13 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "groupnorm": (GroupNormNet, (3, 9, 9), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "segate1x1": (SEGateOneByOne, (3, 4, 4), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "atrous": (Atrous, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "segment": (TinyFCN, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
+# segmentation networks (an N×K×H×W output): two samples, each predicting three or more
+# classes; ``R__<preset>`` starts at the output times the mask of the class predicted at the
+# most pixels (its channel where it is the argmax; ``target`` holds it per sample), and
+# ``Rsecond__<preset>`` of the class at the second most (``second``)
+SEGMENT = {"segment"}
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
@@ -1390,7 +1415,8 @@ def calibrate(model, shape, mean, std, seed):
         / per_channel(std, shape)
     last = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
     with torch.no_grad():  # the logits, before a final softmax (``logits``)
-        last.bias -= getattr(model, "logits", model)(x).mean(0)
+        y = getattr(model, "logits", model)(x)
+        last.bias -= y.mean(0) if y.ndim == 2 else y.mean((0, 2, 3))  # a map: per channel
     return model
 
 
@@ -1426,6 +1452,60 @@ def inputs(shape, mean, std, model, seed, n=4, binary=False):
         if len(seen) >= 2 and len(picked) == n:
             return x[picked].numpy()
     raise RuntimeError("no inputs with two predicted classes")
+
+
+def map_counts(y):
+    """N×K: the pixels of each sample's N×K×H×W map predicted as each class."""
+    pred = y.argmax(1).reshape(y.shape[0], -1)
+    return torch.stack([(pred == k).sum(1) for k in range(y.shape[1])], 1)
+
+
+def map_inputs(shape, mean, std, model, seed, n=2):
+    """n normalised noise images whose maps each predict three or more classes, the class
+    at the most pixels differing between samples (so targets differ), without ties in the
+    pixel counts of the two most frequent classes."""
+    g = torch.Generator().manual_seed(seed)
+    m, s = per_channel(mean, shape), per_channel(std, shape)
+    x = ((torch.rand((256,) + tuple(shape), generator=g) - m) / s).double()
+    with torch.no_grad():
+        counts = map_counts(model.double()(x))
+    model.float()
+    top = counts.sort(1, descending=True).values
+    ok = ((counts > 0).sum(1) >= 3) & (top[:, 0] > top[:, 1]) & (top[:, 1] > top[:, 2])
+    picked, seen = [], set()
+    for i in torch.nonzero(ok).flatten().tolist():
+        first = int(counts[i].argmax())
+        if first not in seen:
+            picked.append(i)
+            seen.add(first)
+        if len(picked) == n:
+            return x[picked].numpy()
+    raise RuntimeError("no inputs whose maps predict different classes")
+
+
+def map_references(model, x, mean, std):
+    """zennit's outputs and relevance for a segmentation network, float64: the output times
+    the mask of a class (its channel where it is the pixel's argmax), for the class at the
+    most pixels of each sample (``R__``) and at the second most (``Rsecond__``)."""
+    model = model.double().eval()
+    x = torch.as_tensor(x, dtype=torch.float64)
+    mean_t, std_t = per_channel(mean, x.shape[1:]).double(), per_channel(std, x.shape[1:]).double()
+    low = ((0 - mean_t) / std_t).expand(x.shape).contiguous()
+    high = ((1 - mean_t) / std_t).expand(x.shape).contiguous()
+    with torch.no_grad():
+        Y = model(x)
+    order = map_counts(Y).argsort(1, descending=True)
+    out = {"Y": Y.numpy(), "target": order[:, 0].numpy(), "second": order[:, 1].numpy()}
+    for key, classes in (("R__", order[:, 0]), ("Rsecond__", order[:, 1])):
+        c = classes.reshape(-1, 1, 1, 1)
+        channel = torch.arange(Y.shape[1]).reshape(1, -1, 1, 1)
+        mask = ((Y.argmax(1, keepdim=True) == c) & (channel == c)).to(Y)
+        for name, comp in composites(low, high).items():
+            with Gradient(model, comp) as attributor:
+                y, R = attributor(x, lambda y, mask=mask: y * mask)
+            assert torch.allclose(y, Y, atol=1e-12)
+            out[key + name] = R.detach().numpy()
+    return out
 
 
 def _trimmed(trace):
@@ -1493,7 +1573,10 @@ def main(out_dir, only=()):
             np.savez_compressed(os.path.join(out_dir, "resnet_bn.npz"), x=x, mean=mean,
                                 std=std, **ref)
         fold_conv_bn(model, torch.float32)
-        x = inputs(shape, mean, std, model, 100 + seed, binary=name in BINARY_INPUTS)
+        if name in SEGMENT:
+            x = map_inputs(shape, mean, std, model, 100 + seed)
+        else:
+            x = inputs(shape, mean, std, model, 100 + seed, binary=name in BINARY_INPUTS)
         if name in DYNAMO_ONLY:
             pass
         elif name in FUNCTIONS:
@@ -1520,6 +1603,12 @@ def main(out_dir, only=()):
                    opset=opset)
         # zB's bounds: the input's range, also where the model normalises inside (innorm,
         # transform): EpsilonGammaBox(low, high) as a checker gives it the input's bounds
+        if name in SEGMENT:
+            ref = map_references(model, x, mean, std)
+            np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
+                                **ref)
+            print(name, "predicts most", ref["target"].tolist(), "then", ref["second"].tolist())
+            continue
         ref = references(model, x, mean, std)
         np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=mean, std=std,
                             **ref)

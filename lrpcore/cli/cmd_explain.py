@@ -18,8 +18,10 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
+from ..map_targets import refuse_true_target
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
+from ..targets import model_map_shape
 from ..text import is_digits, printable_line
 from .common import (
     SCALING_HELP,
@@ -208,7 +210,7 @@ def run(args) -> int:
                        inputs=[args.input, args.labels, args.model])
     check_output_names(args)
     check_png_options(args)
-    model = load_classifier(args.model)
+    model = load_classifier(args.model, maps=True)  # a segmentation model's pixels too
     model_defaults(args, model)
     x, found_labels = load_samples(args.input, mmap=True, model=model)  # read batch by batch
     warn_unreadable("explain", args.input, x)
@@ -220,6 +222,8 @@ def run(args) -> int:
         print(f"lrp explain: note: {args.input}: {depth}", file=sys.stderr)
     layer_rules = layer_rules_of(args.layer_rule, model, args.model)
     target = parse_target(args.target, model=model)
+    if target == "true" and model_map_shape(model):  # before "needs --labels": no labels fit
+        refuse_true_target()
     if target == "true" and not args.labels and found_labels is None:
         raise no_labels(args.input, model=model)
     if args.batch_size < 1:

@@ -6,8 +6,9 @@ import json
 import os
 
 from ..errors import ModelFormatError
+from ..map_targets import map_targets_words
 from ..model import format_accuracy
-from ..targets import model_not_scores
+from ..targets import model_map_shape
 from ..text import printable
 from .common import add_command, warn_if_incomplete
 
@@ -55,10 +56,10 @@ def describe_model(model, path) -> str:
         lines.append(f"input layout: {layout_text(spec, model)}")
     n = model.n_classes
     names = model.meta.get("class_names")
-    problem = model_not_scores(model)
-    if problem:  # a feature extractor: its 6×6×4 map is no 144 classes
-        lines.append(f"output: {problem}")
-    elif names:
+    problem = model_map_shape(model)
+    if problem:  # a segmentation model: its 6×6×4 map is no 144 classes but 4 per pixel
+        lines.append(f"output: {map_targets_words(problem)}")
+    if names:
         shown = ", ".join(printable(n) for n in names[:CLASSES_SHOWN])
         more = f", … ({len(names) - CLASSES_SHOWN} more)" if len(names) > CLASSES_SHOWN else ""
         lines.append(f"classes ({len(names)}): {shown}{more}")

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import RuleError
 from ..explain import Forward
 from ..kernels import class_relevance
+from ..map_targets import map_mask
 from ..targets import resolve_classes
 
 
@@ -32,7 +33,11 @@ def output_seed(y, target="pred", labels=None, xp=np, class_names=None):
     (:func:`lrpcore.targets.resolve_classes` reads the target)."""
     classes = resolve_classes(y, target, labels, xp, class_names)
     ones = xp.ones_like(y)
-    return ones if classes is None else class_relevance(ones, classes, xp)
+    if classes is None:
+        return ones
+    if y.ndim > 2:  # a map: the explained class's channel where it is predicted
+        return map_mask(y, classes, xp, class_names)
+    return class_relevance(ones, classes, xp)
 
 
 def model_class_names(forward):

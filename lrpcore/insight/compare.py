@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Forward, resolve_rules
-from ..targets import explains_all_outputs
-from .baselines import attribute, baseline_name, model_class_names, output_seed
+from ..targets import explains_all_outputs, resolve_classes
+from .baselines import attribute, baseline_name, model_class_names
 from .tasks import check_cancel, report
 from .views import repeated_view, sample_view
 
@@ -181,6 +181,6 @@ def _chosen_classes(one, classes, target, labels, index, k):
     if not isinstance(target, (str, int, np.integer)):  # one target per sample of the batch
         target = np.asarray(target).reshape(-1)[index]
     lab = None if labels is None else np.asarray(labels).reshape(-1)[[index]]
-    seed = output_seed(one.output, target, lab, one.backend.xp,
-                       model_class_names(one))
-    return [int(one.backend.to_numpy(seed).argmax())]
+    classes = resolve_classes(one.output, target, lab, one.backend.xp,
+                              model_class_names(one))  # a map's too (the seed's argmax is not)
+    return [int(one.backend.to_numpy(classes)[0])]

@@ -470,7 +470,8 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
     ex = _as_explainer(model, backend, dtype)
     methods = resolve_methods(ex.layers, methods, layer_rules)  # bad specs fail before work
     labels_ = [method_label(ex.layers, m) for m in methods]
-    target = one_class_per_sample(target, "pixel-flipping", lambda: ex.model.class_names)
+    target = one_class_per_sample(target, "pixel-flipping", lambda: ex.model.class_names,
+                                  model=ex.model)
     steps = _positive_int(steps, "number of steps")
     per_step = _positive_int(per_step, "units per step")
     batch_size = _positive_int(batch_size, "batch size")

@@ -248,7 +248,8 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         raise RuleError(f"unknown method {rule!r}")
     elif layer_rules:
         raise RuleError(f"{rule} is no LRP rule: it takes no per-layer rules")
-    target = one_class_per_sample(target, "the sanity check", lambda: base.model.class_names)
+    target = one_class_per_sample(target, "the sanity check", lambda: base.model.class_names,
+                                  model=base.model)
     X = base.prepare(x, raw)
     n = X.shape[0]
     order = [i for i in reversed(weighted_layers(model))

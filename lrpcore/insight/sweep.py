@@ -89,7 +89,8 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     t_start = time.perf_counter()
     ex = model if isinstance(model, Explainer) else Explainer(model, backend, dtype)
     settings = grid(ex.layers, rule, params, groups, layer_rules)  # bad specs fail first
-    target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names)
+    target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names,
+                                  model=ex.model)
     X = ex.prepare(x, raw)
     n = X.shape[0]
     # the forward passes serve every setting when they fit KEEP_FORWARD_BYTES on the CPU;

@@ -172,14 +172,16 @@ def load_model(path, sidecar=True) -> Sequential:
     return model
 
 
-def load_classifier(path) -> Sequential:
+def load_classifier(path, maps=False) -> Sequential:
     """:func:`load_model`, refused naming the file when the model's output is no vector of
-    class scores (a feature extractor): every command that explains, scores or times it
-    failed at its first batch in a message that named no file (lrp evaluate's named the
-    samples)."""
+    class scores (a feature extractor, a segmentation model) unless ``maps`` (a command that
+    explains a map's pixels): every command that scores or times it failed at its first batch
+    in a message that named no file (lrp evaluate's named the samples)."""
     from ..targets import model_not_scores  # noqa: PLC0415
 
     model = load_model(path)
+    if maps:
+        return model
     problem = model_not_scores(model)
     if problem:
         raise ModelFormatError(f"{os.fspath(path)}: {problem}")

@@ -23,6 +23,7 @@ from lrpcore.insight.compare import MAX_RULES
 from lrpcore.insight.diagnose import diagnose_trace, rule_findings, sample_activations
 from lrpcore.insight.pixelflip import DEFAULTS as PIXELFLIP_DEFAULTS
 from lrpcore.insight.pixelflip import method_label
+from lrpcore.targets import one_class_per_sample
 
 from ..requests import ExplainRequest
 from .digit_prep import mnist_like
@@ -228,7 +229,9 @@ class FlipOutcome:
 
 
 def explained_class(fwd: Forward, req: ExplainRequest) -> int:
-    """The class pixel-flipping follows: the request's target (``output`` means ``pred``)."""
+    """The class pixel-flipping follows: the request's target (``output`` means ``pred``);
+    refused for a map output (a segmentation model has no one score to follow)."""
+    one_class_per_sample(req.one_class_target, "pixel-flipping", model=fwd.explainer.model)
     seed = output_seed(fwd.output, req.one_class_target, req.labels, fwd.backend.xp)
     return int(fwd.backend.to_numpy(seed)[0].argmax())
 
@@ -287,6 +290,7 @@ def run_draw(req: ExplainRequest, cache: ForwardCache, ink: np.ndarray, centre=T
     """Turn the pad's ink (float, any square size) into an MNIST-like digit and explain it."""
     if not digit_fits(req.model):
         raise ShapeError("the open model does not take 28×28 grayscale digits")
+    one_class_per_sample("pred", "the draw pad", model=req.model)  # it plots class scores
     digit = mnist_like(ink, centre=centre)
     if token is not None:
         token.check()

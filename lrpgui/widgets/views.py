@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from lrpcore.targets import model_map_shape
 from lrpcore.text import elide_middle
 
 from .. import rendering
@@ -487,6 +488,8 @@ class ScoresPlot(pg.PlotWidget):
         self.showAxis("left")
         self.showAxis("bottom")
         model = result.request.model
+        # a segmentation model's bars: the share of its map's pixels predicted as each class
+        self.getAxis("left").setLabel("share of pixels" if model_map_shape(model) else "score")
         self.explained = explained_classes(result, scores.size)
         label = result.request.label
         shown = shown_classes(scores, label, self.explained)

@@ -1,5 +1,5 @@
-"""A sixth hostile review, in the window: a model the explorer cannot explain is refused in
-one line when it is opened."""
+"""A sixth hostile review, in the window: a model whose output is a map (it was refused in one
+line when it was opened) is explained; a batch export cannot write into its image folder."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ import pytest
 from .waiting import settle
 
 
-def test_a_feature_extractor_is_an_error_in_the_window(make_window, qtbot, tmp_path):
+def test_a_feature_extractor_opens_and_its_map_is_explained(make_window, qtbot, tmp_path):
+    """It was refused ("not a vector of class scores"); a map output is now explained pixel by
+    pixel (lrpcore.map_targets): four equal channels, so every pixel predicts class 0."""
     pytest.importorskip("onnx")
     from hostile_files import save_feature_extractor
 
     model = save_feature_extractor(tmp_path / "backbone.onnx", 28)
-    window = make_window(model=model, wait=False)
-    qtbot.waitUntil(lambda: bool(window.last_error), timeout=20000)
-    assert "not a vector of class scores" in window.last_error and str(model) in window.last_error
-    assert window.state.model is None or window.state.model_path != str(model)
+    data = tmp_path / "digits.npy"
+    np.save(data, np.random.default_rng(0).integers(0, 256, (3, 28, 28)).astype(np.uint8))
+    window = make_window(model=model, dataset=data)
+    assert window.state.model_path == str(model) and not window.last_error
+    assert window.state.explanation.prediction == 0
+    assert window.state.relevance.shape[:2] == (28, 28)
+    assert np.abs(window.state.relevance).max() > 0
     settle(qtbot, window.controller)
 
 

@@ -1,0 +1,97 @@
+"""What a target means when the model's output is a map (a segmentation network).
+
+The engine computes channels-last, so such an output is N×H×W×K (an ONNX export's N×K×H×W
+reordered; a sequence's N×K×L is N×1×L×K): the last axis holds the K class scores of each
+pixel. A class K then explains *why the pixels predicted as K were called K*: the relevance
+starts at the output's K-th channel where K is the pixel's argmax and is zero elsewhere (the
+output times a mask, as zennit's segmentation examples start it). ``pred`` takes the class
+predicted at the most pixels of each sample, ``output`` the whole map; ``true`` is refused (a
+label per sample says nothing about pixels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+
+
+def is_map(sample_shape) -> bool:
+    """Whether outputs of per-sample shape ``sample_shape`` are a map of class scores (more
+    than one axis) rather than one vector of them."""
+    return len(tuple(sample_shape)) > 1
+
+
+def map_words(sample_shape) -> str:
+    """"a 32×32×4 map per sample (4 class scores per pixel, the last axis)": how messages
+    name a map output (in the engine's channels-last layout)."""
+    shape = tuple(sample_shape)
+    return (f"a {'×'.join(map(str, shape))} map per sample ({shape[-1]} class "
+            f"score{'s' if shape[-1] != 1 else ''} per pixel, the last axis)")
+
+
+def map_targets_words(sample_shape) -> str:
+    """What ``lrp info`` says of a map output: its shape and what a target selects."""
+    return (f"{map_words(sample_shape)}, a segmentation model's: a target selects the pixels "
+            "of a class (K: channel K where K is predicted, zero elsewhere; pred: the class "
+            "predicted at the most pixels; output: the whole map)")
+
+
+def predicted_classes(y, xp=np):
+    """The predicted class of each sample of the outputs ``y``: the argmax of a score vector;
+    of a map, the class predicted (argmax) at the most pixels, the lower index on a tie."""
+    if y.ndim <= 2:
+        return xp.argmax(y, axis=1)
+    n, k = y.shape[0], y.shape[-1]
+    counts = pixel_counts(y, xp)
+    return xp.argmax(counts.reshape(n, k), axis=1)
+
+
+def class_scores(y, xp=np):
+    """N×K scores to show per class: the scores themselves, or of a map the share of its
+    pixels predicted as each class (whose largest is :func:`predicted_classes`'s class)."""
+    if y.ndim <= 2:
+        return y
+    return pixel_counts(y, xp) / float(np.prod(y.shape[1:-1]))
+
+
+def pixel_counts(y, xp=np):
+    """N×K: how many pixels of each sample's map are predicted as each class."""
+    n, k = y.shape[0], y.shape[-1]
+    pred = xp.argmax(y, axis=-1).reshape(n, -1)
+    return (pred[:, :, None] == xp.arange(k)).sum(axis=1)
+
+
+def map_mask(y, classes, xp=np, class_names=None):
+    """1 at the K-th channel of each pixel predicted as K (K: the sample's entry of
+    ``classes``), else 0, in ``y``'s dtype. A sample in which its class is predicted nowhere
+    has nothing to explain: refused naming the class (an all-zero start would give an empty
+    heatmap that looks like an explanation)."""
+    n, k = y.shape[0], y.shape[-1]
+    c = xp.asarray(classes).reshape((n,) + (1,) * (y.ndim - 1))
+    mask = (xp.argmax(y, axis=-1)[..., None] == c) & (xp.arange(k) == c)
+    empty = ~mask.reshape(n, -1).any(axis=1)
+    if bool(empty.any()):
+        first = int(xp.argmax(empty))
+        cls = int(np.asarray(classes.get() if hasattr(classes, "get") else classes)
+                  .reshape(-1)[first])
+        named = _class_words(cls, class_names)
+        which = "the sample" if n == 1 else \
+            f"{int(empty.sum())} of the {n} samples (the first: sample {first} of the batch)"
+        raise ShapeError(f"class {named} is predicted at no pixel of {which}: there are no "
+                         "pixels to explain; choose a class the map predicts (pred: the class "
+                         "at the most pixels) or output (the whole map)")
+    return mask.astype(y.dtype)
+
+
+def refuse_true_target():
+    raise ShapeError("target 'true' needs a label per sample, which says nothing about the "
+                     "pixels of a segmentation model's output map: use pred (the class at "
+                     "the most pixels), a class index or name, or output (the whole map)")
+
+
+def _class_words(index, class_names) -> str:
+    names = class_names() if callable(class_names) else class_names
+    names = list(names) if names is not None else []
+    name = str(names[index]) if index < len(names) else None
+    return str(index) if name in (None, str(index)) else f"{index} ({name})"

@@ -1,0 +1,64 @@
+"""The explorer opens a segmentation model (an output map N×K×H×W; tests/data/zoo/segment,
+a small FCN) and explains the pixels of the chosen class: the target chooser lists the map's
+K classes, the predicted class is the one at the most pixels, and a class predicted nowhere
+is an error in the window, which stays up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore.map_targets import class_scores, predicted_classes
+
+pytest.importorskip("onnx")
+
+MODEL = Path(__file__).resolve().parents[1] / "data" / "zoo" / "segment_ts.onnx"
+
+
+def _explained(window, qtbot, target):
+    """Choose ``target`` in the window and wait for its explanation (or its error)."""
+    with qtbot.waitSignal(window.state.events.explanation, timeout=20000):
+        window.rules.target_selector.setCurrentIndex(
+            window.rules.target_selector.findData(target))
+
+
+def test_window_explains_the_pixels_of_a_class(make_window, qtbot, tmp_path):
+    images = np.random.default_rng(3).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
+    data = tmp_path / "photos.npy"
+    np.save(data, images)
+    window = make_window(model=str(MODEL), dataset=data)
+    s = window.state
+    model = s.model
+    y = lrpcore.Explainer(model, dtype=s.dtype).forward(images).outputs()
+    # the chooser offers the map's 4 classes, not its 16×16×4 values
+    selector = window.rules.target_selector
+    assert [selector.findData(str(k)) >= 0 for k in range(5)] == [True] * 4 + [False]
+    result = s.explanation
+    assert result.prediction == predicted_classes(y)[0]
+    np.testing.assert_allclose(result.scores, class_scores(y)[0])  # pixel shares, sum 1
+    assert abs(float(np.sum(result.scores)) - 1) < 1e-12
+    assert window.scores.getAxis("left").labelText == "share of pixels"
+    assert s.relevance.shape == (16, 16, 3)
+    want = lrpcore.explain(model, images[:1], rule=s.rule, dtype=s.dtype, target="pred")[0]
+    np.testing.assert_allclose(s.relevance, want.transpose(1, 2, 0), rtol=1e-9, atol=1e-12)
+    # the dataset's predictions: the class at the most pixels of each sample
+    qtbot.waitUntil(lambda: s.predictions is not None and (s.predictions >= 0).all(),
+                    timeout=20000)
+    np.testing.assert_array_equal(s.predictions, predicted_classes(y))
+
+    counts = np.bincount(y[0].argmax(-1).ravel(), minlength=4)
+    other = int(np.argsort(counts)[-2])  # predicted at some pixels, not the most
+    assert counts[other] > 0
+    _explained(window, qtbot, str(other))
+    want = lrpcore.explain(model, images[:1], rule=s.rule, dtype=s.dtype, target=other)[0]
+    np.testing.assert_allclose(s.relevance, want.transpose(1, 2, 0), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(s.relevance, 0)
+
+    absent = int(np.flatnonzero(counts == 0)[0])  # predicted nowhere: said, not drawn
+    selector.setCurrentIndex(selector.findData(str(absent)))
+    qtbot.waitUntil(lambda: bool(window.last_error), timeout=20000)
+    assert f"class {absent} is predicted at no pixel" in window.last_error
+    assert window.isVisible() and s.model is model
