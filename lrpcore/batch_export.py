@@ -26,15 +26,16 @@ from .spec import unit_inputs
 from .targets import resolve_classes
 
 
-def sample_classes(model, y, target, labels=None, files=None) -> list[dict]:
+def sample_classes(model, y, target, labels=None, files=None, region=None) -> list[dict]:
     """Per sample of the outputs ``y`` (N×K; a map's: the class at the most pixels,
     :mod:`lrpcore.map_targets`): its predicted class and the class explained
     (none for target "output"), by index and name, as the GUI's single exports record them:
     a heatmap of target "pred" said nowhere which of 1000 classes it explains. ``files``
-    (:meth:`Dataset.sample_files`, one per sample) adds ``"sample_file"``."""
+    (:meth:`Dataset.sample_files`, one per sample) adds ``"sample_file"``; ``region``: a
+    map's box the target was narrowed to (:mod:`lrpcore.map_targets`)."""
     y = np.asarray(y)
     names = list(model.class_names or [])
-    explained = resolve_classes(y, target, labels, class_names=names)
+    explained = resolve_classes(y, target, labels, class_names=names, region=region)
 
     def name(k):
         return str(names[k]) if 0 <= k < len(names) else str(k)

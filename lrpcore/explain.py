@@ -19,7 +19,7 @@ from .errors import RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
 from .layers import Pad
-from .map_targets import map_mask, predicted_classes
+from .map_targets import map_mask, predicted_classes, region_box
 from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
@@ -48,16 +48,30 @@ layer_rules : dict, optional
     (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
 '''
 
+# What a target means on a segmentation model's map, and its box (numpydoc, documented once).
+_MAP_TARGET_REGION = '''\
+region : tuple, optional
+    For a model whose output is a map (a segmentation model, N×H×W×K as the engine
+    computes it): ``(y0, y1, x0, x1)``, rows y0:y1 and columns x0:x1 of the map, to which
+    the target's pixels are narrowed (``pred``: the class at the most pixels there). On a
+    map a class target starts at its channel where it is the pixel's argmax, zero
+    elsewhere (output × mask); ``output`` is the whole map; ``true`` is refused.
+'''
+
 
 def _documents_rule_target_layer_rules(func):
-    """``func`` with its docstring's ``{rule_target_layer_rules}`` line replaced by the shared
-    text, indented as that line is (as it is under ``python -OO``, which drops docstrings)."""
+    """``func`` with its docstring's ``{rule_target_layer_rules}`` line (and a
+    ``{map_target_region}`` line) replaced by the shared text, indented as that line is (as
+    it is under ``python -OO``, which drops docstrings)."""
     if not func.__doc__:
         return func
-    line = next(x for x in func.__doc__.splitlines() if "{rule_target_layer_rules}" in x)
-    indent = line[:len(line) - len(line.lstrip())]
-    func.__doc__ = func.__doc__.replace(
-        line, textwrap.indent(_RULE_TARGET_LAYER_RULES, indent).rstrip("\n"))
+    for key, text in (("{rule_target_layer_rules}", _RULE_TARGET_LAYER_RULES),
+                      ("{map_target_region}", _MAP_TARGET_REGION)):
+        line = next((x for x in func.__doc__.splitlines() if key in x), None)
+        if line is None:
+            continue
+        indent = line[:len(line) - len(line.lstrip())]
+        func.__doc__ = func.__doc__.replace(line, textwrap.indent(text, indent).rstrip("\n"))
     return func
 
 
@@ -284,18 +298,18 @@ def _nearest_ruled(layers, i) -> str:
     return f" (the nearest: layer {near[0]}" + (f", {names[near[0]]!r})" if names else ")")
 
 
-def initial_relevance(y, target="pred", labels=None, xp=np, class_names=None):
+def initial_relevance(y, target="pred", labels=None, xp=np, class_names=None, region=None):
     """The relevance put on the output: ``pred`` (output × one-hot of the argmax, as in the
     toolbox demo), ``true`` (needs labels), a class index or name, an array of per-sample
     classes, or ``output`` (the whole output vector, like the toolbox's ``nn.lrp(y)``);
     :func:`lrpcore.targets.resolve_classes` reads the target. On a map output (a
-    segmentation model) a class starts at its channel where it is predicted
-    (:mod:`lrpcore.map_targets`)."""
-    classes = resolve_classes(y, target, labels, xp, class_names)
+    segmentation model) a class starts at its channel where it is predicted, inside
+    ``region`` if given (:mod:`lrpcore.map_targets`)."""
+    classes = resolve_classes(y, target, labels, xp, class_names, region)
     if classes is None:
-        return y.copy()
+        return y.copy() if region is None else y * region_box(y, region, xp)
     if y.ndim > 2:
-        return y * map_mask(y, classes, xp, class_names)
+        return y * map_mask(y, classes, xp, class_names, region)
     return class_relevance(y, classes, xp)
 
 
@@ -349,7 +363,7 @@ class Forward:
 
     @_documents_rule_target_layer_rules
     def relevance(self, rule=None, target="pred", layer_rules=None, labels=None,
-                  trace=False, to_numpy=True, condition=None):
+                  trace=False, to_numpy=True, condition=None, region=None):
         """Relevance at the model input (shape of the fed input), from this forward pass:
         many rules and targets cost one backward pass each, no new forward pass.
 
@@ -367,6 +381,7 @@ class Forward:
             ``{layer: mask}`` (keys as in ``layer_rules``) multiplies the relevance arriving
             at that layer's output by the mask (per-sample shape) before the layer's own
             step: what concept relevance (CRP) conditions on.
+        {map_target_region}
         """
         ex = self.explainer
         config = rule if isinstance(rule, RuleConfig) else resolve_rules(
@@ -374,7 +389,7 @@ class Forward:
         xp = self.backend.xp
         with np.errstate(all="ignore"):  # outputs that overflowed: reported after propagating
             R = initial_relevance(self.output, target, labels, xp,
-                                  lambda: getattr(ex.model, "class_names", None))
+                                  lambda: getattr(ex.model, "class_names", None), region)
         return self.propagate(R, config, trace=trace, to_numpy=to_numpy, condition=condition)
 
     def propagate(self, R, config: RuleConfig, trace=False, to_numpy=True, condition=None):
@@ -641,10 +656,10 @@ class Explainer:
         return acts
 
     def explain(self, x, rule=None, target="pred", layer_rules=None, labels=None, raw=False,
-                batch_size=None):
+                batch_size=None, region=None):
         """Relevance for the batch ``x``, in passes of at most ``batch_size`` samples (see
-        ``passes``); ``rule``, ``target``, ``layer_rules``, ``labels`` and ``raw`` as in
-        :func:`lrpcore.explain`."""
+        ``passes``); ``rule``, ``target``, ``layer_rules``, ``labels``, ``raw`` and
+        ``region`` as in :func:`lrpcore.explain`."""
         config = resolve_rules(self.layers, rule, layer_rules)
         x = self.prepare(x, raw)
         n = x.shape[0]
@@ -654,7 +669,7 @@ class Explainer:
             lab = None if labels is None else _slice_labels(labels, start, stop, n)
             tgt = _slice_labels(target, start, stop, n, "target classes") \
                 if _is_per_sample(target) else target
-            r = fwd.relevance(config, tgt, labels=lab)
+            r = fwd.relevance(config, tgt, labels=lab, region=region)
             if out is None:
                 out = np.empty((n,) + r.shape[1:], dtype=r.dtype)
             out[start:stop] = r
@@ -744,7 +759,7 @@ def _slice_labels(labels, start, stop, n, what="labels"):
 
 @_documents_rule_target_layer_rules
 def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, backend=None,
-            dtype=None, labels=None, batch_size=None) -> np.ndarray:
+            dtype=None, labels=None, batch_size=None, region=None) -> np.ndarray:
     """Relevance of ``x`` for ``model`` as a numpy array with the shape of the fed input.
 
     Parameters
@@ -767,6 +782,7 @@ def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, bac
     batch_size : int, optional
         Samples per forward/backward pass (default: the whole batch; on the CPU a pass
         holds at most 64 MB of activations).
+    {map_target_region}
 
     Returns
     -------
@@ -781,7 +797,7 @@ def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, bac
     """
     return Explainer(model, backend, dtype).explain(
         x, rule=rule, target=target, layer_rules=layer_rules, labels=labels, raw=raw,
-        batch_size=batch_size)
+        batch_size=batch_size, region=region)
 
 
 def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:

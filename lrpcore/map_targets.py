@@ -6,7 +6,8 @@ pixel. A class K then explains *why the pixels predicted as K were called K*: th
 starts at the output's K-th channel where K is the pixel's argmax and is zero elsewhere (the
 output times a mask, as zennit's segmentation examples start it). ``pred`` takes the class
 predicted at the most pixels of each sample, ``output`` the whole map; ``true`` is refused (a
-label per sample says nothing about pixels).
+label per sample says nothing about pixels). A ``region`` (rows y0:y1, columns x0:x1 of the
+map, as Python slices them) narrows each of them to a box: the pixels of one object.
 """
 
 from __future__ import annotations
@@ -37,14 +38,60 @@ def map_targets_words(sample_shape) -> str:
             "predicted at the most pixels; output: the whole map)")
 
 
-def predicted_classes(y, xp=np):
+def predicted_classes(y, xp=np, region=None):
     """The predicted class of each sample of the outputs ``y``: the argmax of a score vector;
-    of a map, the class predicted (argmax) at the most pixels, the lower index on a tie."""
+    of a map, the class predicted (argmax) at the most pixels (of ``region``), the lower index
+    on a tie."""
     if y.ndim <= 2:
+        check_region(region, y.shape[1:])
         return xp.argmax(y, axis=1)
-    n, k = y.shape[0], y.shape[-1]
-    counts = pixel_counts(y, xp)
-    return xp.argmax(counts.reshape(n, k), axis=1)
+    if region is not None:
+        y0, y1, x0, x1 = check_region(region, y.shape[1:])
+        y = y[:, y0:y1, x0:x1]
+    return xp.argmax(pixel_counts(y, xp), axis=1)
+
+
+def check_region(region, sample_shape):
+    """``region`` as four ints (y0, y1, x0, x1) inside a map of per-sample shape
+    ``sample_shape`` (H×W×K), or None; anything else is refused in words."""
+    if region is None:
+        return None
+    shape = tuple(sample_shape)
+    if len(shape) != 3:
+        what = f"{map_words(shape)}" if is_map(shape) else "a vector of class scores"
+        raise ShapeError(f"a region selects rows and columns of an H×W×K output map; the "
+                         f"model's output is {what}")
+    try:
+        y0, y1, x0, x1 = (int(v) for v in region)
+    except (TypeError, ValueError):
+        raise ShapeError(f"region {region!r}: give four whole numbers (y0, y1, x0, x1)") \
+            from None
+    h, w = shape[0], shape[1]
+    if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+        raise ShapeError(f"region rows {y0}:{y1}, columns {x0}:{x1} is not a box inside the "
+                         f"{h}×{w} output map (0 ≤ y0 < y1 ≤ {h}, 0 ≤ x0 < x1 ≤ {w})")
+    return y0, y1, x0, x1
+
+
+def region_box(y, region, xp=np):
+    """1 inside ``region`` of the N×H×W×K map ``y``, else 0: shaped 1×H×W×1."""
+    y0, y1, x0, x1 = check_region(region, y.shape[1:])
+    box = xp.zeros((1,) + tuple(y.shape[1:3]) + (1,), dtype=bool)
+    box[:, y0:y1, x0:x1] = True
+    return box
+
+
+def parse_region(text) -> tuple:
+    """``--region y0:y1,x0:x1`` (rows, then columns of the output map) as four ints."""
+    rows, sep, cols = str(text).partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        (y0, y1), (x0, x1) = ([int(v) for v in part.split(":")] for part in (rows, cols))
+    except ValueError:
+        raise ShapeError(f"--region {text!r}: give rows and columns of the output map as "
+                         "y0:y1,x0:x1 (e.g. 10:40,20:60)") from None
+    return y0, y1, x0, x1
 
 
 def class_scores(y, xp=np):
@@ -62,14 +109,16 @@ def pixel_counts(y, xp=np):
     return (pred[:, :, None] == xp.arange(k)).sum(axis=1)
 
 
-def map_mask(y, classes, xp=np, class_names=None):
+def map_mask(y, classes, xp=np, class_names=None, region=None):
     """1 at the K-th channel of each pixel predicted as K (K: the sample's entry of
-    ``classes``), else 0, in ``y``'s dtype. A sample in which its class is predicted nowhere
-    has nothing to explain: refused naming the class (an all-zero start would give an empty
-    heatmap that looks like an explanation)."""
+    ``classes``; inside ``region`` only), else 0, in ``y``'s dtype. A sample in which its
+    class is predicted nowhere has nothing to explain: refused naming the class (an all-zero
+    start would give an empty heatmap that looks like an explanation)."""
     n, k = y.shape[0], y.shape[-1]
     c = xp.asarray(classes).reshape((n,) + (1,) * (y.ndim - 1))
     mask = (xp.argmax(y, axis=-1)[..., None] == c) & (xp.arange(k) == c)
+    if region is not None:
+        mask &= region_box(y, region, xp)
     empty = ~mask.reshape(n, -1).any(axis=1)
     if bool(empty.any()):
         first = int(xp.argmax(empty))
@@ -78,6 +127,9 @@ def map_mask(y, classes, xp=np, class_names=None):
         named = _class_words(cls, class_names)
         which = "the sample" if n == 1 else \
             f"{int(empty.sum())} of the {n} samples (the first: sample {first} of the batch)"
+        if region is not None:
+            y0, y1, x0, x1 = check_region(region, y.shape[1:])
+            which += f" in rows {y0}:{y1}, columns {x0}:{x1}"
         raise ShapeError(f"class {named} is predicted at no pixel of {which}: there are no "
                          "pixels to explain; choose a class the map predicts (pred: the class "
                          "at the most pixels) or output (the whole map)")

@@ -17,7 +17,13 @@ import difflib
 import numpy as np
 
 from .errors import RuleError, ShapeError
-from .map_targets import is_map, map_words, predicted_classes, refuse_true_target
+from .map_targets import (
+    check_region,
+    is_map,
+    map_words,
+    predicted_classes,
+    refuse_true_target,
+)
 from .text import is_digits
 
 TARGET_WORDS = ("pred", "true", "output")
@@ -142,20 +148,21 @@ def model_map_shape(model) -> tuple | None:
     return tuple(shapes[-1]) if shapes and is_map(shapes[-1]) else None
 
 
-def resolve_classes(y, target, labels=None, xp=np, class_names=None):
+def resolve_classes(y, target, labels=None, xp=np, class_names=None, region=None):
     """The explained class per sample of the outputs ``y`` (N×K, or a map N×…×K: see
-    :mod:`lrpcore.map_targets`) as an index array on the device, or None for ``output``
-    (every output is explained). ``target`` is anything :func:`parse_target` takes, or an
-    array of per-sample classes."""
+    :mod:`lrpcore.map_targets`, whose ``region`` a map's ``pred`` counts pixels in) as an
+    index array on the device, or None for ``output`` (every output is explained).
+    ``target`` is anything :func:`parse_target` takes, or an array of per-sample classes."""
     if y.ndim < 2:
         raise ShapeError(f"expected outputs of shape N×K, got {y.shape}")
+    check_region(region, y.shape[1:])  # a map's box, or refused
     n, k = y.shape[0], y.shape[-1]
     if isinstance(target, str):
         target = parse_target(target, class_names=class_names)
         if target == "output":
             return None
         if target == "pred":
-            return predicted_classes(y, xp)
+            return predicted_classes(y, xp, region)
         if target == "true":
             if y.ndim > 2:
                 refuse_true_target()

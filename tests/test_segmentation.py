@@ -210,3 +210,71 @@ def test_a_sidecar_names_the_maps_classes_for_info_and_explain(tmp_path, capsys)
     assert main(["explain", str(model), str(x), "--raw", "--target", name, "--out",
                  str(tmp_path / "R.npy")]) == 0, capsys.readouterr().err
     assert f"(target {k}: {name})" in capsys.readouterr().out
+
+
+def test_a_region_narrows_the_start_to_a_box_of_the_map():
+    y = np.zeros((1, 4, 6, 3))
+    y[..., 0] = 1.0
+    y[0, 0:2, 0:2, 1] = 2.0  # class 1: a 2×2 object at the top left
+    y[0, 2:4, 3:6, 2] = 3.0  # class 2: a 2×3 object at the bottom right
+    assert predicted_classes(y).tolist() == [0]
+    assert predicted_classes(y, region=(0, 2, 0, 3)).tolist() == [1]
+    assert predicted_classes(y, region=(2, 4, 2, 6)).tolist() == [2]
+    R0 = initial_relevance(y, "pred", region=(0, 2, 0, 3))
+    want = np.zeros_like(y)
+    want[0, 0:2, 0:2, 1] = 2.0
+    np.testing.assert_array_equal(R0, want)
+    R0 = initial_relevance(y, 2, region=(3, 4, 4, 6))
+    assert np.count_nonzero(R0) == 2 and R0[0, 3, 4:6, 2].tolist() == [3.0, 3.0]
+    R0 = initial_relevance(y, "output", region=(0, 1, 0, 6))
+    np.testing.assert_array_equal(R0[0, 0], y[0, 0])
+    assert not R0[0, 1:].any()
+    with pytest.raises(ShapeError, match=r"class 1 is predicted at no pixel of the sample in "
+                       r"rows 2:4, columns 0:6"):
+        initial_relevance(y, 1, region=(2, 4, 0, 6))
+    with pytest.raises(ShapeError, match=r"region rows 0:5, columns 0:2 is not a box inside "
+                       r"the 4×6 output map"):
+        initial_relevance(y, 1, region=(0, 5, 0, 2))
+    with pytest.raises(ShapeError, match="a region selects rows and columns of an H×W×K "
+                       "output map; the model's output is a vector of class scores"):
+        initial_relevance(np.ones((1, 3)), 1, region=(0, 1, 0, 1))
+
+
+@pytest.mark.parametrize("rule", ["EpsilonPlus", "EpsilonAlpha2Beta1", "EpsilonGammaBox"])
+def test_relevance_of_two_halves_of_the_map_adds_up_to_zennits_of_the_whole(rule):
+    """LRP is linear in the relevance it starts from (one forward pass): the class's pixels in
+    the top and the bottom half give the reference for all of its pixels."""
+    _, ref, fw = _forward("segment_ts")
+    classes = ref["target"]
+    top = fw.relevance(rule, classes, region=(0, 8, 0, 16))
+    bottom = fw.relevance(rule, classes, region=(8, 16, 0, 16))
+    assert _relative_error(top + bottom, ref["R__" + rule]).max() < 1e-4
+    assert _relative_error(top, ref["R__" + rule]).max() > 1e-2  # a half is not the whole
+
+
+def test_lrp_explain_region_records_it_and_refuses_a_bad_box(tmp_path, capsys):
+    _, ref, _ = _forward("segment_ts")
+    x = tmp_path / "x.npy"
+    np.save(x, ref["x"].astype(np.float32))
+    model = str(ZOO / "segment_ts.onnx")
+    out = tmp_path / "R.npy"
+    assert main(["explain", model, str(x), "--raw", "--region", "8:16,0:16", "--out",
+                 str(out)]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "R.npy.json").read_text())["region"] == [8, 16, 0, 16]
+    m = lrpcore.load_model(model)
+    np.testing.assert_allclose(np.load(out), lrpcore.explain(
+        m, ref["x"].astype(np.float32), raw=True, dtype="float32", region=(8, 16, 0, 16)),
+        rtol=1e-5, atol=1e-7)
+    capsys.readouterr()
+    for region, words in (("8:16", "--region '8:16': give rows and columns of the output map "
+                                   "as y0:y1,x0:x1"),
+                          ("0:17,0:4", "region rows 0:17, columns 0:4 is not a box inside "
+                                       "the 16×16 output map")):
+        assert main(["explain", model, str(x), "--raw", "--region", region, "--out",
+                     str(tmp_path / "bad.npy")]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+    assert main(["explain", "mnist-lenet5", "mnist-sample", "--region", "0:1,0:1", "--out",
+                 str(tmp_path / "bad.npy")]) == 2
+    assert "the model's output is a vector of class scores" in capsys.readouterr().err
+    assert not (tmp_path / "bad.npy").exists()

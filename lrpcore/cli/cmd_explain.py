@@ -18,7 +18,7 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
-from ..map_targets import refuse_true_target
+from ..map_targets import check_region, parse_region, refuse_true_target
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..targets import model_map_shape
@@ -88,6 +88,10 @@ def register(sub):
                    "output (the "
                    "whole output vector), a class index or a class name (\"Egyptian cat\"; any "
                    "case, or its unambiguous start)")
+    p.add_argument("--region", metavar="Y0:Y1,X0:X1",
+                   help="a segmentation model's output map only: explain the target's pixels "
+                   "in rows Y0:Y1 and columns X0:X1 of the map (Python's slices; pred: the "
+                   "class at the most pixels there)")
     p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
                    "for --target true (default: the dataset's own, or X_labels.npy beside an "
                    "X_images.npy)")
@@ -222,6 +226,7 @@ def run(args) -> int:
         print(f"lrp explain: note: {args.input}: {depth}", file=sys.stderr)
     layer_rules = layer_rules_of(args.layer_rule, model, args.model)
     target = parse_target(args.target, model=model)
+    region = _region(args, model)
     if target == "true" and model_map_shape(model):  # before "needs --labels": no labels fit
         refuse_true_target()
     if target == "true" and not args.labels and found_labels is None:
@@ -243,7 +248,7 @@ def run(args) -> int:
 
         check_labels_fit(found_labels, model.n_classes, args.input)
         labels = np.asarray(found_labels)
-    pngs = PngWriter(args, model, explainer, config, fed_shape, target)
+    pngs = PngWriter(args, model, explainer, config, fed_shape, target, region)
 
     Y = None
     bar = ProgressBar(n, "explaining", enabled=args.progress)
@@ -265,15 +270,15 @@ def run(args) -> int:
                         check_finite_outputs(y, explainer.dtype, explainer.model, fwd)
                     lab = labels[start:stop] if labels is not None else None
                     r = _explain_checked(fwd, config, target, lab, checks, traces if args.trace
-                                         else None, range(start, stop))
+                                         else None, range(start, stop), region)
                     if args.trace and start < TRACE_SAMPLES:
                         trace_classes.update(_classes_of(explainer.model, y, target, lab,
-                                                         start, stop))
+                                                         start, stop, region))
                     R[start:stop] = r
                     if Y is None:
                         Y = np.empty((n,) + y.shape[1:], dtype=y.dtype)
                     Y[start:stop] = y
-                    pngs.write(explainer, r, fed, start, y, target, lab, x)
+                    pngs.write(explainer, r, fed, start, y, target, lab, x, region)
                     bar(stop, n)
             outputs.append(args.out)
             if args.outputs:
@@ -281,7 +286,7 @@ def run(args) -> int:
                 outputs.append(args.outputs)
             diagnosis = checks.result()
             record = _record(args, config, explainer, target, round(time.perf_counter() - t0, 4),
-                             diagnosis=diagnosis.to_dict())
+                             diagnosis=diagnosis.to_dict(), **region_field(region))
             outputs.append(record(args.out, "relevance", fed_shape))
             if args.outputs:
                 outputs.append(record(args.outputs, "model outputs", Y.shape))
@@ -315,12 +320,32 @@ def _with_sidecars(paths) -> list:
     return [q for p in paths if p for q in (p, sidecar_path(p))]
 
 
-def _explain_checked(fwd, config, target, labels, checks, traces, samples):
+def _region(args, model):
+    """--region as (y0, y1, x0, x1), checked against the model's output map when its shape is
+    known from the model (else with the first batch); None without the option."""
+    if args.region is None:
+        return None
+    region = parse_region(args.region)
+    try:
+        shape = model.shapes()[-1]
+    except ShapeError:
+        return region
+    check_region(region, shape)
+    return region
+
+
+def region_field(region) -> dict:
+    """The sidecars' record of --region (nothing without it)."""
+    return {} if region is None else {"region": list(region)}
+
+
+def _explain_checked(fwd, config, target, labels, checks, traces, samples, region=None):
     """Relevance of one batch; its trace feeds the conservation diagnosis (``checks``) and,
     with ``--trace``, the printed table (``traces``). The trace stays on the device: only a
     few sums per sample and layer come back."""
     backend = fwd.backend
-    r, layers = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False)
+    r, layers = fwd.relevance(config, target, labels=labels, trace=True, to_numpy=False,
+                              region=region)
     r = backend.to_numpy(r)
     fwd.check_finite(r, config)
     checks.add(layers, sample_activations(fwd), backend.xp)
@@ -373,7 +398,7 @@ class PngWriter:
     """Heatmap PNGs of ``--png``, written batch by batch; existing files are refused before
     anything is computed, and ``remove`` takes back every file (and sidecar) written."""
 
-    def __init__(self, args, model, explainer, config, fed_shape, target):
+    def __init__(self, args, model, explainer, config, fed_shape, target, region=None):
         from .. import export
 
         self.export, self.args, self.model = export, args, model
@@ -394,10 +419,11 @@ class PngWriter:
         # the samples' source as the .npy sidecars name it: a PNG is traced back to its data
         self.info = export.sidecar_info(args.model, config.description, str(target),
                                         explainer.backend.name, explainer.dtype.name,
-                                        dataset=args.input, raw=bool(args.raw))
+                                        dataset=args.input, raw=bool(args.raw),
+                                        **region_field(region))
         self.created_dir = not os.path.isdir(args.png)
 
-    def write(self, explainer, R, fed, start, y, target, labels, x=None) -> None:
+    def write(self, explainer, R, fed, start, y, target, labels, x=None, region=None) -> None:
         if not self.args.png:
             return
         args = self.args
@@ -407,7 +433,7 @@ class PngWriter:
             args.png, explainer, R, fed, indices, self.cmaps,
             npy=False, outline=args.outline, scaling=args.scaling, info=self.info,
             overwrite=args.overwrite, width=self.width,
-            classes=sample_classes(self.model, y, target, labels, files))
+            classes=sample_classes(self.model, y, target, labels, files, region))
 
     def remove(self) -> None:
         remove_with_sidecars(self.written)
@@ -420,12 +446,13 @@ class PngWriter:
 TRACE_SAMPLES = 10
 
 
-def _classes_of(model, y, target, labels, start, stop) -> dict:
+def _classes_of(model, y, target, labels, start, stop, region=None) -> dict:
     """What each sample of a batch explains, as the trace heads it: "class 285 (Egyptian
     cat)", "class 3" where the name is the number, "every output" for target output. With
     target pred the trace said "explained output f(x)" without saying of which class."""
     keep = TRACE_SAMPLES - start
-    fields = sample_classes(model, y[:keep], target, None if labels is None else labels[:keep])
+    fields = sample_classes(model, y[:keep], target, None if labels is None else labels[:keep],
+                            region=region)
     texts = {}
     for i, f in zip(range(start, stop), fields, strict=False):
         if "explained_class" not in f:
