@@ -278,3 +278,24 @@ def test_lrp_explain_region_records_it_and_refuses_a_bad_box(tmp_path, capsys):
                  str(tmp_path / "bad.npy")]) == 2
     assert "the model's output is a vector of class scores" in capsys.readouterr().err
     assert not (tmp_path / "bad.npy").exists()
+
+
+def test_compare_shows_the_classes_a_map_predicts_each_its_own_pixels(tmp_path):
+    from hostile_files import save_feature_extractor
+
+    from lrpcore.insight.compare import compare
+
+    # four equal channels: class 0 at every pixel; classes 1-3 have no pixels, no column
+    backbone = lrpcore.load_model(save_feature_extractor(tmp_path / "backbone.onnx", 8))
+    one = lrpcore.Explainer(backbone).forward(np.random.default_rng(0).random((1, 1, 8, 8)),
+                                              raw=True)
+    assert list(compare(one, ["EpsilonPlus"], classes="all").classes) == [0]
+    fw = _forward("segment_ts")[2]
+    scores = class_scores(fw.outputs()[:1])[0]
+    comp = compare(fw, ["EpsilonPlus"], index=0, classes="all")
+    assert list(comp.classes) == [int(c) for c in np.flatnonzero(scores > 0)]
+    np.testing.assert_allclose(comp.outputs, scores)  # the shares of pixels, not the map
+    for col, c in enumerate(comp.classes):
+        np.testing.assert_allclose(comp.rows[0].maps[col],
+                                   fw.subset(slice(0, 1)).relevance("EpsilonPlus", c)[0],
+                                   rtol=1e-9, atol=1e-12)

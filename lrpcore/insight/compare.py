@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Forward, resolve_rules
+from ..map_targets import class_scores
 from ..targets import explains_all_outputs, resolve_classes
 from .baselines import attribute, baseline_name, model_class_names
 from .tasks import check_cancel, report
@@ -86,7 +87,7 @@ def class_relevance(forward: Forward, rule, index=0, classes=None) -> np.ndarray
     One backward pass: the sample's activations are repeated once per class.
     """
     one = sample_view(forward, index)
-    k = int(one.output.shape[1])
+    k = int(one.output.shape[-1])  # a segmentation model's map: its classes per pixel
     classes = list(range(k)) if classes is None else [_check_class(c, k) for c in classes]
     if not classes:
         return np.zeros((0,) + tuple(one.activations[0].shape[1:]))
@@ -96,7 +97,7 @@ def class_relevance(forward: Forward, rule, index=0, classes=None) -> np.ndarray
 
 def contrast_map(forward: Forward, rule, class_a, class_b, index=0, positive=False):
     """R_A − R_B for sample ``index`` (optionally clipped at 0), shape of one input sample."""
-    k = int(forward.output.shape[1])
+    k = int(forward.output.shape[-1])
     a = _check_class(class_a, k, "class A")
     b = _check_class(class_b, k, "class B")
     ra, rb = class_relevance(forward, rule, index, [a, b])
@@ -121,7 +122,7 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     if len(rules) > MAX_RULES:
         raise RuleError(f"{len(rules)} rules given; compare shows at most {MAX_RULES}")
     one = sample_view(forward, index)
-    outputs = one.outputs()[0]
+    outputs = class_scores(one.outputs())[0]  # of a map: the share of its pixels per class
     k = outputs.shape[0]
     chosen = _chosen_classes(one, classes, target, labels, index, k)
     pair = None
@@ -161,10 +162,13 @@ MAX_ALL_CLASSES = 10
 
 def _all_or_top(one, k):
     """Every class of a model with up to MAX_ALL_CLASSES, else the highest-scoring ones in
-    score order: "all" 1000 ImageNet classes would be 1000 backward passes and columns."""
-    if k <= MAX_ALL_CLASSES:
-        return list(range(k))
-    scores = one.outputs()[0]
+    score order: "all" 1000 ImageNet classes would be 1000 backward passes and columns. Of a
+    map (a segmentation model), the classes it predicts somewhere: the others have no pixels
+    to explain."""
+    scores = class_scores(one.outputs())[0]
+    candidates = range(k) if one.output.ndim <= 2 else np.flatnonzero(scores > 0)
+    if len(candidates) <= MAX_ALL_CLASSES:
+        return [int(c) for c in candidates]
     return [int(c) for c in np.argsort(-scores, kind="stable")[:MAX_ALL_CLASSES]]
 
 

@@ -62,3 +62,25 @@ def test_window_explains_the_pixels_of_a_class(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: bool(window.last_error), timeout=20000)
     assert f"class {absent} is predicted at no pixel" in window.last_error
     assert window.isVisible() and s.model is model
+
+
+def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_window, qtbot,
+                                                                          tmp_path):
+    """Compare explains each class the map predicts; pixel-flipping follows one class score
+    per sample, which a map has not: one sentence in the panel, the window stays up."""
+    images = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
+    data = tmp_path / "photos.npy"
+    np.save(data, images)
+    window = make_window(model=str(MODEL), dataset=data)
+    panel = window.insight.panels["pixelflip"]
+    window.insight.actions["pixelflip"].trigger()
+    qtbot.waitUntil(lambda: panel.last_error is not None, timeout=20000)
+    assert "pixel-flipping follows one class score per sample; the model's output is a " \
+           "16×16×4 map per sample" in panel.last_error
+    compare = window.insight.panels["compare"]
+    window.insight.actions["compare"].trigger()
+    qtbot.waitUntil(lambda: compare.last_error is not None or compare.result is not None,
+                    timeout=20000)
+    assert compare.last_error is None, compare.last_error
+    assert "predicted 0" in compare.info.text()  # the class at the most pixels
+    assert window.isVisible()
