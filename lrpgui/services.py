@@ -22,7 +22,7 @@ from lrpcore.insight.diagnose import diagnose_trace, rule_findings, sample_activ
 from lrpcore.map_targets import class_scores, predicted_classes
 from lrpcore.parallel import PASS_BYTES
 from lrpcore.spec import unit_inputs
-from lrpcore.targets import parse_target
+from lrpcore.targets import model_map_shape, parse_target
 
 from . import rendering
 from .explained import explained_class, target_text
@@ -360,7 +360,9 @@ def export_figure(path, result, cmap, outline, scale, info, channels="sum") -> l
     from lrpcore.render.figure import figure_title  # noqa: PLC0415
 
     k = explained_class(result)
-    score = float(np.asarray(result.scores).reshape(-1)[k]) if k is not None else None
+    # a segmentation model's "scores" are shares of its pixels, no score of the class
+    scored = k is not None and not model_map_shape(result.request.model)
+    score = float(np.asarray(result.scores).reshape(-1)[k]) if scored else None
     model = os.path.basename(result.request.model_path or "") or None
     title = figure_title(result.rule_description, target_text(result), score,
                          result.index, model)

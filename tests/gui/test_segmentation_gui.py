@@ -5,6 +5,7 @@ is an error in the window, which stays up."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,9 @@ def test_window_explains_the_pixels_of_a_class(make_window, qtbot, tmp_path):
     np.testing.assert_allclose(s.relevance, want.transpose(1, 2, 0), rtol=1e-9, atol=1e-12)
     assert not np.allclose(s.relevance, 0)
 
+    figure = window.export_figure(path=str(tmp_path / "figure.png"), scale=4)
+    title = json.loads(Path(f"{figure[0]}.json").read_text())["title"]
+    assert title[0].endswith(f"relevance for class {other}")  # no "(score …)": a share
     absent = int(np.flatnonzero(counts == 0)[0])  # predicted nowhere: said, not drawn
     selector.setCurrentIndex(selector.findData(str(absent)))
     qtbot.waitUntil(lambda: bool(window.last_error), timeout=20000)
