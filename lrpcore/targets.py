@@ -82,9 +82,9 @@ def one_class_per_sample(target, what, class_names=None, model=None):
     raise ShapeError naming the tool (``what``)."""
     shape = None if model is None else model_map_shape(model)
     if shape is not None:
-        raise ShapeError(f"{what} follows one class score per sample; the model's output is "
-                         f"{map_words(shape)} (a segmentation model): its heatmaps come from "
-                         "lrp explain and the explorer")
+        raise ShapeError(f"{what} follows one class score per sample; this segmentation "
+                         f"model's output is {map_words(shape)}: its heatmaps come from lrp "
+                         "explain and the explorer")
     if explains_all_outputs(target):
         raise ShapeError(f"{what} follows one class per sample: use pred, true or a class")
     return parse_target(target, class_names=class_names) if isinstance(target, str) else target

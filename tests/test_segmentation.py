@@ -151,13 +151,23 @@ def test_sample_classes_name_the_class_at_the_most_pixels():
     assert [f["explained_class"] for f in fields] == ref["second"].tolist()
 
 
-def test_tools_that_follow_one_score_per_sample_refuse_a_map():
-    from lrpcore.insight.pixelflip import evaluate_methods
+@pytest.mark.parametrize(("tool", "what"), [("pixelflip", "pixel-flipping"),
+                                              ("sanity", "the sanity check"),
+                                              ("sweep", "a sweep")])
+def test_tools_that_follow_one_score_per_sample_refuse_a_map(tool, what):
+    from lrpcore.insight import pixelflip, sanity, sweep
 
     model, ref, _ = _forward("segment_ts")
-    with pytest.raises(ShapeError, match=r"pixel-flipping follows one class score per "
-                       r"sample; the model's output is a 16×16×4 map per sample"):
-        evaluate_methods(model, ref["x"], ["EpsilonPlus"], raw=True)
+    run = {"pixelflip": lambda: pixelflip.evaluate_methods(model, ref["x"], ["EpsilonPlus"],
+                                                           raw=True),
+           "sanity": lambda: sanity.cascading_randomisation(model, ref["x"], "EpsilonPlus",
+                                                            raw=True),
+           "sweep": lambda: sweep.run_sweep(model, ref["x"], "epsilon", raw=True)}[tool]
+    with pytest.raises(ShapeError, match=rf"^{what} follows one class score per sample; this "
+                       r"segmentation model's output is a 16×16×4 map per sample \(4 class "
+                       r"scores per pixel, the last axis\): its heatmaps come from lrp "
+                       "explain and the explorer$"):
+        run()
 
 
 def test_lrp_explain_writes_a_class_heatmap_of_a_photograph(tmp_path, capsys):

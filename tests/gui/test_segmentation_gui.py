@@ -79,8 +79,8 @@ def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_w
     panel = window.insight.panels["pixelflip"]
     window.insight.actions["pixelflip"].trigger()
     qtbot.waitUntil(lambda: panel.last_error is not None, timeout=20000)
-    assert "pixel-flipping follows one class score per sample; the model's output is a " \
-           "16×16×4 map per sample" in panel.last_error
+    assert "pixel-flipping follows one class score per sample; this segmentation model's " \
+           "output is a 16×16×4 map per sample" in panel.last_error
     compare = window.insight.panels["compare"]
     window.insight.actions["compare"].trigger()
     qtbot.waitUntil(lambda: compare.last_error is not None or compare.result is not None,
