@@ -172,21 +172,20 @@ def test_tools_that_follow_one_score_per_sample_refuse_a_map(tool, what):
 
 def test_lrp_explain_writes_a_class_heatmap_of_a_photograph(tmp_path, capsys):
     from PIL import Image
+    from segment_photos import photo_with_an_absent_class
 
-    photo = tmp_path / "photo.png"
-    Image.fromarray(np.random.default_rng(5).integers(0, 256, (16, 16, 3)).astype(np.uint8)
-                    ).save(photo)
     model = lrpcore.load_model(ZOO / "segment_ts.onnx")
-    y = lrpcore.Explainer(model).forward(np.asarray(Image.open(photo))[None]).outputs()
-    counts = np.bincount(y[0].argmax(-1).ravel(), minlength=4)
+    pixels, counts = photo_with_an_absent_class(model)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(photo)
     k = int(np.argsort(counts)[-2])  # predicted at some pixels, not at the most
     out, pngs = tmp_path / "R.npy", tmp_path / "png"
     assert main(["explain", str(ZOO / "segment_ts.onnx"), str(photo), "--target", str(k),
                  "--out", str(out), "--png", str(pngs)]) == 0, capsys.readouterr().err
     assert f"(target {k})" in capsys.readouterr().out
     R = np.load(out)
-    np.testing.assert_allclose(R, lrpcore.explain(model, np.asarray(Image.open(photo))[None],
-                                                  target=k, dtype="float32"), rtol=1e-5,
+    np.testing.assert_allclose(R, lrpcore.explain(model, pixels[None], target=k,
+                                                  dtype="float32"), rtol=1e-5,
                                atol=1e-6 * np.abs(R).max())
     side = json.loads((pngs / "heatmap_0_bwr.png.json").read_text())
     assert side["explained_class"] == k and side["predicted_class"] == int(counts.argmax())

@@ -35,7 +35,9 @@ subclasses of ``nn.ReLU`` and ``nn.AvgPool2d`` (its dynamo export keeps its stac
 zoo6: ``grouped_noopt``, ``innorm_noopt``, ``shufflenet_noopt``, ``smooth_noopt``,
 ``funcacts_noopt``: ``dynamo=True`` without its
 optimiser (``optimize=False``), as a checker keeping the BatchNorms writes them (``NOOPT``).
-Stop 26: ``atrous``, DeepLab's atrous pyramid in small (appended last: seeds go by position).
+Stop 26: ``atrous``, DeepLab's atrous pyramid in small (appended last: seeds go by position);
+``segment``, a small FCN whose output is an N×K×H×W map (``SEGMENT``: two samples; its
+references start at the output times the mask of a class's pixels, see ``map_references``).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 

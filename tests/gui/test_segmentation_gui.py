@@ -26,10 +26,19 @@ def _explained(window, qtbot, target):
             window.rules.target_selector.findData(target))
 
 
-def test_window_explains_the_pixels_of_a_class(make_window, qtbot, tmp_path):
-    images = np.random.default_rng(3).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
+def _photos(tmp_path):
+    """Sample 0 misses a class of its map; three noise images after it."""
+    from segment_photos import photo_with_an_absent_class
+
+    first, _ = photo_with_an_absent_class(lrpcore.load_model(MODEL))
+    noise = np.random.default_rng(3).integers(0, 256, (3, 16, 16, 3)).astype(np.uint8)
     data = tmp_path / "photos.npy"
-    np.save(data, images)
+    np.save(data, np.concatenate([first[None], noise]))
+    return data, np.load(data)
+
+
+def test_window_explains_the_pixels_of_a_class(make_window, qtbot, tmp_path):
+    data, images = _photos(tmp_path)
     window = make_window(model=str(MODEL), dataset=data)
     s = window.state
     model = s.model
@@ -72,10 +81,9 @@ def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_w
                                                                           tmp_path):
     """Compare explains each class the map predicts; pixel-flipping follows one class score
     per sample, which a map has not: one sentence in the panel, the window stays up."""
-    images = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
-    data = tmp_path / "photos.npy"
-    np.save(data, images)
+    data, images = _photos(tmp_path)
     window = make_window(model=str(MODEL), dataset=data)
+    predicted = int(window.state.explanation.prediction)
     panel = window.insight.panels["pixelflip"]
     window.insight.actions["pixelflip"].trigger()
     qtbot.waitUntil(lambda: panel.last_error is not None, timeout=20000)
@@ -86,5 +94,8 @@ def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_w
     qtbot.waitUntil(lambda: compare.last_error is not None or compare.result is not None,
                     timeout=20000)
     assert compare.last_error is None, compare.last_error
-    assert "predicted 0" in compare.info.text()  # the class at the most pixels
+    y = lrpcore.Explainer(window.state.model, dtype=window.state.dtype).forward(
+        images[:1]).outputs()
+    assert predicted == predicted_classes(y)[0]  # the class at the most pixels
+    assert f"predicted {predicted} " in compare.info.text()
     assert window.isVisible()
