@@ -287,6 +287,11 @@ def test_lrp_explain_region_records_it_and_refuses_a_bad_box(tmp_path, capsys):
                  str(tmp_path / "bad.npy")]) == 2
     assert "the model's output is a vector of class scores" in capsys.readouterr().err
     assert not (tmp_path / "bad.npy").exists()
+    # a cluster run would have dropped it without a word
+    assert main(["explain", model, str(x), "--raw", "--region", "8:16,0:16", "--out",
+                 str(tmp_path / "R.zarr")]) == 2
+    assert "--region is not available with --out *.zarr" in capsys.readouterr().err
+    assert not (tmp_path / "R.zarr").exists()
 
 
 def test_compare_shows_the_classes_a_map_predicts_each_its_own_pixels(tmp_path):

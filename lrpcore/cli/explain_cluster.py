@@ -50,6 +50,9 @@ def run_cluster(args) -> int:
             raise RuleError(f"{flag} is not available with --out *.zarr (the store holds the "
                             "outputs; draw heatmaps from it with 'lrp render R.zarr --sample "
                             "I' or 'lrp figure R.zarr', or open it in the explorer)")
+    if getattr(args, "region", None) is not None:  # it would be dropped without a word
+        raise RuleError("--region is not available with --out *.zarr: a cluster run explains "
+                        "class scores, not a segmentation model's map (write --out R.npy)")
     import os
 
     from ..io.image_folder import is_image_file  # noqa: PLC0415
