@@ -38,3 +38,27 @@ class Cancelled(LRPError):
     """The user stopped a long job (export, insight computation, download, a GUI task); it
     removed what it had written and returned nothing. The one cancellation type of the
     project: the GUI tells a stop the user asked for from a failure by this class alone."""
+
+
+class NonFiniteSample(ShapeError, DatasetError):
+    """A sample holding NaN or ±inf: the one wording of every command's refusal ("FILE:
+    sample 3 contains NaN or infinite values"). ``index`` counts in the batch it was found in;
+    a caller that knows where that batch starts in the file renumbers it with :meth:`at`."""
+
+    def __init__(self, index, source=None):
+        self.index, self.source = int(index), source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}sample {self.index} contains NaN or infinite values")
+
+    def at(self, index=None, source=None) -> "NonFiniteSample":
+        """The same refusal numbered ``index`` in the file (None: as it is), naming ``source``."""
+        return NonFiniteSample(self.index if index is None else index, source or self.source)
+
+    @classmethod
+    def check(cls, batch, source=None) -> None:
+        """Raise for the first sample of ``batch`` (samples first) that is not all finite."""
+        import numpy as np  # noqa: PLC0415
+
+        bad = ~np.isfinite(np.reshape(batch, (len(batch), -1)))
+        if bad.any():
+            raise cls(int(np.argwhere(bad)[0][0]), source)

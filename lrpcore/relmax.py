@@ -29,7 +29,7 @@ from .concepts import (
     pass_size,
     single_pass,
 )
-from .errors import Cancelled, DatasetError, ExportError, ShapeError
+from .errors import Cancelled, DatasetError, ExportError, NonFiniteSample, ShapeError
 from .io.claims import NPY_HEADER_ERRORS, ZIP_ERRORS
 
 CACHE_SUB = "relmax"
@@ -211,6 +211,8 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         _check(cancelled)
         try:
             fed = ex.prepare(take(images, slice(a, a + batch_size)), raw)
+        except NonFiniteSample as exc:  # numbered in the data (the caller names the file)
+            raise exc.at(a + exc.index) from None
         except ShapeError as exc:  # a NaN in the data: which samples (the caller names the file)
             raise ShapeError(f"samples {a}..{min(a + batch_size, N) - 1}: {exc}") from None
         fwd = ex.forward(fed, raw=True)

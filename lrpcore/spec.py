@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import NonFiniteSample, ShapeError
 
 # photographs of another size than a model's: the one remedy, said alike wherever they stop
 PHOTOS_HINT = ("open the folder (or the photo's file) with the model, "
@@ -160,8 +160,7 @@ class InputSpec:
         self._check_layout(x.shape[1:])
         with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
             xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
-        if not np.all(np.isfinite(xf)):
-            raise ShapeError("samples contain NaN or infinite values")
+        NonFiniteSample.check(xf)
         xf = xf / self.divide + self.offset
         if self.mean is not None:
             xf = (xf - self._per_channel(self.mean)) / self._per_channel(self.std)

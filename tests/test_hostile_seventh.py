@@ -259,7 +259,8 @@ def test_render_does_not_hash_a_huge_file_a_sidecar_names_as_the_model(tmp_path,
     assert out.exists() and str(huge) not in hashed
 
 
-@pytest.mark.parametrize("sample, words", [(3, "(sample 3)"), (0, "samples 0..5")])
+@pytest.mark.parametrize("sample, words", [(3, "sample 3 contains NaN"),
+                                           (0, "sample 3 contains NaN")])
 def test_concepts_of_data_holding_nan_names_the_file(tmp_path, capsys, sample, words):
     """'lrp concepts' said only 'samples contain NaN or infinite values' (which file? the
     explained sample, or one of the references?)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conventions import RULE_DEFAULT_HELP
-from ..errors import RuleError, ShapeError
+from ..errors import NonFiniteSample, RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
 from ..text import printable_line
 from .common import (
@@ -130,6 +130,8 @@ def run(args) -> int:
     lab = None if labels is None else np.asarray(labels)
     try:
         fed = ex.prepare(np.asarray(x[args.sample:args.sample + 1]), args.raw)
+    except NonFiniteSample as exc:
+        raise exc.at(args.sample, args.data) from None
     except ShapeError as exc:  # a NaN in the sample: the message named no file
         raise ShapeError(f"{args.data} (sample {args.sample}): {exc}") from None
     if not args.raw:  # a hint, after the checks that refuse the samples (as lrp explain)
@@ -154,6 +156,8 @@ def run(args) -> int:
             refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
                                      dataset_id=_dataset_id(args.data, n), raw=args.raw,
                                      progress=bar)
+        except NonFiniteSample as exc:  # relmax numbers it in the data
+            raise exc.at(source=args.data) from None
         except ShapeError as exc:
             raise ShapeError(f"{args.data}: {exc}") from None
         finally:

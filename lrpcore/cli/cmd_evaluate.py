@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..errors import ShapeError
+from ..errors import NonFiniteSample, ShapeError
 from ..fileio import atomic_write_text, staged_writes
 from ..insight.pixelflip import DEFAULTS
 from .common import (
@@ -151,6 +151,8 @@ def run(args) -> int:
             steps=args.steps, patch=args.patch, per_step=args.per_step, baseline=args.baseline,
             region=args.region, seed=args.seed, batch_size=args.batch_size,
             backend=args.backend, dtype=args.dtype, progress=bar, layer_rules=layer_rules)
+    except NonFiniteSample as exc:  # all samples are prepared at once: numbered in the file
+        raise exc.at(source=args.input) from None
     except ShapeError as exc:
         raise ShapeError(f"{args.input}: {exc}") from None
     finally:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..batch_export import export_explained, sample_classes
 from ..conventions import DEFAULTS_HELP
-from ..errors import ExportError, RuleError, ShapeError
+from ..errors import ExportError, NonFiniteSample, RuleError, ShapeError
 from ..explain import Explainer, check_finite_outputs, host_trace, resolve_rules
 from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
@@ -389,6 +389,8 @@ def _naming_input(args, start, stop):
     """Shape and value errors of samples ``start..stop-1`` name the input file and them."""
     try:
         yield
+    except NonFiniteSample as exc:  # numbered in the file, as every command numbers it
+        raise exc.at(start + exc.index, args.input) from None
     except ShapeError as exc:
         where = "" if (start, stop) == (0, 1) else f" (samples {start}..{stop - 1})"
         raise ShapeError(f"{args.input}{where}: {exc}") from None

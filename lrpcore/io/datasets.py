@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError, ShapeError
+from ..errors import DatasetError, NonFiniteSample, ShapeError
 from ..fileio import read_bytes
 from ..text import is_digits, listing, printable_line, short
 from .claims import ZIP_ERRORS, check_mat_claims, check_npz_member, mat_mismatch
@@ -163,10 +163,11 @@ class Dataset:
         else:
             out = np.array(self._data[flat])
         out = out.astype(out.dtype.newbyteorder("="), copy=False)
-        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
-            k = int(np.argwhere(~np.isfinite(out.reshape(len(out), -1)))[0][0])
-            raise DatasetError(f"{self.source}: sample {int(flat[k])} contains NaN or infinite "
-                               "values")
+        if out.dtype.kind == "f":
+            try:
+                NonFiniteSample.check(out)
+            except NonFiniteSample as exc:  # numbered in the dataset, not in this read
+                raise exc.at(int(flat[exc.index]), self.source) from None
         if out.dtype.kind not in "biuf":
             raise DatasetError(f"{self.name}: samples of dtype {out.dtype} are not numbers")
         return out[0] if np.ndim(idx) == 0 else out

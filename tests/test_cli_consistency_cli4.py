@@ -1,0 +1,38 @@
+"""One wording for what several ``lrp`` commands say about the same thing (stop 26, cli4)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+
+
+@pytest.fixture
+def nan_at_33(tmp_path):
+    x = np.random.RandomState(0).randint(0, 255, (40, 28, 28)).astype(np.float64)
+    x[33, 3, 3] = np.nan
+    path = tmp_path / "digits.npy"
+    np.save(path, x)
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "--out", "{out}.npy", "--batch-size", "8"],
+    ["evaluate", "--batch-size", "8"],
+    ["concepts", "--layer", "convolution1", "--references", "2", "--out", "{out}"],
+    ["spray", "--out", "{out}.npz"],
+    ["sweep", "--rule", "z", "--csv", "{out}.csv"],
+])
+def test_nan_refusals_name_the_file_and_its_first_sample_in_one_wording(
+        tmp_path, capsys, nan_at_33, command):
+    """explain, evaluate and concepts said 'samples contain NaN or infinite values' (no
+    index; explain added the batch's range), spray, sweep, sanity and demo 'sample 33
+    contains NaN…': the same file was refused in two wordings."""
+    out = tmp_path / "out"
+    argv = [command[0], "mnist-lenet5", str(nan_at_33)] + [a.format(out=out)
+                                                             for a in command[1:]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lrp {command[0]}: error: {nan_at_33}: sample 33 contains NaN or infinite " \
+        "values", err
+    assert not list(tmp_path.glob("out*"))
