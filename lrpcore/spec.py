@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import NonFiniteSample, ShapeError
+from .sample_layout import sample_shape_text
 
 # photographs of another size than a model's: the one remedy, said alike wherever they stop
 PHOTOS_HINT = ("open the folder (or the photo's file) with the model, "
@@ -153,7 +154,7 @@ class InputSpec:
             raise ShapeError("no samples given")
         n = x.shape[0]
         if int(np.prod(x.shape[1:])) != self.raw_size():
-            raise ShapeError(f"samples of shape {'×'.join(map(str, x.shape[1:]))} do not fit "
+            raise ShapeError(f"samples of shape {sample_shape_text(x.shape[1:])} do not fit "
                              "the model, "
                              f"which takes raw {raw} images ({self.raw_size()} values each)"
                              f"{self.resize_hint(x.shape[1:])}")

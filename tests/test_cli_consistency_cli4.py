@@ -36,3 +36,24 @@ def test_nan_refusals_name_the_file_and_its_first_sample_in_one_wording(
     assert err == f"lrp {command[0]}: error: {nan_at_33}: sample 33 contains NaN or infinite " \
         "values", err
     assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize("per_sample", [(729,), (27, 27)])
+@pytest.mark.parametrize("command", [
+    ["explain", "--out", "{out}.npy"],
+    ["evaluate"],
+    ["spray", "--out", "{out}.npz"],
+    ["sweep", "--rule", "epsilon", "--csv", "{out}.csv"],
+])
+def test_a_files_sample_shape_is_described_alike_by_every_command(tmp_path, capsys, command,
+                                                                  per_sample):
+    """The same .npy's samples were '729' (or '27×27') in explain and evaluate but
+    '27×27×1' in spray, sweep and demo (which read them as images)."""
+    path = tmp_path / "digits.npy"
+    np.save(path, np.random.RandomState(0).randint(0, 255, (3,) + per_sample).astype(float))
+    out = tmp_path / "out"
+    argv = [command[0], "mnist-lenet5", str(path)] + [a.format(out=out) for a in command[1:]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{path}: samples of shape 27×27×1 do not fit the model" in err, err
+    assert not list(tmp_path.glob("out*"))

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import DatasetError, NonFiniteSample, ShapeError
 from ..fileio import read_bytes
+from ..sample_layout import image_shape
 from ..text import is_digits, listing, printable_line, short
 from .claims import ZIP_ERRORS, check_mat_claims, check_npz_member, mat_mismatch
 from .download import download_mnist, kinds_of, load_manifest, mnist_path
@@ -59,16 +60,8 @@ def _sample_view(data, name):
         raise DatasetError(f"{name}: samples of shape {_shape_text(shape[1:])} hold no values "
                            f"(data of {_shape_text(shape)}); expected N samples of (H, W, C) "
                            "images or flat vectors")
-    if len(shape) == 1:
-        return data.reshape(shape[0], 1)
-    if len(shape) == 2:
-        side = int(round(shape[1] ** 0.5))
-        if side > 1 and side * side == shape[1]:
-            return data.reshape(shape[0], side, side, 1)
-        return data
-    if len(shape) == 3:
-        return data.reshape(shape + (1,))
-    return data
+    view = (shape[0],) + image_shape(shape[1:])
+    return data if view == shape else data.reshape(view)
 
 
 _MAX_COUNTED_CLASSES = 1 << 16  # class indices beyond this are counted by value, not by slot
