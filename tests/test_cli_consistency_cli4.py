@@ -57,3 +57,19 @@ def test_a_files_sample_shape_is_described_alike_by_every_command(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert f"{path}: samples of shape 27×27×1 do not fit the model" in err, err
     assert not list(tmp_path.glob("out*"))
+
+
+def _help_of(capsys, argv) -> str:
+    with pytest.raises(SystemExit):
+        main(argv + ["--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv", [["explain"], ["evaluate"], ["concepts"], ["spray"],
+                                  ["sweep"], ["sanity"], ["demo"], ["train"],
+                                  ["data", "info"]])
+def test_every_labels_option_names_the_formats_the_label_reader_takes(capsys, argv):
+    """demo's --labels said '.npy' only, spray's named no format and data info's left out
+    .npz and one-hot rows, though all of them read labels with the same reader."""
+    text = _help_of(capsys, argv)
+    assert "(.npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows)" in text, text

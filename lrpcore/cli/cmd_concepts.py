@@ -17,6 +17,7 @@ from .common import (
     add_layer_rule_argument,
     add_progress_arguments,
     add_raw_argument,
+    labels_help,
     load_labels,
     load_samples,
     model_defaults,
@@ -49,8 +50,8 @@ def register(sub):
     p.add_argument("data", help="dataset: .npy, any format lrp opens, or a name (mnist-sample)")
     add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
-                   help="labels of DATA's samples (.npy, .mat, .txt or IDX; N or N×1), for "
-                   "--target true when DATA does not carry them")
+                   help=labels_help("DATA's samples", "for --target true when DATA does not "
+                                     "carry them"))
     p.add_argument("--layer", required=True,
                    help="layer index or name (chain: convolution1, rect0, ...; graph: the "
                    "ONNX node name, e.g. /layer3/Add)")

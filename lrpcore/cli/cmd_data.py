@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..text import printable
-from .common import add_command, add_progress_arguments
+from .common import add_command, add_progress_arguments, labels_help
 
 
 def register(sub) -> None:
@@ -25,7 +25,8 @@ def register(sub) -> None:
     info.add_argument("dataset", help="file (an array, IDX, .mat, .txt, a PNG/JPEG "
                       "photograph), image folder, or a built-in name ("
                       + " / ".join(DATASET_NAMES) + ")")
-    info.add_argument("--labels", help="label file (.npy, .mat, .txt, IDX) to attach")
+    info.add_argument("--labels", metavar="FILE",
+                      help=labels_help("the dataset", "attached to it"))
     info.set_defaults(func=run_info)
     down = add_command(actions, "download", "Download full MNIST into the cache.",
                        "lrp data download --kind test")

@@ -34,6 +34,7 @@ from .common import (
     add_dtype_argument,
     check_outputs_free,
     check_samples_fit,
+    labels_help,
     model_files,
     refuse_undrawable,
     warn_unreadable,
@@ -57,7 +58,8 @@ def register(sub):
     p.add_argument("--dataset", help="dataset file or name (default: mnist-test, the MNIST "
                    "test set bundled with the package; mnist-sample when an installation left "
                    "it out)")
-    p.add_argument("--labels", help="labels of the dataset (.npy), if not found beside it")
+    p.add_argument("--labels", metavar="FILE",
+                   help=labels_help("the dataset", "if it does not carry them"))
     p.add_argument("--out", metavar="DIR",
                    help="folder for the PNG and .npy files (default: a new folder ./lrp-demo, "
                    "./lrp-demo-2, ... so that a second run never meets the first one's files)")

@@ -19,6 +19,7 @@ from .common import (
     add_raw_argument,
     check_outputs_free,
     check_samples_fit,
+    labels_help,
     load_labels,
     load_samples,
     model_files,
@@ -42,8 +43,8 @@ def register(sub):
                    "name (mnist-lenet5, efficientnet-lite0)")
     p.add_argument("input", help=".npy samples (raw images unless --raw), any dataset file "
                    "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
-    p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
-                   "needed for --target true")
+    p.add_argument("--labels", metavar="FILE",
+                   help=labels_help("the samples", "needed for --target true"))
     add_raw_argument(p)
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
                    help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable; "

@@ -32,6 +32,7 @@ from .common import (
     add_progress_arguments,
     add_raw_argument,
     check_outputs_free,
+    labels_help,
     load_labels,
     load_samples,
     model_defaults,
@@ -92,9 +93,9 @@ def register(sub):
                    help="a segmentation model's output map only: explain the target's pixels "
                    "in rows Y0:Y1 and columns X0:X1 of the map (Python's slices; pred: the "
                    "class at the most pixels there)")
-    p.add_argument("--labels", help="labels of the samples (.npy, .mat, .txt or IDX; N or N×1), "
-                   "for --target true (default: the dataset's own, or X_labels.npy beside an "
-                   "X_images.npy)")
+    p.add_argument("--labels", metavar="FILE",
+                   help=labels_help("the samples", "for --target true (default: the dataset's "
+                                    "own, or X_labels.npy beside an X_images.npy)"))
     add_raw_argument(p)
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
     add_backend_argument(p)

