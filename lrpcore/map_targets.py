@@ -147,3 +147,14 @@ def _class_words(index, class_names) -> str:
     names = list(names) if names is not None else []
     name = str(names[index]) if index < len(names) else None
     return str(index) if name in (None, str(index)) else f"{index} ({name})"
+
+
+def declared_outputs(model, y):
+    """A map model's outputs ``y`` (the engine's N×H×W×K) in the layout its file declares:
+    N×K×H×W (N×K×L for a sequence) for a PyTorch export, as its relevance follows the
+    declared input layout; anything else (class scores, a Keras export's N×H×W×K) as it is."""
+    layout = model.meta.get("output_layout") if isinstance(model.meta, dict) else None
+    if y.ndim < 3 or layout not in ("NCHW", "NCL"):
+        return y
+    moved = np.moveaxis(y, -1, 1)  # N×K×H×W; a sequence's N×K×1×L
+    return moved[:, :, 0, :] if layout == "NCL" else moved

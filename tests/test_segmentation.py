@@ -315,3 +315,19 @@ def test_compare_shows_the_classes_a_map_predicts_each_its_own_pixels(tmp_path):
         np.testing.assert_allclose(comp.rows[0].maps[col],
                                    fw.subset(slice(0, 1)).relevance("EpsilonPlus", c)[0],
                                    rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("file", ["segment_ts", "segment_dynamo"])
+def test_lrp_explain_outputs_follow_the_models_declared_layout(tmp_path, capsys, file):
+    """--outputs of a PyTorch export is N×K×H×W as torch gave it (it was the engine's
+    N×H×W×K while the relevance beside it followed the declared N×C×H×W), and so says the
+    sidecar."""
+    _, ref, _ = _forward("segment_ts")
+    x = tmp_path / "x.npy"
+    np.save(x, ref["x"].astype(np.float32))
+    out, y = tmp_path / "R.npy", tmp_path / "Y.npy"
+    assert main(["explain", str(ZOO / f"{file}.onnx"), str(x), "--raw", "--out", str(out),
+                 "--outputs", str(y)]) == 0, capsys.readouterr().err
+    np.testing.assert_allclose(np.load(y), ref["Y"], rtol=1e-5, atol=1e-5)
+    assert json.loads((tmp_path / "Y.npy.json").read_text())["shape"] == list(ref["Y"].shape)
+    assert np.load(out).shape == ref["x"].shape

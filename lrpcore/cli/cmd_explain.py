@@ -18,7 +18,7 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
-from ..map_targets import check_region, parse_region, refuse_true_target
+from ..map_targets import check_region, declared_outputs, parse_region, refuse_true_target
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..targets import model_map_shape
@@ -283,6 +283,7 @@ def run(args) -> int:
                     bar(stop, n)
             outputs.append(args.out)
             if args.outputs:
+                Y = declared_outputs(explainer.model, Y)  # a map as the file declares it
                 atomic_save_npy(args.outputs, Y, overwrite=args.overwrite)
                 outputs.append(args.outputs)
             diagnosis = checks.result()

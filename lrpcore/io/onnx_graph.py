@@ -2151,6 +2151,8 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     meta = {"provenance": {"imported_from": "onnx",
                            "producer": short(proto.producer_name, 200) or None,
                            "opset": int(opset)}}
+    if final.storage == "cl":  # declared N×K×H×W (N×K×L), computed channels last
+        meta["output_layout"] = "NCL" if final.seq else "NCHW"
     try:
         model = GraphModel(nodes, inp.name, out_name, spec, meta, source=path)
         model.shapes()  # a Concat of 6×6 and 8×8 maps loaded, and explaining blamed the input
