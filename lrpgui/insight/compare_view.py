@@ -27,6 +27,7 @@ from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import RuleError
 from lrpcore.insight.compare import MAX_RULES
 from lrpcore.presets import PRESETS
+from lrpcore.targets import model_map_shape
 
 from ..widgets.class_choice import ClassChoice, class_entries, typed_entry
 from ..widgets.rule_panel import signals_blocked
@@ -415,9 +416,10 @@ class CompareView(ToolPanel):
             title.setText(rows[0].titles[c] if c < len(rows[0].titles) else "")
         if new:
             imaging.fit(self.input_box, x01.shape)
-        out = comp.outputs
+        out = comp.outputs  # of a map: the share of its pixels per class
+        what = "share of pixels" if model_map_shape(model) else "output"
         self.info.setText(f"sample {result.request.index}: predicted "
-                          f"{_name(model, int(np.argmax(out)))} (output {np.max(out):.4g}); "
+                          f"{_name(model, int(np.argmax(out)))} ({what} {np.max(out):.4g}); "
                           f"one forward pass, {sum(m.shape[0] for m in maps)} maps")
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)
 

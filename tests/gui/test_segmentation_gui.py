@@ -98,4 +98,6 @@ def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_w
         images[:1]).outputs()
     assert predicted == predicted_classes(y)[0]  # the class at the most pixels
     assert f"predicted {predicted} " in compare.info.text()
+    # the number beside it is the class's share of the pixels, not an output score
+    assert f"(share of pixels {class_scores(y)[0].max():.4g})" in compare.info.text()
     assert window.isVisible()

@@ -150,6 +150,8 @@ def test_two_feature_model_in_the_compare_view(make_window, qtbot, xor_files):
     raw = window.state.dataset.images([window.state.sample_index])
     want = lrpcore.explain(window.state.model, raw, rule="epsilon:0.01")[0]
     np.testing.assert_allclose(panel.cell_maps[(0, 0)][0], want, rtol=1e-10, atol=1e-15)
+    # a class-score model's info line gives the predicted output (a map's: its pixel share)
+    assert f"(output {np.max(panel.result.comparison.outputs):.4g})" in panel.info.text()
 
 
 # -- broken samples ---------------------------------------------------------------------------
