@@ -331,3 +331,12 @@ def test_lrp_explain_outputs_follow_the_models_declared_layout(tmp_path, capsys,
     np.testing.assert_allclose(np.load(y), ref["Y"], rtol=1e-5, atol=1e-5)
     assert json.loads((tmp_path / "Y.npy.json").read_text())["shape"] == list(ref["Y"].shape)
     assert np.load(out).shape == ref["x"].shape
+
+
+def test_lrp_explain_help_says_what_a_target_means_on_a_map(capsys):
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    start = text.index("--target TARGET pred")  # the option's help, not the usage line
+    target = text[start:text.index("--region", start)]
+    assert "on a segmentation model: the pixels of that class" in target

@@ -86,9 +86,10 @@ def register(sub):
                    help="rule for one layer or node, repeatable. " + LAYER_KEY_HELP)
     p.add_argument("--target", default="pred",
                    help="pred (predicted class, default), true (the dataset's labels or --labels), "
-                   "output (the "
-                   "whole output vector), a class index or a class name (\"Egyptian cat\"; any "
-                   "case, or its unambiguous start)")
+                   "output (the whole output vector), a class index or a class name "
+                   "(\"Egyptian cat\"; any case, or its unambiguous start); on a segmentation "
+                   "model: the pixels of that class (pred: the class at the most pixels, "
+                   "output: the whole map; true is refused)")
     p.add_argument("--region", metavar="Y0:Y1,X0:X1",
                    help="a segmentation model's output map only: explain the target's pixels "
                    "in rows Y0:Y1 and columns X0:X1 of the map (Python's slices; pred: the "
