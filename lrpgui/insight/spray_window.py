@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.errors import RuleError
 from lrpcore.export import DATASET_KEY
+from lrpcore.targets import one_class_per_sample
 
 from .. import dialogs
 from ..widgets.axes import IndexAxis, label_axes
@@ -188,6 +189,9 @@ class SprayPanel(BatchPanel):
         s = self.state
         if s.model is None or s.dataset is None:
             raise RuleError("open a model and a dataset first")
+        # a map has no one class per sample to follow (as 'lrp spray' refuses it): said
+        # before any work, not as the labels' refusal from the worker
+        one_class_per_sample("pred", "SpRAy", model=s.model)
         cls = self.class_box.currentData()
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")

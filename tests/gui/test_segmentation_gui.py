@@ -101,3 +101,23 @@ def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_w
     # the number beside it is the class's share of the pixels, not an output score
     assert f"(share of pixels {class_scores(y)[0].max():.4g})" in compare.info.text()
     assert window.isVisible()
+
+
+def test_spray_refuses_a_segmentation_model_up_front(make_window, qtbot, tmp_path):
+    """SpRAy follows one class per sample (as 'lrp spray' refuses a map): on labelled data
+    it asked for target 'true' and failed in the worker with a message about labels; now
+    Run says why in one sentence, before any work, and the window stays up."""
+    data, images = _photos(tmp_path)
+    labelled = tmp_path / "photos_images.npy"
+    np.save(labelled, images)
+    np.save(tmp_path / "photos_labels.npy", np.arange(len(images)) % 4)
+    window = make_window(model=str(MODEL), dataset=labelled)
+    assert window.state.labels is not None
+    panel = window.insight.show("spray")
+    with qtbot.waitSignal(panel.failed, timeout=20000) as failed:
+        panel.run_button.click()
+    assert failed.args[0] == panel.last_error
+    assert panel.last_error.startswith("SpRAy follows one class score per sample; this "
+                                       "segmentation model's output is a 16×16×4 map")
+    assert panel.result is None and not panel.busy()
+    assert window.isVisible() and window.state.model is not None
