@@ -73,3 +73,28 @@ def test_every_labels_option_names_the_formats_the_label_reader_takes(capsys, ar
     .npz and one-hot rows, though all of them read labels with the same reader."""
     text = _help_of(capsys, argv)
     assert "(.npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows)" in text, text
+
+
+def test_spray_of_a_store_says_the_pass_options_are_not_used(tmp_path, capsys):
+    """lrp spray on an R.zarr reads its heatmaps: --dtype, --backend and --batch-size were
+    dropped without a word (the options that would change the heatmaps are refused)."""
+    pytest.importorskip("zarr")
+    pytest.importorskip("distributed")
+    from local_store import explain_to_local_store
+
+    from lrpcore import distributed as dist
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (12, 28, 28)).astype(np.float64))
+    source, _ = dist.open_source(str(x))
+    store = tmp_path / "R.zarr"
+    assert explain_to_local_store("mnist-lenet5", source, store, batch_size=6).failed == []
+    base = ["spray", "mnist-lenet5", str(store), "--embedding", "none", "--k", "2"]
+    assert main(base + ["--out", str(tmp_path / "a.npz")]) == 0
+    assert "note" not in capsys.readouterr().err
+    assert main(base + ["--out", str(tmp_path / "b.npz"), "--dtype", "float32", "--backend",
+                        "numpy", "--batch-size", "7"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    notes = [line for line in err if "not used" in line]
+    assert notes == [f"lrp spray: note: {store} holds computed relevance; --backend, --dtype "
+                     "and --batch-size are not used (no LRP pass is run)"], err

@@ -58,13 +58,18 @@ def register(sub):
     p.add_argument("--embedding", choices=["tsne", "umap", "none"], default="tsne",
                    help="2-D map of the samples: t-SNE (default), UMAP (needs umap-learn) "
                    "or none")
-    add_backend_argument(p)
-    add_dtype_argument(p, "float64", EXPLORER_FLOAT64)
-    p.add_argument("--batch-size", type=int, default=256,
-                   help="samples per forward/backward pass (default 256)")
+    add_backend_argument(p, PASS_DEFAULTS["backend"])
+    add_dtype_argument(p, PASS_DEFAULTS["dtype"], EXPLORER_FLOAT64)
+    p.add_argument("--batch-size", type=int, default=PASS_DEFAULTS["batch_size"],
+                   help=f"samples per forward/backward pass (default "
+                   f"{PASS_DEFAULTS['batch_size']})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     add_progress_arguments(p)
     p.set_defaults(func=run)
+
+
+# options of the LRP passes (not used for a relevance store, which holds their result)
+PASS_DEFAULTS = {"backend": "auto", "dtype": "float64", "batch_size": 256}
 
 
 def run(args) -> int:
@@ -152,12 +157,25 @@ def _spray_store(args, model, cls, embed):
                             "SHA-256 differs from the one the store records)")
         raise RuleError(f"{args.data}: its heatmaps are of another model "
                         f"({stored}) than {args.model}")
+    _note_passes_unused(args)
     labels = None if args.labels is None else load_labels(args.labels, len(store),
                                                           model.n_classes)
     res = spray_precomputed(store, cls, labels, k=args.k, neighbours=args.neighbours,
                             size=args.size, embed=embed)
     res.meta["store_input"] = store.input
     return res
+
+
+def _note_passes_unused(args) -> None:
+    """One note naming the options of LRP passes given for a store: its heatmaps are read, not
+    computed, so they change nothing (they were dropped without a word); a note, as lrp
+    convert's for --arch, since the result is the one asked for."""
+    given = [f"--{k.replace('_', '-')}" for k, v in PASS_DEFAULTS.items()
+             if getattr(args, k) != v]
+    if given:
+        print(f"lrp spray: note: {args.data} holds computed relevance; {_listed(given)} "
+              f"{'is' if len(given) == 1 else 'are'} not used (no LRP pass is run)",
+              file=sys.stderr)
 
 
 def _listed(options) -> str:
