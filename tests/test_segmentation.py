@@ -340,3 +340,28 @@ def test_lrp_explain_help_says_what_a_target_means_on_a_map(capsys):
     start = text.index("--target TARGET pred")  # the option's help, not the usage line
     target = text[start:text.index("--region", start)]
     assert "on a segmentation model: the pixels of that class" in target
+
+
+def test_lrp_explain_outputs_of_a_sequence_map_are_n_by_k_by_l(tmp_path, capsys):
+    """A Conv1d's N×K×L output (computed as N×1×L×K) is written as ONNX declares it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 2, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1])], "seq",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 8])],
+        [numpy_helper.from_array(W, "W")])
+    model = tmp_path / "seq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    x = rng.normal(size=(2, 2, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["explain", str(model), str(tmp_path / "x.npy"), "--raw", "--target", "output",
+                 "--out", str(tmp_path / "R.npy"), "--outputs", str(tmp_path / "Y.npy")]) == 0, \
+        capsys.readouterr().err
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1)))
+    want = np.stack([sum(W[:, c, j, None] * padded[:, c, None, j:j + 8] for c in range(2)
+                         for j in range(3))])[0]  # ONNX Conv: a correlation, N×K×L
+    np.testing.assert_allclose(np.load(tmp_path / "Y.npy"), want, rtol=1e-5, atol=1e-5)
