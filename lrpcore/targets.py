@@ -83,8 +83,8 @@ def one_class_per_sample(target, what, class_names=None, model=None):
     shape = None if model is None else model_map_shape(model)
     if shape is not None:
         raise ShapeError(f"{what} follows one class score per sample; this segmentation "
-                         f"model's output is {map_words(shape)}: its heatmaps come from lrp "
-                         "explain and the explorer")
+                         f"model's output is {map_words(shape)}: explain the pixels of a "
+                         "class instead (the explorer's heatmap, lrp explain --target CLASS)")
     if explains_all_outputs(target):
         raise ShapeError(f"{what} follows one class per sample: use pred, true or a class")
     return parse_target(target, class_names=class_names) if isinstance(target, str) else target

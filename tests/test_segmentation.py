@@ -165,8 +165,8 @@ def test_tools_that_follow_one_score_per_sample_refuse_a_map(tool, what):
            "sweep": lambda: sweep.run_sweep(model, ref["x"], "epsilon", raw=True)}[tool]
     with pytest.raises(ShapeError, match=rf"^{what} follows one class score per sample; this "
                        r"segmentation model's output is a 16×16×4 map per sample \(4 class "
-                       r"scores per pixel, the last axis\): its heatmaps come from lrp "
-                       "explain and the explorer$"):
+                       r"scores per pixel, the last axis\): explain the pixels of a class "
+                       r"instead \(the explorer's heatmap, lrp explain --target CLASS\)$"):
         run()
 
 
