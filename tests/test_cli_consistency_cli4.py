@@ -98,3 +98,26 @@ def test_spray_of_a_store_says_the_pass_options_are_not_used(tmp_path, capsys):
     notes = [line for line in err if "not used" in line]
     assert notes == [f"lrp spray: note: {store} holds computed relevance; --backend, --dtype "
                      "and --batch-size are not used (no LRP pass is run)"], err
+
+
+@pytest.mark.parametrize("columns", [40, 48, 60, 80, 100])
+def test_help_never_breaks_a_name_at_its_hyphen(capsys, monkeypatch, columns):
+    """argparse wrapped option help at hyphens: '--layer-' / 'rule', 'efficientnet-' /
+    'lite0', 'mnist-' / 'sample' in every command's --help ('lrp rules' alone was fixed)."""
+    import re
+
+    from lrpcore.cli.main import COMMANDS
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    broken = []
+    for argv in [[]] + [[c] for c in COMMANDS] + [["data", "info"]]:
+        text = _raw_help(capsys, argv)
+        broken += [f"{' '.join(argv)}: {line.strip()}" for line in text.splitlines()
+                   if re.search(r"[A-Za-z]-$", line)]
+    assert broken == []
+
+
+def _raw_help(capsys, argv) -> str:
+    with pytest.raises(SystemExit):
+        main(argv + ["--help"])
+    return capsys.readouterr().out

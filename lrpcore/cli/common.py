@@ -20,11 +20,23 @@ def labels_help(whose, when) -> str:
     return f"labels of {whose} ({LABEL_FORMATS}), {when}"
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The --help layout of every command: descriptions and examples as written, and option
+    help wrapped at spaces only, never inside a name ("--layer-\nrule", "efficientnet-\nlite0"
+    broke at their hyphens; 'lrp rules' wraps its own text the same way)."""
+
+    def _split_lines(self, text, width):
+        import textwrap  # noqa: PLC0415
+
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False)
+
+
 def add_command(sub, name, help_text, example, description=None):
     """Add a sub-command whose --help ends with an example."""
     return sub.add_parser(
         name, help=help_text, description=description or help_text,
-        epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=f"example:\n  {example}", formatter_class=HelpFormatter)
 
 
 BACKENDS = ("numpy", "cupy", "auto")

@@ -54,11 +54,13 @@ def join_negative_keys(argv) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .common import HelpFormatter  # noqa: PLC0415 (as the commands' modules, below)
+
     parser = _Parser(prog="lrp", description="Layer-wise Relevance Propagation from the command "
                      "line: explain samples; evaluate explanations (pixel-flipping, parameter "
                      "sweeps, sanity check) and analyse them (concepts, SpRAy); render "
                      "heatmaps; inspect, convert, train and benchmark models.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     formatter_class=HelpFormatter,
                      epilog="Run 'lrp COMMAND --help' for a command's options and an example.")
     parser.add_argument("--version", action="version", version=f"lrp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
