@@ -46,3 +46,18 @@ def finite_difference_gradient(model, x, cls, h=1e-5):
     batch = np.concatenate([flat + eye, flat - eye]).reshape((2 * flat.size,) + x.shape)
     y = ex.forward(batch, raw=True).outputs()[:, cls]
     return ((y[:flat.size] - y[flat.size:]) / (2 * h)).reshape(x.shape)
+
+
+def two_input_files(tmp_path):
+    """(model, data) files of a 2-input, 2-class Tanh net in the XOR net's shape (scores below
+    1) and six random input pairs: the explorer on a model that takes no image."""
+    import lrpcore
+    from lrpcore.layers import Linear, Tanh
+
+    rng = np.random.default_rng(4)
+    small = lrpcore.Sequential([Linear(rng.normal(0, 0.3, (2, 3)), np.zeros(3)), Tanh(),
+                                Linear(rng.normal(0, 0.3, (3, 2)), np.zeros(2))])
+    model, data = tmp_path / "xor.npz", tmp_path / "pairs.npy"
+    lrpcore.save_model(small, model)
+    np.save(data, rng.random((6, 2)))
+    return model, data

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from .insight_helpers import open_tool
+from .insight_helpers import open_tool, two_input_files
 
 
 def test_pixel_flipping_starts_with_fewer_units_per_step_than_the_input_has(
@@ -15,14 +13,8 @@ def test_pixel_flipping_starts_with_fewer_units_per_step_than_the_input_has(
     model keeps the default 16."""
     import lrpcore
     from lrpcore.insight.pixelflip import DEFAULTS, default_per_step
-    from lrpcore.layers import Linear, Tanh
 
-    rng = np.random.default_rng(4)
-    small = lrpcore.Sequential([Linear(rng.normal(0, 0.3, (2, 3)), np.zeros(3)), Tanh(),
-                                Linear(rng.normal(0, 0.3, (3, 2)), np.zeros(2))])
-    model, data = tmp_path / "xor.npz", tmp_path / "pairs.npy"
-    lrpcore.save_model(small, model)
-    np.save(data, rng.random((6, 2)))
+    model, data = two_input_files(tmp_path)
     window = make_window(model=model, dataset=data)
     panel = open_tool(qtbot, window, "pixelflip")
     assert panel.per_step.value() == 1

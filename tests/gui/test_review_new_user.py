@@ -134,15 +134,9 @@ def test_scores_below_one_are_drawn_as_they_are(make_window, qtbot, tmp_path):
     the Conservation and Pixel-flipping plots."""
     import numpy as np
 
-    import lrpcore
-    from lrpcore.layers import Linear, Tanh
+    from .insight_helpers import two_input_files
 
-    rng = np.random.default_rng(4)
-    small = lrpcore.Sequential([Linear(rng.normal(0, 0.3, (2, 3)), np.zeros(3)), Tanh(),
-                                Linear(rng.normal(0, 0.3, (3, 2)), np.zeros(2))])
-    model, data = tmp_path / "xor.npz", tmp_path / "pairs.npy"
-    lrpcore.save_model(small, model)
-    np.save(data, rng.random((6, 2)))
+    model, data = two_input_files(tmp_path)
     window = make_window(model=model, dataset=data)
     _settle()
     assert np.abs(window.state.scores).max() < 1
