@@ -149,12 +149,14 @@ def _layer(fwd, k) -> int:
     return int(k) if isinstance(k, (int, np.integer)) else resolve_layer(fwd.explainer, k)
 
 
-def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None):
+def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,
+                      region=None):
     """(N, C): the relevance of every channel of layer k (an index or a name), summed over
-    positions, per sample; and the input relevance (the unconditioned heatmap)."""
+    positions, per sample; and the input relevance (the unconditioned heatmap). ``region``:
+    a box of a segmentation model's output map (:mod:`lrpcore.map_targets`)."""
     k = _layer(fwd, k)
     config = _config(fwd.explainer, rule, layer_rules)
-    R, trace = fwd.relevance(config, target, labels=labels, trace=True)
+    R, trace = fwd.relevance(config, target, labels=labels, trace=True, region=region)
     r = np.asarray(output_relevance(fwd.explainer, trace, k))
     return r.reshape(r.shape[0], -1, r.shape[-1]).sum(axis=1), R
 
@@ -175,11 +177,12 @@ class Ranking:
                    strict=True)
 
 
-def rank_channels(fwd, k, rule=None, target="pred", labels=None, layer_rules=None) -> Ranking:
+def rank_channels(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,
+                  region=None) -> Ranking:
     """Channels of layer k (an index or a name) ranked by their relevance for the first
     sample of ``fwd``."""
     k = _layer(fwd, k)
-    rel, R = channel_relevance(fwd, k, rule, target, labels, layer_rules)
+    rel, R = channel_relevance(fwd, k, rule, target, labels, layer_rules, region)
     rel = rel[0]
     order = np.argsort(-rel, kind="stable")
     total = rel.sum()  # divided by its size: against a class the total is negative, and a
@@ -209,17 +212,17 @@ def pass_size(ex, sample_shape, wanted) -> int:
 
 
 def conditional_batch(ex, x, k, masks, rule=None, target="pred", labels=None,
-                      layer_rules=None) -> np.ndarray:
+                      layer_rules=None, region=None) -> np.ndarray:
     """Input relevance of samples ``x`` (fed input, batch B) when layer k's output relevance
     is multiplied by ``masks`` (B × output shape), one mask per sample."""
     one = single_pass(ex)
     config = _config(one, rule, layer_rules)
     fwd = one.forward(x, raw=True)
-    return fwd.relevance(config, target, labels=labels, condition={k: masks})
+    return fwd.relevance(config, target, labels=labels, condition={k: masks}, region=region)
 
 
 def conditional_heatmaps(fwd, k, channels, rule=None, target="pred", labels=None,
-                         layer_rules=None, cancelled=None) -> np.ndarray:
+                         layer_rules=None, cancelled=None, region=None) -> np.ndarray:
     """(len(channels), *fed input shape): the input relevance of the first sample of ``fwd``
     when only each channel of layer k (an index or a name) passes relevance."""
     k = _layer(fwd, k)
@@ -238,7 +241,7 @@ def conditional_heatmaps(fwd, k, channels, rule=None, target="pred", labels=None
         xs = np.repeat(x, len(part), axis=0)
         labs = None if lab is None else np.repeat(lab, len(part))
         out[a:a + len(part)] = conditional_batch(ex, xs, k, masks, rule, target, labs,
-                                                 layer_rules)
+                                                 layer_rules, region)
     return out
 
 

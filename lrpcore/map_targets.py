@@ -73,6 +73,14 @@ def check_region(region, sample_shape):
     return y0, y1, x0, x1
 
 
+def region_words(region) -> str:
+    """" in rows 0:8, columns 4:12" of a region (nothing of None), as messages say it."""
+    if region is None:
+        return ""
+    y0, y1, x0, x1 = (int(v) for v in region)
+    return f" in rows {y0}:{y1}, columns {x0}:{x1}"
+
+
 def region_box(y, region, xp=np):
     """1 inside ``region`` of the N×H×W×K map ``y``, else 0: shaped 1×H×W×1."""
     y0, y1, x0, x1 = check_region(region, y.shape[1:])
@@ -127,13 +135,24 @@ def map_mask(y, classes, xp=np, class_names=None, region=None):
         named = _class_words(cls, class_names)
         which = "the sample" if n == 1 else \
             f"{int(empty.sum())} of the {n} samples (the first: sample {first} of the batch)"
-        if region is not None:
-            y0, y1, x0, x1 = check_region(region, y.shape[1:])
-            which += f" in rows {y0}:{y1}, columns {x0}:{x1}"
+        which += region_words(check_region(region, y.shape[1:]))
         raise ShapeError(f"class {named} is predicted at no pixel of {which}: there are no "
                          "pixels to explain; choose a class the map predicts (pred: the class "
                          "at the most pixels) or output (the whole map)")
     return mask.astype(y.dtype)
+
+
+def has_pixels(y, classes, region=None, xp=np):
+    """Per sample of the N×H×W×K map ``y``: whether its class (its entry of ``classes``) is
+    predicted at one pixel at least (of ``region``). A pass over a whole dataset (RelMax
+    references, SpRAy) leaves the others out where one explanation is refused
+    (:func:`map_mask`)."""
+    n = y.shape[0]
+    c = xp.asarray(classes).reshape((n,) + (1,) * (y.ndim - 2))
+    hit = xp.argmax(y, axis=-1) == c
+    if region is not None:
+        hit &= region_box(y, region, xp)[..., 0]
+    return hit.reshape(n, -1).any(axis=1)
 
 
 def refuse_true_target():

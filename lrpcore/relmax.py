@@ -31,6 +31,8 @@ from .concepts import (
 )
 from .errors import Cancelled, DatasetError, ExportError, NonFiniteSample, ShapeError
 from .io.claims import NPY_HEADER_ERRORS, ZIP_ERRORS
+from .map_targets import has_pixels, region_words
+from .targets import resolve_classes
 
 CACHE_SUB = "relmax"
 FORMAT = 1
@@ -167,9 +169,10 @@ def _folder_stamp(folder) -> str:
     return f"{count}|{size}|{newest}"
 
 
-def cache_key(model, config, target, layer, dataset_id, n) -> str:
-    text = "|".join(str(p) for p in (FORMAT, model_hash(model), config.description, target,
-                                     layer, dataset_id, n))
+def cache_key(model, config, target, layer, dataset_id, n, region=None) -> str:
+    parts = (FORMAT, model_hash(model), config.description, target, layer, dataset_id, n)
+    # a box of a segmentation model's map explains other pixels (none: the key it always had)
+    text = "|".join(str(p) for p in parts + (() if region is None else (tuple(region),)))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -194,15 +197,17 @@ def _box(support) -> tuple:
 
 def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
                        n=8, batch_size=256, progress=None, cancelled=None,
-                       raw=False) -> References:
+                       raw=False, region=None) -> References:
     """RelMax references of every channel of layer k over ``images`` (raw samples, or with
     ``raw`` arrays in the model's own layout; indexable by slices, e.g. a dataset's
     ``images``); ``progress(done, total)`` and ``cancelled()`` let a background job report
-    and stop (raising :class:`Cancelled`)."""
+    and stop (raising :class:`Cancelled`). On a segmentation model (``region``: a box of its
+    map) a sample whose map predicts the class at no pixel has nothing to explain: its
+    channel relevance is 0 and it is no reference."""
     ex = explainer
     config = _config(ex, rule)
     N = len(images)
-    rels = []
+    rels, present = [], []
     steps = N + 1
     if N:
         first = ex.prepare(take(images, slice(0, 1)), raw)
@@ -217,17 +222,23 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
             raise ShapeError(f"samples {a}..{min(a + batch_size, N) - 1}: {exc}") from None
         fwd = ex.forward(fed, raw=True)
         lab = None if labels is None else np.asarray(labels)[a:a + batch_size]
-        rel, _ = channel_relevance(fwd, k, config, target, lab)
+        rel, ok = _batch_relevance(fwd, k, config, target, lab, region)
         rels.append(rel)
+        present.append(ok)
         if progress:
             progress(min(a + batch_size, N), steps)
     R = np.concatenate(rels)
+    present = np.concatenate(present) if present else np.zeros(0, bool)
     C = R.shape[1]
-    n = min(n, N)
-    top = np.argsort(-R, axis=0, kind="stable")[:n].T  # (C, n)
+    n = min(n, int(present.sum()))
+    if N and not n:
+        raise ShapeError(f"class {target} is predicted at no pixel of any of the {N} "
+                         f"samples{region_words(region)}: there are no pixels to explain")
+    ranked = np.where(present[:, None], R, -np.inf)  # a sample without pixels comes last
+    top = np.argsort(-ranked, axis=0, kind="stable")[:n].T  # (C, n)
     pairs = [(c, int(s)) for c in range(C) for s in top[c]]
     heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled,
-                                  raw)
+                                  raw, region)
     if progress:
         progress(steps, steps)
     H, W = heat.shape[1:]
@@ -235,7 +246,28 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
                       boxes.reshape(C, n, 4), heat.reshape(C, n, H, W), R)
 
 
-def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw=False):
+def _batch_relevance(fwd, k, config, target, labels, region):
+    """(channel relevance N×C, whether each sample has pixels to explain) of one batch: of a
+    segmentation model, the samples whose map predicts the class nowhere (inside ``region``)
+    are left out of the pass (one of them failed it) and get 0."""
+    y = fwd.outputs()
+    n = y.shape[0]
+    classes = None if y.ndim <= 2 else resolve_classes(
+        y, target, labels, class_names=lambda: fwd.explainer.model.class_names, region=region)
+    ok = np.ones(n, bool) if classes is None else np.asarray(has_pixels(y, classes, region))
+    if ok.all():
+        return channel_relevance(fwd, k, config, target, labels, region=region)[0], ok
+    rel = np.zeros((n, output_shape(fwd, k)[-1]))
+    rows = np.flatnonzero(ok)
+    if rows.size:
+        sub = None if labels is None else np.asarray(labels)[rows]
+        rel[rows] = channel_relevance(fwd.subset(rows), k, config, classes[rows], sub,
+                                      region=region)[0]
+    return rel, ok
+
+
+def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw=False,
+                    region=None):
     """Conditional heatmaps and receptive-field boxes of (channel, sample) pairs."""
     one = single_pass(ex)
     flat = _config(one, "flat")
@@ -249,11 +281,12 @@ def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw
         x = one.prepare(take(images, idx), raw)
         lab = None if labels is None else np.asarray(labels)[idx]
         fwd = one.forward(x, raw=True)
-        _, trace = fwd.relevance(config, target, labels=lab, trace=True)
+        _, trace = fwd.relevance(config, target, labels=lab, trace=True, region=region)
         out = np.asarray(output_relevance(one, trace, k))
         shape = output_shape(fwd, k)
         masks = np.stack([channel_mask(shape, c) for c, _ in part])
-        heats.append(_spatial(conditional_batch(one, x, k, masks, config, target, lab)))
+        heats.append(_spatial(conditional_batch(one, x, k, masks, config, target, lab,
+                                                region=region)))
         spots = []
         for i, (c, _) in enumerate(part):
             m = out[i][..., c]
@@ -279,9 +312,10 @@ def _check(cancelled):
 
 def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                dataset_id="", progress=None, cancelled=None, use_cache=True,
-               raw=False) -> References:
+               raw=False, region=None) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
-    hash, rule, target, layer, ``dataset_id``, n, ``raw`` and the explainer's dtype)."""
+    hash, rule, target, layer, ``dataset_id``, n, ``raw``, ``region`` and the explainer's
+    dtype)."""
     from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
@@ -293,7 +327,8 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
         # the explorer's, keeps the key it always had)
         key = cache_key(explainer.model, _config(explainer, rule), target, k,
                         dataset_id + ("|raw" if raw else "")
-                        + ("" if explainer.dtype == np.float64 else f"|{explainer.dtype}"), n)
+                        + ("" if explainer.dtype == np.float64 else f"|{explainer.dtype}"), n,
+                        region)
         try:
             path = cache_dir(CACHE_SUB) / f"{key}.npz"
         except DatasetError:  # no cache folder can be made (a read-only home): compute
@@ -308,7 +343,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                 with contextlib.suppress(OSError):
                     os.unlink(path)  # damaged (cut short, not a zip) or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,
-                              progress=progress, cancelled=cancelled, raw=raw)
+                              progress=progress, cancelled=cancelled, raw=raw, region=region)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         try:
             refs.save(path)

@@ -296,9 +296,11 @@ def analyse(heatmaps, k=None, neighbours=10, size=8, embed="tsne", seed=0,
 
 
 def explain_samples(explainer, images, indices, rule=None, target="pred", labels=None,
-                    batch_size=256, progress=None, cancelled=None, raw=False) -> np.ndarray:
+                    batch_size=256, progress=None, cancelled=None, raw=False,
+                    region=None) -> np.ndarray:
     """(n, H, W) input relevance of ``images[indices]``, batch by batch (``raw``: they are
-    arrays in the model's own layout, fed as stored)."""
+    arrays in the model's own layout, fed as stored; ``region``: a box of a segmentation
+    model's output map, :mod:`lrpcore.map_targets`)."""
     from .concepts import _config, pass_size  # noqa: PLC0415
 
     config = _config(explainer, rule)
@@ -312,7 +314,8 @@ def explain_samples(explainer, images, indices, rule=None, target="pred", labels
         idx = indices[a:a + batch_size]
         fwd = explainer.forward(explainer.prepare(take(images, idx), raw), raw=True)
         lab = None if labels is None else np.asarray(labels)[idx]
-        out.append(_spatial(fwd.relevance(config, target, labels=lab)).astype(np.float32))
+        out.append(_spatial(fwd.relevance(config, target, labels=lab, region=region))
+                   .astype(np.float32))
         if progress:
             progress(min(a + batch_size, n), n)
     return np.concatenate(out) if out else np.zeros((0, 1, 1), np.float32)
@@ -320,9 +323,11 @@ def explain_samples(explainer, images, indices, rule=None, target="pred", labels
 
 def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighbours=10,
           size=8, embed="tsne", seed=0, batch_size=256, progress=None,
-          cancelled=None, raw=False) -> SprayResult:
+          cancelled=None, raw=False, region=None) -> SprayResult:
     """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
-    ``images(index)`` and ``labels``, or an array; ``raw``: of the model's own layout)."""
+    ``images(index)`` and ``labels``, or an array; ``raw``: of the model's own layout). Of a
+    segmentation model (``region``: a box of its map) the samples whose map predicts the
+    explained class at no pixel are left out (``meta["left_out"]`` counts them)."""
     from .concepts import _config  # noqa: PLC0415
     from .targets import parse_target  # noqa: PLC0415
 
@@ -332,10 +337,13 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
         target = parse_target(target, class_names=lambda: explainer.model.class_names)
     if target == "true" and labels is None:
         target = "pred"
+    n_asked = len(indices)
+    indices = with_pixels(explainer, dataset, indices, target, labels, region, batch_size,
+                          cancelled, raw)
     check_k(k, len(indices))
     config = _config(explainer, rule)  # the rules as resolved (the default's too), recorded
     R = explain_samples(explainer, dataset, indices, config, target, labels, batch_size,
-                        progress, cancelled, raw)
+                        progress, cancelled, raw, region)
     res = analyse(R, k, neighbours, size, embed, seed, cancelled)
     lab = np.asarray(labels)[indices] if labels is not None else np.full(len(indices), -1)
     meta = {"class": None if cls is None else int(cls), "rule": config.description,
@@ -343,7 +351,45 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
             "seed": seed}
     if raw:  # the samples were fed as stored: a reader prepares them so again
         meta["raw"] = True
+    if region is not None:
+        meta["region"] = [int(v) for v in region]
+    if len(indices) < n_asked:
+        meta["left_out"] = n_asked - len(indices)
     return SprayResult(indices, lab, R, **res, meta=meta)
+
+
+def with_pixels(explainer, images, indices, target, labels=None, region=None, batch_size=256,
+                cancelled=None, raw=False) -> np.ndarray:
+    """``indices`` less the samples whose segmentation map predicts their explained class
+    (``target``: a class) at no pixel (of ``region``): nothing to explain there, where one
+    explanation of them is refused. A forward pass only; a model of class scores, target
+    ``pred`` (always predicted) or ``output`` (no class) keep them all."""
+    from .concepts import pass_size  # noqa: PLC0415
+    from .map_targets import has_pixels, region_words  # noqa: PLC0415
+    from .targets import model_map_shape, resolve_classes  # noqa: PLC0415
+
+    model = explainer.model
+    if model_map_shape(model) is None or not len(indices) or \
+            (isinstance(target, str) and target in ("pred", "output")):
+        return np.asarray(indices)
+    keep = []
+    step = pass_size(explainer, explainer.prepare(take(images, indices[:1]), raw).shape[1:],
+                     batch_size)
+    for a in range(0, len(indices), step):
+        _check(cancelled)
+        idx = np.asarray(indices[a:a + step])
+        y = explainer.forward(explainer.prepare(take(images, idx), raw), raw=True).outputs()
+        lab = None if labels is None else np.asarray(labels)[idx]
+        classes = resolve_classes(y, target, lab, class_names=lambda: model.class_names,
+                                  region=region)
+        keep.append(idx[np.asarray(has_pixels(y, classes, region))])
+    kept = np.concatenate(keep)
+    if len(kept) < MIN_SAMPLES:
+        raise DatasetError(f"class {target} is predicted{region_words(region)} in {len(kept)} "
+                           f"of the {len(indices)} samples only; SpRAy needs at least "
+                           f"{MIN_SAMPLES} to cluster (the others have no pixels of it to "
+                           "explain)")
+    return kept
 
 
 def class_indices(labels, n, cls=None, where=None) -> np.ndarray:

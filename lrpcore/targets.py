@@ -122,12 +122,12 @@ def not_scores(sample_shape) -> str | None:
     """Why a command that scores or compares classes per sample cannot take outputs of
     per-sample shape ``sample_shape`` (None when they are a vector of class scores): a map
     (a segmentation model) is explained pixel by pixel (:mod:`lrpcore.map_targets`) by
-    ``lrp explain`` and the explorer only."""
+    ``lrp explain``, ``lrp concepts``, ``lrp spray`` and the explorer only."""
     if not is_map(sample_shape):
         return None
     return (f"the model's output is {map_words(sample_shape)}, not a vector of class scores, "
-            "which this command needs (lrp explain with --out R.npy and the explorer explain "
-            "a segmentation model's pixels)")
+            "which this command needs (lrp explain with --out R.npy, lrp concepts, lrp spray "
+            "and the explorer explain a segmentation model's pixels)")
 
 
 def model_not_scores(model) -> str | None:

@@ -110,11 +110,6 @@ def test_relevance_beyond_1e154_is_drawn_in_gray_red2_without_overflow(tmp_path,
 
 @pytest.mark.parametrize("command", [
     ["explain", "{m}", "{x}", "--raw", "--out", "{out}.zarr"],  # a cluster's store
-    ["evaluate", "{m}", "{x}", "--raw", "--steps", "2"],
-    ["sweep", "{m}", "{x}", "--rule", "epsilon", "--steps", "2"],
-    ["sanity", "{m}", "{x}"],
-    ["concepts", "{m}", "{x}", "--layer", "0", "--out", "{out}"],
-    ["spray", "{m}", "{x}", "--class", "0", "--out", "{out}.npz"],
     ["demo", "--model", "{m}", "--dataset", "{x}", "--out", "{out}"],
     ["bench", "--models", "{m}", "--quick"],
 ])
@@ -123,7 +118,8 @@ def test_a_model_whose_output_is_a_map_is_refused_naming_the_model(tmp_path, cap
     ('lrp sweep: error: the model's output is a 6×6×4 map per sample, …', lrp bench too; lrp
     evaluate's named the samples): the refusal came from the first batch.
     io.models.load_classifier refuses it when it is loaded, naming the model file. lrp explain
-    to an .npy file explains a map's pixels (test_segmentation.py)."""
+    to an .npy file, lrp concepts and lrp spray explain a map's pixels; lrp evaluate, sweep and
+    sanity say why they cannot (test_segmentation_commands.py)."""
     pytest.importorskip("onnx")
     from hostile_files import save_feature_extractor  # noqa: PLC0415
 
@@ -135,8 +131,8 @@ def test_a_model_whose_output_is_a_map_is_refused_naming_the_model(tmp_path, cap
     assert main([a.format(m=model, x=x, out=out) for a in command]) == 2
     one_line(capsys, f"{model}: the model's output is a 6×6×4 map per sample (4 class scores "
              "per pixel, the last axis), not a vector of class scores, which this command "
-             "needs (lrp explain with --out R.npy and the explorer explain a segmentation "
-             "model's pixels)")
+             "needs (lrp explain with --out R.npy, lrp concepts, lrp spray and the explorer "
+             "explain a segmentation model's pixels)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone.onnx", "x.npy",
                                                             "x_labels.npy"]
 

@@ -21,14 +21,13 @@ from .common import (
     load_labels,
     load_samples,
     model_defaults,
-    no_labels,
-    parse_target,
     plural,
     refuse_folder_in_folders_read,
     refuse_shadowing,
     warn_if_preprocessed,
     warn_unreadable,
 )
+from .map_args import MAP_TARGET_HELP, add_region_argument, read_target, region_field
 from .progress import ProgressBar
 
 EXAMPLE = ("lrp concepts mnist-lenet5 mnist-sample --layer convolution1 --sample 7 --top 5 "
@@ -66,7 +65,9 @@ def register(sub):
     add_layer_rule_argument(p)
     p.add_argument("--target", default="pred",
                    help="pred, true, output, a class index or a class name "
-                   "(\"Egyptian cat\"; any case, or its unambiguous start; default pred)")
+                   "(\"Egyptian cat\"; any case, or its unambiguous start; default pred)"
+                   + MAP_TARGET_HELP)
+    add_region_argument(p)
     p.add_argument("--references", type=int, default=8, metavar="N",
                    help="RelMax reference samples per channel over DATA (default 8; 0: none; "
                    "at most 256)")
@@ -103,7 +104,7 @@ def run(args) -> int:
     check_output_folder(args.out, args.overwrite)  # before anything is computed
     refuse_folder_in_folders_read(args.out, [args.data])
     refuse_shadowing([args.out], folders=True)
-    model = load_classifier(args.model)
+    model = load_classifier(args.model, maps=True)  # a segmentation model's pixels too
     model_defaults(args, model)
     x, labels = load_samples(args.data, model=model)
     warn_unreadable("concepts", args.data, x)
@@ -117,9 +118,7 @@ def run(args) -> int:
     if args.references > MAX_REFERENCES:  # one conditional heatmap per channel and sample:
         raise RuleError(f"--references {args.references}: at most {MAX_REFERENCES} reference "
                         "samples per channel")  # 10¹² ran for hours towards a MemoryError
-    target = parse_target(args.target, model=model)
-    if target == "true" and labels is None:
-        raise no_labels(args.data, model=model)
+    target, region = read_target(args, model, labels is not None, args.data)
     ex = Explainer(model, args.backend, args.dtype)
     try:
         k = concepts.resolve_layer(ex, args.layer)
@@ -139,15 +138,18 @@ def run(args) -> int:
         warn_if_preprocessed("concepts", args.data, x, model)
     fwd = ex.forward(fed, raw=True)
     one_label = None if lab is None else lab[args.sample:args.sample + 1]
-    ranking = concepts.rank_channels(fwd, k, config, target, one_label)
+    try:
+        ranking = concepts.rank_channels(fwd, k, config, target, one_label, region=region)
+    except ShapeError as exc:  # a class its map predicts nowhere: which sample of which file
+        raise ShapeError(f"{args.data} (sample {args.sample}): {exc}") from None
     top = parse_top(args.top, len(ranking.channels))
     conditional = concepts.conditional_heatmaps(fwd, k, ranking.channels[:top], config, target,
-                                                one_label)
+                                                one_label, region=region)
     info = export.sidecar_info(args.model, config.description, args.target, ex.backend.name,
                                ex.dtype.name, model_name=str(args.model), dataset=args.data,
                                sample=args.sample, layer=k, layer_name=ranking.name,
-                               **({"raw": True} if args.raw else {}))
-    classes = _sample_classes(model, fwd, target, one_label, x, args.sample)
+                               **({"raw": True} if args.raw else {}), **region_field(region))
+    classes = _sample_classes(model, fwd, target, one_label, x, args.sample, region)
     x01 = image01(ex, x, model.input_spec, args.raw)(args.sample)
     refs = gallery = None
     if args.references:
@@ -156,7 +158,7 @@ def run(args) -> int:
         try:
             refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
                                      dataset_id=_dataset_id(args.data, n), raw=args.raw,
-                                     progress=bar)
+                                     progress=bar, region=region)
         except NonFiniteSample as exc:  # relmax numbers it in the data
             raise exc.at(source=args.data) from None
         except ShapeError as exc:
@@ -174,7 +176,7 @@ def run(args) -> int:
     return 0
 
 
-def _sample_classes(model, fwd, target, labels, x, index) -> dict:
+def _sample_classes(model, fwd, target, labels, x, index, region=None) -> dict:
     """The sample's predicted and explained class, by index and name (and its image file),
     as every other sample's heatmap records them: a ranking for target "pred" said nowhere
     which class its channels are relevant for."""
@@ -182,7 +184,7 @@ def _sample_classes(model, fwd, target, labels, x, index) -> dict:
 
     files = (x.dataset.sample_files(np.array([index])) if isinstance(x, DatasetArray)
              else None)
-    return sample_classes(model, fwd.outputs(), target, labels, files)[0]
+    return sample_classes(model, fwd.outputs(), target, labels, files, region)[0]
 
 
 def _classes_said(classes) -> str:

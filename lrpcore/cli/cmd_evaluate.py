@@ -112,8 +112,8 @@ def _write_outputs(args, results) -> None:
 
 def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
-    from ..io.models import load_classifier  # noqa: PLC0415
     from .cmd_explain import layer_rules_of, parse_layer_rules  # noqa: PLC0415
+    from .map_args import load_scoring_model  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
     parse_layer_rules(args.layer_rule)  # their form, before anything is read
@@ -122,7 +122,7 @@ def run(args) -> int:
                        args.overwrite, inputs=[args.input, args.labels, *model_files(args.model)])
     if args.n is not None and args.n < 1:
         raise ShapeError(f"--n must be ≥ 1, got {args.n}")
-    model = load_classifier(args.model)
+    model = load_scoring_model(args.model, "evaluate")
     layer_rules = layer_rules_of(args.layer_rule, model, args.model) or None
     if not args.rule:  # AOPC of random order alone compares nothing: the model's rule
         from ..conventions import convention_of, recommended_rule  # noqa: PLC0415

@@ -18,10 +18,9 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
-from ..map_targets import check_region, declared_outputs, parse_region, refuse_true_target
+from ..map_targets import declared_outputs
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
-from ..targets import model_map_shape
 from ..text import is_digits, printable_line
 from .common import (
     SCALING_HELP,
@@ -36,8 +35,6 @@ from .common import (
     load_labels,
     load_samples,
     model_defaults,
-    no_labels,
-    parse_target,
     plural,
     print_diagnosis,
     refuse_shadowing,
@@ -49,6 +46,7 @@ from .common import (
     warn_if_preprocessed,
     warn_unreadable,
 )
+from .map_args import MAP_TARGET_HELP, add_region_argument, read_target, region_field
 from .progress import ProgressBar
 
 EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
@@ -87,13 +85,8 @@ def register(sub):
     p.add_argument("--target", default="pred",
                    help="pred (predicted class, default), true (the dataset's labels or --labels), "
                    "output (the whole output vector), a class index or a class name "
-                   "(\"Egyptian cat\"; any case, or its unambiguous start); on a segmentation "
-                   "model: the pixels of that class (pred: the class at the most pixels, "
-                   "output: the whole map; true is refused)")
-    p.add_argument("--region", metavar="Y0:Y1,X0:X1",
-                   help="a segmentation model's output map only: explain the target's pixels "
-                   "in rows Y0:Y1 and columns X0:X1 of the map (Python's slices; pred: the "
-                   "class at the most pixels there)")
+                   "(\"Egyptian cat\"; any case, or its unambiguous start)" + MAP_TARGET_HELP)
+    add_region_argument(p)
     p.add_argument("--labels", metavar="FILE",
                    help=labels_help("the samples", "for --target true (default: the dataset's "
                                     "own, or X_labels.npy beside an X_images.npy)"))
@@ -227,12 +220,8 @@ def run(args) -> int:
     if depth:
         print(f"lrp explain: note: {args.input}: {depth}", file=sys.stderr)
     layer_rules = layer_rules_of(args.layer_rule, model, args.model)
-    target = parse_target(args.target, model=model)
-    region = _region(args, model)
-    if target == "true" and model_map_shape(model):  # before "needs --labels": no labels fit
-        refuse_true_target()
-    if target == "true" and not args.labels and found_labels is None:
-        raise no_labels(args.input, model=model)
+    target, region = read_target(args, model, bool(args.labels) or found_labels is not None,
+                                 args.input)
     if args.batch_size < 1:
         raise RuleError("--batch-size must be at least 1")
     explainer = Explainer(model, args.backend, args.dtype)
@@ -321,25 +310,6 @@ def _with_sidecars(paths) -> list:
     from ..export import sidecar_path
 
     return [q for p in paths if p for q in (p, sidecar_path(p))]
-
-
-def _region(args, model):
-    """--region as (y0, y1, x0, x1), checked against the model's output map when its shape is
-    known from the model (else with the first batch); None without the option."""
-    if args.region is None:
-        return None
-    region = parse_region(args.region)
-    try:
-        shape = model.shapes()[-1]
-    except ShapeError:
-        return region
-    check_region(region, shape)
-    return region
-
-
-def region_field(region) -> dict:
-    """The sidecars' record of --region (nothing without it)."""
-    return {} if region is None else {"region": list(region)}
 
 
 def _explain_checked(fwd, config, target, labels, checks, traces, samples, region=None):

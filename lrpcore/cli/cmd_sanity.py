@@ -63,9 +63,9 @@ def run(args) -> int:
     model = None
     if args.rule is None:  # the model's rule, as lrp explain takes it; the plot is named by it
         from ..explain import DEFAULT_RULE  # noqa: PLC0415
-        from ..io.models import load_classifier  # noqa: PLC0415
+        from .map_args import load_scoring_model  # noqa: PLC0415
 
-        model = load_classifier(model_path(args.model))
+        model = load_scoring_model(model_path(args.model), "sanity")
         model_defaults(args, model)
         args.rule = args.rule or DEFAULT_RULE  # a toolbox chain's: lrp explain's 'simple'
     plot = _plot_path(args)

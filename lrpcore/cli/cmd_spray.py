@@ -23,6 +23,7 @@ from .common import (
     warn_if_preprocessed,
     warn_unreadable,
 )
+from .map_args import add_region_argument, read_target
 from .progress import ProgressBar
 
 EXAMPLE = "lrp spray mnist-lenet5 mnist-sample --class 3 --out spray3.npz --rule epsilon:0.01"
@@ -51,7 +52,10 @@ def register(sub):
     add_layer_rule_argument(p)
     p.add_argument("--target", default=None,
                    help="true (default: each sample's label), pred, a class index or a "
-                   "class name")
+                   "class name; on a segmentation model: the pixels of that class (pred, the "
+                   "default: the class at the most pixels; output: the whole map; true is "
+                   "refused; samples whose map predicts the class nowhere are left out)")
+    add_region_argument(p)
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: eigengap)")
     p.add_argument("--neighbours", type=int, default=10, help="k-NN affinity (default 10)")
     p.add_argument("--size", type=int, default=8, help="downsampled heatmap side (default 8)")
@@ -78,7 +82,9 @@ def run(args) -> int:
     from ..io import open_dataset
     from ..io.models import load_classifier
     from ..io.relevance_store import is_zarr_path
+    from ..map_targets import region_words
     from ..spray import class_indices, spray
+    from ..targets import model_map_shape
     from .cmd_explain import layer_rules_of
 
     if not args.out.lower().endswith(".npz"):
@@ -88,7 +94,7 @@ def run(args) -> int:
                     ("--batch-size", args.batch_size)):
         if v is not None and v < 1:
             raise RuleError(f"{name} must be at least 1")
-    model = load_classifier(args.model)
+    model = load_classifier(args.model, maps=True)  # a segmentation model's pixels too
     cls = None if args.cls is None else parse_target(args.cls, ("all",), model, "--class")
     cls = None if cls == "all" else cls
     embed = None if args.embedding == "none" else args.embedding
@@ -103,7 +109,10 @@ def run(args) -> int:
         check_samples_fit(args.data, model, head, raw=args.raw)
         if not args.raw:
             warn_if_preprocessed("spray", args.data, head, model)
-        target = parse_target(args.target or "true", model=model)
+        # a label per sample says nothing about a map's pixels: its default is pred
+        default = "pred" if model_map_shape(model) else "true"
+        target, region = read_target(args, model, True, args.data,
+                                     target=args.target or default)
         # refused before the note below: "explained for its predicted class" came first, then
         # "--class needs a dataset with labels"
         class_indices(data.labels, len(data), cls, args.data)
@@ -118,7 +127,12 @@ def run(args) -> int:
         bar = ProgressBar(1, "explaining", enabled=args.progress)
         res = spray(ex, data, cls, config, target, k=args.k, neighbours=args.neighbours,
                     size=args.size, embed=embed, batch_size=args.batch_size,
-                    progress=lambda d, t: bar(d, t), raw=args.raw)
+                    progress=lambda d, t: bar(d, t), raw=args.raw, region=region)
+        if res.meta.get("left_out"):
+            print(f"lrp spray: note: {args.data}: {res.meta['left_out']} of "
+                  f"{res.meta['left_out'] + len(res.indices)} samples predict class "
+                  f"{target} at no pixel{region_words(region)} (nothing to explain): left "
+                  "out", file=sys.stderr)
         data = args.data
     # files absolute: the explorer's SpRAy window checks that the open dataset is this one
     res.meta.update({"model": where_found(args.model), DATASET_KEY: where_found(data)})
@@ -142,6 +156,7 @@ def _spray_store(args, model, cls, embed):
     store = open_relevance_store(args.data)
     given = [f for f, v in (("--rule", args.rule), ("--target", args.target),
                             ("--layer-rule", args.layer_rule or None),
+                            ("--region", args.region),
                             ("--raw", args.raw or None)) if v is not None]
     if given:
         raise RuleError(f"{args.data}: a relevance store holds heatmaps of rule "

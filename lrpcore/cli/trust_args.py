@@ -78,16 +78,16 @@ def load_inputs(args, n_default, model=None):
 
     from .. import open_dataset  # noqa: PLC0415
     from ..insight.tasks import spread_indices  # noqa: PLC0415
-    from ..io.models import load_classifier  # noqa: PLC0415
     from .common import (  # noqa: PLC0415
         check_samples_fit,
         load_labels,
         warn_if_preprocessed,
         warn_unreadable,
     )
+    from .map_args import load_scoring_model  # noqa: PLC0415
 
     if model is None:
-        model = load_classifier(model_path(args.model))
+        model = load_scoring_model(model_path(args.model), getattr(args, "command", None))
     ds = open_dataset(args.data, model=model)  # photographs fitted to the model
     warn_unreadable(getattr(args, "command", None), args.data, ds)  # None: called as a library
     n = n_default if args.n is None else args.n
