@@ -73,6 +73,7 @@ class Browser(QWidget):
         # from the top (centred, "accuracy on photos:" was cut through under the heading),
         # three lines at most: a long hint took nine and the model summary's room
         self.accuracy_label = LinesLabel("accuracy: —", lines=3, objectName="accuracyLabel")
+        self._map_of = (None, False)  # (model, whether its output is a map): _measure
         self.progress = QProgressBar(objectName="accuracyProgress")
         self.progress.setMaximumHeight(12)
         self.progress.setTextVisible(False)
@@ -166,23 +167,37 @@ class Browser(QWidget):
         self.summary.show_model(self.state.model, self.state.model_path)
         self._on_accuracy()
 
+    def _measure(self) -> str:
+        """What the line measures: "accuracy", or of a segmentation model (a class per
+        pixel) how often the class at the most pixels is a sample's one label: that is not
+        its accuracy, which needs a mask of classes per sample."""
+        model = self.state.model
+        if self._map_of[0] is not model:
+            from lrpcore.targets import model_map_shape  # noqa: PLC0415
+
+            self._map_of = (model, model is not None and model_map_shape(model) is not None)
+        return MAP_AGREEMENT if self._map_of[1] else "accuracy"
+
     def _on_accuracy(self) -> None:
         acc = self.state.accuracy
         name = self.state.dataset_name or "dataset"
         shown = printable_line(Path(name).name)
         hint = None
+        what = self._measure()
         if self.state.dataset is None:  # closed: "accuracy on mnist-test: —" stayed behind
-            self.accuracy_label.setText("accuracy: no dataset open")
+            self.accuracy_label.setText(f"{what}: no dataset open")
         elif acc is None and self.state.labels is None:
             hint = self.state.dataset.unlabelled_hint(self.state.model)
             more = f"; {printable_line(hint)}" if hint else ""  # as `lrp explain` says it
-            self.accuracy_label.setText(f"accuracy on {shown}: no labels{more}")
+            self.accuracy_label.setText(f"{what} on {shown}: no labels{more}")
         elif acc is None:
-            self.accuracy_label.setText(f"accuracy on {shown}: —")
+            self.accuracy_label.setText(f"{what} on {shown}: —")
         else:
             seen = " (its training data)" if self._trained_on(name) else ""
-            self.accuracy_label.setText(f"accuracy on {shown}: {100 * acc:.2f} %"
+            self.accuracy_label.setText(f"{what} on {shown}: {100 * acc:.2f} %"
                                         + seen)
+        if what == MAP_AGREEMENT and hint is None:
+            hint = MAP_AGREEMENT_HINT
         # the hint whole in the tooltip too: a short dock clips the label's last lines
         self.accuracy_label.setToolTip(no_markup(hint) if hint else "")
 
@@ -202,13 +217,20 @@ class Browser(QWidget):
         self.progress.setValue(done)
         if done < total:
             self.accuracy_label.setToolTip("")
+        what = self._measure()
         if done < total and self.state.labels is None:  # predictions only (grid, filters)
-            self.accuracy_label.setText(f"accuracy: no labels (predicting {done:,}/{total:,})")
+            self.accuracy_label.setText(f"{what}: no labels (predicting {done:,}/{total:,})")
         elif done < total:
-            self.accuracy_label.setText(f"accuracy: computing… {done:,}/{total:,}")
+            self.accuracy_label.setText(f"{what}: computing… {done:,}/{total:,}")
         else:
             self._on_accuracy()
 
+
+# the accuracy line of a segmentation model: its per-sample labels say nothing about pixels
+MAP_AGREEMENT = "class at the most pixels = label"
+MAP_AGREEMENT_HINT = ("a segmentation model predicts a class per pixel: this is how often the "
+                      "class at the most pixels of a sample is its one label, not the model's "
+                      "accuracy (which needs a mask of classes per sample)")
 
 IMAGENET_LABEL = "EfficientNet-Lite0 (ImageNet)"  # the name issue 13 gives it in the browser
 

@@ -121,3 +121,24 @@ def test_spray_refuses_a_segmentation_model_up_front(make_window, qtbot, tmp_pat
                                        "segmentation model's output is a 16×16×4 map")
     assert panel.result is None and not panel.busy()
     assert window.isVisible() and window.state.model is not None
+
+
+def test_the_accuracy_line_says_what_it_compares_on_a_segmentation_model(make_window, qtbot,
+                                                                          tmp_path):
+    """Per-sample labels say nothing about a map's pixels: the line compared the class at the
+    most pixels with them under the name "accuracy"; it now says what it compares."""
+    _, images = _photos(tmp_path)
+    labelled = tmp_path / "photos_images.npy"
+    np.save(labelled, images)
+    labels = np.arange(len(images)) % 4
+    np.save(tmp_path / "photos_labels.npy", labels)
+    window = make_window(model=str(MODEL), dataset=labelled)
+    s = window.state
+    qtbot.waitUntil(lambda: s.accuracy is not None, timeout=20000)
+    y = lrpcore.Explainer(s.model, dtype=s.dtype).forward(images).outputs()
+    agree = float(np.mean(predicted_classes(y) == labels))
+    label = window.browser.accuracy_label
+    assert label.text() == f"class at the most pixels = label on photos_images.npy: " \
+                           f"{100 * agree:.2f} %"
+    assert "not the model's accuracy" in label.toolTip()
+    assert "accuracy on" not in label.text()
