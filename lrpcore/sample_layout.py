@@ -18,6 +18,23 @@ def image_shape(shape) -> tuple:
     return shape
 
 
-def sample_shape_text(shape) -> str:
-    """``shape`` of one sample, described as :func:`image_shape` sees it."""
-    return "×".join(map(str, image_shape(shape)))
+def samples_text(shape) -> str:
+    """"samples of shape 28×28×1" (as :func:`image_shape` sees it), or "samples of 3 values" for
+    a vector that is no image: "samples of shape 3" read as a shape of images."""
+    seen = image_shape(shape)
+    if len(seen) == 1:
+        return f"samples of {seen[0]} value{'s' * (seen[0] != 1)}"
+    return f"samples of shape {'×'.join(map(str, seen))}"
+
+
+def raw_input_text(raw_shape) -> str:
+    """What a model takes, by its raw sample shape: images (H×W×C), feature vectors (the
+    XOR net's 2 values were "raw 2 images") or other arrays (a C×L sequence)."""
+    raw_shape = tuple(int(d) for d in raw_shape)
+    size = 1
+    for d in raw_shape:
+        size *= d
+    if len(raw_shape) == 1:
+        return f"vectors of {size} value{'s' * (size != 1)}"
+    kind = "images" if len(raw_shape) == 3 else "samples"
+    return f"raw {'×'.join(map(str, raw_shape))} {kind} ({size} values each)"

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import NonFiniteSample, ShapeError
-from .sample_layout import sample_shape_text
+from .sample_layout import raw_input_text, samples_text
 
 # photographs of another size than a model's: the one remedy, said alike wherever they stop
 PHOTOS_HINT = ("open the folder (or the photo's file) with the model, "
@@ -154,10 +154,8 @@ class InputSpec:
             raise ShapeError("no samples given")
         n = x.shape[0]
         if int(np.prod(x.shape[1:])) != self.raw_size():
-            raise ShapeError(f"samples of shape {sample_shape_text(x.shape[1:])} do not fit "
-                             "the model, "
-                             f"which takes raw {raw} images ({self.raw_size()} values each)"
-                             f"{self.resize_hint(x.shape[1:])}")
+            raise ShapeError(f"{samples_text(x.shape[1:])} do not fit the model, which takes "
+                             f"{raw_input_text(self.raw_shape)}{self.resize_hint(x.shape[1:])}")
         self._check_layout(x.shape[1:])
         with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
             xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))

@@ -402,7 +402,7 @@ def class_indices(labels, n, cls=None, where=None) -> np.ndarray:
                                f"{MIN_SAMPLES} to cluster")
         return np.arange(n)
     if labels is None:
-        raise DatasetError("--class needs a dataset with labels (give them with --labels "
+        raise DatasetError(f"{the}--class needs a dataset with labels (give them with --labels "
                            "FILE)")
     indices = np.flatnonzero(np.asarray(labels) == int(cls))
     if indices.size == 0:

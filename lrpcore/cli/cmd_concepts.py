@@ -49,8 +49,7 @@ def register(sub):
     p.add_argument("data", help="dataset: .npy, any format lrp opens, or a name (mnist-sample)")
     add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
-                   help=labels_help("DATA's samples", "for --target true when DATA does not "
-                                     "carry them"))
+                   help=labels_help("DATA", "for --target true"))
     p.add_argument("--layer", required=True,
                    help="layer index or name (chain: convolution1, rect0, ...; graph: the "
                    "ONNX node name, e.g. /layer3/Add)")

@@ -26,7 +26,7 @@ def register(sub) -> None:
                       "photograph), image folder, or a built-in name ("
                       + " / ".join(DATASET_NAMES) + ")")
     info.add_argument("--labels", metavar="FILE",
-                      help=labels_help("the dataset", "attached to it"))
+                      help=labels_help("DATASET", "shown with it"))
     info.set_defaults(func=run_info)
     down = add_command(actions, "download", "Download full MNIST into the cache.",
                        "lrp data download --kind test")

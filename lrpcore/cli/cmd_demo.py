@@ -59,7 +59,7 @@ def register(sub):
                    "test set bundled with the package; mnist-sample when an installation left "
                    "it out)")
     p.add_argument("--labels", metavar="FILE",
-                   help=labels_help("the dataset", "if it does not carry them"))
+                   help=labels_help("--dataset", "for the accuracy and one digit per class"))
     p.add_argument("--out", metavar="DIR",
                    help="folder for the PNG and .npy files (default: a new folder ./lrp-demo, "
                    "./lrp-demo-2, ... so that a second run never meets the first one's files)")

@@ -44,7 +44,7 @@ def register(sub):
     p.add_argument("input", help=".npy samples (raw images unless --raw), any dataset file "
                    "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
     p.add_argument("--labels", metavar="FILE",
-                   help=labels_help("the samples", "needed for --target true"))
+                   help=labels_help("INPUT", "for --target true"))
     add_raw_argument(p)
     p.add_argument("--rule", action="append", default=[], metavar="SPEC",
                    help="rule spec, preset, 'sensitivity' or 'gradxinput' (repeatable; "

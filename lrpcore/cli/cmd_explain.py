@@ -88,8 +88,7 @@ def register(sub):
                    "(\"Egyptian cat\"; any case, or its unambiguous start)" + MAP_TARGET_HELP)
     add_region_argument(p)
     p.add_argument("--labels", metavar="FILE",
-                   help=labels_help("the samples", "for --target true (default: the dataset's "
-                                    "own, or X_labels.npy beside an X_images.npy)"))
+                   help=labels_help("INPUT", "for --target true"))
     add_raw_argument(p)
     p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
     add_backend_argument(p)

@@ -43,7 +43,7 @@ def register(sub):
                    "used as they are: nothing is explained again)")
     add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
-                   help=labels_help("DATA's samples", "when DATA does not carry them"))
+                   help=labels_help("DATA", "for --class and the default --target true"))
     p.add_argument("--class", dest="cls", default=None,
                    help="class index or name to analyse, or 'all' (default all)")
     p.add_argument("--out", required=True, help="result file (.npz)")
@@ -69,7 +69,9 @@ def register(sub):
                    f"{PASS_DEFAULTS['batch_size']})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     add_progress_arguments(p)
-    p.set_defaults(func=run)
+    # None: not given (the help says the defaults, which run() fills in), so that a store's
+    # note names every pass option given — '--dtype float64', the default, went unmentioned
+    p.set_defaults(func=run, **dict.fromkeys(PASS_DEFAULTS))
 
 
 # options of the LRP passes (not used for a relevance store, which holds their result)
@@ -102,6 +104,9 @@ def run(args) -> int:
         res = _spray_store(args, model, cls, embed)
         data = res.meta.pop("store_input", args.data)  # the dataset its indices count in
     else:
+        for name, default in PASS_DEFAULTS.items():  # before model_defaults: float64 stays
+            if getattr(args, name) is None:
+                setattr(args, name, default)
         model_defaults(args, model)
         data = open_dataset(args.data, labels=args.labels, model=model)
         warn_unreadable("spray", args.data, data)
@@ -185,8 +190,7 @@ def _note_passes_unused(args) -> None:
     """One note naming the options of LRP passes given for a store: its heatmaps are read, not
     computed, so they change nothing (they were dropped without a word); a note, as lrp
     convert's for --arch, since the result is the one asked for."""
-    given = [f"--{k.replace('_', '-')}" for k, v in PASS_DEFAULTS.items()
-             if getattr(args, k) != v]
+    given = [f"--{k.replace('_', '-')}" for k in PASS_DEFAULTS if getattr(args, k) is not None]
     if given:
         print(f"lrp spray: note: {args.data} holds computed relevance; {_listed(given)} "
               f"{'is' if len(given) == 1 else 'are'} not used (no LRP pass is run)",

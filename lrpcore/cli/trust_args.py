@@ -28,8 +28,7 @@ def add_model_data(p, n_default) -> None:
     add_raw_argument(p, "DATA")
     add_layer_rule_argument(p)
     p.add_argument("--labels", metavar="FILE", default=None,
-                   help=labels_help("DATA's samples", "for --target true when DATA does not "
-                                     "carry them"))
+                   help=labels_help("DATA", "for --target true"))
     p.add_argument("--n", type=int, default=n_default,
                    help="use N samples spread evenly over DATA (datasets are often sorted by "
                    f"class; default {n_default})")

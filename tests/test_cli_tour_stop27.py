@@ -1,0 +1,127 @@
+"""What a CLI acceptance review (stop 27: the README followed as a new user would, on the
+shared MNIST ResNet and EfficientNet-Lite0 exports, the toolbox's models, MNIST digits and
+photographs of odd sizes) found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shared_data import shared_path
+
+from lrpcore.cli.main import main
+
+
+def _help_of(capsys, argv) -> str:
+    with pytest.raises(SystemExit):
+        main(argv + ["--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(("argv", "samples"), [
+    (["explain"], "INPUT"), (["evaluate"], "INPUT"), (["sweep"], "DATA"), (["sanity"], "DATA"),
+    (["concepts"], "DATA"), (["spray"], "DATA"), (["demo"], "--dataset"),
+    (["train"], "--dataset"), (["data", "info"], "DATASET")])
+def test_every_labels_help_says_when_labels_are_needed_alike(capsys, argv, samples):
+    """The --labels helps agreed on the formats only: explain said the dataset's own labels and
+    X_labels.npy beside X_images.npy are found without it, evaluate "needed for --target
+    true", sweep "when DATA does not carry them", demo "if it does not carry them", train
+    "when they are not stored with it" — though every command finds labels the same way."""
+    text = _help_of(capsys, argv)
+    start = text.index("--labels FILE labels of")
+    sentence = text[start:text.index("need no --labels)", start)]
+    assert sentence.startswith(f"--labels FILE labels of {samples} (.npy, .npz, .mat, .txt or "
+                               "IDX; N, N×1 or one-hot rows), "), sentence
+    assert sentence.endswith(f", when {samples} carries none (a dataset's own labels, or "
+                             "X_labels.npy beside an X_images.npy, "), sentence
+
+
+def _store(tmp_path):
+    pytest.importorskip("zarr")
+    pytest.importorskip("distributed")
+    from local_store import explain_to_local_store
+
+    from lrpcore import distributed as dist
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (12, 28, 28)).astype(np.float64))
+    source, _ = dist.open_source(str(x))
+    store = tmp_path / "R.zarr"
+    assert explain_to_local_store("mnist-lenet5", source, store, batch_size=6).failed == []
+    return store
+
+
+def test_spray_of_a_store_notes_pass_options_given_at_their_default_values(tmp_path, capsys):
+    """The note that a store's heatmaps leave --dtype, --backend and --batch-size unused
+    compared the values with the defaults: '--dtype float64 --backend auto --batch-size 256'
+    were given and dropped without a word."""
+    store = _store(tmp_path)
+    base = ["spray", "mnist-lenet5", str(store), "--embedding", "none", "--k", "2"]
+    assert main(base + ["--out", str(tmp_path / "a.npz")]) == 0
+    assert "not used" not in capsys.readouterr().err
+    assert main(base + ["--out", str(tmp_path / "b.npz"), "--dtype", "float64", "--backend",
+                        "auto", "--batch-size", "256"]) == 0
+    err = capsys.readouterr().err
+    assert (f"lrp spray: note: {store} holds computed relevance; --backend, --dtype and "
+            "--batch-size are not used (no LRP pass is run)") in err, err
+
+
+def test_spray_still_explains_in_float64_by_default(tmp_path, capsys, monkeypatch):
+    """The pass options left unset are filled in before the model's defaults: an ONNX model's
+    float32 must not replace spray's float64 (the explorer's SpRAy window computes so)."""
+    import importlib
+
+    explain_module = importlib.import_module("lrpcore.explain")  # the package's explain() hides it
+    seen = []
+    real = explain_module.Explainer
+
+    class Recording(real):
+        def __init__(self, model, backend="auto", dtype=None, *a, **k):
+            seen.append((backend, dtype))
+            super().__init__(model, backend, dtype, *a, **k)
+
+    monkeypatch.setattr(explain_module, "Explainer", Recording)
+    resnet = shared_path("models", "torch_onnx", "mnist_resnet.onnx")
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(shared_path("data", "mnist_test_images.npy"))[:12])
+    assert main(["spray", str(resnet), str(x), "--embedding", "none", "--k", "2", "--quiet",
+                 "--out", str(tmp_path / "s.npz")]) == 0, capsys.readouterr().err
+    assert ("auto", "float64") in seen and ("auto", "float32") not in seen, seen
+
+
+def test_a_feature_vector_model_is_not_said_to_take_images(tmp_path, capsys):
+    """The XOR net refused 3 values with "samples of shape 3 do not fit the model, which
+    takes raw 2 images (2 values each)": it takes vectors of 2 values."""
+    xor = shared_path("models", "lrp_toolbox", "xor_net_small.txt")
+    np.save(tmp_path / "x3.npy", np.random.RandomState(0).rand(4, 3))
+    assert main(["explain", str(xor), str(tmp_path / "x3.npy"), "--out",
+                 str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "x3.npy: samples of 3 values do not fit the model, which takes vectors of 2 values" \
+        in err, err
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "x3.npy"), "--out",
+                 str(tmp_path / "R.npy")]) == 2
+    err = capsys.readouterr().err
+    assert ("samples of 3 values do not fit the model, which takes raw 28×28×1 images (784 "
+            "values each)") in err, err
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "mnist-lenet5", "mnist-sample"],
+                                  ["data", "info", "mnist-sample"]])
+def test_an_unknown_option_is_refused_by_its_command(capsys, argv):
+    """`lrp evaluate M X --out r.npy` said "lrp: error: unrecognized arguments: --out r.npy
+    (see 'lrp --help')": the top-level help lists no command's options."""
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", "r.npy"])
+    assert stop.value.code == 2
+    command = " ".join(argv[:2] if argv[0] == "data" else argv[:1])
+    assert capsys.readouterr().err == (f"lrp {command}: error: unrecognized arguments: --out "
+                                       f"r.npy (see 'lrp {command} --help')\n")
+
+
+def test_spray_class_without_labels_names_the_samples(tmp_path, capsys):
+    """"--class needs a dataset with labels" named no file."""
+    np.save(tmp_path / "x.npy", np.zeros((20, 28, 28), dtype=np.uint8))
+    assert main(["spray", "mnist-lenet5", str(tmp_path / "x.npy"), "--class", "3", "--out",
+                 str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'x.npy'}: --class needs a dataset with labels" in err, err
