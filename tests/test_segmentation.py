@@ -4,7 +4,9 @@ starts at the output times a mask (the class's channel where it is the pixel's a
 zennit's segmentation examples start it; ``pred`` is the class at the most pixels, ``output``
 the whole map. The fixture ``segment`` (tools/make_zoo_fixtures.py: a small FCN, bilinear
 ``F.interpolate`` back to the input's size, both exporters) holds zennit 0.5.1's relevance
-for the class at the most pixels (``R__``) and at the second most (``Rsecond__``)."""
+for the class at the most pixels (``R__``) and at the second most (``Rsecond__``); ``lraspp``
+the same of torchvision's LR-ASPP in small (its head's sigmoid gate from a global pool times
+a branch, and the low branch's classifier added, through zennit's ``Sum``)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def _forward(file):
     """(model, reference, float64 forward pass of the reference's inputs)."""
     if file not in _FORWARDS:
         model = lrpcore.load_model(ZOO / f"{file}.onnx")
-        with np.load(ZOO / "segment.npz") as data:
+        with np.load(ZOO / f"{file.rsplit('_', 1)[0]}.npz") as data:
             ref = {k: data[k] for k in data.files}
         model.input_spec = replace(model.input_spec, mean=tuple(map(float, ref["mean"])),
                                    std=tuple(map(float, ref["std"])))
@@ -51,7 +53,10 @@ def _relative_error(R, ref):
             / np.abs(ref).reshape(n, -1).max(axis=1))
 
 
-@pytest.mark.parametrize("file", ["segment_ts", "segment_dynamo"])
+PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo"]
+
+
+@pytest.mark.parametrize("file", PARITY)
 def test_the_map_equals_zennits_and_pred_is_the_class_at_the_most_pixels(file):
     model, ref, fw = _forward(file)
     assert model.n_classes == 4 and len(model.class_names) == 4  # not 16·16·4 outputs
@@ -62,7 +67,7 @@ def test_the_map_equals_zennits_and_pred_is_the_class_at_the_most_pixels(file):
 
 
 @pytest.mark.parametrize("rule", RULES)
-@pytest.mark.parametrize("file", ["segment_ts", "segment_dynamo"])
+@pytest.mark.parametrize("file", PARITY)
 def test_relevance_of_a_class_equals_zennits_output_times_mask(file, rule):
     _, ref, fw = _forward(file)
     R = fw.relevance(RULES[rule], "pred")

@@ -1229,6 +1229,38 @@ class TinyFCN(nn.Module):
         return nn.functional.interpolate(y, size=size, mode="bilinear", align_corners=False)
 
 
+class TinyLRASPP(nn.Module):
+    """torchvision's LR-ASPP in small: a MobileNetV3-like backbone (Hardswish stem, a block
+    with its squeeze-and-excitation gate and residual) whose stride-2 map is the ``low``
+    branch and a stride-4 stage the ``high`` one; ``LRASPPHead`` as torchvision writes it
+    (``cbr(high) * scale(high)``, the gate a global pool, a 1×1 convolution and a Sigmoid,
+    second in the Mul; bilinear ``F.interpolate`` to the low map's size; the two classifiers'
+    outputs added) and bilinear back to the input's size: an N×K×H×W map (``SEGMENT``)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(3, 8, 3, 2, 1), nn.Hardswish())
+        self.block = SEBlock(8, nn.Hardswish, nn.Hardsigmoid, residual=True)
+        self.high = nn.Sequential(*conv_bn(8, 16, 3, 2, 1), nn.Hardswish())
+        self.cbr = nn.Sequential(nn.Conv2d(16, 12, 1, bias=False), nn.BatchNorm2d(12),
+                                 nn.ReLU())
+        self.scale = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, 12, 1, bias=False),
+                                   nn.Sigmoid())
+        self.merge = Merge()  # the head's addition, zennit's Sum as for the residuals
+        self.low_classifier = nn.Conv2d(8, classes, 1)
+        self.high_classifier = nn.Conv2d(12, classes, 1)  # last: ``calibrate`` centres it
+
+    def forward(self, x):
+        size = x.shape[-2:]
+        low = self.block(self.stem(x))                                          # 8×8×8
+        high = self.high(low)                                                   # 16×4×4
+        y = self.cbr(high) * self.scale(high)
+        y = nn.functional.interpolate(y, size=low.shape[-2:], mode="bilinear",
+                                      align_corners=False)
+        y = self.merge(self.low_classifier(low), self.high_classifier(y))
+        return nn.functional.interpolate(y, size=size, mode="bilinear", align_corners=False)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1279,12 +1311,13 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "segate1x1": (SEGateOneByOne, (3, 4, 4), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "atrous": (Atrous, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "segment": (TinyFCN, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "lraspp": (TinyLRASPP, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # segmentation networks (an N×K×H×W output): two samples, each predicting three or more
 # classes; ``R__<preset>`` starts at the output times the mask of the class predicted at the
 # most pixels (its channel where it is the argmax; ``target`` holds it per sample), and
 # ``Rsecond__<preset>`` of the class at the second most (``second``)
-SEGMENT = {"segment"}
+SEGMENT = {"segment", "lraspp"}
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx
@@ -1470,8 +1503,14 @@ def map_inputs(shape, mean, std, model, seed, n=2):
     m, s = per_channel(mean, shape), per_channel(std, shape)
     x = ((torch.rand((256,) + tuple(shape), generator=g) - m) / s).double()
     with torch.no_grad():
-        counts = map_counts(model.double()(x))
+        y = model.double()(x)
     model.float()
+    return x[map_samples(y, n)].numpy()
+
+
+def map_samples(y, n=2):
+    """The indices of n samples of the N×K×H×W maps ``y`` chosen as ``map_inputs`` says."""
+    counts = map_counts(y)
     top = counts.sort(1, descending=True).values
     ok = ((counts > 0).sum(1) >= 3) & (top[:, 0] > top[:, 1]) & (top[:, 1] > top[:, 2])
     picked, seen = [], set()
@@ -1481,32 +1520,39 @@ def map_inputs(shape, mean, std, model, seed, n=2):
             picked.append(i)
             seen.add(first)
         if len(picked) == n:
-            return x[picked].numpy()
+            return picked
     raise RuntimeError("no inputs whose maps predict different classes")
 
 
-def map_references(model, x, mean, std):
+def map_references(model, x, mean, std, first_conv_input=None):
     """zennit's outputs and relevance for a segmentation network, float64: the output times
     the mask of a class (its channel where it is the pixel's argmax), for the class at the
-    most pixels of each sample (``R__``) and at the second most (``Rsecond__``)."""
+    most pixels of each sample (``R__``) and at the second most (``Rsecond__``). zB's bounds
+    have the shape of the first convolution's input: ``x``'s unless ``first_conv_input``
+    says (a Keras twin permutes N×H×W×C inside)."""
     model = model.double().eval()
     x = torch.as_tensor(x, dtype=torch.float64)
     mean_t, std_t = per_channel(mean, x.shape[1:]).double(), per_channel(std, x.shape[1:]).double()
-    low = ((0 - mean_t) / std_t).expand(x.shape).contiguous()
-    high = ((1 - mean_t) / std_t).expand(x.shape).contiguous()
-    with torch.no_grad():
-        Y = model(x)
-    order = map_counts(Y).argsort(1, descending=True)
-    out = {"Y": Y.numpy(), "target": order[:, 0].numpy(), "second": order[:, 1].numpy()}
-    for key, classes in (("R__", order[:, 0]), ("Rsecond__", order[:, 1])):
-        c = classes.reshape(-1, 1, 1, 1)
-        channel = torch.arange(Y.shape[1]).reshape(1, -1, 1, 1)
-        mask = ((Y.argmax(1, keepdim=True) == c) & (channel == c)).to(Y)
-        for name, comp in composites(low, high).items():
-            with Gradient(model, comp) as attributor:
-                y, R = attributor(x, lambda y, mask=mask: y * mask)
-            assert torch.allclose(y, Y, atol=1e-12)
-            out[key + name] = R.detach().numpy()
+    shape = x.shape if first_conv_input is None else first_conv_input
+    low = ((0 - mean_t) / std_t).expand(shape).contiguous()
+    high = ((1 - mean_t) / std_t).expand(shape).contiguous()
+    Merge.zennit = True  # additions through zennit's Sum, as ``references`` has them
+    try:
+        with torch.no_grad():
+            Y = model(x)
+        order = map_counts(Y).argsort(1, descending=True)
+        out = {"Y": Y.numpy(), "target": order[:, 0].numpy(), "second": order[:, 1].numpy()}
+        for key, classes in (("R__", order[:, 0]), ("Rsecond__", order[:, 1])):
+            c = classes.reshape(-1, 1, 1, 1)
+            channel = torch.arange(Y.shape[1]).reshape(1, -1, 1, 1)
+            mask = ((Y.argmax(1, keepdim=True) == c) & (channel == c)).to(Y)
+            for name, comp in composites(low, high).items():
+                with Gradient(model, comp) as attributor:
+                    y, R = attributor(x, lambda y, mask=mask: y * mask)
+                assert torch.allclose(y, Y, atol=1e-12)
+                out[key + name] = R.detach().numpy()
+    finally:
+        Merge.zennit = False
     return out
 
 
