@@ -176,7 +176,7 @@ class NearestResize(Layer):
 
     kind = "NearestResize"
     role = "reshape"
-    onnx_ops = ("Resize", "Upsample")  # mode 'nearest'
+    onnx_ops = ("Resize", "Upsample", "Tile")  # mode 'nearest'; Tile: tf.repeat's
 
     def __init__(self, rows, cols, in_hw):
         super().__init__()

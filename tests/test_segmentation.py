@@ -6,7 +6,9 @@ the whole map. The fixture ``segment`` (tools/make_zoo_fixtures.py: a small FCN,
 ``F.interpolate`` back to the input's size, both exporters) holds zennit 0.5.1's relevance
 for the class at the most pixels (``R__``) and at the second most (``Rsecond__``); ``lraspp``
 the same of torchvision's LR-ASPP in small (its head's sigmoid gate from a global pool times
-a branch, and the low branch's classifier added, through zennit's ``Sum``)."""
+a branch, and the low branch's classifier added, through zennit's ``Sum``); ``keras_seg``
+(tools/make_zoo_keras_seg_fixture.py) of a Keras U-Net exported by tf2onnx, zennit's on its
+PyTorch twin, with Keras's own map (``keras_y``)."""
 
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ def _relative_error(R, ref):
             / np.abs(ref).reshape(n, -1).max(axis=1))
 
 
-PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo"]
+PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx"]
 
 
 @pytest.mark.parametrize("file", PARITY)
@@ -77,6 +79,24 @@ def test_relevance_of_a_class_equals_zennits_output_times_mask(file, rule):
     assert _relative_error(second, ref["Rsecond__" + rule]).max() < 1e-4
     one = fw.subset(slice(1, 2)).relevance(RULES[rule], int(ref["second"][1]))  # an index
     assert _relative_error(one, ref["Rsecond__" + rule][1:]).max() < 1e-4
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-6), ("float32", 1e-5)])
+def test_a_keras_unet_predicts_keras_s_map_and_explains_its_classes(dtype, tolerance):
+    """Conv2DTranspose (k=3 and k=2, "same"), Concatenate skips, UpSampling2D bilinear and
+    nearest (tf.repeat: Unsqueeze, Tile, Reshape; it was refused at the Unsqueeze)."""
+    model, ref, _ = _forward("keras_seg_tf2onnx")
+    assert model.input_spec.layout == "NHWC" and model.n_classes == 4
+    assert sum(type(n.layer).__name__ == "NearestResize" for n in model.nodes) == 2
+    fw = lrpcore.Explainer(model, dtype=dtype).forward(ref["x"].astype(dtype), raw=True)
+    y, theirs = fw.outputs(), ref["keras_y"]
+    assert y.shape == theirs.shape == ref["x"].shape[:3] + (4,)  # N×H×W×K, as Keras's
+    assert np.abs(y - theirs).max() < tolerance * np.abs(theirs).max()
+    np.testing.assert_array_equal(fw.predictions(), ref["target"])
+    for rule in ("EpsilonPlus", "EpsilonGammaBox"):
+        R = fw.relevance(rule, "pred")
+        assert R.dtype == np.dtype(dtype) and R.shape == ref["x"].shape
+        assert _relative_error(R, ref["R__" + rule]).max() < 100 * tolerance
 
 
 def test_initial_relevance_is_the_classs_channel_where_it_is_predicted():

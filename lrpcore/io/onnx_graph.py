@@ -70,6 +70,7 @@ from . import onnx_elementwise as elementwise
 from . import onnx_hard_sigmoid as hard_sigmoid
 from . import onnx_keras_norms as keras_norms
 from . import onnx_norms as norms
+from . import onnx_repeat as repeat
 from . import onnx_stack as stack
 from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
@@ -139,6 +140,7 @@ class _Builder:
         self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
+        self.repeats: dict = {}  # a pending repeat's _Tensor → (the map, its axes' labels)
         self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one: its _Tensor → the
         # tensor it read
         self.keras_norms: dict = {}  # id(placeholder node) → keras_norms.Moments
@@ -1030,6 +1032,8 @@ def _op_unsqueeze(b, node, attrs, where, t, data_in):
         axes = b.indices(node.input[1], where, "Unsqueeze's axes")
     if axes is not None and stack.unsqueeze(b, node, t, axes):
         return  # a summand of torch.stack([...], dim=-1), zennit's Sum layer's input
+    if axes is not None and repeat.unsqueeze(b, node, t, axes):
+        return  # tf.repeat's ExpandDims: copies of rows or columns, pending until Reshape
     axes = None if axes is None else sorted(int(a) % 4 for a in np.atleast_1d(axes))
     if channels.unsqueeze_picked(b, node, t, axes):
         return  # torch.unsqueeze(x[:, c], 1): one channel, as Gather took it
@@ -1061,6 +1065,8 @@ def _op_reshape(b, node, attrs, where, t, data_in):
     if t.storage in norms.STORAGES:
         norms.reshape_back(b, node, where, t, target)
         return
+    if repeat.reshape(b, node, where, t, target):
+        return  # tf.repeat's copies merged into rows or columns: a NearestResize
     size = int(np.prod(t.shape))
     # dynamo=True with a fixed example batch writes the flatten as Reshape [1, features]
     batch = (0, -1) if b.batch is None else (0, -1, b.batch)
@@ -1145,6 +1151,8 @@ def _op_transpose(b, node, attrs, where, t, data_in):
         b.data[out] = _Tensor(out, (C, 1, L), "cl", True)
     elif channels.transpose(b, node, where, t, perm):
         return  # the channel shuffle's Transpose
+    elif repeat.transpose(b, node, where, t, perm):
+        return  # between tf.repeat's Tile and Reshape
     else:
         b.fail(where, f"Transpose {brief(perm)} of data is supported only between NHWC and "
                       "NCHW (and an N×L×C sequence to N×C×L)")
@@ -1503,6 +1511,7 @@ OPERATORS = {
     "Mean": _op_sum,
     "Concat": _op_concat,
     "ReduceSum": stack.reduce_sum,
+    "Tile": repeat.tile,
     "BatchNormalization": lambda b, node, attrs, where, t, data_in: _batchnorm(
         b, node, attrs, where, t),
     "Mul": _op_arithmetic,
@@ -1527,7 +1536,8 @@ IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                   for op in ("Cast", "CastLike")},
                "Unsqueeze": "of data: a sequence's N×C×L to N×C×1×L, relabelled; Keras's "
                             "N×L×C input to N×1×L×C; along a new last axis, a summand of "
-                            "zennit's `Sum` (see ReduceSum)",
+                            "zennit's `Sum` (see ReduceSum); of a map, before a Tile (see "
+                            "Tile)",
                "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's; an "
                             "N×L×C sequence to N×C×L"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
@@ -1564,6 +1574,10 @@ NOTES = {
               "takes it",
     "Upsample": "modes `nearest` and `linear` (opsets 7–9), as Resize with asymmetric "
                 "coordinates",
+    "Tile": "of a map unsqueezed along a new axis after its height or width, by k along "
+            "it, then a Reshape merging the k copies into that axis (a Transpose between "
+            "allowed): tf.repeat, Keras's nearest `UpSampling2D` as tf2onnx writes it; a "
+            "nearest resize of that axis",
     "MaxPool": "`pads` and `ceil_mode`'s partial windows become a `Pad` of −10³⁰; dilated too; "
                "a window's equal maxima: relevance to the first (PyTorch's gradient, zennit)",
     "AveragePool": "`pads` and `ceil_mode`'s partial windows become a `Pad`; windows that "
@@ -1833,8 +1847,12 @@ def _node(b, node, where, onnx):
         b.fail(where, f"{op} of the {brief(list(pending.shape))} tensor between a channel "
                       "shuffle's Reshape and Transpose is not supported; only the shuffle itself")
     stacked = next((d for d in data_in if d is not None and d.storage == stack.STACKED), None)
-    if stacked is not None and op not in ("Concat", "ReduceSum"):
+    if stacked is not None and op not in ("Concat", "ReduceSum", "Tile"):
         stack.refuse_other_use(b, where, op, stacked)
+    repeating = next((d for d in data_in if d is not None and d.storage == repeat.REPEATING),
+                     None)
+    if repeating is not None and op not in repeat.ACCEPTS:
+        repeat.refuse_other_use(b, where, op, repeating)
     handler = OPERATORS.get(op)
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
@@ -2113,6 +2131,10 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a stack of "
                                "tensors (Unsqueeze along a new last axis, as torch.stack writes "
                                "it); only its sum is supported")
+    if final.storage == repeat.REPEATING:
+        raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a map with "
+                               "a new axis of copies (Unsqueeze and Tile, as tf.repeat writes "
+                               "it); only the map they are merged back into is supported")
     if final.name != out_name:  # an alias (Identity, folded bias) of a node's output
         out_name = final.name
     nodes = _prune(b.nodes, out_name)
