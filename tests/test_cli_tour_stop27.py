@@ -125,3 +125,48 @@ def test_spray_class_without_labels_names_the_samples(tmp_path, capsys):
                  str(tmp_path / "s.npz")]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'x.npy'}: --class needs a dataset with labels" in err, err
+
+
+def _positional_help(command, dest) -> str:
+    from lrpcore.cli.main import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    (action,) = [a for a in sub.choices[command]._actions if a.dest == dest]
+    return action.help
+
+
+SAMPLE_COMMANDS = {"explain": "input", "evaluate": "input", "sweep": "data", "sanity": "data",
+                   "concepts": "data", "spray": "data"}
+
+
+def test_every_command_that_takes_samples_describes_model_and_samples_alike():
+    """The model and samples arguments were described five ways: evaluate's samples named no
+    photographs nor natural-images, sweep's "a dataset file or folder", concepts' "any format
+    lrp opens", spray's "dataset with labels" (it needs none without --class); sweep and
+    sanity named 'e.g. mnist-lenet5' only, concepts and spray no model format."""
+    models = {_positional_help(c, "model") for c in SAMPLE_COMMANDS}
+    assert models == {"model file (.txt toolbox, .nn, .npz, .onnx) or a bundled model's name "
+                      "(mnist-lenet5, efficientnet-lite0)"}, models
+    samples = [_positional_help(c, dest) for c, dest in SAMPLE_COMMANDS.items()]
+    first = samples[0]
+    assert "natural-images" in first and "image folder" in first and "--raw" in first
+    assert all(s.startswith(first) for s in samples), samples
+
+
+@pytest.mark.parametrize("command", ["render", "figure"])
+def test_drawing_help_lets_the_inputs_come_from_the_sidecar(capsys, command):
+    """--outline and --side-by-side said "needs --input", while 'lrp render
+    lrp-demo/relevance_03.npy --side-by-side' (the README's example) draws the digit its
+    sidecar names without one."""
+    text = _help_of(capsys, [command])
+    assert "needs --input" not in text, text
+    assert "where the inputs are known: --input or its default" in text, text
+
+
+def test_convert_help_names_the_checkpoints_it_reads(capsys):
+    """'lrp --help' lists .pth among convert's inputs and --arch builds one, but convert's
+    own description listed .txt, .nn, .npz and .onnx only."""
+    text = _help_of(capsys, ["convert"])
+    description = text[text.index("Reads any model format"):text.index("positional arguments")]
+    assert ".pth" in description and "--arch" in description, description

@@ -10,6 +10,7 @@ from ..render import DEFAULT_COLORMAP
 from ..text import printable_line
 from .common import (
     EXPLORER_FLOAT64,
+    MODEL_HELP,
     DatasetArray,
     add_backend_argument,
     add_command,
@@ -24,6 +25,7 @@ from .common import (
     plural,
     refuse_folder_in_folders_read,
     refuse_shadowing,
+    samples_help,
     warn_if_preprocessed,
     warn_unreadable,
 )
@@ -45,8 +47,8 @@ def register(sub):
                         "(channel,relevance,share; best first), conditional.npy (K × input "
                         "shape, ranking order), PNGs and references/, each with a JSON "
                         "sidecar."))
-    p.add_argument("model", help="model file or bundled model name")
-    p.add_argument("data", help="dataset: .npy, any format lrp opens, or a name (mnist-sample)")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("data", help=samples_help())
     add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
                    help=labels_help("DATA", "for --target true"))

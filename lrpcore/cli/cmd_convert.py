@@ -12,7 +12,8 @@ def register(sub):
     p = add_command(sub, "convert", "Convert a model between formats (.txt, .nn, .onnx, .pth → "
                     ".npz, .txt).", "lrp convert LeNet-5.nn LeNet-5.npz --dtype float32",
                     description="Reads any model format this program reads (.txt, .nn, .npz, "
-                    ".onnx, with a MODEL.json sidecar applied) and writes the native .npz "
+                    ".onnx, with a MODEL.json sidecar applied, and a PyTorch .pth checkpoint "
+                    "with --arch) and writes the native .npz "
                     "(architecture, parameters, input specification, class names) or the "
                     "toolbox's .txt. Every model converts to .npz; .txt holds a chain of the "
                     f"toolbox's layer kinds only ({', '.join(_txt_kinds())}), so graph models "

@@ -10,6 +10,7 @@ from ..errors import NonFiniteSample, ShapeError
 from ..fileio import atomic_write_text, staged_writes
 from ..insight.pixelflip import DEFAULTS
 from .common import (
+    MODEL_HELP,
     SCORING_FLOAT32,
     add_backend_argument,
     add_command,
@@ -27,6 +28,7 @@ from .common import (
     parse_target,
     plural,
     png_output,
+    samples_help,
     warn_if_incomplete,
     warn_if_preprocessed,
     warn_unreadable,
@@ -39,10 +41,8 @@ def register(sub):
         sub, "evaluate", "Pixel-flipping evaluation: output curves and AOPC per rule.",
         "lrp evaluate LeNet-5.txt images.npy --rule epsilon:0.01 --rule alphabeta:2 --random "
         "--n 1000 --csv flip.csv --plot flip.png")
-    p.add_argument("model", help="model file (.txt, .nn, .npz, .onnx) or a bundled model's "
-                   "name (mnist-lenet5, efficientnet-lite0)")
-    p.add_argument("input", help=".npy samples (raw images unless --raw), any dataset file "
-                   "lrp opens, or a built-in dataset name (mnist-test, mnist-sample)")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("input", help=samples_help())
     p.add_argument("--labels", metavar="FILE",
                    help=labels_help("INPUT", "for --target true"))
     add_raw_argument(p)

@@ -23,6 +23,7 @@ from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
 from ..text import is_digits, printable_line
 from .common import (
+    MODEL_HELP,
     SCALING_HELP,
     DatasetArray,
     add_backend_argument,
@@ -41,6 +42,7 @@ from .common import (
     refuse_undrawable,
     remove_quietly,
     remove_with_sidecars,
+    samples_help,
     scaling_option,
     warn_if_incomplete,
     warn_if_preprocessed,
@@ -68,11 +70,8 @@ def register(sub):
                         "saved with the shape of the fed input. A toolbox model's SoftMax output "
                         "layer is dropped before explaining; an ONNX model's Softmax is kept "
                         "(its probabilities explained, as zennit does)."))
-    p.add_argument("model", help="model file (.txt toolbox, .nn, .npz, .onnx) or a bundled "
-                   "model's name (mnist-lenet5, efficientnet-lite0)")
-    p.add_argument("input", help=".npy array of samples, any dataset file lrp opens (IDX, "
-                   ".mat, .npz, a PNG/JPEG photograph, an image folder) or a built-in dataset "
-                   "name (mnist-test, mnist-sample, natural-images)")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("input", help=samples_help())
     p.add_argument("--out", required=True,
                    help="where to write the relevance: R.npy, or R.zarr for a Dask cluster "
                    "(see below)")

@@ -51,7 +51,7 @@ def add_render_options(p, scaling_help=SCALING_HELP):
                    help=scaling_help)
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the input's edges (Canny) in black on the heatmap (default: on, "
-                   "needs --input)")
+                   "where the inputs are known: --input or its default)")
     p.add_argument("--sigma", type=float, default=2.0, metavar="S",
                    help="smoothing of the edge detector, in enlarged pixels (default 2)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -76,7 +76,8 @@ def register(sub):
                    "single map whose sidecar names its sample, e.g. relevance_3.npy of 'lrp "
                    "demo', is that sample)")
     p.add_argument("--side-by-side", action="store_true",
-                   help="put the input left of the heatmap (toolbox layout; needs --input)")
+                   help="put the input left of the heatmap (toolbox layout; needs the inputs: "
+                   "--input or its default)")
     p.set_defaults(func=run)
 
 

@@ -8,6 +8,7 @@ from ..conventions import RULE_DEFAULT_HELP
 from ..errors import RuleError
 from .common import (
     EXPLORER_FLOAT64,
+    MODEL_HELP,
     add_backend_argument,
     add_command,
     add_dtype_argument,
@@ -20,6 +21,7 @@ from .common import (
     model_defaults,
     no_labels,
     parse_target,
+    samples_help,
     warn_if_preprocessed,
     warn_unreadable,
 )
@@ -37,10 +39,10 @@ def register(sub):
                         "on a k-nearest-neighbour affinity; k from the eigengap unless --k) "
                         "and embed them in 2-D (t-SNE, or UMAP when installed). The result "
                         "(.npz) opens again in the explorer's SpRAy window."))
-    p.add_argument("model", help="model file or bundled model name")
-    p.add_argument("data", help="dataset with labels: a name (mnist-sample), a file or "
-                   "folder, or an R.zarr relevance store of 'lrp explain' (its heatmaps are "
-                   "used as they are: nothing is explained again)")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("data", help=samples_help(", or an R.zarr relevance store of 'lrp explain' "
+                                             "(its heatmaps are used as they are: nothing is "
+                                             "explained again)"))
     add_raw_argument(p, "DATA")
     p.add_argument("--labels", metavar="FILE", default=None,
                    help=labels_help("DATA", "for --class and the default --target true"))

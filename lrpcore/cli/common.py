@@ -15,6 +15,20 @@ from ..io.raw_values import check_raw_values
 LABEL_FORMATS = ".npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows"
 
 
+MODEL_HELP = ("model file (.txt toolbox, .nn, .npz, .onnx) or a bundled model's name "
+              "(mnist-lenet5, efficientnet-lite0)")
+
+
+def samples_help(more="") -> str:
+    """The help of every command's samples argument, one wording (it was five: explain named
+    natural-images and photographs, evaluate neither, sweep and sanity "a dataset file or
+    folder", concepts "any format lrp opens", spray "dataset with labels"); ``more``: what
+    else one command takes there."""
+    return (".npy array of samples (raw images unless --raw), any dataset file lrp opens (IDX, "
+            ".mat, .npz, .txt, a PNG/JPEG photograph, an image folder) or a built-in dataset "
+            f"name (mnist-test, mnist-sample, natural-images){more}")
+
+
 def labels_help(samples, use) -> str:
     """The help of every ``--labels``, one sentence: the formats the one label reader takes,
     what the command uses them for (``use``), and when they are needed at all — every command

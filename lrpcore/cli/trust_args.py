@@ -10,6 +10,7 @@ import sys
 from ..errors import ModelFormatError, ShapeError
 from ..fileio import atomic_write_text
 from .common import (
+    MODEL_HELP,
     SCORING_FLOAT32,
     add_backend_argument,
     add_dtype_argument,
@@ -17,14 +18,13 @@ from .common import (
     add_progress_arguments,
     add_raw_argument,
     labels_help,
+    samples_help,
 )
 
 
 def add_model_data(p, n_default) -> None:
-    p.add_argument("model", help="model file (.npz, .txt, .nn, .onnx) or a bundled model's "
-                   "name (e.g. mnist-lenet5)")
-    p.add_argument("data", help="samples: a dataset file or folder, or a built-in dataset "
-                   "(e.g. mnist-sample)")
+    p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("data", help=samples_help())
     add_raw_argument(p, "DATA")
     add_layer_rule_argument(p)
     p.add_argument("--labels", metavar="FILE", default=None,
