@@ -84,7 +84,8 @@ def test_relevance_of_a_class_equals_zennits_output_times_mask(file, rule):
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-6), ("float32", 1e-5)])
 def test_a_keras_unet_predicts_keras_s_map_and_explains_its_classes(dtype, tolerance):
     """Conv2DTranspose (k=3 and k=2, "same"), Concatenate skips, UpSampling2D bilinear and
-    nearest (tf.repeat: Unsqueeze, Tile, Reshape; it was refused at the Unsqueeze)."""
+    nearest (tf.repeat: Unsqueeze, Tile, Reshape; it was refused at the Unsqueeze), then
+    ZeroPadding2D and Cropping2D on the N×H×W×C map tf2onnx leaves (refused at the Pad)."""
     model, ref, _ = _forward("keras_seg_tf2onnx")
     assert model.input_spec.layout == "NHWC" and model.n_classes == 4
     assert sum(type(n.layer).__name__ == "NearestResize" for n in model.nodes) == 2

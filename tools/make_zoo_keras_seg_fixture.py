@@ -5,18 +5,21 @@
 A small U-Net in Keras (N×H×W×C, 16×16×3 in, a 16×16×4 map of logits out, no softmax): an
 encoder (Conv2D "same", a stride-2 Conv2D, MaxPooling2D), a decoder of Conv2DTranspose
 (k=3 s=2 "same": TensorFlow crops the bottom and right row of the full output; k=2 s=2) with
-Concatenate skips, side outputs enlarged by UpSampling2D (bilinear ×2, nearest ×4) and
-concatenated, and a 1×1 classifier. Writes ``keras_seg_tf2onnx.onnx`` (``model.export(...,
-format="onnx")``, tf2onnx) and ``keras_seg.npz``: ``x`` (two N×H×W×C samples in [0, 1) whose
-maps each predict three or more classes, the class at the most pixels differing), ``keras_y``
-(Keras's own float32 map, N×H×W×K), and, as ``make_zoo_fixtures.py`` writes segmentation
-references, ``Y`` (N×K×H×W), ``target``, ``second``, ``R__<preset>`` and ``Rsecond__<preset>``
-(N×H×W×C) of zennit 0.5.1, ``mean``/``std`` 0 and 1.
+Concatenate skips, side outputs enlarged by UpSampling2D (bilinear ×2; nearest ×4, then
+ZeroPadding2D and Cropping2D shifting it two columns right: tf2onnx leaves these N×H×W×C
+after the nearest upsampling) and concatenated, and a 1×1 classifier. Writes
+``keras_seg_tf2onnx.onnx`` (``model.export(..., format="onnx")``, tf2onnx) and
+``keras_seg.npz``: ``x`` (two N×H×W×C samples in [0, 1) whose maps each predict three or
+more classes, the class at the most pixels differing), ``keras_y`` (Keras's own float32
+map, N×H×W×K), and, as ``make_zoo_fixtures.py`` writes segmentation references, ``Y``
+(N×K×H×W), ``target``, ``second``, ``R__<preset>`` and ``Rsecond__<preset>`` (N×H×W×C) of
+zennit 0.5.1, ``mean``/``std`` 0 and 1.
 
 The zennit reference runs on a PyTorch twin with the Keras weights: "same" padding inside the
 convolution modules, the transposed convolutions as ``nn.ConvTranspose2d`` (the k=3 one
 unpadded, then its last row and column cut, as TensorFlow places it), ``F.interpolate``
-(bilinear, ``align_corners=False``: TensorFlow's half-pixel centres; nearest), ``torch.cat``.
+(bilinear, ``align_corners=False``: TensorFlow's half-pixel centres; nearest), ``F.pad`` and
+slicing, ``torch.cat``.
 Its map is checked against Keras's before anything is written.
 """
 
@@ -65,6 +68,7 @@ def keras_part(out_dir, handover):
     side_a = layers.UpSampling2D(2, interpolation="bilinear")(
         layers.Conv2D(4, 1, name="side_a")(c2))
     side_b = layers.UpSampling2D(4)(layers.Conv2D(4, 1, name="side_b")(d2))
+    side_b = layers.Cropping2D(((1, 1), (0, 2)))(layers.ZeroPadding2D(((1, 1), (2, 0)))(side_b))
     x = layers.Concatenate()([e1, u1, side_a, side_b])
     out = layers.Conv2D(CLASSES, 1, name="cls")(x)  # logits, no softmax
     model = keras.Model(inp, out)
@@ -119,6 +123,7 @@ def make_twin():
             side_a = nn.functional.interpolate(self.side_a(c2), scale_factor=2,
                                                mode="bilinear", align_corners=False)
             side_b = nn.functional.interpolate(self.side_b(d2), scale_factor=4, mode="nearest")
+            side_b = nn.functional.pad(side_b, (2, 0, 1, 1))[..., 1:-1, :-2]  # 2 columns right
             return self.cls(torch.cat([e1, u1, side_a, side_b], 1))  # N×K×H×W
 
     return Twin().eval()

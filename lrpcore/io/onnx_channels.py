@@ -54,7 +54,7 @@ def _prepare(b, t, where):
 def slice_data(b, node, attrs, where, t, data_in):
     """Slice of data along channels, step 1: a ChannelSlice; along a map's height and width,
     step 1: a Crop (axes kept whole, the batch's, are no slice)."""
-    from .onnx_graph import _rank
+    from .onnx_graph import NHWC_TO_NCHW, _as_nhwc, _nhwc_map
 
     if b.opset < 10:
         starts, ends, axes, steps = attrs.get("starts"), attrs.get("ends"), attrs.get("axes"), None
@@ -65,7 +65,19 @@ def slice_data(b, node, attrs, where, t, data_in):
     starts, ends = np.atleast_1d(starts).astype(np.int64), np.atleast_1d(ends).astype(np.int64)
     axes = list(range(len(starts))) if axes is None else [int(a) for a in np.atleast_1d(axes)]
     steps = [1] * len(starts) if steps is None else [int(s) for s in np.atleast_1d(steps)]
-    t = _prepare(b, t, where)
+    view = _nhwc_map(b, t)
+    if view is not None:  # an N×H×W×C map (Keras's Cropping2D after a repeat): its axes
+        if any(not -4 <= a < 4 for a in axes):  # as the N×C×H×W map it is stored as
+            b.fail(where, f"Slice along axes {brief(axes)} of a map of 4 axes")
+        _slice(b, node, where, view, starts, ends, [NHWC_TO_NCHW[a % 4] for a in axes], steps)
+        _as_nhwc(b, node.output[0])
+        return
+    _slice(b, node, where, _prepare(b, t, where), starts, ends, axes, steps)
+
+
+def _slice(b, node, where, t, starts, ends, axes, steps):
+    from .onnx_graph import _rank
+
     rank = _rank(t)
     if len({len(axes), len(starts), len(ends), len(steps)}) != 1 \
             or len({a % rank for a in axes}) != len(axes):

@@ -141,6 +141,9 @@ class _Builder:
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
         self.sequences: dict = {}  # SplitToSequence's output → (tensor, channel ranges)
         self.repeats: dict = {}  # a pending repeat's _Tensor → (the map, its axes' labels)
+        # engine tensors of "same" maps laid out N×H×W×C (a map transposed by [0, 2, 3, 1], a
+        # repeat's rows): Pad, Slice and Concat read them as the maps they are stored as
+        self.nhwc: set = set()
         self.batch_flat: dict = {}  # a Reshape to [-1] of a batch of one: its _Tensor → the
         # tensor it read
         self.keras_norms: dict = {}  # id(placeholder node) → keras_norms.Moments
@@ -202,6 +205,28 @@ class _Builder:
             self._cl[t.name] = out
         shape = (t.shape[0], 1, t.shape[1]) if seq else t.shape
         return _Tensor(self._cl[t.name], shape, "cl", seq)
+
+
+def _nhwc_map(b, t):
+    """``t`` as the "cl" map its array is, when it is an N×H×W×C map (``b.nhwc``: tf2onnx
+    leaves Keras's ZeroPadding2D, Cropping2D and Concatenate there after a repeat); None
+    otherwise."""
+    if t is None or t.storage != "same" or len(t.shape) != 3 or t.name not in b.nhwc:
+        return None
+    H, W, C = t.shape
+    return _Tensor(t.name, (C, H, W), "cl")
+
+
+def _as_nhwc(b, name):
+    """The "cl" map just written to ONNX tensor ``name`` relabelled N×H×W×C (the same array)."""
+    C, H, W = b.data[name].shape
+    engine = b.data[name].name
+    b.data[name] = _Tensor(engine, (H, W, C), "same")
+    b.nhwc.add(engine)
+
+
+# ONNX axis of an N×H×W×C map → that of the N×C×H×W map it is stored as
+NHWC_TO_NCHW = {0: 0, 1: 2, 2: 3, 3: 1}
 
 
 def _attrs(onnx, node, b=None, where=None) -> dict:
@@ -642,6 +667,19 @@ def _pad(b, node, attrs, where, t):
     if not any(pads):  # nothing added (TorchScript at opset 9: a 1-D pool's pads of zeros)
         _alias(b, node, t)
         return
+    view = _nhwc_map(b, t)
+    if view is not None:  # pads of N, H, W, C: those of N, C, H, W
+        if len(pads) != 8 or any(pads[k] for k in (0, 3, 4, 7)):
+            b.fail(where, f"pads {pads}: only the height and width of an N×H×W×C map")
+        pads = [pads[k // 4 * 4 + [0, 3, 1, 2][k % 4]] for k in range(8)]
+        _pad_map(b, node, where, view, pads, mode, value)
+        _as_nhwc(b, node.output[0])
+        return
+    _pad_map(b, node, where, t, pads, mode, value)
+
+
+def _pad_map(b, node, where, t, pads, mode, value):
+    """Pad of N×C×H×W ``pads`` (ONNX's order) of map ``t``."""
     if len(pads) != 8 or any(pads[k] for k in (0, 1, 4, 5)):
         b.fail(where, f"pads {pads}: only the height and width of an N×C×H×W tensor")
     if not np.isfinite(value):
@@ -1143,6 +1181,7 @@ def _op_transpose(b, node, attrs, where, t, data_in):
     elif t.storage == "cl" and perm == [0, 2, 3, 1]:
         C, H, W = t.shape
         b.data[out] = _Tensor(t.name, (H, W, C), "same")
+        b.nhwc.add(t.name)
     elif t.storage == "same" and len(t.shape) == 2 and perm == [0, 2, 1]:
         # an N×L×C sequence turned to N×C×L for Conv1d (``x.transpose(1, 2)``): one reshape
         # node to the C×1×L map the engine keeps sequences as
@@ -1252,6 +1291,14 @@ def _op_concat(b, node, attrs, where, t, data_in):
     axis = int(attrs.get("axis", 1))
     if stack.concat(b, node, where, data_in, axis):
         return  # torch.stack([...], dim=-1) before zennit's Sum layer
+    views = [_nhwc_map(b, d) for d in data_in]
+    if any(v is not None for v in views):  # N×H×W×C maps (tf2onnx's, after a repeat)
+        if None in views or axis % 4 != 3:
+            b.fail(where, f"Concat along axis {axis} of N×H×W×C maps: only of such maps along "
+                          "their channels (axis 3)")
+        _op_concat(b, node, {"axis": 1}, where, views[0], views)
+        _as_nhwc(b, node.output[0])
+        return
     if axis % _rank(t) != 1:
         b.fail(where, f"Concat along axis {axis}: only along channels (axis 1)")
     if len(t.shape) >= 2:
@@ -1553,8 +1600,8 @@ NOTES = {
            "the Conv/Gemm/Affine before it, else an `Affine` (Keras's BatchNormalization); "
            "in a PyTorch export a `Scale` (see Mul), or a bias-free MatMul's bias",
     "Sum": "of tensors", "Mean": "of tensors",
-    "Concat": "of tensors along channels; of summands stacked along a new last axis, for "
-              "zennit's `Sum` (see ReduceSum)",
+    "Concat": "of tensors along channels (axis 3 of N×H×W×C maps); of summands stacked along "
+              "a new last axis, for zennit's `Sum` (see ReduceSum)",
     "ReduceSum": "over the last axis of `torch.stack([a, b, ...], dim=-1)` (Unsqueeze, Concat), "
                  "keepdims 0: zennit's `Sum` layer, one merge of the summands (its Norm rule)",
     "BatchNormalization": "folded into the Conv/Gemm right before it; else an `Affine` "
@@ -1598,7 +1645,8 @@ NOTES = {
                "a channel shuffle (ShuffleNet), one `ChannelPermute`; a pooled vector back "
                "to its N×1×1×C or N×C×1×1 map (Keras's squeeze-and-excitation): that map",
     "Slice": "of data: channels (axis 1), step 1 (`x.chunk(2, dim=1)`); a map's height and "
-             "width, step 1 (`x[:, :, 1:, :-1]`, Keras's Cropping2D): a `Crop`",
+             "width, step 1 (`x[:, :, 1:, :-1]`, Keras's Cropping2D): a `Crop`; of an "
+             "N×H×W×C map, on its own axes",
     "Split": "of data: along channels",
     "SplitToSequence": "of data along channels (`x.chunk` exported by `dynamo=True` without "
                        "its optimiser); each part taken by `SequenceAt`",
@@ -1622,10 +1670,10 @@ NOTES = {
     "Clip": "e.g. ReLU6; in a Keras export Add(x, a), Clip(0, m), Mul(1/m) (MobileNetV3's "
             "`ReLU(6.0)(x + 3.0) * (1.0 / 6.0)`) is one `HardSigmoid` (α = 1/m, β = a/m), as "
             "PyTorch's `nn.Hardsigmoid` exports",
-    "Pad": "of height and width; constant, or `reflect`, `edge`, `wrap` (PyTorch's "
-           "`padding_mode` `reflect`, `replicate`, `circular` as dynamo writes it; "
-           "`nn.ReflectionPad2d`): a `MirrorPad`, whose border passes relevance back to the "
-           "entries it copies (its gradient, as zennit's autograd)",
+    "Pad": "of height and width (of an N×H×W×C map too); constant, or `reflect`, `edge`, "
+           "`wrap` (PyTorch's `padding_mode` `reflect`, `replicate`, `circular` as dynamo "
+           "writes it; `nn.ReflectionPad2d`): a `MirrorPad`, whose border passes relevance "
+           "back to the entries it copies (its gradient, as zennit's autograd)",
     "Max": "of data and constant values of one number each: a `Clip` from below "
            "(`dynamo=True`'s `x.clamp(min=0)`) at the largest; of two tensors refused",
     "Min": "of data and constant values of one number each: a `Clip` from above at the "
@@ -2082,6 +2130,8 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     nhwc = (len(sample) == 3 and isinstance(perm, list) and first.op_type == "Transpose"
             and perm == [0, 3, 1, 2])
     b.data[inp.name] = _Tensor(inp.name, sample, "same")
+    if nhwc:
+        b.nhwc.add(inp.name)
     if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
         b.batch = int(dims[0].dim_value)
     for i, node in enumerate(graph_nodes):

@@ -145,4 +145,6 @@ def reshape(b, node, where, t, target) -> bool:
         cols = np.repeat(cols, k)
     out = b.add(node.name, NearestResize(rows, cols, (H, W)), [base.name], node.output[0])
     b.data[out] = _tensor(out, shape, "cl" if array == [2, 0, 1] else "same")
+    if array == [0, 1, 2]:
+        b.nhwc.add(out)  # an N×H×W×C map (tf2onnx's, from Keras)
     return True
