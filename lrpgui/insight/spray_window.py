@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.errors import RuleError
 from lrpcore.export import DATASET_KEY
-from lrpcore.targets import one_class_per_sample
+from lrpcore.targets import model_map_shape
 
 from .. import dialogs
 from ..widgets.axes import IndexAxis, label_axes
@@ -189,9 +189,6 @@ class SprayPanel(BatchPanel):
         s = self.state
         if s.model is None or s.dataset is None:
             raise RuleError("open a model and a dataset first")
-        # a map has no one class per sample to follow (as 'lrp spray' refuses it): said
-        # before any work, not as the labels' refusal from the worker
-        one_class_per_sample("pred", "SpRAy", model=s.model)
         cls = self.class_box.currentData()
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
@@ -206,11 +203,15 @@ class SprayPanel(BatchPanel):
             return self._run(lambda token: spray_store_task(*args, token), made_on,
                              f"clustering the stored heatmaps of {what} ({clusters})")
         # SpRAy asks how the model recognises the class: each sample is explained for its
-        # true class (as 'lrp spray' does); without labels, for its prediction
-        target = "true" if s.labels is not None else "pred"
+        # true class (as 'lrp spray' does); without labels, for its prediction; of a
+        # segmentation model (a label says nothing about pixels), for the pixels of the class
+        # at the most pixels, as 'lrp spray' does
+        segments = model_map_shape(s.model) is not None
+        target = "true" if s.labels is not None and not segments else "pred"
         args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend, k)
         rule = s.rule + (" with per-layer rules" if s.layer_rules else "")
-        each = "its true class" if target == "true" else "its predicted class"
+        each = "its true class" if target == "true" else \
+            "the pixels of the class at the most pixels" if segments else "its predicted class"
         self.clear_error()
         return self._run(lambda token: spray_task(*args, token), made_on,
                          f"explaining the samples of {what} with {rule} (each for {each}), "

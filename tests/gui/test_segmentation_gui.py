@@ -103,10 +103,11 @@ def test_tools_on_a_segmentation_model_compare_its_classes_or_say_why_not(make_w
     assert window.isVisible()
 
 
-def test_spray_refuses_a_segmentation_model_up_front(make_window, qtbot, tmp_path):
-    """SpRAy follows one class per sample (as 'lrp spray' refuses a map): on labelled data
-    it asked for target 'true' and failed in the worker with a message about labels; now
-    Run says why in one sentence, before any work, and the window stays up."""
+def test_spray_clusters_the_pixels_of_the_class_at_the_most_pixels(make_window, qtbot,
+                                                                     tmp_path):
+    """SpRAy of a segmentation model explains each sample's class at the most pixels (as
+    'lrp spray' does): on labelled data it asked for target 'true', which says nothing about
+    pixels, and was then refused outright; the labels still choose the samples of a class."""
     data, images = _photos(tmp_path)
     labelled = tmp_path / "photos_images.npy"
     np.save(labelled, images)
@@ -114,13 +115,17 @@ def test_spray_refuses_a_segmentation_model_up_front(make_window, qtbot, tmp_pat
     window = make_window(model=str(MODEL), dataset=labelled)
     assert window.state.labels is not None
     panel = window.insight.show("spray")
-    with qtbot.waitSignal(panel.failed, timeout=20000) as failed:
+    panel.k_spin.setValue(2)
+    with qtbot.waitSignal(panel.updated, timeout=60000):
         panel.run_button.click()
-    assert failed.args[0] == panel.last_error
-    assert panel.last_error.startswith("SpRAy follows one class score per sample; this "
-                                       "segmentation model's output is a 16×16×4 map")
-    assert panel.result is None and not panel.busy()
-    assert window.isVisible() and window.state.model is not None
+    assert panel.last_error is None, panel.last_error
+    r = panel.result
+    assert r.meta["target"] == "pred" and r.indices.tolist() == list(range(len(images)))
+    want = lrpcore.explain(window.state.model, images, rule=r.meta["rule"], target="pred",
+                           dtype="float64").sum(axis=1)
+    np.testing.assert_allclose(r.heatmaps, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+    assert "each explained for its predicted class" in panel.summary.text()
+    assert window.isVisible()
 
 
 def test_the_accuracy_line_says_what_it_compares_on_a_segmentation_model(make_window, qtbot,
