@@ -147,3 +147,28 @@ def test_the_accuracy_line_says_what_it_compares_on_a_segmentation_model(make_wi
                            f"{100 * agree:.2f} %"
     assert "not the model's accuracy" in label.toolTip()
     assert "accuracy on" not in label.text()
+
+
+def test_concepts_references_of_a_class_leave_out_samples_without_it(make_window, qtbot,
+                                                                     tmp_path):
+    """RelMax references explain every sample of the dataset for the class: the first one
+    whose map predicts it nowhere ended the search with 'class … is predicted at no pixel'."""
+    data, images = _photos(tmp_path)
+    window = make_window(model=str(MODEL), dataset=data)
+    y = lrpcore.Explainer(window.state.model, dtype=window.state.dtype).forward(
+        images).outputs()
+    has = np.stack([(y.argmax(-1) == k).reshape(len(y), -1).any(axis=1) for k in range(4)])
+    absent = next(k for k in range(4) if not has[k, 0] and has[k, 1:].sum() >= 1)
+    panel = window.insight.show("concepts")
+    qtbot.waitUntil(lambda: panel.result is not None or panel.last_error is not None,
+                    timeout=60000)
+    window.state.target = str(absent)
+    panel.clear_error()
+    assert panel.find_references()
+    qtbot.waitUntil(lambda: panel.references is not None or panel.last_error is not None,
+                    timeout=60000)
+    assert panel.last_error is None, panel.last_error
+    refs = panel.references
+    assert 0 not in refs.samples and not refs.channel_relevance[0].any()
+    assert set(refs.samples.ravel().tolist()) <= set(np.flatnonzero(has[absent]).tolist())
+    assert window.isVisible()
