@@ -3,10 +3,13 @@ ResNets and MobileNets, temporal convolution networks) and dilated max pooling.
 
 A dilated convolution is computed on its taps alone, in the space-to-batch form: the input's
 rows and columns are split into phase sub-grids (every ``dilation``-th row from each offset),
-each phase meets the compact filter as an ordinary convolution (all phases stacked in the batch
-axis: one call), and the outputs are interleaved back. The earlier form, a filter holding zeros
-between the taps, cost (span/taps)² as many multiply-adds (3×3 at dilation 36: a 73×73 filter,
-~590×) and memory to match, which refused DeepLab's heads at load.
+each phase meets the compact filter as an ordinary convolution (phases of equal length stacked
+in the batch axis: one call), and the outputs are interleaved back. Where the dilation does not
+divide the output's side, the longer and the shorter phases of an axis are separate blocks (up
+to four calls) instead of all padded to the longest, which cost up to 2.9× the multiply-adds
+at DeepLab's sizes (28×28 at dilation 24; docs/speed-history.md). The earlier form, a filter
+holding zeros between the taps, cost (span/taps)² as many multiply-adds (3×3 at dilation 36: a
+73×73 filter, ~590×) and memory to match, which refused DeepLab's heads at load.
 
 Every rule goes through ``fmap``/``tmap`` (and ``input_share``), so ε, z⁺, αβ, γ, flat, w² and
 zB work unchanged: the rearrangement is exact and relevance goes back through it. The weight
@@ -56,42 +59,74 @@ def span(taps, dilation) -> int:
 
 
 @dataclass(frozen=True)
+class _Part:
+    """Phases ``first`` … ``first + phases − 1`` of one axis, each ``size`` input rows long,
+    giving ``out`` rows of the compact convolution."""
+
+    first: int
+    phases: int
+    size: int
+    out: int
+
+
+# Phases of two lengths are computed as separate blocks (``_Axis.plan``) when padding them to
+# equal length would cost more than this share of extra multiply-adds: see the measurement in
+# docs/speed-history.md (stop 27).
+PAD_WASTE = 0.0
+
+
+@dataclass(frozen=True)
 class _Axis:
     """How one axis (rows or columns) of a dilated convolution splits into phases.
 
-    The input index ``m·dilation + q·step`` (q < ``phases``, m < ``size``) is row m of
-    phase q; the compact convolution (stride ``stride``) of each phase gives ``out`` rows,
-    interleaved as ``m·phases + q``; of those, every ``keep``-th of the first ``keep·(n − 1)
-    + 1`` are the layer's n outputs."""
+    The input index ``m·dilation + q·step`` is row m of phase q; the compact convolution
+    (stride ``stride``) of a phase gives rows interleaved as ``m·period + q``; of those, every
+    ``keep``-th of the first ``keep·(n − 1) + 1`` are the layer's n outputs. The phases come
+    in ``parts``: one of equal length, or (when their lengths differ) the longer ones and the
+    shorter ones, so that no phase computes outputs beyond the last one kept."""
 
     dilation: int
     step: int  # g = gcd(stride, dilation): only multiples of it are ever read
-    phases: int
-    size: int
+    period: int
     stride: int
-    out: int
     keep: int
+    parts: tuple
 
     @classmethod
-    def plan(cls, taps, stride, dilation, outputs):
+    def plan(cls, taps, stride, dilation, outputs, pad_waste=None):
         g = math.gcd(stride, dilation)
         s, d = stride // g, dilation // g
         if d == 1:  # every g-th row, then a plain strided convolution
-            return cls(dilation, g, 1, (outputs - 1) * s + taps, s, outputs, 1)
+            return cls(dilation, g, 1, s, 1, (_Part(0, 1, (outputs - 1) * s + taps, outputs),))
         dense = (outputs - 1) * s + 1  # stride-1 outputs up to the last one kept
         phases = min(d, dense)
-        out = -(-dense // d)
-        return cls(dilation, g, phases, out + taps - 1, 1, out, s)
+        long = -(-dense // d)
+        r = dense - (long - 1) * d  # phases with ``long`` outputs; the rest have one fewer
+        waste = (long * phases - dense) / dense
+        pad_waste = PAD_WASTE if pad_waste is None else pad_waste
+        if r >= phases or waste <= pad_waste:
+            parts = (_Part(0, phases, long + taps - 1, long),)
+        else:
+            parts = (_Part(0, r, long + taps - 1, long),
+                     _Part(r, phases - r, long + taps - 2, long - 1))
+        return cls(dilation, g, d, 1, s, parts)
 
     @property
     def reach(self) -> int:
-        """Input rows the phase grid covers (beyond the input: zeros, read only by outputs
-        that are dropped)."""
-        return (self.size - 1) * self.dilation + (self.phases - 1) * self.step + 1
+        """Input rows the phases cover (beyond the input: zeros, read only by outputs that
+        are dropped)."""
+        return max((p.size - 1) * self.dilation + (p.first + p.phases - 1) * self.step + 1
+                   for p in self.parts)
 
     @property
     def dense(self) -> int:
-        return self.out * self.phases
+        """Rows of the interleaved outputs (beyond the last one kept: dropped)."""
+        return max((p.out - 1) * self.period + p.first + p.phases for p in self.parts)
+
+    @property
+    def gathered(self) -> int:
+        """Input rows the phases hold together."""
+        return sum(p.size * p.phases for p in self.parts)
 
 
 class _PhaseConvolution(LinearMap):
@@ -176,11 +211,19 @@ class _PhaseConvolution(LinearMap):
             (h, w), self.stride, self.dilation, (Ho, Wo), strict=True)) * n
 
     def work_values(self, in_shape) -> int:
-        """Values per sample the layer holds while it runs beyond its output (the dense
-        outputs of its phases, of which it keeps every (s/g)-th): the batch-size estimate
-        counts them (``GraphExplainer.sample_bytes``)."""
+        """Values per sample the layer holds while it runs beyond its input and output, at
+        most: the input's phases gathered (a copy as large as the input, larger where phases
+        overlap), the phases' outputs, the input padded with zeros where phases reach beyond
+        it, and the dense outputs beyond those kept (up to (s/g)² of the output). The
+        batch-size estimate counts them (``GraphExplainer.sample_bytes``); without the
+        gathered phases it was short by about an input per sample."""
         Ho, Wo, n = self.output_shape(in_shape)
-        return self._dense_values(Ho, Wo) - Ho * Wo * n
+        rows, cols, _, _ = self._plan(in_shape)
+        H, W, C = in_shape
+        dense = self._dense_values(Ho, Wo)
+        padded = (max(H, rows.reach) * max(W, cols.reach) * C
+                  if rows.reach > H or cols.reach > W else 0)
+        return rows.gathered * cols.gathered * C + dense + padded + dense - Ho * Wo * n
 
     # -- the compact convolution and the phases ----------------------------------------------
     def _inner(self):
@@ -195,54 +238,76 @@ class _PhaseConvolution(LinearMap):
                 _Axis.plan(w, self.stride[1], self.dilation[1], Wo), Ho, Wo)
 
     @staticmethod
-    def _grid(a, rows, cols, xp):
-        """The phase grid of NHWC ``a`` (rows, cols reach into it) as an
-        (N, rows.size, rows.phases, cols.size, cols.phases, C) view."""
+    def _blocks(rows, cols):
+        """The (row part, column part) pairs: the blocks of phases, one compact call each."""
+        return [(rp, cp) for rp in rows.parts for cp in cols.parts]
+
+    @staticmethod
+    def _lattice(a, start, shape, spacing, xp):
+        """The view (N, *shape, C) of NHWC ``a`` from row, column ``start`` whose four inner
+        axes step ``spacing`` rows, rows, columns, columns: a block's phases (on the input)
+        or its outputs (on the interleaved outputs)."""
         sN, sH, sW, sC = a.strides
-        return strided_view(a, (a.shape[0], rows.size, rows.phases, cols.size, cols.phases,
-                                a.shape[3]),
-                            (sN, rows.dilation * sH, rows.step * sH, cols.dilation * sW,
-                             cols.step * sW, sC), xp)
+        if start != (0, 0):
+            a = a[:, start[0]:, start[1]:]
+        r1, r2, c1, c2 = spacing
+        return strided_view(a, (a.shape[0], *shape, a.shape[3]),
+                            (sN, r1 * sH, r2 * sH, c1 * sW, c2 * sW, sC), xp)
+
+    def _grid(self, a, rows, rp, cols, cp, xp):
+        """Block (rp, cp) of the phase grid of NHWC ``a`` (the phases reach into it) as an
+        (N, rp.size, rp.phases, cp.size, cp.phases, C) view."""
+        return self._lattice(a, (rp.first * rows.step, cp.first * cols.step),
+                             (rp.size, rp.phases, cp.size, cp.phases),
+                             (rows.dilation, rows.step, cols.dilation, cols.step), xp)
+
+    def _outputs(self, z, rows, rp, cols, cp, xp):
+        """Block (rp, cp)'s outputs among the interleaved ones ``z`` as an
+        (N, rp.out, rp.phases, cp.out, cp.phases, n) view."""
+        return self._lattice(z, (rp.first, cp.first), (rp.out, rp.phases, cp.out, cp.phases),
+                             (rows.period, 1, cols.period, 1), xp)
 
     def _gather(self, x, rows, cols, xp):
-        """NHWC ``x`` as its phases: (N·phases, rows.size, cols.size, C)."""
+        """NHWC ``x`` as the phases of each block: (N·phases, rp.size, cp.size, C) each."""
         N, H, W, C = x.shape
         if rows.reach > H or cols.reach > W:
             padded = xp.zeros((N, max(H, rows.reach), max(W, cols.reach), C), dtype=x.dtype)
             padded[:, :H, :W] = x
             x = padded
-        grid = self._grid(x, rows, cols, xp).transpose(0, 2, 4, 1, 3, 5)
-        return xp.ascontiguousarray(grid).reshape(-1, rows.size, cols.size, C)
+        return [xp.ascontiguousarray(self._grid(x, rows, rp, cols, cp, xp).transpose(
+            0, 2, 4, 1, 3, 5)).reshape(-1, rp.size, cp.size, C)
+            for rp, cp in self._blocks(rows, cols)]
 
-    def _scatter(self, g, in_shape, rows, cols, xp):
-        """Transpose of ``_gather``: phases g back onto an N × ``in_shape`` input, zeros
-        where no phase reads."""
+    def _scatter(self, gs, in_shape, rows, cols, xp):
+        """Transpose of ``_gather``: the blocks' phases ``gs`` back onto an N × ``in_shape``
+        input, zeros where no phase reads (the blocks read disjoint positions)."""
         H, W, C = in_shape
-        N = g.shape[0] // (rows.phases * cols.phases)
-        out = xp.zeros((N, max(H, rows.reach), max(W, cols.reach), C), dtype=g.dtype)
-        self._grid(out, rows, cols, xp)[...] = g.reshape(
-            N, rows.phases, cols.phases, rows.size, cols.size, C).transpose(0, 3, 1, 4, 2, 5)
+        first = rows.parts[0].phases * cols.parts[0].phases
+        N = gs[0].shape[0] // first
+        out = xp.zeros((N, max(H, rows.reach), max(W, cols.reach), C), dtype=gs[0].dtype)
+        for g, (rp, cp) in zip(gs, self._blocks(rows, cols), strict=True):
+            self._grid(out, rows, rp, cols, cp, xp)[...] = g.reshape(
+                N, rp.phases, cp.phases, rp.size, cp.size, C).transpose(0, 3, 1, 4, 2, 5)
         if out.shape[1:3] != (H, W):
             out = xp.ascontiguousarray(out[:, :H, :W])
         return out
 
-    @staticmethod
-    def _interleave(z, rows, cols, Ho, Wo, xp):
-        """The phases' outputs z (N·phases, rows.out, cols.out, n) as the layer's N × Ho × Wo
-        × n."""
-        n = z.shape[3]
-        N = z.shape[0] // (rows.phases * cols.phases)
-        z = z.reshape(N, rows.phases, cols.phases, rows.out, cols.out, n)
-        z = xp.ascontiguousarray(z.transpose(0, 3, 1, 4, 2, 5)).reshape(
-            N, rows.dense, cols.dense, n)
+    def _interleave(self, zs, rows, cols, Ho, Wo, xp):
+        """The blocks' outputs ``zs`` (N·phases, rp.out, cp.out, n each) as the layer's
+        N × Ho × Wo × n (the blocks cover every interleaved output)."""
+        n = zs[0].shape[3]
+        N = zs[0].shape[0] // (rows.parts[0].phases * cols.parts[0].phases)
+        z = xp.empty((N, rows.dense, cols.dense, n), dtype=zs[0].dtype)
+        for zb, (rp, cp) in zip(zs, self._blocks(rows, cols), strict=True):
+            self._outputs(z, rows, rp, cols, cp, xp)[...] = zb.reshape(
+                N, rp.phases, cp.phases, rp.out, cp.out, n).transpose(0, 3, 1, 4, 2, 5)
         if (rows.dense, cols.dense) != (Ho, Wo):
             z = xp.ascontiguousarray(z[:, :(Ho - 1) * rows.keep + 1:rows.keep,
                                        :(Wo - 1) * cols.keep + 1:cols.keep])
         return z
 
-    @staticmethod
-    def _deinterleave(c, rows, cols, xp):
-        """Transpose of ``_interleave``: c (N × Ho × Wo × n) as the phases' outputs, zeros
+    def _deinterleave(self, c, rows, cols, xp):
+        """Transpose of ``_interleave``: c (N × Ho × Wo × n) as the blocks' outputs, zeros
         for the outputs that are dropped."""
         N, Ho, Wo, n = c.shape
         if (rows.dense, cols.dense) != (Ho, Wo):
@@ -250,9 +315,13 @@ class _PhaseConvolution(LinearMap):
             full[:, :(Ho - 1) * rows.keep + 1:rows.keep,
                  :(Wo - 1) * cols.keep + 1:cols.keep] = c
             c = full
-        c = c.reshape(N, rows.out, rows.phases, cols.out, cols.phases, n)
-        return xp.ascontiguousarray(c.transpose(0, 2, 4, 1, 3, 5)).reshape(
-            -1, rows.out, cols.out, n)
+        return [xp.ascontiguousarray(self._outputs(c, rows, rp, cols, cp, xp).transpose(
+            0, 2, 4, 1, 3, 5)).reshape(-1, rp.out, cp.out, n)
+            for rp, cp in self._blocks(rows, cols)]
+
+    def _shapes(self, rows, cols, depth):
+        """Each block's phase input shape (rows, columns, channels)."""
+        return [(rp.size, cp.size, depth) for rp, cp in self._blocks(rows, cols)]
 
     # -- the linear map ----------------------------------------------------------------------
     def variant(self, key, xp, dtype, make=None):
@@ -266,36 +335,61 @@ class _PhaseConvolution(LinearMap):
 
     def forward(self, x, xp):
         rows, cols, Ho, Wo = self._plan(x.shape[1:])
-        z = self._inner().forward(self._gather(x, rows, cols, xp), xp)
-        return self._interleave(z, rows, cols, Ho, Wo, xp)
+        inner = self._inner()
+        return self._interleave([inner.forward(p, xp) for p in self._gather(x, rows, cols, xp)],
+                                rows, cols, Ho, Wo, xp)
 
     def fmap(self, x, w, xp):
         rows, cols, Ho, Wo = self._plan(x.shape[1:])
-        z = self._inner().fmap(self._gather(x, rows, cols, xp), w, xp)
-        return self._interleave(z, rows, cols, Ho, Wo, xp)
+        inner = self._inner()
+        return self._interleave([inner.fmap(p, w, xp) for p in self._gather(x, rows, cols, xp)],
+                                rows, cols, Ho, Wo, xp)
 
     def tmap(self, c, w, in_shape, xp):
         rows, cols, _, _ = self._plan(in_shape)
-        phase_in = (rows.size, cols.size, in_shape[2])
-        g = self._inner().tmap(self._deinterleave(c, rows, cols, xp), w, phase_in, xp)
-        return self._scatter(g, in_shape, rows, cols, xp)
+        inner = self._inner()
+        gs = [inner.tmap(cb, w, shape, xp) for cb, shape in zip(
+            self._deinterleave(c, rows, cols, xp), self._shapes(rows, cols, in_shape[2]),
+            strict=True)]
+        return self._scatter(gs, in_shape, rows, cols, xp)
 
     def input_share(self, c, w, x, xp):
         rows, cols, _, _ = self._plan(x.shape[1:])
-        g = self._inner().input_share(self._deinterleave(c, rows, cols, xp), w,
-                                      self._gather(x, rows, cols, xp), xp)
-        return self._scatter(g, x.shape[1:], rows, cols, xp)
+        inner = self._inner()
+        gs = [inner.input_share(cb, w, p, xp) for cb, p in zip(
+            self._deinterleave(c, rows, cols, xp), self._gather(x, rows, cols, xp),
+            strict=True)]
+        return self._scatter(gs, x.shape[1:], rows, cols, xp)
+
+    def parameter_gradients(self, x, dy, xp):
+        """∂L/∂W of the taps and ∂L/∂B given ∂L/∂y (training): the compact convolution's
+        over each block of phases, summed (the dropped outputs' zeros add nothing)."""
+        rows, cols, _, _ = self._plan(x.shape[1:])
+        inner, total = self._inner(), None
+        for p, cb in zip(self._gather(x, rows, cols, xp), self._deinterleave(dy, rows, cols, xp),
+                         strict=True):
+            grads = inner.parameter_gradients(p, cb, xp)
+            total = grads if total is None else {k: total[k] + grads[k] for k in total}
+        return total
 
     def rows_per_sample(self, in_shape):
         rows, cols, _, _ = self._plan(in_shape)
-        per_phase = self._inner().rows_per_sample((rows.size, cols.size, in_shape[2]))
-        return None if per_phase is None else per_phase * rows.phases * cols.phases
+        inner, total = self._inner(), 0
+        for (rp, cp), shape in zip(self._blocks(rows, cols),
+                                   self._shapes(rows, cols, in_shape[2]), strict=True):
+            per_phase = inner.rows_per_sample(shape)
+            if per_phase is None:
+                return None
+            total += per_phase * rp.phases * cp.phases
+        return total
 
     def through_rows(self, x, R, fn):
         rows, cols, _, _ = self._plan(x.shape[1:])
-        g = self._inner().through_rows(self._gather(x, rows, cols, np),
-                                       self._deinterleave(R, rows, cols, np), fn)
-        return self._scatter(g, x.shape[1:], rows, cols, np)
+        inner = self._inner()
+        gs = [inner.through_rows(p, cb, fn) for p, cb in zip(
+            self._gather(x, rows, cols, np), self._deinterleave(R, rows, cols, np),
+            strict=True)]
+        return self._scatter(gs, x.shape[1:], rows, cols, np)
 
 
 def _taps_of(f, cls_name):

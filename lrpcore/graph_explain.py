@@ -282,10 +282,10 @@ class GraphExplainer(Explainer):
         return out
 
     def sample_bytes(self, sample_shape) -> int:
-        """Bytes of the tensors a forward pass keeps per sample, and of the largest one a
-        layer holds only while it runs (a strided dilated convolution's dense outputs on its
-        phases: up to (s/g)² of its output, uncounted, so batches were not cut to fit);
-        0 for a shape that does not fit the model: the input check reports that."""
+        """Bytes of the tensors a forward pass keeps per sample, and of the most a layer
+        holds only while it runs (a dilated convolution's gathered input phases and their
+        outputs, up to (s/g)² of its output where strided: uncounted, batches were not cut
+        to fit); 0 for a shape that does not fit the model: the input check reports that."""
         sample_shape = tuple(sample_shape)
         if sample_shape not in self._sample_bytes:  # asked by every pass: sharding, splitting
             try:

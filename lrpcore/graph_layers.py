@@ -625,6 +625,17 @@ class GroupedConvolution(LinearMap):
     def _depthwise(self) -> bool:
         return self.W.shape[2] == 1 and self.W.shape[3] == self.groups
 
+    def parameter_gradients(self, x, dy, xp):
+        """∂L/∂W and ∂L/∂B given ∂L/∂y (training), offset by offset as ``fmap``."""
+        N, Ho, Wo, n = dy.shape
+        h, ww, d, _ = self.W.shape
+        g = self.groups
+        dyg = dy.reshape(N, Ho, Wo, g, n // g)
+        dW = xp.empty((h, ww, d, g, n // g), dtype=dy.dtype)
+        for a, b, index in self._offsets(x.shape[1:]):
+            dW[a, b] = xp.einsum("nijgc,nijgm->cgm", x[index].reshape(N, Ho, Wo, g, d), dyg)
+        return {"W": dW.reshape(h, ww, d, n), "B": dy.sum(axis=(0, 1, 2))}
+
     def forward(self, x, xp):
         if self._depthwise() and xp is np:  # the bias in the same pass (same bits)
             dtype = x.dtype

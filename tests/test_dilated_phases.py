@@ -291,3 +291,88 @@ def test_a_dilated_convolution_makes_concept_channels():
     assert [concepts.mixes_channels(layer) for layer in model.layers].count(True) == 2
     assert concepts.lower_layer(ex, model.node_names.index("fc")) == \
         model.node_names.index("c1")
+
+
+@pytest.mark.parametrize("side, dilation", [(28, 24), (28, 12), (33, 6), (65, 36), (11, 2)])
+def test_phases_of_two_lengths_compute_no_padded_outputs(side, dilation):
+    """DeepLab's atrous layers on maps whose side the dilation does not divide (28×28 at
+    dilation 24: 2 outputs in 4 phases, 1 in 20) once padded every phase to the longest,
+    2.94× the multiply-adds; the phases now go in blocks of equal length, computing each
+    output once, and agree with the padded form and with the zero-filled filter."""
+    import lrpcore.graph_dilated as gd
+
+    W, B = RNG.normal(size=(3, 3, 3, 4)), RNG.normal(size=4)
+    new = DilatedConvolution(W, B, (1, 1), (dilation, dilation))
+    old = MaterialisedConvolution(W, B, (1, 1), (dilation, dilation))
+    x = RNG.normal(size=(2, side + 2 * dilation, side + 2 * dilation, 3))
+    rows, cols, Ho, Wo = new._plan(x.shape[1:])
+    assert (rows.dense, cols.dense) == (Ho, Wo) == (side, side)
+    assert sum(p.out * p.phases for p in rows.parts) == side
+    c = RNG.normal(size=(2, side, side, 4))
+    w = new.variant("pos", np, x.dtype)
+    got = (new.fmap(x, w, np), new.tmap(c, w, x.shape[1:], np), new.input_share(c, w, x, np))
+    padded = gd._Axis.plan(3, 1, dilation, side, pad_waste=np.inf)
+    assert len(padded.parts) == 1 and padded.dense >= side
+    wo = old.variant("pos", np, x.dtype)
+    want = (old.fmap(x, wo, np), old.tmap(c, wo, x.shape[1:], np),
+            old.input_share(c, wo, x, np))
+    for a, b in zip(got, want, strict=True):
+        _close(a, b)
+
+
+def test_the_batch_estimate_counts_a_dilated_convolutions_gathered_phases():
+    """The input's phases are gathered into a copy (as large as the input where they do not
+    overlap) that lives beside the phases' outputs while the layer runs; the per-sample
+    estimate that cuts batches into passes left it out (here 16 channels in, 1 out: the copy
+    is 16 times the layer's output)."""
+    H, W = 23, 21
+    taps = RNG.normal(size=(3, 3, 16, 1))
+
+    def model(conv):
+        nodes = [Node("to_cl", ToChannelsLast(), ("x",), "a"), Node("conv", conv, ("a",), "b"),
+                 Node("relu", Rect(), ("b",), "c"),
+                 Node("flat", FlattenChannelsFirst(), ("c",), "y")]
+        return GraphModel(nodes, "x", "y", InputSpec(
+            shape=(16, H, W), raw_shape=(H, W, 16), layout="NCHW", divide=1.0, offset=0.0,
+            value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+
+    phases = model(DilatedConvolution(taps, np.zeros(1), (1, 1), (3, 4)))
+    zeros = model(MaterialisedConvolution(taps, np.zeros(1), (1, 1), (3, 4)))
+    ex, plain = (lrpcore.Explainer(m, "numpy", "float64") for m in (phases, zeros))
+    Ho, Wo = H - 6, W - 8
+    # phase q of an axis of n outputs at dilation d: ⌈(n − q)/d⌉ outputs from 2 more rows
+    gathered = sum(-(-(Ho - q) // 3) + 2 for q in range(3)) * \
+        sum(-(-(Wo - q) // 4) + 2 for q in range(4)) * 16
+    assert gathered >= H * W * 16 * 0.9
+    extra = ex.sample_bytes((16, H, W)) - plain.sample_bytes((16, H, W))
+    assert extra >= (gathered + Ho * Wo) * 8
+
+
+def test_z_plus_block_by_block_runs_through_blocks_of_two_lengths(monkeypatch):
+    """z⁺ runs large layers row block by row block (``through_rows``): on a 46×46 output at
+    dilation 7 (phases of 7 and 6 outputs: four blocks) it agrees with the zero-filled
+    filter, and that route is taken."""
+    H, taps, B = 60, RNG.normal(size=(3, 3, 4, 64)), RNG.normal(size=64) * 0.1
+    dense = Linear(RNG.normal(size=(64, 3)), np.zeros(3))
+
+    def model(conv):
+        nodes = [Node("to_cl", ToChannelsLast(), ("x",), "a"), Node("conv", conv, ("a",), "b"),
+                 Node("r", Rect(), ("b",), "c"), Node("gap", MeanPool((46, 46), (46, 46)),
+                                                      ("c",), "d"),
+                 Node("flat", FlattenChannelsFirst(), ("d",), "e"), Node("fc", dense, ("e",), "y")]
+        return GraphModel(nodes, "x", "y", InputSpec(
+            shape=(4, H, H), raw_shape=(H, H, 4), layout="NCHW", divide=1.0, offset=0.0,
+            value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+
+    conv = DilatedConvolution(taps, B, (1, 1), (7, 7))
+    assert len(conv._blocks(*conv._plan((H, H, 4))[:2])) == 4
+    routes = []
+    through = DilatedConvolution.through_rows
+    monkeypatch.setattr(DilatedConvolution, "through_rows",
+                        lambda self, *a: routes.append(1) or through(self, *a))
+    x = RNG.uniform(-1, 1, (1, 4, H, H))
+    got = lrpcore.explain(model(conv), x, rule="zplus", raw=True, backend="numpy")
+    want = lrpcore.explain(model(MaterialisedConvolution(taps, B, (1, 1), (7, 7))), x,
+                           rule="zplus", raw=True, backend="numpy")
+    assert routes
+    _close(got, want, 1e-10)

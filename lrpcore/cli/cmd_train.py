@@ -13,7 +13,8 @@ EXAMPLE = ("lrp train --arch lenet5 --dataset mnist-sample --epochs 30 --augment
 
 LAYERS_HELP = ("layer stack in the mini-syntax instead of --arch, e.g. "
                "'conv:5x5x10,rect,sumpool:2,flatten,linear:10'; tokens: linear:N, "
-               "conv:HxWxN[/S], sumpool:P[/S], maxpool:P[/S], pad:P, rect, tanh, flatten, softmax")
+               "conv:HxWxN[/S][@D] (@D: dilation), sumpool:P[/S], maxpool:P[/S], pad:P, "
+               "rect, tanh, flatten, softmax")
 
 
 def register(sub):

@@ -5,7 +5,8 @@ Mini-syntax (``--layers``): comma-separated tokens, applied in order.
 ==================  =======================================================================
 ``linear:N``        dense layer with N outputs (inputs: whatever the previous layer gives);
                     ``dense:N`` is the same
-``conv:HxWxN[/S]``  valid convolution with N filters of H×W (depth from the input), stride S
+``conv:HxWxN[/S]``  valid convolution with N filters of H×W (depth from the input), stride S;
+                    ``conv:HxWxN@D`` (or ``/S@D``) dilated: taps D pixels apart (atrous)
 ``sumpool:P[/S]``   sum pooling P×P (or ``PxQ``), stride S (default: the pool size), scaled
                     by 1/sqrt(P·Q) as in the toolbox
 ``maxpool:P[/S]``   max pooling, same arguments
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError
+from ..graph_dilated import MAX_DILATION, DilatedConvolution
 from ..layers import (
     Convolution,
     Flatten,
@@ -78,7 +80,7 @@ ARCHITECTURES = {
 }
 
 _PAIR = re.compile(r"^(\d+)(?:x(\d+))?(?:/(\d+))?$")
-_CONV = re.compile(r"^(\d+)x(\d+)x(\d+)(?:/(\d+))?$")
+_CONV = re.compile(r"^(\d+)x(\d+)x(\d+)(?:/(\d+))?(?:@(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,13 @@ def _positive(usage):
 def _parse_conv(arg):
     m = _CONV.match(arg)
     if not m or min(int(g) for g in m.groups() if g) < 1:
-        raise _TokenError("expected conv:HxWxN or conv:HxWxN/S (positive integers)")
-    h, w, n, s = m.groups()
-    return int(h), int(w), int(n), int(s or 1)
+        raise _TokenError("expected conv:HxWxN, conv:HxWxN/S or conv:HxWxN/S@D (positive "
+                          "integers; @D: dilation)")
+    h, w, n, s, dilation = m.groups()
+    if dilation and int(dilation) > MAX_DILATION:
+        raise _TokenError(f"dilation {dilation} is more than {MAX_DILATION}")
+    plain = int(h), int(w), int(n), int(s or 1)
+    return (*plain, int(dilation)) if dilation else plain  # (h, w, n, s) as before @D
 
 
 def _parse_pool(name):
@@ -166,10 +172,14 @@ def _build_linear(args, shape, nxt, rng, dtype):
 def _build_conv(args, shape, nxt, rng, dtype):
     if len(shape) != 3:
         raise _TokenError(f"conv needs H×W×D input, gets {shape}")
-    h, w, n, s = args
+    h, w, n, s = args[:4]
+    dilation = args[4] if len(args) > 4 else 1
     d = shape[2]
-    return Convolution(_initial(rng, _init_std(h * w * d, nxt), (h, w, d, n), dtype),
-                       _initial(rng, None, n, dtype), (s, s))
+    W, B = _initial(rng, _init_std(h * w * d, nxt), (h, w, d, n), dtype), \
+        _initial(rng, None, n, dtype)
+    if dilation > 1:
+        return DilatedConvolution(W, B, (s, s), (dilation, dilation))
+    return Convolution(W, B, (s, s))
 
 
 def _build_pool(cls):

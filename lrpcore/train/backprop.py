@@ -13,6 +13,7 @@ the loss (:func:`lrpcore.train.losses.softmax_cross_entropy`) fuses it with cros
 from __future__ import annotations
 
 from ..errors import ShapeError
+from ..graph_dilated import DilatedConvolution
 from ..layers import Convolution, SoftMax
 
 
@@ -29,8 +30,10 @@ def trainable_layers(model) -> list:
 
 
 def _map_weights(layer, W):
-    """The weight matrix ``fmap``/``tmap`` expect (im2col form (h·w·d) × n for convolutions)."""
-    return W.reshape(-1, W.shape[3]) if isinstance(layer, Convolution) else W
+    """The weight matrix ``fmap``/``tmap`` expect (im2col form (h·w·d) × n for convolutions,
+    dilated ones too: their phases go through a plain convolution)."""
+    return W.reshape(-1, W.shape[3]) if isinstance(layer, (Convolution, DilatedConvolution)) \
+        else W
 
 
 def layer_forward(layer, x, p, xp):
