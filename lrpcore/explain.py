@@ -622,15 +622,19 @@ class Explainer:
 
     def sample_bytes(self, sample_shape) -> int:
         """Bytes of the activations one sample of the fed shape keeps through the forward
-        pass (0 when the shape does not fit the model: the input check reports that)."""
-        shape, total = tuple(sample_shape), int(np.prod(sample_shape))
+        pass, and of the most a layer holds only while it runs (a dilated convolution's
+        gathered phases, as ``GraphExplainer.sample_bytes`` counts them); 0 when the shape
+        does not fit the model: the input check reports that."""
+        shape, total, working = tuple(sample_shape), int(np.prod(sample_shape)), 0
         try:
             for layer in self.layers:
+                if hasattr(layer, "work_values"):
+                    working = max(working, layer.work_values(shape))
                 shape = layer.output_shape(shape)
                 total += int(np.prod(shape))
         except ShapeError:
             return 0
-        return total * self.dtype.itemsize
+        return (total + working) * self.dtype.itemsize
 
     def passes(self, fed_shape, batch_size=None) -> list[tuple[int, int]]:
         """(start, stop) of the forward passes that explain a batch of ``fed_shape``:

@@ -97,3 +97,19 @@ def test_a_dilated_model_step_moves_every_weight():
 def test_bad_dilations_are_refused_naming_the_token(text, why):
     with pytest.raises(ShapeError, match=f"token 1 '{text}'.*{why}"):
         parse_layers(text)
+
+
+def test_a_trained_dilated_chains_batch_estimate_counts_its_gathered_phases():
+    """A model lrp train makes with conv:HxWxN@D is a chain (native .npz), whose per-sample
+    estimate summed the layers' outputs only: the dilated convolution's gathered input
+    phases (here 16 channels in, 1 out) were left out, as they were in graph models."""
+    model = build_model("conv:3x3x1@3,flatten,linear:2", RNG, raw_shape=(23, 23, 16), pad=0)
+    conv = model.layers[0]
+    assert isinstance(conv, DilatedConvolution)
+    shape = tuple(model.input_spec.shape)
+    with_phases = lrpcore.Explainer(model, "numpy", "float64").sample_bytes(shape)
+    model.layers[0] = MaterialisedConvolution(conv.W, conv.B, (1, 1), (3, 3))
+    plain = lrpcore.Explainer(model, "numpy", "float64").sample_bytes(shape)
+    # 17 outputs at dilation 3: phases of 6, 6 and 5 outputs, each read from 2 more rows
+    gathered = (8 + 8 + 7) ** 2 * 16
+    assert with_phases - plain >= gathered * 8

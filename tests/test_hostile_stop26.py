@@ -166,7 +166,8 @@ def test_a_dilated_convolution_whose_phases_outgrow_the_activation_bound_is_refu
              helper.make_node("ReduceMean", ["c"], ["p"], axes=[2, 3], keepdims=0)]
     model = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 1, 1024, 1024], [1, 2048])
     assert main(["info", str(model)]) == 2
-    one_line(capsys, "m.onnx", "'atrous'", "its phases compute 1,887,436,800 values per sample "
+    # 15·63 + 1 = 946 dense rows and columns (stop 26 padded them to 15 · 64 = 960)
+    one_line(capsys, "m.onnx", "'atrous'", "its phases compute 1,832,787,968 values per sample "
              "for its 16×16×2048 output", "not a layer this program can explain")
     nodes[0] = helper.make_node("Conv", ["x", "W"], ["c"], name="atrous", dilations=[64, 64],
                                 strides=[64, 64])  # dilation 1 left: every 64th row, no more
