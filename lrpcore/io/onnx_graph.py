@@ -8,7 +8,8 @@ its own declared layout (N×C×H×W for PyTorch; a Keras export's N×H×W×C inp
 Transpose to NCHW is used as it is). Flattening a C×H×W map keeps PyTorch's C, H, W order.
 
 Shape arithmetic (Shape, Gather, Slice, Concat, ConstantOfShape, Cast, Unsqueeze, Squeeze,
-Constant, Transpose, Reshape of constants) is evaluated at import; the batch size is unknown
+Constant, Transpose, Reshape, Split, arithmetic, Neg, Max, Min of constants: ``FOLDED``) is
+evaluated at import; the batch size is unknown
 then and stands as 0, which ONNX's Reshape reads as "keep this dimension". Every size a file
 declares is bounded before anything of that size is made.
 """
@@ -394,6 +395,9 @@ def _fold(b, node, attrs, where, onnx):
     if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
         return False
     x = ins[0]
+    if op == "Split":  # tf2onnx's pads of a Keras model of any input size, one per output
+        _fold_split(b, node, attrs, where, ins)
+        return True
     if op == "Shape":
         value = _shape_of(np.shape(x), attrs)
     elif op == "Gather":
@@ -473,6 +477,16 @@ def _fold(b, node, attrs, where, onnx):
             with np.errstate(all="ignore"):
                 whole = np.abs(a) // np.abs(d)  # exact beyond float64's 2⁵³
             value = np.where((a < 0) != (d < 0), -whole, whole)
+    elif op == "Neg":  # tf2onnx's pads of a Keras model of any input size: max(−d, 0)
+        value = np.negative(x)
+    elif op in ("Max", "Min"):  # (of every input, broadcast)
+        try:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in ins))
+        except ValueError:
+            b.fail(where, f"{op} of constants of shapes {[np.shape(v) for v in ins]}")
+        _check_size(shape, b, where, op)
+        value = (np.maximum if op == "Max" else np.minimum).reduce(
+            [np.broadcast_to(v, shape) for v in ins])
     elif op == "Mod":  # Swin's window shift: the padding a side needs, H % window
         if np.asarray(x).dtype.kind in "iu" and np.asarray(ins[1]).dtype.kind in "iu" \
                 and not np.all(ins[1]):
@@ -500,6 +514,31 @@ def _fold(b, node, attrs, where, onnx):
         return False
     b.consts[node.output[0]] = _bounded(np.asarray(value), b, where, ins)
     return True
+
+
+def _fold_split(b, node, attrs, where, ins):
+    """Split of a constant: each part, sizes as ONNX gives them (``split``, the second
+    input, or equal parts, the last smaller)."""
+    x = np.asarray(ins[0])
+    axis = int(attrs.get("axis", 0))
+    if not -x.ndim <= axis < x.ndim:
+        b.fail(where, f"Split along axis {axis} of a constant of {x.ndim} dimensions")
+    n, outputs = x.shape[axis], list(node.output)
+    sizes = attrs.get("split")
+    if sizes is None and len(ins) > 1 and ins[1] is not None:
+        sizes = _integer(b, where, ins[1], "Split's sizes")
+    if sizes is None:
+        part = -(-n // len(outputs))
+        sizes = [min(part, n - k * part) for k in range(len(outputs))]
+    sizes = [int(v) for v in np.atleast_1d(sizes)]
+    if len(sizes) != len(outputs) or any(v < 0 for v in sizes) or sum(sizes) != n:
+        b.fail(where, f"Split of {n} values into {brief(sizes)} does not fit")
+    start = 0
+    for size, output in zip(sizes, outputs, strict=True):
+        if output:
+            b.consts[output] = _bounded(np.take(x, np.arange(start, start + size), axis=axis),
+                                        b, where, ins)
+        start += size
 
 
 def _shape_of(dims, attrs) -> np.ndarray:
@@ -1590,7 +1629,8 @@ IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div", "Mod",
-          "Identity", "Dropout")  # evaluated at import when every input is a constant
+          "Neg", "Max", "Min", "Split", "Identity",
+          "Dropout")  # evaluated at import when every input is a constant
 
 
 # what the operator table adds to the layer kinds an operator builds
