@@ -38,6 +38,8 @@ optimiser (``optimize=False``), as a checker keeping the BatchNorms writes them 
 Stop 26: ``atrous``, DeepLab's atrous pyramid in small (appended last: seeds go by position);
 ``segment``, a small FCN whose output is an N×K×H×W map (``SEGMENT``: two samples; its
 references start at the output times the mask of a class's pixels, see ``map_references``).
+Stop 27: ``lraspp``, torchvision's LR-ASPP in small (``SEGMENT``; its head's addition through
+``Merge``, as every addition here, which ``map_references`` routes through zennit's ``Sum``).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
