@@ -73,6 +73,7 @@ class SampleListModel(QAbstractListModel):
         self._labels = None
         self._predictions = None
         self.class_names = None  # the model's class names (tiles name classes by them)
+        self.mismatch = "misclassified"  # a tile's word for predicted ≠ label (SampleGrid)
         self.tile_size = QSize(THUMB + 16, THUMB + 22)  # thumbnail and label (SampleGrid sets)
         self._rows = np.zeros(0, dtype=np.int64)
         self._order_name = "mixed"
@@ -286,7 +287,7 @@ class SampleListModel(QAbstractListModel):
     def _tooltip(self, i: int) -> str:
         """The tile's "t→p" in words, and its file when read from one (a folder of photos)."""
         t, p = self._classes(i)
-        mark = " (misclassified)" if self.misclassified(i) else ""
+        mark = f" ({self.mismatch})" if self.misclassified(i) else ""
         listing = getattr(self._dataset, "sample_files", None)
         files = listing([i]) if listing is not None else None
         where = f" ({no_markup(files[0])})" if files else ""

@@ -90,6 +90,17 @@ class GridView(QListView):
         return self.model().index(min(max(row, 0), n - 1), 0, QModelIndex())
 
 
+# how the grid names a sample whose predicted class is not its label: a classifier's is
+# misclassified; a segmentation model's class at the most pixels is only not the label
+CLASS_WORDS = {"filter": "misclassified only", "tile": "misclassified",
+               "tip": "Show only samples whose predicted class differs from the true class"}
+MAP_WORDS = {"filter": "most-pixels class ≠ label only",
+             "tile": "class at the most pixels ≠ label",
+             "tip": "Show only samples whose class at the most pixels differs from their label "
+                    "(a segmentation model predicts a class per pixel: a label per sample is "
+                    "no mask of classes, so this is no misclassification)"}
+
+
 class SampleGrid(QWidget):
     """A QListView in icon mode over :class:`SampleListModel`; selection → state."""
 
@@ -126,8 +137,6 @@ class SampleGrid(QWidget):
                                   "turn), dataset order, or sorted by true class")
         self.true_filter.setToolTip("Show only samples of this true class")
         self.pred_filter.setToolTip("Show only samples the model assigns to this class")
-        self.mis_only.setToolTip("Show only samples whose predicted class differs from the "
-                                 "true class")
         self.count_label.setToolTip("Samples listed by the filters, of all samples")
         self.view.setToolTip("Click a sample to explain it; arrow keys move; Shift/Ctrl-click "
                              "select several for a batch export")
@@ -161,6 +170,7 @@ class SampleGrid(QWidget):
         for name in ("filter_true", "filter_pred", "misclassified_only", "filter_subset"):
             getattr(state.events, name).connect(lambda _v: self._apply_filters())
         state.events.sample_index.connect(self.select_sample)
+        self._say_what_disagrees()
         self._on_dataset(state.dataset)
 
     def _shown_rows(self) -> tuple[int, int]:
@@ -193,6 +203,18 @@ class SampleGrid(QWidget):
     def _on_model(self) -> None:
         self.model.redraw_thumbnails()  # the open samples as fitted to this model
         self._fill_filters()
+        self._say_what_disagrees()
+
+    def _say_what_disagrees(self) -> None:
+        """"misclassified" says of a segmentation model (a class per pixel) only that the class
+        at the most pixels is not the sample's one label, and is said so."""
+        from lrpcore.targets import model_map_shape  # noqa: PLC0415
+
+        model = self.state.model
+        words = MAP_WORDS if model is not None and model_map_shape(model) else CLASS_WORDS
+        self.mis_only.setText(words["filter"])
+        self.mis_only.setToolTip(words["tip"])
+        self.model.mismatch = words["tile"]
 
     def _take_class_names(self) -> None:
         """The tiles name the open model's classes (copied and measured once per model)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 import lrpcore
 from lrpcore.map_targets import class_scores, predicted_classes
@@ -147,6 +148,16 @@ def test_the_accuracy_line_says_what_it_compares_on_a_segmentation_model(make_wi
                            f"{100 * agree:.2f} %"
     assert "not the model's accuracy" in label.toolTip()
     assert "accuracy on" not in label.text()
+    # the grid's filter and tiles say the same: no sample is "misclassified"
+    grid = window.grid
+    assert grid.mis_only.text() == "most-pixels class ≠ label only"
+    assert "no misclassification" in grid.mis_only.toolTip()
+    qtbot.waitUntil(lambda: s.predictions is not None and (s.predictions >= 0).all(),
+                    timeout=20000)
+    grid.set_order("dataset")  # row r is sample r
+    wrong = int(np.flatnonzero(predicted_classes(y) != labels)[0])
+    tip = grid.model.data(grid.model.index(wrong, 0), Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("(class at the most pixels ≠ label)") and "misclassified" not in tip
 
 
 def test_concepts_references_of_a_class_leave_out_samples_without_it(make_window, qtbot,
