@@ -478,6 +478,16 @@ class Forward:
         raise RuleError(f"{layer.describe()} has no LRP role a chain can propagate")
 
 
+def _flat_as_stored(x, spec):
+    """Raw samples of a model that takes flat vectors, as vectors: every dataset reader shows
+    a file's N×784 rows as 28×28×1 images, so ``--raw`` in lrp sweep, sanity, spray and
+    concepts fed a dense MNIST network 28×28×1 (refused: "takes 784"), while lrp explain and
+    evaluate, reading the .npy itself, fed it as stored."""
+    if spec is None or len(spec.shape) != 1 or x.ndim <= 2:
+        return x
+    return x.reshape(x.shape[0], -1) if math.prod(x.shape[1:]) == spec.shape[0] else x
+
+
 class Explainer:
     """Explains one model on one backend and dtype; parameters are moved to the device once.
 
@@ -578,6 +588,7 @@ class Explainer:
             # preprocessed path (InputSpec.preprocess) and the Dask path's probe refuse it
             if x.dtype.kind not in "iuf":
                 raise ShapeError(f"samples must be real numbers, got dtype {x.dtype}")
+            x = _flat_as_stored(x, self.model.input_spec)
         else:
             if self.model.input_spec is None:
                 raise ShapeError("the model's input format is unknown: pass raw=True (--raw) "

@@ -10,6 +10,7 @@ import numpy as np
 from .backend import get_backend, get_dtype
 from .conventions import TOOLBOX
 from .errors import ShapeError
+from .sample_layout import samples_text
 from .spec import InputSpec, infer_input_spec
 
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
@@ -150,8 +151,9 @@ class Sequential:
         if spec is not None and x_shape != tuple(spec.shape) and not (
                 spec.source == "inferred" and self._takes(x_shape)):
             want = "×".join(map(str, self.input_spec.shape))
-            got = "×".join(map(str, x_shape))
-            raise ShapeError(f"input samples of shape {got} do not fit the model, "
+            # described as every command sees a file's samples (lrp explain --raw said "784"
+            # and lrp spray --raw "28×28×1" of one N×784 .npy)
+            raise ShapeError(f"input {samples_text(x_shape)} do not fit the model, "
                              f"which takes {want}")
         values = sum(math.prod(s) for s in self.shapes(x_shape))
         if values > MAX_ACTIVATION_VALUES:  # a model file stating no input shape is bounded

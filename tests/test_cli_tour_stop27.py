@@ -171,3 +171,57 @@ def test_convert_help_names_the_checkpoints_it_reads(capsys):
     text = _help_of(capsys, ["convert"])
     description = text[text.index("Reads any model format"):text.index("positional arguments")]
     assert ".pth" in description and "--arch" in description, description
+
+
+@pytest.fixture
+def flat_float_digits(tmp_path):
+    """Digits as a dense toolbox network is fed them: N×784 floats in [-1, 1]."""
+    x = np.load(shared_path("data", "mnist_test_images.npy"))[:12] / 127.5 - 1
+    path = tmp_path / "xf.npy"
+    np.save(path, x)
+    return path
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "--rule", "epsilon", "--n", "4", "--steps", "3", "--quiet"],
+    ["sanity", "--n", "4", "--quiet"],
+    ["evaluate", "--n", "4", "--steps", "3", "--quiet"]])
+def test_raw_rows_reach_a_dense_model_as_stored(tmp_path, capsys, flat_float_digits, argv):
+    """--raw N×784 rows for the bundled dense network: lrp sweep and sanity read them through
+    the dataset reader, which shows them as 28×28×1 images, and refused "input samples of
+    shape 28×28×1 do not fit the model, which takes 784"; lrp evaluate took them."""
+    command, *options = argv
+    rc = main([command, "mnist-dense-rect", str(flat_float_digits), "--raw", *options])
+    assert rc in (0, 3), capsys.readouterr().err  # sanity's 3: the rule failed the check
+
+
+def test_raw_samples_that_do_not_fit_are_described_alike(tmp_path, capsys):
+    """One N×784 .npy fed --raw to the ResNet (1×28×28) was "input samples of shape 784" in lrp
+    explain, evaluate and concepts and "28×28×1" in lrp sweep, sanity and spray."""
+    resnet = str(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(shared_path("data", "mnist_test_images.npy"))[:12])
+    runs = {"explain": ["--out", str(tmp_path / "R.npy")], "evaluate": [],
+            "sweep": ["--rule", "epsilon"], "sanity": [],
+            "spray": ["--out", str(tmp_path / "s.npz")],
+            "concepts": ["--layer", "3", "--out", str(tmp_path / "c")]}
+    said = {}
+    for command, options in runs.items():
+        assert main([command, resnet, str(x), "--raw", "--quiet", *options]) == 2
+        err = capsys.readouterr().err
+        said[command] = err[err.index("input samples"):].strip()
+    assert set(said.values()) == {"input samples of shape 28×28×1 do not fit the model, which "
+                                  "takes 1×28×28"}, said
+
+
+@pytest.mark.parametrize("command", ["sweep", "sanity", "evaluate", "explain"])
+def test_an_unknown_model_is_refused_in_the_same_words(tmp_path, capsys, command):
+    """lrp sweep and sanity said "no such model file or bundled model", the other commands
+    "no such file or bundled model (bundled: …)", naming the models there are."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), dtype=np.uint8))
+    options = {"sweep": ["--rule", "epsilon"], "explain": ["--out", str(tmp_path / "R.npy")]}
+    assert main([command, "no-such-model", str(x), *options.get(command, [])]) == 2
+    err = capsys.readouterr().err
+    assert (f"lrp {command}: error: no-such-model: no such file or bundled model (bundled: "
+            "mnist-") in err, err

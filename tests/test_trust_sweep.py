@@ -167,7 +167,7 @@ def test_lrp_sweep_cli(tmp_path, capsys):
                  "--param", "gamma=a"]) == 2
     assert "not a number" in capsys.readouterr().err
     assert main(["sweep", "no-such-model", "mnist-sample", "--rule", "zplus"]) == 2
-    assert "no-such-model: no such model" in capsys.readouterr().err
+    assert "no-such-model: no such file or bundled model" in capsys.readouterr().err
 
 
 def test_channels_first_graph_flipping_equals_plain_flipping():

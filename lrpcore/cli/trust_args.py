@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import ModelFormatError, ShapeError
+from ..errors import ShapeError
 from ..fileio import atomic_write_text
 from .common import (
     MODEL_HELP,
@@ -48,7 +48,7 @@ def model_path(text: str) -> str:
     if os.path.isfile(text):
         return text
     from ..bundled import MODEL_EXTENSIONS, MODELS_DIR  # noqa: PLC0415
-    from ..io.models import NAMED_MODEL_FILES  # noqa: PLC0415
+    from ..io.models import NAMED_MODEL_FILES, no_such_model  # noqa: PLC0415
 
     if text in NAMED_MODEL_FILES:
         return text
@@ -58,7 +58,7 @@ def model_path(text: str) -> str:
             return str(candidate)
     if os.path.exists(text):  # a folder, not named as a bundled model: loading says so
         return text
-    raise ModelFormatError(f"{text}: no such model file or bundled model")
+    raise no_such_model(text)
 
 
 def read_files(args) -> list:

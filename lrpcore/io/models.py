@@ -127,6 +127,13 @@ def changed_since_loaded(path) -> bool:
     return key in _LOADED and _LOADED[key] != _stamp(key)
 
 
+def no_such_model(path) -> ModelFormatError:
+    """The refusal of a model name that is no file nor bundled model, in every command's
+    words (lrp sweep and sanity said "no such model file or bundled model", naming none)."""
+    return ModelFormatError(f"{path}: no such file or bundled model (bundled: "
+                            f"{', '.join(model_names())})")
+
+
 def load_model(path, sidecar=True) -> Sequential:
     """Open a model file; the format is chosen by its extension.
 
@@ -147,8 +154,7 @@ def load_model(path, sidecar=True) -> Sequential:
         path = os.fspath(bundled_model(path))  # a bundled model by name: "mnist-lenet5"
         ext = ".npz"
     if not os.path.exists(path):
-        raise ModelFormatError(f"{path}: no such file or bundled model (bundled: "
-                               f"{', '.join(model_names())})")
+        raise no_such_model(path)
     if os.path.isdir(path):
         raise ModelFormatError(f"{path}: is a folder, not a model file")
     require_regular_file(path, ModelFormatError)  # not a link to /dev/zero, not a pipe
