@@ -7,7 +7,8 @@ each phase meets the compact filter as an ordinary convolution (phases of equal 
 in the batch axis: one call), and the outputs are interleaved back. Where the dilation does not
 divide the output's side, the longer and the shorter phases of an axis are separate blocks (up
 to four calls) instead of all padded to the longest, which cost up to 2.9× the multiply-adds
-at DeepLab's sizes (28×28 at dilation 24; docs/speed-history.md). The earlier form, a filter
+at DeepLab's sizes (28×28 at dilation 24; docs/speed-history.md); a small layer, for which the
+extra calls cost more, keeps the padding. The earlier form, a filter
 holding zeros between the taps, cost (span/taps)² as many multiply-adds (3×3 at dilation 36: a
 73×73 filter, ~590×) and memory to match, which refused DeepLab's heads at load.
 
@@ -69,10 +70,12 @@ class _Part:
     out: int
 
 
-# Phases of two lengths are computed as separate blocks (``_Axis.plan``) when padding them to
-# equal length would cost more than this share of extra multiply-adds: see the measurement in
-# docs/speed-history.md (stop 27).
-PAD_WASTE = 0.0
+# Phases of two lengths go as separate blocks (up to four compact calls instead of one) where
+# padding them to equal length would add at least this many multiply-adds per sample; below it
+# the extra calls cost more than they save. Measured (docs/speed-history.md, stop 27): 256 → 256
+# channels on DeepLab's maps 1.02–2.9× faster split (the padding's share of the work), 16 → 16
+# on a 9×9 or 13×13 map twice as slow (0.1 ms more per call).
+SPLIT_MACS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class _Axis:
     parts: tuple
 
     @classmethod
-    def plan(cls, taps, stride, dilation, outputs, pad_waste=None):
+    def plan(cls, taps, stride, dilation, outputs, split=True):
         g = math.gcd(stride, dilation)
         s, d = stride // g, dilation // g
         if d == 1:  # every g-th row, then a plain strided convolution
@@ -102,9 +105,7 @@ class _Axis:
         phases = min(d, dense)
         long = -(-dense // d)
         r = dense - (long - 1) * d  # phases with ``long`` outputs; the rest have one fewer
-        waste = (long * phases - dense) / dense
-        pad_waste = PAD_WASTE if pad_waste is None else pad_waste
-        if r >= phases or waste <= pad_waste:
+        if r >= phases or not split:
             parts = (_Part(0, phases, long + taps - 1, long),)
         else:
             parts = (_Part(0, r, long + taps - 1, long),
@@ -206,9 +207,18 @@ class _PhaseConvolution(LinearMap):
 
     def _dense_values(self, Ho, Wo) -> int:
         """Values per sample the phases compute for an Ho×Wo output: up to (s/g)² times it."""
-        h, w, _, n = self.W.shape
-        return math.prod(_Axis.plan(k, s, d, o).dense for k, s, d, o in zip(
-            (h, w), self.stride, self.dilation, (Ho, Wo), strict=True)) * n
+        rows, cols = self._axes(Ho, Wo)
+        return rows.dense * cols.dense * self.W.shape[3]
+
+    def _axes(self, Ho, Wo):
+        """The rows' and the columns' phases for an Ho×Wo output: of two lengths each where
+        padding them to equal length would cost SPLIT_MACS or more per sample."""
+        axes = [(k, s, d, o) for k, s, d, o in zip(self.W.shape[:2], self.stride, self.dilation,
+                                                   (Ho, Wo), strict=True)]
+        split = [_Axis.plan(*a) for a in axes]
+        padded = [_Axis.plan(*a, split=False) for a in axes]
+        extra = padded[0].dense * padded[1].dense - split[0].dense * split[1].dense
+        return tuple(split if extra * math.prod(self.W.shape) >= SPLIT_MACS else padded)
 
     def work_values(self, in_shape) -> int:
         """Values per sample the layer holds while it runs beyond its input and output, at
@@ -233,9 +243,7 @@ class _PhaseConvolution(LinearMap):
 
     def _plan(self, in_shape):
         Ho, Wo, _ = self.output_shape(in_shape)
-        h, w = self.W.shape[:2]
-        return (_Axis.plan(h, self.stride[0], self.dilation[0], Ho),
-                _Axis.plan(w, self.stride[1], self.dilation[1], Wo), Ho, Wo)
+        return (*self._axes(Ho, Wo), Ho, Wo)
 
     @staticmethod
     def _blocks(rows, cols):

@@ -18,7 +18,7 @@ from materialised_dilation import (
 )
 
 import lrpcore
-from lrpcore import ModelFormatError
+from lrpcore import ModelFormatError, graph_dilated
 from lrpcore.graph import GraphModel, Node
 from lrpcore.graph_dilated import DilatedConvolution, DilatedGroupedConvolution
 from lrpcore.graph_layers import FlattenChannelsFirst, MeanPool, ToChannelsLast
@@ -52,8 +52,13 @@ def _close(a, b, rtol=1e-12):
     assert np.abs(a - b).max() <= rtol * np.abs(b).max()
 
 
+@pytest.mark.parametrize("split", [0, np.inf], ids=["two-lengths", "padded"])
 @pytest.mark.parametrize("taps, stride, dilation, size, groups", CASES)
-def test_every_map_of_the_phases_is_the_materialised_one(taps, stride, dilation, size, groups):
+def test_every_map_of_the_phases_is_the_materialised_one(taps, stride, dilation, size, groups,
+                                                         split, monkeypatch):
+    """Phases of two lengths as separate blocks, and padded to equal length (a small layer's
+    form: ``SPLIT_MACS``)."""
+    monkeypatch.setattr(graph_dilated, "SPLIT_MACS", split)
     new, old = _pair(taps, stride, dilation, groups)
     x = RNG.normal(size=(2,) + size + (4,))
     assert new.output_shape(x.shape[1:]) == old.output_shape(x.shape[1:])
@@ -294,13 +299,19 @@ def test_a_dilated_convolution_makes_concept_channels():
 
 
 @pytest.mark.parametrize("side, dilation", [(28, 24), (28, 12), (33, 6), (65, 36), (11, 2)])
-def test_phases_of_two_lengths_compute_no_padded_outputs(side, dilation):
+def test_phases_of_two_lengths_compute_no_padded_outputs(side, dilation, monkeypatch):
     """DeepLab's atrous layers on maps whose side the dilation does not divide (28×28 at
     dilation 24: 2 outputs in 4 phases, 1 in 20) once padded every phase to the longest,
     2.94× the multiply-adds; the phases now go in blocks of equal length, computing each
-    output once, and agree with the padded form and with the zero-filled filter."""
-    import lrpcore.graph_dilated as gd
-
+    output once, and agree with the zero-filled filter. A small layer keeps the padding
+    (one call costs it less), DeepLab's 256 channels do not."""
+    deeplab = DilatedConvolution(np.zeros((3, 3, 256, 256)), np.zeros(256), (1, 1),
+                                 (dilation, dilation))
+    rows, cols = deeplab._axes(side, side)
+    assert (rows.dense, cols.dense) == (side, side) and len(rows.parts) == 2
+    small = DilatedConvolution(np.zeros((3, 3, 4, 4)), np.zeros(4), (1, 1), (dilation,) * 2)
+    assert small._axes(side, side)[0].dense > side
+    monkeypatch.setattr(graph_dilated, "SPLIT_MACS", 0)
     W, B = RNG.normal(size=(3, 3, 3, 4)), RNG.normal(size=4)
     new = DilatedConvolution(W, B, (1, 1), (dilation, dilation))
     old = MaterialisedConvolution(W, B, (1, 1), (dilation, dilation))
@@ -311,8 +322,6 @@ def test_phases_of_two_lengths_compute_no_padded_outputs(side, dilation):
     c = RNG.normal(size=(2, side, side, 4))
     w = new.variant("pos", np, x.dtype)
     got = (new.fmap(x, w, np), new.tmap(c, w, x.shape[1:], np), new.input_share(c, w, x, np))
-    padded = gd._Axis.plan(3, 1, dilation, side, pad_waste=np.inf)
-    assert len(padded.parts) == 1 and padded.dense >= side
     wo = old.variant("pos", np, x.dtype)
     want = (old.fmap(x, wo, np), old.tmap(c, wo, x.shape[1:], np),
             old.input_share(c, wo, x, np))
@@ -320,11 +329,12 @@ def test_phases_of_two_lengths_compute_no_padded_outputs(side, dilation):
         _close(a, b)
 
 
-def test_the_batch_estimate_counts_a_dilated_convolutions_gathered_phases():
+def test_the_batch_estimate_counts_a_dilated_convolutions_gathered_phases(monkeypatch):
     """The input's phases are gathered into a copy (as large as the input where they do not
     overlap) that lives beside the phases' outputs while the layer runs; the per-sample
     estimate that cuts batches into passes left it out (here 16 channels in, 1 out: the copy
     is 16 times the layer's output)."""
+    monkeypatch.setattr(graph_dilated, "SPLIT_MACS", 0)  # the count below: phases unpadded
     H, W = 23, 21
     taps = RNG.normal(size=(3, 3, 16, 1))
 
@@ -364,6 +374,7 @@ def test_z_plus_block_by_block_runs_through_blocks_of_two_lengths(monkeypatch):
             shape=(4, H, H), raw_shape=(H, H, 4), layout="NCHW", divide=1.0, offset=0.0,
             value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
 
+    monkeypatch.setattr(graph_dilated, "SPLIT_MACS", 0)  # this layer is under it
     conv = DilatedConvolution(taps, B, (1, 1), (7, 7))
     assert len(conv._blocks(*conv._plan((H, H, 4))[:2])) == 4
     routes = []

@@ -12,6 +12,7 @@ from test_dilated_phases import CASES
 from test_train import _cfg, _check_grads, _toy_data
 
 import lrpcore
+from lrpcore import graph_dilated
 from lrpcore.errors import ShapeError
 from lrpcore.graph_dilated import DilatedConvolution, DilatedGroupedConvolution
 from lrpcore.layers import Flatten, Linear, Rect
@@ -39,11 +40,14 @@ def test_dilated_gradients_match_finite_differences(make, in_shape):
     assert _check_grads(layers, in_shape) >= 4
 
 
+@pytest.mark.parametrize("split", [0, np.inf], ids=["two-lengths", "padded"])
 @pytest.mark.parametrize("taps, stride, dilation, size, groups", CASES)
 def test_dilated_gradients_are_the_zero_filled_filters_at_the_taps(taps, stride, dilation,
-                                                                   size, groups):
+                                                                   size, groups, split,
+                                                                   monkeypatch):
     """The filter with zeros between its taps is an ordinary convolution: its gradient at the
     taps is the dilated one's (the phases' blocks, strides and dropped outputs included)."""
+    monkeypatch.setattr(graph_dilated, "SPLIT_MACS", split)
     W = RNG.normal(size=taps + (4 // groups, 8))
     B = RNG.normal(size=8)
     if groups == 1:
@@ -110,6 +114,7 @@ def test_a_trained_dilated_chains_batch_estimate_counts_its_gathered_phases():
     with_phases = lrpcore.Explainer(model, "numpy", "float64").sample_bytes(shape)
     model.layers[0] = MaterialisedConvolution(conv.W, conv.B, (1, 1), (3, 3))
     plain = lrpcore.Explainer(model, "numpy", "float64").sample_bytes(shape)
-    # 17 outputs at dilation 3: phases of 6, 6 and 5 outputs, each read from 2 more rows
+    # 17 outputs at dilation 3: phases of 6, 6 and 5 outputs (or more, padded), each read
+    # from 2 more rows
     gathered = (8 + 8 + 7) ** 2 * 16
     assert with_phases - plain >= gathered * 8

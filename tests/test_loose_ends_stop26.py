@@ -75,7 +75,7 @@ def test_the_batch_estimate_counts_a_strided_dilated_convolutions_phases():
         shape=(2, H, H), raw_shape=(H, H, 2), layout="NCHW", divide=1.0, offset=0.0,
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     ex = Explainer(model, "numpy", "float64")
-    dense = 22 * 22 * 16  # 7·3 + 1 = 22 rows (in 4 phases: 2 of 6, 2 of 5) squared, 16 channels
+    dense = 24 * 24 * 16  # (7·3 + 1 = 22 rows, in 4 phases of 6) squared, 16 channels
     shapes = ex.tensor_shapes((2, H, H))
     kept = sum(int(np.prod(shapes[name])) for name in ex._kept)
     # the phases' outputs, and the dense ones interleaved beside the 8×8 kept (stop 27: the
