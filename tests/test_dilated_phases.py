@@ -263,12 +263,16 @@ def test_lrp_bench_counts_a_dilated_convolutions_taps(tmp_path):
     assert multiply_adds(model) == 10 * 10 * 8 * 3 * 3 * 16 + 8 * 3
 
 
+@pytest.mark.parametrize("split", [0, np.inf], ids=["two-lengths", "padded"])
 @pytest.mark.parametrize("rule", ["EpsilonPlusFlat", "EpsilonGammaBox", "EpsilonAlpha2Beta1",
                                   "ww"])
-def test_the_phases_on_the_device_path_equal_numpy(rule):
+def test_the_phases_on_the_device_path_equal_numpy(rule, split, monkeypatch):
     """The phase grids are strided views and writes into them: on a GPU (the stand-in that
-    refuses host arrays, tests/fake_device.py) as on numpy, depthwise convolutions too."""
+    refuses host arrays, tests/fake_device.py) as on numpy, depthwise convolutions too, and
+    blocks of phases that start past the first row (two lengths)."""
     from fake_device import FAKE_GPU
+
+    monkeypatch.setattr(graph_dilated, "SPLIT_MACS", split)
 
     model = _model(DilatedConvolution(RNG.normal(size=(3, 3, 4, 8)) / 3, RNG.normal(size=8),
                                       (1, 1), (2, 3)),
