@@ -179,10 +179,12 @@ class PRelu(Activation):
 
 
 def _flat_features(layer, in_shape) -> tuple:
-    """The shape a (log) softmax over features keeps; other tensors are refused."""
-    if len(in_shape) != 1:
+    """The shape a (log) softmax over the last axis keeps: a flat tensor's features, or a
+    map's channels (H×W×K, channels last: a segmentation network's softmax per pixel);
+    other tensors are refused."""
+    if len(in_shape) not in (1, 3):
         raise ShapeError(f"{layer.kind} over a tensor of shape {tuple(in_shape)}: only over "
-                         "the features of a flat tensor")
+                         "the features of a flat tensor or the channels of a map")
     return tuple(in_shape)
 
 

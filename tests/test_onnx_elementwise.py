@@ -108,9 +108,10 @@ def test_mish_is_refused_naming_why(tmp_path, how):
 
 
 def test_log_softmax_of_a_map_and_what_upsampling_lacks_are_refused_with_the_reason(tmp_path):
+    # over the map's height (over its channels, axis 1, it is a segmentation network's)
     path = _save(tmp_path, [helper.make_node("LogSoftmax", ["c"], ["out"], name="logsm",
-                                             axis=1)])
-    with pytest.raises(ModelFormatError, match="'logsm'.*LogSoftmax along axis 1.*flat"):
+                                             axis=2)])
+    with pytest.raises(ModelFormatError, match="'logsm'.*LogSoftmax along axis 2.*flat"):
         lrpcore.load_model(path)
     Wt = numpy_helper.from_array(np.ones((3, 3, 2, 2), dtype=np.float32), "Wt")
     path = _save(tmp_path, [helper.make_node("ConvTranspose", ["c", "Wt"], ["out"], name="up",

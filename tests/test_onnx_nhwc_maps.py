@@ -1,5 +1,5 @@
-"""Pad, Slice and Concat of a map transposed to N×H×W×C (tf2onnx leaves Keras's
-ZeroPadding2D, Cropping2D and Concatenate there after a nearest UpSampling2D, see
+"""Pad, Slice, Concat and Softmax of a map transposed to N×H×W×C (tf2onnx leaves Keras's
+ZeroPadding2D, Cropping2D, Concatenate and a final softmax there after a nearest UpSampling2D, see
 tests/data/zoo/keras_seg_tf2onnx.onnx): read on the N×H×W×C axes they name, as the
 channels-last map the engine stores; they were refused ("only the height and width of an
 N×C×H×W tensor", "Transpose [0, 3, 1, 2] of data is supported only between NHWC and NCHW")."""
@@ -25,7 +25,7 @@ def _i64(v):
     return np.asarray(v, dtype=np.int64)
 
 
-def _save(path, node, consts, out_shape):
+def _save(path, node, consts, out_shape, opset=15):
     """Conv, Transpose to N×H×W×C, ``node`` reading ``t`` and writing ``u``, Transpose back."""
     inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()]
     graph = helper.make_graph(
@@ -35,7 +35,7 @@ def _save(path, node, consts, out_shape):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 5, 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
         inits + [numpy_helper.from_array(W, "W")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), path)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
     return path
 
 
@@ -48,6 +48,10 @@ CASES = {
             np.pad(C, ((0, 0), (0, 0), (1, 0), (2, 1)))),
     "concat": (helper.make_node("Concat", ["t", "t"], ["u"], axis=-1), {},
                np.concatenate([C, C], 1)),
+    "softmax": (helper.make_node("Softmax", ["t"], ["u"], axis=3), {},  # Keras's per pixel
+                np.exp(C) / np.exp(C).sum(1, keepdims=True)),
+    "log_softmax": (helper.make_node("LogSoftmax", ["t"], ["u"]), {},
+                    C - np.log(np.exp(C).sum(1, keepdims=True))),
 }
 
 
@@ -69,9 +73,26 @@ def test_an_nhwc_maps_own_axes_are_padded_sliced_and_concatenated(tmp_path, case
      "pads [0, 0, 0, 1, 0, 0, 0, 0]: only the height and width of an N×H×W×C map"),
     (helper.make_node("Slice", ["t", "s", "e", "a"], ["u"]),
      {"s": _i64([0]), "e": _i64([2]), "a": _i64([5])}, "Slice along axes [5] of a map of 4"),
+    (helper.make_node("Softmax", ["t"], ["u"], axis=1), {},
+     "Softmax along axis 1 of a tensor of shape [5, 6, 4] is not supported; only over the "
+     "features of a flat tensor (N×classes) or, from opset 13, the channels of a map"),
 ])
 def test_other_uses_of_an_nhwc_map_are_refused_naming_its_axes(tmp_path, node, consts, problem):
     path = _save(tmp_path / "bad.onnx", node, consts, ["N", 8, 5, 6])
     with pytest.raises(ModelFormatError) as err:
         lrpcore.load_model(path)
     assert str(path) in str(err.value) and problem in str(err.value)
+
+
+def test_a_softmax_over_a_maps_channels_before_opset_13_is_refused(tmp_path):
+    """Before opset 13, Softmax's axis 1 of N×C×H×W is over C×H×W at once, not per pixel."""
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["c"]), helper.make_node("Softmax", ["c"], ["y"])],
+        "old", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 5, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 5, 6])],
+        [numpy_helper.from_array(W, "W")])
+    path = tmp_path / "old.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)]), path)
+    with pytest.raises(ModelFormatError, match="Softmax along axis 1 of a tensor of shape "
+                                               r"\[4, 5, 6\] is not supported"):
+        lrpcore.load_model(path)

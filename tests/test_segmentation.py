@@ -8,7 +8,8 @@ for the class at the most pixels (``R__``) and at the second most (``Rsecond__``
 the same of torchvision's LR-ASPP in small (its head's sigmoid gate from a global pool times
 a branch, and the low branch's classifier added, through zennit's ``Sum``); ``keras_seg``
 (tools/make_zoo_keras_seg_fixture.py) of a Keras U-Net exported by tf2onnx, zennit's on its
-PyTorch twin, with Keras's own map (``keras_y``)."""
+PyTorch twin, with Keras's own map (``keras_y``); ``segsoftmax`` of ``segment``'s FCN ending
+in a softmax over each pixel's classes (probabilities out; it was refused)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def _relative_error(R, ref):
             / np.abs(ref).reshape(n, -1).max(axis=1))
 
 
-PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx"]
+PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx",
+          "segsoftmax_ts", "segsoftmax_dynamo"]
 
 
 @pytest.mark.parametrize("file", PARITY)

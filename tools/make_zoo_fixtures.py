@@ -39,7 +39,8 @@ Stop 26: ``atrous``, DeepLab's atrous pyramid in small (appended last: seeds go 
 ``segment``, a small FCN whose output is an N×K×H×W map (``SEGMENT``: two samples; its
 references start at the output times the mask of a class's pixels, see ``map_references``).
 Stop 27: ``lraspp``, torchvision's LR-ASPP in small (``SEGMENT``; its head's addition through
-``Merge``, as every addition here, which ``map_references`` routes through zennit's ``Sum``).
+``Merge``, as every addition here, which ``map_references`` routes through zennit's ``Sum``);
+``segsoftmax``, ``segment``'s FCN ending in a softmax over each pixel's classes.
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -1263,6 +1264,22 @@ class TinyLRASPP(nn.Module):
         return nn.functional.interpolate(y, size=size, mode="bilinear", align_corners=False)
 
 
+class SegmentSoftmax(TinyFCN):
+    """``segment``'s FCN ending in ``nn.Softmax(dim=1)`` over the classes of each pixel (as
+    Keras segmentation models end in ``activation="softmax"``): zennit has no rule for it and
+    takes its gradient; ``Y`` holds the probabilities, the mask selects the class's pixels."""
+
+    def __init__(self, classes=4):
+        super().__init__(classes)
+        self.softmax = nn.Softmax(dim=1)
+
+    def logits(self, x):
+        return super().forward(x)
+
+    def forward(self, x):
+        return self.softmax(self.logits(x))
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1314,12 +1331,13 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "atrous": (Atrous, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "segment": (TinyFCN, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "lraspp": (TinyLRASPP, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "segsoftmax": (SegmentSoftmax, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # segmentation networks (an N×K×H×W output): two samples, each predicting three or more
 # classes; ``R__<preset>`` starts at the output times the mask of the class predicted at the
 # most pixels (its channel where it is the argmax; ``target`` holds it per sample), and
 # ``Rsecond__<preset>`` of the class at the second most (``second``)
-SEGMENT = {"segment", "lraspp"}
+SEGMENT = {"segment", "lraspp", "segsoftmax"}
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx

@@ -896,6 +896,8 @@ def _batchnorm(b, node, attrs, where, t):
 def _same_shape(b, node, t, layer):
     out = node.output[0]
     b.data[b.add(node.name, layer, [t.name], out)] = _Tensor(out, t.shape, t.storage, t.seq)
+    if t.name in b.nhwc:  # an element-wise layer keeps an N×H×W×C map's layout
+        b.nhwc.add(out)
 
 
 def _op_activation(cls):
@@ -950,25 +952,33 @@ def _op_max_min(b, node, attrs, where, t, data_in):
     _same_shape(b, node, t, Clip(value, None) if op == "Max" else Clip(None, value))
 
 
-def _op_softmax(b, node, attrs, where, t, data_in):
-    """Softmax over a flat tensor's features (a classifier's output): kept, relevance passes
-    it as its gradient, as zennit's autograd does (a softmax over an image's axes is refused:
-    along H×W×C storage it would not be ONNX's axis)."""
+def _softmax_input(b, node, attrs, where, t):
+    """The tensor a (log) softmax reads along the engine's last axis: a flat tensor's
+    features (a classifier's output), or a map's channels (a segmentation network's softmax
+    per pixel: axis 1 of N×C×H×W, 3 of an N×H×W×C map; from opset 13 on, where the axis is
+    one axis and not all from it on). A softmax over an image's other axes is refused: along
+    H×W×C storage it would not be ONNX's axis."""
     axis = int(attrs.get("axis", -1 if b.opset >= 13 else 1))
-    if len(t.shape) != 1 or axis not in (1, -1):
-        b.fail(where, f"Softmax along axis {axis} of a tensor of shape {brief(list(t.shape))} "
-                      "is not supported; only over the features of a flat tensor (N×classes)")
-    _same_shape(b, node, t, Softmax())
+    if len(t.shape) == 1 and axis in (1, -1):
+        return t
+    view = _nhwc_map(b, t)
+    if b.opset >= 13 and not t.seq and (view is not None and axis in (3, -1)
+                                        or t.storage == "cl" and len(t.shape) == 3
+                                        and axis in (1, -3)):
+        return t
+    b.fail(where, f"{node.op_type} along axis {axis} of a tensor of shape "
+                  f"{brief(list(t.shape))} is not supported; only over the features of a flat "
+                  "tensor (N×classes) or, from opset 13, the channels of a map")
+
+
+def _op_softmax(b, node, attrs, where, t, data_in):
+    """Softmax: kept, relevance passes it as its gradient, as zennit's autograd does."""
+    _same_shape(b, node, _softmax_input(b, node, attrs, where, t), Softmax())
 
 
 def _op_log_softmax(b, node, attrs, where, t, data_in):
-    """LogSoftmax over a flat tensor's features (a classifier's output)."""
-    axis = int(attrs.get("axis", -1 if b.opset >= 13 else 1))
-    if len(t.shape) != 1 or axis not in (1, -1):
-        b.fail(where, f"LogSoftmax along axis {axis} of a tensor of shape "
-                      f"{brief(list(t.shape))} is not supported; only over the features of a "
-                      "flat tensor (N×classes)")
-    _same_shape(b, node, t, LogSoftmax())
+    """LogSoftmax: as Softmax."""
+    _same_shape(b, node, _softmax_input(b, node, attrs, where, t), LogSoftmax())
 
 
 def _op_leaky_relu(b, node, attrs, where, t, data_in):
@@ -1739,11 +1749,11 @@ NOTES = {
     "Tanh": "after an `Elementwise` it reads alone: a step of it (Mish's, refused)",
     "Sigmoid": "after an `Elementwise` it reads alone: a step of it",
     "PRelu": "one slope or one per channel", "Selu": "an `Elu` scaled by γ",
-    "LogSoftmax": "over a flat tensor's features; kept: relevance goes back as its gradient, "
-                  "as zennit's autograd takes it",
-    "Softmax": "over a flat tensor's features; kept (outputs are probabilities): relevance "
-               "goes back as its gradient, as zennit's autograd takes it (a toolbox chain's "
-               "final SoftMax is dropped)",
+    "LogSoftmax": "over a flat tensor's features or (opset 13 on) a map's channels; kept: "
+                  "relevance goes back as its gradient, as zennit's autograd takes it",
+    "Softmax": "over a flat tensor's features or (opset 13 on) a map's channels, per pixel; "
+               "kept (outputs are probabilities): relevance goes back as its gradient, as "
+               "zennit's autograd takes it (a toolbox chain's final SoftMax is dropped)",
     "HardSwish": "x · HardSigmoid(x) with α = 1/6, β = 1/2",
 }
 
