@@ -225,3 +225,31 @@ def test_an_unknown_model_is_refused_in_the_same_words(tmp_path, capsys, command
     err = capsys.readouterr().err
     assert (f"lrp {command}: error: no-such-model: no such file or bundled model (bundled: "
             "mnist-") in err, err
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate", "spray", "train"])
+def test_batch_size_is_spelled_alike(capsys, command):
+    """'--batch-size N' in explain, '--batch-size BATCH_SIZE' in evaluate, spray and train."""
+    text = _help_of(capsys, [command])
+    assert "--batch-size N " in text and "BATCH_SIZE" not in text, text
+
+
+def test_data_info_says_which_classes_have_no_sample(tmp_path, capsys):
+    """`lrp data info` of the first 20 test digits said "labels: yes (10 classes)", though no
+    8 is among them, and of a folder with an empty class subfolder "2 classes: a, b, c"."""
+    from PIL import Image
+
+    x, y = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(x, np.zeros((6, 28, 28), dtype=np.uint8))
+    np.save(y, np.array([0, 1, 2, 4, 4, 1]))
+    assert main(["data", "info", str(x), "--labels", str(y)]) == 0
+    assert "labels:  yes (5 classes; no sample of class 3)\n" in capsys.readouterr().out
+    for name in ("a", "b", "c"):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+    for name in ("a", "b"):
+        Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "photos" / name / "p.png")
+    assert main(["data", "info", str(tmp_path / "photos")]) == 0
+    out = capsys.readouterr().out
+    assert "labels:  yes (3 classes: a, b, c; no sample of class c)\n" in out, out
+    assert main(["data", "info", "mnist-sample"]) == 0
+    assert "no sample" not in capsys.readouterr().out

@@ -72,7 +72,7 @@ def register(sub):
                         f"(padding excluded; default {d['region']})")
     p.add_argument("--seed", type=int, default=0, help="seed of noise and random order (default 0)")
     p.add_argument("--n", type=int, help="use the first N samples (default: all)")
-    p.add_argument("--batch-size", type=int, default=256,
+    p.add_argument("--batch-size", type=int, default=256, metavar="N",
                    help="perturbed inputs per forward pass (default 256)")
     add_backend_argument(p)
     add_dtype_argument(p, "float32", SCORING_FLOAT32)

@@ -66,7 +66,7 @@ def register(sub):
                    "or none")
     add_backend_argument(p, PASS_DEFAULTS["backend"])
     add_dtype_argument(p, PASS_DEFAULTS["dtype"], EXPLORER_FLOAT64)
-    p.add_argument("--batch-size", type=int, default=PASS_DEFAULTS["batch_size"],
+    p.add_argument("--batch-size", type=int, default=PASS_DEFAULTS["batch_size"], metavar="N",
                    help=f"samples per forward/backward pass (default "
                    f"{PASS_DEFAULTS['batch_size']})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")

@@ -43,7 +43,7 @@ def register(sub):
                    help="base learning rate (default: adam 0.001, sgd 0.05)")
     p.add_argument("--lr-schedule", choices=SCHEDULES, default="cosine",
                    help="cosine decay to 0 (default), constant, or step (÷10 at 50%% and 75%%)")
-    p.add_argument("--batch-size", type=int, default=64,
+    p.add_argument("--batch-size", type=int, default=64, metavar="N",
                    help="samples per training step (default 64)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="on weights only: L2 for sgd, decoupled for adam (default 0)")

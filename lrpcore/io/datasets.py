@@ -82,6 +82,22 @@ def label_counts(labels) -> dict:
                                                              counts[:1000].tolist(), strict=True)}}
 
 
+def _absent_classes(counts, k, names=None) -> str:
+    """'; no sample of class 8': which of the ``k`` classes (0 … k−1, by ``names``) hold no
+    sample, from the per-class ``counts`` (20 digits said "10 classes" without an 8 among
+    them, a folder with an empty class subfolder "2 classes: a, b, c")."""
+    if not isinstance(counts, list):
+        return ""
+    counts = list(counts) + [0] * (k - len(counts))
+    absent = [printable_line(names[c]) if names and c < len(names) else str(c)
+              for c, n in enumerate(counts) if n == 0]
+    if not absent:
+        return ""
+    if len(absent) > 5:
+        return f"; {len(absent)} of them without a sample"
+    return f"; no sample of class{'es' * (len(absent) > 1)} {', '.join(absent)}"
+
+
 class Dataset:
     """Samples (and optional labels) of one source, read lazily.
 
@@ -207,12 +223,14 @@ class Dataset:
             labels = "no"
         else:
             k = info.get("classes", 0)
+            if self.class_names and isinstance(info.get("class_counts"), list):
+                k = max(k, len(self.class_names))  # an empty class subfolder is a class too
             labels = f"yes ({k} class{'es' * (k != 1)}"
             if self.class_names:
                 shown = ", ".join(printable_line(n) for n in self.class_names[:12])
                 more = ", …" if len(self.class_names) > 12 else ""
                 labels += f": {shown}{more}"
-            labels += ")"
+            labels += f"{_absent_classes(info.get('class_counts'), k, self.class_names)})"
         shape = f"{_shape_text(self.sample_shape)} per sample"
         note = self._data.sizes_note() if isinstance(self._data, ImageFolder) else None
         if note:  # a folder of photographs of several sizes: its first image's is no answer
