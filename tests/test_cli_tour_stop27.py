@@ -253,3 +253,25 @@ def test_data_info_says_which_classes_have_no_sample(tmp_path, capsys):
     assert "labels:  yes (3 classes: a, b, c; no sample of class c)\n" in out, out
     assert main(["data", "info", "mnist-sample"]) == 0
     assert "no sample" not in capsys.readouterr().out
+
+
+def test_progress_into_a_log_writes_whole_lines(monkeypatch):
+    """`--progress` is for logs (README: "draws it always (a log)"), but the bar redrew one
+    line with carriage returns ten times a second: a log of a 5,000-sample run was one line
+    holding twenty bars. Into a file it writes lines, at most one per interval and the last."""
+    import io
+
+    from lrpcore.cli import progress
+
+    clock = iter([0.0, 0.5, 1.0, 2.5, 3.0, 3.1])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    log = io.StringIO()
+    bar = progress.ProgressBar(100, "explaining", enabled=True, stream=log)
+    for done in (10, 20, 60, 70, 100):  # at 0.5, 1.0, 2.5, 3.0 and 3.1 s
+        bar(done)
+    bar.close()
+    lines = log.getvalue().split("\n")
+    assert "\r" not in log.getvalue()
+    assert [line.split("] ")[1].split()[0] for line in lines[:-1]] == ["10%", "60%", "100%"], \
+        lines
+    assert lines[-1] == ""
