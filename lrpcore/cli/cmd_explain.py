@@ -136,12 +136,13 @@ def layer_rules_of(items, model, model_name) -> dict:
     """:func:`parse_layer_rules`, each item checked against ``model``'s layers before any
     work: a key that names no layer (or one that takes no rule) is refused naming the option
     and the model file ``model_name`` — it named neither ("no node is named or matches
-    '/nope'"), though the key is right for another model; a bad SPEC names the option."""
-    from ..explain import Explainer  # noqa: PLC0415
+    '/nope'"), though the key is right for another model; a bad SPEC names the option.
+    The keys are resolved against ``model.analysis_layers()``, the layers every Explainer
+    explains, so that no explainer is built here only to be thrown away."""
     from ..presets import preset_or_none  # noqa: PLC0415
     from ..rules import parse_rule  # noqa: PLC0415
 
-    layers = Explainer(model, "numpy").layers
+    layers = model.analysis_layers()
     for item in items:
         ((key, spec),) = parse_layer_rules([item]).items()
         try:
