@@ -11,21 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ShapeError
-from .layers import Layer, register_layer
+from .layers import Activation, Layer, register_layer
 
 SELU_ALPHA = 1.67326319217681884765625  # ONNX's defaults, as PyTorch's SELU
 SELU_GAMMA = 1.05070102214813232421875
-
-
-class Activation(Layer):
-    """An element-wise function; relevance passes through unchanged."""
-
-    rematerialize = True  # cheaper to rerun in the backward pass than to keep
-    role = "pass"
-    pass_through = True
-
-    def describe(self):
-        return self.kind
 
 
 def _sigmoid(x, xp):

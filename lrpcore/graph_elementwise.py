@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .errors import ShapeError
-from .layers import Layer, register_layer
+from .layers import Activation, register_layer
 
 MAX_STEPS = 64
 
@@ -177,14 +177,12 @@ def domain_problem(program, x, xp) -> str | None:
 
 
 @register_layer
-class Elementwise(Layer):
+class Elementwise(Activation):
     """An element-wise function given as a program of ONNX's element-wise operators (GELU,
     Softplus, Softsign, Mish, CELU, LogSigmoid, ...); relevance passes through unchanged, as
     zennit passes it through activation modules."""
 
     kind = "Elementwise"
-    role = "pass"
-    rematerialize = True
     onnx_ops = ("Erf", "Abs", "Exp", "Log", "Sqrt", "Neg", "Reciprocal", "Pow", "Softplus",
                 "Softsign", "Celu", "Gelu", "Greater", "Less", "Where",
                 "Add", "Sub", "Mul", "Div", "Tanh", "Sigmoid")  # as steps of one

@@ -18,7 +18,7 @@ from .kernels import (
     epsilon_share,
     has_kernels,
 )
-from .layers import VARIANTS, Layer, LinearMap, SumPool, _check_nhwc, register_layer
+from .layers import VARIANTS, Activation, Layer, LinearMap, SumPool, _check_nhwc, register_layer
 
 MERGE_RULES = ("Add, Sum and Mean take epsilon[:EPS] or simple (a proportional split; zennit's "
                "Norm, ε = 1e-6, by default); Concat takes none")
@@ -250,13 +250,10 @@ class FlattenChannelsFirst(Layer):
 
 
 @register_layer
-class Clip(Layer):
+class Clip(Activation):
     """min(max(x, low), high), e.g. ReLU6: an activation, relevance passes through."""
 
     kind = "Clip"
-    rematerialize = True  # cheaper to rerun in the backward pass than to keep
-    role = "pass"
-    pass_through = True
     onnx_ops = ("Clip", "Max", "Min")  # Max(x, c), Min(x, c): dynamo's x.clamp(min=c)
 
     def native_fields(self):
@@ -295,13 +292,10 @@ class Clip(Layer):
 
 
 @register_layer
-class LeakyReLU(Layer):
+class LeakyReLU(Activation):
     """max(x, 0) + slope·min(x, 0): an activation, relevance passes through."""
 
     kind = "LeakyReLU"
-    rematerialize = True  # cheaper to rerun in the backward pass than to keep
-    role = "pass"
-    pass_through = True
     onnx_ops = ("LeakyRelu",)
 
     def native_fields(self):

@@ -180,12 +180,20 @@ class Layer:
         return state
 
 
-@register_layer
-class Rect(Layer):
-    kind = "Rect"
-    rematerialize = True  # cheaper to rerun in the backward pass than to keep
+class Activation(Layer):
+    """An element-wise function that relevance passes through unchanged, as zennit passes
+    it through every activation module: the one place these kinds say so (and that their
+    output is cheaper to recompute in the backward pass than to keep). ``pass_through``
+    (a Pad's zero border stays zero) holds where f(0) = 0; a kind where it does not says so."""
+
+    rematerialize = True
     role = "pass"
     pass_through = True
+
+
+@register_layer
+class Rect(Activation):
+    kind = "Rect"
     pad_transparent = True
     onnx_ops = ("Relu",)
     clamp = (0.0, None)
@@ -198,11 +206,8 @@ class Rect(Layer):
 
 
 @register_layer
-class Tanh(Layer):
+class Tanh(Activation):
     kind = "Tanh"
-    rematerialize = True  # cheaper to rerun in the backward pass than to keep
-    role = "pass"
-    pass_through = True
     pad_transparent = True
     onnx_ops = ("Tanh",)
 
