@@ -275,3 +275,10 @@ def test_progress_into_a_log_writes_whole_lines(monkeypatch):
     assert [line.split("] ")[1].split()[0] for line in lines[:-1]] == ["10%", "60%", "100%"], \
         lines
     assert lines[-1] == ""
+
+
+@pytest.mark.parametrize("command", ["explain", "render", "figure", "concepts"])
+def test_colormap_is_spelled_alike(capsys, command):
+    """'--colormap NAME' everywhere but concepts' '--colormap COLORMAP'."""
+    text = _help_of(capsys, [command])
+    assert "--colormap NAME" in text and "COLORMAP" not in text, text

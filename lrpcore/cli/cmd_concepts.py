@@ -72,8 +72,8 @@ def register(sub):
     p.add_argument("--references", type=int, default=8, metavar="N",
                    help="RelMax reference samples per channel over DATA (default 8; 0: none; "
                    "at most 256)")
-    p.add_argument("--colormap", default=DEFAULT_COLORMAP,
-                   help=f"colormap of the PNGs (default {DEFAULT_COLORMAP})")
+    p.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME",
+                   help=f"colormap of the PNGs (default {DEFAULT_COLORMAP}, as in the explorer)")
     add_backend_argument(p)
     add_dtype_argument(p, "float64", EXPLORER_FLOAT64)
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
