@@ -16,7 +16,7 @@ from .errors import RuleError, ShapeError
 from .explain import Context, Explainer, Forward, LayerInputRange, RuleConfig
 from .graph import GraphTrace, inside_mask, match_layer_key, role
 from .graph_channels import ChannelSlice
-from .graph_layers import Affine, Concat
+from .graph_layers import Affine, Concat, Gate
 from .graph_tensors import (
     LazyActivations,
     Shape,
@@ -141,7 +141,8 @@ class GraphForward(Forward):
                     else:
                         relevance[t] = r
                 if trace:
-                    per_node[k] = parts[0] if len(parts) == 1 else _joined(parts, xp)
+                    per_node[k] = (parts[0] if len(parts) == 1 or isinstance(node.layer, Gate)
+                                    else _joined(parts, xp))
                     if len(parts) > 1:  # what each input of a merge received, per sample
                         branches[k] = xp.stack([p.reshape(p.shape[0], -1).sum(axis=1)
                                                 for p in parts], axis=1)
@@ -193,10 +194,10 @@ def _shard_masks(conditions, ndims, start, stop, n):
 
 def _joined(parts, xp):
     """Relevance at a merge's inputs as one array for traces: summed where the shapes agree
-    (Add), concatenated along channels where only the channels differ (Concat); a Gate's
-    map's part."""
+    (Add), concatenated along channels where only the channels differ (Concat). (A Gate's
+    trace is its map's part; the gate's part is its branch's.)"""
     if parts[0].shape[1:-1] != parts[-1].shape[1:-1]:
-        return parts[0]  # a Gate: what its map received (the gate's part is its branch's)
+        return parts[0]  # a broadcast operand: what the full-size input received
     if all(p.shape == parts[0].shape for p in parts):
         out = parts[0].copy()
         for p in parts[1:]:

@@ -141,11 +141,13 @@ class Concat(Merge):
 
 @register_layer
 class Gate(Merge):
-    """A map times one value per sample and channel (inputs: the map, N×H×W×C, then the gate,
-    N×1×1×C): the squeeze-and-excitation gate of EfficientNet and MobileNetV3. LRP has no rule
-    for a product of two signals; zennit's composites hook no module there and autograd passes
-    the relevance on as a gradient, R·s to the map and the sum over the map of R·x to the gate.
-    This does the same, so that these models agree with zennit; like zennit, it does not
+    """A map times a gate computed from it or beside it (inputs: the map, N×H×W×C, then the
+    gate): one value per sample and channel (N×1×1×C), the squeeze-and-excitation gate of
+    EfficientNet and MobileNetV3; or one value per sample and position (N×H×W×1, broadcast
+    over the channels), the attention gate of Attention U-Net. LRP has no rule for a product of
+    two signals; zennit's composites hook no module there and autograd passes the relevance on
+    as a gradient, R·s to the map and R·x summed over what the gate is broadcast over to the
+    gate. This does the same, so that these models agree with zennit; like zennit, it does not
     conserve relevance."""
 
     kind = "Gate"
@@ -165,6 +167,14 @@ class Gate(Merge):
                 and any(v != 1 for v in x[:-1]))
 
     @staticmethod
+    def per_position(x, s) -> bool:
+        """Whether ``s`` is one value per position of a map ``x`` of several channels (an
+        attention gate, broadcast over the channels); only the importer can tell such a gate
+        from a product of two signals (it checks that a sigmoid computes it)."""
+        return (len(x) == len(s) >= 2 and s[-1] == 1 and x[-1] > 1
+                and tuple(x[:-1]) == tuple(s[:-1]))
+
+    @staticmethod
     def one_by_one(x, s) -> bool:
         """Whether both are 1×…×1×C: a gate on a 1×1 map (EfficientNetV2's and MobileNetV3's
         last stages on a small input), which only the importer can tell from a product of two
@@ -173,14 +183,15 @@ class Gate(Merge):
 
     def output_shape_many(self, shapes):
         x, s = (tuple(int(v) for v in sh) for sh in shapes)
-        if not (self.fits(x, s) or self.one_by_one(x, s)):
+        if not (self.fits(x, s) or self.per_position(x, s) or self.one_by_one(x, s)):
             raise ShapeError(f"Gate of a map of shape {x} by a gate of shape {s}: the gate "
-                             "needs one value per channel (1×…×1×C)")
+                             "needs one value per channel (1×…×1×C) or one per position "
+                             "(the map's height and width, one channel)")
         return x
 
     def rule_problem(self, rule):
-        return (f"a gate (a map times a gate computed from it) takes no rule: relevance "
-                f"passes as the gradient, as zennit's does; {MERGE_RULES}")
+        return (f"a gate (a map times a squeeze-and-excitation or attention gate) takes no "
+                f"rule: relevance passes as the gradient, as zennit's does; {MERGE_RULES}")
 
     def split(self, xs, y, R, eps, xp):
         return self.gradient_many(xs, y, R, xp)

@@ -1,7 +1,9 @@
 """Squeeze-and-excitation gates (MobileNetV3, EfficientNet-B0): a ``Gate`` node multiplies a map
-by one value per channel computed from it and passes relevance as zennit's autograd does. The
-zoo's ``segate`` fixtures check it against zennit itself (tests/test_zoo_reference.py); these
-check the layer's own contract and what users are told about it."""
+by one value per channel computed from it and passes relevance as zennit's autograd does; an
+attention gate (Attention U-Net) multiplies it by a sigmoid's one-channel map, broadcast over
+the channels, alike. The zoo's ``segate`` fixtures check it against zennit itself
+(tests/test_zoo_reference.py), ``attunet`` too (tests/test_segmentation.py); these check the
+layer's own contract and what users are told about it."""
 
 from __future__ import annotations
 
@@ -166,3 +168,89 @@ def test_float_attributes_read_as_the_numbers_they_were_written_from(tmp_path):
     selu = float(np.float32(1.6732632423543772))
     assert as_written(selu) == selu
     assert as_written(float(np.float32(0.044715))) == 0.044715
+
+
+def test_an_attention_gate_sends_the_map_r_s_and_the_gate_r_x_summed_over_channels():
+    rng = np.random.default_rng(2)
+    x, s = rng.normal(size=(2, 5, 4, 3)), rng.uniform(size=(2, 5, 4, 1))
+    R = rng.normal(size=(2, 5, 4, 3))
+    gate = Gate()
+    assert gate.output_shape_many([(5, 4, 3), (5, 4, 1)]) == (5, 4, 3)
+    with pytest.raises(ShapeError, match="one per position"):
+        gate.output_shape_many([(5, 4, 3), (5, 1, 1)])  # neither per channel nor per position
+    to_map, to_gate = gate.split([x, s], x * s, R, 1e-6, np)
+    np.testing.assert_allclose(to_map, R * s)
+    np.testing.assert_allclose(to_gate, (R * x).sum(axis=-1, keepdims=True))
+
+
+def _product(tmp_path, gate_channels=1, activation="Sigmoid"):
+    """x (N×3×4×4) → two 1×1 Convs: a 3-channel map c and a ``gate_channels`` map v; the Mul
+    of c and ``activation``(v) (None: v itself), pooled and flattened."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+             for name, shape in (("W", (3, 3, 1, 1)), ("V", (gate_channels, 3, 1, 1)))]
+    act = [helper.make_node(activation, ["v"], ["s"], name="act")] if activation else []
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Conv", ["x", "V"], ["v"], name="psi"), *act,
+             helper.make_node("Mul", ["s" if activation else "v", "c"], ["m"], name="gate"),
+             helper.make_node("GlobalAveragePool", ["m"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])], inits)
+    path = tmp_path / f"{gate_channels}{activation}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize("activation", ["Sigmoid", "HardSigmoid"])
+def test_a_map_times_a_sigmoids_one_channel_map_is_a_gate(tmp_path, activation):
+    """Attention U-Net's gate was refused as a Mul of two tensors."""
+    model = lrpcore.load_model(_product(tmp_path, 1, activation))
+    gate = next(n for n in model.nodes if isinstance(n.layer, Gate))
+    producers = {n.output: n for n in model.nodes}
+    assert producers[gate.inputs[0]].name == "conv"  # the map first, as written or not
+    assert producers[gate.inputs[1]].layer.kind == activation
+    x = np.random.default_rng(1).normal(size=(2, 3, 4, 4))
+    fw = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True)
+    R = fw.relevance("epsilon:1e-9")
+    assert R.shape == x.shape and np.isfinite(R).all() and np.abs(R).max() > 0
+
+
+@pytest.mark.parametrize("channels, activation", [(3, "Sigmoid"), (1, None), (1, "Relu")])
+def test_other_products_of_two_signals_stay_refused(tmp_path, channels, activation):
+    """Two full maps (even a sigmoid's), or a one-channel map no sigmoid computed: no gate."""
+    from lrpcore import ModelFormatError
+
+    with pytest.raises(ModelFormatError, match="'gate'.*Mul of two tensors is not supported: "
+                       "LRP here has no rule for a product of two signals"):
+        lrpcore.load_model(_product(tmp_path, channels, activation))
+
+
+@pytest.fixture
+def attunet():
+    pytest.importorskip("onnx")
+    if not all((ZOO / f"attunet{end}").exists() for end in (".npz", "_ts.onnx", "_dynamo.onnx")):
+        pytest.skip("zoo fixture attunet is missing (tools/make_zoo_fixtures.py makes it)")
+    with np.load(ZOO / "attunet.npz") as data:
+        return data["x"]
+
+
+@pytest.mark.parametrize("file", ["attunet_ts", "attunet_dynamo"])
+def test_the_zoo_attention_gates_load_as_gates_and_trace_the_maps_share(attunet, file):
+    """Both exporters' Attention U-Net (it was refused); a trace shows at each gate what its
+    map received (it was the map's and the gate's shares concatenated along channels)."""
+    model = lrpcore.load_model(ZOO / f"{file}.onnx")
+    nodes = model.analysis_nodes()
+    gates = [k for k, n in enumerate(nodes) if isinstance(n.layer, Gate)]
+    assert len(gates) == 2
+    producers = {n.output: n for n in nodes}
+    assert all(producers[nodes[k].inputs[1]].layer.kind == "Sigmoid" for k in gates)
+    fw = lrpcore.Explainer(model, dtype="float64").forward(attunet, raw=True)
+    _, trace = fw.relevance("EpsilonPlus", "pred", trace=True)
+    for k in gates:
+        assert trace[k].shape == trace[k + 1].shape  # the map's shape: what follows reads it
+        assert trace[k].shape[-1] > 1

@@ -9,7 +9,10 @@ the same of torchvision's LR-ASPP in small (its head's sigmoid gate from a globa
 a branch, and the low branch's classifier added, through zennit's ``Sum``); ``keras_seg``
 (tools/make_zoo_keras_seg_fixture.py) of a Keras U-Net exported by tf2onnx, zennit's on its
 PyTorch twin, with Keras's own map (``keras_y``); ``segsoftmax`` of ``segment``'s FCN ending
-in a softmax over each pixel's classes (probabilities out; it was refused)."""
+in a softmax over each pixel's classes (probabilities out; it was refused); ``attunet`` of an
+Attention U-Net in small (each skip map times its attention gate's sigmoid map, one channel
+broadcast over the map's, which zennit's autograd passes the gradient through; it was
+refused)."""
 
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ def _relative_error(R, ref):
 
 
 PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx",
-          "segsoftmax_ts", "segsoftmax_dynamo"]
+          "segsoftmax_ts", "segsoftmax_dynamo", "attunet_ts", "attunet_dynamo"]
 
 
 @pytest.mark.parametrize("file", PARITY)

@@ -40,7 +40,9 @@ Stop 26: ``atrous``, DeepLab's atrous pyramid in small (appended last: seeds go 
 references start at the output times the mask of a class's pixels, see ``map_references``).
 Stop 27: ``lraspp``, torchvision's LR-ASPP in small (``SEGMENT``; its head's addition through
 ``Merge``, as every addition here, which ``map_references`` routes through zennit's ``Sum``);
-``segsoftmax``, ``segment``'s FCN ending in a softmax over each pixel's classes.
+``segsoftmax``, ``segment``'s FCN ending in a softmax over each pixel's classes; ``attunet``,
+an Attention U-Net in small (``SEGMENT``; a skip map times its attention gate's one-channel
+sigmoid map, which zennit hooks nowhere: autograd passes the gradient to both factors).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -1280,6 +1282,57 @@ class SegmentSoftmax(TinyFCN):
         return self.softmax(self.logits(x))
 
 
+class AttentionGate(nn.Module):
+    """Attention U-Net's gate (Oktay et al. 2018, as the common PyTorch implementations write
+    it): α = sigmoid(ψ(relu(W_g g + W_x x))), one channel, each a 1×1 convolution with its
+    BatchNorm (the addition through ``Merge``); the skip map ``x`` times α, broadcast over
+    its channels (``gate_first``: written α · x)."""
+
+    def __init__(self, f_g, f_x, f_int, gate_first=False):
+        super().__init__()
+        self.w_g = nn.Sequential(*conv_bn(f_g, f_int, 1))
+        self.w_x = nn.Sequential(*conv_bn(f_x, f_int, 1))
+        self.merge = Merge()
+        self.relu = nn.ReLU()
+        self.psi = nn.Sequential(*conv_bn(f_int, 1, 1), nn.Sigmoid())
+        self.gate_first = gate_first
+
+    def forward(self, g, x):
+        alpha = self.psi(self.relu(self.merge(self.w_g(g), self.w_x(x))))
+        return alpha * x if self.gate_first else x * alpha
+
+
+class AttentionUNet(nn.Module):
+    """An Attention U-Net in small: two encoder stages under max pools, decoder stages of a
+    nearest ``nn.Upsample`` and a conv/BN/ReLU (the gating signal g), an ``AttentionGate`` on
+    each skip map, the gated skip concatenated with g, and a 1×1 classifier to K=4 channels:
+    an N×K×H×W map (``SEGMENT``)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.enc1 = nn.Sequential(*conv_bn(3, 8, 3, 1, 1), nn.ReLU())              # 8×16×16
+        self.enc2 = nn.Sequential(nn.MaxPool2d(2), *conv_bn(8, 12, 3, 1, 1), nn.ReLU())
+        self.bottom = nn.Sequential(nn.MaxPool2d(2), *conv_bn(12, 16, 3, 1, 1), nn.ReLU())
+        self.up2 = nn.Sequential(nn.Upsample(scale_factor=2), *conv_bn(16, 12, 3, 1, 1),
+                                 nn.ReLU())                                         # 12×8×8
+        self.att2 = AttentionGate(12, 12, 6)
+        self.dec2 = nn.Sequential(*conv_bn(24, 12, 3, 1, 1), nn.ReLU())
+        self.up1 = nn.Sequential(nn.Upsample(scale_factor=2), *conv_bn(12, 8, 3, 1, 1),
+                                 nn.ReLU())                                         # 8×16×16
+        self.att1 = AttentionGate(8, 8, 4, gate_first=True)
+        self.dec1 = nn.Sequential(*conv_bn(16, 8, 3, 1, 1), nn.ReLU())
+        self.classifier = nn.Conv2d(8, classes, 1)  # last: ``calibrate`` centres it
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        g2 = self.up2(self.bottom(e2))
+        d2 = self.dec2(torch.cat([self.att2(g2, e2), g2], dim=1))
+        g1 = self.up1(d2)
+        d1 = self.dec1(torch.cat([self.att1(g1, e1), g1], dim=1))
+        return self.classifier(d1)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1332,12 +1385,13 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "segment": (TinyFCN, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "lraspp": (TinyLRASPP, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "segsoftmax": (SegmentSoftmax, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "attunet": (AttentionUNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # segmentation networks (an N×K×H×W output): two samples, each predicting three or more
 # classes; ``R__<preset>`` starts at the output times the mask of the class predicted at the
 # most pixels (its channel where it is the argmax; ``target`` holds it per sample), and
 # ``Rsecond__<preset>`` of the class at the second most (``second``)
-SEGMENT = {"segment", "lraspp", "segsoftmax"}
+SEGMENT = {"segment", "lraspp", "segsoftmax", "attunet"}
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx

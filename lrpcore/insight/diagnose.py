@@ -259,9 +259,10 @@ def _gradient_layer(s: Site) -> bool:
 
 
 @register_cause("gate", lambda s: (
-    "a gate (a map times one value per channel computed from it: squeeze-and-excitation) passes "
-    "relevance as its gradient, as zennit's autograd does: R·s to the map and the sum of R·x "
-    "to the gate's branch, which is not conserved by design"), expected=lambda s: True)
+    "a gate (a map times one value per channel computed from it: squeeze-and-excitation; or "
+    "times a sigmoid's one-channel map: an attention gate) passes relevance as its gradient, as "
+    "zennit's autograd does: R·s to the map and the sum of R·x to the gate's branch, which is "
+    "not conserved by design"), expected=lambda s: True)
 def _gate(s: Site) -> bool:
     return getattr(s.layer, "passes_gradient", False)
 

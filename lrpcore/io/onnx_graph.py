@@ -1362,8 +1362,9 @@ def _op_product(b, node, attrs, where, t, data_in):
     what = {"Sub": "difference (Keras's Subtract; a merge here only adds)",
             "Div": "quotient"}.get(node.op_type, "product")
     b.fail(where, f"{node.op_type} of two tensors is not supported: LRP here has no rule for a "
-                  f"{what} of two signals (e.g. attention or gating); only sums, "
-                  "concatenations and linear layers")
+                  f"{what} of two signals; only sums, concatenations and linear layers, and a "
+                  "Mul of a map by a gate (one value per channel, or a sigmoid's one-channel "
+                  "map broadcast over the channels)")
 
 
 def _self_gate(b, node, data_in):
@@ -1405,21 +1406,31 @@ def _engine_shape(t):
 
 
 def _gate(b, node, data_in) -> bool:
-    """A Mul of a map and a tensor with one value per channel, broadcast over the map (the
-    squeeze-and-excitation gate): a :class:`Gate` node, map first; False for other products.
-    On a 1×1 map both have one shape: the gate is the one computed from the other's global
-    pool."""
+    """A Mul of a map and a gate broadcast over it: one value per channel (the squeeze-and-
+    excitation gate) or one value per position computed by a sigmoid (Attention U-Net's
+    attention gate, broadcast over the channels): a :class:`Gate` node, map first; False for
+    other products. On a 1×1 map both have one shape: the gate is the one computed from the
+    other's global pool."""
     if len(data_in) != 2 or None in data_in or data_in[0].seq or data_in[1].seq:
         return False
     for x, s in (data_in, data_in[::-1]):
         xs, ss = _engine_shape(x), _engine_shape(s)
         if x.storage == s.storage and (Gate.fits(xs, ss) or Gate.one_by_one(xs, ss)
-                                       and _pooled_from(b, s.name, x.name)):
+                                       and _pooled_from(b, s.name, x.name)
+                                       or Gate.per_position(xs, ss) and _sigmoid_of(b, s.name)):
             out = node.output[0]
             b.data[b.add(node.name, Gate(), [x.name, s.name], out)] = _Tensor(
                 out, x.shape, x.storage)
             return True
     return False
+
+
+def _sigmoid_of(b, name) -> bool:
+    """Whether engine tensor ``name`` is a Sigmoid's or HardSigmoid's output (an attention
+    gate's coefficients, between 0 and 1)."""
+    k = b.producer.get(name)
+    layer = None if k is None else b.nodes[k].layer
+    return isinstance(layer, Sigmoid) or isinstance(layer, HardSigmoid) and not layer.swish
 
 
 GATE_BRANCH_NODES = 64  # a squeeze-and-excitation branch is a handful of nodes
@@ -1738,9 +1749,11 @@ NOTES = {
            "`Elementwise`; a map times one value per channel computed from it "
            "(squeeze-and-excitation: MobileNetV3, EfficientNet-B0, from PyTorch or Keras) a "
            "`Gate` (on a 1×1 map, where both have one shape, the one computed from the "
-           "other's global pool is the gate), which passes "
-           "relevance as its gradient, as zennit's autograd does; other products of data "
-           "refused (no LRP rule for a product of two signals)",
+           "other's global pool is the gate); a map times a Sigmoid's or HardSigmoid's "
+           "one-channel map, broadcast over its channels (Attention U-Net's attention gate, "
+           "from PyTorch or Keras) a `Gate`; a gate passes "
+           "relevance as its gradient to both factors, as zennit's autograd does; other "
+           "products of data refused (no LRP rule for a product of two signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
     **{op: "an element-wise activation, alone or as a step of one (GELU's Erf; dynamo's "
            "Softplus threshold: Greater, Where); relevance passes, as zennit's `Pass`"
