@@ -141,11 +141,7 @@ def clean_stale_temporaries(folder) -> None:
             continue
         if host is not None and (host != me or _alive(pid)):
             continue
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(full)
+        _remove_entry(full)
 
 
 def make_temp_folder(folder, suffix) -> str:
@@ -180,12 +176,18 @@ def remove_own_temporaries() -> None:
         except OSError:
             continue
         for name in names:
-            full = os.path.join(folder, name)
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    os.unlink(full)
+            _remove_entry(os.path.join(folder, name))
+
+
+def _remove_entry(full) -> None:
+    """Remove a temporary left behind, as far as it can be: a folder with what it holds, a
+    file or a link (never what a link points to); one the sweeps of stale and own
+    temporaries share, so that both treat links and folders alike."""
+    if os.path.isdir(full) and not os.path.islink(full):
+        shutil.rmtree(full, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(full)
 
 
 def _untouched_for(path, seconds) -> bool:
