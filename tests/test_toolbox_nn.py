@@ -215,7 +215,8 @@ def test_payload_nested_inside_a_toolbox_model(tmp_path, fake_toolbox):
                                   "modules.linear\nos"])
 def test_other_globals_are_refused(tmp_path, func):
     data = b"\x80\x02c" + func.encode() + b"\n)R."
-    with pytest.raises(ModelFormatError, match="refused"):
+    with pytest.raises(ModelFormatError, match="refused to load: the file asks for "
+                       f"'{func.replace(chr(10), '.')}', which is not part of a toolbox model"):
         read_toolbox_nn(_write(tmp_path, data))
 
 

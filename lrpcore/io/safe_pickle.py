@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pickle
 
+from ..errors import ModelFormatError
+
 _SET_OPCODES = (pickle.EMPTY_SET, pickle.ADDITEMS, pickle.FROZENSET)
 _BASE = pickle._Unpickler  # noqa: SLF001 - the pure-Python machine, stable since Python 3.0
 
@@ -72,3 +74,20 @@ class BoundedUnpickler(_BASE):
     def __init__(self, file, max_ops: int, **kwargs):
         super().__init__(file, **kwargs)
         self.max_ops = self.ops_left = int(max_ops)
+
+
+class AllowListUnpickler(BoundedUnpickler):
+    """A bounded unpickler that resolves only the globals in ``self.allowed`` (``{(module,
+    name): object}``, set by the subclass per load) and refuses any other naming the file
+    ``self.path`` and the global, before anything runs: one wording of that refusal for
+    every pickled model format. ``holds`` says what such a file is."""
+
+    holds = "a model file"
+
+    def find_class(self, module, name):
+        target = self.allowed.get((module, name))
+        if target is None:
+            raise ModelFormatError(
+                f"{self.path}: refused to load: the file asks for '{module}.{name}', which is "
+                f"not part of {self.holds} (the file may be unsafe; nothing was run)")
+        return target

@@ -22,7 +22,7 @@ from ..fileio import read_bytes
 from ..layers import Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from ..model import Sequential
 from .layer_check import check_layer_chain
-from .safe_pickle import BoundedUnpickler
+from .safe_pickle import AllowListUnpickler
 from .toolbox_txt import MAX_LAYERS
 
 _MAX_ELEMENTS = 1 << 31  # largest array a model file may declare
@@ -274,23 +274,17 @@ _TOOLBOX_GLOBALS = {
 }
 
 
-class SafeUnpickler(BoundedUnpickler):
+class SafeUnpickler(AllowListUnpickler):
     """An unpickler that resolves only the toolbox stand-ins, a few pickle helpers and numpy's
     reconstruction functions (bound to this load's data budget, see :class:`_Budget`), and runs
     at most :data:`MAX_PICKLE_OPS` opcodes (:mod:`.safe_pickle`)."""
+
+    holds = "a toolbox model"
 
     def __init__(self, file, path, file_size):
         super().__init__(file, MAX_PICKLE_OPS, encoding="latin1")
         self.path = path
         self.allowed = {**_TOOLBOX_GLOBALS, **_loader_globals(_Budget(file_size))}
-
-    def find_class(self, module, name):
-        target = self.allowed.get((module, name))
-        if target is None:
-            raise ModelFormatError(
-                f"{self.path}: refused to load: the file asks for '{module}.{name}', which is "
-                "not part of a toolbox model (the file may be unsafe; nothing was run)")
-        return target
 
     def read_to_the_end(self, stream, size) -> bool:
         """Whether every byte of the file was taken: the stream read to ``size`` and no

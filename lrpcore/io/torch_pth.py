@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import ModelFormatError
 from ..fileio import read_bytes
 from .claims import ZIP_ERRORS
-from .safe_pickle import BoundedUnpickler
+from .safe_pickle import AllowListUnpickler, BoundedUnpickler
 from .toolbox_nn import describe
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -124,7 +124,9 @@ def _ordered_dict(*args):
     return collections.OrderedDict()
 
 
-class _StateDictUnpickler(BoundedUnpickler):
+class _StateDictUnpickler(AllowListUnpickler):
+    holds = "a state dict"
+
     def __init__(self, file, path, max_numel):
         super().__init__(file, MAX_PICKLE_OPS, encoding="utf-8")
         self.path, self.max_numel = path, max_numel
@@ -134,14 +136,6 @@ class _StateDictUnpickler(BoundedUnpickler):
                         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter}
         for name in _STORAGES:
             self.allowed[("torch", name)] = _StorageType(name)
-
-    def find_class(self, module, name):
-        target = self.allowed.get((module, name))
-        if target is None:
-            raise ModelFormatError(
-                f"{self.path}: refused to load: the file asks for '{module}.{name}', which is "
-                "not part of a state dict (the file may be unsafe; nothing was run)")
-        return target
 
     def persistent_load(self, pid):
         ok = (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
