@@ -58,6 +58,15 @@ class ToolPanel(QWidget):
         if self.isVisible():
             self.refresh()
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        """The least height at ``width``: a tool's scroll area (``insight.tools.scrolled``)
+        takes this as the panel's floor, and a word-wrapped line made the layout answer its
+        preferred height, so Conservation and SpRAy scrolled in windows they fit."""
+        layout = self.layout()
+        if layout is None or not layout.hasHeightForWidth():
+            return super().heightForWidth(width)
+        return layout.totalMinimumHeightForWidth(width)
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._stale:
