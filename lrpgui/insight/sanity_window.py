@@ -35,8 +35,10 @@ class SanityPanel(BatchPanel):
         super().__init__(runner, parent)
         self.setObjectName("sanityPanel")
         self.steps: list = []
+        self.drawn: list = []  # (item, map) of each cell drawn, one column per step
+        self._drawn_steps: list = []  # the steps whose columns they are
         self._build()
-        self.state.events.colormap.connect(lambda _c: self._draw_maps())
+        self.state.events.colormap.connect(lambda _c: self._recolour())
 
     def _build(self) -> None:
         self.rule_edit = self.rule_field("sanityRule", "rule, preset, sensitivity or "
@@ -71,7 +73,7 @@ class SanityPanel(BatchPanel):
     def _partial(self, done, total, step) -> None:
         if step is not None:
             self.steps.append(step)
-            self._fill()
+            self._fill()  # adds this step's row and column only
 
     def _done(self, result) -> None:
         self.result = result
@@ -98,13 +100,22 @@ class SanityPanel(BatchPanel):
         self.table.resizeColumnsToContents()
         self._draw_maps()
 
+    # Each step's column is drawn once, as it arrives: redrawing the whole grid per step
+    # made a cell 1+2+…+51 times over EfficientNet-Lite0's 51 steps, and the GUI thread
+    # froze for minutes while the check ran.
     def _draw_maps(self) -> None:
-        self.maps.clear()
-        self.cells = []
-        if not self.steps:
+        """Add the columns of the steps not drawn yet (all anew when steps were replaced)."""
+        columns = len(self._drawn_steps)
+        if columns > len(self.steps) or any(
+                a is not b for a, b in zip(self._drawn_steps, self.steps, strict=False)):
+            self.maps.clear()
+            self.cells, self.drawn, self._drawn_steps = [], [], []
+            columns = 0
+        if columns == len(self.steps):
             return
-        samples = self.steps[0].maps.shape[0]
-        for k, s in enumerate(self.steps):
+        samples = self._samples()
+        for k in range(columns, len(self.steps)):
+            s = self.steps[k]
             self.maps.ci.addItem(pg.LabelItem(step_title(k, s).replace("\n", "<br>"),
                                               size="8pt", color="k"), row=0, col=k)
             for i in range(samples):
@@ -113,6 +124,16 @@ class SanityPanel(BatchPanel):
                 imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)
                 imaging.fit(box, m.shape)
                 self.cells.append(item)
+                self.drawn.append((item, m))
+            self._drawn_steps.append(s)
         # one width for every step: the original maps, under the narrowest title, were drawn
         # at half the size of the randomised ones they are compared with
         imaging.even_columns(self.maps.ci, len(self.steps))
+
+    def _samples(self) -> int:
+        return self.steps[0].maps.shape[0] if self.steps else 0
+
+    def _recolour(self) -> None:
+        """Another colormap: the cells drawn are re-coloured, none is made again."""
+        for item, m in self.drawn:
+            imaging.show_relevance(item, m, imaging.max_abs(m), self.state.colormap)

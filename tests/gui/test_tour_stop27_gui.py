@@ -30,3 +30,38 @@ def test_a_tool_fills_its_window_before_it_scrolls(qtbot, toy_files, name):
             continue  # below its minimum a tool scrolls, on purpose
         qtbot.waitUntil(lambda r=room: panel.height() <= r, timeout=5000)
         assert not area.verticalScrollBar().isVisible(), (name, height)
+
+
+def test_the_sanity_check_draws_each_step_once(qtbot, make_window, toy_files, monkeypatch):
+    """EfficientNet-Lite0's sanity check (51 steps) froze the window for minutes: each step
+    redrew every column so far on the GUI thread (a cell made 1+2+…+51 times). Each step's
+    column is now added as it arrives, and a colormap re-colours the cells drawn."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+
+    from lrpgui.insight import imaging
+
+    made = []
+    real = imaging.image_cell
+    monkeypatch.setattr(imaging, "image_cell",
+                        lambda *a, **k: made.append(1) or real(*a, **k))
+    model = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
+    window = make_window(model=model, dataset=toy_files[1])
+    panel = window.insight.show("sanity", (1000, 640))
+    panel.rule_edit.setText("epsilon:0.01")
+    panel.n_spin.setValue(4)
+    made.clear()
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    steps, samples = len(panel.steps), panel.steps[0].maps.shape[0]
+    assert steps == 5 and len(made) == steps * samples, (steps, samples, len(made))
+    assert len(panel.cells) == steps * samples
+    before = panel.cells[-1].lut.copy()
+    window.rules.colormap_selector.setCurrentText("seismic")
+    qtbot.waitUntil(lambda: (panel.cells[-1].lut != before).any(), timeout=5000)
+    assert len(made) == steps * samples  # re-coloured, not made again
+    # a second run starts a new grid
+    with qtbot.waitSignal(panel.updated, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert len(made) == 2 * steps * samples and len(panel.cells) == steps * samples
