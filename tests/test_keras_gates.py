@@ -251,3 +251,21 @@ def test_a_hard_sigmoid_divided_by_its_ceiling_and_clipped_by_attributes(tmp_pat
         x = RNG.normal(size=(5, 4)) * 3
         want = np.clip(x @ W.astype(np.float32).astype(np.float64) + shift, 0, 6) / 6
         np.testing.assert_allclose(model.forward(x), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_keras_attention_gate_loads_as_a_gate_and_gives_keras_outputs():
+    """Keras's Attention U-Net gate (``Multiply`` of an N×H×W×8 map and a
+    ``Conv2D(1, 1, activation="sigmoid")`` map, N×H×W×1) was refused as a product of two
+    signals; its relevance against zennit's on a PyTorch twin is in tests/test_segmentation.py
+    (``keras_att_tf2onnx``)."""
+    if not all((ZOO / f"keras_att{end}").exists() for end in (".npz", "_tf2onnx.onnx")):
+        pytest.skip("zoo fixture keras_att is missing (tools/make_zoo_keras_att_fixture.py)")
+    model = lrpcore.load_model(ZOO / "keras_att_tf2onnx.onnx")
+    assert model.input_spec.layout == "NHWC"
+    gates = [n for n in model.nodes if isinstance(n.layer, Gate)]
+    producers = {n.output: n for n in model.nodes}
+    assert len(gates) == 1 and producers[gates[0].inputs[1]].layer.kind == "Sigmoid"
+    with np.load(ZOO / "keras_att.npz") as data:
+        x, theirs = data["x"], data["keras_y"]
+    y = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True).outputs()
+    assert np.abs(y - theirs).max() < 1e-6 * np.abs(theirs).max()

@@ -12,7 +12,8 @@ PyTorch twin, with Keras's own map (``keras_y``); ``segsoftmax`` of ``segment``'
 in a softmax over each pixel's classes (probabilities out; it was refused); ``attunet`` of an
 Attention U-Net in small (each skip map times its attention gate's sigmoid map, one channel
 broadcast over the map's, which zennit's autograd passes the gradient through; it was
-refused)."""
+refused), and ``keras_att`` of the same gate in Keras (tf2onnx; zennit's on its PyTorch twin,
+tools/make_zoo_keras_att_fixture.py)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def _relative_error(R, ref):
 
 
 PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx",
-          "segsoftmax_ts", "segsoftmax_dynamo", "attunet_ts", "attunet_dynamo"]
+          "segsoftmax_ts", "segsoftmax_dynamo", "attunet_ts", "attunet_dynamo",
+          "keras_att_tf2onnx"]
 
 
 @pytest.mark.parametrize("file", PARITY)
