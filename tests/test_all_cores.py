@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from blas_probe import blas_threads
 from split_probe import record_splits
 
 from lrpcore import cpu_kernels, kernels, parallel
@@ -27,11 +28,6 @@ pytestmark = pytest.mark.skipif(not parallel._split_usable(),
                                        "OpenMP/TBB threading layer)")
 
 DTYPES = (np.float32, np.float64)
-
-
-def _blas_threads():
-    return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-            if lib["user_api"] == "blas"]
 
 
 def _both_ways(fn):
@@ -145,19 +141,19 @@ def test_split_products_equal_numpys(monkeypatch, dtype, m, k, n):
 
 
 def test_a_pass_on_all_cores_limits_blas_and_restores_everything():
-    if not _blas_threads():
+    if not blas_threads():
         pytest.skip("no BLAS library that threadpoolctl can see")
     numba_threads = numba.get_num_threads()
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         with all_cores(2):
             assert kernels_split()
-            assert all(t == 1 for t in _blas_threads())
+            assert all(t == 1 for t in blas_threads())
             assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
             with all_cores():  # nested: still the same pass
                 assert kernels_split()
             assert kernels_split()
         assert not kernels_split()
-        assert all(t == 2 for t in _blas_threads())
+        assert all(t == 2 for t in blas_threads())
     assert numba.get_num_threads() == numba_threads
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from parity import relative_error
 from shared_data import shared_path
 
 import lrpcore
@@ -16,12 +17,6 @@ pytest.importorskip("onnx")
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1", "EpsilonPlusFlat": "EpsilonPlusFlat",
          "EpsilonGammaBox": "EpsilonGammaBox"}
-
-
-def _relative_error(R, ref):
-    n = len(ref)
-    return (np.abs(R - ref).reshape(n, -1).max(axis=1)
-            / np.abs(ref).reshape(n, -1).max(axis=1))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +70,7 @@ def test_resnet_relevance_equals_zennit(resnet, resnet_forward, name):
     ref = resnet[1]["R__" + name]
     R = resnet_forward.relevance(RULES[name])
     assert R.shape == ref.shape  # N×C×H×W, the layout the model takes
-    assert _relative_error(R, ref).max() < 1e-4
+    assert relative_error(R, ref).max() < 1e-4
 
 
 def test_efficientnet_outputs_and_predictions(efficientnet, efficientnet_forward):
@@ -88,7 +83,7 @@ def test_efficientnet_outputs_and_predictions(efficientnet, efficientnet_forward
 def test_efficientnet_relevance_equals_zennit(efficientnet, efficientnet_forward, name):
     ref = efficientnet[1]["R__" + name]
     R = efficientnet_forward.relevance(RULES[name])
-    assert _relative_error(R, ref).max() < 1e-4
+    assert relative_error(R, ref).max() < 1e-4
 
 
 def test_efficientnet_takes_raw_images_through_its_spec(efficientnet):

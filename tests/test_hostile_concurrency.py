@@ -7,14 +7,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from blas_probe import blas_threads
 
 from lrpcore import parallel, spray
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
-
-
-def _blas_threads():
-    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
 
 
 def _spray_limit():
@@ -33,7 +30,7 @@ def test_overlapping_limits_ending_out_of_order_restore_the_blas_threads(limits)
     if limits[0] is _spray_limit or limits[1] is _spray_limit:
         pytest.importorskip("sklearn")
         import sklearn.cluster  # noqa: F401 (its libraries loaded before counting)
-    before = _blas_threads()
+    before = blas_threads()
     if not before or max(before) < 2:
         pytest.skip("no multi-threaded BLAS that threadpoolctl can see")
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
@@ -50,7 +47,7 @@ def test_overlapping_limits_ending_out_of_order_restore_the_blas_threads(limits)
         with limits[1]():
             second_in.set()
             first_out.wait(30)
-            inside_alone.append(_blas_threads())  # the first has left, this one still runs
+            inside_alone.append(blas_threads())  # the first has left, this one still runs
 
     threads = [threading.Thread(target=f) for f in (first, second)]
     for t in threads:
@@ -58,4 +55,4 @@ def test_overlapping_limits_ending_out_of_order_restore_the_blas_threads(limits)
     for t in threads:
         t.join(60)
     assert inside_alone == [[1] * len(before)]
-    assert _blas_threads() == before
+    assert blas_threads() == before

@@ -5,14 +5,14 @@ long). The README states this, so a test holds it."""
 from __future__ import annotations
 
 import pytest
+from blas_probe import blas_threads
 
 from lrpcore import parallel
 
 
 def _blas_threads(_item):
-    from threadpoolctl import threadpool_info
-
-    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    """:func:`blas_threads` as a shard's work (``run_sharded`` passes each its item)."""
+    return blas_threads()
 
 
 def test_shard_threads_run_blas_single_threaded():

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from parity import relative_error
 
 import lrpcore
 from lrpcore.batch_export import sample_classes
@@ -54,12 +55,6 @@ def _forward(file):
     return _FORWARDS[file]
 
 
-def _relative_error(R, ref):
-    n = len(ref)
-    return (np.abs(R - ref).reshape(n, -1).max(axis=1)
-            / np.abs(ref).reshape(n, -1).max(axis=1))
-
-
 PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx",
           "segsoftmax_ts", "segsoftmax_dynamo", "attunet_ts", "attunet_dynamo",
           "keras_att_tf2onnx"]
@@ -81,11 +76,11 @@ def test_relevance_of_a_class_equals_zennits_output_times_mask(file, rule):
     _, ref, fw = _forward(file)
     R = fw.relevance(RULES[rule], "pred")
     assert R.shape == ref["x"].shape
-    assert _relative_error(R, ref["R__" + rule]).max() < 1e-4
+    assert relative_error(R, ref["R__" + rule]).max() < 1e-4
     second = fw.relevance(RULES[rule], ref["second"])  # one class per sample, not the most
-    assert _relative_error(second, ref["Rsecond__" + rule]).max() < 1e-4
+    assert relative_error(second, ref["Rsecond__" + rule]).max() < 1e-4
     one = fw.subset(slice(1, 2)).relevance(RULES[rule], int(ref["second"][1]))  # an index
-    assert _relative_error(one, ref["Rsecond__" + rule][1:]).max() < 1e-4
+    assert relative_error(one, ref["Rsecond__" + rule][1:]).max() < 1e-4
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-6), ("float32", 1e-5)])
@@ -104,7 +99,7 @@ def test_a_keras_unet_predicts_keras_s_map_and_explains_its_classes(dtype, toler
     for rule in ("EpsilonPlus", "EpsilonGammaBox"):
         R = fw.relevance(rule, "pred")
         assert R.dtype == np.dtype(dtype) and R.shape == ref["x"].shape
-        assert _relative_error(R, ref["R__" + rule]).max() < 100 * tolerance
+        assert relative_error(R, ref["R__" + rule]).max() < 100 * tolerance
 
 
 def test_initial_relevance_is_the_classs_channel_where_it_is_predicted():
@@ -290,8 +285,8 @@ def test_relevance_of_two_halves_of_the_map_adds_up_to_zennits_of_the_whole(rule
     classes = ref["target"]
     top = fw.relevance(rule, classes, region=(0, 8, 0, 16))
     bottom = fw.relevance(rule, classes, region=(8, 16, 0, 16))
-    assert _relative_error(top + bottom, ref["R__" + rule]).max() < 1e-4
-    assert _relative_error(top, ref["R__" + rule]).max() > 1e-2  # a half is not the whole
+    assert relative_error(top + bottom, ref["R__" + rule]).max() < 1e-4
+    assert relative_error(top, ref["R__" + rule]).max() > 1e-2  # a half is not the whole
 
 
 def test_lrp_explain_region_records_it_and_refuses_a_bad_box(tmp_path, capsys):

@@ -98,6 +98,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from parity import relative_error
 
 import lrpcore
 
@@ -144,12 +145,6 @@ FILES = [f"{m}_{e}" for m in MODELS for e in ("ts", "dynamo")] + ["resnet_bn_dyn
 RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
          "EpsilonPlusFlat": "EpsilonPlusFlat", "EpsilonAlpha2Beta1": "EpsilonAlpha2Beta1",
          "EpsilonAlpha2Beta1Flat": "EpsilonAlpha2Beta1Flat", "EpsilonGammaBox": "EpsilonGammaBox"}
-
-
-def _relative_error(R, ref):
-    n = len(ref)
-    return (np.abs(R - ref).reshape(n, -1).max(axis=1)
-            / np.abs(ref).reshape(n, -1).max(axis=1))
 
 
 def _load(file):
@@ -201,7 +196,7 @@ def test_relevance_equals_zennit(file, rule):
         # says nothing, so ours must be zero to rounding as well
         assert np.abs(R).max() < 1e-12 * scale
         return
-    assert _relative_error(R, expected).max() < 1e-4
+    assert relative_error(R, expected).max() < 1e-4
 
 
 @pytest.mark.parametrize("file", ["resnet_ts", "densenet_dynamo", "squeezenet_ts", "mlp_ts",
@@ -217,7 +212,7 @@ def test_float32_runs_and_agrees_loosely(file):
     for rule in ("EpsilonPlus", "EpsilonGammaBox"):
         R = fw.relevance(rule)
         assert R.dtype == np.float32
-        assert _relative_error(R, ref["R__" + rule]).max() < 1e-3
+        assert relative_error(R, ref["R__" + rule]).max() < 1e-3
 
 
 def test_unfoldable_batchnorm_passes_relevance_as_zennit_does():
@@ -366,7 +361,7 @@ def test_transform_input_leaves_zbs_bounds_the_inputs_range(file):
     np.testing.assert_allclose(high, (1 - ref["mean"]) / ref["std"])
     conv = next(n.name for n in model.nodes if n.layer.kind == "Convolution")
     mapped = fw.relevance("EpsilonGammaBox", layer_rules={conv: "zb:-1:1"})
-    assert _relative_error(mapped, ref["R__EpsilonGammaBox"]).max() > 0.1
+    assert relative_error(mapped, ref["R__EpsilonGammaBox"]).max() > 0.1
 
 
 def test_softplus_with_beta_is_one_activation_and_dynamos_threshold_is_refused():
@@ -462,10 +457,10 @@ def test_gradient_rule_at_a_pool_reproduces_zennit_where_the_file_does_not_say(t
     for rule in ("EpsilonPlus", "epsilon:0.01"):
         key = "R__" + ("epsilon_0p01" if rule == "epsilon:0.01" else rule)
         norm = anonymous.relevance(rule)
-        assert _relative_error(norm, ref[key]).max() > 0.5
+        assert relative_error(norm, ref[key]).max() > 0.5
         for pool_rule in ("gradient", "flat"):  # flat: the same on an unpadded pool
             R = anonymous.relevance(rule, layer_rules={"*GlobalAveragePool": pool_rule})
-            assert _relative_error(R, ref[key]).max() < 1e-6
+            assert relative_error(R, ref[key]).max() < 1e-6
         back = fw.relevance(rule, layer_rules={"/GlobalAveragePool": "epsilon:1e-6"})
         np.testing.assert_allclose(back, norm, rtol=0, atol=1e-12 * np.abs(norm).max())
 

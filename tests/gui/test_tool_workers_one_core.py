@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from blas_probe import blas_threads
 from PySide6.QtCore import QThread
 
 from lrpcore.explain import Explainer
@@ -21,11 +22,6 @@ from .waiting import settle
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
-
-
-def _blas_threads():
-    return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-            if lib["user_api"] == "blas"]
 
 
 @pytest.fixture
@@ -38,7 +34,7 @@ def passes(monkeypatch):
         real = getattr(owner, name)
 
         def recording(*args, _real=real, **kwargs):
-            seen.append((QThread.currentThread().objectName(), tuple(_blas_threads())))
+            seen.append((QThread.currentThread().objectName(), tuple(blas_threads())))
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, recording)
@@ -55,7 +51,7 @@ def two_blas_threads():
         pytest.skip("no BLAS library that threadpoolctl can see")
     before = [lib.get_num_threads() for lib in libs]
     _set(libs, [2] * len(libs))
-    if _blas_threads() != [2] * len(libs):
+    if blas_threads() != [2] * len(libs):
         _set(libs, before)
         pytest.skip("BLAS does not take two threads here")
     yield
@@ -99,7 +95,7 @@ def test_compare_and_concepts_passes_run_on_one_core(make_window, toy_files, qtb
         window.insight.show("concepts")
     concepts = _on(passes, "insight")
     assert concepts and all(blas == (1,) * len(blas) for blas in concepts), concepts
-    assert _blas_threads() == [2] * len(_blas_threads())  # restored once the jobs ended
+    assert blas_threads() == [2] * len(blas_threads())  # restored once the jobs ended
 
 
 def test_sweep_passes_run_on_one_core(make_window, toy_files, qtbot, passes, two_blas_threads):
@@ -142,7 +138,7 @@ def test_a_click_is_explained_with_one_blas_thread(qtbot, passes, two_blas_threa
     _run_on(qtbot, "interactive", lambda token: ExplainService().run(req, token))
     click = _on(passes, "interactive")
     assert click and all(blas == (1,) * len(blas) for blas in click), click
-    assert _blas_threads() == [2] * len(_blas_threads())  # restored afterwards
+    assert blas_threads() == [2] * len(blas_threads())  # restored afterwards
 
 
 def test_a_click_on_a_photograph_leaves_the_other_core_to_the_gui(qtbot, monkeypatch):
@@ -183,7 +179,7 @@ def test_a_one_photograph_export_leaves_the_other_core_to_the_gui(qtbot, monkeyp
     real = type(model).run
 
     def recording(self, *args, **kwargs):
-        seen.append((threading.current_thread().name, kernels_split(), tuple(_blas_threads())))
+        seen.append((threading.current_thread().name, kernels_split(), tuple(blas_threads())))
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(type(model), "run", recording)
