@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from shared_data import SHARED, shared_path  # noqa: F401 (re-exported for the tests)
+from shared_data import SHARED, shared_arrays, shared_path  # noqa: F401 (re-exported)
 
 # Passes split over the cores as on an idle machine, however busy this one is while the tests
 # run (other suites beside them): which route a pass takes must not depend on the load.
@@ -38,7 +38,4 @@ def lenet(lenet_txt):
 
 @pytest.fixture(scope="session")
 def reference():
-    import numpy as np
-
-    with np.load(shared_path("reference", "lenet5_dev.npz")) as data:
-        return {k: data[k] for k in data.files}
+    return shared_arrays("reference", "lenet5_dev.npz")

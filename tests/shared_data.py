@@ -17,3 +17,12 @@ def shared_path(*parts) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available")
     return path
+
+
+def shared_arrays(*parts) -> dict:
+    """Every array of the .npz ``../shared/<parts>``, read at once and the file closed again
+    (a reference the tests index by name); skips as :func:`shared_path` does."""
+    import numpy as np  # noqa: PLC0415
+
+    with np.load(shared_path(*parts)) as data:
+        return {k: data[k] for k in data.files}

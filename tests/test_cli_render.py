@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import shared_arrays
 from shared_data import shared_path as shared
 from skimage import io as skio
 
@@ -18,8 +19,7 @@ from lrpcore.render import TOOLBOX_COLORMAPS, compose, digit, heatmap
 
 @pytest.fixture(scope="module")
 def ref():
-    with np.load(shared("reference", "render_dev.npz")) as data:
-        return {k: data[k] for k in data.files}
+    return shared_arrays("reference", "render_dev.npz")
 
 
 @pytest.fixture

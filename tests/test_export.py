@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shared_data import SHARED  # noqa: E402
+from shared_data import shared_arrays
 from skimage import io as skio
 
 import lrpcore
@@ -20,11 +20,7 @@ from lrpcore.render import TOOLBOX_COLORMAPS, compose, digit, heatmap
 
 @pytest.fixture(scope="module")
 def ref():
-    path = SHARED / "reference" / "render_dev.npz"
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+    return shared_arrays("reference", "render_dev.npz")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from parity import relative_error
-from shared_data import shared_path
+from shared_data import shared_arrays, shared_path
 
 import lrpcore
 from lrpcore.graph import GraphModel
@@ -22,16 +22,13 @@ RULES = {"epsilon_0p01": "epsilon:0.01", "EpsilonPlus": "EpsilonPlus",
 @pytest.fixture(scope="module")
 def resnet():
     model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
-    with np.load(shared_path("reference", "mnist_resnet_dev.npz")) as data:
-        ref = {k: data[k] for k in data.files}
-    return model, ref
+    return model, shared_arrays("reference", "mnist_resnet_dev.npz")
 
 
 @pytest.fixture(scope="module")
 def efficientnet():
     model = lrpcore.load_model(shared_path("models", "torch_onnx", "efficientnet_lite0.onnx"))
-    with np.load(shared_path("reference", "efficientnet_lite0_dev.npz")) as data:
-        ref = {k: data[k] for k in data.files}
+    ref = shared_arrays("reference", "efficientnet_lite0_dev.npz")
     # the preprocessing the reference used: (x/255 − 0.498)/0.502 per channel
     model.input_spec = replace(model.input_spec, divide=255.0, raw_range=(0.0, 255.0),
                                mean=tuple(map(float, ref["mean"])),

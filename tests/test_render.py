@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shared_data import SHARED  # noqa: E402
+from shared_data import SHARED, shared_arrays  # noqa: E402
 
 from lrpcore.errors import ExportError, ShapeError
 from lrpcore.render import (
@@ -35,11 +35,7 @@ TOL = 1.0 / 255.0
 
 @pytest.fixture(scope="module")
 def ref():
-    path = SHARED / "reference" / "render_dev.npz"
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+    return shared_arrays("reference", "render_dev.npz")
 
 
 def _cases(ref):
