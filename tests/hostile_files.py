@@ -43,16 +43,18 @@ def cached_relmax_entry(tmp_path, monkeypatch):
     return entry, computed, ex
 
 
-def save_onnx_graph(path, nodes, inits, in_shape, out_shape, opset=17):
+def save_onnx_graph(path, nodes, inits, in_shape, out_shape, opset=17, elem_type=None):
     """An ONNX model of ``nodes`` (input "x", output as the last node names it) saved at
-    ``path``; returns ``path``."""
+    ``path``, its input and output of ONNX type ``elem_type`` (float32 by default); returns
+    ``path``."""
     import onnx  # noqa: PLC0415 (the callers skip without it)
     from onnx import TensorProto, helper  # noqa: PLC0415
 
+    elem_type = TensorProto.FLOAT if elem_type is None else elem_type
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
-        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT,
-                                       list(out_shape))], inits)
+        nodes, "g", [helper.make_tensor_value_info("x", elem_type, list(in_shape))],
+        [helper.make_tensor_value_info(nodes[-1].output[0], elem_type, list(out_shape))],
+        inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]),
               str(path))
     return path

@@ -23,7 +23,8 @@ def _net(tmp_path, to):
              helper.make_node("Cast", ["z"], ["c"], name="cast", to=to),
              helper.make_node("Celu", ["c"], ["e"], name="celu"),
              helper.make_node("Cast", ["e"], ["y"], name="back", to=TensorProto.DOUBLE)]
-    return save_onnx_graph(tmp_path / "m.onnx", nodes, [W], (1, 3), (1, 3))
+    return save_onnx_graph(tmp_path / "m.onnx", nodes, [W], (1, 3), (1, 3),
+                           elem_type=TensorProto.DOUBLE)
 
 
 def test_casts_between_floating_types_are_dropped(tmp_path):

@@ -77,6 +77,7 @@ from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
 from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
+from .onnx_types import ElementTypes
 
 MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
@@ -154,6 +155,7 @@ class _Builder:
         # LayerNormalization's Mean) → (its index, the node's description), for the reader's
         # error (it was "Add's constant must be a constant")
         self.uncomputed: dict = {}
+        self.types = ElementTypes()  # the element types the file declares (onnx_types)
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -1925,12 +1927,14 @@ def _node(b, node, where, onnx):
     if schema is not None:
         _check_arity(b, node, where, schema)
         _check_attribute_types(b, node, where, schema, onnx)
+        b.types.check(node, schema, lambda text: b.fail(where, text))
     unread = next((n for n in node.input if n in b.uncomputed), None)
     if unread is not None:
         k, origin = b.uncomputed[unread]
         b.fail(where, f"reads '{short(unread)}', output {k + 1} of {origin}, which is not "
                       "supported: only that operator's first output is computed")
     attrs = _attrs(onnx, node, b, where)
+    b.types.record(node, schema, attrs)
     if _fold(b, node, attrs, where, onnx):
         return
     op = node.op_type
@@ -2136,6 +2140,8 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
     external = ExternalData(path)  # dynamo=True keeps the weights in model.onnx.data
     b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer", external)
                      for t in graph.initializer})
+    for t in graph.initializer:
+        b.types.declare(t.name, t.data_type)
     inputs = [v for v in graph.input if v.name not in b.consts]
     if len(inputs) != 1:
         raise ModelFormatError(_input_count_problem(path, inputs))
@@ -2173,6 +2179,27 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
                                f"sidecar {_sidecar_name(path)} gives)") from None
 
 
+def _refuse_unwritten(path, where, graph_nodes, i, written) -> None:
+    """Refuse node ``i`` reading a tensor no earlier node, initializer or the input writes:
+    ONNX requires nodes in topological order, so it is a cycle or a damaged file (it was
+    refused as "Add's constant must be a constant", naming no tensor)."""
+    node = graph_nodes[i]
+    missing = next((n for n in node.input if n and n not in written), None)
+    if missing is None:
+        return
+    writer = next((k for k in range(i, len(graph_nodes))
+                   if missing in graph_nodes[k].output), None)
+    if writer == i:
+        why = "which it writes itself: a cycle"
+    elif writer is not None:
+        later = graph_nodes[writer].name or f"{graph_nodes[writer].op_type}_{writer}"
+        why = (f"which node {writer} '{short(later)}' writes only later: a "
+               "cycle, or nodes out of the order ONNX requires (each after the nodes it reads)")
+    else:
+        why = "which no node, initializer or input writes (a damaged file?)"
+    raise ModelFormatError(f"{path}: {where}: reads '{short(missing)}', {why}")
+
+
 def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     """The model of the graph's nodes, read into ``b`` for an input of per-sample sizes
     ``sample``."""
@@ -2195,13 +2222,17 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     b.data[inp.name] = _Tensor(inp.name, sample, "same")
     if nhwc:
         b.nhwc.add(inp.name)
+    b.types.declare(inp.name, inp.type.tensor_type.elem_type)
     if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
         b.batch = int(dims[0].dim_value)
+    written = {inp.name} | set(b.consts)  # what the nodes so far may read
     for i, node in enumerate(graph_nodes):
         name = node.name or f"{node.op_type}_{i}"
         if not node.name:
             node.name = name
         where = f"node {i} '{short(name)}' ({short(node.op_type, 40)}){_module_of(node)}"
+        _refuse_unwritten(path, where, graph_nodes, i, written)
+        written.update(node.output)
         if node.domain not in ("", "ai.onnx"):
             raise ModelFormatError(f"{path}: {where}: operator '{short(node.domain, 40)}."
                                    f"{short(node.op_type, 40)}' "
@@ -2227,6 +2258,11 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
                 b.uncomputed[extra] = (k, where)
     if not graph.output:
         raise ModelFormatError(f"{path}: the ONNX graph declares no output")
+    unwritten = next((o.name for o in graph.output if o.name not in written), None)
+    if unwritten is not None:  # a second output no node writes was ignored: every runtime
+        # refuses the file
+        raise ModelFormatError(f"{path}: the graph output '{short(unwritten)}' is written by no "
+                               "node, initializer or input (a damaged file?)")
     out_name = graph.output[0].name
     if out_name not in b.data:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is not computed from "
