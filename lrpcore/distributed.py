@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .errors import DatasetError, ExportError, LRPError, RuleError, ShapeError
+from .errors import DatasetError, ExportError, LRPError, NonFiniteSample, RuleError, ShapeError
 from .io import relevance_store as layout
 from .text import short
 
@@ -247,6 +247,8 @@ def explain_chunk(job: Job, index: int, start: int, stop: int, labels=None) -> d
         fwd.check_finite(r, config)
         checks = Accumulator(explainer.layers, config)
         checks.add(per_layer, sample_activations(fwd), explainer.backend.xp)
+    except NonFiniteSample as exc:  # numbered in the file, as every command numbers it
+        raise exc.at(start + exc.index, job.source.path) from None
     except ShapeError as exc:
         raise ShapeError(f"{job.source.path} (samples {start}..{stop - 1}): {exc}") from None
     zarr = layout.import_zarr()

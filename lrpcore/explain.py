@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
-from .errors import RuleError, ShapeError
+from .errors import NonFiniteSample, RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
 from .layers import Pad
@@ -614,8 +614,8 @@ class Explainer:
         else:
             a = xp.asarray(x, dtype=self.dtype)
             finite = bool(xp.all(xp.isfinite(a)))
-        if not finite:
-            raise ShapeError("input contains NaN or infinite values")
+        if not finite:  # the one wording of every refusal, numbered in this batch
+            NonFiniteSample.check(x if a is None else self.backend.to_numpy(a))
         return a
 
     def forward(self, x, raw=False) -> Forward:

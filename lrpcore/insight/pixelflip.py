@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import RuleError, ShapeError
+from ..errors import NonFiniteSample, RuleError, ShapeError
 from ..explain import Explainer
 from ..parallel import run_sharded, shard_bounds, shard_count
 from ..targets import one_class_per_sample
@@ -318,8 +318,9 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
     if x.ndim < 2 or x.shape[0] == 0:
         raise ShapeError(f"expected a batch of inputs, got shape {x.shape}")
     ex.model.check_input(x)
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise ShapeError("inputs contain NaN, infinite or non-numeric values")
+    if not np.issubdtype(x.dtype, np.number) or x.dtype.kind == "c":
+        raise ShapeError(f"inputs must be real numbers, got dtype {x.dtype}")
+    NonFiniteSample.check(x)  # the one wording of that refusal
     n = x.shape[0]
     steps = _positive_int(steps, "number of steps")
     per_step = _positive_int(per_step, "units per step")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, NonFiniteSample
 from ..io.datasets import open_dataset
 
 
@@ -61,8 +61,8 @@ def make_data(images, labels, name, class_names=None) -> TrainingData:
     labels = labels.astype(np.int64)
     if labels.min() < 0:
         raise DatasetError(f"{name}: negative label {labels.min()}")
-    if np.issubdtype(images.dtype, np.floating) and not np.all(np.isfinite(images)):
-        raise DatasetError(f"{name}: images contain NaN or infinite values")
+    if np.issubdtype(images.dtype, np.floating):
+        NonFiniteSample.check(images, name)
     size = int(np.prod(images.shape[1:]))
     if images.ndim == 4:
         raw = tuple(images.shape[1:])

@@ -1,0 +1,162 @@
+"""Found by stop 27's hostile review of what a user hands the program (ONNX files of mixed
+element types, sample files, sidecars, output paths): each test builds the file it needs and
+failed before the fix it guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hostile_files import one_line
+
+from lrpcore.cli.main import main
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def _conv_model(path, weights, data=TensorProto.FLOAT, cast_to=None):
+    """Conv → Flatten on a 1×8×8 input of ONNX type ``data`` with filters of numpy dtype
+    ``weights``; ``cast_to``: a Cast of the input to that type first."""
+    W = numpy_helper.from_array(np.full((2, 1, 3, 3), 0.5, weights), "W")
+    nodes, x = [], "x"
+    if cast_to is not None:
+        nodes.append(helper.make_node("Cast", ["x"], ["xc"], name="cast", to=cast_to))
+        x = "xc"
+    nodes += [helper.make_node("Conv", [x, "W"], ["c"], name="conv1"),
+              helper.make_node("Flatten", ["c"], ["out"], name="flat")]
+    out = cast_to if cast_to is not None else data
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", data, [1, 1, 8, 8])],
+                              [helper.make_tensor_value_info("out", out, [1, 72])], [W])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("weights,named", [(np.float16, "float16"), (np.float64, "float64")])
+def test_weights_of_another_float_type_than_the_data_are_refused(tmp_path, capsys, weights,
+                                                                 named):
+    """float16 filters feeding a float32 Conv (no Cast between) loaded and were explained in
+    the engine's dtype, where onnx.checker and every runtime refuse the file ('W has
+    inconsistent type tensor(float16)')."""
+    model = _conv_model(tmp_path / "m.onnx", weights)
+    with pytest.raises(onnx.shape_inference.InferenceError):  # the file is invalid ONNX
+        onnx.checker.check_model(onnx.load(str(model)), full_check=True)
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "node 0 'conv1' (Conv)", "'x' (float32)", f"'W' ({named})",
+             "must be of one type")
+
+
+@pytest.mark.parametrize("data,cast_to", [(TensorProto.FLOAT16, None),
+                                          (TensorProto.FLOAT, TensorProto.FLOAT16)])
+def test_float16_models_exporters_write_still_load(tmp_path, capsys, data, cast_to):
+    """A model exported in float16 (input and weights float16), and one that casts its float32
+    input to float16 first (onnxconverter-common's keep_io_types), are valid: they load."""
+    model = _conv_model(tmp_path / "m.onnx", np.float16, data, cast_to)
+    onnx.checker.check_model(onnx.load(str(model)), full_check=True)
+    assert main(["info", str(model)]) == 0
+    assert "conv1" in capsys.readouterr().out
+
+
+def test_a_resize_scale_of_doubles_is_refused_naming_the_input(tmp_path, capsys):
+    """Resize's scales are float32 whatever the data's type; float64 scales were read."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float64), "sc")
+    roi = numpy_helper.from_array(np.array([], np.float32), "roi")
+    nodes = [helper.make_node("Resize", ["x", "roi", "sc"], ["y"], name="up"),
+             helper.make_node("Flatten", ["y"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 64])], [roi, scales])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              str(model))
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "'up' (Resize)", "'sc' (scales) is float64", "takes float32")
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "--out", "{out}.npy", "--batch-size", "8"],
+    ["evaluate", "--batch-size", "8"],
+    ["concepts", "--layer", "convolution1", "--references", "2", "--out", "{out}"],
+    ["spray", "--out", "{out}.npz"],
+    ["sweep", "--rule", "z", "--csv", "{out}.csv"],
+])
+def test_nan_in_raw_samples_is_refused_in_the_one_wording(tmp_path, capsys, command):
+    """With --raw the samples' check was the engine's: 'FILE (samples 32..39): input contains
+    NaN or infinite values' (explain), 'FILE: input contains NaN…' (evaluate), where every
+    other refusal says 'FILE: sample 33 contains NaN or infinite values'."""
+    x = np.random.RandomState(0).uniform(-1, 1, (40, 32, 32, 1))
+    x[33, 3, 3, 0] = np.inf
+    path = tmp_path / "fed.npy"
+    np.save(path, x)
+    out = tmp_path / "out"
+    argv = [command[0], "mnist-lenet5", str(path), "--raw"] + [a.format(out=out)
+                                                              for a in command[1:]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lrp {command[0]}: error: {path}: sample 33 contains NaN or infinite values"
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_nan_in_training_images_names_the_first_sample():
+    """The trainer's own check (arrays handed to lrpcore.train) said 'NAME: images contain NaN
+    or infinite values', its own wording."""
+    from lrpcore.errors import DatasetError, NonFiniteSample  # noqa: PLC0415
+    from lrpcore.train.data import make_data  # noqa: PLC0415
+
+    x = np.random.RandomState(0).randint(0, 255, (6, 28, 28)).astype(np.float64)
+    x[4, 0, 0] = np.nan
+    with pytest.raises(NonFiniteSample, match="^digits: sample 4 contains NaN or infinite "
+                                              "values$") as err:
+        make_data(x, np.arange(6) % 3, "digits")
+    assert isinstance(err.value, DatasetError)  # what the trainer's callers catch
+
+
+def test_pixel_flipping_refuses_nan_inputs_in_the_one_wording():
+    """lrpcore.insight.pixelflip (the explorer's panel calls it directly) said 'inputs contain
+    NaN, infinite or non-numeric values'."""
+    import lrpcore  # noqa: PLC0415
+    from lrpcore.errors import NonFiniteSample  # noqa: PLC0415
+    from lrpcore.insight.pixelflip import flip_curves  # noqa: PLC0415
+
+    x = np.zeros((3, 32, 32, 1))
+    x[2, 1, 1, 0] = np.nan
+    with pytest.raises(NonFiniteSample, match="^sample 2 contains NaN or infinite values$"):
+        flip_curves(lrpcore.load_model("mnist-lenet5"), x, np.ones_like(x), targets=0)
+
+
+def _flat_model(path, nodes, inits=(), outputs=None):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+         for o in outputs or [nodes[-1].output[0]]], list(inits))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("nodes,part", [
+    ([helper.make_node("Add", ["x", "z"], ["y"], name="a"),
+      helper.make_node("Relu", ["y"], ["z"], name="b")],
+     "node 0 'a' (Add): reads 'z', which node 1 'b' writes only later: a cycle"),
+    ([helper.make_node("Add", ["x", "y"], ["y"], name="a")],
+     "node 0 'a' (Add): reads 'y', which it writes itself: a cycle"),
+    ([helper.make_node("Relu", ["y"], ["z"], name="b"),
+      helper.make_node("Relu", ["x"], ["y"], name="a")],
+     "node 0 'b' (Relu): reads 'y', which node 1 'a' writes only later"),
+    ([helper.make_node("Add", ["x", "ghost"], ["y"], name="a")],
+     "node 0 'a' (Add): reads 'ghost', which no node, initializer or input writes"),
+], ids=["cycle", "self", "unsorted", "nothing"])
+def test_a_node_reading_what_no_earlier_node_writes_is_named(tmp_path, capsys, nodes, part):
+    """A cycle was refused as "Add's constant must be a constant", nodes out of order as
+    "operator Relu on inputs that are neither data nor constants": neither named the tensor,
+    nor said the graph is not in the order ONNX requires."""
+    model = _flat_model(tmp_path / "m.onnx", nodes)
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", part)
+
+
+def test_a_second_graph_output_no_node_writes_is_refused(tmp_path, capsys):
+    """The first output was explained and a declared second output that nothing computes
+    ignored, where every runtime refuses the file."""
+    model = _flat_model(tmp_path / "m.onnx", [helper.make_node("Relu", ["x"], ["y"], name="a")],
+                        outputs=["y", "aux"])
+    assert main(["info", str(model)]) == 2
+    one_line(capsys, "m.onnx", "the graph output 'aux' is written by no node")
