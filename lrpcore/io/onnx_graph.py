@@ -2258,9 +2258,9 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
                 b.uncomputed[extra] = (k, where)
     if not graph.output:
         raise ModelFormatError(f"{path}: the ONNX graph declares no output")
-    unwritten = next((o.name for o in graph.output if o.name not in written), None)
-    if unwritten is not None:  # a second output no node writes was ignored: every runtime
-        # refuses the file
+    unwritten = next((o.name for o in graph.output[1:] if o.name not in written), None)
+    if unwritten is not None:  # a second output no node writes was ignored (the first one's
+        # own check follows): every runtime refuses the file
         raise ModelFormatError(f"{path}: the graph output '{short(unwritten)}' is written by no "
                                "node, initializer or input (a damaged file?)")
     out_name = graph.output[0].name
