@@ -1,7 +1,7 @@
 """Small files and runs the hostile tests build again and again: an ONNX graph saved from its
 nodes, a feature extractor (an ONNX model without a classifier head), a finished relevance
-store of four 28×28 maps, `lrp concepts` on six random digits, a RelMax cache entry; and
-their check that a refusal is one plain line."""
+store of four 28×28 maps, `lrp concepts` on six random digits, a RelMax cache entry, random
+digits to feed beside a broken file; and their check that a refusal is one plain line."""
 
 from __future__ import annotations
 
@@ -185,3 +185,10 @@ def save_onnx_relu_chain(path, relus):
     nodes.append(helper.make_node("MatMul", [f"r{relus - 1}", "W"], ["y"], name="out"))
     W = numpy_helper.from_array(np.eye(2, dtype=np.float32), "W")
     return save_onnx_graph(path, nodes, [W], [1, 2], [1, 2])
+
+
+def save_digits(path, n=3):
+    """``n`` random 28×28 uint8 digits (seed 0) saved at ``path``, the samples a hostile test
+    feeds a command beside the broken file it tests; returns ``path``."""
+    np.save(path, np.random.RandomState(0).randint(0, 255, (n, 28, 28)).astype(np.uint8))
+    return path

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hostile_files import one_line
+from hostile_files import one_line, save_digits
 
 from lrpcore.cli.main import main
 
@@ -24,11 +24,6 @@ def _run_warnings_as_errors(argv):
         return main(argv)
 
 
-def _digits(path, n=3, dtype=np.uint8):
-    np.save(path, np.random.RandomState(0).randint(0, 255, (n, 28, 28)).astype(dtype))
-    return path
-
-
 @pytest.mark.parametrize("where", ["samples", "raw samples", "labels"])
 def test_a_signalling_nan_is_refused_without_numpy_warnings(tmp_path, capsys, where):
     """A float32 file holding a signalling NaN (random bytes, a damaged file) printed
@@ -37,7 +32,7 @@ def test_a_signalling_nan_is_refused_without_numpy_warnings(tmp_path, capsys, wh
     finiteness check."""
     x = tmp_path / "x.npy"
     if where == "labels":
-        _digits(x)
+        save_digits(x)
         labels = np.arange(3, dtype=np.float32)
         labels[0] = SIGNALLING_NAN
         np.save(tmp_path / "y.npy", labels)
@@ -238,7 +233,7 @@ def test_resuming_a_checkpoint_beyond_the_runs_dtype_is_refused(tmp_path, capsys
     """lrp train --dtype float32 --resume of a checkpoint holding 1e300 (float64: finite, so
     the reader took it) cast it to inf with numpy's overflow warning, trained on, and wrote a
     model and a checkpoint no reader opens ('layer0.W contains NaN or infinite values')."""
-    x, y = _digits(tmp_path / "x.npy", 20), tmp_path / "y.npy"
+    x, y = save_digits(tmp_path / "x.npy", 20), tmp_path / "y.npy"
     np.save(y, np.arange(20) % 10)
     train = ["train", "--arch", "short-rect", "--dataset", str(x), "--labels", str(y),
              "--dtype", "float32", "--optimizer", "adam"]

@@ -8,17 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_files import one_line
+from hostile_files import one_line, save_digits
 
 from lrpcore.cli.main import main
 
 MODELS = Path(__file__).parents[1] / "models"
 
-
-
-def _digits(path, n=3):
-    np.save(path, np.random.RandomState(0).randint(0, 255, (n, 28, 28)).astype(np.uint8))
-    return path
 
 
 @pytest.mark.parametrize("command", [
@@ -35,7 +30,7 @@ def test_a_csv_named_as_a_file_the_command_reads_is_refused(tmp_path, capsys, co
     shutil.copy(MODELS / "mnist-lenet5.npz", m)
     (tmp_path / "m.json").write_text('{"class_names": ["0","1","2","3","4","5","6","7","8",'
                                      '"9"]}')
-    x = _digits(tmp_path / "x.npy")
+    x = save_digits(tmp_path / "x.npy")
     out = {"x": x, "m": m, "sidecar": tmp_path / "m.json"}[victim]
     before = out.read_bytes()
     args = [a.format(m=m, x=x, out=out) for a in command] + ["--overwrite"]
@@ -227,7 +222,7 @@ def test_a_sweep_never_names_a_setting_of_relevance_that_is_not_finite_best(tmp_
     import lrpcore
     from lrpcore.insight.sweep import run_sweep
 
-    x = np.load(_digits(tmp_path / "x.npy"))[:2]
+    x = np.load(save_digits(tmp_path / "x.npy"))[:2]
     model = lrpcore.load_model("mnist-lenet5")
     result = run_sweep(model, x, "epsilon", params={"epsilon": [1e-300, 1e-5]}, steps=2)
     assert [row.finite for row in result.rows] == [True, False]

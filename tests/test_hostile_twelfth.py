@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hostile_files import one_line
+from hostile_files import one_line, save_digits
 
 from lrpcore.cli.main import main
 
 TOO_LONG = "n" * 300  # one name component beyond the 255 bytes of ext4, tmpfs, XFS, btrfs
-
-
-def _digits(path, n=3):
-    np.save(path, np.random.RandomState(0).randint(0, 255, (n, 28, 28)).astype(np.uint8))
-    return path
 
 
 @pytest.mark.parametrize("command", ["render", "figure", "demo"])
@@ -22,7 +17,7 @@ def test_an_output_name_too_long_for_the_file_system_is_one_line(tmp_path, capsy
     """``Path.exists`` raises for such a name where ``os.path.exists`` says False: 'lrp
     render --out NAME.png' and 'lrp figure' stopped in an internal error ('OSError: [Errno
     36] File name too long'), 'lrp demo --out NAME' too, after its accuracy run."""
-    x = _digits(tmp_path / "x.npy")
+    x = save_digits(tmp_path / "x.npy")
     out = tmp_path / (TOO_LONG + (".png" if command != "demo" else ""))
     if command == "demo":
         argv = ["demo", "--dataset", str(x), "--labels", str(_labels(tmp_path)),
@@ -50,7 +45,7 @@ def test_a_model_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys,
     'no such file'."""
     monkeypatch.chdir(tmp_path)
     model = TOO_LONG + ".npz"
-    _digits(tmp_path / "x.npy")
+    save_digits(tmp_path / "x.npy")
     argv = {"explain": ["explain", model, str(tmp_path / "x.npy"), "--out",
                         str(tmp_path / "r.npy")],
             "info": ["info", model],
@@ -65,7 +60,7 @@ def test_a_checkpoint_name_too_long_is_refused_before_training(tmp_path, capsys)
     """``--out`` of a name that fits but whose checkpoint ``NAME.ckpt.npz`` does not: the
     whole run was trained, then lost ('cannot check: File name too long' at the first
     checkpoint)."""
-    x = _digits(tmp_path / "x.npy", n=20)
+    x = save_digits(tmp_path / "x.npy", n=20)
     np.save(tmp_path / "y.npy", np.arange(20) % 10)
     out = tmp_path / ("n" * 250 + ".npz")  # 254 bytes; its checkpoint's name, 259
     assert main(["train", "--layers", "flatten,linear:10", "--dataset", str(x), "--labels",
@@ -134,7 +129,7 @@ def test_a_run_diverged_by_its_weight_decay_names_the_weight_decay(tmp_path, cap
     """--weight-decay 1e300 (the learning rate at its default) diverged at the second step
     with 'lower --lr (it is 0.001)': the one option left at its default was blamed, the
     one that drove the weights beyond float range not named."""
-    x = _digits(tmp_path / "x.npy", n=20)
+    x = save_digits(tmp_path / "x.npy", n=20)
     np.save(tmp_path / "y.npy", np.arange(20) % 10)
     out = tmp_path / "m.npz"
     assert main(["train", "--layers", "flatten,linear:10", "--dataset", str(x), "--labels",
@@ -164,7 +159,7 @@ def test_a_folder_named_as_a_bundled_model_does_not_hide_it(tmp_path, capsys, mo
     folder is never a model."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mnist-lenet5").mkdir()
-    _digits(tmp_path / "x.npy")
+    save_digits(tmp_path / "x.npy")
     argv = {"info": ["info", "mnist-lenet5"],
             "sweep": ["sweep", "mnist-lenet5", "x.npy", "--rule", "epsilon", "--n", "2",
                       "--steps", "2", "--quiet"]}[command]
@@ -181,7 +176,7 @@ def test_an_output_named_as_a_built_in_dataset_or_model_here_is_refused(tmp_path
     without a word (a bare name reads the current folder first); 'lrp evaluate --csv
     mnist-lenet5' made a file that hid the bundled model the same way."""
     monkeypatch.chdir(tmp_path)
-    _digits(tmp_path / "x.npy")
+    save_digits(tmp_path / "x.npy")
     if option == "--png":
         name = "mnist-test"
         argv = ["explain", "mnist-dense-rect", "x.npy", "--out", "R.npy", "--png", name]
@@ -198,7 +193,7 @@ def test_an_output_file_named_with_a_trailing_slash_is_refused_before_computing(
     """'lrp evaluate --csv e.csv/' passed every check (os.path.abspath drops the slash), ran
     the whole evaluation, then failed to name the file ('Not a directory'); 'lrp explain
     --out R.npy/' was refused as 'R.npy/.json: folder ... does not exist'."""
-    x = _digits(tmp_path / "x.npy")
+    x = save_digits(tmp_path / "x.npy")
     csv = f"{tmp_path / 'e.csv'}/"
     assert main(["evaluate", "mnist-dense-rect", str(x), "--steps", "2", "--csv", csv]) == 2
     captured = capsys.readouterr()
@@ -216,7 +211,7 @@ def test_heatmaps_in_a_folder_named_after_the_model_leave_the_model_its_name(tmp
     """A folder is never read as a model, so '--png mnist-lenet5' stays allowed, and the
     bundled model is still what 'mnist-lenet5' names afterwards."""
     monkeypatch.chdir(tmp_path)
-    _digits(tmp_path / "x.npy")
+    save_digits(tmp_path / "x.npy")
     assert main(["explain", "mnist-lenet5", "x.npy", "--out", "R.npy", "--png",
                  "mnist-lenet5"]) == 0
     assert (tmp_path / "mnist-lenet5" / "heatmap_0_bwr.png").is_file()
@@ -235,7 +230,7 @@ def test_the_sanity_check_of_blank_heatmaps_gives_no_verdict(tmp_path, capsys):
     model = lrpcore.Sequential([Linear(np.zeros((784, 8)), np.zeros(8)), Rect(),
                                 Linear(np.zeros((8, 10)), np.zeros(10))])
     lrpcore.save_model(model, tmp_path / "zero.npz")
-    x = _digits(tmp_path / "x.npy", n=4)
+    x = save_digits(tmp_path / "x.npy", n=4)
     assert main(["sanity", str(tmp_path / "zero.npz"), str(x), "--rule", "epsilon",
                  "--quiet"]) == 2
     one_line(capsys, "heatmaps are blank", "for all 4 samples")
