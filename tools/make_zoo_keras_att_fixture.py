@@ -20,20 +20,16 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tempfile  # noqa: E402
-
 import numpy as np  # noqa: E402
-from make_zoo_keras_fixture import script_main  # noqa: E402
+from make_zoo_keras_fixture import script_main, write_map_fixture  # noqa: E402
 
 SHAPE = (16, 16, 3)
 CLASSES = 4
 CONVS = ("e1", "d1", "g", "wg", "wx", "psi", "cls")
 
 if "--keras-part" not in sys.argv:
-    import subprocess
-
     import torch
-    from make_zoo_fixtures import Merge, map_references, map_samples
+    from make_zoo_fixtures import Merge
     from torch import nn
 
 
@@ -94,38 +90,8 @@ def make_twin():
     return Twin().eval()
 
 
-def twin_of(weights):
-    twin = make_twin().double()
-    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
-    for name in CONVS:
-        module = getattr(twin, name)
-        module.weight.data = t(weights[f"{name}/0"]).permute(3, 2, 0, 1).contiguous()
-        module.bias.data = t(weights[f"{name}/1"])
-    return twin
-
-
 def main(out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        handover = os.path.join(tmp, "keras.npz")
-        subprocess.run([sys.executable, __file__, out_dir, "--keras-part", handover],
-                       check=True)
-        with np.load(handover) as data:
-            got = {k: data[k] for k in data.files}
-    twin = twin_of(got)
-    keras_y = torch.as_tensor(got["keras_y"]).permute(0, 3, 1, 2)
-    picked = map_samples(keras_y)
-    x, theirs = got["x"][picked], got["keras_y"][picked]
-    with torch.no_grad():
-        mine = twin(torch.as_tensor(x)).permute(0, 2, 3, 1).numpy()
-    gap = float(np.abs(mine - theirs).max())
-    assert gap < 1e-5 * np.abs(theirs).max(), gap
-    first = (x.shape[0], x.shape[-1]) + tuple(x.shape[1:-1])  # zB's bounds, N×C×H×W
-    ref = map_references(twin, x, (0.0,), (1.0,), first_conv_input=first)
-    np.savez_compressed(os.path.join(out_dir, "keras_att.npz"), x=x, mean=(0.0,), std=(1.0,),
-                        keras_y=theirs, **ref)
-    print("keras_att predicts most", ref["target"].tolist(), "then", ref["second"].tolist(),
-          "twin − keras", gap)
+    write_map_fixture(__file__, out_dir, "keras_att", make_twin, CONVS)
 
 
 if __name__ == "__main__":

@@ -242,6 +242,44 @@ def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=N
           float(np.abs(mine - theirs).max()))
 
 
+def write_map_fixture(script, out_dir, name, make_twin, convs):
+    """The segmentation counterpart of :func:`write_fixture`: run ``script``'s Keras part
+    (it writes ``<name>_tf2onnx.onnx`` and hands over ``x`` and Keras's N×H×W×K maps
+    ``keras_y``), load its Conv2D/Conv2DTranspose weights (``<conv>/0``, ``<conv>/1`` for each
+    name in ``convs``) into ``make_twin()`` as float64, check the twin's maps against Keras's
+    on the samples ``map_samples`` picks, and write ``<name>.npz``: ``x``, ``keras_y`` and
+    zennit's map references. Shared by the map fixture scripts (keras_seg, keras_att)."""
+    from make_zoo_fixtures import map_references, map_samples  # noqa: PLC0415
+
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        handover = os.path.join(tmp, "keras.npz")
+        subprocess.run([sys.executable, script, out_dir, "--keras-part", handover],
+                       check=True)
+        with np.load(handover) as data:
+            got = {k: data[k] for k in data.files}
+    twin = make_twin().double()
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    for conv in convs:
+        module = getattr(twin, conv)
+        kernel = t(got[f"{conv}/0"])  # Conv2D: kh×kw×in×out; Conv2DTranspose: kh×kw×out×in
+        module.weight.data = kernel.permute(3, 2, 0, 1).contiguous()
+        module.bias.data = t(got[f"{conv}/1"])
+    keras_y = torch.as_tensor(got["keras_y"]).permute(0, 3, 1, 2)
+    picked = map_samples(keras_y)
+    x, theirs = got["x"][picked], got["keras_y"][picked]
+    with torch.no_grad():
+        mine = twin(torch.as_tensor(x)).permute(0, 2, 3, 1).numpy()
+    gap = float(np.abs(mine - theirs).max())
+    assert gap < 1e-5 * np.abs(theirs).max(), gap
+    first = (x.shape[0], x.shape[-1]) + tuple(x.shape[1:-1])  # zB's bounds, N×C×H×W
+    ref = map_references(twin, x, (0.0,), (1.0,), first_conv_input=first)
+    np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), x=x, mean=(0.0,), std=(1.0,),
+                        keras_y=theirs, **ref)
+    print(f"{name} predicts most", ref["target"].tolist(), "then", ref["second"].tolist(),
+          "twin − keras", gap)
+
+
 def main(out_dir):
     write_fixture(__file__, out_dir, "keras", twin_of)
 
