@@ -34,7 +34,8 @@ def parse_args(argv=None):
                    "the model's — float32 for graph models, float64 for toolbox models)")
     p.add_argument("--sample", type=int, help="dataset index of the sample to explain first")
     p.add_argument("--misclassified", action="store_true",
-                   help="show only misclassified samples in the grid")
+                   help="show only misclassified samples in the grid (of a segmentation "
+                   "model: those whose class at the most pixels is not their label)")
     p.add_argument("--quit-after-load", action="store_true",
                    help="quit once the first explanation is on display (smoke test)")
     p.add_argument("--screenshot", metavar="PNG", type=png_output,
@@ -165,12 +166,22 @@ def _apply_options(window, args) -> list[str]:
     if args.misclassified and s.dataset is not None and s.labels is None:
         # the filter hid every sample behind a checked, disabled box the user could not clear
         problems.append(f"--misclassified: {os.path.basename(str(s.dataset_name))} has no "
-                        "labels, so no sample can be called misclassified")
+                        f"labels, so {_no_mismatch(s.model)}")
     elif args.misclassified:
         s.misclassified_only = True
         if args.sample is None:  # a sample asked for stays on display, filter or not
             window.predictions_done.connect(_select_first_misclassified(window))
     return problems
+
+
+def _no_mismatch(model) -> str:
+    """Why no sample can be shown without labels, in the grid filter's words: a
+    segmentation model's samples are not "misclassified" (a label is no mask of classes)."""
+    from lrpcore.targets import model_map_shape  # noqa: PLC0415
+
+    if model is not None and model_map_shape(model):
+        return "no sample's class at the most pixels can be compared with a label"
+    return "no sample can be called misclassified"
 
 
 def _select_first_misclassified(window):

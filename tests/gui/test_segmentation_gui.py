@@ -183,3 +183,26 @@ def test_concepts_references_of_a_class_leave_out_samples_without_it(make_window
     assert 0 not in refs.samples and not refs.channel_relevance[0].any()
     assert set(refs.samples.ravel().tolist()) <= set(np.flatnonzero(has[absent]).tolist())
     assert window.isVisible()
+
+
+def test_misclassified_option_says_what_it_shows_of_a_segmentation_model(make_window, capsys,
+                                                                        tmp_path):
+    """lrp-explorer's --misclassified said 'misclassified' of a map model in its help and in
+    its refusal without labels, where the grid's filter says 'most-pixels class ≠ label'."""
+    from argparse import Namespace
+
+    from lrpgui.app import _apply_options, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "(of a segmentation model: those whose class at the most pixels is not their " \
+           "label)" in help_text
+    data, _ = _photos(tmp_path)
+    window = make_window(model=str(MODEL), dataset=data)
+    assert window.state.labels is None
+    options = Namespace(rule=None, colormap=None, sample=None, dtype=None, misclassified=True)
+    problems = _apply_options(window, options)
+    assert problems == ["--misclassified: photos.npy has no labels, so no sample's class at "
+                        "the most pixels can be compared with a label"]
+    assert not window.state.misclassified_only
