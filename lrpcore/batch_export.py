@@ -74,14 +74,15 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
                        cmaps=(), npy=True, outline=True, scaling=None, info=None,
                        overwrite=False, chunk=256, progress=None, cancel=None,
-                       files=None) -> list[Path]:
+                       files=None, region=None) -> list[Path]:
     """Explain samples ``indices`` and write them into ``out_dir``.
 
     ``read(idx)`` returns the raw samples of an index array (``Dataset.images``);
     ``labels`` are all labels of the dataset (indexed like it) or None. ``progress(done,
     total)`` counts samples; when ``cancel()`` turns True the call raises
     :class:`~lrpcore.errors.Cancelled`. ``files(idx)``: the samples' image files
-    (:meth:`Dataset.sample_files`), recorded in their sidecars. Returns the images and arrays
+    (:meth:`Dataset.sample_files`), recorded in their sidecars; ``region``: a segmentation
+    model's box of its map (:mod:`lrpcore.map_targets`). Returns the images and arrays
     written (sidecars beside each).
     """
     indices = [int(i) for i in np.asarray(indices).reshape(-1)]
@@ -102,9 +103,9 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                 fed = explainer.prepare(read(idx))
                 lab = None if labels is None else np.asarray(labels)[idx]
                 fwd = explainer.forward(fed, raw=True)
-                R = fwd.relevance(rules, target, labels=lab)
+                R = fwd.relevance(rules, target, labels=lab, region=region)
                 classes = sample_classes(explainer.model, fwd.outputs(), target, lab,
-                                         None if files is None else files(idx))
+                                         None if files is None else files(idx), region)
                 step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
                 paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
                                          scaling, info, overwrite, step, cancel, classes,

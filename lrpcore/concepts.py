@@ -261,9 +261,10 @@ class Composition:
 
 
 def composition(fwd, k, channel, rule=None, target="pred", labels=None,
-                layer_rules=None) -> Composition:
+                layer_rules=None, region=None) -> Composition:
     """The relevance of channel ``channel`` of layer k (first sample of ``fwd``), as it
-    arrives at the channels of the layer below (:func:`lower_layer`); k an index or a name."""
+    arrives at the channels of the layer below (:func:`lower_layer`); k an index or a name;
+    ``region`` as in :func:`channel_relevance`."""
     k = _layer(fwd, k)
     ex = fwd.explainer
     j = lower_layer(ex, k)
@@ -274,7 +275,8 @@ def composition(fwd, k, channel, rule=None, target="pred", labels=None,
     mask = channel_mask(output_shape(fwd, k), int(channel))
     one = ex.forward(ex.backend.to_numpy(fwd.activations[0][:1]), raw=True)
     lab = None if labels is None else np.asarray(labels)[:1]
-    _, trace = one.relevance(config, target, labels=lab, trace=True, condition={k: mask})
+    _, trace = one.relevance(config, target, labels=lab, trace=True, condition={k: mask},
+                             region=region)
     r = np.asarray(output_relevance(ex, trace, j))[0]
     rel = r.reshape(-1, r.shape[-1]).sum(axis=0)
     order = np.argsort(-np.abs(rel), kind="stable")

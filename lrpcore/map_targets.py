@@ -81,6 +81,20 @@ def region_words(region) -> str:
     return f" in rows {y0}:{y1}, columns {x0}:{x1}"
 
 
+def region_text(region) -> str:
+    """"y0:y1,x0:x1" of a region ('' of None): what ``--region`` and the explorer take."""
+    if region is None:
+        return ""
+    y0, y1, x0, x1 = (int(v) for v in region)
+    return f"{y0}:{y1},{x0}:{x1}"
+
+
+def region_field(region) -> dict:
+    """The sidecars' record of a region, ``{"region": [y0, y1, x0, x1]}`` (nothing of None):
+    the command line's and the explorer's exports alike."""
+    return {} if region is None else {"region": [int(v) for v in region]}
+
+
 def region_box(y, region, xp=np):
     """1 inside ``region`` of the N×H×W×K map ``y``, else 0: shaped 1×H×W×1."""
     y0, y1, x0, x1 = check_region(region, y.shape[1:])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrpcore.map_targets import region_words
+
 
 def class_name(model, k) -> str:
     """The model's name of class ``k`` (its index as text when it has none)."""
@@ -20,8 +22,15 @@ def explained_classes(result, n=None) -> list[int]:
     target = result.request.target_value
     if target == "output":
         return list(range(n))
-    k = {"pred": result.prediction, "true": result.request.label}.get(target, target)
+    k = {"pred": predicted(result), "true": result.request.label}.get(target, target)
     return [int(k)] if k is not None and 0 <= int(k) < n else []
+
+
+def predicted(result) -> int:
+    """The predicted class target "pred" explains: of a segmentation model's region, the
+    class at the most pixels inside it."""
+    inside = getattr(result, "region_prediction", None)
+    return result.prediction if inside is None else inside
 
 
 def explained_class(result) -> int | None:
@@ -31,14 +40,16 @@ def explained_class(result) -> int | None:
 
 
 def target_text(result) -> str:
-    """Which output the relevance explains, in words (the views' title says it)."""
+    """Which output the relevance explains, in words (the views' title says it); a
+    segmentation model's region is named ("… in rows 0:8, columns 4:12")."""
     target = result.request.target_value
+    inside = region_words(getattr(result.request, "region", None))
     if target == "output":
-        return "all outputs"
+        return "all outputs" + inside
     if target == "true":
         k, what = result.request.label, "true class"
     elif target == "pred":
-        k, what = result.prediction, "predicted class"
+        k, what = predicted(result), "predicted class"
     else:
         k, what = target, "class"
-    return f"{what} {class_name(result.request.model, k)}"
+    return f"{what} {class_name(result.request.model, k)}{inside}"

@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
         self.browser.download_requested.connect(self.download_mnist)
         self.rules.error.connect(lambda msg: self.show_error("Invalid setting", msg))
         self.views.hovered.connect(lambda text: self.hover_label.setText(text))
+        self.rules.region.draw_requested.connect(self.views.set_drawing)
+        self.views.region_drawn.connect(self.rules.region.take_drawn)
 
         bar = self.statusBar()
         self.hover_label = QLabel(objectName="hoverLabel")
@@ -217,7 +219,8 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(w)
         self._menus()
 
-        for name in ("sample_index", "rule", "layer_rules", "target", "dtype", "backend"):
+        for name in ("sample_index", "rule", "layer_rules", "target", "region", "dtype",
+                     "backend"):
             getattr(s.events, name).connect(lambda _v: self.request_explanation())
         s.events.status.connect(self._show_status)
         bar.messageChanged.connect(lambda text: text or bar.setToolTip(""))

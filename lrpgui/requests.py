@@ -27,6 +27,7 @@ class ExplainRequest:
     rule: str = "epsilon:0.01"
     layer_rules: tuple = ()
     target: str = "pred"
+    region: tuple | None = None  # a segmentation model's box of its map (lrpcore.map_targets)
     backend: str = "numpy"
     dtype: str = "float64"
     dataset_key: object = None
@@ -69,6 +70,7 @@ class ExplainRequest:
             label = state.label_of(index)
         return cls(model=state.model, raw=np.asarray(raw), index=index, label=label,
                    rule=state.rule, layer_rules=tuple(state.layer_rules.items()),
-                   target=state.target, backend=state.backend, dtype=state.dtype,
+                   target=state.target, region=state.region, backend=state.backend,
+                   dtype=state.dtype,
                    dataset_key=None if state.dataset is None else id(state.dataset),
                    model_path=state.model_path, dataset_name=state.dataset_name)

@@ -85,6 +85,9 @@ class ExplainResult:
     explained_output: float
     forward_reused: bool
     precomputed: bool = False  # the relevance was read from a relevance store
+    # target "pred" in a region of a segmentation model's map: the class at the most pixels
+    # there (``prediction`` stays the whole map's), the class explained
+    region_prediction: int | None = None
     # seconds per step on the worker (forward, relevance, prepare; diagnosis once checked):
     # what ``lrp-explorer --profile`` splits a click into
     timings: dict = field(default_factory=dict)
@@ -111,6 +114,7 @@ class Traced:
     rule: str
     layer_rules: tuple
     target: str
+    region: tuple | None
     label: int | None
     config: object  # lrpcore.explain.RuleConfig
     trace: object  # per-layer relevance (Forward.relevance(..., trace=True)[1]), on the device
@@ -123,7 +127,7 @@ class Traced:
     def answers(self, fwd, req: ExplainRequest) -> bool:
         return (fwd is self.forward and req.rule == self.rule
                 and tuple(req.layer_rules) == self.layer_rules and req.target == self.target
-                and req.label == self.label)
+                and req.region == self.region and req.label == self.label)
 
 
 class ExplainService:
@@ -187,14 +191,14 @@ class ExplainService:
             R = self.precomputed.relevance(req.index)[None]
         else:  # one backward pass, traced: the diagnosis and Conservation read the trace
             R_dev, trace = fwd.relevance(config, target, labels=labels, trace=True,
-                                         to_numpy=False)
+                                         to_numpy=False, region=req.region)
             R = ex.backend.to_numpy(R_dev)
         clock.lap("relevance")
         if not np.all(np.isfinite(R)):  # nothing to draw; say why instead of showing noise
             raise RuleError(f"sample {req.index}: {config.description} gives NaN or infinite "
                             "relevance (a zero denominator: use a larger ε or another rule)")
         out = fwd.outputs()
-        R0 = initial_relevance(out, target, labels)
+        R0 = initial_relevance(out, target, labels, region=req.region)
         fed = ex.backend.to_numpy(fwd.activations[0])  # the input as fed, not prepared again
         unit = unit_inputs(req.model.input_spec, fed)
         spec = req.model.input_spec
@@ -207,12 +211,14 @@ class ExplainService:
             prediction=int(predicted_classes(out)[0]), rule_description=config.description,
             seconds=clock.total(), backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),
-            forward_reused=reused, precomputed=stored, timings=clock.laps)
+            forward_reused=reused, precomputed=stored, timings=clock.laps,
+            region_prediction=None if req.region is None else
+            int(predicted_classes(out, region=req.region)[0]))
         if stored:  # the store's own check (from the run that wrote it), not recomputed
             result.later["diagnosis"] = self.precomputed.diagnosis
             return result
-        self._traced = Traced(fwd, req.rule, tuple(req.layer_rules), req.target, req.label,
-                              config, trace, result)
+        self._traced = Traced(fwd, req.rule, tuple(req.layer_rules), req.target, req.region,
+                              req.label, config, trace, result)
         if token is not None:
             token.progress(1, 2, result)  # the heatmap can be drawn now
             token.check()  # a newer click: its heatmap first, no check of this one
@@ -444,7 +450,7 @@ def batch_export(req: BatchExport, token: Token) -> list[Path]:
         cmaps=[req.cmap] if "png" in req.formats else [], npy="npy" in req.formats,
         outline=req.outline, info=req.info, chunk=req.chunk,
         progress=lambda d, t: token.progress(d, t), cancel=token.cancelled,
-        files=getattr(req.dataset, "sample_files", None))
+        files=getattr(req.dataset, "sample_files", None), region=settings.region)
     return [q for p in paths for q in (Path(p), _export.sidecar_path(p))]
 
 

@@ -25,7 +25,8 @@ from lrpcore.explain import layer_names
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
 from lrpcore.io.raw_values import HEAD, check_raw_values
-from lrpcore.targets import parse_target
+from lrpcore.map_targets import region_field, region_text
+from lrpcore.targets import model_map_shape, parse_target
 from lrpcore.text import no_markup
 
 from . import rendering, services, sources
@@ -131,11 +132,12 @@ SETTINGS_KIND = "settings_kind"
 # ..., "dtype": ...}}), given back when a model of that kind is opened again
 OTHER_KINDS = "other_kinds"
 REMEMBERED_KEYS = REMEMBERED + (SETTINGS_KIND, OTHER_KINDS)
-# the sample and per-layer rules on display, each with the dataset or model it was chosen on
-# (JSON text: {"dataset", "index"} and {"model", "rules": [[key, spec, layer name], ...]}),
-# taken back once the start-up files are open (Session.restore_view)
-SAMPLE, LAYER_RULES = "sample", "layer_rules"
-VIEW_KEYS = (SAMPLE, LAYER_RULES)
+# the sample, per-layer rules and region on display, each with the dataset or model it was
+# chosen on (JSON text: {"dataset", "index"}, {"model", "rules": [[key, spec, layer name],
+# ...]} and {"model", "region": [y0, y1, x0, x1] or null}), taken back once the start-up
+# files are open (Session.restore_view)
+SAMPLE, LAYER_RULES, REGION = "sample", "layer_rules", "region"
+VIEW_KEYS = (SAMPLE, LAYER_RULES, REGION)
 # samples predicted between two looks at the cancel flag: closing the window (or opening
 # other data) waits for at most one such batch, well under a second on a busy CPU
 PREDICT_BATCH = 500
@@ -246,6 +248,7 @@ class Session:
             # here, not only by the SpRAy window, which a script's state has none of)
             s.filter_subset = None
             self._start_from_defaults_of(model)
+            self._keep_region(path)
             n, target = model.n_classes, parse_target(s.target)
             if isinstance(target, int) and n is not None and target >= n:
                 s.target = "pred"  # the new model has no such class: said, not silent
@@ -258,6 +261,20 @@ class Session:
                 s.status = (f"Target class {target} ({no_markup(before[target])}) → "
                             f"predicted class: {os.path.basename(path)} calls class {target} "
                             f"{no_markup(_class_names(model)[target])}")
+
+    def _keep_region(self, path) -> None:
+        """The region stays while it is a box of the new model's map; else the whole map is
+        explained again, and the status bar says why."""
+        s = self.state
+        region = s.region
+        if region is None:
+            return
+        try:
+            s.region = region  # checked against the model now open
+        except LRPError as exc:
+            s.region = None
+            s.status = no_markup(f"Region {region_text(region)} → the whole map: "
+                                 f"{os.path.basename(path)}: {exc}")
 
     def _start_from_defaults_of(self, model) -> None:
         """Rule and dtype belong to a kind of model (its convention: toolbox chains or graph
@@ -577,9 +594,10 @@ class Session:
                 pass
 
     def remembered_view(self) -> dict:
-        """The sample and per-layer rules on display (:data:`VIEW_KEYS`, JSON text), each with
-        the dataset or model it was chosen on; a key is left out while nothing is open for it
-        (a window closed before its start-up files opened keeps what the last one saved)."""
+        """The sample, per-layer rules and a segmentation model's region on display
+        (:data:`VIEW_KEYS`, JSON text), each with the dataset or model it was chosen on; a key
+        is left out while nothing is open for it (a window closed before its start-up files
+        opened keeps what the last one saved)."""
         s = self.state
         out = {}
         if s.dataset is not None:
@@ -591,6 +609,9 @@ class Session:
             rules = [[key, spec, names[key] if isinstance(key, int) and 0 <= key < len(names)
                       else None] for key, spec in s.layer_rules.items()]
             out[LAYER_RULES] = json.dumps({"model": s.model_path, "rules": rules})
+            if model_map_shape(s.model):  # a region is a box of an output map
+                out[REGION] = json.dumps({"model": s.model_path, "region": None
+                                          if s.region is None else list(s.region)})
         return out
 
     def restore_view(self, values: dict) -> None:
@@ -609,6 +630,7 @@ class Session:
                 old = os.path.basename(str(rules.get("model")))
                 notes.append(f"the per-layer rules of {old} were not restored: "
                              f"{os.path.basename(s.model_path or '')} is open")
+        notes += self._restore_region(_json_dict(values.get(REGION)))
         sample = _json_dict(values.get(SAMPLE))
         index = sample.get("index")
         if (s.dataset is not None and sample.get("dataset") == s.dataset_name
@@ -620,6 +642,22 @@ class Session:
                              f"{os.path.basename(s.dataset_name)} has {len(s.dataset):,}")
         if notes:
             s.status = no_markup("Last session: " + "; ".join(notes))
+
+    def _restore_region(self, saved) -> list[str]:
+        """Take back the region of the same model when it still fits its map; the notes of
+        one that does not."""
+        s = self.state
+        region = saved.get("region")
+        if s.model is None or not isinstance(region, list):
+            return []
+        if saved.get("model") != s.model_path:
+            return [f"the region of {os.path.basename(str(saved.get('model')))} was not "
+                    f"restored: {os.path.basename(s.model_path or '')} is open"]
+        try:
+            s.region = region
+        except (LRPError, ValueError, TypeError) as exc:
+            return [f"region {region} was not restored ({no_markup(str(exc))})"]
+        return []
 
     def _restore_layer_rules(self, entries) -> list[str]:
         """Set the remembered ``[key, spec, layer name]`` entries that fit the open model, in
@@ -717,7 +755,8 @@ class Session:
         """The sidecar fields of an export made with the current settings."""
         s = self.state
         return services.sidecar(s.model_path, self.rule_description(), s.target, s.backend,
-                                s.dtype, dataset=s.dataset_name, **extra)
+                                s.dtype, dataset=s.dataset_name, **region_field(s.region),
+                                **extra)
 
     def result_info(self, result, **extra) -> dict:
         """The sidecar of an export of ``result``: the settings that made it, which differ
@@ -736,7 +775,8 @@ class Session:
                 named["sample_file"] = files[0]
         return services.sidecar(req.model_path, result.rule_description, req.target,
                                 result.backend, req.dtype, dataset=req.dataset_name,
-                                sample=result.index, **named, **extra)
+                                sample=result.index, **region_field(req.region), **named,
+                                **extra)
 
     def batch_export_job(self, folder, indices, formats, chunk=256) -> services.BatchExport:
         """The batch export of samples ``indices`` with the current settings and colormap

@@ -93,6 +93,8 @@ class PrecomputedRelevance:
         s = self.settings
         if req.index is None or not req.dataset_name or not req.model_path:
             return False
+        if getattr(req, "region", None) is not None:  # a store holds whole maps' heatmaps
+            return False
         if os.path.abspath(req.dataset_name) != self.dataset_path:
             return False
         if (_rule_spec(req.rule), str(req.target), str(req.dtype)) != \

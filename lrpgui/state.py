@@ -10,11 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from lrpcore.errors import RuleError, ShapeError
+from lrpcore.map_targets import check_region, parse_region
 from lrpcore.presets import preset_or_none
 from lrpcore.render.colormaps import DEFAULT_COLORMAP, get_colormap
 from lrpcore.render.overlay import overlay_opacity as _opacity
 from lrpcore.rules import parse_rule
-from lrpcore.targets import TARGET_WORDS, target_spec  # noqa: F401 (TARGET_WORDS re-exported)
+from lrpcore.targets import (  # noqa: F401 (TARGET_WORDS re-exported)
+    TARGET_WORDS,
+    model_map_shape,
+    target_spec,
+)
 from lrpcore.text import is_digits, printable_line
 
 from .evented import EventedModel, Field
@@ -102,6 +107,26 @@ def _target(value, obj):
     return target_spec(value, class_names=lambda: getattr(model, "class_names", None))
 
 
+def _region(value, obj):
+    """A box of a segmentation model's output map as (y0, y1, x0, x1), from the four numbers
+    or "y0:y1,x0:x1" as ``--region`` takes it; None or "" for the whole map. Checked against
+    the open model's map (a model without one has no region)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = parse_region(value.strip())
+        except ShapeError as exc:  # the explorer has no --region option
+            raise ShapeError(str(exc).replace("--region ", "region ", 1)) from None
+    model = getattr(obj, "model", None)
+    shape = None if model is None else model_map_shape(model)
+    if shape is None:
+        raise ShapeError("a region selects pixels of a segmentation model's output map; "
+                         + ("no model is open" if model is None else
+                            "the open model's output is no map"))
+    return check_region(value, shape)
+
+
 def _choice(options):
     def check(value, _obj):
         if value not in options:
@@ -159,6 +184,8 @@ class AppState(EventedModel):
                         "per-layer overrides {layer index or node name/glob: rule spec}")
     target = Field("pred", _target, "pred, true, output or a class index as text (a class "
                    "name is stored as its index)")
+    region = Field(None, _region, "a segmentation model's box of its output map the target's "
+                   "pixels are explained in, (y0, y1, x0, x1) as --region; None: the whole map")
     dtype = Field("float64", _choice(DTYPES))
     backend = Field("numpy", _choice(BACKENDS))
     # display

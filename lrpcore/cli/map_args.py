@@ -8,7 +8,12 @@ from __future__ import annotations
 import os
 
 from ..errors import ModelFormatError, ShapeError
-from ..map_targets import check_region, parse_region, refuse_true_target
+from ..map_targets import (  # noqa: F401 (region_field re-exported for the commands)
+    check_region,
+    parse_region,
+    refuse_true_target,
+    region_field,
+)
 from ..targets import model_map_shape, one_class_per_sample
 from .common import no_labels, parse_target
 
@@ -50,11 +55,6 @@ def region_of(args, model):
         return region
     check_region(region, shape)
     return region
-
-
-def region_field(region) -> dict:
-    """The sidecars' record of --region (nothing without it)."""
-    return {} if region is None else {"region": list(region)}
 
 
 # the commands that follow one class score per sample, by what their refusal of a map calls

@@ -65,9 +65,11 @@ def map_title(channel, share) -> str:
     return f"ch {int(channel)} · {share_text(share)}"
 
 
-def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label, token=None):
+def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label, token=None,
+                  region=None):
     """Ranking, top-k conditional heatmaps and the composition of ``channel`` (None: the
-    best) for one raw sample."""
+    best) for one raw sample (``region``: a segmentation model's box of its map, as the
+    main view explains it)."""
     from lrpcore import concepts
     from lrpcore.explain import resolve_rules
     from lrpcore.relmax import _spatial
@@ -77,12 +79,13 @@ def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label
     target = parse_target(target)
     labels = None if label is None else np.array([label])
     fwd = ex.forward(ex.prepare(raw[None]), raw=True)
-    ranking = concepts.rank_channels(fwd, layer, config, target, labels)
+    ranking = concepts.rank_channels(fwd, layer, config, target, labels, region=region)
     chans = ranking.channels[:top]
     cond = concepts.conditional_heatmaps(fwd, layer, chans, config, target, labels,
-                                         cancelled=None if token is None else token.cancelled)
+                                         cancelled=None if token is None else token.cancelled,
+                                         region=region)
     c = int(ranking.channels[0]) if channel is None else int(channel)
-    comp = concepts.composition(fwd, layer, c, config, target, labels)
+    comp = concepts.composition(fwd, layer, c, config, target, labels, region=region)
     return ConceptsResult(layer, ranking, _spatial(cond), comp, raw)
 
 
@@ -223,8 +226,10 @@ class ConceptsPanel(ToolPanel):
         label = s.label_of(s.sample_index) if s.labels is not None else None
         args = (ex, raw, self.layer(), self.top_spin.value(), self.channel, s.rule,
                 dict(s.layer_rules), target, label)
+        region = s.region
         self.clear_error()
-        return self.submit(lambda token: concepts_task(*args, token=token), self._done)
+        return self.submit(lambda token: concepts_task(*args, token=token, region=region),
+                           self._done)
 
     def _target(self) -> str:
         """The target of a Concepts job: "true" without labels is refused, as ``lrp concepts
@@ -282,7 +287,7 @@ class ConceptsPanel(ToolPanel):
             self.show_error(str(exc))
             return 0
         config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
-        layer, ds, source = self.layer(), s.dataset, s.dataset_name
+        layer, ds, source, region = self.layer(), s.dataset, s.dataset_name, s.region
 
         def job(token):
             # keyed by the file's time too (a rewritten file: anew); a folder's files are
@@ -291,7 +296,7 @@ class ConceptsPanel(ToolPanel):
                                      dataset_id=relmax.dataset_key(source, len(ds),
                                                                  builtin_first=True),
                                      progress=lambda d, t: token.progress(d, t, None),
-                                     cancelled=token.cancelled)
+                                     cancelled=token.cancelled, region=region)
 
         self.refs.started()
         return self.runner.submit(REFS_KEY, job, on_done=self._refs_done,

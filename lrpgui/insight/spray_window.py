@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.errors import RuleError
 from lrpcore.export import DATASET_KEY
+from lrpcore.map_targets import region_words
 from lrpcore.targets import model_map_shape
 
 from .. import dialogs
@@ -45,8 +46,10 @@ def colour(c: int):
     return PALETTE[int(c) % len(PALETTE)]
 
 
-def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token):
-    """The background job: lrpcore.spray with the token's progress and cancellation."""
+def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token,
+               region=None):
+    """The background job: lrpcore.spray with the token's progress and cancellation
+    (``region``: a segmentation model's box of its map, as the main view explains it)."""
     from lrpcore.explain import Explainer, resolve_rules
     from lrpcore.spray import spray
     from lrpcore.targets import parse_target
@@ -54,7 +57,8 @@ def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token
     ex = Explainer(model, backend)
     config = resolve_rules(ex.layers, rule, layer_rules)
     return spray(ex, dataset, cls, config, parse_target(target), k=k,
-                 progress=lambda d, t: token.progress(d, t, None), cancelled=token.cancelled)
+                 progress=lambda d, t: token.progress(d, t, None), cancelled=token.cancelled,
+                 region=region)
 
 
 def spray_store_task(store, labels, cls, k, token):
@@ -209,11 +213,13 @@ class SprayPanel(BatchPanel):
         segments = model_map_shape(s.model) is not None
         target = "true" if s.labels is not None and not segments else "pred"
         args = (s.model, s.dataset, cls, s.rule, dict(s.layer_rules), target, s.backend, k)
+        region = s.region if segments else None
         rule = s.rule + (" with per-layer rules" if s.layer_rules else "")
         each = "its true class" if target == "true" else \
             "the pixels of the class at the most pixels" if segments else "its predicted class"
+        each += region_words(region)
         self.clear_error()
-        return self._run(lambda token: spray_task(*args, token), made_on,
+        return self._run(lambda token: spray_task(*args, token, region), made_on,
                          f"explaining the samples of {what} with {rule} (each for {each}), "
                          f"then clustering them ({clusters})")
 
@@ -259,6 +265,7 @@ class SprayPanel(BatchPanel):
             first = int(hits[0])
         req = ExplainRequest(s.model, index=first, rule=s.rule,
                              layer_rules=tuple(s.layer_rules.items()), target=s.target,
+                             region=s.region,
                              dtype=s.dtype, model_path=s.model_path,
                              dataset_name=s.dataset_name)
         return source.store if source.serves(req) else None
@@ -456,7 +463,9 @@ class SprayPanel(BatchPanel):
             note for note, given in (
                 ("samples fed as stored (lrp spray --raw)", r.meta.get("raw")),
                 # data without labels: 'lrp spray' says it too
-                ("each explained for its predicted class", r.meta.get("target") == "pred"))
+                ("each explained for its predicted class", r.meta.get("target") == "pred"),
+                (f"the pixels{region_words(r.meta.get('region'))} only",
+                 r.meta.get("region") is not None))
             if given]
         if notes:
             text += " — " + ", ".join(notes)

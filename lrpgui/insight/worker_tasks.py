@@ -177,7 +177,7 @@ def run_conservation(req: ExplainRequest, cache: ForwardCache, token=None) -> Co
         return _conservation(req, fwd, shared.config, shared.trace, diagnosis)
     config = resolve_rules(ex.layers, req.rule, dict(req.layer_rules))
     _, trace = fwd.relevance(config, req.target_value, labels=req.labels, trace=True,
-                             to_numpy=False)
+                             to_numpy=False, region=req.region)
     diagnosis = diagnose_trace(trace, ex.layers, config, sample_activations(fwd),
                                fwd.backend.xp, rule_findings(ex, config))
     return _conservation(req, fwd, config, trace, diagnosis)

@@ -40,6 +40,7 @@ from ..tooltips import TIPS
 from .choice_box import ChoiceBox
 from .class_choice import ClassChoice, class_entries
 from .layer_table import LAYER_COLUMN, SHORT_ROLE, LayerRuleTable
+from .region_control import RegionControl
 
 SPIN_LIMIT = 1e6  # the spin boxes' range where a parameter has no bound
 SPIN_DECIMALS = 12
@@ -143,6 +144,8 @@ class RulePanel(QWidget):
         self.param_label = self.param_labels[0]
 
         self.target_selector = ClassChoice(objectName="targetSelector")
+        self.region = RegionControl(state)  # a segmentation model's box of its output map
+        self.region.error.connect(self.error.emit)
         self.dtype_selector = ChoiceBox(objectName="dtypeSelector")
         for name in ("float64", "float32"):
             self.dtype_selector.addItem(name, name)
@@ -172,6 +175,8 @@ class RulePanel(QWidget):
         for label, spin in zip(self.param_labels, self.param_spins, strict=True):
             form.addRow(label, spin)
         form.addRow("target", self.target_selector)
+        form.addRow("region", self.region)
+        self._form = form
         form.addRow("precision", self.dtype_selector)
         form.addRow("device", self.backend_selector)
         form.addRow("colormap", self.colormap_selector)
@@ -198,6 +203,7 @@ class RulePanel(QWidget):
         for name in ("rule", "layer_rules", "model"):
             getattr(state.events, name).connect(lambda _v: self._sync_rule())
         state.events.model.connect(lambda _v: self._sync_targets())
+        state.events.model.connect(lambda _v: self._show_region())
         state.events.dataset.connect(lambda _v: self._sync_targets())
         state.events.target.connect(lambda _v: self._sync_targets())
         state.events.dtype.connect(lambda v: self._select(self.dtype_selector, v))
@@ -234,7 +240,12 @@ class RulePanel(QWidget):
             self._sync_all()  # the widgets show the state again, not the refused value
             self.error.emit(str(exc))
 
+    def _show_region(self) -> None:
+        """The region row only for a model whose output is a map."""
+        self._form.setRowVisible(self.region, self.region.applies())
+
     def _sync_all(self) -> None:
+        self._show_region()
         self._sync_rule()
         self._sync_targets()
         self._select(self.dtype_selector, self.state.dtype)

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QWidget
 
 from lrpcore.targets import model_map_shape
 from lrpcore.text import elide_middle
@@ -23,6 +23,7 @@ from lrpcore.text import elide_middle
 from .. import rendering
 from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
 from .axes import label_axes, readable
+from .region_control import box_on_image, box_on_map
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -91,9 +92,12 @@ class _Title(pg.LabelItem):
 
 
 class ImagePair(QWidget):
-    """The input and its heatmap; zoom and pan are linked; hover reports pixel values."""
+    """The input and its heatmap; zoom and pan are linked; hover reports pixel values. A
+    segmentation model's region is framed on both; while ``drawing`` a drag on either draws
+    it (``region_drawn``: the box as rows and columns of the output map)."""
 
     hovered = Signal(str)
+    region_drawn = Signal(tuple)  # (y0, y1, x0, x1) of the output map
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
@@ -153,6 +157,72 @@ class ImagePair(QWidget):
         state.events.sample_hidden.connect(self._title_input)
         state.events.outline.connect(lambda _v: self.redraw_heatmap())
         state.events.channels.connect(lambda _v: self.redraw_heatmap())
+        self.drawing = False
+        self.region_frames = []  # the region's frame on the input and on the heatmap
+        for box in (self.input_box, self.heat_box):
+            frame = QGraphicsRectItem()
+            pen = pg.mkPen((255, 0, 255), width=2, style=Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            frame.setPen(pen)
+            frame.setZValue(10)
+            frame.hide()
+            box.addItem(frame, ignoreBounds=True)
+            self.region_frames.append(frame)
+            box.mouseDragEvent = lambda ev, axis=None, b=box: self._drag(b, ev, axis)
+        state.events.region.connect(lambda _v: self._frame_region())
+
+    # -- a segmentation model's region ------------------------------------------------------
+    def set_drawing(self, on) -> None:
+        """Take (True) or stop taking a drag on either view as the region, not as a pan."""
+        self.drawing = bool(on)
+        for widget in (self.input_widget, self.heat_widget):
+            if self.drawing:
+                widget.setCursor(Qt.CursorShape.CrossCursor)
+            else:
+                widget.unsetCursor()
+        if not self.drawing:
+            self._frame_region()
+
+    def _map_hw(self):
+        model = self.state.model
+        shape = None if model is None else model_map_shape(model)
+        return None if shape is None or len(shape) != 3 else tuple(shape[:2])
+
+    def _drag(self, box, ev, axis=None) -> None:
+        """A drag while drawing frames the box on both views and, released, is the region;
+        else the views pan as before."""
+        map_hw = self._map_hw()
+        if not self.drawing or map_hw is None or self._shape is None:
+            type(box).mouseDragEvent(box, ev, axis)
+            return
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        a = box.mapSceneToView(ev.buttonDownScenePos())
+        b = box.mapSceneToView(ev.scenePos())
+        region = box_on_map(a.y(), b.y(), a.x(), b.x(), self._shape, map_hw)
+        self._show_frames(box_on_image(region, self._shape, map_hw))
+        if ev.isFinish():
+            self.set_drawing(False)
+            self.region_drawn.emit(region)
+
+    def _frame_region(self) -> None:
+        """Frame the region explained on both views (none for the whole map)."""
+        region, map_hw = self.state.region, self._map_hw()
+        if region is None or map_hw is None or self._shape is None:
+            self._show_frames(None)
+        else:
+            self._show_frames(box_on_image(region, self._shape, map_hw))
+
+    def _show_frames(self, box) -> None:
+        for frame in self.region_frames:
+            if box is None:
+                frame.hide()
+                continue
+            y0, y1, x0, x1 = box
+            frame.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+            frame.show()
 
     def reset_zoom(self) -> None:
         """Fit both images again (the zoom-reset button, a double-click, the Home key)."""
@@ -200,6 +270,7 @@ class ImagePair(QWidget):
         for item in (self.input_item, self.heat_item):
             item.setBorder(frame)
         self.redraw_heatmap()
+        self._frame_region()
         if first:  # a new image size: fit it again, also while the window is laid out
             self.input_box.enableAutoRange()
             self.heat_box.enableAutoRange()

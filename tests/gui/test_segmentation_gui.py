@@ -206,3 +206,182 @@ def test_misclassified_option_says_what_it_shows_of_a_segmentation_model(make_wi
     assert problems == ["--misclassified: photos.npy has no labels, so no sample's class at "
                         "the most pixels can be compared with a label"]
     assert not window.state.misclassified_only
+
+
+# -- the region control: the target's pixels in a box of the map (lrp explain --region) -----
+def _region_window(make_window, qtbot, tmp_path, labelled=False):
+    data, images = _photos(tmp_path)
+    if labelled:
+        data = tmp_path / "photos_images.npy"
+        np.save(data, images)
+        np.save(tmp_path / "photos_labels.npy", np.arange(len(images)) % 4)
+    window = make_window(model=str(MODEL), dataset=data)
+    return window, images
+
+
+def _whole_and_region(window, images, region):
+    s = window.state
+    kw = dict(rule=s.rule, dtype=s.dtype, target="pred")
+    whole = lrpcore.explain(s.model, images[:1], **kw)[0].transpose(1, 2, 0)
+    boxed = lrpcore.explain(s.model, images[:1], region=region, **kw)[0].transpose(1, 2, 0)
+    return whole, boxed
+
+
+def _drag(monkeypatch, widget, box, start, end):
+    """A left-button drag on a pyqtgraph view from image point ``start`` to ``end`` (x, y),
+    through the viewport's mouse events (pyqtgraph drops moves that come faster than a
+    hand's, as a test's do)."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    port = widget.viewport()
+    points = [QPointF(widget.mapFromScene(box.mapViewToScene(QPointF(*p)))) for p in
+              (start, ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2), end)]
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    mods = Qt.KeyboardModifier.NoModifier
+    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
+
+    def send(kind, pos, button, buttons):
+        QApplication.sendEvent(port, QMouseEvent(kind, pos, port.mapToGlobal(pos), button,
+                                                 buttons, mods))
+
+    send(QEvent.Type.MouseMove, points[0], none, none)
+    send(QEvent.Type.MouseButtonPress, points[0], left, left)
+    for p in points[1:]:
+        send(QEvent.Type.MouseMove, p, none, left)
+    send(QEvent.Type.MouseButtonRelease, points[-1], left, none)
+
+
+def test_region_control_explains_the_pixels_of_a_box_typed_or_drawn(make_window, qtbot,
+                                                                     tmp_path, monkeypatch):
+    """A researcher explains the target's pixels in a box of the map (lrp explain
+    --region): typed as Y0:Y1,X0:X1 or dragged on a view, 'whole map' goes back; a bad box
+    is said and the explanation on display stays."""
+    window, images = _region_window(make_window, qtbot, tmp_path)
+    s, control = window.state, window.rules.region
+    assert control.isVisibleTo(window.rules) and s.region is None
+    assert control.edit.placeholderText() == "whole map"
+    y = lrpcore.Explainer(s.model, dtype=s.dtype).forward(images[:1]).outputs()
+    region = (2, 10, 3, 12)
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region):
+        control.edit.setText("2:10,3:12")
+        control.edit.editingFinished.emit()
+    assert s.region == region
+    whole, boxed = _whole_and_region(window, images, region)
+    np.testing.assert_allclose(s.relevance, boxed, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(boxed, whole)
+    inside = int(predicted_classes(y, region=region)[0])  # pred: the most pixels inside
+    title = window.views.heat_title.text
+    assert f"predicted class {inside} in rows 2:10, columns 3:12" in title
+    frame = window.views.region_frames[1]
+    assert frame.isVisible() and frame.rect().getCoords() == (3, 2, 12, 10)
+
+    # exports record the region as lrp explain's sidecars do
+    png = window.export_png(path=str(tmp_path / "boxed.png"))
+    npy = window.export_npy(path=str(tmp_path / "boxed.npy"))
+    for paths in (png, npy):
+        side = json.loads(Path(f"{paths[0]}.json").read_text())
+        assert side["region"] == list(region) and side["explained_class"] == inside
+    np.testing.assert_allclose(np.load(npy[0]), boxed.transpose(2, 0, 1), rtol=1e-9,
+                               atol=1e-12)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    with qtbot.waitSignal(window.export_finished, timeout=60000):
+        window.batch_export(folder=str(folder), scope="filtered", formats=("npy",))
+    side = json.loads((folder / "relevance_0.npy.json").read_text())
+    assert side["region"] == list(region)
+    want = lrpcore.explain(s.model, images, rule=s.rule, dtype=s.dtype, region=region)
+    np.testing.assert_allclose(np.load(folder / "relevance_0.npy"), want[0], rtol=1e-9,
+                               atol=1e-12)
+
+    # drawn: a drag on the heatmap view over rows 0:8, columns 8:16 of the 16×16 map
+    control.draw_button.click()
+    assert window.views.drawing
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None
+                          and r.request.region == (0, 8, 8, 16)):
+        _drag(monkeypatch, window.views.heat_widget, window.views.heat_box, (8.2, 0.3), (15.6, 7.7))
+    assert s.region == (0, 8, 8, 16) and control.edit.text() == "0:8,8:16"
+    assert not window.views.drawing and not control.draw_button.isChecked()
+    np.testing.assert_allclose(s.relevance, _whole_and_region(window, images, s.region)[1],
+                               rtol=1e-9, atol=1e-12)
+
+    # a box outside the map: said, the one explained stays
+    control.edit.setText("5:20,0:4")
+    control.edit.editingFinished.emit()
+    assert "not a box inside the 16×16 output map" in window.last_error
+    assert s.region == (0, 8, 8, 16) and control.edit.text() == "0:8,8:16"
+
+    # whole map again
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region is None):
+        control.reset_button.click()
+    assert s.region is None and control.edit.text() == "" and not frame.isVisible()
+    np.testing.assert_allclose(s.relevance, whole, rtol=1e-9, atol=1e-12)
+    assert window.isVisible()
+
+
+def test_region_control_only_for_a_model_with_an_output_map(make_window):
+    window = make_window()  # the toy classifier
+    control = window.rules.region
+    assert not control.isVisibleTo(window.rules)
+    label = window.rules._form.labelForField(control)
+    assert label is not None and not label.isVisibleTo(window.rules)
+
+
+def test_concepts_and_spray_explain_the_region(make_window, qtbot, tmp_path):
+    """The Concepts panel and the SpRAy window explain the pixels of the region on display,
+    as lrp concepts and lrp spray --region do."""
+    from lrpcore import concepts
+    from lrpcore.explain import resolve_rules
+
+    window, images = _region_window(make_window, qtbot, tmp_path, labelled=True)
+    s = window.state
+    region = (0, 8, 0, 16)
+    s.region = region
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    panel = window.insight.show("concepts")
+    qtbot.waitUntil(lambda: panel.result is not None or panel.last_error is not None,
+                    timeout=60000)
+    assert panel.last_error is None, panel.last_error
+    ex = lrpcore.Explainer(s.model)
+    fwd = ex.forward(ex.prepare(images[:1]), raw=True)
+    config = resolve_rules(ex.layers, s.rule, {})
+    layer = panel.layer()
+    want = concepts.rank_channels(fwd, layer, config, "pred", region=region)
+    whole = concepts.rank_channels(fwd, layer, config, "pred")
+    np.testing.assert_allclose(panel.result.ranking.relevance, want.relevance, rtol=1e-6,
+                               atol=1e-9)
+    assert not np.allclose(want.relevance, whole.relevance)
+
+    spray_panel = window.insight.show("spray")
+    spray_panel.k_spin.setValue(2)
+    with qtbot.waitSignal(spray_panel.updated, timeout=60000):
+        spray_panel.run_button.click()
+    assert spray_panel.last_error is None, spray_panel.last_error
+    r = spray_panel.result
+    assert r.meta["region"] == list(region)
+    heat = lrpcore.explain(s.model, images[r.indices], rule=r.meta["rule"], target="pred",
+                           dtype="float64", region=region).sum(axis=1)
+    np.testing.assert_allclose(r.heatmaps, heat, rtol=1e-5, atol=1e-6 * np.abs(heat).max())
+    assert "the pixels in rows 0:8, columns 0:16 only" in spray_panel.summary.text()
+
+
+def test_region_comes_back_after_a_restart_for_the_same_model(make_window, qtbot, tmp_path):
+    from lrpgui import MainWindow
+
+    window, _ = _region_window(make_window, qtbot, tmp_path)
+    window.state.region = (4, 12, 2, 9)
+    qtbot.waitUntil(lambda: window.state.relevance is not None, timeout=20000)
+    window.close()
+    again = MainWindow()  # the last session's files, then its view
+    qtbot.addWidget(again)
+    again.show()
+    s = again.state
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    assert s.region == (4, 12, 2, 9) and s.explanation.request.region == (4, 12, 2, 9)
+    assert again.rules.region.edit.text() == "4:12,2:9"
+    again.close()
