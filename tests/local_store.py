@@ -22,3 +22,22 @@ def explain_to_local_store(model, source, out, rule="epsilon:0.01", batch_size=3
                             dashboard_address=None) as client:
         return dist.explain_to_store(job_args(model, source, rule, batch_size), out,
                                      client=client, progress=False)
+
+
+def lenet_store_of_random_digits(folder):
+    """``folder/R.zarr``: LeNet-5's relevance of twelve random digits (seed 0, saved as
+    ``folder/x.npy``), in chunks of six; the store the spray-of-a-store tests read. Skips
+    without zarr or distributed."""
+    import numpy as np
+    import pytest
+
+    pytest.importorskip("zarr")
+    pytest.importorskip("distributed")
+    from lrpcore import distributed as dist
+
+    x = folder / "x.npy"
+    np.save(x, np.random.RandomState(0).randint(0, 255, (12, 28, 28)).astype(np.float64))
+    source, _ = dist.open_source(str(x))
+    store = folder / "R.zarr"
+    assert explain_to_local_store("mnist-lenet5", source, store, batch_size=6).failed == []
+    return store

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cli_help import help_words
+from local_store import lenet_store_of_random_digits
 
 from lrpcore.cli.main import main
 
@@ -59,10 +61,6 @@ def test_a_files_sample_shape_is_described_alike_by_every_command(tmp_path, caps
     assert not list(tmp_path.glob("out*"))
 
 
-def _help_of(capsys, argv) -> str:
-    with pytest.raises(SystemExit):
-        main(argv + ["--help"])
-    return " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("argv", [["explain"], ["evaluate"], ["concepts"], ["spray"],
@@ -71,24 +69,14 @@ def _help_of(capsys, argv) -> str:
 def test_every_labels_option_names_the_formats_the_label_reader_takes(capsys, argv):
     """demo's --labels said '.npy' only, spray's named no format and data info's left out
     .npz and one-hot rows, though all of them read labels with the same reader."""
-    text = _help_of(capsys, argv)
+    text = help_words(capsys, argv)
     assert "(.npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows)" in text, text
 
 
 def test_spray_of_a_store_says_the_pass_options_are_not_used(tmp_path, capsys):
     """lrp spray on an R.zarr reads its heatmaps: --dtype, --backend and --batch-size were
     dropped without a word (the options that would change the heatmaps are refused)."""
-    pytest.importorskip("zarr")
-    pytest.importorskip("distributed")
-    from local_store import explain_to_local_store
-
-    from lrpcore import distributed as dist
-
-    x = tmp_path / "x.npy"
-    np.save(x, np.random.RandomState(0).randint(0, 255, (12, 28, 28)).astype(np.float64))
-    source, _ = dist.open_source(str(x))
-    store = tmp_path / "R.zarr"
-    assert explain_to_local_store("mnist-lenet5", source, store, batch_size=6).failed == []
+    store = lenet_store_of_random_digits(tmp_path)
     base = ["spray", "mnist-lenet5", str(store), "--embedding", "none", "--k", "2"]
     assert main(base + ["--out", str(tmp_path / "a.npz")]) == 0
     assert "note" not in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_help import help_words
 from shared_data import shared_arrays
 from shared_data import shared_path as shared
 from skimage import io as skio
@@ -432,9 +433,7 @@ def test_demo_help_names_its_real_default_dataset(capsys):
     the package and is what the demo opens (lrpcore.bundled.default_dataset)."""
     from lrpcore.bundled import default_dataset
 
-    with pytest.raises(SystemExit):
-        main(["demo", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = help_words(capsys, ["demo"])
     assert default_dataset() == "mnist-test"
     assert "default: mnist-test, the MNIST test set bundled" in text and "downloaded" not in text
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cli_help import help_words
+from local_store import lenet_store_of_random_digits
 from shared_data import shared_path
 
 from lrpcore.cli.main import main
-
-
-def _help_of(capsys, argv) -> str:
-    with pytest.raises(SystemExit):
-        main(argv + ["--help"])
-    return " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize(("argv", "samples"), [
@@ -26,7 +22,7 @@ def test_every_labels_help_says_when_labels_are_needed_alike(capsys, argv, sampl
     X_labels.npy beside X_images.npy are found without it, evaluate "needed for --target
     true", sweep "when DATA does not carry them", demo "if it does not carry them", train
     "when they are not stored with it" — though every command finds labels the same way."""
-    text = _help_of(capsys, argv)
+    text = help_words(capsys, argv)
     start = text.index("--labels FILE labels of")
     sentence = text[start:text.index("need no --labels)", start)]
     assert sentence.startswith(f"--labels FILE labels of {samples} (.npy, .npz, .mat, .txt or "
@@ -35,26 +31,11 @@ def test_every_labels_help_says_when_labels_are_needed_alike(capsys, argv, sampl
                              "X_labels.npy beside an X_images.npy, "), sentence
 
 
-def _store(tmp_path):
-    pytest.importorskip("zarr")
-    pytest.importorskip("distributed")
-    from local_store import explain_to_local_store
-
-    from lrpcore import distributed as dist
-
-    x = tmp_path / "x.npy"
-    np.save(x, np.random.RandomState(0).randint(0, 255, (12, 28, 28)).astype(np.float64))
-    source, _ = dist.open_source(str(x))
-    store = tmp_path / "R.zarr"
-    assert explain_to_local_store("mnist-lenet5", source, store, batch_size=6).failed == []
-    return store
-
-
 def test_spray_of_a_store_notes_pass_options_given_at_their_default_values(tmp_path, capsys):
     """The note that a store's heatmaps leave --dtype, --backend and --batch-size unused
     compared the values with the defaults: '--dtype float64 --backend auto --batch-size 256'
     were given and dropped without a word."""
-    store = _store(tmp_path)
+    store = lenet_store_of_random_digits(tmp_path)
     base = ["spray", "mnist-lenet5", str(store), "--embedding", "none", "--k", "2"]
     assert main(base + ["--out", str(tmp_path / "a.npz")]) == 0
     assert "not used" not in capsys.readouterr().err
@@ -160,7 +141,7 @@ def test_drawing_help_lets_the_inputs_come_from_the_sidecar(capsys, command):
     """--outline and --side-by-side said "needs --input", while 'lrp render
     lrp-demo/relevance_03.npy --side-by-side' (the README's example) draws the digit its
     sidecar names without one."""
-    text = _help_of(capsys, [command])
+    text = help_words(capsys, [command])
     assert "needs --input" not in text, text
     assert "where the inputs are known: --input or its default" in text, text
 
@@ -168,7 +149,7 @@ def test_drawing_help_lets_the_inputs_come_from_the_sidecar(capsys, command):
 def test_convert_help_names_the_checkpoints_it_reads(capsys):
     """'lrp --help' lists .pth among convert's inputs and --arch builds one, but convert's
     own description listed .txt, .nn, .npz and .onnx only."""
-    text = _help_of(capsys, ["convert"])
+    text = help_words(capsys, ["convert"])
     description = text[text.index("Reads any model format"):text.index("positional arguments")]
     assert ".pth" in description and "--arch" in description, description
 
@@ -230,7 +211,7 @@ def test_an_unknown_model_is_refused_in_the_same_words(tmp_path, capsys, command
 @pytest.mark.parametrize("command", ["explain", "evaluate", "spray", "train"])
 def test_batch_size_is_spelled_alike(capsys, command):
     """'--batch-size N' in explain, '--batch-size BATCH_SIZE' in evaluate, spray and train."""
-    text = _help_of(capsys, [command])
+    text = help_words(capsys, [command])
     assert "--batch-size N " in text and "BATCH_SIZE" not in text, text
 
 
@@ -280,5 +261,5 @@ def test_progress_into_a_log_writes_whole_lines(monkeypatch):
 @pytest.mark.parametrize("command", ["explain", "render", "figure", "concepts"])
 def test_colormap_is_spelled_alike(capsys, command):
     """'--colormap NAME' everywhere but concepts' '--colormap COLORMAP'."""
-    text = _help_of(capsys, [command])
+    text = help_words(capsys, [command])
     assert "--colormap NAME" in text and "COLORMAP" not in text, text

@@ -5,19 +5,12 @@ promise "float32 for graph models" as `lrp explain`'s does (review)."""
 from __future__ import annotations
 
 import pytest
-
-from lrpcore.cli.main import main
-
-
-def _help(capsys, command):
-    with pytest.raises(SystemExit):
-        main([command, "--help"])
-    return " ".join(capsys.readouterr().out.split())
+from cli_help import help_words
 
 
 @pytest.mark.parametrize("command", ["concepts", "spray"])
 def test_rule_help_of_commands_computing_in_float64_names_no_precision(capsys, command):
-    text = _help(capsys, command)
+    text = help_words(capsys, [command])
     rule = text[text.index("--rule RULE rule spec"):text.index("--layer-rule KEY=SPEC rule")]
     assert "EpsilonPlus" in rule and "float32" not in rule and "float64" not in rule
     dtype = text[text.index("--dtype {float32,float64} precision"):]
@@ -26,5 +19,5 @@ def test_rule_help_of_commands_computing_in_float64_names_no_precision(capsys, c
 
 
 def test_explain_help_still_names_the_precision(capsys):
-    text = _help(capsys, "explain")
+    text = help_words(capsys, ["explain"])
     assert "EpsilonPlus in float32 for graph models" in text

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_help import help_words
 from parity import relative_error
 
 import lrpcore
@@ -362,9 +363,7 @@ def test_lrp_explain_outputs_follow_the_models_declared_layout(tmp_path, capsys,
 
 
 def test_lrp_explain_help_says_what_a_target_means_on_a_map(capsys):
-    with pytest.raises(SystemExit):
-        main(["explain", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = help_words(capsys, ["explain"])
     start = text.index("--target TARGET pred")  # the option's help, not the usage line
     target = text[start:text.index("--region", start)]
     assert "on a segmentation model: the pixels of that class" in target

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_help import help_words
 from segment_photos import photo_with_an_absent_class
 
 import lrpcore
@@ -201,8 +202,6 @@ def test_tools_that_follow_one_score_per_sample_say_why_naming_the_file(capsys, 
 
 @pytest.mark.parametrize("command", ["concepts", "spray"])
 def test_help_says_what_a_target_means_on_a_map(capsys, command):
-    with pytest.raises(SystemExit):
-        main([command, "--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = help_words(capsys, [command])
     assert "on a segmentation model: the pixels of that class" in text
     assert "--region Y0:Y1,X0:X1 a segmentation model's output map only" in text
