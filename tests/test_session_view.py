@@ -92,3 +92,26 @@ def test_a_window_closed_before_its_files_opened_keeps_the_last_view(files):
     assert Session(AppState()).remembered_view() == {}  # nothing open: nothing overwritten
     view = _left(files, rules={})
     assert json.loads(view[LAYER_RULES])["rules"] == []
+
+
+def test_a_segmentation_models_region_is_kept_with_the_model_it_was_drawn_on():
+    """The region (a box of a segmentation model's output map) is remembered with its model;
+    opening a model whose map it does not fit explains the whole map again and says so."""
+    from lrpgui.session import REGION
+
+    seg = str(Path(__file__).resolve().parent / "data" / "zoo" / "segment_ts.onnx")
+    session = Session(AppState())
+    session.open_model(seg)
+    s = session.state
+    s.region = "2:10,3:12"
+    assert s.region == (2, 10, 3, 12)
+    assert json.loads(session.remembered_view()[REGION])["region"] == [2, 10, 3, 12]
+    session.open_model(seg)  # the same map: the region stays
+    assert s.region == (2, 10, 3, 12)
+    session.open_model(str(MODELS / "mnist-lenet5.npz"))  # ten scores, no map
+    assert s.region is None
+    assert s.status.startswith("Region 2:10,3:12 → the whole map: mnist-lenet5.npz: a "
+                               "region selects pixels of a segmentation model's output map")
+    assert REGION not in session.remembered_view()
+    with pytest.raises(Exception, match="output is no map"):
+        s.region = (0, 2, 0, 2)

@@ -251,6 +251,7 @@ class ImagePair(QWidget):
             self.rendered_rgb = None
             self.colorbar.hide()  # its range was the closed data's map (±0.49 beside nothing)
             self.bar_title.setText("")
+            self._show_frames(None)  # a frame around nothing
             return
         self._title_input()
         self.heat_title.setText(f"relevance for {target_text(result)}<br>"

@@ -384,4 +384,8 @@ def test_region_comes_back_after_a_restart_for_the_same_model(make_window, qtbot
     qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
     assert s.region == (4, 12, 2, 9) and s.explanation.request.region == (4, 12, 2, 9)
     assert again.rules.region.edit.text() == "4:12,2:9"
+    assert all(frame.isVisible() for frame in again.views.region_frames)
+    again.close_dataset()  # the region stays with the model; no frame around nothing
+    assert s.region == (4, 12, 2, 9)
+    assert not any(frame.isVisible() for frame in again.views.region_frames)
     again.close()
