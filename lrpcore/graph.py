@@ -22,7 +22,7 @@ from .backend import get_backend, get_dtype
 from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # noqa: F401
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Flatten
-from .model import Sequential
+from .model import Sequential, layer_table
 from .text import is_digits, short, unique_elided
 
 
@@ -224,18 +224,11 @@ class GraphModel(Sequential):
             shapes = self.shapes()
         except ShapeError:
             shapes = [None] * len(self.nodes)
-        lines = []
-        names = unique_elided([node.name for node in self.nodes], NAME_WIDTH)
         described = [node.layer.describe() + (" (functional)" if getattr(
             node.layer, "functional", False) else "") for node in self.nodes]
-        # as wide as the longest description ("Depthwise convolution 3×3×1152×1152 groups
-        # 1152 stride 1,1" pushed its row's columns out of line)
-        width = max([44, *map(len, described)])
-        for i, (node, shape) in enumerate(zip(self.nodes, shapes, strict=True)):
-            out = "×".join(map(str, shape)) if shape else "?"
-            lines.append(f"{i:>3}  {described[i]:<{width}} → {out:<12} "
-                         f"{node.layer.param_count():>10,}  {names[i]}")
-        head = f"{'#':>3}  {'layer':<{width}}   {'output':<12} {'params':>10}  node"
+        table = layer_table(described, shapes, [node.layer.param_count() for node in self.nodes],
+                            unique_elided([node.name for node in self.nodes], NAME_WIDTH), 44,
+                            "node")
         total = f"total parameters: {self.param_count():,}"
         spec = (f"input: {self.input_spec.describe(self.sequence_layout())}"
                 if self.input_spec else "input: unknown")
@@ -245,7 +238,7 @@ class GraphModel(Sequential):
             conv += (f"; {functional} functional call{'s' * (functional > 1)} (an activation or "
                      "average pool called in forward, not as a module: relevance passes as "
                      "its gradient, as zennit's autograd takes it)")
-        return "\n".join([head, *lines, total, spec, conv])
+        return "\n".join([*table, total, spec, conv])
 
 
 def _check_order(nodes, input_name, output_name):

@@ -31,6 +31,20 @@ def format_accuracy(acc) -> str:
     return str(acc)
 
 
+def layer_table(described, shapes, params, names, min_width, name_head) -> list[str]:
+    """``lrp info``'s table of layers (chains and graphs alike): a head and one row per layer
+    (index, description, output shape or '?', parameters, name), the description column as
+    wide as its longest entry (at least ``min_width``) so that a long one ("Depthwise
+    convolution 3×3×1152×1152 groups 1152 stride 1,1") does not push its row out of line."""
+    width = max([min_width, *map(len, described)])
+    rows = []
+    for i, (text, shape, count, name) in enumerate(zip(described, shapes, params, names,
+                                                       strict=True)):
+        out = "×".join(map(str, shape)) if shape else "?"
+        rows.append(f"{i:>3}  {text:<{width}} → {out:<12} {count:>10,}  {name}")
+    return [f"{'#':>3}  {'layer':<{width}}   {'output':<12} {'params':>10}  {name_head}", *rows]
+
+
 def chain_layer_names(layers) -> list[str]:
     """The name of each layer of a chain: its kind in lower case numbered among its kind
     (``convolution0``, ``rect1``, ``sumpool0``, ...). A chain file names no layers; these
@@ -183,18 +197,14 @@ class Sequential:
         return a
 
     def summary(self) -> str:
-        lines = []
         try:
             shapes = self.shapes()
         except ShapeError:
             shapes = [None] * len(self.layers)
-        names = chain_layer_names(self.layers)
-        for i, (layer, shape) in enumerate(zip(self.layers, shapes, strict=True)):
-            out = "×".join(map(str, shape)) if shape else "?"
-            lines.append(f"{i:>3}  {layer.describe():<36} → {out:<12} {layer.param_count():>10,}"
-                         f"  {names[i]}")
-        head = f"{'#':>3}  {'layer':<36}   {'output':<12} {'params':>10}  name"
+        table = layer_table([layer.describe() for layer in self.layers], shapes,
+                            [layer.param_count() for layer in self.layers],
+                            chain_layer_names(self.layers), 36, "name")
         total = f"total parameters: {self.param_count():,}"
         spec = (f"input: {self.input_spec.describe(self.sequence_layout())}"
                 if self.input_spec else "input: unknown")
-        return "\n".join([head, *lines, total, spec])
+        return "\n".join([*table, total, spec])
