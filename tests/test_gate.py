@@ -254,3 +254,71 @@ def test_the_zoo_attention_gates_load_as_gates_and_trace_the_maps_share(attunet,
     for k in gates:
         assert trace[k].shape == trace[k + 1].shape  # the map's shape: what follows reads it
         assert trace[k].shape[-1] > 1
+
+
+def _expanded(tmp_path, reader):
+    """x (N×3×4×4) → a 3-channel Conv c and sigmoid(Conv(x)), one channel, expanded to c's
+    shape (``α.expand_as(c)``, the Shape of c as the target) and read by ``reader``: Mul of
+    it and c, or Add."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+             for name, shape in (("W", (3, 3, 1, 1)), ("V", (1, 3, 1, 1)))]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Conv", ["x", "V"], ["v"], name="psi"),
+             helper.make_node("Sigmoid", ["v"], ["s"], name="sigmoid"),
+             helper.make_node("Shape", ["c"], ["shape"], name="shape"),
+             helper.make_node("Expand", ["s", "shape"], ["e"], name="expand"),
+             helper.make_node(reader, ["e", "c"], ["m"], name="gate"),
+             helper.make_node("GlobalAveragePool", ["m"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["out"], name="flat")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])], inits)
+    path = tmp_path / f"{reader}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_an_expanded_attention_map_is_a_gate_and_only_a_mul_may_read_an_expand(tmp_path):
+    """Oktay et al.'s code writes ``α.expand_as(x) * x``: the Expand of data was refused as an
+    unsupported operator. It is the tensor itself, which the Mul broadcasts alike; any other
+    reader would see too few channels, and is refused."""
+    from lrpcore import ModelFormatError
+
+    model = lrpcore.load_model(_expanded(tmp_path, "Mul"))
+    gate = next(n for n in model.nodes if isinstance(n.layer, Gate))
+    producers = {n.output: n for n in model.nodes}
+    assert producers[gate.inputs[1]].name == "sigmoid"
+    x = np.random.default_rng(4).normal(size=(2, 3, 4, 4))
+    w = np.random.default_rng(3)
+    W, V = w.normal(size=(3, 3)), w.normal(size=(1, 3))
+    c, s = np.einsum("oc,nchw->nohw", W, x), 1 / (1 + np.exp(-np.einsum("oc,nchw->nohw", V, x)))
+    y = lrpcore.Explainer(model, dtype="float64").forward(x, raw=True).outputs()
+    np.testing.assert_allclose(y, (c * s).mean(axis=(2, 3)), rtol=1e-5)
+    with pytest.raises(ModelFormatError, match="'gate'.*Add of 'e', an Expand of data, is not "
+                       "supported: only a Mul of two tensors may read one"):
+        lrpcore.load_model(_expanded(tmp_path, "Add"))
+
+
+def test_an_expand_of_data_as_the_graph_output_is_refused(tmp_path):
+    """The output would have had the unexpanded tensor's shape."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from lrpcore import ModelFormatError
+
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"], name="sigmoid"),
+             helper.make_node("Constant", [], ["shape"], name="target",
+                              value=helper.make_tensor("v", TensorProto.INT64, [4],
+                                                       [1, 3, 4, 4])),
+             helper.make_node("Expand", ["s", "shape"], ["out"], name="expand")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 4, 4])])
+    path = tmp_path / "expand.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(ModelFormatError, match="'out' is an Expand of data"):
+        lrpcore.load_model(path)

@@ -13,7 +13,8 @@ in a softmax over each pixel's classes (probabilities out; it was refused); ``at
 Attention U-Net in small (each skip map times its attention gate's sigmoid map, one channel
 broadcast over the map's, which zennit's autograd passes the gradient through; it was
 refused), and ``keras_att`` of the same gate in Keras (tf2onnx; zennit's on its PyTorch twin,
-tools/make_zoo_keras_att_fixture.py)."""
+tools/make_zoo_keras_att_fixture.py); ``attgrid`` of Oktay et al.'s own gate (α computed on a
+coarser grid, resized bilinearly, ``α.expand_as(x) * x``: an Expand before the Mul)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def _forward(file):
 
 PARITY = ["segment_ts", "segment_dynamo", "lraspp_ts", "lraspp_dynamo", "keras_seg_tf2onnx",
           "segsoftmax_ts", "segsoftmax_dynamo", "attunet_ts", "attunet_dynamo",
-          "keras_att_tf2onnx"]
+          "keras_att_tf2onnx", "attgrid_ts", "attgrid_dynamo"]
 
 
 @pytest.mark.parametrize("file", PARITY)

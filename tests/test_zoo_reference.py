@@ -258,7 +258,7 @@ def test_ceil_mode_max_pool_keeps_the_partial_windows():
                                   "meansigmoid_ts", "padmodes_ts", "circular_dynamo",
                                   "segate_ts", "decoder_ts", "transfirst_dynamo",
                                   "interpolate_ts", "interpaa_dynamo", "groupnorm_ts",
-                                  "attunet_ts", "keras_att_tf2onnx"])
+                                  "attunet_ts", "keras_att_tf2onnx", "attgrid_dynamo"])
 def test_native_round_trip_keeps_relevance(file, tmp_path):
     """``lrp convert`` to the native format keeps every new node kind (the Affine that passes,
     grouped convolutions, the ceil-mode border, activations, partial mean pools) and so the

@@ -42,7 +42,8 @@ Stop 27: ``lraspp``, torchvision's LR-ASPP in small (``SEGMENT``; its head's add
 ``Merge``, as every addition here, which ``map_references`` routes through zennit's ``Sum``);
 ``segsoftmax``, ``segment``'s FCN ending in a softmax over each pixel's classes; ``attunet``,
 an Attention U-Net in small (``SEGMENT``; a skip map times its attention gate's one-channel
-sigmoid map, which zennit hooks nowhere: autograd passes the gradient to both factors).
+sigmoid map, which zennit hooks nowhere: autograd passes the gradient to both factors);
+``attgrid``, Oktay et al.'s own gate (α on a coarser grid, resized, ``α.expand_as(x) * x``).
 ``NAME ...`` after the folder makes only those (the seeds do not depend on it). Weights and
 BatchNorm statistics are seeded random values; the files come out the same at every run.
 
@@ -1333,6 +1334,54 @@ class AttentionUNet(nn.Module):
         return self.classifier(d1)
 
 
+class GridAttention(nn.Module):
+    """Oktay et al.'s own attention gate (``GridAttentionBlock2D``, concatenation mode): θ a
+    stride-2 2×2 convolution of the skip map x, φ(g) resized bilinearly to θ(x)'s grid, ψ and
+    the sigmoid there, α resized bilinearly to x's size and ``α.expand_as(x) * x`` (ONNX: an
+    Expand before the Mul), then W: a 1×1 convolution with its BatchNorm."""
+
+    def __init__(self, f_x, f_g, f_int):
+        super().__init__()
+        self.theta = nn.Conv2d(f_x, f_int, 2, 2, bias=False)
+        self.phi = nn.Conv2d(f_g, f_int, 1)
+        self.psi = nn.Conv2d(f_int, 1, 1)
+        self.merge, self.relu, self.sigmoid = Merge(), nn.ReLU(), nn.Sigmoid()
+        self.w = nn.Sequential(*conv_bn(f_x, f_x, 1))
+
+    def forward(self, x, g):
+        theta = self.theta(x)
+        phi = nn.functional.interpolate(self.phi(g), size=theta.shape[-2:], mode="bilinear",
+                                        align_corners=False)
+        alpha = self.sigmoid(self.psi(self.relu(self.merge(theta, phi))))
+        alpha = nn.functional.interpolate(alpha, size=x.shape[-2:], mode="bilinear",
+                                          align_corners=False)
+        return self.w(alpha.expand_as(x) * x)
+
+
+class GridAttentionUNet(nn.Module):
+    """A U-Net in small with Oktay et al.'s ``GridAttention`` on its first skip map, gated by
+    the coarsest stage (4×4 under a 16×16 map): an N×K×H×W map (``SEGMENT``)."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.enc1 = nn.Sequential(*conv_bn(3, 8, 3, 1, 1), nn.ReLU())              # 8×16×16
+        self.enc2 = nn.Sequential(nn.MaxPool2d(2), *conv_bn(8, 12, 3, 1, 1), nn.ReLU())
+        self.enc3 = nn.Sequential(nn.MaxPool2d(2), *conv_bn(12, 16, 3, 1, 1), nn.ReLU())
+        self.att = GridAttention(8, 16, 6)
+        self.up = nn.Upsample(scale_factor=2)
+        self.dec2 = nn.Sequential(*conv_bn(28, 12, 3, 1, 1), nn.ReLU())            # 12×8×8
+        self.dec1 = nn.Sequential(*conv_bn(20, 12, 3, 1, 1), nn.ReLU())            # 12×16×16
+        self.classifier = nn.Conv2d(12, classes, 1)  # last: ``calibrate`` centres it
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d2 = self.dec2(torch.cat([self.up(e3), e2], dim=1))
+        d1 = self.dec1(torch.cat([self.up(d2), self.att(e1, e3)], dim=1))
+        return self.classifier(d1)
+
+
 MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "resnet": (ResNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "densenet": (DenseNet, (1, 12, 12), (0.0,), (1.0,)),
@@ -1386,12 +1435,13 @@ MODELS = {  # name: (builder, input C×H×W, per-channel mean, std)
     "lraspp": (TinyLRASPP, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "segsoftmax": (SegmentSoftmax, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "attunet": (AttentionUNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "attgrid": (GridAttentionUNet, (3, 16, 16), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # segmentation networks (an N×K×H×W output): two samples, each predicting three or more
 # classes; ``R__<preset>`` starts at the output times the mask of the class predicted at the
 # most pixels (its channel where it is the argmax; ``target`` holds it per sample), and
 # ``Rsecond__<preset>`` of the class at the second most (``second``)
-SEGMENT = {"segment", "lraspp", "segsoftmax", "attunet"}
+SEGMENT = {"segment", "lraspp", "segsoftmax", "attunet", "attgrid"}
 # models the TorchScript exporter cannot write (``antialias=True``): NAME_dynamo.onnx only
 DYNAMO_ONLY = {"interpaa"}
 # TorchScript exports at other opsets, besides the default (17): NAME_opN.onnx

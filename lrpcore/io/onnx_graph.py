@@ -62,6 +62,7 @@ from ..graph_layers import (
 )
 from ..graph_norms import ChannelNorm, PositionwiseDense
 from ..graph_sequence import SequenceToChannelsLast
+from ..graph_upsampling import InterpolatingResize, NearestResize
 from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh, mark_functional
 from ..model import MAX_ACTIVATION_VALUES  # noqa: F401 - also read from here
 from ..spec import onnx_input_spec
@@ -156,6 +157,9 @@ class _Builder:
         # error (it was "Add's constant must be a constant")
         self.uncomputed: dict = {}
         self.types = ElementTypes()  # the element types the file declares (onnx_types)
+        # an Expand of data that a Mul broadcasts alike (an attention gate's expand_as): its
+        # output's ONNX name, which names the unexpanded tensor and only a Mul may read
+        self.broadcast_only: set = set()
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -1428,11 +1432,36 @@ def _gate(b, node, data_in) -> bool:
 
 
 def _sigmoid_of(b, name) -> bool:
-    """Whether engine tensor ``name`` is a Sigmoid's or HardSigmoid's output (an attention
-    gate's coefficients, between 0 and 1)."""
+    """Whether engine tensor ``name`` is a Sigmoid's or HardSigmoid's output, upsampled or not
+    (an attention gate's coefficients, between 0 and 1; Oktay et al.'s code computes them on
+    a coarser grid and resizes them to the map's)."""
     k = b.producer.get(name)
+    while k is not None and isinstance(b.nodes[k].layer, (NearestResize, InterpolatingResize)):
+        k = b.producer.get(b.nodes[k].inputs[0])
     layer = None if k is None else b.nodes[k].layer
     return isinstance(layer, Sigmoid) or isinstance(layer, HardSigmoid) and not layer.swish
+
+
+def _op_expand(b, node, attrs, where, t, data_in):
+    """Expand of data (``x.expand_as(y)``) to a shape it broadcasts to: the tensor itself, which
+    only a Mul may read (it broadcasts it alike; an attention gate's ``α.expand_as(x) * x``)."""
+    if len(node.input) < 2 or data_in[0] is None:
+        b.fail(where, "Expand of a constant to the shape of data is not supported")
+    target = [int(v) for v in _ints(np.atleast_1d(b.const(node.input[1], where,
+                                                          "Expand's shape")),
+                                    where, b, "Expand's shape")]
+    if len(target) != len(t.shape) + 1 or t.seq or t.storage not in ("cl", "same"):
+        b.fail(where, f"Expand of a {len(t.shape) + 1}-dimensional tensor to "
+                      f"{brief(target)} is not supported; only to the shape of a map it "
+                      "broadcasts to, read by a Mul (an attention gate's expand_as)")
+    try:
+        shape = np.broadcast_shapes(t.shape, tuple(target[1:]))
+    except ValueError:
+        b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
+                      f"{brief(target)}: the shapes do not broadcast")
+    _alias(b, node, t)
+    if tuple(shape) != t.shape:
+        b.broadcast_only.add(node.output[0])
 
 
 GATE_BRANCH_NODES = 64  # a squeeze-and-excitation branch is a handful of nodes
@@ -1589,6 +1618,7 @@ OPERATORS = {
     "HardSwish": _op_hard_sigmoid,
     "PRelu": _op_prelu,
     "Identity": _op_alias,
+    "Expand": _op_expand,
     "Dropout": _op_dropout,
     "Cast": _op_cast,
     "CastLike": _op_cast,
@@ -1648,7 +1678,11 @@ IMPORT_ONLY = {"Identity": "dropped", "Dropout": "dropped (inference)",
                             "zennit's `Sum` (see ReduceSum); of a map, before a Tile (see "
                             "Tile)",
                "Transpose": "of data: NHWC ↔ NCHW, relabelled; the channel shuffle's; an "
-                            "N×L×C sequence to N×C×L"}
+                            "N×L×C sequence to N×C×L",
+               "Expand": "of data to a shape it broadcasts to, read only by a Mul of two "
+                         "tensors (Oktay et al.'s attention gate, `α.expand_as(x) * x`): the "
+                         "tensor itself, which the Mul broadcasts alike; other readers "
+                         "refused"}
 FOLDED = ("Constant", "Shape", "Gather", "Slice", "Concat", "ConstantOfShape", "Cast",
           "CastLike", "Expand",
           "Unsqueeze", "Squeeze", "Transpose", "Reshape", "Add", "Sub", "Mul", "Div", "Mod",
@@ -1752,8 +1786,8 @@ NOTES = {
            "(squeeze-and-excitation: MobileNetV3, EfficientNet-B0, from PyTorch or Keras) a "
            "`Gate` (on a 1×1 map, where both have one shape, the one computed from the "
            "other's global pool is the gate); a map times a Sigmoid's or HardSigmoid's "
-           "one-channel map, broadcast over its channels (Attention U-Net's attention gate, "
-           "from PyTorch or Keras) a `Gate`; a gate passes "
+           "one-channel map, upsampled or not, broadcast over its channels (Attention "
+           "U-Net's attention gate, from PyTorch or Keras) a `Gate`; a gate passes "
            "relevance as its gradient to both factors, as zennit's autograd does; other "
            "products of data refused (no LRP rule for a product of two signals)",
     "Div": "of data by a constant: as Mul", "Sub": "of data and a constant: as Add",
@@ -1968,6 +2002,10 @@ def _node(b, node, where, onnx):
                      None)
     if repeating is not None and op not in repeat.ACCEPTS:
         repeat.refuse_other_use(b, where, op, repeating)
+    expanded = next((n for n in node.input if n in b.broadcast_only), None)
+    if expanded is not None and not (op == "Mul" and _two_tensors(data_in)):
+        b.fail(where, f"{op} of {short(expanded, 60)!r}, an Expand of data, is not supported: "
+                      "only a Mul of two tensors may read one (it broadcasts it alike)")
     handler = OPERATORS.get(op)
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
@@ -2284,6 +2322,9 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
         raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is a map with "
                                "a new axis of copies (Unsqueeze and Tile, as tf.repeat writes "
                                "it); only the map they are merged back into is supported")
+    if out_name in b.broadcast_only:
+        raise ModelFormatError(f"{path}: the graph output '{short(out_name)}' is an Expand of "
+                               "data; only a Mul reading one is supported")
     if final.name != out_name:  # an alias (Identity, folded bias) of a node's output
         out_name = final.name
     nodes = _prune(b.nodes, out_name)
