@@ -14,11 +14,11 @@ import tempfile
 
 import numpy as np
 import pytest
+from tiny_models import dense_digit_model
 
 import lrpcore
 from lrpcore.cli.main import main
 from lrpcore.errors import ShapeError
-from lrpcore.layers import Linear, Rect
 from lrpcore.model import Sequential
 from lrpcore.render import heatmap
 
@@ -26,9 +26,7 @@ from lrpcore.render import heatmap
 @pytest.fixture()
 def work(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    model = Sequential([Linear(rng.normal(size=(784, 16)) * 0.05, np.zeros(16)), Rect(),
-                        Linear(rng.normal(size=(16, 10)) * 0.3, np.zeros(10))])
-    lrpcore.save_model(model, tmp_path / "m.npz")
+    lrpcore.save_model(dense_digit_model(rng), tmp_path / "m.npz")
     x = rng.integers(0, 256, size=(6, 784), dtype=np.uint8)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "labels.npy", (np.arange(6) % 10).astype(np.float64)[:, None])

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import dense_digit_model
 
 import lrpcore
 from lrpcore import fileio
 from lrpcore.cli.main import main
 from lrpcore.errors import ExportError
-from lrpcore.layers import Linear, Rect
-from lrpcore.model import Sequential
 
 OLD = b"an earlier run's result"
 
@@ -31,9 +30,7 @@ OLD = b"an earlier run's result"
 @pytest.fixture()
 def work(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    model = Sequential([Linear(rng.normal(size=(784, 16)) * 0.05, np.zeros(16)), Rect(),
-                        Linear(rng.normal(size=(16, 10)) * 0.3, np.zeros(10))])
-    lrpcore.save_model(model, tmp_path / "m.npz")
+    lrpcore.save_model(dense_digit_model(rng), tmp_path / "m.npz")
     np.save(tmp_path / "x.npy", rng.integers(0, 256, size=(3, 784), dtype=np.uint8))
     monkeypatch.chdir(tmp_path)
     return tmp_path

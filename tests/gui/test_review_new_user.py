@@ -156,15 +156,10 @@ def test_a_strip_of_features_gets_no_outline(make_window, qtbot, tmp_path):
     edge filter over it and drew a black block over the second cell's relevance."""
     import numpy as np
 
-    import lrpcore
-    from lrpcore.layers import Linear, Tanh
+    from .insight_helpers import two_input_files
 
-    rng = np.random.default_rng(4)
-    small = lrpcore.Sequential([Linear(rng.normal(0, 0.3, (2, 3)), np.zeros(3)), Tanh(),
-                                Linear(rng.normal(0, 0.3, (3, 2)), np.zeros(2))])
-    model, data = tmp_path / "xor.npz", tmp_path / "pairs.npy"
-    lrpcore.save_model(small, model)
-    np.save(data, np.array([[0.1, 0.9], [0.9, 0.1], [0.0, 1.0]]))
+    model, data = two_input_files(tmp_path)
+    np.save(data, np.array([[0.1, 0.9], [0.9, 0.1], [0.0, 1.0]]))  # pairs near XOR's corners
     window = make_window(model=model, dataset=data)
     assert window.state.outline
     for i in range(3):
