@@ -1421,9 +1421,10 @@ def _gate(b, node, data_in) -> bool:
         return False
     for x, s in (data_in, data_in[::-1]):
         xs, ss = _engine_shape(x), _engine_shape(s)
-        if x.storage == s.storage and (Gate.fits(xs, ss) or Gate.one_by_one(xs, ss)
-                                       and _pooled_from(b, s.name, x.name)
-                                       or Gate.per_position(xs, ss) and _sigmoid_of(b, s.name)):
+        gates = (Gate.fits(xs, ss)
+                 or (Gate.one_by_one(xs, ss) and _pooled_from(b, s.name, x.name))
+                 or (Gate.per_position(xs, ss) and _sigmoid_of(b, s.name)))
+        if x.storage == s.storage and gates:
             out = node.output[0]
             b.data[b.add(node.name, Gate(), [x.name, s.name], out)] = _Tensor(
                 out, x.shape, x.storage)
