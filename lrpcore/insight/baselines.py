@@ -24,19 +24,20 @@ import numpy as np
 from ..errors import RuleError
 from ..explain import Forward
 from ..kernels import class_relevance
-from ..map_targets import map_mask
+from ..map_targets import map_mask, region_box
 from ..targets import resolve_classes
 
 
-def output_seed(y, target="pred", labels=None, xp=np, class_names=None):
+def output_seed(y, target="pred", labels=None, xp=np, class_names=None, region=None):
     """∂(explained output)/∂y: a one-hot row per sample, or ones for target ``output``
-    (:func:`lrpcore.targets.resolve_classes` reads the target)."""
-    classes = resolve_classes(y, target, labels, xp, class_names)
+    (:func:`lrpcore.targets.resolve_classes` reads the target); of a map, inside ``region``
+    only (:mod:`lrpcore.map_targets`)."""
+    classes = resolve_classes(y, target, labels, xp, class_names, region)
     ones = xp.ones_like(y)
     if classes is None:
-        return ones
+        return ones if region is None else ones * region_box(y, region, xp)
     if y.ndim > 2:  # a map: the explained class's channel where it is predicted
-        return map_mask(y, classes, xp, class_names)
+        return map_mask(y, classes, xp, class_names, region)
     return class_relevance(ones, classes, xp)
 
 
@@ -46,28 +47,28 @@ def model_class_names(forward):
     return lambda: getattr(forward.explainer.model, "class_names", None)
 
 
-def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True):
+def input_gradient(forward: Forward, target="pred", labels=None, to_numpy=True, region=None):
     """Gradient of the explained output (per sample) with respect to the fed input."""
     if getattr(forward, "stores", None) is not None:  # a graph model's forward pass
-        g = _graph_input_gradient(forward, target, labels)
+        g = _graph_input_gradient(forward, target, labels, region)
         return forward.backend.to_numpy(g) if to_numpy else g
     ex = forward.explainer
     xp = forward.backend.xp
     acts = forward.activations
-    g = output_seed(acts[-1], target, labels, xp, model_class_names(forward))
+    g = output_seed(acts[-1], target, labels, xp, model_class_names(forward), region)
     for i in range(len(ex.layers) - 1, -1, -1):
         layer, x, y = ex.layers[i], acts[i], acts[i + 1]
         g = _layer_gradient(layer, x, y, g, xp, ex.dtype, i)
     return forward.backend.to_numpy(g) if to_numpy else g
 
 
-def _graph_input_gradient(forward, target, labels):
+def _graph_input_gradient(forward, target, labels, region=None):
     """The chain rule over a graph's nodes in reverse order, shard by shard of the batch: a
     tensor read by several nodes (a residual connection) collects the gradients of all its
     readers; Add passes the gradient to every summand, Concat splits it by slices (the walk
     of the graph engine's backward pass, with gradients instead of relevance)."""
     xp = forward.backend.xp
-    seed = output_seed(forward.output, target, labels, xp, model_class_names(forward))
+    seed = output_seed(forward.output, target, labels, xp, model_class_names(forward), region)
     parts, start = [], 0
     for store in forward.stores:  # TensorStore: the shard's tensors by name
         parts.append(_graph_shard_gradient(forward.explainer, store,
@@ -112,16 +113,17 @@ def _channel_sum(a, channel_sum):
     return a.sum(axis=-1) if channel_sum and a.ndim == 4 else a
 
 
-def sensitivity(forward: Forward, target="pred", labels=None, channel_sum=False) -> np.ndarray:
+def sensitivity(forward: Forward, target="pred", labels=None, channel_sum=False,
+                region=None) -> np.ndarray:
     """Squared input gradient; ``channel_sum`` adds the channels of NHWC inputs (N, H, W)."""
-    g = input_gradient(forward, target, labels)
+    g = input_gradient(forward, target, labels, region=region)
     return _channel_sum(g * g, channel_sum)
 
 
 def gradient_x_input(forward: Forward, target="pred", labels=None,
-                     channel_sum=False) -> np.ndarray:
+                     channel_sum=False, region=None) -> np.ndarray:
     """Input gradient times the fed input."""
-    g = input_gradient(forward, target, labels)
+    g = input_gradient(forward, target, labels, region=region)
     x = forward.backend.to_numpy(forward.activations[0])
     return _channel_sum(g * x, channel_sum)
 
@@ -143,9 +145,12 @@ def baseline_name(method) -> str | None:
     return key if key in BASELINES else None
 
 
-def attribute(forward: Forward, method, target="pred", labels=None, layer_rules=None):
-    """Relevance map of ``method``: a baseline name, or an LRP rule spec / preset / RuleConfig."""
+def attribute(forward: Forward, method, target="pred", labels=None, layer_rules=None,
+              region=None):
+    """Relevance map of ``method``: a baseline name, or an LRP rule spec / preset / RuleConfig
+    (``region``: a segmentation model's box of its map)."""
     name = baseline_name(method)
     if name is not None:
-        return BASELINES[name](forward, target, labels)
-    return forward.relevance(method, target, layer_rules=layer_rules, labels=labels)
+        return BASELINES[name](forward, target, labels, region=region)
+    return forward.relevance(method, target, layer_rules=layer_rules, labels=labels,
+                             region=region)

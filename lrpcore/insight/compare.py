@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Forward, resolve_rules
-from ..map_targets import class_scores
+from ..map_targets import check_region, class_scores
 from ..targets import explains_all_outputs, resolve_classes
 from .baselines import attribute, baseline_name, model_class_names
 from .tasks import check_cancel, report
@@ -81,8 +81,9 @@ def _method_label(forward, method) -> str:
     return resolve_rules(forward.explainer.layers, method).description
 
 
-def class_relevance(forward: Forward, rule, index=0, classes=None) -> np.ndarray:
-    """Maps (len(classes), *input shape) of sample ``index`` for each class (default: all).
+def class_relevance(forward: Forward, rule, index=0, classes=None, region=None) -> np.ndarray:
+    """Maps (len(classes), *input shape) of sample ``index`` for each class (default: all);
+    of a segmentation model, the class's pixels inside ``region`` only.
 
     One backward pass: the sample's activations are repeated once per class.
     """
@@ -92,7 +93,7 @@ def class_relevance(forward: Forward, rule, index=0, classes=None) -> np.ndarray
     if not classes:
         return np.zeros((0,) + tuple(one.activations[0].shape[1:]))
     many = repeated_view(one, len(classes))
-    return np.asarray(attribute(many, rule, target=np.asarray(classes)))
+    return np.asarray(attribute(many, rule, target=np.asarray(classes), region=region))
 
 
 def contrast_map(forward: Forward, rule, class_a, class_b, index=0, positive=False):
@@ -106,7 +107,8 @@ def contrast_map(forward: Forward, rule, class_a, class_b, index=0, positive=Fal
 
 
 def compare(forward: Forward, rules, index=0, classes="target", target="pred", labels=None,
-            contrast=None, positive=False, progress=None, cancel=None) -> Comparison:
+            contrast=None, positive=False, progress=None, cancel=None,
+            region=None) -> Comparison:
     """Maps of sample ``index`` for up to six rules (rows) and several classes (columns).
 
     ``classes``: ``"target"`` (the explained class only, from ``target``/``labels``; for target
@@ -115,6 +117,8 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     more) or a list of class indices.
     ``contrast=(A, B)`` appends an "A vs B" column to every row.
     Rules may be LRP specs, presets or the baselines ``sensitivity`` / ``gradxinput``.
+    ``region``: a segmentation model's box of its map (:mod:`lrpcore.map_targets`); "all"
+    then takes the classes predicted inside it.
     """
     rules = [rules] if isinstance(rules, str) else list(rules)
     if not rules:
@@ -124,7 +128,7 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     one = sample_view(forward, index)
     outputs = class_scores(one.outputs())[0]  # of a map: the share of its pixels per class
     k = outputs.shape[0]
-    chosen = _chosen_classes(one, classes, target, labels, index, k)
+    chosen = _chosen_classes(one, classes, target, labels, index, k, region)
     pair = None
     if contrast is not None:
         pair = (_check_class(contrast[0], k, "class A"), _check_class(contrast[1], k, "class B"))
@@ -134,9 +138,9 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
         check_cancel(cancel)
         report(progress, done, len(rules))
         wanted = list(chosen or ()) + [c for c in (pair or ()) if c not in (chosen or ())]
-        maps = class_relevance(one, rule, 0, wanted)
+        maps = class_relevance(one, rule, 0, wanted, region)
         if chosen is None:  # target "output": one map of every output's relevance at once
-            shown = np.asarray(attribute(one, rule, target="output"))
+            shown = np.asarray(attribute(one, rule, target="output", region=region))
             titles = [WHOLE_OUTPUT]
         else:
             shown = maps[:len(chosen)]
@@ -160,24 +164,30 @@ WHOLE_OUTPUT = "all outputs"
 MAX_ALL_CLASSES = 10
 
 
-def _all_or_top(one, k):
+def _all_or_top(one, k, region=None):
     """Every class of a model with up to MAX_ALL_CLASSES, else the highest-scoring ones in
     score order: "all" 1000 ImageNet classes would be 1000 backward passes and columns. Of a
     map (a segmentation model), the classes it predicts somewhere: the others have no pixels
-    to explain."""
-    scores = class_scores(one.outputs())[0]
-    candidates = range(k) if one.output.ndim <= 2 else np.flatnonzero(scores > 0)
+    to explain (inside ``region``)."""
+    y = one.outputs()
+    scores = class_scores(y)[0]
+    if region is not None:  # the pixels of the box only
+        y0, y1, x0, x1 = check_region(region, y.shape[1:])
+        inside = class_scores(y[:, y0:y1, x0:x1])[0]
+    else:
+        inside = scores
+    candidates = range(k) if one.output.ndim <= 2 else np.flatnonzero(inside > 0)
     if len(candidates) <= MAX_ALL_CLASSES:
         return [int(c) for c in candidates]
     return [int(c) for c in np.argsort(-scores, kind="stable")[:MAX_ALL_CLASSES]]
 
 
-def _chosen_classes(one, classes, target, labels, index, k):
+def _chosen_classes(one, classes, target, labels, index, k, region=None):
     if not isinstance(classes, str):
         return [_check_class(c, k) for c in classes]
     mode = classes.strip().lower()
     if mode == "all":
-        return _all_or_top(one, k)
+        return _all_or_top(one, k, region)
     if mode != "target":
         raise ShapeError(f"classes must be 'target', 'all' or a list, got {classes!r}")
     if explains_all_outputs(target):
@@ -186,5 +196,5 @@ def _chosen_classes(one, classes, target, labels, index, k):
         target = np.asarray(target).reshape(-1)[index]
     lab = None if labels is None else np.asarray(labels).reshape(-1)[[index]]
     classes = resolve_classes(one.output, target, lab, one.backend.xp,
-                              model_class_names(one))  # a map's too (the seed's argmax is not)
+                              model_class_names(one), region)  # a map's (not the seed's argmax)
     return [int(one.backend.to_numpy(classes)[0])]

@@ -144,10 +144,10 @@ def run_compare(req: ExplainRequest, cache: ForwardCache, rules, mode="target", 
     if mode == "contrast":
         a, b = (int(c) for c in pair)
         comp = compare(fwd, rules, classes=[a, b], contrast=(a, b), positive=positive,
-                       cancel=cancel)
+                       cancel=cancel, region=req.region)
     else:  # for target "output" one map of the whole output, as the main view (lrpcore)
         comp = compare(fwd, rules, classes=mode, target=req.target_value, labels=req.labels,
-                       cancel=cancel)
+                       cancel=cancel, region=req.region)
     maps_raw = tuple(to_raw_layout(req.model, row.maps) for row in comp.rows)
     return CompareResult(req, comp, maps_raw, mode)
 

@@ -389,3 +389,33 @@ def test_region_comes_back_after_a_restart_for_the_same_model(make_window, qtbot
     assert s.region == (4, 12, 2, 9)
     assert not any(frame.isVisible() for frame in again.views.region_frames)
     again.close()
+
+
+def test_compare_explains_the_region_as_the_main_view(make_window, qtbot, tmp_path):
+    """Compare explained the classes' pixels in the whole map while the main view showed a
+    region's: its first row is now the main view's heatmap, the gradient baselines start in
+    the box too, and 'all' lists the classes predicted inside it."""
+    from .insight_helpers import open_tool, rerun
+
+    window, images = _region_window(make_window, qtbot, tmp_path)
+    s = window.state
+    y = lrpcore.Explainer(s.model, dtype=s.dtype).forward(images[:1]).outputs()
+    region = (0, 6, 0, 16)
+    s.region = region
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    view = open_tool(qtbot, window, "compare")
+    rerun(qtbot, view, lambda: view.set_rules([s.rule, "gradxinput"]))
+    assert view.last_error is None, view.last_error
+    np.testing.assert_allclose(view.cell_maps[(0, 0)], s.relevance.sum(axis=-1), rtol=1e-6,
+                               atol=1e-9)
+    boxed = view.cell_maps[(1, 0)]
+    s.region = None
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    rerun(qtbot, view, view.refresh)
+    assert not np.allclose(view.cell_maps[(1, 0)], boxed)  # the baseline followed the box
+    s.region = (0, 1, 0, 1)  # one pixel: one class
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    rerun(qtbot, view, lambda: view.set_mode("all"))
+    assert view.last_error is None, view.last_error
+    assert list(view.result.comparison.classes) == [int(y[0, 0, 0].argmax())]
+    assert len(np.unique(y[0].argmax(-1))) > 1
