@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import get_backend, get_dtype
 from .conventions import LITERATURE_STABILIZER, TOOLBOX, ZENNIT, Convention  # noqa: F401
 from .errors import RuleError, ShapeError
 from .layers import ROLES, Flatten
-from .model import Sequential, layer_table
+from .model import Sequential, device_input, layer_table
 from .text import is_digits, short, unique_elided
 
 
@@ -213,10 +212,7 @@ class GraphModel(Sequential):
         return plan
 
     def forward(self, x, backend=None, dtype=None, layers=None):
-        be = get_backend(backend)
-        if dtype is None and getattr(x, "dtype", None) == np.float32:
-            dtype = "float32"
-        a = be.xp.asarray(x, dtype=get_dtype(dtype))
+        be, a = device_input(x, backend, dtype)
         return self.run(a, be.xp)
 
     def summary(self) -> str:

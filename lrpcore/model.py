@@ -31,6 +31,15 @@ def format_accuracy(acc) -> str:
     return str(acc)
 
 
+def device_input(x, backend=None, dtype=None):
+    """(backend, ``x`` as its array) for ``Model.forward``, chains and graphs alike: without
+    ``dtype`` a float32 batch stays float32 (anything else runs in the default float64)."""
+    be = get_backend(backend)
+    if dtype is None and getattr(x, "dtype", None) == np.float32:
+        dtype = "float32"
+    return be, be.xp.asarray(x, dtype=get_dtype(dtype))
+
+
 def layer_table(described, shapes, params, names, min_width, name_head) -> list[str]:
     """``lrp info``'s table of layers (chains and graphs alike): a head and one row per layer
     (index, description, output shape or '?', parameters, name), the description column as
@@ -187,11 +196,7 @@ class Sequential:
     # -- computation -------------------------------------------------------------------------
     def forward(self, x, backend=None, dtype=None, layers=None):
         """Run the layers on a batch; returns the output on the same backend."""
-        be = get_backend(backend)
-        if dtype is None and getattr(x, "dtype", None) == np.float32:
-            dtype = "float32"
-        dt = get_dtype(dtype)
-        a = be.xp.asarray(x, dtype=dt)
+        be, a = device_input(x, backend, dtype)
         for layer in (layers if layers is not None else self.layers):
             a = layer.forward(a, be.xp)
         return a
