@@ -222,7 +222,9 @@ def test_transposed_convolution_and_resize_on_the_device_path_equal_numpy(rule):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     import gpu_graph_check
 
-    for name in ("decoder", "convnext"):  # and ConvNeXt's ChannelNorm and PositionwiseDense
+    # and ConvNeXt's ChannelNorm and PositionwiseDense; Attention U-Net's gate on a resized
+    # one-channel map and a dilated convolution whose phases run as blocks of two lengths
+    for name in ("decoder", "convnext", "attention"):
         model = gpu_graph_check.later_kinds_graphs()[f"every operator ({name})"]
         x = np.random.default_rng(7).uniform(-1, 1, (3, *model.input_spec.shape))
         want = lrpcore.explain(model, x, rule=rule, raw=True, backend="numpy")

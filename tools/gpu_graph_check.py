@@ -299,9 +299,36 @@ def later_kinds_graphs(seed=0) -> dict:
     convnext = GraphModel(nodes, "x", "y", InputSpec(
         shape=(3, 4, 4), raw_shape=(4, 4, 3), layout="NCHW", divide=1.0, offset=0.0,
         value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
+    # stop 27: Attention U-Net's gate (a map times a sigmoid's one-channel map computed on a
+    # coarser grid, resized) and a dilated convolution whose phases run as blocks of two
+    # lengths (22 rows at dilation 4: phases of 6, 6, 5, 5; padding them would cost more than
+    # graph_dilated.SPLIT_MACS per sample)
+    half = [i // 2 for i in range(22)]
+    nodes = [
+        Node("to_cl", ToChannelsLast(), ("x",), "a"),                     # 22×22×3
+        Node("lift", Convolution(rng.normal(size=(1, 1, 3, 64)) / 2, rng.normal(size=64) * 0.1),
+             ("a",), "b"),
+        Node("lift/relu", Rect(), ("b",), "c"),
+        Node("dil/pad", Pad((4, 4, 4, 4)), ("c",), "cp"),                 # 30×30×64
+        Node("dil", DilatedConvolution(rng.normal(size=(3, 3, 64, 64)) / 24,
+                                       rng.normal(size=64) * 0.1, (1, 1), (4, 4)),
+             ("cp",), "d"),                                               # 22×22×64
+        Node("dil/relu", Rect(), ("d",), "e"),
+        Node("att/psi", Convolution(rng.normal(size=(2, 2, 64, 1)) / 16, rng.normal(size=1) * 0.1,
+                                    (2, 2)), ("e",), "p"),                # 11×11×1
+        Node("att/sigmoid", Sigmoid(), ("p",), "q"),
+        Node("att/resize", NearestResize(half, half, (11, 11)), ("q",), "r"),  # 22×22×1
+        Node("att/mul", Gate(), ("e", "r"), "f"),                          # 22×22×64
+        Node("gap", MeanPool((22, 22), (22, 22)), ("f",), "g"),
+        Node("flat", FlattenChannelsFirst(), ("g",), "h"),
+        Node("fc", Linear(rng.normal(size=(64, 3)) / 8, rng.normal(size=3) * 0.1), ("h",), "y"),
+    ]
+    attention = GraphModel(nodes, "x", "y", InputSpec(
+        shape=(3, 22, 22), raw_shape=(22, 22, 3), layout="NCHW", divide=1.0, offset=0.0,
+        value_range=(-1.0, 1.0), raw_range=(-1.0, 1.0)))
     return {"every operator (later kinds)": image, "every operator (sequence)": sequence,
             "every operator (zoo4)": zoo4, "every operator (decoder)": decoder,
-            "every operator (convnext)": convnext}
+            "every operator (convnext)": convnext, "every operator (attention)": attention}
 
 
 def parity(quick: bool) -> tuple[bool, list]:
