@@ -103,6 +103,8 @@ class ConceptsPanel(ToolPanel):
         self.gallery_outlines: list = []  # the outline over each reference's heatmap
         self._build()
         self.state.events.model.connect(lambda _m: self._fill_layers())
+        for name in ("rule", "layer_rules", "target", "region"):  # what references depend on
+            getattr(self.state.events, name).connect(lambda _v: self._references_outdated())
         for event in (self.state.events.outline, self.state.events.colormap):
             event.connect(lambda _v: self._redraw())
         self._fill_layers()
@@ -302,6 +304,16 @@ class ConceptsPanel(ToolPanel):
         return self.runner.submit(REFS_KEY, job, on_done=self._refs_done,
                                   on_error=self._refs_failed,
                                   on_progress=lambda d, t, _p: self.refs.step(d, t))
+
+    def _references_outdated(self) -> None:
+        """References found with other settings (rule, target, a segmentation model's
+        region) are none of these: they leave the gallery, and a search under way stops."""
+        if self.refs_cancel.isEnabled():
+            self.runner.cancel(REFS_KEY)
+            self.refs.cancelled()
+        if self.references is not None:
+            self.references = None
+            self._draw_gallery()
 
     def _refs_done(self, refs) -> None:
         self.refs.finished()

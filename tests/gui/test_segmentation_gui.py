@@ -369,6 +369,21 @@ def test_concepts_and_spray_explain_the_region(make_window, qtbot, tmp_path):
     np.testing.assert_allclose(r.heatmaps, heat, rtol=1e-5, atol=1e-6 * np.abs(heat).max())
     assert "the pixels in rows 0:8, columns 0:16 only" in spray_panel.summary.text()
 
+    # RelMax references of the region's pixels; another region makes them none of its own
+    from lrpcore import relmax
+
+    assert panel.find_references()
+    qtbot.waitUntil(lambda: panel.references is not None or panel.last_error is not None,
+                    timeout=60000)
+    assert panel.last_error is None, panel.last_error
+    want = relmax.references(ex, images, layer, config, "pred", n=8, use_cache=False,
+                             region=region)
+    np.testing.assert_allclose(panel.references.channel_relevance, want.channel_relevance,
+                               rtol=1e-6, atol=1e-9)
+    assert panel.gallery_outlines  # drawn
+    s.region = (8, 16, 0, 16)
+    assert panel.references is None and not panel.gallery_outlines
+
 
 def test_region_comes_back_after_a_restart_for_the_same_model(make_window, qtbot, tmp_path):
     from lrpgui import MainWindow
