@@ -165,8 +165,10 @@ class MainWindow(QMainWindow):
         # docking a tool never squeezes the images below a readable size
         self.views.setMinimumSize(*MIN_VIEWS)
         # arrow keys move through the samples from the start: the image views and the
-        # scores plot (mouse only) never take the keyboard focus from the sample grid
-        for view in (self.views.input_widget, self.views.heat_widget, self.scores):
+        # scores plot and the colour bar (mouse only) never take the keyboard focus from the
+        # sample grid, nor stop Tab
+        for view in (self.views.input_widget, self.views.heat_widget, self.views.bar_widget,
+                     self.scores):
             view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         central = QWidget()

@@ -67,6 +67,9 @@ class LayerRuleTable(QTableWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(MIN_WIDTH)
         self.setMinimumHeight(self.rows_height(MIN_ROWS))
+        # Tab goes on to the next control (arrow keys move between cells): cell by cell, a
+        # graph's table held the keyboard for hundreds of presses
+        self.setTabKeyNavigation(False)
 
     def batched_changes(self):
         """Change many cells as one change (:func:`batched_item_changes`): a rule switch

@@ -65,3 +65,26 @@ def test_the_sanity_check_draws_each_step_once(qtbot, make_window, toy_files, mo
     with qtbot.waitSignal(panel.updated, timeout=60000):
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert len(made) == 2 * steps * samples and len(panel.cells) == steps * samples
+
+
+def test_tab_leaves_the_rule_table_and_skips_the_colour_bar(qtbot, make_window):
+    """Tab walked the per-layer table cell by cell (EfficientNet-Lite0: 112 rows × 4 columns
+    before the next control) and stopped on the colour bar, which takes no keys. Tab now
+    leaves the table at once (arrow keys move inside it) and passes the colour bar by."""
+    from PySide6.QtCore import Qt
+
+    window = make_window()
+    window.activateWindow()
+    table = window.rules.layer_table
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus)
+    table.setCurrentCell(0, 3)
+    qtbot.keyClick(table, Qt.Key.Key_Tab)
+    qtbot.waitUntil(lambda: not table.hasFocus())
+    seen = []
+    for _ in range(40):  # once round the window's chain
+        focus = QApplication.focusWidget()
+        seen.append(focus.objectName())
+        qtbot.keyClick(focus, Qt.Key.Key_Tab)
+    assert "layerRuleTable" in seen and "sampleGrid" in seen
+    assert "colorBar" not in seen
