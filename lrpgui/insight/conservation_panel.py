@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.insight.conservation import branch_text, cut_summary, input_cut
 
-from ..widgets.axes import label_axes
+from ..widgets.axes import label_axes, plot_widget
 from ..widgets.table_batch import batched_item_changes
 from . import imaging
 from .panel import ToolPanel
@@ -110,8 +110,7 @@ class ConservationPanel(ToolPanel):
             header.setSectionResizeMode(j, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.setMinimumHeight(150)
-        self.plot = pg.PlotWidget(objectName="conservationPlot")
-        self.plot.setBackground("w")
+        self.plot = plot_widget("conservationPlot")
         self.plot.setMenuEnabled(False)
         label_axes(self.plot, "ΣR across the cut",
                    "layer (the cut at its input; rightmost: f(x))")

@@ -34,6 +34,7 @@ from lrpcore.errors import ExportError
 from lrpcore.fileio import atomic_save_npy
 
 from .. import dialogs
+from ..widgets.axes import label_axes, plot_widget
 from . import imaging
 from .digit_prep import SIDE, mnist_like, upsample
 from .panel import ToolPanel
@@ -233,8 +234,8 @@ class DrawPanel(ToolPanel):
         self.heat_title = pg.LabelItem("", size="9pt", color="k")
         ci.addItem(self.heat_title, row=2, col=0, colspan=2)
         imaging.even_columns(ci, 2)
-        self.scores = pg.PlotWidget(objectName="drawScores")
-        self.scores.setBackground("w")
+        self.scores = plot_widget("drawScores")
+        label_axes(self.scores, "score", "class")
         self.scores.setMenuEnabled(False)
         self.scores.setMouseEnabled(False, False)
         self.scores.setMinimumHeight(120)

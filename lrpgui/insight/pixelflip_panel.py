@@ -33,7 +33,7 @@ from lrpcore.insight.pixelflip import (
     default_per_step,
 )
 
-from ..widgets.axes import label_axes
+from ..widgets.axes import label_axes, plot_widget
 from .layouts import result_table
 from .panel import ToolPanel
 from .worker_tasks import FlipSettings, request_from_state, run_pixelflip
@@ -108,8 +108,7 @@ class PixelFlipPanel(ToolPanel):
             buttons.addWidget(w)
         form.addRow(buttons)
 
-        self.plot = pg.PlotWidget(objectName="pixelFlipPlot")
-        self.plot.setBackground("w")
+        self.plot = plot_widget("pixelFlipPlot")
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         label_axes(self.plot, "output of the explained class", X_LABEL)

@@ -32,7 +32,7 @@ from lrpcore.map_targets import region_words
 from lrpcore.targets import model_map_shape
 
 from .. import dialogs
-from ..widgets.axes import IndexAxis, label_axes
+from ..widgets.axes import IndexAxis, label_axes, plot_widget
 from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
 from .trust_panels import BatchPanel
@@ -114,10 +114,8 @@ class SprayPanel(BatchPanel):
         self.summary.setTextFormat(Qt.TextFormat.PlainText)  # a saved result's class, as written
         self.summary.setWordWrap(True)  # what a run does is a long line: never a wider window
 
-        self.scatter_plot = pg.PlotWidget()
-
-        self.scatter_plot.setObjectName("sprayScatter")
-        self.scatter_plot.setBackground("w")
+        self.scatter_plot = plot_widget("sprayScatter")
+        label_axes(self.scatter_plot, "t-SNE 2", "t-SNE 1")
         self.scatter_plot.setToolTip("the samples embedded in 2-D (t-SNE), coloured by "
                                      "cluster; drag the box to filter the sample grid")
         self.scatter = pg.ScatterPlotItem(size=7, hoverable=True)
@@ -136,9 +134,7 @@ class SprayPanel(BatchPanel):
         self.preview_label = pg.LabelItem("hover a point", size="8pt", color="k")
         self.preview.ci.addItem(self.preview_label, row=0, col=0, colspan=2)
         self.preview_boxes = [imaging.image_cell(self.preview.ci, 1, c) for c in range(2)]
-        self.eigen_plot = pg.PlotWidget(axisItems={"bottom": IndexAxis("bottom")})
-        self.eigen_plot.setObjectName("sprayEigengap")
-        self.eigen_plot.setBackground("w")
+        self.eigen_plot = plot_widget("sprayEigengap", axisItems={"bottom": IndexAxis("bottom")})
         # eigenvalues lie in [0, 2]: shown as they are, not as "200 (x0.01)"
         label_axes(self.eigen_plot, "Laplacian eigenvalue", "index")
         self.eigen_plot.setTitle("eigengap", color="k", size="9pt")

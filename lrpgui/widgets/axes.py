@@ -10,6 +10,15 @@ import pyqtgraph as pg
 AXIS_TEXT = (40, 40, 40)  # pyqtgraph's default, (150, 150, 150), is faint on white
 
 
+def plot_widget(name: str, **kwargs) -> pg.PlotWidget:
+    """A white plot widget with the object name ``name``: ``pg.PlotWidget(objectName=…)``
+    hands the name to its plot item, and the tools' plots had none."""
+    plot = pg.PlotWidget(**kwargs)
+    plot.setObjectName(name)
+    plot.setBackground("w")
+    return plot
+
+
 def label_axes(plot: pg.PlotItem | pg.PlotWidget, left: str, bottom: str) -> None:
     """Title the axes of a white plot, in dark text (tick labels too), and write their
     numbers as they are: pyqtgraph's SI scaling wrote 0.6 as "600 (x0.001)"."""

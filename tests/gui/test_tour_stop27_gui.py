@@ -88,3 +88,24 @@ def test_tab_leaves_the_rule_table_and_skips_the_colour_bar(qtbot, make_window):
         qtbot.keyClick(focus, Qt.Key.Key_Tab)
     assert "layerRuleTable" in seen and "sampleGrid" in seen
     assert "colorBar" not in seen
+
+
+def test_every_tool_plot_reads_in_dark_text_with_titled_axes(qtbot, make_window):
+    """Draw a digit's class scores and SpRAy's t-SNE scatter kept pyqtgraph's faint grey
+    numbers and no axis titles (the other plots were given dark ones): every plot of the
+    tools now reads alike. Their object names are set too (``pg.PlotWidget(objectName=…)``
+    hands the name to its plot item, and the widgets had none)."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QColor
+
+    window = make_window()
+    plots = [p for panel in window.insight.panels.values()
+             for p in panel.findChildren(pg.PlotWidget)]
+    names = {p.objectName() for p in plots}
+    assert {"drawScores", "sprayScatter", "sprayEigengap", "pixelFlipPlot",
+            "conservationPlot"} <= names, names
+    for plot in plots:
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            assert axis.labelText, (plot.objectName(), side)
+            assert QColor(axis.textPen().color()).lightness() < 100, (plot.objectName(), side)
