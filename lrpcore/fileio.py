@@ -82,11 +82,6 @@ def _identity(path):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def remove_stale_temporaries(folder, suffix="") -> None:
-    """Remove temporary files (ending in ``suffix``) that killed runs left in ``folder``."""
-    clean_stale_temporaries(folder)
-
-
 def identity(path):
     """Public form of :func:`_identity`: lets a writer that replaces its own file several
     times (``lrp train``) check that nobody else put a file there in between."""
