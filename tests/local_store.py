@@ -4,15 +4,16 @@ in-process Dask cluster of one single-threaded worker: the fixture several tests
 from __future__ import annotations
 
 
-def job_args(model, source, rule="epsilon:0.01", batch_size=32) -> dict:
+def job_args(model, source, rule="epsilon:0.01", batch_size=32, target="pred") -> dict:
     """What ``lrp explain MODEL DATA --out R.zarr`` passes to ``explain_to_store``: numpy,
-    float64, the predicted class, images as given."""
+    float64, the predicted class (or ``target``), images as given."""
     return {"model": str(model), "backend": "numpy", "dtype": "float64", "rule": rule,
-            "layer_rules": {}, "target": "pred", "raw": False, "batch_size": batch_size,
+            "layer_rules": {}, "target": target, "raw": False, "batch_size": batch_size,
             "source": source}
 
 
-def explain_to_local_store(model, source, out, rule="epsilon:0.01", batch_size=32):
+def explain_to_local_store(model, source, out, rule="epsilon:0.01", batch_size=32,
+                           target="pred", labels=None):
     """The run's result (its ``failed`` chunks: [] when every chunk was written)."""
     import distributed
 
@@ -20,8 +21,8 @@ def explain_to_local_store(model, source, out, rule="epsilon:0.01", batch_size=3
 
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
                             dashboard_address=None) as client:
-        return dist.explain_to_store(job_args(model, source, rule, batch_size), out,
-                                     client=client, progress=False)
+        return dist.explain_to_store(job_args(model, source, rule, batch_size, target), out,
+                                     client=client, labels=labels, progress=False)
 
 
 def lenet_store_of_random_digits(folder):

@@ -28,14 +28,19 @@ def test_two_outputs_naming_one_file_are_refused_before_computing(tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
+def _archive_of_many_members(path):
+    """A crafted .npz of 20,000 tiny members, whose names no one-line error may list."""
+    member = io.BytesIO()
+    np.save(member, np.zeros(4, np.float32))
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(20000):
+            zf.writestr(f"member{i}.npy", member.getvalue())
+
+
 def test_an_archive_of_many_members_is_named_in_a_short_line(tmp_path, capsys):
     """An error listed all 20,000 member names of a crafted .npz in its one line."""
     bad = tmp_path / "many.npz"
-    member = io.BytesIO()
-    np.save(member, np.zeros(4, np.float32))
-    with zipfile.ZipFile(bad, "w") as zf:
-        for i in range(20000):
-            zf.writestr(f"member{i}.npy", member.getvalue())
+    _archive_of_many_members(bad)
     rc = main(["data", "info", str(bad)])
     err = capsys.readouterr().err
     assert rc == 2 and "20,000 in all" in err and len(err) < 400
@@ -251,11 +256,7 @@ def test_a_relevance_sidecar_of_the_wrong_shape_does_not_stop_a_render(tmp_path,
 def test_render_names_a_few_members_of_a_crafted_archive(tmp_path, capsys):
     """'lrp render R.npz' listed all 20,000 member names of an archive in its one line."""
     bad = tmp_path / "R.npz"
-    member = io.BytesIO()
-    np.save(member, np.zeros(4, np.float32))
-    with zipfile.ZipFile(bad, "w") as zf:
-        for i in range(20000):
-            zf.writestr(f"member{i}.npy", member.getvalue())
+    _archive_of_many_members(bad)
     for spec in (str(bad), f"{bad}:nothing"):
         rc = main(["render", spec, "--out", str(tmp_path / "o.png")])
         err = capsys.readouterr().err

@@ -158,7 +158,9 @@ def test_cli_spray_clusters_the_heatmaps_of_a_relevance_store(clever_hans, tmp_p
     the same heatmaps and clusters as explaining anew; options that would change the stored
     heatmaps, and another model, are refused."""
     pytest.importorskip("zarr")
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
+    from local_store import explain_to_local_store
+
     from lrpcore import distributed as dist
 
     _, data, marked, model_path = clever_hans
@@ -168,12 +170,8 @@ def test_cli_spray_clusters_the_heatmaps_of_a_relevance_store(clever_hans, tmp_p
     np.save(labels, data.labels[part])
     source, _ = dist.open_source(images)
     store = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        dist.explain_to_store({"model": str(model_path), "backend": "numpy", "dtype": "float64",
-                               "rule": "epsilon:0.01", "layer_rules": {}, "target": "true",
-                               "raw": False, "batch_size": 256, "source": source}, store,
-                              client=client, labels=data.labels[part], progress=False)
+    explain_to_local_store(model_path, source, store, "epsilon:0.01", 256, target="true",
+                           labels=data.labels[part])
     out, direct = tmp_path / "s.npz", tmp_path / "d.npz"
     assert main(["spray", str(model_path), str(store), "--class", "3", "--out", str(out),
                  "--embedding", "none"]) == 0

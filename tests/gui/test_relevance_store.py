@@ -88,7 +88,7 @@ def test_a_stored_heatmap_that_breaks_conservation_warns(make_window, qtbot, toy
     now drives the warning, and the click still opens the Conservation panel at layer 8."""
     from pathlib import Path
 
-    import distributed
+    from local_store import explain_to_local_store
     from PySide6.QtCore import Qt
 
     from lrpcore import distributed as dist
@@ -98,12 +98,7 @@ def test_a_stored_heatmap_that_breaks_conservation_warns(make_window, qtbot, toy
     lenet = Path(__file__).resolve().parents[2] / "models" / "mnist-lenet5.npz"
     source, _ = dist.open_source(toy_files[1])
     out = tmp_path / "R.zarr"
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client:
-        dist.explain_to_store({"model": str(lenet), "backend": "numpy", "dtype": "float64",
-                               "rule": "alphabeta:2", "layer_rules": {}, "target": "pred",
-                               "raw": False, "batch_size": 64, "source": source}, out,
-                              client=client, progress=False)
+    explain_to_local_store(lenet, source, out, "alphabeta:2", 64)
     window = make_window()
     assert window.open_relevance_store(out)
     qtbot.waitUntil(lambda: window.state.explanation is not None
