@@ -346,7 +346,10 @@ class ImagePair(QWidget):
         lut, cut = rendering.gray_red2_bar(R, vmax)
         self.colorbar.setColorMap(pg.ColorMap(pos=np.linspace(0.0, 1.0, len(lut)), color=lut,
                                               name="gray-red2"))
-        self.bar_title.setText(f"grey above<br>{cut:.3g}<br>(cleared)")
+        # a cut above the largest relevance clears none of it: "grey above 139 (cleared)"
+        # beside a bar that ended at 27 read as if the top had been cleared
+        self.bar_title.setText(f"grey above<br>{cut:.3g}<br>(cleared)" if cut < float(np.max(R))
+                               else f"cut {cut:.3g}:<br>none<br>cleared")
 
     def _outline(self, result):
         """The outline of the input on display, kept while only the rule, target or colormap

@@ -109,3 +109,19 @@ def test_every_tool_plot_reads_in_dark_text_with_titled_axes(qtbot, make_window)
             axis = plot.getAxis(side)
             assert axis.labelText, (plot.objectName(), side)
             assert QColor(axis.textPen().color()).lightness() < 100, (plot.objectName(), side)
+
+
+def test_gray_red2_says_when_it_clears_nothing(qtbot, make_window):
+    """gray-red2 clears R > 10·var(R); for αβ with α = 3 on LeNet-5 that cut (139) lay above
+    the largest relevance (27), yet the colour bar said "grey above 139 (cleared)". It now
+    says that none is cleared."""
+    window = make_window()
+    bar = window.views.bar_title
+    window.rules.colormap_selector.setCurrentText("gray-red2")
+    qtbot.waitUntil(lambda: "grey above" in bar.text, timeout=5000)  # ε: the top is cleared
+    with qtbot.waitSignal(window.state.events.explanation, timeout=20000):
+        window.state.rule = "alphabeta:20"  # relevance in the hundreds: its variance far more
+    R = window.state.relevance
+    assert 10 * R.var() > R.max()
+    qtbot.waitUntil(lambda: "none" in bar.text, timeout=5000)
+    assert "grey above" not in bar.text and "cleared" in bar.text
