@@ -335,6 +335,12 @@ class SprayPanel(BatchPanel):
         self.clear_error()
         self.cancel()  # a run still going would replace the opened result when it ended
         self.show_result(result)
+        # the class box names the class shown, so that Run repeats it (left on "all", a
+        # result of class 3 was followed by a run over every class of the dataset)
+        cls = result.meta.get("class")
+        row = self.class_box.findData(None if cls is None else int(cls))
+        if row >= 0:
+            self.class_box.setCurrentIndex(row)
         return result
 
     def _other_dataset(self, result):

@@ -125,3 +125,33 @@ def test_gray_red2_says_when_it_clears_nothing(qtbot, make_window):
     assert 10 * R.var() > R.max()
     qtbot.waitUntil(lambda: "none" in bar.text, timeout=5000)
     assert "grey above" not in bar.text and "cleared" in bar.text
+
+
+def test_an_opened_spray_result_sets_the_class_it_was_made_for(qtbot, make_window, toy_files,
+                                                               tmp_path):
+    """A saved SpRAy result of class 3 opened with the class box on "all": the window showed
+    class 3's clusters while Run would have clustered every class (10,000 digits of
+    mnist-test, minutes). The box now names the result's class; "all" for a result of all."""
+    import numpy as np
+
+    from lrpcore.spray import SprayResult
+
+    def saved(cls, name):
+        n = 12
+        rng = np.random.default_rng(0)
+        result = SprayResult(indices=np.arange(n), labels=np.full(n, -1 if cls is None else cls),
+                             heatmaps=rng.normal(size=(n, 28, 28)),
+                             features=rng.normal(size=(n, 64)), clusters=np.arange(n) % 2,
+                             eigenvalues=np.linspace(0, 1, 6),
+                             embedding=rng.normal(size=(n, 2)), meta={"class": cls})
+        path = tmp_path / name
+        result.save(path)
+        return path
+
+    window = make_window()
+    panel = window.insight.show("spray")
+    assert panel.class_box.currentData() is None  # "all"
+    assert panel.open(saved(3, "class3.npz")) is not None
+    assert panel.class_box.currentData() == 3
+    assert panel.open(saved(None, "all.npz")) is not None
+    assert panel.class_box.currentData() is None
