@@ -160,3 +160,21 @@ def test_a_second_graph_output_no_node_writes_is_refused(tmp_path, capsys):
                         outputs=["y", "aux"])
     assert main(["info", str(model)]) == 2
     one_line(capsys, "m.onnx", "the graph output 'aux' is written by no node")
+
+
+def test_a_sparse_initializer_is_refused_as_such(tmp_path, capsys):
+    """A weight stored as a sparse_initializer (valid ONNX, which the importer does not read)
+    was refused as "Gemm's weights must be a constant", naming no reason."""
+    values = numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "W")
+    sparse = helper.make_sparse_tensor(values, numpy_helper.from_array(np.array([0, 5]), "i"),
+                                       [4, 3])
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], transB=1, name="fc")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    graph.sparse_initializer.append(sparse)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)  # a valid file
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    assert main(["info", str(tmp_path / "m.onnx")]) == 2
+    one_line(capsys, "m.onnx", "initializer 'W' is stored sparse", "not supported")

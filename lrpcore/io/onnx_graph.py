@@ -2177,6 +2177,12 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
     b = _Builder(path, opset)
     b.pytorch = proto.producer_name == "pytorch"
     external = ExternalData(path)  # dynamo=True keeps the weights in model.onnx.data
+    if graph.sparse_initializer:  # a node reading one was refused as reading a constant that
+        # is none ("Gemm's weights must be a constant")
+        sparse = graph.sparse_initializer[0]
+        raise ModelFormatError(f"{path}: initializer '{short(sparse.values.name)}' is stored "
+                               "sparse (sparse_initializer), which is not supported; save the "
+                               "model with dense initializers, as exporters write them")
     b.consts.update({t.name: _tensor(onnx, t, f"{path}: initializer", external)
                      for t in graph.initializer})
     for t in graph.initializer:
