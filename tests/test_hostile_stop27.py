@@ -178,3 +178,21 @@ def test_a_sparse_initializer_is_refused_as_such(tmp_path, capsys):
     onnx.save(model, str(tmp_path / "m.onnx"))
     assert main(["info", str(tmp_path / "m.onnx")]) == 2
     one_line(capsys, "m.onnx", "initializer 'W' is stored sparse", "not supported")
+
+
+@pytest.mark.parametrize("data,const,part", [
+    (TensorProto.FLOAT, np.ones(3, np.int64), "'x' (float32) and 'c' (int64)"),
+    (TensorProto.INT64, np.ones(3, np.float32), "'x' (int64) and 'c' (float32)"),
+], ids=["integer constant", "integer input"])
+def test_an_integer_where_the_operator_takes_the_datas_float_is_refused(tmp_path, capsys, data,
+                                                                       const, part):
+    """An int64 constant added to float32 data (or float32 added to an int64 input) was read
+    as floats and explained, where every runtime refuses the file."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "c"], ["y"], name="add")], "g",
+        [helper.make_tensor_value_info("x", data, [1, 3])],
+        [helper.make_tensor_value_info("y", data, [1, 3])], [numpy_helper.from_array(const, "c")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "m.onnx"))
+    assert main(["info", str(tmp_path / "m.onnx")]) == 2
+    one_line(capsys, "m.onnx", "node 0 'add' (Add)", part, "must be of one type")

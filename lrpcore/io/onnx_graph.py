@@ -78,7 +78,7 @@ from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
 from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
-from .onnx_types import ElementTypes
+from .onnx_types import ElementTypes, is_floating, type_name
 
 MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
@@ -1028,11 +1028,6 @@ def _op_alias(b, node, attrs, where, t, data_in):
     _alias(b, node, t)
 
 
-# ONNX's floating types: FLOAT, FLOAT16, DOUBLE, BFLOAT16
-FLOAT_TYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16"}
-OTHER_TYPES = {2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
-
-
 def _op_cast(b, node, attrs, where, t, data_in):
     """Cast of data between floating types is dropped: the engine computes in its own dtype.
     A model exported in float64 (``model.double()``) casts to float32 around operators ONNX
@@ -1044,8 +1039,7 @@ def _op_cast(b, node, attrs, where, t, data_in):
         to = "that of its second input"
     else:
         code = int(attrs.get("to", 0))
-        floating = code in FLOAT_TYPES
-        to = FLOAT_TYPES.get(code) or OTHER_TYPES.get(code) or f"ONNX type {code}"
+        floating, to = is_floating(code), type_name(code)
     if not floating:
         b.fail(where, f"{node.op_type} of data to {to} is not supported: only between floating "
                       "types (a float64 export's casts around Celu)")
@@ -2224,6 +2218,11 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
                                f"sidecar {_sidecar_name(path)} gives)") from None
 
 
+def _refuse(text):
+    """A node's refusal; the node loop names the file and the node."""
+    raise ModelFormatError(text)
+
+
 def _refuse_unwritten(path, where, graph_nodes, i, written) -> None:
     """Refuse node ``i`` reading a tensor no earlier node, initializer or the input writes:
     ONNX requires nodes in topological order, so it is a cycle or a damaged file (it was
@@ -2287,6 +2286,10 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # checked below, not printed
                 _node(b, node, where, onnx)
+            schema = _schema(b, node, onnx)
+            if schema is not None:  # integers where floats belong, once the operator's own
+                # reader had its say (onnx_types)
+                b.types.check(node, schema, _refuse, floating_only=False)
         except ModelFormatError as exc:
             if str(exc).startswith(path):
                 raise

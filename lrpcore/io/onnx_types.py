@@ -8,10 +8,11 @@ exporter writes such a file (a float16 export declares a float16 input, or casts
 input first), so it is a damaged or hand-edited model, and its heatmaps would be of a model no
 runtime runs. Each operator's schema binds its inputs to type parameters (Conv's X, W and B are
 all ``T``); inputs bound to one parameter must be of one type, and an input of a fixed type
-(Resize's scales: float) must be of that type. Only floating types are compared here: an
-integer where a float belongs (quantised weights, indices written as floats) is refused by
-the operator's own reader, which says what it is. Types not known (an operator the schema
-does not describe, a placeholder of a fused Keras norm) are not checked.
+(Resize's scales: float) must be of that type. Floating types are compared before the
+operator is read; an integer where a float belongs (quantised weights, indices written as
+floats) after it, so that the operator's own reader, which says what it is, refuses it first
+(an integer constant added to float32 data was read as floats). Types not known (an operator
+the schema does not describe, a placeholder of a fused Keras norm) are not checked.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _literal(type_str: str):
         return None
 
 
-def _floating(code) -> bool:
+def is_floating(code) -> bool:
+    """Whether ONNX element type ``code`` is a floating one (FLOAT, FLOAT16, DOUBLE, BFLOAT16)."""
     return type_name(code) in FLOATING
 
 
@@ -74,14 +76,16 @@ class ElementTypes:
         if name and code:
             self.of[name] = int(code)
 
-    def check(self, node, schema, fail) -> None:
+    def check(self, node, schema, fail, floating_only=True) -> None:
         """Refuse (``fail(text)``) a node whose inputs bound to one type parameter differ in
-        type, or an input of a fixed type given another."""
+        type, or an input of a fixed type given another; ``floating_only``: only where every
+        type compared is a floating one."""
         onnx, _ = _onnx()
         seen: dict[str, tuple[str, int]] = {}
         for k, name in enumerate(node.input):
             code = self.of.get(name) if name else None
-            param = _bound(schema, k) if code is not None and _floating(code) else None
+            known = code is not None and (is_floating(code) or not floating_only)
+            param = _bound(schema, k) if known else None
             if param is None:
                 continue
             if param.option == onnx.defs.OpSchema.FormalParameterOption.Variadic \
@@ -89,14 +93,14 @@ class ElementTypes:
                 continue
             fixed = _literal(param.type_str)
             if fixed is not None:
-                if code != fixed and _floating(fixed):
+                if code != fixed and (is_floating(fixed) or not floating_only):
                     role = "" if name == param.name else f" ({param.name})"
                     fail(f"its input '{short(name)}'{role} is {type_name(code)}; "
                          f"{short(node.op_type, 40)} takes {type_name(fixed)} there, as ONNX "
                          "defines it (every runtime refuses this file)")
                 continue
             first = seen.setdefault(param.type_str, (name, code))
-            if first[1] != code:
+            if first[1] != code and (not floating_only or is_floating(first[1])):
                 fail(f"its inputs '{short(first[0])}' ({type_name(first[1])}) and "
                      f"'{short(name)}' ({type_name(code)}) must be of one type, as ONNX "
                      f"defines {short(node.op_type, 40)} (every runtime refuses this file): "
