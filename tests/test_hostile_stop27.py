@@ -196,3 +196,25 @@ def test_an_integer_where_the_operator_takes_the_datas_float_is_refused(tmp_path
               str(tmp_path / "m.onnx"))
     assert main(["info", str(tmp_path / "m.onnx")]) == 2
     one_line(capsys, "m.onnx", "node 0 'add' (Add)", part, "must be of one type")
+
+
+@pytest.mark.parametrize("command", [["data", "info", "{npy}"],
+                                     ["explain", "mnist-lenet5", "{npy}", "--out", "{out}.npy"],
+                                     ["render", "{npy}", "--out", "{out}.png"]])
+def test_a_npy_header_holding_an_expression_is_named_without_an_address(tmp_path, capsys,
+                                                                         command):
+    """numpy's parser refused a header dictionary holding a call with ast's words, which name
+    the parsed node by its memory address ('malformed node or string on line 1: <ast.Call
+    object at 0x7f14183fa500>'); the call is never run."""
+    marker = tmp_path / "ran"
+    header = (f"{{'descr': __import__('os').mkdir('{marker}'), 'fortran_order': False, "
+              "'shape': (2, 784), }").encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    npy = tmp_path / "x.npy"
+    npy.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+                    + bytes(2 * 784 * 8))
+    out = tmp_path / "out"
+    assert main([a.format(npy=npy, out=out) for a in command]) == 2
+    err = one_line(capsys, str(npy), "its dictionary holds an expression, not plain values")
+    assert "0x" not in err and "ast." not in err
+    assert not marker.exists() and not list(tmp_path.glob("out*"))

@@ -45,6 +45,12 @@ def read_npy_header(fh, max_header_size=1 << 16):
     except NPY_HEADER_ERRORS:
         raise ValueError("damaged .npy header: not a dictionary numpy can parse (cut short?)") \
             from None
+    except ValueError as exc:  # ast.literal_eval's refusal of an expression (a call, a name)
+        # names the parsed node by its memory address: "<ast.Call object at 0x7f…>"
+        if "malformed node or string" not in str(exc):
+            raise
+        raise ValueError("damaged .npy header: its dictionary holds an expression, not plain "
+                         "values") from None
 
 
 def check_npz_member(path: str, key: str) -> None:
