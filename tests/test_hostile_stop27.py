@@ -218,3 +218,18 @@ def test_a_npy_header_holding_an_expression_is_named_without_an_address(tmp_path
     err = one_line(capsys, str(npy), "its dictionary holds an expression, not plain values")
     assert "0x" not in err and "ast." not in err
     assert not marker.exists() and not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize("elem,named", [(TensorProto.STRING, "string"),
+                                        (TensorProto.BOOL, "bool")])
+def test_an_input_of_strings_or_bools_is_refused(tmp_path, capsys, elem, named):
+    """A graph input declared as strings (or bools) into a Relu loaded and was explained as
+    numbers."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+        [helper.make_tensor_value_info("x", elem, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "m.onnx"))
+    assert main(["info", str(tmp_path / "m.onnx")]) == 2
+    one_line(capsys, "m.onnx", f"input 'x' holds {named} values")

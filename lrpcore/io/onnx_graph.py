@@ -78,7 +78,7 @@ from . import onnx_upsampling as upsampling
 from .native import MAX_GRAPH_NODES
 from .onnx_functions import CLASS_HIERARCHY, inline_functions
 from .onnx_import import MAX_SAMPLE_ELEMENTS, ExternalData, _onnx, _tensor, load_proto
-from .onnx_types import ElementTypes, is_floating, type_name
+from .onnx_types import ElementTypes, is_floating, is_number_type, type_name
 
 MAX_NODES = MAX_GRAPH_NODES  # far above real exports (EfficientNet-Lite0: 575 nodes)
 MAX_CONSTANT_ELEMENTS = 1 << 24  # what shape arithmetic may build
@@ -2185,6 +2185,10 @@ def read_onnx_graph(path, proto=None, input_shape=None) -> GraphModel:
     if len(inputs) != 1:
         raise ModelFormatError(_input_count_problem(path, inputs))
     inp = inputs[0]
+    elem = inp.type.tensor_type.elem_type
+    if elem and not is_number_type(elem):  # a string or bool input was explained as numbers
+        raise ModelFormatError(f"{path}: input '{short(inp.name)}' holds {type_name(elem)} "
+                               "values; a model this program explains takes numbers")
     dims = list(inp.type.tensor_type.shape.dim)
     sample = [d.dim_value if d.HasField("dim_value") else 0 for d in dims[1:]]
     declared = sample

@@ -51,6 +51,12 @@ def is_floating(code) -> bool:
 
 
 FLOATING = ("float16", "float32", "float64", "bfloat16")
+INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def is_number_type(code) -> bool:
+    """Whether ONNX element type ``code`` holds real numbers (no strings, bools, complex)."""
+    return is_floating(code) or type_name(code) in INTEGERS
 
 
 def _bound(schema, k):
