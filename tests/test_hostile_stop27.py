@@ -233,3 +233,11 @@ def test_an_input_of_strings_or_bools_is_refused(tmp_path, capsys, elem, named):
               str(tmp_path / "m.onnx"))
     assert main(["info", str(tmp_path / "m.onnx")]) == 2
     one_line(capsys, "m.onnx", f"input 'x' holds {named} values")
+
+
+def test_an_empty_onnx_file_is_called_empty(tmp_path, capsys):
+    """A 0-byte .onnx (an interrupted copy) parsed as an empty model and was refused as 'the
+    ONNX graph has no nodes'."""
+    (tmp_path / "m.onnx").write_bytes(b"")
+    assert main(["info", str(tmp_path / "m.onnx")]) == 2
+    one_line(capsys, "m.onnx: an empty file (0 bytes), not an ONNX model")

@@ -142,6 +142,8 @@ def load_proto(path):
     onnx, _ = _onnx()
     require_regular_file(path, ModelFormatError)
     size = os.path.getsize(path)
+    if size == 0:  # protobuf reads no bytes as an empty model: "the ONNX graph has no nodes"
+        raise ModelFormatError(f"{path}: an empty file (0 bytes), not an ONNX model")
     if size > MAX_PROTO_BYTES:  # onnx.load reads the whole file first: a 20-GB file (sparse,
         # or the wrong file) was read into memory before protobuf refused it
         raise ModelFormatError(f"{path}: {size:,} bytes; an ONNX model file holds at most 2 GiB "
