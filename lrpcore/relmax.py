@@ -39,27 +39,41 @@ FORMAT = 1
 
 @dataclass
 class References:
-    """Per channel: the top samples, their relevance, crop boxes and conditional heatmaps."""
+    """Per channel: the top samples, their relevance, crop boxes and conditional heatmaps.
+    ``channels``: the channels whose boxes and heatmaps were found, in their rows' order
+    (None: every channel, row c for channel c); samples and relevance cover every channel."""
 
     layer: int
     samples: np.ndarray    # (C, n) dataset indices, most relevant first
     relevance: np.ndarray  # (C, n) the channel's relevance in those samples
-    boxes: np.ndarray      # (C, n, 4) y0, y1, x0, x1 in the fed input's spatial grid
-    heatmaps: np.ndarray   # (C, n, H, W) conditional heatmaps (summed over colour)
+    boxes: np.ndarray      # (rows, n, 4) y0, y1, x0, x1 in the fed input's spatial grid
+    heatmaps: np.ndarray   # (rows, n, H, W) conditional heatmaps (summed over colour)
     channel_relevance: np.ndarray  # (N, C) every sample's channel relevance
+    channels: np.ndarray | None = None  # (rows,) the channels of those rows; None: all
 
     @property
     def n_channels(self) -> int:
         return self.samples.shape[0]
 
+    def row(self, channel) -> int | None:
+        """The row of ``channel``'s boxes and heatmaps; None where they were not found."""
+        channel = int(channel)
+        if self.channels is None:
+            return channel if 0 <= channel < self.n_channels else None
+        hit = np.flatnonzero(self.channels == channel)
+        return int(hit[0]) if hit.size else None
+
     def crops(self, channel, images01):
         """[(sample, image crop, heatmap crop)] of one channel; ``images01`` maps a dataset
         index to the fed input as an (H, W) or (H, W, 3) image."""
+        r = self.row(channel)
+        if r is None:
+            raise KeyError(f"channel {channel}: no reference maps were found for it")
         out = []
         for i, s in enumerate(self.samples[channel]):
-            y0, y1, x0, x1 = self.boxes[channel, i]
+            y0, y1, x0, x1 = self.boxes[r, i]
             out.append((int(s), images01(int(s))[y0:y1, x0:x1],
-                        self.heatmaps[channel, i, y0:y1, x0:x1]))
+                        self.heatmaps[r, i, y0:y1, x0:x1]))
         return out
 
     def nbytes(self) -> int:
@@ -73,7 +87,8 @@ class References:
         with atomic_open(path) as fh:
             np.savez(fh, format=FORMAT, layer=self.layer, samples=self.samples,
                      relevance=self.relevance, boxes=self.boxes, heatmaps=self.heatmaps,
-                     channel_relevance=self.channel_relevance)
+                     channel_relevance=self.channel_relevance,
+                     **({} if self.channels is None else {"channels": self.channels}))
 
     @classmethod
     def load(cls, path, count=None) -> References:
@@ -88,10 +103,16 @@ class References:
             if int(head["format"]) != FORMAT:
                 raise ValueError("old cache format")
             refs = cls(int(head["layer"]), z["samples"], z["relevance"], z["boxes"],
-                       z["heatmaps"], z["channel_relevance"])
+                       z["heatmaps"], z["channel_relevance"],
+                       z["channels"] if "channels" in z.files else None)
         C, n = refs.samples.shape if refs.samples.ndim == 2 else (-1, -1)
-        if (refs.relevance.shape != (C, n) or refs.boxes.shape != (C, n, 4)
-                or refs.heatmaps.shape[:2] != (C, n) or refs.heatmaps.ndim != 4
+        chosen = refs.channels
+        rows = C if chosen is None else (len(chosen) if chosen.ndim == 1 else -1)
+        if chosen is not None and (chosen.dtype.kind not in "iu" or (
+                chosen.size and (chosen.min() < 0 or chosen.max() >= C))):
+            raise ValueError("channels out of range")
+        if (refs.relevance.shape != (C, n) or refs.boxes.shape != (rows, n, 4)
+                or refs.heatmaps.shape[:2] != (rows, n) or refs.heatmaps.ndim != 4
                 or refs.channel_relevance.ndim != 2 or refs.channel_relevance.shape[1] != C):
             raise ValueError("members of inconsistent shapes")
         if (refs.samples.dtype.kind not in "iu" or refs.boxes.dtype.kind not in "iu"
@@ -168,10 +189,12 @@ def _folder_stamp(folder) -> str:
     return f"{count}|{size}|{newest}"
 
 
-def cache_key(model, config, target, layer, dataset_id, n, region=None) -> str:
+def cache_key(model, config, target, layer, dataset_id, n, region=None, channels=None) -> str:
     parts = (FORMAT, model_hash(model), config.description, target, layer, dataset_id, n)
     # a box of a segmentation model's map explains other pixels (none: the key it always had)
     text = "|".join(str(p) for p in parts + (() if region is None else (tuple(region),)))
+    if channels is not None:  # maps of some channels only (every channel: the key it had)
+        text += "|channels " + ",".join(str(int(c)) for c in channels)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -196,13 +219,15 @@ def _box(support) -> tuple:
 
 def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
                        n=8, batch_size=256, progress=None, cancelled=None,
-                       raw=False, region=None) -> References:
+                       raw=False, region=None, channels=None) -> References:
     """RelMax references of every channel of layer k over ``images`` (raw samples, or with
     ``raw`` arrays in the model's own layout; indexable by slices, e.g. a dataset's
     ``images``); ``progress(done, total)`` and ``cancelled()`` let a background job report
     and stop (raising :class:`Cancelled`). On a segmentation model (``region``: a box of its
     map) a sample whose map predicts the class at no pixel has nothing to explain: its
-    channel relevance is 0 and it is no reference."""
+    channel relevance is 0 and it is no reference. ``channels``: the channels whose boxes and
+    heatmaps are found (None: every one); each is a conditional backward pass per reference
+    sample, most of the work (EfficientNet-Lite0's head has 1280 channels)."""
     ex = explainer
     config = _config(ex, rule)
     N = len(images)
@@ -235,7 +260,8 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
                          f"samples{region_words(region)}: there are no pixels to explain")
     ranked = np.where(present[:, None], R, -np.inf)  # a sample without pixels comes last
     top = np.argsort(-ranked, axis=0, kind="stable")[:n].T  # (C, n)
-    pairs = [(c, int(s)) for c in range(C) for s in top[c]]
+    chosen = range(C) if channels is None else _channels(channels, C)
+    pairs = [(c, int(s)) for c in chosen for s in top[c]]
     steps = N + len(pairs)  # each pair a step: the maps take most of the time
     heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled,
                                   raw, region, progress and (lambda d: progress(N + d, steps)))
@@ -243,7 +269,17 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         progress(steps, steps)
     H, W = heat.shape[1:]
     return References(k, top, np.take_along_axis(R.T, top, axis=1),
-                      boxes.reshape(C, n, 4), heat.reshape(C, n, H, W), R)
+                      boxes.reshape(len(chosen), n, 4), heat.reshape(len(chosen), n, H, W), R,
+                      None if channels is None else np.asarray(chosen, dtype=np.int64))
+
+
+def _channels(channels, C) -> list[int]:
+    """``channels`` as a sorted list without repeats; ShapeError for one the layer lacks."""
+    chosen = sorted({int(c) for c in channels})
+    wrong = [c for c in chosen if not 0 <= c < C]
+    if wrong:
+        raise ShapeError(f"channel {wrong[0]}: the layer has channels 0..{C - 1}")
+    return chosen
 
 
 def _batch_relevance(fwd, k, config, target, labels, region):
@@ -341,10 +377,10 @@ def _check(cancelled):
 
 def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                dataset_id="", progress=None, cancelled=None, use_cache=True,
-               raw=False, region=None) -> References:
+               raw=False, region=None, channels=None) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
-    hash, rule, target, layer, ``dataset_id``, n, ``raw``, ``region`` and the explainer's
-    dtype)."""
+    hash, rule, target, layer, ``dataset_id``, n, ``raw``, ``region``, ``channels`` and the
+    explainer's dtype)."""
     from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
@@ -357,7 +393,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
         key = cache_key(explainer.model, _config(explainer, rule), target, k,
                         dataset_id + ("|raw" if raw else "")
                         + ("" if explainer.dtype == np.float64 else f"|{explainer.dtype}"), n,
-                        region)
+                        region, None if channels is None else sorted({int(c) for c in channels}))
         try:
             path = cache_dir(CACHE_SUB) / f"{key}.npz"
         except DatasetError:  # no cache folder can be made (a read-only home): compute
@@ -372,7 +408,8 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                 with contextlib.suppress(OSError):
                     os.unlink(path)  # damaged (cut short, not a zip) or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,
-                              progress=progress, cancelled=cancelled, raw=raw, region=region)
+                              progress=progress, cancelled=cancelled, raw=raw, region=region,
+                              channels=channels)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         try:
             refs.save(path)

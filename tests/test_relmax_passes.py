@@ -159,3 +159,39 @@ def test_progress_counts_every_pair(lenet, digits):
     assert steps[-1] == (total, total)
     during = [d for d, t in steps if t == total and len(digits) < d < total]
     assert len(during) >= 2 and during == sorted(during)
+
+
+def test_maps_only_for_the_channels_asked(lenet, digits, tmp_path, monkeypatch):
+    """``channels`` bounds the work (pairs of those channels alone) and keeps their rows the
+    same as a search of every channel; the cache keeps which channels, under its own key."""
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path))
+    asked = []
+    real = relmax._reference_maps
+
+    def counted(ex, images, k, pairs, *a, **kw):
+        asked.append(pairs)
+        return real(ex, images, k, pairs, *a, **kw)
+
+    monkeypatch.setattr(relmax, "_reference_maps", counted)
+    every = relmax.compute_references(lenet, digits, 3, RULE, n=2)
+    some = relmax.references(lenet, digits, 3, RULE, n=2, dataset_id="d", channels=[5, 1, 5])
+    assert {c for c, _ in asked[-1]} == {1, 5} and len(asked[-1]) == 4
+    assert len(asked[0]) == every.samples.size
+    np.testing.assert_array_equal(some.channels, [1, 5])
+    np.testing.assert_array_equal(some.samples, every.samples)
+    for c in (1, 5):
+        r = some.row(c)
+        np.testing.assert_array_equal(some.boxes[r], every.boxes[c])
+        np.testing.assert_allclose(some.heatmaps[r], every.heatmaps[c], rtol=1e-6, atol=1e-9)
+    assert some.row(2) is None and every.row(2) == 2
+    with pytest.raises(KeyError, match="channel 2"):
+        some.crops(2, lambda s: digits[s][..., 0] if digits.ndim == 4 else digits[s])
+    again = relmax.references(lenet, None, 3, RULE, n=2, dataset_id="d", channels=[1, 5])
+    assert len(asked) == 2  # read back, channels and all
+    np.testing.assert_array_equal(again.channels, [1, 5])
+    np.testing.assert_array_equal(again.heatmaps, some.heatmaps)
+    config = _config(lenet, RULE)
+    assert (relmax.cache_key(lenet.model, config, "pred", 3, "d", 2, channels=[1, 5])
+            != relmax.cache_key(lenet.model, config, "pred", 3, "d", 2))
+    with pytest.raises(lrpcore.errors.ShapeError, match="channel 99: the layer has channels 0..24"):
+        relmax.compute_references(lenet, digits, 3, RULE, n=2, channels=[0, 99])

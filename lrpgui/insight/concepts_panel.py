@@ -290,6 +290,7 @@ class ConceptsPanel(ToolPanel):
             return 0
         config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
         layer, ds, source, region = self.layer(), s.dataset, s.dataset_name, s.region
+        channels = self.shown_channels()
 
         def job(token):
             # keyed by the file's time too (a rewritten file: anew); a folder's files are
@@ -298,12 +299,24 @@ class ConceptsPanel(ToolPanel):
                                      dataset_id=relmax.dataset_key(source, len(ds),
                                                                  builtin_first=True),
                                      progress=lambda d, t: token.progress(d, t, None),
-                                     cancelled=token.cancelled, region=region)
+                                     cancelled=token.cancelled, region=region,
+                                     channels=channels)
 
         self.refs.started()
         return self.runner.submit(REFS_KEY, job, on_done=self._refs_done,
                                   on_error=self._refs_failed,
                                   on_progress=lambda d, t, _p: self.refs.step(d, t))
+
+    def shown_channels(self):
+        """The channels whose references are searched: those with a conditional map in the
+        panel and the selected one (None before a ranking: every channel). Each channel is a
+        backward pass per reference sample: all 1280 of EfficientNet-Lite0's head ran for
+        over an hour."""
+        r = self.result
+        if r is None:
+            return None
+        shown = {int(c) for c in r.ranking.channels[:len(r.conditional)]}
+        return sorted(shown | ({int(self.channel)} if self.channel is not None else set()))
 
     def _references_outdated(self) -> None:
         """References found with other settings (rule, target, a segmentation model's
@@ -409,6 +422,13 @@ class ConceptsPanel(ToolPanel):
         refs, c = self.references, self.channel
         if refs is None or c is None or c >= refs.n_channels:
             return
+        row = refs.row(c)
+        if row is None:  # searched for the channels shown then: another one is selected now
+            self.gallery.ci.addItem(pg.LabelItem(
+                f"channel {c}: no references searched — Find references searches the "
+                "channels shown and the selected one", size="8pt", color="k"), row=0, col=0)
+            self.gallery_samples = []
+            return
         from lrpcore.concepts_export import _nearest
 
         self.gallery.ci.addItem(pg.LabelItem(f"channel {c}: reference samples", size="8pt",
@@ -416,8 +436,8 @@ class ConceptsPanel(ToolPanel):
         from .worker_tasks import input_image
 
         for i, s in enumerate(refs.samples[c]):
-            y0, y1, x0, x1 = refs.boxes[c, i]
-            heat = refs.heatmaps[c, i]
+            y0, y1, x0, x1 = refs.boxes[row, i]
+            heat = refs.heatmaps[row, i]
             raw = input_image(self.state.model, self.state.dataset.images([int(s)])[0])
             from .spray_window import _like
 
