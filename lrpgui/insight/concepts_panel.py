@@ -125,9 +125,11 @@ class ConceptsPanel(ToolPanel):
                                        "cancel": "conceptsCancelRefs"})
         self.refs_progress, self.refs_button, self.refs_cancel = self.refs.widgets()
         self.refs_button.setToolTip("RelMax: the samples of the open dataset in which each "
-                                    "channel gets the most relevance (background, cached)")
+                                    "channel shown (a conditional heatmap, the selected one) "
+                                    "gets the most relevance (background, cached)")
         self.refs_cancel.setToolTip("stop finding reference samples")
-        self.refs_progress.setToolTip("samples of the dataset scanned for references")
+        self.refs_progress.setToolTip("samples of the dataset scanned, then the reference "
+                                      "maps of the channels shown found")
         top = QHBoxLayout()
         for w in (QLabel("layer"), self.layer_box, QLabel("top"), self.top_spin):
             top.addWidget(w)
