@@ -7,6 +7,7 @@ colormap switch does not repeat the Canny filter) and a colour-bar table for eve
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -71,20 +72,50 @@ def outline_gray(x01) -> np.ndarray:
     return gray / x.shape[2] if x.ndim == 3 and x.shape[2] > 1 else gray
 
 
-def outline_mask(x01, scaling=None, sigma=2.0) -> np.ndarray:
+@dataclass(frozen=True)
+class OutlineStyle:
+    """How the views draw an input's outline over its map: edge smoothing (``sigma``, in
+    enlarged pixels), grey level and opacity of the line."""
+
+    sigma: float
+    grey: float
+    alpha: float
+
+
+# a digit: solid black edges of its strokes (the toolbox's look)
+DIGIT_OUTLINE = OutlineStyle(sigma=2.0, grey=0.0, alpha=1.0)
+# a photograph: fewer edges (smoother), mid grey at about a third of full opacity. Solid
+# black edges of every texture covered EpsilonPlus's sparse relevance of a colour photograph,
+# and a dark line vanished on a dark colormap's background; mid grey shows on dark and light
+PHOTO_OUTLINE = OutlineStyle(sigma=3.0, grey=0.5, alpha=0.35)
+
+
+def outline_style(x01) -> OutlineStyle:
+    """The outline style of input ``x01``: a photograph's (colour, or too large to be
+    enlarged) or a digit's."""
+    shape = np.shape(x01)
+    colour = len(shape) == 3 and shape[2] == 3
+    return PHOTO_OUTLINE if colour or display_scaling(shape) == 1 else DIGIT_OUTLINE
+
+
+def outline_mask(x01, scaling=None, sigma=None) -> np.ndarray:
     """Canny edges of the enlarged input (the outline ``heatmap`` draws), as a bool mask;
     ``scaling`` defaults to the views' (``display_scaling``: 1 for a photograph, whose edges
-    at 3× took ~55 ms each on the GUI thread)."""
+    at 3× took ~55 ms each on the GUI thread), ``sigma`` to the input's :func:`outline_style`."""
     if scaling is None:
         scaling = display_scaling(np.shape(x01))
+    if sigma is None:
+        sigma = outline_style(x01).sigma
     return _render.outline_mask(_render.enlarge(outline_gray(x01), scaling), sigma)
 
 
-def heatmap_with_mask(R, mask, cmap, scaling=DISPLAY_SCALING) -> np.ndarray:
-    """``heatmap`` without its own edge detection: the (cached) outline mask is drawn black."""
+def heatmap_with_mask(R, mask, cmap, scaling=DISPLAY_SCALING,
+                      style: OutlineStyle = DIGIT_OUTLINE) -> np.ndarray:
+    """``heatmap`` without its own edge detection: the (cached) outline mask is drawn in
+    ``style`` (solid black for a digit)."""
     rgb = np.array(heatmap(R, None, cmap=cmap, scaling=scaling), dtype=np.float32)
     if mask is not None and mask.shape == rgb.shape[:2]:
-        rgb[mask] = 0.0
+        rgb[mask] = rgb[mask] * (1.0 - style.alpha) + style.grey * style.alpha
     return rgb
 
 

@@ -33,7 +33,7 @@ from ..widgets.class_choice import ClassChoice, class_entries, typed_entry
 from ..widgets.rule_panel import signals_blocked
 from . import imaging
 from .panel import ToolPanel
-from .worker_tasks import input_image, request_from_state, run_compare
+from .worker_tasks import request_from_state, run_compare
 
 # no plain zb: it is refused as the rule of every layer (EpsilonGammaBox puts it first)
 COMMON_RULES = ("simple", "epsilon:0.01", "epsilon:0.25", "alphabeta:1", "alphabeta:2", "flat",
@@ -385,15 +385,15 @@ class CompareView(ToolPanel):
         new = self._ensure_grid(len(rows), n_cols)
         cmap = self.state.colormap
         model = result.request.model
-        x01 = input_image(model, result.request.raw)
+        x01 = result.input01
         imaging.show_input(self.input_item, x01)
-        maps = [np.stack([imaging.map2d(m) for m in raw]) for raw in result.maps_raw]
+        maps = result.cell_maps  # summed and outlined on the worker: here only coloured
         row_vmax = [imaging.max_abs(m) for m in maps]
         shared = max(row_vmax) if row_vmax else 0.0
         comparable = self._comparable(rows)
         use_shared = self.shared.isChecked() and comparable
         self.cell_maps, self.cell_levels = {}, {}
-        outlines = {}  # one edge filter per map shape, not one per cell
+        outlines = result.outlines if self.state.outline else {}
         for r, row in enumerate(rows):
             self._row_labels[r].setText(row.label)
             vmax = shared if use_shared else row_vmax[r]
@@ -405,9 +405,7 @@ class CompareView(ToolPanel):
                     continue
                 imaging.show_relevance(item, maps[r][c], vmax, cmap)
                 shape = maps[r][c].shape
-                if shape not in outlines:
-                    outlines[shape] = imaging.outline_image(x01, shape, self.state.outline)
-                imaging.put_outline(self._outlines[(r, c)], outlines[shape], shape)
+                imaging.put_outline(self._outlines[(r, c)], outlines.get(shape), shape)
                 self.cell_maps[(r, c)] = maps[r][c]
                 self.cell_levels[(r, c)] = vmax
                 if new:

@@ -90,13 +90,28 @@ def fit(box: pg.ViewBox, shape) -> None:
 
 
 def outline_overlay(box: pg.ViewBox) -> pg.ImageItem:
-    """An image item above a map cell that draws the input's outline (black, transparent
+    """An image item above a map cell that draws the input's outline (transparent
     elsewhere), as the main heatmap view does. Averaged when drawn smaller than the image:
-    picking every n-th pixel broke a photograph's outline into scattered dots."""
+    picking every n-th pixel broke a photograph's outline into scattered dots; hidden when
+    drawn at under half size (:func:`outline_readable`): a photograph's edges in an
+    80-pixel cell were a dense scribble over the map."""
     item = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
     item.setZValue(5)
     box.addItem(item)
+    box.sigTransformChanged.connect(lambda *_a: item.setVisible(outline_readable(box, item)))
     return item
+
+
+MIN_OUTLINE_SCALE = 0.5  # screen pixels per image pixel an outline needs to be read
+
+
+def outline_readable(box: pg.ViewBox, item: pg.ImageItem) -> bool:
+    """Whether ``box`` draws the map under outline ``item`` at MIN_OUTLINE_SCALE screen
+    pixels per map pixel or more (an empty or not yet laid out cell counts as readable)."""
+    if item.image is None:
+        return True
+    px = box.viewPixelSize()[0]  # map pixels per screen pixel
+    return not px > 0 or 1.0 / px >= MIN_OUTLINE_SCALE
 
 
 def show_outline(overlay: pg.ImageItem, x01, shape, on=True) -> bool:
@@ -116,8 +131,9 @@ def outline_image(x01, shape, on=True) -> np.ndarray | None:
     if x.shape[:2] != shape[:2] or x.ndim not in (2, 3):
         return None
     mask = rendering.outline_mask(x)
+    style = rendering.outline_style(x)
     rgba = np.zeros(mask.shape + (4,), dtype=np.float32)
-    rgba[mask, 3] = 1.0
+    rgba[mask] = (style.grey, style.grey, style.grey, style.alpha)
     return rgba
 
 
@@ -129,6 +145,9 @@ def put_outline(overlay: pg.ImageItem, rgba, shape) -> bool:
     h, w = tuple(shape)[:2]
     overlay.setImage(rgba, autoLevels=False, levels=(0.0, 1.0))
     overlay.setRect(QRectF(0, 0, w, h))
+    box = overlay.getViewBox()
+    if isinstance(box, pg.ViewBox):
+        overlay.setVisible(outline_readable(box, overlay))
     return True
 
 

@@ -127,6 +127,11 @@ class CompareResult:
     comparison: object  # lrpcore.insight.Comparison (maps in the model input layout)
     maps_raw: tuple  # per row: (K, *raw shape) maps for display
     mode: str
+    # made on the worker, so a render (a colormap click) only colours: per row the (K, H, W)
+    # maps a cell shows; the input in [0, 1]; per map shape the outline's RGBA (or None)
+    cell_maps: tuple = ()
+    input01: object = None
+    outlines: object = None
 
 
 def run_compare(req: ExplainRequest, cache: ForwardCache, rules, mode="target", pair=(0, 1),
@@ -149,7 +154,22 @@ def run_compare(req: ExplainRequest, cache: ForwardCache, rules, mode="target", 
         comp = compare(fwd, rules, classes=mode, target=req.target_value, labels=req.labels,
                        cancel=cancel, region=req.region)
     maps_raw = tuple(to_raw_layout(req.model, row.maps) for row in comp.rows)
-    return CompareResult(req, comp, maps_raw, mode)
+    return CompareResult(req, comp, maps_raw, mode, *compare_pictures(req, maps_raw))
+
+
+def compare_pictures(req: ExplainRequest, maps_raw) -> tuple:
+    """What Compare's cells draw, made off the GUI thread: under load the maps' channel sums
+    and a photograph's edge filter in the render held the window up to ~1.5 s."""
+    from . import imaging  # noqa: PLC0415 (pyqtgraph; the views' helpers)
+
+    x01 = input_image(req.model, req.raw)
+    cell_maps = tuple(np.stack([imaging.map2d(m) for m in raw]) for raw in maps_raw)
+    outlines = {}  # one edge filter per map shape, not one per cell
+    for maps in cell_maps:
+        shape = maps.shape[1:]
+        if shape not in outlines:
+            outlines[shape] = imaging.outline_image(x01, shape)
+    return cell_maps, x01, outlines
 
 
 # -- conservation ---------------------------------------------------------------------------

@@ -321,7 +321,9 @@ class ImagePair(QWidget):
             return
         mask = self._outline(result) if self.state.outline else None
         shown = shown_relevance(result, self.state.channels)
-        rgb = rendering.heatmap_with_mask(shown, mask, self.state.colormap, self._scaling)
+        style = rendering.outline_style(rendering.displayable(result.input_unit))
+        rgb = rendering.heatmap_with_mask(shown, mask, self.state.colormap, self._scaling,
+                                          style)
         self.rendered_rgb = rgb
         self.render_count += 1
         h, w = self._shape

@@ -1,0 +1,103 @@
+"""Stop 27's GUI polish: a photograph's outline is light and leaves its relevance readable
+(a digit's stays solid black), Compare colours on the GUI thread and nothing more."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from colour_models import colour_graph_model
+from PIL import Image
+
+from lrpgui import rendering
+from lrpgui.insight import imaging
+
+from .insight_helpers import open_tool, rerun
+
+
+@pytest.fixture
+def photo_window(make_window, tmp_path):
+    """A colour model (32×32) and two real photographs (skimage's cat and astronaut)."""
+    from skimage import data
+
+    import lrpcore
+
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(side=32), model)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "chelsea"):
+        Image.fromarray(getattr(data, name)()).resize((32, 32)).save(folder / f"{name}.png")
+    return make_window(model=model, dataset=folder)
+
+
+def test_a_photographs_outline_is_light_and_leaves_its_relevance_visible(photo_window):
+    window = photo_window
+    result = window.state.explanation
+    x01 = rendering.displayable(result.input_unit)
+    style = rendering.outline_style(x01)
+    assert style.alpha < 0.5 and style.grey > 0  # no solid black line over the map
+    mask = window.views._outline(result)
+    assert mask.any()
+    rgb = window.views.rendered_rgb
+    # under the outline the map still shows: not cleared to one colour
+    assert np.ptp(rgb[mask], axis=0).max() > 0.05
+    overlay = imaging.outline_image(x01, x01.shape)
+    drawn = overlay[..., 3] > 0
+    assert drawn.any() and np.all(overlay[drawn, 3] == pytest.approx(style.alpha))
+    window.state.outline = False  # the user's switch still takes it away
+    assert not np.array_equal(window.views.rendered_rgb, rgb)
+
+
+def test_a_digits_outline_stays_solid_black(make_window):
+    window = make_window()
+    result = window.state.explanation
+    assert rendering.outline_style(result.input_unit) == rendering.DIGIT_OUTLINE
+    mask = window.views._outline(result)
+    assert mask.any() and np.all(window.views.rendered_rgb[mask] == 0.0)
+
+
+def test_an_outline_in_a_cell_under_half_size_is_hidden(qtbot):
+    canvas = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(canvas)
+    box, _item = imaging.image_cell(canvas.ci, 0, 0)
+    overlay = imaging.outline_overlay(box)
+    rng = np.random.default_rng(0)
+    photo = rng.uniform(size=(224, 224, 3))
+    canvas.resize(80, 80)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    imaging.put_outline(overlay, imaging.outline_image(photo, (224, 224)), (224, 224))
+    imaging.fit(box, (224, 224))
+    qtbot.waitUntil(lambda: not overlay.isVisible())  # 224 pixels in 80: a scribble
+    canvas.resize(600, 600)
+    qtbot.waitUntil(overlay.isVisible)
+
+
+def test_compare_finds_outlines_and_channel_sums_off_the_gui_thread(photo_window, qtbot,
+                                                                    monkeypatch):
+    on_gui, off_gui = [], []
+    real_mask, real_sum = rendering.outline_mask, imaging.map2d
+
+    def record(real):
+        def wrapped(*a, **k):
+            gui = threading.current_thread() is threading.main_thread()
+            (on_gui if gui else off_gui).append(real.__name__)
+            return real(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(rendering, "outline_mask", record(real_mask))
+    monkeypatch.setattr(imaging, "map2d", record(real_sum))
+    window = photo_window
+    view = open_tool(qtbot, window, "compare")
+    rerun(qtbot, view, lambda: view.set_rules(["epsilon:0.01", "alphabeta:2"]))
+    assert {"outline_mask", "map2d"} <= set(off_gui)
+    on_gui.clear()
+    window.state.colormap = next(n for n in ("seismic", "bwr") if n != window.state.colormap)
+    window.state.outline = False
+    window.state.outline = True
+    view.render()
+    assert on_gui == []
+    assert all(view._outlines[key].image is not None for key in view.cell_maps)
