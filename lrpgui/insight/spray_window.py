@@ -32,7 +32,7 @@ from lrpcore.map_targets import region_words
 from lrpcore.targets import model_map_shape
 
 from .. import dialogs
-from ..widgets.axes import IndexAxis, label_axes, plot_widget
+from ..widgets.axes import IndexAxis, fit_axis_title, label_axes, plot_widget
 from ..widgets.class_choice import ClassChoice, class_entries
 from . import imaging
 from .trust_panels import BatchPanel
@@ -40,6 +40,15 @@ from .worker_tasks import input_image
 
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+# the eigengap plot's value axis, longest first: the title that fits the plot's height
+EIGEN_TITLES = ("Laplacian eigenvalue", "eigenvalue", "λ")
+
+
+def _sizes(sizes) -> str:
+    """'size 4' of one cluster, 'sizes 4, 5' of several ("(sizes 4)" read oddly)."""
+    return f"size{'s' * (len(sizes) != 1)} {', '.join(map(str, sizes))}"
 
 
 def colour(c: int):
@@ -137,6 +146,7 @@ class SprayPanel(BatchPanel):
         self.eigen_plot = plot_widget("sprayEigengap", axisItems={"bottom": IndexAxis("bottom")})
         # eigenvalues lie in [0, 2]: shown as they are, not as "200 (x0.01)"
         label_axes(self.eigen_plot, "Laplacian eigenvalue", "index")
+        fit_axis_title(self.eigen_plot, "left", EIGEN_TITLES)
         self.eigen_plot.setTitle("eigengap", color="k", size="9pt")
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.preview)
@@ -460,7 +470,7 @@ class SprayPanel(BatchPanel):
             return
         cls = r.meta.get("class")
         text = (f"{len(r.indices)} samples of {'all classes' if cls is None else f'class {cls}'}"
-                f" → {r.k} cluster{'s' * (r.k != 1)} (sizes {', '.join(map(str, r.sizes()))})")
+                f" → {r.k} cluster{'s' * (r.k != 1)} ({_sizes(r.sizes())})")
         notes = ["heatmaps read from the relevance store"] if r.meta.get("store") else [
             note for note, given in (
                 ("samples fed as stored (lrp spray --raw)", r.meta.get("raw")),

@@ -16,6 +16,11 @@ def plot_widget(name: str, **kwargs) -> pg.PlotWidget:
     plot = pg.PlotWidget(**kwargs)
     plot.setObjectName(name)
     plot.setBackground("w")
+    # room above the plot for half a tick label: the top tick (an empty plot's "1.0") is
+    # centred on the plot's top edge, and its upper half was cut off
+    room = plot.fontMetrics().height() // 2 + 2
+    left, _top, right, bottom = plot.getPlotItem().layout.getContentsMargins()
+    plot.getPlotItem().layout.setContentsMargins(left, room, right, bottom)
     return plot
 
 
@@ -44,3 +49,22 @@ class IndexAxis(pg.AxisItem):
         if levels or not (math.isfinite(minVal) and math.isfinite(maxVal)):
             return levels
         return [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+
+
+def fit_axis_title(plot: pg.PlotWidget, side: str, titles) -> None:
+    """Title a vertical axis with the longest of ``titles`` its height holds, chosen again
+    on every resize: in a short window "Laplacian eigenvalue" ran past the plot's ends."""
+    axis = plot.getAxis(side)
+
+    def fit(*_args) -> None:
+        room = axis.geometry().height()
+        if room <= 0:
+            return
+        for title in titles:  # as drawn (its own font and size): the text item's length
+            if axis.labelText != title:
+                axis.setLabel(title)
+            if axis.label.boundingRect().width() <= room:
+                return
+
+    plot.getViewBox().sigResized.connect(fit)
+    fit()

@@ -101,3 +101,48 @@ def test_compare_finds_outlines_and_channel_sums_off_the_gui_thread(photo_window
     view.render()
     assert on_gui == []
     assert all(view._outlines[key].image is not None for key in view.cell_maps)
+
+
+def _tick_label_tops(plot):
+    """Scene y of the top of each of the left axis' tick labels, as pyqtgraph lays them."""
+    from PySide6.QtGui import QImage, QPainter
+
+    axis = plot.getAxis("left")
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        texts = axis.generateDrawSpecs(painter)[2]
+    finally:
+        painter.end()
+    return [axis.mapRectToScene(rect).top() for rect, _flags, _text in texts]
+
+
+def test_an_empty_plot_shows_its_top_tick_label_whole(make_window, qtbot):
+    window = make_window()
+    panel = window.insight.show("spray")
+    for plot in (panel.scatter_plot, window.insight.show("draw").scores):
+        qtbot.waitExposed(plot)
+        qtbot.waitUntil(lambda p=plot: p.getAxis("left").geometry().height() > 50)
+        tops = _tick_label_tops(plot)
+        assert tops and min(tops) >= 0, plot.objectName()  # "1.0" was cut at the top
+
+
+def test_spray_summary_says_size_of_one_cluster():
+    from lrpgui.insight.spray_window import _sizes
+
+    assert _sizes([4]) == "size 4" and _sizes([4, 5]) == "sizes 4, 5"
+
+
+def test_eigengap_axis_title_fits_a_short_plot(make_window, qtbot):
+    window = make_window()
+    panel = window.insight.show("spray")
+    axis = panel.eigen_plot.getAxis("left")
+    dock = window.insight.docks["spray"]
+    dock.setFloating(True)
+    dock.resize(900, 900)
+    qtbot.waitUntil(lambda: axis.geometry().height() > 200)
+    assert axis.labelText == "Laplacian eigenvalue"
+    dock.resize(900, 330)  # a short window: the title ran past the plot's ends
+    qtbot.waitUntil(lambda: 0 < axis.geometry().height() < 110)
+    qtbot.waitUntil(lambda: axis.label.boundingRect().width() <= axis.geometry().height())
+    assert axis.labelText != "Laplacian eigenvalue"
