@@ -41,6 +41,7 @@ from lrpcore.text import error_line, printable_line
 
 from . import dialogs, flows, gui_collector, help_dialogs, rendering, services, sources
 from .controller import Controller
+from .dock_room import share_growth
 from .insight import install_insight_tools
 from .services import Cancelled, ExplainService
 from .session import (
@@ -996,6 +997,13 @@ class MainWindow(QMainWindow):
                                       on_error=failed, on_progress=progress, worker="batch")
 
     # -- closing ----------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """A wider window widens its side docks too (:mod:`lrpgui.dock_room`)."""
+        super().resizeEvent(event)
+        old = event.oldSize().width()
+        if old > 0 and self.isVisible():
+            share_growth(self, event.size().width() - old)
+
     def closeEvent(self, event) -> None:
         for loop in self._waiting:  # an open in progress ends unopened
             loop.quit()

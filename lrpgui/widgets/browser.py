@@ -12,6 +12,9 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +40,46 @@ class EntryList(QListWidget):
             self.scrollToItem(item)
 
 
+NOTE = "  ("  # what parts a recent file's name from its note ("x.onnx  (recent)")
+
+
+def elide_name(name: str, metrics, width: float) -> str:
+    """``name`` shortened to ``width`` in the middle of its stem, its extension whole: Qt's
+    middle elision put the ellipsis against the extension's dot ("effic….onnx"), which read
+    as four dots. Too narrow for both ends of the stem, cut at the right ("effici…")."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not (dot and stem):
+        return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, int(width))
+    tail = dot + ext
+    short = metrics.elidedText(stem, Qt.TextElideMode.ElideMiddle,
+                               int(width - metrics.horizontalAdvance(tail)))
+    if len(short) < 3 or short[0] == "…" or short[-1] == "…":
+        return metrics.elidedText(name, Qt.TextElideMode.ElideRight, int(width))
+    return short + tail
+
+
+class NameElide(QStyledItemDelegate):
+    """Shortens an entry's file name by :func:`elide_name` before Qt draws it (its note,
+    "(recent)", stays whole)."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt's name)
+        super().initStyleOption(option, index)
+        style = option.widget.style() if option.widget is not None else None
+        margin = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1) \
+            if style is not None else 6
+        room = option.rect.width() - margin
+        head, sep, note = option.text.partition(NOTE)
+        if not sep or room <= 0:
+            return
+        wraps = bool(option.features & QStyleOptionViewItem.ViewItemFeature.WrapText)
+        metrics = option.fontMetrics
+        if not wraps:  # the note on the same line
+            room -= metrics.horizontalAdvance(sep + note)
+        option.text = elide_name(head, metrics, room) + sep + note
+
+
 class Browser(QWidget):
     """Lists what can be opened; emits the chosen path or name."""
 
@@ -58,6 +101,7 @@ class Browser(QWidget):
             # a narrow dock shortens long names in the middle (the tooltip has the path)
             widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             widget.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+            widget.setItemDelegate(NameElide(widget))
             widget.setUniformItemSizes(True)
             widget.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.models.setUniformItemSizes(False)  # its ImageNet entry takes two lines
@@ -149,7 +193,7 @@ class Browser(QWidget):
         for value in recent:
             if any(_same_entry(value, known) for known in seen):  # the same file twice
                 continue
-            item = QListWidgetItem(f"{no_markup(labels[value])}  (recent)")
+            item = QListWidgetItem(f"{no_markup(labels[value])}{NOTE}recent)")
             item.setData(PATH_ROLE, value)
             item.setToolTip(no_markup(value))  # a tooltip that looks like HTML is rendered
             widget.addItem(item)

@@ -146,3 +146,47 @@ def test_eigengap_axis_title_fits_a_short_plot(make_window, qtbot):
     qtbot.waitUntil(lambda: 0 < axis.geometry().height() < 110)
     qtbot.waitUntil(lambda: axis.label.boundingRect().width() <= axis.geometry().height())
     assert axis.labelText != "Laplacian eigenvalue"
+
+
+def test_side_docks_take_a_share_when_the_window_grows(make_window, qtbot):
+    from PySide6.QtWidgets import QDockWidget
+
+    window = make_window()
+    window.resize(1024, 700)
+    browser = window.findChild(QDockWidget, "browserDock")
+    rules = window.findChild(QDockWidget, "ruleDock")
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    before = browser.width(), rules.width()
+    window.resize(1600, 700)
+    qtbot.waitUntil(lambda: window.width() == 1600)
+    # Qt gave every new pixel to the views; the docks stayed as narrow as at 1024
+    qtbot.waitUntil(lambda: browser.width() >= before[0] + 60 and rules.width() >= before[1] + 60)
+    window.resize(1024, 700)  # shrinking gives the views' minimum back first
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    assert window.views.width() >= 420
+
+
+def test_a_shortened_file_name_keeps_its_extension_apart_from_the_ellipsis(make_window):
+    from PySide6.QtWidgets import QListWidgetItem, QStyleOptionViewItem
+
+    from lrpgui.widgets.browser import elide_name
+
+    window = make_window()
+    models = window.browser.models
+    metrics = models.fontMetrics()
+    name = "efficientnet_lite0.onnx"
+    for width in range(40, metrics.horizontalAdvance(name) + 2, 4):
+        short = elide_name(name, metrics, width)
+        assert "…." not in short, short  # read as four dots
+        assert metrics.horizontalAdvance(short) <= max(width, metrics.horizontalAdvance("…"))
+    assert elide_name(name, metrics, 100).endswith("e0.onnx")
+    # the list's delegate shortens a recent entry so, its note whole
+    item = QListWidgetItem(f"{name}  (recent)")
+    models.addItem(item)
+    option = QStyleOptionViewItem()
+    models.initViewItemOption(option)  # as the view paints: its word wrap included
+    option.rect = models.visualItemRect(item)
+    option.rect.setWidth(100)
+    models.itemDelegate().initStyleOption(option, models.indexFromItem(item))
+    assert option.text.endswith(".onnx  (recent)") and "…" in option.text
+    assert "…." not in option.text
