@@ -96,6 +96,18 @@ def ask_download(parent, what: str) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_long_run(parent, title: str, question: str) -> bool:
+    """Whether to start a job that takes minutes (plain text: it names the dataset)."""
+    box = QMessageBox(QMessageBox.Icon.Question, printable_line(title), error_line(question),
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setObjectName("longRunQuestion")
+    box.setDefaultButton(QMessageBox.StandardButton.Yes)
+    answer = box.exec() == QMessageBox.StandardButton.Yes
+    box.deleteLater()
+    return answer
+
+
 def ask_close_dataset(parent, title: str, question: str) -> bool:
     """Whether to close the open dataset so that a model for other data can open (plain
     text: the question quotes file names)."""

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from lrpcore.errors import RuleError
 from lrpcore.export import DATASET_KEY
 from lrpcore.map_targets import region_words
+from lrpcore.spray import class_indices
 from lrpcore.targets import model_map_shape
 
 from .. import dialogs
@@ -42,6 +43,7 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
+ASK_FROM = 2000  # samples from which Run asks first: clustering this many takes minutes
 # the eigengap plot's value axis, longest first: the title that fits the plot's height
 EIGEN_TITLES = ("Laplacian eigenvalue", "eigenvalue", "λ")
 
@@ -202,6 +204,9 @@ class SprayPanel(BatchPanel):
         cls = self.class_box.currentData()
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
+        n = len(class_indices(s.labels, len(s.dataset), cls, s.dataset_name))
+        if n >= ASK_FROM and not self._confirm_large(n, cls):
+            return 0
         store = self.relevance_store(cls)
         made_on = {"model": s.model_path, DATASET_KEY: s.dataset_name}
         k = self.k_spin.value() or None
@@ -211,7 +216,7 @@ class SprayPanel(BatchPanel):
             args = (store, s.labels, cls, k)
             self.clear_error()
             return self._run(lambda token: spray_store_task(*args, token), made_on,
-                             f"clustering the stored heatmaps of {what} ({clusters})")
+                             f"clustering the {n:,} stored heatmaps of {what} ({clusters})")
         # SpRAy asks how the model recognises the class: each sample is explained for its
         # true class (as 'lrp spray' does); without labels, for its prediction; of a
         # segmentation model (a label says nothing about pixels), for the pixels of the class
@@ -226,8 +231,21 @@ class SprayPanel(BatchPanel):
         each += region_words(region)
         self.clear_error()
         return self._run(lambda token: spray_task(*args, token, region), made_on,
-                         f"explaining the samples of {what} with {rule} (each for {each}), "
+                         f"explaining the {n:,} samples of {what} with {rule} (each for {each}), "
                          f"then clustering them ({clusters})")
+
+    def _confirm_large(self, n, cls) -> bool:
+        """Whether to run SpRAy over ``n`` samples (ASK_FROM or more): all 10,000 digits of
+        mnist-test took minutes, with no word before the Run that it would."""
+        what = "all classes" if cls is None else f"class {self.class_box.currentText()}"
+        text = (f"SpRAy of {what} explains {n:,} samples of {self.state.dataset_name}, then "
+                f"clusters their heatmaps (t-SNE and a nearest-neighbour graph of all "
+                f"{n:,}): at this size that takes minutes.")
+        labels = self.state.labels
+        if cls is None and labels is not None:
+            per_class = n // max(1, len(np.unique(np.asarray(labels))))
+            text += f" One class has about {per_class:,} samples."
+        return dialogs.ask_long_run(self, "Run SpRAy?", text + " Run it now?")
 
     def _run(self, task, made_on, doing) -> int:
         """Submit ``task``; the summary says what runs (``doing``) and how far it got until

@@ -32,6 +32,21 @@ class Questions(list):
 
 
 @pytest.fixture(autouse=True)
+def long_run_questions(monkeypatch):
+    """"Run SpRAy over 10,000 samples?" answered Yes (as before it was asked) unless a test
+    sets ``.answer = False``: a modal box would block."""
+    asked = Questions()
+    asked.answer = True
+
+    def ask(parent, title, question):
+        asked.append((title, question))
+        return asked.answer
+
+    monkeypatch.setattr("lrpgui.dialogs.ask_long_run", ask)
+    return asked
+
+
+@pytest.fixture(autouse=True)
 def close_dataset_questions(monkeypatch):
     """"Close the dataset and open the model?" (asked when a model does not fit the open
     data), answered Cancel unless a test sets ``.answer = True``: a modal box would block."""

@@ -152,14 +152,15 @@ def test_side_docks_take_a_share_when_the_window_grows(make_window, qtbot):
     from PySide6.QtWidgets import QDockWidget
 
     window = make_window()
-    window.resize(1024, 700)
     browser = window.findChild(QDockWidget, "browserDock")
     rules = window.findChild(QDockWidget, "ruleDock")
-    qtbot.waitUntil(lambda: window.width() == 1024)
+    window.resize(1400, 700)  # docks squeezed below their preferred width have it back
+    qtbot.waitUntil(lambda: window.width() == 1400)
+    qtbot.waitUntil(lambda: window.views.width() > 600)
     before = browser.width(), rules.width()
-    window.resize(1600, 700)
-    qtbot.waitUntil(lambda: window.width() == 1600)
-    # Qt gave every new pixel to the views; the docks stayed as narrow as at 1024
+    window.resize(1800, 700)
+    qtbot.waitUntil(lambda: window.width() == 1800)
+    # Qt gave every new pixel to the views; the docks stayed as narrow as at 1400
     qtbot.waitUntil(lambda: browser.width() >= before[0] + 60 and rules.width() >= before[1] + 60)
     window.resize(1024, 700)  # shrinking gives the views' minimum back first
     qtbot.waitUntil(lambda: window.width() == 1024)
@@ -190,3 +191,26 @@ def test_a_shortened_file_name_keeps_its_extension_apart_from_the_ellipsis(make_
     models.itemDelegate().initStyleOption(option, models.indexFromItem(item))
     assert option.text.endswith(".onnx  (recent)") and "…" in option.text
     assert "…." not in option.text
+
+
+def test_spray_of_many_samples_says_how_many_and_asks_first(make_window, qtbot, monkeypatch,
+                                                            long_run_questions):
+    from lrpgui.insight import spray_window
+
+    monkeypatch.setattr(spray_window, "ASK_FROM", 100)  # the toy data's 120 count as many
+    window = make_window()
+    panel = window.insight.show("spray")
+    n = len(window.state.dataset)
+    assert n >= 100 and panel.class_box.currentData() is None  # all classes
+    long_run_questions.answer = False
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: len(long_run_questions) == 1)
+    title, question = long_run_questions[0]
+    assert f"{n:,} samples" in question and "minutes" in question
+    assert not panel.cancel_button.isEnabled() and panel.result is None  # nothing started
+    long_run_questions.answer = True
+    with qtbot.waitSignal(panel.updated, timeout=120000):
+        panel.run_button.click()
+        qtbot.waitUntil(lambda: "Running" in panel.summary.text())
+        assert f"explaining the {n:,} samples of all classes" in panel.summary.text()
+    assert len(long_run_questions) == 2 and len(panel.result.indices) == n
