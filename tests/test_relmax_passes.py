@@ -195,3 +195,23 @@ def test_maps_only_for_the_channels_asked(lenet, digits, tmp_path, monkeypatch):
             != relmax.cache_key(lenet.model, config, "pred", 3, "d", 2))
     with pytest.raises(lrpcore.errors.ShapeError, match="channel 99: the layer has channels 0..24"):
         relmax.compute_references(lenet, digits, 3, RULE, n=2, channels=[0, 99])
+
+
+def test_a_cached_entry_with_channels_out_of_range_is_refused(tmp_path):
+    """An entry whose ``channels`` name channels the layer lacks (or rows that do not match
+    them) is refused as damaged, so that it is computed again."""
+    def refs(channels, rows):
+        return relmax.References(3, np.zeros((4, 2), np.int64), np.zeros((4, 2)),
+                                 np.zeros((rows, 2, 4), np.int32),
+                                 np.zeros((rows, 2, 5, 5), np.float32), np.zeros((6, 4)),
+                                 None if channels is None else np.asarray(channels))
+
+    path = tmp_path / "r.npz"
+    refs([1, 3], 2).save(path)
+    np.testing.assert_array_equal(relmax.References.load(path, 6).channels, [1, 3])
+    for channels, rows in (([1, 4], 2), ([1, 3], 4), ([1.0, 3.0], 2), ([-1, 2], 2)):
+        refs(channels, rows).save(path)
+        with pytest.raises(ValueError):
+            relmax.References.load(path, 6)
+    refs(None, 4).save(path)  # every channel, as entries always were
+    assert relmax.References.load(path, 6).channels is None
