@@ -214,3 +214,21 @@ def test_spray_of_many_samples_says_how_many_and_asks_first(make_window, qtbot, 
         qtbot.waitUntil(lambda: "Running" in panel.summary.text())
         assert f"explaining the {n:,} samples of all classes" in panel.summary.text()
     assert len(long_run_questions) == 2 and len(panel.result.indices) == n
+
+
+def test_compare_grid_cells_build_no_context_menus(make_window, qtbot, monkeypatch):
+    """Half of a 50-cell grid's build (GUI thread) was pyqtgraph making each cell's context
+    menu, then removing it: the cells have none, so none is made."""
+    import importlib
+
+    viewbox_module = importlib.import_module("pyqtgraph.graphicsItems.ViewBox.ViewBox")
+    window = make_window()
+    view = open_tool(qtbot, window, "compare")
+    rerun(qtbot, view, lambda: view.set_rules(["epsilon:0.01", "alphabeta:2"]))
+    made = []
+    real = viewbox_module.ViewBoxMenu
+    monkeypatch.setattr(viewbox_module, "ViewBoxMenu",
+                        lambda *a, **k: made.append(1) or real(*a, **k))
+    rerun(qtbot, view, lambda: view.set_mode("all"))
+    assert len(view._cells) == 20 and made == []
+    assert all(box.menu is None for box, _item in view._cells.values())
