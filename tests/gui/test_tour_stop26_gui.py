@@ -140,10 +140,11 @@ def test_the_spray_window_says_what_it_is_running(make_window, qtbot, monkeypatc
     panel = window.insight.show("spray")
     gate, real = threading.Event(), spray_window.spray_task
 
-    def held(*args):
-        args[-1].progress(3, 12, None)  # the token: as spray reports its samples
+    def held(*args, **kwargs):
+        token = next(a for a in args if hasattr(a, "cancelled"))  # before the region
+        token.progress(3, 12, None)  # as spray reports its samples
         gate.wait(20)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(spray_window, "spray_task", held)
     panel.class_box.setCurrentIndex(panel.class_box.findData(2))
