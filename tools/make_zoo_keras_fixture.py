@@ -90,11 +90,27 @@ def randomise(model, rng):
 
 def export_centred(model, x, last, path):
     """Shift layer ``last``'s bias so that the logits of ``x`` centre on zero (several classes
-    are predicted, not one), then export the model to ONNX at ``path`` (tf2onnx)."""
+    are predicted, not one; a map's over its samples and pixels), then export the model to
+    ONNX at ``path`` (tf2onnx)."""
     layer = model.get_layer(last)
     kernel, bias = layer.get_weights()
-    layer.set_weights([kernel, bias - model(x.astype(np.float32)).numpy().mean(0)])
+    y = model(x.astype(np.float32)).numpy()
+    layer.set_weights([kernel, bias - y.mean(tuple(range(y.ndim - 1)))])
     model.export(path, format="onnx")
+
+
+def finish_map_keras_part(model, seed, shape, convs, out_dir, name, handover):
+    """The end the map fixtures' Keras parts share: random biases from ``default_rng(seed)``,
+    256 samples of ``shape`` in [0, 1) from it, the classifier ``cls`` centred and the model
+    exported as ``<name>_tf2onnx.onnx``, and the hand-over of ``x``, Keras's maps and the
+    ``convs``' weights (:func:`write_map_fixture` loads them into the twin)."""
+    rng = np.random.default_rng(seed)
+    randomise(model, rng)
+    x = rng.random((256,) + tuple(shape))
+    export_centred(model, x, "cls", os.path.join(out_dir, f"{name}_tf2onnx.onnx"))
+    weights = {f"{conv}/{k}": w for conv in convs
+               for k, w in enumerate(model.get_layer(conv).get_weights())}
+    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy(), **weights)
 
 
 def finish_keras_part(inp, out, seed, handover, export):

@@ -30,7 +30,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 from make_zoo_keras_fixture import script_main, write_map_fixture  # noqa: E402
 
 SHAPE = (16, 16, 3)
@@ -46,7 +45,7 @@ def keras_part(out_dir, handover):
     """In a process without torch (TensorFlow and PyTorch crash in one process)."""
     import keras
     from keras import layers
-    from make_zoo_keras_fixture import randomise
+    from make_zoo_keras_fixture import finish_map_keras_part
 
     keras.utils.set_random_seed(13)
     inp = keras.Input(SHAPE, name="input")
@@ -67,17 +66,7 @@ def keras_part(out_dir, handover):
     x = layers.Concatenate()([e1, u1, side_a, side_b])
     out = layers.Conv2D(CLASSES, 1, name="cls")(x)  # logits, no softmax
     model = keras.Model(inp, out)
-    rng = np.random.default_rng(13)
-    randomise(model, rng)
-    x = rng.random((256,) + SHAPE)
-    cls = model.get_layer("cls")  # centre each class's logits: the maps predict several
-    kernel, bias = cls.get_weights()
-    y = model(x.astype(np.float32)).numpy()
-    cls.set_weights([kernel, bias - y.mean((0, 1, 2))])
-    model.export(os.path.join(out_dir, "keras_seg_tf2onnx.onnx"), format="onnx")
-    weights = {f"{name}/{k}": w for name in CONVS
-               for k, w in enumerate(model.get_layer(name).get_weights())}
-    np.savez(handover, x=x, keras_y=model(x.astype(np.float32)).numpy(), **weights)
+    finish_map_keras_part(model, 13, SHAPE, CONVS, out_dir, "keras_seg", handover)
 
 
 def make_twin():
