@@ -365,8 +365,11 @@ class SprayPanel(BatchPanel):
         self.show_result(result)
         # the class box names the class shown, so that Run repeats it (left on "all", a
         # result of class 3 was followed by a run over every class of the dataset)
+        # (a class that is no number, in a file written by hand: the box stays as it is)
         cls = result.meta.get("class")
-        row = self.class_box.findData(None if cls is None else int(cls))
+        number = isinstance(cls, (int, np.integer)) and not isinstance(cls, bool)
+        row = self.class_box.findData(int(cls)) if number else \
+            self.class_box.findData(None) if cls is None else -1
         if row >= 0:
             self.class_box.setCurrentIndex(row)
         return result
