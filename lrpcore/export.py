@@ -44,7 +44,7 @@ from .render import (
     heatmap,
     to_uint8,
 )
-from .render.outline import MAX_PIXELS
+from .render.outline import MAX_PIXELS, outline_sigma
 
 SIDECAR_SUFFIX = ".json"
 
@@ -257,12 +257,13 @@ def _ensure_dir(out_dir) -> Path:
 
 
 # --- single-sample exports ---------------------------------------------------------------
-def render_fields(cmap, outline, scaling, sigma) -> dict:
+def render_fields(cmap, outline, scaling, sigma, x01=None) -> dict:
+    """Sidecar fields of a heatmap; ``sigma`` None: that of ``x01``'s outline style."""
     return {"colormap": get_colormap(cmap).name, "outline": bool(outline),
-            "scaling": int(scaling), "sigma": float(sigma)}
+            "scaling": int(scaling), "sigma": outline_sigma(x01, sigma)}
 
 
-def input_heatmap_image(R, x01, cmap, outline=True, scaling=None, sigma=2.0) -> np.ndarray:
+def input_heatmap_image(R, x01, cmap, outline=True, scaling=None, sigma=None) -> np.ndarray:
     """The toolbox's PNG content: input | 2-px black gap | heatmap (heatmap alone if no x).
     ``scaling`` None: from the map's size (:func:`~lrpcore.render.default_scaling`)."""
     scaling = _scaling(scaling, R)
@@ -272,17 +273,17 @@ def input_heatmap_image(R, x01, cmap, outline=True, scaling=None, sigma=2.0) -> 
     return compose([digit(x01, scaling), hm])
 
 
-def export_input_heatmap(path, R, x01, cmap="bwr", outline=True, scaling=None, sigma=2.0,
+def export_input_heatmap(path, R, x01, cmap="bwr", outline=True, scaling=None, sigma=None,
                          info=None, overwrite=False) -> Path:
     """PNG of input | heatmap (the toolbox demo's ``heatmap.png``) with its sidecar."""
     scaling = _scaling(scaling, R)
     image = input_heatmap_image(R, x01, cmap, outline and x01 is not None, scaling, sigma)
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="input|heatmap" if x01 is not None else "heatmap",
-                     **render_fields(cmap, outline and x01 is not None, scaling, sigma))
+                     **render_fields(cmap, outline and x01 is not None, scaling, sigma, x01))
 
 
-def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=None, sigma=2.0,
+def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=None, sigma=None,
                    info=None, overwrite=False) -> Path:
     """PNG of the heatmap alone (outlined when ``x01`` is given and ``outline``)."""
     scaling = _scaling(scaling, R)
@@ -290,7 +291,7 @@ def export_heatmap(path, R, x01=None, cmap="bwr", outline=True, scaling=None, si
     image = heatmap(R, use_x, cmap=cmap, scaling=scaling, sigma=sigma)
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="heatmap",
-                     **render_fields(cmap, use_x is not None, scaling, sigma))
+                     **render_fields(cmap, use_x is not None, scaling, sigma, x01))
 
 
 def export_overlay(path, R, x01, cmap="bwr", opacity=0.6, channels="sum", scaling=1,
@@ -321,7 +322,7 @@ def export_explanation_figure(path, R, x01, cmap="bwr", outline=True, scale=None
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="figure: input|heatmap|colour bar",
                      title=list(title), **render_fields(cmap, outline and x01 is not None,
-                                                        int(scale), figure_sigma(R, scale)))
+                                                        int(scale), figure_sigma(R, scale, x01)))
 
 
 def number_width(indices) -> int:
@@ -372,7 +373,7 @@ def refuse_existing(folder, names, hint="choose an empty folder or remove them f
 
 
 def export_colormaps(out_dir, R, x01, index, cmaps=TOOLBOX_COLORMAPS, outline=True,
-                     scaling=None, sigma=2.0, info=None, overwrite=False) -> list[Path]:
+                     scaling=None, sigma=None, info=None, overwrite=False) -> list[Path]:
     """One sample in every colormap: ``heatmap_{index}_{cmap}.png`` (input | heatmap)."""
     out = _ensure_dir(out_dir)
     scaling = _scaling(scaling, R)
@@ -381,7 +382,7 @@ def export_colormaps(out_dir, R, x01, index, cmaps=TOOLBOX_COLORMAPS, outline=Tr
         for c, image in images.items():
             w.png(out / colormap_file_name(index, c), image, sample=int(index),
                   layout="input|heatmap" if x01 is not None else "heatmap",
-                  **render_fields(c, outline and x01 is not None, scaling, sigma))
+                  **render_fields(c, outline and x01 is not None, scaling, sigma, x01))
         return list(w.outputs)
 
 
@@ -428,7 +429,7 @@ def check_figure_size(rows: int, cols: int, one_map, scaling) -> int:
     return total
 
 
-def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0,
+def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=None,
                  row_titles=None) -> np.ndarray:
     """A grid: one row per sample (input first when given), one column per colormap."""
     R = np.asarray(R)
@@ -454,7 +455,7 @@ def figure_image(R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0
     return grid(cells, col_titles=titles, row_titles=rows)
 
 
-def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=2.0,
+def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, sigma=None,
                   info=None, overwrite=False, row_titles=None, samples=None) -> Path:
     """The figure grid as one PNG with its sidecar; ``samples``: the sample each row is of,
     where it is not its index (maps that are all of one sample: lrp concepts' channels)."""
@@ -464,12 +465,13 @@ def export_figure(path, R, x01, cmaps, indices=None, outline=True, scaling=3, si
     with _writing(info, overwrite) as w:
         return w.png(path, image, layout="figure grid", samples=samples,
                      colormaps=[get_colormap(c).name for c in cmaps], outline=bool(outline),
-                     scaling=int(scaling), sigma=float(sigma))
+                     scaling=int(scaling),
+                     sigma=outline_sigma(None if x01 is None else x01[0], sigma))
 
 
 # --- batch export with progress and cancellation ------------------------------------------
 def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=None, info=None,
-                        overwrite=False, progress=None, cancel=None, *, sigma=2.0,
+                        overwrite=False, progress=None, cancel=None, *, sigma=None,
                         npy=False, to_image=None, per_sample=None, width=None) -> list[Path]:
     """Write ``heatmap_{i}_{cmap}.png`` for every sample and colormap (and, with ``npy``,
     ``relevance_{i}.npy``), each with a sidecar; ``i`` is zero-padded to ``width`` digits,
@@ -518,7 +520,7 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=N
                 image = input_heatmap_image(r, x, c, use_outline, s, sigma)
                 w.png(out / colormap_file_name(i, c, width), image, sample=i,
                       layout="input|heatmap" if x is not None else "heatmap",
-                      **render_fields(c, use_outline, s, sigma), **extra[k])
+                      **render_fields(c, use_outline, s, sigma, x), **extra[k])
             if npy:
                 w.npy(out / relevance_file_name(i, width), _finite(R[k], "relevance"), sample=i,
                       **extra[k])

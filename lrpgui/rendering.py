@@ -7,13 +7,19 @@ colormap switch does not repeat the Canny filter) and a colour-bar table for eve
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
 from lrpcore import render as _render
 from lrpcore.render import colormap_names, compose, digit, heatmap, to_uint8  # noqa: F401
 from lrpcore.render.colormaps import gray_red2_bar  # noqa: F401 (the views' colour bar)
+from lrpcore.render.outline import (  # noqa: F401 (one outline style for views and PNGs)
+    DIGIT_OUTLINE,
+    PHOTO_OUTLINE,
+    OutlineStyle,
+    draw_outline,
+    outline_style,
+)
 
 DISPLAY_SCALING = _render.outline.DIGIT_SCALING  # a digit's
 # the thin grey frame of a picture whose white would vanish on the white views (a strip of
@@ -72,32 +78,6 @@ def outline_gray(x01) -> np.ndarray:
     return gray / x.shape[2] if x.ndim == 3 and x.shape[2] > 1 else gray
 
 
-@dataclass(frozen=True)
-class OutlineStyle:
-    """How the views draw an input's outline over its map: edge smoothing (``sigma``, in
-    enlarged pixels), grey level and opacity of the line."""
-
-    sigma: float
-    grey: float
-    alpha: float
-
-
-# a digit: solid black edges of its strokes (the toolbox's look)
-DIGIT_OUTLINE = OutlineStyle(sigma=2.0, grey=0.0, alpha=1.0)
-# a photograph: fewer edges (smoother), mid grey at about a third of full opacity. Solid
-# black edges of every texture covered EpsilonPlus's sparse relevance of a colour photograph,
-# and a dark line vanished on a dark colormap's background; mid grey shows on dark and light
-PHOTO_OUTLINE = OutlineStyle(sigma=3.0, grey=0.5, alpha=0.35)
-
-
-def outline_style(x01) -> OutlineStyle:
-    """The outline style of input ``x01``: a photograph's (colour, or too large to be
-    enlarged) or a digit's."""
-    shape = np.shape(x01)
-    colour = len(shape) == 3 and shape[2] == 3
-    return PHOTO_OUTLINE if colour or display_scaling(shape) == 1 else DIGIT_OUTLINE
-
-
 def outline_mask(x01, scaling=None, sigma=None) -> np.ndarray:
     """Canny edges of the enlarged input (the outline ``heatmap`` draws), as a bool mask;
     ``scaling`` defaults to the views' (``display_scaling``: 1 for a photograph, whose edges
@@ -115,7 +95,7 @@ def heatmap_with_mask(R, mask, cmap, scaling=DISPLAY_SCALING,
     ``style`` (solid black for a digit)."""
     rgb = np.array(heatmap(R, None, cmap=cmap, scaling=scaling), dtype=np.float32)
     if mask is not None and mask.shape == rgb.shape[:2]:
-        rgb[mask] = rgb[mask] * (1.0 - style.alpha) + style.grey * style.alpha
+        draw_outline(rgb, mask, style)
     return rgb
 
 

@@ -169,8 +169,8 @@ def test_a_photographs_figure_is_outlined_as_its_view_and_png(tmp_path, monkeypa
     x01 = rng.uniform(0, 1, (224, 224, 3))
     R = rng.normal(0, 1, (3, 224, 224))  # C×H×W, as lrpcore.explain returns it
     export_explanation_figure(tmp_path / "photo.png", R, x01, scale=1)
-    assert drawn[-1] == (1, 2.0)  # as the PNG export and the view draw it at 1×
-    assert json.loads((tmp_path / "photo.png.json").read_text())["sigma"] == 2.0
+    assert drawn[-1] == (1, 3.0)  # as the PNG export and the view draw it at 1× (its style)
+    assert json.loads((tmp_path / "photo.png.json").read_text())["sigma"] == 3.0
     export_explanation_figure(tmp_path / "digit.png", rng.normal(0, 1, (28, 28)),
                               rng.uniform(0, 1, (28, 28)), scale=8)
     assert drawn[-1] == (8, pytest.approx(16 / 3))  # digits: as before

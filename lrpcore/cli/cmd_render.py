@@ -50,10 +50,12 @@ def add_render_options(p, scaling_help=SCALING_HELP):
     p.add_argument("--scaling", type=scaling_option, default=None, metavar="K",
                    help=scaling_help)
     p.add_argument("--outline", action=argparse.BooleanOptionalAction, default=True,
-                   help="draw the input's edges (Canny) in black on the heatmap (default: on, "
-                   "where the inputs are known: --input or its default)")
-    p.add_argument("--sigma", type=float, default=2.0, metavar="S",
-                   help="smoothing of the edge detector, in enlarged pixels (default 2)")
+                   help="draw the input's edges (Canny) on the heatmap, black for digits and "
+                   "light grey for photographs (default: on, where the inputs are known: "
+                   "--input or its default)")
+    p.add_argument("--sigma", type=float, default=None, metavar="S",
+                   help="smoothing of the edge detector, in enlarged pixels (default: 2 for "
+                   "digits, 3 for photographs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 

@@ -375,13 +375,15 @@ def scaling_option(text: str) -> int:
     return value
 
 
-def check_sigma(value) -> float:
+def check_sigma(value) -> float | None:
     """``--sigma``: a number from 0 to the outline's limit, refused naming the option before
     any file is read (it was checked only where an outline was drawn: without --input a NaN
     or negative value passed silently, into the sidecar)."""
     from ..errors import RuleError  # noqa: PLC0415
     from ..render.outline import MAX_SIGMA  # noqa: PLC0415
 
+    if value is None:  # the input's outline style's
+        return None
     if not 0 <= value <= MAX_SIGMA:  # NaN fails too
         raise RuleError(f"--sigma {value:g}: the edge detector's smoothing must be from 0 to "
                         f"{MAX_SIGMA:g} enlarged pixels")

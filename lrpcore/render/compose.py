@@ -2,8 +2,9 @@
 
 ``heatmap`` and ``digit`` reproduce the toolbox's ``hm_to_rgb`` and ``digit_to_rgb``
 (reference README §9): maps are enlarged before colouring and edge detection, the outline is
-drawn in black. ``compose`` is its ``save_image`` layout (2-pixel black gaps, ×255 truncated)
-but clips, so out-of-range values cannot wrap around.
+drawn in black for digits (light grey for photographs). ``compose`` is its ``save_image``
+layout (2-pixel black gaps, ×255 truncated) but clips, so out-of-range values cannot wrap
+around.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from ..errors import ExportError, ShapeError
 from ..fileio import atomic_write_bytes
 from . import luts
 from .colormaps import get_colormap, lookup
-from .outline import as_map, enlarge, outline_mask
+from .outline import as_map, draw_outline, enlarge, outline_mask, outline_sigma, outline_style
 
 _BINARY = lookup(luts.table("binary"))
 
 
-def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=2.0) -> np.ndarray:
+def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=None) -> np.ndarray:
     """Colour a relevance map: an (H·s) × (W·s) × 3 float image in [0, 1].
 
     Parameters
@@ -31,7 +32,10 @@ def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=2.0) -> np.ndarray:
         :func:`lrpcore.explain` returns for a PyTorch-layout model) or a flat vector of
         square size.
     x : array or None, the input scaled to [0, 1], same layout; when given, its Canny outline
-        (computed on the enlarged input with ``sigma``) is drawn in black.
+        (computed on the enlarged input with ``sigma``) is drawn in the input's
+        :func:`~lrpcore.render.outline.outline_style`: solid black for a digit, light grey
+        for a photograph (black edges of its textures hid sparse relevance).
+    sigma : float or None, the edge detector's smoothing; None: the style's (2 for a digit).
     cmap : str, a name from :func:`colormap_names` (or a matplotlib map name).
     """
     cm = get_colormap(cmap)
@@ -43,7 +47,7 @@ def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=2.0) -> np.ndarray:
         if xe.shape != R.shape:
             raise ShapeError(f"input of shape {xe.shape[:2]} (enlarged) does not match the "
                              f"relevance map of shape {R.shape[:2]}")
-        rgb[outline_mask(xe, sigma)] = 0.0
+        draw_outline(rgb, outline_mask(xe, outline_sigma(x, sigma)), outline_style(x))
     return rgb
 
 

@@ -14,7 +14,7 @@ from ..errors import ShapeError
 from .colormaps import get_colormap, gray_red2_bar, palette
 from .compose import _rgb, digit, heatmap
 from .font import draw_text, line_height, text_size, title_scale
-from .outline import as_map, default_scaling
+from .outline import as_map, default_scaling, outline_sigma
 
 MARGIN = 8
 FIGURE_SIDE = 256  # pixels the longer side of a figure's heatmap aims at, by default
@@ -30,12 +30,13 @@ def figure_scale_for(R) -> int:
     return max(1, min(MAX_AUTO_SCALE, FIGURE_SIDE // max(h, w)))
 
 
-def figure_sigma(R, scale) -> float:
-    """The outline's smoothing at ``scale``: σ 2 at the scale the views and PNGs draw this map
-    (3× for digits, the toolbox's edge width; 1× for photographs), grown with the scale. At
+def figure_sigma(R, scale, x01=None) -> float:
+    """The outline's smoothing at ``scale``: the input's outline style's σ (2 for a digit, 3
+    for a photograph) at the scale the views and PNGs draw this map (3× for digits, the
+    toolbox's edge width; 1× for photographs), grown with the scale. At
     2·scale/3 for every map, a photograph's figure at 1× was outlined at σ 0.67: three times
     the edges of the view and of its PNG export."""
-    return 2.0 * int(scale) / default_scaling(R)
+    return outline_sigma(x01) * int(scale) / default_scaling(R)
 
 
 def colorbar(R, cmap, height, width=16) -> tuple[np.ndarray, float, float]:
@@ -62,7 +63,7 @@ def figure(R, x01, cmap="bwr", scale=None, outline=True, title=(), with_colorbar
     scale = figure_scale_for(R) if scale is None else int(scale)
     if not 1 <= scale <= 64:
         raise ShapeError(f"figure scale {scale}: use 1 to 64 pixels per input pixel")
-    sigma = figure_sigma(R, scale)
+    sigma = figure_sigma(R, scale, x01)
     use_x = x01 if outline and x01 is not None else None
     heat = _rgb(heatmap(R, use_x, cmap=cmap, scaling=scale, sigma=sigma), "heatmap")
     parts = [heat]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from skimage.feature import canny
 
@@ -81,3 +83,45 @@ def outline_mask(x01_enlarged: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     if not 0 <= sigma <= MAX_SIGMA:  # NaN fails too
         raise ShapeError(f"outline sigma must be a number from 0 to {MAX_SIGMA:g}, got {sigma}")
     return canny(x01_enlarged, sigma=sigma)
+
+
+@dataclass(frozen=True)
+class OutlineStyle:
+    """How an input's outline is drawn over its map: edge smoothing (``sigma``, in enlarged
+    pixels), grey level and opacity of the line. One choice for the CLI's PNGs and the views."""
+
+    sigma: float
+    grey: float
+    alpha: float
+
+
+# a digit: solid black edges of its strokes (the toolbox's look)
+DIGIT_OUTLINE = OutlineStyle(sigma=2.0, grey=0.0, alpha=1.0)
+# a photograph: fewer edges (smoother), mid grey at about a third of full opacity. Solid
+# black edges of every texture covered EpsilonPlus's sparse relevance of a colour photograph,
+# and a dark line vanished on a dark colormap's background; mid grey shows on dark and light
+PHOTO_OUTLINE = OutlineStyle(sigma=3.0, grey=0.5, alpha=0.35)
+
+
+def outline_style(x01) -> OutlineStyle:
+    """The outline style of input ``x01`` (H×W, H×W×C, C×H×W or a square vector): a
+    photograph's (colour, or too large to be enlarged) or a digit's (also for None: no input,
+    no outline drawn)."""
+    if x01 is None:
+        return DIGIT_OUTLINE
+    shape = tuple(np.shape(x01))
+    if len(shape) == 3 and shape[0] <= 4 < min(shape[1], shape[2]):
+        shape = shape[1:] + shape[:1]  # C×H×W
+    colour = len(shape) == 3 and shape[2] == 3
+    return PHOTO_OUTLINE if colour or default_scaling(x01) == 1 else DIGIT_OUTLINE
+
+
+def outline_sigma(x01, sigma=None) -> float:
+    """``sigma`` when one is chosen, else that of ``x01``'s :func:`outline_style`."""
+    return float(outline_style(x01).sigma if sigma is None else sigma)
+
+
+def draw_outline(rgb: np.ndarray, mask: np.ndarray, style: OutlineStyle) -> np.ndarray:
+    """Blend the outline ``mask`` into ``rgb`` in place, in ``style`` (a digit's: black)."""
+    rgb[mask] = rgb[mask] * (1.0 - style.alpha) + style.grey * style.alpha
+    return rgb
