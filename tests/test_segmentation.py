@@ -227,6 +227,19 @@ def test_lrp_explain_writes_a_class_heatmap_of_a_photograph(tmp_path, capsys):
     assert not (tmp_path / "absent.npy").exists()
 
 
+@pytest.mark.parametrize("file", ["segsoftmax_ts.onnx", "segsoftmax_dynamo.onnx"])
+def test_info_says_a_map_ending_in_a_softmax_holds_probabilities(file, capsys):
+    """A classifier ending in a softmax was said to give probabilities; a map ending in one
+    was said to hold class scores only."""
+    assert main(["info", str(ZOO / file)]) == 0
+    line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("output:"))
+    assert "a segmentation model's" in line
+    assert line.endswith("; its scores are softmax probabilities over each pixel's classes "
+                         "(relevance passes the softmax as its gradient, as zennit's does)")
+    assert main(["info", str(ZOO / "segment_ts.onnx")]) == 0  # raw scores: nothing added
+    assert "probabilit" not in capsys.readouterr().out
+
+
 def test_a_sidecar_names_the_maps_classes_for_info_and_explain(tmp_path, capsys):
     """The sidecar's class_names count the map's K classes (they were checked against its
     16·16·4 values), lrp info says what a target selects, and a name picks the pixels."""

@@ -57,8 +57,11 @@ def describe_model(model, path) -> str:
     n = model.n_classes
     names = model.meta.get("class_names")
     problem = model_map_shape(model)
+    last = model.nodes[-1].layer.kind if getattr(model, "is_graph", False) else None
     if problem:  # a segmentation model: its 6×6×4 map is no 144 classes but 4 per pixel
-        lines.append(f"output: {map_targets_words(problem)}")
+        scores = MAP_SCORES.get(last)  # a softmax over each pixel's classes: probabilities
+        lines.append(f"output: {map_targets_words(problem)}"
+                     + (f"; its scores are {scores}" if scores else ""))
     if names:
         shown = ", ".join(printable(n) for n in names[:CLASSES_SHOWN])
         more = f", … ({len(names) - CLASSES_SHOWN} more)" if len(names) > CLASSES_SHOWN else ""
@@ -68,7 +71,6 @@ def describe_model(model, path) -> str:
         lines.append(f"classes: {n} outputs, unnamed (a sidecar's \"class_names\" names "
                      f"them: {os.path.basename(sidecar_path(source))})")
     if not problem:
-        last = model.nodes[-1].layer.kind if getattr(model, "is_graph", False) else None
         lines.append("output: " + (
             "SoftMax probabilities (LRP explains the scores before it)"
             if model.ends_with_softmax() else
@@ -87,6 +89,16 @@ def describe_model(model, path) -> str:
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)
+
+
+# what a segmentation graph's last operator makes of its map's scores (said as a
+# classifier's are: a map of probabilities read as scores misled)
+MAP_SCORES = {
+    "Softmax": "softmax probabilities over each pixel's classes (relevance passes the softmax "
+               "as its gradient, as zennit's does)",
+    "LogSoftmax": "log-probabilities over each pixel's classes (relevance passes the "
+                  "LogSoftmax as its gradient, as zennit's does)",
+}
 
 
 def layout_text(spec, model=None) -> str:
