@@ -36,6 +36,9 @@ def parse_args(argv=None):
     p.add_argument("--misclassified", action="store_true",
                    help="show only misclassified samples in the grid (of a segmentation "
                    "model: those whose class at the most pixels is not their label)")
+    p.add_argument("--region", metavar="Y0:Y1,X0:X1",
+                   help="of a segmentation model: explain the target's pixels in this box of "
+                   "its output map (rows Y0 to Y1, columns X0 to X1, as lrp explain --region)")
     p.add_argument("--quit-after-load", action="store_true",
                    help="quit once the first explanation is on display (smoke test)")
     p.add_argument("--screenshot", metavar="PNG", type=png_output,
@@ -156,7 +159,8 @@ def _apply_options(window, args) -> list[str]:
     s = window.state
     problems = []
     for field, value in (("rule", args.rule), ("colormap", args.colormap),
-                         ("sample_index", args.sample), ("dtype", args.dtype)):
+                         ("sample_index", args.sample), ("dtype", args.dtype),
+                         ("region", getattr(args, "region", None))):
         if value is None or value == "":
             continue
         try:

@@ -116,7 +116,7 @@ def _region(value, obj):
     if isinstance(value, str):
         try:
             value = parse_region(value.strip())
-        except ShapeError as exc:  # the explorer has no --region option
+        except ShapeError as exc:  # said after the option's name by the launch option
             raise ShapeError(str(exc).replace("--region ", "region ", 1)) from None
     model = getattr(obj, "model", None)
     shape = None if model is None else model_map_shape(model)

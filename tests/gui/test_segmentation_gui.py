@@ -434,3 +434,51 @@ def test_compare_explains_the_region_as_the_main_view(make_window, qtbot, tmp_pa
     assert view.last_error is None, view.last_error
     assert list(view.result.comparison.classes) == [int(y[0, 0, 0].argmax())]
     assert len(np.unique(y[0].argmax(-1))) > 1
+
+
+def test_region_launch_option_opens_on_a_box_and_refuses_a_bad_one(make_window, qtbot,
+                                                                    tmp_path, capsys):
+    """lrp-explorer --region Y0:Y1,X0:X1 starts on a box of the map, as lrp explain --region
+    explains (the explorer had no such option: a box was only typed or drawn); a box outside
+    the map or a model without one is refused in words, the whole map stays."""
+    from argparse import Namespace
+
+    from lrpgui.app import _apply_options, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    assert "--region Y0:Y1,X0:X1" in capsys.readouterr().out
+    assert parse_args(["--region", "2:10,3:12"]).region == "2:10,3:12"
+
+    def options(region):
+        return Namespace(rule=None, colormap=None, sample=None, dtype=None,
+                         misclassified=False, region=region)
+
+    window, images = _region_window(make_window, qtbot, tmp_path)
+    s = window.state
+    assert _apply_options(window, options("0:99,0:4")) == [
+        "--region 0:99,0:4: region rows 0:99, columns 0:4 is not a box inside the 16×16 "
+        "output map (0 ≤ y0 < y1 ≤ 16, 0 ≤ x0 < x1 ≤ 16)"]
+    problem, = _apply_options(window, options("2-10"))
+    assert problem.startswith("--region 2-10: region '2-10': give rows and columns")
+    assert s.region is None
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region):
+        assert _apply_options(window, options("2:10,3:12")) == []
+    assert s.region == (2, 10, 3, 12)
+    np.testing.assert_allclose(s.relevance, _whole_and_region(window, images, s.region)[1],
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_region_launch_option_is_refused_for_a_model_without_a_map(make_window):
+    from argparse import Namespace
+
+    from lrpgui.app import _apply_options
+
+    window = make_window()  # the toy classifier
+    problems = _apply_options(window, Namespace(rule=None, colormap=None, sample=None,
+                                                dtype=None, misclassified=False,
+                                                region="0:4,0:4"))
+    assert problems == ["--region 0:4,0:4: a region selects pixels of a segmentation model's "
+                        "output map; the open model's output is no map"]
+    assert window.state.region is None
