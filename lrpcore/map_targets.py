@@ -12,6 +12,8 @@ map, as Python slices them) narrows each of them to a box: the pixels of one obj
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .errors import ShapeError
@@ -103,17 +105,21 @@ def region_box(y, region, xp=np):
     return box
 
 
+# y0:y1,x0:x1 in ASCII digits (a minus sign is left to check_region's bounds): int() read
+# any script's digits, '٣:٤,0:4' as 3:4, and '+3' or '3_0' as numbers too
+REGION_TEXT = re.compile(r"\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*,\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*")
+
+
 def parse_region(text) -> tuple:
     """``--region y0:y1,x0:x1`` (rows, then columns of the output map) as four ints."""
-    rows, sep, cols = str(text).partition(",")
-    try:
-        if not sep:
-            raise ValueError
-        (y0, y1), (x0, x1) = ([int(v) for v in part.split(":")] for part in (rows, cols))
-    except ValueError:
-        raise ShapeError(f"--region {text!r}: give rows and columns of the output map as "
-                         "y0:y1,x0:x1 (e.g. 10:40,20:60)") from None
-    return y0, y1, x0, x1
+    text = str(text)
+    found = REGION_TEXT.fullmatch(text)
+    if found:
+        return tuple(int(v) for v in found.groups())
+    other = next((c for c in text if c.isdigit() and not "0" <= c <= "9"), None)
+    why = f"{other!r} is no digit 0-9; " if other else ""
+    raise ShapeError(f"--region {text!r}: {why}give rows and columns of the output map as "
+                     "y0:y1,x0:x1 (e.g. 10:40,20:60)")
 
 
 def class_scores(y, xp=np):

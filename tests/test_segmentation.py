@@ -339,6 +339,28 @@ def test_lrp_explain_region_records_it_and_refuses_a_bad_box(tmp_path, capsys):
     assert not (tmp_path / "R.zarr").exists()
 
 
+@pytest.mark.parametrize("text, other", [("٣:٤,0:4", "٣"), ("３:4,0:4", "３"),
+                                         ("+3:4,0:4", None), ("3_0:40,0:4", None)])
+def test_region_takes_ascii_digits_only(text, other, tmp_path, capsys):
+    """int() read any script's digits: '٣:٤,0:4' (Arabic-Indic) explained rows 3:4, and '+3'
+    or '3_0' passed as numbers; only 0-9 are read, a foreign digit is named."""
+    from lrpcore.errors import ShapeError
+    from lrpcore.map_targets import parse_region
+
+    assert parse_region(" 10:40, 20:60 ") == (10, 40, 20, 60)  # spaces as typed
+    with pytest.raises(ShapeError) as exc:
+        parse_region(text)
+    words = f"--region {text!r}: " + (f"{other!r} is no digit 0-9; " if other else "")
+    assert str(exc.value) == words + ("give rows and columns of the output map as "
+                                      "y0:y1,x0:x1 (e.g. 10:40,20:60)")
+    x = tmp_path / "x.npy"
+    np.save(x, _forward("segment_ts")[1]["x"][:1].astype(np.float32))
+    assert main(["explain", str(ZOO / "segment_ts.onnx"), str(x), "--raw", "--region", text,
+                 "--out", str(tmp_path / "R.npy")]) == 2
+    assert "give rows and columns of the output map" in capsys.readouterr().err
+    assert not (tmp_path / "R.npy").exists()
+
+
 def test_compare_shows_the_classes_a_map_predicts_each_its_own_pixels(tmp_path):
     from hostile_files import save_feature_extractor
 
