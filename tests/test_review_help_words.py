@@ -59,6 +59,8 @@ def test_data_info_help_names_every_built_in_dataset(capsys):
         main(["data", "info", "--help"])
     text = _joined(capsys.readouterr().out)
     assert all(name in text for name in DATASET_NAMES) and "PNG/JPEG photograph" in text
+    # an .npz (images and labels in one file) opened but went unnamed
+    assert "file (.npy, .npz, IDX, .mat, .txt, a PNG/JPEG photograph)" in text
 
 
 def test_the_readme_command_overview_lists_every_command():

@@ -22,7 +22,7 @@ def register(sub) -> None:
                        "lrp data info train-images-idx3-ubyte.gz")
     from ..io.datasets import DATASET_NAMES  # noqa: PLC0415
 
-    info.add_argument("dataset", help="file (an array, IDX, .mat, .txt, a PNG/JPEG "
+    info.add_argument("dataset", help="file (.npy, .npz, IDX, .mat, .txt, a PNG/JPEG "
                       "photograph), image folder, or a built-in name ("
                       + " / ".join(DATASET_NAMES) + ")")
     info.add_argument("--labels", metavar="FILE",
