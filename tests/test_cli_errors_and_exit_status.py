@@ -64,6 +64,20 @@ def test_png_folder_that_is_a_file_is_a_user_error(work, capsys):
     assert files_in(work) == before
 
 
+@pytest.mark.parametrize("name", ["heat.png", "Heat.JPG"])
+def test_png_named_like_a_picture_file_is_refused_as_no_folder(work, capsys, name):
+    # "--png cat.png" made a folder cat.png/ with heatmap_0_bwr.png in it
+    before = files_in(work)
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--png", name,
+                       capsys=capsys)
+    assert_one_line_error(code, err, name, "names a folder", "--png heatmaps/")
+    assert files_in(work) == before
+    os.mkdir(work / name)  # a folder of that name the user made stays usable
+    code, _, err = lrp("explain", "m.npz", "x.npy", "--out", "R.npy", "--png", name,
+                       capsys=capsys)
+    assert code == 0 and any(p.suffix == ".png" for p in (work / name).iterdir())
+
+
 @pytest.mark.parametrize("extra, words", [
     (["--colormap", "no-such-map"], ["no-such-map"]),
     (["--scaling", "100000"], ["scaling 100000"]),

@@ -18,6 +18,7 @@ from ..fileio import atomic_npy_memmap, atomic_save_npy, staged_writes, within
 from ..graph import LAYER_KEY_HELP
 from ..insight.conservation import conservation_from_trace, format_conservation
 from ..insight.diagnose import Accumulator, sample_activations
+from ..io.image_folder import IMAGE_EXTENSIONS
 from ..map_targets import declared_outputs
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
@@ -176,6 +177,11 @@ def check_png_options(args) -> None:
         check_scaling(args.scaling)
     if os.path.exists(args.png) and not os.path.isdir(args.png):
         raise ExportError(f"{args.png}: exists and is not a folder (--png needs a folder)")
+    if not os.path.exists(args.png) and args.png.lower().endswith(IMAGE_EXTENSIONS):
+        # "--png cat.png" made a folder cat.png/ holding heatmap_0_bwr.png
+        raise ExportError(f"{args.png}: --png names a folder for the heatmaps "
+                          "(heatmap_I_CMAP.png in it), not a picture file; give a folder, "
+                          "e.g. --png heatmaps/")
     refuse_shadowing([args.png], folders=True)
     if os.path.isdir(args.input) and within(args.png, args.input):  # heatmaps as photos
         raise ExportError(f"{args.png}: is inside the image folder {args.input} being "
