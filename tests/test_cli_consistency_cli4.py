@@ -9,33 +9,45 @@ from local_store import lenet_store_of_random_digits
 from lrpcore.cli.main import main
 
 
-@pytest.fixture
-def nan_at_33(tmp_path):
-    x = np.random.RandomState(0).randint(0, 255, (40, 28, 28)).astype(np.float64)
-    x[33, 3, 3] = np.nan
-    path = tmp_path / "digits.npy"
+def nan_at_33(tmp_path, raw):
+    """40 samples, sample 33 not finite: digits with a NaN, or (``raw``) arrays in LeNet-5's
+    own 32×32×1 layout with an infinity, which the engine's check met first."""
+    if raw:
+        x = np.random.RandomState(0).uniform(-1, 1, (40, 32, 32, 1))
+        x[33, 3, 3, 0] = np.inf
+    else:
+        x = np.random.RandomState(0).randint(0, 255, (40, 28, 28)).astype(np.float64)
+        x[33, 3, 3] = np.nan
+    path = tmp_path / ("fed.npy" if raw else "digits.npy")
     np.save(path, x)
     return path
 
 
-@pytest.mark.parametrize("command", [
+NAN_REFUSALS = [
     ["explain", "--out", "{out}.npy", "--batch-size", "8"],
     ["evaluate", "--batch-size", "8"],
     ["concepts", "--layer", "convolution1", "--references", "2", "--out", "{out}"],
     ["spray", "--out", "{out}.npz"],
     ["sweep", "--rule", "z", "--csv", "{out}.csv"],
-])
+]
+
+
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("command", NAN_REFUSALS)
 def test_nan_refusals_name_the_file_and_its_first_sample_in_one_wording(
-        tmp_path, capsys, nan_at_33, command):
+        tmp_path, capsys, command, raw):
     """explain, evaluate and concepts said 'samples contain NaN or infinite values' (no
     index; explain added the batch's range), spray, sweep, sanity and demo 'sample 33
-    contains NaN…': the same file was refused in two wordings."""
+    contains NaN…': the same file was refused in two wordings. With --raw the check was the
+    engine's: 'FILE (samples 32..39): input contains NaN or infinite values' (explain),
+    'FILE: input contains NaN…' (evaluate)."""
+    path = nan_at_33(tmp_path, raw)
     out = tmp_path / "out"
-    argv = [command[0], "mnist-lenet5", str(nan_at_33)] + [a.format(out=out)
-                                                             for a in command[1:]]
+    argv = [command[0], "mnist-lenet5", str(path), *(["--raw"] if raw else [])] + [
+        a.format(out=out) for a in command[1:]]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"lrp {command[0]}: error: {nan_at_33}: sample 33 contains NaN or infinite " \
+    assert err == f"lrp {command[0]}: error: {path}: sample 33 contains NaN or infinite " \
         "values", err
     assert not list(tmp_path.glob("out*"))
 

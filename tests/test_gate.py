@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_files import save_onnx_graph
 
 import lrpcore
 from lrpcore.errors import RuleError, ShapeError
@@ -186,8 +187,8 @@ def test_an_attention_gate_sends_the_map_r_s_and_the_gate_r_x_summed_over_channe
 def _product(tmp_path, gate_channels=1, activation="Sigmoid"):
     """x (N×3×4×4) → two 1×1 Convs: a 3-channel map c and a ``gate_channels`` map v; the Mul
     of c and ``activation``(v) (None: v itself), pooled and flattened."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
@@ -198,12 +199,8 @@ def _product(tmp_path, gate_channels=1, activation="Sigmoid"):
              helper.make_node("Mul", ["s" if activation else "v", "c"], ["m"], name="gate"),
              helper.make_node("GlobalAveragePool", ["m"], ["p"], name="pool"),
              helper.make_node("Flatten", ["p"], ["out"], name="flat")]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])], inits)
-    path = tmp_path / f"{gate_channels}{activation}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
+    return save_onnx_graph(tmp_path / f"{gate_channels}{activation}.onnx", nodes, inits,
+                           ["N", 3, 4, 4], ["N", 3])
 
 
 @pytest.mark.parametrize("activation", ["Sigmoid", "HardSigmoid"])
@@ -260,8 +257,8 @@ def _expanded(tmp_path, reader):
     """x (N×3×4×4) → a 3-channel Conv c and sigmoid(Conv(x)), one channel, expanded to c's
     shape (``α.expand_as(c)``, the Shape of c as the target) and read by ``reader``: Mul of
     it and c, or Add."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(3)
     inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
@@ -274,12 +271,8 @@ def _expanded(tmp_path, reader):
              helper.make_node(reader, ["e", "c"], ["m"], name="gate"),
              helper.make_node("GlobalAveragePool", ["m"], ["p"], name="pool"),
              helper.make_node("Flatten", ["p"], ["out"], name="flat")]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])], inits)
-    path = tmp_path / f"{reader}.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
+    return save_onnx_graph(tmp_path / f"{reader}.onnx", nodes, inits, ["N", 3, 4, 4],
+                           ["N", 3])
 
 
 def test_an_expanded_attention_map_is_a_gate_and_only_a_mul_may_read_an_expand(tmp_path):

@@ -72,30 +72,6 @@ def test_a_resize_scale_of_doubles_is_refused_naming_the_input(tmp_path, capsys)
     one_line(capsys, "m.onnx", "'up' (Resize)", "'sc' (scales) is float64", "takes float32")
 
 
-@pytest.mark.parametrize("command", [
-    ["explain", "--out", "{out}.npy", "--batch-size", "8"],
-    ["evaluate", "--batch-size", "8"],
-    ["concepts", "--layer", "convolution1", "--references", "2", "--out", "{out}"],
-    ["spray", "--out", "{out}.npz"],
-    ["sweep", "--rule", "z", "--csv", "{out}.csv"],
-])
-def test_nan_in_raw_samples_is_refused_in_the_one_wording(tmp_path, capsys, command):
-    """With --raw the samples' check was the engine's: 'FILE (samples 32..39): input contains
-    NaN or infinite values' (explain), 'FILE: input contains NaN…' (evaluate), where every
-    other refusal says 'FILE: sample 33 contains NaN or infinite values'."""
-    x = np.random.RandomState(0).uniform(-1, 1, (40, 32, 32, 1))
-    x[33, 3, 3, 0] = np.inf
-    path = tmp_path / "fed.npy"
-    np.save(path, x)
-    out = tmp_path / "out"
-    argv = [command[0], "mnist-lenet5", str(path), "--raw"] + [a.format(out=out)
-                                                              for a in command[1:]]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == f"lrp {command[0]}: error: {path}: sample 33 contains NaN or infinite values"
-    assert not list(tmp_path.glob("out*"))
-
-
 def test_nan_in_training_images_names_the_first_sample():
     """The trainer's own check (arrays handed to lrpcore.train) said 'NAME: images contain NaN
     or infinite values', its own wording."""

@@ -216,6 +216,18 @@ def script_main(keras_part, main):
         main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/zoo")
 
 
+def run_keras_part(script, out_dir) -> dict:
+    """Run ``script``'s Keras part in its own process (TensorFlow and PyTorch crash in one),
+    which writes its ONNX file into ``out_dir``, and return what it hands over."""
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        handover = os.path.join(tmp, "keras.npz")
+        subprocess.run([sys.executable, script, out_dir, "--keras-part", handover],
+                       check=True)
+        with np.load(handover) as data:
+            return {k: data[k] for k in data.files}
+
+
 def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=None,
                   keep_keras=False):
     """Run ``script``'s Keras part in a process of its own (it writes ``<name>_tf2onnx.onnx``
@@ -227,13 +239,7 @@ def write_fixture(script, out_dir, name, twin_for, twin_output=None, tolerance=N
     by the Keras fixture scripts."""
     twin_output = twin_output or (lambda twin, x: twin(x))
     tolerance = tolerance or (lambda keras_y: 1e-4 * np.abs(keras_y).max())
-    os.makedirs(out_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        handover = os.path.join(tmp, "keras.npz")
-        subprocess.run([sys.executable, script, out_dir, "--keras-part", handover],
-                       check=True)
-        with np.load(handover) as data:
-            got = {k: data[k] for k in data.files}
+    got = run_keras_part(script, out_dir)
     twin = twin_for(got, os.path.join(out_dir, f"{name}_tf2onnx.onnx")).double()
     x, keras_y = got["x"], got["keras_y"]
     picked, seen = [], {}
@@ -267,13 +273,7 @@ def write_map_fixture(script, out_dir, name, make_twin, convs):
     zennit's map references. Shared by the map fixture scripts (keras_seg, keras_att)."""
     from make_zoo_fixtures import map_references, map_samples  # noqa: PLC0415
 
-    os.makedirs(out_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        handover = os.path.join(tmp, "keras.npz")
-        subprocess.run([sys.executable, script, out_dir, "--keras-part", handover],
-                       check=True)
-        with np.load(handover) as data:
-            got = {k: data[k] for k in data.files}
+    got = run_keras_part(script, out_dir)
     twin = make_twin().double()
     t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
     for conv in convs:
