@@ -1,0 +1,231 @@
+"""The README's command lines agree with the real parsers, without running anything: every
+option it gives `lrp COMMAND` or `lrp-explorer` exists, every concrete command line in a code
+block parses, the command synopsis brackets exactly the options argparse does not require,
+the commands of one code block can run one after another as written, its links into itself
+resolve, and its install and test commands are those of `pyproject.toml` and `.ci/run`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lrpcore.cli.main import build_parser, join_negative_keys
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+PLACEHOLDER = re.compile(r"[\[\]|…]|\.\.\.|\b[A-Z]{2,}[A-Z0-9_]*\b")  # MODEL, X.npy|DATASET, [--x]
+
+
+def _blocks() -> list[tuple[int, list[str]]]:
+    """(first line number, lines) of every fenced and every indented code block."""
+    lines, blocks, k = README.split("\n"), [], 0
+    while k < len(lines):
+        if lines[k].startswith("```"):
+            end = next(j for j in range(k + 1, len(lines)) if lines[j].startswith("```"))
+            blocks.append((k + 2, lines[k + 1:end]))
+            k = end + 1
+        elif lines[k].startswith("    ") and k > 0 and not lines[k - 1].strip():
+            end = k
+            while end < len(lines) and (lines[end].startswith("    ") or not lines[end].strip()):
+                end += 1
+            blocks.append((k + 1, [line[4:] for line in lines[k:end]]))
+            k = end
+        else:
+            k += 1
+    return blocks
+
+
+def _block_commands(program="lrp") -> list[tuple[int, int, str]]:
+    """(block, line number, command) of each `program ...` line of a code block, a synopsis's
+    continuation lines (indented under it) joined, its comment left out."""
+    found = []
+    for start, lines in _blocks():
+        for k, line in enumerate(lines):
+            if not line.startswith(program + " ") and line != program:
+                continue
+            command = line
+            for more in lines[k + 1:]:
+                if not more.startswith(" " * (len(program) + 1)):
+                    break
+                command += " " + more.strip()
+            found.append((start, start + k, re.sub(r"\s+#.*", "", command).strip()))
+    return found
+
+
+def _inline_commands(program="lrp") -> list[tuple[int, str]]:
+    """(line number, text) of each `program ...` code span of the prose (they may wrap)."""
+    return [(README.count("\n", 0, m.start()) + 1, " ".join(m.group(1).split()))
+            for m in re.finditer(rf"(?<!`)`({re.escape(program)} [^`]+)`", README)]
+
+
+def _subcommands(parser, prefix=()) -> dict:
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[(*prefix, name)] = sub
+                found.update(_subcommands(sub, (*prefix, name)))
+    return found
+
+
+PARSER = build_parser()
+SUBCOMMANDS = _subcommands(PARSER)
+
+
+def _command_of(text: str):
+    key = ()
+    for word in text.split()[1:]:
+        if (*key, word) not in SUBCOMMANDS:
+            break
+        key = (*key, word)
+    return key, SUBCOMMANDS.get(key)
+
+
+def _options(parser) -> set[str]:
+    return {name for action in parser._actions for name in action.option_strings}
+
+
+def _given_options(text: str) -> list[str]:
+    return [o for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text) if o != "--"]
+
+
+def _parse(parse, words) -> str:
+    """'' when `parse(words)` accepts the words, else what the parser said."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+            parse(words)
+    except SystemExit as exc:
+        if exc.code:
+            return said.getvalue().strip() or f"exit {exc.code}"
+    return ""
+
+
+def test_the_readme_shows_commands_in_code_blocks_and_prose():
+    """The extraction itself finds what it checks (a README reshaped so that it finds nothing
+    would make the other tests pass vacuously)."""
+    assert len(_block_commands()) >= 30 and len(_inline_commands()) >= 100
+    assert {("explain",), ("concepts",), ("spray",), ("data", "info")} <= {
+        _command_of(c)[0] for _, _, c in _block_commands()}
+    assert len(_block_commands("lrp-explorer")) >= 2
+
+
+def test_every_option_the_readme_gives_a_command_exists():
+    wrong = []
+    for line, text in ([(n, c) for _, n, c in _block_commands()] + _inline_commands()):
+        key, sub = _command_of(text)
+        if sub is None:  # `lrp --help`, `lrp --version`
+            wrong += [f"line {line}: {text}"] if set(_given_options(text)) - _options(PARSER) \
+                else []
+            continue
+        unknown = [o for o in _given_options(text) if o not in _options(sub)]
+        if unknown:
+            wrong.append(f"line {line}: lrp {' '.join(key)} has no {', '.join(unknown)}: {text}")
+    assert wrong == []
+
+
+def test_every_concrete_command_line_in_a_code_block_parses():
+    """A line without placeholders is a command a reader copies: it must parse as written
+    (required options and arguments included)."""
+    concrete = [(n, c) for _, n, c in _block_commands() if not PLACEHOLDER.search(c)]
+    assert len(concrete) >= 15
+    failed = [f"line {n}: {c}: {said}" for n, c in concrete
+              if (said := _parse(PARSER.parse_args, join_negative_keys(shlex.split(c)[1:])))]
+    assert failed == []
+
+
+def test_the_synopsis_brackets_exactly_the_optional_options():
+    """In "## Command line" an option outside brackets reads as required: it must be one that
+    argparse requires, and every option argparse requires must be shown."""
+    start = README.index("## Command line\n")
+    synopsis = [(n, c) for _, n, c in _block_commands()
+                if start < len(README) and README.count("\n", 0, start) < n
+                < README.count("\n", 0, README.index("\n## ", start + 1)) and "[" in c]
+    assert len(synopsis) >= 8
+    wrong = []
+    for line, text in synopsis:
+        key, sub = _command_of(text)
+        bare = text
+        while (inner := re.sub(r"\[[^\[\]]*\]", "", bare)) != bare:
+            bare = inner
+        shown = set(_given_options(bare))
+        required = {a.option_strings[0] for a in sub._actions if a.option_strings and a.required}
+        if shown != required:
+            wrong.append(f"line {line}: lrp {' '.join(key)}: shown bare {sorted(shown)}, "
+                         f"required {sorted(required)}")
+    assert wrong == []
+
+
+def test_the_commands_of_one_code_block_run_one_after_another():
+    """A block's commands, run in order, must not meet an earlier one's output: the second
+    `--out R.npy` of a block stopped at "file exists"."""
+    clashes, seen = [], {}
+    for block, line, text in _block_commands():
+        if PLACEHOLDER.search(text) or "--overwrite" in text:
+            continue
+        words = shlex.split(text)
+        for k, word in enumerate(words[:-1]):
+            if word == "--out":
+                target = (block, words[k + 1].rstrip("/"))
+                if target in seen:
+                    clashes.append(f"line {line} writes {target[1]} as line {seen[target]}")
+                seen[target] = line
+    assert clashes == []
+
+
+def test_every_explorer_option_the_readme_gives_exists(tmp_path, monkeypatch):
+    from lrpgui.app import parse_args
+
+    monkeypatch.chdir(tmp_path)
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text), pytest.raises(SystemExit):
+        parse_args(["--help"])
+    options = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", help_text.getvalue()))
+    assert {"--model", "--dataset", "--screenshot"} <= options
+    blocks = [(n, c) for _, n, c in _block_commands("lrp-explorer")]
+    shown = blocks + _inline_commands("lrp-explorer")
+    unknown = [f"line {n}: {o}" for n, c in shown for o in _given_options(c) if o not in options]
+    assert unknown == []
+    failed = [f"line {n}: {c}: {said}" for n, c in blocks if not PLACEHOLDER.search(c)
+              and (said := _parse(parse_args, shlex.split(c)[1:]))]
+    assert failed == []
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def test_every_link_into_the_readme_names_a_heading():
+    fences = re.sub(r"(?ms)^```.*?^```", "", README)
+    anchors = {_slug(h) for h in re.findall(r"(?m)^#{1,6} (.+)$", fences)}
+    links = re.findall(r"\]\(#([^)]+)\)", README)
+    assert len(links) >= 10, "the README's contents list links its sections"
+    assert sorted(set(links) - anchors) == []
+    sections = re.findall(r"(?m)^## (.+)$", fences)
+    assert {_slug(s) for s in sections} <= set(links), "every ## section is in the contents"
+
+
+def test_the_readme_install_and_test_commands_are_pyprojects_and_cis():
+    """README's test command is the one `.ci/run` runs, and every extra a README `pip install`
+    names exists in pyproject.toml."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    tests_block = re.search(r"## Tests\n\n```bash\n(.*?)\n```", README, re.S).group(1).strip()
+    pytest_line = next(line for line in ci.splitlines() if "-m pytest" in line)
+    assert "export QT_QPA_PLATFORM=offscreen" in ci
+    assert tests_block == f"QT_QPA_PLATFORM=offscreen {pytest_line.strip()}"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"][
+        "optional-dependencies"]
+    named = re.findall(r'pip install (?:-\w+ )*(?:-e )?"\.\[([\w,]+)\]"', README)
+    named += re.findall(r'add "\.\[(\w+)\]"', README)
+    assert len(named) >= 4
+    assert sorted({e for group in named for e in group.split(",")} - set(extras)) == []
+    assert 'pip install -q -e ".[test]"' in ci and 'pip install -e ".[test]"' in README
