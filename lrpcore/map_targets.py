@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from .errors import ShapeError
+from .text import is_digits, short
 
 
 def is_map(sample_shape) -> bool:
@@ -114,12 +115,15 @@ def parse_region(text) -> tuple:
     """``--region y0:y1,x0:x1`` (rows, then columns of the output map) as four ints."""
     text = str(text)
     found = REGION_TEXT.fullmatch(text)
-    if found:
+    if found and all(is_digits(v.lstrip("-")) for v in found.groups()):
         return tuple(int(v) for v in found.groups())
-    other = next((c for c in text if c.isdigit() and not "0" <= c <= "9"), None)
-    why = f"{other!r} is no digit 0-9; " if other else ""
-    raise ShapeError(f"--region {text!r}: {why}give rows and columns of the output map as "
-                     "y0:y1,x0:x1 (e.g. 10:40,20:60)")
+    if found:  # int() refuses thousands of digits (a ValueError, an internal error)
+        why = "a number longer than any map's side; "
+    else:
+        other = next((c for c in text if c.isdigit() and not "0" <= c <= "9"), None)
+        why = f"{other!r} is no digit 0-9; " if other else ""
+    raise ShapeError(f"--region {short(text, 40)!r}: {why}give rows and columns of the output "
+                     "map as y0:y1,x0:x1 (e.g. 10:40,20:60)")
 
 
 def class_scores(y, xp=np):

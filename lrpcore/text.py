@@ -17,9 +17,11 @@ _LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
 
 def is_digits(text) -> bool:
     """Whether ``text`` is written in the digits 0-9 only (an index typed by a user, named by
-    a folder or a file): ``str.isdigit`` also takes "²", which ``int`` then refuses (an
-    internal error), and other scripts' digits, which ``int`` reads as numbers."""
-    return isinstance(text, str) and text.isascii() and text.isdigit()
+    a folder or a file) and ``int`` reads it: ``str.isdigit`` also takes "²", which ``int``
+    then refuses (an internal error), and other scripts' digits, which ``int`` reads as
+    numbers; ``int`` refuses more digits than CPython's guard allows (4,300), no index."""
+    return isinstance(text, str) and text.isascii() and text.isdigit() \
+        and len(text) <= (sys.get_int_max_str_digits() or len(text))
 
 
 def printable(text) -> str:

@@ -45,7 +45,7 @@ from ..layers import (
 )
 from ..model import Sequential
 from ..spec import InputSpec
-from ..text import is_digits
+from ..text import is_digits, short
 
 _LENET = ("conv:5x5x10,rect,{pool}:2,conv:5x5x25,rect,{pool}:2,conv:4x4x100,rect,{pool}:2,"
           "conv:1x1x10,flatten")
@@ -79,8 +79,9 @@ ARCHITECTURES = {
         "LeNet-5 with 2×2 max pooling instead of sum pooling"),
 }
 
-_PAIR = re.compile(r"^(\d+)(?:x(\d+))?(?:/(\d+))?$")
-_CONV = re.compile(r"^(\d+)x(\d+)x(\d+)(?:/(\d+))?(?:@(\d+))?$")
+# ASCII digits, matched whole (fullmatch): \d took any script's, which int() reads as numbers
+_PAIR = re.compile(r"([0-9]+)(?:x([0-9]+))?(?:/([0-9]+))?")
+_CONV = re.compile(r"([0-9]+)x([0-9]+)x([0-9]+)(?:/([0-9]+))?(?:@([0-9]+))?")
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,15 @@ def _positive(usage):
     return parse
 
 
+def _numbers(pattern, arg):
+    """The match of ``pattern`` with all of ``arg`` when int() reads each of its numbers
+    (thousands of digits raised ValueError, an internal error), else None."""
+    m = pattern.fullmatch(arg)
+    return m if m and all(is_digits(g) for g in m.groups() if g) else None
+
+
 def _parse_conv(arg):
-    m = _CONV.match(arg)
+    m = _numbers(_CONV, arg)
     if not m or min(int(g) for g in m.groups() if g) < 1:
         raise _TokenError("expected conv:HxWxN, conv:HxWxN/S or conv:HxWxN/S@D (positive "
                           "integers; @D: dilation)")
@@ -143,7 +151,7 @@ def _parse_conv(arg):
 
 def _parse_pool(name):
     def parse(arg):
-        m = _PAIR.match(arg)
+        m = _numbers(_PAIR, arg)
         if not m or min(int(g) for g in m.groups() if g) < 1:
             raise _TokenError(f"expected {name}:P, {name}:PxQ or {name}:P/S")
         p, q, s = m.groups()
@@ -213,7 +221,7 @@ MAX_BATCH_VALUES = 1 << 27  # activations of one minibatch kept for backprop (51
 
 
 def _bad(i, tok, why):
-    return ShapeError(f"--layers token {i + 1} {tok!r}: {why}")
+    return ShapeError(f"--layers token {i + 1} {short(tok)!r}: {why}")
 
 
 def parse_layers(text: str) -> list[LayerToken]:
