@@ -12,6 +12,8 @@ map, as Python slices them) narrows each of them to a box: the pixels of one obj
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 
 import numpy as np
@@ -65,15 +67,28 @@ def check_region(region, sample_shape):
         raise ShapeError(f"a region selects rows and columns of an H×W×K output map; the "
                          f"model's output is {what}")
     try:
-        y0, y1, x0, x1 = (int(v) for v in region)
+        y0, y1, x0, x1 = (_whole(v) for v in region)
     except (TypeError, ValueError):
-        raise ShapeError(f"region {region!r}: give four whole numbers (y0, y1, x0, x1)") \
-            from None
+        raise ShapeError(f"region {short(repr(region))}: give four whole numbers (y0, y1, x0, "
+                         "x1)") from None
     h, w = shape[0], shape[1]
     if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
         raise ShapeError(f"region rows {y0}:{y1}, columns {x0}:{x1} is not a box inside the "
                          f"{h}×{w} output map (0 ≤ y0 < y1 ≤ {h}, 0 ≤ x0 < x1 ≤ {w})")
     return y0, y1, x0, x1
+
+
+def _whole(value) -> int:
+    """A region's number as an int: int() cut 2.7 to 2, read True as 1 and "3" as 3, and
+    raised OverflowError on infinity (an edited session file's, which stopped the explorer's
+    start); a whole float (4.0, a computed side) is taken."""
+    if isinstance(value, (float, np.floating)):
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(value)
+        return int(value)
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(value)
+    return operator.index(value)
 
 
 def region_words(region) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 from .errors import Cancelled, DatasetError
 from .parallel import single_threaded_blas
 from .relmax import _spatial, take
+from .text import short
 
 FORMAT = 1
 EMBEDDINGS = {}  # name -> fn(features, seed) -> (n, 2); a registry the GUI and CLI list
@@ -146,6 +147,12 @@ def _check_members(path, a, meta) -> None:
         raise DatasetError(f"{path}: indices or clusters out of range for {n} samples")
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: member 'meta' is not a JSON object")
+    region = meta.get("region")
+    if region is not None and not (isinstance(region, list) and len(region) == 4 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in region)):
+        # the SpRAy window names the region it shows: a hand-edited one raised out of Open
+        raise DatasetError(f"{path}: the region in member 'meta' ({short(repr(region))}) is "
+                           "not four whole numbers y0, y1, x0, x1")
 
 
 def downsample(maps, size=8) -> np.ndarray:

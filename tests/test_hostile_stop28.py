@@ -65,3 +65,43 @@ def test_train_layers_read_ascii_digits_only(spec):
 
     with pytest.raises(ShapeError, match="--layers token 1"):
         parse_layers(spec)
+
+
+@pytest.mark.parametrize("region", ["[0, Infinity, 0, 4]", "[0, 1e400, 0, 4]", "[0, 2.5, 0, 4]",
+                                    "[true, 3, 0, 4]", '["0", "3", 0, 4]'])
+def test_a_remembered_region_of_no_whole_numbers_is_dropped_in_words(region):
+    """The explorer's settings keep the region as JSON: an edited one holding Infinity raised
+    OverflowError out of the start (int(inf)), 2.5 was cut to 2, true read as 1, "0" as 0."""
+    import json  # noqa: PLC0415
+
+    from lrpgui.session import REGION, Session  # noqa: PLC0415
+    from lrpgui.state import AppState  # noqa: PLC0415
+
+    pytest.importorskip("onnx")
+    session = Session(AppState())
+    session.open_model(str(ZOO / "segment_ts.onnx"))
+    model = json.dumps(session.state.model_path)
+    session.restore_view({REGION: f'{{"model": {model}, "region": {region}}}'})
+    assert session.state.region is None
+    assert "was not restored" in session.state.status
+    assert "give four whole numbers" in session.state.status
+    session.restore_view({REGION: f'{{"model": {model}, "region": [0, 2.0, 0, 4]}}'})
+    assert session.state.region == (0, 2, 0, 4)  # a whole float is a number of rows
+
+
+@pytest.mark.parametrize("region", ['"0:4,0:4"', "[0, 4]", "[0, 4, 0, 4.5]", "7"])
+def test_a_spray_result_whose_region_is_no_four_numbers_is_refused_naming_it(tmp_path,
+                                                                              region):
+    """The SpRAy window names a result's region (region_words): one edited into something
+    else raised ValueError or TypeError out of Open."""
+    import json  # noqa: PLC0415
+
+    from lrpcore.errors import DatasetError  # noqa: PLC0415
+    from lrpcore.spray import SprayResult  # noqa: PLC0415
+
+    n, path = 6, tmp_path / "s.npz"
+    SprayResult(np.arange(n), np.zeros(n, np.int64), np.ones((n, 4, 4)), np.ones((n, 16)),
+                np.zeros(n, np.int64), np.zeros(5), np.zeros((n, 2)),
+                meta={"region": json.loads(region)}).save(path)
+    with pytest.raises(DatasetError, match=r"s\.npz: the region in member 'meta'"):
+        SprayResult.load(path)
