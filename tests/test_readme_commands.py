@@ -229,3 +229,27 @@ def test_the_readme_install_and_test_commands_are_pyprojects_and_cis():
     assert len(named) >= 4
     assert sorted({e for group in named for e in group.split(",")} - set(extras)) == []
     assert 'pip install -q -e ".[test]"' in ci and 'pip install -e ".[test]"' in README
+
+
+def test_the_alphabeta_warning_the_readme_quotes_is_what_lrp_explain_prints(tmp_path, capsys):
+    """The README quoted "8.1× … layers 8, 5, 2 (SumPool): ΣR ×2 — …", words `lrp explain`
+    never printed; it now quotes the warning of its example command."""
+    import numpy as np
+
+    import lrpcore
+    from lrpcore.cli.main import main
+
+    example = re.search(r"Example: `(lrp explain mnist-lenet5 digits\.npy[^`]*)` \(`digits\.npy`: "
+                        r'the first (\d+) test digits\) warns (".*?")\.', README, re.S)
+    command, n = example.group(1), int(example.group(2))
+    quoted = " ".join(example.group(3).split())
+    digits = tmp_path / "digits.npy"
+    np.save(digits, lrpcore.open_dataset("mnist-test").images(range(n)))
+    words = [w if w != "digits.npy" else str(digits) for w in shlex.split(" ".join(
+        command.split()))[1:]]
+    words[words.index("--out") + 1] = str(tmp_path / "R.npy")
+    assert main(words) == 0
+    printed = " ".join(capsys.readouterr().err.split())
+    pieces = [p.strip(' ";') for p in re.split(r'", then "|…', quoted)]
+    assert len(pieces) == 3 and all(pieces)
+    assert [p for p in pieces if p not in printed] == []
