@@ -253,3 +253,39 @@ def test_the_alphabeta_warning_the_readme_quotes_is_what_lrp_explain_prints(tmp_
     pieces = [p.strip(' ";') for p in re.split(r'", then "|…', quoted)]
     assert len(pieces) == 3 and all(pieces)
     assert [p for p in pieces if p not in printed] == []
+
+
+def test_the_dependency_table_is_pyprojects():
+    """Every dependency of pyproject.toml has its row in "Dependencies, and why each", with the
+    version bound pyproject gives where the row states one, and each row's `(extra X)` names
+    the extra pyproject lists it in; the Python the install block asks for is pyproject's."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    start = README.index("### Dependencies, and why each")
+    rows = [line.split("|")[1].strip() for line in
+            README[start:README.index("\n## ", start)].splitlines()[4:] if line.startswith("|")]
+    assert len(rows) >= 12
+
+    def name(requirement):
+        return re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
+
+    first_cells = " ".join(rows).lower()
+    missing = [r for r in project["dependencies"] if name(r) not in first_cells]
+    assert missing == []
+    wrong = []
+    for row in rows:
+        extra = re.search(r"\(extra `(\w+)`", row)
+        listed = {name(r) for r in project["optional-dependencies"][extra.group(1)]} \
+            if extra else {name(r) for r in project["dependencies"]}
+        for match in re.finditer(r"([A-Za-z][\w.-]*)(?:\[\w+\])?(?: `?(<|≥) ?([\d.]+)`?)?",
+                                 row.split(" (extra")[0]):
+            package, op, version = match.groups()
+            if package.lower() not in listed:
+                wrong.append(f"{package}: not in {extra.group(1) if extra else 'dependencies'}")
+            elif op:
+                pins = " ".join(r for r in (project["dependencies"] + sum(
+                    project["optional-dependencies"].values(), [])) if name(r) == package.lower())
+                if f"{'<' if op == '<' else '>='}{version}" not in pins:
+                    wrong.append(f"{package} {op} {version}: pyproject says {pins}")
+    assert wrong == []
+    python = re.search(r"# Python ≥ ([\d.]+)", README).group(1)
+    assert project["requires-python"] == f">={python}"
