@@ -189,6 +189,9 @@ def test_every_explorer_option_the_readme_gives_exists(tmp_path, monkeypatch):
         parse_args(["--help"])
     options = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", help_text.getvalue()))
     assert {"--model", "--dataset", "--screenshot"} <= options
+    # and the README names every one of them (it left out --dtype and --timeout)
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", README))
+    assert sorted(options - named - {"--help"}) == []
     blocks = [(n, c) for _, n, c in _block_commands("lrp-explorer")]
     shown = blocks + _inline_commands("lrp-explorer")
     unknown = [f"line {n}: {o}" for n, c in shown for o in _given_options(c) if o not in options]
