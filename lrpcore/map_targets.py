@@ -141,11 +141,16 @@ def parse_region(text) -> tuple:
                      "map as y0:y1,x0:x1 (e.g. 10:40,20:60)")
 
 
-def class_scores(y, xp=np):
+def class_scores(y, xp=np, region=None):
     """N×K scores to show per class: the scores themselves, or of a map the share of its
-    pixels predicted as each class (whose largest is :func:`predicted_classes`'s class)."""
+    pixels (of ``region``) predicted as each class (whose largest is
+    :func:`predicted_classes`'s class)."""
     if y.ndim <= 2:
+        check_region(region, y.shape[1:])
         return y
+    if region is not None:
+        y0, y1, x0, x1 = check_region(region, y.shape[1:])
+        y = y[:, y0:y1, x0:x1]
     return pixel_counts(y, xp) / float(np.prod(y.shape[1:-1]))
 
 

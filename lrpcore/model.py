@@ -16,6 +16,11 @@ from .spec import InputSpec, infer_input_spec
 MAX_ACTIVATION_VALUES = 1 << 30  # all layer outputs of one sample (EfficientNet-Lite0: 18 M)
 
 
+# how a model file's accuracy figure is introduced (lrp info, the explorer's model summary): a
+# figure recorded when the model was made, not one measured on the data open
+RECORDED_ACCURACY = "recorded accuracy"
+
+
 def format_accuracy(acc) -> str:
     """A model file's recorded accuracy as text: a fraction, or a record such as
     ``{"top1": 0.9834, "correct": 9834, "n": 10000, "dataset": "…"}``."""

@@ -7,7 +7,7 @@ import os
 
 from ..errors import ModelFormatError
 from ..map_targets import map_targets_words
-from ..model import format_accuracy
+from ..model import RECORDED_ACCURACY, format_accuracy
 from ..targets import model_map_shape
 from ..text import printable
 from .common import add_command, warn_if_incomplete
@@ -85,7 +85,8 @@ def describe_model(model, path) -> str:
                      "the explorer start from it)")
     if model.meta.get("accuracy") is not None:
         acc = model.meta["accuracy"]
-        lines.append(f"accuracy: {_text(format_accuracy(acc))}")  # its "dataset" a 900 KB name
+        # _text: its "dataset" may be a 900 KB name
+        lines.append(f"{RECORDED_ACCURACY}: {_text(format_accuracy(acc))}")
     if model.meta.get("provenance") is not None:
         lines.append(f"provenance: {_text(model.meta['provenance'])}")
     return "\n".join(lines)

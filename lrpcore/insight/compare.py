@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import RuleError, ShapeError
 from ..explain import Forward, resolve_rules
-from ..map_targets import check_region, class_scores
+from ..map_targets import class_scores
 from ..targets import explains_all_outputs, resolve_classes
 from .baselines import attribute, baseline_name, model_class_names
 from .tasks import check_cancel, report
@@ -47,7 +47,7 @@ class Comparison:
     rows: tuple
     vmax: float
     index: int
-    outputs: np.ndarray  # the model's explained output for the sample
+    outputs: np.ndarray  # the sample's class scores (of a map: pixel shares in the region)
     classes: tuple  # the classes shown in every row (before any contrast column)
     contrast: tuple | None  # (A, B) when a contrast column was added
 
@@ -126,7 +126,8 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     if len(rules) > MAX_RULES:
         raise RuleError(f"{len(rules)} rules given; compare shows at most {MAX_RULES}")
     one = sample_view(forward, index)
-    outputs = class_scores(one.outputs())[0]  # of a map: the share of its pixels per class
+    # of a map: the share of its pixels (of the region explained) predicted as each class
+    outputs = class_scores(one.outputs(), region=region)[0]
     k = outputs.shape[0]
     chosen = _chosen_classes(one, classes, target, labels, index, k, region)
     pair = None
@@ -171,11 +172,7 @@ def _all_or_top(one, k, region=None):
     to explain (inside ``region``)."""
     y = one.outputs()
     scores = class_scores(y)[0]
-    if region is not None:  # the pixels of the box only
-        y0, y1, x0, x1 = check_region(region, y.shape[1:])
-        inside = class_scores(y[:, y0:y1, x0:x1])[0]
-    else:
-        inside = scores
+    inside = class_scores(y, region=region)[0]  # the pixels of the box only
     candidates = range(k) if one.output.ndim <= 2 else np.flatnonzero(inside > 0)
     if len(candidates) <= MAX_ALL_CLASSES:
         return [int(c) for c in candidates]

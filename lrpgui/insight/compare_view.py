@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import RuleError
 from lrpcore.insight.compare import MAX_RULES
+from lrpcore.map_targets import region_words
 from lrpcore.presets import PRESETS
 from lrpcore.targets import model_map_shape
 
@@ -414,11 +415,13 @@ class CompareView(ToolPanel):
             title.setText(rows[0].titles[c] if c < len(rows[0].titles) else "")
         if new:
             imaging.fit(self.input_box, x01.shape)
-        out = comp.outputs  # of a map: the share of its pixels per class
+        out = comp.outputs  # of a map: the share of its pixels (in the region) per class
         what = "share of pixels" if model_map_shape(model) else "output"
+        inside = region_words(result.request.region)  # what the maps explain, as titled
         self.info.setText(f"sample {result.request.index}: predicted "
-                          f"{_name(model, int(np.argmax(out)))} ({what} {np.max(out):.4g}); "
-                          f"one forward pass, {sum(m.shape[0] for m in maps)} maps")
+                          f"{_name(model, int(np.argmax(out)))}{inside} ({what} "
+                          f"{np.max(out):.4g}); one forward pass, "
+                          f"{sum(m.shape[0] for m in maps)} maps")
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)
 
 

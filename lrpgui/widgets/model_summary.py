@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QTextBrowser
 from lrpcore.errors import ShapeError
 from lrpcore.io.completeness import ending_hint
 from lrpcore.io.sidecar import assumed_scaling, sidecar_path
-from lrpcore.model import chain_layer_names, format_accuracy
+from lrpcore.model import RECORDED_ACCURACY, chain_layer_names, format_accuracy
 from lrpcore.text import elide_middle, no_markup, short
 
 SHOWN_CLASSES = 100  # class names the summary lists (the target box finds every one)
@@ -57,7 +57,7 @@ def summary_html(model, path: str | None, fit=None) -> str:
                                   or class_summary(model.class_names)))
     acc = model.meta.get("accuracy")
     if acc is not None:
-        head.append("recorded accuracy: " + esc(short(format_accuracy(acc), 4 * SHOWN_CHARS)))
+        head.append(f"{RECORDED_ACCURACY}: " + esc(short(format_accuracy(acc), 4 * SHOWN_CHARS)))
     hint = ending_hint(model)  # a toolbox .txt cut short loads as a smaller model
     if hint:
         head.append("<b>⚠</b> " + esc(no_markup(hint)))
