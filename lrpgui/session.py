@@ -25,6 +25,7 @@ from lrpcore.explain import layer_names
 from lrpcore.export import where_found
 from lrpcore.io.datasets import read_for_model, read_model_layout
 from lrpcore.io.raw_values import HEAD, check_raw_values
+from lrpcore.io.sidecar import sidecar_path
 from lrpcore.map_targets import region_field, region_text
 from lrpcore.targets import model_map_shape, parse_target
 from lrpcore.text import no_markup
@@ -206,6 +207,8 @@ class Session:
             model = lrpcore.load_model(path)
         except Exception as exc:  # any failure keeps the previous model
             raise OpenError("Cannot open model", message(exc, path)) from None
+        if model.input_spec is None:  # opened, every explanation then failed asking for --raw
+            raise OpenError("Cannot open model", no_input_shape(path))
         n = model.n_classes
         if n is not None and n > MAX_CLASSES:  # every class becomes an entry of three lists
             raise OpenError("Cannot open model", f"{path}: {n:,} outputs; the explorer lists "
@@ -873,6 +876,16 @@ def default_model() -> str | None:
     except LRPError:
         models = bundled.bundled_models()
         return str(models[0]) if models else None
+
+
+def no_input_shape(path) -> str:
+    """Why the explorer cannot take a model file that records no input shape (a native graph
+    saved with ``"input": null``), and the sidecar that gives it one."""
+    side = os.path.basename(sidecar_path(path))
+    return (f"{path}: the model records no input shape, and the explorer feeds it samples of a "
+            "known shape and layout (a segmentation model's map size follows from it): give "
+            f"one in its sidecar {side}, e.g. {{\"input\": {{\"shape\": [3, 224, 224]}}}} in "
+            "the model's own axis order (lrp explain --raw takes the model as it is)")
 
 
 def message(exc, path=None) -> str:

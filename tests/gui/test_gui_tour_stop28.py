@@ -68,3 +68,89 @@ def test_lrp_info_and_the_explorer_call_a_files_accuracy_the_same(capsys):
     line = next(x for x in lines if "98.34 %" in x)
     assert line.startswith("recorded accuracy: 98.34 %")
     assert line in summary_html(model, "mnist-lenet5.npz").replace("&nbsp;", " ")
+
+
+def _fully_convolutional(path):
+    """A toolbox text model of two valid 3×3 convolutions and 4 classes per pixel: its file
+    records no input size (its layers take any of 5×5 or more)."""
+    from lrpcore.io.toolbox_txt import write_toolbox_txt
+    from lrpcore.layers import Convolution, Rect
+
+    rng = np.random.default_rng(0)
+    model = lrpcore.Sequential([
+        Convolution(rng.normal(0, 0.5, (3, 3, 1, 6)), rng.normal(0, 0.1, 6)), Rect(),
+        Convolution(rng.normal(0, 0.5, (3, 3, 6, 4)), rng.normal(0, 0.1, 4))])
+    write_toolbox_txt(model, path)
+    return path
+
+
+def test_a_map_model_of_any_size_says_how_the_data_fixes_its_size(make_window, qtbot,
+                                                                 tmp_path, dialogs_shown):
+    """A fully convolutional model whose file records no input size is read at the smallest
+    size its layers take (5×5, a 1×1 map): 20×20 data was refused as not that size, with no
+    word that the layers take it. The refusal now names the sidecar that makes the data's size
+    the model's; with it the model opens on the data and its region control boxes the
+    16×16 map."""
+    import json
+
+    model = _fully_convolutional(tmp_path / "fcn.txt")
+    data = tmp_path / "tiles.npy"
+    np.save(data, np.random.default_rng(1).integers(0, 256, (3, 20, 20, 1)).astype(np.uint8))
+    window = make_window()  # the toy classifier and its data
+    before = window.state.model
+    assert not window.open_model(str(model))
+    assert window.state.model is before and window.isVisible()
+    want = '{"input": {"shape": [20, 20, 1]}}'
+    sidecar = tmp_path / "fcn.json"
+    window.close_dataset()
+    assert window.open_model(str(model))
+    assert window.rules.region.map_shape() == (1, 1)  # the smallest size, until data comes
+    window.open_dataset(str(data))
+    problem = window.last_error
+    assert "tiles.npy" in problem and "20×20×1" in problem
+    assert f"a sidecar fcn.json of {want} makes it the model's" in problem
+    sidecar.write_text(json.dumps(json.loads(want)))
+    window = make_window(model=model, dataset=data)
+    s = window.state
+    assert window.rules.region.isVisibleTo(window.rules)
+    assert window.rules.region.map_shape() == (16, 16)
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region):
+        s.region = (0, 8, 8, 16)
+    want_r = lrpcore.explain(s.model, np.load(data)[:1], rule=s.rule, dtype=s.dtype,
+                             region=(0, 8, 8, 16))[0]
+    np.testing.assert_allclose(s.relevance, want_r, rtol=1e-9, atol=1e-12)
+
+
+def test_a_model_with_no_input_shape_is_refused_at_open_saying_how_to_give_one(
+        make_window, tmp_path, dialogs_shown):
+    """A model that records no input shape (a native graph whose header's "input" is null) opened,
+    and every explanation and the accuracy line then failed with "the model's input format is
+    unknown: pass raw=True (--raw)", advice for Python and the command line. It is refused at
+    open, naming the file and the sidecar that gives it a shape; the model open stays."""
+    import json
+
+    from lrpcore.graph import GraphModel, Node
+    from lrpcore.graph_layers import ToChannelsLast
+    from lrpcore.layers import Convolution, Pad
+
+    path = tmp_path / "g.npz"
+    conv = Convolution(np.random.default_rng(2).normal(size=(3, 3, 3, 4)), np.zeros(4))
+    # channels first and padded, as an ONNX import of a PyTorch net: no size is guessed
+    lrpcore.save_model(GraphModel([Node("nhwc", ToChannelsLast(), ("x",), "h"),
+                                   Node("pad", Pad((1, 1, 1, 1)), ("h",), "p"),
+                                   Node("conv", conv, ("p",), "y")], "x", "y"), path)
+    with np.load(path) as z:  # the header's input null, as save_native writes a size guessed
+        members = dict(z)     # that does not fit the layers
+    header = json.loads(str(members["header"]))
+    header["input"] = None
+    members["header"] = np.array(json.dumps(header))
+    np.savez(path, **members)
+    assert lrpcore.load_model(path).input_spec is None
+    window = make_window()
+    before = window.state.model
+    assert not window.open_model(str(path))
+    assert window.state.model is before and window.isVisible()
+    assert window.last_error.startswith(f"{path}: the model records no input shape")
+    assert "its sidecar g.json" in window.last_error and "--raw" not in \
+        window.last_error.split("(lrp explain")[0]
