@@ -62,3 +62,10 @@ class NonFiniteSample(ShapeError, DatasetError):
         bad = ~np.isfinite(np.reshape(batch, (len(batch), -1)))
         if bad.any():
             raise cls(int(np.argwhere(bad)[0][0]), source)
+
+
+class RawValuesWarning(UserWarning):
+    """Samples passed as raw (``raw=False``) whose values do not look like the model's raw
+    input: floats within [−1, 1] for a model of 0…255 pixels (scaled a second time), or values
+    beyond its raw range. The Python entry points warn and go on, as the commands do;
+    ``warnings.simplefilter("error", lrpcore.RawValuesWarning)`` makes it an error."""

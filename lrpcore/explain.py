@@ -8,14 +8,16 @@ activations only (never a batch × inputs × outputs tensor).
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
 import textwrap
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
-from .errors import NonFiniteSample, RuleError, ShapeError
+from .errors import ModelFormatError, NonFiniteSample, RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key
 from .kernels import class_relevance
 from .layers import Pad
@@ -26,6 +28,7 @@ from .presets import preset_or_none
 from .rules import OVERFLOW_PARAMETER, Gradient, ZBox, parse_rule
 from .targets import resolve_classes
 from .text import is_digits
+from .user_input import as_samples, warn_if_not_raw
 
 DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
 
@@ -545,6 +548,11 @@ class Explainer:
         return out
 
     def __init__(self, model, backend=None, dtype=None, threads=None):
+        if not hasattr(model, "analysis_layers"):  # a name or path: AttributeError deep inside
+            shown = repr(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else \
+                type(model).__name__
+            raise ModelFormatError(f"model: got {shown}; pass what lrpcore.load_model returns "
+                                   "(model = lrpcore.load_model(path or bundled name))")
         self.model = model
         self.layers = model.analysis_layers()
         self.backend = get_backend(backend)
@@ -597,6 +605,16 @@ class Explainer:
         self.model.check_input(x)
         return x
 
+    def user_input(self, x, raw=False):
+        """``x`` as a script passed it, as an array (:func:`lrpcore.user_input.as_samples`:
+        a file name, photographs of different sizes or one sample without its batch axis
+        are refused naming ``x``), with a :class:`~lrpcore.errors.RawValuesWarning` when
+        raw samples do not look raw."""
+        x = as_samples(x, self.model.input_spec, raw)
+        if not raw:
+            warn_if_not_raw(x, self.model.input_spec, self.dtype)
+        return x
+
     def device_input(self, x, raw=False):
         """The prepared, finite batch on the device (what every forward pass starts from)."""
         x = self.prepare(x, raw)
@@ -621,7 +639,7 @@ class Explainer:
     def forward(self, x, raw=False) -> Forward:
         """One forward pass over the batch ``x``, kept for :meth:`Forward.relevance`;
         ``raw`` as in :func:`lrpcore.explain`."""
-        a = self.device_input(x, raw)
+        a = self.device_input(self.user_input(x, raw), raw)
         n = a.shape[0]
         several = self.threads > 1 and n >= 2 * MIN_SHARD  # else one shard, no budget needed
         sample_bytes = self.sample_bytes(a.shape[1:]) if several else 0
@@ -676,7 +694,7 @@ class Explainer:
         ``passes``); ``rule``, ``target``, ``layer_rules``, ``labels``, ``raw`` and
         ``region`` as in :func:`lrpcore.explain`."""
         config = resolve_rules(self.layers, rule, layer_rules)
-        x = self.prepare(x, raw)
+        x = self.prepare(self.user_input(x, raw), raw)
         n = x.shape[0]
         out = None
         for start, stop in self.passes(x.shape, batch_size):
@@ -689,6 +707,11 @@ class Explainer:
                 out = np.empty((n,) + r.shape[1:], dtype=r.dtype)
             out[start:stop] = r
         return out
+
+
+# help(Explainer) and inspect showed __new__'s (model=None, *args, **kwargs)
+Explainer.__signature__ = inspect.signature(Explainer.__init__).replace(
+    parameters=list(inspect.signature(Explainer.__init__).parameters.values())[1:])
 
 
 def host_trace(trace, backend):
@@ -822,6 +845,12 @@ def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:
     the SoftMax) come from ``Explainer(model).forward(x).outputs()``.
     """
     ex = Explainer(model, backend, dtype)
+    return model_outputs(ex, ex.user_input(x, raw), raw)
+
+
+def model_outputs(ex, x, raw=False) -> np.ndarray:
+    """:func:`predict` through the explainer ``ex``, for samples as the caller read them (no
+    warning about their values: a command says that in its own words)."""
     x = ex.prepare(x, raw)
     be = ex.backend
-    return be.to_numpy(model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype))
+    return be.to_numpy(ex.model.forward(be.xp.asarray(x, dtype=ex.dtype), be, ex.dtype))

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExportError, ShapeError
 from ..fileio import exists, no_folder_error
-from ..io.raw_values import check_raw_values
+from ..io.raw_values import check_raw_values, fed_text
 
 LABEL_FORMATS = ".npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows"
 
@@ -318,13 +318,6 @@ def warn_if_preprocessed(command, path, x, model, dtype=None) -> None:
         # later, in one line)
         advice = "rescale them, or add --raw to feed them as they are"
     print(f"lrp {command}: warning: {path}: {found.describe()}; {advice}", file=sys.stderr)
-
-
-def fed_text(spec) -> str:
-    """What a model is fed, as ``lrp info`` ends its input line: '32×32×1 in [-1, 1]'."""
-    shape = "×".join(str(int(n)) for n in spec.shape)
-    value_range = getattr(spec, "value_range", None)
-    return shape + (f" in [{value_range[0]:g}, {value_range[1]:g}]" if value_range else "")
 
 
 def warn_if_incomplete(command, path, model, x=None) -> None:

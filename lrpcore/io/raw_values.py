@@ -65,6 +65,14 @@ def check_raw_values(x, spec, dtype=None) -> RawValues | None:
     return None
 
 
+def fed_text(spec) -> str:
+    """What a model is fed, as ``lrp info`` ends its input line: '32×32×1 in [-1, 1]' (the
+    remedy every warning of :func:`check_raw_values` offers names it)."""
+    shape = "×".join(str(int(n)) for n in spec.shape)
+    value_range = getattr(spec, "value_range", None)
+    return shape + (f" in [{value_range[0]:g}, {value_range[1]:g}]" if value_range else "")
+
+
 def beyond_range(low, high, raw_range) -> bool:
     """Whether values from ``low`` to ``high`` leave ``raw_range`` (its bounds are inside)."""
     lo, hi = (float(v) for v in raw_range)

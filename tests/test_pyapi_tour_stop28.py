@@ -1,0 +1,125 @@
+"""The Python library as a researcher coming from zennit or Captum uses it (stop 28): what a
+script naturally passes is accepted, or refused in words naming the argument; mistakes the
+commands warn of are warned of in Python too."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+
+import lrpcore
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    return lrpcore.load_model("mnist-lenet5")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return lrpcore.open_dataset("mnist-test").images(range(4))
+
+
+# --- samples that do not look raw -------------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["explain", "predict", "Explainer.explain", "Explainer.forward"])
+def test_torchvision_style_floats_in_0_1_warn_at_the_callers_line(lenet, digits, call):
+    """ToTensor's 0…1 digits given to LeNet-5 (raw 0…255) were scaled a second time and
+    explained silently from Python, while every command warns of them."""
+    x01 = digits.astype(np.float32) / 255
+    run = {"explain": lambda: lrpcore.explain(lenet, x01),
+           "predict": lambda: lrpcore.predict(lenet, x01),
+           "Explainer.explain": lambda: lrpcore.Explainer(lenet).explain(x01),
+           "Explainer.forward": lambda: lrpcore.Explainer(lenet).forward(x01)}[call]
+    with pytest.warns(lrpcore.RawValuesWarning, match=r"x: values in \[0, 1\].*raw=True") as rec:
+        run()
+    assert len(rec) == 1 and rec[0].filename == __file__  # the script's line, not lrpcore's
+    assert "32×32×1 in [-1, 1]" in str(rec[0].message)  # what raw=True would have to be
+
+
+def test_raw_pixels_and_raw_true_do_not_warn(lenet, digits):
+    fed = lrpcore.Explainer(lenet).prepare(digits)  # in [-1, 1]: what the model is fed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lrpcore.RawValuesWarning)
+        lrpcore.explain(lenet, digits)
+        lrpcore.explain(lenet, digits.astype(np.float64))  # floats of 0…255 are raw pixels
+        lrpcore.explain(lenet, fed, raw=True)
+        lrpcore.predict(lenet, fed, raw=True)
+
+
+def test_lrp_train_reads_its_data_without_a_python_warning(digits):
+    """The accuracy lrp train records goes through the internal path: a command words its
+    own warnings."""
+    from lrpcore.train.loop import accuracy_of
+
+    class Data:
+        images = digits.astype(np.float32) / 255
+        labels = np.array([7, 2, 1, 0])
+        name = "floats"
+
+        def __len__(self):
+            return 4
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lrpcore.RawValuesWarning)
+        assert accuracy_of(lrpcore.load_model("mnist-lenet5"), Data())["n"] == 4
+
+
+# --- what a script passes as x or model ---------------------------------------------------------
+
+@pytest.mark.parametrize("x, words", [
+    ("digits.npy", "x: got a file name ('digits.npy')"),
+    (None, "x: got None"),
+])
+def test_a_file_name_or_none_as_samples_is_named(lenet, x, words):
+    """A file name was 'samples must be real numbers, got dtype <U10'."""
+    with pytest.raises(lrpcore.ShapeError) as exc:
+        lrpcore.explain(lenet, x)
+    assert words in str(exc.value) and "open_dataset" in str(exc.value)
+
+
+def test_photographs_of_different_sizes_are_refused_naming_fit_image():
+    """A list of photographs of different sizes ended in numpy's 'inhomogeneous shape'
+    ValueError, no LRPError."""
+    model = lrpcore.load_model("efficientnet-lite0")
+    photos = [np.zeros((30, 45, 3), np.uint8), np.zeros((20, 20, 3), np.uint8)]
+    for run in (lambda: lrpcore.explain(model, photos), lambda: lrpcore.predict(model, photos)):
+        with pytest.raises(lrpcore.ShapeError, match=r"x: the samples differ in shape "
+                                                     r"\(20×20×3, 30×45×3\).*fit_image"):
+            run()
+
+
+@pytest.mark.parametrize("shape, raw", [((28, 28, 1), False), ((28, 28), False),
+                                        ((32, 32, 1), True)])
+def test_one_sample_without_its_batch_axis_is_told_to_add_it(lenet, shape, raw):
+    """One digit was read as 28 samples: 'samples of shape 28×1×1 do not fit the model'."""
+    with pytest.raises(lrpcore.ShapeError, match=r"x: one sample of shape .* pass x\[None\]"):
+        lrpcore.explain(lenet, np.zeros(shape), raw=raw)
+    assert lrpcore.explain(lenet, np.zeros(shape)[None], raw=raw).shape[0] == 1
+
+
+@pytest.mark.parametrize("model", ["mnist-lenet5", None])
+def test_a_model_name_instead_of_a_model_is_refused_naming_load_model(digits, model):
+    """explain("mnist-lenet5", x) was "AttributeError: 'str' object has no attribute
+    'analysis_layers'"."""
+    for run in (lambda: lrpcore.explain(model, digits), lambda: lrpcore.predict(model, digits),
+                lambda: lrpcore.Explainer(model)):
+        with pytest.raises(lrpcore.LRPError, match=r"model: got .*lrpcore\.load_model"):
+            run()
+
+
+def test_help_shows_the_explainers_parameters():
+    """help(lrpcore.Explainer) showed __new__'s (model=None, *args, **kwargs)."""
+    assert list(inspect.signature(lrpcore.Explainer).parameters) == [
+        "model", "backend", "dtype", "threads"]
+
+
+def test_the_package_namespace_and_its_errors():
+    assert "submodule_getattr" not in dir(lrpcore)  # a helper, not API
+    assert {"Cancelled", "RawValuesWarning"} <= set(lrpcore.__all__)
+    assert all(hasattr(lrpcore, name) for name in lrpcore.__all__)
+    assert issubclass(lrpcore.Cancelled, lrpcore.LRPError)
+    assert "except lrpcore.LRPError" in lrpcore.__doc__
