@@ -38,7 +38,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendError", "DatasetError", "ExportError", "LRPError", "ModelFormatError", "RuleError",
-    "ShapeError", "Cancelled", "RawValuesWarning", "Explainer", "Forward", "explain", "predict", "resolve_rules", "load_model",
+    "ShapeError", "Cancelled", "RawValuesWarning", "Explainer", "Forward", "explain", "predict",
+    "resolve_rules", "load_model",
     "save_model", "Sequential", "Dataset", "check_fits", "load_labels", "open_dataset",
     "PRESETS", "RULE_NAMES", "parse_rule", "__version__", "RelevanceStore",
     "open_relevance_store", "default_settings", "fit_image",

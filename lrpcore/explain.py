@@ -605,15 +605,16 @@ class Explainer:
         self.model.check_input(x)
         return x
 
-    def user_input(self, x, raw=False):
-        """``x`` as a script passed it, as an array (:func:`lrpcore.user_input.as_samples`:
-        a file name, photographs of different sizes or one sample without its batch axis
-        are refused naming ``x``), with a :class:`~lrpcore.errors.RawValuesWarning` when
-        raw samples do not look raw."""
-        x = as_samples(x, self.model.input_spec, raw)
+    def user_prepare(self, x, raw=False) -> np.ndarray:
+        """:meth:`prepare` for ``x`` as a script passed it (:func:`lrpcore.user_input.as_samples`:
+        a file name, photographs of different sizes or one sample without its batch axis are
+        refused naming ``x``), with a :class:`~lrpcore.errors.RawValuesWarning` when raw
+        samples that fit the model do not look raw."""
+        given = as_samples(x, self.model.input_spec, raw)
+        fed = self.prepare(given, raw)
         if not raw:
-            warn_if_not_raw(x, self.model.input_spec, self.dtype)
-        return x
+            warn_if_not_raw(given, self.model.input_spec, self.dtype)
+        return fed
 
     def device_input(self, x, raw=False):
         """The prepared, finite batch on the device (what every forward pass starts from)."""
@@ -639,7 +640,7 @@ class Explainer:
     def forward(self, x, raw=False) -> Forward:
         """One forward pass over the batch ``x``, kept for :meth:`Forward.relevance`;
         ``raw`` as in :func:`lrpcore.explain`."""
-        a = self.device_input(self.user_input(x, raw), raw)
+        a = self.device_input(self.user_prepare(x, raw), raw=True)
         n = a.shape[0]
         several = self.threads > 1 and n >= 2 * MIN_SHARD  # else one shard, no budget needed
         sample_bytes = self.sample_bytes(a.shape[1:]) if several else 0
@@ -694,7 +695,7 @@ class Explainer:
         ``passes``); ``rule``, ``target``, ``layer_rules``, ``labels``, ``raw`` and
         ``region`` as in :func:`lrpcore.explain`."""
         config = resolve_rules(self.layers, rule, layer_rules)
-        x = self.prepare(self.user_input(x, raw), raw)
+        x = self.user_prepare(x, raw)
         n = x.shape[0]
         out = None
         for start, stop in self.passes(x.shape, batch_size):
@@ -845,7 +846,7 @@ def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:
     the SoftMax) come from ``Explainer(model).forward(x).outputs()``.
     """
     ex = Explainer(model, backend, dtype)
-    return model_outputs(ex, ex.user_input(x, raw), raw)
+    return model_outputs(ex, ex.user_prepare(x, raw), raw=True)
 
 
 def model_outputs(ex, x, raw=False) -> np.ndarray:
