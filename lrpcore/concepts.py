@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import Cancelled, RuleError
+from .errors import Cancelled, RuleError, ShapeError
 from .explain import Explainer, RuleConfig, resolve_rules
 from .graph_dilated import DilatedConvolution
 from .layers import Convolution, Linear, Pad
@@ -138,6 +138,17 @@ def channel_mask(out_shape, channel, dtype=np.float64, position=None) -> np.ndar
     return m
 
 
+def check_channels(channels, count) -> list[int]:
+    """``channels`` as ints, in their order; ShapeError for one a layer of ``count`` channels
+    lacks (channel 999 was numpy's IndexError, and -1 took the last channel under its own
+    name)."""
+    chosen = [int(c) for c in channels]
+    wrong = [c for c in chosen if not 0 <= c < count]
+    if wrong:
+        raise ShapeError(f"channel {wrong[0]}: the layer has channels 0..{count - 1}")
+    return chosen
+
+
 def _config(ex, rule, layer_rules=None) -> RuleConfig:
     return rule if isinstance(rule, RuleConfig) else resolve_rules(ex.layers, rule, layer_rules)
 
@@ -146,7 +157,12 @@ def _layer(fwd, k) -> int:
     """Layer ``k`` of ``fwd``'s model: an index as it is, a name (``"convolution1"``,
     ``"/layer2/relu_1/Relu"``) resolved as :func:`resolve_layer` does. A name failed deep
     inside with a TypeError."""
-    return int(k) if isinstance(k, (int, np.integer)) else resolve_layer(fwd.explainer, k)
+    return layer_index(fwd.explainer, k)
+
+
+def layer_index(ex, k) -> int:
+    """:func:`_layer` for an explainer (RelMax's ``k``: a name failed in a TypeError)."""
+    return int(k) if isinstance(k, (int, np.integer)) else resolve_layer(ex, k)
 
 
 def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,
@@ -230,7 +246,7 @@ def conditional_heatmaps(fwd, k, channels, rule=None, target="pred", labels=None
     x = ex.backend.to_numpy(fwd.activations[0][:1])
     shape = output_shape(fwd, k)
     lab = None if labels is None else np.asarray(labels)[:1]
-    channels = [int(c) for c in channels]
+    channels = check_channels(channels, shape[-1])
     out = np.empty((len(channels),) + x.shape[1:], dtype=ex.dtype)
     step = pass_size(ex, x.shape[1:], CHUNK)
     for a in range(0, len(channels), step):
@@ -272,7 +288,8 @@ def composition(fwd, k, channel, rule=None, target="pred", labels=None,
         empty = np.zeros(0)
         return Composition(k, int(channel), None, empty.astype(int), empty, empty)
     config = _config(ex, rule, layer_rules)
-    mask = channel_mask(output_shape(fwd, k), int(channel))
+    channel = check_channels([channel], output_shape(fwd, k)[-1])[0]
+    mask = channel_mask(output_shape(fwd, k), channel)
     one = ex.forward(ex.backend.to_numpy(fwd.activations[0][:1]), raw=True)
     lab = None if labels is None else np.asarray(labels)[:1]
     _, trace = one.relevance(config, target, labels=lab, trace=True, condition={k: mask},

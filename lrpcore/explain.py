@@ -12,6 +12,7 @@ import inspect
 import math
 import os
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,7 +47,8 @@ target : str, int or array, default "pred"
     sample (an array of N indices), or ``"output"`` (the whole output vector, the
     toolbox's ``nn.lrp(y)``).
 layer_rules : dict, optional
-    Per-layer overrides ``{key: spec}``; a key is a layer index (``lrp info`` lists
+    Per-layer overrides ``{key: spec}`` (or a list of ``(key, spec)`` pairs; where two
+    keys name one layer the later wins); a key is a layer index (``lrp info`` lists
     them) or, for graph models, a node name, a glob of names or a PyTorch module path
     (``{"layer1.*": "zplus"}``), as ``--layer-rule`` takes them.
 '''
@@ -258,7 +260,7 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     chosen.update({i: GRADIENT for i, layer in enumerate(layers)
                    if getattr(layer, "functional", False) and layer.role in RULE_ROLES})
     overrides = {}  # {layer: spec} as finally applied (a later key replaces an earlier's)
-    for key, spec in (layer_rules or {}).items():
+    for key, spec in _layer_rule_items(layer_rules):
         for i in layer_indices(layers, key):
             if not 0 <= i < len(layers):
                 raise RuleError(f"layer {i} does not exist or is not explained: LRP sees layers "
@@ -287,6 +289,25 @@ def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:
     desc = base + (" with " + ", ".join(f"{i}={s}" for i, s in overrides.items())
                    if overrides else "")
     return RuleConfig(rules, desc)
+
+
+def _layer_rule_items(layer_rules) -> list:
+    """``layer_rules`` as (key, spec) pairs in their order: a dict, or pairs as a list (the
+    order repeated ``--layer-rule`` options have). Anything else ended in "AttributeError:
+    'str' object has no attribute 'items'"."""
+    if layer_rules is None:
+        return []
+    if isinstance(layer_rules, Mapping):
+        return list(layer_rules.items())
+    if not isinstance(layer_rules, (str, bytes)):
+        try:
+            pairs = [p if isinstance(p, (str, bytes)) else tuple(p) for p in layer_rules]
+        except TypeError:
+            pairs = None
+        if pairs is not None and all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+            return pairs
+    raise RuleError(f"layer_rules: got {layer_rules!r}; give a dict {{layer: rule}} such as "
+                    "{0: 'flat', 'conv*': 'zplus'}, or (layer, rule) pairs")
 
 
 def _nearest_ruled(layers, i) -> str:
@@ -713,6 +734,16 @@ class Explainer:
 # help(Explainer) and inspect showed __new__'s (model=None, *args, **kwargs)
 Explainer.__signature__ = inspect.signature(Explainer.__init__).replace(
     parameters=list(inspect.signature(Explainer.__init__).parameters.values())[1:])
+
+
+def as_explainer(model_or_explainer, backend=None, dtype=None) -> Explainer:
+    """An :class:`Explainer` as given, or one of the model given (``backend`` and ``dtype`` as
+    in :func:`explain`): the tools that take either (spray, relmax, sweeps, pixel-flipping)
+    accept both alike; ``spray(model, ...)`` was "'Sequential' object has no attribute
+    'model'"."""
+    if isinstance(model_or_explainer, Explainer):
+        return model_or_explainer
+    return Explainer(model_or_explainer, backend, dtype)
 
 
 def host_trace(trace, backend):

@@ -23,12 +23,15 @@ from .concepts import (
     _config,
     channel_mask,
     channel_relevance,
+    check_channels,
+    layer_index,
     output_relevance,
     output_shape,
     pass_size,
     single_pass,
 )
 from .errors import Cancelled, DatasetError, ExportError, NonFiniteSample, ShapeError
+from .explain import as_explainer
 from .io.claims import NPY_HEADER_ERRORS, ZIP_ERRORS
 from .map_targets import has_pixels, region_words
 from .targets import resolve_classes
@@ -227,8 +230,10 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     map) a sample whose map predicts the class at no pixel has nothing to explain: its
     channel relevance is 0 and it is no reference. ``channels``: the channels whose boxes and
     heatmaps are found (None: every one); each is a conditional backward pass per reference
-    sample, most of the work (EfficientNet-Lite0's head has 1280 channels)."""
-    ex = explainer
+    sample, most of the work (EfficientNet-Lite0's head has 1280 channels). ``explainer``:
+    an :class:`~lrpcore.Explainer` or the model itself."""
+    ex = as_explainer(explainer)
+    k = layer_index(ex, k)
     config = _config(ex, rule)
     N = len(images)
     rels, present = [], []
@@ -275,11 +280,7 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
 
 def _channels(channels, C) -> list[int]:
     """``channels`` as a sorted list without repeats; ShapeError for one the layer lacks."""
-    chosen = sorted({int(c) for c in channels})
-    wrong = [c for c in chosen if not 0 <= c < C]
-    if wrong:
-        raise ShapeError(f"channel {wrong[0]}: the layer has channels 0..{C - 1}")
-    return chosen
+    return sorted(set(check_channels(channels, C)))
 
 
 def _batch_relevance(fwd, k, config, target, labels, region):
@@ -380,10 +381,12 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                raw=False, region=None, channels=None) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
     hash, rule, target, layer, ``dataset_id``, n, ``raw``, ``region``, ``channels`` and the
-    explainer's dtype)."""
+    explainer's dtype; ``explainer`` may be the model itself)."""
     from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
+    explainer = as_explainer(explainer)
+    k = layer_index(explainer, k)
     path = cap = None
     if use_cache and dataset_id:
         cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import Cancelled, DatasetError
+from .explain import as_explainer
 from .parallel import single_threaded_blas
 from .relmax import _spatial, take
 from .text import short
@@ -310,6 +311,7 @@ def explain_samples(explainer, images, indices, rule=None, target="pred", labels
     model's output map, :mod:`lrpcore.map_targets`)."""
     from .concepts import _config, pass_size  # noqa: PLC0415
 
+    explainer = as_explainer(explainer)
     config = _config(explainer, rule)
     out = []
     n = len(indices)
@@ -334,10 +336,12 @@ def spray(explainer, dataset, cls=None, rule=None, target="true", k=None, neighb
     """SpRAy over the samples of class ``cls`` (all when None) of ``dataset`` (anything with
     ``images(index)`` and ``labels``, or an array; ``raw``: of the model's own layout). Of a
     segmentation model (``region``: a box of its map) the samples whose map predicts the
-    explained class at no pixel are left out (``meta["left_out"]`` counts them)."""
+    explained class at no pixel are left out (``meta["left_out"]`` counts them).
+    ``explainer``: an :class:`~lrpcore.Explainer` or the model itself."""
     from .concepts import _config  # noqa: PLC0415
     from .targets import parse_target  # noqa: PLC0415
 
+    explainer = as_explainer(explainer)
     labels = getattr(dataset, "labels", None)
     indices = class_indices(labels, len(dataset), cls, getattr(dataset, "name", None))
     if isinstance(target, str):  # a class name becomes its index (the metadata says which)

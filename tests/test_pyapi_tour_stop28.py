@@ -123,3 +123,56 @@ def test_the_package_namespace_and_its_errors():
     assert all(hasattr(lrpcore, name) for name in lrpcore.__all__)
     assert issubclass(lrpcore.Cancelled, lrpcore.LRPError)
     assert "except lrpcore.LRPError" in lrpcore.__doc__
+
+
+# --- rules ----------------------------------------------------------------------------------------
+
+def test_layer_rules_as_pairs_keep_their_order_and_other_forms_are_named(lenet, digits):
+    """layer_rules="0=flat" (the CLI's form) or a list ended in "AttributeError: 'str' object
+    has no attribute 'items'"."""
+    pairs = lrpcore.explain(lenet, digits, layer_rules=[("conv*", "zplus"), (0, "flat")])
+    as_dict = lrpcore.explain(lenet, digits, layer_rules={"conv*": "zplus", 0: "flat"})
+    np.testing.assert_array_equal(pairs, as_dict)
+    assert not np.array_equal(pairs, lrpcore.explain(lenet, digits, layer_rules={"conv*": "zplus"}))
+    for wrong in ("0=flat", ["0=flat"], ["ab"], 5):
+        with pytest.raises(lrpcore.RuleError, match=r"layer_rules: got .*\(layer, rule\) pairs"):
+            lrpcore.explain(lenet, digits, layer_rules=wrong)
+
+
+# --- concepts and SpRAy ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("channel", [25, -1])
+def test_a_channel_the_layer_lacks_is_refused_in_conditional_heatmaps_and_composition(
+        lenet, digits, channel):
+    """Channel 25 of convolution1 (25 channels) was numpy's IndexError; -1 took channel 24
+    and reported it as channel -1."""
+    import lrpcore.concepts as concepts
+
+    fwd = lrpcore.Explainer(lenet).forward(digits[:1])
+    for run in (lambda: concepts.conditional_heatmaps(fwd, "convolution1", [0, channel]),
+                lambda: concepts.composition(fwd, "convolution1", channel)):
+        with pytest.raises(lrpcore.ShapeError, match=rf"channel {channel}: the layer has "
+                                                     r"channels 0\.\.24"):
+            run()
+
+
+def test_spray_and_references_take_the_model_as_sweeps_and_pixel_flipping_do(lenet):
+    """spray(model, ...) was "AttributeError: 'Sequential' object has no attribute 'model'"
+    (run_sweep, cascading_randomisation and evaluate_methods take a model); RelMax took a
+    layer's index only (a name, as the concepts functions take it, was a TypeError)."""
+    import lrpcore.relmax as relmax
+    import lrpcore.spray as spray
+
+    data = lrpcore.open_dataset("mnist-sample")
+    idx = np.flatnonzero(data.labels == 3)[:24]
+    images, labels = data.images(idx), data.labels[idx]
+    by_model = spray.spray(lenet, images, rule="epsilon:0.01", target=3, embed=None)
+    by_explainer = spray.spray(lrpcore.Explainer(lenet), images, rule="epsilon:0.01", target=3,
+                               embed=None)
+    np.testing.assert_array_equal(by_model.heatmaps, by_explainer.heatmaps)
+    assert len(labels) == len(by_model.indices) == 24
+    refs = relmax.compute_references(lenet, images[:6], "convolution1", n=2, channels=[0, 3])
+    by_index = relmax.compute_references(lrpcore.Explainer(lenet), images[:6], 3, n=2,
+                                         channels=[0, 3])
+    assert refs.layer == 3 and refs.heatmaps.shape[:2] == (2, 2)
+    np.testing.assert_array_equal(refs.heatmaps, by_index.heatmaps)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NonFiniteSample, RuleError, ShapeError
-from ..explain import Explainer
+from ..explain import as_explainer
 from ..parallel import run_sharded, shard_bounds, shard_count
 from ..targets import one_class_per_sample
 from .baselines import attribute, baseline_name, model_class_names, output_seed
@@ -295,11 +295,6 @@ def _replacements(spec, kind, grid, sample_ids, seed):
     return np.stack([_sample_rng(seed, s, 2).uniform(lo, hi, (H * W, C)) for s in sample_ids])
 
 
-def _as_explainer(model_or_explainer, backend=None, dtype=None) -> Explainer:
-    if isinstance(model_or_explainer, Explainer):
-        return model_or_explainer
-    return Explainer(model_or_explainer, backend, dtype)
-
 
 def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, baseline="zero",
                 region="input", order="relevance", seed=0, batch_size=1024, label=None,
@@ -312,7 +307,7 @@ def flip_curves(model, x, relevance, targets, steps=100, patch=1, per_step=1, ba
     ``targets`` the explained class per sample (int or N ints). The explained output is the
     analysis output (trailing SoftMax dropped), as LRP explains it.
     """
-    ex = _as_explainer(model, backend, dtype)
+    ex = as_explainer(model, backend, dtype)
     spec = ex.model.input_spec
     x = np.asarray(x)
     if x.ndim < 2 or x.shape[0] == 0:
@@ -468,7 +463,7 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
     methods = [methods] if isinstance(methods, str) else list(methods)
     if not methods and not random:
         raise RuleError("nothing to evaluate: give at least one rule or ask for random order")
-    ex = _as_explainer(model, backend, dtype)
+    ex = as_explainer(model, backend, dtype)
     methods = resolve_methods(ex.layers, methods, layer_rules)  # bad specs fail before work
     labels_ = [method_label(ex.layers, m) for m in methods]
     target = one_class_per_sample(target, "pixel-flipping", lambda: ex.model.class_names,

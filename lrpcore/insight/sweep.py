@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..explain import Explainer
+from ..explain import as_explainer
 from ..targets import one_class_per_sample
 from .baselines import model_class_names, output_seed
 from .diagnose import Accumulator, sample_activations
@@ -87,7 +87,7 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     after each setting (a GUI shows the ranking grow); ``cancel()`` stops between batches.
     """
     t_start = time.perf_counter()
-    ex = model if isinstance(model, Explainer) else Explainer(model, backend, dtype)
+    ex = as_explainer(model, backend, dtype)
     settings = grid(ex.layers, rule, params, groups, layer_rules)  # bad specs fail first
     target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names,
                                   model=ex.model)
