@@ -176,3 +176,15 @@ def test_spray_and_references_take_the_model_as_sweeps_and_pixel_flipping_do(len
                                          channels=[0, 3])
     assert refs.layer == 3 and refs.heatmaps.shape[:2] == (2, 2)
     np.testing.assert_array_equal(refs.heatmaps, by_index.heatmaps)
+
+
+def test_one_explainer_serves_several_threads_as_the_readme_says(lenet, digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = lrpcore.Explainer(lenet)
+    rules = ["epsilon:0.01", "alphabeta:2", "EpsilonGammaBox"] * 2
+    alone = {rule: ex.explain(digits, rule=rule) for rule in rules}
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda rule: (rule, ex.explain(digits, rule=rule)), rules))
+    for rule, R in together:
+        np.testing.assert_allclose(R, alone[rule], rtol=1e-12, atol=0)
