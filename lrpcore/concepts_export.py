@@ -200,11 +200,15 @@ def write_concepts(folder, ranking, conditional, x01, info, refs=None, gallery=N
     if refs is not None:
         ref_dir = os.path.join(folder, "references")
         os.mkdir(ref_dir)
+        searched = refs.searched()
         np.savez(os.path.join(ref_dir, "references.npz"), samples=refs.samples,
-                 relevance=refs.relevance, boxes=refs.boxes)
+                 relevance=refs.relevance, boxes=refs.boxes_by_channel(),
+                 searched_channels=searched)
         write_sidecar(os.path.join(ref_dir, "references.npz"), info, format="npz",
                       content="RelMax reference samples: dataset indices (channel × rank), "
-                      "their channel relevance, crop boxes y0,y1,x0,x1 in the fed input")
+                      "their channel relevance, crop boxes y0,y1,x0,x1 in the fed input "
+                      "(-1 in the rows of channels not searched)",
+                      searched_channels=searched.tolist())
         for c in ranking.channels[:len(conditional)]:
             name = os.path.join("references", f"channel_{int(c)}.png")
             image = gallery_image(refs.crops(int(c), gallery), cmap, scaling or DIGIT_SCALING)

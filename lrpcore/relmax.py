@@ -66,6 +66,22 @@ class References:
         hit = np.flatnonzero(self.channels == channel)
         return int(hit[0]) if hit.size else None
 
+    def searched(self) -> np.ndarray:
+        """The channels whose boxes and heatmaps were found, ascending."""
+        if self.channels is None:
+            return np.arange(self.n_channels)
+        return np.asarray(self.channels, dtype=np.int64)
+
+    def boxes_by_channel(self) -> np.ndarray:
+        """(C, n, 4): row c the boxes of channel c, -1 throughout for a channel not searched
+        (no crop has a negative corner), so that a file indexed by channel stays indexed by
+        channel when only some channels were searched."""
+        if self.channels is None:
+            return self.boxes
+        out = np.full(self.samples.shape + (4,), -1, dtype=self.boxes.dtype)
+        out[self.channels] = self.boxes
+        return out
+
     def crops(self, channel, images01):
         """[(sample, image crop, heatmap crop)] of one channel; ``images01`` maps a dataset
         index to the fed input as an (H, W) or (H, W, 3) image."""
@@ -237,7 +253,7 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     config = _config(ex, rule)
     N = len(images)
     rels, present = [], []
-    steps = N + 1
+    steps = None  # known once the first batch says how many channels the layer has
     if N:
         first = ex.prepare(take(images, slice(0, 1)), raw)
         batch_size = pass_size(ex, first.shape[1:], batch_size)
@@ -254,6 +270,9 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         rel, ok = _batch_relevance(fwd, k, config, target, lab, region)
         rels.append(rel)
         present.append(ok)
+        if steps is None:  # the bar's total from the start: the scan was 73 % of 11 steps,
+            rows = rel.shape[1] if channels is None else len({int(c) for c in channels})
+            steps = N + rows * min(n, N)  # then 0 % of 5,130 when the maps began
         if progress:
             progress(min(a + batch_size, N), steps)
     R = np.concatenate(rels)
@@ -270,7 +289,7 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     steps = N + len(pairs)  # each pair a step: the maps take most of the time
     heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled,
                                   raw, region, progress and (lambda d: progress(N + d, steps)))
-    if progress:
+    if progress and not pairs:  # else the last map said so (twice, a log's bar ended twice)
         progress(steps, steps)
     H, W = heat.shape[1:]
     return References(k, top, np.take_along_axis(R.T, top, axis=1),

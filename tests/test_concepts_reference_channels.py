@@ -1,0 +1,133 @@
+"""``lrp concepts --references``: only the channels the folder draws are searched, the file of
+references stays indexed by channel, the bar's total holds from the start, Ctrl-C leaves
+nothing (stop 28: every channel was searched, about an hour on EfficientNet-Lite0's head)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import lrpcore
+from lrpcore import relmax
+from lrpcore.cli.main import main
+from lrpcore.explain import Explainer
+
+RULE = "epsilon:0.01"
+LAYER = 3  # LeNet-5's convolution1: 25 channels
+
+
+@pytest.fixture()
+def digits(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRP_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "digits.npy"
+    np.save(path, lrpcore.open_dataset("mnist-sample").images(slice(0, 20)))
+    return path
+
+
+@pytest.fixture()
+def searched(monkeypatch):
+    """The channels of every (channel, sample) pair whose reference map is computed."""
+    seen = []
+    real = relmax._reference_maps
+
+    def spy(ex, images, k, pairs, *args, **kwargs):
+        seen.extend(c for c, _ in pairs)
+        return real(ex, images, k, pairs, *args, **kwargs)
+
+    monkeypatch.setattr(relmax, "_reference_maps", spy)
+    return seen
+
+
+def concepts(data, out, *extra):
+    return main(["concepts", "mnist-lenet5", str(data), "--layer", "convolution1", "--sample",
+                 "7", "--out", str(out), "--rule", RULE, "--references", "3", *extra])
+
+
+def top_channels(out, k):
+    return [int(r["channel"]) for r in csv.DictReader(open(out / "ranking.csv"))][:k]
+
+
+def test_only_the_top_channels_are_searched_and_the_file_stays_indexed_by_channel(
+        digits, tmp_path, searched):
+    out = tmp_path / "c"
+    assert concepts(digits, out, "--top", "2") == 0
+    top = top_channels(out, 2)
+    assert set(searched) == set(top) and len(searched) == 2 * 3
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    every = relmax.compute_references(ex, np.load(digits), LAYER, RULE, n=3)
+    with np.load(out / "references" / "references.npz") as z:
+        assert z["samples"].shape == z["relevance"].shape == (25, 3)  # every channel's samples
+        np.testing.assert_array_equal(z["samples"], every.samples)
+        np.testing.assert_array_equal(z["searched_channels"], sorted(top))
+        boxes = z["boxes"]
+    assert boxes.shape == (25, 3, 4)
+    np.testing.assert_array_equal(boxes[top], every.boxes[top])  # row c: channel c's crops
+    others = [c for c in range(25) if c not in top]
+    assert (boxes[others] == -1).all() and (boxes[top] >= 0).all()
+    side = json.loads((out / "references" / "references.npz.json").read_text())
+    assert side["searched_channels"] == sorted(top)
+    assert "-1" in side["content"]
+    assert sorted(p.name for p in (out / "references").glob("channel_*.png")) == sorted(
+        f"channel_{c}.png" for c in top)
+
+
+def test_top_all_searches_every_channel_as_before(digits, tmp_path, searched):
+    out = tmp_path / "c"
+    assert concepts(digits, out, "--top", "all") == 0
+    assert sorted(set(searched)) == list(range(25)) and len(searched) == 25 * 3
+    with np.load(out / "references" / "references.npz") as z:
+        assert (z["boxes"] >= 0).all()
+        np.testing.assert_array_equal(z["searched_channels"], np.arange(25))
+
+
+def test_the_bar_counts_the_scan_and_the_maps_against_one_total(digits):
+    """The total was the scan's (samples + 1) until the maps began, then the pairs were added:
+    73 % of 11 steps fell back to 0 % of 5,130 on EfficientNet-Lite0's head."""
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    steps = []
+    relmax.compute_references(ex, np.load(digits), LAYER, RULE, n=3, channels=[4, 9],
+                              batch_size=8, progress=lambda d, t: steps.append((d, t)))
+    totals = {t for _, t in steps}
+    assert totals == {20 + 2 * 3}, steps
+    done = [d for d, _ in steps]
+    assert done == sorted(set(done)) and done[-1] == 20 + 2 * 3 and done[0] < 20  # no repeats
+
+
+def test_ctrl_c_during_the_reference_search_leaves_the_old_folder_as_it_was(
+        digits, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "c"
+    assert concepts(digits, out, "--top", "1", "--references", "0") == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    calls = []
+
+    def interrupted(*_args, **_kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(relmax, "_reference_maps", interrupted)
+    assert concepts(digits, out, "--top", "2", "--overwrite") == 130
+    assert calls and "interrupted" in capsys.readouterr().err
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "cache", "digits.npy"]
+
+
+def test_ctrl_c_while_the_galleries_are_written_leaves_no_folder(digits, tmp_path, monkeypatch,
+                                                                  capsys):
+    import lrpcore.concepts_export as concepts_export
+
+    real, calls = concepts_export.gallery_image, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first gallery is on disk by now
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(concepts_export, "gallery_image", interrupted)
+    out = tmp_path / "c"
+    assert concepts(digits, out, "--top", "3") == 130
+    assert len(calls) == 2 and "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "digits.npy"]
