@@ -293,6 +293,10 @@ class ConceptsPanel(ToolPanel):
         config = resolve_rules(ex.layers, s.rule, dict(s.layer_rules))
         layer, ds, source, region = self.layer(), s.dataset, s.dataset_name, s.region
         channels = self.shown_channels()
+        if channels is None:
+            self.show_error("no ranking of this layer yet: Find references searches the "
+                            "channels the panel shows, once it shows them")
+            return 0
 
         def job(token):
             # keyed by the file's time too (a rewritten file: anew); a folder's files are
@@ -311,11 +315,12 @@ class ConceptsPanel(ToolPanel):
 
     def shown_channels(self):
         """The channels whose references are searched: those with a conditional map in the
-        panel and the selected one (None before a ranking: every channel). Each channel is a
-        backward pass per reference sample: all 1280 of EfficientNet-Lite0's head ran for
-        over an hour."""
+        panel and the selected one; None while the panel shows no ranking of the chosen layer
+        (before the first, or the previous layer's: it searched every channel, or another
+        layer's channel numbers). Each channel is a backward pass per reference sample: all
+        1280 of EfficientNet-Lite0's head ran for over an hour."""
         r = self.result
-        if r is None:
+        if r is None or r.layer != self.layer():
             return None
         shown = {int(c) for c in r.ranking.channels[:len(r.conditional)]}
         return sorted(shown | ({int(self.channel)} if self.channel is not None else set()))

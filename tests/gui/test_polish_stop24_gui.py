@@ -50,7 +50,9 @@ def test_references_of_the_built_in_are_keyed_by_its_name(make_window, qtbot, mo
     monkeypatch.setattr(relmax, "references", caught)
     window = _builtin_window(make_window, qtbot, local_mnist_test)
     panel = window.insight.show("concepts")
-    qtbot.waitUntil(lambda: panel.layer() is not None, timeout=60000)
+    # Find references searches the channels the panel shows: once it ranks them
+    qtbot.waitUntil(lambda: panel.layer() is not None and panel.result is not None
+                    and panel.result.layer == panel.layer(), timeout=60000)
     assert panel.find_references()
     qtbot.waitUntil(lambda: bool(keys), timeout=60000)
     assert len(keys) == 1 and keys[0].split("|")[:2] == ["mnist-test", "10000"]
