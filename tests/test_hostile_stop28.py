@@ -105,3 +105,61 @@ def test_a_spray_result_whose_region_is_no_four_numbers_is_refused_naming_it(tmp
                 meta={"region": json.loads(region)}).save(path)
     with pytest.raises(DatasetError, match=r"s\.npz: the region in member 'meta'"):
         SprayResult.load(path)
+
+
+def _axes_model(path, case):
+    """Conv (N×3×4×4 → N×2×4×4) followed by ``case``'s operator naming an axis outside the
+    map's four (or the Unsqueeze's five), or one axis twice."""
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    def i64(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    node = helper.make_node
+    W = numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "W")
+    op, (nodes, inits, out) = case, {
+        "Concat": ([node("Concat", ["c", "c"], ["y"], axis=5)], [], [1, 4, 4, 4]),
+        "ReduceMean": ([node("ReduceMean", ["c"], ["y"], axes=[6, 7], keepdims=0)], [],
+                       [1, 2]),
+        "Squeeze": ([node("GlobalAveragePool", ["c"], ["g"]),
+                     node("Squeeze", ["g", "a"], ["y"])], [i64("a", [6, 7])], [1, 2]),
+        "Split": ([node("Split", ["c", "sp"], ["s0", "s1"], axis=5),
+                   node("Add", ["s0", "s1"], ["y"])], [i64("sp", [1, 1])], [1, 1, 4, 4]),
+        "Gather": ([node("Gather", ["c", "i"], ["y"], axis=5)], [i64("i", [0])],
+                   [1, 1, 4, 4]),
+        "Slice": ([node("Slice", ["c", "s", "e", "a"], ["y"])],
+                  [i64("s", [0]), i64("e", [2]), i64("a", [6])], [1, 2, 2, 4]),
+        # tf.repeat's ExpandDims at axis 7 of five (read as 2: rows repeated)
+        "Unsqueeze": ([node("Unsqueeze", ["c", "a"], ["u"]), node("Tile", ["u", "r"], ["t"]),
+                       node("Reshape", ["t", "s"], ["y"])],
+                      [i64("a", [7]), i64("r", [1, 1, 1, 2, 1]), i64("s", [1, 2, 8, 4])],
+                      [1, 2, 8, 4]),
+        "twice": ([node("ReduceMean", ["c"], ["y"], axes=[2, -2], keepdims=0)], [], [1, 2]),
+    }[case]
+    nodes = [node("Conv", ["x", "W"], ["c"], name="conv"), *nodes]
+    for k, n in enumerate(nodes):
+        n.name = n.name or f"{n.op_type.lower()}{k}"
+    save_onnx_graph(path, nodes, [W, *inits], [1, 3, 4, 4], out, opset=13)
+    with pytest.raises(onnx.shape_inference.InferenceError):  # the file is invalid ONNX
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    return path, "ReduceMean" if op == "twice" else op
+
+
+@pytest.mark.parametrize("case", ["Concat", "ReduceMean", "Squeeze", "Split", "Gather", "Slice",
+                                  "Unsqueeze", "twice"])
+def test_an_axis_outside_the_datas_rank_is_refused_naming_it(tmp_path, capsys, case):
+    """The operators' readers took an axis modulo the rank: Concat along axis 5 of a 4-D map
+    was read as along channels, ReduceMean over [6, 7] as over height and width, an Unsqueeze
+    at 7 (tf.repeat's) as at 2; files that onnx.checker and onnxruntime refuse loaded and were
+    explained."""
+    path, op = _axes_model(tmp_path / "m.onnx", case)
+    assert main(["info", str(path)]) == 2
+    if case == "twice":
+        one_line(capsys, "m.onnx", "ReduceMean's axes [2, -2] name one axis of its "
+                                   "4-dimensional input twice")
+    else:
+        rank = 5 if op == "Unsqueeze" else 4
+        one_line(capsys, "m.onnx", f"({op})", f"{op}'s axis", "is not an axis of its "
+                 f"{rank}-dimensional", f"(-{rank} … {rank - 1}")

@@ -72,7 +72,8 @@ def test_an_nhwc_maps_own_axes_are_padded_sliced_and_concatenated(tmp_path, case
     (helper.make_node("Pad", ["t", "p"], ["u"]), {"p": _i64([0, 0, 0, 1, 0, 0, 0, 0])},
      "pads [0, 0, 0, 1, 0, 0, 0, 0]: only the height and width of an N×H×W×C map"),
     (helper.make_node("Slice", ["t", "s", "e", "a"], ["u"]),
-     {"s": _i64([0]), "e": _i64([2]), "a": _i64([5])}, "Slice along axes [5] of a map of 4"),
+     {"s": _i64([0]), "e": _i64([2]), "a": _i64([5])},
+     "Slice's axis 5 is not an axis of its 4-dimensional input (-4 … 3"),
     (helper.make_node("Softmax", ["t"], ["u"], axis=1), {},
      "Softmax along axis 1 of a tensor of shape [5, 6, 4] is not supported; only over the "
      "features of a flat tensor (N×classes) or, from opset 13, the channels of a map"),

@@ -67,8 +67,7 @@ def slice_data(b, node, attrs, where, t, data_in):
     steps = [1] * len(starts) if steps is None else [int(s) for s in np.atleast_1d(steps)]
     view = _nhwc_map(b, t)
     if view is not None:  # an N×H×W×C map (Keras's Cropping2D after a repeat): its axes
-        if any(not -4 <= a < 4 for a in axes):  # as the N×C×H×W map it is stored as
-            b.fail(where, f"Slice along axes {brief(axes)} of a map of 4 axes")
+        # as the N×C×H×W map it is stored as (onnx_axes refused one outside the four)
         _slice(b, node, where, view, starts, ends, [NHWC_TO_NCHW[a % 4] for a in axes], steps)
         _as_nhwc(b, node.output[0])
         return

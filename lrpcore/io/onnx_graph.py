@@ -67,6 +67,7 @@ from ..layers import Convolution, Flatten, Linear, MaxPool, Pad, Rect, Tanh, mar
 from ..model import MAX_ACTIVATION_VALUES  # noqa: F401 - also read from here
 from ..spec import onnx_input_spec
 from ..text import brief, error_line, short
+from . import onnx_axes as axis_check
 from . import onnx_channels as channels
 from . import onnx_elementwise as elementwise
 from . import onnx_hard_sigmoid as hard_sigmoid
@@ -2002,6 +2003,8 @@ def _node(b, node, where, onnx):
         b.fail(where, f"{op} of {short(expanded, 60)!r}, an Expand of data, is not supported: "
                       "only a Mul of two tensors may read one (it broadcasts it alike)")
     handler = OPERATORS.get(op)
+    if handler is not None:
+        axis_check.check(b, node, attrs, where, data_in)  # axis 5 of a 4-D map was read as axis 1
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
     if handler is None:

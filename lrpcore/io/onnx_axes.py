@@ -1,0 +1,91 @@
+"""The axes an operator names (Concat's axis, Unsqueeze's axes, a Slice's axes input …)
+checked against the rank of its data, as ONNX defines them: −r … r−1, each axis once.
+
+The operators' readers take an axis modulo the rank (Python's ``%``), so Concat along axis 5
+of a 4-D map was read as along axis 1 and an Unsqueeze at axis 7 as one at axis 2: a file
+that onnx.checker and every runtime refuse was loaded and explained. An axis is checked here,
+once, before the operator's reader sees it; a reader still says which of the valid axes it
+supports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..text import brief, short
+
+
+@dataclass(frozen=True)
+class AxesOf:
+    """Where an operator keeps its axes: an attribute (``attribute``), or from some opset on an
+    input (``input``, its index); ``added``: numbered among its output's axes (Unsqueeze's
+    new axes), not its input's."""
+
+    attribute: str | None = "axes"
+    input: int | None = None
+    added: bool = False
+
+
+REDUCTIONS = ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL1",
+              "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")
+AXES = {
+    "Concat": AxesOf("axis"),
+    "Gather": AxesOf("axis"),
+    "Split": AxesOf("axis"),
+    "Squeeze": AxesOf("axes", 1),
+    "Unsqueeze": AxesOf("axes", 1, added=True),
+    "Slice": AxesOf(None, 3),
+    "Pad": AxesOf(None, 3),
+    **{op: AxesOf("axes", 1) for op in REDUCTIONS},
+}
+
+
+def _data_rank(t):
+    """The ONNX rank of engine tensor ``t`` where its storage tells it, else None."""
+    from .onnx_graph import _rank  # noqa: PLC0415
+    from .onnx_repeat import REPEATING  # noqa: PLC0415
+    from .onnx_stack import STACKED  # noqa: PLC0415
+
+    if t.storage in ("cl", "same", REPEATING):
+        return _rank(t)
+    return _rank(t) + 1 if t.storage == STACKED else None  # the stacking axis is the last
+
+
+def _given(b, node, attrs, where, spec):
+    """The axes as the file gives them (a list of ints), or None when it gives none or they
+    are not a constant (the operator's reader refuses that in its own words)."""
+    if spec.attribute is not None and spec.attribute in attrs:
+        value = attrs[spec.attribute]
+    elif spec.input is not None and len(node.input) > spec.input \
+            and node.input[spec.input] in b.consts:
+        value = b.indices(node.input[spec.input], where, f"{node.op_type}'s axes")
+    else:
+        return None
+    return [int(a) for a in np.atleast_1d(np.asarray(value)).ravel()]
+
+
+def check(b, node, attrs, where, data_in) -> None:
+    """Refuse an axis of ``node`` outside its data's rank, or one named twice."""
+    spec = AXES.get(node.op_type)
+    if spec is None:
+        return
+    data = next((d for d in data_in if d is not None), None) if node.op_type == "Concat" \
+        else b.data.get(node.input[0]) if node.input else None
+    rank = None if data is None else _data_rank(data)
+    axes = None if rank is None else _given(b, node, attrs, where, spec)
+    if not axes:
+        return
+    op = short(node.op_type, 40)
+    if spec.added:
+        rank += len(axes)
+    of = f"its {rank}-dimensional {'output' if spec.added else 'input'}"
+    for a in axes:
+        if not -rank <= a < rank:
+            b.fail(where, f"{op}'s axis {a} is not an axis of {of} (-{rank} … {rank - 1}, "
+                          "as ONNX numbers them; every runtime refuses this file)")
+    named = [a % rank for a in axes]
+    if len(set(named)) != len(named):
+        b.fail(where, f"{op}'s axes {brief(axes)} name one axis of {of} twice (every runtime "
+                      "refuses this file)")
