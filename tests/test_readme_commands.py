@@ -292,3 +292,21 @@ def test_the_dependency_table_is_pyprojects():
     assert wrong == []
     python = re.search(r"# Python ≥ ([\d.]+)", README).group(1)
     assert project["requires-python"] == f">={python}"
+
+
+def test_explain_outputs_help_says_what_the_file_holds(tmp_path, capsys):
+    """`--outputs` said "(logits)"; an ONNX model's kept Softmax writes its probabilities (as
+    the README says), a toolbox model its scores before the SoftMax."""
+    import numpy as np
+
+    from lrpcore.cli.main import main
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(ROOT / "tests" / "data" / "zoo" / "softmax.npz")["x"])
+    assert main(["explain", str(ROOT / "tests" / "data" / "zoo" / "softmax_ts.onnx"), str(x),
+                 "--raw", "--out", str(tmp_path / "R.npy"), "--outputs",
+                 str(tmp_path / "Y.npy")]) == 0
+    y = np.load(tmp_path / "Y.npy")
+    assert np.allclose(y.sum(axis=1), 1) and (y >= 0).all()  # probabilities, not logits
+    (action,) = [a for a in SUBCOMMANDS[("explain",)]._actions if "--outputs" in a.option_strings]
+    assert "logits" not in action.help and "probabilities" in action.help

@@ -90,7 +90,10 @@ def register(sub):
     p.add_argument("--labels", metavar="FILE",
                    help=labels_help("INPUT", "for --target true"))
     add_raw_argument(p)
-    p.add_argument("--outputs", metavar="Y.npy", help="also write the model outputs (logits)")
+    p.add_argument("--outputs", metavar="Y.npy",
+                   help="also write the model outputs: the scores explained (a toolbox "
+                   "model's before its SoftMax; an ONNX model's Softmax probabilities, as it "
+                   "is kept)")
     add_backend_argument(p)
     add_dtype_argument(p)
     p.add_argument("--batch-size", type=int, default=256, metavar="N",
