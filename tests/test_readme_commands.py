@@ -310,3 +310,21 @@ def test_explain_outputs_help_says_what_the_file_holds(tmp_path, capsys):
     assert np.allclose(y.sum(axis=1), 1) and (y >= 0).all()  # probabilities, not logits
     (action,) = [a for a in SUBCOMMANDS[("explain",)]._actions if "--outputs" in a.option_strings]
     assert "logits" not in action.help and "probabilities" in action.help
+
+
+def test_the_sanity_verdicts_the_readme_contrasts(capsys):
+    """EpsilonGammaBox on LeNet-5 passes the sanity check on mnist-test (the README's table)
+    and fails narrowly on mnist-sample (the README's timing command): the README says both,
+    with the median |ρ| each prints at two of four layers random."""
+    import csv
+
+    from lrpcore.cli.main import main
+
+    start = README.index("Which rules pass, on 64 digits")
+    text = " ".join(README[start:start + 600].split())
+    for data, code in (("mnist-test", 0), ("mnist-sample", 3)):
+        assert main(["sanity", "mnist-lenet5", data, "--rule", "EpsilonGammaBox", "--n", "64",
+                     "--csv", "--quiet"]) == code
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        rho = float(rows[2]["spearman_abs_median"])
+        assert f"{rho:.2f}" in text, (data, rho)
