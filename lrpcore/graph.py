@@ -294,12 +294,24 @@ def _last_use(reads) -> dict:
 
 
 def module_path(name: str) -> str:
-    """PyTorch's module path of an exported node name: '/layer1/conv1/Conv' → 'layer1.conv1'
-    (the exporter names nodes by module path plus operator)."""
+    """PyTorch's module path of a TorchScript export's node name: '/layer1/layer1.0/conv1/Conv'
+    → 'layer1.0.conv1'. The exporter names each scope by its parent's scope name plus the index
+    for a child of a Sequential or ModuleList ('layer1.0' under 'layer1', 'block.0.0' under
+    'block.0'), by the attribute name otherwise: joining the scopes gave 'layer1.layer1.0.conv1',
+    which no model's ``named_modules`` holds."""
     parts = [p for p in name.split("/") if p]
     if len(parts) > 1:
         parts = parts[:-1]
-    return ".".join(parts)
+    path = [part[len(previous) + 1:] if previous and part.startswith(previous + ".") else part
+            for previous, part in zip(["", *parts[:-1]], parts, strict=True)]
+    return ".".join(path)
+
+
+def scope_path(name: str) -> str:
+    """The scopes of an exported node name joined by dots ('layer1.layer1.0.conv1'), which
+    globs of earlier versions were matched against ('layer1.*' still names layer 1's nodes)."""
+    parts = [p for p in name.split("/") if p]
+    return ".".join(parts[:-1] if len(parts) > 1 else parts)
 
 
 NAME_WIDTH = 48  # node names in a summary longer than this are cut in the middle
@@ -329,7 +341,8 @@ def match_layer_key(key, names) -> list[int]:
     if not hits:
         hits = [i for i, name in enumerate(names)
                 if fnmatch.fnmatchcase(name, str(key))
-                or fnmatch.fnmatchcase(module_path(name), str(key))]
+                or fnmatch.fnmatchcase(module_path(name), str(key))
+                or fnmatch.fnmatchcase(scope_path(name), str(key))]
     if not hits:
         raise RuleError(f"no node is named or matches {key!r} ('lrp info MODEL' lists the "
                         "layer names)")

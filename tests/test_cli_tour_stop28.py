@@ -1,0 +1,40 @@
+"""What a CLI acceptance review (stop 28: a researcher bringing torchvision's ResNet-18,
+MobileNetV3-small and DenseNet-121 at 64×64, exported with both PyTorch exporters, and a
+folder of photographs, the README as the only guide) found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrpcore.cli.main import main
+
+ZOO = Path(__file__).parent / "data" / "zoo"
+
+
+@pytest.fixture
+def shufflenet_inputs(tmp_path):
+    """The zoo ShuffleNet units' float inputs, N×3×8×8 as the export takes them (--raw)."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(ZOO / "shufflenet.npz")["x"])
+    return x
+
+
+@pytest.mark.parametrize(("key", "layers"), [
+    ("stage.0.branch1.0", "5=flat"),                 # nn.Sequential inside a Sequential's item
+    ("stage.0.branch1.*", "5=flat, 6=flat"),
+    ("conv1.0", "2=flat"),
+    ("stage.stage.0.branch1.*", "5=flat, 6=flat")])  # the scopes joined, as earlier versions
+def test_layer_rule_takes_the_module_path_of_a_nested_module(tmp_path, capsys,
+                                                            shufflenet_inputs, key, layers):
+    """A TorchScript export names torchvision's layer1[0].conv1 '/layer1/layer1.0/conv1/Conv';
+    the module path was taken as the scopes joined, 'layer1.layer1.0.conv1', so the help's
+    "PyTorch module path" ('layer1.0.conv1', 'features.1.*') named no node of any model built
+    of Sequentials: "no node is named or matches 'layer1.0.*'"."""
+    out = tmp_path / "R.npy"
+    assert main(["explain", str(ZOO / "shufflenet_ts.onnx"), str(shufflenet_inputs), "--raw",
+                 "--rule", "EpsilonPlus", "--layer-rule", f"{key}=flat", "--quiet",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    assert f"EpsilonPlus with {layers} (target pred)" in capsys.readouterr().out
