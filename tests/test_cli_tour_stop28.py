@@ -38,3 +38,20 @@ def test_layer_rule_takes_the_module_path_of_a_nested_module(tmp_path, capsys,
                  "--rule", "EpsilonPlus", "--layer-rule", f"{key}=flat", "--quiet",
                  "--out", str(out)]) == 0, capsys.readouterr().err
     assert f"EpsilonPlus with {layers} (target pred)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["R.npy", "R.npy.json", "Y.npy"])
+def test_png_folder_named_as_an_output_file_is_refused_before_computing(tmp_path, capsys, name):
+    """`lrp explain M x.npy --out R.npy --png R.npy` explained every sample, made the folder
+    R.npy/ for the heatmaps, then failed renaming the relevance onto it: "R.npy: is a folder;
+    refusing to replace it", of a name that was no folder when the command started."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 28, 28), dtype=np.uint8))
+    png = tmp_path / name
+    argv = ["explain", "mnist-lenet5", str(x), "--out", str(tmp_path / "R.npy"), "--quiet",
+            "--outputs", str(tmp_path / "Y.npy"), "--png", str(png)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (f"lrp explain: error: {png}: named both for the --png folder and for the file "
+            f"{png}; give the heatmaps' folder another name") in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

@@ -186,6 +186,11 @@ def check_png_options(args) -> None:
                           "(heatmap_I_CMAP.png in it), not a picture file; give a folder, "
                           "e.g. --png heatmaps/")
     refuse_shadowing([args.png], folders=True)
+    for path in _with_sidecars([args.out, args.outputs]):  # the folder was made, every
+        # sample explained, and the rename onto it failed: "is a folder" of a name never one
+        if os.path.realpath(args.png) == os.path.realpath(path):
+            raise ExportError(f"{args.png}: named both for the --png folder and for the file "
+                              f"{path}; give the heatmaps' folder another name")
     if os.path.isdir(args.input) and within(args.png, args.input):  # heatmaps as photos
         raise ExportError(f"{args.png}: is inside the image folder {args.input} being "
                           "explained; its heatmaps would be read as photos next time: give "
