@@ -55,3 +55,16 @@ def test_png_folder_named_as_an_output_file_is_refused_before_computing(tmp_path
     assert (f"lrp explain: error: {png}: named both for the --png folder and for the file "
             f"{png}; give the heatmaps' folder another name") in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
+def test_evaluate_says_where_it_wrote_its_table_and_plot(tmp_path, capsys):
+    """lrp sweep and lrp sanity print "wrote FILE" for --csv and --plot; lrp evaluate wrote
+    both without a word, so its output did not say whether --csv had been taken."""
+    csv, plot = tmp_path / "flip.csv", tmp_path / "flip.png"
+    assert main(["evaluate", "mnist-lenet5", "mnist-sample", "--n", "2", "--steps", "2",
+                 "--rule", "epsilon", "--quiet", "--csv", str(csv), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(f"wrote {csv}\nwrote {plot}\n"), out
+    assert main(["evaluate", "mnist-lenet5", "mnist-sample", "--n", "2", "--steps", "2",
+                 "--rule", "epsilon", "--quiet"]) == 0
+    assert "wrote" not in capsys.readouterr().out

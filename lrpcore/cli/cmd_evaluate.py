@@ -97,17 +97,21 @@ def csv_text(results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_outputs(args, results) -> None:
+def _write_outputs(args, results) -> list:
     """The CSV and the plot, both or neither (earlier files at those names stay as they were
-    when either fails: :func:`lrpcore.fileio.staged_writes`)."""
+    when either fails: :func:`lrpcore.fileio.staged_writes`); returns the files written."""
+    written = []
     with staged_writes():
         if args.csv not in (None, "-"):
             atomic_write_text(args.csv, csv_text(results), overwrite=args.overwrite)
+            written.append(args.csv)
         if args.plot:
             from ..insight.plot import curve_plot  # noqa: PLC0415
             from ..render.compose import save_png  # noqa: PLC0415
 
             save_png(args.plot, curve_plot(results), overwrite=args.overwrite)
+            written.append(args.plot)
+    return written
 
 
 def run(args) -> int:
@@ -159,7 +163,7 @@ def run(args) -> int:
     finally:
         bar.close()
     seconds = time.perf_counter() - start
-    _write_outputs(args, results)
+    written = _write_outputs(args, results)
     out = sys.stdout
     if args.csv == "-":  # the CSV alone on stdout, as lrp sweep and lrp sanity write it
         sys.stdout.write(csv_text(results))
@@ -179,4 +183,6 @@ def run(args) -> int:
     width = len(str(len(ranked)))  # "10. random" stood one place right of "9. flat"
     for rank, res in enumerate(ranked, 1):
         print(f"  {rank:>{width}}. {res.label:<40} {res.aopc:.6g}", file=out)
+    for path in written:  # as lrp sweep and lrp sanity say where their files went
+        print(f"wrote {path}", file=out)
     return 0
