@@ -68,3 +68,16 @@ def test_evaluate_says_where_it_wrote_its_table_and_plot(tmp_path, capsys):
     assert main(["evaluate", "mnist-lenet5", "mnist-sample", "--n", "2", "--steps", "2",
                  "--rule", "epsilon", "--quiet"]) == 0
     assert "wrote" not in capsys.readouterr().out
+
+
+def test_spray_without_labels_says_so_as_a_note(tmp_path, capsys):
+    """Every other line lrp writes on stderr says what it is ("lrp spray: warning: …", "lrp
+    explain: note: …"); spray's "lrp spray: x.npy has no labels: each sample is explained for
+    its predicted class" read like an error of a run that went on and succeeded."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).integers(0, 256, (12, 28, 28), np.uint8))
+    assert main(["spray", "mnist-lenet5", str(x), "--embedding", "none", "--k", "2", "--quiet",
+                 "--out", str(tmp_path / "s.npz")]) == 0
+    err = capsys.readouterr().err
+    assert (f"lrp spray: note: {x} has no labels: each sample is explained for its predicted "
+            "class (--target pred)\n") in err, err

@@ -126,8 +126,8 @@ def run(args) -> int:
         if target == "true" and data.labels is None:
             if args.target is not None:  # asked for: refused, as by lrp explain
                 raise no_labels(args.data, model=model)
-            print(f"lrp spray: {args.data} has no labels: each sample is explained for its "
-                  "predicted class (--target pred)", file=sys.stderr)
+            print(f"lrp spray: note: {args.data} has no labels: each sample is explained for "
+                  "its predicted class (--target pred)", file=sys.stderr)
         ex = Explainer(model, args.backend, args.dtype)
         config = resolve_rules(ex.layers, args.rule,
                                layer_rules_of(args.layer_rule, model, args.model))
