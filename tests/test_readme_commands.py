@@ -328,3 +328,23 @@ def test_the_sanity_verdicts_the_readme_contrasts(capsys):
         rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
         rho = float(rows[2]["spearman_abs_median"])
         assert f"{rho:.2f}" in text, (data, rho)
+
+
+def test_every_file_the_readme_names_exists():
+    """Paths in the prose (`tests/…`, `tools/…`, `docs/…`, `lrpcore/…`) and the modules of the
+    Layout block, which lists lrpcore's files by bare name under their folders."""
+    named = {p.rstrip(".,;:)") for p in re.findall(
+        r"(?<![\w./])(?:tests|tools|docs|lrpcore|lrpgui|resources|models)/[\w./*-]+", README)}
+    missing = [p for p in sorted(named) if not any(ROOT.glob(p)) and not (ROOT / p).exists()]
+    start = README.index("## Layout\n")
+    layout = README[start:README.index("\n## ", start + 1)]
+    folder, modules = "", []
+    for line in layout.splitlines():
+        top = re.match(r"(\w+)/\s", line)
+        if top:
+            folder = top.group(1)
+        for name in re.findall(r"(?<![\w/.])([a-z0-9_]+\*?\.py|[a-z0-9_]+/(?=\s))", line):
+            modules.append(f"{folder}/{name}" if not top or name != f"{folder}/" else name)
+    assert len(modules) >= 30
+    missing += [m for m in modules if not any(ROOT.glob(m)) and not (ROOT / m).exists()]
+    assert missing == []
