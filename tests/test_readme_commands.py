@@ -1,8 +1,9 @@
-"""The README's command lines agree with the real parsers, without running anything: every
-option it gives `lrp COMMAND` or `lrp-explorer` exists, every concrete command line in a code
-block parses, the command synopsis brackets exactly the options argparse does not require,
-the commands of one code block can run one after another as written, its links into itself
-resolve, and its install and test commands are those of `pyproject.toml` and `.ci/run`."""
+"""The README agrees with the product. Without running anything: every option it gives
+`lrp COMMAND` or `lrp-explorer` exists, every concrete command line in a code block parses,
+the command synopsis brackets exactly the options argparse does not require, the commands of
+one code block can run one after another as written, its links into itself resolve, the files
+it names exist, and its install, dependency and test commands are those of `pyproject.toml`
+and `.ci/run`. Running a few cheap commands: the outputs it quotes are what they print."""
 
 from __future__ import annotations
 
@@ -145,9 +146,9 @@ def test_the_synopsis_brackets_exactly_the_optional_options():
     """In "## Command line" an option outside brackets reads as required: it must be one that
     argparse requires, and every option argparse requires must be shown."""
     start = README.index("## Command line\n")
-    synopsis = [(n, c) for _, n, c in _block_commands()
-                if start < len(README) and README.count("\n", 0, start) < n
-                < README.count("\n", 0, README.index("\n## ", start + 1)) and "[" in c]
+    first, last = (README.count("\n", 0, start),
+                   README.count("\n", 0, README.index("\n## ", start + 1)))
+    synopsis = [(n, c) for _, n, c in _block_commands() if first < n < last and "[" in c]
     assert len(synopsis) >= 8
     wrong = []
     for line, text in synopsis:
