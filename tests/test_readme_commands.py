@@ -349,3 +349,23 @@ def test_every_file_the_readme_names_exists():
     assert len(modules) >= 30
     missing += [m for m in modules if not any(ROOT.glob(m)) and not (ROOT / m).exists()]
     assert missing == []
+
+
+def test_the_sweep_output_the_readme_describes(capsys):
+    """The README said each setting is printed as the options that reproduce it; the table
+    names settings by their parameters, the CSV holds the options, the best line gives them."""
+    import csv
+
+    from lrpcore.cli.main import main
+
+    assert main(["sweep", "mnist-lenet5", "mnist-test", "--rule", "EpsilonGammaBox", "--param",
+                 "epsilon=0.01", "--param", "gamma=0.5", "--n", "8", "--steps", "5", "--csv",
+                 "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["rule"] == "EpsilonGammaBox" and "3=gamma:0.5" in row["layer_rules"].split()
+    text = " ".join(README.split())
+    assert "`EpsilonGammaBox ε=0.01, γ=0.5`" in text and "EpsilonGammaBox ε=0.01, γ=0.5" in err
+    assert "(`best: --rule EpsilonGammaBox --layer-rule 3=gamma:0.5 …`)" in text
+    options = " ".join(f"--layer-rule {k}" for k in row["layer_rules"].split())
+    assert re.search(rf"(?m)^best: --rule EpsilonGammaBox {re.escape(options)}$", err)
