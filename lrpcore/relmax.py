@@ -53,6 +53,7 @@ class References:
     heatmaps: np.ndarray   # (rows, n, H, W) conditional heatmaps (summed over colour)
     channel_relevance: np.ndarray  # (N, C) every sample's channel relevance
     channels: np.ndarray | None = None  # (rows,) the channels of those rows; None: all
+    present: np.ndarray | None = None  # (N,) samples with pixels to explain; None: unknown
 
     @property
     def n_channels(self) -> int:
@@ -65,6 +66,14 @@ class References:
             return channel if 0 <= channel < self.n_channels else None
         hit = np.flatnonzero(self.channels == channel)
         return int(hit[0]) if hit.size else None
+
+    def covers(self, channels) -> bool:
+        """Whether the boxes and heatmaps of ``channels`` (None: every channel) were found."""
+        if channels is None:
+            return self.channels is None
+        if self.channels is None:
+            return all(0 <= int(c) < self.n_channels for c in channels)
+        return {int(c) for c in channels} <= set(self.channels.tolist())
 
     def searched(self) -> np.ndarray:
         """The channels whose boxes and heatmaps were found, ascending."""
@@ -98,7 +107,8 @@ class References:
     def nbytes(self) -> int:
         """Bytes its cache file takes (uncompressed arrays, a little header aside)."""
         return sum(a.nbytes for a in (self.samples, self.relevance, self.boxes, self.heatmaps,
-                                      self.channel_relevance))
+                                      self.channel_relevance)) + (
+            0 if self.present is None else self.present.nbytes)
 
     def save(self, path) -> None:
         from .fileio import atomic_open  # noqa: PLC0415
@@ -107,7 +117,8 @@ class References:
             np.savez(fh, format=FORMAT, layer=self.layer, samples=self.samples,
                      relevance=self.relevance, boxes=self.boxes, heatmaps=self.heatmaps,
                      channel_relevance=self.channel_relevance,
-                     **({} if self.channels is None else {"channels": self.channels}))
+                     **({} if self.channels is None else {"channels": self.channels}),
+                     **({} if self.present is None else {"present": self.present}))
 
     @classmethod
     def load(cls, path, count=None) -> References:
@@ -123,7 +134,8 @@ class References:
                 raise ValueError("old cache format")
             refs = cls(int(head["layer"]), z["samples"], z["relevance"], z["boxes"],
                        z["heatmaps"], z["channel_relevance"],
-                       z["channels"] if "channels" in z.files else None)
+                       z["channels"] if "channels" in z.files else None,
+                       z["present"] if "present" in z.files else None)
         C, n = refs.samples.shape if refs.samples.ndim == 2 else (-1, -1)
         chosen = refs.channels
         rows = C if chosen is None else (len(chosen) if chosen.ndim == 1 else -1)
@@ -143,6 +155,9 @@ class References:
             raise ValueError("samples or boxes out of range")
         if count is not None and refs.channel_relevance.shape[0] != count:
             raise ValueError("channel relevance of another number of samples")
+        if refs.present is not None and (refs.present.dtype != bool or refs.present.shape
+                                         != refs.channel_relevance.shape[:1]):
+            raise ValueError("present of another type or number of samples")
         return refs
 
 
@@ -209,12 +224,17 @@ def _folder_stamp(folder) -> str:
 
 
 def cache_key(model, config, target, layer, dataset_id, n, region=None, channels=None) -> str:
+    """The entry's name: 32 hex digits of the settings; with ``channels``, a dash and 16 of
+    the channels, so that the entries of one scan of the dataset share their start
+    (:func:`_cached`)."""
     parts = (FORMAT, model_hash(model), config.description, target, layer, dataset_id, n)
     # a box of a segmentation model's map explains other pixels (none: the key it always had)
     text = "|".join(str(p) for p in parts + (() if region is None else (tuple(region),)))
-    if channels is not None:  # maps of some channels only (every channel: the key it had)
-        text += "|channels " + ",".join(str(int(c)) for c in channels)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    key = hashlib.sha256(text.encode()).hexdigest()[:32]
+    if channels is None:  # every channel: the key it always had
+        return key
+    chosen = ",".join(str(int(c)) for c in channels)
+    return f"{key}-{hashlib.sha256(chosen.encode()).hexdigest()[:16]}"
 
 
 def _spatial(R) -> np.ndarray:
@@ -238,7 +258,7 @@ def _box(support) -> tuple:
 
 def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
                        n=8, batch_size=256, progress=None, cancelled=None,
-                       raw=False, region=None, channels=None) -> References:
+                       raw=False, region=None, channels=None, scan=None) -> References:
     """RelMax references of every channel of layer k over ``images`` (raw samples, or with
     ``raw`` arrays in the model's own layout; indexable by slices, e.g. a dataset's
     ``images``); ``progress(done, total)`` and ``cancelled()`` let a background job report
@@ -247,17 +267,25 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     channel relevance is 0 and it is no reference. ``channels``: the channels whose boxes and
     heatmaps are found (None: every one); each is a conditional backward pass per reference
     sample, most of the work (EfficientNet-Lite0's head has 1280 channels). ``explainer``:
-    an :class:`~lrpcore.Explainer` or the model itself."""
+    an :class:`~lrpcore.Explainer` or the model itself. ``scan``: ``(channel_relevance,
+    present)`` of an earlier run over the same samples and settings, whose pass over every
+    sample is then not made again."""
     ex = as_explainer(explainer)
     k = layer_index(ex, k)
     config = _config(ex, rule)
     N = len(images)
     rels, present = [], []
     steps = None  # known once the first batch says how many channels the layer has
-    if N:
+    if scan is not None:
+        rels, present = [np.asarray(scan[0])], [np.asarray(scan[1], dtype=bool)]
+        rows = rels[0].shape[1] if channels is None else len({int(c) for c in channels})
+        steps = N + rows * min(n, N)
+        if progress:
+            progress(N, steps)
+    elif N:
         first = ex.prepare(take(images, slice(0, 1)), raw)
         batch_size = pass_size(ex, first.shape[1:], batch_size)
-    for a in range(0, N, batch_size):
+    for a in range(0, N if scan is None else 0, batch_size):
         _check(cancelled)
         try:
             fed = ex.prepare(take(images, slice(a, a + batch_size)), raw)
@@ -294,7 +322,8 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     H, W = heat.shape[1:]
     return References(k, top, np.take_along_axis(R.T, top, axis=1),
                       boxes.reshape(len(chosen), n, 4), heat.reshape(len(chosen), n, H, W), R,
-                      None if channels is None else np.asarray(chosen, dtype=np.int64))
+                      None if channels is None else np.asarray(chosen, dtype=np.int64),
+                      present)
 
 
 def _channels(channels, C) -> list[int]:
@@ -400,13 +429,15 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                raw=False, region=None, channels=None) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
     hash, rule, target, layer, ``dataset_id``, n, ``raw``, ``region``, ``channels`` and the
-    explainer's dtype; ``explainer`` may be the model itself)."""
-    from .io.cache import cache_dir, touch, trim  # noqa: PLC0415
+    explainer's dtype; ``explainer`` may be the model itself). An entry whose channels
+    include ``channels`` serves them; another of the same settings lends its scan of the
+    dataset."""
+    from .io.cache import cache_dir, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
     explainer = as_explainer(explainer)
     k = layer_index(explainer, k)
-    path = cap = None
+    path = cap = scan = None
     if use_cache and dataset_id:
         cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work
         # fed as stored, the same file's samples are other inputs than its images prepared;
@@ -420,18 +451,14 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
             path = cache_dir(CACHE_SUB) / f"{key}.npz"
         except DatasetError:  # no cache folder can be made (a read-only home): compute
             path = None
-        if path is not None and path.exists():
-            try:
-                refs = References.load(path, len(images) if hasattr(images, "__len__")
-                                       else None)
-                touch(path)  # just used: evicted last
+        if path is not None:
+            refs, scan = _cached(path, channels, len(images) if hasattr(images, "__len__")
+                                 else None)
+            if refs is not None:
                 return refs
-            except (ValueError, KeyError, *ZIP_ERRORS, *NPY_HEADER_ERRORS):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)  # damaged (cut short, not a zip) or old: compute again
     refs = compute_references(explainer, images, k, rule, target, labels, n,
                               progress=progress, cancelled=cancelled, raw=raw, region=region,
-                              channels=channels)
+                              channels=channels, scan=scan)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         try:
             refs.save(path)
@@ -439,6 +466,33 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
             return refs                 # minutes of work are not lost to an optional copy)
         trim(path.parent, cap, ".npz", keep=[path])  # the oldest entries go first
     return refs
+
+
+def _cached(path, channels, count):
+    """(the entry of ``path``'s settings that holds the maps of ``channels``, or None; else
+    the scan of the dataset from another entry of those settings, or None). Entries of one
+    setting differ in the channels searched alone (:func:`cache_key`), and the scan, a pass
+    over every sample, is most of the work on a large dataset: choosing another channel in
+    the panel scanned the whole dataset again."""
+    from .io.cache import touch  # noqa: PLC0415
+
+    same = sorted(p for p in path.parent.glob(f"{path.name[:32]}*.npz") if p != path)
+    scan = None
+    for entry in [path, *same]:
+        if not entry.exists():
+            continue
+        try:
+            refs = References.load(entry, count)
+        except (ValueError, KeyError, *ZIP_ERRORS, *NPY_HEADER_ERRORS):
+            with contextlib.suppress(OSError):
+                os.unlink(entry)  # damaged (cut short, not a zip) or old: compute again
+            continue
+        if refs.covers(channels):
+            touch(entry)  # just used: evicted last
+            return refs, None
+        if scan is None and refs.present is not None:
+            scan = (refs.channel_relevance, refs.present)
+    return None, scan
 
 
 __all__ = ["References", "cache_key", "compute_references", "dataset_key", "model_hash",

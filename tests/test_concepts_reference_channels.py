@@ -131,3 +131,57 @@ def test_ctrl_c_while_the_galleries_are_written_leaves_no_folder(digits, tmp_pat
     assert concepts(digits, out, "--top", "3") == 130
     assert len(calls) == 2 and "interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "digits.npy"]
+
+
+@pytest.fixture()
+def scans(monkeypatch):
+    """One entry per batch of the pass over every sample (the scan of the dataset)."""
+    seen = []
+    real = relmax._batch_relevance
+
+    def spy(*args, **kwargs):
+        seen.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(relmax, "_batch_relevance", spy)
+    return seen
+
+
+def test_other_channels_reuse_the_scan_and_fewer_are_served_from_the_cache(digits, scans,
+                                                                           searched):
+    """Each set of channels was an entry of its own: choosing another channel in the panel
+    (or another --top) scanned the whole dataset again, most of the work on a large one."""
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    x = np.load(digits)
+
+    def refs(channels):
+        scans.clear()
+        searched.clear()
+        return relmax.references(ex, x, LAYER, RULE, n=3, dataset_id="d", channels=channels)
+
+    first = refs([2, 5, 7])
+    assert scans and sorted(set(searched)) == [2, 5, 7]
+    fewer = refs([7, 5])  # maps found already: nothing is computed
+    assert scans == [] and searched == []
+    assert fewer.crops(5, lambda s: np.zeros((32, 32)))[0][0] == first.samples[5][0]
+    other = refs([1, 5])  # the scan is lent, the maps of these channels alone are found
+    assert scans == [] and sorted(set(searched)) == [1, 5]
+    want = relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[1, 5])
+    np.testing.assert_array_equal(other.samples, want.samples)
+    np.testing.assert_array_equal(other.boxes, want.boxes)
+    np.testing.assert_allclose(other.heatmaps, want.heatmaps, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(other.channel_relevance, want.channel_relevance)
+    every = refs(None)
+    assert scans == [] and sorted(set(searched)) == list(range(25))
+    assert every.channels is None
+    assert refs([3]).channels is None and scans == [] and searched == []  # every channel's
+
+
+def test_another_top_in_the_cli_does_not_scan_the_data_again(digits, tmp_path, scans,
+                                                              searched):
+    assert concepts(digits, tmp_path / "c", "--top", "2") == 0
+    assert scans
+    scans.clear()
+    searched.clear()
+    assert concepts(digits, tmp_path / "c", "--top", "4", "--overwrite") == 0
+    assert scans == [] and sorted(set(searched)) == sorted(top_channels(tmp_path / "c", 4))
