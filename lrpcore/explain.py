@@ -166,7 +166,7 @@ def layer_indices(layers, key) -> list[int]:
     graph's node names (and module paths), a chain's ``convolution0``, ``rect1``, ... as
     'lrp info' shows them (:func:`layer_names`)."""
     names = layer_names(layers)
-    hits = match_layer_key(key, names)
+    hits = match_layer_key(key, names, layers)
     index = isinstance(key, (int, np.integer)) or is_digits(str(key).strip())
     if index and -len(layers) <= hits[0] < 0:  # counted from the end, as Python's -1
         hits = [hits[0] + len(layers)]

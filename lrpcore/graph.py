@@ -14,6 +14,7 @@ models keep the toolbox's (:data:`TOOLBOX`). See the README's "Graph models" sec
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,9 +223,15 @@ class GraphModel(Sequential):
             shapes = [None] * len(self.nodes)
         described = [node.layer.describe() + (" (functional)" if getattr(
             node.layer, "functional", False) else "") for node in self.nodes]
+        names, head = unique_elided([node.name for node in self.nodes], NAME_WIDTH), "node"
+        modules = [getattr(node.layer, "module_path", None) for node in self.nodes]
+        if any(modules):  # a dynamo=True export's node_Conv_293: its module, as keys take it
+            width = max(map(len, names))
+            names = [f"{name:<{width}}  {module or ''}".rstrip()
+                     for name, module in zip(names, modules, strict=True)]
+            head = f"{'node':<{width}}  module"
         table = layer_table(described, shapes, [node.layer.param_count() for node in self.nodes],
-                            unique_elided([node.name for node in self.nodes], NAME_WIDTH), 44,
-                            "node")
+                            names, 44, head)
         total = f"total parameters: {self.param_count():,}"
         spec = (f"input: {self.input_spec.describe(self.sequence_layout())}"
                 if self.input_spec else "input: unknown")
@@ -314,6 +321,11 @@ def scope_path(name: str) -> str:
     return ".".join(parts[:-1] if len(parts) > 1 else parts)
 
 
+# a module path recorded for a node (a dynamo export's metadata, a native header's "module")
+MODULE_PATH = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
+MAX_MODULE_PATH = 200
+
+
 NAME_WIDTH = 48  # node names in a summary longer than this are cut in the middle
 
 LAYER_KEY_HELP = (
@@ -332,16 +344,19 @@ LAYER_KEY_HELP = (
 )
 
 
-def match_layer_key(key, names) -> list[int]:
+def match_layer_key(key, names, layers=()) -> list[int]:
     """Indices a per-layer rule key addresses: an index, a node name, or a glob of node names
-    or of their module paths (``layer1.*`` for PyTorch's '/layer1/conv1/Conv')."""
+    or of their module paths (``layer1.*`` for PyTorch's '/layer1/conv1/Conv'; a ``dynamo=True``
+    export's from its metadata: ``layers[i].module_path``, see
+    :func:`lrpcore.io.onnx_graph.record_module_paths`)."""
     if isinstance(key, (int, np.integer)) or is_digits(str(key).strip()):
         return [int(key)]
     hits = [i for i, name in enumerate(names) if name == key]
+    recorded = [getattr(layer, "module_path", None) for layer in layers] or [None] * len(names)
     if not hits:
         hits = [i for i, name in enumerate(names)
                 if fnmatch.fnmatchcase(name, str(key))
-                or fnmatch.fnmatchcase(module_path(name), str(key))
+                or fnmatch.fnmatchcase(recorded[i] or module_path(name), str(key))
                 or fnmatch.fnmatchcase(scope_path(name), str(key))]
     if not hits:
         raise RuleError(f"no node is named or matches {key!r} ('lrp info MODEL' lists the "

@@ -265,7 +265,7 @@ class GraphExplainer(Explainer):
         names = [n.name for n in self.nodes]
         for key, mask in (condition or {}).items():
             if isinstance(key, str) and not is_digits(key.strip()):
-                hits = match_layer_key(key, names)
+                hits = match_layer_key(key, names, [n.layer for n in self.nodes])
                 if len(hits) > 1:  # a glob: not the pads and reshapes the importer adds
                     hits = [k for k in hits if role(self.nodes[k].layer) != "reshape"] or hits
             elif isinstance(key, (int, np.integer, str)) and not isinstance(key, bool):

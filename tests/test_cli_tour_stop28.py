@@ -22,22 +22,72 @@ def shufflenet_inputs(tmp_path):
     return x
 
 
-@pytest.mark.parametrize(("key", "layers"), [
-    ("stage.0.branch1.0", "5=flat"),                 # nn.Sequential inside a Sequential's item
-    ("stage.0.branch1.*", "5=flat, 6=flat"),
-    ("conv1.0", "2=flat"),
-    ("stage.stage.0.branch1.*", "5=flat, 6=flat")])  # the scopes joined, as earlier versions
+@pytest.mark.parametrize(("key", "layers", "exports"), [
+    ("stage.0.branch1.0", "5=flat", ("ts", "dynamo")),  # a Sequential inside a Sequential's item
+    ("stage.0.branch1.*", "5=flat, 6=flat", ("ts", "dynamo")),
+    ("conv1.0", "2=flat", ("ts", "dynamo")),
+    ("stage.stage.0.branch1.*", "5=flat, 6=flat", ("ts",))])  # the scopes joined, as before
 def test_layer_rule_takes_the_module_path_of_a_nested_module(tmp_path, capsys,
-                                                            shufflenet_inputs, key, layers):
+                                                            shufflenet_inputs, key, layers,
+                                                            exports):
     """A TorchScript export names torchvision's layer1[0].conv1 '/layer1/layer1.0/conv1/Conv';
     the module path was taken as the scopes joined, 'layer1.layer1.0.conv1', so the help's
     "PyTorch module path" ('layer1.0.conv1', 'features.1.*') named no node of any model built
-    of Sequentials: "no node is named or matches 'layer1.0.*'"."""
-    out = tmp_path / "R.npy"
-    assert main(["explain", str(ZOO / "shufflenet_ts.onnx"), str(shufflenet_inputs), "--raw",
-                 "--rule", "EpsilonPlus", "--layer-rule", f"{key}=flat", "--quiet",
-                 "--out", str(out)]) == 0, capsys.readouterr().err
-    assert f"EpsilonPlus with {layers} (target pred)" in capsys.readouterr().out
+    of Sequentials: "no node is named or matches 'layer1.0.*'". A dynamo=True export (torch's
+    default exporter since 2.9) names its nodes node_conv2d_1, n0: no module path at all."""
+    for export in exports:
+        out = tmp_path / f"R_{export}.npy"
+        assert main(["explain", str(ZOO / f"shufflenet_{export}.onnx"), str(shufflenet_inputs),
+                     "--raw", "--rule", "EpsilonPlus", "--layer-rule", f"{key}=flat", "--quiet",
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+        assert f"EpsilonPlus with {layers} (target pred)" in capsys.readouterr().out, export
+
+
+def test_a_dynamo_exports_module_paths_are_shown_and_converted(tmp_path, capsys,
+                                                              shufflenet_inputs):
+    """`lrp info` of a dynamo=True export listed node_conv2d_1, node_relu_1, n0 …: nothing
+    said which module a layer is. It shows each one's module (a fused BatchNorm's convolution
+    by its weight's, not the BatchNorm's), and `lrp convert` keeps them for --layer-rule."""
+    import re
+
+    assert main(["info", str(ZOO / "shufflenet_dynamo.onnx")]) == 0
+    info = capsys.readouterr().out
+    assert re.search(r"  node +module\n", info), info
+    assert re.search(r"\s5  Depthwise convolution .* node_conv2d_1 +stage\.0\.branch1\.0\n",
+                     info), info
+    native = tmp_path / "shufflenet.npz"
+    assert main(["convert", str(ZOO / "shufflenet_dynamo.onnx"), str(native)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(native)]) == 0
+    table = info[info.index("\n") + 1:info.index("total parameters")]
+    assert table in capsys.readouterr().out
+    assert main(["explain", str(native), str(shufflenet_inputs), "--raw", "--quiet",
+                 "--rule", "EpsilonPlus", "--layer-rule", "stage.0.branch1.*=flat",
+                 "--out", str(tmp_path / "R.npy")]) == 0
+    assert "EpsilonPlus with 5=flat, 6=flat (target pred)" in capsys.readouterr().out
+    assert main(["info", str(ZOO / "shufflenet_ts.onnx")]) == 0  # its names say it
+    assert "module" not in capsys.readouterr().out.split("\n")[1]
+
+
+@pytest.mark.parametrize("module", ["layer1/../x", "", 7, "a" * 201, "layer1.\x1b[2J"])
+def test_a_native_header_module_that_is_no_module_path_is_refused(tmp_path, capsys, module):
+    """The header's "module" (kept by `lrp convert` from a dynamo export) is shown by `lrp
+    info` and matched by --layer-rule: only dotted Python names are taken."""
+    import json
+
+    native = tmp_path / "m.npz"
+    assert main(["convert", str(ZOO / "shufflenet_dynamo.onnx"), str(native)]) == 0
+    with np.load(native) as f:
+        arrays = {k: f[k] for k in f.files}
+    header = json.loads(str(arrays["header"]))
+    header["layers"][5]["module"] = module
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(native, **arrays)
+    capsys.readouterr()
+    assert main(["info", str(native)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{native}: header layer 5: 'module' must be a PyTorch module path such as "
+            "layer1.0.conv1 (dotted names, at most 200 characters)") in err, err
 
 
 @pytest.mark.parametrize("name", ["R.npy", "R.npy.json", "Y.npy"])

@@ -34,7 +34,7 @@ from .. import (  # noqa: F401 - registers the graph layer kinds
     graph_upsampling,
 )
 from ..errors import ExportError, ModelFormatError, ShapeError
-from ..graph import TOOLBOX, ZENNIT, GraphModel, Node
+from ..graph import MAX_MODULE_PATH, MODULE_PATH, TOOLBOX, ZENNIT, GraphModel, Node
 from ..layers import LAYER_KINDS, Pad, SoftMax, mark_functional
 from ..model import Sequential
 from .claims import NPY_HEADER_ERRORS, ZIP_ERRORS
@@ -68,7 +68,9 @@ def _layer_header(layer) -> dict:
     if not isinstance(layer, LAYER_KINDS.get(layer.kind, ())):
         raise ExportError(f"layer type {layer.kind} cannot be stored in the native format")
     functional = {"functional": 1} if getattr(layer, "functional", False) else {}
-    return {"type": layer.kind, **layer.native_fields(), **functional}
+    module = getattr(layer, "module_path", None)  # onnx_graph.record_module_paths
+    return {"type": layer.kind, **layer.native_fields(), **functional,
+            **({"module": module} if module else {})}
 
 
 def model_header(model) -> dict:
@@ -405,6 +407,13 @@ def _build_layer(i, spec, archive):
         # a functional call of a PyTorch model's forward (layers.mark_functional)
         if fields.flag("functional", False) and not mark_functional(layer):
             fields.fail("'functional' applies to activations and average pools only")
+        module = spec.get("module")
+        if module is not None:  # the PyTorch module a dynamo export's node came from
+            if not (isinstance(module, str) and len(module) <= MAX_MODULE_PATH
+                    and MODULE_PATH.fullmatch(module)):
+                fields.fail("'module' must be a PyTorch module path such as layer1.0.conv1 "
+                            f"(dotted names, at most {MAX_MODULE_PATH} characters)")
+            layer.module_path = module
         return layer
     except ShapeError as exc:
         raise ModelFormatError(f"{where}: {exc}") from None

@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import LRPError, ModelFormatError
-from ..graph import GraphModel, Node
+from ..graph import MAX_MODULE_PATH, MODULE_PATH, GraphModel, Node
 from ..graph_activations import (
     SELU_ALPHA,
     SELU_GAMMA,
@@ -2137,6 +2137,40 @@ def mark_functional_calls(graph_nodes, nodes, pytorch) -> list:
     return marked
 
 
+WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+
+
+def record_module_paths(graph_nodes, nodes) -> None:
+    """Give each layer of a ``dynamo=True`` export the path of the PyTorch module it comes
+    from (``layer.module_path``, which per-layer rule keys match as the TorchScript export's
+    node names give it: 'layer1.0.conv1', 'layer1.*'): its nodes are named by operator
+    (``node_Conv_293``, ``n0``), which says nothing of the model. A weighted operator's
+    module is its weight's ('layer1.0.conv1.weight': its ``name_scopes`` name the BatchNorm
+    folded into it), any other's its innermost scope. Names that are no dotted path of
+    Python names (a crafted file's) are left out; a file without the metadata (a TorchScript
+    export, whose node names hold the path: :func:`lrpcore.graph.module_path`) gets none."""
+    if not any(p.key == NAME_SCOPES for n in graph_nodes for p in n.metadata_props):
+        return
+    by_name = {n.name: n for n in graph_nodes}
+    for node in nodes:
+        source = by_name.get(node.name)
+        if source is None:
+            continue
+        path = None
+        if source.op_type in WEIGHTED_OPS and len(source.input) > 1 \
+                and source.input[1].endswith(".weight"):
+            path = source.input[1].removesuffix(".weight")
+        else:
+            for prop in source.metadata_props:
+                if prop.key == NAME_SCOPES and len(prop.value) <= 10_000:
+                    scopes = _literal(prop.value)
+                    if isinstance(scopes, list) and len(scopes) >= 3 \
+                            and isinstance(scopes[-2], str):
+                        path = scopes[-2]
+        if path and len(path) <= MAX_MODULE_PATH and MODULE_PATH.fullmatch(path):
+            node.layer.module_path = path
+
+
 def _prune(nodes, output):
     """Drop nodes whose results nothing reads (e.g. a Shape branch that was folded)."""
     needed, keep = {output}, []
@@ -2348,6 +2382,7 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     if not nodes:
         raise ModelFormatError(f"{path}: the ONNX graph holds no layers")
     mark_functional_calls(graph_nodes, nodes, b.pytorch)
+    record_module_paths(graph_nodes, nodes)
     overflowed = next((n for n in nodes if not all(
         np.all(np.isfinite(a)) for a in (n.layer.native_params() or ()))), None)
     if overflowed is not None:  # a chain of Mul by 1e30 folded into a MatMul gave it inf
