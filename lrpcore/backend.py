@@ -55,6 +55,24 @@ def _cupy_backend() -> Backend | None:
         return None
 
 
+def no_gpu_reason() -> str:
+    """Why cupy gives no backend here, in words for a refusal (the one message said "cupy is
+    not installed or sees no GPU", leaving a CPU-only machine's user to guess which)."""
+    try:
+        import cupy  # noqa: PLC0415 (optional dependency)
+    except ModuleNotFoundError:
+        return "cupy is not installed (pip install -e \".[gpu]\" on a machine with an NVIDIA GPU)"
+    except Exception as exc:  # a broken install: its own words, one line
+        return f"cupy does not import ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no driver: CUDARuntimeError
+        return f"CUDA finds no driver or device ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+    if count < 1:
+        return "CUDA sees no GPU device"
+    return "cupy could not open the GPU"
+
+
 def gpu_available() -> bool:
     """True when cupy is installed and sees at least one CUDA device."""
     return _cupy_backend() is not None
@@ -71,7 +89,9 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     if name in ("cupy", "gpu", "cuda"):
         backend = _cupy_backend()
         if backend is None:
-            raise BackendError("backend 'cupy' requested, but cupy is not installed or sees no GPU")
+            raise BackendError(f"backend 'cupy' requested, but this machine has no usable GPU: "
+                               f"{no_gpu_reason()}; backend 'numpy' runs on the CPU (and "
+                               "'auto' takes the GPU only where there is one)")
         return backend
     raise BackendError(f"unknown backend {name!r}: choose numpy, cupy or auto")
 

@@ -480,9 +480,10 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=N
 
     ``R`` is (N, H, W[, C]) or (N, D) relevance in the model-input layout, ``x01`` the inputs
     scaled to [0, 1] in the same layout (or None: heatmaps alone), ``indices`` the sample
-    numbers used in file names. ``progress(done, total)`` is called after every sample;
-    when ``cancel()`` returns True the call stops and removes the files it wrote, returning
-    an empty list. On an error it removes them too and raises (ExportError for I/O).
+    numbers used in file names, ``cmaps`` colormap names (or one name). ``progress(done,
+    total)`` is called after every sample; when ``cancel()`` returns True the call stops and
+    removes the files it wrote, returning an empty list. On an error it removes them too and
+    raises (ExportError for I/O).
     ``to_image`` maps one sample of the model's layout to the H×W×C image the PNGs draw
     (C×H×W models); the ``.npy`` keeps the model's layout. ``per_sample`` (one dict per
     sample, e.g. its predicted and explained class) adds fields to that sample's sidecars.
@@ -502,7 +503,8 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=N
     extra = [{}] * n if per_sample is None else [dict(d) for d in per_sample]
     if len(extra) != n:
         raise ShapeError(f"{len(extra)} per-sample sidecar fields for {n} samples")
-    cmaps = [get_colormap(c).name for c in cmaps]
+    # one name is one colormap ('bwr' was read as 'b', 'w', 'r': "unknown colormap 'b'")
+    cmaps = [get_colormap(c).name for c in ([cmaps] if isinstance(cmaps, str) else cmaps)]
     out = _ensure_dir(out_dir)
     use_outline = bool(outline) and x01 is not None
     with _writing(info, overwrite) as w:

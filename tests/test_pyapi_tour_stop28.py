@@ -188,3 +188,55 @@ def test_one_explainer_serves_several_threads_as_the_readme_says(lenet, digits):
         together = list(pool.map(lambda rule: (rule, ex.explain(digits, rule=rule)), rules))
     for rule, R in together:
         np.testing.assert_allclose(R, alone[rule], rtol=1e-12, atol=0)
+
+
+# --- the GPU backend on a machine without one ----------------------------------------------------
+
+def _no_device_cupy():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(cuda=SimpleNamespace(runtime=SimpleNamespace(getDeviceCount=lambda: 0)))
+
+
+@pytest.mark.parametrize("cupy, why", [(None, "cupy is not installed"),
+                                       (_no_device_cupy(), "CUDA sees no GPU device")])
+def test_asking_for_cupy_without_a_gpu_says_there_is_none_and_why(lenet, monkeypatch, cupy, why):
+    """The refusal said "cupy is not installed or sees no GPU": which of the two, and that the
+    CPU backend is the way on, went unsaid."""
+    from lrpcore import backend
+
+    monkeypatch.setattr(backend, "_cupy_backend", lambda: None)
+    monkeypatch.setitem(__import__("sys").modules, "cupy", cupy)
+    for name in ("cupy", "gpu"):
+        with pytest.raises(lrpcore.BackendError) as exc:
+            lrpcore.Explainer(lenet, backend=name)
+        assert "this machine has no usable GPU" in str(exc.value)
+        assert why in str(exc.value) and "'numpy' runs on the CPU" in str(exc.value)
+    assert lrpcore.Explainer(lenet, backend="auto").backend.device == "CPU"
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+def test_uint8_inputs_render_as_their_values_scaled_to_0_1(digits):
+    """A uint8 digit (the dataset's own) was drawn nearly all black by render.digit (pixels
+    clipped at 1), and a uint8 photograph's outline in render.heatmap came from other edges
+    than the same photograph's /255."""
+    from lrpcore import render
+
+    d = digits[0]
+    R = np.random.default_rng(0).normal(size=(28, 28))
+    np.testing.assert_array_equal(render.digit(d), render.digit(d / 255.0))
+    np.testing.assert_array_equal(render.heatmap(R, d), render.heatmap(R, d / 255.0))
+    photo = (np.random.default_rng(1).random((40, 40, 3)) * 255).astype(np.uint8)
+    Rp = np.random.default_rng(2).normal(size=(3, 40, 40))  # the model's C×H×W, as explain gives
+    np.testing.assert_array_equal(render.heatmap(Rp, photo, scaling=1),
+                                  render.heatmap(Rp, photo / 255.0, scaling=1))
+
+
+def test_export_explanations_takes_one_colormap_name(tmp_path, lenet, digits):
+    """cmaps='bwr' was read letter by letter: "unknown colormap 'b'"."""
+    from lrpcore import export
+
+    R = lrpcore.explain(lenet, digits[:2])
+    paths = export.export_explanations(tmp_path / "out", R, None, [0, 1], "bwr")
+    assert sorted(p.name for p in paths) == ["heatmap_0_bwr.png", "heatmap_1_bwr.png"]

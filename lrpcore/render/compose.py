@@ -31,15 +31,16 @@ def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=None) -> np.ndarray:
     R : array, H×W, H×W×C (summed over channels), C×H×W with C ≤ 4 (one sample of what
         :func:`lrpcore.explain` returns for a PyTorch-layout model) or a flat vector of
         square size.
-    x : array or None, the input scaled to [0, 1], same layout; when given, its Canny outline
-        (computed on the enlarged input with ``sigma``) is drawn in the input's
+    x : array or None, the input scaled to [0, 1] (uint8 pixels are divided by 255), same
+        layout; when given, its Canny outline (computed on the enlarged input with ``sigma``)
+        is drawn in the input's
         :func:`~lrpcore.render.outline.outline_style`: solid black for a digit, light grey
         for a photograph (black edges of its textures hid sparse relevance).
     sigma : float or None, the edge detector's smoothing; None: the style's (2 for a digit).
     cmap : str, a name from :func:`colormap_names` (or a matplotlib map name).
     """
     cm = get_colormap(cmap)
-    R, x = channels_last(R), None if x is None else channels_last(x)
+    R, x = channels_last(R), None if x is None else unit_input(channels_last(x))
     R = enlarge(as_map(R), scaling)
     rgb = np.clip(cm(R), 0.0, 1.0)
     if x is not None:
@@ -61,6 +62,14 @@ def channels_last(a) -> np.ndarray:
     return a
 
 
+def unit_input(x) -> np.ndarray:
+    """The input in [0, 1]: 8-bit pixels (uint8, as a photograph or an MNIST digit is held)
+    divided by 255, anything else as it is. A uint8 digit was drawn almost all black (its
+    pixels clipped at 1), and a uint8 photograph's outline came from other edges."""
+    x = np.asarray(x)
+    return x / 255.0 if x.dtype == np.uint8 else x
+
+
 def _gray(x) -> np.ndarray:
     """Input intensity for the outline: the channel mean keeps it in [0, 1]."""
     x = np.asarray(x)
@@ -72,9 +81,9 @@ def _gray(x) -> np.ndarray:
 def digit(x, scaling=3) -> np.ndarray:
     """The input as an RGB image: gray levels with 0 white and 1 black (matplotlib 'binary').
 
-    RGB inputs (H×W×3 in [0, 1]) are shown as they are.
+    RGB inputs (H×W×3 in [0, 1]) are shown as they are; uint8 pixels are divided by 255.
     """
-    x = channels_last(x)
+    x = unit_input(channels_last(x))
     if x.ndim == 3 and x.shape[2] == 3:
         rgb = np.clip(np.stack([as_map(x[..., k], "input") for k in range(3)], -1), 0.0, 1.0)
         return enlarge(rgb, scaling)
