@@ -27,7 +27,7 @@ from .model import chain_layer_names
 from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bounds, shard_count
 from .presets import preset_or_none
 from .rules import OVERFLOW_PARAMETER, Gradient, ZBox, parse_rule
-from .targets import resolve_classes
+from .targets import count_mismatch, resolve_classes
 from .text import is_digits
 from .user_input import as_samples, warn_if_not_raw
 
@@ -44,7 +44,7 @@ rule : str, optional
 target : str, int or array, default "pred"
     ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
     class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
-    sample (an array of N indices), or ``"output"`` (the whole output vector, the
+    sample (N indices or names), or ``"output"`` (the whole output vector, the
     toolbox's ``nn.lrp(y)``).
 layer_rules : dict, optional
     Per-layer overrides ``{key: spec}`` (or a list of ``(key, spec)`` pairs; where two
@@ -716,6 +716,7 @@ class Explainer:
         ``passes``); ``rule``, ``target``, ``layer_rules``, ``labels``, ``raw`` and
         ``region`` as in :func:`lrpcore.explain`."""
         config = resolve_rules(self.layers, rule, layer_rules)
+        _check_batch_size(batch_size)
         x = self.user_prepare(x, raw)
         n = x.shape[0]
         out = None
@@ -816,6 +817,17 @@ def _largest_parameter(model) -> float:
     return top
 
 
+def _check_batch_size(batch_size) -> None:
+    """RuleError unless ``batch_size`` is None or a whole number ≥ 1, as ``--batch-size`` is
+    checked (0 explained the whole batch at once, -1 one sample a pass, 2.5 two)."""
+    if batch_size is None:
+        return
+    whole = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
+    if not whole or batch_size < 1:
+        raise RuleError(f"batch_size must be a whole number of at least 1 (or None: the whole "
+                        f"batch), got {batch_size!r}")
+
+
 def _is_per_sample(target) -> bool:
     return not isinstance(target, (str, int, np.integer)) and np.ndim(target) == 1
 
@@ -823,7 +835,7 @@ def _is_per_sample(target) -> bool:
 def _slice_labels(labels, start, stop, n, what="labels"):
     arr = np.asarray(labels).reshape(-1)
     if arr.size != n:  # named as given: a target list was called "labels"
-        raise ShapeError(f"{arr.size} {what} given for {n} samples")
+        raise count_mismatch(labels, n, what)
     return arr[start:stop]
 
 

@@ -170,18 +170,38 @@ def resolve_classes(y, target, labels=None, xp=np, class_names=None, region=None
                 raise ShapeError("target 'true' needs the samples' labels: pass labels= "
                                  "(one class per sample), or target='pred'")
             return class_array(labels, n, k, xp, "label")
-    return class_array(target, n, k, xp, "target class")
+    return class_array(_named_per_sample(target, class_names), n, k, xp, "target class")
+
+
+def _named_per_sample(target, class_names):
+    """Per-sample targets given by class name (``["tabby", "tiger cat"]``) as indices, read as
+    one target is; anything else as it is. Names were "target classes must be whole
+    numbers"."""
+    if isinstance(target, str) or hasattr(target, "get") or np.ndim(target) != 1:
+        return target
+    arr = np.asarray(target)
+    if arr.dtype.kind not in "US":
+        return target
+    out = []
+    for i, text in enumerate(arr.tolist()):
+        c = parse_target(text, what=f"target of sample {i}", class_names=class_names)
+        if not isinstance(c, int):  # 'pred' and the other words mean one thing for all
+            raise RuleError(f"target of sample {i} {text!r}: a per-sample target is a class "
+                            f"(index or name); {c!r} is given as the one target for all")
+        out.append(c)
+    return np.asarray(out, dtype=np.int64)
 
 
 def class_array(c, n, k, xp, what):
     """``c`` (one class or one per sample) as N class indices on the device, checked to be
     whole numbers within the K outputs."""
-    arr = np.asarray(c.get() if hasattr(c, "get") else c).reshape(-1)
+    given = np.asarray(c.get() if hasattr(c, "get") else c)
+    arr = given.reshape(-1)
     many = what + ("es" if what.endswith("s") else "s")  # "target classes", not "classs"
     if arr.size == 1:
         arr = np.repeat(arr, n)
     if arr.size != n:
-        raise ShapeError(f"{arr.size} {many} given for {n} samples")
+        raise count_mismatch(given, n, many)
     if arr.dtype == np.bool_:  # a mask (True read as class 1) explained classes 0 and 1
         raise ShapeError(f"{many} must be whole numbers, got booleans (a mask?)")
     try:  # as floats first: a class such as 10**20 fits no integer type
@@ -195,6 +215,18 @@ def class_array(c, n, k, xp, what):
         raise ShapeError(f"{what} {bad[0]:.0f} is out of range: the model has {k} outputs "
                          f"(0..{k - 1})")
     return xp.asarray(f.astype(np.int64))
+
+
+def count_mismatch(given, n, many) -> ShapeError:
+    """The refusal of ``given`` (labels, target classes) that is not one per sample of ``n``;
+    one-hot rows (N×K, as Keras and Captum users hold labels) are named with their remedy
+    ("40 labels given for 4 samples" left the reader to work it out)."""
+    given = np.asarray(given)
+    if given.ndim == 2 and given.shape[0] == n and given.shape[1] > 1:
+        return ShapeError(f"{many} of shape {given.shape[0]}×{given.shape[1]} given for {n} "
+                          "samples: give one class index per sample (one-hot rows: "
+                          "argmax(axis=1))")
+    return ShapeError(f"{given.size} {many} given for {n} samples")
 
 
 def _checked_index(index, what, class_names):

@@ -139,6 +139,50 @@ def test_layer_rules_as_pairs_keep_their_order_and_other_forms_are_named(lenet, 
             lrpcore.explain(lenet, digits, layer_rules=wrong)
 
 
+
+# --- targets, labels, batch sizes ----------------------------------------------------------------
+
+def test_per_sample_targets_by_class_name(digits):
+    """target=["tabby", "tiger cat"] was "target classes must be whole numbers", while one
+    name is taken."""
+    from lrpcore.targets import resolve_classes
+
+    y = np.arange(12.0).reshape(2, 6)
+    names = ["zero", "one", "tabby", "tiger cat", "four", "five"]
+    np.testing.assert_array_equal(resolve_classes(y, ["tabby", "TIGER"], class_names=names),
+                                  [2, 3])
+    np.testing.assert_array_equal(resolve_classes(y, ["tabby", "5"], class_names=names), [2, 5])
+    with pytest.raises(lrpcore.RuleError, match="target of sample 1 'pred': a per-sample target "
+                                                "is a class"):
+        resolve_classes(y, ["tabby", "pred"], class_names=names)
+    with pytest.raises(lrpcore.RuleError, match="target of sample 0 'lion'"):
+        resolve_classes(y, ["lion", "tabby"], class_names=names)
+
+
+def test_one_hot_labels_are_named_with_their_remedy(lenet, digits):
+    """Keras-style one-hot labels were "40 labels given for 4 samples"."""
+    one_hot = np.eye(10)[[7, 2, 1, 0]]
+    runs = (lambda: lrpcore.explain(lenet, digits, target="true", labels=one_hot),
+            lambda: lrpcore.Explainer(lenet).forward(digits).relevance(target="true",
+                                                                        labels=one_hot))
+    for run in runs:
+        with pytest.raises(lrpcore.ShapeError, match=r"labels of shape 4×10 given for 4 "
+                                                     r"samples: .*argmax\(axis=1\)"):
+            run()
+    np.testing.assert_array_equal(
+        lrpcore.explain(lenet, digits, target="true", labels=one_hot.argmax(axis=1)),
+        lrpcore.explain(lenet, digits, target=[7, 2, 1, 0]))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "2"])
+def test_a_batch_size_below_one_or_not_whole_is_refused(lenet, digits, batch_size):
+    """0 explained the whole batch at once, -1 one sample a pass and 2.5 two, silently."""
+    with pytest.raises(lrpcore.RuleError, match=r"batch_size must be a whole number of at least"):
+        lrpcore.explain(lenet, digits, batch_size=batch_size)
+    np.testing.assert_allclose(lrpcore.explain(lenet, digits, batch_size=3),
+                               lrpcore.explain(lenet, digits), rtol=1e-12)
+
+
 # --- concepts and SpRAy ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("channel", [25, -1])
