@@ -649,7 +649,8 @@ class Explainer:
             top = float(np.abs(x).max()) if finite and narrowed and x.size else 0.0
             if top > float(np.finfo(self.dtype).max):
                 name = np.dtype(self.dtype).name
-                raise ShapeError(f"samples reach {top:.3g}, beyond {name}; use --dtype float64")
+                raise ShapeError(f"samples reach {top:.3g}, beyond {name}; use --dtype float64 "
+                                 "(dtype='float64' in Python)")
             a = xp.asarray(np.asarray(x, dtype=self.dtype)) if finite else None
         else:
             a = xp.asarray(x, dtype=self.dtype)

@@ -172,7 +172,8 @@ class InputSpec:
         if np.dtype(dtype).itemsize < 8 and np.abs(out).max() > np.finfo(dtype).max:
             # a 1e300 sample: the cast would print numpy's overflow warning, then "NaN"
             raise ShapeError(f"samples reach {np.abs(out).max():.3g} after the model's scaling, "
-                             f"beyond {np.dtype(dtype).name}; use --dtype float64")
+                             f"beyond {np.dtype(dtype).name}; use --dtype float64 "
+                             "(dtype='float64' in Python)")
         return np.ascontiguousarray(out, dtype=dtype)
 
     def image_layout(self, batch) -> np.ndarray:

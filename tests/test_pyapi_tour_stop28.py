@@ -284,3 +284,26 @@ def test_export_explanations_takes_one_colormap_name(tmp_path, lenet, digits):
     R = lrpcore.explain(lenet, digits[:2])
     paths = export.export_explanations(tmp_path / "out", R, None, [0, 1], "bwr")
     assert sorted(p.name for p in paths) == ["heatmap_0_bwr.png", "heatmap_1_bwr.png"]
+
+
+# --- refusals in Python's words ------------------------------------------------------------------
+
+def test_fit_image_names_the_conversion_of_a_float_photo_in_0_1():
+    """scikit-image works in floats of [0, 1]; the refusal named only the uint8 it wants."""
+    model = lrpcore.load_model("efficientnet-lite0")
+    photo = np.random.default_rng(0).random((30, 40, 3))
+    with pytest.raises(lrpcore.ShapeError, match=r"got float64; a float image in \[0, 1\]: "
+                                                 r"skimage\.util\.img_as_ubyte"):
+        lrpcore.fit_image(photo, model)
+    from skimage.util import img_as_ubyte
+
+    assert lrpcore.fit_image(img_as_ubyte(photo), model).shape == (224, 224, 3)
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_samples_beyond_float32_name_the_python_argument_too(lenet, raw):
+    """The refusal said only '--dtype float64' to a script calling explain(dtype='float32')."""
+    x = np.full((1, 32, 32, 1) if raw else (1, 28, 28, 1), 1e300)
+    with pytest.raises(lrpcore.ShapeError, match=r"beyond float32; use --dtype float64 "
+                                                 r"\(dtype='float64' in Python\)"):
+        lrpcore.explain(lenet, x, raw=raw, dtype="float32")

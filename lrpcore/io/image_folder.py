@@ -237,7 +237,11 @@ def fit_image(image, model) -> np.ndarray:
                          "greyscale (1) or colour (3) photographs, nothing else")
     a = np.asarray(image)
     if a.dtype != np.uint8:
-        raise ShapeError(f"fit_image takes 8-bit pixels (uint8, 0…255), got {a.dtype}")
+        hint = ""
+        if a.dtype.kind == "f" and a.size and 0.0 <= np.nanmin(a) and np.nanmax(a) <= 1.0:
+            # scikit-image's img_as_float and transforms give floats in [0, 1]
+            hint = "; a float image in [0, 1]: skimage.util.img_as_ubyte(image) converts it"
+        raise ShapeError(f"fit_image takes 8-bit pixels (uint8, 0…255), got {a.dtype}{hint}")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
