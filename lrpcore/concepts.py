@@ -161,8 +161,11 @@ def _layer(fwd, k) -> int:
 
 
 def layer_index(ex, k) -> int:
-    """:func:`_layer` for an explainer (RelMax's ``k``: a name failed in a TypeError)."""
-    return int(k) if isinstance(k, (int, np.integer)) else resolve_layer(ex, k)
+    """:func:`_layer` for an explainer (RelMax's ``k``: a name failed in a TypeError). An
+    index is checked as a name is: 999 was an IndexError, -1 read the input's relevance as
+    layer -1's, and a node a skip connection bypasses gave conditional heatmaps that do not
+    add up to the heatmap."""
+    return resolve_layer(ex, k)
 
 
 def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,

@@ -307,3 +307,32 @@ def test_samples_beyond_float32_name_the_python_argument_too(lenet, raw):
     with pytest.raises(lrpcore.ShapeError, match=r"beyond float32; use --dtype float64 "
                                                  r"\(dtype='float64' in Python\)"):
         lrpcore.explain(lenet, x, raw=raw, dtype="float32")
+
+
+@pytest.mark.parametrize("key, words", [(5, "is bypassed by a skip connection"),
+                                        (999, "layer 999 does not exist")])
+def test_a_layer_index_is_checked_as_a_name_is(key, words):
+    """rank_channels(fwd, 5) on the ResNet ranked a node a skip connection bypasses (whose
+    conditional heatmaps do not add up to the heatmap) where its name was refused, and 999 was
+    an IndexError."""
+    import lrpcore.concepts as concepts
+    from shared_data import shared_path
+
+    model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
+    digits = lrpcore.open_dataset("mnist-test").images(range(1))
+    fwd = lrpcore.Explainer(model).forward(digits)
+    with pytest.raises(lrpcore.RuleError, match=words):
+        concepts.rank_channels(fwd, key)
+    with pytest.raises(lrpcore.RuleError, match=words):
+        concepts.conditional_heatmaps(fwd, key, [0])
+
+
+def test_a_negative_layer_index_counts_from_the_end(lenet, digits):
+    """-1 ranked the input's channels (the trace's first entry) and called them layer -1."""
+    import lrpcore.concepts as concepts
+
+    fwd = lrpcore.Explainer(lenet).forward(digits[:1])
+    last = len(fwd.explainer.layers) - 1
+    by_negative, by_index = concepts.rank_channels(fwd, -1), concepts.rank_channels(fwd, last)
+    assert by_negative.layer == last
+    np.testing.assert_array_equal(by_negative.relevance, by_index.relevance)
