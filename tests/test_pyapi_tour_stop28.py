@@ -315,8 +315,9 @@ def test_a_layer_index_is_checked_as_a_name_is(key, words):
     """rank_channels(fwd, 5) on the ResNet ranked a node a skip connection bypasses (whose
     conditional heatmaps do not add up to the heatmap) where its name was refused, and 999 was
     an IndexError."""
-    import lrpcore.concepts as concepts
     from shared_data import shared_path
+
+    import lrpcore.concepts as concepts
 
     model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx"))
     digits = lrpcore.open_dataset("mnist-test").images(range(1))
