@@ -312,3 +312,14 @@ def test_unreadable_model_file_is_a_model_format_error(tmp_path):
     folder_named_txt.mkdir()
     with pytest.raises(lrpcore.ModelFormatError, match="dir.txt"):
         lrpcore.load_model(folder_named_txt)
+
+
+def test_an_action_of_lrp_data_names_itself_in_its_errors(work, capsys):
+    """`lrp data info`/`download` errors began "lrp data: error:" (the command without its
+    action) while their usage errors began "lrp data info: error:"; now both name the action."""
+    code, _, err = lrp("data", "info", "no_such.npy", capsys=capsys)
+    assert code == 2 and err.startswith("lrp data info: error: no_such.npy")
+    code, _, usage = lrp("data", "info", capsys=capsys)
+    assert code == 2 and usage.startswith("lrp data info: error:")
+    code, _, err = lrp("info", "no_such.npz", capsys=capsys)
+    assert code == 2 and err.startswith("lrp info: error: no_such.npz")

@@ -185,25 +185,26 @@ def _main(argv=None) -> int:
     _running = signals
     fileio.commit_check = _stop_before_publishing
     fileio.forget_written_folders()
+    name = _command_parser(parser, args).prog  # 'lrp data info', as its usage errors say
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return _stopped(signals)
     except LRPError as exc:
         message = error_line(exc)  # file names may hold escapes, file content megabytes
-        print(f"lrp {args.command}: error: {message}", file=sys.stderr)
+        print(f"{name}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
     except MemoryError as exc:  # a valid but huge input on this machine: not a bug
-        print(f"lrp {args.command}: error: out of memory ({str(exc)[:200] or 'no details'}); "
+        print(f"{name}: error: out of memory ({str(exc)[:200] or 'no details'}); "
               "the input or the requested output is too large for this machine",
               file=sys.stderr)
         return 2
     except Exception as exc:  # internal error: say so, ask for a report
         if signals:  # Ctrl-C during numba's compilation: swallowed in its callback, which
             return _stopped(signals)  # then failed with "no compiled object yet"
-        print(f"lrp {args.command}: internal error: {type(exc).__name__}: {error_line(exc)}\n"
+        print(f"{name}: internal error: {type(exc).__name__}: {error_line(exc)}\n"
               "This is a bug in LRP Explorer; please report it with the command you ran.",
               file=sys.stderr)
         return 1
