@@ -369,3 +369,14 @@ def test_the_sweep_output_the_readme_describes(capsys):
     assert "(`best: --rule EpsilonGammaBox --layer-rule 3=gamma:0.5 …`)" in text
     options = " ".join(f"--layer-rule {k}" for k in row["layer_rules"].split())
     assert re.search(rf"(?m)^best: --rule EpsilonGammaBox {re.escape(options)}$", err)
+
+
+def test_the_pixel_flipping_step_count_the_readme_gives(capsys):
+    """The README said the defaults flip "50 steps of 16 pixels"; a run ends once every unit
+    is flipped, so a digit's run prints 49, which the README now quotes."""
+    from lrpcore.cli.main import main
+
+    assert main(["evaluate", "mnist-lenet5", "mnist-test", "--n", "2", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    printed = re.search(r"× (\d+ steps of 16 pixels)", out + err).group(1)
+    assert f'"{printed}"' in " ".join(README.split())
