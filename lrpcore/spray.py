@@ -20,7 +20,7 @@ from .errors import Cancelled, DatasetError
 from .explain import as_explainer
 from .parallel import single_threaded_blas
 from .relmax import _spatial, take
-from .text import short
+from .text import is_digits, short
 
 FORMAT = 1
 EMBEDDINGS = {}  # name -> fn(features, seed) -> (n, 2); a registry the GUI and CLI list
@@ -414,7 +414,12 @@ def class_indices(labels, n, cls=None, where=None) -> np.ndarray:
         return np.arange(n)
     if labels is None:
         raise DatasetError(f"{the}--class needs a dataset with labels (give them with --labels "
-                           "FILE)")
+                           "FILE; from Python, cls with a dataset that has labels: "
+                           "lrpcore.open_dataset(data, labels=LABELS))")
+    whole = isinstance(cls, (int, np.integer)) and not isinstance(cls, (bool, np.bool_))
+    if not (whole or (isinstance(cls, str) and is_digits(cls.strip()))):
+        # 'three' was int()'s ValueError, True was class 1 and 2.5 class 2
+        raise DatasetError(f"{the}class {cls!r}: give a class index (a whole number ≥ 0)")
     indices = np.flatnonzero(np.asarray(labels) == int(cls))
     if indices.size == 0:
         raise DatasetError(f"{the}no sample of class {cls} in the dataset")

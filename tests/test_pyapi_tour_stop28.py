@@ -337,3 +337,21 @@ def test_a_negative_layer_index_counts_from_the_end(lenet, digits):
     by_negative, by_index = concepts.rank_channels(fwd, -1), concepts.rank_channels(fwd, last)
     assert by_negative.layer == last
     np.testing.assert_array_equal(by_negative.relevance, by_index.relevance)
+
+
+@pytest.mark.parametrize("cls", ["three", True, 2.5])
+def test_spray_refuses_a_class_that_is_no_index_in_words(lenet, cls):
+    """cls='three' was int()'s ValueError, no LRPError; True was class 1 and 2.5 class 2."""
+    import lrpcore.spray as spray
+
+    with pytest.raises(lrpcore.DatasetError, match=rf"mnist-sample: class {cls!r}: give a "
+                                                   r"class index"):
+        spray.spray(lenet, lrpcore.open_dataset("mnist-sample"), cls=cls)
+
+
+def test_spray_of_a_class_without_labels_says_how_from_python(lenet, digits):
+    import lrpcore.spray as spray
+
+    with pytest.raises(lrpcore.DatasetError, match=r"--class needs a dataset with labels .*"
+                                                   r"from Python, .*open_dataset\(data, labels="):
+        spray.spray(lenet, np.repeat(digits, 3, axis=0), cls=3)
