@@ -233,7 +233,10 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
 
     The explained class of each sample is the original model's (target ``pred`` means the
     prediction before randomising), so every step explains the same output unit.
-    ``on_step(step, done, total)`` is called after each step.
+    ``on_step(step, done, total)`` is called after each step. ``x`` holds raw samples unless
+    ``raw``, as in :func:`lrpcore.explain`; the defaults are ``lrp sanity``'s, float32
+    included. The result's ``passed`` and ``verdict()`` say what the command's exit status and
+    summary line say; ``steps`` hold each step's Spearman ρ and SSIM per sample.
     """
     from .pixelflip import check_seed  # noqa: PLC0415
 

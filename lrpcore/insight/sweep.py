@@ -85,6 +85,11 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     rule uses); ``groups`` are layer groups (``all``, ``first``, ``middle``, ``last``).
     ``progress(done, total)`` counts settings × samples; ``on_row(row, done, total)`` is called
     after each setting (a GUI shows the ranking grow); ``cancel()`` stops between batches.
+    ``model`` is a model or an :class:`~lrpcore.Explainer`; ``x`` raw samples unless ``raw``,
+    as in :func:`lrpcore.explain`. The other defaults are ``lrp sweep``'s, float32 included
+    (``lrpcore.explain`` defaults to float64). The result's ``rows`` come best first, each
+    with its ``setting`` and ``faithfulness.score`` (AOPC(MoRF) − AOPC(LeRF));
+    :func:`csv_text` writes the table ``lrp sweep --csv`` does.
     """
     t_start = time.perf_counter()
     ex = as_explainer(model, backend, dtype)
