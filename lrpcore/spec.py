@@ -156,7 +156,7 @@ class InputSpec:
         if int(np.prod(x.shape[1:])) != self.raw_size():
             raise ShapeError(f"{samples_text(x.shape[1:])} do not fit the model, which takes "
                              f"{raw_input_text(self.raw_shape)}{self.resize_hint(x.shape[1:])}")
-        self._check_layout(x.shape[1:])
+        self._check_layout(x.shape[1:], pixels=x.dtype.kind in "ui")
         with np.errstate(invalid="ignore"):  # a signalling NaN: refused below, not printed
             xf = x.astype(np.float64, copy=False).reshape((n,) + tuple(self.raw_shape))
         NonFiniteSample.check(xf)
@@ -224,10 +224,11 @@ class InputSpec:
         lo, hi = (min(a, b) - mean) / std, (max(a, b) - mean) / std
         return np.minimum(lo, hi), np.maximum(lo, hi)
 
-    def _check_layout(self, shape) -> None:
+    def _check_layout(self, shape, pixels=False) -> None:
         """Samples may come flat or with size-1 axes added or dropped (N×784, N×28×28 for
         28×28×1), but an image of the right size in another layout (C×H×W for H×W×C) would be
-        silently scrambled by the reshape: refuse it."""
+        silently scrambled by the reshape: refuse it. ``pixels``: integer samples, raw pixels
+        however they are laid out (the advice to feed them as the model's input is wrong)."""
         def core(dims):
             return tuple(int(d) for d in dims if d != 1)
 
@@ -237,7 +238,11 @@ class InputSpec:
             raw = "×".join(map(str, self.raw_shape))
             hint = (" (channels first? give H×W×C images)"
                     if sorted(have) == sorted(want) else "")
-            if self.layout == "NCHW" and tuple(shape) == tuple(self.shape):
+            if self.layout == "NCHW" and tuple(shape) == tuple(self.shape) and pixels:
+                # torchvision's read_image gives uint8 C×H×W: --raw fed them unscaled
+                hint = (" (C×H×W pixels: transpose them to H×W×C, x.transpose(0, 2, 3, 1) in "
+                        "Python; --raw or raw=True would feed them unscaled)")
+            elif self.layout == "NCHW" and tuple(shape) == tuple(self.shape):
                 # every lrp command that takes samples has --raw (stop 25; until then
                 # concepts, spray, sweep and sanity had not, and only images reached them)
                 hint = (" (this is the model's own C×H×W input: add --raw, or raw=True in "

@@ -355,3 +355,18 @@ def test_spray_of_a_class_without_labels_says_how_from_python(lenet, digits):
     with pytest.raises(lrpcore.DatasetError, match=r"--class needs a dataset with labels .*"
                                                    r"from Python, .*open_dataset\(data, labels="):
         spray.spray(lenet, np.repeat(digits, 3, axis=0), cls=3)
+
+
+def test_channels_first_pixels_are_told_to_transpose_not_to_pass_raw():
+    """torchvision's read_image gives uint8 C×H×W: the refusal advised raw=True, which fed
+    0…255 pixels to EfficientNet unscaled. A float C×H×W batch may be the model's input."""
+    model = lrpcore.load_model("efficientnet-lite0")
+    pixels = np.zeros((1, 3, 224, 224), np.uint8)
+    with pytest.raises(lrpcore.ShapeError, match=r"C×H×W pixels: transpose them to H×W×C, "
+                                                 r"x\.transpose\(0, 2, 3, 1\)") as exc:
+        lrpcore.predict(model, pixels, dtype="float32")
+    assert "would feed them unscaled" in str(exc.value)
+    with pytest.raises(lrpcore.ShapeError, match=r"model's own C×H×W input: add --raw, or "
+                                                 r"raw=True"):
+        lrpcore.predict(model, pixels.astype(np.float32), dtype="float32")
+    assert lrpcore.predict(model, pixels.transpose(0, 2, 3, 1), dtype="float32").shape == (1, 1000)
