@@ -370,3 +370,20 @@ def test_channels_first_pixels_are_told_to_transpose_not_to_pass_raw():
                                                  r"raw=True"):
         lrpcore.predict(model, pixels.astype(np.float32), dtype="float32")
     assert lrpcore.predict(model, pixels.transpose(0, 2, 3, 1), dtype="float32").shape == (1, 1000)
+
+
+def test_a_relevance_stores_sample_indices_are_checked_as_a_datasets_are(tmp_path):
+    """store.heatmaps([99]) of a 4-sample store was numpy's IndexError ('index 99 is out of
+    bounds for axis 0 with size 4'), naming no store; Dataset.images says it in words."""
+    from lrpcore.cli.main import main
+
+    np.save(tmp_path / "d.npy", lrpcore.open_dataset("mnist-test").images(range(4)))
+    assert main(["explain", "mnist-lenet5", str(tmp_path / "d.npy"), "--out",
+                 str(tmp_path / "R.zarr")]) == 0
+    store = lrpcore.open_relevance_store(tmp_path / "R.zarr")
+    with pytest.raises(lrpcore.DatasetError, match=r"R\.zarr: sample index 99 is out of range "
+                                                   r"\(the store has 4 samples\)"):
+        store.heatmaps([99])
+    with pytest.raises(lrpcore.DatasetError, match=r"R\.zarr: sample indices must be integers"):
+        store.heatmaps("x")
+    np.testing.assert_array_equal(store.heatmaps([-1]), store.heatmaps([3]))

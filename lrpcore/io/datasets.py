@@ -98,6 +98,22 @@ def _absent_classes(counts, k, names=None) -> str:
     return f"; no sample of class{'es' * (len(absent) > 1)} {', '.join(absent)}"
 
 
+def checked_indices(indices, n, where, what="the dataset") -> np.ndarray:
+    """``np.arange(n)[indices]`` for sample ``indices`` (int, slice or sequence), refused in
+    words naming ``where`` when they are no integers or lie outside ``n`` samples (numpy's
+    IndexError named neither)."""
+    if isinstance(indices, slice):
+        return np.arange(n)[indices]
+    idx = np.asarray(indices)
+    if idx.dtype == bool or not np.issubdtype(idx.dtype, np.integer):
+        raise DatasetError(f"{where}: sample indices must be integers")
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx[(idx < -n) | (idx >= n)].ravel()[0]
+        raise DatasetError(f"{where}: sample index {bad} is out of range ({what} has {n} "
+                           "samples)")
+    return np.arange(n)[idx]
+
+
 class Dataset:
     """Samples (and optional labels) of one source, read lazily.
 
@@ -151,19 +167,9 @@ class Dataset:
 
     def images(self, indices=None) -> np.ndarray:
         """Raw samples ``indices`` (int, slice, sequence; None = all) as a new numpy array."""
-        n = len(self)
         if indices is None:
             indices = slice(None)
-        if isinstance(indices, slice):
-            idx = np.arange(n)[indices]
-        else:
-            idx = np.asarray(indices)
-            if idx.dtype == bool or not np.issubdtype(idx.dtype, np.integer):
-                raise DatasetError(f"{self.name}: sample indices must be integers")
-            if idx.size and (idx.min() < -n or idx.max() >= n):
-                bad = idx[(idx < -n) | (idx >= n)].ravel()[0]
-                raise DatasetError(f"{self.name}: sample index {bad} is out of range "
-                                   f"(the dataset has {n} samples)")
+        idx = checked_indices(indices, len(self), self.name)
         flat = np.atleast_1d(idx)
         if isinstance(self._data, ImageFolder):
             out = self._data[flat]

@@ -252,7 +252,9 @@ class RelevanceStore:
     def heatmaps(self, indices) -> np.ndarray:
         """Relevance of samples ``indices`` (int, slice or sequence), refusing samples whose
         chunk was not computed (their stored values are only the fill value)."""
-        idx = np.arange(len(self))[indices]
+        from .datasets import checked_indices  # noqa: PLC0415
+
+        idx = checked_indices(indices, len(self), self.path, "the store")
         missing = np.atleast_1d(idx)[~self.available()[np.atleast_1d(idx)]]
         if missing.size:
             raise DatasetError(f"{self.path}: sample {int(missing[0])} has no relevance yet "
