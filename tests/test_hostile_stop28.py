@@ -137,6 +137,11 @@ def _axes_model(path, case):
                       [i64("a", [7]), i64("r", [1, 1, 1, 2, 1]), i64("s", [1, 2, 8, 4])],
                       [1, 2, 8, 4]),
         "twice": ([node("ReduceMean", ["c"], ["y"], axes=[2, -2], keepdims=0)], [], [1, 2]),
+        # shape arithmetic: a constant's Unsqueeze at axis 9 of 3 (read as 0), evaluated at
+        # import, added to the map
+        "folded": ([node("Unsqueeze", ["k", "a"], ["u"]), node("Add", ["c", "u"], ["y"])],
+                   [numpy_helper.from_array(np.ones((4, 4), np.float32), "k"),
+                    i64("a", [9])], [1, 2, 4, 4]),
     }[case]
     nodes = [node("Conv", ["x", "W"], ["c"], name="conv"), *nodes]
     for k, n in enumerate(nodes):
@@ -144,22 +149,22 @@ def _axes_model(path, case):
     save_onnx_graph(path, nodes, [W, *inits], [1, 3, 4, 4], out, opset=13)
     with pytest.raises(onnx.shape_inference.InferenceError):  # the file is invalid ONNX
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    return path, "ReduceMean" if op == "twice" else op
+    return path, {"twice": "ReduceMean", "folded": "Unsqueeze"}.get(op, op)
 
 
 @pytest.mark.parametrize("case", ["Concat", "ReduceMean", "Squeeze", "Split", "Gather", "Slice",
-                                  "Unsqueeze", "twice"])
+                                  "Unsqueeze", "twice", "folded"])
 def test_an_axis_outside_the_datas_rank_is_refused_naming_it(tmp_path, capsys, case):
     """The operators' readers took an axis modulo the rank: Concat along axis 5 of a 4-D map
     was read as along channels, ReduceMean over [6, 7] as over height and width, an Unsqueeze
-    at 7 (tf.repeat's) as at 2; files that onnx.checker and onnxruntime refuse loaded and were
-    explained."""
+    at 7 (tf.repeat's) as at 2, a constant's at 9 of 3 as at 0; files that onnx.checker and
+    onnxruntime refuse loaded and were explained."""
     path, op = _axes_model(tmp_path / "m.onnx", case)
     assert main(["info", str(path)]) == 2
     if case == "twice":
         one_line(capsys, "m.onnx", "ReduceMean's axes [2, -2] name one axis of its "
                                    "4-dimensional input twice")
     else:
-        rank = 5 if op == "Unsqueeze" else 4
+        rank = {"Unsqueeze": 5, "folded": 3}.get(case, 4)
         one_line(capsys, "m.onnx", f"({op})", f"{op}'s axis", "is not an axis of its "
                  f"{rank}-dimensional", f"(-{rank} … {rank - 1}")

@@ -66,14 +66,24 @@ def _given(b, node, attrs, where, spec):
     return [int(a) for a in np.atleast_1d(np.asarray(value)).ravel()]
 
 
-def check(b, node, attrs, where, data_in) -> None:
-    """Refuse an axis of ``node`` outside its data's rank, or one named twice."""
+def _rank_of(b, node):
+    """The ONNX rank of the tensor whose axes ``node`` names (its first input; Concat's
+    inputs are of one rank), data or a constant (shape arithmetic), or None if not known."""
+    names = [n for n in node.input if n] if node.op_type == "Concat" else node.input[:1]
+    for name in names:
+        if name in b.data:
+            return _data_rank(b.data[name])
+        if name in b.consts:  # the fold concatenates scalars as 1-D (TorchScript's shapes)
+            return max(np.ndim(b.consts[name]), node.op_type == "Concat")
+    return None
+
+
+def check(b, node, attrs, where) -> None:
+    """Refuse an axis of ``node`` outside its input's rank, or one named twice."""
     spec = AXES.get(node.op_type)
     if spec is None:
         return
-    data = next((d for d in data_in if d is not None), None) if node.op_type == "Concat" \
-        else b.data.get(node.input[0]) if node.input else None
-    rank = None if data is None else _data_rank(data)
+    rank = _rank_of(b, node)
     axes = None if rank is None else _given(b, node, attrs, where, spec)
     if not axes:
         return

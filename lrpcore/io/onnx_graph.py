@@ -402,6 +402,7 @@ def _fold(b, node, attrs, where, onnx):
     if any(x is None for n, x in zip(node.input, ins, strict=True) if n):
         return False
     x = ins[0]
+    axis_check.check(b, node, attrs, where)  # an Unsqueeze at axis 9 of 3 was one at 0
     if op == "Split":  # tf2onnx's pads of a Keras model of any input size, one per output
         _fold_split(b, node, attrs, where, ins)
         return True
@@ -2004,7 +2005,7 @@ def _node(b, node, where, onnx):
                       "only a Mul of two tensors may read one (it broadcasts it alike)")
     handler = OPERATORS.get(op)
     if handler is not None:
-        axis_check.check(b, node, attrs, where, data_in)  # axis 5 of a 4-D map was read as axis 1
+        axis_check.check(b, node, attrs, where)  # axis 5 of a 4-D map was read as 1
     if handler is None and op in REFUSED:
         b.fail(where, f"operator {op} is not supported: {REFUSED[op]}")
     if handler is None:
