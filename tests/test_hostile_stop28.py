@@ -168,3 +168,42 @@ def test_an_axis_outside_the_datas_rank_is_refused_naming_it(tmp_path, capsys, c
         rank = {"Unsqueeze": 5, "folded": 3}.get(case, 4)
         one_line(capsys, "m.onnx", f"({op})", f"{op}'s axis", "is not an axis of its "
                  f"{rank}-dimensional", f"(-{rank} … {rank - 1}")
+
+
+def _expanded_gate(path, case):
+    """sigmoid(Conv(x)), one channel of 4×4, expanded (``α.expand_as``) and multiplied: by
+    itself ("square"), by a one-channel map after expanding to 4 channels ("wider"), or
+    expanded to a batch of 3 ("batch"). Valid ONNX: every runtime computes 4 channels (3
+    samples) where the engine computed the unexpanded product."""
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    V = numpy_helper.from_array(np.full((1, 3, 1, 1), 0.5, np.float32), "V")
+    target = {"batch": [3, 1, 4, 4]}.get(case, [1, 4, 4, 4])
+    shape = numpy_helper.from_array(np.array(target, np.int64), "shape")
+    factors = {"square": ["e", "e"], "wider": ["e", "v"], "batch": ["e", "v"]}[case]
+    nodes = [helper.make_node("Conv", ["x", "V"], ["v"], name="psi"),
+             helper.make_node("Sigmoid", ["v"], ["s"], name="sigmoid"),
+             helper.make_node("Expand", ["s", "shape"], ["e"], name="expand"),
+             helper.make_node("Mul", factors, ["y"], name="gate")]
+    save_onnx_graph(path, nodes, [V, shape], [1, 3, 4, 4], target[:1] + [target[1], 4, 4])
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    return path
+
+
+@pytest.mark.parametrize("case, problem", [
+    ("square", "(Mul): Mul of 'e', an Expand of data to ['N', 4, 4, 4], by a tensor of another "
+               "shape is not supported"),
+    ("wider", "(Mul): Mul of 'e', an Expand of data to ['N', 4, 4, 4], by a tensor of another "
+              "shape is not supported"),
+    ("batch", "(Expand): Expand of a tensor of shape ['N', 1, 4, 4] to [3, 1, 4, 4] copies "
+              "samples")])
+def test_a_mul_of_an_expand_that_widens_the_product_is_refused(tmp_path, capsys, case,
+                                                              problem):
+    """A Mul reads an Expand of data as the tensor itself (α.expand_as(x) * x): Mul(e, e), or
+    e times a map of fewer channels than e was expanded to, loaded with one channel where
+    onnxruntime computes four; an Expand to a batch of 3 gave one sample of three."""
+    path = _expanded_gate(tmp_path / "m.onnx", case)
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", problem)

@@ -160,7 +160,8 @@ class _Builder:
         self.types = ElementTypes()  # the element types the file declares (onnx_types)
         # an Expand of data that a Mul broadcasts alike (an attention gate's expand_as): its
         # output's ONNX name, which names the unexpanded tensor and only a Mul may read
-        self.broadcast_only: set = set()
+        # an Expand of data (an alias of it) → the per-sample shape it expands to
+        self.broadcast_only: dict = {}
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -1456,9 +1457,28 @@ def _op_expand(b, node, attrs, where, t, data_in):
     except ValueError:
         b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
                       f"{brief(target)}: the shapes do not broadcast")
+    if target[0] not in (0, 1, b.batch):  # 0: the batch, as Shape of data is folded
+        b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
+                      f"{brief(target)} copies samples; only the shape of a map, batch kept")
     _alias(b, node, t)
     if tuple(shape) != t.shape:
-        b.broadcast_only.add(node.output[0])
+        b.broadcast_only[node.output[0]] = tuple(shape)
+
+
+def _refuse_expanded_beyond(b, node, where, expanded) -> None:
+    """A Mul reads an Expand of data as the tensor itself only where the other factor has the
+    shape expanded to (``α.expand_as(x) * x``): Mul(e, e), or one by a tensor of fewer
+    channels, came out of the unexpanded shape, where every runtime's has the expanded one."""
+    want = b.broadcast_only[expanded]
+    other = [b.data[n] for n in node.input if n != expanded]
+    try:
+        fits = bool(other) and np.broadcast_shapes(other[0].shape, want) == other[0].shape
+    except ValueError:  # the shapes do not broadcast
+        fits = False
+    if not fits:
+        b.fail(where, f"Mul of {short(expanded, 60)!r}, an Expand of data to "
+                      f"{brief(['N', *want])}, by a tensor of another shape is not supported: "
+                      "only by one of that shape (an attention gate's α.expand_as(x) * x)")
 
 
 GATE_BRANCH_NODES = 64  # a squeeze-and-excitation branch is a handful of nodes
@@ -2003,6 +2023,8 @@ def _node(b, node, where, onnx):
     if expanded is not None and not (op == "Mul" and _two_tensors(data_in)):
         b.fail(where, f"{op} of {short(expanded, 60)!r}, an Expand of data, is not supported: "
                       "only a Mul of two tensors may read one (it broadcasts it alike)")
+    if expanded is not None:
+        _refuse_expanded_beyond(b, node, where, expanded)
     handler = OPERATORS.get(op)
     if handler is not None:
         axis_check.check(b, node, attrs, where)  # axis 5 of a 4-D map was read as 1
