@@ -207,3 +207,22 @@ def test_a_mul_of_an_expand_that_widens_the_product_is_refused(tmp_path, capsys,
     path = _expanded_gate(tmp_path / "m.onnx", case)
     assert main(["info", str(path)]) == 2
     one_line(capsys, "m.onnx", problem)
+
+
+@pytest.mark.parametrize("consts, problem", [
+    ({"s": [0], "e": [5], "a": [1], "st": [2]},
+     "Slice of data along axes [1] with steps [2]: only of channels (axis 3)"),
+    ({"s": [3], "e": [1], "a": [1], "st": [1]}, "Slice 3:1 of axis 1 (5) is empty")])
+def test_a_slice_of_an_nhwc_map_is_refused_naming_the_axes_the_file_gives(tmp_path, capsys,
+                                                                           consts, problem):
+    """An N×H×W×C map's Slice (tf2onnx's Cropping2D) is read on the N×C×H×W map stored: its
+    refusals named those axes ('axes [2]', 'of axis 2' for the file's H, axis 1) and called
+    the channels axis 1."""
+    from test_onnx_nhwc_maps import _i64, _save  # noqa: PLC0415 (the N×H×W×C map's graph)
+
+    node = pytest.importorskip("onnx").helper.make_node("Slice", ["t", "s", "e", "a", "st"],
+                                                        ["u"])
+    path = _save(tmp_path / "m.onnx", node, {k: _i64(v) for k, v in consts.items()},
+                 ["N", 4, 3, 6])
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", "(Slice)", problem)

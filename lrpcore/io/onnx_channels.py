@@ -68,25 +68,30 @@ def slice_data(b, node, attrs, where, t, data_in):
     view = _nhwc_map(b, t)
     if view is not None:  # an N×H×W×C map (Keras's Cropping2D after a repeat): its axes
         # as the N×C×H×W map it is stored as (onnx_axes refused one outside the four)
-        _slice(b, node, where, view, starts, ends, [NHWC_TO_NCHW[a % 4] for a in axes], steps)
+        _slice(b, node, where, view, starts, ends, [NHWC_TO_NCHW[a % 4] for a in axes], steps,
+               named=(axes, 3))
         _as_nhwc(b, node.output[0])
         return
     _slice(b, node, where, _prepare(b, t, where), starts, ends, axes, steps)
 
 
-def _slice(b, node, where, t, starts, ends, axes, steps):
+def _slice(b, node, where, t, starts, ends, axes, steps, named=None):
+    """``named``: the axes as the file numbers them and its channels' axis, where they are
+    not those of the N×C×H×W map ``t`` (an N×H×W×C map's: the refusals named the stored
+    map's axes, 'axis 2' for the H the file calls 1)."""
     from .onnx_graph import _rank
 
+    given, channels = named or (axes, 1)
     rank = _rank(t)
     if len({len(axes), len(starts), len(ends), len(steps)}) != 1 \
             or len({a % rank for a in axes}) != len(axes):
-        b.fail(where, f"Slice's starts, ends, axes and steps {brief(axes)} do not fit")
+        b.fail(where, f"Slice's starts, ends, axes and steps {brief(given)} do not fit")
     # ONNX axis → its size and range; an axis kept whole (the batch, say) is no slice
     dims = {1: t.shape[0] if t.storage == "cl" else t.shape[-1]}
     if t.storage == "cl" and not t.seq:
         dims.update({2: t.shape[1], 3: t.shape[2]})
     cut = {}
-    for a, st, en, sp in zip(axes, starts, ends, steps, strict=True):
+    for a, st, en, sp, g in zip(axes, starts, ends, steps, given, strict=True):
         a %= rank
         size = dims.get(a)
         whole = int(st) == 0 and (int(en) >= (size or np.iinfo(np.int32).max) or int(en) == -1
@@ -94,11 +99,12 @@ def _slice(b, node, where, t, starts, ends, axes, steps):
         if sp == 1 and whole:
             continue
         if sp != 1 or size is None:
-            b.fail(where, f"Slice of data along axes {brief(axes)} with steps {brief(steps)}: "
-                          "only of channels (axis 1) or of a map's height and width, step 1")
+            b.fail(where, f"Slice of data along axes {brief(given)} with steps {brief(steps)}: "
+                          f"only of channels (axis {channels}) or of a map's height and width, "
+                          "step 1")
         cut[a] = tuple(int(np.clip(v + size if v < 0 else v, 0, size)) for v in (st, en))
         if cut[a][1] <= cut[a][0]:
-            b.fail(where, f"Slice {st}:{en} of axis {a} ({size}) is empty")
+            b.fail(where, f"Slice {st}:{en} of axis {g} ({size}) is empty")
     if set(cut) - {1} and 1 in cut:
         b.fail(where, "Slice of channels and of height or width at once is not supported")
     if 1 in cut or not cut:
