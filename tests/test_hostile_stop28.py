@@ -137,6 +137,7 @@ def _axes_model(path, case):
                       [i64("a", [7]), i64("r", [1, 1, 1, 2, 1]), i64("s", [1, 2, 8, 4])],
                       [1, 2, 8, 4]),
         "twice": ([node("ReduceMean", ["c"], ["y"], axes=[2, -2], keepdims=0)], [], [1, 2]),
+        "perm": ([node("Transpose", ["c"], ["y"], perm=[0, 2, 2, 1])], [], [1, 4, 4, 2]),
         # shape arithmetic: a constant's Unsqueeze at axis 9 of 3 (read as 0), evaluated at
         # import, added to the map
         "folded": ([node("Unsqueeze", ["k", "a"], ["u"]), node("Add", ["c", "u"], ["y"])],
@@ -149,21 +150,25 @@ def _axes_model(path, case):
     save_onnx_graph(path, nodes, [W, *inits], [1, 3, 4, 4], out, opset=13)
     with pytest.raises(onnx.shape_inference.InferenceError):  # the file is invalid ONNX
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    return path, {"twice": "ReduceMean", "folded": "Unsqueeze"}.get(op, op)
+    return path, {"twice": "ReduceMean", "folded": "Unsqueeze", "perm": "Transpose"}.get(op, op)
 
 
 @pytest.mark.parametrize("case", ["Concat", "ReduceMean", "Squeeze", "Split", "Gather", "Slice",
-                                  "Unsqueeze", "twice", "folded"])
+                                  "Unsqueeze", "twice", "folded", "perm"])
 def test_an_axis_outside_the_datas_rank_is_refused_naming_it(tmp_path, capsys, case):
     """The operators' readers took an axis modulo the rank: Concat along axis 5 of a 4-D map
     was read as along channels, ReduceMean over [6, 7] as over height and width, an Unsqueeze
     at 7 (tf.repeat's) as at 2, a constant's at 9 of 3 as at 0; files that onnx.checker and
-    onnxruntime refuse loaded and were explained."""
+    onnxruntime refuse loaded and were explained. (A Transpose's perm naming an axis twice
+    was refused, but for the wrong reason.)"""
     path, op = _axes_model(tmp_path / "m.onnx", case)
     assert main(["info", str(path)]) == 2
     if case == "twice":
         one_line(capsys, "m.onnx", "ReduceMean's axes [2, -2] name one axis of its "
                                    "4-dimensional input twice")
+    elif case == "perm":  # refused, but as a Transpose 'supported only between NHWC and NCHW'
+        one_line(capsys, "m.onnx", "(Transpose): Transpose's perm [0, 2, 2, 1] is not an "
+                                   "order of the axes of its 4-dimensional input")
     else:
         rank = {"Unsqueeze": 5, "folded": 3}.get(case, 4)
         one_line(capsys, "m.onnx", f"({op})", f"{op}'s axis", "is not an axis of its "

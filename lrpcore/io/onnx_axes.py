@@ -79,7 +79,10 @@ def _rank_of(b, node):
 
 
 def check(b, node, attrs, where) -> None:
-    """Refuse an axis of ``node`` outside its input's rank, or one named twice."""
+    """Refuse an axis of ``node`` outside its input's rank, or one named twice; a Transpose's
+    perm that is no order of its input's axes."""
+    if node.op_type == "Transpose" and "perm" in attrs:
+        _check_perm(b, node, attrs, where)
     spec = AXES.get(node.op_type)
     if spec is None:
         return
@@ -98,4 +101,15 @@ def check(b, node, attrs, where) -> None:
     named = [a % rank for a in axes]
     if len(set(named)) != len(named):
         b.fail(where, f"{op}'s axes {brief(axes)} name one axis of {of} twice (every runtime "
+                      "refuses this file)")
+
+
+def _check_perm(b, node, attrs, where) -> None:
+    """A Transpose's perm names each axis of its input once (a repeat's Transpose [0, 1, 1,
+    3, 4] was refused as one that 'must keep the batch axis first')."""
+    rank = _rank_of(b, node)
+    perm = [int(p) for p in np.atleast_1d(attrs["perm"])]
+    if rank is not None and sorted(perm) != list(range(rank)):
+        b.fail(where, f"Transpose's perm {brief(perm)} is not an order of the axes of its "
+                      f"{rank}-dimensional input (each of 0 … {rank - 1} once; every runtime "
                       "refuses this file)")
