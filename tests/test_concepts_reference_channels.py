@@ -184,4 +184,11 @@ def test_another_top_in_the_cli_does_not_scan_the_data_again(digits, tmp_path, s
     scans.clear()
     searched.clear()
     assert concepts(digits, tmp_path / "c", "--top", "4", "--overwrite") == 0
-    assert scans == [] and sorted(set(searched)) == sorted(top_channels(tmp_path / "c", 4))
+    top4 = sorted(top_channels(tmp_path / "c", 4))
+    assert scans == [] and sorted(set(searched)) == top4
+    searched.clear()
+    assert concepts(digits, tmp_path / "c", "--top", "3", "--overwrite") == 0
+    assert scans == [] and searched == []  # the --top 4 search serves, and says so
+    with np.load(tmp_path / "c" / "references" / "references.npz") as z:
+        np.testing.assert_array_equal(z["searched_channels"], top4)
+        assert (z["boxes"][top4] >= 0).all()
