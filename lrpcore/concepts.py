@@ -168,15 +168,22 @@ def layer_index(ex, k) -> int:
     return resolve_layer(ex, k)
 
 
-def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,
-                      region=None):
-    """(N, C): the relevance of every channel of layer k (an index or a name), summed over
-    positions, per sample; and the input relevance (the unconditioned heatmap). ``region``:
-    a box of a segmentation model's output map (:mod:`lrpcore.map_targets`)."""
+def layer_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,
+                    region=None):
+    """(N, *layer k's output shape): the relevance arriving at layer k (an index or a name),
+    per sample; and the input relevance (the unconditioned heatmap). ``region``: a box of a
+    segmentation model's output map (:mod:`lrpcore.map_targets`)."""
     k = _layer(fwd, k)
     config = _config(fwd.explainer, rule, layer_rules)
     R, trace = fwd.relevance(config, target, labels=labels, trace=True, region=region)
-    r = np.asarray(output_relevance(fwd.explainer, trace, k))
+    return np.asarray(output_relevance(fwd.explainer, trace, k)), R
+
+
+def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules=None,
+                      region=None):
+    """(N, C): the relevance of every channel of layer k (an index or a name), summed over
+    positions, per sample; and the input relevance, as :func:`layer_relevance`."""
+    r, R = layer_relevance(fwd, k, rule, target, labels, layer_rules, region)
     return r.reshape(r.shape[0], -1, r.shape[-1]).sum(axis=1), R
 
 
@@ -307,5 +314,6 @@ def composition(fwd, k, channel, rule=None, target="pred", labels=None,
 
 __all__ = ["Composition", "Ranking", "channel_mask", "channel_relevance", "composition",
            "concept_layers",
-           "conditional_batch", "conditional_heatmaps", "layer_names", "lower_layer",
+           "conditional_batch", "conditional_heatmaps", "layer_names", "layer_relevance",
+           "lower_layer",
            "output_relevance", "pass_size", "rank_channels", "resolve_layer"]

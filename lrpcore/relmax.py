@@ -22,9 +22,9 @@ import numpy as np
 from .concepts import (
     _config,
     channel_mask,
-    channel_relevance,
     check_channels,
     layer_index,
+    layer_relevance,
     output_relevance,
     output_shape,
     pass_size,
@@ -54,6 +54,8 @@ class References:
     channel_relevance: np.ndarray  # (N, C) every sample's channel relevance
     channels: np.ndarray | None = None  # (rows,) the channels of those rows; None: all
     present: np.ndarray | None = None  # (N,) samples with pixels to explain; None: unknown
+    spots: np.ndarray | None = None  # (N, C) where each channel is most relevant (flat
+    # position in the layer's output grid); None: unknown (an older entry)
 
     @property
     def n_channels(self) -> int:
@@ -108,7 +110,8 @@ class References:
         """Bytes its cache file takes (uncompressed arrays, a little header aside)."""
         return sum(a.nbytes for a in (self.samples, self.relevance, self.boxes, self.heatmaps,
                                       self.channel_relevance)) + (
-            0 if self.present is None else self.present.nbytes)
+            0 if self.present is None else self.present.nbytes) + (
+            0 if self.spots is None else self.spots.nbytes)
 
     def save(self, path) -> None:
         from .fileio import atomic_open  # noqa: PLC0415
@@ -118,7 +121,8 @@ class References:
                      relevance=self.relevance, boxes=self.boxes, heatmaps=self.heatmaps,
                      channel_relevance=self.channel_relevance,
                      **({} if self.channels is None else {"channels": self.channels}),
-                     **({} if self.present is None else {"present": self.present}))
+                     **({} if self.present is None else {"present": self.present}),
+                     **({} if self.spots is None else {"spots": self.spots}))
 
     @classmethod
     def load(cls, path, count=None) -> References:
@@ -135,7 +139,8 @@ class References:
             refs = cls(int(head["layer"]), z["samples"], z["relevance"], z["boxes"],
                        z["heatmaps"], z["channel_relevance"],
                        z["channels"] if "channels" in z.files else None,
-                       z["present"] if "present" in z.files else None)
+                       z["present"] if "present" in z.files else None,
+                       z["spots"] if "spots" in z.files else None)
         C, n = refs.samples.shape if refs.samples.ndim == 2 else (-1, -1)
         chosen = refs.channels
         rows = C if chosen is None else (len(chosen) if chosen.ndim == 1 else -1)
@@ -158,6 +163,9 @@ class References:
         if refs.present is not None and (refs.present.dtype != bool or refs.present.shape
                                          != refs.channel_relevance.shape[:1]):
             raise ValueError("present of another type or number of samples")
+        if refs.spots is not None and (refs.spots.dtype.kind not in "iu" or refs.spots.shape
+                                       != refs.channel_relevance.shape):
+            raise ValueError("spots of another type or shape")
         return refs
 
 
@@ -269,15 +277,16 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     sample, most of the work (EfficientNet-Lite0's head has 1280 channels). ``explainer``:
     an :class:`~lrpcore.Explainer` or the model itself. ``scan``: ``(channel_relevance,
     present)`` of an earlier run over the same samples and settings, whose pass over every
-    sample is then not made again."""
+    sample is then not made again (``spots`` None where the entry predates them)."""
     ex = as_explainer(explainer)
     k = layer_index(ex, k)
     config = _config(ex, rule)
     N = len(images)
-    rels, present = [], []
+    rels, present, spots = [], [], []
     steps = None  # known once the first batch says how many channels the layer has
     if scan is not None:
         rels, present = [np.asarray(scan[0])], [np.asarray(scan[1], dtype=bool)]
+        spots = [None if scan[2] is None else np.asarray(scan[2])]
         rows = rels[0].shape[1] if channels is None else len({int(c) for c in channels})
         steps = N + rows * min(n, N)
         if progress:
@@ -295,9 +304,10 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
             raise ShapeError(f"samples {a}..{min(a + batch_size, N) - 1}: {exc}") from None
         fwd = ex.forward(fed, raw=True)
         lab = None if labels is None else np.asarray(labels)[a:a + batch_size]
-        rel, ok = _batch_relevance(fwd, k, config, target, lab, region)
+        rel, ok, spot = _batch_relevance(fwd, k, config, target, lab, region)
         rels.append(rel)
         present.append(ok)
+        spots.append(spot)
         if steps is None:  # the bar's total from the start: the scan was 73 % of 11 steps,
             rows = rel.shape[1] if channels is None else len({int(c) for c in channels})
             steps = N + rows * min(n, N)  # then 0 % of 5,130 when the maps began
@@ -305,6 +315,7 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
             progress(min(a + batch_size, N), steps)
     R = np.concatenate(rels)
     present = np.concatenate(present) if present else np.zeros(0, bool)
+    spots = None if not spots or spots[0] is None else np.concatenate(spots)
     C = R.shape[1]
     n = min(n, int(present.sum()))
     if N and not n:
@@ -316,14 +327,15 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     pairs = [(c, int(s)) for c in chosen for s in top[c]]
     steps = N + len(pairs)  # each pair a step: the maps take most of the time
     heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled,
-                                  raw, region, progress and (lambda d: progress(N + d, steps)))
+                                  raw, region, progress and (lambda d: progress(N + d, steps)),
+                                  spots)
     if progress and not pairs:  # else the last map said so (twice, a log's bar ended twice)
         progress(steps, steps)
     H, W = heat.shape[1:]
     return References(k, top, np.take_along_axis(R.T, top, axis=1),
                       boxes.reshape(len(chosen), n, 4), heat.reshape(len(chosen), n, H, W), R,
                       None if channels is None else np.asarray(chosen, dtype=np.int64),
-                      present)
+                      present, spots)
 
 
 def _channels(channels, C) -> list[int]:
@@ -332,33 +344,45 @@ def _channels(channels, C) -> list[int]:
 
 
 def _batch_relevance(fwd, k, config, target, labels, region):
-    """(channel relevance N×C, whether each sample has pixels to explain) of one batch: of a
-    segmentation model, the samples whose map predicts the class nowhere (inside ``region``)
-    are left out of the pass (one of them failed it) and get 0."""
+    """(channel relevance N×C, whether each sample has pixels to explain, where each channel
+    is most relevant N×C) of one batch: of a segmentation model, the samples whose map
+    predicts the class nowhere (inside ``region``) are left out of the pass (one of them
+    failed it) and get 0. The places spare the maps a traced pass per reference sample."""
     y = fwd.outputs()
     n = y.shape[0]
     classes = None if y.ndim <= 2 else resolve_classes(
         y, target, labels, class_names=lambda: fwd.explainer.model.class_names, region=region)
     ok = np.ones(n, bool) if classes is None else np.asarray(has_pixels(y, classes, region))
     if ok.all():
-        return channel_relevance(fwd, k, config, target, labels, region=region)[0], ok
-    rel = np.zeros((n, output_shape(fwd, k)[-1]))
+        rel, spots = _sums_and_spots(layer_relevance(fwd, k, config, target, labels,
+                                                     region=region)[0])
+        return rel, ok, spots
+    C = output_shape(fwd, k)[-1]
+    rel, spots = np.zeros((n, C)), np.zeros((n, C), np.int32)
     rows = np.flatnonzero(ok)
     if rows.size:
         sub = None if labels is None else np.asarray(labels)[rows]
-        rel[rows] = channel_relevance(fwd.subset(rows), k, config, classes[rows], sub,
-                                      region=region)[0]
-    return rel, ok
+        rel[rows], spots[rows] = _sums_and_spots(layer_relevance(
+            fwd.subset(rows), k, config, classes[rows], sub, region=region)[0])
+    return rel, ok, spots
+
+
+def _sums_and_spots(r):
+    """(N, C) sums over positions and (N, C) flat positions of the largest value of a
+    layer's relevance r (N, ..., C)."""
+    flat = r.reshape(r.shape[0], -1, r.shape[-1])
+    return flat.sum(axis=1), flat.argmax(axis=1).astype(np.int32)
 
 
 def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw=False,
-                    region=None, progress=None):
+                    region=None, progress=None, spots=None):
     """Conditional heatmaps and receptive-field boxes of (channel, sample) pairs. Per sample:
-    one forward pass and one traced backward pass (where each channel is most relevant), then
-    its channels' conditional and flat backward passes over that forward pass repeated
-    (:meth:`Forward.subset`), as many channels a pass as the pass budget's bytes hold. Pairs
-    taken in fixed chunks of mixed samples cost two forward and three backward passes each
-    chunk: EfficientNet-Lite0's head over 4 photographs (5120 pairs) took over an hour."""
+    one forward pass, then its channels' conditional and flat backward passes over that
+    forward pass repeated (:meth:`Forward.subset`), as many channels a pass as the pass
+    budget's bytes hold. Pairs taken in fixed chunks of mixed samples cost two forward and
+    three backward passes each chunk: EfficientNet-Lite0's head over 4 photographs (5120
+    pairs) took over an hour. Where each channel is most relevant comes from the scan's
+    ``spots`` (N × C flat positions), else from a traced backward pass per sample."""
     one = single_pass(ex)
     flat = _config(one, "flat")
     heats = boxes = None
@@ -368,10 +392,9 @@ def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw
         x = one.prepare(take(images, [s]), raw)
         lab = None if labels is None else np.asarray(labels)[[s]]
         fwd = one.forward(x, raw=True)
-        _, trace = fwd.relevance(config, target, labels=lab, trace=True, region=region)
-        out = np.asarray(output_relevance(one, trace, k))[0]
-        del trace
         shape = output_shape(fwd, k)
+        where = _places(fwd, k, shape, s, {pairs[i][0] for i in rows}, spots, config, target,
+                        lab, region)
         step = pass_size(one, x.shape[1:], len(rows))
         for a in range(0, len(rows), step):
             _check(cancelled)
@@ -382,9 +405,9 @@ def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw
             masks = np.stack([channel_mask(shape, c) for c in chans])
             heat = _spatial(rep.relevance(config, target, labels=labs, condition={k: masks},
                                           region=region))
-            spots = np.stack([channel_mask(shape, c, position=_spot(out, c)) for c in chans])
+            one_spot = np.stack([channel_mask(shape, c, position=where[c]) for c in chans])
             field = _spatial(rep.propagate(np.ones_like(rep.outputs()), flat,
-                                           condition={k: spots}))
+                                           condition={k: one_spot}))
             if heats is None:
                 heats = np.empty((len(pairs),) + heat.shape[1:], dtype=np.float32)
                 boxes = np.empty((len(pairs), 4), dtype=np.int32)
@@ -396,6 +419,19 @@ def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw
     if heats is None:  # no pairs
         return np.zeros((0, 0, 0), np.float32), np.zeros((0, 4), np.int32)
     return heats, boxes
+
+
+def _places(fwd, k, shape, s, chans, spots, config, target, lab, region) -> dict:
+    """{channel: its position in layer k's output grid (``shape``) where it is most relevant
+    for sample ``s``}: from the scan's ``spots``, else (an older cache entry's scan, or
+    places beyond the grid) from a traced backward pass over ``fwd``."""
+    grid = shape[:-1]
+    size = int(np.prod(grid, dtype=np.int64))
+    if spots is not None and all(0 <= spots[s, c] < size for c in chans):
+        return {c: np.unravel_index(int(spots[s, c]), grid) for c in chans}
+    _, trace = fwd.relevance(config, target, labels=lab, trace=True, region=region)
+    out = np.asarray(output_relevance(fwd.explainer, trace, k))[0]
+    return {c: _spot(out, c) for c in chans}
 
 
 def _by_sample(pairs) -> dict:
@@ -491,7 +527,7 @@ def _cached(path, channels, count):
             touch(entry)  # just used: evicted last
             return refs, None
         if scan is None and refs.present is not None:
-            scan = (refs.channel_relevance, refs.present)
+            scan = (refs.channel_relevance, refs.present, refs.spots)
     return None, scan
 
 

@@ -192,3 +192,57 @@ def test_another_top_in_the_cli_does_not_scan_the_data_again(digits, tmp_path, s
     with np.load(tmp_path / "c" / "references" / "references.npz") as z:
         np.testing.assert_array_equal(z["searched_channels"], top4)
         assert (z["boxes"][top4] >= 0).all()
+
+
+@pytest.mark.parametrize("model", ["lenet", "resnet"])
+def test_the_maps_take_where_each_channel_is_most_relevant_from_the_scan(model, digits,
+                                                                         monkeypatch):
+    """The scan's traced passes say where each channel of each sample is most relevant: the
+    maps made a traced backward pass per reference sample again (on EfficientNet-Lite0's head
+    7 of the maps' 15 relevance passes), with the same boxes."""
+    from lrpcore import concepts, zoo
+
+    if model == "lenet":
+        ex, k = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy"), LAYER
+    else:
+        ex = Explainer(zoo.mnist_resnet(seed=1), "numpy")
+        k = concepts.offered_layers(ex)[len(concepts.offered_layers(ex)) // 2]
+    x = np.load(digits)[:12]
+    refs = relmax.compute_references(ex, x, k, RULE, n=3, channels=[0, 2])
+    assert refs.spots.shape == refs.channel_relevance.shape
+    traced = []
+    real = relmax.output_relevance
+
+    def spy(*args):
+        traced.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(relmax, "output_relevance", spy)
+    pairs = [(c, int(s)) for c in (0, 2) for s in refs.samples[c]]
+    config = concepts._config(ex, RULE)
+    heat, boxes = relmax._reference_maps(ex, x, k, pairs, config, "pred", None, None,
+                                         spots=refs.spots)
+    assert traced == []
+    np.testing.assert_array_equal(boxes.reshape(2, 3, 4), refs.boxes)
+    traced_heat, traced_boxes = relmax._reference_maps(ex, x, k, pairs, config, "pred", None,
+                                                       None)  # where: a traced pass each
+    assert len(traced) == len({s for _, s in pairs})
+    np.testing.assert_array_equal(boxes, traced_boxes)
+    np.testing.assert_allclose(heat, traced_heat, rtol=1e-6, atol=1e-9)
+
+
+def test_an_entry_without_places_lends_its_scan_and_the_maps_trace_them(digits):
+    from lrpcore.io.cache import cache_dir
+
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    x = np.load(digits)
+    relmax.references(ex, x, LAYER, RULE, n=3, dataset_id="d", channels=[2])
+    (entry,) = cache_dir(relmax.CACHE_SUB).glob("*.npz")
+    old = relmax.References.load(entry)
+    old.spots = None  # as the entries of stop 28's first version were written
+    old.save(entry)
+    got = relmax.references(ex, x, LAYER, RULE, n=3, dataset_id="d", channels=[5])
+    want = relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[5])
+    assert got.spots is None  # the lent scan had none
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    np.testing.assert_allclose(got.heatmaps, want.heatmaps, rtol=1e-6, atol=1e-9)
