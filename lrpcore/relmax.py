@@ -481,7 +481,8 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
         # the explorer's, keeps the key it always had)
         key = cache_key(explainer.model, _config(explainer, rule), target, k,
                         dataset_id + ("|raw" if raw else "")
-                        + ("" if explainer.dtype == np.float64 else f"|{explainer.dtype}"), n,
+                        + ("" if explainer.dtype == np.float64 else f"|{explainer.dtype}")
+                        + _labels_part(target, labels), n,
                         region, None if channels is None else sorted({int(c) for c in channels}))
         try:
             path = cache_dir(CACHE_SUB) / f"{key}.npz"
@@ -502,6 +503,17 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
             return refs                 # minutes of work are not lost to an optional copy)
         trim(path.parent, cap, ".npz", keep=[path])  # the oldest entries go first
     return refs
+
+
+def _labels_part(target, labels) -> str:
+    """What the key adds for the labels: their digest where the target reads them ("true"),
+    nothing otherwise (the key it always had). 'lrp concepts --target true' with another
+    --labels file over the same data was given the first file's references."""
+    if target != "true" or labels is None:
+        return ""
+    a = np.ascontiguousarray(np.asarray(labels))
+    digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+    return f"|labels {digest[:16]}"
 
 
 def _cached(path, channels, count):

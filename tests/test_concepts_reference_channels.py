@@ -246,3 +246,24 @@ def test_an_entry_without_places_lends_its_scan_and_the_maps_trace_them(digits):
     assert got.spots is None  # the lent scan had none
     np.testing.assert_array_equal(got.boxes, want.boxes)
     np.testing.assert_allclose(got.heatmaps, want.heatmaps, rtol=1e-6, atol=1e-9)
+
+
+def test_references_for_the_true_class_follow_the_labels_given(digits, tmp_path):
+    """The cache knew the data file, not the labels: 'lrp concepts --target true' with a
+    corrected --labels file was given the references of the first one."""
+    x = np.load(digits)
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    outs = {}
+    for name, value in (("zeros", 0), ("sevens", 7)):
+        np.save(tmp_path / f"{name}.npy", np.full(len(x), value, np.int64))
+        outs[name] = tmp_path / name
+        assert concepts(digits, outs[name], "--top", "all", "--target", "true", "--labels",
+                        str(tmp_path / f"{name}.npy")) == 0
+    want = relmax.compute_references(ex, x, LAYER, RULE, "true", np.full(len(x), 7), n=3)
+    with np.load(outs["sevens"] / "references" / "references.npz") as z:
+        np.testing.assert_array_equal(z["samples"], want.samples)
+        np.testing.assert_allclose(z["relevance"], want.relevance, rtol=1e-9)
+    # targets that read no labels keep the key they had
+    key = relmax.cache_key(ex.model, relmax._config(ex, RULE), "pred", LAYER, "d", 3)
+    relmax.references(ex, x, LAYER, RULE, "pred", np.zeros(len(x)), n=3, dataset_id="d")
+    assert (tmp_path / "cache" / "relmax" / f"{key}.npz").exists()
