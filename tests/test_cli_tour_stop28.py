@@ -158,3 +158,26 @@ def test_a_preset_sweep_keeps_zennits_norm_at_a_graphs_mean_pool(tmp_path, capsy
                  *given]) == 0
     out = capsys.readouterr().out
     assert out.endswith(best), out
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    (["explain", "mnist-lenet5", "X", "--out", "R.npy", "--png", ""], "--png"),
+    (["evaluate", "mnist-lenet5", "X", "--plot", ""], "--plot"),
+    (["sweep", "mnist-lenet5", "X", "--rule", "epsilon", "--csv", ""], "--csv"),
+    (["render", "R.npy", "--out", ""], "--out"),
+    (["explain", "", "X", "--out", "R.npy"], "model"),
+    (["data", "info", ""], "dataset")])
+def test_an_empty_argument_is_refused_by_name(tmp_path, capsys, monkeypatch, argv, name):
+    """--png "" and --plot "" were taken as not given (no picture, not a word); `lrp sweep
+    --csv ""` ran the whole sweep, then failed ": write failed: No such file or directory";
+    an empty model name was ": no such file or bundled model"."""
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "X.npy", np.zeros((2, 28, 28), dtype=np.uint8))
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    command = " ".join(argv[:2] if argv[0] == "data" else argv[:1])
+    assert capsys.readouterr().err == (f"lrp {command}: error: argument {name}: an empty "
+                                       f"value; give a name or value (see 'lrp {command} "
+                                       "--help')\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.npy"]

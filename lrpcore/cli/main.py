@@ -164,6 +164,18 @@ def _command_parser(parser, args) -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_empty_values(parser, args) -> None:
+    """An argument given as '' is refused by name: ``--png ""`` and ``--plot ""`` were taken
+    as not given (no picture, no word), ``lrp sweep --csv ""`` computed the whole sweep and
+    then failed ": write failed", and files named '' were reported as ": no such file"."""
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(value, list) else [value]
+        if "" in values and action.default != "":
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            parser.error(f"argument {name}: an empty value; give a name or value")
+
+
 def main(argv=None) -> int:
     with escaping_output():  # a file name or "×" the terminal cannot show is no crash
         return _main(argv)
@@ -175,6 +187,7 @@ def _main(argv=None) -> int:
                                                              else argv))
     if extra:  # said by the command that was given them, not by 'lrp'
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    refuse_empty_values(_command_parser(parser, args), args)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
