@@ -181,3 +181,19 @@ def test_an_empty_argument_is_refused_by_name(tmp_path, capsys, monkeypatch, arg
                                        f"value; give a name or value (see 'lrp {command} "
                                        "--help')\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["X.npy"]
+
+
+def test_a_checkpoint_of_another_network_names_the_missing_tensor(tmp_path, capsys):
+    """`lrp convert resnet18.pth e.npz --arch efficientnet-lite0` said "not a state dict of
+    efficientnet-lite0 ('_conv_stem.weight')": the name alone, in parentheses, did not say
+    that the checkpoint lacks it."""
+    from hostile_files import save_pth_state_dict
+
+    pth = save_pth_state_dict(tmp_path / "resnet18.pth",
+                              {"conv1.weight": np.zeros((4, 3, 3, 3), np.float32)})
+    assert main(["convert", str(pth), str(tmp_path / "e.npz"), "--arch",
+                 "efficientnet-lite0"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{pth}: not a state dict of efficientnet-lite0: it has no tensor "
+            f"'_conv_stem.weight' ('lrp info {pth}' lists its tensors)") in err, err
+    assert not (tmp_path / "e.npz").exists()

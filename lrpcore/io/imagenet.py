@@ -64,7 +64,11 @@ def build_from_checkpoint(path, arch="efficientnet-lite0"):
     weights = read_state_dict(path)
     try:
         model = ARCHITECTURES[arch](weights)
-    except (KeyError, ValueError) as exc:
+    except KeyError as exc:  # the architecture's own tensor name: "(_conv_stem.weight)" alone
+        # left the reader to guess that it was missing
+        raise ModelFormatError(f"{path}: not a state dict of {arch}: it has no tensor "
+                               f"{exc.args[0]!r} ('lrp info {path}' lists its tensors)") from None
+    except ValueError as exc:
         raise ModelFormatError(f"{path}: not a state dict of {arch} ({exc})") from None
     model.meta.update({"class_names": list(imagenet_class_names()),
                        "provenance": {"weights": str(path), "architecture": arch,
