@@ -387,3 +387,17 @@ def test_a_relevance_stores_sample_indices_are_checked_as_a_datasets_are(tmp_pat
     with pytest.raises(lrpcore.DatasetError, match=r"R\.zarr: sample indices must be integers"):
         store.heatmaps("x")
     np.testing.assert_array_equal(store.heatmaps([-1]), store.heatmaps([3]))
+
+
+def test_render_draws_a_photograph_at_the_size_lrp_explain_png_does():
+    """render.heatmap and render.digit drew every map 3× (a 224×224 photograph 672 pixels
+    wide), where lrp explain --png, the explorer and every command draw photographs 1× and
+    digits 3× (render.default_scaling)."""
+    from lrpcore import render
+
+    photo = np.zeros((224, 224, 3), np.uint8)
+    R = np.random.default_rng(0).normal(size=(3, 224, 224))
+    assert render.heatmap(R, photo).shape == render.digit(photo).shape == (224, 224, 3)
+    assert render.heatmap(np.ones((28, 28))).shape == render.digit(np.ones((28, 28))).shape \
+        == (84, 84, 3)
+    assert render.heatmap(R, photo, scaling=2).shape == (448, 448, 3)

@@ -18,12 +18,20 @@ from ..errors import ExportError, ShapeError
 from ..fileio import atomic_write_bytes
 from . import luts
 from .colormaps import get_colormap, lookup
-from .outline import as_map, draw_outline, enlarge, outline_mask, outline_sigma, outline_style
+from .outline import (
+    as_map,
+    default_scaling,
+    draw_outline,
+    enlarge,
+    outline_mask,
+    outline_sigma,
+    outline_style,
+)
 
 _BINARY = lookup(luts.table("binary"))
 
 
-def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=None) -> np.ndarray:
+def heatmap(R, x=None, cmap="bwr", scaling=None, sigma=None) -> np.ndarray:
     """Colour a relevance map: an (H·s) × (W·s) × 3 float image in [0, 1].
 
     Parameters
@@ -38,8 +46,12 @@ def heatmap(R, x=None, cmap="bwr", scaling=3, sigma=None) -> np.ndarray:
         for a photograph (black edges of its textures hid sparse relevance).
     sigma : float or None, the edge detector's smoothing; None: the style's (2 for a digit).
     cmap : str, a name from :func:`colormap_names` (or a matplotlib map name).
+    scaling : int or None, pixels per map pixel; None: :func:`default_scaling`, as every
+        command and the explorer draw (3 for a digit, 1 for a photograph: a fixed 3 drew a
+        224×224 map 672 pixels wide where ``lrp explain --png`` draws 224).
     """
     cm = get_colormap(cmap)
+    scaling = default_scaling(R) if scaling is None else scaling
     R, x = channels_last(R), None if x is None else unit_input(channels_last(x))
     R = enlarge(as_map(R), scaling)
     rgb = np.clip(cm(R), 0.0, 1.0)
@@ -78,11 +90,13 @@ def _gray(x) -> np.ndarray:
     return as_map(x, "input")
 
 
-def digit(x, scaling=3) -> np.ndarray:
+def digit(x, scaling=None) -> np.ndarray:
     """The input as an RGB image: gray levels with 0 white and 1 black (matplotlib 'binary').
 
     RGB inputs (H×W×3 in [0, 1]) are shown as they are; uint8 pixels are divided by 255.
+    ``scaling`` None: :func:`default_scaling`, as :func:`heatmap`.
     """
+    scaling = default_scaling(x) if scaling is None else scaling
     x = unit_input(channels_last(x))
     if x.ndim == 3 and x.shape[2] == 3:
         rgb = np.clip(np.stack([as_map(x[..., k], "input") for k in range(3)], -1), 0.0, 1.0)
