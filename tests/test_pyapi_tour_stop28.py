@@ -401,3 +401,46 @@ def test_render_draws_a_photograph_at_the_size_lrp_explain_png_does():
     assert render.heatmap(np.ones((28, 28))).shape == render.digit(np.ones((28, 28))).shape \
         == (84, 84, 3)
     assert render.heatmap(R, photo, scaling=2).shape == (448, 448, 3)
+
+
+def test_the_readmes_longer_python_tour_runs_as_written(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"A longer tour .*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    assert (tmp_path / "tabby.png").exists() and scope["R"].shape == (2, 3, 224, 224)
+    assert scope["maps"].shape == (3, 32, 32, 1) and scope["strategies"].k >= 1
+    assert scope["best"].faithfulness.score > 0
+
+
+def test_the_library_gives_the_commands_numbers(tmp_path, lenet, digits, capsys):
+    """What the README's tour says: the same inputs give the same results from Python as from
+    lrp explain, lrp concepts and lrp sanity."""
+    import lrpcore.concepts as concepts
+    from lrpcore.cli.main import main
+    from lrpcore.insight import sanity
+
+    data = tmp_path / "d.npy"
+    np.save(data, digits)
+    assert main(["explain", "mnist-lenet5", str(data), "--rule", "epsilon:0.01", "--out",
+                 str(tmp_path / "R.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "R.npy"),
+                                  lrpcore.explain(lenet, digits, rule="epsilon:0.01"))
+    assert main(["concepts", "mnist-lenet5", str(data), "--layer", "convolution1", "--sample",
+                 "2", "--top", "3", "--references", "0", "--rule", "epsilon:0.01", "--out",
+                 str(tmp_path / "c")]) == 0
+    fwd = lrpcore.Explainer(lenet).forward(digits[2:3])
+    ranking = concepts.rank_channels(fwd, "convolution1", rule="epsilon:0.01")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "c" / "conditional.npy"),
+        concepts.conditional_heatmaps(fwd, "convolution1", ranking.channels[:3],
+                                      rule="epsilon:0.01"))
+    assert main(["sanity", "mnist-lenet5", str(data), "--rule", "epsilon:0.01", "--n", "4",
+                 "--csv", str(tmp_path / "s.csv")]) == 0
+    capsys.readouterr()
+    result = sanity.cascading_randomisation(lenet, digits, "epsilon:0.01")
+    assert (tmp_path / "s.csv").read_text() == sanity.csv_text(result)
