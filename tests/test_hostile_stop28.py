@@ -231,3 +231,26 @@ def test_a_slice_of_an_nhwc_map_is_refused_naming_the_axes_the_file_gives(tmp_pa
                  ["N", 4, 3, 6])
     assert main(["info", str(path)]) == 2
     one_line(capsys, "m.onnx", "(Slice)", problem)
+
+
+def test_a_repeat_making_a_map_too_large_is_refused_before_its_indices_are_built(tmp_path,
+                                                                                 capsys):
+    """tf.repeat (Unsqueeze, Tile, Reshape) by 10¹² copies of an N×4×4×3 map's rows: the
+    importer built the 4·10¹² row indices first (np.repeat) and said 'out of memory … too
+    large for this machine' of a 300-byte file (10⁸ copies: 21 s and 3.2 GB before the
+    NearestResize refused 65536 rows)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    k = 10**12
+    consts = {"a": [2], "r": [1, 1, k, 1, 1], "s": [1, 4 * k, 4, 3]}
+    inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in consts.items()]
+    nodes = [helper.make_node("Unsqueeze", ["x", "a"], ["u"], name="expand_dims"),
+             helper.make_node("Tile", ["u", "r"], ["t"], name="tile"),
+             helper.make_node("Reshape", ["t", "s"], ["y"], name="merge")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 4, 4, 3], [1, 4 * k, 4, 3],
+                           opset=13)
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", "'merge' (Reshape)", "copies rows 1,000,000,000,000 times",
+             "more than 65536 on a side")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph_upsampling import NearestResize
+from ..graph_upsampling import MAX_SIDE, NearestResize
 from ..text import brief
 
 REPEATING = "repeating"  # storage of the tensors between a repeat's Unsqueeze and Reshape
@@ -138,6 +138,10 @@ def reshape(b, node, where, t, target) -> bool:
                       "width before them, back to a map (tf.repeat, Keras's nearest "
                       "UpSampling2D)")
     H, W = (base.shape[1], base.shape[2]) if base.storage == "cl" else base.shape[:2]
+    if (H, W)[repeated] * k > MAX_SIDE:  # refused before np.repeat holds k copies' indices
+        b.fail(where, f"a repeat of {brief(list(t.shape))} copies "
+                      f"{'rows' if repeated == 0 else 'columns'} {k:,} times, a map of more "
+                      f"than {MAX_SIDE} on a side")
     rows, cols = np.arange(H), np.arange(W)
     if repeated == 0:
         rows = np.repeat(rows, k)
