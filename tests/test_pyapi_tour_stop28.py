@@ -444,3 +444,23 @@ def test_the_library_gives_the_commands_numbers(tmp_path, lenet, digits, capsys)
     capsys.readouterr()
     result = sanity.cascading_randomisation(lenet, digits, "epsilon:0.01")
     assert (tmp_path / "s.csv").read_text() == sanity.csv_text(result)
+
+
+def test_open_dataset_takes_an_array_a_script_holds_with_its_labels(lenet):
+    """open_dataset(array, labels=y) was "TypeError: expected str, bytes or os.PathLike
+    object, not ndarray": a script's own samples could not get the labels SpRAy of a class
+    needs."""
+    import lrpcore.spray as spray
+
+    source = lrpcore.open_dataset("mnist-sample")
+    idx = np.arange(0, 5000, 10)
+    ds = lrpcore.open_dataset(source.images(idx), labels=source.labels[idx])
+    assert ds.name == "array" and len(ds) == 500
+    np.testing.assert_array_equal(ds.labels, source.labels[idx])
+    result = spray.spray(lenet, ds, cls=3, rule="epsilon:0.01", embed=None)
+    assert len(result.indices) == int((source.labels[idx] == 3).sum())
+    with pytest.raises(lrpcore.DatasetError, match=r"labels: 3 labels for 500 samples"):
+        lrpcore.open_dataset(source.images(idx), labels=[1, 2, 3])
+    with pytest.raises(lrpcore.DatasetError, match=r"array: expected samples of numbers, N "
+                                                   r"first; got shape \(5,\)"):
+        lrpcore.open_dataset(np.zeros(5))

@@ -616,7 +616,9 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     gzipped or not), a folder of PNG/JPEG images (one subfolder per class labels them), one
     PNG/JPEG image (a dataset of one sample, fitted like a folder's), or a
     built-in name: ``"mnist-test"`` (bundled), ``"mnist-sample"`` (5,000 training digits),
-    ``"mnist-train"`` (after ``lrp data download``) or ``"natural-images"`` (ten photographs).
+    ``"mnist-train"`` (after ``lrp data download``) or ``"natural-images"`` (ten photographs),
+    or an array of samples a script holds (N first; the dataset is named ``"array"``), to give
+    it labels or a model as a file's.
 
     ``labels`` may be a label file (.npy/.npz/.mat/.txt/IDX: N, N × 1 floats of whole numbers,
     or one-hot), an array, or None (use labels found with the data, if any). With ``model``, a
@@ -624,8 +626,13 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
     subfolders label by its class names (:func:`fit_to_model`): the one path of every command
     that reads data for a model.
     """
-    target = os.fspath(path_or_name)
-    if not os.path.exists(target) and target in DATASET_NAMES:
+    if not isinstance(path_or_name, (str, bytes, os.PathLike)):
+        ds, target = _in_memory(path_or_name), None
+    else:
+        target = os.fspath(path_or_name)
+    if target is None:
+        pass
+    elif not os.path.exists(target) and target in DATASET_NAMES:
         ds = _named(target)
     elif os.path.isdir(target):
         _refuse_zarr(target)
@@ -655,6 +662,21 @@ def open_dataset(path_or_name, labels=None, model=None) -> Dataset:
             where, arr = "labels", labels
         ds.labels = normalize_labels(arr, len(ds), where)
     return ds
+
+
+def _in_memory(data) -> Dataset:
+    """Samples a script holds as a dataset: open_dataset(array, labels=y) was "TypeError:
+    expected str, bytes or os.PathLike object, not ndarray", while SpRAy of a class and RelMax
+    of the true class need a dataset with labels."""
+    try:
+        arr = np.asarray(data)
+    except ValueError:  # a list of arrays of different shapes
+        raise DatasetError("array: the samples differ in shape; give one array, N first "
+                           "(photographs: lrpcore.fit_image fits each)") from None
+    if arr.ndim < 2 or arr.shape[0] == 0 or arr.dtype.kind not in "biuf":
+        raise DatasetError(f"array: expected samples of numbers, N first; got shape "
+                           f"{arr.shape} of dtype {arr.dtype}")
+    return Dataset(arr, name="array", source="in memory", where="array")
 
 
 def mixed_order(labels, n=None) -> np.ndarray:
