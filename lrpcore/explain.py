@@ -870,8 +870,9 @@ def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, bac
     Returns
     -------
     numpy.ndarray
-        The relevance, shaped like the fed input (``raw=False``: the prepared input, e.g.
-        N×32×32×1 for the toolbox's padded LeNet-5, N×C×H×W for a PyTorch export).
+        The relevance in ``dtype``, shaped like the fed input (``raw=False``: the prepared
+        input, e.g. N×32×32×1 for the toolbox's padded LeNet-5, N×C×H×W for a PyTorch
+        export), also when computed on a GPU.
 
     Examples
     --------
@@ -884,7 +885,8 @@ def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, bac
 
 
 def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:
-    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array.
+    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array, N×K
+    in ``dtype``.
 
     ``raw``, ``backend`` and ``dtype`` as in :func:`explain`; the scores LRP explains (before
     the SoftMax) come from ``Explainer(model).forward(x).outputs()``.
