@@ -885,8 +885,8 @@ def explain(model, x, rule=None, target="pred", layer_rules=None, raw=False, bac
 
 
 def predict(model, x, raw=False, backend=None, dtype=None) -> np.ndarray:
-    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array, N×K
-    in ``dtype``.
+    """Outputs of the whole model (SoftMax included, if it has one) as a numpy array in
+    ``dtype``: N×K (a segmentation model's map: N×H×W×K).
 
     ``raw``, ``backend`` and ``dtype`` as in :func:`explain`; the scores LRP explains (before
     the SoftMax) come from ``Explainer(model).forward(x).outputs()``.
