@@ -464,3 +464,20 @@ def test_open_dataset_takes_an_array_a_script_holds_with_its_labels(lenet):
     with pytest.raises(lrpcore.DatasetError, match=r"array: expected samples of numbers, N "
                                                    r"first; got shape \(5,\)"):
         lrpcore.open_dataset(np.zeros(5))
+
+
+def test_compare_takes_class_names_as_explain_does():
+    """insight.compare(fwd, rules, classes=["tabby", "tiger cat"]) was "class 'tabby' is not
+    an integer" (and so were contrast and class_relevance), while explain takes names."""
+    from lrpcore import insight
+
+    model = lrpcore.load_model("efficientnet-lite0")
+    photo = np.full((1, 224, 224, 3), 128, np.uint8)
+    fwd = lrpcore.Explainer(model, dtype="float32").forward(photo)
+    by_name = insight.compare(fwd, ["EpsilonPlus"], classes=["tabby"],
+                              contrast=("tabby", "tiger cat"))
+    assert by_name.classes == (281,) and by_name.contrast == (281, 282)
+    np.testing.assert_array_equal(by_name.rows[0].maps[0],
+                                  insight.class_relevance(fwd, "EpsilonPlus", classes=[281])[0])
+    with pytest.raises(lrpcore.ShapeError, match=r"class 'pred': give a class index or name"):
+        insight.class_relevance(fwd, "EpsilonPlus", classes=["pred"])

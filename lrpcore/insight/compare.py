@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import RuleError, ShapeError
 from ..explain import Forward, resolve_rules
 from ..map_targets import class_scores
-from ..targets import explains_all_outputs, resolve_classes
+from ..targets import explains_all_outputs, parse_target, resolve_classes
 from .baselines import attribute, baseline_name, model_class_names
 from .tasks import check_cancel, report
 from .views import repeated_view, sample_view
@@ -59,7 +59,13 @@ def _max_abs(a) -> float:
     return float(np.max(np.abs(a))) if np.size(a) else 0.0
 
 
-def _check_class(c, k, what="class"):
+def _check_class(c, k, what="class", names=None):
+    """Class ``c`` (an index, or a name of ``names``: a callable giving the model's class
+    names, as explain takes them; 'tabby' was "not an integer") checked against k outputs."""
+    if isinstance(c, str) and names is not None:
+        c = parse_target(c, what=what, class_names=names)
+        if not isinstance(c, int):
+            raise ShapeError(f"{what} {c!r}: give a class index or name")
     try:
         c = int(c)
     except (TypeError, ValueError):
@@ -89,7 +95,9 @@ def class_relevance(forward: Forward, rule, index=0, classes=None, region=None) 
     """
     one = sample_view(forward, index)
     k = int(one.output.shape[-1])  # a segmentation model's map: its classes per pixel
-    classes = list(range(k)) if classes is None else [_check_class(c, k) for c in classes]
+    names = model_class_names(forward)
+    classes = list(range(k)) if classes is None else [_check_class(c, k, names=names)
+                                                      for c in classes]
     if not classes:
         return np.zeros((0,) + tuple(one.activations[0].shape[1:]))
     many = repeated_view(one, len(classes))
@@ -99,8 +107,8 @@ def class_relevance(forward: Forward, rule, index=0, classes=None, region=None) 
 def contrast_map(forward: Forward, rule, class_a, class_b, index=0, positive=False):
     """R_A − R_B for sample ``index`` (optionally clipped at 0), shape of one input sample."""
     k = int(forward.output.shape[-1])
-    a = _check_class(class_a, k, "class A")
-    b = _check_class(class_b, k, "class B")
+    a = _check_class(class_a, k, "class A", model_class_names(forward))
+    b = _check_class(class_b, k, "class B", model_class_names(forward))
     ra, rb = class_relevance(forward, rule, index, [a, b])
     diff = ra - rb
     return np.maximum(diff, 0) if positive else diff
@@ -132,7 +140,9 @@ def compare(forward: Forward, rules, index=0, classes="target", target="pred", l
     chosen = _chosen_classes(one, classes, target, labels, index, k, region)
     pair = None
     if contrast is not None:
-        pair = (_check_class(contrast[0], k, "class A"), _check_class(contrast[1], k, "class B"))
+        names = model_class_names(forward)
+        pair = (_check_class(contrast[0], k, "class A", names),
+                _check_class(contrast[1], k, "class B", names))
     names = _class_names(forward.explainer.model, k)
     rows = []
     for done, rule in enumerate(rules):
@@ -181,7 +191,7 @@ def _all_or_top(one, k, region=None):
 
 def _chosen_classes(one, classes, target, labels, index, k, region=None):
     if not isinstance(classes, str):
-        return [_check_class(c, k) for c in classes]
+        return [_check_class(c, k, names=model_class_names(one)) for c in classes]
     mode = classes.strip().lower()
     if mode == "all":
         return _all_or_top(one, k, region)
