@@ -197,3 +197,39 @@ def test_a_checkpoint_of_another_network_names_the_missing_tensor(tmp_path, caps
     assert (f"{pth}: not a state dict of efficientnet-lite0: it has no tensor "
             f"'_conv_stem.weight' ('lrp info {pth}' lists its tensors)") in err, err
     assert not (tmp_path / "e.npz").exists()
+
+
+@pytest.fixture
+def folder_with_a_corrupt_photo(tmp_path):
+    """Two digit photographs and a file that is no image: reading the folder warns."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k in range(2):
+        Image.fromarray(np.full((28, 28), 40 * k, np.uint8)).save(folder / f"d{k}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"cut short")
+    return folder
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", "--out", "R.npy"], ["evaluate"], ["sweep"], ["sanity"],
+    ["concepts", "--layer", "0", "--out", "c"], ["spray", "--out", "s.npz"]])
+@pytest.mark.parametrize(("option", "said"), [
+    (["--rule", "EpsilonPluss"], "lrp {}: error: unknown rule 'EpsilonPluss' (did you mean "
+                                 "EpsilonPlus?)"),
+    (["--rule", "epsilon", "--layer-rule", "0=flatt"],
+     "lrp {}: error: --layer-rule '0=flatt': unknown rule 'flatt' (did you mean flat?)")])
+def test_a_misspelt_rule_is_refused_before_the_samples_are_read(
+        tmp_path, capsys, monkeypatch, folder_with_a_corrupt_photo, command, option, said):
+    """`lrp evaluate resnet.onnx photos/ --rule EpsilonPluss` decoded every photograph of the
+    folder (and warned about the one it could not read) before saying the rule name was
+    misspelt; a --layer-rule's SPEC alike, in every command that takes rules."""
+    monkeypatch.chdir(tmp_path)
+    name, *options = command
+    assert main([name, "mnist-lenet5", str(folder_with_a_corrupt_photo), *options,
+                 *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said.format(name)), err
+    assert "broken.png" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]

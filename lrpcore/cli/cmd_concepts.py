@@ -100,8 +100,9 @@ def run(args) -> int:
     from ..explain import Explainer, resolve_rules
     from ..io.models import load_classifier
     from ..render import get_colormap
-    from .cmd_explain import layer_rules_of
+    from .cmd_explain import check_rule_specs, layer_rules_of
 
+    check_rule_specs(args.rule, args.layer_rule)  # before anything is read
     get_colormap(args.colormap)
     check_output_folder(args.out, args.overwrite)  # before anything is computed
     refuse_folder_in_folders_read(args.out, [args.data])

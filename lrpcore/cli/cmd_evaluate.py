@@ -116,11 +116,11 @@ def _write_outputs(args, results) -> list:
 
 def run(args) -> int:
     from ..insight.pixelflip import check_seed, evaluate_methods  # noqa: PLC0415
-    from .cmd_explain import layer_rules_of, parse_layer_rules  # noqa: PLC0415
+    from .cmd_explain import check_rule_specs, layer_rules_of  # noqa: PLC0415
     from .map_args import load_scoring_model  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
-    parse_layer_rules(args.layer_rule)  # their form, before anything is read
+    check_rule_specs(args.rule, args.layer_rule)  # before anything is read
     # --csv x.npy --overwrite replaced the samples it evaluates (lrp explain refuses it)
     check_outputs_free([None if args.csv in (None, "-") else args.csv, args.plot],
                        args.overwrite, inputs=[args.input, args.labels, *model_files(args.model)])

@@ -136,6 +136,27 @@ def parse_layer_rules(items) -> dict:
     return rules
 
 
+def check_rule_specs(rules, items) -> None:
+    """The spelling of ``--rule`` (one, or evaluate's list) and of each ``--layer-rule``'s
+    form and SPEC, before any model or sample is read: 'EpsilonPluss' or '0=flatt' was refused
+    only after every photograph of a folder had been decoded. Which layers a key names needs
+    the model (:func:`layer_rules_of`)."""
+    from ..insight.baselines import baseline_name  # noqa: PLC0415
+    from ..presets import preset_or_none  # noqa: PLC0415
+    from ..rules import parse_rule  # noqa: PLC0415
+
+    for rule in rules if isinstance(rules, list) else [rules]:  # evaluate's baselines pass
+        if rule and preset_or_none(rule) is None and baseline_name(rule) is None:
+            parse_rule(rule)
+    for item in items or []:
+        ((_, spec),) = parse_layer_rules([item]).items()
+        try:
+            if preset_or_none(spec) is None:
+                parse_rule(spec)
+        except RuleError as exc:
+            raise RuleError(f"--layer-rule {item!r}: {exc}") from None
+
+
 def layer_rules_of(items, model, model_name) -> dict:
     """:func:`parse_layer_rules`, each item checked against ``model``'s layers before any
     work: a key that names no layer (or one that takes no rule) is refused naming the option
@@ -143,17 +164,10 @@ def layer_rules_of(items, model, model_name) -> dict:
     '/nope'"), though the key is right for another model; a bad SPEC names the option.
     The keys are resolved against ``model.analysis_layers()``, the layers every Explainer
     explains, so that no explainer is built here only to be thrown away."""
-    from ..presets import preset_or_none  # noqa: PLC0415
-    from ..rules import parse_rule  # noqa: PLC0415
-
     layers = model.analysis_layers()
     for item in items:
+        check_rule_specs(None, [item])
         ((key, spec),) = parse_layer_rules([item]).items()
-        try:
-            if preset_or_none(spec) is None:
-                parse_rule(spec)
-        except RuleError as exc:
-            raise RuleError(f"--layer-rule {item!r}: {exc}") from None
         try:
             resolve_rules(layers, None, {key: spec})
         except RuleError as exc:
@@ -213,6 +227,7 @@ def run(args) -> int:
     from ..io.models import load_classifier
     from .explain_cluster import wants_cluster
 
+    check_rule_specs(args.rule, args.layer_rule)
     if wants_cluster(args):  # --out *.zarr, --workers or --scheduler: lrpcore.distributed
         from .explain_cluster import run_cluster
 

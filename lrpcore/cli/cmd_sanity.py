@@ -56,10 +56,10 @@ def run(args) -> int:
     from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sanity import cascading_randomisation, csv_text, figure  # noqa: PLC0415
     from ..render.compose import save_png  # noqa: PLC0415
-    from .cmd_explain import layer_rules_of, parse_layer_rules  # noqa: PLC0415
+    from .cmd_explain import check_rule_specs, layer_rules_of  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
-    parse_layer_rules(args.layer_rule)  # their form, before anything is read
+    check_rule_specs(args.rule, args.layer_rule)  # before anything is read
     model = None
     if args.rule is None:  # the model's rule, as lrp explain takes it; the plot is named by it
         from ..explain import DEFAULT_RULE  # noqa: PLC0415

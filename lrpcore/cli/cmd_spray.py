@@ -89,8 +89,9 @@ def run(args) -> int:
     from ..map_targets import region_words
     from ..spray import class_indices, spray
     from ..targets import model_map_shape
-    from .cmd_explain import layer_rules_of
+    from .cmd_explain import check_rule_specs, layer_rules_of
 
+    check_rule_specs(args.rule, args.layer_rule)  # before anything is read
     if not args.out.lower().endswith(".npz"):
         raise RuleError(f"{args.out}: a SpRAy result is saved as .npz")
     check_outputs_free([args.out], args.overwrite, inputs=[args.data, args.labels, args.model])

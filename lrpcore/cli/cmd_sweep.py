@@ -46,11 +46,11 @@ def run(args) -> int:
     from ..insight.params import parse_values  # noqa: PLC0415
     from ..insight.pixelflip import check_seed  # noqa: PLC0415
     from ..insight.sweep import csv_text, run_sweep  # noqa: PLC0415
-    from .cmd_explain import layer_rules_of, parse_layer_rules  # noqa: PLC0415
+    from .cmd_explain import check_rule_specs, layer_rules_of  # noqa: PLC0415
 
     check_seed(args.seed)  # before anything is read or computed
     params = dict(parse_values(t) for t in args.param) or None
-    parse_layer_rules(args.layer_rule)  # their form, before anything is read
+    check_rule_specs(args.rule, args.layer_rule)  # before anything is read
     if args.csv not in (None, "-"):
         check_outputs_free([args.csv], args.overwrite, inputs=read_files(args))
     model, x, labels = load_inputs(args, 256)
