@@ -38,6 +38,9 @@ def as_samples(x, spec=None, raw=False):
         raise ShapeError(f"x: the samples differ in shape ({', '.join(shapes)}): give arrays of "
                          "one shape (a photograph: lrpcore.fit_image(photo, model) fits it to "
                          "the model)") from None
+    except (TypeError, RuntimeError) as exc:  # a tensor that requires grad, a GPU tensor
+        raise ShapeError(f"x: cannot be read as an array ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else exc!r})") from None
     if spec is not None:
         _refuse_one_sample(arr, spec, raw)
     return arr

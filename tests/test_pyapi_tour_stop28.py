@@ -481,3 +481,16 @@ def test_compare_takes_class_names_as_explain_does():
                                   insight.class_relevance(fwd, "EpsilonPlus", classes=[281])[0])
     with pytest.raises(lrpcore.ShapeError, match=r"class 'pred': give a class index or name"):
         insight.class_relevance(fwd, "EpsilonPlus", classes=["pred"])
+
+
+def test_an_object_numpy_cannot_read_is_refused_naming_x_with_its_own_words(lenet):
+    """A PyTorch tensor that requires grad raised torch's RuntimeError through explain, which
+    `except lrpcore.LRPError` did not catch; its words ('use tensor.detach()') are kept."""
+    class GradTensor:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+
+    with pytest.raises(lrpcore.ShapeError, match=r"x: cannot be read as an array "
+                                                 r"\(RuntimeError: .*tensor\.detach\(\)"):
+        lrpcore.explain(lenet, GradTensor())
