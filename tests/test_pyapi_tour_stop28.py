@@ -494,3 +494,12 @@ def test_an_object_numpy_cannot_read_is_refused_naming_x_with_its_own_words(lene
     with pytest.raises(lrpcore.ShapeError, match=r"x: cannot be read as an array "
                                                  r"\(RuntimeError: .*tensor\.detach\(\)"):
         lrpcore.explain(lenet, GradTensor())
+
+
+def test_check_fits_takes_what_open_dataset_opens(lenet):
+    """check_fits(model, "mnist-test") or an array was "AttributeError: 'str' object has no
+    attribute 'labels'"."""
+    lrpcore.check_fits(lenet, "mnist-test")
+    lrpcore.check_fits(lenet, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(lrpcore.ShapeError, match=r"dataset array has samples of shape 5×5×1"):
+        lrpcore.check_fits(lenet, np.zeros((2, 5, 5), np.uint8))

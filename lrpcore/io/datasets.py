@@ -713,7 +713,11 @@ def check_labels_fit(labels, n_classes, where) -> None:
 
 def check_fits(model, dataset) -> None:
     """Raise ShapeError (one sentence) when ``dataset``'s samples cannot feed ``model``, and
-    DatasetError when its labels name classes the model lacks."""
+    DatasetError when its labels name classes the model lacks. ``dataset``: a
+    :class:`Dataset`, or what :func:`open_dataset` opens (a name, a path, an array), which
+    was an AttributeError."""
+    if not isinstance(dataset, Dataset):
+        dataset = open_dataset(dataset)
     before = getattr(dataset, "labels", None), getattr(dataset, "class_names", None)
     _label_folder(dataset, model)
     try:
