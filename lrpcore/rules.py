@@ -790,4 +790,12 @@ def parse_rule(spec) -> Rule:
     if not isinstance(spec, str) or not spec.strip():
         raise RuleError(f"a rule spec must be a non-empty string, got {spec!r}")
     head, *args = spec.strip().split(":")
+    if not args and head.strip().lower() not in RULES:
+        from .presets import find_preset  # noqa: PLC0415 (presets import this module)
+
+        preset = find_preset(head)
+        if preset is not None:  # was "preset EpsilonPlus takes no parameters", none given
+            raise RuleError(f"{preset.name} is a preset (a rule per layer), not one rule: give "
+                            f"it as the rule of a whole explanation (rule={preset.name!r}, "
+                            f"--rule {preset.name}); lrpcore.PRESETS[{preset.name!r}] holds it")
     return rule_class(head).from_args(args, spec.strip())

@@ -503,3 +503,14 @@ def test_check_fits_takes_what_open_dataset_opens(lenet):
     lrpcore.check_fits(lenet, np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(lrpcore.ShapeError, match=r"dataset array has samples of shape 5×5×1"):
         lrpcore.check_fits(lenet, np.zeros((2, 5, 5), np.uint8))
+
+
+def test_parse_rule_of_a_preset_says_it_is_a_preset():
+    """parse_rule("EpsilonPlus") said "preset EpsilonPlus takes no parameters" to a caller
+    who gave none."""
+    with pytest.raises(lrpcore.RuleError, match=r"EpsilonPlus is a preset \(a rule per "
+                                                 r"layer\), not one rule: .*rule='EpsilonPlus'"):
+        lrpcore.parse_rule("epsilonplus")
+    with pytest.raises(lrpcore.RuleError, match=r"preset EpsilonPlus takes no parameters"):
+        lrpcore.parse_rule("EpsilonPlus:3")
+    assert lrpcore.parse_rule("eps").spec() == "epsilon:0.01"
