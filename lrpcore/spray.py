@@ -61,7 +61,7 @@ class SprayResult:
 
     indices: np.ndarray     # dataset indices analysed
     labels: np.ndarray      # their true labels (-1 when unknown)
-    heatmaps: np.ndarray    # (n, H, W) input relevance summed over colour, full size
+    heatmaps: np.ndarray    # (n, H, W) float32 input relevance summed over colour, full size
     features: np.ndarray    # (n, h*w) the downsampled, normalised heatmaps clustered
     clusters: np.ndarray    # (n,) cluster of each sample
     eigenvalues: np.ndarray  # smallest eigenvalues of the normalised Laplacian
