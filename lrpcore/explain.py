@@ -43,7 +43,7 @@ rule : str, optional
     models; see :func:`lrpcore.default_settings` for the explorer's).
 target : str, int or array, default "pred"
     ``"pred"`` (the predicted class), ``"true"`` (needs ``labels``), a class index, a
-    class name (``"Egyptian cat"``; any case or an unambiguous start), one class per
+    class name (``"Egyptian cat"``; any case, or its first whole words), one class per
     sample (N indices or names), or ``"output"`` (the whole output vector, the
     toolbox's ``nn.lrp(y)``).
 layer_rules : dict, optional

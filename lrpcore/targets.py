@@ -27,6 +27,8 @@ from .map_targets import (
 from .text import is_digits
 
 TARGET_WORDS = ("pred", "true", "output")
+# how a class name may be given, as the commands' --target helps say it (class_by_name)
+CLASS_NAME_HELP = '"Egyptian cat"; any case, or its first whole words, "egyptian"'
 # other spellings the engine has always taken
 _ALIASES = {"predicted": "pred", "all": "output", "raw": "output"}
 

@@ -233,3 +233,17 @@ def test_a_misspelt_rule_is_refused_before_the_samples_are_read(
     assert err.startswith(said.format(name)), err
     assert "broken.png" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate", "sweep", "sanity", "concepts"])
+def test_target_help_says_which_starts_of_a_class_name_are_taken(capsys, command):
+    """The helps said a class name may be given by "its unambiguous start", but `--target
+    ca` for a model whose only class starting so is "cat" was refused ("no class of the model
+    has this name; close: 3 (cat)"): a start is taken as whole words ("egyptian" for
+    "Egyptian cat", never "cat" for "catamaran")."""
+    from cli_help import help_words
+
+    text = help_words(capsys, [command])
+    assert ('a class name ("Egyptian cat"; any case, or its first whole words, "egyptian"'
+            in text), text
+    assert "unambiguous start" not in text

@@ -7,6 +7,7 @@ import numpy as np
 from ..conventions import RULE_DEFAULT_HELP
 from ..errors import NonFiniteSample, RuleError, ShapeError
 from ..render import DEFAULT_COLORMAP
+from ..targets import CLASS_NAME_HELP
 from ..text import printable_line
 from .common import (
     EXPLORER_FLOAT64,
@@ -67,7 +68,7 @@ def register(sub):
     add_layer_rule_argument(p)
     p.add_argument("--target", default="pred",
                    help="pred, true, output, a class index or a class name "
-                   "(\"Egyptian cat\"; any case, or its unambiguous start; default pred)"
+                   f"({CLASS_NAME_HELP}; default pred)"
                    + MAP_TARGET_HELP)
     add_region_argument(p)
     p.add_argument("--references", type=int, default=8, metavar="N",

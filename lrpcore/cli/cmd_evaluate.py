@@ -9,6 +9,7 @@ import time
 from ..errors import NonFiniteSample, ShapeError
 from ..fileio import atomic_write_text, staged_writes
 from ..insight.pixelflip import DEFAULTS
+from ..targets import CLASS_NAME_HELP
 from .common import (
     MODEL_HELP,
     SCORING_FLOAT32,
@@ -55,7 +56,7 @@ def register(sub):
                    help="add random ordering as a reference (default: on, as in the GUI)")
     p.add_argument("--target", default="pred",
                    help="pred (default), true, a class index or a class "
-                   "name (\"Egyptian cat\"; any case, or its unambiguous start)")
+                   f"name ({CLASS_NAME_HELP})")
     d = DEFAULTS  # the GUI panel's defaults too
     p.add_argument("--steps", type=int, default=d["steps"],
                    help=f"perturbation steps (default {d['steps']})")

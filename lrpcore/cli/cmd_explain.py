@@ -22,6 +22,7 @@ from ..io.image_folder import IMAGE_EXTENSIONS
 from ..map_targets import declared_outputs
 from ..render import DEFAULT_COLORMAP, check_scaling, get_colormap
 from ..rules import RULES
+from ..targets import CLASS_NAME_HELP
 from ..text import is_digits, printable_line
 from .common import (
     MODEL_HELP,
@@ -85,7 +86,7 @@ def register(sub):
     p.add_argument("--target", default="pred",
                    help="pred (predicted class, default), true (the dataset's labels or --labels), "
                    "output (the whole output vector), a class index or a class name "
-                   "(\"Egyptian cat\"; any case, or its unambiguous start)" + MAP_TARGET_HELP)
+                   f"({CLASS_NAME_HELP})" + MAP_TARGET_HELP)
     add_region_argument(p)
     p.add_argument("--labels", metavar="FILE",
                    help=labels_help("INPUT", "for --target true"))

@@ -9,6 +9,7 @@ import sys
 
 from ..errors import ShapeError
 from ..fileio import atomic_write_text
+from ..targets import CLASS_NAME_HELP
 from .common import (
     MODEL_HELP,
     SCORING_FLOAT32,
@@ -34,7 +35,7 @@ def add_model_data(p, n_default) -> None:
                    f"class; default {n_default})")
     p.add_argument("--target", default="pred",
                    help="pred (default), true, a class index or a class "
-                   "name (\"Egyptian cat\"; any case, or its unambiguous start)")
+                   f"name ({CLASS_NAME_HELP})")
     add_backend_argument(p)
     add_dtype_argument(p, "float32", SCORING_FLOAT32)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
