@@ -73,7 +73,7 @@ def test_a_megabyte_tensor_name(tmp_path, capsys):
 def test_an_attribute_of_100000_values(tmp_path, capsys):
     node = helper.make_node("Transpose", ["x"], ["t"], name="tr", perm=list(range(100_000)))
     _refused(_save(tmp_path, [node, _gemm("t")], INITS, in_dims=(1, 2, 2, 1)), capsys,
-             "Transpose [0, 1, 2", "(100,000 in all)")
+             "Transpose's perm [0, 1, 2", "(100,000 in all)")
 
 
 def test_the_cli_bounds_any_message(capsys, monkeypatch):

@@ -254,3 +254,45 @@ def test_a_repeat_making_a_map_too_large_is_refused_before_its_indices_are_built
     assert main(["info", str(path)]) == 2
     one_line(capsys, "m.onnx", "'merge' (Reshape)", "copies rows 1,000,000,000,000 times",
              "more than 65536 on a side")
+
+
+@pytest.mark.parametrize("pads", [[], [0, 0, 0, 0], [0, 0, 1, 1]])
+def test_pads_of_another_count_than_twice_the_rank_are_refused(tmp_path, capsys, pads):
+    """A Pad's pads of no values (TorchScript's reversed-pads Slice cut short) or of zeros
+    too few were read as no padding: the Pad was dropped, where every runtime refuses the
+    file ('Pads has incorrect number of values')."""
+    onnx = pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    inits = [numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "W"),
+             numpy_helper.from_array(np.array(pads, np.int64), "p")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Pad", ["c", "p"], ["y"], name="pad", mode="edge")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 4, 4], [1, 2, 4, 4])
+    with pytest.raises(onnx.shape_inference.InferenceError):  # the file is invalid ONNX
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", "'pad' (Pad)", f"Pad's pads {pads} hold {len(pads)} values; "
+             "its 4-dimensional input takes 8")
+
+
+@pytest.mark.parametrize("batch", [7, -5])
+def test_resize_sizes_of_another_batch_are_refused(tmp_path, capsys, batch):
+    """Resize's sizes [7, C, H, W] on a batch of one: the 7 was not read (only C, H and W
+    were checked), so the model was explained as making one sample where a runtime makes
+    seven (a negative one: where every runtime refuses it)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    inits = [numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "W"),
+             numpy_helper.from_array(np.array([batch, 2, 8, 8], np.int64), "sizes")]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Resize", ["c", "", "", "sizes"], ["y"], name="up",
+                              mode="nearest")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 4, 4],
+                           [max(batch, 1), 2, 8, 8], opset=13)
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", "'up' (Resize)", f"Resize's sizes [{batch}, 2, 8, 8] must be "
+             "N, 2, H, W (N: the input's batch, 1)")

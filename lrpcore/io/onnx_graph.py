@@ -181,6 +181,13 @@ class _Builder:
             self.fail(where, f"{what} hold NaN or infinite values")
         return value
 
+    def batch_fits(self, n) -> bool:
+        """Whether ``n``, the batch entry of a shape the file gives (Expand's, Resize's sizes),
+        keeps the samples: 0 (Shape of data, folded), 1, or the input's fixed batch; with an
+        open batch any positive one (a constant traced at some batch). A 7 on a batch of one
+        was read as the sample's own, where every runtime makes seven."""
+        return int(n) in (0, 1, self.batch) or self.batch is None and int(n) > 0
+
     def indices(self, name, where, what):
         """A constant the operator reads as whole numbers (indices, axes, sizes, a shape),
         which ONNX types as integers: floats were cut toward zero (Gather at 1.7 took
@@ -712,6 +719,10 @@ def _pad(b, node, attrs, where, t):
         for k, a in enumerate(axes):
             full[a % 4], full[a % 4 + 4] = pads[k], pads[len(axes) + k]
         pads = full
+    elif len(pads) != 2 * _rank(t):  # none was read as no padding: the Pad was dropped
+        b.fail(where, f"Pad's pads {brief(pads)} hold {len(pads)} values; its "
+                      f"{_rank(t)}-dimensional input takes {2 * _rank(t)} (a start and an end "
+                      "per axis; every runtime refuses this file)")
     if not any(pads):  # nothing added (TorchScript at opset 9: a 1-D pool's pads of zeros)
         _alias(b, node, t)
         return
@@ -1457,7 +1468,7 @@ def _op_expand(b, node, attrs, where, t, data_in):
     except ValueError:
         b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
                       f"{brief(target)}: the shapes do not broadcast")
-    if target[0] not in (0, 1, b.batch):  # 0: the batch, as Shape of data is folded
+    if not b.batch_fits(target[0]):
         b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
                       f"{brief(target)} copies samples; only the shape of a map, batch kept")
     _alias(b, node, t)

@@ -229,8 +229,9 @@ def resize(b, node, attrs, where, t, data_in):
     if sizes is not None and scales is not None:  # read as the sizes: runtimes refuse it
         b.fail(where, f"{op} gives both scales and sizes; ONNX allows only one")
     if sizes is not None:
-        if sizes.shape != (rank,) or sizes[1] != C:
-            b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, {axes}")
+        if sizes.shape != (rank,) or sizes[1] != C or not b.batch_fits(sizes[0]):
+            b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, {axes} "
+                          f"(N: the input's batch{f', {b.batch}' if b.batch else ''})")
         sizes = np.insert(sizes, 2, 1) if t.seq else sizes
         factors = [int(o) / s for o, s in zip(sizes[2:], (H, W), strict=True)]
         # the sizes themselves: size · (o / size) rounded down is o − 1 for some (7 → 61)
