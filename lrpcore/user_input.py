@@ -50,7 +50,7 @@ def _refuse_one_sample(x, spec, raw) -> None:
     """ShapeError when ``x`` is exactly one sample of the model (its raw image, or with
     ``raw`` what it is fed), which the batch reading would take as a batch of rows."""
     one = tuple(spec.shape if raw else spec.raw_shape)
-    forms = {one, one[:-1] if len(one) == 3 and one[-1] == 1 else one}
+    forms = {one, one[:-1] if len(one) == 3 and one[-1] == 1 else one, (int(np.prod(one)),)}
     fits_as_batch = x.ndim >= 2 and int(np.prod(x.shape[1:])) == int(np.prod(one))
     if tuple(x.shape) in forms and not fits_as_batch:
         raise ShapeError(f"x: one sample of shape {_shape_text(x)} without a batch axis; the "

@@ -92,7 +92,7 @@ def test_photographs_of_different_sizes_are_refused_naming_fit_image():
             run()
 
 
-@pytest.mark.parametrize("shape, raw", [((28, 28, 1), False), ((28, 28), False),
+@pytest.mark.parametrize("shape, raw", [((28, 28, 1), False), ((28, 28), False), ((784,), False),
                                         ((32, 32, 1), True)])
 def test_one_sample_without_its_batch_axis_is_told_to_add_it(lenet, shape, raw):
     """One digit was read as 28 samples: 'samples of shape 28×1×1 do not fit the model'."""
