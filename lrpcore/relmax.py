@@ -292,7 +292,7 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         if progress:
             progress(N, steps)
     elif N:
-        first = ex.prepare(take(images, slice(0, 1)), raw)
+        first = ex.user_prepare(take(images, slice(0, 1)), raw)  # warns as explain does
         batch_size = pass_size(ex, first.shape[1:], batch_size)
     for a in range(0, N if scan is None else 0, batch_size):
         _check(cancelled)

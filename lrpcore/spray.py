@@ -316,7 +316,7 @@ def explain_samples(explainer, images, indices, rule=None, target="pred", labels
     out = []
     n = len(indices)
     if n:
-        first = explainer.prepare(take(images, indices[:1]), raw)
+        first = explainer.user_prepare(take(images, indices[:1]), raw)  # warns as explain
         batch_size = pass_size(explainer, first.shape[1:], batch_size)
     for a in range(0, n, batch_size):
         _check(cancelled)

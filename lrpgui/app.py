@@ -7,6 +7,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 STARTED = time.perf_counter()
 
@@ -102,6 +103,11 @@ def _main(argv=None) -> int:
         print(f"lrp-explorer: {problem}", file=sys.stderr)
         return 1
     keep_freed_memory()
+    from lrpcore.errors import RawValuesWarning  # noqa: PLC0415
+
+    # the library's warning for samples that do not look raw: the status bar says it in the
+    # explorer's words (Session.raw_values_hint); its workers' copies went to stderr
+    warnings.filterwarnings("ignore", category=RawValuesWarning)
     from PySide6.QtWidgets import QApplication
 
     _quiet_offscreen_notes()

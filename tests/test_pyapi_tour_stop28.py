@@ -514,3 +514,45 @@ def test_parse_rule_of_a_preset_says_it_is_a_preset():
     with pytest.raises(lrpcore.RuleError, match=r"preset EpsilonPlus takes no parameters"):
         lrpcore.parse_rule("EpsilonPlus:3")
     assert lrpcore.parse_rule("eps").spec() == "epsilon:0.01"
+
+
+def _tools():
+    import lrpcore.relmax as relmax
+    import lrpcore.spray as spray
+    from lrpcore.insight import evaluate_methods, sanity, sweep
+
+    return {
+        "run_sweep": lambda m, x: sweep.run_sweep(m, x, "epsilon", params={"epsilon": [0.01]},
+                                                  steps=2),
+        "cascading_randomisation": lambda m, x: sanity.cascading_randomisation(m, x[:4],
+                                                                               "epsilon"),
+        "evaluate_methods": lambda m, x: evaluate_methods(m, x[:4], ["epsilon"], steps=2,
+                                                          random=False),
+        "spray": lambda m, x: spray.spray(m, x, rule="epsilon", target="pred", embed=None),
+        "compute_references": lambda m, x: relmax.compute_references(
+            m, x[:4], "convolution1", n=1, channels=[0]),
+    }
+
+
+@pytest.mark.parametrize("tool", sorted(_tools()))
+def test_the_trust_and_concept_tools_warn_of_samples_that_do_not_look_raw(lenet, tool):
+    """run_sweep, cascading_randomisation, evaluate_methods, spray and RelMax read x as raw
+    samples too, and explained ToTensor's 0…1 digits scaled twice without a word."""
+    x01 = lrpcore.open_dataset("mnist-sample").images(range(0, 5000, 200)).astype(np.float32)
+    x01 /= 255
+    with pytest.warns(lrpcore.RawValuesWarning, match=r"x: values in \[0, 1\]") as rec:
+        _tools()[tool](lenet, x01)
+    assert rec[0].filename == __file__
+
+
+def test_the_commands_say_it_once_in_their_own_words(tmp_path, capsys):
+    from lrpcore.cli.main import main
+
+    x01 = lrpcore.open_dataset("mnist-test").images(range(8)).astype(np.float32) / 255
+    np.save(tmp_path / "x.npy", x01)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        assert main(["sanity", "mnist-lenet5", str(tmp_path / "x.npy"), "--rule", "epsilon",
+                     "--n", "4"]) == 0
+    assert not [w for w in rec if issubclass(w.category, lrpcore.RawValuesWarning)]
+    assert capsys.readouterr().err.count("look preprocessed already") == 1

@@ -13,10 +13,11 @@ import importlib
 import re
 import signal
 import sys
+import warnings
 
 from .. import __version__, fileio
 from ..allocator import keep_freed_memory
-from ..errors import LRPError
+from ..errors import LRPError, RawValuesWarning
 from ..text import error_line, escaping_output
 
 COMMANDS = ["explain", "render", "figure", "demo", "bench", "info", "convert", "rules", "train",
@@ -200,7 +201,9 @@ def _main(argv=None) -> int:
     fileio.forget_written_folders()
     name = _command_parser(parser, args).prog  # 'lrp data info', as its usage errors say
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # the commands word it themselves (warn_if_preprocessed)
+            warnings.simplefilter("ignore", RawValuesWarning)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return _stopped(signals)
     except LRPError as exc:

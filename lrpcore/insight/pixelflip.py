@@ -473,7 +473,7 @@ def evaluate_methods(model, x, methods, target="pred", labels=None, raw=False,
     batch_size = _positive_int(batch_size, "batch size")
     explain_batch = _positive_int(explain_batch, "explanation batch size")
     baseline_value(ex.model.input_spec, baseline)
-    X = ex.prepare(x, raw)
+    X = ex.user_prepare(x, raw)  # a RawValuesWarning as explain gives
     n = X.shape[0]
     if patch is None:
         patch = default_patch(ex.model.input_spec, X.shape[1:])

@@ -253,7 +253,7 @@ def cascading_randomisation(model, x, rule, target="pred", labels=None, raw=Fals
         raise RuleError(f"{rule} is no LRP rule: it takes no per-layer rules")
     target = one_class_per_sample(target, "the sanity check", lambda: base.model.class_names,
                                   model=base.model)
-    X = base.prepare(x, raw)
+    X = base.user_prepare(x, raw)  # a RawValuesWarning as explain gives
     n = X.shape[0]
     order = [i for i in reversed(weighted_layers(model))
              if i < len(base.layers)]  # a final SoftMax has no weights anyway

@@ -96,7 +96,7 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     settings = grid(ex.layers, rule, params, groups, layer_rules)  # bad specs fail first
     target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names,
                                   model=ex.model)
-    X = ex.prepare(x, raw)
+    X = ex.user_prepare(x, raw)  # a RawValuesWarning as explain gives
     n = X.shape[0]
     # the forward passes serve every setting when they fit KEEP_FORWARD_BYTES on the CPU;
     # beyond (256 photographs keep 7 GB) each setting runs them again, pass by pass
