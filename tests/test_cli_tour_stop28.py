@@ -144,15 +144,19 @@ def resnet_inputs(tmp_path):
 @pytest.mark.parametrize(("given", "best"), [
     ([], "best: --rule EpsilonPlus --layer-rule /fc/Gemm=epsilon:0.1\n"),
     (["--layer-rule", "/avgpool/GlobalAveragePool=epsilon:0.01"],  # asked for: swept too
-     "best: --rule EpsilonPlus --layer-rule /avgpool/GlobalAveragePool=epsilon:0.01 "
-     "--layer-rule /avgpool/GlobalAveragePool=epsilon:0.1 --layer-rule /fc/Gemm=epsilon:0.1\n")])
+     "best: --rule EpsilonPlus --layer-rule /avgpool/GlobalAveragePool=epsilon:0.1 "
+     "--layer-rule /fc/Gemm=epsilon:0.1\n"),
+    (["--layer-rule", "/layer1/conv1/Conv=flat", "--layer-rule", "-1=epsilon:0.01"],
+     "best: --rule EpsilonPlus --layer-rule /layer1/conv1/Conv=flat "
+     "--layer-rule /fc/Gemm=epsilon:0.1\n")])
 def test_a_preset_sweep_keeps_zennits_norm_at_a_graphs_mean_pool(tmp_path, capsys,
                                                                  resnet_inputs, given, best):
     """`lrp sweep resnet.onnx … --rule EpsilonPlus --param epsilon=…` gave the global average
     pool the swept ε too ("best: … --layer-rule /avgpool/GlobalAveragePool=epsilon:0.1
     --layer-rule /fc/Gemm=epsilon:0.1"): zennit's EpsilonPlus(epsilon=0.1) keeps its Norm
     (ε 1e-6) there, as lrp does under a plain rule; on torchvision's ResNet-18 the setting was
-    6 % of max|R| off zennit's. A pool the user's --layer-rule names is swept."""
+    6 % of max|R| off zennit's. A pool the user's --layer-rule names is swept, and a key of
+    the user's whose layers the setting all replaces is not repeated before its override."""
     assert main(["sweep", str(ZOO / "resnet_ts.onnx"), str(resnet_inputs), "--raw", "--quiet",
                  "--rule", "EpsilonPlus", "--param", "epsilon=0.1", "--steps", "2",
                  *given]) == 0

@@ -222,6 +222,7 @@ def make_setting(layers, base, values: dict, group="all", layer_rules=None) -> S
     config = resolve_rules(layers, base, base_rules)
     overrides = dict(base_rules)
     applied = set()  # the parameters some layer of the group has: only these are its values
+    replaced = set()  # the layers given an override of the setting's own
     for i in swept_layers(layers, group, base_rules):
         rule = config.rules[i]
         changes = {p.field: float(values[p.name]) for p in params if _holds(rule, p)}
@@ -231,6 +232,12 @@ def make_setting(layers, base, values: dict, group="all", layer_rules=None) -> S
             if new != rule:  # a value the preset already has needs no override
                 overrides.pop(i, None)  # last, so that no glob of the user's comes after it
                 overrides[i] = new.spec()
+                replaced.add(i)
+    for key in base_rules:  # a key of the user's whose every layer the setting replaces
+        # ("best: … /avgpool/…=epsilon:0.01 … /avgpool/…=epsilon:0.1"): said for nothing
+        if key in overrides and not (isinstance(key, int) and key in replaced) \
+                and set(layer_indices(layers, key)) <= replaced:
+            del overrides[key]
     if not applied:
         return None
     name = preset_or_none(base).name if preset_or_none(base) else parse_rule(base).spec()
