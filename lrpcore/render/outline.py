@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.feature import canny
 
 from ..errors import ShapeError
 
@@ -82,6 +81,8 @@ def outline_mask(x01_enlarged: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     """Canny edges of the enlarged input (scikit-image, default thresholds): the outline."""
     if not 0 <= sigma <= MAX_SIGMA:  # NaN fails too
         raise ShapeError(f"outline sigma must be a number from 0 to {MAX_SIGMA:g}, got {sigma}")
+    from skimage.feature import canny  # noqa: PLC0415 (pulls in scipy.ndimage: ~0.6 s a start)
+
     return canny(x01_enlarged, sigma=sigma)
 
 
