@@ -251,3 +251,16 @@ def test_target_help_says_which_starts_of_a_class_name_are_taken(capsys, command
     assert ('a class name ("Egyptian cat"; any case, or its first whole words, "egyptian"'
             in text), text
     assert "unambiguous start" not in text
+
+
+def test_spray_refuses_too_many_clusters_before_its_note(tmp_path, capsys):
+    """`lrp spray M x.npy --k 5` of 3 unlabelled samples printed "note: x.npy has no labels:
+    each sample is explained for its predicted class", then refused the run: a note for a run
+    that never happened."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(1).integers(0, 256, (3, 28, 28), np.uint8))
+    assert main(["spray", "mnist-lenet5", str(x), "--k", "5", "--quiet",
+                 "--out", str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err == ("lrp spray: error: 5 clusters of 3 samples: SpRAy needs fewer clusters than "
+                   "samples (at most 2 here)\n"), err

@@ -87,7 +87,7 @@ def run(args) -> int:
     from ..io.models import load_classifier
     from ..io.relevance_store import is_zarr_path
     from ..map_targets import region_words
-    from ..spray import class_indices, spray
+    from ..spray import check_k, class_indices, spray
     from ..targets import model_map_shape
     from .cmd_explain import check_rule_specs, layer_rules_of
 
@@ -122,8 +122,8 @@ def run(args) -> int:
         target, region = read_target(args, model, True, args.data,
                                      target=args.target or default)
         # refused before the note below: "explained for its predicted class" came first, then
-        # "--class needs a dataset with labels"
-        class_indices(data.labels, len(data), cls, args.data)
+        # "--class needs a dataset with labels" (or "5 clusters of 3 samples")
+        check_k(args.k, len(class_indices(data.labels, len(data), cls, args.data)))
         if target == "true" and data.labels is None:
             if args.target is not None:  # asked for: refused, as by lrp explain
                 raise no_labels(args.data, model=model)
