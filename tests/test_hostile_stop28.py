@@ -296,3 +296,24 @@ def test_resize_sizes_of_another_batch_are_refused(tmp_path, capsys, batch):
     assert main(["info", str(path)]) == 2
     one_line(capsys, "m.onnx", "'up' (Resize)", f"Resize's sizes [{batch}, 2, 8, 8] must be "
              "N, 2, H, W (N: the input's batch, 1)")
+
+
+@pytest.mark.parametrize("op, attrs, out", [
+    ("MaxPool", {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 7}, [1, 2, 3, 3]),
+    ("AveragePool", {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": -1}, [1, 2, 3, 3]),
+    ("ReduceMean", {"axes": [2, 3], "keepdims": 2**31}, [1, 2])])
+def test_a_switch_attribute_of_neither_0_nor_1_is_refused(tmp_path, capsys, op, attrs, out):
+    """ceil_mode 7 was read as floor (a 2×2 map of a 5×5 one), where onnxruntime pools with
+    ceil (3×3); keepdims 2³¹ was read as kept, where onnxruntime reads it as 0."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node(op, ["c"], ["y"], name="op", **attrs)]
+    W = numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "W")
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, [W], [1, 3, 5, 5], out, opset=13)
+    assert main(["info", str(path)]) == 2
+    (name, value), = ((k, v) for k, v in attrs.items() if k in ("ceil_mode", "keepdims"))
+    one_line(capsys, "m.onnx", f"'op' ({op})", f"attribute '{name}' is {value}; {op} takes 0 "
+             "or 1 there")

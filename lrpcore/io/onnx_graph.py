@@ -1965,6 +1965,14 @@ _ATTRIBUTE_KINDS = {"INT": "a whole number", "INTS": "a list of whole numbers",
                     "STRINGS": "a list of strings", "TENSOR": "a tensor"}
 
 
+# attributes ONNX reads as a switch, 0 or 1: a MaxPool's ceil_mode 7 was read as floor here
+# and as ceil by onnxruntime, keepdims 2³¹ as kept here and as 0 there
+SWITCHES = frozenset({"ceil_mode", "count_include_pad", "keepdims", "noop_with_empty_axes",
+                      "transA", "transB", "allowzero", "antialias", "exclude_outside",
+                      "select_last_index", "storage_order", "fmod", "exclusive", "reverse",
+                      "upper", "detect_negative", "detect_positive"})
+
+
 def _check_attribute_types(b, node, where, schema, onnx):
     """Each attribute of the type ONNX declares for it, as onnx.checker and every runtime
     require: strides of floats [1.5, 1.5] were read as int(1.5) = 1, a ConvTranspose of stride
@@ -1978,6 +1986,9 @@ def _check_attribute_types(b, node, where, schema, onnx):
             wanted = _ATTRIBUTE_KINDS.get(declared.type.name, declared.type.name)
             b.fail(where, f"attribute '{short(a.name, 40)}' must be {wanted}, not {held} "
                           f"({short(node.op_type, 40)}, opset {b.opset})")
+        if declared is not None and a.name in SWITCHES and a.i not in (0, 1):
+            b.fail(where, f"attribute '{a.name}' is {a.i}; {short(node.op_type, 40)} takes 0 "
+                          "or 1 there (runtimes read another as either)")
 
 
 def _node(b, node, where, onnx):
