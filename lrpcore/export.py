@@ -34,6 +34,7 @@ from .io.sidecar import refuse_model_sidecar
 from .render import (
     TOOLBOX_COLORMAPS,
     as_map,
+    check_png_name,
     check_scaling,
     compose,
     default_scaling,
@@ -207,6 +208,7 @@ class _Writer:
         return path
 
     def png(self, path, image, **fields) -> Path:
+        check_png_name(path)
         data = encode_png(image)
         return self.write(path, lambda p: atomic_write_bytes(p, data, self.overwrite),
                           format="png", **fields)

@@ -556,3 +556,22 @@ def test_the_commands_say_it_once_in_their_own_words(tmp_path, capsys):
                      "--n", "4"]) == 0
     assert not [w for w in rec if issubclass(w.category, lrpcore.RawValuesWarning)]
     assert capsys.readouterr().err.count("look preprocessed already") == 1
+
+
+@pytest.mark.parametrize("write", ["save_png", "export_input_heatmap",
+                                   "export_explanation_figure"])
+def test_the_librarys_png_writers_refuse_another_name_as_the_commands_do(tmp_path, write):
+    """render.save_png('hm.jpg', …) wrote PNG bytes named .jpg (as did the export functions),
+    where lrp's options and the explorer's exports refuse the name."""
+    from lrpcore import export, render
+
+    R = np.random.default_rng(0).normal(size=(28, 28))
+    run = {"save_png": lambda p: render.save_png(p, render.heatmap(R)),
+           "export_input_heatmap": lambda p: export.export_input_heatmap(p, R, None),
+           "export_explanation_figure": lambda p: export.export_explanation_figure(p, R, None)}
+    with pytest.raises(lrpcore.ExportError, match=r"hm\.jpg: images are written as PNG; name "
+                                                  r"the file ….png"):
+        run[write](tmp_path / "hm.jpg")
+    assert list(tmp_path.iterdir()) == []
+    run[write](tmp_path / "hm.PNG")
+    assert (tmp_path / "hm.PNG").exists()

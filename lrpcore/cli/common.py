@@ -343,9 +343,13 @@ def png_output(text: str) -> str:
     another extension (``--out heatmap.jpg``) would label PNG bytes as something else."""
     import argparse  # noqa: PLC0415
 
-    if text and not text.lower().endswith(".png"):  # "": the command names the file
-        raise argparse.ArgumentTypeError(f"{text}: images are written as PNG; name the file "
-                                         f"….png")
+    from ..render.compose import check_png_name  # noqa: PLC0415
+
+    if text:  # "": the command names the file
+        try:
+            check_png_name(text)
+        except ExportError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 

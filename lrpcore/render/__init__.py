@@ -16,15 +16,15 @@ from .colormaps import (
     get_colormap,
     palette,
 )
-from .compose import compose, digit, encode_png, heatmap, save_png, to_uint8
+from .compose import check_png_name, compose, digit, encode_png, heatmap, save_png, to_uint8
 from .font import draw_text, text_mask
 from .grid import grid
 from .outline import as_map, check_scaling, default_scaling, enlarge, outline_mask, scaling_for
 
 __all__ = [
     "COLORMAPS", "DEFAULT_COLORMAP", "TOOLBOX_COLORMAPS", "Colormap", "ColormapError",
-    "colormap_names",
-    "get_colormap", "palette", "compose", "digit", "encode_png", "heatmap", "save_png",
+    "colormap_names", "get_colormap", "palette", "check_png_name", "compose", "digit",
+    "encode_png", "heatmap", "save_png",
     "to_uint8", "draw_text", "text_mask", "grid", "as_map", "check_scaling", "default_scaling",
     "scaling_for", "enlarge", "outline_mask",
 ]

@@ -10,6 +10,7 @@ around.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 
 import numpy as np
@@ -159,8 +160,18 @@ def encode_png(image) -> bytes:
     return buf.getvalue()
 
 
+def check_png_name(path) -> None:
+    """ExportError unless ``path`` ends in .png: images are written as PNG only, and another
+    name (``heatmap.jpg``) labelled PNG bytes as something else. The one check of the
+    commands' options, the explorer's exports and the library's writers."""
+    text = os.fspath(path)
+    if not text.lower().endswith(".png"):
+        raise ExportError(f"{text}: images are written as PNG; name the file ….png")
+
+
 def save_png(path, image, overwrite=False) -> None:
     """Write a PNG atomically (no partial file on failure); never replaces unless asked."""
+    check_png_name(path)
     try:
         data = encode_png(image)
     except ShapeError as exc:
