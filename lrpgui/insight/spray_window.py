@@ -13,6 +13,7 @@ stored heatmaps instead of explaining again.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -44,6 +45,8 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 
 ASK_FROM = 2000  # samples from which Run asks first: clustering this many takes minutes
+BATCH = 256  # samples per pass of a run (lrpcore.spray's default), fewer where memory says
+clock = time.perf_counter  # what the first pass is timed with
 # the eigengap plot's value axis, longest first: the title that fits the plot's height
 EIGEN_TITLES = ("Laplacian eigenvalue", "eigenvalue", "λ")
 
@@ -70,6 +73,39 @@ def spray_task(model, dataset, cls, rule, layer_rules, target, backend, k, token
     return spray(ex, dataset, cls, config, parse_target(target), k=k,
                  progress=lambda d, t: token.progress(d, t, None), cancelled=token.cancelled,
                  region=region)
+
+
+def first_pass_task(model, dataset, cls, rule, layer_rules, target, backend, _k, token,
+                    region=None):
+    """(seconds, samples) of the first pass a run of these arguments (:func:`spray_task`'s)
+    explains: a long run's question estimates its explaining from it. The clustering after it
+    cannot be timed on a part (t-SNE's cost grows faster than the number of samples)."""
+    from lrpcore.concepts import pass_size
+    from lrpcore.explain import Explainer, resolve_rules
+    from lrpcore.relmax import take
+    from lrpcore.spray import explain_samples
+    from lrpcore.targets import parse_target
+
+    ex = Explainer(model, backend)
+    config = resolve_rules(ex.layers, rule, layer_rules)
+    labels = getattr(dataset, "labels", None)
+    indices = class_indices(labels, len(dataset), cls, getattr(dataset, "name", None))
+    first = indices[:pass_size(ex, ex.prepare(take(dataset, indices[:1])).shape[1:], BATCH)]
+    start = clock()
+    explain_samples(ex, dataset, first, config, parse_target(target), labels, BATCH,
+                    cancelled=token.cancelled, region=region)
+    return clock() - start, len(first)
+
+
+def duration_words(seconds) -> str:
+    """"40 s", "3 min", "2.5 h": an estimate's length, no more precise than it is."""
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def spray_store_task(store, labels, cls, k, token):
@@ -205,9 +241,9 @@ class SprayPanel(BatchPanel):
         if cls is not None and s.labels is None:
             raise RuleError("choosing a class needs a dataset with labels")
         n = len(class_indices(s.labels, len(s.dataset), cls, s.dataset_name))
-        if n >= ASK_FROM and not self._confirm_large(n, cls):
-            return 0
         store = self.relevance_store(cls)
+        if n >= ASK_FROM and store is not None and not self._confirm_large(n, cls):
+            return 0  # nothing to explain, nothing to time: the clustering is the long part
         made_on = {"model": s.model_path, DATASET_KEY: s.dataset_name}
         k = self.k_spin.value() or None
         what = "all classes" if cls is None else f"class {self.class_box.currentText()}"
@@ -230,17 +266,45 @@ class SprayPanel(BatchPanel):
             "the pixels of the class at the most pixels" if segments else "its predicted class"
         each += region_words(region)
         self.clear_error()
-        return self._run(lambda token: spray_task(*args, token, region), made_on,
-                         f"explaining the {n:,} samples of {what} with {rule} (each for {each}), "
-                         f"then clustering them ({clusters})")
 
-    def _confirm_large(self, n, cls) -> bool:
+        def launch():
+            return self._run(lambda token: spray_task(*args, token, region), made_on,
+                             f"explaining the {n:,} samples of {what} with {rule} (each for "
+                             f"{each}), then clustering them ({clusters})")
+
+        if n < ASK_FROM:
+            return launch()
+        # a long run: its first pass timed in the background, then the question with the
+        # estimate (EfficientNet's photographs take hours where digits take seconds)
+        self.summary.setText(f"Timing the first samples of {what} to estimate a run over "
+                             f"{n:,}…")
+        return self.submit(lambda token: first_pass_task(*args, token, region),
+                           lambda timed: self._ask_timed(n, cls, timed, launch))
+
+    def _ask_timed(self, n, cls, timed, launch) -> None:
+        """Ask whether to run over ``n`` samples, the first pass ``timed`` (seconds, samples)
+        saying how long explaining them takes; start the run (``launch``) on Yes."""
+        if self._confirm_large(n, cls, timed):
+            launch()
+            return
+        self.jobs.cancelled()  # the bar idle again: the timing is no run that was done
+        self._show_summary()
+
+    def _confirm_large(self, n, cls, timed=None) -> bool:
         """Whether to run SpRAy over ``n`` samples (ASK_FROM or more): all 10,000 digits of
-        mnist-test took minutes, with no word before the Run that it would."""
+        mnist-test took minutes, with no word before the Run that it would. ``timed``:
+        (seconds, samples) of the run's first pass, from which explaining is estimated."""
         what = "all classes" if cls is None else f"class {self.class_box.currentText()}"
-        text = (f"SpRAy of {what} explains {n:,} samples of {self.state.dataset_name}, then "
-                f"clusters their heatmaps (t-SNE and a nearest-neighbour graph of all "
-                f"{n:,}): at this size that takes minutes.")
+        samples = f"{n:,} samples of {self.state.dataset_name}"
+        if timed is None:  # a relevance store's: read, not explained
+            first = f"reads the stored heatmaps of {samples}"
+        else:
+            seconds, m = timed
+            first = (f"explains {samples} (about {duration_words(seconds * n / max(m, 1))}, "
+                     f"going by the first {m:,}, which took {duration_words(seconds)})")
+        text = (f"SpRAy of {what} {first}, then clusters the heatmaps (t-SNE and a "
+                f"nearest-neighbour graph of all {n:,}, which a part cannot time): at this "
+                "size that takes minutes.")
         labels = self.state.labels
         if cls is None and labels is not None:
             per_class = n // max(1, len(np.unique(np.asarray(labels))))
