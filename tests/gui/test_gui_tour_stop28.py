@@ -187,3 +187,28 @@ def test_spray_times_its_first_pass_and_asks_with_an_estimate(make_window, qtbot
         panel.run_button.click()
     assert len(long_run_questions) == 2 and len(panel.result.indices) == n
     assert next(ticks, None) is None  # both first passes were timed
+
+
+def test_the_region_box_shows_a_typed_region_whole_in_a_small_window(qtbot, tmp_path):
+    """At 1024×700 the region row's "draw" and "whole map" buttons took 80 pixels each and
+    left the box 51: even "0:8,0:8" was cut, and the README's example "10:40,20:60" showed
+    as "10:40,2". The buttons are sized to their words and the box shows it whole."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+    from .waiting import window_at
+
+    pytest.importorskip("onnx")
+    data = tmp_path / "photos.npy"
+    np.save(data, np.full((2, 16, 16, 3), 128, np.uint8))
+    window = window_at(qtbot, SEGMENT, data, 1024, 700)
+    control = window.rules.region
+    assert control.isVisible()
+    edit = control.edit
+    edit.setText("10:40,20:60")
+    option = QStyleOptionFrame()
+    edit.initStyleOption(option)
+    room = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option,
+                                       edit).width() - 4  # QLineEdit's own 2-pixel margins
+    assert room >= edit.fontMetrics().horizontalAdvance(edit.text()), room
+    for button in (control.draw_button, control.reset_button):  # their words still whole
+        assert button.width() >= button.fontMetrics().horizontalAdvance(button.text())
