@@ -159,14 +159,15 @@ def test_a_model_with_no_input_shape_is_refused_at_open_saying_how_to_give_one(
 def test_spray_times_its_first_pass_and_asks_with_an_estimate(make_window, qtbot, monkeypatch,
                                                               long_run_questions):
     """"Run SpRAy over 10,000 samples?" said only that it "takes minutes": EfficientNet's
-    photographs take hours where digits take seconds. The run's first pass is now timed in
-    the background and the question estimates the explaining from it (the clustering, which a
+    photographs take hours where digits take seconds. One pass of the run (its second: the
+    first carries the start-up) is now timed in the background and the question estimates
+    the explaining from it (the clustering, which a
     part cannot time, stays "minutes"); No starts nothing, Yes runs."""
     from lrpgui.insight import spray_window
 
     monkeypatch.setattr(spray_window, "ASK_FROM", 100)  # the toy data's 120 count as many
     monkeypatch.setattr(spray_window, "BATCH", 40, raising=False)  # first pass: 40
-    ticks = iter([0.0, 45.0, 100.0, 145.0])  # each first pass "takes" 45 s
+    ticks = iter([0.0, 45.0, 100.0, 145.0])  # each timed pass "takes" 45 s
     monkeypatch.setattr(spray_window, "clock", lambda: next(ticks), raising=False)
     window = make_window()
     panel = window.insight.show("spray")
@@ -177,8 +178,8 @@ def test_spray_times_its_first_pass_and_asks_with_an_estimate(make_window, qtbot
     qtbot.waitUntil(lambda: len(long_run_questions) == 1, timeout=60000)
     question = long_run_questions[0][1]
     # 45 s for 40 of 120 samples: 135 s for all of them
-    assert f"explains 120 samples of {window.state.dataset_name} (about 2 min, going by the " \
-           "first 40, which took 45 s)" in question
+    assert f"explains 120 samples of {window.state.dataset_name} (about 2 min, going by one " \
+           "pass over 40 of them: 45 s)" in question
     assert "takes minutes" in question
     qtbot.waitUntil(lambda: not panel.busy())
     assert panel.result is None and panel.progress.text() == ""  # nothing ran, none shown
@@ -186,7 +187,7 @@ def test_spray_times_its_first_pass_and_asks_with_an_estimate(make_window, qtbot
     with qtbot.waitSignal(panel.updated, timeout=120000):
         panel.run_button.click()
     assert len(long_run_questions) == 2 and len(panel.result.indices) == n
-    assert next(ticks, None) is None  # both first passes were timed
+    assert next(ticks, None) is None  # a pass was timed before each question
 
 
 def test_the_region_box_shows_a_typed_region_whole_in_a_small_window(qtbot, tmp_path):
