@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..explain import as_explainer
-from ..targets import one_class_per_sample
+from ..targets import model_map_shape, one_class_per_sample
 from .baselines import model_class_names, output_seed
 from .diagnose import Accumulator, sample_activations
 from .faithfulness import Faithfulness, FlipScorer
@@ -93,6 +93,9 @@ def run_sweep(model, x, rule, params=None, groups=("all",), layer_rules=None, ta
     """
     t_start = time.perf_counter()
     ex = as_explainer(model, backend, dtype)
+    if model_map_shape(ex.model) is not None:  # no rule makes a map's sweep possible: said
+        # first (a segmentation model was told "EpsilonPlus has no parameter to sweep")
+        one_class_per_sample(target, "a sweep", model=ex.model)
     settings = grid(ex.layers, rule, params, groups, layer_rules)  # bad specs fail first
     target = one_class_per_sample(target, "a sweep", lambda: ex.model.class_names,
                                   model=ex.model)

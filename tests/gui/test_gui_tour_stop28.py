@@ -213,3 +213,18 @@ def test_the_region_box_shows_a_typed_region_whole_in_a_small_window(qtbot, tmp_
     assert room >= edit.fontMetrics().horizontalAdvance(edit.text()), room
     for button in (control.draw_button, control.reset_button):  # their words still whole
         assert button.width() >= button.fontMetrics().horizontalAdvance(button.text())
+
+
+def test_the_sweep_of_a_segmentation_model_says_why_not_before_its_rule(make_window, qtbot,
+                                                                         tmp_path):
+    """Run in the sweep window on a segmentation model said "EpsilonPlus has no parameter to
+    sweep (ε, γ or α)": the researcher changed the rule only to be told next that a sweep
+    follows one class score per sample. The map is said first, whatever the rule."""
+    window, _ = _segment_window(make_window, tmp_path)
+    assert window.state.rule == "EpsilonPlus"  # the graph models' start: no parameter
+    panel = window.insight.show("sweep")
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.last_error is not None and not panel.busy(), timeout=20000)
+    assert panel.last_error.startswith("a sweep follows one class score per sample; this "
+                                       "segmentation model's output is a 16×16×4 map")
+    assert window.isVisible()
