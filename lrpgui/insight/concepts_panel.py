@@ -22,12 +22,15 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from lrpcore.errors import RuleError
 from lrpcore.layers import Rect
+from lrpcore.text import no_markup
 
 from ..session import no_labels
+from ..widgets.lines_label import LinesLabel
 from . import imaging
 from .job_controls import JobControls
 from .layouts import canvas, result_table
@@ -148,15 +151,18 @@ class ConceptsPanel(ToolPanel):
                                           "the channels of the layer below; double-click to "
                                           "descend")
         self.composition_table.cellDoubleClicked.connect(lambda r, _c: self.descend(r))
-        self.composition_label = QLabel(objectName="conceptsCompositionLabel")
-        self.composition_label.setTextFormat(Qt.TextFormat.PlainText)  # it names an ONNX node
+        # it names an ONNX node, cut at the column's edge ("(/stem/stem.0/Conv" at 1100
+        # pixels): wrapped to two lines, the rest elided, the whole in the tooltip
+        self.composition_label = LinesLabel(lines=2, objectName="conceptsCompositionLabel")
         self.maps = canvas("conceptsMaps")
         self.gallery = canvas("conceptsGallery")
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.ranking_table)
-        comp = QSplitter(Qt.Orientation.Vertical)
-        comp.addWidget(self.composition_label)
-        comp.addWidget(self.composition_table)
+        comp = QWidget()  # a layout, not a splitter: it gives the label its lines' height
+        comp_layout = QVBoxLayout(comp)
+        comp_layout.setContentsMargins(0, 0, 0, 0)
+        comp_layout.addWidget(self.composition_label)
+        comp_layout.addWidget(self.composition_table, 1)
         left.addWidget(comp)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.maps)
@@ -377,6 +383,7 @@ class ConceptsPanel(ToolPanel):
                           share_text(comp.share[i]))
                 for j, text in enumerate(values):
                     ct.setItem(i, j, QTableWidgetItem(text))
+        self.composition_label.setToolTip(no_markup(self.composition_label.text()))
         self._fit_tables()
         self._draw_maps()
 

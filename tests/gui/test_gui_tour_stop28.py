@@ -228,3 +228,25 @@ def test_the_sweep_of_a_segmentation_model_says_why_not_before_its_rule(make_win
     assert panel.last_error.startswith("a sweep follows one class score per sample; this "
                                        "segmentation model's output is a 16×16×4 map")
     assert window.isVisible()
+
+
+def test_the_composition_line_of_concepts_keeps_a_long_node_name_readable(make_window, qtbot,
+                                                                            tmp_path):
+    """Concepts' line over the composition table ("channel 1 from layer 2 (/stem/stem.0/Conv):")
+    was one line in a 255-pixel column: the node's name was cut at the column's edge. It
+    wraps (two lines at most, the rest elided) and its tooltip holds it whole."""
+    window, _ = _segment_window(make_window, tmp_path)
+    panel = window.insight.show("concepts", (1100, 760))
+    qtbot.waitUntil(lambda: panel.result is not None or panel.last_error is not None,
+                    timeout=60000)
+    assert panel.last_error is None, panel.last_error
+    qtbot.waitUntil(lambda: panel.result.composition is not None, timeout=60000)
+    label = panel.composition_label
+    text = label.text()
+    assert text.startswith("channel ") and "/" in text and label.toolTip() == text
+    width = label.contentsRect().width()
+    assert label.fontMetrics().horizontalAdvance(text) > width  # the case: a long line
+    lines = label.shown_lines()
+    assert 1 < len(lines) <= 2 and label.height() >= len(lines) * \
+        label.fontMetrics().lineSpacing()
+    assert all(label.fontMetrics().horizontalAdvance(line) <= width for line in lines)
