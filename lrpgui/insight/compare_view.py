@@ -31,6 +31,7 @@ from lrpcore.presets import PRESETS
 from lrpcore.targets import model_map_shape
 
 from ..widgets.class_choice import ClassChoice, class_entries, typed_entry
+from ..widgets.region_control import box_on_image, region_frame, show_frame
 from ..widgets.rule_panel import signals_blocked
 from . import imaging
 from .panel import ToolPanel
@@ -71,6 +72,8 @@ class CompareView(ToolPanel):
         self._grid_shape = None
         self._cells: dict = {}
         self._outlines: dict = {}
+        self._frames: dict = {}  # (row, col) → a segmentation model's region frame
+        self.input_frame = None
         self._titles: list = []
         self._row_labels: list = []
         self._scale_labels: list = []
@@ -281,6 +284,7 @@ class CompareView(ToolPanel):
         ci.setSpacing(4)
         self._cells = {}
         self._outlines = {}
+        self._frames = {}
         self._titles = []
         self._row_labels = []
         self._scale_labels = []
@@ -289,6 +293,7 @@ class CompareView(ToolPanel):
             self._grid_shape = (n_rows, n_cols)
             return True
         self.input_box, self.input_item = imaging.image_cell(ci, 0, 0, CELL)
+        self.input_frame = region_frame(self.input_box)
         for c in range(n_cols):
             label = pg.LabelItem("", size="9pt", color="k")
             ci.addItem(label, row=0, col=c + 1)
@@ -304,6 +309,7 @@ class CompareView(ToolPanel):
                 box, item = imaging.image_cell(ci, r + 1, c + 1, CELL)
                 self._cells[(r, c)] = (box, item)
                 self._outlines[(r, c)] = imaging.outline_overlay(box)
+                self._frames[(r, c)] = region_frame(box)
             scale = pg.LabelItem("", size="8pt", color="#555")
             scale.setMaximumHeight(28)
             ci.addItem(scale, row=r + 1, col=n_cols + 1)
@@ -325,6 +331,7 @@ class CompareView(ToolPanel):
         ci.addItem(title, row=line, col=col)
         self._titles.append(title)
         self.input_box, self.input_item = imaging.image_cell(ci, line + 1, col, CELL)
+        self.input_frame = region_frame(self.input_box)
         for r in range(n_rows):
             line, col = places[r + 1]
             caption = ci.addLayout(row=line, col=col)
@@ -339,6 +346,7 @@ class CompareView(ToolPanel):
             box, item = imaging.image_cell(ci, line + 1, col, CELL)
             self._cells[(r, 0)] = (box, item)
             self._outlines[(r, 0)] = imaging.outline_overlay(box)
+            self._frames[(r, 0)] = region_frame(box)
         layout = ci.layout
         for c in range(per_line):  # columns of one width: the captions' differ
             layout.setColumnStretchFactor(c, 1)
@@ -388,6 +396,8 @@ class CompareView(ToolPanel):
         model = result.request.model
         x01 = result.input01
         imaging.show_input(self.input_item, x01)
+        frame = _region_box(model, result.request.region)  # image shape → its frame
+        show_frame(self.input_frame, frame(x01.shape[:2]))
         maps = result.cell_maps  # summed and outlined on the worker: here only coloured
         row_vmax = [imaging.max_abs(m) for m in maps]
         shared = max(row_vmax) if row_vmax else 0.0
@@ -403,10 +413,12 @@ class CompareView(ToolPanel):
                 box, item = self._cells[(r, c)]
                 if c >= maps[r].shape[0]:
                     item.clear()
+                    show_frame(self._frames[(r, c)], None)
                     continue
                 imaging.show_relevance(item, maps[r][c], vmax, cmap)
                 shape = maps[r][c].shape
                 imaging.put_outline(self._outlines[(r, c)], outlines.get(shape), shape)
+                show_frame(self._frames[(r, c)], frame(shape))
                 self.cell_maps[(r, c)] = maps[r][c]
                 self.cell_levels[(r, c)] = vmax
                 if new:
@@ -436,6 +448,15 @@ def _forget_room(layout) -> None:
     for r in range(layout.rowCount()):
         layout.setRowStretchFactor(r, 0)
         layout.setRowMaximumHeight(r, QWIDGETSIZE_MAX)
+
+
+def _region_box(model, region):
+    """A function of an image's shape giving the region's box in its pixels (None: no
+    frame), as the main views frame it."""
+    shape = model_map_shape(model)
+    if region is None or shape is None or len(shape) != 3:
+        return lambda _hw: None
+    return lambda hw: box_on_image(region, tuple(hw)[:2], tuple(shape[:2]))
 
 
 def _units(rule: str) -> str:

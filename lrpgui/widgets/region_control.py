@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from lrpcore.errors import LRPError
 from lrpcore.map_targets import region_text
@@ -34,6 +35,29 @@ def box_on_image(region, image_hw, map_hw) -> tuple:
     (h, w), (mh, mw) = image_hw, map_hw
     y0, y1, x0, x1 = region
     return y0 * h / mh, y1 * h / mh, x0 * w / mw, x1 * w / mw
+
+
+def region_frame(box):
+    """The region's frame over an image of view box ``box`` (magenta, dashed, hidden until
+    :func:`show_frame` places it): the main views and Compare's cells draw the same one."""
+    frame = QGraphicsRectItem()
+    pen = QPen(QColor(255, 0, 255), 2, Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)
+    frame.setPen(pen)
+    frame.setZValue(10)
+    frame.hide()
+    box.addItem(frame, ignoreBounds=True)
+    return frame
+
+
+def show_frame(frame, box) -> None:
+    """Frame ``box`` (y0, y1, x0, x1 in image pixels); hide the frame for None."""
+    if box is None:
+        frame.hide()
+        return
+    y0, y1, x0, x1 = box
+    frame.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+    frame.show()
 
 
 class RegionControl(QWidget):

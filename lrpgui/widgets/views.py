@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from lrpcore.targets import model_map_shape
 from lrpcore.text import elide_middle
@@ -23,7 +23,7 @@ from lrpcore.text import elide_middle
 from .. import rendering
 from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
 from .axes import label_axes, readable
-from .region_control import box_on_image, box_on_map
+from .region_control import box_on_image, box_on_map, region_frame, show_frame
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -160,14 +160,7 @@ class ImagePair(QWidget):
         self.drawing = False
         self.region_frames = []  # the region's frame on the input and on the heatmap
         for box in (self.input_box, self.heat_box):
-            frame = QGraphicsRectItem()
-            pen = pg.mkPen((255, 0, 255), width=2, style=Qt.PenStyle.DashLine)
-            pen.setCosmetic(True)
-            frame.setPen(pen)
-            frame.setZValue(10)
-            frame.hide()
-            box.addItem(frame, ignoreBounds=True)
-            self.region_frames.append(frame)
+            self.region_frames.append(region_frame(box))
             box.mouseDragEvent = lambda ev, axis=None, b=box: self._drag(b, ev, axis)
         state.events.region.connect(lambda _v: self._frame_region())
 
@@ -217,12 +210,7 @@ class ImagePair(QWidget):
 
     def _show_frames(self, box) -> None:
         for frame in self.region_frames:
-            if box is None:
-                frame.hide()
-                continue
-            y0, y1, x0, x1 = box
-            frame.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-            frame.show()
+            show_frame(frame, box)
 
     def reset_zoom(self) -> None:
         """Fit both images again (the zoom-reset button, a double-click, the Home key)."""

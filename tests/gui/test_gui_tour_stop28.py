@@ -29,7 +29,8 @@ def _segment_window(make_window, tmp_path):
 def test_compare_names_the_region_and_its_prediction(make_window, qtbot, tmp_path):
     """Compare's info line said "predicted 2 (share of pixels 0.6)" of the whole map while its
     maps explained a region's pixels (and the region's class): it names the region, the class
-    at the most pixels inside it and that class's share of them."""
+    at the most pixels inside it and that class's share of them, and its cells frame the box
+    as the main views do (they showed no box at all)."""
     from .insight_helpers import open_tool, rerun
 
     window, images = _segment_window(make_window, tmp_path)
@@ -48,11 +49,18 @@ def test_compare_names_the_region_and_its_prediction(make_window, qtbot, tmp_pat
     share = class_scores(y[:, y0:y1, x0:x1])[0][inside]  # of the box's pixels
     assert (f"predicted {inside} in rows {y0}:{y1}, columns {x0}:{x1} "
             f"(share of pixels {share:.4g})") in view.info.text()
+    # the box is framed on the input and on every map, as on the main views (16×16 input
+    # and map: the same pixels)
+    frames = [view.input_frame, *(view._frames[cell] for cell in view.cell_maps)]
+    assert len(frames) == 1 + len(view.result.comparison.rows)
+    for frame in frames:
+        assert frame.isVisible() and frame.rect().getCoords() == (x0, y0, x1, y1)
     s.region = None  # the whole map again: its class and share, no region named
     qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
     rerun(qtbot, view, view.refresh)
     assert f"predicted {whole} (share of pixels {class_scores(y)[0].max():.4g})" \
         in view.info.text()
+    assert not any(f.isVisible() for f in [view.input_frame, *view._frames.values()])
 
 
 def test_lrp_info_and_the_explorer_call_a_files_accuracy_the_same(capsys):
