@@ -222,14 +222,19 @@ def test_spray_and_references_take_the_model_as_sweeps_and_pixel_flipping_do(len
     np.testing.assert_array_equal(refs.heatmaps, by_index.heatmaps)
 
 
-def test_one_explainer_serves_several_threads_as_the_readme_says(lenet, digits):
+@pytest.mark.parametrize("graph", [False, True])
+def test_one_explainer_serves_several_threads_as_the_readme_says(lenet, digits, graph):
     from concurrent.futures import ThreadPoolExecutor
 
-    ex = lrpcore.Explainer(lenet)
-    rules = ["epsilon:0.01", "alphabeta:2", "EpsilonGammaBox"] * 2
-    alone = {rule: ex.explain(digits, rule=rule) for rule in rules}
+    from shared_data import shared_path
+
+    model = lrpcore.load_model(shared_path("models", "torch_onnx", "mnist_resnet.onnx")) \
+        if graph else lenet
+    ex = lrpcore.Explainer(model)  # fresh: its caches are filled by the threads at once
+    rules = ["epsilon:0.01", "EpsilonPlus", "EpsilonGammaBox"] * 2
     with ThreadPoolExecutor(3) as pool:
         together = list(pool.map(lambda rule: (rule, ex.explain(digits, rule=rule)), rules))
+    alone = {rule: lrpcore.Explainer(model).explain(digits, rule=rule) for rule in rules}
     for rule, R in together:
         np.testing.assert_allclose(R, alone[rule], rtol=1e-12, atol=0)
 
