@@ -225,8 +225,9 @@ def _refuse_zb_everywhere(layers, chosen) -> None:
                     f"(layer {k}, {names[k]}); as the rule of the whole model it would also "
                     f"bound layer {h} ({names[h]}) and the other hidden layers by the input's "
                     f"range: give zb to that layer alone with another rule elsewhere (--rule "
-                    f"{other} --layer-rule {k}=zb, or zb in its row of the explorer's "
-                    "per-layer rules), or choose the preset EpsilonGammaBox")
+                    f"{other} --layer-rule {k}=zb; in Python rule={other!r}, "
+                    f"layer_rules={{{k}: 'zb'}}; or zb in its row of the explorer's per-layer "
+                    "rules), or choose the preset EpsilonGammaBox")
 
 
 def resolve_rules(layers, rule=None, layer_rules=None) -> RuleConfig:

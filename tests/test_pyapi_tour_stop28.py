@@ -580,3 +580,14 @@ def test_the_librarys_png_writers_refuse_another_name_as_the_commands_do(tmp_pat
     assert list(tmp_path.iterdir()) == []
     run[write](tmp_path / "hm.PNG")
     assert (tmp_path / "hm.PNG").exists()
+
+
+def test_zb_for_the_whole_model_names_the_python_remedy(lenet, digits):
+    """The refusal named --layer-rule 0=zb and the explorer's table only; a script's remedy is
+    layer_rules={0: 'zb'}, which it now names and which works."""
+    with pytest.raises(lrpcore.RuleError) as exc:
+        lrpcore.explain(lenet, digits, rule="zb")
+    assert "--layer-rule 0=zb; in Python rule='epsilon:0.01', layer_rules={0: 'zb'}" \
+        in str(exc.value)
+    assert lrpcore.explain(lenet, digits, rule="epsilon:0.01", layer_rules={0: "zb"}).shape \
+        == (4, 32, 32, 1)
