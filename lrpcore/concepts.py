@@ -156,7 +156,11 @@ def _config(ex, rule, layer_rules=None) -> RuleConfig:
 def _layer(fwd, k) -> int:
     """Layer ``k`` of ``fwd``'s model: an index as it is, a name (``"convolution1"``,
     ``"/layer2/relu_1/Relu"``) resolved as :func:`resolve_layer` does. A name failed deep
-    inside with a TypeError."""
+    inside with a TypeError. ``fwd`` must be a forward pass: a model or an explainer there
+    was "AttributeError: … has no attribute 'explainer'"."""
+    if not (hasattr(fwd, "explainer") and hasattr(fwd, "relevance")):
+        raise ShapeError(f"fwd: got {type(fwd).__name__}; the concepts functions take a forward "
+                         "pass of the sample: fwd = lrpcore.Explainer(model).forward(x)")
     return layer_index(fwd.explainer, k)
 
 

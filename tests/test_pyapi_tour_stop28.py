@@ -591,3 +591,18 @@ def test_zb_for_the_whole_model_names_the_python_remedy(lenet, digits):
         in str(exc.value)
     assert lrpcore.explain(lenet, digits, rule="epsilon:0.01", layer_rules={0: "zb"}).shape \
         == (4, 32, 32, 1)
+
+
+@pytest.mark.parametrize("given", ["model", "explainer"])
+def test_the_concepts_functions_name_the_forward_pass_they_take(lenet, given):
+    """rank_channels(model, ...) was "AttributeError: 'Sequential' object has no attribute
+    'explainer'"."""
+    import lrpcore.concepts as concepts
+
+    fwd = lenet if given == "model" else lrpcore.Explainer(lenet)
+    for run in (lambda: concepts.rank_channels(fwd, "convolution1"),
+                lambda: concepts.conditional_heatmaps(fwd, "convolution1", [0]),
+                lambda: concepts.composition(fwd, "convolution1", 0)):
+        with pytest.raises(lrpcore.ShapeError, match=r"fwd: got .*; the concepts functions "
+                                                     r"take a forward pass"):
+            run()
