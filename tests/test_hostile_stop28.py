@@ -138,6 +138,11 @@ def _axes_model(path, case):
                       [1, 2, 8, 4]),
         "twice": ([node("ReduceMean", ["c"], ["y"], axes=[2, -2], keepdims=0)], [], [1, 2]),
         "perm": ([node("Transpose", ["c"], ["y"], perm=[0, 2, 2, 1])], [], [1, 4, 4, 2]),
+        # torch.unsqueeze(x[:, 0], 65): the picked channel's Unsqueeze (read as at 1)
+        "picked": ([node("Gather", ["c", "i"], ["g"], axis=1),
+                    node("Unsqueeze", ["g", "a"], ["y"])],
+                   [numpy_helper.from_array(np.array(0, np.int64), "i"), i64("a", [65])],
+                   [1, 1, 4, 4]),
         # shape arithmetic: a constant's Unsqueeze at axis 9 of 3 (read as 0), evaluated at
         # import, added to the map
         "folded": ([node("Unsqueeze", ["k", "a"], ["u"]), node("Add", ["c", "u"], ["y"])],
@@ -150,11 +155,12 @@ def _axes_model(path, case):
     save_onnx_graph(path, nodes, [W, *inits], [1, 3, 4, 4], out, opset=13)
     with pytest.raises(onnx.shape_inference.InferenceError):  # the file is invalid ONNX
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-    return path, {"twice": "ReduceMean", "folded": "Unsqueeze", "perm": "Transpose"}.get(op, op)
+    return path, {"twice": "ReduceMean", "folded": "Unsqueeze", "perm": "Transpose",
+                  "picked": "Unsqueeze"}.get(op, op)
 
 
 @pytest.mark.parametrize("case", ["Concat", "ReduceMean", "Squeeze", "Split", "Gather", "Slice",
-                                  "Unsqueeze", "twice", "folded", "perm"])
+                                  "Unsqueeze", "twice", "folded", "perm", "picked"])
 def test_an_axis_outside_the_datas_rank_is_refused_naming_it(tmp_path, capsys, case):
     """The operators' readers took an axis modulo the rank: Concat along axis 5 of a 4-D map
     was read as along channels, ReduceMean over [6, 7] as over height and width, an Unsqueeze
@@ -170,7 +176,7 @@ def test_an_axis_outside_the_datas_rank_is_refused_naming_it(tmp_path, capsys, c
         one_line(capsys, "m.onnx", "(Transpose): Transpose's perm [0, 2, 2, 1] is not an "
                                    "order of the axes of its 4-dimensional input")
     else:
-        rank = {"Unsqueeze": 5, "folded": 3}.get(case, 4)
+        rank = {"Unsqueeze": 5, "folded": 3}.get(case, 4)  # picked: N×H×W unsqueezed
         one_line(capsys, "m.onnx", f"({op})", f"{op}'s axis", "is not an axis of its "
                  f"{rank}-dimensional", f"(-{rank} … {rank - 1}")
 

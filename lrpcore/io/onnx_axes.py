@@ -50,6 +50,8 @@ def _data_rank(t):
 
     if t.storage in ("cl", "same", REPEATING):
         return _rank(t)
+    if t.storage == "picked":  # x[:, c], N×H×W, kept as the one-channel map it came from
+        return _rank(t) - 1
     return _rank(t) + 1 if t.storage == STACKED else None  # the stacking axis is the last
 
 
