@@ -323,3 +323,30 @@ def test_a_switch_attribute_of_neither_0_nor_1_is_refused(tmp_path, capsys, op, 
     (name, value), = ((k, v) for k, v in attrs.items() if k in ("ceil_mode", "keepdims"))
     one_line(capsys, "m.onnx", f"'op' ({op})", f"attribute '{name}' is {value}; {op} takes 0 "
              "or 1 there")
+
+
+@pytest.mark.parametrize("folded", [False, True], ids=["data", "constant"])
+@pytest.mark.parametrize("sizes, count, problem", [
+    (None, 4, "Split's num_outputs 4 is not its 2 outputs"),
+    ([2, 2], 2, "Split gives both sizes (its second input) and num_outputs")])
+def test_split_num_outputs_that_contradicts_the_node_is_refused(tmp_path, capsys, folded, sizes,
+                                                               count, problem):
+    """Split-18's num_outputs of another count than the node's outputs, or beside a sizes
+    input, was passed over (the outputs counted, the sizes taken): a file every runtime
+    refuses loaded, of data or of constants (shape arithmetic)."""
+    pytest.importorskip("onnx")
+    from hostile_files import save_onnx_graph  # noqa: PLC0415
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    inits = [numpy_helper.from_array(np.ones((2 if folded else 4, 3, 1, 1), np.float32), "W"),
+             numpy_helper.from_array(np.ones((1, 4, 4, 4), np.float32), "k")]
+    if sizes is not None:
+        inits.append(numpy_helper.from_array(np.array(sizes, np.int64), "sizes"))
+    split = helper.make_node("Split", ["k" if folded else "c"] + (["sizes"] if sizes else []),
+                             ["a", "b"], name="split", axis=1, num_outputs=count)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"), split,
+             helper.make_node("Add", ["a", "c" if folded else "b"], ["y"], name="add")]
+    path = save_onnx_graph(tmp_path / "m.onnx", nodes, inits, [1, 3, 4, 4], [1, 2, 4, 4],
+                           opset=18)
+    assert main(["info", str(path)]) == 2
+    one_line(capsys, "m.onnx", "'split' (Split)", problem)

@@ -117,10 +117,25 @@ def _slice(b, node, where, t, starts, ends, axes, steps, named=None):
     b.data[out] = _tensor(out, (dims[1], bottom - top, right - left), "cl")
 
 
+def check_split_outputs(b, node, attrs, where) -> None:
+    """Split-18's ``num_outputs`` counts the node's outputs and replaces the sizes input: one
+    of another count, or given beside sizes, was passed over (the outputs' count or the sizes
+    taken), where every runtime refuses the file."""
+    if "num_outputs" not in attrs:
+        return
+    n = int(attrs["num_outputs"])
+    if n != len(node.output):
+        b.fail(where, f"Split's num_outputs {n} is not its {len(node.output)} outputs")
+    if len(node.input) > 1 and node.input[1]:
+        b.fail(where, "Split gives both sizes (its second input) and num_outputs; ONNX allows "
+                      "only one")
+
+
 def split_data(b, node, attrs, where, t, data_in):
     """Split of data along channels: one ChannelSlice per output."""
     from .onnx_graph import _rank
 
+    check_split_outputs(b, node, attrs, where)
     t = _prepare(b, t, where)
     axis = int(attrs.get("axis", 0))
     if axis % _rank(t) != 1:

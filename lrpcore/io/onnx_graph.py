@@ -535,6 +535,7 @@ def _fold(b, node, attrs, where, onnx):
 def _fold_split(b, node, attrs, where, ins):
     """Split of a constant: each part, sizes as ONNX gives them (``split``, the second
     input, or equal parts, the last smaller)."""
+    channels.check_split_outputs(b, node, attrs, where)
     x = np.asarray(ins[0])
     axis = int(attrs.get("axis", 0))
     if not -x.ndim <= axis < x.ndim:
