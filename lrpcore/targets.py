@@ -171,14 +171,15 @@ def resolve_classes(y, target, labels=None, xp=np, class_names=None, region=None
             if labels is None:
                 raise ShapeError("target 'true' needs the samples' labels: pass labels= "
                                  "(one class per sample), or target='pred'")
-            return class_array(labels, n, k, xp, "label")
+            return class_array(_named_per_sample(labels, class_names, "label"), n, k, xp,
+                               "label")
     return class_array(_named_per_sample(target, class_names), n, k, xp, "target class")
 
 
-def _named_per_sample(target, class_names):
-    """Per-sample targets given by class name (``["tabby", "tiger cat"]``) as indices, read as
-    one target is; anything else as it is. Names were "target classes must be whole
-    numbers"."""
+def _named_per_sample(target, class_names, what="target"):
+    """Per-sample targets (or labels, ``what``) given by class name (``["tabby", "tiger
+    cat"]``) as indices, read as one target is; anything else as it is. Names were "target
+    classes must be whole numbers"."""
     if isinstance(target, str) or hasattr(target, "get") or np.ndim(target) != 1:
         return target
     arr = np.asarray(target)
@@ -186,9 +187,9 @@ def _named_per_sample(target, class_names):
         return target
     out = []
     for i, text in enumerate(arr.tolist()):
-        c = parse_target(text, what=f"target of sample {i}", class_names=class_names)
+        c = parse_target(text, what=f"{what} of sample {i}", class_names=class_names)
         if not isinstance(c, int):  # 'pred' and the other words mean one thing for all
-            raise RuleError(f"target of sample {i} {text!r}: a per-sample target is a class "
+            raise RuleError(f"{what} of sample {i} {text!r}: a per-sample {what} is a class "
                             f"(index or name); {c!r} is given as the one target for all")
         out.append(c)
     return np.asarray(out, dtype=np.int64)

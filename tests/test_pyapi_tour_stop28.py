@@ -157,6 +157,9 @@ def test_per_sample_targets_by_class_name(digits):
         resolve_classes(y, ["tabby", "pred"], class_names=names)
     with pytest.raises(lrpcore.RuleError, match="target of sample 0 'lion'"):
         resolve_classes(y, ["lion", "tabby"], class_names=names)
+    # labels by name for target "true" alike ("labels must be whole numbers")
+    np.testing.assert_array_equal(resolve_classes(y, "true", labels=["tabby", "five"],
+                                                  class_names=names), [2, 5])
 
 
 def test_one_hot_labels_are_named_with_their_remedy(lenet, digits):
