@@ -31,7 +31,7 @@ from lrpcore.presets import PRESETS
 from lrpcore.targets import model_map_shape
 
 from ..widgets.class_choice import ClassChoice, class_entries, typed_entry
-from ..widgets.region_control import box_on_image, region_frame, show_frame
+from ..widgets.region_control import framing, region_frame, show_frame
 from ..widgets.rule_panel import signals_blocked
 from . import imaging
 from .panel import ToolPanel
@@ -396,7 +396,7 @@ class CompareView(ToolPanel):
         model = result.request.model
         x01 = result.input01
         imaging.show_input(self.input_item, x01)
-        frame = _region_box(model, result.request.region)  # image shape → its frame
+        frame = framing(model, result.request.region)  # image shape → its frame
         show_frame(self.input_frame, frame(x01.shape[:2]))
         maps = result.cell_maps  # summed and outlined on the worker: here only coloured
         row_vmax = [imaging.max_abs(m) for m in maps]
@@ -448,15 +448,6 @@ def _forget_room(layout) -> None:
     for r in range(layout.rowCount()):
         layout.setRowStretchFactor(r, 0)
         layout.setRowMaximumHeight(r, QWIDGETSIZE_MAX)
-
-
-def _region_box(model, region):
-    """A function of an image's shape giving the region's box in its pixels (None: no
-    frame), as the main views frame it."""
-    shape = model_map_shape(model)
-    if region is None or shape is None or len(shape) != 3:
-        return lambda _hw: None
-    return lambda hw: box_on_image(region, tuple(hw)[:2], tuple(shape[:2]))
 
 
 def _units(rule: str) -> str:

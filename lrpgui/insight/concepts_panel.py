@@ -31,6 +31,7 @@ from lrpcore.text import no_markup
 
 from ..session import no_labels
 from ..widgets.lines_label import LinesLabel
+from ..widgets.region_control import framing, region_frame, show_frame
 from . import imaging
 from .job_controls import JobControls
 from .layouts import canvas, result_table
@@ -47,6 +48,7 @@ class ConceptsResult:
     conditional: np.ndarray  # (k, H, W)
     composition: object | None
     raw: np.ndarray | None = None  # the explained sample as read (its maps' outline)
+    region: tuple | None = None  # a segmentation model's box its maps explain (framed)
 
 
 def _explainer(model, backend):
@@ -89,7 +91,7 @@ def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label
                                          region=region)
     c = int(ranking.channels[0]) if channel is None else int(channel)
     comp = concepts.composition(fwd, layer, c, config, target, labels, region=region)
-    return ConceptsResult(layer, ranking, _spatial(cond), comp, raw)
+    return ConceptsResult(layer, ranking, _spatial(cond), comp, raw, region)
 
 
 class ConceptsPanel(ToolPanel):
@@ -103,6 +105,7 @@ class ConceptsPanel(ToolPanel):
         self.channel: int | None = None
         self._ex = (None, None)
         self.map_outlines: list = []  # the outline over each conditional map, in rank order
+        self.map_frames: list = []  # the region's frame on each conditional map
         self.gallery_outlines: list = []  # the outline over each reference's heatmap
         self._build()
         self.state.events.model.connect(lambda _m: self._fill_layers())
@@ -409,6 +412,7 @@ class ConceptsPanel(ToolPanel):
     def _draw_maps(self) -> None:
         self.maps.clear()
         self.map_outlines = []
+        self.map_frames = []
         r = self.result
         if r is None:
             return
@@ -416,6 +420,7 @@ class ConceptsPanel(ToolPanel):
         shape = r.conditional.shape[1:]
         x01 = imaging.input_for_map(self.state.model, r.raw, shape)
         rgba = imaging.outline_image(x01, shape, self.state.outline)
+        frame = framing(self.state.model, r.region)(shape)  # as the main views frame it
         per_row = 6
         for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):
             row, col = divmod(i, per_row)
@@ -427,6 +432,8 @@ class ConceptsPanel(ToolPanel):
             outline = imaging.outline_overlay(box)
             imaging.put_outline(outline, rgba, m.shape)
             self.map_outlines.append(outline)
+            self.map_frames.append(region_frame(box))
+            show_frame(self.map_frames[-1], frame)
             imaging.fit(box, m.shape)
         imaging.even_columns(self.maps.ci, min(per_row, len(r.conditional)))
 

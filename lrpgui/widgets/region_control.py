@@ -50,6 +50,15 @@ def region_frame(box):
     return frame
 
 
+def framing(model, region):
+    """A function of an image's (H, W) giving ``region``'s box in its pixels, or None (no
+    region, or ``model``'s output is no map): the tools frame the box their maps explain."""
+    shape = model_map_shape(model)
+    if region is None or shape is None or len(shape) != 3:
+        return lambda _hw: None
+    return lambda hw: box_on_image(region, tuple(hw)[:2], tuple(shape[:2]))
+
+
 def show_frame(frame, box) -> None:
     """Frame ``box`` (y0, y1, x0, x1 in image pixels); hide the frame for None."""
     if box is None:

@@ -260,3 +260,24 @@ def test_the_composition_line_of_concepts_keeps_a_long_node_name_readable(make_w
     qtbot.waitUntil(lambda: label.height() >= len(lines) * label.fontMetrics().lineSpacing(),
                     timeout=5000)
     assert all(label.fontMetrics().horizontalAdvance(line) <= width for line in lines)
+
+
+def test_concepts_frames_the_region_its_maps_explain(make_window, qtbot, tmp_path):
+    """The Concepts panel's conditional heatmaps explained a region's pixels with nothing on
+    them to say so (the main views and Compare frame it): each map frames the box, and none
+    is framed for the whole map."""
+    window, _ = _segment_window(make_window, tmp_path)
+    s = window.state
+    s.region = (2, 10, 4, 12)
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    panel = window.insight.show("concepts", (1100, 760))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.region == s.region,
+                    timeout=60000)
+    assert panel.last_error is None, panel.last_error
+    assert len(panel.map_frames) == len(panel.result.conditional) > 0
+    for frame in panel.map_frames:  # a 16×16 input and map: the same pixels
+        assert frame.isVisible() and frame.rect().getCoords() == (4, 2, 12, 10)
+    s.region = None
+    qtbot.waitUntil(lambda: panel.result.region is None and bool(panel.map_frames),
+                    timeout=60000)
+    assert not any(frame.isVisible() for frame in panel.map_frames)
