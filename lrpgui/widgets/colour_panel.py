@@ -23,6 +23,7 @@ from lrpcore.render.overlay import CHANNEL_MAPS, channel_map, overlay
 
 from .. import rendering
 from .choice_box import ChoiceBox
+from .region_control import framing, region_frame, show_frame
 
 CONTROLS_WIDTH = 150  # the least width of the controls beside the overlay picture
 QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum"
@@ -73,6 +74,7 @@ class ColourPanel(QWidget):
         self.box.setMenuEnabled(False)
         self.item = pg.ImageItem()
         self.box.addItem(self.item)
+        self.frame = region_frame(self.box)  # a segmentation model's region, as on the views
         # small enough that the Explanation dock above keeps its rule table readable at
         # 1024×700; the preview grows with the dock
         self.widget.setMinimumSize(56, 56)
@@ -170,6 +172,7 @@ class ColourPanel(QWidget):
         self._stale = False
         result = self.state.explanation
         self.rendered_for = result
+        show_frame(self.frame, None)
         if result is None:
             self.item.clear()
             self.rendered = None
@@ -190,6 +193,7 @@ class ColourPanel(QWidget):
         self.item.setImage(np.ascontiguousarray(image, dtype=np.float32), autoLevels=False,
                            levels=(0.0, 1.0))
         self.item.setRect(QRectF(0, 0, w, h))
+        show_frame(self.frame, framing(result.request.model, result.request.region)((h, w)))
 
 
 class BusyIndicator(QProgressBar):

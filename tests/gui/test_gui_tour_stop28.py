@@ -281,3 +281,21 @@ def test_concepts_frames_the_region_its_maps_explain(make_window, qtbot, tmp_pat
     qtbot.waitUntil(lambda: panel.result.region is None and bool(panel.map_frames),
                     timeout=60000)
     assert not any(frame.isVisible() for frame in panel.map_frames)
+
+
+def test_the_overlay_frames_the_region_as_the_views_do(make_window, qtbot, tmp_path):
+    """The colour panel's overlay (heatmap over the photograph) showed a region's heatmap
+    with no frame, beside the input and heatmap views that frame it."""
+    window, _ = _segment_window(make_window, tmp_path)
+    s, panel = window.state, window.colour
+    qtbot.waitUntil(panel.isVisible, timeout=20000)  # a colour model's explanation shows it
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region):
+        s.region = (0, 6, 3, 16)
+    qtbot.waitUntil(lambda: panel.rendered_for is s.explanation, timeout=20000)
+    assert panel.frame.isVisible() and panel.frame.rect().getCoords() == (3, 0, 16, 6)
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region is None):
+        window.rules.region.reset_button.click()
+    qtbot.waitUntil(lambda: panel.rendered_for is s.explanation, timeout=20000)
+    assert not panel.frame.isVisible()
