@@ -167,6 +167,7 @@ def test_a_preset_sweep_keeps_zennits_norm_at_a_graphs_mean_pool(tmp_path, capsy
 @pytest.mark.parametrize(("argv", "name"), [
     (["explain", "mnist-lenet5", "X", "--out", "R.npy", "--png", ""], "--png"),
     (["evaluate", "mnist-lenet5", "X", "--plot", ""], "--plot"),
+    (["sanity", "mnist-lenet5", "X", "--plot", ""], "--plot"),
     (["sweep", "mnist-lenet5", "X", "--rule", "epsilon", "--csv", ""], "--csv"),
     (["render", "R.npy", "--out", ""], "--out"),
     (["explain", "", "X", "--out", "R.npy"], "model"),

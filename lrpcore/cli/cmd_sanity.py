@@ -35,7 +35,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     p.add_argument("--csv", nargs="?", const="-", default=None, metavar="PATH",
                    help="similarity per step as CSV to PATH (to stdout without a PATH)")
-    p.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG", type=png_output,
+    p.add_argument("--plot", nargs="?", const=True, default=None, metavar="PNG", type=png_output,
                    help="heatmaps of the first samples at every step (default file: "
                    "MODEL-sanity-RULE.png in the current folder)")
     p.set_defaults(func=run)
@@ -43,9 +43,11 @@ def register(sub):
 
 
 def _plot_path(args) -> str | None:
+    """--plot alone (const True, not '': an empty name is refused as every option's is)
+    takes the default name."""
     if args.plot is None:
         return None
-    if args.plot:
+    if args.plot is not True:
         return args.plot
     stem = os.path.splitext(os.path.basename(model_path(args.model)))[0]
     rule = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.rule)
