@@ -2,7 +2,8 @@
 
 Run explains every sample of the chosen class in the background (progress, cancel) and
 clusters the heatmaps (lrpcore.spray). The embedding is a scatter coloured by cluster; hovering
-a point previews its input and heatmap; the box (drag it, resize it) selects the points inside
+a point previews its input and heatmap; a box drawn by dragging over the points (then moved or
+resized) selects the points inside
 and the sample grid then lists only those samples; each cluster's mean heatmap is its
 prototype (click one to select that cluster); the eigengap plot shows why k was chosen.
 Results save to the same ``.npz`` as ``lrp spray`` and reopen. With a relevance store open
@@ -170,7 +171,9 @@ class SprayPanel(BatchPanel):
         self.scatter_plot = plot_widget("sprayScatter")
         label_axes(self.scatter_plot, "t-SNE 2", "t-SNE 1")
         self.scatter_plot.setToolTip("the samples embedded in 2-D (t-SNE), coloured by "
-                                     "cluster; drag the box to filter the sample grid")
+                                     "cluster; drag over the points to draw a box (move or "
+                                     "resize it later): the sample grid lists the samples "
+                                     "inside")
         self.scatter = pg.ScatterPlotItem(size=7, hoverable=True)
         self.scatter_plot.addItem(self.scatter)
         self.scatter.sigHovered.connect(self._hovered)
@@ -178,6 +181,10 @@ class SprayPanel(BatchPanel):
         self.box.hide()
         self.scatter_plot.addItem(self.box)
         self.box.sigRegionChangeFinished.connect(lambda _r: self._box_changed())
+        # a left drag on the plot draws the box: it was placed hidden after each run and
+        # shown only by scripts (select_rect), so a user had no box to drag
+        view = self.scatter_plot.getPlotItem().getViewBox()
+        view.mouseDragEvent = lambda ev, axis=None: self._draw_box(view, ev, axis)
 
         self.preview = pg.GraphicsLayoutWidget()
 
@@ -483,6 +490,23 @@ class SprayPanel(BatchPanel):
     def clear_selection(self) -> None:
         self.box.hide()
         self.select(None)
+
+    def _draw_box(self, view, ev, axis=None) -> None:
+        """A left drag over the embedding draws the box and, released, selects inside it;
+        other drags zoom and pan as before."""
+        if ev.button() != Qt.MouseButton.LeftButton or self.result is None \
+                or not len(self.result.embedding):
+            type(view).mouseDragEvent(view, ev, axis)
+            return
+        ev.accept()
+        a = view.mapSceneToView(ev.buttonDownScenePos())
+        b = view.mapSceneToView(ev.scenePos())
+        self.box.setPos((min(a.x(), b.x()), min(a.y(), b.y())), finish=False)
+        self.box.setSize((max(abs(b.x() - a.x()), 1e-6), max(abs(b.y() - a.y()), 1e-6)),
+                         finish=False)
+        self.box.show()
+        if ev.isFinish():
+            self._box_changed()
 
     def select_rect(self, x0, y0, x1, y1) -> None:
         """Place the box over [x0, x1] × [y0, y1] of the embedding and select inside it."""

@@ -299,3 +299,34 @@ def test_the_overlay_frames_the_region_as_the_views_do(make_window, qtbot, tmp_p
         window.rules.region.reset_button.click()
     qtbot.waitUntil(lambda: panel.rendered_for is s.explanation, timeout=20000)
     assert not panel.frame.isVisible()
+
+
+def test_spray_draws_its_box_where_the_user_drags(make_window, qtbot, monkeypatch):
+    """SpRAy's scatter said "drag the box to filter the sample grid", but the box was placed
+    hidden after every run and shown only by scripts (select_rect): a user had no box to
+    drag. A left drag over the points draws it; released, the grid lists the samples inside;
+    "Show all samples" lifts the filter."""
+    from .test_segmentation_gui import _drag
+
+    window = make_window()
+    panel = window.insight.show("spray", (1200, 820))
+    panel.k_spin.setValue(2)
+    with qtbot.waitSignal(panel.updated, timeout=120000):
+        panel.run_button.click()
+    r = panel.result
+    assert not panel.box.isVisible()
+    e = r.embedding
+    lo, hi = e.min(axis=0), e.max(axis=0)
+    a, b = lo + (hi - lo) * 0.1, lo + (hi - lo) * 0.6
+    view = panel.scatter_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: all(view.viewRange()[i][0] <= lo[i] and view.viewRange()[i][1]
+                                >= hi[i] for i in (0, 1)), timeout=5000)  # drawn: in view
+    _drag(monkeypatch, panel.scatter_plot, view, tuple(a), tuple(b))
+    assert panel.box.isVisible()
+    (x0, y0), (w, h) = panel.box.pos(), panel.box.size()
+    assert np.allclose([x0, y0, x0 + w, y0 + h], [*a, *b], rtol=0.05, atol=0.05 * (hi - lo).max())
+    inside = (e[:, 0] >= x0) & (e[:, 0] <= x0 + w) & (e[:, 1] >= y0) & (e[:, 1] <= y0 + h)
+    assert 0 < inside.sum() < len(e)
+    assert window.state.filter_subset == tuple(sorted(r.indices[inside].tolist()))
+    panel.clear_button.click()
+    assert window.state.filter_subset is None and not panel.box.isVisible()
