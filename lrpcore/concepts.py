@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import Cancelled, RuleError, ShapeError
-from .explain import Explainer, RuleConfig, resolve_rules
+from .explain import Explainer, RuleConfig, layer_labels, resolve_rules
+from .graph import node_module_path
 from .graph_dilated import DilatedConvolution
 from .layers import Convolution, Linear, Pad
 from .text import is_digits
@@ -62,11 +63,12 @@ def concept_layers(ex) -> list[int]:
 
 def resolve_layer(ex, key) -> int:
     """The layer index that ``key`` names: an index (negative counts from the end), a name
-    from :func:`layer_names`, or a chain layer's exact description when unique; it must be
+    from :func:`layer_names`, a PyTorch module path that names one layer
+    (:func:`module_layers`), or a chain layer's exact description when unique; it must be
     one of :func:`concept_layers`."""
     k = _resolve(ex, key)
     if k not in concept_layers(ex):
-        names = layer_names(ex)
+        names = layer_labels(ex.layers)
         cuts = offered_layers(ex)
         near = sorted(sorted(cuts, key=lambda i: (abs(i - k), -i))[:4])  # the nearest ones
         raise RuleError(f"layer {names[k]!r} is bypassed by a skip connection, so its "
@@ -94,12 +96,31 @@ def _resolve(ex, key) -> int:
     names = layer_names(ex)
     if text in names:
         return names.index(text)
+    by_module = module_layers(ex, text)
+    if len(by_module) == 1:
+        return by_module[0]
+    labels = layer_labels(ex.layers)
+    if by_module:
+        raise RuleError(f"module path {text!r} names {len(by_module)} layers: "
+                        f"{', '.join(f'{i} {labels[i]}' for i in by_module)}; give one's node "
+                        "name or index")
     described = [i for i, layer in enumerate(ex.layers) if layer.describe() == text]
     if len(described) == 1:
         return described[0]
-    offered = [names[i] for i in offered_layers(ex)]
+    offered = [labels[i] for i in offered_layers(ex)]
     raise RuleError(f"no layer is named {text!r} (layers to choose: {', '.join(offered[:8])}"
                     f"{', ...' if len(offered) > 8 else ''}; or give an index)")
+
+
+def module_layers(ex, path: str) -> list[int]:
+    """The layers of a graph whose PyTorch module path is ``path`` ('layer4.1.conv2': recorded
+    for a ``dynamo=True`` export's node_conv2d_14, read from a TorchScript export's
+    '/layer4/layer4.1/conv2/Conv'), without the pads the importer adds, which share it."""
+    if not _is_graph(ex):
+        return []
+    return [k for k, node in enumerate(ex.nodes)
+            if node_module_path(node.name, node.layer) == path
+            and not isinstance(node.layer, Pad)]
 
 
 def mixes_channels(layer) -> bool:
@@ -319,5 +340,5 @@ def composition(fwd, k, channel, rule=None, target="pred", labels=None,
 __all__ = ["Composition", "Ranking", "channel_mask", "channel_relevance", "composition",
            "concept_layers",
            "conditional_batch", "conditional_heatmaps", "layer_names", "layer_relevance",
-           "lower_layer",
+           "lower_layer", "module_layers",
            "output_relevance", "pass_size", "rank_channels", "resolve_layer"]

@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, get_dtype
 from .errors import ModelFormatError, NonFiniteSample, RuleError, ShapeError
-from .graph import TOOLBOX, match_layer_key
+from .graph import TOOLBOX, match_layer_key, node_label
 from .kernels import class_relevance
 from .layers import Pad
 from .map_targets import map_mask, predicted_classes, region_box
@@ -159,6 +159,13 @@ def layer_names(layers) -> list[str]:
     explorer's rule table show and per-layer rule keys take."""
     names = getattr(layers, "names", None)
     return list(names) if names is not None else chain_layer_names(layers)
+
+
+def layer_labels(layers) -> list[str]:
+    """:func:`layer_names` as tables and lists show them: with the module path recorded for a
+    ``dynamo=True`` export's node (:func:`lrpcore.graph.node_label`)."""
+    return [node_label(name, getattr(layer, "module_path", None))
+            for name, layer in zip(layer_names(layers), layers, strict=True)]
 
 
 def layer_indices(layers, key) -> list[int]:

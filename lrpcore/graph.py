@@ -314,6 +314,19 @@ def module_path(name: str) -> str:
     return ".".join(path)
 
 
+def node_module_path(name: str, layer=None) -> str:
+    """The PyTorch module path a node answers to: the one recorded for its layer (a
+    ``dynamo=True`` export's, whose names ``node_Conv_293`` hold none:
+    :func:`lrpcore.io.onnx_graph.record_module_paths`), else the one its name holds."""
+    return getattr(layer, "module_path", None) or module_path(name)
+
+
+def node_label(name: str, module: str | None) -> str:
+    """A node as a reader is shown it: its name, and in brackets the module path recorded for
+    its layer (``node_conv2d_1 [stage.0.branch1.0]``); a TorchScript name says it already."""
+    return f"{name} [{module}]" if module else name
+
+
 def scope_path(name: str) -> str:
     """The scopes of an exported node name joined by dots ('layer1.layer1.0.conv1'), which
     globs of earlier versions were matched against ('layer1.*' still names layer 1's nodes)."""
@@ -352,11 +365,11 @@ def match_layer_key(key, names, layers=()) -> list[int]:
     if isinstance(key, (int, np.integer)) or is_digits(str(key).strip()):
         return [int(key)]
     hits = [i for i, name in enumerate(names) if name == key]
-    recorded = [getattr(layer, "module_path", None) for layer in layers] or [None] * len(names)
+    layers = list(layers) or [None] * len(names)
     if not hits:
         hits = [i for i, name in enumerate(names)
                 if fnmatch.fnmatchcase(name, str(key))
-                or fnmatch.fnmatchcase(recorded[i] or module_path(name), str(key))
+                or fnmatch.fnmatchcase(node_module_path(name, layers[i]), str(key))
                 or fnmatch.fnmatchcase(scope_path(name), str(key))]
     if not hits:
         raise RuleError(f"no node is named or matches {key!r} ('lrp info MODEL' lists the "

@@ -98,7 +98,7 @@ def parse_top(text, n_channels) -> int:
 def run(args) -> int:
     from .. import concepts, export, relmax
     from ..concepts_export import check_output_folder, image01, output_folder, write_concepts
-    from ..explain import Explainer, resolve_rules
+    from ..explain import Explainer, layer_labels, resolve_rules
     from ..io.models import load_classifier
     from ..render import get_colormap
     from .cmd_explain import check_rule_specs, layer_rules_of
@@ -174,7 +174,8 @@ def run(args) -> int:
     with output_folder(args.out, args.overwrite) as tmp:
         write_concepts(tmp, ranking, conditional, x01, info, refs, gallery, args.colormap,
                        sample_fields=classes)
-    print(f"layer {k} ({printable_line(ranking.name)}): {plural(len(ranking.channels), 'channel')} "
+    label = layer_labels(ex.layers)[k]  # a dynamo export's node_conv2d_14 [layer4.1.conv2]
+    print(f"layer {k} ({printable_line(label)}): {plural(len(ranking.channels), 'channel')} "
           f"for sample {args.sample} ({_classes_said(classes)}); top "
           f"{', '.join(f'{c} ({s:.1%})' for c, _, s in list(ranking.rows())[:min(top, 5)])} "
           f"→ {args.out}")

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..explain import Forward
+from ..graph import node_label
 from ..text import printable_line
 
 
@@ -47,6 +48,12 @@ class ConservationRow:
     # ΣR across the cut at the node's input: every edge from a node before it into one at or
     # after it (a chain: sum_in)
     cut: float = math.nan
+    module: str = ""  # the PyTorch module path recorded for the node (a dynamo=True export's)
+
+    @property
+    def label(self) -> str:
+        """The node as tables show it: its name and its recorded module path."""
+        return node_label(self.node, self.module)
 
     @property
     def created(self) -> float:
@@ -98,7 +105,8 @@ def conservation_from_trace(per_layer, layers, samples=None) -> list[Conservatio
             rows.append(ConservationRow(samples[s], k, layers[k].describe(),
                                         float(out_sums[k][s]), float(sums[k][s]),
                                         float(explained[s]), names[k], branches,
-                                        float(cuts[s, k])))
+                                        float(cuts[s, k]),
+                                        getattr(layers[k], "module_path", None) or ""))
     return rows
 
 
@@ -209,14 +217,16 @@ def format_conservation(rows, classes=None) -> str:
     """A plain-text table of conservation rows, one block per sample; a graph model's rows
     name their node and give ΣR across the cut at the node's input (what flows at that depth,
     skip branches included), and under a merge one line per input branch gives the relevance
-    that branch received (its share of the merge's, and the node it flows to). Node names are
+    that branch received (its share of the merge's, and the node it flows to). A node's
+    recorded module path follows its name (``node_conv2d_1 [stage.0.branch1.0]``). Names are
     shown printable: an ONNX file's escape sequences reached the terminal of --trace.
     ``classes`` (sample → "class 285 (Egyptian cat)") ends each sample's first line with
     what it explains."""
     graph = any(row.node for row in rows)
     head = (f"{'layer':>5}  {'':<34} {'R at output':>12} {'R at input':>12} "
             f"{'created(+)/absorbed(-)':>22} {'in/out':>9} {'in/f(x)':>9}"
-            + (f" {'ΣR across the cut':>17}  node" if graph else ""))
+            + (f" {'ΣR across the cut':>17}  node" if graph else "")
+            + (" [module]" if any(row.module for row in rows) else ""))
     lines = []
     current = None
     last = {row.sample: row for row in rows}  # each sample's input-most row
@@ -233,7 +243,7 @@ def format_conservation(rows, classes=None) -> str:
         lines.append(f"{row.layer:>5}  {row.description[:34]:<34} {_num(row.sum_out):>12} "
                      f"{_num(row.sum_in):>12} {_num(row.created):>22} {_num(row.ratio):>9} "
                      f"{_num(row.of_output):>9}"
-                     + (f" {_num(row.cut):>17}  {printable_line(row.node)}" if graph else ""))
+                     + (f" {_num(row.cut):>17}  {printable_line(row.label)}" if graph else ""))
         for source, name, value in row.branches:
             share = value / row.sum_in if row.sum_in != 0 else math.nan
             lines.append(f"{'':>5}    {branch_text(source, share):<32} {'':>12} "
