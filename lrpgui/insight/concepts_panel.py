@@ -192,12 +192,13 @@ class ConceptsPanel(ToolPanel):
 
     def _fill_layers(self) -> None:
         from lrpcore import concepts
+        from lrpcore.explain import layer_labels
 
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
         ex = self.explainer()
         if ex is not None:
-            names = concepts.layer_names(ex)
+            names = layer_labels(ex.layers)  # a dynamo export's node_relu_6 [conv5.2]
             for k in concepts.concept_layers(ex):
                 if concepts.mixes_channels(ex.layers[k]) or isinstance(ex.layers[k], Rect) \
                         or getattr(ex.layers[k], "merge", False):
@@ -374,9 +375,9 @@ class ConceptsPanel(ToolPanel):
             self.composition_label.setText("the input comes next: no layer below")
             ct.setRowCount(0)
         else:
-            from lrpcore.concepts import layer_names
+            from lrpcore.explain import layer_labels
 
-            name = layer_names(self.explainer())[comp.lower]
+            name = layer_labels(self.explainer().layers)[comp.lower]
             self.composition_label.setText(f"channel {comp.channel} from layer {comp.lower} "
                                            f"({name}):")
             n = min(10, len(comp.channels))

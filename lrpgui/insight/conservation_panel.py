@@ -172,7 +172,7 @@ class ConservationPanel(ToolPanel):
                     continue
                 values = (str(row.layer), row.description, _num(row.sum_out), _num(row.sum_in),
                           _num(row.created), _num(row.ratio), _num(row.of_output), _num(row.cut),
-                          row.node)
+                          row.label)
                 for j, text in enumerate(values):
                     item = QTableWidgetItem(text)
                     if j == CUT_COLUMN:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QFontMetrics, QTextCharFormat, QTextCursor, QTextOptio
 from PySide6.QtWidgets import QTextBrowser
 
 from lrpcore.errors import ShapeError
+from lrpcore.graph import node_label
 from lrpcore.io.completeness import ending_hint
 from lrpcore.io.sidecar import assumed_scaling, sidecar_path
 from lrpcore.model import RECORDED_ACCURACY, chain_layer_names, format_accuracy
@@ -79,11 +80,13 @@ def summary_html(model, path: str | None, fit=None) -> str:
 
 def layer_lines(model) -> list[str]:
     """Each layer's index, description and name, as the per-layer rule table writes them: a graph's
-    node name (what ``--layer-rule`` takes), a chain's ``convolution0``, ``rect1``, …"""
+    node name (what ``--layer-rule`` takes) with a dynamo export's module path, a chain's
+    ``convolution0``, ``rect1``, …"""
     names = getattr(model, "node_names", None)
     if names is None:
         names = chain_layer_names(model.layers)
-    return [f"{i} {layer.describe()} ({elide_middle(name, NAME_CHARS)})"
+    return [f"{i} {layer.describe()} "
+            f"({elide_middle(node_label(name, getattr(layer, 'module_path', None)), NAME_CHARS)})"
             for i, (layer, name) in enumerate(zip(model.layers, names, strict=True))]
 
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.backend import gpu_available
 from lrpcore.errors import LRPError
-from lrpcore.explain import layer_indices, layer_names, resolve_rules
+from lrpcore.explain import layer_indices, layer_labels, resolve_rules
 from lrpcore.presets import PRESETS, preset_or_none
 from lrpcore.rules import RULES, format_number, parse_rule
 from lrpcore.text import is_digits, no_markup
@@ -409,7 +409,7 @@ class RulePanel(QWidget):
             if self._table_model is not model or table.rowCount() != len(layers):
                 table.setRowCount(0)
                 table.setRowCount(len(layers))
-                names = layer_names(layers)  # a chain's too, as 'lrp info' names them
+                names = layer_labels(layers)  # a chain's too, as 'lrp info' names them
                 for i, layer in enumerate(layers):
                     what = layer.describe() + (f" ({names[i]})" if names else "")
                     cells = [str(i), what, "×".join(map(str, shapes[i]))]
