@@ -43,13 +43,16 @@ def target_text(result) -> str:
     """Which output the relevance explains, in words (the views' title says it); a
     segmentation model's region is named ("… in rows 0:8, columns 4:12")."""
     target = result.request.target_value
-    inside = region_words(getattr(result.request, "region", None))
+    k = {"true": result.request.label, "pred": predicted(result)}.get(target, target)
+    return target_words(result.request.model, target, k,
+                        getattr(result.request, "region", None))
+
+
+def target_words(model, target, k, region=None) -> str:
+    """"predicted class 7", "true class cat in rows 0:8, columns 4:12", "all outputs": a
+    parsed ``target`` whose class is ``k``, in words (the views, Concepts)."""
+    inside = region_words(region)
     if target == "output":
         return "all outputs" + inside
-    if target == "true":
-        k, what = result.request.label, "true class"
-    elif target == "pred":
-        k, what = predicted(result), "predicted class"
-    else:
-        k, what = target, "class"
-    return f"{what} {class_name(result.request.model, k)}{inside}"
+    what = {"true": "true class", "pred": "predicted class"}.get(target, "class")
+    return f"{what} {class_name(model, k)}{inside}"

@@ -9,6 +9,7 @@ open dataset (computed in the background with progress and cancel, cached on dis
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,7 @@ class ConceptsResult:
     composition: object | None
     raw: np.ndarray | None = None  # the explained sample as read (its maps' outline)
     region: tuple | None = None  # a segmentation model's box its maps explain (framed)
+    explained: str = ""  # what the maps explain, in words ("predicted class 7")
 
 
 def _explainer(model, backend):
@@ -78,7 +80,9 @@ def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label
     from lrpcore import concepts
     from lrpcore.explain import resolve_rules
     from lrpcore.relmax import _spatial
-    from lrpcore.targets import parse_target
+    from lrpcore.targets import parse_target, resolve_classes
+
+    from ..explained import target_words
 
     config = resolve_rules(ex.layers, rule, layer_rules)
     target = parse_target(target)
@@ -91,7 +95,10 @@ def concepts_task(ex, raw, layer, top, channel, rule, layer_rules, target, label
                                          region=region)
     c = int(ranking.channels[0]) if channel is None else int(channel)
     comp = concepts.composition(fwd, layer, c, config, target, labels, region=region)
-    return ConceptsResult(layer, ranking, _spatial(cond), comp, raw, region)
+    found = resolve_classes(fwd.outputs(), target, labels, region=region)
+    k = None if found is None else int(np.asarray(found).reshape(-1)[0])
+    words = f"{target_words(ex.model, target, k, region)}, {config.description}"
+    return ConceptsResult(layer, ranking, _spatial(cond), comp, raw, region, words)
 
 
 class ConceptsPanel(ToolPanel):
@@ -106,6 +113,7 @@ class ConceptsPanel(ToolPanel):
         self._ex = (None, None)
         self.map_outlines: list = []  # the outline over each conditional map, in rank order
         self.map_frames: list = []  # the region's frame on each conditional map
+        self.maps_title = None  # over the maps: what they explain
         self.gallery_outlines: list = []  # the outline over each reference's heatmap
         self._build()
         self.state.events.model.connect(lambda _m: self._fill_layers())
@@ -423,12 +431,18 @@ class ConceptsPanel(ToolPanel):
         rgba = imaging.outline_image(x01, shape, self.state.outline)
         frame = framing(self.state.model, r.region)(shape)  # as the main views frame it
         per_row = 6
+        # what they explain, as the main view's title says it (the panel named nothing)
+        self.maps_title = pg.LabelItem(  # HTML: a node's name is shown as text
+            html.escape(f"channels of {r.ranking.name} for {r.explained}"), size="8pt",
+            color="k")
+        self.maps.ci.addItem(self.maps_title, row=0, col=0,
+                             colspan=min(per_row, len(r.conditional)) or 1)
         for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):
             row, col = divmod(i, per_row)
             share = r.ranking.share[i]
             self.maps.ci.addItem(pg.LabelItem(map_title(c, share), size="8pt", color="k"),
-                                 row=2 * row, col=col)
-            box, item = imaging.image_cell(self.maps.ci, 2 * row + 1, col)
+                                 row=2 * row + 1, col=col)
+            box, item = imaging.image_cell(self.maps.ci, 2 * row + 2, col)
             imaging.show_relevance(item, m, vmax, self.state.colormap)
             outline = imaging.outline_overlay(box)
             imaging.put_outline(outline, rgba, m.shape)

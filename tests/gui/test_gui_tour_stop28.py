@@ -330,3 +330,26 @@ def test_spray_draws_its_box_where_the_user_drags(make_window, qtbot, monkeypatc
     assert window.state.filter_subset == tuple(sorted(r.indices[inside].tolist()))
     panel.clear_button.click()
     assert window.state.filter_subset is None and not panel.box.isVisible()
+
+
+def test_concepts_says_what_its_maps_explain(make_window, qtbot, tmp_path):
+    """The Concepts panel ranked channels and drew conditional heatmaps without a word of
+    what they explain (which class, which region, which rule), where every other view says
+    it: a line over the maps names the layer, the explained class as the main view's title
+    does, the region and the rule."""
+    from lrpcore.explain import Explainer, resolve_rules
+
+    window, images = _segment_window(make_window, tmp_path)
+    s = window.state
+    s.region = (8, 16, 0, 16)
+    qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
+    panel = window.insight.show("concepts", (1100, 760))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.region == s.region,
+                    timeout=60000)
+    y = Explainer(s.model, dtype=s.dtype).forward(images).outputs()
+    inside = int(predicted_classes(y, region=s.region)[0])
+    description = resolve_rules(Explainer(s.model).layers, s.rule, {}).description
+    text = panel.maps_title.text
+    assert f"channels of {panel.result.ranking.name} for predicted class {inside} in rows " \
+           f"8:16, columns 0:16, {description}" in text
+    assert "predicted class" in window.views.heat_title.text  # the main view's words
