@@ -56,7 +56,8 @@ def register(sub):
                    help=labels_help("DATA", "for --target true"))
     p.add_argument("--layer", required=True,
                    help="layer index or name (chain: convolution1, rect0, ...; graph: the "
-                   "ONNX node name, e.g. /layer3/Add)")
+                   "ONNX node name, e.g. /layer3/Add, or a PyTorch module path that names one "
+                   "layer: lrp info's module column)")
     p.add_argument("--sample", type=int, default=0, metavar="I", help="sample index (default 0)")
     p.add_argument("--top", default="5", metavar="K",
                    help="how many channels get conditional heatmaps (a number or 'all'; "
