@@ -19,6 +19,7 @@ from .errors import ModelFormatError, ShapeError
 from .explain import Explainer, resolve_rules
 from .layers import Convolution, Flatten, Linear, Rect, SumPool
 from .model import Sequential
+from .text import closest_name
 from .zoo import efficientnet_lite0, mnist_resnet
 
 DEFAULT_RULES = ("epsilon:0.01", "alphabeta:2", "EpsilonPlus", "EpsilonGammaBox")
@@ -67,7 +68,11 @@ def bench_model(name):
     except ModelFormatError as exc:
         if os.path.exists(name):
             raise
-        raise ModelFormatError(f"unknown benchmark model {name!r}: an architecture of "
+        from .bundled import bundled_models  # noqa: PLC0415 (only for an error message)
+
+        close = closest_name(name, [*BENCH_MODELS, *(p.stem for p in bundled_models())])
+        hint = f" (did you mean {close}?)" if close else ""
+        raise ModelFormatError(f"unknown benchmark model {name!r}{hint}: an architecture of "
                                f"{', '.join(BENCH_MODELS)}, or a model file or bundled "
                                f"model: {exc}") from None
     if model.input_spec is None:

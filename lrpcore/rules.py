@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import RuleError
 from .kernels import add_bias, add_into, compiled, cpu_kernels_fit, epsilon_share, has_negative
+from .text import closest_name
 
 LITERATURE_STABILIZER = 1e-6
 # z⁺ of a layer with inputs of both signs is taken as (z − b + |x|·|w|)/2 (one product, see
@@ -766,13 +767,9 @@ def closest_rule_name(name: str) -> str | None:
     """The rule or preset a mistyped name most likely meant (``EpsilonPlsu``: EpsilonPlus),
     spelled as ``lrp rules`` lists it; None when none is close. The list of every name told
     a user who typed one letter wrong only that it was not among them."""
-    import difflib  # noqa: PLC0415 (only for an error message)
-
     from .presets import PRESETS  # noqa: PLC0415 (presets import this module)
 
-    names = {n.lower(): n for n in RULE_NAMES} | {p.lower(): p for p in PRESETS}
-    match = difflib.get_close_matches(str(name).strip().lower(), names, n=1, cutoff=0.75)
-    return names[match[0]] if match else None
+    return closest_name(name, [*RULE_NAMES, *PRESETS])
 
 
 # the Python function of each gradient baseline, named where a rule spec names one

@@ -145,6 +145,17 @@ def listing(names, shown: int = 8, width: int = 40) -> str:
     return ", ".join(cut) + more
 
 
+def closest_name(name, names, cutoff: float = 0.75):
+    """The one of ``names`` a mistyped ``name`` most likely meant, case aside (``resnt``:
+    resnet), spelled as ``names`` has it; None when none is close. A list of every name told
+    one who typed a letter wrong only that theirs was not among them."""
+    import difflib  # noqa: PLC0415 (only for an error message)
+
+    by_key = {str(n).lower(): n for n in names}
+    match = difflib.get_close_matches(str(name).strip().lower(), by_key, n=1, cutoff=cutoff)
+    return by_key[match[0]] if match else None
+
+
 @contextlib.contextmanager
 def escaping_output():
     """stdout and stderr write what their encoding cannot hold as ``\\xff``-style escapes
