@@ -48,6 +48,9 @@ def test_the_conservation_report_shows_each_nodes_module(explainers):
     assert re.search(r"  node \[module\]\n", text), text
     assert re.search(r"\n +5  Depthwise .*  node_conv2d_1 \[stage\.0\.branch1\.0\]\n", text)
     assert re.search(r"\n +4  Pad .*  node_conv2d_1/pad\n", text)
+    # under the Concat, each branch by the node writing it (its tuple keeps the bare name)
+    assert by_layer[14].branches[0][:2] == (7, "node_relu_1")
+    assert re.search(r"↳ from node 7: .*  node_relu_1 \[stage\.0\.branch1\.4\]\n", text), text
 
 
 def test_a_torchscript_trace_is_unchanged(tmp_path, capsys, shufflenet_inputs):

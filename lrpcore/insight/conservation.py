@@ -230,6 +230,7 @@ def format_conservation(rows, classes=None) -> str:
     lines = []
     current = None
     last = {row.sample: row for row in rows}  # each sample's input-most row
+    labels = branch_labels(rows)
     for row in rows:
         if row.sample != current:
             current = row.sample
@@ -248,8 +249,14 @@ def format_conservation(rows, classes=None) -> str:
             share = value / row.sum_in if row.sum_in != 0 else math.nan
             lines.append(f"{'':>5}    {branch_text(source, share):<32} {'':>12} "
                          f"{_num(value):>12} {'':>22} {'':>9} {'':>9}"
-                         f"{'':>18}  {printable_line(name)}")
+                         f"{'':>18}  {printable_line(labels.get(source, name))}")
     return "\n".join(lines)
+
+
+def branch_labels(rows) -> dict:
+    """{node: its label} of the rows' nodes (with a recorded module path), for the branch lines
+    of a merge, whose tuples keep the bare name of the node writing them."""
+    return {row.layer: row.label for row in rows if row.module}
 
 
 def _percent(v: float) -> str:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from lrpcore.insight.conservation import branch_text, cut_summary, input_cut
+from lrpcore.insight.conservation import branch_labels, branch_text, cut_summary, input_cut
 
 from ..widgets.axes import label_axes, plot_widget
 from ..widgets.table_batch import batched_item_changes
@@ -160,6 +160,7 @@ class ConservationPanel(ToolPanel):
         flagged = set() if result.diagnosis is None else \
             {f.layer for f in result.diagnosis.findings}
         entries = [(row, branch) for row in rows for branch in (None,) + tuple(row.branches)]
+        labels = branch_labels(rows)
         self.table_layers = [row.layer for row, _ in entries]
         graph = any(row.node for row in rows)
         self.table.setColumnHidden(NODE_COLUMN, not graph)
@@ -168,7 +169,7 @@ class ConservationPanel(ToolPanel):
         with batched_item_changes(self.table):  # the view measures 1,170 cells once
             for i, (row, branch) in enumerate(entries):
                 if branch is not None:
-                    self._branch_row(i, row, branch)
+                    self._branch_row(i, row, branch, labels)
                     continue
                 values = (str(row.layer), row.description, _num(row.sum_out), _num(row.sum_in),
                           _num(row.created), _num(row.ratio), _num(row.of_output), _num(row.cut),
@@ -199,11 +200,12 @@ class ConservationPanel(ToolPanel):
         self.select_layer(min(keep, len(result.layer_maps) - 1))
         self.updated.emit()
 
-    def _branch_row(self, i, row, branch) -> None:
+    def _branch_row(self, i, row, branch, labels) -> None:
         """A merge's input branch: the relevance it received (in "R at input") and its share."""
         source, name, value = branch
         share = value / row.sum_in if row.sum_in != 0 else math.nan
-        values = {1: branch_text(source, share), 3: _num(value), NODE_COLUMN: name}
+        values = {1: branch_text(source, share), 3: _num(value),
+                  NODE_COLUMN: labels.get(source, name)}
         for j in range(len(COLUMNS)):
             item = QTableWidgetItem(values.get(j, ""))
             item.setToolTip(f"{item.text()}: {BRANCH_TIP}" if j in NAME_COLUMNS else BRANCH_TIP)

@@ -42,4 +42,8 @@ def test_layer_lists_show_module_paths(make_window, tmp_path, qtbot):
 
     panel = open_tool(qtbot, window, "conservation")
     shown = {panel.table.item(i, NODE_COLUMN).text() for i in range(panel.table.rowCount())}
-    assert {"node_conv2d_9 [conv5.0]", "node_view_4"} <= shown, shown
+    assert {"node_conv2d_9 [conv5.0]", "node_view_4",  # and a Concat's branch lines
+            "node_relu_1 [stage.0.branch1.4]", "node_Split_36/0"} <= shown, shown
+    branch = next(i for i in range(panel.table.rowCount())
+                  if panel.table.item(i, 1).text().startswith("↳ from node 7:"))
+    assert panel.table.item(branch, NODE_COLUMN).text() == "node_relu_1 [stage.0.branch1.4]"
