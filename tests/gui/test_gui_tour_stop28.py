@@ -353,3 +353,17 @@ def test_concepts_says_what_its_maps_explain(make_window, qtbot, tmp_path):
     assert f"channels of {panel.result.ranking.name} for predicted class {inside} in rows " \
            f"8:16, columns 0:16, {description}" in text
     assert "predicted class" in window.views.heat_title.text  # the main view's words
+
+
+def test_spray_over_a_relevance_store_asks_without_saying_it_explains(make_window,
+                                                                       long_run_questions):
+    """Over a relevance store nothing is explained (its heatmaps are read), yet the question
+    said "explains 2,500 samples": it says it reads their stored heatmaps, and no pass is
+    timed for it (the clustering is the long part)."""
+    window = make_window()
+    panel = window.insight.show("spray")
+    long_run_questions.answer = False
+    assert not panel._confirm_large(2500, None)
+    question = long_run_questions[0][1]
+    assert "reads the stored heatmaps of 2,500 samples" in question
+    assert "explains" not in question and "takes minutes" in question
