@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QKeySequence, QPen, QShortcut
 from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from lrpcore.errors import LRPError
@@ -85,7 +85,8 @@ class RegionControl(QWidget):
                              "a segmentation model's output map only (as lrp explain --region)")
         self.draw_button = QPushButton("draw", objectName="regionDrawButton", checkable=True)
         self.draw_button.setToolTip("Drag a box on the input or the heatmap: the target's "
-                                    "pixels inside it are explained (click again to stop drawing)")
+                                    "pixels inside it are explained (click again or press "
+                                    "Escape to stop drawing)")
         self.reset_button = QPushButton("whole map", objectName="regionResetButton")
         self.reset_button.setToolTip("Explain the target's pixels in the whole output map "
                                      "again")
@@ -96,6 +97,12 @@ class RegionControl(QWidget):
         layout.addWidget(self.reset_button)
         self.edit.editingFinished.connect(self._typed)
         self.draw_button.toggled.connect(self.draw_requested.emit)
+        # Escape stops drawing (only while drawing: Escape is the window's otherwise)
+        self.stop_drawing = QShortcut(QKeySequence(Qt.Key.Key_Escape), self,
+                                      context=Qt.ShortcutContext.WindowShortcut)
+        self.stop_drawing.setEnabled(False)
+        self.stop_drawing.activated.connect(lambda: self.draw_button.setChecked(False))
+        self.draw_button.toggled.connect(self.stop_drawing.setEnabled)
         self.reset_button.clicked.connect(lambda: self._set(None))
         state.events.region.connect(lambda _v: self._sync())
         state.events.model.connect(lambda _v: self._sync())

@@ -367,3 +367,21 @@ def test_spray_over_a_relevance_store_asks_without_saying_it_explains(make_windo
     question = long_run_questions[0][1]
     assert "reads the stored heatmaps of 2,500 samples" in question
     assert "explains" not in question and "takes minutes" in question
+
+
+def test_escape_stops_drawing_a_region(make_window, qtbot, tmp_path):
+    """"draw" turned a drag on the views into a box with no way out from the keyboard (only a
+    second click on the button): Escape stops drawing, and only while drawing does the
+    region take it."""
+    from PySide6.QtCore import Qt
+
+    window, _ = _segment_window(make_window, tmp_path)
+    control = window.rules.region
+    control.draw_button.click()
+    assert window.views.drawing
+    window.activateWindow()
+    qtbot.waitActive(window)
+    qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.views.drawing, timeout=5000)
+    assert not control.draw_button.isChecked() and not control.stop_drawing.isEnabled()
+    assert window.state.region is None  # nothing drawn, nothing explained anew
