@@ -431,10 +431,14 @@ class ConceptsPanel(ToolPanel):
         rgba = imaging.outline_image(x01, shape, self.state.outline)
         frame = framing(self.state.model, r.region)(shape)  # as the main views frame it
         per_row = 6
+        from lrpcore.explain import layer_labels
+
+        ex = self.explainer()  # a dynamo export's node_relu_6 [conv5.2]
+        name = r.ranking.name if ex is None or not 0 <= r.layer < len(ex.layers) else \
+            layer_labels(ex.layers)[r.layer]
         # what they explain, as the main view's title says it (the panel named nothing)
         self.maps_title = pg.LabelItem(  # HTML: a node's name is shown as text
-            html.escape(f"channels of {r.ranking.name} for {r.explained}"), size="8pt",
-            color="k")
+            html.escape(f"channels of {name} for {r.explained}"), size="8pt", color="k")
         self.maps.ci.addItem(self.maps_title, row=0, col=0,
                              colspan=min(per_row, len(r.conditional)) or 1)
         for i, (c, m) in enumerate(zip(r.ranking.channels, r.conditional, strict=False)):

@@ -37,6 +37,10 @@ def test_layer_lists_show_module_paths(make_window, tmp_path, qtbot):
     assert offered[27] == "27: node_relu_6 [conv5.2]", offered
     said = concepts.composition_label.text()  # the layer below the chosen one's channels
     assert re.search(r"from layer \d+ \(node_\w+ \[[\w.]+\]\):$", said), said
+    shown_layer = concepts.result.layer  # the maps' line names it with its module too
+    assert offered[shown_layer].endswith("]"), offered[shown_layer]
+    label = offered[shown_layer].split(": ", 1)[1]
+    assert f"channels of {label} for " in concepts.maps_title.text, concepts.maps_title.text
     concepts.set_layer(27)
     assert concepts.layer() == 27
 
