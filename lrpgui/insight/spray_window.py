@@ -338,11 +338,12 @@ class SprayPanel(BatchPanel):
         return job
 
     def cancelled(self) -> None:
+        """A run, or the timing of its first pass, stopped: the summary says so (a timing
+        cancelled left "Timing the first samples … to estimate a run" on display)."""
         super().cancelled()
-        if self._doing:
-            self._doing = ""
-            self._show_summary()
-            self.summary.setText("Run cancelled. " + self.summary.text())
+        self._doing = ""
+        self._show_summary()
+        self.summary.setText("Run cancelled. " + self.summary.text())
 
     def _on_error(self, exc) -> None:
         self._doing = ""

@@ -385,3 +385,34 @@ def test_escape_stops_drawing_a_region(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: not window.views.drawing, timeout=5000)
     assert not control.draw_button.isChecked() and not control.stop_drawing.isEnabled()
     assert window.state.region is None  # nothing drawn, nothing explained anew
+
+
+def test_cancelling_spray_while_it_times_its_first_pass_says_so(make_window, qtbot,
+                                                                monkeypatch, long_run_questions):
+    """Cancel while a long run's first pass was being timed left "Timing the first samples …
+    to estimate a run over 120…" on display, as if it went on: the line says the run was
+    cancelled, and no question is asked."""
+    import threading
+
+    from lrpgui.insight import spray_window
+
+    gate = threading.Event()
+
+    def timing(*args, **_kw):  # a first pass that lasts until the test has cancelled it
+        token = next(a for a in args if hasattr(a, "cancelled"))
+        gate.wait(20)
+        token.check()
+
+    monkeypatch.setattr(spray_window, "ASK_FROM", 100)
+    monkeypatch.setattr(spray_window, "first_pass_task", timing)
+    window = make_window()
+    panel = window.insight.show("spray")
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: panel.summary.text().startswith("Timing"), timeout=10000)
+    assert panel.cancel_button.isEnabled()
+    panel.cancel_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=10000)
+    assert panel.summary.text().startswith("Run cancelled. ")
+    assert "Timing" not in panel.summary.text()
+    assert not long_run_questions and panel.result is None
