@@ -20,7 +20,7 @@ from .explain import Explainer, RuleConfig, layer_labels, resolve_rules
 from .graph import node_module_path
 from .graph_dilated import DilatedConvolution
 from .layers import Convolution, Linear, Pad
-from .text import is_digits
+from .text import is_digits, short
 
 CHUNK = 64  # conditional heatmaps computed per backward pass
 
@@ -162,12 +162,23 @@ def channel_mask(out_shape, channel, dtype=np.float64, position=None) -> np.ndar
 def check_channels(channels, count) -> list[int]:
     """``channels`` as ints, in their order; ShapeError for one a layer of ``count`` channels
     lacks (channel 999 was numpy's IndexError, and -1 took the last channel under its own
-    name)."""
-    chosen = [int(c) for c in channels]
+    name). 1.5 or True was channel 1 under ``int``, and 'a' a bare ValueError: a channel must
+    be a whole number."""
+    chosen = [whole_channel(c) for c in channels]
     wrong = [c for c in chosen if not 0 <= c < count]
     if wrong:
         raise ShapeError(f"channel {wrong[0]}: the layer has channels 0..{count - 1}")
     return chosen
+
+
+def whole_channel(c) -> int:
+    """``c`` as an int; ShapeError naming ``channels`` unless it is a whole number."""
+    if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
+        return int(c)
+    if isinstance(c, (float, np.floating)) and float(c).is_integer():
+        return int(c)
+    raise ShapeError(f"channels: {short(repr(c), 40)} is no channel; a channel is a whole "
+                     "number (0, 1, …)")
 
 
 def _config(ex, rule, layer_rules=None) -> RuleConfig:

@@ -28,7 +28,7 @@ from .parallel import MIN_SHARD, PASS_BYTES, cpu_count, run_sharded, shard_bound
 from .presets import preset_or_none
 from .rules import OVERFLOW_PARAMETER, Gradient, ZBox, parse_rule
 from .targets import count_mismatch, resolve_classes
-from .text import is_digits
+from .text import is_digits, short
 from .user_input import as_samples, warn_if_not_raw
 
 DEFAULT_RULE = "simple"  # the toolbox's default when no rule is given
@@ -582,6 +582,8 @@ class Explainer:
                 type(model).__name__
             raise ModelFormatError(f"model: got {shown}; pass what lrpcore.load_model returns "
                                    "(model = lrpcore.load_model(path or bundled name))")
+        # -1 or 2.5 threads were taken silently (2.5 as 2, -1 as a nonsense count)
+        _check_count("threads", threads, "every core")
         self.model = model
         self.layers = model.analysis_layers()
         self.backend = get_backend(backend)
@@ -829,12 +831,17 @@ def _largest_parameter(model) -> float:
 def _check_batch_size(batch_size) -> None:
     """RuleError unless ``batch_size`` is None or a whole number ≥ 1, as ``--batch-size`` is
     checked (0 explained the whole batch at once, -1 one sample a pass, 2.5 two)."""
-    if batch_size is None:
+    _check_count("batch_size", batch_size, "the whole batch")
+
+
+def _check_count(name, value, default) -> None:
+    """RuleError naming ``name`` unless ``value`` is None (``default``) or a whole number ≥ 1."""
+    if value is None:
         return
-    whole = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
-    if not whole or batch_size < 1:
-        raise RuleError(f"batch_size must be a whole number of at least 1 (or None: the whole "
-                        f"batch), got {batch_size!r}")
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not whole or value < 1:
+        raise RuleError(f"{name} must be a whole number of at least 1 (or None: {default}), "
+                        f"got {short(repr(value), 40)}")
 
 
 def _is_per_sample(target) -> bool:

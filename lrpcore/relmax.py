@@ -29,6 +29,7 @@ from .concepts import (
     output_shape,
     pass_size,
     single_pass,
+    whole_channel,
 )
 from .errors import Cancelled, DatasetError, ExportError, NonFiniteSample, ShapeError
 from .explain import as_explainer
@@ -278,6 +279,7 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     an :class:`~lrpcore.Explainer` or the model itself. ``scan``: ``(channel_relevance,
     present)`` of an earlier run over the same samples and settings, whose pass over every
     sample is then not made again (``spots`` None where the entry predates them)."""
+    channels = _asked(channels)
     ex = as_explainer(explainer)
     k = layer_index(ex, k)
     config = _config(ex, rule)
@@ -336,6 +338,19 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
                       boxes.reshape(len(chosen), n, 4), heat.reshape(len(chosen), n, H, W), R,
                       None if channels is None else np.asarray(chosen, dtype=np.int64),
                       present, spots)
+
+
+def _asked(channels) -> list[int] | None:
+    """``channels`` as ints (None: every channel); ShapeError for an empty list, which asks
+    for no channel's references (an entry of any channels "covered" it), or for one that is
+    no whole number."""
+    if channels is None:
+        return None
+    chosen = [whole_channel(c) for c in channels]
+    if not chosen:
+        raise ShapeError("channels: the list is empty; give the channels whose references "
+                         "are wanted, or None for every channel")
+    return chosen
 
 
 def _channels(channels, C) -> list[int]:
@@ -471,6 +486,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
     from .io.cache import cache_dir, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
+    channels = _asked(channels)  # before the cache: [] or 1.5 were served another's entry
     explainer = as_explainer(explainer)
     k = layer_index(explainer, k)
     path = cap = scan = None

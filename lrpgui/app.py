@@ -14,6 +14,7 @@ STARTED = time.perf_counter()
 from lrpcore.allocator import keep_freed_memory  # noqa: E402 - after STARTED: startup time counts it
 from lrpcore.cli.common import check_outputs_free, model_files, png_output  # noqa: E402
 from lrpcore.errors import LRPError  # noqa: E402
+from lrpcore.text import short  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -172,7 +173,8 @@ def _apply_options(window, args) -> list[str]:
         try:
             setattr(s, field, value)
         except Exception as exc:
-            problems.append(f"--{field.split('_')[0]} {value}: {exc}")
+            # the value cut short: a 5,000-digit --region was a 5,000-character message
+            problems.append(f"--{field.split('_')[0]} {short(value, 40)}: {exc}")
     if args.misclassified and s.dataset is not None and s.labels is None:
         # the filter hid every sample behind a checked, disabled box the user could not clear
         problems.append(f"--misclassified: {os.path.basename(str(s.dataset_name))} has no "

@@ -24,8 +24,9 @@ MAP_TARGET_HELP = ("; on a segmentation model: the pixels of that class (pred: t
 def add_region_argument(p) -> None:
     p.add_argument("--region", metavar="Y0:Y1,X0:X1",
                    help="a segmentation model's output map only: explain the target's pixels "
-                   "in rows Y0:Y1 and columns X0:X1 of the map (Python's slices; pred: the "
-                   "class at the most pixels there)")
+                   "in rows Y0:Y1 and columns X0:X1 of the map (counted from 0, ends excluded, as "
+                   "Python's slices but never negative; pred: the class at the most pixels "
+                   "there)")
 
 
 def read_target(args, model, has_labels, data, words=("pred", "true", "output"),
