@@ -121,6 +121,9 @@ def region_box(y, region, xp=np):
     return box
 
 
+# how a region's numbers count, said alike by --region's help and the explorer's region box
+REGION_COUNTING = "counted from 0, ends excluded, as Python's slices but never negative"
+
 # y0:y1,x0:x1 in ASCII digits (a minus sign is left to check_region's bounds): int() read
 # any script's digits, '٣:٤,0:4' as 3:4, and '+3' or '3_0' as numbers too
 REGION_TEXT = re.compile(r"\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*,\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*")

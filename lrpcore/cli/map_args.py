@@ -9,6 +9,7 @@ import os
 
 from ..errors import ModelFormatError, ShapeError
 from ..map_targets import (  # noqa: F401 (region_field re-exported for the commands)
+    REGION_COUNTING,
     check_region,
     parse_region,
     refuse_true_target,
@@ -24,9 +25,8 @@ MAP_TARGET_HELP = ("; on a segmentation model: the pixels of that class (pred: t
 def add_region_argument(p) -> None:
     p.add_argument("--region", metavar="Y0:Y1,X0:X1",
                    help="a segmentation model's output map only: explain the target's pixels "
-                   "in rows Y0:Y1 and columns X0:X1 of the map (counted from 0, ends excluded, as "
-                   "Python's slices but never negative; pred: the class at the most pixels "
-                   "there)")
+                   f"in rows Y0:Y1 and columns X0:X1 of the map ({REGION_COUNTING}; pred: "
+                   "the class at the most pixels there)")
 
 
 def read_target(args, model, has_labels, data, words=("pred", "true", "output"),

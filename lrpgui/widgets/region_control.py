@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QKeySequence, QPen, QShortcut
 from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from lrpcore.errors import LRPError
-from lrpcore.map_targets import region_text
+from lrpcore.map_targets import REGION_COUNTING, region_text
 from lrpcore.targets import model_map_shape
 
 
@@ -145,6 +145,6 @@ class RegionControl(QWidget):
         h, w = shape
         self.edit.setToolTip(
             f"Explain the target's pixels in rows Y0:Y1 and columns X0:X1 of the {h}×{w} "
-            f"output map only (as lrp explain --region; Python's slices, e.g. 0:{h // 2},"
-            f"0:{w // 2}); pred is then the class at the most pixels there. Empty: the whole "
-            "map")
+            f"output map only (as lrp explain --region: {REGION_COUNTING}; e.g. "
+            f"0:{h // 2},0:{w // 2}); pred is then the class at the most pixels there. Empty: "
+            "the whole map")

@@ -416,3 +416,22 @@ def test_cancelling_spray_while_it_times_its_first_pass_says_so(make_window, qtb
     assert panel.summary.text().startswith("Run cancelled. ")
     assert "Timing" not in panel.summary.text()
     assert not long_run_questions and panel.result is None
+
+
+def test_the_region_box_counts_as_lrp_explain_region_says(qtbot, tmp_path, capsys):
+    """The region box's tooltip said "Python's slices" after --region's help had learnt to
+    say "never negative" (negative numbers are refused in both): one wording for both now."""
+    from lrpcore.cli.main import main
+
+    from .waiting import window_at
+
+    pytest.importorskip("onnx")
+    data = tmp_path / "photos.npy"
+    np.save(data, np.full((2, 16, 16, 3), 128, np.uint8))
+    window = window_at(qtbot, SEGMENT, data, 1024, 700)
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    tip = window.rules.region.edit.toolTip()
+    counting = "counted from 0, ends excluded, as Python's slices but never negative"
+    assert counting in help_text and counting in tip, tip
