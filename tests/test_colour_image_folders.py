@@ -70,10 +70,21 @@ def test_rgba_is_laid_over_white(tmp_path):
     assert np.all(read_image(str(tmp_path / "t.png")) == 255)
 
 
-def test_cmyk_is_refused_naming_the_file(tmp_path):
-    Image.new("CMYK", (8, 8), (0, 50, 100, 0)).save(tmp_path / "c.jpg")
-    with pytest.raises(DatasetError, match=r"c\.jpg: CMYK"):
-        read_image(str(tmp_path / "c.jpg"))
+def test_cmyk_jpeg_is_read_as_rgb_as_pillow_converts_it(tmp_path):
+    """Was refused ('CMYK image; convert it to RGB first'): print workflows' photographs are
+    CMYK JPEGs; read as Pillow's convert("RGB") makes them, greyscale on request."""
+    rng = np.random.default_rng(0)
+    cmyk = Image.fromarray(rng.integers(0, 256, (8, 8, 4), dtype=np.uint8), "CMYK")
+    cmyk.save(tmp_path / "c.jpg")
+    with Image.open(tmp_path / "c.jpg") as im:
+        assert im.mode == "CMYK"
+        want = np.asarray(im.convert("RGB"))
+    np.testing.assert_array_equal(read_image(str(tmp_path / "c.jpg")), want)
+    grey = read_image(str(tmp_path / "c.jpg"), channels=1)
+    assert grey.shape == (8, 8, 1)
+    ds = lrpcore.open_dataset(tmp_path)
+    assert ds.unreadable_note() is None
+    np.testing.assert_array_equal(ds.images()[0], want)
 
 
 def test_sixteen_bit_greyscale_is_read_at_eight_bits(tmp_path):

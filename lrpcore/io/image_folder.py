@@ -9,9 +9,10 @@ Photographs of any size are fitted to a model with ``fit``: the shorter side res
 ``resize`` and the centre ``crop``×``crop`` cut out (torchvision's Resize + CenterCrop);
 without ``fit`` the first image fixes the sample shape and an image of another size found
 later is an error that names it. Images are turned upright by their EXIF orientation tag
-(phone photos), unlike torchvision's loaders. Greyscale and RGBA files are converted, 16-bit
-greyscale read at 8 bits (with a note: :meth:`ImageFolder.depth_note`);
-CMYK and decompression bombs are refused with one sentence naming the file.
+(phone photos), unlike torchvision's loaders. Greyscale, RGBA and CMYK (print workflows'
+photographs) files are converted as Pillow converts them, 16-bit greyscale read at 8 bits
+(with a note: :meth:`ImageFolder.depth_note`); decompression bombs are refused with one
+sentence naming the file.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..text import short
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 64_000_000  # a photograph of 64 megapixels; beyond it a decoded image is a bomb
 _FORMATS = ("PNG", "JPEG")  # what Pillow may decode: never by content alone (EPS, ...)
-_MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1}
+_MODES = {"L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "1": 1, "CMYK": 3}
 # a 16-bit greyscale PNG as Pillow opens it: read at 8 bits (0…65535 onto the 0…255 every
 # photograph's model input specification maps; Pillow itself reads 16-bit colour PNGs so),
 # which the dataset's notes say (ImageFolder.depth_note)
@@ -134,13 +135,10 @@ def _open(path: str):
     if w * h > MAX_PIXELS:
         raise DatasetError(f"{path}: the image is too large to decode ({w}×{h} = {w * h:,} "
                            f"pixels, more than {MAX_PIXELS:,}; a decompression bomb?)")
-    if im.mode == "CMYK":
-        raise DatasetError(f"{path}: CMYK image; convert it to RGB first (only greyscale, RGB "
-                           "and RGBA images are read)")
     if im.mode not in _MODES and im.mode not in _SIXTEEN_BIT:
         bits = "16-bit " if im.mode.startswith("I") else ""
-        raise DatasetError(f"{path}: {bits}image of mode {im.mode}; only 8-bit greyscale, RGB "
-                           "and RGBA images are supported")
+        raise DatasetError(f"{path}: {bits}image of mode {im.mode}; only 8-bit greyscale, RGB, "
+                           "RGBA and CMYK images are supported")
     return im
 
 
@@ -197,10 +195,13 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
 
 
 def _in_channels(im, channels):
-    """A PIL image as greyscale (L) or colour (RGB), an alpha channel laid over white;
+    """A PIL image as greyscale (L) or colour (RGB), an alpha channel laid over white, CMYK
+    (print workflows' JPEGs) as Pillow's convert("RGB") makes it, as a photo viewer shows it;
     ``channels`` = 3 makes greyscale RGB, 1 makes colour grey."""
     from PIL import Image  # noqa: PLC0415
 
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
     if im.mode in ("P", "PA"):
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA"):
