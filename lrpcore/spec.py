@@ -336,7 +336,12 @@ def infer_input_spec(layers) -> InputSpec | None:
     Image-sized inputs get the toolbox's pixel scaling x/127.5 − 1; any other dense input is a
     feature vector taken as it is, assumed to lie in [0, 1] (the toolbox's XOR data) until a
     sidecar ``MODEL.json`` says otherwise. A guess the layers cannot take (a pooling layer
-    before the first dense one needs images of unknown channels) is no guess: None."""
+    before the first dense one needs images of unknown channels) is no guess: None. Nor is a
+    channels-first input (a ``ToChannelsLast`` first, a PyTorch net's C×H×W): the toolbox's
+    H×W×C conventions do not describe it, and a size that happened to fit was saved as an
+    H×W×C spec that the file's own model then refused at load."""
+    if layers and getattr(layers[0], "channels_first_input", False):
+        return None
     first = next((layer for layer in layers if getattr(layer, "weighted", False)), None)
     if first is None:
         return None
