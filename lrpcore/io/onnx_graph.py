@@ -140,6 +140,9 @@ class _Builder:
         self.readers: dict[str, int] = {}  # counted before any tensor enters ``data``
         self.data: _TensorTable = _TensorTable(self.readers)
         self.consts: dict[str, np.ndarray] = {}
+        # constants folded from a data tensor's Shape, whose 0 stands for the batch (Shape
+        # gives the batch as 0 here); a 0 the file writes is a 0 (an empty dimension)
+        self.batch_shaped: set = set()
         self.folded_bytes = 0  # made by constant folding so far (MAX_FOLDED_BYTES)
         self.pytorch = False  # written by PyTorch's exporters (``_scale_shift`` says why)
         self.bias_free: set = set()  # nodes of a MatMul, whose bias may follow as an Add
@@ -181,12 +184,21 @@ class _Builder:
             self.fail(where, f"{what} hold NaN or infinite values")
         return value
 
-    def batch_fits(self, n) -> bool:
-        """Whether ``n``, the batch entry of a shape the file gives (Expand's, Resize's sizes),
-        keeps the samples: 0 (Shape of data, folded), 1, or the input's fixed batch; with an
-        open batch any positive one (a constant traced at some batch). A 7 on a batch of one
-        was read as the sample's own, where every runtime makes seven."""
-        return int(n) in (0, 1, self.batch) or self.batch is None and int(n) > 0
+    def batch_fits(self, n, name) -> bool:
+        """Whether ``n``, the batch entry of constant ``name``, a shape the file gives
+        (Expand's, Resize's sizes), keeps the samples: 0 from a data tensor's Shape
+        (``written_zero``), 1, or the input's fixed batch; with an open batch any positive
+        one (a constant traced at some batch). A 7 on a batch of one was read as the
+        sample's own, where every runtime makes seven."""
+        if int(n) == 0:
+            return not self.written_zero(name)
+        return int(n) in (1, self.batch) or self.batch is None and int(n) > 0
+
+    def written_zero(self, name) -> bool:
+        """Whether constant ``name`` holds a 0 the file writes, not the batch of a data
+        tensor's Shape: an empty dimension to runtimes (Resize's sizes, Reshape's shape with
+        allowzero=1), which they refuse, where it was read as the batch."""
+        return name not in self.batch_shaped and not np.all(self.consts[name])
 
     def indices(self, name, where, what):
         """A constant the operator reads as whole numbers (indices, axes, sizes, a shape),
@@ -401,6 +413,7 @@ def _fold(b, node, attrs, where, onnx):
     if op == "Shape" and node.input[0] in b.data:
         t = b.data[node.input[0]]
         b.consts[node.output[0]] = _shape_of((0,) + t.shape, attrs)  # 0: the batch
+        b.batch_shaped.add(node.output[0])
         return True
     if op == "CastLike" and ins and ins[0] is not None and len(node.input) > 1 \
             and node.input[1] in b.data:  # a constant cast like the (floating) data
@@ -472,6 +485,7 @@ def _fold(b, node, attrs, where, onnx):
         perm = attrs.get("perm")
         value = np.transpose(x, None if perm is None else [int(p) for p in perm])
     elif op == "Reshape":
+        _refuse_allowzero(b, node, attrs, where)
         value = _reshape_const(x, ins[1], b, where)
     elif op in ("Add", "Sub", "Mul", "Div"):
         fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
@@ -1159,9 +1173,24 @@ def _op_flatten(b, node, attrs, where, t, data_in):
     _flatten(b, node.name, t, node.output[0])
 
 
+def _refuse_allowzero(b, node, attrs, where) -> None:
+    """Reshape with allowzero=1 makes a written 0 an empty dimension (not the input's size
+    there), which no runtime reshapes a nonempty tensor into; it was read as the batch."""
+    if int(attrs.get("allowzero", 0)) and b.written_zero(node.input[1]):
+        b.fail(where, f"Reshape with allowzero=1 to shape {brief(_shape_list(b, node))}: "
+                      "allowzero makes a written 0 an empty dimension, not the input's size "
+                      "there, and runtimes refuse to reshape the samples into it (without "
+                      "allowzero, 0 keeps the input's dimension)")
+
+
+def _shape_list(b, node) -> list:
+    return [int(v) for v in np.atleast_1d(b.consts[node.input[1]])]
+
+
 def _op_reshape(b, node, attrs, where, t, data_in):
     target = _ints(np.atleast_1d(b.indices(node.input[1], where, "Reshape's shape")), where,
                    b, "Reshape's shape")
+    _refuse_allowzero(b, node, attrs, where)
     if list(target).count(-1) > 1:  # [-1, -1] was read as a flatten; ONNX refuses it
         b.fail(where, f"Reshape's shape {brief(list(target))} holds more than one -1")
     if t.storage in norms.STORAGES:
@@ -1469,7 +1498,7 @@ def _op_expand(b, node, attrs, where, t, data_in):
     except ValueError:
         b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
                       f"{brief(target)}: the shapes do not broadcast")
-    if not b.batch_fits(target[0]):
+    if not b.batch_fits(target[0], node.input[1]):
         b.fail(where, f"Expand of a tensor of shape {brief(['N', *t.shape])} to "
                       f"{brief(target)} copies samples; only the shape of a map, batch kept")
     _alias(b, node, t)
@@ -2010,6 +2039,8 @@ def _node(b, node, where, onnx):
     attrs = _attrs(onnx, node, b, where)
     b.types.record(node, schema, attrs)
     if _fold(b, node, attrs, where, onnx):
+        if any(n in b.batch_shaped for n in node.input):  # its 0s may stand for the batch
+            b.batch_shaped.update(node.output)
         return
     op = node.op_type
     if op == "SequenceAt":

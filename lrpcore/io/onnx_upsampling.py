@@ -229,7 +229,12 @@ def resize(b, node, attrs, where, t, data_in):
     if sizes is not None and scales is not None:  # read as the sizes: runtimes refuse it
         b.fail(where, f"{op} gives both scales and sizes; ONNX allows only one")
     if sizes is not None:
-        if sizes.shape != (rank,) or sizes[1] != C or not b.batch_fits(sizes[0]):
+        if sizes.shape == (rank,) and sizes[0] == 0 and b.written_zero(node.input[3]):
+            b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} make an empty batch: a 0 "
+                          "the file writes is an empty dimension to runtimes, which refuse it "
+                          "(0 stands for the batch only where the sizes come from the input's "
+                          "Shape)")
+        if sizes.shape != (rank,) or sizes[1] != C or not b.batch_fits(sizes[0], node.input[3]):
             b.fail(where, f"{op}'s sizes {brief(sizes.tolist())} must be N, {C}, {axes} "
                           f"(N: the input's batch{f', {b.batch}' if b.batch else ''})")
         sizes = np.insert(sizes, 2, 1) if t.seq else sizes
