@@ -20,6 +20,7 @@ import numpy as np
 from .backend import Backend, get_backend, get_dtype
 from .errors import ModelFormatError, NonFiniteSample, RuleError, ShapeError
 from .graph import TOOLBOX, match_layer_key, node_label
+from .io.sidecar import guessed_size_hint
 from .kernels import class_relevance
 from .layers import Pad
 from .map_targets import map_mask, predicted_classes, region_box
@@ -632,7 +633,15 @@ class Explainer:
             if self.model.input_spec is None:
                 raise ShapeError("the model's input format is unknown: pass raw=True (--raw) "
                                  "with inputs in the model's own layout")
-            x = self.model.input_spec.preprocess(x, dtype=self.dtype)
+            try:
+                x = self.model.input_spec.preprocess(x, dtype=self.dtype)
+            except NonFiniteSample:
+                raise
+            except ShapeError as exc:  # data of a size the layers take, not the guessed one
+                hint = guessed_size_hint(self.model, np.shape(x)[1:])
+                if not hint:
+                    raise
+                raise ShapeError(f"{exc}{hint}") from None
         self.model.check_input(x)
         return x
 

@@ -5,8 +5,10 @@ the input is unknown; a cancelling output sum is said as the blow-up's cause."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import lrpcore
+from lrpcore.errors import ShapeError
 from lrpcore.graph import GraphModel, Node
 from lrpcore.graph_layers import ToChannelsLast
 from lrpcore.layers import Convolution
@@ -31,3 +33,45 @@ def test_a_channels_first_model_saved_without_a_spec_loads_back(tmp_path):
     assert back.input_spec is None and back.node_names == model.node_names
     x = np.random.default_rng(1).normal(size=(2, 3, 5, 5))
     assert np.allclose(back.forward(x), model.forward(x))
+
+
+def _fully_convolutional(path):
+    """A toolbox text model of two valid 3×3 convolutions and 4 classes per pixel: its file
+    records no input size (its layers take any of 5×5 or more)."""
+    from lrpcore.io.toolbox_txt import write_toolbox_txt
+    from lrpcore.layers import Rect
+
+    rng = np.random.default_rng(0)
+    write_toolbox_txt(lrpcore.Sequential([
+        Convolution(rng.normal(0, 0.5, (3, 3, 1, 6)), rng.normal(0, 0.1, 6)), Rect(),
+        Convolution(rng.normal(0, 0.5, (3, 3, 6, 4)), rng.normal(0, 0.1, 4))]), path)
+    return path
+
+
+def test_explain_with_data_of_another_size_names_the_sidecar_that_fixes_it(tmp_path, capsys):
+    """The explorer's dataset refusal named the sidecar that makes the data's size the model's
+    (a size guessed from the layers, 5×5); ``lrp explain`` refused 20×20 tiles with no word of
+    it. Both now say the same words; with the sidecar the command explains them."""
+    import json
+
+    from lrpcore.cli.main import main
+    from lrpcore.io.datasets import check_fits
+
+    model = _fully_convolutional(tmp_path / "fcn.txt")
+    tiles = np.random.default_rng(1).integers(0, 256, (3, 20, 20)).astype(np.uint8)
+    np.save(tmp_path / "tiles.npy", tiles)  # H×W tiles: the channel axis left out
+    out = tmp_path / "R.npy"
+    hint = 'which take 20×20×1 too: a sidecar fcn.json of {"input": {"shape": [20, 20, 1]}}'
+    assert main(["explain", str(model), str(tmp_path / "tiles.npy"), "--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert "tiles.npy: samples of shape 20×20×1 do not fit" in said and hint in said
+    assert not out.exists()
+    loaded = lrpcore.load_model(model)
+    with pytest.raises(ShapeError) as python:
+        lrpcore.explain(loaded, tiles[..., None])
+    with pytest.raises(ShapeError) as explorer:  # the explorer's dataset check
+        check_fits(loaded, tiles[..., None])
+    assert hint in str(python.value) and hint in str(explorer.value)
+    (tmp_path / "fcn.json").write_text(json.dumps({"input": {"shape": [20, 20, 1]}}))
+    assert main(["explain", str(model), str(tmp_path / "tiles.npy"), "--out", str(out)]) == 0
+    assert np.load(out).shape == (3, 20, 20, 1)

@@ -32,6 +32,7 @@ from .file_array import FileArray, read_npy
 from .idx import GZIP_MAGIC, looks_like_idx, open_idx
 from .image_folder import ImageFolder, is_image_file
 from .mnist_sample import SAMPLE_NAME, builtin_sample
+from .sidecar import guessed_size_hint
 
 __all__ = ["Dataset", "open_dataset", "load_labels", "check_fits", "check_labels_fit",
            "builtin_sample", "download_mnist", "DATASET_NAMES", "mixed_order",
@@ -739,26 +740,9 @@ def _check_fits(model, dataset) -> None:
             raise ShapeError(f"dataset {dataset.name} has samples of shape "
                              f"{_shape_text(have)} ({_values(size_have)}), but the model takes "
                              f"raw {_shape_text(want)} samples ({_values(size_want)})"
-                             f"{_guessed_size_hint(model, have)}.")
+                             f"{guessed_size_hint(model, have)}.")
     check_labels_fit(getattr(dataset, "labels", None), getattr(model, "n_classes", None),
                      f"labels of {dataset.name}")
-
-
-def _guessed_size_hint(model, have) -> str:
-    """Where a model file records no input size and the one guessed from its layers (the
-    smallest they take: 5×5 for a fully convolutional toolbox net) is not the data's, which
-    they take too: the sidecar that makes the data's size the model's."""
-    from .sidecar import sidecar_path  # noqa: PLC0415
-
-    spec = model.input_spec
-    source = getattr(model, "source", None)
-    if spec.source != "inferred" or spec.pad or len(have) != 3 or not source \
-            or spec.layout != "NHWC" or not model._takes(tuple(have)):
-        return ""
-    side = os.path.basename(sidecar_path(source))
-    return (f"; that size is guessed from its layers (the file records none), which take "
-            f"{_shape_text(have)} too: a sidecar {side} of {{\"input\": {{\"shape\": "
-            f"{list(map(int, have))}}}}} makes it the model's")
 
 
 class _RawView:

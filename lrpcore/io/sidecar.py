@@ -21,6 +21,7 @@ import os
 import zipfile
 
 from ..errors import ExportError, ModelFormatError, RuleError
+from ..sample_layout import image_shape
 from ..text import listing
 from .spec_json import check_layout, class_names_from_json, finite_number, spec_from_json
 
@@ -227,3 +228,22 @@ def write_sidecar(model, model_path, overwrite=False) -> str | None:
     path = sidecar_path(model_path)
     atomic_write_text(path, json.dumps(data, indent=1) + "\n", overwrite=overwrite)
     return path
+
+
+def guessed_size_hint(model, shape) -> str:
+    """Where a model file records no input size and the one guessed from its layers (the
+    smallest they take: 5×5 for a fully convolutional toolbox net) is not the data's
+    (``shape``: one sample, as :func:`lrpcore.sample_layout.image_shape` sees it), which they
+    take too: the sidecar that makes the data's size the model's. The one wording of the
+    explorer's dataset refusal and of ``lrp explain``'s (``Explainer.prepare``)."""
+    spec = getattr(model, "input_spec", None)
+    source = getattr(model, "source", None)
+    have = tuple(int(d) for d in image_shape(tuple(shape)))
+    if spec is None or spec.source != "inferred" or spec.pad or len(have) != 3 \
+            or not source or spec.layout != "NHWC" or have == tuple(spec.raw_shape) \
+            or not model._takes(have):
+        return ""
+    side = os.path.basename(sidecar_path(source))
+    return (f"; that size is guessed from its layers (the file records none), which take "
+            f"{'×'.join(map(str, have))} too: a sidecar {side} of {{\"input\": {{\"shape\": "
+            f"{list(have)}}}}} makes it the model's")
