@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph_channels import ChannelPermute, ChannelSlice, Crop
-from ..text import brief
+from ..text import brief, short
 
 BATCH_FLAT = "batch-flat"  # a batch of one in one axis (Reshape to [-1]), for a Gather
 PENDING = ("groups", "shuffled",  # storages of the shuffle's 5-D tensors, never computed
@@ -150,13 +150,26 @@ def split_data(b, node, attrs, where, t, data_in):
         part = -(-C // n)  # ONNX: the last part may be smaller
         sizes = [min(part, C - k * part) for k in range(n)]
     sizes = [int(s) for s in np.atleast_1d(sizes)]
-    if len(sizes) != len(outputs) or any(s <= 0 for s in sizes) or sum(sizes) != C:
+    if len(sizes) != len(outputs) or any(s < 0 for s in sizes) or sum(sizes) != C:
         b.fail(where, f"Split of {C} channels into {brief(sizes)} does not fit")
     start = 0
     for k, (size, output) in enumerate(zip(sizes, outputs, strict=True)):
-        if output:
+        if output and size == 0:
+            _refuse_empty_part(b, where, C, sizes, k, output)
+        elif output:
             _add_slice(b, f"{node.name}/{k}", t, start, start + size, output, where)
         start += size
+
+
+def _refuse_empty_part(b, where, C, sizes, k, output) -> None:
+    """A part of 0 channels (Split-18's num_outputs=3 of 4 channels: [2, 2, 0]), which
+    onnxruntime makes as an empty tensor: left out when nothing reads it (it was refused as
+    "does not fit"); a layer of no channels is not supported."""
+    if b.readers.get(output, 0) or output == b.output_name:
+        use = "is read" if b.readers.get(output, 0) else "is the graph's output"
+        b.fail(where, f"Split of {C} channels into {brief(sizes)}: output {k + 1} "
+                      f"'{short(output)}' is empty (0 channels) and {use}; an empty part is "
+                      "not supported")
 
 
 def split_to_sequence(b, node, attrs, where, t, data_in):

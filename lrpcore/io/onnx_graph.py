@@ -165,6 +165,7 @@ class _Builder:
         # output's ONNX name, which names the unexpanded tensor and only a Mul may read
         # an Expand of data (an alias of it) → the per-sample shape it expands to
         self.broadcast_only: dict = {}
+        self.output_name = None  # the graph's first output: the model's (_read_nodes)
         self._cl: dict[str, str] = {}
 
     def fail(self, where, text):
@@ -2367,6 +2368,7 @@ def _read_nodes(path, proto, b, inp, dims, sample, onnx) -> GraphModel:
     ``sample``."""
     graph, opset = proto.graph, b.opset
     graph_nodes = list(graph.node)
+    b.output_name = graph.output[0].name if graph.output else None
     if not b.pytorch:  # Keras's ReLU6(x + 3) / 6: one HardSigmoid, as PyTorch's
         graph_nodes = hard_sigmoid.fuse(onnx, graph_nodes, b.consts,
                                         [o.name for o in graph.output], opset)
