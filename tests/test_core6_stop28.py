@@ -75,3 +75,25 @@ def test_explain_with_data_of_another_size_names_the_sidecar_that_fixes_it(tmp_p
     (tmp_path / "fcn.json").write_text(json.dumps({"input": {"shape": [20, 20, 1]}}))
     assert main(["explain", str(model), str(tmp_path / "tiles.npy"), "--out", str(out)]) == 0
     assert np.load(out).shape == (3, 20, 20, 1)
+
+
+def test_info_on_a_model_of_unknown_input_does_not_call_its_output_a_vector(tmp_path, capsys):
+    """``lrp info`` on a graph that records no input shape said "output: raw scores", as of a
+    classifier, though its last convolution gives a map of them per pixel. It now says the
+    shape follows from the input's, which the file does not record, and the sidecar that
+    gives it."""
+    from lrpcore.cli.main import main
+    from lrpcore.layers import Pad
+
+    conv = Convolution(np.random.default_rng(2).normal(size=(3, 3, 3, 4)), np.zeros(4))
+    path = tmp_path / "g.npz"
+    lrpcore.save_model(GraphModel([Node("nhwc", ToChannelsLast(), ("x",), "h"),
+                                   Node("pad", Pad((1, 1, 1, 1)), ("h",), "p"),
+                                   Node("conv", conv, ("p",), "y")], "x", "y"), path)
+    assert lrpcore.load_model(path).input_spec is None
+    assert main(["info", str(path)]) == 0
+    output = [line for line in capsys.readouterr().out.splitlines()
+              if line.startswith("output:")]
+    assert output == ["output: raw scores; their shape (one per class, or a map of them per "
+                      "pixel) follows from the input's, which the file does not record (a "
+                      "sidecar g.json's \"input\" gives it)"]

@@ -77,7 +77,11 @@ def describe_model(model, path) -> str:
             "softmax probabilities (the predicted class's probability is explained; relevance "
             "passes the softmax as its gradient, as zennit's does)" if last == "Softmax" else
             "log-probabilities (relevance passes the LogSoftmax as its gradient, as zennit's "
-            "does)" if last == "LogSoftmax" else "raw scores"))
+            "does)" if last == "LogSoftmax" else "raw scores")
+            + ("" if spec is not None else  # a vector or a map: its shape follows the input's
+               "; their shape (one per class, or a map of them per pixel) follows from the "
+               "input's, which the file does not record (a sidecar "
+               f"{os.path.basename(sidecar_path(source))}'s \"input\" gives it)"))
     from ..conventions import recommended_rule  # noqa: PLC0415
 
     if recommended_rule(model):  # a sidecar's or header's: where else would a user see it?
