@@ -97,3 +97,30 @@ def test_info_on_a_model_of_unknown_input_does_not_call_its_output_a_vector(tmp_
     assert output == ["output: raw scores; their shape (one per class, or a map of them per "
                       "pixel) follows from the input's, which the file does not record (a "
                       "sidecar g.json's \"input\" gives it)"]
+
+
+def test_a_cancelling_output_sum_is_named_as_the_blow_ups_cause():
+    """Explaining every output at once (target output) of scores +1 and −0.999 gives an
+    initial relevance of sum 0.001: each layer's |R| is then "25× the output" without any
+    rule making it large, and the diagnosis blamed "a tiny ε on near-zero denominators". It
+    now names the cancelling sum; a real tiny-ε blow-up keeps its cause."""
+    from lrpcore.explain import Explainer
+    from lrpcore.insight import diagnose as dg
+    from lrpcore.layers import Linear, Rect
+
+    model = lrpcore.Sequential([
+        Linear(np.array([[3.0, -2.0], [-2.0, 3.0]]), np.zeros(2)), Rect(),
+        Linear(np.array([[1.0, 0.0], [0.0, -0.999]]), np.zeros(2))])
+    fwd = Explainer(model).forward(np.array([[1.0, 1.0]]), raw=True)
+    found = dg.diagnose(fwd, "epsilon:0.01", target="output").findings
+    assert [(f.layer, f.kind, f.cause) for f in found] == [(0, "blowup", "cancelling-output")]
+    assert found[0].magnitude > 1000  # against the sum 0.001 ...
+    assert "Σ|R| is 2e+03× |ΣR|" in found[0].reason  # ... of relevance of both signs
+    assert "this layer's is 4.9×, under a blow-up's 25×" in found[0].reason
+    assert dg.diagnose(fwd, "epsilon:0.01", target=0).ok  # one class: nothing cancels
+    w1 = np.array([[1.0], [-1.0 + 1e-9]])  # z ≈ 1e-9 against ε = 0: a real blow-up
+    tiny = lrpcore.Sequential([Linear(w1, np.zeros(1)), Rect(),
+                               Linear(np.array([[1.0]]), np.zeros(1))])
+    fwd = Explainer(tiny).forward(np.array([[1.0, 1.0]]), raw=True)
+    assert [f.cause for f in dg.diagnose(fwd, "simple", target="output").findings] == [
+        "tiny-epsilon"]

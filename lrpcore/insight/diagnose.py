@@ -73,6 +73,10 @@ class Site:
     after_gradient: bool = False
     # whether a functional average pool (layers.mark_functional: zennit's gradient) reads it
     feeds_gradient_pool: bool = False
+    # median Σ|R| at the layer's input / Σ|R| of the explained output's relevance (not its
+    # sum): a blow-up "against the output" is only its sum cancelling when this is small
+    against_output_abs: float | None = None
+    output_spread: float = 1.0  # median Σ|R| / |ΣR| of the explained output's relevance
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,18 @@ def _eps(rule) -> float | None:
     "stabiliser ε > 0 (e.g. epsilon:0.01) or z⁺"))
 def _zero_denominator(s: Site) -> bool:
     return s.kind == "nonfinite"
+
+
+@register_cause("cancelling-output", lambda s: (
+    f"the explained relevance cancels itself (its Σ|R| is {s.output_spread:.3g}× |ΣR|: scores of "
+    "both signs, as target output explains), so |R| is large against its sum; against its "
+    f"Σ|R| this layer's is {s.against_output_abs:.3g}×, under a blow-up's {BLOWUP:g}×: explain "
+    "one class (target pred or a class number) for a sum that does not cancel"))
+def _cancelling_output(s: Site) -> bool:
+    """Before any rule's cause: a |R| that is no larger than the output's own |R| was not made
+    large by the rule ("a tiny ε" was said of a random classifier's cancelling output sum)."""
+    return (s.kind == "blowup" and s.against_output_abs is not None
+            and s.against_output_abs <= BLOWUP)
 
 
 @register_cause("alphabeta-sumpool", lambda s: (
@@ -677,10 +693,13 @@ def _diagnose(sums, mags, fin, layers, config, nonneg, zs, input_cut=None,
                                                                np.nan)))
                 magnitude = float(np.median(mag[hit]))
                 arriving = float(np.median(np.abs(out_s[hit]) / np.maximum(absf[hit], tiny)))
+                against = float(np.median(mags[hit, k] / np.maximum(mags[hit, L], tiny[()])))
+                spread = float(np.median(mags[hit, L] / np.maximum(absf[hit], tiny)))
             layer = layers[k]
             site = Site(k, layer, config.rules[k], kind, factor,
                         None if nonneg is None else nonneg[k], zs[k], arriving,
-                        any(g > k for g in gradient_at), k in gradient_pool_inputs)
+                        any(g > k for g in gradient_at), k in gradient_pool_inputs,
+                        against, spread)
             cause = find_cause(site)
             expected = cause.expected(site)
             (notes if expected else findings).append(
