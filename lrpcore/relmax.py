@@ -267,7 +267,8 @@ def _box(support) -> tuple:
 
 def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
                        n=8, batch_size=256, progress=None, cancelled=None,
-                       raw=False, region=None, channels=None, scan=None) -> References:
+                       raw=False, region=None, channels=None, scan=None,
+                       lent=()) -> References:
     """RelMax references of every channel of layer k over ``images`` (raw samples, or with
     ``raw`` arrays in the model's own layout; indexable by slices, e.g. a dataset's
     ``images``); ``progress(done, total)`` and ``cancelled()`` let a background job report
@@ -278,7 +279,9 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     sample, most of the work (EfficientNet-Lite0's head has 1280 channels). ``explainer``:
     an :class:`~lrpcore.Explainer` or the model itself. ``scan``: ``(channel_relevance,
     present)`` of an earlier run over the same samples and settings, whose pass over every
-    sample is then not made again (``spots`` None where the entry predates them)."""
+    sample is then not made again (``spots`` None where the entry predates them). ``lent``:
+    References of the same samples and settings whose boxes and heatmaps are taken for the
+    channels they hold (:func:`_lent_maps`), so that only the other channels' are found."""
     channels = _asked(channels)
     ex = as_explainer(explainer)
     k = layer_index(ex, k)
@@ -286,13 +289,9 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     N = len(images)
     rels, present, spots = [], [], []
     steps = None  # known once the first batch says how many channels the layer has
-    if scan is not None:
+    if scan is not None:  # the bar starts once the maps' count is known
         rels, present = [np.asarray(scan[0])], [np.asarray(scan[1], dtype=bool)]
         spots = [None if scan[2] is None else np.asarray(scan[2])]
-        rows = rels[0].shape[1] if channels is None else len({int(c) for c in channels})
-        steps = N + rows * min(n, N)
-        if progress:
-            progress(N, steps)
     elif N:
         first = ex.user_prepare(take(images, slice(0, 1)), raw)  # warns as explain does
         batch_size = pass_size(ex, first.shape[1:], batch_size)
@@ -326,18 +325,54 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     ranked = np.where(present[:, None], R, -np.inf)  # a sample without pixels comes last
     top = np.argsort(-ranked, axis=0, kind="stable")[:n].T  # (C, n)
     chosen = range(C) if channels is None else _channels(channels, C)
-    pairs = [(c, int(s)) for c in chosen for s in top[c]]
+    known = _lent_maps(lent, chosen, top)
+    todo = [c for c in chosen if c not in known]
+    pairs = [(c, int(s)) for c in todo for s in top[c]]
     steps = N + len(pairs)  # each pair a step: the maps take most of the time
+    if progress and scan is not None and pairs:
+        progress(N, steps)
     heat, boxes = _reference_maps(ex, images, k, pairs, config, target, labels, cancelled,
                                   raw, region, progress and (lambda d: progress(N + d, steps)),
                                   spots)
     if progress and not pairs:  # else the last map said so (twice, a log's bar ended twice)
         progress(steps, steps)
-    H, W = heat.shape[1:]
-    return References(k, top, np.take_along_axis(R.T, top, axis=1),
-                      boxes.reshape(len(chosen), n, 4), heat.reshape(len(chosen), n, H, W), R,
+    heat, boxes = _with_lent(chosen, todo, known, n, heat, boxes)
+    return References(k, top, np.take_along_axis(R.T, top, axis=1), boxes, heat, R,
                       None if channels is None else np.asarray(chosen, dtype=np.int64),
                       present, spots)
+
+
+def _lent_maps(lent, chosen, top) -> dict:
+    """{channel: (boxes, heatmaps)} of the ``chosen`` channels that an entry of ``lent``
+    holds for the same reference samples as ``top`` (C, n) (a scan of other batches may
+    rank ties otherwise: such a channel's maps are found again)."""
+    known = {}
+    for refs in lent:
+        if refs.samples.shape != top.shape:
+            continue
+        for c in chosen:
+            r = refs.row(c)
+            if c not in known and r is not None and np.array_equal(refs.samples[c], top[c]):
+                known[c] = refs.boxes[r], refs.heatmaps[r]
+    return known
+
+
+def _with_lent(chosen, todo, known, n, heat, boxes):
+    """(rows, n, H, W) heatmaps and (rows, n, 4) boxes of the ``chosen`` channels: the
+    ``known`` ones lent, those of ``todo`` from the maps just found (``heat`` and ``boxes``,
+    pair by pair)."""
+    if not known:
+        H, W = heat.shape[1:]
+        return heat.reshape(len(todo), n, H, W), boxes.reshape(len(todo), n, 4)
+    H, W = next(iter(known.values()))[1].shape[1:]
+    heat, boxes = heat.reshape(len(todo), n, H, W), boxes.reshape(len(todo), n, 4)
+    found = {c: i for i, c in enumerate(todo)}
+    out_heat = np.empty((len(chosen), n, H, W), np.float32)
+    out_boxes = np.empty((len(chosen), n, 4), np.int32)
+    for row, c in enumerate(chosen):
+        out_boxes[row], out_heat[row] = known[c] if c in known else (boxes[found[c]],
+                                                                     heat[found[c]])
+    return out_heat, out_boxes
 
 
 def _asked(channels) -> list[int] | None:
@@ -505,13 +540,13 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
         except DatasetError:  # no cache folder can be made (a read-only home): compute
             path = None
         if path is not None:
-            refs, scan = _cached(path, channels, len(images) if hasattr(images, "__len__")
-                                 else None)
+            refs, scan, lent = _cached(path, channels,
+                                       len(images) if hasattr(images, "__len__") else None)
             if refs is not None:
                 return refs
     refs = compute_references(explainer, images, k, rule, target, labels, n,
                               progress=progress, cancelled=cancelled, raw=raw, region=region,
-                              channels=channels, scan=scan)
+                              channels=channels, scan=scan, lent=lent)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         try:
             refs.save(path)
@@ -534,14 +569,16 @@ def _labels_part(target, labels) -> str:
 
 def _cached(path, channels, count):
     """(the entry of ``path``'s settings that holds the maps of ``channels``, or None; else
-    the scan of the dataset from another entry of those settings, or None). Entries of one
+    the scan of the dataset from another entry of those settings, or None, and the entries
+    whose scan that is, which lend the maps of the channels they hold). Entries of one
     setting differ in the channels searched alone (:func:`cache_key`), and the scan, a pass
     over every sample, is most of the work on a large dataset: choosing another channel in
-    the panel scanned the whole dataset again."""
+    the panel scanned the whole dataset again; the maps are a backward pass per channel and
+    reference sample: --top 5 after --top 3 found the three maps again."""
     from .io.cache import touch  # noqa: PLC0415
 
     same = sorted(p for p in path.parent.glob(f"{path.name[:32]}*.npz") if p != path)
-    scan = None
+    scan, lent = None, []
     for entry in [path, *same]:
         if not entry.exists():
             continue
@@ -553,10 +590,13 @@ def _cached(path, channels, count):
             continue
         if refs.covers(channels):
             touch(entry)  # just used: evicted last
-            return refs, None
+            return refs, None, []
         if scan is None and refs.present is not None:
             scan = (refs.channel_relevance, refs.present, refs.spots)
-    return None, scan
+        if scan is not None and np.array_equal(refs.channel_relevance, scan[0]):
+            touch(entry)  # lends its scan or maps
+            lent.append(refs)
+    return None, scan, lent
 
 
 __all__ = ["References", "cache_key", "compute_references", "dataset_key", "model_hash",
