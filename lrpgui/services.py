@@ -75,7 +75,7 @@ class ExplainResult:
     relevance: np.ndarray  # one sample, model input layout (what lrpcore.explain returns)
     model_input: np.ndarray  # the fed sample, same layout (preprocessed, padded)
     input_unit: np.ndarray  # model_input scaled to [0, 1]: what the views and PNGs draw
-    scores: np.ndarray
+    scores: np.ndarray  # of a map, the shares of its region's pixels (of all without one)
     prediction: int
     rule_description: str
     seconds: float
@@ -207,7 +207,8 @@ class ExplainService:
         clock.lap("prepare")
         result = ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],
-            input_unit=unit[0], scores=class_scores(out)[0],  # of a map: pixel shares
+            # of a map: the shares of the region's pixels, as ▼ and the titles follow it
+            input_unit=unit[0], scores=class_scores(out, region=req.region)[0],
             prediction=int(predicted_classes(out)[0]), rule_description=config.description,
             seconds=clock.total(), backend=ex.backend.name, device=ex.backend.device,
             relevance_sum=float(R.sum()), explained_output=float(R0.sum()),

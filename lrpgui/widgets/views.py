@@ -21,7 +21,7 @@ from lrpcore.targets import model_map_shape
 from lrpcore.text import elide_middle
 
 from .. import rendering
-from ..explained import class_name, explained_class, explained_classes, target_text  # noqa: F401
+from ..explained import class_name, explained_class, explained_classes, predicted, target_text  # noqa: F401
 from .axes import label_axes, readable
 from .region_control import box_on_image, box_on_map, region_frame, show_frame
 
@@ -554,13 +554,15 @@ class ScoresPlot(pg.PlotWidget):
         self.showAxis("bottom")
         model = result.request.model
         # a segmentation model's bars: the share of its map's pixels predicted as each class
+        # (of the region's pixels when one is set: ``result.scores`` are theirs)
         self.getAxis("left").setLabel("share of pixels" if model_map_shape(model) else "score")
         self.explained = explained_classes(result, scores.size)
         label = result.request.label
         shown = shown_classes(scores, label, self.explained)
         self.shown_classes = shown
         values = scores[shown]
-        brushes = [pg.mkBrush(200, 40, 40) if k == result.prediction else pg.mkBrush(120, 140, 200)
+        red = predicted(result)  # of a region, its class, as the bars are its shares
+        brushes = [pg.mkBrush(200, 40, 40) if k == red else pg.mkBrush(120, 140, 200)
                    for k in shown]
         pens = [pg.mkPen("k", width=2.5) if k == label else pg.mkPen(None) for k in shown]
         x = np.arange(len(shown))

@@ -435,3 +435,25 @@ def test_the_region_box_counts_as_lrp_explain_region_says(qtbot, tmp_path, capsy
     tip = window.rules.region.edit.toolTip()
     counting = "counted from 0, ends excluded, as Python's slices but never negative"
     assert counting in help_text and counting in tip, tip
+
+
+def test_the_scores_plot_shows_the_regions_shares(make_window, qtbot, tmp_path):
+    """With a region set, the scores plot's bars were the whole map's shares and its red bar
+    the whole map's class while ▼ and the title followed the region: the bars are now the
+    shares of the region's pixels, the red one the class at the most of them."""
+    window, images = _segment_window(make_window, tmp_path)
+    s = window.state
+    y = lrpcore.Explainer(s.model, dtype=s.dtype).forward(images).outputs()
+    boxes = [(r, r + 4, c, c + 4) for r in range(0, 16, 4) for c in range(0, 16, 4)]
+    whole = int(predicted_classes(y)[0])
+    region = next(b for b in boxes if int(predicted_classes(y, region=b)[0]) != whole)
+    inside = int(predicted_classes(y, region=region)[0])
+    with qtbot.waitSignal(s.events.explanation, timeout=20000,
+                          check_params_cb=lambda r: r is not None and r.request.region):
+        s.region = region
+    plot = window.scores
+    np.testing.assert_allclose(plot.heights, class_scores(y, region=region)[0])
+    red = [k for k, brush in zip(plot.shown_classes, plot.bars.opts["brushes"])
+           if brush.color().getRgb()[:3] == (200, 40, 40)]
+    assert red == [inside]
+
