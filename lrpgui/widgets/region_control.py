@@ -1,7 +1,8 @@
 """The region of a segmentation model: explain the target's pixels in a box of the output map
 only, as ``lrp explain --region Y0:Y1,X0:X1`` does. The box is typed (Y0:Y1,X0:X1, rows then
-columns of the map, as Python slices them) or drawn on the input or heatmap view; "whole map"
-goes back. The control is shown only while a model whose output is a map is open."""
+columns of the map, counted as ``REGION_COUNTING`` says) or drawn on the input or heatmap
+view; "whole map" goes back. The control is shown only while a model whose output is a map
+is open."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ def box_on_map(y0, y1, x0, x1, image_hw, map_hw) -> tuple:
 
 
 def box_on_image(region, image_hw, map_hw) -> tuple:
-    """(y0, y1, x0, x1) of a map's ``region`` in the views' image pixels."""
+    """(y0, y1, x0, x1) of a map's ``region`` in the views' image pixels: scaled, no
+    receptive field (a model file does not say where a map pixel looks; a valid convolution's
+    map is centred a border further in, which the README says the frame leaves out)."""
     (h, w), (mh, mw) = image_hw, map_hw
     y0, y1, x0, x1 = region
     return y0 * h / mh, y1 * h / mh, x0 * w / mw, x1 * w / mw

@@ -453,7 +453,32 @@ def test_the_scores_plot_shows_the_regions_shares(make_window, qtbot, tmp_path):
         s.region = region
     plot = window.scores
     np.testing.assert_allclose(plot.heights, class_scores(y, region=region)[0])
-    red = [k for k, brush in zip(plot.shown_classes, plot.bars.opts["brushes"])
+    red = [k for k, brush in zip(plot.shown_classes, plot.bars.opts["brushes"],
+                                                 strict=True)
            if brush.color().getRgb()[:3] == (200, 40, 40)]
     assert red == [inside]
 
+
+def test_the_readme_says_what_the_frame_on_a_smaller_map_is(tmp_path):
+    """On a 16×16 map of a 20×20 input (valid convolutions) the frame on the input is the box
+    scaled, not offset to the map pixels' receptive fields; the README called it scaling and
+    said no more, as if it framed what the box's pixels see. Its example is the code's: the
+    frame of 0:8,0:8 and the rows the flat rule reaches from that box."""
+    from lrpgui.widgets.region_control import box_on_image
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    y0, y1, x0, x1 = box_on_image((0, 8, 0, 8), (20, 20), (16, 16))
+    assert (y0, x0) == (0, 0) and y1 == x1
+    assert f"the box 0:8,0:8 is framed over input rows and columns 0:{y1:g}" in readme
+    # what the box's map pixels see: the flat rule spreads over whole receptive fields
+    import json
+
+    path = _fully_convolutional(tmp_path / "fcn.txt")
+    (tmp_path / "fcn.json").write_text(json.dumps({"input": {"shape": [20, 20, 1]}}))
+    x = np.random.default_rng(1).integers(0, 256, (1, 20, 20, 1)).astype(np.uint8)
+    R = lrpcore.explain(lrpcore.load_model(path), x, rule="flat", target="output",
+                        region=(0, 8, 0, 8))[0, ..., 0]
+    rows = np.nonzero(np.abs(R).sum(axis=1))[0]
+    seen = f"0:{rows.max() + 1}"
+    assert rows.min() == 0 and seen != f"0:{y1:g}"  # the frame is no receptive field
+    assert f"sees rows {seen}" in readme
