@@ -12,7 +12,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
 # the bar's text: none before a job (a "0%" beside Concepts' "Find references" read as a
-# search that had found nothing), the share done once one runs
+# search that had found nothing), the share done once one runs; an idle bar is hidden (a
+# blank one looked like an empty text box), keeping its place so the buttons stay put
 IDLE, RUNNING = "", "%p%"
 
 
@@ -35,6 +36,10 @@ class JobControls:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat(IDLE)
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.progress.setSizePolicy(policy)
+        self.progress.hide()
         self.run_button.clicked.connect(lambda: run())
         self.cancel_button.clicked.connect(lambda: cancel())
 
@@ -43,6 +48,7 @@ class JobControls:
 
     def started(self, total=1) -> None:
         self.progress.setFormat(RUNNING)
+        self.progress.show()
         self.step(0, total)
         self.cancel_button.setEnabled(True)
         self.run_button.setEnabled(not self.exclusive)
@@ -62,6 +68,7 @@ class JobControls:
         self._idle()
         self.progress.setValue(0)
         self.progress.setFormat(IDLE)
+        self.progress.hide()
 
     def _idle(self) -> None:
         self.cancel_button.setEnabled(False)

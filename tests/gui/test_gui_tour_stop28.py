@@ -482,3 +482,26 @@ def test_the_readme_says_what_the_frame_on_a_smaller_map_is(tmp_path):
     seen = f"0:{rows.max() + 1}"
     assert rows.min() == 0 and seen != f"0:{y1:g}"  # the frame is no receptive field
     assert f"sees rows {seen}" in readme
+
+
+def test_an_idle_progress_bar_is_hidden_and_keeps_its_place(make_window, qtbot):
+    """Concepts' bar beside "Find references" (and every tool's before its first Run) was a
+    blank box that looked like an empty text field: an idle bar is hidden, keeping its place
+    so Run and Cancel stay put, shown while a job runs and after it ends, hidden when it is
+    cancelled."""
+    from .insight_helpers import open_tool
+
+    window = make_window()
+    panel = open_tool(qtbot, window, "concepts")
+    jobs = panel.refs
+    bars = [p.jobs for p in window.insight.panels.values() if p.jobs is not None] + [jobs]
+    assert all(not j.progress.isVisibleTo(j.progress.parentWidget()) for j in bars)
+    assert all(j.progress.sizePolicy().retainSizeWhenHidden() for j in bars)
+    where = jobs.run_button.pos()
+    jobs.started(8)
+    assert jobs.progress.isVisible() and jobs.run_button.pos() == where
+    jobs.finished()
+    assert jobs.progress.isVisible() and jobs.progress.text() == "100%"
+    jobs.started(8)
+    jobs.cancelled()
+    assert not jobs.progress.isVisible() and jobs.run_button.pos() == where
