@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from lrpcore.conventions import TOOLBOX, convention_of
 from lrpcore.errors import RuleError
-from lrpcore.insight.compare import MAX_RULES
+from lrpcore.insight.compare import MAX_RULES, WHOLE_OUTPUT
 from lrpcore.map_targets import region_words
 from lrpcore.presets import PRESETS
 from lrpcore.targets import model_map_shape
@@ -75,6 +75,7 @@ class CompareView(ToolPanel):
         self._frames: dict = {}  # (row, col) → a segmentation model's region frame
         self.input_frame = None
         self._titles: list = []
+        self._titles_say = str  # a title's wording (one class column's: tiles_heading)
         self._row_labels: list = []
         self._scale_labels: list = []
         self._build()
@@ -286,6 +287,7 @@ class CompareView(ToolPanel):
         self._outlines = {}
         self._frames = {}
         self._titles = []
+        self._titles_say = str
         self._row_labels = []
         self._scale_labels = []
         if n_cols == 1:
@@ -321,15 +323,18 @@ class CompareView(ToolPanel):
 
     def _tile_grid(self, ci, n_rows) -> None:
         """One class column: the input and each row's map as tiles, several to a line, each
-        titled with its rule and scale (the column's title over the input). As one column
-        of rows, five maps took a sliver of a wide dock's width, one under the other."""
+        titled with its rule and scale, under a heading over all of them that says which
+        class every map explains (over the input alone it read as the input's title). As
+        one column of rows, five maps took a sliver of a wide dock's width."""
         n = n_rows + 1
         per_line = math.ceil(n / math.ceil(n / TILES_PER_LINE))
-        places = [(2 * (t // per_line), t % per_line) for t in range(n)]
-        line, col = places[0]
+        places = [(1 + 2 * (t // per_line), t % per_line) for t in range(n)]
         title = pg.LabelItem("", size="9pt", color="k")
-        ci.addItem(title, row=line, col=col)
+        ci.addItem(title, row=0, col=0, colspan=per_line)
         self._titles.append(title)
+        self._titles_say = tiles_heading
+        line, col = places[0]
+        ci.addItem(pg.LabelItem("input", size="9pt", color="k"), row=line, col=col)
         self.input_box, self.input_item = imaging.image_cell(ci, line + 1, col, CELL)
         self.input_frame = region_frame(self.input_box)
         for r in range(n_rows):
@@ -351,7 +356,9 @@ class CompareView(ToolPanel):
         for c in range(per_line):  # columns of one width: the captions' differ
             layout.setColumnStretchFactor(c, 1)
             layout.setColumnPreferredWidth(c, TILE_WIDTH)
-        for line in range(0, 2 * math.ceil(n / per_line), 2):
+        layout.setRowStretchFactor(0, 0)
+        layout.setRowMaximumHeight(0, CAPTION_HEIGHT)
+        for line in range(1, 1 + 2 * math.ceil(n / per_line), 2):
             layout.setRowStretchFactor(line, 0)
             layout.setRowMaximumHeight(line, CAPTION_HEIGHT)
             layout.setRowStretchFactor(line + 1, MAP_STRETCH)
@@ -424,7 +431,8 @@ class CompareView(ToolPanel):
                 if new:
                     imaging.fit(box, maps[r][c].shape)
         for c, title in enumerate(self._titles):
-            title.setText(rows[0].titles[c] if c < len(rows[0].titles) else "")
+            title.setText(self._titles_say(rows[0].titles[c])
+                          if c < len(rows[0].titles) else "")
         if new:
             imaging.fit(self.input_box, x01.shape)
         out = comp.outputs  # of a map: the share of its pixels (in the region) per class
@@ -435,6 +443,12 @@ class CompareView(ToolPanel):
                           f"{np.max(out):.4g}); one forward pass, "
                           f"{sum(m.shape[0] for m in maps)} maps")
         self.info.setAlignment(Qt.AlignmentFlag.AlignLeft)
+
+
+def tiles_heading(title) -> str:
+    """One class column's heading over all its tiles: which class every map explains
+    ("every map explains class 7"; over the input tile alone "7" read as its title)."""
+    return "every map explains " + (title if title == WHOLE_OUTPUT else f"class {title}")
 
 
 def _forget_room(layout) -> None:

@@ -77,4 +77,4 @@ def test_the_output_target_shows_the_whole_output_as_the_main_view(make_window, 
 
     np.testing.assert_allclose(comp.rows[1].maps[0], attribute(fwd, "gradxinput", "output")[0],
                                rtol=1e-10, atol=1e-13)
-    assert view._titles[0].text == "all outputs"
+    assert view._titles[0].text == "every map explains all outputs"

@@ -505,3 +505,26 @@ def test_an_idle_progress_bar_is_hidden_and_keeps_its_place(make_window, qtbot):
     jobs.started(8)
     jobs.cancelled()
     assert not jobs.progress.isVisible() and jobs.run_button.pos() == where
+
+
+def test_compare_heads_its_tiles_with_the_class_every_map_explains(make_window, qtbot):
+    """One class column's title ("predicted class 7") sat over the input tile alone and read
+    as the input's title: it heads all the tiles now ("every map explains …", spanning them),
+    and the input tile is titled "input"."""
+    from .insight_helpers import open_tool, rerun
+
+    window = make_window()
+    view = open_tool(qtbot, window, "compare")
+    rules = ["epsilon:0.01", "flat", "gradxinput"]
+    rerun(qtbot, view, lambda: view.set_rules(rules))
+    title = view._titles[0]
+    explained = view.result.comparison.rows[0].titles[0]
+    assert title.text == f"every map explains class {explained}"
+    maps = [view._cells[(r, 0)][0].sceneBoundingRect() for r in range(len(rules))]
+    qtbot.waitUntil(lambda: title.sceneBoundingRect().width()
+                    > view.input_box.sceneBoundingRect().width() * 2, timeout=5000)
+    head, tiles = title.sceneBoundingRect(), [view.input_box.sceneBoundingRect(), *maps]
+    assert head.bottom() <= min(t.top() for t in tiles) + 1
+    assert head.left() <= tiles[0].left() + 1
+    assert head.right() >= max(t.right() for t in tiles) - 1
+    assert any(getattr(item, "text", None) == "input" for item in view.canvas.ci.items)
