@@ -52,14 +52,29 @@ def sample_classes(model, y, target, labels=None, files=None, region=None) -> li
     return out
 
 
+def photo_pixels(raw, x01, to_image=None):
+    """``raw`` (the samples as read, before the model's preprocessing) when they are uint8
+    colour images of the size drawn: a photograph's input panel shows its own pixels, where
+    ``x01`` (x/255 through the model's scaling and back, truncated as the toolbox draws)
+    came out one lower in about half its values; else None (digits keep the toolbox's)."""
+    if raw is None or x01 is None:
+        return None
+    raw = np.asarray(raw)
+    drawn = np.shape(x01[0] if to_image is None else to_image(x01[0]))
+    if raw.dtype != np.uint8 or raw.ndim != 4 or raw.shape[-1] != 3 or raw.shape[1:] != drawn:
+        return None
+    return raw
+
+
 def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, outline=True,
                      scaling=None, info=None, overwrite=False, progress=None,
-                     cancel=None, classes=None, width=None) -> list[Path]:
+                     cancel=None, classes=None, width=None, raw=None) -> list[Path]:
     """Write the explained chunk (``R`` for the model inputs ``fed``, samples ``indices``):
     PNGs draw the input scaled as ``lrp explain --png`` does; ``classes`` (from
     :func:`sample_classes`) names each sample's classes in its sidecars; ``width``: the
-    digits of the whole run's file numbers (a chunk's own largest index by default).
-    Returns images and arrays."""
+    digits of the whole run's file numbers (a chunk's own largest index by default);
+    ``raw``: the samples before preprocessing, a photograph's drawn as they are
+    (:func:`photo_pixels`). Returns images and arrays."""
     cmaps = list(cmaps)
     spec = explainer.model.input_spec
     x01 = unit_inputs(spec, fed) if cmaps else None
@@ -68,7 +83,8 @@ def export_explained(out_dir, explainer, R, fed, indices, cmaps=(), npy=True, ou
     return export_explanations(out_dir, R, x01, indices, cmaps, outline=outline,
                                scaling=scaling, info=info, overwrite=overwrite,
                                progress=progress, cancel=cancel, npy=npy, to_image=to_image,
-                               per_sample=classes, width=width)
+                               per_sample=classes, width=width,
+                               pixels=photo_pixels(raw, x01, to_image))
 
 
 def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", labels=None,
@@ -100,7 +116,8 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                 if cancel is not None and cancel():
                     raise Cancelled("export cancelled; no files were kept")
                 idx = np.asarray(indices[start:start + chunk], dtype=np.int64)
-                fed = explainer.prepare(read(idx))
+                raw = read(idx)
+                fed = explainer.prepare(raw)
                 lab = None if labels is None else np.asarray(labels)[idx]
                 fwd = explainer.forward(fed, raw=True)
                 R = fwd.relevance(rules, target, labels=lab, region=region)
@@ -109,7 +126,7 @@ def explain_and_export(out_dir, explainer, read, indices, rules, target="pred", 
                 step = None if progress is None else (lambda d, _t, s=start: progress(s + d, n))
                 paths = export_explained(out_dir, explainer, R, fed, idx, cmaps, npy, outline,
                                          scaling, info, overwrite, step, cancel, classes,
-                                         width)
+                                         width, raw)
                 if cancel is not None and cancel():  # the chunk took its own files back
                     raise Cancelled("export cancelled; no files were kept")
                 written += [Path(p) for p in paths]

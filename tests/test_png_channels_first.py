@@ -10,6 +10,7 @@ from PIL import Image
 
 import lrpcore
 from lrpcore.cli.main import main
+from lrpcore.io.datasets import fit_to_model
 from lrpcore.render import heatmap
 
 
@@ -45,3 +46,27 @@ def test_render_and_figure_take_what_explain_wrote_for_a_channels_first_model(tm
     np.testing.assert_allclose(png / 255.0, want, atol=1 / 255 + 1e-9)
     assert main(["figure", str(tmp_path / "R.npy"), "--input", str(tmp_path / "x.npy"),
                  "--colormap", "bwr", "--out", str(tmp_path / "f.png")]) == 0
+
+
+def test_a_photographs_input_panel_is_its_own_pixels(tmp_path):
+    """The panel went x/255 through the model's scaling and back (one value range for the
+    three channels of a mean/std model), truncated as the toolbox draws: its values came out
+    lower or shifted (photographs only: digits keep the toolbox's drawing)."""
+    model = tmp_path / "colour.npz"
+    lrpcore.save_model(colour_graph_model(16), model)
+    photos = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", photos)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k, photo in enumerate(photos):
+        Image.fromarray(photo).save(folder / f"p{k}.png")
+    ds = lrpcore.open_dataset(folder)
+    fit_to_model(lrpcore.load_model(model), ds)  # resized and cropped as the model takes them
+    for source, want in (("x.npy", photos), ("photos", ds.images())):
+        out = tmp_path / f"png-{source}"
+        assert main(["explain", str(model), str(tmp_path / source), "--out",
+                     str(tmp_path / f"R-{source}.npy"), "--png", str(out), "--scaling", "1",
+                     "--no-outline"]) == 0
+        for k in range(2):
+            png = np.asarray(Image.open(out / f"heatmap_{k}_bwr.png"))
+            np.testing.assert_array_equal(png[:, :16], want[k])

@@ -437,7 +437,8 @@ class PngWriter:
             args.png, explainer, R, fed, indices, self.cmaps,
             npy=False, outline=args.outline, scaling=args.scaling, info=self.info,
             overwrite=args.overwrite, width=self.width,
-            classes=sample_classes(self.model, y, target, labels, files, region))
+            classes=sample_classes(self.model, y, target, labels, files, region),
+            raw=None if args.raw or x is None else x[start:start + R.shape[0]])
 
     def remove(self) -> None:
         remove_with_sidecars(self.written)
