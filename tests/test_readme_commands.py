@@ -295,6 +295,18 @@ def test_the_dependency_table_is_pyprojects():
     assert project["requires-python"] == f">={python}"
 
 
+def test_the_dependency_table_names_the_package_that_reads_image_folders():
+    """The scikit-image row said it reads image folders; lrpcore/io/image_folder.py decodes
+    them with Pillow and never imports scikit-image."""
+    start = README.index("### Dependencies, and why each")
+    rows = {line.split("|")[1].strip().split()[0]: line.split("|")[2] for line in
+            README[start:README.index("\n## ", start)].splitlines()[4:] if line.startswith("|")}
+    readers = [package for package, why in rows.items() if "image folders" in why]
+    source = (ROOT / "lrpcore" / "io" / "image_folder.py").read_text("utf-8")
+    assert readers == ["pillow"] and "from PIL import" in source
+    assert not re.search(r"^\s*(from|import) skimage", source, re.M)
+
+
 def test_explain_outputs_help_says_what_the_file_holds(tmp_path, capsys):
     """`--outputs` said "(logits)"; an ONNX model's kept Softmax writes its probabilities (as
     the README says), a toolbox model its scores before the SoftMax."""
