@@ -312,7 +312,10 @@ class GraphExplainer(Explainer):
         return self._remade_bytes[sample_shape]
 
     def forward(self, x, raw=False) -> GraphForward:
-        a = self.device_input(x, raw)
+        return self.forward_prepared(self.user_prepare(x, raw))
+
+    def forward_prepared(self, x) -> GraphForward:
+        a = self.on_device(x)
         xp = self.backend.xp
         bounds = self.shard_bounds(a.shape[0], a.shape[1:])
 
