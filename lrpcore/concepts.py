@@ -220,7 +220,12 @@ def channel_relevance(fwd, k, rule=None, target="pred", labels=None, layer_rules
     """(N, C): the relevance of every channel of layer k (an index or a name), summed over
     positions, per sample; and the input relevance, as :func:`layer_relevance`."""
     r, R = layer_relevance(fwd, k, rule, target, labels, layer_rules, region)
-    return r.reshape(r.shape[0], -1, r.shape[-1]).sum(axis=1), R
+    return channel_sums(r), R
+
+
+def channel_sums(r) -> np.ndarray:
+    """(N, C): a layer's relevance r (N, ..., C) summed over positions."""
+    return r.reshape(r.shape[0], -1, r.shape[-1]).sum(axis=1)
 
 
 @dataclass
@@ -233,6 +238,8 @@ class Ranking:
     relevance: np.ndarray  # their relevance (sum over positions)
     share: np.ndarray      # relevance / |total relevance of the layer| (sign kept)
     heatmap: np.ndarray    # the unconditioned input relevance (fed input's shape)
+    at_layer: np.ndarray | None = None  # the relevance arriving at the layer (its output's
+    # shape): RelMax's scan of a dataset holding the sample takes it (relmax.compute_references)
 
     def rows(self):
         return zip(self.channels.tolist(), self.relevance.tolist(), self.share.tolist(),
@@ -244,13 +251,14 @@ def rank_channels(fwd, k, rule=None, target="pred", labels=None, layer_rules=Non
     """Channels of layer k (an index or a name) ranked by their relevance for the first
     sample of ``fwd``."""
     k = _layer(fwd, k)
-    rel, R = channel_relevance(fwd, k, rule, target, labels, layer_rules, region)
-    rel = rel[0]
+    r, R = layer_relevance(fwd, k, rule, target, labels, layer_rules, region)
+    rel = channel_sums(r[:1])[0]
     order = np.argsort(-rel, kind="stable")
     total = rel.sum()  # divided by its size: against a class the total is negative, and a
     # channel for it would otherwise show a negative share (and one against it a positive)
     share = rel / abs(total) if total != 0 else np.zeros_like(rel)
-    return Ranking(k, layer_names(fwd.explainer)[k], order, rel[order], share[order], R[0])
+    return Ranking(k, layer_names(fwd.explainer)[k], order, rel[order], share[order], R[0],
+                   r[0])
 
 
 def output_shape(fwd, k) -> tuple:

@@ -22,6 +22,7 @@ import numpy as np
 from .concepts import (
     _config,
     channel_mask,
+    channel_sums,
     check_channels,
     layer_index,
     layer_relevance,
@@ -268,7 +269,7 @@ def _box(support) -> tuple:
 def compute_references(explainer, images, k, rule=None, target="pred", labels=None,
                        n=8, batch_size=256, progress=None, cancelled=None,
                        raw=False, region=None, channels=None, scan=None,
-                       lent=()) -> References:
+                       lent=(), known=None) -> References:
     """RelMax references of every channel of layer k over ``images`` (raw samples, or with
     ``raw`` arrays in the model's own layout; indexable by slices, e.g. a dataset's
     ``images``); ``progress(done, total)`` and ``cancelled()`` let a background job report
@@ -281,7 +282,10 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
     present)`` of an earlier run over the same samples and settings, whose pass over every
     sample is then not made again (``spots`` None where the entry predates them). ``lent``:
     References of the same samples and settings whose boxes and heatmaps are taken for the
-    channels they hold (:func:`_lent_maps`), so that only the other channels' are found."""
+    channels they hold (:func:`_lent_maps`), so that only the other channels' are found.
+    ``known``: ``(index, relevance at layer k)`` of one sample with pixels to explain, found
+    with the same settings (:attr:`lrpcore.concepts.Ranking.at_layer`): the scan neither
+    forwards nor explains it again."""
     channels = _asked(channels)
     ex = as_explainer(explainer)
     k = layer_index(ex, k)
@@ -297,15 +301,23 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         batch_size = pass_size(ex, first.shape[1:], batch_size)
     for a in range(0, N if scan is None else 0, batch_size):
         _check(cancelled)
-        try:
-            fed = ex.prepare(take(images, slice(a, a + batch_size)), raw)
+        stop = min(a + batch_size, N)
+        mine = known is not None and a <= known[0] < stop
+        idx = np.arange(a, stop)
+        if mine:  # its relevance is known: neither forwarded nor explained again
+            idx = idx[idx != known[0]]
+        try:  # (a slice where it can: a memory-mapped file reads it in one piece)
+            fed = ex.prepare(take(images, idx if mine else slice(a, stop)), raw) \
+                if idx.size else None
         except NonFiniteSample as exc:  # numbered in the data (the caller names the file)
-            raise exc.at(a + exc.index) from None
+            raise exc.at(int(idx[exc.index])) from None
         except ShapeError as exc:  # a NaN in the data: which samples (the caller names the file)
-            raise ShapeError(f"samples {a}..{min(a + batch_size, N) - 1}: {exc}") from None
-        fwd = ex.forward(fed, raw=True)
-        lab = None if labels is None else np.asarray(labels)[a:a + batch_size]
-        rel, ok, spot = _batch_relevance(fwd, k, config, target, lab, region)
+            raise ShapeError(f"samples {a}..{stop - 1}: {exc}") from None
+        lab = None if labels is None else np.asarray(labels)[idx]
+        rel, ok, spot = (None,) * 3 if fed is None else _batch_relevance(
+            ex.forward(fed, raw=True), k, config, target, lab, region)
+        if mine:
+            rel, ok, spot = _with_known(rel, ok, spot, known[0] - a, known[1])
         rels.append(rel)
         present.append(ok)
         spots.append(spot)
@@ -417,11 +429,21 @@ def _batch_relevance(fwd, k, config, target, labels, region):
     return rel, ok, spots
 
 
+def _with_known(rel, ok, spot, i, at_layer):
+    """A batch's (channel relevance, present, places), None when it was the known sample
+    alone, with the known sample's (its ``at_layer`` relevance) put in at row ``i``."""
+    one_rel, one_spot = _sums_and_spots(np.asarray(at_layer)[None])
+    if rel is None:
+        return one_rel, np.ones(1, bool), one_spot
+    return (np.insert(rel, i, one_rel[0], axis=0), np.insert(ok, i, True),
+            np.insert(spot, i, one_spot[0], axis=0))
+
+
 def _sums_and_spots(r):
     """(N, C) sums over positions and (N, C) flat positions of the largest value of a
     layer's relevance r (N, ..., C)."""
     flat = r.reshape(r.shape[0], -1, r.shape[-1])
-    return flat.sum(axis=1), flat.argmax(axis=1).astype(np.int32)
+    return channel_sums(r), flat.argmax(axis=1).astype(np.int32)
 
 
 def _reference_maps(ex, images, k, pairs, config, target, labels, cancelled, raw=False,
@@ -512,12 +534,12 @@ def _check(cancelled):
 
 def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                dataset_id="", progress=None, cancelled=None, use_cache=True,
-               raw=False, region=None, channels=None) -> References:
+               raw=False, region=None, channels=None, known=None) -> References:
     """:func:`compute_references`, read from or written to the on-disk cache (keyed by model
     hash, rule, target, layer, ``dataset_id``, n, ``raw``, ``region``, ``channels`` and the
     explainer's dtype; ``explainer`` may be the model itself). An entry whose channels
     include ``channels`` serves them; another of the same settings lends its scan of the
-    dataset."""
+    dataset. ``known``: as :func:`compute_references`'s."""
     from .io.cache import cache_dir, trim  # noqa: PLC0415
     from .limits import RELMAX_CACHE_MAX  # noqa: PLC0415
 
@@ -546,7 +568,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
                 return refs
     refs = compute_references(explainer, images, k, rule, target, labels, n,
                               progress=progress, cancelled=cancelled, raw=raw, region=region,
-                              channels=channels, scan=scan, lent=lent)
+                              channels=channels, scan=scan, lent=lent, known=known)
     if path is not None and refs.nbytes() <= cap:  # one larger than the whole cap: not kept
         try:
             refs.save(path)

@@ -314,3 +314,70 @@ def test_maps_of_other_reference_samples_are_not_lent(digits, searched):
     np.testing.assert_array_equal(got.samples[5], first.samples[5])
     np.testing.assert_array_equal(got.boxes, relmax.compute_references(
         ex, x, LAYER, RULE, n=3, channels=[2, 5, 7]).boxes)
+
+
+@pytest.fixture()
+def scanned(monkeypatch):
+    """How many samples each backward pass of the scan of the dataset explains."""
+    seen = []
+    real = relmax.layer_relevance
+
+    def spy(fwd, *args, **kwargs):
+        seen.append(len(fwd.outputs()))
+        return real(fwd, *args, **kwargs)
+
+    monkeypatch.setattr(relmax, "layer_relevance", spy)
+    return seen
+
+
+def test_the_scan_takes_the_ranked_samples_relevance_from_the_ranking(digits, tmp_path,
+                                                                       scanned):
+    """lrp concepts ranks sample I's channels, then scanned every sample of DATA, sample I
+    again (~0.5 s on EfficientNet-Lite0): the ranking's relevance at the layer is taken."""
+    assert concepts(digits, tmp_path / "c", "--top", "2") == 0
+    assert sum(scanned) == 20 - 1  # sample 7 is ranked, not scanned
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    want = relmax.compute_references(ex, np.load(digits), LAYER, RULE, n=3)
+    with np.load(tmp_path / "c" / "references" / "references.npz") as z:
+        np.testing.assert_array_equal(z["samples"], want.samples)
+        np.testing.assert_allclose(z["relevance"], want.relevance, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("index", [0, 7, 19])
+def test_a_known_samples_relevance_gives_the_scan_it_would_find(digits, scanned, index):
+    from lrpcore import concepts as crp
+
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    x = np.load(digits)
+    ranking = crp.rank_channels(ex.forward(ex.prepare(x[index:index + 1]), raw=True), LAYER,
+                                RULE)
+    forwarded = []
+    forward = ex.forward
+
+    def counted(fed, raw=False):
+        forwarded.append(len(fed))
+        return forward(fed, raw)
+
+    ex.forward = counted
+    want = relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[4], batch_size=8)
+    before = sum(forwarded)
+    scanned.clear()
+    got = relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[4], batch_size=8,
+                                    known=(index, ranking.at_layer))
+    assert sum(scanned) == 20 - 1  # the maps take their places from the scan
+    assert sum(forwarded) - before == before - 1  # nor forwarded
+    np.testing.assert_allclose(got.channel_relevance, want.channel_relevance, rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_array_equal(got.spots, want.spots)
+    np.testing.assert_array_equal(got.samples, want.samples)
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    assert got.channel_relevance.dtype == want.channel_relevance.dtype
+
+
+def test_a_broken_sample_beside_the_known_one_is_numbered_in_the_data(digits):
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    x = np.load(digits).astype(np.float64)
+    x[5] = np.nan
+    with pytest.raises(lrpcore.errors.NonFiniteSample, match="sample 5 contains"):
+        relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[4], batch_size=8,
+                                  known=(2, None))  # refused before it is needed

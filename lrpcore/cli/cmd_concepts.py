@@ -164,7 +164,8 @@ def run(args) -> int:
             refs = relmax.references(ex, data, k, config, target, lab, n=args.references,
                                      dataset_id=_dataset_id(args.data, n), raw=args.raw,
                                      progress=bar, region=region,
-                                     channels=_searched(ranking, top))
+                                     channels=_searched(ranking, top),
+                                     known=(args.sample, ranking.at_layer))
         except NonFiniteSample as exc:  # relmax numbers it in the data
             raise exc.at(source=args.data) from None
         except ShapeError as exc:
