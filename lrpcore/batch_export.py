@@ -54,9 +54,11 @@ def sample_classes(model, y, target, labels=None, files=None, region=None) -> li
 
 def photo_pixels(raw, x01, to_image=None):
     """``raw`` (the samples as read, before the model's preprocessing) when they are uint8
-    colour images of the size drawn: a photograph's input panel shows its own pixels, where
-    ``x01`` (x/255 through the model's scaling and back, truncated as the toolbox draws)
-    came out one lower in about half its values; else None (digits keep the toolbox's)."""
+    colour images of the size drawn: a photograph's input panel and outline show its own
+    pixels (in every PNG and the explorer), where ``x01`` (x/255 through the model's scaling
+    and back, truncated as the toolbox draws) came out one lower in about half its values
+    and, with one value range for a mean/std model's channels, shifted colours; else None
+    (digits keep the toolbox's)."""
     if raw is None or x01 is None:
         return None
     raw = np.asarray(raw)

@@ -265,17 +265,14 @@ def render_fields(cmap, outline, scaling, sigma, x01=None) -> dict:
             "scaling": int(scaling), "sigma": outline_sigma(x01, sigma)}
 
 
-def input_heatmap_image(R, x01, cmap, outline=True, scaling=None, sigma=None,
-                        pixels=None) -> np.ndarray:
+def input_heatmap_image(R, x01, cmap, outline=True, scaling=None, sigma=None) -> np.ndarray:
     """The toolbox's PNG content: input | 2-px black gap | heatmap (heatmap alone if no x).
-    ``scaling`` None: from the map's size (:func:`~lrpcore.render.default_scaling`);
-    ``pixels``: the input's own uint8 image, drawn in the input panel instead of ``x01``
-    (:func:`~lrpcore.batch_export.photo_pixels`)."""
+    ``scaling`` None: from the map's size (:func:`~lrpcore.render.default_scaling`)."""
     scaling = _scaling(scaling, R)
     hm = heatmap(R, x01 if outline else None, cmap=cmap, scaling=scaling, sigma=sigma)
     if x01 is None:
         return compose([hm])
-    return compose([digit(x01 if pixels is None else pixels, scaling), hm])
+    return compose([digit(x01, scaling), hm])
 
 
 def export_input_heatmap(path, R, x01, cmap="bwr", outline=True, scaling=None, sigma=None,
@@ -493,8 +490,8 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=N
     ``to_image`` maps one sample of the model's layout to the H×W×C image the PNGs draw
     (C×H×W models); the ``.npy`` keeps the model's layout. ``per_sample`` (one dict per
     sample, e.g. its predicted and explained class) adds fields to that sample's sidecars.
-    ``pixels``: the samples' uint8 images (N×H×W×C, as drawn) for the input panels, ``x01``
-    still drawing the outlines (:func:`~lrpcore.batch_export.photo_pixels`).
+    ``pixels``: the samples' uint8 images (N×H×W×C, as drawn), drawn and outlined instead of
+    ``x01`` (:func:`~lrpcore.batch_export.photo_pixels`), as the explorer shows them.
     Returns the paths of the images and arrays written (sidecars not listed).
     """
     R = np.asarray(R)
@@ -525,10 +522,11 @@ def export_explanations(out_dir, R, x01, indices, cmaps, outline=True, scaling=N
             if to_image is not None:
                 r = to_image(r)
                 x = None if x is None else to_image(x)
+            if pixels is not None:  # a photograph: its own pixels, outline included
+                x = pixels[k] / 255.0
             s = _scaling(scaling, r)
             for c in cmaps:
-                image = input_heatmap_image(r, x, c, use_outline, s, sigma,
-                                            None if pixels is None else pixels[k])
+                image = input_heatmap_image(r, x, c, use_outline, s, sigma)
                 w.png(out / colormap_file_name(i, c, width), image, sample=i,
                       layout="input|heatmap" if x is not None else "heatmap",
                       **render_fields(c, use_outline, s, sigma, x), **extra[k])

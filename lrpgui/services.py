@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lrpcore import export as _export
-from lrpcore.batch_export import explain_and_export
+from lrpcore.batch_export import explain_and_export, photo_pixels
 from lrpcore.errors import Cancelled, ExportError, LRPError, RuleError  # one cancellation
 from lrpcore.explain import Explainer, initial_relevance, resolve_rules
 from lrpcore.insight.diagnose import diagnose_trace, rule_findings, sample_activations
@@ -66,6 +66,15 @@ def model_input_unit(model, raw, dtype=np.float64) -> np.ndarray:
     """Preprocessed samples in the model's input layout, scaled to [0, 1] by its value range
     (``lrpcore.spec.unit_inputs``, the formula of ``lrp explain --png``)."""
     return unit_inputs(model.input_spec, model_input(model, raw, dtype))
+
+
+def shown_inputs(raw, unit) -> np.ndarray:
+    """The batch ``unit`` (inputs in [0, 1], as drawn), or the photographs' own pixels / 255
+    where ``raw`` holds them (:func:`lrpcore.batch_export.photo_pixels`, as ``lrp explain
+    --png`` draws them): one value range for a mean/std model's three channels shifted the
+    explorer's colours (up to 128/255) and the outline drawn from them."""
+    photo = photo_pixels(raw, unit)
+    return unit if photo is None else photo / 255.0
 
 
 # -- one explanation ------------------------------------------------------------------------
@@ -204,6 +213,7 @@ class ExplainService:
         spec = req.model.input_spec
         if spec is not None:  # the views draw images: a C×H×W model's arrays as H×W×C
             R, fed, unit = (spec.image_layout(a) for a in (R, fed, unit))
+        unit = shown_inputs(None if req.raw is None else req.raw[None], unit)
         clock.lap("prepare")
         result = ExplainResult(
             request=req, relevance=R[0], model_input=fed[0],

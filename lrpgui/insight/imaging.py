@@ -171,7 +171,7 @@ def input_for_map(model, raw, shape, raw_layout=True):
 
 def _input_layouts(model, raw, raw_layout):
     """The sample as the model is fed it (in [0, 1]), then as read (raw range → [0, 1])."""
-    from ..services import model_input_unit  # noqa: PLC0415 (heavy; only when drawn)
+    from ..services import model_input_unit, shown_inputs  # noqa: PLC0415 (heavy; when drawn)
     from .worker_tasks import input_image  # noqa: PLC0415
 
     raw = np.asarray(raw)
@@ -183,7 +183,7 @@ def _input_layouts(model, raw, raw_layout):
         spec = model.input_spec
         if x.ndim == 3 and spec is not None and spec.layout == "NCHW":  # C×H×W photograph
             x = spec.image_layout(x[None])[0]
-        yield x
+        yield shown_inputs(raw[None], x[None])[0]  # a photograph: the main view's pixels
     if raw_layout:
         yield input_image(model, raw)
 
