@@ -547,6 +547,7 @@ def references(explainer, images, k, rule=None, target="pred", labels=None, n=8,
     explainer = as_explainer(explainer)
     k = layer_index(explainer, k)
     path = cap = scan = None
+    lent = ()  # entries that lend their maps: none without a cache
     if use_cache and dataset_id:
         cap = RELMAX_CACHE_MAX.bytes()  # a bad setting is refused before any work
         # fed as stored, the same file's samples are other inputs than its images prepared;

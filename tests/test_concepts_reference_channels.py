@@ -381,3 +381,16 @@ def test_a_broken_sample_beside_the_known_one_is_numbered_in_the_data(digits):
     with pytest.raises(lrpcore.errors.NonFiniteSample, match="sample 5 contains"):
         relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[4], batch_size=8,
                                   known=(2, None))  # refused before it is needed
+
+
+@pytest.mark.parametrize("cache", [{"use_cache": False}, {"dataset_id": ""}])
+def test_references_without_a_cache_compute_them(digits, cache):
+    """Without a cache (use_cache=False, or data of no id: the explorer's segmentation
+    region, a script's array) references() ended in "UnboundLocalError: lent": the maps an
+    entry lends were only named where a cache path exists."""
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    x = np.load(digits)
+    got = relmax.references(ex, x, LAYER, RULE, n=3, channels=[2], **cache)
+    want = relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[2])
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    np.testing.assert_allclose(got.heatmaps, want.heatmaps, rtol=1e-6, atol=1e-9)
