@@ -98,3 +98,19 @@ def test_region_help_says_no_negative_values_and_the_equals_form_reaches_the_che
     err = capsys.readouterr().err
     assert "region rows -4:16, columns 0:16 is not a box inside the 16×16 output map" in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_lrp_explains_first_help_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    """`lrp explain --help`'s example named LeNet-5.txt, a file no install provides (the toolbox's
+    own): a reader copying it got 'no such file'. It names the bundled model and runs, given
+    the digits.npy it reads."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    np.save("digits.npy", lrpcore.open_dataset("mnist-sample").images(slice(0, 2)))
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    help_text = capsys.readouterr().out
+    line = next(ln for ln in help_text.splitlines() if ln.strip().startswith("lrp explain "))
+    assert main(shlex.split(line)[1:]) == 0
+    assert (tmp_path / "R.npy").is_file() and any((tmp_path / "heatmaps").glob("*.png"))

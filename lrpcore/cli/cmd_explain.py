@@ -53,7 +53,7 @@ from .common import (
 from .map_args import MAP_TARGET_HELP, add_region_argument, read_target, region_field
 from .progress import ProgressBar
 
-EXAMPLE = ("lrp explain LeNet-5.txt digits.npy --out R.npy --rule epsilon:0.01 "
+EXAMPLE = ("lrp explain mnist-lenet5 digits.npy --out R.npy --rule epsilon:0.01 "
            "--layer-rule 0=flat --target pred --png heatmaps/ --colormap black-firered\n"
            "  lrp explain resnet.onnx x.npy --raw --out R.npy --rule EpsilonPlus "
            "--layer-rule 'layer1.*=alphabeta:2' --layer-rule '/layer1/Add=epsilon:0.01'")
