@@ -314,8 +314,12 @@ def compute_references(explainer, images, k, rule=None, target="pred", labels=No
         except ShapeError as exc:  # a NaN in the data: which samples (the caller names the file)
             raise ShapeError(f"samples {a}..{stop - 1}: {exc}") from None
         lab = None if labels is None else np.asarray(labels)[idx]
-        rel, ok, spot = (None,) * 3 if fed is None else _batch_relevance(
-            ex.forward(fed, raw=True), k, config, target, lab, region)
+        try:  # --raw samples are checked for NaN on their way to the device
+            fwd = None if fed is None else ex.forward(fed, raw=True)
+        except NonFiniteSample as exc:  # numbered in the data, past the known sample left out
+            raise exc.at(int(idx[exc.index])) from None
+        rel, ok, spot = (None,) * 3 if fwd is None else _batch_relevance(
+            fwd, k, config, target, lab, region)
         if mine:
             rel, ok, spot = _with_known(rel, ok, spot, known[0] - a, known[1])
         rels.append(rel)

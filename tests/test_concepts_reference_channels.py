@@ -394,3 +394,21 @@ def test_references_without_a_cache_compute_them(digits, cache):
     want = relmax.compute_references(ex, x, LAYER, RULE, n=3, channels=[2])
     np.testing.assert_array_equal(got.boxes, want.boxes)
     np.testing.assert_allclose(got.heatmaps, want.heatmaps, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("known", [None, 0])
+def test_a_raw_sample_that_is_not_finite_is_numbered_in_the_data(known):
+    """--raw samples are checked for NaN on their way to the device, outside the reading that
+    numbered a refusal in the data: the number was the batch's, one lower past the known
+    sample left out of the scan ('sample 32' for 33) and counted from each batch's start."""
+    ex = Explainer(lrpcore.load_model("mnist-lenet5"), "numpy")
+    x = np.random.default_rng(0).uniform(-1, 1, (12, 32, 32, 1))
+    x[9, 3, 3, 0] = np.inf
+    given = None
+    if known is not None:
+        fwd = ex.forward(x[:1], raw=True)
+        at_layer = lrpcore.concepts.layer_relevance(fwd, LAYER, RULE)[0]
+        given = (known, np.asarray(at_layer)[0])
+    with pytest.raises(lrpcore.errors.NonFiniteSample) as refused:
+        relmax.compute_references(ex, x, LAYER, RULE, n=2, batch_size=4, raw=True, known=given)
+    assert refused.value.index == 9
