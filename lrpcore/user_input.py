@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from .errors import RawValuesWarning, ShapeError
-from .io.raw_values import check_raw_values, fed_text
+from .io.raw_values import check_raw_values
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -73,12 +73,7 @@ def warn_if_not_raw(x, spec, dtype) -> None:
     found = check_raw_values(x, spec, dtype)
     if found is None:
         return
-    lo, hi = found.raw_range
-    if found.kind == "preprocessed":
-        advice = (f"pass raw=True if they are what the model is fed ({fed_text(spec)}), or "
-                  f"scale them to its raw range [{lo:g}, {hi:g}] (uint8 pixels: as they are)")
-    else:
-        advice = "rescale them, or pass raw=True to feed them as they are"
+    advice = found.advice(spec, "pass raw=True", " (uint8 pixels: as they are)")
     warnings.warn(f"x: {found.describe()}; {advice}", RawValuesWarning,
                   stacklevel=caller_stacklevel())
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DatasetError, ExportError, ShapeError
 from ..fileio import exists, no_folder_error
-from ..io.raw_values import check_raw_values, fed_text
+from ..io.raw_values import check_raw_values
 
 LABEL_FORMATS = ".npy, .npz, .mat, .txt or IDX; N, N×1 or one-hot rows"
 
@@ -306,18 +306,8 @@ def warn_if_preprocessed(command, path, x, model, dtype=None) -> None:
     found = check_raw_values(x, spec, dtype)
     if found is None:
         return
-    lo, hi = found.raw_range
-    if found.kind == "preprocessed":
-        # "add --raw" alone sent a PyTorch user's 0…1 digits (ToTensor's) to LeNet-5 unpadded
-        # and unscaled: --raw fits only arrays of what the model is fed, which it now names
-        advice = (f"add --raw if they are what the model is fed ({fed_text(spec)}), or scale "
-                  f"them to its raw range [{lo:g}, {hi:g}]")
-    else:
-        # 16-bit images (0…65535) for a model of 8-bit pixels were explained silently, and
-        # float ones still were (floats so large that float32 cannot hold them are refused
-        # later, in one line)
-        advice = "rescale them, or add --raw to feed them as they are"
-    print(f"lrp {command}: warning: {path}: {found.describe()}; {advice}", file=sys.stderr)
+    print(f"lrp {command}: warning: {path}: {found.describe()}; "
+          f"{found.advice(spec, 'add --raw')}", file=sys.stderr)
 
 
 def warn_if_incomplete(command, path, model, x=None) -> None:

@@ -40,6 +40,17 @@ class RawValues:
         return (f"values in [{self.low:.6g}, {self.high:.6g}] exceed the model's raw input "
                 f"range [{lo:g}, {hi:g}] (its scaling and zB's bounds assume it)")
 
+    def advice(self, spec, give_raw, scale_note="") -> str:
+        """The remedy every warning of it offers, with ``give_raw`` the words that feed samples
+        as they are ("add --raw", "pass raw=True"): for preprocessed values, feeding them as
+        they are names what the model is fed (--raw alone sent ToTensor's 0…1 digits to
+        LeNet-5 unpadded and unscaled); for values beyond the range, rescaling comes first."""
+        lo, hi = self.raw_range
+        if self.kind == "preprocessed":
+            return (f"{give_raw} if they are what the model is fed ({fed_text(spec)}), or scale "
+                    f"them to its raw range [{lo:g}, {hi:g}]{scale_note}")
+        return f"rescale them, or {give_raw} to feed them as they are"
+
 
 def check_raw_values(x, spec, dtype=None) -> RawValues | None:
     """The finding for the first :data:`HEAD` samples of ``x`` read as raw for a model with

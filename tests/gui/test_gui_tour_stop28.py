@@ -26,6 +26,15 @@ def _segment_window(make_window, tmp_path):
     return make_window(model=str(SEGMENT), dataset=data), first[None]
 
 
+def _region_of_another_class(state, images):
+    """(outputs, the whole map's class, a 4×4 box whose own class differs, that class)."""
+    y = lrpcore.Explainer(state.model, dtype=state.dtype).forward(images).outputs()
+    boxes = [(r, r + 4, c, c + 4) for r in range(0, 16, 4) for c in range(0, 16, 4)]
+    whole = int(predicted_classes(y)[0])
+    region = next(b for b in boxes if int(predicted_classes(y, region=b)[0]) != whole)
+    return y, whole, region, int(predicted_classes(y, region=region)[0])
+
+
 def test_compare_names_the_region_and_its_prediction(make_window, qtbot, tmp_path):
     """Compare's info line said "predicted 2 (share of pixels 0.6)" of the whole map while its
     maps explained a region's pixels (and the region's class): it names the region, the class
@@ -35,12 +44,7 @@ def test_compare_names_the_region_and_its_prediction(make_window, qtbot, tmp_pat
 
     window, images = _segment_window(make_window, tmp_path)
     s = window.state
-    y = lrpcore.Explainer(s.model, dtype=s.dtype).forward(images).outputs()
-    # a box whose own class differs from the whole map's
-    boxes = [(r, r + 4, c, c + 4) for r in range(0, 16, 4) for c in range(0, 16, 4)]
-    whole = int(predicted_classes(y)[0])
-    region = next(b for b in boxes if int(predicted_classes(y, region=b)[0]) != whole)
-    inside = int(predicted_classes(y, region=region)[0])
+    y, whole, region, inside = _region_of_another_class(s, images)
     s.region = region
     qtbot.waitUntil(lambda: s.relevance is not None, timeout=20000)
     view = open_tool(qtbot, window, "compare")
@@ -443,11 +447,7 @@ def test_the_scores_plot_shows_the_regions_shares(make_window, qtbot, tmp_path):
     shares of the region's pixels, the red one the class at the most of them."""
     window, images = _segment_window(make_window, tmp_path)
     s = window.state
-    y = lrpcore.Explainer(s.model, dtype=s.dtype).forward(images).outputs()
-    boxes = [(r, r + 4, c, c + 4) for r in range(0, 16, 4) for c in range(0, 16, 4)]
-    whole = int(predicted_classes(y)[0])
-    region = next(b for b in boxes if int(predicted_classes(y, region=b)[0]) != whole)
-    inside = int(predicted_classes(y, region=region)[0])
+    y, whole, region, inside = _region_of_another_class(s, images)
     with qtbot.waitSignal(s.events.explanation, timeout=20000,
                           check_params_cb=lambda r: r is not None and r.request.region):
         s.region = region
